@@ -1,0 +1,214 @@
+/* command.c — the command's last steps (rlimits, cwd, session, ids, capabilities,
+ * no_new_privs, seccomp, fds, execve) and the pid-1 reaper. */
+#define _GNU_SOURCE
+#include "command.h"
+
+#include "events.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+int caps_drop(uint64_t keep)
+{
+	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &head, data))
+		return errno;
+	/* Raise effective to permitted: dropping from the bounding set needs CAP_SETPCAP. */
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	if (syscall(SYS_capset, &head, data))
+		return errno;
+	for (int cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			return errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		return errno;
+	for (int i = 0; i < 2; i++) {
+		uint32_t bits = (uint32_t)(keep >> (32 * i));
+		if ((bits & data[i].permitted) != bits)
+			return EPERM; /* asked to keep a capability we do not hold */
+		data[i].permitted = data[i].effective = data[i].inheritable = bits;
+	}
+	if (syscall(SYS_capset, &head, data))
+		return errno;
+	for (int cap = 0; cap < 64; cap++) {
+		if ((keep & (1ull << cap)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0))
+			return errno;
+	}
+	return 0;
+}
+
+static void set_ids(const struct plan_op_rec *op)
+{
+	gid_t gid = op->b;
+	if ((op->c & IDS_SETGROUPS) && setgroups(1, &gid))
+		die_step(EXIT_CORDON, "setgroups", NULL, NULL, errno);
+	/* Keep the permitted set across the uid change; the caps step decides what stays. */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
+		die_step(EXIT_CORDON, "keepcaps", NULL, NULL, errno);
+	if (setresgid(op->b, op->b, op->b))
+		die_step(EXIT_CORDON, "setgid", NULL, NULL, errno);
+	if (setresuid(op->a, op->a, op->a))
+		die_step(EXIT_CORDON, "setuid", NULL, NULL, errno);
+}
+
+static void load_seccomp(const struct plan_op_rec *op)
+{
+	struct sock_filter *filter = malloc(op->blob_len);
+	if (!filter)
+		die_step(EXIT_CORDON, "seccomp", NULL, NULL, ENOMEM);
+	memcpy(filter, op->blob, op->blob_len);
+	struct sock_fprog prog = { .len = (unsigned short)(op->blob_len / 8), .filter = filter };
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->a, &prog))
+		die_step(EXIT_CORDON, "seccomp", NULL, NULL, errno);
+	free(filter);
+}
+
+static void run_op(const struct command *cmd, const struct plan_op_rec *op)
+{
+	struct rlimit lim;
+	int err;
+	switch (op->code) {
+	case OP_RLIMIT:
+		lim.rlim_cur = op->x == UINT64_MAX ? RLIM_INFINITY : op->x;
+		lim.rlim_max = op->y == UINT64_MAX ? RLIM_INFINITY : op->y;
+		if (setrlimit((int)op->a, &lim))
+			die_step(EXIT_CORDON, "rlimit", NULL, NULL, errno);
+		break;
+	case OP_CHDIR:
+		if (chdir(op->s1))
+			die_step(EXIT_CORDON, "chdir", op->s1, NULL, errno);
+		break;
+	case OP_SETSID:
+		if (setsid() < 0)
+			die_step(EXIT_CORDON, "setsid", NULL, NULL, errno);
+		break;
+	case OP_IDS:
+		set_ids(op);
+		/* A credential change clears the parent-death signal: set it again. */
+		if (cmd->plan->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+			die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
+		break;
+	case OP_CAPS:
+		if ((err = caps_drop(op->x)) != 0)
+			die_step(EXIT_CORDON, "drop capabilities", NULL, NULL, err);
+		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
+			die_step(EXIT_CORDON, "keepcaps", NULL, NULL, errno);
+		break;
+	case OP_NO_NEW_PRIVS:
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+			die_step(EXIT_CORDON, "no_new_privs", NULL, NULL, errno);
+		break;
+	case OP_SECCOMP:
+		load_seccomp(op);
+		break;
+	default:
+		die_msg("plan: %s is not a command step", plan_op_name(op->code));
+	}
+}
+
+/* Every fd above 2 closes on exec unless the plan keeps it. */
+static void mark_fds(const struct plan *p)
+{
+	if (sys_close_range(3, ~0u, CLOSE_RANGE_CLOEXEC))
+		die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code == OP_KEEP_FD && fcntl((int)p->ops[i].a, F_SETFD, 0))
+			die_step(EXIT_CORDON, "keep fd", NULL, NULL, errno);
+	}
+}
+
+static const char *env_path(char **envp)
+{
+	for (; *envp; envp++) {
+		if (strncmp(*envp, "PATH=", 5) == 0)
+			return *envp + 5;
+	}
+	return DEFAULT_PATH;
+}
+
+/* execvp with the sandbox's PATH (glibc's execvpe searches the launcher's). */
+static int exec_search(char **argv, char **envp)
+{
+	const char *name = argv[0];
+	if (strchr(name, '/')) {
+		execve(name, argv, envp);
+		return errno;
+	}
+	int seen_eacces = 0;
+	char full[PATH_MAX];
+	for (const char *dir = env_path(envp); dir;) {
+		const char *end = strchr(dir, ':');
+		size_t n = end ? (size_t)(end - dir) : strlen(dir);
+		int len = snprintf(full, sizeof full, "%.*s%s%s", (int)n, dir, n ? "/" : "", name);
+		if (len > 0 && (size_t)len < sizeof full) {
+			execve(full, argv, envp);
+			if (errno == EACCES)
+				seen_eacces = 1;
+			else if (errno != ENOENT && errno != ENOTDIR)
+				return errno;
+		}
+		dir = end ? end + 1 : NULL;
+	}
+	return seen_eacces ? EACCES : ENOENT;
+}
+
+noreturn void command_exec(const struct command *cmd)
+{
+	const struct plan *p = cmd->plan;
+	for (size_t i = cmd->first_op; i < p->n_ops; i++)
+		run_op(cmd, &p->ops[i]);
+	mark_fds(p);
+	umask(cmd->saved_umask);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
+	int err = exec_search(cmd->argv, cmd->envp);
+	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
+}
+
+noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward)
+{
+	sigset_t wait_set = *forward;
+	sigaddset(&wait_set, SIGCHLD);
+	/* The reaper runs no untrusted code, but shares the command's uid: make it untraceable
+	 * and powerless. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	caps_drop(0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	for (;;) {
+		siginfo_t info;
+		int sig = sigwaitinfo(&wait_set, &info);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(child, sig);
+			continue;
+		}
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == child) {
+				ssize_t unused = write(status_fd, &status, sizeof status);
+				(void)unused;
+				_exit(0);
+			}
+		}
+	}
+}

@@ -1,0 +1,33 @@
+/* command.h — the last steps before execve, and the reaper that runs as pid 1. */
+#ifndef CORDON_COMMAND_H
+#define CORDON_COMMAND_H
+
+#include "plan.h"
+
+#include <signal.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
+
+struct command {
+	const struct plan *plan;
+	size_t first_op;   /* index of the first phase-3 record */
+	char **argv;       /* NULL-terminated; not owned */
+	char **envp;       /* NULL-terminated; not owned */
+	sigset_t saved_mask;
+	mode_t saved_umask;
+	int exec_fd;       /* written 'F' on failure; closes on successful exec */
+};
+
+/* Runs phases 3..8 of the plan in order, then execve. Never returns: on failure it reports
+ * the step and exits 125, or 126/127 when the command cannot be executed / found. */
+noreturn void command_exec(const struct command *cmd);
+
+/* pid 1 of the sandbox: reaps every child, forwards `forward` signals to `child`, and writes
+ * the child's wait status (an int) to status_fd when it ends. */
+noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward);
+
+/* Drops every capability not in keep from the bounding, ambient, inheritable, permitted and
+ * effective sets. Returns 0 or an errno. */
+int caps_drop(uint64_t keep);
+
+#endif

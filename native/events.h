@@ -1,0 +1,29 @@
+/* events.h — how the launcher reports: newline-delimited JSON on an events fd when one is given
+ * (the TypeScript supervisor reads it), otherwise one human line on stderr. Each line is written
+ * with a single write() under PIPE_BUF, so lines from the launcher's processes never interleave. */
+#ifndef CORDON_EVENTS_H
+#define CORDON_EVENTS_H
+
+#include <stdnoreturn.h>
+
+/* Exit status for cordon's own failures (the command's statuses pass through). */
+#define EXIT_CORDON 125
+
+void ev_init(int events_fd);
+/* fd that receives one 'F' byte when this process dies before execve (-1: none). */
+void ev_set_fail_fd(int fd);
+int ev_fd(void);
+/* {"event":"started","pid":N} */
+void ev_started(int pid);
+/* {"event":"exit","code":N[,"signal":"SIGX"]} */
+void ev_exit(int code, int signal);
+/* A failed step: {"event":"error","step":S,"path":P[,"dest":D],"errno":E,"code":"ENAME","message":M} */
+void ev_step_error(const char *step, const char *path, const char *dest, int err);
+/* A non-fatal notice: {"event":"warning","step":S,"message":M} */
+void ev_warning(const char *step, const char *message);
+
+/* Report the failed step and exit with status (EXIT_CORDON for setup failures). */
+noreturn void die_step(int status, const char *step, const char *path, const char *dest, int err);
+noreturn void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

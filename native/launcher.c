@@ -1,0 +1,407 @@
+/* launcher.c — cordon-exec: reads a compiled plan, creates the namespaces, and supervises the
+ * sandbox from outside. It decides nothing: every choice is in the plan (see plan.h).
+ *
+ *   launcher (host side) ── clone(namespaces) ──► setup (pid 1 inside)
+ *     writes id maps, joins cgroup                 view, hostname, loopback
+ *     forwards signals, reports events             └─ fork ─► command: ids, caps, nnp,
+ *     exits with the command's status                          seccomp, execve
+ */
+#define _GNU_SOURCE
+#include "command.h"
+#include "events.h"
+#include "plan.h"
+#include "probe.h"
+#include "sys.h"
+#include "view.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define CORDON_VERSION "0.1.0"
+
+extern char **environ;
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+struct options {
+	const char *plan_path;
+	int plan_fd, events_fd;
+	char **argv; /* command after "--", or NULL */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: cordon-exec [--events-fd N] (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
+		"       cordon-exec --probe\n\n"
+		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon compile`.\n"
+		"Without COMMAND, the plan's own command runs. Exit status: the command's (128+N for\n"
+		"signal N), 125 when the sandbox could not be set up, 126 not executable, 127 not found.\n\n"
+		"  --plan-fd N    read the plan from fd N instead of a file\n"
+		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
+		"  --probe        print what this kernel supports as JSON and exit\n"
+		"  --version      print the version and the plan format version\n");
+}
+
+static int parse_fd(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 0 || v > INT_MAX)
+		die_msg("expected a file descriptor number, got `%s`", s);
+	return (int)v;
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	o->plan_fd = o->events_fd = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			o->argv = i + 1 < argc ? argv + i + 1 : NULL;
+			return;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("cordon-exec %s (plan format %d)\n", CORDON_VERSION, PLAN_VERSION);
+			exit(0);
+		} else if (strcmp(a, "--probe") == 0) {
+			exit(probe_print());
+		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) && i + 1 < argc) {
+			int fd = parse_fd(argv[++i]);
+			*(a[2] == 'p' ? &o->plan_fd : &o->events_fd) = fd;
+			if (a[2] == 'e')
+				ev_init(fd);
+		} else if (a[0] == '-') {
+			usage(stderr);
+			die_msg("unknown or incomplete option `%s`", a);
+		} else if (!o->plan_path) {
+			o->plan_path = a;
+		} else {
+			die_msg("unexpected argument `%s`: put the command after `--`", a);
+		}
+	}
+}
+
+static uint8_t *read_plan(const struct options *o, size_t *len)
+{
+	int fd = o->plan_fd;
+	if (o->plan_path) {
+		fd = open(o->plan_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die_step(EXIT_CORDON, "read plan", o->plan_path, NULL, errno);
+	} else if (fd < 0) {
+		usage(stderr);
+		die_msg("no plan: give a plan file or --plan-fd");
+	}
+	size_t cap = 4096, n = 0;
+	uint8_t *buf = malloc(cap);
+	for (;;) {
+		if (!buf)
+			die_msg("out of memory reading the plan");
+		if (n == cap) {
+			if (cap >= PLAN_MAX_SIZE)
+				die_msg("plan larger than %u bytes", PLAN_MAX_SIZE);
+			cap *= 2;
+			buf = realloc(buf, cap);
+			continue;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die_step(EXIT_CORDON, "read plan", o->plan_path ? o->plan_path : "fd", NULL, errno);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+}
+
+/* NAME=value entries from OP_ENV_SET / OP_ENV_PASS; a later entry replaces an earlier one. */
+static char **build_env(const struct plan *p)
+{
+	char **env = calloc(p->n_ops + 1, sizeof *env);
+	size_t n = 0;
+	if (!env)
+		die_msg("out of memory");
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		char *entry = NULL;
+		if (op->code == OP_ENV_SET) {
+			entry = (char *)op->s1;
+		} else if (op->code == OP_ENV_PASS) {
+			const char *v = getenv(op->s1);
+			if (!v || asprintf(&entry, "%s=%s", op->s1, v) < 0)
+				continue;
+		} else {
+			continue;
+		}
+		size_t name_len = (size_t)(strchr(entry, '=') - entry) + 1;
+		size_t j = 0;
+		while (j < n && strncmp(env[j], entry, name_len) != 0)
+			j++;
+		env[j] = entry;
+		if (j == n)
+			n++;
+	}
+	return env;
+}
+
+static char **plan_argv(const struct plan *p)
+{
+	char **argv = calloc(p->n_ops + 1, sizeof *argv);
+	size_t n = 0;
+	if (!argv)
+		die_msg("out of memory");
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code == OP_EXEC_ARG)
+			argv[n++] = (char *)p->ops[i].s1;
+	}
+	if (n == 0)
+		die_msg("no command: the plan has none, give one after `--`");
+	return argv;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *data)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, data, strlen(data));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+static void write_map(const struct plan *p, pid_t pid, uint16_t code, unsigned caller)
+{
+	char map[4096];
+	size_t len = 0;
+	map[0] = '\0';
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != code)
+			continue;
+		unsigned outside = op->b == PLAN_CALLER_ID ? caller : op->b;
+		int w = snprintf(map + len, sizeof map - len, "%u %u %u\n", op->a, outside, op->c);
+		if (w < 0 || (size_t)w >= sizeof map - len)
+			die_msg("plan: id map too long");
+		len += (size_t)w;
+	}
+	const char *file = code == OP_UID_MAP ? "uid_map" : "gid_map";
+	if (len && write_proc_file(pid, file, map))
+		die_step(EXIT_CORDON, file, map, NULL, errno);
+}
+
+static void setup_user_namespace(const struct plan *p, pid_t pid)
+{
+	/* setgroups must be denied before gid_map is written: an unprivileged map requires it,
+	 * and it stops the sandbox from dropping groups that deny it access on the host. */
+	if (write_proc_file(pid, "setgroups", "deny") && errno != ENOENT)
+		die_step(EXIT_CORDON, "setgroups deny", NULL, NULL, errno);
+	write_map(p, pid, OP_GID_MAP, (unsigned)getgid());
+	write_map(p, pid, OP_UID_MAP, (unsigned)getuid());
+}
+
+static void join_cgroups(const struct plan *p, pid_t pid)
+{
+	char path[PATH_MAX], num[32];
+	snprintf(num, sizeof num, "%d", pid);
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code != OP_CGROUP)
+			continue;
+		snprintf(path, sizeof path, "%s/cgroup.procs", p->ops[i].s1);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, num, strlen(num)) < 0)
+			die_step(EXIT_CORDON, "join cgroup", p->ops[i].s1, NULL, errno);
+		close(fd);
+	}
+}
+
+static void bring_up_loopback(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr))
+		die_step(EXIT_CORDON, "loopback", "lo", NULL, errno);
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr))
+		die_step(EXIT_CORDON, "loopback", "lo", NULL, errno);
+	close(s);
+}
+
+struct pipes {
+	int sync[2];   /* launcher → sandbox: id maps written, go */
+	int exec[2];   /* sandbox → launcher: 'F' on failure, EOF on execve */
+	int status[2]; /* init → launcher: the command's wait status */
+};
+
+/* Inside the namespaces: phases 1-2, then init + command or the command alone. */
+static noreturn void sandbox_main(const struct plan *p, struct command *cmd, struct pipes *pp,
+				  const sigset_t *forward)
+{
+	char go = 0;
+	close(pp->sync[1]);
+	close(pp->exec[0]);
+	close(pp->status[0]);
+	ev_set_fail_fd(pp->exec[1]);
+	if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+		die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
+	if (read(pp->sync[0], &go, 1) != 1 || go != 'g')
+		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
+	close(pp->sync[0]);
+	if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP))
+		die_step(EXIT_CORDON, "unshare cgroup namespace", NULL, NULL, errno);
+	cmd->saved_umask = umask(0);
+	size_t i = 0;
+	for (; i < p->n_ops && (p->ops[i].code >> 4) < 3; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code == OP_ROOT)
+			view_build(p, &i);
+		else if (op->code == OP_HOSTNAME && sethostname(op->s1, strlen(op->s1)))
+			die_step(EXIT_CORDON, "hostname", op->s1, NULL, errno);
+		else if (op->code == OP_LOOPBACK)
+			bring_up_loopback();
+	}
+	cmd->first_op = i;
+	if ((p->clone_flags & CLONE_NEWTIME) && unshare(CLONE_NEWTIME))
+		die_step(EXIT_CORDON, "unshare time namespace", NULL, NULL, errno);
+	if (!p->has_init)
+		command_exec(cmd);
+	pid_t child = fork();
+	if (child < 0)
+		die_step(EXIT_CORDON, "fork command", NULL, NULL, errno);
+	if (child == 0) {
+		close(pp->status[1]);
+		command_exec(cmd);
+	}
+	close(pp->exec[1]);
+	ev_set_fail_fd(-1);
+	init_run(child, pp->status[1], forward);
+}
+
+static int exit_code(int status, int *sig)
+{
+	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	return *sig ? 128 + *sig : WEXITSTATUS(status);
+}
+
+/* Outside: forward signals, notice execve, collect the status. */
+static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask)
+{
+	int sfd = signalfd(-1, mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		die_step(EXIT_CORDON, "signalfd", NULL, NULL, errno);
+	struct pollfd fds[2] = { { .fd = sfd, .events = POLLIN }, { .fd = pp->exec[0], .events = POLLIN } };
+	for (;;) {
+		if (poll(fds, fds[1].fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_step(EXIT_CORDON, "poll", NULL, NULL, errno);
+		}
+		if (fds[1].fd >= 0 && fds[1].revents) {
+			char byte;
+			if (read(pp->exec[0], &byte, 1) == 0)
+				ev_started(pid);
+			close(pp->exec[0]);
+			fds[1].fd = -1;
+		}
+		if (!(fds[0].revents & POLLIN))
+			continue;
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof si) != sizeof si)
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			kill(pid, (int)si.ssi_signo);
+			continue;
+		}
+		int status;
+		if (waitpid(pid, &status, WNOHANG) != pid)
+			continue;
+		int inner;
+		if (p->has_init && read(pp->status[0], &inner, sizeof inner) == sizeof inner)
+			status = inner;
+		int sig, code = exit_code(status, &sig);
+		ev_exit(code, sig);
+		return code;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct plan p;
+	char err[512];
+	size_t len;
+
+	parse_args(argc, argv, &o);
+	uint8_t *buf = read_plan(&o, &len);
+	if (plan_decode(buf, len, &p, err, sizeof err))
+		die_msg("%s", err);
+	if (o.events_fd >= 0 && fcntl(o.events_fd, F_SETFD, FD_CLOEXEC))
+		die_step(EXIT_CORDON, "events fd", NULL, NULL, errno);
+
+	struct command cmd = { .plan = &p, .argv = o.argv ? o.argv : plan_argv(&p), .envp = build_env(&p) };
+	if (p.die_with_parent) {
+		pid_t parent = getppid();
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != parent)
+			die_msg("parent exited during start-up");
+	}
+	sigset_t mask, forward;
+	sigemptyset(&forward);
+	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+		sigaddset(&forward, forwarded[i]);
+	mask = forward;
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
+
+	struct pipes pp;
+	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
+		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
+	cmd.exec_fd = pp.exec[1];
+
+	/* The time and cgroup namespaces are unshared inside: time only applies to children,
+	 * cgroup must come after the cgroup join. */
+	unsigned long flags = p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP);
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
+	if (pid == 0)
+		sandbox_main(&p, &cmd, &pp, &forward);
+
+	close(pp.sync[0]);
+	close(pp.exec[1]);
+	close(pp.status[1]);
+	if (p.clone_flags & CLONE_NEWUSER)
+		setup_user_namespace(&p, pid);
+	join_cgroups(&p, pid);
+	if (write(pp.sync[1], "g", 1) != 1)
+		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
+	close(pp.sync[1]);
+	int code = supervise(&p, pid, &pp, &mask);
+	plan_free(&p);
+	free(buf);
+	return code;
+}

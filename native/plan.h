@@ -1,0 +1,96 @@
+/* plan.h — the binary plan: the only contract between the TypeScript compiler and the launcher.
+ *
+ * Layout (little-endian): header [magic "CRDN"][u16 version][u16 flags=0][u32 payload length]
+ * followed by records [u16 op][u16 flags][u32 body length][body]. Body fields are u32, u64,
+ * strings [u32 n][n bytes][NUL] and blobs [u32 n][n bytes]. The encoder lives in
+ * src/plan/encode.ts; every change here is a version bump there.
+ *
+ * An op's phase is its code >> 4. Phases must not decrease through the plan, which is how the
+ * launcher enforces the security-relevant order of the last steps:
+ * ids → caps → no_new_privs → Landlock → seccomp → execve.
+ */
+#ifndef CORDON_PLAN_H
+#define CORDON_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAN_MAGIC "CRDN"
+#define PLAN_VERSION 1
+#define PLAN_HEADER_SIZE 12
+#define PLAN_MAX_SIZE (16u << 20)
+#define PLAN_MAX_OPS 65536u
+#define PLAN_MAX_STRING 4096u
+#define PLAN_CALLER_ID 0xffffffffu /* id map "outside" value: the launcher's own uid/gid */
+
+enum plan_op {
+	/* phase 0: process configuration, read before anything runs */
+	OP_NAMESPACES = 0x01,    /* u32 clone flags */
+	OP_UID_MAP = 0x02,       /* u32 inside, u32 outside, u32 count */
+	OP_GID_MAP = 0x03,       /* u32 inside, u32 outside, u32 count */
+	OP_DIE_WITH_PARENT = 0x04,
+	OP_INIT = 0x05,          /* run a reaper as pid 1, the command as its child */
+	OP_KEEP_FD = 0x06,       /* u32 fd that survives into the command */
+	OP_ENV_SET = 0x07,       /* str "NAME=value" */
+	OP_ENV_PASS = 0x08,      /* str NAME, copied from the launcher's environment if set */
+	OP_EXEC_ARG = 0x09,      /* str: default argv, one record per argument */
+	OP_CGROUP = 0x0a,        /* str cgroup directory the launcher moves the sandbox into */
+	/* phase 1: filesystem view, between OP_ROOT and OP_PIVOT */
+	OP_ROOT = 0x10,          /* u32 mode of the new root tmpfs */
+	OP_BIND = 0x11,          /* u32 bind flags, str src (host), str dest (sandbox) */
+	OP_TMPFS = 0x12,         /* u64 size (0 = default), u32 mode, u32 bind flags, str dest */
+	OP_PROC = 0x13,          /* str dest */
+	OP_DEVPTS = 0x14,        /* str dest */
+	OP_MKDIR = 0x15,         /* u32 mode, str dest */
+	OP_SYMLINK = 0x16,       /* str target, str dest */
+	OP_FILE = 0x17,          /* u32 mode, str dest, blob content */
+	OP_REMOUNT_RO = 0x18,    /* str dest */
+	OP_PIVOT = 0x19,
+	/* phase 2: system identity, still privileged inside the namespaces */
+	OP_HOSTNAME = 0x20,      /* str */
+	OP_LOOPBACK = 0x21,
+	/* phase 3: the command process */
+	OP_RLIMIT = 0x30,        /* u32 resource, u64 soft, u64 hard */
+	OP_CHDIR = 0x31,         /* str */
+	OP_SETSID = 0x32,
+	/* phase 4..8: the fixed tail */
+	OP_IDS = 0x40,           /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}) */
+	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient) */
+	OP_NO_NEW_PRIVS = 0x60,
+	OP_LANDLOCK = 0x70,      /* reserved for the Landlock issue; rejected by this version */
+	OP_SECCOMP = 0x80,       /* u32 flags, blob BPF program (struct sock_filter[]) */
+};
+
+enum bind_flag {
+	BIND_RO = 1u << 0,       /* read-only, recursively (mount_setattr) */
+	BIND_OPTIONAL = 1u << 1, /* a missing source is skipped, not an error */
+	BIND_DEV = 1u << 2,      /* keep device nodes usable (no nodev) */
+	BIND_NOEXEC = 1u << 3,
+};
+#define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC)
+
+#define IDS_SETGROUPS 1u
+
+/* One decoded record. Strings and blobs point into the plan buffer, which must outlive it. */
+struct plan_op_rec {
+	uint16_t code;
+	uint32_t a, b, c;
+	uint64_t x, y;
+	const char *s1, *s2;
+	const uint8_t *blob;
+	uint32_t blob_len;
+};
+
+struct plan {
+	struct plan_op_rec *ops; /* owned; free with plan_free */
+	size_t n_ops;
+	uint32_t clone_flags;    /* from OP_NAMESPACES, 0 if absent */
+	int has_init, die_with_parent, has_root, has_userns_maps;
+};
+
+/* Decodes and validates buf. On failure returns -1 and writes a one-line reason to err. */
+int plan_decode(const uint8_t *buf, size_t len, struct plan *out, char *err, size_t err_len);
+void plan_free(struct plan *p);
+const char *plan_op_name(uint16_t code);
+
+#endif

@@ -1,0 +1,320 @@
+/* view.c — the filesystem view: a fresh tmpfs root assembled from host paths, then pivot_root.
+ *
+ * The host root is first pivoted to /oldroot inside a scratch tmpfs, so that every source is
+ * resolved with openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
+ * new root: absolute symlinks on either side resolve where they were meant to, and nothing a
+ * destination path contains can reach back into the host. Mounts are cloned detached
+ * (open_tree), given their attributes recursively (mount_setattr), then attached (move_mount).
+ */
+#define _GNU_SOURCE
+#include "view.h"
+
+#include "events.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#define SCRATCH "/tmp" /* host directory the scratch tmpfs covers, in our namespace only */
+#define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+
+static int old_fd = -1; /* host root, seen from the scratch tmpfs */
+static int new_fd = -1; /* root of the view being built */
+
+static noreturn void fail(const char *step, const char *path, const char *dest)
+{
+	die_step(EXIT_CORDON, step, path, dest, errno);
+}
+
+static int open_in(int root, const char *path, int flags)
+{
+	return sys_openat2(root, path, (uint64_t)(flags | O_PATH | O_CLOEXEC), RESOLVE_FLAGS);
+}
+
+static void reopen_new_root(void)
+{
+	int fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail("root", "/", NULL);
+	close(new_fd);
+	new_fd = fd;
+}
+
+static void begin(mode_t mode)
+{
+	char opts[32];
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		fail("make / private", "/", NULL);
+	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"))
+		fail("mount scratch tmpfs", SCRATCH, NULL);
+	if (mkdir(SCRATCH "/newroot", 0700) || mkdir(SCRATCH "/oldroot", 0700))
+		fail("mkdir scratch", SCRATCH, NULL);
+	snprintf(opts, sizeof opts, "mode=%04o", (unsigned)mode);
+	if (mount("tmpfs", SCRATCH "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, opts))
+		fail("mount root tmpfs", "/", NULL);
+	if (sys_pivot_root(SCRATCH, SCRATCH "/oldroot") || chdir("/"))
+		fail("pivot_root scratch", SCRATCH, NULL);
+	old_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	new_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old_fd < 0 || new_fd < 0)
+		fail("open roots", "/", NULL);
+}
+
+/* Splits "/a/b/c" into the parent "a/b" (or "" for top level) and the name "c". */
+static const char *split(const char *path, char *parent, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = (size_t)(slash - path);
+	while (*path == '/' && n > 0) {
+		path++;
+		n--;
+	}
+	if (n >= size)
+		n = 0;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	return slash + 1;
+}
+
+static int open_parent(const char *path, const char **name)
+{
+	char parent[PATH_MAX];
+	*name = split(path, parent, sizeof parent);
+	if (parent[0] == '\0')
+		return fcntl(new_fd, F_DUPFD_CLOEXEC, 3);
+	return open_in(new_fd, parent, O_DIRECTORY);
+}
+
+/* mkdir -p of path's ancestors inside the new root. */
+static void make_parents(const char *path, const char *step)
+{
+	char prefix[PATH_MAX];
+	size_t len = strlen(path);
+	if (len >= sizeof prefix)
+		die_step(EXIT_CORDON, step, path, NULL, ENAMETOOLONG);
+	for (size_t i = 1; i < len; i++) {
+		if (path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		const char *name;
+		int dir = open_parent(prefix, &name);
+		if (dir < 0 || (mkdirat(dir, name, 0755) && errno != EEXIST))
+			fail(step, prefix, NULL);
+		close(dir);
+	}
+}
+
+enum dest_kind { DEST_DIR, DEST_FILE };
+
+/* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it. */
+static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const char *step)
+{
+	if (strcmp(dest, "/") == 0)
+		return fcntl(new_fd, F_DUPFD_CLOEXEC, 3);
+	int existing = open_in(new_fd, dest, 0);
+	if (existing >= 0)
+		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
+	make_parents(dest, step);
+	const char *name;
+	int dir = open_parent(dest, &name);
+	if (dir < 0)
+		fail(step, dest, NULL);
+	if (kind == DEST_DIR) {
+		if (mkdirat(dir, name, mode) && errno != EEXIST)
+			fail(step, dest, NULL);
+	} else {
+		int f = openat(dir, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (f < 0 && errno != EEXIST && errno != ELOOP && errno != EISDIR)
+			fail(step, dest, NULL);
+		if (f >= 0)
+			close(f);
+	}
+	close(dir);
+	int fd = open_in(new_fd, dest, 0);
+	if (fd < 0)
+		fail(step, dest, NULL);
+	return fd;
+}
+
+static void attach(int mnt, const char *dest, enum dest_kind kind, const char *step,
+		   const char *src)
+{
+	int to = open_dest(dest, kind, 0755, step);
+	if (sys_move_mount(mnt, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+		fail(step, src ? src : dest, src ? dest : NULL);
+	close(to);
+	close(mnt);
+	if (strcmp(dest, "/") == 0)
+		reopen_new_root();
+}
+
+static uint64_t mount_attrs(uint32_t flags)
+{
+	return MOUNT_ATTR_NOSUID | (flags & BIND_RO ? MOUNT_ATTR_RDONLY : 0) |
+	       (flags & BIND_DEV ? 0 : MOUNT_ATTR_NODEV) |
+	       (flags & BIND_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+static void do_bind(const struct plan_op_rec *op)
+{
+	const char *src = op->s1, *dest = op->s2;
+	int from = open_in(old_fd, src, 0);
+	if (from < 0) {
+		if (errno == ENOENT && (op->a & BIND_OPTIONAL))
+			return;
+		fail("bind", src, dest);
+	}
+	struct stat st;
+	if (fstat(from, &st))
+		fail("bind", src, dest);
+	int tree = sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	if (tree < 0)
+		fail("bind", src, dest);
+	close(from);
+	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
+		fail(op->a & BIND_RO ? "bind read-only" : "bind", src, dest);
+	attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "bind", src);
+}
+
+static int new_fs(const char *type, const char *step, const char *dest)
+{
+	int fs = sys_fsopen(type, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		fail(step, dest, NULL);
+	return fs;
+}
+
+static void set_option(int fs, const char *key, const char *value, const char *step,
+		       const char *dest)
+{
+	if (sys_fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0))
+		fail(step, dest, NULL);
+}
+
+static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step)
+{
+	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		fail(step, dest, NULL);
+	int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	if (mnt < 0)
+		fail(step, dest, NULL);
+	close(fs);
+	attach(mnt, dest, DEST_DIR, step, NULL);
+}
+
+static void do_tmpfs(const struct plan_op_rec *op)
+{
+	char value[32];
+	int fs = new_fs("tmpfs", "tmpfs", op->s1);
+	snprintf(value, sizeof value, "%04o", (unsigned)op->a);
+	set_option(fs, "mode", value, "tmpfs", op->s1);
+	if (op->x) {
+		snprintf(value, sizeof value, "%llu", (unsigned long long)op->x);
+		set_option(fs, "size", value, "tmpfs size", op->s1);
+	}
+	finish_fs(fs, (unsigned)mount_attrs(op->b), op->s1, "tmpfs");
+}
+
+static void do_proc(const struct plan_op_rec *op)
+{
+	int fs = new_fs("proc", "proc", op->s1);
+	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op->s1, "proc");
+}
+
+static void do_devpts(const struct plan_op_rec *op)
+{
+	int fs = new_fs("devpts", "devpts", op->s1);
+	set_option(fs, "ptmxmode", "0666", "devpts", op->s1);
+	set_option(fs, "mode", "0620", "devpts", op->s1);
+	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, op->s1, "devpts");
+}
+
+static void do_symlink(const struct plan_op_rec *op)
+{
+	make_parents(op->s2, "symlink");
+	const char *name;
+	int dir = open_parent(op->s2, &name);
+	if (dir < 0)
+		fail("symlink", op->s2, NULL);
+	if (symlinkat(op->s1, dir, name)) {
+		int err = errno;
+		char existing[PATH_MAX];
+		ssize_t n = readlinkat(dir, name, existing, sizeof existing - 1);
+		int same = n >= 0 && (existing[n] = '\0', strcmp(existing, op->s1) == 0);
+		if (err != EEXIST || !same) {
+			errno = EEXIST;
+			fail("symlink", op->s2, NULL);
+		}
+	}
+	close(dir);
+}
+
+static void do_file(const struct plan_op_rec *op)
+{
+	make_parents(op->s1, "file");
+	const char *name;
+	int dir = open_parent(op->s1, &name);
+	if (dir < 0)
+		fail("file", op->s1, NULL);
+	int fd = openat(dir, name, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, op->a);
+	if (fd < 0)
+		fail("file", op->s1, NULL);
+	for (uint32_t done = 0; done < op->blob_len;) {
+		ssize_t n = write(fd, op->blob + done, op->blob_len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail("file", op->s1, NULL);
+		}
+		done += (uint32_t)n;
+	}
+	if (fchmod(fd, op->a))
+		fail("file", op->s1, NULL);
+	close(fd);
+	close(dir);
+}
+
+static void do_remount_ro(const struct plan_op_rec *op)
+{
+	int fd = strcmp(op->s1, "/") == 0 ? fcntl(new_fd, F_DUPFD_CLOEXEC, 3)
+					   : open_in(new_fd, op->s1, 0);
+	if (fd < 0 || sys_mount_setattr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY))
+		fail("remount read-only", op->s1, NULL);
+	close(fd);
+}
+
+/* pivot_root(".", ".") stacks the scratch root on the new one; the detach drops it and,
+ * beneath it, the whole host tree. */
+static void finish(void)
+{
+	if (fchdir(new_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
+		fail("pivot_root", "/", NULL);
+	close(old_fd);
+	close(new_fd);
+	old_fd = new_fd = -1;
+}
+
+void view_build(const struct plan *p, size_t *i)
+{
+	for (; *i < p->n_ops; (*i)++) {
+		const struct plan_op_rec *op = &p->ops[*i];
+		switch (op->code) {
+		case OP_ROOT: begin(op->a); break;
+		case OP_BIND: do_bind(op); break;
+		case OP_TMPFS: do_tmpfs(op); break;
+		case OP_PROC: do_proc(op); break;
+		case OP_DEVPTS: do_devpts(op); break;
+		case OP_MKDIR: close(open_dest(op->s1, DEST_DIR, op->a, "mkdir")); break;
+		case OP_SYMLINK: do_symlink(op); break;
+		case OP_FILE: do_file(op); break;
+		case OP_REMOUNT_RO: do_remount_ro(op); break;
+		case OP_PIVOT: finish(); return;
+		default: die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
+		}
+	}
+}

@@ -1,0 +1,83 @@
+// One error class for everything cordon reports: a code the CLI maps to an exit status, the
+// policy path or plan step that failed, and every validation issue at once.
+
+/** One problem with user input, in the shape of zod's issues. */
+export interface Issue {
+  code: IssueCode
+  path: (string | number)[]
+  message: string
+}
+
+export type IssueCode =
+  | 'invalid_type'
+  | 'invalid_value'
+  | 'unknown_key'
+  | 'missing_key'
+  | 'invalid_syntax'
+  | 'conflict'
+
+export type ErrorCode =
+  | 'invalid_policy' // the policy failed validation (issues lists why)
+  | 'invalid_usage' // bad CLI flags
+  | 'not_found' // a policy file, profile or launcher is missing
+  | 'setup_failed' // the launcher could not build the sandbox (step says where)
+  | 'internal'
+
+export class CordonError extends Error {
+  readonly code: ErrorCode
+  readonly issues: Issue[]
+  readonly step: string | undefined
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { issues?: Issue[]; step?: string; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'CordonError'
+    this.code = code
+    this.issues = options.issues ?? []
+    this.step = options.step
+  }
+}
+
+/** Renders a path like `filesystem[2].ro.src`. */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = ''
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${part}` : part
+  return out || '(root)'
+}
+
+/** Describes a value for a message: `lots` (string). */
+export function describeValue(value: unknown): string {
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
+  const text = typeof value === 'string' ? value : JSON.stringify(value)
+  const shown = text !== undefined && text.length > 40 ? `${text.slice(0, 37)}...` : text
+  return kind === 'object' || kind === 'array' ? kind : `\`${shown}\` (${kind})`
+}
+
+/** The closest candidate within edit distance 2, for "did you mean" hints. */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase())
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost))
+    }
+    prev = row
+  }
+  return prev[b.length]!
+}

@@ -1,0 +1,118 @@
+// The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
+// destination; parents are mounted before children (stable by depth), so `ro: /` followed by
+// `tmpfs: /tmp` and the reverse mean the same thing.
+import { lstatSync, readlinkSync } from 'node:fs'
+import type { PlanOp } from '../plan/model.js'
+import type { ViewEntry } from '../policy/resolve.js'
+
+export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
+
+/** What the compiler may ask of the host filesystem (injectable for pure tests). */
+export interface HostFs {
+  kind(path: string): HostKind
+  readlink(path: string): string
+}
+
+export const realHostFs: HostFs = {
+  kind(path) {
+    try {
+      const st = lstatSync(path)
+      return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file'
+    } catch {
+      return 'missing'
+    }
+  },
+  readlink: (path) => readlinkSync(path),
+}
+
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
+
+function depth(path: string): number {
+  return path === '/' ? 0 : path.split('/').length - 1
+}
+
+/** A minimal /dev: the harmless character devices, std streams, a private devpts and shm. */
+function devOps(dest: string): PlanOp[] {
+  const at = (name: string) => (dest === '/' ? `/${name}` : `${dest}/${name}`)
+  return [
+    { op: 'tmpfs', dest, size: 1 << 20, mode: 0o755, flags: { noexec: true } },
+    ...DEVICES.map(
+      (d): PlanOp => ({
+        op: 'bind',
+        src: `/dev/${d}`,
+        dest: at(d),
+        flags: { dev: true, optional: d === 'tty' },
+      }),
+    ),
+    { op: 'symlink', target: '/proc/self/fd', dest: at('fd') },
+    { op: 'symlink', target: '/proc/self/fd/0', dest: at('stdin') },
+    { op: 'symlink', target: '/proc/self/fd/1', dest: at('stdout') },
+    { op: 'symlink', target: '/proc/self/fd/2', dest: at('stderr') },
+    { op: 'devpts', dest: at('pts') },
+    { op: 'symlink', target: 'pts/ptmx', dest: at('ptmx') },
+    { op: 'tmpfs', dest: at('shm'), size: 0, mode: 0o1777, flags: {} },
+  ]
+}
+
+function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
+  switch (e.kind) {
+    case 'bind': {
+      const kind = fs.kind(e.src)
+      if (kind === 'missing' && e.optional) {
+        notes.push(`skipped optional ${e.src}: not present on this host`)
+        return []
+      }
+      // Reproduce a same-path symlink (/bin -> usr/bin on merged-/usr systems) as a symlink.
+      if (kind === 'symlink' && e.src === e.dest)
+        return [{ op: 'symlink', target: fs.readlink(e.src), dest: e.dest }]
+      return [{ op: 'bind', src: e.src, dest: e.dest, flags: { readOnly: e.readOnly, optional: e.optional } }]
+    }
+    case 'tmpfs':
+      return [{ op: 'tmpfs', dest: e.dest, size: e.size, mode: e.mode, flags: {} }]
+    case 'proc':
+      return [{ op: 'proc', dest: e.dest }]
+    case 'dev':
+      return devOps(e.dest)
+    case 'mask': {
+      const kind = fs.kind(e.dest)
+      if (kind === 'missing') return []
+      // A directory becomes an empty read-only tmpfs; a file a nodev bind of /dev/null, so opening it fails EACCES.
+      if (kind === 'dir')
+        return [{ op: 'tmpfs', dest: e.dest, size: 4096, mode: 0o755, flags: { readOnly: true } }]
+      return [{ op: 'bind', src: '/dev/null', dest: e.dest, flags: { readOnly: true } }]
+    }
+    case 'symlink':
+      return [{ op: 'symlink', target: e.target, dest: e.dest }]
+    case 'file':
+      return [{ op: 'file', dest: e.dest, mode: e.mode, content: e.content }]
+    case 'mkdir':
+      return [{ op: 'mkdir', dest: e.dest, mode: e.mode }]
+  }
+}
+
+/** Compiles the view to root … pivot_root; the root itself ends read-only. */
+export function compileView(entries: ViewEntry[], notes: string[], fs: HostFs = realHostFs): PlanOp[] {
+  const last = new Map<string, number>()
+  entries.forEach((e, i) => {
+    const prev = last.get(e.dest)
+    if (prev !== undefined) notes.push(`${e.dest}: ${entries[prev]!.kind} replaced by a later ${e.kind}`)
+    last.set(e.dest, i)
+  })
+  const kept = entries.filter((e, i) => last.get(e.dest) === i)
+  const ops = kept.flatMap((e) => entryOps(e, fs, notes))
+  const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
+  const sorted = ops
+    .map((op, i) => ({ op, i }))
+    .sort((a, b) => depth(destOf(a.op)) - depth(destOf(b.op)) || a.i - b.i)
+    .map((x) => x.op)
+  return [{ op: 'root', mode: 0o755 }, ...sorted, { op: 'remount_ro', dest: '/' }, { op: 'pivot_root' }]
+}
+
+/** True when path is at or below a directory the view mounts. */
+export function visibleInView(entries: ViewEntry[], path: string): boolean {
+  return entries.some(
+    (e) =>
+      (e.kind === 'bind' || e.kind === 'tmpfs') &&
+      (path === e.dest || path.startsWith(e.dest === '/' ? '/' : `${e.dest}/`)),
+  )
+}

@@ -1,0 +1,143 @@
+// Plan → bytes in the format native/plan.c decodes (see native/plan.h for the layout).
+import { CordonError } from '../errors.js'
+import { type BindFlags, OP_CODES, PLAN_VERSION, type Plan, type PlanOp } from './model.js'
+
+const CALLER = 0xffffffff
+const MAGIC = [0x43, 0x52, 0x44, 0x4e] // "CRDN"
+
+class Writer {
+  private chunks: Buffer[] = []
+  private size = 0
+  u16(v: number): this {
+    const b = Buffer.alloc(2)
+    b.writeUInt16LE(v)
+    return this.push(b)
+  }
+  u32(v: number): this {
+    const b = Buffer.alloc(4)
+    b.writeUInt32LE(v >>> 0)
+    return this.push(b)
+  }
+  u64(v: bigint): this {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64LE(v)
+    return this.push(b)
+  }
+  str(s: string, field: string): this {
+    const bytes = Buffer.from(s, 'utf8')
+    if (bytes.length === 0 || bytes.length > 4096 || bytes.includes(0))
+      throw new CordonError(
+        'internal',
+        `plan: ${field} must be 1-4096 bytes without NUL, got ${JSON.stringify(s)}`,
+      )
+    return this.u32(bytes.length)
+      .push(bytes)
+      .push(Buffer.from([0]))
+  }
+  blob(b: Uint8Array): this {
+    return this.u32(b.length).push(Buffer.from(b))
+  }
+  push(b: Buffer): this {
+    this.chunks.push(b)
+    this.size += b.length
+    return this
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks, this.size)
+  }
+}
+
+function bindFlags(f: BindFlags): number {
+  return (f.readOnly ? 1 : 0) | (f.optional ? 2 : 0) | (f.dev ? 4 : 0) | (f.noexec ? 8 : 0)
+}
+
+function body(op: PlanOp): Buffer {
+  const w = new Writer()
+  switch (op.op) {
+    case 'namespaces':
+      w.u32(op.flags)
+      break
+    case 'uid_map':
+    case 'gid_map':
+      w.u32(op.inside)
+        .u32(op.outside === 'caller' ? CALLER : op.outside)
+        .u32(op.count)
+      break
+    case 'keep_fd':
+      w.u32(op.fd)
+      break
+    case 'env_set':
+      w.str(`${op.name}=${op.value}`, 'env')
+      break
+    case 'env_pass':
+      w.str(op.name, 'env name')
+      break
+    case 'exec_arg':
+      w.str(op.arg, 'argument')
+      break
+    case 'cgroup':
+    case 'proc':
+    case 'devpts':
+    case 'remount_ro':
+      w.str(op.op === 'cgroup' ? op.path : op.dest, op.op)
+      break
+    case 'chdir':
+      w.str(op.path, 'cwd')
+      break
+    case 'root':
+      w.u32(op.mode)
+      break
+    case 'bind':
+      w.u32(bindFlags(op.flags)).str(op.src, 'bind source').str(op.dest, 'bind destination')
+      break
+    case 'tmpfs':
+      w.u64(BigInt(op.size)).u32(op.mode).u32(bindFlags(op.flags)).str(op.dest, 'tmpfs destination')
+      break
+    case 'mkdir':
+      w.u32(op.mode).str(op.dest, 'mkdir')
+      break
+    case 'symlink':
+      w.str(op.target, 'symlink target').str(op.dest, 'symlink path')
+      break
+    case 'file':
+      w.u32(op.mode).str(op.dest, 'file path').blob(Buffer.from(op.content, 'utf8'))
+      break
+    case 'hostname':
+      w.str(op.name, 'hostname')
+      break
+    case 'rlimit':
+      w.u32(op.resource).u64(op.soft).u64(op.hard)
+      break
+    case 'ids':
+      w.u32(op.uid)
+        .u32(op.gid)
+        .u32(op.setgroups ? 1 : 0)
+      break
+    case 'caps':
+      w.u64(op.keep)
+      break
+    case 'seccomp':
+      w.u32(op.flags).blob(op.program)
+      break
+    case 'die_with_parent':
+    case 'init':
+    case 'pivot_root':
+    case 'loopback':
+    case 'setsid':
+    case 'no_new_privs':
+      break
+  }
+  return w.bytes()
+}
+
+/** Encodes a plan; the launcher rejects any other version. */
+export function encodePlan(plan: Plan): Buffer {
+  const payload = new Writer()
+  for (const op of plan.ops) {
+    const b = body(op)
+    payload.u16(OP_CODES[op.op]).u16(0).u32(b.length).push(b)
+  }
+  const bytes = payload.bytes()
+  const header = new Writer().push(Buffer.from(MAGIC)).u16(PLAN_VERSION).u16(0).u32(bytes.length)
+  return Buffer.concat([header.bytes(), bytes])
+}

@@ -1,0 +1,99 @@
+// The plan: a flat list of kernel operations the launcher performs in order. This is the only
+// contract with native/plan.h. Every field here is encoded by encode.ts; adding an op means a
+// new code in both files and a PLAN_VERSION bump.
+
+export const PLAN_VERSION = 1
+
+export interface BindFlags {
+  readOnly?: boolean
+  optional?: boolean
+  /** Device nodes stay usable (no nodev). */
+  dev?: boolean
+  noexec?: boolean
+}
+
+export type PlanOp =
+  // phase 0: process configuration
+  | { op: 'namespaces'; flags: number }
+  | { op: 'uid_map' | 'gid_map'; inside: number; outside: number | 'caller'; count: number }
+  | { op: 'die_with_parent' }
+  | { op: 'init' }
+  | { op: 'keep_fd'; fd: number }
+  | { op: 'env_set'; name: string; value: string }
+  | { op: 'env_pass'; name: string }
+  | { op: 'exec_arg'; arg: string }
+  | { op: 'cgroup'; path: string }
+  // phase 1: filesystem view (root … pivot_root)
+  | { op: 'root'; mode: number }
+  | { op: 'bind'; src: string; dest: string; flags: BindFlags }
+  | { op: 'tmpfs'; dest: string; size: number; mode: number; flags: BindFlags }
+  | { op: 'proc' | 'devpts'; dest: string }
+  | { op: 'mkdir'; dest: string; mode: number }
+  | { op: 'symlink'; target: string; dest: string }
+  | { op: 'file'; dest: string; mode: number; content: string }
+  | { op: 'remount_ro'; dest: string }
+  | { op: 'pivot_root' }
+  // phase 2: identity of the system
+  | { op: 'hostname'; name: string }
+  | { op: 'loopback' }
+  // phase 3..8: the command's last steps, in this order
+  | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
+  | { op: 'chdir'; path: string }
+  | { op: 'setsid' }
+  | { op: 'ids'; uid: number; gid: number; setgroups: boolean }
+  | { op: 'caps'; keep: bigint }
+  | { op: 'no_new_privs' }
+  | { op: 'seccomp'; flags: number; program: Uint8Array }
+
+export type OpName = PlanOp['op']
+
+/** Op codes shared with native/plan.h; the high nibble is the phase. */
+export const OP_CODES: Record<OpName, number> = {
+  namespaces: 0x01,
+  uid_map: 0x02,
+  gid_map: 0x03,
+  die_with_parent: 0x04,
+  init: 0x05,
+  keep_fd: 0x06,
+  env_set: 0x07,
+  env_pass: 0x08,
+  exec_arg: 0x09,
+  cgroup: 0x0a,
+  root: 0x10,
+  bind: 0x11,
+  tmpfs: 0x12,
+  proc: 0x13,
+  devpts: 0x14,
+  mkdir: 0x15,
+  symlink: 0x16,
+  file: 0x17,
+  remount_ro: 0x18,
+  pivot_root: 0x19,
+  hostname: 0x20,
+  loopback: 0x21,
+  rlimit: 0x30,
+  chdir: 0x31,
+  setsid: 0x32,
+  ids: 0x40,
+  caps: 0x50,
+  no_new_privs: 0x60,
+  seccomp: 0x80,
+}
+
+/** clone(2) flags for each namespace. */
+export const CLONE_FLAGS = {
+  user: 0x10000000,
+  pid: 0x20000000,
+  mount: 0x00020000,
+  ipc: 0x08000000,
+  uts: 0x04000000,
+  net: 0x40000000,
+  cgroup: 0x02000000,
+  time: 0x00000080,
+} as const
+
+export interface Plan {
+  ops: PlanOp[]
+  /** Human notes for `cordon plan --explain`: why an op is there, what was skipped. */
+  notes: string[]
+}

@@ -1,0 +1,146 @@
+// Policy text → validated Policy, with every issue located as file:line:col and the offending
+// line under a caret. JSON is parsed natively; YAML (and JSON positions, only when an issue
+// needs them) through the `yaml` package, loaded on demand to keep CLI start-up fast.
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { CordonError, type Issue } from '../errors.js'
+import { type Policy, policySchema } from './schema.js'
+
+type YamlModule = typeof import('yaml')
+let yamlModule: YamlModule | undefined
+function yaml(): YamlModule {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule
+  return yamlModule
+}
+
+export type PolicyFormat = 'yaml' | 'json'
+
+/** Validates an in-memory policy (a TS object); label names it in messages. */
+export function validatePolicy(value: unknown, label = 'policy'): Policy {
+  const issues: Issue[] = []
+  const policy = policySchema.check(value, [], issues)
+  if (policy === undefined || issues.length > 0) throw invalid(label, issues, () => undefined, '')
+  return policy
+}
+
+/** Parses and validates policy text. */
+export function parsePolicy(text: string, file: string, format: PolicyFormat = formatOf(file)): Policy {
+  const value = format === 'json' ? parseJson(text, file) : parseYaml(text, file)
+  const issues: Issue[] = []
+  const policy = policySchema.check(value, [], issues)
+  if (policy === undefined || issues.length > 0) throw invalid(file, issues, locator(text), text)
+  return policy
+}
+
+/** Reads, parses and validates a policy file. */
+export function loadPolicyFile(file: string): Policy {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code
+    throw new CordonError(
+      'not_found',
+      code === 'ENOENT'
+        ? `Policy file ${file} does not exist; check the path, or use --profile NAME for a built-in profile`
+        : `Cannot read policy file ${file}: ${(cause as Error).message}`,
+      { cause },
+    )
+  }
+  return parsePolicy(text, file)
+}
+
+function formatOf(file: string): PolicyFormat {
+  return file.endsWith('.json') ? 'json' : 'yaml'
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (cause) {
+    const at = /position (\d+)/.exec((cause as Error).message)
+    const offset = at ? Number(at[1]) : 0
+    const where = position(text, offset)
+    throw new CordonError(
+      'invalid_policy',
+      `${file}:${where.line}:${where.col}: ${(cause as Error).message}\n${caret(text, where)}`,
+      {
+        issues: [{ code: 'invalid_syntax', path: [], message: (cause as Error).message }],
+        cause,
+      },
+    )
+  }
+}
+
+function parseYaml(text: string, file: string): unknown {
+  const doc = yaml().parseDocument(text, { uniqueKeys: true, prettyErrors: false })
+  const first = doc.errors[0]
+  if (first) {
+    const where = position(text, first.pos[0])
+    const message = first.message.split('\n')[0]!
+    throw new CordonError(
+      'invalid_policy',
+      `${file}:${where.line}:${where.col}: ${message}\n${caret(text, where)}`,
+      {
+        issues: doc.errors.map((e) => ({ code: 'invalid_syntax' as const, path: [], message: e.message })),
+      },
+    )
+  }
+  return doc.toJS()
+}
+
+type Locate = (issue: Issue) => { line: number; col: number } | undefined
+
+/** Finds the node an issue points at: the key itself for unknown keys, else the value. */
+function locator(text: string): Locate {
+  let doc: ReturnType<YamlModule['parseDocument']> | undefined
+  return (issue) => {
+    doc ??= yaml().parseDocument(text)
+    const { isMap, isNode } = yaml()
+    let path = issue.path
+    if (issue.code === 'missing_key') path = path.slice(0, -1)
+    if (issue.code === 'unknown_key') {
+      const parent = doc.getIn(path.slice(0, -1), true)
+      if (isMap(parent)) {
+        const pair = parent.items.find(
+          (p) => isNode(p.key) && (p.key as { value?: unknown }).value === path.at(-1),
+        )
+        const range = isNode(pair?.key) ? pair.key.range : undefined
+        if (range) return position(text, range[0])
+      }
+    }
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true)
+      if (isNode(node) && node.range) return position(text, node.range[0])
+    }
+    return undefined
+  }
+}
+
+function invalid(label: string, issues: Issue[], locate: Locate, text: string): CordonError {
+  const lines = issues.map((issue) => {
+    const where = locate(issue)
+    if (!where) return `${label}: ${issue.message}`
+    return `${label}:${where.line}:${where.col}: ${issue.message}\n${caret(text, where).replace(/^/gm, '  ')}`
+  })
+  const plural = issues.length === 1 ? 'problem' : `${issues.length} problems`
+  return new CordonError('invalid_policy', `Invalid policy (${plural}):\n  ${lines.join('\n  ')}`, { issues })
+}
+
+function position(text: string, offset: number): { line: number; col: number } {
+  let line = 1
+  let start = 0
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text[i] === '\n') {
+      line++
+      start = i + 1
+    }
+  }
+  return { line, col: offset - start + 1 }
+}
+
+function caret(text: string, where: { line: number; col: number }): string {
+  const source = text.split('\n')[where.line - 1] ?? ''
+  const gutter = String(where.line)
+  return `  ${gutter} | ${source}\n  ${' '.repeat(gutter.length)} | ${' '.repeat(where.col - 1)}^`
+}

@@ -1,0 +1,61 @@
+// Built-in profiles: starting points a policy `extends` or `--profile` picks. Relative paths in
+// a profile resolve against the caller's working directory (the project).
+import type { FilesystemEntry, Policy } from './schema.js'
+
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']
+
+/** Files under /etc no sandboxed program has reason to read. */
+export const ETC_SECRETS = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+  '/etc/ssh',
+  '/etc/ssl/private',
+  '/etc/security/opasswd',
+  '/etc/krb5.keytab',
+]
+
+const systemView: FilesystemEntry[] = [
+  ...SYSTEM_DIRS.map((src) => ({ ro: { src, optional: true } })),
+  { proc: '/proc' },
+  { dev: '/dev' },
+  { tmpfs: '/tmp' },
+]
+
+const baseEnv = {
+  set: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp' },
+  pass: ['TERM', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'COLORTERM', 'NO_COLOR'],
+}
+
+const isolated: Policy = {
+  namespaces: { user: true, pid: true, mount: true, ipc: true, uts: true, cgroup: true },
+  network: 'none',
+  hostname: 'cordon',
+}
+
+export const PROFILES: Readonly<Record<string, { description: string; policy: Policy }>> = {
+  default: {
+    description:
+      'Untrusted script in a project directory: system directories and /etc (minus secrets) read-only, ' +
+      'the current directory read-only, private /tmp, no network, no host processes, nothing of $HOME.',
+    policy: {
+      ...isolated,
+      filesystem: [
+        ...systemView,
+        { ro: '/etc' },
+        ...ETC_SECRETS.map((dest) => ({ mask: dest })),
+        { tmpfs: '/var/tmp' },
+        { ro: '.' },
+      ],
+      env: baseEnv,
+    },
+  },
+  minimal: {
+    description:
+      'Only the system directories, /proc, /dev and a private /tmp: no /etc, no project, no network.',
+    policy: { ...isolated, filesystem: systemView, env: baseEnv },
+  },
+}

@@ -1,0 +1,217 @@
+// Policy → ResolvedPolicy: follows `extends` (profiles and files), merges parents before
+// children, fills defaults, and resolves relative host paths against where each came from.
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
+import { CordonError, type Issue, suggest } from '../errors.js'
+import { CAPABILITIES, capabilityNumber } from './capabilities.js'
+import { loadPolicyFile } from './parse.js'
+import { PROFILES } from './profiles.js'
+import { type FilesystemEntry, NAMESPACES, type NamespaceName, type Policy, parseSize } from './schema.js'
+
+export type Network = 'none' | 'loopback' | 'host'
+
+/** A filesystem entry with absolute paths and defaults applied. */
+export type ViewEntry =
+  | { kind: 'bind'; src: string; dest: string; readOnly: boolean; optional: boolean }
+  | { kind: 'tmpfs'; dest: string; size: number; mode: number }
+  | { kind: 'proc' | 'dev' | 'mask'; dest: string }
+  | { kind: 'symlink'; target: string; dest: string }
+  | { kind: 'file'; dest: string; content: string; mode: number }
+  | { kind: 'mkdir'; dest: string; mode: number }
+
+export interface ResolvedPolicy {
+  namespaces: Record<NamespaceName, boolean>
+  user: { uid?: number; gid?: number }
+  hostname?: string
+  network: Network
+  filesystem: ViewEntry[]
+  env: { pass: string[]; set: Record<string, string> }
+  cwd?: string
+  capabilities: number[]
+  command?: string[]
+  /** Where each layer came from, parents first: profile names and files. */
+  sources: string[]
+}
+
+export interface PolicySource {
+  policy: Policy
+  /** Directory relative host paths resolve against. */
+  baseDir: string
+  /** Profile name or file path, for messages and `plan --explain`. */
+  label: string
+}
+
+/** Resolves a policy and everything it extends. */
+export function resolvePolicy(top: PolicySource, cwd = process.cwd()): ResolvedPolicy {
+  const layers: PolicySource[] = []
+  collect(top, cwd, layers, [])
+  const out: ResolvedPolicy = {
+    namespaces: {
+      user: true,
+      pid: true,
+      mount: true,
+      ipc: true,
+      uts: true,
+      net: true,
+      cgroup: true,
+      time: false,
+    },
+    user: {},
+    network: 'none',
+    filesystem: [],
+    env: { pass: [], set: {} },
+    capabilities: [],
+    sources: [],
+  }
+  let netExplicit: boolean | undefined
+  for (const { policy, baseDir, label } of layers) {
+    out.sources.push(label)
+    for (const ns of NAMESPACES) {
+      const v = policy.namespaces?.[ns]
+      if (v === undefined) continue
+      if (ns === 'net') netExplicit = v
+      else out.namespaces[ns] = v
+    }
+    if (policy.user) out.user = { ...out.user, ...policy.user }
+    if (policy.hostname !== undefined) out.hostname = policy.hostname
+    if (policy.network !== undefined) out.network = policy.network
+    if (policy.cwd !== undefined) out.cwd = policy.cwd
+    if (policy.command !== undefined) out.command = policy.command
+    for (const entry of policy.filesystem ?? []) out.filesystem.push(resolveEntry(entry, baseDir))
+    for (const name of policy.env?.pass ?? []) if (!out.env.pass.includes(name)) out.env.pass.push(name)
+    Object.assign(out.env.set, policy.env?.set)
+    if (policy.capabilities) out.capabilities = capabilities(policy.capabilities, label)
+  }
+  out.namespaces.net = out.network !== 'host'
+  if (netExplicit !== undefined && netExplicit !== out.namespaces.net)
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid policy: \`namespaces.net: ${netExplicit}\` contradicts \`network: ${out.network}\`; ` +
+        'set only `network` (none and loopback create a net namespace, host does not)',
+      { issues: [{ code: 'conflict', path: ['namespaces', 'net'], message: 'contradicts network' }] },
+    )
+  checkCoherence(out)
+  return out
+}
+
+function collect(source: PolicySource, cwd: string, out: PolicySource[], stack: string[]): void {
+  if (stack.includes(source.label))
+    throw new CordonError('invalid_policy', `Policy extends itself: ${[...stack, source.label].join(' → ')}`)
+  for (const parent of source.policy.extends ?? []) {
+    const profile = PROFILES[parent]
+    let next: PolicySource
+    if (profile) next = { policy: profile.policy, baseDir: cwd, label: `profile:${parent}` }
+    else if (parent.includes('/') || /\.(ya?ml|json)$/.test(parent)) {
+      const file = resolvePath(source.baseDir, parent)
+      next = { policy: loadPolicyFile(file), baseDir: dirname(file), label: file }
+    } else throw unknownProfile(parent, `${source.label}: extends`)
+    collect(next, cwd, out, [...stack, source.label])
+  }
+  out.push(source)
+}
+
+export function unknownProfile(name: string, where: string): CordonError {
+  const hint = suggest(name, Object.keys(PROFILES))
+  return new CordonError(
+    'not_found',
+    `${where}: no profile named \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''} ` +
+      `(built-in profiles: ${Object.keys(PROFILES).join(', ')}; a file path needs a / or a .yaml/.json suffix)`,
+  )
+}
+
+function splitBind(spec: string): { src: string; dest?: string } {
+  const i = spec.indexOf(':')
+  return i > 0 ? { src: spec.slice(0, i), dest: spec.slice(i + 1) } : { src: spec }
+}
+
+function octal(mode: string | undefined, fallback: number): number {
+  return mode === undefined ? fallback : Number.parseInt(mode, 8)
+}
+
+function resolveEntry(entry: FilesystemEntry, baseDir: string): ViewEntry {
+  const host = (p: string) => (isAbsolute(p) ? resolvePath(p) : resolvePath(baseDir, p))
+  if ('ro' in entry || 'rw' in entry) {
+    const spec = 'ro' in entry ? entry.ro : entry.rw
+    const long = typeof spec === 'string' ? splitBind(spec) : spec
+    const src = host(long.src)
+    const dest = long.dest ?? src
+    if (!isAbsolute(dest))
+      throw new CordonError('invalid_policy', `Invalid policy: bind destination \`${dest}\` must be absolute`)
+    const optional = typeof spec !== 'string' && spec.optional === true
+    return { kind: 'bind', src, dest: resolvePath(dest), readOnly: 'ro' in entry, optional }
+  }
+  if ('tmpfs' in entry) {
+    const t = typeof entry.tmpfs === 'string' ? { dest: entry.tmpfs } : entry.tmpfs
+    return {
+      kind: 'tmpfs',
+      dest: resolvePath(t.dest),
+      size: parseSize(t.size ?? 0) ?? 0,
+      mode: octal(t.mode, 0o1777),
+    }
+  }
+  if ('proc' in entry) return { kind: 'proc', dest: resolvePath(entry.proc) }
+  if ('dev' in entry) return { kind: 'dev', dest: resolvePath(entry.dev) }
+  if ('mask' in entry) return { kind: 'mask', dest: resolvePath(entry.mask) }
+  if ('symlink' in entry)
+    return { kind: 'symlink', target: entry.symlink.target, dest: resolvePath(entry.symlink.dest) }
+  if ('file' in entry)
+    return {
+      kind: 'file',
+      dest: resolvePath(entry.file.dest),
+      content: entry.file.content,
+      mode: octal(entry.file.mode, 0o644),
+    }
+  const m = typeof entry.mkdir === 'string' ? { dest: entry.mkdir } : entry.mkdir
+  return { kind: 'mkdir', dest: resolvePath(m.dest), mode: octal(m.mode, 0o755) }
+}
+
+function capabilities(names: string[], label: string): number[] {
+  const issues: Issue[] = []
+  const out: number[] = []
+  names.forEach((name, i) => {
+    const n = capabilityNumber(name)
+    if (n !== undefined) out.push(n)
+    else {
+      const hint = suggest(name.toLowerCase().replace(/^cap_/, ''), CAPABILITIES)
+      issues.push({
+        code: 'invalid_value',
+        path: ['capabilities', i],
+        message: `Unknown capability \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''}`,
+      })
+    }
+  })
+  if (issues.length)
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid policy ${label}:\n  ${issues.map((x) => x.message).join('\n  ')}`,
+      {
+        issues,
+      },
+    )
+  return out
+}
+
+/** Rules that span fields; each message names the fields and the fix. */
+function checkCoherence(p: ResolvedPolicy): void {
+  const issues: Issue[] = []
+  const add = (path: (string | number)[], message: string) => issues.push({ code: 'conflict', path, message })
+  if (!p.namespaces.mount && p.filesystem.length > 0)
+    add(
+      ['filesystem'],
+      '`filesystem` needs `namespaces.mount: true` (the view is built in a new mount namespace)',
+    )
+  p.filesystem.forEach((e, i) => {
+    if (e.kind === 'proc' && !p.namespaces.pid)
+      add(
+        ['filesystem', i],
+        '`proc` needs `namespaces.pid: true`: a new proc can only show a new pid namespace',
+      )
+  })
+  if (p.hostname !== undefined && !p.namespaces.uts)
+    add(['hostname'], '`hostname` needs `namespaces.uts: true`, or the host\u2019s name would change')
+  if (issues.length)
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid policy:\n  ${issues.map((x) => x.message).join('\n  ')}`,
+      { issues },
+    )
+}

@@ -1,0 +1,270 @@
+// A small schema toolkit: one definition gives the validator (collecting every issue with its
+// path), the TypeScript type (Infer) and the published JSON Schema. We use our own rather than
+// zod to keep CLI start-up under budget and to word every message the way users need.
+import { describeValue, type Issue, suggest } from '../errors.js'
+
+export type Path = (string | number)[]
+export type JsonSchema = { [key: string]: unknown }
+
+export interface Schema<T> {
+  /** Returns the value, or undefined after pushing at least one issue. */
+  check(value: unknown, path: Path, issues: Issue[]): T | undefined
+  jsonSchema(): JsonSchema
+  /** What a valid value looks like, for messages: `a size like "512M"`. */
+  readonly expected: string
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never
+
+export interface Optional<T> extends Schema<T> {
+  readonly optional: true
+}
+
+function fail(issues: Issue[], path: Path, expected: string, value: unknown): undefined {
+  issues.push({
+    code: 'invalid_type',
+    path,
+    message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${describeValue(value)}`,
+  })
+  return undefined
+}
+
+function pathLabel(path: Path): string {
+  let out = ''
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${part}` : part
+  return out || 'policy'
+}
+
+export function string(
+  options: { description?: string; expected?: string; check?: (v: string) => string | undefined } = {},
+): Schema<string> {
+  const expected = options.expected ?? 'a string'
+  return {
+    expected,
+    check(value, path, issues) {
+      if (typeof value !== 'string') return fail(issues, path, expected, value)
+      const problem = options.check?.(value)
+      if (problem) {
+        issues.push({ code: 'invalid_value', path, message: `\`${pathLabel(path)}\`: ${problem}` })
+        return undefined
+      }
+      return value
+    },
+    jsonSchema: () => ({
+      type: 'string',
+      ...(options.description ? { description: options.description } : {}),
+    }),
+  }
+}
+
+export function integer(options: { min: number; max: number; description?: string }): Schema<number> {
+  const expected = `an integer from ${options.min} to ${options.max}`
+  return {
+    expected,
+    check(value, path, issues) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < options.min || value > options.max)
+        return fail(issues, path, expected, value)
+      return value
+    },
+    jsonSchema: () => ({
+      type: 'integer',
+      minimum: options.min,
+      maximum: options.max,
+      ...(options.description ? { description: options.description } : {}),
+    }),
+  }
+}
+
+export function boolean(description?: string): Schema<boolean> {
+  return {
+    expected: 'true or false',
+    check: (value, path, issues) =>
+      typeof value === 'boolean' ? value : fail(issues, path, 'true or false', value),
+    jsonSchema: () => ({ type: 'boolean', ...(description ? { description } : {}) }),
+  }
+}
+
+export function literal<const T extends string | number>(
+  choices: readonly T[],
+  description?: string,
+): Schema<T> {
+  const expected = `one of ${choices.map((c) => `\`${c}\``).join(', ')}`
+  return {
+    expected,
+    check(value, path, issues) {
+      if ((choices as readonly unknown[]).includes(value)) return value as T
+      const hint = typeof value === 'string' ? suggest(value, choices.map(String)) : undefined
+      issues.push({
+        code: 'invalid_value',
+        path,
+        message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${describeValue(value)}${hint ? `; did you mean \`${hint}\`?` : ''}`,
+      })
+      return undefined
+    },
+    jsonSchema: () => ({ enum: [...choices], ...(description ? { description } : {}) }),
+  }
+}
+
+export function array<T>(item: Schema<T>, description?: string): Schema<T[]> {
+  const expected = `a list of ${item.expected.replace(/^an? /, '')}s`
+  return {
+    expected,
+    check(value, path, issues) {
+      if (!Array.isArray(value)) return fail(issues, path, expected, value)
+      const out: T[] = []
+      const before = issues.length
+      value.forEach((v, i) => {
+        const r = item.check(v, [...path, i], issues)
+        if (r !== undefined) out.push(r)
+      })
+      return issues.length === before ? out : undefined
+    },
+    jsonSchema: () => ({ type: 'array', items: item.jsonSchema(), ...(description ? { description } : {}) }),
+  }
+}
+
+export function record<T>(
+  value: Schema<T>,
+  key: Schema<string>,
+  description?: string,
+): Schema<Record<string, T>> {
+  const expected = 'a mapping'
+  return {
+    expected,
+    check(input, path, issues) {
+      if (!isPlainObject(input)) return fail(issues, path, expected, input)
+      const out: Record<string, T> = {}
+      const before = issues.length
+      for (const [k, v] of Object.entries(input)) {
+        key.check(k, [...path, k], issues)
+        const r = value.check(v, [...path, k], issues)
+        if (r !== undefined) out[k] = r
+      }
+      return issues.length === before ? out : undefined
+    },
+    jsonSchema: () => ({
+      type: 'object',
+      additionalProperties: value.jsonSchema(),
+      ...(description ? { description } : {}),
+    }),
+  }
+}
+
+export function optional<T>(schema: Schema<T>): Optional<T> {
+  return { ...schema, optional: true }
+}
+
+type Shape = Record<string, Schema<unknown>>
+type OptionalKeys<S extends Shape> = { [K in keyof S]: S[K] extends Optional<unknown> ? K : never }[keyof S]
+type RequiredKeys<S extends Shape> = Exclude<keyof S, OptionalKeys<S>>
+export type InferShape<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } & {
+  [K in OptionalKeys<S>]?: Infer<S[K]>
+}
+
+export function object<S extends Shape>(
+  shape: S,
+  options: { description?: string; expected?: string } = {},
+): Schema<InferShape<S>> {
+  const keys = Object.keys(shape)
+  const expected = options.expected ?? 'a mapping'
+  return {
+    expected,
+    check(value, path, issues) {
+      if (!isPlainObject(value)) return fail(issues, path, expected, value)
+      const before = issues.length
+      const out: Record<string, unknown> = {}
+      for (const k of Object.keys(value)) {
+        if (k in shape) continue
+        const hint = suggest(k, keys)
+        issues.push({
+          code: 'unknown_key',
+          path: [...path, k],
+          message: `Unknown key \`${k}\` in \`${pathLabel(path)}\`${hint ? `; did you mean \`${hint}\`?` : `; expected one of ${keys.map((x) => `\`${x}\``).join(', ')}`}`,
+        })
+      }
+      for (const k of keys) {
+        const schema = shape[k]!
+        const v = value[k]
+        if (v === undefined) {
+          if (!('optional' in schema))
+            issues.push({
+              code: 'missing_key',
+              path: [...path, k],
+              message: `Missing \`${pathLabel([...path, k])}\`: expected ${schema.expected}`,
+            })
+          continue
+        }
+        const r = schema.check(v, [...path, k], issues)
+        if (r !== undefined) out[k] = r
+      }
+      return issues.length === before ? (out as InferShape<S>) : undefined
+    },
+    jsonSchema: () => ({
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(keys.map((k) => [k, shape[k]!.jsonSchema()])),
+      required: keys.filter((k) => !('optional' in shape[k]!)),
+      ...(options.description ? { description: options.description } : {}),
+    }),
+  }
+}
+
+/** Either a string shorthand or the long form; the long form's messages win when it is a mapping. */
+export function shorthand<T>(short: Schema<T>, long: Schema<T>, description?: string): Schema<T> {
+  const expected = `${short.expected} or ${long.expected}`
+  return {
+    expected,
+    check(value, path, issues) {
+      if (typeof value === 'string') return short.check(value, path, issues)
+      if (isPlainObject(value)) return long.check(value, path, issues)
+      return fail(issues, path, expected, value)
+    },
+    jsonSchema: () => ({
+      oneOf: [short.jsonSchema(), long.jsonSchema()],
+      ...(description ? { description } : {}),
+    }),
+  }
+}
+
+/** Exactly one key of a set, as in `- ro: /usr` (a tagged union). */
+export function oneKey<S extends Shape>(
+  variants: S,
+  description?: string,
+): Schema<{ [K in keyof S]: { [P in K]: Infer<S[K]> } }[keyof S]> {
+  const keys = Object.keys(variants)
+  const expected = `a mapping with one of ${keys.map((k) => `\`${k}\``).join(', ')}`
+  type Out = { [K in keyof S]: { [P in K]: Infer<S[K]> } }[keyof S]
+  return {
+    expected,
+    check(value, path, issues) {
+      if (!isPlainObject(value)) return fail(issues, path, expected, value)
+      const present = Object.keys(value)
+      if (present.length !== 1 || !(present[0]! in variants)) {
+        const unknown = present.find((k) => !(k in variants))
+        const hint = unknown ? suggest(unknown, keys) : undefined
+        issues.push({
+          code: present.length === 1 ? 'unknown_key' : 'invalid_value',
+          path: unknown ? [...path, unknown] : path,
+          message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${present.length ? present.map((k) => `\`${k}\``).join(', ') : 'an empty mapping'}${hint ? `; did you mean \`${hint}\`?` : ''}`,
+        })
+        return undefined
+      }
+      const key = present[0]!
+      const r = variants[key]!.check(value[key], [...path, key], issues)
+      return r === undefined ? undefined : ({ [key]: r } as Out)
+    },
+    jsonSchema: () => ({
+      oneOf: keys.map((k) => ({
+        type: 'object',
+        additionalProperties: false,
+        required: [k],
+        properties: { [k]: variants[k]!.jsonSchema() },
+      })),
+      ...(description ? { description } : {}),
+    }),
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

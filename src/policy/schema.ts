@@ -1,0 +1,153 @@
+// The policy, version 1. This file is the single source for validation, the `Policy` type and
+// the JSON Schema published for editors (schema/policy.schema.json, `cordon schema`).
+import * as s from './schema-dsl.js'
+
+const SIZE = /^(\d+)([KMGT]i?)?B?$/i
+const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
+
+/** "512M" → bytes; numbers pass through. Undefined for anything else. */
+export function parseSize(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isSafeInteger(text) && text >= 0 ? text : undefined
+  const m = SIZE.exec(text.trim())
+  if (!m) return undefined
+  return Number(m[1]) * (m[2] ? UNITS[m[2][0]!.toUpperCase()]! : 1)
+}
+
+const size = s.string({
+  expected: 'a size like "64M"',
+  description: 'Bytes, with an optional K, M, G or T suffix (powers of 1024).',
+  check: (v) => (parseSize(v) === undefined ? `expected a size like "64M", got \`${v}\`` : undefined),
+})
+
+const mode = s.string({
+  expected: 'an octal mode like "0755"',
+  description: 'Octal permission bits, as a string: "0755", "1777".',
+  check: (v) => (/^0?[0-7]{3,4}$/.test(v) ? undefined : `expected an octal mode like "0755", got \`${v}\``),
+})
+
+const absolute = (what: string) =>
+  s.string({
+    expected: `an absolute path (${what})`,
+    check: (v) =>
+      v.startsWith('/')
+        ? undefined
+        : `expected an absolute path, got \`${v}\`; write it from / as seen inside the sandbox`,
+  })
+
+const hostPath = s.string({
+  expected: 'a host path',
+  description: 'Path on the host. Relative paths are resolved against the policy file\u2019s directory.',
+  check: (v) => (v.length === 0 ? 'the path is empty' : undefined),
+})
+
+const bindLong = s.object({
+  src: hostPath,
+  dest: s.optional(absolute('inside the sandbox')),
+  optional: s.optional(s.boolean('Skip the entry when the source does not exist.')),
+})
+export type BindSpec = string | s.Infer<typeof bindLong>
+const bind = (description: string) =>
+  s.shorthand<BindSpec>(
+    s.string({ expected: 'a path or "SRC:DEST"', check: (v) => (v ? undefined : 'the path is empty') }),
+    bindLong,
+    description,
+  )
+
+const tmpfsLong = s.object({
+  dest: absolute('the mount point'),
+  size: s.optional(size),
+  mode: s.optional(mode),
+})
+const mkdirLong = s.object({ dest: absolute('the directory'), mode: s.optional(mode) })
+
+const filesystemEntry = s.oneKey(
+  {
+    ro: bind('Read-only bind of a host path, recursively ("SRC" or "SRC:DEST").'),
+    rw: bind('Read-write bind of a host path.'),
+    tmpfs: s.shorthand<string | s.Infer<typeof tmpfsLong>>(
+      absolute('the mount point'),
+      tmpfsLong,
+      'A private, empty, writable tmpfs; it vanishes with the sandbox.',
+    ),
+    proc: absolute('usually /proc'),
+    dev: absolute('usually /dev'),
+    mask: absolute('the path to hide'),
+    symlink: s.object({ target: s.string(), dest: absolute('the link') }),
+    file: s.object({ dest: absolute('the file'), content: s.string(), mode: s.optional(mode) }),
+    mkdir: s.shorthand<string | s.Infer<typeof mkdirLong>>(absolute('the directory'), mkdirLong),
+  },
+  'One entry of the filesystem view; later entries win over earlier ones at the same destination.',
+)
+export type FilesystemEntry = s.Infer<typeof filesystemEntry>
+
+const envName = s.string({
+  expected: 'an environment variable name',
+  check: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : `\`${v}\` is not a variable name`),
+})
+
+export const NAMESPACES = ['user', 'pid', 'mount', 'ipc', 'uts', 'net', 'cgroup', 'time'] as const
+export type NamespaceName = (typeof NAMESPACES)[number]
+
+const namespaces = s.object(
+  Object.fromEntries(
+    NAMESPACES.map((n) => [n, s.optional(s.boolean(`Create a new ${n} namespace.`))]),
+  ) as Record<NamespaceName, s.Optional<boolean>>,
+  { description: 'Namespaces to create. `net` follows `network` unless set.' },
+)
+
+const id = s.integer({ min: 0, max: 4294967294 })
+
+export const policySchema = s.object(
+  {
+    version: s.optional(s.literal([1], 'Policy format version.')),
+    description: s.optional(s.string()),
+    extends: s.optional(
+      s.array(
+        s.string({ expected: 'a profile name or a policy file' }),
+        'Profiles or files this policy builds on, in order.',
+      ),
+    ),
+    namespaces: s.optional(namespaces),
+    user: s.optional(
+      s.object(
+        { uid: s.optional(id), gid: s.optional(id) },
+        { description: 'Identity inside the sandbox (default: the caller\u2019s).' },
+      ),
+    ),
+    hostname: s.optional(
+      s.string({
+        check: (v) =>
+          /^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/.test(v) ? undefined : `\`${v}\` is not a valid hostname`,
+      }),
+    ),
+    network: s.optional(
+      s.literal(
+        ['none', 'loopback', 'host'],
+        'none: no interfaces up; loopback: only lo; host: the host\u2019s network.',
+      ),
+    ),
+    filesystem: s.optional(
+      s.array(filesystemEntry, 'The filesystem view, built on an empty read-only root.'),
+    ),
+    env: s.optional(
+      s.object(
+        {
+          pass: s.optional(s.array(envName, 'Variables copied from the caller\u2019s environment when set.')),
+          set: s.optional(s.record(s.string(), envName, 'Variables set to fixed values.')),
+        },
+        { description: 'The environment starts empty.' },
+      ),
+    ),
+    cwd: s.optional(absolute('the working directory inside')),
+    capabilities: s.optional(
+      s.array(
+        s.string({ expected: 'a capability name like "net_bind_service"' }),
+        'Capabilities kept (none by default).',
+      ),
+    ),
+    command: s.optional(s.array(s.string(), 'Default command, used by compiled plans when none is given.')),
+  },
+  { description: 'A cordon sandbox policy.' },
+)
+
+export type Policy = s.Infer<typeof policySchema>

@@ -1,0 +1,49 @@
+// Events the launcher reports on its events fd, one JSON object per line.
+
+export type SandboxEvent =
+  | { event: 'started'; pid: number }
+  | {
+      event: 'error'
+      step: string
+      path?: string
+      dest?: string
+      errno?: number
+      code?: string
+      message: string
+    }
+  | { event: 'warning'; step: string; message: string }
+  | { event: 'exit'; code: number; signal?: NodeJS.Signals }
+
+/** Parses one line; anything unexpected becomes a warning rather than an exception. */
+export function parseEvent(line: string): SandboxEvent {
+  try {
+    const value = JSON.parse(line) as { event?: unknown }
+    if (typeof value === 'object' && value !== null && typeof value.event === 'string')
+      return value as SandboxEvent
+  } catch {}
+  return { event: 'warning', step: 'events', message: `unreadable event line: ${line.slice(0, 200)}` }
+}
+
+/** Hints for step failures the kernel commonly reports; keyed by "step:ERRNO". */
+const HINTS: Record<string, string> = {
+  'bind:ENOENT': 'source does not exist; create it or mark the entry `optional: true`',
+  'bind read-only:ENOENT': 'source does not exist; create it or mark the entry `optional: true`',
+  'clone namespaces:EPERM':
+    'user namespaces are blocked for this user; run `cordon check` for the sysctl or AppArmor setting to change',
+  'clone namespaces:ENOSPC': 'the user namespace limit is reached; raise user.max_user_namespaces',
+  'clone namespaces:EINVAL': 'this kernel lacks one of the namespaces; run `cordon check`',
+  'uid_map:EPERM': 'the id map is not allowed; unprivileged callers can map only their own uid',
+  'proc:EPERM': 'proc can only be mounted for a new pid namespace; keep `namespaces.pid: true`',
+  'chdir:ENOENT': 'the working directory is not in the view; set `cwd` or add the directory to `filesystem`',
+  'exec:ENOENT': 'command not found in the sandbox; is its directory in the view and on PATH?',
+  'exec:EACCES': 'command is not executable, or its file system is mounted noexec',
+  'drop capabilities:EPERM': 'a capability asked for in `capabilities` is not held by the caller',
+}
+
+/** One line a person reads: `bind /srv/www -> /var/www failed: source does not exist (ENOENT)`. */
+export function describeStepError(e: Extract<SandboxEvent, { event: 'error' }>): string {
+  const target = e.path ? ` ${e.path}${e.dest ? ` -> ${e.dest}` : ''}` : ''
+  const hint = e.code ? HINTS[`${e.step}:${e.code}`] : undefined
+  const reason = hint ?? e.message.charAt(0).toLowerCase() + e.message.slice(1)
+  return `${e.step}${target} failed: ${reason}${e.code ? ` (${e.code})` : ''}`
+}
