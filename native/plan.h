@@ -43,7 +43,7 @@ enum plan_op {
 	OP_DEVPTS = 0x14,        /* str dest */
 	OP_MKDIR = 0x15,         /* u32 mode, str dest */
 	OP_SYMLINK = 0x16,       /* str target, str dest */
-	OP_FILE = 0x17,          /* u32 mode, str dest, blob content */
+	OP_FILE = 0x17,          /* u32 mode, str dest, blob content: a read-only file */
 	OP_REMOUNT_RO = 0x18,    /* str dest */
 	OP_PIVOT = 0x19,
 	/* phase 2: system identity, still privileged inside the namespaces */

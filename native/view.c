@@ -254,14 +254,14 @@ static void do_symlink(const struct plan_op_rec *op)
 	close(dir);
 }
 
+/* The content is written in the scratch tmpfs and bound read-only over dest, so a file can
+ * replace one inside a read-only bind (/etc/motd under `ro: /etc`). */
 static void do_file(const struct plan_op_rec *op)
 {
-	make_parents(op->s1, "file");
-	const char *name;
-	int dir = open_parent(op->s1, &name);
-	if (dir < 0)
-		fail("file", op->s1, NULL);
-	int fd = openat(dir, name, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, op->a);
+	static unsigned counter;
+	char scratch[64];
+	snprintf(scratch, sizeof scratch, "/file-%u", counter++);
+	int fd = open(scratch, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, op->a);
 	if (fd < 0)
 		fail("file", op->s1, NULL);
 	for (uint32_t done = 0; done < op->blob_len;) {
@@ -276,7 +276,11 @@ static void do_file(const struct plan_op_rec *op)
 	if (fchmod(fd, op->a))
 		fail("file", op->s1, NULL);
 	close(fd);
-	close(dir);
+	int tree = sys_open_tree(AT_FDCWD, scratch, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0 || sys_mount_setattr(tree, "", AT_EMPTY_PATH,
+					  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))
+		fail("file", op->s1, NULL);
+	attach(tree, op->s1, DEST_FILE, "file", NULL);
 }
 
 static void do_remount_ro(const struct plan_op_rec *op)

@@ -42,8 +42,13 @@ export interface PolicySource {
 
 /** Resolves a policy and everything it extends. */
 export function resolvePolicy(top: PolicySource, cwd = process.cwd()): ResolvedPolicy {
+  return resolveLayers([top], cwd)
+}
+
+/** Resolves several policies stacked in order (each with its own `extends`), later ones on top. */
+export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): ResolvedPolicy {
   const layers: PolicySource[] = []
-  collect(top, cwd, layers, [])
+  for (const top of tops) collect(top, cwd, layers, [])
   const out: ResolvedPolicy = {
     namespaces: {
       user: true,

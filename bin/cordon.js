@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The `cordon` command: everything lives in build/src/cli, loaded lazily for start-up speed.
+import('../build/src/cli/main.js').then(
+  (cli) => cli.main(process.argv.slice(2)),
+  (error) => {
+    console.error(`cordon: cannot load the CLI (${error.message}); run \`npm run build\` in the package`)
+    process.exit(125)
+  },
+)

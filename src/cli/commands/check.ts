@@ -1,0 +1,50 @@
+// cordon check [--json]: what this kernel can enforce, with a fix for each missing piece.
+import { parseArgs } from 'node:util'
+import { hostFacts } from '../../host/probe.js'
+import { hostChecks } from '../../host/report.js'
+import { paint } from '../output.js'
+
+const HELP = `Usage: cordon check [--json]
+
+Asks the kernel what it lets this user do: mount API, user namespaces (for you and, when run as
+root, for unprivileged users), each namespace, seccomp actions, Landlock ABI, cgroup layout.
+Exit status 0 when \`cordon run\` can work for this user, 1 otherwise.
+
+      --json   machine-readable report ({"version":1,...})
+  -h, --help   this help
+`
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const facts = hostFacts()
+  const checks = hostChecks(facts)
+  const usable = checks.every((c) => !c.required || c.status !== 'missing')
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, facts }, null, 2)}\n`,
+    )
+    return usable ? 0 : 1
+  }
+  const c = paint(process.stdout)
+  const mark = { ok: c.green('✓'), partial: c.yellow('~'), missing: c.red('✗') }
+  const lines = [`cordon check — Linux ${facts.kernel} ${facts.arch}`]
+  for (const check of checks) {
+    lines.push(`  ${mark[check.status]} ${check.title.padEnd(20)} ${check.detail}`)
+    if (check.fix) lines.push(`    ${c.dim('fix:')} ${check.fix}`)
+  }
+  lines.push(
+    usable
+      ? c.green('cordon run can sandbox this user.')
+      : c.red('cordon run cannot work here until the ✗ above are fixed.'),
+  )
+  process.stdout.write(`${lines.join('\n')}\n`)
+  return usable ? 0 : 1
+}

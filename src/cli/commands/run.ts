@@ -1,0 +1,95 @@
+// cordon run [flags] [--] COMMAND [ARG...]
+import { homedir } from 'node:os'
+import { parseArgs } from 'node:util'
+import { CordonError } from '../../errors.js'
+import { describeStepError, type SandboxEvent } from '../../run/events.js'
+import { spawn } from '../../run/spawn.js'
+import { warn } from '../output.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+
+const OPTIONS = {
+  ...POLICY_OPTIONS,
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+const HELP = `Usage: cordon run [options] [--] COMMAND [ARG...]
+
+Runs COMMAND in a sandbox. Without options, the \`default\` profile: system directories and /etc
+(minus secrets) read-only, the current directory read-only, private /tmp, no network, no host
+processes, nothing of $HOME.
+
+${POLICY_HELP}
+
+Output:
+      --json             events (started, error, exit) as JSON lines on stderr
+  -h, --help             this help
+
+Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
+`
+
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+]
+
+/** Splits at `--`, or at the first word that is neither an option nor an option's value. */
+function splitCommand(argv: string[]): { flags: string[]; command: string[] } {
+  const dash = argv.indexOf('--')
+  if (dash >= 0) return { flags: argv.slice(0, dash), command: argv.slice(dash + 1) }
+  const takesValue = new Set<string>()
+  for (const [name, o] of Object.entries(OPTIONS)) {
+    if (o.type === 'string') {
+      takesValue.add(`--${name}`)
+      if ('short' in o) takesValue.add(`-${o.short}`)
+    }
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (!a.startsWith('-')) return { flags: argv.slice(0, i), command: argv.slice(i) }
+    if (takesValue.has(a)) i++
+  }
+  return { flags: argv, command: [] }
+}
+
+function guardProjectDir(usesDefault: boolean): void {
+  const cwd = process.cwd()
+  if (usesDefault && (cwd === '/' || cwd === homedir()))
+    throw new CordonError(
+      'invalid_usage',
+      `the default profile shows the current directory to the sandbox, and that is ${cwd}; ` +
+        'cd into a project directory, or use --profile minimal',
+    )
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const split = splitCommand(argv)
+  const { values } = parseArgs({ args: split.flags, options: OPTIONS, strict: true, allowPositionals: false })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const [command, ...args] = split.command
+  if (!command)
+    throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
+  guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
+  const policy = policyFromFlags(values)
+  const child = spawn(policy, command, args, { stdio: 'inherit' })
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  for (const s of FORWARDED) process.on(s, forward)
+  for await (const ev of child.events) report(ev, values.json === true)
+  const result = await child.exited
+  for (const s of FORWARDED) process.off(s, forward)
+  return result.code
+}
+
+function report(ev: SandboxEvent, json: boolean): void {
+  if (json) process.stderr.write(`${JSON.stringify(ev)}\n`)
+  else if (ev.event === 'error') warn(describeStepError(ev))
+  else if (ev.event === 'warning') warn(`warning: ${ev.step}: ${ev.message}`)
+}

@@ -1,0 +1,85 @@
+// cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
+import { CordonError } from '../errors.js'
+import { warn } from './output.js'
+
+const VERSION = '0.1.0'
+
+type Command = (argv: string[]) => Promise<number>
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  run: {
+    summary: 'run a command in a sandbox',
+    load: async () => (await import('./commands/run.js')).runCommand,
+  },
+  check: {
+    summary: 'what this kernel can enforce, and fixes',
+    load: async () => (await import('./commands/check.js')).checkCommand,
+  },
+  compile: {
+    summary: 'compile a policy to a plan for cordon-exec',
+    load: async () => (await import('./commands/compile.js')).compileCommand,
+  },
+  plan: {
+    summary: 'show the operations a policy compiles to',
+    load: async () => (await import('./commands/plan.js')).planCommand,
+  },
+  schema: {
+    summary: 'print the policy JSON Schema',
+    load: async () => (await import('./commands/schema.js')).schemaCommand,
+  },
+}
+
+const HELP = `cordon ${VERSION} — run programs under layered Linux isolation
+
+Usage: cordon <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
+  .join('\n')}
+
+Run \`cordon <command> --help\` for a command's options.
+Examples:
+  cordon run -- sh -c 'id; hostname; ls /'
+  cordon run --rw . --net loopback -- make test
+  cordon compile policy.yaml -o app.plan && cordon-exec app.plan -- ./app
+`
+
+/** Exit status for a failure before the command ran: 2 for bad input outside `run`, else 125. */
+function failureStatus(error: CordonError, command: string): number {
+  if (command === 'run') return 125
+  return error.code === 'invalid_policy' || error.code === 'invalid_usage' ? 2 : 125
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP)
+    process.exitCode = name ? 0 : 2
+    return
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`cordon ${VERSION}\n`)
+    return
+  }
+  const command = COMMANDS[name]
+  if (!command) {
+    warn(`unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(', ')} (see cordon --help)`)
+    process.exitCode = 2
+    return
+  }
+  try {
+    process.exitCode = await (await command.load())(rest)
+  } catch (error) {
+    if (error instanceof CordonError) {
+      warn(error.message)
+      process.exitCode = failureStatus(error, name)
+    } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      warn(`${error.message}; see cordon ${name} --help`)
+      process.exitCode = name === 'run' ? 125 : 2
+    } else {
+      warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      process.exitCode = 125
+    }
+  }
+}

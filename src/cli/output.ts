@@ -1,0 +1,18 @@
+// Terminal output: colour only for a TTY, honouring NO_COLOR and FORCE_COLOR.
+
+export function useColor(stream: NodeJS.WriteStream): boolean {
+  if (process.env.NO_COLOR) return false
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0') return true
+  return stream.isTTY === true
+}
+
+export function paint(stream: NodeJS.WriteStream) {
+  const on = useColor(stream)
+  const wrap = (code: number) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s)
+  return { red: wrap(31), green: wrap(32), yellow: wrap(33), dim: wrap(2), bold: wrap(1) }
+}
+
+/** Errors and warnings go to stderr, prefixed so they are told apart from the command's output. */
+export function warn(message: string): void {
+  process.stderr.write(`cordon: ${message}\n`)
+}

@@ -1,0 +1,102 @@
+// The flags every policy-taking command shares (--policy, --profile, --ro, --rw, ...), turned
+// into one overlay policy that extends the chosen base.
+import { dirname, resolve } from 'node:path'
+import type { ParseArgsConfig } from 'node:util'
+import { CordonError } from '../errors.js'
+import { loadPolicyFile, validatePolicy } from '../policy/parse.js'
+import { PROFILES } from '../policy/profiles.js'
+import { type PolicySource, type ResolvedPolicy, resolveLayers, unknownProfile } from '../policy/resolve.js'
+import type { FilesystemEntry, Policy } from '../policy/schema.js'
+
+export const POLICY_OPTIONS = {
+  policy: { type: 'string', short: 'p' },
+  profile: { type: 'string' },
+  ro: { type: 'string', multiple: true },
+  rw: { type: 'string', multiple: true },
+  tmpfs: { type: 'string', multiple: true },
+  net: { type: 'string' },
+  hostname: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  'pass-env': { type: 'string', multiple: true },
+  cwd: { type: 'string' },
+  uid: { type: 'string' },
+  gid: { type: 'string' },
+} as const satisfies ParseArgsConfig['options']
+
+export const POLICY_HELP = `Policy:
+  -p, --policy FILE      policy file (YAML or JSON); see \`cordon schema\`
+      --profile NAME     built-in profile to start from (default: default; ${Object.keys(PROFILES).join(', ')})
+      --ro SRC[:DEST]    bind SRC read-only at DEST (default: same path); repeatable
+      --rw SRC[:DEST]    bind SRC read-write; \`--rw .\` makes the project writable
+      --tmpfs DEST       private empty tmpfs at DEST
+      --net MODE         none (default), loopback or host
+      --hostname NAME    hostname inside
+      --env K=V          set a variable; repeatable
+      --pass-env K       copy a variable from this environment; repeatable
+      --cwd DIR          working directory inside
+      --uid N, --gid N   identity inside (default: yours)`
+
+export interface PolicyFlagValues {
+  policy?: string
+  profile?: string
+  ro?: string[]
+  rw?: string[]
+  tmpfs?: string[]
+  net?: string
+  hostname?: string
+  env?: string[]
+  'pass-env'?: string[]
+  cwd?: string
+  uid?: string
+  gid?: string
+}
+
+function usage(message: string): CordonError {
+  return new CordonError('invalid_usage', message)
+}
+
+function id(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw usage(`--${flag} expects a number, got \`${value}\``)
+  return Number(value)
+}
+
+/** Builds the overlay from flags and resolves it on top of --policy or --profile. */
+export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: string): ResolvedPolicy {
+  const cwd = process.cwd()
+  const file = flags.policy ?? positionalPolicy
+  if (file && flags.profile)
+    throw usage('give either --policy or --profile, not both (a policy can `extends` a profile)')
+  let base: PolicySource
+  if (file) {
+    const path = resolve(file)
+    base = { policy: loadPolicyFile(path), baseDir: dirname(path), label: path }
+  } else {
+    const name = flags.profile ?? 'default'
+    if (!PROFILES[name]) throw unknownProfile(name, '--profile')
+    base = { policy: { extends: [name] }, baseDir: cwd, label: `--profile ${name}` }
+  }
+  const filesystem: FilesystemEntry[] = [
+    ...(flags.ro ?? []).map((ro) => ({ ro })),
+    ...(flags.rw ?? []).map((rw) => ({ rw })),
+    ...(flags.tmpfs ?? []).map((tmpfs) => ({ tmpfs })),
+  ]
+  const set: Record<string, string> = {}
+  for (const kv of flags.env ?? []) {
+    const i = kv.indexOf('=')
+    if (i <= 0) throw usage(`--env expects NAME=VALUE, got \`${kv}\``)
+    set[kv.slice(0, i)] = kv.slice(i + 1)
+  }
+  const overlay: Record<string, unknown> = {}
+  if (filesystem.length) overlay.filesystem = filesystem
+  if (flags.net !== undefined) overlay.network = flags.net
+  if (flags.hostname !== undefined) overlay.hostname = flags.hostname
+  if (flags.cwd !== undefined) overlay.cwd = resolve('/', flags.cwd)
+  if (flags['pass-env'] || flags.env) overlay.env = { pass: flags['pass-env'] ?? [], set }
+  if (flags.uid !== undefined || flags.gid !== undefined)
+    overlay.user = {
+      ...(flags.uid !== undefined ? { uid: id('uid', flags.uid) } : {}),
+      ...(flags.gid !== undefined ? { gid: id('gid', flags.gid) } : {}),
+    }
+  const checked: Policy = validatePolicy(overlay, 'flags')
+  return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+}

@@ -1,0 +1,101 @@
+// What this host offers, asked of the kernel by `cordon-exec --probe` (run as this user and, for
+// root, as an unprivileged user too) plus the sysctls and mounts that explain a refusal.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { arch, release } from 'node:os'
+import { launcherPath } from '../run/launcher.js'
+
+interface ErrnoResult {
+  errno?: number
+  code?: string
+}
+
+/** The launcher's --probe output (native/probe.c). */
+export interface KernelProbe {
+  version: 1
+  uid: number
+  namespaces: Record<string, { ok: boolean } & ErrnoResult>
+  syscalls: Record<string, boolean>
+  landlock: { abi: number } & ErrnoResult
+  seccomp: { filter: boolean; actions: string[] }
+}
+
+export type CgroupLayout = 'v2' | 'v1' | 'hybrid' | 'none'
+
+export interface HostFacts {
+  kernel: string
+  arch: string
+  probe: KernelProbe
+  /** Probe as an unprivileged user (uid 65534), when we are root; else undefined. */
+  unprivileged: KernelProbe | undefined
+  sysctls: Record<string, string | undefined>
+  cgroup: { layout: CgroupLayout; v1Controllers: string[]; v2Controllers: string[] }
+}
+
+export function probeKernel(uid?: number): KernelProbe {
+  const out = execFileSync(launcherPath(), ['--probe'], {
+    encoding: 'utf8',
+    ...(uid !== undefined ? { uid, gid: uid } : {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return JSON.parse(out) as KernelProbe
+}
+
+function readSysctl(name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim()
+  } catch {
+    return undefined
+  }
+}
+
+/** Reads the cgroup mounts: v2 alone, v1 alone, or both (hybrid). */
+export function cgroupLayout(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): HostFacts['cgroup'] {
+  let v2Mount: string | undefined
+  const v1: string[] = []
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!left || !right) continue
+    const mountPoint = left.split(' ')[4]
+    const [fstype, , superOptions] = right.split(' ')
+    if (fstype === 'cgroup2') v2Mount ??= mountPoint
+    if (fstype === 'cgroup')
+      for (const opt of (superOptions ?? '').split(','))
+        if (
+          !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(opt) &&
+          !opt.startsWith('release_agent')
+        )
+          v1.push(opt)
+  }
+  let v2Controllers: string[] = []
+  if (v2Mount)
+    try {
+      v2Controllers = readFileSync(`${v2Mount}/cgroup.controllers`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+    } catch {}
+  const layout: CgroupLayout = v2Mount && v1.length ? 'hybrid' : v2Mount ? 'v2' : v1.length ? 'v1' : 'none'
+  return { layout, v1Controllers: v1, v2Controllers }
+}
+
+export function hostFacts(): HostFacts {
+  const probe = probeKernel()
+  let unprivileged: KernelProbe | undefined
+  if (probe.uid === 0)
+    try {
+      unprivileged = probeKernel(65534)
+    } catch {
+      unprivileged = undefined
+    }
+  const sysctls: Record<string, string | undefined> = {}
+  for (const name of [
+    'kernel.unprivileged_userns_clone',
+    'user.max_user_namespaces',
+    'kernel.apparmor_restrict_unprivileged_userns',
+    'kernel.yama.ptrace_scope',
+    'dev.tty.legacy_tiocsti',
+  ])
+    sysctls[name] = readSysctl(name)
+  return { kernel: release(), arch: arch(), probe, unprivileged, sysctls, cgroup: cgroupLayout() }
+}

@@ -1,0 +1,135 @@
+// Host facts → checks a person can act on: each with a status and, when missing, the fix.
+import type { HostFacts, KernelProbe } from './probe.js'
+
+export type CheckStatus = 'ok' | 'partial' | 'missing'
+
+export interface Check {
+  id: string
+  title: string
+  status: CheckStatus
+  detail: string
+  fix?: string
+  /** cordon run cannot work for this user without it. */
+  required: boolean
+}
+
+const MOUNT_API = ['open_tree', 'move_mount', 'mount_setattr', 'fsopen', 'openat2', 'close_range']
+
+function userns(p: KernelProbe | undefined): boolean {
+  return p?.namespaces.user?.ok === true
+}
+
+function usernsFix(f: HostFacts): string {
+  const s = f.sysctls
+  if (s['kernel.unprivileged_userns_clone'] === '0') return 'sysctl -w kernel.unprivileged_userns_clone=1'
+  if (s['user.max_user_namespaces'] === '0') return 'sysctl -w user.max_user_namespaces=15000'
+  if (s['kernel.apparmor_restrict_unprivileged_userns'] === '1')
+    return 'AppArmor restricts them: add a profile for cordon-exec with `userns,` or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0'
+  return 'enable CONFIG_USER_NS in the kernel'
+}
+
+export function hostChecks(f: HostFacts): Check[] {
+  const p = f.probe
+  const checks: Check[] = []
+  const missingCalls = MOUNT_API.filter((c) => !p.syscalls[c])
+  checks.push({
+    id: 'mount-api',
+    title: 'mount API',
+    status: missingCalls.length ? 'missing' : 'ok',
+    detail: missingCalls.length ? `missing ${missingCalls.join(', ')}` : MOUNT_API.join(', '),
+    ...(missingCalls.length
+      ? { fix: 'cordon needs Linux 5.12 or newer (mount_setattr); upgrade the kernel' }
+      : {}),
+    required: true,
+  })
+  const asUser = p.uid === 0 ? 'root' : `uid ${p.uid}`
+  checks.push({
+    id: 'userns',
+    title: 'user namespaces',
+    status: userns(p) ? 'ok' : 'missing',
+    detail: userns(p)
+      ? `available to ${asUser}`
+      : `refused for ${asUser} (${p.namespaces.user?.code ?? '?'})`,
+    ...(userns(p) ? {} : { fix: usernsFix(f) }),
+    required: p.uid !== 0,
+  })
+  if (f.unprivileged) {
+    const ok = userns(f.unprivileged)
+    checks.push({
+      id: 'userns-unprivileged',
+      title: 'unprivileged users',
+      status: ok ? 'ok' : 'missing',
+      detail: ok ? 'can create user namespaces (cordon needs no setuid)' : 'cannot create user namespaces',
+      ...(ok ? {} : { fix: usernsFix(f) }),
+      required: false,
+    })
+  }
+  const nsOk = Object.entries(p.namespaces).filter(([, v]) => v.ok)
+  const nsBad = Object.entries(p.namespaces).filter(([, v]) => !v.ok)
+  checks.push({
+    id: 'namespaces',
+    title: 'namespaces',
+    status: nsBad.length === 0 ? 'ok' : nsOk.length ? 'partial' : 'missing',
+    detail: nsBad.length
+      ? `missing ${nsBad.map(([n, v]) => `${n} (${v.code})`).join(', ')}`
+      : nsOk.map(([n]) => n).join(' '),
+    ...(nsBad.length
+      ? { fix: 'build the kernel with the matching CONFIG_*_NS options, or disable them in the policy' }
+      : {}),
+    required: false,
+  })
+  checks.push({
+    id: 'seccomp',
+    title: 'seccomp',
+    status: p.seccomp.filter ? (p.seccomp.actions.includes('user_notif') ? 'ok' : 'partial') : 'missing',
+    detail: p.seccomp.filter ? `filters; actions ${p.seccomp.actions.join(' ')}` : 'no seccomp filters',
+    ...(p.seccomp.filter ? {} : { fix: 'enable CONFIG_SECCOMP_FILTER in the kernel' }),
+    required: true,
+  })
+  const ll = p.landlock
+  checks.push({
+    id: 'landlock',
+    title: 'Landlock',
+    status: ll.abi > 0 ? 'ok' : 'missing',
+    detail:
+      ll.abi > 0
+        ? `ABI ${ll.abi} (cordon does not apply Landlock rules yet)`
+        : ll.code === 'EOPNOTSUPP'
+          ? 'built in but not enabled'
+          : 'not built in',
+    ...(ll.abi > 0
+      ? {}
+      : {
+          fix:
+            ll.code === 'EOPNOTSUPP'
+              ? 'add landlock to the lsm= kernel parameter (e.g. lsm=landlock,lockdown,yama,apparmor) and reboot'
+              : 'use a kernel built with CONFIG_SECURITY_LANDLOCK=y (Linux 5.13+)',
+        }),
+    required: false,
+  })
+  const cg = f.cgroup
+  checks.push({
+    id: 'cgroups',
+    title: 'cgroups',
+    status: cg.layout === 'none' ? 'missing' : 'ok',
+    detail:
+      cg.layout === 'none'
+        ? 'no cgroup file system mounted'
+        : `${cg.layout} (cordon sets no cgroup limits yet); v1: ${cg.v1Controllers.join(' ') || '-'}; v2: ${cg.v2Controllers.join(' ') || '-'}`,
+    ...(cg.layout === 'none' ? { fix: 'mount cgroup2 on /sys/fs/cgroup' } : {}),
+    required: false,
+  })
+  const tiocsti = f.sysctls['dev.tty.legacy_tiocsti']
+  if (tiocsti !== undefined)
+    checks.push({
+      id: 'tiocsti',
+      title: 'TIOCSTI',
+      status: 'ok',
+      detail:
+        tiocsti === '0'
+          ? 'disabled host-wide'
+          : 'enabled host-wide; cordon denies it in every sandbox by seccomp',
+      required: false,
+    })
+  return checks
+}

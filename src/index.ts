@@ -1,0 +1,23 @@
+// The library: run commands under a policy, or compile policies to plans.
+export { CordonError, type ErrorCode, type Issue } from './errors.js'
+export { type HostFacts, hostFacts, type KernelProbe } from './host/probe.js'
+export { type Check, type CheckStatus, hostChecks } from './host/report.js'
+export { type CompileContext, callerContext, compilePlan } from './plan/compile.js'
+export { describePlan, planToJson } from './plan/describe.js'
+export { encodePlan } from './plan/encode.js'
+export type { Plan, PlanOp } from './plan/model.js'
+export { policyJsonSchema } from './policy/json-schema.js'
+export { loadPolicyFile, parsePolicy, validatePolicy } from './policy/parse.js'
+export { PROFILES } from './policy/profiles.js'
+export { type PolicySource, type ResolvedPolicy, resolveLayers, resolvePolicy } from './policy/resolve.js'
+export type { FilesystemEntry, Policy } from './policy/schema.js'
+export { describeStepError, type SandboxEvent } from './run/events.js'
+export {
+  type ExitResult,
+  type PolicyInput,
+  type RunResult,
+  run,
+  type SandboxProcess,
+  type SpawnOptions,
+  spawn,
+} from './run/spawn.js'

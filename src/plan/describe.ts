@@ -1,0 +1,96 @@
+// Plans in words, for `cordon plan` and error context.
+import { capabilityName } from '../policy/capabilities.js'
+import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
+
+const octal = (n: number) => `0${n.toString(8)}`
+
+function flagWords(f: { readOnly?: boolean; optional?: boolean; dev?: boolean; noexec?: boolean }): string {
+  return [
+    f.readOnly ? 'ro' : 'rw',
+    f.dev ? 'dev' : '',
+    f.noexec ? 'noexec' : '',
+    f.optional ? 'optional' : '',
+  ]
+    .filter(Boolean)
+    .join(',')
+}
+
+export function describeOp(op: PlanOp): string {
+  switch (op.op) {
+    case 'namespaces':
+      return Object.entries(CLONE_FLAGS)
+        .filter(([, bit]) => op.flags & bit)
+        .map(([name]) => name)
+        .join(' ')
+    case 'uid_map':
+    case 'gid_map':
+      return `${op.inside} inside = ${op.outside === 'caller' ? 'caller' : op.outside} outside (${op.count})`
+    case 'keep_fd':
+      return String(op.fd)
+    case 'env_set':
+      return `${op.name}=${op.value}`
+    case 'env_pass':
+      return op.name
+    case 'exec_arg':
+      return JSON.stringify(op.arg)
+    case 'cgroup':
+    case 'chdir':
+      return op.path
+    case 'root':
+      return `tmpfs mode ${octal(op.mode)}`
+    case 'bind':
+      return `${op.src} -> ${op.dest} (${flagWords(op.flags)})`
+    case 'tmpfs':
+      return `${op.dest} mode ${octal(op.mode)}${op.size ? ` size ${op.size}` : ''}${op.flags.readOnly ? ' ro' : ''}`
+    case 'proc':
+    case 'devpts':
+    case 'remount_ro':
+      return op.dest
+    case 'mkdir':
+      return `${op.dest} mode ${octal(op.mode)}`
+    case 'symlink':
+      return `${op.dest} -> ${op.target}`
+    case 'file':
+      return `${op.dest} mode ${octal(op.mode)} (${Buffer.byteLength(op.content)} bytes)`
+    case 'hostname':
+      return op.name
+    case 'rlimit':
+      return `resource ${op.resource} soft ${op.soft} hard ${op.hard}`
+    case 'ids':
+      return `uid ${op.uid} gid ${op.gid}${op.setgroups ? ' groups {gid}' : ''}`
+    case 'caps': {
+      const kept: string[] = []
+      for (let i = 0; i < 64; i++) if (op.keep & (1n << BigInt(i))) kept.push(capabilityName(i))
+      return kept.length ? `keep ${kept.join(', ')}` : 'drop all'
+    }
+    case 'seccomp':
+      return `${op.program.length / 8} BPF instructions`
+    default:
+      return ''
+  }
+}
+
+export function describePlan(plan: Plan): string {
+  const width = Math.max(...plan.ops.map((o) => o.op.length))
+  const lines = plan.ops.map((op) => `  ${op.op.padEnd(width)}  ${describeOp(op)}`.trimEnd())
+  return [...lines, '', 'notes:', ...plan.notes.map((n) => `  ${n}`)].join('\n')
+}
+
+/** JSON form: bigints as strings, BPF as base64. */
+export function planToJson(plan: Plan): unknown {
+  return {
+    version: 1,
+    ops: plan.ops.map((op) =>
+      JSON.parse(
+        JSON.stringify(op, (_k, v) =>
+          typeof v === 'bigint'
+            ? v.toString()
+            : v instanceof Uint8Array
+              ? Buffer.from(v).toString('base64')
+              : v,
+        ),
+      ),
+    ),
+    notes: plan.notes,
+  }
+}

@@ -1,0 +1,22 @@
+// 200 sequential runs must leave nothing behind on the host: mounts, processes, fds.
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { test } from 'node:test'
+import { run } from '../../src/index.js'
+import { projectDir } from '../helpers.js'
+
+const count = (dir: string) => readdirSync(dir).length
+const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length
+const processes = () => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length
+
+test('200 sequential runs leave no mount, process or fd behind', async () => {
+  const before = { mounts: hostMounts(), fds: count('/proc/self/fd'), procs: processes() }
+  for (let i = 0; i < 200; i++) {
+    const r = await run({ extends: ['default'] }, 'true', [], { context: { cwd: projectDir() } })
+    assert.equal(r.code, 0)
+  }
+  assert.equal(hostMounts(), before.mounts, 'mounts leaked into the host namespace')
+  assert.equal(count('/proc/self/fd'), before.fds, 'fds leaked in the supervising process')
+  // Other tests run concurrently; allow their processes, but not 200 of ours.
+  assert.ok(processes() < before.procs + 20, `processes grew from ${before.procs} to ${processes()}`)
+})

@@ -1,0 +1,123 @@
+// Exit statuses, signals, reaping, and dying with the parent.
+import assert from 'node:assert/strict'
+import { spawn as spawnChild } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { run, spawn } from '../../src/index.js'
+import { CLI, cordon, projectDir } from '../helpers.js'
+
+const policy = { extends: ['default'] }
+const ctx = { context: { cwd: projectDir() } }
+
+/** Host pids whose command line contains marker. */
+function processesWith(marker: string): number[] {
+  const found: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry))
+    } catch {}
+  }
+  return found
+}
+
+describe('exit status and signals', () => {
+  const cases = [
+    { name: 'exit 0', script: 'exit 0', code: 0, signal: undefined },
+    { name: 'exit 3', script: 'exit 3', code: 3, signal: undefined },
+    { name: 'killed by SIGKILL', script: 'kill -KILL $$', code: 137, signal: 'SIGKILL' },
+    { name: 'killed by SIGSEGV', script: 'kill -SEGV $$', code: 139, signal: 'SIGSEGV' },
+  ]
+  for (const c of cases)
+    test(`propagates ${c.name}`, async () => {
+      const r = await run(policy, 'sh', ['-c', c.script], ctx)
+      assert.equal(r.code, c.code)
+      assert.equal(r.signal, c.signal)
+    })
+
+  test('the CLI exits with the command status, 126 and 127', () => {
+    assert.equal(cordon(['run', '--', 'sh', '-c', 'exit 42']).status, 42)
+    const missing = cordon(['run', '--', 'no-such-command-here'])
+    assert.equal(missing.status, 127)
+    assert.match(missing.stderr, /exec no-such-command-here failed: command not found/)
+    const notExec = cordon(['run', '--', '/etc/hostname'])
+    assert.equal(notExec.status, 126)
+  })
+
+  test('cordon failures exit 125 with one line naming the step and the fix', () => {
+    const r = cordon(['run', '--ro', '/srv/nonexistent:/var/www', '--', 'true'])
+    assert.equal(r.status, 125)
+    assert.equal(
+      r.stderr,
+      'cordon: bind /srv/nonexistent -> /var/www failed: source does not exist; create it or mark the entry `optional: true` (ENOENT)\n',
+    )
+  })
+
+  test('zombies are reaped by the sandbox init', async () => {
+    // The orphaned grandchild exits first and must not linger as a zombie under pid 1.
+    const r = await run(
+      policy,
+      'sh',
+      ['-c', '(sh -c "exit 0" &) ; sleep 0.3; ps -eo stat= | grep -c Z || true'],
+      ctx,
+    )
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout.trim(), '0')
+  })
+
+  test('SIGTERM to the sandbox reaches the command', async () => {
+    const child = spawn(
+      policy,
+      'sh',
+      ['-c', 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.05; done'],
+      {
+        ...ctx,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b
+    })
+    while (!out.includes('ready')) await sleep(20)
+    child.kill('SIGTERM')
+    const r = await child.exited
+    assert.equal(r.code, 7)
+    assert.match(out, /got-term/)
+  })
+
+  test('kill -TERM to the cordon CLI reaches the command', async () => {
+    const marker = `cordon-term-${process.pid}`
+    const cli = spawnChild(
+      process.execPath,
+      [CLI, 'run', '--', 'sh', '-c', `trap "exit 9" TERM; echo ${marker}; while :; do sleep 0.05; done`],
+      {
+        cwd: projectDir(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    cli.stdout.on('data', (b: Buffer) => {
+      out += b
+    })
+    while (!out.includes(marker)) await sleep(20)
+    cli.kill('SIGTERM')
+    const code = await new Promise((resolve) => cli.once('exit', resolve))
+    assert.equal(code, 9)
+  })
+
+  test('SIGKILL to the cordon CLI leaves no sandboxed process alive', async () => {
+    const marker = `cordon-orphan-${process.pid}`
+    const cli = spawnChild(
+      process.execPath,
+      [CLI, 'run', '--', 'sh', '-c', `echo ready; (sleep 1000; echo ${marker}) & sleep 1001 # ${marker}`],
+      { cwd: projectDir(), stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    await new Promise((resolve) => cli.stdout.once('data', resolve))
+    assert.ok(processesWith(marker).length > 0, 'the sandbox should be running')
+    cli.kill('SIGKILL')
+    for (let i = 0; i < 100 && processesWith(marker).length > 0; i++) await sleep(20)
+    assert.deepEqual(processesWith(marker), [])
+  })
+})
