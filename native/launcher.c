@@ -134,7 +134,8 @@ static uint8_t *read_plan(const struct options *o, size_t *len)
 	return buf;
 }
 
-/* NAME=value entries from OP_ENV_SET / OP_ENV_PASS; a later entry replaces an earlier one. */
+/* NAME=value entries from OP_ENV_SET / OP_ENV_PASS; a later entry replaces an earlier one.
+ * The caller owns the array and every entry (free_strv). */
 static char **build_env(const struct plan *p)
 {
 	char **env = calloc(p->n_ops + 1, sizeof *env);
@@ -145,7 +146,8 @@ static char **build_env(const struct plan *p)
 		const struct plan_op_rec *op = &p->ops[i];
 		char *entry = NULL;
 		if (op->code == OP_ENV_SET) {
-			entry = (char *)op->s1;
+			if (!(entry = strdup(op->s1)))
+				die_msg("out of memory");
 		} else if (op->code == OP_ENV_PASS) {
 			const char *v = getenv(op->s1);
 			if (!v || asprintf(&entry, "%s=%s", op->s1, v) < 0)
@@ -157,6 +159,7 @@ static char **build_env(const struct plan *p)
 		size_t j = 0;
 		while (j < n && strncmp(env[j], entry, name_len) != 0)
 			j++;
+		free(env[j]); /* NULL when appending */
 		env[j] = entry;
 		if (j == n)
 			n++;
@@ -164,6 +167,14 @@ static char **build_env(const struct plan *p)
 	return env;
 }
 
+static void free_strv(char **v)
+{
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* The plan's default command; entries point into the plan, only the array is owned. */
 static char **plan_argv(const struct plan *p)
 {
 	char **argv = calloc(p->n_ops + 1, sizeof *argv);
@@ -363,7 +374,8 @@ int main(int argc, char **argv)
 	if (o.events_fd >= 0 && fcntl(o.events_fd, F_SETFD, FD_CLOEXEC))
 		die_step(EXIT_CORDON, "events fd", NULL, NULL, errno);
 
-	struct command cmd = { .plan = &p, .argv = o.argv ? o.argv : plan_argv(&p), .envp = build_env(&p) };
+	char **default_argv = o.argv ? NULL : plan_argv(&p);
+	struct command cmd = { .plan = &p, .argv = o.argv ? o.argv : default_argv, .envp = build_env(&p) };
 	if (p.die_with_parent) {
 		pid_t parent = getppid();
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != parent)
@@ -401,6 +413,8 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
 	int code = supervise(&p, pid, &pp, &mask);
+	free_strv(cmd.envp);
+	free(default_argv);
 	plan_free(&p);
 	free(buf);
 	return code;

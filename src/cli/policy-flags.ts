@@ -73,7 +73,7 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   } else {
     const name = flags.profile ?? 'default'
     if (!PROFILES[name]) throw unknownProfile(name, '--profile')
-    base = { policy: { extends: [name] }, baseDir: cwd, label: `--profile ${name}` }
+    base = { policy: PROFILES[name].policy, baseDir: cwd, label: `profile:${name}` }
   }
   const filesystem: FilesystemEntry[] = [
     ...(flags.ro ?? []).map((ro) => ({ ro })),

@@ -1,0 +1,93 @@
+// The CLI as users meet it: help, errors, check, compile + cordon-exec, plan, schema.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { policyJsonSchema } from '../../src/index.js'
+import { cordon, LAUNCHER, projectDir, ROOT } from '../helpers.js'
+
+describe('cordon CLI', () => {
+  for (const cmd of ['run', 'check', 'compile', 'plan', 'schema'])
+    test(`${cmd} --help prints usage and exits 0`, () => {
+      const r = cordon([cmd, '--help'])
+      assert.equal(r.status, 0)
+      assert.match(r.stdout, /^Usage: cordon /)
+    })
+
+  test('unknown commands and flags are usage errors that say what to do', () => {
+    const unknown = cordon(['rnu'])
+    assert.equal(unknown.status, 2)
+    assert.match(unknown.stderr, /unknown command `rnu`/)
+    const flag = cordon(['plan', '--bogus'])
+    assert.equal(flag.status, 2)
+    assert.match(flag.stderr, /Unknown option '--bogus'.*see cordon plan --help/)
+    const run = cordon(['run', '--net', 'lan', '--', 'true'])
+    assert.equal(run.status, 125)
+    assert.match(run.stderr, /Expected `network` to be one of `none`, `loopback`, `host`, got `lan`/)
+  })
+
+  test('an invalid policy file is reported with its position, exit 2 outside run', () => {
+    const file = join(projectDir(), 'bad.yaml')
+    writeFileSync(file, 'extends: [default]\nnetwork: lan\n')
+    const r = cordon(['plan', file])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /bad\.yaml:2:10: Expected `network`/)
+    assert.doesNotMatch(r.stderr, /\n\s+at /)
+  })
+
+  test('the default profile refuses to expose / or $HOME as the project', () => {
+    const r = cordon(['run', '--', 'true'], { cwd: '/' })
+    assert.equal(r.status, 125)
+    assert.match(r.stderr, /cd into a project directory, or use --profile minimal/)
+  })
+
+  test('run --json reports events as JSON lines on stderr', () => {
+    const r = cordon(['run', '--json', '--', 'true'])
+    const events = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string })
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['started', 'exit'],
+    )
+  })
+
+  test('check --json is versioned and says the host is usable', () => {
+    const r = cordon(['check', '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    const report = JSON.parse(r.stdout) as { version: number; usable: boolean; checks: { id: string }[] }
+    assert.equal(report.version, 1)
+    assert.equal(report.usable, true)
+    assert.ok(report.checks.some((c) => c.id === 'landlock'))
+  })
+
+  test('a compiled plan runs under cordon-exec without Node', () => {
+    const plan = join(projectDir(), 'web.plan')
+    const c = cordon(['compile', '--hostname', 'web', '-o', plan, '--', 'hostname'])
+    assert.equal(c.status, 0, c.stderr)
+    const withDefault = spawnSync(LAUNCHER, [plan], { encoding: 'utf8' })
+    assert.equal(withDefault.status, 0, withDefault.stderr)
+    assert.equal(withDefault.stdout.trim(), 'web')
+    const overridden = spawnSync(LAUNCHER, [plan, '--', 'sh', '-c', 'echo $$; exit 5'], { encoding: 'utf8' })
+    assert.equal(overridden.status, 5)
+    assert.equal(overridden.stdout.trim(), '2')
+  })
+
+  test('plan explains the operations; --json is machine-readable', () => {
+    const text = cordon(['plan', '--ro', '/opt:/mnt/opt'])
+    assert.equal(text.status, 0, text.stderr)
+    assert.match(text.stdout, /bind\s+\/opt -> \/mnt\/opt \(ro\)/)
+    assert.match(text.stdout, /layers: profile:default → flags/)
+    const json = JSON.parse(cordon(['plan', '--json']).stdout) as { version: number; ops: { op: string }[] }
+    assert.equal(json.version, 1)
+    assert.equal(json.ops.at(-1)!.op, 'seccomp')
+  })
+
+  test('the published schema is current and matches `cordon schema`', () => {
+    const committed = readFileSync(join(ROOT, 'schema', 'policy.schema.json'), 'utf8')
+    assert.equal(committed, `${JSON.stringify(policyJsonSchema(), null, 2)}\n`, 'run `npm run schema`')
+    assert.equal(cordon(['schema']).stdout, committed)
+  })
+})

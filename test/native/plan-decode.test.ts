@@ -1,0 +1,109 @@
+// The launcher's plan decoder against corrupt input: a clear error and status 125, never a
+// crash. Runs the sanitizer build when present, so out-of-bounds reads fail the test.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { compilePlan, encodePlan, resolvePolicy } from '../../src/index.js'
+import { LAUNCHER_UNDER_TEST, projectDir } from '../helpers.js'
+
+function launch(bytes: Uint8Array) {
+  const file = join(projectDir(), 'test.plan')
+  writeFileSync(file, bytes)
+  const r = spawnSync(LAUNCHER_UNDER_TEST, [file, '--', '/bin/true'], { encoding: 'utf8' })
+  return { status: r.status, signal: r.signal, stderr: r.stderr }
+}
+
+const valid = encodePlan(
+  compilePlan(resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: '/', label: 'minimal' }, '/'), {
+    uid: 0,
+    gid: 0,
+    cwd: '/',
+    arch: process.arch,
+  }),
+)
+
+describe('plan decoding', () => {
+  test('a valid plan runs', () => {
+    const r = launch(valid)
+    assert.equal(r.status, 0, r.stderr)
+  })
+
+  const corrupt: { name: string; bytes: () => Buffer; want: RegExp }[] = [
+    {
+      name: 'bad magic',
+      bytes: () => Buffer.from('XXXX\x01\x00\x00\x00\x00\x00\x00\x00'),
+      want: /bad magic/,
+    },
+    {
+      name: 'future version',
+      bytes: () => {
+        const b = Buffer.from(valid)
+        b.writeUInt16LE(99, 4)
+        return b
+      },
+      want: /plan version 99, this launcher reads version 1: recompile/,
+    },
+    { name: 'truncated', bytes: () => valid.subarray(0, valid.length - 5), want: /does not match|truncated/ },
+    {
+      name: 'unknown op',
+      bytes: () => {
+        const b = Buffer.from(valid)
+        b.writeUInt16LE(0xee, 12)
+        return b
+      },
+      want: /record 0 \(unknown\) at offset 12: unknown op/,
+    },
+    {
+      name: 'seccomp length not a multiple of 8',
+      bytes: () => {
+        const b = Buffer.from(valid)
+        // The last record is seccomp: flags (4) then blob length.
+        const tail = b.length - (valid.length - valid.lastIndexOf(Buffer.from([0x80, 0x00, 0x00, 0x00])))
+        const blobLen = b.readUInt32LE(tail + 8 + 4)
+        b.writeUInt32LE(blobLen - 1, tail + 8 + 4)
+        return b
+      },
+      want: /seccomp|trailing bytes/,
+    },
+  ]
+  for (const c of corrupt)
+    test(`rejects ${c.name} with a message`, () => {
+      const r = launch(c.bytes())
+      assert.equal(r.status, 125)
+      assert.equal(r.signal, null)
+      assert.match(r.stderr, c.want)
+      assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/)
+    })
+
+  test('every truncation of a valid plan is rejected cleanly', () => {
+    for (let n = 0; n < valid.length; n += Math.max(1, Math.floor(valid.length / 60))) {
+      const r = launch(valid.subarray(0, n))
+      assert.equal(r.status, 125, `prefix ${n}`)
+      assert.match(r.stderr, /^cordon-exec: /)
+      assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/)
+    }
+  })
+
+  test('out-of-order phases are refused (seccomp before capabilities)', () => {
+    const plan = compilePlan(
+      resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: '/', label: 'm' }, '/'),
+      {
+        uid: 0,
+        gid: 0,
+        cwd: '/',
+        arch: process.arch,
+      },
+    )
+    const seccomp = plan.ops.pop()!
+    plan.ops.splice(
+      plan.ops.findIndex((o) => o.op === 'caps'),
+      0,
+      seccomp,
+    )
+    const r = launch(encodePlan(plan))
+    assert.equal(r.status, 125)
+    assert.match(r.stderr, /out of order/)
+  })
+})

@@ -1,0 +1,139 @@
+// Malformed policies: one clear error each, naming the field, located in the file.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { CordonError, parsePolicy, resolvePolicy, validatePolicy } from '../../src/index.js'
+
+function errorOf(fn: () => unknown): CordonError {
+  try {
+    fn()
+  } catch (e) {
+    assert.ok(e instanceof CordonError, `expected CordonError, got ${e}`)
+    return e
+  }
+  assert.fail('expected an error')
+}
+
+describe('policy validation', () => {
+  const cases: { name: string; yaml: string; want: RegExp; code: string }[] = [
+    {
+      name: 'wrong type',
+      yaml: 'hostname: 42\n',
+      want: /policy\.yaml:1:11: Expected `hostname` to be a string, got `42` \(number\)/,
+      code: 'invalid_type',
+    },
+    {
+      name: 'unknown top-level key with a suggestion',
+      yaml: 'network: none\nnamespace:\n  pid: true\n',
+      want: /policy\.yaml:2:1: Unknown key `namespace` in `policy`; did you mean `namespaces`\?/,
+      code: 'unknown_key',
+    },
+    {
+      name: 'bad enum value',
+      yaml: 'network: lan\n',
+      want: /policy\.yaml:1:10: Expected `network` to be one of `none`, `loopback`, `host`, got `lan` \(string\)/,
+      code: 'invalid_value',
+    },
+    {
+      name: 'relative destination',
+      yaml: 'filesystem:\n  - tmpfs: tmp\n',
+      want: /policy\.yaml:2:12: `filesystem\[0\]\.tmpfs`: expected an absolute path, got `tmp`/,
+      code: 'invalid_value',
+    },
+    {
+      name: 'unknown filesystem entry kind',
+      yaml: 'filesystem:\n  - tmpf: /tmp\n',
+      want: /policy\.yaml:2:5: .*got `tmpf`; did you mean `tmpfs`\?/,
+      code: 'unknown_key',
+    },
+    {
+      name: 'bad size',
+      yaml: 'filesystem:\n  - tmpfs: { dest: /tmp, size: lots }\n',
+      want: /expected a size like "64M", got `lots`/,
+      code: 'invalid_value',
+    },
+    {
+      name: 'bad mode',
+      yaml: 'filesystem:\n  - mkdir: { dest: /w, mode: "0999" }\n',
+      want: /expected an octal mode like "0755", got `0999`/,
+      code: 'invalid_value',
+    },
+    {
+      name: 'bad env name',
+      yaml: 'env:\n  pass: ["A B"]\n',
+      want: /`A B` is not a variable name/,
+      code: 'invalid_value',
+    },
+    {
+      name: 'YAML syntax error',
+      yaml: 'network: [none\n',
+      want: /policy\.yaml:\d+:\d+: /,
+      code: 'invalid_syntax',
+    },
+  ]
+  for (const c of cases)
+    test(`rejects ${c.name}`, () => {
+      const e = errorOf(() => parsePolicy(c.yaml, 'policy.yaml'))
+      assert.equal(e.code, 'invalid_policy')
+      assert.equal(e.issues.length, 1, e.message)
+      assert.equal(e.issues[0]!.code, c.code)
+      assert.match(e.message, c.want)
+      assert.doesNotMatch(e.message, /at .*\.js:\d+/, 'no stack trace')
+    })
+
+  test('shows the offending line under a caret', () => {
+    const e = errorOf(() => parsePolicy('version: 1\nnetwork: lan\n', 'p.yaml'))
+    assert.match(e.message, /2 \| network: lan\n\s+\| {10}\^/)
+  })
+
+  test('collects every issue at once', () => {
+    const e = errorOf(() => validatePolicy({ hostname: 1, network: 'x', bogus: true }))
+    assert.equal(e.issues.length, 3)
+  })
+
+  test('JSON policies are located too', () => {
+    const e = errorOf(() => parsePolicy('{\n  "network": "lan"\n}\n', 'p.json'))
+    assert.match(e.message, /p\.json:2:14: /)
+  })
+
+  test('unknown capability and profile give suggestions', () => {
+    const cap = errorOf(() =>
+      resolvePolicy({ policy: { capabilities: ['net_bind_servce'] }, baseDir: '/', label: 'x' }),
+    )
+    assert.match(cap.message, /Unknown capability `net_bind_servce`; did you mean `net_bind_service`\?/)
+    const prof = errorOf(() => resolvePolicy({ policy: { extends: ['defualt'] }, baseDir: '/', label: 'x' }))
+    assert.match(prof.message, /no profile named `defualt`; did you mean `default`\?/)
+  })
+
+  test('contradictions across fields name both fields', () => {
+    const e = errorOf(() =>
+      resolvePolicy({ policy: { network: 'host', namespaces: { net: true } }, baseDir: '/', label: 'x' }),
+    )
+    assert.match(e.message, /`namespaces.net: true` contradicts `network: host`/)
+    const proc = errorOf(() =>
+      resolvePolicy({
+        policy: { namespaces: { pid: false }, filesystem: [{ proc: '/proc' }] },
+        baseDir: '/',
+        label: 'x',
+      }),
+    )
+    assert.match(proc.message, /`proc` needs `namespaces.pid: true`/)
+  })
+
+  test('a valid policy passes and extends merge in order', () => {
+    const p = parsePolicy(
+      'extends: [default]\nnetwork: loopback\nfilesystem:\n  - rw: ./out\n  - tmpfs: { dest: /cache, size: 64M, mode: "0700" }\n',
+      '/proj/policy.yaml',
+    )
+    const r = resolvePolicy({ policy: p, baseDir: '/proj', label: '/proj/policy.yaml' }, '/proj')
+    assert.equal(r.network, 'loopback')
+    assert.deepEqual(r.sources, ['profile:default', '/proj/policy.yaml'])
+    assert.deepEqual(r.filesystem.at(-2), {
+      kind: 'bind',
+      src: '/proj/out',
+      dest: '/proj/out',
+      readOnly: false,
+      optional: false,
+    })
+    assert.deepEqual(r.filesystem.at(-1), { kind: 'tmpfs', dest: '/cache', size: 64 * 2 ** 20, mode: 0o700 })
+  })
+})

@@ -1,0 +1,87 @@
+// The unprivileged path: a plain user runs cordon through user namespaces, no setuid anywhere.
+import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync } from 'node:fs'
+import { before, describe, test } from 'node:test'
+import { CLI, isRoot } from '../helpers.js'
+
+const USER = 'cordon-test'
+let uid = 0
+let gid = 0
+
+function ensureUser(): void {
+  const existing = spawnSync('id', ['-u', USER], { encoding: 'utf8' })
+  if (existing.status !== 0)
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER])
+  uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim())
+  gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim())
+}
+
+function asUser(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    uid,
+    gid,
+    encoding: 'utf8',
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent', NODE_EXTRA_CA_CERTS: '' },
+    timeout: 30_000,
+  })
+  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+}
+
+describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to create the test user' }, () => {
+  const project = `/tmp/cordon-unpriv-${process.pid}`
+  before(() => {
+    ensureUser()
+    mkdirSync(project, { recursive: true })
+    chmodSync(project, 0o777)
+  })
+
+  test('runs in its own namespaces with the caller uid inside', () => {
+    const r = asUser(['run', '--', 'sh', '-c', 'id -u; echo $$; hostname; cat /proc/self/uid_map'], project)
+    assert.equal(r.status, 0, r.stderr)
+    const [inside, pid, host, map] = r.stdout.trim().split('\n')
+    assert.equal(inside, String(uid))
+    assert.equal(pid, '2')
+    assert.equal(host, 'cordon')
+    assert.deepEqual(map!.trim().split(/\s+/), [String(uid), String(uid), '1'])
+  })
+
+  test('read-only binds, private tmpfs and masked secrets hold', () => {
+    const r = asUser(
+      ['run', '--', 'sh', '-c', 'touch /usr/x 2>&1; echo t > /tmp/t && cat /tmp/t; cat /etc/shadow 2>&1'],
+      project,
+    )
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stdout, /Read-only file system/)
+    assert.match(r.stdout, /^t$/m)
+    assert.match(r.stdout, /shadow: Permission denied/)
+  })
+
+  test('--rw . writes land in the project as the caller', () => {
+    const r = asUser(
+      ['run', '--rw', '.', '--', 'sh', '-c', 'echo hi > out.txt && stat -c %u out.txt'],
+      project,
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout.trim(), String(uid))
+  })
+
+  test('--uid 0 makes the caller root inside, still without capabilities on the host', () => {
+    const r = asUser(
+      ['run', '--uid', '0', '--gid', '0', '--', 'sh', '-c', 'id -u; grep CapEff /proc/self/status'],
+      project,
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^0$/m)
+    assert.match(r.stdout, /CapEff:\s+0000000000000000/)
+  })
+
+  test('cordon check reports user namespaces available to this user', () => {
+    const r = asUser(['check', '--json'], project)
+    assert.equal(r.status, 0, r.stderr)
+    const report = JSON.parse(r.stdout) as { usable: boolean; facts: { probe: { uid: number } } }
+    assert.equal(report.usable, true)
+    assert.equal(report.facts.probe.uid, uid)
+  })
+})
