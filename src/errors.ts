@@ -9,12 +9,7 @@ export interface Issue {
 }
 
 export type IssueCode =
-  | 'invalid_type'
-  | 'invalid_value'
-  | 'unknown_key'
-  | 'missing_key'
-  | 'invalid_syntax'
-  | 'conflict'
+  'invalid_type' | 'invalid_value' | 'unknown_key' | 'missing_key' | 'invalid_syntax' | 'conflict'
 
 export type ErrorCode =
   | 'invalid_policy' // the policy failed validation (issues lists why)

@@ -36,14 +36,12 @@ function devOps(dest: string): PlanOp[] {
   const at = (name: string) => (dest === '/' ? `/${name}` : `${dest}/${name}`)
   return [
     { op: 'tmpfs', dest, size: 1 << 20, mode: 0o755, flags: { noexec: true } },
-    ...DEVICES.map(
-      (d): PlanOp => ({
-        op: 'bind',
-        src: `/dev/${d}`,
-        dest: at(d),
-        flags: { dev: true, optional: d === 'tty' },
-      }),
-    ),
+    ...DEVICES.map((d): PlanOp => ({
+      op: 'bind',
+      src: `/dev/${d}`,
+      dest: at(d),
+      flags: { dev: true, optional: d === 'tty' },
+    })),
     { op: 'symlink', target: '/proc/self/fd', dest: at('fd') },
     { op: 'symlink', target: '/proc/self/fd/0', dest: at('stdin') },
     { op: 'symlink', target: '/proc/self/fd/1', dest: at('stdout') },
