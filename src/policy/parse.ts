@@ -1,8 +1,10 @@
 // Policy text → validated Policy, with every issue located as file:line:col and the offending
-// line under a caret. JSON is parsed natively; YAML (and JSON positions, only when an issue
-// needs them) through the `yaml` package, loaded on demand to keep CLI start-up fast.
+// line under a caret. JSON is parsed natively and YAML by js-yaml (one small module: ~10 ms of
+// CLI start-up instead of ~30 ms). Only when a policy is invalid do we load the `yaml` package,
+// whose syntax tree keeps source positions, to point at the offending node.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { load as loadYaml, type YAMLException } from 'js-yaml'
 import { CordonError, type Issue } from '../errors.js'
 import { type Policy, policySchema } from './schema.js'
 
@@ -73,20 +75,20 @@ function parseJson(text: string, file: string): unknown {
 }
 
 function parseYaml(text: string, file: string): unknown {
-  const doc = yaml().parseDocument(text, { uniqueKeys: true, prettyErrors: false })
-  const first = doc.errors[0]
-  if (first) {
-    const where = position(text, first.pos[0])
-    const message = first.message.split('\n')[0]!
+  try {
+    return loadYaml(text, { filename: file })
+  } catch (cause) {
+    const e = cause as YAMLException
+    const where = { line: (e.mark?.line ?? 0) + 1, col: (e.mark?.column ?? 0) + 1 }
     throw new CordonError(
       'invalid_policy',
-      `${file}:${where.line}:${where.col}: ${message}\n${caret(text, where)}`,
+      `${file}:${where.line}:${where.col}: ${e.reason}\n${caret(text, where)}`,
       {
-        issues: doc.errors.map((e) => ({ code: 'invalid_syntax' as const, path: [], message: e.message })),
+        issues: [{ code: 'invalid_syntax', path: [], message: e.reason }],
+        cause,
       },
     )
   }
-  return doc.toJS()
 }
 
 type Locate = (issue: Issue) => { line: number; col: number } | undefined
