@@ -166,4 +166,24 @@ describe('cordon run isolates the command', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout, 'hellowelcome\nhello600\n700\n')
   })
+
+  test('as root without a user namespace, drops to the given ids with no capabilities', async () => {
+    const r = await run(
+      {
+        extends: ['default'],
+        namespaces: { user: false },
+        user: { uid: 65534, gid: 65534 },
+        network: 'host',
+      },
+      'sh',
+      ['-c', 'id -u; id -G; grep -E "^Cap(Eff|Bnd):" /proc/self/status; cat /proc/self/uid_map'],
+      { context: { cwd: projectDir() } },
+    )
+    assert.equal(r.code, 0, r.stderr)
+    const lines = r.stdout.trim().split('\n')
+    assert.equal(lines[0], '65534')
+    assert.equal(lines[1], '65534', 'supplementary groups are reset to the gid')
+    assert.match(r.stdout, /CapEff:\s+0{16}\nCapBnd:\s+0{16}/)
+    assert.deepEqual(lines[4]!.trim().split(/\s+/), ['0', '0', '4294967295'], 'still the host user namespace')
+  })
 })

@@ -84,4 +84,13 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(report.usable, true)
     assert.equal(report.facts.probe.uid, uid)
   })
+
+  test('exit statuses and signals propagate as for root', () => {
+    assert.equal(asUser(['run', '--', 'sh', '-c', 'exit 42'], project).status, 42)
+    assert.equal(asUser(['run', '--', 'sh', '-c', 'kill -TERM $$'], project).status, 143)
+    assert.equal(asUser(['run', '--', 'no-such-command'], project).status, 127)
+    const setup = asUser(['run', '--ro', '/nonexistent-src:/x', '--', 'true'], project)
+    assert.equal(setup.status, 125)
+    assert.match(setup.stderr, /bind \/nonexistent-src -> \/x failed/)
+  })
 })
