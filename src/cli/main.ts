@@ -23,6 +23,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'show the operations a policy compiles to',
     load: async () => (await import('./commands/plan.js')).planCommand,
   },
+  seccomp: {
+    summary: 'compile, disassemble, explain and test the syscall filter',
+    load: async () => (await import('./commands/seccomp.js')).seccompCommand,
+  },
   schema: {
     summary: 'print the policy JSON Schema',
     load: async () => (await import('./commands/schema.js')).schemaCommand,
@@ -52,6 +56,11 @@ function failureStatus(error: CordonError, command: string): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `cordon … | head` closes stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw error
+  })
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(HELP)

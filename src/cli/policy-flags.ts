@@ -1,6 +1,8 @@
 // The flags every policy-taking command shares (--policy, --profile, --ro, --rw, ...), turned
 // into one overlay policy that extends the chosen base.
+import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { load as loadYaml } from 'js-yaml'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError } from '../errors.js'
 import { loadPolicyFile, validatePolicy } from '../policy/parse.js'
@@ -21,6 +23,7 @@ export const POLICY_OPTIONS = {
   cwd: { type: 'string' },
   uid: { type: 'string' },
   gid: { type: 'string' },
+  seccomp: { type: 'string' },
 } as const satisfies ParseArgsConfig['options']
 
 export const POLICY_HELP = `Policy:
@@ -34,7 +37,8 @@ export const POLICY_HELP = `Policy:
       --env K=V          set a variable; repeatable
       --pass-env K       copy a variable from this environment; repeatable
       --cwd DIR          working directory inside
-      --uid N, --gid N   identity inside (default: yours)`
+      --uid N, --gid N   identity inside (default: yours)
+      --seccomp P|FILE   syscall filter: default, strict, none, or a file with a seccomp section`
 
 export interface PolicyFlagValues {
   policy?: string
@@ -49,6 +53,7 @@ export interface PolicyFlagValues {
   cwd?: string
   uid?: string
   gid?: string
+  seccomp?: string
 }
 
 function usage(message: string): CordonError {
@@ -97,6 +102,20 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
       ...(flags.uid !== undefined ? { uid: id('uid', flags.uid) } : {}),
       ...(flags.gid !== undefined ? { gid: id('gid', flags.gid) } : {}),
     }
+  if (flags.seccomp !== undefined) overlay.seccomp = seccompFlag(flags.seccomp)
   const checked: Policy = validatePolicy(overlay, 'flags')
   return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+}
+
+/** --seccomp NAME picks a profile; anything else is a YAML/JSON file holding a seccomp section. */
+function seccompFlag(value: string): unknown {
+  if (['default', 'strict', 'none'].includes(value)) return { profile: value }
+  try {
+    return loadYaml(readFileSync(value, 'utf8'))
+  } catch (cause) {
+    throw new CordonError(
+      'invalid_usage',
+      `--seccomp takes default, strict, none or a file with a seccomp section; cannot read \`${value}\`: ${(cause as Error).message.split('\n')[0]}`,
+    )
+  }
 }

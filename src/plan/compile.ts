@@ -4,7 +4,9 @@ import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/v
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
-import { ttyGuard } from '../seccomp/tty-guard.js'
+import { entryPoints } from '../seccomp/arch.js'
+import { compileSeccomp } from '../seccomp/compile.js'
+import { resolveSeccomp } from '../seccomp/resolve.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
 
 /** Facts about the caller the plan depends on. */
@@ -66,7 +68,14 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   ops.push({ op: 'caps', keep })
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
-  ops.push({ op: 'seccomp', flags: 0, program: ttyGuard(ctx.arch) })
-  notes.push('seccomp: terminal guard (TIOCSTI, TIOCLINUX denied; foreign arch and x32 killed)')
+  const spec = resolveSeccomp(policy.seccomp)
+  const filter = compileSeccomp(spec, entryPoints(ctx.arch))
+  ops.push({ op: 'seccomp', flags: 0, program: filter.program })
+  const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
+  const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)
+  notes.push(
+    `seccomp: profile ${profile}${own ? ` + ${own} rule(s)` : ''}, ${filter.instructions} instructions; ` +
+      'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied',
+  )
   return { ops, notes }
 }

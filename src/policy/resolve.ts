@@ -28,6 +28,8 @@ export interface ResolvedPolicy {
   cwd?: string
   capabilities: number[]
   command?: string[]
+  /** Each layer's `seccomp:` section, parents first (merged by src/seccomp/resolve.ts). */
+  seccomp: (NonNullable<Policy['seccomp']> & { origin: string })[]
   /** Where each layer came from, parents first: profile names and files. */
   sources: string[]
 }
@@ -65,6 +67,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     filesystem: [],
     env: { pass: [], set: {} },
     capabilities: [],
+    seccomp: [],
     sources: [],
   }
   let netExplicit: boolean | undefined
@@ -85,6 +88,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     for (const name of policy.env?.pass ?? []) if (!out.env.pass.includes(name)) out.env.pass.push(name)
     Object.assign(out.env.set, policy.env?.set)
     if (policy.capabilities) out.capabilities = capabilities(policy.capabilities, label)
+    if (policy.seccomp) out.seccomp.push({ ...policy.seccomp, origin: label })
   }
   out.namespaces.net = out.network !== 'host'
   if (netExplicit !== undefined && netExplicit !== out.namespaces.net)

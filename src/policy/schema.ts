@@ -97,6 +97,53 @@ const namespaces = s.object(
 
 const id = s.integer({ min: 0, max: 4294967294 })
 
+const u64: s.Schema<number | string> = {
+  expected: 'an integer or a "0x…" string',
+  check(value, path, issues) {
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return value
+    if (typeof value === 'string' && /^-?(0x[0-9a-fA-F]+|\d+)$/.test(value)) return value
+    issues.push({
+      code: 'invalid_type',
+      path,
+      message: `Expected \`${path.join('.')}\` to be an integer or a "0x…" string (64-bit values do not fit a JSON number)`,
+    })
+    return undefined
+  },
+  jsonSchema: () => ({ oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^-?(0x[0-9a-fA-F]+|\\d+)$' }] }),
+}
+
+const seccompAction = s.string({
+  expected: 'an action like "errno(EPERM)"',
+  description: 'allow, errno(NAME|N), kill-process, kill-thread, trap, log, trace, trace(N) or notify.',
+})
+
+const seccompRule = s.object({
+  syscalls: s.array(s.string({ expected: 'a syscall name or @group' }), 'Syscall names and @groups (`cordon seccomp groups`).'),
+  action: seccompAction,
+  args: s.optional(
+    s.array(
+      s.object({
+        index: s.integer({ min: 0, max: 5 }),
+        op: s.literal(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'masked-eq', 'in']),
+        value: s.optional(u64),
+        mask: s.optional(u64),
+        values: s.optional(s.array(u64)),
+        width: s.optional(s.literal([32, 64], '32 compares only the low word: use it for int arguments.')),
+      }),
+      'Conditions on the arguments, all of which must hold.',
+    ),
+  ),
+})
+
+const seccomp = s.object(
+  {
+    profile: s.optional(s.literal(['default', 'strict', 'none'], 'Built-in base profile (default: default).')),
+    default: s.optional(seccompAction),
+    rules: s.optional(s.array(seccompRule, 'Rules on top of the profile; the last matching rule wins.')),
+  },
+  { description: 'The syscall filter.' },
+)
+
 export const policySchema = s.object(
   {
     version: s.optional(s.literal([1], 'Policy format version.')),
@@ -146,6 +193,7 @@ export const policySchema = s.object(
       ),
     ),
     command: s.optional(s.array(s.string(), 'Default command, used by compiled plans when none is given.')),
+    seccomp: s.optional(seccomp),
   },
   { description: 'A cordon sandbox policy.' },
 )

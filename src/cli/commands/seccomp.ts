@@ -1,0 +1,136 @@
+// cordon seccomp compile|disasm|explain|test|groups: look inside the syscall filter.
+import { writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { CordonError } from '../../errors.js'
+import { ARCHES, archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
+import { decode, describeReturn, interpret } from '../../seccomp/bpf.js'
+import { compileSeccomp, leafFor, returnValue } from '../../seccomp/compile.js'
+import { disassemble } from '../../seccomp/disasm.js'
+import { GROUPS } from '../../seccomp/groups.js'
+import { actionKey } from '../../seccomp/model.js'
+import { resolveSeccomp } from '../../seccomp/resolve.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+
+const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY] [options]
+
+  compile   compile the policy's filter; print statistics (-o FILE writes the raw BPF)
+  disasm    the BPF program, with syscall names
+  explain   what each syscall gets, and which rule decides it
+  test      run the program in the interpreter on one call: --syscall NAME|NR [--arg N...] [--arch A]
+  groups    the syscall groups, their members and why they exist
+
+${POLICY_HELP}
+      --seccomp P|FILE   seccomp profile (default, strict, none) or a file with a seccomp section
+
+      --arch A           host arch to build for: x64 (x86_64 + i386 entry), arm64, riscv64 (default: this host)
+      --syscall NAME|NR  (test) the call; --entry i386 to use the compat entry point on x64
+      --arg N            (test) arguments in order, decimal or 0x; repeatable
+  -o, --output FILE      (compile) write the BPF program
+      --json             machine-readable output
+  -h, --help             this help
+`
+
+const NODE_ARCH: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64', x64: 'x64', arm64: 'arm64', riscv64: 'riscv64' }
+
+export async function seccompCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...POLICY_OPTIONS,
+      arch: { type: 'string' },
+      entry: { type: 'string' },
+      syscall: { type: 'string' },
+      arg: { type: 'string', multiple: true },
+      output: { type: 'string', short: 'o' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: true,
+  })
+  const [sub, policyFile] = positionals
+  if (values.help || !sub) {
+    process.stdout.write(HELP)
+    return values.help ? 0 : 2
+  }
+  if (sub === 'groups') return groups(values.json === true)
+  if (!['compile', 'disasm', 'explain', 'test'].includes(sub))
+    throw new CordonError('invalid_usage', `unknown subcommand \`${sub}\`; see cordon seccomp --help`)
+  const nodeArch = NODE_ARCH[values.arch ?? process.arch]
+  if (!nodeArch) throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${values.arch}\``)
+  const policy = policyFromFlags(values, policyFile)
+  const spec = resolveSeccomp(policy.seccomp)
+  const arches = entryPoints(nodeArch)
+  const filter = compileSeccomp(spec, arches, { stats: true })
+  const prog = decode(filter.program)
+  const out = (s: string) => process.stdout.write(`${s}\n`)
+
+  if (sub === 'compile') {
+    if (values.output) writeFileSync(values.output, filter.program)
+    if (values.json) out(JSON.stringify({ version: 1, ...filter, program: undefined }, null, 2))
+    else {
+      out(`${filter.instructions} instructions (${filter.instructionsBeforeOptimization} before optimization)`)
+      for (const s of filter.perArch)
+        out(`  ${s.arch.padEnd(8)} path: average ${s.averagePath}, worst ${s.worstPath} instructions; comparisons per call ${s.weightedCost}`)
+    }
+    return 0
+  }
+  if (sub === 'disasm') {
+    out(disassemble(prog).join('\n'))
+    return 0
+  }
+  if (sub === 'explain') {
+    const arch = arches[0]!
+    const rows = Object.entries(arch.table)
+      .sort((a, b) => a[1] - b[1])
+      .map(([name, nr]) => {
+        const leaf = leafFor(spec, name)
+        const rule = spec.rules.findLast((r) => r.syscalls.includes(name) && r.args.length === 0)
+        return {
+          name,
+          nr,
+          action: actionKey(leaf.fallback),
+          conditional: leaf.checks.map((c) => actionKey(c.action)),
+          by: rule?.origin ?? 'default action',
+        }
+      })
+    if (values.json) out(JSON.stringify({ version: 1, arch: arch.name, default: actionKey(spec.defaultAction), syscalls: rows }, null, 2))
+    else
+      for (const r of rows)
+        out(`${String(r.nr).padStart(4)} ${r.name.padEnd(24)} ${r.action.padEnd(14)} ${r.conditional.length ? `(with argument checks: ${r.conditional.join(', ')}) ` : ''}${r.by}`)
+    return 0
+  }
+  // test
+  if (!values.syscall) throw new CordonError('invalid_usage', 'test needs --syscall NAME or number')
+  const arch = values.entry ? archByName(values.entry) : arches[0]
+  if (!arch || !arches.includes(arch))
+    throw new CordonError('invalid_usage', `--entry must be one of ${arches.map((a) => a.name).join(', ')}`)
+  const nr = /^\d+$/.test(values.syscall) ? Number(values.syscall) : arch.table[values.syscall]
+  if (nr === undefined) throw new CordonError('invalid_usage', `${arch.name} has no syscall \`${values.syscall}\``)
+  let args: bigint[]
+  try {
+    args = (values.arg ?? []).map((a) => BigInt.asUintN(64, BigInt(a)))
+  } catch {
+    throw new CordonError('invalid_usage', '--arg takes integers, decimal or 0x…')
+  }
+  const verdict = interpret(prog, { nr, arch: arch.audit, args })
+  const lines = disassemble(prog)
+  if (values.json)
+    out(JSON.stringify({ version: 1, arch: arch.name, nr, name: syscallName(arch, nr) ?? null, verdict: describeReturn(verdict.value), path: verdict.path }, null, 2))
+  else {
+    out(`${arch.name} ${syscallName(arch, nr) ?? '?'} (${nr}) → ${describeReturn(verdict.value)} after ${verdict.path.length} instructions`)
+    for (const pc of verdict.path) out(`  ${lines[pc]}`)
+  }
+  void returnValue
+  void ARCHES
+  return 0
+}
+
+function groups(json: boolean): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ version: 1, groups: GROUPS }, null, 2)}\n`)
+    return 0
+  }
+  for (const [name, g] of Object.entries(GROUPS)) process.stdout.write(`${name}\n  ${g.why}\n  ${g.members.join(' ')}\n\n`)
+  return 0
+}

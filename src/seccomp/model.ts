@@ -1,0 +1,43 @@
+// The seccomp part of a policy, resolved: a default action and rules, where the LAST matching
+// rule wins (as later filesystem entries win), so a layer that extends another can override it.
+
+export type Action =
+  | { kind: 'allow' | 'kill-process' | 'kill-thread' | 'trap' | 'log' | 'notify' }
+  | { kind: 'errno'; errno: number }
+  | { kind: 'trace'; data: number }
+
+export type ArgOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'masked-eq' | 'in'
+
+export interface ArgCondition {
+  index: number
+  op: ArgOp
+  /** Compared as unsigned 64-bit; `width: 32` compares the low word only (what the kernel reads for an int). */
+  value: bigint
+  mask?: bigint
+  values?: bigint[]
+  width: 32 | 64
+}
+
+export interface SeccompRule {
+  /** Syscall names, already expanded from groups. */
+  syscalls: string[]
+  /** All must hold (AND). */
+  args: ArgCondition[]
+  action: Action
+  /** Where the rule came from, for `explain`. */
+  origin: string
+}
+
+export interface SeccompSpec {
+  defaultAction: Action
+  rules: SeccompRule[]
+  /** For syscall numbers the tables do not name (newer than cordon, or holes): ENOSYS. */
+  unknownAction: Action
+}
+
+export const ENOSYS = 38
+export const EPERM = 1
+
+export function actionKey(a: Action): string {
+  return a.kind === 'errno' ? `errno(${a.errno})` : a.kind === 'trace' ? `trace(${a.data})` : a.kind
+}
