@@ -39,7 +39,9 @@ const X86_ONLY = new Set(['map_shadow_stack'])
 
 function parseFlat(file, strip = 0) {
   const table = {}
-  for (const m of readFileSync(file, 'utf8').matchAll(/^#define __NR_(\w+)\s+(?:\(__X32_SYSCALL_BIT \+ )?(\d+)\)?/gm))
+  for (const m of readFileSync(file, 'utf8').matchAll(
+    /^#define __NR_(\w+)\s+(?:\(__X32_SYSCALL_BIT \+ )?(\d+)\)?/gm,
+  ))
     table[m[1]] = Number(m[2]) + strip
   return table
 }
@@ -59,7 +61,8 @@ function parseGeneric(file, defined) {
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     let m
-    if ((m = /^#ifdef\s+(\w+)/.exec(line))) stack.push({ on: defined.has(m[1]) || m[1] in macros, taken: false })
+    if ((m = /^#ifdef\s+(\w+)/.exec(line)))
+      stack.push({ on: defined.has(m[1]) || m[1] in macros, taken: false })
     else if ((m = /^#ifndef\s+(\w+)/.exec(line))) stack.push({ on: !(defined.has(m[1]) || m[1] in macros) })
     else if ((m = /^#if\s+(.*)$/.exec(line))) stack.push({ on: evaluate(m[1]) })
     else if (/^#else/.test(line)) stack.at(-1).on = !stack.at(-1).on
@@ -71,7 +74,8 @@ function parseGeneric(file, defined) {
     const e = expr.replace(/[()]/g, '').trim()
     if (/^\d+$/.test(e)) return Number(e)
     const sum = /^(\w+)\s*\+\s*(\d+)$/.exec(e)
-    if (sum) return macros[sum[1]] === undefined ? undefined : value(macros[sum[1]], depth + 1) + Number(sum[2])
+    if (sum)
+      return macros[sum[1]] === undefined ? undefined : value(macros[sum[1]], depth + 1) + Number(sum[2])
     return macros[e] === undefined ? undefined : value(macros[e], depth + 1)
   }
   const table = {}
@@ -99,7 +103,10 @@ const tables = {
       '__ARCH_WANT_SYS_CLONE3',
     ]),
   ),
-  riscv64: parseGeneric(generic, new Set(['__ARCH_WANT_NEW_STAT', '__ARCH_WANT_SET_GET_RLIMIT', '__ARCH_WANT_SYS_CLONE3'])),
+  riscv64: parseGeneric(
+    generic,
+    new Set(['__ARCH_WANT_NEW_STAT', '__ARCH_WANT_SET_GET_RLIMIT', '__ARCH_WANT_SYS_CLONE3']),
+  ),
 }
 tables.riscv64.riscv_flush_icache = 244 + 15
 tables.riscv64.riscv_hwprobe = 244 + 14

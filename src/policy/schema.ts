@@ -109,7 +109,9 @@ const u64: s.Schema<number | string> = {
     })
     return undefined
   },
-  jsonSchema: () => ({ oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^-?(0x[0-9a-fA-F]+|\\d+)$' }] }),
+  jsonSchema: () => ({
+    oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^-?(0x[0-9a-fA-F]+|\\d+)$' }],
+  }),
 }
 
 const seccompAction = s.string({
@@ -118,7 +120,10 @@ const seccompAction = s.string({
 })
 
 const seccompRule = s.object({
-  syscalls: s.array(s.string({ expected: 'a syscall name or @group' }), 'Syscall names and @groups (`cordon seccomp groups`).'),
+  syscalls: s.array(
+    s.string({ expected: 'a syscall name or @group' }),
+    'Syscall names and @groups (`cordon seccomp groups`).',
+  ),
   action: seccompAction,
   args: s.optional(
     s.array(
@@ -137,7 +142,9 @@ const seccompRule = s.object({
 
 const seccomp = s.object(
   {
-    profile: s.optional(s.literal(['default', 'strict', 'none'], 'Built-in base profile (default: default).')),
+    profile: s.optional(
+      s.literal(['default', 'strict', 'none'], 'Built-in base profile (default: default).'),
+    ),
     default: s.optional(seccompAction),
     rules: s.optional(s.array(seccompRule, 'Rules on top of the profile; the last matching rule wins.')),
   },

@@ -38,9 +38,7 @@ export interface Insn {
 
 /** Assembly: instructions whose jump targets are labels, and label markers. */
 export type AsmItem =
-  | { code: number; k: number; jt?: string; jf?: string }
-  | { label: string }
-  | { ja: string }
+  { code: number; k: number; jt?: string; jf?: string } | { label: string } | { ja: string }
 
 /** Resolves labels to offsets; a conditional jump beyond 255 goes through a `ja` trampoline. */
 export function assemble(items: AsmItem[]): Insn[] {
@@ -88,7 +86,10 @@ export function assemble(items: AsmItem[]): Insn[] {
   }
 }
 
-function findFarJump(work: AsmItem[], at: (l: string) => number): { index: number; side: 'jt' | 'jf' } | undefined {
+function findFarJump(
+  work: AsmItem[],
+  at: (l: string) => number,
+): { index: number; side: 'jt' | 'jf' } | undefined {
   let pc = 0
   for (let i = 0; i < work.length; i++) {
     const it = work[i]!
@@ -118,7 +119,12 @@ export function decode(bytes: Uint8Array): Insn[] {
   const b = Buffer.from(bytes)
   const out: Insn[] = []
   for (let i = 0; i + 8 <= b.length; i += 8)
-    out.push({ code: b.readUInt16LE(i), jt: b.readUInt8(i + 2), jf: b.readUInt8(i + 3), k: b.readUInt32LE(i + 4) })
+    out.push({
+      code: b.readUInt16LE(i),
+      jt: b.readUInt8(i + 2),
+      jf: b.readUInt8(i + 3),
+      k: b.readUInt32LE(i + 4),
+    })
   return out
 }
 
@@ -149,7 +155,7 @@ function load(data: SeccompData, offset: number): number {
 export function interpret(prog: Insn[], data: SeccompData): Verdict {
   let a = 0
   const path: number[] = []
-  for (let pc = 0; pc < prog.length; ) {
+  for (let pc = 0; pc < prog.length;) {
     const insn = prog[pc]!
     path.push(pc)
     switch (insn.code) {

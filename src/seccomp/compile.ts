@@ -4,7 +4,17 @@
 // unconditional action load only nr and arch, so the kernel's action cache can skip the filter.
 import { CordonError } from '../errors.js'
 import { type ArchInfo, maxSyscall } from './arch.js'
-import { type AsmItem, assemble, BPF, DATA, encode, type Insn, interpret, MAX_INSTRUCTIONS, RET } from './bpf.js'
+import {
+  type AsmItem,
+  assemble,
+  BPF,
+  DATA,
+  encode,
+  type Insn,
+  interpret,
+  MAX_INSTRUCTIONS,
+  RET,
+} from './bpf.js'
 import { type Action, type ArgCondition, actionKey, type SeccompSpec } from './model.js'
 import { optimize } from './optimize.js'
 
@@ -296,7 +306,9 @@ function pathStats(prog: Insn[], arch: ArchInfo, options: CompileOptions): ArchS
   const names = Object.entries(arch.table)
   for (const [name, nr] of names) {
     const { path } = interpret(prog, { nr, arch: arch.audit, args: [] })
-    const comparisons = path.filter((pc) => (prog[pc]!.code & 0x07) === 0x05 && prog[pc]!.code !== BPF.JMP_JA).length
+    const comparisons = path.filter(
+      (pc) => (prog[pc]!.code & 0x07) === 0x05 && prog[pc]!.code !== BPF.JMP_JA,
+    ).length
     sum += path.length
     worst = Math.max(worst, path.length)
     const f = options.frequencies ? (options.frequencies[name] ?? 0) : 1
@@ -312,7 +324,11 @@ function pathStats(prog: Insn[], arch: ArchInfo, options: CompileOptions): ArchS
 }
 
 /** Compiles spec for the given entry points (native first). */
-export function compileSeccomp(spec: SeccompSpec, arches: ArchInfo[], options: CompileOptions = {}): CompiledFilter {
+export function compileSeccomp(
+  spec: SeccompSpec,
+  arches: ArchInfo[],
+  options: CompileOptions = {},
+): CompiledFilter {
   const items = emitProgram(spec, arches, options)
   const prog = assemble(options.optimize === false ? items : optimize(items))
   if (prog.length > MAX_INSTRUCTIONS)

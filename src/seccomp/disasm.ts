@@ -41,10 +41,13 @@ export function disassemble(prog: Insn[]): string[] {
         text = `ret  ${describeReturn(insn.k)}`
         break
       default: {
-        const op = { [BPF.JEQ_K]: 'jeq', [BPF.JGT_K]: 'jgt', [BPF.JGE_K]: 'jge', [BPF.JSET_K]: 'jset' }[insn.code] ?? `0x${insn.code.toString(16)}`
+        const op =
+          { [BPF.JEQ_K]: 'jeq', [BPF.JGT_K]: 'jgt', [BPF.JGE_K]: 'jge', [BPF.JSET_K]: 'jset' }[insn.code] ??
+          `0x${insn.code.toString(16)}`
         text = `${op.padEnd(4)} #0x${insn.k.toString(16)}, ${to(insn.jt)}, ${to(insn.jf)}`
         if (loaded === 'arch') note = AUDIT_NAMES.get(insn.k >>> 0)?.name ?? ''
-        else if (loaded === 'nr' && arch) note = syscallName(arch, insn.k) ?? (insn.k === 0xffffffff ? 'tracer skip (-1)' : '')
+        else if (loaded === 'nr' && arch)
+          note = syscallName(arch, insn.k) ?? (insn.k === 0xffffffff ? 'tracer skip (-1)' : '')
       }
     }
     return `${at}: ${text}${note ? `  ; ${note}` : ''}`

@@ -11,11 +11,14 @@ const w = (s: string) => s.trim().split(/\s+/)
 export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   '@basic-io': {
     why: 'Reading and writing open descriptors: every program.',
-    members: w('ioctl read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 close close_range lseek _llseek dup dup2 dup3 sendfile sendfile64 splice tee vmsplice copy_file_range readahead'),
+    members: w(
+      'ioctl read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 close close_range lseek _llseek dup dup2 dup3 sendfile sendfile64 splice tee vmsplice copy_file_range readahead',
+    ),
   },
   '@file-system': {
     why: 'Paths and file metadata: opening, stat, directories, links, xattrs, notifications.',
-    members: w(`access faccessat faccessat2 chdir fchdir chmod fchmod fchmodat fchmodat2 chown fchown fchownat lchown
+    members:
+      w(`access faccessat faccessat2 chdir fchdir chmod fchmod fchmodat fchmodat2 chown fchown fchownat lchown
       chown32 fchown32 lchown32 open openat openat2 creat stat fstat lstat newfstatat statx stat64 fstat64 lstat64
       fstatat64 statfs fstatfs statfs64 fstatfs64 getdents getdents64 getcwd mkdir mkdirat rmdir unlink unlinkat
       rename renameat renameat2 link linkat symlink symlinkat readlink readlinkat truncate ftruncate truncate64
@@ -33,13 +36,15 @@ export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   },
   '@signal': {
     why: 'Signal handlers, masks and waits.',
-    members: w(`rt_sigaction rt_sigprocmask rt_sigreturn sigreturn rt_sigpending rt_sigtimedwait rt_sigtimedwait_time64
+    members:
+      w(`rt_sigaction rt_sigprocmask rt_sigreturn sigreturn rt_sigpending rt_sigtimedwait rt_sigtimedwait_time64
       rt_sigqueueinfo rt_tgsigqueueinfo rt_sigsuspend sigaltstack signalfd signalfd4 sigaction sigprocmask sigpending
       sigsuspend signal pause restart_syscall`),
   },
   '@memory': {
     why: 'Mapping, protecting and advising memory in the own address space.',
-    members: w(`brk mmap mmap2 munmap mremap mprotect madvise mlock mlock2 munlock mlockall munlockall mincore msync
+    members:
+      w(`brk mmap mmap2 munmap mremap mprotect madvise mlock mlock2 munlock mlockall munlockall mincore msync
       remap_file_pages pkey_alloc pkey_free pkey_mprotect membarrier memfd_secret mseal map_shadow_stack`),
   },
   '@ipc': {
@@ -50,12 +55,14 @@ export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   },
   '@io-event': {
     why: 'Waiting for descriptors: poll, select, epoll.',
-    members: w(`poll ppoll ppoll_time64 select _newselect pselect6 pselect6_time64 epoll_create epoll_create1 epoll_ctl
+    members:
+      w(`poll ppoll ppoll_time64 select _newselect pselect6 pselect6_time64 epoll_create epoll_create1 epoll_ctl
       epoll_wait epoll_pwait epoll_pwait2`),
   },
   '@timer': {
     why: 'Reading clocks, sleeping and timers (setting the clock is @clock).',
-    members: w(`alarm getitimer setitimer timer_create timer_settime timer_gettime timer_getoverrun timer_delete
+    members:
+      w(`alarm getitimer setitimer timer_create timer_settime timer_gettime timer_getoverrun timer_delete
       timer_settime64 timer_gettime64 timerfd_create timerfd_settime timerfd_gettime timerfd_settime64
       timerfd_gettime64 nanosleep clock_nanosleep clock_nanosleep_time64 clock_gettime clock_gettime64 clock_getres
       clock_getres_time64 gettimeofday time times`),
@@ -66,19 +73,22 @@ export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   },
   '@network-io': {
     why: 'Sockets: creating, connecting, sending and receiving (which families is for Landlock and argument rules).',
-    members: w(`socket socketpair bind listen accept accept4 connect getsockname getpeername setsockopt getsockopt
+    members:
+      w(`socket socketpair bind listen accept accept4 connect getsockname getpeername setsockopt getsockopt
       sendto recvfrom send recv sendmsg recvmsg sendmmsg recvmmsg recvmmsg_time64 shutdown socketcall`),
   },
   '@resources': {
     why: 'Reading and lowering resource limits, priorities and CPU affinity.',
-    members: w(`getrlimit ugetrlimit setrlimit prlimit64 getrusage getpriority setpriority sched_yield sched_getaffinity
+    members:
+      w(`getrlimit ugetrlimit setrlimit prlimit64 getrusage getpriority setpriority sched_yield sched_getaffinity
       sched_setaffinity sched_getparam sched_setparam sched_getscheduler sched_setscheduler sched_get_priority_max
       sched_get_priority_min sched_rr_get_interval sched_rr_get_interval_time64 sched_getattr sched_setattr
       ioprio_get ioprio_set`),
   },
   '@credentials': {
     why: 'Reading and changing ids and capabilities within what the process already holds.',
-    members: w(`getuid geteuid getgid getegid getresuid getresgid getgroups setuid setgid setreuid setregid setresuid
+    members:
+      w(`getuid geteuid getgid getegid getresuid getresgid getgroups setuid setgid setreuid setregid setresuid
       setresgid setgroups setfsuid setfsgid capget capset getuid32 geteuid32 getgid32 getegid32 getresuid32
       getresgid32 getgroups32 setuid32 setgid32 setreuid32 setregid32 setresuid32 setresgid32 setgroups32
       setfsuid32 setfsgid32`),
@@ -89,7 +99,9 @@ export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   },
   '@futex': {
     why: 'Thread synchronisation.',
-    members: w('futex futex_time64 futex_waitv futex_wake futex_wait futex_requeue set_robust_list get_robust_list'),
+    members: w(
+      'futex futex_time64 futex_waitv futex_wake futex_wait futex_requeue set_robust_list get_robust_list',
+    ),
   },
   '@aio': {
     why: 'Linux native asynchronous I/O (io_uring is @io-uring).',
@@ -105,11 +117,18 @@ export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   },
   '@mount': {
     why: 'Changing the mount table or the root: a sandbox must not rearrange its own view.',
-    members: w(`mount umount umount2 pivot_root chroot fsopen fsconfig fsmount fspick move_mount open_tree open_tree_attr
+    members:
+      w(`mount umount umount2 pivot_root chroot fsopen fsconfig fsmount fspick move_mount open_tree open_tree_attr
       mount_setattr statmount listmount`),
   },
-  '@module': { why: 'Loading kernel code.', members: w('init_module finit_module delete_module create_module query_module get_kernel_syms') },
-  '@reboot': { why: 'Rebooting or replacing the running kernel.', members: w('reboot kexec_load kexec_file_load') },
+  '@module': {
+    why: 'Loading kernel code.',
+    members: w('init_module finit_module delete_module create_module query_module get_kernel_syms'),
+  },
+  '@reboot': {
+    why: 'Rebooting or replacing the running kernel.',
+    members: w('reboot kexec_load kexec_file_load'),
+  },
   '@swap': { why: 'Enabling and disabling swap.', members: w('swapon swapoff') },
   '@clock': {
     why: 'Setting the system clock.',
@@ -130,21 +149,26 @@ export const GROUPS: Readonly<Record<string, SyscallGroup>> = {
   },
   '@privileged': {
     why: 'Operations for administrators: accounting, eBPF, quotas, host names, the kernel log.',
-    members: w(`acct bpf quotactl quotactl_fd nfsservctl setdomainname sethostname vhangup syslog lookup_dcookie
+    members:
+      w(`acct bpf quotactl quotactl_fd nfsservctl setdomainname sethostname vhangup syslog lookup_dcookie
       fanotify_init fanotify_mark lsm_set_self_attr`),
   },
   '@file-handles': {
     why: 'open_by_handle_at opens files by inode handle, bypassing the mount view (the "shocker" container escape).',
     members: w('open_by_handle_at name_to_handle_at'),
   },
-  '@cpu-emulation': { why: 'Legacy CPU modes and LDT changes.', members: w('modify_ldt subpage_prot switch_endian vm86 vm86old') },
+  '@cpu-emulation': {
+    why: 'Legacy CPU modes and LDT changes.',
+    members: w('modify_ldt subpage_prot switch_endian vm86 vm86old'),
+  },
   '@numa': {
     why: 'NUMA placement of memory, which affects other tenants of the host.',
     members: w('mbind set_mempolicy get_mempolicy migrate_pages move_pages set_mempolicy_home_node'),
   },
   '@obsolete': {
     why: 'Syscalls unused by modern software; keeping them only adds attack surface.',
-    members: w(`_sysctl afs_syscall bdflush break ftime getpmsg gtty idle lock mpx prof profil putpmsg security sgetmask
+    members:
+      w(`_sysctl afs_syscall bdflush break ftime getpmsg gtty idle lock mpx prof profil putpmsg security sgetmask
       ssetmask stty sysfs tuxcall ulimit uselib ustat vserver oldstat oldfstat oldlstat oldumount readdir`),
   },
   '@userfaultfd': {

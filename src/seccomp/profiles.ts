@@ -46,7 +46,11 @@ const processRules: RawRule[] = [
   },
   { syscalls: ['clone3'], action: 'errno(ENOSYS)' },
   { syscalls: ['personality'], action: 'errno(EPERM)' },
-  { syscalls: ['personality'], action: 'allow', args: [{ index: 0, op: 'in', values: PERSONALITIES, width: 32 }] },
+  {
+    syscalls: ['personality'],
+    action: 'allow',
+    args: [{ index: 0, op: 'in', values: PERSONALITIES, width: 32 }],
+  },
 ]
 
 export const DENIED_BY_DEFAULT = [

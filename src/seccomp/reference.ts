@@ -39,7 +39,13 @@ function holds(c: ArgCondition, arg: bigint, arch: ArchInfo): boolean {
 }
 
 /** The return value the filter must give for this call. */
-export function evaluateSpec(spec: SeccompSpec, arches: ArchInfo[], auditArch: number, nr: number, args: readonly bigint[]): number {
+export function evaluateSpec(
+  spec: SeccompSpec,
+  arches: ArchInfo[],
+  auditArch: number,
+  nr: number,
+  args: readonly bigint[],
+): number {
   const arch = arches.find((a) => a.audit === auditArch)
   if (!arch) return RET.KILL_PROCESS
   if (nr === 0xffffffff) return RET.ALLOW

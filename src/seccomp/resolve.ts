@@ -26,7 +26,8 @@ const ERRNO = constants.errno as Record<string, number>
 /** "errno(EPERM)", "errno(13)", "kill-process", "trace(7)"... → Action, or a reason. */
 export function parseAction(text: string): Action | string {
   const t = text.trim()
-  if (['allow', 'kill-process', 'kill-thread', 'trap', 'log', 'notify'].includes(t)) return { kind: t } as Action
+  if (['allow', 'kill-process', 'kill-thread', 'trap', 'log', 'notify'].includes(t))
+    return { kind: t } as Action
   if (t === 'kill') return { kind: 'kill-process' }
   if (t === 'trace') return { kind: 'trace', data: 0 }
   const m = /^(errno|trace)\((\w+)\)$/.exec(t)
@@ -98,11 +99,17 @@ function expand(names: string[], path: (string | number)[], issues: Issue[]): st
   return [...new Set(out)]
 }
 
-function resolveRule(raw: RawRule, origin: string, path: (string | number)[], issues: Issue[]): SeccompRule | undefined {
+function resolveRule(
+  raw: RawRule,
+  origin: string,
+  path: (string | number)[],
+  issues: Issue[],
+): SeccompRule | undefined {
   const before = issues.length
   const syscalls = expand(raw.syscalls, [...path, 'syscalls'], issues)
   const action = parseAction(raw.action)
-  if (typeof action === 'string') issues.push({ code: 'invalid_value', path: [...path, 'action'], message: action })
+  if (typeof action === 'string')
+    issues.push({ code: 'invalid_value', path: [...path, 'action'], message: action })
   const args = (raw.args ?? []).map((a, i) => parseArg(a, [...path, 'args', i], issues))
   if (issues.length > before || typeof action === 'string') return undefined
   return { syscalls, args: args as ArgCondition[], action, origin }
@@ -133,10 +140,15 @@ export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {
   for (const l of layers) (l.rules ?? []).forEach((r, i) => add(r, l.origin, ['seccomp', 'rules', i]))
   add(TERMINAL_GUARD, 'terminal guard', ['seccomp'])
   const defaultAction = parseAction(defaultText ?? base.default)
-  if (typeof defaultAction === 'string') issues.push({ code: 'invalid_value', path: ['seccomp', 'default'], message: defaultAction })
+  if (typeof defaultAction === 'string')
+    issues.push({ code: 'invalid_value', path: ['seccomp', 'default'], message: defaultAction })
   if (issues.length || typeof defaultAction === 'string')
-    throw new CordonError('invalid_policy', `Invalid seccomp policy:\n  ${issues.map((i) => i.message).join('\n  ')}`, {
-      issues,
-    })
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid seccomp policy:\n  ${issues.map((i) => i.message).join('\n  ')}`,
+      {
+        issues,
+      },
+    )
   return { defaultAction, rules, unknownAction: { kind: 'errno', errno: ENOSYS } }
 }

@@ -30,7 +30,13 @@ ${POLICY_HELP}
   -h, --help             this help
 `
 
-const NODE_ARCH: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64', x64: 'x64', arm64: 'arm64', riscv64: 'riscv64' }
+const NODE_ARCH: Record<string, string> = {
+  x86_64: 'x64',
+  aarch64: 'arm64',
+  x64: 'x64',
+  arm64: 'arm64',
+  riscv64: 'riscv64',
+}
 
 export async function seccompCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -57,7 +63,8 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   if (!['compile', 'disasm', 'explain', 'test'].includes(sub))
     throw new CordonError('invalid_usage', `unknown subcommand \`${sub}\`; see cordon seccomp --help`)
   const nodeArch = NODE_ARCH[values.arch ?? process.arch]
-  if (!nodeArch) throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${values.arch}\``)
+  if (!nodeArch)
+    throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${values.arch}\``)
   const policy = policyFromFlags(values, policyFile)
   const spec = resolveSeccomp(policy.seccomp)
   const arches = entryPoints(nodeArch)
@@ -69,9 +76,13 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     if (values.output) writeFileSync(values.output, filter.program)
     if (values.json) out(JSON.stringify({ version: 1, ...filter, program: undefined }, null, 2))
     else {
-      out(`${filter.instructions} instructions (${filter.instructionsBeforeOptimization} before optimization)`)
+      out(
+        `${filter.instructions} instructions (${filter.instructionsBeforeOptimization} before optimization)`,
+      )
       for (const s of filter.perArch)
-        out(`  ${s.arch.padEnd(8)} path: average ${s.averagePath}, worst ${s.worstPath} instructions; comparisons per call ${s.weightedCost}`)
+        out(
+          `  ${s.arch.padEnd(8)} path: average ${s.averagePath}, worst ${s.worstPath} instructions; comparisons per call ${s.weightedCost}`,
+        )
     }
     return 0
   }
@@ -94,10 +105,19 @@ export async function seccompCommand(argv: string[]): Promise<number> {
           by: rule?.origin ?? 'default action',
         }
       })
-    if (values.json) out(JSON.stringify({ version: 1, arch: arch.name, default: actionKey(spec.defaultAction), syscalls: rows }, null, 2))
+    if (values.json)
+      out(
+        JSON.stringify(
+          { version: 1, arch: arch.name, default: actionKey(spec.defaultAction), syscalls: rows },
+          null,
+          2,
+        ),
+      )
     else
       for (const r of rows)
-        out(`${String(r.nr).padStart(4)} ${r.name.padEnd(24)} ${r.action.padEnd(14)} ${r.conditional.length ? `(with argument checks: ${r.conditional.join(', ')}) ` : ''}${r.by}`)
+        out(
+          `${String(r.nr).padStart(4)} ${r.name.padEnd(24)} ${r.action.padEnd(14)} ${r.conditional.length ? `(with argument checks: ${r.conditional.join(', ')}) ` : ''}${r.by}`,
+        )
     return 0
   }
   // test
@@ -106,7 +126,8 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   if (!arch || !arches.includes(arch))
     throw new CordonError('invalid_usage', `--entry must be one of ${arches.map((a) => a.name).join(', ')}`)
   const nr = /^\d+$/.test(values.syscall) ? Number(values.syscall) : arch.table[values.syscall]
-  if (nr === undefined) throw new CordonError('invalid_usage', `${arch.name} has no syscall \`${values.syscall}\``)
+  if (nr === undefined)
+    throw new CordonError('invalid_usage', `${arch.name} has no syscall \`${values.syscall}\``)
   let args: bigint[]
   try {
     args = (values.arg ?? []).map((a) => BigInt.asUintN(64, BigInt(a)))
@@ -116,9 +137,24 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   const verdict = interpret(prog, { nr, arch: arch.audit, args })
   const lines = disassemble(prog)
   if (values.json)
-    out(JSON.stringify({ version: 1, arch: arch.name, nr, name: syscallName(arch, nr) ?? null, verdict: describeReturn(verdict.value), path: verdict.path }, null, 2))
+    out(
+      JSON.stringify(
+        {
+          version: 1,
+          arch: arch.name,
+          nr,
+          name: syscallName(arch, nr) ?? null,
+          verdict: describeReturn(verdict.value),
+          path: verdict.path,
+        },
+        null,
+        2,
+      ),
+    )
   else {
-    out(`${arch.name} ${syscallName(arch, nr) ?? '?'} (${nr}) → ${describeReturn(verdict.value)} after ${verdict.path.length} instructions`)
+    out(
+      `${arch.name} ${syscallName(arch, nr) ?? '?'} (${nr}) → ${describeReturn(verdict.value)} after ${verdict.path.length} instructions`,
+    )
     for (const pc of verdict.path) out(`  ${lines[pc]}`)
   }
   void returnValue
@@ -131,6 +167,7 @@ function groups(json: boolean): number {
     process.stdout.write(`${JSON.stringify({ version: 1, groups: GROUPS }, null, 2)}\n`)
     return 0
   }
-  for (const [name, g] of Object.entries(GROUPS)) process.stdout.write(`${name}\n  ${g.why}\n  ${g.members.join(' ')}\n\n`)
+  for (const [name, g] of Object.entries(GROUPS))
+    process.stdout.write(`${name}\n  ${g.why}\n  ${g.members.join(' ')}\n\n`)
   return 0
 }

@@ -1,0 +1,74 @@
+// The seccomp section: names, groups, actions and arguments are checked with clear messages.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { CordonError } from '../../src/errors.js'
+import { entryPoints } from '../../src/seccomp/arch.js'
+import { compileSeccomp } from '../../src/seccomp/compile.js'
+import { parseAction, resolveSeccomp } from '../../src/seccomp/resolve.js'
+
+function message(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (e) {
+    assert.ok(e instanceof CordonError)
+    return e.message
+  }
+  assert.fail('expected an error')
+}
+
+describe('seccomp policy resolution', () => {
+  const cases = [
+    { input: 'allow', want: { kind: 'allow' } },
+    { input: 'errno(EPERM)', want: { kind: 'errno', errno: 1 } },
+    { input: 'errno(13)', want: { kind: 'errno', errno: 13 } },
+    { input: 'kill', want: { kind: 'kill-process' } },
+    { input: 'trace(5)', want: { kind: 'trace', data: 5 } },
+  ]
+  for (const c of cases)
+    test(`parses the action ${c.input}`, () => assert.deepEqual(parseAction(c.input), c.want))
+
+  test('rejects bad actions, names and groups with suggestions', () => {
+    assert.match(String(parseAction('errno(EPREM)')), /unknown errno `EPREM`/)
+    assert.match(String(parseAction('deny')), /expected allow, errno\(NAME\|N\)/)
+    const m = message(() =>
+      resolveSeccomp([
+        { rules: [{ syscalls: ['ptrce', '@mounts'], action: 'errno(EPERM)' }], origin: 'p.yaml' },
+      ]),
+    )
+    assert.match(m, /Unknown syscall `ptrce`; did you mean `ptrace`\?/)
+    assert.match(m, /Unknown syscall group `@mounts`; did you mean `@mount`\?/)
+    assert.match(
+      message(() => resolveSeccomp([{ profile: 'strikt', origin: 'x' }])),
+      /did you mean `strict`\?/,
+    )
+  })
+
+  test('arguments need their values', () => {
+    const m = message(() =>
+      resolveSeccomp([
+        { rules: [{ syscalls: ['socket'], action: 'allow', args: [{ index: 0, op: 'in' }] }], origin: 'x' },
+      ]),
+    )
+    assert.match(m, /`in` needs `values`/)
+  })
+
+  test('the terminal guard is the last rule, after every layer', () => {
+    const spec = resolveSeccomp([
+      { profile: 'none', rules: [{ syscalls: ['ioctl'], action: 'allow' }], origin: 'x' },
+    ])
+    assert.equal(spec.rules.at(-1)!.origin, 'terminal guard')
+  })
+
+  test('a filter over 4096 instructions is a clear error', () => {
+    const rules = Array.from({ length: 600 }, (_, i) => ({
+      syscalls: ['read'],
+      action: 'errno(EPERM)',
+      args: [{ index: 0, op: 'eq' as const, value: i }],
+    }))
+    const spec = resolveSeccomp([{ rules, origin: 'x' }])
+    assert.match(
+      message(() => compileSeccomp(spec, entryPoints('x64'))),
+      /needs \d+ instructions, over the kernel's limit of 4096; merge rules/,
+    )
+  })
+})
