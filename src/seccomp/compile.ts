@@ -116,11 +116,17 @@ export function buildRanges(spec: SeccompSpec, arch: ArchInfo, options: CompileO
   const unknownKey = leafKey(unknown)
   const top = arch.x32Bit ? arch.x32Bit - 1 : TRACER_SKIP - 1
   const max = maxSyscall(arch)
+  // With a frequency profile, every known syscall still gets a floor weight (a quarter of the
+  // mean), which bounds how deep rare syscalls sink: hot paths get shorter, the worst path
+  // stays within a couple of comparisons of a balanced tree.
+  const freq = options.frequencies
+  const known = Object.keys(arch.table)
+  const floor = freq ? known.reduce((s, n) => s + (freq[n] ?? 0), 0) / known.length / 4 || 1 : 1
   const ranges: Range[] = []
   for (let nr = 0; nr <= max; nr++) {
     const name = byNumber.get(nr)
     const leaf = name ? leafFor(spec, name) : unknown
-    const weight = name ? (options.frequencies ? (options.frequencies[name] ?? 0) + 1e-6 : 1) : 1e-6
+    const weight = name ? (freq ? (freq[name] ?? 0) + floor : 1) : 1e-6
     ranges.push({ lo: nr, hi: nr, leaf, key: name ? leafKey(leaf) : unknownKey, weight })
   }
   ranges.push({ lo: max + 1, hi: top, leaf: unknown, key: unknownKey, weight: 1e-6 })

@@ -1,0 +1,154 @@
+// Cost of cordon's seccomp filter, side by side in one run:
+//  1. a syscall-heavy loop (getppid, read of /dev/zero, openat/close) in the same sandbox with
+//     cordon's `default` filter and with no filter: median ns per iteration and the overhead;
+//  2. BPF instructions per syscall for the same policy compiled by cordon and by libseccomp
+//     (Debian's libseccomp-dev, with and without its binary-tree optimization), weighted by a
+//     recorded syscall mix (bench/syscall-mix.json).
+//
+//   node bench/seccomp.mjs [--rounds N] [--json]
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const lib = (p) => import(join(root, 'build', 'src', p))
+const { compilePlan, encodePlan, resolvePolicy, callerContext } = await lib('index.js')
+const { resolveSeccomp } = await lib('seccomp/resolve.js')
+const { compileSeccomp, leafFor } = await lib('seccomp/compile.js')
+const { entryPoints, ARCHES } = await lib('seccomp/arch.js')
+const { decode, interpret } = await lib('seccomp/bpf.js')
+
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '15' }, json: { type: 'boolean' } },
+})
+const rounds = Number(values.rounds)
+const work = mkdtempSync(join(tmpdir(), 'cordon-bench-seccomp-'))
+const launcher = join(root, 'build', 'native', 'cordon-exec')
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+// 1. The loop, with and without the filter.
+const loop = join(work, 'syscall-loop')
+execFileSync('cc', ['-O2', '-o', loop, join(root, 'bench', 'syscall-loop.c')])
+const policy = { extends: ['default'], filesystem: [{ ro: work }] }
+const resolved = resolvePolicy({ policy, baseDir: work, label: 'bench' }, work)
+const withFilter = compilePlan(resolved, { ...callerContext(), cwd: work })
+const noFilter = { ...withFilter, ops: withFilter.ops.filter((o) => o.op !== 'seccomp') }
+// A one-instruction `ret ALLOW` filter: what the kernel charges for having any filter at all.
+const allowAll = Buffer.from([0x06, 0, 0, 0, 0x00, 0x00, 0xff, 0x7f])
+const trivial = {
+  ...withFilter,
+  ops: withFilter.ops.map((o) => (o.op === 'seccomp' ? { ...o, program: allowAll } : o)),
+}
+const plans = {
+  filtered: join(work, 'filtered.plan'),
+  unfiltered: join(work, 'unfiltered.plan'),
+  trivial: join(work, 'trivial.plan'),
+}
+writeFileSync(plans.filtered, encodePlan(withFilter))
+writeFileSync(plans.unfiltered, encodePlan(noFilter))
+writeFileSync(plans.trivial, encodePlan(trivial))
+const samples = { filtered: [], unfiltered: [], trivial: [] }
+for (let i = 0; i < rounds; i++)
+  for (const kind of ['unfiltered', 'trivial', 'filtered']) {
+    const out = execFileSync(launcher, [plans[kind], '--', loop, '300000'], { encoding: 'utf8' })
+    samples[kind].push(Number(out.trim()))
+  }
+const pct = (a, b) => Number(((a / b - 1) * 100).toFixed(2))
+const loopRow = {
+  unfilteredNs: median(samples.unfiltered),
+  trivialNs: median(samples.trivial),
+  filteredNs: median(samples.filtered),
+  overheadPct: pct(median(samples.filtered), median(samples.unfiltered)),
+  kernelFixedPct: pct(median(samples.trivial), median(samples.unfiltered)),
+  filterOnlyPct: pct(median(samples.filtered), median(samples.trivial)),
+}
+
+// 2. Instructions per syscall: cordon vs libseccomp on the same decisions.
+const mix = JSON.parse(readFileSync(join(root, 'bench', 'syscall-mix.json'), 'utf8')).counts
+const spec = resolveSeccomp(resolved.seccomp)
+const arches = entryPoints('x64')
+const native = ARCHES.x86_64
+function weighted(prog) {
+  let cost = 0
+  let total = 0
+  let worst = 0
+  for (const [name, count] of Object.entries(mix)) {
+    const nr = native.table[name]
+    if (nr === undefined) continue
+    const n = interpret(prog, { nr, arch: native.audit, args: [] }).path.length
+    cost += count * n
+    total += count
+  }
+  for (const nr of Object.values(native.table))
+    worst = Math.max(worst, interpret(prog, { nr, arch: native.audit, args: [] }).path.length)
+  return { weightedAverage: Number((cost / total).toFixed(2)), worst }
+}
+const rows = [
+  {
+    compiler: 'cordon (weight-balanced tree, mix-aware)',
+    ...weighted(decode(compileSeccomp(spec, arches, { frequencies: mix }).program)),
+  },
+]
+rows.push({
+  compiler: 'cordon (no frequency profile)',
+  ...weighted(decode(compileSeccomp(spec, arches).program)),
+})
+
+const helper = join(work, 'libseccomp-export')
+const haveLibseccomp =
+  spawnSync('cc', ['-O2', '-o', helper, join(root, 'bench', 'libseccomp-export.c'), '-lseccomp']).status === 0
+if (haveLibseccomp) {
+  // Every syscall's decision, in the helper's line format: NAME ACTION [ARG OP VALUE MASK]...
+  const lines = []
+  const actionText = (a) => (a.kind === 'errno' ? `errno:${a.errno}` : a.kind)
+  for (const name of new Set(arches.flatMap((a) => Object.keys(a.table)))) {
+    const leaf = leafFor(spec, name)
+    lines.push(`${name} ${actionText(leaf.fallback)}`)
+    for (const check of leaf.checks) {
+      // libseccomp takes one value per comparison: `in` becomes one rule per value.
+      const variants =
+        check.args.length === 1 && check.args[0].op === 'in'
+          ? check.args[0].values.map((v) => [{ ...check.args[0], op: 'eq', value: v }])
+          : [check.args]
+      for (const args of variants)
+        lines.push(
+          `${name} ${actionText(check.action)} ${args.map((c) => `${c.index} ${c.op} ${c.value} ${c.mask ?? 0}`).join(' ')}`,
+        )
+    }
+  }
+  const input = `${actionText(spec.defaultAction)}\n${lines.join('\n')}\n`
+  for (const [label, mode] of [
+    ['libseccomp 2.5 (binary tree)', 'tree'],
+    ['libseccomp 2.5 (linear)', 'linear'],
+  ]) {
+    const out = join(work, `${mode}.bpf`)
+    execFileSync(helper, [mode, out], { input })
+    rows.push({ compiler: label, ...weighted(decode(readFileSync(out))) })
+  }
+}
+
+const result = { version: 1, loop: loopRow, rounds, instructions: rows, libseccomp: haveLibseccomp }
+if (values.json) console.log(JSON.stringify(result, null, 2))
+else {
+  console.log(`syscall loop (getppid + read + openat/close), median of ${rounds} rounds, same sandbox\n`)
+  console.log('| filter | ns per iteration | vs none | vs allow-all |')
+  console.log('|---|---:|---:|---:|')
+  console.log(`| none | ${loopRow.unfilteredNs} | - | - |`)
+  console.log(
+    `| allow-all (1 instruction: the kernel's fixed cost) | ${loopRow.trivialNs} | ${loopRow.kernelFixedPct}% | - |`,
+  )
+  console.log(
+    `| cordon default | ${loopRow.filteredNs} | ${loopRow.overheadPct}% | ${loopRow.filterOnlyPct}% |`,
+  )
+  console.log(
+    `\nBPF instructions per syscall, cordon's default policy, x86_64, weighted by bench/syscall-mix.json\n`,
+  )
+  console.log('| compiler | weighted average | worst |')
+  console.log('|---|---:|---:|')
+  for (const r of rows) console.log(`| ${r.compiler} | ${r.weightedAverage} | ${r.worst} |`)
+  if (!haveLibseccomp)
+    console.log('\n(libseccomp-dev not installed: apt-get install libseccomp-dev for the comparison)')
+}
