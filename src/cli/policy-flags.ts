@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path'
 import { load as loadYaml } from 'js-yaml'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError } from '../errors.js'
+import { importOci, parseOci } from '../seccomp/oci.js'
 import { loadPolicyFile, validatePolicy } from '../policy/parse.js'
 import { PROFILES } from '../policy/profiles.js'
 import { type PolicySource, type ResolvedPolicy, resolveLayers, unknownProfile } from '../policy/resolve.js'
@@ -38,7 +39,8 @@ export const POLICY_HELP = `Policy:
       --pass-env K       copy a variable from this environment; repeatable
       --cwd DIR          working directory inside
       --uid N, --gid N   identity inside (default: yours)
-      --seccomp P|FILE   syscall filter: default, strict, none, or a file with a seccomp section`
+      --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
+                         or an OCI/Docker seccomp profile (JSON)`
 
 export interface PolicyFlagValues {
   policy?: string
@@ -107,11 +109,16 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
 }
 
-/** --seccomp NAME picks a profile; anything else is a YAML/JSON file holding a seccomp section. */
+/** --seccomp NAME picks a profile; a file holds a seccomp section or an OCI/Docker profile. */
 function seccompFlag(value: string): unknown {
   if (['default', 'strict', 'none'].includes(value)) return { profile: value }
   try {
-    return loadYaml(readFileSync(value, 'utf8'))
+    const text = readFileSync(value, 'utf8')
+    if (/"defaultAction"\s*:/.test(text)) {
+      const { layer } = importOci(parseOci(text), { origin: value })
+      return { profile: layer.profile, default: layer.default, rules: layer.rules }
+    }
+    return loadYaml(text)
   } catch (cause) {
     throw new CordonError(
       'invalid_usage',

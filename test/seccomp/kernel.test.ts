@@ -133,5 +133,16 @@ describe(
       ])
       assert.match(i386.stdout, /^i386 ioctl \(54\) → ERRNO\(1\)/)
     })
+
+    test('an OCI (Docker-format) profile runs under cordon via --seccomp FILE', () => {
+      const file = join(projectDir(), 'exported.json')
+      const exported = cordon(['seccomp', 'export', '--seccomp', 'strict', '-o', file])
+      assert.equal(exported.status, 0, exported.stderr)
+      assert.match(exported.stderr, /OCI has no width/)
+      const ok = cordon(['run', '--seccomp', file, '--', probe, 'native', '39']) // getpid
+      assert.equal(ok.stdout.trim(), 'ret=2 errno=0')
+      const denied = cordon(['run', '--seccomp', file, '--', probe, 'native', '163']) // acct
+      assert.equal(denied.stdout.trim(), 'ret=-1 errno=EPERM')
+    })
   },
 )

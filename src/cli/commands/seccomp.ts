@@ -1,13 +1,15 @@
 // cordon seccomp compile|disasm|explain|test|groups: look inside the syscall filter.
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { dump as dumpYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
-import { ARCHES, archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
+import { archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
 import { decode, describeReturn, interpret } from '../../seccomp/bpf.js'
-import { compileSeccomp, leafFor, returnValue } from '../../seccomp/compile.js'
+import { compileSeccomp, leafFor } from '../../seccomp/compile.js'
 import { disassemble } from '../../seccomp/disasm.js'
 import { GROUPS } from '../../seccomp/groups.js'
 import { actionKey } from '../../seccomp/model.js'
+import { exportOci, importOci, parseOci, stringifyOci } from '../../seccomp/oci.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
@@ -17,6 +19,10 @@ const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY
   disasm    the BPF program, with syscall names
   explain   what each syscall gets, and which rule decides it
   test      run the program in the interpreter on one call: --syscall NAME|NR [--arg N...] [--arch A]
+  export    the filter as OCI runtime-spec JSON (Docker --security-opt seccomp=, containerd,
+            Kubernetes Localhost profiles); what OCI cannot express is listed on stderr
+  import    FILE: an OCI/Docker profile as a cordon policy (YAML) for this host's arch, kernel
+            and --caps (cordon keeps no capabilities unless the policy says so)
   groups    the syscall groups, their members and why they exist
 
 ${POLICY_HELP}
@@ -26,6 +32,7 @@ ${POLICY_HELP}
       --syscall NAME|NR  (test) the call; --entry i386 to use the compat entry point on x64
       --arg N            (test) arguments in order, decimal or 0x; repeatable
   -o, --output FILE      (compile) write the BPF program
+      --caps LIST        (import) capabilities the sandbox keeps, comma-separated
       --json             machine-readable output
   -h, --help             this help
 `
@@ -49,6 +56,7 @@ export async function seccompCommand(argv: string[]): Promise<number> {
       arg: { type: 'string', multiple: true },
       output: { type: 'string', short: 'o' },
       json: { type: 'boolean' },
+      caps: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,7 +68,8 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2
   }
   if (sub === 'groups') return groups(values.json === true)
-  if (!['compile', 'disasm', 'explain', 'test'].includes(sub))
+  if (sub === 'import') return importCommand(policyFile, values.caps, values.output)
+  if (!['compile', 'disasm', 'explain', 'test', 'export'].includes(sub))
     throw new CordonError('invalid_usage', `unknown subcommand \`${sub}\`; see cordon seccomp --help`)
   const nodeArch = NODE_ARCH[values.arch ?? process.arch]
   if (!nodeArch)
@@ -72,6 +81,14 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   const prog = decode(filter.program)
   const out = (s: string) => process.stdout.write(`${s}\n`)
 
+  if (sub === 'export') {
+    const { profile, warnings } = exportOci(spec, nodeArch)
+    const text = `${stringifyOci(profile)}\n`
+    if (values.output) writeFileSync(values.output, text)
+    else process.stdout.write(text)
+    for (const w of warnings) process.stderr.write(`cordon: export: ${w}\n`)
+    return 0
+  }
   if (sub === 'compile') {
     if (values.output) writeFileSync(values.output, filter.program)
     if (values.json) out(JSON.stringify({ version: 1, ...filter, program: undefined }, null, 2))
@@ -157,8 +174,45 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     )
     for (const pc of verdict.path) out(`  ${lines[pc]}`)
   }
-  void returnValue
-  void ARCHES
+  return 0
+}
+
+function importCommand(
+  file: string | undefined,
+  caps: string | undefined,
+  output: string | undefined,
+): number {
+  if (!file)
+    throw new CordonError('invalid_usage', 'import needs the OCI profile: cordon seccomp import FILE')
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (cause) {
+    throw new CordonError('not_found', `cannot read ${file}: ${(cause as Error).message}`)
+  }
+  let profile
+  try {
+    profile = parseOci(text)
+  } catch (cause) {
+    throw new CordonError('invalid_policy', `${file} is not JSON: ${(cause as Error).message}`)
+  }
+  const { layer, skipped } = importOci(profile, { ...(caps ? { caps: caps.split(',') } : {}), origin: file })
+  resolveSeccomp([layer]) // validate before printing
+  const yaml = dumpYaml(
+    { seccomp: { profile: layer.profile, default: layer.default, rules: layer.rules } },
+    { lineWidth: 120, flowLevel: 3 },
+  )
+  const text2 = `# Imported from ${file} by cordon seccomp import\n${yaml}`
+  if (output) writeFileSync(output, text2)
+  else process.stdout.write(text2)
+  if (skipped.rules)
+    process.stderr.write(
+      `cordon: import: ${skipped.rules} rule(s) skipped (other arch, capability or kernel)\n`,
+    )
+  if (skipped.names.length)
+    process.stderr.write(
+      `cordon: import: names unknown to cordon's tables skipped: ${skipped.names.join(' ')}\n`,
+    )
   return 0
 }
 
