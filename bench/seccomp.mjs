@@ -5,7 +5,9 @@
 //     (Debian's libseccomp-dev, with and without its binary-tree optimization), weighted by a
 //     recorded syscall mix (bench/syscall-mix.json).
 //
-//   node bench/seccomp.mjs [--rounds N] [--json]
+//   node bench/seccomp.mjs [--rounds N] [--oci PROFILE.json] [--json]
+// --oci compiles an OCI/Docker profile (e.g. Docker's default.json) for part 2 instead of
+// cordon's default policy.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -68,7 +70,10 @@ const loopRow = {
 
 // 2. Instructions per syscall: cordon vs libseccomp on the same decisions.
 const mix = JSON.parse(readFileSync(join(root, 'bench', 'syscall-mix.json'), 'utf8')).counts
-const spec = resolveSeccomp(resolved.seccomp)
+const spec = values.oci
+  ? resolveSeccomp([importOci(parseOci(readFileSync(values.oci, 'utf8')), { origin: values.oci }).layer])
+  : resolveSeccomp(resolved.seccomp)
+const policyName = values.oci ?? "cordon's default policy"
 const arches = entryPoints('x64')
 const native = ARCHES.x86_64
 function weighted(prog) {
