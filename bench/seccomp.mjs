@@ -24,8 +24,9 @@ const { entryPoints, ARCHES } = await lib('seccomp/arch.js')
 const { decode, interpret } = await lib('seccomp/bpf.js')
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '15' }, json: { type: 'boolean' } },
+  options: { rounds: { type: 'string', default: '15' }, oci: { type: 'string' }, json: { type: 'boolean' } },
 })
+const { importOci, parseOci } = await lib('seccomp/oci.js')
 const rounds = Number(values.rounds)
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-seccomp-'))
 const launcher = join(root, 'build', 'native', 'cordon-exec')
@@ -149,7 +150,7 @@ else {
     `| cordon default | ${loopRow.filteredNs} | ${loopRow.overheadPct}% | ${loopRow.filterOnlyPct}% |`,
   )
   console.log(
-    `\nBPF instructions per syscall, cordon's default policy, x86_64, weighted by bench/syscall-mix.json\n`,
+    `\nBPF instructions per syscall, ${policyName}, x86_64, weighted by bench/syscall-mix.json\n`,
   )
   console.log('| compiler | weighted average | worst |')
   console.log('|---|---:|---:|')
