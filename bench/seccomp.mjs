@@ -149,9 +149,7 @@ else {
   console.log(
     `| cordon default | ${loopRow.filteredNs} | ${loopRow.overheadPct}% | ${loopRow.filterOnlyPct}% |`,
   )
-  console.log(
-    `\nBPF instructions per syscall, ${policyName}, x86_64, weighted by bench/syscall-mix.json\n`,
-  )
+  console.log(`\nBPF instructions per syscall, ${policyName}, x86_64, weighted by bench/syscall-mix.json\n`)
   console.log('| compiler | weighted average | worst |')
   console.log('|---|---:|---:|')
   for (const r of rows) console.log(`| ${r.compiler} | ${r.weightedAverage} | ${r.worst} |`)

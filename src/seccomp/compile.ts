@@ -116,21 +116,33 @@ export function buildRanges(spec: SeccompSpec, arch: ArchInfo, options: CompileO
   const unknownKey = leafKey(unknown)
   const top = arch.x32Bit ? arch.x32Bit - 1 : TRACER_SKIP - 1
   const max = maxSyscall(arch)
-  // With a frequency profile, every known syscall still gets a floor weight (a quarter of the
+  // With a frequency profile, every known syscall still gets a floor weight (half the
   // mean), which bounds how deep rare syscalls sink: hot paths get shorter, the worst path
   // stays within a couple of comparisons of a balanced tree.
   const freq = options.frequencies
   const known = Object.keys(arch.table)
-  const floor = freq ? known.reduce((s, n) => s + (freq[n] ?? 0), 0) / known.length / 4 || 1 : 1
+  const floor = freq ? known.reduce((s, n) => s + (freq[n] ?? 0), 0) / known.length / 2 || 1 : 1
   const ranges: Range[] = []
   for (let nr = 0; nr <= max; nr++) {
     const name = byNumber.get(nr)
     const leaf = name ? leafFor(spec, name) : unknown
-    const weight = name ? (freq ? (freq[name] ?? 0) + floor : 1) : 1e-6
+    // A weight-balanced tree puts a leaf of weight w at depth ≈ log2(total / w): weighting a
+    // leaf by 2^(its argument checks' length) lifts it by that many levels, so checking
+    // arguments does not lengthen the worst path.
+    const lift = 2 ** Math.min(8, checkCost(leaf))
+    const weight = name ? (freq ? (freq[name] ?? 0) + floor : 1) * lift : 1e-6
     ranges.push({ lo: nr, hi: nr, leaf, key: name ? leafKey(leaf) : unknownKey, weight })
   }
   ranges.push({ lo: max + 1, hi: top, leaf: unknown, key: unknownKey, weight: 1e-6 })
   return options.optimize === false ? ranges : mergeRanges(ranges)
+}
+
+/** Instructions the longest argument-check path of a leaf adds (an estimate, for weights). */
+function checkCost(leaf: Leaf): number {
+  let cost = 0
+  for (const check of mergeChecks(leaf.checks))
+    for (const c of check.args) cost += c.op === 'in' ? 3 + (c.values?.length ?? 0) : c.width === 32 ? 2 : 4
+  return cost
 }
 
 /** Neighbours with the same outcome become one range. */
@@ -208,13 +220,38 @@ function emitCondition(e: Emitter, c: ArgCondition, fail: string, arch: ArchInfo
       break
     }
     case 'in': {
-      for (const value of c.values ?? []) {
-        const next = e.label('in')
-        emitCondition(e, { ...c, op: 'eq', value }, next, arch)
-        e.put({ ja: pass })
-        e.put({ label: next })
+      // Group the values by their high word: one high-word test per group, then the low words.
+      // The last test of a chain jumps to fail itself instead of falling into a `ja fail`.
+      const values = (c.values ?? []).map((x) => BigInt.asUintN(64, x))
+      const chain = (lows: number[]) =>
+        lows.forEach((l, i) =>
+          e.put({ code: BPF.JEQ_K, k: l, jt: pass, ...(i === lows.length - 1 ? { jf: fail } : {}) }),
+        )
+      if (!wide) {
+        const lows = [...new Set(values.filter((x) => c.width === 32 || hi(x) === 0).map(lo))]
+        if (lows.length === 0) e.put({ ja: fail })
+        else {
+          word('lo')
+          chain(lows)
+        }
+        break
       }
-      e.put({ ja: fail })
+      const byHigh = new Map<number, number[]>()
+      for (const x of values) byHigh.set(hi(x), [...(byHigh.get(hi(x)) ?? []), lo(x)])
+      const groups = [...byHigh.entries()].map(([h, lows]) => ({
+        h,
+        lows: [...new Set(lows)],
+        label: e.label('hi'),
+      }))
+      word('hi')
+      groups.forEach((g, i) =>
+        e.put({ code: BPF.JEQ_K, k: g.h, jt: g.label, ...(i === groups.length - 1 ? { jf: fail } : {}) }),
+      )
+      for (const g of groups) {
+        e.put({ label: g.label })
+        word('lo')
+        chain(g.lows)
+      }
       break
     }
     default: {
@@ -243,8 +280,36 @@ function emitCondition(e: Emitter, c: ArgCondition, fail: string, arch: ArchInfo
   e.put({ label: pass })
 }
 
+/** Adjacent checks with the same action on one `eq`/`in` of the same argument become one `in`
+ * (OCI profiles spell set membership as one rule per value). */
+export function mergeChecks(checks: Leaf['checks']): Leaf['checks'] {
+  const out: Leaf['checks'] = []
+  const single = (x: Leaf['checks'][number]) =>
+    x.args.length === 1 && (x.args[0]!.op === 'eq' || x.args[0]!.op === 'in') ? x.args[0]! : undefined
+  for (const check of checks) {
+    const prev = out.at(-1)
+    const a = prev && single(prev)
+    const b = single(check)
+    if (
+      prev &&
+      a &&
+      b &&
+      a.index === b.index &&
+      a.width === b.width &&
+      actionKey(prev.action) === actionKey(check.action)
+    ) {
+      const values = [
+        ...(a.op === 'in' ? (a.values ?? []) : [a.value]),
+        ...(b.op === 'in' ? (b.values ?? []) : [b.value]),
+      ]
+      out[out.length - 1] = { action: prev.action, args: [{ ...a, op: 'in', value: 0n, values }] }
+    } else out.push(check)
+  }
+  return out
+}
+
 function emitLeaf(e: Emitter, leaf: Leaf, arch: ArchInfo): void {
-  for (const check of leaf.checks) {
+  for (const check of mergeChecks(leaf.checks)) {
     const next = e.label('next')
     for (const c of check.args) emitCondition(e, c, next, arch)
     e.ret(check.action)

@@ -19,17 +19,33 @@ export function disassemble(prog: Insn[]): string[] {
     const arch = AUDIT_NAMES.get(prog[pc]!.k >>> 0)
     if (arch) starts.push({ pc: pc + 1 + prog[pc]!.jt, arch })
   }
-  let loaded = ''
+  // What the accumulator holds at each instruction, over every path that reaches it.
+  const loadedAt: (string | undefined)[] = new Array(prog.length).fill(undefined)
+  const reach = (pc: number, value: string) => {
+    if (pc >= prog.length) return
+    loadedAt[pc] = loadedAt[pc] === undefined || loadedAt[pc] === value ? value : '?'
+  }
+  prog.forEach((insn, pc) => {
+    const now = insn.code === BPF.LD_W_ABS ? operand(insn.k) : (loadedAt[pc] ?? '?')
+    if (insn.code === BPF.RET_K) return
+    if (insn.code === BPF.JMP_JA) reach(pc + 1 + insn.k, now)
+    else if (insn.code === BPF.LD_W_ABS || insn.code === BPF.ALU_AND_K)
+      reach(pc + 1, insn.code === BPF.ALU_AND_K ? '?' : now)
+    else {
+      reach(pc + 1 + insn.jt, now)
+      reach(pc + 1 + insn.jf, now)
+    }
+  })
   return prog.map((insn, pc) => {
     const arch = starts.filter((s) => s.pc <= pc).at(-1)?.arch
     const at = String(pc).padStart(4, '0')
     const to = (off: number) => String(pc + 1 + off).padStart(4, '0')
+    const loaded = loadedAt[pc] ?? ''
     let text: string
     let note = ''
     switch (insn.code) {
       case BPF.LD_W_ABS:
-        loaded = operand(insn.k)
-        text = `ld   ${loaded}`
+        text = `ld   ${operand(insn.k)}`
         break
       case BPF.ALU_AND_K:
         text = `and  #0x${insn.k.toString(16)}`
