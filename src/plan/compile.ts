@@ -5,7 +5,8 @@ import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
 import { entryPoints } from '../seccomp/arch.js'
-import { compileSeccomp } from '../seccomp/compile.js'
+import { type CompiledFilter, compileSeccomp } from '../seccomp/compile.js'
+import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
 
@@ -68,8 +69,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   ops.push({ op: 'caps', keep })
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
-  const spec = resolveSeccomp(policy.seccomp)
-  const filter = compileSeccomp(spec, entryPoints(ctx.arch))
+  const filter = cachedFilter(policy.seccomp, ctx.arch)
   ops.push({ op: 'seccomp', flags: 0, program: filter.program })
   const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
   const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)
@@ -78,4 +78,24 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
       'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied',
   )
   return { ops, notes }
+}
+
+/** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
+ * compile each distinct one once. Bounded, oldest evicted first. */
+const filterCache = new Map<string, CompiledFilter>()
+function cachedFilter(
+  layers: ResolvedPolicy['seccomp'],
+  arch: string,
+): Pick<CompiledFilter, 'program' | 'instructions'> {
+  const builtIn = precompiledKey(layers, arch)
+  const program = builtIn ? precompiledProgram(builtIn) : undefined
+  if (program) return { program, instructions: program.length / 8 }
+  const key = `${arch}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
+  let filter = filterCache.get(key)
+  if (!filter) {
+    filter = compileSeccomp(resolveSeccomp(layers), entryPoints(arch))
+    if (filterCache.size >= 32) filterCache.delete(filterCache.keys().next().value!)
+    filterCache.set(key, filter)
+  }
+  return filter
 }

@@ -108,33 +108,68 @@ function leafKey(l: Leaf): string {
   return JSON.stringify(l, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
 }
 
+interface Outcome {
+  leaf: Leaf
+  key: string
+  lift: number
+}
+
+/** Leaves depend only on which rules name a syscall: compute each distinct one once. */
+function outcomes(spec: SeccompSpec): (name: string) => Outcome {
+  const memo = new Map<string, Outcome>()
+  const sets = spec.rules.map(ruleNames)
+  return (name) => {
+    let signature = ''
+    for (let i = 0; i < sets.length; i++) if (sets[i]!.has(name)) signature += `${i},`
+    let o = memo.get(signature)
+    if (!o) {
+      const leaf = leafFor(spec, name)
+      // A weight-balanced tree puts a leaf of weight w at depth ≈ log2(total / w): weighting a
+      // leaf by 2^(its argument checks' length) lifts it by that many levels, so checking
+      // arguments does not lengthen the worst path.
+      o = { leaf, key: leafKey(leaf), lift: 2 ** Math.min(8, checkCost(leaf)) }
+      memo.set(signature, o)
+    }
+    return o
+  }
+}
+
 /** Ranges covering [0, 2^32-2] for one arch (2^32-1 is the tracer's skip, handled before). */
 export function buildRanges(spec: SeccompSpec, arch: ArchInfo, options: CompileOptions = {}): Range[] {
+  const table = arch.table
   const byNumber = new Map<number, string>()
-  for (const [name, nr] of Object.entries(arch.table)) byNumber.set(nr, name)
+  for (const name in table) byNumber.set(table[name]!, name)
   const unknown: Leaf = { checks: [], fallback: spec.unknownAction }
   const unknownKey = leafKey(unknown)
   const top = arch.x32Bit ? arch.x32Bit - 1 : TRACER_SKIP - 1
   const max = maxSyscall(arch)
-  // With a frequency profile, every known syscall still gets a floor weight (half the
-  // mean), which bounds how deep rare syscalls sink: hot paths get shorter, the worst path
-  // stays within a couple of comparisons of a balanced tree.
+  // With a frequency profile, every known syscall still gets a floor weight (half the mean),
+  // which bounds how deep rare syscalls sink: hot paths get shorter, the worst path stays
+  // within a couple of comparisons of a balanced tree.
   const freq = options.frequencies
-  const known = Object.keys(arch.table)
+  const known = Object.keys(table)
   const floor = freq ? known.reduce((s, n) => s + (freq[n] ?? 0), 0) / known.length / 2 || 1 : 1
+  const outcome = outcomes(spec)
+  const merge = options.optimize !== false
   const ranges: Range[] = []
+  const push = (lo: number, hi: number, leaf: Leaf, key: string, weight: number) => {
+    const last = ranges[ranges.length - 1]
+    if (merge && last && last.hi + 1 === lo && last.key === key) {
+      last.hi = hi
+      last.weight += weight
+    } else ranges.push({ lo, hi, leaf, key, weight })
+  }
   for (let nr = 0; nr <= max; nr++) {
     const name = byNumber.get(nr)
-    const leaf = name ? leafFor(spec, name) : unknown
-    // A weight-balanced tree puts a leaf of weight w at depth ≈ log2(total / w): weighting a
-    // leaf by 2^(its argument checks' length) lifts it by that many levels, so checking
-    // arguments does not lengthen the worst path.
-    const lift = 2 ** Math.min(8, checkCost(leaf))
-    const weight = name ? (freq ? (freq[name] ?? 0) + floor : 1) * lift : 1e-6
-    ranges.push({ lo: nr, hi: nr, leaf, key: name ? leafKey(leaf) : unknownKey, weight })
+    if (name === undefined) {
+      push(nr, nr, unknown, unknownKey, 1e-6)
+      continue
+    }
+    const o = outcome(name)
+    push(nr, nr, o.leaf, o.key, (freq ? (freq[name] ?? 0) + floor : 1) * o.lift)
   }
-  ranges.push({ lo: max + 1, hi: top, leaf: unknown, key: unknownKey, weight: 1e-6 })
-  return options.optimize === false ? ranges : mergeRanges(ranges)
+  push(max + 1, top, unknown, unknownKey, 1e-6)
+  return ranges
 }
 
 /** Instructions the longest argument-check path of a leaf adds (an estimate, for weights). */
@@ -143,18 +178,6 @@ function checkCost(leaf: Leaf): number {
   for (const check of mergeChecks(leaf.checks))
     for (const c of check.args) cost += c.op === 'in' ? 3 + (c.values?.length ?? 0) : c.width === 32 ? 2 : 4
   return cost
-}
-
-/** Neighbours with the same outcome become one range. */
-export function mergeRanges(ranges: Range[]): Range[] {
-  const out: Range[] = []
-  for (const r of ranges) {
-    const last = out.at(-1)
-    if (last && last.hi + 1 === r.lo && last.key === r.key)
-      out[out.length - 1] = { ...last, hi: r.hi, weight: last.weight + r.weight }
-    else out.push(r)
-  }
-  return out
 }
 
 class Emitter {

@@ -72,3 +72,16 @@ describe('seccomp policy resolution', () => {
     )
   })
 })
+
+describe('precompiled built-in profiles', () => {
+  test('each build-time filter equals a fresh compile', async () => {
+    const { precompiledProgram } = await import('../../src/seccomp/precompiled.js')
+    for (const arch of ['x64', 'arm64', 'riscv64'])
+      for (const profile of ['default', 'strict', 'none']) {
+        const fresh = compileSeccomp(resolveSeccomp([{ profile, origin: 'test' }]), entryPoints(arch)).program
+        const built = precompiledProgram(`${arch}:${profile}`)
+        assert.ok(built, `missing ${arch}:${profile}: run npm run build`)
+        assert.deepEqual(Buffer.from(built), Buffer.from(fresh), `${arch}:${profile}`)
+      }
+  })
+})

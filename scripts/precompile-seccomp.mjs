@@ -1,0 +1,21 @@
+// Build step: compiles the built-in seccomp profiles for every supported host arch into
+// build/seccomp-profiles.json (see src/seccomp/precompiled.ts).
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const lib = (p) => import(join(root, 'build', 'src', p))
+const { resolveSeccomp } = await lib('seccomp/resolve.js')
+const { compileSeccomp } = await lib('seccomp/compile.js')
+const { entryPoints } = await lib('seccomp/arch.js')
+const { SECCOMP_PROFILES } = await lib('seccomp/profiles.js')
+const { PRECOMPILED_FILE } = await lib('seccomp/precompiled.js')
+
+const out = {}
+for (const arch of ['x64', 'arm64', 'riscv64'])
+  for (const profile of Object.keys(SECCOMP_PROFILES)) {
+    const filter = compileSeccomp(resolveSeccomp([{ profile, origin: 'build' }]), entryPoints(arch))
+    out[`${arch}:${profile}`] = Buffer.from(filter.program).toString('base64')
+  }
+writeFileSync(PRECOMPILED_FILE, `${JSON.stringify(out)}\n`)
