@@ -4,6 +4,7 @@
 #include "command.h"
 
 #include "events.h"
+#include "landlock.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -33,7 +34,10 @@ int caps_drop(uint64_t keep)
 	data[1].effective = data[1].permitted;
 	if (syscall(SYS_capset, &head, data))
 		return errno;
-	for (int cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+	/* Without CAP_SETPCAP (an unprivileged caller outside any user namespace) the bounding set
+	 * cannot shrink; it also cannot matter: with no_new_privs, execve grants no capability. */
+	int can_drop = (data[0].permitted >> CAP_SETPCAP) & 1;
+	for (int cap = 0; can_drop && cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
 		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
 			return errno;
 	}
@@ -115,6 +119,18 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 	case OP_NO_NEW_PRIVS:
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			die_step(EXIT_CORDON, "no_new_privs", NULL, NULL, errno);
+		break;
+	case OP_LANDLOCK:
+		landlock_begin(op);
+		break;
+	case OP_LANDLOCK_PATH:
+		landlock_add_path(op);
+		break;
+	case OP_LANDLOCK_PORT:
+		landlock_add_port(op);
+		break;
+	case OP_LANDLOCK_RESTRICT:
+		landlock_restrict();
 		break;
 	case OP_SECCOMP:
 		load_seccomp(op);

@@ -154,6 +154,24 @@ void ev_step_error(const char *step, const char *path, const char *dest, int err
 	flush(&l);
 }
 
+void ev_landlock(long abi, int err)
+{
+	if (events_fd < 0) {
+		if (abi == 0)
+			fprintf(stderr, "cordon-exec: warning: Landlock unavailable (%s): filesystem and network "
+					"statements rely on the other layers\n", strerrorname_np(err) ? strerrorname_np(err) : "?");
+		return;
+	}
+	struct line l;
+	begin(&l, "landlock");
+	put_int_field(&l, "abi", abi);
+	if (abi == 0) {
+		put_int_field(&l, "errno", err);
+		put_field(&l, "code", strerrorname_np(err) ? strerrorname_np(err) : "");
+	}
+	flush(&l);
+}
+
 void ev_warning(const char *step, const char *message)
 {
 	if (events_fd < 0) {

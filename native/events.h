@@ -19,6 +19,9 @@ void ev_started(int pid);
 void ev_exit(int code, int signal);
 /* A failed step: {"event":"error","step":S,"path":P[,"dest":D],"errno":E,"code":"ENAME","message":M} */
 void ev_step_error(const char *step, const char *path, const char *dest, int err);
+/* Landlock outcome: {"event":"landlock","abi":N} when enforced, or abi 0 with the errno that
+ * made it unavailable (best effort). */
+void ev_landlock(long abi, int err);
 /* A non-fatal notice: {"event":"warning","step":S,"message":M} */
 void ev_warning(const char *step, const char *message);
 

@@ -108,6 +108,9 @@ const char *plan_op_name(uint16_t code)
 	case OP_CAPS: return "caps";
 	case OP_NO_NEW_PRIVS: return "no_new_privs";
 	case OP_LANDLOCK: return "landlock";
+	case OP_LANDLOCK_PATH: return "landlock_path";
+	case OP_LANDLOCK_PORT: return "landlock_port";
+	case OP_LANDLOCK_RESTRICT: return "landlock_restrict";
 	case OP_SECCOMP: return "seccomp";
 	default: return "unknown";
 	}
@@ -223,8 +226,33 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		if (op->blob_len == 0 || op->blob_len % 8 != 0 || op->blob_len / 8 > 4096)
 			return "BPF length must be a non-zero multiple of 8, at most 4096 instructions";
 		return NULL;
-	case OP_LANDLOCK:
-		return "landlock is not supported by this launcher version";
+	case OP_LANDLOCK: {
+		uint32_t n;
+		if (rd_u32(r, &op->a) || rd_u32(r, &op->b) || rd_u64(r, &op->x) || rd_u32(r, &n))
+			return "truncated";
+		if (op->a != 0)
+			return "unknown landlock flags";
+		if (n == 0 || n > LL_ABI_ROWS_MAX || (size_t)n * 28 != r->left)
+			return "the ABI table must have 1-16 rows of 28 bytes";
+		op->c = n;
+		op->blob = r->p; /* rows, read with plan_landlock_row() */
+		op->blob_len = n * 28;
+		r->p += r->left;
+		r->left = 0;
+		return NULL;
+	}
+	case OP_LANDLOCK_PATH:
+		if (rd_u32(r, &op->a) || rd_u64(r, &op->x) || rd_str(r, &op->s1))
+			return "truncated or bad string";
+		if (op->a & ~LL_RULE_OPTIONAL)
+			return "unknown rule flags";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	case OP_LANDLOCK_PORT:
+		if (rd_u64(r, &op->x) || rd_u64(r, &op->y))
+			return "truncated";
+		return op->y > 65535 ? "port above 65535" : NULL;
+	case OP_LANDLOCK_RESTRICT:
+		return NULL;
 	default:
 		return "unknown op";
 	}
@@ -261,6 +289,24 @@ static int check_structure(const struct plan *p, char *err, size_t err_len)
 	}
 	if (in_fs)
 		return fail(err, err_len, "plan: root without pivot_root");
+	int ruleset = 0, restricted = 0;
+	for (size_t i = 0; i < p->n_ops; i++) {
+		uint16_t c = p->ops[i].code;
+		if (c == OP_LANDLOCK) {
+			if (ruleset)
+				return fail(err, err_len, "plan: landlock given twice");
+			ruleset = 1;
+		} else if ((c == OP_LANDLOCK_PATH || c == OP_LANDLOCK_PORT) && (!ruleset || restricted)) {
+			return fail(err, err_len, "plan: record %zu (%s) outside landlock..landlock_restrict", i,
+				    plan_op_name(c));
+		} else if (c == OP_LANDLOCK_RESTRICT) {
+			if (!ruleset || restricted)
+				return fail(err, err_len, "plan: landlock_restrict without landlock");
+			restricted = 1;
+		}
+	}
+	if (ruleset && !restricted)
+		return fail(err, err_len, "plan: landlock without landlock_restrict");
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS))
 		return fail(err, err_len, "plan: a filesystem view needs the mount namespace");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))
@@ -346,4 +392,14 @@ void plan_free(struct plan *p)
 	free(p->ops);
 	p->ops = NULL;
 	p->n_ops = 0;
+}
+
+void plan_landlock_row(const struct plan_op_rec *op, uint32_t abi, struct landlock_row *row)
+{
+	uint32_t i = (abi > op->c ? op->c : abi) - 1;
+	struct reader r = { op->blob + (size_t)i * 28, 28 };
+	rd_u64(&r, &row->fs);
+	rd_u64(&r, &row->net);
+	rd_u64(&r, &row->scoped);
+	rd_u32(&r, &row->restrict_flags);
 }

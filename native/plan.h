@@ -57,7 +57,11 @@ enum plan_op {
 	OP_IDS = 0x40,           /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}) */
 	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient) */
 	OP_NO_NEW_PRIVS = 0x60,
-	OP_LANDLOCK = 0x70,      /* reserved for the Landlock issue; rejected by this version */
+	OP_LANDLOCK = 0x70,      /* u32 flags (LL_*), u32 required abi, u64 file rights mask,
+	                          * u32 n, then n rows for ABI 1..n: u64 fs, u64 net, u64 scoped, u32 restrict flags */
+	OP_LANDLOCK_PATH = 0x71, /* u32 flags (LL_RULE_OPTIONAL), u64 access, str path (in the sandbox's view) */
+	OP_LANDLOCK_PORT = 0x72, /* u64 access, u64 port */
+	OP_LANDLOCK_RESTRICT = 0x73,
 	OP_SECCOMP = 0x80,       /* u32 flags, blob BPF program (struct sock_filter[]) */
 };
 
@@ -71,6 +75,9 @@ enum bind_flag {
 
 #define IDS_SETGROUPS 1u
 
+#define LL_ABI_ROWS_MAX 16u
+#define LL_RULE_OPTIONAL 1u /* a missing path is skipped */
+
 /* One decoded record. Strings and blobs point into the plan buffer, which must outlive it. */
 struct plan_op_rec {
 	uint16_t code;
@@ -79,6 +86,12 @@ struct plan_op_rec {
 	const char *s1, *s2;
 	const uint8_t *blob;
 	uint32_t blob_len;
+};
+
+/* One row of OP_LANDLOCK's table: what to handle on a kernel of that ABI. */
+struct landlock_row {
+	uint64_t fs, net, scoped;
+	uint32_t restrict_flags;
 };
 
 struct plan {
@@ -92,5 +105,8 @@ struct plan {
 int plan_decode(const uint8_t *buf, size_t len, struct plan *out, char *err, size_t err_len);
 void plan_free(struct plan *p);
 const char *plan_op_name(uint16_t code);
+/* The row of an OP_LANDLOCK table for a kernel of ABI abi (>= 1; rows past the table repeat
+ * the last). */
+void plan_landlock_row(const struct plan_op_rec *op, uint32_t abi, struct landlock_row *row);
 
 #endif

@@ -25,6 +25,10 @@ export const POLICY_OPTIONS = {
   uid: { type: 'string' },
   gid: { type: 'string' },
   seccomp: { type: 'string' },
+  require: { type: 'string', multiple: true },
+  'no-namespaces': { type: 'boolean' },
+  'tcp-connect': { type: 'string', multiple: true },
+  'tcp-bind': { type: 'string', multiple: true },
 } as const satisfies ParseArgsConfig['options']
 
 export const POLICY_HELP = `Policy:
@@ -39,6 +43,11 @@ export const POLICY_HELP = `Policy:
       --pass-env K       copy a variable from this environment; repeatable
       --cwd DIR          working directory inside
       --uid N, --gid N   identity inside (default: yours)
+      --tcp-connect P    allow TCP connections to port P only (repeatable; other IP sockets refused)
+      --tcp-bind P       allow binding TCP port P only (repeatable)
+      --require landlock[=ABI]  refuse to run unless Landlock (at least that ABI) is enforced
+      --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
+                         and no_new_privs alone enforce the filesystem and network statements
       --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
                          or an OCI/Docker seccomp profile (JSON)`
 
@@ -56,10 +65,21 @@ export interface PolicyFlagValues {
   uid?: string
   gid?: string
   seccomp?: string
+  require?: string[]
+  'no-namespaces'?: boolean
+  'tcp-connect'?: string[]
+  'tcp-bind'?: string[]
 }
 
 function usage(message: string): CordonError {
   return new CordonError('invalid_usage', message)
+}
+
+function port(flag: string, value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw usage(`--${flag} expects a port number (0-65535), got \`${value}\``)
+  return n
 }
 
 function id(flag: string, value: string): number {
@@ -105,6 +125,28 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
       ...(flags.gid !== undefined ? { gid: id('gid', flags.gid) } : {}),
     }
   if (flags.seccomp !== undefined) overlay.seccomp = seccompFlag(flags.seccomp)
+  if (flags['tcp-connect'] || flags['tcp-bind'])
+    overlay.tcp = {
+      connect: (flags['tcp-connect'] ?? []).map((p) => port('tcp-connect', p)),
+      bind: (flags['tcp-bind'] ?? []).map((p) => port('tcp-bind', p)),
+    }
+  for (const r of flags.require ?? []) {
+    const m = /^landlock(?:=([1-7]))?$/.exec(r)
+    if (!m) throw usage(`--require takes landlock or landlock=ABI (1-7), got \`${r}\``)
+    overlay.landlock = { require: Number(m[1] ?? 1) }
+  }
+  if (flags['no-namespaces']) {
+    overlay.namespaces = {
+      user: false,
+      pid: false,
+      mount: false,
+      ipc: false,
+      uts: false,
+      cgroup: false,
+      time: false,
+    }
+    overlay.network = 'host'
+  }
   const checked: Policy = validatePolicy(overlay, 'flags')
   return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
 }

@@ -92,11 +92,7 @@ export function hostChecks(f: HostFacts): Check[] {
     title: 'Landlock',
     status: ll.abi > 0 ? 'ok' : 'missing',
     detail:
-      ll.abi > 0
-        ? `ABI ${ll.abi} (cordon does not apply Landlock rules yet)`
-        : ll.code === 'EOPNOTSUPP'
-          ? 'built in but not enabled'
-          : 'not built in',
+      ll.abi > 0 ? `ABI ${ll.abi}` : ll.code === 'EOPNOTSUPP' ? 'built in but not enabled' : 'not built in',
     ...(ll.abi > 0
       ? {}
       : {

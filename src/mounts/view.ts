@@ -1,7 +1,7 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { lstatSync, readlinkSync } from 'node:fs'
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import type { PlanOp } from '../plan/model.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
@@ -11,6 +11,8 @@ export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
 export interface HostFs {
   kind(path: string): HostKind
   readlink(path: string): string
+  /** Entry names of a directory ([] when unreadable). */
+  list(path: string): string[]
 }
 
 export const realHostFs: HostFs = {
@@ -23,6 +25,13 @@ export const realHostFs: HostFs = {
     }
   },
   readlink: (path) => readlinkSync(path),
+  list(path) {
+    try {
+      return readdirSync(path)
+    } catch {
+      return []
+    }
+  },
 }
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']

@@ -1,5 +1,6 @@
 // ResolvedPolicy → Plan: every decision the launcher will carry out, made here.
 import { CordonError } from '../errors.js'
+import { compileLandlock } from '../landlock/compile.js'
 import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/view.js'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -20,6 +21,8 @@ export interface CompileContext {
   /** Default command stored in the plan (compiled plans); run() passes its own. */
   command?: string[]
   fs?: HostFs
+  /** Build the Landlock table only up to this ABI (to test or to pin behaviour across kernels). */
+  landlockAbi?: number
 }
 
 export function callerContext(): CompileContext {
@@ -59,6 +62,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
 
   if (ns.mount) ops.push(...compileView(policy.filesystem, notes, ctx.fs ?? realHostFs))
   if (ns.uts && policy.hostname !== undefined) ops.push({ op: 'hostname', name: policy.hostname })
+  else if (policy.hostname !== undefined) notes.push(`hostname ${policy.hostname} not set: no uts namespace`)
   if (policy.network === 'loopback') ops.push({ op: 'loopback' })
 
   const cwd = policy.cwd ?? (!ns.mount || visibleInView(policy.filesystem, ctx.cwd) ? ctx.cwd : '/')
@@ -69,7 +73,8 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   ops.push({ op: 'caps', keep })
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
-  const filter = cachedFilter(policy.seccomp, ctx.arch)
+  ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
+  const filter = cachedFilter(policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp, ctx.arch)
   ops.push({ op: 'seccomp', flags: 0, program: filter.program })
   const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
   const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)
@@ -78,6 +83,29 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
       'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied',
   )
   return { ops, notes }
+}
+
+/** With `tcp:` statements, IP sockets other than TCP are refused: Landlock (before ABI 10)
+ * governs only TCP ports, so UDP, raw, packet, SCTP and MPTCP sockets would pass it. */
+const TCP_ONLY = {
+  origin: 'tcp statements',
+  rules: [
+    {
+      syscalls: ['socket'],
+      action: 'errno(EACCES)',
+      args: [{ index: 0, op: 'in' as const, values: [2, 10, 17], width: 32 as const }],
+    },
+    {
+      syscalls: ['socket'],
+      action: 'allow',
+      args: [
+        { index: 0, op: 'in' as const, values: [2, 10], width: 32 as const }, // AF_INET, AF_INET6
+        { index: 1, op: 'masked-eq' as const, mask: 0xf, value: 1, width: 32 as const }, // SOCK_STREAM
+        { index: 2, op: 'in' as const, values: [0, 6], width: 32 as const }, // default or IPPROTO_TCP
+      ],
+    },
+    { syscalls: ['socketcall'], action: 'errno(ENOSYS)' }, // i386: arguments out of the filter's reach
+  ],
 }
 
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()

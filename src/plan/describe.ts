@@ -1,4 +1,5 @@
 // Plans in words, for `cordon plan` and error context.
+import { describeAccess } from '../landlock/rights.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
 
@@ -65,6 +66,12 @@ export function describeOp(op: PlanOp): string {
     }
     case 'seccomp':
       return `${op.program.length / 8} BPF instructions`
+    case 'landlock':
+      return `best ABI up to ${op.rows.length}${op.required ? `, requires ABI ${op.required}` : ' (best effort)'}`
+    case 'landlock_path':
+      return `${op.path} ${describeAccess(op.access)}${op.optional ? ' (optional)' : ''}`
+    case 'landlock_port':
+      return `tcp ${op.port} ${[op.access & 1n ? 'bind' : '', op.access & 2n ? 'connect' : ''].filter(Boolean).join('+')}`
     default:
       return ''
   }

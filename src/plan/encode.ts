@@ -119,6 +119,20 @@ function body(op: PlanOp): Buffer {
     case 'seccomp':
       w.u32(op.flags).blob(op.program)
       break
+    case 'landlock':
+      w.u32(0).u32(op.required).u64(op.fileRights).u32(op.rows.length)
+      for (const r of op.rows) w.u64(r.fs).u64(r.net).u64(r.scoped).u32(r.restrictFlags)
+      break
+    case 'landlock_path':
+      w.u32(op.optional ? 1 : 0)
+        .u64(op.access)
+        .str(op.path, 'landlock path')
+      break
+    case 'landlock_port':
+      w.u64(op.access).u64(BigInt(op.port))
+      break
+    case 'landlock_restrict':
+      break
     case 'die_with_parent':
     case 'init':
     case 'pivot_root':

@@ -43,7 +43,19 @@ export type PlanOp =
   | { op: 'ids'; uid: number; gid: number; setgroups: boolean }
   | { op: 'caps'; keep: bigint }
   | { op: 'no_new_privs' }
+  | { op: 'landlock'; required: number; fileRights: bigint; rows: LandlockRow[] }
+  | { op: 'landlock_path'; path: string; access: bigint; optional: boolean }
+  | { op: 'landlock_port'; access: bigint; port: number }
+  | { op: 'landlock_restrict' }
   | { op: 'seccomp'; flags: number; program: Uint8Array }
+
+/** What to handle on a kernel of one Landlock ABI (row i is ABI i+1). */
+export interface LandlockRow {
+  fs: bigint
+  net: bigint
+  scoped: bigint
+  restrictFlags: number
+}
 
 export type OpName = PlanOp['op']
 
@@ -77,6 +89,10 @@ export const OP_CODES: Record<OpName, number> = {
   ids: 0x40,
   caps: 0x50,
   no_new_privs: 0x60,
+  landlock: 0x70,
+  landlock_path: 0x71,
+  landlock_port: 0x72,
+  landlock_restrict: 0x73,
   seccomp: 0x80,
 }
 

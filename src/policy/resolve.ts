@@ -11,8 +11,8 @@ export type Network = 'none' | 'loopback' | 'host'
 
 /** A filesystem entry with absolute paths and defaults applied. */
 export type ViewEntry =
-  | { kind: 'bind'; src: string; dest: string; readOnly: boolean; optional: boolean }
-  | { kind: 'tmpfs'; dest: string; size: number; mode: number }
+  | { kind: 'bind'; src: string; dest: string; readOnly: boolean; optional: boolean; access?: string[] }
+  | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[] }
   | { kind: 'proc' | 'dev' | 'mask'; dest: string }
   | { kind: 'symlink'; target: string; dest: string }
   | { kind: 'file'; dest: string; content: string; mode: number }
@@ -28,6 +28,14 @@ export interface ResolvedPolicy {
   cwd?: string
   capabilities: number[]
   command?: string[]
+  /** TCP ports allowed when the policy restricts them (Landlock ABI 4+, plus seccomp). */
+  tcp?: { bind: number[]; connect: number[] }
+  landlock: {
+    /** Minimum ABI, 0 for best effort. */
+    require: number
+    scopes: ('abstract-unix-socket' | 'signal')[]
+    paths: { path: string; access: string[]; optional: boolean }[]
+  }
   /** Each layer's `seccomp:` section, parents first (merged by src/seccomp/resolve.ts). */
   seccomp: (NonNullable<Policy['seccomp']> & { origin: string })[]
   /** Where each layer came from, parents first: profile names and files. */
@@ -67,6 +75,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     filesystem: [],
     env: { pass: [], set: {} },
     capabilities: [],
+    landlock: { require: 0, scopes: ['abstract-unix-socket', 'signal'], paths: [] },
     seccomp: [],
     sources: [],
   }
@@ -89,6 +98,16 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     Object.assign(out.env.set, policy.env?.set)
     if (policy.capabilities) out.capabilities = capabilities(policy.capabilities, label)
     if (policy.seccomp) out.seccomp.push({ ...policy.seccomp, origin: label })
+    if (policy.tcp) out.tcp = { bind: policy.tcp.bind ?? [], connect: policy.tcp.connect ?? [] }
+    const ll = policy.landlock
+    if (ll?.require !== undefined) out.landlock.require = Math.max(out.landlock.require, ll.require)
+    if (ll?.scopes) out.landlock.scopes = ll.scopes
+    for (const p of ll?.paths ?? [])
+      out.landlock.paths.push({
+        path: resolvePath(p.path),
+        access: asList(p.access),
+        optional: p.optional === true,
+      })
   }
   out.namespaces.net = out.network !== 'host'
   if (netExplicit !== undefined && netExplicit !== out.namespaces.net)
@@ -127,6 +146,10 @@ export function unknownProfile(name: string, where: string): CordonError {
   )
 }
 
+function asList(access: string | string[]): string[] {
+  return typeof access === 'string' ? [access] : access
+}
+
 function splitBind(spec: string): { src: string; dest?: string } {
   const i = spec.indexOf(':')
   return i > 0 ? { src: spec.slice(0, i), dest: spec.slice(i + 1) } : { src: spec }
@@ -146,7 +169,9 @@ function resolveEntry(entry: FilesystemEntry, baseDir: string): ViewEntry {
     if (!isAbsolute(dest))
       throw new CordonError('invalid_policy', `Invalid policy: bind destination \`${dest}\` must be absolute`)
     const optional = typeof spec !== 'string' && spec.optional === true
-    return { kind: 'bind', src, dest: resolvePath(dest), readOnly: 'ro' in entry, optional }
+    const access =
+      typeof spec !== 'string' && spec.access !== undefined ? { access: asList(spec.access) } : {}
+    return { kind: 'bind', src, dest: resolvePath(dest), readOnly: 'ro' in entry, optional, ...access }
   }
   if ('tmpfs' in entry) {
     const t = typeof entry.tmpfs === 'string' ? { dest: entry.tmpfs } : entry.tmpfs
@@ -155,6 +180,7 @@ function resolveEntry(entry: FilesystemEntry, baseDir: string): ViewEntry {
       dest: resolvePath(t.dest),
       size: parseSize(t.size ?? 0) ?? 0,
       mode: octal(t.mode, 0o1777),
+      ...('access' in t && t.access !== undefined ? { access: asList(t.access) } : {}),
     }
   }
   if ('proc' in entry) return { kind: 'proc', dest: resolvePath(entry.proc) }
@@ -203,20 +229,19 @@ function capabilities(names: string[], label: string): number[] {
 function checkCoherence(p: ResolvedPolicy): void {
   const issues: Issue[] = []
   const add = (path: (string | number)[], message: string) => issues.push({ code: 'conflict', path, message })
-  if (!p.namespaces.mount && p.filesystem.length > 0)
-    add(
-      ['filesystem'],
-      '`filesystem` needs `namespaces.mount: true` (the view is built in a new mount namespace)',
-    )
   p.filesystem.forEach((e, i) => {
-    if (e.kind === 'proc' && !p.namespaces.pid)
+    // Without the mount namespace, filesystem entries are Landlock rules on host paths.
+    if (!p.namespaces.mount && e.kind === 'bind' && e.src !== e.dest)
+      add(
+        ['filesystem', i],
+        `without the mount namespace a bind cannot move ${e.src} to ${e.dest}; use the same path`,
+      )
+    if (e.kind === 'proc' && p.namespaces.mount && !p.namespaces.pid)
       add(
         ['filesystem', i],
         '`proc` needs `namespaces.pid: true`: a new proc can only show a new pid namespace',
       )
   })
-  if (p.hostname !== undefined && !p.namespaces.uts)
-    add(['hostname'], '`hostname` needs `namespaces.uts: true`, or the host\u2019s name would change')
   if (issues.length)
     throw new CordonError(
       'invalid_policy',

@@ -40,10 +40,32 @@ const hostPath = s.string({
   check: (v) => (v.length === 0 ? 'the path is empty' : undefined),
 })
 
+const accessNames = s.string({
+  expected: 'an access right like "read" or a shorthand (ro, rx, rw)',
+  check: (v) =>
+    /^(ro|rx|rw|read|readdir|write|execute|create|delete|truncate|ioctl-dev|refer|devices)$/.test(v)
+      ? undefined
+      : `unknown access \`${v}\`: use ro, rx, rw or read, readdir, write, execute, create, delete, truncate, ioctl-dev, refer, devices`,
+})
+const accessList = s.array(accessNames)
+const access: s.Schema<string | string[]> = {
+  expected: 'an access shorthand (ro, rx, rw) or a list of rights',
+  check: (value, path, issues) =>
+    typeof value === 'string'
+      ? accessNames.check(value, path, issues)
+      : accessList.check(value, path, issues),
+  jsonSchema: () => ({
+    description:
+      'Landlock rights on this path: ro, rx, rw, or a list of read, readdir, write, execute, create, delete, truncate, ioctl-dev, refer, devices.',
+    oneOf: [accessNames.jsonSchema(), accessList.jsonSchema()],
+  }),
+}
+
 const bindLong = s.object({
   src: hostPath,
   dest: s.optional(absolute('inside the sandbox')),
   optional: s.optional(s.boolean('Skip the entry when the source does not exist.')),
+  access: s.optional(access),
 })
 export type BindSpec = string | s.Infer<typeof bindLong>
 const bind = (description: string) =>
@@ -57,6 +79,7 @@ const tmpfsLong = s.object({
   dest: absolute('the mount point'),
   size: s.optional(size),
   mode: s.optional(mode),
+  access: s.optional(access),
 })
 const mkdirLong = s.object({ dest: absolute('the directory'), mode: s.optional(mode) })
 
@@ -201,6 +224,47 @@ export const policySchema = s.object(
     ),
     command: s.optional(s.array(s.string(), 'Default command, used by compiled plans when none is given.')),
     seccomp: s.optional(seccomp),
+    tcp: s.optional(
+      s.object(
+        {
+          bind: s.optional(s.array(s.integer({ min: 0, max: 65535 }), 'TCP ports the sandbox may bind.')),
+          connect: s.optional(
+            s.array(s.integer({ min: 0, max: 65535 }), 'TCP ports the sandbox may connect to.'),
+          ),
+        },
+        {
+          description:
+            'When present, only these TCP ports may be bound or connected to (Landlock ABI 4+), and other ' +
+            'IP sockets (UDP, raw, SCTP, MPTCP, packet) are refused by seccomp.',
+        },
+      ),
+    ),
+    landlock: s.optional(
+      s.object(
+        {
+          require: s.optional(
+            s.integer({ min: 1, max: 7, description: 'Fail unless the kernel has at least this ABI.' }),
+          ),
+          scopes: s.optional(
+            s.array(
+              s.literal(['abstract-unix-socket', 'signal']),
+              'Isolate from outside the sandbox (ABI 6+); both by default.',
+            ),
+          ),
+          paths: s.optional(
+            s.array(
+              s.object({
+                path: absolute('as seen by the sandbox'),
+                access,
+                optional: s.optional(s.boolean()),
+              }),
+              'Landlock-only rules, for paths the view does not mount (or without namespaces).',
+            ),
+          ),
+        },
+        { description: 'Landlock settings: by default best effort, with every filesystem entry a rule.' },
+      ),
+    ),
   },
   { description: 'A cordon sandbox policy.' },
 )

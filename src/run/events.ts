@@ -12,6 +12,8 @@ export type SandboxEvent =
       message: string
     }
   | { event: 'warning'; step: string; message: string }
+  /** Landlock enforced at this ABI, or unavailable (abi 0, with the errno's name). */
+  | { event: 'landlock'; abi: number; errno?: number; code?: string }
   | { event: 'exit'; code: number; signal?: NodeJS.Signals }
 
 /** Parses one line; anything unexpected becomes a warning rather than an exception. */
@@ -38,6 +40,12 @@ const HINTS: Record<string, string> = {
   'exec:ENOENT': 'command not found in the sandbox; is its directory in the view and on PATH?',
   'exec:EACCES': 'command is not executable, or its file system is mounted noexec',
   'drop capabilities:EPERM': 'a capability asked for in `capabilities` is not held by the caller',
+  'landlock:ENOSYS':
+    'the policy requires Landlock and this kernel lacks it (CONFIG_SECURITY_LANDLOCK); run `cordon check`',
+  'landlock:EOPNOTSUPP':
+    'the policy requires Landlock and it is disabled at boot: add landlock to lsm=; run `cordon check`',
+  'landlock rule:ENOENT':
+    'the path does not exist in the sandbox; mark it `optional: true` or add it to the view',
 }
 
 /** One line a person reads: `bind /srv/www -> /var/www failed: source does not exist (ENOENT)`. */

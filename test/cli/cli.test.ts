@@ -42,7 +42,7 @@ describe('cordon CLI', () => {
     assert.match(r.stderr, /cd into a project directory, or use --profile minimal/)
   })
 
-  test('run --json reports events as JSON lines on stderr', () => {
+  test('run --json reports events, Landlock and per-statement status as JSON lines on stderr', () => {
     const r = cordon(['run', '--json', '--', 'true'])
     const events = r.stderr
       .trim()
@@ -50,7 +50,7 @@ describe('cordon CLI', () => {
       .map((l) => JSON.parse(l) as { event: string })
     assert.deepEqual(
       events.map((e) => e.event),
-      ['started', 'exit'],
+      ['landlock', 'status', 'started', 'exit'],
     )
   })
 

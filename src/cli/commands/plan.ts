@@ -1,5 +1,7 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
 import { parseArgs } from 'node:util'
+import { probeKernel } from '../../host/probe.js'
+import { statementStatus } from '../../landlock/status.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -31,9 +33,24 @@ export async function planCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
-  const plan = compilePlan(policyFromFlags(values, positionals[0]))
-  process.stdout.write(
-    values.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : `${describePlan(plan)}\n`,
+  const policy = policyFromFlags(values, positionals[0])
+  const plan = compilePlan(policy)
+  const probe = probeKernel()
+  const statements = statementStatus(
+    policy,
+    probe.landlock.abi,
+    `Landlock unavailable (${probe.landlock.code ?? '?'})`,
   )
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...(planToJson(plan) as object), statements }, null, 2)}\n`)
+    return 0
+  }
+  const lines = statements.map(
+    (s) =>
+      `  ${s.status.padEnd(7)} ${s.statement}: ${s.enforcedBy.join(' + ') || 'nothing'}` +
+      (s.missing.length ? ` (missing ${s.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})` : ''),
+  )
+  const header = `statements on this host (Landlock ABI ${probe.landlock.abi}):`
+  process.stdout.write(`${describePlan(plan)}\n\n${header}\n${lines.join('\n')}\n`)
   return 0
 }

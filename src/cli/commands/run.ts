@@ -3,6 +3,8 @@ import { homedir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
+import { statementStatus } from '../../landlock/status.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { spawn } from '../../run/spawn.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -82,10 +84,40 @@ export async function runCommand(argv: string[]): Promise<number> {
   const child = spawn(policy, command, args, { stdio: 'inherit' })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)
-  for await (const ev of child.events) report(ev, values.json === true)
+  for await (const ev of child.events) {
+    report(ev, values.json === true)
+    if (ev.event === 'landlock') reportEnforcement(policy, ev, values.json === true)
+  }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
   return result.code
+}
+
+/** Best effort is explicit: say which statements this run enforces with fewer layers. */
+function reportEnforcement(
+  policy: ResolvedPolicy,
+  ev: Extract<SandboxEvent, { event: 'landlock' }>,
+  json: boolean,
+): void {
+  const statements = statementStatus(
+    policy,
+    ev.abi,
+    ev.code ? `Landlock unavailable (${ev.code})` : undefined,
+  )
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ event: 'status', statements })}\n`)
+    return
+  }
+  const partial = statements.filter((s) => s.status === 'partial')
+  const none = statements.filter((s) => s.status === 'none')
+  if (partial.length) {
+    const why = [...new Set(partial.flatMap((s) => s.missing.map((m) => m.why)))].join('; ')
+    warn(
+      `warning: ${partial.length} of ${statements.length} statements enforced by fewer layers than possible (${why})`,
+    )
+  }
+  if (none.length)
+    warn(`warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`)
 }
 
 function report(ev: SandboxEvent, json: boolean): void {

@@ -1,0 +1,149 @@
+// The policy's filesystem and network statements → Landlock rules. Every bind, tmpfs, proc and
+// dev entry of the view becomes a rule on its path inside the sandbox (so a read-only bind is
+// also read-only to Landlock), `landlock.paths` add rules the view does not mount, and `tcp`
+// ports become port rules. The plan carries one row of handled rights per ABI; the launcher
+// uses the running kernel's row, so the same plan degrades gracefully.
+import type { LandlockRow, PlanOp } from '../plan/model.js'
+import { type HostFs, realHostFs } from '../mounts/view.js'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import {
+  accessMask,
+  describeAccess,
+  FILE_RIGHTS,
+  FS,
+  fsRights,
+  MAX_ABI,
+  NET,
+  netRights,
+  RESTRICT,
+  SCOPE,
+  scopes,
+} from './rights.js'
+
+export interface LandlockRule {
+  path: string
+  access: bigint
+  optional: boolean
+  /** The policy statement it realises, for explanations. */
+  from: string
+}
+
+/** Default rights of each kind of view entry. */
+function entryAccess(e: ViewEntry): string[] | undefined {
+  switch (e.kind) {
+    case 'bind':
+      return e.access ?? [e.readOnly ? 'rx' : 'rw']
+    case 'tmpfs':
+      return e.access ?? ['rw']
+    case 'proc':
+      return ['read', 'readdir', 'write']
+    case 'dev':
+      return ['read', 'readdir', 'write', 'ioctl-dev']
+    default:
+      return undefined // masks, files, links, dirs live inside other entries' trees
+  }
+}
+
+const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+/**
+ * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
+ * paths becomes rules on its children instead (recursing towards each mask), plus `readdir` on
+ * the tree itself: names stay listable, masked contents are not readable.
+ */
+function splitAroundMasks(rule: LandlockRule, hostDir: string, masks: string[], fs: HostFs): LandlockRule[] {
+  const inside = masks.filter((m) => under(m, rule.path))
+  if (inside.length === 0) return [rule]
+  const out: LandlockRule[] = [
+    { ...rule, access: rule.access & FS.read_dir, from: `${rule.from}, split around masks` },
+  ]
+  for (const name of fs.list(hostDir)) {
+    const view = rule.path === '/' ? `/${name}` : `${rule.path}/${name}`
+    const host = hostDir === '/' ? `/${name}` : `${hostDir}/${name}`
+    if (inside.includes(view)) continue
+    const child: LandlockRule = { ...rule, path: view, optional: true }
+    if (inside.some((m) => under(m, view)) && fs.kind(host) === 'dir')
+      out.push(...splitAroundMasks(child, host, inside, fs))
+    else out.push(child)
+  }
+  return out
+}
+
+export function landlockRules(policy: ResolvedPolicy, fs: HostFs = realHostFs): LandlockRule[] {
+  const rules: LandlockRule[] = []
+  const inView = policy.namespaces.mount
+  const masks = policy.filesystem.filter((e) => e.kind === 'mask').map((e) => e.dest)
+  if (inView)
+    // The view's root is read-only and holds only what the policy put there: listing it is safe.
+    rules.push({ path: '/', access: accessMask(['readdir']).mask, optional: false, from: 'view root' })
+  for (const e of policy.filesystem) {
+    const names = entryAccess(e)
+    if (!names) continue
+    // Without the mount namespace there is no view: the statement applies to the host path.
+    const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
+    const rule = {
+      path,
+      access: accessMask(names).mask,
+      optional: e.kind === 'bind' && e.optional,
+      from: `${e.kind} ${path}`,
+    }
+    rules.push(...(e.kind === 'bind' ? splitAroundMasks(rule, e.src, masks, fs) : [rule]))
+  }
+  for (const p of policy.landlock.paths)
+    rules.push({
+      path: p.path,
+      access: accessMask(p.access).mask,
+      optional: p.optional,
+      from: `landlock path ${p.path}`,
+    })
+  return rules
+}
+
+export function landlockRows(policy: ResolvedPolicy, maxAbi = MAX_ABI): LandlockRow[] {
+  const wantedScopes =
+    (policy.landlock.scopes.includes('abstract-unix-socket') ? SCOPE.abstract_unix_socket : 0n) |
+    (policy.landlock.scopes.includes('signal') ? SCOPE.signal : 0n)
+  return Array.from({ length: Math.min(Math.max(maxAbi, 1), MAX_ABI) }, (_, i) => {
+    const abi = i + 1
+    return {
+      fs: fsRights(abi),
+      net: policy.tcp ? netRights(abi) : 0n,
+      scoped: scopes(abi) & wantedScopes,
+      // Denials after execve are the sandboxed program's: log them (ABI 7) for `cordon monitor`.
+      restrictFlags: abi >= 7 ? RESTRICT.log_new_exec_on : 0,
+    }
+  })
+}
+
+export function compileLandlock(
+  policy: ResolvedPolicy,
+  notes: string[],
+  fs: HostFs = realHostFs,
+  maxAbi = MAX_ABI,
+): PlanOp[] {
+  const rules = landlockRules(policy, fs)
+  const ops: PlanOp[] = [
+    {
+      op: 'landlock',
+      required: policy.landlock.require,
+      fileRights: FILE_RIGHTS,
+      rows: landlockRows(policy, maxAbi),
+    },
+  ]
+  for (const r of rules)
+    ops.push({ op: 'landlock_path', path: r.path, access: r.access, optional: r.optional })
+  for (const port of policy.tcp?.bind ?? []) ops.push({ op: 'landlock_port', access: NET.bind_tcp, port })
+  for (const port of policy.tcp?.connect ?? [])
+    ops.push({ op: 'landlock_port', access: NET.connect_tcp, port })
+  ops.push({ op: 'landlock_restrict' })
+  notes.push(
+    `landlock: ${rules.length} path rule(s)${policy.tcp ? `, tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]` : ''}, ` +
+      `scopes ${policy.landlock.scopes.join(' ') || 'none'}, ${policy.landlock.require ? `requires ABI ${policy.landlock.require}` : 'best effort'}`,
+  )
+  const split = rules.filter((r) => r.from.endsWith('split around masks'))
+  for (const r of rules.filter((x) => x.optional === false || !split.some((p) => under(x.path, p.path))))
+    notes.push(`  landlock ${r.path}: ${describeAccess(r.access)} (${r.from})`)
+  for (const p of split)
+    notes.push(`  landlock ${p.path}/*: children granted one by one, masked paths left out`)
+  return ops
+}

@@ -1,0 +1,65 @@
+// Which layers enforce each statement of a policy on a kernel with a given Landlock ABI:
+// status full (every layer that can enforce it does), partial (some), none. Printed by
+// `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
+import type { ResolvedPolicy } from '../policy/resolve.js'
+
+export type Status = 'full' | 'partial' | 'none'
+
+export interface StatementStatus {
+  statement: string
+  status: Status
+  enforcedBy: string[]
+  missing: { layer: string; why: string }[]
+}
+
+function judge(statement: string, layers: { layer: string; ok: boolean; why: string }[]): StatementStatus {
+  const enforcedBy = layers.filter((l) => l.ok).map((l) => l.layer)
+  const missing = layers.filter((l) => !l.ok).map(({ layer, why }) => ({ layer, why }))
+  const status: Status = missing.length === 0 ? 'full' : enforcedBy.length ? 'partial' : 'none'
+  return { statement, status, enforcedBy, missing }
+}
+
+/** abi: the kernel's Landlock ABI (0 when unavailable); why: the reason when 0. */
+export function statementStatus(
+  policy: ResolvedPolicy,
+  abi: number,
+  why = 'Landlock unavailable',
+): StatementStatus[] {
+  const ns = policy.namespaces
+  const ll = (min: number, what: string) => ({
+    layer: 'landlock',
+    ok: abi >= min,
+    why: abi === 0 ? why : `${what} needs Landlock ABI ${min}, this kernel has ${abi}`,
+  })
+  const mount = { layer: 'mount view', ok: ns.mount, why: 'no mount namespace' }
+  const out: StatementStatus[] = []
+  for (const e of policy.filesystem) {
+    if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev')
+      out.push(judge(`${e.kind} ${e.dest}`, [mount, ll(1, 'filesystem rules')]))
+    else if (e.kind === 'mask') out.push(judge(`mask ${e.dest}`, [mount, ll(1, 'filesystem rules')]))
+  }
+  for (const p of policy.landlock.paths)
+    out.push(judge(`landlock path ${p.path}`, [ll(1, 'filesystem rules')]))
+  if (policy.tcp)
+    out.push(
+      judge(`tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]`, [
+        ll(4, 'TCP port rules'),
+        { layer: 'seccomp', ok: true, why: '' },
+      ]),
+    )
+  for (const scope of policy.landlock.scopes)
+    out.push(
+      judge(`scope ${scope}`, [
+        scope === 'signal'
+          ? { layer: 'pid namespace', ok: ns.pid, why: 'no pid namespace' }
+          : { layer: 'net namespace', ok: ns.net, why: 'no net namespace' },
+        ll(6, 'scopes'),
+      ]),
+    )
+  out.push(
+    judge(`network ${policy.network}`, [
+      { layer: 'net namespace', ok: policy.network === 'host' || ns.net, why: 'no net namespace' },
+    ]),
+  )
+  return out
+}
