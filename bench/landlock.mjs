@@ -1,0 +1,94 @@
+// Cost of cordon's Landlock rules, side by side in one run, in the same sandbox (default
+// profile) with and without the Landlock steps: open+read+close of a file 16 directories deep,
+// and `find /usr` (a walk over tens of thousands of entries). Medians of interleaved rounds.
+//
+//   node bench/landlock.mjs [--rounds N] [--json]
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { compilePlan, encodePlan, resolvePolicy, callerContext } = await import(
+  join(root, 'build', 'src', 'index.js')
+)
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '11' }, json: { type: 'boolean' } },
+})
+const rounds = Number(values.rounds)
+const launcher = join(root, 'build', 'native', 'cordon-exec')
+const work = mkdtempSync(join(tmpdir(), 'cordon-bench-landlock-'))
+const deep = join(work, ...Array.from({ length: 16 }, (_, i) => `d${i}`))
+const shallow = join(work, 's0', 's1', 's2')
+for (const d of [deep, shallow]) {
+  mkdirSync(d, { recursive: true })
+  writeFileSync(join(d, 'file'), 'x'.repeat(64))
+}
+const loop = join(work, 'fs-loop')
+execFileSync('cc', ['-O2', '-o', loop, join(root, 'bench', 'fs-loop.c')])
+
+const resolved = resolvePolicy(
+  { policy: { extends: ['default'], filesystem: [{ ro: work }] }, baseDir: work, label: 'bench' },
+  work,
+)
+const withLandlock = compilePlan(resolved, { ...callerContext(), cwd: work })
+const without = { ...withLandlock, ops: withLandlock.ops.filter((o) => !o.op.startsWith('landlock')) }
+const plans = { without: join(work, 'without.plan'), with: join(work, 'with.plan') }
+writeFileSync(plans.without, encodePlan(without))
+writeFileSync(plans.with, encodePlan(withLandlock))
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+// find exits 1 on the few directories DAC already hides (e.g. polkit's rules.d): that is fine.
+const time = (plan, argv) => {
+  const t = process.hrtime.bigint()
+  const r = spawnSync(launcher, [plan, '--', ...argv], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 1 << 20,
+  })
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${argv[0]} exited ${r.status}`)
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, out: r.stdout }
+}
+const s = {
+  openWithout: [],
+  openWith: [],
+  shallowWithout: [],
+  shallowWith: [],
+  findWithout: [],
+  findWith: [],
+}
+for (let i = 0; i < rounds; i++) {
+  s.shallowWithout.push(Number(time(plans.without, [loop, join(shallow, 'file'), '200000']).out))
+  s.shallowWith.push(Number(time(plans.with, [loop, join(shallow, 'file'), '200000']).out))
+  s.openWithout.push(Number(time(plans.without, [loop, join(deep, 'file'), '200000']).out))
+  s.openWith.push(Number(time(plans.with, [loop, join(deep, 'file'), '200000']).out))
+  s.findWithout.push(time(plans.without, ['find', '/usr', '-xdev', '-printf', '']).ms)
+  s.findWith.push(time(plans.with, ['find', '/usr', '-xdev', '-printf', '']).ms)
+}
+const pct = (a, b) => Number(((a / b - 1) * 100).toFixed(2))
+const rows = [
+  {
+    work: 'open+read+close, 4 levels below the rule (ns/op)',
+    without: median(s.shallowWithout),
+    with: median(s.shallowWith),
+  },
+  {
+    work: 'open+read+close, 17 levels below the rule (ns/op)',
+    without: median(s.openWithout),
+    with: median(s.openWith),
+  },
+  {
+    work: 'find /usr (ms)',
+    without: Number(median(s.findWithout).toFixed(1)),
+    with: Number(median(s.findWith).toFixed(1)),
+  },
+].map((r) => ({ ...r, overheadPct: pct(r.with, r.without) }))
+if (values.json) console.log(JSON.stringify({ version: 1, rounds, rows }, null, 2))
+else {
+  console.log(`Landlock cost, default profile, median of ${rounds} interleaved rounds\n`)
+  console.log('| work | without Landlock | with Landlock | overhead |')
+  console.log('|---|---:|---:|---:|')
+  for (const r of rows) console.log(`| ${r.work} | ${r.without} | ${r.with} | ${r.overheadPct}% |`)
+}
