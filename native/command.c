@@ -59,11 +59,27 @@ int caps_drop(uint64_t keep)
 	return 0;
 }
 
+static int setgroups_denied(void)
+{
+	char buf[8] = { 0 };
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 && strncmp(buf, "deny", 4) == 0;
+}
+
 static void set_ids(const struct plan_op_rec *op)
 {
 	gid_t gid = op->b;
-	if ((op->c & IDS_SETGROUPS) && setgroups(1, &gid))
-		die_step(EXIT_CORDON, "setgroups", NULL, NULL, errno);
+	if ((op->c & IDS_SETGROUPS) && setgroups(1, &gid)) {
+		/* Inside an outer sandbox's user namespace setgroups is denied: the groups were fixed
+		 * by that outer layer and cannot grow either. Say so rather than fail. */
+		if (errno != EPERM || !setgroups_denied())
+			die_step(EXIT_CORDON, "setgroups", NULL, NULL, errno);
+		ev_warning("setgroups", "denied in this user namespace (nested sandbox): supplementary groups unchanged");
+	}
 	/* Keep the permitted set across the uid change; the caps step decides what stays. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
 		die_step(EXIT_CORDON, "keepcaps", NULL, NULL, errno);

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { callerContext, compilePlan, type Policy, resolvePolicy, run } from '../../src/index.js'
+import { callerContext, compilePlan, encodePlan, type Policy, resolvePolicy, run } from '../../src/index.js'
 import { statementStatus } from '../../src/landlock/status.js'
-import { projectDir } from '../helpers.js'
+import { LAUNCHER, projectDir } from '../helpers.js'
 
 const NO_NS = { user: false, pid: false, mount: false, ipc: false, uts: false, cgroup: false, time: false }
 const root = () => join(projectDir(), 'll')
@@ -201,5 +201,23 @@ t('write tmp', lambda: open('/tmp/x', 'w'))
 t('shadow', lambda: open('/etc/shadow').read())`,
     )
     assert.deepEqual(out, ['write scratch EACCES', 'write tmp ok', 'shadow EACCES'])
+  })
+
+  test('nesting: cordon-exec inside a sandbox adds a layer that can only narrow', async () => {
+    const inner = compilePlan(
+      resolvePolicy({ policy: fsPolicy(), baseDir: projectDir(), label: 'inner' }, projectDir()),
+      { ...callerContext(), cwd: projectDir() },
+    )
+    const planFile = join(projectDir(), 'inner.plan')
+    writeFileSync(planFile, encodePlan(inner))
+    const outer: Policy = { extends: ['default'], filesystem: [{ ro: dirname(LAUNCHER) }] }
+    const attempt = (file: string) =>
+      run(outer, LAUNCHER, [planFile, '--', 'cat', file], { context: { cwd: projectDir() } })
+    const allowed = await attempt(join(dir('ro'), 'f'))
+    assert.equal(allowed.code, 0, allowed.stderr)
+    assert.equal(allowed.stdout, 'data')
+    const narrowed = await attempt(join(dir('outside'), 'f')) // the outer sandbox shows it; the inner layer does not
+    assert.equal(narrowed.code, 1)
+    assert.match(narrowed.stderr, /Permission denied/)
   })
 })
