@@ -172,6 +172,21 @@ void ev_landlock(long abi, int err)
 	flush(&l);
 }
 
+void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
+	       const char *exe)
+{
+	if (events_fd < 0)
+		return;
+	struct line l;
+	begin(&l, "denied");
+	put_field(&l, "layer", layer);
+	put_field(&l, "blockers", blockers);
+	put_field(&l, kind, object);
+	put_int_field(&l, "pid", pid);
+	put_field(&l, "exe", exe);
+	flush(&l);
+}
+
 void ev_warning(const char *step, const char *message)
 {
 	if (events_fd < 0) {

@@ -22,6 +22,9 @@ void ev_step_error(const char *step, const char *path, const char *dest, int err
 /* Landlock outcome: {"event":"landlock","abi":N} when enforced, or abi 0 with the errno that
  * made it unavailable (best effort). */
 void ev_landlock(long abi, int err);
+/* A denial reported by a layer: {"event":"denied","layer":L,"blockers":B,KIND:OBJECT,"pid":P,"exe":E} */
+void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
+	       const char *exe);
 /* A non-fatal notice: {"event":"warning","step":S,"message":M} */
 void ev_warning(const char *step, const char *message);
 

@@ -7,6 +7,7 @@
  *     exits with the command's status                          seccomp, execve
  */
 #define _GNU_SOURCE
+#include "audit.h"
 #include "command.h"
 #include "events.h"
 #include "plan.h"
@@ -320,24 +321,28 @@ static int exit_code(int status, int *sig)
 }
 
 /* Outside: forward signals, notice execve, collect the status. */
-static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask)
+static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd)
 {
 	int sfd = signalfd(-1, mask, SFD_CLOEXEC);
 	if (sfd < 0)
 		die_step(EXIT_CORDON, "signalfd", NULL, NULL, errno);
-	struct pollfd fds[2] = { { .fd = sfd, .events = POLLIN }, { .fd = pp->exec[0], .events = POLLIN } };
+	struct pollfd fds[3] = { { .fd = sfd, .events = POLLIN },
+				 { .fd = audit_fd, .events = POLLIN },
+				 { .fd = pp->exec[0], .events = POLLIN } };
 	for (;;) {
-		if (poll(fds, fds[1].fd >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(fds, fds[2].fd >= 0 ? 3 : 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die_step(EXIT_CORDON, "poll", NULL, NULL, errno);
 		}
-		if (fds[1].fd >= 0 && fds[1].revents) {
+		if (audit_fd >= 0 && fds[1].revents)
+			audit_read(audit_fd, pid);
+		if (fds[2].fd >= 0 && fds[2].revents) {
 			char byte;
 			if (read(pp->exec[0], &byte, 1) == 0)
 				ev_started(pid);
 			close(pp->exec[0]);
-			fds[1].fd = -1;
+			fds[2].fd = -1;
 		}
 		if (!(fds[0].revents & POLLIN))
 			continue;
@@ -354,6 +359,12 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		int inner;
 		if (p->has_init && read(pp->status[0], &inner, sizeof inner) == sizeof inner)
 			status = inner;
+		if (audit_fd >= 0) {
+			/* kauditd delivers asynchronously: collect what the last moments denied. */
+			struct pollfd late = { .fd = audit_fd, .events = POLLIN };
+			while (poll(&late, 1, 30) > 0)
+				audit_read(audit_fd, pid);
+		}
 		int sig, code = exit_code(status, &sig);
 		ev_exit(code, sig);
 		return code;
@@ -389,6 +400,11 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
 
+	int audit_fd = -1;
+	for (size_t i = 0; i < p.n_ops && o.events_fd >= 0; i++)
+		if (p.ops[i].code == OP_LANDLOCK)
+			audit_fd = audit_open(); /* before the sandbox exists, so no denial is missed */
+
 	struct pipes pp;
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
@@ -400,8 +416,11 @@ int main(int argc, char **argv)
 	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0)
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
-	if (pid == 0)
+	if (pid == 0) {
+		if (audit_fd >= 0)
+			close(audit_fd);
 		sandbox_main(&p, &cmd, &pp, &forward);
+	}
 
 	close(pp.sync[0]);
 	close(pp.exec[1]);
@@ -412,7 +431,7 @@ int main(int argc, char **argv)
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
-	int code = supervise(&p, pid, &pp, &mask);
+	int code = supervise(&p, pid, &pp, &mask, audit_fd);
 	free_strv(cmd.envp);
 	free(default_argv);
 	plan_free(&p);

@@ -11,6 +11,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 static void print_errno_field(int err)
@@ -107,6 +110,46 @@ static void print_seccomp(void)
 	printf("]}");
 }
 
+/* Audit on/off (AUDIT_GET needs CAP_AUDIT_CONTROL: others get the errno). */
+static void print_audit(void)
+{
+	struct { struct nlmsghdr h; } req = { { NLMSG_HDRLEN, 1000 /* AUDIT_GET */, NLM_F_REQUEST, 1, 0 } };
+	char buf[8192];
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 9 /* NETLINK_AUDIT */);
+	printf("\"audit\":{");
+	if (fd < 0 || send(fd, &req, sizeof req, 0) < 0) {
+		print_errno_field(errno);
+		printf("}");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		struct timeval tv = { 1, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		if (n < (ssize_t)NLMSG_HDRLEN)
+			break;
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		if (h->nlmsg_type == NLMSG_ERROR && n >= (ssize_t)(NLMSG_HDRLEN + sizeof(int))) {
+			int err = -*(const int *)(buf + NLMSG_HDRLEN);
+			if (err) {
+				print_errno_field(err);
+				break;
+			}
+			continue;
+		}
+		if (h->nlmsg_type == 1000 && n >= (ssize_t)(NLMSG_HDRLEN + 8)) {
+			unsigned enabled;
+			memcpy(&enabled, buf + NLMSG_HDRLEN + 4, sizeof enabled);
+			printf("\"enabled\":%u", enabled);
+			break;
+		}
+	}
+	printf("}");
+	close(fd);
+}
+
 int probe_print(void)
 {
 	printf("{\"version\":1,\"uid\":%u,", (unsigned)getuid());
@@ -117,6 +160,8 @@ int probe_print(void)
 	print_landlock();
 	printf(",");
 	print_seccomp();
+	printf(",");
+	print_audit();
 	printf("}\n");
 	return fflush(stdout) ? 1 : 0;
 }

@@ -18,6 +18,8 @@ export interface KernelProbe {
   syscalls: Record<string, boolean>
   landlock: { abi: number } & ErrnoResult
   seccomp: { filter: boolean; actions: string[] }
+  /** enabled: 0 off, 1 on, 2 locked; or the errno when this user may not ask. */
+  audit: { enabled?: number } & ErrnoResult
 }
 
 export type CgroupLayout = 'v2' | 'v1' | 'hybrid' | 'none'

@@ -103,6 +103,19 @@ export function hostChecks(f: HostFacts): Check[] {
         }),
     required: false,
   })
+  const audit = p.audit
+  checks.push({
+    id: 'audit',
+    title: 'audit',
+    status: audit.enabled ? 'ok' : 'missing',
+    detail: audit.enabled
+      ? 'enabled: Landlock denials are reported as `denied` events (when cordon runs as root)'
+      : audit.code
+        ? `cannot tell as uid ${p.uid} (${audit.code})`
+        : 'disabled: Landlock denials are enforced but not reported',
+    ...(audit.enabled ? {} : { fix: 'auditctl -e 1 (package auditd), or boot with audit=1' }),
+    required: false,
+  })
   const cg = f.cgroup
   checks.push({
     id: 'cgroups',

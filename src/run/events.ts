@@ -12,6 +12,17 @@ export type SandboxEvent =
       message: string
     }
   | { event: 'warning'; step: string; message: string }
+  /** A denial attributed to this sandbox by the launcher's audit tap (root, audit enabled). */
+  | {
+      event: 'denied'
+      layer: string
+      blockers: string
+      path?: string
+      port?: string
+      object?: string
+      pid: number
+      exe: string
+    }
   /** Landlock enforced at this ABI, or unavailable (abi 0, with the errno's name). */
   | { event: 'landlock'; abi: number; errno?: number; code?: string }
   | { event: 'exit'; code: number; signal?: NodeJS.Signals }

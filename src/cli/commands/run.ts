@@ -124,4 +124,8 @@ function report(ev: SandboxEvent, json: boolean): void {
   if (json) process.stderr.write(`${JSON.stringify(ev)}\n`)
   else if (ev.event === 'error') warn(describeStepError(ev))
   else if (ev.event === 'warning') warn(`warning: ${ev.step}: ${ev.message}`)
+  else if (ev.event === 'denied')
+    warn(
+      `denied by ${ev.layer}: ${ev.blockers} ${ev.path ?? ev.port ?? ev.object ?? ''} (${ev.exe}, pid ${ev.pid})`,
+    )
 }

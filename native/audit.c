@@ -1,0 +1,198 @@
+/* audit.c — see audit.h. Records of one audit event share a serial: LANDLOCK_ACCESS (1423)
+ * records name the domain, the blockers and the object; LANDLOCK_DOMAIN (1424) "allocated"
+ * names the pid that created the domain, which tells whether it is ours; SYSCALL (1300) gives
+ * the pid and exe of the denied task; EOE (1320) closes the event. */
+#define _GNU_SOURCE
+#include "audit.h"
+
+#include "events.h"
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NETLINK_AUDIT_PROTO 9
+#define AUDIT_NLGRP_READLOG 1
+#define T_SYSCALL 1300
+#define T_EOE 1320
+#define T_LL_ACCESS 1423
+#define T_LL_DOMAIN 1424
+#define PENDING 8
+#define DOMAINS 16
+
+struct pending {
+	unsigned long serial;
+	char access[PENDING][512];
+	int n_access;
+	char syscall[1024];
+	long alloc_pid; /* from a "status=allocated" domain record, else 0 */
+	char alloc_domain[32];
+};
+
+static struct pending ev;
+
+/* Copies src into dst, truncating: audit records longer than our buffers are cut, not lost. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+static char ours[DOMAINS][32];
+static int n_ours;
+
+int audit_open(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT_PROTO);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1) };
+	if (bind(fd, (struct sockaddr *)&addr, sizeof addr)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Copies field `key=` of a record into out: "quoted", hex-encoded, or a bare word. */
+static int field(const char *rec, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+	for (const char *p = rec; (p = strstr(p, key)) != NULL; p += klen) {
+		if ((p != rec && p[-1] != ' ') || p[klen] != '=')
+			continue;
+		const char *v = p + klen + 1;
+		size_t n = 0;
+		if (*v == '"') {
+			for (v++; *v && *v != '"' && n + 1 < size; v++)
+				out[n++] = *v;
+		} else {
+			size_t len = strcspn(v, " ");
+			int hex = len % 2 == 0 && len > 0 && strspn(v, "0123456789ABCDEF") == len;
+			for (size_t i = 0; i < len && n + 1 < size; i += hex ? 2 : 1) {
+				unsigned c = (unsigned char)v[i];
+				if (hex)
+					sscanf(v + i, "%2x", &c);
+				out[n++] = (char)c;
+			}
+		}
+		out[n] = '\0';
+		return 0;
+	}
+	out[0] = '\0';
+	return -1;
+}
+
+static long parent_of(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *close_paren = strrchr(buf, ')'); /* comm may hold spaces and parens */
+	long ppid = -1;
+	if (close_paren)
+		sscanf(close_paren + 2, "%*c %ld", &ppid);
+	return ppid;
+}
+
+static int descends_from(long pid, pid_t ancestor)
+{
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		if (pid == ancestor)
+			return 1;
+		pid = parent_of(pid);
+	}
+	return 0;
+}
+
+static int is_ours(const char *domain)
+{
+	for (int i = 0; i < n_ours; i++)
+		if (strcmp(ours[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+static void flush_event(pid_t sandbox)
+{
+	if (ev.alloc_pid > 0 && n_ours < DOMAINS && descends_from(ev.alloc_pid, sandbox))
+		copy_str(ours[n_ours++], sizeof ours[0], ev.alloc_domain);
+	char pid[32], exe[256];
+	field(ev.syscall, "pid", pid, sizeof pid);
+	field(ev.syscall, "exe", exe, sizeof exe);
+	for (int i = 0; i < ev.n_access; i++) {
+		char domain[32], blockers[128], object[512];
+		field(ev.access[i], "domain", domain, sizeof domain);
+		if (!is_ours(domain))
+			continue;
+		field(ev.access[i], "blockers", blockers, sizeof blockers);
+		const char *kind = "path";
+		if (field(ev.access[i], "path", object, sizeof object)) {
+			kind = field(ev.access[i], "dport", object, sizeof object) == 0 ? "port" : "object";
+			if (strcmp(kind, "port") && field(ev.access[i], "lport", object, sizeof object) == 0)
+				kind = "port";
+		}
+		ev_denied("landlock", blockers, kind, object, atol(pid), exe);
+	}
+	memset(&ev, 0, sizeof ev);
+}
+
+static void record(unsigned type, const char *text, pid_t sandbox)
+{
+	unsigned long serial = 0;
+	const char *colon = strchr(text, ':');
+	if (!colon || sscanf(colon + 1, "%lu", &serial) != 1)
+		return;
+	const char *body = strstr(text, "): ");
+	body = body ? body + 3 : text;
+	if (ev.serial && serial != ev.serial)
+		flush_event(sandbox); /* a new event: the previous one ended without EOE */
+	ev.serial = serial;
+	char status[32];
+	switch (type) {
+	case T_LL_ACCESS:
+		if (ev.n_access < PENDING)
+			copy_str(ev.access[ev.n_access++], sizeof ev.access[0], body);
+		break;
+	case T_LL_DOMAIN:
+		if (field(body, "status", status, sizeof status) == 0 && strcmp(status, "allocated") == 0) {
+			char pid[32];
+			field(body, "pid", pid, sizeof pid);
+			ev.alloc_pid = atol(pid);
+			field(body, "domain", ev.alloc_domain, sizeof ev.alloc_domain);
+		}
+		break;
+	case T_SYSCALL:
+		copy_str(ev.syscall, sizeof ev.syscall, body);
+		break;
+	case T_EOE:
+		flush_event(sandbox);
+		break;
+	default:
+		break;
+	}
+}
+
+/* One datagram is one record: its length is trusted, the header's nlmsg_len is not (audit has
+ * sent records whose nlmsg_len disagrees with the payload). */
+void audit_read(int fd, pid_t sandbox)
+{
+	static char buf[16384];
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+		if (n < (ssize_t)NLMSG_HDRLEN)
+			return;
+		buf[n] = '\0';
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		record(h->nlmsg_type, buf + NLMSG_HDRLEN, sandbox);
+	}
+}
