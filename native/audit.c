@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <linux/netlink.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,8 @@
 
 #define NETLINK_AUDIT_PROTO 9
 #define AUDIT_NLGRP_READLOG 1
+#define AUDIT_GET_TYPE 1000
+#define AUDIT_USER_TYPE 1005
 #define T_SYSCALL 1300
 #define T_EOE 1320
 #define T_LL_ACCESS 1423
@@ -34,6 +39,8 @@ struct pending {
 };
 
 static struct pending ev;
+static char barrier[64]; /* text of our end-of-run marker, once sent */
+static int barrier_seen;
 
 /* Copies src into dst, truncating: audit records longer than our buffers are cut, not lost. */
 static void copy_str(char *dst, size_t size, const char *src)
@@ -45,8 +52,55 @@ static void copy_str(char *dst, size_t size, const char *src)
 static char ours[DOMAINS][32];
 static int n_ours;
 
+/* Sends one request on a fresh unicast audit socket; returns the reply's "enabled" for
+ * AUDIT_GET, 0 for an acknowledged AUDIT_USER, -1 on failure. */
+static int audit_request(uint16_t type, const char *text)
+{
+	struct {
+		struct nlmsghdr h;
+		char body[256];
+	} req;
+	size_t len = text ? strlen(text) + 1 : 0;
+	memset(&req, 0, sizeof req);
+	req.h = (struct nlmsghdr){ (uint32_t)(NLMSG_HDRLEN + len), type, NLM_F_REQUEST | NLM_F_ACK, 1, 0 };
+	if (text)
+		memcpy(req.body, text, len);
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT_PROTO);
+	if (fd < 0)
+		return -1;
+	struct timeval tv = { 1, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	int result = -1;
+	if (send(fd, &req, req.h.nlmsg_len, 0) >= 0) {
+		char buf[8192];
+		for (int i = 0; i < 4 && result < 0; i++) {
+			ssize_t n = recv(fd, buf, sizeof buf, 0);
+			if (n < (ssize_t)NLMSG_HDRLEN)
+				break;
+			const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+			if (h->nlmsg_type == NLMSG_ERROR && n >= (ssize_t)(NLMSG_HDRLEN + sizeof(int))) {
+				int err;
+				memcpy(&err, buf + NLMSG_HDRLEN, sizeof err);
+				if (err)
+					break;
+				if (type != AUDIT_GET_TYPE)
+					result = 0;
+			} else if (h->nlmsg_type == AUDIT_GET_TYPE && n >= (ssize_t)(NLMSG_HDRLEN + 8)) {
+				uint32_t enabled;
+				memcpy(&enabled, buf + NLMSG_HDRLEN + 4, sizeof enabled);
+				result = (int)enabled;
+			}
+		}
+	}
+	close(fd);
+	return result;
+}
+
 int audit_open(void)
 {
+	/* With audit off no record will come: no tap, and no wait at exit. */
+	if (audit_request(AUDIT_GET_TYPE, NULL) <= 0)
+		return -1;
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT_PROTO);
 	if (fd < 0)
 		return -1;
@@ -58,8 +112,10 @@ int audit_open(void)
 	return fd;
 }
 
-/* Copies field `key=` of a record into out: "quoted", hex-encoded, or a bare word. */
-static int field(const char *rec, const char *key, char *out, size_t size)
+/* Copies field `key=` of a record into out: "quoted" or a bare word; untrusted strings (path,
+ * exe) that audit had to escape come hex-encoded, which `text` fields decode. Numbers never do:
+ * "5390" is a pid, not two hex bytes. */
+static int field_as(const char *rec, const char *key, char *out, size_t size, int text)
 {
 	size_t klen = strlen(key);
 	for (const char *p = rec; (p = strstr(p, key)) != NULL; p += klen) {
@@ -72,7 +128,7 @@ static int field(const char *rec, const char *key, char *out, size_t size)
 				out[n++] = *v;
 		} else {
 			size_t len = strcspn(v, " ");
-			int hex = len % 2 == 0 && len > 0 && strspn(v, "0123456789ABCDEF") == len;
+			int hex = text && len % 2 == 0 && len > 0 && strspn(v, "0123456789ABCDEF") == len;
 			for (size_t i = 0; i < len && n + 1 < size; i += hex ? 2 : 1) {
 				unsigned c = (unsigned char)v[i];
 				if (hex)
@@ -85,6 +141,12 @@ static int field(const char *rec, const char *key, char *out, size_t size)
 	}
 	out[0] = '\0';
 	return -1;
+}
+
+static int field(const char *rec, const char *key, char *out, size_t size)
+{
+	int text = strcmp(key, "path") == 0 || strcmp(key, "exe") == 0;
+	return field_as(rec, key, out, size, text);
 }
 
 static long parent_of(long pid)
@@ -154,6 +216,10 @@ static void record(unsigned type, const char *text, pid_t sandbox)
 		return;
 	const char *body = strstr(text, "): ");
 	body = body ? body + 3 : text;
+	if (type == AUDIT_USER_TYPE && barrier[0] && strstr(body, barrier)) {
+		barrier_seen = 1;
+		return;
+	}
 	if (ev.serial && serial != ev.serial)
 		flush_event(sandbox); /* a new event: the previous one ended without EOE */
 	ev.serial = serial;
@@ -195,4 +261,20 @@ void audit_read(int fd, pid_t sandbox)
 		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 		record(h->nlmsg_type, buf + NLMSG_HDRLEN, sandbox);
 	}
+}
+
+void audit_finish(int fd, pid_t sandbox)
+{
+	/* Records travel through one kernel queue: once our own marker comes back, every denial
+	 * logged before it has been delivered. Bounded, in case the marker is refused or lost. */
+	snprintf(barrier, sizeof barrier, "cordon-exec end of sandbox %d", (int)sandbox);
+	if (audit_request(AUDIT_USER_TYPE, barrier) != 0)
+		return;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	for (int waited = 0; !barrier_seen && waited < 1000; waited += 50) {
+		if (poll(&p, 1, 50) > 0)
+			audit_read(fd, sandbox);
+	}
+	if (ev.serial)
+		flush_event(sandbox);
 }

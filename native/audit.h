@@ -7,9 +7,12 @@
 
 #include <sys/types.h>
 
-/* Opens the tap; returns the fd to poll, or -1 when unavailable. Call before the sandbox starts. */
+/* Opens the tap; returns the fd to poll, or -1 when unavailable (not root, or audit off).
+ * Call before the sandbox starts. */
 int audit_open(void);
 /* Reads what is pending on fd; `sandbox` is the pid of the sandbox's first process. */
 void audit_read(int fd, pid_t sandbox);
+/* After the sandbox ended: waits (at most 1 s) until every record of its run was read. */
+void audit_finish(int fd, pid_t sandbox);
 
 #endif

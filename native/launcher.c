@@ -359,12 +359,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		int inner;
 		if (p->has_init && read(pp->status[0], &inner, sizeof inner) == sizeof inner)
 			status = inner;
-		if (audit_fd >= 0) {
-			/* kauditd delivers asynchronously: collect what the last moments denied. */
-			struct pollfd late = { .fd = audit_fd, .events = POLLIN };
-			while (poll(&late, 1, 30) > 0)
-				audit_read(audit_fd, pid);
-		}
+		if (audit_fd >= 0)
+			audit_finish(audit_fd, pid); /* the kernel delivers records asynchronously */
 		int sig, code = exit_code(status, &sig);
 		ev_exit(code, sig);
 		return code;
