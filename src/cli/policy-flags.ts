@@ -29,6 +29,10 @@ export const POLICY_OPTIONS = {
   'no-namespaces': { type: 'boolean' },
   'tcp-connect': { type: 'string', multiple: true },
   'tcp-bind': { type: 'string', multiple: true },
+  memory: { type: 'string' },
+  pids: { type: 'string' },
+  cpus: { type: 'string' },
+  timeout: { type: 'string' },
 } as const satisfies ParseArgsConfig['options']
 
 export const POLICY_HELP = `Policy:
@@ -48,6 +52,10 @@ export const POLICY_HELP = `Policy:
       --require landlock[=ABI]  refuse to run unless Landlock (at least that ABI) is enforced
       --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
                          and no_new_privs alone enforce the filesystem and network statements
+      --memory SIZE      memory limit, e.g. 512M (cgroup; the run reports oom when it is hit)
+      --pids N           most processes and threads at once
+      --cpus N           CPU time, e.g. 0.5 or 2
+      --timeout T        wall-clock limit, e.g. 30s: the whole sandbox is killed, reported as timeout
       --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
                          or an OCI/Docker seccomp profile (JSON)`
 
@@ -69,6 +77,10 @@ export interface PolicyFlagValues {
   'no-namespaces'?: boolean
   'tcp-connect'?: string[]
   'tcp-bind'?: string[]
+  memory?: string
+  pids?: string
+  cpus?: string
+  timeout?: string
 }
 
 function usage(message: string): CordonError {
@@ -135,6 +147,12 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     if (!m) throw usage(`--require takes landlock or landlock=ABI (1-7), got \`${r}\``)
     overlay.landlock = { require: Number(m[1] ?? 1) }
   }
+  const limits: Record<string, unknown> = {}
+  if (flags.memory !== undefined) limits.memory = flags.memory
+  if (flags.pids !== undefined) limits.pids = /^\d+$/.test(flags.pids) ? Number(flags.pids) : flags.pids
+  if (flags.cpus !== undefined) limits.cpus = flags.cpus
+  if (flags.timeout !== undefined) limits.timeout = flags.timeout
+  if (Object.keys(limits).length) overlay.limits = limits
   if (flags['no-namespaces']) {
     overlay.namespaces = {
       user: false,

@@ -124,7 +124,7 @@ export function hostChecks(f: HostFacts): Check[] {
     detail:
       cg.layout === 'none'
         ? 'no cgroup file system mounted'
-        : `${cg.layout} (cordon sets no cgroup limits yet); v1: ${cg.v1Controllers.join(' ') || '-'}; v2: ${cg.v2Controllers.join(' ') || '-'}`,
+        : `${cg.layout}; v1: ${cg.v1Controllers.join(' ') || '-'}; v2: ${cg.v2Controllers.join(' ') || '-'}`,
     ...(cg.layout === 'none' ? { fix: 'mount cgroup2 on /sys/fs/cgroup' } : {}),
     required: false,
   })

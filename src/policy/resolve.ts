@@ -28,6 +28,16 @@ export interface ResolvedPolicy {
   cwd?: string
   capabilities: number[]
   command?: string[]
+  /** cgroup limits (bytes, counts, CPUs) and the wall-clock timeout in ms. */
+  limits: {
+    memory?: number
+    swap?: number
+    pids?: number
+    cpus?: number
+    cpuWeight?: number
+    cpuset?: string
+    timeoutMs?: number
+  }
   /** TCP ports allowed when the policy restricts them (Landlock ABI 4+, plus seccomp). */
   tcp?: { bind: number[]; connect: number[] }
   landlock: {
@@ -76,6 +86,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     env: { pass: [], set: {} },
     capabilities: [],
     landlock: { require: 0, scopes: ['abstract-unix-socket', 'signal'], paths: [] },
+    limits: {},
     seccomp: [],
     sources: [],
   }
@@ -98,6 +109,16 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     Object.assign(out.env.set, policy.env?.set)
     if (policy.capabilities) out.capabilities = capabilities(policy.capabilities, label)
     if (policy.seccomp) out.seccomp.push({ ...policy.seccomp, origin: label })
+    const lim = policy.limits
+    if (lim) {
+      if (lim.memory !== undefined) out.limits.memory = parseSize(lim.memory) ?? 0
+      if (lim.swap !== undefined) out.limits.swap = parseSize(lim.swap) ?? 0
+      if (lim.pids !== undefined) out.limits.pids = lim.pids
+      if (lim.cpus !== undefined) out.limits.cpus = Number(lim.cpus)
+      if (lim['cpu-weight'] !== undefined) out.limits.cpuWeight = lim['cpu-weight']
+      if (lim.cpuset !== undefined) out.limits.cpuset = lim.cpuset
+      if (lim.timeout !== undefined) out.limits.timeoutMs = parseDuration(lim.timeout)
+    }
     if (policy.tcp) out.tcp = { bind: policy.tcp.bind ?? [], connect: policy.tcp.connect ?? [] }
     const ll = policy.landlock
     if (ll?.require !== undefined) out.landlock.require = Math.max(out.landlock.require, ll.require)
@@ -144,6 +165,13 @@ export function unknownProfile(name: string, where: string): CordonError {
     `${where}: no profile named \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''} ` +
       `(built-in profiles: ${Object.keys(PROFILES).join(', ')}; a file path needs a / or a .yaml/.json suffix)`,
   )
+}
+
+/** "30s", "1.5m", "250ms" → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)
+  if (!m) return Number.NaN
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
 }
 
 function asList(access: string | string[]): string[] {

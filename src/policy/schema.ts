@@ -224,6 +224,48 @@ export const policySchema = s.object(
     ),
     command: s.optional(s.array(s.string(), 'Default command, used by compiled plans when none is given.')),
     seccomp: s.optional(seccomp),
+    limits: s.optional(
+      s.object(
+        {
+          memory: s.optional(size),
+          swap: s.optional(size),
+          pids: s.optional(
+            s.integer({ min: 1, max: 4194304, description: 'Most processes and threads at once.' }),
+          ),
+          cpus: s.optional(
+            s.string({
+              expected: 'a number of CPUs like "1.5"',
+              check: (v) =>
+                /^\d+(\.\d+)?$/.test(v) && Number(v) > 0
+                  ? undefined
+                  : `expected a number of CPUs like "0.5", got \`${v}\``,
+            }),
+          ),
+          'cpu-weight': s.optional(
+            s.integer({ min: 1, max: 10000, description: 'Relative CPU weight (100 is the default).' }),
+          ),
+          cpuset: s.optional(
+            s.string({
+              expected: 'CPUs like "0-1,3"',
+              check: (v) => (/^[\d,-]+$/.test(v) ? undefined : `\`${v}\` is not a CPU list`),
+            }),
+          ),
+          timeout: s.optional(
+            s.string({
+              expected: 'a duration like "30s"',
+              check: (v) =>
+                /^\d+(\.\d+)?(ms|s|m|h)$/.test(v)
+                  ? undefined
+                  : `expected a duration like "30s", got \`${v}\``,
+            }),
+          ),
+        },
+        {
+          description:
+            'Resources: cgroup limits (memory, pids, cpus, cpu-weight, cpuset) and a wall-clock timeout.',
+        },
+      ),
+    ),
     tcp: s.optional(
       s.object(
         {

@@ -7,7 +7,9 @@ import type { Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext, callerContext, compilePlan } from '../plan/compile.js'
 import { encodePlan } from '../plan/encode.js'
-import type { Plan } from '../plan/model.js'
+import type { Plan, PlanOp } from '../plan/model.js'
+import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
+import { selectDriver } from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
@@ -23,10 +25,18 @@ export interface SpawnOptions {
   context?: Partial<CompileContext>
 }
 
+export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'setup'
+
 export interface ExitResult {
   /** The command's status (128+N for signal N); 125 when cordon failed; 126/127 not executable/found. */
   code: number
   signal: NodeJS.Signals | undefined
+  /** Why it ended: exited, signal, oom (memory limit), pids (limit hit), timeout, setup (cordon failed). */
+  reason: ExitReason
+  /** Usage from the sandbox's cgroup, when it had one. */
+  stats?: Stats
+  /** OOM kills and refused forks counted by the sandbox's cgroup, when it had one. */
+  counters?: Events
   /** The failed setup step, when the sandbox could not start. */
   error: Extract<SandboxEvent, { event: 'error' }> | undefined
   durationMs: number
@@ -42,18 +52,50 @@ export interface SandboxProcess {
   readonly exited: Promise<ExitResult>
   /** Sends a signal to the command (through the launcher and the sandbox's init). */
   kill(signal?: NodeJS.Signals | number): boolean
+  /** The sandbox's cgroup when it has limits: freeze(), thaw(), stats(), events(). */
+  readonly cgroup: Cgroup | undefined
   readonly child: ChildProcess
 }
 
 /** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
 export type PolicyInput = Policy | ResolvedPolicy | Plan
 
-function toPlan(input: PolicyInput, ctx: CompileContext): Plan {
-  if ('ops' in input && Array.isArray(input.ops)) return input
-  if ('sources' in input && Array.isArray((input as ResolvedPolicy).sources))
-    return compilePlan(input as ResolvedPolicy, ctx)
-  const policy = validatePolicy(input)
-  return compilePlan(resolvePolicy({ policy, baseDir: ctx.cwd, label: 'policy' }, ctx.cwd), ctx)
+function toPlan(input: PolicyInput, ctx: CompileContext): { plan: Plan; limits: ResolvedPolicy['limits'] } {
+  if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {} }
+  const resolved =
+    'sources' in input && Array.isArray((input as ResolvedPolicy).sources)
+      ? (input as ResolvedPolicy)
+      : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
+  return { plan: compilePlan(resolved, ctx), limits: resolved.limits }
+}
+
+let groups = 0
+
+/** A cgroup for this run when the policy limits resources; the launcher joins it before start. */
+function makeCgroup(
+  limits: ResolvedPolicy['limits'],
+  plan: Plan,
+): { cgroup: Cgroup | undefined; plan: Plan } {
+  const resources = { ...limits }
+  delete resources.timeoutMs
+  if (Object.values(resources).every((v) => v === undefined)) return { cgroup: undefined, plan }
+  const cgroup = selectDriver(resources).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
+  const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
+  return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] } }
+}
+
+function reasonFor(
+  code: number,
+  signal: NodeJS.Signals | undefined,
+  timedOut: boolean,
+  events: Events | undefined,
+  error: unknown,
+): ExitReason {
+  if (timedOut) return 'timeout'
+  if (events?.oomKills) return 'oom'
+  if (events?.pidsMax) return 'pids'
+  if (signal) return 'signal'
+  return code === 125 && error ? 'setup' : 'exited'
 }
 
 /** Starts command under the policy. Throws CordonError for invalid policies. */
@@ -64,15 +106,33 @@ export function spawn(
   options: SpawnOptions = {},
 ): SandboxProcess {
   const ctx = { ...callerContext(), ...options.context }
-  const plan = toPlan(input, ctx)
+  const compiled = toPlan(input, ctx)
+  const { cgroup, plan } = makeCgroup(compiled.limits, compiled.plan)
   const bytes = encodePlan(plan)
   const stdio = options.stdio ?? 'inherit'
   const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
   const started = performance.now()
-  const child = spawnChild(launcherPath(), ['--plan-fd', '3', '--events-fd', '4', '--', command, ...args], {
-    stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
-    env: options.env ?? process.env,
-  })
+  let child: ChildProcess
+  try {
+    child = spawnChild(launcherPath(), ['--plan-fd', '3', '--events-fd', '4', '--', command, ...args], {
+      stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
+      env: options.env ?? process.env,
+    })
+  } catch (e) {
+    cgroup?.remove()
+    throw e
+  }
+  let timedOut = false
+  const timer =
+    compiled.limits.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true
+          // The whole group, grandchildren included; without a cgroup the launcher's death takes
+          // the sandbox with it (PDEATHSIG, and pid 1 of its namespace).
+          if (cgroup) cgroup.killAll()
+          child.kill('SIGKILL')
+        }, compiled.limits.timeoutMs)
+      : undefined
   const planPipe = child.stdio[3] as Writable
   planPipe.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
   planPipe.end(bytes)
@@ -99,13 +159,27 @@ export function spawn(
       reject(new CordonError('setup_failed', `Cannot start the launcher: ${cause.message}`, { cause })),
     )
     child.once('exit', async (code, signal) => {
+      if (timer) clearTimeout(timer)
       await linesClosed
       done = true
       for (const w of waiters.splice(0)) w({ value: undefined, done: true })
       const durationMs = performance.now() - started
-      if (exitEvent) resolve({ code: exitEvent.code, signal: exitEvent.signal, error: lastError, durationMs })
-      else if (signal) resolve({ code: 128 + signalNumber(signal), signal, error: lastError, durationMs })
-      else resolve({ code: code ?? 125, signal: undefined, error: lastError, durationMs })
+      const events = cgroup?.events()
+      const stats = cgroup?.stats()
+      cgroup?.remove()
+      const out = exitEvent
+        ? { code: exitEvent.code, signal: exitEvent.signal }
+        : signal
+          ? { code: 128 + signalNumber(signal), signal }
+          : { code: code ?? 125, signal: undefined }
+      resolve({
+        ...out,
+        reason: reasonFor(out.code, out.signal, timedOut, events, lastError),
+        ...(stats ? { stats } : {}),
+        ...(events ? { counters: events } : {}),
+        error: lastError,
+        durationMs,
+      })
     })
   })
 
@@ -128,6 +202,7 @@ export function spawn(
     events,
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
+    cgroup,
     child,
   }
 }

@@ -50,7 +50,7 @@ describe('cordon CLI', () => {
       .map((l) => JSON.parse(l) as { event: string })
     assert.deepEqual(
       events.map((e) => e.event),
-      ['landlock', 'status', 'started', 'exit'],
+      ['landlock', 'status', 'started', 'exit', 'result'],
     )
   })
 

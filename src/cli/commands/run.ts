@@ -5,7 +5,7 @@ import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { statementStatus } from '../../landlock/status.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
-import { spawn } from '../../run/spawn.js'
+import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
@@ -90,7 +90,27 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
+  reportEnd(result, policy, values.json === true)
   return result.code
+}
+
+const mib = (bytes = 0) => (bytes >= 2 ** 20 ? `${+(bytes / 2 ** 20).toFixed(1)} MiB` : `${bytes} bytes`)
+
+const REASONS: Partial<Record<ExitReason, (p: ResolvedPolicy) => string>> = {
+  oom: (p) => `out of memory: the sandbox reached its ${mib(p.limits.memory)} limit and the kernel killed it`,
+  pids: (p) => `the sandbox hit its limit of ${p.limits.pids} processes (forks were refused)`,
+  timeout: (p) => `timed out after ${p.limits.timeoutMs} ms: the whole sandbox was killed`,
+}
+
+function reportEnd(result: ExitResult, policy: ResolvedPolicy, json: boolean): void {
+  if (json) {
+    process.stderr.write(
+      `${JSON.stringify({ event: 'result', reason: result.reason, code: result.code, stats: result.stats })}\n`,
+    )
+    return
+  }
+  const say = REASONS[result.reason]
+  if (say) warn(say(policy))
 }
 
 /** Best effort is explicit: say which statements this run enforces with fewer layers. */

@@ -1,0 +1,51 @@
+// The contract every cgroup implementation (v1, v2) meets. One sandbox = one Cgroup; the
+// launcher joins it (its cgroup.procs files) before the sandbox starts.
+
+export interface Limits {
+  /** Bytes of memory (and, separately, of swap; 0 forbids swap). */
+  memory?: number
+  swap?: number
+  pids?: number
+  /** CPUs worth of time per period (1.5 = one and a half CPUs). */
+  cpus?: number
+  /** Relative weight 1..10000 (v2 scale; v1 maps it to shares). */
+  cpuWeight?: number
+  cpuset?: string
+}
+
+export interface Stats {
+  memoryBytes: number
+  memoryPeakBytes: number
+  pids: number
+  cpuUsageUsec: number
+}
+
+export interface Events {
+  /** Times the OOM killer ran in the group. */
+  oomKills: number
+  /** Forks refused because of the pids limit. */
+  pidsMax: number
+}
+
+export interface Cgroup {
+  readonly version: 1 | 2
+  /** Directories whose cgroup.procs the launcher writes the sandbox's pid to. */
+  readonly joinPaths: string[]
+  stats(): Stats
+  events(): Events
+  freeze(): void
+  thaw(): void
+  frozen(): boolean
+  /** Kills every process in the group and waits (bounded) until it is empty. */
+  killAll(): void
+  /** Kills what is left, then removes the directories. Idempotent. */
+  remove(): void
+}
+
+export interface CgroupDriver {
+  readonly version: 1 | 2
+  /** Controllers this driver can limit on this host. */
+  readonly controllers: string[]
+  /** Creates a group with the limits; throws CordonError naming the controller when one is missing. */
+  create(name: string, limits: Limits): Cgroup
+}

@@ -1,0 +1,58 @@
+// Small, synchronous helpers for cgroup files (they are tiny and live in kernel memory).
+import { readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+
+export function read(path: string): string {
+  return readFileSync(path, 'utf8').trim()
+}
+
+export function readNumber(path: string): number {
+  try {
+    const v = read(path)
+    return v === 'max' ? Number.POSITIVE_INFINITY : Number(v)
+  } catch {
+    return 0
+  }
+}
+
+/** "key value" lines (memory.events, pids.events, cpu.stat, memory.oom_control). */
+export function readKeyed(path: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  try {
+    for (const line of read(path).split('\n')) {
+      const [k, v] = line.split(/\s+/)
+      if (k && v !== undefined) out[k] = Number(v)
+    }
+  } catch {}
+  return out
+}
+
+export function write(path: string, value: string | number): void {
+  writeFileSync(path, String(value))
+}
+
+export function procs(dir: string): number[] {
+  try {
+    return read(`${dir}/cgroup.procs`).split('\n').filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+/** Waits for a condition by polling, at most `ms` (cgroup state changes are asynchronous). */
+export function waitFor(condition: () => boolean, ms: number): boolean {
+  const end = Date.now() + ms
+  const sleeper = new Int32Array(new SharedArrayBuffer(4))
+  while (!condition()) {
+    if (Date.now() > end) return false
+    Atomics.wait(sleeper, 0, 0, 5)
+  }
+  return true
+}
+
+export function removeDir(dir: string): void {
+  try {
+    rmdirSync(dir)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+}

@@ -1,0 +1,48 @@
+// Picks the driver for this host: controllers in v2 when the unified tree has them, otherwise
+// the v1 hierarchies (hybrid hosts keep their controllers there).
+import { readFileSync } from 'node:fs'
+import { CordonError } from '../errors.js'
+import type { CgroupDriver, Limits } from './driver.js'
+import { CgroupV1Driver } from './v1.js'
+import { CgroupV2Driver } from './v2.js'
+
+export interface CgroupMounts {
+  v2?: string
+  v1: Record<string, string>
+}
+
+export function cgroupMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): CgroupMounts {
+  const out: CgroupMounts = { v1: {} }
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!left || !right) continue
+    const mountPoint = left.split(' ')[4]!
+    const [fstype, , options] = right.split(' ')
+    if (fstype === 'cgroup2') out.v2 ??= mountPoint
+    if (fstype === 'cgroup')
+      for (const o of (options ?? '').split(','))
+        if (/^[a-z_]+$/.test(o) && !['rw', 'ro'].includes(o)) out.v1[o] ??= mountPoint
+  }
+  return out
+}
+
+/** The driver for `limits` here: v2 when it holds the controllers (or is all there is), else v1. */
+export function selectDriver(limits: Limits, mounts = cgroupMounts()): CgroupDriver {
+  if (process.getuid?.() !== 0)
+    throw new CordonError(
+      'setup_failed',
+      'cgroup limits need root here (no delegated cgroup subtree for this user); run as root, or drop the limits',
+    )
+  const hasV1 = Object.keys(mounts.v1).length > 0
+  if (mounts.v2) {
+    const v2 = new CgroupV2Driver(mounts.v2)
+    const wanted = [
+      'memory',
+      'pids',
+      ...(limits.cpus !== undefined || limits.cpuWeight !== undefined ? ['cpu'] : []),
+    ]
+    if (!hasV1 || wanted.every((c) => v2.controllers.includes(c))) return v2
+  }
+  if (hasV1) return new CgroupV1Driver(mounts.v1)
+  throw new CordonError('setup_failed', 'no cgroup file system is mounted; mount cgroup2 on /sys/fs/cgroup')
+}
