@@ -11,6 +11,19 @@ import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
 
+/** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
+const RLIMITS: Readonly<Record<string, number>> = {
+  cpu: 0,
+  fsize: 1,
+  data: 2,
+  stack: 3,
+  core: 4,
+  nproc: 6,
+  nofile: 7,
+  memlock: 8,
+  as: 9,
+}
+
 /** Facts about the caller the plan depends on. */
 export interface CompileContext {
   uid: number
@@ -66,6 +79,8 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   if (policy.network === 'loopback') ops.push({ op: 'loopback' })
 
   const cwd = policy.cwd ?? (!ns.mount || visibleInView(policy.filesystem, ctx.cwd) ? ctx.cwd : '/')
+  for (const [name, value] of Object.entries(policy.rlimits))
+    ops.push({ op: 'rlimit', resource: RLIMITS[name]!, soft: BigInt(value), hard: BigInt(value) })
   ops.push({ op: 'chdir', path: cwd })
   ops.push({ op: 'setsid' })
   ops.push({ op: 'ids', uid, gid, setgroups: !ns.user && ctx.uid === 0 })

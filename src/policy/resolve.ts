@@ -38,6 +38,8 @@ export interface ResolvedPolicy {
     cpuset?: string
     timeoutMs?: number
   }
+  /** setrlimit(2) values by resource name (soft = hard). */
+  rlimits: Record<string, number>
   /** TCP ports allowed when the policy restricts them (Landlock ABI 4+, plus seccomp). */
   tcp?: { bind: number[]; connect: number[] }
   landlock: {
@@ -87,6 +89,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     capabilities: [],
     landlock: { require: 0, scopes: ['abstract-unix-socket', 'signal'], paths: [] },
     limits: {},
+    rlimits: {},
     seccomp: [],
     sources: [],
   }
@@ -118,6 +121,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
       if (lim['cpu-weight'] !== undefined) out.limits.cpuWeight = lim['cpu-weight']
       if (lim.cpuset !== undefined) out.limits.cpuset = lim.cpuset
       if (lim.timeout !== undefined) out.limits.timeoutMs = parseDuration(lim.timeout)
+      Object.assign(out.rlimits, lim.rlimits)
     }
     if (policy.tcp) out.tcp = { bind: policy.tcp.bind ?? [], connect: policy.tcp.connect ?? [] }
     const ll = policy.landlock

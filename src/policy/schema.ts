@@ -250,6 +250,23 @@ export const policySchema = s.object(
               check: (v) => (/^[\d,-]+$/.test(v) ? undefined : `\`${v}\` is not a CPU list`),
             }),
           ),
+          rlimits: s.optional(
+            s.object(
+              Object.fromEntries(
+                ['cpu', 'fsize', 'data', 'stack', 'core', 'nproc', 'nofile', 'memlock', 'as'].map((r) => [
+                  r,
+                  s.optional(s.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+                ]),
+              ) as Record<
+                'cpu' | 'fsize' | 'data' | 'stack' | 'core' | 'nproc' | 'nofile' | 'memlock' | 'as',
+                s.Optional<number>
+              >,
+              {
+                description:
+                  'setrlimit(2) limits, soft = hard (seconds for cpu, bytes for sizes, counts otherwise).',
+              },
+            ),
+          ),
           timeout: s.optional(
             s.string({
               expected: 'a duration like "30s"',

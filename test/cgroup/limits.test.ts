@@ -132,3 +132,16 @@ for (const d of drivers)
       })
     },
   )
+
+describe('rlimits', () => {
+  test('are set in the command, soft = hard', async () => {
+    const r = await run(
+      { extends: ['default'], limits: { rlimits: { nofile: 64, core: 0, fsize: 1048576 } } },
+      'sh',
+      ['-c', 'ulimit -n; ulimit -Hn; ulimit -c; ulimit -f'],
+      ctx,
+    )
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(r.stdout.trim().split('\n'), ['64', '64', '0', '2048'])
+  })
+})
