@@ -27,10 +27,18 @@ export interface Events {
   pidsMax: number
 }
 
+/** Enough to find a group again from another process (`cordon freeze ID`). */
+export interface CgroupRef {
+  version: 1 | 2
+  /** v1: controller → directory; v2: { unified: directory }. */
+  dirs: Record<string, string>
+}
+
 export interface Cgroup {
   readonly version: 1 | 2
   /** Directories whose cgroup.procs the launcher writes the sandbox's pid to. */
   readonly joinPaths: string[]
+  ref(): CgroupRef
   stats(): Stats
   events(): Events
   freeze(): void

@@ -2,9 +2,9 @@
 // the v1 hierarchies (hybrid hosts keep their controllers there).
 import { readFileSync } from 'node:fs'
 import { CordonError } from '../errors.js'
-import type { CgroupDriver, Limits } from './driver.js'
-import { CgroupV1Driver } from './v1.js'
-import { CgroupV2Driver } from './v2.js'
+import type { Cgroup, CgroupDriver, CgroupRef, Limits } from './driver.js'
+import { CgroupV1, CgroupV1Driver } from './v1.js'
+import { CgroupV2, CgroupV2Driver } from './v2.js'
 
 export interface CgroupMounts {
   v2?: string
@@ -45,4 +45,9 @@ export function selectDriver(limits: Limits, mounts = cgroupMounts()): CgroupDri
   }
   if (hasV1) return new CgroupV1Driver(mounts.v1)
   throw new CordonError('setup_failed', 'no cgroup file system is mounted; mount cgroup2 on /sys/fs/cgroup')
+}
+
+/** The group a CgroupRef describes, for another process to freeze, thaw, read or kill. */
+export function openCgroup(ref: CgroupRef): Cgroup {
+  return ref.version === 2 ? new CgroupV2(ref.dirs.unified!) : new CgroupV1(ref.dirs)
 }

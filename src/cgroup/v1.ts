@@ -60,12 +60,16 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 }
 
-class CgroupV1 implements Cgroup {
+export class CgroupV1 implements Cgroup {
   readonly version = 1
   readonly joinPaths: string[]
   constructor(private readonly dirs: Record<string, string>) {
     // cpu and cpuacct are often co-mounted: one directory, joined once.
     this.joinPaths = [...new Set(Object.values(dirs))]
+  }
+
+  ref() {
+    return { version: 1 as const, dirs: { ...this.dirs } }
   }
 
   apply(l: Limits): void {

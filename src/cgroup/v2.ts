@@ -50,11 +50,15 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 }
 
-class CgroupV2 implements Cgroup {
+export class CgroupV2 implements Cgroup {
   readonly version = 2
   readonly joinPaths: string[]
   constructor(private readonly dir: string) {
     this.joinPaths = [dir]
+  }
+
+  ref() {
+    return { version: 2 as const, dirs: { unified: this.dir } }
   }
 
   apply(l: Limits): void {

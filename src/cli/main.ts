@@ -23,6 +23,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'show the operations a policy compiles to',
     load: async () => (await import('./commands/plan.js')).planCommand,
   },
+  ps: {
+    summary: 'list running sandboxes, their limits and usage',
+    load: async () => (await import('./commands/sandboxes.js')).psCommand,
+  },
+  freeze: {
+    summary: 'freeze a running sandbox (cgroup freezer)',
+    load: async () => (await import('./commands/sandboxes.js')).freezeCommand,
+  },
+  thaw: {
+    summary: 'thaw a frozen sandbox',
+    load: async () => (await import('./commands/sandboxes.js')).thawCommand,
+  },
+  kill: {
+    summary: 'kill every process of a sandbox',
+    load: async () => (await import('./commands/sandboxes.js')).killCommand,
+  },
   seccomp: {
     summary: 'compile, disassemble, explain and test the syscall filter',
     load: async () => (await import('./commands/seccomp.js')).seccompCommand,

@@ -15,6 +15,7 @@ import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { describeStepError, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
+import { newId, register } from './registry.js'
 
 export interface SpawnOptions {
   /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
@@ -43,6 +44,8 @@ export interface ExitResult {
 }
 
 export interface SandboxProcess {
+  /** The sandbox's id in the registry (`cordon ps`, `cordon freeze ID`). */
+  readonly id: string
   /** Host pid of the launcher. */
   readonly pid: number | undefined
   readonly stdin: Writable | null
@@ -122,6 +125,17 @@ export function spawn(
     cgroup?.remove()
     throw e
   }
+  const id = newId()
+  const unregister = child.pid
+    ? register({
+        version: 1,
+        id,
+        pid: child.pid,
+        command: [command, ...args],
+        startedAt: new Date().toISOString(),
+        ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...compiled.limits } } : {}),
+      })
+    : () => {}
   let timedOut = false
   const timer =
     compiled.limits.timeoutMs !== undefined
@@ -167,6 +181,7 @@ export function spawn(
       const events = cgroup?.events()
       const stats = cgroup?.stats()
       cgroup?.remove()
+      unregister()
       const out = exitEvent
         ? { code: exitEvent.code, signal: exitEvent.signal }
         : signal
@@ -195,6 +210,7 @@ export function spawn(
   }
 
   return {
+    id,
     pid: child.pid,
     stdin: child.stdin,
     stdout: child.stdout,

@@ -1,0 +1,101 @@
+// cordon ps | freeze ID | thaw ID | kill ID: the running sandboxes of this user (root: all).
+import { parseArgs } from 'node:util'
+import { openCgroup } from '../../cgroup/select.js'
+import { CordonError } from '../../errors.js'
+import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`
+
+function usage(r: SandboxRecord) {
+  if (!r.cgroup) return undefined
+  try {
+    const cg = openCgroup(r.cgroup)
+    return { ...cg.stats(), frozen: cg.frozen() }
+  } catch {
+    return undefined
+  }
+}
+
+export async function psCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  })
+  if (values.help) {
+    process.stdout.write(
+      `Usage: cordon ps [--json]\n\nLists running sandboxes (registered in ${stateDir()}) with their limits and usage.\n`,
+    )
+    return 0
+  }
+  const rows = list().map((r) => ({ ...r, usage: usage(r) }))
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ version: 1, sandboxes: rows }, null, 2)}\n`)
+    return 0
+  }
+  const lines = ['ID        PID      STATE    MEMORY     PIDS  CPU(s)  LIMITS                 COMMAND']
+  for (const r of rows) {
+    const u = r.usage
+    const limits = r.limits
+      ? Object.entries(r.limits)
+          .map(([k, v]) => `${k}=${k === 'memory' ? mib(Number(v)) : v}`)
+          .join(',')
+      : '-'
+    lines.push(
+      [
+        r.id.padEnd(9),
+        String(r.pid).padEnd(8),
+        (u?.frozen ? 'frozen' : 'running').padEnd(8),
+        (u ? mib(u.memoryBytes) : '-').padEnd(10),
+        String(u?.pids ?? '-').padEnd(5),
+        (u ? (u.cpuUsageUsec / 1e6).toFixed(1) : '-').padEnd(7),
+        limits.padEnd(22),
+        r.command.join(' '),
+      ].join(' '),
+    )
+  }
+  process.stdout.write(`${lines.join('\n')}\n`)
+  return 0
+}
+
+function target(argv: string[], verb: string): SandboxRecord {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  })
+  if (values.help || positionals.length !== 1)
+    throw new CordonError('invalid_usage', `usage: cordon ${verb} ID (see cordon ps for the ids)`)
+  const record = find(positionals[0]!)
+  if (!record)
+    throw new CordonError('not_found', `no running sandbox with id ${positionals[0]}; see cordon ps`)
+  return record
+}
+
+function groupOf(record: SandboxRecord, verb: string) {
+  if (!record.cgroup)
+    throw new CordonError(
+      'invalid_usage',
+      `sandbox ${record.id} has no cgroup, so it cannot ${verb}; start it with a limit (e.g. --pids 1000)`,
+    )
+  return openCgroup(record.cgroup)
+}
+
+export async function freezeCommand(argv: string[]): Promise<number> {
+  groupOf(target(argv, 'freeze'), 'be frozen').freeze()
+  return 0
+}
+
+export async function thawCommand(argv: string[]): Promise<number> {
+  groupOf(target(argv, 'thaw'), 'be thawed').thaw()
+  return 0
+}
+
+export async function killCommand(argv: string[]): Promise<number> {
+  const record = target(argv, 'kill')
+  if (record.cgroup) openCgroup(record.cgroup).killAll()
+  // The launcher reports the end; with no cgroup, its death takes the sandbox with it.
+  try {
+    process.kill(record.pid, record.cgroup ? 'SIGTERM' : 'SIGKILL')
+  } catch {}
+  return 0
+}

@@ -1,0 +1,45 @@
+// Other cordon processes see running sandboxes (`cordon ps`) and can freeze, thaw and kill them.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { spawn } from '../../src/index.js'
+import { cordon, isRoot, projectDir } from '../helpers.js'
+
+interface PsRow {
+  id: string
+  usage?: { frozen: boolean; pids: number; cpuUsageUsec: number }
+}
+const ps = (): PsRow[] => (JSON.parse(cordon(['ps', '--json']).stdout) as { sandboxes: PsRow[] }).sandboxes
+
+describe('cordon ps, freeze, thaw, kill', { skip: isRoot ? false : 'cgroups need root here' }, () => {
+  test('a running sandbox is listed, frozen, thawed and killed from another process', async () => {
+    const child = spawn({ extends: ['default'], limits: { pids: 50 } }, 'sh', ['-c', 'while :; do :; done'], {
+      stdio: 'ignore',
+      context: { cwd: projectDir() },
+    })
+    await sleep(300)
+    const row = ps().find((r) => r.id === child.id)
+    assert.ok(row, 'listed by cordon ps')
+    assert.equal(row.usage?.frozen, false)
+    assert.ok((row.usage?.pids ?? 0) >= 1)
+
+    assert.equal(cordon(['freeze', child.id]).status, 0)
+    assert.equal(ps().find((r) => r.id === child.id)?.usage?.frozen, true)
+    assert.equal(cordon(['thaw', child.id]).status, 0)
+    assert.equal(ps().find((r) => r.id === child.id)?.usage?.frozen, false)
+
+    assert.equal(cordon(['kill', child.id]).status, 0)
+    const r = await child.exited
+    assert.equal(r.signal, 'SIGKILL')
+    assert.equal(
+      ps().find((x) => x.id === child.id),
+      undefined,
+    )
+  })
+
+  test('unknown ids are a clear error', () => {
+    const r = cordon(['freeze', 'ffffffff'])
+    assert.equal(r.status, 125)
+    assert.match(r.stderr, /no running sandbox with id ffffffff; see cordon ps/)
+  })
+})
