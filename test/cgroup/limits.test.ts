@@ -123,7 +123,7 @@ for (const d of drivers)
         await child.exited
       })
 
-      test('nothing is left in any cgroup after 50 limited runs', async () => {
+      test('nothing is left in any cgroup after 200 limited runs', async () => {
         for (let i = 0; i < 50; i++) {
           const r = await run(withLimits({ pids: 16, memory: '128M' }), 'true', [], ctx)
           assert.equal(r.code, 0)

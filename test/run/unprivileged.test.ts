@@ -1,7 +1,7 @@
 // The unprivileged path: a plain user runs cordon through user namespaces, no setuid anywhere.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { before, describe, test } from 'node:test'
 import { CLI, isRoot } from '../helpers.js'
 
@@ -92,5 +92,17 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     const setup = asUser(['run', '--ro', '/nonexistent-src:/x', '--', 'true'], project)
     assert.equal(setup.status, 125)
     assert.match(setup.stderr, /bind \/nonexistent-src -> \/x failed/)
+  })
+
+  test('cgroup limits without a delegated subtree are refused with the reason; rlimits still work', () => {
+    const refused = asUser(['run', '--memory', '64M', '--', 'true'], project)
+    assert.equal(refused.status, 125)
+    assert.match(refused.stderr, /cgroup limits need root here \(no delegated cgroup subtree for this user\)/)
+    const policy = `${project}/rlimit.yaml`
+    writeFileSync(policy, 'extends: [default]\nlimits:\n  rlimits: { nofile: 32 }\n')
+    chmodSync(policy, 0o644)
+    const r = asUser(['run', '--policy', policy, '--', 'sh', '-c', 'ulimit -n'], project)
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout.trim(), '32')
   })
 })
