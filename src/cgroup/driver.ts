@@ -1,17 +1,10 @@
+import type { ResolvedPolicy } from '../policy/resolve.js'
+
 // The contract every cgroup implementation (v1, v2) meets. One sandbox = one Cgroup; the
 // launcher joins it (its cgroup.procs files) before the sandbox starts.
 
-export interface Limits {
-  /** Bytes of memory (and, separately, of swap; 0 forbids swap). */
-  memory?: number
-  swap?: number
-  pids?: number
-  /** CPUs worth of time per period (1.5 = one and a half CPUs). */
-  cpus?: number
-  /** Relative weight 1..10000 (v2 scale; v1 maps it to shares). */
-  cpuWeight?: number
-  cpuset?: string
-}
+/** The policy's resource limits, without the timeout (which is the supervisor's, not a cgroup's). */
+export type Limits = Omit<ResolvedPolicy['limits'], 'timeoutMs'>
 
 export interface Stats {
   memoryBytes: number

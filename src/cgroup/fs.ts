@@ -56,3 +56,14 @@ export function removeDir(dir: string): void {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
 }
+
+/** Applies limits to a new group, removing the group if the kernel refuses one of them. */
+export function withLimits<G extends { apply(l: L): void; remove(): void }, L>(group: G, limits: L): G {
+  try {
+    group.apply(limits)
+  } catch (e) {
+    group.remove()
+    throw e
+  }
+  return group
+}

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import type { Cgroup, CgroupDriver, Limits } from './driver.js'
-import { procs, read, readKeyed, readNumber, removeDir, waitFor, write } from './fs.js'
+import { procs, read, readKeyed, readNumber, removeDir, waitFor, withLimits, write } from './fs.js'
 
 const PERIOD_US = 100_000
 
@@ -49,14 +49,7 @@ export class CgroupV1Driver implements CgroupDriver {
       mkdirSync(d)
       dirs[c] = d
     }
-    const group = new CgroupV1(dirs)
-    try {
-      group.apply(limits)
-    } catch (e) {
-      group.remove()
-      throw e
-    }
-    return group
+    return withLimits(new CgroupV1(dirs), limits)
   }
 }
 

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import type { Cgroup, CgroupDriver, Limits } from './driver.js'
-import { procs, read, readKeyed, readNumber, removeDir, waitFor, write } from './fs.js'
+import { procs, read, readKeyed, readNumber, removeDir, waitFor, withLimits, write } from './fs.js'
 
 const PERIOD_US = 100_000
 
@@ -39,14 +39,7 @@ export class CgroupV2Driver implements CgroupDriver {
     if (enable.length) write(`${parent}/cgroup.subtree_control`, enable.map((c) => `+${c}`).join(' '))
     const dir = `${parent}/${name}`
     mkdirSync(dir)
-    const group = new CgroupV2(dir)
-    try {
-      group.apply(limits)
-    } catch (e) {
-      group.remove()
-      throw e
-    }
-    return group
+    return withLimits(new CgroupV2(dir), limits)
   }
 }
 

@@ -7,7 +7,7 @@ import type { ParseArgsConfig } from 'node:util'
 import { CordonError } from '../errors.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
 import { loadPolicyFile, validatePolicy } from '../policy/parse.js'
-import { PROFILES } from '../policy/profiles.js'
+import { NO_NAMESPACES, PROFILES } from '../policy/profiles.js'
 import { type PolicySource, type ResolvedPolicy, resolveLayers, unknownProfile } from '../policy/resolve.js'
 import type { FilesystemEntry, Policy } from '../policy/schema.js'
 
@@ -154,15 +154,7 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (flags.timeout !== undefined) limits.timeout = flags.timeout
   if (Object.keys(limits).length) overlay.limits = limits
   if (flags['no-namespaces']) {
-    overlay.namespaces = {
-      user: false,
-      pid: false,
-      mount: false,
-      ipc: false,
-      uts: false,
-      cgroup: false,
-      time: false,
-    }
+    overlay.namespaces = { ...NO_NAMESPACES }
     overlay.network = 'host'
   }
   const checked: Policy = validatePolicy(overlay, 'flags')

@@ -59,3 +59,14 @@ export const PROFILES: Readonly<Record<string, { description: string; policy: Po
     policy: { ...isolated, filesystem: systemView, env: baseEnv },
   },
 }
+
+/** Every namespace off: `--no-namespaces`, for hosts that block user namespaces. */
+export const NO_NAMESPACES = {
+  user: false,
+  pid: false,
+  mount: false,
+  ipc: false,
+  uts: false,
+  cgroup: false,
+  time: false,
+} as const

@@ -28,7 +28,7 @@ export interface ResolvedPolicy {
   cwd?: string
   capabilities: number[]
   command?: string[]
-  /** cgroup limits (bytes, counts, CPUs) and the wall-clock timeout in ms. */
+  /** cgroup limits (bytes; counts; CPUs; weight 1-10000; a cpuset list) and the timeout in ms. */
   limits: {
     memory?: number
     swap?: number

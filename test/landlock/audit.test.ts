@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { type Policy, run } from '../../src/index.js'
+import { type Policy, run, NO_NAMESPACES } from '../../src/index.js'
 import { isRoot, projectDir } from '../helpers.js'
 
 const SET_AUDIT = `
@@ -50,15 +50,7 @@ describe(
       mkdirSync(secret, { recursive: true })
       writeFileSync(join(secret, 'key'), 'x')
       const policy: Policy = {
-        namespaces: {
-          user: false,
-          pid: false,
-          mount: false,
-          ipc: false,
-          uts: false,
-          cgroup: false,
-          time: false,
-        },
+        namespaces: NO_NAMESPACES,
         network: 'host',
         filesystem: [
           { ro: { src: '/usr' } },

@@ -6,11 +6,18 @@ import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { callerContext, compilePlan, encodePlan, type Policy, resolvePolicy, run } from '../../src/index.js'
+import {
+  callerContext,
+  compilePlan,
+  encodePlan,
+  type Policy,
+  resolvePolicy,
+  run,
+  NO_NAMESPACES,
+} from '../../src/index.js'
 import { statementStatus } from '../../src/landlock/status.js'
 import { LAUNCHER, projectDir } from '../helpers.js'
 
-const NO_NS = { user: false, pid: false, mount: false, ipc: false, uts: false, cgroup: false, time: false }
 const root = () => join(projectDir(), 'll')
 const dir = (name: string) => join(root(), name)
 
@@ -35,7 +42,7 @@ def t(name, f):
 /** Landlock-only sandbox: system dirs rx, `ro` read-only, `rw` read-write, nothing else. */
 function fsPolicy(extra: Partial<Policy> = {}): Policy {
   return {
-    namespaces: NO_NS,
+    namespaces: NO_NAMESPACES,
     network: 'host',
     filesystem: [
       { ro: { src: '/usr', optional: true } },
