@@ -61,6 +61,13 @@ describe('cordon CLI', () => {
     assert.equal(report.version, 1)
     assert.equal(report.usable, true)
     assert.ok(report.checks.some((c) => c.id === 'landlock'))
+    const statements = (JSON.parse(r.stdout) as { statements: { statement: string; status: string }[] })
+      .statements
+    assert.ok(statements.some((s) => s.statement === 'bind /usr' && s.status === 'full'))
+    const noNs = JSON.parse(cordon(['check', '--json', '--no-namespaces']).stdout) as typeof report & {
+      statements: { statement: string; status: string }[]
+    }
+    assert.equal(noNs.statements.find((s) => s.statement === 'bind /usr')?.status, 'partial')
   })
 
   test('a compiled plan runs under cordon-exec without Node', () => {

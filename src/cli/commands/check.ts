@@ -2,23 +2,30 @@
 import { parseArgs } from 'node:util'
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
+import { statementStatus } from '../../landlock/status.js'
 import { paint } from '../output.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
-const HELP = `Usage: cordon check [--json]
+const HELP = `Usage: cordon check [--json] [policy options]
 
 Asks the kernel what it lets this user do: mount API, user namespaces (for you and, when run as
-root, for unprivileged users), each namespace, seccomp actions, Landlock ABI, cgroup layout.
+root, for unprivileged users), each namespace, seccomp actions, Landlock ABI, audit, cgroup
+layout — then, for a policy (the default profile unless policy options say otherwise), which
+layers enforce each of its statements here: full, partial or none.
 Exit status 0 when \`cordon run\` can work for this user, 1 otherwise.
+
+${POLICY_HELP}
 
       --json   machine-readable report ({"version":1,...})
   -h, --help   this help
 `
 
 export async function checkCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { ...POLICY_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
+    allowPositionals: true,
   })
   if (values.help) {
     process.stdout.write(HELP)
@@ -27,9 +34,15 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const facts = hostFacts()
   const checks = hostChecks(facts)
   const usable = checks.every((c) => !c.required || c.status !== 'missing')
+  const ll = facts.probe.landlock
+  const statements = statementStatus(
+    policyFromFlags(values, positionals[0]),
+    ll.abi,
+    `Landlock unavailable (${ll.code ?? '?'})`,
+  )
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, facts }, null, 2)}\n`,
+      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, facts }, null, 2)}\n`,
     )
     return usable ? 0 : 1
   }
@@ -45,6 +58,16 @@ export async function checkCommand(argv: string[]): Promise<number> {
       ? c.green('cordon run can sandbox this user.')
       : c.red('cordon run cannot work here until the ✗ above are fixed.'),
   )
+  const label = { full: c.green('full   '), partial: c.yellow('partial'), none: c.red('none   ') }
+  const subject = values.policy ?? positionals[0] ?? `profile ${values.profile ?? 'default'}`
+  lines.push('', `statements of ${subject} on this host:`)
+  for (const st of statements)
+    lines.push(
+      `  ${label[st.status]} ${st.statement}: ${st.enforcedBy.join(' + ') || 'nothing'}` +
+        (st.missing.length
+          ? c.dim(` (missing ${st.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})`)
+          : ''),
+    )
   process.stdout.write(`${lines.join('\n')}\n`)
   return usable ? 0 : 1
 }
