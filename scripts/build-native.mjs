@@ -1,7 +1,6 @@
-// Builds the C launcher at install time with the system C compiler (no prebuilt downloads),
-// and puts it where the `cordon-exec` bin points.
+// Builds the C launcher at install time with the system C compiler (no prebuilt downloads)
+// into build/native/cordon-exec, where the `cordon-exec` bin shim finds it.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -17,6 +16,3 @@ try {
   )
   process.exit(1)
 }
-mkdirSync(join(root, 'bin'), { recursive: true })
-copyFileSync(join(root, 'build', 'native', 'cordon-exec'), join(root, 'bin', 'cordon-exec'))
-chmodSync(join(root, 'bin', 'cordon-exec'), 0o755)
