@@ -23,6 +23,12 @@ export type SandboxEvent =
       pid: number
       exe: string
     }
+  /** Sampled from the sandbox's cgroup while it runs (every `statsIntervalMs`). */
+  | { event: 'stats'; memoryBytes: number; pids: number; cpuUsageUsec: number }
+  /** The kernel's OOM killer ended a process in the sandbox (the sandbox may go on). */
+  | { event: 'oom'; kills: number }
+  /** A fork or clone was refused by the pids limit. */
+  | { event: 'pids-limit'; refused: number }
   /** Landlock enforced at this ABI, or unavailable (abi 0, with the errno's name). */
   | { event: 'landlock'; abi: number; errno?: number; code?: string }
   | { event: 'exit'; code: number; signal?: NodeJS.Signals }

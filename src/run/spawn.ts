@@ -24,6 +24,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv
   /** Overrides for the compile context (cwd, uid, gid). */
   context?: Partial<CompileContext>
+  /** With a cgroup: how often to sample it for `stats`, `oom` and `pids-limit` events (ms; 0: never). */
+  statsIntervalMs?: number
 }
 
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'setup'
@@ -95,8 +97,10 @@ function reasonFor(
   error: unknown,
 ): ExitReason {
   if (timedOut) return 'timeout'
-  if (events?.oomKills) return 'oom'
-  if (events?.pidsMax) return 'pids'
+  // A limit is the reason only when it is what ended the command: a shell whose child was
+  // OOM-killed, or which got a refused fork, and then exited on its own simply exited.
+  if (events?.oomKills && signal === 'SIGKILL') return 'oom'
+  if (events?.pidsMax && (signal || code !== 0)) return 'pids'
   if (signal) return 'signal'
   return code === 125 && error ? 'setup' : 'exited'
 }
@@ -164,6 +168,23 @@ export function spawn(
     if (w) w({ value: ev, done: false })
     else buffered.push(ev)
   }
+  // With a cgroup, sample it: usage as `stats`, and OOM kills or refused forks as they happen.
+  const interval = options.statsIntervalMs ?? 500
+  let seen = { oomKills: 0, pidsMax: 0 }
+  const sampler =
+    cgroup && interval > 0
+      ? setInterval(() => {
+          try {
+            const now = cgroup.events()
+            if (now.oomKills > seen.oomKills) deliver({ event: 'oom', kills: now.oomKills })
+            if (now.pidsMax > seen.pidsMax) deliver({ event: 'pids-limit', refused: now.pidsMax })
+            seen = now
+            const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
+            deliver({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
+          } catch {}
+        }, interval)
+      : undefined
+  sampler?.unref()
   const lines = createInterface({ input: eventStream, crlfDelay: Number.POSITIVE_INFINITY })
   lines.on('line', (line) => deliver(parseEvent(line)))
   const linesClosed = new Promise<void>((resolve) => lines.once('close', resolve))
@@ -174,6 +195,7 @@ export function spawn(
     )
     child.once('exit', async (code, signal) => {
       if (timer) clearTimeout(timer)
+      if (sampler) clearInterval(sampler)
       await linesClosed
       done = true
       for (const w of waiters.splice(0)) w({ value: undefined, done: true })

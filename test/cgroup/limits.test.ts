@@ -59,6 +59,28 @@ for (const d of drivers)
         assert.ok((r.counters?.oomKills ?? 0) >= 1)
       })
 
+      test('OOM kills and usage arrive as events while the sandbox goes on', async () => {
+        const child = spawn(
+          withLimits({ memory: '64M' }),
+          'sh',
+          ['-c', 'python3 -c "x = bytearray(512 * 2**20)"; echo after-oom; sleep 0.5'],
+          { ...ctx, stdio: ['ignore', 'pipe', 'ignore'], statsIntervalMs: 100 },
+        )
+        const seen: string[] = []
+        let out = ''
+        child.stdout?.on('data', (b: Buffer) => {
+          out += b
+        })
+        for await (const ev of child.events) seen.push(ev.event)
+        const r = await child.exited
+        assert.equal(r.code, 0, 'the shell survived its child being OOM-killed')
+        assert.equal(r.reason, 'exited')
+        assert.equal(r.counters?.oomKills, 1)
+        assert.match(out, /after-oom/)
+        assert.ok(seen.includes('oom'), seen.join(' '))
+        assert.ok(seen.includes('stats'), seen.join(' '))
+      })
+
       test('a fork bomb stops at the pids limit and the host keeps working', async () => {
         const r = await run(
           withLimits({ pids: 64, timeout: '2s' }),
