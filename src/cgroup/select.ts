@@ -1,7 +1,7 @@
 // Picks the driver for this host: controllers in v2 when the unified tree has them, otherwise
 // the v1 hierarchies (hybrid hosts keep their controllers there).
-import { readFileSync } from 'node:fs'
 import { CordonError } from '../errors.js'
+import { cgroupMountEntries } from '../host/probe.js'
 import type { Cgroup, CgroupDriver, CgroupRef, Limits } from './driver.js'
 import { CgroupV1, CgroupV1Driver } from './v1.js'
 import { CgroupV2, CgroupV2Driver } from './v2.js'
@@ -11,18 +11,13 @@ export interface CgroupMounts {
   v1: Record<string, string>
 }
 
-export function cgroupMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): CgroupMounts {
-  const out: CgroupMounts = { v1: {} }
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ')
-    if (!left || !right) continue
-    const mountPoint = left.split(' ')[4]!
-    const [fstype, , options] = right.split(' ')
-    if (fstype === 'cgroup2') out.v2 ??= mountPoint
-    if (fstype === 'cgroup')
-      for (const o of (options ?? '').split(','))
-        if (/^[a-z_]+$/.test(o) && !['rw', 'ro'].includes(o)) out.v1[o] ??= mountPoint
-  }
+/** Where each v1 controller and the v2 tree are mounted. */
+export function cgroupMounts(mountinfo?: string): CgroupMounts {
+  const entries = cgroupMountEntries(mountinfo)
+  const out: CgroupMounts = { ...(entries.v2 ? { v2: entries.v2 } : {}), v1: {} }
+  for (const m of entries.v1)
+    for (const o of m.options)
+      if (/^[a-z_]+$/.test(o) && !['rw', 'ro'].includes(o)) out.v1[o] ??= m.mountPoint
   return out
 }
 

@@ -51,33 +51,43 @@ function readSysctl(name: string): string | undefined {
   }
 }
 
-/** Reads the cgroup mounts: v2 alone, v1 alone, or both (hybrid). */
-export function cgroupLayout(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): HostFacts['cgroup'] {
-  let v2Mount: string | undefined
-  const v1: string[] = []
+/** The cgroup file systems mounted here: the first cgroup2 mount, and each v1 mount's options. */
+export function cgroupMountEntries(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): {
+  v2?: string
+  v1: { mountPoint: string; options: string[] }[]
+} {
+  const out: { v2?: string; v1: { mountPoint: string; options: string[] }[] } = { v1: [] }
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ')
     if (!left || !right) continue
-    const mountPoint = left.split(' ')[4]
+    const mountPoint = left.split(' ')[4]!
     const [fstype, , superOptions] = right.split(' ')
-    if (fstype === 'cgroup2') v2Mount ??= mountPoint
-    if (fstype === 'cgroup')
-      for (const opt of (superOptions ?? '').split(','))
-        if (
-          !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(opt) &&
-          !opt.startsWith('release_agent')
-        )
-          v1.push(opt)
+    if (fstype === 'cgroup2') out.v2 ??= mountPoint
+    if (fstype === 'cgroup') out.v1.push({ mountPoint, options: (superOptions ?? '').split(',') })
   }
+  return out
+}
+
+/** Reads the cgroup mounts: v2 alone, v1 alone, or both (hybrid). */
+export function cgroupLayout(mountinfo?: string): HostFacts['cgroup'] {
+  const mounts = cgroupMountEntries(mountinfo)
+  const v1 = mounts.v1.flatMap((m) =>
+    m.options.filter(
+      (opt) =>
+        !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(opt) &&
+        !opt.startsWith('release_agent'),
+    ),
+  )
   let v2Controllers: string[] = []
-  if (v2Mount)
+  if (mounts.v2)
     try {
-      v2Controllers = readFileSync(`${v2Mount}/cgroup.controllers`, 'utf8')
+      v2Controllers = readFileSync(`${mounts.v2}/cgroup.controllers`, 'utf8')
         .trim()
         .split(/\s+/)
         .filter(Boolean)
     } catch {}
-  const layout: CgroupLayout = v2Mount && v1.length ? 'hybrid' : v2Mount ? 'v2' : v1.length ? 'v1' : 'none'
+  const layout: CgroupLayout =
+    mounts.v2 && v1.length ? 'hybrid' : mounts.v2 ? 'v2' : v1.length ? 'v1' : 'none'
   return { layout, v1Controllers: v1, v2Controllers }
 }
 

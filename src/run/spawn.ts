@@ -13,7 +13,7 @@ import { selectDriver } from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
-import { describeStepError, parseEvent, type SandboxEvent } from './events.js'
+import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { newId, register } from './registry.js'
 
@@ -271,8 +271,6 @@ export async function run(
   await collecting
   return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), events }
 }
-
-export { describeStepError }
 
 function signalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal] ?? 0

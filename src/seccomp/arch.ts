@@ -73,3 +73,10 @@ function reverse(arch: ArchInfo): Map<number, string> {
 export function maxSyscall(arch: ArchInfo): number {
   return Math.max(...Object.values(arch.table))
 }
+
+let knownNames: Set<string> | undefined
+/** Every syscall name some supported architecture has (built on first use). */
+export function knownSyscallNames(): Set<string> {
+  knownNames ??= new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.table)))
+  return knownNames
+}

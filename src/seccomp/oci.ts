@@ -7,7 +7,7 @@
 // checks), so the two agree; import puts unconditional rules before conditional ones.
 // What OCI cannot say is reported, never dropped silently.
 import { release } from 'node:os'
-import { ARCHES, type ArchInfo, entryPoints } from './arch.js'
+import { type ArchInfo, entryPoints, knownSyscallNames } from './arch.js'
 import { leafFor } from './compile.js'
 import { type Action, type ArgCondition, actionKey, type SeccompSpec } from './model.js'
 import type { RawArg, RawRule } from './profiles.js'
@@ -218,7 +218,7 @@ export function importOci(profile: OciProfile, options: ImportOptions = {}): Oci
   const caps = new Set((options.caps ?? []).map((c) => c.toUpperCase().replace(/^(?!CAP_)/, 'CAP_')))
   const kernel = options.kernel ?? release()
   const goArches = GO_ARCHES[options.arch ?? process.arch] ?? []
-  const known = new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.table)))
+  const known = knownSyscallNames()
   const applies = (r: OciRule) => {
     const inc = r.includes ?? {}
     const exc = r.excludes ?? {}

@@ -2,7 +2,7 @@
 // expanded, names checked against every arch's table, actions and arguments parsed.
 import { constants } from 'node:os'
 import { CordonError, type Issue, suggest } from '../errors.js'
-import { ARCHES } from './arch.js'
+import { knownSyscallNames } from './arch.js'
 import { GROUPS } from './groups.js'
 import { type Action, type ArgCondition, ENOSYS, type SeccompRule, type SeccompSpec } from './model.js'
 import { type RawArg, type RawRule, SECCOMP_PROFILES, TERMINAL_GUARD } from './profiles.js'
@@ -15,12 +15,6 @@ export interface SeccompLayer {
   origin: string
 }
 
-let known: Set<string> | undefined
-/** Every syscall name some supported arch has; built on first use. */
-function knownNames(): Set<string> {
-  known ??= new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.table)))
-  return known
-}
 const ERRNO = constants.errno as Record<string, number>
 
 /** "errno(EPERM)", "errno(13)", "kill-process", "trace(7)"... → Action, or a reason. */
@@ -86,9 +80,9 @@ function expand(names: string[], path: (string | number)[], issues: Issue[]): st
           message: `Unknown syscall group \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''} (see \`cordon seccomp groups\`)`,
         })
       }
-    } else if (knownNames().has(name)) out.push(name)
+    } else if (knownSyscallNames().has(name)) out.push(name)
     else {
-      const hint = suggest(name, [...knownNames()])
+      const hint = suggest(name, [...knownSyscallNames()])
       issues.push({
         code: 'invalid_value',
         path: [...path, i],
