@@ -5,6 +5,7 @@
 
 #include "events.h"
 #include "landlock.h"
+#include "notify.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -89,14 +90,16 @@ static void set_ids(const struct plan_op_rec *op)
 		die_step(EXIT_CORDON, "setuid", NULL, NULL, errno);
 }
 
-static void load_seccomp(const struct plan_op_rec *op)
+static void load_seccomp(const struct command *cmd, const struct plan_op_rec *op)
 {
 	struct sock_filter *filter = malloc(op->blob_len);
 	if (!filter)
 		die_step(EXIT_CORDON, "seccomp", NULL, NULL, ENOMEM);
 	memcpy(filter, op->blob, op->blob_len);
 	struct sock_fprog prog = { .len = (unsigned short)(op->blob_len / 8), .filter = filter };
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->a, &prog))
+	if (op->a & SECCOMP_FLAG_LISTENER)
+		notify_install(cmd->notify_sock, &prog, op->a);
+	else if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->a, &prog))
 		die_step(EXIT_CORDON, "seccomp", NULL, NULL, errno);
 	free(filter);
 }
@@ -149,8 +152,10 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 		landlock_restrict();
 		break;
 	case OP_SECCOMP:
-		load_seccomp(op);
+		load_seccomp(cmd, op);
 		break;
+	case OP_SECCOMP_NOTIFY:
+		break; /* the launcher's */
 	default:
 		die_msg("plan: %s is not a command step", plan_op_name(op->code));
 	}

@@ -16,6 +16,7 @@ struct command {
 	sigset_t saved_mask;
 	mode_t saved_umask;
 	int exec_fd;       /* written 'F' on failure; closes on successful exec */
+	int notify_sock;   /* to the launcher, for a listening seccomp filter (notify.h); else -1 */
 };
 
 /* Runs phases 3..8 of the plan in order, then execve. Never returns: on failure it reports

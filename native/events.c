@@ -2,7 +2,11 @@
 #define _GNU_SOURCE
 #include "events.h"
 
+#include "notify.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,10 +14,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LINE_MAX_BYTES 4000 /* below PIPE_BUF so a line is one atomic write */
+/* Lines from the sandbox's processes (step errors) are short, under PIPE_BUF, so a line is one
+ * atomic write; only the supervisor's syscall-counts line may be longer. */
+#define LINE_MAX_BYTES 16000
+#define QUEUE_SOFT_LIMIT (1u << 20) /* droppable lines beyond this queue are dropped */
 
 static int events_fd = -1;
 static int fail_fd = -1;
+
+/* Buffered mode: see ev_buffer_start. */
+static int buffered;
+static char *queue;
+static size_t queue_len, queue_cap;
+static unsigned long dropped;
 
 void ev_set_fail_fd(int fd)
 {
@@ -41,6 +54,7 @@ int ev_fd(void)
 struct line {
 	char buf[LINE_MAX_BYTES];
 	size_t len;
+	int droppable;
 };
 
 static void put(struct line *l, const char *s, size_t n)
@@ -91,17 +105,93 @@ static void put_int_field(struct line *l, const char *key, long value)
 	put_raw(l, num);
 }
 
+static int enqueue(const char *data, size_t n)
+{
+	if (queue_len + n > queue_cap) {
+		size_t cap = queue_cap ? queue_cap : 65536;
+		while (cap < queue_len + n)
+			cap *= 2;
+		char *grown = realloc(queue, cap);
+		if (!grown)
+			return -1;
+		queue = grown;
+		queue_cap = cap;
+	}
+	memcpy(queue + queue_len, data, n);
+	queue_len += n;
+	return 0;
+}
+
 static void flush(struct line *l)
 {
 	l->buf[l->len++] = '}';
 	l->buf[l->len++] = '\n';
+	if (buffered) {
+		if ((l->droppable && queue_len >= QUEUE_SOFT_LIMIT) || enqueue(l->buf, l->len))
+			dropped++;
+		ev_drain();
+		return;
+	}
 	ssize_t unused = write(events_fd, l->buf, l->len);
 	(void)unused;
+}
+
+void ev_buffer_start(void)
+{
+	if (events_fd < 0 || buffered)
+		return;
+	int fl = fcntl(events_fd, F_GETFL);
+	if (fl >= 0 && fcntl(events_fd, F_SETFL, fl | O_NONBLOCK) == 0)
+		buffered = 1;
+}
+
+int ev_pending(void)
+{
+	return queue_len > 0;
+}
+
+unsigned long ev_dropped(void)
+{
+	return dropped;
+}
+
+void ev_drain(void)
+{
+	size_t done = 0;
+	while (done < queue_len) {
+		ssize_t n = write(events_fd, queue + done, queue_len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			done = queue_len; /* the reader is gone: nothing will ever read these */
+		break;
+	}
+	memmove(queue, queue + done, queue_len - done);
+	queue_len -= done;
+}
+
+void ev_drain_all(void)
+{
+	if (!buffered)
+		return;
+	int fl = fcntl(events_fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(events_fd, F_SETFL, fl & ~O_NONBLOCK);
+	ev_drain();
+	buffered = 0;
+	free(queue);
+	queue = NULL;
+	queue_len = queue_cap = 0;
 }
 
 static void begin(struct line *l, const char *event)
 {
 	l->len = 0;
+	l->droppable = 0;
 	put_raw(l, "{\"event\":");
 	put_json_string(l, event);
 }
@@ -184,6 +274,63 @@ void ev_denied(const char *layer, const char *blockers, const char *kind, const 
 	put_field(&l, kind, object);
 	put_int_field(&l, "pid", pid);
 	put_field(&l, "exe", exe);
+	flush(&l);
+}
+
+void ev_syscall(uint32_t arch, int nr, long pid, const uint64_t args[6], int denied_errno,
+		const char *path, long long ctime_ms)
+{
+	if (events_fd < 0)
+		return;
+	struct line l;
+	char num[160];
+	begin(&l, "syscall");
+	l.droppable = 1;
+	snprintf(num, sizeof num, ",\"arch\":%" PRIu32 ",\"nr\":%d", arch, nr);
+	put_raw(&l, num);
+	put_int_field(&l, "pid", pid);
+	put_raw(&l, ",\"args\":[");
+	for (int i = 0; i < 6; i++) {
+		snprintf(num, sizeof num, "%s\"0x%" PRIx64 "\"", i ? "," : "", args[i]);
+		put_raw(&l, num);
+	}
+	put_raw(&l, "]");
+	if (denied_errno)
+		put_int_field(&l, "errno", denied_errno);
+	if (path)
+		put_field(&l, "path", path);
+	if (ctime_ms >= 0) {
+		snprintf(num, sizeof num, ",\"ctimeMs\":%lld", ctime_ms);
+		put_raw(&l, num);
+	}
+	flush(&l);
+}
+
+void ev_syscall_counts(const struct notifier *nf)
+{
+	if (events_fd < 0)
+		return;
+	struct line l;
+	char num[80];
+	begin(&l, "syscall-counts");
+	put_raw(&l, ",\"counts\":{");
+	int first = 1;
+	for (int a = 0; a < NOTIFY_ARCHES && nf->arches[a].arch; a++) {
+		for (int nr = 0; nr <= NOTIFY_MAX_NR; nr++) {
+			unsigned long c = nr < NOTIFY_MAX_NR ? nf->arches[a].count[nr] : nf->arches[a].other;
+			if (!c)
+				continue;
+			if (nr < NOTIFY_MAX_NR)
+				snprintf(num, sizeof num, "%s\"%" PRIu32 ":%d\":%lu", first ? "" : ",", nf->arches[a].arch, nr, c);
+			else
+				snprintf(num, sizeof num, "%s\"%" PRIu32 ":other\":%lu", first ? "" : ",", nf->arches[a].arch, c);
+			put_raw(&l, num);
+			first = 0;
+		}
+	}
+	put_raw(&l, "}");
+	put_int_field(&l, "handled", (long)nf->handled);
+	put_int_field(&l, "dropped", (long)dropped);
 	flush(&l);
 }
 

@@ -1,10 +1,14 @@
 /* events.h — how the launcher reports: newline-delimited JSON on an events fd when one is given
  * (the TypeScript supervisor reads it), otherwise one human line on stderr. Each line is written
- * with a single write() under PIPE_BUF, so lines from the launcher's processes never interleave. */
+ * with a single write(), short lines under PIPE_BUF, so lines from the launcher's processes never
+ * interleave. */
 #ifndef CORDON_EVENTS_H
 #define CORDON_EVENTS_H
 
+#include <stdint.h>
 #include <stdnoreturn.h>
+
+struct notifier;
 
 /* Exit status for cordon's own failures (the command's statuses pass through). */
 #define EXIT_CORDON 125
@@ -25,6 +29,23 @@ void ev_landlock(long abi, int err);
 /* A denial reported by a layer: {"event":"denied","layer":L,"blockers":B,KIND:OBJECT,"pid":P,"exe":E} */
 void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
 	       const char *exe);
+/* A notified syscall (droppable): {"event":"syscall","arch":A,"nr":N,"pid":P,"args":["0x..",x6]
+ * [,"errno":E when denied][,"path":S][,"ctimeMs":T]} */
+void ev_syscall(uint32_t arch, int nr, long pid, const uint64_t args[6], int denied_errno,
+		const char *path, long long ctime_ms);
+/* The exact per-syscall totals, dropped events included (see notify.h). */
+void ev_syscall_counts(const struct notifier *nf);
+
+/* Buffered mode, for the supervisor while syscalls are notified: lines queue in memory and the
+ * fd turns non-blocking, so a slow reader never stalls the supervisor (and so never the
+ * sandbox, whose notified syscalls wait for it). Past 1 MiB queued, droppable lines (syscall)
+ * are dropped and counted; the counts line still has every syscall. */
+void ev_buffer_start(void);
+int ev_pending(void);
+void ev_drain(void);     /* writes what the fd takes now */
+void ev_drain_all(void); /* blocking: everything, then back to direct writes */
+unsigned long ev_dropped(void);
+
 /* A non-fatal notice: {"event":"warning","step":S,"message":M} */
 void ev_warning(const char *step, const char *message);
 

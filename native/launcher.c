@@ -4,12 +4,14 @@
  *   launcher (host side) ── clone(namespaces) ──► setup (pid 1 inside)
  *     writes id maps, joins cgroup                 view, hostname, loopback
  *     forwards signals, reports events             └─ fork ─► command: ids, caps, nnp,
- *     exits with the command's status                          seccomp, execve
+ *     answers notified syscalls (notify.h)                     seccomp, execve
+ *     exits with the command's status
  */
 #define _GNU_SOURCE
 #include "audit.h"
 #include "command.h"
 #include "events.h"
+#include "notify.h"
 #include "plan.h"
 #include "probe.h"
 #include "sys.h"
@@ -320,31 +322,61 @@ static int exit_code(int status, int *sig)
 	return *sig ? 128 + *sig : WEXITSTATUS(status);
 }
 
-/* Outside: forward signals, notice execve, collect the status. */
-static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd)
+enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, N_FDS };
+
+#define COUNTS_INTERVAL_MS 250
+
+/* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
+static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd,
+		     struct notifier *nf)
 {
 	int sfd = signalfd(-1, mask, SFD_CLOEXEC);
 	if (sfd < 0)
 		die_step(EXIT_CORDON, "signalfd", NULL, NULL, errno);
-	struct pollfd fds[3] = { { .fd = sfd, .events = POLLIN },
-				 { .fd = audit_fd, .events = POLLIN },
-				 { .fd = pp->exec[0], .events = POLLIN } };
+	struct pollfd fds[N_FDS] = {
+		[FD_SIGNAL] = { .fd = sfd, .events = POLLIN },
+		[FD_AUDIT] = { .fd = audit_fd, .events = POLLIN },
+		[FD_EXEC] = { .fd = pp->exec[0], .events = POLLIN },
+		[FD_NOTIFY_SOCK] = { .fd = nf ? nf->sock : -1, .events = POLLIN },
+		[FD_LISTENER] = { .fd = -1, .events = POLLIN },
+		[FD_EVENTS] = { .fd = -1, .events = POLLOUT },
+	};
 	for (;;) {
-		if (poll(fds, fds[2].fd >= 0 ? 3 : 2, -1) < 0) {
+		fds[FD_EVENTS].fd = ev_pending() ? ev_fd() : -1;
+		int timeout = nf && nf->listener >= 0 ? COUNTS_INTERVAL_MS : -1;
+		int ready = poll(fds, N_FDS, timeout);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			die_step(EXIT_CORDON, "poll", NULL, NULL, errno);
 		}
-		if (audit_fd >= 0 && fds[1].revents)
+		if (ready == 0 && nf)
+			notify_report_counts(nf, 0);
+		if (fds[FD_LISTENER].fd >= 0 && fds[FD_LISTENER].revents) {
+			if (fds[FD_LISTENER].revents & POLLIN)
+				notify_on_listener(nf);
+			else /* POLLHUP: no task uses the filter any more */
+				fds[FD_LISTENER].fd = -1;
+		}
+		if (fds[FD_NOTIFY_SOCK].fd >= 0 && fds[FD_NOTIFY_SOCK].revents) {
+			notify_on_sock(nf);
+			fds[FD_NOTIFY_SOCK].fd = -1;
+			fds[FD_LISTENER].fd = nf->listener;
+			if (nf->listener >= 0)
+				ev_buffer_start();
+		}
+		if (fds[FD_EVENTS].fd >= 0 && fds[FD_EVENTS].revents)
+			ev_drain();
+		if (audit_fd >= 0 && fds[FD_AUDIT].revents)
 			audit_read(audit_fd, pid);
-		if (fds[2].fd >= 0 && fds[2].revents) {
+		if (fds[FD_EXEC].fd >= 0 && fds[FD_EXEC].revents) {
 			char byte;
-			if (read(pp->exec[0], &byte, 1) == 0)
+			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed))
 				ev_started(pid);
 			close(pp->exec[0]);
-			fds[2].fd = -1;
+			fds[FD_EXEC].fd = -1;
 		}
-		if (!(fds[0].revents & POLLIN))
+		if (!(fds[FD_SIGNAL].revents & POLLIN))
 			continue;
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof si) != sizeof si)
@@ -361,7 +393,17 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			status = inner;
 		if (audit_fd >= 0)
 			audit_finish(audit_fd, pid); /* the kernel delivers records asynchronously */
+		if (nf) {
+			while (fds[FD_LISTENER].fd >= 0 && poll(&fds[FD_LISTENER], 1, 0) > 0 &&
+			       (fds[FD_LISTENER].revents & POLLIN))
+				notify_on_listener(nf);
+			if (nf->listener >= 0)
+				notify_report_counts(nf, 1);
+		}
+		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
+		if (nf && nf->failed)
+			code = EXIT_CORDON, sig = 0;
 		ev_exit(code, sig);
 		return code;
 	}
@@ -405,6 +447,10 @@ int main(int argc, char **argv)
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	cmd.exec_fd = pp.exec[1];
+	int notify_pair[2] = { -1, -1 };
+	if (p.responder && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_pair))
+		die_step(EXIT_CORDON, "socketpair", NULL, NULL, errno);
+	cmd.notify_sock = notify_pair[1];
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join. */
@@ -415,7 +461,15 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		if (audit_fd >= 0)
 			close(audit_fd);
+		if (notify_pair[0] >= 0)
+			close(notify_pair[0]);
 		sandbox_main(&p, &cmd, &pp, &forward);
+	}
+	struct notifier notifier, *nf = NULL;
+	if (p.responder) {
+		close(notify_pair[1]);
+		notify_init(&notifier, notify_pair[0], p.responder->blob, p.responder->blob_len / 8);
+		nf = &notifier;
 	}
 
 	close(pp.sync[0]);
@@ -427,7 +481,7 @@ int main(int argc, char **argv)
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
-	int code = supervise(&p, pid, &pp, &mask, audit_fd);
+	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf);
 	free_strv(cmd.envp);
 	free(default_argv);
 	plan_free(&p);

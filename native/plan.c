@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "plan.h"
 
+#include "bpf_eval.h"
+
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,6 +114,7 @@ const char *plan_op_name(uint16_t code)
 	case OP_LANDLOCK_PORT: return "landlock_port";
 	case OP_LANDLOCK_RESTRICT: return "landlock_restrict";
 	case OP_SECCOMP: return "seccomp";
+	case OP_SECCOMP_NOTIFY: return "seccomp_notify";
 	default: return "unknown";
 	}
 }
@@ -225,7 +228,13 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "truncated";
 		if (op->blob_len == 0 || op->blob_len % 8 != 0 || op->blob_len / 8 > 4096)
 			return "BPF length must be a non-zero multiple of 8, at most 4096 instructions";
-		return NULL;
+		return op->a & ~SECCOMP_FLAGS_KNOWN ? "unknown seccomp flags" : NULL;
+	case OP_SECCOMP_NOTIFY:
+		if (rd_blob(r, &op->blob, &op->blob_len))
+			return "truncated";
+		if (op->blob_len % 8 != 0)
+			return "BPF length must be a multiple of 8";
+		return bpf_check(op->blob, op->blob_len / 8);
 	case OP_LANDLOCK: {
 		uint32_t n;
 		if (rd_u32(r, &op->a) || rd_u32(r, &op->b) || rd_u64(r, &op->x) || rd_u32(r, &n))
@@ -271,7 +280,7 @@ static int fail(char *err, size_t err_len, const char *fmt, ...)
 }
 
 /* Cross-record rules the launcher relies on. */
-static int check_structure(const struct plan *p, char *err, size_t err_len)
+static int check_structure(struct plan *p, char *err, size_t err_len)
 {
 	int in_fs = 0, pivoted = 0;
 	for (size_t i = 0; i < p->n_ops; i++) {
@@ -307,6 +316,17 @@ static int check_structure(const struct plan *p, char *err, size_t err_len)
 	}
 	if (ruleset && !restricted)
 		return fail(err, err_len, "plan: landlock without landlock_restrict");
+	int listeners = 0, responders = 0;
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code == OP_SECCOMP && (p->ops[i].a & SECCOMP_FLAG_LISTENER))
+			listeners++;
+		if (p->ops[i].code == OP_SECCOMP_NOTIFY) {
+			responders++;
+			p->responder = &p->ops[i];
+		}
+	}
+	if (listeners > 1 || responders != listeners)
+		return fail(err, err_len, "plan: a seccomp_notify responder goes with exactly one listening seccomp filter");
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS))
 		return fail(err, err_len, "plan: a filesystem view needs the mount namespace");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))

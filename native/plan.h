@@ -63,7 +63,12 @@ enum plan_op {
 	OP_LANDLOCK_PORT = 0x72, /* u64 access, u64 port */
 	OP_LANDLOCK_RESTRICT = 0x73,
 	OP_SECCOMP = 0x80,       /* u32 flags, blob BPF program (struct sock_filter[]) */
+	OP_SECCOMP_NOTIFY = 0x81,/* blob responder program for the launcher (notify.h); required
+	                          * by, and only with, one seccomp record with SECCOMP_FLAG_LISTENER */
 };
+
+#define SECCOMP_FLAG_LISTENER 8u /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
+#define SECCOMP_FLAGS_KNOWN 0x3fu /* TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, TSYNC_ESRCH, WAIT_KILLABLE_RECV */
 
 enum bind_flag {
 	BIND_RO = 1u << 0,       /* read-only, recursively (mount_setattr) */
@@ -99,6 +104,7 @@ struct plan {
 	size_t n_ops;
 	uint32_t clone_flags;    /* from OP_NAMESPACES, 0 if absent */
 	int has_init, die_with_parent, has_root, has_userns_maps;
+	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
 };
 
 /* Decodes and validates buf. On failure returns -1 and writes a one-line reason to err. */

@@ -6,10 +6,11 @@ import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
 import { entryPoints } from '../seccomp/arch.js'
-import { type CompiledFilter, compileSeccomp } from '../seccomp/compile.js'
+import { compileSeccomp } from '../seccomp/compile.js'
+import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
-import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
+import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
 /** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
 const RLIMITS: Readonly<Record<string, number>> = {
@@ -36,6 +37,8 @@ export interface CompileContext {
   fs?: HostFs
   /** Build the Landlock table only up to this ABI (to test or to pin behaviour across kernels). */
   landlockAbi?: number
+  /** Syscalls the monitor watches: reported to the launcher, outcomes unchanged (seccomp/notify.ts). */
+  watch?: readonly string[]
 }
 
 export function callerContext(): CompileContext {
@@ -89,8 +92,12 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
   ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
-  const filter = cachedFilter(policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp, ctx.arch)
-  ops.push({ op: 'seccomp', flags: 0, program: filter.program })
+  const filter = cachedFilter(policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp, ctx.arch, ctx.watch)
+  ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
+  if (filter.responder) {
+    ops.push({ op: 'seccomp_notify', program: filter.responder })
+    if (ctx.watch?.length) notes.push(`seccomp: reported to the monitor: ${[...ctx.watch].sort().join(', ')}`)
+  }
   const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
   const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)
   notes.push(
@@ -125,18 +132,25 @@ const TCP_ONLY = {
 
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
  * compile each distinct one once. Bounded, oldest evicted first. */
-const filterCache = new Map<string, CompiledFilter>()
-function cachedFilter(
-  layers: ResolvedPolicy['seccomp'],
-  arch: string,
-): Pick<CompiledFilter, 'program' | 'instructions'> {
-  const builtIn = precompiledKey(layers, arch)
+interface PlanFilter {
+  program: Uint8Array
+  instructions: number
+  /** The launcher's responder when the filter notifies. */
+  responder?: Uint8Array
+}
+const filterCache = new Map<string, PlanFilter>()
+function cachedFilter(layers: ResolvedPolicy['seccomp'], arch: string, watch: readonly string[] = []): PlanFilter {
+  const builtIn = watch.length ? undefined : precompiledKey(layers, arch)
   const program = builtIn ? precompiledProgram(builtIn) : undefined
   if (program) return { program, instructions: program.length / 8 }
-  const key = `${arch}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
+  const key = `${arch}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
   let filter = filterCache.get(key)
   if (!filter) {
-    filter = compileSeccomp(resolveSeccomp(layers), entryPoints(arch))
+    let spec = resolveSeccomp(layers)
+    if (watch.length) spec = watchSyscalls(spec, watch)
+    const compiled = compileSeccomp(spec, entryPoints(arch))
+    filter = { program: compiled.program, instructions: compiled.instructions }
+    if (hasNotify(spec)) filter.responder = compileSeccomp(responderSpec(spec), entryPoints(arch)).program
     if (filterCache.size >= 32) filterCache.delete(filterCache.keys().next().value!)
     filterCache.set(key, filter)
   }

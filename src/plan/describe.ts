@@ -65,7 +65,9 @@ export function describeOp(op: PlanOp): string {
       return kept.length ? `keep ${kept.join(', ')}` : 'drop all'
     }
     case 'seccomp':
-      return `${op.program.length / 8} BPF instructions`
+      return `${op.program.length / 8} BPF instructions${op.flags & 8 ? ', notifications to the launcher' : ''}`
+    case 'seccomp_notify':
+      return `responder, ${op.program.length / 8} BPF instructions`
     case 'landlock':
       return `best ABI up to ${op.rows.length}${op.required ? `, requires ABI ${op.required}` : ' (best effort)'}`
     case 'landlock_path':

@@ -119,6 +119,9 @@ function body(op: PlanOp): Buffer {
     case 'seccomp':
       w.u32(op.flags).blob(op.program)
       break
+    case 'seccomp_notify':
+      w.blob(op.program)
+      break
     case 'landlock':
       w.u32(0).u32(op.required).u64(op.fileRights).u32(op.rows.length)
       for (const r of op.rows) w.u64(r.fs).u64(r.net).u64(r.scoped).u32(r.restrictFlags)

@@ -48,6 +48,8 @@ export type PlanOp =
   | { op: 'landlock_port'; access: bigint; port: number }
   | { op: 'landlock_restrict' }
   | { op: 'seccomp'; flags: number; program: Uint8Array }
+  /** The launcher's answers to notified syscalls (native/notify.h); goes with a listening filter. */
+  | { op: 'seccomp_notify'; program: Uint8Array }
 
 /** What to handle on a kernel of one Landlock ABI (row i is ABI i+1). */
 export interface LandlockRow {
@@ -94,7 +96,11 @@ export const OP_CODES: Record<OpName, number> = {
   landlock_port: 0x72,
   landlock_restrict: 0x73,
   seccomp: 0x80,
+  seccomp_notify: 0x81,
 }
+
+/** SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's notifications go to the launcher. */
+export const SECCOMP_FLAG_LISTENER = 8
 
 /** clone(2) flags for each namespace. */
 export const CLONE_FLAGS = {

@@ -139,7 +139,8 @@ const u64: s.Schema<number | string> = {
 
 const seccompAction = s.string({
   expected: 'an action like "errno(EPERM)"',
-  description: 'allow, errno(NAME|N), kill-process, kill-thread, trap, log, trace, trace(N) or notify.',
+  description:
+    'allow, errno(NAME|N), deny-log(NAME|N) (refused and reported by the monitor), kill-process, kill-thread, trap, log, trace, trace(N) or notify (allowed and reported).',
 })
 
 const seccompRule = s.object({

@@ -1,4 +1,5 @@
 // Events the launcher reports on its events fd, one JSON object per line.
+import { ARCHES, type ArchInfo, syscallName } from '../seccomp/arch.js'
 
 export type SandboxEvent =
   | { event: 'started'; pid: number }
@@ -32,13 +33,76 @@ export type SandboxEvent =
   /** Landlock enforced at this ABI, or unavailable (abi 0, with the errno's name). */
   | { event: 'landlock'; abi: number; errno?: number; code?: string }
   | { event: 'exit'; code: number; signal?: NodeJS.Signals }
+  /** A syscall the filter notified (watched or `notify`/`deny-log`), as the launcher answered it. */
+  | SyscallEvent
+  /** Exact totals per syscall since the start, every 250 ms while they change and at the end;
+   * `dropped` counts syscall events the launcher shed because the reader was too slow. */
+  | { event: 'syscall-counts'; counts: Record<string, number>; handled: number; dropped: number }
+
+export interface SyscallEvent {
+  event: 'syscall'
+  /** The syscall's name (or `#NR` when the tables do not know it). */
+  syscall: string
+  arch: string
+  nr: number
+  /** Host pid of the calling thread. */
+  pid: number
+  args: bigint[]
+  /** Set when it was refused: the errno it got (deny-log). */
+  errno?: number
+  /** The path argument as the process passed it (exec, open, unlink, mount…). */
+  path?: string
+  /** For exec: when the file last changed (ms since the epoch), as the sandbox sees it. */
+  ctimeMs?: number
+}
+
+const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [a.audit, a]))
+
+function nameOf(audit: number, nr: number): { arch: string; syscall: string } {
+  const arch = archByAudit.get(audit)
+  return { arch: arch?.name ?? `0x${audit.toString(16)}`, syscall: (arch && syscallName(arch, nr)) ?? `#${nr}` }
+}
+
+interface RawSyscall {
+  event: 'syscall'
+  arch: number
+  nr: number
+  pid: number
+  args: string[]
+  errno?: number
+  path?: string
+  ctimeMs?: number
+}
+
+/** The launcher's numbers become names here, once, for every consumer. */
+function translate(value: { event: string }): SandboxEvent {
+  if (value.event === 'syscall') {
+    const raw = value as RawSyscall
+    return {
+      ...raw,
+      ...nameOf(raw.arch, raw.nr),
+      args: raw.args.map((a) => BigInt(a)),
+    }
+  }
+  if (value.event === 'syscall-counts') {
+    const raw = value as unknown as { counts: Record<string, number>; handled: number; dropped: number }
+    const counts: Record<string, number> = {}
+    for (const [key, n] of Object.entries(raw.counts)) {
+      const [audit, nr] = key.split(':')
+      const name = nr === 'other' ? 'other' : nameOf(Number(audit), Number(nr)).syscall
+      counts[name] = (counts[name] ?? 0) + n
+    }
+    return { event: 'syscall-counts', counts, handled: raw.handled, dropped: raw.dropped }
+  }
+  return value as SandboxEvent
+}
 
 /** Parses one line; anything unexpected becomes a warning rather than an exception. */
 export function parseEvent(line: string): SandboxEvent {
   try {
     const value = JSON.parse(line) as { event?: unknown }
     if (typeof value === 'object' && value !== null && typeof value.event === 'string')
-      return value as SandboxEvent
+      return translate(value as { event: string })
   } catch {}
   return { event: 'warning', step: 'events', message: `unreadable event line: ${line.slice(0, 200)}` }
 }

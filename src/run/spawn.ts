@@ -26,6 +26,8 @@ export interface SpawnOptions {
   context?: Partial<CompileContext>
   /** With a cgroup: how often to sample it for `stats`, `oom` and `pids-limit` events (ms; 0: never). */
   statsIntervalMs?: number
+  /** Syscalls to report as `syscall` events (their outcome unchanged): what monitor rules watch. */
+  watch?: readonly string[]
 }
 
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'setup'
@@ -112,7 +114,7 @@ export function spawn(
   args: readonly string[] = [],
   options: SpawnOptions = {},
 ): SandboxProcess {
-  const ctx = { ...callerContext(), ...options.context }
+  const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
   const compiled = toPlan(input, ctx)
   const { cgroup, plan } = makeCgroup(compiled.limits, compiled.plan)
   const bytes = encodePlan(plan)

@@ -24,7 +24,10 @@ export function returnValue(a: Action): number {
     case 'log':
       return RET.LOG
     case 'notify':
+    case 'deny-log':
       return RET.USER_NOTIF
+    case 'respond':
+      return a.value >>> 0
     case 'errno':
       return (RET.ERRNO | (a.errno & 0xffff)) >>> 0
     case 'trace':

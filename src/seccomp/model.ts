@@ -5,6 +5,10 @@ export type Action =
   | { kind: 'allow' | 'kill-process' | 'kill-thread' | 'trap' | 'log' | 'notify' }
   | { kind: 'errno'; errno: number }
   | { kind: 'trace'; data: number }
+  /** Refused with errno and reported: the filter notifies, the launcher answers the errno. */
+  | { kind: 'deny-log'; errno: number }
+  /** Internal: a raw return value, for the launcher's responder program (notify.ts). */
+  | { kind: 'respond'; value: number }
 
 export type ArgOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'masked-eq' | 'in'
 
@@ -39,5 +43,15 @@ export const ENOSYS = 38
 export const EPERM = 1
 
 export function actionKey(a: Action): string {
-  return a.kind === 'errno' ? `errno(${a.errno})` : a.kind === 'trace' ? `trace(${a.data})` : a.kind
+  switch (a.kind) {
+    case 'errno':
+    case 'deny-log':
+      return `${a.kind}(${a.errno})`
+    case 'trace':
+      return `trace(${a.data})`
+    case 'respond':
+      return `respond(${a.value})`
+    default:
+      return a.kind
+  }
 }

@@ -74,6 +74,10 @@ function ociAction(a: Action): { action: string; errnoRet?: number } {
       return { action: 'SCMP_ACT_LOG' }
     case 'notify':
       return { action: 'SCMP_ACT_NOTIFY' }
+    case 'deny-log':
+      return { action: 'SCMP_ACT_ERRNO', errnoRet: a.errno }
+    case 'respond':
+      throw new Error('respond is internal to the launcher')
   }
 }
 
@@ -132,6 +136,8 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
   }
   if (spec.rules.some((r) => r.action.kind === 'notify'))
     warnings.add('notify needs a listenerPath in the OCI runtime configuration')
+  if (spec.rules.some((r) => r.action.kind === 'deny-log'))
+    warnings.add('deny-log exported as errno: OCI runtimes refuse the call but do not report it')
   warnings.add("syscalls newer than cordon's tables get the default action in OCI runtimes, not ENOSYS")
   const def = ociAction(spec.defaultAction)
   const syscalls: OciRule[] = [

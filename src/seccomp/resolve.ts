@@ -4,7 +4,7 @@ import { constants } from 'node:os'
 import { CordonError, type Issue, suggest } from '../errors.js'
 import { knownSyscallNames } from './arch.js'
 import { GROUPS } from './groups.js'
-import { type Action, type ArgCondition, ENOSYS, type SeccompRule, type SeccompSpec } from './model.js'
+import { type Action, type ArgCondition, ENOSYS, EPERM, type SeccompRule, type SeccompSpec } from './model.js'
 import { type RawArg, type RawRule, SECCOMP_PROFILES, TERMINAL_GUARD } from './profiles.js'
 
 /** One policy layer's `seccomp:` section. */
@@ -24,14 +24,16 @@ export function parseAction(text: string): Action | string {
     return { kind: t } as Action
   if (t === 'kill') return { kind: 'kill-process' }
   if (t === 'trace') return { kind: 'trace', data: 0 }
-  const m = /^(errno|trace)\((\w+)\)$/.exec(t)
+  if (t === 'deny-log') return { kind: 'deny-log', errno: EPERM }
+  const m = /^(errno|trace|deny-log)\((\w+)\)$/.exec(t)
   if (m) {
-    const n = /^\d+$/.test(m[2]!) ? Number(m[2]) : m[1] === 'errno' ? ERRNO[m[2]!] : undefined
+    const n = /^\d+$/.test(m[2]!) ? Number(m[2]) : m[1] !== 'trace' ? ERRNO[m[2]!] : undefined
     if (n === undefined) return `unknown errno \`${m[2]}\` (use a name like EPERM or a number)`
     if (n > 0xffff) return `\`${m[2]}\` is above 65535`
-    return m[1] === 'errno' ? { kind: 'errno', errno: n } : { kind: 'trace', data: n }
+    if (m[1] === 'trace') return { kind: 'trace', data: n }
+    return { kind: m[1] as 'errno' | 'deny-log', errno: n }
   }
-  return `expected allow, errno(NAME|N), kill-process, kill-thread, trap, log, trace, trace(N) or notify, got \`${text}\``
+  return `expected allow, errno(NAME|N), deny-log, deny-log(NAME|N), kill-process, kill-thread, trap, log, trace, trace(N) or notify, got \`${text}\``
 }
 
 function toBigint(v: number | string | undefined): bigint | undefined {

@@ -1,0 +1,251 @@
+/* notify.c — see notify.h. */
+#define _GNU_SOURCE
+#include "notify.h"
+
+#include "bpf_eval.h"
+#include "events.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+#define TAKE_TIMEOUT_NS 5000000000L
+#define PATH_CAPTURE 512
+
+void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		die_step(EXIT_CORDON, "seccomp notify", "pidfd_open", NULL, errno);
+	/* seccomp() returns the lowest free fd; nothing allocates one between here and there. */
+	int32_t expected = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
+	if (expected < 0 || close(expected))
+		die_step(EXIT_CORDON, "seccomp notify", NULL, NULL, errno);
+	char control[CMSG_SPACE(sizeof(int))];
+	memset(control, 0, sizeof control);
+	struct iovec iov = { .iov_base = &expected, .iov_len = sizeof expected };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			      .msg_controllen = sizeof control };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof expected)
+		die_step(EXIT_CORDON, "seccomp notify", "send pidfd", NULL, errno);
+	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
+	if (fd < 0)
+		die_step(EXIT_CORDON, "seccomp", NULL, NULL, errno);
+	/* From here on every syscall may wait for the launcher; it is taking the listener. A
+	 * mismatch cannot happen (single-threaded, no fd allocated in between) and, if it did,
+	 * the launcher never finds a listener at `expected` and kills us when its wait ends. */
+	char ack = 0;
+	if (fd != expected || read(sock, &ack, 1) != 1 || ack != 'a')
+		_exit(EXIT_CORDON);
+}
+
+void notify_init(struct notifier *nf, int sock, const uint8_t *responder, size_t len)
+{
+	memset(nf, 0, sizeof *nf);
+	nf->sock = sock;
+	nf->listener = -1;
+	nf->responder = responder;
+	nf->responder_len = len;
+}
+
+static int is_listener(int fd)
+{
+	char path[64], target[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+static int exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Waits for the listener to appear at `expected` in the command's fd table; -1 with errno. */
+static int take_listener(int pidfd, int expected)
+{
+	int64_t deadline = now_ns() + TAKE_TIMEOUT_NS;
+	while (now_ns() < deadline) {
+		int fd = (int)syscall(SYS_pidfd_getfd, pidfd, expected, 0);
+		if (fd >= 0) {
+			if (is_listener(fd))
+				return fd;
+			close(fd); /* not there yet: the probe fd number is reused by seccomp() */
+		} else if (errno != EBADF) {
+			return -1;
+		}
+		if (exited(pidfd)) {
+			errno = ESRCH;
+			return -1;
+		}
+		struct timespec pause = { 0, 20000 };
+		nanosleep(&pause, NULL);
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+void notify_on_sock(struct notifier *nf)
+{
+	int32_t expected = -1;
+	char control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &expected, .iov_len = sizeof expected };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			      .msg_controllen = sizeof control };
+	ssize_t n = recvmsg(nf->sock, &msg, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c = n == (ssize_t)sizeof expected ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+		/* EOF: the command died before sending, and reports why itself. */
+		close(nf->sock);
+		nf->sock = -1;
+		return;
+	}
+	int pidfd;
+	memcpy(&pidfd, CMSG_DATA(c), sizeof pidfd);
+	nf->listener = take_listener(pidfd, expected);
+	if (nf->listener < 0) {
+		ev_step_error("seccomp notify", "take listener", NULL, errno);
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		nf->failed = 1;
+	} else if (write(nf->sock, "a", 1) != 1) {
+		nf->failed = 1;
+	}
+	close(pidfd);
+	close(nf->sock);
+	nf->sock = -1;
+}
+
+static void count(struct notifier *nf, uint32_t arch, int nr)
+{
+	for (int i = 0; i < NOTIFY_ARCHES; i++) {
+		if (nf->arches[i].arch == 0)
+			nf->arches[i].arch = arch;
+		if (nf->arches[i].arch != arch)
+			continue;
+		if (nr >= 0 && nr < NOTIFY_MAX_NR)
+			nf->arches[i].count[nr]++;
+		else
+			nf->arches[i].other++;
+		return;
+	}
+}
+
+/* Reads the NUL-terminated string at addr in pid's memory; page by page, as
+ * process_vm_readv stops at the first unmapped page. */
+static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
+{
+	size_t got = 0;
+	while (got < size - 1) {
+		size_t page_left = 4096 - ((addr + got) & 4095);
+		size_t want = size - 1 - got < page_left ? size - 1 - got : page_left;
+		struct iovec local = { .iov_base = out + got, .iov_len = want };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)(addr + got), .iov_len = want };
+		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		if (n <= 0)
+			break;
+		if (memchr(out + got, '\0', (size_t)n))
+			return 0;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	return got ? 0 : -1;
+}
+
+/* ctime in ms of path as the sandboxed process sees it (its root, its cwd), or -1. */
+static long long sandbox_ctime_ms(pid_t pid, const char *path)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/%s", pid, path[0] == '/' ? "root" : "cwd");
+	int dfd = open(dir, O_PATH | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	/* In its root: absolute symlinks resolve inside the sandbox, not on the host. */
+	int fd = sys_openat2(dfd, path, O_PATH | O_CLOEXEC, path[0] == '/' ? RESOLVE_IN_ROOT : 0);
+	close(dfd);
+	struct stat st;
+	int ok = fd >= 0 && fstat(fd, &st) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok ? (long long)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000 : -1;
+}
+
+void notify_on_listener(struct notifier *nf)
+{
+	struct seccomp_notif req;
+	memset(&req, 0, sizeof req);
+	if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
+		return; /* ENOENT: the task died or its syscall was interrupted */
+	uint32_t r = bpf_run(nf->responder, nf->responder_len, (const uint8_t *)&req.data);
+	unsigned kind = r >> 24, arg = (r >> 16) & 7, want_stat = (r >> 19) & 1;
+	int err = kind == NOTIFY_KIND_DENY && (r & 0xffff) ? (int)(r & 0xffff) : EPERM;
+	char path[PATH_CAPTURE];
+	const char *captured = NULL;
+	long long ctime_ms = -1;
+	if (arg >= 1 && arg <= 6 && read_string((pid_t)req.pid, req.data.args[arg - 1], path, sizeof path) == 0) {
+		/* Still the same task (the pid was not reused) while we read its memory? */
+		if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0) {
+			captured = path;
+			if (want_stat)
+				ctime_ms = sandbox_ctime_ms((pid_t)req.pid, path);
+		}
+	}
+	struct seccomp_notif_resp resp = { .id = req.id };
+	if (kind == NOTIFY_KIND_CONTINUE)
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else
+		resp.error = -err;
+	ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
+	nf->handled++;
+	count(nf, req.data.arch, req.data.nr);
+	uint64_t args[6];
+	for (int i = 0; i < 6; i++)
+		args[i] = req.data.args[i];
+	ev_syscall(req.data.arch, req.data.nr, (long)req.pid, args,
+		   kind == NOTIFY_KIND_CONTINUE ? 0 : err, captured, ctime_ms);
+}
+
+void notify_report_counts(struct notifier *nf, int force)
+{
+	if (!force && nf->handled == nf->counted_at_last_report)
+		return;
+	nf->counted_at_last_report = nf->handled;
+	ev_syscall_counts(nf);
+}

@@ -1,0 +1,56 @@
+/* notify.h — seccomp user notification: syscalls the filter returns USER_NOTIF for stop until
+ * the launcher (outside the sandbox) answers. The launcher runs the plan's responder program
+ * (OP_SECCOMP_NOTIFY) on each one, answers "continue" or an errno, and reports the syscall as
+ * an event, so the monitor sees every notified call and every denial it attributes.
+ *
+ * The listener fd is born in the command process, which must not make an unanswered syscall
+ * once its filter is in place (any syscall may be notified). So it never sends the listener:
+ * before installing the filter it sends the launcher a pidfd of itself and the fd number the
+ * listener will get (the lowest free one), and the launcher takes the fd with pidfd_getfd.
+ * The command then waits for the launcher's ack before it goes on to execve, which closes its
+ * own copy of the listener (close-on-exec) so the sandboxed program can never answer itself.
+ *
+ * Responder return values (our own encoding, not seccomp's):
+ *   bits 31-24 kind: 1 continue, 2 deny with the errno in bits 15-0 (anything else: EPERM)
+ *   bits 18-16 the syscall argument (1-6) that points to a path to report, 0 for none
+ *   bit  19    also stat that path inside the sandbox and report its ctime */
+#ifndef CORDON_NOTIFY_H
+#define CORDON_NOTIFY_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NOTIFY_KIND_CONTINUE 1u
+#define NOTIFY_KIND_DENY 2u
+#define NOTIFY_ARCHES 4
+#define NOTIFY_MAX_NR 1024
+
+/* Command side: installs prog with flags (which include SECCOMP_FILTER_FLAG_NEW_LISTENER)
+ * after handing the launcher the means to take the listener over sock. Dies on failure. */
+void notify_install(int sock, const struct sock_fprog *prog, unsigned flags);
+
+struct notifier {
+	int sock;     /* socketpair end to the command; -1 once done */
+	int listener; /* -1 until taken */
+	int failed;   /* the listener could not be taken: the command was killed */
+	const uint8_t *responder;
+	size_t responder_len; /* instructions */
+	unsigned long handled, counted_at_last_report;
+	struct {
+		uint32_t arch;
+		unsigned long count[NOTIFY_MAX_NR];
+		unsigned long other;
+	} arches[NOTIFY_ARCHES];
+};
+
+void notify_init(struct notifier *nf, int sock, const uint8_t *responder, size_t len);
+/* The command's message arrived on nf->sock: take the listener, ack. */
+void notify_on_sock(struct notifier *nf);
+/* One notification is pending on nf->listener: answer it and report it. */
+void notify_on_listener(struct notifier *nf);
+/* {"event":"syscall-counts","counts":{"ARCH:NR":N,...},"handled":N,"dropped":N} when anything
+ * changed since the last report (or always when force). */
+void notify_report_counts(struct notifier *nf, int force);
+
+#endif
