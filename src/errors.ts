@@ -14,6 +14,7 @@ export type IssueCode =
 export type ErrorCode =
   | 'invalid_policy' // the policy failed validation (issues lists why)
   | 'invalid_usage' // bad CLI flags
+  | 'invalid_rules' // a monitor rules file failed validation
   | 'not_found' // a policy file, profile or launcher is missing
   | 'setup_failed' // the launcher could not build the sandbox (step says where)
   | 'internal'

@@ -35,6 +35,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'thaw a frozen sandbox',
     load: async () => (await import('./commands/sandboxes.js')).thawCommand,
   },
+  monitor: {
+    summary: 'watch running sandboxes and act on rules (freeze, kill, alert)',
+    load: async () => (await import('./commands/monitor.js')).monitorCommand,
+  },
   kill: {
     summary: 'kill every process of a sandbox',
     load: async () => (await import('./commands/sandboxes.js')).killCommand,
@@ -68,7 +72,9 @@ Examples:
 /** Exit status for a failure before the command ran: 2 for bad input outside `run`, else 125. */
 function failureStatus(error: CordonError, command: string): number {
   if (command === 'run') return 125
-  return error.code === 'invalid_policy' || error.code === 'invalid_usage' ? 2 : 125
+  return error.code === 'invalid_policy' || error.code === 'invalid_usage' || error.code === 'invalid_rules'
+    ? 2
+    : 125
 }
 
 export async function main(argv: string[]): Promise<void> {

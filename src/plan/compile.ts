@@ -92,7 +92,11 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
   ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
-  const filter = cachedFilter(policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp, ctx.arch, ctx.watch)
+  const filter = cachedFilter(
+    policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp,
+    ctx.arch,
+    ctx.watch,
+  )
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
@@ -139,7 +143,11 @@ interface PlanFilter {
   responder?: Uint8Array
 }
 const filterCache = new Map<string, PlanFilter>()
-function cachedFilter(layers: ResolvedPolicy['seccomp'], arch: string, watch: readonly string[] = []): PlanFilter {
+function cachedFilter(
+  layers: ResolvedPolicy['seccomp'],
+  arch: string,
+  watch: readonly string[] = [],
+): PlanFilter {
   const builtIn = watch.length ? undefined : precompiledKey(layers, arch)
   const program = builtIn ? precompiledProgram(builtIn) : undefined
   if (program) return { program, instructions: program.length / 8 }

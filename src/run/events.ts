@@ -60,7 +60,10 @@ const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [
 
 function nameOf(audit: number, nr: number): { arch: string; syscall: string } {
   const arch = archByAudit.get(audit)
-  return { arch: arch?.name ?? `0x${audit.toString(16)}`, syscall: (arch && syscallName(arch, nr)) ?? `#${nr}` }
+  return {
+    arch: arch?.name ?? `0x${audit.toString(16)}`,
+    syscall: (arch && syscallName(arch, nr)) ?? `#${nr}`,
+  }
 }
 
 interface RawSyscall {

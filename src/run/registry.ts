@@ -16,6 +16,10 @@ export interface SandboxRecord {
   startedAt: string
   cgroup?: CgroupRef
   limits?: Record<string, unknown>
+  /** Unix socket streaming the sandbox's events as JSON lines (`cordon monitor` reads it). */
+  events?: string
+  /** Syscalls the sandbox reports (its watch list). */
+  watch?: string[]
 }
 
 export function stateDir(): string {

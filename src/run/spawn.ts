@@ -1,6 +1,9 @@
 // spawn()/run(): compile a policy and run a command under it through the launcher, streaming
 // its events. The plan goes over fd 3, events come back on fd 4.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
+import { dirname, join } from 'node:path'
 import { constants } from 'node:os'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
@@ -15,7 +18,8 @@ import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
-import { newId, register } from './registry.js'
+import { signalDescendants } from './process-tree.js'
+import { newId, register, stateDir } from './registry.js'
 
 export interface SpawnOptions {
   /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
@@ -28,6 +32,10 @@ export interface SpawnOptions {
   statsIntervalMs?: number
   /** Syscalls to report as `syscall` events (their outcome unchanged): what monitor rules watch. */
   watch?: readonly string[]
+  /** Give the sandbox a cgroup even without limits, when the host allows, so it can be frozen. */
+  cgroup?: boolean
+  /** Stream the events on a unix socket in the state directory for `cordon monitor`. */
+  publish?: boolean
 }
 
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'setup'
@@ -61,6 +69,9 @@ export interface SandboxProcess {
   kill(signal?: NodeJS.Signals | number): boolean
   /** The sandbox's cgroup when it has limits: freeze(), thaw(), stats(), events(). */
   readonly cgroup: Cgroup | undefined
+  /** Stops every process of the sandbox (cgroup freezer, else SIGSTOP to each); returns which. */
+  freeze(): string
+  thaw(): void
   readonly child: ChildProcess
 }
 
@@ -82,11 +93,19 @@ let groups = 0
 function makeCgroup(
   limits: ResolvedPolicy['limits'],
   plan: Plan,
+  always: boolean,
 ): { cgroup: Cgroup | undefined; plan: Plan } {
   const resources = { ...limits }
   delete resources.timeoutMs
-  if (Object.values(resources).every((v) => v === undefined)) return { cgroup: undefined, plan }
-  const cgroup = selectDriver(resources).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
+  const limited = Object.values(resources).some((v) => v !== undefined)
+  if (!limited && !always) return { cgroup: undefined, plan }
+  let cgroup: Cgroup
+  try {
+    cgroup = selectDriver(resources).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
+  } catch (e) {
+    if (limited) throw e
+    return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do
+  }
   const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
   return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] } }
 }
@@ -116,7 +135,7 @@ export function spawn(
 ): SandboxProcess {
   const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
   const compiled = toPlan(input, ctx)
-  const { cgroup, plan } = makeCgroup(compiled.limits, compiled.plan)
+  const { cgroup, plan } = makeCgroup(compiled.limits, compiled.plan, options.cgroup === true)
   const bytes = encodePlan(plan)
   const stdio = options.stdio ?? 'inherit'
   const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
@@ -132,6 +151,7 @@ export function spawn(
     throw e
   }
   const id = newId()
+  const publisher = options.publish && child.pid ? publish(join(stateDir(), `${id}.sock`)) : undefined
   const unregister = child.pid
     ? register({
         version: 1,
@@ -140,6 +160,8 @@ export function spawn(
         command: [command, ...args],
         startedAt: new Date().toISOString(),
         ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...compiled.limits } } : {}),
+        ...(publisher ? { events: publisher.path } : {}),
+        ...(options.watch?.length ? { watch: [...options.watch] } : {}),
       })
     : () => {}
   let timedOut = false
@@ -163,7 +185,8 @@ export function spawn(
   let done = false
   let lastError: Extract<SandboxEvent, { event: 'error' }> | undefined
   let exitEvent: Extract<SandboxEvent, { event: 'exit' }> | undefined
-  const deliver = (ev: SandboxEvent) => {
+  const deliver = (ev: SandboxEvent, line?: string) => {
+    publisher?.send(line ?? JSON.stringify(ev))
     if (ev.event === 'error') lastError ??= ev
     if (ev.event === 'exit') exitEvent = ev
     const w = waiters.shift()
@@ -188,7 +211,7 @@ export function spawn(
       : undefined
   sampler?.unref()
   const lines = createInterface({ input: eventStream, crlfDelay: Number.POSITIVE_INFINITY })
-  lines.on('line', (line) => deliver(parseEvent(line)))
+  lines.on('line', (line) => deliver(parseEvent(line), line))
   const linesClosed = new Promise<void>((resolve) => lines.once('close', resolve))
 
   const exited = new Promise<ExitResult>((resolve, reject) => {
@@ -206,6 +229,7 @@ export function spawn(
       const stats = cgroup?.stats()
       cgroup?.remove()
       unregister()
+      publisher?.close()
       const out = exitEvent
         ? { code: exitEvent.code, signal: exitEvent.signal }
         : signal
@@ -243,7 +267,53 @@ export function spawn(
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
     cgroup,
+    freeze: () => {
+      if (cgroup) {
+        cgroup.freeze()
+        return 'cgroup freezer'
+      }
+      if (child.pid) signalDescendants(child.pid, 'SIGSTOP')
+      return 'SIGSTOP (no cgroup)'
+    },
+    thaw: () => {
+      if (cgroup) cgroup.thaw()
+      else if (child.pid) signalDescendants(child.pid, 'SIGCONT')
+    },
     child,
+  }
+}
+
+const MAX_CLIENT_BACKLOG = 1 << 20
+
+/** Serves the event lines to every client of a unix socket; a client that reads too slowly
+ * misses lines rather than holding memory or the sandbox back. */
+function publish(path: string): { path: string; send(line: string): void; close(): void } | undefined {
+  const clients = new Set<Socket>()
+  const server = createServer((socket) => {
+    clients.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => clients.delete(socket))
+    socket.resume() // clients do not talk; ignore what they send
+  })
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    rmSync(path, { force: true })
+  } catch {
+    return undefined
+  }
+  server.on('error', () => {})
+  server.listen(path)
+  server.unref()
+  return {
+    path,
+    send(line) {
+      for (const c of clients) if (c.writableLength < MAX_CLIENT_BACKLOG) c.write(`${line}\n`)
+    },
+    close() {
+      for (const c of clients) c.end()
+      server.close()
+      rmSync(path, { force: true })
+    },
   }
 }
 

@@ -6,11 +6,15 @@ import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { statementStatus } from '../../landlock/status.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
+import { MONITOR_HELP, MONITOR_OPTIONS, openSession, syscallList } from '../monitor-flags.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
+  ...MONITOR_OPTIONS,
+  monitor: { type: 'boolean' },
+  watch: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -23,8 +27,14 @@ processes, nothing of $HOME.
 
 ${POLICY_HELP}
 
+Monitor (see cordon monitor --help and the README's rule reference):
+      --monitor          watch the sandbox with the default rules (rules/default.yaml)
+${MONITOR_HELP}
+      --watch SYSCALLS   also report these syscalls as events (comma-separated), e.g. for
+                         --json or a \`cordon monitor\` elsewhere
+
 Output:
-      --json             events (started, error, exit) as JSON lines on stderr
+      --json             events (started, error, syscall, exit…) as JSON lines on stderr
   -h, --help             this help
 
 Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
@@ -81,15 +91,27 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
   const policy = policyFromFlags(values)
-  const child = spawn(policy, command, args, { stdio: 'inherit' })
+  const monitored =
+    values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
+  const session = monitored ? await openSession(values) : undefined
+  const watch = [...(session?.watchList() ?? []), ...syscallList(values.watch)]
+  const child = spawn(policy, command, args, {
+    stdio: 'inherit',
+    publish: true,
+    ...(watch.length ? { watch } : {}),
+    ...(session ? { cgroup: true } : {}),
+  })
+  session?.attachProcess(child, [command, ...args], policy.limits)
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)
   for await (const ev of child.events) {
+    session?.handle(child.id, ev)
     report(ev, values.json === true)
     if (ev.event === 'landlock') reportEnforcement(policy, ev, values.json === true)
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
+  await session?.close()
   reportEnd(result, policy, values.json === true)
   return result.code
 }

@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util'
 import { openCgroup } from '../../cgroup/select.js'
 import { CordonError } from '../../errors.js'
+import { signalDescendants } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
+import { warn } from '../output.js'
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`
 
@@ -71,22 +73,18 @@ function target(argv: string[], verb: string): SandboxRecord {
   return record
 }
 
-function groupOf(record: SandboxRecord, verb: string) {
-  if (!record.cgroup)
-    throw new CordonError(
-      'invalid_usage',
-      `sandbox ${record.id} has no cgroup, so it cannot ${verb}; start it with a limit (e.g. --pids 1000)`,
-    )
-  return openCgroup(record.cgroup)
-}
-
 export async function freezeCommand(argv: string[]): Promise<number> {
-  groupOf(target(argv, 'freeze'), 'be frozen').freeze()
+  const record = target(argv, 'freeze')
+  if (record.cgroup) openCgroup(record.cgroup).freeze()
+  else if (signalDescendants(record.pid, 'SIGSTOP') > 0)
+    warn(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
   return 0
 }
 
 export async function thawCommand(argv: string[]): Promise<number> {
-  groupOf(target(argv, 'thaw'), 'be thawed').thaw()
+  const record = target(argv, 'thaw')
+  if (record.cgroup) openCgroup(record.cgroup).thaw()
+  else signalDescendants(record.pid, 'SIGCONT')
   return 0
 }
 

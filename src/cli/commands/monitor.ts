@@ -1,0 +1,68 @@
+// cordon monitor [ID...]: watch running sandboxes and act on them with the rules.
+import { parseArgs } from 'node:util'
+import { CordonError } from '../../errors.js'
+import { find, list, stateDir } from '../../run/registry.js'
+import { MONITOR_HELP, MONITOR_OPTIONS, openSession } from '../monitor-flags.js'
+import { warn } from '../output.js'
+
+const HELP = `Usage: cordon monitor [options] [ID...]
+
+Watches running sandboxes (all of this user's, or the IDs given; see cordon ps) and applies the
+monitor rules to their events: freeze, kill, alert, log. Sandboxes started later are picked up
+too. Syscall events come only from sandboxes started with --monitor, --rules or --watch.
+Runs until interrupted, or until the given sandboxes have ended.
+
+${MONITOR_HELP}
+      --json             alerts as JSON lines on stdout (same as --alert json)
+  -h, --help             this help
+
+State directory: ${stateDir()}
+`
+
+const POLL_MS = 500
+
+export async function monitorCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...MONITOR_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  for (const id of positionals)
+    if (!find(id)) throw new CordonError('not_found', `no running sandbox with id ${id}; see cordon ps`)
+  const alert = [...(values.alert ?? []), ...(values.json ? ['json'] : [])]
+  const session = await openSession({ ...values, alert })
+  const wanted = (id: string) => positionals.length === 0 || positionals.some((p) => id.startsWith(p))
+  let seenAny = false
+  const scan = () => {
+    for (const record of list()) {
+      if (!wanted(record.id) || session.attached.includes(record.id)) continue
+      if (session.attachRecord(record)) {
+        seenAny = true
+        warn(
+          `watching sandbox ${record.id}: ${record.command.join(' ')}${record.watch ? ` (reports ${record.watch.length} syscalls)` : ''}`,
+        )
+      }
+    }
+  }
+  scan()
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      scan()
+      if (positionals.length && seenAny && session.attached.length === 0) stop()
+    }, POLL_MS)
+    const stop = () => {
+      clearInterval(timer)
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  await session.close()
+  return 0
+}

@@ -1,0 +1,59 @@
+// Flags shared by `cordon run` and `cordon monitor` to set up a monitor session.
+import { CordonError, suggest } from '../errors.js'
+import { MonitorSession } from '../monitor/session.js'
+import { knownSyscallNames } from '../seccomp/arch.js'
+import { warn } from './output.js'
+
+export const MONITOR_OPTIONS = {
+  rules: { type: 'string', multiple: true },
+  'no-default-rules': { type: 'boolean' },
+  alert: { type: 'string', multiple: true },
+  metrics: { type: 'string' },
+} as const
+
+export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top of the default rules; repeatable;
+                         edits apply to running sandboxes at once
+      --no-default-rules only the --rules files
+      --alert DEST       where alerts go (repeatable; default stderr): stderr, json (stdout),
+                         file:PATH, webhook:URL, syslog, syslog:HOST:PORT, syslog:unix:PATH
+      --metrics ADDR     serve Prometheus metrics at http://ADDR/metrics ([HOST]:PORT)`
+
+export interface MonitorFlags {
+  rules?: string[] | undefined
+  'no-default-rules'?: boolean | undefined
+  alert?: string[] | undefined
+  metrics?: string | undefined
+}
+
+export async function openSession(values: MonitorFlags): Promise<MonitorSession> {
+  const session = await MonitorSession.open({
+    rules: values.rules ?? [],
+    defaultRules: !values['no-default-rules'],
+    alerts: values.alert ?? [],
+    ...(values.metrics !== undefined ? { metrics: values.metrics } : {}),
+    log: warn,
+  })
+  if (session.metricsPort !== undefined)
+    warn(
+      `metrics at http://${values.metrics?.replace(/:\d+$/, '') || 'localhost'}:${session.metricsPort}/metrics`,
+    )
+  return session
+}
+
+/** --watch values: comma-separated syscall names, checked against the tables. */
+export function syscallList(values: readonly string[] | undefined): string[] {
+  const names = (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const known = knownSyscallNames()
+  for (const name of names)
+    if (!known.has(name)) {
+      const hint = suggest(name, [...known])
+      throw new CordonError(
+        'invalid_usage',
+        `--watch: unknown syscall \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''}`,
+      )
+    }
+  return names
+}

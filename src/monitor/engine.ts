@@ -1,0 +1,274 @@
+// The rule engine: each sandbox's events go through the enabled rules; a match (or a rate or
+// baseline crossed) runs the rule's actions. Rules can be replaced while sandboxes run (hot
+// reload); rate windows of rules that keep their name and rate carry over.
+import { EventEmitter } from 'node:events'
+import { basename } from 'node:path'
+import type { SandboxEvent } from '../run/events.js'
+import { evaluate, type Fields, type Value } from './expr.js'
+import type { Priority, Rule, RuleAction, RuleSet } from './rules.js'
+
+/** A sandbox the monitor watches and can act on. */
+export interface Target {
+  id: string
+  command: readonly string[]
+  /** ms since the epoch; an exec of a file changed after this is `new`. */
+  startedAt: number
+  limits: { memory?: number; pids?: number }
+  /** Stops every process of the sandbox; returns how (e.g. "cgroup freezer"). */
+  freeze(): string
+  kill(): void
+}
+
+export interface Alert {
+  time: string
+  rule: string
+  priority: Priority
+  sandbox: string
+  command: readonly string[]
+  output: string
+  actions: RuleAction[]
+  /** The event that fired the rule, JSON-safe (64-bit arguments as hex strings). */
+  event: Record<string, unknown>
+  /** For rate and baseline rules: the matches counted in the window. */
+  count?: number
+}
+
+export interface ActionRecord {
+  sandbox: string
+  rule: string
+  action: RuleAction
+  /** ms since the epoch, when the action completed. */
+  at: number
+  detail: string
+}
+
+interface Window {
+  times: number[]
+  head: number
+}
+
+interface RuleState {
+  windows: Map<string, Window>
+  lastFired: number
+  /** Baseline: counts per learning bucket, then the learned rate. */
+  buckets: number[]
+  learned?: number
+}
+
+interface Watched {
+  target: Target
+  /** The launcher reported `started`: execs from now on are the sandbox's own. */
+  started: boolean
+  states: Map<string, RuleState>
+  rateKey: Map<string, string>
+}
+
+const MAX_KEYS = 1000
+
+export function jsonSafe(ev: SandboxEvent): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(ev, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)),
+  ) as Record<string, unknown>
+}
+
+/** Field lookup for one event of one sandbox. */
+export function fieldsOf(ev: SandboxEvent, t: Target, started = true): Fields {
+  const raw = ev as unknown as Record<string, Value>
+  return (name: string): Value => {
+    switch (name) {
+      case 'sandbox':
+        return t.id
+      case 'command':
+        return t.command.join(' ')
+      case 'initial':
+        return !started // the launcher's exec of the command itself
+      case 'basename':
+        return typeof raw.path === 'string' ? basename(raw.path) : undefined
+      case 'denied':
+        return ev.event === 'denied' || (ev.event === 'syscall' && ev.errno !== undefined)
+      case 'new':
+        return ev.event === 'syscall' && ev.ctimeMs !== undefined && ev.ctimeMs >= t.startedAt
+      case 'memory':
+        return ev.event === 'stats' ? ev.memoryBytes : undefined
+      case 'memory_limit':
+        return t.limits.memory
+      case 'memory_pct':
+        return ev.event === 'stats' && t.limits.memory ? (100 * ev.memoryBytes) / t.limits.memory : undefined
+      case 'pids_limit':
+        return t.limits.pids
+      case 'pids_pct':
+        return ev.event === 'stats' && t.limits.pids ? (100 * ev.pids) / t.limits.pids : undefined
+      case 'cpu':
+        return ev.event === 'stats' ? ev.cpuUsageUsec : undefined
+      default:
+        if (/^arg[0-5]$/.test(name)) return ev.event === 'syscall' ? ev.args[Number(name[3])] : undefined
+        return raw[name]
+    }
+  }
+}
+
+function render(template: string, fields: Fields, extra: Record<string, Value>): string {
+  return template.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    const v = name in extra ? extra[name] : fields(name)
+    return v === undefined ? '' : typeof v === 'bigint' ? `0x${v.toString(16)}` : String(v)
+  })
+}
+
+function summary(ev: SandboxEvent): string {
+  switch (ev.event) {
+    case 'syscall':
+      return `${ev.syscall}${ev.path ? ` ${ev.path}` : ''} by pid ${ev.pid}${ev.errno ? ' (denied)' : ''}`
+    case 'denied':
+      return `${ev.layer} denied ${ev.blockers} ${ev.path ?? ev.port ?? ''} to ${ev.exe}`
+    case 'stats':
+      return `memory ${(ev.memoryBytes / 2 ** 20).toFixed(1)} MiB, ${ev.pids} pids`
+    default:
+      return ev.event
+  }
+}
+
+export class Monitor extends EventEmitter<{
+  alert: [Alert]
+  action: [ActionRecord]
+  match: [string, Rule]
+  error: [Error]
+}> {
+  private rules: Rule[]
+  private readonly watched = new Map<string, Watched>()
+  private readonly now: () => number
+
+  constructor(rules: RuleSet, options: { now?: () => number } = {}) {
+    super()
+    this.rules = rules.rules
+    this.now = options.now ?? Date.now
+  }
+
+  get ruleNames(): string[] {
+    return this.rules.map((r) => r.name)
+  }
+
+  /** Replaces the rules; windows of rules with the same name and rate carry over. */
+  setRules(rules: RuleSet): void {
+    this.rules = rules.rules
+    const keys = new Map(this.rules.map((r) => [r.name, rateKey(r)]))
+    for (const w of this.watched.values()) {
+      for (const [name, key] of w.rateKey)
+        if (keys.get(name) !== key) {
+          w.states.delete(name)
+          w.rateKey.delete(name)
+        }
+    }
+  }
+
+  attach(target: Target): void {
+    this.watched.set(target.id, { target, started: false, states: new Map(), rateKey: new Map() })
+  }
+
+  detach(id: string): void {
+    this.watched.delete(id)
+  }
+
+  /** Runs one event of sandbox `id` through the rules. */
+  handle(id: string, ev: SandboxEvent): void {
+    const w = this.watched.get(id)
+    if (!w) return
+    if (ev.event === 'started') w.started = true
+    const fields = fieldsOf(ev, w.target, w.started)
+    for (const rule of this.rules) {
+      if (rule.events.size && !rule.events.has(ev.event)) continue
+      if (!evaluate(rule.when, fields)) continue
+      this.emit('match', id, rule)
+      const count = this.count(w, rule, fields)
+      if (count === false) continue
+      this.fire(w, rule, ev, fields, count)
+    }
+  }
+
+  /** false: the rule does not fire now; a number: it fires with that many matches counted. */
+  private count(w: Watched, rule: Rule, fields: Fields): number | false | undefined {
+    const now = this.now()
+    let state = w.states.get(rule.name)
+    if (!state) {
+      state = { windows: new Map(), lastFired: -Infinity, buckets: [] }
+      w.states.set(rule.name, state)
+      w.rateKey.set(rule.name, rateKey(rule))
+    }
+    if (rule.cooldownMs && now - state.lastFired < rule.cooldownMs) return false
+    if (!rule.rate && !rule.baseline) return undefined
+    if (rule.baseline) {
+      const b = rule.baseline
+      const since = now - w.target.startedAt
+      if (since < b.learnMs) {
+        const i = Math.floor(since / b.windowMs)
+        state.buckets[i] = (state.buckets[i] ?? 0) + 1
+        return false
+      }
+      state.learned ??= Math.max(0, ...state.buckets.map((n) => n ?? 0))
+    }
+    const windowMs = rule.rate?.windowMs ?? rule.baseline!.windowMs
+    const key = rule.rate?.by ? String(fields(rule.rate.by)) : ''
+    let win = state.windows.get(key)
+    if (!win) {
+      if (state.windows.size >= MAX_KEYS) state.windows.delete(state.windows.keys().next().value!)
+      state.windows.set(key, (win = { times: [], head: 0 }))
+    }
+    win.times.push(now)
+    while (win.times[win.head]! <= now - windowMs) win.head++
+    if (win.head > 1024) {
+      win.times = win.times.slice(win.head)
+      win.head = 0
+    }
+    const n = win.times.length - win.head
+    const threshold = rule.rate
+      ? rule.rate.count
+      : Math.max(rule.baseline!.min, rule.baseline!.factor * (state.learned ?? 0))
+    const crossed = rule.rate?.op === '>=' ? n >= threshold : n > threshold
+    if (!crossed) return false // so a window never holds more than `threshold` timestamps
+    win.times = []
+    win.head = 0
+    return n
+  }
+
+  private fire(w: Watched, rule: Rule, ev: SandboxEvent, fields: Fields, count: number | undefined): void {
+    const state = w.states.get(rule.name)!
+    state.lastFired = this.now()
+    const t = w.target
+    const window = rule.rate ? `${rule.rate.windowMs}ms` : rule.baseline ? `${rule.baseline.windowMs}ms` : ''
+    const extra = { rule: rule.name, count: count ?? 1, window, priority: rule.priority }
+    const output = rule.output
+      ? render(rule.output, fields, extra)
+      : `${rule.description || rule.name}: ${summary(ev)}${count !== undefined ? ` (${count} in ${window})` : ''}`
+    const ordered = (['freeze', 'kill', 'alert', 'log'] as const).filter((a) => rule.then.includes(a))
+    for (const action of ordered) {
+      let detail = ''
+      try {
+        if (action === 'freeze') detail = t.freeze()
+        else if (action === 'kill') t.kill()
+        else if (action === 'alert')
+          this.emit('alert', {
+            time: new Date().toISOString(),
+            rule: rule.name,
+            priority: rule.priority,
+            sandbox: t.id,
+            command: t.command,
+            output,
+            actions: rule.then,
+            event: jsonSafe(ev),
+            ...(count !== undefined ? { count } : {}),
+          })
+        else detail = output
+      } catch (e) {
+        this.emit(
+          'error',
+          new Error(`rule ${rule.name}: ${action} sandbox ${t.id} failed: ${(e as Error).message}`),
+        )
+        continue
+      }
+      this.emit('action', { sandbox: t.id, rule: rule.name, action, at: Date.now(), detail })
+    }
+  }
+}
+
+function rateKey(r: Rule): string {
+  return JSON.stringify([r.rate ?? null, r.baseline ?? null, r.whenText])
+}

@@ -1,0 +1,294 @@
+// Rules files: lists, macros and rules (YAML). Later files override earlier ones by name, so a
+// user file can retune or disable (`enabled: false`) a rule of the default file.
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import yaml from 'js-yaml'
+import { CordonError, suggest } from '../errors.js'
+import { parseDuration } from '../policy/resolve.js'
+import { knownSyscallNames } from '../seccomp/arch.js'
+import { type Expr, ExprError, parseExpr, valuesOf } from './expr.js'
+
+export const PRIORITIES = [
+  'emergency',
+  'alert',
+  'critical',
+  'error',
+  'warning',
+  'notice',
+  'info',
+  'debug',
+] as const
+export type Priority = (typeof PRIORITIES)[number]
+export const ACTIONS = ['freeze', 'kill', 'alert', 'log'] as const
+export type RuleAction = (typeof ACTIONS)[number]
+
+/** Fields a rule can test; see the README's monitor section for what each event carries. */
+export const FIELDS = new Set([
+  'event',
+  'sandbox',
+  'command',
+  'syscall',
+  'arch',
+  'nr',
+  'pid',
+  'path',
+  'basename',
+  'errno',
+  'denied',
+  'new',
+  'arg0',
+  'arg1',
+  'arg2',
+  'arg3',
+  'arg4',
+  'arg5',
+  'layer',
+  'blockers',
+  'exe',
+  'memory',
+  'memory_limit',
+  'memory_pct',
+  'pids',
+  'pids_limit',
+  'pids_pct',
+  'cpu',
+  'kills',
+  'refused',
+  'code',
+  'signal',
+  'message',
+  'initial',
+])
+
+export interface Rate {
+  op: '>' | '>='
+  count: number
+  windowMs: number
+  /** Count separately per value of this field (e.g. per path). */
+  by?: string
+}
+
+export interface Baseline {
+  /** Rate learned over the first learnMs of each sandbox, in events per windowMs. */
+  learnMs: number
+  windowMs: number
+  /** Fire when the rate exceeds max(min, factor × learned). */
+  factor: number
+  min: number
+}
+
+export interface Rule {
+  name: string
+  description: string
+  when: Expr
+  whenText: string
+  /** Event types the condition can match (from `event = …` terms), for a fast pre-filter; empty: any. */
+  events: Set<string>
+  rate?: Rate
+  baseline?: Baseline
+  then: RuleAction[]
+  priority: Priority
+  output?: string
+  cooldownMs: number
+  source: string
+}
+
+export interface RuleSet {
+  rules: Rule[]
+  /** The files it came from, in order. */
+  sources: string[]
+}
+
+const RATE = /^count\s*(>=|>)\s*(\d+)\s+within\s+(\S+)(?:\s+by\s+(\w+))?$/
+
+/** The rules file shipped with cordon (rules/default.yaml). */
+export const DEFAULT_RULES_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'rules',
+  'default.yaml',
+)
+
+type Raw = Record<string, unknown>
+
+function fail(source: string, where: string, message: string): never {
+  throw new CordonError('invalid_rules', `${source}: ${where}: ${message}`)
+}
+
+function asObject(v: unknown, source: string, where: string): Raw {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(source, where, 'expected a mapping')
+  return v as Raw
+}
+
+function duration(v: unknown, source: string, where: string): number {
+  const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(String(v)) : Number.NaN
+  if (!(ms > 0)) fail(source, where, `expected a duration like 500ms, 1s or 2m, got \`${String(v)}\``)
+  return ms
+}
+
+function parseRate(text: unknown, source: string, where: string): Rate {
+  const m = typeof text === 'string' ? RATE.exec(text.trim()) : null
+  if (!m) fail(source, where, `expected \`count > N within DURATION [by FIELD]\`, got \`${String(text)}\``)
+  if (m[4] && !FIELDS.has(m[4])) fail(source, where, `unknown field \`${m[4]}\` after \`by\``)
+  return {
+    op: m[1] as '>' | '>=',
+    count: Number(m[2]),
+    windowMs: duration(m[3], source, where),
+    ...(m[4] ? { by: m[4] } : {}),
+  }
+}
+
+interface Parsed {
+  lists: Map<string, (string | number)[]>
+  macros: Map<string, Expr>
+  raws: { raw: Raw; where: string; source: string }[]
+}
+
+function parseFile(text: string, source: string, into: Parsed): void {
+  let doc: unknown
+  try {
+    doc = yaml.load(text, { filename: source })
+  } catch (e) {
+    throw new CordonError('invalid_rules', `${source}: ${(e as Error).message}`)
+  }
+  const top = asObject(doc ?? {}, source, 'top level')
+  for (const key of Object.keys(top))
+    if (!['lists', 'macros', 'rules'].includes(key))
+      fail(source, key, `unknown section (sections: lists, macros, rules)`)
+  for (const [name, items] of Object.entries(asObject(top.lists ?? {}, source, 'lists'))) {
+    if (!Array.isArray(items) || items.some((i) => typeof i !== 'string' && typeof i !== 'number'))
+      fail(source, `lists.${name}`, 'expected a list of strings or numbers')
+    into.lists.set(name, items as (string | number)[])
+  }
+  for (const [name, cond] of Object.entries(asObject(top.macros ?? {}, source, 'macros'))) {
+    if (typeof cond !== 'string') fail(source, `macros.${name}`, 'expected a condition string')
+    into.macros.set(name, condition(cond, into, source, `macros.${name}`))
+  }
+  const rules = top.rules ?? []
+  if (!Array.isArray(rules)) fail(source, 'rules', 'expected a list of rules')
+  rules.forEach((r, i) =>
+    into.raws.push({ raw: asObject(r, source, `rules[${i}]`), where: `rules[${i}]`, source }),
+  )
+}
+
+function condition(text: string, p: Parsed, source: string, where: string): Expr {
+  try {
+    return parseExpr(text, { macros: p.macros, lists: p.lists, fields: FIELDS })
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e
+    fail(source, where, `${e.message}\n    ${text}\n    ${' '.repeat(e.column)}^`)
+  }
+}
+
+const RULE_KEYS = [
+  'rule',
+  'description',
+  'when',
+  'rate',
+  'baseline',
+  'then',
+  'priority',
+  'output',
+  'cooldown',
+  'enabled',
+]
+
+function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | undefined {
+  for (const key of Object.keys(raw))
+    if (!RULE_KEYS.includes(key)) {
+      const hint = suggest(key, RULE_KEYS)
+      fail(
+        source,
+        `${where}.${key}`,
+        `unknown key${hint ? `; did you mean \`${hint}\`?` : ''} (keys: ${RULE_KEYS.join(', ')})`,
+      )
+    }
+  if (typeof raw.rule !== 'string' || !raw.rule) fail(source, `${where}.rule`, 'every rule needs a name')
+  where = `rule ${raw.rule}`
+  if (raw.enabled === false) return undefined
+  if (typeof raw.when !== 'string') fail(source, `${where}.when`, 'expected a condition string')
+  const when = condition(raw.when, p, source, `${where}.when`)
+  const then = (Array.isArray(raw.then) ? raw.then : [raw.then ?? 'alert']) as unknown[]
+  for (const a of then)
+    if (!ACTIONS.includes(a as RuleAction))
+      fail(source, `${where}.then`, `unknown action \`${String(a)}\` (actions: ${ACTIONS.join(', ')})`)
+  const priority = (raw.priority ?? 'warning') as Priority
+  if (!PRIORITIES.includes(priority))
+    fail(source, `${where}.priority`, `unknown priority \`${String(priority)}\` (${PRIORITIES.join(', ')})`)
+  let baseline: Baseline | undefined
+  if (raw.baseline !== undefined) {
+    const b = asObject(raw.baseline, source, `${where}.baseline`)
+    baseline = {
+      learnMs: duration(b.learn ?? '10s', source, `${where}.baseline.learn`),
+      windowMs: duration(b.window ?? '1s', source, `${where}.baseline.window`),
+      factor: Number(b.factor ?? 5),
+      min: Number(b.min ?? 10),
+    }
+    if (!(baseline.factor > 0) || !(baseline.min >= 0))
+      fail(source, `${where}.baseline`, 'factor must be > 0 and min >= 0')
+  }
+  if (raw.rate !== undefined && baseline) fail(source, where, 'give `rate` or `baseline`, not both')
+  if (raw.output !== undefined && typeof raw.output !== 'string')
+    fail(source, `${where}.output`, 'expected a string')
+  const known = knownSyscallNames()
+  for (const name of valuesOf(when, 'syscall').map(String))
+    if (!known.has(name)) {
+      const hint = suggest(name, [...known])
+      fail(source, `${where}.when`, `unknown syscall \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''}`)
+    }
+  const events = new Set(valuesOf(when, 'event').map(String))
+  return {
+    name: raw.rule,
+    description: typeof raw.description === 'string' ? raw.description : '',
+    when,
+    whenText: raw.when,
+    events,
+    ...(raw.rate !== undefined ? { rate: parseRate(raw.rate, source, `${where}.rate`) } : {}),
+    ...(baseline ? { baseline } : {}),
+    then: then as RuleAction[],
+    priority,
+    ...(typeof raw.output === 'string' ? { output: raw.output } : {}),
+    cooldownMs: raw.cooldown !== undefined ? duration(raw.cooldown, source, `${where}.cooldown`) : 0,
+    source,
+  }
+}
+
+/** Loads rules files in order (later ones override rules, lists and macros by name). */
+export function loadRules(files: readonly string[]): RuleSet {
+  const p: Parsed = { lists: new Map(), macros: new Map(), raws: [] }
+  for (const file of files) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (e) {
+      throw new CordonError('invalid_rules', `cannot read rules file ${file}: ${(e as Error).message}`)
+    }
+    parseFile(text, file, p)
+  }
+  return { rules: buildRules(p), sources: [...files] }
+}
+
+/** Rules from text (tests, embedding). */
+export function parseRules(text: string, source = 'rules'): RuleSet {
+  const p: Parsed = { lists: new Map(), macros: new Map(), raws: [] }
+  parseFile(text, source, p)
+  return { rules: buildRules(p), sources: [source] }
+}
+
+function buildRules(p: Parsed): Rule[] {
+  const byName = new Map<string, Rule | undefined>()
+  for (const { raw, where, source } of p.raws) {
+    const name = String(raw.rule ?? '')
+    byName.delete(name) // a redefinition moves to the end
+    byName.set(name, buildRule(raw, where, source, p))
+  }
+  return [...byName.values()].filter((r): r is Rule => r !== undefined)
+}
+
+/** Syscalls the rules test (`syscall = x`, `syscall in (…)`): the sandbox must report them. */
+export function watchedSyscalls(set: RuleSet): string[] {
+  return [...new Set(set.rules.flatMap((r) => valuesOf(r.when, 'syscall').map(String)))].sort()
+}

@@ -1,0 +1,193 @@
+// A monitor session: rules (hot-reloaded), alert sinks and metrics, attached to sandboxes —
+// started here (`cordon run --rules`) or running elsewhere (`cordon monitor`, over their
+// event sockets).
+import { watch as watchFs, type FSWatcher } from 'node:fs'
+import { connect } from 'node:net'
+import { basename, dirname, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { openCgroup } from '../cgroup/select.js'
+import { parseEvent, type SandboxEvent } from '../run/events.js'
+import { signalDescendants } from '../run/process-tree.js'
+import type { SandboxRecord } from '../run/registry.js'
+import type { SandboxProcess } from '../run/spawn.js'
+import { Monitor, type Target } from './engine.js'
+import { MonitorMetrics } from './metrics.js'
+import { DEFAULT_RULES_FILE, loadRules, type RuleSet, watchedSyscalls } from './rules.js'
+import { type AlertSink, parseSink } from './sinks.js'
+
+export interface SessionOptions {
+  /** Rules files after the default one (later override earlier). */
+  rules?: readonly string[]
+  /** Load rules/default.yaml first (default true). */
+  defaultRules?: boolean
+  /** --alert values (default: stderr). */
+  alerts?: readonly string[]
+  /** Serve Prometheus metrics on this address. */
+  metrics?: string
+  /** Reload the rules when a file changes (default true). */
+  reload?: boolean
+  /** Where the session's own notices go (reloads, errors, log actions). */
+  log?: (line: string) => void
+}
+
+export class MonitorSession {
+  readonly monitor: Monitor
+  readonly sinks: AlertSink[]
+  readonly metrics: MonitorMetrics | undefined
+  readonly files: string[]
+  metricsPort: number | undefined
+  private rules: RuleSet
+  private readonly watchers: FSWatcher[] = []
+  private readonly log: (line: string) => void
+  private reloadTimer: NodeJS.Timeout | undefined
+  private readonly detachers = new Map<string, () => void>()
+
+  private constructor(options: SessionOptions) {
+    this.log = options.log ?? ((line) => process.stderr.write(`cordon: ${line}\n`))
+    this.files = [
+      ...(options.defaultRules === false ? [] : [DEFAULT_RULES_FILE]),
+      ...(options.rules ?? []).map((f) => resolve(f)),
+    ]
+    this.rules = loadRules(this.files)
+    this.sinks = (options.alerts?.length ? options.alerts : ['stderr']).map(parseSink)
+    this.monitor = new Monitor(this.rules)
+    this.monitor.on('alert', (a) => {
+      for (const s of this.sinks) s.send(a)
+    })
+    this.monitor.on('action', (r) => {
+      if (r.action === 'log') this.log(`[${r.rule}] sandbox ${r.sandbox}: ${r.detail}`)
+      else if (r.action !== 'alert')
+        this.log(`rule ${r.rule}: ${r.action} sandbox ${r.sandbox}${r.detail ? ` (${r.detail})` : ''}`)
+    })
+    this.monitor.on('error', (e) => this.log(e.message))
+    this.metrics = options.metrics !== undefined ? new MonitorMetrics(this.monitor, this.sinks) : undefined
+    if (options.reload !== false) this.watchFiles()
+  }
+
+  static async open(options: SessionOptions = {}): Promise<MonitorSession> {
+    const session = new MonitorSession(options)
+    if (options.metrics !== undefined && session.metrics)
+      session.metricsPort = (await session.metrics.serve(options.metrics)).port
+    return session
+  }
+
+  /** Syscalls the current rules need the sandbox to report. */
+  watchList(): string[] {
+    return watchedSyscalls(this.rules)
+  }
+
+  /** Watches directories, not files: editors save by writing a new file and renaming it. */
+  private watchFiles(): void {
+    const dirs = new Map<string, Set<string>>()
+    for (const f of this.files) dirs.set(dirname(f), (dirs.get(dirname(f)) ?? new Set()).add(basename(f)))
+    for (const [dir, names] of dirs) {
+      try {
+        const w = watchFs(dir, (_type, name) => {
+          if (name && names.has(name.toString())) this.scheduleReload()
+        })
+        w.unref()
+        this.watchers.push(w)
+      } catch {}
+    }
+  }
+
+  private scheduleReload(): void {
+    clearTimeout(this.reloadTimer)
+    this.reloadTimer = setTimeout(() => this.reload(), 50)
+    this.reloadTimer.unref()
+  }
+
+  /** Loads the files again; on an error the running rules stay. Returns whether it applied. */
+  reload(): boolean {
+    let next: RuleSet
+    try {
+      next = loadRules(this.files)
+    } catch (e) {
+      this.log(`rules not reloaded, the running ones stay: ${(e as Error).message}`)
+      return false
+    }
+    const before = new Set(this.watchList())
+    this.rules = next
+    this.monitor.setRules(next)
+    const missing = this.watchList().filter((s) => !before.has(s))
+    this.log(
+      `rules reloaded: ${next.rules.length} rules` +
+        (missing.length
+          ? `; running sandboxes do not report ${missing.join(', ')} (they were started without it), so rules on those see new sandboxes only`
+          : ''),
+    )
+    return true
+  }
+
+  /** A sandbox started by this process: its events feed the rules until it ends. */
+  attachProcess(p: SandboxProcess, command: readonly string[], limits: Target['limits']): void {
+    this.monitor.attach({
+      id: p.id,
+      command,
+      startedAt: Date.now(),
+      limits,
+      freeze: () => p.freeze(),
+      kill: () => {
+        p.cgroup?.killAll()
+        p.child.kill('SIGKILL')
+      },
+    })
+  }
+
+  /** Feed for attachProcess'd sandboxes. */
+  handle(id: string, ev: SandboxEvent): void {
+    this.metrics?.observe(id, ev)
+    this.monitor.handle(id, ev)
+    if (ev.event === 'exit') this.monitor.detach(id)
+  }
+
+  /** A sandbox running elsewhere, through its registry record and event socket. */
+  attachRecord(record: SandboxRecord): boolean {
+    if (!record.events || this.detachers.has(record.id)) return false
+    const group = record.cgroup ? openCgroup(record.cgroup) : undefined
+    this.monitor.attach({
+      id: record.id,
+      command: record.command,
+      startedAt: Date.parse(record.startedAt),
+      limits: {
+        ...(typeof record.limits?.memory === 'number' ? { memory: record.limits.memory } : {}),
+        ...(typeof record.limits?.pids === 'number' ? { pids: record.limits.pids } : {}),
+      },
+      freeze: () => {
+        if (group) {
+          group.freeze()
+          return 'cgroup freezer'
+        }
+        signalDescendants(record.pid, 'SIGSTOP')
+        return 'SIGSTOP (no cgroup)'
+      },
+      kill: () => {
+        group?.killAll()
+        process.kill(record.pid, 'SIGKILL')
+      },
+    })
+    const socket = connect(record.events)
+    const lines = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY })
+    lines.on('line', (line) => this.handle(record.id, parseEvent(line)))
+    const detach = () => {
+      this.monitor.detach(record.id)
+      this.detachers.delete(record.id)
+      socket.destroy()
+    }
+    socket.on('error', detach)
+    socket.on('close', detach)
+    this.detachers.set(record.id, detach)
+    return true
+  }
+
+  get attached(): string[] {
+    return [...this.detachers.keys()]
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.reloadTimer)
+    for (const w of this.watchers) w.close()
+    for (const d of [...this.detachers.values()]) d()
+    await Promise.all(this.sinks.map((s) => s.close()))
+  }
+}

@@ -1,0 +1,40 @@
+// A process and its descendants, from /proc: how a sandbox without a cgroup is stopped and
+// resumed (SIGSTOP/SIGCONT), which is weaker than the freezer (the processes can see it) but
+// works for any user.
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** Descendants of root (not root itself), parents before children. */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    // The command name may hold spaces and parentheses: fields resume after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+  }
+  const out: number[] = []
+  for (let queue = [root]; queue.length;) {
+    const next = children.get(queue.shift()!) ?? []
+    out.push(...next)
+    queue.push(...next)
+  }
+  return out
+}
+
+/** Sends signal to every descendant of root; returns how many got it. */
+export function signalDescendants(root: number, signal: NodeJS.Signals): number {
+  let n = 0
+  for (const pid of descendants(root)) {
+    try {
+      process.kill(pid, signal)
+      n++
+    } catch {}
+  }
+  return n
+}
