@@ -3,7 +3,7 @@
 // reload); rate windows of rules that keep their name and rate carry over.
 import { EventEmitter } from 'node:events'
 import { basename } from 'node:path'
-import type { SandboxEvent } from '../run/events.js'
+import { eventJson, type SandboxEvent } from '../run/events.js'
 import { evaluate, type Fields, type Value } from './expr.js'
 import type { Priority, Rule, RuleAction, RuleSet } from './rules.js'
 
@@ -66,9 +66,7 @@ interface Watched {
 const MAX_KEYS = 1000
 
 export function jsonSafe(ev: SandboxEvent): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(ev, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)),
-  ) as Record<string, unknown>
+  return JSON.parse(eventJson(ev)) as Record<string, unknown>
 }
 
 /** Field lookup for one event of one sandbox. */

@@ -104,7 +104,11 @@ export class WebhookSink implements AlertSink {
       this.stats.dropped++
     }
     this.queue.push(a)
-    this.running ??= this.drain().finally(() => (this.running = undefined))
+    // Started on the next turn: even the first fetch (which loads the HTTP client) stays off
+    // the caller's path.
+    this.running ??= new Promise((r) => setImmediate(r))
+      .then(() => this.drain())
+      .finally(() => (this.running = undefined))
   }
   private async drain(): Promise<void> {
     for (let a = this.queue.shift(); a; a = this.queue.shift()) await this.deliver(a)
@@ -127,7 +131,7 @@ export class WebhookSink implements AlertSink {
         if (res.status < 500 && res.status !== 429) break // the receiver refuses it: retrying will not help
       } catch {}
       if (attempt < this.opts.attempts)
-        await new Promise((r) => setTimeout(r, this.opts.backoffMs * 2 ** (attempt - 1)).unref())
+        await new Promise((r) => setTimeout(r, this.opts.backoffMs * 2 ** (attempt - 1)))
     }
     this.stats.failed++
   }

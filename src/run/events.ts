@@ -100,6 +100,11 @@ function translate(value: { event: string }): SandboxEvent {
   return value as SandboxEvent
 }
 
+/** One event as a JSON line's text: 64-bit syscall arguments as hex strings. */
+export function eventJson(ev: SandboxEvent): string {
+  return JSON.stringify(ev, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))
+}
+
 /** Parses one line; anything unexpected becomes a warning rather than an exception. */
 export function parseEvent(line: string): SandboxEvent {
   try {

@@ -105,4 +105,18 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(r.status, 0, r.stderr)
     assert.equal(r.stdout.trim(), '32')
   })
+
+  test('notified syscalls reach the launcher without privileges', () => {
+    const r = asUser(
+      ['run', '--watch', 'execve,mkdir', '--json', '--', 'sh', '-c', 'mkdir /tmp/d && /bin/true'],
+      project,
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const events = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; syscall?: string; path?: string })
+    assert.ok(events.some((e) => e.event === 'syscall' && e.syscall === 'execve' && e.path === '/bin/true'))
+    assert.ok(events.some((e) => e.event === 'syscall' && e.syscall === 'mkdir' && e.path === '/tmp/d'))
+  })
 })

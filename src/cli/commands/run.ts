@@ -2,7 +2,7 @@
 import { homedir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
-import { describeStepError, type SandboxEvent } from '../../run/events.js'
+import { describeStepError, eventJson, type SandboxEvent } from '../../run/events.js'
 import { statementStatus } from '../../landlock/status.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
@@ -163,7 +163,7 @@ function reportEnforcement(
 }
 
 function report(ev: SandboxEvent, json: boolean): void {
-  if (json) process.stderr.write(`${JSON.stringify(ev)}\n`)
+  if (json) process.stderr.write(`${eventJson(ev)}\n`)
   else if (ev.event === 'error') warn(describeStepError(ev))
   else if (ev.event === 'warning') warn(`warning: ${ev.step}: ${ev.message}`)
   else if (ev.event === 'denied')

@@ -1,0 +1,137 @@
+// The monitor acting on a real sandbox through the CLI: a fork storm is frozen by the default
+// rules within 200 ms and alerted to a webhook, `cordon thaw` resumes it, and rules edited
+// during a run take effect without a restart.
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
+import { stormBinary } from './helpers.js'
+
+async function waitFor<T>(what: string, probe: () => T | undefined, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = probe()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+function cordonAsync(args: string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: projectDir(),
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (b: Buffer) => (out += b))
+  child.stderr!.on('data', (b: Buffer) => (err += b))
+  return { child, stdout: () => out, stderr: () => err }
+}
+
+describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs root here' }, () => {
+  const children: ChildProcess[] = []
+  after(() => {
+    for (const c of children) c.kill('SIGKILL')
+  })
+
+  test('a fork storm is frozen within 200 ms, alerted to a webhook, and thawed by cordon thaw', async (t) => {
+    const received: Record<string, unknown>[] = []
+    const server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (b: Buffer) => (body += b))
+      req.on('end', () => {
+        received.push(JSON.parse(body) as Record<string, unknown>)
+        res.writeHead(204).end()
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    const storm = stormBinary()
+    const run = cordonAsync([
+      'run',
+      '--profile',
+      'minimal',
+      '--ro',
+      projectDir(),
+      '--monitor',
+      '--alert',
+      `webhook:${url}`,
+      '--',
+      storm,
+      'fork',
+    ])
+    children.push(run.child)
+    const alert = await waitFor('the webhook alert', () => received[0])
+    assert.equal(alert.rule, 'fork-storm')
+    assert.equal(alert.priority, 'critical')
+    assert.deepEqual(alert.actions, ['freeze', 'alert'])
+    const id = String(alert.sandbox)
+
+    // Crossing the threshold (count > 250 within 1 s) is the 251st process creation: the fork
+    // the storm starts right after printing line 249.
+    const lines = () => run.stdout().trim().split('\n')
+    const crossing = Number(lines()[249]!.split(' ')[1]) * 1000
+    const frozenBy = Date.parse(String(alert.time)) // the alert is built after the freeze returned
+    assert.ok(frozenBy - crossing < 200, `frozen ${(frozenBy - crossing).toFixed(1)} ms after crossing`)
+    t.diagnostic(`frozen ${(frozenBy - crossing).toFixed(1)} ms after the threshold was crossed`)
+
+    const ps = JSON.parse(cordon(['ps', '--json']).stdout) as {
+      sandboxes: { id: string; usage?: { frozen: boolean } }[]
+    }
+    assert.equal(ps.sandboxes.find((s) => s.id === id)?.usage?.frozen, true)
+    const before = lines().length
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(lines().length, before, 'a frozen sandbox makes no progress')
+
+    assert.equal(cordon(['thaw', id]).status, 0)
+    await waitFor('progress after thaw', () => lines().length > before + 10)
+    assert.equal(cordon(['kill', id]).status, 0)
+    await new Promise((r) => run.child.once('exit', r))
+    server.close()
+  })
+
+  test('rules edited during a run apply to it without a restart', async () => {
+    const rules = join(projectDir(), 'reload-rules.yaml')
+    const alerts = join(projectDir(), 'reload-alerts.jsonl')
+    const version = (v: string) =>
+      writeFileSync(
+        rules,
+        `rules:\n  - rule: saw-true\n    when: exec and basename = true\n    then: alert\n    output: '${v} {path}'\n`,
+      )
+    version('v1')
+    const run = cordonAsync([
+      'run',
+      '--rules',
+      rules,
+      '--alert',
+      `file:${alerts}`,
+      '--',
+      'sh',
+      '-c',
+      'while :; do /bin/true; sleep 0.05; done',
+    ])
+    children.push(run.child)
+    const read = () =>
+      existsSync(alerts)
+        ? readFileSync(alerts, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { output: string; sandbox: string })
+        : []
+    const first = await waitFor('a v1 alert', () => read().find((a) => a.output.startsWith('v1 ')))
+    version('v2')
+    const second = await waitFor('a v2 alert', () => read().find((a) => a.output.startsWith('v2 ')))
+    assert.equal(second.sandbox, first.sandbox, 'the same sandbox, not a restarted one')
+    assert.match(run.stderr(), /rules reloaded: \d+ rules/)
+    assert.equal(run.child.exitCode, null)
+    run.child.kill('SIGTERM')
+    await new Promise((r) => run.child.once('exit', r))
+  })
+})

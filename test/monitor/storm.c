@@ -1,0 +1,45 @@
+/* storm: load for the monitor tests and bench/monitor.
+ *   storm fork        fork and reap children for ever; prints "I SECONDS.NANOS" after each
+ *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL" */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "fork") == 0) {
+		for (long i = 0;; i++) {
+			pid_t p = fork();
+			if (p == 0)
+				_exit(0);
+			if (p > 0)
+				waitpid(p, NULL, 0);
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t);
+			printf("%ld %ld.%09ld\n", i, (long)t.tv_sec, t.tv_nsec);
+			fflush(stdout);
+		}
+	}
+	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
+		long n = atol(argv[2]);
+		double a = now_ns();
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		printf("done %ld %.1f\n", n, (now_ns() - a) / (double)n);
+		return 0;
+	}
+	fprintf(stderr, "usage: storm fork | storm loop N\n");
+	return 2;
+}
