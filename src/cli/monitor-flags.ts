@@ -1,7 +1,7 @@
 // Flags shared by `cordon run` and `cordon monitor` to set up a monitor session.
-import { CordonError, suggest } from '../errors.js'
-import { MonitorSession } from '../monitor/session.js'
-import { knownSyscallNames } from '../seccomp/arch.js'
+import { CordonError } from '../errors.js'
+import type { MonitorSession } from '../monitor/session.js'
+import { unknownSyscallHint } from '../seccomp/arch.js'
 import { warn } from './output.js'
 
 export const MONITOR_OPTIONS = {
@@ -26,6 +26,9 @@ export interface MonitorFlags {
 }
 
 export async function openSession(values: MonitorFlags): Promise<MonitorSession> {
+  // Loaded only when a run is monitored: the rules engine and its dependencies stay off the
+  // start-up path of a plain `cordon run`.
+  const { MonitorSession } = await import('../monitor/session.js')
   const session = await MonitorSession.open({
     rules: values.rules ?? [],
     defaultRules: !values['no-default-rules'],
@@ -46,14 +49,10 @@ export function syscallList(values: readonly string[] | undefined): string[] {
     .flatMap((v) => v.split(','))
     .map((s) => s.trim())
     .filter(Boolean)
-  const known = knownSyscallNames()
-  for (const name of names)
-    if (!known.has(name)) {
-      const hint = suggest(name, [...known])
-      throw new CordonError(
-        'invalid_usage',
-        `--watch: unknown syscall \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''}`,
-      )
-    }
+  for (const name of names) {
+    const hint = unknownSyscallHint(name)
+    if (hint !== undefined)
+      throw new CordonError('invalid_usage', `--watch: unknown syscall \`${name}\`${hint}`)
+  }
   return names
 }

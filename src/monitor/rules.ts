@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
 import { CordonError, suggest } from '../errors.js'
 import { parseDuration } from '../policy/resolve.js'
-import { knownSyscallNames } from '../seccomp/arch.js'
+import { unknownSyscallHint } from '../seccomp/arch.js'
 import { type Expr, ExprError, parseExpr, valuesOf } from './expr.js'
 
 export const PRIORITIES = [
@@ -233,12 +233,10 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
   if (raw.rate !== undefined && baseline) fail(source, where, 'give `rate` or `baseline`, not both')
   if (raw.output !== undefined && typeof raw.output !== 'string')
     fail(source, `${where}.output`, 'expected a string')
-  const known = knownSyscallNames()
-  for (const name of valuesOf(when, 'syscall').map(String))
-    if (!known.has(name)) {
-      const hint = suggest(name, [...known])
-      fail(source, `${where}.when`, `unknown syscall \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''}`)
-    }
+  for (const name of valuesOf(when, 'syscall').map(String)) {
+    const hint = unknownSyscallHint(name)
+    if (hint !== undefined) fail(source, `${where}.when`, `unknown syscall \`${name}\`${hint}`)
+  }
   const events = new Set(valuesOf(when, 'event').map(String))
   return {
     name: raw.rule,

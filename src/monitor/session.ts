@@ -7,11 +7,11 @@ import { basename, dirname, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { openCgroup } from '../cgroup/select.js'
 import { parseEvent, type SandboxEvent } from '../run/events.js'
-import { signalDescendants } from '../run/process-tree.js'
+import { freezeSandbox } from '../run/process-tree.js'
 import type { SandboxRecord } from '../run/registry.js'
 import type { SandboxProcess } from '../run/spawn.js'
 import { Monitor, type Target } from './engine.js'
-import { MonitorMetrics } from './metrics.js'
+import type { MonitorMetrics } from './metrics.js'
 import { DEFAULT_RULES_FILE, loadRules, type RuleSet, watchedSyscalls } from './rules.js'
 import { type AlertSink, parseSink } from './sinks.js'
 
@@ -33,7 +33,7 @@ export interface SessionOptions {
 export class MonitorSession {
   readonly monitor: Monitor
   readonly sinks: AlertSink[]
-  readonly metrics: MonitorMetrics | undefined
+  metrics: MonitorMetrics | undefined
   readonly files: string[]
   metricsPort: number | undefined
   private rules: RuleSet
@@ -60,14 +60,17 @@ export class MonitorSession {
         this.log(`rule ${r.rule}: ${r.action} sandbox ${r.sandbox}${r.detail ? ` (${r.detail})` : ''}`)
     })
     this.monitor.on('error', (e) => this.log(e.message))
-    this.metrics = options.metrics !== undefined ? new MonitorMetrics(this.monitor, this.sinks) : undefined
     if (options.reload !== false) this.watchFiles()
   }
 
   static async open(options: SessionOptions = {}): Promise<MonitorSession> {
     const session = new MonitorSession(options)
-    if (options.metrics !== undefined && session.metrics)
+    if (options.metrics !== undefined) {
+      // prom-client costs ~50 ms to load: only sessions that serve metrics pay it.
+      const { MonitorMetrics } = await import('./metrics.js')
+      session.metrics = new MonitorMetrics(session.monitor, session.sinks)
       session.metricsPort = (await session.metrics.serve(options.metrics)).port
+    }
     return session
   }
 
@@ -153,14 +156,7 @@ export class MonitorSession {
         ...(typeof record.limits?.memory === 'number' ? { memory: record.limits.memory } : {}),
         ...(typeof record.limits?.pids === 'number' ? { pids: record.limits.pids } : {}),
       },
-      freeze: () => {
-        if (group) {
-          group.freeze()
-          return 'cgroup freezer'
-        }
-        signalDescendants(record.pid, 'SIGSTOP')
-        return 'SIGSTOP (no cgroup)'
-      },
+      freeze: () => freezeSandbox(group, record.pid) ?? 'SIGSTOP (no cgroup)',
       kill: () => {
         group?.killAll()
         process.kill(record.pid, 'SIGKILL')

@@ -2,6 +2,7 @@
 // resumed (SIGSTOP/SIGCONT), which is weaker than the freezer (the processes can see it) but
 // works for any user.
 import { readdirSync, readFileSync } from 'node:fs'
+import type { Cgroup } from '../cgroup/driver.js'
 
 /** Descendants of root (not root itself), parents before children. */
 export function descendants(root: number): number[] {
@@ -37,4 +38,25 @@ export function signalDescendants(root: number, signal: NodeJS.Signals): number 
     } catch {}
   }
   return n
+}
+
+export const FROZEN_BY_CGROUP = 'cgroup freezer'
+
+/** Stops every process of a sandbox: its cgroup's freezer, else SIGSTOP to each descendant of
+ * its launcher (the launcher itself keeps running: it answers notified syscalls). Returns how,
+ * or undefined when there was no process to stop. */
+export function freezeSandbox(
+  group: Cgroup | undefined,
+  launcherPid: number | undefined,
+): string | undefined {
+  if (group) {
+    group.freeze()
+    return FROZEN_BY_CGROUP
+  }
+  return launcherPid && signalDescendants(launcherPid, 'SIGSTOP') > 0 ? 'SIGSTOP (no cgroup)' : undefined
+}
+
+export function thawSandbox(group: Cgroup | undefined, launcherPid: number | undefined): void {
+  if (group) group.thaw()
+  else if (launcherPid) signalDescendants(launcherPid, 'SIGCONT')
 }

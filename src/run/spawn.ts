@@ -18,7 +18,7 @@ import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
-import { signalDescendants } from './process-tree.js'
+import { freezeSandbox, thawSandbox } from './process-tree.js'
 import { newId, register, stateDir } from './registry.js'
 
 export interface SpawnOptions {
@@ -267,18 +267,8 @@ export function spawn(
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
     cgroup,
-    freeze: () => {
-      if (cgroup) {
-        cgroup.freeze()
-        return 'cgroup freezer'
-      }
-      if (child.pid) signalDescendants(child.pid, 'SIGSTOP')
-      return 'SIGSTOP (no cgroup)'
-    },
-    thaw: () => {
-      if (cgroup) cgroup.thaw()
-      else if (child.pid) signalDescendants(child.pid, 'SIGCONT')
-    },
+    freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
+    thaw: () => thawSandbox(cgroup, child.pid),
     child,
   }
 }

@@ -1,5 +1,6 @@
 // Architectures the filter knows: audit arch values (linux/audit.h), how wide the syscall
 // arguments are, and which entry points a host of each Node arch has.
+import { suggest } from '../errors.js'
 import { syscallTable } from './tables.js'
 
 export type ArchName = 'x86_64' | 'i386' | 'aarch64' | 'riscv64'
@@ -79,4 +80,12 @@ let knownNames: Set<string> | undefined
 export function knownSyscallNames(): Set<string> {
   knownNames ??= new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.table)))
   return knownNames
+}
+
+/** undefined when some architecture has a syscall of that name; otherwise what to append to an
+ * "unknown syscall" message: `; did you mean \`x\`?`, or nothing without a close name. */
+export function unknownSyscallHint(name: string): string | undefined {
+  if (knownSyscallNames().has(name)) return undefined
+  const hint = suggest(name, [...knownSyscallNames()])
+  return hint ? `; did you mean \`${hint}\`?` : ''
 }

@@ -2,7 +2,7 @@
 // expanded, names checked against every arch's table, actions and arguments parsed.
 import { constants } from 'node:os'
 import { CordonError, type Issue, suggest } from '../errors.js'
-import { knownSyscallNames } from './arch.js'
+import { unknownSyscallHint } from './arch.js'
 import { GROUPS } from './groups.js'
 import { type Action, type ArgCondition, ENOSYS, EPERM, type SeccompRule, type SeccompSpec } from './model.js'
 import { type RawArg, type RawRule, SECCOMP_PROFILES, TERMINAL_GUARD } from './profiles.js'
@@ -82,14 +82,15 @@ function expand(names: string[], path: (string | number)[], issues: Issue[]): st
           message: `Unknown syscall group \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''} (see \`cordon seccomp groups\`)`,
         })
       }
-    } else if (knownSyscallNames().has(name)) out.push(name)
-    else {
-      const hint = suggest(name, [...knownSyscallNames()])
-      issues.push({
-        code: 'invalid_value',
-        path: [...path, i],
-        message: `Unknown syscall \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''}`,
-      })
+    } else {
+      const hint = unknownSyscallHint(name)
+      if (hint === undefined) out.push(name)
+      else
+        issues.push({
+          code: 'invalid_value',
+          path: [...path, i],
+          message: `Unknown syscall \`${name}\`${hint}`,
+        })
     }
   })
   return [...new Set(out)]

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { openCgroup } from '../../cgroup/select.js'
 import { CordonError } from '../../errors.js'
-import { signalDescendants } from '../../run/process-tree.js'
+import { FROZEN_BY_CGROUP, freezeSandbox, thawSandbox } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { warn } from '../output.js'
 
@@ -75,16 +75,15 @@ function target(argv: string[], verb: string): SandboxRecord {
 
 export async function freezeCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'freeze')
-  if (record.cgroup) openCgroup(record.cgroup).freeze()
-  else if (signalDescendants(record.pid, 'SIGSTOP') > 0)
+  const how = freezeSandbox(record.cgroup && openCgroup(record.cgroup), record.pid)
+  if (how && how !== FROZEN_BY_CGROUP)
     warn(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
   return 0
 }
 
 export async function thawCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'thaw')
-  if (record.cgroup) openCgroup(record.cgroup).thaw()
-  else signalDescendants(record.pid, 'SIGCONT')
+  thawSandbox(record.cgroup && openCgroup(record.cgroup), record.pid)
   return 0
 }
 
