@@ -16,7 +16,7 @@
 
 /* Lines from the sandbox's processes (step errors) are short, under PIPE_BUF, so a line is one
  * atomic write; only the supervisor's syscall-counts line may be longer. */
-#define LINE_MAX_BYTES 16000
+#define LINE_MAX_BYTES 60000 /* two escaped PATH_MAX paths fit */
 #define QUEUE_SOFT_LIMIT (1u << 20) /* droppable lines beyond this queue are dropped */
 
 static int events_fd = -1;
@@ -277,32 +277,46 @@ void ev_denied(const char *layer, const char *blockers, const char *kind, const 
 	flush(&l);
 }
 
-void ev_syscall(uint32_t arch, int nr, long pid, const uint64_t args[6], int denied_errno,
-		const char *path, long long ctime_ms)
+void ev_syscall(const struct syscall_report *r)
 {
 	if (events_fd < 0)
 		return;
 	struct line l;
 	char num[160];
 	begin(&l, "syscall");
-	l.droppable = 1;
-	snprintf(num, sizeof num, ",\"arch\":%" PRIu32 ",\"nr\":%d", arch, nr);
+	l.droppable = !r->record;
+	snprintf(num, sizeof num, ",\"arch\":%" PRIu32 ",\"nr\":%d", r->arch, r->nr);
 	put_raw(&l, num);
-	put_int_field(&l, "pid", pid);
+	put_int_field(&l, "pid", r->pid);
 	put_raw(&l, ",\"args\":[");
 	for (int i = 0; i < 6; i++) {
-		snprintf(num, sizeof num, "%s\"0x%" PRIx64 "\"", i ? "," : "", args[i]);
+		snprintf(num, sizeof num, "%s\"0x%" PRIx64 "\"", i ? "," : "", r->args[i]);
 		put_raw(&l, num);
 	}
 	put_raw(&l, "]");
-	if (denied_errno)
-		put_int_field(&l, "errno", denied_errno);
-	if (path)
-		put_field(&l, "path", path);
-	if (ctime_ms >= 0) {
-		snprintf(num, sizeof num, ",\"ctimeMs\":%lld", ctime_ms);
+	if (r->denied_errno)
+		put_int_field(&l, "errno", r->denied_errno);
+	if (r->path)
+		put_field(&l, "path", r->path);
+	if (r->path2)
+		put_field(&l, "path2", r->path2);
+	if (r->ctime_ms >= 0) {
+		snprintf(num, sizeof num, ",\"ctimeMs\":%lld", r->ctime_ms);
 		put_raw(&l, num);
 	}
+	if (r->data) {
+		static const char hex[] = "0123456789abcdef";
+		char text[2 * NOTIFY_STRUCT_MAX + 1];
+		size_t n = r->data_len < NOTIFY_STRUCT_MAX ? r->data_len : NOTIFY_STRUCT_MAX;
+		for (size_t i = 0; i < n; i++) {
+			text[2 * i] = hex[r->data[i] >> 4];
+			text[2 * i + 1] = hex[r->data[i] & 15];
+		}
+		text[2 * n] = '\0';
+		put_field(&l, "data", text);
+	}
+	if (r->record)
+		put_raw(&l, ",\"record\":true");
 	flush(&l);
 }
 

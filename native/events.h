@@ -5,6 +5,7 @@
 #ifndef CORDON_EVENTS_H
 #define CORDON_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
 
@@ -29,10 +30,22 @@ void ev_landlock(long abi, int err);
 /* A denial reported by a layer: {"event":"denied","layer":L,"blockers":B,KIND:OBJECT,"pid":P,"exe":E} */
 void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
 	       const char *exe);
-/* A notified syscall (droppable): {"event":"syscall","arch":A,"nr":N,"pid":P,"args":["0x..",x6]
- * [,"errno":E when denied][,"path":S][,"ctimeMs":T]} */
-void ev_syscall(uint32_t arch, int nr, long pid, const uint64_t args[6], int denied_errno,
-		const char *path, long long ctime_ms);
+struct syscall_report {
+	uint32_t arch;
+	int nr;
+	long pid;
+	uint64_t args[6];
+	int denied_errno;       /* 0: it continued */
+	const char *path, *path2; /* or NULL */
+	long long ctime_ms;     /* -1: not known */
+	const uint8_t *data;    /* captured struct, data_len bytes, or NULL */
+	size_t data_len;
+	int record;             /* a new record: never dropped */
+};
+/* A notified syscall (droppable unless a record): {"event":"syscall","arch":A,"nr":N,"pid":P,
+ * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"data":HEX]
+ * [,"record":true]} */
+void ev_syscall(const struct syscall_report *r);
 /* The exact per-syscall totals, dropped events included (see notify.h). */
 void ev_syscall_counts(const struct notifier *nf);
 

@@ -10,6 +10,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -33,6 +34,7 @@
 
 #define TAKE_TIMEOUT_NS 5000000000L
 #define PATH_CAPTURE 512
+#define RECORD_PATH_MAX 4096
 
 void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
 {
@@ -207,6 +209,85 @@ static long long sandbox_ctime_ms(pid_t pid, const char *path)
 	return ok ? (long long)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000 : -1;
 }
 
+/* Makes a recorded relative path absolute, against the directory fd that goes with it or
+ * the caller's cwd. readlink of another task's /proc entries names the path as seen from that
+ * task's root, so the result is in the sandbox's terms. Leaves path unchanged when it cannot. */
+static void absolutize(pid_t pid, int64_t dirfd, char *path, size_t size)
+{
+	if (path[0] == '/')
+		return;
+	char link[64], dir[RECORD_PATH_MAX];
+	if ((int)dirfd == AT_FDCWD)
+		snprintf(link, sizeof link, "/proc/%d/cwd", pid);
+	else
+		snprintf(link, sizeof link, "/proc/%d/fd/%d", pid, (int)dirfd);
+	ssize_t n = readlink(link, dir, sizeof dir - 1);
+	if (n <= 0 || dir[0] != '/')
+		return;
+	dir[n] = '\0';
+	size_t dl = (size_t)n, pl = strlen(path);
+	if (dl + 1 + pl + 1 > size)
+		return;
+	memmove(path + dl + 1, path, pl + 1);
+	memcpy(path, dir, dl);
+	path[dl] = '/';
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* 1 when hash was not seen before (and remembers it); 1 also when memory runs out, so a
+ * record is reported twice rather than never. */
+static int first_sighting(struct notifier *nf, uint64_t hash)
+{
+	if (hash == 0)
+		hash = 1;
+	if (2 * (nf->seen_len + 1) > nf->seen_cap) {
+		size_t cap = nf->seen_cap ? 2 * nf->seen_cap : 4096;
+		uint64_t *grown = calloc(cap, sizeof *grown);
+		if (!grown)
+			return 1;
+		for (size_t i = 0; i < nf->seen_cap; i++) {
+			uint64_t h = nf->seen[i];
+			if (!h)
+				continue;
+			size_t j = (size_t)h & (cap - 1);
+			while (grown[j])
+				j = (j + 1) & (cap - 1);
+			grown[j] = h;
+		}
+		free(nf->seen);
+		nf->seen = grown;
+		nf->seen_cap = cap;
+	}
+	size_t j = (size_t)hash & (nf->seen_cap - 1);
+	while (nf->seen[j]) {
+		if (nf->seen[j] == hash)
+			return 0;
+		j = (j + 1) & (nf->seen_cap - 1);
+	}
+	nf->seen[j] = hash;
+	nf->seen_len++;
+	return 1;
+}
+
+/* Reads up to NOTIFY_STRUCT_MAX bytes at addr (the caller said how many); the count read. */
+static size_t read_struct(pid_t pid, uint64_t addr, uint64_t len, uint8_t *out)
+{
+	size_t want = len < NOTIFY_STRUCT_MAX ? (size_t)len : NOTIFY_STRUCT_MAX;
+	if (!addr || !want)
+		return 0;
+	struct iovec local = { .iov_base = out, .iov_len = want };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = want };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	return n > 0 ? (size_t)n : 0;
+}
+
 void notify_on_listener(struct notifier *nf)
 {
 	struct seccomp_notif req;
@@ -214,19 +295,36 @@ void notify_on_listener(struct notifier *nf)
 	if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
 		return; /* ENOENT: the task died or its syscall was interrupted */
 	uint32_t r = bpf_run(nf->responder, nf->responder_len, (const uint8_t *)&req.data);
-	unsigned kind = r >> 24, arg = (r >> 16) & 7, want_stat = (r >> 19) & 1;
-	int err = kind == NOTIFY_KIND_DENY && (r & 0xffff) ? (int)(r & 0xffff) : EPERM;
-	char path[PATH_CAPTURE];
-	const char *captured = NULL;
-	long long ctime_ms = -1;
-	if (arg >= 1 && arg <= 6 && read_string((pid_t)req.pid, req.data.args[arg - 1], path, sizeof path) == 0) {
-		/* Still the same task (the pid was not reused) while we read its memory? */
-		if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0) {
-			captured = path;
-			if (want_stat)
-				ctime_ms = sandbox_ctime_ms((pid_t)req.pid, path);
-		}
+	unsigned kind = r >> 30, key = (r >> 24) & 0x3f, record = (r >> 23) & 1, sarg = (r >> 20) & 7,
+		 want_stat = (r >> 19) & 1, arg = (r >> 16) & 7, arg2 = (r >> 13) & 7, at = (r >> 12) & 1;
+	int err = kind == NOTIFY_KIND_DENY && (r & 0xfff) ? (int)(r & 0xfff) : EPERM;
+	pid_t pid = (pid_t)req.pid;
+	static char path[RECORD_PATH_MAX], path2[RECORD_PATH_MAX];
+	size_t cap = record ? sizeof path : PATH_CAPTURE;
+	struct syscall_report rep = { .arch = req.data.arch, .nr = req.data.nr, .pid = (long)pid,
+				      .denied_errno = kind == NOTIFY_KIND_CONTINUE ? 0 : err, .ctime_ms = -1 };
+	uint8_t data[NOTIFY_STRUCT_MAX];
+	if (arg >= 1 && arg <= 6 && read_string(pid, req.data.args[arg - 1], path, cap) == 0)
+		rep.path = path;
+	if (arg2 >= 1 && arg2 <= 6 && read_string(pid, req.data.args[arg2 - 1], path2, cap) == 0)
+		rep.path2 = path2;
+	if (sarg >= 1 && sarg <= 5) {
+		rep.data_len = read_struct(pid, req.data.args[sarg - 1], req.data.args[sarg], data);
+		rep.data = rep.data_len ? data : NULL;
 	}
+	/* Still the same task (the pid was not reused) while we read its memory? */
+	if ((rep.path || rep.path2 || rep.data) && ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id)) {
+		rep.path = rep.path2 = NULL;
+		rep.data = NULL;
+	}
+	if (record) {
+		if (rep.path && arg >= 1)
+			absolutize(pid, at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD, path, sizeof path);
+		if (rep.path2 && arg2 >= 1)
+			absolutize(pid, at && arg2 >= 2 ? (int64_t)req.data.args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
+	}
+	if (rep.path && want_stat)
+		rep.ctime_ms = sandbox_ctime_ms(pid, path);
 	struct seccomp_notif_resp resp = { .id = req.id };
 	if (kind == NOTIFY_KIND_CONTINUE)
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -235,11 +333,25 @@ void notify_on_listener(struct notifier *nf)
 	ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
 	nf->handled++;
 	count(nf, req.data.arch, req.data.nr);
-	uint64_t args[6];
 	for (int i = 0; i < 6; i++)
-		args[i] = req.data.args[i];
-	ev_syscall(req.data.arch, req.data.nr, (long)req.pid, args,
-		   kind == NOTIFY_KIND_CONTINUE ? 0 : err, captured, ctime_ms);
+		rep.args[i] = req.data.args[i];
+	if (record) {
+		uint64_t h = 0xcbf29ce484222325ULL;
+		h = fnv(h, &req.data.arch, sizeof req.data.arch);
+		h = fnv(h, &req.data.nr, sizeof req.data.nr);
+		h = fnv(h, &rep.denied_errno, sizeof rep.denied_errno);
+		for (int i = 0; i < 6; i++)
+			if (key & (1u << i))
+				h = fnv(h, &req.data.args[i], sizeof req.data.args[i]);
+		h = fnv(h, rep.path ? rep.path : "", rep.path ? strlen(rep.path) + 1 : 1);
+		h = fnv(h, rep.path2 ? rep.path2 : "", rep.path2 ? strlen(rep.path2) + 1 : 1);
+		if (rep.data)
+			h = fnv(h, rep.data, rep.data_len);
+		if (!first_sighting(nf, h))
+			return;
+		rep.record = 1;
+	}
+	ev_syscall(&rep);
 }
 
 void notify_report_counts(struct notifier *nf, int force)

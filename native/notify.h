@@ -11,9 +11,17 @@
  * own copy of the listener (close-on-exec) so the sandboxed program can never answer itself.
  *
  * Responder return values (our own encoding, not seccomp's):
- *   bits 31-24 kind: 1 continue, 2 deny with the errno in bits 15-0 (anything else: EPERM)
- *   bits 18-16 the syscall argument (1-6) that points to a path to report, 0 for none
- *   bit  19    also stat that path inside the sandbox and report its ctime */
+ *   bits 31-30 kind: 1 continue, 2 deny with the errno in bits 11-0 (anything else: EPERM)
+ *   bits 29-24 record key: which arguments (bit i = argument i) make a call new
+ *   bit  23    record: report a call only when its record (arch, nr, key arguments, paths,
+ *              struct, outcome) is new, and never drop that report (learn and audit modes)
+ *   bits 22-20 the argument (1-6) pointing to a struct to report (up to 128 bytes, its length
+ *              in the following argument): a sockaddr, clone_args, open_how
+ *   bit  19    also stat the path inside the sandbox and report its ctime
+ *   bits 18-16 the argument (1-6) that points to a path to report, 0 for none
+ *   bits 15-13 a second path argument (rename, link)
+ *   bit  12    the argument before each path is its directory fd (the *at calls); recorded
+ *              relative paths are made absolute against it or the caller's cwd */
 #ifndef CORDON_NOTIFY_H
 #define CORDON_NOTIFY_H
 
@@ -25,6 +33,7 @@
 #define NOTIFY_KIND_DENY 2u
 #define NOTIFY_ARCHES 4
 #define NOTIFY_MAX_NR 1024
+#define NOTIFY_STRUCT_MAX 128
 
 /* Command side: installs prog with flags (which include SECCOMP_FILTER_FLAG_NEW_LISTENER)
  * after handing the launcher the means to take the listener over sock. Dies on failure. */
@@ -37,6 +46,9 @@ struct notifier {
 	const uint8_t *responder;
 	size_t responder_len; /* instructions */
 	unsigned long handled, counted_at_last_report;
+	/* record mode: hashes of the records already reported (open addressing, 0 = empty) */
+	uint64_t *seen;
+	size_t seen_cap, seen_len;
 	struct {
 		uint32_t arch;
 		unsigned long count[NOTIFY_MAX_NR];

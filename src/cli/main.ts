@@ -11,6 +11,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run a command in a sandbox',
     load: async () => (await import('./commands/run.js')).runCommand,
   },
+  learn: {
+    summary: 'trace a run and write the least-privilege policy for it',
+    load: async () => (await import('./commands/learn.js')).learnCommand,
+  },
   check: {
     summary: 'what this kernel can enforce, and fixes',
     load: async () => (await import('./commands/check.js')).checkCommand,

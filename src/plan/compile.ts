@@ -10,6 +10,7 @@ import { compileSeccomp } from '../seccomp/compile.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
+import { type TraceMode, traceFilters } from '../learn/trace.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
 /** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
@@ -39,6 +40,9 @@ export interface CompileContext {
   landlockAbi?: number
   /** Syscalls the monitor watches: reported to the launcher, outcomes unchanged (seccomp/notify.ts). */
   watch?: readonly string[]
+  /** A traced run: learn (record everything) or audit (allow everything, record what the
+   * policy would refuse) — src/learn/trace.ts. */
+  trace?: TraceMode
 }
 
 export function callerContext(): CompileContext {
@@ -96,10 +100,12 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
     policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp,
     ctx.arch,
     ctx.watch,
+    ctx.trace,
   )
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
+    if (ctx.trace) notes.push(`seccomp: ${ctx.trace} mode: calls are recorded by the launcher`)
     if (ctx.watch?.length) notes.push(`seccomp: reported to the monitor: ${[...ctx.watch].sort().join(', ')}`)
   }
   const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
@@ -147,18 +153,22 @@ function cachedFilter(
   layers: ResolvedPolicy['seccomp'],
   arch: string,
   watch: readonly string[] = [],
+  trace?: TraceMode,
 ): PlanFilter {
-  const builtIn = watch.length ? undefined : precompiledKey(layers, arch)
+  const builtIn = watch.length || trace ? undefined : precompiledKey(layers, arch)
   const program = builtIn ? precompiledProgram(builtIn) : undefined
   if (program) return { program, instructions: program.length / 8 }
-  const key = `${arch}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
+  const key = `${arch}\0${trace ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
   let filter = filterCache.get(key)
   if (!filter) {
     let spec = resolveSeccomp(layers)
     if (watch.length) spec = watchSyscalls(spec, watch)
+    const traced = trace ? traceFilters(spec, trace) : undefined
+    if (traced) spec = traced.filter
     const compiled = compileSeccomp(spec, entryPoints(arch))
     filter = { program: compiled.program, instructions: compiled.instructions }
-    if (hasNotify(spec)) filter.responder = compileSeccomp(responderSpec(spec), entryPoints(arch)).program
+    const responder = traced?.responder ?? (hasNotify(spec) ? responderSpec(spec) : undefined)
+    if (responder) filter.responder = compileSeccomp(responder, entryPoints(arch)).program
     if (filterCache.size >= 32) filterCache.delete(filterCache.keys().next().value!)
     filterCache.set(key, filter)
   }

@@ -54,6 +54,12 @@ export interface SyscallEvent {
   path?: string
   /** For exec: when the file last changed (ms since the epoch), as the sandbox sees it. */
   ctimeMs?: number
+  /** The second path (rename, link). Recorded paths (learn, audit) are absolute. */
+  path2?: string
+  /** A struct the call pointed to (sockaddr, open_how), as hex. */
+  data?: string
+  /** Learn and audit modes: the first call with this record; never dropped. */
+  record?: boolean
 }
 
 const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [a.audit, a]))
@@ -75,6 +81,9 @@ interface RawSyscall {
   errno?: number
   path?: string
   ctimeMs?: number
+  path2?: string
+  data?: string
+  record?: boolean
 }
 
 /** The launcher's numbers become names here, once, for every consumer. */

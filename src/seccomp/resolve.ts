@@ -17,6 +17,11 @@ export interface SeccompLayer {
 
 const ERRNO = constants.errno as Record<string, number>
 
+/** EPERM for 1; the number itself when Node does not name it. */
+export function errnoName(n: number): string {
+  return Object.entries(ERRNO).find(([, v]) => v === n)?.[0] ?? String(n)
+}
+
 /** "errno(EPERM)", "errno(13)", "kill-process", "trace(7)"... → Action, or a reason. */
 export function parseAction(text: string): Action | string {
   const t = text.trim()

@@ -51,14 +51,17 @@ const FORWARDED: NodeJS.Signals[] = [
 ]
 
 /** Splits at `--`, or at the first word that is neither an option nor an option's value. */
-function splitCommand(argv: string[]): { flags: string[]; command: string[] } {
+export function splitCommand(
+  argv: string[],
+  options: Readonly<Record<string, { type: string; short?: string }>> = OPTIONS,
+): { flags: string[]; command: string[] } {
   const dash = argv.indexOf('--')
   if (dash >= 0) return { flags: argv.slice(0, dash), command: argv.slice(dash + 1) }
   const takesValue = new Set<string>()
-  for (const [name, o] of Object.entries(OPTIONS)) {
+  for (const [name, o] of Object.entries(options)) {
     if (o.type === 'string') {
       takesValue.add(`--${name}`)
-      if ('short' in o) takesValue.add(`-${o.short}`)
+      if (o.short) takesValue.add(`-${o.short}`)
     }
   }
   for (let i = 0; i < argv.length; i++) {

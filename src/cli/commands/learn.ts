@@ -1,0 +1,181 @@
+// cordon learn [options] -o FILE [--] COMMAND [ARG...]
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { load as loadYaml } from 'js-yaml'
+import { CordonError } from '../../errors.js'
+import { generatePolicy } from '../../learn/generate.js'
+import { tracedRun } from '../../learn/learn.js'
+import { emptyObservation, mergeObservations, type Observation } from '../../learn/observation.js'
+import { attackSurface, describeSurface } from '../../learn/surface.js'
+import { validatePolicy } from '../../policy/parse.js'
+import { resolvePolicy } from '../../policy/resolve.js'
+import { describeStepError } from '../../run/events.js'
+import { resolveSeccomp } from '../../seccomp/resolve.js'
+import { warn } from '../output.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { splitCommand } from './run.js'
+
+const OPTIONS = {
+  ...POLICY_OPTIONS,
+  output: { type: 'string', short: 'o' },
+  merge: { type: 'boolean' },
+  from: { type: 'string', multiple: true },
+  protect: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+const HELP = `Usage: cordon learn [options] -o POLICY.yaml [--] COMMAND [ARG...]
+       cordon learn [options] -o POLICY.yaml --from RUN.learn.json...
+
+Runs COMMAND once under a tracer and writes the least-privilege policy that lets exactly that
+run: a seccomp allowlist (narrowed on socket families, ioctl requests and prctl options), the
+filesystem view and Landlock rules (system files generalize to their directory, e.g. /usr/lib
+read-only; nothing that holds a secret is ever granted), TCP ports, and limits with headroom.
+The YAML says why each rule exists and how often it was used.
+
+While learning, COMMAND runs in the base policy's namespaces, identity, environment and network,
+with its seccomp outcomes, but it sees (and may change) your files as they are: learn with a
+trusted input, then enforce with \`cordon run -p POLICY.yaml\`.
+
+What was seen is kept next to the policy in POLICY.learn.json.
+
+Learning:
+  -o, --output FILE      the policy to write (its observations go to FILE's .learn.json)
+      --merge            add this run to FILE's existing observations (other inputs, test suites)
+      --from FILE        generate from saved observations instead of a run (repeatable: merged)
+      --protect PATH     never grant PATH or a directory holding it (repeatable; adds to the
+                         built-in list: /etc/shadow, ~/.ssh, cloud credentials…)
+      --json             print a summary as JSON on stdout
+
+Base (what the learned policy builds on; the default profile unless given):
+${POLICY_HELP.replace(/^Policy:\n/, '')}
+
+  -h, --help             this help
+
+Exit status: the command's; 2 for bad usage; 125 when cordon failed.
+`
+
+const sidecar = (policyFile: string) => policyFile.replace(/\.(ya?ml|json)$/, '') + '.learn.json'
+
+function readObservation(file: string): Observation {
+  let data: unknown
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (e) {
+    throw new CordonError(
+      'invalid_usage',
+      `cannot read observations ${file}: ${(e as Error).message}; pass a .learn.json written by cordon learn`,
+    )
+  }
+  const o = data as Observation
+  if (o?.version !== 1 || typeof o.syscalls !== 'object' || typeof o.files !== 'object')
+    throw new CordonError('invalid_usage', `${file} is not a cordon learn observation file (version 1)`)
+  return o
+}
+
+export async function learnCommand(argv: string[]): Promise<number> {
+  const split = splitCommand(argv, OPTIONS)
+  const { values } = parseArgs({ args: split.flags, options: OPTIONS, strict: true, allowPositionals: false })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const output = values.output
+  if (!output)
+    throw new CordonError('invalid_usage', 'no output file: cordon learn -o POLICY.yaml -- COMMAND')
+  const [command, ...args] = split.command
+  if (!command && !values.from?.length)
+    throw new CordonError(
+      'invalid_usage',
+      'no command given: cordon learn -o POLICY.yaml -- COMMAND [ARG...] (or --from RUN.learn.json)',
+    )
+  if (command && values.from?.length)
+    throw new CordonError('invalid_usage', 'give either a command or --from, not both')
+  const base = policyFromFlags(values)
+  const saved = sidecar(output)
+  let observation: Observation | undefined
+  for (const f of values.from ?? [])
+    observation = observation ? mergeObservations(observation, readObservation(f)) : readObservation(f)
+  if (values.merge && existsSync(saved)) observation = readObservation(saved)
+
+  let code = 0
+  if (command) {
+    const started = Date.now()
+    const tty = process.stderr.isTTY
+    let records = 0
+    const tick = tty
+      ? setInterval(
+          () =>
+            process.stderr.write(
+              `\rcordon: learning… ${((Date.now() - started) / 1000).toFixed(0)} s, ${records} distinct calls`,
+            ),
+          1000,
+        )
+      : undefined
+    const run = await tracedRun(base, command, args, {
+      mode: 'learn',
+      ...(observation ? { into: observation } : {}),
+      onEvent: (ev) => {
+        if (ev.event === 'syscall') records++
+        else if (ev.event === 'error') warn(describeStepError(ev))
+      },
+    })
+    if (tick) {
+      clearInterval(tick)
+      process.stderr.write('\r\u001b[K')
+    }
+    observation = run.observation
+    code = run.result.code
+    if (run.result.reason === 'setup') return code
+    if (code !== 0) warn(`warning: the command exited with ${code}; the policy covers what this run did`)
+  }
+  observation ??= emptyObservation(process.arch === 'x64' ? 'x86_64' : process.arch)
+
+  const baseProfile = base.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
+  const runs = observation.runs
+  const generated = generatePolicy(observation, {
+    base,
+    baseSeccomp: resolveSeccomp(base.seccomp),
+    baseProfile,
+    cwd: runs.at(-1)?.cwd ?? process.cwd(),
+    protect: values.protect ?? [],
+    header: [
+      `Learned by cordon learn from ${runs.length} run${runs.length === 1 ? '' : 's'}:`,
+      ...runs.map((r) => `- ${r.command.join(' ')}  (exit ${r.exit}, ${r.durationMs} ms, ${r.at})`),
+      `Base: ${base.sources.join(' → ')}. Review before use; observations in ${saved.split('/').pop()}.`,
+    ],
+  })
+  // Read back what we wrote: a learned policy that does not load is a bug, found here.
+  const policy = resolvePolicy({
+    policy: validatePolicy(loadYaml(generated.yaml)),
+    baseDir: process.cwd(),
+    label: output,
+  })
+  const surface = attackSurface(resolveSeccomp(policy.seccomp), observation.arch)
+  const text = generated.yaml.replace(
+    /^version: 1$/m,
+    `# Attack surface: ${describeSurface(surface)}.\nversion: 1`,
+  )
+  writeFileSync(output, text)
+  writeFileSync(saved, `${JSON.stringify(observation, null, 1)}\n`)
+  const summary = {
+    policy: output,
+    observations: saved,
+    runs: runs.length,
+    syscalls: surface.reachable.length,
+    blockedFraction: Number(surface.fraction.toFixed(4)),
+    files: Object.keys(observation.files).length,
+    filesystemEntries: policy.filesystem.length,
+    tcp: policy.tcp ?? null,
+    withheld: generated.withheld,
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
+  else {
+    warn(
+      `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
+    )
+    for (const w of generated.withheld) warn(`not granted: ${w}`)
+  }
+  return code
+}

@@ -1,0 +1,327 @@
+// Observation + base policy → a least-privilege policy, as commented YAML. Generalization is
+// conservative: a file under a system directory (GENERAL_ROOTS) grants that directory
+// read-only; a directory the program listed grants itself; anything else is granted file by
+// file. No grant ever covers a protected path (secrets: /etc/shadow, ~/.ssh, cloud keys…).
+import { homedir } from 'node:os'
+import { posix } from 'node:path'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { capabilityName } from '../policy/capabilities.js'
+import { ETC_SECRETS } from '../policy/profiles.js'
+import { leafFor } from '../seccomp/compile.js'
+import type { SeccompSpec } from '../seccomp/model.js'
+import { errnoName } from '../seccomp/resolve.js'
+import type { FileAccess, Observation } from './observation.js'
+import { traceView } from './learn.js'
+import { interpreterOf, isDir, kindOf, normalPath, resolveOnHost, under } from './paths.js'
+
+/** Directories a file inside generalizes to (read-only): system trees with no secrets. */
+export const GENERAL_ROOTS = [
+  '/usr/lib',
+  '/usr/lib64',
+  '/usr/lib32',
+  '/usr/libx32',
+  '/usr/libexec',
+  '/usr/share',
+  '/usr/bin',
+  '/usr/sbin',
+  '/usr/include',
+  '/usr/local/lib',
+  '/usr/local/bin',
+  '/usr/local/share',
+  '/usr/local/include',
+  '/etc/ssl/certs',
+  '/etc/alternatives',
+  '/etc/fonts',
+  '/sys/devices/system/cpu',
+]
+
+const HOME_SECRETS = [
+  '.ssh',
+  '.gnupg',
+  '.aws',
+  '.azure',
+  '.config/gcloud',
+  '.kube',
+  '.docker',
+  '.netrc',
+  '.git-credentials',
+  '.npmrc',
+  '.pypirc',
+  '.password-store',
+  '.vault-token',
+]
+
+/** Paths no learned grant may cover, added to by `--protect`. */
+export function protectedPaths(extra: readonly string[] = []): string[] {
+  const homes = [...new Set([homedir(), '/root'])]
+  return [
+    ...ETC_SECRETS,
+    '/run/secrets',
+    '/var/run/secrets',
+    '/var/lib/sss',
+    ...homes.flatMap((h) => HOME_SECRETS.map((s) => posix.join(h, s))),
+    ...extra.map((p) => posix.resolve(p)),
+  ]
+}
+
+export interface GenerateOptions {
+  /** The policy the run was learned under: namespaces, env, network… carry over. */
+  base: ResolvedPolicy
+  /** Base seccomp, resolved: a learned allow never lets through what it refuses. */
+  baseSeccomp: SeccompSpec
+  /** Name of the base's seccomp profile (default, strict, none). */
+  baseProfile: string
+  cwd: string
+  protect?: readonly string[]
+  /** Header lines (what was learned, when). */
+  header?: string[]
+}
+
+type Grant = 'ro' | 'rw' | 'mkdir'
+interface Entry {
+  grant: Grant
+  why: Map<string, string[]>
+}
+
+const RANK: Record<Grant, number> = { mkdir: 0, ro: 1, rw: 2 }
+const VERB: Record<FileAccess, string> = {
+  read: 'read',
+  write: 'written',
+  exec: 'executed',
+  list: 'listed',
+  create: 'created',
+  delete: 'deleted',
+  lookup: 'looked up',
+}
+
+export interface Generated {
+  yaml: string
+  /** Statements the learned run needed that the policy does not grant, and why. */
+  withheld: string[]
+}
+
+export function generatePolicy(obs: Observation, opts: GenerateOptions): Generated {
+  const protect = protectedPaths(opts.protect)
+  const view = traceView(opts.base, opts.cwd).filesystem
+  const privateDirs = view.flatMap((e) =>
+    e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' ? [e.dest] : [],
+  )
+  const exposedDirs = view.flatMap((e) => (e.kind === 'bind' && e.dest !== '/' ? [e.dest] : []))
+  const holdsSecret = (dir: string) => protect.some((p) => under(p, dir))
+  const isProtected = (path: string) => protect.some((p) => under(path, p))
+  const isPrivate = (path: string) =>
+    privateDirs.some((d) => under(path, d)) && !exposedDirs.some((d) => under(path, d))
+  const withheld: string[] = []
+  const entries = new Map<string, Entry>()
+  const links = new Map<string, string>()
+  const grant = (path: string, g: Grant, access: string, example: string) => {
+    const e = entries.get(path) ?? { grant: g, why: new Map<string, string[]>() }
+    if (RANK[g] > RANK[e.grant]) e.grant = g
+    const ex = e.why.get(access) ?? []
+    if (!ex.includes(example)) ex.push(example)
+    e.why.set(access, ex)
+    entries.set(path, e)
+  }
+
+  const files = new Map<string, Set<FileAccess>>()
+  for (const [raw, access] of Object.entries(obs.files)) {
+    const path = normalPath(raw)
+    if (!path || isPrivate(path)) continue
+    const set = files.get(path) ?? new Set<FileAccess>()
+    for (const a of access) set.add(a)
+    files.set(path, set)
+  }
+  // The kernel opens interpreters itself: they need the same rights as what they run.
+  for (const [path, access] of [...files]) {
+    if (!access.has('exec')) continue
+    const interp = interpreterOf(resolveOnHost(path).real)
+    if (interp && !files.get(interp)?.has('exec'))
+      files.set(interp, new Set([...(files.get(interp) ?? []), 'exec' as const]))
+  }
+  const created = new Set([...files].filter(([, a]) => a.has('create')).map(([p]) => p))
+
+  /** Where the run created or removed entries: the nearest directory that existed before it. */
+  const anchorOf = (path: string) => {
+    let dir = posix.dirname(path)
+    while (dir !== '/' && (created.has(dir) || !isDir(dir))) dir = posix.dirname(dir)
+    return dir
+  }
+  const wantRead = (path: string, access: FileAccess, kind: string) => {
+    const { real, links: passed } = resolveOnHost(path)
+    for (const [l, t] of passed) links.set(l, t)
+    if (isPrivate(real)) return
+    if (isProtected(real)) {
+      withheld.push(`${VERB[access]} ${path}: protected (secrets are never granted; --protect lists them)`)
+      return
+    }
+    const root = GENERAL_ROOTS.find((r) => under(real, r) && !holdsSecret(r))
+    if (root) return grant(root, 'ro', VERB[access], real)
+    const dir = kindOf(real) === 'dir'
+    if (dir && access === 'lookup') return grant(real, 'mkdir', VERB[access], real)
+    if (dir && holdsSecret(real)) {
+      withheld.push(`${VERB[access]} ${real}: holds protected paths, so only what was read inside is granted`)
+      return grant(real, 'mkdir', VERB[access], real)
+    }
+    grant(real, 'ro', VERB[access], kind === 'dir' ? real : real)
+  }
+
+  for (const [path, access] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    const kind = kindOf(path)
+    for (const a of access) {
+      if (a === 'create' || a === 'delete') {
+        const anchor = anchorOf(path)
+        if (isPrivate(anchor)) continue
+        if (anchor === '/' || holdsSecret(anchor) || isProtected(anchor))
+          withheld.push(`${VERB[a]} ${path}: its directory ${anchor} holds protected paths or is the root`)
+        else grant(anchor, 'rw', VERB[a], path)
+      } else if (a === 'write') {
+        if (created.has(path) || kind === 'missing') {
+          const anchor = anchorOf(path)
+          if (!isPrivate(anchor) && anchor !== '/' && !holdsSecret(anchor)) grant(anchor, 'rw', VERB[a], path)
+        } else if (isProtected(path)) withheld.push(`written ${path}: protected`)
+        else if (!isPrivate(resolveOnHost(path).real)) grant(resolveOnHost(path).real, 'rw', VERB[a], path)
+      } else if (kind !== 'missing') {
+        wantRead(path, a === 'read' && kind === 'dir' ? 'list' : a, kind)
+      }
+    }
+  }
+  // The working directory must exist in the view for the command to start in it.
+  if (!isPrivate(opts.cwd) && ![...entries.keys()].some((p) => under(opts.cwd, p)))
+    grant(opts.cwd, 'mkdir', 'working directory', opts.cwd)
+
+  // Covered entries go: a grant inside an equal or stronger one adds nothing.
+  const sorted = [...entries].sort(([a], [b]) => a.localeCompare(b))
+  const kept: [string, Entry][] = []
+  for (const [path, e] of sorted) {
+    const cover = kept.find(([p, k]) => p !== path && under(path, p) && k.grant !== 'mkdir')
+    if (cover && RANK[cover[1].grant] >= RANK[e.grant]) {
+      for (const [a, ex] of e.why) cover[1].why.set(a, [...(cover[1].why.get(a) ?? []), ...ex])
+      continue
+    }
+    kept.push([path, e])
+  }
+  const covered = (p: string) => kept.some(([k, e]) => e.grant !== 'mkdir' && under(p, k) && k !== p)
+  const symlinks = [...links]
+    .filter(([l]) => !covered(l) && !isPrivate(l))
+    .sort(([a], [b]) => a.localeCompare(b))
+
+  const y = new YamlWriter()
+  for (const line of opts.header ?? []) y.comment(line)
+  y.line('version: 1')
+  const b = opts.base
+  y.map('namespaces', Object.fromEntries(Object.entries(b.namespaces).filter(([, v]) => v)))
+  y.line(`network: ${b.network}`)
+  if (b.hostname) y.line(`hostname: ${q(b.hostname)}`)
+  if (b.user.uid !== undefined || b.user.gid !== undefined) y.map('user', b.user)
+  if (b.capabilities.length) y.list('capabilities', b.capabilities.map(capabilityName))
+  y.line(`cwd: ${q(opts.cwd)}`)
+  y.line('env:')
+  y.list('  pass', b.env.pass)
+  y.map('  set', b.env.set)
+
+  y.line('filesystem:')
+  for (const e of b.filesystem) {
+    if (e.kind === 'proc' || e.kind === 'dev') y.line(`  - ${e.kind}: ${q(e.dest)}`)
+    else if (e.kind === 'tmpfs') y.line(`  - tmpfs: ${q(e.dest)}`)
+  }
+  for (const [link, target] of symlinks) y.line(`  - symlink: { target: ${q(target)}, dest: ${q(link)} }`)
+  for (const [path, e] of kept) {
+    const why = [...e.why].map(
+      ([a, ex]) => `${a} ${ex.length > 1 ? `${ex.length} paths, e.g. ${ex[0]}` : ex[0]}`,
+    )
+    y.line(`  - ${e.grant}: ${q(path)}`, why.join('; '))
+  }
+
+  y.line('seccomp:')
+  y.line(`  profile: ${opts.baseProfile}`)
+  y.line('  default: errno(EPERM)', 'anything not seen while learning')
+  const allowed: [string, number][] = []
+  const narrowed: [string, number, string[], number][] = []
+  const refused: string[] = []
+  for (const [name, use] of Object.entries(obs.syscalls).sort(([a], [b]) => a.localeCompare(b))) {
+    if (name.startsWith('#') || name === 'other') continue
+    const leaf = leafFor(opts.baseSeccomp, name)
+    if (use.refused !== undefined || leaf.fallback.kind !== 'allow') {
+      if (use.refused !== undefined) refused.push(`${name} (${errnoName(use.refused)})`)
+      continue // the base decides, as it did while learning
+    }
+    const index = NARROW_ON[name]
+    const values = index !== undefined ? use.values?.[index] : undefined
+    if (values?.length) narrowed.push([name, index!, values, use.count])
+    else allowed.push([name, use.count])
+  }
+  if (refused.length)
+    y.comment(`  refused by the base profile while learning, still refused: ${refused.join(', ')}`)
+  y.line('  rules:')
+  y.line('    - action: allow')
+  y.line('      syscalls:')
+  for (const [name, count] of allowed) y.line(`        - ${name}`, plural(count, 'call'))
+  for (const [name, index, values, count] of narrowed) {
+    y.line('    - action: allow', `${name}: only the values seen (${plural(count, 'call')})`)
+    y.line(`      syscalls: [${name}]`)
+    y.line(
+      `      args: [{ index: ${index}, op: in, width: 32, values: [${values.map((v) => q(v)).join(', ')}] }]`,
+    )
+  }
+
+  const inet = (obs.syscalls.socket?.values?.['0'] ?? []).filter((f) => f === '0x2' || f === '0xa')
+  const types = obs.syscalls.socket?.values?.['1'] ?? []
+  const tcpOnly =
+    inet.length > 0 &&
+    types.every((t) => (Number(t) & 0xf) === 1 || (Number(t) & 0xf) === 2) &&
+    types.some((t) => (Number(t) & 0xf) === 1) &&
+    !types.some((t) => (Number(t) & 0xf) !== 1 && (Number(t) & 0xf) !== 0)
+  const ports = (list: Observation['net']['bind']) =>
+    [...new Set(list.filter((e) => e.family !== 'unix').map((e) => e.port ?? 0))].sort((x, z) => x - z)
+  if (tcpOnly) {
+    y.line('tcp:', 'only TCP sockets were used: other IP sockets are refused')
+    y.line(`  bind: [${ports(obs.net.bind).join(', ')}]`)
+    y.line(`  connect: [${ports(obs.net.connect).join(', ')}]`)
+  } else if (inet.length) {
+    y.comment('no tcp: section: the run used non-TCP IP sockets (UDP…), which port rules would refuse')
+  }
+
+  const limits: string[] = []
+  if (obs.peaks.memoryBytes)
+    limits.push(`  memory: ${Math.max(64, Math.ceil((obs.peaks.memoryBytes * 2) / 2 ** 20))}M`)
+  if (obs.peaks.pids) limits.push(`  pids: ${Math.max(64, obs.peaks.pids * 4)}`)
+  if (limits.length) {
+    y.line('limits:', 'peaks seen while learning, with headroom (memory ×2, pids ×4)')
+    for (const l of limits) y.line(l)
+  }
+  for (const w of withheld) y.comment(`not granted: ${w}`)
+  return { yaml: y.text(), withheld }
+}
+
+/** Arguments the learned policy narrows on (0-based index). */
+const NARROW_ON: Readonly<Record<string, number>> = { socket: 0, ioctl: 1, prctl: 0 }
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** A YAML scalar: plain when that reads back as the same string, else double-quoted (JSON). */
+function q(v: string): string {
+  return /^[A-Za-z_/][\w./@+-]*$/.test(v) && !/^(true|false|null|yes|no|on|off)$/i.test(v)
+    ? v
+    : JSON.stringify(v)
+}
+
+class YamlWriter {
+  private readonly lines: string[] = []
+  line(text: string, comment?: string) {
+    this.lines.push(comment ? `${text}  # ${comment.replace(/\n/g, ' ')}` : text)
+  }
+  comment(text: string) {
+    const indent = /^\s*/.exec(text)![0]
+    this.lines.push(`${indent}# ${text.trimStart()}`)
+  }
+  list(key: string, values: readonly string[]) {
+    this.line(`${key}: [${values.map(q).join(', ')}]`)
+  }
+  map(key: string, value: Record<string, unknown>) {
+    const parts = Object.entries(value).map(([k, v]) => `${k}: ${typeof v === 'string' ? q(v) : String(v)}`)
+    this.line(`${key}: { ${parts.join(', ')} }`)
+  }
+  text() {
+    return `${this.lines.join('\n')}\n`
+  }
+}

@@ -1,0 +1,84 @@
+// A traced run: the command runs under the base policy's namespaces, identity, environment,
+// network and seccomp outcomes, but sees the host's filesystem (minus the base's private
+// mounts: /proc, /dev, tmpfs), and the launcher records every syscall, path and address.
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import { type ExitResult, spawn } from '../run/spawn.js'
+import type { SandboxEvent } from '../run/events.js'
+import type { TraceMode } from './trace.js'
+import { emptyObservation, type Observation, Recorder } from './observation.js'
+
+export interface TracedRunOptions {
+  mode: TraceMode
+  /** Runs to add to (merge); a fresh observation otherwise. */
+  into?: Observation
+  stdio?: 'inherit' | 'pipe' | 'ignore'
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** Each event as it arrives (progress, audit reports). */
+  onEvent?: (ev: SandboxEvent) => void
+}
+
+export interface TracedRun {
+  observation: Observation
+  result: ExitResult
+}
+
+const rwBind = (path: string): ViewEntry => ({
+  kind: 'bind',
+  src: path,
+  dest: path,
+  readOnly: false,
+  optional: false,
+})
+const under = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+/**
+ * The base policy with the host's filesystem in place of its view: the host's root read-write,
+ * then the base's private mounts (proc, dev, tmpfs) and masks, then — read-write — whatever the
+ * base binds on top of a private mount, and the working directory if it lies inside one.
+ */
+export function traceView(base: ResolvedPolicy, cwd: string): ResolvedPolicy {
+  const own = base.filesystem.filter(
+    (e) => e.kind === 'proc' || e.kind === 'dev' || e.kind === 'tmpfs' || e.kind === 'mask',
+  )
+  const privateDirs = own.flatMap((e) => (e.kind === 'mask' ? [] : [e.dest]))
+  const hidden = (p: string) => privateDirs.some((d) => under(p, d))
+  const exposed = base.filesystem.flatMap((e) => (e.kind === 'bind' && hidden(e.dest) ? [rwBind(e.src)] : []))
+  if (hidden(cwd) && !exposed.some((e) => e.kind === 'bind' && under(cwd, e.dest))) exposed.push(rwBind(cwd))
+  return { ...base, filesystem: [rwBind('/'), ...own, ...exposed], landlock: { ...base.landlock, paths: [] } }
+}
+
+export async function tracedRun(
+  base: ResolvedPolicy,
+  command: string,
+  args: readonly string[],
+  opts: TracedRunOptions,
+): Promise<TracedRun> {
+  const cwd = opts.cwd ?? process.cwd()
+  const observation = opts.into ?? emptyObservation(process.arch === 'x64' ? 'x86_64' : process.arch)
+  const recorder = new Recorder(observation)
+  const child = spawn(traceView(base, cwd), command, args, {
+    stdio: opts.stdio ?? 'inherit',
+    context: { trace: opts.mode, cwd },
+    cgroup: true,
+    statsIntervalMs: 100,
+    ...(opts.env ? { env: opts.env } : {}),
+  })
+  for await (const ev of child.events) {
+    recorder.add(ev)
+    opts.onEvent?.(ev)
+  }
+  const result = await child.exited
+  if (result.stats) {
+    const peaks = observation.peaks
+    peaks.memoryBytes = Math.max(peaks.memoryBytes ?? 0, result.stats.memoryPeakBytes)
+  }
+  observation.runs.push({
+    command: [command, ...args],
+    cwd,
+    at: new Date().toISOString(),
+    durationMs: Math.round(result.durationMs),
+    exit: result.code,
+  })
+  return { observation, result }
+}

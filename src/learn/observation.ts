@@ -1,0 +1,260 @@
+// What a traced run saw, in a form that merges across runs and serializes as JSON (the
+// `.learn.json` file next to a learned policy, which `cordon learn --merge` adds runs to).
+import type { SandboxEvent, SyscallEvent } from '../run/events.js'
+
+/** How a path was used. `lookup`: only named (stat, access, readlink, chdir). */
+export type FileAccess = 'read' | 'write' | 'exec' | 'list' | 'create' | 'delete' | 'lookup'
+
+export interface Endpoint {
+  family: 'inet' | 'inet6' | 'unix'
+  /** Numeric address, or the socket path (`@name` for abstract UNIX sockets). */
+  address: string
+  port?: number
+}
+
+export interface SyscallUse {
+  count: number
+  /** Set when the base policy refused the call during learning: the errno it got. */
+  refused?: number
+  /** Argument index → distinct values seen (hex), for the arguments worth narrowing on. */
+  values?: Record<string, string[]>
+}
+
+export interface Observation {
+  version: 1
+  arch: string
+  runs: { command: string[]; cwd: string; at: string; durationMs: number; exit: number }[]
+  syscalls: Record<string, SyscallUse>
+  files: Record<string, FileAccess[]>
+  net: { bind: Endpoint[]; connect: Endpoint[]; send: Endpoint[] }
+  peaks: { memoryBytes?: number | undefined; pids?: number | undefined }
+}
+
+export function emptyObservation(arch: string): Observation {
+  return {
+    version: 1,
+    arch,
+    runs: [],
+    syscalls: {},
+    files: {},
+    net: { bind: [], connect: [], send: [] },
+    peaks: {},
+  }
+}
+
+const O_WRONLY = 1
+const O_RDWR = 2
+const O_CREAT = 0o100
+const O_TRUNC = 0o1000
+const O_DIRECTORY = 0o200000
+const O_PATH = 0o10000000
+
+function openAccess(flags: bigint): FileAccess[] {
+  const f = Number(flags & 0xffffffffn)
+  if (f & O_PATH) return ['lookup']
+  const out: FileAccess[] = []
+  const mode = f & 3
+  if (mode !== O_WRONLY) out.push(f & O_DIRECTORY ? 'list' : 'read')
+  if (mode === O_WRONLY || mode === O_RDWR || f & O_TRUNC) out.push('write')
+  if (f & O_CREAT) out.push('create')
+  return out
+}
+
+const le64 = (hex: string, at: number): bigint =>
+  hex.length >= (at + 8) * 2 ? Buffer.from(hex.slice(at * 2, (at + 8) * 2), 'hex').readBigUInt64LE() : 0n
+
+/** AF_INET, AF_INET6 and AF_UNIX socket addresses; others are not endpoints we grant. */
+export function parseSockaddr(hex: string): Endpoint | undefined {
+  const b = Buffer.from(hex, 'hex')
+  if (b.length < 2) return undefined
+  const family = b.readUInt16LE(0)
+  if (family === 2 && b.length >= 8)
+    return { family: 'inet', address: [...b.subarray(4, 8)].join('.'), port: b.readUInt16BE(2) }
+  if (family === 10 && b.length >= 24) {
+    const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(8 + 2 * i).toString(16))
+    return {
+      family: 'inet6',
+      address: words.join(':').replace(/(^|:)(0(:|$)){2,}/, '::'),
+      port: b.readUInt16BE(2),
+    }
+  }
+  if (family === 1 && b.length > 2) {
+    const raw = b.subarray(2)
+    if (raw[0] === 0)
+      return { family: 'unix', address: `@${raw.subarray(1).toString('latin1').replace(/\0+$/, '')}` }
+    return { family: 'unix', address: raw.toString('utf8').replace(/\0.*$/s, '') }
+  }
+  return undefined
+}
+
+/** The file accesses one recorded call stands for: [path, accesses] pairs. */
+export function fileAccesses(ev: SyscallEvent): [string, FileAccess[]][] {
+  const p = ev.path
+  const p2 = ev.path2
+  const out: [string, FileAccess[]][] = []
+  const add = (path: string | undefined, access: FileAccess[]) => {
+    if (path !== undefined) out.push([path, access])
+  }
+  switch (ev.syscall) {
+    case 'execve':
+    case 'execveat':
+      add(p, ['exec'])
+      break
+    case 'open':
+      add(p, openAccess(ev.args[1] ?? 0n))
+      break
+    case 'openat':
+      add(p, openAccess(ev.args[2] ?? 0n))
+      break
+    case 'openat2':
+      add(p, openAccess(ev.data ? le64(ev.data, 0) : BigInt(O_RDWR)))
+      break
+    case 'creat':
+      add(p, ['write', 'create'])
+      break
+    case 'unlink':
+    case 'rmdir':
+    case 'unlinkat':
+      add(p, ['delete'])
+      break
+    case 'rename':
+    case 'renameat':
+    case 'renameat2':
+      add(p, ['delete'])
+      add(p2, ['create'])
+      break
+    case 'link':
+    case 'linkat':
+      add(p, ['lookup'])
+      add(p2, ['create'])
+      break
+    case 'mkdir':
+    case 'mkdirat':
+    case 'mknod':
+    case 'mknodat':
+    case 'symlink':
+    case 'symlinkat':
+      add(p, ['create'])
+      break
+    case 'truncate':
+    case 'chmod':
+    case 'fchmodat':
+    case 'fchmodat2':
+    case 'chown':
+    case 'lchown':
+    case 'fchownat':
+    case 'utime':
+    case 'utimes':
+    case 'utimensat':
+    case 'setxattr':
+    case 'lsetxattr':
+    case 'removexattr':
+    case 'lremovexattr':
+      add(p, ['write'])
+      break
+    case 'connect':
+    case 'bind': {
+      const ep = ev.data ? parseSockaddr(ev.data) : undefined
+      if (ep?.family === 'unix' && !ep.address.startsWith('@'))
+        add(ep.address, ev.syscall === 'bind' ? ['create'] : ['read'])
+      break
+    }
+    default:
+      add(p, ['lookup'])
+  }
+  return out
+}
+
+/** Folds events into an observation as they arrive. */
+export class Recorder {
+  readonly observation: Observation
+  private readonly pids = new Set<number>()
+  /** Counts from earlier runs (merged): this run's exact totals add to them. */
+  private readonly base: Map<string, number>
+
+  constructor(observation: Observation) {
+    this.observation = observation
+    this.base = new Map(Object.entries(observation.syscalls).map(([k, v]) => [k, v.count]))
+  }
+
+  add(ev: SandboxEvent): void {
+    const o = this.observation
+    if (ev.event === 'stats') {
+      o.peaks.memoryBytes = Math.max(o.peaks.memoryBytes ?? 0, ev.memoryBytes)
+      o.peaks.pids = Math.max(o.peaks.pids ?? 0, ev.pids)
+      return
+    }
+    if (ev.event === 'syscall-counts') {
+      // This run's exact totals so far (the last report is final).
+      for (const [name, n] of Object.entries(ev.counts)) {
+        const use = (o.syscalls[name] ??= { count: 0 })
+        use.count = (this.base.get(name) ?? 0) + n
+      }
+      return
+    }
+    if (ev.event !== 'syscall') return
+    this.pids.add(ev.pid)
+    const use = (o.syscalls[ev.syscall] ??= { count: 0 })
+    if (ev.errno) use.refused = ev.errno
+    for (const [path, access] of fileAccesses(ev)) {
+      const set = new Set(o.files[path] ?? [])
+      for (const a of access) set.add(a)
+      o.files[path] = [...set].sort()
+    }
+    if (ev.syscall === 'connect' || ev.syscall === 'bind' || ev.syscall === 'sendto') {
+      const ep = ev.data ? parseSockaddr(ev.data) : undefined
+      const list = ev.syscall === 'bind' ? o.net.bind : ev.syscall === 'connect' ? o.net.connect : o.net.send
+      if (ep && !list.some((e) => sameEndpoint(e, ep))) list.push(ep)
+    }
+    const keys = NARROW[ev.syscall]
+    if (keys) {
+      use.values ??= {}
+      for (const i of keys) {
+        const v = `0x${(ev.args[i] ?? 0n).toString(16)}`
+        const seen = (use.values[i] ??= [])
+        if (!seen.includes(v)) seen.push(v)
+      }
+    }
+  }
+
+  /** Distinct processes and threads that made a recorded call. */
+  get processes(): number {
+    return this.pids.size
+  }
+}
+
+/** Arguments a learned policy narrows on, and records keep. */
+export const NARROW: Readonly<Record<string, readonly number[]>> = {
+  socket: [0, 1],
+  socketpair: [0],
+  ioctl: [1],
+  prctl: [0],
+}
+
+const sameEndpoint = (a: Endpoint, b: Endpoint) =>
+  a.family === b.family && a.address === b.address && a.port === b.port
+
+/** a + b: runs, counts and values added, files and endpoints united, peaks maxed. */
+export function mergeObservations(a: Observation, b: Observation): Observation {
+  const out: Observation = JSON.parse(JSON.stringify(a)) as Observation
+  out.runs.push(...b.runs)
+  for (const [name, use] of Object.entries(b.syscalls)) {
+    const mine = (out.syscalls[name] ??= { count: 0 })
+    mine.count += use.count
+    if (use.refused) mine.refused = use.refused
+    for (const [i, vs] of Object.entries(use.values ?? {})) {
+      mine.values ??= {}
+      mine.values[i] = [...new Set([...(mine.values[i] ?? []), ...vs])]
+    }
+  }
+  for (const [path, access] of Object.entries(b.files))
+    out.files[path] = [...new Set([...(out.files[path] ?? []), ...access])].sort()
+  for (const kind of ['bind', 'connect', 'send'] as const)
+    for (const ep of b.net[kind]) if (!out.net[kind].some((e) => sameEndpoint(e, ep))) out.net[kind].push(ep)
+  const max = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.max(x, y))
+  out.peaks = {
+    memoryBytes: max(a.peaks.memoryBytes, b.peaks.memoryBytes),
+    pids: max(a.peaks.pids, b.peaks.pids),
+  }
+  return out
+}

@@ -1,0 +1,105 @@
+// Host-side facts about the paths a run touched: normal forms, the symlinks on the way to each,
+// and what the kernel opens on its own when a file is executed (the ELF interpreter, a #! line).
+import { closeSync, lstatSync, openSync, readlinkSync, readSync, statSync } from 'node:fs'
+import { posix } from 'node:path'
+
+/** A recorded path in normal form, or undefined for what is not a path (pipe:[…], relative). */
+export function normalPath(raw: string): string | undefined {
+  const path = raw.replace(/ \(deleted\)$/, '')
+  if (!path.startsWith('/')) return undefined
+  const n = posix.normalize(path)
+  return n.length > 1 ? n.replace(/\/+$/, '') : n
+}
+
+export type Kind = 'file' | 'dir' | 'link' | 'other' | 'missing'
+
+export function kindOf(path: string): Kind {
+  try {
+    const st = lstatSync(path)
+    return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
+  } catch {
+    return 'missing'
+  }
+}
+
+export const isDir = (path: string) => {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+export interface Resolution {
+  /** The path with every symlink followed (what the kernel finally opens). */
+  real: string
+  /** Symlinks passed on the way: [link path, its target as written]. */
+  links: [string, string][]
+}
+
+/** Follows path component by component, as the kernel does, noting each symlink. */
+export function resolveOnHost(path: string): Resolution {
+  const links: [string, string][] = []
+  let rest = path.split('/').filter(Boolean)
+  let current = '/'
+  for (let hops = 0; rest.length && hops < 64;) {
+    const name = rest.shift()!
+    const next = posix.join(current, name)
+    let target: string | undefined
+    try {
+      target = readlinkSync(next)
+    } catch {}
+    if (target === undefined) {
+      current = next
+      continue
+    }
+    hops++
+    if (!links.some(([l]) => l === next)) links.push([next, target])
+    const resolved = posix.resolve(current, target)
+    rest = [...resolved.split('/').filter(Boolean), ...rest]
+    current = '/'
+  }
+  return { real: posix.join(current, ...rest), links }
+}
+
+/** What executing path makes the kernel open too: the ELF program interpreter or the #! one. */
+export function interpreterOf(path: string): string | undefined {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const head = Buffer.alloc(4096)
+    const n = readSync(fd, head, 0, head.length, 0)
+    if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) {
+      const line = head.subarray(2, n).toString('latin1').split('\n')[0]!.trim()
+      return line.split(/\s+/)[0] || undefined
+    }
+    if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return undefined
+    // 64-bit little-endian ELF: walk the program headers for PT_INTERP.
+    const phoff = Number(head.readBigUInt64LE(32))
+    const phentsize = head.readUInt16LE(54)
+    const phnum = head.readUInt16LE(56)
+    const table = Buffer.alloc(phentsize * phnum)
+    readSync(fd, table, 0, table.length, phoff)
+    for (let i = 0; i < phnum; i++) {
+      const ph = table.subarray(i * phentsize)
+      if (ph.readUInt32LE(0) !== 3) continue
+      const off = Number(ph.readBigUInt64LE(8))
+      const size = Math.min(Number(ph.readBigUInt64LE(32)), 4096)
+      const name = Buffer.alloc(size)
+      readSync(fd, name, 0, size, off)
+      return name.toString('latin1').replace(/\0.*$/s, '') || undefined
+    }
+    return undefined
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export const under = (path: string, dir: string) =>
+  path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)

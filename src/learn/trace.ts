@@ -1,0 +1,54 @@
+// The filters of a traced run. Learn mode stops every syscall the base policy does not kill and
+// records it; audit mode lets everything through, stopping only on what the policy would refuse
+// and on the calls that name files and sockets, so they can be compared with the policy.
+import type { Action, SeccompSpec } from '../seccomp/model.js'
+import { CAPTURE, responderSpec, watchSyscalls } from '../seccomp/notify.js'
+
+export type TraceMode = 'learn' | 'audit'
+
+export interface TraceFilters {
+  filter: SeccompSpec
+  responder: SeccompSpec
+}
+
+function mapActions(spec: SeccompSpec, f: (a: Action) => Action): SeccompSpec {
+  return {
+    defaultAction: f(spec.defaultAction),
+    rules: spec.rules.map((r) => ({ ...r, action: f(r.action) })),
+    unknownAction: f(spec.unknownAction),
+  }
+}
+
+/** Learning keeps the base's outcomes (so the run behaves as it will under the learned policy):
+ * what it allows continues and is recorded, what it refuses is refused and recorded. */
+const learned = (a: Action): Action => {
+  if (a.kind === 'allow' || a.kind === 'log' || a.kind === 'notify') return { kind: 'notify' }
+  if (a.kind === 'errno' || a.kind === 'deny-log') return { kind: 'deny-log', errno: a.errno }
+  return a
+}
+
+/** Auditing never refuses: what the policy would refuse continues, and is recorded. */
+const audited = (a: Action): Action => (a.kind === 'allow' || a.kind === 'log' ? a : { kind: 'notify' })
+
+/**
+ * Every call that names a file or socket gets a rule of its own, so the responder can say what
+ * to capture. They go first: later rules win, so the spec's own rules still decide, and one
+ * matching nothing else gets the default, exactly as before.
+ */
+function withCaptureRules(spec: SeccompSpec): SeccompSpec {
+  const rules = Object.keys(CAPTURE).map((name) => ({
+    syscalls: [name],
+    args: [],
+    action: spec.defaultAction,
+    origin: 'capture',
+  }))
+  return { ...spec, rules: [...rules, ...spec.rules] }
+}
+
+export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
+  const filter =
+    mode === 'learn'
+      ? mapActions(spec, learned)
+      : watchSyscalls(mapActions(spec, audited), Object.keys(CAPTURE))
+  return { filter, responder: responderSpec(withCaptureRules(filter), true) }
+}
