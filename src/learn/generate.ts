@@ -12,6 +12,7 @@ import type { SeccompSpec } from '../seccomp/model.js'
 import { errnoName } from '../seccomp/resolve.js'
 import type { FileAccess, Observation } from './observation.js'
 import { traceView } from './learn.js'
+import { attackSurface } from './surface.js'
 import { interpreterOf, isDir, kindOf, normalPath, resolveOnHost, under } from './paths.js'
 
 /** Directories a file inside generalizes to (read-only): system trees with no secrets. */
@@ -262,6 +263,19 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
     y.line(
       `      args: [{ index: ${index}, op: in, width: 32, values: [${values.map((v) => q(v)).join(', ')}] }]`,
     )
+  }
+
+  // What the base lets through (explicitly, or for some argument values) and the run never
+  // used is refused too: the allowlist is what was seen, whatever the base profile allows.
+  const seen = new Set(Object.keys(obs.syscalls))
+  const strictBase = { ...opts.baseSeccomp, defaultAction: { kind: 'errno' as const, errno: 1 } }
+  const unseen = attackSurface(strictBase, obs.arch).reachable.filter((n) => !seen.has(n))
+  if (unseen.length) {
+    y.line(
+      '    - action: errno(EPERM)',
+      'the base profile allows these (for some arguments); the run never used them',
+    )
+    y.line(`      syscalls: [${unseen.join(', ')}]`)
   }
 
   const inet = (obs.syscalls.socket?.values?.['0'] ?? []).filter((f) => f === '0x2' || f === '0xa')

@@ -14,6 +14,8 @@ export interface TracedRunOptions {
   stdio?: 'inherit' | 'pipe' | 'ignore'
   cwd?: string
   env?: NodeJS.ProcessEnv
+  /** Signals to pass on to the command while it runs (a CLI's INT, TERM…). */
+  forwardSignals?: readonly NodeJS.Signals[]
   /** Each event as it arrives (progress, audit reports). */
   onEvent?: (ev: SandboxEvent) => void
 }
@@ -64,11 +66,14 @@ export async function tracedRun(
     statsIntervalMs: 100,
     ...(opts.env ? { env: opts.env } : {}),
   })
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
   for await (const ev of child.events) {
     recorder.add(ev)
     opts.onEvent?.(ev)
   }
   const result = await child.exited
+  for (const sig of opts.forwardSignals ?? []) process.off(sig, forward)
   if (result.stats) {
     const peaks = observation.peaks
     peaks.memoryBytes = Math.max(peaks.memoryBytes ?? 0, result.stats.memoryPeakBytes)

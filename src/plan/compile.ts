@@ -119,7 +119,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
 
 /** With `tcp:` statements, IP sockets other than TCP are refused: Landlock (before ABI 10)
  * governs only TCP ports, so UDP, raw, packet, SCTP and MPTCP sockets would pass it. */
-const TCP_ONLY = {
+export const TCP_ONLY = {
   origin: 'tcp statements',
   rules: [
     {

@@ -13,7 +13,7 @@ import { describeStepError } from '../../run/events.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { splitCommand } from './run.js'
+import { FORWARDED, splitCommand } from './run.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -115,6 +115,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
       : undefined
     const run = await tracedRun(base, command, args, {
       mode: 'learn',
+      forwardSignals: FORWARDED,
       ...(observation ? { into: observation } : {}),
       onEvent: (ev) => {
         if (ev.event === 'syscall') records++

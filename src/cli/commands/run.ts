@@ -14,6 +14,7 @@ const OPTIONS = {
   ...POLICY_OPTIONS,
   ...MONITOR_OPTIONS,
   monitor: { type: 'boolean' },
+  audit: { type: 'boolean' },
   watch: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -33,6 +34,11 @@ ${MONITOR_HELP}
       --watch SYSCALLS   also report these syscalls as events (comma-separated), e.g. for
                          --json or a \`cordon monitor\` elsewhere
 
+Audit (canary rollout of a new policy):
+      --audit            run under the policy's namespaces, identity and limits, but refuse
+                         nothing: the files are the host's, every syscall goes through; then
+                         print what the policy would have denied, with the rule that allows it
+
 Output:
       --json             events (started, error, syscall, exit…) as JSON lines on stderr
   -h, --help             this help
@@ -40,7 +46,7 @@ Output:
 Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
 `
 
-const FORWARDED: NodeJS.Signals[] = [
+export const FORWARDED: NodeJS.Signals[] = [
   'SIGINT',
   'SIGTERM',
   'SIGHUP',
@@ -94,6 +100,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
   const policy = policyFromFlags(values)
+  if (values.audit) return (await import('./audit.js')).auditRun(policy, command, args, values.json === true)
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
   const session = monitored ? await openSession(values) : undefined

@@ -1,0 +1,205 @@
+// Audit mode: what a policy would have refused in a run that was let through. Each recorded
+// call is judged against the policy: the syscall by its seccomp outcome (the reference
+// evaluator, with the call's real arguments), each file it named by the view and the Landlock
+// rights, each address by the network statements. Every finding says what rule would allow it.
+import { landlockRules } from '../landlock/compile.js'
+import { FS } from '../landlock/rights.js'
+import { TCP_ONLY } from '../plan/compile.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { SyscallEvent } from '../run/events.js'
+import { ARCHES, type ArchName, entryPoints } from '../seccomp/arch.js'
+import { RET } from '../seccomp/bpf.js'
+import { evaluateSpec } from '../seccomp/reference.js'
+import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
+import { type FileAccess, fileAccesses, parseSockaddr } from './observation.js'
+import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
+
+export interface Violation {
+  layer: 'seccomp' | 'filesystem' | 'landlock' | 'network'
+  /** What the program did: `mkdir /srv/app/cache`, `socket(AF_INET6…)`, `connect 10.0.0.1:5432`. */
+  what: string
+  /** What the policy would have done. */
+  outcome: string
+  /** The policy change that would allow it. */
+  suggestion: string
+  pid: number
+}
+
+function describeReturn(ret: number): string | undefined {
+  const action = (ret & 0xffff0000) >>> 0
+  if (action === RET.KILL_PROCESS) return 'kill-process'
+  if (action === RET.KILL_THREAD) return 'kill-thread'
+  if (action === RET.ERRNO) return `errno(${errnoName(ret & 0xffff)})`
+  if (action === RET.TRAP) return 'trap'
+  return undefined // allow, log, trace, notify: the call goes through
+}
+
+const RIGHT: Record<FileAccess, bigint> = {
+  read: FS.read_file,
+  list: FS.read_dir,
+  write: FS.write_file,
+  exec: FS.execute,
+  create: FS.make_reg | FS.make_dir | FS.make_sym | FS.make_sock | FS.make_fifo,
+  delete: FS.remove_file | FS.remove_dir,
+  lookup: 0n,
+}
+const NEED: Record<FileAccess, string> = {
+  read: 'ro',
+  list: 'ro',
+  exec: 'rx',
+  write: 'rw',
+  create: 'rw',
+  delete: 'rw',
+  lookup: 'ro',
+}
+
+const isLoopback = (address: string) => address.startsWith('127.') || address === '::1'
+
+export class Auditor {
+  private readonly spec
+  private readonly rules
+  private readonly seen = new Set<string>()
+  readonly violations: Violation[] = []
+  /** Calls the policy answers ENOSYS (clone3 → clone): how it steers libc to an older call the
+   * program falls back to, reported apart from denials. */
+  readonly fallbacks: Violation[] = []
+
+  constructor(private readonly policy: ResolvedPolicy) {
+    this.spec = resolveSeccomp(policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp)
+    this.rules = landlockRules(policy).map((r) => ({ ...r, path: normalPath(r.path) ?? r.path }))
+  }
+
+  private add(v: Violation) {
+    const key = `${v.layer}\0${v.what}\0${v.outcome}`
+    if (this.seen.has(key)) return
+    this.seen.add(key)
+    if (v.outcome === 'errno(ENOSYS)') this.fallbacks.push(v)
+    else this.violations.push(v)
+  }
+
+  judge(ev: SyscallEvent): void {
+    const arch = ARCHES[ev.arch as ArchName]
+    if (arch) {
+      const ret = evaluateSpec(this.spec, entryPoints(process.arch), arch.audit, ev.nr, ev.args)
+      const outcome = describeReturn(ret)
+      if (outcome) {
+        const narrow = ev.syscall === 'socket' || ev.syscall === 'ioctl' || ev.syscall === 'prctl'
+        const index = ev.syscall === 'ioctl' ? 1 : 0
+        this.add({
+          layer: 'seccomp',
+          what: narrow ? `${ev.syscall}(arg${index}=0x${(ev.args[index] ?? 0n).toString(16)})` : ev.syscall,
+          outcome,
+          suggestion: narrow
+            ? `seccomp.rules: { syscalls: [${ev.syscall}], action: allow, args: [{ index: ${index}, op: eq, width: 32, value: ${ev.args[index] ?? 0n} }] }`
+            : `seccomp.rules: { syscalls: [${ev.syscall}], action: allow }`,
+          pid: ev.pid,
+        })
+      }
+    }
+    for (const [raw, accesses] of fileAccesses(ev)) {
+      const path = normalPath(raw)
+      if (!path) continue
+      for (const a of accesses) this.judgeFile(path, a, ev.pid)
+    }
+    if ((ev.syscall === 'connect' || ev.syscall === 'bind' || ev.syscall === 'sendto') && ev.data) {
+      const ep = parseSockaddr(ev.data)
+      if (!ep || ep.family === 'unix') return
+      const where = `${ep.address}:${ep.port}`
+      const net = this.policy.network
+      if (ev.syscall !== 'bind' && (net === 'none' || (net === 'loopback' && !isLoopback(ep.address))))
+        this.add({
+          layer: 'network',
+          what: `${ev.syscall} ${where}`,
+          outcome: `unreachable (network: ${net})`,
+          suggestion: isLoopback(ep.address) ? 'network: loopback' : 'network: host',
+          pid: ev.pid,
+        })
+      const tcp = this.policy.tcp
+      const list = ev.syscall === 'bind' ? tcp?.bind : ev.syscall === 'connect' ? tcp?.connect : undefined
+      if (list && ep.port !== undefined && !list.includes(ep.port))
+        this.add({
+          layer: 'landlock',
+          what: `${ev.syscall} ${where}`,
+          outcome: 'errno(EACCES) (port not in tcp rules)',
+          suggestion: `tcp.${ev.syscall}: [${[...list, ep.port].join(', ')}]`,
+          pid: ev.pid,
+        })
+    }
+  }
+
+  private judgeFile(named: string, access: FileAccess, pid: number) {
+    const view = this.policy.namespaces.mount ? this.policy.filesystem : undefined
+    // Inside the sandbox's own proc and dev the view is not the host's: the kernel decides.
+    if (view?.some((e) => (e.kind === 'proc' || e.kind === 'dev') && under(named, e.dest))) return
+    // Judged where the kernel ends up: symlinks followed (each must be in the view too).
+    const parent = resolveOnHost(parentOf(named))
+    const { real, links } = access === 'create' || access === 'delete' ? parent : resolveOnHost(named)
+    const path =
+      access === 'create' || access === 'delete' ? `${real === '/' ? '' : real}/${baseOf(named)}` : real
+    const target = access === 'create' || access === 'delete' ? real : path
+    if (kindOf(target) === 'missing' && access !== 'create') return // a probe: it fails either way
+    if (view) {
+      for (const [link, to] of links) {
+        const shown = view.some(
+          (e) =>
+            (e.kind === 'symlink' && e.dest === link) ||
+            (e.kind === 'bind' && under(link, e.dest) && link !== e.dest) ||
+            (e.kind === 'bind' && e.dest === link),
+        )
+        if (!shown)
+          this.add({
+            layer: 'filesystem',
+            what: `${access} ${named}`,
+            outcome: `symlink ${link} is not in the view (ENOENT)`,
+            suggestion: `filesystem: - symlink: { target: ${to}, dest: ${link} }`,
+            pid,
+          })
+      }
+      const entry = view.findLast(
+        (e) => e.kind !== 'symlink' && e.kind !== 'file' && e.kind !== 'mkdir' && under(target, e.dest),
+      )
+      // Directories on the way to an entry exist in the view (empty but for what it holds).
+      if (
+        !entry &&
+        (access === 'lookup' || access === 'list') &&
+        view.some((e) => 'dest' in e && under(e.dest, target))
+      )
+        return
+      if (!entry || entry.kind === 'mask') {
+        const fix = NEED[access] === 'rx' ? 'ro' : NEED[access]
+        this.add({
+          layer: 'filesystem',
+          what: `${access} ${path}`,
+          outcome: entry ? 'hidden (masked)' : 'not in the view (ENOENT)',
+          suggestion: `filesystem: - ${fix}: ${access === 'create' || access === 'delete' ? target : path}`,
+          pid,
+        })
+        return
+      }
+      if (entry.kind === 'bind' && entry.readOnly && NEED[access] === 'rw') {
+        this.add({
+          layer: 'filesystem',
+          what: `${access} ${path}`,
+          outcome: `read-only bind of ${entry.dest} (EROFS)`,
+          suggestion: `filesystem: - rw: ${target}`,
+          pid,
+        })
+        return
+      }
+    }
+    const need = RIGHT[access]
+    if (!need) return
+    const granted = this.rules.filter((r) => under(target, r.path)).reduce((m, r) => m | r.access, 0n)
+    if ((granted & need) === 0n)
+      this.add({
+        layer: 'landlock',
+        what: `${access} ${path}`,
+        outcome: 'errno(EACCES) (no Landlock rule grants it)',
+        suggestion: `landlock.paths: - { path: ${target}, access: ${NEED[access] === 'rx' ? 'rx' : NEED[access]} }`,
+        pid,
+      })
+  }
+}
+
+const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/'
+const baseOf = (p: string) => p.slice(p.lastIndexOf('/') + 1)

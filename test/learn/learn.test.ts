@@ -1,0 +1,232 @@
+// Learn, then enforce, on the real kernel: each workload runs once under `cordon learn`, then
+// from a fresh copy of its directory under the learned policy, which must give the same output
+// with nothing refused (audit mode finds no violation), block ≥85% of the syscall table, keep
+// /etc/shadow unreadable and refuse writes outside the workload's directories.
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { spawn } from 'node:child_process'
+import { get } from 'node:http'
+import { CLI, cordon, projectDir } from '../helpers.js'
+
+interface Workload {
+  name: string
+  script: string
+  flags?: string[]
+  files: Record<string, string>
+}
+
+const DATE = [
+  '--env',
+  'GIT_AUTHOR_DATE=2026-01-01T00:00:00Z',
+  '--env',
+  'GIT_COMMITTER_DATE=2026-01-01T00:00:00Z',
+]
+
+const WORKLOADS: Workload[] = [
+  {
+    name: 'git init, add, commit',
+    flags: DATE,
+    files: { 'a.txt': 'tracked\n' },
+    script:
+      'git init -q . && git add a.txt && git -c user.name=t -c user.email=t@example.com commit -q -m first && git log --format="%H %s"',
+  },
+  {
+    name: 'a Node script',
+    files: {
+      'app.js':
+        "const fs = require('fs'); const d = JSON.parse(fs.readFileSync('data.json', 'utf8')); fs.writeFileSync('out.txt', String(d.n * 2)); console.log(d.n, fs.readFileSync('out.txt', 'utf8'), require('os').platform())\n",
+      'data.json': '{"n": 21}\n',
+    },
+    script: 'node app.js',
+  },
+  {
+    name: 'gcc compiling a file',
+    files: { 'hello.c': '#include <stdio.h>\nint main(void) { puts("compiled"); return 0; }\n' },
+    script: 'gcc -O1 -o hello hello.c && ./hello',
+  },
+  {
+    name: 'tar of a directory',
+    files: { 'data/one.txt': 'one\n', 'data/sub/two.txt': 'two\n' },
+    script: 'tar cf out.tar data && tar tf out.tar | sort',
+  },
+]
+
+function fresh(dir: string, files: Record<string, string>): void {
+  rmSync(dir, { recursive: true, force: true })
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true })
+    writeFileSync(join(dir, name), content)
+  }
+}
+
+const timeout = 120_000
+
+describe('cordon learn, then enforce', { concurrency: 1 }, () => {
+  for (const w of WORKLOADS) {
+    test(w.name, { timeout }, () => {
+      const dir = join(projectDir(), w.name.replace(/\W+/g, '-'))
+      const policy = join(projectDir(), `${w.name.replace(/\W+/g, '-')}.yaml`)
+      fresh(dir, w.files)
+      const learned = cordon(
+        ['learn', '-o', policy, '--json', ...(w.flags ?? []), '--', 'sh', '-c', w.script],
+        {
+          cwd: dir,
+          timeout,
+        },
+      )
+      assert.equal(learned.status, 0, learned.stderr)
+      const lines = learned.stdout.trimEnd().split('\n')
+      const summary = JSON.parse(lines.pop()!) as { blockedFraction: number; syscalls: number }
+      const output = lines.join('\n')
+      assert.ok(output.length > 0, 'the workload printed something')
+      assert.ok(
+        summary.blockedFraction >= 0.85,
+        `blocks ${summary.blockedFraction} of the table (${summary.syscalls} reachable)`,
+      )
+
+      fresh(dir, w.files)
+      const enforced = cordon(['run', '-p', policy, '--', 'sh', '-c', w.script], { cwd: dir, timeout })
+      assert.equal(enforced.status, 0, `${enforced.stderr}\n${readFileSync(policy, 'utf8')}`)
+      assert.equal(enforced.stdout.trimEnd(), output)
+
+      fresh(dir, w.files)
+      const audited = cordon(['run', '--audit', '--json', '-p', policy, '--', 'sh', '-c', w.script], {
+        cwd: dir,
+        timeout,
+      })
+      const report = JSON.parse(audited.stderr.trim().split('\n').pop()!) as { violations: unknown[] }
+      assert.deepEqual(report.violations, [], 'audit finds nothing the learned policy would deny')
+
+      const probe = cordon(
+        [
+          'run',
+          '-p',
+          policy,
+          '--',
+          'sh',
+          '-c',
+          'read l < /etc/shadow && echo READ-SHADOW; echo x > /etc/cordon-probe && echo WROTE-ETC; echo x > /usr/local/cordon-probe && echo WROTE-USR; echo x > /var/cordon-probe && echo WROTE-VAR; true',
+        ],
+        { cwd: dir },
+      )
+      assert.equal(probe.status, 0, probe.stderr)
+      assert.equal(probe.stdout, '')
+      for (const p of ['/etc/cordon-probe', '/usr/local/cordon-probe', '/var/cordon-probe'])
+        assert.ok(!existsSync(p))
+    })
+  }
+})
+
+/** Runs `cordon ARGS` (a server) from dir, fetches url once it answers, then stops it with
+ * SIGINT (python's http.server exits 0 on it). Resolves with the body and cordon's stderr. */
+async function serveOnce(args: string[], dir: string, url: string) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: dir,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  child.stdout.resume()
+  const fetchOnce = () =>
+    new Promise<string>((resolve, reject) =>
+      get(url, (res) => {
+        let body = ''
+        res.on('data', (d: Buffer) => (body += d.toString()))
+        res.on('end', () => resolve(body))
+      }).on('error', reject),
+    )
+  let body: string | undefined
+  for (let i = 0; i < 200 && body === undefined; i++) {
+    try {
+      body = await fetchOnce()
+    } catch {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  child.kill('SIGINT')
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { body, code, stderr }
+}
+
+test('python3 -m http.server, learned while answering a request on loopback', { timeout }, async () => {
+  const dir = join(projectDir(), 'http')
+  const policy = join(projectDir(), 'http.yaml')
+  const files = { 'hello.txt': 'hello over http\n' }
+  const server = ['python3', '-m', 'http.server', '8765', '--bind', '127.0.0.1']
+  const url = 'http://127.0.0.1:8765/hello.txt'
+  fresh(dir, files)
+  const learned = await serveOnce(
+    ['learn', '-o', policy, '--json', '--net', 'host', '--', ...server],
+    dir,
+    url,
+  )
+  assert.equal(learned.body, 'hello over http\n', learned.stderr)
+  assert.equal(learned.code, 0, learned.stderr)
+  const text = readFileSync(policy, 'utf8')
+  assert.match(text, /^tcp:.*\n {2}bind: \[8765\]\n {2}connect: \[\]$/m)
+  const blocked = Number(/Attack surface: ([\d.]+)%/.exec(text)?.[1])
+  assert.ok(blocked >= 85, `blocks ${blocked}% of the table`)
+
+  fresh(dir, files)
+  const enforced = await serveOnce(['run', '-p', policy, '--', ...server], dir, url)
+  assert.equal(enforced.body, learned.body, enforced.stderr)
+  assert.equal(enforced.code, 0, enforced.stderr)
+  const audited = await serveOnce(['run', '--audit', '--json', '-p', policy, '--', ...server], dir, url)
+  assert.equal(audited.body, learned.body)
+  const report = JSON.parse(audited.stderr.trim().split('\n').pop()!) as { violations: unknown[] }
+  assert.deepEqual(report.violations, [])
+  const probe = cordon(['run', '-p', policy, '--', 'python3', '-c', "open('/etc/shadow').read()"], {
+    cwd: dir,
+  })
+  assert.notEqual(probe.status, 0)
+  assert.match(probe.stderr, /FileNotFoundError|PermissionError/)
+  const write = cordon(['run', '-p', policy, '--', 'python3', '-c', "open('/etc/cordon-probe', 'w')"], {
+    cwd: dir,
+  })
+  assert.notEqual(write.status, 0)
+  assert.ok(!existsSync('/etc/cordon-probe'))
+})
+
+test('audit mode reports exactly what a too strict policy refuses', { timeout }, () => {
+  const dir = join(projectDir(), 'audit')
+  const files = { 'in.txt': 'data\n' }
+  const script = 'cat in.txt; mkdir -p out; cp in.txt out/copy.txt'
+  const policy = join(projectDir(), 'audit.yaml')
+  fresh(dir, files)
+  assert.equal(cordon(['learn', '-o', policy, '--', 'sh', '-c', script], { cwd: dir, timeout }).status, 0)
+  // Too strict: no mkdir, and the project read-only.
+  const strict = readFileSync(policy, 'utf8')
+    .replace(/^ {8}- mkdir\b.*\n/m, '')
+    .replace(new RegExp(`^  - rw: ${dir.replace(/[/.]/g, '\\$&')}.*$`, 'm'), `  - ro: ${dir}`)
+  assert.notEqual(strict, readFileSync(policy, 'utf8'))
+  const strictFile = join(projectDir(), 'audit-strict.yaml')
+  writeFileSync(strictFile, strict)
+  fresh(dir, files)
+  const audited = cordon(['run', '--audit', '--json', '-p', strictFile, '--', 'sh', '-c', script], {
+    cwd: dir,
+    timeout,
+  })
+  assert.equal(audited.status, 0, audited.stderr)
+  const { violations } = JSON.parse(audited.stderr.trim().split('\n').pop()!) as {
+    violations: { layer: string; what: string; suggestion: string }[]
+  }
+  assert.deepEqual(
+    violations.map((v) => `${v.layer} ${v.what}`).sort(),
+    [
+      `filesystem create ${dir}/out`,
+      `filesystem create ${dir}/out/copy.txt`,
+      `filesystem write ${dir}/out/copy.txt`,
+      'seccomp mkdir',
+    ].sort(),
+  )
+  assert.ok(violations.some((v) => v.suggestion === 'seccomp.rules: { syscalls: [mkdir], action: allow }'))
+  // And enforcing it refuses the same things: mkdir fails, nothing is written.
+  fresh(dir, files)
+  const enforced = cordon(['run', '-p', strictFile, '--', 'sh', '-c', script], { cwd: dir, timeout })
+  assert.notEqual(enforced.status, 0)
+  assert.match(enforced.stderr, /mkdir: cannot create directory/)
+  assert.ok(!existsSync(join(dir, 'out')))
+})
