@@ -230,3 +230,32 @@ test('audit mode reports exactly what a too strict policy refuses', { timeout },
   assert.match(enforced.stderr, /mkdir: cannot create directory/)
   assert.ok(!existsSync(join(dir, 'out')))
 })
+
+test('learn --merge adds a run; --from regenerates from saved runs', { timeout }, () => {
+  const dir = join(projectDir(), 'merge')
+  const policy = join(projectDir(), 'merge.yaml')
+  fresh(dir, { 'a.txt': 'a\n' })
+  assert.equal(cordon(['learn', '-o', policy, '--', 'cat', 'a.txt'], { cwd: dir, timeout }).status, 0)
+  const first = readFileSync(policy, 'utf8')
+  assert.doesNotMatch(first, /^ {8}- mkdir\b/m)
+  const merged = cordon(['learn', '-o', policy, '--merge', '--', 'mkdir', '-p', 'made'], {
+    cwd: dir,
+    timeout,
+  })
+  assert.equal(merged.status, 0, merged.stderr)
+  const second = readFileSync(policy, 'utf8')
+  assert.match(second, /^# Learned by cordon learn from 2 runs:/m)
+  assert.match(second, /^ {8}- mkdir\b/m, 'the second run adds mkdir')
+  assert.match(second, /^ {8}- read\b/m, 'the first run is kept')
+  // Both runs work under the merged policy.
+  fresh(dir, { 'a.txt': 'a\n' })
+  assert.equal(cordon(['run', '-p', policy, '--', 'cat', 'a.txt'], { cwd: dir }).stdout, 'a\n')
+  assert.equal(cordon(['run', '-p', policy, '--', 'mkdir', '-p', 'made'], { cwd: dir }).status, 0)
+  const again = join(projectDir(), 'again.yaml')
+  const regen = cordon(['learn', '-o', again, '--from', policy.replace(/\.yaml$/, '.learn.json')], {
+    cwd: dir,
+  })
+  assert.equal(regen.status, 0, regen.stderr)
+  const body = (t: string) => t.replace(/^#.*\n/gm, '')
+  assert.equal(body(readFileSync(again, 'utf8')), body(second))
+})
