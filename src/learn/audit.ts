@@ -3,7 +3,7 @@
 // evaluator, with the call's real arguments), each file it named by the view and the Landlock
 // rights, each address by the network statements. Every finding says what rule would allow it.
 import { landlockRules } from '../landlock/compile.js'
-import { FS } from '../landlock/rights.js'
+import { ACCESS } from '../landlock/rights.js'
 import { TCP_ONLY } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { SyscallEvent } from '../run/events.js'
@@ -11,7 +11,7 @@ import { ARCHES, type ArchName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
 import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
-import { type FileAccess, fileAccesses, parseSockaddr } from './observation.js'
+import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
 import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
 
 export interface Violation {
@@ -35,12 +35,12 @@ function describeReturn(ret: number): string | undefined {
 }
 
 const RIGHT: Record<FileAccess, bigint> = {
-  read: FS.read_file,
-  list: FS.read_dir,
-  write: FS.write_file,
-  exec: FS.execute,
-  create: FS.make_reg | FS.make_dir | FS.make_sym | FS.make_sock | FS.make_fifo,
-  delete: FS.remove_file | FS.remove_dir,
+  read: ACCESS.read!,
+  list: ACCESS.readdir!,
+  write: ACCESS.write!,
+  exec: ACCESS.execute!,
+  create: ACCESS.create!,
+  delete: ACCESS.delete!,
   lookup: 0n,
 }
 const NEED: Record<FileAccess, string> = {
@@ -83,15 +83,16 @@ export class Auditor {
       const ret = evaluateSpec(this.spec, entryPoints(process.arch), arch.audit, ev.nr, ev.args)
       const outcome = describeReturn(ret)
       if (outcome) {
-        const narrow = ev.syscall === 'socket' || ev.syscall === 'ioctl' || ev.syscall === 'prctl'
-        const index = ev.syscall === 'ioctl' ? 1 : 0
+        const index = NARROW_ON[ev.syscall]
+        const value = index === undefined ? undefined : (ev.args[index] ?? 0n)
         this.add({
           layer: 'seccomp',
-          what: narrow ? `${ev.syscall}(arg${index}=0x${(ev.args[index] ?? 0n).toString(16)})` : ev.syscall,
+          what: value === undefined ? ev.syscall : `${ev.syscall}(arg${index}=0x${value.toString(16)})`,
           outcome,
-          suggestion: narrow
-            ? `seccomp.rules: { syscalls: [${ev.syscall}], action: allow, args: [{ index: ${index}, op: eq, width: 32, value: ${ev.args[index] ?? 0n} }] }`
-            : `seccomp.rules: { syscalls: [${ev.syscall}], action: allow }`,
+          suggestion:
+            value === undefined
+              ? `seccomp.rules: { syscalls: [${ev.syscall}], action: allow }`
+              : `seccomp.rules: { syscalls: [${ev.syscall}], action: allow, args: [{ index: ${index}, op: eq, width: 32, value: ${value} }] }`,
           pid: ev.pid,
         })
       }
@@ -141,10 +142,7 @@ export class Auditor {
     if (view) {
       for (const [link, to] of links) {
         const shown = view.some(
-          (e) =>
-            (e.kind === 'symlink' && e.dest === link) ||
-            (e.kind === 'bind' && under(link, e.dest) && link !== e.dest) ||
-            (e.kind === 'bind' && e.dest === link),
+          (e) => (e.kind === 'symlink' && e.dest === link) || (e.kind === 'bind' && under(link, e.dest)),
         )
         if (!shown)
           this.add({

@@ -10,7 +10,7 @@ import { ETC_SECRETS } from '../policy/profiles.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { errnoName } from '../seccomp/resolve.js'
-import type { FileAccess, Observation } from './observation.js'
+import { type FileAccess, NARROW_ON, type Observation } from './observation.js'
 import { traceView } from './learn.js'
 import { attackSurface } from './surface.js'
 import { interpreterOf, isDir, kindOf, normalPath, resolveOnHost, under } from './paths.js'
@@ -147,7 +147,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
     while (dir !== '/' && (created.has(dir) || !isDir(dir))) dir = posix.dirname(dir)
     return dir
   }
-  const wantRead = (path: string, access: FileAccess, kind: string) => {
+  const wantRead = (path: string, access: FileAccess) => {
     const { real, links: passed } = resolveOnHost(path)
     for (const [l, t] of passed) links.set(l, t)
     if (isPrivate(real)) return
@@ -163,7 +163,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
       withheld.push(`${VERB[access]} ${real}: holds protected paths, so only what was read inside is granted`)
       return grant(real, 'mkdir', VERB[access], real)
     }
-    grant(real, 'ro', VERB[access], kind === 'dir' ? real : real)
+    grant(real, 'ro', VERB[access], real)
   }
 
   for (const [path, access] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
@@ -180,9 +180,12 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
           const anchor = anchorOf(path)
           if (!isPrivate(anchor) && anchor !== '/' && !holdsSecret(anchor)) grant(anchor, 'rw', VERB[a], path)
         } else if (isProtected(path)) withheld.push(`written ${path}: protected`)
-        else if (!isPrivate(resolveOnHost(path).real)) grant(resolveOnHost(path).real, 'rw', VERB[a], path)
+        else {
+          const real = resolveOnHost(path).real
+          if (!isPrivate(real)) grant(real, 'rw', VERB[a], path)
+        }
       } else if (kind !== 'missing') {
-        wantRead(path, a === 'read' && kind === 'dir' ? 'list' : a, kind)
+        wantRead(path, a === 'read' && kind === 'dir' ? 'list' : a)
       }
     }
   }
@@ -279,12 +282,9 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   }
 
   const inet = (obs.syscalls.socket?.values?.['0'] ?? []).filter((f) => f === '0x2' || f === '0xa')
-  const types = obs.syscalls.socket?.values?.['1'] ?? []
-  const tcpOnly =
-    inet.length > 0 &&
-    types.every((t) => (Number(t) & 0xf) === 1 || (Number(t) & 0xf) === 2) &&
-    types.some((t) => (Number(t) & 0xf) === 1) &&
-    !types.some((t) => (Number(t) & 0xf) !== 1 && (Number(t) & 0xf) !== 0)
+  // Socket types come with SOCK_CLOEXEC/NONBLOCK bits; 1 is SOCK_STREAM.
+  const types = (obs.syscalls.socket?.values?.['1'] ?? []).map((t) => Number(t) & 0xf)
+  const tcpOnly = inet.length > 0 && types.length > 0 && types.every((t) => t === 1)
   const ports = (list: Observation['net']['bind']) =>
     [...new Set(list.filter((e) => e.family !== 'unix').map((e) => e.port ?? 0))].sort((x, z) => x - z)
   if (tcpOnly) {
@@ -306,9 +306,6 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   for (const w of withheld) y.comment(`not granted: ${w}`)
   return { yaml: y.text(), withheld }
 }
-
-/** Arguments the learned policy narrows on (0-based index). */
-const NARROW_ON: Readonly<Record<string, number>> = { socket: 0, ioctl: 1, prctl: 0 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 

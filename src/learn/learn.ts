@@ -6,6 +6,8 @@ import { type ExitResult, spawn } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
 import type { TraceMode } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
+import { under } from './paths.js'
+import { archByName } from '../seccomp/arch.js'
 
 export interface TracedRunOptions {
   mode: TraceMode
@@ -32,7 +34,6 @@ const rwBind = (path: string): ViewEntry => ({
   readOnly: false,
   optional: false,
 })
-const under = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
 /**
  * The base policy with the host's filesystem in place of its view: the host's root read-write,
@@ -50,6 +51,9 @@ export function traceView(base: ResolvedPolicy, cwd: string): ResolvedPolicy {
   return { ...base, filesystem: [rwBind('/'), ...own, ...exposed], landlock: { ...base.landlock, paths: [] } }
 }
 
+/** The syscall table's name for this machine (x86_64 for Node's x64). */
+export const nativeArch = () => archByName(process.arch)?.name ?? process.arch
+
 export async function tracedRun(
   base: ResolvedPolicy,
   command: string,
@@ -57,7 +61,7 @@ export async function tracedRun(
   opts: TracedRunOptions,
 ): Promise<TracedRun> {
   const cwd = opts.cwd ?? process.cwd()
-  const observation = opts.into ?? emptyObservation(process.arch === 'x64' ? 'x86_64' : process.arch)
+  const observation = opts.into ?? emptyObservation(nativeArch())
   const recorder = new Recorder(observation)
   const child = spawn(traceView(base, cwd), command, args, {
     stdio: opts.stdio ?? 'inherit',

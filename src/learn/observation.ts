@@ -168,7 +168,6 @@ export function fileAccesses(ev: SyscallEvent): [string, FileAccess[]][] {
 /** Folds events into an observation as they arrive. */
 export class Recorder {
   readonly observation: Observation
-  private readonly pids = new Set<number>()
   /** Counts from earlier runs (merged): this run's exact totals add to them. */
   private readonly base: Map<string, number>
 
@@ -193,7 +192,6 @@ export class Recorder {
       return
     }
     if (ev.event !== 'syscall') return
-    this.pids.add(ev.pid)
     const use = (o.syscalls[ev.syscall] ??= { count: 0 })
     if (ev.errno) use.refused = ev.errno
     for (const [path, access] of fileAccesses(ev)) {
@@ -216,14 +214,12 @@ export class Recorder {
       }
     }
   }
-
-  /** Distinct processes and threads that made a recorded call. */
-  get processes(): number {
-    return this.pids.size
-  }
 }
 
-/** Arguments a learned policy narrows on, and records keep. */
+/** The argument (0-based) a learned policy narrows each of these on: only the values seen. */
+export const NARROW_ON: Readonly<Record<string, number>> = { socket: 0, ioctl: 1, prctl: 0 }
+
+/** Arguments whose values records keep (NARROW_ON's, and socket types for the tcp section). */
 export const NARROW: Readonly<Record<string, readonly number[]>> = {
   socket: [0, 1],
   socketpair: [0],

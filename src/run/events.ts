@@ -72,19 +72,8 @@ function nameOf(audit: number, nr: number): { arch: string; syscall: string } {
   }
 }
 
-interface RawSyscall {
-  event: 'syscall'
-  arch: number
-  nr: number
-  pid: number
-  args: string[]
-  errno?: number
-  path?: string
-  ctimeMs?: number
-  path2?: string
-  data?: string
-  record?: boolean
-}
+/** A syscall line as the launcher writes it: numbers instead of names, hex-string arguments. */
+type RawSyscall = Omit<SyscallEvent, 'syscall' | 'arch' | 'args'> & { arch: number; args: string[] }
 
 /** The launcher's numbers become names here, once, for every consumer. */
 function translate(value: { event: string }): SandboxEvent {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { load as loadYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
 import { generatePolicy } from '../../learn/generate.js'
-import { tracedRun } from '../../learn/learn.js'
+import { nativeArch, tracedRun } from '../../learn/learn.js'
 import { emptyObservation, mergeObservations, type Observation } from '../../learn/observation.js'
 import { attackSurface, describeSurface } from '../../learn/surface.js'
 import { validatePolicy } from '../../policy/parse.js'
@@ -131,7 +131,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     if (run.result.reason === 'setup') return code
     if (code !== 0) warn(`warning: the command exited with ${code}; the policy covers what this run did`)
   }
-  observation ??= emptyObservation(process.arch === 'x64' ? 'x86_64' : process.arch)
+  observation ??= emptyObservation(nativeArch())
 
   const baseProfile = base.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
   const runs = observation.runs
