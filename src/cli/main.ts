@@ -15,6 +15,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'trace a run and write the least-privilege policy for it',
     load: async () => (await import('./commands/learn.js')).learnCommand,
   },
+  policy: {
+    summary: 'compare two policies: what each change grants or takes away',
+    load: async () => (await import('./commands/policy.js')).policyCommand,
+  },
+  report: {
+    summary: 'a policy’s posture on this host: layers, syscall coverage, reach, controls',
+    load: async () => (await import('./commands/report.js')).reportCommand,
+  },
   check: {
     summary: 'what this kernel can enforce, and fixes',
     load: async () => (await import('./commands/check.js')).checkCommand,

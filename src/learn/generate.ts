@@ -10,6 +10,7 @@ import { ETC_SECRETS } from '../policy/profiles.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { errnoName } from '../seccomp/resolve.js'
+import { syscallTable } from '../seccomp/tables.js'
 import { type FileAccess, NARROW_ON, type Observation } from './observation.js'
 import { traceView } from './learn.js'
 import { attackSurface } from './surface.js'
@@ -260,6 +261,13 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   y.line('    - action: allow')
   y.line('      syscalls:')
   for (const [name, count] of allowed) y.line(`        - ${name}`, plural(count, 'call'))
+  for (const name of SCHEDULING)
+    if (
+      !obs.syscalls[name] &&
+      leafFor(opts.baseSeccomp, name).fallback.kind === 'allow' &&
+      name in syscallTable(obs.arch)
+    )
+      y.line(`        - ${name}`, 'not seen, but made or not depending on scheduling and signals')
   for (const [name, index, values, count] of narrowed) {
     y.line('    - action: allow', `${name}: only the values seen (${plural(count, 'call')})`)
     y.line(`      syscalls: [${name}]`)
@@ -270,7 +278,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
 
   // What the base lets through (explicitly, or for some argument values) and the run never
   // used is refused too: the allowlist is what was seen, whatever the base profile allows.
-  const seen = new Set(Object.keys(obs.syscalls))
+  const seen = new Set([...Object.keys(obs.syscalls), ...SCHEDULING])
   const strictBase = { ...opts.baseSeccomp, defaultAction: { kind: 'errno' as const, errno: 1 } }
   const unseen = attackSurface(strictBase, obs.arch).reachable.filter((n) => !seen.has(n))
   if (unseen.length) {
@@ -306,6 +314,11 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   for (const w of withheld) y.comment(`not granted: ${w}`)
   return { yaml: y.text(), withheld }
 }
+
+/** Calls a run makes or not depending on timing, not on what it does: a yield under lock
+ * contention, a sleep interrupted by a signal, a signal handler's return. Allowed although
+ * unseen, so a learned policy does not fail on a busier machine; none reaches anything new. */
+const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn']
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 

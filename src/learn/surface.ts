@@ -2,11 +2,8 @@
 // syscall counts as blocked when no argument values get it through (allowed, logged, traced or
 // notified); one allowed for some values only counts as reachable.
 import { leafFor } from '../seccomp/compile.js'
-import type { Action, SeccompSpec } from '../seccomp/model.js'
+import { passesThrough, type SeccompSpec } from '../seccomp/model.js'
 import { syscallTable } from '../seccomp/tables.js'
-
-const passes = (a: Action) =>
-  a.kind === 'allow' || a.kind === 'log' || a.kind === 'notify' || a.kind === 'trace'
 
 export interface Surface {
   arch: string
@@ -22,7 +19,7 @@ export function attackSurface(spec: SeccompSpec, arch: string): Surface {
   const names = Object.keys(syscallTable(arch))
   const reachable = names.filter((name) => {
     const leaf = leafFor(spec, name)
-    return passes(leaf.fallback) || leaf.checks.some((c) => passes(c.action))
+    return passesThrough(leaf.fallback) || leaf.checks.some((c) => passesThrough(c.action))
   })
   const blocked = names.length - reachable.length
   return { arch, total: names.length, blocked, fraction: blocked / names.length, reachable: reachable.sort() }

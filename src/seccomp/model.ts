@@ -42,6 +42,10 @@ export interface SeccompSpec {
 export const ENOSYS = 38
 export const EPERM = 1
 
+/** True when the call goes through to the kernel (allowed, logged, traced or notified). */
+export const passesThrough = (a: Action): boolean =>
+  a.kind === 'allow' || a.kind === 'log' || a.kind === 'notify' || a.kind === 'trace'
+
 export function actionKey(a: Action): string {
   switch (a.kind) {
     case 'errno':

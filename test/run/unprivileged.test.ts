@@ -1,7 +1,7 @@
 // The unprivileged path: a plain user runs cordon through user namespaces, no setuid anywhere.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { before, describe, test } from 'node:test'
 import { CLI, isRoot } from '../helpers.js'
 
@@ -118,5 +118,51 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       .map((l) => JSON.parse(l) as { event: string; syscall?: string; path?: string })
     assert.ok(events.some((e) => e.event === 'syscall' && e.syscall === 'execve' && e.path === '/bin/true'))
     assert.ok(events.some((e) => e.event === 'syscall' && e.syscall === 'mkdir' && e.path === '/tmp/d'))
+  })
+
+  test('learn, then enforce: the same output, nothing refused, no cgroup limits it could not use', () => {
+    const dir = `${project}/learn`
+    const script = 'tar cf out.tar data && tar tf out.tar | sort'
+    const reset = () => {
+      rmSync(dir, { recursive: true, force: true })
+      mkdirSync(`${dir}/data/sub`, { recursive: true })
+      writeFileSync(`${dir}/data/one.txt`, 'one\n')
+      writeFileSync(`${dir}/data/sub/two.txt`, 'two\n')
+      execFileSync('chown', ['-R', `${uid}:${gid}`, dir])
+    }
+    reset()
+    const learned = asUser(['learn', '-o', 'tar.yaml', '--json', '--', 'sh', '-c', script], dir)
+    assert.equal(learned.status, 0, learned.stderr)
+    const lines = learned.stdout.trimEnd().split('\n')
+    const summary = JSON.parse(lines.pop()!) as { blockedFraction: number }
+    assert.ok(summary.blockedFraction >= 0.85, `blocks ${summary.blockedFraction}`)
+    const policy = readFileSync(`${dir}/tar.yaml`, 'utf8')
+    assert.doesNotMatch(policy, /^limits:/m, 'no cgroup for this user, so no cgroup limits learned')
+    cpSync(`${dir}/tar.yaml`, `${project}/tar.yaml`)
+    reset()
+    const enforced = asUser(['run', '-p', `${project}/tar.yaml`, '--', 'sh', '-c', script], dir)
+    assert.equal(enforced.status, 0, enforced.stderr)
+    assert.equal(enforced.stdout.trimEnd(), lines.join('\n'))
+    reset()
+    const audited = asUser(
+      ['run', '--audit', '--json', '-p', `${project}/tar.yaml`, '--', 'sh', '-c', script],
+      dir,
+    )
+    const report = JSON.parse(audited.stderr.trim().split('\n').pop()!) as { violations: unknown[] }
+    assert.deepEqual(report.violations, [])
+    const probe = asUser(
+      [
+        'run',
+        '-p',
+        `${project}/tar.yaml`,
+        '--',
+        'sh',
+        '-c',
+        'read l < /etc/shadow && echo READ; echo x > ../escape && echo WROTE; true',
+      ],
+      dir,
+    )
+    assert.doesNotMatch(probe.stdout, /READ/)
+    assert.ok(!existsSync(`${project}/escape`), 'the write stayed in the sandbox’s private /tmp')
   })
 })

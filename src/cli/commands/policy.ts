@@ -1,0 +1,109 @@
+// cordon policy diff A B: what a policy change lets the sandboxed program do that it could not
+// before (and the reverse), statement by statement.
+import { existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { CordonError } from '../../errors.js'
+import { nativeArch } from '../../learn/learn.js'
+import { archByName } from '../../seccomp/arch.js'
+import { type Change, diffPolicies } from '../../policy/diff.js'
+import { PROFILES } from '../../policy/profiles.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { paint } from '../output.js'
+import { policyFromFlags } from '../policy-flags.js'
+
+const HELP = `Usage: cordon policy diff [--json] [--arch ARCH] A B
+
+Compares two policies after resolving their \`extends\`: namespaces, network, identity, the
+filesystem view, capabilities, every syscall's seccomp outcome on ARCH (default: this
+machine's), TCP ports, Landlock rules, limits and environment. Each change is marked
+  +  wider     B lets the program do something A refused
+  -  narrower  B refuses something A allowed
+  ~  changed   different, neither plainly more permissive (shown before → after)
+
+A and B are policy files or built-in profile names (${Object.keys(PROFILES).join(', ')}).
+
+      --json   {"version":1,"changes":[{area,subject,direction,from,to}],"summary":{...}}
+      --arch   x86_64, i386, aarch64 or riscv64
+  -h, --help   this help
+
+Exit status: 0 when the policies are equivalent, 1 when they differ, 2 for bad usage.
+`
+
+/** A policy file, or a profile name when no such file exists. */
+export function policyArgument(arg: string): ResolvedPolicy {
+  if (!existsSync(arg) && PROFILES[arg]) return policyFromFlags({ profile: arg })
+  if (!existsSync(arg))
+    throw new CordonError(
+      'invalid_usage',
+      `${arg}: no such policy file or profile (profiles: ${Object.keys(PROFILES).join(', ')})`,
+    )
+  return policyFromFlags({ policy: arg })
+}
+
+const MARK = { wider: '+', narrower: '-', changed: '~' } as const
+
+export function formatChanges(changes: Change[], color: ReturnType<typeof paint>): string[] {
+  const tint = { wider: color.red, narrower: color.green, changed: color.yellow }
+  const lines: string[] = []
+  let area = ''
+  for (const c of changes) {
+    if (c.area !== area) lines.push(`${(area = c.area)}:`)
+    lines.push(tint[c.direction](`  ${MARK[c.direction]} ${c.subject}: ${c.from} → ${c.to}`))
+  }
+  return lines
+}
+
+async function diffCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, arch: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: true,
+  })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  if (positionals.length !== 2)
+    throw new CordonError(
+      'invalid_usage',
+      `cordon policy diff takes two policies, got ${positionals.length}; see --help`,
+    )
+  const arch = values.arch ? archByName(values.arch)?.name : nativeArch()
+  if (!arch)
+    throw new CordonError(
+      'invalid_usage',
+      `--arch must be x86_64, i386, aarch64 or riscv64, got \`${values.arch}\``,
+    )
+  const changes = diffPolicies(policyArgument(positionals[0]!), policyArgument(positionals[1]!), arch)
+  const count = (d: Change['direction']) => changes.filter((c) => c.direction === d).length
+  const summary = { wider: count('wider'), narrower: count('narrower'), changed: count('changed') }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ version: 1, arch, changes, summary }, null, 2)}\n`)
+  } else if (!changes.length) {
+    process.stdout.write('the policies are equivalent\n')
+  } else {
+    const c = paint(process.stdout)
+    const lines = formatChanges(changes, c)
+    lines.push(
+      '',
+      `${summary.wider} wider, ${summary.narrower} narrower, ${summary.changed} changed` +
+        (summary.wider ? c.dim(' — review the + lines: they grant more') : ''),
+    )
+    process.stdout.write(`${lines.join('\n')}\n`)
+  }
+  return changes.length ? 1 : 0
+}
+
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { diff: diffCommand }
+
+export async function policyCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  if (!sub || sub === '--help' || sub === '-h') {
+    process.stdout.write(`Usage: cordon policy diff A B   (see cordon policy diff --help)\n`)
+    return sub ? 0 : 2
+  }
+  const run = SUBCOMMANDS[sub]
+  if (!run) throw new CordonError('invalid_usage', `unknown subcommand \`policy ${sub}\`; subcommands: diff`)
+  return run(rest)
+}
