@@ -220,10 +220,34 @@ static void do_tmpfs(const struct plan_op_rec *op)
 	finish_fs(fs, (unsigned)mount_attrs(op->b), op->s1, "tmpfs");
 }
 
+/* Files of a fresh proc that act on the whole machine, not the sandbox's namespaces. Their
+ * permission check is the owner's mode for uid 0 — no capability — so a sandbox whose uid 0 is
+ * the host's root could write kernel.core_pattern: they are made read-only, as runc does. */
+static const char *const PROC_HOST_KNOBS[] = { "sys", "sysrq-trigger", "irq", "bus", "fs" };
+
 static void do_proc(const struct plan_op_rec *op)
 {
 	int fs = new_fs("proc", "proc", op->s1);
 	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op->s1, "proc");
+	for (size_t i = 0; i < sizeof PROC_HOST_KNOBS / sizeof *PROC_HOST_KNOBS; i++) {
+		char path[PATH_MAX];
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", op->s1, PROC_HOST_KNOBS[i]) >= sizeof path)
+			fail("proc read-only", op->s1, NULL);
+		int at = open_in(new_fd, path, 0);
+		if (at < 0) {
+			if (errno == ENOENT)
+				continue;
+			fail("proc read-only", path, NULL);
+		}
+		int tree = sys_open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+		if (tree < 0 ||
+		    sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) ||
+		    sys_move_mount(tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+			fail("proc read-only", path, NULL);
+		close(tree);
+		close(at);
+	}
 }
 
 static void do_devpts(const struct plan_op_rec *op)

@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'compare two policies: what each change grants or takes away',
     load: async () => (await import('./commands/policy.js')).policyCommand,
   },
+  verify: {
+    summary: 'run an escape test battery against a policy on this host',
+    load: async () => (await import('./commands/verify.js')).verifyCommand,
+  },
   report: {
     summary: 'a policy’s posture on this host: layers, syscall coverage, reach, controls',
     load: async () => (await import('./commands/report.js')).reportCommand,

@@ -34,7 +34,10 @@ function entryAccess(e: ViewEntry): string[] | undefined {
     case 'bind':
       return e.access ?? [e.readOnly ? 'rx' : 'rw']
     case 'tmpfs':
-      return e.access ?? ['rw']
+      return (
+        e.access ??
+        (e.exec === false ? ['read', 'readdir', 'write', 'create', 'delete', 'truncate', 'refer'] : ['rw'])
+      )
     case 'proc':
       return ['read', 'readdir', 'write']
     case 'dev':

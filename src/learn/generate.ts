@@ -227,7 +227,8 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   y.line('filesystem:')
   for (const e of b.filesystem) {
     if (e.kind === 'proc' || e.kind === 'dev') y.line(`  - ${e.kind}: ${q(e.dest)}`)
-    else if (e.kind === 'tmpfs') y.line(`  - tmpfs: ${q(e.dest)}`)
+    else if (e.kind === 'tmpfs')
+      y.line(e.exec === false ? `  - tmpfs: { dest: ${q(e.dest)}, exec: false }` : `  - tmpfs: ${q(e.dest)}`)
   }
   for (const [link, target] of symlinks) y.line(`  - symlink: { target: ${q(target)}, dest: ${q(link)} }`)
   for (const [path, e] of kept) {

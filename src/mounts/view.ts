@@ -75,7 +75,15 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
       return [{ op: 'bind', src: e.src, dest: e.dest, flags: { readOnly: e.readOnly, optional: e.optional } }]
     }
     case 'tmpfs':
-      return [{ op: 'tmpfs', dest: e.dest, size: e.size, mode: e.mode, flags: {} }]
+      return [
+        {
+          op: 'tmpfs',
+          dest: e.dest,
+          size: e.size,
+          mode: e.mode,
+          flags: e.exec === false ? { noexec: true } : {},
+        },
+      ]
     case 'proc':
       return [{ op: 'proc', dest: e.dest }]
     case 'dev':

@@ -95,7 +95,7 @@ export function describeEntry(e: ViewEntry): string {
     case 'bind':
       return `${e.readOnly ? 'read-only' : 'read-write'} bind of ${e.src}${e.optional ? ' (optional)' : ''}`
     case 'tmpfs':
-      return `private tmpfs${e.size ? ` of ${e.size} bytes` : ''}`
+      return `private tmpfs${e.size ? ` of ${e.size} bytes` : ''}${e.exec === false ? ', noexec' : ''}`
     case 'proc':
       return 'private /proc'
     case 'dev':

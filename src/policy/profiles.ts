@@ -22,7 +22,8 @@ const systemView: FilesystemEntry[] = [
   ...SYSTEM_DIRS.map((src) => ({ ro: { src, optional: true } })),
   { proc: '/proc' },
   { dev: '/dev' },
-  { tmpfs: '/tmp' },
+  // Writable means not executable: what a program drops in /tmp cannot be run.
+  { tmpfs: { dest: '/tmp', exec: false } },
 ]
 
 const baseEnv = {
@@ -47,7 +48,7 @@ export const PROFILES: Readonly<Record<string, { description: string; policy: Po
         ...systemView,
         { ro: '/etc' },
         ...ETC_SECRETS.map((dest) => ({ mask: dest })),
-        { tmpfs: '/var/tmp' },
+        { tmpfs: { dest: '/var/tmp', exec: false } },
         { ro: '.' },
       ],
       env: baseEnv,

@@ -12,7 +12,7 @@ export type Network = 'none' | 'loopback' | 'host'
 /** A filesystem entry with absolute paths and defaults applied. */
 export type ViewEntry =
   | { kind: 'bind'; src: string; dest: string; readOnly: boolean; optional: boolean; access?: string[] }
-  | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[] }
+  | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[]; exec?: false }
   | { kind: 'proc' | 'dev' | 'mask'; dest: string }
   | { kind: 'symlink'; target: string; dest: string }
   | { kind: 'file'; dest: string; content: string; mode: number }
@@ -213,6 +213,7 @@ function resolveEntry(entry: FilesystemEntry, baseDir: string): ViewEntry {
       size: parseSize(t.size ?? 0) ?? 0,
       mode: octal(t.mode, 0o1777),
       ...('access' in t && t.access !== undefined ? { access: asList(t.access) } : {}),
+      ...('exec' in t && t.exec === false ? { exec: false as const } : {}),
     }
   }
   if ('proc' in entry) return { kind: 'proc', dest: resolvePath(entry.proc) }

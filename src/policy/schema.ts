@@ -80,6 +80,9 @@ const tmpfsLong = s.object({
   size: s.optional(size),
   mode: s.optional(mode),
   access: s.optional(access),
+  exec: s.optional(
+    s.boolean('false: nothing in it can be executed (a noexec mount, and no Landlock execute right)'),
+  ),
 })
 const mkdirLong = s.object({ dest: absolute('the directory'), mode: s.optional(mode) })
 

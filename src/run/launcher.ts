@@ -20,3 +20,18 @@ export function launcherPath(): string {
   }
   return path
 }
+
+/** The escape test battery `cordon verify` runs inside sandboxes (native/attack.c). */
+export function probesPath(): string {
+  const path = join(dirname(launcherPath()), 'cordon-probes')
+  const fallback = join(packageRoot, 'build', 'native', 'cordon-probes')
+  for (const candidate of [path, fallback])
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {}
+  throw new CordonError(
+    'not_found',
+    `The probe battery ${fallback} is missing; build it with \`npm rebuild cordon\` (needs cc, make and a static libc)`,
+  )
+}

@@ -27,7 +27,8 @@ const lastCounts = (events: SandboxEvent[]) =>
 describe('seccomp notifications', () => {
   test('watched syscalls run as before and are reported with their path', async () => {
     const r = await run(
-      { extends: ['default'] },
+      // The built-in /tmp is noexec; this test runs what it writes there.
+      { extends: ['default'], filesystem: [{ tmpfs: { dest: '/tmp', exec: true } }] },
       'sh',
       ['-c', 'cp /bin/true /tmp/mine && /tmp/mine && /bin/true && echo ok'],
       {

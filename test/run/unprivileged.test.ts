@@ -165,4 +165,19 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.doesNotMatch(probe.stdout, /READ/)
     assert.ok(!existsSync(`${project}/escape`), 'the write stayed in the sandbox’s private /tmp')
   })
+
+  test('cordon verify: every attack blocked for a plain user too (the setuid probe needs root to prepare)', () => {
+    const r = asUser(['verify', '--json'], project)
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout) as {
+      failures: number
+      results: { probe: string; outcome: string; expected: boolean }[]
+    }
+    assert.equal(out.failures, 0)
+    assert.deepEqual(
+      out.results.filter((x) => x.outcome === 'skipped').map((x) => x.probe),
+      ['setuid'],
+    )
+    for (const x of out.results) if (x.expected) assert.equal(x.outcome, 'blocked', x.probe)
+  })
 })

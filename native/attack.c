@@ -1,0 +1,713 @@
+/* cordon-probes: the escape test battery `cordon verify` runs inside a sandbox. Each probe
+ * attempts one attack in its own forked child (a probe the filter kills takes nothing else
+ * down) and prints one JSON line: the call it made, "blocked" or "escaped", and the errno or
+ * signal that stopped it. Probes are built to be harmless when they succeed: privileged calls
+ * get arguments that fail right after the permission check (reboot with a bad magic, swapon of
+ * a missing file, kexec for a foreign arch), so "escaped" means "the kernel let it through".
+ *
+ * Usage: cordon-probes NAME[=ARG] ...   (cordon-probes --list prints the names) */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/kexec.h>
+#include <linux/perf_event.h>
+#include <linux/reboot.h>
+#include <linux/userfaultfd.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/timex.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+struct result {
+	const char *call;
+	int escaped;
+	int err; /* errno when blocked, 0 when none */
+	char detail[160];
+};
+
+static struct result fail_with(const char *call, int err)
+{
+	struct result r = { .call = call, .escaped = 0, .err = err };
+	return r;
+}
+
+static struct result escaped(const char *call, const char *detail)
+{
+	struct result r = { .call = call, .escaped = 1 };
+	snprintf(r.detail, sizeof r.detail, "%s", detail);
+	return r;
+}
+
+/* A call that returns >= 0 on success: escaped when it succeeded. */
+static struct result check(const char *call, long ret, const char *detail)
+{
+	return ret >= 0 ? escaped(call, detail) : fail_with(call, errno);
+}
+
+/* A privileged call made to fail after its permission check: `ok_errno` means it passed it. */
+static struct result privileged(const char *call, long ret, int ok_errno)
+{
+	if (ret >= 0 || errno == ok_errno)
+		return escaped(call, "the permission check passed");
+	return fail_with(call, errno);
+}
+
+static long parse_long(const char *arg)
+{
+	return arg ? strtol(arg, NULL, 10) : 0;
+}
+
+static struct result p_ptrace(const char *arg)
+{
+	pid_t pid = (pid_t)parse_long(arg);
+	long r = syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, pid, 0, 0);
+	if (r == 0)
+		syscall(SYS_ptrace, 17 /* PTRACE_DETACH */, pid, 0, 0);
+	return check("ptrace", r, "attached to a host process");
+}
+
+static struct result p_mount(const char *arg)
+{
+	(void)arg;
+	const char *dir = "/tmp/cordon-verify-mnt";
+	mkdir(dir, 0700);
+	long r = mount("none", dir, "tmpfs", 0, NULL);
+	if (r == 0)
+		umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return check("mount", r, "mounted a tmpfs");
+}
+
+static struct result p_umount(const char *arg)
+{
+	(void)arg;
+	/* Not a mount point: EINVAL, but only after the CAP_SYS_ADMIN check (the path is looked
+	 * up first, so it must exist). */
+	return privileged("umount2", umount2("/proc/self/fd", 0), EINVAL);
+}
+
+static struct result p_userns(const char *arg)
+{
+	(void)arg;
+	return check("unshare", unshare(CLONE_NEWUSER), "created a user namespace");
+}
+
+static struct result p_mountns(const char *arg)
+{
+	(void)arg;
+	return check("unshare", unshare(CLONE_NEWNS), "created a mount namespace");
+}
+
+static struct result p_chroot(const char *arg)
+{
+	(void)arg;
+	const char *dir = "/tmp/cordon-verify-root";
+	mkdir(dir, 0700);
+	long r = chroot(dir);
+	rmdir(dir);
+	return check("chroot", r, "changed root");
+}
+
+static struct result p_pivot_root(const char *arg)
+{
+	(void)arg;
+	return privileged("pivot_root",
+			  syscall(SYS_pivot_root, "/nonexistent-cordon-new", "/nonexistent-cordon-old"), ENOENT);
+}
+
+/* Escaped when the file opened and gave bytes (a masked file is an empty device or refused). */
+static struct result p_read(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_with("openat", errno);
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof buf);
+	int err = errno;
+	close(fd);
+	if (n > 0)
+		return escaped("read", path);
+	return fail_with("read", n < 0 ? err : 0);
+}
+
+static struct result p_list(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return fail_with("openat", errno);
+	struct dirent *e;
+	int entries = 0;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			entries++;
+	closedir(d);
+	if (entries > 0)
+		return escaped("getdents64", path);
+	return fail_with("getdents64", 0);
+}
+
+/* The file stays: `cordon verify` checks on the host whether it landed there, then removes it. */
+static struct result p_write(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail_with("openat", errno);
+	close(fd);
+	return escaped("openat", path);
+}
+
+static struct result p_exec_tmp(const char *arg)
+{
+	(void)arg;
+	const char *copy = "/tmp/cordon-verify-exec";
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return fail_with("openat", errno);
+	unlink(copy);
+	int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (out < 0) {
+		int err = errno;
+		close(in);
+		return fail_with("openat", err);
+	}
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	close(in);
+	close(out);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)copy, (char *)"--noop", NULL };
+		execv(copy, argv);
+		_exit(100 + errno);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	unlink(copy);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 42)
+		return escaped("execve", "ran a program written to /tmp");
+	return fail_with("execve", WIFEXITED(status) && WEXITSTATUS(status) >= 100 ? WEXITSTATUS(status) - 100 : 0);
+}
+
+/* Capabilities after exec (root inside a user namespace gets them back at exec unless
+ * no_new_privs or securebits stop it), or after exec of a setuid-root file given as ARG. */
+static struct result p_exec_caps(const char *arg)
+{
+	int fds[2];
+	if (pipe(fds))
+		return fail_with("pipe", errno);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		char *self = arg ? (char *)arg : (char *)"/proc/self/exe";
+		char *argv[] = { self, (char *)"--caps", NULL };
+		execv(self, argv);
+		_exit(100 + errno);
+	}
+	close(fds[1]);
+	char buf[128] = { 0 };
+	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) >= 100)
+		return fail_with("execve", WEXITSTATUS(status) - 100);
+	if (n <= 0)
+		return fail_with("execve", 0);
+	unsigned long long eff = 0;
+	unsigned euid = 0, uid = 0;
+	if (sscanf(buf, "%llx %u %u", &eff, &euid, &uid) != 3)
+		return fail_with("execve", 0);
+	if (eff != 0 || (euid == 0 && uid != 0)) {
+		struct result r = escaped("execve", "");
+		snprintf(r.detail, sizeof r.detail, "CapEff %llx, euid %u", eff, euid);
+		return r;
+	}
+	return fail_with("execve", 0);
+}
+
+static struct result p_socket(const char *kind)
+{
+	int fd = strcmp(kind, "packet") == 0 ? socket(AF_PACKET, SOCK_RAW, htons(0x0003))
+					     : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (fd >= 0)
+		close(fd);
+	return check("socket", fd, kind);
+}
+
+static struct result p_connect(int type, const char *arg)
+{
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail_with("socket", errno);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)parse_long(arg)) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	long r;
+	if (type == SOCK_STREAM) {
+		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	} else {
+		/* Delivery is what counts: `cordon verify` listens on the host and says. */
+		r = sendto(fd, "cordon-verify", 13, 0, (struct sockaddr *)&sa, sizeof sa);
+	}
+	int err = errno;
+	close(fd);
+	if (r < 0)
+		return fail_with(type == SOCK_STREAM ? "connect" : "sendto", err);
+	return escaped(type == SOCK_STREAM ? "connect" : "sendto", "reached the host's loopback");
+}
+
+static struct result p_abstract(const char *name)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail_with("socket", errno);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(name ? name : "");
+	if (len > sizeof sa.sun_path - 1)
+		len = sizeof sa.sun_path - 1;
+	memcpy(sa.sun_path + 1, name, len);
+	/* The whole sun_path, zero-padded: how libuv (Node) names abstract sockets. */
+	long r = connect(fd, (struct sockaddr *)&sa, (socklen_t)sizeof sa);
+	int err = errno;
+	close(fd);
+	return r == 0 ? escaped("connect", "connected to a host abstract socket") : fail_with("connect", err);
+}
+
+static struct result p_signal(const char *arg)
+{
+	return check("kill", kill((pid_t)parse_long(arg), SIGTERM), "signalled a host process");
+}
+
+static struct result p_tiocsti(const char *arg)
+{
+	(void)arg;
+	char c = ' ';
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int target = fd >= 0 ? fd : 0;
+	long r = ioctl(target, TIOCSTI, &c);
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		return escaped("ioctl", "pushed a character into the terminal's input");
+	return fail_with("ioctl", err);
+}
+
+static struct result p_keyctl(const char *arg)
+{
+	(void)arg;
+	return check("keyctl", syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3 /* SESSION */, 0),
+		     "reached the kernel keyring");
+}
+
+static struct result p_bpf(const char *arg)
+{
+	(void)arg;
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof attr);
+	attr.map_type = BPF_MAP_TYPE_ARRAY;
+	attr.key_size = 4;
+	attr.value_size = 4;
+	attr.max_entries = 1;
+	long fd = syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr);
+	if (fd >= 0)
+		close((int)fd);
+	return check("bpf", fd, "created a BPF map");
+}
+
+static struct result p_perf(const char *arg)
+{
+	(void)arg;
+	struct perf_event_attr attr;
+	memset(&attr, 0, sizeof attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.size = sizeof attr;
+	attr.config = PERF_COUNT_SW_TASK_CLOCK;
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+	long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	if (fd >= 0)
+		close((int)fd);
+	return check("perf_event_open", fd, "opened a perf event");
+}
+
+static struct result p_io_uring(const char *arg)
+{
+	(void)arg;
+	struct io_uring_params params;
+	memset(&params, 0, sizeof params);
+	long fd = syscall(SYS_io_uring_setup, 1, &params);
+	if (fd >= 0)
+		close((int)fd);
+	return check("io_uring_setup", fd, "created an io_uring");
+}
+
+static struct result p_userfaultfd(const char *arg)
+{
+	(void)arg;
+	long fd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (fd >= 0)
+		close((int)fd);
+	return check("userfaultfd", fd, "created a userfaultfd");
+}
+
+static struct result p_module(const char *arg)
+{
+	(void)arg;
+	return privileged("finit_module", syscall(SYS_finit_module, -1, "", 0), EBADF);
+}
+
+static struct result p_init_module(const char *arg)
+{
+	(void)arg;
+	long r = syscall(SYS_init_module, NULL, 0, "");
+	if (r >= 0 || errno == EFAULT || errno == ENOEXEC || errno == EINVAL)
+		return escaped("init_module", "the permission check passed");
+	return fail_with("init_module", errno);
+}
+
+static struct result p_reboot(const char *arg)
+{
+	(void)arg;
+	/* A wrong second magic: EINVAL, but only after the CAP_SYS_BOOT check. */
+	return privileged("reboot", syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0x12345678, LINUX_REBOOT_CMD_CAD_OFF, NULL),
+			  EINVAL);
+}
+
+static struct result p_clock(const char *arg)
+{
+	(void)arg;
+	struct timex tx;
+	memset(&tx, 0, sizeof tx);
+	if (adjtimex(&tx) < 0)
+		return fail_with("adjtimex", errno);
+	struct timex set;
+	memset(&set, 0, sizeof set);
+	set.modes = ADJ_TICK;
+	set.tick = tx.tick; /* the value it has: harmless if it goes through */
+	return check("clock_adjtime", syscall(SYS_clock_adjtime, CLOCK_REALTIME, &set), "may set the clock");
+}
+
+static struct result p_swapon(const char *arg)
+{
+	(void)arg;
+	return privileged("swapon", syscall(SYS_swapon, "/nonexistent-cordon-swap", 0), ENOENT);
+}
+
+static struct result p_kexec(const char *arg)
+{
+	(void)arg;
+	/* A foreign architecture: EINVAL, but only after the CAP_SYS_BOOT check. */
+	return privileged("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0x7fff0000UL), EINVAL);
+}
+
+static struct result p_proc_sys(const char *arg)
+{
+	(void)arg;
+	const char *files[] = { "/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches" };
+	int err = 0;
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return escaped("openat", files[i]);
+		}
+		if (!err)
+			err = errno;
+	}
+	return fail_with("openat", err);
+}
+
+static struct result p_proc_exe(const char *arg)
+{
+	(void)arg;
+	const char *files[] = { "/proc/self/exe", "/proc/1/exe" };
+	int err = 0;
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return escaped("openat", files[i]);
+		}
+		if (!err)
+			err = errno;
+	}
+	return fail_with("openat", err);
+}
+
+static struct result p_mknod(const char *arg)
+{
+	(void)arg;
+	const char *node = "/tmp/cordon-verify-mem";
+	unlink(node);
+	if (mknod(node, S_IFCHR | 0600, makedev(1, 1) /* /dev/mem */))
+		return fail_with("mknod", errno);
+	int fd = open(node, O_RDONLY | O_CLOEXEC);
+	int err = errno;
+	unlink(node);
+	if (fd >= 0) {
+		close(fd);
+		return escaped("mknod", "created and opened /dev/mem");
+	}
+	return fail_with("openat", err); /* created, but nodev makes it useless */
+}
+
+#if defined(__x86_64__)
+static long i386_syscall(long nr, long a, long b, long c)
+{
+	long ret;
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+	return ret;
+}
+#endif
+
+/* keyctl(GET_KEYRING_ID) through the i386 entry point: it succeeds wherever nothing filters it. */
+static struct result p_i386(const char *arg)
+{
+	(void)arg;
+#if defined(__x86_64__)
+	long r = i386_syscall(288 /* i386 keyctl */, 0, -3, 0);
+	if (r >= 0)
+		return escaped("keyctl", "i386 entry point");
+	return fail_with("keyctl", (int)-r);
+#else
+	return fail_with("keyctl", ENOSYS);
+#endif
+}
+
+static struct result p_x32(const char *arg)
+{
+	(void)arg;
+#if defined(__x86_64__)
+	long r = syscall(0x40000000L | 39 /* getpid */);
+	return check("getpid", r, "x32 entry point");
+#else
+	return fail_with("getpid", ENOSYS);
+#endif
+}
+
+/* Forks sleepers until fork fails or CAP of them run. */
+static struct result p_fork_bomb(const char *arg)
+{
+	long cap = arg ? parse_long(arg) : 2000;
+	long n = 0;
+	int err = 0;
+	pid_t group = getpid();
+	for (; n < cap; n++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pause();
+			_exit(0);
+		}
+		if (pid < 0) {
+			err = errno;
+			break;
+		}
+	}
+	signal(SIGTERM, SIG_IGN);
+	kill(-group, SIGTERM);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	struct result r = n >= cap ? escaped("clone", "") : fail_with("clone", err);
+	snprintf(r.detail, sizeof r.detail, "%ld processes", n);
+	return r;
+}
+
+/* Touches memory 16 MiB at a time up to CAP MiB; a memory limit kills it first. */
+static struct result p_memory(const char *arg)
+{
+	long cap = arg ? parse_long(arg) : 1024;
+	long mib = 0;
+	for (; mib < cap; mib += 16) {
+		char *p = mmap(NULL, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return fail_with("mmap", errno);
+		memset(p, 1, 16 << 20);
+	}
+	struct result r = escaped("mmap", "");
+	snprintf(r.detail, sizeof r.detail, "%ld MiB", mib);
+	return r;
+}
+
+struct probe {
+	const char *name;
+	struct result (*run)(const char *arg);
+	const char *fixed; /* the argument when the probe takes none from the caller */
+};
+
+static struct result p_tcp(const char *arg) { return p_connect(SOCK_STREAM, arg); }
+static struct result p_udp(const char *arg) { return p_connect(SOCK_DGRAM, arg); }
+
+static const struct probe PROBES[] = {
+	{ "ptrace-host", p_ptrace, NULL },
+	{ "mount", p_mount, NULL },
+	{ "umount", p_umount, NULL },
+	{ "unshare-user", p_userns, NULL },
+	{ "unshare-mount", p_mountns, NULL },
+	{ "chroot", p_chroot, NULL },
+	{ "pivot-root", p_pivot_root, NULL },
+	{ "read-shadow", p_read, "/etc/shadow" },
+	{ "read-home", p_list, NULL },
+	{ "write-outside", p_write, NULL },
+	{ "exec-tmp", p_exec_tmp, NULL },
+	{ "exec-caps", p_exec_caps, NULL },
+	{ "setuid", p_exec_caps, NULL },
+	{ "raw-socket", p_socket, "raw" },
+	{ "packet-socket", p_socket, "packet" },
+	{ "tcp-host", p_tcp, NULL },
+	{ "udp-host", p_udp, NULL },
+	{ "abstract-unix", p_abstract, NULL },
+	{ "signal-host", p_signal, NULL },
+	{ "tiocsti", p_tiocsti, NULL },
+	{ "keyctl", p_keyctl, NULL },
+	{ "bpf", p_bpf, NULL },
+	{ "perf-event", p_perf, NULL },
+	{ "io-uring", p_io_uring, NULL },
+	{ "userfaultfd", p_userfaultfd, NULL },
+	{ "module-load", p_module, NULL },
+	{ "init-module", p_init_module, NULL },
+	{ "reboot", p_reboot, NULL },
+	{ "clock-set", p_clock, NULL },
+	{ "swapon", p_swapon, NULL },
+	{ "kexec", p_kexec, NULL },
+	{ "proc-sys-write", p_proc_sys, NULL },
+	{ "proc-exe-write", p_proc_exe, NULL },
+	{ "mknod", p_mknod, NULL },
+	{ "i386-entry", p_i386, NULL },
+	{ "x32-entry", p_x32, NULL },
+	{ "fork-bomb", p_fork_bomb, NULL },
+	{ "memory", p_memory, NULL },
+};
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/* Runs one probe in a child; the child sends its result through a pipe, so a child killed by
+ * the filter (SIGSYS) or the OOM killer (SIGKILL) is reported by its signal. */
+static void run_probe(const struct probe *p, const char *arg, const char *label)
+{
+	int fds[2];
+	if (pipe(fds)) {
+		perror("cordon-probes: pipe");
+		exit(1);
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		setpgid(0, 0);
+		struct result r = p->run(p->fixed ? p->fixed : arg);
+		if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
+			_exit(2);
+		_exit(0);
+	}
+	close(fds[1]);
+	struct result r;
+	memset(&r, 0, sizeof r);
+	ssize_t n = pid > 0 ? read(fds[0], &r, sizeof r) : -1;
+	close(fds[0]);
+	int status = 0;
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	printf("{\"probe\":");
+	json_string(stdout, label);
+	if (n == (ssize_t)sizeof r) {
+		printf(",\"outcome\":\"%s\",\"call\":", r.escaped ? "escaped" : "blocked");
+		json_string(stdout, r.call);
+		if (!r.escaped && r.err)
+			printf(",\"errno\":%d", r.err);
+		if (r.detail[0]) {
+			printf(",\"detail\":");
+			json_string(stdout, r.detail);
+		}
+	} else if (WIFSIGNALED(status)) {
+		printf(",\"outcome\":\"blocked\",\"signal\":%d", WTERMSIG(status));
+	} else {
+		printf(",\"outcome\":\"error\",\"detail\":\"the probe ended without a result\"");
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--noop") == 0)
+		return 42;
+	if (argc == 2 && strcmp(argv[1], "--caps") == 0) {
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[256];
+		unsigned long long eff = 0;
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "CapEff: %llx", &eff) == 1)
+				break;
+		if (f)
+			fclose(f);
+		printf("%llx %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid());
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (size_t i = 0; i < sizeof PROBES / sizeof *PROBES; i++)
+			puts(PROBES[i].name);
+		return 0;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: cordon-probes NAME[=ARG]... | --list\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		char name[64];
+		const char *eq = strchr(argv[i], '=');
+		size_t len = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+		if (len >= sizeof name) {
+			fprintf(stderr, "cordon-probes: probe name too long: %s\n", argv[i]);
+			return 2;
+		}
+		memcpy(name, argv[i], len);
+		name[len] = '\0';
+		const struct probe *p = NULL;
+		for (size_t k = 0; k < sizeof PROBES / sizeof *PROBES; k++)
+			if (strcmp(PROBES[k].name, name) == 0)
+				p = &PROBES[k];
+		if (!p) {
+			fprintf(stderr, "cordon-probes: unknown probe %s (see --list)\n", name);
+			return 2;
+		}
+		run_probe(p, eq ? eq + 1 : NULL, argv[i]);
+	}
+	return 0;
+}

@@ -1,0 +1,248 @@
+// The escape battery's catalogue: what each probe attacks, whether a policy should stop it,
+// and which layer did when it was stopped. Attribution is by evidence: the seccomp outcome of
+// the very call the probe made (reference evaluator, real arguments), then what the errno
+// means for that attack (ESRCH from kill: the pid namespace hid the target; EROFS: a read-only
+// mount; EACCES on a path: Landlock or a masked file).
+import { homedir } from 'node:os'
+import { capabilityNumber } from '../policy/capabilities.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+
+export interface ProbeSpec {
+  name: string
+  /** What it attacks, in words. */
+  attack: string
+  /** Arguments the seccomp check uses for the calls this probe makes (default: zeros). */
+  args?: Readonly<Record<string, readonly bigint[]>>
+  /** The entry point the call went through, when not the native one. */
+  arch?: 'i386'
+  /** Why the policy does not promise to block it; undefined when it does. */
+  notExpected?: (p: ResolvedPolicy, ctx: ProbeContext) => string | undefined
+  /** Layer by errno name (or `signal N`, `none` when blocked without an errno). */
+  layers: Readonly<Record<string, string>>
+}
+
+export interface ProbeContext {
+  tcpPort: number
+  home: string
+}
+
+const CAPS = 'capabilities'
+const PRIVILEGED = { EPERM: CAPS } as const
+const AF_INET = 2n
+const AF_PACKET = 17n
+const SOCK_STREAM = 1n
+const SOCK_DGRAM = 2n
+const SOCK_RAW = 3n
+
+const under = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+export const PROBES: readonly ProbeSpec[] = [
+  {
+    name: 'ptrace-host',
+    attack: 'ptrace(PTRACE_ATTACH) a host process',
+    args: { ptrace: [16n] },
+    layers: { ESRCH: 'pid namespace', EPERM: CAPS },
+  },
+  { name: 'mount', attack: 'mount a file system', layers: PRIVILEGED },
+  { name: 'umount', attack: 'unmount a file system', layers: PRIVILEGED },
+  {
+    name: 'unshare-user',
+    attack: 'create a user namespace (regain capabilities in it)',
+    args: { unshare: [0x10000000n] },
+    layers: { EPERM: 'kernel', ENOSPC: 'kernel (user namespace limit)' },
+  },
+  {
+    name: 'unshare-mount',
+    attack: 'create a mount namespace',
+    args: { unshare: [0x20000n] },
+    layers: PRIVILEGED,
+  },
+  { name: 'chroot', attack: 'chroot (the first step of a chroot escape)', layers: PRIVILEGED },
+  { name: 'pivot-root', attack: 'pivot_root', layers: PRIVILEGED },
+  {
+    name: 'read-shadow',
+    attack: 'read /etc/shadow',
+    layers: { EACCES: 'mount view (masked) or Landlock', ENOENT: 'mount view', none: 'mount view (masked)' },
+  },
+  {
+    name: 'read-home',
+    attack: 'list the host home directory',
+    notExpected: (p, ctx) =>
+      p.filesystem.some((e) => e.kind === 'bind' && under(ctx.home, e.src))
+        ? `the policy binds ${ctx.home}`
+        : undefined,
+    layers: { ENOENT: 'mount view', EACCES: 'landlock', none: 'mount view (empty)' },
+  },
+  {
+    name: 'write-outside',
+    attack: 'create a file in a host directory the policy does not make writable',
+    args: { openat: [0n, 0n, 0o301n] },
+    layers: {
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view',
+      EACCES: 'landlock or file permissions',
+      private: 'mount view (a private tmpfs: nothing reached the host)',
+    },
+  },
+  {
+    name: 'exec-tmp',
+    attack: 'write a program to /tmp and run it',
+    layers: { EACCES: 'mount view (noexec) and Landlock', EROFS: 'mount view (read-only)' },
+  },
+  {
+    name: 'exec-caps',
+    attack: 'gain capabilities by exec (root inside the sandbox)',
+    layers: { none: 'capabilities (bounding set) and no_new_privs' },
+  },
+  {
+    name: 'setuid',
+    attack: 'gain root by running a setuid-root binary',
+    layers: { none: 'no_new_privs and nosuid mounts', EACCES: 'landlock or noexec' },
+  },
+  {
+    name: 'raw-socket',
+    attack: 'open a raw IP socket',
+    args: { socket: [AF_INET, SOCK_RAW, 1n] },
+    notExpected: (p) =>
+      p.capabilities.includes(capabilityNumber('CAP_NET_RAW')!) ? 'the policy keeps CAP_NET_RAW' : undefined,
+    layers: PRIVILEGED,
+  },
+  {
+    name: 'packet-socket',
+    attack: 'open a packet socket (sniff or forge frames)',
+    args: { socket: [AF_PACKET, SOCK_RAW, 0x300n] },
+    notExpected: (p) =>
+      p.capabilities.includes(capabilityNumber('CAP_NET_RAW')!) ? 'the policy keeps CAP_NET_RAW' : undefined,
+    layers: PRIVILEGED,
+  },
+  {
+    name: 'tcp-host',
+    attack: 'connect to a TCP port listening on the host’s loopback',
+    args: { socket: [AF_INET, SOCK_STREAM, 0n] },
+    notExpected: (p, ctx) =>
+      p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
+        ? 'network: host allows it'
+        : undefined,
+    layers: {
+      ENETUNREACH: 'net namespace',
+      ECONNREFUSED: 'net namespace',
+      EACCES: 'landlock (tcp ports)',
+    },
+  },
+  {
+    name: 'udp-host',
+    attack: 'send a UDP datagram to the host’s loopback',
+    args: { socket: [AF_INET, SOCK_DGRAM, 0n] },
+    notExpected: (p) => (p.network === 'host' && !p.tcp ? 'network: host allows it' : undefined),
+    layers: {
+      ENETUNREACH: 'net namespace',
+      ECONNREFUSED: 'net namespace',
+      none: 'net namespace (sent, never reached the host)',
+    },
+  },
+  {
+    name: 'abstract-unix',
+    attack: 'connect to a host abstract UNIX socket',
+    args: { socket: [1n, SOCK_STREAM, 0n] },
+    notExpected: (p) =>
+      p.network === 'host' && !p.landlock.scopes.includes('abstract-unix-socket')
+        ? 'network: host without the abstract-unix-socket scope'
+        : undefined,
+    layers: { ECONNREFUSED: 'net namespace', EPERM: 'landlock (scope)' },
+  },
+  {
+    name: 'signal-host',
+    attack: 'kill a host process',
+    notExpected: (p) =>
+      !p.namespaces.pid && !p.landlock.scopes.includes('signal')
+        ? 'no pid namespace and no signal scope'
+        : undefined,
+    layers: { ESRCH: 'pid namespace', EPERM: 'landlock (scope)' },
+  },
+  {
+    name: 'tiocsti',
+    attack: 'push keystrokes into the terminal (TIOCSTI)',
+    args: { ioctl: [0n, 0x5412n] },
+    layers: { ENOTTY: 'new session (no terminal)', ENXIO: 'new session (no terminal)', EIO: 'new session' },
+  },
+  { name: 'keyctl', attack: 'use the kernel keyring', layers: { EPERM: 'kernel' } },
+  {
+    name: 'bpf',
+    attack: 'load BPF (create a map)',
+    args: { bpf: [0n] },
+    layers: { EPERM: 'kernel (unprivileged BPF off)' },
+  },
+  {
+    name: 'perf-event',
+    attack: 'perf_event_open',
+    layers: { EACCES: 'kernel (perf_event_paranoid)', EPERM: 'kernel' },
+  },
+  {
+    name: 'io-uring',
+    attack: 'create an io_uring (bypasses seccomp for its operations)',
+    layers: { EPERM: 'kernel' },
+  },
+  {
+    name: 'userfaultfd',
+    attack: 'create a userfaultfd (exploit race widening)',
+    layers: { EPERM: 'kernel' },
+  },
+  { name: 'module-load', attack: 'load a kernel module (finit_module)', layers: PRIVILEGED },
+  { name: 'init-module', attack: 'load a kernel module (init_module)', layers: PRIVILEGED },
+  { name: 'reboot', attack: 'reboot the machine', layers: PRIVILEGED },
+  { name: 'clock-set', attack: 'set the system clock', layers: PRIVILEGED },
+  { name: 'swapon', attack: 'enable swap', layers: PRIVILEGED },
+  { name: 'kexec', attack: 'load a new kernel (kexec)', layers: PRIVILEGED },
+  {
+    name: 'proc-sys-write',
+    attack: 'open /proc/sys and /proc/sysrq-trigger for writing (host-wide kernel settings)',
+    args: { openat: [0n, 0n, 1n] },
+    layers: {
+      EROFS: 'mount view (read-only /proc/sys)',
+      EACCES: 'user namespace or Landlock',
+      ENOENT: 'mount view',
+    },
+  },
+  {
+    name: 'proc-exe-write',
+    attack: 'overwrite the launcher through /proc/PID/exe (CVE-2019-5736)',
+    args: { openat: [0n, 0n, 1n] },
+    layers: {
+      ETXTBSY: 'kernel (running executable)',
+      EACCES: 'non-dumpable launcher',
+      ENOENT: 'pid namespace',
+    },
+  },
+  {
+    name: 'mknod',
+    attack: 'create and open a device node (/dev/mem)',
+    layers: { EPERM: CAPS, EACCES: 'landlock or nodev mount' },
+  },
+  {
+    name: 'i386-entry',
+    attack: 'call a filtered syscall (keyctl) through the i386 entry point',
+    arch: 'i386',
+    layers: { ENOSYS: 'kernel (no IA-32 emulation)', EPERM: 'kernel' },
+  },
+  {
+    name: 'x32-entry',
+    attack: 'call a syscall through the x32 ABI',
+    layers: { ENOSYS: 'kernel (no x32)', 'signal 31': 'seccomp (x32 killed)' },
+  },
+  {
+    name: 'fork-bomb',
+    attack: 'fork until the host runs out of processes',
+    notExpected: (p) =>
+      p.limits.pids === undefined ? 'the policy sets no pids limit (limits.pids)' : undefined,
+    layers: { EAGAIN: 'cgroup (pids limit)' },
+  },
+  {
+    name: 'memory',
+    attack: 'allocate until the host runs out of memory',
+    notExpected: (p) =>
+      p.limits.memory === undefined ? 'the policy sets no memory limit (limits.memory)' : undefined,
+    layers: { 'signal 9': 'cgroup (memory limit: OOM kill)', ENOMEM: 'cgroup (memory limit)' },
+  },
+]
+
+export const defaultProbeContext = (tcpPort: number): ProbeContext => ({ tcpPort, home: homedir() })

@@ -1,0 +1,120 @@
+// The escape battery against the real kernel: everything blocked under the default profile,
+// by the layer we expect; a weakened policy fails the battery, naming what got through.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { cordon, isRoot, projectDir } from '../helpers.js'
+
+interface Result {
+  probe: string
+  target?: string
+  outcome: 'blocked' | 'escaped' | 'error' | 'skipped'
+  expected: boolean
+  by?: string
+  reason?: string
+}
+
+function verify(args: string[]): { status: number | null; results: Result[]; failures: number } {
+  const r = cordon(['verify', '--json', ...args], { cwd: projectDir(), timeout: 120_000 })
+  assert.ok(r.status === 0 || r.status === 1, r.stderr)
+  const out = JSON.parse(r.stdout) as { results: Result[]; failures: number }
+  return { status: r.status, ...out }
+}
+
+const byProbe = (results: Result[], name: string) => results.filter((r) => r.probe === name)
+const one = (results: Result[], name: string) => {
+  const found = byProbe(results, name)
+  assert.equal(found.length, 1, name)
+  return found[0]!
+}
+
+describe('cordon verify', { concurrency: 1 }, () => {
+  test('the default profile blocks every attack, each by the layer that should', () => {
+    const { status, results, failures } = verify([])
+    assert.equal(status, 0)
+    assert.equal(failures, 0)
+    for (const r of results)
+      if (r.expected) assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+    const by = (name: string) => one(results, name).by
+    assert.equal(by('ptrace-host'), 'seccomp')
+    assert.equal(by('signal-host'), 'pid namespace')
+    assert.equal(by('tcp-host'), 'net namespace')
+    assert.equal(by('udp-host'), 'net namespace')
+    assert.equal(by('abstract-unix'), 'net namespace')
+    assert.equal(by('proc-sys-write'), 'mount view (read-only /proc/sys)')
+    assert.equal(by('exec-tmp'), 'mount view (noexec) and Landlock')
+    assert.equal(by('x32-entry'), 'seccomp (x32 killed)')
+    assert.equal(by('i386-entry'), 'seccomp')
+    assert.equal(by('read-home'), 'mount view')
+    const writes = byProbe(results, 'write-outside')
+    assert.ok(writes.some((w) => w.target === '/etc' && w.by === 'mount view (read-only)'))
+    assert.ok(writes.every((w) => w.outcome === 'blocked'))
+    if (isRoot) assert.equal(one(results, 'setuid').outcome, 'blocked')
+    // No limits in the default profile: the battery says so instead of pretending.
+    assert.deepEqual(
+      byProbe(results, 'fork-bomb').map((r) => [r.expected, r.reason]),
+      [[false, 'the policy sets no pids limit (limits.pids)']],
+    )
+  })
+
+  test('a weakened policy fails the battery and names each attack that got through', () => {
+    const { status, results, failures } = verify(['--seccomp', 'none', '--tmpfs', '/tmp'])
+    assert.equal(status, 1)
+    const escaped = results.filter((r) => r.outcome === 'escaped' && r.expected).map((r) => r.probe)
+    for (const name of ['unshare-user', 'exec-tmp', 'keyctl', 'io-uring', 'userfaultfd', 'i386-entry'])
+      assert.ok(escaped.includes(name), `${name} should get through: ${escaped.join(', ')}`)
+    assert.equal(failures, escaped.length)
+    // Layers other than seccomp still hold.
+    assert.equal(one(results, 'mount').by, 'capabilities')
+    assert.equal(one(results, 'signal-host').by, 'pid namespace')
+    assert.equal(one(results, 'proc-sys-write').outcome, 'blocked')
+  })
+
+  test('network: host: loopback reachable as the policy says, the abstract-socket scope still holds', () => {
+    const { status, results } = verify([
+      '--net',
+      'host',
+      '--probe',
+      'tcp-host',
+      '--probe',
+      'udp-host',
+      '--probe',
+      'abstract-unix',
+    ])
+    assert.equal(status, 0)
+    assert.deepEqual(
+      results.map((r) => [r.probe, r.outcome, r.expected]),
+      [
+        ['tcp-host', 'escaped', false],
+        ['udp-host', 'escaped', false],
+        ['abstract-unix', 'blocked', true],
+      ],
+    )
+    assert.equal(one(results, 'abstract-unix').by, 'landlock (scope)')
+  })
+
+  test(
+    'limits stop the fork bomb and memory exhaustion',
+    { skip: !isRoot && 'cgroups need root here' },
+    () => {
+      const { status, results } = verify([
+        '--pids',
+        '64',
+        '--memory',
+        '64M',
+        '--probe',
+        'fork-bomb',
+        '--probe',
+        'memory',
+      ])
+      assert.equal(status, 0)
+      assert.equal(one(results, 'fork-bomb').by, 'cgroup (pids limit)')
+      assert.equal(one(results, 'memory').by, 'cgroup (memory limit: OOM kill)')
+    },
+  )
+
+  test('bad probe names say which exist', () => {
+    const r = cordon(['verify', '--probe', 'nosuch'])
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /unknown probe `nosuch`; probes: ptrace-host, mount/)
+  })
+})
