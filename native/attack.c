@@ -423,12 +423,11 @@ static struct result p_kexec(const char *arg)
 	return privileged("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0x7fff0000UL), EINVAL);
 }
 
-static struct result p_proc_sys(const char *arg)
+/* Escaped when any of the files opens for writing (nothing is written); else the first errno. */
+static struct result open_any_for_write(const char *const *files, size_t count)
 {
-	(void)arg;
-	const char *files[] = { "/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches" };
 	int err = 0;
-	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+	for (size_t i = 0; i < count; i++) {
 		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			close(fd);
@@ -440,21 +439,19 @@ static struct result p_proc_sys(const char *arg)
 	return fail_with("openat", err);
 }
 
+static struct result p_proc_sys(const char *arg)
+{
+	(void)arg;
+	static const char *const files[] = { "/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger",
+					     "/proc/sys/vm/drop_caches" };
+	return open_any_for_write(files, sizeof files / sizeof *files);
+}
+
 static struct result p_proc_exe(const char *arg)
 {
 	(void)arg;
-	const char *files[] = { "/proc/self/exe", "/proc/1/exe" };
-	int err = 0;
-	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			close(fd);
-			return escaped("openat", files[i]);
-		}
-		if (!err)
-			err = errno;
-	}
-	return fail_with("openat", err);
+	static const char *const files[] = { "/proc/self/exe", "/proc/1/exe" };
+	return open_any_for_write(files, sizeof files / sizeof *files);
 }
 
 static struct result p_mknod(const char *arg)

@@ -99,6 +99,11 @@ function id(flag: string, value: string): number {
   return Number(value)
 }
 
+/** How the flags name the policy, for headings: its file, or the profile. */
+export function policyLabel(flags: PolicyFlagValues, positionalPolicy?: string): string {
+  return flags.policy ?? positionalPolicy ?? `profile ${flags.profile ?? 'default'}`
+}
+
 /** Builds the overlay from flags and resolves it on top of --policy or --profile. */
 export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: string): ResolvedPolicy {
   const cwd = process.cwd()

@@ -4,7 +4,7 @@
 // rights, each address by the network statements. Every finding says what rule would allow it.
 import { landlockRules } from '../landlock/compile.js'
 import { ACCESS } from '../landlock/rights.js'
-import { TCP_ONLY } from '../plan/compile.js'
+import { enforcedSeccompLayers } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { SyscallEvent } from '../run/events.js'
 import { ARCHES, type ArchName, entryPoints } from '../seccomp/arch.js'
@@ -65,7 +65,7 @@ export class Auditor {
   readonly fallbacks: Violation[] = []
 
   constructor(private readonly policy: ResolvedPolicy) {
-    this.spec = resolveSeccomp(policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp)
+    this.spec = resolveSeccomp(enforcedSeccompLayers(policy))
     this.rules = landlockRules(policy).map((r) => ({ ...r, path: normalPath(r.path) ?? r.path }))
   }
 

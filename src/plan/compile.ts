@@ -96,12 +96,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
   ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
-  const filter = cachedFilter(
-    policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp,
-    ctx.arch,
-    ctx.watch,
-    ctx.trace,
-  )
+  const filter = cachedFilter(enforcedSeccompLayers(policy), ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
@@ -115,6 +110,11 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
       'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied',
   )
   return { ops, notes }
+}
+
+/** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:`. */
+export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
+  return policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp
 }
 
 /** With `tcp:` statements, IP sockets other than TCP are refused: Landlock (before ABI 10)

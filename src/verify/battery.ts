@@ -3,7 +3,7 @@
 // the very call the probe made (reference evaluator, real arguments), then what the errno
 // means for that attack (ESRCH from kill: the pid namespace hid the target; EROFS: a read-only
 // mount; EACCES on a path: Landlock or a masked file).
-import { homedir } from 'node:os'
+import { under } from '../learn/paths.js'
 import { capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
@@ -33,8 +33,6 @@ const AF_PACKET = 17n
 const SOCK_STREAM = 1n
 const SOCK_DGRAM = 2n
 const SOCK_RAW = 3n
-
-const under = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
 export const PROBES: readonly ProbeSpec[] = [
   {
@@ -244,5 +242,3 @@ export const PROBES: readonly ProbeSpec[] = [
     layers: { 'signal 9': 'cgroup (memory limit: OOM kill)', ENOMEM: 'cgroup (memory limit)' },
   },
 ]
-
-export const defaultProbeContext = (tcpPort: number): ProbeContext => ({ tcpPort, home: homedir() })

@@ -7,16 +7,19 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { dirname, join } from 'node:path'
-import { TCP_ONLY } from '../plan/compile.js'
+import { enforcedSeccompLayers } from '../plan/compile.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { run } from '../run/spawn.js'
 import { probesPath } from '../run/launcher.js'
 import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
+import type { SeccompSpec } from '../seccomp/model.js'
 import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
-import { defaultProbeContext, PROBES, type ProbeContext, type ProbeSpec } from './battery.js'
+import { homedir } from 'node:os'
+import { under } from '../learn/paths.js'
+import { PROBES, type ProbeContext, type ProbeSpec } from './battery.js'
 
 export type Outcome = 'blocked' | 'escaped' | 'error' | 'skipped'
 
@@ -74,7 +77,7 @@ const listen = (server: Server, options: { port?: number; host?: string; path?: 
     server.listen(options, () => resolve())
   })
 
-async function prepare(policy: ResolvedPolicy, ctx: ProbeContext, cwd: string): Promise<Fixtures> {
+async function prepare(policy: ResolvedPolicy, home: string, cwd: string): Promise<Fixtures> {
   const sleeper = spawnChild('sleep', ['600'], { stdio: 'ignore' })
   const tcp = createServer((s) => s.destroy())
   await listen(tcp, { port: 0, host: '127.0.0.1' })
@@ -94,9 +97,9 @@ async function prepare(policy: ResolvedPolicy, ctx: ProbeContext, cwd: string): 
     (e): e is Extract<ViewEntry, { kind: 'bind' }> => e.kind === 'bind' && !e.readOnly,
   )
   const stamp = `.cordon-verify-${process.pid}-${Date.now()}`
-  const writeTargets = [...new Set(['/etc', '/usr', '/var', ctx.home, dirname(cwd)])]
+  const writeTargets = [...new Set(['/etc', '/usr', '/var', home, dirname(cwd)])]
     .filter((d) => existsSync(d) && statSync(d).isDirectory())
-    .filter((d) => !writable.some((b) => d === b.src || d.startsWith(`${b.src}/`)))
+    .filter((d) => !writable.some((b) => under(d, b.src)))
     .map((d) => join(d, stamp))
   const fixtures: Fixtures = {
     sleeper,
@@ -166,10 +169,8 @@ function withProbes(
   }
 }
 
-/** True when the policy's filter lets `call` (with the probe's arguments) through. */
-function seccompAllows(policy: ResolvedPolicy, spec: ProbeSpec, call: string): boolean {
-  const layers = policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp
-  const resolved = resolveSeccomp(layers)
+/** True when the filter lets `call` (with the probe's arguments) through. */
+function seccompAllows(resolved: SeccompSpec, spec: ProbeSpec, call: string): boolean {
   const arch = archByName(spec.arch ?? process.arch)
   if (!arch) return true
   const nr = syscallTable(arch.name)[call]
@@ -180,9 +181,9 @@ function seccompAllows(policy: ResolvedPolicy, spec: ProbeSpec, call: string): b
   return action === RET.ALLOW || action === RET.LOG || action === RET.USER_NOTIF
 }
 
-function attribute(policy: ResolvedPolicy, spec: ProbeSpec, raw: RawResult): string {
+function attribute(filter: SeccompSpec, spec: ProbeSpec, raw: RawResult): string {
   const key = raw.signal !== undefined ? `signal ${raw.signal}` : raw.errno ? errnoName(raw.errno) : 'none'
-  if (raw.call && (raw.errno !== undefined || raw.signal === 31) && !seccompAllows(policy, spec, raw.call))
+  if (raw.call && (raw.errno !== undefined || raw.signal === 31) && !seccompAllows(filter, spec, raw.call))
     return 'seccomp'
   return spec.layers[key] ?? key
 }
@@ -196,9 +197,10 @@ export interface VerifyOptions {
 
 export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}): Promise<Verification> {
   const cwd = options.cwd ?? process.cwd()
-  const ctxBase = defaultProbeContext(0)
-  const fx = await prepare(policy, ctxBase, cwd)
-  const ctx: ProbeContext = { ...ctxBase, tcpPort: fx.tcpPort }
+  const home = homedir()
+  const fx = await prepare(policy, home, cwd)
+  const ctx: ProbeContext = { home, tcpPort: fx.tcpPort }
+  const filter = resolveSeccomp(enforcedSeccompLayers(policy))
   try {
     const { policy: sandboxed, bin, suid } = withProbes(policy, fx)
     const selected = PROBES.filter((p) => !options.only || options.only.includes(p.name))
@@ -294,7 +296,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         await new Promise((r) => setTimeout(r, 50))
         outcome = fx.udpReceived ? 'escaped' : 'blocked'
       }
-      if (outcome === 'blocked') by ??= attribute(policy, spec, raw)
+      if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
       results.push({
         ...base,
         outcome,

@@ -4,7 +4,7 @@ import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
 import { statementStatus } from '../../landlock/status.js'
 import { paint } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 
 const HELP = `Usage: cordon check [--json] [policy options]
 
@@ -59,7 +59,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
       : c.red('cordon run cannot work here until the ✗ above are fixed.'),
   )
   const label = { full: c.green('full   '), partial: c.yellow('partial'), none: c.red('none   ') }
-  const subject = values.policy ?? positionals[0] ?? `profile ${values.profile ?? 'default'}`
+  const subject = policyLabel(values, positionals[0])
   lines.push('', `statements of ${subject} on this host:`)
   for (const st of statements)
     lines.push(

@@ -9,7 +9,7 @@ import { compilePlan } from '../../plan/compile.js'
 import { posture } from '../../report/posture.js'
 import { renderHtml, renderMarkdown, renderText } from '../../report/render.js'
 import { paint } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 
 const HELP = `Usage: cordon report [POLICY] [policy options] [--json | --md | --html] [-o FILE]
 
@@ -56,7 +56,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       `cordon report takes at most one policy file, got ${positionals.length}`,
     )
   const policy = policyFromFlags(values, positionals[0])
-  const label = values.policy ?? positionals[0] ?? `profile ${values.profile ?? 'default'}`
+  const label = policyLabel(values, positionals[0])
   const facts = hostFacts()
   const p = posture(policy, label, compilePlan(policy), facts, hostChecks(facts), nativeArch())
   const out = values.json

@@ -4,7 +4,7 @@ import { CordonError } from '../../errors.js'
 import { PROBES } from '../../verify/battery.js'
 import { type ProbeResult, verify } from '../../verify/verify.js'
 import { paint } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 
 const HELP = `Usage: cordon verify [POLICY] [policy options] [--json] [--probe NAME...]
 
@@ -72,7 +72,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     const note = r.expected ? (r.detail ?? '') : `${r.reason ?? ''}${r.detail ? ` (${r.detail})` : ''}`
     return `  ${r.outcome === 'error' ? c.red('ERROR      ') : mark} ${what.padEnd(40)} ${note}`
   }
-  const label = values.policy ?? positionals[0] ?? `profile ${values.profile ?? 'default'}`
+  const label = policyLabel(values, positionals[0])
   const lines = [`cordon verify — ${label}`, ...result.results.map(line), '']
   const blocked = result.results.filter((r) => r.outcome === 'blocked').length
   const allowed = result.results.filter((r) => !r.expected && r.outcome === 'escaped').length
