@@ -541,7 +541,10 @@ static struct result p_memory(const char *arg)
 		char *p = mmap(NULL, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return fail_with("mmap", errno);
-		memset(p, 1, 16 << 20);
+		/* Huge pages: one fault per 2 MiB, so gigabytes up to a limit take a second, not ten. */
+		madvise(p, 16 << 20, MADV_HUGEPAGE);
+		for (long off = 0; off < (16 << 20); off += 4096)
+			p[off] = 1; /* in case populating stopped short */
 	}
 	struct result r = escaped("mmap", "");
 	snprintf(r.detail, sizeof r.detail, "%ld MiB", mib);

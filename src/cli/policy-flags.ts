@@ -50,10 +50,12 @@ export const POLICY_HELP = `Policy:
       --tcp-connect P    allow TCP connections to port P only (repeatable; other IP sockets refused)
       --tcp-bind P       allow binding TCP port P only (repeatable)
       --require landlock[=ABI]  refuse to run unless Landlock (at least that ABI) is enforced
+      --require limits          refuse to run unless every limit is enforced (a cgroup for the caller)
       --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
                          and no_new_privs alone enforce the filesystem and network statements
-      --memory SIZE      memory limit, e.g. 512M (cgroup; the run reports oom when it is hit)
-      --pids N           most processes and threads at once
+      --memory SIZE      memory limit, e.g. 512M or 25% of RAM, or max for none (default 50%;
+                         cgroup; the run reports oom when it is hit)
+      --pids N           most processes and threads at once, or max (default 4096)
       --cpus N           CPU time, e.g. 0.5 or 2
       --timeout T        wall-clock limit, e.g. 30s: the whole sandbox is killed, reported as timeout
       --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
@@ -147,12 +149,13 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
       connect: (flags['tcp-connect'] ?? []).map((p) => port('tcp-connect', p)),
       bind: (flags['tcp-bind'] ?? []).map((p) => port('tcp-bind', p)),
     }
+  const limits: Record<string, unknown> = {}
   for (const r of flags.require ?? []) {
     const m = /^landlock(?:=([1-7]))?$/.exec(r)
-    if (!m) throw usage(`--require takes landlock or landlock=ABI (1-7), got \`${r}\``)
-    overlay.landlock = { require: Number(m[1] ?? 1) }
+    if (m) overlay.landlock = { require: Number(m[1] ?? 1) }
+    else if (r === 'limits') limits.require = true
+    else throw usage(`--require takes landlock, landlock=ABI (1-7) or limits, got \`${r}\``)
   }
-  const limits: Record<string, unknown> = {}
   if (flags.memory !== undefined) limits.memory = flags.memory
   if (flags.pids !== undefined) limits.pids = /^\d+$/.test(flags.pids) ? Number(flags.pids) : flags.pids
   if (flags.cpus !== undefined) limits.cpus = flags.cpus

@@ -1,6 +1,7 @@
 // Which layers enforce each statement of a policy on a kernel with a given Landlock ABI:
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
+import { sizeWord } from '../policy/diff.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
 export type Status = 'full' | 'partial' | 'none'
@@ -19,11 +20,19 @@ function judge(statement: string, layers: { layer: string; ok: boolean; why: str
   return { statement, status, enforcedBy, missing }
 }
 
-/** abi: the kernel's Landlock ABI (0 when unavailable); why: the reason when 0. */
+/** Who runs the sandbox, and whether the host gives that caller a cgroup (for `limits`). */
+export interface LimitsHost {
+  uid: number
+  cgroup: { ok: boolean; why: string }
+}
+
+/** abi: the kernel's Landlock ABI (0 when unavailable); why: the reason when 0; limits: judge
+ * the policy's limits for this caller too. */
 export function statementStatus(
   policy: ResolvedPolicy,
   abi: number,
   why = 'Landlock unavailable',
+  limits?: LimitsHost,
 ): StatementStatus[] {
   const ns = policy.namespaces
   const ll = (min: number, what: string) => ({
@@ -61,5 +70,40 @@ export function statementStatus(
     out.push(
       judge(`network ${policy.network}`, [{ layer: 'net namespace', ok: ns.net, why: 'no net namespace' }]),
     )
+  if (limits) out.push(...limitStatus(policy, limits))
   return out
+}
+
+const LIMIT_WORDS: Record<string, string> = {
+  memory: 'memory',
+  swap: 'swap',
+  pids: 'pids',
+  cpus: 'cpus',
+  cpuWeight: 'cpu-weight',
+  cpuset: 'cpuset',
+}
+
+/** Each cgroup limit: the cgroup enforces it; the pids limit also has RLIMIT_NPROC inside the
+ * user namespace for callers other than root (plan/compile.ts rlimitsFor). */
+function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[] {
+  const cgroup = { layer: 'cgroup', ok: host.cgroup.ok, why: host.cgroup.why }
+  return Object.entries(policy.limits)
+    .filter(([name, value]) => name in LIMIT_WORDS && value !== undefined)
+    .map(([name, value]) =>
+      judge(
+        `limit ${LIMIT_WORDS[name]} ${typeof value === 'number' && /memory|swap/.test(name) ? sizeWord(value) : String(value)}`,
+        [
+          cgroup,
+          ...(name === 'pids' && host.uid !== 0
+            ? [
+                {
+                  layer: 'rlimit nproc',
+                  ok: policy.namespaces.user,
+                  why: 'no user namespace: RLIMIT_NPROC would count every process of the user',
+                },
+              ]
+            : []),
+        ],
+      ),
+    )
 }

@@ -86,7 +86,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   if (policy.network === 'loopback') ops.push({ op: 'loopback' })
 
   const cwd = policy.cwd ?? (!ns.mount || visibleInView(policy.filesystem, ctx.cwd) ? ctx.cwd : '/')
-  for (const [name, value] of Object.entries(policy.rlimits))
+  for (const [name, value] of Object.entries(rlimitsFor(policy, ctx.uid, notes)))
     ops.push({ op: 'rlimit', resource: RLIMITS[name]!, soft: BigInt(value), hard: BigInt(value) })
   ops.push({ op: 'chdir', path: cwd })
   ops.push({ op: 'setsid' })
@@ -110,6 +110,19 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
       'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied',
   )
   return { ops, notes }
+}
+
+/** The policy's rlimits, plus the pids limit as RLIMIT_NPROC for callers other than root: they
+ * get no cgroup, and inside their own user namespace the kernel counts RLIMIT_NPROC per user of
+ * that namespace (5.14+), so it bounds the sandbox's tasks and nothing outside. Root is exempt
+ * from RLIMIT_NPROC; its pids limit is the cgroup's. */
+export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]): Record<string, number> {
+  const pids = policy.limits.pids
+  const own = policy.rlimits.nproc
+  if (pids === undefined || !policy.namespaces.user || uid === 0 || (own !== undefined && own <= pids))
+    return policy.rlimits
+  notes?.push(`limits: pids ${pids} also as RLIMIT_NPROC, counted per user inside the user namespace`)
+  return { ...policy.rlimits, nproc: pids }
 }
 
 /** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:`. */

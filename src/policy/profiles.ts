@@ -35,6 +35,11 @@ const isolated: Policy = {
   namespaces: { user: true, pid: true, mount: true, ipc: true, uts: true, cgroup: true },
   network: 'none',
   hostname: 'cordon',
+  // A fork bomb or a leak takes the sandbox down, not the host: half the memory (what Docker
+  // Desktop gives its VM) and more tasks than a parallel build uses (systemd's DefaultTasksMax
+  // is 15% of pid_max, 4915 by default). Best effort: without a cgroup for the caller, pids is
+  // RLIMIT_NPROC inside the user namespace and memory is reported as not enforced.
+  limits: { pids: 4096, memory: '50%' },
 }
 
 export const PROFILES: Readonly<Record<string, { description: string; policy: Policy }>> = {

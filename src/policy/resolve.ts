@@ -1,11 +1,19 @@
 // Policy → ResolvedPolicy: follows `extends` (profiles and files), merges parents before
 // children, fills defaults, and resolves relative host paths against where each came from.
+import { totalmem } from 'node:os'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 import { loadPolicyFile } from './parse.js'
 import { PROFILES } from './profiles.js'
-import { type FilesystemEntry, NAMESPACES, type NamespaceName, type Policy, parseSize } from './schema.js'
+import {
+  type FilesystemEntry,
+  NAMESPACES,
+  type NamespaceName,
+  type Policy,
+  parseMemory,
+  parseSize,
+} from './schema.js'
 
 export type Network = 'none' | 'loopback' | 'host'
 
@@ -38,6 +46,8 @@ export interface ResolvedPolicy {
     cpuset?: string
     timeoutMs?: number
   }
+  /** Refuse to run when a limit cannot be enforced (else best effort, reported). */
+  requireLimits: boolean
   /** setrlimit(2) values by resource name (soft = hard). */
   rlimits: Record<string, number>
   /** TCP ports allowed when the policy restricts them (Landlock ABI 4+, plus seccomp). */
@@ -89,6 +99,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     capabilities: [],
     landlock: { require: 0, scopes: ['abstract-unix-socket', 'signal'], paths: [] },
     limits: {},
+    requireLimits: false,
     rlimits: {},
     seccomp: [],
     sources: [],
@@ -114,13 +125,16 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     if (policy.seccomp) out.seccomp.push({ ...policy.seccomp, origin: label })
     const lim = policy.limits
     if (lim) {
-      if (lim.memory !== undefined) out.limits.memory = parseSize(lim.memory) ?? 0
+      if (lim.memory === 'max') delete out.limits.memory
+      else if (lim.memory !== undefined) out.limits.memory = parseMemory(lim.memory, totalmem()) ?? 0
       if (lim.swap !== undefined) out.limits.swap = parseSize(lim.swap) ?? 0
-      if (lim.pids !== undefined) out.limits.pids = lim.pids
+      if (lim.pids === 'max') delete out.limits.pids
+      else if (lim.pids !== undefined) out.limits.pids = lim.pids
       if (lim.cpus !== undefined) out.limits.cpus = Number(lim.cpus)
       if (lim['cpu-weight'] !== undefined) out.limits.cpuWeight = lim['cpu-weight']
       if (lim.cpuset !== undefined) out.limits.cpuset = lim.cpuset
       if (lim.timeout !== undefined) out.limits.timeoutMs = parseDuration(lim.timeout)
+      if (lim.require !== undefined) out.requireLimits = lim.require
       Object.assign(out.rlimits, lim.rlimits)
     }
     if (policy.tcp) out.tcp = { bind: policy.tcp.bind ?? [], connect: policy.tcp.connect ?? [] }

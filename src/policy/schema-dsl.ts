@@ -209,6 +209,23 @@ export function object<S extends Shape>(
   }
 }
 
+/** A value either schema accepts (the first that does); a value neither does gets one message. */
+export function either<A, B>(a: Schema<A>, b: Schema<B>, description?: string): Schema<A | B> {
+  const expected = `${a.expected} or ${b.expected}`
+  return {
+    expected,
+    check(value, path, issues) {
+      for (const schema of [a, b] as Schema<A | B>[]) {
+        const scratch: Issue[] = []
+        const out = schema.check(value, path, scratch)
+        if (scratch.length === 0) return out
+      }
+      return fail(issues, path, expected, value)
+    },
+    jsonSchema: () => ({ oneOf: [a.jsonSchema(), b.jsonSchema()], ...(description ? { description } : {}) }),
+  }
+}
+
 /** Either a string shorthand or the long form; the long form's messages win when it is a mapping. */
 export function shorthand<T>(short: Schema<T>, long: Schema<T>, description?: string): Schema<T> {
   const expected = `${short.expected} or ${long.expected}`

@@ -19,6 +19,27 @@ const size = s.string({
   check: (v) => (parseSize(v) === undefined ? `expected a size like "64M", got \`${v}\`` : undefined),
 })
 
+const PERCENT = /^(\d+(?:\.\d+)?)%$/
+
+/** "50%" of `total` bytes, else a size as parseSize reads it. */
+export function parseMemory(text: string | number, total: number): number | undefined {
+  const m = typeof text === 'string' ? PERCENT.exec(text.trim()) : null
+  if (!m) return parseSize(text)
+  const pct = Number(m[1])
+  return pct > 0 && pct <= 100 ? Math.floor((total * pct) / 100 / 4096) * 4096 : undefined
+}
+
+const memory = s.string({
+  expected: 'a size like "512M", a share of the host memory like "50%", or "max"',
+  description:
+    'Bytes, with an optional K, M, G or T suffix (powers of 1024), a percentage of the host memory, ' +
+    'or "max" for no limit (lifts an inherited one).',
+  check: (v) =>
+    v !== 'max' && parseMemory(v, 2 ** 40) === undefined
+      ? `expected a size like "512M", a percentage like "50%" or "max", got \`${v}\``
+      : undefined,
+})
+
 const mode = s.string({
   expected: 'an octal mode like "0755"',
   description: 'Octal permission bits, as a string: "0755", "1777".',
@@ -231,10 +252,14 @@ export const policySchema = s.object(
     limits: s.optional(
       s.object(
         {
-          memory: s.optional(size),
+          memory: s.optional(memory),
           swap: s.optional(size),
           pids: s.optional(
-            s.integer({ min: 1, max: 4194304, description: 'Most processes and threads at once.' }),
+            s.either(
+              s.integer({ min: 1, max: 4194304 }),
+              s.literal(['max']),
+              'Most processes and threads at once, or "max" for no limit (lifts an inherited one).',
+            ),
           ),
           cpus: s.optional(
             s.string({
@@ -269,6 +294,12 @@ export const policySchema = s.object(
                 description:
                   'setrlimit(2) limits, soft = hard (seconds for cpu, bytes for sizes, counts otherwise).',
               },
+            ),
+          ),
+          require: s.optional(
+            s.boolean(
+              'Refuse to run when a limit cannot be enforced (no cgroup for this caller); by default the ' +
+                'run goes on and says which limits are not enforced.',
             ),
           ),
           timeout: s.optional(

@@ -3,6 +3,7 @@
 // what the program can reach on the filesystem and network, its limits, what the host lacks,
 // and what that means for common control requirements. Numbers come from the compiled plan
 // (what the launcher will do), not from the policy's wishes.
+import { cgroupAccess } from '../cgroup/select.js'
 import type { Check } from '../host/report.js'
 import type { HostFacts } from '../host/probe.js'
 import { attackSurface } from '../learn/surface.js'
@@ -105,10 +106,12 @@ export function posture(
     const members = g.members.filter((m) => m in table)
     return { group, total: members.length, blocked: members.filter((m) => !reachable.has(m)).length }
   })
+  const cgroup = cgroupAccess(facts.probe.uid, facts.cgroup.layout !== 'none')
   const statements = statementStatus(
     policy,
     abi,
     `Landlock unavailable (${facts.probe.landlock.code ?? '?'})`,
+    { uid: facts.probe.uid, cgroup },
   )
   const limits: Record<string, string> = {}
   const l = policy.limits
@@ -119,7 +122,11 @@ export function posture(
   if (l.cpuset !== undefined) limits.cpuset = l.cpuset
   if (l.timeoutMs !== undefined) limits.timeout = `${l.timeoutMs / 1000}s`
   for (const [r, v] of Object.entries(policy.rlimits)) limits[`rlimit ${r}`] = String(v)
-  const cgroupsUsable = facts.cgroup.layout !== 'none'
+  const cgroupsUsable = cgroup.ok
+  // For callers other than root the plan carries the pids limit as RLIMIT_NPROC (rlimitsFor).
+  const pids = l.pids
+  const nproc =
+    pids !== undefined && opsOf(plan, 'rlimit').some((op) => op.resource === 6 && op.soft === BigInt(pids))
   const cgroupLimits = ['memory', 'swap', 'pids', 'cpus', 'cpuset'].filter((k) => k in limits)
   const landlockRules = opsOf(plan, 'landlock_path').length
   const landlockPorts = opsOf(plan, 'landlock_port').length
@@ -174,7 +181,13 @@ export function posture(
       detail: cgroupLimits.length
         ? `${cgroupLimits.map((k) => `${k} ${limits[k]}`).join(', ')} (${facts.cgroup.layout})`
         : 'no limits in the policy',
-      ...(cgroupLimits.length && !cgroupsUsable ? { fix: 'mount cgroup2 on /sys/fs/cgroup' } : {}),
+      ...(cgroupLimits.length && !cgroupsUsable
+        ? {
+            fix: `${cgroup.why}: run as root${facts.cgroup.layout === 'none' ? ' and mount cgroup2 on /sys/fs/cgroup' : ''}${
+              nproc ? ' (the pids limit holds meanwhile as RLIMIT_NPROC)' : ''
+            }`,
+          }
+        : {}),
       ...(!cgroupLimits.length
         ? { fix: 'set limits.memory and limits.pids (e.g. --memory 512M --pids 256)' }
         : {}),
@@ -194,6 +207,8 @@ export function posture(
     policy,
     cgroupLimits,
     cgroupsUsable,
+    cgroupWhy: cgroup.why,
+    nprocLimit: nproc,
     audited,
     abi,
     layers,
@@ -232,6 +247,10 @@ interface Evidence {
   policy: ResolvedPolicy
   cgroupLimits: string[]
   cgroupsUsable: boolean
+  /** Why cgroups are not usable by this caller ('' when they are). */
+  cgroupWhy: string
+  /** The plan bounds tasks with RLIMIT_NPROC (callers without a cgroup). */
+  nprocLimit: boolean
   audited: boolean
   abi: number
   layers: Layer[]
@@ -299,8 +318,12 @@ function controlsFor(e: Evidence): Control[] {
       ['SC-6', 'SC-5'],
       [
         [e.cgroupLimits.includes('memory'), 'memory limit', 'no memory limit'],
-        [e.cgroupLimits.includes('pids'), 'process count limit (fork bombs)', 'no process count limit'],
-        [e.cgroupsUsable, 'cgroups available to enforce them', 'no cgroup file system on this host'],
+        [
+          e.cgroupLimits.includes('pids') && (e.cgroupsUsable || e.nprocLimit),
+          `process count limit (fork bombs)${e.cgroupsUsable ? '' : ' as RLIMIT_NPROC'}`,
+          'no process count limit',
+        ],
+        [e.cgroupsUsable, 'cgroups available to enforce them', `no cgroups: ${e.cgroupWhy}`],
       ],
     ),
     control(

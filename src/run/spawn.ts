@@ -12,7 +12,7 @@ import { type CompileContext, callerContext, compilePlan } from '../plan/compile
 import { encodePlan } from '../plan/encode.js'
 import type { Plan, PlanOp } from '../plan/model.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
-import { selectDriver } from '../cgroup/select.js'
+import { cgroupAccess, selectDriver } from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
@@ -78,27 +78,34 @@ export interface SandboxProcess {
 /** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
 export type PolicyInput = Policy | ResolvedPolicy | Plan
 
-function toPlan(input: PolicyInput, ctx: CompileContext): { plan: Plan; limits: ResolvedPolicy['limits'] } {
-  if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {} }
+function toPlan(
+  input: PolicyInput,
+  ctx: CompileContext,
+): { plan: Plan; limits: ResolvedPolicy['limits']; requireLimits: boolean } {
+  if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {}, requireLimits: false }
   const resolved =
     'sources' in input && Array.isArray((input as ResolvedPolicy).sources)
       ? (input as ResolvedPolicy)
       : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
-  return { plan: compilePlan(resolved, ctx), limits: resolved.limits }
+  return { plan: compilePlan(resolved, ctx), limits: resolved.limits, requireLimits: resolved.requireLimits }
 }
 
 let groups = 0
 
-/** A cgroup for this run when the policy limits resources; the launcher joins it before start. */
+/** A cgroup for this run when the policy limits resources; the launcher joins it before start.
+ * Limits are best effort for a caller the host gives no cgroup (the run reports them as not
+ * enforced; the pids limit is RLIMIT_NPROC then) unless the policy requires them. */
 function makeCgroup(
   limits: ResolvedPolicy['limits'],
   plan: Plan,
   always: boolean,
+  required: boolean,
 ): { cgroup: Cgroup | undefined; plan: Plan } {
   const resources = { ...limits }
   delete resources.timeoutMs
   const limited = Object.values(resources).some((v) => v !== undefined)
   if (!limited && !always) return { cgroup: undefined, plan }
+  if (limited && !required && !cgroupAccess().ok) return { cgroup: undefined, plan }
   let cgroup: Cgroup
   try {
     cgroup = selectDriver(resources).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
@@ -135,7 +142,12 @@ export function spawn(
 ): SandboxProcess {
   const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
   const compiled = toPlan(input, ctx)
-  const { cgroup, plan } = makeCgroup(compiled.limits, compiled.plan, options.cgroup === true)
+  const { cgroup, plan } = makeCgroup(
+    compiled.limits,
+    compiled.plan,
+    options.cgroup === true,
+    compiled.requireLimits,
+  )
   const bytes = encodePlan(plan)
   const stdio = options.stdio ?? 'inherit'
   const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]

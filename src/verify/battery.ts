@@ -24,6 +24,9 @@ export interface ProbeSpec {
 export interface ProbeContext {
   tcpPort: number
   home: string
+  /** Who runs the sandbox, and whether the host gives that caller a cgroup. */
+  uid: number
+  cgroup: { ok: boolean; why: string }
 }
 
 const CAPS = 'capabilities'
@@ -230,15 +233,23 @@ export const PROBES: readonly ProbeSpec[] = [
   {
     name: 'fork-bomb',
     attack: 'fork until the host runs out of processes',
-    notExpected: (p) =>
-      p.limits.pids === undefined ? 'the policy sets no pids limit (limits.pids)' : undefined,
-    layers: { EAGAIN: 'cgroup (pids limit)' },
+    notExpected: (p, ctx) =>
+      p.limits.pids === undefined
+        ? 'the policy sets no pids limit (limits.pids)'
+        : !ctx.cgroup.ok && (ctx.uid === 0 || !p.namespaces.user)
+          ? `the pids limit is not enforced here: ${ctx.cgroup.why}`
+          : undefined,
+    layers: { EAGAIN: 'cgroup (pids limit)', 'EAGAIN rlimit': 'rlimit (RLIMIT_NPROC in the user namespace)' },
   },
   {
     name: 'memory',
     attack: 'allocate until the host runs out of memory',
-    notExpected: (p) =>
-      p.limits.memory === undefined ? 'the policy sets no memory limit (limits.memory)' : undefined,
+    notExpected: (p, ctx) =>
+      p.limits.memory === undefined
+        ? 'the policy sets no memory limit (limits.memory)'
+        : !ctx.cgroup.ok
+          ? `the memory limit is not enforced here: ${ctx.cgroup.why}`
+          : undefined,
     layers: { 'signal 9': 'cgroup (memory limit: OOM kill)', ENOMEM: 'cgroup (memory limit)' },
   },
 ]

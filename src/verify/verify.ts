@@ -19,6 +19,7 @@ import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { homedir } from 'node:os'
 import { under } from '../learn/paths.js'
+import { cgroupAccess } from '../cgroup/select.js'
 import { PROBES, type ProbeContext, type ProbeSpec } from './battery.js'
 
 export type Outcome = 'blocked' | 'escaped' | 'error' | 'skipped'
@@ -199,7 +200,8 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
   const cwd = options.cwd ?? process.cwd()
   const home = homedir()
   const fx = await prepare(policy, home, cwd)
-  const ctx: ProbeContext = { home, tcpPort: fx.tcpPort }
+  const uid = process.getuid?.() ?? 0
+  const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup: cgroupAccess(uid) }
   const filter = resolveSeccomp(enforcedSeccompLayers(policy))
   try {
     const { policy: sandboxed, bin, suid } = withProbes(policy, fx)
@@ -248,9 +250,12 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
           add(String(policy.limits.pids !== undefined ? policy.limits.pids + 50 : 1000))
           break
         case 'memory':
+          // Past the limit when one holds; a bounded 256 MiB (proof, not harm) when none does.
           add(
             String(
-              policy.limits.memory !== undefined ? Math.ceil(policy.limits.memory / 2 ** 20) + 128 : 256,
+              policy.limits.memory !== undefined && !p.notExpected?.(policy, ctx)
+                ? Math.ceil(policy.limits.memory / 2 ** 20) + 128
+                : 256,
             ),
           )
           break
@@ -297,6 +302,8 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         outcome = fx.udpReceived ? 'escaped' : 'blocked'
       }
       if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
+      if (name === 'fork-bomb' && by === spec.layers.EAGAIN && !ctx.cgroup.ok)
+        by = spec.layers['EAGAIN rlimit']
       results.push({
         ...base,
         outcome,

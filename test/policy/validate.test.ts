@@ -1,5 +1,6 @@
 // Malformed policies: one clear error each, naming the field, located in the file.
 import assert from 'node:assert/strict'
+import { totalmem } from 'node:os'
 import { describe, test } from 'node:test'
 import { CordonError, parsePolicy, resolvePolicy, validatePolicy } from '../../src/index.js'
 
@@ -50,6 +51,18 @@ describe('policy validation', () => {
       yaml: 'filesystem:\n  - tmpfs: { dest: /tmp, size: lots }\n',
       want: /expected a size like "64M", got `lots`/,
       code: 'invalid_value',
+    },
+    {
+      name: 'bad memory limit',
+      yaml: 'limits: { memory: 150% }\n',
+      want: /expected a size like "512M", a percentage like "50%" or "max", got `150%`/,
+      code: 'invalid_value',
+    },
+    {
+      name: 'bad pids limit',
+      yaml: 'limits: { pids: lots }\n',
+      want: /Expected `limits\.pids` to be an integer from 1 to 4194304 or one of `max`, got `lots` \(string\)/,
+      code: 'invalid_type',
     },
     {
       name: 'bad mode',
@@ -135,5 +148,19 @@ describe('policy validation', () => {
       optional: false,
     })
     assert.deepEqual(r.filesystem.at(-1), { kind: 'tmpfs', dest: '/cache', size: 64 * 2 ** 20, mode: 0o700 })
+  })
+
+  test('the default profile limits tasks and half the memory; a policy can lift or change them', () => {
+    const resolve = (yaml: string) =>
+      resolvePolicy({ policy: parsePolicy(yaml, '/p.yaml'), baseDir: '/', label: '/p.yaml' }, '/')
+    const half = Math.floor(totalmem() / 2 / 4096) * 4096
+    assert.deepEqual(resolve('extends: [default]\n').limits, { pids: 4096, memory: half })
+    assert.deepEqual(resolve('extends: [default]\nlimits: { memory: max, pids: max }\n').limits, {})
+    assert.deepEqual(resolve('extends: [default]\nlimits: { memory: 25%, pids: 64 }\n').limits, {
+      pids: 64,
+      memory: Math.floor(totalmem() / 4 / 4096) * 4096,
+    })
+    assert.equal(resolve('extends: [default]\n').requireLimits, false)
+    assert.equal(resolve('extends: [default]\nlimits: { require: true }\n').requireLimits, true)
   })
 })

@@ -10,7 +10,7 @@ import { resolvePolicy } from '../../src/policy/resolve.js'
 import { ARCHES } from '../../src/seccomp/arch.js'
 import { decode, interpret, RET } from '../../src/seccomp/bpf.js'
 import { syscallTable } from '../../src/seccomp/tables.js'
-import { cordon, projectDir } from '../helpers.js'
+import { cordon, isRoot, projectDir } from '../helpers.js'
 
 interface Change {
   area: string
@@ -170,7 +170,12 @@ limits: { memory: 128M, pids: 32 }
       r.stdout,
       /syscall denylist: only the dangerous groups are blocked .*`cordon learn` writes an allowlist/,
     )
-    assert.match(r.stdout, /fix: set limits\.memory and limits\.pids/)
+    // Limits are part of the default: half the host's memory and 4096 tasks, in a cgroup for root.
+    if (isRoot) assert.match(r.stdout, /✓ cgroups +memory [\d.]+ GiB, pids 4096 \(/)
+    const noLimits = join(dir, 'no-limits.yaml')
+    writeFileSync(noLimits, 'network: none\n')
+    const none = cordon(['report', '--policy', noLimits], { cwd: dir })
+    assert.match(none.stdout, /fix: set limits\.memory and limits\.pids/)
     const md = cordon(['report', '--md'], { cwd: dir })
     assert.match(md.stdout, /^# Sandbox posture: profile default\n/)
     assert.match(md.stdout, /\| `@mount` \| 14 \| 14 \|/)

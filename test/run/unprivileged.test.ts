@@ -94,10 +94,20 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.match(setup.stderr, /bind \/nonexistent-src -> \/x failed/)
   })
 
-  test('cgroup limits without a delegated subtree are refused with the reason; rlimits still work', () => {
-    const refused = asUser(['run', '--memory', '64M', '--', 'true'], project)
+  test('limits without a cgroup: best effort and said so, pids as RLIMIT_NPROC, refused when required', () => {
+    const best = asUser(
+      ['run', '--memory', '64M', '--', 'sh', '-c', 'grep "Max processes" /proc/self/limits'],
+      project,
+    )
+    assert.equal(best.status, 0, best.stderr)
+    assert.match(best.stdout, /Max processes +4096 +4096/)
+    assert.match(best.stderr, /not enforced: limit memory 64 MiB \(only root gets a cgroup on this host\)/)
+    const refused = asUser(['run', '--memory', '64M', '--require', 'limits', '--', 'true'], project)
     assert.equal(refused.status, 125)
-    assert.match(refused.stderr, /cgroup limits need root here \(no delegated cgroup subtree for this user\)/)
+    assert.match(
+      refused.stderr,
+      /requires its limits .* cannot be enforced: only root gets a cgroup on this host/,
+    )
     const policy = `${project}/rlimit.yaml`
     writeFileSync(policy, 'extends: [default]\nlimits:\n  rlimits: { nofile: 32 }\n')
     chmodSync(policy, 0o644)
@@ -171,7 +181,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(r.status, 0, r.stderr)
     const out = JSON.parse(r.stdout) as {
       failures: number
-      results: { probe: string; outcome: string; expected: boolean }[]
+      results: { probe: string; outcome: string; expected: boolean; by?: string; reason?: string }[]
     }
     assert.equal(out.failures, 0)
     assert.deepEqual(
@@ -179,5 +189,14 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       ['setuid'],
     )
     for (const x of out.results) if (x.expected) assert.equal(x.outcome, 'blocked', x.probe)
+    // No cgroup for a plain user: tasks are bounded by RLIMIT_NPROC in its user namespace, and
+    // the memory limit is reported as not enforced rather than claimed.
+    const find = (name: string) => out.results.find((x) => x.probe === name)!
+    assert.equal(find('fork-bomb').by, 'rlimit (RLIMIT_NPROC in the user namespace)')
+    assert.equal(find('fork-bomb').expected, true)
+    assert.deepEqual(
+      [find('memory').expected, find('memory').reason],
+      [false, 'the memory limit is not enforced here: only root gets a cgroup on this host'],
+    )
   })
 })

@@ -2,6 +2,8 @@
 // by the layer we expect; a weakened policy fails the battery, naming what got through.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { cordon, isRoot, projectDir } from '../helpers.js'
 
 interface Result {
@@ -28,6 +30,8 @@ const one = (results: Result[], name: string) => {
 }
 
 describe('cordon verify', { concurrency: 1 }, () => {
+  const noLimits = join(projectDir(), 'no-limits.yaml')
+  writeFileSync(noLimits, 'extends: [default]\nlimits: { memory: max, pids: max }\n')
   test('the default profile blocks every attack, each by the layer that should', () => {
     const { status, results, failures } = verify([])
     assert.equal(status, 0)
@@ -49,10 +53,19 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.ok(writes.some((w) => w.target === '/etc' && w.by === 'mount view (read-only)'))
     assert.ok(writes.every((w) => w.outcome === 'blocked'))
     if (isRoot) assert.equal(one(results, 'setuid').outcome, 'blocked')
-    // No limits in the default profile: the battery says so instead of pretending.
+    // The default's limits (4096 tasks, half the memory) hold: the tests run as root, so a cgroup.
+    assert.equal(by('fork-bomb'), 'cgroup (pids limit)')
+    assert.equal(by('memory'), 'cgroup (memory limit: OOM kill)')
+  })
+
+  test('without limits the resource probes say so instead of pretending', () => {
+    const { results } = verify(['--policy', noLimits, '--probe', 'fork-bomb', '--probe', 'memory'])
     assert.deepEqual(
-      byProbe(results, 'fork-bomb').map((r) => [r.expected, r.reason]),
-      [[false, 'the policy sets no pids limit (limits.pids)']],
+      results.map((r) => [r.probe, r.expected, r.reason]),
+      [
+        ['fork-bomb', false, 'the policy sets no pids limit (limits.pids)'],
+        ['memory', false, 'the policy sets no memory limit (limits.memory)'],
+      ],
     )
   })
 

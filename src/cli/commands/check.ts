@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
+import { cgroupAccess } from '../../cgroup/select.js'
 import { statementStatus } from '../../landlock/status.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
@@ -39,6 +40,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     policyFromFlags(values, positionals[0]),
     ll.abi,
     `Landlock unavailable (${ll.code ?? '?'})`,
+    { uid: process.getuid?.() ?? 0, cgroup: cgroupAccess() },
   )
   if (values.json) {
     process.stdout.write(

@@ -1,6 +1,7 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
 import { parseArgs } from 'node:util'
 import { probeKernel } from '../../host/probe.js'
+import { cgroupAccess } from '../../cgroup/select.js'
 import { statementStatus } from '../../landlock/status.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
@@ -40,6 +41,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     policy,
     probe.landlock.abi,
     `Landlock unavailable (${probe.landlock.code ?? '?'})`,
+    { uid: process.getuid?.() ?? 0, cgroup: cgroupAccess() },
   )
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...(planToJson(plan) as object), statements }, null, 2)}\n`)

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { describeStepError, eventJson, type SandboxEvent } from '../../run/events.js'
+import { cgroupAccess } from '../../cgroup/select.js'
 import { statementStatus } from '../../landlock/status.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
@@ -117,7 +118,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   for await (const ev of child.events) {
     session?.handle(child.id, ev)
     report(ev, values.json === true)
-    if (ev.event === 'landlock') reportEnforcement(policy, ev, values.json === true)
+    if (ev.event === 'landlock')
+      reportEnforcement(policy, ev, child.cgroup !== undefined, values.json === true)
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
@@ -149,12 +151,14 @@ function reportEnd(result: ExitResult, policy: ResolvedPolicy, json: boolean): v
 function reportEnforcement(
   policy: ResolvedPolicy,
   ev: Extract<SandboxEvent, { event: 'landlock' }>,
+  hasCgroup: boolean,
   json: boolean,
 ): void {
   const statements = statementStatus(
     policy,
     ev.abi,
     ev.code ? `Landlock unavailable (${ev.code})` : undefined,
+    { uid: process.getuid?.() ?? 0, cgroup: hasCgroup ? { ok: true, why: '' } : cgroupAccess() },
   )
   if (json) {
     process.stderr.write(`${JSON.stringify({ event: 'status', statements })}\n`)
