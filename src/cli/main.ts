@@ -23,6 +23,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run an escape test battery against a policy on this host',
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
+  export: {
+    summary: 'write the policy for Docker, Kubernetes, systemd, OCI runtimes (runc, runsc)',
+    load: async () => (await import('./commands/export.js')).exportCommand,
+  },
   report: {
     summary: 'a policy’s posture on this host: layers, syscall coverage, reach, controls',
     load: async () => (await import('./commands/report.js')).reportCommand,

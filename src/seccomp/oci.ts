@@ -81,6 +81,29 @@ function ociAction(a: Action): { action: string; errnoRet?: number } {
   }
 }
 
+/** A leaf "fallback F; but the default action when arg & MASK == 0" (F not the default), as
+ * the bits of MASK: the call takes F exactly when one of them is set. */
+function negatedFlags(
+  leaf: ReturnType<typeof leafFor>,
+  defaultKey: string,
+): { index: number; bits: bigint[] } | undefined {
+  const [check, ...more] = leaf.checks
+  const cond = check?.args.length === 1 ? check.args[0]! : undefined
+  if (
+    !check ||
+    more.length ||
+    !cond ||
+    cond.op !== 'masked-eq' ||
+    cond.value !== 0n ||
+    cond.mask === undefined
+  )
+    return undefined
+  if (actionKey(check.action) !== defaultKey || actionKey(leaf.fallback) === defaultKey) return undefined
+  const bits: bigint[] = []
+  for (let b = 0n; b < (cond.width === 32 ? 32n : 64n); b++) if (cond.mask & (1n << b)) bits.push(1n << b)
+  return { index: cond.index, bits }
+}
+
 /** Each `in` becomes one alternative per value: OCI has no set membership. */
 function alternatives(args: ArgCondition[]): ArgCondition[][] {
   let out: ArgCondition[][] = [[]]
@@ -117,6 +140,19 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
   for (const name of names) {
     const leaf = leafFor(spec, name)
     const key = actionKey(leaf.fallback)
+    const negated = negatedFlags(leaf, defaultKey)
+    if (negated) {
+      // libseccomp (runc, crun) lets an unconditional rule win over a conditional one for the
+      // same syscall, so "refuse clone unless no namespace flag is set" becomes one rule per
+      // flag: refuse when that bit is set; everything else takes the default.
+      for (const bit of negated.bits)
+        conditional.push({
+          names: [name],
+          ...ociAction(leaf.fallback),
+          args: [{ index: negated.index, op: 'SCMP_CMP_MASKED_EQ', value: bit, valueTwo: bit }],
+        })
+      continue
+    }
     if (key !== defaultKey) {
       plain.set(key, [...(plain.get(key) ?? []), name])
       actions.set(key, leaf.fallback)
@@ -155,8 +191,8 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
   }
 }
 
-/** JSON with 64-bit values written as exact integers. */
-export function stringifyOci(profile: OciProfile): string {
+/** JSON with 64-bit values written as exact integers (a profile, or a config holding one). */
+export function stringifyOci(profile: OciProfile | object): string {
   return JSON.stringify(profile, (_k, v) => (typeof v === 'bigint' ? `__u64:${v}` : v), 2).replace(
     /"__u64:(\d+)"/g,
     '$1',

@@ -1,0 +1,129 @@
+// cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND]: the policy in the
+// ecosystem's formats, with what each cannot express.
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { basename, dirname, extname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { CordonError } from '../../errors.js'
+import { exportPolicy } from '../../export/export.js'
+import { type ExportFile, type ExportFormat, FORMATS } from '../../export/model.js'
+import { callerContext } from '../../plan/compile.js'
+import { warn } from '../output.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+
+const HELP = `Usage: cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND [ARG...]]
+
+Writes the policy in another system's terms, and lists on stderr every statement that system
+cannot express (with what to do instead) — nothing is dropped silently.
+
+Formats:
+  oci-seccomp   runtime-spec seccomp JSON: docker --security-opt seccomp=, containerd, Kubernetes
+                Localhost profiles
+  docker        a \`docker run\` script (cap-drop, read-only, tmpfs, volumes, network, pids,
+                memory, cpus, ulimits, no-new-privileges) and the seccomp profile it names
+  kubernetes    Pod (securityContext, resources), NetworkPolicy, the Security Profiles Operator's
+                SeccompProfile, and the profile file for nodes without the operator
+  systemd       a service unit in systemd's own sandboxing options (ProtectSystem=strict,
+                TemporaryFileSystem=, SystemCallFilter=, PrivateNetwork=, MemoryMax=, …)
+  oci-bundle    config.json + rootfs/ for runc, crun and runsc (gVisor)
+
+${POLICY_HELP}
+
+      --to FORMAT    one of ${FORMATS.join(', ')}
+  -o, --output DIR   write the files there (needed when a format has more than one)
+      --name NAME    unit, pod and file names (default: the policy file's name, or "sandbox")
+      --image IMAGE  container image for docker and kubernetes (default: debian:bookworm-slim)
+      --wrap         systemd, kubernetes: start the command through cordon-exec with the compiled
+                     plan, so every cordon layer (Landlock too) applies
+      --arch ARCH    seccomp profile for x64 (default: this host), arm64 or riscv64
+      --json         {"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
+  -h, --help         this help
+
+COMMAND defaults to the policy's \`command\`. Exit status 0; the gaps are information.
+`
+
+export async function exportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...POLICY_OPTIONS,
+      to: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      name: { type: 'string' },
+      image: { type: 'string' },
+      wrap: { type: 'boolean' },
+      arch: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: true,
+  })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const format = values.to as ExportFormat | undefined
+  if (!format || !FORMATS.includes(format))
+    throw new CordonError(
+      'invalid_usage',
+      `--to must be one of ${FORMATS.join(', ')}${values.to ? `, got \`${values.to}\`` : ''}`,
+    )
+  if (values.wrap && format !== 'systemd' && format !== 'kubernetes')
+    throw new CordonError('invalid_usage', '--wrap applies to --to systemd and --to kubernetes')
+  const arch = values.arch ?? process.arch
+  if (!['x64', 'arm64', 'riscv64'].includes(arch))
+    throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${arch}\``)
+  const dash = argv.indexOf('--')
+  // parseArgs puts what follows `--` among the positionals too.
+  const before = dash >= 0 ? positionals.length - (argv.length - dash - 1) : positionals.length
+  const file = before > 0 ? positionals[0] : undefined
+  const command = dash >= 0 ? argv.slice(dash + 1) : []
+  const policy = policyFromFlags(values, file)
+  const cmd = command.length ? command : (policy.command ?? [])
+  if (!cmd.length)
+    throw new CordonError('invalid_usage', 'no command: give one after `--`, or set `command` in the policy')
+  const source = values.policy ?? file
+  const name = values.name ?? (source ? basename(source, extname(source)) : 'sandbox')
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(name))
+    throw new CordonError('invalid_usage', `--name must be letters, digits, ".", "_" or "-", got \`${name}\``)
+  const caller = callerContext()
+  const out = exportPolicy(policy, format, {
+    name,
+    command: cmd,
+    arch,
+    image: values.image ?? 'debian:bookworm-slim',
+    uid: caller.uid,
+    gid: caller.gid,
+    cwd: caller.cwd,
+    wrap: values.wrap === true,
+  })
+  const written = out.files.filter((f) => f.kind === 'file')
+  if (values.output) for (const f of out.files) writeOut(values.output, f)
+  else if (written.length > 1 || out.files.length > written.length)
+    throw new CordonError(
+      'invalid_usage',
+      `--to ${format} writes ${out.files.map((f) => f.path).join(', ')}: give an output directory with -o DIR`,
+    )
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ format, files: out.files.map((f) => ({ path: f.path, kind: f.kind })), gaps: out.gaps, usage: out.usage }, null, 2)}\n`,
+    )
+    return 0
+  }
+  if (!values.output)
+    process.stdout.write(String((written[0] as Extract<ExportFile, { kind: 'file' }>).content))
+  else warn(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
+  for (const g of out.gaps) warn(`export: not expressed: ${g.statement}: ${g.why}`)
+  if (values.output) for (const u of out.usage) warn(`export: use: ${u}`)
+  return 0
+}
+
+function writeOut(dir: string, f: ExportFile): void {
+  const path = join(dir, f.path)
+  mkdirSync(f.kind === 'dir' ? path : dirname(path), { recursive: true })
+  if (f.kind === 'symlink') symlinkSync(f.target, path)
+  else if (f.kind === 'file') {
+    writeFileSync(path, f.content)
+    if (f.mode !== undefined) chmodSync(path, f.mode)
+  }
+}

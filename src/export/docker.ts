@@ -1,0 +1,108 @@
+// `docker run` flags with the policy's meaning, plus the seccomp profile file they name. The
+// image provides the system directories and /etc, so binds of those (and masks of host secrets
+// in them) have nothing to say in a container; every other bind is a volume.
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { stringifyOci } from '../seccomp/oci.js'
+import {
+  binds,
+  type Exported,
+  type ExportOptions,
+  type Gap,
+  isDirectory,
+  isSystemPath,
+  keptCapabilities,
+  landlockGap,
+  masks,
+  seccompProfile,
+  shellQuote,
+  tmpfses,
+} from './model.js'
+
+export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Exported {
+  const gaps: Gap[] = []
+  const seccompFile = `${options.name}.seccomp.json`
+  const seccomp = seccompProfile(policy, options.arch)
+  gaps.push(...seccomp.gaps, ...landlockGap(policy, 'Docker'))
+  const flags: string[][] = [['--rm'], ['--cap-drop', 'ALL']]
+  for (const cap of keptCapabilities(policy)) flags.push(['--cap-add', cap.replace(/^CAP_/, '')])
+  flags.push(['--security-opt', 'no-new-privileges'], ['--security-opt', `seccomp=${seccompFile}`])
+  flags.push(['--read-only'])
+  for (const t of tmpfses(policy)) {
+    const opts = ['rw', 'nosuid', 'nodev', t.exec === false ? 'noexec' : 'exec', `mode=${t.mode.toString(8)}`]
+    if (t.size) opts.push(`size=${t.size}`)
+    flags.push(['--tmpfs', `${t.dest}:${opts.join(',')}`])
+  }
+  for (const b of binds(policy)) {
+    if (isSystemPath(b.dest) && b.src === b.dest) continue // the image's own
+    flags.push(['--volume', `${b.src}:${b.dest}:${b.readOnly ? 'ro' : 'rw'}`])
+  }
+  for (const m of masks(policy)) {
+    if (isSystemPath(m)) continue // the image's /etc has no host secrets
+    flags.push(
+      isDirectory(m)
+        ? ['--mount', `type=tmpfs,destination=${m},tmpfs-mode=0`]
+        : ['--volume', `/dev/null:${m}:ro`],
+    )
+  }
+  if (policy.network === 'host') flags.push(['--network', 'host'])
+  else flags.push(['--network', 'none']) // only `lo`, which is up: cordon's loopback
+  if (policy.network === 'none')
+    gaps.push({
+      statement: 'network none',
+      why: 'Docker’s `none` network still has a loopback interface that is up (cordon leaves it down)',
+    })
+  if (policy.tcp)
+    gaps.push({
+      statement: `tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]`,
+      why: 'Docker has no per-port rules (only Landlock has them); the seccomp TCP-only rule is in the profile',
+    })
+  if (policy.namespaces.ipc) flags.push(['--ipc', 'private'])
+  if (!policy.namespaces.pid) flags.push(['--pid', 'host'])
+  if (!policy.namespaces.uts) flags.push(['--uts', 'host'])
+  else if (policy.hostname !== undefined) flags.push(['--hostname', policy.hostname])
+  if (policy.namespaces.cgroup) flags.push(['--cgroupns', 'private'])
+  if (policy.namespaces.user)
+    gaps.push({
+      statement: 'user namespace',
+      why: 'per-container user namespaces need the daemon’s `userns-remap` (or rootless Docker); `--user` below sets the identity',
+    })
+  const uid = policy.user.uid ?? options.uid
+  const gid = policy.user.gid ?? options.gid
+  flags.push(['--user', `${uid}:${gid}`])
+  const l = policy.limits
+  if (l.pids !== undefined) flags.push(['--pids-limit', String(l.pids)])
+  if (l.memory !== undefined) {
+    flags.push(['--memory', `${l.memory}b`])
+    flags.push(['--memory-swap', `${l.memory + (l.swap ?? 0)}b`])
+  }
+  if (l.cpus !== undefined) flags.push(['--cpus', String(l.cpus)])
+  if (l.cpuWeight !== undefined)
+    flags.push(['--cpu-shares', String(Math.max(2, Math.round((l.cpuWeight * 1024) / 100)))])
+  if (l.cpuset !== undefined) flags.push(['--cpuset-cpus', l.cpuset])
+  if (l.timeoutMs !== undefined)
+    gaps.push({
+      statement: 'limits.timeout',
+      why: 'docker run has no wall-clock limit: use `timeout` around it',
+    })
+  for (const [r, v] of Object.entries(policy.rlimits)) flags.push(['--ulimit', `${r}=${v}:${v}`])
+  for (const [k, v] of Object.entries(policy.env.set)) flags.push(['--env', `${k}=${v}`])
+  for (const k of policy.env.pass) if (!(k in policy.env.set)) flags.push(['--env', k])
+  if (policy.cwd !== undefined) flags.push(['--workdir', policy.cwd])
+  const lines = [
+    '#!/bin/sh',
+    `# cordon export --to docker: ${policy.sources.join(' → ')}`,
+    '# The seccomp profile path is relative to where this runs; IMAGE picks the image.',
+    `exec docker run \\`,
+    ...flags.map((f) => `  ${f.map(shellQuote).join(' ')} \\`),
+    `  "\${IMAGE:-${options.image}}" ${options.command.map(shellQuote).join(' ')}`,
+  ]
+  return {
+    format: 'docker',
+    files: [
+      { kind: 'file', path: `${options.name}.docker.sh`, content: `${lines.join('\n')}\n`, mode: 0o755 },
+      { kind: 'file', path: seccompFile, content: `${stringifyOci(seccomp.profile)}\n` },
+    ],
+    gaps,
+    usage: [`cd DIR && IMAGE=your/image ./${options.name}.docker.sh`],
+  }
+}

@@ -1,0 +1,120 @@
+// What every exporter returns: the files to write, and what the target cannot express. A
+// statement the target has no way to say is listed as a gap with what to do instead, never
+// dropped silently (an export that looks complete but is weaker would be worse than none).
+import { existsSync, statSync } from 'node:fs'
+import { capabilityName } from '../policy/capabilities.js'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import { enforcedSeccompLayers } from '../plan/compile.js'
+import { exportOci, type OciProfile } from '../seccomp/oci.js'
+import { resolveSeccomp } from '../seccomp/resolve.js'
+
+export const FORMATS = ['oci-seccomp', 'docker', 'kubernetes', 'systemd', 'oci-bundle'] as const
+export type ExportFormat = (typeof FORMATS)[number]
+
+/** One thing to create under the output directory (paths relative to it). */
+export type ExportFile =
+  | { kind: 'file'; path: string; content: string | Uint8Array; mode?: number }
+  | { kind: 'dir'; path: string }
+  | { kind: 'symlink'; path: string; target: string }
+
+export interface Gap {
+  statement: string
+  why: string
+}
+
+export interface Exported {
+  format: ExportFormat
+  /** The first file is the main one (printed when there is no output directory). */
+  files: ExportFile[]
+  gaps: Gap[]
+  /** How to use the output. */
+  usage: string[]
+}
+
+export interface ExportOptions {
+  /** Names the unit, pod, container, profile files. */
+  name: string
+  /** The command the export runs (the policy's `command` otherwise). */
+  command: string[]
+  /** Node arch the seccomp profile is for. */
+  arch: string
+  /** Container image (docker, kubernetes). */
+  image: string
+  /** Caller identity (the user namespace maps the sandbox's uid to it). */
+  uid: number
+  gid: number
+  cwd: string
+}
+
+/** Host directories a container image provides for itself: binds of them are not data. */
+export const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32', '/etc']
+
+export const isSystemPath = (path: string): boolean =>
+  SYSTEM_PATHS.some((p) => path === p || path.startsWith(`${p}/`))
+
+export type Bind = Extract<ViewEntry, { kind: 'bind' }>
+export type Tmpfs = Extract<ViewEntry, { kind: 'tmpfs' }>
+
+export const binds = (p: ResolvedPolicy): Bind[] =>
+  p.filesystem.filter((e): e is Bind => e.kind === 'bind' && (!e.optional || existsSync(e.src)))
+export const tmpfses = (p: ResolvedPolicy): Tmpfs[] =>
+  p.filesystem.filter((e): e is Tmpfs => e.kind === 'tmpfs')
+export const masks = (p: ResolvedPolicy): string[] =>
+  p.filesystem.filter((e) => e.kind === 'mask').map((e) => e.dest)
+
+/** CAP_NET_BIND_SERVICE style names of the kept capabilities. */
+export const keptCapabilities = (p: ResolvedPolicy): string[] => p.capabilities.map(capabilityName)
+
+/** The OCI seccomp profile of exactly what cordon's own run enforces (TCP_ONLY included). */
+export function seccompProfile(policy: ResolvedPolicy, arch: string): { profile: OciProfile; gaps: Gap[] } {
+  const { profile, warnings } = exportOci(resolveSeccomp(enforcedSeccompLayers(policy)), arch)
+  return { profile, gaps: warnings.map((why) => ({ statement: 'seccomp', why })) }
+}
+
+/** What cordon's Landlock layer would enforce, for targets that have none. */
+export function landlockGap(
+  policy: ResolvedPolicy,
+  target: string,
+  fix = 'start the command through cordon-exec with a plan from `cordon compile --no-namespaces`',
+): Gap[] {
+  const rules = policy.filesystem.filter((e) => e.kind === 'bind' || e.kind === 'tmpfs').length
+  const parts = [
+    rules ? `${rules} filesystem rules` : '',
+    policy.tcp ? 'TCP port rules' : '',
+    policy.landlock.scopes.length ? `scopes (${policy.landlock.scopes.join(', ')})` : '',
+  ].filter(Boolean)
+  if (!parts.length) return []
+  return [
+    {
+      statement: `landlock: ${parts.join(', ')}`,
+      why:
+        `${target} has no Landlock layer: the mount view and namespaces below enforce the filesystem and ` +
+        `network statements alone; for both layers, ${fix}`,
+    },
+  ]
+}
+
+export function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+export const RLIMIT_NAMES: Readonly<Record<string, string>> = {
+  cpu: 'RLIMIT_CPU',
+  fsize: 'RLIMIT_FSIZE',
+  data: 'RLIMIT_DATA',
+  stack: 'RLIMIT_STACK',
+  core: 'RLIMIT_CORE',
+  nproc: 'RLIMIT_NPROC',
+  nofile: 'RLIMIT_NOFILE',
+  memlock: 'RLIMIT_MEMLOCK',
+  as: 'RLIMIT_AS',
+}
+
+/** A shell word, quoted only when it needs to be. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}

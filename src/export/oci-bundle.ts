@@ -1,0 +1,269 @@
+// An OCI runtime bundle (config.json + rootfs/) for runc, crun and runsc: the policy's view
+// becomes mounts over an empty read-only root, its namespaces, identity, capabilities,
+// no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
+// same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
+import { basename } from 'node:path'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
+import {
+  binds,
+  type Exported,
+  type ExportFile,
+  type ExportOptions,
+  type Gap,
+  isDirectory,
+  keptCapabilities,
+  landlockGap,
+  masks,
+  RLIMIT_NAMES,
+  seccompProfile,
+} from './model.js'
+
+export interface OciMount {
+  destination: string
+  type: string
+  source: string
+  options?: string[]
+}
+
+export interface OciConfig {
+  ociVersion: string
+  process: {
+    terminal: boolean
+    user: { uid: number; gid: number }
+    args: string[]
+    env: string[]
+    cwd: string
+    capabilities: Record<'bounding' | 'effective' | 'permitted' | 'inheritable' | 'ambient', string[]>
+    rlimits?: { type: string; hard: number; soft: number }[]
+    noNewPrivileges: boolean
+  }
+  root: { path: string; readonly: boolean }
+  hostname?: string
+  mounts: OciMount[]
+  linux: {
+    namespaces: { type: string }[]
+    uidMappings?: { containerID: number; hostID: number; size: number }[]
+    gidMappings?: { containerID: number; hostID: number; size: number }[]
+    resources?: Record<string, unknown>
+    seccomp?: OciProfile
+    maskedPaths: string[]
+    readonlyPaths: string[]
+  }
+}
+
+const NAMESPACE_TYPES: Record<string, string> = {
+  pid: 'pid',
+  mount: 'mount',
+  ipc: 'ipc',
+  uts: 'uts',
+  net: 'network',
+  cgroup: 'cgroup',
+  user: 'user',
+  time: 'time',
+}
+
+/** What runc itself masks: kernel interfaces no container needs. */
+const MASKED = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+]
+/** The same /proc files cordon's own proc mount makes read-only (native/view.c do_proc). */
+const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
+
+/** The config; `files/` holds the contents of `file` entries, bound read-only. */
+export function ociConfig(
+  policy: ResolvedPolicy,
+  options: ExportOptions,
+): { config: OciConfig; files: ExportFile[]; gaps: Gap[] } {
+  const gaps: Gap[] = []
+  const files: ExportFile[] = []
+  const ns = policy.namespaces
+  const uid = policy.user.uid ?? options.uid
+  const gid = policy.user.gid ?? options.gid
+  const mounts: OciMount[] = []
+  const rootfsEntries: ExportFile[] = []
+  for (const e of policy.filesystem) {
+    switch (e.kind) {
+      case 'bind':
+        if (binds(policy).includes(e))
+          mounts.push({
+            destination: e.dest,
+            type: 'bind',
+            source: e.src,
+            options: ['rbind', e.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev'],
+          })
+        break
+      case 'tmpfs':
+        mounts.push({
+          destination: e.dest,
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: [
+            'nosuid',
+            'nodev',
+            ...(e.exec === false ? ['noexec'] : []),
+            `mode=${e.mode.toString(8)}`,
+            ...(e.size ? [`size=${e.size}`] : []),
+          ],
+        })
+        break
+      case 'proc':
+        mounts.push({
+          destination: e.dest,
+          type: 'proc',
+          source: 'proc',
+          options: ['nosuid', 'nodev', 'noexec'],
+        })
+        break
+      case 'dev':
+        // runc fills a tmpfs /dev with null, zero, full, random, urandom, tty and the pts links.
+        mounts.push(
+          {
+            destination: e.dest,
+            type: 'tmpfs',
+            source: 'tmpfs',
+            options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+          },
+          {
+            destination: `${e.dest}/pts`,
+            type: 'devpts',
+            source: 'devpts',
+            options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+          },
+          {
+            destination: `${e.dest}/shm`,
+            type: 'tmpfs',
+            source: 'shm',
+            options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+          },
+        )
+        break
+      case 'mask':
+        break // maskedPaths below
+      case 'symlink':
+        rootfsEntries.push({ kind: 'symlink', path: `rootfs${e.dest}`, target: e.target })
+        break
+      case 'mkdir':
+        rootfsEntries.push({ kind: 'dir', path: `rootfs${e.dest}` })
+        break
+      case 'file': {
+        const stored = `files/${files.length}-${basename(e.dest)}`
+        files.push({ kind: 'file', path: stored, content: e.content, mode: e.mode })
+        mounts.push({ destination: e.dest, type: 'bind', source: stored, options: ['bind', 'ro'] })
+        break
+      }
+    }
+  }
+  if (!ns.mount)
+    gaps.push({
+      statement: 'no mount namespace',
+      why: 'an OCI container always has one; the export mounts the view anyway',
+    })
+  const caps = keptCapabilities(policy)
+  const seccomp = seccompProfile(policy, options.arch)
+  gaps.push(...seccomp.gaps, ...landlockGap(policy, 'the OCI runtime-spec'))
+  if (policy.tcp && policy.network !== 'none')
+    gaps.push({
+      statement: 'tcp ports',
+      why: 'only Landlock restricts ports; the seccomp TCP-only rule is kept',
+    })
+  if (policy.limits.timeoutMs !== undefined)
+    gaps.push({
+      statement: 'limits.timeout',
+      why: 'runtimes have no wall-clock limit; use `timeout` around the runtime',
+    })
+  if (policy.network === 'loopback')
+    gaps.push({
+      statement: 'network loopback',
+      why: 'runc brings no interface up in a new network namespace: add a hook (or use runsc, whose loopback is up)',
+    })
+  const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] }
+  const l = policy.limits
+  if (l.memory !== undefined)
+    resources.memory = { limit: l.memory, ...(l.swap !== undefined ? { swap: l.memory + l.swap } : {}) }
+  if (l.pids !== undefined) resources.pids = { limit: l.pids }
+  const cpu: Record<string, unknown> = {}
+  if (l.cpus !== undefined) Object.assign(cpu, { quota: Math.round(l.cpus * 100_000), period: 100_000 })
+  if (l.cpuWeight !== undefined) cpu.shares = Math.max(2, Math.round((l.cpuWeight * 1024) / 100))
+  if (l.cpuset !== undefined) cpu.cpus = l.cpuset
+  if (Object.keys(cpu).length) resources.cpu = cpu
+  const env = Object.entries(policy.env.set).map(([k, v]) => `${k}=${v}`)
+  for (const name of policy.env.pass)
+    if (process.env[name] !== undefined && !(name in policy.env.set)) env.push(`${name}=${process.env[name]}`)
+  const viewShows = (path: string) =>
+    mounts.some((m) => m.type === 'bind' && (path === m.destination || path.startsWith(`${m.destination}/`)))
+  const config: OciConfig = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid, gid },
+      args: options.command,
+      env,
+      cwd: policy.cwd ?? (viewShows(options.cwd) ? options.cwd : '/'),
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: caps },
+      ...(Object.keys(policy.rlimits).length
+        ? {
+            rlimits: Object.entries(policy.rlimits).map(([r, v]) => ({
+              type: RLIMIT_NAMES[r]!,
+              hard: v,
+              soft: v,
+            })),
+          }
+        : {}),
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs', readonly: true },
+    ...(ns.uts && policy.hostname !== undefined ? { hostname: policy.hostname } : {}),
+    mounts,
+    linux: {
+      namespaces: Object.entries(NAMESPACE_TYPES)
+        .filter(([n]) =>
+          n === 'net' ? policy.network !== 'host' : ns[n as keyof typeof ns] || n === 'mount',
+        )
+        .map(([, type]) => ({ type })),
+      ...(ns.user
+        ? {
+            uidMappings: [{ containerID: uid, hostID: options.uid, size: 1 }],
+            gidMappings: [{ containerID: gid, hostID: options.gid, size: 1 }],
+          }
+        : {}),
+      resources,
+      seccomp: seccomp.profile,
+      maskedPaths: [...MASKED, ...masks(policy)],
+      readonlyPaths: READ_ONLY,
+    },
+  }
+  return { config, files: [...rootfsEntries, ...files], gaps }
+}
+
+export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions): Exported {
+  const { config, files, gaps } = ociConfig(policy, options)
+  for (const m of config.mounts)
+    if (m.type === 'bind' && !m.source.startsWith('files/') && !isDirectory(m.source))
+      gaps.push({
+        statement: `bind ${m.source}`,
+        why: 'not a directory on this host: the runtime binds it as a file',
+      })
+  return {
+    format: 'oci-bundle',
+    files: [
+      { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
+      { kind: 'dir', path: 'rootfs' },
+      ...files,
+    ],
+    gaps,
+    usage: [
+      'runc run --bundle DIR NAME      (as root; rootless runc needs the user namespace mapping as is)',
+      'runsc --rootless=false run --bundle DIR NAME   (gVisor: its own kernel, the same config)',
+    ],
+  }
+}

@@ -1,0 +1,206 @@
+// cordon export against the real consumers: the runtime-spec schema, runc on this kernel
+// (the exported profile must block and allow what cordon's own run does), the Kubernetes
+// OpenAPI types, and systemd-analyze.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
+import { Pod } from 'kubernetes-models/v1/Pod'
+import { parseAllDocuments } from 'yaml'
+import { cordon, isRoot, projectDir, ROOT } from '../helpers.js'
+
+const require = createRequire(import.meta.url)
+const Ajv = require('ajv-draft-04') as new (o: object) => {
+  addSchema(schema: object, key: string): void
+  getSchema(key: string): ((data: unknown) => boolean) & { errors?: unknown }
+}
+const SPEC = join(ROOT, 'test', 'fixtures', 'runtime-spec')
+const ajv = new Ajv({ allErrors: true, strict: false })
+for (const f of readdirSync(SPEC).filter((f) => f.endsWith('.json')))
+  ajv.addSchema(JSON.parse(readFileSync(join(SPEC, f), 'utf8')) as object, f)
+const validConfig = (config: unknown) => {
+  const v = ajv.getSchema('config-schema.json')
+  assert.ok(v(config), JSON.stringify(v.errors))
+}
+
+const PROBES = join(ROOT, 'build', 'native')
+const ATTACKS = ['keyctl', 'bpf', 'unshare-user', 'unshare-mount', 'mount', 'io-uring', 'userfaultfd']
+const ATTACKS_MORE = ['perf-event', 'x32-entry', 'i386-entry', 'ptrace-host=1', 'chroot', 'reboot']
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+
+function exportTo(args: string[], cwd: string): { dir: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-export-'))
+  const r = cordon(
+    ['export', ...args.slice(0, args.indexOf('--')), '-o', dir, ...args.slice(args.indexOf('--'))],
+    {
+      cwd,
+    },
+  )
+  assert.equal(r.status, 0, r.stderr)
+  return { dir, stderr: r.stderr }
+}
+
+describe('cordon export', () => {
+  const project = projectDir()
+  const strict = join(project, 'allowlist.yaml')
+  writeFileSync(
+    strict,
+    `extends: [default]
+seccomp:
+  default: errno(EACCES)
+  rules:
+    - syscalls: ['@basic-io', '@file-system', '@process', '@signal', '@memory', '@futex', '@timer', '@ipc']
+      action: allow
+    - { syscalls: [keyctl], action: errno(EPERM) }
+limits: { memory: 512M, pids: 256, cpus: "1.5" }
+`,
+  )
+
+  test('oci-seccomp and the oci-bundle config validate against the runtime-spec schema', () => {
+    for (const policy of [[], ['--policy', strict]]) {
+      const bundle = exportTo(['--to', 'oci-bundle', ...policy, '--', '/bin/true'], project)
+      const config = JSON.parse(readFileSync(join(bundle.dir, 'config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >
+      validConfig(config)
+      assert.ok(existsSync(join(bundle.dir, 'rootfs')))
+      const seccomp = cordon(['export', '--to', 'oci-seccomp', ...policy, '--', '/bin/true'], {
+        cwd: project,
+      })
+      assert.equal(seccomp.status, 0, seccomp.stderr)
+      validConfig({ ociVersion: '1.0.2', linux: { seccomp: JSON.parse(seccomp.stdout) } })
+      rmSync(bundle.dir, { recursive: true })
+    }
+  })
+
+  test(
+    'runc runs the exported bundle and its seccomp profile blocks and allows what cordon run does',
+    { skip: !(isRoot && has('runc')) && !process.env.CI },
+    () => {
+      for (const policy of [[], ['--policy', strict]]) {
+        const cmd = [join(PROBES, 'cordon-probes'), ...ATTACKS, ...ATTACKS_MORE]
+        const bundle = exportTo(['--to', 'oci-bundle', ...policy, '--ro', PROBES, '--', ...cmd], project)
+        const id = `cordon-test-${process.pid}`
+        const runc = spawnSync('runc', ['run', '--bundle', bundle.dir, id], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        })
+        spawnSync('runc', ['delete', '--force', id])
+        rmSync(bundle.dir, { recursive: true })
+        assert.equal(runc.status, 0, runc.stderr)
+        const own = cordon(['run', ...policy, '--ro', PROBES, '--', ...cmd], { cwd: project })
+        assert.equal(own.status, 0, own.stderr)
+        // Every probe forks a child first: fork (clone without namespace flags) is allowed in both.
+        const outcomes = (out: string) =>
+          out
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { probe: string; outcome: string; errno?: number; signal?: number })
+            .map((r) => `${r.probe} ${r.outcome} ${r.errno ?? ''}${r.signal ? `signal ${r.signal}` : ''}`)
+        assert.deepEqual(outcomes(runc.stdout), outcomes(own.stdout))
+        assert.equal(outcomes(own.stdout).length, ATTACKS.length + ATTACKS_MORE.length)
+      }
+    },
+  )
+
+  test('Kubernetes manifests validate against the Kubernetes OpenAPI types', () => {
+    for (const policy of [[], ['--policy', strict, '--tcp-connect', '443']]) {
+      const out = exportTo(['--to', 'kubernetes', ...policy, '--', '/bin/sh', '-c', 'echo hi'], project)
+      const yamlFile = readdirSync(out.dir).find((f) => f.endsWith('.yaml'))!
+      const docs = parseAllDocuments(readFileSync(join(out.dir, yamlFile), 'utf8')).map(
+        (d) => d.toJS() as { kind: string; spec: Record<string, unknown> },
+      )
+      assert.deepEqual(
+        docs.map((d) => d.kind),
+        ['Pod', 'NetworkPolicy', 'SeccompProfile'],
+      )
+      new Pod(docs[0] as ConstructorParameters<typeof Pod>[0]).validate()
+      new NetworkPolicy(docs[1] as ConstructorParameters<typeof NetworkPolicy>[0]).validate()
+      // The operator's SeccompProfile spec is the runtime-spec's seccomp object.
+      validConfig({ ociVersion: '1.0.2', linux: { seccomp: docs[2]!.spec } })
+      const pod = docs[0]!.spec as { containers: { securityContext: Record<string, unknown> }[] }
+      const sc = pod.containers[0]!.securityContext
+      assert.equal(sc.allowPrivilegeEscalation, false)
+      assert.equal(sc.readOnlyRootFilesystem, true)
+      assert.deepEqual(sc.capabilities, { drop: ['ALL'] })
+      assert.match(out.stderr, /not expressed: landlock: .*Kubernetes has no Landlock layer/)
+      rmSync(out.dir, { recursive: true })
+    }
+    const wrapped = exportTo(['--to', 'kubernetes', '--wrap', '--', '/bin/true'], project)
+    assert.ok(readdirSync(wrapped.dir).includes('sandbox.plan'))
+    assert.doesNotMatch(wrapped.stderr, /no Landlock layer/)
+    rmSync(wrapped.dir, { recursive: true })
+  })
+
+  test(
+    'the systemd unit passes systemd-analyze verify',
+    { skip: !has('systemd-analyze') && !process.env.CI },
+    () => {
+      for (const policy of [[], ['--policy', strict]]) {
+        const out = exportTo(
+          ['--to', 'systemd', ...policy, '--name', `cordon-test-${process.pid}`, '--', '/bin/true'],
+          project,
+        )
+        const unit = join(out.dir, `cordon-test-${process.pid}.service`)
+        const text = readFileSync(unit, 'utf8')
+        const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' })
+        assert.equal(r.status, 0, r.stderr)
+        // The only thing systemd may say: syscall names newer than its libseccomp (listed as a gap).
+        for (const line of r.stderr.split('\n').filter(Boolean))
+          assert.match(line, /Failed to parse system call, ignoring: \w+$/, line)
+        assert.match(text, /^NoNewPrivileges=yes$/m)
+        assert.match(text, /^CapabilityBoundingSet=$/m)
+        assert.match(text, /^PrivateNetwork=yes$/m)
+        assert.match(text, /^InaccessiblePaths=.*-\/etc\/shadow /m)
+        if (policy.length) {
+          assert.match(text, /^SystemCallFilter=[a-z_]/m) // an allowlist
+          assert.match(text, /^SystemCallErrorNumber=EACCES$/m)
+          assert.match(text, /^MemoryMax=536870912$/m)
+          assert.match(text, /^TasksMax=256$/m)
+          assert.match(text, /^CPUQuota=150%$/m)
+        } else assert.match(text, /^SystemCallFilter=~.*\bptrace:EPERM\b/m)
+        rmSync(out.dir, { recursive: true })
+      }
+    },
+  )
+
+  test('docker: the flags say what the policy says, the profile beside them', () => {
+    const out = exportTo(['--to', 'docker', '--policy', strict, '--rw', project, '--', '/bin/true'], project)
+    const script = readFileSync(join(out.dir, 'allowlist.docker.sh'), 'utf8')
+    for (const flag of [
+      '--cap-drop ALL',
+      '--security-opt no-new-privileges',
+      '--security-opt seccomp=allowlist.seccomp.json',
+      '--read-only',
+      '--network none',
+      '--pids-limit 256',
+      '--memory 536870912b',
+      '--cpus 1.5',
+      `--volume ${project}:${project}:rw`,
+      '--tmpfs /tmp:rw,nosuid,nodev,noexec,mode=1777',
+    ])
+      assert.ok(script.includes(flag), `${flag} in\n${script}`)
+    assert.equal(spawnSync('sh', ['-n', join(out.dir, 'allowlist.docker.sh')]).status, 0)
+    validConfig({
+      ociVersion: '1.0.2',
+      linux: { seccomp: JSON.parse(readFileSync(join(out.dir, 'allowlist.seccomp.json'), 'utf8')) },
+    })
+    assert.match(out.stderr, /not expressed: user namespace: .*userns-remap/)
+    rmSync(out.dir, { recursive: true })
+  })
+
+  test('bad input: a clear error naming the flag', () => {
+    const none = cordon(['export', '--', '/bin/true'])
+    assert.equal(none.status, 2)
+    assert.match(none.stderr, /--to must be one of oci-seccomp, docker, kubernetes, systemd, oci-bundle/)
+    const many = cordon(['export', '--to', 'docker', '--', '/bin/true'], { cwd: project })
+    assert.match(many.stderr, /--to docker writes .*\.docker\.sh, .*: give an output directory with -o DIR/)
+    const wrap = cordon(['export', '--to', 'docker', '--wrap', '--', '/bin/true'])
+    assert.match(wrap.stderr, /--wrap applies to --to systemd and --to kubernetes/)
+  })
+})
