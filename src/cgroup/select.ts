@@ -21,29 +21,24 @@ export function cgroupMounts(mountinfo?: string): CgroupMounts {
   return out
 }
 
-/** Whether this caller can have a cgroup here, and if not why (a sentence fragment). */
+/** Whether this caller can have a cgroup here, and if not why (a sentence fragment). `mounted`
+ * is asked only for root, so other callers cost no mountinfo read. */
 export function cgroupAccess(
   uid = process.getuid?.() ?? 0,
-  mounted = cgroupMounted(),
+  mounted: () => boolean = () => cgroupMounted(),
 ): { ok: boolean; why: string } {
   if (uid !== 0) return { ok: false, why: 'only root gets a cgroup on this host' }
-  if (!mounted) return { ok: false, why: 'no cgroup file system is mounted' }
+  if (!mounted()) return { ok: false, why: 'no cgroup file system is mounted' }
   return { ok: true, why: '' }
 }
 
-function cgroupMounted(mounts = cgroupMounts()): boolean {
+export function cgroupMounted(mounts = cgroupMounts()): boolean {
   return mounts.v2 !== undefined || Object.keys(mounts.v1).length > 0
 }
 
-/** The driver for `limits` here: v2 when it holds the controllers (or is all there is), else v1. */
+/** The driver for `limits` here: v2 when it holds the controllers (or is all there is), else v1.
+ * For callers cgroupAccess() allows. */
 export function selectDriver(limits: Limits, mounts = cgroupMounts()): CgroupDriver {
-  const access = cgroupAccess(undefined, cgroupMounted(mounts))
-  if (!access.ok)
-    throw new CordonError(
-      'setup_failed',
-      `the policy requires its limits (limits.require, --require limits) but they cannot be enforced: ${access.why}; ` +
-        'run as root, or drop the requirement to run with them best effort (reported as not enforced)',
-    )
   const hasV1 = Object.keys(mounts.v1).length > 0
   if (mounts.v2) {
     const v2 = new CgroupV2Driver(mounts.v2)
@@ -54,7 +49,8 @@ export function selectDriver(limits: Limits, mounts = cgroupMounts()): CgroupDri
     ]
     if (!hasV1 || wanted.every((c) => v2.controllers.includes(c))) return v2
   }
-  return new CgroupV1Driver(mounts.v1)
+  if (hasV1) return new CgroupV1Driver(mounts.v1)
+  throw new CordonError('setup_failed', 'no cgroup file system is mounted; mount cgroup2 on /sys/fs/cgroup')
 }
 
 /** The group a CgroupRef describes, for another process to freeze, thaw, read or kill. */

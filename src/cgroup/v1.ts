@@ -7,6 +7,9 @@ import { procs, read, readKeyed, readNumber, removeDir, waitFor, withLimits, wri
 
 const PERIOD_US = 100_000
 
+/** cgroup v1 cpu.shares for a cpu-weight (1-10000, 100 = default = 1024 shares). */
+export const cpuShares = (weight: number): number => Math.max(2, Math.round((weight * 1024) / 100))
+
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1
   readonly controllers: string[]
@@ -77,8 +80,7 @@ export class CgroupV1 implements Cgroup {
       write(`${d.cpu}/cpu.cfs_period_us`, PERIOD_US)
       write(`${d.cpu}/cpu.cfs_quota_us`, Math.max(1000, Math.round(l.cpus * PERIOD_US)))
     }
-    if (l.cpuWeight !== undefined && d.cpu)
-      write(`${d.cpu}/cpu.shares`, Math.max(2, Math.round((l.cpuWeight * 1024) / 100)))
+    if (l.cpuWeight !== undefined && d.cpu) write(`${d.cpu}/cpu.shares`, cpuShares(l.cpuWeight))
     if (l.cpuset !== undefined && d.cpuset) {
       write(`${d.cpuset}/cpuset.mems`, read(`${d.cpuset}/../cpuset.mems`))
       write(`${d.cpuset}/cpuset.cpus`, l.cpuset)

@@ -1,10 +1,11 @@
 // `docker run` flags with the policy's meaning, plus the seccomp profile file they name. The
 // image provides the system directories and /etc, so binds of those (and masks of host secrets
 // in them) have nothing to say in a container; every other bind is a volume.
+import { cpuShares } from '../cgroup/v1.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
-  binds,
+  dataBinds,
   type Exported,
   type ExportOptions,
   type Gap,
@@ -32,10 +33,8 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
     if (t.size) opts.push(`size=${t.size}`)
     flags.push(['--tmpfs', `${t.dest}:${opts.join(',')}`])
   }
-  for (const b of binds(policy)) {
-    if (isSystemPath(b.dest) && b.src === b.dest) continue // the image's own
+  for (const b of dataBinds(policy))
     flags.push(['--volume', `${b.src}:${b.dest}:${b.readOnly ? 'ro' : 'rw'}`])
-  }
   for (const m of masks(policy)) {
     if (isSystemPath(m)) continue // the image's /etc has no host secrets
     flags.push(
@@ -76,8 +75,7 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
     flags.push(['--memory-swap', `${l.memory + (l.swap ?? 0)}b`])
   }
   if (l.cpus !== undefined) flags.push(['--cpus', String(l.cpus)])
-  if (l.cpuWeight !== undefined)
-    flags.push(['--cpu-shares', String(Math.max(2, Math.round((l.cpuWeight * 1024) / 100)))])
+  if (l.cpuWeight !== undefined) flags.push(['--cpu-shares', String(cpuShares(l.cpuWeight))])
   if (l.cpuset !== undefined) flags.push(['--cpuset-cpus', l.cpuset])
   if (l.timeoutMs !== undefined)
     gaps.push({

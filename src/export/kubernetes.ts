@@ -9,12 +9,11 @@ import { stringify } from 'yaml'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
-  binds,
+  dataBinds,
   type Exported,
   type ExportFile,
   type ExportOptions,
   type Gap,
-  isSystemPath,
   keptCapabilities,
   landlockGap,
   seccompProfile,
@@ -55,8 +54,7 @@ export function exportKubernetes(
     if (t.exec === false)
       gaps.push({ statement: `tmpfs ${t.dest} noexec`, why: 'emptyDir volumes cannot be mounted noexec' })
   }
-  for (const b of binds(policy)) {
-    if (isSystemPath(b.dest) && b.src === b.dest) continue // the image's own
+  for (const b of dataBinds(policy)) {
     gaps.push({
       statement: `${b.readOnly ? 'ro' : 'rw'} ${b.src}${b.src === b.dest ? '' : ` → ${b.dest}`}`,
       why: `a host path has no place in a pod: mount your data as a volume at ${b.dest}${b.readOnly ? ' (readOnly: true)' : ''}`,

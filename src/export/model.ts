@@ -57,6 +57,9 @@ export type Tmpfs = Extract<ViewEntry, { kind: 'tmpfs' }>
 
 export const binds = (p: ResolvedPolicy): Bind[] =>
   p.filesystem.filter((e): e is Bind => e.kind === 'bind' && (!e.optional || existsSync(e.src)))
+/** Binds other than the system directories a container image provides for itself. */
+export const dataBinds = (p: ResolvedPolicy): Bind[] =>
+  binds(p).filter((b) => !(isSystemPath(b.dest) && b.src === b.dest))
 export const tmpfses = (p: ResolvedPolicy): Tmpfs[] =>
   p.filesystem.filter((e): e is Tmpfs => e.kind === 'tmpfs')
 export const masks = (p: ResolvedPolicy): string[] =>
@@ -100,18 +103,6 @@ export function isDirectory(path: string): boolean {
   } catch {
     return false
   }
-}
-
-export const RLIMIT_NAMES: Readonly<Record<string, string>> = {
-  cpu: 'RLIMIT_CPU',
-  fsize: 'RLIMIT_FSIZE',
-  data: 'RLIMIT_DATA',
-  stack: 'RLIMIT_STACK',
-  core: 'RLIMIT_CORE',
-  nproc: 'RLIMIT_NPROC',
-  nofile: 'RLIMIT_NOFILE',
-  memlock: 'RLIMIT_MEMLOCK',
-  as: 'RLIMIT_AS',
 }
 
 /** A shell word, quoted only when it needs to be. */

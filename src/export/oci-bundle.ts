@@ -3,6 +3,7 @@
 // no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
 import { basename } from 'node:path'
+import { cpuShares } from '../cgroup/v1.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import {
@@ -15,7 +16,6 @@ import {
   keptCapabilities,
   landlockGap,
   masks,
-  RLIMIT_NAMES,
   seccompProfile,
 } from './model.js'
 
@@ -91,10 +91,11 @@ export function ociConfig(
   const gid = policy.user.gid ?? options.gid
   const mounts: OciMount[] = []
   const rootfsEntries: ExportFile[] = []
+  const present = new Set(binds(policy)) // optional sources missing here are left out
   for (const e of policy.filesystem) {
     switch (e.kind) {
       case 'bind':
-        if (binds(policy).includes(e))
+        if (present.has(e))
           mounts.push({
             destination: e.dest,
             type: 'bind',
@@ -193,7 +194,7 @@ export function ociConfig(
   if (l.pids !== undefined) resources.pids = { limit: l.pids }
   const cpu: Record<string, unknown> = {}
   if (l.cpus !== undefined) Object.assign(cpu, { quota: Math.round(l.cpus * 100_000), period: 100_000 })
-  if (l.cpuWeight !== undefined) cpu.shares = Math.max(2, Math.round((l.cpuWeight * 1024) / 100))
+  if (l.cpuWeight !== undefined) cpu.shares = cpuShares(l.cpuWeight)
   if (l.cpuset !== undefined) cpu.cpus = l.cpuset
   if (Object.keys(cpu).length) resources.cpu = cpu
   const env = Object.entries(policy.env.set).map(([k, v]) => `${k}=${v}`)
@@ -213,7 +214,7 @@ export function ociConfig(
       ...(Object.keys(policy.rlimits).length
         ? {
             rlimits: Object.entries(policy.rlimits).map(([r, v]) => ({
-              type: RLIMIT_NAMES[r]!,
+              type: `RLIMIT_${r.toUpperCase()}`,
               hard: v,
               soft: v,
             })),

@@ -19,17 +19,6 @@ import {
   tmpfses,
 } from './model.js'
 
-const LIMIT_KEYS: Readonly<Record<string, string>> = {
-  cpu: 'LimitCPU',
-  fsize: 'LimitFSIZE',
-  data: 'LimitDATA',
-  stack: 'LimitSTACK',
-  core: 'LimitCORE',
-  nproc: 'LimitNPROC',
-  nofile: 'LimitNOFILE',
-  memlock: 'LimitMEMLOCK',
-  as: 'LimitAS',
-}
 /** Host top-level directories the unit keeps as systemd sets them up. */
 const KEPT_TOP = new Set(['proc', 'sys', 'dev', 'run', 'tmp'])
 
@@ -229,7 +218,7 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
   if (l.cpuWeight !== undefined) lines.push(`CPUWeight=${l.cpuWeight}`)
   if (l.cpuset !== undefined) lines.push(`AllowedCPUs=${l.cpuset}`)
   if (l.timeoutMs !== undefined) lines.push(`RuntimeMaxSec=${Math.ceil(l.timeoutMs / 1000)}`)
-  for (const [r, v] of Object.entries(policy.rlimits)) lines.push(`${LIMIT_KEYS[r]}=${v}`)
+  for (const [r, v] of Object.entries(policy.rlimits)) lines.push(`Limit${r.toUpperCase()}=${v}`)
   gaps.push(...landlockGap(policy, 'systemd 252', '--wrap'))
   const unit = [...head, ...lines, '', '[Install]', 'WantedBy=multi-user.target']
   const files: ExportFile[] = [

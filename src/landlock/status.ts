@@ -1,6 +1,7 @@
 // Which layers enforce each statement of a policy on a kernel with a given Landlock ABI:
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
+import { pidsAsNproc } from '../plan/compile.js'
 import { sizeWord } from '../policy/diff.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
@@ -98,7 +99,7 @@ function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[
             ? [
                 {
                   layer: 'rlimit nproc',
-                  ok: policy.namespaces.user,
+                  ok: pidsAsNproc(policy, host.uid),
                   why: 'no user namespace: RLIMIT_NPROC would count every process of the user',
                 },
               ]

@@ -14,7 +14,7 @@ import { type TraceMode, traceFilters } from '../learn/trace.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
 /** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
-const RLIMITS: Readonly<Record<string, number>> = {
+export const RLIMITS: Readonly<Record<string, number>> = {
   cpu: 0,
   fsize: 1,
   data: 2,
@@ -119,11 +119,15 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
 export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]): Record<string, number> {
   const pids = policy.limits.pids
   const own = policy.rlimits.nproc
-  if (pids === undefined || !policy.namespaces.user || uid === 0 || (own !== undefined && own <= pids))
+  if (pids === undefined || !pidsAsNproc(policy, uid) || (own !== undefined && own <= pids))
     return policy.rlimits
   notes?.push(`limits: pids ${pids} also as RLIMIT_NPROC, counted per user inside the user namespace`)
   return { ...policy.rlimits, nproc: pids }
 }
+
+/** Whether a pids limit holds as RLIMIT_NPROC for this caller (see rlimitsFor). */
+export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
+  policy.limits.pids !== undefined && policy.namespaces.user && uid !== 0
 
 /** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:`. */
 export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {

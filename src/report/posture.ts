@@ -8,6 +8,7 @@ import type { Check } from '../host/report.js'
 import type { HostFacts } from '../host/probe.js'
 import { attackSurface } from '../learn/surface.js'
 import { type StatementStatus, statementStatus } from '../landlock/status.js'
+import { RLIMITS } from '../plan/compile.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { sizeWord } from '../policy/diff.js'
@@ -106,7 +107,7 @@ export function posture(
     const members = g.members.filter((m) => m in table)
     return { group, total: members.length, blocked: members.filter((m) => !reachable.has(m)).length }
   })
-  const cgroup = cgroupAccess(facts.probe.uid, facts.cgroup.layout !== 'none')
+  const cgroup = cgroupAccess(facts.probe.uid, () => facts.cgroup.layout !== 'none')
   const statements = statementStatus(
     policy,
     abi,
@@ -126,7 +127,8 @@ export function posture(
   // For callers other than root the plan carries the pids limit as RLIMIT_NPROC (rlimitsFor).
   const pids = l.pids
   const nproc =
-    pids !== undefined && opsOf(plan, 'rlimit').some((op) => op.resource === 6 && op.soft === BigInt(pids))
+    pids !== undefined &&
+    opsOf(plan, 'rlimit').some((op) => op.resource === RLIMITS.nproc && op.soft === BigInt(pids))
   const cgroupLimits = ['memory', 'swap', 'pids', 'cpus', 'cpuset'].filter((k) => k in limits)
   const landlockRules = opsOf(plan, 'landlock_path').length
   const landlockPorts = opsOf(plan, 'landlock_port').length

@@ -12,7 +12,13 @@ import { type CompileContext, callerContext, compilePlan } from '../plan/compile
 import { encodePlan } from '../plan/encode.js'
 import type { Plan, PlanOp } from '../plan/model.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
-import { cgroupAccess, selectDriver } from '../cgroup/select.js'
+import {
+  type CgroupMounts,
+  cgroupAccess,
+  cgroupMounted,
+  cgroupMounts,
+  selectDriver,
+} from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
@@ -105,10 +111,20 @@ function makeCgroup(
   delete resources.timeoutMs
   const limited = Object.values(resources).some((v) => v !== undefined)
   if (!limited && !always) return { cgroup: undefined, plan }
-  if (limited && !required && !cgroupAccess().ok) return { cgroup: undefined, plan }
+  let mounts: CgroupMounts | undefined // read once, and only for root
+  const access = cgroupAccess(undefined, () => cgroupMounted((mounts = cgroupMounts())))
+  if (!access.ok) {
+    if (limited && required)
+      throw new CordonError(
+        'setup_failed',
+        `the policy requires its limits (limits.require, --require limits) but they cannot be enforced: ${access.why}; ` +
+          'run as root, or drop the requirement to run with them best effort (reported as not enforced)',
+      )
+    return { cgroup: undefined, plan } // best effort, reported; for freezing alone SIGSTOP will do
+  }
   let cgroup: Cgroup
   try {
-    cgroup = selectDriver(resources).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
+    cgroup = selectDriver(resources, mounts).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
   } catch (e) {
     if (limited) throw e
     return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do

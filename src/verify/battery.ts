@@ -3,6 +3,7 @@
 // the very call the probe made (reference evaluator, real arguments), then what the errno
 // means for that attack (ESRCH from kill: the pid namespace hid the target; EROFS: a read-only
 // mount; EACCES on a path: Landlock or a masked file).
+import { pidsAsNproc } from '../plan/compile.js'
 import { under } from '../learn/paths.js'
 import { capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -236,7 +237,7 @@ export const PROBES: readonly ProbeSpec[] = [
     notExpected: (p, ctx) =>
       p.limits.pids === undefined
         ? 'the policy sets no pids limit (limits.pids)'
-        : !ctx.cgroup.ok && (ctx.uid === 0 || !p.namespaces.user)
+        : !ctx.cgroup.ok && !pidsAsNproc(p, ctx.uid)
           ? `the pids limit is not enforced here: ${ctx.cgroup.why}`
           : undefined,
     layers: { EAGAIN: 'cgroup (pids limit)', 'EAGAIN rlimit': 'rlimit (RLIMIT_NPROC in the user namespace)' },
