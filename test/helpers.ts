@@ -1,5 +1,5 @@
 // Shared test helpers: run the real CLI and launcher against the real kernel.
-import { type SpawnSyncOptions, spawnSync } from 'node:child_process'
+import { execFileSync, type SpawnSyncOptions, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -39,3 +39,38 @@ export function projectDir(): string {
 }
 
 export const isRoot = process.getuid?.() === 0
+
+export const TEST_USER = 'cordon-test'
+
+/** The plain user the unprivileged tests run as (created on first use; needs root). */
+export function ensureTestUser(): { uid: number; gid: number } {
+  const existing = spawnSync('id', ['-u', TEST_USER], { encoding: 'utf8' })
+  if (existing.status !== 0)
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', TEST_USER])
+  return {
+    uid: Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', TEST_USER], { encoding: 'utf8' }).trim()),
+  }
+}
+
+/** The CLI as that user, with a minimal environment. */
+export function cordonAs(
+  user: { uid: number; gid: number },
+  args: string[],
+  cwd: string,
+  timeout = 30_000,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    uid: user.uid,
+    gid: user.gid,
+    encoding: 'utf8',
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: '/nonexistent',
+      NODE_EXTRA_CA_CERTS: '',
+    },
+    timeout,
+  })
+  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+}

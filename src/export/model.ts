@@ -1,7 +1,8 @@
 // What every exporter returns: the files to write, and what the target cannot express. A
 // statement the target has no way to say is listed as a gap with what to do instead, never
 // dropped silently (an export that looks complete but is weaker would be worse than none).
-import { existsSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { enforcedSeccompLayers } from '../plan/compile.js'
@@ -108,4 +109,17 @@ export function isDirectory(path: string): boolean {
 /** A shell word, quoted only when it needs to be. */
 export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** Creates the files under dir (the output directory of an export, or a bundle to run). */
+export function writeExport(dir: string, files: readonly ExportFile[]): void {
+  for (const f of files) {
+    const path = join(dir, f.path)
+    mkdirSync(f.kind === 'dir' ? path : dirname(path), { recursive: true })
+    if (f.kind === 'symlink') symlinkSync(f.target, path)
+    else if (f.kind === 'file') {
+      writeFileSync(path, f.content)
+      if (f.mode !== undefined) chmodSync(path, f.mode)
+    }
+  }
 }

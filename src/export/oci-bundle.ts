@@ -2,8 +2,10 @@
 // becomes mounts over an empty read-only root, its namespaces, identity, capabilities,
 // no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
+import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { cpuShares } from '../cgroup/v1.js'
+import { rlimitsFor } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import {
@@ -15,7 +17,6 @@ import {
   isDirectory,
   keptCapabilities,
   landlockGap,
-  masks,
   seccompProfile,
 } from './model.js'
 
@@ -148,8 +149,22 @@ export function ociConfig(
           },
         )
         break
-      case 'mask':
-        break // maskedPaths below
+      case 'mask': {
+        // Mounts, not maskedPaths: gVisor ignores maskedPaths. As cordon's view does: a
+        // directory becomes an empty read-only tmpfs, a file a read-only bind of /dev/null.
+        if (!existsSync(e.dest)) break
+        mounts.push(
+          isDirectory(e.dest)
+            ? {
+                destination: e.dest,
+                type: 'tmpfs',
+                source: 'tmpfs',
+                options: ['ro', 'nosuid', 'nodev', 'noexec', 'size=4k', 'mode=755'],
+              }
+            : { destination: e.dest, type: 'bind', source: '/dev/null', options: ['bind', 'ro', 'nosuid'] },
+        )
+        break
+      }
       case 'symlink':
         rootfsEntries.push({ kind: 'symlink', path: `rootfs${e.dest}`, target: e.target })
         break
@@ -197,6 +212,9 @@ export function ociConfig(
   if (l.cpuWeight !== undefined) cpu.shares = cpuShares(l.cpuWeight)
   if (l.cpuset !== undefined) cpu.cpus = l.cpuset
   if (Object.keys(cpu).length) resources.cpu = cpu
+  // Inside a user namespace, RLIMIT_NPROC counts that namespace's processes: the pids limit
+  // for callers without a cgroup, as in cordon's own run.
+  const rlimits = rlimitsFor(policy, options.uid)
   const env = Object.entries(policy.env.set).map(([k, v]) => `${k}=${v}`)
   for (const name of policy.env.pass)
     if (process.env[name] !== undefined && !(name in policy.env.set)) env.push(`${name}=${process.env[name]}`)
@@ -211,9 +229,9 @@ export function ociConfig(
       env,
       cwd: policy.cwd ?? (viewShows(options.cwd) ? options.cwd : '/'),
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: caps },
-      ...(Object.keys(policy.rlimits).length
+      ...(Object.keys(rlimits).length
         ? {
-            rlimits: Object.entries(policy.rlimits).map(([r, v]) => ({
+            rlimits: Object.entries(rlimits).map(([r, v]) => ({
               type: `RLIMIT_${r.toUpperCase()}`,
               hard: v,
               soft: v,
@@ -224,7 +242,11 @@ export function ociConfig(
     },
     root: { path: 'rootfs', readonly: true },
     ...(ns.uts && policy.hostname !== undefined ? { hostname: policy.hostname } : {}),
-    mounts,
+    // Parents before children, as cordon's view orders them (stable within a depth).
+    mounts: mounts
+      .map((m, i) => ({ m, i }))
+      .sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i)
+      .map(({ m }) => m),
     linux: {
       namespaces: Object.entries(NAMESPACE_TYPES)
         .filter(([n]) =>
@@ -239,7 +261,7 @@ export function ociConfig(
         : {}),
       resources,
       seccomp: seccomp.profile,
-      maskedPaths: [...MASKED, ...masks(policy)],
+      maskedPaths: MASKED,
       readonlyPaths: READ_ONLY,
     },
   }
@@ -268,3 +290,5 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
     ],
   }
 }
+
+const depth = (path: string) => (path === '/' ? 0 : path.split('/').length - 1)

@@ -240,7 +240,11 @@ export const PROBES: readonly ProbeSpec[] = [
         : !ctx.cgroup.ok && !pidsAsNproc(p, ctx.uid)
           ? `the pids limit is not enforced here: ${ctx.cgroup.why}`
           : undefined,
-    layers: { EAGAIN: 'cgroup (pids limit)', 'EAGAIN rlimit': 'rlimit (RLIMIT_NPROC in the user namespace)' },
+    layers: {
+      EAGAIN: 'cgroup (pids limit)',
+      'EAGAIN rlimit': 'rlimit (RLIMIT_NPROC in the user namespace)',
+      'sandbox died': "cgroup (pids limit: gVisor's kernel was refused a host thread and the sandbox ended)",
+    },
   },
   {
     name: 'memory',
@@ -251,6 +255,10 @@ export const PROBES: readonly ProbeSpec[] = [
         : !ctx.cgroup.ok
           ? `the memory limit is not enforced here: ${ctx.cgroup.why}`
           : undefined,
-    layers: { 'signal 9': 'cgroup (memory limit: OOM kill)', ENOMEM: 'cgroup (memory limit)' },
+    layers: {
+      'signal 9': 'cgroup (memory limit: OOM kill)',
+      ENOMEM: 'cgroup (memory limit)',
+      'sandbox died': 'cgroup (memory limit: the OOM kill ended the whole gVisor sandbox)',
+    },
   },
 ]

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { enforcedSeccompLayers } from '../plan/compile.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { run } from '../run/spawn.js'
+import { type Backend, runOnRuntime } from '../backends/runtime.js'
 import { probesPath } from '../run/launcher.js'
 import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
@@ -170,22 +171,23 @@ function withProbes(
   }
 }
 
-/** True when the filter lets `call` (with the probe's arguments) through. */
-function seccompAllows(resolved: SeccompSpec, spec: ProbeSpec, call: string): boolean {
+/** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
+ * its errno, or SIGSYS from a kill or trap. */
+function seccompStopped(resolved: SeccompSpec, spec: ProbeSpec, raw: RawResult): boolean {
   const arch = archByName(spec.arch ?? process.arch)
-  if (!arch) return true
-  const nr = syscallTable(arch.name)[call]
-  if (nr === undefined) return true
-  const args = [...(spec.args?.[call] ?? []), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
+  const nr = arch && raw.call ? syscallTable(arch.name)[raw.call] : undefined
+  if (!arch || nr === undefined) return false
+  const args = [...(spec.args?.[raw.call!] ?? []), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
   const value = evaluateSpec(resolved, entryPoints(process.arch), arch.audit, nr, args)
   const action = (value & 0xffff0000) >>> 0
-  return action === RET.ALLOW || action === RET.LOG || action === RET.USER_NOTIF
+  if (action === RET.ALLOW || action === RET.LOG || action === RET.USER_NOTIF) return false
+  if (action === RET.ERRNO) return raw.errno === (value & 0xffff)
+  return raw.signal === 31 || raw.errno !== undefined
 }
 
 function attribute(filter: SeccompSpec, spec: ProbeSpec, raw: RawResult): string {
   const key = raw.signal !== undefined ? `signal ${raw.signal}` : raw.errno ? errnoName(raw.errno) : 'none'
-  if (raw.call && (raw.errno !== undefined || raw.signal === 31) && !seccompAllows(filter, spec, raw.call))
-    return 'seccomp'
+  if (seccompStopped(filter, spec, raw)) return 'seccomp'
   return spec.layers[key] ?? key
 }
 
@@ -194,6 +196,8 @@ export interface VerifyOptions {
   /** Run only these probes (names). */
   only?: readonly string[]
   onProgress?: (done: number, total: number) => void
+  /** Run the battery through an OCI runtime instead of cordon's launcher (default native). */
+  backend?: Backend
 }
 
 export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}): Promise<Verification> {
@@ -266,8 +270,25 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
     options.onProgress?.(0, argv.length)
     // A probe that hangs must not hang verify: a wall-clock limit unless the policy has one.
     const bounded = { ...sandboxed, limits: { timeoutMs: 120_000, ...sandboxed.limits } }
-    const ran = await run(bounded, bin, argv, { context: { cwd } })
-    const raws = ran.stdout
+    const backend = options.backend ?? 'native'
+    // A probe that exhausts a limit can take the whole sandbox down (a fork bomb's processes
+    // fill a small memory limit; gVisor's kernel dies when the host refuses it a thread): each
+    // such probe gets a run of its own.
+    const alone = (label: string) => /^(fork-bomb|memory)(=|$)/.test(label)
+    const groups = [argv.filter((l) => !alone(l)), ...argv.filter(alone).map((l) => [l])].filter(
+      (g) => g.length,
+    )
+    const endings = new Map<string, { reason: string; code: number }>()
+    let stdout = ''
+    for (const group of groups) {
+      const ran =
+        backend === 'native'
+          ? await run(bounded, bin, group, { context: { cwd } })
+          : await runOnRuntime(bounded, backend, [bin, ...group], { cwd })
+      stdout += ran.stdout
+      for (const label of group) endings.set(label, ran)
+    }
+    const raws = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as RawResult)
@@ -285,8 +306,17 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         expected: why === undefined,
         ...(why ? { reason: why } : {}),
       }
+      const ending = endings.get(label)!
+      const died = spec.layers['sandbox died']
+      if (!raw && died && backend === 'gvisor' && ending.code !== 0 && ctx.cgroup.ok) {
+        results.push({ ...base, outcome: 'blocked', by: died })
+        continue
+      }
       if (!raw) {
-        results.push({ ...base, detail: `no result: the sandbox ended (${ran.reason}, status ${ran.code})` })
+        results.push({
+          ...base,
+          detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})`,
+        })
         continue
       }
       let outcome: Outcome = raw.outcome
@@ -302,6 +332,11 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         outcome = fx.udpReceived ? 'escaped' : 'blocked'
       }
       if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
+      // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's
+      // kernel answering for Linux.
+      if (by && backend !== 'native') by = by.replace(/ (and|or) Landlock/, '')
+      if (by && backend === 'gvisor' && !/^(cgroup|rlimit)/.test(by))
+        by = /^[A-Z]+$/.test(by) ? `gVisor's kernel (${by})` : `${by} (gVisor)`
       if (name === 'fork-bomb' && by === spec.layers.EAGAIN && !ctx.cgroup.ok)
         by = spec.layers['EAGAIN rlimit']
       results.push({

@@ -1,38 +1,17 @@
 // The unprivileged path: a plain user runs cordon through user namespaces, no setuid anywhere.
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { before, describe, test } from 'node:test'
-import { CLI, isRoot } from '../helpers.js'
+import { cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 
-const USER = 'cordon-test'
-let uid = 0
-let gid = 0
-
-function ensureUser(): void {
-  const existing = spawnSync('id', ['-u', USER], { encoding: 'utf8' })
-  if (existing.status !== 0)
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER])
-  uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim())
-  gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim())
-}
-
-function asUser(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd,
-    uid,
-    gid,
-    encoding: 'utf8',
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent', NODE_EXTRA_CA_CERTS: '' },
-    timeout: 30_000,
-  })
-  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
-}
+let user = { uid: 0, gid: 0 }
+const asUser = (args: string[], cwd: string) => cordonAs(user, args, cwd)
 
 describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to create the test user' }, () => {
   const project = `/tmp/cordon-unpriv-${process.pid}`
   before(() => {
-    ensureUser()
+    user = ensureTestUser()
     mkdirSync(project, { recursive: true })
     chmodSync(project, 0o777)
   })
@@ -41,10 +20,10 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     const r = asUser(['run', '--', 'sh', '-c', 'id -u; echo $$; hostname; cat /proc/self/uid_map'], project)
     assert.equal(r.status, 0, r.stderr)
     const [inside, pid, host, map] = r.stdout.trim().split('\n')
-    assert.equal(inside, String(uid))
+    assert.equal(inside, String(user.uid))
     assert.equal(pid, '2')
     assert.equal(host, 'cordon')
-    assert.deepEqual(map!.trim().split(/\s+/), [String(uid), String(uid), '1'])
+    assert.deepEqual(map!.trim().split(/\s+/), [String(user.uid), String(user.uid), '1'])
   })
 
   test('read-only binds, private tmpfs and masked secrets hold', () => {
@@ -64,7 +43,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       project,
     )
     assert.equal(r.status, 0, r.stderr)
-    assert.equal(r.stdout.trim(), String(uid))
+    assert.equal(r.stdout.trim(), String(user.uid))
   })
 
   test('--uid 0 makes the caller root inside, still without capabilities on the host', () => {
@@ -82,7 +61,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(r.status, 0, r.stderr)
     const report = JSON.parse(r.stdout) as { usable: boolean; facts: { probe: { uid: number } } }
     assert.equal(report.usable, true)
-    assert.equal(report.facts.probe.uid, uid)
+    assert.equal(report.facts.probe.uid, user.uid)
   })
 
   test('exit statuses and signals propagate as for root', () => {
@@ -138,7 +117,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       mkdirSync(`${dir}/data/sub`, { recursive: true })
       writeFileSync(`${dir}/data/one.txt`, 'one\n')
       writeFileSync(`${dir}/data/sub/two.txt`, 'two\n')
-      execFileSync('chown', ['-R', `${uid}:${gid}`, dir])
+      execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
     }
     reset()
     const learned = asUser(['learn', '-o', 'tar.yaml', '--json', '--', 'sh', '-c', script], dir)

@@ -1,11 +1,10 @@
 // cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND]: the policy in the
 // ecosystem's formats, with what each cannot express.
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { basename, dirname, extname, join } from 'node:path'
+import { basename, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
-import { type ExportFile, type ExportFormat, FORMATS } from '../../export/model.js'
+import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
 import { callerContext } from '../../plan/compile.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -98,7 +97,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     wrap: values.wrap === true,
   })
   const written = out.files.filter((f) => f.kind === 'file')
-  if (values.output) for (const f of out.files) writeOut(values.output, f)
+  if (values.output) writeExport(values.output, out.files)
   else if (written.length > 1 || out.files.length > written.length)
     throw new CordonError(
       'invalid_usage',
@@ -116,14 +115,4 @@ export async function exportCommand(argv: string[]): Promise<number> {
   for (const g of out.gaps) warn(`export: not expressed: ${g.statement}: ${g.why}`)
   if (values.output) for (const u of out.usage) warn(`export: use: ${u}`)
   return 0
-}
-
-function writeOut(dir: string, f: ExportFile): void {
-  const path = join(dir, f.path)
-  mkdirSync(f.kind === 'dir' ? path : dirname(path), { recursive: true })
-  if (f.kind === 'symlink') symlinkSync(f.target, path)
-  else if (f.kind === 'file') {
-    writeFileSync(path, f.content)
-    if (f.mode !== undefined) chmodSync(path, f.mode)
-  }
 }

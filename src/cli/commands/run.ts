@@ -4,7 +4,15 @@ import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { describeStepError, eventJson, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
-import { statementStatus } from '../../landlock/status.js'
+import { type StatementStatus, statementStatus } from '../../landlock/status.js'
+import { backendStatus } from '../../backends/status.js'
+import {
+  type Backend,
+  backendAvailable,
+  parseBackend,
+  type RuntimeBackend,
+  spawnOnRuntime,
+} from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession, syscallList } from '../monitor-flags.js'
@@ -17,6 +25,7 @@ const OPTIONS = {
   monitor: { type: 'boolean' },
   audit: { type: 'boolean' },
   watch: { type: 'string', multiple: true },
+  backend: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -39,6 +48,13 @@ Audit (canary rollout of a new policy):
       --audit            run under the policy's namespaces, identity and limits, but refuse
                          nothing: the files are the host's, every syscall goes through; then
                          print what the policy would have denied, with the rule that allows it
+
+Backend:
+      --backend NAME     native (default: cordon's launcher, every layer), runc or gvisor
+                         (the policy as an OCI bundle run by Debian's runc or runsc; no
+                         Landlock layer, and gVisor's own kernel in front of the host's);
+                         the run says which statements the backend enforces with fewer layers.
+                         See cordon advise for when to choose which
 
 Output:
       --json             events (started, error, syscall, exit…) as JSON lines on stderr
@@ -101,6 +117,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
   const policy = policyFromFlags(values)
+  const backend = parseBackend(values.backend)
+  if (backend !== 'native') return runOnBackend(policy, backend, [command, ...args], values)
   if (values.audit) return (await import('./audit.js')).auditRun(policy, command, args, values.json === true)
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
@@ -119,7 +137,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     session?.handle(child.id, ev)
     report(ev, values.json === true)
     if (ev.event === 'landlock')
-      reportEnforcement(policy, ev, child.cgroup !== undefined, values.json === true)
+      reportEnforcement(
+        statementStatus(policy, ev.abi, ev.code ? `Landlock unavailable (${ev.code})` : undefined, {
+          uid: process.getuid?.() ?? 0,
+          cgroup: child.cgroup !== undefined ? { ok: true, why: '' } : cgroupAccess(),
+        }),
+        values.json === true,
+      )
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
@@ -148,20 +172,11 @@ function reportEnd(result: ExitResult, policy: ResolvedPolicy, json: boolean): v
 }
 
 /** Best effort is explicit: say which statements this run enforces with fewer layers. */
-function reportEnforcement(
-  policy: ResolvedPolicy,
-  ev: Extract<SandboxEvent, { event: 'landlock' }>,
-  hasCgroup: boolean,
-  json: boolean,
-): void {
-  const statements = statementStatus(
-    policy,
-    ev.abi,
-    ev.code ? `Landlock unavailable (${ev.code})` : undefined,
-    { uid: process.getuid?.() ?? 0, cgroup: hasCgroup ? { ok: true, why: '' } : cgroupAccess() },
-  )
+function reportEnforcement(statements: StatementStatus[], json: boolean, backend?: Backend): void {
   if (json) {
-    process.stderr.write(`${JSON.stringify({ event: 'status', statements })}\n`)
+    process.stderr.write(
+      `${JSON.stringify({ event: 'status', ...(backend ? { backend } : {}), statements })}\n`,
+    )
     return
   }
   const partial = statements.filter((s) => s.status === 'partial')
@@ -184,4 +199,37 @@ function report(ev: SandboxEvent, json: boolean): void {
     warn(
       `denied by ${ev.layer}: ${ev.blockers} ${ev.path ?? ev.port ?? ev.object ?? ''} (${ev.exe}, pid ${ev.pid})`,
     )
+}
+
+/** `--backend runc|gvisor`: the policy as an OCI bundle, run in the foreground by the runtime. */
+async function runOnBackend(
+  policy: ResolvedPolicy,
+  backend: RuntimeBackend,
+  command: string[],
+  values: Record<string, unknown>,
+): Promise<number> {
+  const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics'].filter(
+    (k) => values[k] !== undefined,
+  )
+  if (cordonOnly.length)
+    throw new CordonError(
+      'invalid_usage',
+      `--${cordonOnly[0]} needs cordon's own launcher (its events come from there): drop --backend ${backend}`,
+    )
+  const json = values.json === true
+  const available = backendAvailable(backend)
+  if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
+  reportEnforcement(backendStatus(policy, backend, { abi: 0 }), json, backend)
+  const child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  for (const s of FORWARDED) process.on(s, forward)
+  const result = await child.exited
+  for (const s of FORWARDED) process.off(s, forward)
+  if (result.error !== undefined && !json) warn(`${backend} could not start the sandbox: ${result.error}`)
+  if (json)
+    process.stderr.write(
+      `${JSON.stringify({ event: 'result', backend, reason: result.reason, code: result.code, ...(result.error ? { error: result.error } : {}) })}\n`,
+    )
+  else if (result.reason === 'timeout') warn(REASONS.timeout!(policy))
+  return result.code
 }

@@ -1,12 +1,13 @@
 // cordon verify [policy options] [--json]: the escape battery against a policy, on this kernel.
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
+import { parseBackend } from '../../backends/runtime.js'
 import { PROBES } from '../../verify/battery.js'
 import { type ProbeResult, verify } from '../../verify/verify.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 
-const HELP = `Usage: cordon verify [POLICY] [policy options] [--json] [--probe NAME...]
+const HELP = `Usage: cordon verify [POLICY] [policy options] [--backend NAME] [--json] [--probe NAME...]
 
 Runs an escape test battery inside a sandbox built from the policy (the default profile unless
 policy options say otherwise), against real targets on this host: a host process to ptrace and
@@ -24,6 +25,8 @@ Probes: ${PROBES.map((p) => p.name).join(', ')}
 ${POLICY_HELP}
 
       --probe NAME  run only this probe (repeatable)
+      --backend NAME  native (default), runc or gvisor: the battery through that backend
+                    (cordon run --backend), the same verdicts expected of each
       --json        {"version":1,"results":[{probe,attack,target,outcome,expected,by,...}],"failures":N}
   -h, --help        this help
 
@@ -37,6 +40,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       ...POLICY_OPTIONS,
       json: { type: 'boolean' },
       probe: { type: 'string', multiple: true },
+      backend: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -55,7 +59,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const policy = policyFromFlags(values, positionals[0])
   const tty = process.stderr.isTTY && !values.json
   if (tty) process.stderr.write('cordon: running the escape battery…\r')
-  const result = await verify(policy, { ...(values.probe ? { only: values.probe } : {}) })
+  const backend = parseBackend(values.backend)
+  const result = await verify(policy, { ...(values.probe ? { only: values.probe } : {}), backend })
   if (tty) process.stderr.write('\u001b[2K')
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
@@ -73,7 +78,11 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     return `  ${r.outcome === 'error' ? c.red('ERROR      ') : mark} ${what.padEnd(40)} ${note}`
   }
   const label = policyLabel(values, positionals[0])
-  const lines = [`cordon verify — ${label}`, ...result.results.map(line), '']
+  const lines = [
+    `cordon verify — ${label}${backend === 'native' ? '' : ` on ${backend}`}`,
+    ...result.results.map(line),
+    '',
+  ]
   const blocked = result.results.filter((r) => r.outcome === 'blocked').length
   const allowed = result.results.filter((r) => !r.expected && r.outcome === 'escaped').length
   lines.push(

@@ -1,0 +1,230 @@
+// `--backend runc|gvisor`: the same policy run by an OCI runtime instead of cordon's launcher.
+// The policy becomes an OCI bundle (export/oci-bundle.ts) in a private temporary directory,
+// the runtime runs it in the foreground (it passes our stdio straight to the command and
+// forwards signals to it), and the bundle and the container's state are removed afterwards.
+import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { constants, tmpdir } from 'node:os'
+import { isatty } from 'node:tty'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { cgroupAccess } from '../cgroup/select.js'
+import { CordonError } from '../errors.js'
+import { writeExport } from '../export/model.js'
+import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
+import { callerContext } from '../plan/compile.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { stringifyOci } from '../seccomp/oci.js'
+import type { ExitReason } from '../run/spawn.js'
+
+export const BACKENDS = ['native', 'runc', 'gvisor'] as const
+export type Backend = (typeof BACKENDS)[number]
+export type RuntimeBackend = Exclude<Backend, 'native'>
+
+/** The runtime's program and what Debian calls its package (for the error saying how to get it). */
+export const RUNTIMES: Record<RuntimeBackend, { program: string; package: string; title: string }> = {
+  runc: { program: 'runc', package: 'runc', title: 'runc' },
+  gvisor: { program: 'runsc', package: 'runsc', title: 'gVisor (runsc)' },
+}
+
+export function parseBackend(value: string | undefined): Backend {
+  const backend = (value ?? 'native') as Backend
+  if (!BACKENDS.includes(backend))
+    throw new CordonError(
+      'invalid_usage',
+      `--backend must be one of ${BACKENDS.join(', ')}, got \`${value}\``,
+    )
+  return backend
+}
+
+/** The runtime's path on this host, or undefined. */
+export function runtimePath(backend: RuntimeBackend): string | undefined {
+  const { program } = RUNTIMES[backend]
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat('/usr/sbin', '/sbin'))
+    if (dir && existsSync(join(dir, program))) return join(dir, program)
+  return undefined
+}
+
+/** Whether this caller can use the backend here, and if not, what to do instead. */
+export function backendAvailable(
+  backend: Backend,
+  uid = process.getuid?.() ?? 0,
+): { ok: boolean; why: string } {
+  if (backend === 'native') return { ok: true, why: '' }
+  const rt = RUNTIMES[backend]
+  if (!runtimePath(backend))
+    return { ok: false, why: `${rt.program} is not installed: apt-get install ${rt.package}` }
+  // runsc's rootless mode cannot start its gofer without privileges on this kernel; runc's can.
+  if (backend === 'gvisor' && uid !== 0)
+    return { ok: false, why: 'gVisor (runsc) needs root here; unprivileged, use --backend native or runc' }
+  return { ok: true, why: '' }
+}
+
+/** The runtime's global flags: where it keeps state, and for runsc its network and seccomp. */
+function globalFlags(backend: RuntimeBackend, policy: ResolvedPolicy, uid: number): string[] {
+  const flags: string[] = []
+  if (uid !== 0 && !process.env.XDG_RUNTIME_DIR)
+    flags.push('--root', join(tmpdir(), `cordon-${RUNTIMES[backend].program}-${uid}`))
+  if (backend === 'gvisor') {
+    // runsc ignores linux.seccomp unless asked; its loopback is up in a private network.
+    flags.push('--oci-seccomp')
+    flags.push(
+      `--network=${policy.network === 'host' ? 'host' : policy.network === 'none' ? 'none' : 'sandbox'}`,
+    )
+  }
+  return flags
+}
+
+/** The bundle's config for this caller. Without root, runc runs rootless: its user namespace
+ * maps exactly one id (the caller) and runc's own setup inside needs it to be 0, so the command
+ * runs as uid 0 of that namespace, still without capabilities; no cgroup, so no resources. */
+export function backendConfig(
+  policy: ResolvedPolicy,
+  command: string[],
+  uid: number,
+  gid: number,
+  cwd: string,
+): { config: OciConfig; files: ReturnType<typeof ociConfig>['files'] } {
+  const { config, files } = ociConfig(policy, {
+    name: 'cordon',
+    command,
+    arch: process.arch,
+    image: '',
+    uid,
+    gid,
+    cwd,
+  })
+  if (uid !== 0) {
+    if (!config.linux.namespaces.some((n) => n.type === 'user'))
+      config.linux.namespaces.push({ type: 'user' })
+    config.process.user = { uid: 0, gid: 0 }
+    config.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }]
+    config.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }]
+  }
+  if (!cgroupAccess(uid).ok) delete config.linux.resources
+  return { config, files }
+}
+
+export interface RuntimeProcess {
+  readonly child: ChildProcess
+  readonly id: string
+  kill(signal?: NodeJS.Signals): boolean
+  readonly exited: Promise<RuntimeExit>
+}
+
+export interface RuntimeExit {
+  code: number
+  reason: ExitReason
+  /** The runtime's own error when it could not start the command. */
+  error?: string
+  durationMs: number
+}
+
+export interface RuntimeOptions {
+  stdio?: StdioOptions
+  cwd?: string
+}
+
+export function spawnOnRuntime(
+  policy: ResolvedPolicy,
+  backend: RuntimeBackend,
+  command: string[],
+  options: RuntimeOptions = {},
+): RuntimeProcess {
+  const available = backendAvailable(backend)
+  if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
+  const caller = callerContext()
+  const uid = caller.uid
+  const program = runtimePath(backend)!
+  const bundle = mkdtempSync(join(tmpdir(), 'cordon-bundle-'))
+  const { config, files } = backendConfig(policy, command, uid, caller.gid, options.cwd ?? caller.cwd)
+  writeExport(bundle, [
+    { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
+    { kind: 'dir', path: 'rootfs' },
+    ...files,
+  ])
+  const id = `cordon-${process.pid}-${randomBytes(4).toString('hex')}`
+  const log = join(bundle, 'runtime.log')
+  const global = [...globalFlags(backend, policy, uid), '--log', log, '--log-format', 'json']
+  const started = Date.now()
+  const inherit = (options.stdio ?? 'inherit') === 'inherit'
+  // runsc leaves O_NONBLOCK set on the pipes it inherits, which then fail our own (and the
+  // caller's) writes with EAGAIN: it gets pipes of its own, copied through; terminals are shared.
+  const copy = backend === 'gvisor' && inherit ? ([0, 1, 2] as const).filter((fd) => !isatty(fd)) : []
+  const child = spawnChild(program, [...global, 'run', '--bundle', bundle, id], {
+    stdio: inherit ? [0, 1, 2].map((fd) => (copy.includes(fd as 0) ? 'pipe' : 'inherit')) : options.stdio!,
+  })
+  if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
+  if (copy.includes(1)) child.stdout!.pipe(process.stdout)
+  if (copy.includes(2)) child.stderr!.pipe(process.stderr)
+  let timedOut = false
+  const runtimeKill = (signal: string) =>
+    spawnSync(program, [...global, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
+  const timer =
+    policy.limits.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true
+          runtimeKill('KILL')
+        }, policy.limits.timeoutMs)
+      : undefined
+  const exited = new Promise<RuntimeExit>((resolve) => {
+    child.on('error', (e) => finish(125, 'setup', e.message))
+    child.on('close', (code, signal) => {
+      const error = runtimeError(log)
+      if (error !== undefined) finish(125, 'setup', error)
+      else if (timedOut) finish(137, 'timeout')
+      else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
+      else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
+    })
+    let done = false
+    function finish(code: number, reason: ExitReason, error?: string) {
+      if (done) return
+      done = true
+      if (timer) clearTimeout(timer)
+      if (copy.includes(0)) {
+        process.stdin.unpipe(child.stdin!)
+        process.stdin.destroy()
+      }
+      spawnSync(program, [...global, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 })
+      rmSync(bundle, { recursive: true, force: true })
+      resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
+    }
+  })
+  return {
+    child,
+    id,
+    exited,
+    kill: (signal = 'SIGTERM') => child.kill(signal),
+  }
+}
+
+/** Runs to completion with the output captured (verify, tests, benchmarks). */
+export async function runOnRuntime(
+  policy: ResolvedPolicy,
+  backend: RuntimeBackend,
+  command: string[],
+  options: Omit<RuntimeOptions, 'stdio'> = {},
+): Promise<RuntimeExit & { stdout: string; stderr: string }> {
+  const p = spawnOnRuntime(policy, backend, command, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  p.child.stdout?.on('data', (b: Buffer) => out.push(b))
+  p.child.stderr?.on('data', (b: Buffer) => err.push(b))
+  const result = await p.exited
+  return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
+}
+
+/** The first error the runtime logged (JSON lines: {"level":"error","msg":…}). */
+function runtimeError(log: string): string | undefined {
+  if (!existsSync(log)) return undefined
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string }
+      if (entry.level === 'error' || entry.level === 'fatal') return entry.msg ?? line
+    } catch {
+      // a torn last line: not an error report
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,30 @@
+// Which layers enforce each statement of a policy on each backend. The OCI runtimes build the
+// same mount view, namespaces, seccomp filter and cgroup, but neither has a Landlock layer; in
+// gVisor every one of those layers is gVisor's own kernel (the Sentry), in front of a host
+// kernel the command never talks to directly.
+import { cgroupAccess } from '../cgroup/select.js'
+import { type LimitsHost, type StatementStatus, statementStatus } from '../landlock/status.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { type Backend, RUNTIMES } from './runtime.js'
+
+export function backendStatus(
+  policy: ResolvedPolicy,
+  backend: Backend,
+  landlock: { abi: number; why?: string },
+  host: LimitsHost = { uid: process.getuid?.() ?? 0, cgroup: cgroupAccess() },
+): StatementStatus[] {
+  if (backend === 'native') return statementStatus(policy, landlock.abi, landlock.why, host)
+  const title = RUNTIMES[backend].title
+  // An OCI container always has a mount namespace, and rootless runtimes a user namespace.
+  const ns = { ...policy.namespaces, mount: true, user: policy.namespaces.user || host.uid !== 0 }
+  const statements = statementStatus({ ...policy, namespaces: ns }, 0, `${title} has no Landlock layer`, host)
+  if (backend !== 'gvisor') return statements
+  // The cgroup and rlimits bound the whole sandbox (Sentry and gofer) from the host's side.
+  const inGvisor = (layer: string) =>
+    layer === 'landlock' || layer === 'cgroup' || layer.startsWith('rlimit') ? layer : `${layer} (gVisor)`
+  return statements.map((s) => ({
+    ...s,
+    enforcedBy: s.enforcedBy.map(inGvisor),
+    missing: s.missing.map((m) => ({ ...m, layer: inGvisor(m.layer) })),
+  }))
+}

@@ -1,0 +1,183 @@
+// One policy, three backends: cordon's launcher, runc and gVisor (runsc). The shared contract is
+// the escape battery: every attack the policy stops natively must be stopped by each backend
+// too, and what a backend enforces with fewer layers must be said by the run.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { before, describe, test } from 'node:test'
+import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+// CI installs both runtimes (.ci/run); elsewhere the tests need them and root.
+const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
+const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+
+interface Result {
+  probe: string
+  outcome: string
+  expected: boolean
+  by?: string
+  target?: string
+}
+interface StatusEvent {
+  event: 'status'
+  backend?: string
+  statements: { statement: string; status: string; enforcedBy: string[]; missing: { layer: string }[] }[]
+}
+
+// A memory limit the probe reaches in a second, not half of this host's RAM.
+const CONTRACT = ['--memory', '512M', '--pids', '512']
+
+function battery(backend: string, project: string): Result[] {
+  const r = cordon(['verify', ...CONTRACT, '--backend', backend, '--json'], {
+    cwd: project,
+    timeout: 300_000,
+  })
+  const out = JSON.parse(r.stdout) as { results: Result[]; failures: number }
+  assert.equal(
+    out.failures,
+    0,
+    `${backend}: ${JSON.stringify(out.results.filter((x) => x.outcome !== 'blocked'))}`,
+  )
+  return out.results
+}
+
+const label = (r: Result) => `${r.probe}${r.target && !/\d{3,}/.test(r.target) ? ` ${r.target}` : ''}`
+
+function statusOf(stderr: string): StatusEvent {
+  const line = stderr.split('\n').find((l) => l.includes('"event":"status"'))
+  assert.ok(line, stderr)
+  return JSON.parse(line) as StatusEvent
+}
+
+describe('backends', { skip: why }, () => {
+  const project = projectDir()
+
+  test('the escape battery: what native blocks, runc and gVisor block too', () => {
+    const native = battery('native', project)
+    const blocked = native.filter((r) => r.expected && r.outcome === 'blocked').map(label)
+    assert.ok(blocked.length >= 40, String(blocked.length))
+    for (const backend of ['runc', 'gvisor']) {
+      const results = battery(backend, project)
+      const theirs = new Set(results.filter((r) => r.outcome === 'blocked').map(label))
+      assert.deepEqual(
+        blocked.filter((b) => !theirs.has(b)),
+        [],
+        `${backend} lets through what native blocks`,
+      )
+      // The layer is named honestly: no Landlock in either runtime, gVisor's kernel in gVisor.
+      for (const r of results) assert.doesNotMatch(r.by ?? '', /landlock/i, `${backend} ${r.probe}`)
+      if (backend === 'gvisor')
+        for (const r of results.filter((x) => x.outcome === 'blocked'))
+          assert.match(r.by!, /gVisor|^cgroup/, r.probe)
+      const bomb = results.find((r) => r.probe === 'fork-bomb')!
+      assert.match(bomb.by!, /^cgroup \(pids limit/)
+      const memory = results.find((r) => r.probe === 'memory')!
+      assert.match(memory.by!, /^cgroup \(memory limit/)
+    }
+  })
+
+  test('each backend reports which statements it enforces with fewer layers', () => {
+    const report = (backend: string) => {
+      const r = cordon(['run', '--backend', backend, '--json', '--', '/bin/true'], { cwd: project })
+      assert.equal(r.status, 0, r.stderr)
+      return statusOf(r.stderr)
+    }
+    const native = report('native')
+    assert.equal(native.backend, undefined)
+    const mask = (s: StatusEvent) => s.statements.find((x) => x.statement === 'mask /etc/shadow')!
+    assert.deepEqual(mask(native).enforcedBy, ['mount view', 'landlock'])
+    const runc = report('runc')
+    assert.equal(runc.backend, 'runc')
+    assert.deepEqual(mask(runc), {
+      statement: 'mask /etc/shadow',
+      status: 'partial',
+      enforcedBy: ['mount view'],
+      missing: [{ layer: 'landlock', why: 'runc has no Landlock layer' }],
+    })
+    const gvisor = report('gvisor')
+    assert.deepEqual(mask(gvisor).enforcedBy, ['mount view (gVisor)'])
+    const pids = gvisor.statements.find((x) => x.statement === 'limit pids 4096')!
+    assert.deepEqual(pids.enforcedBy, ['cgroup'])
+    // Without --json the difference is one warning line, before the command's output.
+    const plain = cordon(['run', '--backend', 'runc', '--', '/bin/echo', 'hi'], { cwd: project })
+    assert.equal(plain.stdout, 'hi\n')
+    assert.match(plain.stderr, /enforced by fewer layers than possible \(runc has no Landlock layer\)/)
+  })
+
+  test('run: stdio, exit status, the view, setup errors and timeouts as with the native backend', () => {
+    for (const backend of ['runc', 'gvisor']) {
+      const r = cordon(
+        [
+          'run',
+          '--backend',
+          backend,
+          '--',
+          'sh',
+          '-c',
+          'read x; echo "got $x"; head -c1 /etc/shadow; exit 7',
+        ],
+        { cwd: project, input: 'word\n' },
+      )
+      assert.equal(r.status, 7, `${backend}: ${r.stderr}`)
+      assert.equal(r.stdout, 'got word\n', backend) // /etc/shadow masked: empty
+      const killed = cordon(['run', '--backend', backend, '--', 'sh', '-c', 'kill -TERM $$; sleep 5'], {
+        cwd: project,
+      })
+      assert.ok([143, 0].includes(killed.status!), `${backend}: ${killed.status}`)
+      const missing = cordon(['run', '--backend', backend, '--', '/no/such/program'], { cwd: project })
+      assert.equal(missing.status, 125)
+      assert.match(
+        missing.stderr,
+        new RegExp(`cordon: ${backend} could not start the sandbox: .*no/such/program`),
+      )
+      const slow = cordon(['run', '--backend', backend, '--timeout', '1s', '--', 'sleep', '30'], {
+        cwd: project,
+      })
+      assert.equal(slow.status, 137, `${backend}: ${slow.stderr}`)
+      assert.match(slow.stderr, /timed out after 1000 ms/)
+    }
+    const monitored = cordon(['run', '--backend', 'runc', '--monitor', '--', '/bin/true'], { cwd: project })
+    assert.equal(monitored.status, 125)
+    assert.match(monitored.stderr, /--monitor needs cordon's own launcher .*: drop --backend runc/)
+    const bad = cordon(['run', '--backend', 'kata', '--', '/bin/true'], { cwd: project })
+    assert.equal(bad.status, 125)
+    assert.match(bad.stderr, /--backend must be one of native, runc, gvisor, got `kata`/)
+  })
+
+  describe('as an unprivileged user', () => {
+    let user = { uid: 0, gid: 0 }
+    const dir = `/tmp/cordon-backends-${process.pid}`
+    before(() => {
+      user = ensureTestUser()
+      mkdirSync(dir, { recursive: true })
+      chmodSync(dir, 0o777)
+      writeFileSync(join(dir, 'hello'), 'hello\n')
+    })
+
+    test('runc runs rootless: the battery holds, without a cgroup the pids limit is RLIMIT_NPROC', () => {
+      const r = cordonAs(user, ['run', '--backend', 'runc', '--', 'cat', 'hello'], dir)
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout, 'hello\n')
+      assert.match(r.stderr, /not enforced: limit memory .*only root gets a cgroup/)
+      const v = cordonAs(user, ['verify', '--backend', 'runc', '--json'], dir, 120_000)
+      const out = JSON.parse(v.stdout) as { results: Result[]; failures: number }
+      assert.equal(out.failures, 0, v.stdout)
+      assert.equal(
+        out.results.find((x) => x.probe === 'fork-bomb')!.by,
+        'rlimit (RLIMIT_NPROC in the user namespace)',
+      )
+    })
+
+    test('gVisor says it needs root instead of failing inside runsc', () => {
+      const r = cordonAs(user, ['run', '--backend', 'gvisor', '--', '/bin/true'], dir)
+      assert.equal(r.status, 125)
+      assert.match(
+        r.stderr,
+        /--backend gvisor: gVisor \(runsc\) needs root here; unprivileged, use --backend native or runc/,
+      )
+      assert.doesNotMatch(r.stderr, /warning/)
+    })
+  })
+})
