@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'write the policy for Docker, Kubernetes, systemd, OCI runtimes (runc, runsc)',
     load: async () => (await import('./commands/export.js')).exportCommand,
   },
+  advise: {
+    summary: 'which backend and layers for a workload on this host, and what it costs',
+    load: async () => (await import('./commands/advise.js')).adviseCommand,
+  },
   report: {
     summary: 'a policy’s posture on this host: layers, syscall coverage, reach, controls',
     load: async () => (await import('./commands/report.js')).reportCommand,

@@ -6,6 +6,7 @@ import { load as loadYaml } from 'js-yaml'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError } from '../errors.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
+import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
 import { loadPolicyFile, validatePolicy } from '../policy/parse.js'
 import { NO_NAMESPACES, PROFILES } from '../policy/profiles.js'
 import { type PolicySource, type ResolvedPolicy, resolveLayers, unknownProfile } from '../policy/resolve.js'
@@ -59,7 +60,7 @@ export const POLICY_HELP = `Policy:
       --cpus N           CPU time, e.g. 0.5 or 2
       --timeout T        wall-clock limit, e.g. 30s: the whole sandbox is killed, reported as timeout
       --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
-                         or an OCI/Docker seccomp profile (JSON)`
+                         an OCI/Docker seccomp profile (JSON) or a systemd unit (SystemCallFilter=)`
 
 export interface PolicyFlagValues {
   policy?: string
@@ -178,11 +179,17 @@ function seccompFlag(value: string): unknown {
       const { layer } = importOci(parseOci(text), { origin: value })
       return { profile: layer.profile, default: layer.default, rules: layer.rules }
     }
-    return loadYaml(text)
+    if (/^\s*SystemCallFilter\s*=/m.test(text)) {
+      const { layer } = importSystemd(text, systemdGroups(), value)
+      return { profile: layer.profile, default: layer.default, rules: layer.rules }
+    }
+    // The section itself, or a policy file (what `cordon seccomp import` writes) holding one.
+    const loaded = loadYaml(text) as Record<string, unknown> | undefined
+    return loaded && typeof loaded === 'object' && 'seccomp' in loaded ? loaded.seccomp : loaded
   } catch (cause) {
     throw new CordonError(
       'invalid_usage',
-      `--seccomp takes default, strict, none or a file with a seccomp section; cannot read \`${value}\`: ${(cause as Error).message.split('\n')[0]}`,
+      `--seccomp takes default, strict, none, a file with a seccomp section, an OCI profile or a systemd unit; cannot read \`${value}\`: ${(cause as Error).message.split('\n')[0]}`,
     )
   }
 }

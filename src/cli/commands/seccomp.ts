@@ -11,6 +11,7 @@ import { GROUPS } from '../../seccomp/groups.js'
 import { actionKey } from '../../seccomp/model.js'
 import { exportOci, importOci, parseOci, stringifyOci } from '../../seccomp/oci.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
+import { importSystemd, systemdGroups } from '../../seccomp/systemd.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
 const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY] [options]
@@ -22,7 +23,9 @@ const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY
   export    the filter as OCI runtime-spec JSON (Docker --security-opt seccomp=, containerd,
             Kubernetes Localhost profiles); what OCI cannot express is listed on stderr
   import    FILE: an OCI/Docker profile as a cordon policy (YAML) for this host's arch, kernel
-            and --caps (cordon keeps no capabilities unless the policy says so)
+            and --caps (cordon keeps no capabilities unless the policy says so);
+            --from systemd: a unit file's SystemCallFilter=/SystemCallErrorNumber= (or bare
+            filter values, one per line; - reads stdin), with systemd's semantics and groups
   groups    the syscall groups, their members and why they exist
 
 ${POLICY_HELP}
@@ -33,6 +36,7 @@ ${POLICY_HELP}
       --arg N            (test) arguments in order, decimal or 0x; repeatable
   -o, --output FILE      (compile) write the BPF program
       --caps LIST        (import) capabilities the sandbox keeps, comma-separated
+      --from FORMAT      (import) oci (default) or systemd
       --json             machine-readable output
   -h, --help             this help
 `
@@ -57,6 +61,7 @@ export async function seccompCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' },
       json: { type: 'boolean' },
       caps: { type: 'string' },
+      from: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,7 +73,12 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2
   }
   if (sub === 'groups') return groups(values.json === true)
-  if (sub === 'import') return importCommand(policyFile, values.caps, values.output)
+  if (sub === 'import') {
+    if (values.from === 'systemd') return importSystemdCommand(policyFile, values.output)
+    if (values.from !== undefined && values.from !== 'oci')
+      throw new CordonError('invalid_usage', `--from must be oci or systemd, got \`${values.from}\``)
+    return importCommand(policyFile, values.caps, values.output)
+  }
   if (!['compile', 'disasm', 'explain', 'test', 'export'].includes(sub))
     throw new CordonError('invalid_usage', `unknown subcommand \`${sub}\`; see cordon seccomp --help`)
   const nodeArch = NODE_ARCH[values.arch ?? process.arch]
@@ -213,6 +223,39 @@ function importCommand(
     process.stderr.write(
       `cordon: import: names unknown to cordon's tables skipped: ${skipped.names.join(' ')}\n`,
     )
+  return 0
+}
+
+function importSystemdCommand(file: string | undefined, output: string | undefined): number {
+  if (!file)
+    throw new CordonError(
+      'invalid_usage',
+      'import --from systemd needs the unit: cordon seccomp import --from systemd UNIT (or - for stdin)',
+    )
+  let text: string
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8')
+  } catch (cause) {
+    throw new CordonError('not_found', `cannot read ${file}: ${(cause as Error).message}`)
+  }
+  let imported
+  try {
+    imported = importSystemd(text, systemdGroups(), file === '-' ? 'stdin' : file)
+  } catch (cause) {
+    throw new CordonError('invalid_policy', `${file}: ${(cause as Error).message}`)
+  }
+  const { layer, unknown, notes } = imported
+  resolveSeccomp([layer]) // validate before printing
+  const yaml = dumpYaml(
+    { seccomp: { profile: layer.profile, default: layer.default, rules: layer.rules } },
+    { lineWidth: 120, flowLevel: 3 },
+  )
+  const out = `# Imported from ${file === '-' ? 'stdin' : file} by cordon seccomp import --from systemd\n${yaml}`
+  if (output) writeFileSync(output, out)
+  else process.stdout.write(out)
+  for (const n of notes) process.stderr.write(`cordon: import: ${n}\n`)
+  if (unknown.length)
+    process.stderr.write(`cordon: import: names unknown to cordon's tables skipped: ${unknown.join(' ')}\n`)
   return 0
 }
 
