@@ -6,10 +6,10 @@
 //     recorded syscall mix (bench/syscall-mix.json).
 //
 //   node bench/seccomp.mjs [--rounds N] [--oci PROFILE.json] [--json]
-// --oci compiles an OCI/Docker profile (e.g. Docker's default.json) for part 2 instead of
-// cordon's default policy.
+// Part 2 compiles cordon's default policy and Docker's default.json (Debian's
+// golang-github-docker-docker-dev, when installed), or the OCI/Docker profile given by --oci.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -71,10 +71,15 @@ const loopRow = {
 
 // 2. Instructions per syscall: cordon vs libseccomp on the same decisions.
 const mix = JSON.parse(readFileSync(join(root, 'bench', 'syscall-mix.json'), 'utf8')).counts
-const spec = values.oci
-  ? resolveSeccomp([importOci(parseOci(readFileSync(values.oci, 'utf8')), { origin: values.oci }).layer])
-  : resolveSeccomp(resolved.seccomp)
-const policyName = values.oci ?? "cordon's default policy"
+// Docker's own default profile, as Debian ships it (golang-github-docker-docker-dev).
+const DOCKER_DEFAULT = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json'
+const ociPath = values.oci ?? (existsSync(DOCKER_DEFAULT) ? DOCKER_DEFAULT : undefined)
+const policies = [{ name: "cordon's default policy", spec: resolveSeccomp(resolved.seccomp) }]
+if (ociPath)
+  policies.push({
+    name: ociPath === DOCKER_DEFAULT ? "Docker's default.json" : ociPath,
+    spec: resolveSeccomp([importOci(parseOci(readFileSync(ociPath, 'utf8')), { origin: ociPath }).layer]),
+  })
 const arches = entryPoints('x64')
 const native = ARCHES.x86_64
 function weighted(prog) {
@@ -92,24 +97,14 @@ function weighted(prog) {
     worst = Math.max(worst, interpret(prog, { nr, arch: native.audit, args: [] }).path.length)
   return { weightedAverage: Number((cost / total).toFixed(2)), worst }
 }
-const rows = [
-  {
-    compiler: 'cordon (weight-balanced tree, mix-aware)',
-    ...weighted(decode(compileSeccomp(spec, arches, { frequencies: mix }).program)),
-  },
-]
-rows.push({
-  compiler: 'cordon (no frequency profile)',
-  ...weighted(decode(compileSeccomp(spec, arches).program)),
-})
 
 const helper = join(work, 'libseccomp-export')
 const haveLibseccomp =
   spawnSync('cc', ['-O2', '-o', helper, join(root, 'bench', 'libseccomp-export.c'), '-lseccomp']).status === 0
-if (haveLibseccomp) {
-  // Every syscall's decision, in the helper's line format: NAME ACTION [ARG OP VALUE MASK]...
+const actionText = (a) => (a.kind === 'errno' ? `errno:${a.errno}` : a.kind)
+/** Every syscall's decision, in the helper's line format: NAME ACTION [ARG OP VALUE MASK]... */
+function decisions(spec) {
   const lines = []
-  const actionText = (a) => (a.kind === 'errno' ? `errno:${a.errno}` : a.kind)
   for (const name of new Set(arches.flatMap((a) => Object.keys(a.table)))) {
     const leaf = leafFor(spec, name)
     lines.push(`${name} ${actionText(leaf.fallback)}`)
@@ -125,18 +120,29 @@ if (haveLibseccomp) {
         )
     }
   }
-  const input = `${actionText(spec.defaultAction)}\n${lines.join('\n')}\n`
-  for (const [label, mode] of [
-    ['libseccomp 2.5 (binary tree)', 'tree'],
-    ['libseccomp 2.5 (linear)', 'linear'],
-  ]) {
-    const out = join(work, `${mode}.bpf`)
-    execFileSync(helper, [mode, out], { input })
-    rows.push({ compiler: label, ...weighted(decode(readFileSync(out))) })
-  }
+  return `${actionText(spec.defaultAction)}\n${lines.join('\n')}\n`
 }
+const instructions = policies.map(({ name, spec }) => {
+  const rows = [
+    {
+      compiler: 'cordon (weight-balanced tree, mix-aware)',
+      ...weighted(decode(compileSeccomp(spec, arches, { frequencies: mix }).program)),
+    },
+    { compiler: 'cordon (no frequency profile)', ...weighted(decode(compileSeccomp(spec, arches).program)) },
+  ]
+  if (haveLibseccomp)
+    for (const [label, mode] of [
+      ['libseccomp 2.5 (binary tree)', 'tree'],
+      ['libseccomp 2.5 (linear)', 'linear'],
+    ]) {
+      const out = join(work, `${mode}.bpf`)
+      execFileSync(helper, [mode, out], { input: decisions(spec) })
+      rows.push({ compiler: label, ...weighted(decode(readFileSync(out))) })
+    }
+  return { policy: name, rows }
+})
 
-const result = { version: 1, loop: loopRow, rounds, instructions: rows, libseccomp: haveLibseccomp }
+const result = { version: 1, loop: loopRow, rounds, instructions, libseccomp: haveLibseccomp }
 if (values.json) console.log(JSON.stringify(result, null, 2))
 else {
   console.log(`syscall loop (getppid + read + openat/close), median of ${rounds} rounds, same sandbox\n`)
@@ -149,10 +155,11 @@ else {
   console.log(
     `| cordon default | ${loopRow.filteredNs} | ${loopRow.overheadPct}% | ${loopRow.filterOnlyPct}% |`,
   )
-  console.log(`\nBPF instructions per syscall, ${policyName}, x86_64, weighted by bench/syscall-mix.json\n`)
-  console.log('| compiler | weighted average | worst |')
-  console.log('|---|---:|---:|')
-  for (const r of rows) console.log(`| ${r.compiler} | ${r.weightedAverage} | ${r.worst} |`)
+  console.log('\nBPF instructions per syscall, x86_64, weighted by bench/syscall-mix.json\n')
+  console.log('| policy | compiler | weighted average | worst |')
+  console.log('|---|---|---:|---:|')
+  for (const { policy, rows } of instructions)
+    for (const r of rows) console.log(`| ${policy} | ${r.compiler} | ${r.weightedAverage} | ${r.worst} |`)
   if (!haveLibseccomp)
     console.log('\n(libseccomp-dev not installed: apt-get install libseccomp-dev for the comparison)')
 }

@@ -95,7 +95,9 @@ describe('cordon advise', () => {
     const a = out.advice[0]!
     assert.equal(a.choice, 'native')
     assert.ok(
-      a.reasons.some((x) => /gVisor is not usable here \(gVisor \(runsc\) needs root here/.test(x)),
+      a.reasons.some((x) =>
+        /gVisor is not usable here \((gVisor \(runsc\) needs root here|runsc is not installed)/.test(x),
+      ),
       a.reasons.join('\n'),
     )
     assert.ok(a.lacks.some((l) => /only root gets a cgroup/.test(l)))

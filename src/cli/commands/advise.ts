@@ -1,7 +1,6 @@
 // cordon advise [--workload W] [POLICY] [policy options] [--json]: which backend and layers for
 // a workload on this host, why, what the host lacks, and the expected cost.
 import { accessSync, constants } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { type Advice, type AdviceHost, advise, WORKLOADS, type Workload } from '../../backends/advise.js'
 import { backendAvailable, BACKENDS } from '../../backends/runtime.js'
 import { backendStatus } from '../../backends/status.js'
@@ -11,6 +10,7 @@ import { probeKernel } from '../../host/probe.js'
 import type { StatementStatus } from '../../landlock/status.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon advise [--workload KIND] [POLICY] [policy options] [--json]
 
@@ -62,21 +62,17 @@ const count = (statements: StatementStatus[]) => ({
 })
 
 export async function adviseCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       ...POLICY_OPTIONS,
       workload: { type: 'string', short: 'w' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+    HELP,
+  )
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   const workload = values.workload as Workload | undefined
   if (workload !== undefined && !WORKLOADS.includes(workload))
     throw new CordonError(

@@ -1,11 +1,11 @@
 // cordon check [--json]: what this kernel can enforce, with a fix for each missing piece.
-import { parseArgs } from 'node:util'
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { statementStatus } from '../../landlock/status.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon check [--json] [policy options]
 
@@ -22,16 +22,9 @@ ${POLICY_HELP}
 `
 
 export async function checkCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...POLICY_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+  const parsed = parseCommand(argv, { ...POLICY_OPTIONS, json: { type: 'boolean' } }, HELP)
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   const facts = hostFacts()
   const checks = hostChecks(facts)
   const usable = checks.every((c) => !c.required || c.status !== 'missing')

@@ -1,10 +1,10 @@
 // cordon compile [POLICY] [flags] -o FILE [-- COMMAND...]: a plan cordon-exec runs without Node.
 import { writeFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { callerContext, compilePlan } from '../../plan/compile.js'
 import { encodePlan } from '../../plan/encode.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon compile [POLICY] [options] -o FILE [-- COMMAND [ARG...]]
 
@@ -21,20 +21,16 @@ ${POLICY_HELP}
 
 export async function compileCommand(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--')
-  const { values, positionals } = parseArgs({
-    args: dash >= 0 ? argv.slice(0, dash) : argv,
-    options: {
+  const parsed = parseCommand(
+    dash >= 0 ? argv.slice(0, dash) : argv,
+    {
       ...POLICY_OPTIONS,
       output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+    HELP,
+  )
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   if (!values.output)
     throw new CordonError('invalid_usage', 'compile needs -o FILE, where the plan is written')
   if (positionals.length > 1)

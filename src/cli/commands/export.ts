@@ -1,13 +1,13 @@
 // cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND]: the policy in the
 // ecosystem's formats, with what each cannot express.
 import { basename, extname, join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
 import { callerContext } from '../../plan/compile.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND [ARG...]]
 
@@ -41,9 +41,9 @@ COMMAND defaults to the policy's \`command\`. Exit status 0; the gaps are inform
 `
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       ...POLICY_OPTIONS,
       to: { type: 'string' },
       output: { type: 'string', short: 'o' },
@@ -52,15 +52,11 @@ export async function exportCommand(argv: string[]): Promise<number> {
       wrap: { type: 'boolean' },
       arch: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+    HELP,
+  )
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   const format = values.to as ExportFormat | undefined
   if (!format || !FORMATS.includes(format))
     throw new CordonError(

@@ -1,9 +1,9 @@
 // cordon monitor [ID...]: watch running sandboxes and act on them with the rules.
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { find, list, stateDir } from '../../run/registry.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession } from '../monitor-flags.js'
 import { warn } from '../output.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon monitor [options] [ID...]
 
@@ -22,15 +22,9 @@ State directory: ${stateDir()}
 const POLL_MS = 500
 
 export async function monitorCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...MONITOR_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+  const parsed = parseCommand(argv, { ...MONITOR_OPTIONS, json: { type: 'boolean' } }, HELP)
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   for (const id of positionals)
     if (!find(id)) throw new CordonError('not_found', `no running sandbox with id ${id}; see cordon ps`)
   const alert = [...(values.alert ?? []), ...(values.json ? ['json'] : [])]

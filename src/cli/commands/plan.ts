@@ -1,11 +1,11 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
-import { parseArgs } from 'node:util'
 import { probeKernel } from '../../host/probe.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { statementStatus } from '../../landlock/status.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon plan [POLICY] [options]
 
@@ -19,21 +19,17 @@ ${POLICY_HELP}
 `
 
 export async function planCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       ...POLICY_OPTIONS,
       json: { type: 'boolean' },
       explain: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+    HELP,
+  )
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   const policy = policyFromFlags(values, positionals[0])
   const plan = compilePlan(policy)
   const probe = probeKernel()

@@ -1,7 +1,6 @@
 // cordon policy diff A B: what a policy change lets the sandboxed program do that it could not
 // before (and the reverse), statement by statement.
 import { existsSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { nativeArch } from '../../learn/learn.js'
 import { archByName } from '../../seccomp/arch.js'
@@ -10,6 +9,7 @@ import { PROFILES } from '../../policy/profiles.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { paint } from '../output.js'
 import { policyFromFlags } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon policy diff [--json] [--arch ARCH] A B
 
@@ -54,16 +54,9 @@ export function formatChanges(changes: Change[], color: ReturnType<typeof paint>
 }
 
 async function diffCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { json: { type: 'boolean' }, arch: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+  const parsed = parseCommand(argv, { json: { type: 'boolean' }, arch: { type: 'string' } }, HELP)
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   if (positionals.length !== 2)
     throw new CordonError(
       'invalid_usage',

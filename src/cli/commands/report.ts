@@ -1,6 +1,5 @@
 // cordon report [policy options] [--json|--md|--html]: a policy's posture on this host.
 import { writeFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
@@ -10,6 +9,7 @@ import { posture } from '../../report/posture.js'
 import { renderHtml, renderMarkdown, renderText } from '../../report/render.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon report [POLICY] [policy options] [--json | --md | --html] [-o FILE]
 
@@ -31,23 +31,19 @@ Output:
 `
 
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       ...POLICY_OPTIONS,
       json: { type: 'boolean' },
       md: { type: 'boolean' },
       html: { type: 'boolean' },
       output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+    HELP,
+  )
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   if ([values.json, values.md, values.html].filter(Boolean).length > 1)
     throw new CordonError('invalid_usage', 'choose one of --json, --md and --html')
   if (positionals.length > 1)

@@ -1,11 +1,11 @@
 // cordon verify [policy options] [--json]: the escape battery against a policy, on this kernel.
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { parseBackend } from '../../backends/runtime.js'
 import { PROBES } from '../../verify/battery.js'
 import { type ProbeResult, verify } from '../../verify/verify.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
+import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon verify [POLICY] [policy options] [--backend NAME] [--json] [--probe NAME...]
 
@@ -34,22 +34,18 @@ Exit status: 0 when every probe the policy should block was blocked, 1 otherwise
 `
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       ...POLICY_OPTIONS,
       json: { type: 'boolean' },
       probe: { type: 'string', multiple: true },
       backend: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+    HELP,
+  )
+  if (!parsed) return 0
+  const { values, positionals } = parsed
   for (const name of values.probe ?? [])
     if (!PROBES.some((p) => p.name === name))
       throw new CordonError(
