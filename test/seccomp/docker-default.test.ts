@@ -14,9 +14,11 @@ import { exportOci, importOci, type OciProfile, parseOci, stringifyOci } from '.
 import { resolveSeccomp } from '../../src/seccomp/resolve.js'
 
 const DOCKER_DEFAULT = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json'
-const missing = existsSync(DOCKER_DEFAULT)
-  ? false
-  : `Docker's default.json is not installed (apt-get install golang-github-docker-docker-dev)`
+// CI installs the package, so there a missing file fails the test instead of skipping it.
+const missing =
+  existsSync(DOCKER_DEFAULT) || process.env.CI
+    ? false
+    : `Docker's default.json is not installed (apt-get install golang-github-docker-docker-dev)`
 
 /** moby oci/caps/defaults.go: what `docker run` keeps without --cap-add. */
 const DOCKER_CAPS = [
