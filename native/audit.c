@@ -4,6 +4,7 @@
  * the pid and exe of the denied task; EOE (1320) closes the event. */
 #define _GNU_SOURCE
 #include "audit.h"
+#include "proc_events.h"
 
 #include "events.h"
 
@@ -149,29 +150,12 @@ static int field(const char *rec, const char *key, char *out, size_t size)
 	return field_as(rec, key, out, size, text);
 }
 
-static long parent_of(long pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *close_paren = strrchr(buf, ')'); /* comm may hold spaces and parens */
-	long ppid = -1;
-	if (close_paren)
-		sscanf(close_paren + 2, "%*c %ld", &ppid);
-	return ppid;
-}
-
 static int descends_from(long pid, pid_t ancestor)
 {
 	for (int depth = 0; pid > 1 && depth < 64; depth++) {
 		if (pid == ancestor)
 			return 1;
-		pid = parent_of(pid);
+		pid = proc_parent(pid);
 	}
 	return 0;
 }

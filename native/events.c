@@ -105,6 +105,14 @@ static void put_int_field(struct line *l, const char *key, long value)
 	put_raw(l, num);
 }
 
+static void put_signal_field(struct line *l, const char *key, int signal)
+{
+	char name[16];
+	const char *abbrev = sigabbrev_np(signal);
+	snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
+	put_field(l, key, name);
+}
+
 static int enqueue(const char *data, size_t n)
 {
 	if (queue_len + n > queue_cap) {
@@ -213,22 +221,57 @@ void ev_exit(int code, int signal)
 	struct line l;
 	begin(&l, "exit");
 	put_int_field(&l, "code", code);
-	if (signal > 0) {
-		char name[16];
-		const char *abbrev = sigabbrev_np(signal);
-		snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
-		put_field(&l, "signal", name);
-	}
+	if (signal > 0)
+		put_signal_field(&l, "signal", signal);
 	flush(&l);
+}
+
+void ev_process_exec(int pid, int ppid, const char *exe, const char *source)
+{
+	if (events_fd < 0)
+		return;
+	struct line l;
+	begin(&l, "process");
+	put_field(&l, "action", "exec");
+	put_int_field(&l, "pid", pid);
+	put_int_field(&l, "ppid", ppid);
+	if (*exe)
+		put_field(&l, "exe", exe);
+	put_field(&l, "source", source);
+	flush(&l);
+}
+
+void ev_process_exit(int pid, int code, int signal, const char *source)
+{
+	if (events_fd < 0)
+		return;
+	struct line l;
+	begin(&l, "process");
+	put_field(&l, "action", "exit");
+	put_int_field(&l, "pid", pid);
+	if (code >= 0)
+		put_int_field(&l, "code", code);
+	if (signal > 0)
+		put_signal_field(&l, "signal", signal);
+	put_field(&l, "source", source);
+	flush(&l);
+}
+
+/* Without Node to explain it, the one failure a plan cannot avoid by itself gets its fix here. */
+static const char *standalone_hint(const char *step, int err)
+{
+	if ((err == EBUSY || err == EPERM) && strcmp(step, "seccomp listener") == 0)
+		return "; " NESTED_LISTENER_HINT;
+	return "";
 }
 
 void ev_step_error(const char *step, const char *path, const char *dest, int err)
 {
 	const char *code = strerrorname_np(err);
 	if (events_fd < 0) {
-		fprintf(stderr, "cordon-exec: %s%s%s%s%s failed: %s (%s)\n", step, path ? " " : "",
+		fprintf(stderr, "cordon-exec: %s%s%s%s%s failed: %s (%s)%s\n", step, path ? " " : "",
 			path ? path : "", dest ? " -> " : "", dest ? dest : "", strerror(err),
-			code ? code : "?");
+			code ? code : "?", standalone_hint(step, err));
 		return;
 	}
 	struct line l;

@@ -5,6 +5,13 @@
 #ifndef CORDON_EVENTS_H
 #define CORDON_EVENTS_H
 
+/* Why a sandbox inside another cannot report syscalls, and what to do (src/run/events.ts says
+ * the same for runs started by Node). */
+#define NESTED_LISTENER_HINT                                                                       \
+	"a sandbox inside another cannot report syscalls (--monitor, --watch, --audit, learn): the "     \
+	"kernel allows one seccomp listener per process tree and cordon's default filter refuses "       \
+	"pidfd_getfd; monitor only the outer sandbox, or run the inner one without them"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
@@ -22,6 +29,9 @@ int ev_fd(void);
 void ev_started(int pid);
 /* {"event":"exit","code":N[,"signal":"SIGX"]} */
 void ev_exit(int code, int signal);
+/* A process of the sandbox ran a program / ended (proc_events.c); code -1: unknown. */
+void ev_process_exec(int pid, int ppid, const char *exe, const char *source);
+void ev_process_exit(int pid, int code, int signal, const char *source);
 /* A failed step: {"event":"error","step":S,"path":P[,"dest":D],"errno":E,"code":"ENAME","message":M} */
 void ev_step_error(const char *step, const char *path, const char *dest, int err);
 /* Landlock outcome: {"event":"landlock","abi":N} when enforced, or abi 0 with the errno that

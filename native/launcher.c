@@ -12,6 +12,7 @@
 #include "command.h"
 #include "events.h"
 #include "notify.h"
+#include "proc_events.h"
 #include "plan.h"
 #include "probe.h"
 #include "sys.h"
@@ -42,19 +43,21 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 struct options {
 	const char *plan_path;
 	int plan_fd, events_fd;
+	int proc_events; /* report the sandbox's execs and exits (proc_events.h) */
 	char **argv; /* command after "--", or NULL */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: cordon-exec [--events-fd N] (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
+		"Usage: cordon-exec [--events-fd N [--proc-events]] (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
 		"       cordon-exec --probe\n\n"
 		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon compile`.\n"
 		"Without COMMAND, the plan's own command runs. Exit status: the command's (128+N for\n"
 		"signal N), 125 when the sandbox could not be set up, 126 not executable, 127 not found.\n\n"
 		"  --plan-fd N    read the plan from fd N instead of a file\n"
 		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
+		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
 		"  --version      print the version and the plan format version\n");
 }
@@ -84,6 +87,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			exit(0);
 		} else if (strcmp(a, "--probe") == 0) {
 			exit(probe_print());
+		} else if (strcmp(a, "--proc-events") == 0) {
+			o->proc_events = 1;
 		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) && i + 1 < argc) {
 			int fd = parse_fd(argv[++i]);
 			*(a[2] == 'p' ? &o->plan_fd : &o->events_fd) = fd;
@@ -322,13 +327,13 @@ static int exit_code(int status, int *sig)
 	return *sig ? 128 + *sig : WEXITSTATUS(status);
 }
 
-enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, N_FDS };
+enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, FD_PROC, N_FDS };
 
 #define COUNTS_INTERVAL_MS 250
 
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
 static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd,
-		     struct notifier *nf)
+		     struct notifier *nf, struct proc_tracker *pt)
 {
 	int sfd = signalfd(-1, mask, SFD_CLOEXEC);
 	if (sfd < 0)
@@ -340,10 +345,12 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		[FD_NOTIFY_SOCK] = { .fd = nf ? nf->sock : -1, .events = POLLIN },
 		[FD_LISTENER] = { .fd = -1, .events = POLLIN },
 		[FD_EVENTS] = { .fd = -1, .events = POLLOUT },
+		[FD_PROC] = { .fd = pt ? pt->fd : -1, .events = POLLIN },
 	};
+	int polling = pt && pt->fd < 0;
 	for (;;) {
 		fds[FD_EVENTS].fd = ev_pending() ? ev_fd() : -1;
-		int timeout = nf && nf->listener >= 0 ? COUNTS_INTERVAL_MS : -1;
+		int timeout = (nf && nf->listener >= 0) || polling ? COUNTS_INTERVAL_MS : -1;
 		int ready = poll(fds, N_FDS, timeout);
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -352,6 +359,10 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		}
 		if (ready == 0 && nf)
 			notify_report_counts(nf, 0);
+		if (ready == 0 && polling)
+			proc_poll(pt);
+		if (fds[FD_PROC].fd >= 0 && fds[FD_PROC].revents)
+			proc_read(pt);
 		if (fds[FD_LISTENER].fd >= 0 && fds[FD_LISTENER].revents) {
 			if (fds[FD_LISTENER].revents & POLLIN)
 				notify_on_listener(nf);
@@ -393,6 +404,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			status = inner;
 		if (audit_fd >= 0)
 			audit_finish(audit_fd, pid); /* the kernel delivers records asynchronously */
+		if (pt)
+			proc_finish(pt);
 		if (nf) {
 			while (fds[FD_LISTENER].fd >= 0 && poll(&fds[FD_LISTENER], 1, 0) > 0 &&
 			       (fds[FD_LISTENER].revents & POLLIN))
@@ -443,6 +456,14 @@ int main(int argc, char **argv)
 		if (p.ops[i].code == OP_LANDLOCK)
 			audit_fd = audit_open(); /* before the sandbox exists, so no denial is missed */
 
+	/* Large (PROC_TRACK_MAX pids): static, not on the stack. */
+	static struct proc_tracker tracker;
+	struct proc_tracker *pt = NULL;
+	if (o.proc_events && o.events_fd >= 0) {
+		proc_open(&tracker); /* before the sandbox exists, so no fork is missed */
+		pt = &tracker;
+	}
+
 	struct pipes pp;
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
@@ -461,10 +482,14 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		if (audit_fd >= 0)
 			close(audit_fd);
+		if (pt && pt->fd >= 0)
+			close(pt->fd);
 		if (notify_pair[0] >= 0)
 			close(notify_pair[0]);
 		sandbox_main(&p, &cmd, &pp, &forward);
 	}
+	if (pt)
+		proc_track(pt, pid);
 	struct notifier notifier, *nf = NULL;
 	if (p.responder) {
 		close(notify_pair[1]);
@@ -481,7 +506,7 @@ int main(int argc, char **argv)
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
-	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf);
+	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt);
 	free_strv(cmd.envp);
 	free(default_argv);
 	plan_free(&p);

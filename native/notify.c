@@ -62,8 +62,8 @@ void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof expected)
 		die_step(EXIT_CORDON, "seccomp notify", "send pidfd", NULL, errno);
 	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
-	if (fd < 0)
-		die_step(EXIT_CORDON, "seccomp", NULL, NULL, errno);
+	if (fd < 0) /* EBUSY: a filter of an outer sandbox already has a listener */
+		die_step(EXIT_CORDON, errno == EBUSY ? "seccomp listener" : "seccomp", NULL, NULL, errno);
 	/* From here on every syscall may wait for the launcher; it is taking the listener. A
 	 * mismatch cannot happen (single-threaded, no fd allocated in between) and, if it did,
 	 * the launcher never finds a listener at `expected` and kills us when its wait ends. */
@@ -148,7 +148,18 @@ void notify_on_sock(struct notifier *nf)
 	memcpy(&pidfd, CMSG_DATA(c), sizeof pidfd);
 	nf->listener = take_listener(pidfd, expected);
 	if (nf->listener < 0) {
-		ev_step_error("seccomp notify", "take listener", NULL, errno);
+		/* ESRCH: the command died after sending (EBUSY from seccomp() under an outer listener)
+		 * and says why itself. EPERM: an outer sandbox's filter refuses pidfd_getfd; when that
+		 * sandbox also has a listener the command is about to fail EBUSY and report it, so give
+		 * it that moment instead of printing the same cause twice. */
+		int err = errno;
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		if (err == EPERM && poll(&p, 1, 200) > 0)
+			err = ESRCH;
+		if (err == EPERM)
+			ev_step_error("seccomp listener", "pidfd_getfd", NULL, err);
+		else if (err != ESRCH)
+			ev_step_error("seccomp notify", "take listener", NULL, err);
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		nf->failed = 1;
 	} else if (write(nf->sock, "a", 1) != 1) {

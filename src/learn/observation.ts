@@ -14,6 +14,9 @@ export interface Endpoint {
 
 export interface SyscallUse {
   count: number
+  /** The most calls seen within about one second (the launcher reports totals every 250 ms):
+   * what a monitor baseline `from` this file treats as normal. */
+  peakPerSecond?: number
   /** Set when the base policy refused the call during learning: the errno it got. */
   refused?: number
   /** Argument index → distinct values seen (hex), for the arguments worth narrowing on. */
@@ -170,10 +173,28 @@ export class Recorder {
   readonly observation: Observation
   /** Counts from earlier runs (merged): this run's exact totals add to them. */
   private readonly base: Map<string, number>
+  /** This run's totals at the start and at each report since the newest one ≥ 1 s old. */
+  private readonly reports: { at: number; counts: Record<string, number> }[]
+  private readonly now: () => number
 
-  constructor(observation: Observation) {
+  constructor(observation: Observation, now: () => number = Date.now) {
     this.observation = observation
     this.base = new Map(Object.entries(observation.syscalls).map(([k, v]) => [k, v.count]))
+    this.now = now
+    this.reports = [{ at: now(), counts: {} }]
+  }
+
+  /** Calls since the newest report at least a second old (or the start): the launcher reports
+   * only while counts change, so a quiet gap before a burst adds nothing to it. */
+  private notePeaks(counts: Record<string, number>): void {
+    const at = this.now()
+    while (this.reports.length > 1 && this.reports[1]!.at <= at - 1000) this.reports.shift()
+    const base = this.reports[0]!.counts
+    for (const [name, n] of Object.entries(counts)) {
+      const use = this.observation.syscalls[name]!
+      use.peakPerSecond = Math.max(use.peakPerSecond ?? 0, n - (base[name] ?? 0))
+    }
+    this.reports.push({ at, counts: { ...counts } })
   }
 
   add(ev: SandboxEvent): void {
@@ -189,6 +210,7 @@ export class Recorder {
         const use = (o.syscalls[name] ??= { count: 0 })
         use.count = (this.base.get(name) ?? 0) + n
       }
+      this.notePeaks(ev.counts)
       return
     }
     if (ev.event !== 'syscall') return
@@ -237,6 +259,8 @@ export function mergeObservations(a: Observation, b: Observation): Observation {
   for (const [name, use] of Object.entries(b.syscalls)) {
     const mine = (out.syscalls[name] ??= { count: 0 })
     mine.count += use.count
+    if (use.peakPerSecond !== undefined)
+      mine.peakPerSecond = Math.max(mine.peakPerSecond ?? 0, use.peakPerSecond)
     if (use.refused) mine.refused = use.refused
     for (const [i, vs] of Object.entries(use.values ?? {})) {
       mine.values ??= {}

@@ -61,6 +61,8 @@ interface Watched {
   started: boolean
   states: Map<string, RuleState>
   rateKey: Map<string, string>
+  /** pid → program, from `process` exec events: an exit names what ended. */
+  programs: Map<number, string>
 }
 
 const MAX_KEYS = 1000
@@ -159,7 +161,13 @@ export class Monitor extends EventEmitter<{
   }
 
   attach(target: Target): void {
-    this.watched.set(target.id, { target, started: false, states: new Map(), rateKey: new Map() })
+    this.watched.set(target.id, {
+      target,
+      started: false,
+      states: new Map(),
+      rateKey: new Map(),
+      programs: new Map(),
+    })
   }
 
   detach(id: string): void {
@@ -171,6 +179,11 @@ export class Monitor extends EventEmitter<{
     const w = this.watched.get(id)
     if (!w) return
     if (ev.event === 'started') w.started = true
+    if (ev.event === 'process') ev = this.namedProcess(w, ev)
+    // A watched exec names the program before it runs: an exit then names it even when the
+    // process ended before the launcher could read /proc/PID/exe.
+    else if (ev.event === 'syscall' && ev.path && ev.errno === undefined && /^execve(at)?$/.test(ev.syscall))
+      this.remember(w, ev.pid, ev.path)
     const fields = fieldsOf(ev, w.target, w.started)
     for (const rule of this.rules) {
       if (rule.events.size && !rule.events.has(ev.event)) continue
@@ -180,6 +193,22 @@ export class Monitor extends EventEmitter<{
       if (count === false) continue
       this.fire(w, rule, ev, fields, count)
     }
+  }
+
+  private namedProcess(w: Watched, ev: Extract<SandboxEvent, { event: 'process' }>): SandboxEvent {
+    const known = w.programs.get(ev.pid)
+    if (ev.action === 'exec') {
+      if (ev.exe) this.remember(w, ev.pid, ev.exe)
+      return !ev.exe && known ? { ...ev, exe: known } : ev
+    }
+    w.programs.delete(ev.pid)
+    return known && !ev.exe ? { ...ev, exe: known } : ev
+  }
+
+  private remember(w: Watched, pid: number, exe: string): void {
+    if (w.programs.size >= MAX_KEYS && !w.programs.has(pid))
+      w.programs.delete(w.programs.keys().next().value!)
+    w.programs.set(pid, exe)
   }
 
   /** false: the rule does not fire now; a number: it fires with that many matches counted. */
@@ -196,7 +225,8 @@ export class Monitor extends EventEmitter<{
     if (rule.baseline) {
       const b = rule.baseline
       const since = now - w.target.startedAt
-      if (since < b.learnMs) {
+      if (b.learned !== undefined) state.learned ??= b.learned
+      else if (since < b.learnMs) {
         const i = Math.floor(since / b.windowMs)
         state.buckets[i] = (state.buckets[i] ?? 0) + 1
         return false

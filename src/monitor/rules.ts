@@ -1,13 +1,14 @@
 // Rules files: lists, macros and rules (YAML). Later files override earlier ones by name, so a
 // user file can retune or disable (`enabled: false`) a rule of the default file.
 import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
 import { CordonError, suggest } from '../errors.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { type Expr, ExprError, parseExpr, valuesOf } from './expr.js'
+import { learnedRate } from './learned-baseline.js'
 
 export const PRIORITIES = [
   'emergency',
@@ -46,6 +47,9 @@ export const FIELDS = new Set([
   'layer',
   'blockers',
   'exe',
+  'action',
+  'ppid',
+  'source',
   'memory',
   'memory_limit',
   'memory_pct',
@@ -72,6 +76,9 @@ export interface Rate {
 export interface Baseline {
   /** Rate learned over the first learnMs of each sandbox, in events per windowMs. */
   learnMs: number
+  /** Or the rate read from a learn run's observations (`from`), in events per windowMs. */
+  learned?: number
+  from?: string
   windowMs: number
   /** Fire when the rate exceeds max(min, factor × learned). */
   factor: number
@@ -221,14 +228,43 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
   let baseline: Baseline | undefined
   if (raw.baseline !== undefined) {
     const b = asObject(raw.baseline, source, `${where}.baseline`)
+    for (const key of Object.keys(b))
+      if (!['learn', 'from', 'window', 'factor', 'min'].includes(key))
+        fail(source, `${where}.baseline.${key}`, 'unknown key (keys: learn, from, window, factor, min)')
+    if (b.learn !== undefined && b.from !== undefined)
+      fail(
+        source,
+        `${where}.baseline`,
+        'give `learn` (seconds of each sandbox) or `from` (a learn run), not both',
+      )
     baseline = {
-      learnMs: duration(b.learn ?? '10s', source, `${where}.baseline.learn`),
+      learnMs: b.from !== undefined ? 0 : duration(b.learn ?? '10s', source, `${where}.baseline.learn`),
       windowMs: duration(b.window ?? '1s', source, `${where}.baseline.window`),
       factor: Number(b.factor ?? 5),
       min: Number(b.min ?? 10),
     }
     if (!(baseline.factor > 0) || !(baseline.min >= 0))
       fail(source, `${where}.baseline`, 'factor must be > 0 and min >= 0')
+    if (b.from !== undefined) {
+      if (typeof b.from !== 'string')
+        fail(source, `${where}.baseline.from`, 'expected the path of a .learn.json')
+      const syscalls = valuesOf(when, 'syscall').map(String)
+      if (!syscalls.length)
+        fail(
+          source,
+          `${where}.baseline.from`,
+          'a learn run records syscall counts: name the syscalls in `when` (e.g. `syscall in (clone, fork)`)',
+        )
+      const file = isAbsolute(b.from)
+        ? b.from
+        : resolvePath(source === 'rules' ? '.' : dirname(source), b.from)
+      try {
+        baseline.learned = learnedRate(file, syscalls, baseline.windowMs).perWindow
+      } catch (e) {
+        fail(source, `${where}.baseline.from`, (e as Error).message)
+      }
+      baseline.from = file
+    }
   }
   if (raw.rate !== undefined && baseline) fail(source, where, 'give `rate` or `baseline`, not both')
   if (raw.output !== undefined && typeof raw.output !== 'string')

@@ -33,6 +33,20 @@ export type SandboxEvent =
   /** Landlock enforced at this ABI, or unavailable (abi 0, with the errno's name). */
   | { event: 'landlock'; abi: number; errno?: number; code?: string }
   | { event: 'exit'; code: number; signal?: NodeJS.Signals }
+  /** A process of the sandbox ran a program or ended (spawn option `processEvents`): from the
+   * kernel's proc connector, or by polling /proc inside a user namespace (exits without status). */
+  | {
+      event: 'process'
+      action: 'exec' | 'exit'
+      /** Host pid. */
+      pid: number
+      ppid?: number
+      /** The program, as a host path. */
+      exe?: string
+      code?: number
+      signal?: NodeJS.Signals
+      source: 'connector' | 'polling'
+    }
   /** A syscall the filter notified (watched or `notify`/`deny-log`), as the launcher answered it. */
   | SyscallEvent
   /** Exact totals per syscall since the start, every 250 ms while they change and at the end;
@@ -113,6 +127,10 @@ export function parseEvent(line: string): SandboxEvent {
   return { event: 'warning', step: 'events', message: `unreadable event line: ${line.slice(0, 200)}` }
 }
 
+/** native/events.h NESTED_LISTENER_HINT: a listener inside a sandbox that already has one. */
+const NESTED_LISTENER =
+  "a sandbox inside another cannot report syscalls (--monitor, --watch, --audit, learn): the kernel allows one seccomp listener per process tree and cordon's default filter refuses pidfd_getfd; monitor only the outer sandbox, or run the inner one without them"
+
 /** Hints for step failures the kernel commonly reports; keyed by "step:ERRNO". */
 const HINTS: Record<string, string> = {
   'bind:ENOENT': 'source does not exist; create it or mark the entry `optional: true`',
@@ -131,6 +149,8 @@ const HINTS: Record<string, string> = {
     'the policy requires Landlock and this kernel lacks it (CONFIG_SECURITY_LANDLOCK); run `cordon check`',
   'landlock:EOPNOTSUPP':
     'the policy requires Landlock and it is disabled at boot: add landlock to lsm=; run `cordon check`',
+  'seccomp listener:EBUSY': NESTED_LISTENER,
+  'seccomp listener:EPERM': NESTED_LISTENER,
   'landlock rule:ENOENT':
     'the path does not exist in the sandbox; mark it `optional: true` or add it to the view',
 }

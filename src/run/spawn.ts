@@ -38,6 +38,8 @@ export interface SpawnOptions {
   statsIntervalMs?: number
   /** Syscalls to report as `syscall` events (their outcome unchanged): what monitor rules watch. */
   watch?: readonly string[]
+  /** Report every exec and exit of the sandbox's processes as `process` events. */
+  processEvents?: boolean
   /** Give the sandbox a cgroup even without limits, when the host allows, so it can be frozen. */
   cgroup?: boolean
   /** Stream the events on a unix socket in the state directory for `cordon monitor`. */
@@ -170,7 +172,8 @@ export function spawn(
   const started = performance.now()
   let child: ChildProcess
   try {
-    child = spawnChild(launcherPath(), ['--plan-fd', '3', '--events-fd', '4', '--', command, ...args], {
+    const flags = ['--plan-fd', '3', '--events-fd', '4', ...(options.processEvents ? ['--proc-events'] : [])]
+    child = spawnChild(launcherPath(), [...flags, '--', command, ...args], {
       stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
       env: options.env ?? process.env,
     })

@@ -4,17 +4,18 @@
 import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { callerContext, compilePlan } from '../../src/plan/compile.js'
 import { encodePlan } from '../../src/plan/encode.js'
+import { NO_NAMESPACES } from '../../src/policy/profiles.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { parseEvent, type SandboxEvent } from '../../src/run/events.js'
 import { MonitorSession } from '../../src/monitor/session.js'
 import { run, spawn } from '../../src/run/spawn.js'
-import { LAUNCHER_UNDER_TEST, projectDir } from '../helpers.js'
+import { LAUNCHER, LAUNCHER_UNDER_TEST, projectDir } from '../helpers.js'
 import { stormBinary } from './helpers.js'
 
 const syscalls = (events: SandboxEvent[]) =>
@@ -168,5 +169,43 @@ describe('seccomp notifications', () => {
     assert.match(text, new RegExp(`cordon_syscalls_total\\{sandbox="${p.id}",syscall="execve"\\} [4-9]`))
     assert.match(text, new RegExp(`cordon_denials_total\\{sandbox="${p.id}",layer="seccomp"\\} 1`))
     assert.match(text, /cordon_events_dropped\{sandbox="\w+"\} 0/)
+  })
+
+  test('a watched sandbox inside a watched one fails at the listener with the fix, not a bare EBUSY', async () => {
+    const dir = projectDir()
+    // cordon-exec plans for the inner sandbox (no namespaces: the outer filter refuses them).
+    const innerPlan = (name: string, watch?: string[]) => {
+      const file = join(dir, `${name}.plan`)
+      const policy = { extends: ['default'], namespaces: NO_NAMESPACES, network: 'host' as const }
+      const ctx = { ...callerContext(), cwd: dir, ...(watch ? { watch } : {}) }
+      writeFileSync(
+        file,
+        encodePlan(compilePlan(resolvePolicy({ policy, baseDir: dir, label: name }, dir), ctx)),
+      )
+      return file
+    }
+    const planFile = innerPlan('watched-inner', ['getppid'])
+    const r = await run(
+      { extends: ['default'], filesystem: [{ ro: dirname(LAUNCHER) }] },
+      LAUNCHER,
+      [planFile, '--', 'true'],
+      { watch: ['getppid'], context: { cwd: dir } },
+    )
+    assert.equal(r.code, 125, r.stderr)
+    assert.match(
+      r.stderr,
+      /seccomp listener( pidfd_getfd)? failed: .* \((EPERM|EBUSY)\); a sandbox inside another cannot report syscalls/,
+    )
+    assert.match(r.stderr, /monitor only the outer sandbox, or run the inner one without them/)
+    assert.equal(r.stderr.match(/failed/g)?.length, 1, r.stderr)
+    // Unwatched, the inner sandbox's filter stacks under the outer listener and runs.
+    const plainFile = innerPlan('plain-inner')
+    const plain = await run(
+      { extends: ['default'], filesystem: [{ ro: dirname(LAUNCHER) }] },
+      LAUNCHER,
+      [plainFile, '--', 'true'],
+      { watch: ['getppid'], context: { cwd: dir } },
+    )
+    assert.equal(plain.code, 0, plain.stderr)
   })
 })

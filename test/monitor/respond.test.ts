@@ -134,4 +134,57 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
     run.child.kill('SIGTERM')
     await new Promise((r) => run.child.once('exit', r))
   })
+
+  test('a baseline from a learn run kills a sandbox that forks far above what learning saw', async () => {
+    const dir = projectDir()
+    const policy = join(dir, 'spawner.yaml')
+    // Learning: a shell starting five commands, a few process creations per second at most.
+    const learned = cordon(
+      ['learn', '-o', policy, '--', 'sh', '-c', 'for i in 1 2 3 4 5; do /bin/true; done'],
+      {
+        cwd: dir,
+      },
+    )
+    assert.equal(learned.status, 0, learned.stderr)
+    const observation = JSON.parse(readFileSync(join(dir, 'spawner.learn.json'), 'utf8')) as {
+      syscalls: Record<string, { count: number; peakPerSecond?: number }>
+    }
+    const spawned = ['clone', 'clone3', 'fork', 'vfork'].filter((s) => observation.syscalls[s])
+    assert.ok(spawned.length > 0, JSON.stringify(observation.syscalls))
+    for (const s of spawned) assert.ok(observation.syscalls[s]!.peakPerSecond! >= 1, s)
+    const rules = join(dir, 'baseline-rules.yaml')
+    writeFileSync(
+      rules,
+      'rules:\n  - rule: spawn-above-learned\n    when: spawn\n' +
+        '    baseline: {from: spawner.learn.json, factor: 4, min: 20}\n    then: [kill, alert]\n',
+    )
+    const run = cordonAsync([
+      'run',
+      '--profile',
+      'minimal',
+      '--ro',
+      dir,
+      '--rules',
+      rules,
+      '--alert',
+      'json',
+      '--',
+      stormBinary(),
+      'fork',
+    ])
+    children.push(run.child)
+    const [code, signal] = (await new Promise((r) => run.child.once('exit', (c, s) => r([c, s])))) as [
+      number | null,
+      string | null,
+    ]
+    const alerts = run
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{"'))
+      .map((l) => JSON.parse(l) as { rule: string; count: number })
+    const alert = alerts.find((a) => a.rule === 'spawn-above-learned')
+    assert.ok(alert, run.stdout().slice(-2000) + run.stderr())
+    assert.ok(alert.count > 20, String(alert.count))
+    assert.equal(code, 137, `${code} ${signal} ${run.stderr()}`)
+  })
 })

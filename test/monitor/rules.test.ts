@@ -2,7 +2,10 @@
 // overrides, rates, baselines, cooldowns and hot reload; alert sinks against local servers.
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
 import { evaluate, parseExpr } from '../../src/monitor/expr.js'
@@ -16,6 +19,7 @@ import {
 } from '../../src/monitor/rules.js'
 import { syslogLine, WebhookSink } from '../../src/monitor/sinks.js'
 import type { SandboxEvent } from '../../src/run/events.js'
+import { emptyObservation, Recorder } from '../../src/learn/observation.js'
 
 const defs = { macros: new Map(), lists: new Map([['shells', ['sh', 'bash']]]), fields: FIELDS }
 const fields = (o: Record<string, string | number | boolean>) => (n: string) => o[n]
@@ -161,6 +165,77 @@ describe('rule engine', () => {
     assert.deepEqual(log, [])
     m.handle('s1', clone())
     assert.deepEqual(log, ['kill'])
+  })
+
+  test('a baseline from a learn run guards from the first call, at factor × the learned peak', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-baseline-'))
+    const learned = {
+      version: 1,
+      arch: 'x86_64',
+      runs: [{ command: ['make'], cwd: '/', at: '', durationMs: 10_000, exit: 0 }],
+      syscalls: { clone: { count: 40, peakPerSecond: 3 }, clone3: { count: 20, peakPerSecond: 2 } },
+      files: {},
+      net: { bind: [], connect: [], send: [] },
+      peaks: {},
+    }
+    writeFileSync(join(dir, 'make.learn.json'), JSON.stringify(learned))
+    const rules = join(dir, 'rules.yaml')
+    const rule = (baseline: string, when = 'syscall in (clone, clone3)') =>
+      `rules:\n  - rule: b\n    when: ${when}\n    baseline: ${baseline}\n    then: kill\n`
+    writeFileSync(rules, rule('{from: make.learn.json, factor: 2, min: 4}'))
+    const set = loadRules([rules])
+    assert.equal(set.rules[0]!.baseline!.learned, 5) // 3 + 2 per second
+    const now = 0
+    const log: string[] = []
+    const m = new Monitor(set, { now: () => now })
+    m.attach(target(log))
+    for (let i = 0; i < 10; i++) m.handle('s1', clone()) // 10 in the first second: 2 × 5, not above
+    assert.deepEqual(log, [])
+    m.handle('s1', clone())
+    assert.deepEqual(log, ['kill'])
+
+    // Files without peaks (older learn runs) give the average: 60 calls in 10 s, 6 per second.
+    delete (learned.syscalls.clone as { peakPerSecond?: number }).peakPerSecond
+    writeFileSync(join(dir, 'make.learn.json'), JSON.stringify(learned))
+    assert.equal(loadRules([rules]).rules[0]!.baseline!.learned, 6)
+
+    const bad = (text: string, want: RegExp) => {
+      writeFileSync(rules, text)
+      assert.throws(() => loadRules([rules]), want)
+    }
+    bad(rule('{from: make.learn.json}', 'event = stats'), /baseline\.from: .*name the syscalls in `when`/)
+    bad(
+      rule('{from: nope.learn.json}'),
+      /baseline\.from: cannot read .*nope\.learn\.json.*written by cordon learn/,
+    )
+    bad(rule('{from: make.learn.json, learn: 5s}'), /give `learn` .* or `from` .*, not both/)
+    bad(rule('{form: make.learn.json}'), /baseline\.form: unknown key/)
+  })
+
+  test('learn records the peak calls within a second from the launcher’s running totals', () => {
+    let now = 0
+    const r = new Recorder(emptyObservation('x86_64'), () => now)
+    const counts = (clone: number): SandboxEvent => ({
+      event: 'syscall-counts',
+      counts: { clone },
+      handled: clone,
+      dropped: 0,
+    })
+    for (const [at, total] of [
+      [250, 2],
+      [500, 4],
+      [750, 6],
+      [1000, 8], // 8 in the first second
+      [5000, 9], // a quiet gap: the launcher reported nothing between
+      [5250, 19],
+      [5500, 29], // 21 since the last report at least a second old (1000 ms: 8)
+      [6750, 30],
+    ] as const) {
+      now = at
+      r.add(counts(total))
+    }
+    assert.equal(r.observation.syscalls.clone!.count, 30)
+    assert.equal(r.observation.syscalls.clone!.peakPerSecond, 21)
   })
 
   test('cooldown, and hot reload keeps windows of unchanged rules', () => {

@@ -128,7 +128,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     stdio: 'inherit',
     publish: true,
     ...(watch.length ? { watch } : {}),
-    ...(session ? { cgroup: true } : {}),
+    ...(session ? { cgroup: true, processEvents: true } : {}),
   })
   session?.attachProcess(child, [command, ...args], policy.limits)
   const forward = (signal: NodeJS.Signals) => child.kill(signal)

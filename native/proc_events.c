@@ -1,0 +1,258 @@
+/* proc_events.c — see proc_events.h. The connector reports every process of the host; the
+ * sandbox's are found by following forks from its first process, so the subscription is made
+ * before that process exists and events are read in order. */
+#define _GNU_SOURCE
+#include "proc_events.h"
+#include "events.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RCVBUF (4 << 20)
+
+static ssize_t find(const struct proc_tracker *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pids[i] == pid)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void add(struct proc_tracker *t, pid_t pid, pid_t ppid)
+{
+	if (find(t, pid) >= 0)
+		return;
+	if (t->n == PROC_TRACK_MAX) {
+		t->untracked++;
+		return;
+	}
+	t->pids[t->n] = pid;
+	t->ppids[t->n++] = ppid;
+}
+
+static void drop(struct proc_tracker *t, size_t i)
+{
+	t->pids[i] = t->pids[--t->n];
+	t->ppids[i] = t->ppids[t->n];
+}
+
+static void exe_of(pid_t pid, char *out, size_t len)
+{
+	char link[64];
+	snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(link, out, len - 1);
+	out[n > 0 ? n : 0] = '\0'; /* gone already, or not ours to read: no path */
+}
+
+static const char *source_name(const struct proc_tracker *t)
+{
+	return t->source ? "polling" : "connector";
+}
+
+static int subscribe(int fd, enum proc_cn_mcast_op op)
+{
+	struct {
+		struct nlmsghdr nl;
+		struct cn_msg cn;
+		enum proc_cn_mcast_op op;
+	} __attribute__((packed)) msg;
+	memset(&msg, 0, sizeof msg);
+	msg.nl.nlmsg_len = sizeof msg;
+	msg.nl.nlmsg_type = NLMSG_DONE;
+	msg.nl.nlmsg_pid = (unsigned)getpid();
+	msg.cn.id.idx = CN_IDX_PROC;
+	msg.cn.id.val = CN_VAL_PROC;
+	msg.cn.len = sizeof op;
+	msg.op = op;
+	return send(fd, &msg, sizeof msg, 0) == (ssize_t)sizeof msg ? 0 : -1;
+}
+
+/* The kernel takes a subscription from a user namespace but sends it nothing: poll there. */
+static int in_initial_user_namespace(void)
+{
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	if (!f)
+		return 0;
+	unsigned long inside, outside, count;
+	int ok = fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+		 count == 4294967295UL;
+	fclose(f);
+	return ok;
+}
+
+void proc_open(struct proc_tracker *t)
+{
+	t->n = 0;
+	t->untracked = t->lost = 0;
+	t->source = 1;
+	t->fd = -1;
+	if (!in_initial_user_namespace())
+		return;
+	t->fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+	if (t->fd < 0)
+		return;
+	int size = RCVBUF;
+	if (setsockopt(t->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size))
+		setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
+	/* EPERM outside the initial user namespace or without CAP_NET_ADMIN: poll instead. */
+	if (bind(t->fd, (struct sockaddr *)&sa, sizeof sa) || subscribe(t->fd, PROC_CN_MCAST_LISTEN)) {
+		close(t->fd);
+		t->fd = -1;
+		return;
+	}
+	t->source = 0;
+}
+
+void proc_track(struct proc_tracker *t, pid_t root)
+{
+	t->root = root;
+	add(t, root, getpid());
+}
+
+static void on_event(struct proc_tracker *t, const struct proc_event *e)
+{
+	char exe[4096];
+	switch (e->what) {
+	case PROC_EVENT_FORK: {
+		const struct fork_proc_event *f = &e->event_data.fork;
+		/* A new process (not a thread) whose parent is one of ours. */
+		if (f->child_pid == f->child_tgid && find(t, f->parent_tgid) >= 0)
+			add(t, f->child_tgid, f->parent_tgid);
+		break;
+	}
+	case PROC_EVENT_EXEC: {
+		ssize_t i = find(t, e->event_data.exec.process_tgid);
+		if (i < 0)
+			break;
+		exe_of(t->pids[i], exe, sizeof exe);
+		ev_process_exec(t->pids[i], t->ppids[i], exe, source_name(t));
+		break;
+	}
+	case PROC_EVENT_EXIT: {
+		const struct exit_proc_event *x = &e->event_data.exit;
+		ssize_t i = x->process_pid == x->process_tgid ? find(t, x->process_tgid) : -1;
+		if (i < 0)
+			break;
+		/* exit_code is the wait status */
+		int status = (int)x->exit_code, sig = status & 0x7f;
+		ev_process_exit(x->process_tgid, sig ? -1 : (status >> 8) & 0xff, sig, source_name(t));
+		drop(t, (size_t)i);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void proc_read(struct proc_tracker *t)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	for (;;) {
+		ssize_t n = recv(t->fd, buf, sizeof buf, 0);
+		if (n < 0) {
+			if (errno == ENOBUFS) { /* the host made events faster than we read them */
+				t->lost++;
+				continue;
+			}
+			return; /* EAGAIN: all read */
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type != NLMSG_DONE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg)))
+				continue;
+			const struct cn_msg *cn = NLMSG_DATA(h);
+			if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event) ||
+			    NLMSG_LENGTH(sizeof *cn + cn->len) > h->nlmsg_len)
+				continue;
+			on_event(t, (const struct proc_event *)cn->data);
+		}
+	}
+}
+
+long proc_parent(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *close_paren = strrchr(buf, ')'); /* comm may hold spaces and parens */
+	long ppid = -1;
+	if (close_paren)
+		sscanf(close_paren + 1, " %*c %ld", &ppid);
+	return ppid;
+}
+
+/* One scan of /proc: adds processes whose parent is tracked; returns how many. */
+static int scan(struct proc_tracker *t)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	int added = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || find(t, (pid_t)pid) >= 0)
+			continue;
+		long ppid = proc_parent(pid);
+		if (ppid <= 0 || find(t, (pid_t)ppid) < 0)
+			continue;
+		add(t, (pid_t)pid, (pid_t)ppid);
+		char exe[4096];
+		exe_of((pid_t)pid, exe, sizeof exe);
+		ev_process_exec((int)pid, (int)ppid, exe, source_name(t));
+		added++;
+	}
+	closedir(d);
+	return added;
+}
+
+void proc_poll(struct proc_tracker *t)
+{
+	for (size_t i = 0; i < t->n;) {
+		char path[32];
+		snprintf(path, sizeof path, "/proc/%d", (int)t->pids[i]);
+		if (access(path, F_OK)) {
+			ev_process_exit(t->pids[i], -1, -1, source_name(t)); /* status unknown when polling */
+			drop(t, i);
+			continue;
+		}
+		i++;
+	}
+	/* A child listed before its parent was found waits for the next pass. */
+	for (int pass = 0; pass < 8 && scan(t); pass++)
+		;
+}
+
+void proc_finish(struct proc_tracker *t)
+{
+	if (t->fd >= 0) {
+		proc_read(t);
+		subscribe(t->fd, PROC_CN_MCAST_IGNORE);
+		close(t->fd);
+		t->fd = -1;
+	}
+	/* Polling: everything still tracked ended with the sandbox, after the last scan. */
+	for (size_t i = 0; t->source && i < t->n; i++)
+		if (t->pids[i] != t->root)
+			ev_process_exit(t->pids[i], -1, -1, source_name(t));
+	t->n = 0;
+	char msg[160];
+	if (t->lost || t->untracked) {
+		snprintf(msg, sizeof msg, "%lu batches of process events lost, %lu processes not followed",
+			 t->lost, t->untracked);
+		ev_warning("process events", msg);
+	}
+}

@@ -1,0 +1,37 @@
+/* proc_events.h — the sandbox's processes as events: every exec and exit of a process the
+ * sandbox started, from the kernel's proc connector (root in the initial namespaces) or, when
+ * that is refused, by polling /proc for the sandbox's descendants:
+ *   {"event":"process","action":"exec","pid":N,"ppid":N,"exe":"/usr/bin/id","source":"connector"}
+ *   {"event":"process","action":"exit","pid":N,"code":0,"signal":0,"source":"connector"}
+ * Polling sees a process only if it lives across a poll, and not its exit status. */
+#ifndef CORDON_PROC_EVENTS_H
+#define CORDON_PROC_EVENTS_H
+
+#include <sys/types.h>
+
+#define PROC_TRACK_MAX 16384 /* tracked processes at once; more are counted, not followed */
+
+struct proc_tracker {
+	int fd;	    /* the connector socket, or -1 when polling */
+	int source; /* 0 connector, 1 polling */
+	pid_t pids[PROC_TRACK_MAX];
+	pid_t ppids[PROC_TRACK_MAX];
+	size_t n;
+	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
+	unsigned long untracked, lost; /* beyond PROC_TRACK_MAX; events the socket dropped */
+};
+
+/* Subscribes before the sandbox exists, so no fork is missed; falls back to polling. */
+void proc_open(struct proc_tracker *t);
+/* The sandbox's first process: what is tracked from now on descends from it. */
+void proc_track(struct proc_tracker *t, pid_t root);
+/* Connector: reads what is pending on t->fd. */
+void proc_read(struct proc_tracker *t);
+/* Polling: one pass over the tracked processes' children. */
+void proc_poll(struct proc_tracker *t);
+/* The parent of pid from /proc/PID/stat, or -1 (gone, or unreadable). */
+long proc_parent(long pid);
+/* After the sandbox ended: the exits not reported yet, and a warning if events were lost. */
+void proc_finish(struct proc_tracker *t);
+
+#endif

@@ -1,0 +1,35 @@
+// A baseline taken from a learn run (`baseline: {from: app.learn.json}`): the normal rate of the
+// syscalls a rule counts, read from what `cordon learn` observed instead of from each sandbox's
+// first seconds, so the rule guards a sandbox from its first call.
+import { readFileSync } from 'node:fs'
+import type { Observation } from '../learn/observation.js'
+
+export interface LearnedRate {
+  /** Calls of the rule's syscalls per window that the learn runs treated as normal. */
+  perWindow: number
+  /** How it was read: "peak" (the most within a second) or "average" (older files). */
+  basis: 'peak' | 'average'
+}
+
+/** The rate of `syscalls` in observation `file`, scaled to `windowMs`; throws with the reason. */
+export function learnedRate(file: string, syscalls: readonly string[], windowMs: number): LearnedRate {
+  let o: Observation
+  try {
+    o = JSON.parse(readFileSync(file, 'utf8')) as Observation
+  } catch (e) {
+    throw new Error(
+      `cannot read ${file}: ${(e as Error).message}; pass a .learn.json written by cordon learn`,
+    )
+  }
+  if (o?.version !== 1 || typeof o.syscalls !== 'object' || !Array.isArray(o.runs))
+    throw new Error(
+      `${file} is not a cordon learn observation (version 1); pass a .learn.json written by cordon learn`,
+    )
+  const seconds = o.runs.reduce((t, r) => t + (r.durationMs ?? 0), 0) / 1000
+  const uses = syscalls.map((s) => o.syscalls[s]).filter((u) => u !== undefined)
+  // The sum of per-syscall peaks bounds the peak of their sum from above: a lenient baseline.
+  if (uses.every((u) => u.peakPerSecond !== undefined))
+    return { perWindow: (uses.reduce((t, u) => t + u.peakPerSecond!, 0) * windowMs) / 1000, basis: 'peak' }
+  const calls = uses.reduce((t, u) => t + u.count, 0)
+  return { perWindow: seconds > 0 ? (calls / seconds) * (windowMs / 1000) : calls, basis: 'average' }
+}
