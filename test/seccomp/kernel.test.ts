@@ -117,6 +117,10 @@ describe(
     test('cordon seccomp test shows the verdict and its path', () => {
       const r = cordon(['seccomp', 'test', '--syscall', 'ptrace'])
       assert.equal(r.status, 0, r.stderr)
+      // The filter `cordon run` installs: with tcp ports, the layer refusing UDP is part of it.
+      const udp = ['seccomp', 'test', '--syscall', 'socket', '--arg', '2', '--arg', '2']
+      assert.match(cordon(udp).stdout, /→ ALLOW/)
+      assert.match(cordon([...udp, '--tcp-connect', '443']).stdout, /→ ERRNO\(13\)/)
       assert.match(r.stdout, /^x86_64 ptrace \(101\) → ERRNO\(1\) after \d+ instructions/)
       assert.match(r.stdout, /; ptrace/)
       const i386 = cordon([
