@@ -1,5 +1,6 @@
 // Small, synchronous helpers for cgroup files (they are tiny and live in kernel memory).
-import { readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { processExists } from '../host/process.js'
 
 export function read(path: string): string {
   return readFileSync(path, 'utf8').trim()
@@ -55,6 +56,38 @@ export function removeDir(dir: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
+}
+
+/** The name of a sandbox's group: the supervising process's pid comes first, for removeOrphans. */
+export function groupName(seq: number): string {
+  return `run-${process.pid}-${seq}-${Date.now()}`
+}
+
+/**
+ * Removes the empty groups under `parent` whose supervisor is gone. A supervisor killed with
+ * SIGKILL cannot remove its group (its sandbox dies with it: PR_SET_PDEATHSIG), so the next
+ * sandbox cleans up. A group whose creator's pid was reused, or that still holds processes,
+ * is left alone.
+ */
+export function removeOrphans(parent: string): number {
+  let removed = 0
+  let names: string[]
+  try {
+    names = readdirSync(parent)
+  } catch {
+    return 0
+  }
+  for (const name of names) {
+    const creator = /^run-(\d+)-\d+-\d+$/.exec(name)?.[1]
+    if (!creator || Number(creator) === process.pid || processExists(Number(creator))) continue
+    const dir = `${parent}/${name}`
+    if (procs(dir).length) continue
+    try {
+      rmdirSync(dir)
+      removed++
+    } catch {} // EBUSY: a process joined meanwhile; ENOENT: someone else removed it
+  }
+  return removed
 }
 
 /** Applies limits to a new group, removing the group if the kernel refuses one of them. */

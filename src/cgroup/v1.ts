@@ -3,7 +3,17 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import type { Cgroup, CgroupDriver, Limits } from './driver.js'
-import { procs, read, readKeyed, readNumber, removeDir, waitFor, withLimits, write } from './fs.js'
+import {
+  procs,
+  read,
+  readKeyed,
+  readNumber,
+  removeDir,
+  removeOrphans,
+  waitFor,
+  withLimits,
+  write,
+} from './fs.js'
 
 const PERIOD_US = 100_000
 
@@ -43,6 +53,7 @@ export class CgroupV1Driver implements CgroupDriver {
     for (const c of used) {
       const parent = `${this.mounts[c]}/cordon`
       mkdirSync(parent, { recursive: true })
+      removeOrphans(parent)
       if (c === 'cpuset' && !read(`${parent}/cpuset.cpus`)) {
         // cpuset children start empty: inherit the root's, or nothing can join.
         write(`${parent}/cpuset.cpus`, read(`${this.mounts[c]}/cpuset.cpus`))

@@ -3,7 +3,17 @@
 import { mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import type { Cgroup, CgroupDriver, Limits } from './driver.js'
-import { procs, read, readKeyed, readNumber, removeDir, waitFor, withLimits, write } from './fs.js'
+import {
+  procs,
+  read,
+  readKeyed,
+  readNumber,
+  removeDir,
+  removeOrphans,
+  waitFor,
+  withLimits,
+  write,
+} from './fs.js'
 
 const PERIOD_US = 100_000
 
@@ -33,6 +43,7 @@ export class CgroupV2Driver implements CgroupDriver {
         )
     const parent = `${this.root}/cordon`
     mkdirSync(parent, { recursive: true })
+    removeOrphans(parent)
     const enable = ['memory', 'pids', 'cpu', ...needed].filter(
       (c, i, a) => this.controllers.includes(c) && a.indexOf(c) === i,
     )

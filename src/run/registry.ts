@@ -3,9 +3,10 @@
 // sandbox, written when it starts and removed when it ends; entries whose launcher is gone are
 // stale and dropped by `list()`.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CgroupRef } from '../cgroup/driver.js'
+import { processExists } from '../host/process.js'
 
 export interface SandboxRecord {
   version: 1
@@ -47,31 +48,32 @@ export function register(record: SandboxRecord): () => void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 export function list(): SandboxRecord[] {
   const dir = stateDir()
   let names: string[]
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json'))
+    names = readdirSync(dir)
   } catch {
     return []
   }
   const out: SandboxRecord[] = []
-  for (const name of names) {
+  const live = new Set<string>()
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
     try {
       const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SandboxRecord
-      if (alive(record.pid)) out.push(record)
-      else unlinkSync(join(dir, name))
+      if (processExists(record.pid)) {
+        out.push(record)
+        live.add(record.id)
+      } else unlinkSync(join(dir, name))
     } catch {}
   }
+  // Event sockets of sandboxes whose supervisor was killed before it could remove them (a
+  // socket is made just before its record: young ones may be starting).
+  for (const name of names.filter((n) => n.endsWith('.sock')))
+    if (!live.has(name.slice(0, -5)) && !names.includes(`${name.slice(0, -5)}.json`))
+      try {
+        if (Date.now() - statSync(join(dir, name)).mtimeMs > 10_000) unlinkSync(join(dir, name))
+      } catch {}
   return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt))
 }
 

@@ -12,6 +12,7 @@ import { type CompileContext, callerContext, compilePlan } from '../plan/compile
 import { encodePlan } from '../plan/encode.js'
 import type { Plan, PlanOp } from '../plan/model.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
+import { groupName } from '../cgroup/fs.js'
 import {
   type CgroupMounts,
   cgroupAccess,
@@ -126,7 +127,7 @@ function makeCgroup(
   }
   let cgroup: Cgroup
   try {
-    cgroup = selectDriver(resources, mounts).create(`run-${process.pid}-${++groups}-${Date.now()}`, resources)
+    cgroup = selectDriver(resources, mounts).create(groupName(++groups), resources)
   } catch (e) {
     if (limited) throw e
     return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do

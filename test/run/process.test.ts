@@ -1,11 +1,11 @@
 // Exit statuses, signals, reaping, and dying with the parent.
 import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { run, spawn } from '../../src/index.js'
-import { CLI, cordon, projectDir } from '../helpers.js'
+import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
 
 const policy = { extends: ['default'] }
 const ctx = { context: { cwd: projectDir() } }
@@ -116,8 +116,23 @@ describe('exit status and signals', () => {
     )
     await new Promise((resolve) => cli.stdout.once('data', resolve))
     assert.ok(processesWith(marker).length > 0, 'the sandbox should be running')
+    // As root the default profile's limits give the sandbox a cgroup, which outlives the killed
+    // supervisor, empty, until a later sandbox removes the groups whose supervisor is gone.
+    const groups = () =>
+      ['pids', 'memory', 'cpu', 'freezer']
+        .map((c) => `/sys/fs/cgroup/${c}/cordon`)
+        .filter(existsSync)
+        .flatMap((d) => readdirSync(d).filter((n) => n.startsWith(`run-${cli.pid}-`)))
+    const grouped = isRoot && groups().length > 0
+    if (isRoot && existsSync('/sys/fs/cgroup/pids/cordon')) assert.ok(grouped, 'a v1 host gives root a group')
     cli.kill('SIGKILL')
     for (let i = 0; i < 100 && processesWith(marker).length > 0; i++) await sleep(20)
     assert.deepEqual(processesWith(marker), [])
+    if (grouped) {
+      if (cli.exitCode === null && cli.signalCode === null) await new Promise((r) => cli.once('exit', r)) // reaped, not a zombie
+      const next = await run({ extends: ['default'] }, 'true', [], { context: { cwd: projectDir() } })
+      assert.equal(next.code, 0, next.stderr)
+      assert.deepEqual(groups(), [])
+    }
   })
 })
