@@ -36,10 +36,20 @@ export function cgroupMounted(mounts = cgroupMounts()): boolean {
   return mounts.v2 !== undefined || Object.keys(mounts.v1).length > 0
 }
 
-/** The driver for `limits` here: v2 when it holds the controllers (or is all there is), else v1.
+/** The driver for `limits` here: v2 when it holds the controllers (or is all there is), else v1;
+ * `version` insists on one (a hybrid host's v2 tree freezes and kills without controllers).
  * For callers cgroupAccess() allows. */
-export function selectDriver(limits: Limits, mounts = cgroupMounts()): CgroupDriver {
+export function selectDriver(limits: Limits, mounts = cgroupMounts(), version?: 1 | 2): CgroupDriver {
   const hasV1 = Object.keys(mounts.v1).length > 0
+  if (version === 2 || (version === 1 && hasV1)) {
+    if (version === 1) return new CgroupV1Driver(mounts.v1)
+    if (mounts.v2) return new CgroupV2Driver(mounts.v2)
+  }
+  if (version !== undefined)
+    throw new CordonError(
+      'setup_failed',
+      `cgroup v${version} is not mounted on this host; leave the cgroup version to cordon, or mount it (run \`cordon check\`)`,
+    )
   if (mounts.v2) {
     const v2 = new CgroupV2Driver(mounts.v2)
     const wanted = [

@@ -43,6 +43,8 @@ export interface SpawnOptions {
   processEvents?: boolean
   /** Give the sandbox a cgroup even without limits, when the host allows, so it can be frozen. */
   cgroup?: boolean
+  /** Which cgroup hierarchy, instead of cordon's choice (v2 when it holds the controllers). */
+  cgroupVersion?: 1 | 2
   /** Stream the events on a unix socket in the state directory for `cordon monitor`. */
   publish?: boolean
 }
@@ -109,6 +111,7 @@ function makeCgroup(
   plan: Plan,
   always: boolean,
   required: boolean,
+  version?: 1 | 2,
 ): { cgroup: Cgroup | undefined; plan: Plan } {
   const resources = { ...limits }
   delete resources.timeoutMs
@@ -127,9 +130,9 @@ function makeCgroup(
   }
   let cgroup: Cgroup
   try {
-    cgroup = selectDriver(resources, mounts).create(groupName(++groups), resources)
+    cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
   } catch (e) {
-    if (limited) throw e
+    if (limited || version) throw e
     return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do
   }
   const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
@@ -166,6 +169,7 @@ export function spawn(
     compiled.plan,
     options.cgroup === true,
     compiled.requireLimits,
+    options.cgroupVersion,
   )
   const bytes = encodePlan(plan)
   const stdio = options.stdio ?? 'inherit'
