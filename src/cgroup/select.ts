@@ -2,6 +2,7 @@
 // the v1 hierarchies (hybrid hosts keep their controllers there).
 import { CordonError } from '../errors.js'
 import { cgroupMountEntries } from '../host/probe.js'
+import { delegatedControllers, delegatedRoot } from './delegation.js'
 import type { Cgroup, CgroupDriver, CgroupRef, Limits } from './driver.js'
 import { CgroupV1, CgroupV1Driver } from './v1.js'
 import { CgroupV2, CgroupV2Driver } from './v2.js'
@@ -21,13 +22,34 @@ export function cgroupMounts(mountinfo?: string): CgroupMounts {
   return out
 }
 
-/** Whether this caller can have a cgroup here, and if not why (a sentence fragment). `mounted`
- * is asked only for root, so other callers cost no mountinfo read. */
+/** Whether a caller may have a cgroup here, and if not why (a sentence fragment). */
+export interface CgroupAccess {
+  ok: boolean
+  why: string
+  /** An unprivileged caller's delegated v2 subtree, where its groups go. */
+  delegated?: string
+  /** The controllers there (undefined: whatever the selected driver has). */
+  controllers?: string[]
+}
+
+/** Whether this caller can have a cgroup: root always (when one is mounted), anyone else in a
+ * delegated v2 subtree. `mounted` and `v2Mount` are asked only when needed, so the answer for
+ * a caller without one costs one small read. */
 export function cgroupAccess(
   uid = process.getuid?.() ?? 0,
   mounted: () => boolean = () => cgroupMounted(),
-): { ok: boolean; why: string } {
-  if (uid !== 0) return { ok: false, why: 'only root gets a cgroup on this host' }
+  v2Mount: () => string | undefined = () => cgroupMounts().v2,
+): CgroupAccess {
+  if (uid !== 0) {
+    const v2 = v2Mount()
+    const delegated = v2 ? delegatedRoot(v2, uid) : undefined
+    if (!delegated)
+      return {
+        ok: false,
+        why: 'only root gets a cgroup on this host, and no cgroup v2 subtree is delegated to this user',
+      }
+    return { ok: true, why: '', delegated, controllers: delegatedControllers(delegated) }
+  }
   if (!mounted()) return { ok: false, why: 'no cgroup file system is mounted' }
   return { ok: true, why: '' }
 }

@@ -24,7 +24,8 @@ function judge(statement: string, layers: { layer: string; ok: boolean; why: str
 /** Who runs the sandbox, and whether the host gives that caller a cgroup (for `limits`). */
 export interface LimitsHost {
   uid: number
-  cgroup: { ok: boolean; why: string }
+  /** cgroup/select.ts cgroupAccess(): with `controllers` when only those are available. */
+  cgroup: { ok: boolean; why: string; delegated?: string; controllers?: string[] }
 }
 
 /** abi: the kernel's Landlock ABI (0 when unavailable); why: the reason when 0; limits: judge
@@ -75,6 +76,16 @@ export function statementStatus(
   return out
 }
 
+/** The controller each limit needs. */
+export const LIMIT_CONTROLLERS: Record<string, string> = {
+  memory: 'memory',
+  swap: 'memory',
+  pids: 'pids',
+  cpus: 'cpu',
+  cpuWeight: 'cpu',
+  cpuset: 'cpuset',
+}
+
 const LIMIT_WORDS: Record<string, string> = {
   memory: 'memory',
   swap: 'swap',
@@ -87,14 +98,22 @@ const LIMIT_WORDS: Record<string, string> = {
 /** Each cgroup limit: the cgroup enforces it; the pids limit also has RLIMIT_NPROC inside the
  * user namespace for callers other than root (plan/compile.ts rlimitsFor). */
 function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[] {
-  const cgroup = { layer: 'cgroup', ok: host.cgroup.ok, why: host.cgroup.why }
+  const { ok, why, delegated, controllers } = host.cgroup
+  const cgroupFor = (name: string) => {
+    const controller = LIMIT_CONTROLLERS[name]!
+    const has = ok && (controllers === undefined || controllers.includes(controller))
+    const reason = ok
+      ? `the cgroup delegated to this user (${delegated}) has no ${controller} controller`
+      : why
+    return { layer: 'cgroup', ok: has, why: has ? '' : reason }
+  }
   return Object.entries(policy.limits)
     .filter(([name, value]) => name in LIMIT_WORDS && value !== undefined)
     .map(([name, value]) =>
       judge(
         `limit ${LIMIT_WORDS[name]} ${typeof value === 'number' && /memory|swap/.test(name) ? sizeWord(value) : String(value)}`,
         [
-          cgroup,
+          cgroupFor(name),
           ...(name === 'pids' && host.uid !== 0
             ? [
                 {

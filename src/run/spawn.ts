@@ -13,6 +13,8 @@ import { encodePlan } from '../plan/encode.js'
 import type { Plan, PlanOp } from '../plan/model.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import { groupName } from '../cgroup/fs.js'
+import { CgroupV2Driver } from '../cgroup/v2.js'
+import { LIMIT_CONTROLLERS } from '../landlock/status.js'
 import {
   type CgroupMounts,
   cgroupAccess,
@@ -130,7 +132,23 @@ function makeCgroup(
   }
   let cgroup: Cgroup
   try {
-    cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
+    if (access.delegated) {
+      // An unprivileged caller's own subtree: the limits its controllers can set; the others
+      // are reported as not enforced (statementStatus), or refused when required.
+      const missing = Object.keys(resources).filter(
+        (k) =>
+          resources[k as keyof typeof resources] !== undefined &&
+          !access.controllers?.includes(LIMIT_CONTROLLERS[k]!),
+      )
+      if (missing.length && required)
+        throw new CordonError(
+          'setup_failed',
+          `the policy requires its limits (limits.require, --require limits) but the cgroup delegated to this user (${access.delegated}) has no ${[...new Set(missing.map((k) => LIMIT_CONTROLLERS[k]))].join(', ')} controller; ` +
+            'delegate it (systemd: Delegate=yes), or drop the requirement',
+        )
+      for (const k of missing) delete resources[k as keyof typeof resources]
+      cgroup = new CgroupV2Driver(access.delegated).create(groupName(++groups), resources)
+    } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
   } catch (e) {
     if (limited || version) throw e
     return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do

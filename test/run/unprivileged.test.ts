@@ -1,9 +1,23 @@
 // The unprivileged path: a plain user runs cordon through user namespaces, no setuid anywhere.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { cgroupMounts } from '../../src/cgroup/select.js'
 import { before, describe, test } from 'node:test'
-import { cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { CLI, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 
 let user = { uid: 0, gid: 0 }
 const asUser = (args: string[], cwd: string) => cordonAs(user, args, cwd)
@@ -80,7 +94,10 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     )
     assert.equal(best.status, 0, best.stderr)
     assert.match(best.stdout, /Max processes +4096 +4096/)
-    assert.match(best.stderr, /not enforced: limit memory 64 MiB \(only root gets a cgroup on this host\)/)
+    assert.match(
+      best.stderr,
+      /not enforced: limit memory 64 MiB \(only root gets a cgroup on this host, and no cgroup v2 subtree is delegated to this user\)/,
+    )
     const refused = asUser(['run', '--memory', '64M', '--require', 'limits', '--', 'true'], project)
     assert.equal(refused.status, 125)
     assert.match(
@@ -175,7 +192,79 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(find('fork-bomb').expected, true)
     assert.deepEqual(
       [find('memory').expected, find('memory').reason],
-      [false, 'the memory limit is not enforced here: only root gets a cgroup on this host'],
+      [
+        false,
+        'the memory limit is not enforced here: only root gets a cgroup on this host, and no cgroup v2 subtree is delegated to this user',
+      ],
     )
+  })
+
+  test('a delegated cgroup v2 subtree gives the user its own groups: made, frozen, removed', async () => {
+    const v2 = cgroupMounts().v2
+    if (!v2) return // no v2 tree on this host
+    // What systemd's Delegate=yes does: a directory the user owns, with the user's shell in it.
+    const delegated = `${v2}/cordon-delegated-${process.pid}`
+    mkdirSync(delegated)
+    for (const f of ['', '/cgroup.procs', '/cgroup.subtree_control', '/cgroup.threads'])
+      chownSync(`${delegated}${f}`, user.uid, user.gid)
+    const env = 'PATH=/usr/local/bin:/usr/bin:/bin HOME=/nonexistent NODE_EXTRA_CA_CERTS='
+    const asDelegated = (args: string) =>
+      spawn(
+        'sh',
+        [
+          '-c',
+          `echo $$ > ${delegated}/cgroup.procs && exec setpriv --reuid=${user.uid} --regid=${user.gid} --clear-groups env -i ${env} ${process.execPath} ${CLI} ${args}`,
+        ],
+        { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+    const collect = (child: ReturnType<typeof spawn>) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        let stdout = ''
+        let stderr = ''
+        child.stdout!.on('data', (b: Buffer) => (stdout += b))
+        child.stderr!.on('data', (b: Buffer) => (stderr += b))
+        child.on('exit', (code) => resolve({ code, stdout, stderr }))
+      })
+    const groups = () => {
+      try {
+        return readdirSync(`${delegated}/cordon`).filter((n) => n.startsWith('run-'))
+      } catch {
+        return []
+      }
+    }
+    try {
+      const running = collect(asDelegated('run --json -- sh -c "echo started; sleep 1.5; echo done"'))
+      const members = () =>
+        groups().flatMap((g) =>
+          readFileSync(`${delegated}/cordon/${g}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean),
+        )
+      for (let i = 0; i < 150 && members().length === 0; i++) await sleep(20)
+      assert.equal(groups().length, 1, 'the sandbox has a group in the delegated subtree')
+      assert.ok(members().length > 0, 'the sandbox joined it')
+      const group = `${delegated}/cordon/${groups()[0]}`
+      // Another cordon process of the user freezes it through that group, not with SIGSTOP.
+      const ps = await collect(asDelegated('ps --json'))
+      const id = (JSON.parse(ps.stdout) as { sandboxes: { id: string; cgroup?: unknown }[] }).sandboxes[0]!
+      assert.ok(id.cgroup, ps.stdout)
+      const frozen = await collect(asDelegated(`freeze ${id.id}`))
+      assert.equal(frozen.code, 0, frozen.stderr)
+      assert.doesNotMatch(frozen.stderr, /SIGSTOP/)
+      assert.match(readFileSync(`${group}/cgroup.events`, 'utf8'), /^frozen 1$/m)
+      assert.equal((await collect(asDelegated(`thaw ${id.id}`))).code, 0)
+      const r = await running
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /started\ndone/)
+      // No memory controller delegated here: the limit is reported, with the reason.
+      assert.match(
+        r.stderr,
+        /"statement":"limit memory [^"]+","status":"none","enforcedBy":\[\],"missing":\[\{"layer":"cgroup","why":"the cgroup delegated to this user \([^)]+\) has no memory controller"/,
+      )
+      assert.deepEqual(groups(), [], 'the group is removed at exit')
+    } finally {
+      for (const d of [`${delegated}/cordon`, delegated])
+        try {
+          rmdirSync(d)
+        } catch {}
+    }
   })
 })

@@ -140,7 +140,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       reportEnforcement(
         statementStatus(policy, ev.abi, ev.code ? `Landlock unavailable (${ev.code})` : undefined, {
           uid: process.getuid?.() ?? 0,
-          cgroup: child.cgroup !== undefined ? { ok: true, why: '' } : cgroupAccess(),
+          cgroup: cgroupAccess(),
         }),
         values.json === true,
       )
