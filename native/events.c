@@ -204,6 +204,13 @@ static void begin(struct line *l, const char *event)
 	put_json_string(l, event);
 }
 
+static const char *cgroup_join;
+
+void ev_set_cgroup_join(const char *how)
+{
+	cgroup_join = how;
+}
+
 void ev_started(int pid)
 {
 	if (events_fd < 0)
@@ -211,6 +218,8 @@ void ev_started(int pid)
 	struct line l;
 	begin(&l, "started");
 	put_int_field(&l, "pid", pid);
+	if (cgroup_join)
+		put_field(&l, "cgroupJoin", cgroup_join);
 	flush(&l);
 }
 

@@ -26,6 +26,9 @@ void ev_init(int events_fd);
 void ev_set_fail_fd(int fd);
 int ev_fd(void);
 /* {"event":"started","pid":N} */
+/* How the sandbox entered its cgroup ("clone3": CLONE_INTO_CGROUP, "write": cgroup.procs),
+ * reported with `started`. Static string; not owned. */
+void ev_set_cgroup_join(const char *how);
 void ev_started(int pid);
 /* {"event":"exit","code":N[,"signal":"SIGX"]} */
 void ev_exit(int code, int signal);

@@ -19,6 +19,8 @@
 #include "view.h"
 
 #include <errno.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -32,6 +34,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 #define CORDON_VERSION "0.1.0"
@@ -242,19 +245,66 @@ static void setup_user_namespace(const struct plan *p, pid_t pid)
 	write_map(p, pid, OP_UID_MAP, (unsigned)getuid());
 }
 
-static void join_cgroups(const struct plan *p, pid_t pid)
+/* The plan's cgroup when it is one cgroup v2 directory, opened for CLONE_INTO_CGROUP; else -1
+ * (v1 hierarchies take the pid in each cgroup.procs instead). An O_PATH fd is not accepted. */
+static int cgroup2_target(const struct plan *p)
+{
+	const char *dir = NULL;
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code != OP_CGROUP)
+			continue;
+		if (dir)
+			return -1;
+		dir = p->ops[i].s1;
+	}
+	if (!dir)
+		return -1;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct statfs st;
+	if (fd >= 0 && (fstatfs(fd, &st) || st.f_type != CGROUP2_SUPER_MAGIC)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* clone3 straight into the cgroup when there is one v2 directory (5.7+), so the sandbox is
+ * counted from its first instruction; otherwise, or when clone3 refuses, clone and a write. */
+static pid_t clone_sandbox(unsigned long flags, int cgroup_fd, int *joined)
+{
+	*joined = 0;
+	if (cgroup_fd >= 0) {
+		struct clone_args a;
+		memset(&a, 0, sizeof a);
+		a.flags = flags | CLONE_INTO_CGROUP;
+		a.exit_signal = SIGCHLD;
+		a.cgroup = (uint64_t)cgroup_fd;
+		long pid = syscall(SYS_clone3, &a, sizeof a);
+		if (pid >= 0) {
+			*joined = 1;
+			return (pid_t)pid;
+		}
+	}
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/* Returns how many groups the sandbox joined. */
+static int join_cgroups(const struct plan *p, pid_t pid)
 {
 	char path[PATH_MAX], num[32];
+	int joined = 0;
 	snprintf(num, sizeof num, "%d", pid);
 	for (size_t i = 0; i < p->n_ops; i++) {
 		if (p->ops[i].code != OP_CGROUP)
 			continue;
+		joined++;
 		snprintf(path, sizeof path, "%s/cgroup.procs", p->ops[i].s1);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, num, strlen(num)) < 0)
 			die_step(EXIT_CORDON, "join cgroup", p->ops[i].s1, NULL, errno);
 		close(fd);
 	}
+	return joined;
 }
 
 static void bring_up_loopback(void)
@@ -476,7 +526,8 @@ int main(int argc, char **argv)
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join. */
 	unsigned long flags = p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP);
-	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	int cgroup_fd = cgroup2_target(&p), joined;
+	pid_t pid = clone_sandbox(flags, cgroup_fd, &joined);
 	if (pid < 0)
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (pid == 0) {
@@ -486,6 +537,8 @@ int main(int argc, char **argv)
 			close(pt->fd);
 		if (notify_pair[0] >= 0)
 			close(notify_pair[0]);
+		if (cgroup_fd >= 0)
+			close(cgroup_fd);
 		sandbox_main(&p, &cmd, &pp, &forward);
 	}
 	if (pt)
@@ -502,7 +555,12 @@ int main(int argc, char **argv)
 	close(pp.status[1]);
 	if (p.clone_flags & CLONE_NEWUSER)
 		setup_user_namespace(&p, pid);
-	join_cgroups(&p, pid);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
+	if (joined)
+		ev_set_cgroup_join("clone3");
+	else if (join_cgroups(&p, pid))
+		ev_set_cgroup_join("write");
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);

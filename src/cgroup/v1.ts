@@ -45,10 +45,17 @@ export class CgroupV1Driver implements CgroupDriver {
     if (limits.pids !== undefined) this.need('pids', 'a pids limit')
     if (limits.cpus !== undefined || limits.cpuWeight !== undefined) this.need('cpu', 'a CPU limit')
     if (limits.cpuset !== undefined) this.need('cpuset', 'a cpuset')
+    if (limits.ioWeight !== undefined) this.need('blkio', 'an io weight')
     // Every group gets memory, pids, cpu(acct) and freezer when present: stats, OOM and freeze.
-    const used = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer', ...(limits.cpuset ? ['cpuset'] : [])].filter(
-      (c) => this.mounts[c],
-    )
+    const used = [
+      'memory',
+      'pids',
+      'cpu',
+      'cpuacct',
+      'freezer',
+      ...(limits.cpuset ? ['cpuset'] : []),
+      ...(limits.ioWeight !== undefined ? ['blkio'] : []),
+    ].filter((c) => this.mounts[c])
     const dirs: Record<string, string> = {}
     for (const c of used) {
       const parent = `${this.mounts[c]}/cordon`
@@ -92,6 +99,16 @@ export class CgroupV1 implements Cgroup {
       write(`${d.cpu}/cpu.cfs_quota_us`, Math.max(1000, Math.round(l.cpus * PERIOD_US)))
     }
     if (l.cpuWeight !== undefined && d.cpu) write(`${d.cpu}/cpu.shares`, cpuShares(l.cpuWeight))
+    if (l.ioWeight !== undefined && d.blkio) {
+      // BFQ (1-1000) where the kernel has it, else CFQ's (10-1000); the default is 100 in both.
+      const file = [`${d.blkio}/blkio.bfq.weight`, `${d.blkio}/blkio.weight`].find((f) => existsSync(f))
+      if (!file)
+        throw new CordonError(
+          'setup_failed',
+          'an io weight needs the BFQ or CFQ I/O scheduler in the kernel (no blkio weight file in cgroup v1); drop io-weight',
+        )
+      write(file, Math.min(1000, Math.max(file.endsWith('bfq.weight') ? 1 : 10, l.ioWeight)))
+    }
     if (l.cpuset !== undefined && d.cpuset) {
       write(`${d.cpuset}/cpuset.mems`, read(`${d.cpuset}/../cpuset.mems`))
       write(`${d.cpuset}/cpuset.cpus`, l.cpuset)

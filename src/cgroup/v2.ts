@@ -34,6 +34,7 @@ export class CgroupV2Driver implements CgroupDriver {
       ...(limits.pids !== undefined ? ['pids'] : []),
       ...(limits.cpus !== undefined || limits.cpuWeight !== undefined ? ['cpu'] : []),
       ...(limits.cpuset !== undefined ? ['cpuset'] : []),
+      ...(limits.ioWeight !== undefined ? ['io'] : []),
     ]
     for (const c of needed)
       if (!this.controllers.includes(c))
@@ -74,6 +75,7 @@ export class CgroupV2 implements Cgroup {
       write(`${d}/cpu.max`, `${Math.max(1000, Math.round(l.cpus * PERIOD_US))} ${PERIOD_US}`)
     if (l.cpuWeight !== undefined) write(`${d}/cpu.weight`, l.cpuWeight)
     if (l.cpuset !== undefined) write(`${d}/cpuset.cpus`, l.cpuset)
+    if (l.ioWeight !== undefined) write(`${d}/io.weight`, `default ${l.ioWeight}`)
   }
 
   stats() {

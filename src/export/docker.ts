@@ -77,6 +77,8 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
   if (l.cpus !== undefined) flags.push(['--cpus', String(l.cpus)])
   if (l.cpuWeight !== undefined) flags.push(['--cpu-shares', String(cpuShares(l.cpuWeight))])
   if (l.cpuset !== undefined) flags.push(['--cpuset-cpus', l.cpuset])
+  if (l.ioWeight !== undefined)
+    flags.push(['--blkio-weight', String(Math.min(1000, Math.max(10, l.ioWeight)))])
   if (l.timeoutMs !== undefined)
     gaps.push({
       statement: 'limits.timeout',

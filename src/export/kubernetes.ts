@@ -74,6 +74,17 @@ export function exportKubernetes(
       statement: `limits.pids ${l.pids}`,
       why: 'pod pid limits are the kubelet’s (podPidsLimit), not the pod’s',
     })
+  for (const [key, word] of [
+    ['swap', 'swap'],
+    ['cpuWeight', 'cpu-weight'],
+    ['cpuset', 'cpuset'],
+    ['ioWeight', 'io-weight'],
+  ] as const)
+    if (l[key] !== undefined)
+      gaps.push({
+        statement: `limits.${word} ${l[key]}`,
+        why: 'a pod’s resources have no such field: the node’s kubelet and runtime decide it',
+      })
   if (l.timeoutMs !== undefined)
     gaps.push({
       statement: 'limits.timeout',

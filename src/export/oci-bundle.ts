@@ -212,6 +212,7 @@ export function ociConfig(
   if (l.cpuWeight !== undefined) cpu.shares = cpuShares(l.cpuWeight)
   if (l.cpuset !== undefined) cpu.cpus = l.cpuset
   if (Object.keys(cpu).length) resources.cpu = cpu
+  if (l.ioWeight !== undefined) resources.blockIO = { weight: Math.min(1000, Math.max(10, l.ioWeight)) }
   // Inside a user namespace, RLIMIT_NPROC counts that namespace's processes: the pids limit
   // for callers without a cgroup, as in cordon's own run.
   const rlimits = rlimitsFor(policy, options.uid)

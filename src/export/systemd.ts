@@ -217,6 +217,7 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
   if (l.cpus !== undefined) lines.push(`CPUQuota=${Math.round(l.cpus * 100)}%`)
   if (l.cpuWeight !== undefined) lines.push(`CPUWeight=${l.cpuWeight}`)
   if (l.cpuset !== undefined) lines.push(`AllowedCPUs=${l.cpuset}`)
+  if (l.ioWeight !== undefined) lines.push(`IOWeight=${l.ioWeight}`)
   if (l.timeoutMs !== undefined) lines.push(`RuntimeMaxSec=${Math.ceil(l.timeoutMs / 1000)}`)
   for (const [r, v] of Object.entries(policy.rlimits)) lines.push(`Limit${r.toUpperCase()}=${v}`)
   gaps.push(...landlockGap(policy, 'systemd 252', '--wrap'))

@@ -84,6 +84,7 @@ export const LIMIT_CONTROLLERS: Record<string, string> = {
   cpus: 'cpu',
   cpuWeight: 'cpu',
   cpuset: 'cpuset',
+  ioWeight: 'io',
 }
 
 const LIMIT_WORDS: Record<string, string> = {
@@ -93,6 +94,7 @@ const LIMIT_WORDS: Record<string, string> = {
   cpus: 'cpus',
   cpuWeight: 'cpu-weight',
   cpuset: 'cpuset',
+  ioWeight: 'io-weight',
 }
 
 /** Each cgroup limit: the cgroup enforces it; the pids limit also has RLIMIT_NPROC inside the

@@ -281,13 +281,17 @@ function diffLandlock(a: ResolvedPolicy['landlock'], b: ResolvedPolicy['landlock
 
 function diffLimits(a: ResolvedPolicy, b: ResolvedPolicy): Change[] {
   const out: Change[] = []
-  const keys = ['memory', 'swap', 'pids', 'cpus', 'cpuWeight', 'timeoutMs'] as const
+  const keys = ['memory', 'swap', 'pids', 'cpus', 'cpuWeight', 'ioWeight', 'timeoutMs'] as const
   for (const key of keys) {
     const x = a.limits[key]
     const y = b.limits[key]
     if (x === y) continue
     const dir: Direction =
-      key === 'cpuWeight' ? 'changed' : y === undefined || (x !== undefined && y > x) ? 'wider' : 'narrower'
+      key === 'cpuWeight' || key === 'ioWeight'
+        ? 'changed'
+        : y === undefined || (x !== undefined && y > x)
+          ? 'wider'
+          : 'narrower'
     const word = (v: number | undefined) =>
       v === undefined
         ? 'unlimited'

@@ -44,6 +44,8 @@ export interface ResolvedPolicy {
     cpus?: number
     cpuWeight?: number
     cpuset?: string
+    /** Relative block I/O weight, 1-10000 (100 is the default): v2 io.weight, v1 BFQ/CFQ blkio weight. */
+    ioWeight?: number
     timeoutMs?: number
   }
   /** Refuse to run when a limit cannot be enforced (else best effort, reported). */
@@ -133,6 +135,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
       if (lim.cpus !== undefined) out.limits.cpus = Number(lim.cpus)
       if (lim['cpu-weight'] !== undefined) out.limits.cpuWeight = lim['cpu-weight']
       if (lim.cpuset !== undefined) out.limits.cpuset = lim.cpuset
+      if (lim['io-weight'] !== undefined) out.limits.ioWeight = lim['io-weight']
       if (lim.timeout !== undefined) out.limits.timeoutMs = parseDuration(lim.timeout)
       if (lim.require !== undefined) out.requireLimits = lim.require
       Object.assign(out.rlimits, lim.rlimits)

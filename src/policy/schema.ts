@@ -273,6 +273,14 @@ export const policySchema = s.object(
           'cpu-weight': s.optional(
             s.integer({ min: 1, max: 10000, description: 'Relative CPU weight (100 is the default).' }),
           ),
+          'io-weight': s.optional(
+            s.integer({
+              min: 1,
+              max: 10000,
+              description:
+                'Relative block I/O weight (100 is the default): cgroup v2 io.weight; on v1 the BFQ (or CFQ) blkio weight, capped at 1000, which only devices using that scheduler honour.',
+            }),
+          ),
           cpuset: s.optional(
             s.string({
               expected: 'CPUs like "0-1,3"',
@@ -314,7 +322,7 @@ export const policySchema = s.object(
         },
         {
           description:
-            'Resources: cgroup limits (memory, pids, cpus, cpu-weight, cpuset) and a wall-clock timeout.',
+            'Resources: cgroup limits (memory, pids, cpus, cpu-weight, io-weight, cpuset) and a wall-clock timeout.',
         },
       ),
     ),

@@ -2,7 +2,9 @@
 import { ARCHES, type ArchInfo, syscallName } from '../seccomp/arch.js'
 
 export type SandboxEvent =
-  | { event: 'started'; pid: number }
+  /** The command started; cgroupJoin: how the sandbox entered its cgroup (clone3 =
+   * CLONE_INTO_CGROUP into a v2 group, write = cgroup.procs), when it has one. */
+  | { event: 'started'; pid: number; cgroupJoin?: 'clone3' | 'write' }
   | {
       event: 'error'
       step: string

@@ -4,7 +4,7 @@
 // cgroup core gives every v2 group (freeze, kill, cpu.stat, removal) and skips the limits.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cgroupMounts } from '../../src/cgroup/select.js'
@@ -123,6 +123,21 @@ for (const d of drivers)
         assert.ok(Math.abs(share - 0.5) <= 0.1, `got ${share.toFixed(3)} CPUs`)
       })
 
+      test('an io weight lands in the group', needs(d.version === 1 ? 'blkio' : 'io'), async () => {
+        const child = spawn(withLimits({ 'io-weight': 300 }), 'sleep', ['5'], { ...opts, stdio: 'ignore' })
+        const dir = Object.values(child.cgroup!.ref().dirs)
+        const file =
+          d.version === 2
+            ? `${dir[0]}/io.weight`
+            : [
+                `${child.cgroup!.ref().dirs.blkio}/blkio.bfq.weight`,
+                `${child.cgroup!.ref().dirs.blkio}/blkio.weight`,
+              ].find((f) => existsSync(f))!
+        assert.match(readFileSync(file, 'utf8'), d.version === 2 ? /^default 300$/m : /^300$/m)
+        child.kill('SIGKILL')
+        await child.exited
+      })
+
       test('the timeout kills grandchildren too', async () => {
         const marker = `cordon-timeout-${process.pid}`
         const r = await run(
@@ -132,6 +147,12 @@ for (const d of drivers)
           { ...opts, cgroup: true },
         )
         assert.equal(r.reason, 'timeout')
+        // v2: cloned straight into its group (CLONE_INTO_CGROUP); v1: moved in by cgroup.procs.
+        const started = r.events.find((e) => e.event === 'started')
+        assert.equal(
+          started && 'cgroupJoin' in started && started.cgroupJoin,
+          d.version === 2 ? 'clone3' : 'write',
+        )
         const alive = readdirSync('/proc')
           .filter((p) => /^\d+$/.test(p))
           .filter((p) => {

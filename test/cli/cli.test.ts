@@ -74,6 +74,14 @@ describe('cordon CLI', () => {
     const plan = join(projectDir(), 'web.plan')
     const c = cordon(['compile', '--hostname', 'web', '-o', plan, '--', 'hostname'])
     assert.equal(c.status, 0, c.stderr)
+    // No supervisor, no cgroup: the profile's memory limit is said to be unenforced, not dropped.
+    assert.match(c.stderr, /not enforced by the plan alone: limit memory /)
+    const required = cordon(['compile', '--require', 'limits', '--timeout', '5s', '-o', plan])
+    assert.equal(required.status, 2)
+    assert.match(
+      required.stderr,
+      /requires its limits .* cannot enforce limit memory .*limit timeout 5s; cordon-exec makes no cgroup/,
+    )
     const withDefault = spawnSync(LAUNCHER, [plan], { encoding: 'utf8' })
     assert.equal(withDefault.status, 0, withDefault.stderr)
     assert.equal(withDefault.stdout.trim(), 'web')

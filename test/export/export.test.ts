@@ -56,7 +56,7 @@ seccomp:
     - syscalls: ['@basic-io', '@file-system', '@process', '@signal', '@memory', '@futex', '@timer', '@ipc']
       action: allow
     - { syscalls: [keyctl], action: errno(EPERM) }
-limits: { memory: 512M, pids: 256, cpus: "1.5" }
+limits: { memory: 512M, pids: 256, cpus: "1.5", io-weight: 300 }
 `,
   )
 
@@ -129,6 +129,8 @@ limits: { memory: 512M, pids: 256, cpus: "1.5" }
       assert.equal(sc.readOnlyRootFilesystem, true)
       assert.deepEqual(sc.capabilities, { drop: ['ALL'] })
       assert.match(out.stderr, /not expressed: landlock: .*Kubernetes has no Landlock layer/)
+      if (policy.length)
+        assert.match(out.stderr, /not expressed: limits\.io-weight 300: a pod’s resources have no such field/)
       rmSync(out.dir, { recursive: true })
     }
     const wrapped = exportTo(['--to', 'kubernetes', '--wrap', '--', '/bin/true'], project)
@@ -163,6 +165,7 @@ limits: { memory: 512M, pids: 256, cpus: "1.5" }
           assert.match(text, /^MemoryMax=536870912$/m)
           assert.match(text, /^TasksMax=256$/m)
           assert.match(text, /^CPUQuota=150%$/m)
+          assert.match(text, /^IOWeight=300$/m)
         } else assert.match(text, /^SystemCallFilter=~.*\bptrace:EPERM\b/m)
         rmSync(out.dir, { recursive: true })
       }
@@ -181,6 +184,7 @@ limits: { memory: 512M, pids: 256, cpus: "1.5" }
       '--pids-limit 256',
       '--memory 536870912b',
       '--cpus 1.5',
+      '--blkio-weight 300',
       `--volume ${project}:${project}:rw`,
       '--tmpfs /tmp:rw,nosuid,nodev,noexec,mode=1777',
     ])

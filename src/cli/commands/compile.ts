@@ -4,6 +4,10 @@ import { CordonError } from '../../errors.js'
 import { callerContext, compilePlan } from '../../plan/compile.js'
 import { encodePlan } from '../../plan/encode.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { statementStatus } from '../../landlock/status.js'
+import { MAX_ABI } from '../../landlock/rights.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { warn } from '../output.js'
 import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon compile [POLICY] [options] -o FILE [-- COMMAND [ARG...]]
@@ -18,6 +22,20 @@ ${POLICY_HELP}
   -o, --output FILE      where to write the plan (required)
   -h, --help             this help
 `
+
+const PLAN_LIMITS_FIX =
+  'cordon-exec makes no cgroup and keeps no timer: give the unit or container those limits (`cordon export --to systemd|docker|kubernetes` writes them), or run the policy with `cordon run`'
+
+/** The policy's limits a plan cannot hold by itself: cgroup limits (only RLIMIT_NPROC travels in
+ * the plan, for callers in a user namespace) and the timeout, which is the supervisor's. */
+function limitsWithoutSupervisor(policy: ResolvedPolicy, uid: number): string[] {
+  const host = { uid, cgroup: { ok: false, why: 'no cgroup' } }
+  const out = statementStatus(policy, MAX_ABI, undefined, host)
+    .filter((s) => s.statement.startsWith('limit ') && s.status === 'none')
+    .map((s) => s.statement)
+  if (policy.limits.timeoutMs !== undefined) out.push(`limit timeout ${policy.limits.timeoutMs / 1000}s`)
+  return out
+}
 
 export async function compileCommand(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--')
@@ -37,7 +55,16 @@ export async function compileCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', `unexpected \`${positionals[1]}\`: put the command after \`--\``)
   const command = dash >= 0 ? argv.slice(dash + 1) : undefined
   const ctx = { ...callerContext(), ...(command?.length ? { command } : {}) }
-  const plan = compilePlan(policyFromFlags(values, positionals[0]), ctx)
+  const policy = policyFromFlags(values, positionals[0])
+  const plan = compilePlan(policy, ctx)
+  const unenforced = limitsWithoutSupervisor(policy, ctx.uid)
+  if (unenforced.length && policy.requireLimits)
+    throw new CordonError(
+      'invalid_policy',
+      `the policy requires its limits (limits.require) but a plan run by cordon-exec alone cannot enforce ${unenforced.join('; ')}; ${PLAN_LIMITS_FIX}`,
+    )
+  for (const u of unenforced) warn(`not enforced by the plan alone: ${u}`)
+  if (unenforced.length) warn(PLAN_LIMITS_FIX)
   const bytes = encodePlan(plan)
   writeFileSync(values.output, bytes, { mode: 0o644 })
   process.stderr.write(
