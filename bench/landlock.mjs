@@ -1,6 +1,8 @@
 // Cost of cordon's Landlock rules, side by side in one run, in the same sandbox (default
 // profile) with and without the Landlock steps: open+read+close of a file 16 directories deep,
 // and `find /usr` (a walk over tens of thousands of entries). Medians of interleaved rounds.
+// A third plan adds the best rule any policy could have for the opened files — every right on
+// their own directory, so the kernel's walk stops one level up: the floor of having Landlock.
 //
 //   node bench/landlock.mjs [--rounds N] [--json]
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -34,10 +36,29 @@ const resolved = resolvePolicy(
   work,
 )
 const withLandlock = compilePlan(resolved, { ...callerContext(), cwd: work })
+const everything = ['rw', 'ioctl-dev', 'devices']
+const bestRules = resolvePolicy(
+  {
+    policy: {
+      extends: ['default'],
+      filesystem: [{ ro: work }],
+      landlock: { paths: [deep, shallow].map((path) => ({ path, access: everything })) },
+    },
+    baseDir: work,
+    label: 'bench',
+  },
+  work,
+)
+const best = compilePlan(bestRules, { ...callerContext(), cwd: work })
 const without = { ...withLandlock, ops: withLandlock.ops.filter((o) => !o.op.startsWith('landlock')) }
-const plans = { without: join(work, 'without.plan'), with: join(work, 'with.plan') }
+const plans = {
+  without: join(work, 'without.plan'),
+  with: join(work, 'with.plan'),
+  best: join(work, 'best.plan'),
+}
 writeFileSync(plans.without, encodePlan(without))
 writeFileSync(plans.with, encodePlan(withLandlock))
+writeFileSync(plans.best, encodePlan(best))
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 // find exits 1 on the few directories DAC already hides (e.g. polkit's rules.d): that is fine.
@@ -56,14 +77,18 @@ const s = {
   openWith: [],
   shallowWithout: [],
   shallowWith: [],
+  shallowBest: [],
+  openBest: [],
   findWithout: [],
   findWith: [],
 }
 for (let i = 0; i < rounds; i++) {
   s.shallowWithout.push(Number(time(plans.without, [loop, join(shallow, 'file'), '200000']).out))
   s.shallowWith.push(Number(time(plans.with, [loop, join(shallow, 'file'), '200000']).out))
+  s.shallowBest.push(Number(time(plans.best, [loop, join(shallow, 'file'), '200000']).out))
   s.openWithout.push(Number(time(plans.without, [loop, join(deep, 'file'), '200000']).out))
   s.openWith.push(Number(time(plans.with, [loop, join(deep, 'file'), '200000']).out))
+  s.openBest.push(Number(time(plans.best, [loop, join(deep, 'file'), '200000']).out))
   s.findWithout.push(time(plans.without, ['find', '/usr', '-xdev', '-printf', '']).ms)
   s.findWith.push(time(plans.with, ['find', '/usr', '-xdev', '-printf', '']).ms)
 }
@@ -73,22 +98,34 @@ const rows = [
     work: 'open+read+close, 4 levels below the rule (ns/op)',
     without: median(s.shallowWithout),
     with: median(s.shallowWith),
+    best: median(s.shallowBest),
   },
   {
     work: 'open+read+close, 17 levels below the rule (ns/op)',
     without: median(s.openWithout),
     with: median(s.openWith),
+    best: median(s.openBest),
   },
   {
     work: 'find /usr (ms)',
     without: Number(median(s.findWithout).toFixed(1)),
     with: Number(median(s.findWith).toFixed(1)),
   },
-].map((r) => ({ ...r, overheadPct: pct(r.with, r.without) }))
+].map((r) => ({
+  ...r,
+  overheadPct: pct(r.with, r.without),
+  ...(r.best !== undefined ? { floorPct: pct(r.best, r.without), overFloorPct: pct(r.with, r.best) } : {}),
+}))
 if (values.json) console.log(JSON.stringify({ version: 1, rounds, rows }, null, 2))
 else {
   console.log(`Landlock cost, default profile, median of ${rounds} interleaved rounds\n`)
-  console.log('| work | without Landlock | with Landlock | overhead |')
-  console.log('|---|---:|---:|---:|')
-  for (const r of rows) console.log(`| ${r.work} | ${r.without} | ${r.with} | ${r.overheadPct}% |`)
+  console.log(
+    '| work | without Landlock | best possible rule (floor) | cordon default | overhead | floor | over the floor |',
+  )
+  console.log('|---|---:|---:|---:|---:|---:|---:|')
+  const cell = (v, suffix = '') => (v === undefined ? '-' : `${v}${suffix}`)
+  for (const r of rows)
+    console.log(
+      `| ${r.work} | ${r.without} | ${cell(r.best)} | ${r.with} | ${r.overheadPct}% | ${cell(r.floorPct, '%')} | ${cell(r.overFloorPct, '%')} |`,
+    )
 }

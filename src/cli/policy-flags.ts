@@ -33,6 +33,10 @@ export const POLICY_OPTIONS = {
   memory: { type: 'string' },
   pids: { type: 'string' },
   cpus: { type: 'string' },
+  swap: { type: 'string' },
+  'cpu-weight': { type: 'string' },
+  'io-weight': { type: 'string' },
+  cpuset: { type: 'string' },
   timeout: { type: 'string' },
 } as const satisfies ParseArgsConfig['options']
 
@@ -58,6 +62,10 @@ export const POLICY_HELP = `Policy:
                          cgroup; the run reports oom when it is hit)
       --pids N           most processes and threads at once, or max (default 4096)
       --cpus N           CPU time, e.g. 0.5 or 2
+      --swap SIZE        swap beyond the memory limit (cgroup)
+      --cpu-weight N     relative CPU weight, 1-10000 (100 is everyone's default)
+      --io-weight N      relative block I/O weight, 1-10000 (v2 io.weight; v1 BFQ/CFQ, up to 1000)
+      --cpuset CPUS      the CPUs it may run on, e.g. 0-1,3
       --timeout T        wall-clock limit, e.g. 30s: the whole sandbox is killed, reported as timeout
       --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
                          an OCI/Docker seccomp profile (JSON) or a systemd unit (SystemCallFilter=)`
@@ -83,6 +91,10 @@ export interface PolicyFlagValues {
   memory?: string
   pids?: string
   cpus?: string
+  swap?: string
+  'cpu-weight'?: string
+  'io-weight'?: string
+  cpuset?: string
   timeout?: string
 }
 
@@ -160,6 +172,15 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (flags.memory !== undefined) limits.memory = flags.memory
   if (flags.pids !== undefined) limits.pids = /^\d+$/.test(flags.pids) ? Number(flags.pids) : flags.pids
   if (flags.cpus !== undefined) limits.cpus = flags.cpus
+  if (flags.swap !== undefined) limits.swap = flags.swap
+  for (const key of ['cpu-weight', 'io-weight'] as const) {
+    const v = flags[key]
+    if (v !== undefined) {
+      if (!/^\d+$/.test(v)) throw usage(`--${key} takes a whole number from 1 to 10000, got \`${v}\``)
+      limits[key] = Number(v)
+    }
+  }
+  if (flags.cpuset !== undefined) limits.cpuset = flags.cpuset
   if (flags.timeout !== undefined) limits.timeout = flags.timeout
   if (Object.keys(limits).length) overlay.limits = limits
   if (flags['no-namespaces']) {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { cgroupMounts } from '../../src/cgroup/select.js'
 import { CgroupV2Driver } from '../../src/cgroup/v2.js'
 import { type Policy, run, spawn } from '../../src/index.js'
-import { isRoot, projectDir } from '../helpers.js'
+import { cordon, isRoot, projectDir } from '../helpers.js'
 
 const mounts = cgroupMounts()
 const v2Controllers = mounts.v2 ? new CgroupV2Driver(mounts.v2).controllers : []
@@ -121,6 +121,25 @@ for (const d of drivers)
         assert.equal(r.reason, 'timeout')
         const share = r.stats!.cpuUsageUsec / 1000 / r.durationMs
         assert.ok(Math.abs(share - 0.5) <= 0.1, `got ${share.toFixed(3)} CPUs`)
+      })
+
+      test('a cpuset pins the sandbox; a cpu weight lands in the group', needs('cpuset', 'cpu'), async () => {
+        const r = await run(
+          withLimits({ cpuset: '0', 'cpu-weight': 300 }),
+          'sh',
+          ['-c', 'grep Cpus_allowed_list /proc/self/status'],
+          opts,
+        )
+        assert.equal(r.code, 0, r.stderr)
+        assert.match(r.stdout, /^Cpus_allowed_list:\s+0$/m)
+        const child = spawn(withLimits({ 'cpu-weight': 300 }), 'sleep', ['5'], { ...opts, stdio: 'ignore' })
+        const dirs = child.cgroup!.ref().dirs
+        if (d.version === 2) assert.equal(readFileSync(`${dirs.unified}/cpu.weight`, 'utf8').trim(), '300')
+        else assert.equal(readFileSync(`${dirs.cpu}/cpu.shares`, 'utf8').trim(), '3072') // 300 % of 1024
+        child.kill('SIGKILL')
+        await child.exited
+        const cli = cordon(['run', '--cpu-weight', '300', '--cpuset', '0', '--', 'true'])
+        assert.equal(cli.status, 0, cli.stderr)
       })
 
       test('an io weight lands in the group', needs(d.version === 1 ? 'blkio' : 'io'), async () => {

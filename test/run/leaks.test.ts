@@ -1,6 +1,6 @@
-// 200 sequential runs must leave nothing behind on the host: mounts, processes, fds.
+// 200 sequential runs must leave nothing behind on the host: mounts, processes, fds, cgroups.
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { run } from '../../src/index.js'
 import { projectDir } from '../helpers.js'
@@ -9,7 +9,14 @@ const count = (dir: string) => readdirSync(dir).length
 const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length
 const processes = () => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length
 
-test('200 sequential runs leave no mount, process or fd behind', async () => {
+/** This process's groups (as root the default profile's limits give every run one). */
+const groups = () =>
+  ['pids', 'memory', 'cpu', 'freezer', 'unified']
+    .map((c) => `/sys/fs/cgroup/${c}/cordon`)
+    .filter(existsSync)
+    .flatMap((d) => readdirSync(d).filter((n) => n.startsWith(`run-${process.pid}-`)))
+
+test('200 sequential runs leave no mount, process, fd or cgroup behind', async () => {
   const before = { mounts: hostMounts(), fds: count('/proc/self/fd'), procs: processes() }
   for (let i = 0; i < 200; i++) {
     const r = await run({ extends: ['default'] }, 'true', [], { context: { cwd: projectDir() } })
@@ -17,6 +24,7 @@ test('200 sequential runs leave no mount, process or fd behind', async () => {
   }
   assert.equal(hostMounts(), before.mounts, 'mounts leaked into the host namespace')
   assert.equal(count('/proc/self/fd'), before.fds, 'fds leaked in the supervising process')
+  assert.deepEqual(groups(), [], 'cgroups left behind')
   // Other tests run concurrently; allow their processes, but not 200 of ours.
   assert.ok(processes() < before.procs + 20, `processes grew from ${before.procs} to ${processes()}`)
 })
