@@ -1,7 +1,9 @@
-// Landlock rights per ABI (include/uapi/linux/landlock.h; verified against an ABI 7 kernel).
-// ABI 8+ (TSYNC, FS_RESOLVE_UNIX, UDP) are not pinned until their values can be checked on a
-// kernel that has them: plans built today handle what ABI 7 knows, and run unchanged on newer
-// kernels (the table's last row applies).
+// Landlock rights per ABI (include/uapi/linux/landlock.h; 1-7 verified against an ABI 7 kernel).
+// ABI 8-10 are pinned below as data (LATER) from mainline's UAPI and its users, but cordon does
+// not handle them yet: handling FS_RESOLVE_UNIX or the UDP rights changes what programs may do
+// (connecting to /dev/log, DNS over UDP) and has to be tested on a kernel that has them. Plans
+// handle what ABI 7 knows and run unchanged on newer kernels (the table's last row applies);
+// `cordon check` says which newer rights the running kernel has that cordon leaves unused.
 
 export const FS = {
   execute: 1n << 0n,
@@ -28,6 +30,21 @@ export const SCOPE = { abstract_unix_socket: 1n << 0n, signal: 1n << 1n } as con
 export const RESTRICT = { log_same_exec_off: 1, log_new_exec_on: 2, log_subdomains_off: 4 } as const
 
 export const MAX_ABI = 7
+
+/** Rights and flags of the ABIs after MAX_ABI, with the ABI that brings each. */
+export const LATER = [
+  { abi: 8, name: 'restrict_self TSYNC', kind: 'flag', value: 1n << 3n, what: 'enforce on every thread' },
+  { abi: 9, name: 'fs RESOLVE_UNIX', kind: 'fs', value: 1n << 16n, what: 'connect to pathname UNIX sockets' },
+  { abi: 10, name: 'net BIND_UDP', kind: 'net', value: 1n << 2n, what: 'bind UDP ports' },
+  { abi: 10, name: 'net CONNECT_SEND_UDP', kind: 'net', value: 1n << 3n, what: 'send UDP to ports' },
+] as const
+
+/** What a kernel at `abi` offers that cordon does not use yet, as a sentence (or undefined). */
+export function unusedLater(abi: number): string | undefined {
+  const unused = LATER.filter((r) => r.abi <= abi)
+  if (!unused.length) return undefined
+  return `not used by this cordon yet: ${unused.map((r) => `${r.name} (ABI ${r.abi}, ${r.what})`).join(', ')}; plans use ABI ${MAX_ABI}'s rights, and seccomp still refuses UDP where tcp ports are set`
+}
 
 /** Rights that apply to files (the rest only make sense on directories). */
 export const FILE_RIGHTS = FS.execute | FS.write_file | FS.read_file | FS.truncate | FS.ioctl_dev

@@ -1,6 +1,7 @@
 // cordon check [--json]: what this kernel can enforce, with a fix for each missing piece.
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
+import { unusedLater } from '../../landlock/rights.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { statementStatus } from '../../landlock/status.js'
 import { paint } from '../output.js'
@@ -27,6 +28,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   const facts = hostFacts()
   const checks = hostChecks(facts)
+  // Rights of newer ABIs than this cordon handles: said, not silently left out.
+  const later = unusedLater(facts.probe.landlock.abi)
+  const landlockCheck = checks.find((c) => c.id === 'landlock')
+  if (later && landlockCheck) landlockCheck.detail += `; ${later}`
   const usable = checks.every((c) => !c.required || c.status !== 'missing')
   const ll = facts.probe.landlock
   const statements = statementStatus(
