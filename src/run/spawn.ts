@@ -10,23 +10,14 @@ import type { Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext, callerContext, compilePlan } from '../plan/compile.js'
 import { encodePlan } from '../plan/encode.js'
-import type { Plan, PlanOp } from '../plan/model.js'
+import type { Plan } from '../plan/model.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
-import { groupName } from '../cgroup/fs.js'
-import { CgroupV2Driver } from '../cgroup/v2.js'
-import { LIMIT_CONTROLLERS } from '../landlock/status.js'
-import {
-  type CgroupMounts,
-  cgroupAccess,
-  cgroupMounted,
-  cgroupMounts,
-  selectDriver,
-} from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
+import { makeCgroup } from './sandbox-cgroup.js'
 import { freezeSandbox, thawSandbox } from './process-tree.js'
 import { newId, register, stateDir } from './registry.js'
 
@@ -101,60 +92,6 @@ function toPlan(
       ? (input as ResolvedPolicy)
       : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
   return { plan: compilePlan(resolved, ctx), limits: resolved.limits, requireLimits: resolved.requireLimits }
-}
-
-let groups = 0
-
-/** A cgroup for this run when the policy limits resources; the launcher joins it before start.
- * Limits are best effort for a caller the host gives no cgroup (the run reports them as not
- * enforced; the pids limit is RLIMIT_NPROC then) unless the policy requires them. */
-function makeCgroup(
-  limits: ResolvedPolicy['limits'],
-  plan: Plan,
-  always: boolean,
-  required: boolean,
-  version?: 1 | 2,
-): { cgroup: Cgroup | undefined; plan: Plan } {
-  const resources = { ...limits }
-  delete resources.timeoutMs
-  const limited = Object.values(resources).some((v) => v !== undefined)
-  if (!limited && !always) return { cgroup: undefined, plan }
-  let mounts: CgroupMounts | undefined // read once, and only for root
-  const access = cgroupAccess(undefined, () => cgroupMounted((mounts = cgroupMounts())))
-  if (!access.ok) {
-    if (limited && required)
-      throw new CordonError(
-        'setup_failed',
-        `the policy requires its limits (limits.require, --require limits) but they cannot be enforced: ${access.why}; ` +
-          'run as root, or drop the requirement to run with them best effort (reported as not enforced)',
-      )
-    return { cgroup: undefined, plan } // best effort, reported; for freezing alone SIGSTOP will do
-  }
-  let cgroup: Cgroup
-  try {
-    if (access.delegated) {
-      // An unprivileged caller's own subtree: the limits its controllers can set; the others
-      // are reported as not enforced (statementStatus), or refused when required.
-      const missing = Object.keys(resources).filter(
-        (k) =>
-          resources[k as keyof typeof resources] !== undefined &&
-          !access.controllers?.includes(LIMIT_CONTROLLERS[k]!),
-      )
-      if (missing.length && required)
-        throw new CordonError(
-          'setup_failed',
-          `the policy requires its limits (limits.require, --require limits) but the cgroup delegated to this user (${access.delegated}) has no ${[...new Set(missing.map((k) => LIMIT_CONTROLLERS[k]))].join(', ')} controller; ` +
-            'delegate it (systemd: Delegate=yes), or drop the requirement',
-        )
-      for (const k of missing) delete resources[k as keyof typeof resources]
-      cgroup = new CgroupV2Driver(access.delegated).create(groupName(++groups), resources)
-    } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
-  } catch (e) {
-    if (limited || version) throw e
-    return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do
-  }
-  const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
-  return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] } }
 }
 
 function reasonFor(

@@ -1,0 +1,70 @@
+// The cgroup of one sandbox: made before it starts (root: cordon's subtree; others: their
+// delegated v2 subtree), with the policy's limits, and joined by the launcher as its first step.
+import type { Cgroup } from '../cgroup/driver.js'
+import { groupName } from '../cgroup/fs.js'
+import {
+  type CgroupMounts,
+  cgroupAccess,
+  cgroupMounted,
+  cgroupMounts,
+  selectDriver,
+} from '../cgroup/select.js'
+import { CgroupV2Driver } from '../cgroup/v2.js'
+import { CordonError } from '../errors.js'
+import { LIMIT_CONTROLLERS } from '../landlock/status.js'
+import type { Plan, PlanOp } from '../plan/model.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+
+let groups = 0
+
+/** A cgroup for this run when the policy limits resources; the launcher joins it before start.
+ * Limits are best effort for a caller the host gives no cgroup (the run reports them as not
+ * enforced; the pids limit is RLIMIT_NPROC then) unless the policy requires them. */
+export function makeCgroup(
+  limits: ResolvedPolicy['limits'],
+  plan: Plan,
+  always: boolean,
+  required: boolean,
+  version?: 1 | 2,
+): { cgroup: Cgroup | undefined; plan: Plan } {
+  const resources = { ...limits }
+  delete resources.timeoutMs
+  const limited = Object.values(resources).some((v) => v !== undefined)
+  if (!limited && !always) return { cgroup: undefined, plan }
+  let mounts: CgroupMounts | undefined // read once, and only for root
+  const access = cgroupAccess(undefined, () => cgroupMounted((mounts = cgroupMounts())))
+  if (!access.ok) {
+    if (limited && required)
+      throw new CordonError(
+        'setup_failed',
+        `the policy requires its limits (limits.require, --require limits) but they cannot be enforced: ${access.why}; ` +
+          'run as root, or drop the requirement to run with them best effort (reported as not enforced)',
+      )
+    return { cgroup: undefined, plan } // best effort, reported; for freezing alone SIGSTOP will do
+  }
+  let cgroup: Cgroup
+  try {
+    if (access.delegated) {
+      // An unprivileged caller's own subtree: the limits its controllers can set; the others
+      // are reported as not enforced (statementStatus), or refused when required.
+      const missing = Object.keys(resources).filter(
+        (k) =>
+          resources[k as keyof typeof resources] !== undefined &&
+          !access.controllers?.includes(LIMIT_CONTROLLERS[k]!),
+      )
+      if (missing.length && required)
+        throw new CordonError(
+          'setup_failed',
+          `the policy requires its limits (limits.require, --require limits) but the cgroup delegated to this user (${access.delegated}) has no ${[...new Set(missing.map((k) => LIMIT_CONTROLLERS[k]))].join(', ')} controller; ` +
+            'delegate it (systemd: Delegate=yes), or drop the requirement',
+        )
+      for (const k of missing) delete resources[k as keyof typeof resources]
+      cgroup = new CgroupV2Driver(access.delegated).create(groupName(++groups), resources)
+    } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
+  } catch (e) {
+    if (limited || version) throw e
+    return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do
+  }
+  const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
+  return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] } }
+}
