@@ -2,7 +2,7 @@
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { pidsAsNproc } from '../plan/compile.js'
-import { sizeWord } from '../policy/diff.js'
+import { sizeWord } from '../policy/schema.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
 export type Status = 'full' | 'partial' | 'none'

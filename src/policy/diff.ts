@@ -10,6 +10,7 @@ import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { capabilityName } from './capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from './resolve.js'
+import { sizeWord } from './schema.js'
 
 export type Direction = 'wider' | 'narrower' | 'changed'
 
@@ -325,13 +326,6 @@ function diffEnv(a: ResolvedPolicy['env'], b: ResolvedPolicy['env']): Change[] {
       out.push(change('env', name, 'changed', a.set[name] ?? 'unset', b.set[name] ?? 'unset'))
   return out
 }
-
-export const sizeWord = (bytes: number) =>
-  bytes >= 2 ** 30
-    ? `${+(bytes / 2 ** 30).toFixed(1)} GiB`
-    : bytes >= 2 ** 20
-      ? `${+(bytes / 2 ** 20).toFixed(1)} MiB`
-      : `${bytes} bytes`
 
 function change(area: string, subject: string, direction: Direction, from: string, to: string): Change {
   return { area, subject, direction, from, to }

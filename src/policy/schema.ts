@@ -13,6 +13,14 @@ export function parseSize(text: string | number): number | undefined {
   return Number(m[1]) * (m[2] ? UNITS[m[2][0]!.toUpperCase()]! : 1)
 }
 
+/** Bytes as a person reads them: 11.8 GiB, 64 MiB, 512 bytes. */
+export const sizeWord = (bytes: number) =>
+  bytes >= 2 ** 30
+    ? `${+(bytes / 2 ** 30).toFixed(1)} GiB`
+    : bytes >= 2 ** 20
+      ? `${+(bytes / 2 ** 20).toFixed(1)} MiB`
+      : `${bytes} bytes`
+
 const size = s.string({
   expected: 'a size like "64M"',
   description: 'Bytes, with an optional K, M, G or T suffix (powers of 1024).',

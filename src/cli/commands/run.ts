@@ -5,14 +5,8 @@ import { CordonError } from '../../errors.js'
 import { describeStepError, eventJson, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { type StatementStatus, statementStatus } from '../../landlock/status.js'
-import { backendStatus } from '../../backends/status.js'
-import {
-  type Backend,
-  backendAvailable,
-  parseBackend,
-  type RuntimeBackend,
-  spawnOnRuntime,
-} from '../../backends/runtime.js'
+// The runc/gvisor backends (and the OCI export under them) load only for --backend.
+import type { Backend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession, syscallList } from '../monitor-flags.js'
@@ -117,8 +111,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
   const policy = policyFromFlags(values)
-  const backend = parseBackend(values.backend)
-  if (backend !== 'native') return runOnBackend(policy, backend, [command, ...args], values)
+  if (values.backend !== undefined && values.backend !== 'native')
+    return runOnBackend(policy, values.backend, [command, ...args], values)
   if (values.audit) return (await import('./audit.js')).auditRun(policy, command, args, values.json === true)
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
@@ -204,10 +198,14 @@ function report(ev: SandboxEvent, json: boolean): void {
 /** `--backend runc|gvisor`: the policy as an OCI bundle, run in the foreground by the runtime. */
 async function runOnBackend(
   policy: ResolvedPolicy,
-  backend: RuntimeBackend,
+  name: string,
   command: string[],
   values: Record<string, unknown>,
 ): Promise<number> {
+  const { backendAvailable, parseBackend, spawnOnRuntime } = await import('../../backends/runtime.js')
+  const { backendStatus } = await import('../../backends/status.js')
+  const backend = parseBackend(name)
+  if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
   const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics'].filter(
     (k) => values[k] !== undefined,
   )
