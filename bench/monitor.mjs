@@ -4,7 +4,10 @@
 //     traced by strace (`strace -f --seccomp-bpf -e trace=getppid`: ptrace stops on the same
 //     calls only, the cheapest way strace has);
 //  2. the event throughput ceiling: notified calls per second end to end, with the default
-//     monitor rules evaluating every event in Node, and what was delivered vs shed.
+//     monitor rules evaluating every event in Node, and what was delivered vs shed;
+//  3. per process start (a shell running /bin/true in a loop): unmonitored, with the syscalls
+//     the default rules watch (clone/fork/exec notified), and with process events on top
+//     (proc connector), as `cordon run --monitor` runs.
 //
 //   node bench/monitor.mjs [--rounds N] [--calls N] [--json]
 // Unset NODE_EXTRA_CA_CERTS first: it adds ~150 ms to each Node start (not measured here, but
@@ -84,6 +87,34 @@ for (let i = 0; i < rounds; i++) {
     throw new Error(`counted ${w.counts?.counts.getppid} of ${calls} calls`)
   if (hasStrace) s.strace.push(strace())
 }
+
+// 3. Process starts: what --monitor adds to fork + exec.
+const STARTS = 300
+const startsScript = `i=0; while [ $i -lt ${STARTS} ]; do /bin/true; i=$((i+1)); done`
+const watchList = session.watchList()
+async function starts(options) {
+  const t0 = performance.now()
+  const p = spawn({ extends: ['default'], filesystem: [{ ro: work }] }, 'sh', ['-c', startsScript], {
+    stdio: 'ignore',
+    context: { cwd: work },
+    ...options,
+  })
+  let processes = 0
+  for await (const ev of p.events) {
+    session.handle(p.id, ev)
+    if (ev.event === 'process' && ev.action === 'exec') processes++
+  }
+  await p.exited
+  return { usPerStart: ((performance.now() - t0) * 1000) / STARTS, processes }
+}
+const st = { plain: [], watched: [], processes: [] }
+for (let i = 0; i < rounds; i++) {
+  st.plain.push((await starts({})).usPerStart)
+  st.watched.push((await starts({ watch: watchList })).usPerStart)
+  const p = await starts({ watch: watchList, processEvents: true })
+  st.processes.push(p.usPerStart)
+  if (p.processes < STARTS) throw new Error(`saw ${p.processes} of ${STARTS} execs as process events`)
+}
 await session.close()
 
 const plain = median(s.plain)
@@ -102,6 +133,11 @@ const result = {
     delivered: median(s.delivered),
     dropped: median(s.dropped),
   },
+  processStartUs: {
+    unmonitored: median(st.plain),
+    watched: median(st.watched),
+    watchedWithProcessEvents: median(st.processes),
+  },
 }
 if (values.json) {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
@@ -119,5 +155,12 @@ if (values.json) {
   console.log(
     `event throughput: ${result.throughput.notifiedPerSecond} notified calls/s end to end with the default rules; ` +
       `${result.throughput.delivered} events delivered, ${result.throughput.dropped} shed (counted) of ${calls}`,
+  )
+  const ps = result.processStartUs
+  console.log(`process start (fork + exec of /bin/true by sh, ${STARTS} per run; µs per start):`)
+  console.log(`  unmonitored                        ${f(ps.unmonitored)}`)
+  console.log(`  default rules' watched syscalls    ${f(ps.watched)}   +${f(ps.watched - ps.unmonitored)} µs`)
+  console.log(
+    `  + process events (proc connector)  ${f(ps.watchedWithProcessEvents)}   +${f(ps.watchedWithProcessEvents - ps.watched)} µs more`,
   )
 }
