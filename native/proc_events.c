@@ -10,6 +10,7 @@
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,10 +170,18 @@ void proc_read(struct proc_tracker *t)
 			if (h->nlmsg_type != NLMSG_DONE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg)))
 				continue;
 			const struct cn_msg *cn = NLMSG_DATA(h);
-			if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event) ||
-			    NLMSG_LENGTH(sizeof *cn + cn->len) > h->nlmsg_len)
+			if (cn->id.idx != CN_IDX_PROC || NLMSG_LENGTH(sizeof *cn + cn->len) > h->nlmsg_len)
 				continue;
-			on_event(t, (const struct proc_event *)cn->data);
+			/* The kernel's union may be smaller or larger than these headers' (it grows
+			 * with new events): copy what came, zero the rest, read only what we need. */
+			struct proc_event e;
+			memset(&e, 0, sizeof e);
+			memcpy(&e, cn->data, cn->len < sizeof e ? cn->len : sizeof e);
+			if (cn->len >= offsetof(struct proc_event, event_data) + sizeof e.event_data.exit)
+				on_event(t, &e);
+			else if (cn->len >= offsetof(struct proc_event, event_data) + sizeof e.event_data.fork &&
+				 e.what != PROC_EVENT_EXIT)
+				on_event(t, &e);
 		}
 	}
 }
