@@ -261,6 +261,8 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
         /"statement":"limit memory [^"]+","status":"none","enforcedBy":\[\],"missing":\[\{"layer":"cgroup","why":"the cgroup delegated to this user \([^)]+\) has no memory controller"/,
       )
       assert.deepEqual(groups(), [], 'the group is removed at exit')
+      const check = await collect(asDelegated('check'))
+      assert.ok(check.stdout.includes(`this user's groups go in ${delegated} (controllers: `), check.stdout)
     } finally {
       for (const d of [`${delegated}/cordon`, delegated])
         try {

@@ -32,13 +32,20 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const later = unusedLater(facts.probe.landlock.abi)
   const landlockCheck = checks.find((c) => c.id === 'landlock')
   if (later && landlockCheck) landlockCheck.detail += `; ${later}`
+  // Where this caller's sandboxes get their groups (the host facts above are the same for all).
+  const access = cgroupAccess()
+  const cgroupCheck = checks.find((c) => c.id === 'cgroups')
+  if (cgroupCheck && process.getuid?.() !== 0)
+    cgroupCheck.detail += access.delegated
+      ? `; this user's groups go in ${access.delegated} (controllers: ${access.controllers?.join(' ') || 'none'})`
+      : `; ${access.why}: limits are rlimits only (RLIMIT_NPROC for pids)`
   const usable = checks.every((c) => !c.required || c.status !== 'missing')
   const ll = facts.probe.landlock
   const statements = statementStatus(
     policyFromFlags(values, positionals[0]),
     ll.abi,
     `Landlock unavailable (${ll.code ?? '?'})`,
-    { uid: process.getuid?.() ?? 0, cgroup: cgroupAccess() },
+    { uid: process.getuid?.() ?? 0, cgroup: access },
   )
   if (values.json) {
     process.stdout.write(
