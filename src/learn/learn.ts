@@ -4,7 +4,7 @@
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type ExitResult, spawn } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
-import type { TraceMode } from './trace.js'
+import { type TraceMode, traceFilters } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
 import { under } from './paths.js'
 import { archByName } from '../seccomp/arch.js'
@@ -65,7 +65,7 @@ export async function tracedRun(
   const recorder = new Recorder(observation)
   const child = spawn(traceView(base, cwd), command, args, {
     stdio: opts.stdio ?? 'inherit',
-    context: { trace: opts.mode, cwd },
+    context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },
     cgroup: true,
     statsIntervalMs: 100,
     ...(opts.env ? { env: opts.env } : {}),

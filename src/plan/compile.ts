@@ -10,7 +10,7 @@ import { compileSeccomp } from '../seccomp/compile.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
-import { type TraceMode, traceFilters } from '../learn/trace.js'
+import type { SeccompSpec } from '../seccomp/model.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
 /** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
@@ -40,9 +40,16 @@ export interface CompileContext {
   landlockAbi?: number
   /** Syscalls the monitor watches: reported to the launcher, outcomes unchanged (seccomp/notify.ts). */
   watch?: readonly string[]
-  /** A traced run: learn (record everything) or audit (allow everything, record what the
-   * policy would refuse) — src/learn/trace.ts. */
-  trace?: TraceMode
+  /** A traced run (learn/trace.ts: learn records everything, audit allows everything and
+   * records what the policy would refuse): the caller's rewrite of the filter, named by `mode`. */
+  trace?: FilterRewrite
+}
+
+/** Rewrites a resolved filter and gives the launcher's responder for it; `mode` names it (in
+ * the plan's notes and the filter cache). Passed in so the compiler knows no tracing policy. */
+export interface FilterRewrite {
+  mode: string
+  rewrite(spec: SeccompSpec): { filter: SeccompSpec; responder: SeccompSpec }
 }
 
 export function callerContext(): CompileContext {
@@ -100,7 +107,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
-    if (ctx.trace) notes.push(`seccomp: ${ctx.trace} mode: calls are recorded by the launcher`)
+    if (ctx.trace) notes.push(`seccomp: ${ctx.trace.mode} mode: calls are recorded by the launcher`)
     if (ctx.watch?.length) notes.push(`seccomp: reported to the monitor: ${[...ctx.watch].sort().join(', ')}`)
   }
   const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
@@ -170,17 +177,17 @@ function cachedFilter(
   layers: ResolvedPolicy['seccomp'],
   arch: string,
   watch: readonly string[] = [],
-  trace?: TraceMode,
+  trace?: FilterRewrite,
 ): PlanFilter {
   const builtIn = watch.length || trace ? undefined : precompiledKey(layers, arch)
   const program = builtIn ? precompiledProgram(builtIn) : undefined
   if (program) return { program, instructions: program.length / 8 }
-  const key = `${arch}\0${trace ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
+  const key = `${arch}\0${trace?.mode ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
   let filter = filterCache.get(key)
   if (!filter) {
     let spec = resolveSeccomp(layers)
     if (watch.length) spec = watchSyscalls(spec, watch)
-    const traced = trace ? traceFilters(spec, trace) : undefined
+    const traced = trace?.rewrite(spec)
     if (traced) spec = traced.filter
     const compiled = compileSeccomp(spec, entryPoints(arch))
     filter = { program: compiled.program, instructions: compiled.instructions }
