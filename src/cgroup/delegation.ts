@@ -40,10 +40,12 @@ export function delegatedRoot(v2Mount: string, uid: number, own = ownCgroup()): 
   return root
 }
 
-/** Controllers a delegated subtree offers its children. */
+/** Controllers a delegated subtree's children can use: those its cgroup.subtree_control
+ * enables (systemd enables the delegated ones; the subtree itself usually holds processes, so
+ * cordon cannot enable more there: the kernel's no-internal-processes rule). */
 export function delegatedControllers(root: string): string[] {
   try {
-    return read(`${root}/cgroup.controllers`).split(/\s+/).filter(Boolean)
+    return read(`${root}/cgroup.subtree_control`).split(/\s+/).filter(Boolean)
   } catch {
     return []
   }

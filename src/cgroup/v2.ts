@@ -20,9 +20,13 @@ const PERIOD_US = 100_000
 export class CgroupV2Driver implements CgroupDriver {
   readonly version = 2
   readonly controllers: string[]
-  constructor(private readonly root: string) {
+  /** `controllers`: what groups under root may use, when not all of root's (a delegated subtree). */
+  constructor(
+    private readonly root: string,
+    controllers?: string[],
+  ) {
     try {
-      this.controllers = read(`${root}/cgroup.controllers`).split(/\s+/).filter(Boolean)
+      this.controllers = controllers ?? read(`${root}/cgroup.controllers`).split(/\s+/).filter(Boolean)
     } catch {
       this.controllers = []
     }

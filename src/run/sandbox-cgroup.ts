@@ -59,7 +59,7 @@ export function makeCgroup(
             'delegate it (systemd: Delegate=yes), or drop the requirement',
         )
       for (const k of missing) delete resources[k as keyof typeof resources]
-      cgroup = new CgroupV2Driver(access.delegated).create(groupName(++groups), resources)
+      cgroup = new CgroupV2Driver(access.delegated, access.controllers).create(groupName(++groups), resources)
     } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
   } catch (e) {
     if (limited || version) throw e
