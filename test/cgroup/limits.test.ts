@@ -61,7 +61,7 @@ for (const d of drivers)
       /** Skips the test, with the reason, when the driver lacks a controller it needs. */
       const needs = (...controllers: string[]) => {
         const missing = controllers.filter((c) => !d.has(c))
-        return missing.length ? { skip: `no ${missing.join(', ')} controller in ${d.where}` } : {}
+        return missing.length ? { skip: `no ${missing.join(' or ')} controller in ${d.where}` } : {}
       }
 
       test('a memory hog is OOM-killed and the run says oom', needs('memory'), async () => {
