@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
 #include <linux/io_uring.h>
 #include <linux/kexec.h>
 #include <linux/perf_event.h>
@@ -32,6 +35,7 @@
 #include <sys/timex.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -315,6 +319,53 @@ static struct result p_tiocsti(const char *arg)
 	return fail_with("ioctl", err);
 }
 
+/* The kernel's process-event connector reports every fork, exec and exit on the host: a
+ * sandbox that can listen sees what runs outside it. Subscribe, start a child, and wait for
+ * any event; a subscription the kernel ignores (from a user namespace) receives nothing. */
+static struct result p_proc_connector(const char *arg)
+{
+	(void)arg;
+	int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+	if (fd < 0)
+		return fail_with("socket", errno);
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa))
+		return fail_with("bind", errno);
+	struct {
+		struct nlmsghdr nl;
+		struct cn_msg cn;
+		enum proc_cn_mcast_op op;
+	} __attribute__((packed)) msg;
+	memset(&msg, 0, sizeof msg);
+	msg.nl.nlmsg_len = sizeof msg;
+	msg.nl.nlmsg_type = NLMSG_DONE;
+	msg.cn.id.idx = CN_IDX_PROC;
+	msg.cn.id.val = CN_VAL_PROC;
+	msg.cn.len = sizeof msg.op;
+	msg.op = PROC_CN_MCAST_LISTEN;
+	if (send(fd, &msg, sizeof msg, 0) < 0)
+		return fail_with("send", errno);
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	struct timeval tv = { 0, 300000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char buf[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		if (n <= 0)
+			return fail_with("recv", 0); /* nothing came: the subscription was ignored */
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		if (NLMSG_OK(h, (size_t)n) && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) {
+			const struct proc_event *e = (const struct proc_event *)((const struct cn_msg *)NLMSG_DATA(h))->data;
+			if (e->what != PROC_EVENT_NONE) /* NONE acknowledges the subscription */
+				return escaped("recv", "received the host's process events");
+		}
+	}
+}
+
 static struct result p_keyctl(const char *arg)
 {
 	(void)arg;
@@ -581,6 +632,7 @@ static const struct probe PROBES[] = {
 	{ "abstract-unix", p_abstract, NULL },
 	{ "signal-host", p_signal, NULL },
 	{ "tiocsti", p_tiocsti, NULL },
+	{ "proc-connector", p_proc_connector, NULL },
 	{ "keyctl", p_keyctl, NULL },
 	{ "bpf", p_bpf, NULL },
 	{ "perf-event", p_perf, NULL },

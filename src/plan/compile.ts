@@ -114,7 +114,9 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)
   notes.push(
     `seccomp: profile ${profile}${own ? ` + ${own} rule(s)` : ''}, ${filter.instructions} instructions; ` +
-      'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied',
+      'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied' +
+      (policy.tcp ? '; IP sockets other than TCP refused (tcp statements)' : '') +
+      (policy.namespaces.net ? '' : "; the host's proc connector refused (no net namespace)"),
   )
   return { ops, notes }
 }
@@ -136,9 +138,30 @@ export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]
 export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
   policy.limits.pids !== undefined && policy.namespaces.user && uid !== 0
 
-/** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:`. */
+/** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:` and
+ * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace. */
 export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
-  return policy.tcp ? [...policy.seccomp, TCP_ONLY] : policy.seccomp
+  const extra = [...(policy.tcp ? [TCP_ONLY] : []), ...(policy.namespaces.net ? [] : [HOST_NETWORK_GUARD])]
+  return extra.length ? [...policy.seccomp, ...extra] : policy.seccomp
+}
+
+/** In the host's network namespace the kernel's proc connector is the host's: a sandbox could
+ * subscribe and watch every process on the host start, exec and exit (the kernel no longer
+ * ignores subscriptions from user namespaces; found by `cordon verify`'s proc-connector probe).
+ * i386's socketcall hides its arguments from the filter, so it goes too. */
+export const HOST_NETWORK_GUARD = {
+  origin: 'host network',
+  rules: [
+    {
+      syscalls: ['socket'],
+      action: 'errno(EACCES)',
+      args: [
+        { index: 0, op: 'eq' as const, value: 16, width: 32 as const }, // AF_NETLINK
+        { index: 2, op: 'eq' as const, value: 11, width: 32 as const }, // NETLINK_CONNECTOR
+      ],
+    },
+    { syscalls: ['socketcall'], action: 'errno(ENOSYS)' },
+  ],
 }
 
 /** With `tcp:` statements, IP sockets other than TCP are refused: Landlock (before ABI 10)

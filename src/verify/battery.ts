@@ -153,6 +153,12 @@ export const PROBES: readonly ProbeSpec[] = [
     layers: { ECONNREFUSED: 'net namespace', EPERM: 'landlock (scope)' },
   },
   {
+    name: 'proc-connector',
+    attack: "watch every host process's fork, exec and exit (the kernel's proc connector)",
+    args: { socket: [16n, 0x80002n, 11n] }, // AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR
+    layers: { ECONNREFUSED: 'net namespace (the connector lives in the host’s)' },
+  },
+  {
     name: 'signal-host',
     attack: 'kill a host process',
     notExpected: (p) =>

@@ -44,6 +44,7 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.equal(by('tcp-host'), 'net namespace')
     assert.equal(by('udp-host'), 'net namespace')
     assert.equal(by('abstract-unix'), 'net namespace')
+    assert.equal(by('proc-connector'), 'net namespace (the connector lives in the host’s)')
     assert.equal(by('proc-sys-write'), 'mount view (read-only /proc/sys)')
     assert.equal(by('exec-tmp'), 'mount view (noexec) and Landlock')
     assert.equal(by('x32-entry'), 'seccomp (x32 killed)')
@@ -82,7 +83,7 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.equal(one(results, 'proc-sys-write').outcome, 'blocked')
   })
 
-  test('network: host: loopback reachable as the policy says, the abstract-socket scope still holds', () => {
+  test('network: host: loopback reachable as the policy says; the abstract-socket scope and the proc connector guard hold', () => {
     const { status, results } = verify([
       '--net',
       'host',
@@ -92,6 +93,8 @@ describe('cordon verify', { concurrency: 1 }, () => {
       'udp-host',
       '--probe',
       'abstract-unix',
+      '--probe',
+      'proc-connector',
     ])
     assert.equal(status, 0)
     assert.deepEqual(
@@ -100,9 +103,12 @@ describe('cordon verify', { concurrency: 1 }, () => {
         ['tcp-host', 'escaped', false],
         ['udp-host', 'escaped', false],
         ['abstract-unix', 'blocked', true],
+        ['proc-connector', 'blocked', true],
       ],
     )
     assert.equal(one(results, 'abstract-unix').by, 'landlock (scope)')
+    // The host's connector would show every host process starting and ending: seccomp refuses it.
+    assert.equal(one(results, 'proc-connector').by, 'seccomp')
   })
 
   test(
