@@ -12,9 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <linux/cn_proc.h>
-#include <linux/connector.h>
-#include <linux/netlink.h>
 #include <linux/io_uring.h>
 #include <linux/kexec.h>
 #include <linux/perf_event.h>
@@ -41,6 +38,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "cn_proc_subscribe.h"
 
 struct result {
 	const char *call;
@@ -331,19 +330,7 @@ static struct result p_proc_connector(const char *arg)
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa))
 		return fail_with("bind", errno);
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) msg;
-	memset(&msg, 0, sizeof msg);
-	msg.nl.nlmsg_len = sizeof msg;
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof msg.op;
-	msg.op = PROC_CN_MCAST_LISTEN;
-	if (send(fd, &msg, sizeof msg, 0) < 0)
+	if (cn_proc_subscribe(fd, PROC_CN_MCAST_LISTEN))
 		return fail_with("send", errno);
 	pid_t child = fork();
 	if (child == 0)

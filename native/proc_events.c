@@ -3,6 +3,7 @@
  * before that process exists and events are read in order. */
 #define _GNU_SOURCE
 #include "proc_events.h"
+#include "cn_proc_subscribe.h"
 #include "events.h"
 
 #include <dirent.h>
@@ -58,24 +59,6 @@ static const char *source_name(const struct proc_tracker *t)
 	return t->source ? "polling" : "connector";
 }
 
-static int subscribe(int fd, enum proc_cn_mcast_op op)
-{
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) msg;
-	memset(&msg, 0, sizeof msg);
-	msg.nl.nlmsg_len = sizeof msg;
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.nl.nlmsg_pid = (unsigned)getpid();
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof op;
-	msg.op = op;
-	return send(fd, &msg, sizeof msg, 0) == (ssize_t)sizeof msg ? 0 : -1;
-}
-
 /* The kernel takes a subscription from a user namespace but sends it nothing: poll there. */
 static int in_initial_user_namespace(void)
 {
@@ -105,7 +88,7 @@ void proc_open(struct proc_tracker *t)
 		setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
 	/* EPERM outside the initial user namespace or without CAP_NET_ADMIN: poll instead. */
-	if (bind(t->fd, (struct sockaddr *)&sa, sizeof sa) || subscribe(t->fd, PROC_CN_MCAST_LISTEN)) {
+	if (bind(t->fd, (struct sockaddr *)&sa, sizeof sa) || cn_proc_subscribe(t->fd, PROC_CN_MCAST_LISTEN)) {
 		close(t->fd);
 		t->fd = -1;
 		return;
@@ -249,7 +232,7 @@ void proc_finish(struct proc_tracker *t)
 {
 	if (t->fd >= 0) {
 		proc_read(t);
-		subscribe(t->fd, PROC_CN_MCAST_IGNORE);
+		cn_proc_subscribe(t->fd, PROC_CN_MCAST_IGNORE);
 		close(t->fd);
 		t->fd = -1;
 	}
