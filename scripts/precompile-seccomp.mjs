@@ -11,11 +11,20 @@ const { compileSeccomp } = await lib('seccomp/compile.js')
 const { entryPoints } = await lib('seccomp/arch.js')
 const { SECCOMP_PROFILES } = await lib('seccomp/profiles.js')
 const { PRECOMPILED_FILE } = await lib('seccomp/precompiled.js')
+const { SECCOMP_EXTRAS } = await lib('plan/compile.js')
+
+// Each profile alone and with the layers the compiler adds (tcp statements, host network), in
+// the order it appends them.
+const EXTRA_SETS = [[], ['tcp-only'], ['host-network'], ['tcp-only', 'host-network']]
 
 const out = {}
 for (const arch of ['x64', 'arm64', 'riscv64'])
-  for (const profile of Object.keys(SECCOMP_PROFILES)) {
-    const filter = compileSeccomp(resolveSeccomp([{ profile, origin: 'build' }]), entryPoints(arch))
-    out[`${arch}:${profile}`] = Buffer.from(filter.program).toString('base64')
-  }
+  for (const profile of Object.keys(SECCOMP_PROFILES))
+    for (const extras of EXTRA_SETS) {
+      const layers = [{ profile, origin: 'build' }, ...extras.map((e) => SECCOMP_EXTRAS[e])]
+      const filter = compileSeccomp(resolveSeccomp(layers), entryPoints(arch))
+      out[`${arch}:${profile}${extras.map((e) => `+${e}`).join('')}`] = Buffer.from(filter.program).toString(
+        'base64',
+      )
+    }
 writeFileSync(PRECOMPILED_FILE, `${JSON.stringify(out)}\n`)

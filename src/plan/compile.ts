@@ -103,7 +103,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
   ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
-  const filter = cachedFilter(enforcedSeccompLayers(policy), ctx.arch, ctx.watch, ctx.trace)
+  const filter = cachedFilter(policy.seccomp, seccompExtras(policy), ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
@@ -141,8 +141,17 @@ export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
 /** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:` and
  * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace. */
 export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
-  const extra = [...(policy.tcp ? [TCP_ONLY] : []), ...(policy.namespaces.net ? [] : [HOST_NETWORK_GUARD])]
+  const extra = seccompExtras(policy).map((name) => SECCOMP_EXTRAS[name])
   return extra.length ? [...policy.seccomp, ...extra] : policy.seccomp
+}
+
+/** The layers the compiler adds, by name, in the order they are appended (also the suffix of
+ * their precompiled built-in filters: `x64:default+host-network`). */
+export function seccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
+  return [
+    ...(policy.tcp ? ['tcp-only' as const] : []),
+    ...(policy.namespaces.net ? [] : ['host-network' as const]),
+  ]
 }
 
 /** In the host's network namespace the kernel's proc connector is the host's: a sandbox could
@@ -187,6 +196,9 @@ export const TCP_ONLY = {
   ],
 }
 
+export const SECCOMP_EXTRAS = { 'tcp-only': TCP_ONLY, 'host-network': HOST_NETWORK_GUARD } as const
+export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
+
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
  * compile each distinct one once. Bounded, oldest evicted first. */
 interface PlanFilter {
@@ -197,12 +209,15 @@ interface PlanFilter {
 }
 const filterCache = new Map<string, PlanFilter>()
 function cachedFilter(
-  layers: ResolvedPolicy['seccomp'],
+  own: ResolvedPolicy['seccomp'],
+  extras: readonly SeccompExtra[],
   arch: string,
   watch: readonly string[] = [],
   trace?: FilterRewrite,
 ): PlanFilter {
-  const builtIn = watch.length || trace ? undefined : precompiledKey(layers, arch)
+  const layers = [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])]
+  const profileKey = watch.length || trace ? undefined : precompiledKey(own, arch)
+  const builtIn = profileKey && `${profileKey}${extras.map((e) => `+${e}`).join('')}`
   const program = builtIn ? precompiledProgram(builtIn) : undefined
   if (program) return { program, instructions: program.length / 8 }
   const key = `${arch}\0${trace?.mode ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`

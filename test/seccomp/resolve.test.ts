@@ -74,14 +74,24 @@ describe('seccomp policy resolution', () => {
 })
 
 describe('precompiled built-in profiles', () => {
-  test('each build-time filter equals a fresh compile', async () => {
+  test('each build-time filter equals a fresh compile, with the layers the compiler adds too', async () => {
     const { precompiledProgram } = await import('../../src/seccomp/precompiled.js')
+    const { SECCOMP_EXTRAS } = await import('../../src/plan/compile.js')
+    const sets: (keyof typeof SECCOMP_EXTRAS)[][] = [
+      [],
+      ['tcp-only'],
+      ['host-network'],
+      ['tcp-only', 'host-network'],
+    ]
     for (const arch of ['x64', 'arm64', 'riscv64'])
-      for (const profile of ['default', 'strict', 'none']) {
-        const fresh = compileSeccomp(resolveSeccomp([{ profile, origin: 'test' }]), entryPoints(arch)).program
-        const built = precompiledProgram(`${arch}:${profile}`)
-        assert.ok(built, `missing ${arch}:${profile}: run npm run build`)
-        assert.deepEqual(Buffer.from(built), Buffer.from(fresh), `${arch}:${profile}`)
-      }
+      for (const profile of ['default', 'strict', 'none'])
+        for (const extras of sets) {
+          const layers = [{ profile, origin: 'test' }, ...extras.map((e) => SECCOMP_EXTRAS[e])]
+          const fresh = compileSeccomp(resolveSeccomp(layers), entryPoints(arch)).program
+          const key = `${arch}:${profile}${extras.map((e) => `+${e}`).join('')}`
+          const built = precompiledProgram(key)
+          assert.ok(built, `missing ${key}: run npm run build`)
+          assert.deepEqual(Buffer.from(built), Buffer.from(fresh), key)
+        }
   })
 })
