@@ -160,10 +160,9 @@ void proc_read(struct proc_tracker *t)
 			struct proc_event e;
 			memset(&e, 0, sizeof e);
 			memcpy(&e, cn->data, cn->len < sizeof e ? cn->len : sizeof e);
-			if (cn->len >= offsetof(struct proc_event, event_data) + sizeof e.event_data.exit)
-				on_event(t, &e);
-			else if (cn->len >= offsetof(struct proc_event, event_data) + sizeof e.event_data.fork &&
-				 e.what != PROC_EVENT_EXIT)
+			size_t need = offsetof(struct proc_event, event_data) +
+				      (e.what == PROC_EVENT_EXIT ? sizeof e.event_data.exit : sizeof e.event_data.fork);
+			if (cn->len >= need)
 				on_event(t, &e);
 		}
 	}

@@ -4,17 +4,15 @@
 // caller may write (the kernel checks cgroup.procs of the common ancestor).
 import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { read } from './fs.js'
+import { readWords } from './fs.js'
 
 /** The caller's v2 cgroup path (`0::/a/b` in /proc/self/cgroup), or undefined. */
-export function ownCgroup(procSelfCgroup?: string): string | undefined {
-  let text = procSelfCgroup
+function ownCgroup(): string | undefined {
   try {
-    text ??= readFileSync('/proc/self/cgroup', 'utf8')
+    return /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1]
   } catch {
     return undefined
   }
-  return /^0::(\/.*)$/m.exec(text)?.[1]
 }
 
 function ownedBy(dir: string, uid: number): boolean {
@@ -44,9 +42,5 @@ export function delegatedRoot(v2Mount: string, uid: number, own = ownCgroup()): 
  * enables (systemd enables the delegated ones; the subtree itself usually holds processes, so
  * cordon cannot enable more there: the kernel's no-internal-processes rule). */
 export function delegatedControllers(root: string): string[] {
-  try {
-    return read(`${root}/cgroup.subtree_control`).split(/\s+/).filter(Boolean)
-  } catch {
-    return []
-  }
+  return readWords(`${root}/cgroup.subtree_control`)
 }

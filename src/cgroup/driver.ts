@@ -6,6 +6,23 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 /** The policy's resource limits, without the timeout (which is the supervisor's, not a cgroup's). */
 export type Limits = Omit<ResolvedPolicy['limits'], 'timeoutMs'>
 
+/** The cgroup v2 controller each limit needs. */
+export const LIMIT_CONTROLLERS: Readonly<Record<keyof Limits, string>> = {
+  memory: 'memory',
+  swap: 'memory',
+  pids: 'pids',
+  cpus: 'cpu',
+  cpuWeight: 'cpu',
+  cpuset: 'cpuset',
+  ioWeight: 'io',
+}
+
+/** The controllers `limits` needs, each once. */
+export function controllersFor(limits: Limits): string[] {
+  const keys = Object.keys(LIMIT_CONTROLLERS) as (keyof Limits)[]
+  return [...new Set(keys.filter((k) => limits[k] !== undefined).map((k) => LIMIT_CONTROLLERS[k]))]
+}
+
 export interface Stats {
   memoryBytes: number
   memoryPeakBytes: number

@@ -15,6 +15,15 @@ export function readNumber(path: string): number {
   }
 }
 
+/** A whitespace-separated list (cgroup.controllers, cgroup.subtree_control); [] if unreadable. */
+export function readWords(path: string): string[] {
+  try {
+    return read(path).split(/\s+/).filter(Boolean)
+  } catch {
+    return []
+  }
+}
+
 /** "key value" lines (memory.events, pids.events, cpu.stat, memory.oom_control). */
 export function readKeyed(path: string): Record<string, number> {
   const out: Record<string, number> = {}
@@ -69,13 +78,12 @@ export function groupName(seq: number): string {
  * sandbox cleans up. A group whose creator's pid was reused, or that still holds processes,
  * is left alone.
  */
-export function removeOrphans(parent: string): number {
-  let removed = 0
+export function removeOrphans(parent: string): void {
   let names: string[]
   try {
     names = readdirSync(parent)
   } catch {
-    return 0
+    return
   }
   for (const name of names) {
     const creator = /^run-(\d+)-\d+-\d+$/.exec(name)?.[1]
@@ -84,10 +92,8 @@ export function removeOrphans(parent: string): number {
     if (procs(dir).length) continue
     try {
       rmdirSync(dir)
-      removed++
     } catch {} // EBUSY: a process joined meanwhile; ENOENT: someone else removed it
   }
-  return removed
 }
 
 /** Applies limits to a new group, removing the group if the kernel refuses one of them. */

@@ -63,10 +63,8 @@ export function cgroupMounted(mounts = cgroupMounts()): boolean {
  * For callers cgroupAccess() allows. */
 export function selectDriver(limits: Limits, mounts = cgroupMounts(), version?: 1 | 2): CgroupDriver {
   const hasV1 = Object.keys(mounts.v1).length > 0
-  if (version === 2 || (version === 1 && hasV1)) {
-    if (version === 1) return new CgroupV1Driver(mounts.v1)
-    if (mounts.v2) return new CgroupV2Driver(mounts.v2)
-  }
+  if (version === 1 && hasV1) return new CgroupV1Driver(mounts.v1)
+  if (version === 2 && mounts.v2) return new CgroupV2Driver(mounts.v2)
   if (version !== undefined)
     throw new CordonError(
       'setup_failed',

@@ -20,6 +20,10 @@ const PERIOD_US = 100_000
 /** cgroup v1 cpu.shares for a cpu-weight (1-10000, 100 = default = 1024 shares). */
 export const cpuShares = (weight: number): number => Math.max(2, Math.round((weight * 1024) / 100))
 
+/** A blkio weight for an io-weight (1-10000): the same number, within the v1 range (CFQ and
+ * Docker/OCI: 10-1000; BFQ takes 1-1000, `min`). */
+export const blkioWeight = (weight: number, min = 10): number => Math.min(1000, Math.max(min, weight))
+
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1
   readonly controllers: string[]
@@ -107,7 +111,7 @@ export class CgroupV1 implements Cgroup {
           'setup_failed',
           'an io weight needs the BFQ or CFQ I/O scheduler in the kernel (no blkio weight file in cgroup v1); drop io-weight',
         )
-      write(file, Math.min(1000, Math.max(file.endsWith('bfq.weight') ? 1 : 10, l.ioWeight)))
+      write(file, blkioWeight(l.ioWeight, file.endsWith('bfq.weight') ? 1 : 10))
     }
     if (l.cpuset !== undefined && d.cpuset) {
       write(`${d.cpuset}/cpuset.mems`, read(`${d.cpuset}/../cpuset.mems`))

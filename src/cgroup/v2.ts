@@ -2,12 +2,12 @@
 // controllers enabled through subtree_control. cgroup.kill and cgroup.freeze do the rest.
 import { mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
-import type { Cgroup, CgroupDriver, Limits } from './driver.js'
+import { type Cgroup, type CgroupDriver, controllersFor, type Limits } from './driver.js'
 import {
   procs,
-  read,
   readKeyed,
   readNumber,
+  readWords,
   removeDir,
   removeOrphans,
   waitFor,
@@ -25,21 +25,11 @@ export class CgroupV2Driver implements CgroupDriver {
     private readonly root: string,
     controllers?: string[],
   ) {
-    try {
-      this.controllers = controllers ?? read(`${root}/cgroup.controllers`).split(/\s+/).filter(Boolean)
-    } catch {
-      this.controllers = []
-    }
+    this.controllers = controllers ?? readWords(`${root}/cgroup.controllers`)
   }
 
   create(name: string, limits: Limits): Cgroup {
-    const needed = [
-      ...(limits.memory !== undefined || limits.swap !== undefined ? ['memory'] : []),
-      ...(limits.pids !== undefined ? ['pids'] : []),
-      ...(limits.cpus !== undefined || limits.cpuWeight !== undefined ? ['cpu'] : []),
-      ...(limits.cpuset !== undefined ? ['cpuset'] : []),
-      ...(limits.ioWeight !== undefined ? ['io'] : []),
-    ]
+    const needed = controllersFor(limits)
     for (const c of needed)
       if (!this.controllers.includes(c))
         throw new CordonError(

@@ -1,7 +1,7 @@
 // `docker run` flags with the policy's meaning, plus the seccomp profile file they name. The
 // image provides the system directories and /etc, so binds of those (and masks of host secrets
 // in them) have nothing to say in a container; every other bind is a volume.
-import { cpuShares } from '../cgroup/v1.js'
+import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
@@ -77,8 +77,7 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
   if (l.cpus !== undefined) flags.push(['--cpus', String(l.cpus)])
   if (l.cpuWeight !== undefined) flags.push(['--cpu-shares', String(cpuShares(l.cpuWeight))])
   if (l.cpuset !== undefined) flags.push(['--cpuset-cpus', l.cpuset])
-  if (l.ioWeight !== undefined)
-    flags.push(['--blkio-weight', String(Math.min(1000, Math.max(10, l.ioWeight)))])
+  if (l.ioWeight !== undefined) flags.push(['--blkio-weight', String(blkioWeight(l.ioWeight))])
   if (l.timeoutMs !== undefined)
     gaps.push({
       statement: 'limits.timeout',

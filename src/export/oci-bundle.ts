@@ -4,7 +4,7 @@
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
-import { cpuShares } from '../cgroup/v1.js'
+import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { rlimitsFor } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
@@ -212,7 +212,7 @@ export function ociConfig(
   if (l.cpuWeight !== undefined) cpu.shares = cpuShares(l.cpuWeight)
   if (l.cpuset !== undefined) cpu.cpus = l.cpuset
   if (Object.keys(cpu).length) resources.cpu = cpu
-  if (l.ioWeight !== undefined) resources.blockIO = { weight: Math.min(1000, Math.max(10, l.ioWeight)) }
+  if (l.ioWeight !== undefined) resources.blockIO = { weight: blkioWeight(l.ioWeight) }
   // Inside a user namespace, RLIMIT_NPROC counts that namespace's processes: the pids limit
   // for callers without a cgroup, as in cordon's own run.
   const rlimits = rlimitsFor(policy, options.uid)

@@ -4,6 +4,7 @@
 import { pidsAsNproc } from '../plan/compile.js'
 import { sizeWord } from '../policy/schema.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
+import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
 
 export type Status = 'full' | 'partial' | 'none'
 
@@ -76,17 +77,6 @@ export function statementStatus(
   return out
 }
 
-/** The controller each limit needs. */
-export const LIMIT_CONTROLLERS: Record<string, string> = {
-  memory: 'memory',
-  swap: 'memory',
-  pids: 'pids',
-  cpus: 'cpu',
-  cpuWeight: 'cpu',
-  cpuset: 'cpuset',
-  ioWeight: 'io',
-}
-
 const LIMIT_WORDS: Record<string, string> = {
   memory: 'memory',
   swap: 'swap',
@@ -102,7 +92,7 @@ const LIMIT_WORDS: Record<string, string> = {
 function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[] {
   const { ok, why, delegated, controllers } = host.cgroup
   const cgroupFor = (name: string) => {
-    const controller = LIMIT_CONTROLLERS[name]!
+    const controller = LIMIT_CONTROLLERS[name as keyof typeof LIMIT_CONTROLLERS]
     const has = ok && (controllers === undefined || controllers.includes(controller))
     const reason = ok
       ? `the cgroup delegated to this user (${delegated}) has no ${controller} controller`

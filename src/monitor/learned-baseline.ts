@@ -4,15 +4,10 @@
 import { readFileSync } from 'node:fs'
 import type { Observation } from '../learn/observation.js'
 
-export interface LearnedRate {
-  /** Calls of the rule's syscalls per window that the learn runs treated as normal. */
-  perWindow: number
-  /** How it was read: "peak" (the most within a second) or "average" (older files). */
-  basis: 'peak' | 'average'
-}
-
-/** The rate of `syscalls` in observation `file`, scaled to `windowMs`; throws with the reason. */
-export function learnedRate(file: string, syscalls: readonly string[], windowMs: number): LearnedRate {
+/** Calls of `syscalls` per `windowMs` that the learn runs in observation `file` treated as
+ * normal: their peaks within a second, or (older files without peaks) the average; throws
+ * with the reason. */
+export function learnedRate(file: string, syscalls: readonly string[], windowMs: number): number {
   let o: Observation
   try {
     o = JSON.parse(readFileSync(file, 'utf8')) as Observation
@@ -29,7 +24,7 @@ export function learnedRate(file: string, syscalls: readonly string[], windowMs:
   const uses = syscalls.map((s) => o.syscalls[s]).filter((u) => u !== undefined)
   // The sum of per-syscall peaks bounds the peak of their sum from above: a lenient baseline.
   if (uses.every((u) => u.peakPerSecond !== undefined))
-    return { perWindow: (uses.reduce((t, u) => t + u.peakPerSecond!, 0) * windowMs) / 1000, basis: 'peak' }
+    return (uses.reduce((t, u) => t + u.peakPerSecond!, 0) * windowMs) / 1000
   const calls = uses.reduce((t, u) => t + u.count, 0)
-  return { perWindow: seconds > 0 ? (calls / seconds) * (windowMs / 1000) : calls, basis: 'average' }
+  return seconds > 0 ? (calls / seconds) * (windowMs / 1000) : calls
 }

@@ -1,7 +1,7 @@
 // Rules files: lists, macros and rules (YAML). Later files override earlier ones by name, so a
 // user file can retune or disable (`enabled: false`) a rule of the default file.
 import { readFileSync } from 'node:fs'
-import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path'
+import { dirname, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
 import { CordonError, suggest } from '../errors.js'
@@ -78,7 +78,6 @@ export interface Baseline {
   learnMs: number
   /** Or the rate read from a learn run's observations (`from`), in events per windowMs. */
   learned?: number
-  from?: string
   windowMs: number
   /** Fire when the rate exceeds max(min, factor × learned). */
   factor: number
@@ -255,15 +254,13 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
           `${where}.baseline.from`,
           'a learn run records syscall counts: name the syscalls in `when` (e.g. `syscall in (clone, fork)`)',
         )
-      const file = isAbsolute(b.from)
-        ? b.from
-        : resolvePath(source === 'rules' ? '.' : dirname(source), b.from)
+      // Relative to the rules file (or the working directory for rules given as text).
+      const file = resolvePath(source === 'rules' ? '.' : dirname(source), b.from)
       try {
-        baseline.learned = learnedRate(file, syscalls, baseline.windowMs).perWindow
+        baseline.learned = learnedRate(file, syscalls, baseline.windowMs)
       } catch (e) {
         fail(source, `${where}.baseline.from`, (e as Error).message)
       }
-      baseline.from = file
     }
   }
   if (raw.rate !== undefined && baseline) fail(source, where, 'give `rate` or `baseline`, not both')

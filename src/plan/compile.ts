@@ -103,7 +103,8 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
   ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
-  const filter = cachedFilter(policy.seccomp, seccompExtras(policy), ctx.arch, ctx.watch, ctx.trace)
+  const extras = seccompExtras(policy)
+  const filter = cachedFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
@@ -115,8 +116,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(
     `seccomp: profile ${profile}${own ? ` + ${own} rule(s)` : ''}, ${filter.instructions} instructions; ` +
       'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied' +
-      (policy.tcp ? '; IP sockets other than TCP refused (tcp statements)' : '') +
-      (policy.namespaces.net ? '' : "; the host's proc connector refused (no net namespace)"),
+      extras.map((e) => `; ${EXTRA_NOTES[e]}`).join(''),
   )
   return { ops, notes }
 }
@@ -141,9 +141,11 @@ export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
 /** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:` and
  * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace. */
 export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
-  const extra = seccompExtras(policy).map((name) => SECCOMP_EXTRAS[name])
-  return extra.length ? [...policy.seccomp, ...extra] : policy.seccomp
+  return withExtras(policy.seccomp, seccompExtras(policy))
 }
+
+const withExtras = (own: ResolvedPolicy['seccomp'], extras: readonly SeccompExtra[]) =>
+  extras.length ? [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])] : own
 
 /** The layers the compiler adds, by name, in the order they are appended (also the suffix of
  * their precompiled built-in filters: `x64:default+host-network`). */
@@ -198,6 +200,10 @@ export const TCP_ONLY = {
 
 export const SECCOMP_EXTRAS = { 'tcp-only': TCP_ONLY, 'host-network': HOST_NETWORK_GUARD } as const
 export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
+const EXTRA_NOTES: Record<SeccompExtra, string> = {
+  'tcp-only': 'IP sockets other than TCP refused (tcp statements)',
+  'host-network': "the host's proc connector refused (no net namespace)",
+}
 
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
  * compile each distinct one once. Bounded, oldest evicted first. */
@@ -215,7 +221,7 @@ function cachedFilter(
   watch: readonly string[] = [],
   trace?: FilterRewrite,
 ): PlanFilter {
-  const layers = [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])]
+  const layers = withExtras(own, extras)
   const profileKey = watch.length || trace ? undefined : precompiledKey(own, arch)
   const builtIn = profileKey && `${profileKey}${extras.map((e) => `+${e}`).join('')}`
   const program = builtIn ? precompiledProgram(builtIn) : undefined

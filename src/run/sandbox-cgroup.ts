@@ -1,8 +1,9 @@
 // The cgroup of one sandbox: made before it starts (root: cordon's subtree; others: their
 // delegated v2 subtree), with the policy's limits, and joined by the launcher as its first step.
-import type { Cgroup } from '../cgroup/driver.js'
+import { type Cgroup, controllersFor, LIMIT_CONTROLLERS, type Limits } from '../cgroup/driver.js'
 import { groupName } from '../cgroup/fs.js'
 import {
+  type CgroupAccess,
   type CgroupMounts,
   cgroupAccess,
   cgroupMounted,
@@ -11,7 +12,6 @@ import {
 } from '../cgroup/select.js'
 import { CgroupV2Driver } from '../cgroup/v2.js'
 import { CordonError } from '../errors.js'
-import { LIMIT_CONTROLLERS } from '../landlock/status.js'
 import type { Plan, PlanOp } from '../plan/model.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
@@ -26,7 +26,7 @@ export function makeCgroup(
   always: boolean,
   required: boolean,
   version?: 1 | 2,
-): { cgroup: Cgroup | undefined; plan: Plan } {
+): { cgroup: Cgroup | undefined; plan: Plan; access?: CgroupAccess } {
   const resources = { ...limits }
   delete resources.timeoutMs
   const limited = Object.values(resources).some((v) => v !== undefined)
@@ -40,31 +40,28 @@ export function makeCgroup(
         `the policy requires its limits (limits.require, --require limits) but they cannot be enforced: ${access.why}; ` +
           'run as root, or drop the requirement to run with them best effort (reported as not enforced)',
       )
-    return { cgroup: undefined, plan } // best effort, reported; for freezing alone SIGSTOP will do
+    return { cgroup: undefined, plan, access } // best effort, reported; for freezing alone SIGSTOP will do
   }
   let cgroup: Cgroup
   try {
     if (access.delegated) {
       // An unprivileged caller's own subtree: the limits its controllers can set; the others
       // are reported as not enforced (statementStatus), or refused when required.
-      const missing = Object.keys(resources).filter(
-        (k) =>
-          resources[k as keyof typeof resources] !== undefined &&
-          !access.controllers?.includes(LIMIT_CONTROLLERS[k]!),
-      )
+      const missing = controllersFor(resources).filter((c) => !access.controllers?.includes(c))
       if (missing.length && required)
         throw new CordonError(
           'setup_failed',
-          `the policy requires its limits (limits.require, --require limits) but the cgroup delegated to this user (${access.delegated}) has no ${[...new Set(missing.map((k) => LIMIT_CONTROLLERS[k]))].join(', ')} controller; ` +
+          `the policy requires its limits (limits.require, --require limits) but the cgroup delegated to this user (${access.delegated}) has no ${missing.join(', ')} controller; ` +
             'delegate it (systemd: Delegate=yes), or drop the requirement',
         )
-      for (const k of missing) delete resources[k as keyof typeof resources]
+      for (const k of Object.keys(LIMIT_CONTROLLERS) as (keyof Limits)[])
+        if (missing.includes(LIMIT_CONTROLLERS[k])) delete resources[k]
       cgroup = new CgroupV2Driver(access.delegated, access.controllers).create(groupName(++groups), resources)
     } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
   } catch (e) {
     if (limited || version) throw e
-    return { cgroup: undefined, plan } // only wanted for freezing: SIGSTOP will do
+    return { cgroup: undefined, plan, access } // only wanted for freezing: SIGSTOP will do
   }
   const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
-  return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] } }
+  return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] }, access }
 }

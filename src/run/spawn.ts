@@ -12,6 +12,7 @@ import { type CompileContext, callerContext, compilePlan } from '../plan/compile
 import { encodePlan } from '../plan/encode.js'
 import type { Plan } from '../plan/model.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
+import type { CgroupAccess } from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
@@ -73,6 +74,9 @@ export interface SandboxProcess {
   kill(signal?: NodeJS.Signals | number): boolean
   /** The sandbox's cgroup when it has limits: freeze(), thaw(), stats(), events(). */
   readonly cgroup: Cgroup | undefined
+  /** Whether this caller could have a cgroup, as decided for this run (when it has limits or
+   * asked for one): what its limit statements are judged against. */
+  readonly cgroupAccess: CgroupAccess | undefined
   /** Stops every process of the sandbox (cgroup freezer, else SIGSTOP to each); returns which. */
   freeze(): string
   thaw(): void
@@ -119,7 +123,7 @@ export function spawn(
 ): SandboxProcess {
   const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
   const compiled = toPlan(input, ctx)
-  const { cgroup, plan } = makeCgroup(
+  const { cgroup, plan, access } = makeCgroup(
     compiled.limits,
     compiled.plan,
     options.cgroup === true,
@@ -258,6 +262,7 @@ export function spawn(
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
     cgroup,
+    cgroupAccess: access,
     freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
     thaw: () => thawSandbox(cgroup, child.pid),
     child,

@@ -134,7 +134,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       reportEnforcement(
         statementStatus(policy, ev.abi, ev.code ? `Landlock unavailable (${ev.code})` : undefined, {
           uid: process.getuid?.() ?? 0,
-          cgroup: cgroupAccess(),
+          cgroup: child.cgroupAccess ?? cgroupAccess(),
         }),
         values.json === true,
       )
