@@ -150,6 +150,27 @@ static void print_audit(void)
 	close(fd);
 }
 
+/* Whether the i386 entry point (int 0x80) works for a 64-bit process: some kernels are built
+ * without IA32 emulation or boot with it off (ia32_emulation=0), and then it faults. Tried in a
+ * child, since the fault kills. null on other architectures. */
+static void print_i386_entry(void)
+{
+#if defined(__x86_64__)
+	pid_t child = fork();
+	if (child == 0) {
+		long ret;
+		__asm__ volatile("int $0x80" : "=a"(ret) : "0"(20L) : "memory"); /* i386 getpid */
+		_exit(ret == (long)getpid() ? 0 : 1);
+	}
+	int status = 0;
+	int ok = child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+		 WEXITSTATUS(status) == 0;
+	printf("\"i386Entry\":%s", ok ? "true" : "false");
+#else
+	printf("\"i386Entry\":null");
+#endif
+}
+
 int probe_print(void)
 {
 	printf("{\"version\":1,\"uid\":%u,", (unsigned)getuid());
@@ -162,6 +183,8 @@ int probe_print(void)
 	print_seccomp();
 	printf(",");
 	print_audit();
+	printf(",");
+	print_i386_entry();
 	printf("}\n");
 	return fflush(stdout) ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
+import { procMaskedPaths } from '../mounts/view.js'
 import { rlimitsFor } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
@@ -64,19 +65,8 @@ const NAMESPACE_TYPES: Record<string, string> = {
   time: 'time',
 }
 
-/** What runc itself masks: kernel interfaces no container needs. */
-const MASKED = [
-  '/proc/acpi',
-  '/proc/asound',
-  '/proc/kcore',
-  '/proc/keys',
-  '/proc/latency_stats',
-  '/proc/timer_list',
-  '/proc/timer_stats',
-  '/proc/sched_debug',
-  '/proc/scsi',
-  '/sys/firmware',
-]
+/** What cordon's own proc mount hides (mounts/view.ts), and /sys/firmware as runc does. */
+const MASKED = [...procMaskedPaths(), '/sys/firmware']
 /** The same /proc files cordon's own proc mount makes read-only (native/view.c do_proc). */
 const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
 

@@ -20,6 +20,8 @@ export interface KernelProbe {
   seccomp: { filter: boolean; actions: string[] }
   /** enabled: 0 off, 1 on, 2 locked; or the errno when this user may not ask. */
   audit: { enabled?: number } & ErrnoResult
+  /** x86_64: whether the i386 entry point (int 0x80) works here; null elsewhere. */
+  i386Entry: boolean | null
 }
 
 export type CgroupLayout = 'v2' | 'v1' | 'hybrid' | 'none'

@@ -36,6 +36,41 @@ export const realHostFs: HostFs = {
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
 
+/** Files of a fresh proc that show or act on the whole machine rather than the sandbox: kernel
+ * memory and its layout (kcore, kallsyms, vmallocinfo, slabinfo, pagetypeinfo, iomem, kpage*),
+ * the host's keys, kernel log and timers, hardware. runc's masked list and the rest of its kind;
+ * each is hidden (an unopenable file, an empty directory) when this kernel has it. */
+export const PROC_MASKED = [
+  'acpi',
+  'asound',
+  'buddyinfo',
+  'interrupts',
+  'iomem',
+  'ioports',
+  'kallsyms',
+  'kcore',
+  'key-users',
+  'keys',
+  'kmsg',
+  'kpagecgroup',
+  'kpagecount',
+  'kpageflags',
+  'latency_stats',
+  'mtrr',
+  'pagetypeinfo',
+  'sched_debug',
+  'schedstat',
+  'scsi',
+  'slabinfo',
+  'timer_list',
+  'timer_stats',
+  'vmallocinfo',
+  'zoneinfo',
+] as const
+
+/** What runc masks of the same: the list cordon's OCI bundles ask runc for. */
+export const procMaskedPaths = (proc = '/proc'): string[] => PROC_MASKED.map((n) => `${proc}/${n}`)
+
 function depth(path: string): number {
   return path === '/' ? 0 : path.split('/').length - 1
 }
@@ -49,7 +84,9 @@ function devOps(dest: string): PlanOp[] {
       op: 'bind',
       src: `/dev/${d}`,
       dest: at(d),
-      flags: { dev: true, optional: d === 'tty' },
+      // Read-only: reading and writing a device goes on, changing its metadata (chmod, chown,
+      // utimes) on the host's node does not.
+      flags: { dev: true, readOnly: true, optional: d === 'tty' },
     })),
     { op: 'symlink', target: '/proc/self/fd', dest: at('fd') },
     { op: 'symlink', target: '/proc/self/fd/0', dest: at('stdin') },
@@ -59,6 +96,14 @@ function devOps(dest: string): PlanOp[] {
     { op: 'symlink', target: 'pts/ptmx', dest: at('ptmx') },
     { op: 'tmpfs', dest: at('shm'), size: 0, mode: 0o1777, flags: {} },
   ]
+}
+
+/** A directory becomes an empty read-only tmpfs; a file a nodev bind of /dev/null, so opening it
+ * fails EACCES. Nothing to hide when it is missing. */
+function maskOps(dest: string, kind: HostKind): PlanOp[] {
+  if (kind === 'missing') return []
+  if (kind === 'dir') return [{ op: 'tmpfs', dest, size: 4096, mode: 0o755, flags: { readOnly: true } }]
+  return [{ op: 'bind', src: '/dev/null', dest, flags: { readOnly: true } }]
 }
 
 function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
@@ -85,17 +130,15 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
         },
       ]
     case 'proc':
-      return [{ op: 'proc', dest: e.dest }]
+      // A fresh proc shows what the host's does (one kernel): the host's /proc says what exists.
+      return [
+        { op: 'proc', dest: e.dest },
+        ...PROC_MASKED.flatMap((name) => maskOps(`${e.dest}/${name}`, fs.kind(`/proc/${name}`))),
+      ]
     case 'dev':
       return devOps(e.dest)
-    case 'mask': {
-      const kind = fs.kind(e.dest)
-      if (kind === 'missing') return []
-      // A directory becomes an empty read-only tmpfs; a file a nodev bind of /dev/null, so opening it fails EACCES.
-      if (kind === 'dir')
-        return [{ op: 'tmpfs', dest: e.dest, size: 4096, mode: 0o755, flags: { readOnly: true } }]
-      return [{ op: 'bind', src: '/dev/null', dest: e.dest, flags: { readOnly: true } }]
-    }
+    case 'mask':
+      return maskOps(e.dest, fs.kind(e.dest))
     case 'symlink':
       return [{ op: 'symlink', target: e.target, dest: e.dest }]
     case 'file':

@@ -148,12 +148,58 @@ const withExtras = (own: ResolvedPolicy['seccomp'], extras: readonly SeccompExtr
   extras.length ? [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])] : own
 
 /** The layers the compiler adds, by name, in the order they are appended (also the suffix of
- * their precompiled built-in filters: `x64:default+host-network`). */
+ * their precompiled built-in filters: `x64:default+host-network+no-setid`). `no-setid` is in
+ * every filter and always last, so no rule of a policy can undo it. */
 export function seccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
   return [
     ...(policy.tcp ? ['tcp-only' as const] : []),
     ...(policy.namespaces.net ? [] : ['host-network' as const]),
+    'no-setid' as const,
   ]
+}
+
+const S_ISUID = 0o4000
+const S_ISGID = 0o2000
+const O_CREAT = 0o100
+const O_TMPFILE = 0o20000000 // __O_TMPFILE: the same bit on x86, arm64 and riscv64
+
+/** Rules refusing a mode argument with a set-id bit; with `flagsIndex`, only when the open flags
+ * there create a file (O_CREAT or O_TMPFILE: without them the mode is ignored, often garbage). */
+function setidRules(syscalls: string[], modeIndex: number, flagsIndex?: number) {
+  const bitSet = (index: number, bit: number) => ({
+    index,
+    op: 'masked-eq' as const,
+    mask: bit,
+    value: bit,
+    width: 32 as const,
+  })
+  return [S_ISUID, S_ISGID].flatMap((bit) =>
+    flagsIndex === undefined
+      ? [{ syscalls, action: 'errno(EPERM)', args: [bitSet(modeIndex, bit)] }]
+      : [O_CREAT, O_TMPFILE].map((flag) => ({
+          syscalls,
+          action: 'errno(EPERM)',
+          args: [bitSet(modeIndex, bit), bitSet(flagsIndex, flag)],
+        })),
+  )
+}
+
+/** No sandbox leaves a setuid or setgid file behind (DESIGN.md): on a writable bind a set-id
+ * file outlives the sandbox, and whoever runs it on the host gets its owner's identity. The
+ * kernel honours those bits in chmod, on create (open/openat/creat with O_CREAT or O_TMPFILE)
+ * and in mknod; mkdir drops them itself. openat2 hides its mode behind a pointer, so it is
+ * refused with ENOSYS (callers fall back to openat); io_uring performs opens the filter never
+ * sees. The mount view's nosuid keeps them from working inside; this keeps them off the disk. */
+export const NO_SETID = {
+  origin: 'no set-id files',
+  rules: [
+    ...setidRules(['chmod', 'fchmod', 'creat', 'mknod'], 1),
+    ...setidRules(['fchmodat', 'fchmodat2', 'mknodat'], 2),
+    ...setidRules(['open'], 2, 1),
+    ...setidRules(['openat'], 3, 2),
+    { syscalls: ['openat2'], action: 'errno(ENOSYS)' },
+    { syscalls: ['io_uring_setup'], action: 'errno(EPERM)' },
+  ],
 }
 
 /** In the host's network namespace the kernel's proc connector is the host's: a sandbox could
@@ -198,11 +244,16 @@ export const TCP_ONLY = {
   ],
 }
 
-export const SECCOMP_EXTRAS = { 'tcp-only': TCP_ONLY, 'host-network': HOST_NETWORK_GUARD } as const
+export const SECCOMP_EXTRAS = {
+  'tcp-only': TCP_ONLY,
+  'host-network': HOST_NETWORK_GUARD,
+  'no-setid': NO_SETID,
+} as const
 export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
 const EXTRA_NOTES: Record<SeccompExtra, string> = {
   'tcp-only': 'IP sockets other than TCP refused (tcp statements)',
   'host-network': "the host's proc connector refused (no net namespace)",
+  'no-setid': 'setuid/setgid modes refused (chmod, create, mknod; openat2 ENOSYS, io_uring refused)',
 }
 
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
@@ -232,7 +283,9 @@ function cachedFilter(
     let spec = resolveSeccomp(layers)
     if (watch.length) spec = watchSyscalls(spec, watch)
     const traced = trace?.rewrite(spec)
-    if (traced) spec = traced.filter
+    // Learn and audit turn refusals into recorded calls; the set-id guard stays a refusal.
+    if (traced)
+      spec = { ...traced.filter, rules: [...traced.filter.rules, ...resolveSeccomp([{ ...NO_SETID }]).rules] }
     const compiled = compileSeccomp(spec, entryPoints(arch))
     filter = { program: compiled.program, instructions: compiled.instructions }
     const responder = traced?.responder ?? (hasNotify(spec) ? responderSpec(spec) : undefined)

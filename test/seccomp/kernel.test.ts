@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { callerContext, compilePlan, type Policy, resolvePolicy, run } from '../../src/index.js'
+import { probeKernel } from '../../src/host/probe.js'
 import { entryPoints } from '../../src/seccomp/arch.js'
 import { compileSeccomp } from '../../src/seccomp/compile.js'
 import { resolveSeccomp } from '../../src/seccomp/resolve.js'
@@ -49,7 +50,9 @@ describe(
       assert.equal((await call('native', 110)).out, 'ret=-1 errno=EACCES') // getppid
     })
 
-    test('the i386 entry point (int 0x80) is filtered by its own table', async () => {
+    test('the i386 entry point (int 0x80) is filtered by its own table', async (t) => {
+      if (probeKernel().i386Entry === false)
+        return t.skip('this kernel has no i386 entry point (int 0x80 faults: no IA32 emulation)')
       assert.equal((await call('i386', 64)).out, 'ret=-1 errno=EACCES') // getppid on i386
       assert.equal((await call('i386', 26)).out, 'ret=-1 errno=EPERM') // ptrace on i386
       assert.match((await call('i386', 20)).out, /^ret=2 errno=0$/) // getpid: pid 2 in the sandbox
@@ -122,7 +125,7 @@ describe(
       assert.match(cordon(udp).stdout, /→ ALLOW/)
       assert.match(cordon([...udp, '--tcp-connect', '443']).stdout, /→ ERRNO\(13\)/)
       assert.match(r.stdout, /^x86_64 ptrace \(101\) → ERRNO\(1\) after \d+ instructions/)
-      assert.match(r.stdout, /; ptrace/)
+      assert.match(r.stdout, /ret {2}ERRNO\(1\)\n$/)
       const i386 = cordon([
         'seccomp',
         'test',
