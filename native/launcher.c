@@ -19,6 +19,7 @@
 #include "view.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <limits.h>
@@ -235,6 +236,47 @@ static void write_map(const struct plan *p, pid_t pid, uint16_t code, unsigned c
 		die_step(EXIT_CORDON, file, map, NULL, errno);
 }
 
+/* A map that does not hold the caller's own uid (a root caller's sandbox remapped to an
+ * unprivileged range) leaves the sandbox's first process with ids its namespace cannot name:
+ * it must become one of the mapped ids, and carry none of the caller's groups. Returns the
+ * first mapped inside uid and gid then, else 0 with *inside_uid = -1. */
+static int remapped_ids(const struct plan *p, long *inside_uid, long *inside_gid)
+{
+	*inside_uid = *inside_gid = -1;
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != OP_UID_MAP && op->code != OP_GID_MAP)
+			continue;
+		if (op->b == PLAN_CALLER_ID)
+			return 0;
+		long *slot = op->code == OP_UID_MAP ? inside_uid : inside_gid;
+		if (*slot < 0)
+			*slot = op->a;
+	}
+	return *inside_uid >= 0 && *inside_gid >= 0;
+}
+
+static int has_idmapped_binds(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_ops; i++)
+		if (p->ops[i].code == OP_BIND && (p->ops[i].a & BIND_IDMAP))
+			return 1;
+	return 0;
+}
+
+/* After the id maps: the sandbox's user namespace is what the idmapped trees are seen through. */
+static void send_idmapped_binds(const struct plan *p, pid_t pid, int sock)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+	int userns = open(path, O_RDONLY | O_CLOEXEC);
+	if (userns < 0)
+		die_step(EXIT_CORDON, "idmapped bind", path, NULL, errno);
+	view_send_idmapped(p, userns, sock);
+	close(userns);
+	close(sock);
+}
+
 static void setup_user_namespace(const struct plan *p, pid_t pid)
 {
 	/* setgroups must be denied before gid_map is written: an unprivileged map requires it,
@@ -323,6 +365,7 @@ static void bring_up_loopback(void)
 
 struct pipes {
 	int sync[2];   /* launcher → sandbox: id maps written, go */
+	int idmap[2];  /* launcher → sandbox: idmapped trees (view.h), or -1 */
 	int exec[2];   /* sandbox → launcher: 'F' on failure, EOF on execve */
 	int status[2]; /* init → launcher: the command's wait status */
 };
@@ -335,12 +378,25 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	close(pp->sync[1]);
 	close(pp->exec[0]);
 	close(pp->status[0]);
+	if (pp->idmap[0] >= 0) {
+		close(pp->idmap[0]);
+		view_set_idmap_sock(pp->idmap[1]);
+	}
 	ev_set_fail_fd(pp->exec[1]);
 	if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
 		die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
 	if (read(pp->sync[0], &go, 1) != 1 || go != 'g')
 		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
 	close(pp->sync[0]);
+	long inside_uid, inside_gid;
+	if ((p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid)) {
+		if (setresgid((gid_t)inside_gid, (gid_t)inside_gid, (gid_t)inside_gid) ||
+		    setresuid((uid_t)inside_uid, (uid_t)inside_uid, (uid_t)inside_uid))
+			die_step(EXIT_CORDON, "become the mapped ids", NULL, NULL, errno);
+		/* A change of credentials clears the parent-death signal: set it again. */
+		if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+			die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
+	}
 	if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP))
 		die_step(EXIT_CORDON, "unshare cgroup namespace", NULL, NULL, errno);
 	cmd->saved_umask = umask(0);
@@ -355,6 +411,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			bring_up_loopback();
 	}
 	cmd->first_op = i;
+	if (pp->idmap[1] >= 0)
+		close(pp->idmap[1]);
 	if ((p->clone_flags & CLONE_NEWTIME) && unshare(CLONE_NEWTIME))
 		die_step(EXIT_CORDON, "unshare time namespace", NULL, NULL, errno);
 	if (!p->has_init)
@@ -517,11 +575,24 @@ int main(int argc, char **argv)
 	struct pipes pp;
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
+	pp.idmap[0] = pp.idmap[1] = -1;
+	if (has_idmapped_binds(&p)) {
+		if (!(p.clone_flags & CLONE_NEWUSER) || !(p.clone_flags & CLONE_NEWNS))
+			die_msg("plan: idmapped binds need a user and a mount namespace");
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pp.idmap))
+			die_step(EXIT_CORDON, "socketpair", NULL, NULL, errno);
+	}
 	cmd.exec_fd = pp.exec[1];
 	int notify_pair[2] = { -1, -1 };
 	if (p.responder && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_pair))
 		die_step(EXIT_CORDON, "socketpair", NULL, NULL, errno);
 	cmd.notify_sock = notify_pair[1];
+
+	/* A remapped sandbox must not carry the caller's supplementary groups (host gid 0...): its
+	 * namespace denies setgroups, so they are dropped here, before the clone. */
+	long remap_uid, remap_gid;
+	if ((p.clone_flags & CLONE_NEWUSER) && remapped_ids(&p, &remap_uid, &remap_gid) && setgroups(0, NULL))
+		die_step(EXIT_CORDON, "drop supplementary groups", NULL, NULL, errno);
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join. */
@@ -555,6 +626,10 @@ int main(int argc, char **argv)
 	close(pp.status[1]);
 	if (p.clone_flags & CLONE_NEWUSER)
 		setup_user_namespace(&p, pid);
+	if (pp.idmap[0] >= 0) {
+		close(pp.idmap[1]);
+		send_idmapped_binds(&p, pid, pp.idmap[0]);
+	}
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	if (joined)

@@ -75,8 +75,9 @@ enum bind_flag {
 	BIND_OPTIONAL = 1u << 1, /* a missing source is skipped, not an error */
 	BIND_DEV = 1u << 2,      /* keep device nodes usable (no nodev) */
 	BIND_NOEXEC = 1u << 3,
+	BIND_IDMAP = 1u << 4,    /* the host's ids seen through the sandbox's user namespace (view.h) */
 };
-#define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC)
+#define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP)
 
 #define IDS_SETGROUPS 1u
 

@@ -61,6 +61,15 @@ static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags, u
 	struct cordon_mount_attr attr = { .attr_set = set };
 	return (int)syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr);
 }
+/* MOUNT_ATTR_IDMAP: the tree's files seen through the id mapping of user namespace userns_fd. */
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+static inline int sys_mount_setattr_idmap(int dfd, unsigned flags, uint64_t set, int userns_fd)
+{
+	struct cordon_mount_attr attr = { .attr_set = set | MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
+	return (int)syscall(SYS_mount_setattr, dfd, "", flags, &attr, sizeof attr);
+}
 static inline int sys_fsopen(const char *fs, unsigned flags)
 {
 	return (int)syscall(SYS_fsopen, fs, flags);

@@ -17,12 +17,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #define SCRATCH "/tmp" /* host directory the scratch tmpfs covers, in our namespace only */
 #define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 
 static int old_fd = -1; /* host root, seen from the scratch tmpfs */
+static int idmap_sock = -1; /* idmapped trees from the launcher (view_send_idmapped) */
 static int new_fd = -1; /* root of the view being built */
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
@@ -160,16 +162,46 @@ static uint64_t mount_attrs(uint32_t flags)
 	       (flags & BIND_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
 }
 
+/* One idmapped tree from the launcher, or -1 when none came (the launcher failed and says why). */
+static int recv_tree(void)
+{
+	char byte, control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			      .msg_controllen = sizeof control };
+	if (idmap_sock < 0 || recvmsg(idmap_sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
 static void do_bind(const struct plan_op_rec *op)
 {
 	const char *src = op->s1, *dest = op->s2;
+	struct stat st;
+	if (op->a & BIND_IDMAP) {
+		int tree = recv_tree(); /* made and given its attributes by the launcher */
+		if (tree < 0) {
+			if (op->a & BIND_OPTIONAL)
+				return; /* a missing optional source: the launcher sent an empty message */
+			errno = EPROTO;
+			fail("idmapped bind", src, dest);
+		}
+		if (fstat(tree, &st))
+			fail("idmapped bind", src, dest);
+		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind", src);
+		return;
+	}
 	int from = open_in(old_fd, src, 0);
 	if (from < 0) {
 		if (errno == ENOENT && (op->a & BIND_OPTIONAL))
 			return;
 		fail("bind", src, dest);
 	}
-	struct stat st;
 	if (fstat(from, &st))
 		fail("bind", src, dest);
 	int tree = sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
@@ -179,6 +211,65 @@ static void do_bind(const struct plan_op_rec *op)
 	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
 		fail(op->a & BIND_RO ? "bind read-only" : "bind", src, dest);
 	attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "bind", src);
+}
+
+static void send_tree(int sock, int tree, const char *src)
+{
+	char byte = 't', control[CMSG_SPACE(sizeof(int))];
+	memset(control, 0, sizeof control);
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (tree >= 0) {
+		msg.msg_control = control;
+		msg.msg_controllen = sizeof control;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &tree, sizeof tree);
+	}
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+		fail("idmapped bind", src, NULL);
+}
+
+size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
+{
+	size_t sent = 0;
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		fail("idmapped bind", "/", NULL);
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != OP_BIND || !(op->a & BIND_IDMAP))
+			continue;
+		/* Resolved as the sandbox resolves its other sources: under the host root, no magic links. */
+		int from = open_in(root, op->s1, 0);
+		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
+			send_tree(sock, -1, op->s1);
+			sent++;
+			continue;
+		}
+		int tree = from < 0 ? -1
+				    : sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+								      AT_EMPTY_PATH);
+		if (tree < 0)
+			fail("idmapped bind", op->s1, op->s2);
+		close(from);
+		if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a), userns_fd)) {
+			/* EINVAL: a filesystem in the tree cannot be idmapped (say which, then the fix). */
+			die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
+		}
+		send_tree(sock, tree, op->s1);
+		close(tree);
+		sent++;
+	}
+	close(root);
+	return sent;
+}
+
+void view_set_idmap_sock(int sock)
+{
+	idmap_sock = sock;
 }
 
 static int new_fs(const char *type, const char *step, const char *dest)

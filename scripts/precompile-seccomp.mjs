@@ -15,7 +15,10 @@ const { SECCOMP_EXTRAS } = await lib('plan/compile.js')
 
 // Each profile alone and with the layers the compiler adds (tcp statements, host network), in
 // the order it appends them (no-setid is always there, last).
-const EXTRA_SETS = [[], ['tcp-only'], ['host-network'], ['tcp-only', 'host-network']].map((s) => [...s, 'no-setid'])
+const EXTRA_SETS = [[], ['tcp-only'], ['host-network'], ['tcp-only', 'host-network']].map((s) => [
+  ...s,
+  'no-setid',
+])
 
 const out = {}
 for (const arch of ['x64', 'arm64', 'riscv64'])

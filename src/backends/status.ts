@@ -3,7 +3,12 @@
 // gVisor every one of those layers is gVisor's own kernel (the Sentry), in front of a host
 // kernel the command never talks to directly.
 import { cgroupAccess } from '../cgroup/select.js'
-import { type LimitsHost, type StatementStatus, statementStatus } from '../landlock/status.js'
+import {
+  HOST_ROOT_STATEMENT,
+  type LimitsHost,
+  type StatementStatus,
+  statementStatus,
+} from '../landlock/status.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type Backend, RUNTIMES } from './runtime.js'
 
@@ -17,7 +22,12 @@ export function backendStatus(
   const title = RUNTIMES[backend].title
   // An OCI container always has a mount namespace, and rootless runtimes a user namespace.
   const ns = { ...policy.namespaces, mount: true, user: policy.namespaces.user || host.uid !== 0 }
-  const statements = statementStatus({ ...policy, namespaces: ns }, 0, `${title} has no Landlock layer`, host)
+  const statements = statementStatus(
+    { ...policy, namespaces: ns },
+    0,
+    `${title} has no Landlock layer`,
+    host,
+  ).map((s) => (s.statement === HOST_ROOT_STATEMENT ? hostRootInBundle(s, title) : s))
   if (backend !== 'gvisor') return statements
   // The cgroup and rlimits bound the whole sandbox (Sentry and gofer) from the host's side.
   const inGvisor = (layer: string) =>
@@ -27,4 +37,15 @@ export function backendStatus(
     enforcedBy: s.enforcedBy.map(inGvisor),
     missing: s.missing.map((m) => ({ ...m, layer: inGvisor(m.layer) })),
   }))
+}
+
+/** The bundle maps a root caller's container to host root (runc 1.1 has no idmapped mounts, so a
+ * remapped container could not write its writable binds): only the set-id guard holds. */
+function hostRootInBundle(s: StatementStatus, title: string): StatementStatus {
+  const missing = [
+    ...s.missing.filter((m) => m.layer !== 'id range'),
+    { layer: 'id range', why: `${title} runs a root caller's container as host root` },
+  ]
+  const enforcedBy = s.enforcedBy.filter((l) => l !== 'id range')
+  return { ...s, enforcedBy, missing, status: enforcedBy.length ? 'partial' : 'none' }
 }

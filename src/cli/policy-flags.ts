@@ -25,6 +25,7 @@ export const POLICY_OPTIONS = {
   cwd: { type: 'string' },
   uid: { type: 'string' },
   gid: { type: 'string' },
+  'host-root': { type: 'boolean' },
   seccomp: { type: 'string' },
   require: { type: 'string', multiple: true },
   'no-namespaces': { type: 'boolean' },
@@ -52,6 +53,8 @@ export const POLICY_HELP = `Policy:
       --pass-env K       copy a variable from this environment; repeatable
       --cwd DIR          working directory inside
       --uid N, --gid N   identity inside (default: yours)
+      --host-root        root only: keep host root's file permissions inside (default: root's
+                         sandboxes run as an unprivileged host id range; see README)
       --tcp-connect P    allow TCP connections to port P only (repeatable; other IP sockets refused)
       --tcp-bind P       allow binding TCP port P only (repeatable)
       --require landlock[=ABI]  refuse to run unless Landlock (at least that ABI) is enforced
@@ -83,6 +86,7 @@ export interface PolicyFlagValues {
   cwd?: string
   uid?: string
   gid?: string
+  'host-root'?: boolean
   seccomp?: string
   require?: string[]
   'no-namespaces'?: boolean
@@ -151,10 +155,11 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (flags.hostname !== undefined) overlay.hostname = flags.hostname
   if (flags.cwd !== undefined) overlay.cwd = resolve('/', flags.cwd)
   if (flags['pass-env'] || flags.env) overlay.env = { pass: flags['pass-env'] ?? [], set }
-  if (flags.uid !== undefined || flags.gid !== undefined)
+  if (flags.uid !== undefined || flags.gid !== undefined || flags['host-root'])
     overlay.user = {
       ...(flags.uid !== undefined ? { uid: id('uid', flags.uid) } : {}),
       ...(flags.gid !== undefined ? { gid: id('gid', flags.gid) } : {}),
+      ...(flags['host-root'] ? { hostRoot: true } : {}),
     }
   if (flags.seccomp !== undefined) overlay.seccomp = seccompFlag(flags.seccomp)
   if (flags['tcp-connect'] || flags['tcp-bind'])

@@ -73,8 +73,26 @@ export function statementStatus(
     out.push(
       judge(`network ${policy.network}`, [{ layer: 'net namespace', ok: ns.net, why: 'no net namespace' }]),
     )
+  if (limits?.uid === 0) out.push(identityStatus(policy))
   if (limits) out.push(...limitStatus(policy, limits))
   return out
+}
+
+/** The statement a root caller's sandbox always makes (plan/compile.ts sandboxIdentity): it holds
+ * no host root file powers. The id range takes them away; the no-setid seccomp layer keeps a
+ * set-id file off any disk it can write. `user.hostRoot` gives them back, and says so. */
+export const HOST_ROOT_STATEMENT = 'no host root powers'
+export function identityStatus(policy: ResolvedPolicy): StatementStatus {
+  const inside = policy.user.uid ?? 0
+  const hostRoot = policy.user.hostRoot === true && inside === 0
+  return judge(HOST_ROOT_STATEMENT, [
+    {
+      layer: 'id range',
+      ok: !hostRoot,
+      why: 'HOST ROOT: user.hostRoot gives the sandbox host root\u2019s file permissions',
+    },
+    { layer: 'seccomp', ok: true, why: '' },
+  ])
 }
 
 const LIMIT_WORDS: Record<string, string> = {

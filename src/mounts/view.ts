@@ -76,7 +76,7 @@ function depth(path: string): number {
 }
 
 /** A minimal /dev: the harmless character devices, std streams, a private devpts and shm. */
-function devOps(dest: string): PlanOp[] {
+function devOps(dest: string, tmpfsSize = 0): PlanOp[] {
   const at = (name: string) => (dest === '/' ? `/${name}` : `${dest}/${name}`)
   return [
     { op: 'tmpfs', dest, size: 1 << 20, mode: 0o755, flags: { noexec: true } },
@@ -94,7 +94,7 @@ function devOps(dest: string): PlanOp[] {
     { op: 'symlink', target: '/proc/self/fd/2', dest: at('stderr') },
     { op: 'devpts', dest: at('pts') },
     { op: 'symlink', target: 'pts/ptmx', dest: at('ptmx') },
-    { op: 'tmpfs', dest: at('shm'), size: 0, mode: 0o1777, flags: {} },
+    { op: 'tmpfs', dest: at('shm'), size: tmpfsSize, mode: 0o1777, flags: {} },
   ]
 }
 
@@ -106,7 +106,14 @@ function maskOps(dest: string, kind: HostKind): PlanOp[] {
   return [{ op: 'bind', src: '/dev/null', dest, flags: { readOnly: true } }]
 }
 
-function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
+export interface ViewOptions {
+  /** Writable binds become idmapped mounts (a root caller's remapped sandbox, plan/compile.ts). */
+  idmapWritable?: boolean
+  /** Bytes for a tmpfs whose entry gives no size (0: the kernel's default). */
+  tmpfsSize?: number
+}
+
+function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOptions = {}): PlanOp[] {
   switch (e.kind) {
     case 'bind': {
       const kind = fs.kind(e.src)
@@ -117,14 +124,22 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
       // Reproduce a same-path symlink (/bin -> usr/bin on merged-/usr systems) as a symlink.
       if (kind === 'symlink' && e.src === e.dest)
         return [{ op: 'symlink', target: fs.readlink(e.src), dest: e.dest }]
-      return [{ op: 'bind', src: e.src, dest: e.dest, flags: { readOnly: e.readOnly, optional: e.optional } }]
+      const idmap = !e.readOnly && options.idmapWritable
+      return [
+        {
+          op: 'bind',
+          src: e.src,
+          dest: e.dest,
+          flags: { readOnly: e.readOnly, optional: e.optional, ...(idmap ? { idmap } : {}) },
+        },
+      ]
     }
     case 'tmpfs':
       return [
         {
           op: 'tmpfs',
           dest: e.dest,
-          size: e.size,
+          size: e.size || (options.tmpfsSize ?? 0),
           mode: e.mode,
           flags: e.exec === false ? { noexec: true } : {},
         },
@@ -136,7 +151,7 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
         ...PROC_MASKED.flatMap((name) => maskOps(`${e.dest}/${name}`, fs.kind(`/proc/${name}`))),
       ]
     case 'dev':
-      return devOps(e.dest)
+      return devOps(e.dest, options.tmpfsSize)
     case 'mask':
       return maskOps(e.dest, fs.kind(e.dest))
     case 'symlink':
@@ -149,7 +164,12 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[]): PlanOp[] {
 }
 
 /** Compiles the view to root … pivot_root; the root itself ends read-only. */
-export function compileView(entries: ViewEntry[], notes: string[], fs: HostFs = realHostFs): PlanOp[] {
+export function compileView(
+  entries: ViewEntry[],
+  notes: string[],
+  fs: HostFs = realHostFs,
+  options: ViewOptions = {},
+): PlanOp[] {
   const last = new Map<string, number>()
   entries.forEach((e, i) => {
     const prev = last.get(e.dest)
@@ -157,7 +177,7 @@ export function compileView(entries: ViewEntry[], notes: string[], fs: HostFs = 
     last.set(e.dest, i)
   })
   const kept = entries.filter((e, i) => last.get(e.dest) === i)
-  const ops = kept.flatMap((e) => entryOps(e, fs, notes))
+  const ops = kept.flatMap((e) => entryOps(e, fs, notes, options))
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops
     .map((op, i) => ({ op, i }))

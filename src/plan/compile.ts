@@ -1,5 +1,6 @@
 // ResolvedPolicy → Plan: every decision the launcher will carry out, made here.
 import { CordonError } from '../errors.js'
+import { type HostIdRanges, hostIdRanges } from '../host/id-range.js'
 import { compileLandlock } from '../landlock/compile.js'
 import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/view.js'
 import { capabilityName } from '../policy/capabilities.js'
@@ -43,6 +44,8 @@ export interface CompileContext {
   /** A traced run (learn/trace.ts: learn records everything, audit allows everything and
    * records what the policy would refuse): the caller's rewrite of the filter, named by `mode`. */
   trace?: FilterRewrite
+  /** The host ids a root caller's sandboxes run as (host/id-range.ts; injectable for tests). */
+  idRanges?: HostIdRanges
 }
 
 /** Rewrites a resolved filter and gives the launcher's responder for it; `mode` names it (in
@@ -70,10 +73,21 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
 
   const uid = policy.user.uid ?? ctx.uid
   const gid = policy.user.gid ?? ctx.gid
+  const identity = sandboxIdentity(policy, ctx, uid, gid)
   if (ns.user) {
-    ops.push({ op: 'uid_map', inside: uid, outside: 'caller', count: 1 })
-    ops.push({ op: 'gid_map', inside: gid, outside: 'caller', count: 1 })
-    notes.push(`user namespace: uid ${uid} and gid ${gid} inside map to the caller (${ctx.uid}:${ctx.gid})`)
+    const map = identity.remap
+    ops.push({
+      op: 'uid_map',
+      inside: map ? 0 : uid,
+      outside: map ? map.uid.start : 'caller',
+      count: map ? map.uid.count : 1,
+    })
+    ops.push({
+      op: 'gid_map',
+      inside: map ? 0 : gid,
+      outside: map ? map.gid.start : 'caller',
+      count: map ? map.gid.count : 1,
+    })
   } else if (ctx.uid !== 0 && (uid !== ctx.uid || gid !== ctx.gid)) {
     throw new CordonError(
       'invalid_policy',
@@ -81,13 +95,20 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
         'enable the user namespace or drop `user`',
     )
   }
+  notes.push(identity.note)
   ops.push({ op: 'die_with_parent' })
   if (ns.pid || ns.time) ops.push({ op: 'init' })
   for (const [name, value] of Object.entries(policy.env.set)) ops.push({ op: 'env_set', name, value })
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
   for (const arg of ctx.command ?? policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 
-  if (ns.mount) ops.push(...compileView(policy.filesystem, notes, ctx.fs ?? realHostFs))
+  if (ns.mount)
+    ops.push(
+      ...compileView(policy.filesystem, notes, ctx.fs ?? realHostFs, {
+        idmapWritable: identity.remap !== undefined,
+        tmpfsSize: defaultTmpfsSize(policy),
+      }),
+    )
   if (ns.uts && policy.hostname !== undefined) ops.push({ op: 'hostname', name: policy.hostname })
   else if (policy.hostname !== undefined) notes.push(`hostname ${policy.hostname} not set: no uts namespace`)
   if (policy.network === 'loopback') ops.push({ op: 'loopback' })
@@ -97,7 +118,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
     ops.push({ op: 'rlimit', resource: RLIMITS[name]!, soft: BigInt(value), hard: BigInt(value) })
   ops.push({ op: 'chdir', path: cwd })
   ops.push({ op: 'setsid' })
-  ops.push({ op: 'ids', uid, gid, setgroups: !ns.user && ctx.uid === 0 })
+  ops.push({ op: 'ids', uid: identity.uid, gid: identity.gid, setgroups: !ns.user && ctx.uid === 0 })
   const keep = policy.capabilities.reduce((m, c) => m | (1n << BigInt(c)), 0n)
   ops.push({ op: 'caps', keep })
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
@@ -120,6 +141,74 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   )
   return { ops, notes }
 }
+
+/** Who the sandbox is, inside and on the host. A root caller's sandbox holds no host root file
+ * powers unless the policy says `user.hostRoot` (host/id-range.ts): with a user namespace its ids
+ * 0-65535 are an unprivileged host range and its writable binds are idmapped, so it writes as
+ * the host's owners without being root; without one it switches to that range's ids. */
+export interface SandboxIdentity {
+  /** The ids the command runs as (inside its user namespace, or on the host without one). */
+  uid: number
+  gid: number
+  /** The range inside ids 0.. map to, when a root caller's sandbox is remapped. */
+  remap?: HostIdRanges
+  /** Holds host root's file permissions (said loudly by every report). */
+  hostRoot: boolean
+  note: string
+}
+
+export function sandboxIdentity(
+  policy: ResolvedPolicy,
+  ctx: CompileContext,
+  uid: number,
+  gid: number,
+): SandboxIdentity {
+  const ns = policy.namespaces
+  if (ctx.uid !== 0 || policy.user.hostRoot) {
+    const hostRoot = ctx.uid === 0 && (ns.user ? uid === 0 : policy.user.uid === undefined || uid === 0)
+    return {
+      uid,
+      gid,
+      hostRoot,
+      note: ns.user
+        ? `user namespace: uid ${uid} and gid ${gid} inside map to the caller (${ctx.uid}:${ctx.gid})` +
+          (hostRoot ? '; HOST ROOT: the sandbox has host root\u2019s file permissions (user.hostRoot)' : '')
+        : hostRoot
+          ? 'no user namespace: the sandbox runs as HOST ROOT (user.hostRoot)'
+          : `no user namespace: the sandbox runs as host ${uid}:${gid}`,
+    }
+  }
+  const remap = ctx.idRanges ?? hostIdRanges()
+  if (uid >= remap.uid.count || gid >= remap.gid.count)
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid policy: \`user\` asks for ${uid}:${gid}, outside the ${remap.uid.count} ids a root caller's sandbox maps ` +
+        `(${remap.uid.source}); use ids below ${Math.min(remap.uid.count, remap.gid.count)}, or \`user.hostRoot: true\``,
+    )
+  const range = `host ${remap.uid.start}-${remap.uid.start + remap.uid.count - 1} (${remap.uid.source})`
+  if (ns.user)
+    return {
+      uid,
+      gid,
+      remap,
+      hostRoot: false,
+      note:
+        `user namespace: ids 0-${remap.uid.count - 1} inside are ${range}; uid ${uid} and gid ${gid} inside, ` +
+        'no host root file powers; writable binds are idmapped (files keep their host owners)',
+    }
+  return {
+    uid: remap.uid.start + uid,
+    gid: remap.gid.start + gid,
+    hostRoot: false,
+    note: `no user namespace: the sandbox runs as host ${remap.uid.start + uid}:${remap.gid.start + gid} of ${range}, not as root`,
+  }
+}
+
+/** Each tmpfs without a size of its own gets a quarter of the memory limit (the default profile
+ * has three: /tmp, /var/tmp, /dev/shm), so files cannot hold more than the sandbox may: a
+ * caller without a cgroup has no other bound on them. Without a limit, the kernel's default. */
+export const defaultTmpfsSize = (policy: ResolvedPolicy): number =>
+  policy.limits.memory ? Math.max(1 << 20, Math.floor(policy.limits.memory / 4 / 4096) * 4096) : 0
 
 /** The policy's rlimits, plus the pids limit as RLIMIT_NPROC for callers other than root: they
  * get no cgroup, and inside their own user namespace the kernel counts RLIMIT_NPROC per user of

@@ -5,11 +5,18 @@ import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
 
 const octal = (n: number) => `0${n.toString(8)}`
 
-function flagWords(f: { readOnly?: boolean; optional?: boolean; dev?: boolean; noexec?: boolean }): string {
+function flagWords(f: {
+  readOnly?: boolean
+  optional?: boolean
+  dev?: boolean
+  noexec?: boolean
+  idmap?: boolean
+}): string {
   return [
     f.readOnly ? 'ro' : 'rw',
     f.dev ? 'dev' : '',
     f.noexec ? 'noexec' : '',
+    f.idmap ? 'idmap' : '',
     f.optional ? 'optional' : '',
   ]
     .filter(Boolean)

@@ -48,7 +48,9 @@ class Writer {
 }
 
 function bindFlags(f: BindFlags): number {
-  return (f.readOnly ? 1 : 0) | (f.optional ? 2 : 0) | (f.dev ? 4 : 0) | (f.noexec ? 8 : 0)
+  return (
+    (f.readOnly ? 1 : 0) | (f.optional ? 2 : 0) | (f.dev ? 4 : 0) | (f.noexec ? 8 : 0) | (f.idmap ? 16 : 0)
+  )
 }
 
 function body(op: PlanOp): Buffer {

@@ -10,6 +10,9 @@ export interface BindFlags {
   /** Device nodes stay usable (no nodev). */
   dev?: boolean
   noexec?: boolean
+  /** Host ids seen through the sandbox's user namespace (an idmapped mount made by the launcher):
+   * a root caller's sandbox writes there as the host's root although it is not host root. */
+  idmap?: boolean
 }
 
 export type PlanOp =

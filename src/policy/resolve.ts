@@ -28,7 +28,7 @@ export type ViewEntry =
 
 export interface ResolvedPolicy {
   namespaces: Record<NamespaceName, boolean>
-  user: { uid?: number; gid?: number }
+  user: { uid?: number; gid?: number; hostRoot?: boolean }
   hostname?: string
   network: Network
   filesystem: ViewEntry[]

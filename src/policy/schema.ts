@@ -220,7 +220,16 @@ export const policySchema = s.object(
     namespaces: s.optional(namespaces),
     user: s.optional(
       s.object(
-        { uid: s.optional(id), gid: s.optional(id) },
+        {
+          uid: s.optional(id),
+          gid: s.optional(id),
+          hostRoot: s.optional(
+            s.boolean(
+              'true: a sandbox started by root keeps host root\u2019s file permissions (its uid 0 is the host\u2019s). ' +
+                'Default false: root\u2019s sandboxes run as an unprivileged host id range (/etc/subuid `cordon` or `root`).',
+            ),
+          ),
+        },
         { description: 'Identity inside the sandbox (default: the caller\u2019s).' },
       ),
     ),
