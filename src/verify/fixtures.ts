@@ -80,7 +80,10 @@ function makePrivate(): { dir: string; plantDir: string; secret?: string } {
 
 export async function prepare(policy: ResolvedPolicy, home: string, cwd: string): Promise<Fixtures> {
   const priv = makePrivate()
-  const sleeper = spawnChild('sleep', ['600'], { stdio: 'ignore' })
+  // The host process to trace and signal: `cat` on a pipe only verify holds, so it ends with
+  // verify however verify ends (EOF), even killed.
+  const sleeper = spawnChild('cat', [], { stdio: ['pipe', 'ignore', 'ignore'] })
+  sleeper.stdin?.on('error', () => {})
   const stamp = `.cordon-verify-${process.pid}-${Date.now()}`
   const writable = policy.filesystem.filter(
     (e): e is Extract<ViewEntry, { kind: 'bind' }> => e.kind === 'bind' && !e.readOnly,

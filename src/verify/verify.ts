@@ -310,7 +310,10 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         by = spec.layers['EAGAIN rlimit']
       const detail =
         host?.detail ??
-        (name === 'memory' && policy.limits.memory !== undefined && policy.limits.memory > MEMORY_PROBE_LIMIT
+        (name === 'memory' &&
+        !why &&
+        policy.limits.memory !== undefined &&
+        policy.limits.memory > MEMORY_PROBE_LIMIT
           ? `checked under a ${MEMORY_PROBE_LIMIT / 2 ** 20} MiB limit (the same cgroup setting as the policy's)`
           : raw.detail)
       results.push({

@@ -13,6 +13,7 @@ interface Result {
   expected: boolean
   by?: string
   reason?: string
+  detail?: string
 }
 
 function verify(args: string[]): { status: number | null; results: Result[]; failures: number } {
@@ -29,15 +30,23 @@ const one = (results: Result[], name: string) => {
   return found[0]!
 }
 
+// Probes of enforcement that other parts of issue 17 add (the identity of root callers, the
+// seccomp refusal of setuid/setgid modes, runc's /proc masks): NOT BLOCKED on a host until those
+// land, checked by the `todo` test below; drop a name here once its enforcement is in.
+const PENDING = new Set(['setuid-plant', 'device-metadata', 'root-only-read'])
+
 describe('cordon verify', { concurrency: 1 }, () => {
   const noLimits = join(projectDir(), 'no-limits.yaml')
   writeFileSync(noLimits, 'extends: [default]\nlimits: { memory: max, pids: max }\n')
   test('the default profile blocks every attack, each by the layer that should', () => {
-    const { status, results, failures } = verify([])
-    assert.equal(status, 0)
-    assert.equal(failures, 0)
+    const { results, failures } = verify([])
     for (const r of results)
-      if (r.expected) assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+      if (r.expected && !PENDING.has(r.probe))
+        assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+    assert.equal(
+      failures,
+      results.filter((r) => r.expected && r.outcome !== 'blocked' && PENDING.has(r.probe)).length,
+    )
     const by = (name: string) => one(results, name).by
     assert.equal(by('ptrace-host'), 'seccomp')
     assert.equal(by('signal-host'), 'pid namespace')
@@ -57,6 +66,60 @@ describe('cordon verify', { concurrency: 1 }, () => {
     // The default's limits (4096 tasks, half the memory) hold: the tests run as root, so a cgroup.
     assert.equal(by('fork-bomb'), 'cgroup (pids limit)')
     assert.equal(by('memory'), 'cgroup (memory limit: OOM kill)')
+  })
+
+  test(
+    'no sandbox leaves a setuid file, changes a host device node or reads a root-only file',
+    { todo: 'enforced by the identity and seccomp parts of issue 17' },
+    () => {
+      const { status, results } = verify([
+        '--probe',
+        'setuid-plant',
+        '--probe',
+        'device-metadata',
+        '--probe',
+        'root-only-read',
+      ])
+      for (const r of results)
+        if (r.outcome !== 'skipped')
+          assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+      assert.equal(status, 0)
+    },
+  )
+
+  test('the file probes judge by what reached the host', () => {
+    const { results } = verify([
+      '--probe',
+      'setuid-plant',
+      '--probe',
+      'device-metadata',
+      '--probe',
+      'root-only-read',
+    ])
+    const plant = one(results, 'setuid-plant')
+    // Escaped exactly when a host file kept a bit, and then it names the files.
+    assert.equal(
+      plant.outcome === 'escaped',
+      /setuid\/setgid on the host: plant-/.test(plant.detail ?? ''),
+      JSON.stringify(plant),
+    )
+    const devices = one(results, 'device-metadata')
+    assert.equal(
+      devices.outcome === 'escaped',
+      /changed on the host: \/dev\//.test(devices.detail ?? ''),
+      JSON.stringify(devices),
+    )
+    const reads = byProbe(results, 'root-only-read').map((r) => r.target)
+    for (const f of [
+      '/proc/slabinfo',
+      '/proc/timer_list',
+      '/proc/vmallocinfo',
+      '/proc/pagetypeinfo',
+      '/proc/kcore',
+      '/proc/keys',
+    ])
+      assert.ok(reads.includes(f), f)
+    if (isRoot) assert.ok(reads.includes('a 0600 root-owned host file'))
   })
 
   test('without limits the resource probes say so instead of pretending', () => {
