@@ -281,7 +281,7 @@ export const PROBES: readonly ProbeSpec[] = [
     layers: {
       EACCES: 'file permissions (not host root) or Landlock',
       EPERM: 'capabilities',
-      ENOENT: 'mount view',
+      ENOENT: 'mount view (or absent on this kernel)',
       none: 'mount view (masked) or nothing to read',
     },
   },
