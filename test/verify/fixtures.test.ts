@@ -16,7 +16,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { CLI, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 import { resolvePolicy } from '../../src/index.js'
@@ -61,31 +61,34 @@ async function batteryRunning(pid: number, timeoutMs = 30_000): Promise<void> {
   throw new Error('the battery did not start')
 }
 
-// Walks /tmp (and verify's write targets) as a plain user, over and over, and reports every
-// setuid/setgid file it can execute, how often it saw verify's private directory, and whether
-// that directory ever let it in. Ends, printing a summary, when its stdin closes.
+// Walks what verify writes — its entries in /tmp, and its stamps in the directories
+// write-outside aims at — as a plain user, over and over, and reports every setuid/setgid file
+// it can execute, how often it saw verify's private directory, and whether that directory ever
+// let it in. (Only verify's names: other tests running alongside may plant files of their own.)
+// Ends, printing a summary, when its stdin closes.
 const POLLER = `
 const fs = require('node:fs'), path = require('node:path')
 const found = new Set(); let loops = 0, sawPrivate = 0, enteredPrivate = 0
-function walk(dir, depth) {
+function walk(p, depth) {
+  let st; try { st = fs.lstatSync(p) } catch { return }
+  if (st.isFile() && (st.mode & 0o6000)) { try { fs.accessSync(p, fs.constants.X_OK); found.add(p) } catch {} }
+  if (!st.isDirectory() || depth < 0) return
+  let names; try { names = fs.readdirSync(p) } catch { return }
+  if (path.basename(p).startsWith('cordon-verify-fixture-')) enteredPrivate++
+  for (const n of names) walk(path.join(p, n), depth - 1)
+}
+function scan(dir, prefix) {
   let names; try { names = fs.readdirSync(dir) } catch { return }
-  for (const n of names) {
-    const p = path.join(dir, n)
+  for (const n of names) if (n.startsWith(prefix)) {
     if (n.startsWith('cordon-verify-fixture-')) sawPrivate++
-    let st; try { st = fs.lstatSync(p) } catch { continue }
-    if (st.isDirectory()) {
-      if (n.startsWith('cordon-verify-fixture-')) { try { fs.readdirSync(p); enteredPrivate++ } catch {} }
-      if (depth > 0) walk(p, depth - 1)
-    } else if (st.isFile() && (st.mode & 0o6000)) {
-      try { fs.accessSync(p, fs.constants.X_OK); found.add(p) } catch {}
-    }
+    walk(path.join(dir, n), 3)
   }
 }
 let open = true
 process.stdin.on('data', () => {}).on('end', () => { open = false })
-const extra = JSON.parse(process.argv[2])
+const targets = JSON.parse(process.argv[2])
 function loop() {
-  walk('/tmp', 3); for (const d of extra) walk(d, 0); loops++
+  scan('/tmp', 'cordon-verify'); for (const d of targets) scan(d, '.cordon-verify'); loops++
   if (open) setImmediate(loop)
   else console.log(JSON.stringify({ found: [...found], loops, sawPrivate, enteredPrivate }))
 }
@@ -105,7 +108,7 @@ describe(
       const home = process.env.HOME ?? '/root'
       const poller = spawn(
         process.execPath,
-        [join(dir, 'poll.cjs'), JSON.stringify(['/etc', '/usr', '/var', home, TMP])],
+        [join(dir, 'poll.cjs'), JSON.stringify(['/etc', '/usr', '/var', home, TMP, dirname(projectDir())])],
         {
           uid: user.uid,
           gid: user.gid,
