@@ -255,11 +255,13 @@ function hostVerdict(
 export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}): Promise<Verification> {
   const cwd = options.cwd ?? process.cwd()
   const home = homedir()
-  const fx = await prepare(policy, home, cwd)
   const uid = process.getuid?.() ?? 0
-  const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup: cgroupAccess(uid) }
+  const cgroup = cgroupAccess(uid)
   const filter = resolveSeccomp(enforcedSeccompLayers(policy))
+  // Nothing that can throw between prepare and try: the fixtures go in the finally.
+  const fx = await prepare(policy, home, cwd)
   try {
+    const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup }
     const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
     const { argv, targets, skipped } = plan(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
