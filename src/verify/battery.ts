@@ -289,7 +289,11 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'i386-entry',
     attack: 'call a filtered syscall (keyctl) through the i386 entry point',
     arch: 'i386',
-    layers: { ENOSYS: 'kernel (no IA-32 emulation)', EPERM: 'kernel' },
+    layers: {
+      ENOSYS: 'kernel (no IA-32 emulation)',
+      'signal 11': 'kernel (int 0x80 faults: no IA-32 emulation)',
+      EPERM: 'kernel',
+    },
   },
   {
     name: 'x32-entry',
