@@ -39,22 +39,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attack.h"
 #include "cn_proc_subscribe.h"
 
-struct result {
-	const char *call;
-	int escaped;
-	int err; /* errno when blocked, 0 when none */
-	char detail[160];
-};
-
-static struct result fail_with(const char *call, int err)
+struct result fail_with(const char *call, int err)
 {
 	struct result r = { .call = call, .escaped = 0, .err = err };
 	return r;
 }
 
-static struct result escaped(const char *call, const char *detail)
+struct result escaped(const char *call, const char *detail)
 {
 	struct result r = { .call = call, .escaped = 1 };
 	snprintf(r.detail, sizeof r.detail, "%s", detail);
@@ -139,7 +133,7 @@ static struct result p_pivot_root(const char *arg)
 }
 
 /* Escaped when the file opened and gave bytes (a masked file is an empty device or refused). */
-static struct result p_read(const char *path)
+struct result p_read(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -215,7 +209,9 @@ static struct result p_exec_tmp(const char *arg)
 }
 
 /* Capabilities after exec (root inside a user namespace gets them back at exec unless
- * no_new_privs or securebits stop it), or after exec of a setuid-root file given as ARG. */
+ * no_new_privs or securebits stop it), or after exec of the setuid/setgid-root fixture given as
+ * ARG (native/suid-fixture.c, which prints the same line as `--caps`): escaped when exec gave
+ * capabilities or another user or group. */
 static struct result p_exec_caps(const char *arg)
 {
 	int fds[2];
@@ -240,12 +236,13 @@ static struct result p_exec_caps(const char *arg)
 	if (n <= 0)
 		return fail_with("execve", 0);
 	unsigned long long eff = 0;
-	unsigned euid = 0, uid = 0;
-	if (sscanf(buf, "%llx %u %u", &eff, &euid, &uid) != 3)
+	unsigned euid = 0, uid = 0, egid = 0, gid = 0;
+	if (sscanf(buf, "%llx %u %u %u %u", &eff, &euid, &uid, &egid, &gid) != 5)
 		return fail_with("execve", 0);
-	if (eff != 0 || (euid == 0 && uid != 0)) {
+	if (eff != 0 || euid != uid || egid != gid) {
 		struct result r = escaped("execve", "");
-		snprintf(r.detail, sizeof r.detail, "CapEff %llx, euid %u", eff, euid);
+		snprintf(r.detail, sizeof r.detail, "CapEff %llx, euid %u (uid %u), egid %u (gid %u)", eff, euid,
+			 uid, egid, gid);
 		return r;
 	}
 	return fail_with("execve", 0);
@@ -634,6 +631,9 @@ static const struct probe PROBES[] = {
 	{ "proc-sys-write", p_proc_sys, NULL },
 	{ "proc-exe-write", p_proc_exe, NULL },
 	{ "mknod", p_mknod, NULL },
+	{ "setuid-plant", p_setuid_plant, NULL },
+	{ "device-metadata", p_device_metadata, NULL },
+	{ "root-only-read", p_read, NULL },
 	{ "i386-entry", p_i386, NULL },
 	{ "x32-entry", p_x32, NULL },
 	{ "fork-bomb", p_fork_bomb, NULL },
@@ -705,6 +705,12 @@ static void run_probe(const struct probe *p, const char *arg, const char *label)
 
 int main(int argc, char **argv)
 {
+	/* Its probes take their targets from argv: never let it run with someone else's ids. The
+	 * setuid probe uses native/suid-fixture.c, which takes no arguments. */
+	if (getuid() != geteuid() || getgid() != getegid()) {
+		fputs("cordon-probes: refusing to run setuid or setgid\n", stderr);
+		return 2;
+	}
 	if (argc == 2 && strcmp(argv[1], "--noop") == 0)
 		return 42;
 	if (argc == 2 && strcmp(argv[1], "--caps") == 0) {
@@ -716,7 +722,8 @@ int main(int argc, char **argv)
 				break;
 		if (f)
 			fclose(f);
-		printf("%llx %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid());
+		printf("%llx %u %u %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid(), (unsigned)getegid(),
+		       (unsigned)getgid());
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {

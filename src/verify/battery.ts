@@ -37,6 +37,24 @@ const AF_PACKET = 17n
 const SOCK_STREAM = 1n
 const SOCK_DGRAM = 2n
 const SOCK_RAW = 3n
+const AT_FDCWD = 0xffffff9cn // -100 as the filter sees it (the low 32 bits)
+const O_CREAT_EXCL = 0o300n | 0o1n | 0o2000000n // O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC
+
+/** Root-only kernel files a sandbox must not read (runc masks them): kernel memory layout and
+ * addresses, timers of every host process, keys. Some are absent on newer kernels (ENOENT). */
+export const ROOT_ONLY_FILES = [
+  '/proc/slabinfo',
+  '/proc/timer_list',
+  '/proc/vmallocinfo',
+  '/proc/pagetypeinfo',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/sched_debug',
+] as const
+
+/** The memory probe's limit when the policy's is larger: the same cgroup setting at any size,
+ * without filling gigabytes of the host's memory first. */
+export const MEMORY_PROBE_LIMIT = 256 * 2 ** 20
 
 export const PROBES: readonly ProbeSpec[] = [
   {
@@ -98,8 +116,12 @@ export const PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'setuid',
-    attack: 'gain root by running a setuid-root binary',
-    layers: { none: 'no_new_privs and nosuid mounts', EACCES: 'landlock or noexec' },
+    attack: 'gain root by running a setuid/setgid-root file',
+    layers: {
+      none: 'no_new_privs and nosuid mounts',
+      EACCES: 'landlock or noexec',
+      ENOENT: 'mount view',
+    },
   },
   {
     name: 'raw-socket',
@@ -227,10 +249,51 @@ export const PROBES: readonly ProbeSpec[] = [
     layers: { EPERM: CAPS, EACCES: 'landlock or nodev mount' },
   },
   {
+    name: 'setuid-plant',
+    attack: 'leave a setuid/setgid file on the host through a writable bind (chmod, create, mknod)',
+    args: {
+      fchmodat: [AT_FDCWD, 0n, 0o4755n],
+      openat: [AT_FDCWD, 0n, O_CREAT_EXCL, 0o4755n],
+    },
+    layers: {
+      EPERM: 'kernel (not the owner)',
+      EROFS: 'mount view (read-only)',
+      EACCES: 'landlock or file permissions',
+      ENOENT: 'mount view',
+      stripped: 'kernel (no setuid/setgid bit reached the host)',
+    },
+  },
+  {
+    name: 'device-metadata',
+    attack: "change the host's device nodes (chmod, chown, utimensat on /dev/null, zero, full)",
+    args: { fchmodat: [AT_FDCWD, 0n, 0o666n] },
+    layers: {
+      EPERM: 'user namespace (the host owns the nodes) or capabilities',
+      EROFS: 'mount view (read-only)',
+      EACCES: 'landlock',
+      ENOENT: 'mount view',
+      private: "mount view (the sandbox's own nodes: the host's are unchanged)",
+    },
+  },
+  {
+    name: 'root-only-read',
+    attack: 'read a root-only host file or kernel table (/proc/slabinfo, kcore, keys…)',
+    layers: {
+      EACCES: 'file permissions (not host root) or Landlock',
+      EPERM: 'capabilities',
+      ENOENT: 'mount view (or absent on this kernel)',
+      none: 'mount view (masked) or nothing to read',
+    },
+  },
+  {
     name: 'i386-entry',
     attack: 'call a filtered syscall (keyctl) through the i386 entry point',
     arch: 'i386',
-    layers: { ENOSYS: 'kernel (no IA-32 emulation)', EPERM: 'kernel' },
+    layers: {
+      ENOSYS: 'kernel (no IA-32 emulation)',
+      'signal 11': 'kernel (int 0x80 faults: no IA-32 emulation)',
+      EPERM: 'kernel',
+    },
   },
   {
     name: 'x32-entry',

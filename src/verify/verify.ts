@@ -1,17 +1,12 @@
 // `cordon verify`: runs the probe battery (native/attack.c) inside a sandbox built from the
-// policy, with real targets on the host — a process to trace and signal, TCP and UDP ports and
-// an abstract socket listening on loopback, host directories to write into, a setuid-root
-// binary — then checks on the host side what actually got through.
-import { type ChildProcess, spawn as spawnChild } from 'node:child_process'
-import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
-import { dirname, join } from 'node:path'
+// policy, with real targets on the host (fixtures.ts), then checks on the host side what
+// actually got through.
+import { existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { enforcedSeccompLayers } from '../plan/compile.js'
-import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
 import { run } from '../run/spawn.js'
 import { type Backend, runOnRuntime } from '../backends/runtime.js'
-import { probesPath } from '../run/launcher.js'
 import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
@@ -19,9 +14,19 @@ import type { SeccompSpec } from '../seccomp/model.js'
 import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { homedir } from 'node:os'
-import { under } from '../learn/paths.js'
 import { cgroupAccess } from '../cgroup/select.js'
-import { PROBES, type ProbeContext, type ProbeSpec } from './battery.js'
+import { MEMORY_PROBE_LIMIT, PROBES, ROOT_ONLY_FILES, type ProbeContext, type ProbeSpec } from './battery.js'
+import {
+  DEVICE_NODES,
+  deviceSignature,
+  type Fixtures,
+  placeSuidFixture,
+  plantedSetuid,
+  prepare,
+  type ProbePaths,
+  suidFixturePath,
+  withProbes,
+} from './fixtures.js'
 
 export type Outcome = 'blocked' | 'escaped' | 'error' | 'skipped'
 
@@ -57,120 +62,6 @@ interface RawResult {
   detail?: string
 }
 
-const VIEW_DIR = '/.cordon-verify'
-
-interface Fixtures {
-  sleeper: ChildProcess
-  tcp: Server
-  tcpPort: number
-  udp: UdpSocket
-  udpPort: number
-  udpReceived: boolean
-  abstract: Server
-  abstractName: string
-  suidDir?: string
-  writeTargets: string[]
-  close(): void
-}
-
-const listen = (server: Server, options: { port?: number; host?: string; path?: string }) =>
-  new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options, () => resolve())
-  })
-
-async function prepare(policy: ResolvedPolicy, home: string, cwd: string): Promise<Fixtures> {
-  const sleeper = spawnChild('sleep', ['600'], { stdio: 'ignore' })
-  const tcp = createServer((s) => s.destroy())
-  await listen(tcp, { port: 0, host: '127.0.0.1' })
-  const udp = createSocket('udp4')
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
-  const abstractName = `cordon-verify-${process.pid}-${Date.now()}`
-  const abstract = createServer((s) => s.destroy())
-  await listen(abstract, { path: `\0${abstractName}` })
-  let suidDir: string | undefined
-  if (process.getuid?.() === 0) {
-    suidDir = mkdtempSync('/tmp/cordon-verify-suid-')
-    chmodSync(suidDir, 0o755)
-    copyFileSync(probesPath(), join(suidDir, 'cordon-probes'))
-    chmodSync(join(suidDir, 'cordon-probes'), 0o4755)
-  }
-  const writable = policy.filesystem.filter(
-    (e): e is Extract<ViewEntry, { kind: 'bind' }> => e.kind === 'bind' && !e.readOnly,
-  )
-  const stamp = `.cordon-verify-${process.pid}-${Date.now()}`
-  const writeTargets = [...new Set(['/etc', '/usr', '/var', home, dirname(cwd)])]
-    .filter((d) => existsSync(d) && statSync(d).isDirectory())
-    .filter((d) => !writable.some((b) => under(d, b.src)))
-    .map((d) => join(d, stamp))
-  const fixtures: Fixtures = {
-    sleeper,
-    tcp,
-    tcpPort: (tcp.address() as { port: number }).port,
-    udp,
-    udpPort: udp.address().port,
-    udpReceived: false,
-    abstract,
-    abstractName,
-    ...(suidDir ? { suidDir } : {}),
-    writeTargets,
-    close() {
-      sleeper.kill('SIGKILL')
-      tcp.close()
-      udp.close()
-      abstract.close()
-      if (suidDir) rmSync(suidDir, { recursive: true, force: true })
-      for (const t of writeTargets) if (existsSync(t)) unlinkSync(t)
-    },
-  }
-  udp.on('message', () => (fixtures.udpReceived = true))
-  return fixtures
-}
-
-/** The policy plus the probe binary (and the setuid copy) where the sandbox can run them. */
-function withProbes(
-  policy: ResolvedPolicy,
-  fx: Fixtures,
-): { policy: ResolvedPolicy; bin: string; suid?: string } {
-  const hostBin = probesPath()
-  if (!policy.namespaces.mount) {
-    const dirs = [dirname(hostBin), ...(fx.suidDir ? [fx.suidDir] : [])]
-    return {
-      policy: {
-        ...policy,
-        landlock: {
-          ...policy.landlock,
-          paths: [
-            ...policy.landlock.paths,
-            ...dirs.map((path) => ({ path, access: ['rx'], optional: false })),
-          ],
-        },
-      },
-      bin: hostBin,
-      ...(fx.suidDir ? { suid: join(fx.suidDir, 'cordon-probes') } : {}),
-    }
-  }
-  const bind = (src: string, dest: string): ViewEntry => ({
-    kind: 'bind',
-    src,
-    dest,
-    readOnly: true,
-    optional: false,
-  })
-  return {
-    policy: {
-      ...policy,
-      filesystem: [
-        ...policy.filesystem,
-        bind(hostBin, `${VIEW_DIR}/cordon-probes`),
-        ...(fx.suidDir ? [bind(fx.suidDir, `${VIEW_DIR}/suid`)] : []),
-      ],
-    },
-    bin: `${VIEW_DIR}/cordon-probes`,
-    ...(fx.suidDir ? { suid: `${VIEW_DIR}/suid/cordon-probes` } : {}),
-  }
-}
-
 /** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
  * its errno, or SIGSYS from a kill or trap. */
 function seccompStopped(resolved: SeccompSpec, spec: ProbeSpec, raw: RawResult): boolean {
@@ -200,98 +91,202 @@ export interface VerifyOptions {
   backend?: Backend
 }
 
+/** The argv of the battery (one label per attack and target), the host target of each label,
+ * and the probes this caller cannot run. */
+function plan(
+  policy: ResolvedPolicy,
+  fx: Fixtures,
+  paths: ProbePaths,
+  ctx: ProbeContext,
+  only: readonly string[] | undefined,
+): { argv: string[]; targets: Map<string, string>; skipped: ProbeResult[] } {
+  const argv: string[] = []
+  const targets = new Map<string, string>()
+  const skipped: ProbeResult[] = []
+  for (const p of PROBES.filter((p) => !only || only.includes(p.name))) {
+    const add = (arg: string | undefined, target?: string) => {
+      const label = arg === undefined ? p.name : `${p.name}=${arg}`
+      argv.push(label)
+      if (target) targets.set(label, target)
+    }
+    const skip = (reason: string) =>
+      skipped.push({ probe: p.name, attack: p.attack, outcome: 'skipped', expected: false, reason })
+    switch (p.name) {
+      case 'ptrace-host':
+      case 'signal-host':
+        add(String(fx.sleeper.pid), `host pid ${fx.sleeper.pid}`)
+        break
+      case 'read-home':
+        add(ctx.home, ctx.home)
+        break
+      case 'write-outside':
+        for (const t of fx.writeTargets) add(t, dirname(t))
+        break
+      case 'tcp-host':
+        add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
+        break
+      case 'udp-host':
+        add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`)
+        break
+      case 'abstract-unix':
+        add(fx.abstractName, `@${fx.abstractName}`)
+        break
+      case 'setuid':
+        if (paths.suid) add(paths.suid, 'a setuid/setgid-root fixture')
+        else skip('preparing a setuid-root file needs root')
+        break
+      case 'setuid-plant':
+        add(paths.plantDir, 'a writable bind of a host directory')
+        break
+      case 'device-metadata':
+        add(undefined, `host ${DEVICE_NODES.join(', ')}`)
+        break
+      case 'root-only-read':
+        if (paths.secret) add(paths.secret, 'a 0600 root-owned host file')
+        else skip('preparing a root-only file needs root')
+        for (const f of ROOT_ONLY_FILES) add(f, f)
+        break
+      case 'fork-bomb':
+        add(String(policy.limits.pids !== undefined ? policy.limits.pids + 50 : 1000))
+        break
+      case 'memory':
+        // Past the limit when one holds; a bounded 256 MiB (proof, not harm) when none does.
+        add(
+          String(
+            policy.limits.memory !== undefined && !p.notExpected?.(policy, ctx)
+              ? Math.ceil(Math.min(policy.limits.memory, MEMORY_PROBE_LIMIT) / 2 ** 20) + 128
+              : 256,
+          ),
+        )
+        break
+      default:
+        add(undefined)
+    }
+  }
+  return { argv, targets, skipped }
+}
+
+interface Ending {
+  reason: string
+  code: number
+}
+
+/** Runs the labels in sandboxes: most in one, each probe that exhausts a limit or needs the
+ * setuid fixture in one of its own. Returns the probes' output and how each sandbox ended. */
+async function runBattery(
+  policy: ResolvedPolicy,
+  fx: Fixtures,
+  argv: string[],
+  cwd: string,
+  backend: Backend,
+): Promise<{ stdout: string; endings: Map<string, Ending> }> {
+  // A probe that hangs must not hang verify: a wall-clock limit unless the policy has one.
+  const bounded = (p: ResolvedPolicy) => ({ ...p, limits: { timeoutMs: 120_000, ...p.limits } })
+  // A probe that exhausts a limit can take the whole sandbox down (a fork bomb's processes
+  // fill a small memory limit; gVisor's kernel dies when the host refuses it a thread): each
+  // such probe gets a run of its own. So does the setuid probe, so that the setuid fixture
+  // exists only for the milliseconds of its own run.
+  // The device probe too, so that its host stat brackets only its own milliseconds: on a busy
+  // host something else may touch /dev/null.
+  const alone = (label: string) => /^(fork-bomb|memory|setuid|device-metadata)(=|$)/.test(label)
+  const groups = [argv.filter((l) => !alone(l)), ...argv.filter(alone).map((l) => [l])].filter(
+    (g) => g.length,
+  )
+  const endings = new Map<string, Ending>()
+  let stdout = ''
+  for (const group of groups) {
+    const label = group[0]!
+    const suid = label.startsWith('setuid=') ? placeSuidFixture(fx) : undefined
+    if (label === 'device-metadata') for (const d of DEVICE_NODES) fx.devices.set(d, deviceSignature(d))
+    try {
+      const { policy: sandboxed, paths } = withProbes(policy, fx, suid?.path)
+      let limits = sandboxed.limits
+      // The memory limit is the same cgroup setting at any size: checking it under a small one
+      // spares the host filling gigabytes (half its memory under `default`) before the OOM kill.
+      if (label.startsWith('memory') && limits.memory !== undefined)
+        limits = { ...limits, memory: Math.min(limits.memory, MEMORY_PROBE_LIMIT) }
+      const run1 = bounded({ ...sandboxed, limits })
+      const ran =
+        backend === 'native'
+          ? await run(run1, paths.bin, group, { context: { cwd } })
+          : await runOnRuntime(run1, backend, [paths.bin, ...group], { cwd })
+      stdout += ran.stdout
+      for (const l of group) endings.set(l, ran)
+    } finally {
+      suid?.remove()
+    }
+  }
+  return { stdout, endings }
+}
+
+/** What reached the host decides, not what the probe saw: the outcome and, when the probe's
+ * call succeeded but nothing landed, the layer that kept it inside. */
+function hostVerdict(
+  name: string,
+  label: string,
+  raw: RawResult,
+  fx: Fixtures,
+  spec: ProbeSpec,
+): { outcome: Outcome; by?: string; detail?: string } | undefined {
+  const kept = (landed: boolean, layer: string | undefined, detail?: string) => ({
+    outcome: (landed ? 'escaped' : 'blocked') as Outcome,
+    ...(!landed && raw.outcome === 'escaped' && layer ? { by: layer } : {}),
+    ...(landed && detail ? { detail } : {}),
+  })
+  switch (name) {
+    case 'write-outside':
+      return kept(existsSync(label.slice(name.length + 1)), spec.layers.private)
+    case 'udp-host':
+      return kept(fx.udpReceived, undefined)
+    case 'setuid-plant': {
+      const planted = plantedSetuid(fx)
+      return kept(
+        planted.length > 0,
+        spec.layers.stripped,
+        `setuid/setgid on the host: ${planted.join(', ')}`,
+      )
+    }
+    case 'device-metadata': {
+      // The sandbox changed a host node when a call got through and the node changed: a call
+      // that got through on the sandbox's own nodes leaves the host's alone, and a change while
+      // every call failed came from elsewhere on the host — neither claims an escape.
+      const changed = DEVICE_NODES.filter((d) => deviceSignature(d) !== fx.devices.get(d))
+      if (raw.outcome !== 'escaped' && changed.length)
+        return {
+          outcome: 'error',
+          detail: `every call failed, yet ${changed.join(', ')} changed during the run: something else on the host changed it; run again`,
+        }
+      return kept(
+        raw.outcome === 'escaped' && changed.length > 0,
+        spec.layers.private,
+        `changed on the host: ${changed.join(', ')}`,
+      )
+    }
+    default:
+      return undefined
+  }
+}
+
 export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}): Promise<Verification> {
   const cwd = options.cwd ?? process.cwd()
   const home = homedir()
-  const fx = await prepare(policy, home, cwd)
   const uid = process.getuid?.() ?? 0
-  const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup: cgroupAccess(uid) }
+  const cgroup = cgroupAccess(uid)
   const filter = resolveSeccomp(enforcedSeccompLayers(policy))
+  // Nothing that can throw between prepare and try: the fixtures go in the finally.
+  const fx = await prepare(policy, home, cwd)
   try {
-    const { policy: sandboxed, bin, suid } = withProbes(policy, fx)
-    const selected = PROBES.filter((p) => !options.only || options.only.includes(p.name))
-    const argv: string[] = []
-    const targets = new Map<string, string>()
-    const skipped: ProbeResult[] = []
-    for (const p of selected) {
-      const add = (arg: string | undefined, target?: string) => {
-        const label = arg === undefined ? p.name : `${p.name}=${arg}`
-        argv.push(label)
-        if (target) targets.set(label, target)
-      }
-      switch (p.name) {
-        case 'ptrace-host':
-        case 'signal-host':
-          add(String(fx.sleeper.pid), `host pid ${fx.sleeper.pid}`)
-          break
-        case 'read-home':
-          add(ctx.home, ctx.home)
-          break
-        case 'write-outside':
-          for (const t of fx.writeTargets) add(t, dirname(t))
-          break
-        case 'tcp-host':
-          add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
-          break
-        case 'udp-host':
-          add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`)
-          break
-        case 'abstract-unix':
-          add(fx.abstractName, `@${fx.abstractName}`)
-          break
-        case 'setuid':
-          if (suid) add(suid, 'a setuid-root copy of the probe')
-          else
-            skipped.push({
-              probe: p.name,
-              attack: p.attack,
-              outcome: 'skipped',
-              expected: false,
-              reason: 'preparing a setuid-root binary needs root',
-            })
-          break
-        case 'fork-bomb':
-          add(String(policy.limits.pids !== undefined ? policy.limits.pids + 50 : 1000))
-          break
-        case 'memory':
-          // Past the limit when one holds; a bounded 256 MiB (proof, not harm) when none does.
-          add(
-            String(
-              policy.limits.memory !== undefined && !p.notExpected?.(policy, ctx)
-                ? Math.ceil(policy.limits.memory / 2 ** 20) + 128
-                : 256,
-            ),
-          )
-          break
-        default:
-          add(undefined)
-      }
-    }
+    const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup }
+    const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
+    const { argv, targets, skipped } = plan(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
-    // A probe that hangs must not hang verify: a wall-clock limit unless the policy has one.
-    const bounded = { ...sandboxed, limits: { timeoutMs: 120_000, ...sandboxed.limits } }
     const backend = options.backend ?? 'native'
-    // A probe that exhausts a limit can take the whole sandbox down (a fork bomb's processes
-    // fill a small memory limit; gVisor's kernel dies when the host refuses it a thread): each
-    // such probe gets a run of its own.
-    const alone = (label: string) => /^(fork-bomb|memory)(=|$)/.test(label)
-    const groups = [argv.filter((l) => !alone(l)), ...argv.filter(alone).map((l) => [l])].filter(
-      (g) => g.length,
-    )
-    const endings = new Map<string, { reason: string; code: number }>()
-    let stdout = ''
-    for (const group of groups) {
-      const ran =
-        backend === 'native'
-          ? await run(bounded, bin, group, { context: { cwd } })
-          : await runOnRuntime(bounded, backend, [bin, ...group], { cwd })
-      stdout += ran.stdout
-      for (const label of group) endings.set(label, ran)
-    }
+    const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend)
     const raws = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as RawResult)
+    await new Promise((r) => setTimeout(r, 50)) // a datagram in flight to the host's udp socket
     const results: ProbeResult[] = []
     for (const label of argv) {
       const name = label.split('=')[0]!
@@ -319,18 +314,9 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         })
         continue
       }
-      let outcome: Outcome = raw.outcome
-      let by: string | undefined
-      // What reached the host decides, not what the probe saw.
-      if (name === 'write-outside') {
-        const landed = existsSync(label.slice(name.length + 1))
-        if (raw.outcome === 'escaped' && !landed) by = spec.layers.private
-        outcome = landed ? 'escaped' : 'blocked'
-      }
-      if (name === 'udp-host') {
-        await new Promise((r) => setTimeout(r, 50))
-        outcome = fx.udpReceived ? 'escaped' : 'blocked'
-      }
+      const host = hostVerdict(name, label, raw, fx, spec)
+      const outcome: Outcome = host?.outcome ?? raw.outcome
+      let by = host?.by
       if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
       // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's
       // kernel answering for Linux.
@@ -339,6 +325,14 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         by = /^[A-Z]+$/.test(by) ? `gVisor's kernel (${by})` : `${by} (gVisor)`
       if (name === 'fork-bomb' && by === spec.layers.EAGAIN && !ctx.cgroup.ok)
         by = spec.layers['EAGAIN rlimit']
+      const detail =
+        host?.detail ??
+        (name === 'memory' &&
+        !why &&
+        policy.limits.memory !== undefined &&
+        policy.limits.memory > MEMORY_PROBE_LIMIT
+          ? `checked under a ${MEMORY_PROBE_LIMIT / 2 ** 20} MiB limit (the same cgroup setting as the policy's)`
+          : raw.detail)
       results.push({
         ...base,
         outcome,
@@ -349,7 +343,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
           : raw.signal
             ? { errno: `signal ${raw.signal}` }
             : {}),
-        ...(raw.detail ? { detail: raw.detail } : {}),
+        ...(detail ? { detail } : {}),
       })
     }
     results.push(...skipped)

@@ -172,7 +172,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.ok(!existsSync(`${project}/escape`), 'the write stayed in the sandbox’s private /tmp')
   })
 
-  test('cordon verify: every attack blocked for a plain user too (the setuid probe needs root to prepare)', () => {
+  test('cordon verify: every attack blocked for a plain user too (the setuid and root-only fixtures need root)', () => {
     const r = asUser(['verify', '--json'], project)
     assert.equal(r.status, 0, r.stderr)
     const out = JSON.parse(r.stdout) as {
@@ -182,7 +182,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(out.failures, 0)
     assert.deepEqual(
       out.results.filter((x) => x.outcome === 'skipped').map((x) => x.probe),
-      ['setuid'],
+      ['setuid', 'root-only-read'],
     )
     for (const x of out.results) if (x.expected) assert.equal(x.outcome, 'blocked', x.probe)
     // No cgroup for a plain user: tasks are bounded by RLIMIT_NPROC in its user namespace, and

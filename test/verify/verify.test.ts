@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { probeKernel } from '../../src/host/probe.js'
 import { cordon, isRoot, projectDir } from '../helpers.js'
 
 interface Result {
@@ -13,6 +14,7 @@ interface Result {
   expected: boolean
   by?: string
   reason?: string
+  detail?: string
 }
 
 function verify(args: string[]): { status: number | null; results: Result[]; failures: number } {
@@ -29,15 +31,23 @@ const one = (results: Result[], name: string) => {
   return found[0]!
 }
 
+// Probes of enforcement that another part of issue 17 adds (root callers mapped to an
+// unprivileged host range, so the 0600 root-owned secret is unreadable): NOT BLOCKED as root
+// until it lands, checked by the `todo` test below; drop this once it is in.
+const pending = (r: Result) => r.probe === 'root-only-read' && r.target === 'a 0600 root-owned host file'
+
+// int 0x80 faults on some VMs (no IA-32 emulation): the i386 probe is then stopped by the kernel.
+const i386 = probeKernel().i386Entry !== false
+
 describe('cordon verify', { concurrency: 1 }, () => {
   const noLimits = join(projectDir(), 'no-limits.yaml')
   writeFileSync(noLimits, 'extends: [default]\nlimits: { memory: max, pids: max }\n')
   test('the default profile blocks every attack, each by the layer that should', () => {
-    const { status, results, failures } = verify([])
-    assert.equal(status, 0)
-    assert.equal(failures, 0)
+    const { results, failures } = verify([])
     for (const r of results)
-      if (r.expected) assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+      if (r.expected && !pending(r))
+        assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+    assert.equal(failures, results.filter((r) => r.expected && r.outcome !== 'blocked' && pending(r)).length)
     const by = (name: string) => one(results, name).by
     assert.equal(by('ptrace-host'), 'seccomp')
     assert.equal(by('signal-host'), 'pid namespace')
@@ -48,7 +58,7 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.equal(by('proc-sys-write'), 'mount view (read-only /proc/sys)')
     assert.equal(by('exec-tmp'), 'mount view (noexec) and Landlock')
     assert.equal(by('x32-entry'), 'seccomp (x32 killed)')
-    assert.equal(by('i386-entry'), 'seccomp')
+    if (i386) assert.equal(by('i386-entry'), 'seccomp')
     assert.equal(by('read-home'), 'mount view')
     const writes = byProbe(results, 'write-outside')
     assert.ok(writes.some((w) => w.target === '/etc' && w.by === 'mount view (read-only)'))
@@ -57,6 +67,70 @@ describe('cordon verify', { concurrency: 1 }, () => {
     // The default's limits (4096 tasks, half the memory) hold: the tests run as root, so a cgroup.
     assert.equal(by('fork-bomb'), 'cgroup (pids limit)')
     assert.equal(by('memory'), 'cgroup (memory limit: OOM kill)')
+  })
+
+  test('no sandbox leaves a setuid file, changes a host device node or reads root-only kernel tables', () => {
+    const { results } = verify([
+      '--probe',
+      'setuid-plant',
+      '--probe',
+      'device-metadata',
+      '--probe',
+      'root-only-read',
+    ])
+    for (const r of results)
+      if (r.outcome !== 'skipped' && !pending(r))
+        assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
+    assert.equal(one(results, 'setuid-plant').by, 'seccomp')
+    assert.equal(one(results, 'device-metadata').by, 'mount view (read-only)')
+  })
+
+  test(
+    "a root caller's sandbox cannot read a 0600 root-owned host file",
+    {
+      skip: !isRoot && 'a plain user cannot make a root-owned file',
+      todo: 'root callers keep host root until the identity part of issue 17 lands',
+    },
+    () => {
+      const { results } = verify(['--probe', 'root-only-read'])
+      const secret = results.find(pending)
+      assert.equal(secret?.outcome, 'blocked', JSON.stringify(secret))
+    },
+  )
+
+  test('the file probes judge by what reached the host', () => {
+    const { results } = verify([
+      '--probe',
+      'setuid-plant',
+      '--probe',
+      'device-metadata',
+      '--probe',
+      'root-only-read',
+    ])
+    const plant = one(results, 'setuid-plant')
+    // Escaped exactly when a host file kept a bit, and then it names the files.
+    assert.equal(
+      plant.outcome === 'escaped',
+      /setuid\/setgid on the host: plant-/.test(plant.detail ?? ''),
+      JSON.stringify(plant),
+    )
+    const devices = one(results, 'device-metadata')
+    assert.equal(
+      devices.outcome === 'escaped',
+      /changed on the host: \/dev\//.test(devices.detail ?? ''),
+      JSON.stringify(devices),
+    )
+    const reads = byProbe(results, 'root-only-read').map((r) => r.target)
+    for (const f of [
+      '/proc/slabinfo',
+      '/proc/timer_list',
+      '/proc/vmallocinfo',
+      '/proc/pagetypeinfo',
+      '/proc/kcore',
+      '/proc/keys',
+    ])
+      assert.ok(reads.includes(f), f)
+    if (isRoot) assert.ok(reads.includes('a 0600 root-owned host file'))
   })
 
   test('without limits the resource probes say so instead of pretending', () => {
@@ -74,7 +148,8 @@ describe('cordon verify', { concurrency: 1 }, () => {
     const { status, results, failures } = verify(['--seccomp', 'none', '--tmpfs', '/tmp'])
     assert.equal(status, 1)
     const escaped = results.filter((r) => r.outcome === 'escaped' && r.expected).map((r) => r.probe)
-    for (const name of ['unshare-user', 'exec-tmp', 'keyctl', 'io-uring', 'userfaultfd', 'i386-entry'])
+    // io_uring_setup: every filter refuses it (its opens would bypass the no-setid layer).
+    for (const name of ['unshare-user', 'exec-tmp', 'keyctl', 'userfaultfd', ...(i386 ? ['i386-entry'] : [])])
       assert.ok(escaped.includes(name), `${name} should get through: ${escaped.join(', ')}`)
     assert.equal(failures, escaped.length)
     // Layers other than seccomp still hold.

@@ -12,7 +12,9 @@ const HELP = `Usage: cordon verify [POLICY] [policy options] [--backend NAME] [-
 Runs an escape test battery inside a sandbox built from the policy (the default profile unless
 policy options say otherwise), against real targets on this host: a host process to ptrace and
 kill, TCP/UDP ports and an abstract UNIX socket listening on the host's loopback, host
-directories to write into, a setuid-root binary (as root), /proc/sys, the launcher's
+directories to write into, a setuid-root fixture that takes no arguments (as root, in a 0700
+directory removed on every exit), a writable bind to plant setuid files in, the host's
+/dev/null, zero and full, root-only files and kernel tables, /proc/sys, the launcher's
 /proc/PID/exe, the i386 and x32 entry points, privileged calls (mount, chroot, pivot_root,
 module loading, reboot, kexec, swapon, clock), kernel interfaces with a history of exploits
 (bpf, perf_event_open, io_uring, userfaultfd, keyctl), TIOCSTI, device nodes, a fork bomb and

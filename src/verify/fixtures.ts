@@ -1,0 +1,240 @@
+// The real targets `cordon verify` sets up on the host for the battery — a process to trace and
+// signal, TCP and UDP ports and an abstract socket on loopback, host directories to write into,
+// a directory to plant setuid files in, a root-only secret, the host's device nodes as they
+// were, and (as root) a setuid-root fixture — and the policy that shows them to the sandbox.
+import { type ChildProcess, spawn as spawnChild } from 'node:child_process'
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { dirname, join } from 'node:path'
+import { CordonError } from '../errors.js'
+import { under } from '../learn/paths.js'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import { probesPath } from '../run/launcher.js'
+import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase } from './private-dir.js'
+
+const VIEW_DIR = '/.cordon-verify'
+/** The host device nodes the device-metadata probe tries to change. */
+export const DEVICE_NODES = ['/dev/null', '/dev/zero', '/dev/full'] as const
+
+export interface Fixtures {
+  sleeper: ChildProcess
+  tcp: Server
+  tcpPort: number
+  udp: UdpSocket
+  udpPort: number
+  udpReceived: boolean
+  abstract: Server
+  abstractName: string
+  writeTargets: string[]
+  /** This run's private directory (0700, the caller's): see private-dir.ts. */
+  privateDir: string
+  /** Where setuid-plant plants (bound writable); checked on the host afterwards. */
+  plantDir: string
+  /** A 0600 root-owned file with a secret in it (root callers only). */
+  secret?: string
+  /** Each device node's metadata before the battery (mode, owner, times). */
+  devices: Map<string, string>
+  close(): void
+}
+
+const listen = (server: Server, options: { port?: number; host?: string; path?: string }) =>
+  new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options, () => resolve())
+  })
+
+/** What the device-metadata probe may not change: mode, owner, mtime and ctime (the ctime
+ * moves on any chmod, chown or utimensat the kernel lets through, even to the same values). */
+export function deviceSignature(path: string): string {
+  const st = lstatSync(path, { bigint: true, throwIfNoEntry: false })
+  return st ? `${st.mode} ${st.uid}:${st.gid} ${st.mtimeNs} ${st.ctimeNs}` : 'missing'
+}
+
+/** The private directory, swept of a killed run's first, with the plant directory and the
+ * secret in it; removed on every way out (see cleanupOnExit). */
+function makePrivate(): { dir: string; plantDir: string; secret?: string } {
+  const why = unsafeBase()
+  if (why) throw new CordonError('setup_failed', `cordon verify needs a safe place for its fixtures: ${why}`)
+  sweepStale()
+  const dir = makePrivateDir()
+  const plantDir = join(dir, 'rw')
+  mkdirSync(plantDir, { mode: 0o755 })
+  if (process.getuid?.() !== 0) return { dir, plantDir }
+  const secret = join(dir, 'secret')
+  writeFileSync(secret, `cordon verify: a root-only secret ${process.pid}\n`, { mode: 0o600 })
+  return { dir, plantDir, secret }
+}
+
+export async function prepare(policy: ResolvedPolicy, home: string, cwd: string): Promise<Fixtures> {
+  const priv = makePrivate()
+  // The host process to trace and signal: `cat` on a pipe only verify holds, so it ends with
+  // verify however verify ends (EOF), even killed.
+  const sleeper = spawnChild('cat', [], { stdio: ['pipe', 'ignore', 'ignore'] })
+  sleeper.stdin?.on('error', () => {})
+  const stamp = `.cordon-verify-${process.pid}-${Date.now()}`
+  const writable = policy.filesystem.filter(
+    (e): e is Extract<ViewEntry, { kind: 'bind' }> => e.kind === 'bind' && !e.readOnly,
+  )
+  const writeTargets = [...new Set(['/etc', '/usr', '/var', home, dirname(cwd)])]
+    .filter((d) => existsSync(d) && statSync(d).isDirectory())
+    .filter((d) => !writable.some((b) => under(d, b.src)))
+    .map((d) => join(d, stamp))
+  const servers: { close(): void }[] = []
+  const close = () => {
+    sleeper.kill('SIGKILL')
+    for (const s of servers) s.close()
+    removePrivateDir(priv.dir)
+    for (const t of writeTargets) if (existsSync(t)) unlinkSync(t)
+  }
+  const release = cleanupOnExit(close)
+  try {
+    const tcp = createServer((s) => s.destroy())
+    servers.push(tcp)
+    await listen(tcp, { port: 0, host: '127.0.0.1' })
+    const udp = createSocket('udp4')
+    servers.push(udp)
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+    const abstractName = `cordon-verify-${process.pid}-${Date.now()}`
+    const abstract = createServer((s) => s.destroy())
+    servers.push(abstract)
+    await listen(abstract, { path: `\0${abstractName}` })
+    const fixtures: Fixtures = {
+      sleeper,
+      tcp,
+      tcpPort: (tcp.address() as { port: number }).port,
+      udp,
+      udpPort: udp.address().port,
+      udpReceived: false,
+      abstract,
+      abstractName,
+      writeTargets,
+      privateDir: priv.dir,
+      plantDir: priv.plantDir,
+      ...(priv.secret ? { secret: priv.secret } : {}),
+      devices: new Map(DEVICE_NODES.map((d) => [d, deviceSignature(d)])),
+      close: release,
+    }
+    udp.on('message', () => (fixtures.udpReceived = true))
+    return fixtures
+  } catch (e) {
+    release()
+    throw e
+  }
+}
+
+/** Host files in the plant directory that kept a setuid or setgid bit (lstat: never followed). */
+export function plantedSetuid(fx: Fixtures): string[] {
+  let names: string[] = []
+  try {
+    names = readdirSync(fx.plantDir)
+  } catch {}
+  return names.filter((n) => {
+    const st = lstatSync(join(fx.plantDir, n), { throwIfNoEntry: false })
+    return st?.isFile() && (st.mode & 0o6000) !== 0
+  })
+}
+
+/** Where the setuid fixture lives on the host while its run lasts. */
+export const suidFixturePath = (fx: Fixtures) => join(fx.privateDir, 'suid-fixture')
+
+/** The setuid/setgid-root fixture (native/suid-fixture.c: no arguments, prints its ids), copied
+ * into the private directory for the one run that uses it; the returned function removes it.
+ * Only a root caller can make it. */
+export function placeSuidFixture(fx: Fixtures): { path: string; remove(): void } {
+  const built = join(dirname(probesPath()), 'cordon-suid-fixture')
+  try {
+    accessSync(built, constants.X_OK)
+  } catch (cause) {
+    throw new CordonError(
+      'not_found',
+      `The setuid fixture ${built} is missing; build it with \`npm rebuild cordon\` (needs cc, make and a static libc)`,
+      { cause },
+    )
+  }
+  const path = suidFixturePath(fx)
+  copyFileSync(built, path, constants.COPYFILE_EXCL)
+  chmodSync(path, 0o6755)
+  return { path, remove: () => unlinkSync(path) }
+}
+
+/** Where the sandbox finds the battery and its fixtures. */
+export interface ProbePaths {
+  bin: string
+  plantDir: string
+  secret?: string
+  suid?: string
+}
+
+/** The policy plus the probe binary and the fixtures, each bound on its own (a file or the plant
+ * directory, never the private directory: the sandbox cannot list or reach anything else in
+ * it). Without a mount namespace the sandbox sees host paths, opened up in Landlock. */
+export function withProbes(
+  policy: ResolvedPolicy,
+  fx: Fixtures,
+  suid?: string,
+): { policy: ResolvedPolicy; paths: ProbePaths } {
+  const hostBin = probesPath()
+  const secret = fx.secret
+  if (!policy.namespaces.mount) {
+    const rule = (path: string, access: string) => ({ path, access: [access], optional: false })
+    return {
+      policy: {
+        ...policy,
+        landlock: {
+          ...policy.landlock,
+          paths: [
+            ...policy.landlock.paths,
+            rule(dirname(hostBin), 'rx'),
+            rule(fx.plantDir, 'rw'),
+            ...(secret ? [rule(secret, 'ro')] : []),
+            ...(suid ? [rule(suid, 'rx')] : []),
+          ],
+        },
+      },
+      paths: {
+        bin: hostBin,
+        plantDir: fx.plantDir,
+        ...(secret ? { secret } : {}),
+        ...(suid ? { suid } : {}),
+      },
+    }
+  }
+  const bind = (src: string, dest: string, readOnly = true): ViewEntry => ({
+    kind: 'bind',
+    src,
+    dest,
+    readOnly,
+    optional: false,
+  })
+  return {
+    policy: {
+      ...policy,
+      filesystem: [
+        ...policy.filesystem,
+        bind(hostBin, `${VIEW_DIR}/cordon-probes`),
+        bind(fx.plantDir, `${VIEW_DIR}/rw`, false),
+        ...(secret ? [bind(secret, `${VIEW_DIR}/secret`)] : []),
+        ...(suid ? [bind(suid, `${VIEW_DIR}/suid-fixture`)] : []),
+      ],
+    },
+    paths: {
+      bin: `${VIEW_DIR}/cordon-probes`,
+      plantDir: `${VIEW_DIR}/rw`,
+      ...(secret ? { secret: `${VIEW_DIR}/secret` } : {}),
+      ...(suid ? { suid: `${VIEW_DIR}/suid-fixture` } : {}),
+    },
+  }
+}
