@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -232,6 +233,78 @@ static void send_tree(int sock, int tree, const char *src)
 		fail("idmapped bind", src, NULL);
 }
 
+/* The host path an idmapped source resolved to (for mountinfo), from its O_PATH fd. */
+static int from_fd = -1;
+static char from_buf[PATH_MAX];
+static const char *from_path(const char *fallback)
+{
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", from_fd);
+	ssize_t n = from_fd < 0 ? -1 : readlink(link, from_buf, sizeof from_buf - 1);
+	if (n <= 0)
+		return fallback;
+	from_buf[n] = '\0';
+	return from_buf;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *out = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* The tree's attributes recursively, then the id mapping mount by mount (mountinfo names the
+ * mounts at or below top): those whose filesystem refuses it keep the host's ids, which a
+ * remapped sandbox sees as nobody's. The top mount must take it. */
+static int idmap_each(int tree, const char *top, uint64_t attrs, int userns_fd)
+{
+	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, attrs) ||
+	    sys_mount_setattr_idmap(tree, AT_EMPTY_PATH, 0, userns_fd))
+		return -1;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	size_t top_len = strcmp(top, "/") == 0 ? 0 : strlen(top);
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char point[PATH_MAX];
+		/* id parent major:minor root mount-point ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+			continue;
+		unescape(point);
+		if (strncmp(point, top, top_len) != 0 || point[top_len] != '/' || point[top_len + 1] == '\0')
+			continue; /* not strictly below top (top itself is done) */
+		int at = sys_openat2(tree, point + top_len + 1, O_PATH | O_CLOEXEC,
+				     RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (at < 0)
+			continue; /* covered by a later mount, or gone */
+		int r = sys_mount_setattr_idmap(at, AT_EMPTY_PATH, 0, userns_fd);
+		int err = errno;
+		close(at);
+		/* EINVAL: this filesystem cannot be idmapped, or it is not the root of a mount here. */
+		if (r && err != EINVAL) {
+			free(line);
+			fclose(f);
+			errno = err;
+			return -1;
+		}
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
 size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
 {
 	size_t sent = 0;
@@ -254,11 +327,15 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
 								      AT_EMPTY_PATH);
 		if (tree < 0)
 			fail("idmapped bind", op->s1, op->s2);
-		close(from);
+		from_fd = from;
 		if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a), userns_fd)) {
-			/* EINVAL: a filesystem in the tree cannot be idmapped (say which, then the fix). */
-			die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
+			/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs, NFS under a
+			 * writable `/`): each mount that can be is, the rest keep host ids. */
+			if (errno != EINVAL || idmap_each(tree, from_path(op->s1), mount_attrs(op->a), userns_fd))
+				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
+		close(from);
+		from_fd = -1;
 		send_tree(sock, tree, op->s1);
 		close(tree);
 		sent++;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
-import { procMaskedPaths } from '../mounts/view.js'
+import { DEVICES, procMaskedPaths } from '../mounts/view.js'
 import { rlimitsFor } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
@@ -253,7 +253,12 @@ export function ociConfig(
       resources,
       seccomp: seccomp.profile,
       maskedPaths: MASKED,
-      readonlyPaths: READ_ONLY,
+      // In a user namespace runc binds the host's device nodes: read-only, so a container whose
+      // root is the host's cannot chmod, chown or touch them (issue 17), as cordon's own view.
+      readonlyPaths: [
+        ...READ_ONLY,
+        ...policy.filesystem.flatMap((e) => (e.kind === 'dev' ? DEVICES.map((d) => `${e.dest}/${d}`) : [])),
+      ],
     },
   }
   return { config, files: [...rootfsEntries, ...files], gaps }

@@ -56,3 +56,13 @@ export function hostIdRanges(): HostIdRanges {
     gid: rangeFrom('/etc/subgid', ['cordon', 'root', '0']),
   }
 }
+
+/** True in the host's own user namespace: a uid 0 caller there is the host's root. Inside
+ * another sandbox (a nested cordon) uid 0 is that namespace's, and its ids are kept. */
+export function inInitialUserNamespace(): boolean {
+  try {
+    return /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'))
+  } catch {
+    return true
+  }
+}

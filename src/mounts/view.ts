@@ -34,7 +34,8 @@ export const realHostFs: HostFs = {
   },
 }
 
-const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
+/** The device nodes a `dev:` entry shows (read-only binds of the host's). */
+export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const
 
 /** Files of a fresh proc that show or act on the whole machine rather than the sandbox: kernel
  * memory and its layout (kcore, kallsyms, vmallocinfo, slabinfo, pagetypeinfo, iomem, kpage*),

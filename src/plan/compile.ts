@@ -1,6 +1,6 @@
 // ResolvedPolicy → Plan: every decision the launcher will carry out, made here.
 import { CordonError } from '../errors.js'
-import { type HostIdRanges, hostIdRanges } from '../host/id-range.js'
+import { type HostIdRanges, hostIdRanges, inInitialUserNamespace } from '../host/id-range.js'
 import { compileLandlock } from '../landlock/compile.js'
 import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/view.js'
 import { capabilityName } from '../policy/capabilities.js'
@@ -44,8 +44,9 @@ export interface CompileContext {
   /** A traced run (learn/trace.ts: learn records everything, audit allows everything and
    * records what the policy would refuse): the caller's rewrite of the filter, named by `mode`. */
   trace?: FilterRewrite
-  /** The host ids a root caller's sandboxes run as (host/id-range.ts; injectable for tests). */
-  idRanges?: HostIdRanges
+  /** The host ids a root caller's sandboxes run as (host/id-range.ts; injectable for tests);
+   * null: none (root of a nested user namespace keeps its ids). */
+  idRanges?: HostIdRanges | null
 }
 
 /** Rewrites a resolved filter and gives the launcher's responder for it; `mode` names it (in
@@ -164,8 +165,12 @@ export function sandboxIdentity(
   gid: number,
 ): SandboxIdentity {
   const ns = policy.namespaces
-  if (ctx.uid !== 0 || policy.user.hostRoot) {
-    const hostRoot = ctx.uid === 0 && (ns.user ? uid === 0 : policy.user.uid === undefined || uid === 0)
+  const remap = ctx.idRanges !== undefined ? ctx.idRanges : inInitialUserNamespace() ? hostIdRanges() : null
+  if (ctx.uid !== 0 || policy.user.hostRoot || !remap) {
+    const hostRoot =
+      ctx.uid === 0 &&
+      policy.user.hostRoot === true &&
+      (ns.user ? uid === 0 : policy.user.uid === undefined || uid === 0)
     return {
       uid,
       gid,
@@ -178,12 +183,24 @@ export function sandboxIdentity(
           : `no user namespace: the sandbox runs as host ${uid}:${gid}`,
     }
   }
-  const remap = ctx.idRanges ?? hostIdRanges()
   if (uid >= remap.uid.count || gid >= remap.gid.count)
     throw new CordonError(
       'invalid_policy',
       `Invalid policy: \`user\` asks for ${uid}:${gid}, outside the ${remap.uid.count} ids a root caller's sandbox maps ` +
         `(${remap.uid.source}); use ids below ${Math.min(remap.uid.count, remap.gid.count)}, or \`user.hostRoot: true\``,
+    )
+  // File capabilities written through an idmapped bind name the host's root as their owner, and
+  // would then work on the host: a remapped sandbox with writable binds cannot keep SETFCAP.
+  const CAP_SETFCAP = 31
+  if (
+    ns.user &&
+    policy.capabilities.includes(CAP_SETFCAP) &&
+    policy.filesystem.some((e) => e.kind === 'bind' && !e.readOnly)
+  )
+    throw new CordonError(
+      'invalid_policy',
+      'Invalid policy: `capabilities` keeps SETFCAP while a root caller\u2019s sandbox has writable binds: file ' +
+        'capabilities it wrote there would hold on the host; drop SETFCAP, make the binds read-only, or set `user.hostRoot: true`',
     )
   const range = `host ${remap.uid.start}-${remap.uid.start + remap.uid.count - 1} (${remap.uid.source})`
   if (ns.user)

@@ -106,7 +106,10 @@ describe('backends', { skip: why }, () => {
     assert.match(plain.stderr, /enforced by fewer layers than possible \(runc has no Landlock layer[;)]/)
     // A root caller's container is host root in the bundle; the status says so (issue 17).
     const root = runc.statements.find((x) => x.statement === 'no host root powers')
-    if (isRoot) assert.deepEqual(root?.missing, [{ layer: 'id range', why: "runc runs a root caller's container as host root" }])
+    if (isRoot)
+      assert.deepEqual(root?.missing, [
+        { layer: 'id range', why: "runc runs a root caller's container as host root" },
+      ])
   })
 
   test('run: stdio, exit status, the view, setup errors and timeouts as with the native backend', () => {

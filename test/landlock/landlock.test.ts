@@ -44,6 +44,8 @@ function fsPolicy(extra: Partial<Policy> = {}): Policy {
   return {
     namespaces: NO_NAMESPACES,
     network: 'host',
+    // Landlock alone is under test, for a caller as strong as it gets: root keeps root here.
+    user: { hostRoot: true },
     filesystem: [
       { ro: { src: '/usr', optional: true } },
       { ro: { src: '/lib', optional: true } },

@@ -177,7 +177,8 @@ describe('seccomp notifications', () => {
     const innerPlan = (name: string, watch?: string[]) => {
       const file = join(dir, `${name}.plan`)
       const policy = { extends: ['default'], namespaces: NO_NAMESPACES, network: 'host' as const }
-      const ctx = { ...callerContext(), cwd: dir, ...(watch ? { watch } : {}) }
+      // Run inside the outer sandbox, where uid 0 is that namespace's: no host id range.
+      const ctx = { ...callerContext(), cwd: dir, idRanges: null, ...(watch ? { watch } : {}) }
       writeFileSync(
         file,
         encodePlan(compilePlan(resolvePolicy({ policy, baseDir: dir, label: name }, dir), ctx)),

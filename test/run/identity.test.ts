@@ -67,6 +67,12 @@ describe('the host id range', () => {
     assert.throws(() => maps({ user: { uid: 70000 } }, 0), /outside the 65536 ids.*hostRoot: true/)
   })
 
+  test('SETFCAP with a writable bind is refused: its file capabilities would hold on the host', () => {
+    const policy: Policy = { capabilities: ['setfcap'], filesystem: [{ rw: '/tmp' }] }
+    assert.throws(() => maps(policy, 0), /keeps SETFCAP.*hostRoot: true/)
+    assert.doesNotThrow(() => maps(policy, 1000))
+  })
+
   test("cordon's default range is the top of systemd's container block", () => {
     assert.equal(DEFAULT_RANGE_START + 65536, 1879048192)
   })
