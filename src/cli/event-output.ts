@@ -74,9 +74,10 @@ export class EventOutput {
 
   async close(): Promise<void> {
     await this.channel?.close()
+    const failed = this.channel?.failed
     if (this.dropped)
       warn(
-        `the events channel dropped ${this.dropped} lines: its reader fell more than ${MAX_PENDING_BYTES / 2 ** 20} MiB behind`,
+        `the events channel dropped ${this.dropped} lines: ${failed ? `writing failed (${failed})` : `its reader fell more than ${MAX_PENDING_BYTES / 2 ** 20} MiB behind`}`,
       )
   }
 }

@@ -10,6 +10,7 @@ import {
   ftruncateSync,
   openSync,
   type WriteStream,
+  writeSync,
 } from 'node:fs'
 import { CordonError } from '../errors.js'
 
@@ -67,11 +68,11 @@ export function checkEventsFd(text: string): number {
       `--events-fd ${text}: expected a descriptor number of 3 or more (0, 1 and 2 are the program's stdin, stdout and stderr), e.g. --events-fd 3 3>events.jsonl`,
     )
   try {
-    fstatSync(fd)
-  } catch {
+    writeSync(fd, '') // EBADF unless open for writing
+  } catch (e) {
     throw new CordonError(
       'invalid_usage',
-      `--events-fd ${fd}: descriptor ${fd} is not open; open it for cordon, e.g. \`cordon run --events-fd ${fd} ... ${fd}>events.jsonl\``,
+      `--events-fd ${fd}: descriptor ${fd} is not open for writing (${(e as NodeJS.ErrnoException).code}); open it for cordon, e.g. \`cordon run --events-fd ${fd} ... ${fd}>events.jsonl\``,
     )
   }
   return fd
@@ -80,7 +81,8 @@ export function checkEventsFd(text: string): number {
 /** Lines to a descriptor, asynchronously, with a bound on what waits; `dropped` counts the rest. */
 export class LineChannel implements LineWriter {
   dropped = 0
-  failed = false
+  /** Why the descriptor failed (the reader went away): later lines are dropped. */
+  failed: string | undefined
   private readonly stream: WriteStream
   private readonly maxPending: number
   constructor(
@@ -90,7 +92,7 @@ export class LineChannel implements LineWriter {
   ) {
     this.maxPending = options.maxPending ?? MAX_PENDING_BYTES
     this.stream = createWriteStream('', { fd, autoClose: options.close !== false })
-    this.stream.on('error', () => (this.failed = true))
+    this.stream.on('error', (e: NodeJS.ErrnoException) => (this.failed = e.code ?? e.message))
   }
   write(line: string): void {
     if (this.failed || this.stream.writableLength > this.maxPending) {
