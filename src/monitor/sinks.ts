@@ -250,7 +250,8 @@ export class SyslogSink implements AlertSink {
     this.stats.sent++
   }
   private loggerStdin(): Writable | undefined {
-    if (this.logger?.stdin?.writable) return this.logger.stdin
+    const running = this.logger && this.logger.exitCode === null && this.logger.signalCode === null
+    if (running && this.logger!.stdin?.writable) return this.logger!.stdin
     const now = performance.now()
     if (now - this.lastStart < LOGGER_RESTART_MS) return undefined
     this.lastStart = now

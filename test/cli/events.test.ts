@@ -51,6 +51,18 @@ describe('cordon run: the events channel', () => {
     assert.match(r.stderr, /--json needs an events channel of its own: add --events FILE, or --events-fd N/)
   })
 
+  test("cordon's own failure is a line on the channel too", () => {
+    const file = join(projectDir(), 'failed-events.jsonl')
+    const r = cordon(['run', '--json', '--events', file, '--policy', '/nonexistent.yaml', '--', 'true'])
+    assert.equal(r.status, 125)
+    const last = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop()!) as {
+      event: string
+      message: string
+    }
+    assert.equal(last.event, 'error')
+    assert.match(last.message, /Policy file \/nonexistent\.yaml does not exist/)
+  })
+
   test('--alert json in a run needs the channel, and then writes alerts there', () => {
     const refused = cordon(['run', '--monitor', '--alert', 'json', '--', 'true'])
     assert.equal(refused.status, 125)

@@ -259,7 +259,9 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       }
     }
     try {
-      const running = collect(asDelegated('run --json -- sh -c "echo started; sleep 1.5; echo done"'))
+      const running = collect(
+        asDelegated('run --json --events-fd 3 -- sh -c "echo started; sleep 1.5; echo done" 3>&2'),
+      )
       const members = () =>
         groups().flatMap((g) =>
           readFileSync(`${delegated}/cordon/${g}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean),

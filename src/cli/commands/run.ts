@@ -110,14 +110,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   const [command, ...args] = split.command
   if (!command)
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
-  guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
-  const policy = policyFromFlags(values)
   const out = EventOutput.open(values)
   try {
+    guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
+    const policy = policyFromFlags(values)
     if (values.backend !== undefined && values.backend !== 'native')
       return await runOnBackend(policy, values.backend, [command, ...args], values, out)
     if (values.audit) return await (await import('./audit.js')).auditRun(policy, command, args, out)
     return await runNative(policy, command, args, values, out)
+  } catch (e) {
+    // A reader of the channel learns that cordon failed, not just that the lines stopped.
+    out.record({ event: 'error', step: 'cordon', message: (e as Error).message })
+    throw e
   } finally {
     await out.close()
   }
