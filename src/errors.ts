@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'invalid_rules' // a monitor rules file failed validation
   | 'not_found' // a policy file, profile or launcher is missing
   | 'setup_failed' // the launcher could not build the sandbox (step says where)
+  | 'max_buffer' // run(): the command wrote more than maxBuffer; the sandbox was killed
   | 'internal'
 
 export class CordonError extends Error {

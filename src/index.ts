@@ -12,9 +12,12 @@ export { NO_NAMESPACES, PROFILES } from './policy/profiles.js'
 export { type PolicySource, type ResolvedPolicy, resolveLayers, resolvePolicy } from './policy/resolve.js'
 export type { FilesystemEntry, Policy } from './policy/schema.js'
 export { describeStepError, type SandboxEvent } from './run/events.js'
+export { escapeControl } from './run/escape.js'
 export {
+  DEFAULT_MAX_BUFFER,
   type ExitResult,
   type PolicyInput,
+  type RunOptions,
   type RunResult,
   run,
   type SandboxProcess,

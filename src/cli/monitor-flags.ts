@@ -1,5 +1,6 @@
 // Flags shared by `cordon run` and `cordon monitor` to set up a monitor session.
 import { CordonError } from '../errors.js'
+import type { LineWriter } from '../monitor/channel.js'
 import type { MonitorSession } from '../monitor/session.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { warn } from './output.js'
@@ -14,8 +15,11 @@ export const MONITOR_OPTIONS = {
 export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top of the default rules; repeatable;
                          edits apply to running sandboxes at once
       --no-default-rules only the --rules files
-      --alert DEST       where alerts go (repeatable; default stderr): stderr, json (stdout),
-                         file:PATH, webhook:URL, syslog, syslog:HOST:PORT, syslog:unix:PATH
+      --alert DEST       where alerts go (repeatable; default stderr, and the events channel when
+                         there is one): stderr, json (JSON lines on the events channel, see
+                         --events), file:PATH, webhook:URL, syslog, syslog:HOST:PORT,
+                         syslog:unix:PATH. Each rule alerts at most 20 times per 10 s per
+                         sandbox (its \`throttle\`); the rest are counted and summarized
       --metrics ADDR     serve Prometheus metrics at http://ADDR/metrics ([HOST]:PORT)`
 
 export interface MonitorFlags {
@@ -25,14 +29,30 @@ export interface MonitorFlags {
   metrics?: string | undefined
 }
 
-export async function openSession(values: MonitorFlags): Promise<MonitorSession> {
+/** Where a session's JSON alerts go (the events channel), and whether a person reads stderr. */
+export interface AlertOutput {
+  channel?: (LineWriter & { dropped?: number }) | undefined
+  human: boolean
+}
+
+/** Without --alert: stderr for a person, and the JSON channel when there is one. */
+export function defaultAlerts(values: MonitorFlags, out: AlertOutput): string[] {
+  if (values.alert?.length) return values.alert
+  return [...(out.human ? ['stderr'] : []), ...(out.channel ? ['json'] : [])]
+}
+
+export async function openSession(
+  values: MonitorFlags,
+  out: AlertOutput = { human: true },
+): Promise<MonitorSession> {
   // Loaded only when a run is monitored: the rules engine and its dependencies stay off the
   // start-up path of a plain `cordon run`.
   const { MonitorSession } = await import('../monitor/session.js')
   const session = await MonitorSession.open({
     rules: values.rules ?? [],
     defaultRules: !values['no-default-rules'],
-    alerts: values.alert ?? [],
+    alerts: defaultAlerts(values, out),
+    ...(out.channel ? { json: out.channel } : {}),
     ...(values.metrics !== undefined ? { metrics: values.metrics } : {}),
     log: warn,
   })

@@ -1,4 +1,5 @@
 // Terminal output: colour only for a TTY, honouring NO_COLOR and FORCE_COLOR.
+import { escapeControl } from '../run/escape.js'
 
 export function useColor(stream: NodeJS.WriteStream): boolean {
   if (process.env.NO_COLOR) return false
@@ -12,7 +13,9 @@ export function paint(stream: NodeJS.WriteStream) {
   return { red: wrap(31), green: wrap(32), yellow: wrap(33), dim: wrap(2), bold: wrap(1) }
 }
 
-/** Errors and warnings go to stderr, prefixed so they are told apart from the command's output. */
-export function warn(message: string): void {
-  process.stderr.write(`cordon: ${message}\n`)
+/** Errors and warnings go to stderr, prefixed so they are told apart from the command's output.
+ * The message is escaped (escapeControl): it may carry paths or names from the sandbox, and it
+ * must stay one line that cannot drive the terminal; `color` paints it after escaping. */
+export function warn(message: string, color: (s: string) => string = (s) => s): void {
+  process.stderr.write(`cordon: ${color(escapeControl(message))}\n`)
 }

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import { basename } from 'node:path'
 import { eventJson, type SandboxEvent } from '../run/events.js'
 import { evaluate, type Fields, type Value } from './expr.js'
-import type { Priority, Rule, RuleAction, RuleSet } from './rules.js'
+import type { Priority, Rule, RuleAction, RuleSet, Throttle } from './rules.js'
 
 /** A sandbox the monitor watches and can act on. */
 export interface Target {
@@ -31,6 +31,15 @@ export interface Alert {
   event: Record<string, unknown>
   /** For rate and baseline rules: the matches counted in the window. */
   count?: number
+  /** Alerts of this rule for this sandbox held back by its throttle since the previous one. */
+  suppressed?: number
+}
+
+/** Alerts (or log lines) a rule's throttle held back: counted, never silently lost. */
+export interface Suppressed {
+  sandbox: string
+  rule: string
+  action: 'alert' | 'log'
 }
 
 export interface ActionRecord {
@@ -55,8 +64,17 @@ interface RuleState {
   learned?: number
 }
 
+/** A rule's token bucket in one sandbox. */
+interface Bucket {
+  tokens: number
+  at: number
+  /** Held back since the last alert that went out. */
+  suppressed: number
+}
+
 interface Watched {
   target: Target
+  buckets: Map<string, Bucket>
   /** The launcher reported `started`: execs from now on are the sandbox's own. */
   started: boolean
   states: Map<string, RuleState>
@@ -131,6 +149,7 @@ export class Monitor extends EventEmitter<{
   alert: [Alert]
   action: [ActionRecord]
   match: [string, Rule]
+  suppressed: [Suppressed]
   error: [Error]
 }> {
   private rules: Rule[]
@@ -163,6 +182,7 @@ export class Monitor extends EventEmitter<{
   attach(target: Target): void {
     this.watched.set(target.id, {
       target,
+      buckets: new Map(),
       started: false,
       states: new Map(),
       rateKey: new Map(),
@@ -170,8 +190,46 @@ export class Monitor extends EventEmitter<{
     })
   }
 
+  /** Stops watching; a rule whose throttle held alerts back since its last one says how many. */
   detach(id: string): void {
+    const w = this.watched.get(id)
     this.watched.delete(id)
+    if (!w) return
+    for (const [name, bucket] of w.buckets) {
+      const rule = this.rules.find((r) => r.name === name)
+      if (bucket.suppressed && rule) this.summarize(w.target, rule, bucket.suppressed)
+    }
+  }
+
+  private summarize(t: Target, rule: Rule, n: number): void {
+    const output = `${n} more ${rule.name} alert${n === 1 ? ' was' : 's were'} suppressed by the rule's throttle (${describeThrottle(rule.throttle)})`
+    if (rule.then.includes('alert'))
+      this.emit('alert', {
+        time: new Date().toISOString(),
+        rule: rule.name,
+        priority: rule.priority,
+        sandbox: t.id,
+        command: t.command,
+        output,
+        actions: ['alert'],
+        event: { event: 'suppressed', count: n },
+        suppressed: n,
+      })
+    else
+      this.emit('action', { sandbox: t.id, rule: rule.name, action: 'log', at: Date.now(), detail: output })
+  }
+
+  /** Takes a token from the rule's bucket; false when the throttle holds this one back. */
+  private admit(w: Watched, rule: Rule): Bucket | false {
+    const now = this.now()
+    const { count, perMs } = rule.throttle
+    let b = w.buckets.get(rule.name)
+    if (!b) w.buckets.set(rule.name, (b = { tokens: count, at: now, suppressed: 0 }))
+    b.tokens = Math.min(count, b.tokens + ((now - b.at) * count) / perMs)
+    b.at = now
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return b
   }
 
   /** Runs one event of sandbox `id` through the rules. */
@@ -261,13 +319,30 @@ export class Monitor extends EventEmitter<{
     const state = w.states.get(rule.name)!
     state.lastFired = this.now()
     const t = w.target
-    const window = rule.rate ? `${rule.rate.windowMs}ms` : rule.baseline ? `${rule.baseline.windowMs}ms` : ''
-    const extra = { rule: rule.name, count: count ?? 1, window, priority: rule.priority }
-    const output = rule.output
-      ? render(rule.output, fields, extra)
-      : `${rule.description || rule.name}: ${summary(ev)}${count !== undefined ? ` (${count} in ${window})` : ''}`
+    // Freeze and kill always run: the throttle bounds what is said, never what is done.
     const ordered = (['freeze', 'kill', 'alert', 'log'] as const).filter((a) => rule.then.includes(a))
+    const speaks = ordered.filter((a) => a === 'alert' || a === 'log')
+    const bucket = speaks.length ? this.admit(w, rule) : undefined
+    if (bucket === false) {
+      w.buckets.get(rule.name)!.suppressed++
+      for (const action of speaks) this.emit('suppressed', { sandbox: t.id, rule: rule.name, action })
+    }
+    const suppressed = bucket ? bucket.suppressed : 0
+    if (bucket) bucket.suppressed = 0
+    // Rendered only for an alert or log that goes out: a held-back one costs no formatting.
+    const output = () => {
+      const window = rule.rate
+        ? `${rule.rate.windowMs}ms`
+        : rule.baseline
+          ? `${rule.baseline.windowMs}ms`
+          : ''
+      const extra = { rule: rule.name, count: count ?? 1, window, priority: rule.priority }
+      return rule.output
+        ? render(rule.output, fields, extra)
+        : `${rule.description || rule.name}: ${summary(ev)}${count !== undefined ? ` (${count} in ${window})` : ''}`
+    }
     for (const action of ordered) {
+      if (bucket === false && (action === 'alert' || action === 'log')) continue
       let detail = ''
       try {
         if (action === 'freeze') detail = t.freeze()
@@ -279,12 +354,13 @@ export class Monitor extends EventEmitter<{
             priority: rule.priority,
             sandbox: t.id,
             command: t.command,
-            output,
+            output: output(),
             actions: rule.then,
             event: jsonSafe(ev),
             ...(count !== undefined ? { count } : {}),
+            ...(suppressed ? { suppressed } : {}),
           })
-        else detail = output
+        else detail = suppressed ? `${output()} (${suppressed} suppressed before this one)` : output()
       } catch (e) {
         this.emit(
           'error',
@@ -295,6 +371,10 @@ export class Monitor extends EventEmitter<{
       this.emit('action', { sandbox: t.id, rule: rule.name, action, at: Date.now(), detail })
     }
   }
+}
+
+export function describeThrottle(t: Throttle): string {
+  return `${t.count} per ${t.perMs % 1000 ? `${t.perMs}ms` : `${t.perMs / 1000}s`}`
 }
 
 function rateKey(r: Rule): string {

@@ -68,12 +68,19 @@ export class MonitorMetrics {
     labelNames: ['rule', 'action'],
     registers: [this.registry],
   })
+  private readonly suppressed = new Counter({
+    name: 'cordon_alerts_suppressed_total',
+    help: 'Alerts and log lines a rule’s throttle held back (each run also ends with a summary alert)',
+    labelNames: ['rule', 'action'],
+    registers: [this.registry],
+  })
   private readonly seen = new Map<string, Record<string, number>>()
 
   constructor(monitor: Monitor, sinks: readonly AlertSink[]) {
     monitor.on('match', (_id, rule) => this.matches.inc({ rule: rule.name }))
     monitor.on('alert', (a: Alert) => this.alerts.inc({ rule: a.rule, priority: a.priority }))
     monitor.on('action', (r) => this.actions.inc({ rule: r.rule, action: r.action }))
+    monitor.on('suppressed', (s) => this.suppressed.inc({ rule: s.rule, action: s.action }))
     new Gauge({
       name: 'cordon_alert_deliveries',
       help: 'Alert deliveries per sink and outcome (sent, failed, dropped)',

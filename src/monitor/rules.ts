@@ -84,6 +84,18 @@ export interface Baseline {
   min: number
 }
 
+/** At most `count` alerts (and log lines) per `perMs` for one rule in one sandbox: a token
+ * bucket holding `count`, refilled at count/perMs. Freeze and kill are never held back. */
+export interface Throttle {
+  count: number
+  perMs: number
+}
+
+/** Every rule has a bound, so no stream of events the sandbox controls turns into unbounded
+ * host work (formatting, sinks, logger, webhooks): `throttle: N per DURATION` retunes it. */
+export const DEFAULT_THROTTLE: Throttle = { count: 20, perMs: 10_000 }
+const MAX_THROTTLE_COUNT = 100_000
+
 export interface Rule {
   name: string
   description: string
@@ -97,6 +109,7 @@ export interface Rule {
   priority: Priority
   output?: string
   cooldownMs: number
+  throttle: Throttle
   source: string
 }
 
@@ -104,6 +117,20 @@ export interface RuleSet {
   rules: Rule[]
   /** The files it came from, in order. */
   sources: string[]
+}
+
+const THROTTLE = /^(\d+)\s+per\s+(\S+)$/
+
+function parseThrottle(text: unknown, source: string, where: string): Throttle {
+  const m = typeof text === 'string' ? THROTTLE.exec(text.trim()) : null
+  const count = Number(m?.[1])
+  if (!m || !(count >= 1 && count <= MAX_THROTTLE_COUNT))
+    fail(
+      source,
+      where,
+      `expected \`N per DURATION\` with N from 1 to ${MAX_THROTTLE_COUNT} (e.g. \`20 per 10s\`), got \`${String(text)}\``,
+    )
+  return { count, perMs: duration(m[2], source, where) }
 }
 
 const RATE = /^count\s*(>=|>)\s*(\d+)\s+within\s+(\S+)(?:\s+by\s+(\w+))?$/
@@ -199,6 +226,7 @@ const RULE_KEYS = [
   'priority',
   'output',
   'cooldown',
+  'throttle',
   'enabled',
 ]
 
@@ -283,6 +311,10 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
     priority,
     ...(typeof raw.output === 'string' ? { output: raw.output } : {}),
     cooldownMs: raw.cooldown !== undefined ? duration(raw.cooldown, source, `${where}.cooldown`) : 0,
+    throttle:
+      raw.throttle !== undefined
+        ? parseThrottle(raw.throttle, source, `${where}.throttle`)
+        : { ...DEFAULT_THROTTLE },
     source,
   }
 }

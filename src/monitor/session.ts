@@ -13,7 +13,8 @@ import type { SandboxProcess } from '../run/spawn.js'
 import { Monitor, type Target } from './engine.js'
 import type { MonitorMetrics } from './metrics.js'
 import { DEFAULT_RULES_FILE, loadRules, type RuleSet, watchedSyscalls } from './rules.js'
-import { type AlertSink, parseSink } from './sinks.js'
+import { escapeControl } from '../run/escape.js'
+import { type AlertSink, parseSink, type SinkContext } from './sinks.js'
 
 export interface SessionOptions {
   /** Rules files after the default one (later override earlier). */
@@ -28,6 +29,8 @@ export interface SessionOptions {
   reload?: boolean
   /** Where the session's own notices go (reloads, errors, log actions). */
   log?: (line: string) => void
+  /** Where `--alert json` lines go (the events channel); without it, `json` is refused. */
+  json?: SinkContext['json']
 }
 
 export class MonitorSession {
@@ -43,13 +46,16 @@ export class MonitorSession {
   private readonly detachers = new Map<string, () => void>()
 
   private constructor(options: SessionOptions) {
-    this.log = options.log ?? ((line) => process.stderr.write(`cordon: ${line}\n`))
+    this.log = options.log ?? ((line) => process.stderr.write(`cordon: ${escapeControl(line)}\n`))
     this.files = [
       ...(options.defaultRules === false ? [] : [DEFAULT_RULES_FILE]),
       ...(options.rules ?? []).map((f) => resolve(f)),
     ]
     this.rules = loadRules(this.files)
-    this.sinks = (options.alerts?.length ? options.alerts : ['stderr']).map(parseSink)
+    const context = options.json ? { json: options.json } : {}
+    this.sinks = (options.alerts?.length ? options.alerts : ['stderr']).map((spec) =>
+      parseSink(spec, context),
+    )
     this.monitor = new Monitor(this.rules)
     this.monitor.on('alert', (a) => {
       for (const s of this.sinks) s.send(a)
@@ -106,7 +112,9 @@ export class MonitorSession {
     try {
       next = loadRules(this.files)
     } catch (e) {
-      this.log(`rules not reloaded, the running ones stay: ${(e as Error).message}`)
+      // One notice per line: the log escapes newlines, and a rules error points with a caret.
+      for (const line of `rules not reloaded, the running ones stay: ${(e as Error).message}`.split('\n'))
+        this.log(line)
       return false
     }
     const before = new Set(this.watchList())

@@ -1,12 +1,17 @@
-// Where alerts go: stderr (a line a person reads, or JSON lines), a file (JSON lines), an HTTP
-// webhook (POST JSON, retried with backoff from a bounded queue) and syslog (the local socket
-// through logger(1), or RFC 5424 over UDP). No sink ever blocks the monitor: each send() only
-// queues, so a slow or dead receiver cannot delay a freeze.
-import { spawn } from 'node:child_process'
+// Where alerts go: stderr (a line a person reads), the events channel (JSON lines on the
+// caller's --events file or descriptor, never the program's stdout), a file (JSON lines), an
+// HTTP webhook (POST JSON, retried with backoff from a bounded queue) and syslog (one long-lived
+// logger(1) fed on its stdin, or RFC 5424 over UDP). No sink ever blocks the monitor or holds
+// unbounded memory: each send() only queues, up to a bound, and counts what it drops. Every
+// human-readable line goes through escapeControl and every JSON line through jsonLine, so no
+// byte the sandbox controls can end a line, forge one, or drive a terminal.
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { createWriteStream, type WriteStream } from 'node:fs'
 import { hostname } from 'node:os'
+import type { Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
+import { escapeControl, jsonLine } from '../run/escape.js'
+import { LineChannel, type LineWriter, MAX_PENDING_BYTES, openOwnFile } from './channel.js'
 import type { Alert } from './engine.js'
 import type { Priority } from './rules.js'
 
@@ -34,43 +39,66 @@ const COLORS: Partial<Record<Priority, string>> = {
   warning: '\x1b[33m',
 }
 
+/** The text of an alert for a person (stderr, syslog), escaped: one line whatever it carries. */
+export function alertText(a: Alert): string {
+  const held = a.suppressed ? ` (+${a.suppressed} suppressed)` : ''
+  return escapeControl(`${a.rule} (sandbox ${a.sandbox}): ${a.output}${held}`)
+}
+
+/** An alert as a line of the events channel: the same stream as the run's events. */
+export function alertEventLine(a: Alert): string {
+  return jsonLine({ event: 'alert', alert: a })
+}
+
+/** Human-readable lines on a stream (stderr). */
 export class StreamSink implements AlertSink {
   readonly stats = newStats()
   constructor(
     readonly name: string,
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
-    private readonly json: boolean,
   ) {}
   send(a: Alert): void {
-    if (this.json) {
-      this.out.write(`${JSON.stringify({ type: 'alert', ...a })}\n`)
-    } else {
-      const color = this.out.isTTY && !process.env.NO_COLOR ? COLORS[a.priority] : undefined
-      const tag = `[${a.priority}]`
-      this.out.write(
-        `cordon: ${color ? `${color}${tag}\x1b[0m` : tag} ${a.rule} (sandbox ${a.sandbox}): ${a.output}\n`,
-      )
-    }
+    const color = this.out.isTTY && !process.env.NO_COLOR ? COLORS[a.priority] : undefined
+    const tag = `[${a.priority}]`
+    this.out.write(`cordon: ${color ? `${color}${tag}\x1b[0m` : tag} ${alertText(a)}\n`)
     this.stats.sent++
   }
   async close(): Promise<void> {}
 }
 
+/** JSON lines on a channel the caller owns (`--alert json`: the --events file or descriptor). */
+export class JsonSink implements AlertSink {
+  readonly stats = newStats()
+  readonly name: string
+  constructor(private readonly out: LineWriter & { dropped?: number }) {
+    this.name = `json:${out.name}`
+  }
+  send(a: Alert): void {
+    const before = this.out.dropped ?? 0
+    this.out.write(alertEventLine(a))
+    if ((this.out.dropped ?? 0) > before) this.stats.dropped++
+    else this.stats.sent++
+  }
+  async close(): Promise<void> {}
+}
+
+/** JSON lines appended to a file of the caller's (opened once, safely; see openOwnFile). */
 export class FileSink implements AlertSink {
   readonly stats = newStats()
   readonly name: string
-  private readonly stream: WriteStream
+  private readonly channel: LineChannel
   constructor(path: string) {
     this.name = `file:${path}`
-    this.stream = createWriteStream(path, { flags: 'a', mode: 0o600 })
-    this.stream.on('error', () => this.stats.failed++)
+    this.channel = new LineChannel(this.name, openOwnFile(path, `--alert file:`, { truncate: false }))
   }
   send(a: Alert): void {
-    this.stream.write(`${JSON.stringify(a)}\n`)
-    this.stats.sent++
+    const before = this.channel.dropped
+    this.channel.write(jsonLine(a))
+    if (this.channel.dropped > before) this.stats.dropped++
+    else this.stats.sent++
   }
   close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(resolve))
+    return this.channel.close()
   }
 }
 
@@ -114,7 +142,7 @@ export class WebhookSink implements AlertSink {
     for (let a = this.queue.shift(); a; a = this.queue.shift()) await this.deliver(a)
   }
   private async deliver(a: Alert): Promise<void> {
-    const body = JSON.stringify(a)
+    const body = jsonLine(a)
     for (let attempt = 1; attempt <= this.opts.attempts; attempt++) {
       try {
         const res = await fetch(this.url, {
@@ -155,73 +183,127 @@ const FACILITY_AUTHPRIV = 10
 
 export function syslogLine(a: Alert, host = hostname()): string {
   const pri = FACILITY_AUTHPRIV * 8 + SEVERITY[a.priority]
-  const sd = `[cordon@32473 rule="${escapeSd(a.rule)}" sandbox="${a.sandbox}" priority="${a.priority}"]`
-  return `<${pri}>1 ${a.time} ${host} cordon ${process.pid} alert ${sd} ${a.output}`
+  const sd = `[cordon@32473 rule="${escapeSd(a.rule)}" sandbox="${escapeSd(a.sandbox)}" priority="${a.priority}"]`
+  return `<${pri}>1 ${a.time} ${host} cordon ${process.pid} alert ${sd} ${escapeControl(a.output)}`
 }
-const escapeSd = (s: string) => s.replace(/["\\\]]/g, '\\$&')
+const escapeSd = (s: string) => escapeControl(s).replace(/["\\\]]/g, '\\$&')
+
+/** Datagrams waiting for the UDP socket beyond this are dropped and counted. */
+const MAX_UDP_PENDING = 1000
+/** A logger that died is started again at most this often; alerts in between are dropped. */
+const LOGGER_RESTART_MS = 1000
 
 export class SyslogSink implements AlertSink {
   readonly stats = newStats()
   readonly name: string
   private readonly pending = new Set<Promise<void>>()
   private udp: ReturnType<typeof createSocket> | undefined
-  /** target: undefined for the local syslog socket (/dev/log, through logger), or host:port for UDP. */
+  private logger: ChildProcess | undefined
+  private loggerExited: Promise<void> | undefined
+  private lastStart = -Infinity
+  /** How many logger processes this sink started (one, unless logger died): for tests. */
+  started = 0
+  /** target: undefined for the local syslog socket (/dev/log, or socketPath), or host:port for UDP. */
   constructor(
     private readonly target?: { host: string; port: number },
     private readonly socketPath?: string,
   ) {
-    this.name = target ? `syslog:${target.host}:${target.port}` : 'syslog'
+    this.name = target
+      ? `syslog:${target.host}:${target.port}`
+      : socketPath
+        ? `syslog:unix:${socketPath}`
+        : 'syslog'
   }
   send(a: Alert): void {
-    if (this.target) {
-      this.udp ??= createSocket(this.target.host.includes(':') ? 'udp6' : 'udp4')
-      this.udp.unref()
-      this.track(
-        new Promise((resolve) =>
-          this.udp!.send(syslogLine(a), this.target!.port, this.target!.host, (err) => {
-            if (err) this.stats.failed++
-            else this.stats.sent++
-            resolve()
-          }),
-        ),
-      )
+    if (this.target) this.sendUdp(a, this.target)
+    else this.sendLocal(a)
+  }
+  private sendUdp(a: Alert, target: { host: string; port: number }): void {
+    if (this.pending.size >= MAX_UDP_PENDING) {
+      this.stats.dropped++
       return
     }
-    const args = ['--rfc5424=notq', '-t', 'cordon', '-p', `authpriv.${SEVERITY[a.priority]}`]
-    if (this.socketPath) args.push('--socket', this.socketPath)
-    args.push('--', `${a.rule} (sandbox ${a.sandbox}): ${a.output}`)
-    this.track(
-      new Promise((resolve) => {
-        const child = spawn('logger', args, { stdio: 'ignore' })
-        child.on('error', () => {
-          this.stats.failed++
-          resolve()
-        })
-        child.on('exit', (code) => {
-          if (code === 0) this.stats.sent++
-          else this.stats.failed++
-          resolve()
-        })
+    this.udp ??= createSocket(target.host.includes(':') ? 'udp6' : 'udp4')
+    this.udp.unref()
+    const sent = new Promise<void>((resolve) =>
+      this.udp!.send(syslogLine(a), target.port, target.host, (err) => {
+        if (err) this.stats.failed++
+        else this.stats.sent++
+        resolve()
       }),
     )
+    this.pending.add(sent)
+    void sent.finally(() => this.pending.delete(sent))
   }
-  private track(p: Promise<void>): void {
-    this.pending.add(p)
-    void p.finally(() => this.pending.delete(p))
+  /**
+   * Node has no unix datagram sockets, so /dev/log is reached through one logger(1) for the
+   * whole session, fed one line per alert on its stdin; `--prio-prefix` carries each alert's
+   * severity. Lines are escaped, so an alert is always exactly one syslog message.
+   */
+  private sendLocal(a: Alert): void {
+    const stdin = this.loggerStdin()
+    if (!stdin || stdin.writableLength > MAX_PENDING_BYTES) {
+      this.stats.dropped++
+      return
+    }
+    stdin.write(`<${FACILITY_AUTHPRIV * 8 + SEVERITY[a.priority]}>${alertText(a)}\n`)
+    this.stats.sent++
+  }
+  private loggerStdin(): Writable | undefined {
+    const running = this.logger && this.logger.exitCode === null && this.logger.signalCode === null
+    if (running && this.logger!.stdin?.writable) return this.logger!.stdin
+    const now = performance.now()
+    if (now - this.lastStart < LOGGER_RESTART_MS) return undefined
+    this.lastStart = now
+    const args = ['--prio-prefix', '--rfc5424=notq', '-t', 'cordon', '-p', 'authpriv.notice']
+    if (this.socketPath) args.push('--socket', this.socketPath)
+    const child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'ignore'] })
+    this.started++
+    this.logger = child
+    child.stdin.on('error', () => {}) // a dead logger: its exit counts the failure
+    this.loggerExited = new Promise((resolve) => {
+      child.once('error', () => {
+        this.stats.failed++
+        resolve()
+      })
+      child.once('exit', (code) => {
+        if (code !== 0) this.stats.failed++
+        resolve()
+      })
+    })
+    return child.stdin
   }
   async close(): Promise<void> {
     await Promise.all(this.pending)
     this.udp?.close()
+    if (this.logger) {
+      this.logger.stdin?.end()
+      const killer = setTimeout(() => this.logger?.kill('SIGKILL'), 5000)
+      await this.loggerExited
+      clearTimeout(killer)
+    }
   }
 }
 
+/** Where `--alert json` lines go: the events channel in `cordon run`, stdout in `cordon monitor`. */
+export interface SinkContext {
+  json?: LineWriter & { dropped?: number }
+}
+
 /**
- * `--alert` values: stderr, json (JSON lines on stdout), file:PATH, webhook:URL,
- * syslog (local), syslog:HOST:PORT (UDP), syslog:unix:PATH (a datagram socket, via logger).
+ * `--alert` values: stderr, json (JSON lines on the events channel), file:PATH, webhook:URL,
+ * syslog (local), syslog:HOST:PORT (UDP), syslog:unix:PATH (a socket, via logger).
  */
-export function parseSink(spec: string): AlertSink {
-  if (spec === 'stderr') return new StreamSink('stderr', process.stderr, false)
-  if (spec === 'json') return new StreamSink('json', process.stdout, true)
+export function parseSink(spec: string, context: SinkContext = {}): AlertSink {
+  if (spec === 'stderr') return new StreamSink('stderr', process.stderr)
+  if (spec === 'json') {
+    if (!context.json)
+      throw new CordonError(
+        'invalid_usage',
+        "--alert json: JSON alerts go to the events channel, never into the program's stdout or stderr: add --events FILE or --events-fd N",
+      )
+    return new JsonSink(context.json)
+  }
   if (spec === 'syslog') return new SyslogSink()
   const colon = spec.indexOf(':')
   const kind = colon < 0 ? spec : spec.slice(0, colon)

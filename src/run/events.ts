@@ -1,5 +1,6 @@
 // Events the launcher reports on its events fd, one JSON object per line.
 import { ARCHES, type ArchInfo, syscallName } from '../seccomp/arch.js'
+import { jsonLine } from './escape.js'
 
 export type SandboxEvent =
   /** The command started; cgroupJoin: how the sandbox entered its cgroup (clone3 =
@@ -114,9 +115,10 @@ function translate(value: { event: string }): SandboxEvent {
   return value as SandboxEvent
 }
 
-/** One event as a JSON line's text: 64-bit syscall arguments as hex strings. */
+/** One event as a JSON line's text: 64-bit syscall arguments as hex strings, and every
+ * character a line splitter or terminal could act on escaped (jsonLine). */
 export function eventJson(ev: SandboxEvent): string {
-  return JSON.stringify(ev, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))
+  return jsonLine(ev, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))
 }
 
 /** Parses one line; anything unexpected becomes a warning rather than an exception. */

@@ -309,25 +309,83 @@ export interface RunResult extends ExitResult {
   events: SandboxEvent[]
 }
 
-/** Runs command to completion with piped output (stdin closed); collects output and events. */
+/** run()'s bound on what it collects, per stream (stdout, stderr, events as JSON): 64 MiB. */
+export const DEFAULT_MAX_BUFFER = 64 * 2 ** 20
+
+export interface RunOptions extends SpawnOptions {
+  /** Bytes run() collects per stream (stdout, stderr, and the events as JSON lines) before it
+   * kills the sandbox and rejects with CordonError `max_buffer` (default DEFAULT_MAX_BUFFER).
+   * The sandbox's own limits bound its memory, not what it prints into cordon's. */
+  maxBuffer?: number
+}
+
+/**
+ * Runs command to completion with piped output (stdin closed); collects output and events.
+ * Output beyond `maxBuffer` kills the sandbox (as execa does) and rejects with the fix.
+ */
 export async function run(
   input: PolicyInput,
   command: string,
   args: readonly string[] = [],
-  options: SpawnOptions = {},
+  options: RunOptions = {},
 ): Promise<RunResult> {
-  const p = spawn(input, command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  p.stdout?.on('data', (b: Buffer) => out.push(b))
-  p.stderr?.on('data', (b: Buffer) => err.push(b))
+  const { maxBuffer = DEFAULT_MAX_BUFFER, ...spawnOptions } = options
+  if (!(Number.isSafeInteger(maxBuffer) && maxBuffer > 0))
+    throw new CordonError(
+      'invalid_usage',
+      `run(): expected \`maxBuffer\` to be a positive whole number of bytes, got \`${String(maxBuffer)}\``,
+    )
+  const p = spawn(input, command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] })
+  let over: string | undefined
+  const stop = (what: string) => {
+    if (over) return
+    over = what
+    p.cgroup?.killAll()
+    p.child.kill('SIGKILL')
+    // Read on and discard, so the launcher never blocks on a full pipe while it dies.
+    p.stdout?.removeAllListeners('data').resume()
+    p.stderr?.removeAllListeners('data').resume()
+  }
+  const collect = (stream: Readable | null, name: string) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    stream?.on('data', (b: Buffer) => {
+      size += b.length
+      if (size > maxBuffer) stop(name)
+      else chunks.push(b)
+    })
+    return chunks
+  }
+  const out = collect(p.stdout, 'stdout')
+  const err = collect(p.stderr, 'stderr')
   const events: SandboxEvent[] = []
   const collecting = (async () => {
-    for await (const ev of p.events) events.push(ev)
+    let size = 0
+    for await (const ev of p.events) {
+      if (over) continue
+      size += eventSize(ev)
+      if (size > maxBuffer) stop('events')
+      else events.push(ev)
+    }
   })()
   const result = await p.exited
   await collecting
+  if (over)
+    throw new CordonError(
+      'max_buffer',
+      `run(): the command wrote more than maxBuffer (${maxBuffer} bytes) to ${over}, so the sandbox was killed; ` +
+        'raise the `maxBuffer` option of run(), or use spawn() and read its streams as they come',
+      { step: over },
+    )
   return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), events }
+}
+
+/** An event's size for maxBuffer, without serializing it (run() sees 100,000s per second):
+ * its strings plus a fixed allowance for the rest (numbers, six 64-bit arguments). */
+function eventSize(ev: SandboxEvent): number {
+  let size = 256
+  for (const v of Object.values(ev)) if (typeof v === 'string') size += v.length
+  return size
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

@@ -3,7 +3,7 @@
 // too, and what a backend enforces with fewer layers must be said by the run.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
@@ -80,9 +80,12 @@ describe('backends', { skip: why }, () => {
 
   test('each backend reports which statements it enforces with fewer layers', () => {
     const report = (backend: string) => {
-      const r = cordon(['run', '--backend', backend, '--json', '--', '/bin/true'], { cwd: project })
+      const file = join(project, `${backend}-events.jsonl`)
+      const r = cordon(['run', '--backend', backend, '--json', '--events', file, '--', '/bin/true'], {
+        cwd: project,
+      })
       assert.equal(r.status, 0, r.stderr)
-      return statusOf(r.stderr)
+      return statusOf(readFileSync(file, 'utf8'))
     }
     const native = report('native')
     assert.equal(native.backend, undefined)

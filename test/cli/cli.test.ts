@@ -42,9 +42,11 @@ describe('cordon CLI', () => {
     assert.match(r.stderr, /cd into a project directory, or use --profile minimal/)
   })
 
-  test('run --json reports events, Landlock and per-statement status as JSON lines on stderr', () => {
-    const r = cordon(['run', '--json', '--', 'true'])
-    const events = r.stderr
+  test('run --json reports events, Landlock and per-statement status as JSON lines on --events', () => {
+    const file = join(projectDir(), 'cli-events.jsonl')
+    const r = cordon(['run', '--json', '--events', file, '--', 'true'])
+    assert.equal(r.stderr, '')
+    const events = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event: string })

@@ -63,6 +63,9 @@ function fresh(dir: string, files: Record<string, string>): void {
 
 const timeout = 120_000
 
+/** The last line of a run's --events file: the audit record. */
+const lastEvent = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop()!)
+
 describe('cordon learn, then enforce', { concurrency: 1 }, () => {
   for (const w of WORKLOADS) {
     test(w.name, { timeout }, () => {
@@ -92,11 +95,12 @@ describe('cordon learn, then enforce', { concurrency: 1 }, () => {
       assert.equal(enforced.stdout.trimEnd(), output)
 
       fresh(dir, w.files)
-      const audited = cordon(['run', '--audit', '--json', '-p', policy, '--', 'sh', '-c', w.script], {
+      const events = `${policy}.events.jsonl`
+      cordon(['run', '--audit', '--json', '--events', events, '-p', policy, '--', 'sh', '-c', w.script], {
         cwd: dir,
         timeout,
       })
-      const report = JSON.parse(audited.stderr.trim().split('\n').pop()!) as { violations: unknown[] }
+      const report = lastEvent(events) as { violations: unknown[] }
       assert.deepEqual(report.violations, [], 'audit finds nothing the learned policy would deny')
 
       const probe = cordon(
@@ -174,9 +178,14 @@ test('python3 -m http.server, learned while answering a request on loopback', { 
   const enforced = await serveOnce(['run', '-p', policy, '--', ...server], dir, url)
   assert.equal(enforced.body, learned.body, enforced.stderr)
   assert.equal(enforced.code, 0, enforced.stderr)
-  const audited = await serveOnce(['run', '--audit', '--json', '-p', policy, '--', ...server], dir, url)
+  const events = `${policy}.events.jsonl`
+  const audited = await serveOnce(
+    ['run', '--audit', '--json', '--events', events, '-p', policy, '--', ...server],
+    dir,
+    url,
+  )
   assert.equal(audited.body, learned.body)
-  const report = JSON.parse(audited.stderr.trim().split('\n').pop()!) as { violations: unknown[] }
+  const report = lastEvent(events) as { violations: unknown[] }
   assert.deepEqual(report.violations, [])
   const probe = cordon(['run', '-p', policy, '--', 'python3', '-c', "open('/etc/shadow').read()"], {
     cwd: dir,
@@ -205,12 +214,13 @@ test('audit mode reports exactly what a too strict policy refuses', { timeout },
   const strictFile = join(projectDir(), 'audit-strict.yaml')
   writeFileSync(strictFile, strict)
   fresh(dir, files)
-  const audited = cordon(['run', '--audit', '--json', '-p', strictFile, '--', 'sh', '-c', script], {
-    cwd: dir,
-    timeout,
-  })
+  const events = `${strictFile}.events.jsonl`
+  const audited = cordon(
+    ['run', '--audit', '--json', '--events', events, '-p', strictFile, '--', 'sh', '-c', script],
+    { cwd: dir, timeout },
+  )
   assert.equal(audited.status, 0, audited.stderr)
-  const { violations } = JSON.parse(audited.stderr.trim().split('\n').pop()!) as {
+  const { violations } = lastEvent(events) as {
     violations: { layer: string; what: string; suggestion: string }[]
   }
   assert.deepEqual(

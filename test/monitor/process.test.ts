@@ -3,7 +3,7 @@
 // inside a user namespace, where the kernel sends a connector subscription nothing.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { callerContext, compilePlan } from '../../src/plan/compile.js'
@@ -61,16 +61,28 @@ describe('process events', () => {
   test(
     'unprivileged: monitored runs get process events',
     { skip: !isRoot && 'needs root to switch users' },
-    () => {
+    (t) => {
       const user = ensureTestUser()
+      const file = `/tmp/cordon-process-events-${process.pid}.jsonl`
+      t.after(() => rmSync(file, { force: true }))
       const r = cordonAs(
         user,
-        ['run', '--json', '--monitor', '--', 'sh', '-c', 'sleep 0.3; sh -c "sleep 0.3; exit 4"; true'],
+        [
+          'run',
+          '--json',
+          '--events',
+          file,
+          '--monitor',
+          '--',
+          'sh',
+          '-c',
+          'sleep 0.3; sh -c "sleep 0.3; exit 4"; true',
+        ],
         '/tmp',
       )
       assert.equal(r.status, 0, r.stderr)
       const evs = processes(
-        r.stderr
+        readFileSync(file, 'utf8')
           .split('\n')
           .filter((l) => l.startsWith('{'))
           .map(parseEvent),

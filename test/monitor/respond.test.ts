@@ -168,6 +168,8 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
       rules,
       '--alert',
       'json',
+      '--events',
+      join(dir, 'baseline-events.jsonl'),
       '--',
       stormBinary(),
       'fork',
@@ -177,11 +179,10 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
       number | null,
       string | null,
     ]
-    const alerts = run
-      .stdout()
+    const alerts = readFileSync(join(dir, 'baseline-events.jsonl'), 'utf8')
       .split('\n')
-      .filter((l) => l.startsWith('{"'))
-      .map((l) => JSON.parse(l) as { rule: string; count: number })
+      .filter((l) => l.startsWith('{"event":"alert"'))
+      .map((l) => (JSON.parse(l) as { alert: { rule: string; count: number } }).alert)
     const alert = alerts.find((a) => a.rule === 'spawn-above-learned')
     assert.ok(alert, run.stdout().slice(-2000) + run.stderr())
     assert.ok(alert.count > 20, String(alert.count))

@@ -1,12 +1,15 @@
 /* storm: load for the monitor tests and bench/monitor.
  *   storm fork        fork and reap children for ever; prints "I SECONDS.NANOS" after each
- *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL" */
+ *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
+ *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
+ *                     an escape-attempt match); prints "done N" */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +43,13 @@ int main(int argc, char **argv)
 		printf("done %ld %.1f\n", n, (now_ns() - a) / (double)n);
 		return 0;
 	}
-	fprintf(stderr, "usage: storm fork | storm loop N\n");
+	if (argc >= 3 && strcmp(argv[1], "escape") == 0) {
+		long n = atol(argv[2]);
+		for (long i = 0; i < n; i++)
+			syscall(SYS_unshare, CLONE_NEWUSER);
+		printf("done %ld\n", n);
+		return 0;
+	}
+	fprintf(stderr, "usage: storm fork | storm loop N | storm escape N\n");
 	return 2;
 }

@@ -113,12 +113,24 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
   })
 
   test('notified syscalls reach the launcher without privileges', () => {
+    const file = `${project}/watch-events.jsonl`
     const r = asUser(
-      ['run', '--watch', 'execve,mkdir', '--json', '--', 'sh', '-c', 'mkdir /tmp/d && /bin/true'],
+      [
+        'run',
+        '--watch',
+        'execve,mkdir',
+        '--json',
+        '--events',
+        file,
+        '--',
+        'sh',
+        '-c',
+        'mkdir /tmp/d && /bin/true',
+      ],
       project,
     )
     assert.equal(r.status, 0, r.stderr)
-    const events = r.stderr
+    const events = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event: string; syscall?: string; path?: string })
@@ -151,10 +163,24 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.equal(enforced.stdout.trimEnd(), lines.join('\n'))
     reset()
     const audited = asUser(
-      ['run', '--audit', '--json', '-p', `${project}/tar.yaml`, '--', 'sh', '-c', script],
+      [
+        'run',
+        '--audit',
+        '--json',
+        '--events',
+        `${project}/audit-events.jsonl`,
+        '-p',
+        `${project}/tar.yaml`,
+        '--',
+        'sh',
+        '-c',
+        script,
+      ],
       dir,
     )
-    const report = JSON.parse(audited.stderr.trim().split('\n').pop()!) as { violations: unknown[] }
+    assert.equal(audited.status, 0, audited.stderr)
+    const last = readFileSync(`${project}/audit-events.jsonl`, 'utf8').trim().split('\n').pop()!
+    const report = JSON.parse(last) as { violations: unknown[] }
     assert.deepEqual(report.violations, [])
     const probe = asUser(
       [
@@ -233,7 +259,9 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       }
     }
     try {
-      const running = collect(asDelegated('run --json -- sh -c "echo started; sleep 1.5; echo done"'))
+      const running = collect(
+        asDelegated('run --json --events-fd 3 -- sh -c "echo started; sleep 1.5; echo done" 3>&2'),
+      )
       const members = () =>
         groups().flatMap((g) =>
           readFileSync(`${delegated}/cordon/${g}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean),

@@ -2,7 +2,9 @@
 import { Auditor, type Violation } from '../../learn/audit.js'
 import { tracedRun } from '../../learn/learn.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { escapeControl } from '../../run/escape.js'
 import { describeStepError } from '../../run/events.js'
+import type { EventOutput } from '../event-output.js'
 import { paint, warn } from '../output.js'
 import { FORWARDED } from './run.js'
 
@@ -10,38 +12,43 @@ export async function auditRun(
   policy: ResolvedPolicy,
   command: string,
   args: string[],
-  json: boolean,
+  out: EventOutput,
 ): Promise<number> {
   const auditor = new Auditor(policy)
   const run = await tracedRun(policy, command, args, {
     mode: 'audit',
     forwardSignals: FORWARDED,
     onEvent: (ev) => {
-      if (ev.event === 'syscall') auditor.judge(ev)
-      else if (ev.event === 'error') warn(describeStepError(ev))
+      // The traced calls are summarized by the audit record: the rest go on the channel as is.
+      if (ev.event === 'syscall') {
+        auditor.judge(ev)
+        return
+      }
+      out.event(ev)
+      if (ev.event === 'error' && out.human) warn(describeStepError(ev))
     },
   })
-  report(auditor.violations, auditor.fallbacks, json)
+  out.record({ event: 'result', reason: run.result.reason, code: run.result.code })
+  out.record({ event: 'audit', violations: auditor.violations, fallbacks: auditor.fallbacks })
+  if (out.human) report(auditor.violations, auditor.fallbacks)
   return run.result.code
 }
 
-function report(violations: Violation[], fallbacks: Violation[], json: boolean): void {
-  if (json) {
-    process.stderr.write(`${JSON.stringify({ event: 'audit', violations, fallbacks })}\n`)
-    return
-  }
+/** The would-be denials for a person; what the program did (paths, names) is escaped. */
+function report(violations: Violation[], fallbacks: Violation[]): void {
   const c = paint(process.stderr)
   if (fallbacks.length)
     warn(
       `audit: answered ENOSYS (libc falls back to an older call): ${fallbacks.map((f) => f.what).join(', ')}`,
     )
   if (!violations.length) {
-    warn(c.green('audit: the policy would have allowed everything this run did'))
+    warn('audit: the policy would have allowed everything this run did', c.green)
     return
   }
-  warn(c.yellow(`audit: the policy would have denied ${violations.length}:`))
+  warn(`audit: the policy would have denied ${violations.length}:`, c.yellow)
+  const e = escapeControl
   for (const v of violations)
     process.stderr.write(
-      `  ${c.bold(v.layer)} ${v.what} → ${v.outcome}\n      ${c.dim(`allow with ${v.suggestion}`)}\n`,
+      `  ${c.bold(e(v.layer))} ${e(v.what)} → ${e(v.outcome)}\n      ${c.dim(`allow with ${e(v.suggestion)}`)}\n`,
     )
 }

@@ -1,6 +1,7 @@
 // cordon monitor [ID...]: watch running sandboxes and act on them with the rules.
 import { CordonError } from '../../errors.js'
 import { find, list, stateDir } from '../../run/registry.js'
+import { LineChannel } from '../../monitor/channel.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession } from '../monitor-flags.js'
 import { warn } from '../output.js'
 import { parseCommand } from '../args.js'
@@ -13,7 +14,9 @@ too. Syscall events come only from sandboxes started with --monitor, --rules or 
 Runs until interrupted, or until the given sandboxes have ended.
 
 ${MONITOR_HELP}
-      --json             alerts as JSON lines on stdout (same as --alert json)
+      --json             alerts as JSON lines on stdout (same as --alert json), each
+                         {"event":"alert","alert":{…}}: cordon monitor runs no program, so its
+                         stdout is its own
   -h, --help             this help
 
 State directory: ${stateDir()}
@@ -27,8 +30,10 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   for (const id of positionals)
     if (!find(id)) throw new CordonError('not_found', `no running sandbox with id ${id}; see cordon ps`)
-  const alert = [...(values.alert ?? []), ...(values.json ? ['json'] : [])]
-  const session = await openSession({ ...values, alert })
+  const asked = [...(values.alert ?? []), ...(values.json ? ['json'] : [])]
+  const alert = asked.length ? asked : ['stderr'] // stdout only when asked for
+  const stdout = new LineChannel('stdout', 1, { close: false })
+  const session = await openSession({ ...values, alert }, { channel: stdout, human: true })
   const wanted = (id: string) => positionals.length === 0 || positionals.some((p) => id.startsWith(p))
   let seenAny = false
   const scan = () => {
@@ -58,5 +63,6 @@ export async function monitorCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop)
   })
   await session.close()
+  await stdout.close()
   return 0
 }

@@ -2,7 +2,7 @@
 import { homedir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
-import { describeStepError, eventJson, type SandboxEvent } from '../../run/events.js'
+import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { type StatementStatus, statementStatus } from '../../landlock/status.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
@@ -10,6 +10,7 @@ import type { Backend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession, syscallList } from '../monitor-flags.js'
+import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
@@ -20,7 +21,7 @@ const OPTIONS = {
   audit: { type: 'boolean' },
   watch: { type: 'string', multiple: true },
   backend: { type: 'string' },
-  json: { type: 'boolean' },
+  ...EVENT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -50,8 +51,8 @@ Backend:
                          the run says which statements the backend enforces with fewer layers.
                          See cordon advise for when to choose which
 
-Output:
-      --json             events (started, error, syscall, exit…) as JSON lines on stderr
+Output (cordon's lines on stderr are escaped: no control character from the sandbox reaches them):
+${EVENT_HELP}
   -h, --help             this help
 
 Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
@@ -109,14 +110,33 @@ export async function runCommand(argv: string[]): Promise<number> {
   const [command, ...args] = split.command
   if (!command)
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
-  guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
-  const policy = policyFromFlags(values)
-  if (values.backend !== undefined && values.backend !== 'native')
-    return runOnBackend(policy, values.backend, [command, ...args], values)
-  if (values.audit) return (await import('./audit.js')).auditRun(policy, command, args, values.json === true)
+  const out = EventOutput.open(values)
+  try {
+    guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
+    const policy = policyFromFlags(values)
+    if (values.backend !== undefined && values.backend !== 'native')
+      return await runOnBackend(policy, values.backend, [command, ...args], values, out)
+    if (values.audit) return await (await import('./audit.js')).auditRun(policy, command, args, out)
+    return await runNative(policy, command, args, values, out)
+  } catch (e) {
+    // A reader of the channel learns that cordon failed, not just that the lines stopped.
+    out.record({ event: 'error', step: 'cordon', message: (e as Error).message })
+    throw e
+  } finally {
+    await out.close()
+  }
+}
+
+async function runNative(
+  policy: ResolvedPolicy,
+  command: string,
+  args: string[],
+  values: Parameters<typeof openSession>[0] & { monitor?: boolean | undefined; watch?: string[] | undefined },
+  out: EventOutput,
+): Promise<number> {
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
-  const session = monitored ? await openSession(values) : undefined
+  const session = monitored ? await openSession(values, out) : undefined
   const watch = [...(session?.watchList() ?? []), ...syscallList(values.watch)]
   const child = spawn(policy, command, args, {
     stdio: 'inherit',
@@ -128,21 +148,21 @@ export async function runCommand(argv: string[]): Promise<number> {
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)
   for await (const ev of child.events) {
+    report(ev, out) // first, so that an alert follows the event that fired it
     session?.handle(child.id, ev)
-    report(ev, values.json === true)
     if (ev.event === 'landlock')
       reportEnforcement(
         statementStatus(policy, ev.abi, ev.code ? `Landlock unavailable (${ev.code})` : undefined, {
           uid: process.getuid?.() ?? 0,
           cgroup: child.cgroupAccess ?? cgroupAccess(),
         }),
-        values.json === true,
+        out,
       )
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
   await session?.close()
-  reportEnd(result, policy, values.json === true)
+  reportEnd(result, policy, out)
   return result.code
 }
 
@@ -154,25 +174,22 @@ const REASONS: Partial<Record<ExitReason, (p: ResolvedPolicy) => string>> = {
   timeout: (p) => `timed out after ${p.limits.timeoutMs} ms: the whole sandbox was killed`,
 }
 
-function reportEnd(result: ExitResult, policy: ResolvedPolicy, json: boolean): void {
-  if (json) {
-    process.stderr.write(
-      `${JSON.stringify({ event: 'result', reason: result.reason, code: result.code, stats: result.stats })}\n`,
-    )
-    return
-  }
+function reportEnd(result: ExitResult, policy: ResolvedPolicy, out: EventOutput): void {
+  out.record({
+    event: 'result',
+    reason: result.reason,
+    code: result.code,
+    stats: result.stats,
+    ...(out.dropped ? { eventsDropped: out.dropped } : {}),
+  })
   const say = REASONS[result.reason]
-  if (say) warn(say(policy))
+  if (say && out.human) warn(say(policy))
 }
 
 /** Best effort is explicit: say which statements this run enforces with fewer layers. */
-function reportEnforcement(statements: StatementStatus[], json: boolean, backend?: Backend): void {
-  if (json) {
-    process.stderr.write(
-      `${JSON.stringify({ event: 'status', ...(backend ? { backend } : {}), statements })}\n`,
-    )
-    return
-  }
+function reportEnforcement(statements: StatementStatus[], out: EventOutput, backend?: Backend): void {
+  out.record({ event: 'status', ...(backend ? { backend } : {}), statements })
+  if (!out.human) return
   const partial = statements.filter((s) => s.status === 'partial')
   const none = statements.filter((s) => s.status === 'none')
   if (partial.length) {
@@ -185,9 +202,11 @@ function reportEnforcement(statements: StatementStatus[], json: boolean, backend
     warn(`warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`)
 }
 
-function report(ev: SandboxEvent, json: boolean): void {
-  if (json) process.stderr.write(`${eventJson(ev)}\n`)
-  else if (ev.event === 'error') warn(describeStepError(ev))
+/** Every event on the channel; the few a person needs on stderr, escaped by warn(). */
+function report(ev: SandboxEvent, out: EventOutput): void {
+  out.event(ev)
+  if (!out.human) return
+  if (ev.event === 'error') warn(describeStepError(ev))
   else if (ev.event === 'warning') warn(`warning: ${ev.step}: ${ev.message}`)
   else if (ev.event === 'denied')
     warn(
@@ -201,6 +220,7 @@ async function runOnBackend(
   name: string,
   command: string[],
   values: Record<string, unknown>,
+  out: EventOutput,
 ): Promise<number> {
   const { backendAvailable, parseBackend, spawnOnRuntime } = await import('../../backends/runtime.js')
   const { backendStatus } = await import('../../backends/status.js')
@@ -214,20 +234,23 @@ async function runOnBackend(
       'invalid_usage',
       `--${cordonOnly[0]} needs cordon's own launcher (its events come from there): drop --backend ${backend}`,
     )
-  const json = values.json === true
   const available = backendAvailable(backend)
   if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
-  reportEnforcement(backendStatus(policy, backend, { abi: 0 }), json, backend)
+  reportEnforcement(backendStatus(policy, backend, { abi: 0 }), out, backend)
   const child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
-  if (result.error !== undefined && !json) warn(`${backend} could not start the sandbox: ${result.error}`)
-  if (json)
-    process.stderr.write(
-      `${JSON.stringify({ event: 'result', backend, reason: result.reason, code: result.code, ...(result.error ? { error: result.error } : {}) })}\n`,
-    )
-  else if (result.reason === 'timeout') warn(REASONS.timeout!(policy))
+  out.record({
+    event: 'result',
+    backend,
+    reason: result.reason,
+    code: result.code,
+    ...(result.error ? { error: result.error } : {}),
+  })
+  if (!out.human) return result.code
+  if (result.error !== undefined) warn(`${backend} could not start the sandbox: ${result.error}`)
+  if (result.reason === 'timeout') warn(REASONS.timeout!(policy))
   return result.code
 }

@@ -1,0 +1,42 @@
+// Text the sandbox controls (paths, program names, arguments, hostnames) reaches terminals, log
+// files and syslog. One escaping function for every human-readable line, and one encoder for
+// every JSON line, so that no byte of the sandbox can end a line, start a forged one, or drive
+// the reader's terminal.
+
+/**
+ * What a line-oriented reader or a terminal could act on: C0 controls (newline, CR, ESC, BEL…),
+ * DEL, C1 controls (U+0085 NEL, U+009B CSI), the Unicode line and paragraph separators, and the
+ * bidirectional overrides that make text read differently than it is ("Trojan Source").
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' }
+
+const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0')
+
+/**
+ * One line a person reads, made safe: control characters become visible escapes (`\n`, `\r`,
+ * `\t`, `\e`, `\xHH`, `\uHHHH`), and a backslash becomes `\\`, so an escape in the output always
+ * means the byte was there (a path named `a\nb` and a path with a newline read differently).
+ */
+export function escapeControl(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(CONTROL, (c) => {
+    const named = NAMED[c]
+    if (named) return named
+    return c.charCodeAt(0) <= 0xff ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`
+  })
+}
+
+/**
+ * JSON.stringify escapes C0 controls but leaves DEL, C1 (U+0085 NEL ends a line for Python's
+ * splitlines) and U+2028/2029 (line breaks for many JSON-lines readers and older JavaScript)
+ * raw. They can only occur inside JSON strings, so escaping them keeps the JSON identical in
+ * value and each line one line for every reader.
+ */
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g
+
+/** One JSON line's text (without the newline), safe for any line splitter and terminal. */
+export function jsonLine(value: unknown, replacer?: (key: string, value: unknown) => unknown): string {
+  return JSON.stringify(value, replacer).replace(JSON_UNSAFE, (c) => `\\u${hex(c, 4)}`)
+}
