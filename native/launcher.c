@@ -272,7 +272,8 @@ static void send_idmapped_binds(const struct plan *p, pid_t pid, int sock)
 	int userns = open(path, O_RDONLY | O_CLOEXEC);
 	if (userns < 0)
 		die_step(EXIT_CORDON, "idmapped bind", path, NULL, errno);
-	view_send_idmapped(p, userns, sock);
+	long u, g;
+	view_send_idmapped(p, userns, sock, remapped_ids(p, &u, &g));
 	close(userns);
 	close(sock);
 }
@@ -379,8 +380,9 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	close(pp->exec[0]);
 	close(pp->status[0]);
 	if (pp->idmap[0] >= 0) {
+		long u, g;
 		close(pp->idmap[0]);
-		view_set_idmap_sock(pp->idmap[1]);
+		view_set_idmap_sock(pp->idmap[1], remapped_ids(p, &u, &g));
 	}
 	ev_set_fail_fd(pp->exec[1]);
 	if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
@@ -576,7 +578,9 @@ int main(int argc, char **argv)
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	pp.idmap[0] = pp.idmap[1] = -1;
-	if (has_idmapped_binds(&p)) {
+	long remap_uid, remap_gid;
+	int remapped = (p.clone_flags & CLONE_NEWUSER) && remapped_ids(&p, &remap_uid, &remap_gid);
+	if (has_idmapped_binds(&p) || (remapped && (p.clone_flags & CLONE_NEWNS))) {
 		if (!(p.clone_flags & CLONE_NEWUSER) || !(p.clone_flags & CLONE_NEWNS))
 			die_msg("plan: idmapped binds need a user and a mount namespace");
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pp.idmap))
@@ -590,8 +594,7 @@ int main(int argc, char **argv)
 
 	/* A remapped sandbox must not carry the caller's supplementary groups (host gid 0...): its
 	 * namespace denies setgroups, so they are dropped here, before the clone. */
-	long remap_uid, remap_gid;
-	if ((p.clone_flags & CLONE_NEWUSER) && remapped_ids(&p, &remap_uid, &remap_gid) && setgroups(0, NULL))
+	if (remapped && setgroups(0, NULL))
 		die_step(EXIT_CORDON, "drop supplementary groups", NULL, NULL, errno);
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,

@@ -25,7 +25,8 @@
 #define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 
 static int old_fd = -1; /* host root, seen from the scratch tmpfs */
-static int idmap_sock = -1; /* idmapped trees from the launcher (view_send_idmapped) */
+static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) */
+static int all_binds;       /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
@@ -184,7 +185,7 @@ static void do_bind(const struct plan_op_rec *op)
 {
 	const char *src = op->s1, *dest = op->s2;
 	struct stat st;
-	if (op->a & BIND_IDMAP) {
+	if ((op->a & BIND_IDMAP) || all_binds) {
 		int tree = recv_tree(); /* made and given its attributes by the launcher */
 		if (tree < 0) {
 			if (op->a & BIND_OPTIONAL)
@@ -305,7 +306,7 @@ static int idmap_each(int tree, const char *top, uint64_t attrs, int userns_fd)
 	return 0;
 }
 
-size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
+size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all)
 {
 	size_t sent = 0;
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -313,7 +314,7 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
 		fail("idmapped bind", "/", NULL);
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
-		if (op->code != OP_BIND || !(op->a & BIND_IDMAP))
+		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
 			continue;
 		/* Resolved as the sandbox resolves its other sources: under the host root, no magic links. */
 		int from = open_in(root, op->s1, 0);
@@ -328,7 +329,10 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
 		if (tree < 0)
 			fail("idmapped bind", op->s1, op->s2);
 		from_fd = from;
-		if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a), userns_fd)) {
+		if (!(op->a & BIND_IDMAP)) {
+			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
+				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
+		} else if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a), userns_fd)) {
 			/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs, NFS under a
 			 * writable `/`): each mount that can be is, the rest keep host ids. */
 			if (errno != EINVAL || idmap_each(tree, from_path(op->s1), mount_attrs(op->a), userns_fd))
@@ -344,9 +348,10 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock)
 	return sent;
 }
 
-void view_set_idmap_sock(int sock)
+void view_set_idmap_sock(int sock, int all)
 {
 	idmap_sock = sock;
+	all_binds = all;
 }
 
 static int new_fs(const char *type, const char *step, const char *dest)

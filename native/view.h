@@ -8,12 +8,14 @@
  * Must run inside a private mount namespace; dies with a step error on any failure. */
 void view_build(const struct plan *p, size_t *i);
 
-/* Idmapped binds (BIND_IDMAP): only a process privileged over the host's mounts may give a
- * mount an id mapping, so the launcher makes each such tree outside, in plan order, seen
- * through the sandbox's user namespace (userns_fd, maps written), and sends it over sock; the
- * sandbox's view_build takes them from the socket given to view_set_idmap_sock. Returns how
- * many it sent; dies with a step error when the source's filesystem cannot be idmapped. */
-size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock);
-void view_set_idmap_sock(int sock);
+/* Binds made by the launcher. Only a process privileged over the host's mounts may give a mount
+ * an id mapping (BIND_IDMAP), and a remapped sandbox (a root caller's, an unprivileged host id
+ * range) can no longer open sources only root may reach: so the launcher makes those trees
+ * outside (all: every bind's), in plan order, idmapped ones seen through the sandbox's user
+ * namespace (userns_fd, maps written), and sends them over sock; the sandbox's view_build takes
+ * them from the socket given to view_set_idmap_sock with the same `all`. Returns how many it
+ * sent; dies with a step error when a source's filesystem cannot be idmapped. */
+size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all);
+void view_set_idmap_sock(int sock, int all);
 
 #endif

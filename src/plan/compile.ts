@@ -350,6 +350,9 @@ export const TCP_ONLY = {
   ],
 }
 
+/** NO_SETID's resolved rules alone (a layer resolves on top of the default profile). */
+const noSetidRules = () => resolveSeccomp([NO_SETID]).rules.filter((r) => r.origin === NO_SETID.origin)
+
 export const SECCOMP_EXTRAS = {
   'tcp-only': TCP_ONLY,
   'host-network': HOST_NETWORK_GUARD,
@@ -390,8 +393,7 @@ function cachedFilter(
     if (watch.length) spec = watchSyscalls(spec, watch)
     const traced = trace?.rewrite(spec)
     // Learn and audit turn refusals into recorded calls; the set-id guard stays a refusal.
-    if (traced)
-      spec = { ...traced.filter, rules: [...traced.filter.rules, ...resolveSeccomp([{ ...NO_SETID }]).rules] }
+    if (traced) spec = { ...traced.filter, rules: [...traced.filter.rules, ...noSetidRules()] }
     const compiled = compileSeccomp(spec, entryPoints(arch))
     filter = { program: compiled.program, instructions: compiled.instructions }
     const responder = traced?.responder ?? (hasNotify(spec) ? responderSpec(spec) : undefined)
