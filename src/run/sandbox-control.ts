@@ -60,8 +60,9 @@ function recordCgroup(record: SandboxRecord, supervisor: number): Cgroup | undef
 /** Checked controls for a registered sandbox; throws when the record is stale or forged. */
 export function controlSandbox(record: SandboxRecord): SandboxControl {
   const cgroup = recordCgroup(record, ensureLauncher(record))
+  // After the cgroup was emptied the launcher may be gone already: then there is no one to signal.
   const signal = (sig: NodeJS.Signals) => {
-    ensureLauncher(record)
+    if (!checkRecord(record).ok) return
     try {
       process.kill(record.pid, sig)
     } catch {}

@@ -150,7 +150,8 @@ describe('state directories', { skip: isRoot ? false : 'needs root to act as two
 describe('registry records', { skip: isRoot ? false : 'needs root to act as two users' }, () => {
   test('cordon kill refuses a forged record naming a process that is no cordon launcher', async (t) => {
     fresh(t)
-    assert.equal(asUser(['ps']).status, 0) // the caller's own, private state directory
+    mkdirSync(join(home, 'cordon'), { recursive: true, mode: 0o700 }) // the caller's own, private
+    for (const d of [home, join(home, 'cordon')]) chownSync(d, user.uid, user.gid)
     const p = victim(t)
     await sleep(100)
     plant(join(home, 'cordon'), 'deadbeef', forgedRecord('deadbeef', p.pid!), user.uid)
