@@ -23,6 +23,7 @@ import { describe, test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { bootId, processExists, processInfo } from '../../src/host/process.js'
 import { eventSocket, type SandboxRecord } from '../../src/run/registry.js'
+import { controlSandbox } from '../../src/run/sandbox-control.js'
 import { run, spawn } from '../../src/run/spawn.js'
 import { CLI, cordonAs, isRoot, projectDir } from '../helpers.js'
 
@@ -205,6 +206,36 @@ describe('registry records', { skip: isRoot ? false : 'needs root to act as two 
     assert.notEqual(code, 'timeout')
   })
 })
+
+describe(
+  'record checks in-process',
+  { skip: isRoot ? false : 'needs root for /run/cordon and cgroups' },
+  () => {
+    test('a record whose cgroup is not its launcher’s, or whose launcher ended, gets no action', async (t) => {
+      const p = spawn({ extends: ['default'], limits: { pids: 20 } }, 'sleep', ['30'], {
+        stdio: 'ignore',
+        context: { cwd: projectDir() },
+      })
+      t.after(() => p.kill('SIGKILL'))
+      await sleep(200)
+      const record = JSON.parse(readFileSync(`/run/cordon/${p.id}.json`, 'utf8')) as SandboxRecord
+      assert.ok(controlSandbox(record).cgroup, 'its own cgroup is accepted')
+      // The same launcher with another group's directory (what a forged record would name).
+      const dirs = Object.fromEntries(
+        Object.entries(record.cgroup!.dirs).map(([k, d]) => [k, d.replace(/run-\d+-/, 'run-1-')]),
+      )
+      assert.throws(
+        () => controlSandbox({ ...record, cgroup: { ...record.cgroup!, dirs } }),
+        /its cgroup .* is not one/,
+      )
+      const control = controlSandbox(record)
+      p.kill('SIGKILL')
+      await p.exited
+      // A monitor still holding the record: the launcher's pid may be anyone's now.
+      assert.throws(() => control.kill('SIGKILL'), /has ended \(the record is stale\)/)
+    })
+  },
+)
 
 describe('event sockets', { skip: isRoot ? false : 'needs root for /run/cordon' }, () => {
   test('the socket and record are private, and clients take the socket only from the state dir', async (t) => {
