@@ -211,24 +211,6 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 	return got ? 0 : -1;
 }
 
-/* ctime in ms of path as the sandboxed process sees it (its root, its cwd), or -1. */
-static long long sandbox_ctime_ms(pid_t pid, const char *path)
-{
-	char dir[64];
-	snprintf(dir, sizeof dir, "/proc/%d/%s", pid, path[0] == '/' ? "root" : "cwd");
-	int dfd = open(dir, O_PATH | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
-	/* In its root: absolute symlinks resolve inside the sandbox, not on the host. */
-	int fd = sys_openat2(dfd, path, O_PATH | O_CLOEXEC, path[0] == '/' ? RESOLVE_IN_ROOT : 0);
-	close(dfd);
-	struct stat st;
-	int ok = fd >= 0 && fstat(fd, &st) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok ? (long long)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000 : -1;
-}
-
 /* Makes a recorded relative path absolute, against the directory fd that goes with it or
  * the caller's cwd. readlink of another task's /proc entries names the path as seen from that
  * task's root, so the result is in the sandbox's terms. Leaves path unchanged when it cannot. */
@@ -251,6 +233,35 @@ static void absolutize(pid_t pid, int64_t dirfd, char *path, size_t size)
 	memmove(path + dl + 1, path, pl + 1);
 	memcpy(path, dir, dl);
 	path[dl] = '/';
+}
+
+/* ctime in ms of path as the sandboxed process sees it, or -1. The whole lookup happens in the
+ * process's root: a relative path is first made absolute in the sandbox's terms (its cwd or the
+ * directory fd), then opened beneath /proc/PID/root with RESOLVE_IN_ROOT, so neither an absolute
+ * symlink nor ".." the sandbox planted can lead to a host file, and RESOLVE_NO_MAGICLINKS keeps
+ * /proc/self/... links inside from naming one either. When the path cannot be placed (a cwd
+ * outside its root), nothing is reported. */
+static long long sandbox_ctime_ms(pid_t pid, int64_t dirfd, const char *path)
+{
+	char abs[RECORD_PATH_MAX], root[64];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof abs)
+		return -1;
+	memcpy(abs, path, n + 1);
+	absolutize(pid, dirfd, abs, sizeof abs);
+	if (abs[0] != '/')
+		return -1;
+	snprintf(root, sizeof root, "/proc/%d/root", pid);
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	close(rfd);
+	struct stat st;
+	int ok = fd >= 0 && fstat(fd, &st) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok ? (long long)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000 : -1;
 }
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n)
@@ -344,7 +355,7 @@ void notify_on_listener(struct notifier *nf)
 			absolutize(pid, at && arg2 >= 2 ? (int64_t)req.data.args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
 	}
 	if (rep.path && want_stat)
-		rep.ctime_ms = sandbox_ctime_ms(pid, path);
+		rep.ctime_ms = sandbox_ctime_ms(pid, at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD, path);
 	struct seccomp_notif_resp resp = { .id = req.id };
 	if (kind == NOTIFY_KIND_CONTINUE)
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

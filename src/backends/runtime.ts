@@ -15,6 +15,7 @@ import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
+import { privateStateDir } from '../run/state-dir.js'
 import type { ExitReason } from '../run/spawn.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
@@ -60,11 +61,12 @@ export function backendAvailable(
   return { ok: true, why: '' }
 }
 
-/** The runtime's global flags: where it keeps state, and for runsc its network and seccomp. */
+/** The runtime's global flags: where it keeps state, and for runsc its network and seccomp.
+ * Root's runtimes keep theirs in /run (runc's and runsc's own default); anyone else's goes in
+ * the caller's checked private state directory, so no other user can plant or swap it. */
 function globalFlags(backend: RuntimeBackend, policy: ResolvedPolicy, uid: number): string[] {
   const flags: string[] = []
-  if (uid !== 0 && !process.env.XDG_RUNTIME_DIR)
-    flags.push('--root', join(tmpdir(), `cordon-${RUNTIMES[backend].program}-${uid}`))
+  if (uid !== 0) flags.push('--root', privateStateDir(RUNTIMES[backend].program))
   if (backend === 'gvisor') {
     // runsc ignores linux.seccomp unless asked; its loopback is up in a private network.
     flags.push('--oci-seccomp')
@@ -136,6 +138,7 @@ export function spawnOnRuntime(
   const caller = callerContext()
   const uid = caller.uid
   const program = runtimePath(backend)!
+  const flags = globalFlags(backend, policy, uid) // before the bundle: it throws on an unsafe state dir
   const bundle = mkdtempSync(join(tmpdir(), 'cordon-bundle-'))
   const { config, files } = backendConfig(policy, command, uid, caller.gid, options.cwd ?? caller.cwd)
   writeExport(bundle, [
@@ -145,7 +148,7 @@ export function spawnOnRuntime(
   ])
   const id = `cordon-${process.pid}-${randomBytes(4).toString('hex')}`
   const log = join(bundle, 'runtime.log')
-  const global = [...globalFlags(backend, policy, uid), '--log', log, '--log-format', 'json']
+  const global = [...flags, '--log', log, '--log-format', 'json']
   const started = Date.now()
   const inherit = (options.stdio ?? 'inherit') === 'inherit'
   // runsc leaves O_NONBLOCK set on the pipes it inherits, which then fail our own (and the

@@ -5,10 +5,9 @@ import { watch as watchFs, type FSWatcher } from 'node:fs'
 import { connect } from 'node:net'
 import { basename, dirname, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { openCgroup } from '../cgroup/select.js'
 import { parseEvent, type SandboxEvent } from '../run/events.js'
-import { freezeSandbox } from '../run/process-tree.js'
-import type { SandboxRecord } from '../run/registry.js'
+import { eventSocket, type SandboxRecord } from '../run/registry.js'
+import { controlSandbox, type SandboxControl } from '../run/sandbox-control.js'
 import type { SandboxProcess } from '../run/spawn.js'
 import { Monitor, type Target } from './engine.js'
 import type { MonitorMetrics } from './metrics.js'
@@ -152,10 +151,19 @@ export class MonitorSession {
     if (ev.event === 'exit') this.monitor.detach(id)
   }
 
-  /** A sandbox running elsewhere, through its registry record and event socket. */
+  /** A sandbox running elsewhere, through its registry record and event socket. Its socket
+   * must be where cordon makes it (registry.ts eventSocket) and each action re-checks the
+   * record's launcher (a pid reused after the sandbox ended gets no signal). */
   attachRecord(record: SandboxRecord): boolean {
-    if (!record.events || this.detachers.has(record.id)) return false
-    const group = record.cgroup ? openCgroup(record.cgroup) : undefined
+    if (this.detachers.has(record.id)) return false
+    const path = eventSocket(record)
+    if (!path) return false
+    let control: SandboxControl
+    try {
+      control = controlSandbox(record)
+    } catch {
+      return false // ended meanwhile, or its record is not to be trusted
+    }
     this.monitor.attach({
       id: record.id,
       command: record.command,
@@ -164,13 +172,10 @@ export class MonitorSession {
         ...(typeof record.limits?.memory === 'number' ? { memory: record.limits.memory } : {}),
         ...(typeof record.limits?.pids === 'number' ? { pids: record.limits.pids } : {}),
       },
-      freeze: () => freezeSandbox(group, record.pid) ?? 'SIGSTOP (no cgroup)',
-      kill: () => {
-        group?.killAll()
-        process.kill(record.pid, 'SIGKILL')
-      },
+      freeze: () => control.freeze() ?? 'SIGSTOP (no cgroup)',
+      kill: () => control.kill('SIGKILL'),
     })
-    const socket = connect(record.events)
+    const socket = connect(path)
     const lines = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY })
     lines.on('line', (line) => this.handle(record.id, parseEvent(line)))
     const detach = () => {

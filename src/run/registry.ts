@@ -1,18 +1,36 @@
-// Running sandboxes register in a state directory so other cordon processes can list, freeze,
-// thaw and kill them: /run/cordon for root, $XDG_RUNTIME_DIR/cordon otherwise. One JSON file per
-// sandbox, written when it starts and removed when it ends; entries whose launcher is gone are
-// stale and dropped by `list()`.
+// Running sandboxes register in the caller's private state directory (state-dir.ts) so other
+// cordon processes can list, freeze, thaw and kill them. One JSON file per sandbox, written when
+// it starts (O_EXCL, then renamed into place) and removed when it ends. A record is trusted only
+// after checks: read without following a symlink, a regular file of the caller's, and naming a
+// process that is still the one it registered (pid + start time + boot) and a cordon launcher of
+// the caller's. Stale records are dropped; records failing the rest are ignored.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
+import { basename, join } from 'node:path'
 import type { CgroupRef } from '../cgroup/driver.js'
-import { processExists } from '../host/process.js'
+import { CordonError } from '../errors.js'
+import { bootId, type ProcessInfo, processInfo } from '../host/process.js'
+import { callerUid, privateStateDir, stateDirPath } from './state-dir.js'
 
 export interface SandboxRecord {
-  version: 1
+  version: 2
   id: string
   /** Host pid of the launcher (killing it takes the sandbox down). */
   pid: number
+  /** The launcher's start time (/proc/PID/stat field 22) and boot: with pid, one process. */
+  startTime: number
+  bootId: string
   command: string[]
   startedAt: string
   cgroup?: CgroupRef
@@ -23,23 +41,52 @@ export interface SandboxRecord {
   watch?: string[]
 }
 
+/** The state directory's path (for help texts; not checked). */
 export function stateDir(): string {
-  if (process.getuid?.() === 0) return '/run/cordon'
-  return join(process.env.XDG_RUNTIME_DIR || `/tmp/cordon-${process.getuid?.() ?? 'user'}`, 'cordon')
+  return stateDirPath()
+}
+
+/** The checked state directory for a new sandbox, or undefined when the host has none to give
+ * (the registry is a convenience: a sandbox runs without it). An unsafe one throws. */
+export function openRegistry(): string | undefined {
+  try {
+    return privateStateDir()
+  } catch (e) {
+    if (e instanceof CordonError) throw e
+    return undefined
+  }
 }
 
 export function newId(): string {
   return randomBytes(4).toString('hex')
 }
 
-export function register(record: SandboxRecord): () => void {
-  const dir = stateDir()
+const OPEN_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
+
+/** Writes the record (never through a planted file: O_EXCL, then rename); returns its remover. */
+export function register(
+  dir: string | undefined,
+  record: Omit<SandboxRecord, 'version' | 'startTime' | 'bootId'>,
+): () => void {
+  if (!dir) return () => {}
   const file = join(dir, `${record.id}.json`)
+  const me = processInfo(record.pid)
+  if (!me) return () => {}
+  const full: SandboxRecord = { version: 2, ...record, startTime: me.startTime, bootId: bootId() }
+  const temp = join(dir, `.${record.id}.${randomBytes(4).toString('hex')}`)
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    writeFileSync(file, JSON.stringify(record), { mode: 0o600 })
+    const fd = openSync(temp, OPEN_NEW, 0o600)
+    try {
+      writeSync(fd, JSON.stringify(full))
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, file)
   } catch {
-    return () => {} // the registry is a convenience: a sandbox runs without it
+    try {
+      unlinkSync(temp)
+    } catch {}
+    return () => {}
   }
   return () => {
     try {
@@ -48,37 +95,107 @@ export function register(record: SandboxRecord): () => void {
   }
 }
 
-export function list(): SandboxRecord[] {
-  const dir = stateDir()
-  let names: string[]
+const MAX_RECORD = 1 << 16
+
+/** The record in file, when it is a regular file of the caller's that no one else can write
+ * and has the record's shape; else undefined. */
+function readRecord(dir: string, name: string): SandboxRecord | undefined {
+  let fd: number
   try {
-    names = readdirSync(dir)
+    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch {
-    return []
+    return undefined
   }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== callerUid() || st.mode & 0o022 || st.size > MAX_RECORD) return undefined
+    const r = JSON.parse(readFileSync(fd, 'utf8')) as Partial<SandboxRecord>
+    const ok =
+      r.version === 2 &&
+      r.id === name.slice(0, -5) &&
+      /^[0-9a-f]{8}$/.test(r.id) &&
+      Number.isSafeInteger(r.pid) &&
+      Number.isSafeInteger(r.startTime) &&
+      typeof r.bootId === 'string' &&
+      Array.isArray(r.command) &&
+      typeof r.startedAt === 'string'
+    return ok ? (r as SandboxRecord) : undefined
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export type Check = { ok: true; launcher: ProcessInfo } | { ok: false; stale: boolean; why: string }
+
+/** Whether the record's process is still the launcher it registered, and the caller's. */
+export function checkRecord(record: SandboxRecord): Check {
+  const p = processInfo(record.pid)
+  if (!p || p.startTime !== record.startTime || record.bootId !== bootId())
+    return { ok: false, stale: true, why: `its process ${record.pid} has ended (the record is stale)` }
+  if (p.uid !== callerUid())
+    return { ok: false, stale: false, why: `process ${record.pid} belongs to uid ${p.uid}, not you` }
+  if (!p.exe || !basename(p.exe).startsWith('cordon-exec'))
+    return {
+      ok: false,
+      stale: false,
+      why: `process ${record.pid} is not a cordon launcher (${p.exe ?? 'unknown'})`,
+    }
+  return { ok: true, launcher: p }
+}
+
+/** The running sandboxes of this caller, oldest first. Throws when the state directory is
+ * unsafe; drops records whose process has ended, ignores the untrustworthy. */
+export function list(): SandboxRecord[] {
+  let dir: string
+  try {
+    dir = privateStateDir()
+  } catch (e) {
+    if (e instanceof CordonError) throw e
+    return [] // no state directory on this host: nothing registered
+  }
+  const names = readdirSync(dir)
   const out: SandboxRecord[] = []
-  const live = new Set<string>()
   for (const name of names.filter((n) => n.endsWith('.json'))) {
-    try {
-      const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SandboxRecord
-      if (processExists(record.pid)) {
-        out.push(record)
-        live.add(record.id)
-      } else unlinkSync(join(dir, name))
-    } catch {}
+    const record = readRecord(dir, name)
+    if (!record) continue
+    const check = checkRecord(record)
+    if (check.ok) out.push(record)
+    else if (check.stale) remove(dir, name)
   }
   // Event sockets of sandboxes whose supervisor was killed before it could remove them (a
   // socket is made just before its record: young ones may be starting).
   for (const name of names.filter((n) => n.endsWith('.sock')))
-    if (!live.has(name.slice(0, -5)) && !names.includes(`${name.slice(0, -5)}.json`))
+    if (!names.includes(`${name.slice(0, -5)}.json`))
       try {
-        if (Date.now() - statSync(join(dir, name)).mtimeMs > 10_000) unlinkSync(join(dir, name))
+        if (Date.now() - lstatSync(join(dir, name)).mtimeMs > 10_000) remove(dir, name)
       } catch {}
   return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+}
+
+function remove(dir: string, name: string): void {
+  try {
+    unlinkSync(join(dir, name))
+  } catch {}
 }
 
 /** A running sandbox by id (or unique id prefix). */
 export function find(id: string): SandboxRecord | undefined {
   const matches = list().filter((r) => r.id.startsWith(id))
   return matches.length === 1 ? matches[0] : undefined
+}
+
+/** The record's event socket, when it is where cordon makes it (the checked state directory)
+ * and is a socket of the caller's; else undefined. */
+export function eventSocket(record: SandboxRecord): string | undefined {
+  if (!record.events) return undefined
+  const path = join(privateStateDir(), `${record.id}.sock`)
+  if (record.events !== path) return undefined
+  try {
+    const st = lstatSync(path)
+    return st.isSocket() && st.uid === callerUid() ? path : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -1,9 +1,9 @@
 // spawn()/run(): compile a policy and run a command under it through the launcher, streaming
 // its events. The plan goes over fd 3, events come back on fd 4.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { constants } from 'node:os'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
@@ -20,7 +20,7 @@ import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { makeCgroup } from './sandbox-cgroup.js'
 import { freezeSandbox, thawSandbox } from './process-tree.js'
-import { newId, register, stateDir } from './registry.js'
+import { newId, openRegistry, register } from './registry.js'
 
 export interface SpawnOptions {
   /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
@@ -131,6 +131,14 @@ export function spawn(
     options.cgroupVersion,
   )
   const bytes = encodePlan(plan)
+  // Checked before the launcher starts: an unsafe state directory is refused, not used.
+  let registry: string | undefined
+  try {
+    registry = openRegistry()
+  } catch (e) {
+    cgroup?.remove()
+    throw e
+  }
   const stdio = options.stdio ?? 'inherit'
   const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
   const started = performance.now()
@@ -146,10 +154,10 @@ export function spawn(
     throw e
   }
   const id = newId()
-  const publisher = options.publish && child.pid ? publish(join(stateDir(), `${id}.sock`)) : undefined
+  const publisher =
+    options.publish && registry && child.pid ? publish(join(registry, `${id}.sock`)) : undefined
   const unregister = child.pid
-    ? register({
-        version: 1,
+    ? register(registry, {
         id,
         pid: child.pid,
         command: [command, ...args],
@@ -272,7 +280,9 @@ export function spawn(
 const MAX_CLIENT_BACKLOG = 1 << 20
 
 /** Serves the event lines to every client of a unix socket; a client that reads too slowly
- * misses lines rather than holding memory or the sandbox back. */
+ * misses lines rather than holding memory or the sandbox back. Node cannot read a client's
+ * SO_PEERCRED, so the peer check is the filesystem's: the socket is made 0600 in the caller's
+ * 0700 state directory (registry.ts openRegistry), where only the caller and root can reach it. */
 function publish(path: string): { path: string; send(line: string): void; close(): void } | undefined {
   const clients = new Set<Socket>()
   const server = createServer((socket) => {
@@ -282,13 +292,16 @@ function publish(path: string): { path: string; send(line: string): void; close(
     socket.resume() // clients do not talk; ignore what they send
   })
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     rmSync(path, { force: true })
   } catch {
     return undefined
   }
   server.on('error', () => {})
-  server.listen(path)
+  server.listen({ path, readableAll: false, writableAll: false }, () => {
+    try {
+      chmodSync(path, 0o600)
+    } catch {}
+  })
   server.unref()
   return {
     path,

@@ -1,17 +1,19 @@
-// cordon ps | freeze ID | thaw ID | kill ID: the running sandboxes of this user (root: all).
+// cordon ps | freeze ID | thaw ID | kill ID: the running sandboxes of this user, from the
+// registry in the caller's private state directory. Each action checks its record first
+// (run/sandbox-control.ts): a stale or forged record gets an error, not a signal.
 import { parseArgs } from 'node:util'
-import { openCgroup } from '../../cgroup/select.js'
 import { CordonError } from '../../errors.js'
-import { FROZEN_BY_CGROUP, freezeSandbox, thawSandbox } from '../../run/process-tree.js'
+import { FROZEN_BY_CGROUP } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
+import { controlSandbox } from '../../run/sandbox-control.js'
 import { warn } from '../output.js'
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`
 
 function usage(r: SandboxRecord) {
-  if (!r.cgroup) return undefined
   try {
-    const cg = openCgroup(r.cgroup)
+    const cg = controlSandbox(r).cgroup
+    if (!cg) return undefined
     return { ...cg.stats(), frozen: cg.frozen() }
   } catch {
     return undefined
@@ -75,24 +77,18 @@ function target(argv: string[], verb: string): SandboxRecord {
 
 export async function freezeCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'freeze')
-  const how = freezeSandbox(record.cgroup && openCgroup(record.cgroup), record.pid)
+  const how = controlSandbox(record).freeze()
   if (how && how !== FROZEN_BY_CGROUP)
     warn(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
   return 0
 }
 
 export async function thawCommand(argv: string[]): Promise<number> {
-  const record = target(argv, 'thaw')
-  thawSandbox(record.cgroup && openCgroup(record.cgroup), record.pid)
+  controlSandbox(target(argv, 'thaw')).thaw()
   return 0
 }
 
 export async function killCommand(argv: string[]): Promise<number> {
-  const record = target(argv, 'kill')
-  if (record.cgroup) openCgroup(record.cgroup).killAll()
-  // The launcher reports the end; with no cgroup, its death takes the sandbox with it.
-  try {
-    process.kill(record.pid, record.cgroup ? 'SIGTERM' : 'SIGKILL')
-  } catch {}
+  controlSandbox(target(argv, 'kill')).kill()
   return 0
 }

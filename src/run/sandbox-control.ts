@@ -1,0 +1,92 @@
+// Freeze, thaw and kill a sandbox through its registry record (cordon freeze|thaw|kill, cordon
+// monitor). Each action checks, right before it signals, that the record's pid is still the
+// launcher that registered (start time, boot, owner, executable): a forged record or one whose
+// pid was reused cannot redirect a signal. Node has no pidfd_send_signal, so between that check
+// and the kill(2) there is a window of microseconds in which the launcher would have to die and
+// its pid be handed out again; the cgroup record is tied to the launcher that made it.
+import { lstatSync } from 'node:fs'
+import { basename, posix } from 'node:path'
+import type { Cgroup } from '../cgroup/driver.js'
+import { openCgroup } from '../cgroup/select.js'
+import { CordonError } from '../errors.js'
+import { FROZEN_BY_CGROUP, signalDescendants } from './process-tree.js'
+import { checkRecord, type SandboxRecord } from './registry.js'
+import { callerUid } from './state-dir.js'
+
+export interface SandboxControl {
+  readonly cgroup: Cgroup | undefined
+  /** Stops every process (cgroup freezer, else SIGSTOP to each); returns how, or undefined. */
+  freeze(): string | undefined
+  thaw(): void
+  /** Empties the cgroup and ends the launcher (SIGTERM with a cgroup, else SIGKILL). */
+  kill(signal?: NodeJS.Signals): void
+}
+
+/** Refuses (CordonError) unless the record's process is still its launcher. */
+function ensureLauncher(record: SandboxRecord): number {
+  const check = checkRecord(record)
+  if (!check.ok)
+    throw new CordonError('not_found', `refusing to act on sandbox ${record.id}: ${check.why}; see cordon ps`)
+  return check.launcher.ppid
+}
+
+/** The record's cgroup when each directory is one its launcher's supervisor made
+ * (run-SUPERVISORPID-…, cgroup/fs.ts groupName) and the caller owns; else refused. */
+function recordCgroup(record: SandboxRecord, supervisor: number): Cgroup | undefined {
+  if (!record.cgroup) return undefined
+  for (const dir of Object.values(record.cgroup.dirs)) {
+    const name = basename(dir)
+    const ours =
+      posix.normalize(dir) === dir &&
+      dir.startsWith('/sys/fs/cgroup/') &&
+      new RegExp(`^run-${supervisor}-\\d+-\\d+$`).test(name) &&
+      (() => {
+        try {
+          const st = lstatSync(dir)
+          return st.isDirectory() && st.uid === callerUid()
+        } catch {
+          return false
+        }
+      })()
+    if (!ours)
+      throw new CordonError(
+        'not_found',
+        `refusing to act on sandbox ${record.id}: its cgroup ${dir} is not one its launcher's supervisor made`,
+      )
+  }
+  return openCgroup(record.cgroup)
+}
+
+/** Checked controls for a registered sandbox; throws when the record is stale or forged. */
+export function controlSandbox(record: SandboxRecord): SandboxControl {
+  const cgroup = recordCgroup(record, ensureLauncher(record))
+  // After the cgroup was emptied the launcher may be gone already: then there is no one to signal.
+  const signal = (sig: NodeJS.Signals) => {
+    if (!checkRecord(record).ok) return
+    try {
+      process.kill(record.pid, sig)
+    } catch {}
+  }
+  return {
+    cgroup,
+    freeze() {
+      ensureLauncher(record)
+      if (cgroup) {
+        cgroup.freeze()
+        return FROZEN_BY_CGROUP
+      }
+      return signalDescendants(record.pid, 'SIGSTOP') > 0 ? 'SIGSTOP (no cgroup)' : undefined
+    },
+    thaw() {
+      ensureLauncher(record)
+      if (cgroup) cgroup.thaw()
+      else signalDescendants(record.pid, 'SIGCONT')
+    },
+    kill(sig) {
+      ensureLauncher(record)
+      cgroup?.killAll()
+      // The launcher reports the end; with no cgroup, its death takes the sandbox with it.
+      signal(sig ?? (cgroup ? 'SIGTERM' : 'SIGKILL'))
+    },
+  }
+}

@@ -1,0 +1,87 @@
+// cordon's own host-side state (the registry, event sockets, the OCI runtimes' --root) lives in
+// directories private to the caller: /run/cordon for root, $XDG_RUNTIME_DIR/cordon, else
+// /tmp/cordon-UID/cordon. Under /tmp another user can create the directory first (as tmux's
+// /tmp/tmux-UID), so every component cordon creates is checked once it exists: a directory, not
+// a symlink, owned by the caller, writable by no one else. Anything else is refused, never used.
+import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { CordonError } from '../errors.js'
+
+export const callerUid = (): number => process.getuid?.() ?? 0
+
+/** Where the caller's state lives: the existing base directory and the components cordon
+ * creates under it, outermost first (the last is the state directory). */
+export function stateLayout(uid = callerUid()): { base: string; create: string[] } {
+  if (uid === 0) return { base: '/run', create: ['/run/cordon'] }
+  const xdg = process.env.XDG_RUNTIME_DIR
+  if (xdg) return { base: xdg, create: [join(xdg, 'cordon')] }
+  const own = `/tmp/cordon-${uid}`
+  return { base: '/tmp', create: [own, join(own, 'cordon')] }
+}
+
+/** The state directory's path, unchecked (for help texts). */
+export function stateDirPath(): string {
+  return stateLayout().create.at(-1)!
+}
+
+const fixFor = (uid: number, path?: string) =>
+  [uid === 0 ? '' : 'set XDG_RUNTIME_DIR to a directory of your own (mode 0700)', path && `remove ${path}`]
+    .filter(Boolean)
+    .join(', or ')
+
+function refuse(path: string, why: string, fix: string): never {
+  throw new CordonError('setup_failed', `cordon's state directory ${path} is unsafe: ${why}; ${fix}`, {
+    step: 'state directory',
+  })
+}
+
+/** The base must not let another user replace what cordon creates in it: owned by the caller
+ * or root, and writable by others only with the sticky bit (/tmp). A missing base is a plain
+ * error: the host has no state directory to give (spawn runs unregistered). */
+function checkBase(base: string, uid: number): void {
+  const st = statSync(base)
+  const fix = fixFor(uid)
+  if (!st.isDirectory()) refuse(base, 'not a directory', fix)
+  if (st.uid !== uid && st.uid !== 0) refuse(base, `owned by uid ${st.uid}`, fix)
+  // Sticky (/tmp): others cannot rename or remove what is ours in it.
+  if (st.mode & 0o022 && !(st.mode & 0o1000))
+    refuse(base, `writable by others (mode ${(st.mode & 0o7777).toString(8)})`, fix)
+}
+
+/** Makes (or accepts) one private directory: opened without following a symlink, then judged
+ * by what was opened. Ours but readable by others is tightened; anything else refused. */
+function ensurePrivate(path: string, uid: number): void {
+  const fix = fixFor(uid, path)
+  try {
+    mkdirSync(path, { mode: 0o700 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ELOOP' || code === 'ENOTDIR') refuse(path, 'a symlink or not a directory', fix)
+    throw e
+  }
+  try {
+    const st = fstatSync(fd)
+    if (st.uid !== uid) refuse(path, `owned by uid ${st.uid}, not you (uid ${uid})`, fix)
+    if (st.mode & 0o022) refuse(path, `writable by others (mode ${(st.mode & 0o7777).toString(8)})`, fix)
+    if (st.mode & 0o7077) fchmodSync(fd, 0o700)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** The caller's state directory, created private or checked to be; throws CordonError (with
+ * the fix) when another user could have planted or can change what is in it. */
+export function privateStateDir(sub?: string): string {
+  const uid = callerUid()
+  const { base, create } = stateLayout(uid)
+  checkBase(base, uid)
+  const chain = sub ? [...create, join(create.at(-1)!, sub)] : create
+  for (const dir of chain) ensurePrivate(dir, uid)
+  return chain.at(-1)!
+}
