@@ -317,7 +317,12 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
 			continue;
 		/* Resolved as the sandbox resolves its other sources: under the host root, no magic links. */
-		int from = open_in(root, op->s1, 0);
+		/* An idmapped source writes as the host's owners: no symlink on its way (one could have
+		 * been planted by an earlier run); the others resolve as the sandbox's own do. */
+		int from = op->a & BIND_IDMAP
+				   ? sys_openat2(root, op->s1, O_PATH | O_CLOEXEC,
+						 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)
+				   : open_in(root, op->s1, 0);
 		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
 			send_tree(sock, -1, op->s1);
 			sent++;

@@ -150,16 +150,21 @@ export function spawnOnRuntime(
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
   const started = Date.now()
-  const inherit = (options.stdio ?? 'inherit') === 'inherit'
-  // runsc leaves O_NONBLOCK set on the pipes it inherits, which then fail our own (and the
-  // caller's) writes with EAGAIN: it gets pipes of its own, copied through; terminals are shared.
-  const copy = backend === 'gvisor' && inherit ? ([0, 1, 2] as const).filter((fd) => !isatty(fd)) : []
+  // The runtimes chown the stdio they are given to the container's user (runsc to nobody when
+  // the container is root): handed /dev/null (Node's 'ignore') or an inherited file, they would
+  // change a host file. So every stream that is not a terminal is a pipe of ours, copied
+  // through; runsc also leaves O_NONBLOCK set on the pipes it inherits, which this avoids too.
+  const wanted = streamModes(options.stdio ?? 'inherit')
+  const copy = ([0, 1, 2] as const).filter((fd) => wanted[fd] === 'inherit' && !isatty(fd))
   const child = spawnChild(program, [...global, 'run', '--bundle', bundle, id], {
-    stdio: inherit ? [0, 1, 2].map((fd) => (copy.includes(fd as 0) ? 'pipe' : 'inherit')) : options.stdio!,
+    stdio: wanted.map((m, fd) => (m === 'inherit' && !copy.includes(fd as 0) ? 'inherit' : 'pipe')),
   })
   if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
   if (copy.includes(1)) child.stdout!.pipe(process.stdout)
   if (copy.includes(2)) child.stderr!.pipe(process.stderr)
+  if (wanted[0] === 'ignore') child.stdin!.end()
+  if (wanted[1] === 'ignore') child.stdout!.resume()
+  if (wanted[2] === 'ignore') child.stderr!.resume()
   let timedOut = false
   const runtimeKill = (signal: string) =>
     spawnSync(program, [...global, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
@@ -230,4 +235,15 @@ function runtimeError(log: string): string | undefined {
     }
   }
   return undefined
+}
+
+/** Each of fds 0-2 as 'inherit', 'pipe' or 'ignore' (what the caller asked for). */
+function streamModes(stdio: StdioOptions): ('inherit' | 'pipe' | 'ignore')[] {
+  const list = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio
+  return [0, 1, 2].map((fd) => {
+    const m = list[fd]
+    if (m === 'ignore' || m === 'pipe' || m === 'inherit') return m
+    if (m === undefined || m === null) return 'pipe'
+    throw new Error(`runtime backends take 'inherit', 'pipe' or 'ignore' for fd ${fd}`)
+  })
 }

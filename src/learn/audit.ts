@@ -100,7 +100,10 @@ export class Auditor {
     for (const [raw, accesses] of fileAccesses(ev)) {
       const path = normalPath(raw)
       if (!path) continue
-      for (const a of accesses) this.judgeFile(path, a, ev.pid)
+      // An open that creates also writes: judged the same whether or not the file exists yet
+      // when the event is read (the call goes on as soon as the launcher answers).
+      const creates = accesses.includes('create')
+      for (const a of accesses) this.judgeFile(path, a, ev.pid, creates)
     }
     if ((ev.syscall === 'connect' || ev.syscall === 'bind' || ev.syscall === 'sendto') && ev.data) {
       const ep = parseSockaddr(ev.data)
@@ -128,7 +131,7 @@ export class Auditor {
     }
   }
 
-  private judgeFile(named: string, access: FileAccess, pid: number) {
+  private judgeFile(named: string, access: FileAccess, pid: number, creates = false) {
     const view = this.policy.namespaces.mount ? this.policy.filesystem : undefined
     // Inside the sandbox's own proc and dev the view is not the host's: the kernel decides.
     if (view?.some((e) => (e.kind === 'proc' || e.kind === 'dev') && under(named, e.dest))) return
@@ -138,7 +141,8 @@ export class Auditor {
     const path =
       access === 'create' || access === 'delete' ? `${real === '/' ? '' : real}/${baseOf(named)}` : real
     const target = access === 'create' || access === 'delete' ? real : path
-    if (kindOf(target) === 'missing' && access !== 'create') return // a probe: it fails either way
+    // A probe fails either way; a file the same call creates is judged as it will be.
+    if (kindOf(target) === 'missing' && access !== 'create' && !creates) return
     if (view) {
       for (const [link, to] of links) {
         const shown = view.some(

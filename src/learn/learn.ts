@@ -46,9 +46,31 @@ export function traceView(base: ResolvedPolicy, cwd: string): ResolvedPolicy {
   )
   const privateDirs = own.flatMap((e) => (e.kind === 'mask' ? [] : [e.dest]))
   const hidden = (p: string) => privateDirs.some((d) => under(p, d))
-  const exposed = base.filesystem.flatMap((e) => (e.kind === 'bind' && hidden(e.dest) ? [rwBind(e.src)] : []))
-  if (hidden(cwd) && !exposed.some((e) => e.kind === 'bind' && under(cwd, e.dest))) exposed.push(rwBind(cwd))
-  return { ...base, filesystem: [rwBind('/'), ...own, ...exposed], landlock: { ...base.landlock, paths: [] } }
+  // A root caller's sandbox writes as the host's owners only where the base policy makes a bind
+  // writable (an idmapped mount, plan/compile.ts) and in the working directory: the rest of the
+  // host stays the host's, or the traced program would read every root-only file there.
+  const hostOnly = (path: string): ViewEntry => ({
+    kind: 'bind',
+    src: path,
+    dest: path,
+    readOnly: false,
+    optional: false,
+    idmap: false,
+  })
+  const exposed = base.filesystem.flatMap((e) =>
+    e.kind === 'bind' && (hidden(e.dest) || !e.readOnly)
+      ? [e.readOnly ? hostOnly(e.src) : rwBind(e.src)]
+      : [],
+  )
+  // The working directory is where a learned program writes: writable as its owners, so a
+  // root caller's learn sees the writes it must allow (the project's files are the caller's).
+  if (!exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(cwd, e.dest)))
+    exposed.push(rwBind(cwd))
+  return {
+    ...base,
+    filesystem: [hostOnly('/'), ...own, ...exposed],
+    landlock: { ...base.landlock, paths: [] },
+  }
 }
 
 /** The syscall table's name for this machine (x86_64 for Node's x64). */

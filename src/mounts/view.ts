@@ -1,7 +1,8 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
+import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
+import { CordonError } from '../errors.js'
 import type { PlanOp } from '../plan/model.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
@@ -107,10 +108,36 @@ function maskOps(dest: string, kind: HostKind): PlanOp[] {
   return [{ op: 'bind', src: '/dev/null', dest, flags: { readOnly: true } }]
 }
 
+/** An idmapped bind writes as the host's owners (root's files as root): its source must not
+ * pass through a symlink, which an earlier run with a writable bind could have planted to
+ * steer it at /etc. The launcher opens it with RESOLVE_NO_SYMLINKS too (native/view.c). */
+function refuseSymlinks(src: string, fs: HostFs): void {
+  let prefix = ''
+  for (const part of src.split('/').filter(Boolean)) {
+    prefix += `/${part}`
+    if (fs.kind(prefix) === 'symlink')
+      throw new CordonError(
+        'invalid_policy',
+        `Invalid policy: the writable bind ${src} passes through the symlink ${prefix}; a root caller's writable ` +
+          `bind must name the real path (a symlink there may have been planted by an earlier run): use ${realpathOr(src)}`,
+      )
+  }
+}
+
+const realpathOr = (p: string) => {
+  try {
+    return realpathSync(p)
+  } catch {
+    return 'the path without symlinks'
+  }
+}
+
 export interface ViewOptions {
   /** Writable binds become idmapped mounts (a root caller's remapped sandbox, plan/compile.ts). */
   idmapWritable?: boolean
-  /** Bytes for a tmpfs whose entry gives no size (0: the kernel's default). */
+  /** Bytes all tmpfs without a size of their own share, evenly (0: the kernel's default each). */
+  tmpfsBudget?: number
+  /** Set by compileView from the budget: each unsized tmpfs's share. */
   tmpfsSize?: number
 }
 
@@ -125,7 +152,8 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
       // Reproduce a same-path symlink (/bin -> usr/bin on merged-/usr systems) as a symlink.
       if (kind === 'symlink' && e.src === e.dest)
         return [{ op: 'symlink', target: fs.readlink(e.src), dest: e.dest }]
-      const idmap = !e.readOnly && options.idmapWritable
+      const idmap = !e.readOnly && options.idmapWritable && e.idmap !== false
+      if (idmap) refuseSymlinks(e.src, fs)
       return [
         {
           op: 'bind',
@@ -178,7 +206,12 @@ export function compileView(
     last.set(e.dest, i)
   })
   const kept = entries.filter((e, i) => last.get(e.dest) === i)
-  const ops = kept.flatMap((e) => entryOps(e, fs, notes, options))
+  const unsized = kept.filter((e) => (e.kind === 'tmpfs' && !e.size) || e.kind === 'dev').length
+  const share =
+    options.tmpfsBudget && unsized
+      ? Math.max(1 << 20, Math.floor(options.tmpfsBudget / unsized / 4096) * 4096)
+      : 0
+  const ops = kept.flatMap((e) => entryOps(e, fs, notes, { ...options, tmpfsSize: share }))
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops
     .map((op, i) => ({ op, i }))

@@ -107,7 +107,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
     ops.push(
       ...compileView(policy.filesystem, notes, ctx.fs ?? realHostFs, {
         idmapWritable: identity.remap !== undefined,
-        tmpfsSize: defaultTmpfsSize(policy),
+        tmpfsBudget: tmpfsBudget(policy),
       }),
     )
   if (ns.uts && policy.hostname !== undefined) ops.push({ op: 'hostname', name: policy.hostname })
@@ -213,6 +213,14 @@ export function sandboxIdentity(
         `user namespace: ids 0-${remap.uid.count - 1} inside are ${range}; uid ${uid} and gid ${gid} inside, ` +
         'no host root file powers; writable binds are idmapped (files keep their host owners)',
     }
+  // Without a user namespace a kept capability is a host capability: SETFCAP would write file
+  // capabilities that hold for every host user, DAC_OVERRIDE or FOWNER reach every file.
+  if (policy.capabilities.length)
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid policy: \`capabilities\` keeps ${policy.capabilities.map(capabilityName).join(', ')} without a user namespace: ` +
+        'for a root caller they are host capabilities; drop them, enable `namespaces.user`, or set `user.hostRoot: true`',
+    )
   return {
     uid: remap.uid.start + uid,
     gid: remap.gid.start + gid,
@@ -221,11 +229,11 @@ export function sandboxIdentity(
   }
 }
 
-/** Each tmpfs without a size of its own gets a quarter of the memory limit (the default profile
- * has three: /tmp, /var/tmp, /dev/shm), so files cannot hold more than the sandbox may: a
+/** The tmpfs mounts without a size of their own (the default profile has three: /tmp, /var/tmp,
+ * /dev/shm) share half the memory limit, so files cannot hold more than the sandbox may: a
  * caller without a cgroup has no other bound on them. Without a limit, the kernel's default. */
-export const defaultTmpfsSize = (policy: ResolvedPolicy): number =>
-  policy.limits.memory ? Math.max(1 << 20, Math.floor(policy.limits.memory / 4 / 4096) * 4096) : 0
+export const tmpfsBudget = (policy: ResolvedPolicy): number =>
+  policy.limits.memory ? Math.floor(policy.limits.memory / 2) : 0
 
 /** The policy's rlimits, plus the pids limit as RLIMIT_NPROC for callers other than root: they
  * get no cgroup, and inside their own user namespace the kernel counts RLIMIT_NPROC per user of

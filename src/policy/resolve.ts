@@ -19,7 +19,16 @@ export type Network = 'none' | 'loopback' | 'host'
 
 /** A filesystem entry with absolute paths and defaults applied. */
 export type ViewEntry =
-  | { kind: 'bind'; src: string; dest: string; readOnly: boolean; optional: boolean; access?: string[] }
+  | {
+      kind: 'bind'
+      src: string
+      dest: string
+      readOnly: boolean
+      optional: boolean
+      access?: string[]
+      /** false: never idmapped, even writable for a remapped root caller (learn's host `/`). */
+      idmap?: false
+    }
   | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[]; exec?: false }
   | { kind: 'proc' | 'dev' | 'mask'; dest: string }
   | { kind: 'symlink'; target: string; dest: string }

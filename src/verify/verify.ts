@@ -153,7 +153,7 @@ function plan(
         // Past the limit when one holds; a bounded 256 MiB (proof, not harm) when none does.
         add(
           String(
-            policy.limits.memory !== undefined && !p.notExpected?.(policy, ctx)
+            policy.limits.memory !== undefined && !p.notExpected?.(policy, ctx, p.name)
               ? Math.ceil(Math.min(policy.limits.memory, MEMORY_PROBE_LIMIT) / 2 ** 20) + 128
               : 256,
           ),
@@ -276,11 +276,11 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
   // Nothing that can throw between prepare and try: the fixtures go in the finally.
   const fx = await prepare(policy, home, cwd)
   try {
-    const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup }
+    const backend = options.backend ?? 'native'
+    const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup, backend }
     const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
     const { argv, targets, skipped } = plan(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
-    const backend = options.backend ?? 'native'
     const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend)
     const raws = stdout
       .split('\n')
@@ -292,7 +292,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
       const name = label.split('=')[0]!
       const spec = PROBES.find((p) => p.name === name)!
       const raw = raws.find((r) => r.probe === label)
-      const why = spec.notExpected?.(policy, ctx)
+      const why = spec.notExpected?.(policy, ctx, label)
       const base: ProbeResult = {
         probe: name,
         attack: spec.attack,

@@ -83,6 +83,22 @@ describe('no host root powers', { skip: isRoot ? false : 'needs root to create t
         })
       })
 
+      test('a tmpfs holds no more than its share of the memory limit', () => {
+        // 64M limit: /tmp, /var/tmp and /dev/shm share 32M, whether or not the caller has a cgroup.
+        const r = run([
+          'run',
+          '--memory',
+          '64M',
+          '--',
+          'sh',
+          '-c',
+          'dd if=/dev/zero of=/tmp/fill bs=1M count=40 2>&1; df -k /tmp /dev/shm | tail -2',
+        ])
+        assert.match(r.stdout, /No space left on device/, r.stdout + r.stderr)
+        for (const line of r.stdout.trim().split('\n').slice(-2))
+          assert.equal(line.split(/\s+/)[1], String(Math.floor((32 << 20) / 3 / 4096) * 4), line)
+      })
+
       test("machine-wide /proc files are hidden, the sandbox's own are not", () => {
         const files = [
           'slabinfo',
