@@ -331,8 +331,8 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		int tree = from < 0 ? -1
 				    : sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
 								      AT_EMPTY_PATH);
-		if (tree < 0)
-			fail("idmapped bind", op->s1, op->s2);
+		if (tree < 0) /* a missing source: events.c names the fix for a `bind` step */
+			fail("bind", op->s1, op->s2);
 		from_fd = from;
 		if (!(op->a & BIND_IDMAP)) {
 			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))

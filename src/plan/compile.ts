@@ -183,7 +183,7 @@ export function sandboxIdentity(
           : `no user namespace: the sandbox runs as host ${uid}:${gid}`,
     }
   }
-  if (uid >= remap.uid.count || gid >= remap.gid.count)
+  if (ns.user && (uid >= remap.uid.count || gid >= remap.gid.count))
     throw new CordonError(
       'invalid_policy',
       `Invalid policy: \`user\` asks for ${uid}:${gid}, outside the ${remap.uid.count} ids a root caller's sandbox maps ` +
@@ -221,11 +221,14 @@ export function sandboxIdentity(
       `Invalid policy: \`capabilities\` keeps ${policy.capabilities.map(capabilityName).join(', ')} without a user namespace: ` +
         'for a root caller they are host capabilities; drop them, enable `namespaces.user`, or set `user.hostRoot: true`',
     )
+  // Ids the policy names are host ids here (65534 is nobody); root's become the range's first.
+  const hostUid = uid === 0 ? remap.uid.start : uid
+  const hostGid = gid === 0 ? remap.gid.start : gid
   return {
-    uid: remap.uid.start + uid,
-    gid: remap.gid.start + gid,
+    uid: hostUid,
+    gid: hostGid,
     hostRoot: false,
-    note: `no user namespace: the sandbox runs as host ${remap.uid.start + uid}:${remap.gid.start + gid} of ${range}, not as root`,
+    note: `no user namespace: the sandbox runs as host ${hostUid}:${hostGid}${uid === 0 ? ` of ${range}` : ''}, not as root`,
   }
 }
 

@@ -231,7 +231,7 @@ export const PROBES: readonly ProbeSpec[] = [
     args: { openat: [0n, 0n, 1n] },
     layers: {
       EROFS: 'mount view (read-only /proc/sys)',
-      EACCES: 'user namespace or Landlock',
+      EACCES: 'file permissions (not host root), user namespace or Landlock',
       ENOENT: 'mount view',
     },
   },
