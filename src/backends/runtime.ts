@@ -3,11 +3,12 @@
 // the runtime runs it in the foreground (it passes our stdio straight to the command and
 // forwards signals to it), and the bundle and the container's state are removed afterwards.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { constants, tmpdir } from 'node:os'
 import { isatty } from 'node:tty'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { hostIdRanges } from '../host/id-range.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
 import { writeExport } from '../export/model.js'
@@ -86,6 +87,7 @@ export function backendConfig(
   uid: number,
   gid: number,
   cwd: string,
+  backend?: RuntimeBackend,
 ): { config: OciConfig; files: ReturnType<typeof ociConfig>['files'] } {
   const { config, files } = ociConfig(policy, {
     name: 'cordon',
@@ -102,6 +104,16 @@ export function backendConfig(
     config.process.user = { uid: 0, gid: 0 }
     config.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }]
     config.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }]
+  }
+  if (uid === 0 && backend === 'runc' && remappable(policy)) {
+    // As cordon's own launcher does for a root caller (plan/compile.ts sandboxIdentity): the
+    // container's ids are an unprivileged host range. runc 1.1 has no idmapped mounts, so a
+    // policy with writable binds keeps host root (its status says so).
+    const r = hostIdRanges()
+    if (!config.linux.namespaces.some((n) => n.type === 'user'))
+      config.linux.namespaces.push({ type: 'user' })
+    config.linux.uidMappings = [{ containerID: 0, hostID: r.uid.start, size: r.uid.count }]
+    config.linux.gidMappings = [{ containerID: 0, hostID: r.gid.start, size: r.gid.count }]
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
   return { config, files }
@@ -140,12 +152,26 @@ export function spawnOnRuntime(
   const program = runtimePath(backend)!
   const flags = globalFlags(backend, policy, uid) // before the bundle: it throws on an unsafe state dir
   const bundle = mkdtempSync(join(tmpdir(), 'cordon-bundle-'))
-  const { config, files } = backendConfig(policy, command, uid, caller.gid, options.cwd ?? caller.cwd)
+  const { config, files } = backendConfig(
+    policy,
+    command,
+    uid,
+    caller.gid,
+    options.cwd ?? caller.cwd,
+    backend,
+  )
   writeExport(bundle, [
     { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
     { kind: 'dir', path: 'rootfs' },
     ...files,
   ])
+  // A remapped container's root builds its view in rootfs: the bundle is only traversable (its
+  // config stays unreadable to the range), the empty rootfs is the container root's.
+  const range = config.linux.uidMappings?.[0]
+  if (uid === 0 && range && range.hostID !== 0) {
+    chmodSync(bundle, 0o711)
+    chownSync(join(bundle, 'rootfs'), range.hostID, config.linux.gidMappings?.[0]?.hostID ?? range.hostID)
+  }
   const id = `cordon-${process.pid}-${randomBytes(4).toString('hex')}`
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
@@ -247,3 +273,11 @@ function streamModes(stdio: StdioOptions): ('inherit' | 'pipe' | 'ignore')[] {
     throw new Error(`runtime backends take 'inherit', 'pipe' or 'ignore' for fd ${fd}`)
   })
 }
+
+/** A root caller's runc container runs as the host id range when nothing in it must be written
+ * as the host's owners (no writable bind) and the policy does not ask for host root. */
+export const remappable = (policy: ResolvedPolicy): boolean =>
+  !policy.user.hostRoot &&
+  (policy.user.uid ?? 0) < 65536 &&
+  (policy.user.gid ?? 0) < 65536 &&
+  !policy.filesystem.some((e) => e.kind === 'bind' && !e.readOnly)

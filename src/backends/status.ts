@@ -10,7 +10,7 @@ import {
   statementStatus,
 } from '../landlock/status.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { type Backend, RUNTIMES } from './runtime.js'
+import { type Backend, remappable, RUNTIMES } from './runtime.js'
 
 export function backendStatus(
   policy: ResolvedPolicy,
@@ -27,7 +27,11 @@ export function backendStatus(
     0,
     `${title} has no Landlock layer`,
     host,
-  ).map((s) => (s.statement === HOST_ROOT_STATEMENT ? hostRootInBundle(s, title) : s))
+  ).map((s) =>
+    s.statement === HOST_ROOT_STATEMENT && !(backend === 'runc' && remappable(policy))
+      ? hostRootInBundle(s, title, backend)
+      : s,
+  )
   if (backend !== 'gvisor') return statements
   // The cgroup and rlimits bound the whole sandbox (Sentry and gofer) from the host's side.
   const inGvisor = (layer: string) =>
@@ -39,13 +43,15 @@ export function backendStatus(
   }))
 }
 
-/** The bundle maps a root caller's container to host root (runc 1.1 has no idmapped mounts, so a
- * remapped container could not write its writable binds): only the set-id guard holds. */
-function hostRootInBundle(s: StatementStatus, title: string): StatementStatus {
-  const missing = [
-    ...s.missing.filter((m) => m.layer !== 'id range'),
-    { layer: 'id range', why: `${title} runs a root caller's container as host root` },
-  ]
+/** The bundle maps a root caller's container to host root: runc 1.1 has no idmapped mounts, so a
+ * remapped container could not write its writable binds (runtime.ts remappable), and gVisor's
+ * gofer works on the host as root. Only the set-id guard holds. */
+function hostRootInBundle(s: StatementStatus, title: string, backend: string): StatementStatus {
+  const why =
+    backend === 'runc'
+      ? `${title} runs a root caller's container as host root when it has writable binds (no idmapped mounts in runc 1.1)`
+      : `${title} runs a root caller's container as host root`
+  const missing = [...s.missing.filter((m) => m.layer !== 'id range'), { layer: 'id range', why }]
   const enforcedBy = s.enforcedBy.filter((l) => l !== 'id range')
   return { ...s, enforcedBy, missing, status: enforcedBy.length ? 'partial' : 'none' }
 }

@@ -287,9 +287,11 @@ export const PROBES: readonly ProbeSpec[] = [
         ? undefined
         : p.user.hostRoot
           ? 'user.hostRoot: the sandbox holds host root\u2019s file permissions'
-          : ctx.backend !== 'native'
-            ? `${ctx.backend} runs a root caller's container as host root`
-            : undefined,
+          : ctx.backend === 'gvisor'
+            ? "gvisor runs a root caller's container as host root"
+            : ctx.backend === 'runc'
+              ? "runc runs a root caller's container as host root when it has writable binds (the battery's has one)"
+              : undefined,
     layers: {
       EACCES: 'file permissions (not host root) or Landlock',
       EPERM: 'capabilities',

@@ -2,6 +2,7 @@
 // writes its writable binds through idmapped mounts as the host's owners, and holds none of host
 // root's file permissions unless the policy says `user.hostRoot`.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -150,6 +151,28 @@ describe('a root caller on the real kernel', { skip: isRoot ? false : 'needs roo
     assert.match(r.stdout, /root only/)
     assert.match(r.stdout, /^\s*0\s+0\s+1$/m)
     assert.match(r.stderr, /HOST ROOT: user.hostRoot gives the sandbox host root/)
+  })
+
+  test('runc: a container without writable binds runs as the range too', (t) => {
+    if (spawnSync('runc', ['--version']).status !== 0) return t.skip('runc is not installed')
+    const r = run([
+      'run',
+      '--backend',
+      'runc',
+      '--',
+      'sh',
+      '-c',
+      'id -u; cat /proc/self/uid_map; cat secret.key',
+    ])
+    assert.notEqual(r.status, 0)
+    const [id, map] = r.stdout.trim().split('\n')
+    assert.equal(id, '0')
+    assert.ok(Number(map!.trim().split(/\s+/)[1]) > 65535, map)
+    assert.doesNotMatch(r.stdout, /root only/)
+    assert.doesNotMatch(r.stderr, /runs a root caller's container as host root/)
+    const rw = run(['run', '--backend', 'runc', '--rw', '.', '--', 'cat', 'secret.key'])
+    assert.match(rw.stdout, /root only/) // runc 1.1 has no idmapped mounts: said, not hidden
+    assert.match(rw.stderr, /runc runs a root caller's container as host root when it has writable binds/)
   })
 
   test('cordon plan reports the statement', () => {
