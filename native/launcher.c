@@ -265,15 +265,14 @@ static int has_idmapped_binds(const struct plan *p)
 }
 
 /* After the id maps: the sandbox's user namespace is what the idmapped trees are seen through. */
-static void send_idmapped_binds(const struct plan *p, pid_t pid, int sock)
+static void send_idmapped_binds(const struct plan *p, pid_t pid, int sock, int all)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
 	int userns = open(path, O_RDONLY | O_CLOEXEC);
 	if (userns < 0)
 		die_step(EXIT_CORDON, "idmapped bind", path, NULL, errno);
-	long u, g;
-	view_send_idmapped(p, userns, sock, remapped_ids(p, &u, &g));
+	view_send_idmapped(p, userns, sock, all);
 	close(userns);
 	close(sock);
 }
@@ -379,10 +378,11 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	close(pp->sync[1]);
 	close(pp->exec[0]);
 	close(pp->status[0]);
+	long inside_uid, inside_gid;
+	int remapped = (p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
 	if (pp->idmap[0] >= 0) {
-		long u, g;
 		close(pp->idmap[0]);
-		view_set_idmap_sock(pp->idmap[1], remapped_ids(p, &u, &g));
+		view_set_idmap_sock(pp->idmap[1], remapped);
 	}
 	ev_set_fail_fd(pp->exec[1]);
 	if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
@@ -390,8 +390,7 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	if (read(pp->sync[0], &go, 1) != 1 || go != 'g')
 		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
 	close(pp->sync[0]);
-	long inside_uid, inside_gid;
-	if ((p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid)) {
+	if (remapped) {
 		if (setresgid((gid_t)inside_gid, (gid_t)inside_gid, (gid_t)inside_gid) ||
 		    setresuid((uid_t)inside_uid, (uid_t)inside_uid, (uid_t)inside_uid))
 			die_step(EXIT_CORDON, "become the mapped ids", NULL, NULL, errno);
@@ -631,7 +630,7 @@ int main(int argc, char **argv)
 		setup_user_namespace(&p, pid);
 	if (pp.idmap[0] >= 0) {
 		close(pp.idmap[1]);
-		send_idmapped_binds(&p, pid, pp.idmap[0]);
+		send_idmapped_binds(&p, pid, pp.idmap[0], remapped);
 	}
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);

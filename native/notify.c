@@ -4,6 +4,7 @@
 
 #include "bpf_eval.h"
 #include "events.h"
+#include "fdpass.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -49,17 +50,7 @@ void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
 	int32_t expected = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
 	if (expected < 0 || close(expected))
 		die_step(EXIT_CORDON, "seccomp notify", NULL, NULL, errno);
-	char control[CMSG_SPACE(sizeof(int))];
-	memset(control, 0, sizeof control);
-	struct iovec iov = { .iov_base = &expected, .iov_len = sizeof expected };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			      .msg_controllen = sizeof control };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof expected)
+	if (!fd_send(sock, &expected, sizeof expected, pidfd))
 		die_step(EXIT_CORDON, "seccomp notify", "send pidfd", NULL, errno);
 	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
 	if (fd < 0) /* EBUSY: a filter of an outer sandbox already has a listener */
@@ -132,20 +123,13 @@ static int take_listener(int pidfd, int expected)
 void notify_on_sock(struct notifier *nf)
 {
 	int32_t expected = -1;
-	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &expected, .iov_len = sizeof expected };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			      .msg_controllen = sizeof control };
-	ssize_t n = recvmsg(nf->sock, &msg, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = n == (ssize_t)sizeof expected ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+	int pidfd = fd_recv(nf->sock, &expected, sizeof expected);
+	if (pidfd < 0) {
 		/* EOF: the command died before sending, and reports why itself. */
 		close(nf->sock);
 		nf->sock = -1;
 		return;
 	}
-	int pidfd;
-	memcpy(&pidfd, CMSG_DATA(c), sizeof pidfd);
 	nf->listener = take_listener(pidfd, expected);
 	if (nf->listener < 0) {
 		/* ESRCH: the command died after sending (EBUSY from seccomp() under an outer listener)

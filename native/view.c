@@ -10,6 +10,7 @@
 #include "view.h"
 
 #include "events.h"
+#include "fdpass.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #define SCRATCH "/tmp" /* host directory the scratch tmpfs covers, in our namespace only */
@@ -164,21 +164,12 @@ static uint64_t mount_attrs(uint32_t flags)
 	       (flags & BIND_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
 }
 
-/* One idmapped tree from the launcher, or -1 when none came (the launcher failed and says why). */
+/* One tree from the launcher, or -1 when none came (a missing optional source, or the launcher
+ * failed and says why). */
 static int recv_tree(void)
 {
-	char byte, control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			      .msg_controllen = sizeof control };
-	if (idmap_sock < 0 || recvmsg(idmap_sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
+	char byte;
+	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, &byte, 1);
 }
 
 static void do_bind(const struct plan_op_rec *op)
@@ -217,35 +208,20 @@ static void do_bind(const struct plan_op_rec *op)
 
 static void send_tree(int sock, int tree, const char *src)
 {
-	char byte = 't', control[CMSG_SPACE(sizeof(int))];
-	memset(control, 0, sizeof control);
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (tree >= 0) {
-		msg.msg_control = control;
-		msg.msg_controllen = sizeof control;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &tree, sizeof tree);
-	}
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+	if (!fd_send(sock, "t", 1, tree))
 		fail("idmapped bind", src, NULL);
 }
 
-/* The host path an idmapped source resolved to (for mountinfo), from its O_PATH fd. */
-static int from_fd = -1;
-static char from_buf[PATH_MAX];
-static const char *from_path(const char *fallback)
+/* The host path fd was opened at (for mountinfo), into buf; fallback when unknown. */
+static const char *fd_path(int fd, char *buf, size_t size, const char *fallback)
 {
 	char link[64];
-	snprintf(link, sizeof link, "/proc/self/fd/%d", from_fd);
-	ssize_t n = from_fd < 0 ? -1 : readlink(link, from_buf, sizeof from_buf - 1);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, buf, size - 1);
 	if (n <= 0)
 		return fallback;
-	from_buf[n] = '\0';
-	return from_buf;
+	buf[n] = '\0';
+	return buf;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -316,9 +292,9 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		const struct plan_op_rec *op = &p->ops[i];
 		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
 			continue;
-		/* Resolved as the sandbox resolves its other sources: under the host root, no magic links. */
-		/* An idmapped source writes as the host's owners: no symlink on its way (one could have
-		 * been planted by an earlier run); the others resolve as the sandbox's own do. */
+		/* Under the host root, no magic links, as the sandbox resolves its own sources; an
+		 * idmapped one writes as the host's owners, so no symlink on its way either (one could
+		 * have been planted by an earlier run). */
 		int from = op->a & BIND_IDMAP
 				   ? sys_openat2(root, op->s1, O_PATH | O_CLOEXEC,
 						 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)
@@ -333,18 +309,18 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 								      AT_EMPTY_PATH);
 		if (tree < 0) /* a missing source: events.c names the fix for a `bind` step */
 			fail("bind", op->s1, op->s2);
-		from_fd = from;
 		if (!(op->a & BIND_IDMAP)) {
 			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
 				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
 		} else if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a), userns_fd)) {
 			/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs, NFS under a
 			 * writable `/`): each mount that can be is, the rest keep host ids. */
-			if (errno != EINVAL || idmap_each(tree, from_path(op->s1), mount_attrs(op->a), userns_fd))
+			char top[PATH_MAX];
+			if (errno != EINVAL ||
+			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1), mount_attrs(op->a), userns_fd))
 				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
 		close(from);
-		from_fd = -1;
 		send_tree(sock, tree, op->s1);
 		close(tree);
 		sent++;

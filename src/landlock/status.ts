@@ -1,7 +1,7 @@
 // Which layers enforce each statement of a policy on a kernel with a given Landlock ABI:
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
-import { pidsAsNproc } from '../plan/compile.js'
+import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
 import { sizeWord } from '../policy/schema.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
@@ -83,12 +83,10 @@ export function statementStatus(
  * set-id file off any disk it can write. `user.hostRoot` gives them back, and says so. */
 export const HOST_ROOT_STATEMENT = 'no host root powers'
 export function identityStatus(policy: ResolvedPolicy): StatementStatus {
-  const inside = policy.user.uid ?? 0
-  const hostRoot = policy.user.hostRoot === true && inside === 0
   return judge(HOST_ROOT_STATEMENT, [
     {
       layer: 'id range',
-      ok: !hostRoot,
+      ok: !holdsHostRoot(policy),
       why: 'HOST ROOT: user.hostRoot gives the sandbox host root\u2019s file permissions',
     },
     { layer: 'seccomp', ok: true, why: '' },

@@ -27,7 +27,7 @@ export interface TracedRun {
   result: ExitResult
 }
 
-const rwBind = (path: string): ViewEntry => ({
+const rwBind = (path: string): Extract<ViewEntry, { kind: 'bind' }> => ({
   kind: 'bind',
   src: path,
   dest: path,
@@ -49,14 +49,7 @@ export function traceView(base: ResolvedPolicy, cwd: string): ResolvedPolicy {
   // A root caller's sandbox writes as the host's owners only where the base policy makes a bind
   // writable (an idmapped mount, plan/compile.ts) and in the working directory: the rest of the
   // host stays the host's, or the traced program would read every root-only file there.
-  const hostOnly = (path: string): ViewEntry => ({
-    kind: 'bind',
-    src: path,
-    dest: path,
-    readOnly: false,
-    optional: false,
-    idmap: false,
-  })
+  const hostOnly = (path: string): ViewEntry => ({ ...rwBind(path), idmap: false })
   const exposed = base.filesystem.flatMap((e) =>
     e.kind === 'bind' && (hidden(e.dest) || !e.readOnly)
       ? [e.readOnly ? hostOnly(e.src) : rwBind(e.src)]

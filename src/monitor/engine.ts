@@ -205,11 +205,7 @@ export class Monitor extends EventEmitter<{
     const output = `${n} more ${rule.name} alert${n === 1 ? ' was' : 's were'} suppressed by the rule's throttle (${describeThrottle(rule.throttle)})`
     if (rule.then.includes('alert'))
       this.emit('alert', {
-        time: new Date().toISOString(),
-        rule: rule.name,
-        priority: rule.priority,
-        sandbox: t.id,
-        command: t.command,
+        ...alertHead(t, rule),
         output,
         actions: ['alert'],
         event: { event: 'suppressed', count: n },
@@ -349,11 +345,7 @@ export class Monitor extends EventEmitter<{
         else if (action === 'kill') t.kill()
         else if (action === 'alert')
           this.emit('alert', {
-            time: new Date().toISOString(),
-            rule: rule.name,
-            priority: rule.priority,
-            sandbox: t.id,
-            command: t.command,
+            ...alertHead(t, rule),
             output: output(),
             actions: rule.then,
             event: jsonSafe(ev),
@@ -380,3 +372,12 @@ export function describeThrottle(t: Throttle): string {
 function rateKey(r: Rule): string {
   return JSON.stringify([r.rate ?? null, r.baseline ?? null, r.whenText])
 }
+
+/** What every alert of a rule about a sandbox starts with. */
+const alertHead = (t: Target, rule: Rule) => ({
+  time: new Date().toISOString(),
+  rule: rule.name,
+  priority: rule.priority,
+  sandbox: t.id,
+  command: t.command,
+})

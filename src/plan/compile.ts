@@ -3,7 +3,7 @@ import { CordonError } from '../errors.js'
 import { type HostIdRanges, hostIdRanges, inInitialUserNamespace } from '../host/id-range.js'
 import { compileLandlock } from '../landlock/compile.js'
 import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/view.js'
-import { capabilityName } from '../policy/capabilities.js'
+import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
 import { entryPoints } from '../seccomp/arch.js'
@@ -153,10 +153,13 @@ export interface SandboxIdentity {
   gid: number
   /** The range inside ids 0.. map to, when a root caller's sandbox is remapped. */
   remap?: HostIdRanges
-  /** Holds host root's file permissions (said loudly by every report). */
-  hostRoot: boolean
   note: string
 }
+
+/** A root caller's sandbox that keeps host root's file permissions: `user.hostRoot` and uid 0
+ * (inside its user namespace, or on the host without one). Said loudly by every report. */
+export const holdsHostRoot = (policy: ResolvedPolicy): boolean =>
+  policy.user.hostRoot === true && (policy.user.uid ?? 0) === 0
 
 export function sandboxIdentity(
   policy: ResolvedPolicy,
@@ -165,16 +168,20 @@ export function sandboxIdentity(
   gid: number,
 ): SandboxIdentity {
   const ns = policy.namespaces
-  const remap = ctx.idRanges !== undefined ? ctx.idRanges : inInitialUserNamespace() ? hostIdRanges() : null
-  if (ctx.uid !== 0 || policy.user.hostRoot || !remap) {
-    const hostRoot =
-      ctx.uid === 0 &&
-      policy.user.hostRoot === true &&
-      (ns.user ? uid === 0 : policy.user.uid === undefined || uid === 0)
+  // Only the host's own root is remapped; the files are read for that caller alone.
+  const remap =
+    ctx.uid !== 0 || policy.user.hostRoot
+      ? null
+      : ctx.idRanges !== undefined
+        ? ctx.idRanges
+        : inInitialUserNamespace()
+          ? hostIdRanges()
+          : null
+  if (!remap) {
+    const hostRoot = ctx.uid === 0 && holdsHostRoot(policy)
     return {
       uid,
       gid,
-      hostRoot,
       note: ns.user
         ? `user namespace: uid ${uid} and gid ${gid} inside map to the caller (${ctx.uid}:${ctx.gid})` +
           (hostRoot ? '; HOST ROOT: the sandbox has host root\u2019s file permissions (user.hostRoot)' : '')
@@ -191,10 +198,9 @@ export function sandboxIdentity(
     )
   // File capabilities written through an idmapped bind name the host's root as their owner, and
   // would then work on the host: a remapped sandbox with writable binds cannot keep SETFCAP.
-  const CAP_SETFCAP = 31
   if (
     ns.user &&
-    policy.capabilities.includes(CAP_SETFCAP) &&
+    policy.capabilities.includes(capabilityNumber('setfcap')!) &&
     policy.filesystem.some((e) => e.kind === 'bind' && !e.readOnly)
   )
     throw new CordonError(
@@ -208,7 +214,6 @@ export function sandboxIdentity(
       uid,
       gid,
       remap,
-      hostRoot: false,
       note:
         `user namespace: ids 0-${remap.uid.count - 1} inside are ${range}; uid ${uid} and gid ${gid} inside, ` +
         'no host root file powers; writable binds are idmapped (files keep their host owners)',
@@ -227,7 +232,6 @@ export function sandboxIdentity(
   return {
     uid: hostUid,
     gid: hostGid,
-    hostRoot: false,
     note: `no user namespace: the sandbox runs as host ${hostUid}:${hostGid}${uid === 0 ? ` of ${range}` : ''}, not as root`,
   }
 }

@@ -24,6 +24,11 @@ function verify(args: string[]): { status: number | null; results: Result[]; fai
   return { status: r.status, ...out }
 }
 
+/** The file probes' run, shared by the tests that judge it (each run takes seconds). */
+let fileRun: ReturnType<typeof verify> | undefined
+const fileProbes = () =>
+  (fileRun ??= verify(['--probe', 'setuid-plant', '--probe', 'device-metadata', '--probe', 'root-only-read']))
+
 const byProbe = (results: Result[], name: string) => results.filter((r) => r.probe === name)
 const one = (results: Result[], name: string) => {
   const found = byProbe(results, name)
@@ -67,14 +72,7 @@ describe('cordon verify', { concurrency: 1 }, () => {
   })
 
   test('no sandbox leaves a setuid file, changes a host device node or reads root-only kernel tables', () => {
-    const { results } = verify([
-      '--probe',
-      'setuid-plant',
-      '--probe',
-      'device-metadata',
-      '--probe',
-      'root-only-read',
-    ])
+    const { results } = fileProbes()
     for (const r of results)
       if (r.outcome !== 'skipped')
         assert.equal(r.outcome, 'blocked', `${r.probe} ${r.target ?? ''}: ${JSON.stringify(r)}`)
@@ -88,21 +86,13 @@ describe('cordon verify', { concurrency: 1 }, () => {
       skip: !isRoot && 'a plain user cannot make a root-owned file',
     },
     () => {
-      const { results } = verify(['--probe', 'root-only-read'])
-      const secret = results.find(secretRead)
+      const secret = fileProbes().results.find(secretRead)
       assert.equal(secret?.outcome, 'blocked', JSON.stringify(secret))
     },
   )
 
   test('the file probes judge by what reached the host', () => {
-    const { results } = verify([
-      '--probe',
-      'setuid-plant',
-      '--probe',
-      'device-metadata',
-      '--probe',
-      'root-only-read',
-    ])
+    const { results } = fileProbes()
     const plant = one(results, 'setuid-plant')
     // Escaped exactly when a host file kept a bit, and then it names the files.
     assert.equal(
