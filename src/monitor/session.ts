@@ -179,6 +179,7 @@ export class MonitorSession {
     const lines = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY })
     lines.on('line', (line) => this.handle(record.id, parseEvent(line)))
     const detach = () => {
+      this.metrics?.end(record.id)
       this.monitor.detach(record.id)
       this.detachers.delete(record.id)
       socket.destroy()

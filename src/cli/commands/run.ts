@@ -9,7 +9,7 @@ import { type StatementStatus, statementStatus } from '../../landlock/status.js'
 import type { Backend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
-import { MONITOR_HELP, MONITOR_OPTIONS, openSession, syscallList } from '../monitor-flags.js'
+import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -17,6 +17,7 @@ import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js
 const OPTIONS = {
   ...POLICY_OPTIONS,
   ...MONITOR_OPTIONS,
+  'metrics-linger': { type: 'string' },
   monitor: { type: 'boolean' },
   audit: { type: 'boolean' },
   watch: { type: 'string', multiple: true },
@@ -36,6 +37,9 @@ ${POLICY_HELP}
 Monitor (see cordon monitor --help and the README's rule reference):
       --monitor          watch the sandbox with the default rules (rules/default.yaml)
 ${MONITOR_HELP}
+      --metrics-linger DURATION
+                         after the command ends, keep serving until one scrape has read the
+                         final values or DURATION passed (e.g. 30s; default 0: exit at once)
       --watch SYSCALLS   also report these syscalls as events (comma-separated), e.g. for
                          --json or a \`cordon monitor\` elsewhere
 
@@ -134,6 +138,7 @@ async function runNative(
   values: Parameters<typeof openSession>[0] & { monitor?: boolean | undefined; watch?: string[] | undefined },
   out: EventOutput,
 ): Promise<number> {
+  metricsLinger(values) // a bad value is refused before the sandbox starts
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
   const session = monitored ? await openSession(values, out) : undefined
@@ -161,6 +166,7 @@ async function runNative(
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
+  await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
   reportEnd(result, policy, out)
   return result.code
@@ -226,7 +232,7 @@ async function runOnBackend(
   const { backendStatus } = await import('../../backends/status.js')
   const backend = parseBackend(name)
   if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
-  const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics'].filter(
+  const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics', 'metrics-linger'].filter(
     (k) => values[k] !== undefined,
   )
   if (cordonOnly.length)
