@@ -51,7 +51,7 @@ export class MonitorSession {
       ...(options.rules ?? []).map((f) => resolve(f)),
     ]
     this.rules = loadRules(this.files)
-    const context = options.json ? { json: options.json } : {}
+    const context = { ...(options.json ? { json: options.json } : {}), log: this.log }
     this.sinks = (options.alerts?.length ? options.alerts : ['stderr']).map((spec) =>
       parseSink(spec, context),
     )
