@@ -19,7 +19,7 @@ import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { makeCgroup } from './sandbox-cgroup.js'
-import { freezeSandbox, thawSandbox } from './process-tree.js'
+import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { newId, openRegistry, register } from './registry.js'
 
 export interface SpawnOptions {
@@ -70,7 +70,10 @@ export interface SandboxProcess {
   readonly stderr: Readable | null
   readonly events: AsyncIterable<SandboxEvent>
   readonly exited: Promise<ExitResult>
-  /** Sends a signal to the command (through the launcher and the sandbox's init). */
+  /** Sends a signal to the command (through the launcher and the sandbox's init). A frozen
+   * sandbox cannot act on a signal (it would wait, frozen, for good), so it is killed through
+   * its group instead: a frozen sandbox is one the monitor or its owner stopped for a reason,
+   * and is not resumed to run its handlers. */
   kill(signal?: NodeJS.Signals | number): boolean
   /** The sandbox's cgroup when it has limits: freeze(), thaw(), stats(), events(). */
   readonly cgroup: Cgroup | undefined
@@ -268,7 +271,13 @@ export function spawn(
     stderr: child.stderr,
     events,
     exited,
-    kill: (signal = 'SIGTERM') => child.kill(signal),
+    kill: (signal = 'SIGTERM') => {
+      if (cgroup ? cgroup.frozen() : sandboxStopped(child.pid)) {
+        killFrozen(cgroup, child.pid)
+        return child.kill('SIGKILL')
+      }
+      return child.kill(signal)
+    },
     cgroup,
     cgroupAccess: access,
     freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
