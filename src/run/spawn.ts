@@ -192,7 +192,7 @@ export function spawn(
   let lastError: Extract<SandboxEvent, { event: 'error' }> | undefined
   let exitEvent: Extract<SandboxEvent, { event: 'exit' }> | undefined
   const deliver = (ev: SandboxEvent, line?: string) => {
-    publisher?.send(line ?? JSON.stringify(ev))
+    publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
     if (ev.event === 'error') lastError ??= ev
     if (ev.event === 'exit') exitEvent = ev
     const w = waiters.shift()
@@ -292,9 +292,15 @@ const MAX_CLIENT_BACKLOG = 1 << 20
  * misses lines rather than holding memory or the sandbox back. Node cannot read a client's
  * SO_PEERCRED, so the peer check is the filesystem's: the socket is made 0600 in the caller's
  * 0700 state directory (registry.ts openRegistry), where only the caller and root can reach it. */
-function publish(path: string): { path: string; send(line: string): void; close(): void } | undefined {
+function publish(
+  path: string,
+): { path: string; send(line: string, replay?: boolean): void; close(): void } | undefined {
   const clients = new Set<Socket>()
+  // Lines a client that connects later must still see, so that it judges events as one that
+  // was there from the start does: `started` (execs before it are the launcher's own).
+  const replayed: string[] = []
   const server = createServer((socket) => {
+    for (const line of replayed) socket.write(`${line}\n`)
     clients.add(socket)
     socket.on('error', () => {})
     socket.on('close', () => clients.delete(socket))
@@ -314,7 +320,8 @@ function publish(path: string): { path: string; send(line: string): void; close(
   server.unref()
   return {
     path,
-    send(line) {
+    send(line, replay = false) {
+      if (replay) replayed.push(line)
       for (const c of clients) if (c.writableLength < MAX_CLIENT_BACKLOG) c.write(`${line}\n`)
     },
     close() {
