@@ -7,6 +7,7 @@
 // `cordon monitor` does not grow without bound.
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
+import { CordonError } from '../errors.js'
 import type { SandboxEvent } from '../run/events.js'
 import type { Alert, Monitor } from './engine.js'
 import type { AlertSink } from './sinks.js'
@@ -221,7 +222,8 @@ export class MonitorMetrics {
   /** Serves /metrics on "host:port" (or ":port", or "port": all interfaces). Resolves with the port. */
   serve(addr: string): Promise<{ server: Server; port: number }> {
     const m = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(addr)
-    if (!m) throw new Error(`--metrics ${addr}: expected HOST:PORT, :PORT or PORT`)
+    if (!m || Number(m[2]) > 65535)
+      throw new CordonError('invalid_usage', `--metrics ${addr}: expected HOST:PORT, :PORT or PORT (0–65535)`)
     const server = createServer((req, res) => {
       if (req.url !== '/metrics') {
         res.writeHead(404).end('cordon: metrics are at /metrics\n')
@@ -237,7 +239,16 @@ export class MonitorMetrics {
       )
     })
     return new Promise((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new CordonError(
+            'invalid_usage',
+            e.code === 'EADDRINUSE'
+              ? `--metrics ${addr}: the port is in use; pick another, or :0 for any free port`
+              : `--metrics ${addr}: cannot listen there (${e.code ?? e.message}); give an address of this host`,
+          ),
+        ),
+      )
       server.listen(Number(m[2]), m[1] || undefined, () => {
         server.unref()
         const address = server.address()
