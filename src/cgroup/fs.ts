@@ -1,5 +1,6 @@
 // Small, synchronous helpers for cgroup files (they are tiny and live in kernel memory).
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { CordonError } from '../errors.js'
 import { processExists } from '../host/process.js'
 
 export function read(path: string): string {
@@ -38,6 +39,24 @@ export function readKeyed(path: string): Record<string, number> {
 
 export function write(path: string, value: string | number): void {
   writeFileSync(path, String(value))
+}
+
+/** Writes a cpuset; the kernel's ERANGE or EINVAL (CPUs this host lacks) becomes an error that
+ * names the limit and the CPUs there are. */
+export function writeCpuset(path: string, cpus: string): void {
+  try {
+    write(path, cpus)
+  } catch (e) {
+    let online = 'unknown'
+    try {
+      online = read('/sys/devices/system/cpu/online')
+    } catch {}
+    throw new CordonError(
+      'invalid_policy',
+      `limits.cpuset (--cpuset) ${cpus}: the kernel refused it (${(e as NodeJS.ErrnoException).code ?? 'error'}); ` +
+        `this host's CPUs are ${online}`,
+    )
+  }
 }
 
 export function procs(dir: string): number[] {

@@ -10,6 +10,7 @@ import {
   readNumber,
   removeDir,
   removeOrphans,
+  writeCpuset,
   waitFor,
   withLimits,
   write,
@@ -118,7 +119,7 @@ export class CgroupV1 implements Cgroup {
     }
     if (l.cpuset !== undefined && d.cpuset) {
       write(`${d.cpuset}/cpuset.mems`, read(`${d.cpuset}/../cpuset.mems`))
-      write(`${d.cpuset}/cpuset.cpus`, l.cpuset)
+      writeCpuset(`${d.cpuset}/cpuset.cpus`, l.cpuset)
     }
   }
 

@@ -301,7 +301,7 @@ export const policySchema = s.object(
           cpuset: s.optional(
             s.string({
               expected: 'CPUs like "0-1,3"',
-              check: (v) => (/^[\d,-]+$/.test(v) ? undefined : `\`${v}\` is not a CPU list`),
+              check: cpuListProblem,
             }),
           ),
           rlimits: s.optional(
@@ -389,3 +389,15 @@ export const policySchema = s.object(
 )
 
 export type Policy = s.Infer<typeof policySchema>
+
+/** Why a cpuset list ("0-1,3") is malformed, or undefined: the kernel's own list syntax, each
+ * range ascending (cpuset.cpus refuses "5-3" with a bare EINVAL). */
+function cpuListProblem(v: string): string | undefined {
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part)
+    if (!m) return `\`${v}\` is not a CPU list: use numbers and ranges like "0-1,3"`
+    if (m[2] !== undefined && Number(m[2]) < Number(m[1]))
+      return `\`${part}\` in \`${v}\` is a descending range: write it low-high (${m[2]}-${m[1]})`
+  }
+  return undefined
+}
