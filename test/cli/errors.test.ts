@@ -73,6 +73,27 @@ describe('errors on bad input', () => {
     }
   })
 
+  test('limits: nonsense refused with units, beyond-host values warned', () => {
+    const policyError = (flag: string, value: string, pattern: RegExp) =>
+      refused(['run', flag, value, '--', 'true'], 125, pattern)
+    policyError('--memory', '-1', /`limits\.memory`: expected a size like "512M" or "1\.5G"/)
+    policyError('--memory', '0', /`limits\.memory`: `0` is 0 bytes: a sandbox needs at least 1M/)
+    policyError('--memory', '1', /at least 1M to start/)
+    policyError('--pids', '1', /`limits\.pids` to be an integer from 2/)
+    policyError('--cpus', '-2', /`limits\.cpus`: expected a number of CPUs of at least 0\.01/)
+    policyError('--timeout', '10x', /expected a duration: a positive number with ms, s, m, h or d/)
+    policyError('--timeout', '30d', /longer than a timer can wait/)
+    const ok = cordon(['run', '--memory', '1.5G', '--timeout', '1d', '--', 'true'], { cwd: projectDir() })
+    assert.equal(ok.status, 0, ok.stderr)
+    const wide = cordon(['run', '--memory', '100T', '--cpus', '1000', '--', 'true'], { cwd: projectDir() })
+    assert.equal(wide.status, 0, wide.stderr)
+    assert.match(
+      wide.stderr,
+      /warning: limits: memory 102400 GiB is more than this host has .* limits nothing here/,
+    )
+    assert.match(wide.stderr, /warning: limits: cpus 1000 is more than this host has/)
+  })
+
   test('freeze, thaw and kill have --help', () => {
     for (const verb of ['freeze', 'thaw', 'kill']) {
       const r = cordon([verb, '--help'])

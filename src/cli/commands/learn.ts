@@ -1,4 +1,5 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
+import { joinNegativeValues } from '../args.js'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { load as loadYaml } from 'js-yaml'
@@ -76,7 +77,12 @@ function readObservation(file: string): Observation {
 
 export async function learnCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv, OPTIONS)
-  const { values } = parseArgs({ args: split.flags, options: OPTIONS, strict: true, allowPositionals: false })
+  const { values } = parseArgs({
+    args: joinNegativeValues(split.flags, OPTIONS),
+    options: OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  })
   if (values.help) {
     process.stdout.write(HELP)
     return 0

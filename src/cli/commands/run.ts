@@ -1,5 +1,7 @@
 // cordon run [flags] [--] COMMAND [ARG...]
-import { homedir } from 'node:os'
+import { sizeWord } from '../../policy/schema.js'
+import { joinNegativeValues } from '../args.js'
+import { availableParallelism, homedir, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
@@ -106,7 +108,12 @@ function guardProjectDir(usesDefault: boolean): void {
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv)
-  const { values } = parseArgs({ args: split.flags, options: OPTIONS, strict: true, allowPositionals: false })
+  const { values } = parseArgs({
+    args: joinNegativeValues(split.flags, OPTIONS),
+    options: OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  })
   if (values.help) {
     process.stdout.write(HELP)
     return 0
@@ -139,6 +146,8 @@ async function runNative(
   out: EventOutput,
 ): Promise<number> {
   metricsLinger(values) // a bad value is refused before the sandbox starts
+  for (const message of limitsBeyondHost(policy.limits))
+    report({ event: 'warning', step: 'limits', message }, out)
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
   const session = monitored ? await openSession(values, out) : undefined
@@ -178,6 +187,21 @@ const REASONS: Partial<Record<ExitReason, (p: ResolvedPolicy) => string>> = {
   oom: (p) => `out of memory: the sandbox reached its ${mib(p.limits.memory)} limit and the kernel killed it`,
   pids: (p) => `the sandbox hit its limit of ${p.limits.pids} processes (forks were refused)`,
   timeout: (p) => `timed out after ${p.limits.timeoutMs} ms: the whole sandbox was killed`,
+}
+
+/** Limits this host cannot reach limit nothing here: valid (a policy travels between hosts),
+ * but worth a word. */
+function limitsBeyondHost(limits: ResolvedPolicy['limits']): string[] {
+  const out: string[] = []
+  if (limits.memory !== undefined && limits.memory > totalmem())
+    out.push(
+      `memory ${sizeWord(limits.memory)} is more than this host has (${sizeWord(totalmem())}), so it limits nothing here`,
+    )
+  if (limits.cpus !== undefined && limits.cpus > availableParallelism())
+    out.push(
+      `cpus ${limits.cpus} is more than this host has (${availableParallelism()}), so it limits nothing here`,
+    )
+  return out
 }
 
 function reportEnd(result: ExitResult, policy: ResolvedPolicy, out: EventOutput): void {
