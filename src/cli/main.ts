@@ -93,11 +93,17 @@ Examples:
   cordon compile policy.yaml -o app.plan && cordon-exec app.plan -- ./app
 `
 
-/** Exit status for a failure before the command ran: 2 for bad input outside `run`, else 125. */
+/** Commands whose exit status is the program's: any status of cordon's own could be mistaken
+ * for the program's, so all of them are 125 (as env, timeout and chroot do). */
+const RUNS_A_PROGRAM = new Set(['run', 'learn'])
+
+/** Exit status for bad input: 2, or 125 where the status is otherwise the program's. */
+const usageStatus = (command: string) => (RUNS_A_PROGRAM.has(command) ? 125 : 2)
+
+/** Exit status for a failure before the command ran (README: "Exit status"). */
 function failureStatus(error: CordonError, command: string): number {
-  if (command === 'run') return 125
   return error.code === 'invalid_policy' || error.code === 'invalid_usage' || error.code === 'invalid_rules'
-    ? 2
+    ? usageStatus(command)
     : 125
 }
 
@@ -132,10 +138,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = failureStatus(error, name)
     } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
       warn(`${error.message}; see cordon ${name} --help`)
-      process.exitCode = name === 'run' ? 125 : 2
+      process.exitCode = usageStatus(name)
     } else if (isFsError(error)) {
       warn(describeFsError(error))
-      process.exitCode = name === 'run' ? 125 : 2
+      process.exitCode = usageStatus(name)
     } else {
       warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
       process.exitCode = 125

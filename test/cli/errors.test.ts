@@ -94,6 +94,22 @@ describe('errors on bad input', () => {
     assert.match(wide.stderr, /warning: limits: cpus 1000 is more than this host has/)
   })
 
+  test("exit status for bad input: 125 where the status is otherwise the program's, else 2", () => {
+    for (const [args, status] of [
+      [['run', '--nosuch', '--', 'true'], 125],
+      [['learn', '--nosuch', '--', 'true'], 125],
+      [['run', '--pids', '1', '--', 'true'], 125],
+      [['compile', '--pids', '1', '--', 'true'], 2],
+      [['verify', '--nosuch'], 2],
+      [['export', '--to', 'nosuch', '--', 'true'], 2],
+      [['ps', '--nosuch'], 2],
+    ] as const) {
+      const r = cordon([...args], { cwd: projectDir() })
+      assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`)
+      assert.doesNotMatch(r.stderr, /internal error/)
+    }
+  })
+
   test('freeze, thaw and kill have --help', () => {
     for (const verb of ['freeze', 'thaw', 'kill']) {
       const r = cordon([verb, '--help'])
