@@ -10,7 +10,7 @@ import { entryPoints } from '../seccomp/arch.js'
 import { compileSeccomp } from '../seccomp/compile.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
-import { resolveSeccomp } from '../seccomp/resolve.js'
+import { resolveSeccomp, TERMINAL_GUARD_ORIGIN } from '../seccomp/resolve.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { NETWORK_LAYERS, NETWORK_NOTES, type NetworkLayer, networkLayers } from '../seccomp/network.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
@@ -398,14 +398,19 @@ function cachedFilter(
     let spec = resolveSeccomp(layers)
     if (watch.length) spec = watchSyscalls(spec, watch)
     const traced = trace?.rewrite(spec)
-    // Learn and audit turn refusals into recorded calls; the set-id guard stays a refusal, and so
-    // do the network layers: they complete the net namespace and Landlock's port rules, which a
-    // traced run keeps (an audited sandbox must not reach the hypervisor over vsock either).
+    // Learn and audit turn refusals into recorded calls; the terminal guard and the set-id guard
+    // stay refusals (DESIGN.md: every sandbox), and so do the network layers: they complete the
+    // net namespace and Landlock's port rules, which a traced run keeps (an audited sandbox must
+    // not reach the hypervisor over vsock either).
     const kept = [...extras.filter((e): e is NetworkLayer => e in NETWORK_LAYERS), 'no-setid' as const]
     if (traced)
       spec = {
         ...traced.filter,
-        rules: [...traced.filter.rules, ...kept.flatMap((e) => layerRules(SECCOMP_EXTRAS[e]))],
+        rules: [
+          ...traced.filter.rules,
+          ...spec.rules.filter((r) => r.origin === TERMINAL_GUARD_ORIGIN),
+          ...kept.flatMap((e) => layerRules(SECCOMP_EXTRAS[e])),
+        ],
       }
     const compiled = compileSeccomp(spec, entryPoints(arch))
     filter = { program: compiled.program, instructions: compiled.instructions }
