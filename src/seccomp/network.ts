@@ -6,8 +6,9 @@
 // - sendto/sendmsg/sendmmsg with MSG_FASTOPEN, and TCP_FASTOPEN_CONNECT followed by a write,
 //   connect inside the send, without the connect hook Landlock listens on;
 // - listen() on an unbound socket binds an ephemeral port without the bind hook;
-// - UDP, SCTP, MPTCP (IPPROTO_MPTCP, a SOCK_STREAM protocol of its own), raw and packet sockets
-//   are not TCP, so no port rule applies to them;
+// - UDP, SCTP, MPTCP (IPPROTO_MPTCP, a SOCK_STREAM protocol of its own: on Linux 6.18 Landlock
+//   restricts neither its bind() nor its connect()), raw and packet sockets are not TCP, so no
+//   port rule applies to them;
 // - some socket families are not network-namespaced at all (vsock reaches the hypervisor) or
 //   are the host's only (Bluetooth, NFC, CAN, Qualcomm IPC): a private net namespace does not
 //   hold them back.
@@ -33,10 +34,10 @@ const TCP_FASTOPEN_CONNECT = 30
  * other VMs), AF_BLUETOOTH (31), AF_NFC (39), AF_CAN (29), AF_IEEE802154 (36), AF_QIPCRTR (42),
  * AF_X25, AF_AX25, AF_APPLETALK, AF_LLC (host-only or radio hardware), AF_KCM (41), AF_XDP (44),
  * AF_RDS (21), AF_TIPC (30), AF_SMC (43) and AF_MCTP (45) (namespaced, but large kernel
- * surfaces no sandboxed program needs).  */
+ * surfaces no sandboxed program needs). */
 export const KEPT_FAMILIES = [1, 2, 10, 16, 17, 38] as const
 /** Families at or above this are refused by one comparison (AF_MAX is 46 on Linux 6.18). */
-const FIRST_REFUSED_ABOVE = 39
+const REFUSED_FROM = 39
 
 /** A layer the compiler appends to the policy's seccomp layers. */
 export interface NetworkRules {
@@ -60,7 +61,7 @@ const refuse = (syscalls: string[], errno: string, args?: RawArg[]): RawRule => 
 })
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-const REFUSED_BELOW = range(0, FIRST_REFUSED_ABOVE - 1).filter(
+const REFUSED_BELOW = range(0, REFUSED_FROM - 1).filter(
   (f) => !(KEPT_FAMILIES as readonly number[]).includes(f),
 )
 
@@ -100,7 +101,7 @@ export const NET_FAMILIES: NetworkRules = {
   origin: 'network families',
   rules: [
     refuse(['socket', 'socketpair'], 'EAFNOSUPPORT', [ints(0, REFUSED_BELOW)]),
-    refuse(['socket', 'socketpair'], 'EAFNOSUPPORT', [int(0, 'ge', FIRST_REFUSED_ABOVE)]),
+    refuse(['socket', 'socketpair'], 'EAFNOSUPPORT', [int(0, 'ge', REFUSED_FROM)]),
     refuse(['socketcall'], 'ENOSYS'),
   ],
 }
@@ -115,7 +116,8 @@ export type NetworkLayer = keyof typeof NETWORK_LAYERS
 export const NETWORK_NOTES: Record<NetworkLayer, string> = {
   'tcp-only': 'IP sockets other than TCP, MSG_FASTOPEN and TCP_FASTOPEN_CONNECT refused (tcp statements)',
   'tcp-no-bind': 'listen() refused (tcp statements allow no bind port)',
-  'net-families': `socket families other than ${KEPT_FAMILIES.join(', ')} refused (limited network)`,
+  'net-families':
+    'socket families other than unix, inet, inet6, netlink, packet and alg refused (limited network)',
 }
 
 /** The network layers a policy's filter carries, in the order they are appended. */
