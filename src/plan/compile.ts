@@ -10,7 +10,7 @@ import { entryPoints } from '../seccomp/arch.js'
 import { compileSeccomp } from '../seccomp/compile.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
-import { resolveSeccomp, TERMINAL_GUARD_ORIGIN } from '../seccomp/resolve.js'
+import { GUARD_ORIGINS, resolveSeccomp } from '../seccomp/resolve.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { NETWORK_LAYERS, NETWORK_NOTES, type NetworkLayer, networkLayers } from '../seccomp/network.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
@@ -408,7 +408,7 @@ function cachedFilter(
         ...traced.filter,
         rules: [
           ...traced.filter.rules,
-          ...spec.rules.filter((r) => r.origin === TERMINAL_GUARD_ORIGIN),
+          ...spec.rules.filter((r) => GUARD_ORIGINS.includes(r.origin)),
           ...kept.flatMap((e) => layerRules(SECCOMP_EXTRAS[e])),
         ],
       }

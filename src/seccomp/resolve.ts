@@ -119,6 +119,9 @@ function resolveRule(
 
 /** The origin of the terminal guard's rule, which every filter ends with (profiles.ts). */
 export const TERMINAL_GUARD_ORIGIN = 'terminal guard'
+/** Origins of the guards every filter ends with: they stay refusals in audit and learn runs too
+ * (plan/compile.ts cachedFilter). */
+export const GUARD_ORIGINS: readonly string[] = [TERMINAL_GUARD_ORIGIN]
 
 export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {
   const issues: Issue[] = []
