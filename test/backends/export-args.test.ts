@@ -210,6 +210,34 @@ describe(
         assert.equal(tiocsti.errno, 1, JSON.stringify(tiocsti))
       })
 
+    const SIDE_DOORS = [
+      'tcp-fastopen',
+      'tcp-fastopen6',
+      'tcp-fastopen-sendmsg',
+      'tcp-fastopen-sendmmsg',
+      'tcp-fastopen-connect',
+      'listen-autobind',
+      'mptcp-connect',
+      'vsock',
+      'net-families',
+      'tiocsti-high-bits',
+    ]
+    for (const { backend, who } of cases)
+      test(`verify --backend ${backend} as ${who}, --net host --tcp-connect 443: the exported layers shut every side door`, () => {
+        const user = who === 'root' ? { uid: 0, gid: 0 } : ensureTestUser()
+        const args = ['verify', '--json', '--backend', backend, '--net', 'host', '--tcp-connect', '443']
+        const r = cordonAs(user, [...args, ...SIDE_DOORS.flatMap((p) => ['--probe', p])], dir, 120_000)
+        const out = JSON.parse(r.stdout) as {
+          results: { probe: string; outcome: string; expected: boolean }[]
+        }
+        assert.deepEqual(
+          out.results.filter((x) => x.outcome !== 'blocked' || !x.expected),
+          [],
+          'every probe expected and blocked',
+        )
+        assert.equal(out.results.length, SIDE_DOORS.length)
+      })
+
     for (const backend of ['runc', 'gvisor'])
       test(`--backend ${backend} refuses a tcp statement no layer enforces, with the reason`, () => {
         const r = cordonAs(
