@@ -128,6 +128,15 @@ function plan(
       case 'udp-host':
         add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`)
         break
+      // The port allowlist's side doors aim at the tcp-host listener.
+      case 'tcp-fastopen':
+      case 'tcp-fastopen6':
+      case 'tcp-fastopen-sendmsg':
+      case 'tcp-fastopen-sendmmsg':
+      case 'tcp-fastopen-connect':
+      case 'mptcp-connect':
+        add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
+        break
       case 'abstract-unix':
         add(fx.abstractName, `@${fx.abstractName}`)
         break

@@ -253,7 +253,7 @@ async function runOnBackend(
   out: EventOutput,
 ): Promise<number> {
   const { backendAvailable, parseBackend, spawnOnRuntime } = await import('../../backends/runtime.js')
-  const { backendStatus } = await import('../../backends/status.js')
+  const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
   const backend = parseBackend(name)
   if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
   const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics', 'metrics-linger'].filter(
@@ -266,7 +266,9 @@ async function runOnBackend(
     )
   const available = backendAvailable(backend)
   if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
-  reportEnforcement(backendStatus(policy, backend, { abi: 0 }), out, backend)
+  const statements = backendStatus(policy, backend, { abi: 0 })
+  refuseUnenforcedTcp(policy, statements, backend)
+  reportEnforcement(statements, out, backend)
   const child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)
