@@ -110,6 +110,17 @@ describe('errors on bad input', () => {
     }
   })
 
+  test('--quiet drops warnings, not errors', () => {
+    const loud = cordon(['run', '--memory', '100T', '--', 'true'], { cwd: projectDir() })
+    assert.match(loud.stderr, /warning: limits/)
+    const quiet = cordon(['run', '-q', '--memory', '100T', '--', 'true'], { cwd: projectDir() })
+    assert.equal(quiet.status, 0)
+    assert.doesNotMatch(quiet.stderr, /warning/)
+    const failing = cordon(['run', '--quiet', '--', '/nonexistent'], { cwd: projectDir() })
+    assert.equal(failing.status, 127)
+    assert.match(failing.stderr, /exec .*failed/)
+  })
+
   test('freeze, thaw and kill have --help', () => {
     for (const verb of ['freeze', 'thaw', 'kill']) {
       const r = cordon([verb, '--help'])

@@ -13,7 +13,7 @@ import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
-import { warn } from '../output.js'
+import { setQuiet, warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
 const OPTIONS = {
@@ -25,6 +25,7 @@ const OPTIONS = {
   watch: { type: 'string', multiple: true },
   backend: { type: 'string' },
   ...EVENT_OPTIONS,
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -59,6 +60,7 @@ Backend:
 
 Output (cordon's lines on stderr are escaped: no control character from the sandbox reaches them):
 ${EVENT_HELP}
+  -q, --quiet            no warnings on stderr (errors and alerts still print)
   -h, --help             this help
 
 Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
@@ -114,6 +116,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   })
+  setQuiet(values.quiet === true)
   if (values.help) {
     process.stdout.write(HELP)
     return 0
