@@ -107,6 +107,9 @@ function failureStatus(error: CordonError, command: string): number {
     : 125
 }
 
+/** The arguments as given, bytes that are not UTF-8 included (path-bytes.ts). */
+export { rawArgs } from '../host/path-bytes.js'
+
 export async function main(argv: string[]): Promise<void> {
   // `cordon … | head` closes stdout early: that is the reader's choice, not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {

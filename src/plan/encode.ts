@@ -1,4 +1,5 @@
 // Plan → bytes in the format native/plan.c decodes (see native/plan.h for the layout).
+import { pathBytes } from '../host/path-bytes.js'
 import { CordonError } from '../errors.js'
 import { type BindFlags, OP_CODES, PLAN_VERSION, type Plan, type PlanOp } from './model.js'
 
@@ -24,7 +25,8 @@ class Writer {
     return this.push(b)
   }
   str(s: string, field: string): this {
-    const bytes = Buffer.from(s, 'utf8')
+    // Exact bytes: a string may carry bytes that are not UTF-8 as lone surrogates (path-bytes.ts).
+    const bytes = pathBytes(s)
     if (bytes.length === 0 || bytes.length > 4096 || bytes.includes(0))
       throw new CordonError(
         'internal',

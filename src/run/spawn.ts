@@ -10,7 +10,8 @@ import type { Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext, callerContext, compilePlan } from '../plan/compile.js'
 import { encodePlan } from '../plan/encode.js'
-import type { Plan } from '../plan/model.js'
+import type { Plan, PlanOp } from '../plan/model.js'
+import { hasEscapedBytes, rawEnvValue } from '../host/path-bytes.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
 import { validatePolicy } from '../policy/parse.js'
@@ -101,6 +102,25 @@ function toPlan(
   return { plan: compilePlan(resolved, ctx), limits: resolved.limits, requireLimits: resolved.requireLimits }
 }
 
+/** The plan with the command line as exec_arg ops (when argv is given) and, for variables the
+ * policy passes whose value in this process's environment is not UTF-8, their exact value. */
+function carryRawBytes(plan: Plan, argv: readonly string[] | undefined, env: SpawnOptions['env']): Plan {
+  const raw: PlanOp[] = []
+  if (env === undefined)
+    for (const op of plan.ops)
+      if (op.op === 'env_pass') {
+        const value = rawEnvValue(op.name)
+        if (value !== undefined) raw.push({ op: 'env_set', name: op.name, value })
+      }
+  if (!argv && !raw.length) return plan
+  const ops = argv ? plan.ops.filter((op) => op.op !== 'exec_arg') : [...plan.ops]
+  // After the last env or argv op: the launcher takes a later variable over an earlier one.
+  let at = ops.findLastIndex((op) => op.op === 'env_set' || op.op === 'env_pass' || op.op === 'exec_arg')
+  if (at < 0) at = ops.findIndex((op) => op.op === 'die_with_parent')
+  ops.splice(at + 1, 0, ...raw, ...(argv ?? []).map((arg): PlanOp => ({ op: 'exec_arg', arg })))
+  return { ...plan, ops }
+}
+
 function reasonFor(
   code: number,
   signal: NodeJS.Signals | undefined,
@@ -125,7 +145,11 @@ export function spawn(
   options: SpawnOptions = {},
 ): SandboxProcess {
   const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
+  // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
+  // command line travels in the plan, and so do such values of passed variables.
+  const argvInPlan = [command, ...args].some(hasEscapedBytes)
   const compiled = toPlan(input, ctx)
+  compiled.plan = carryRawBytes(compiled.plan, argvInPlan ? [command, ...args] : undefined, options.env)
   const { cgroup, plan, access } = makeCgroup(
     compiled.limits,
     compiled.plan,
@@ -148,7 +172,7 @@ export function spawn(
   let child: ChildProcess
   try {
     const flags = ['--plan-fd', '3', '--events-fd', '4', ...(options.processEvents ? ['--proc-events'] : [])]
-    child = spawnChild(launcherPath(), [...flags, '--', command, ...args], {
+    child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
       stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
       env: options.env ?? process.env,
     })

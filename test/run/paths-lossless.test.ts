@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { escapeControl, jsonLine } from '../../src/run/escape.js'
 import type { SandboxEvent } from '../../src/run/events.js'
-import { hasEscapedBytes, pathBytes, pathFromBytes } from '../../src/run/path-bytes.js'
+import { hasEscapedBytes, pathBytes, pathFromBytes } from '../../src/host/path-bytes.js'
 import { run } from '../../src/run/spawn.js'
 import { projectDir } from '../helpers.js'
 

@@ -3,6 +3,8 @@
 // surrogateescape, native/events.c). No valid UTF-8 holds a surrogate, so the mapping is
 // reversible; these functions turn such a string back into the bytes the kernel saw.
 
+import { readFileSync } from 'node:fs'
+
 const ESCAPED_BYTE = /[\udc80-\udcff]/
 
 /** Whether the path held bytes that are not UTF-8 (it then cannot be written as text as is). */
@@ -65,4 +67,40 @@ function utf8Length(b: Uint8Array, i: number): number {
   }
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0
   return len
+}
+
+/** This process's arguments after the script, as the kernel holds them: Node decodes argv as
+ * UTF-8 and turns other bytes into U+FFFD, so they are read again from /proc/self/cmdline.
+ * Falls back to Node's when the two disagree in number (argv rewritten). */
+export function rawArgs(argv: readonly string[] = process.argv): string[] {
+  const wanted = argv.length - 2
+  try {
+    const parts = readFileSync('/proc/self/cmdline').subarray(0, -1).toString('latin1').split('\0')
+    if (parts.length >= wanted + 2 && wanted >= 0)
+      return parts.slice(parts.length - wanted).map((p) => pathFromBytes(Buffer.from(p, 'latin1')))
+  } catch {}
+  return argv.slice(2)
+}
+
+/** The raw value of an environment variable this process started with, escaped as above, when
+ * it is not valid UTF-8 (process.env has replaced its bytes); undefined otherwise. */
+export function rawEnvValue(name: string): string | undefined {
+  let environ: Buffer
+  try {
+    environ = readFileSync('/proc/self/environ')
+  } catch {
+    return undefined
+  }
+  const prefix = Buffer.from(`${name}=`)
+  for (let at = 0; at < environ.length;) {
+    let end = environ.indexOf(0, at)
+    if (end < 0) end = environ.length
+    const entry = environ.subarray(at, end)
+    if (entry.subarray(0, prefix.length).equals(prefix)) {
+      const value = pathFromBytes(entry.subarray(prefix.length))
+      return hasEscapedBytes(value) ? value : undefined
+    }
+    at = end + 1
+  }
+  return undefined
 }
