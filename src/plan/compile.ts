@@ -48,6 +48,9 @@ export interface CompileContext {
   /** The host ids a root caller's sandboxes run as (host/id-range.ts; injectable for tests);
    * null: none (root of a nested user namespace keeps its ids). */
   idRanges?: HostIdRanges | null
+  /** Without a mount namespace: the sandbox's own temporary directory, made for this run by the
+   * caller (run/spawn.ts), granted by Landlock in place of the policy's tmpfs and named by $TMPDIR. */
+  privateTmp?: string
 }
 
 /** Rewrites a resolved filter and gives the launcher's responder for it; `mode` names it (in
@@ -100,7 +103,8 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(identity.note)
   ops.push({ op: 'die_with_parent' })
   if (ns.pid || ns.time) ops.push({ op: 'init' })
-  for (const [name, value] of Object.entries(policy.env.set)) ops.push({ op: 'env_set', name, value })
+  for (const [name, value] of Object.entries(tmpEnv(policy, ctx.privateTmp, notes)))
+    ops.push({ op: 'env_set', name, value })
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
   for (const arg of ctx.command ?? policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 
@@ -125,7 +129,7 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   ops.push({ op: 'caps', keep })
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
-  ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
+  ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi, ctx.privateTmp))
   const extras = seccompExtras(policy)
   const filter = cachedFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
@@ -142,6 +146,30 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
       extras.map((e) => `; ${EXTRA_NOTES[e]}`).join(''),
   )
   return { ops, notes }
+}
+
+/** The policy's environment; without a mount namespace its tmpfs statements cannot replace host
+ * directories, so $TMPDIR (and a variable the policy points at a tmpfs, like the profiles' HOME)
+ * name the run's own temporary directory instead, or the plan says there is none. */
+function tmpEnv(
+  policy: ResolvedPolicy,
+  privateTmp: string | undefined,
+  notes: string[],
+): Record<string, string> {
+  const tmpfs = policy.filesystem.filter((e) => e.kind === 'tmpfs').map((e) => e.dest)
+  if (policy.namespaces.mount || !tmpfs.length) return policy.env.set
+  if (!privateTmp) {
+    notes.push(
+      `no mount namespace: ${tmpfs.join(', ')} not replaced and out of reach; no private temporary directory (a compiled plan has none)`,
+    )
+    return policy.env.set
+  }
+  notes.push(
+    `no mount namespace: ${tmpfs.join(', ')} not replaced and out of reach; $TMPDIR is the run's own ${privateTmp}`,
+  )
+  const env: Record<string, string> = { ...policy.env.set, TMPDIR: privateTmp }
+  for (const [name, value] of Object.entries(env)) if (tmpfs.includes(value)) env[name] = privateTmp
+  return env
 }
 
 /** Who the sandbox is, inside and on the host. A root caller's sandbox holds no host root file

@@ -19,6 +19,9 @@ import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { makeCgroup } from './sandbox-cgroup.js'
+import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
+import { refuseUnenforced, statementStatus } from '../landlock/status.js'
+import { probeKernel } from '../host/probe.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { newId, openRegistry, register } from './registry.js'
 
@@ -89,16 +92,48 @@ export interface SandboxProcess {
 /** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
 export type PolicyInput = Policy | ResolvedPolicy | Plan
 
-function toPlan(
-  input: PolicyInput,
-  ctx: CompileContext,
-): { plan: Plan; limits: ResolvedPolicy['limits']; requireLimits: boolean } {
+interface Compiled {
+  plan: Plan
+  limits: ResolvedPolicy['limits']
+  requireLimits: boolean
+  privateTmp?: PrivateTmp
+}
+
+function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
   if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {}, requireLimits: false }
   const resolved =
     'sources' in input && Array.isArray((input as ResolvedPolicy).sources)
       ? (input as ResolvedPolicy)
       : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
-  return { plan: compilePlan(resolved, ctx), limits: resolved.limits, requireLimits: resolved.requireLimits }
+  const tmp =
+    !resolved.namespaces.mount && resolved.filesystem.some((e) => e.kind === 'tmpfs')
+      ? makePrivateTmp()
+      : undefined
+  try {
+    const plan = compilePlan(resolved, tmp ? { ...ctx, privateTmp: tmp.path } : ctx)
+    refuseGaps(resolved)
+    const ids = plan.ops.find((o) => o.op === 'ids')
+    if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
+    return {
+      plan,
+      limits: resolved.limits,
+      requireLimits: resolved.requireLimits,
+      ...(tmp ? { privateTmp: tmp } : {}),
+    }
+  } catch (e) {
+    tmp?.remove()
+    throw e
+  }
+}
+
+let landlockAbi: number | undefined
+/** A statement can go unenforced only where a namespace is off (the mount view backs every
+ * filesystem statement): only then is the kernel asked for its Landlock ABI, once per process. */
+function refuseGaps(policy: ResolvedPolicy): void {
+  const ns = policy.namespaces
+  if (ns.mount && ns.pid && ns.net) return
+  landlockAbi ??= probeKernel().landlock.abi
+  refuseUnenforced(policy, statementStatus(policy, landlockAbi))
 }
 
 function reasonFor(
@@ -126,13 +161,20 @@ export function spawn(
 ): SandboxProcess {
   const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
   const compiled = toPlan(input, ctx)
-  const { cgroup, plan, access } = makeCgroup(
-    compiled.limits,
-    compiled.plan,
-    options.cgroup === true,
-    compiled.requireLimits,
-    options.cgroupVersion,
-  )
+  let made: ReturnType<typeof makeCgroup>
+  try {
+    made = makeCgroup(
+      compiled.limits,
+      compiled.plan,
+      options.cgroup === true,
+      compiled.requireLimits,
+      options.cgroupVersion,
+    )
+  } catch (e) {
+    compiled.privateTmp?.remove()
+    throw e
+  }
+  const { cgroup, plan, access } = made
   const bytes = encodePlan(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
@@ -140,6 +182,7 @@ export function spawn(
     registry = openRegistry()
   } catch (e) {
     cgroup?.remove()
+    compiled.privateTmp?.remove()
     throw e
   }
   const stdio = options.stdio ?? 'inherit'
@@ -154,6 +197,7 @@ export function spawn(
     })
   } catch (e) {
     cgroup?.remove()
+    compiled.privateTmp?.remove()
     throw e
   }
   const id = newId()
@@ -234,6 +278,7 @@ export function spawn(
       const events = cgroup?.events()
       const stats = cgroup?.stats()
       cgroup?.remove()
+      compiled.privateTmp?.remove()
       unregister()
       publisher?.close()
       const out = exitEvent

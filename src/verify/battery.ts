@@ -376,6 +376,53 @@ export const PROBES: readonly ProbeSpec[] = [
       none: 'mount view (masked) or nothing to read',
     },
   },
+  // No-namespace mode: what a sandbox reaches by the host's own paths (issue 18).
+  {
+    name: 'proc-host-write',
+    attack: "open a host process's /proc knob for writing (oom_score_adj)",
+    args: { openat: [0n, 0n, 1n] },
+    layers: {
+      ENOENT: 'pid namespace',
+      EACCES: 'Landlock (read-only /proc) or file permissions',
+      EROFS: 'mount view (read-only)',
+    },
+  },
+  {
+    name: 'host-device',
+    attack: 'open a host device the policy does not list (another terminal, fuse, tun, kmsg)',
+    args: { openat: [0n, 0n, 0o4004002n] },
+    layers: {
+      ENOENT: 'mount view',
+      EACCES: 'Landlock (only the listed devices) or file permissions',
+      EPERM: 'capabilities',
+      ENXIO: 'kernel (no such device)',
+      ENODEV: 'kernel (no such device)',
+    },
+  },
+  {
+    name: 'host-tmp-write',
+    attack: "create a file in the host's /tmp",
+    args: { openat: [0n, 0n, 0o2000301n] },
+    layers: {
+      EACCES: "Landlock (the host's /tmp is out of reach)",
+      EROFS: 'mount view (read-only)',
+      private: 'mount view (a private tmpfs: nothing reached the host)',
+    },
+  },
+  {
+    name: 'unix-socket',
+    attack: 'connect to a host pathname UNIX socket (docker.sock, D-Bus, another sandbox)',
+    args: { socket: [1n, 0x80001n, 0n] },
+    notExpected: (p) =>
+      !p.namespaces.mount && p.acknowledge?.includes('unix-sockets')
+        ? 'the policy acknowledges unix-sockets: without a mount namespace no layer refuses connect()'
+        : undefined,
+    layers: {
+      ENOENT: 'mount view',
+      EACCES: 'file permissions',
+      ECONNREFUSED: 'mount view',
+    },
+  },
   {
     name: 'i386-entry',
     attack: 'call a filtered syscall (keyctl) through the i386 entry point',
