@@ -90,11 +90,11 @@ export function statementStatus(
 function withoutView(e: ViewEntry | undefined): string {
   switch (e?.kind) {
     case 'tmpfs':
-      return `no mount namespace: the host's ${e.dest} stays out of reach, not replaced; the sandbox's own temporary directory is $TMPDIR`
+      return `no mount namespace: the host's ${e.dest} is out of reach, not replaced ($TMPDIR instead)`
     case 'proc':
-      return `no mount namespace: the host's ${e.dest}, read-only, lists every host process`
+      return `no mount namespace: the host's ${e.dest}, read-only`
     case 'dev':
-      return `no mount namespace: of the host's ${e.dest}, only ${DEVICES.join(', ')} are granted`
+      return `no mount namespace: only ${DEVICES.join(', ')} of the host's ${e.dest}`
     default:
       return 'no mount namespace'
   }
