@@ -81,6 +81,17 @@ export function statementStatus(
       ]),
     )
   if (limits?.uid === 0) out.push(identityStatus(policy))
+  if (limits?.uid === 0 && !ns.mount && holdsHostRoot(policy))
+    out.push(
+      judge(HOST_ROOT_REACH_STATEMENT, [
+        { layer: 'mount view', ok: false, why: 'no mount namespace' },
+        {
+          layer: 'id range',
+          ok: false,
+          why: 'HOST ROOT: user.hostRoot gives the sandbox host root\u2019s file permissions',
+        },
+      ]),
+    )
   if (limits) out.push(...limitStatus(policy, limits))
   return out
 }
@@ -92,7 +103,7 @@ function withoutView(e: ViewEntry | undefined): string {
     case 'tmpfs':
       return `no mount namespace: the host's ${e.dest} is out of reach, not replaced ($TMPDIR instead)`
     case 'proc':
-      return `no mount namespace: the host's ${e.dest}, read-only`
+      return `no mount namespace: the host's ${e.dest}, read-only and unmasked (/proc/keys lists the caller's keys)`
     case 'dev':
       return `no mount namespace: only ${DEVICES.join(', ')} of the host's ${e.dest}`
     default:
@@ -107,9 +118,14 @@ export const UNIX_SOCKETS_STATEMENT = 'unix sockets only in the view'
 const UNIX_SOCKETS_GAP =
   'no mount namespace, and Landlock up to ABI 7 cannot refuse connect(): every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is reachable'
 
+/** What the view's read-only device binds and masked /proc keep from a sandbox: without a view,
+ * only not being root does (Landlock has no right for chmod, chown or utimes). */
+export const HOST_ROOT_REACH_STATEMENT = 'host device nodes and kernel tables out of reach'
+
 /** The statements a policy can accept unenforced, with the word that does it (`acknowledge:`). */
-const ACKNOWLEDGED_BY: Readonly<Record<string, Acknowledgement>> = {
+export const ACKNOWLEDGED_BY: Readonly<Record<string, Acknowledgement>> = {
   [UNIX_SOCKETS_STATEMENT]: 'unix-sockets',
+  [HOST_ROOT_REACH_STATEMENT]: 'host-root',
 }
 
 /** Statements the policy promises that no layer enforces here, and that it has not acknowledged.
@@ -131,7 +147,7 @@ export function refuseUnenforced(policy: ResolvedPolicy, statements: StatementSt
   const lines = gaps.map((g) => `\`${g.statement}\` (${g.missing.map((m) => m.why).join('; ')})`)
   const fix = policy.namespaces.mount
     ? 'run on a kernel with Landlock'
-    : 'run with namespaces (drop --no-namespaces, or `namespaces.mount: true`)'
+    : `run with namespaces (drop --no-namespaces, or \`namespaces.mount: true\`)${words.includes('host-root') ? ' or without user.hostRoot' : ''}`
   throw new CordonError(
     'invalid_policy',
     `Refused: no layer enforces ${lines.join(', ')} in this mode; ${fix}` +

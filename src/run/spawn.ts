@@ -111,7 +111,7 @@ function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
       : undefined
   try {
     const plan = compilePlan(resolved, tmp ? { ...ctx, privateTmp: tmp.path } : ctx)
-    refuseGaps(resolved)
+    refuseGaps(resolved, ctx.uid)
     const ids = plan.ops.find((o) => o.op === 'ids')
     if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
     return {
@@ -129,11 +129,15 @@ function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
 let landlockAbi: number | undefined
 /** A statement can go unenforced only where a namespace is off (the mount view backs every
  * filesystem statement): only then is the kernel asked for its Landlock ABI, once per process. */
-function refuseGaps(policy: ResolvedPolicy): void {
+function refuseGaps(policy: ResolvedPolicy, uid: number): void {
   const ns = policy.namespaces
   if (ns.mount && ns.pid && ns.net) return
   landlockAbi ??= probeKernel().landlock.abi
-  refuseUnenforced(policy, statementStatus(policy, landlockAbi))
+  // Limits never refuse a run here (makeCgroup and limits.require do): any cgroup answer will do.
+  refuseUnenforced(
+    policy,
+    statementStatus(policy, landlockAbi, undefined, { uid, cgroup: { ok: true, why: '' } }),
+  )
 }
 
 function reasonFor(

@@ -26,7 +26,7 @@ const tmpDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('cordon-tmp
 /** Both callers the mode serves: root (as host root and as its id range) and a plain user. */
 const callers = [
   { name: 'root (id range)', args: [] as string[], as: undefined },
-  { name: 'root (user.hostRoot)', args: ['--host-root'], as: undefined },
+  { name: 'root (user.hostRoot)', args: ['--host-root', '--acknowledge', 'host-root'], as: undefined },
   { name: 'a plain user', args: [] as string[], as: 'plain' as const },
 ]
 
@@ -55,14 +55,34 @@ describe(
 
     for (const c of callers)
       test(`${c.name}: run refuses unacknowledged unix sockets, with the field and the fix`, () => {
-        const r = cli(c.as, ['run', '--no-namespaces', ...c.args, '--', 'true'])
+        const r = cli(c.as, ['run', '--no-namespaces', ...c.args.slice(0, 1), '--', 'true'])
         assert.equal(r.status, 125, r.stderr)
         assert.match(r.stderr, /no layer enforces `unix sockets only in the view`/)
-        assert.match(r.stderr, /drop --no-namespaces.*acknowledge: \[unix-sockets\]/)
+        assert.match(r.stderr, /drop --no-namespaces.*acknowledge: \[unix-sockets/)
         const acknowledged = cli(c.as, ['run', ...NO_NS, ...c.args, '--', 'true'])
         assert.equal(acknowledged.status, 0, acknowledged.stderr)
         assert.match(acknowledged.stderr, /not enforced: unix sockets only in the view/)
       })
+
+    test('root: user.hostRoot without a view is refused unless acknowledged, and verify agrees', () => {
+      const r = cli(undefined, ['run', ...NO_NS, '--host-root', '--', 'true'])
+      assert.equal(r.status, 125, r.stderr)
+      assert.match(
+        r.stderr,
+        /`host device nodes and kernel tables out of reach`.*without user.hostRoot.*acknowledge: \[host-root\]/,
+      )
+      const v = cli(
+        undefined,
+        ['verify', ...NO_NS, '--host-root', '--acknowledge', 'host-root', '--json'],
+        300_000,
+      )
+      const report = JSON.parse(v.stdout) as {
+        failures: number
+        results: { probe: string; expected: boolean }[]
+      }
+      assert.equal(report.failures, 0, v.stdout)
+      assert.equal(report.results.find((x) => x.probe === 'device-metadata')?.expected, false)
+    })
 
     test('a compiled plan without namespaces is refused the same way', () => {
       const out = `${projectDir()}/nons.plan`

@@ -24,6 +24,7 @@ const CLAIMS: Readonly<Record<string, readonly string[]>> = {
   'unix sockets only in the view': ['unix-socket'],
   'scope signal': ['signal-host'],
   'scope abstract-unix-socket': ['abstract-unix'],
+  'host device nodes and kernel tables out of reach': ['device-metadata', 'root-only-read'],
 }
 const PROBES = [...new Set(Object.values(CLAIMS).flat())].flatMap((p) => ['--probe', p])
 
@@ -31,6 +32,11 @@ const abi = probeKernel().landlock.abi
 const MODES = [
   { name: 'namespaced', args: [] as string[] },
   { name: '--no-namespaces', args: ['--no-namespaces', '--acknowledge', 'unix-sockets'] },
+  {
+    name: '--no-namespaces --host-root',
+    args: ['--no-namespaces', '--host-root', '--acknowledge', 'unix-sockets,host-root'],
+    rootOnly: true,
+  },
 ]
 
 function cli(plain: boolean, args: string[]) {
@@ -93,7 +99,7 @@ describe(
   },
   () => {
     for (const plain of [false, true])
-      for (const mode of MODES)
+      for (const mode of MODES.filter((m) => !plain || !('rootOnly' in m)))
         test(`${mode.name}, ${plain ? 'a plain user' : 'root'}: plan, check, run and verify agree`, () => {
           const plan = cli(plain, ['plan', ...mode.args, '--json'])
           assert.equal(plan.status, 0, plan.stderr)
@@ -102,7 +108,7 @@ describe(
           const checked = byName((JSON.parse(check.stdout) as { statements: Statement[] }).statements)
           assert.deepEqual(checked, planned, 'check and plan')
           assert.deepEqual(runStatus(plain, mode.args), planned, 'the run and plan')
-          if (mode.name !== 'namespaced') {
+          if (mode.name.startsWith('--no-namespaces')) {
             assert.equal(planned['unix sockets only in the view'], 'none')
             for (const s of ['proc /proc', 'dev /dev', 'tmpfs /tmp']) assert.equal(planned[s], 'partial', s)
           }

@@ -58,7 +58,10 @@ export async function compileCommand(argv: string[]): Promise<number> {
   const policy = policyFromFlags(values, positionals[0])
   const plan = compilePlan(policy, ctx)
   // A plan runs without cordon's checks: a gap no layer closes, even on the best kernel, is refused here.
-  refuseUnenforced(policy, statementStatus(policy, MAX_ABI))
+  refuseUnenforced(
+    policy,
+    statementStatus(policy, MAX_ABI, undefined, { uid: ctx.uid, cgroup: { ok: true, why: '' } }),
+  )
   const unenforced = limitsWithoutSupervisor(policy, ctx.uid)
   if (unenforced.length && policy.requireLimits)
     throw new CordonError(
