@@ -109,10 +109,18 @@ export const tmpStatement = (policy: ResolvedPolicy) => {
   return tmpfs.find((e) => e.dest === '/tmp') ?? tmpfs[0]
 }
 
+/** Where a sandbox without a mount namespace finds itself: its own temporary directory (see
+ * hostRules), or a view someone else built (a container's: plans exported to run inside a pod),
+ * where the statements' paths are that view's, not the host's. */
+export interface OutsideView {
+  privateTmp?: string
+  viewProvided?: boolean
+}
+
 export function landlockRules(
   policy: ResolvedPolicy,
   fs: HostFs = realHostFs,
-  privateTmp?: string,
+  { privateTmp, viewProvided = false }: OutsideView = {},
 ): LandlockRule[] {
   const rules: LandlockRule[] = []
   const inView = policy.namespaces.mount
@@ -124,7 +132,7 @@ export function landlockRules(
   for (const e of policy.filesystem) {
     const names = entryAccess(e)
     if (!names) continue
-    if (!inView && e.kind !== 'bind') {
+    if (!inView && !viewProvided && e.kind !== 'bind') {
       rules.push(...hostRules(e, e === tmp ? privateTmp : undefined))
       continue
     }
@@ -169,9 +177,9 @@ export function compileLandlock(
   notes: string[],
   fs: HostFs = realHostFs,
   maxAbi = MAX_ABI,
-  privateTmp?: string,
+  outside: OutsideView = {},
 ): PlanOp[] {
-  const rules = landlockRules(policy, fs, privateTmp)
+  const rules = landlockRules(policy, fs, outside)
   const ops: PlanOp[] = [
     {
       op: 'landlock',
