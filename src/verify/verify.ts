@@ -253,6 +253,7 @@ function hostVerdict(
   raw: RawResult,
   fx: Fixtures,
   spec: ProbeSpec,
+  backend: Backend,
 ): { outcome: Outcome; by?: string; detail?: string } | undefined {
   const kept = (landed: boolean, layer: string | undefined, detail?: string) => ({
     outcome: (landed ? 'escaped' : 'blocked') as Outcome,
@@ -266,6 +267,9 @@ function hostVerdict(
       return kept(fx.udpReceived, undefined)
     case 'host-tmp-write':
       return kept(existsSync(fx.tmpTarget), spec.layers.private)
+    case 'host-device':
+      // gVisor answers opens of its own /dev (fuse, tun) itself: no host device was opened.
+      return backend === 'gvisor' ? kept(false, spec.layers.own) : undefined
     case 'setuid-plant': {
       const planted = plantedSetuid(fx)
       return kept(
@@ -357,7 +361,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         })
         continue
       }
-      const host = hostVerdict(name, label, raw, fx, spec)
+      const host = hostVerdict(name, label, raw, fx, spec, backend)
       const outcome: Outcome = host?.outcome ?? raw.outcome
       let by = host?.by
       if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
