@@ -351,7 +351,11 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
       // A bomb under a tight memory limit can fill it before the pids limit: the OOM killer then
       // ends the sandbox, and the bomb was contained all the same, by the cgroup.
       if (!raw && name === 'fork-bomb' && ending.reason === 'oom' && ctx.cgroup.ok) {
-        results.push({ ...base, outcome: 'blocked', by: 'cgroup (memory limit: the OOM killer ended the bomb)' })
+        results.push({
+          ...base,
+          outcome: 'blocked',
+          by: 'cgroup (memory limit: the OOM killer ended the bomb)',
+        })
         continue
       }
       if (!raw) {
