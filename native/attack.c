@@ -477,8 +477,8 @@ static struct result open_any_for_write(const char *const *files, size_t count)
 static struct result p_proc_sys(const char *arg)
 {
 	(void)arg;
-	static const char *const files[] = { "/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger",
-					     "/proc/sys/vm/drop_caches" };
+	static const char *const files[] = { "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/printk_ratelimit",
+					     "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches" };
 	return open_any_for_write(files, sizeof files / sizeof *files);
 }
 
@@ -504,6 +504,49 @@ static struct result p_mknod(const char *arg)
 		return escaped("mknod", "created and opened /dev/mem");
 	}
 	return fail_with("openat", err); /* created, but nodev makes it useless */
+}
+
+/* No-namespace mode: what a sandbox reaches by the host's own paths (issue 18). */
+
+/* A host process's /proc knob (oom_score_adj: raising it needs no privilege, and makes the
+ * process the OOM killer's first victim), opened for writing; nothing is written. */
+static struct result p_proc_host(const char *arg)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/oom_score_adj", parse_long(arg));
+	const char *const files[] = { path };
+	return open_any_for_write(files, 1);
+}
+
+/* A host device the policy does not list (another terminal, /dev/fuse, /dev/net/tun, /dev/kmsg):
+ * opened only, never read (a terminal would wait for keystrokes), and never as its controller. */
+static struct result p_host_device(const char *path)
+{
+	int fd = open(path ? path : "", O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_with("openat", errno);
+	close(fd);
+	return escaped("openat", path);
+}
+
+/* A pathname UNIX socket listening on the host, outside every filesystem statement. */
+static struct result p_unix_socket(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail_with("socket", errno);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (!path || strlen(path) >= sizeof sa.sun_path) {
+		close(fd);
+		return fail_with("connect", ENAMETOOLONG);
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	long r = connect(fd, (struct sockaddr *)&sa, (socklen_t)sizeof sa);
+	int err = errno;
+	close(fd);
+	return r == 0 ? escaped("connect", "connected to a host pathname socket") : fail_with("connect", err);
 }
 
 #if defined(__x86_64__)
@@ -645,6 +688,11 @@ static const struct probe PROBES[] = {
 	{ "setuid-plant", p_setuid_plant, NULL },
 	{ "device-metadata", p_device_metadata, NULL },
 	{ "root-only-read", p_read, NULL },
+	/* No-namespace mode (issue 18). */
+	{ "proc-host-write", p_proc_host, NULL },
+	{ "host-device", p_host_device, NULL },
+	{ "host-tmp-write", p_write, NULL },
+	{ "unix-socket", p_unix_socket, NULL },
 	{ "i386-entry", p_i386, NULL },
 	{ "x32-entry", p_x32, NULL },
 	{ "fork-bomb", p_fork_bomb, NULL },

@@ -57,11 +57,10 @@ function hostRootInBundle(s: StatementStatus, title: string, backend: string): S
   return { ...s, enforcedBy, missing, status: enforcedBy.length ? 'partial' : 'none' }
 }
 
-/** Whether the policy accepts TCP port statements that no layer enforces. For the lead: wire this
- * to the `acknowledge:` field (branch nons, landlock/status.ts ACKNOWLEDGED_BY), e.g. a word
- * `tcp-ports`; until then no policy can accept the gap, and such a run is refused. */
+/** Whether the policy accepts TCP port statements that no layer enforces (`acknowledge:
+ * [tcp-ports]`, landlock/status.ts acknowledgementFor). */
 export const acknowledgesTcpGap = (policy: ResolvedPolicy): boolean =>
-  (policy as { acknowledge?: readonly string[] }).acknowledge?.includes('tcp-ports') ?? false
+  policy.acknowledge?.includes('tcp-ports') ?? false
 
 /** The `tcp` statements a backend run enforces with no layer: runc and gVisor have no Landlock,
  * and seccomp alone judges no port (seccomp/network.ts tcpStatementLayers). */
@@ -83,7 +82,8 @@ export function refuseUnenforcedTcp(
     'invalid_policy',
     `Refused: no layer enforces \`${gaps[0]!.statement}\` on --backend ${backend} ` +
       `(${gaps[0]!.missing.map((m) => m.why).join('; ')}): every TCP port would connect and bind. ` +
-      'Use --backend native (Landlock judges the ports), or drop the tcp statements (network: none, loopback or host)',
+      'Use --backend native (Landlock judges the ports), drop the tcp statements (network: none, loopback or host), ' +
+      'or accept the gap with `acknowledge: [tcp-ports]` (--acknowledge tcp-ports)',
     { issues: gaps.map((g) => ({ code: 'conflict', path: ['tcp'], message: g.statement })) },
   )
 }

@@ -29,6 +29,7 @@ export const POLICY_OPTIONS = {
   seccomp: { type: 'string' },
   require: { type: 'string', multiple: true },
   'no-namespaces': { type: 'boolean' },
+  acknowledge: { type: 'string', multiple: true },
   'tcp-connect': { type: 'string', multiple: true },
   'tcp-bind': { type: 'string', multiple: true },
   memory: { type: 'string' },
@@ -61,6 +62,8 @@ export const POLICY_HELP = `Policy:
       --require limits          refuse to run unless every limit is enforced (a cgroup for the caller)
       --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
                          and no_new_privs alone enforce the filesystem and network statements
+      --acknowledge GAP  accept a gap that otherwise refuses the run: unix-sockets (without a
+                         mount namespace every host pathname UNIX socket is reachable)
       --memory SIZE      memory limit, e.g. 512M or 25% of RAM, or max for none (default 50%;
                          cgroup; the run reports oom when it is hit)
       --pids N           most processes and threads at once, or max (default 4096)
@@ -90,6 +93,7 @@ export interface PolicyFlagValues {
   seccomp?: string
   require?: string[]
   'no-namespaces'?: boolean
+  acknowledge?: string[]
   'tcp-connect'?: string[]
   'tcp-bind'?: string[]
   memory?: string
@@ -188,6 +192,7 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (flags.cpuset !== undefined) limits.cpuset = flags.cpuset
   if (flags.timeout !== undefined) limits.timeout = flags.timeout
   if (Object.keys(limits).length) overlay.limits = limits
+  if (flags.acknowledge) overlay.acknowledge = flags.acknowledge.flatMap((a) => a.split(','))
   if (flags['no-namespaces']) {
     overlay.namespaces = { ...NO_NAMESPACES }
     overlay.network = 'host'

@@ -43,7 +43,12 @@ export function exportPolicy(policy: ResolvedPolicy, format: ExportFormat, reque
     case 'kubernetes': {
       // Inside a pod the runtime's seccomp profile refuses unshare: a plan without namespaces.
       const plan = request.wrap
-        ? encodePlan(compilePlan({ ...policy, namespaces: { ...NO_NAMESPACES, net: false } }, ctx))
+        ? encodePlan(
+            compilePlan(
+              { ...policy, namespaces: { ...NO_NAMESPACES, net: false } },
+              { ...ctx, viewProvided: true },
+            ),
+          )
         : undefined
       return exportKubernetes(policy, request, plan)
     }

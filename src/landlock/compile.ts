@@ -4,7 +4,7 @@
 // ports become port rules. The plan carries one row of handled rights per ABI; the launcher
 // uses the running kernel's row, so the same plan degrades gracefully.
 import type { LandlockRow, PlanOp } from '../plan/model.js'
-import { type HostFs, realHostFs } from '../mounts/view.js'
+import { DEVICES, type HostFs, realHostFs } from '../mounts/view.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,
@@ -72,25 +72,79 @@ function splitAroundMasks(rule: LandlockRule, hostDir: string, masks: string[], 
   return out
 }
 
-export function landlockRules(policy: ResolvedPolicy, fs: HostFs = realHostFs): LandlockRule[] {
+/** Without a mount namespace there is no view: each statement is a rule on the host's path,
+ * narrowed to what the statement promises rather than the host tree it names. `proc` is the
+ * host's /proc read-only: its writable files are host-wide knobs (/proc/sys, sysrq-trigger) or
+ * other processes' (/proc/PID/*), and a sandbox reopening its own fds needs no right on /proc
+ * (the kernel checks the file the magic link leads to). `dev` is the listed devices, never
+ * another user's terminal in /dev/pts. `tmpfs` cannot replace the host's directory, so the host's
+ * stays out of reach and the sandbox writes to its own temporary directory (`privateTmp`, made per
+ * run by run/spawn.ts and named by $TMPDIR); a plan compiled without one has none. */
+function hostRules(e: ViewEntry, privateTmp: string | undefined): LandlockRule[] {
+  switch (e.kind) {
+    case 'proc':
+      return [rule(e.dest, ['read', 'readdir'], `proc ${e.dest} (host's, read-only)`)]
+    case 'dev':
+      return DEVICES.map((d) => ({
+        ...rule(`${e.dest}/${d}`, ['read', 'write', 'ioctl-dev'], `dev ${e.dest}/${d}`),
+        optional: true,
+      }))
+    case 'tmpfs':
+      return privateTmp ? [rule(privateTmp, entryAccess(e)!, `tmpfs ${e.dest} as $TMPDIR`)] : []
+    default:
+      return []
+  }
+}
+
+const rule = (path: string, names: readonly string[], from: string): LandlockRule => ({
+  path,
+  access: accessMask(names).mask,
+  optional: false,
+  from,
+})
+
+/** The tmpfs statement whose rights the private temporary directory gets: /tmp's, else the first. */
+export const tmpStatement = (policy: ResolvedPolicy) => {
+  const tmpfs = policy.filesystem.filter((e) => e.kind === 'tmpfs')
+  return tmpfs.find((e) => e.dest === '/tmp') ?? tmpfs[0]
+}
+
+/** Where a sandbox without a mount namespace finds itself: its own temporary directory (see
+ * hostRules), or a view someone else built (a container's: plans exported to run inside a pod),
+ * where the statements' paths are that view's, not the host's. */
+export interface OutsideView {
+  privateTmp?: string
+  viewProvided?: boolean
+}
+
+export function landlockRules(
+  policy: ResolvedPolicy,
+  fs: HostFs = realHostFs,
+  { privateTmp, viewProvided = false }: OutsideView = {},
+): LandlockRule[] {
   const rules: LandlockRule[] = []
   const inView = policy.namespaces.mount
   const masks = policy.filesystem.filter((e) => e.kind === 'mask').map((e) => e.dest)
   if (inView)
     // The view's root is read-only and holds only what the policy put there: listing it is safe.
     rules.push({ path: '/', access: accessMask(['readdir']).mask, optional: false, from: 'view root' })
+  const tmp = inView ? undefined : tmpStatement(policy)
   for (const e of policy.filesystem) {
     const names = entryAccess(e)
     if (!names) continue
-    // Without the mount namespace there is no view: the statement applies to the host path.
+    if (!inView && !viewProvided && e.kind !== 'bind') {
+      rules.push(...hostRules(e, e === tmp ? privateTmp : undefined))
+      continue
+    }
+    // Without the mount namespace a bind applies to its host path.
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
-    const rule = {
+    const r = {
       path,
       access: accessMask(names).mask,
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }
-    rules.push(...(e.kind === 'bind' ? splitAroundMasks(rule, e.src, masks, fs) : [rule]))
+    rules.push(...(e.kind === 'bind' ? splitAroundMasks(r, e.src, masks, fs) : [r]))
   }
   for (const p of policy.landlock.paths)
     rules.push({
@@ -123,8 +177,9 @@ export function compileLandlock(
   notes: string[],
   fs: HostFs = realHostFs,
   maxAbi = MAX_ABI,
+  outside: OutsideView = {},
 ): PlanOp[] {
-  const rules = landlockRules(policy, fs)
+  const rules = landlockRules(policy, fs, outside)
   const ops: PlanOp[] = [
     {
       op: 'landlock',

@@ -1,10 +1,12 @@
 // Which layers enforce each statement of a policy on a kernel with a given Landlock ABI:
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
+import { CordonError } from '../errors.js'
+import { DEVICES } from '../mounts/view.js'
 import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
-import { sizeWord } from '../policy/schema.js'
+import { type Acknowledgement, sizeWord } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
-import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
 
 export type Status = 'full' | 'partial' | 'none'
@@ -44,13 +46,13 @@ export function statementStatus(
     ok: abi >= min,
     why: abi === 0 ? why : `${what} needs Landlock ABI ${min}, this kernel has ${abi}`,
   })
-  const mount = { layer: 'mount view', ok: ns.mount, why: 'no mount namespace' }
+  const mount = (e?: ViewEntry) => ({ layer: 'mount view', ok: ns.mount, why: withoutView(e) })
   const out: StatementStatus[] = []
   for (const e of policy.filesystem) {
-    if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev')
-      out.push(judge(`${e.kind} ${e.dest}`, [mount, ll(1, 'filesystem rules')]))
-    else if (e.kind === 'mask') out.push(judge(`mask ${e.dest}`, [mount, ll(1, 'filesystem rules')]))
+    if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
+      out.push(judge(`${e.kind} ${e.dest}`, [mount(e), ll(1, 'filesystem rules')]))
   }
+  out.push(judge(UNIX_SOCKETS_STATEMENT, [{ ...mount(), why: UNIX_SOCKETS_GAP }]))
   for (const p of policy.landlock.paths)
     out.push(judge(`landlock path ${p.path}`, [ll(1, 'filesystem rules')]))
   if (policy.tcp)
@@ -79,8 +81,87 @@ export function statementStatus(
       ]),
     )
   if (limits?.uid === 0) out.push(identityStatus(policy))
+  if (limits?.uid === 0 && !ns.mount && holdsHostRoot(policy))
+    out.push(
+      judge(HOST_ROOT_REACH_STATEMENT, [
+        { layer: 'mount view', ok: false, why: 'no mount namespace' },
+        {
+          layer: 'id range',
+          ok: false,
+          why: 'HOST ROOT: user.hostRoot gives the sandbox host root\u2019s file permissions',
+        },
+      ]),
+    )
   if (limits) out.push(...limitStatus(policy, limits))
   return out
+}
+
+/** What a filesystem statement loses without a mount namespace: the host's tree is in sight, and
+ * Landlock alone (landlock/compile.ts landlockRules) keeps the statement's promise. */
+function withoutView(e: ViewEntry | undefined): string {
+  switch (e?.kind) {
+    case 'tmpfs':
+      return `no mount namespace: the host's ${e.dest} is out of reach, not replaced ($TMPDIR instead)`
+    case 'proc':
+      return `no mount namespace: the host's ${e.dest}, read-only and unmasked (/proc/keys lists the caller's keys)`
+    case 'dev':
+      return `no mount namespace: only ${DEVICES.join(', ')} of the host's ${e.dest}`
+    default:
+      return 'no mount namespace'
+  }
+}
+
+/** Every policy's promise about pathname UNIX sockets: only those its filesystem statements show
+ * can be reached. The mount view is the one layer that keeps it: Landlock up to ABI 7 has no
+ * right for connect() (ABI 9's RESOLVE_UNIX is not used by this cordon yet, rights.ts LATER). */
+export const UNIX_SOCKETS_STATEMENT = 'unix sockets only in the view'
+const UNIX_SOCKETS_GAP =
+  'no mount namespace, and Landlock up to ABI 7 cannot refuse connect(): every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is reachable'
+
+/** What the view's read-only device binds and masked /proc keep from a sandbox: without a view,
+ * only not being root does (Landlock has no right for chmod, chown or utimes). */
+export const HOST_ROOT_REACH_STATEMENT = 'host device nodes and kernel tables out of reach'
+
+/** The statements a policy can accept unenforced, with the word that does it (`acknowledge:`). */
+export const ACKNOWLEDGED_BY: Readonly<Record<string, Acknowledgement>> = {
+  [UNIX_SOCKETS_STATEMENT]: 'unix-sockets',
+  [HOST_ROOT_REACH_STATEMENT]: 'host-root',
+}
+
+/** The word that accepts a statement's gap: the table's, or `tcp-ports` for any `tcp` statement
+ * (no Landlock ABI 4 here, or a runtime without Landlock: no layer judges a port). */
+export function acknowledgementFor(statement: string): Acknowledgement | undefined {
+  return ACKNOWLEDGED_BY[statement] ?? (statement.startsWith('tcp ') ? 'tcp-ports' : undefined)
+}
+
+/** Statements the policy promises that no layer enforces here, and that it has not acknowledged.
+ * Limits are best effort by design (`limits.require` makes them strict), so they never count. */
+export function unacceptedGaps(policy: ResolvedPolicy, statements: StatementStatus[]): StatementStatus[] {
+  return statements.filter((s) => {
+    if (s.status !== 'none' || s.statement.startsWith('limit ')) return false
+    const word = acknowledgementFor(s.statement)
+    return !word || !policy.acknowledge?.includes(word)
+  })
+}
+
+/** `run` refuses a policy that `verify` would fail for an attack it promises to stop (DESIGN.md):
+ * a statement no layer enforces in this mode, unless the policy acknowledges the gap. */
+export function refuseUnenforced(policy: ResolvedPolicy, statements: StatementStatus[]): void {
+  const gaps = unacceptedGaps(policy, statements)
+  if (!gaps.length) return
+  const words = [...new Set(gaps.map((g) => acknowledgementFor(g.statement)).filter((w) => w !== undefined))]
+  const lines = gaps.map((g) => `\`${g.statement}\` (${g.missing.map((m) => m.why).join('; ')})`)
+  const fix = policy.namespaces.mount
+    ? `run on a kernel with Landlock${words.includes('tcp-ports') ? ' ABI 4 or later' : ''}`
+    : `run with namespaces (drop --no-namespaces, or \`namespaces.mount: true\`)${words.includes('host-root') ? ' or without user.hostRoot' : ''}`
+  throw new CordonError(
+    'invalid_policy',
+    `Refused: no layer enforces ${lines.join(', ')} in this mode; ${fix}` +
+      (words.length
+        ? `, or accept the gap in the policy with \`acknowledge: [${words.join(', ')}]\` (--acknowledge ${words.join(',')})`
+        : ''),
+    { issues: gaps.map((g) => ({ code: 'conflict', path: ['acknowledge'], message: g.statement })) },
+  )
 }
 
 /** The statement a root caller's sandbox always makes (plan/compile.ts sandboxIdentity): it holds

@@ -48,6 +48,12 @@ export interface CompileContext {
   /** The host ids a root caller's sandboxes run as (host/id-range.ts; injectable for tests);
    * null: none (root of a nested user namespace keeps its ids). */
   idRanges?: HostIdRanges | null
+  /** Without a mount namespace: the sandbox's own temporary directory, made for this run by the
+   * caller (run/spawn.ts), granted by Landlock in place of the policy's tmpfs and named by $TMPDIR. */
+  privateTmp?: string
+  /** Without a mount namespace, inside a view someone else built (a container): the statements'
+   * paths are that view's, so /proc, /dev and tmpfs rules apply to them as they stand. */
+  viewProvided?: boolean
 }
 
 /** Rewrites a resolved filter and gives the launcher's responder for it; `mode` names it (in
@@ -100,7 +106,8 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   notes.push(identity.note)
   ops.push({ op: 'die_with_parent' })
   if (ns.pid || ns.time) ops.push({ op: 'init' })
-  for (const [name, value] of Object.entries(policy.env.set)) ops.push({ op: 'env_set', name, value })
+  for (const [name, value] of Object.entries(tmpEnv(policy, ctx, notes)))
+    ops.push({ op: 'env_set', name, value })
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
   for (const arg of ctx.command ?? policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 
@@ -125,7 +132,11 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
   ops.push({ op: 'caps', keep })
   notes.push(`capabilities kept: ${policy.capabilities.map(capabilityName).join(', ') || 'none'}`)
   ops.push({ op: 'no_new_privs' })
-  ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi))
+  const outside = {
+    ...(ctx.privateTmp ? { privateTmp: ctx.privateTmp } : {}),
+    ...(ctx.viewProvided ? { viewProvided: true } : {}),
+  }
+  ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi, outside))
   const extras = seccompExtras(policy)
   const filter = cachedFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
@@ -142,6 +153,27 @@ export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = caller
       extras.map((e) => `; ${EXTRA_NOTES[e]}`).join(''),
   )
   return { ops, notes }
+}
+
+/** The policy's environment; without a mount namespace its tmpfs statements cannot replace host
+ * directories, so $TMPDIR (and a variable the policy points at a tmpfs, like the profiles' HOME)
+ * name the run's own temporary directory instead, or the plan says there is none. */
+function tmpEnv(policy: ResolvedPolicy, ctx: CompileContext, notes: string[]): Record<string, string> {
+  const privateTmp = ctx.privateTmp
+  const tmpfs = policy.filesystem.filter((e) => e.kind === 'tmpfs').map((e) => e.dest)
+  if (policy.namespaces.mount || ctx.viewProvided || !tmpfs.length) return policy.env.set
+  if (!privateTmp) {
+    notes.push(
+      `no mount namespace: ${tmpfs.join(', ')} not replaced and out of reach; no private temporary directory (a compiled plan has none)`,
+    )
+    return policy.env.set
+  }
+  notes.push(
+    `no mount namespace: ${tmpfs.join(', ')} not replaced and out of reach; $TMPDIR is the run's own ${privateTmp}`,
+  )
+  const env: Record<string, string> = { ...policy.env.set, TMPDIR: privateTmp }
+  for (const [name, value] of Object.entries(env)) if (tmpfs.includes(value)) env[name] = privateTmp
+  return env
 }
 
 /** Who the sandbox is, inside and on the host. A root caller's sandbox holds no host root file

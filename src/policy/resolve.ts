@@ -12,6 +12,7 @@ import {
   type NamespaceName,
   type Policy,
   parseMemory,
+  type Acknowledgement,
   parseSize,
 } from './schema.js'
 
@@ -69,6 +70,8 @@ export interface ResolvedPolicy {
     scopes: ('abstract-unix-socket' | 'signal')[]
     paths: { path: string; access: string[]; optional: boolean }[]
   }
+  /** Gaps the policy accepts (`acknowledge:`, every layer's): see landlock/status.ts. */
+  acknowledge?: Acknowledgement[]
   /** Each layer's `seccomp:` section, parents first (merged by src/seccomp/resolve.ts). */
   seccomp: (NonNullable<Policy['seccomp']> & { origin: string })[]
   /** Where each layer came from, parents first: profile names and files. */
@@ -153,6 +156,8 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     const ll = policy.landlock
     if (ll?.require !== undefined) out.landlock.require = Math.max(out.landlock.require, ll.require)
     if (ll?.scopes) out.landlock.scopes = ll.scopes
+    for (const word of policy.acknowledge ?? [])
+      if (!out.acknowledge?.includes(word)) (out.acknowledge ??= []).push(word)
     for (const p of ll?.paths ?? [])
       out.landlock.paths.push({
         path: resolvePath(p.path),

@@ -152,6 +152,11 @@ const envName = s.string({
 })
 
 export const NAMESPACES = ['user', 'pid', 'mount', 'ipc', 'uts', 'net', 'cgroup', 'time'] as const
+
+/** Gaps a policy can accept in so many words (`acknowledge:`): statements no layer enforces in
+ * the policy's mode, which otherwise make `cordon run` refuse (landlock/status.ts). */
+export const ACKNOWLEDGEMENTS = ['unix-sockets', 'host-root', 'tcp-ports'] as const
+export type Acknowledgement = (typeof ACKNOWLEDGEMENTS)[number]
 export type NamespaceName = (typeof NAMESPACES)[number]
 
 const namespaces = s.object(
@@ -396,6 +401,15 @@ export const policySchema = s.object(
           ),
         },
         { description: 'Landlock settings: by default best effort, with every filesystem entry a rule.' },
+      ),
+    ),
+    acknowledge: s.optional(
+      s.array(
+        s.literal(ACKNOWLEDGEMENTS),
+        'Gaps this policy accepts, which otherwise make `cordon run` refuse it. unix-sockets: without a ' +
+          'mount namespace every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is ' +
+          'reachable, since Landlock up to ABI 7 has no right for connect(). host-root: without a mount namespace a ' +
+          'sandbox with `user.hostRoot` can change the host\u2019s device nodes and read the kernel\u2019s root-only tables.',
       ),
     ),
   },

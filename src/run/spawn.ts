@@ -20,6 +20,9 @@ import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { makeCgroup } from './sandbox-cgroup.js'
+import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
+import { refuseUnenforced, statementStatus } from '../landlock/status.js'
+import { probeKernel } from '../host/probe.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { newId, openRegistry, register } from './registry.js'
 
@@ -90,16 +93,52 @@ export interface SandboxProcess {
 /** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
 export type PolicyInput = Policy | ResolvedPolicy | Plan
 
-function toPlan(
-  input: PolicyInput,
-  ctx: CompileContext,
-): { plan: Plan; limits: ResolvedPolicy['limits']; requireLimits: boolean } {
+interface Compiled {
+  plan: Plan
+  limits: ResolvedPolicy['limits']
+  requireLimits: boolean
+  privateTmp?: PrivateTmp
+}
+
+function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
   if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {}, requireLimits: false }
   const resolved =
     'sources' in input && Array.isArray((input as ResolvedPolicy).sources)
       ? (input as ResolvedPolicy)
       : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
-  return { plan: compilePlan(resolved, ctx), limits: resolved.limits, requireLimits: resolved.requireLimits }
+  const tmp =
+    !resolved.namespaces.mount && resolved.filesystem.some((e) => e.kind === 'tmpfs')
+      ? makePrivateTmp()
+      : undefined
+  try {
+    const plan = compilePlan(resolved, tmp ? { ...ctx, privateTmp: tmp.path } : ctx)
+    refuseGaps(resolved, ctx.uid)
+    const ids = plan.ops.find((o) => o.op === 'ids')
+    if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
+    return {
+      plan,
+      limits: resolved.limits,
+      requireLimits: resolved.requireLimits,
+      ...(tmp ? { privateTmp: tmp } : {}),
+    }
+  } catch (e) {
+    tmp?.remove()
+    throw e
+  }
+}
+
+let landlockAbi: number | undefined
+/** A statement can go unenforced only where a namespace is off (the mount view backs every
+ * filesystem statement): only then is the kernel asked for its Landlock ABI, once per process. */
+function refuseGaps(policy: ResolvedPolicy, uid: number): void {
+  const ns = policy.namespaces
+  if (ns.mount && ns.pid && ns.net) return
+  landlockAbi ??= probeKernel().landlock.abi
+  // Limits never refuse a run here (makeCgroup and limits.require do): any cgroup answer will do.
+  refuseUnenforced(
+    policy,
+    statementStatus(policy, landlockAbi, undefined, { uid, cgroup: { ok: true, why: '' } }),
+  )
 }
 
 /** The plan with the command line as exec_arg ops (when argv is given) and, for variables the
@@ -150,13 +189,20 @@ export function spawn(
   const argvInPlan = [command, ...args].some(hasEscapedBytes)
   const compiled = toPlan(input, ctx)
   compiled.plan = carryRawBytes(compiled.plan, argvInPlan ? [command, ...args] : undefined, options.env)
-  const { cgroup, plan, access } = makeCgroup(
-    compiled.limits,
-    compiled.plan,
-    options.cgroup === true,
-    compiled.requireLimits,
-    options.cgroupVersion,
-  )
+  let made: ReturnType<typeof makeCgroup>
+  try {
+    made = makeCgroup(
+      compiled.limits,
+      compiled.plan,
+      options.cgroup === true,
+      compiled.requireLimits,
+      options.cgroupVersion,
+    )
+  } catch (e) {
+    compiled.privateTmp?.remove()
+    throw e
+  }
+  const { cgroup, plan, access } = made
   const bytes = encodePlan(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
@@ -164,6 +210,7 @@ export function spawn(
     registry = openRegistry()
   } catch (e) {
     cgroup?.remove()
+    compiled.privateTmp?.remove()
     throw e
   }
   const stdio = options.stdio ?? 'inherit'
@@ -178,6 +225,7 @@ export function spawn(
     })
   } catch (e) {
     cgroup?.remove()
+    compiled.privateTmp?.remove()
     throw e
   }
   const id = newId()
@@ -258,6 +306,7 @@ export function spawn(
       const events = cgroup?.events()
       const stats = cgroup?.stats()
       cgroup?.remove()
+      compiled.privateTmp?.remove()
       unregister()
       publisher?.close()
       const out = exitEvent

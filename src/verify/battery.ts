@@ -3,7 +3,7 @@
 // the very call the probe made (reference evaluator, real arguments), then what the errno
 // means for that attack (ESRCH from kill: the pid namespace hid the target; EROFS: a read-only
 // mount; EACCES on a path: Landlock or a masked file).
-import { pidsAsNproc } from '../plan/compile.js'
+import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
 import { under } from '../learn/paths.js'
 import { capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -72,6 +72,18 @@ const TCP_LAYERS = {
   ECONNREFUSED: 'net namespace',
   EACCES: 'landlock (tcp ports)',
 }
+
+/** A root caller's sandbox without a mount namespace that holds host root's file permissions, as
+ * its policy acknowledges (`acknowledge: [host-root]`, landlock/status.ts): nothing keeps it off
+ * the host's device nodes and the kernel's root-only tables, and the policy says so. */
+const hostRootAcknowledged = (p: ResolvedPolicy, ctx: ProbeContext) =>
+  ctx.uid === 0 &&
+  ctx.backend === 'native' &&
+  !p.namespaces.mount &&
+  holdsHostRoot(p) &&
+  p.acknowledge?.includes('host-root')
+    ? 'the policy acknowledges host-root: without a mount namespace only not being root would stop it'
+    : undefined
 
 export const PROBES: readonly ProbeSpec[] = [
   {
@@ -346,6 +358,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'device-metadata',
     attack: "change the host's device nodes (chmod, chown, utimensat on /dev/null, zero, full)",
     args: { fchmodat: [AT_FDCWD, 0n, 0o666n] },
+    notExpected: (p, ctx) => hostRootAcknowledged(p, ctx),
     layers: {
       EPERM: 'user namespace (the host owns the nodes) or capabilities',
       EROFS: 'mount view (read-only)',
@@ -360,7 +373,11 @@ export const PROBES: readonly ProbeSpec[] = [
     // The kernel tables are masked everywhere; a root-only file is shut only to a sandbox that is
     // not host root (plan/compile.ts sandboxIdentity), which the status reports as partial.
     notExpected: (p, ctx, label) =>
-      ctx.uid !== 0 || label.includes('=/proc/')
+      hostRootAcknowledged(p, ctx) ??
+      (!p.namespaces.mount && ctx.backend === 'native' && label.endsWith('=/proc/keys')
+        ? "no mount namespace: nothing masks /proc/keys, which lists the caller's own keys (the status: proc partial)"
+        : undefined) ??
+      (ctx.uid !== 0 || label.includes('=/proc/')
         ? undefined
         : p.user.hostRoot
           ? 'user.hostRoot: the sandbox holds host root\u2019s file permissions'
@@ -368,12 +385,60 @@ export const PROBES: readonly ProbeSpec[] = [
             ? "gvisor runs a root caller's container as host root"
             : ctx.backend === 'runc'
               ? "runc runs a root caller's container as host root when it has writable binds (the battery's has one)"
-              : undefined,
+              : undefined),
     layers: {
       EACCES: 'file permissions (not host root) or Landlock',
       EPERM: 'capabilities',
       ENOENT: 'mount view (or absent on this kernel)',
       none: 'mount view (masked) or nothing to read',
+    },
+  },
+  // No-namespace mode: what a sandbox reaches by the host's own paths (issue 18).
+  {
+    name: 'proc-host-write',
+    attack: "open a host process's /proc knob for writing (oom_score_adj)",
+    args: { openat: [0n, 0n, 1n] },
+    layers: {
+      ENOENT: 'pid namespace',
+      EACCES: 'Landlock (read-only /proc) or file permissions',
+      EROFS: 'mount view (read-only)',
+    },
+  },
+  {
+    name: 'host-device',
+    attack: 'open a host device the policy does not list (another terminal, fuse, tun, kmsg)',
+    args: { openat: [0n, 0n, 0o4004002n] },
+    layers: {
+      ENOENT: 'mount view',
+      EACCES: 'Landlock (only the listed devices) or file permissions',
+      EPERM: 'capabilities',
+      ENXIO: 'kernel (no such device)',
+      ENODEV: 'kernel (no such device)',
+      own: "the sandbox kernel's own /dev (the host's devices are out of reach)",
+    },
+  },
+  {
+    name: 'host-tmp-write',
+    attack: "create a file in the host's /tmp",
+    args: { openat: [0n, 0n, 0o2000301n] },
+    layers: {
+      EACCES: "Landlock (the host's /tmp is out of reach)",
+      EROFS: 'mount view (read-only)',
+      private: 'mount view (a private tmpfs: nothing reached the host)',
+    },
+  },
+  {
+    name: 'unix-socket',
+    attack: 'connect to a host pathname UNIX socket (docker.sock, D-Bus, another sandbox)',
+    args: { socket: [1n, 0x80001n, 0n] },
+    notExpected: (p) =>
+      !p.namespaces.mount && p.acknowledge?.includes('unix-sockets')
+        ? 'the policy acknowledges unix-sockets: without a mount namespace no layer refuses connect()'
+        : undefined,
+    layers: {
+      ENOENT: 'mount view',
+      EACCES: 'file permissions',
+      ECONNREFUSED: 'mount view',
     },
   },
   {

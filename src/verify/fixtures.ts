@@ -7,6 +7,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import {
   accessSync,
   chmodSync,
+  chownSync,
   constants,
   copyFileSync,
   existsSync,
@@ -39,6 +40,10 @@ export interface Fixtures {
   abstract: Server
   abstractName: string
   writeTargets: string[]
+  /** Where host-tmp-write tries to create a file: the host's /tmp. */
+  tmpTarget: string
+  /** A pathname UNIX socket listening on the host (in the private directory, mode 0666). */
+  socketPath: string
   /** This run's private directory (0700, the caller's): see private-dir.ts. */
   privateDir: string
   /** Where setuid-plant plants (bound writable); checked on the host afterwards. */
@@ -92,12 +97,13 @@ export async function prepare(policy: ResolvedPolicy, home: string, cwd: string)
     .filter((d) => existsSync(d) && statSync(d).isDirectory())
     .filter((d) => !writable.some((b) => under(d, b.src)))
     .map((d) => join(d, stamp))
+  const tmpTarget = join('/tmp', stamp)
   const servers: { close(): void }[] = []
   const close = () => {
     sleeper.kill('SIGKILL')
     for (const s of servers) s.close()
     removePrivateDir(priv.dir)
-    for (const t of writeTargets) if (existsSync(t)) unlinkSync(t)
+    for (const t of [...writeTargets, tmpTarget]) if (existsSync(t)) unlinkSync(t)
   }
   const release = cleanupOnExit(close)
   try {
@@ -111,6 +117,12 @@ export async function prepare(policy: ResolvedPolicy, home: string, cwd: string)
     const abstract = createServer((s) => s.destroy())
     servers.push(abstract)
     await listen(abstract, { path: `\0${abstractName}` })
+    // Reachable by path for whoever may search the private directory (shareWithSandbox).
+    const socketPath = join(priv.dir, 'sock')
+    const unix = createServer((s) => s.destroy())
+    servers.push(unix)
+    await listen(unix, { path: socketPath })
+    chmodSync(socketPath, 0o666)
     const fixtures: Fixtures = {
       sleeper,
       tcp,
@@ -121,6 +133,8 @@ export async function prepare(policy: ResolvedPolicy, home: string, cwd: string)
       abstract,
       abstractName,
       writeTargets,
+      tmpTarget,
+      socketPath,
       privateDir: priv.dir,
       plantDir: priv.plantDir,
       ...(priv.secret ? { secret: priv.secret } : {}),
@@ -133,6 +147,32 @@ export async function prepare(policy: ResolvedPolicy, home: string, cwd: string)
     release()
     throw e
   }
+}
+
+/** Host devices the policy does not list that host-device tries to open: the host's terminals and
+ * the world-openable ones (each only where this host has it). */
+export function unlistedDevices(): string[] {
+  let pts: string[] = []
+  try {
+    pts = readdirSync('/dev/pts')
+      .filter((n) => /^\d+$/.test(n))
+      .slice(0, 3)
+      .map((n) => `/dev/pts/${n}`)
+  } catch {}
+  return [...pts, '/dev/fuse', '/dev/net/tun', '/dev/kmsg', '/dev/kvm', '/dev/vhost-vsock'].filter((d) =>
+    existsSync(d),
+  )
+}
+
+/** Without a mount namespace the sandbox reaches the fixtures by their host paths, as its own host
+ * ids: a root caller's sandbox runs as its id range (plan/compile.ts sandboxIdentity). The private
+ * directory lets that group search it (0710, never list it), and the plant directory becomes the
+ * sandbox's. The secret stays 0600 root's; no other host user gets in. */
+export function shareWithSandbox(fx: Fixtures, uid: number, gid: number): void {
+  if (process.getuid?.() !== 0 || uid === 0) return
+  chownSync(fx.privateDir, 0, gid)
+  chmodSync(fx.privateDir, 0o710)
+  chownSync(fx.plantDir, uid, gid)
 }
 
 /** Host files in the plant directory that kept a setuid or setgid bit (lstat: never followed). */

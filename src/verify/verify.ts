@@ -3,7 +3,7 @@
 // actually got through.
 import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { enforcedSeccompLayers } from '../plan/compile.js'
+import { callerContext, enforcedSeccompLayers, sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { run } from '../run/spawn.js'
 import { type Backend, runOnRuntime } from '../backends/runtime.js'
@@ -24,7 +24,9 @@ import {
   plantedSetuid,
   prepare,
   type ProbePaths,
+  shareWithSandbox,
   suidFixturePath,
+  unlistedDevices,
   withProbes,
 } from './fixtures.js'
 
@@ -155,6 +157,21 @@ function plan(
         else skip('preparing a root-only file needs root')
         for (const f of ROOT_ONLY_FILES) add(f, f)
         break
+      case 'proc-host-write':
+        add(String(fx.sleeper.pid), `/proc/${fx.sleeper.pid}/oom_score_adj`)
+        break
+      case 'host-device': {
+        const devices = unlistedDevices()
+        for (const d of devices) add(d, d)
+        if (!devices.length) skip('this host has none of the devices the probe tries')
+        break
+      }
+      case 'host-tmp-write':
+        add(fx.tmpTarget, '/tmp')
+        break
+      case 'unix-socket':
+        add(fx.socketPath, fx.socketPath)
+        break
       case 'fork-bomb':
         add(String(policy.limits.pids !== undefined ? policy.limits.pids + 50 : 1000))
         break
@@ -236,6 +253,7 @@ function hostVerdict(
   raw: RawResult,
   fx: Fixtures,
   spec: ProbeSpec,
+  backend: Backend,
 ): { outcome: Outcome; by?: string; detail?: string } | undefined {
   const kept = (landed: boolean, layer: string | undefined, detail?: string) => ({
     outcome: (landed ? 'escaped' : 'blocked') as Outcome,
@@ -247,6 +265,11 @@ function hostVerdict(
       return kept(existsSync(label.slice(name.length + 1)), spec.layers.private)
     case 'udp-host':
       return kept(fx.udpReceived, undefined)
+    case 'host-tmp-write':
+      return kept(existsSync(fx.tmpTarget), spec.layers.private)
+    case 'host-device':
+      // gVisor answers opens of its own /dev (fuse, tun) itself: no host device was opened.
+      return backend === 'gvisor' ? kept(false, spec.layers.own) : undefined
     case 'setuid-plant': {
       const planted = plantedSetuid(fx)
       return kept(
@@ -287,6 +310,15 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
   try {
     const backend = options.backend ?? 'native'
     const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup, backend }
+    if (!policy.namespaces.mount) {
+      const ids = sandboxIdentity(
+        policy,
+        callerContext(),
+        policy.user.uid ?? uid,
+        policy.user.gid ?? process.getgid?.() ?? 0,
+      )
+      shareWithSandbox(fx, ids.uid, ids.gid)
+    }
     const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
     const { argv, targets, skipped } = plan(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
@@ -333,7 +365,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
         })
         continue
       }
-      const host = hostVerdict(name, label, raw, fx, spec)
+      const host = hostVerdict(name, label, raw, fx, spec, backend)
       const outcome: Outcome = host?.outcome ?? raw.outcome
       let by = host?.by
       if (outcome === 'blocked') by ??= attribute(filter, spec, raw)

@@ -52,6 +52,7 @@ describe(
       const policy: Policy = {
         namespaces: NO_NAMESPACES,
         network: 'host',
+        acknowledge: ['unix-sockets'],
         filesystem: [
           { ro: { src: '/usr' } },
           { ro: { src: '/lib', optional: true } },

@@ -44,6 +44,8 @@ function fsPolicy(extra: Partial<Policy> = {}): Policy {
   return {
     namespaces: NO_NAMESPACES,
     network: 'host',
+    // No mount namespace: no layer guards pathname UNIX sockets, and Landlock is what is tested.
+    acknowledge: ['unix-sockets'],
     // Landlock alone is under test, for a caller as strong as it gets: root keeps root here.
     user: { hostRoot: true },
     filesystem: [

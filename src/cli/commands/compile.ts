@@ -4,7 +4,7 @@ import { CordonError } from '../../errors.js'
 import { callerContext, compilePlan } from '../../plan/compile.js'
 import { encodePlan } from '../../plan/encode.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { statementStatus } from '../../landlock/status.js'
+import { refuseUnenforced, statementStatus } from '../../landlock/status.js'
 import { MAX_ABI } from '../../landlock/rights.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { warn } from '../output.js'
@@ -57,6 +57,11 @@ export async function compileCommand(argv: string[]): Promise<number> {
   const ctx = { ...callerContext(), ...(command?.length ? { command } : {}) }
   const policy = policyFromFlags(values, positionals[0])
   const plan = compilePlan(policy, ctx)
+  // A plan runs without cordon's checks: a gap no layer closes, even on the best kernel, is refused here.
+  refuseUnenforced(
+    policy,
+    statementStatus(policy, MAX_ABI, undefined, { uid: ctx.uid, cgroup: { ok: true, why: '' } }),
+  )
   const unenforced = limitsWithoutSupervisor(policy, ctx.uid)
   if (unenforced.length && policy.requireLimits)
     throw new CordonError(

@@ -1,7 +1,7 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
 import { probeKernel } from '../../host/probe.js'
 import { cgroupAccess } from '../../cgroup/select.js'
-import { statementStatus } from '../../landlock/status.js'
+import { refuseUnenforced, statementStatus } from '../../landlock/status.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -49,6 +49,13 @@ export async function planCommand(argv: string[]): Promise<number> {
       (s.missing.length ? ` (missing ${s.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})` : ''),
   )
   const header = `statements on this host (Landlock ABI ${probe.landlock.abi}):`
-  process.stdout.write(`${describePlan(plan)}\n\n${header}\n${lines.join('\n')}\n`)
+  // What `cordon run` would say of it: a plan is printed even when the run would be refused.
+  let refusal = ''
+  try {
+    refuseUnenforced(policy, statements)
+  } catch (e) {
+    refusal = `\ncordon run would refuse this policy here: ${(e as Error).message}\n`
+  }
+  process.stdout.write(`${describePlan(plan)}\n\n${header}\n${lines.join('\n')}\n${refusal}`)
   return 0
 }

@@ -18,7 +18,8 @@ directory removed on every exit), a writable bind to plant setuid files in, the 
 /proc/PID/exe, the i386 and x32 entry points, privileged calls (mount, chroot, pivot_root,
 module loading, reboot, kexec, swapon, clock), kernel interfaces with a history of exploits
 (bpf, perf_event_open, io_uring, userfaultfd, keyctl), TIOCSTI, device nodes, a fork bomb and
-memory exhaustion. Each attack is reported blocked — with the layer that stopped it — or NOT
+memory exhaustion; and, for modes without a view, a host process's /proc knob, unlisted host
+devices, the host's /tmp and a pathname UNIX socket. Each attack is reported blocked — with the layer that stopped it — or NOT
 blocked. Privileged probes are made harmless: they use arguments that fail right after the
 permission check.
 
