@@ -1,0 +1,149 @@
+// A bind of `/` (or of any ancestor of /sys, /dev, /proc) shows more than files: the host's
+// kernel interfaces mounted below it — sysfs and its cgroupfs (a sandbox moving itself out of its
+// pids limit, raising pids.max), devtmpfs (the host's device nodes), the host's proc. None of that
+// is what `rw: /` means to ask for, so each kernel mount a bind reaches is kept from it unless
+// the view names it itself: sysfs and the rest read-only, devtmpfs a private /dev, proc a fresh
+// one. The run says loudly what such a wide bind still shows. Without a mount namespace a bind is
+// a Landlock rule on the host's tree, which cannot carve those out: a writable one is refused.
+import { readFileSync } from 'node:fs'
+import { posix } from 'node:path'
+import { CordonError } from '../errors.js'
+import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
+import type { ResolvedPolicy, ViewEntry } from './resolve.js'
+
+export interface KernelMount {
+  point: string
+  type: string
+}
+
+/** File systems that are the kernel's interfaces to the whole machine, not storage. */
+export const KERNEL_FS = new Set([
+  'sysfs',
+  'proc',
+  'devtmpfs',
+  'cgroup',
+  'cgroup2',
+  'debugfs',
+  'tracefs',
+  'securityfs',
+  'bpf',
+  'pstore',
+  'efivarfs',
+  'configfs',
+  'fusectl',
+  'binfmt_misc',
+  'devpts',
+  'mqueue',
+])
+
+const unescape = (s: string) =>
+  s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)))
+
+/** The host's kernel mounts, outermost only (cgroupfs under /sys goes with /sys). */
+export function hostKernelMounts(mountinfo?: string): KernelMount[] {
+  let text = mountinfo
+  if (text === undefined)
+    try {
+      text = readFileSync('/proc/self/mountinfo', 'utf8')
+    } catch {
+      text = ''
+    }
+  const all: KernelMount[] = []
+  for (const line of text.split('\n')) {
+    const [left, right] = line.split(' - ')
+    const point = left?.split(' ')[4]
+    const type = right?.split(' ')[0]
+    if (point && type && KERNEL_FS.has(type)) all.push({ point: unescape(point), type })
+  }
+  return all.filter((m) => !all.some((o) => o.point !== m.point && under(m.point, o.point)))
+}
+
+type Bind = Extract<ViewEntry, { kind: 'bind' }>
+
+const spec = (b: Bind) => `${b.readOnly ? 'ro' : 'rw'}: ${b.src}${b.src === b.dest ? '' : `:${b.dest}`}`
+
+const refuse = (message: string) =>
+  new CordonError('invalid_policy', `Invalid policy: ${message}`, {
+    issues: [{ code: 'conflict', path: ['filesystem'], message }],
+  })
+
+const shownAs = (x: ViewEntry): string =>
+  x.kind === 'bind'
+    ? x.readOnly
+      ? 'read-only'
+      : 'WRITABLE (named by the policy)'
+    : x.kind === 'dev'
+      ? 'private'
+      : x.kind === 'proc'
+        ? 'a fresh proc'
+        : x.kind === 'tmpfs'
+          ? 'a private tmpfs'
+          : x.kind
+
+/** The view with every kernel mount a wide bind reaches kept from it, and what to say. */
+export function guardWideBinds(
+  policy: ResolvedPolicy,
+  mounts: readonly KernelMount[] = hostKernelMounts(),
+): { filesystem: ViewEntry[]; warnings: string[] } {
+  const out = [...policy.filesystem]
+  const warnings: string[] = []
+  for (const e of policy.filesystem) {
+    if (e.kind !== 'bind') continue
+    const inside = mounts.find((m) => under(e.src, m.point))
+    if (inside && !e.readOnly)
+      warnings.push(
+        `${spec(e)} gives the sandbox write access to the host's ${inside.type} at ${inside.point}`,
+      )
+    const reached = mounts.filter((m) => m.point !== e.src && under(m.point, e.src))
+    if (!reached.length) continue
+    if (!policy.namespaces.mount) {
+      if (!e.readOnly)
+        throw refuse(
+          `${spec(e)} without the mount namespace is a Landlock rule on the host's whole tree under ${e.src}, ` +
+            `including ${reached.map((m) => m.point).join(', ')}; name the directories to write instead`,
+        )
+      continue
+    }
+    const kept: string[] = []
+    for (const m of reached) {
+      const dest = posix.join(e.dest, posix.relative(e.src, m.point))
+      // Named by the view itself, below this bind: the policy said what goes there.
+      const named = out.findLast(
+        (x) => x !== e && x.dest !== e.dest && under(x.dest, e.dest) && under(dest, x.dest),
+      )
+      if (named) {
+        kept.push(`${dest} ${shownAs(named)}`)
+        continue
+      }
+      if (m.type === 'devtmpfs') out.push({ kind: 'dev', dest })
+      else if (m.type === 'proc' && policy.namespaces.pid) out.push({ kind: 'proc', dest })
+      // Read-only and recursive: cgroupfs and the rest under /sys go with it.
+      else if (!e.readOnly || m.type === 'proc')
+        out.push({ kind: 'bind', src: m.point, dest, readOnly: true, optional: true })
+      else continue
+      kept.push(`${dest} ${shownAs(out.at(-1)!)}`)
+    }
+    if (e.idmap === false) continue // learn's and audit's own host view: no user statement
+    warnings.push(
+      `${spec(e)} is a wide bind: the sandbox sees${e.readOnly ? '' : ' and may write'} the host's whole tree under ` +
+        `${e.src} (/root, /home, /run's sockets… as far as its ids allow)` +
+        (kept.length ? `; kept from it: ${kept.join(', ')}` : ''),
+    )
+  }
+  return { filesystem: out, warnings }
+}
+
+/** The host side of a resolved policy: bind sources resolved (bind-sources.ts), kernel mounts
+ * kept from wide binds. Idempotent; run by resolution and again by compilePlan. */
+export function settleHostView(
+  policy: ResolvedPolicy,
+  host: HostPaths = realHostPaths,
+  mounts?: readonly KernelMount[],
+): ResolvedPolicy {
+  const resolved = { ...policy, filesystem: resolveBindSources(policy.filesystem, host) }
+  const { filesystem, warnings } = guardWideBinds(resolved, mounts)
+  const settled: ResolvedPolicy = { ...resolved, filesystem }
+  if (warnings.length) settled.warnings = warnings
+  else delete settled.warnings
+  return settled
+}
