@@ -39,8 +39,8 @@ export const KERNEL_FS = new Set([
 const unescape = (s: string) =>
   s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)))
 
-/** The host's kernel mounts, outermost only (cgroupfs under /sys goes with /sys). */
-export function hostKernelMounts(mountinfo?: string): KernelMount[] {
+/** Every mount of this mount namespace, in mountinfo's order (parents before children). */
+export function hostMounts(mountinfo?: string): KernelMount[] {
   let text = mountinfo
   if (text === undefined)
     try {
@@ -53,9 +53,38 @@ export function hostKernelMounts(mountinfo?: string): KernelMount[] {
     const [left, right] = line.split(' - ')
     const point = left?.split(' ')[4]
     const type = right?.split(' ')[0]
-    if (point && type && KERNEL_FS.has(type)) all.push({ point: unescape(point), type })
+    if (point && type) all.push({ point: unescape(point), type })
   }
+  return all
+}
+
+/** The host's kernel mounts, outermost only (cgroupfs under /sys goes with /sys). */
+export function hostKernelMounts(mountinfo?: string): KernelMount[] {
+  const all = hostMounts(mountinfo).filter((m) => KERNEL_FS.has(m.type))
   return all.filter((m) => !all.some((o) => o.point !== m.point && under(m.point, o.point)))
+}
+
+/** The mounts strictly below a read-only bind's source, each with its place in the view, that
+ * no deeper entry of the view covers: OCI runtimes before runc 1.2 make only the top of an
+ * `rbind,ro` mount read-only, so the bundle binds each of these read-only again. */
+export function readOnlySubmounts(
+  filesystem: readonly ViewEntry[],
+  b: Extract<ViewEntry, { kind: 'bind' }>,
+  mounts: readonly KernelMount[] = hostMounts(),
+): { src: string; dest: string }[] {
+  const seen = new Set<string>()
+  const kernel = mounts.filter((m) => KERNEL_FS.has(m.type))
+  return mounts.flatMap((m) => {
+    // Kernel mounts are kept by the view itself (guardWideBinds); autofs would mount on access.
+    if (m.point === b.src || !under(m.point, b.src) || m.type === 'autofs' || seen.has(m.point)) return []
+    if (kernel.some((k) => under(m.point, k.point))) return []
+    seen.add(m.point)
+    const dest = posix.join(b.dest, posix.relative(b.src, m.point))
+    const covered = filesystem.some(
+      (x) => x !== b && x.dest !== b.dest && under(x.dest, b.dest) && under(dest, x.dest),
+    )
+    return covered ? [] : [{ src: m.point, dest }]
+  })
 }
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>
@@ -117,10 +146,9 @@ export function guardWideBinds(
       }
       if (m.type === 'devtmpfs') out.push({ kind: 'dev', dest })
       else if (m.type === 'proc' && policy.namespaces.pid) out.push({ kind: 'proc', dest })
-      // Read-only and recursive: cgroupfs and the rest under /sys go with it.
-      else if (!e.readOnly || m.type === 'proc')
-        out.push({ kind: 'bind', src: m.point, dest, readOnly: true, optional: true })
-      else continue
+      // Read-only and recursive: cgroupfs and the rest under /sys go with it. Under a read-only
+      // bind too: an OCI runtime's `ro` may reach only the top of an rbind (runc 1.1).
+      else out.push({ kind: 'bind', src: m.point, dest, readOnly: true, optional: true })
       kept.push(`${dest} ${shownAs(out.at(-1)!)}`)
     }
     if (e.idmap === false) continue // learn's and audit's own host view: no user statement
