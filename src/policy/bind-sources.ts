@@ -67,8 +67,9 @@ const refuse = (message: string) =>
   })
 
 /** The real path of a bind's source under the rule above; a same-path symlink (/bin -> usr/bin)
- * stays as named: the view reproduces it as a symlink (mounts/view.ts). */
-export function resolveSource(b: Bind, host: HostPaths, writable: readonly string[]): string {
+ * stays as named when there is a view: it reproduces it as a symlink (mounts/view.ts), resolved
+ * inside the view. Without one the bind is a Landlock rule, which would follow it on the host. */
+export function resolveSource(b: Bind, host: HostPaths, writable: readonly string[], view = true): string {
   const named = b.src
   let rest = named.split('/').filter(Boolean)
   let real = '/'
@@ -81,7 +82,7 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
       real = next
       continue
     }
-    if (!rest.length && !links.length && next === named && b.dest === named) return named
+    if (view && !rest.length && !links.length && next === named && b.dest === named) return named
     const target = host.readlink(next)
     const what = `the bind source ${named} passes through the symlink ${next} -> ${target}`
     if (!b.readOnly)
@@ -118,14 +119,15 @@ function maskedHostPaths(entries: readonly ViewEntry[]): string[] {
 export function resolveBindSources(
   entries: readonly ViewEntry[],
   host: HostPaths = realHostPaths,
+  view = true,
 ): ViewEntry[] {
   // Writable sources first, without symlinks: a read-only link inside one is not trusted.
   const writable = entries.flatMap((e) =>
-    e.kind === 'bind' && !e.readOnly ? [resolveSource(e, host, [])] : [],
+    e.kind === 'bind' && !e.readOnly ? [resolveSource(e, host, [], view)] : [],
   )
   const resolved = entries.map((e): ViewEntry => {
     if (e.kind !== 'bind' || e.src === '/dev/null') return e
-    const src = resolveSource(e, host, writable)
+    const src = resolveSource(e, host, writable, view)
     return src === e.src ? e : { ...e, src }
   })
   const masked = maskedHostPaths(resolved)

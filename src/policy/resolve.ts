@@ -303,7 +303,8 @@ function checkCoherence(p: ResolvedPolicy): void {
       )
     // The view's root is a private tmpfs the launcher builds and makes read-only: only a bind
     // can replace it (`ro: /`, `rw: /`); anything else there would be dropped without a word.
-    if (e.dest === '/' && e.kind !== 'bind')
+    // (`mkdir: /` is a no-op learned policies write for a working directory of /.)
+    if (e.dest === '/' && e.kind !== 'bind' && e.kind !== 'mkdir')
       add(
         ['filesystem', i, e.kind],
         `\`${e.kind}: /\` cannot be honoured: the view's root is cordon's own read-only tmpfs; ` +

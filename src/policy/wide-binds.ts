@@ -154,7 +154,8 @@ export function guardWideBinds(
     if (e.idmap === false) continue // learn's and audit's own host view: no user statement
     warnings.push(
       `${spec(e)} is a wide bind: the sandbox sees${e.readOnly ? '' : ' and may write'} the host's whole tree under ` +
-        `${e.src} (/root, /home, /run's sockets… as far as its ids allow)` +
+        `${e.src} (/root, /home, /run's sockets… as far as its ids allow` +
+        (e.readOnly ? ')' : "; a root caller's sandbox writes there as the files' owners, root included)") +
         (kept.length ? `; kept from it: ${kept.join(', ')}` : ''),
     )
   }
@@ -168,7 +169,10 @@ export function settleHostView(
   host: HostPaths = realHostPaths,
   mounts?: readonly KernelMount[],
 ): ResolvedPolicy {
-  const resolved = { ...policy, filesystem: resolveBindSources(policy.filesystem, host) }
+  const resolved = {
+    ...policy,
+    filesystem: resolveBindSources(policy.filesystem, host, policy.namespaces.mount),
+  }
   const { filesystem, warnings } = guardWideBinds(resolved, mounts)
   const settled: ResolvedPolicy = { ...resolved, filesystem }
   if (warnings.length) settled.warnings = warnings

@@ -53,7 +53,7 @@ const bind = (src: string, dest = src, readOnly = true): ViewEntry => ({
 })
 
 describe('bind sources resolve without planted symlinks', () => {
-  const cases: { name: string; view: ViewEntry[]; want: RegExp | ViewEntry[] }[] = [
+  const cases: { name: string; view: ViewEntry[]; want: RegExp | ViewEntry[]; noView?: true }[] = [
     {
       name: 'a writable bind never passes through a symlink, even root’s',
       view: [bind('/srv/p/cfg/cron.d', '/x', false)],
@@ -90,6 +90,12 @@ describe('bind sources resolve without planted symlinks', () => {
       want: [bind('/lib')],
     },
     {
+      name: 'without a view a same-path link is a Landlock rule on its target: judged like any other',
+      view: [bind('/home/u/p/cfg')],
+      noView: true,
+      want: /owned by uid 1000/,
+    },
+    {
       name: 'masks follow the host path wherever another bind shows it',
       view: [bind('/etc'), { kind: 'mask', dest: '/etc/shadow' }, bind('/srv/p/cfg', '/cfg')],
       want: [
@@ -102,7 +108,7 @@ describe('bind sources resolve without planted symlinks', () => {
   ]
   for (const c of cases)
     test(c.name, () => {
-      if (c.want instanceof RegExp) assert.throws(() => resolveBindSources(c.view, host), c.want)
+      if (c.want instanceof RegExp) assert.throws(() => resolveBindSources(c.view, host, !c.noView), c.want)
       else {
         assert.deepEqual(resolveBindSources(c.view, host), c.want)
         assert.deepEqual(resolveBindSources(c.want, host), c.want, 'idempotent')
