@@ -4,10 +4,10 @@
 // is what `rw: /` means to ask for, so each kernel mount a bind reaches is kept from it unless
 // the view names it itself: sysfs and the rest read-only, devtmpfs a private /dev, proc a fresh
 // one. The run says loudly what such a wide bind still shows. Without a mount namespace a bind is
-// a Landlock rule on the host's tree, which cannot carve those out: a writable one is refused.
-import { readFileSync } from 'node:fs'
+// a Landlock rule on the host's tree, which cannot leave a subtree out: a writable one becomes a
+// rule per entry beside the kernel mounts, and read-only ones on them.
+import { readdirSync, readFileSync } from 'node:fs'
 import { posix } from 'node:path'
-import { CordonError } from '../errors.js'
 import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
 import type { ResolvedPolicy, ViewEntry } from './resolve.js'
 
@@ -91,10 +91,24 @@ type Bind = Extract<ViewEntry, { kind: 'bind' }>
 
 const spec = (b: Bind) => `${b.readOnly ? 'ro' : 'rw'}: ${b.src}${b.src === b.dest ? '' : `:${b.dest}`}`
 
-const refuse = (message: string) =>
-  new CordonError('invalid_policy', `Invalid policy: ${message}`, {
-    issues: [{ code: 'conflict', path: ['filesystem'], message }],
+const listDir = (dir: string): string[] => {
+  try {
+    return readdirSync(dir).sort()
+  } catch {
+    return []
+  }
+}
+
+/** A writable bind's source as one same-path bind per entry beside the kernel mounts it reaches,
+ * which become read-only binds themselves (no mount namespace: Landlock rules on host paths). */
+function splitAround(b: Bind, kernel: readonly KernelMount[], list: (dir: string) => string[]): Bind[] {
+  return list(b.src).flatMap((name) => {
+    const src = posix.join(b.src, name)
+    if (kernel.some((k) => k.point === src)) return [{ ...b, src, dest: src, readOnly: true, optional: true }]
+    if (kernel.some((k) => under(k.point, src))) return splitAround({ ...b, src, dest: src }, kernel, list)
+    return [{ ...b, src, dest: src, optional: true }]
   })
+}
 
 const shownAs = (x: ViewEntry): string =>
   x.kind === 'bind'
@@ -113,6 +127,7 @@ const shownAs = (x: ViewEntry): string =>
 export function guardWideBinds(
   policy: ResolvedPolicy,
   mounts: readonly KernelMount[] = hostKernelMounts(),
+  list: (dir: string) => string[] = listDir,
 ): { filesystem: ViewEntry[]; warnings: string[] } {
   const out = [...policy.filesystem]
   const warnings: string[] = []
@@ -126,11 +141,15 @@ export function guardWideBinds(
     const reached = mounts.filter((m) => m.point !== e.src && under(m.point, e.src))
     if (!reached.length) continue
     if (!policy.namespaces.mount) {
-      if (!e.readOnly)
-        throw refuse(
-          `${spec(e)} without the mount namespace is a Landlock rule on the host's whole tree under ${e.src}, ` +
-            `including ${reached.map((m) => m.point).join(', ')}; name the directories to write instead`,
-        )
+      if (e.readOnly) continue
+      // A Landlock rule cannot leave a subtree out: the rule becomes one per entry beside the
+      // kernel mounts, which get read-only ones (a new top-level entry cannot be created).
+      const split = splitAround(e, reached, list)
+      out.splice(out.indexOf(e), 1, ...split)
+      warnings.push(
+        `${spec(e)} without a mount namespace is a Landlock rule on each entry under ${e.src} (/root, /home, ` +
+          `/run's sockets… as far as the sandbox's ids allow); read-only: ${reached.map((m) => m.point).join(', ')}`,
+      )
       continue
     }
     const kept: string[] = []
