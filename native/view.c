@@ -3,7 +3,8 @@
  * The host root is first pivoted to /oldroot inside a scratch tmpfs, so that every source is
  * resolved with openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
  * new root: absolute symlinks on either side resolve where they were meant to, and nothing a
- * destination path contains can reach back into the host. Mounts are cloned detached
+ * destination path contains can reach back into the host. Bind sources come resolved to their
+ * real paths and are opened with RESOLVE_NO_SYMLINKS too (open_source). Mounts are cloned detached
  * (open_tree), given their attributes recursively (mount_setattr), then attached (move_mount).
  */
 #define _GNU_SOURCE
