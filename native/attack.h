@@ -1,5 +1,5 @@
 /* The escape battery's shared pieces (attack.c runs the probes; attack-files.c holds the
- * probes on files: setuid planting and device-node metadata). */
+ * probes on files: setuid planting and device-node metadata; attack-net.c the network side doors). */
 #ifndef CORDON_ATTACK_H
 #define CORDON_ATTACK_H
 
@@ -19,5 +19,17 @@ struct result p_read(const char *path);
 struct result p_setuid_plant(const char *dir);
 /* chmod, chown and utimensat on /dev/null, /dev/zero and /dev/full, to the values they have. */
 struct result p_device_metadata(const char *arg);
+
+/* Network side doors and the terminal guard's high bits (attack-net.c); ARG is a host TCP port. */
+struct result p_tcp_fastopen(const char *arg);
+struct result p_tcp_fastopen6(const char *arg);
+struct result p_tcp_fastopen_sendmsg(const char *arg);
+struct result p_tcp_fastopen_sendmmsg(const char *arg);
+struct result p_tcp_fastopen_connect(const char *arg);
+struct result p_listen_autobind(const char *arg);
+struct result p_mptcp_connect(const char *arg);
+struct result p_vsock(const char *arg);
+struct result p_net_families(const char *arg);
+struct result p_tiocsti_high_bits(const char *arg);
 
 #endif

@@ -70,22 +70,63 @@ static void put_raw(struct line *l, const char *s)
 	put(l, s, strlen(s));
 }
 
-/* Paths are bytes, not UTF-8: anything outside printable ASCII is \u-escaped. */
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when the bytes there are not one:
+ * overlong forms, surrogates and code points past U+10FFFF are invalid (RFC 3629). */
+static size_t utf8_sequence(const unsigned char *p, uint32_t *cp)
+{
+	size_t len;
+	uint32_t min;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2, min = 0x80, *cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3, min = 0x800, *cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4, min = 0x10000, *cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		/* A NUL ends the string: it is never a continuation byte, so no read past it. */
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (p[i] & 0x3f);
+	}
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Paths are bytes, not UTF-8. Valid UTF-8 passes through as it is, so `café` stays `café`;
+ * each byte that is not part of valid UTF-8 becomes the lone surrogate U+DC80..U+DCFF (PEP
+ * 383's surrogateescape). No valid UTF-8 text contains a surrogate, so the escape is
+ * reversible: src/run/path-bytes.ts turns the string back into the exact bytes. Controls, C1
+ * controls and the Unicode line separators are \u-escaped so a line stays one line.
+ */
 static void put_json_string(struct line *l, const char *s)
 {
 	put(l, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		char esc[8];
-		if (*p == '"' || *p == '\\') {
+		uint32_t cp = *p;
+		size_t len = *p < 0x80 ? 1 : utf8_sequence(p, &cp);
+		if (len == 0) {
+			snprintf(esc, sizeof esc, "\\udc%02x", *p);
+			put(l, esc, 6);
+			p++;
+			continue;
+		}
+		if (cp == '"' || cp == '\\') {
 			esc[0] = '\\';
-			esc[1] = (char)*p;
+			esc[1] = (char)cp;
 			put(l, esc, 2);
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029) {
+			snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
 			put(l, esc, 6);
 		} else {
-			put(l, (const char *)p, 1);
+			put(l, (const char *)p, len);
 		}
+		p += len;
 	}
 	put(l, "\"", 1);
 }

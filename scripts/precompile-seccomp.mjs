@@ -11,14 +11,7 @@ const { compileSeccomp } = await lib('seccomp/compile.js')
 const { entryPoints } = await lib('seccomp/arch.js')
 const { SECCOMP_PROFILES } = await lib('seccomp/profiles.js')
 const { PRECOMPILED_FILE } = await lib('seccomp/precompiled.js')
-const { SECCOMP_EXTRAS } = await lib('plan/compile.js')
-
-// Each profile alone and with the layers the compiler adds (tcp statements, host network), in
-// the order it appends them (no-setid is always there, last).
-const EXTRA_SETS = [[], ['tcp-only'], ['host-network'], ['tcp-only', 'host-network']].map((s) => [
-  ...s,
-  'no-setid',
-])
+const { SECCOMP_EXTRAS, PRECOMPILED_EXTRA_SETS: EXTRA_SETS } = await lib('plan/compile.js')
 
 const out = {}
 for (const arch of ['x64', 'arm64', 'riscv64'])

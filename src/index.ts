@@ -13,6 +13,7 @@ export { type PolicySource, type ResolvedPolicy, resolveLayers, resolvePolicy } 
 export type { FilesystemEntry, Policy } from './policy/schema.js'
 export { describeStepError, type SandboxEvent } from './run/events.js'
 export { escapeControl } from './run/escape.js'
+export { hasEscapedBytes, pathBytes, pathFromBytes } from './run/path-bytes.js'
 export {
   DEFAULT_MAX_BUFFER,
   type ExitResult,

@@ -9,6 +9,7 @@ import {
   type StatementStatus,
   statementStatus,
 } from '../landlock/status.js'
+import { CordonError } from '../errors.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type Backend, remappable, RUNTIMES } from './runtime.js'
 
@@ -54,4 +55,35 @@ function hostRootInBundle(s: StatementStatus, title: string, backend: string): S
   const missing = [...s.missing.filter((m) => m.layer !== 'id range'), { layer: 'id range', why }]
   const enforcedBy = s.enforcedBy.filter((l) => l !== 'id range')
   return { ...s, enforcedBy, missing, status: enforcedBy.length ? 'partial' : 'none' }
+}
+
+/** Whether the policy accepts TCP port statements that no layer enforces. For the lead: wire this
+ * to the `acknowledge:` field (branch nons, landlock/status.ts ACKNOWLEDGED_BY), e.g. a word
+ * `tcp-ports`; until then no policy can accept the gap, and such a run is refused. */
+export const acknowledgesTcpGap = (policy: ResolvedPolicy): boolean =>
+  (policy as { acknowledge?: readonly string[] }).acknowledge?.includes('tcp-ports') ?? false
+
+/** The `tcp` statements a backend run enforces with no layer: runc and gVisor have no Landlock,
+ * and seccomp alone judges no port (seccomp/network.ts tcpStatementLayers). */
+export function unenforcedTcp(policy: ResolvedPolicy, statements: StatementStatus[]): StatementStatus[] {
+  if (acknowledgesTcpGap(policy)) return []
+  return statements.filter((s) => s.status === 'none' && s.statement.startsWith('tcp '))
+}
+
+/** `run` refuses a policy that `verify` would fail for an attack it promises to stop (DESIGN.md):
+ * on runc and gVisor, every port of a `tcp` statement would connect and bind. */
+export function refuseUnenforcedTcp(
+  policy: ResolvedPolicy,
+  statements: StatementStatus[],
+  backend: Backend,
+): void {
+  const gaps = unenforcedTcp(policy, statements)
+  if (!gaps.length) return
+  throw new CordonError(
+    'invalid_policy',
+    `Refused: no layer enforces \`${gaps[0]!.statement}\` on --backend ${backend} ` +
+      `(${gaps[0]!.missing.map((m) => m.why).join('; ')}): every TCP port would connect and bind. ` +
+      'Use --backend native (Landlock judges the ports), or drop the tcp statements (network: none, loopback or host)',
+    { issues: gaps.map((g) => ({ code: 'conflict', path: ['tcp'], message: g.statement })) },
+  )
 }

@@ -1,5 +1,6 @@
 // Small, synchronous helpers for cgroup files (they are tiny and live in kernel memory).
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { CordonError } from '../errors.js'
 import { processExists } from '../host/process.js'
 
 export function read(path: string): string {
@@ -40,6 +41,24 @@ export function write(path: string, value: string | number): void {
   writeFileSync(path, String(value))
 }
 
+/** Writes a cpuset; the kernel's ERANGE or EINVAL (CPUs this host lacks) becomes an error that
+ * names the limit and the CPUs there are. */
+export function writeCpuset(path: string, cpus: string): void {
+  try {
+    write(path, cpus)
+  } catch (e) {
+    let online = 'unknown'
+    try {
+      online = read('/sys/devices/system/cpu/online')
+    } catch {}
+    throw new CordonError(
+      'invalid_policy',
+      `limits.cpuset (--cpuset) ${cpus}: the kernel refused it (${(e as NodeJS.ErrnoException).code ?? 'error'}); ` +
+        `this host's CPUs are ${online}`,
+    )
+  }
+}
+
 export function procs(dir: string): number[] {
   try {
     return read(`${dir}/cgroup.procs`).split('\n').filter(Boolean).map(Number)
@@ -73,10 +92,12 @@ export function groupName(seq: number): string {
 }
 
 /**
- * Removes the empty groups under `parent` whose supervisor is gone. A supervisor killed with
- * SIGKILL cannot remove its group (its sandbox dies with it: PR_SET_PDEATHSIG), so the next
- * sandbox cleans up. A group whose creator's pid was reused, or that still holds processes,
- * is left alone.
+ * Clears the groups under `parent` whose supervisor is gone. A supervisor killed with SIGKILL
+ * cannot remove its group; its sandbox dies with it (PR_SET_PDEATHSIG) unless the sandbox was
+ * frozen, in which case the pending SIGKILL waits (cgroup v1 freezes even fatal signals), in D
+ * state, for good. So the next cordon command kills what is left and thaws the group, letting
+ * the processes die, then removes it. A group whose creator's pid is alive (the creator, or a
+ * reuse of its pid) is left alone.
  */
 export function removeOrphans(parent: string): void {
   let names: string[]
@@ -89,10 +110,29 @@ export function removeOrphans(parent: string): void {
     const creator = /^run-(\d+)-\d+-\d+$/.exec(name)?.[1]
     if (!creator || Number(creator) === process.pid || processExists(Number(creator))) continue
     const dir = `${parent}/${name}`
-    if (procs(dir).length) continue
+    if (procs(dir).length) killFrozenOrphan(dir)
     try {
       rmdirSync(dir)
-    } catch {} // EBUSY: a process joined meanwhile; ENOENT: someone else removed it
+    } catch {} // EBUSY: a process is still dying; ENOENT: someone else removed it
+  }
+}
+
+/** SIGKILL to every process of an orphaned group, then thaw it (v1 freezer.state, v2
+ * cgroup.freeze) so the signals land; waits a bounded time for the group to empty. */
+function killFrozenOrphan(dir: string): void {
+  for (let round = 0; round < 5 && procs(dir).length; round++) {
+    for (const pid of procs(dir))
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    for (const [file, thawed] of [
+      ['freezer.state', 'THAWED'],
+      ['cgroup.freeze', '0'],
+    ] as const)
+      try {
+        write(`${dir}/${file}`, thawed)
+      } catch {} // not this hierarchy's file
+    waitFor(() => procs(dir).length === 0, 200)
   }
 }
 

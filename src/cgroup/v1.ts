@@ -10,6 +10,7 @@ import {
   readNumber,
   removeDir,
   removeOrphans,
+  writeCpuset,
   waitFor,
   withLimits,
   write,
@@ -60,11 +61,14 @@ export class CgroupV1Driver implements CgroupDriver {
       ...(limits.cpuset ? ['cpuset'] : []),
       ...(limits.ioWeight !== undefined ? ['blkio'] : []),
     ].filter((c) => this.mounts[c])
+    // Orphans are swept in the freezer hierarchy first: thawing there lets their processes die,
+    // so the other hierarchies' groups are empty by the time they are swept.
+    for (const c of ['freezer', ...used.filter((c) => c !== 'freezer')])
+      if (this.mounts[c] && existsSync(`${this.mounts[c]}/cordon`)) removeOrphans(`${this.mounts[c]}/cordon`)
     const dirs: Record<string, string> = {}
     for (const c of used) {
       const parent = `${this.mounts[c]}/cordon`
       mkdirSync(parent, { recursive: true })
-      removeOrphans(parent)
       if (c === 'cpuset' && !read(`${parent}/cpuset.cpus`)) {
         // cpuset children start empty: inherit the root's, or nothing can join.
         write(`${parent}/cpuset.cpus`, read(`${this.mounts[c]}/cpuset.cpus`))
@@ -115,7 +119,7 @@ export class CgroupV1 implements Cgroup {
     }
     if (l.cpuset !== undefined && d.cpuset) {
       write(`${d.cpuset}/cpuset.mems`, read(`${d.cpuset}/../cpuset.mems`))
-      write(`${d.cpuset}/cpuset.cpus`, l.cpuset)
+      writeCpuset(`${d.cpuset}/cpuset.cpus`, l.cpuset)
     }
   }
 

@@ -10,6 +10,7 @@ import {
   readWords,
   removeDir,
   removeOrphans,
+  writeCpuset,
   waitFor,
   withLimits,
   write,
@@ -68,7 +69,7 @@ export class CgroupV2 implements Cgroup {
     if (l.cpus !== undefined)
       write(`${d}/cpu.max`, `${Math.max(1000, Math.round(l.cpus * PERIOD_US))} ${PERIOD_US}`)
     if (l.cpuWeight !== undefined) write(`${d}/cpu.weight`, l.cpuWeight)
-    if (l.cpuset !== undefined) write(`${d}/cpuset.cpus`, l.cpuset)
+    if (l.cpuset !== undefined) writeCpuset(`${d}/cpuset.cpus`, l.cpuset)
     if (l.ioWeight !== undefined) write(`${d}/io.weight`, `default ${l.ioWeight}`)
   }
 

@@ -15,7 +15,7 @@ export function parseCommand<const O extends Options>(
   help: string,
 ): Parsed<O> | undefined {
   const parsed = parseArgs({
-    args: argv,
+    args: joinNegativeValues(argv, options),
     options: { ...options, ...HELP_OPTION },
     strict: true,
     allowPositionals: true,
@@ -25,4 +25,24 @@ export function parseCommand<const O extends Options>(
     return undefined
   }
   return parsed as Parsed<O>
+}
+
+/**
+ * `--memory -1` would be read as an option named 1 (parseArgs: "argument is ambiguous"): a
+ * string option followed by what looks like a negative number takes it as its value, so the
+ * option's own check says what is wrong with it. Nothing after `--` is touched.
+ */
+export function joinNegativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') return [...out, ...argv.slice(i)]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    const next = argv[i + 1]
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
 }

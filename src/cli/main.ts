@@ -93,11 +93,17 @@ Examples:
   cordon compile policy.yaml -o app.plan && cordon-exec app.plan -- ./app
 `
 
-/** Exit status for a failure before the command ran: 2 for bad input outside `run`, else 125. */
+/** Commands whose exit status is the program's: any status of cordon's own could be mistaken
+ * for the program's, so all of them are 125 (as env, timeout and chroot do). */
+const RUNS_A_PROGRAM = new Set(['run', 'learn'])
+
+/** Exit status for bad input: 2, or 125 where the status is otherwise the program's. */
+const usageStatus = (command: string) => (RUNS_A_PROGRAM.has(command) ? 125 : 2)
+
+/** Exit status for a failure before the command ran (README: "Exit status"). */
 function failureStatus(error: CordonError, command: string): number {
-  if (command === 'run') return 125
   return error.code === 'invalid_policy' || error.code === 'invalid_usage' || error.code === 'invalid_rules'
-    ? 2
+    ? usageStatus(command)
     : 125
 }
 
@@ -127,14 +133,41 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await (await command.load())(rest)
   } catch (error) {
     if (error instanceof CordonError) {
-      warn(error.message)
+      // One escaped line each: a policy error lists its problems on lines of their own.
+      for (const line of error.message.split('\n')) warn(line)
       process.exitCode = failureStatus(error, name)
     } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
       warn(`${error.message}; see cordon ${name} --help`)
-      process.exitCode = name === 'run' ? 125 : 2
+      process.exitCode = usageStatus(name)
+    } else if (isFsError(error)) {
+      warn(describeFsError(error))
+      process.exitCode = usageStatus(name)
     } else {
       warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
       process.exitCode = 125
     }
   }
+}
+
+/** An error of a file the user named (an -o output, a --policy input): fs errors carry the
+ * path and the call. */
+function isFsError(e: unknown): e is NodeJS.ErrnoException & { path: string } {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).path === 'string' && 'syscall' in e
+}
+
+const FS_REASONS: Record<string, string> = {
+  ENOENT:
+    'it, or a directory on the way to it, does not exist; cordon does not create directories: make it first',
+  EACCES: 'permission denied; pick a path you can write',
+  EPERM: 'not permitted; pick a path you can write',
+  EISDIR: 'it is a directory; give a file name',
+  ENOTDIR: 'a part of the path is not a directory',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EEXIST: 'it already exists',
+}
+
+function describeFsError(e: NodeJS.ErrnoException & { path: string }): string {
+  const reason = FS_REASONS[e.code ?? ''] ?? e.message
+  return `${e.path}: ${reason} (${e.code ?? e.syscall})`
 }

@@ -2,6 +2,7 @@
 import { CordonError } from '../errors.js'
 import type { LineWriter } from '../monitor/channel.js'
 import type { MonitorSession } from '../monitor/session.js'
+import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { warn } from './output.js'
 
@@ -17,16 +18,19 @@ export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top o
       --no-default-rules only the --rules files
       --alert DEST       where alerts go (repeatable; default stderr, and the events channel when
                          there is one): stderr, json (JSON lines on the events channel, see
-                         --events), file:PATH, webhook:URL, syslog, syslog:HOST:PORT,
-                         syslog:unix:PATH. Each rule alerts at most 20 times per 10 s per
-                         sandbox (its \`throttle\`); the rest are counted and summarized
-      --metrics ADDR     serve Prometheus metrics at http://ADDR/metrics ([HOST]:PORT)`
+                         --events), file:PATH, webhook:URL, syslog, syslog:HOST:PORT (UDP),
+                         syslog:tcp:HOST:PORT, syslog:unix:PATH. Each rule alerts at most
+                         20 times per 10 s per sandbox (its \`throttle\`); the rest are
+                         counted and summarized
+      --metrics ADDR     serve Prometheus metrics at http://ADDR/metrics ([HOST]:PORT); an
+                         ended sandbox's series stay 5 minutes, then go`
 
 export interface MonitorFlags {
   rules?: string[] | undefined
   'no-default-rules'?: boolean | undefined
   alert?: string[] | undefined
   metrics?: string | undefined
+  'metrics-linger'?: string | undefined
 }
 
 /** Where a session's JSON alerts go (the events channel), and whether a person reads stderr. */
@@ -61,6 +65,21 @@ export async function openSession(
       `metrics at http://${values.metrics?.replace(/:\d+$/, '') || 'localhost'}:${session.metricsPort}/metrics`,
     )
   return session
+}
+
+/** --metrics-linger in milliseconds (0 when not given). */
+export function metricsLinger(values: MonitorFlags): number {
+  const text = values['metrics-linger']
+  if (text === undefined) return 0
+  const ms = parseDuration(text)
+  if (!Number.isFinite(ms))
+    throw new CordonError(
+      'invalid_usage',
+      `--metrics-linger ${text}: expected a duration such as 30s, 2m or 500ms`,
+    )
+  if (values.metrics === undefined)
+    throw new CordonError('invalid_usage', '--metrics-linger needs --metrics ADDR (what would it serve?)')
+  return ms
 }
 
 /** --watch values: comma-separated syscall names, checked against the tables. */

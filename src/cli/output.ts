@@ -17,5 +17,13 @@ export function paint(stream: NodeJS.WriteStream) {
  * The message is escaped (escapeControl): it may carry paths or names from the sandbox, and it
  * must stay one line that cannot drive the terminal; `color` paints it after escaping. */
 export function warn(message: string, color: (s: string) => string = (s) => s): void {
+  if (quiet && message.startsWith('warning:')) return
   process.stderr.write(`cordon: ${color(escapeControl(message))}\n`)
+}
+
+let quiet = false
+
+/** --quiet: warnings (lines starting `warning:`) are dropped; errors and alerts still print. */
+export function setQuiet(on: boolean): void {
+  quiet = on
 }

@@ -211,7 +211,7 @@ export function ociConfig(
   if (policy.tcp && policy.network !== 'none')
     gaps.push({
       statement: 'tcp ports',
-      why: 'only Landlock restricts ports; the seccomp TCP-only rule is kept',
+      why: 'only Landlock restricts ports; seccomp still refuses non-TCP sockets, fast open and (with no bind port) listen()',
     })
   if (policy.limits.timeoutMs !== undefined)
     gaps.push({

@@ -3,6 +3,7 @@
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
 import { sizeWord } from '../policy/schema.js'
+import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
 
@@ -54,10 +55,10 @@ export function statementStatus(
     out.push(judge(`landlock path ${p.path}`, [ll(1, 'filesystem rules')]))
   if (policy.tcp)
     out.push(
-      judge(`tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]`, [
-        ll(4, 'TCP port rules'),
-        { layer: 'seccomp', ok: true, why: '' },
-      ]),
+      judge(
+        `tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]`,
+        tcpStatementLayers(policy, ll(4, 'TCP port rules')),
+      ),
     )
   for (const scope of policy.landlock.scopes)
     out.push(
@@ -71,7 +72,11 @@ export function statementStatus(
   // `network: host` asks for no isolation, so there is nothing to enforce.
   if (policy.network !== 'host')
     out.push(
-      judge(`network ${policy.network}`, [{ layer: 'net namespace', ok: ns.net, why: 'no net namespace' }]),
+      judge(`network ${policy.network}`, [
+        { layer: 'net namespace', ok: ns.net, why: 'no net namespace' },
+        // Families the namespace does not hold (vsock, Bluetooth…): seccomp/network.ts.
+        { layer: 'seccomp', ok: true, why: '' },
+      ]),
     )
   if (limits?.uid === 0) out.push(identityStatus(policy))
   if (limits) out.push(...limitStatus(policy, limits))

@@ -51,7 +51,7 @@ export class MonitorSession {
       ...(options.rules ?? []).map((f) => resolve(f)),
     ]
     this.rules = loadRules(this.files)
-    const context = options.json ? { json: options.json } : {}
+    const context = { ...(options.json ? { json: options.json } : {}), log: this.log }
     this.sinks = (options.alerts?.length ? options.alerts : ['stderr']).map((spec) =>
       parseSink(spec, context),
     )
@@ -179,6 +179,7 @@ export class MonitorSession {
     const lines = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY })
     lines.on('line', (line) => this.handle(record.id, parseEvent(line)))
     const detach = () => {
+      this.metrics?.end(record.id)
       this.monitor.detach(record.id)
       this.detachers.delete(record.id)
       socket.destroy()

@@ -1,12 +1,14 @@
 // Where alerts go: stderr (a line a person reads), the events channel (JSON lines on the
 // caller's --events file or descriptor, never the program's stdout), a file (JSON lines), an
 // HTTP webhook (POST JSON, retried with backoff from a bounded queue) and syslog (one long-lived
-// logger(1) fed on its stdin, or RFC 5424 over UDP). No sink ever blocks the monitor or holds
+// logger(1) fed on its stdin, or RFC 5424 over UDP or TCP with RFC 6587 framing). No sink ever blocks the monitor or holds
 // unbounded memory: each send() only queues, up to a bound, and counts what it drops. Every
 // human-readable line goes through escapeControl and every JSON line through jsonLine, so no
 // byte the sandbox controls can end a line, forge one, or drive a terminal.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
+import { statSync } from 'node:fs'
+import { connect as connectTcp, isIP, type Socket } from 'node:net'
 import { hostname } from 'node:os'
 import type { Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
@@ -181,53 +183,75 @@ const SEVERITY: Record<Priority, number> = {
 }
 const FACILITY_AUTHPRIV = 10
 
+/**
+ * One RFC 5424 message for every transport: `<PRI>1 TIMESTAMP HOST cordon PID alert - MSG`.
+ * No structured data: an SD-ID needs an IANA private enterprise number, which cordon does not
+ * have (32473 is reserved for documentation, RFC 5612), and the priority is already in PRI.
+ * MSG is the escaped alert text, so one alert is always exactly one message.
+ */
 export function syslogLine(a: Alert, host = hostname()): string {
-  const pri = FACILITY_AUTHPRIV * 8 + SEVERITY[a.priority]
-  const sd = `[cordon@32473 rule="${escapeSd(a.rule)}" sandbox="${escapeSd(a.sandbox)}" priority="${a.priority}"]`
-  return `<${pri}>1 ${a.time} ${host} cordon ${process.pid} alert ${sd} ${escapeControl(a.output)}`
+  return `<${syslogPri(a)}>1 ${a.time} ${host} cordon ${process.pid} alert - ${alertText(a)}`
 }
-const escapeSd = (s: string) => escapeControl(s).replace(/["\\\]]/g, '\\$&')
+const syslogPri = (a: Alert) => FACILITY_AUTHPRIV * 8 + SEVERITY[a.priority]
 
-/** Datagrams waiting for the UDP socket beyond this are dropped and counted. */
+/** Datagrams waiting for the UDP socket, or bytes for the TCP one, beyond this are dropped. */
 const MAX_UDP_PENDING = 1000
-/** A logger that died is started again at most this often; alerts in between are dropped. */
-const LOGGER_RESTART_MS = 1000
+/** A logger that died, or a TCP collector that hung up, is tried again at most this often;
+ * alerts in between are dropped and counted. */
+const RECONNECT_MS = 1000
+
+type SyslogTarget =
+  { transport: 'local'; socket: string } | { transport: 'udp' | 'tcp'; host: string; port: number }
 
 export class SyslogSink implements AlertSink {
   readonly stats = newStats()
   readonly name: string
   private readonly pending = new Set<Promise<void>>()
   private udp: ReturnType<typeof createSocket> | undefined
+  private tcp: Socket | undefined
   private logger: ChildProcess | undefined
   private loggerExited: Promise<void> | undefined
   private lastStart = -Infinity
+  private reported = false
   /** How many logger processes this sink started (one, unless logger died): for tests. */
   started = 0
-  /** target: undefined for the local syslog socket (/dev/log, or socketPath), or host:port for UDP. */
   constructor(
-    private readonly target?: { host: string; port: number },
-    private readonly socketPath?: string,
+    private readonly target: SyslogTarget,
+    private readonly report: (line: string) => void = () => {},
   ) {
-    this.name = target
-      ? `syslog:${target.host}:${target.port}`
-      : socketPath
-        ? `syslog:unix:${socketPath}`
-        : 'syslog'
+    this.name =
+      target.transport === 'local'
+        ? target.socket === DEV_LOG
+          ? 'syslog'
+          : `syslog:unix:${target.socket}`
+        : `syslog:${target.transport}:${target.host}:${target.port}`
   }
   send(a: Alert): void {
-    if (this.target) this.sendUdp(a, this.target)
-    else this.sendLocal(a)
+    const t = this.target
+    if (t.transport === 'local') this.sendLocal(a, t.socket)
+    else if (t.transport === 'udp') this.sendUdp(a, t)
+    else this.sendTcp(a, t)
+  }
+  /** The first failure is reported (then only counted): a sink that drops every alert in
+   * silence is worse than none. */
+  private fail(why: string): void {
+    this.stats.failed++
+    if (this.reported) return
+    this.reported = true
+    this.report(
+      `alerts to ${this.name} fail (${why}); further failures are only counted (cordon_alert_deliveries_total{outcome="failed"})`,
+    )
   }
   private sendUdp(a: Alert, target: { host: string; port: number }): void {
     if (this.pending.size >= MAX_UDP_PENDING) {
       this.stats.dropped++
       return
     }
-    this.udp ??= createSocket(target.host.includes(':') ? 'udp6' : 'udp4')
+    this.udp ??= createSocket(isIP(target.host) === 6 ? 'udp6' : 'udp4')
     this.udp.unref()
     const sent = new Promise<void>((resolve) =>
       this.udp!.send(syslogLine(a), target.port, target.host, (err) => {
-        if (err) this.stats.failed++
+        if (err) this.fail(err.message)
         else this.stats.sent++
         resolve()
       }),
@@ -235,39 +259,84 @@ export class SyslogSink implements AlertSink {
     this.pending.add(sent)
     void sent.finally(() => this.pending.delete(sent))
   }
+  /** RFC 6587 octet counting over one long-lived connection: `LEN SP MSG`, so a message may
+   * hold any byte and still be exactly one message for the collector. */
+  private sendTcp(a: Alert, target: { host: string; port: number }): void {
+    const socket = this.tcpSocket(target)
+    if (!socket || socket.writableLength > MAX_PENDING_BYTES) {
+      this.stats.dropped++
+      return
+    }
+    const msg = Buffer.from(syslogLine(a))
+    const sent = new Promise<void>((resolve) =>
+      socket.write(Buffer.concat([Buffer.from(`${msg.length} `), msg]), (err) => {
+        if (err) this.fail(err.message)
+        else this.stats.sent++
+        resolve()
+      }),
+    )
+    this.pending.add(sent)
+    void sent.finally(() => this.pending.delete(sent))
+  }
+  private tcpSocket(target: { host: string; port: number }): Socket | undefined {
+    if (this.tcp && !this.tcp.destroyed) return this.tcp
+    const now = performance.now()
+    if (now - this.lastStart < RECONNECT_MS) return undefined
+    this.lastStart = now
+    const socket = connectTcp({ host: target.host, port: target.port })
+    socket.unref()
+    socket.on('error', (e) => this.fail(e.message))
+    // A collector does not talk back; what it sends is ignored rather than buffered.
+    socket.on('data', () => {})
+    this.tcp = socket
+    return socket
+  }
   /**
    * Node has no unix datagram sockets, so /dev/log is reached through one logger(1) for the
    * whole session, fed one line per alert on its stdin; `--prio-prefix` carries each alert's
-   * severity. Lines are escaped, so an alert is always exactly one syslog message.
+   * severity, and logger writes the same RFC 5424 header as syslogLine.
    */
-  private sendLocal(a: Alert): void {
-    const stdin = this.loggerStdin()
+  private sendLocal(a: Alert, socket: string): void {
+    const stdin = this.loggerStdin(socket)
     if (!stdin || stdin.writableLength > MAX_PENDING_BYTES) {
       this.stats.dropped++
       return
     }
-    stdin.write(`<${FACILITY_AUTHPRIV * 8 + SEVERITY[a.priority]}>${alertText(a)}\n`)
+    stdin.write(`<${syslogPri(a)}>${alertText(a)}\n`)
     this.stats.sent++
   }
-  private loggerStdin(): Writable | undefined {
+  private loggerStdin(socket: string): Writable | undefined {
     const running = this.logger && this.logger.exitCode === null && this.logger.signalCode === null
     if (running && this.logger!.stdin?.writable) return this.logger!.stdin
     const now = performance.now()
-    if (now - this.lastStart < LOGGER_RESTART_MS) return undefined
+    if (now - this.lastStart < RECONNECT_MS) return undefined
     this.lastStart = now
-    const args = ['--prio-prefix', '--rfc5424=notq', '-t', 'cordon', '-p', 'authpriv.notice']
-    if (this.socketPath) args.push('--socket', this.socketPath)
-    const child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'ignore'] })
+    const args = [
+      '--prio-prefix',
+      '--rfc5424=notq',
+      '--msgid=alert',
+      `--id=${process.pid}`,
+      '--socket-errors=on',
+      '-t',
+      'cordon',
+      '-p',
+      'authpriv.notice',
+      '--socket',
+      socket,
+    ]
+    const child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'pipe'] })
     this.started++
     this.logger = child
+    let stderr = ''
+    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-500)))
     child.stdin.on('error', () => {}) // a dead logger: its exit counts the failure
     this.loggerExited = new Promise((resolve) => {
-      child.once('error', () => {
-        this.stats.failed++
+      child.once('error', (e) => {
+        this.fail(`logger: ${e.message}`)
         resolve()
       })
       child.once('exit', (code) => {
-        if (code !== 0) this.stats.failed++
+        if (code !== 0) this.fail(`logger exited ${code}${stderr ? `: ${stderr.trim()}` : ''}`)
         resolve()
       })
     })
@@ -276,6 +345,7 @@ export class SyslogSink implements AlertSink {
   async close(): Promise<void> {
     await Promise.all(this.pending)
     this.udp?.close()
+    this.tcp?.end()
     if (this.logger) {
       this.logger.stdin?.end()
       const killer = setTimeout(() => this.logger?.kill('SIGKILL'), 5000)
@@ -285,9 +355,29 @@ export class SyslogSink implements AlertSink {
   }
 }
 
+const DEV_LOG = '/dev/log'
+
+/** A local syslog socket that is not there drops every alert: refuse it up front. */
+function localSyslog(spec: string, socket: string): SyslogTarget {
+  let isSocket = false
+  try {
+    isSocket = statSync(socket).isSocket()
+  } catch {}
+  if (!isSocket)
+    throw new CordonError(
+      'invalid_usage',
+      `--alert ${spec}: ${socket} is not a socket, so no syslog daemon would receive the alerts; ` +
+        'start one (rsyslog, systemd-journald), name its socket with syslog:unix:PATH, or send to a ' +
+        'collector with syslog:HOST:PORT (UDP) or syslog:tcp:HOST:PORT',
+    )
+  return { transport: 'local', socket }
+}
+
 /** Where `--alert json` lines go: the events channel in `cordon run`, stdout in `cordon monitor`. */
 export interface SinkContext {
   json?: LineWriter & { dropped?: number }
+  /** Where a sink reports that it fails (the session's notices). */
+  log?: (line: string) => void
 }
 
 /**
@@ -304,19 +394,23 @@ export function parseSink(spec: string, context: SinkContext = {}): AlertSink {
       )
     return new JsonSink(context.json)
   }
-  if (spec === 'syslog') return new SyslogSink()
+  if (spec === 'syslog') return new SyslogSink(localSyslog(spec, DEV_LOG), context.log)
   const colon = spec.indexOf(':')
   const kind = colon < 0 ? spec : spec.slice(0, colon)
   const rest = colon < 0 ? '' : spec.slice(colon + 1)
   if (kind === 'file' && rest) return new FileSink(rest)
   if (kind === 'webhook' && /^https?:\/\//.test(rest)) return new WebhookSink(rest)
-  if (kind === 'syslog' && rest.startsWith('unix:')) return new SyslogSink(undefined, rest.slice(5))
+  if (kind === 'syslog' && rest.startsWith('unix:'))
+    return new SyslogSink(localSyslog(spec, rest.slice(5)), context.log)
   if (kind === 'syslog') {
-    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(rest)
-    if (m) return new SyslogSink({ host: m[1]!, port: Number(m[2]) })
+    const m = /^(?:(udp|tcp):)?\[?([^\]]+?)\]?:(\d+)$/.exec(rest)
+    if (m) {
+      const transport = (m[1] ?? 'udp') as 'udp' | 'tcp'
+      return new SyslogSink({ transport, host: m[2]!, port: Number(m[3]) }, context.log)
+    }
   }
   throw new CordonError(
     'invalid_usage',
-    `--alert ${spec}: expected stderr, json, file:PATH, webhook:http(s)://URL, syslog, syslog:HOST:PORT or syslog:unix:PATH`,
+    `--alert ${spec}: expected stderr, json, file:PATH, webhook:http(s)://URL, syslog, syslog:HOST:PORT (UDP), syslog:tcp:HOST:PORT or syslog:unix:PATH`,
   )
 }

@@ -206,11 +206,15 @@ export function compileView(
   ]
 }
 
-/** True when path is at or below a directory the view mounts. */
+/** True when path exists in the view at start: at or below a bind, or a tmpfs's own mount
+ * point. The deepest entry decides: /tmp/proj under a tmpfs /tmp is not there (the tmpfs starts
+ * empty) unless a bind puts it there. */
 export function visibleInView(entries: ViewEntry[], path: string): boolean {
-  return entries.some(
-    (e) =>
-      (e.kind === 'bind' || e.kind === 'tmpfs') &&
-      (path === e.dest || path.startsWith(e.dest === '/' ? '/' : `${e.dest}/`)),
-  )
+  const covers = (dest: string) => path === dest || path.startsWith(dest === '/' ? '/' : `${dest}/`)
+  let deepest: ViewEntry | undefined
+  for (const e of entries)
+    if ((e.kind === 'bind' || e.kind === 'tmpfs') && covers(e.dest))
+      if (!deepest || e.dest.length >= deepest.dest.length) deepest = e
+  if (!deepest) return false
+  return deepest.kind === 'bind' || path === deepest.dest
 }

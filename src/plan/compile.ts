@@ -11,8 +11,9 @@ import { entryPoints } from '../seccomp/arch.js'
 import { compileSeccomp } from '../seccomp/compile.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
-import { resolveSeccomp } from '../seccomp/resolve.js'
+import { GUARD_ORIGINS, resolveSeccomp } from '../seccomp/resolve.js'
 import type { SeccompSpec } from '../seccomp/model.js'
+import { NETWORK_LAYERS, NETWORK_NOTES, type NetworkLayer, networkLayers } from '../seccomp/network.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
 /** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
@@ -263,7 +264,8 @@ export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]
 export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
   policy.limits.pids !== undefined && policy.namespaces.user && uid !== 0
 
-/** The seccomp layers the filter is compiled from: the policy's, plus TCP_ONLY with `tcp:` and
+/** The seccomp layers the filter is compiled from: the policy's, plus the network layers
+ * (seccomp/network.ts: TCP_ONLY with `tcp:`, NET_FAMILIES when the network is limited) and
  * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace. */
 export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
   return withExtras(policy.seccomp, seccompExtras(policy))
@@ -277,7 +279,7 @@ const withExtras = (own: ResolvedPolicy['seccomp'], extras: readonly SeccompExtr
  * every filter and always last, so no rule of a policy can undo it. */
 export function seccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
   return [
-    ...(policy.tcp ? ['tcp-only' as const] : []),
+    ...networkLayers(policy),
     ...(policy.namespaces.net ? [] : ['host-network' as const]),
     'no-setid' as const,
   ]
@@ -346,40 +348,29 @@ export const HOST_NETWORK_GUARD = {
   ],
 }
 
-/** With `tcp:` statements, IP sockets other than TCP are refused: Landlock (before ABI 10)
- * governs only TCP ports, so UDP, raw, packet, SCTP and MPTCP sockets would pass it. */
-export const TCP_ONLY = {
-  origin: 'tcp statements',
-  rules: [
-    {
-      syscalls: ['socket'],
-      action: 'errno(EACCES)',
-      args: [{ index: 0, op: 'in' as const, values: [2, 10, 17], width: 32 as const }],
-    },
-    {
-      syscalls: ['socket'],
-      action: 'allow',
-      args: [
-        { index: 0, op: 'in' as const, values: [2, 10], width: 32 as const }, // AF_INET, AF_INET6
-        { index: 1, op: 'masked-eq' as const, mask: 0xf, value: 1, width: 32 as const }, // SOCK_STREAM
-        { index: 2, op: 'in' as const, values: [0, 6], width: 32 as const }, // default or IPPROTO_TCP
-      ],
-    },
-    { syscalls: ['socketcall'], action: 'errno(ENOSYS)' }, // i386: arguments out of the filter's reach
-  ],
-}
-
-/** NO_SETID's resolved rules alone (a layer resolves on top of the default profile). */
-const noSetidRules = () => resolveSeccomp([NO_SETID]).rules.filter((r) => r.origin === NO_SETID.origin)
+/** A layer's resolved rules alone (a layer resolves on top of the default profile). */
+const layerRules = (layer: { origin: string }) =>
+  resolveSeccomp([layer]).rules.filter((r) => r.origin === layer.origin)
 
 export const SECCOMP_EXTRAS = {
-  'tcp-only': TCP_ONLY,
+  ...NETWORK_LAYERS,
   'host-network': HOST_NETWORK_GUARD,
   'no-setid': NO_SETID,
 } as const
 export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
+/** Every combination seccompExtras() gives, in its order: the build precompiles each one with
+ * every built-in profile (scripts/precompile-seccomp.mjs). */
+export const PRECOMPILED_EXTRA_SETS: readonly (readonly SeccompExtra[])[] = (
+  [[], ['tcp-only'], ['tcp-only', 'tcp-no-bind']] as const
+).flatMap((tcp) =>
+  (['host-network', 'net-families'] as const).map((net): SeccompExtra[] =>
+    net === 'host-network' && !tcp.length
+      ? ['host-network', 'no-setid']
+      : [...tcp, 'net-families', ...(net === 'host-network' ? ['host-network' as const] : []), 'no-setid'],
+  ),
+)
 const EXTRA_NOTES: Record<SeccompExtra, string> = {
-  'tcp-only': 'IP sockets other than TCP refused (tcp statements)',
+  ...NETWORK_NOTES,
   'host-network': "the host's proc connector refused (no net namespace)",
   'no-setid': 'setuid/setgid modes refused (chmod, create, mknod; openat2 ENOSYS, io_uring refused)',
 }
@@ -411,8 +402,20 @@ function cachedFilter(
     let spec = resolveSeccomp(layers)
     if (watch.length) spec = watchSyscalls(spec, watch)
     const traced = trace?.rewrite(spec)
-    // Learn and audit turn refusals into recorded calls; the set-id guard stays a refusal.
-    if (traced) spec = { ...traced.filter, rules: [...traced.filter.rules, ...noSetidRules()] }
+    // Learn and audit turn refusals into recorded calls; the terminal guard and the set-id guard
+    // stay refusals (DESIGN.md: every sandbox), and so do the network layers: they complete the
+    // net namespace and Landlock's port rules, which a traced run keeps (an audited sandbox must
+    // not reach the hypervisor over vsock either).
+    const kept = [...extras.filter((e): e is NetworkLayer => e in NETWORK_LAYERS), 'no-setid' as const]
+    if (traced)
+      spec = {
+        ...traced.filter,
+        rules: [
+          ...traced.filter.rules,
+          ...spec.rules.filter((r) => GUARD_ORIGINS.includes(r.origin)),
+          ...kept.flatMap((e) => layerRules(SECCOMP_EXTRAS[e])),
+        ],
+      }
     const compiled = compileSeccomp(spec, entryPoints(arch))
     filter = { program: compiled.program, instructions: compiled.instructions }
     const responder = traced?.responder ?? (hasNotify(spec) ? responderSpec(spec) : undefined)

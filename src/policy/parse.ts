@@ -125,7 +125,7 @@ function invalid(label: string, issues: Issue[], locate: Locate, text: string): 
     if (!where) return `${label}: ${issue.message}`
     return `${label}:${where.line}:${where.col}: ${issue.message}\n${caret(text, where).replace(/^/gm, '  ')}`
   })
-  const plural = issues.length === 1 ? 'problem' : `${issues.length} problems`
+  const plural = issues.length === 1 ? '1 problem' : `${issues.length} problems`
   return new CordonError('invalid_policy', `Invalid policy (${plural}):\n  ${lines.join('\n  ')}`, { issues })
 }
 

@@ -203,11 +203,12 @@ export function unknownProfile(name: string, where: string): CordonError {
   )
 }
 
-/** "30s", "1.5m", "250ms" → milliseconds. */
+/** "30s", "1.5m", "250ms", "2d" → milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text)
   if (!m) return Number.NaN
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+  return Number(m[1]) * unit[m[2] as keyof typeof unit]
 }
 
 function asList(access: string | string[]): string[] {

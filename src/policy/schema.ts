@@ -2,16 +2,22 @@
 // the JSON Schema published for editors (schema/policy.schema.json, `cordon schema`).
 import * as s from './schema-dsl.js'
 
-const SIZE = /^(\d+)([KMGT]i?)?B?$/i
+// A size: bytes, or a number (decimals allowed, as for --cpus) with K, M, G or T, powers of
+// 1024 (512M, 1.5G, 2GiB). A fraction of a byte rounds down.
+const SIZE = /^(\d+(?:\.\d+)?)([KMGT]i?)?B?$/i
 const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
 
 /** "512M" → bytes; numbers pass through. Undefined for anything else. */
 export function parseSize(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isSafeInteger(text) && text >= 0 ? text : undefined
   const m = SIZE.exec(text.trim())
-  if (!m) return undefined
-  return Number(m[1]) * (m[2] ? UNITS[m[2][0]!.toUpperCase()]! : 1)
+  if (!m || (!m[2] && m[1]!.includes('.'))) return undefined
+  const bytes = Math.floor(Number(m[1]) * (m[2] ? UNITS[m[2][0]!.toUpperCase()]! : 1))
+  return Number.isSafeInteger(bytes) ? bytes : undefined
 }
+
+/** Below this a sandbox cannot start (the launcher and a shell need a few MiB). */
+export const MIN_MEMORY = 2 ** 20
 
 /** Bytes as a person reads them: 11.8 GiB, 64 MiB, 512 bytes. */
 export const sizeWord = (bytes: number) =>
@@ -42,10 +48,15 @@ const memory = s.string({
   description:
     'Bytes, with an optional K, M, G or T suffix (powers of 1024), a percentage of the host memory, ' +
     'or "max" for no limit (lifts an inherited one).',
-  check: (v) =>
-    v !== 'max' && parseMemory(v, 2 ** 40) === undefined
-      ? `expected a size like "512M", a percentage like "50%" or "max", got \`${v}\``
-      : undefined,
+  check: (v) => {
+    if (v === 'max') return undefined
+    const bytes = parseMemory(v, 2 ** 40)
+    if (bytes === undefined)
+      return `expected a size like "512M" or "1.5G" (K, M, G, T: powers of 1024), a percentage like "50%" or "max", got \`${v}\``
+    if (!PERCENT.test(v.trim()) && bytes < MIN_MEMORY)
+      return `\`${v}\` is ${bytes} bytes: a sandbox needs at least 1M to start (sizes take K, M, G or T)`
+    return undefined
+  },
 })
 
 const mode = s.string({
@@ -273,7 +284,7 @@ export const policySchema = s.object(
           swap: s.optional(size),
           pids: s.optional(
             s.either(
-              s.integer({ min: 1, max: 4194304 }),
+              s.integer({ min: 2, max: 4194304 }),
               s.literal(['max']),
               'Most processes and threads at once, or "max" for no limit (lifts an inherited one).',
             ),
@@ -281,10 +292,11 @@ export const policySchema = s.object(
           cpus: s.optional(
             s.string({
               expected: 'a number of CPUs like "1.5"',
+              // The CFS quota's floor is 1 ms per 100 ms period: 0.01 of a CPU.
               check: (v) =>
-                /^\d+(\.\d+)?$/.test(v) && Number(v) > 0
+                /^\d+(\.\d+)?$/.test(v) && Number(v) >= 0.01
                   ? undefined
-                  : `expected a number of CPUs like "0.5", got \`${v}\``,
+                  : `expected a number of CPUs of at least 0.01, like "0.5" or "2", got \`${v}\``,
             }),
           ),
           'cpu-weight': s.optional(
@@ -301,7 +313,7 @@ export const policySchema = s.object(
           cpuset: s.optional(
             s.string({
               expected: 'CPUs like "0-1,3"',
-              check: (v) => (/^[\d,-]+$/.test(v) ? undefined : `\`${v}\` is not a CPU list`),
+              check: cpuListProblem,
             }),
           ),
           rlimits: s.optional(
@@ -331,9 +343,11 @@ export const policySchema = s.object(
             s.string({
               expected: 'a duration like "30s"',
               check: (v) =>
-                /^\d+(\.\d+)?(ms|s|m|h)$/.test(v)
-                  ? undefined
-                  : `expected a duration like "30s", got \`${v}\``,
+                /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(v) && Number.parseFloat(v) > 0
+                  ? durationMs(v) > MAX_TIMER_MS
+                    ? `\`${v}\` is longer than a timer can wait (24 days); leave the timeout out for none`
+                    : undefined
+                  : `expected a duration: a positive number with ms, s, m, h or d, like "30s" or "1.5h", got \`${v}\``,
             }),
           ),
         },
@@ -389,3 +403,23 @@ export const policySchema = s.object(
 )
 
 export type Policy = s.Infer<typeof policySchema>
+
+/** Why a cpuset list ("0-1,3") is malformed, or undefined: the kernel's own list syntax, each
+ * range ascending (cpuset.cpus refuses "5-3" with a bare EINVAL). */
+function cpuListProblem(v: string): string | undefined {
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part)
+    if (!m) return `\`${v}\` is not a CPU list: use numbers and ranges like "0-1,3"`
+    if (m[2] !== undefined && Number(m[2]) < Number(m[1]))
+      return `\`${part}\` in \`${v}\` is a descending range: write it low-high (${m[2]}-${m[1]})`
+  }
+  return undefined
+}
+
+/** Node's timers hold at most 2^31-1 ms; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function durationMs(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v)!
+  return Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
+}

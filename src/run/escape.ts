@@ -9,7 +9,7 @@
  * bidirectional overrides that make text read differently than it is ("Trojan Source").
  */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]/g
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' }
 
@@ -19,11 +19,14 @@ const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(
  * One line a person reads, made safe: control characters become visible escapes (`\n`, `\r`,
  * `\t`, `\e`, `\xHH`, `\uHHHH`), and a backslash becomes `\\`, so an escape in the output always
  * means the byte was there (a path named `a\nb` and a path with a newline read differently).
+ * Bytes of a path that are not UTF-8 show as `\xHH`.
  */
 export function escapeControl(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(CONTROL, (c) => {
     const named = NAMED[c]
     if (named) return named
+    // A byte that is not UTF-8, carried as a lone surrogate (path-bytes.ts): show the byte.
+    if (c >= '\udc80' && c <= '\udcff') return `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`
     return c.charCodeAt(0) <= 0xff ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`
   })
 }

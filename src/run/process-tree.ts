@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import type { Cgroup } from '../cgroup/driver.js'
 
 /** Descendants of root (not root itself), parents before children. */
-export function descendants(root: number): number[] {
+export function descendants(root: number, states?: Map<number, string>): number[] {
   const children = new Map<number, number[]>()
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
@@ -16,7 +16,9 @@ export function descendants(root: number): number[] {
       continue // exited meanwhile
     }
     // The command name may hold spaces and parentheses: fields resume after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const [state, ppidText] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ppid = Number(ppidText)
+    states?.set(Number(name), state ?? '')
     children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
   }
   const out: number[] = []
@@ -26,6 +28,16 @@ export function descendants(root: number): number[] {
     queue.push(...next)
   }
   return out
+}
+
+/** Whether the sandbox below a launcher is stopped as `cordon freeze` leaves one that has no
+ * cgroup: its first process (the sandbox's init, which its own processes cannot stop) in
+ * state T. A program that stops one of its own children is not frozen. */
+export function sandboxStopped(launcher: number | undefined): boolean {
+  if (!launcher) return false
+  const states = new Map<number, string>()
+  const first = descendants(launcher, states)[0]
+  return first !== undefined && states.get(first) === 'T'
 }
 
 /** Sends signal to every descendant of root; returns how many got it. */
@@ -59,4 +71,16 @@ export function freezeSandbox(
 export function thawSandbox(group: Cgroup | undefined, launcherPid: number | undefined): void {
   if (group) group.thaw()
   else if (launcherPid) signalDescendants(launcherPid, 'SIGCONT')
+}
+
+/** Kills a frozen sandbox: through its group (kill, then thaw so the signals land), else
+ * SIGKILL to each descendant of its launcher (SIGKILL ends a stopped process too). */
+export function killFrozen(group: Cgroup | undefined, launcherPid: number | undefined): void {
+  if (group) {
+    try {
+      group.killAll()
+      return
+    } catch {} // the group went away meanwhile: fall back to the process tree
+  }
+  if (launcherPid) signalDescendants(launcherPid, 'SIGKILL')
 }

@@ -19,7 +19,7 @@ import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { makeCgroup } from './sandbox-cgroup.js'
-import { freezeSandbox, thawSandbox } from './process-tree.js'
+import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { newId, openRegistry, register } from './registry.js'
 
 export interface SpawnOptions {
@@ -70,7 +70,10 @@ export interface SandboxProcess {
   readonly stderr: Readable | null
   readonly events: AsyncIterable<SandboxEvent>
   readonly exited: Promise<ExitResult>
-  /** Sends a signal to the command (through the launcher and the sandbox's init). */
+  /** Sends a signal to the command (through the launcher and the sandbox's init). A frozen
+   * sandbox cannot act on a signal (it would wait, frozen, for good), so it is killed through
+   * its group instead: a frozen sandbox is one the monitor or its owner stopped for a reason,
+   * and is not resumed to run its handlers. */
   kill(signal?: NodeJS.Signals | number): boolean
   /** The sandbox's cgroup when it has limits: freeze(), thaw(), stats(), events(). */
   readonly cgroup: Cgroup | undefined
@@ -189,7 +192,7 @@ export function spawn(
   let lastError: Extract<SandboxEvent, { event: 'error' }> | undefined
   let exitEvent: Extract<SandboxEvent, { event: 'exit' }> | undefined
   const deliver = (ev: SandboxEvent, line?: string) => {
-    publisher?.send(line ?? JSON.stringify(ev))
+    publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
     if (ev.event === 'error') lastError ??= ev
     if (ev.event === 'exit') exitEvent = ev
     const w = waiters.shift()
@@ -268,7 +271,13 @@ export function spawn(
     stderr: child.stderr,
     events,
     exited,
-    kill: (signal = 'SIGTERM') => child.kill(signal),
+    kill: (signal = 'SIGTERM') => {
+      if (cgroup ? cgroup.frozen() : sandboxStopped(child.pid)) {
+        killFrozen(cgroup, child.pid)
+        return child.kill('SIGKILL')
+      }
+      return child.kill(signal)
+    },
     cgroup,
     cgroupAccess: access,
     freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
@@ -283,9 +292,15 @@ const MAX_CLIENT_BACKLOG = 1 << 20
  * misses lines rather than holding memory or the sandbox back. Node cannot read a client's
  * SO_PEERCRED, so the peer check is the filesystem's: the socket is made 0600 in the caller's
  * 0700 state directory (registry.ts openRegistry), where only the caller and root can reach it. */
-function publish(path: string): { path: string; send(line: string): void; close(): void } | undefined {
+function publish(
+  path: string,
+): { path: string; send(line: string, replay?: boolean): void; close(): void } | undefined {
   const clients = new Set<Socket>()
+  // Lines a client that connects later must still see, so that it judges events as one that
+  // was there from the start does: `started` (execs before it are the launcher's own).
+  const replayed: string[] = []
   const server = createServer((socket) => {
+    for (const line of replayed) socket.write(`${line}\n`)
     clients.add(socket)
     socket.on('error', () => {})
     socket.on('close', () => clients.delete(socket))
@@ -305,7 +320,8 @@ function publish(path: string): { path: string; send(line: string): void; close(
   server.unref()
   return {
     path,
-    send(line) {
+    send(line, replay = false) {
+      if (replay) replayed.push(line)
       for (const c of clients) if (c.writableLength < MAX_CLIENT_BACKLOG) c.write(`${line}\n`)
     },
     close() {

@@ -104,12 +104,60 @@ function negatedFlags(
   return { index: cond.index, bits }
 }
 
-/** Each `in` becomes one alternative per value: OCI has no set membership. */
+const M32 = 0xffffffffn
+const masked = (c: ArgCondition, mask: bigint, value: bigint): ArgCondition => ({
+  index: c.index,
+  op: 'masked-eq',
+  mask,
+  value: value & mask,
+  width: 32,
+})
+
+/** The 32-bit values x with x OP v, as masked comparisons of the low word (prefixes of x): x > v
+ * where x has a 1 at the first bit (from the top) where v has a 0, x < v the other way round. */
+function prefixes(c: ArgCondition, v: bigint, above: boolean, orEqual: boolean): ArgCondition[] {
+  const out: ArgCondition[] = orEqual ? [masked(c, M32, v)] : []
+  for (let bit = 31n; bit >= 0n; bit--) {
+    const b = 1n << bit
+    if (((v & b) === 0n) !== above) continue
+    const mask = M32 & ~(b - 1n) // this bit and the ones above it
+    out.push(masked(c, mask, above ? (v & ~(b - 1n)) | b : v & ~((b << 1n) - 1n)))
+  }
+  return out
+}
+
+/** One condition as alternatives OCI can say. OCI has no set membership (`in` becomes one
+ * alternative per value) and no width: its comparisons read all 64 bits, while the kernel reads
+ * only the low word of an int argument, so `ioctl(fd, 1 << 32 | TIOCSTI)` would pass a 64-bit
+ * "== TIOCSTI". A 32-bit condition becomes masked comparisons of the low word (as cordon's own
+ * filter compares only that word): exact for every operator. */
+function ociOptions(c: ArgCondition): ArgCondition[] {
+  if (c.width === 64)
+    return c.op === 'in' ? (c.values ?? []).map((value) => ({ ...c, op: 'eq' as const, value })) : [c]
+  const v = BigInt.asUintN(64, c.value) & M32
+  switch (c.op) {
+    case 'eq':
+      return [masked(c, M32, v)]
+    case 'in':
+      return (c.values ?? []).map((value) => masked(c, M32, BigInt.asUintN(64, value)))
+    case 'masked-eq':
+      return [masked(c, (c.mask ?? M32) & M32, v)]
+    case 'ne': // some bit differs
+      return Array.from({ length: 32 }, (_, i) => 1n << BigInt(i)).map((b) => masked(c, b, ~v))
+    case 'gt':
+    case 'ge':
+      return prefixes(c, v, true, c.op === 'ge')
+    case 'lt':
+    case 'le':
+      return prefixes(c, v, false, c.op === 'le')
+  }
+}
+
+/** A check's conditions as OCI rules: the product of each condition's alternatives. */
 function alternatives(args: ArgCondition[]): ArgCondition[][] {
   let out: ArgCondition[][] = [[]]
   for (const c of args) {
-    const options =
-      c.op === 'in' ? (c.values ?? []).map((value) => ({ ...c, op: 'eq' as const, value })) : [c]
+    const options = ociOptions(c)
     out = out.flatMap((prefix) => options.map((o) => [...prefix, o]))
   }
   return out
@@ -162,10 +210,6 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
         `${name}: several argument checks with different actions; OCI runtimes resolve overlaps their own way`,
       )
     for (const check of [...leaf.checks].reverse()) {
-      if (check.args.some((c) => c.width === 32))
-        warnings.add(
-          '32-bit argument comparisons are exported as 64-bit ones: OCI has no width (high bits then bypass them)',
-        )
       for (const alt of alternatives(check.args))
         conditional.push({ names: [name], ...ociAction(check.action), args: alt.map(ociArg) })
     }

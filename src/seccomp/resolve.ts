@@ -117,6 +117,12 @@ function resolveRule(
   return { syscalls, args: args as ArgCondition[], action, origin }
 }
 
+/** The origin of the terminal guard's rule, which every filter ends with (profiles.ts). */
+export const TERMINAL_GUARD_ORIGIN = 'terminal guard'
+/** Origins of the guards every filter ends with: they stay refusals in audit and learn runs too
+ * (plan/compile.ts cachedFilter). */
+export const GUARD_ORIGINS: readonly string[] = [TERMINAL_GUARD_ORIGIN]
+
 export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {
   const issues: Issue[] = []
   let profile = 'default'
@@ -140,7 +146,7 @@ export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {
   }
   base.rules.forEach((r, i) => add(r, `seccomp profile ${profile}`, ['seccomp', 'profile', i]))
   for (const l of layers) (l.rules ?? []).forEach((r, i) => add(r, l.origin, ['seccomp', 'rules', i]))
-  add(TERMINAL_GUARD, 'terminal guard', ['seccomp'])
+  add(TERMINAL_GUARD, TERMINAL_GUARD_ORIGIN, ['seccomp'])
   const defaultAction = parseAction(defaultText ?? base.default)
   if (typeof defaultAction === 'string')
     issues.push({ code: 'invalid_value', path: ['seccomp', 'default'], message: defaultAction })

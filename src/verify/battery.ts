@@ -63,6 +63,21 @@ export const MEMORY_PROBE_LIMIT = 256 * 2 ** 20
 const writableKernelBind = (p: ResolvedPolicy, root: string): string | undefined =>
   p.filesystem.find((e) => e.kind === 'bind' && !e.readOnly && under(e.src, root))?.dest
 
+const AF_INET6 = 10n
+const MSG_FASTOPEN = 0x20000000n
+/** The TCP probes' target is the host listener `tcp-host` uses. */
+const tcpAllowed = (p: ResolvedPolicy, ctx: ProbeContext) =>
+  p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
+    ? 'network: host allows it'
+    : undefined
+const familiesAllowed = (p: ResolvedPolicy) =>
+  p.network === 'host' && !p.tcp ? 'network: host shares every socket family' : undefined
+const TCP_LAYERS = {
+  ENETUNREACH: 'net namespace',
+  ECONNREFUSED: 'net namespace',
+  EACCES: 'landlock (tcp ports)',
+}
+
 export const PROBES: readonly ProbeSpec[] = [
   {
     name: 'ptrace-host',
@@ -199,6 +214,68 @@ export const PROBES: readonly ProbeSpec[] = [
       ECONNREFUSED: 'net namespace',
       none: 'net namespace (sent, never reached the host)',
     },
+  },
+  // The port allowlist's and the namespace's side doors, the terminal guard's high bits (seccomp/network.ts).
+  ...(['tcp-fastopen', 'tcp-fastopen6', 'tcp-fastopen-sendmsg', 'tcp-fastopen-sendmmsg'] as const).map(
+    (name): ProbeSpec => ({
+      name,
+      attack: `connect to a host TCP port without connect(): ${name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'} with MSG_FASTOPEN${name.endsWith('6') || name.endsWith('mmsg') ? ' (IPv6)' : ''}`,
+      args: {
+        socket: [name.endsWith('6') || name.endsWith('mmsg') ? AF_INET6 : AF_INET, SOCK_STREAM, 0n],
+        sendto: [0n, 0n, 0n, MSG_FASTOPEN],
+        sendmsg: [0n, 0n, MSG_FASTOPEN],
+        sendmmsg: [0n, 0n, 1n, MSG_FASTOPEN],
+      },
+      notExpected: tcpAllowed,
+      layers: TCP_LAYERS,
+    }),
+  ),
+  {
+    name: 'tcp-fastopen-connect',
+    attack: 'connect to a host TCP port with TCP_FASTOPEN_CONNECT (the connection waits for the first write)',
+    args: { socket: [AF_INET, SOCK_STREAM, 0n], setsockopt: [0n, 6n, 30n] },
+    notExpected: tcpAllowed,
+    layers: TCP_LAYERS,
+  },
+  {
+    name: 'listen-autobind',
+    attack: 'listen() on an unbound TCP socket (the kernel binds a port no bind rule saw)',
+    args: { socket: [AF_INET, SOCK_STREAM, 0n] },
+    notExpected: (p) =>
+      !p.tcp
+        ? 'no tcp statements: any port may be bound'
+        : p.tcp.bind.length
+          ? 'tcp bind ports are allowed: listen() cannot be refused, and one without bind() takes any port (the statement says partial)'
+          : undefined,
+    layers: { EACCES: 'seccomp' },
+  },
+  {
+    name: 'mptcp-connect',
+    attack: 'connect to a host TCP port over MPTCP (not judged by the TCP port rules)',
+    args: { socket: [AF_INET, SOCK_STREAM, 262n] },
+    notExpected: tcpAllowed,
+    layers: { ...TCP_LAYERS, EPROTONOSUPPORT: 'kernel (MPTCP off)' },
+  },
+  {
+    name: 'vsock',
+    attack: 'open a vsock socket (not network-namespaced: it reaches the hypervisor)',
+    args: { socket: [40n, SOCK_STREAM, 0n] },
+    notExpected: familiesAllowed,
+    layers: { EAFNOSUPPORT: 'kernel (no vsock)' },
+  },
+  {
+    name: 'net-families',
+    attack:
+      'open sockets of families outside the net namespace (Bluetooth, CAN, NFC, Qualcomm IPC, KCM, TIPC…)',
+    args: { socket: [31n, 5n, 0n] },
+    notExpected: familiesAllowed,
+    layers: { EAFNOSUPPORT: 'kernel (family absent or host-only)' },
+  },
+  {
+    name: 'tiocsti-high-bits',
+    attack: 'push keystrokes with ioctl(1 << 32 | TIOCSTI) (the kernel ignores the high bits)',
+    args: { ioctl: [0n, (1n << 32n) | 0x5412n] },
+    layers: { ENOENT: 'mount view (no pty)', EIO: 'kernel (legacy TIOCSTI off)' },
   },
   {
     name: 'abstract-unix',

@@ -131,6 +131,15 @@ function plan(
       case 'udp-host':
         add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`)
         break
+      // The port allowlist's side doors aim at the tcp-host listener.
+      case 'tcp-fastopen':
+      case 'tcp-fastopen6':
+      case 'tcp-fastopen-sendmsg':
+      case 'tcp-fastopen-sendmmsg':
+      case 'tcp-fastopen-connect':
+      case 'mptcp-connect':
+        add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
+        break
       case 'abstract-unix':
         add(fx.abstractName, `@${fx.abstractName}`)
         break
@@ -317,6 +326,16 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
       const died = spec.layers['sandbox died']
       if (!raw && died && backend === 'gvisor' && ending.code !== 0 && ctx.cgroup.ok) {
         results.push({ ...base, outcome: 'blocked', by: died })
+        continue
+      }
+      // A bomb under a tight memory limit can fill it before the pids limit: the OOM killer then
+      // ends the sandbox, and the bomb was contained all the same, by the cgroup.
+      if (!raw && name === 'fork-bomb' && ending.reason === 'oom' && ctx.cgroup.ok) {
+        results.push({
+          ...base,
+          outcome: 'blocked',
+          by: 'cgroup (memory limit: the OOM killer ended the bomb)',
+        })
         continue
       }
       if (!raw) {

@@ -168,7 +168,7 @@ describe('seccomp notifications', () => {
     await session.close()
     assert.match(text, new RegExp(`cordon_syscalls_total\\{sandbox="${p.id}",syscall="execve"\\} [4-9]`))
     assert.match(text, new RegExp(`cordon_denials_total\\{sandbox="${p.id}",layer="seccomp"\\} 1`))
-    assert.match(text, /cordon_events_dropped\{sandbox="\w+"\} 0/)
+    assert.match(text, /cordon_events_dropped_total\{sandbox="\w+"\} 0/)
   })
 
   test('a watched sandbox inside a watched one fails at the listener with the fix, not a bare EBUSY', async () => {

@@ -51,6 +51,9 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
       })
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    // Closed however the test ends: an open server would keep the test process alive for good.
+    t.after(() => server.closeAllConnections())
+    t.after(() => server.close())
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
     const storm = stormBinary()
     const run = cordonAsync([
@@ -93,7 +96,6 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
     await waitFor('progress after thaw', () => lines().length > before + 10)
     assert.equal(cordon(['kill', id]).status, 0)
     await new Promise((r) => run.child.once('exit', r))
-    server.close()
   })
 
   test('rules edited during a run apply to it without a restart', async () => {

@@ -314,11 +314,59 @@ describe('alert sinks', () => {
     sink.send(alert)
     const line = await got
     assert.equal(line, syslogLine(alert, line.split(' ')[2]))
-    assert.match(
-      line,
-      /^<82>1 1970-01-01T00:00:00.000Z \S+ cordon \d+ alert \[cordon@32473 rule="r" sandbox="s1" priority="critical"\] boom$/,
-    )
+    // No structured data: cordon has no IANA enterprise number for an SD-ID.
+    assert.match(line, /^<82>1 1970-01-01T00:00:00.000Z \S+ cordon \d+ alert - r \(sandbox s1\): boom$/)
     await sink.close()
     server.close()
+  })
+
+  test('syslog over TCP frames each message by octet counting (RFC 6587)', async () => {
+    const { createServer } = await import('node:net')
+    let received = Buffer.alloc(0)
+    const server = createServer((s) => s.on('data', (b: Buffer) => (received = Buffer.concat([received, b]))))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const { parseSink } = await import('../../src/monitor/sinks.js')
+    const port = (server.address() as { port: number }).port
+    const sink = parseSink(`syslog:tcp:127.0.0.1:${port}`)
+    assert.equal(sink.name, `syslog:tcp:127.0.0.1:${port}`)
+    const alerts = [alert, { ...alert, output: 'caf\u00e9 \n 9 <1>' }]
+    for (const a of alerts) sink.send(a)
+    await sink.close()
+    await new Promise((r) => setTimeout(r, 50))
+    server.close()
+    // Parse the frames back: LEN SP MSG, LEN in bytes.
+    const frames: string[] = []
+    for (let at = 0; at < received.length;) {
+      const sp = received.indexOf(0x20, at)
+      const len = Number(received.subarray(at, sp).toString())
+      frames.push(received.subarray(sp + 1, sp + 1 + len).toString())
+      at = sp + 1 + len
+    }
+    assert.deepEqual(
+      frames,
+      alerts.map((a) => syslogLine(a, frames[0]!.split(' ')[2])),
+    )
+    assert.deepEqual(sink.stats, { sent: 2, failed: 0, dropped: 0 })
+  })
+
+  test('syslog failures are reported once and counted; a missing socket is refused up front', async () => {
+    const { parseSink } = await import('../../src/monitor/sinks.js')
+    assert.throws(
+      () => parseSink('syslog:unix:/nonexistent/log'),
+      /--alert syslog:unix:\/nonexistent\/log: \/nonexistent\/log is not a socket, .*syslog:tcp:HOST:PORT/,
+    )
+    const notices: string[] = []
+    // A port nothing listens on: the connection is refused.
+    const sink = parseSink('syslog:tcp:127.0.0.1:1', { log: (l) => notices.push(l) })
+    sink.send(alert)
+    await new Promise((r) => setTimeout(r, 200))
+    sink.send(alert) // within the reconnect interval: dropped, not retried in a loop
+    await sink.close()
+    assert.equal(notices.length, 1, notices.join('\n'))
+    assert.match(
+      notices[0]!,
+      /alerts to syslog:tcp:127.0.0.1:1 fail \(.*ECONNREFUSED.*\); further failures are only counted/,
+    )
+    assert.ok(sink.stats.failed >= 1 && sink.stats.sent === 0, JSON.stringify(sink.stats))
   })
 })

@@ -55,13 +55,13 @@ describe('policy validation', () => {
     {
       name: 'bad memory limit',
       yaml: 'limits: { memory: 150% }\n',
-      want: /expected a size like "512M", a percentage like "50%" or "max", got `150%`/,
+      want: /expected a size like "512M" or "1.5G" \(K, M, G, T: powers of 1024\), a percentage like "50%" or "max", got `150%`/,
       code: 'invalid_value',
     },
     {
       name: 'bad pids limit',
       yaml: 'limits: { pids: lots }\n',
-      want: /Expected `limits\.pids` to be an integer from 1 to 4194304 or one of `max`, got `lots` \(string\)/,
+      want: /Expected `limits\.pids` to be an integer from 2 to 4194304 or one of `max`, got `lots` \(string\)/,
       code: 'invalid_type',
     },
     {

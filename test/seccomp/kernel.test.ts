@@ -145,7 +145,7 @@ describe(
       const file = join(projectDir(), 'exported.json')
       const exported = cordon(['seccomp', 'export', '--seccomp', 'strict', '-o', file])
       assert.equal(exported.status, 0, exported.stderr)
-      assert.match(exported.stderr, /OCI has no width/)
+      assert.doesNotMatch(exported.stderr, /32-bit|OCI has no width/) // int arguments: masked low word
       const ok = cordon(['run', '--seccomp', file, '--', probe, 'native', '39']) // getpid
       assert.equal(ok.stdout.trim(), 'ret=2 errno=0')
       const denied = cordon(['run', '--seccomp', file, '--', probe, 'native', '163']) // acct

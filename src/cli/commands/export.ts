@@ -1,6 +1,7 @@
 // cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND]: the policy in the
 // ecosystem's formats, with what each cannot express.
-import { basename, extname, join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { basename, dirname, extname, join, resolve } from 'node:path'
 import { CordonError } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
@@ -93,8 +94,17 @@ export async function exportCommand(argv: string[]): Promise<number> {
     wrap: values.wrap === true,
   })
   const written = out.files.filter((f) => f.kind === 'file')
-  if (values.output) writeExport(values.output, out.files)
-  else if (written.length > 1 || out.files.length > written.length)
+  if (values.output) {
+    // The output directory is made if missing, but not its parents: a typo in -o should fail
+    // here rather than scatter directories.
+    const parent = dirname(resolve(values.output))
+    if (!existsSync(parent))
+      throw new CordonError(
+        'invalid_usage',
+        `-o ${values.output}: ${parent} does not exist; cordon makes the output directory, not its parents: create it first`,
+      )
+    writeExport(values.output, out.files)
+  } else if (written.length > 1 || out.files.length > written.length)
     throw new CordonError(
       'invalid_usage',
       `--to ${format} writes ${out.files.map((f) => f.path).join(', ')}: give an output directory with -o DIR`,

@@ -1,4 +1,5 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
+import { joinNegativeValues } from '../args.js'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { load as loadYaml } from 'js-yaml'
@@ -11,7 +12,7 @@ import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError } from '../../run/events.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
-import { warn } from '../output.js'
+import { setQuiet, warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { FORWARDED, splitCommand } from './run.js'
 
@@ -22,6 +23,7 @@ const OPTIONS = {
   from: { type: 'string', multiple: true },
   protect: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -51,6 +53,7 @@ Learning:
 Base (what the learned policy builds on; the default profile unless given):
 ${POLICY_HELP.replace(/^Policy:\n/, '')}
 
+  -q, --quiet            no warnings on stderr (errors and alerts still print)
   -h, --help             this help
 
 Exit status: the command's; 2 for bad usage; 125 when cordon failed.
@@ -76,7 +79,13 @@ function readObservation(file: string): Observation {
 
 export async function learnCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv, OPTIONS)
-  const { values } = parseArgs({ args: split.flags, options: OPTIONS, strict: true, allowPositionals: false })
+  const { values } = parseArgs({
+    args: joinNegativeValues(split.flags, OPTIONS),
+    options: OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  })
+  setQuiet(values.quiet === true)
   if (values.help) {
     process.stdout.write(HELP)
     return 0

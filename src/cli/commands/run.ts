@@ -1,5 +1,7 @@
 // cordon run [flags] [--] COMMAND [ARG...]
-import { homedir } from 'node:os'
+import { sizeWord } from '../../policy/schema.js'
+import { joinNegativeValues } from '../args.js'
+import { availableParallelism, homedir, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
@@ -9,19 +11,21 @@ import { type StatementStatus, statementStatus } from '../../landlock/status.js'
 import type { Backend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
-import { MONITOR_HELP, MONITOR_OPTIONS, openSession, syscallList } from '../monitor-flags.js'
+import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
-import { warn } from '../output.js'
+import { setQuiet, warn } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
   ...MONITOR_OPTIONS,
+  'metrics-linger': { type: 'string' },
   monitor: { type: 'boolean' },
   audit: { type: 'boolean' },
   watch: { type: 'string', multiple: true },
   backend: { type: 'string' },
   ...EVENT_OPTIONS,
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -36,6 +40,9 @@ ${POLICY_HELP}
 Monitor (see cordon monitor --help and the README's rule reference):
       --monitor          watch the sandbox with the default rules (rules/default.yaml)
 ${MONITOR_HELP}
+      --metrics-linger DURATION
+                         after the command ends, keep serving until one scrape has read the
+                         final values or DURATION passed (e.g. 30s; default 0: exit at once)
       --watch SYSCALLS   also report these syscalls as events (comma-separated), e.g. for
                          --json or a \`cordon monitor\` elsewhere
 
@@ -53,6 +60,7 @@ Backend:
 
 Output (cordon's lines on stderr are escaped: no control character from the sandbox reaches them):
 ${EVENT_HELP}
+  -q, --quiet            no warnings on stderr (errors and alerts still print)
   -h, --help             this help
 
 Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
@@ -102,7 +110,13 @@ function guardProjectDir(usesDefault: boolean): void {
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv)
-  const { values } = parseArgs({ args: split.flags, options: OPTIONS, strict: true, allowPositionals: false })
+  const { values } = parseArgs({
+    args: joinNegativeValues(split.flags, OPTIONS),
+    options: OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  })
+  setQuiet(values.quiet === true)
   if (values.help) {
     process.stdout.write(HELP)
     return 0
@@ -136,6 +150,9 @@ async function runNative(
   values: Parameters<typeof openSession>[0] & { monitor?: boolean | undefined; watch?: string[] | undefined },
   out: EventOutput,
 ): Promise<number> {
+  metricsLinger(values) // a bad value is refused before the sandbox starts
+  for (const message of limitsBeyondHost(policy.limits))
+    report({ event: 'warning', step: 'limits', message }, out)
   const monitored =
     values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
   const session = monitored ? await openSession(values, out) : undefined
@@ -163,6 +180,7 @@ async function runNative(
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
+  await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
   reportEnd(result, policy, out)
   return result.code
@@ -174,6 +192,21 @@ const REASONS: Partial<Record<ExitReason, (p: ResolvedPolicy) => string>> = {
   oom: (p) => `out of memory: the sandbox reached its ${mib(p.limits.memory)} limit and the kernel killed it`,
   pids: (p) => `the sandbox hit its limit of ${p.limits.pids} processes (forks were refused)`,
   timeout: (p) => `timed out after ${p.limits.timeoutMs} ms: the whole sandbox was killed`,
+}
+
+/** Limits this host cannot reach limit nothing here: valid (a policy travels between hosts),
+ * but worth a word. */
+function limitsBeyondHost(limits: ResolvedPolicy['limits']): string[] {
+  const out: string[] = []
+  if (limits.memory !== undefined && limits.memory > totalmem())
+    out.push(
+      `memory ${sizeWord(limits.memory)} is more than this host has (${sizeWord(totalmem())}), so it limits nothing here`,
+    )
+  if (limits.cpus !== undefined && limits.cpus > availableParallelism())
+    out.push(
+      `cpus ${limits.cpus} is more than this host has (${availableParallelism()}), so it limits nothing here`,
+    )
+  return out
 }
 
 function reportEnd(result: ExitResult, policy: ResolvedPolicy, out: EventOutput): void {
@@ -225,10 +258,10 @@ async function runOnBackend(
   out: EventOutput,
 ): Promise<number> {
   const { backendAvailable, parseBackend, spawnOnRuntime } = await import('../../backends/runtime.js')
-  const { backendStatus } = await import('../../backends/status.js')
+  const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
   const backend = parseBackend(name)
   if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
-  const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics'].filter(
+  const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics', 'metrics-linger'].filter(
     (k) => values[k] !== undefined,
   )
   if (cordonOnly.length)
@@ -238,7 +271,9 @@ async function runOnBackend(
     )
   const available = backendAvailable(backend)
   if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
-  reportEnforcement(backendStatus(policy, backend, { abi: 0 }), out, backend)
+  const statements = backendStatus(policy, backend, { abi: 0 })
+  refuseUnenforcedTcp(policy, statements, backend)
+  reportEnforcement(statements, out, backend)
   const child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)

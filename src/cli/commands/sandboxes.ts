@@ -3,7 +3,7 @@
 // (run/sandbox-control.ts): a stale or forged record gets an error, not a signal.
 import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
-import { FROZEN_BY_CGROUP } from '../../run/process-tree.js'
+import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
 import { warn } from '../output.js'
@@ -31,7 +31,12 @@ export async function psCommand(argv: string[]): Promise<number> {
     )
     return 0
   }
-  const rows = list().map((r) => ({ ...r, usage: usage(r) }))
+  const rows = list().map((r) => {
+    const u = usage(r)
+    // Without a cgroup, `cordon freeze` stops the processes with SIGSTOP: say so, not `running`.
+    const state = u ? (u.frozen ? 'frozen' : 'running') : sandboxStopped(r.pid) ? 'stopped' : 'running'
+    return { ...r, state, usage: u }
+  })
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ version: 1, sandboxes: rows }, null, 2)}\n`)
     return 0
@@ -48,7 +53,7 @@ export async function psCommand(argv: string[]): Promise<number> {
       [
         r.id.padEnd(9),
         String(r.pid).padEnd(8),
-        (u?.frozen ? 'frozen' : 'running').padEnd(8),
+        r.state.padEnd(8),
         (u ? mib(u.memoryBytes) : '-').padEnd(10),
         String(u?.pids ?? '-').padEnd(5),
         (u ? (u.cpuUsageUsec / 1e6).toFixed(1) : '-').padEnd(7),
@@ -61,13 +66,28 @@ export async function psCommand(argv: string[]): Promise<number> {
   return 0
 }
 
-function target(argv: string[], verb: string): SandboxRecord {
+const VERBS = {
+  freeze: `Stops every process of the sandbox: its cgroup's freezer, or SIGSTOP to each process
+when it has no cgroup (its processes can notice that). A signal to the cordon run supervising a
+frozen sandbox kills it. cordon thaw ID resumes it.`,
+  thaw: 'Resumes a sandbox that cordon freeze (or a monitor rule) stopped.',
+  kill: 'Kills every process of the sandbox (SIGKILL through its cgroup, or to each process).',
+} as const
+
+/** The sandbox an action names, or undefined after --help. */
+function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undefined {
   const { positionals, values } = parseArgs({
     args: argv,
     options: { help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   })
-  if (values.help || positionals.length !== 1)
+  if (values.help) {
+    process.stdout.write(
+      `Usage: cordon ${verb} ID\n\n${VERBS[verb]}\nID is a sandbox id from cordon ps, or a unique prefix of one.\n`,
+    )
+    return undefined
+  }
+  if (positionals.length !== 1)
     throw new CordonError('invalid_usage', `usage: cordon ${verb} ID (see cordon ps for the ids)`)
   const record = find(positionals[0]!)
   if (!record)
@@ -77,6 +97,7 @@ function target(argv: string[], verb: string): SandboxRecord {
 
 export async function freezeCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'freeze')
+  if (!record) return 0
   const how = controlSandbox(record).freeze()
   if (how && how !== FROZEN_BY_CGROUP)
     warn(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
@@ -84,11 +105,13 @@ export async function freezeCommand(argv: string[]): Promise<number> {
 }
 
 export async function thawCommand(argv: string[]): Promise<number> {
-  controlSandbox(target(argv, 'thaw')).thaw()
+  const record = target(argv, 'thaw')
+  if (record) controlSandbox(record).thaw()
   return 0
 }
 
 export async function killCommand(argv: string[]): Promise<number> {
-  controlSandbox(target(argv, 'kill')).kill()
+  const record = target(argv, 'kill')
+  if (record) controlSandbox(record).kill()
   return 0
 }

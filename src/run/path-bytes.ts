@@ -1,0 +1,68 @@
+// Paths are bytes. The launcher sends them as JSON strings: valid UTF-8 as it is, and each byte
+// that is not part of valid UTF-8 as the lone surrogate U+DC80..U+DCFF (PEP 383's
+// surrogateescape, native/events.c). No valid UTF-8 holds a surrogate, so the mapping is
+// reversible; these functions turn such a string back into the bytes the kernel saw.
+
+const ESCAPED_BYTE = /[\udc80-\udcff]/
+
+/** Whether the path held bytes that are not UTF-8 (it then cannot be written as text as is). */
+export const hasEscapedBytes = (path: string): boolean => ESCAPED_BYTE.test(path)
+
+/** The exact bytes of a path the launcher reported: what node's fs calls must be given. */
+export function pathBytes(path: string): Buffer {
+  if (!hasEscapedBytes(path)) return Buffer.from(path, 'utf8')
+  const parts: Buffer[] = []
+  let text = ''
+  for (let i = 0; i < path.length; i++) {
+    const unit = path.charCodeAt(i)
+    if (unit >= 0xdc80 && unit <= 0xdcff) {
+      parts.push(Buffer.from(text, 'utf8'), Buffer.from([unit - 0xdc00]))
+      text = ''
+    } else {
+      text += path[i]
+    }
+  }
+  parts.push(Buffer.from(text, 'utf8'))
+  return Buffer.concat(parts)
+}
+
+/** The launcher's string for a path's bytes (the inverse of pathBytes). */
+export function pathFromBytes(bytes: Uint8Array): string {
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  let out = ''
+  let i = 0
+  while (i < bytes.length) {
+    const len = utf8Length(bytes, i)
+    if (len === 0) {
+      out += String.fromCharCode(0xdc00 + bytes[i]!)
+      i++
+    } else {
+      out += decoder.decode(bytes.subarray(i, i + len))
+      i += len
+    }
+  }
+  return out
+}
+
+/** Length of the valid UTF-8 sequence at i, or 0 (the same rules as native/events.c). */
+function utf8Length(b: Uint8Array, i: number): number {
+  const lead = b[i]!
+  if (lead < 0x80) return 1
+  const [len, min, bits] =
+    lead >= 0xc2 && lead <= 0xdf
+      ? [2, 0x80, lead & 0x1f]
+      : lead >= 0xe0 && lead <= 0xef
+        ? [3, 0x800, lead & 0x0f]
+        : lead >= 0xf0 && lead <= 0xf4
+          ? [4, 0x10000, lead & 0x07]
+          : [0, 0, 0]
+  if (len === 0 || i + len > b.length) return 0
+  let cp = bits
+  for (let k = 1; k < len; k++) {
+    const c = b[i + k]!
+    if ((c & 0xc0) !== 0x80) return 0
+    cp = (cp << 6) | (c & 0x3f)
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0
+  return len
+}
