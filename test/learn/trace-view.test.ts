@@ -66,6 +66,32 @@ describe('audit and learn views (root caller)', { skip: isRoot ? false : 'needs 
 })
 
 describe(
+  'audit and learn views without namespaces (root caller)',
+  { skip: isRoot ? false : 'needs root' },
+  () => {
+    // No mount view: the host's / is a Landlock rule per entry, and /sys a read-only one. With
+    // host root's file powers only Landlock stands between the program and the knobs.
+    const dir = `/srv/cordon-trace-view-nons-${process.pid}`
+    mkdirSync(dir, { recursive: true })
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const open =
+      ': >> /sys/power/state && echo POWER; : >> /sys/fs/cgroup/pids/cgroup.procs && echo MOVED; true'
+    for (const mode of [
+      ['run', '--audit'],
+      ['learn', '-o', `${dir}/learned.yaml`],
+    ])
+      test(`${mode[0]} --no-namespaces --host-root cannot open sysfs or cgroupfs knobs`, () => {
+        const r = cordon([...mode, '--no-namespaces', '--host-root', '--', 'sh', '-c', open], {
+          cwd: dir,
+          timeout: 120_000,
+        })
+        assert.doesNotMatch(r.stdout, /POWER|MOVED/, r.stdout + r.stderr)
+        assert.match(r.stderr, /state: Permission denied/)
+      })
+  },
+)
+
+describe(
   'audit and learn views (plain user)',
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
