@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/kexec.h>
@@ -171,6 +172,46 @@ static struct result p_write(const char *path)
 		return fail_with("openat", errno);
 	close(fd);
 	return escaped("openat", path);
+}
+
+/* issue 18 (binds): the host's kernel interfaces a wide bind or a traced view could reach. */
+static struct result open_any_for_write(const char *const *files, size_t count);
+static int knob_found;
+static char knob_path[120];
+
+static int knob_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	if (type != FTW_F || ftw->level > 8)
+		return 0;
+	const char *name = path + ftw->base;
+	if (strcmp(name, "cgroup.procs") && strcmp(name, "pids.max") && strcmp(name, "memory.max") &&
+	    strcmp(name, "memory.limit_in_bytes") && strcmp(name, "cgroup.subtree_control"))
+		return 0;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	snprintf(knob_path, sizeof knob_path, "%s", path);
+	knob_found = 1;
+	return 1; /* stop the walk */
+}
+
+/* Escaped when a sysfs or cgroupfs knob opens for writing (nothing is written): the cgroup
+ * files of any group (moving itself out of its limits, raising pids.max), power state, the
+ * kernel's hotplug helper. */
+static struct result p_kernel_knobs(const char *arg)
+{
+	(void)arg;
+	static const char *const files[] = { "/sys/power/state", "/sys/kernel/uevent_helper",
+					     "/sys/kernel/mm/transparent_hugepage/enabled",
+					     "/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/pids/cgroup.procs" };
+	struct result r = open_any_for_write(files, sizeof files / sizeof *files);
+	if (r.escaped)
+		return r;
+	if (nftw("/sys/fs/cgroup", knob_visit, 16, FTW_PHYS) == 1 && knob_found)
+		return escaped("openat", knob_path);
+	return r;
 }
 
 static struct result p_exec_tmp(const char *arg)
@@ -649,6 +690,9 @@ static const struct probe PROBES[] = {
 	{ "read-shadow", p_read, "/etc/shadow" },
 	{ "read-home", p_list, NULL },
 	{ "write-outside", p_write, NULL },
+	/* issue 18 (binds): kernel interfaces reached through a wide bind or a traced view */
+	{ "kernel-knobs", p_kernel_knobs, NULL },
+	{ "dev-write", p_write, NULL },
 	{ "exec-tmp", p_exec_tmp, NULL },
 	{ "exec-caps", p_exec_caps, NULL },
 	{ "setuid", p_exec_caps, NULL },

@@ -3,7 +3,8 @@
  * The host root is first pivoted to /oldroot inside a scratch tmpfs, so that every source is
  * resolved with openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
  * new root: absolute symlinks on either side resolve where they were meant to, and nothing a
- * destination path contains can reach back into the host. Mounts are cloned detached
+ * destination path contains can reach back into the host. Bind sources come resolved to their
+ * real paths and are opened with RESOLVE_NO_SYMLINKS too (open_source). Mounts are cloned detached
  * (open_tree), given their attributes recursively (mount_setattr), then attached (move_mount).
  */
 #define _GNU_SOURCE
@@ -37,6 +38,14 @@ static noreturn void fail(const char *step, const char *path, const char *dest)
 static int open_in(int root, const char *path, int flags)
 {
 	return sys_openat2(root, path, (uint64_t)(flags | O_PATH | O_CLOEXEC), RESOLVE_FLAGS);
+}
+
+/* A bind's source, under the host root. The compiler resolved it to its real path (src/policy/
+ * bind-sources.ts), so no symlink is on its way: one found now was swapped in since, possibly
+ * by a sandbox that can write there, and fails ELOOP rather than steer the bind. */
+static int open_source(int root, const char *path)
+{
+	return sys_openat2(root, path, O_PATH | O_CLOEXEC, RESOLVE_FLAGS | RESOLVE_NO_SYMLINKS);
 }
 
 static void reopen_new_root(void)
@@ -189,7 +198,7 @@ static void do_bind(const struct plan_op_rec *op)
 		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind", src);
 		return;
 	}
-	int from = open_in(old_fd, src, 0);
+	int from = open_source(old_fd, src);
 	if (from < 0) {
 		if (errno == ENOENT && (op->a & BIND_OPTIONAL))
 			return;
@@ -292,13 +301,8 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		const struct plan_op_rec *op = &p->ops[i];
 		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
 			continue;
-		/* Under the host root, no magic links, as the sandbox resolves its own sources; an
-		 * idmapped one writes as the host's owners, so no symlink on its way either (one could
-		 * have been planted by an earlier run). */
-		int from = op->a & BIND_IDMAP
-				   ? sys_openat2(root, op->s1, O_PATH | O_CLOEXEC,
-						 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)
-				   : open_in(root, op->s1, 0);
+		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources. */
+		int from = open_source(root, op->s1);
 		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
 			send_tree(sock, -1, op->s1);
 			sent++;

@@ -8,6 +8,7 @@ import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, procMaskedPaths } from '../mounts/view.js'
 import { rlimitsFor } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
+import { hostKernelMounts, readOnlySubmounts } from '../policy/wide-binds.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import {
   binds,
@@ -70,6 +71,8 @@ const MASKED = [...procMaskedPaths(), '/sys/firmware']
 /** The same /proc files cordon's own proc mount makes read-only (native/view.c do_proc). */
 const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
 
+const isSysfsRoot = (path: string) => hostKernelMounts().some((m) => m.type === 'sysfs' && m.point === path)
+
 /** The config; `files/` holds the contents of `file` entries, bound read-only. */
 export function ociConfig(
   policy: ResolvedPolicy,
@@ -86,6 +89,25 @@ export function ociConfig(
   for (const e of policy.filesystem) {
     switch (e.kind) {
       case 'bind':
+        if (present.has(e) && e.readOnly && isSysfsRoot(e.src)) {
+          // The view keeps the host's /sys read-only from a wide bind (policy/wide-binds.ts):
+          // runc's own read-only sysfs and cgroupfs, as in its default spec, do that here.
+          mounts.push(
+            {
+              destination: e.dest,
+              type: 'sysfs',
+              source: 'sysfs',
+              options: ['nosuid', 'noexec', 'nodev', 'ro'],
+            },
+            {
+              destination: `${e.dest}/fs/cgroup`,
+              type: 'cgroup',
+              source: 'cgroup',
+              options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+            },
+          )
+          break
+        }
         if (present.has(e))
           mounts.push({
             destination: e.dest,
@@ -93,6 +115,15 @@ export function ociConfig(
             source: e.src,
             options: ['rbind', e.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev'],
           })
+        // `ro` reaches only the top of an rbind in runc 1.1: each mount below, again (issue 18).
+        if (present.has(e) && e.readOnly)
+          for (const sub of readOnlySubmounts(policy.filesystem, e))
+            mounts.push({
+              destination: sub.dest,
+              type: 'bind',
+              source: sub.src,
+              options: ['bind', 'ro', 'nosuid', 'nodev'],
+            })
         break
       case 'tmpfs':
         mounts.push({

@@ -1,8 +1,7 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
-import { CordonError } from '../errors.js'
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import type { PlanOp } from '../plan/model.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
@@ -108,30 +107,6 @@ function maskOps(dest: string, kind: HostKind): PlanOp[] {
   return [{ op: 'bind', src: '/dev/null', dest, flags: { readOnly: true } }]
 }
 
-/** An idmapped bind writes as the host's owners (root's files as root): its source must not
- * pass through a symlink, which an earlier run with a writable bind could have planted to
- * steer it at /etc. The launcher opens it with RESOLVE_NO_SYMLINKS too (native/view.c). */
-function refuseSymlinks(src: string, fs: HostFs): void {
-  let prefix = ''
-  for (const part of src.split('/').filter(Boolean)) {
-    prefix += `/${part}`
-    if (fs.kind(prefix) === 'symlink')
-      throw new CordonError(
-        'invalid_policy',
-        `Invalid policy: the writable bind ${src} passes through the symlink ${prefix}; a root caller's writable ` +
-          `bind must name the real path (a symlink there may have been planted by an earlier run): use ${realpathOr(src)}`,
-      )
-  }
-}
-
-const realpathOr = (p: string) => {
-  try {
-    return realpathSync(p)
-  } catch {
-    return 'the path without symlinks'
-  }
-}
-
 export interface ViewOptions {
   /** Writable binds become idmapped mounts (a root caller's remapped sandbox, plan/compile.ts). */
   idmapWritable?: boolean
@@ -152,8 +127,9 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
       // Reproduce a same-path symlink (/bin -> usr/bin on merged-/usr systems) as a symlink.
       if (kind === 'symlink' && e.src === e.dest)
         return [{ op: 'symlink', target: fs.readlink(e.src), dest: e.dest }]
+      // Its source has no symlink on the way (policy/bind-sources.ts resolved it, or refused a
+      // writable one); the launcher opens it with RESOLVE_NO_SYMLINKS, so none can be swapped in.
       const idmap = !e.readOnly && options.idmapWritable && e.idmap !== false
-      if (idmap) refuseSymlinks(e.src, fs)
       return [
         {
           op: 'bind',
@@ -182,7 +158,7 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
     case 'dev':
       return devOps(e.dest, options.tmpfsSize)
     case 'mask':
-      return maskOps(e.dest, fs.kind(e.dest))
+      return maskOps(e.dest, fs.kind(e.host ?? e.dest))
     case 'symlink':
       return [{ op: 'symlink', target: e.target, dest: e.dest }]
     case 'file':
@@ -192,7 +168,9 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
   }
 }
 
-/** Compiles the view to root … pivot_root; the root itself ends read-only. */
+/** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
+ * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
+ * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
 export function compileView(
   entries: ViewEntry[],
   notes: string[],
@@ -217,7 +195,15 @@ export function compileView(
     .map((op, i) => ({ op, i }))
     .sort((a, b) => depth(destOf(a.op)) - depth(destOf(b.op)) || a.i - b.i)
     .map((x) => x.op)
-  return [{ op: 'root', mode: 0o755 }, ...sorted, { op: 'remount_ro', dest: '/' }, { op: 'pivot_root' }]
+  const writableRoot = kept.some(
+    (e) => e.kind === 'bind' && e.dest === '/' && !e.readOnly && e.idmap !== false,
+  )
+  return [
+    { op: 'root', mode: 0o755 },
+    ...sorted,
+    ...(writableRoot ? [] : [{ op: 'remount_ro' as const, dest: '/' }]),
+    { op: 'pivot_root' },
+  ]
 }
 
 /** True when path exists in the view at start: at or below a bind, or a tmpfs's own mount

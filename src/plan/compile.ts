@@ -6,6 +6,7 @@ import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/v
 import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
+import { settleHostView } from '../policy/wide-binds.js'
 import { entryPoints } from '../seccomp/arch.js'
 import { compileSeccomp } from '../seccomp/compile.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
@@ -72,8 +73,11 @@ export function callerContext(): CompileContext {
   }
 }
 
-export function compilePlan(policy: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
+export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
+  // Again on views built after resolution (learn's, audit's), and on policies made in code.
+  const policy = settleHostView(given)
   const notes: string[] = [`layers: ${policy.sources.join(' → ') || '(none)'}`]
+  for (const w of policy.warnings ?? []) notes.push(`warning: ${w}`)
   const ns = policy.namespaces
   const ops: PlanOp[] = []
   const flags = NAMESPACES.reduce((f, n) => (ns[n] ? f | CLONE_FLAGS[n] : f), 0)

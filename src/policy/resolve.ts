@@ -6,6 +6,7 @@ import { CordonError, type Issue, suggest } from '../errors.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 import { loadPolicyFile } from './parse.js'
 import { PROFILES } from './profiles.js'
+import { settleHostView } from './wide-binds.js'
 import {
   type FilesystemEntry,
   NAMESPACES,
@@ -31,7 +32,10 @@ export type ViewEntry =
       idmap?: false
     }
   | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[]; exec?: false }
-  | { kind: 'proc' | 'dev' | 'mask'; dest: string }
+  | { kind: 'proc' | 'dev'; dest: string }
+  /** host: the host path it hides when that is not dest (a mask repeated where another bind
+   * shows the same host path, policy/bind-sources.ts). */
+  | { kind: 'mask'; dest: string; host?: string }
   | { kind: 'symlink'; target: string; dest: string }
   | { kind: 'file'; dest: string; content: string; mode: number }
   | { kind: 'mkdir'; dest: string; mode: number }
@@ -76,6 +80,8 @@ export interface ResolvedPolicy {
   seccomp: (NonNullable<Policy['seccomp']> & { origin: string })[]
   /** Where each layer came from, parents first: profile names and files. */
   sources: string[]
+  /** What a run must say loudly before it starts (a wide bind's exposure, policy/wide-binds.ts). */
+  warnings?: string[]
 }
 
 export interface PolicySource {
@@ -174,7 +180,7 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
       { issues: [{ code: 'conflict', path: ['namespaces', 'net'], message: 'contradicts network' }] },
     )
   checkCoherence(out)
-  return out
+  return settleHostView(out)
 }
 
 function collect(source: PolicySource, cwd: string, out: PolicySource[], stack: string[]): void {
@@ -300,6 +306,17 @@ function checkCoherence(p: ResolvedPolicy): void {
       add(
         ['filesystem', i],
         `without the mount namespace a bind cannot move ${e.src} to ${e.dest}; use the same path`,
+      )
+    // The view's root is a private tmpfs the launcher builds and makes read-only: only a bind
+    // can replace it (`ro: /`, `rw: /`); anything else there would be dropped without a word.
+    // (`mkdir: /` is a no-op learned policies write for a working directory of /.)
+    if (e.dest === '/' && e.kind !== 'bind' && e.kind !== 'mkdir')
+      add(
+        ['filesystem', i, e.kind],
+        `\`${e.kind}: /\` cannot be honoured: the view's root is cordon's own read-only tmpfs; ` +
+          (e.kind === 'tmpfs'
+            ? 'put the tmpfs where the program writes (`tmpfs: /work`), or bind a host directory at / (`ro: /srv/root:/`)'
+            : `give the ${e.kind} a directory of its own`),
       )
     if (e.kind === 'proc' && p.namespaces.mount && !p.namespaces.pid)
       add(

@@ -139,6 +139,8 @@ const NESTED_LISTENER =
 const HINTS: Record<string, string> = {
   'bind:ENOENT': 'source does not exist; create it or mark the entry `optional: true`',
   'bind read-only:ENOENT': 'source does not exist; create it or mark the entry `optional: true`',
+  'bind:ELOOP':
+    'a symlink appeared on the source\u2019s way after the plan was made (perhaps planted by a sandbox); remove it, or compile the plan again',
   'clone namespaces:EPERM':
     'user namespaces are blocked for this user; run `cordon check` for the sysctl or AppArmor setting to change',
   'clone namespaces:ENOSPC': 'the user namespace limit is reached; raise user.max_user_namespaces',

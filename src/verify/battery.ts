@@ -58,6 +58,11 @@ export const ROOT_ONLY_FILES = [
  * without filling gigabytes of the host's memory first. */
 export const MEMORY_PROBE_LIMIT = 256 * 2 ** 20
 
+/** A writable bind the policy names at or below a kernel interface (`rw: /sys/fs/cgroup/x`):
+ * asked for, so not promised. A wider one (`rw: /`) does not count: the view keeps them from it. */
+const writableKernelBind = (p: ResolvedPolicy, root: string): string | undefined =>
+  p.filesystem.find((e) => e.kind === 'bind' && !e.readOnly && under(e.src, root))?.dest
+
 const AF_INET6 = 10n
 const MSG_FASTOPEN = 0x20000000n
 /** The TCP probes' target is the host listener `tcp-host` uses. */
@@ -131,6 +136,35 @@ export const PROBES: readonly ProbeSpec[] = [
       ENOENT: 'mount view',
       EACCES: 'landlock or file permissions',
       private: 'mount view (a private tmpfs: nothing reached the host)',
+    },
+  },
+  // issue 18 (binds): kernel interfaces reached through a wide bind or a traced view
+  {
+    name: 'kernel-knobs',
+    attack: "open the host's sysfs and cgroupfs knobs for writing (leave the pids limit, raise pids.max)",
+    notExpected: (p) => {
+      const named = writableKernelBind(p, '/sys')
+      return named ? `the policy binds ${named} writable` : undefined
+    },
+    layers: {
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view',
+      EACCES: 'landlock or file permissions',
+    },
+  },
+  {
+    name: 'dev-write',
+    attack: "create a file in the host's /dev (devtmpfs)",
+    args: { openat: [0n, 0n, 0o301n] },
+    notExpected: (p) => {
+      const named = writableKernelBind(p, '/dev')
+      return named ? `the policy binds ${named} writable` : undefined
+    },
+    layers: {
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view',
+      EACCES: 'landlock or file permissions',
+      private: 'mount view (a private /dev: nothing reached the host)',
     },
   },
   {

@@ -1,7 +1,7 @@
 // `cordon verify`: runs the probe battery (native/attack.c) inside a sandbox built from the
 // policy, with real targets on the host (fixtures.ts), then checks on the host side what
 // actually got through.
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { callerContext, enforcedSeccompLayers, sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -124,6 +124,9 @@ function plan(
       case 'write-outside':
         for (const t of fx.writeTargets) add(t, dirname(t))
         break
+      case 'dev-write':
+        add(devTarget(), '/dev')
+        break
       case 'tcp-host':
         add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
         break
@@ -191,6 +194,9 @@ function plan(
   }
   return { argv, targets, skipped }
 }
+
+/** The file dev-write tries to leave in the host's /dev (removed as soon as it is checked). */
+const devTarget = () => `/dev/.cordon-verify-${process.pid}`
 
 interface Ending {
   reason: string
@@ -263,6 +269,12 @@ function hostVerdict(
   switch (name) {
     case 'write-outside':
       return kept(existsSync(label.slice(name.length + 1)), spec.layers.private)
+    case 'dev-write': {
+      const target = label.slice(name.length + 1)
+      const landed = existsSync(target)
+      if (landed) rmSync(target, { force: true })
+      return kept(landed, spec.layers.private)
+    }
     case 'udp-host':
       return kept(fx.udpReceived, undefined)
     case 'host-tmp-write':
@@ -404,5 +416,6 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
     return { version: 1, results, failures }
   } finally {
     fx.close()
+    rmSync(devTarget(), { force: true })
   }
 }

@@ -128,6 +128,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
     const policy = policyFromFlags(values)
+    // What a wide bind exposes, said before anything runs (policy/wide-binds.ts).
+    for (const message of policy.warnings ?? []) report({ event: 'warning', step: 'policy', message }, out)
     if (values.backend !== undefined && values.backend !== 'native')
       return await runOnBackend(policy, values.backend, [command, ...args], values, out)
     if (values.audit) return await (await import('./audit.js')).auditRun(policy, command, args, out)
