@@ -77,6 +77,25 @@ export interface SyscallEvent {
   data?: string
   /** Learn and audit modes: the first call with this record; never dropped. */
   record?: boolean
+  /** Learn and audit modes: what the launcher saw before and after a call that went on
+   * (native/outcome.h), from which learning tells whether it succeeded. */
+  effect?: SyscallEffect
+}
+
+/** A path's state is `dev:ino:ctimeNs`, or "" when nothing was there. */
+export interface SyscallEffect {
+  /** False when the thread made no syscall after it: the outcome is unknown. */
+  settled: boolean
+  was?: string
+  now?: string
+  was2?: string
+  now2?: string
+  /** Open flags of an fd the call left open on the path's file, -1 for none. */
+  opened?: number
+  execed?: boolean
+  boundBefore?: boolean
+  bound?: boolean
+  peer?: boolean
 }
 
 const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [a.audit, a]))
