@@ -435,6 +435,8 @@ void ev_syscall(const struct syscall_report *r)
 		snprintf(num, sizeof num, ",\"ctimeMs\":%lld", r->ctime_ms);
 		put_raw(&l, num);
 	}
+	if (r->exe)
+		put_field(&l, "exe", r->exe);
 	if (r->data) {
 		static const char hex[] = "0123456789abcdef";
 		char text[2 * NOTIFY_STRUCT_MAX + 1];

@@ -66,6 +66,7 @@ struct syscall_report {
 	int denied_errno;       /* 0: it continued */
 	const char *path, *path2; /* or NULL */
 	long long ctime_ms;     /* -1: not known */
+	const char *exe;        /* exec: the file it runs, symlinks followed (sandbox terms), or NULL */
 	const uint8_t *data;    /* captured struct, data_len bytes, or NULL */
 	size_t data_len;
 	int record;             /* a new record: never dropped */
@@ -73,7 +74,7 @@ struct syscall_report {
 	uint64_t record_hash;   /* notify.c: the record's identity without its outcome */
 };
 /* A notified syscall (droppable unless a record): {"event":"syscall","arch":A,"nr":N,"pid":P,
- * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"data":HEX]
+ * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"exe":S][,"data":HEX]
  * [,"record":true][,"effect":{"settled":B,"was":S,"now":S,"was2":S,"now2":S,"opened":F,"execed":B,
  * "boundBefore":B,"bound":B,"peer":B}] — a state S is "dev:ino:ctime_ns", "" when absent */
 void ev_syscall(const struct syscall_report *r);

@@ -220,32 +220,54 @@ static void absolutize(pid_t pid, int64_t dirfd, char *path, size_t size)
 	path[dl] = '/';
 }
 
-/* ctime in ms of path as the sandboxed process sees it, or -1. The whole lookup happens in the
- * process's root: a relative path is first made absolute in the sandbox's terms (its cwd or the
- * directory fd), then opened beneath /proc/PID/root with RESOLVE_IN_ROOT, so neither an absolute
- * symlink nor ".." the sandbox planted can lead to a host file, and RESOLVE_NO_MAGICLINKS keeps
- * /proc/self/... links inside from naming one either. When the path cannot be placed (a cwd
- * outside its root), nothing is reported. */
-static long long sandbox_ctime_ms(pid_t pid, int64_t dirfd, const char *path)
+/* The file an exec will run, as the sandboxed process sees it: its ctime in ms (or -1) and, in
+ * exe, its path in the sandbox's terms with every symlink followed — what /proc/PID/exe will
+ * say ("/usr/bin/dash" for /tmp/innocent -> /bin/sh, "/memfd:x (deleted)" for a memfd), so
+ * rules judge the program, not the name it was called by. The lookup happens in the process's
+ * root: a relative path is first made absolute in the sandbox's terms (its cwd or the directory
+ * fd), then opened beneath /proc/PID/root with RESOLVE_IN_ROOT, so neither an absolute symlink
+ * nor ".." the sandbox planted can lead to a host file, and RESOLVE_NO_MAGICLINKS keeps links
+ * under the sandbox's /proc from naming one either. The process's own magic links are followed
+ * through the host's /proc/PID instead: an empty path with AT_EMPTY_PATH is the directory fd
+ * itself (fexecve, a memfd), /proc/self/... and /proc/thread-self/... are the caller's. When
+ * the file cannot be placed (a cwd outside its root), nothing is reported. */
+static long long exec_target(pid_t pid, int64_t dirfd, const char *path, int empty_path, char *exe, size_t size)
 {
-	char abs[RECORD_PATH_MAX], root[64];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof abs)
+	char abs[RECORD_PATH_MAX], link[96];
+	int fd = -1;
+	exe[0] = '\0';
+	size_t n = path ? strlen(path) : 0;
+	if (n == 0 && empty_path && (int)dirfd != AT_FDCWD) {
+		snprintf(link, sizeof link, "/proc/%d/fd/%d", pid, (int)dirfd);
+		fd = open(link, O_PATH | O_CLOEXEC);
+	} else if (n > 0 && n < sizeof abs) {
+		memcpy(abs, path, n + 1);
+		absolutize(pid, dirfd, abs, sizeof abs);
+		const char *own = NULL;
+		if (strncmp(abs, "/proc/self/", 11) == 0)
+			own = abs + 11;
+		else if (strncmp(abs, "/proc/thread-self/", 18) == 0)
+			own = abs + 18;
+		if (own && (size_t)snprintf(link, sizeof link, "/proc/%d/%s", pid, own) < sizeof link) {
+			fd = open(link, O_PATH | O_CLOEXEC);
+		} else if (!own && abs[0] == '/') {
+			char root[64];
+			snprintf(root, sizeof root, "/proc/%d/root", pid);
+			int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (rfd >= 0) {
+				fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+				close(rfd);
+			}
+		}
+	}
+	if (fd < 0)
 		return -1;
-	memcpy(abs, path, n + 1);
-	absolutize(pid, dirfd, abs, sizeof abs);
-	if (abs[0] != '/')
-		return -1;
-	snprintf(root, sizeof root, "/proc/%d/root", pid);
-	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return -1;
-	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-	close(rfd);
 	struct stat st;
-	int ok = fd >= 0 && fstat(fd, &st) == 0;
-	if (fd >= 0)
-		close(fd);
+	int ok = fstat(fd, &st) == 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t len = readlink(link, exe, size - 1);
+	exe[len > 0 ? len : 0] = '\0';
+	close(fd);
 	return ok ? (long long)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000 : -1;
 }
 
@@ -392,8 +414,15 @@ void notify_on_listener(struct notifier *nf)
 		if (rep.path2 && arg2 >= 1)
 			absolutize(pid, at && arg2 >= 2 ? (int64_t)req.data.args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
 	}
-	if (rep.path && want_stat)
-		rep.ctime_ms = sandbox_ctime_ms(pid, at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD, path);
+	static char exe[RECORD_PATH_MAX];
+	if (want_stat) {
+		/* execveat(fd, "", argv, envp, AT_EMPTY_PATH): the path argument is empty (not
+		 * reported), the program is the fd. The flags follow the path, argv and envp. */
+		int64_t dirfd = at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD;
+		int empty = at && arg >= 2 && arg + 2 <= 5 && (req.data.args[arg + 2] & AT_EMPTY_PATH);
+		rep.ctime_ms = exec_target(pid, dirfd, rep.path, empty, exe, sizeof exe);
+		rep.exe = exe[0] ? exe : NULL;
+	}
 	for (int i = 0; i < 6; i++)
 		rep.args[i] = req.data.args[i];
 	if (record)

@@ -37,7 +37,7 @@ struct slot {
 	pid_t tid; /* 0: free */
 	struct syscall_report rep;
 	struct effect effect;
-	char *path, *path2;
+	char *path, *path2, *exe;
 	uint8_t *data;
 	int skip[SKIP_FDS]; /* fds already open on the path's file before the call */
 	int n_skip;
@@ -53,6 +53,7 @@ static void release(struct slot *s)
 {
 	free(s->path);
 	free(s->path2);
+	free(s->exe);
 	free(s->data);
 	memset(s, 0, sizeof *s);
 	used--;
@@ -239,11 +240,14 @@ int outcome_defer(pid_t tid, const struct syscall_report *rep, unsigned checks)
 	memset(s, 0, sizeof *s);
 	s->path = dup_or_null(rep->path);
 	s->path2 = dup_or_null(rep->path2);
+	s->exe = dup_or_null(rep->exe);
 	if (rep->data && rep->data_len && (s->data = malloc(rep->data_len)) != NULL)
 		memcpy(s->data, rep->data, rep->data_len);
-	if ((rep->path && !s->path) || (rep->path2 && !s->path2) || (rep->data && rep->data_len && !s->data)) {
+	if ((rep->path && !s->path) || (rep->path2 && !s->path2) || (rep->exe && !s->exe) ||
+	    (rep->data && rep->data_len && !s->data)) {
 		free(s->path);
 		free(s->path2);
+		free(s->exe);
 		free(s->data);
 		return -1;
 	}
@@ -252,6 +256,7 @@ int outcome_defer(pid_t tid, const struct syscall_report *rep, unsigned checks)
 	s->rep = *rep;
 	s->rep.path = s->path;
 	s->rep.path2 = s->path2;
+	s->rep.exe = s->exe;
 	s->rep.data = s->data;
 	s->effect.checks = checks;
 	s->effect.opened = -1;

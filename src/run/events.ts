@@ -69,8 +69,12 @@ export interface SyscallEvent {
   errno?: number
   /** The path argument as the process passed it (exec, open, unlink, mount…). */
   path?: string
-  /** For exec: when the file last changed (ms since the epoch), as the sandbox sees it. */
+  /** For exec: when the file it runs last changed (ms since the epoch), as the sandbox sees it. */
   ctimeMs?: number
+  /** For exec: the file it runs, in the sandbox's terms with every symlink followed (what
+   * /proc/PID/exe will say: `/usr/bin/dash` for a call of /tmp/innocent -> /bin/sh,
+   * `/memfd:NAME (deleted)` for a memfd). */
+  exe?: string
   /** The second path (rename, link). Recorded paths (learn, audit) are absolute. */
   path2?: string
   /** A struct the call pointed to (sockaddr, open_how), as hex. */

@@ -159,11 +159,14 @@ export function watchSyscalls(spec: SeccompSpec, names: Iterable<string>): Secco
 
 function respondValue(a: Action, name: string | undefined, record: boolean): Action {
   const c: Capture = name ? (CAPTURE[name] ?? {}) : {}
-  let flags = ((c.path ?? 0) << PATH_SHIFT) | (name && STAT_PATH.has(name) ? STAT_FLAG : 0)
+  // The directory fd goes with the path in every mode: an exec's file is found through it
+  // (execveat of a relative path, or of the fd itself with AT_EMPTY_PATH).
+  let flags =
+    ((c.path ?? 0) << PATH_SHIFT) | (name && STAT_PATH.has(name) ? STAT_FLAG : 0) | (c.at ? AT_FLAG : 0)
   if (record) {
     const key = (c.key ?? []).reduce((m, i) => m | (1 << i), 0)
     flags |= RECORD_FLAG | (key << KEY_SHIFT) | ((c.struct ?? 0) << STRUCT_SHIFT)
-    flags |= ((c.path2 ?? 0) << PATH2_SHIFT) | (c.at ? AT_FLAG : 0)
+    flags |= (c.path2 ?? 0) << PATH2_SHIFT
   }
   // Outcome checks share the errno bits, which a call that goes on does not use.
   const checks = record ? (c.check ?? 0) : 0
@@ -183,7 +186,9 @@ export function responderSpec(spec: SeccompSpec, record = false): SeccompSpec {
   for (const rule of spec.rules) {
     const byArg = new Map<string, string[]>()
     for (const name of rule.syscalls) {
-      const key = record ? name : `${PATH_ARGUMENT[name] ?? 0}:${STAT_PATH.has(name)}`
+      const key = record
+        ? name
+        : `${PATH_ARGUMENT[name] ?? 0}:${STAT_PATH.has(name)}:${CAPTURE[name]?.at === true}`
       byArg.set(key, [...(byArg.get(key) ?? []), name])
     }
     for (const names of byArg.values())
