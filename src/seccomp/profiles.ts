@@ -93,7 +93,7 @@ export const TERMINAL_GUARD: RawRule = {
 }
 
 /** MFD_NOEXEC_SEAL (Linux 6.3): the memfd can never be made executable. */
-const MFD_NOEXEC_SEAL = 0x8
+export const MFD_NOEXEC_SEAL = 0x8
 
 /**
  * Appended after every other rule, like the terminal guard: a memfd is an executable file no
