@@ -157,7 +157,7 @@ export function watchSyscalls(spec: SeccompSpec, names: Iterable<string>): Secco
   return { ...spec, rules }
 }
 
-function respondValue(a: Action, name: string | undefined, record: boolean): Action {
+function respondValue(a: Action, name: string | undefined, record: boolean, check: boolean): Action {
   const c: Capture = name ? (CAPTURE[name] ?? {}) : {}
   // The directory fd goes with the path in every mode: an exec's file is found through it
   // (execveat of a relative path, or of the fd itself with AT_EMPTY_PATH).
@@ -169,7 +169,7 @@ function respondValue(a: Action, name: string | undefined, record: boolean): Act
     flags |= (c.path2 ?? 0) << PATH2_SHIFT
   }
   // Outcome checks share the errno bits, which a call that goes on does not use.
-  const checks = record ? (c.check ?? 0) : 0
+  const checks = record && check ? (c.check ?? 0) : 0
   if (a.kind === 'notify')
     return { kind: 'respond', value: ((KIND_CONTINUE << KIND_SHIFT) | flags | checks) >>> 0 }
   const errno = a.kind === 'deny-log' ? a.errno : EPERM
@@ -179,9 +179,11 @@ function respondValue(a: Action, name: string | undefined, record: boolean): Act
 /**
  * The launcher's responder: the same decisions as the filter, where each notified outcome
  * becomes "continue" (notify) or "deny with errno" (deny-log), with the path argument to report.
- * Outcomes the kernel decides itself never reach the launcher; they map to a refusal.
+ * Outcomes the kernel decides itself never reach the launcher; they map to a refusal. `record`:
+ * each distinct call is reported once, never dropped (learn, audit); `check`: a recorded call
+ * that goes on also gets its outcome checks (learn: CAPTURE's `check`).
  */
-export function responderSpec(spec: SeccompSpec, record = false): SeccompSpec {
+export function responderSpec(spec: SeccompSpec, record = false, check = false): SeccompSpec {
   const rules: SeccompRule[] = []
   for (const rule of spec.rules) {
     const byArg = new Map<string, string[]>()
@@ -192,11 +194,11 @@ export function responderSpec(spec: SeccompSpec, record = false): SeccompSpec {
       byArg.set(key, [...(byArg.get(key) ?? []), name])
     }
     for (const names of byArg.values())
-      rules.push({ ...rule, syscalls: names, action: respondValue(rule.action, names[0], record) })
+      rules.push({ ...rule, syscalls: names, action: respondValue(rule.action, names[0], record, check) })
   }
   return {
-    defaultAction: respondValue(spec.defaultAction, undefined, record),
+    defaultAction: respondValue(spec.defaultAction, undefined, record, check),
     rules,
-    unknownAction: respondValue(spec.unknownAction, undefined, record),
+    unknownAction: respondValue(spec.unknownAction, undefined, record, check),
   }
 }
