@@ -142,7 +142,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'exec-devshm',
     attack: 'write a program to /dev/shm and run it',
     layers: {
-      EACCES: 'mount view (noexec) and Landlock',
+      EACCES: 'mount view (noexec) or Landlock',
       EROFS: 'mount view (read-only)',
       ENOENT: 'mount view (no /dev/shm)',
     },
