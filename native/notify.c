@@ -243,22 +243,7 @@ static long long exec_target(pid_t pid, int64_t dirfd, const char *path, int emp
 	} else if (n > 0 && n < sizeof abs) {
 		memcpy(abs, path, n + 1);
 		absolutize(pid, dirfd, abs, sizeof abs);
-		const char *own = NULL;
-		if (strncmp(abs, "/proc/self/", 11) == 0)
-			own = abs + 11;
-		else if (strncmp(abs, "/proc/thread-self/", 18) == 0)
-			own = abs + 18;
-		if (own && (size_t)snprintf(link, sizeof link, "/proc/%d/%s", pid, own) < sizeof link) {
-			fd = open(link, O_PATH | O_CLOEXEC);
-		} else if (!own && abs[0] == '/') {
-			char root[64];
-			snprintf(root, sizeof root, "/proc/%d/root", pid);
-			int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (rfd >= 0) {
-				fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-				close(rfd);
-			}
-		}
+		fd = outcome_open(pid, abs, 1);
 	}
 	if (fd < 0)
 		return -1;

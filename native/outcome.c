@@ -8,6 +8,7 @@
 #include "sys.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -66,21 +67,90 @@ static void release_handed(void)
 	handed = NULL;
 }
 
+/* tid's process and thread ids in its innermost pid namespace (NStgid, NSpid), or 0. */
+static void inner_ids(pid_t tid, long *tgid, long *id)
+{
+	char name[64], text[2048];
+	*tgid = *id = 0;
+	snprintf(name, sizeof name, "/proc/%d/status", tid);
+	int f = open(name, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return;
+	ssize_t n = read(f, text, sizeof text - 1);
+	close(f);
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	const char *keys[] = { "\nNStgid:", "\nNSpid:" };
+	long *out[] = { tgid, id };
+	for (int k = 0; k < 2; k++) {
+		const char *p = strstr(text, keys[k]);
+		if (!p)
+			continue;
+		p += strlen(keys[k]);
+		const char *end = strchr(p, '\n');
+		for (char *next; p && (!end || p < end);) { /* the last number on the line */
+			long v = strtol(p, &next, 10);
+			if (next == p)
+				break;
+			*out[k] = v;
+			p = next;
+		}
+	}
+}
+
+static int in_root(pid_t tid, const char *abs, int nofollow)
+{
+	char root[64];
+	snprintf(root, sizeof root, "/proc/%d/root", tid);
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC | nofollow, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	int err = errno;
+	close(rfd);
+	errno = err;
+	return fd;
+}
+
+int outcome_open(pid_t tid, const char *abs, int follow)
+{
+	if (!abs || abs[0] != '/')
+		return -1;
+	int nofollow = follow ? 0 : O_NOFOLLOW;
+	const char *own = NULL;
+	int thread = 0;
+	if (strncmp(abs, "/proc/self/", 11) == 0)
+		own = abs + 11;
+	else if (strncmp(abs, "/proc/thread-self/", 18) == 0)
+		own = abs + 18, thread = 1;
+	if (!own)
+		return in_root(tid, abs, nofollow);
+	/* The caller's own proc entries: in the sandbox's proc under the ids it has there (the
+	 * same files its fds are on), and magic links (fd/N, exe, cwd) through the host's /proc. */
+	char path[PATH_MAX];
+	long tgid, id;
+	inner_ids(tid, &tgid, &id);
+	if (tgid > 0) {
+		int len = thread ? snprintf(path, sizeof path, "/proc/%ld/task/%ld/%s", tgid, id, own)
+				 : snprintf(path, sizeof path, "/proc/%ld/%s", tgid, own);
+		if (len > 0 && (size_t)len < sizeof path) {
+			int fd = in_root(tid, path, nofollow);
+			if (fd >= 0 || errno != ELOOP)
+				return fd;
+		}
+	}
+	if ((size_t)snprintf(path, sizeof path, "/proc/%d/%s", tid, own) >= sizeof path)
+		return -1;
+	return open(path, O_PATH | O_CLOEXEC | nofollow);
+}
+
 /* The file at abs (absolute, in the sandbox's terms) as tid sees it; follow: the last
  * component too. */
 static void sandbox_state(pid_t tid, const char *abs, int follow, struct obj_state *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!abs || abs[0] != '/')
-		return;
-	char root[64];
-	snprintf(root, sizeof root, "/proc/%d/root", tid);
-	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return;
-	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW),
-			     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-	close(rfd);
+	int fd = outcome_open(tid, abs, follow);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		out->present = 1;

@@ -23,6 +23,12 @@
 #define OUTCOME_SOCKET 8u
 #define OUTCOME_CHECKS 0xfu
 
+/* Opens abs (absolute, in the sandbox's terms) as tid sees it, O_PATH, the last component
+ * followed or not: beneath /proc/TID/root with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so
+ * nothing the sandbox planted leads to a host file. The caller's own /proc/self/... and
+ * /proc/thread-self/... are its entries in the sandbox's proc; where they pass a magic link
+ * (fd/N, exe, cwd), the host's /proc/TID follows it. -1 with errno when it cannot. */
+int outcome_open(pid_t tid, const char *abs, int follow);
 /* Notes the state before the call of rep (its path fields already absolute, in the sandbox's
  * terms) and keeps a copy of it; 0 when deferred, -1 when it cannot be (table full, no memory):
  * report it at once, without an outcome. Does not take ownership of rep's pointers. */

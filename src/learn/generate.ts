@@ -117,12 +117,13 @@ const ATTEMPT: Record<FileAccess, string> = {
 const FAILED_SHOWN = 40
 
 /** Attempts that failed in every run: a path or endpoint some run reached is not listed, nor
- * a read of what does not exist (a library search, a config file probe: not a refusal). */
-export function failedAttempts(obs: Observation): string[] {
+ * a read of what does not exist (a library search, a config file probe: not a refusal), nor
+ * what `skip` says the policy does not decide (the sandbox's own /proc, /dev, tmpfs). */
+export function failedAttempts(obs: Observation, skip: (path: string) => boolean = () => false): string[] {
   const out: string[] = []
-  for (const [path, access] of Object.entries(obs.failed?.files ?? {}).sort(([a], [b]) =>
-    a.localeCompare(b),
-  )) {
+  const tried = Object.entries(obs.failed?.files ?? {}).sort(([a], [b]) => a.localeCompare(b))
+  for (const [path, access] of tried) {
+    if (skip(path)) continue
     const done = new Set(obs.files[path] ?? [])
     const absent = kindOf(path) === 'missing'
     for (const a of access)
@@ -349,7 +350,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
     for (const l of limits) y.line(l)
   }
   for (const w of withheld) y.comment(`not granted: ${w}`)
-  const failed = failedAttempts(obs)
+  const failed = failedAttempts(obs, (p) => isPrivate(normalPath(p) ?? p))
   if (failed.length) y.comment('failed while learning (refused, or left no trace), so never granted:')
   for (const f of failed.slice(0, FAILED_SHOWN)) y.comment(`- ${f}`)
   if (failed.length > FAILED_SHOWN)
