@@ -37,7 +37,6 @@ const modes: { name: string; flags: string[]; user: boolean; skip?: string | fal
     name: '--no-namespaces',
     flags: ['--no-namespaces'],
     user: true,
-    // As root the no-namespace battery does not start on this branch's base (issue 18, item 1).
   },
   { name: '--backend runc', flags: ['--backend', 'runc'], user: true, skip: !has('runc') && 'needs runc' },
   {
@@ -51,9 +50,11 @@ const modes: { name: string; flags: string[]; user: boolean; skip?: string | fal
 describe('exec from memory and from /dev/shm is blocked', { concurrency: 1 }, () => {
   for (const m of modes) {
     test(`${m.name}, as root`, { timeout, skip: (!isRoot && 'runs as root') || m.skip || false }, (t) => {
-      if (m.name === '--no-namespaces')
-        return t.skip('the no-namespace battery as root is refused at setup here')
       const r = cordon(['verify', '--json', ...PROBES, ...m.flags], { timeout })
+      // Root's battery without namespaces does not start on this branch's base (a setup error
+      // for every probe; issue 18's no-namespace work); once it does, it is checked here.
+      if (m.flags.includes('--no-namespaces') && /sandbox ended \(setup/.test(r.stdout))
+        return t.skip('the no-namespace battery as root ends at setup on this host')
       check(r.stdout, r.stderr)
     })
     if (!m.user) continue
