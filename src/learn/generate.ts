@@ -133,7 +133,11 @@ export function failedAttempts(obs: Observation, skip: (path: string) => boolean
   for (const kind of ['bind', 'connect'] as const)
     for (const ep of obs.failed?.[kind] ?? [])
       if (
-        !obs.net[kind].some((e) => e.family === ep.family && e.address === ep.address && e.port === ep.port)
+        !obs.net[kind].some(
+          (e) => e.family === ep.family && e.address === ep.address && e.port === ep.port,
+        ) &&
+        // A socket file that is not there (nscd, a daemon not running) is a probe, not a refusal.
+        !(ep.family === 'unix' && !ep.address.startsWith('@') && kindOf(ep.address) === 'missing')
       )
         out.push(`${kind} ${where(ep)}`)
   return out
