@@ -52,6 +52,7 @@ function check(summary: Summary, dir: string): void {
     `create ${FIXTURE}/moved`,
     `write ${FIXTURE}/keep.txt`,
     `create ${FIXTURE}/link`,
+    'connect 127.0.0.1:1',
   ]) {
     assert.ok(summary.failed.includes(want), `${want} is not listed as failed: ${summary.failed.join(', ')}`)
     assert.ok(yaml.includes(`# - ${want}`), `${want} is not in the policy's failed list:\n${yaml}`)
