@@ -10,7 +10,6 @@ import type { SyscallEvent } from '../run/events.js'
 import { ARCHES, type ArchName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
-import { MFD_NOEXEC_SEAL } from '../seccomp/profiles.js'
 import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
 import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
@@ -86,15 +85,12 @@ export class Auditor {
       if (outcome) {
         const index = NARROW_ON[ev.syscall]
         const value = index === undefined ? undefined : (ev.args[index] ?? 0n)
-        // The memfd exec guard follows every rule: no policy lifts it, the program must seal.
-        const guarded = ev.syscall === 'memfd_create' && ((ev.args[1] ?? 0n) & BigInt(MFD_NOEXEC_SEAL)) === 0n
         this.add({
           layer: 'seccomp',
           what: value === undefined ? ev.syscall : `${ev.syscall}(arg${index}=0x${value.toString(16)})`,
           outcome,
-          suggestion: guarded
-            ? "MFD_NOEXEC_SEAL in the program's memfd_create flags (no policy lifts the memfd exec guard)"
-            : value === undefined
+          suggestion:
+            value === undefined
               ? `seccomp.rules: { syscalls: [${ev.syscall}], action: allow }`
               : `seccomp.rules: { syscalls: [${ev.syscall}], action: allow, args: [{ index: ${index}, op: eq, width: 32, value: ${value} }] }`,
           pid: ev.pid,
