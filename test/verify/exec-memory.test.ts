@@ -1,13 +1,13 @@
 // Exec from memory and from /dev/shm (issue 18, finding 8): the exec-memfd and exec-devshm
 // probes are blocked in every mode they apply to, as root and as the plain user — natively,
-// without namespaces, under runc and under gVisor (root only: cordon runs runsc as root).
-// Learn and audit runs are covered by test/learn and the probes' own runs there.
+// without namespaces, under runc and under gVisor (root only: cordon runs runsc as root), and
+// in audit and learn runs (the probe binary run directly: verify has no traced mode).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { chownSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, isRoot, ROOT } from '../helpers.js'
 
 const PROBES = ['--probe', 'exec-memfd', '--probe', 'exec-devshm']
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -72,4 +72,36 @@ describe('exec from memory and from /dev/shm is blocked', { concurrency: 1 }, ()
       },
     )
   }
+})
+
+const PROBE_DIR = join(ROOT, 'build', 'native')
+const traced: { name: string; args: (dir: string) => string[] }[] = [
+  { name: 'audit', args: () => ['run', '--audit', '--ro', PROBE_DIR, '--'] },
+  { name: 'learn', args: (dir) => ['learn', '-o', join(dir, 'learned.yaml'), '--ro', PROBE_DIR, '--'] },
+]
+
+describe('exec from memory and from /dev/shm is blocked in traced runs', { concurrency: 1 }, () => {
+  for (const m of traced)
+    for (const who of ['root', 'the plain user'] as const)
+      test(`${m.name}, as ${who}`, { timeout, skip: !isRoot && 'needs root to switch users' }, (t) => {
+        const user = who === 'root' ? undefined : ensureTestUser()
+        const dir = join('/tmp', `cordon-exec-memory-${m.name}-${process.pid}`)
+        mkdirSync(dir, { recursive: true })
+        if (user) chownSync(dir, user.uid, user.gid)
+        t.after(() => rmSync(dir, { recursive: true, force: true }))
+        const argv = [...m.args(dir), join(PROBE_DIR, 'cordon-probes'), 'exec-memfd', 'exec-devshm']
+        const r = user ? cordonAs(user, argv, dir, timeout) : cordon(argv, { cwd: dir, timeout })
+        const lines = r.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{"probe"'))
+          .map((l) => JSON.parse(l) as { probe: string; outcome: string; errno?: number })
+        assert.deepEqual(
+          lines.map((l) => [l.probe, l.outcome, l.errno]),
+          [
+            ['exec-memfd', 'blocked', 13],
+            ['exec-devshm', 'blocked', 13],
+          ],
+          r.stdout + r.stderr,
+        )
+      })
 })
