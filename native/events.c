@@ -3,6 +3,7 @@
 #include "events.h"
 
 #include "notify.h"
+#include "outcome.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -370,6 +371,43 @@ void ev_denied(const char *layer, const char *blockers, const char *kind, const 
 	flush(&l);
 }
 
+static void put_state(struct line *l, const char *key, const struct obj_state *s)
+{
+	char text[96] = "";
+	if (s->present)
+		snprintf(text, sizeof text, "%llu:%llu:%lld", s->dev, s->ino, s->ctime_ns);
+	put_field(l, key, text);
+}
+
+static void put_bool(struct line *l, const char *key, int value)
+{
+	char text[48];
+	snprintf(text, sizeof text, ",\"%s\":%s", key, value ? "true" : "false");
+	put_raw(l, text);
+}
+
+static void put_effect(struct line *l, const struct effect *e)
+{
+	put_raw(l, ",\"effect\":{\"settled\":");
+	put_raw(l, e->settled ? "true" : "false");
+	if (e->settled && (e->checks & OUTCOME_PATHS)) {
+		put_state(l, "was", &e->was);
+		put_state(l, "now", &e->now);
+		put_state(l, "was2", &e->was2);
+		put_state(l, "now2", &e->now2);
+	}
+	if (e->settled && (e->checks & OUTCOME_FDS))
+		put_int_field(l, "opened", e->opened);
+	if (e->settled && (e->checks & OUTCOME_EXEC))
+		put_bool(l, "execed", e->execed);
+	if (e->settled && (e->checks & OUTCOME_SOCKET)) {
+		put_bool(l, "boundBefore", e->bound_before);
+		put_bool(l, "bound", e->bound);
+		put_bool(l, "peer", e->peer);
+	}
+	put_raw(l, "}");
+}
+
 void ev_syscall(const struct syscall_report *r)
 {
 	if (events_fd < 0)
@@ -397,6 +435,8 @@ void ev_syscall(const struct syscall_report *r)
 		snprintf(num, sizeof num, ",\"ctimeMs\":%lld", r->ctime_ms);
 		put_raw(&l, num);
 	}
+	if (r->exe)
+		put_field(&l, "exe", r->exe);
 	if (r->data) {
 		static const char hex[] = "0123456789abcdef";
 		char text[2 * NOTIFY_STRUCT_MAX + 1];
@@ -410,6 +450,8 @@ void ev_syscall(const struct syscall_report *r)
 	}
 	if (r->record)
 		put_raw(&l, ",\"record\":true");
+	if (r->effect)
+		put_effect(&l, r->effect);
 	flush(&l);
 }
 

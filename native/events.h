@@ -43,6 +43,21 @@ void ev_landlock(long abi, int err);
 /* A denial reported by a layer: {"event":"denied","layer":L,"blockers":B,KIND:OBJECT,"pid":P,"exe":E} */
 void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
 	       const char *exe);
+/* What a path named: not there (present 0), or its device, inode and ctime. */
+struct obj_state {
+	int present;
+	unsigned long long dev, ino;
+	long long ctime_ns;
+};
+/* A recorded call's outcome facts (outcome.h): the state before it, and after it once settled. */
+struct effect {
+	unsigned checks;
+	int settled; /* 0: the thread made no syscall after it; nothing below is known */
+	struct obj_state was, now, was2, now2;
+	long opened; /* the open flags of an fd the call left on the path's file; -1 none */
+	int execed;
+	int bound_before, bound, peer;
+};
 struct syscall_report {
 	uint32_t arch;
 	int nr;
@@ -51,13 +66,17 @@ struct syscall_report {
 	int denied_errno;       /* 0: it continued */
 	const char *path, *path2; /* or NULL */
 	long long ctime_ms;     /* -1: not known */
+	const char *exe;        /* exec: the file it runs, symlinks followed (sandbox terms), or NULL */
 	const uint8_t *data;    /* captured struct, data_len bytes, or NULL */
 	size_t data_len;
 	int record;             /* a new record: never dropped */
+	const struct effect *effect; /* learn mode's outcome facts, or NULL */
+	uint64_t record_hash;   /* notify.c: the record's identity without its outcome */
 };
 /* A notified syscall (droppable unless a record): {"event":"syscall","arch":A,"nr":N,"pid":P,
- * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"data":HEX]
- * [,"record":true]} */
+ * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"exe":S][,"data":HEX]
+ * [,"record":true][,"effect":{"settled":B,"was":S,"now":S,"was2":S,"now2":S,"opened":F,"execed":B,
+ * "boundBefore":B,"bound":B,"peer":B}] — a state S is "dev:ino:ctime_ns", "" when absent */
 void ev_syscall(const struct syscall_report *r);
 /* The exact per-syscall totals, dropped events included (see notify.h). */
 void ev_syscall_counts(const struct notifier *nf);

@@ -519,6 +519,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			while (fds[FD_LISTENER].fd >= 0 && poll(&fds[FD_LISTENER], 1, 0) > 0 &&
 			       (fds[FD_LISTENER].revents & POLLIN))
 				notify_on_listener(nf);
+			notify_report_leftovers(nf);
 			if (nf->listener >= 0)
 				notify_report_counts(nf, 1);
 		}

@@ -5,6 +5,7 @@
 #include "bpf_eval.h"
 #include "events.h"
 #include "fdpass.h"
+#include "outcome.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -219,32 +220,39 @@ static void absolutize(pid_t pid, int64_t dirfd, char *path, size_t size)
 	path[dl] = '/';
 }
 
-/* ctime in ms of path as the sandboxed process sees it, or -1. The whole lookup happens in the
- * process's root: a relative path is first made absolute in the sandbox's terms (its cwd or the
- * directory fd), then opened beneath /proc/PID/root with RESOLVE_IN_ROOT, so neither an absolute
- * symlink nor ".." the sandbox planted can lead to a host file, and RESOLVE_NO_MAGICLINKS keeps
- * /proc/self/... links inside from naming one either. When the path cannot be placed (a cwd
- * outside its root), nothing is reported. */
-static long long sandbox_ctime_ms(pid_t pid, int64_t dirfd, const char *path)
+/* The file an exec will run, as the sandboxed process sees it: its ctime in ms (or -1) and, in
+ * exe, its path in the sandbox's terms with every symlink followed — what /proc/PID/exe will
+ * say ("/usr/bin/dash" for /tmp/innocent -> /bin/sh, "/memfd:x (deleted)" for a memfd), so
+ * rules judge the program, not the name it was called by. The lookup happens in the process's
+ * root: a relative path is first made absolute in the sandbox's terms (its cwd or the directory
+ * fd), then opened beneath /proc/PID/root with RESOLVE_IN_ROOT, so neither an absolute symlink
+ * nor ".." the sandbox planted can lead to a host file, and RESOLVE_NO_MAGICLINKS keeps links
+ * under the sandbox's /proc from naming one either. The process's own magic links are followed
+ * through the host's /proc/PID instead: an empty path with AT_EMPTY_PATH is the directory fd
+ * itself (fexecve, a memfd), /proc/self/... and /proc/thread-self/... are the caller's. When
+ * the file cannot be placed (a cwd outside its root), nothing is reported. */
+static long long exec_target(pid_t pid, int64_t dirfd, const char *path, int empty_path, char *exe, size_t size)
 {
-	char abs[RECORD_PATH_MAX], root[64];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof abs)
+	char abs[RECORD_PATH_MAX], link[96];
+	int fd = -1;
+	exe[0] = '\0';
+	size_t n = path ? strlen(path) : 0;
+	if (n == 0 && empty_path && (int)dirfd != AT_FDCWD) {
+		snprintf(link, sizeof link, "/proc/%d/fd/%d", pid, (int)dirfd);
+		fd = open(link, O_PATH | O_CLOEXEC);
+	} else if (n > 0 && n < sizeof abs) {
+		memcpy(abs, path, n + 1);
+		absolutize(pid, dirfd, abs, sizeof abs);
+		fd = outcome_open(pid, abs, 1);
+	}
+	if (fd < 0)
 		return -1;
-	memcpy(abs, path, n + 1);
-	absolutize(pid, dirfd, abs, sizeof abs);
-	if (abs[0] != '/')
-		return -1;
-	snprintf(root, sizeof root, "/proc/%d/root", pid);
-	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
-		return -1;
-	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-	close(rfd);
 	struct stat st;
-	int ok = fd >= 0 && fstat(fd, &st) == 0;
-	if (fd >= 0)
-		close(fd);
+	int ok = fstat(fd, &st) == 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t len = readlink(link, exe, size - 1);
+	exe[len > 0 ? len : 0] = '\0';
+	close(fd);
 	return ok ? (long long)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000 : -1;
 }
 
@@ -303,17 +311,70 @@ static size_t read_struct(pid_t pid, uint64_t addr, uint64_t len, uint8_t *out)
 	return n > 0 ? (size_t)n : 0;
 }
 
+/* The record's identity: what makes it worth a line of its own. */
+static uint64_t record_hash(const struct seccomp_notif *req, const struct syscall_report *rep, unsigned key)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	h = fnv(h, &req->data.arch, sizeof req->data.arch);
+	h = fnv(h, &req->data.nr, sizeof req->data.nr);
+	h = fnv(h, &rep->denied_errno, sizeof rep->denied_errno);
+	for (int i = 0; i < 6; i++)
+		if (key & (1u << i))
+			h = fnv(h, &req->data.args[i], sizeof req->data.args[i]);
+	h = fnv(h, rep->path ? rep->path : "", rep->path ? strlen(rep->path) + 1 : 1);
+	h = fnv(h, rep->path2 ? rep->path2 : "", rep->path2 ? strlen(rep->path2) + 1 : 1);
+	if (rep->data)
+		h = fnv(h, rep->data, rep->data_len);
+	return h;
+}
+
+/* What an outcome means, without the inode numbers and times that differ on every call: a
+ * call that failed and then succeeded is two records. */
+static uint64_t outcome_hash(uint64_t h, const struct effect *e)
+{
+	if (!e)
+		return h;
+	int sig[] = { e->settled,
+		      e->was.present,
+		      e->now.present,
+		      e->was.ino == e->now.ino && e->was.dev == e->now.dev,
+		      e->was.ctime_ns == e->now.ctime_ns,
+		      e->was2.present,
+		      e->now2.present,
+		      e->was2.ino == e->now2.ino,
+		      e->opened < 0 ? -1 : (int)(e->opened & 3),
+		      e->execed,
+		      e->bound_before,
+		      e->bound,
+		      e->peer };
+	return fnv(h, sig, sizeof sig);
+}
+
+static void report_record(struct notifier *nf, struct syscall_report *rep)
+{
+	if (!first_sighting(nf, outcome_hash(rep->record_hash, rep->effect)))
+		return;
+	rep->record = 1;
+	ev_syscall(rep);
+}
+
 void notify_on_listener(struct notifier *nf)
 {
 	struct seccomp_notif req;
 	memset(&req, 0, sizeof req);
 	if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
 		return; /* ENOENT: the task died or its syscall was interrupted */
+	pid_t pid = (pid_t)req.pid;
+	/* This thread's previous call has returned: its outcome can be read now. */
+	struct syscall_report *earlier = outcome_settle(pid);
+	if (earlier)
+		report_record(nf, earlier);
 	uint32_t r = bpf_run(nf->responder, nf->responder_len, (const uint8_t *)&req.data);
 	unsigned kind = r >> 30, key = (r >> 24) & 0x3f, record = (r >> 23) & 1, sarg = (r >> 20) & 7,
 		 want_stat = (r >> 19) & 1, arg = (r >> 16) & 7, arg2 = (r >> 13) & 7, at = (r >> 12) & 1;
 	int err = kind == NOTIFY_KIND_DENY && (r & 0xfff) ? (int)(r & 0xfff) : EPERM;
-	pid_t pid = (pid_t)req.pid;
+	/* A call that goes on: the low bits say which outcome checks it gets (outcome.h). */
+	unsigned checks = kind == NOTIFY_KIND_CONTINUE && record ? (r & OUTCOME_CHECKS) : 0;
 	static char path[RECORD_PATH_MAX], path2[RECORD_PATH_MAX];
 	size_t cap = record ? sizeof path : PATH_CAPTURE;
 	struct syscall_report rep = { .arch = req.data.arch, .nr = req.data.nr, .pid = (long)pid,
@@ -338,8 +399,21 @@ void notify_on_listener(struct notifier *nf)
 		if (rep.path2 && arg2 >= 1)
 			absolutize(pid, at && arg2 >= 2 ? (int64_t)req.data.args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
 	}
-	if (rep.path && want_stat)
-		rep.ctime_ms = sandbox_ctime_ms(pid, at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD, path);
+	static char exe[RECORD_PATH_MAX];
+	if (want_stat) {
+		/* execveat(fd, "", argv, envp, AT_EMPTY_PATH): the path argument is empty (not
+		 * reported), the program is the fd. The flags follow the path, argv and envp. */
+		int64_t dirfd = at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD;
+		int empty = at && arg >= 2 && arg + 2 <= 5 && (req.data.args[arg + 2] & AT_EMPTY_PATH);
+		rep.ctime_ms = exec_target(pid, dirfd, rep.path, empty, exe, sizeof exe);
+		rep.exe = exe[0] ? exe : NULL;
+	}
+	for (int i = 0; i < 6; i++)
+		rep.args[i] = req.data.args[i];
+	if (record)
+		rep.record_hash = record_hash(&req, &rep, key);
+	/* The state before the call, taken while it still waits for our answer. */
+	int deferred = checks && outcome_defer(pid, &rep, checks) == 0;
 	struct seccomp_notif_resp resp = { .id = req.id };
 	if (kind == NOTIFY_KIND_CONTINUE)
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -348,25 +422,22 @@ void notify_on_listener(struct notifier *nf)
 	ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
 	nf->handled++;
 	count(nf, req.data.arch, req.data.nr);
-	for (int i = 0; i < 6; i++)
-		rep.args[i] = req.data.args[i];
+	if (deferred)
+		return;
 	if (record) {
-		uint64_t h = 0xcbf29ce484222325ULL;
-		h = fnv(h, &req.data.arch, sizeof req.data.arch);
-		h = fnv(h, &req.data.nr, sizeof req.data.nr);
-		h = fnv(h, &rep.denied_errno, sizeof rep.denied_errno);
-		for (int i = 0; i < 6; i++)
-			if (key & (1u << i))
-				h = fnv(h, &req.data.args[i], sizeof req.data.args[i]);
-		h = fnv(h, rep.path ? rep.path : "", rep.path ? strlen(rep.path) + 1 : 1);
-		h = fnv(h, rep.path2 ? rep.path2 : "", rep.path2 ? strlen(rep.path2) + 1 : 1);
-		if (rep.data)
-			h = fnv(h, rep.data, rep.data_len);
-		if (!first_sighting(nf, h))
-			return;
-		rep.record = 1;
+		/* Checks wanted but no room to wait for them: reported with an unknown outcome. */
+		struct effect unknown = { .checks = checks, .opened = -1 };
+		rep.effect = checks ? &unknown : NULL;
+		report_record(nf, &rep);
+		return;
 	}
 	ev_syscall(&rep);
+}
+
+void notify_report_leftovers(struct notifier *nf)
+{
+	for (struct syscall_report *rep; (rep = outcome_leftover()) != NULL;)
+		report_record(nf, rep);
 }
 
 void notify_report_counts(struct notifier *nf, int force)

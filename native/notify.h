@@ -11,7 +11,8 @@
  * own copy of the listener (close-on-exec) so the sandboxed program can never answer itself.
  *
  * Responder return values (our own encoding, not seccomp's):
- *   bits 31-30 kind: 1 continue, 2 deny with the errno in bits 11-0 (anything else: EPERM)
+ *   bits 31-30 kind: 1 continue, 2 deny with the errno in bits 11-0 (anything else: EPERM);
+ *              for continue in record mode, bits 3-0 are the outcome checks (outcome.h)
  *   bits 29-24 record key: which arguments (bit i = argument i) make a call new
  *   bit  23    record: report a call only when its record (arch, nr, key arguments, paths,
  *              struct, outcome) is new, and never drop that report (learn and audit modes)
@@ -61,6 +62,8 @@ void notify_init(struct notifier *nf, int sock, const uint8_t *responder, size_t
 void notify_on_sock(struct notifier *nf);
 /* One notification is pending on nf->listener: answer it and report it. */
 void notify_on_listener(struct notifier *nf);
+/* After the sandbox ended: reports the records still waiting for an outcome (outcome.h). */
+void notify_report_leftovers(struct notifier *nf);
 /* {"event":"syscall-counts","counts":{"ARCH:NR":N,...},"handled":N,"dropped":N} when anything
  * changed since the last report (or always when force). */
 void notify_report_counts(struct notifier *nf, int force);

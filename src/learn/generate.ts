@@ -11,7 +11,7 @@ import { leafFor } from '../seccomp/compile.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
-import { type FileAccess, NARROW_ON, type Observation } from './observation.js'
+import { type Endpoint, type FileAccess, NARROW_ON, type Observation } from './observation.js'
 import { traceView } from './learn.js'
 import { attackSurface } from './surface.js'
 import { interpreterOf, isDir, kindOf, normalPath, resolveOnHost, under } from './paths.js'
@@ -100,6 +100,47 @@ export interface Generated {
   yaml: string
   /** Statements the learned run needed that the policy does not grant, and why. */
   withheld: string[]
+  /** What the run tried and failed to do (`write /usr/local/bin/x`, `connect 10.0.0.1:5432`):
+   * never granted, listed so a reviewer sees what the program wanted. */
+  failed: string[]
+}
+
+const ATTEMPT: Record<FileAccess, string> = {
+  read: 'read',
+  write: 'write',
+  exec: 'execute',
+  list: 'list',
+  create: 'create',
+  delete: 'delete',
+  lookup: 'look up',
+}
+const FAILED_SHOWN = 40
+
+/** Attempts that failed in every run: a path or endpoint some run reached is not listed, nor
+ * a read of what does not exist (a library search, a config file probe: not a refusal), nor
+ * what `skip` says the policy does not decide (the sandbox's own /proc, /dev, tmpfs). */
+export function failedAttempts(obs: Observation, skip: (path: string) => boolean = () => false): string[] {
+  const out: string[] = []
+  const tried = Object.entries(obs.failed?.files ?? {}).sort(([a], [b]) => a.localeCompare(b))
+  for (const [path, access] of tried) {
+    if (skip(path)) continue
+    const done = new Set(obs.files[path] ?? [])
+    const absent = kindOf(path) === 'missing'
+    for (const a of access)
+      if (!done.has(a) && (!absent || a === 'create' || a === 'write')) out.push(`${ATTEMPT[a]} ${path}`)
+  }
+  const where = (e: Endpoint) => (e.port === undefined ? e.address : `${e.address}:${e.port}`)
+  for (const kind of ['bind', 'connect'] as const)
+    for (const ep of obs.failed?.[kind] ?? [])
+      if (
+        !obs.net[kind].some(
+          (e) => e.family === ep.family && e.address === ep.address && e.port === ep.port,
+        ) &&
+        // A socket file that is not there (nscd, a daemon not running) is a probe, not a refusal.
+        !(ep.family === 'unix' && !ep.address.startsWith('@') && kindOf(ep.address) === 'missing')
+      )
+        out.push(`${kind} ${where(ep)}`)
+  return out
 }
 
 export function generatePolicy(obs: Observation, opts: GenerateOptions): Generated {
@@ -313,7 +354,12 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
     for (const l of limits) y.line(l)
   }
   for (const w of withheld) y.comment(`not granted: ${w}`)
-  return { yaml: y.text(), withheld }
+  const failed = failedAttempts(obs, (p) => isPrivate(normalPath(p) ?? p))
+  if (failed.length) y.comment('failed while learning (refused, or left no trace), so never granted:')
+  for (const f of failed.slice(0, FAILED_SHOWN)) y.comment(`- ${f}`)
+  if (failed.length > FAILED_SHOWN)
+    y.comment(`… and ${failed.length - FAILED_SHOWN} more (the .learn.json file lists them all)`)
+  return { yaml: y.text(), withheld, failed }
 }
 
 /** Calls a run makes or not depending on timing, not on what it does: a yield under lock

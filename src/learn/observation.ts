@@ -1,6 +1,7 @@
 // What a traced run saw, in a form that merges across runs and serializes as JSON (the
 // `.learn.json` file next to a learned policy, which `cordon learn --merge` adds runs to).
-import type { SandboxEvent, SyscallEvent } from '../run/events.js'
+import type { SandboxEvent, SyscallEffect, SyscallEvent } from '../run/events.js'
+import { CAPTURE } from '../seccomp/notify.js'
 
 /** How a path was used. `lookup`: only named (stat, access, readlink, chdir). */
 export type FileAccess = 'read' | 'write' | 'exec' | 'list' | 'create' | 'delete' | 'lookup'
@@ -31,6 +32,15 @@ export interface Observation {
   files: Record<string, FileAccess[]>
   net: { bind: Endpoint[]; connect: Endpoint[]; send: Endpoint[] }
   peaks: { memoryBytes?: number | undefined; pids?: number | undefined }
+  /** What the run tried that did not succeed (refused, or no trace of it afterwards): listed
+   * in the learned policy, never granted. Absent in files written before it existed. */
+  failed?: Attempts
+}
+
+export interface Attempts {
+  files: Record<string, FileAccess[]>
+  bind: Endpoint[]
+  connect: Endpoint[]
 }
 
 export function emptyObservation(arch: string): Observation {
@@ -42,6 +52,7 @@ export function emptyObservation(arch: string): Observation {
     files: {},
     net: { bind: [], connect: [], send: [] },
     peaks: {},
+    failed: { files: {}, bind: [], connect: [] },
   }
 }
 
@@ -90,30 +101,91 @@ export function parseSockaddr(hex: string): Endpoint | undefined {
   return undefined
 }
 
-/** The file accesses one recorded call stands for: [path, accesses] pairs. */
-export function fileAccesses(ev: SyscallEvent): [string, FileAccess[]][] {
+/** The object a state names (`dev:ino`), without its ctime; "" when nothing was there. */
+const objectOf = (state?: string) => (state ? state.split(':').slice(0, 2).join(':') : '')
+/** A new object under the name: created, or replaced (rename over it). */
+const appeared = (was?: string, now?: string) => !!now && objectOf(now) !== objectOf(was)
+/** The object that was there went (unlinked, renamed away). */
+const went = (was?: string, now?: string) => !!was && objectOf(now) !== objectOf(was)
+/** Still there, and its ctime moved (chmod, chown, utimes, truncate, xattrs). */
+const changed = (was?: string, now?: string) => !!now && now !== was
+
+/**
+ * Whether a call did what it asked, from the launcher's look before and after it (learn mode,
+ * native/outcome.h): `true`/`false` for each named path, `undefined` where nothing tells (an
+ * unchecked lookup, or an event without an outcome: monitor mode). A refused call failed; one
+ * whose thread made no syscall after it is not known to have succeeded, so it counts as failed.
+ */
+function outcomeOf(ev: SyscallEvent): { first?: boolean; second?: boolean; created?: boolean } {
+  if (ev.errno) return { first: false, second: false }
+  const e: SyscallEffect | undefined = ev.effect
+  if (!e || CAPTURE[ev.syscall]?.check === undefined) return {}
+  if (!e.settled) return { first: false, second: false }
+  switch (ev.syscall) {
+    case 'execve':
+    case 'execveat':
+      return { first: e.execed === true }
+    case 'open':
+    case 'openat':
+    case 'openat2':
+    case 'creat':
+      return { first: (e.opened ?? -1) >= 0, created: appeared(e.was, e.now) }
+    case 'unlink':
+    case 'unlinkat':
+    case 'rmdir':
+      return { first: went(e.was, e.now) }
+    case 'rename':
+    case 'renameat':
+    case 'renameat2':
+      return { first: went(e.was, e.now), second: appeared(e.was2, e.now2) }
+    case 'link':
+    case 'linkat':
+      return { second: appeared(e.was2, e.now2), first: appeared(e.was2, e.now2) }
+    case 'mkdir':
+    case 'mkdirat':
+    case 'mknod':
+    case 'mknodat':
+    case 'symlink':
+    case 'symlinkat':
+      return { first: appeared(e.was, e.now) }
+    case 'connect':
+      return { first: e.peer === true }
+    case 'bind':
+      return { first: e.boundBefore === false && e.bound === true }
+    default:
+      return { first: changed(e.was, e.now) }
+  }
+}
+
+/** The file accesses one recorded call stands for: [path, accesses, succeeded] triples, where
+ * succeeded is undefined when nothing tells (see outcomeOf). */
+export function fileAccesses(ev: SyscallEvent): [string, FileAccess[], boolean | undefined][] {
   const p = ev.path
   const p2 = ev.path2
-  const out: [string, FileAccess[]][] = []
-  const add = (path: string | undefined, access: FileAccess[]) => {
-    if (path !== undefined) out.push([path, access])
+  const out: [string, FileAccess[], boolean | undefined][] = []
+  const result = outcomeOf(ev)
+  const add = (path: string | undefined, access: FileAccess[], ok = result.first) => {
+    if (path !== undefined) out.push([path, access, ok])
   }
+  /** An open that succeeded without making the file did not create it: the name was there. */
+  const opened = (access: FileAccess[]) =>
+    result.first && result.created === false ? access.filter((a) => a !== 'create') : access
   switch (ev.syscall) {
     case 'execve':
     case 'execveat':
       add(p, ['exec'])
       break
     case 'open':
-      add(p, openAccess(ev.args[1] ?? 0n))
+      add(p, opened(openAccess(ev.args[1] ?? 0n)))
       break
     case 'openat':
-      add(p, openAccess(ev.args[2] ?? 0n))
+      add(p, opened(openAccess(ev.args[2] ?? 0n)))
       break
     case 'openat2':
-      add(p, openAccess(ev.data ? le64(ev.data, 0) : BigInt(O_RDWR)))
+      add(p, opened(openAccess(ev.data ? le64(ev.data, 0) : BigInt(O_RDWR))))
       break
     case 'creat':
-      add(p, ['write', 'create'])
+      add(p, opened(['write', 'create']))
       break
     case 'unlink':
     case 'rmdir':
@@ -124,12 +196,12 @@ export function fileAccesses(ev: SyscallEvent): [string, FileAccess[]][] {
     case 'renameat':
     case 'renameat2':
       add(p, ['delete'])
-      add(p2, ['create'])
+      add(p2, ['create'], result.second)
       break
     case 'link':
     case 'linkat':
       add(p, ['lookup'])
-      add(p2, ['create'])
+      add(p2, ['create'], result.second)
       break
     case 'mkdir':
     case 'mkdirat':
@@ -167,6 +239,9 @@ export function fileAccesses(ev: SyscallEvent): [string, FileAccess[]][] {
   }
   return out
 }
+
+/** Whether a connect or bind call succeeded; undefined when nothing tells. */
+export const endpointSucceeded = (ev: SyscallEvent): boolean | undefined => outcomeOf(ev).first
 
 /** Folds events into an observation as they arrive. */
 export class Recorder {
@@ -216,15 +291,18 @@ export class Recorder {
     if (ev.event !== 'syscall') return
     const use = (o.syscalls[ev.syscall] ??= { count: 0 })
     if (ev.errno) use.refused = ev.errno
-    for (const [path, access] of fileAccesses(ev)) {
-      const set = new Set(o.files[path] ?? [])
-      for (const a of access) set.add(a)
-      o.files[path] = [...set].sort()
+    // Only what succeeded is learned; the rest is kept apart, to be listed and never granted.
+    const failed = (o.failed ??= { files: {}, bind: [], connect: [] })
+    for (const [path, access, ok] of fileAccesses(ev)) {
+      const into = ok === false ? failed.files : o.files
+      into[path] = [...new Set([...(into[path] ?? []), ...access])].sort()
     }
     if (ev.syscall === 'connect' || ev.syscall === 'bind' || ev.syscall === 'sendto') {
       const ep = ev.data ? parseSockaddr(ev.data) : undefined
-      const list = ev.syscall === 'bind' ? o.net.bind : ev.syscall === 'connect' ? o.net.connect : o.net.send
-      if (ep && !list.some((e) => sameEndpoint(e, ep))) list.push(ep)
+      const ok = ev.syscall === 'sendto' ? !ev.errno : endpointSucceeded(ev) !== false
+      const kind = ev.syscall === 'bind' ? 'bind' : ev.syscall === 'connect' ? 'connect' : 'send'
+      const list = ok ? o.net[kind] : kind === 'send' ? undefined : failed[kind]
+      if (ep && list && !list.some((e) => sameEndpoint(e, ep))) list.push(ep)
     }
     const keys = NARROW[ev.syscall]
     if (keys) {
@@ -269,6 +347,12 @@ export function mergeObservations(a: Observation, b: Observation): Observation {
   }
   for (const [path, access] of Object.entries(b.files))
     out.files[path] = [...new Set([...(out.files[path] ?? []), ...access])].sort()
+  const failed = (out.failed ??= { files: {}, bind: [], connect: [] })
+  for (const [path, access] of Object.entries(b.failed?.files ?? {}))
+    failed.files[path] = [...new Set([...(failed.files[path] ?? []), ...access])].sort()
+  for (const kind of ['bind', 'connect'] as const)
+    for (const ep of b.failed?.[kind] ?? [])
+      if (!failed[kind].some((e) => sameEndpoint(e, ep))) failed[kind].push(ep)
   for (const kind of ['bind', 'connect', 'send'] as const)
     for (const ep of b.net[kind]) if (!out.net[kind].some((e) => sameEndpoint(e, ep))) out.net[kind].push(ep)
   const max = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.max(x, y))

@@ -50,5 +50,7 @@ export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
     mode === 'learn'
       ? mapActions(spec, learned)
       : watchSyscalls(mapActions(spec, audited), Object.keys(CAPTURE))
-  return { filter, responder: responderSpec(withCaptureRules(filter), true) }
+  // Outcome checks only when learning, where every syscall stops, so a call's outcome is read
+  // at its thread's very next one; audit judges what was attempted.
+  return { filter, responder: responderSpec(withCaptureRules(filter), true, mode === 'learn') }
 }

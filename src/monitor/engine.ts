@@ -102,6 +102,13 @@ export function fieldsOf(ev: SandboxEvent, t: Target, started = true): Fields {
         return !started // the launcher's exec of the command itself
       case 'basename':
         return typeof raw.path === 'string' ? basename(raw.path) : undefined
+      case 'program': {
+        // The program an exec runs, by its own name (symlinks followed, a memfd's
+        // `memfd:NAME`); the name it was called by (basename) when the launcher could not
+        // tell. For process events, the exe's name.
+        const file = typeof raw.exe === 'string' ? raw.exe : raw.path
+        return typeof file === 'string' ? basename(file.replace(/ \(deleted\)$/, '')) : undefined
+      }
       case 'denied':
         return ev.event === 'denied' || (ev.event === 'syscall' && ev.errno !== undefined)
       case 'new':
@@ -236,8 +243,13 @@ export class Monitor extends EventEmitter<{
     if (ev.event === 'process') ev = this.namedProcess(w, ev)
     // A watched exec names the program before it runs: an exit then names it even when the
     // process ended before the launcher could read /proc/PID/exe.
-    else if (ev.event === 'syscall' && ev.path && ev.errno === undefined && /^execve(at)?$/.test(ev.syscall))
-      this.remember(w, ev.pid, ev.path)
+    else if (
+      ev.event === 'syscall' &&
+      (ev.exe ?? ev.path) &&
+      ev.errno === undefined &&
+      /^execve(at)?$/.test(ev.syscall)
+    )
+      this.remember(w, ev.pid, (ev.exe ?? ev.path)!)
     const fields = fieldsOf(ev, w.target, w.started)
     for (const rule of this.rules) {
       if (rule.events.size && !rule.events.has(ev.event)) continue

@@ -35,6 +35,7 @@ export const FIELDS = new Set([
   'pid',
   'path',
   'basename',
+  'program',
   'errno',
   'denied',
   'new',

@@ -95,7 +95,9 @@ function devOps(dest: string, tmpfsSize = 0): PlanOp[] {
     { op: 'symlink', target: '/proc/self/fd/2', dest: at('stderr') },
     { op: 'devpts', dest: at('pts') },
     { op: 'symlink', target: 'pts/ptmx', dest: at('ptmx') },
-    { op: 'tmpfs', dest: at('shm'), size: tmpfsSize, mode: 0o1777, flags: {} },
+    // noexec: a place every program may write is no place to run one from (nosuid, nodev
+    // are every tmpfs's).
+    { op: 'tmpfs', dest: at('shm'), size: tmpfsSize, mode: 0o1777, flags: { noexec: true } },
   ]
 }
 

@@ -153,7 +153,8 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)
   notes.push(
     `seccomp: profile ${profile}${own ? ` + ${own} rule(s)` : ''}, ${filter.instructions} instructions; ` +
-      'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied' +
+      'foreign arch and x32 killed, unknown syscalls ENOSYS, TIOCSTI/TIOCLINUX denied, ' +
+      'memfd_create without MFD_NOEXEC_SEAL denied' +
       extras.map((e) => `; ${EXTRA_NOTES[e]}`).join(''),
   )
   return { ops, notes }

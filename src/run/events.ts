@@ -69,14 +69,37 @@ export interface SyscallEvent {
   errno?: number
   /** The path argument as the process passed it (exec, open, unlink, mount…). */
   path?: string
-  /** For exec: when the file last changed (ms since the epoch), as the sandbox sees it. */
+  /** For exec: when the file it runs last changed (ms since the epoch), as the sandbox sees it. */
   ctimeMs?: number
+  /** For exec: the file it runs, in the sandbox's terms with every symlink followed (what
+   * /proc/PID/exe will say: `/usr/bin/dash` for a call of /tmp/innocent -> /bin/sh,
+   * `/memfd:NAME (deleted)` for a memfd). */
+  exe?: string
   /** The second path (rename, link). Recorded paths (learn, audit) are absolute. */
   path2?: string
   /** A struct the call pointed to (sockaddr, open_how), as hex. */
   data?: string
   /** Learn and audit modes: the first call with this record; never dropped. */
   record?: boolean
+  /** Learn and audit modes: what the launcher saw before and after a call that went on
+   * (native/outcome.h), from which learning tells whether it succeeded. */
+  effect?: SyscallEffect
+}
+
+/** A path's state is `dev:ino:ctimeNs`, or "" when nothing was there. */
+export interface SyscallEffect {
+  /** False when the thread made no syscall after it: the outcome is unknown. */
+  settled: boolean
+  was?: string
+  now?: string
+  was2?: string
+  now2?: string
+  /** Open flags of an fd the call left open on the path's file, -1 for none. */
+  opened?: number
+  execed?: boolean
+  boundBefore?: boolean
+  bound?: boolean
+  peer?: boolean
 }
 
 const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [a.audit, a]))

@@ -16,6 +16,10 @@ const PATH2_SHIFT = 13
 const AT_FLAG = 1 << 12
 const ERRNO_MASK = 0xfff
 
+/** Outcome checks (native/outcome.h): what the launcher looks at before and after a recorded
+ * call that goes on, so that learning keeps only what succeeded. */
+export const CHECK = { paths: 1, fds: 2, exec: 4, socket: 8 } as const
+
 /** What the launcher reads from a syscall's arguments (1-based argument numbers). */
 export interface Capture {
   /** The argument pointing to the path the call acts on. */
@@ -29,46 +33,52 @@ export interface Capture {
   /** Arguments (0-based, as in policy rules) whose values make a record distinct when learning:
    * the values a policy may narrow on. */
   key?: readonly number[]
+  /** Outcome checks (CHECK bits) for a recorded call that goes on. */
+  check?: number
 }
 
 const at = (path: number, extra: Capture = {}): Capture => ({ path, at: true, ...extra })
+/** What a call that acts on its path changes: the name appears, goes or its ctime moves. */
+const P = { check: CHECK.paths }
+/** An open: the name (O_CREAT) and the fd it leaves. */
+const O = { check: CHECK.paths | CHECK.fds }
 
 /** Calls that name files, sockets and the few arguments worth learning. Lookups (stat, access,
  * readlink…) are here too: what a program can see decides what it does. */
 export const CAPTURE: Readonly<Record<string, Capture>> = {
-  execve: { path: 1 },
-  execveat: at(2),
-  open: { path: 1, key: [1] },
-  openat: at(2, { key: [2] }),
-  openat2: at(2, { struct: 3 }),
-  creat: { path: 1 },
-  unlink: { path: 1 },
-  unlinkat: at(2, { key: [2] }),
-  rename: { path: 1, path2: 2 },
-  renameat: at(2, { path2: 4 }),
-  renameat2: at(2, { path2: 4 }),
-  mkdir: { path: 1 },
-  mkdirat: at(2),
-  rmdir: { path: 1 },
-  chmod: { path: 1 },
-  fchmodat: at(2),
-  fchmodat2: at(2),
-  chown: { path: 1 },
-  lchown: { path: 1 },
-  fchownat: at(2),
-  truncate: { path: 1 },
-  link: { path: 1, path2: 2 },
-  linkat: at(2, { path2: 4 }),
-  symlink: { path: 2 },
-  symlinkat: at(3),
+  execve: { path: 1, check: CHECK.exec },
+  execveat: at(2, { check: CHECK.exec }),
+  open: { path: 1, key: [1], ...O },
+  openat: at(2, { key: [2], ...O }),
+  openat2: at(2, { struct: 3, ...O }),
+  creat: { path: 1, ...O },
+  unlink: { path: 1, ...P },
+  unlinkat: at(2, { key: [2], ...P }),
+  rename: { path: 1, path2: 2, ...P },
+  renameat: at(2, { path2: 4, ...P }),
+  renameat2: at(2, { path2: 4, ...P }),
+  mkdir: { path: 1, ...P },
+  mkdirat: at(2, P),
+  rmdir: { path: 1, ...P },
+  chmod: { path: 1, ...P },
+  fchmodat: at(2, P),
+  fchmodat2: at(2, P),
+  chown: { path: 1, ...P },
+  lchown: { path: 1, ...P },
+  fchownat: at(2, P),
+  truncate: { path: 1, ...P },
+  link: { path: 1, path2: 2, ...P },
+  linkat: at(2, { path2: 4, ...P }),
+  symlink: { path: 2, ...P },
+  symlinkat: at(3, P),
   mount: { path: 2 },
   umount2: { path: 1 },
   chroot: { path: 1 },
   pivot_root: { path: 1 },
   swapon: { path: 1 },
   acct: { path: 1 },
-  mknod: { path: 1 },
-  mknodat: at(2),
+  mknod: { path: 1, ...P },
+  mknodat: at(2, P),
   stat: { path: 1 },
   lstat: { path: 1 },
   newfstatat: at(2),
@@ -83,22 +93,22 @@ export const CAPTURE: Readonly<Record<string, Capture>> = {
   readlinkat: at(2),
   chdir: { path: 1 },
   statfs: { path: 1 },
-  utimensat: at(2),
-  utime: { path: 1 },
-  utimes: { path: 1 },
+  utimensat: at(2, P),
+  utime: { path: 1, ...P },
+  utimes: { path: 1, ...P },
   getxattr: { path: 1 },
   lgetxattr: { path: 1 },
   listxattr: { path: 1 },
   llistxattr: { path: 1 },
-  setxattr: { path: 1 },
-  lsetxattr: { path: 1 },
-  removexattr: { path: 1 },
-  lremovexattr: { path: 1 },
+  setxattr: { path: 1, ...P },
+  lsetxattr: { path: 1, ...P },
+  removexattr: { path: 1, ...P },
+  lremovexattr: { path: 1, ...P },
   inotify_add_watch: { path: 2 },
   socket: { key: [0, 1, 2] },
   socketpair: { key: [0, 1, 2] },
-  connect: { struct: 2 },
-  bind: { struct: 2 },
+  connect: { struct: 2, check: CHECK.socket },
+  bind: { struct: 2, check: CHECK.socket },
   sendto: { struct: 5 },
   ioctl: { key: [1] },
   prctl: { key: [0] },
@@ -147,15 +157,21 @@ export function watchSyscalls(spec: SeccompSpec, names: Iterable<string>): Secco
   return { ...spec, rules }
 }
 
-function respondValue(a: Action, name: string | undefined, record: boolean): Action {
+function respondValue(a: Action, name: string | undefined, record: boolean, check: boolean): Action {
   const c: Capture = name ? (CAPTURE[name] ?? {}) : {}
-  let flags = ((c.path ?? 0) << PATH_SHIFT) | (name && STAT_PATH.has(name) ? STAT_FLAG : 0)
+  // The directory fd goes with the path in every mode: an exec's file is found through it
+  // (execveat of a relative path, or of the fd itself with AT_EMPTY_PATH).
+  let flags =
+    ((c.path ?? 0) << PATH_SHIFT) | (name && STAT_PATH.has(name) ? STAT_FLAG : 0) | (c.at ? AT_FLAG : 0)
   if (record) {
     const key = (c.key ?? []).reduce((m, i) => m | (1 << i), 0)
     flags |= RECORD_FLAG | (key << KEY_SHIFT) | ((c.struct ?? 0) << STRUCT_SHIFT)
-    flags |= ((c.path2 ?? 0) << PATH2_SHIFT) | (c.at ? AT_FLAG : 0)
+    flags |= (c.path2 ?? 0) << PATH2_SHIFT
   }
-  if (a.kind === 'notify') return { kind: 'respond', value: ((KIND_CONTINUE << KIND_SHIFT) | flags) >>> 0 }
+  // Outcome checks share the errno bits, which a call that goes on does not use.
+  const checks = record && check ? (c.check ?? 0) : 0
+  if (a.kind === 'notify')
+    return { kind: 'respond', value: ((KIND_CONTINUE << KIND_SHIFT) | flags | checks) >>> 0 }
   const errno = a.kind === 'deny-log' ? a.errno : EPERM
   return { kind: 'respond', value: ((KIND_DENY << KIND_SHIFT) | flags | (errno & ERRNO_MASK)) >>> 0 }
 }
@@ -163,22 +179,26 @@ function respondValue(a: Action, name: string | undefined, record: boolean): Act
 /**
  * The launcher's responder: the same decisions as the filter, where each notified outcome
  * becomes "continue" (notify) or "deny with errno" (deny-log), with the path argument to report.
- * Outcomes the kernel decides itself never reach the launcher; they map to a refusal.
+ * Outcomes the kernel decides itself never reach the launcher; they map to a refusal. `record`:
+ * each distinct call is reported once, never dropped (learn, audit); `check`: a recorded call
+ * that goes on also gets its outcome checks (learn: CAPTURE's `check`).
  */
-export function responderSpec(spec: SeccompSpec, record = false): SeccompSpec {
+export function responderSpec(spec: SeccompSpec, record = false, check = false): SeccompSpec {
   const rules: SeccompRule[] = []
   for (const rule of spec.rules) {
     const byArg = new Map<string, string[]>()
     for (const name of rule.syscalls) {
-      const key = record ? name : `${PATH_ARGUMENT[name] ?? 0}:${STAT_PATH.has(name)}`
+      const key = record
+        ? name
+        : `${PATH_ARGUMENT[name] ?? 0}:${STAT_PATH.has(name)}:${CAPTURE[name]?.at === true}`
       byArg.set(key, [...(byArg.get(key) ?? []), name])
     }
     for (const names of byArg.values())
-      rules.push({ ...rule, syscalls: names, action: respondValue(rule.action, names[0], record) })
+      rules.push({ ...rule, syscalls: names, action: respondValue(rule.action, names[0], record, check) })
   }
   return {
-    defaultAction: respondValue(spec.defaultAction, undefined, record),
+    defaultAction: respondValue(spec.defaultAction, undefined, record, check),
     rules,
-    unknownAction: respondValue(spec.unknownAction, undefined, record),
+    unknownAction: respondValue(spec.unknownAction, undefined, record, check),
   }
 }

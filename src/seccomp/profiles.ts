@@ -10,8 +10,9 @@
 //   plus the same clone/clone3/personality rules.
 // none — no syscall restriction beyond the guard every filter carries.
 //
-// Every filter also ends with the terminal guard (TIOCSTI, TIOCLINUX → EPERM), added by the
-// resolver after all rules so nothing can override it.
+// Every filter also ends with the terminal guard (TIOCSTI, TIOCLINUX → EPERM) and the memfd
+// exec guard (memfd_create without MFD_NOEXEC_SEAL → EACCES), added by the resolver after all
+// rules so nothing can override them.
 import { SYSTEM_SERVICE } from './groups.js'
 
 export interface RawArg {
@@ -89,4 +90,21 @@ export const TERMINAL_GUARD: RawRule = {
   syscalls: ['ioctl'],
   action: 'errno(EPERM)',
   args: [{ index: 1, op: 'in', values: [0x5412, 0x541c], width: 32 }],
+}
+
+/** MFD_NOEXEC_SEAL (Linux 6.3): the memfd can never be made executable. */
+export const MFD_NOEXEC_SEAL = 0x8
+
+/**
+ * Appended after every other rule, like the terminal guard: a memfd is an executable file no
+ * mount flag covers, so a sandbox whose writable places are noexec could still write a program
+ * into one and execveat it. The kernel's own switch, vm.memfd_noexec=2 per pid namespace, cannot
+ * be set from inside a user namespace (the sysctl's permission check wants the host's root), so
+ * seccomp enforces the same rule in every mode: memfd_create must pass MFD_NOEXEC_SEAL, or it
+ * fails EACCES — what the kernel answers MFD_EXEC under vm.memfd_noexec=2.
+ */
+export const MEMFD_EXEC_GUARD: RawRule = {
+  syscalls: ['memfd_create'],
+  action: 'errno(EACCES)',
+  args: [{ index: 1, op: 'masked-eq', mask: MFD_NOEXEC_SEAL, value: 0, width: 32 }],
 }

@@ -5,7 +5,7 @@ import { CordonError, type Issue, suggest } from '../errors.js'
 import { unknownSyscallHint } from './arch.js'
 import { GROUPS } from './groups.js'
 import { type Action, type ArgCondition, ENOSYS, EPERM, type SeccompRule, type SeccompSpec } from './model.js'
-import { type RawArg, type RawRule, SECCOMP_PROFILES, TERMINAL_GUARD } from './profiles.js'
+import { MEMFD_EXEC_GUARD, type RawArg, type RawRule, SECCOMP_PROFILES, TERMINAL_GUARD } from './profiles.js'
 
 /** One policy layer's `seccomp:` section. */
 export interface SeccompLayer {
@@ -119,9 +119,11 @@ function resolveRule(
 
 /** The origin of the terminal guard's rule, which every filter ends with (profiles.ts). */
 export const TERMINAL_GUARD_ORIGIN = 'terminal guard'
+/** The origin of the memfd exec guard's rule (profiles.ts). */
+export const MEMFD_EXEC_GUARD_ORIGIN = 'memfd exec guard'
 /** Origins of the guards every filter ends with: they stay refusals in audit and learn runs too
  * (plan/compile.ts cachedFilter). */
-export const GUARD_ORIGINS: readonly string[] = [TERMINAL_GUARD_ORIGIN]
+export const GUARD_ORIGINS: readonly string[] = [MEMFD_EXEC_GUARD_ORIGIN, TERMINAL_GUARD_ORIGIN]
 
 export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {
   const issues: Issue[] = []
@@ -146,6 +148,7 @@ export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {
   }
   base.rules.forEach((r, i) => add(r, `seccomp profile ${profile}`, ['seccomp', 'profile', i]))
   for (const l of layers) (l.rules ?? []).forEach((r, i) => add(r, l.origin, ['seccomp', 'rules', i]))
+  add(MEMFD_EXEC_GUARD, MEMFD_EXEC_GUARD_ORIGIN, ['seccomp'])
   add(TERMINAL_GUARD, TERMINAL_GUARD_ORIGIN, ['seccomp'])
   const defaultAction = parseAction(defaultText ?? base.default)
   if (typeof defaultAction === 'string')

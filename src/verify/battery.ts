@@ -177,6 +177,22 @@ export const PROBES: readonly ProbeSpec[] = [
     attack: 'gain capabilities by exec (root inside the sandbox)',
     layers: { none: 'capabilities (bounding set) and no_new_privs' },
   },
+  // Exec from memory and from /dev/shm (issue 18, finding 8).
+  {
+    name: 'exec-memfd',
+    attack: 'write a program into a memfd and run it (memfd_create without MFD_NOEXEC_SEAL, execveat)',
+    args: { memfd_create: [0n, 0n] },
+    layers: { EACCES: 'seccomp (MFD_NOEXEC_SEAL required)', EPERM: 'seccomp' },
+  },
+  {
+    name: 'exec-devshm',
+    attack: 'write a program to /dev/shm and run it',
+    layers: {
+      EACCES: 'mount view (noexec) or Landlock',
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view (no /dev/shm)',
+    },
+  },
   {
     name: 'setuid',
     attack: 'gain root by running a setuid/setgid-root file',

