@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define CORDON_VERSION "0.1.0"
 
@@ -440,6 +441,13 @@ enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, FD_
 
 #define COUNTS_INTERVAL_MS 250
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
 static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd,
 		     struct notifier *nf, struct proc_tracker *pt)
@@ -457,19 +465,28 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		[FD_PROC] = { .fd = pt ? pt->fd : -1, .events = POLLIN },
 	};
 	int polling = pt && pt->fd < 0;
+	/* Counts and the /proc poll run on a timer of their own: a busy poll (the host-wide proc
+	 * connector, a stream of notifications) must not starve them, so the deadline is kept
+	 * across wake-ups rather than waiting for a quiet interval. */
+	long long next_tick = now_ms() + COUNTS_INTERVAL_MS;
 	for (;;) {
 		fds[FD_EVENTS].fd = ev_pending() ? ev_fd() : -1;
-		int timeout = (nf && nf->listener >= 0) || polling ? COUNTS_INTERVAL_MS : -1;
+		int ticking = (nf && nf->listener >= 0) || polling;
+		long long left = next_tick - now_ms();
+		int timeout = !ticking ? -1 : left < 0 ? 0 : (int)left;
 		int ready = poll(fds, N_FDS, timeout);
 		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			die_step(EXIT_CORDON, "poll", NULL, NULL, errno);
 		}
-		if (ready == 0 && nf)
-			notify_report_counts(nf, 0);
-		if (ready == 0 && polling)
-			proc_poll(pt);
+		if (ticking && now_ms() >= next_tick) {
+			next_tick = now_ms() + COUNTS_INTERVAL_MS;
+			if (nf)
+				notify_report_counts(nf, 0);
+			if (polling)
+				proc_poll(pt);
+		}
 		if (fds[FD_PROC].fd >= 0 && fds[FD_PROC].revents)
 			proc_read(pt);
 		if (fds[FD_LISTENER].fd >= 0 && fds[FD_LISTENER].revents) {
