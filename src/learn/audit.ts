@@ -143,6 +143,9 @@ export class Auditor {
     const target = access === 'create' || access === 'delete' ? real : path
     // A probe fails either way; a file the same call creates is judged as it will be.
     if (kindOf(target) === 'missing' && access !== 'create' && !creates) return
+    // Creating what the enforced view already holds is EEXIST there (`mkdir -p` tries every
+    // directory on the way), or a plain write: the policy denies nothing.
+    if (view && access === 'create' && existsInView(view, path)) return
     if (view) {
       for (const [link, to] of links) {
         const shown = view.some(
@@ -201,6 +204,14 @@ export class Auditor {
         pid,
       })
   }
+}
+
+/** Whether path exists when the policy is enforced: an entry's mount point or a directory on
+ * the way to one, or a host file under a bind (masks hide theirs). */
+function existsInView(view: ResolvedPolicy['filesystem'], path: string): boolean {
+  if (view.some((e) => 'dest' in e && under(e.dest, path))) return true
+  const entry = view.findLast((e) => e.kind !== 'symlink' && e.kind !== 'mkdir' && under(path, e.dest))
+  return entry?.kind === 'bind' && kindOf(path) !== 'missing'
 }
 
 const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/'

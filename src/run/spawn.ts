@@ -325,6 +325,15 @@ export function spawn(
     })
   })
 
+  /** Whether the sandbox is frozen now; false once it has ended (its group is gone). */
+  const isFrozen = () => {
+    if (done) return false
+    try {
+      return cgroup ? cgroup.frozen() : sandboxStopped(child.pid)
+    } catch {
+      return false
+    }
+  }
   const events: AsyncIterable<SandboxEvent> = {
     [Symbol.asyncIterator]: () => ({
       next: () => {
@@ -345,7 +354,7 @@ export function spawn(
     events,
     exited,
     kill: (signal = 'SIGTERM') => {
-      if (cgroup ? cgroup.frozen() : sandboxStopped(child.pid)) {
+      if (isFrozen()) {
         killFrozen(cgroup, child.pid)
         return child.kill('SIGKILL')
       }

@@ -114,6 +114,8 @@ function dockerDecision(
     : retFor(profile.defaultAction, profile.defaultErrnoRet)
 }
 
+const arg1 = (args: readonly bigint[]) => (args[1] ?? 0n) & 0xffffffffn
+
 describe("Docker's default seccomp profile", { skip: missing }, () => {
   const text = missing ? '{}' : readFileSync(DOCKER_DEFAULT, 'utf8')
   const profile = parseOci(text)
@@ -142,7 +144,12 @@ describe("Docker's default seccomp profile", { skip: missing }, () => {
             for (const probe of PROBES) {
               // A 32-bit entry point's arguments are 32-bit: the kernel zero-extends them.
               const args = arch.name === 'i386' ? probe.map((a) => a & 0xffffffffn) : probe
-              const want = dockerDecision(profile, host, capSet, name, args)
+              // cordon's own guards end every filter and differ from Docker on purpose: memfd_create
+              // without MFD_NOEXEC_SEAL is refused (EACCES), so code cannot run from memory.
+              const want =
+                name === 'memfd_create' && (arg1(args) & 8n) === 0n
+                  ? 0x50000n | 13n
+                  : dockerDecision(profile, host, capSet, name, args)
               const got = interpret(program, { nr, arch: arch.audit, args }).value
               assert.equal(got.toString(16), want.toString(16), `${arch.name} ${name}(${args.join(', ')})`)
               const round = interpret(again, { nr, arch: arch.audit, args }).value

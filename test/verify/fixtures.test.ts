@@ -74,7 +74,8 @@ function walk(p, depth) {
   if (st.isFile() && (st.mode & 0o6000)) { try { fs.accessSync(p, fs.constants.X_OK); found.add(p) } catch {} }
   if (!st.isDirectory() || depth < 0) return
   let names; try { names = fs.readdirSync(p) } catch { return }
-  if (path.basename(p).startsWith('cordon-verify-fixture-')) enteredPrivate++
+  // Only root's: a plain user's own verify (other tests may run one meanwhile) is its own.
+  if (path.basename(p).startsWith('cordon-verify-fixture-') && st.uid !== process.getuid()) enteredPrivate++
   for (const n of names) walk(path.join(p, n), depth - 1)
 }
 function scan(dir, prefix) {

@@ -1,0 +1,35 @@
+// Audit's verdicts equal what enforcement does: a call that succeeds under the policy is no
+// would-be denial (mkdir -p tries every directory on the way, each EEXIST), and one that fails
+// is reported with the narrowest grant.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { cordon, projectDir } from '../helpers.js'
+
+describe('audit verdicts', () => {
+  test('mkdir -p under the private /tmp: allowed enforced, so nothing to report', () => {
+    const enforced = cordon(['run', '--', 'mkdir', '-p', '/tmp/foo/bar'], { cwd: projectDir() })
+    assert.equal(enforced.status, 0, enforced.stderr)
+    const audited = cordon(['run', '--audit', '--', 'mkdir', '-p', '/tmp/foo/bar'], { cwd: projectDir() })
+    assert.equal(audited.status, 0, audited.stderr)
+    assert.match(audited.stderr, /audit: the policy would have allowed everything this run did/)
+  })
+
+  test('a write the policy refuses is reported once, with its own path as the grant', () => {
+    const audited = cordon(
+      [
+        'run',
+        '--audit',
+        '--',
+        'sh',
+        '-c',
+        'mkdir -p /usr/local/share/cordon-audit-x; rmdir /usr/local/share/cordon-audit-x',
+      ],
+      {
+        cwd: projectDir(),
+      },
+    )
+    assert.match(audited.stderr, /would have denied/)
+    assert.match(audited.stderr, /create \/usr\/local\/share\/cordon-audit-x/)
+    assert.doesNotMatch(audited.stderr, /rw: \/\n|create \/usr\/local\/share →/)
+  })
+})
