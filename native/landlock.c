@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,13 +62,55 @@ void landlock_begin(const struct plan_op_rec *op)
 	state.file_mask = op->x;
 }
 
+/* An absolute path opened component by component without following any symlink (ELOOP on
+ * one): works where openat2 is refused too (inside another cordon sandbox it is ENOSYS). */
+static int open_nofollow(const char *path)
+{
+	if (path[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char name[256];
+	for (const char *p = path; dir >= 0;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return dir;
+		size_t len = strcspn(p, "/");
+		if (len >= sizeof name || (len == 2 && p[0] == '.' && p[1] == '.')) {
+			close(dir);
+			errno = len >= sizeof name ? ENAMETOOLONG : EINVAL;
+			return -1;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		p += len;
+		int next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		close(dir);
+		struct stat st;
+		if (next >= 0 && fstat(next, &st) == 0 && S_ISLNK(st.st_mode)) {
+			close(next);
+			errno = ELOOP;
+			return -1;
+		}
+		dir = next;
+	}
+	return -1;
+}
+
 void landlock_add_path(const struct plan_op_rec *op)
 {
 	if (state.fd < 0)
 		return;
-	int fd = open(op->s1, O_PATH | O_CLOEXEC);
+	/* A host path (no view) was resolved when the plan was made; a symlink swapped in since (a
+	 * sandbox sharing the directory) must not redirect the rule: ELOOP instead. */
+	int fd = (op->a & LL_RULE_NOFOLLOW) ? open_nofollow(op->s1) : open(op->s1, O_PATH | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT && (op->a & LL_RULE_OPTIONAL))
+		/* An optional rule on a link (a split child such as /etc/localtime) is left out:
+		 * Landlock judges the link's target by the rules on the target's own path. */
+		if ((errno == ENOENT || (errno == ELOOP && (op->a & LL_RULE_NOFOLLOW))) &&
+		    (op->a & LL_RULE_OPTIONAL))
 			return;
 		die_step(EXIT_CORDON, "landlock rule", op->s1, NULL, errno);
 	}

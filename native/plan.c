@@ -253,7 +253,7 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 	case OP_LANDLOCK_PATH:
 		if (rd_u32(r, &op->a) || rd_u64(r, &op->x) || rd_str(r, &op->s1))
 			return "truncated or bad string";
-		if (op->a & ~LL_RULE_OPTIONAL)
+		if (op->a & ~(LL_RULE_OPTIONAL | LL_RULE_NOFOLLOW))
 			return "unknown rule flags";
 		return is_abs_path(op->s1) ? NULL : "path must be absolute";
 	case OP_LANDLOCK_PORT:

@@ -83,6 +83,7 @@ enum bind_flag {
 
 #define LL_ABI_ROWS_MAX 16u
 #define LL_RULE_OPTIONAL 1u /* a missing path is skipped */
+#define LL_RULE_NOFOLLOW 2u /* opened without following any symlink (host paths, no view) */
 
 /* One decoded record. Strings and blobs point into the plan buffer, which must outlive it. */
 struct plan_op_rec {

@@ -145,6 +145,15 @@ export function landlockRules(
       from: `${e.kind} ${path}`,
     }
     rules.push(...(e.kind === 'bind' ? splitAroundMasks(r, e.src, masks, fs) : [r]))
+    // The view's /dev holds a private, noexec shm tmpfs: POSIX shared memory and semaphores
+    // (Python's multiprocessing) create and remove files there, which /dev's rights do not allow.
+    if (e.kind === 'dev' && inView)
+      rules.push({
+        path: `${e.dest === '/' ? '' : e.dest}/shm`,
+        access: accessMask(['read', 'readdir', 'write', 'create', 'delete', 'truncate']).mask,
+        optional: true,
+        from: `dev ${e.dest}/shm (private tmpfs)`,
+      })
   }
   for (const p of policy.landlock.paths)
     rules.push({
@@ -188,8 +197,16 @@ export function compileLandlock(
       rows: landlockRows(policy, maxAbi),
     },
   ]
+  // Without a view the rules name host paths, resolved to real ones when the plan was made.
+  const nofollow = !policy.namespaces.mount && !outside.viewProvided
   for (const r of rules)
-    ops.push({ op: 'landlock_path', path: r.path, access: r.access, optional: r.optional })
+    ops.push({
+      op: 'landlock_path',
+      path: r.path,
+      access: r.access,
+      optional: r.optional,
+      ...(nofollow ? { nofollow } : {}),
+    })
   for (const port of policy.tcp?.bind ?? []) ops.push({ op: 'landlock_port', access: NET.bind_tcp, port })
   for (const port of policy.tcp?.connect ?? [])
     ops.push({ op: 'landlock_port', access: NET.connect_tcp, port })

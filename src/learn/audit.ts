@@ -146,6 +146,12 @@ export class Auditor {
     // Creating what the enforced view already holds is EEXIST there (`mkdir -p` tries every
     // directory on the way), or a plain write: the policy denies nothing.
     if (view && access === 'create' && existsInView(view, path)) return
+    // Under a read-only bind, outside the working directory (the one place the audited run
+    // could write there), a path that exists now existed before: EEXIST when enforced.
+    if (view && access === 'create' && kindOf(path) !== 'missing' && !under(path, process.cwd())) {
+      const entry = view.findLast((e) => e.kind !== 'symlink' && e.kind !== 'mkdir' && under(path, e.dest))
+      if (entry?.kind === 'bind' && entry.readOnly) return
+    }
     if (view) {
       for (const [link, to] of links) {
         const shown = view.some(
@@ -206,12 +212,11 @@ export class Auditor {
   }
 }
 
-/** Whether path exists when the policy is enforced: an entry's mount point or a directory on
- * the way to one, or a host file under a bind (masks hide theirs). */
+/** Whether path exists when the policy is enforced, whatever the program did: an entry's mount
+ * point or a directory on the way to one. (Host files under a bind cannot tell: the audited
+ * run may have just created them.) */
 function existsInView(view: ResolvedPolicy['filesystem'], path: string): boolean {
-  if (view.some((e) => 'dest' in e && under(e.dest, path))) return true
-  const entry = view.findLast((e) => e.kind !== 'symlink' && e.kind !== 'mkdir' && under(path, e.dest))
-  return entry?.kind === 'bind' && kindOf(path) !== 'missing'
+  return view.some((e) => 'dest' in e && under(e.dest, path))
 }
 
 const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/'

@@ -14,7 +14,7 @@ import { syscallTable } from '../seccomp/tables.js'
 import { type Endpoint, type FileAccess, NARROW_ON, type Observation } from './observation.js'
 import { traceView } from './learn.js'
 import { attackSurface } from './surface.js'
-import { interpreterOf, isDir, kindOf, normalPath, resolveOnHost, under } from './paths.js'
+import { interpreterOf, isDir, kernelPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
 
 /** Directories a file inside generalizes to (read-only): system trees with no secrets. */
 export const GENERAL_ROOTS = [
@@ -168,7 +168,13 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
 
   const files = new Map<string, Set<FileAccess>>()
   for (const [raw, access] of Object.entries(obs.files)) {
-    const path = normalPath(raw)
+    const path = kernelPath(raw)
+    if (!path && raw.startsWith('/')) {
+      withheld.push(
+        `${[...access].map((a) => VERB[a]).join(', ')} ${raw}: a \`..\` after a link that is gone, so where it led is unknown`,
+      )
+      continue
+    }
     if (!path || isPrivate(path)) continue
     const set = files.get(path) ?? new Set<FileAccess>()
     for (const a of access) set.add(a)

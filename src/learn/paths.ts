@@ -35,10 +35,14 @@ export interface Resolution {
   real: string
   /** Symlinks passed on the way: [link path, its target as written]. */
   links: [string, string][]
+  /** strict: a component on the way does not exist, so where the path leads is unknown. */
+  unknown?: true
 }
 
-/** Follows path component by component, as the kernel does, noting each symlink. */
-export function resolveOnHost(path: string): Resolution {
+/** Follows path component by component, as the kernel does, noting each symlink: `..` after a
+ * symlink leaves its target, not the link's directory. With `strict`, a component that does not
+ * exist (before the last one) makes the answer unknown: undefined `real`. */
+export function resolveOnHost(path: string, strict = false): Resolution {
   const links: [string, string][] = []
   let rest = path.split('/').filter(Boolean)
   let current = '/'
@@ -50,16 +54,39 @@ export function resolveOnHost(path: string): Resolution {
       target = readlinkSync(next)
     } catch {}
     if (target === undefined) {
+      if (strict && rest.length && name !== '..' && kindOf(next) === 'missing')
+        return { real: '', links, unknown: true }
       current = next
       continue
     }
     hops++
     if (!links.some(([l]) => l === next)) links.push([next, target])
-    const resolved = posix.resolve(current, target)
-    rest = [...resolved.split('/').filter(Boolean), ...rest]
+    // Not normalized as text: each `..` of the target is taken after its own links, as above.
+    rest = [
+      ...(target.startsWith('/') ? [] : current.split('/').filter(Boolean)),
+      ...target.split('/').filter(Boolean),
+      ...rest,
+    ]
     current = '/'
   }
   return { real: posix.join(current, ...rest), links }
+}
+
+/**
+ * Where a path the program used really is: textual normalization is wrong once a symlink comes
+ * before a `..` (`L/../x` with L -> /a/b/c is /a/b/x, not ./x). Paths with `..` are resolved up
+ * to their last `..` through the links as they are now; undefined when that cannot be known (a
+ * component is gone), so such a path is never granted.
+ */
+export function kernelPath(raw: string): string | undefined {
+  const path = raw.replace(/ \(deleted\)$/, '')
+  if (!path.startsWith('/')) return undefined
+  const parts = path.split('/').filter(Boolean)
+  const lastDots = parts.lastIndexOf('..')
+  if (lastDots < 0) return normalPath(path)
+  const head = resolveOnHost(`/${parts.slice(0, lastDots + 1).join('/')}`, true)
+  if (head.unknown) return undefined
+  return normalPath(posix.join(head.real, ...parts.slice(lastDots + 1)))
 }
 
 /** What executing path makes the kernel open too: the ELF program interpreter or the #! one. */

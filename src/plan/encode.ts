@@ -131,7 +131,7 @@ function body(op: PlanOp): Buffer {
       for (const r of op.rows) w.u64(r.fs).u64(r.net).u64(r.scoped).u32(r.restrictFlags)
       break
     case 'landlock_path':
-      w.u32(op.optional ? 1 : 0)
+      w.u32((op.optional ? 1 : 0) | (op.nofollow ? 2 : 0))
         .u64(op.access)
         .str(op.path, 'landlock path')
       break

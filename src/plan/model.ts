@@ -47,7 +47,7 @@ export type PlanOp =
   | { op: 'caps'; keep: bigint }
   | { op: 'no_new_privs' }
   | { op: 'landlock'; required: number; fileRights: bigint; rows: LandlockRow[] }
-  | { op: 'landlock_path'; path: string; access: bigint; optional: boolean }
+  | { op: 'landlock_path'; path: string; access: bigint; optional: boolean; nofollow?: boolean }
   | { op: 'landlock_port'; access: bigint; port: number }
   | { op: 'landlock_restrict' }
   | { op: 'seccomp'; flags: number; program: Uint8Array }

@@ -45,6 +45,9 @@ type Bind = Extract<ViewEntry, { kind: 'bind' }>
 export const under = (path: string, dir: string): boolean =>
   path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
+/** Where trusted symlinks live: directly in /, and below the system's own directories. */
+const SYSTEM_DIRS = ['/', '/usr', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/bin', '/sbin'] as const
+
 const MAX_LINKS = 40 // the kernel's own limit (ELOOP)
 
 /** Why a symlink could have been planted by a sandbox, or undefined when only root could have. */
@@ -57,8 +60,15 @@ function untrusted(link: string, host: HostPaths, writable: readonly string[]): 
     const st = host.stat(dir)
     if (st.uid !== 0) return `${dir} is owned by uid ${st.uid}, not root`
     if (st.mode & 0o022) return `others can write ${dir}`
-    if (dir === '/') return undefined
+    if (dir === '/') break
   }
+  // A root caller's sandbox writes its writable binds as root (idmapped mounts): owner and mode
+  // cannot tell its links from the system's. Only the system's own directories are trusted,
+  // where no project lives (a bind of them read-write is the caller's explicit choice).
+  const systemPlace = posix.dirname(link) === '/' || SYSTEM_DIRS.some((d) => d !== '/' && under(link, d))
+  if (!systemPlace)
+    return `it lies outside the system directories (${SYSTEM_DIRS.join(', ')}), where an earlier sandbox of a root caller could have planted it`
+  return undefined
 }
 
 const refuse = (message: string) =>

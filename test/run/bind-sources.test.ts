@@ -40,6 +40,10 @@ const host = fakeHost({
   '/srv/p': ['dir', 0, 0o755],
   '/srv/p/cfg': ['symlink', 0, 0o777, '/etc'],
   '/srv/p/key': ['symlink', 0, 0o777, '/etc/shadow'],
+  '/usr/share': ['dir', 0, 0o755],
+  // Root's links in a system directory: trusted, so only where they lead is judged.
+  '/usr/share/key': ['symlink', 0, 0o777, '/etc/shadow'],
+  '/usr/share/cfg': ['symlink', 0, 0o777, '/etc'],
   '/tmp': ['dir', 0, 0o1777],
   '/tmp/l': ['symlink', 0, 0o777, '/etc'],
 })
@@ -76,7 +80,7 @@ describe('bind sources resolve without planted symlinks', () => {
     },
     {
       name: 'a followed symlink must not land on a secret path',
-      view: [bind('/srv/p/key', '/key')],
+      view: [bind('/usr/share/key', '/key')],
       want: /secret or masked path \(\/etc\/shadow\)/,
     },
     {
@@ -97,7 +101,7 @@ describe('bind sources resolve without planted symlinks', () => {
     },
     {
       name: 'masks follow the host path wherever another bind shows it',
-      view: [bind('/etc'), { kind: 'mask', dest: '/etc/shadow' }, bind('/srv/p/cfg', '/cfg')],
+      view: [bind('/etc'), { kind: 'mask', dest: '/etc/shadow' }, bind('/usr/share/cfg', '/cfg')],
       want: [
         bind('/etc'),
         { kind: 'mask', dest: '/etc/shadow' },
@@ -106,6 +110,11 @@ describe('bind sources resolve without planted symlinks', () => {
       ],
     },
   ]
+  cases.push({
+    name: 'root’s link in root’s project is refused: a root caller’s sandbox writes there as root',
+    view: [bind('/srv/p/cfg', '/cfg')],
+    want: /lies outside the system directories/,
+  })
   for (const c of cases)
     test(c.name, () => {
       if (c.want instanceof RegExp) assert.throws(() => resolveBindSources(c.view, host, !c.noView), c.want)

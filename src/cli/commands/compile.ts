@@ -1,5 +1,5 @@
 // cordon compile [POLICY] [flags] -o FILE [-- COMMAND...]: a plan cordon-exec runs without Node.
-import { writeFileSync } from 'node:fs'
+import { writeOutput } from '../output-file.js'
 import { CordonError } from '../../errors.js'
 import { callerContext, compilePlan } from '../../plan/compile.js'
 import { encodePlan } from '../../plan/encode.js'
@@ -71,7 +71,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
   for (const u of unenforced) warn(`not enforced by the plan alone: ${u}`)
   if (unenforced.length) warn(PLAN_LIMITS_FIX)
   const bytes = encodePlan(plan)
-  writeFileSync(values.output, bytes, { mode: 0o644 })
+  writeOutput(values.output, bytes)
   process.stderr.write(
     `cordon: wrote ${values.output} (${bytes.length} bytes, ${plan.ops.length} operations)\n`,
   )

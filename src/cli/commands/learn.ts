@@ -1,6 +1,7 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
 import { joinNegativeValues } from '../args.js'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
 import { parseArgs } from 'node:util'
 import { load as loadYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
@@ -103,6 +104,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', 'give either a command or --from, not both')
   const base = policyFromFlags(values)
   const saved = sidecar(output)
+  // The program may write where the policy goes: where it goes is fixed before it runs.
+  const outDir = outputDirectory(output)
   let observation: Observation | undefined
   for (const f of values.from ?? [])
     observation = observation ? mergeObservations(observation, readObservation(f)) : readObservation(f)
@@ -167,8 +170,9 @@ export async function learnCommand(argv: string[]): Promise<number> {
     /^version: 1$/m,
     `# Attack surface: ${describeSurface(surface)}.\nversion: 1`,
   )
-  writeFileSync(output, text)
-  writeFileSync(saved, `${JSON.stringify(observation, null, 1)}\n`)
+  sameDirectory(output, outDir)
+  writeOutput(output, text)
+  writeOutput(saved, `${JSON.stringify(observation, null, 1)}\n`)
   const summary = {
     policy: output,
     observations: saved,

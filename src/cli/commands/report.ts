@@ -1,5 +1,5 @@
 // cordon report [policy options] [--json|--md|--html]: a policy's posture on this host.
-import { writeFileSync } from 'node:fs'
+import { writeOutput } from '../output-file.js'
 import { CordonError } from '../../errors.js'
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
@@ -62,7 +62,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       : values.html
         ? renderHtml(p)
         : renderText(p, paint(values.output ? ({ isTTY: false } as NodeJS.WriteStream) : process.stdout))
-  if (values.output) writeFileSync(values.output, out)
+  if (values.output) writeOutput(values.output, out)
   else process.stdout.write(out)
   return 0
 }

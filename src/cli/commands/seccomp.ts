@@ -1,5 +1,6 @@
 // cordon seccomp compile|disasm|explain|test|groups: look inside the syscall filter.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { writeOutput } from '../output-file.js'
 import { parseArgs } from 'node:util'
 import { dump as dumpYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
@@ -96,13 +97,13 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   if (sub === 'export') {
     const { profile, warnings } = exportOci(spec, nodeArch)
     const text = `${stringifyOci(profile)}\n`
-    if (values.output) writeFileSync(values.output, text)
+    if (values.output) writeOutput(values.output, text)
     else process.stdout.write(text)
     for (const w of warnings) process.stderr.write(`cordon: export: ${w}\n`)
     return 0
   }
   if (sub === 'compile') {
-    if (values.output) writeFileSync(values.output, filter.program)
+    if (values.output) writeOutput(values.output, filter.program)
     if (values.json) out(JSON.stringify({ version: 1, ...filter, program: undefined }, null, 2))
     else {
       out(
@@ -215,7 +216,7 @@ function importCommand(
     { lineWidth: 120, flowLevel: 3 },
   )
   const text2 = `# Imported from ${file} by cordon seccomp import\n${yaml}`
-  if (output) writeFileSync(output, text2)
+  if (output) writeOutput(output, text2)
   else process.stdout.write(text2)
   if (skipped.rules)
     process.stderr.write(
@@ -253,7 +254,7 @@ function importSystemdCommand(file: string | undefined, output: string | undefin
     { lineWidth: 120, flowLevel: 3 },
   )
   const out = `# Imported from ${file === '-' ? 'stdin' : file} by cordon seccomp import --from systemd\n${yaml}`
-  if (output) writeFileSync(output, out)
+  if (output) writeOutput(output, out)
   else process.stdout.write(out)
   for (const n of notes) process.stderr.write(`cordon: import: ${n}\n`)
   if (unknown.length)

@@ -1,0 +1,53 @@
+// What a learned program can do to the policy it is learned into, or to the files learn
+// writes: nothing. (Found by the adversarial review of issue 18.)
+import assert from 'node:assert/strict'
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { after, describe, test } from 'node:test'
+import { cordon, isRoot } from '../helpers.js'
+
+describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs root here' }, () => {
+  const dir = `/srv/cordon-learn-attack-${process.pid}`
+  mkdirSync(dir, { recursive: true })
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('`..` after a planted link is resolved as the kernel does: no grant of /etc/cron.d', () => {
+    const script = [
+      'mkdir -p a/b/c/d/e/f/g a/etc/cron.d',
+      'ln -sfn "$PWD/a/b/c/d/e/f/g" L',
+      'echo x > L/../../../../../../etc/cron.d/job',
+      'echo x > L/../../../../../../../../../../usr/local/bin/p 2>/dev/null; true',
+    ].join('\n')
+    writeFileSync(`${dir}/lx.sh`, script)
+    const r = cordon(['learn', '-o', `${dir}/pol.yaml`, '--', 'sh', './lx.sh'], {
+      cwd: dir,
+      timeout: 120_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const policy = readFileSync(`${dir}/pol.yaml`, 'utf8')
+    assert.doesNotMatch(policy, /rw: \/etc|rw: \/usr/, policy)
+    // The write that did happen, in the project, is the one learned.
+    assert.match(policy, new RegExp(`rw: ${dir}`))
+  })
+
+  test('a link the program plants at the output name is not written through', () => {
+    const victim = `${dir}/victim`
+    writeFileSync(victim, 'keep\n')
+    const r = cordon(
+      [
+        'learn',
+        '-o',
+        `${dir}/out.yaml`,
+        '--',
+        'sh',
+        '-c',
+        `ln -s ${victim} out.yaml; ln -s ${victim} out.learn.json`,
+      ],
+      { cwd: dir, timeout: 120_000 },
+    )
+    assert.notEqual(r.status, 0)
+    assert.match(r.stderr, /out\.yaml is a symbolic link; cordon does not write through links/)
+    assert.equal(readFileSync(victim, 'utf8'), 'keep\n')
+    assert.ok(lstatSync(`${dir}/out.yaml`).isSymbolicLink())
+    assert.ok(!existsSync(`${dir}/.out.yaml.cordon-${process.pid}`))
+  })
+})
