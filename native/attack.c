@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -419,6 +420,25 @@ static struct result p_signal(const char *arg)
 	return check("kill", kill((pid_t)parse_long(arg), SIGTERM), "signalled a host process");
 }
 
+/* Act on a host process by pid without a signal: read its limits, set its priority and CPUs to
+ * what they already are (harmless if it gets through; prlimit64 with RLIMIT_CPU 0 would kill). */
+static struct result p_process_control(const char *arg)
+{
+	pid_t pid = (pid_t)parse_long(arg);
+	struct rlimit old;
+	if (syscall(SYS_prlimit64, pid, RLIMIT_NOFILE, NULL, &old) == 0)
+		return escaped("prlimit64", "read a host process's limits");
+	int first = errno;
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, (id_t)pid);
+	if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)pid, nice) == 0)
+		return escaped("setpriority", "set a host process's priority");
+	cpu_set_t set;
+	if (sched_getaffinity(pid, sizeof set, &set) == 0 && sched_setaffinity(pid, sizeof set, &set) == 0)
+		return escaped("sched_setaffinity", "set a host process's CPUs");
+	return fail_with("prlimit64", first);
+}
+
 static struct result p_tiocsti(const char *arg)
 {
 	(void)arg;
@@ -794,6 +814,7 @@ static const struct probe PROBES[] = {
 	{ "tiocsti-high-bits", p_tiocsti_high_bits, NULL },
 	{ "abstract-unix", p_abstract, NULL },
 	{ "signal-host", p_signal, NULL },
+	{ "process-control", p_process_control, NULL },
 	{ "tiocsti", p_tiocsti, NULL },
 	{ "proc-connector", p_proc_connector, NULL },
 	{ "keyctl", p_keyctl, NULL },

@@ -28,11 +28,17 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
     if (e instanceof CordonError) throw e
   }
   const temp = join(dirname(full), `.${basename(full)}.cordon-${process.pid}-${Date.now()}`)
-  const fd = openSync(
-    temp,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    mode,
-  )
+  let fd: number
+  try {
+    fd = openSync(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      mode,
+    )
+  } catch (e) {
+    ;(e as NodeJS.ErrnoException).path = path // the user's name, not the temporary one
+    throw e
+  }
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
   } catch (e) {

@@ -194,8 +194,9 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (Object.keys(limits).length) overlay.limits = limits
   if (flags.acknowledge) overlay.acknowledge = flags.acknowledge.flatMap((a) => a.split(','))
   if (flags['no-namespaces']) {
-    overlay.namespaces = { ...NO_NAMESPACES }
-    overlay.network = 'host'
+    // No net namespace either: `none` stays, kept by refusing IP sockets; `loopback` cannot be
+    // kept without one and is refused (use --net none or --net host).
+    overlay.namespaces = { ...NO_NAMESPACES, net: false }
   }
   const checked: Policy = validatePolicy(overlay, 'flags')
   return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)

@@ -314,6 +314,7 @@ export function seccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
   return [
     ...networkLayers(policy),
     ...(policy.namespaces.net ? [] : ['host-network' as const]),
+    ...(policy.namespaces.pid ? [] : ['outside-processes' as const]),
     'no-setid' as const,
   ]
 }
@@ -385,8 +386,43 @@ export const HOST_NETWORK_GUARD = {
 const layerRules = (layer: { origin: string }) =>
   resolveSeccomp([layer]).rules.filter((r) => r.origin === layer.origin)
 
+/** Without a pid namespace the host's processes are in sight. Landlock's signal scope stops
+ * kill(), but these calls act on another process by pid as well, for any process of the same
+ * uid (a root caller's no-namespace sandboxes share the range's): its limits (prlimit64 with
+ * RLIMIT_CPU 0 kills it), priority, CPUs, I/O class and memory placement. Each is refused for
+ * any target but the caller itself (pid 0). */
+const notSelf = (index: number) => [{ index, op: 'ne' as const, value: 0, width: 32 as const }]
+export const OUTSIDE_PROCESSES = {
+  origin: 'other processes (no pid namespace)',
+  rules: [
+    ...[
+      'prlimit64',
+      'sched_setaffinity',
+      'sched_setparam',
+      'sched_setscheduler',
+      'sched_setattr',
+      'migrate_pages',
+      'move_pages',
+    ].map((s) => ({
+      syscalls: [s],
+      action: 'errno(EPERM)',
+      args: notSelf(0),
+    })),
+    // setpriority(which, who): only PRIO_PROCESS (0) of itself; ioprio_set: IOPRIO_WHO_PROCESS (1).
+    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: notSelf(0) },
+    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: notSelf(1) },
+    {
+      syscalls: ['ioprio_set'],
+      action: 'errno(EPERM)',
+      args: [{ index: 0, op: 'ne' as const, value: 1, width: 32 as const }],
+    },
+    { syscalls: ['ioprio_set'], action: 'errno(EPERM)', args: notSelf(1) },
+  ],
+}
+
 export const SECCOMP_EXTRAS = {
   ...NETWORK_LAYERS,
+  'outside-processes': OUTSIDE_PROCESSES,
   'host-network': HOST_NETWORK_GUARD,
   'no-setid': NO_SETID,
 } as const
@@ -405,6 +441,8 @@ export const PRECOMPILED_EXTRA_SETS: readonly (readonly SeccompExtra[])[] = (
 const EXTRA_NOTES: Record<SeccompExtra, string> = {
   ...NETWORK_NOTES,
   'host-network': "the host's proc connector refused (no net namespace)",
+  'outside-processes':
+    'prlimit64, sched_set*, setpriority, ioprio_set, migrate_pages and move_pages refused on other processes (no pid namespace)',
   'no-setid': 'setuid/setgid modes refused (chmod, create, mknod; openat2 ENOSYS, io_uring refused)',
 }
 
@@ -439,7 +477,12 @@ function cachedFilter(
     // stay refusals (DESIGN.md: every sandbox), and so do the network layers: they complete the
     // net namespace and Landlock's port rules, which a traced run keeps (an audited sandbox must
     // not reach the hypervisor over vsock either).
-    const kept = [...extras.filter((e): e is NetworkLayer => e in NETWORK_LAYERS), 'no-setid' as const]
+    const kept = [
+      ...extras.filter(
+        (e): e is NetworkLayer | 'outside-processes' => e in NETWORK_LAYERS || e === 'outside-processes',
+      ),
+      'no-setid' as const,
+    ]
     if (traced)
       spec = {
         ...traced.filter,

@@ -171,12 +171,16 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
         optional: p.optional === true,
       })
   }
-  out.namespaces.net = out.network !== 'host'
+  // `none` without a net namespace (--no-namespaces, for callers who cannot make one) is kept by
+  // seccomp alone: no IP or packet socket at all (seccomp/network.ts NO_IP).
+  const noneByFilter = out.network === 'none' && netExplicit === false
+  out.namespaces.net = noneByFilter ? false : out.network !== 'host'
   if (netExplicit !== undefined && netExplicit !== out.namespaces.net)
     throw new CordonError(
       'invalid_policy',
       `Invalid policy: \`namespaces.net: ${netExplicit}\` contradicts \`network: ${out.network}\`; ` +
-        'set only `network` (none and loopback create a net namespace, host does not)',
+        'set only `network` (none and loopback create a net namespace, host does not; without one, ' +
+        'none is kept by refusing IP sockets, and loopback cannot be kept: use none or host)',
       { issues: [{ code: 'conflict', path: ['namespaces', 'net'], message: 'contradicts network' }] },
     )
   checkCoherence(out)

@@ -106,7 +106,19 @@ export const NET_FAMILIES: NetworkRules = {
   ],
 }
 
+/** `network: none` without a net namespace: no socket that reaches a network at all. (In an
+ * empty net namespace these would exist but reach nothing; here they would reach the host's.) */
+export const NO_IP: NetworkRules = {
+  origin: 'network none without a net namespace',
+  rules: [
+    refuse(['socket', 'socketpair'], 'EAFNOSUPPORT', [int(0, 'eq', 2)]),
+    refuse(['socket', 'socketpair'], 'EAFNOSUPPORT', [int(0, 'eq', 10)]),
+    refuse(['socket', 'socketpair'], 'EAFNOSUPPORT', [int(0, 'eq', 17)]),
+  ],
+}
+
 export const NETWORK_LAYERS = {
+  'no-ip': NO_IP,
   'tcp-only': TCP_ONLY,
   'tcp-no-bind': TCP_NO_BIND,
   'net-families': NET_FAMILIES,
@@ -114,6 +126,7 @@ export const NETWORK_LAYERS = {
 export type NetworkLayer = keyof typeof NETWORK_LAYERS
 
 export const NETWORK_NOTES: Record<NetworkLayer, string> = {
+  'no-ip': 'IPv4, IPv6 and packet sockets refused (network none without a net namespace)',
   'tcp-only': 'IP sockets other than TCP, MSG_FASTOPEN and TCP_FASTOPEN_CONNECT refused (tcp statements)',
   'tcp-no-bind': 'listen() refused (tcp statements allow no bind port)',
   'net-families':
@@ -124,6 +137,7 @@ export const NETWORK_NOTES: Record<NetworkLayer, string> = {
 export function networkLayers(policy: ResolvedPolicy): NetworkLayer[] {
   const limited = policy.network !== 'host' || policy.tcp !== undefined
   return [
+    ...(policy.network === 'none' && !policy.namespaces.net ? ['no-ip' as const] : []),
     ...(policy.tcp ? ['tcp-only' as const] : []),
     ...(policy.tcp && policy.tcp.bind.length === 0 ? ['tcp-no-bind' as const] : []),
     ...(limited ? ['net-families' as const] : []),

@@ -331,6 +331,12 @@ export const PROBES: readonly ProbeSpec[] = [
     layers: { ESRCH: 'pid namespace', EPERM: 'landlock (scope)' },
   },
   {
+    name: 'process-control',
+    attack: 'act on a host process without a signal (prlimit64, setpriority, sched_setaffinity)',
+    args: { prlimit64: [1n], setpriority: [0n, 1n], sched_setaffinity: [1n] },
+    layers: { ESRCH: 'pid namespace', EPERM: 'seccomp (other processes)' },
+  },
+  {
     name: 'tiocsti',
     attack: 'push keystrokes into the terminal (TIOCSTI)',
     args: { ioctl: [0n, 0x5412n] },

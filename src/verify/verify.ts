@@ -116,6 +116,7 @@ function plan(
     switch (p.name) {
       case 'ptrace-host':
       case 'signal-host':
+      case 'process-control':
         add(String(fx.sleeper.pid), `host pid ${fx.sleeper.pid}`)
         break
       case 'read-home':
