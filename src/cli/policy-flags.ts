@@ -62,8 +62,9 @@ export const POLICY_HELP = `Policy:
       --require limits          refuse to run unless every limit is enforced (a cgroup for the caller)
       --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
                          and no_new_privs alone enforce the filesystem and network statements
-      --acknowledge GAP  accept a gap that otherwise refuses the run: unix-sockets (without a
-                         mount namespace every host pathname UNIX socket is reachable)
+      --acknowledge GAP  accept a gap that otherwise refuses the run: no-view (without a mount
+                         namespace: host UNIX sockets, file metadata, SysV IPC, inotify),
+                         host-root, tcp-ports (no layer judges a port)
       --memory SIZE      memory limit, e.g. 512M or 25% of RAM, or max for none (default 50%;
                          cgroup; the run reports oom when it is hit)
       --pids N           most processes and threads at once, or max (default 4096)

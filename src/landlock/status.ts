@@ -111,12 +111,16 @@ function withoutView(e: ViewEntry | undefined): string {
   }
 }
 
-/** Every policy's promise about pathname UNIX sockets: only those its filesystem statements show
- * can be reached. The mount view is the one layer that keeps it: Landlock up to ABI 7 has no
- * right for connect() (ABI 9's RESOLVE_UNIX is not used by this cordon yet, rights.ts LATER). */
-export const UNIX_SOCKETS_STATEMENT = 'unix sockets only in the view'
+/** Every policy's promise that only what its filesystem statements show can be reached. For
+ * file contents Landlock keeps it without a view; for these only the mount view does (and the
+ * IPC namespace for SysV IPC): pathname UNIX sockets (Landlock up to ABI 7 has no right for
+ * connect(); ABI 9's RESOLVE_UNIX is not used yet, rights.ts LATER), the metadata of files
+ * (no right for chmod, chown, utimes or xattrs), SysV IPC objects and inotify watches. Found by
+ * issue 18's adversarial review. */
+export const UNIX_SOCKETS_STATEMENT =
+  'only the view reachable: unix sockets, file metadata, SysV IPC, inotify'
 const UNIX_SOCKETS_GAP =
-  'no mount namespace, and Landlock up to ABI 7 cannot refuse connect(): every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is reachable'
+  'no mount namespace: every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is reachable, and the metadata of host files (chmod, chown, utimes, xattrs), SysV IPC objects and inotify watches, which Landlock does not govern'
 
 /** What the view's read-only device binds and masked /proc keep from a sandbox: without a view,
  * only not being root does (Landlock has no right for chmod, chown or utimes). */
@@ -124,7 +128,7 @@ export const HOST_ROOT_REACH_STATEMENT = 'host device nodes and kernel tables ou
 
 /** The statements a policy can accept unenforced, with the word that does it (`acknowledge:`). */
 export const ACKNOWLEDGED_BY: Readonly<Record<string, Acknowledgement>> = {
-  [UNIX_SOCKETS_STATEMENT]: 'unix-sockets',
+  [UNIX_SOCKETS_STATEMENT]: 'no-view',
   [HOST_ROOT_REACH_STATEMENT]: 'host-root',
 }
 

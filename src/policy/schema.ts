@@ -155,7 +155,7 @@ export const NAMESPACES = ['user', 'pid', 'mount', 'ipc', 'uts', 'net', 'cgroup'
 
 /** Gaps a policy can accept in so many words (`acknowledge:`): statements no layer enforces in
  * the policy's mode, which otherwise make `cordon run` refuse (landlock/status.ts). */
-export const ACKNOWLEDGEMENTS = ['unix-sockets', 'host-root', 'tcp-ports'] as const
+export const ACKNOWLEDGEMENTS = ['no-view', 'host-root', 'tcp-ports'] as const
 export type Acknowledgement = (typeof ACKNOWLEDGEMENTS)[number]
 export type NamespaceName = (typeof NAMESPACES)[number]
 
@@ -406,9 +406,11 @@ export const policySchema = s.object(
     acknowledge: s.optional(
       s.array(
         s.literal(ACKNOWLEDGEMENTS),
-        'Gaps this policy accepts, which otherwise make `cordon run` refuse it. unix-sockets: without a ' +
-          'mount namespace every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is ' +
-          'reachable, since Landlock up to ABI 7 has no right for connect(). host-root: without a mount namespace a ' +
+        'Gaps this policy accepts, which otherwise make `cordon run` refuse it. no-view: without a ' +
+          'mount namespace what only a view keeps out is reachable: every host pathname UNIX socket ' +
+          '(docker.sock, D-Bus, other sandboxes\u2019; Landlock up to ABI 7 has no right for connect()), the ' +
+          'metadata of host files (chmod, chown, utimes, xattrs: no Landlock right either), and, without ' +
+          'an IPC namespace, the host\u2019s SysV IPC objects; inotify watches anywhere. host-root: without a mount namespace a ' +
           'sandbox with `user.hostRoot` can change the host\u2019s device nodes and read the kernel\u2019s root-only tables.',
       ),
     ),

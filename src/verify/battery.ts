@@ -488,8 +488,8 @@ export const PROBES: readonly ProbeSpec[] = [
     attack: 'connect to a host pathname UNIX socket (docker.sock, D-Bus, another sandbox)',
     args: { socket: [1n, 0x80001n, 0n] },
     notExpected: (p) =>
-      !p.namespaces.mount && p.acknowledge?.includes('unix-sockets')
-        ? 'the policy acknowledges unix-sockets: without a mount namespace no layer refuses connect()'
+      !p.namespaces.mount && p.acknowledge?.includes('no-view')
+        ? 'the policy acknowledges no-view: without a mount namespace no layer refuses connect()'
         : undefined,
     layers: {
       ENOENT: 'mount view',

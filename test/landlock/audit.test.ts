@@ -52,7 +52,7 @@ describe(
       const policy: Policy = {
         namespaces: NO_NAMESPACES,
         network: 'host',
-        acknowledge: ['unix-sockets'],
+        acknowledge: ['no-view'],
         filesystem: [
           { ro: { src: '/usr' } },
           { ro: { src: '/lib', optional: true } },

@@ -82,7 +82,7 @@ describe(
     ])
       test(`${mode[0]} --no-namespaces --host-root cannot open sysfs or cgroupfs knobs`, () => {
         // The gaps of this mode are accepted in so many words, or the run is refused up front.
-        const ack = ['--acknowledge', 'unix-sockets,host-root']
+        const ack = ['--acknowledge', 'no-view,host-root']
         const r = cordon([...mode, '--no-namespaces', '--host-root', ...ack, '--', 'sh', '-c', open], {
           cwd: dir,
           timeout: 120_000,

@@ -17,7 +17,7 @@ describe('no-namespace mode after the review', () => {
   mkdirSync(dir, { recursive: true })
   chmodSync(dir, 0o777)
   after(() => rmSync(dir, { recursive: true, force: true }))
-  const args = ['verify', '--json', '--no-namespaces', '--acknowledge', 'unix-sockets']
+  const args = ['verify', '--json', '--no-namespaces', '--acknowledge', 'no-view']
   const probes = ['--probe', 'process-control', '--probe', 'tcp-host', '--probe', 'udp-host']
   const callers = [
     { who: 'root', run: (a: string[]) => cordon(a, { cwd: dir, timeout: 120_000 }) },
@@ -39,7 +39,7 @@ describe('no-namespace mode after the review', () => {
 
   test('loopback cannot be kept without a net namespace: refused with the fix', () => {
     const r = cordon(
-      ['run', '--no-namespaces', '--acknowledge', 'unix-sockets', '--net', 'loopback', '--', 'true'],
+      ['run', '--no-namespaces', '--acknowledge', 'no-view', '--net', 'loopback', '--', 'true'],
       { cwd: dir },
     )
     assert.notEqual(r.status, 0)

@@ -10,7 +10,7 @@ import { probeKernel } from '../../src/host/probe.js'
 
 const abi = probeKernel().landlock.abi
 const skip = abi < 6 ? `needs Landlock ABI 6 (scopes) for no-namespace mode; this kernel has ${abi}` : false
-const NO_NS = ['--no-namespaces', '--acknowledge', 'unix-sockets']
+const NO_NS = ['--no-namespaces', '--acknowledge', 'no-view']
 const ATTACKS = `
 for f in /proc/sys/kernel/printk_ratelimit /proc/sys/kernel/core_pattern /proc/sysrq-trigger; do
   (: > "$f") 2>/dev/null && echo "wrote $f"
@@ -57,11 +57,17 @@ describe(
       test(`${c.name}: run refuses unacknowledged unix sockets, with the field and the fix`, () => {
         const r = cli(c.as, ['run', '--no-namespaces', ...c.args.slice(0, 1), '--', 'true'])
         assert.equal(r.status, 125, r.stderr)
-        assert.match(r.stderr, /no layer enforces `unix sockets only in the view`/)
-        assert.match(r.stderr, /drop --no-namespaces.*acknowledge: \[unix-sockets/)
+        assert.match(
+          r.stderr,
+          /no layer enforces `only the view reachable: unix sockets, file metadata, SysV IPC, inotify`/,
+        )
+        assert.match(r.stderr, /drop --no-namespaces.*acknowledge: \[no-view/)
         const acknowledged = cli(c.as, ['run', ...NO_NS, ...c.args, '--', 'true'])
         assert.equal(acknowledged.status, 0, acknowledged.stderr)
-        assert.match(acknowledged.stderr, /not enforced: unix sockets only in the view/)
+        assert.match(
+          acknowledged.stderr,
+          /not enforced: only the view reachable: unix sockets, file metadata, SysV IPC, inotify/,
+        )
       })
 
     test('root: user.hostRoot without a view is refused unless acknowledged, and verify agrees', () => {
@@ -88,22 +94,22 @@ describe(
       const out = `${projectDir()}/nons.plan`
       const r = cordon(['compile', '--no-namespaces', '-o', out], { cwd: projectDir() })
       assert.notEqual(r.status, 0)
-      assert.match(r.stderr, /acknowledge: \[unix-sockets\]/)
+      assert.match(r.stderr, /acknowledge: \[no-view\]/)
     })
 
     test('a misspelt acknowledgement names the field and the fix', () => {
-      const r = cordon(['run', '--no-namespaces', '--acknowledge', 'unix-socket', '--', 'true'], {
+      const r = cordon(['run', '--no-namespaces', '--acknowledge', 'no-veiw', '--', 'true'], {
         cwd: projectDir(),
       })
       assert.notEqual(r.status, 0)
-      assert.match(r.stderr, /acknowledge\[0\]`.*did you mean `unix-sockets`/)
+      assert.match(r.stderr, /acknowledge\[0\]`.*did you mean `no-view`/)
     })
 
     for (const c of [callers[0]!, callers[2]!])
       test(`${c.name}: verify --no-namespaces refuses up front, and passes once acknowledged`, () => {
         const refused = cli(c.as, ['verify', '--no-namespaces', '--json'])
         assert.notEqual(refused.status, 0)
-        assert.match(refused.stderr, /acknowledge: \[unix-sockets\]/)
+        assert.match(refused.stderr, /acknowledge: \[no-view\]/)
         const r = cli(c.as, ['verify', ...NO_NS, '--json'], 300_000)
         const report = JSON.parse(r.stdout) as {
           failures: number

@@ -306,7 +306,7 @@ describe(
       },
       {
         name: '--no-namespaces --tcp-connect 443',
-        flags: ['--no-namespaces', '--acknowledge', 'unix-sockets', '--net', 'host', '--tcp-connect', '443'],
+        flags: ['--no-namespaces', '--acknowledge', 'no-view', '--net', 'host', '--tcp-connect', '443'],
         // Without a view /dev/ptmx is not among the devices Landlock grants (openat EACCES): the
         // probe gets no terminal of its own; the same filter refuses the ioctl in the other modes.
         blocked: { ...SHUT, 'tiocsti-high-bits': 'EACCES' },

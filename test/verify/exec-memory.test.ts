@@ -36,7 +36,7 @@ const modes: { name: string; flags: string[]; user: boolean; skip?: string | fal
   {
     name: '--no-namespaces',
     // Without a mount view pathname UNIX sockets are the gap the policy must accept to run.
-    flags: ['--no-namespaces', '--acknowledge', 'unix-sockets'],
+    flags: ['--no-namespaces', '--acknowledge', 'no-view'],
     user: true,
   },
   { name: '--backend runc', flags: ['--backend', 'runc'], user: true, skip: !has('runc') && 'needs runc' },

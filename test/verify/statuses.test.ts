@@ -21,7 +21,7 @@ const CLAIMS: Readonly<Record<string, readonly string[]>> = {
   'dev /dev': ['host-device'],
   'tmpfs /tmp': ['host-tmp-write'],
   'mask /etc/shadow': ['read-shadow'],
-  'unix sockets only in the view': ['unix-socket'],
+  'only the view reachable: unix sockets, file metadata, SysV IPC, inotify': ['unix-socket'],
   'scope signal': ['signal-host'],
   'scope abstract-unix-socket': ['abstract-unix'],
   'host device nodes and kernel tables out of reach': ['device-metadata', 'root-only-read'],
@@ -31,10 +31,10 @@ const PROBES = [...new Set(Object.values(CLAIMS).flat())].flatMap((p) => ['--pro
 const abi = probeKernel().landlock.abi
 const MODES = [
   { name: 'namespaced', args: [] as string[] },
-  { name: '--no-namespaces', args: ['--no-namespaces', '--acknowledge', 'unix-sockets'] },
+  { name: '--no-namespaces', args: ['--no-namespaces', '--acknowledge', 'no-view'] },
   {
     name: '--no-namespaces --host-root',
-    args: ['--no-namespaces', '--host-root', '--acknowledge', 'unix-sockets,host-root'],
+    args: ['--no-namespaces', '--host-root', '--acknowledge', 'no-view,host-root'],
     rootOnly: true,
   },
 ]
@@ -109,7 +109,10 @@ describe(
           assert.deepEqual(checked, planned, 'check and plan')
           assert.deepEqual(runStatus(plain, mode.args), planned, 'the run and plan')
           if (mode.name.startsWith('--no-namespaces')) {
-            assert.equal(planned['unix sockets only in the view'], 'none')
+            assert.equal(
+              planned['only the view reachable: unix sockets, file metadata, SysV IPC, inotify'],
+              'none',
+            )
             for (const s of ['proc /proc', 'dev /dev', 'tmpfs /tmp']) assert.equal(planned[s], 'partial', s)
           }
           agree(planned, measured(plain, mode.args), `${mode.name}, ${plain ? 'plain user' : 'root'}`)
