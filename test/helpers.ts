@@ -74,3 +74,17 @@ export function cordonAs(
   })
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
+
+/** The battery's probes of the network allowlist's side doors (issue 18), in catalogue order. */
+export const SIDE_DOOR_PROBES = [
+  'tcp-fastopen',
+  'tcp-fastopen6',
+  'tcp-fastopen-sendmsg',
+  'tcp-fastopen-sendmmsg',
+  'tcp-fastopen-connect',
+  'listen-autobind',
+  'mptcp-connect',
+  'vsock',
+  'net-families',
+  'tiocsti-high-bits',
+] as const

@@ -27,6 +27,20 @@ export function parseCommand<const O extends Options>(
   return parsed as Parsed<O>
 }
 
+export type Flags<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>
+>['values']
+
+/** The flags before a command (`run`, `learn`: the command comes after them, unparsed). */
+export function parseFlags<const O extends Options>(flags: string[], options: O): Flags<O> {
+  return parseArgs({
+    args: joinNegativeValues(flags, options),
+    options,
+    strict: true,
+    allowPositionals: false,
+  }).values
+}
+
 /**
  * `--memory -1` would be read as an option named 1 (parseArgs: "argument is ambiguous"): a
  * string option followed by what looks like a negative number takes it as its value, so the

@@ -18,15 +18,15 @@ import { CordonError } from '../errors.js'
 
 export function writeOutput(path: string, data: string | Uint8Array, mode = 0o644): void {
   const full = resolve(path)
+  let link = false
   try {
-    if (lstatSync(full).isSymbolicLink())
-      throw new CordonError(
-        'invalid_usage',
-        `${path} is a symbolic link; cordon does not write through links (a sandbox may have planted it): remove it or pick another name`,
-      )
-  } catch (e) {
-    if (e instanceof CordonError) throw e
-  }
+    link = lstatSync(full).isSymbolicLink()
+  } catch {} // not there yet
+  if (link)
+    throw new CordonError(
+      'invalid_usage',
+      `${path} is a symbolic link; cordon does not write through links (a sandbox may have planted it): remove it or pick another name`,
+    )
   const temp = join(dirname(full), `.${basename(full)}.cordon-${process.pid}-${Date.now()}`)
   let fd: number
   try {
@@ -40,15 +40,14 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
     throw e
   }
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    } finally {
+      closeSync(fd)
+    }
   } catch (e) {
-    closeSync(fd)
     unlinkSync(temp)
     throw e
-  } finally {
-    try {
-      closeSync(fd)
-    } catch {}
   }
   renameSync(temp, full)
 }

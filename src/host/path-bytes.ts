@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs'
 
 const ESCAPED_BYTE = /[\udc80-\udcff]/
+/** What Node's UTF-8 decoding puts where bytes were not UTF-8. */
+const REPLACED = '\ufffd'
 
 /** Whether the path held bytes that are not UTF-8 (it then cannot be written as text as is). */
 export const hasEscapedBytes = (path: string): boolean => ESCAPED_BYTE.test(path)
@@ -74,6 +76,9 @@ function utf8Length(b: Uint8Array, i: number): number {
  * Falls back to Node's when the two disagree in number (argv rewritten). */
 export function rawArgs(argv: readonly string[] = process.argv): string[] {
   const wanted = argv.length - 2
+  // Node put U+FFFD where bytes were not UTF-8: without one there is nothing to read again, and
+  // the start-up of every command skips the file.
+  if (!argv.some((a) => a.includes(REPLACED))) return argv.slice(2)
   try {
     const parts = readFileSync('/proc/self/cmdline').subarray(0, -1).toString('latin1').split('\0')
     if (parts.length >= wanted + 2 && wanted >= 0)
@@ -85,6 +90,7 @@ export function rawArgs(argv: readonly string[] = process.argv): string[] {
 /** The raw value of an environment variable this process started with, escaped as above, when
  * it is not valid UTF-8 (process.env has replaced its bytes); undefined otherwise. */
 export function rawEnvValue(name: string): string | undefined {
+  if (!process.env[name]?.includes(REPLACED)) return undefined
   let environ: Buffer
   try {
     environ = readFileSync('/proc/self/environ')

@@ -144,7 +144,7 @@ export class MonitorMetrics {
   prune(now = Date.now()): void {
     for (const [sandbox, at] of this.ended) {
       if (now - at < ENDED_RETENTION_MS) continue
-      for (const m of this.perSandbox()) m.remove({ sandbox })
+      for (const m of [this.dropped, this.memory, this.pids, this.cpu, this.running]) m.remove({ sandbox })
       const seen = this.seen.get(sandbox)
       for (const syscall of Object.keys(seen?.counts ?? {})) this.syscalls.remove({ sandbox, syscall })
       for (const layer of seen?.layers ?? []) this.denials.remove({ sandbox, layer })
@@ -152,10 +152,6 @@ export class MonitorMetrics {
       this.ended.delete(sandbox)
       this.seen.delete(sandbox)
     }
-  }
-
-  private perSandbox() {
-    return [this.dropped, this.memory, this.pids, this.cpu, this.running]
   }
 
   observe(sandbox: string, ev: SandboxEvent): void {

@@ -46,7 +46,7 @@ export const under = (path: string, dir: string): boolean =>
   path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
 /** Where trusted symlinks live: directly in /, and below the system's own directories. */
-const SYSTEM_DIRS = ['/', '/usr', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/bin', '/sbin'] as const
+const SYSTEM_DIRS = ['/usr', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/bin', '/sbin'] as const
 
 const MAX_LINKS = 40 // the kernel's own limit (ELOOP)
 
@@ -65,9 +65,8 @@ function untrusted(link: string, host: HostPaths, writable: readonly string[]): 
   // A root caller's sandbox writes its writable binds as root (idmapped mounts): owner and mode
   // cannot tell its links from the system's. Only the system's own directories are trusted,
   // where no project lives (a bind of them read-write is the caller's explicit choice).
-  const systemPlace = posix.dirname(link) === '/' || SYSTEM_DIRS.some((d) => d !== '/' && under(link, d))
-  if (!systemPlace)
-    return `it lies outside the system directories (${SYSTEM_DIRS.join(', ')}), where an earlier sandbox of a root caller could have planted it`
+  if (posix.dirname(link) !== '/' && !SYSTEM_DIRS.some((d) => under(link, d)))
+    return `it lies outside the system directories (/, ${SYSTEM_DIRS.join(', ')}), where an earlier sandbox of a root caller could have planted it`
   return undefined
 }
 

@@ -20,7 +20,7 @@ import { exportOci, type OciProfile, type OciRule } from '../../src/seccomp/oci.
 import { evaluateSpec } from '../../src/seccomp/reference.js'
 import { resolveSeccomp } from '../../src/seccomp/resolve.js'
 import { syscallTable } from '../../src/seccomp/tables.js'
-import { cordonAs, ensureTestUser, isRoot, ROOT } from '../helpers.js'
+import { cordonAs, ensureTestUser, isRoot, ROOT, SIDE_DOOR_PROBES } from '../helpers.js'
 
 const M64 = 0xffffffffffffffffn
 const arch = archByName(process.arch)!
@@ -210,18 +210,7 @@ describe(
         assert.equal(tiocsti.errno, 1, JSON.stringify(tiocsti))
       })
 
-    const SIDE_DOORS = [
-      'tcp-fastopen',
-      'tcp-fastopen6',
-      'tcp-fastopen-sendmsg',
-      'tcp-fastopen-sendmmsg',
-      'tcp-fastopen-connect',
-      'listen-autobind',
-      'mptcp-connect',
-      'vsock',
-      'net-families',
-      'tiocsti-high-bits',
-    ]
+    const SIDE_DOORS = SIDE_DOOR_PROBES
     for (const { backend, who } of cases)
       test(`verify --backend ${backend} as ${who}, --net host --tcp-connect 443: the exported layers shut every side door`, () => {
         const user = who === 'root' ? { uid: 0, gid: 0 } : ensureTestUser()

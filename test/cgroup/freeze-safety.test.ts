@@ -32,6 +32,14 @@ const readdirNumeric = (dir: string) =>
     .filter((n) => /^\d+$/.test(n))
     .map(Number)
 
+/** Ends what a test left running: the sandbox's processes, by their command line. */
+function killAll(argv: string[]): void {
+  for (const p of pidsOf(argv))
+    try {
+      process.kill(p, 'SIGKILL')
+    } catch {}
+}
+
 async function until<T>(what: string, get: () => T | undefined, ms = 10_000): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
@@ -90,10 +98,7 @@ describe('freezing is safe', () => {
         await until('the orphan to be gone', () => (existsSync(`/proc/${pid}`) ? undefined : true), 5000)
       } finally {
         supervisor.kill('SIGKILL')
-        for (const p of pidsOf(argv))
-          try {
-            process.kill(p, 'SIGKILL')
-          } catch {}
+        killAll(argv)
       }
     },
   )
@@ -134,10 +139,7 @@ describe('freezing is safe', () => {
         await until('the sandbox to be gone', () => (existsSync(`/proc/${pid}`) ? undefined : true), 5000)
       } finally {
         supervisor.kill('SIGKILL')
-        for (const p of pidsOf(argv))
-          try {
-            process.kill(p, 'SIGKILL')
-          } catch {}
+        killAll(argv)
       }
     },
   )

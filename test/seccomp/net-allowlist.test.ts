@@ -20,7 +20,7 @@ import { evaluateSpec } from '../../src/seccomp/reference.js'
 import { resolveSeccomp } from '../../src/seccomp/resolve.js'
 import { syscallTable } from '../../src/seccomp/tables.js'
 import { probeKernel } from '../../src/host/probe.js'
-import { CLI, ensureTestUser, isRoot, ROOT } from '../helpers.js'
+import { CLI, ensureTestUser, isRoot, ROOT, SIDE_DOOR_PROBES } from '../helpers.js'
 
 const HOST_TCP: PolicyFlagValues = { net: 'host', 'tcp-connect': ['443'] }
 const LOOPBACK_BIND: PolicyFlagValues = { net: 'loopback', 'tcp-bind': ['8080'] }
@@ -191,18 +191,7 @@ describe('the tcp statement status', () => {
 
 // ---- the real kernel -------------------------------------------------------------------------
 
-const PROBES = [
-  'tcp-fastopen',
-  'tcp-fastopen6',
-  'tcp-fastopen-sendmsg',
-  'tcp-fastopen-sendmmsg',
-  'tcp-fastopen-connect',
-  'listen-autobind',
-  'mptcp-connect',
-  'vsock',
-  'net-families',
-  'tiocsti-high-bits',
-] as const
+const PROBES = SIDE_DOOR_PROBES
 const TAKES_PORT = new Set([
   'tcp-fastopen',
   'tcp-fastopen6',

@@ -1,8 +1,7 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
-import { joinNegativeValues } from '../args.js'
+import { parseFlags } from '../args.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
-import { parseArgs } from 'node:util'
 import { load as loadYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
 import { generatePolicy } from '../../learn/generate.js'
@@ -80,12 +79,7 @@ function readObservation(file: string): Observation {
 
 export async function learnCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv, OPTIONS)
-  const { values } = parseArgs({
-    args: joinNegativeValues(split.flags, OPTIONS),
-    options: OPTIONS,
-    strict: true,
-    allowPositionals: false,
-  })
+  const values = parseFlags(split.flags, OPTIONS)
   setQuiet(values.quiet === true)
   if (values.help) {
     process.stdout.write(HELP)

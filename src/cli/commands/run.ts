@@ -1,8 +1,7 @@
 // cordon run [flags] [--] COMMAND [ARG...]
 import { sizeWord } from '../../policy/schema.js'
-import { joinNegativeValues } from '../args.js'
+import { parseFlags } from '../args.js'
 import { availableParallelism, homedir, totalmem } from 'node:os'
-import { parseArgs } from 'node:util'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
@@ -110,12 +109,7 @@ function guardProjectDir(usesDefault: boolean): void {
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv)
-  const { values } = parseArgs({
-    args: joinNegativeValues(split.flags, OPTIONS),
-    options: OPTIONS,
-    strict: true,
-    allowPositionals: false,
-  })
+  const values = parseFlags(split.flags, OPTIONS)
   setQuiet(values.quiet === true)
   if (values.help) {
     process.stdout.write(HELP)
