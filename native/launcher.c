@@ -431,6 +431,20 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	init_run(child, pp->status[1], forward);
 }
 
+/* The command's host pid: the sandbox's init forks it first, so it is init's only child when
+ * its exec is seen; 0 when it has already ended. */
+static int command_host_pid(pid_t init)
+{
+	char path[64], buf[32] = { 0 };
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)init, (int)init);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : 0;
+}
+
 static int exit_code(int status, int *sig)
 {
 	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -509,7 +523,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		if (fds[FD_EXEC].fd >= 0 && fds[FD_EXEC].revents) {
 			char byte;
 			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed))
-				ev_started(pid);
+				ev_started(pid, p->has_init ? command_host_pid(pid) : pid);
 			close(pp->exec[0]);
 			fds[FD_EXEC].fd = -1;
 		}
