@@ -54,6 +54,9 @@ export interface SpawnOptions {
   cgroupVersion?: 1 | 2
   /** Stream the events on a unix socket in the state directory for `cordon monitor`. */
   publish?: boolean
+  /** With stdin and stdout inherited and terminals: give the command a terminal of its own in
+   * the view's devpts, relayed to this one (default true; false shares this terminal). */
+  console?: boolean
 }
 
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'aborted' | 'setup'
@@ -253,7 +256,21 @@ export function spawn(
   const started = performance.now()
   let child: ChildProcess
   try {
-    const flags = ['--plan-fd', '3', '--events-fd', '4', ...(options.processEvents ? ['--proc-events'] : [])]
+    // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
+    // terminals.
+    const console =
+      options.console !== false &&
+      base[0] === 'inherit' &&
+      base[1] === 'inherit' &&
+      plan.ops.some((op) => op.op === 'devpts')
+    const flags = [
+      '--plan-fd',
+      '3',
+      '--events-fd',
+      '4',
+      ...(options.processEvents ? ['--proc-events'] : []),
+      ...(console ? ['--console'] : []),
+    ]
     child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
       stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
       env: options.hostEnv ?? process.env,
