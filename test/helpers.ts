@@ -4,10 +4,15 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { run } from '../src/run/run.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CLI = join(ROOT, 'bin', 'cordon.js')
 export const LAUNCHER = join(ROOT, 'build', 'native', 'cordon-exec')
+/** run() resolving on every ending (`reject: false`): tests that look at failures read the
+ * result rather than catch. */
+export const runSettled: typeof run = (input, command, args, options) =>
+  run(input, command, args, { reject: false, ...options })
 /** The ASan/UBSan launcher when built (npm test builds it), else the normal one. */
 export const LAUNCHER_UNDER_TEST = existsSync(`${LAUNCHER}-asan`) ? `${LAUNCHER}-asan` : LAUNCHER
 

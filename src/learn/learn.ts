@@ -83,7 +83,7 @@ export async function tracedRun(
     context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },
     cgroup: true,
     statsIntervalMs: 100,
-    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.env ? { hostEnv: opts.env } : {}),
   })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
