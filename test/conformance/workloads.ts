@@ -114,7 +114,26 @@ export interface KnownGap {
   fix: string
 }
 
-export const KNOWN_GAPS: KnownGap[] = []
+const PERSONALITY = {
+  reason:
+    'the OCI profile lists personality as an unconditional ERRNO beside its conditional allows, and ' +
+    'under libseccomp the unconditional rule wins: every personality() call is refused (issue 21, finding 3)',
+  fix: 'src/seccomp/oci.ts: no unconditional rule for a syscall that has conditional ones (the OCI branch)',
+}
+const RUNSC_THREADS = {
+  reason:
+    'pthread_create fails under runsc --oci-seccomp with the exported profile (Python: "can\'t start new ' +
+    'thread", Node: uv_thread_create); the same bundle without the profile, and runc with it, run threads',
+  fix: 'make the profile mean the same to gVisor’s seccomp as to libseccomp (the OCI branch, issue 21 #3/#6)',
+}
+
+export const KNOWN_GAPS: KnownGap[] = [
+  { consumer: 'runc', workload: 'setarch', ...PERSONALITY },
+  { consumer: 'runsc', workload: 'setarch', ...PERSONALITY },
+  { consumer: 'runsc', workload: 'python threads', ...RUNSC_THREADS },
+  { consumer: 'runsc', workload: 'python multiprocessing pool', ...RUNSC_THREADS },
+  { consumer: 'runsc', workload: 'node child_process', ...RUNSC_THREADS },
+]
 
 export const knownGap = (consumer: Consumer, workload: string): KnownGap | undefined =>
   KNOWN_GAPS.find((g) => g.consumer === consumer && g.workload === workload)
