@@ -4,7 +4,7 @@
 // workload passes, or is a known gap in workloads.ts with its reason and fix.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { CLI, isRoot, projectDir, ROOT } from '../helpers.js'
@@ -77,6 +77,8 @@ const CONSUMERS: { consumer: Consumer; flags: string[]; missing: () => string | 
   },
 ]
 
+after(() => rmSync(projectDir(), { recursive: true, force: true }))
+
 for (const { consumer, flags, missing } of CONSUMERS)
   describe(`${consumer} conformance: workloads and escape probes`, { skip: skipUnlessCi(missing()) }, () => {
     const project = join(projectDir(), consumer)
@@ -85,7 +87,6 @@ for (const { consumer, flags, missing } of CONSUMERS)
     let escapes: Run = { status: null, stdout: '', stderr: '' }
     before(
       async () => {
-        const { mkdirSync } = await import('node:fs')
         mkdirSync(project, { recursive: true })
         const runs = await pool([
           ...runnable.map((w) => () => cordonRun([...flags, '--', ...w.argv], project)),

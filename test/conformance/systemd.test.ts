@@ -208,6 +208,15 @@ describe('systemd conformance: exported units under systemd as pid 1', { skip },
     assert.match(r.gaps, /netlink \(narrower\)/)
   })
 
+  test('--tcp-bind: the unit starts, SocketBindAllow= applied where systemd supports it', () => {
+    const r = exportAndStart(['--net', 'loopback', '--tcp-bind', '8080'], ['/bin/echo', 'started'])
+    assert.match(r.unit, /^SocketBindAllow=tcp:8080$/m)
+    assert.match(r.unit, /^SocketBindDeny=any$/m)
+    assert.equal(r.result, 'success', r.journal)
+    assert.equal(r.stdout.trim(), 'started')
+    assert.match(r.gaps, /not expressed: tcp connect ports: systemd cannot restrict the ports/)
+  })
+
   test('no syscall name the target systemd cannot parse', () => {
     for (const args of [[], ['--net', 'host']]) {
       const out = mkdtempSync(join(project, 'verify-'))
