@@ -4,7 +4,7 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 // launcher joins it (its cgroup.procs files) before the sandbox starts.
 
 /** The policy's resource limits, without the timeout (which is the supervisor's, not a cgroup's). */
-export type Limits = Omit<ResolvedPolicy['limits'], 'timeoutMs'>
+export type Limits = Omit<ResolvedPolicy['limits'], 'timeoutMs' | 'memoryPercent'>
 
 /** The cgroup v2 controller each limit needs. */
 export const LIMIT_CONTROLLERS: Readonly<Record<keyof Limits, string>> = {

@@ -1,14 +1,12 @@
-// A systemd service unit with the policy's meaning in systemd's own sandboxing options (systemd
-// 252, Debian 12), or — with `wrap` — a unit whose ExecStart is cordon-exec with the compiled
-// plan, so every layer (Landlock included) survives reboots exactly as `cordon run` applies it.
-import { readdirSync } from 'node:fs'
+// A systemd service unit with the policy's meaning in systemd's own sandboxing options, or —
+// with `wrap` — a unit whose ExecStart is cordon-exec with the compiled plan, so every layer
+// (Landlock included) survives reboots exactly as `cordon run` applies it. The unit is the same
+// whatever host exports it: nothing here reads the exporting host's files, and it is written for
+// systemd 252 (Debian 12) and later (SYSTEMD_FLOOR).
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { leafFor } from '../seccomp/compile.js'
-import { entryPoints } from '../seccomp/arch.js'
-import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
-import { enforcedSeccompLayers } from '../plan/compile.js'
+import { SYSTEMD_FLOOR } from '../seccomp/systemd.js'
 import {
-  binds,
+  type Bind,
   type Exported,
   type ExportFile,
   type ExportOptions,
@@ -18,123 +16,161 @@ import {
   masks,
   tmpfses,
 } from './model.js'
+import { systemdSeccomp } from './systemd-seccomp.js'
 
-/** Host top-level directories the unit keeps as systemd sets them up. */
-const KEPT_TOP = new Set(['proc', 'sys', 'dev', 'run', 'tmp'])
+/** Standard top-level directories (FHS) the view does not show: hidden in every unit. Others a
+ * given host has (say /data) stay visible read-only under ProtectSystem=strict: listed as a gap. */
+const HIDDEN_TOPS = ['/boot', '/home', '/media', '/mnt', '/opt', '/root', '/srv', '/var']
 
-/** systemd quotes a value with spaces in double quotes, backslash-escaping. */
-const unitWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `"${w.replace(/(["\\])/g, '\\$1')}"`)
+/** Directories PrivateTmp= replaces with the service's own. */
+const PRIVATE_TMP = ['/tmp', '/var/tmp']
 
-/** SystemCallFilter= and friends from the resolved filter: systemd filters by name only. */
-function syscallLines(policy: ResolvedPolicy, arch: string, gaps: Gap[]): string[] {
-  const spec = resolveSeccomp(enforcedSeccompLayers(policy))
-  const names = [...new Set(entryPoints(arch).flatMap((a) => Object.keys(a.table)))].sort()
-  const allowByDefault = spec.defaultAction.kind === 'allow'
-  const conditional: string[] = []
-  const out: string[] = ['SystemCallArchitectures=native']
-  const listed: string[] = []
-  let killed = false
-  for (const name of names) {
-    const leaf = leafFor(spec, name)
-    if (leaf.checks.length) conditional.push(name)
-    const a = leaf.fallback
-    if (allowByDefault) {
-      if (a.kind === 'errno' || a.kind === 'deny-log') listed.push(`${name}:${errnoName(a.errno)}`)
-      else if (a.kind === 'kill-process' || a.kind === 'kill-thread' || a.kind === 'trap') {
-        listed.push(name)
-        killed = true
-      }
-    } else if (a.kind === 'allow' || a.kind === 'log' || a.kind === 'notify' || a.kind === 'trace')
-      listed.push(name)
-  }
-  if (allowByDefault) {
-    if (listed.length) out.push(`SystemCallFilter=~${listed.join(' ')}`)
-    gaps.push({
-      statement: 'seccomp denylist',
-      why:
-        'systemd ignores names its libseccomp does not know (it says so in `systemd-analyze verify`), ' +
-        'and those calls then pass: an allowlist policy (`cordon learn`) has no such gap',
-    })
-    out.push('SystemCallErrorNumber=EPERM')
-    if (killed)
-      gaps.push({
-        statement: 'seccomp kill actions',
-        why: 'a denylist unit refuses them with EPERM instead of killing',
-      })
-  } else {
-    out.push(`SystemCallFilter=${listed.join(' ')}`)
-    const d = spec.defaultAction
-    if (d.kind === 'errno' || d.kind === 'deny-log') out.push(`SystemCallErrorNumber=${errnoName(d.errno)}`)
-  }
-  const nsFlags = ['clone', 'clone3', 'unshare', 'setns'].filter((n) => conditional.includes(n))
-  if (nsFlags.length) out.push('RestrictNamespaces=yes')
-  const rest = conditional.filter((n) => !nsFlags.includes(n) && n !== 'personality') // LockPersonality=yes
-  if (rest.length)
-    gaps.push({
-      statement: `seccomp argument checks on ${rest.join(', ')}`,
-      why: `systemd filters by name only: each is ${allowByDefault ? 'allowed' : 'refused'} whatever its arguments${
-        nsFlags.length ? ' (namespace flags of clone/unshare/setns: RestrictNamespaces=yes)' : ''
-      }`,
-    })
-  return out
+/** One word of a unit setting, as systemd.syntax(7) reads it back: `%` is a specifier (`%%`),
+ * `$` an environment variable in ExecStart= (`$$`), and a value is one line, so newlines and
+ * other control characters are C escapes inside double quotes. */
+function unitWord(w: string, exec: boolean): string {
+  let out = w.replace(/%/g, '%%')
+  if (exec) out = out.replace(/\$/g, '$$$$')
+  if (/^[\w@%+=:,./$-]+$/.test(out)) return out
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+  out = out.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' }
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+  })
+  return `"${out}"`
 }
 
-export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, plan?: Uint8Array): Exported {
-  const gaps: Gap[] = []
-  const command = options.command.map(unitWord).join(' ')
-  const head = [
-    '[Unit]',
-    `Description=${options.name} (cordon: ${policy.sources.join(' → ')})`,
+const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`)
+
+/** Hardening that holds for any ExecStart, cordon-exec included: it makes its own namespaces,
+ * mounts and /proc, so nothing here may take those away. RestrictSUIDSGID= is not here: it
+ * answers openat2 with ENOSYS, and cordon-exec opens bind sources with openat2. */
+const WRAP_HARDENING = [
+  'NoNewPrivileges=yes',
+  'LockPersonality=yes',
+  'RestrictRealtime=yes',
+  'ProtectClock=yes',
+  'ProtectKernelModules=yes',
+  'SystemCallArchitectures=native',
+]
+
+/** cgroup limits and the timeout; memory as a share of the target's memory when given as one. */
+function limitLines(policy: ResolvedPolicy): string[] {
+  const lines: string[] = []
+  const l = policy.limits
+  if (l.memoryPercent !== undefined) lines.push(`MemoryMax=${l.memoryPercent}%`)
+  else if (l.memory !== undefined) lines.push(`MemoryMax=${l.memory}`)
+  if (l.swap !== undefined) lines.push(`MemorySwapMax=${l.swap}`)
+  if (l.pids !== undefined) lines.push(`TasksMax=${l.pids}`)
+  if (l.cpus !== undefined) lines.push(`CPUQuota=${Math.round(l.cpus * 100)}%`)
+  if (l.cpuWeight !== undefined) lines.push(`CPUWeight=${l.cpuWeight}`)
+  if (l.cpuset !== undefined) lines.push(`AllowedCPUs=${l.cpuset}`)
+  if (l.ioWeight !== undefined) lines.push(`IOWeight=${l.ioWeight}`)
+  if (l.timeoutMs !== undefined) lines.push(`RuntimeMaxSec=${Math.ceil(l.timeoutMs / 1000)}`)
+  return lines
+}
+
+function wrappedUnit(
+  policy: ResolvedPolicy,
+  options: ExportOptions,
+  head: string[],
+  command: string,
+  plan: Uint8Array,
+): Exported {
+  const planPath = `/etc/cordon/${options.name}.plan`
+  const unit = [
+    ...head,
+    `ExecStart=/usr/local/bin/cordon-exec ${planPath} -- ${command}`,
+    'KillMode=mixed',
+    ...WRAP_HARDENING,
+    ...limitLines(policy),
     '',
-    '[Service]',
+    '[Install]',
+    'WantedBy=multi-user.target',
   ]
-  if (plan) {
-    const planPath = `/etc/cordon/${options.name}.plan`
-    const unit = [
-      ...head,
-      `ExecStart=/usr/local/bin/cordon-exec ${planPath} -- ${command}`,
-      'KillMode=mixed',
-      '',
-      '[Install]',
-      'WantedBy=multi-user.target',
-    ]
-    return {
-      format: 'systemd',
-      files: [
-        { kind: 'file', path: `${options.name}.service`, content: `${unit.join('\n')}\n` },
-        { kind: 'file', path: `${options.name}.plan`, content: plan },
-      ],
-      gaps:
-        policy.limits.memory !== undefined || policy.limits.pids !== undefined
-          ? [
-              {
-                statement: 'limits',
-                why: 'cordon-exec plans carry no cgroup: add MemoryMax=/TasksMax= to the unit',
-              },
-            ]
-          : [],
-      usage: [
-        `install -D -m 0644 ${options.name}.plan ${planPath}`,
-        `install -m 0644 ${options.name}.service /etc/systemd/system/ && systemctl daemon-reload && systemctl start ${options.name}`,
-        'cordon-exec must be at /usr/local/bin/cordon-exec (npm prefix -g)/bin, or edit ExecStart=',
-      ],
-    }
+  return {
+    format: 'systemd',
+    files: [
+      { kind: 'file', path: `${options.name}.service`, content: `${unit.join('\n')}\n` },
+      { kind: 'file', path: `${options.name}.plan`, content: plan },
+    ],
+    gaps: [],
+    usage: [
+      `install -D -m 0644 ${options.name}.plan ${planPath}`,
+      `install -m 0644 ${options.name}.service /etc/systemd/system/ && systemctl daemon-reload && systemctl start ${options.name}`,
+      'cordon-exec must be at /usr/local/bin/cordon-exec (npm prefix -g)/bin, or edit ExecStart=',
+    ],
   }
-  const lines: string[] = [`ExecStart=${command}`]
+}
+
+/** The mount view: everything read-only, standard top-level directories the view does not show
+ * hidden, the view's binds put back where a hidden directory or the private /tmp covers them. */
+function filesystemLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
+  const lines = ['ProtectSystem=strict', 'PrivateDevices=yes']
+  // Every bind, present on this host or not: `-` makes an optional one optional on the target too.
+  const view = policy.filesystem.filter((e): e is Bind => e.kind === 'bind')
+  const tmps = tmpfses(policy)
+  const privateTmp = tmps.some((t) => PRIVATE_TMP.includes(t.dest))
+  const dests = [...view.map((b) => b.dest), ...tmps.map((t) => t.dest)]
+  const covered: string[] = privateTmp ? [...PRIVATE_TMP] : []
+  const inaccessible: string[] = []
+  for (const dir of HIDDEN_TOPS) {
+    if (view.some((b) => b.dest === dir && b.src === dir)) continue
+    if (dests.some((d) => under(d, dir))) {
+      lines.push(`TemporaryFileSystem=${dir}:ro`)
+      covered.push(dir)
+    } else inaccessible.push(`-${dir}`)
+  }
+  gaps.push({
+    statement: 'filesystem: other top-level directories',
+    why:
+      `the unit hides ${HIDDEN_TOPS.join(', ')} wherever it runs; a host's own top-level directories ` +
+      '(say /data) stay visible read-only under ProtectSystem=strict: add them to InaccessiblePaths=',
+  })
+  for (const b of view) {
+    const spec = `${b.optional ? '-' : ''}${b.src === b.dest ? b.src : `${b.src}:${b.dest}`}`
+    const rebind = b.src !== b.dest || covered.some((c) => under(b.dest, c) && b.dest !== c)
+    if (b.readOnly) {
+      if (rebind) lines.push(`BindReadOnlyPaths=${spec}`)
+    } else lines.push(rebind ? `BindPaths=${spec}` : `ReadWritePaths=${b.optional ? '-' : ''}${b.src}`)
+  }
+  const writable = view.filter((b) => !b.readOnly)
+  if (writable.length && policy.user.uid === undefined)
+    gaps.push({
+      statement: `writable ${writable.map((b) => b.dest).join(', ')}`,
+      why:
+        'DynamicUser= runs the service as a fresh uid, which may write only what any user may: ' +
+        'export with --uid OWNER (User=) to write as the files’ owner',
+    })
+  for (const t of tmps) {
+    if (PRIVATE_TMP.includes(t.dest)) continue
+    lines.push(
+      `TemporaryFileSystem=${t.dest}:mode=${t.mode.toString(8)}${t.size ? `,size=${t.size}` : ''}${t.exec === false ? ',noexec' : ''}`,
+    )
+  }
+  if (privateTmp) lines.push('PrivateTmp=yes')
+  const noexec = tmps.filter((t) => t.exec === false && PRIVATE_TMP.includes(t.dest))
+  if (noexec.length) lines.push(`NoExecPaths=${noexec.map((t) => t.dest).join(' ')}`)
+  const hidden = [...inaccessible, ...masks(policy).map((m) => `-${m}`)]
+  if (hidden.length) lines.push(`InaccessiblePaths=${hidden.join(' ')}`)
+  if (!policy.filesystem.some((e) => e.kind === 'proc'))
+    gaps.push({ statement: 'no /proc', why: 'a systemd service always has /proc' })
+  return lines
+}
+
+/** Namespaces, identity and network. */
+function isolationLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
+  const lines: string[] = []
   const uid = policy.user.uid
   if (uid === undefined) lines.push('DynamicUser=yes')
   else lines.push(`User=${uid}`, `Group=${policy.user.gid ?? uid}`)
   const caps = keptCapabilities(policy)
   lines.push(`CapabilityBoundingSet=${caps.join(' ')}`, `AmbientCapabilities=${caps.join(' ')}`)
   lines.push(
-    'NoNewPrivileges=yes',
+    ...WRAP_HARDENING.filter((l) => !l.startsWith('SystemCallArchitectures=')),
     'RestrictSUIDSGID=yes',
-    'LockPersonality=yes',
-    'RestrictRealtime=yes',
     'ProtectKernelTunables=yes',
-    'ProtectKernelModules=yes',
     'ProtectKernelLogs=yes',
-    'ProtectClock=yes',
     'ProtectProc=invisible',
   )
   const ns = policy.namespaces
@@ -153,74 +189,54 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
       why: 'systemd keeps the host name (ProtectHostname= only freezes it)',
     })
   if (policy.network !== 'host') lines.push('PrivateNetwork=yes')
-  if (policy.network === 'none')
+  if (policy.network === 'none') {
+    lines.push('IPAddressDeny=any')
     gaps.push({
       statement: 'network none',
-      why: 'PrivateNetwork= brings loopback up (cordon leaves it down)',
+      why:
+        'PrivateNetwork= brings loopback up (cordon leaves it down); IPAddressDeny=any refuses IP on it only ' +
+        'where systemd’s cgroup BPF firewall works (a unified cgroup hierarchy)',
     })
+  }
   if (policy.tcp) {
-    lines.push('RestrictAddressFamilies=~AF_PACKET')
+    for (const p of policy.tcp.bind) lines.push(`SocketBindAllow=tcp:${p}`)
+    lines.push('SocketBindDeny=any')
     gaps.push({
-      statement: 'tcp ports',
-      why: 'systemd cannot restrict ports (SocketBindAllow= covers bind only, with cgroup BPF)',
+      statement: `tcp connect ports${policy.tcp.connect.length ? ` ${policy.tcp.connect.join(', ')}` : ''}`,
+      why:
+        'systemd cannot restrict the ports a service connects to (IPAddressDeny= filters addresses); ' +
+        'SocketBindAllow=/SocketBindDeny= restrict bind() only where systemd was built with its BPF framework',
     })
   }
-  // Filesystem: everything read-only, the host's top-level directories the view does not show
-  // hidden under empty read-only tmpfs, the view's own binds put back on top.
-  lines.push('ProtectSystem=strict', 'PrivateDevices=yes')
-  const view = binds(policy)
-  const shown = new Set(view.filter((b) => b.src === b.dest).map((b) => b.dest))
-  let top: string[] = []
-  try {
-    top = readdirSync('/', { withFileTypes: true })
-      .filter((d) => d.isDirectory() && !d.isSymbolicLink() && !KEPT_TOP.has(d.name))
-      .map((d) => `/${d.name}`)
-  } catch {
-    /* no listing: nothing hidden beyond ProtectSystem */
-  }
-  const hiddenTops = top.filter((d) => !shown.has(d))
-  for (const dir of hiddenTops) lines.push(`TemporaryFileSystem=${dir}:ro`)
-  for (const b of view) {
-    // Under a hidden directory a bind puts the path back; elsewhere ProtectSystem=strict
-    // already shows it read-only.
-    const underHidden = hiddenTops.some((h) => b.dest.startsWith(`${h}/`))
-    const spec = b.src === b.dest ? b.src : `${b.src}:${b.dest}`
-    if (b.readOnly && (underHidden || b.src !== b.dest)) lines.push(`BindReadOnlyPaths=${spec}`)
-    else if (!b.readOnly)
-      lines.push(underHidden || b.src !== b.dest ? `BindPaths=${spec}` : `ReadWritePaths=${b.src}`)
-  }
-  for (const t of tmpfses(policy)) {
-    if (t.dest === '/tmp' || t.dest === '/var/tmp') continue
-    lines.push(
-      `TemporaryFileSystem=${t.dest}:mode=${t.mode.toString(8)}${t.size ? `,size=${t.size}` : ''}${t.exec === false ? ',noexec' : ''}`,
-    )
-  }
-  if (tmpfses(policy).some((t) => t.dest === '/tmp' || t.dest === '/var/tmp')) lines.push('PrivateTmp=yes')
-  const noexec = tmpfses(policy).filter(
-    (t) => t.exec === false && (t.dest === '/tmp' || t.dest === '/var/tmp'),
-  )
-  if (noexec.length) lines.push(`NoExecPaths=${noexec.map((t) => t.dest).join(' ')}`)
-  const hidden = masks(policy)
-  if (hidden.length) lines.push(`InaccessiblePaths=${hidden.map((m) => `-${m}`).join(' ')}`)
-  if (!policy.filesystem.some((e) => e.kind === 'proc'))
-    gaps.push({ statement: 'no /proc', why: 'a systemd service always has /proc' })
+  return lines
+}
+
+export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, plan?: Uint8Array): Exported {
+  const command = options.command.map((w) => unitWord(w, true)).join(' ')
+  const head = [
+    '[Unit]',
+    `Description=${options.name} (cordon: ${policy.sources.join(' → ')})`,
+    `# Written for systemd ${SYSTEMD_FLOOR.systemd} (libseccomp ${SYSTEMD_FLOOR.libseccomp}) or later.`,
+    '',
+    '[Service]',
+  ]
+  if (plan) return wrappedUnit(policy, options, head, command, plan)
+  const gaps: Gap[] = []
+  const lines = [`ExecStart=${command}`, ...isolationLines(policy, gaps), ...filesystemLines(policy, gaps)]
+  // PrivateTmp= gives the service a new /tmp: the working directory is in it only when the view
+  // binds it there (filesystemLines puts such binds back on top of the private /tmp).
   const cwd = policy.cwd ?? options.cwd
-  if (view.some((b) => cwd === b.dest || cwd.startsWith(`${b.dest}/`))) lines.push(`WorkingDirectory=${cwd}`)
-  for (const [k, v] of Object.entries(policy.env.set)) lines.push(`Environment=${unitWord(`${k}=${v}`)}`)
+  const view = policy.filesystem.filter((e): e is Bind => e.kind === 'bind')
+  if (view.some((b) => under(cwd, b.dest))) lines.push(`WorkingDirectory=${cwd}`)
+  for (const [k, v] of Object.entries(policy.env.set))
+    lines.push(`Environment=${unitWord(`${k}=${v}`, false)}`)
   const pass = policy.env.pass.filter((k) => !(k in policy.env.set))
   if (pass.length) lines.push(`PassEnvironment=${pass.join(' ')}`)
-  lines.push(...syscallLines(policy, options.arch, gaps))
-  const l = policy.limits
-  if (l.memory !== undefined) lines.push(`MemoryMax=${l.memory}`)
-  if (l.swap !== undefined) lines.push(`MemorySwapMax=${l.swap}`)
-  if (l.pids !== undefined) lines.push(`TasksMax=${l.pids}`)
-  if (l.cpus !== undefined) lines.push(`CPUQuota=${Math.round(l.cpus * 100)}%`)
-  if (l.cpuWeight !== undefined) lines.push(`CPUWeight=${l.cpuWeight}`)
-  if (l.cpuset !== undefined) lines.push(`AllowedCPUs=${l.cpuset}`)
-  if (l.ioWeight !== undefined) lines.push(`IOWeight=${l.ioWeight}`)
-  if (l.timeoutMs !== undefined) lines.push(`RuntimeMaxSec=${Math.ceil(l.timeoutMs / 1000)}`)
+  const seccomp = systemdSeccomp(policy, options.arch)
+  lines.push(...seccomp.lines, ...limitLines(policy))
+  gaps.push(...seccomp.gaps)
   for (const [r, v] of Object.entries(policy.rlimits)) lines.push(`Limit${r.toUpperCase()}=${v}`)
-  gaps.push(...landlockGap(policy, 'systemd 252', '--wrap'))
+  gaps.push(...landlockGap(policy, `systemd ${SYSTEMD_FLOOR.systemd}`, '--wrap'))
   const unit = [...head, ...lines, '', '[Install]', 'WantedBy=multi-user.target']
   const files: ExportFile[] = [
     { kind: 'file', path: `${options.name}.service`, content: `${unit.join('\n')}\n` },

@@ -12,6 +12,7 @@ import {
   NAMESPACES,
   type NamespaceName,
   type Policy,
+  memoryPercent,
   parseMemory,
   type Acknowledgement,
   parseSize,
@@ -53,6 +54,9 @@ export interface ResolvedPolicy {
   /** cgroup limits (bytes; counts; CPUs; weight 1-10000; a cpuset list) and the timeout in ms. */
   limits: {
     memory?: number
+    /** The share of the host's memory `memory` was given as ("25%"), for exports that can say
+     * it as a share on any host (systemd MemoryMax=25%) rather than this host's bytes. */
+    memoryPercent?: number
     swap?: number
     pids?: number
     cpus?: number
@@ -145,8 +149,15 @@ export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): Resolv
     if (policy.seccomp) out.seccomp.push({ ...policy.seccomp, origin: label })
     const lim = policy.limits
     if (lim) {
-      if (lim.memory === 'max') delete out.limits.memory
-      else if (lim.memory !== undefined) out.limits.memory = parseMemory(lim.memory, totalmem()) ?? 0
+      if (lim.memory === 'max') {
+        delete out.limits.memory
+        delete out.limits.memoryPercent
+      } else if (lim.memory !== undefined) {
+        out.limits.memory = parseMemory(lim.memory, totalmem()) ?? 0
+        const pct = memoryPercent(lim.memory)
+        if (pct === undefined) delete out.limits.memoryPercent
+        else out.limits.memoryPercent = pct
+      }
       if (lim.swap !== undefined) out.limits.swap = parseSize(lim.swap) ?? 0
       if (lim.pids === 'max') delete out.limits.pids
       else if (lim.pids !== undefined) out.limits.pids = lim.pids

@@ -36,6 +36,12 @@ const size = s.string({
 const PERCENT = /^(\d+(?:\.\d+)?)%$/
 
 /** "50%" of `total` bytes, else a size as parseSize reads it. */
+/** The percentage a memory size was given as ("25%" → 25), or undefined for a byte size. */
+export function memoryPercent(text: string | number): number | undefined {
+  const m = typeof text === 'string' ? PERCENT.exec(text.trim()) : null
+  return m ? Number(m[1]) : undefined
+}
+
 export function parseMemory(text: string | number, total: number): number | undefined {
   const m = typeof text === 'string' ? PERCENT.exec(text.trim()) : null
   if (!m) return parseSize(text)

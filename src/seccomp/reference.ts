@@ -8,7 +8,7 @@ import type { ArgCondition, SeccompSpec } from './model.js'
 const M64 = 0xffffffffffffffffn
 const M32 = 0xffffffffn
 
-function holds(c: ArgCondition, arg: bigint, arch: ArchInfo): boolean {
+export function holds(c: ArgCondition, arg: bigint, arch: ArchInfo): boolean {
   // The kernel zero-extends a 32-bit task's arguments; `width: 32` reads only the low word.
   let x = BigInt.asUintN(64, arg)
   if (arch.bits === 32) x &= M32

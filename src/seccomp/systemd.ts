@@ -133,3 +133,27 @@ export function importSystemd(
     notes: [...new Set(notes)],
   }
 }
+
+/** The oldest systemd an exported unit is written for: Debian 12's systemd 252 with libseccomp
+ * 2.5.4. systemd ignores, with a "Failed to parse system call" line at every load, any name its
+ * libseccomp cannot resolve, so the export leaves these out (and lists what that changes). */
+export const SYSTEMD_FLOOR = { systemd: 252, libseccomp: '2.5.4' } as const
+
+/** Names in cordon's tables that libseccomp 2.5.4 does not know (newer syscalls, kernel 6.6+):
+ * checked against libseccomp's own header and `systemd-analyze` in test/export. */
+export const UNKNOWN_TO_SYSTEMD_FLOOR: ReadonlySet<string> = new Set([
+  'file_getattr',
+  'file_setattr',
+  'getxattrat',
+  'listmount',
+  'listxattrat',
+  'lsm_get_self_attr',
+  'lsm_list_modules',
+  'lsm_set_self_attr',
+  'mseal',
+  'open_tree_attr',
+  'removexattrat',
+  'riscv_hwprobe',
+  'setxattrat',
+  'statmount',
+])
