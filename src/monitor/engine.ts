@@ -89,6 +89,8 @@ interface Watched {
   /** pid → program and parent, from exec events: an exit names what ended, and the rules see
    * a process's parent and ancestors. */
   procs: ProcessTable
+  /** Events handled so far (Falco's evt.num). */
+  handled: number
 }
 
 const MAX_KEYS = 1000
@@ -107,6 +109,7 @@ export function fieldsOf(
   t: Target,
   started = true,
   procs: ProcessTable = new ProcessTable(),
+  num = 1,
 ): Fields {
   const raw = ev as unknown as Record<string, Value>
   const pid = pidOf(ev)
@@ -114,7 +117,7 @@ export function fieldsOf(
     // Falco's names (proc.name, fd.name…): monitor/falco-fields.ts maps them.
     if (name.includes('.')) {
       const f = falcoField(name)
-      return f?.resolve({ ev, sandbox: t.id, pid, procs, native: fields }, f.arg)
+      return f?.resolve({ ev, sandbox: t.id, pid, procs, num, native: fields }, f.arg)
     }
     switch (name) {
       case 'sandbox':
@@ -233,6 +236,7 @@ export class Monitor extends EventEmitter<{
       states: new Map(),
       rateKey: new Map(),
       procs: new ProcessTable(),
+      handled: 0,
     })
   }
 
@@ -289,7 +293,7 @@ export class Monitor extends EventEmitter<{
       /^execve(at)?$/.test(ev.syscall)
     )
       w.procs.exec(ev.pid, (ev.exe ?? ev.path)!)
-    const fields = fieldsOf(ev, w.target, w.started, w.procs)
+    const fields = fieldsOf(ev, w.target, w.started, w.procs, ++w.handled)
     for (const rule of this.rules) {
       if (rule.events.size && !rule.events.has(ev.event)) continue
       if (!evaluate(rule.when, fields)) continue

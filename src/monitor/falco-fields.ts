@@ -16,6 +16,8 @@ export interface FieldContext {
   /** The pid the event is about, when it names one. */
   pid: number | undefined
   procs: ProcessTable
+  /** The event's number in its sandbox's stream, from 1 (Falco's evt.num). */
+  num: number
   /** A native field (monitor/engine.ts fieldsOf). */
   native: (name: string) => Value
 }
@@ -60,6 +62,7 @@ export const FALCO_FIELDS: Record<string, Resolver> = {
           ? 'execve'
           : 'procexit'
         : undefined,
+  'evt.num': (c) => c.num,
   'syscall.type': (c) => (c.ev.event === 'syscall' ? c.ev.syscall : undefined),
   'evt.dir': (c) => (c.ev.event === 'syscall' ? '>' : c.ev.event === 'process' ? '<' : undefined),
   'evt.time': () => new Date().toISOString(),
