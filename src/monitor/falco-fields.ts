@@ -139,6 +139,16 @@ export const FALCO_FIELDS: Record<string, Resolver> = {
     if (n === undefined) return c.pid === undefined ? undefined : c.procs.ancestors(c.pid).map(String)
     return ancestorPid(c, n)
   },
+  'proc.tty': (c) => proc(c)?.tty,
+  // Falco ends it with a slash.
+  'proc.cwd': (c) => {
+    const cwd = proc(c)?.cwd
+    return cwd === undefined ? undefined : cwd.endsWith('/') ? cwd : `${cwd}/`
+  },
+  'proc.is_exe_from_memfd': (c) => {
+    const exe = FALCO_FIELDS['proc.exepath']!(c, undefined)
+    return typeof exe === 'string' ? exe.startsWith('/memfd:') : undefined
+  },
   'user.uid': (c) => proc(c)?.uid,
   'user.name': (c) => userName(proc(c)?.uid),
   'user.loginuid': (c) => {
@@ -152,6 +162,10 @@ export const FALCO_FIELDS: Record<string, Resolver> = {
   'container.id': (c) => c.sandbox,
   'container.name': (c) => c.sandbox,
   'container.info': (c) => `container_id=${c.sandbox}`,
+  // A sandbox runs the host's files, from no image: empty, as Falco says for the host.
+  'container.image': () => '',
+  'container.image.repository': () => '',
+  'container.image.tag': () => '',
 }
 
 function names(c: FieldContext, pids: number[]): string[] {

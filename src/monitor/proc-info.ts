@@ -5,7 +5,7 @@
 // that never asks costs nothing. /proc is the host's, so uids are host uids (a sandbox's root
 // in a user namespace is the caller), and a process that ended before its event was read has no
 // command line (`<NA>` in a Falco output).
-import { readFileSync } from 'node:fs'
+import { readFileSync, readlinkSync } from 'node:fs'
 import { basename } from 'node:path'
 
 export interface ProcEntry {
@@ -23,6 +23,12 @@ export interface ProcInfo {
   gid: number
   /** The audit login uid; 4294967295 (-1) when there is none. */
   loginuid?: number
+  /** The controlling terminal's device number, 0 for none. */
+  tty: number
+  /** The working directory, a host path. */
+  cwd?: string
+  /** /proc/PID/exe: the program, symlinks followed, as a host path. */
+  exe?: string
 }
 
 const MAX_PIDS = 1000
@@ -58,9 +64,10 @@ export class ProcessTable {
     return e.info ?? undefined
   }
 
-  /** The name a process goes by: its program's file name, else the kernel's comm. */
+  /** The name a process goes by: its program's file name (from its exec event, else
+   * /proc/PID/exe, so a monitor that attached late names it the same), else the kernel's comm. */
   name(pid: number): string | undefined {
-    const exe = this.exe(pid)
+    const exe = this.exe(pid) ?? this.info(pid)?.exe
     return exe ? basename(exe.replace(/ \(deleted\)$/, '')) : this.info(pid)?.comm
   }
 
@@ -96,7 +103,22 @@ function readProc(pid: number): ProcInfo | undefined {
     try {
       loginuid = Number(readFileSync(`/proc/${pid}/loginuid`, 'utf8'))
     } catch {}
+    // The command name may hold spaces and parentheses: fields resume after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const tty = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4] ?? 0)
+    const link = (name: string) => {
+      try {
+        return readlinkSync(`/proc/${pid}/${name}`)
+      } catch {
+        return undefined
+      }
+    }
+    const cwd = link('cwd')
+    const exe = link('exe')
     return {
+      tty,
+      ...(exe !== undefined ? { exe } : {}),
+      ...(cwd !== undefined ? { cwd } : {}),
       comm: line('Name'),
       argv,
       ppid: Number(line('PPid')),
