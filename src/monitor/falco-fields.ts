@@ -172,8 +172,19 @@ function names(c: FieldContext, pids: number[]): string[] {
   return pids.map((p) => c.procs.name(p)).filter((n): n is string => n !== undefined)
 }
 
+type Field = { resolve: Resolver; arg: string | undefined } | undefined
+// Rules name a few dozen fields, looked up on every event: parsed once each.
+const parsed = new Map<string, Field>()
+
 /** `proc.aname[2]` → the table's key and argument; undefined when cordon lacks the field. */
-export function falcoField(name: string): { resolve: Resolver; arg: string | undefined } | undefined {
+export function falcoField(name: string): Field {
+  if (parsed.has(name)) return parsed.get(name)
+  const field = parseField(name)
+  if (parsed.size < 10_000) parsed.set(name, field)
+  return field
+}
+
+function parseField(name: string): Field {
   const m = /^([\w.]+)(?:\[([^\]]*)\])?$/.exec(name)
   if (!m) return undefined
   const resolve = Object.hasOwn(FALCO_FIELDS, m[1]!) ? FALCO_FIELDS[m[1]!] : undefined

@@ -153,6 +153,27 @@ describe('Falco rules files', () => {
     assert.match(alerts[1]!.output, /shell=bash parent=dash .* id=sb1 port=<NA>\)$/)
   })
 
+  test("cordon's own rules see parent and ancestor names too", () => {
+    const rules =
+      'rules:\n  - rule: r\n    when: event = process and action = exec and parent = bash and ancestors = dash\n    output: "{program} from {parent}"\n'
+    const m = new Monitor(parseRules(rules))
+    const out: Alert[] = []
+    m.on('alert', (a) => out.push(a))
+    m.attach(target)
+    for (const ev of [
+      exec(10, 1, '/usr/bin/dash'),
+      exec(11, 10, '/usr/bin/bash'),
+      exec(12, 11, '/usr/bin/cat'),
+      exec(13, 10, '/usr/bin/cat'),
+    ])
+      m.handle(target.id, ev)
+    assert.deepEqual(
+      out.map((a) => a.output),
+      ['cat from bash'],
+    )
+    assert.deepEqual(out[0]!.fields, { program: 'cat', parent: 'bash' })
+  })
+
   test('operators: contains, icontains, startswith, endswith, glob, pmatch, exists, intersects', () => {
     const cases: { cond: string; want: boolean }[] = [
       { cond: 'fd.name contains host', want: true },
