@@ -89,7 +89,8 @@ async function checkRules(values: {
     set = loadRules(files)
   } catch (e) {
     if (e instanceof CordonError && e.code === 'invalid_rules') {
-      warn(e.message)
+      // One line each: warn() escapes newlines, and a condition error points with a caret.
+      for (const line of e.message.split('\n')) warn(line)
       return 2
     }
     throw e
