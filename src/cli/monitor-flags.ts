@@ -1,6 +1,7 @@
 // Flags shared by `cordon run` and `cordon monitor` to set up a monitor session.
 import { CordonError } from '../errors.js'
 import type { LineWriter } from '../monitor/channel.js'
+import { ALERT_FORMATS, type AlertFormat } from '../monitor/falco-output.js'
 import type { MonitorSession } from '../monitor/session.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
@@ -10,6 +11,7 @@ export const MONITOR_OPTIONS = {
   rules: { type: 'string', multiple: true },
   'no-default-rules': { type: 'boolean' },
   alert: { type: 'string', multiple: true },
+  'alert-format': { type: 'string' },
   metrics: { type: 'string' },
 } as const
 
@@ -22,6 +24,9 @@ export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top o
                          syslog:tcp:HOST:PORT, syslog:unix:PATH. Each rule alerts at most
                          20 times per 10 s per sandbox (its \`throttle\`); the rest are
                          counted and summarized
+      --alert-format F   the JSON of json, file: and webhook: alerts: cordon (default) or
+                         falco (Falco's output, priority, rule, time, output_fields, hostname,
+                         tags, source: what falcosidekick reads)
       --metrics ADDR     serve Prometheus metrics at http://ADDR/metrics ([HOST]:PORT); an
                          ended sandbox's series stay 5 minutes, then go`
 
@@ -29,6 +34,7 @@ export interface MonitorFlags {
   rules?: string[] | undefined
   'no-default-rules'?: boolean | undefined
   alert?: string[] | undefined
+  'alert-format'?: string | undefined
   metrics?: string | undefined
   'metrics-linger'?: string | undefined
 }
@@ -52,7 +58,11 @@ export async function openSession(
   // Loaded only when a run is monitored: the rules engine and its dependencies stay off the
   // start-up path of a plain `cordon run`.
   const { MonitorSession } = await import('../monitor/session.js')
+  const format = values['alert-format']
+  if (format !== undefined && !ALERT_FORMATS.includes(format as AlertFormat))
+    throw new CordonError('invalid_usage', `--alert-format ${format}: expected ${ALERT_FORMATS.join(' or ')}`)
   const session = await MonitorSession.open({
+    ...(format ? { alertFormat: format as AlertFormat } : {}),
     rules: values.rules ?? [],
     defaultRules: !values['no-default-rules'],
     alerts: defaultAlerts(values, out),

@@ -2,6 +2,7 @@
 // call is judged against the policy: the syscall by its seccomp outcome (the reference
 // evaluator, with the call's real arguments), each file it named by the view and the Landlock
 // rights, each address by the network statements. Every finding says what rule would allow it.
+import { statSync } from 'node:fs'
 import { landlockRules } from '../landlock/compile.js'
 import { ACCESS } from '../landlock/rights.js'
 import { enforcedSeccompLayers } from '../plan/compile.js'
@@ -55,26 +56,42 @@ const NEED: Record<FileAccess, string> = {
 
 const isLoopback = (address: string) => address.startsWith('127.') || address === '::1'
 
+/** The order a call's accesses to one path are judged in: the first refused one is the call's
+ * verdict. Creating needs the directory, which grants writing the file too, so a write that
+ * creates is one denial with one grant, as enforcement refuses it once. */
+const JUDGED_FIRST: FileAccess[] = ['create', 'delete', 'write', 'exec', 'read', 'list', 'lookup']
+
 export class Auditor {
   private readonly spec
   private readonly rules
   private readonly seen = new Set<string>()
+  /** What would-be-denied calls created in this run: enforced, they do not exist, so a call
+   * under one (`mkdir -p a/b` after `a` was refused) is never made; it is no denial of its own. */
+  private readonly phantoms: string[] = []
   readonly violations: Violation[] = []
   /** Calls the policy answers ENOSYS (clone3 → clone): how it steers libc to an older call the
    * program falls back to, reported apart from denials. */
   readonly fallbacks: Violation[] = []
+
+  /** ms since the epoch, before the audited run started: a file born earlier was there. */
+  private readonly startedAt = Date.now()
 
   constructor(private readonly policy: ResolvedPolicy) {
     this.spec = resolveSeccomp(enforcedSeccompLayers(policy))
     this.rules = landlockRules(policy).map((r) => ({ ...r, path: normalPath(r.path) ?? r.path }))
   }
 
-  private add(v: Violation) {
-    const key = `${v.layer}\0${v.what}\0${v.outcome}`
-    if (this.seen.has(key)) return
+  /** Records a would-be denial; true (also for one already recorded): the call is refused. */
+  private add(v: Violation): true {
+    // One finding per object and grant: a stat and an open of one hidden file are one denial
+    // with one fix, as they are one refusal to the program.
+    const object = v.layer === 'filesystem' || v.layer === 'landlock' ? v.what.replace(/^\w+ /, '') : v.what
+    const key = `${v.layer}\0${object}\0${v.outcome}\0${v.suggestion}`
+    if (this.seen.has(key)) return true
     this.seen.add(key)
     if (v.outcome === 'errno(ENOSYS)') this.fallbacks.push(v)
     else this.violations.push(v)
+    return true
   }
 
   judge(ev: SyscallEvent): void {
@@ -99,11 +116,16 @@ export class Auditor {
     }
     for (const [raw, accesses] of fileAccesses(ev)) {
       const path = normalPath(raw)
-      if (!path) continue
+      if (!path || this.phantoms.some((p) => under(path, p) && path !== p)) continue
       // An open that creates also writes: judged the same whether or not the file exists yet
       // when the event is read (the call goes on as soon as the launcher answers).
-      const creates = accesses.includes('create')
-      for (const a of accesses) this.judgeFile(path, a, ev.pid, creates)
+      // What was there before the run is there enforced too: creating it again is EEXIST (mkdir)
+      // or a plain open, and the grant the call needs is the file's own, not its directory's.
+      const was = accesses.includes('create') && bornBefore(path, this.startedAt)
+      const creates = accesses.includes('create') && !was
+      const judged = JUDGED_FIRST.filter((a) => accesses.includes(a) && !(was && a === 'create'))
+      const refused = judged.find((a) => this.judgeFile(path, a, ev.pid, creates))
+      if (refused === 'create' && this.phantoms.length < 1000) this.phantoms.push(path)
     }
     if ((ev.syscall === 'connect' || ev.syscall === 'bind' || ev.syscall === 'sendto') && ev.data) {
       const ep = parseSockaddr(ev.data)
@@ -131,10 +153,11 @@ export class Auditor {
     }
   }
 
-  private judgeFile(named: string, access: FileAccess, pid: number, creates = false) {
+  /** Whether the policy refuses this access (recorded as a violation). */
+  private judgeFile(named: string, access: FileAccess, pid: number, creates = false): boolean {
     const view = this.policy.namespaces.mount ? this.policy.filesystem : undefined
     // Inside the sandbox's own proc and dev the view is not the host's: the kernel decides.
-    if (view?.some((e) => (e.kind === 'proc' || e.kind === 'dev') && under(named, e.dest))) return
+    if (view?.some((e) => (e.kind === 'proc' || e.kind === 'dev') && under(named, e.dest))) return false
     // Judged where the kernel ends up: symlinks followed (each must be in the view too).
     const parent = resolveOnHost(parentOf(named))
     const { real, links } = access === 'create' || access === 'delete' ? parent : resolveOnHost(named)
@@ -142,23 +165,24 @@ export class Auditor {
       access === 'create' || access === 'delete' ? `${real === '/' ? '' : real}/${baseOf(named)}` : real
     const target = access === 'create' || access === 'delete' ? real : path
     // A probe fails either way; a file the same call creates is judged as it will be.
-    if (kindOf(target) === 'missing' && access !== 'create' && !creates) return
+    if (kindOf(target) === 'missing' && access !== 'create' && !creates) return false
     // Creating what the enforced view already holds is EEXIST there (`mkdir -p` tries every
     // directory on the way), or a plain write: the policy denies nothing.
-    if (view && access === 'create' && existsInView(view, path)) return
+    if (view && access === 'create' && existsInView(view, path)) return false
     // Under a read-only bind, outside the working directory (the one place the audited run
     // could write there), a path that exists now existed before: EEXIST when enforced.
     if (view && access === 'create' && kindOf(path) !== 'missing' && !under(path, process.cwd())) {
       const entry = view.findLast((e) => e.kind !== 'symlink' && e.kind !== 'mkdir' && under(path, e.dest))
-      if (entry?.kind === 'bind' && entry.readOnly) return
+      if (entry?.kind === 'bind' && entry.readOnly) return false
     }
     if (view) {
+      let hidden = false
       for (const [link, to] of links) {
         const shown = view.some(
           (e) => (e.kind === 'symlink' && e.dest === link) || (e.kind === 'bind' && under(link, e.dest)),
         )
         if (!shown)
-          this.add({
+          hidden = this.add({
             layer: 'filesystem',
             what: `${access} ${named}`,
             outcome: `symlink ${link} is not in the view (ENOENT)`,
@@ -166,6 +190,7 @@ export class Auditor {
             pid,
           })
       }
+      if (hidden) return true
       const entry = view.findLast(
         (e) => e.kind !== 'symlink' && e.kind !== 'file' && e.kind !== 'mkdir' && under(target, e.dest),
       )
@@ -175,40 +200,38 @@ export class Auditor {
         (access === 'lookup' || access === 'list') &&
         view.some((e) => 'dest' in e && under(e.dest, target))
       )
-        return
+        return false
       if (!entry || entry.kind === 'mask') {
         const fix = NEED[access] === 'rx' ? 'ro' : NEED[access]
-        this.add({
+        return this.add({
           layer: 'filesystem',
           what: `${access} ${path}`,
           outcome: entry ? 'hidden (masked)' : 'not in the view (ENOENT)',
           suggestion: `filesystem: - ${fix}: ${access === 'create' || access === 'delete' ? target : path}`,
           pid,
         })
-        return
       }
       if (entry.kind === 'bind' && entry.readOnly && NEED[access] === 'rw') {
-        this.add({
+        return this.add({
           layer: 'filesystem',
           what: `${access} ${path}`,
           outcome: `read-only bind of ${entry.dest} (EROFS)`,
           suggestion: `filesystem: - rw: ${target}`,
           pid,
         })
-        return
       }
     }
     const need = RIGHT[access]
-    if (!need) return
+    if (!need) return false
     const granted = this.rules.filter((r) => under(target, r.path)).reduce((m, r) => m | r.access, 0n)
-    if ((granted & need) === 0n)
-      this.add({
-        layer: 'landlock',
-        what: `${access} ${path}`,
-        outcome: 'errno(EACCES) (no Landlock rule grants it)',
-        suggestion: `landlock.paths: - { path: ${target}, access: ${NEED[access] === 'rx' ? 'rx' : NEED[access]} }`,
-        pid,
-      })
+    if ((granted & need) !== 0n) return false
+    return this.add({
+      layer: 'landlock',
+      what: `${access} ${path}`,
+      outcome: 'errno(EACCES) (no Landlock rule grants it)',
+      suggestion: `landlock.paths: - { path: ${target}, access: ${NEED[access] === 'rx' ? 'rx' : NEED[access]} }`,
+      pid,
+    })
   }
 }
 
@@ -217,6 +240,17 @@ export class Auditor {
  * run may have just created them.) */
 function existsInView(view: ResolvedPolicy['filesystem'], path: string): boolean {
   return view.some((e) => 'dest' in e && under(e.dest, path))
+}
+
+/** Whether the file at path was created before `t` (its birth time; false where the file
+ * system does not keep one). */
+function bornBefore(path: string, t: number): boolean {
+  try {
+    const born = statSync(path).birthtimeMs
+    return born > 0 && born < t
+  } catch {
+    return false
+  }
 }
 
 const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/'

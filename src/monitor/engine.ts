@@ -5,6 +5,9 @@ import { EventEmitter } from 'node:events'
 import { basename } from 'node:path'
 import { eventJson, type SandboxEvent } from '../run/events.js'
 import { evaluate, type Fields, type Value } from './expr.js'
+import { falcoField } from './falco-fields.js'
+import { ProcessTable, userName } from './proc-info.js'
+import { renderOutput } from './render.js'
 import type { Priority, Rule, RuleAction, RuleSet, Throttle } from './rules.js'
 
 /** A sandbox the monitor watches and can act on. */
@@ -29,6 +32,10 @@ export interface Alert {
   actions: RuleAction[]
   /** The event that fired the rule, JSON-safe (64-bit arguments as hex strings). */
   event: Record<string, unknown>
+  /** The rule's tags (Falco rules carry them; falcosidekick routes on them). */
+  tags?: string[]
+  /** Each field the output names, with its value (Falco's output_fields). */
+  fields?: Record<string, unknown>
   /** For rate and baseline rules: the matches counted in the window. */
   count?: number
   /** Alerts of this rule for this sandbox held back by its throttle since the previous one. */
@@ -79,8 +86,11 @@ interface Watched {
   started: boolean
   states: Map<string, RuleState>
   rateKey: Map<string, string>
-  /** pid → program, from `process` exec events: an exit names what ended. */
-  programs: Map<number, string>
+  /** pid → program and parent, from exec events: an exit names what ended, and the rules see
+   * a process's parent and ancestors. */
+  procs: ProcessTable
+  /** Events handled so far (Falco's evt.num). */
+  handled: number
 }
 
 const MAX_KEYS = 1000
@@ -89,10 +99,26 @@ export function jsonSafe(ev: SandboxEvent): Record<string, unknown> {
   return JSON.parse(eventJson(ev)) as Record<string, unknown>
 }
 
+/** The pid an event is about, when it names one. */
+const pidOf = (ev: SandboxEvent): number | undefined =>
+  'pid' in ev && typeof ev.pid === 'number' ? ev.pid : undefined
+
 /** Field lookup for one event of one sandbox. */
-export function fieldsOf(ev: SandboxEvent, t: Target, started = true): Fields {
+export function fieldsOf(
+  ev: SandboxEvent,
+  t: Target,
+  started = true,
+  procs: ProcessTable = new ProcessTable(),
+  num = 1,
+): Fields {
   const raw = ev as unknown as Record<string, Value>
-  return (name: string): Value => {
+  const pid = pidOf(ev)
+  const fields = (name: string): Value => {
+    // Falco's names (proc.name, fd.name…): monitor/falco-fields.ts maps them.
+    if (name.includes('.')) {
+      const f = falcoField(name)
+      return f?.resolve({ ev, sandbox: t.id, pid, procs, num, native: fields }, f.arg)
+    }
     switch (name) {
       case 'sandbox':
         return t.id
@@ -125,18 +151,34 @@ export function fieldsOf(ev: SandboxEvent, t: Target, started = true): Fields {
         return ev.event === 'stats' && t.limits.pids ? (100 * ev.pids) / t.limits.pids : undefined
       case 'cpu':
         return ev.event === 'stats' ? ev.cpuUsageUsec : undefined
+      // The process the event is about, from the process table (proc-info.ts).
+      case 'ppid':
+        return raw.ppid ?? (pid === undefined ? undefined : procs.parent(pid))
+      case 'parent': {
+        const p = pid === undefined ? undefined : procs.parent(pid)
+        return p === undefined ? undefined : procs.name(p)
+      }
+      case 'ancestors':
+        return pid === undefined
+          ? undefined
+          : procs
+              .ancestors(pid)
+              .map((p) => procs.name(p))
+              .filter((n): n is string => n !== undefined)
+      case 'cmdline':
+        return pid === undefined ? undefined : procs.info(pid)?.argv.join(' ')
+      case 'args':
+        return pid === undefined ? undefined : procs.info(pid)?.argv.slice(1).join(' ')
+      case 'uid':
+        return pid === undefined ? undefined : procs.info(pid)?.uid
+      case 'user':
+        return pid === undefined ? undefined : userName(procs.info(pid)?.uid)
       default:
         if (/^arg[0-5]$/.test(name)) return ev.event === 'syscall' ? ev.args[Number(name[3])] : undefined
         return raw[name]
     }
   }
-}
-
-function render(template: string, fields: Fields, extra: Record<string, Value>): string {
-  return template.replace(/\{(\w+)\}/g, (_m, name: string) => {
-    const v = name in extra ? extra[name] : fields(name)
-    return v === undefined ? '' : typeof v === 'bigint' ? `0x${v.toString(16)}` : String(v)
-  })
+  return fields
 }
 
 function summary(ev: SandboxEvent): string {
@@ -193,7 +235,8 @@ export class Monitor extends EventEmitter<{
       started: false,
       states: new Map(),
       rateKey: new Map(),
-      programs: new Map(),
+      procs: new ProcessTable(),
+      handled: 0,
     })
   }
 
@@ -249,8 +292,8 @@ export class Monitor extends EventEmitter<{
       ev.errno === undefined &&
       /^execve(at)?$/.test(ev.syscall)
     )
-      this.remember(w, ev.pid, (ev.exe ?? ev.path)!)
-    const fields = fieldsOf(ev, w.target, w.started)
+      w.procs.exec(ev.pid, (ev.exe ?? ev.path)!)
+    const fields = fieldsOf(ev, w.target, w.started, w.procs, ++w.handled)
     for (const rule of this.rules) {
       if (rule.events.size && !rule.events.has(ev.event)) continue
       if (!evaluate(rule.when, fields)) continue
@@ -259,22 +302,13 @@ export class Monitor extends EventEmitter<{
       if (count === false) continue
       this.fire(w, rule, ev, fields, count)
     }
+    if (ev.event === 'process' && ev.action === 'exit') w.procs.forget(ev.pid)
   }
 
   private namedProcess(w: Watched, ev: Extract<SandboxEvent, { event: 'process' }>): SandboxEvent {
-    const known = w.programs.get(ev.pid)
-    if (ev.action === 'exec') {
-      if (ev.exe) this.remember(w, ev.pid, ev.exe)
-      return !ev.exe && known ? { ...ev, exe: known } : ev
-    }
-    w.programs.delete(ev.pid)
+    const known = w.procs.exe(ev.pid)
+    if (ev.action === 'exec') w.procs.exec(ev.pid, ev.exe, ev.ppid)
     return known && !ev.exe ? { ...ev, exe: known } : ev
-  }
-
-  private remember(w: Watched, pid: number, exe: string): void {
-    if (w.programs.size >= MAX_KEYS && !w.programs.has(pid))
-      w.programs.delete(w.programs.keys().next().value!)
-    w.programs.set(pid, exe)
   }
 
   /** false: the rule does not fire now; a number: it fires with that many matches counted. */
@@ -338,6 +372,7 @@ export class Monitor extends EventEmitter<{
     const suppressed = bucket ? bucket.suppressed : 0
     if (bucket) bucket.suppressed = 0
     // Rendered only for an alert or log that goes out: a held-back one costs no formatting.
+    let rendered: { text: string; fields: Record<string, unknown> } | undefined
     const output = () => {
       const window = rule.rate
         ? `${rule.rate.windowMs}ms`
@@ -345,9 +380,13 @@ export class Monitor extends EventEmitter<{
           ? `${rule.baseline.windowMs}ms`
           : ''
       const extra = { rule: rule.name, count: count ?? 1, window, priority: rule.priority }
-      return rule.output
-        ? render(rule.output, fields, extra)
-        : `${rule.description || rule.name}: ${summary(ev)}${count !== undefined ? ` (${count} in ${window})` : ''}`
+      rendered ??= rule.output
+        ? renderOutput(rule, fields, extra)
+        : {
+            text: `${rule.description || rule.name}: ${summary(ev)}${count !== undefined ? ` (${count} in ${window})` : ''}`,
+            fields: {},
+          }
+      return rendered.text
     }
     for (const action of ordered) {
       if (bucket === false && (action === 'alert' || action === 'log')) continue
@@ -361,6 +400,8 @@ export class Monitor extends EventEmitter<{
             output: output(),
             actions: rule.then,
             event: jsonSafe(ev),
+            ...(rule.tags.length ? { tags: rule.tags } : {}),
+            ...(Object.keys(rendered!.fields).length ? { fields: rendered!.fields } : {}),
             ...(count !== undefined ? { count } : {}),
             ...(suppressed ? { suppressed } : {}),
           })

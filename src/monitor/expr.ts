@@ -8,10 +8,28 @@
 // A bare name is a macro (expanded) or a boolean field. In a value list, a list name expands
 // to its items. Strings may be bare words or quoted ('…' or "…").
 
-export type Value = string | number | boolean | bigint | undefined
+/** A list (a process's ancestors' names) matches when any of its items does. */
+export type Value = string | number | boolean | bigint | readonly string[] | undefined
 export type Fields = (name: string) => Value
 
-export type Op = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'startswith' | 'endswith' | 'contains' | 'glob'
+export type Op =
+  | '='
+  | '!='
+  | '<'
+  | '<='
+  | '>'
+  | '>='
+  | 'in'
+  | 'startswith'
+  | 'endswith'
+  | 'contains'
+  | 'glob'
+  // Falco's operators (monitor/falco.ts parses them; the native language does not).
+  | 'icontains'
+  | 'iglob'
+  | 'intersects'
+  | 'pmatch'
+  | 'exists'
 
 export type Expr =
   | { kind: 'and' | 'or'; left: Expr; right: Expr }
@@ -179,24 +197,31 @@ export function parseExpr(src: string, defs: Definitions): Expr {
   return e
 }
 
-function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string, flags = ''): RegExp {
   const body = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.')
-  return new RegExp(`^${body}$`)
+  return new RegExp(`^${body}$`, flags)
 }
 const globCache = new Map<string, RegExp>()
 
 function compare(actual: Value, op: Op, expected: string | number): boolean {
   if (actual === undefined) return false
+  if (typeof actual === 'object') return actual.some((a) => compare(a, op, expected))
+  if (op === 'icontains') return String(actual).toLowerCase().includes(String(expected).toLowerCase())
+  // Falco's pmatch: the path is one of the prefixes or under one, by whole components.
+  if (op === 'pmatch') {
+    const dir = String(expected).replace(/\/+$/, '')
+    return String(actual) === String(expected) || String(actual).startsWith(`${dir}/`)
+  }
   if (op === 'startswith') return String(actual).startsWith(String(expected))
   if (op === 'endswith') return String(actual).endsWith(String(expected))
   if (op === 'contains') return String(actual).includes(String(expected))
-  if (op === 'glob') {
-    const key = String(expected)
+  if (op === 'glob' || op === 'iglob') {
+    const key = `${op === 'iglob' ? 'i' : ''}:${String(expected)}`
     let re = globCache.get(key)
-    if (!re) globCache.set(key, (re = globToRegExp(key)))
+    if (!re) globCache.set(key, (re = globToRegExp(String(expected), op === 'iglob' ? 'i' : '')))
     return re.test(String(actual))
   }
   const numeric = typeof actual !== 'string' && typeof expected === 'number'
@@ -205,6 +230,7 @@ function compare(actual: Value, op: Op, expected: string | number): boolean {
   switch (op) {
     case '=':
     case 'in':
+    case 'intersects':
       return a === b
     case '!=':
       return a !== b
@@ -216,6 +242,8 @@ function compare(actual: Value, op: Op, expected: string | number): boolean {
       return a > b
     case '>=':
       return a >= b
+    default:
+      return false
   }
 }
 
@@ -231,8 +259,11 @@ export function evaluate(e: Expr, fields: Fields): boolean {
       return Boolean(fields(e.field))
     case 'cmp': {
       const actual = fields(e.field)
-      return e.op === 'in'
-        ? e.values.some((v) => compare(actual, 'in', v))
+      if (e.op === 'exists') return actual !== undefined
+      if (e.op === '!=' && typeof actual === 'object')
+        return !actual.some((a) => compare(a, '=', e.values[0]!))
+      return e.op === 'in' || e.op === 'intersects' || e.op === 'pmatch'
+        ? e.values.some((v) => compare(actual, e.op, v))
         : compare(actual, e.op, e.values[0]!)
     }
   }
@@ -250,6 +281,6 @@ export function valuesOf(e: Expr, field: string): (string | number)[] {
     case 'flag':
       return []
     case 'cmp':
-      return e.field === field && (e.op === '=' || e.op === 'in') ? e.values : []
+      return e.field === field && (e.op === '=' || e.op === 'in' || e.op === 'intersects') ? e.values : []
   }
 }

@@ -8,6 +8,7 @@ import { CordonError, suggest } from '../errors.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { type Expr, ExprError, parseExpr, valuesOf } from './expr.js'
+import { FalcoRules, isFalcoDocument, type RuleReport } from './falco.js'
 import { learnedRate } from './learned-baseline.js'
 
 export const PRIORITIES = [
@@ -64,6 +65,14 @@ export const FIELDS = new Set([
   'signal',
   'message',
   'initial',
+  // The process an event is about (monitor/proc-info.ts): its parent's and ancestors' names,
+  // command line and user.
+  'parent',
+  'ancestors',
+  'cmdline',
+  'args',
+  'user',
+  'uid',
 ])
 
 export interface Rate {
@@ -112,12 +121,19 @@ export interface Rule {
   cooldownMs: number
   throttle: Throttle
   source: string
+  tags: string[]
+  /** Which language the condition and output are in: `{field}` or Falco's `%field` outputs. */
+  dialect: 'cordon' | 'falco'
 }
 
 export interface RuleSet {
   rules: Rule[]
   /** The files it came from, in order. */
   sources: string[]
+  /** Falco files: what became of each of their rules (mapped, or the fields it lacks). */
+  report: RuleReport[]
+  /** Falco items read past (required_engine_version…). */
+  notes: string[]
 }
 
 const THROTTLE = /^(\d+)\s+per\s+(\S+)$/
@@ -179,7 +195,10 @@ interface Parsed {
   lists: Map<string, (string | number)[]>
   macros: Map<string, Expr>
   raws: { raw: Raw; where: string; source: string }[]
+  falco: FalcoRules
 }
+
+const newParsed = (): Parsed => ({ lists: new Map(), macros: new Map(), raws: [], falco: new FalcoRules() })
 
 function parseFile(text: string, source: string, into: Parsed): void {
   let doc: unknown
@@ -188,6 +207,8 @@ function parseFile(text: string, source: string, into: Parsed): void {
   } catch (e) {
     throw new CordonError('invalid_rules', `${source}: ${(e as Error).message}`)
   }
+  // A YAML list is a Falco rules file; cordon's own files are a mapping.
+  if (isFalcoDocument(doc)) return into.falco.add(doc, source)
   const top = asObject(doc ?? {}, source, 'top level')
   for (const key of Object.keys(top))
     if (!['lists', 'macros', 'rules'].includes(key))
@@ -229,6 +250,7 @@ const RULE_KEYS = [
   'cooldown',
   'throttle',
   'enabled',
+  'tags',
 ]
 
 function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | undefined {
@@ -295,6 +317,7 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
   if (raw.rate !== undefined && baseline) fail(source, where, 'give `rate` or `baseline`, not both')
   if (raw.output !== undefined && typeof raw.output !== 'string')
     fail(source, `${where}.output`, 'expected a string')
+  if (raw.tags !== undefined && !Array.isArray(raw.tags)) fail(source, `${where}.tags`, 'expected a list')
   for (const name of valuesOf(when, 'syscall').map(String)) {
     const hint = unknownSyscallHint(name)
     if (hint !== undefined) fail(source, `${where}.when`, `unknown syscall \`${name}\`${hint}`)
@@ -317,12 +340,14 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
         ? parseThrottle(raw.throttle, source, `${where}.throttle`)
         : { ...DEFAULT_THROTTLE },
     source,
+    tags: Array.isArray(raw.tags) ? raw.tags.map(String) : [],
+    dialect: 'cordon',
   }
 }
 
 /** Loads rules files in order (later ones override rules, lists and macros by name). */
 export function loadRules(files: readonly string[]): RuleSet {
-  const p: Parsed = { lists: new Map(), macros: new Map(), raws: [] }
+  const p = newParsed()
   for (const file of files) {
     let text: string
     try {
@@ -332,14 +357,26 @@ export function loadRules(files: readonly string[]): RuleSet {
     }
     parseFile(text, file, p)
   }
-  return { rules: buildRules(p), sources: [...files] }
+  return ruleSet(p, [...files])
 }
 
 /** Rules from text (tests, embedding). */
 export function parseRules(text: string, source = 'rules'): RuleSet {
-  const p: Parsed = { lists: new Map(), macros: new Map(), raws: [] }
+  const p = newParsed()
   parseFile(text, source, p)
-  return { rules: buildRules(p), sources: [source] }
+  return ruleSet(p, [source])
+}
+
+function ruleSet(p: Parsed, sources: string[]): RuleSet {
+  const falco = p.falco.build()
+  // A Falco rule with the name of one of cordon's replaces it, as a later file does.
+  const names = new Set(falco.rules.map((r) => r.name))
+  return {
+    rules: [...buildRules(p).filter((r) => !names.has(r.name)), ...falco.rules],
+    sources,
+    report: falco.report,
+    notes: p.falco.notes,
+  }
 }
 
 function buildRules(p: Parsed): Rule[] {
@@ -352,7 +389,13 @@ function buildRules(p: Parsed): Rule[] {
   return [...byName.values()].filter((r): r is Rule => r !== undefined)
 }
 
-/** Syscalls the rules test (`syscall = x`, `syscall in (…)`): the sandbox must report them. */
+/** Syscalls the rules test (`syscall = x`, `syscall in (…)`, Falco's `evt.type`): the sandbox
+ * must report them. Falco's event types that are no syscall (procexit) come from process events. */
 export function watchedSyscalls(set: RuleSet): string[] {
-  return [...new Set(set.rules.flatMap((r) => valuesOf(r.when, 'syscall').map(String)))].sort()
+  const named = set.rules.flatMap((r) => [
+    ...valuesOf(r.when, 'syscall'),
+    ...valuesOf(r.when, 'evt.type').filter((v) => unknownSyscallHint(String(v)) === undefined),
+    ...valuesOf(r.when, 'syscall.type').filter((v) => unknownSyscallHint(String(v)) === undefined),
+  ])
+  return [...new Set(named.map(String))].sort()
 }

@@ -13,6 +13,8 @@ import { Monitor, type Target } from './engine.js'
 import type { MonitorMetrics } from './metrics.js'
 import { DEFAULT_RULES_FILE, loadRules, type RuleSet, watchedSyscalls } from './rules.js'
 import { escapeControl } from '../run/escape.js'
+import type { AlertFormat } from './falco-output.js'
+import { loadNotices } from './rules-report.js'
 import { type AlertSink, parseSink, type SinkContext } from './sinks.js'
 
 export interface SessionOptions {
@@ -30,6 +32,8 @@ export interface SessionOptions {
   log?: (line: string) => void
   /** Where `--alert json` lines go (the events channel); without it, `json` is refused. */
   json?: SinkContext['json']
+  /** The JSON shape of json, file: and webhook: alerts (default cordon's). */
+  alertFormat?: AlertFormat
 }
 
 export class MonitorSession {
@@ -51,7 +55,12 @@ export class MonitorSession {
       ...(options.rules ?? []).map((f) => resolve(f)),
     ]
     this.rules = loadRules(this.files)
-    const context = { ...(options.json ? { json: options.json } : {}), log: this.log }
+    for (const line of loadNotices(this.rules)) this.log(line)
+    const context = {
+      ...(options.json ? { json: options.json } : {}),
+      ...(options.alertFormat ? { format: options.alertFormat } : {}),
+      log: this.log,
+    }
     this.sinks = (options.alerts?.length ? options.alerts : ['stderr']).map((spec) =>
       parseSink(spec, context),
     )
@@ -117,6 +126,7 @@ export class MonitorSession {
       return false
     }
     const before = new Set(this.watchList())
+    for (const line of loadNotices(next)) this.log(line)
     this.rules = next
     this.monitor.setRules(next)
     const missing = this.watchList().filter((s) => !before.has(s))

@@ -15,6 +15,7 @@ import { CordonError } from '../errors.js'
 import { escapeControl, jsonLine } from '../run/escape.js'
 import { LineChannel, type LineWriter, MAX_PENDING_BYTES, openOwnFile } from './channel.js'
 import type { Alert } from './engine.js'
+import { type AlertFormat, shapeAlert } from './falco-output.js'
 import type { Priority } from './rules.js'
 
 export interface SinkStats {
@@ -48,8 +49,8 @@ export function alertText(a: Alert): string {
 }
 
 /** An alert as a line of the events channel: the same stream as the run's events. */
-export function alertEventLine(a: Alert): string {
-  return jsonLine({ event: 'alert', alert: a })
+export function alertEventLine(a: Alert, format: AlertFormat = 'cordon'): string {
+  return jsonLine({ event: 'alert', alert: shapeAlert(a, format) })
 }
 
 /** Human-readable lines on a stream (stderr). */
@@ -72,12 +73,15 @@ export class StreamSink implements AlertSink {
 export class JsonSink implements AlertSink {
   readonly stats = newStats()
   readonly name: string
-  constructor(private readonly out: LineWriter & { dropped?: number }) {
+  constructor(
+    private readonly out: LineWriter & { dropped?: number },
+    private readonly format: AlertFormat = 'cordon',
+  ) {
     this.name = `json:${out.name}`
   }
   send(a: Alert): void {
     const before = this.out.dropped ?? 0
-    this.out.write(alertEventLine(a))
+    this.out.write(alertEventLine(a, this.format))
     if ((this.out.dropped ?? 0) > before) this.stats.dropped++
     else this.stats.sent++
   }
@@ -89,13 +93,16 @@ export class FileSink implements AlertSink {
   readonly stats = newStats()
   readonly name: string
   private readonly channel: LineChannel
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly format: AlertFormat = 'cordon',
+  ) {
     this.name = `file:${path}`
     this.channel = new LineChannel(this.name, openOwnFile(path, `--alert file:`, { truncate: false }))
   }
   send(a: Alert): void {
     const before = this.channel.dropped
-    this.channel.write(jsonLine(a))
+    this.channel.write(jsonLine(shapeAlert(a, this.format)))
     if (this.channel.dropped > before) this.stats.dropped++
     else this.stats.sent++
   }
@@ -124,6 +131,7 @@ export class WebhookSink implements AlertSink {
   constructor(
     private readonly url: string,
     options: WebhookOptions = {},
+    private readonly format: AlertFormat = 'cordon',
   ) {
     this.name = `webhook:${url}`
     this.opts = { attempts: 5, backoffMs: 250, timeoutMs: 5000, maxQueue: 1000, ...options }
@@ -144,7 +152,7 @@ export class WebhookSink implements AlertSink {
     for (let a = this.queue.shift(); a; a = this.queue.shift()) await this.deliver(a)
   }
   private async deliver(a: Alert): Promise<void> {
-    const body = jsonLine(a)
+    const body = jsonLine(shapeAlert(a, this.format))
     for (let attempt = 1; attempt <= this.opts.attempts; attempt++) {
       try {
         const res = await fetch(this.url, {
@@ -378,6 +386,8 @@ export interface SinkContext {
   json?: LineWriter & { dropped?: number }
   /** Where a sink reports that it fails (the session's notices). */
   log?: (line: string) => void
+  /** The JSON shape of json, file: and webhook: alerts (--alert-format). */
+  format?: AlertFormat
 }
 
 /**
@@ -392,14 +402,14 @@ export function parseSink(spec: string, context: SinkContext = {}): AlertSink {
         'invalid_usage',
         "--alert json: JSON alerts go to the events channel, never into the program's stdout or stderr: add --events FILE or --events-fd N",
       )
-    return new JsonSink(context.json)
+    return new JsonSink(context.json, context.format)
   }
   if (spec === 'syslog') return new SyslogSink(localSyslog(spec, DEV_LOG), context.log)
   const colon = spec.indexOf(':')
   const kind = colon < 0 ? spec : spec.slice(0, colon)
   const rest = colon < 0 ? '' : spec.slice(colon + 1)
-  if (kind === 'file' && rest) return new FileSink(rest)
-  if (kind === 'webhook' && /^https?:\/\//.test(rest)) return new WebhookSink(rest)
+  if (kind === 'file' && rest) return new FileSink(rest, context.format)
+  if (kind === 'webhook' && /^https?:\/\//.test(rest)) return new WebhookSink(rest, {}, context.format)
   if (kind === 'syslog' && rest.startsWith('unix:'))
     return new SyslogSink(localSyslog(spec, rest.slice(5)), context.log)
   if (kind === 'syslog') {

@@ -225,12 +225,9 @@ test('audit mode reports exactly what a too strict policy refuses', { timeout },
   }
   assert.deepEqual(
     violations.map((v) => `${v.layer} ${v.what}`).sort(),
-    [
-      `filesystem create ${dir}/out`,
-      `filesystem create ${dir}/out/copy.txt`,
-      `filesystem write ${dir}/out/copy.txt`,
-      'seccomp mkdir',
-    ].sort(),
+    // The copy into out/ is no finding of its own: enforced, out/ is never made (mkdir is
+    // refused), so the copy never writes there; granting out/ lets it.
+    [`filesystem create ${dir}/out`, 'seccomp mkdir'].sort(),
   )
   assert.ok(violations.some((v) => v.suggestion === 'seccomp.rules: { syscalls: [mkdir], action: allow }'))
   // And enforcing it refuses the same things: mkdir fails, nothing is written.

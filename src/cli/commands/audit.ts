@@ -47,8 +47,11 @@ function report(violations: Violation[], fallbacks: Violation[]): void {
   }
   warn(`audit: the policy would have denied ${violations.length}:`, c.yellow)
   const e = escapeControl
-  for (const v of violations)
-    process.stderr.write(
-      `  ${c.bold(e(v.layer))} ${e(v.what)} → ${e(v.outcome)}\n      ${c.dim(`allow with ${e(v.suggestion)}`)}\n`,
-    )
+  // Calls one grant allows are listed together, above it: one grant, said once.
+  const bySuggestion = new Map<string, Violation[]>()
+  for (const v of violations) bySuggestion.set(v.suggestion, [...(bySuggestion.get(v.suggestion) ?? []), v])
+  for (const [suggestion, group] of bySuggestion) {
+    for (const v of group) process.stderr.write(`  ${c.bold(e(v.layer))} ${e(v.what)} → ${e(v.outcome)}\n`)
+    process.stderr.write(`      ${c.dim(`allow with ${e(suggestion)}`)}\n`)
+  }
 }

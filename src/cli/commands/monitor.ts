@@ -5,6 +5,7 @@ import { LineChannel } from '../../monitor/channel.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession } from '../monitor-flags.js'
 import { warn } from '../output.js'
 import { parseCommand } from '../args.js'
+import { escapeControl } from '../../run/escape.js'
 
 const HELP = `Usage: cordon monitor [options] [ID...]
 
@@ -16,7 +17,9 @@ Runs until interrupted, or until the given sandboxes have ended.
 ${MONITOR_HELP}
       --json             alerts as JSON lines on stdout (same as --alert json), each
                          {"event":"alert","alert":{…}}: cordon monitor runs no program, so its
-                         stdout is its own
+                         stdout is its own; with --check, the report as JSON
+      --check            load the rules, print what became of each (loaded; or, for a Falco
+                         rule, the fields cordon lacks), and exit: 0, or 2 for a broken file
   -h, --help             this help
 
 State directory: ${stateDir()}
@@ -25,9 +28,14 @@ State directory: ${stateDir()}
 const POLL_MS = 500
 
 export async function monitorCommand(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, { ...MONITOR_OPTIONS, json: { type: 'boolean' } }, HELP)
+  const parsed = parseCommand(
+    argv,
+    { ...MONITOR_OPTIONS, json: { type: 'boolean' }, check: { type: 'boolean' } },
+    HELP,
+  )
   if (!parsed) return 0
   const { values, positionals } = parsed
+  if (values.check) return checkRules(values)
   for (const id of positionals)
     if (!find(id)) throw new CordonError('not_found', `no running sandbox with id ${id}; see cordon ps`)
   const asked = [...(values.alert ?? []), ...(values.json ? ['json'] : [])]
@@ -64,5 +72,42 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   })
   await session.close()
   await stdout.close()
+  return 0
+}
+
+/** --check: the rules as they load, rule by rule, without watching anything. */
+async function checkRules(values: {
+  rules?: string[] | undefined
+  'no-default-rules'?: boolean | undefined
+  json?: boolean | undefined
+}): Promise<number> {
+  const { DEFAULT_RULES_FILE, loadRules } = await import('../../monitor/rules.js')
+  const { reportLines } = await import('../../monitor/rules-report.js')
+  const files = [...(values['no-default-rules'] ? [] : [DEFAULT_RULES_FILE]), ...(values.rules ?? [])]
+  let set
+  try {
+    set = loadRules(files)
+  } catch (e) {
+    if (e instanceof CordonError && e.code === 'invalid_rules') {
+      // One line each: warn() escapes newlines, and a condition error points with a caret.
+      for (const line of e.message.split('\n')) warn(line)
+      return 2
+    }
+    throw e
+  }
+  if (values.json) {
+    const falco = new Set(set.report.map((r) => r.rule))
+    const own = set.rules
+      .filter((r) => !falco.has(r.name))
+      .map((r) => ({ rule: r.name, source: r.source, status: 'loaded', missing: [], outputMissing: [] }))
+    process.stdout.write(
+      `${JSON.stringify({ version: 1, notes: set.notes, rules: [...own, ...set.report] })}\n`,
+    )
+  } else
+    process.stdout.write(
+      reportLines(set)
+        .map((l) => `${escapeControl(l)}\n`)
+        .join(''),
+    )
   return 0
 }

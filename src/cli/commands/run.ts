@@ -148,7 +148,11 @@ async function runNative(
   for (const message of limitsBeyondHost(policy.limits))
     report({ event: 'warning', step: 'limits', message }, out)
   const monitored =
-    values.monitor || values.rules?.length || values.alert?.length || values.metrics !== undefined
+    values.monitor ||
+    values.rules?.length ||
+    values.alert?.length ||
+    values['alert-format'] !== undefined ||
+    values.metrics !== undefined
   const session = monitored ? await openSession(values, out) : undefined
   const watch = [...(session?.watchList() ?? []), ...syscallList(values.watch)]
   const child = spawn(policy, command, args, {
@@ -255,9 +259,16 @@ async function runOnBackend(
   const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
   const backend = parseBackend(name)
   if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
-  const cordonOnly = ['monitor', 'audit', 'watch', 'rules', 'alert', 'metrics', 'metrics-linger'].filter(
-    (k) => values[k] !== undefined,
-  )
+  const cordonOnly = [
+    'monitor',
+    'audit',
+    'watch',
+    'rules',
+    'alert',
+    'alert-format',
+    'metrics',
+    'metrics-linger',
+  ].filter((k) => values[k] !== undefined)
   if (cordonOnly.length)
     throw new CordonError(
       'invalid_usage',
