@@ -277,8 +277,8 @@ export function ociConfig(
         .map(([, type]) => ({ type })),
       ...(ns.user
         ? {
-            uidMappings: [{ containerID: uid, hostID: options.uid, size: 1 }],
-            gidMappings: [{ containerID: gid, hostID: options.gid, size: 1 }],
+            uidMappings: idMappings(uid, options.uid),
+            gidMappings: idMappings(gid, options.gid),
           }
         : {}),
       resources,
@@ -316,6 +316,18 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       'runsc --rootless=false run --bundle DIR NAME   (gVisor: its own kernel, the same config)',
     ],
   }
+}
+
+/** The user namespace's map for a sandbox id: runc sets the container up as its root, so
+ * container id 0 must be mapped too ("no user mapping found" otherwise). The sandbox id is the
+ * caller's, or for a root caller itself (root's sandbox as --uid 65534 is host 65534, never
+ * host root); container root is then the host's, as runc's own setup runs as host root. */
+function idMappings(id: number, caller: number): { containerID: number; hostID: number; size: number }[] {
+  if (id === 0) return [{ containerID: 0, hostID: caller, size: 1 }]
+  return [
+    { containerID: 0, hostID: 0, size: 1 },
+    { containerID: id, hostID: caller === 0 ? id : caller, size: 1 },
+  ]
 }
 
 const depth = (path: string) => (path === '/' ? 0 : path.split('/').length - 1)
