@@ -280,7 +280,8 @@ function initPid(program: string, global: string[], id: string): number | undefi
 function handles(pid: number, n: number): boolean {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const mask = (field: string) => BigInt(`0x${/^${field}:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`)
+    const mask = (field: string) =>
+      BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`)
     return ((mask('SigCgt') | mask('SigIgn')) & (1n << BigInt(n - 1))) !== 0n
   } catch {
     return true // gone already: nothing to do
