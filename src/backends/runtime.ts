@@ -61,6 +61,27 @@ export function backendAvailable(
   return { ok: true, why: '' }
 }
 
+/** Whether an everyday command works on the backend here: `ls /` and a pipe, under the given
+ * policy. A runtime can be installed and still broken on this kernel (runsc 2022 answers EINVAL
+ * to `ls /` on Linux 6.18), and advice must not recommend it then. */
+export async function backendWorks(
+  backend: RuntimeBackend,
+  policy: ResolvedPolicy,
+): Promise<{ ok: boolean; why: string }> {
+  const probe = ['/bin/sh', '-c', 'ls / >/dev/null && echo ok | cat']
+  try {
+    const r = await runOnRuntime(policy, backend, probe)
+    if (r.code === 0 && r.stdout === 'ok\n') return { ok: true, why: '' }
+    const said = (r.error ?? r.stderr).trim().split('\n')[0]
+    return {
+      ok: false,
+      why: `${RUNTIMES[backend].program} is installed, but \`ls /\` fails under it here${said ? ` (${said})` : ''}`,
+    }
+  } catch (e) {
+    return { ok: false, why: `${RUNTIMES[backend].program} does not start here: ${(e as Error).message}` }
+  }
+}
+
 /** The runtime's global flags: where it keeps state, and for runsc its network and seccomp.
  * Root's runtimes keep theirs in /run (runc's and runsc's own default); anyone else's goes in
  * the caller's checked private state directory, so no other user can plant or swap it. */
@@ -68,11 +89,13 @@ function globalFlags(backend: RuntimeBackend, policy: ResolvedPolicy, uid: numbe
   const flags: string[] = []
   if (uid !== 0) flags.push('--root', privateStateDir(RUNTIMES[backend].program))
   if (backend === 'gvisor') {
-    // runsc ignores linux.seccomp unless asked; its loopback is up in a private network.
+    // runsc ignores linux.seccomp unless asked. Its `none` network is gVisor's own netstack with
+    // only a loopback interface, up: cordon's loopback. (`sandbox` would copy the interfaces of
+    // the container's network namespace, and runsc 2022's check that this is not the host's
+    // namespace fails on kernels where net.core.rmem_default is per namespace: "cannot run
+    // with network enabled in root network namespace".)
     flags.push('--oci-seccomp')
-    flags.push(
-      `--network=${policy.network === 'host' ? 'host' : policy.network === 'none' ? 'none' : 'sandbox'}`,
-    )
+    flags.push(`--network=${policy.network === 'host' ? 'host' : 'none'}`)
   }
   return flags
 }

@@ -218,10 +218,12 @@ export function ociConfig(
       statement: 'limits.timeout',
       why: 'runtimes have no wall-clock limit; use `timeout` around the runtime',
     })
-  if (policy.network === 'loopback')
+  // runc (since 1.0: specconv adds a "loopback" network to a new network namespace) and runsc
+  // (its netstack's own loopback) bring `lo` up: cordon's loopback as is, but up under `none`.
+  if (policy.network === 'none')
     gaps.push({
-      statement: 'network loopback',
-      why: 'runc brings no interface up in a new network namespace: add a hook (or use runsc, whose loopback is up)',
+      statement: 'network none',
+      why: 'runc and runsc bring the loopback interface up (cordon leaves it down): the command reaches its own 127.0.0.1 listeners, nothing outside',
     })
   const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] }
   const l = policy.limits
