@@ -15,6 +15,7 @@ import {
   type Exported,
   type ExportFile,
   type ExportOptions,
+  exportIdentity,
   type Gap,
   isDirectory,
   keptCapabilities,
@@ -81,8 +82,7 @@ export function ociConfig(
   const gaps: Gap[] = []
   const files: ExportFile[] = []
   const ns = policy.namespaces
-  const uid = policy.user.uid ?? options.uid
-  const gid = policy.user.gid ?? options.gid
+  const { uid, gid } = exportIdentity(policy, options)
   const mounts: OciMount[] = []
   const rootfsEntries: ExportFile[] = []
   const present = new Set(binds(policy)) // optional sources missing here are left out
