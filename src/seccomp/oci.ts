@@ -242,6 +242,9 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
   if (spec.rules.some((r) => r.action.kind === 'deny-log'))
     warnings.add('deny-log exported as errno: OCI runtimes refuse the call but do not report it')
   warnings.add("syscalls newer than cordon's tables get the default action in OCI runtimes, not ENOSYS")
+  warnings.add(
+    'runtimes skip the rules of syscalls their libseccomp does not know, which then get the default action (runc 1.1 with libseccomp 2.5.4: listmount, statmount, lsm_set_self_attr, open_tree_attr)',
+  )
   const def = ociAction(spec.defaultAction)
   const rules = [...grouped.values()]
   const syscalls = [...rules.filter((r) => !r.args), ...rules.filter((r) => r.args)]

@@ -57,7 +57,8 @@ describe('runtime backends on this host', { skip: why }, () => {
       assert.equal(v.status, 0, `${backend}: ${v.stderr}`)
     }
     assert.deepEqual(DEVICES.map(signature), before)
-    if (!has('script')) return t.skip('no script(1) for a terminal (apt-get install bsdutils)')
+    if (!has('script') && !process.env.CI)
+      return t.skip('no script(1) for a terminal (apt-get install bsdutils)')
     // The caller's terminal: a host device node the runtime must not be handed.
     for (const backend of BACKENDS) {
       const sig = 'stat -c "%u:%g %a %Z" "$(tty)"'
