@@ -72,6 +72,9 @@ const MASKED = [...procMaskedPaths(), '/sys/firmware']
 /** The same /proc files cordon's own proc mount makes read-only (native/view.c do_proc). */
 const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
 
+/** The empty file masked files are bound to (see `mask` below). */
+const MASK_FILE = 'files/masked'
+
 const isSysfsRoot = (path: string) => hostKernelMounts().some((m) => m.type === 'sysfs' && m.point === path)
 
 /** The config; `files/` holds the contents of `file` entries, bound read-only. */
@@ -171,19 +174,28 @@ export function ociConfig(
         )
         break
       case 'mask': {
-        // Mounts, not maskedPaths: gVisor ignores maskedPaths. As cordon's view does: a
-        // directory becomes an empty read-only tmpfs, a file a read-only bind of /dev/null.
+        // Mounts, not maskedPaths: gVisor ignores maskedPaths. A directory becomes an empty
+        // read-only tmpfs; a file a read-only bind of an empty file of the bundle's, which
+        // reads as /dev/null does. Never the host's /dev/null: no host device node is handed
+        // to a runtime (runsc's gofer opens bind sources on the host as root).
         if (!existsSync(e.dest)) break
-        mounts.push(
-          isDirectory(e.dest)
-            ? {
-                destination: e.dest,
-                type: 'tmpfs',
-                source: 'tmpfs',
-                options: ['ro', 'nosuid', 'nodev', 'noexec', 'size=4k', 'mode=755'],
-              }
-            : { destination: e.dest, type: 'bind', source: '/dev/null', options: ['bind', 'ro', 'nosuid'] },
-        )
+        if (isDirectory(e.dest)) {
+          mounts.push({
+            destination: e.dest,
+            type: 'tmpfs',
+            source: 'tmpfs',
+            options: ['ro', 'nosuid', 'nodev', 'noexec', 'size=4k', 'mode=755'],
+          })
+          break
+        }
+        if (!files.some((f) => f.path === MASK_FILE))
+          files.push({ kind: 'file', path: MASK_FILE, content: '', mode: 0o444 })
+        mounts.push({
+          destination: e.dest,
+          type: 'bind',
+          source: MASK_FILE,
+          options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+        })
         break
       }
       case 'symlink':

@@ -173,6 +173,20 @@ describe('exports as their consumers take them', () => {
     assert.equal(r.stdout, 'hi\n', r.stderr)
   })
 
+  test('oci-bundle: no mount hands the runtime a host device node (masks bind an empty file)', () => {
+    const { dir } = exportTo('oci-bundle', ['--rw', scratch])
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+      mounts: { destination: string; type: string; source: string }[]
+    }
+    const binds = config.mounts.filter((m) => m.type === 'bind')
+    assert.deepEqual(
+      binds.filter((m) => m.source === '/dev' || m.source.startsWith('/dev/')),
+      [],
+    )
+    const shadow = binds.find((m) => m.destination === '/etc/shadow')!
+    assert.equal(readFileSync(join(dir, shadow.source), 'utf8'), '')
+  })
+
   test(
     'oci-bundle: runc runs --net loopback with a reachable 127.0.0.1, and the gap says none is up',
     { skip: !(isRoot && has('runc')) && !process.env.CI ? 'needs root and runc' : false },
