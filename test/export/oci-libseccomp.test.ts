@@ -166,6 +166,7 @@ seccomp:
             }
           }
         assert.deepEqual(wrong, [])
+        assert.ok(theirs.prog.length <= 4096, `libseccomp's program: ${theirs.prog.length} instructions`)
         assert.ok(compared > 1000, String(compared))
       })
 
