@@ -1,11 +1,13 @@
 // OCI runtime-spec seccomp JSON (the format of Docker's default.json, containerd, Kubernetes
 // Localhost profiles): export a SeccompSpec, import a profile as a seccomp layer.
 //
-// Semantics bridged: OCI/libseccomp rules are matched by name with "a rule with argument
-// conditions is more specific than one without"; cordon's last matching rule wins. Export
-// writes each syscall's resolved outcome (its unconditional action, then its conditional
-// checks), so the two agree; import puts unconditional rules before conditional ones.
-// What OCI cannot say is reported, never dropped silently.
+// Semantics bridged: cordon's last matching rule wins; libseccomp (runc, crun) lets a rule
+// without arguments win over conditional rules for the same syscall, and runc drops rules whose
+// action is the default. Export therefore writes each syscall as disjoint argument regions,
+// only those whose action is not the default, so any precedence gives cordon's decision
+// (test/export/oci-libseccomp.test.ts checks it against libseccomp itself); import puts
+// unconditional rules before conditional ones. What OCI cannot say is reported, never dropped
+// silently.
 import { release } from 'node:os'
 import { type ArchInfo, entryPoints, knownSyscallNames } from './arch.js'
 import { leafFor } from './compile.js'
