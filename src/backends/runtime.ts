@@ -5,7 +5,6 @@
 import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { constants, tmpdir } from 'node:os'
-import { isatty } from 'node:tty'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { hostIdRanges } from '../host/id-range.js'
@@ -62,6 +61,27 @@ export function backendAvailable(
   return { ok: true, why: '' }
 }
 
+/** Whether an everyday command works on the backend here: `ls /` and a pipe, under the given
+ * policy. A runtime can be installed and still broken on this kernel (runsc 2022 answers EINVAL
+ * to `ls /` on Linux 6.18), and advice must not recommend it then. */
+export async function backendWorks(
+  backend: RuntimeBackend,
+  policy: ResolvedPolicy,
+): Promise<{ ok: boolean; why: string }> {
+  const probe = ['/bin/sh', '-c', 'ls / >/dev/null && echo ok | cat']
+  try {
+    const r = await runOnRuntime(policy, backend, probe)
+    if (r.code === 0 && r.stdout === 'ok\n') return { ok: true, why: '' }
+    const said = (r.error ?? r.stderr).trim().split('\n')[0]
+    return {
+      ok: false,
+      why: `${RUNTIMES[backend].program} is installed, but \`ls /\` fails under it here${said ? ` (${said})` : ''}`,
+    }
+  } catch (e) {
+    return { ok: false, why: `${RUNTIMES[backend].program} does not start here: ${(e as Error).message}` }
+  }
+}
+
 /** The runtime's global flags: where it keeps state, and for runsc its network and seccomp.
  * Root's runtimes keep theirs in /run (runc's and runsc's own default); anyone else's goes in
  * the caller's checked private state directory, so no other user can plant or swap it. */
@@ -69,11 +89,13 @@ function globalFlags(backend: RuntimeBackend, policy: ResolvedPolicy, uid: numbe
   const flags: string[] = []
   if (uid !== 0) flags.push('--root', privateStateDir(RUNTIMES[backend].program))
   if (backend === 'gvisor') {
-    // runsc ignores linux.seccomp unless asked; its loopback is up in a private network.
+    // runsc ignores linux.seccomp unless asked. Its `none` network is gVisor's own netstack with
+    // only a loopback interface, up: cordon's loopback. (`sandbox` would copy the interfaces of
+    // the container's network namespace, and runsc 2022's check that this is not the host's
+    // namespace fails on kernels where net.core.rmem_default is per namespace: "cannot run
+    // with network enabled in root network namespace".)
     flags.push('--oci-seccomp')
-    flags.push(
-      `--network=${policy.network === 'host' ? 'host' : policy.network === 'none' ? 'none' : 'sandbox'}`,
-    )
+    flags.push(`--network=${policy.network === 'host' ? 'host' : 'none'}`)
   }
   return flags
 }
@@ -175,15 +197,20 @@ export function spawnOnRuntime(
   const id = `cordon-${process.pid}-${randomBytes(4).toString('hex')}`
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
+  // kill, state and delete log elsewhere: racing the command's exit, they may fail ("container
+  // does not exist"), which is no error of the run's.
+  const aux = [...flags, '--log', join(bundle, 'aux.log'), '--log-format', 'json']
   const started = Date.now()
   // The runtimes chown the stdio they are given to the container's user (runsc to nobody when
-  // the container is root): handed /dev/null (Node's 'ignore') or an inherited file, they would
-  // change a host file. So every stream that is not a terminal is a pipe of ours, copied
-  // through; runsc also leaves O_NONBLOCK set on the pipes it inherits, which this avoids too.
+  // the container is root): handed /dev/null (Node's 'ignore'), an inherited file or the
+  // caller's terminal (a host device node: /dev/pts/N), they would change a host file. So every
+  // stream is a pipe of ours, copied through, terminals too (the command sees no terminal under
+  // a runtime backend); runsc also leaves O_NONBLOCK set on the pipes it inherits, which this
+  // avoids too.
   const wanted = streamModes(options.stdio ?? 'inherit')
-  const copy = ([0, 1, 2] as const).filter((fd) => wanted[fd] === 'inherit' && !isatty(fd))
+  const copy = ([0, 1, 2] as const).filter((fd) => wanted[fd] === 'inherit')
   const child = spawnChild(program, [...global, 'run', '--bundle', bundle, id], {
-    stdio: wanted.map((m, fd) => (m === 'inherit' && !copy.includes(fd as 0) ? 'inherit' : 'pipe')),
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
   if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
   if (copy.includes(1)) child.stdout!.pipe(process.stdout)
@@ -193,7 +220,7 @@ export function spawnOnRuntime(
   if (wanted[2] === 'ignore') child.stderr!.resume()
   let timedOut = false
   const runtimeKill = (signal: string) =>
-    spawnSync(program, [...global, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
+    spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
   const timer =
     policy.limits.timeoutMs !== undefined
       ? setTimeout(() => {
@@ -201,12 +228,29 @@ export function spawnOnRuntime(
           runtimeKill('KILL')
         }, policy.limits.timeoutMs)
       : undefined
+  // A signal runc forwards to a container's pid 1 that has no handler for it is dropped by the
+  // kernel (gVisor delivers it): the command would outlive a SIGINT or SIGTERM that natively,
+  // under cordon's init, ends it. The default action is done here instead: killed, and reported
+  // as that signal (130 for SIGINT), as natively.
+  let signalled: number | undefined
+  const forward = (signal: NodeJS.Signals) => {
+    const sent = child.kill(signal)
+    const n = constants.signals[signal]
+    if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return sent
+    const pid = initPid(program, aux, id)
+    if (pid !== undefined && !handles(pid, n)) {
+      signalled ??= n
+      runtimeKill('KILL')
+    }
+    return sent
+  }
   const exited = new Promise<RuntimeExit>((resolve) => {
     child.on('error', (e) => finish(125, 'setup', e.message))
     child.on('close', (code, signal) => {
       const error = runtimeError(log)
       if (error !== undefined) finish(125, 'setup', error)
       else if (timedOut) finish(137, 'timeout')
+      else if (signalled !== undefined) finish(128 + signalled, 'signal')
       else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
       else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
     })
@@ -219,7 +263,7 @@ export function spawnOnRuntime(
         process.stdin.unpipe(child.stdin!)
         process.stdin.destroy()
       }
-      spawnSync(program, [...global, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 })
+      spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 })
       rmSync(bundle, { recursive: true, force: true })
       resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
     }
@@ -228,7 +272,42 @@ export function spawnOnRuntime(
     child,
     id,
     exited,
-    kill: (signal = 'SIGTERM') => child.kill(signal),
+    kill: (signal = 'SIGTERM') => forward(signal),
+  }
+}
+
+/** Signals whose default action ends the process (terminate, or terminate with a core). */
+const TERMINATING = new Set<string>([
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGPIPE',
+])
+
+/** The host pid of the container's first process (`runc state`), while it runs. */
+function initPid(program: string, global: string[], id: string): number | undefined {
+  const r = spawnSync(program, [...global, 'state', id], { encoding: 'utf8', timeout: 10_000 })
+  try {
+    const pid = (JSON.parse(r.stdout) as { pid?: number }).pid
+    return pid && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether the process catches or ignores signal n (its SigCgt and SigIgn masks). */
+function handles(pid: number, n: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const mask = (field: string) =>
+      BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`)
+    return ((mask('SigCgt') | mask('SigIgn')) & (1n << BigInt(n - 1))) !== 0n
+  } catch {
+    return true // gone already: nothing to do
   }
 }
 

@@ -8,6 +8,7 @@ import {
   dataBinds,
   type Exported,
   type ExportOptions,
+  exportIdentity,
   type Gap,
   isDirectory,
   isSystemPath,
@@ -24,9 +25,11 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
   const seccompFile = `${options.name}.seccomp.json`
   const seccomp = seccompProfile(policy, options.arch)
   gaps.push(...seccomp.gaps, ...landlockGap(policy, 'Docker'))
-  const flags: string[][] = [['--rm'], ['--cap-drop', 'ALL']]
+  // --init: a pid 1 that forwards signals and reaps, as cordon's own init does (a command
+  // as pid 1 would ignore SIGINT and SIGTERM); -i: stdin reaches the command, as with cordon run.
+  const flags: string[][] = [['--rm'], ['--init'], ['-i'], ['--cap-drop', 'ALL']]
   for (const cap of keptCapabilities(policy)) flags.push(['--cap-add', cap.replace(/^CAP_/, '')])
-  flags.push(['--security-opt', 'no-new-privileges'], ['--security-opt', `seccomp=${seccompFile}`])
+  flags.push(['--security-opt', 'no-new-privileges'])
   flags.push(['--read-only'])
   for (const t of tmpfses(policy)) {
     const opts = ['rw', 'nosuid', 'nodev', t.exec === false ? 'noexec' : 'exec', `mode=${t.mode.toString(8)}`]
@@ -65,8 +68,7 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
       statement: 'user namespace',
       why: 'per-container user namespaces need the daemon’s `userns-remap` (or rootless Docker); `--user` below sets the identity',
     })
-  const uid = policy.user.uid ?? options.uid
-  const gid = policy.user.gid ?? options.gid
+  const { uid, gid } = exportIdentity(policy, options)
   flags.push(['--user', `${uid}:${gid}`])
   const l = policy.limits
   if (l.pids !== undefined) flags.push(['--pids-limit', String(l.pids)])
@@ -90,10 +92,13 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
   const lines = [
     '#!/bin/sh',
     `# cordon export --to docker: ${policy.sources.join(' → ')}`,
-    '# The seccomp profile path is relative to where this runs; IMAGE picks the image.',
+    '# Runs from any directory: the seccomp profile is the one beside this script. IMAGE picks the',
+    '# image; arguments given to the script are added to the command.',
+    'here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd) || exit 125',
     `exec docker run \\`,
     ...flags.map((f) => `  ${f.map(shellQuote).join(' ')} \\`),
-    `  "\${IMAGE:-${options.image}}" ${options.command.map(shellQuote).join(' ')}`,
+    `  --security-opt "seccomp=$here/${seccompFile}" \\`,
+    `  "\${IMAGE:-${options.image}}" ${options.command.map(shellQuote).join(' ')} "$@"`,
   ]
   return {
     format: 'docker',
@@ -102,6 +107,6 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
       { kind: 'file', path: seccompFile, content: `${stringifyOci(seccomp.profile)}\n` },
     ],
     gaps,
-    usage: [`cd DIR && IMAGE=your/image ./${options.name}.docker.sh`],
+    usage: [`IMAGE=your/image DIR/${options.name}.docker.sh [ARG...]`],
   }
 }

@@ -5,7 +5,9 @@
 // starts through cordon-exec and a plan compiled without namespaces (a container cannot make
 // them under the runtime's default seccomp profile), which adds Landlock, cordon's filter,
 // no_new_privs and rlimits inside the pod.
+import { readFileSync } from 'node:fs'
 import { stringify } from 'yaml'
+import { launcherPath } from '../run/launcher.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
@@ -13,6 +15,7 @@ import {
   type Exported,
   type ExportFile,
   type ExportOptions,
+  exportIdentity,
   type Gap,
   keptCapabilities,
   landlockGap,
@@ -30,6 +33,53 @@ const dnsName = (name: string) =>
     .replace(/^-+|-+$/g, '')
     .slice(0, 63) || 'cordon'
 
+/** What the scheduler reserves at most: a floor, not the policy's ceiling. */
+const REQUEST = { memory: 64 * 2 ** 20, milliCpu: 100 }
+
+/** The NetworkPolicy: never wider than the policy. It governs only traffic leaving or entering
+ * the pod, never the pod's own loopback, so cordon's `none` and `loopback` (ports included) are a
+ * deny-all, and only a host network's TCP ports become allowed ports (to and from anywhere, as
+ * the policy says). */
+function networkPolicy(
+  policy: ResolvedPolicy,
+  name: string,
+  gaps: Gap[],
+  wrapped: boolean,
+): Record<string, unknown> {
+  const outside = policy.network === 'host' && policy.tcp
+  const ports = (list: number[] | undefined) =>
+    outside && list?.length ? [{ ports: list.map((port) => ({ protocol: 'TCP', port })) }] : []
+  if (policy.network === 'none')
+    gaps.push({
+      statement: 'network none',
+      why: 'a pod’s loopback is up (cordon leaves it down); the NetworkPolicy denies everything else',
+    })
+  if (policy.network === 'loopback')
+    gaps.push({
+      statement: 'network loopback',
+      why: 'a pod always has loopback; the NetworkPolicy denies everything else',
+    })
+  if (policy.tcp && !wrapped)
+    gaps.push({
+      statement: `tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]`,
+      why:
+        policy.network === 'host'
+          ? 'the NetworkPolicy allows these ports to and from the pod; inside the pod (its loopback) every port is open: --wrap adds Landlock’s port rules'
+          : 'a NetworkPolicy never governs a pod’s loopback: every 127.0.0.1 port is open within the pod (--wrap adds Landlock’s port rules)',
+    })
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `${name}-network` },
+    spec: {
+      podSelector: { matchLabels: { 'cordon.dev/policy': name } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: ports(policy.tcp?.bind),
+      egress: ports(policy.tcp?.connect),
+    },
+  }
+}
+
 export function exportKubernetes(
   policy: ResolvedPolicy,
   options: ExportOptions,
@@ -40,8 +90,7 @@ export function exportKubernetes(
   const seccomp = seccompProfile(policy, options.arch)
   gaps.push(...seccomp.gaps)
   if (!plan) gaps.push(...landlockGap(policy, 'Kubernetes', '--wrap'))
-  const uid = policy.user.uid ?? (options.uid === 0 ? 65534 : options.uid)
-  const gid = policy.user.gid ?? (options.gid === 0 ? 65534 : options.gid)
+  const { uid, gid } = exportIdentity(policy, options, true)
   const caps = keptCapabilities(policy).map((c) => c.replace(/^CAP_/, ''))
   const volumes: Record<string, unknown>[] = []
   const mounts: Record<string, unknown>[] = []
@@ -67,8 +116,22 @@ export function exportKubernetes(
     })
   const l = policy.limits
   const limits: Record<string, string> = {}
-  if (l.memory !== undefined) limits.memory = String(l.memory)
+  // A share of the exporting host's memory ("50%", the default profile's) says nothing about a
+  // node: no memory limit from it, and a gap. Set in bytes, it is the limit.
+  const percent = (l as { memoryPercent?: number }).memoryPercent
+  if (l.memory !== undefined && percent === undefined) limits.memory = String(l.memory)
+  else if (percent !== undefined)
+    gaps.push({
+      statement: `limits.memory ${percent}%`,
+      why: 'a share of the exporting host means nothing on a node: set resources.limits.memory in bytes for your nodes',
+    })
   if (l.cpus !== undefined) limits.cpu = `${Math.round(l.cpus * 1000)}m`
+  // Requests are what the scheduler reserves, and the policy states only ceilings: a small floor
+  // (the limit if lower), so the pod schedules on any node that can start it. Without requests
+  // Kubernetes would copy the limits into them.
+  const requests: Record<string, string> = {}
+  if (limits.memory !== undefined) requests.memory = String(Math.min(Number(limits.memory), REQUEST.memory))
+  if (l.cpus !== undefined) requests.cpu = `${Math.min(Math.round(l.cpus * 1000), REQUEST.milliCpu)}m`
   if (l.pids !== undefined)
     gaps.push({
       statement: `limits.pids ${l.pids}`,
@@ -94,9 +157,14 @@ export function exportKubernetes(
   if (ns.user)
     gaps.push({
       statement: 'user namespace',
-      why: 'set hostUsers: false (Kubernetes ≥ 1.30 with a runtime that supports it)',
+      why: 'hostUsers: false is set: it needs Kubernetes ≥ 1.30 (UserNamespacesSupport) and a runtime that supports it; elsewhere the pod is refused',
     })
-  const localhost = `operator/default/${name}.json`
+  // The operator's v1 SeccompProfile is cluster-scoped: its file is operator/NAME.json.
+  const localhost = `operator/${name}.json`
+  const image = plan ? `cordon/${name}:wrapped` : options.image
+  // Host network with TCP statements: the pod network and a NetworkPolicy of exactly those
+  // ports (a NetworkPolicy does not apply to a hostNetwork pod).
+  const hostNetwork = policy.network === 'host' && !policy.tcp
   const command = plan
     ? [`${WRAP_DIR}/cordon-exec`, `${WRAP_DIR}/${name}.plan`, '--', ...options.command]
     : options.command
@@ -108,9 +176,12 @@ export function exportKubernetes(
     spec: {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
-      hostNetwork: policy.network === 'host',
+      hostNetwork,
       hostPID: !ns.pid,
       hostIPC: !ns.ipc,
+      ...(ns.user && !hostNetwork && ns.pid && ns.ipc ? { hostUsers: false } : {}),
+      // One command, run once, as cordon run does.
+      restartPolicy: 'Never',
       ...(l.timeoutMs !== undefined ? { activeDeadlineSeconds: Math.ceil(l.timeoutMs / 1000) } : {}),
       ...(ns.uts && policy.hostname !== undefined ? { hostname: dnsName(policy.hostname) } : {}),
       securityContext: {
@@ -122,7 +193,8 @@ export function exportKubernetes(
       containers: [
         {
           name,
-          image: options.image,
+          image,
+          ...(plan ? { imagePullPolicy: 'IfNotPresent' } : {}),
           command,
           ...(env.length ? { env } : {}),
           ...(policy.cwd ? { workingDir: policy.cwd } : {}),
@@ -133,7 +205,7 @@ export function exportKubernetes(
             capabilities: { drop: ['ALL'], ...(caps.length ? { add: caps } : {}) },
             seccompProfile: { type: 'Localhost', localhostProfile: localhost },
           },
-          ...(Object.keys(limits).length ? { resources: { limits, requests: limits } } : {}),
+          ...(Object.keys(limits).length ? { resources: { limits, requests } } : {}),
           ...(mounts.length ? { volumeMounts: mounts } : {}),
         },
       ],
@@ -141,35 +213,20 @@ export function exportKubernetes(
     },
   }
   const docs: Record<string, unknown>[] = [pod]
-  if (policy.network !== 'host') {
-    const egress = policy.tcp?.connect.length
-      ? [{ ports: policy.tcp.connect.map((port) => ({ protocol: 'TCP', port })) }]
-      : []
-    const ingress = policy.tcp?.bind.length
-      ? [{ ports: policy.tcp.bind.map((port) => ({ protocol: 'TCP', port })) }]
-      : []
-    docs.push({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: { name: `${name}-network` },
-      spec: {
-        podSelector: { matchLabels: { 'cordon.dev/policy': name } },
-        policyTypes: ['Ingress', 'Egress'],
-        ingress,
-        egress,
-      },
+  if (!hostNetwork) docs.push(networkPolicy(policy, name, gaps, plan !== undefined))
+  // The Security Profiles Operator's v1 API (its storage version; v1beta1 is converted to it):
+  // cluster-scoped, and without defaultErrnoRet, which strict validation would refuse.
+  const { defaultErrnoRet, ...spec } = seccomp.profile
+  if (defaultErrnoRet !== undefined && defaultErrnoRet !== 1)
+    gaps.push({
+      statement: `seccomp default errno ${defaultErrnoRet}`,
+      why: `the operator's SeccompProfile has no defaultErrnoRet: refused calls fail EPERM; ${name}.seccomp.json (Localhost without the operator) keeps it`,
     })
-    if (policy.network === 'loopback' && !policy.tcp)
-      gaps.push({
-        statement: 'network loopback',
-        why: 'a pod always has loopback; the NetworkPolicy denies everything else',
-      })
-  }
   docs.push({
-    apiVersion: 'security-profiles-operator.x-k8s.io/v1beta1',
+    apiVersion: 'security-profiles-operator.x-k8s.io/v1',
     kind: 'SeccompProfile',
-    metadata: { name, namespace: 'default' },
-    spec: seccomp.profile,
+    metadata: { name },
+    spec,
   })
   const yaml = docs.map((d) => stringify(d, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n')
   const files: ExportFile[] = [
@@ -181,13 +238,15 @@ export function exportKubernetes(
     { kind: 'file', path: `${name}.seccomp.json`, content: `${stringifyOci(seccomp.profile)}\n` },
   ]
   if (plan) {
+    // The build context is the output directory: the launcher is copied there, beside the plan.
+    files.push({ kind: 'file', path: 'cordon-exec', content: readFileSync(launcherPath()), mode: 0o755 })
     files.push({ kind: 'file', path: `${name}.plan`, content: plan })
     files.push({
       kind: 'file',
       path: 'Dockerfile.cordon',
       content: [
         '# The wrapper layer: cordon-exec (linked against glibc: the image needs one) and the compiled plan.',
-        'ARG BASE',
+        `ARG BASE=${options.image}`,
         'FROM ${BASE}',
         `COPY cordon-exec ${WRAP_DIR}/cordon-exec`,
         `COPY ${name}.plan ${WRAP_DIR}/${name}.plan`,
@@ -203,7 +262,9 @@ export function exportKubernetes(
       `with the Security Profiles Operator: kubectl apply -f ${name}.yaml`,
       `without it: copy ${name}.seccomp.json to /var/lib/kubelet/seccomp/${localhost} on every node`,
       ...(plan
-        ? [`build the image with Dockerfile.cordon (docker build --build-arg BASE=${options.image})`]
+        ? [
+            `build the Pod's image: docker build -f DIR/Dockerfile.cordon -t ${image} DIR (push it where your nodes pull from, and set the Pod's image to that name)`,
+          ]
         : []),
     ],
   }

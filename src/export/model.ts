@@ -66,6 +66,23 @@ export const tmpfses = (p: ResolvedPolicy): Tmpfs[] =>
 export const masks = (p: ResolvedPolicy): string[] =>
   p.filesystem.filter((e) => e.kind === 'mask').map((e) => e.dest)
 
+/** The sandbox's identity in every export, one rule: the policy's uid (else the caller's), and
+ * its gid, else the uid's own group when a uid was given (never the caller's group: a root
+ * exporter's `--uid 1000` is 1000:1000, not 1000:0, as systemd's `User=1000` `Group=1000`),
+ * else the caller's. `nonRoot` (Kubernetes, runAsNonRoot) turns a root caller's default into
+ * 65534:65534. */
+export function exportIdentity(
+  policy: ResolvedPolicy,
+  caller: { uid: number; gid: number },
+  nonRoot = false,
+): { uid: number; gid: number } {
+  const given = policy.user.uid
+  const uid = given ?? (nonRoot && caller.uid === 0 ? 65534 : caller.uid)
+  const gid =
+    policy.user.gid ?? (given !== undefined ? given : nonRoot && caller.uid === 0 ? 65534 : caller.gid)
+  return { uid, gid }
+}
+
 /** CAP_NET_BIND_SERVICE style names of the kept capabilities. */
 export const keptCapabilities = (p: ResolvedPolicy): string[] => p.capabilities.map(capabilityName)
 

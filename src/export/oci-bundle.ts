@@ -15,6 +15,7 @@ import {
   type Exported,
   type ExportFile,
   type ExportOptions,
+  exportIdentity,
   type Gap,
   isDirectory,
   keptCapabilities,
@@ -71,6 +72,9 @@ const MASKED = [...procMaskedPaths(), '/sys/firmware']
 /** The same /proc files cordon's own proc mount makes read-only (native/view.c do_proc). */
 const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
 
+/** The empty file masked files are bound to (see `mask` below). */
+const MASK_FILE = 'files/masked'
+
 const isSysfsRoot = (path: string) => hostKernelMounts().some((m) => m.type === 'sysfs' && m.point === path)
 
 /** The config; `files/` holds the contents of `file` entries, bound read-only. */
@@ -81,8 +85,7 @@ export function ociConfig(
   const gaps: Gap[] = []
   const files: ExportFile[] = []
   const ns = policy.namespaces
-  const uid = policy.user.uid ?? options.uid
-  const gid = policy.user.gid ?? options.gid
+  const { uid, gid } = exportIdentity(policy, options)
   const mounts: OciMount[] = []
   const rootfsEntries: ExportFile[] = []
   const present = new Set(binds(policy)) // optional sources missing here are left out
@@ -171,19 +174,28 @@ export function ociConfig(
         )
         break
       case 'mask': {
-        // Mounts, not maskedPaths: gVisor ignores maskedPaths. As cordon's view does: a
-        // directory becomes an empty read-only tmpfs, a file a read-only bind of /dev/null.
+        // Mounts, not maskedPaths: gVisor ignores maskedPaths. A directory becomes an empty
+        // read-only tmpfs; a file a read-only bind of an empty file of the bundle's, which
+        // reads as /dev/null does. Never the host's /dev/null: no host device node is handed
+        // to a runtime (runsc's gofer opens bind sources on the host as root).
         if (!existsSync(e.dest)) break
-        mounts.push(
-          isDirectory(e.dest)
-            ? {
-                destination: e.dest,
-                type: 'tmpfs',
-                source: 'tmpfs',
-                options: ['ro', 'nosuid', 'nodev', 'noexec', 'size=4k', 'mode=755'],
-              }
-            : { destination: e.dest, type: 'bind', source: '/dev/null', options: ['bind', 'ro', 'nosuid'] },
-        )
+        if (isDirectory(e.dest)) {
+          mounts.push({
+            destination: e.dest,
+            type: 'tmpfs',
+            source: 'tmpfs',
+            options: ['ro', 'nosuid', 'nodev', 'noexec', 'size=4k', 'mode=755'],
+          })
+          break
+        }
+        if (!files.some((f) => f.path === MASK_FILE))
+          files.push({ kind: 'file', path: MASK_FILE, content: '', mode: 0o444 })
+        mounts.push({
+          destination: e.dest,
+          type: 'bind',
+          source: MASK_FILE,
+          options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+        })
         break
       }
       case 'symlink':
@@ -218,10 +230,12 @@ export function ociConfig(
       statement: 'limits.timeout',
       why: 'runtimes have no wall-clock limit; use `timeout` around the runtime',
     })
-  if (policy.network === 'loopback')
+  // runc (since 1.0: specconv adds a "loopback" network to a new network namespace) and runsc
+  // (its netstack's own loopback) bring `lo` up: cordon's loopback as is, but up under `none`.
+  if (policy.network === 'none')
     gaps.push({
-      statement: 'network loopback',
-      why: 'runc brings no interface up in a new network namespace: add a hook (or use runsc, whose loopback is up)',
+      statement: 'network none',
+      why: 'runc and runsc bring the loopback interface up (cordon leaves it down): the command reaches its own 127.0.0.1 listeners, nothing outside',
     })
   const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] }
   const l = policy.limits
@@ -277,8 +291,8 @@ export function ociConfig(
         .map(([, type]) => ({ type })),
       ...(ns.user
         ? {
-            uidMappings: [{ containerID: uid, hostID: options.uid, size: 1 }],
-            gidMappings: [{ containerID: gid, hostID: options.gid, size: 1 }],
+            uidMappings: idMappings(uid, options.uid),
+            gidMappings: idMappings(gid, options.gid),
           }
         : {}),
       resources,
@@ -316,6 +330,18 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       'runsc --rootless=false run --bundle DIR NAME   (gVisor: its own kernel, the same config)',
     ],
   }
+}
+
+/** The user namespace's map for a sandbox id: runc sets the container up as its root, so
+ * container id 0 must be mapped too ("no user mapping found" otherwise). The sandbox id is the
+ * caller's, or for a root caller itself (root's sandbox as --uid 65534 is host 65534, never
+ * host root); container root is then the host's, as runc's own setup runs as host root. */
+function idMappings(id: number, caller: number): { containerID: number; hostID: number; size: number }[] {
+  if (id === 0) return [{ containerID: 0, hostID: caller, size: 1 }]
+  return [
+    { containerID: 0, hostID: 0, size: 1 },
+    { containerID: id, hostID: caller === 0 ? id : caller, size: 1 },
+  ]
 }
 
 const depth = (path: string) => (path === '/' ? 0 : path.split('/').length - 1)

@@ -1,11 +1,13 @@
 // OCI runtime-spec seccomp JSON (the format of Docker's default.json, containerd, Kubernetes
 // Localhost profiles): export a SeccompSpec, import a profile as a seccomp layer.
 //
-// Semantics bridged: OCI/libseccomp rules are matched by name with "a rule with argument
-// conditions is more specific than one without"; cordon's last matching rule wins. Export
-// writes each syscall's resolved outcome (its unconditional action, then its conditional
-// checks), so the two agree; import puts unconditional rules before conditional ones.
-// What OCI cannot say is reported, never dropped silently.
+// Semantics bridged: cordon's last matching rule wins; libseccomp (runc, crun) lets a rule
+// without arguments win over conditional rules for the same syscall, and runc drops rules whose
+// action is the default. Export therefore writes each syscall as disjoint argument regions,
+// only those whose action is not the default, so any precedence gives cordon's decision
+// (test/export/oci-libseccomp.test.ts checks it against libseccomp itself); import puts
+// unconditional rules before conditional ones. What OCI cannot say is reported, never dropped
+// silently.
 import { release } from 'node:os'
 import { type ArchInfo, entryPoints, knownSyscallNames } from './arch.js'
 import { leafFor } from './compile.js'
@@ -81,93 +83,131 @@ function ociAction(a: Action): { action: string; errnoRet?: number } {
   }
 }
 
-/** A leaf "fallback F; but the default action when arg & MASK == 0" (F not the default), as
- * the bits of MASK: the call takes F exactly when one of them is set. */
-function negatedFlags(
-  leaf: ReturnType<typeof leafFor>,
-  defaultKey: string,
-): { index: number; bits: bigint[] } | undefined {
-  const [check, ...more] = leaf.checks
-  const cond = check?.args.length === 1 ? check.args[0]! : undefined
-  if (
-    !check ||
-    more.length ||
-    !cond ||
-    cond.op !== 'masked-eq' ||
-    cond.value !== 0n ||
-    cond.mask === undefined
-  )
-    return undefined
-  if (actionKey(check.action) !== defaultKey || actionKey(leaf.fallback) === defaultKey) return undefined
-  const bits: bigint[] = []
-  for (let b = 0n; b < (cond.width === 32 ? 32n : 64n); b++) if (cond.mask & (1n << b)) bits.push(1n << b)
-  return { index: cond.index, bits }
-}
-
 const M32 = 0xffffffffn
-const masked = (c: ArgCondition, mask: bigint, value: bigint): ArgCondition => ({
-  index: c.index,
-  op: 'masked-eq',
-  mask,
-  value: value & mask,
-  width: 32,
-})
+const M64 = 0xffffffffffffffffn
 
-/** The 32-bit values x with x OP v, as masked comparisons of the low word (prefixes of x): x > v
- * where x has a 1 at the first bit (from the top) where v has a 0, x < v the other way round. */
-function prefixes(c: ArgCondition, v: bigint, above: boolean, orEqual: boolean): ArgCondition[] {
-  const out: ArgCondition[] = orEqual ? [masked(c, M32, v)] : []
-  for (let bit = 31n; bit >= 0n; bit--) {
+/** The values of one argument whose bits under mask equal value: the only comparison the
+ * export writes (SCMP_CMP_MASKED_EQ, or SCMP_CMP_EQ for a full mask), since every condition
+ * and its complement are unions of such patterns. */
+interface Pattern {
+  mask: bigint
+  value: bigint
+}
+/** A conjunction of patterns, one per argument index. */
+type Cube = ReadonlyMap<number, Pattern>
+
+/** The values x (of `bits` bits) with x OP v, as patterns on the prefixes of x: x > v where x
+ * has a 1 at the first bit (from the top) where v has a 0, x < v the other way round. */
+function prefixes(v: bigint, bits: bigint, above: boolean, orEqual: boolean): Pattern[] {
+  const all = (1n << bits) - 1n
+  const out: Pattern[] = orEqual ? [{ mask: all, value: v }] : []
+  for (let bit = bits - 1n; bit >= 0n; bit--) {
     const b = 1n << bit
     if (((v & b) === 0n) !== above) continue
-    const mask = M32 & ~(b - 1n) // this bit and the ones above it
-    out.push(masked(c, mask, above ? (v & ~(b - 1n)) | b : v & ~((b << 1n) - 1n)))
+    const mask = all & ~(b - 1n) // this bit and the ones above it
+    out.push({ mask, value: above ? (v & ~(b - 1n)) | b : v & ~((b << 1n) - 1n) })
   }
   return out
 }
 
-/** One condition as alternatives OCI can say. OCI has no set membership (`in` becomes one
- * alternative per value) and no width: its comparisons read all 64 bits, while the kernel reads
- * only the low word of an int argument, so `ioctl(fd, 1 << 32 | TIOCSTI)` would pass a 64-bit
- * "== TIOCSTI". A 32-bit condition becomes masked comparisons of the low word (as cordon's own
- * filter compares only that word): exact for every operator. */
-function ociOptions(c: ArgCondition): ArgCondition[] {
-  if (c.width === 64)
-    return c.op === 'in' ? (c.values ?? []).map((value) => ({ ...c, op: 'eq' as const, value })) : [c]
-  const v = BigInt.asUintN(64, c.value) & M32
+/** One condition as the union of patterns it means. A `width: 32` condition reads only the low
+ * word, as the kernel does for an int (and cordon's own filter): its patterns mask the high word
+ * out, so `ioctl(fd, 1 << 32 | TIOCSTI)` cannot pass a 64-bit "== TIOCSTI". */
+function patterns(c: ArgCondition): Pattern[] {
+  const bits = c.width === 32 ? 32n : 64n
+  const all = c.width === 32 ? M32 : M64
+  const v = BigInt.asUintN(64, c.value) & all
   switch (c.op) {
     case 'eq':
-      return [masked(c, M32, v)]
+      return [{ mask: all, value: v }]
     case 'in':
-      return (c.values ?? []).map((value) => masked(c, M32, BigInt.asUintN(64, value)))
-    case 'masked-eq':
-      return [masked(c, (c.mask ?? M32) & M32, v)]
+      return (c.values ?? []).map((x) => ({ mask: all, value: BigInt.asUintN(64, x) & all }))
+    case 'masked-eq': {
+      const mask = BigInt.asUintN(64, c.mask ?? M64) & all
+      return [{ mask, value: v & mask }]
+    }
     case 'ne': // some bit differs
-      return Array.from({ length: 32 }, (_, i) => 1n << BigInt(i)).map((b) => masked(c, b, ~v))
+      return Array.from({ length: Number(bits) }, (_, i) => 1n << BigInt(i)).map((b) => ({
+        mask: b,
+        value: ~v & b,
+      }))
     case 'gt':
     case 'ge':
-      return prefixes(c, v, true, c.op === 'ge')
+      return prefixes(v, bits, true, c.op === 'ge')
     case 'lt':
     case 'le':
-      return prefixes(c, v, false, c.op === 'le')
+      return prefixes(v, bits, false, c.op === 'le')
   }
 }
 
-/** A check's conditions as OCI rules: the product of each condition's alternatives. */
-function alternatives(args: ArgCondition[]): ArgCondition[][] {
-  let out: ArgCondition[][] = [[]]
+/** A check's conditions (all must hold) as a union of cubes: the product of each condition's
+ * patterns, contradictory combinations left out. */
+function cubes(args: ArgCondition[]): Cube[] {
+  let out: Cube[] = [new Map()]
   for (const c of args) {
-    const options = ociOptions(c)
-    out = out.flatMap((prefix) => options.map((o) => [...prefix, o]))
+    const options = patterns(c)
+    out = out.flatMap((cube) => options.flatMap((p) => meet(cube, c.index, p) ?? []))
   }
   return out
 }
 
-function ociArg(c: ArgCondition): OciArg {
-  const op = Object.entries(OPS).find(([, v]) => v === c.op)![0]
-  return c.op === 'masked-eq'
-    ? { index: c.index, op, value: c.mask ?? 0xffffffffffffffffn, valueTwo: c.value }
-    : { index: c.index, op, value: c.value }
+/** cube ∧ (arg index matches p), or undefined when they contradict. */
+function meet(cube: Cube, index: number, p: Pattern): Cube | undefined {
+  const q = cube.get(index)
+  if (q && (q.value & p.mask) !== (p.value & q.mask)) return undefined
+  const out = new Map(cube)
+  out.set(index, q ? { mask: q.mask | p.mask, value: q.value | p.value } : p)
+  return out
+}
+
+interface Region {
+  cube: Cube
+  action: Action
+}
+
+/** The leaf as disjoint regions covering every argument value, each with its action: cordon's
+ * first-matching-check semantics, decided bit by bit. Disjoint regions make the profile mean the
+ * same under any precedence a runtime applies to overlapping rules (libseccomp lets a rule
+ * without arguments win over conditional ones, and refuses rules with the default action). */
+function regions(ordered: Region[], fixed: Cube): Region[] {
+  const live = ordered.filter((r) => [...r.cube].every(([i, p]) => meet(fixed, i, p)))
+  const first = live[0]!
+  for (const [index, p] of [...first.cube].sort(([a], [b]) => a - b)) {
+    const known = fixed.get(index)?.mask ?? 0n
+    const open = p.mask & ~known
+    if (open === 0n) continue
+    let bit = 1n << 63n
+    while (!(open & bit)) bit >>= 1n
+    const zeroCube = meet(fixed, index, { mask: bit, value: 0n })!
+    const oneCube = meet(fixed, index, { mask: bit, value: bit })!
+    const zero = regions(live, zeroCube)
+    const one = regions(live, oneCube)
+    // Both halves one region with one action: the split said nothing.
+    if (
+      zero.length === 1 &&
+      one.length === 1 &&
+      actionKey(zero[0]!.action) === actionKey(one[0]!.action) &&
+      sameCube(zero[0]!.cube, zeroCube) &&
+      sameCube(one[0]!.cube, oneCube)
+    )
+      return [{ cube: fixed, action: zero[0]!.action }]
+    return [...zero, ...one]
+  }
+  return [{ cube: fixed, action: first.action }]
+}
+
+const sameCube = (a: Cube, b: Cube) =>
+  a.size === b.size && [...a].every(([i, p]) => b.get(i)?.mask === p.mask && b.get(i)?.value === p.value)
+
+function ociArgs(cube: Cube): OciArg[] {
+  return [...cube]
+    .filter(([, p]) => p.mask !== 0n)
+    .sort(([a], [b]) => a - b)
+    .map(([index, p]) =>
+      p.mask === M64
+        ? { index, op: 'SCMP_CMP_EQ', value: p.value }
+        : { index, op: 'SCMP_CMP_MASKED_EQ', value: p.mask, valueTwo: p.value },
+    )
 }
 
 export interface OciExport {
@@ -182,36 +222,21 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
   const warnings = new Set<string>()
   const names = [...new Set(arches.flatMap((a) => Object.keys(a.table)))].sort()
   const defaultKey = actionKey(spec.defaultAction)
-  const plain = new Map<string, string[]>()
-  const conditional: OciRule[] = []
-  const actions = new Map<string, Action>()
+  // Rules with the same action and arguments share one entry: unconditional ones first.
+  const grouped = new Map<string, OciRule>()
   for (const name of names) {
     const leaf = leafFor(spec, name)
-    const key = actionKey(leaf.fallback)
-    const negated = negatedFlags(leaf, defaultKey)
-    if (negated) {
-      // libseccomp (runc, crun) lets an unconditional rule win over a conditional one for the
-      // same syscall, so "refuse clone unless no namespace flag is set" becomes one rule per
-      // flag: refuse when that bit is set; everything else takes the default.
-      for (const bit of negated.bits)
-        conditional.push({
-          names: [name],
-          ...ociAction(leaf.fallback),
-          args: [{ index: negated.index, op: 'SCMP_CMP_MASKED_EQ', value: bit, valueTwo: bit }],
-        })
-      continue
-    }
-    if (key !== defaultKey) {
-      plain.set(key, [...(plain.get(key) ?? []), name])
-      actions.set(key, leaf.fallback)
-    }
-    if (leaf.checks.length > 1 && new Set(leaf.checks.map((c) => actionKey(c.action))).size > 1)
-      warnings.add(
-        `${name}: several argument checks with different actions; OCI runtimes resolve overlaps their own way`,
-      )
-    for (const check of [...leaf.checks].reverse()) {
-      for (const alt of alternatives(check.args))
-        conditional.push({ names: [name], ...ociAction(check.action), args: alt.map(ociArg) })
+    const ordered: Region[] = [
+      ...leaf.checks.flatMap((c) => cubes(c.args).map((cube) => ({ cube, action: c.action }))),
+      { cube: new Map(), action: leaf.fallback },
+    ]
+    for (const r of regions(ordered, new Map())) {
+      if (actionKey(r.action) === defaultKey) continue
+      const args = ociArgs(r.cube)
+      const key = stringifyOci({ a: actionKey(r.action), args })
+      const rule = grouped.get(key)
+      if (rule) rule.names.push(name)
+      else grouped.set(key, { names: [name], ...ociAction(r.action), ...(args.length ? { args } : {}) })
     }
   }
   if (spec.rules.some((r) => r.action.kind === 'notify'))
@@ -219,11 +244,12 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
   if (spec.rules.some((r) => r.action.kind === 'deny-log'))
     warnings.add('deny-log exported as errno: OCI runtimes refuse the call but do not report it')
   warnings.add("syscalls newer than cordon's tables get the default action in OCI runtimes, not ENOSYS")
+  warnings.add(
+    'runtimes skip the rules of syscalls their libseccomp does not know, which then get the default action (runc 1.1 with libseccomp 2.5.4: listmount, statmount, lsm_set_self_attr, open_tree_attr)',
+  )
   const def = ociAction(spec.defaultAction)
-  const syscalls: OciRule[] = [
-    ...[...plain.entries()].map(([key, list]) => ({ names: list, ...ociAction(actions.get(key)!) })),
-    ...conditional,
-  ]
+  const rules = [...grouped.values()]
+  const syscalls = [...rules.filter((r) => !r.args), ...rules.filter((r) => r.args)]
   return {
     profile: {
       defaultAction: def.action,

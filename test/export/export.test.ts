@@ -104,6 +104,25 @@ limits: { memory: 512M, pids: 256, cpus: "1.5", io-weight: 300 }
             .map((r) => `${r.probe} ${r.outcome} ${r.errno ?? ''}${r.signal ? `signal ${r.signal}` : ''}`)
         assert.deepEqual(outcomes(runc.stdout), outcomes(own.stdout))
         assert.equal(outcomes(own.stdout).length, ATTACKS.length + ATTACKS_MORE.length)
+        // Allowed calls too: each everyday step gives the same status under both (issue 21:
+        // personality was refused by every exported profile, so setarch failed under runc).
+        const steps = [
+          'setarch x86_64 /bin/true',
+          'echo a | cat >/dev/null',
+          'ls / >/dev/null',
+          'python3 -c "import threading"',
+        ]
+        const script = steps.map((st) => `if ${st}; then echo ok; else echo failed; fi`).join('; ')
+        const allowed = exportTo(['--to', 'oci-bundle', ...policy, '--', 'sh', '-c', script], project)
+        const r2 = spawnSync('runc', ['run', '--bundle', allowed.dir, id], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        })
+        spawnSync('runc', ['delete', '--force', id])
+        rmSync(allowed.dir, { recursive: true })
+        const own2 = cordon(['run', ...policy, '--', 'sh', '-c', script], { cwd: project })
+        assert.equal(r2.stdout, own2.stdout, r2.stderr)
+        if (!policy.length) assert.equal(own2.stdout, 'ok\n'.repeat(steps.length))
       }
     },
   )
@@ -178,7 +197,7 @@ limits: { memory: 512M, pids: 256, cpus: "1.5", io-weight: 300 }
     for (const flag of [
       '--cap-drop ALL',
       '--security-opt no-new-privileges',
-      '--security-opt seccomp=allowlist.seccomp.json',
+      '--security-opt "seccomp=$here/allowlist.seccomp.json"',
       '--read-only',
       '--network none',
       '--pids-limit 256',

@@ -2,7 +2,7 @@
 // a workload on this host, why, what the host lacks, and the expected cost.
 import { accessSync, constants } from 'node:fs'
 import { type Advice, type AdviceHost, advise, WORKLOADS, type Workload } from '../../backends/advise.js'
-import { backendAvailable, BACKENDS } from '../../backends/runtime.js'
+import { backendAvailable, BACKENDS, backendWorks } from '../../backends/runtime.js'
 import { backendStatus } from '../../backends/status.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { CordonError } from '../../errors.js'
@@ -80,6 +80,10 @@ export async function adviseCommand(argv: string[]): Promise<number> {
       `--workload must be one of ${WORKLOADS.join(', ')}, got \`${values.workload}\``,
     )
   const host = hostFacts()
+  // Installed is not working: Debian's runsc fails `ls /` on some kernels. Each runtime the
+  // advice could name runs an everyday command here first.
+  for (const b of ['runc', 'gvisor'] as const)
+    if (host[b].ok) host[b] = await backendWorks(b, policyFromFlags({}))
   const advice = (workload ? [workload] : WORKLOADS).map((w) => advise(w, host))
   const policy = policyFromFlags(values, positionals[0])
   const label = policyLabel(values, positionals[0])
@@ -87,7 +91,7 @@ export async function adviseCommand(argv: string[]): Promise<number> {
     BACKENDS.map((b) => [
       b,
       {
-        available: backendAvailable(b).ok,
+        available: b === 'native' || host[b].ok,
         ...count(
           backendStatus(policy, b, {
             abi: host.landlockAbi,

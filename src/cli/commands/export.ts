@@ -38,7 +38,7 @@ ${POLICY_HELP}
       --json         {"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
   -h, --help         this help
 
-COMMAND defaults to the policy's \`command\`. Exit status 0; the gaps are information.
+COMMAND defaults to the policy's \`command\` (oci-seccomp needs none). Exit status 0; the gaps are information.
 `
 
 export async function exportCommand(argv: string[]): Promise<number> {
@@ -76,7 +76,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const command = dash >= 0 ? argv.slice(dash + 1) : []
   const policy = policyFromFlags(values, file)
   const cmd = command.length ? command : (policy.command ?? [])
-  if (!cmd.length)
+  // A seccomp profile names no command; every other format starts one.
+  if (!cmd.length && format !== 'oci-seccomp')
     throw new CordonError('invalid_usage', 'no command: give one after `--`, or set `command` in the policy')
   const source = values.policy ?? file
   const name = values.name ?? (source ? basename(source, extname(source)) : 'sandbox')

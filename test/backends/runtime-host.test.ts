@@ -1,0 +1,210 @@
+// The runtime backends against this host (issue 21): no run changes a host device node, the
+// command ends on SIGINT/SIGTERM as natively, identities and networks the policy names work,
+// allowed calls pass (setarch), and advice names a runtime only where it runs ls /.
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
+const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const BACKENDS = ['native', 'runc', 'gvisor'] as const
+const DEVICES = ['/dev/null', '/dev/zero', '/dev/full']
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+
+/** Owner, mode and ctime: what a chown, chmod or utimensat changes. */
+const signature = (path: string) => {
+  const s = statSync(path)
+  return `${path} ${s.uid}:${s.gid} ${s.mode.toString(8)} ${s.ctimeMs}`
+}
+
+/** Starts `cordon run` in the background and resolves with its exit status. */
+function start(args: string[]): { child: ChildProcess; status: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: projectDir(), env, stdio: 'pipe' })
+  child.stdout!.resume()
+  child.stderr!.resume()
+  return { child, status: new Promise((resolve) => child.on('close', (code) => resolve(code))) }
+}
+
+const LOOPBACK = [
+  'python3',
+  '-c',
+  "import socket;s=socket.socket();s.bind(('127.0.0.1',0));s.listen();socket.create_connection(s.getsockname());print('connected')",
+]
+
+describe('runtime backends on this host', { skip: why }, () => {
+  const project = projectDir()
+
+  test('no backend changes a host device node: /dev/null, zero, full, nor the caller’s terminal', (t) => {
+    const before = DEVICES.map(signature)
+    for (const backend of BACKENDS) {
+      // stdin /dev/null, output to files and pipes: every stdio kind a runtime could chown.
+      const r = spawnSync('sh', ['-c', `node ${CLI} run --backend ${backend} -- /bin/true </dev/null`], {
+        cwd: project,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+      assert.equal(r.status, 0, `${backend}: ${r.stderr}`)
+      const v = cordon(['verify', '--backend', backend, '--probe', 'device-metadata', '--json'], {
+        cwd: project,
+        timeout: 120_000,
+      })
+      assert.equal(v.status, 0, `${backend}: ${v.stderr}`)
+    }
+    assert.deepEqual(DEVICES.map(signature), before)
+    if (!has('script') && !process.env.CI)
+      return t.skip('no script(1) for a terminal (apt-get install bsdutils)')
+    // The caller's terminal: a host device node the runtime must not be handed.
+    for (const backend of BACKENDS) {
+      const sig = 'stat -c "%u:%g %a %Z" "$(tty)"'
+      const r = spawnSync(
+        'script',
+        [
+          '-qec',
+          `${sig}; node ${CLI} run --backend ${backend} -- /bin/true 2>/dev/null; ${sig}`,
+          '/dev/null',
+        ],
+        { cwd: project, env, encoding: 'utf8', timeout: 60_000, input: '' },
+      )
+      const [first, second] = r.stdout.replace(/\r/g, '').trim().split('\n')
+      assert.ok(first && second, r.stdout + r.stderr)
+      assert.equal(second, first, `${backend} changed the terminal's owner or mode`)
+    }
+  })
+
+  test('SIGINT and SIGTERM end the command as natively (130, 143); a handler still gets them', async () => {
+    for (const backend of BACKENDS)
+      for (const [signal, code] of [
+        ['SIGINT', 130],
+        ['SIGTERM', 143],
+      ] as const) {
+        const began = Date.now()
+        const run = start(['--backend', backend, '--', 'sleep', '30'])
+        await new Promise((r) => setTimeout(r, 3000))
+        run.child.kill(signal)
+        assert.equal(await run.status, code, `${backend} ${signal}`)
+        assert.ok(Date.now() - began < 20_000, `${backend} ${signal}: ignored until sleep ended`)
+      }
+    const handled = start([
+      '--backend',
+      'runc',
+      '--',
+      'python3',
+      '-c',
+      'import signal,sys,time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(5))\nprint(1, flush=True)\ntime.sleep(30)',
+    ])
+    await new Promise((r) => handled.child.stdout!.once('data', r)) // the handler is in place
+    handled.child.kill('SIGINT')
+    assert.equal(await handled.status, 5)
+  })
+
+  test('runc as root: --uid 65534 --gid 65534 runs, with writable binds too, as host 65534', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-uid-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    chmodSync(dir, 0o777)
+    for (const extra of [[], ['--rw', dir], ['--host-root']]) {
+      const r = cordon(
+        ['run', '--backend', 'runc', ...extra, '--uid', '65534', '--gid', '65534', '--', 'id', '-u'],
+        {
+          cwd: project,
+        },
+      )
+      assert.equal(r.status, 0, `${extra.join(' ')}: ${r.stderr}`)
+      assert.equal(r.stdout, '65534\n')
+    }
+    const w = cordon(
+      [
+        'run',
+        '--backend',
+        'runc',
+        '--rw',
+        dir,
+        '--uid',
+        '65534',
+        '--gid',
+        '65534',
+        '--',
+        'touch',
+        join(dir, 'f'),
+      ],
+      { cwd: project },
+    )
+    assert.equal(w.status, 0, w.stderr)
+    const s = statSync(join(dir, 'f'))
+    assert.deepEqual([s.uid, s.gid], [65534, 65534])
+  })
+
+  test('allowed calls pass under runc as natively: setarch, a pipeline, loopback', () => {
+    for (const backend of ['native', 'runc']) {
+      const setarch = cordon(['run', '--backend', backend, '--', 'setarch', 'x86_64', '/bin/true'], {
+        cwd: project,
+      })
+      assert.equal(setarch.status, 0, `${backend}: ${setarch.stderr}`)
+      const pipe = cordon(['run', '--backend', backend, '--', 'sh', '-c', 'echo a b | wc -w'], {
+        cwd: project,
+      })
+      assert.equal(pipe.stdout.trim(), '2', `${backend}: ${pipe.stderr}`)
+    }
+    // gVisor's own kernel refuses personality(PER_LINUX) (runsc 2022: EINVAL): the same answer
+    // without any seccomp profile, so the profile is not the cause.
+    const withProfile = cordon(['run', '--backend', 'gvisor', '--', 'setarch', 'x86_64', '/bin/true'], {
+      cwd: project,
+    })
+    const without = cordon(
+      ['run', '--backend', 'gvisor', '--seccomp', 'none', '--', 'setarch', 'x86_64', '/bin/true'],
+      {
+        cwd: project,
+      },
+    )
+    assert.equal(withProfile.status, without.status, withProfile.stderr)
+  })
+
+  test('--net loopback: a listener on 127.0.0.1 is reachable under every backend', () => {
+    for (const backend of BACKENDS) {
+      const r = cordon(['run', '--backend', backend, '--net', 'loopback', '--', ...LOOPBACK], {
+        cwd: project,
+      })
+      assert.equal(r.status, 0, `${backend}: ${r.stderr}`)
+      assert.equal(r.stdout, 'connected\n', backend)
+    }
+  })
+
+  test('advise names a runtime only where ls / works under it', () => {
+    const r = cordon(['advise', '--json'], { cwd: project, timeout: 120_000 })
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout) as {
+      host: Record<string, { ok: boolean; why: string }>
+      advice: { choice: string }[]
+    }
+    for (const backend of ['runc', 'gvisor']) {
+      const ls = cordon(['run', '--backend', backend, '--', 'ls', '/'], { cwd: project })
+      assert.equal(out.host[backend]!.ok, ls.status === 0, `${backend}: ${out.host[backend]!.why}`)
+      if (ls.status !== 0) {
+        assert.match(out.host[backend]!.why, /is installed, but `ls \/` fails under it here/)
+        assert.ok(!out.advice.some((a) => a.choice === backend))
+      }
+    }
+  })
+})
+
+describe('exports without a command', () => {
+  test('oci-seccomp needs none: a profile names no command', () => {
+    const r = cordon(['export', '--to', 'oci-seccomp'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.ok(JSON.parse(r.stdout).syscalls.length > 0)
+    const bundle = cordon([
+      'export',
+      '--to',
+      'oci-bundle',
+      '-o',
+      join(tmpdir(), `cordon-nocmd-${process.pid}`),
+    ])
+    assert.equal(bundle.status, 2)
+    assert.match(bundle.stderr, /no command: give one after `--`/)
+  })
+})

@@ -1,0 +1,211 @@
+// Exports as their consumers take them (issue 21): the Docker script from any directory, one
+// identity in every format, Kubernetes objects never wider than the policy, a --wrap output
+// that builds from its own directory, and an oci-bundle that runc runs with loopback.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { Pod } from 'kubernetes-models/v1/Pod'
+import { parseAllDocuments } from 'yaml'
+import { policyFromFlags } from '../../src/cli/policy-flags.js'
+import { cordon, isRoot, projectDir } from '../helpers.js'
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const scratch = mkdtempSync(join(tmpdir(), 'cordon-consumers-'))
+
+function exportTo(
+  format: string,
+  args: string[],
+  command = ['/bin/echo', 'hi'],
+): { dir: string; stderr: string } {
+  const dir = mkdtempSync(join(scratch, `${format}-`))
+  const r = cordon(['export', '--to', format, ...args, '-o', dir, '--', ...command], { cwd: projectDir() })
+  assert.equal(r.status, 0, r.stderr)
+  return { dir, stderr: r.stderr }
+}
+
+interface Doc {
+  apiVersion: string
+  kind: string
+  metadata: Record<string, unknown>
+  spec: Record<string, unknown>
+}
+interface PodSpec {
+  hostNetwork: boolean
+  hostUsers?: boolean
+  restartPolicy?: string
+  securityContext: { runAsUser: number; runAsGroup: number; seccompProfile: { localhostProfile: string } }
+  containers: {
+    image: string
+    resources?: { limits: Record<string, string>; requests: Record<string, string> }
+  }[]
+}
+
+function kubernetes(args: string[]): { docs: Doc[]; pod: PodSpec; dir: string; stderr: string } {
+  const out = exportTo('kubernetes', args)
+  const docs = parseAllDocuments(readFileSync(join(out.dir, 'sandbox.yaml'), 'utf8')).map(
+    (d) => d.toJS() as Doc,
+  )
+  new Pod(docs[0] as ConstructorParameters<typeof Pod>[0]).validate()
+  return { docs, pod: docs[0]!.spec as unknown as PodSpec, ...out }
+}
+
+describe('exports as their consumers take them', () => {
+  after(() => rmSync(scratch, { recursive: true, force: true }))
+
+  test('docker: the script runs from any directory, with --init, -i and its arguments passed on', () => {
+    const out = exportTo('docker', ['--uid', '1000'])
+    // A docker that prints what it was given: the script's own behaviour is under test here.
+    const bin = join(scratch, 'bin')
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(join(bin, 'docker'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    chmodSync(join(bin, 'docker'), 0o755)
+    const elsewhere = mkdtempSync(join(scratch, 'cwd-'))
+    const r = spawnSync(join(out.dir, 'sandbox.docker.sh'), ['extra', 'two words'], {
+      cwd: elsewhere,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const args = r.stdout.trimEnd().split('\n')
+    const seccomp = args.find((a) => a.startsWith('seccomp='))!.slice('seccomp='.length)
+    assert.equal(seccomp, join(out.dir, 'sandbox.seccomp.json'))
+    assert.ok(existsSync(seccomp))
+    for (const flag of ['--init', '-i']) assert.ok(args.includes(flag), flag)
+    assert.deepEqual(args.slice(-4), ['/bin/echo', 'hi', 'extra', 'two words'])
+  })
+
+  test('one identity in every export: --uid 1000 is 1000:1000, --gid overrides it', () => {
+    for (const [flags, want] of [
+      [
+        ['--uid', '1000'],
+        [1000, 1000],
+      ],
+      [
+        ['--uid', '1000', '--gid', '2000'],
+        [1000, 2000],
+      ],
+    ] as const) {
+      const docker = readFileSync(join(exportTo('docker', [...flags]).dir, 'sandbox.docker.sh'), 'utf8')
+      assert.match(docker, new RegExp(`--user ${want[0]}:${want[1]} `))
+      const oci = JSON.parse(
+        readFileSync(join(exportTo('oci-bundle', [...flags]).dir, 'config.json'), 'utf8'),
+      ) as {
+        process: { user: { uid: number; gid: number } }
+      }
+      assert.deepEqual(oci.process.user, { uid: want[0], gid: want[1] })
+      const unit = readFileSync(join(exportTo('systemd', [...flags]).dir, 'sandbox.service'), 'utf8')
+      assert.match(unit, new RegExp(`^User=${want[0]}$`, 'm'))
+      assert.match(unit, new RegExp(`^Group=${want[1]}$`, 'm'))
+      const { pod } = kubernetes([...flags])
+      assert.deepEqual([pod.securityContext.runAsUser, pod.securityContext.runAsGroup], [...want])
+    }
+  })
+
+  test('kubernetes: the NetworkPolicy is never wider than the policy', () => {
+    const loopback = kubernetes(['--net', 'loopback', '--tcp-connect', '443', '--tcp-bind', '8080'])
+    const np = loopback.docs.find((d) => d.kind === 'NetworkPolicy')!
+    assert.deepEqual([np.spec.ingress, np.spec.egress], [[], []]) // cordon's ports are on loopback only
+    assert.match(
+      loopback.stderr,
+      /not expressed: tcp bind \[8080\] connect \[443\]: a NetworkPolicy never governs a pod’s loopback/,
+    )
+    const none = kubernetes([])
+    const deny = none.docs.find((d) => d.kind === 'NetworkPolicy')!
+    assert.deepEqual([deny.spec.ingress, deny.spec.egress], [[], []])
+    const host = kubernetes(['--net', 'host', '--tcp-connect', '443', '--tcp-bind', '8080'])
+    assert.equal(host.pod.hostNetwork, false) // a NetworkPolicy does not apply to a hostNetwork pod
+    const exact = host.docs.find((d) => d.kind === 'NetworkPolicy')!
+    assert.deepEqual(exact.spec.egress, [{ ports: [{ protocol: 'TCP', port: 443 }] }])
+    assert.deepEqual(exact.spec.ingress, [{ ports: [{ protocol: 'TCP', port: 8080 }] }])
+    const open = kubernetes(['--net', 'host'])
+    assert.equal(open.pod.hostNetwork, true)
+    assert.ok(!open.docs.some((d) => d.kind === 'NetworkPolicy'))
+  })
+
+  test('kubernetes: one-shot Pod, hostUsers false, requests a floor under the limits, the operator’s v1 API', () => {
+    const { pod, docs, stderr } = kubernetes(['--memory', '512M', '--cpus', '2'])
+    assert.equal(pod.restartPolicy, 'Never')
+    assert.equal(pod.hostUsers, false)
+    const res = pod.containers[0]!.resources!
+    assert.deepEqual(res.limits, { memory: '536870912', cpu: '2000m' })
+    assert.deepEqual(res.requests, { memory: String(64 * 2 ** 20), cpu: '100m' })
+    const spo = docs.find((d) => d.kind === 'SeccompProfile')!
+    assert.equal(spo.apiVersion, 'security-profiles-operator.x-k8s.io/v1')
+    assert.equal(spo.metadata.namespace, undefined) // cluster-scoped in v1
+    assert.equal(pod.securityContext.seccompProfile.localhostProfile, 'operator/sandbox.json')
+    assert.doesNotMatch(stderr, /hostUsers: false \(Kubernetes/)
+    // The default profile's memory is a share of this host: a limit only where the policy said
+    // bytes (limits.memoryPercent, when resolved, marks a share).
+    const share = (policyFromFlags({}).limits as { memoryPercent?: number }).memoryPercent
+    const dflt = kubernetes([])
+    const limits = dflt.pod.containers[0]!.resources?.limits ?? {}
+    if (share !== undefined) {
+      assert.equal(limits.memory, undefined)
+      assert.match(dflt.stderr, /limits\.memory 50%: a share of the exporting host/)
+    }
+    const requests = dflt.pod.containers[0]!.resources?.requests ?? {}
+    if (requests.memory !== undefined) assert.ok(Number(requests.memory) <= 64 * 2 ** 20)
+  })
+
+  test('kubernetes --wrap: every COPY source is in the output directory, and the pair runs here', () => {
+    const { dir, pod } = kubernetes(['--wrap'])
+    const dockerfile = readFileSync(join(dir, 'Dockerfile.cordon'), 'utf8')
+    const sources = [...dockerfile.matchAll(/^COPY (\S+) /gm)].map((m) => m[1]!)
+    assert.deepEqual(sources.sort(), ['cordon-exec', 'sandbox.plan'])
+    for (const s of sources) assert.ok(readdirSync(dir).includes(s), s)
+    assert.match(dockerfile, /^ARG BASE=debian:bookworm-slim$/m)
+    assert.equal(pod.containers[0]!.image, 'cordon/sandbox:wrapped')
+    const r = spawnSync(join(dir, 'cordon-exec'), [join(dir, 'sandbox.plan'), '--', '/bin/echo', 'hi'], {
+      encoding: 'utf8',
+    })
+    assert.equal(r.stdout, 'hi\n', r.stderr)
+  })
+
+  test('oci-bundle: no mount hands the runtime a host device node (masks bind an empty file)', () => {
+    const { dir } = exportTo('oci-bundle', ['--rw', scratch])
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+      mounts: { destination: string; type: string; source: string }[]
+    }
+    const binds = config.mounts.filter((m) => m.type === 'bind')
+    assert.deepEqual(
+      binds.filter((m) => m.source === '/dev' || m.source.startsWith('/dev/')),
+      [],
+    )
+    const shadow = binds.find((m) => m.destination === '/etc/shadow')!
+    assert.equal(readFileSync(join(dir, shadow.source), 'utf8'), '')
+  })
+
+  test(
+    'oci-bundle: runc runs --net loopback with a reachable 127.0.0.1, and the gap says none is up',
+    { skip: !(isRoot && has('runc')) && !process.env.CI ? 'needs root and runc' : false },
+    () => {
+      const cmd = [
+        'python3',
+        '-c',
+        "import socket;s=socket.socket();s.bind(('127.0.0.1',0));s.listen();socket.create_connection(s.getsockname());print('connected')",
+      ]
+      const out = exportTo('oci-bundle', ['--net', 'loopback'], cmd)
+      assert.doesNotMatch(out.stderr, /network loopback/)
+      const id = `cordon-consumers-${process.pid}`
+      const r = spawnSync('runc', ['run', '--bundle', out.dir, id], { encoding: 'utf8', timeout: 60_000 })
+      spawnSync('runc', ['delete', '--force', id])
+      assert.equal(r.stdout, 'connected\n', r.stderr)
+      assert.match(
+        exportTo('oci-bundle', []).stderr,
+        /not expressed: network none: runc and runsc bring the loopback interface up/,
+      )
+    },
+  )
+})
