@@ -84,7 +84,9 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   ops.push({ op: 'namespaces', flags })
 
   const uid = policy.user.uid ?? ctx.uid
-  const gid = policy.user.gid ?? ctx.gid
+  // One rule for every backend and export: a uid given alone brings its own group, never the
+  // caller's (root's group 0 reads files a plain uid should not).
+  const gid = policy.user.gid ?? policy.user.uid ?? ctx.gid
   const identity = sandboxIdentity(policy, ctx, uid, gid)
   if (ns.user) {
     const map = identity.remap

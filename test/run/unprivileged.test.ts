@@ -282,7 +282,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       const r = await running
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /started\ndone/)
-      assert.match(r.stderr, /"event":"started","pid":\d+,"cgroupJoin":"clone3"/)
+      assert.match(r.stderr, /"event":"started","pid":\d+,(?:"commandPid":\d+,)?"cgroupJoin":"clone3"/)
       // No memory controller delegated here: the limit is reported, with the reason.
       assert.match(
         r.stderr,
