@@ -18,6 +18,7 @@ import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { parseEvent, type SandboxEvent } from './events.js'
+import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { launcherPath } from './launcher.js'
 import { makeCgroup } from './sandbox-cgroup.js'
 import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
@@ -218,7 +219,10 @@ export function spawn(
   const started = performance.now()
   let child: ChildProcess
   try {
-    const flags = ['--plan-fd', '3', '--events-fd', '4', ...(options.processEvents ? ['--proc-events'] : [])]
+    // Watching a call that makes processes is served by process events: such calls are never
+    // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
+    const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
+    const flags = ['--plan-fd', '3', '--events-fd', '4', ...(processEvents ? ['--proc-events'] : [])]
     child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
       stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
       env: options.env ?? process.env,
