@@ -6,8 +6,9 @@
 //  2. the event throughput ceiling: notified calls per second end to end, with the default
 //     monitor rules evaluating every event in Node, and what was delivered vs shed;
 //  3. per process start (a shell running /bin/true in a loop): unmonitored, with the syscalls
-//     the default rules watch (clone/fork/exec notified), and with process events on top
-//     (proc connector), as `cordon run --monitor` runs.
+//     the default rules watch (exec notified; process creation is never notified, it is
+//     counted), and with process events on top (proc connector, spawn counts), as
+//     `cordon run --monitor` runs.
 //
 //   node bench/monitor.mjs [--rounds N] [--calls N] [--json]
 // Unset NODE_EXTRA_CA_CERTS first: it adds ~150 ms to each Node start (not measured here, but
