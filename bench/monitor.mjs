@@ -14,7 +14,7 @@
 // Unset NODE_EXTRA_CA_CERTS first: it adds ~150 ms to each Node start (not measured here, but
 // it slows the machine's other Node processes).
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { chmodSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +35,8 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds)
 const calls = Number(values.calls)
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-monitor-'))
+// A root caller's sandbox runs as an unprivileged id: it must be able to enter the directory.
+chmodSync(work, 0o755)
 const storm = join(work, 'storm')
 execFileSync('cc', ['-O2', '-o', storm, join(root, 'test', 'monitor', 'storm.c')])
 const policy = { extends: ['minimal'], filesystem: [{ ro: work }] }

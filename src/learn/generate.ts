@@ -9,7 +9,7 @@ import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { SeccompSpec } from '../seccomp/model.js'
-import { NEVER_NOTIFIED } from '../seccomp/notify.js'
+import { NEVER_NOTIFIED, SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { type Endpoint, type FileAccess, NARROW_ON, type Observation } from './observation.js'
@@ -310,7 +310,8 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   y.line('    - action: allow')
   y.line('      syscalls:')
   for (const [name, count] of allowed) y.line(`        - ${name}`, plural(count, 'call'))
-  for (const name of IMPLIED)
+  const implied = impliedBy(obs)
+  for (const name of implied)
     if (
       !obs.syscalls[name] &&
       leafFor(opts.baseSeccomp, name).fallback.kind === 'allow' &&
@@ -332,7 +333,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
 
   // What the base lets through (explicitly, or for some argument values) and the run never
   // used is refused too: the allowlist is what was seen, whatever the base profile allows.
-  const seen = new Set([...Object.keys(obs.syscalls), ...IMPLIED])
+  const seen = new Set([...Object.keys(obs.syscalls), ...implied])
   const strictBase = { ...opts.baseSeccomp, defaultAction: { kind: 'errno' as const, errno: 1 } }
   const unseen = attackSurface(strictBase, obs.arch).reachable.filter((n) => !seen.has(n))
   if (unseen.length) {
@@ -380,9 +381,15 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
 const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn']
 
 /** Calls learning never stops (seccomp/notify.ts NEVER_NOTIFIED: process creation, a signal
- * handler's return, exit), so it cannot tell whether the run made them: the learned policy
- * decides them as the base does. */
-const IMPLIED = [...new Set([...SCHEDULING, ...NEVER_NOTIFIED])]
+ * handler's return, exit), so it cannot tell which of them the run made: the learned policy
+ * decides them as the base does, the process-creating ones unless the runs were counted to
+ * create no process or thread at all (`spawns`; absent when nothing could count them). */
+function impliedBy(obs: Observation): string[] {
+  const spawned = obs.spawns === undefined || obs.spawns.count > 0
+  return [
+    ...new Set([...SCHEDULING, ...NEVER_NOTIFIED.filter((n) => spawned || !SPAWN_SYSCALLS.includes(n))]),
+  ]
+}
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
