@@ -14,7 +14,7 @@
 // Unset NODE_EXTRA_CA_CERTS first: it adds ~150 ms to each Node start (not measured here, but
 // it slows the machine's other Node processes).
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -119,6 +119,7 @@ for (let i = 0; i < rounds; i++) {
   if (p.processes < STARTS) throw new Error(`saw ${p.processes} of ${STARTS} execs as process events`)
 }
 await session.close()
+rmSync(work, { recursive: true, force: true })
 
 const plain = median(s.plain)
 const watched = median(s.watched)
