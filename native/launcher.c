@@ -489,23 +489,22 @@ static int read_spawns(int fd, uint64_t *reported)
 static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 {
 	kill(pid, SIGKILL); /* init: the kernel then kills its whole pid namespace */
-	for (int round = 0; round < 2; round++) {
-		for (size_t i = 0; i < p->n_ops; i++) {
-			if (p->ops[i].code != OP_CGROUP)
-				continue;
-			char path[PATH_MAX];
-			snprintf(path, sizeof path, "%s/cgroup.procs", p->ops[i].s1);
-			FILE *f = round == 0 ? fopen(path, "re") : NULL;
-			for (long member; f && fscanf(f, "%ld", &member) == 1;)
-				kill((pid_t)member, SIGKILL);
-			if (f)
-				fclose(f);
-			/* Thawed after the kill, so the SIGKILLs land at once and nothing runs again. */
-			snprintf(path, sizeof path, "%s/freezer.state", p->ops[i].s1);
-			write_file(path, "THAWED");
-			snprintf(path, sizeof path, "%s/cgroup.freeze", p->ops[i].s1);
-			write_file(path, "0");
-		}
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code != OP_CGROUP)
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/cgroup.procs", p->ops[i].s1);
+		FILE *f = fopen(path, "re");
+		for (long member; f && fscanf(f, "%ld", &member) == 1;)
+			kill((pid_t)member, SIGKILL);
+		if (f)
+			fclose(f);
+		/* Thawed after the kill, so the SIGKILLs land at once and nothing runs again. Each
+		 * hierarchy has one of the two files; the other write fails harmlessly. */
+		snprintf(path, sizeof path, "%s/freezer.state", p->ops[i].s1);
+		write_file(path, "THAWED");
+		snprintf(path, sizeof path, "%s/cgroup.freeze", p->ops[i].s1);
+		write_file(path, "0");
 	}
 	_exit(EXIT_CORDON);
 }
