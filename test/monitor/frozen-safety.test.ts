@@ -108,7 +108,7 @@ describe(
     after(() => {
       for (const s of started) s.child.kill('SIGKILL')
       for (const pid of pidsOf([storm, 'bomb', '4'])) process.kill(pid, 'SIGKILL')
-      rmSync(dir, { recursive: true, force: true })
+      rmSync(projectDir(), { recursive: true, force: true })
     })
 
     test('as root: the storm is frozen by the cgroup freezer and alerted', async () => {
