@@ -6,7 +6,7 @@
 //
 //   node bench/landlock.mjs [--rounds N] [--json]
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +22,8 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds)
 const launcher = join(root, 'build', 'native', 'cordon-exec')
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-landlock-'))
+// The sandbox runs as an unprivileged id even for root callers: the tree must be world-readable.
+chmodSync(work, 0o755)
 const deep = join(work, ...Array.from({ length: 16 }, (_, i) => `d${i}`))
 const shallow = join(work, 's0', 's1', 's2')
 for (const d of [deep, shallow]) {

@@ -2,6 +2,7 @@
  * no_new_privs, seccomp, fds, execve) and the pid-1 reaper. */
 #define _GNU_SOURCE
 #include "command.h"
+#include "console.h"
 
 #include "events.h"
 #include "landlock.h"
@@ -122,6 +123,7 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 	case OP_SETSID:
 		if (setsid() < 0)
 			die_step(EXIT_CORDON, "setsid", NULL, NULL, errno);
+		console_attach(); /* a session leader can take a controlling terminal */
 		break;
 	case OP_IDS:
 		set_ids(op);

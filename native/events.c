@@ -253,13 +253,15 @@ void ev_set_cgroup_join(const char *how)
 	cgroup_join = how;
 }
 
-void ev_started(int pid)
+void ev_started(int pid, int command_pid)
 {
 	if (events_fd < 0)
 		return;
 	struct line l;
 	begin(&l, "started");
 	put_int_field(&l, "pid", pid);
+	if (command_pid > 0)
+		put_int_field(&l, "commandPid", command_pid);
 	if (cgroup_join)
 		put_field(&l, "cgroupJoin", cgroup_join);
 	flush(&l);

@@ -29,7 +29,9 @@ int ev_fd(void);
 /* How the sandbox entered its cgroup ("clone3": CLONE_INTO_CGROUP, "write": cgroup.procs),
  * reported with `started`. Static string; not owned. */
 void ev_set_cgroup_join(const char *how);
-void ev_started(int pid);
+/* pid: the process the launcher cloned (the sandbox's init when it has one); command_pid: the
+ * command's host pid, 0 when unknown. */
+void ev_started(int pid, int command_pid);
 /* {"event":"exit","code":N[,"signal":"SIGX"]} */
 void ev_exit(int code, int signal);
 /* A process of the sandbox ran a program / ended (proc_events.c); code -1: unknown. */

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "audit.h"
 #include "command.h"
+#include "console.h"
 #include "events.h"
 #include "notify.h"
 #include "proc_events.h"
@@ -53,13 +54,14 @@ struct options {
 	const char *plan_path;
 	int plan_fd, events_fd;
 	int proc_events; /* report the sandbox's execs and exits (proc_events.h) */
+	int console;     /* a terminal of the sandbox's own when stdin and stdout are terminals */
 	char **argv; /* command after "--", or NULL */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: cordon-exec [--events-fd N [--proc-events]] (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
+		"Usage: cordon-exec [--events-fd N [--proc-events]] [--console] (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
 		"       cordon-exec --probe\n\n"
 		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon compile`.\n"
 		"Without COMMAND, the plan's own command runs. Exit status: the command's (128+N for\n"
@@ -67,6 +69,8 @@ static void usage(FILE *out)
 		"  --plan-fd N    read the plan from fd N instead of a file\n"
 		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
+		"  --console      when stdin and stdout are terminals, give the command a terminal of\n"
+		"                 its own in the view's devpts (a tty name, job control), relayed here\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
 		"  --version      print the version and the plan format version\n");
 }
@@ -98,6 +102,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			exit(probe_print());
 		} else if (strcmp(a, "--proc-events") == 0) {
 			o->proc_events = 1;
+		} else if (strcmp(a, "--console") == 0) {
+			o->console = 1;
 		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) && i + 1 < argc) {
 			int fd = parse_fd(argv[++i]);
 			*(a[2] == 'p' ? &o->plan_fd : &o->events_fd) = fd;
@@ -434,6 +440,7 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			bring_up_loopback();
 	}
 	cmd->first_op = i;
+	console_open_inside(p);
 	if (pp->idmap[1] >= 0)
 		close(pp->idmap[1]);
 	if ((p->clone_flags & CLONE_NEWTIME) && unshare(CLONE_NEWTIME))
@@ -452,8 +459,23 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		command_exec(cmd);
 	}
 	close(pp->exec[1]);
+	console_release();
 	ev_set_fail_fd(-1);
 	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1]);
+}
+
+/* The command's host pid: the sandbox's init forks it first, so it is init's only child when
+ * its exec is seen; 0 when it has already ended. */
+static int command_host_pid(pid_t init)
+{
+	char path[64], buf[32] = { 0 };
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)init, (int)init);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : 0;
 }
 
 static int exit_code(int status, int *sig)
@@ -584,7 +606,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		if (fds[FD_EXEC].fd >= 0 && fds[FD_EXEC].revents) {
 			char byte;
 			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed))
-				ev_started(pid);
+				ev_started(pid, p->has_init ? command_host_pid(pid) : pid);
 			close(pp->exec[0]);
 			fds[FD_EXEC].fd = -1;
 		}
@@ -617,6 +639,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			if (nf->listener >= 0)
 				notify_report_counts(nf, 1);
 		}
+		console_finish();
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (nf && nf->failed)
@@ -716,6 +739,7 @@ int main(int argc, char **argv)
 	if (p.responder && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_pair))
 		die_step(EXIT_CORDON, "socketpair", NULL, NULL, errno);
 	cmd.notify_sock = notify_pair[1];
+	console_prepare(&p, o.console);
 
 	/* A remapped sandbox must not carry the caller's supplementary groups (host gid 0...): its
 	 * namespace denies setgroups, so they are dropped here, before the clone. */
@@ -773,6 +797,7 @@ int main(int argc, char **argv)
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
+	console_start();
 	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt, parent_fd);
 	free_strv(cmd.envp);
 	free(default_argv);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PLAN_MAGIC "CRDN"
-#define PLAN_VERSION 1
+#define PLAN_VERSION 2
 #define PLAN_HEADER_SIZE 12
 #define PLAN_MAX_SIZE (16u << 20)
 #define PLAN_MAX_OPS 65536u

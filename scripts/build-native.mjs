@@ -1,18 +1,30 @@
 // Builds the C launcher at install time with the system C compiler (no prebuilt downloads)
-// into build/native/cordon-exec, where the `cordon-exec` bin shim finds it.
+// into build/native/cordon-exec, where the `cordon-exec` bin shim finds it. The escape battery
+// (`cordon verify`) is static and needs a static libc, which not every host has (Fedora's
+// glibc-static): without it cordon is still installed, and verify says how to get it.
 import { execFileSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const out = join(root, 'build', 'native')
+const make = (targets) =>
+  execFileSync('make', ['-s', '-C', join(root, 'native'), `OUT=${out}`, ...targets], { stdio: 'inherit' })
 try {
-  execFileSync('make', ['-s', '-C', join(root, 'native'), `OUT=${join(root, 'build', 'native')}`], {
-    stdio: 'inherit',
-  })
+  make([join(out, 'cordon-exec')])
 } catch {
   console.error(
     'cordon: building the launcher failed. It needs a C compiler and make: ' +
       'apt-get install build-essential (Debian/Ubuntu), dnf install gcc make (Fedora), then npm rebuild cordon',
   )
   process.exit(1)
+}
+try {
+  make(['all'])
+} catch {
+  console.error(
+    'cordon: warning: the escape battery (cordon-probes, for `cordon verify`) did not build: it needs a ' +
+      'static libc (libc6-dev on Debian/Ubuntu, glibc-static on Fedora), then npm rebuild cordon. ' +
+      'Everything else works.',
+  )
 }

@@ -15,8 +15,9 @@ export type ErrorCode =
   | 'invalid_policy' // the policy failed validation (issues lists why)
   | 'invalid_usage' // bad CLI flags
   | 'invalid_rules' // a monitor rules file failed validation
-  | 'not_found' // a policy file, profile or launcher is missing
+  | 'not_found' // a policy file, profile, launcher, or (run()) the command is missing
   | 'setup_failed' // the launcher could not build the sandbox (step says where)
+  | 'command_failed' // run(): the command exited non-zero, was killed, timed out or aborted
   | 'max_buffer' // run(): the command wrote more than maxBuffer; the sandbox was killed
   | 'internal'
 

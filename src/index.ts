@@ -11,17 +11,17 @@ export { loadPolicyFile, parsePolicy, validatePolicy } from './policy/parse.js'
 export { NO_NAMESPACES, PROFILES } from './policy/profiles.js'
 export { type PolicySource, type ResolvedPolicy, resolveLayers, resolvePolicy } from './policy/resolve.js'
 export type { FilesystemEntry, Policy } from './policy/schema.js'
-export { describeStepError, type SandboxEvent } from './run/events.js'
+export { describeStepError, type EventOf, type SandboxEvent, type SandboxEventName } from './run/events.js'
 export { escapeControl } from './run/escape.js'
 export { hasEscapedBytes, pathBytes, pathFromBytes } from './host/path-bytes.js'
+export { DEFAULT_MAX_BUFFER, type RunOptions, type RunResult, run } from './run/run.js'
+export { type FailedRun, SandboxError } from './run/sandbox-error.js'
 export {
-  DEFAULT_MAX_BUFFER,
+  type ExitReason,
   type ExitResult,
   type PolicyInput,
-  type RunOptions,
-  type RunResult,
-  run,
   type SandboxProcess,
+  type SandboxProcessEvents,
   type SpawnOptions,
   spawn,
 } from './run/spawn.js'

@@ -1,13 +1,18 @@
 // Shared test helpers: run the real CLI and launcher against the real kernel.
 import { execFileSync, type SpawnSyncOptions, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { run } from '../src/run/run.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CLI = join(ROOT, 'bin', 'cordon.js')
 export const LAUNCHER = join(ROOT, 'build', 'native', 'cordon-exec')
+/** run() resolving on every ending (`reject: false`): tests that look at failures read the
+ * result rather than catch. */
+export const runSettled: typeof run = (input, command, args, options) =>
+  run(input, command, args, { reject: false, ...options })
 /** The ASan/UBSan launcher when built (npm test builds it), else the normal one. */
 export const LAUNCHER_UNDER_TEST = existsSync(`${LAUNCHER}-asan`) ? `${LAUNCHER}-asan` : LAUNCHER
 
@@ -31,9 +36,11 @@ export function cordon(args: string[], options: SpawnSyncOptions = {}): CliResul
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 
-/** A scratch project directory, one per test file (the default profile shows the cwd read-only). */
+/** A scratch project directory, one per test file (the default profile shows the cwd read-only),
+ * removed when the file's process exits, whether its tests passed or not. */
 export function projectDir(): string {
   const dir = join(tmpdir(), `cordon-test-${process.pid}`)
+  if (!existsSync(dir)) process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(dir, { recursive: true })
   return dir
 }

@@ -28,7 +28,12 @@ export interface LandlockRule {
   from: string
 }
 
-/** Default rights of each kind of view entry. */
+/** Default rights of each kind of view entry. A read-only bind inside the view also gets
+ * `truncate` (see landlockRules): its mount is read-only, so the kernel refuses a truncate with
+ * EROFS before Landlock is asked, and the right lets Landlock's check of every open stop at the
+ * rule instead of walking to the root — the kernel asks for truncate at each open (ABI 3) and a
+ * tree that never grants it is walked to its top. Without a view Landlock is the only layer, so
+ * there it is never added. */
 function entryAccess(e: ViewEntry): string[] | undefined {
   switch (e.kind) {
     case 'bind':
@@ -140,7 +145,7 @@ export function landlockRules(
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
     const r = {
       path,
-      access: accessMask(names).mask,
+      access: accessMask(inView && e.kind === 'bind' && e.readOnly ? [...names, 'truncate'] : names).mask,
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }

@@ -85,7 +85,7 @@ export async function tracedRun(
     // Spawns are counted, not stopped: they come as process events (seccomp/notify.ts).
     processEvents: true,
     statsIntervalMs: 100,
-    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.env ? { hostEnv: opts.env } : {}),
   })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)

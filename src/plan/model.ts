@@ -2,7 +2,7 @@
 // contract with native/plan.h. Every field here is encoded by encode.ts; adding an op means a
 // new code in both files and a PLAN_VERSION bump.
 
-export const PLAN_VERSION = 1
+export const PLAN_VERSION = 2
 
 export interface BindFlags {
   readOnly?: boolean

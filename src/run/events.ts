@@ -5,7 +5,15 @@ import { jsonLine } from './escape.js'
 export type SandboxEvent =
   /** The command started; cgroupJoin: how the sandbox entered its cgroup (clone3 =
    * CLONE_INTO_CGROUP into a v2 group, write = cgroup.procs), when it has one. */
-  | { event: 'started'; pid: number; cgroupJoin?: 'clone3' | 'write' }
+  | {
+      event: 'started'
+      /** Host pid of the process the launcher cloned: the sandbox's init when it has one. */
+      pid: number
+      /** Host pid of the command (what spawn()'s `pid` reports); absent when it had already
+       * ended by the time its exec was seen. */
+      commandPid?: number
+      cgroupJoin?: 'clone3' | 'write'
+    }
   | {
       event: 'error'
       step: string
@@ -59,6 +67,12 @@ export type SandboxEvent =
   /** Exact totals per syscall since the start, every 250 ms while they change and at the end;
    * `dropped` counts syscall events the launcher shed because the reader was too slow. */
   | { event: 'syscall-counts'; counts: Record<string, number>; handled: number; dropped: number }
+
+/** Every event's name: `'started' | 'error' | … | 'syscall-counts'`. */
+export type SandboxEventName = SandboxEvent['event']
+
+/** The event of one name, for typed handlers: `EventOf<'exit'>` is `{ event: 'exit'; code; signal? }`. */
+export type EventOf<N extends SandboxEventName> = Extract<SandboxEvent, { event: N }>
 
 export interface SyscallEvent {
   event: 'syscall'

@@ -1,37 +1,46 @@
-// spawn()/run(): compile a policy and run a command under it through the launcher, streaming
-// its events. The plan goes over fd 3, events come back on fd 4.
+// spawn(): compile a policy and run a command under it through the launcher, as a
+// ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
+// fd 3, events come back on fd 4.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
-import { chmodSync, rmSync } from 'node:fs'
-import { createServer, type Socket } from 'node:net'
-import { join } from 'node:path'
+import { EventEmitter } from 'node:events'
+import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
-import { type CompileContext, callerContext, compilePlan } from '../plan/compile.js'
+import { type CompileContext, callerContext } from '../plan/compile.js'
 import { encodePlan } from '../plan/encode.js'
-import type { Plan, PlanOp } from '../plan/model.js'
-import { hasEscapedBytes, rawEnvValue } from '../host/path-bytes.js'
+import { hasEscapedBytes } from '../host/path-bytes.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
-import { validatePolicy } from '../policy/parse.js'
-import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
-import type { Policy } from '../policy/schema.js'
-import { parseEvent, type SandboxEvent } from './events.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
+import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
+import { carryRawBytes, checkOptions, type PolicyInput, toPlan } from './prepare.js'
+import { publish } from './publish.js'
 import { makeCgroup } from './sandbox-cgroup.js'
-import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
-import { refuseUnenforced, statementStatus } from '../landlock/status.js'
-import { probeKernel } from '../host/probe.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { newId, openRegistry, register } from './registry.js'
+
+export type { PolicyInput } from './prepare.js'
 
 export interface SpawnOptions {
   /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
   stdio?: 'inherit' | 'pipe' | 'ignore' | [StdioOptions, StdioOptions, StdioOptions] | StdioOptions[]
-  /** Environment the policy's `env.pass` reads from (default: process.env). */
-  env?: NodeJS.ProcessEnv
+  /** Variables set in the sandbox's environment, over the policy's own (`env.set`, `env.pass`,
+   * `HOME`, `TMPDIR`…); a value of undefined is skipped. Before 0.2, `env` meant `hostEnv`. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** The environment the policy's `env.pass` reads from (default: process.env). */
+  hostEnv?: NodeJS.ProcessEnv
+  /** The directory to start in, as if cordon were started there: the `default` profile's
+   * project directory, and where relative policy paths resolve (default: process.cwd()). The
+   * command starts there when the view shows it, else in `/`; a policy's `cwd` wins. */
+  cwd?: string
+  /** Milliseconds before the whole sandbox is killed (reason `timeout`); the shorter of this and
+   * the policy's `limits.timeout` applies. */
+  timeout?: number
+  /** Aborting it kills the whole sandbox (reason `aborted`) and emits an AbortError `error`. */
+  signal?: AbortSignal
   /** Overrides for the compile context (cwd, uid, gid). */
   context?: Partial<CompileContext>
   /** With a cgroup: how often to sample it for `stats`, `oom` and `pids-limit` events (ms; 0: never). */
@@ -46,33 +55,64 @@ export interface SpawnOptions {
   cgroupVersion?: 1 | 2
   /** Stream the events on a unix socket in the state directory for `cordon monitor`. */
   publish?: boolean
+  /** With stdin and stdout inherited and terminals: give the command a terminal of its own in
+   * the view's devpts, relayed to this one (default true; false shares this terminal). */
+  console?: boolean
 }
 
-export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'setup'
+export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'aborted' | 'setup'
 
 export interface ExitResult {
   /** The command's status (128+N for signal N); 125 when cordon failed; 126/127 not executable/found. */
   code: number
   signal: NodeJS.Signals | undefined
-  /** Why it ended: exited, signal, oom (memory limit), pids (limit hit), timeout, setup (cordon failed). */
+  /** Why it ended: exited, signal, oom (memory limit), pids (limit hit), timeout, aborted (the
+   * `signal` option), setup (the command never ran: a setup step failed, or it was not found
+   * or not executable; `error` says which). */
   reason: ExitReason
   /** Usage from the sandbox's cgroup, when it had one. */
   stats?: Stats
   /** OOM kills and refused forks counted by the sandbox's cgroup, when it had one. */
   counters?: Events
   /** The failed setup step, when the sandbox could not start. */
-  error: Extract<SandboxEvent, { event: 'error' }> | undefined
+  error: EventOf<'error'> | undefined
   durationMs: number
 }
 
-export interface SandboxProcess {
+/** spawn()'s events, as child_process's plus the sandbox's own. */
+export interface SandboxProcessEvents {
+  /** The command's exec succeeded: `pid` is known from here on. */
+  spawn: []
+  /** Each event of the launcher and the cgroup, as `events` yields them. */
+  event: [event: SandboxEvent]
+  /** The command ended: its status, or the signal that ended it (then code is null). */
+  exit: [code: number | null, signal: NodeJS.Signals | null]
+  /** After `exit`, once the stdio streams have closed. */
+  close: [code: number | null, signal: NodeJS.Signals | null]
+  /** The command could not start (a SandboxError-like CordonError: not found, a setup step), the
+   * launcher could not, or `signal` aborted the run (an AbortError). Emitted only to listeners:
+   * unlike child_process, an unheard `error` does not throw, since `exited` reports it too. */
+  error: [error: Error]
+}
+
+export interface SandboxProcess extends EventEmitter<SandboxProcessEvents> {
   /** The sandbox's id in the registry (`cordon ps`, `cordon freeze ID`). */
   readonly id: string
-  /** Host pid of the launcher. */
+  /** Host pid of the command, from the `spawn` event on (undefined before, or when it ended
+   * before its start was seen). Before 0.2 this was the launcher's: see `launcherPid`. */
   readonly pid: number | undefined
+  /** Host pid of the launcher (cordon-exec), what `cordon ps` lists. */
+  readonly launcherPid: number | undefined
   readonly stdin: Writable | null
   readonly stdout: Readable | null
   readonly stderr: Readable | null
+  readonly stdio: readonly [Writable | null, Readable | null, Readable | null]
+  /** The command's status once it exited (null while it runs, or when a signal ended it). */
+  readonly exitCode: number | null
+  /** The signal that ended the command (null while it runs, or when it exited). */
+  readonly signalCode: NodeJS.Signals | null
+  /** Whether kill() delivered a signal. */
+  readonly killed: boolean
   readonly events: AsyncIterable<SandboxEvent>
   readonly exited: Promise<ExitResult>
   /** Sends a signal to the command (through the launcher and the sandbox's init). A frozen
@@ -91,105 +131,103 @@ export interface SandboxProcess {
   readonly child: ChildProcess
 }
 
-/** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
-export type PolicyInput = Policy | ResolvedPolicy | Plan
-
-interface Compiled {
-  plan: Plan
-  limits: ResolvedPolicy['limits']
-  requireLimits: boolean
-  privateTmp?: PrivateTmp
+interface Control {
+  kill(signal: NodeJS.Signals | number): boolean
+  freeze(): string
+  thaw(): void
 }
 
-function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
-  if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {}, requireLimits: false }
-  const resolved =
-    'sources' in input && Array.isArray((input as ResolvedPolicy).sources)
-      ? (input as ResolvedPolicy)
-      : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
-  const tmp =
-    !resolved.namespaces.mount && resolved.filesystem.some((e) => e.kind === 'tmpfs')
-      ? makePrivateTmp()
-      : undefined
-  try {
-    const plan = compilePlan(resolved, tmp ? { ...ctx, privateTmp: tmp.path } : ctx)
-    refuseGaps(resolved, ctx.uid)
-    const ids = plan.ops.find((o) => o.op === 'ids')
-    if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
-    return {
-      plan,
-      limits: resolved.limits,
-      requireLimits: resolved.requireLimits,
-      ...(tmp ? { privateTmp: tmp } : {}),
-    }
-  } catch (e) {
-    tmp?.remove()
-    throw e
+class SandboxChild extends EventEmitter<SandboxProcessEvents> implements SandboxProcess {
+  pid: number | undefined = undefined
+  exitCode: number | null = null
+  signalCode: NodeJS.Signals | null = null
+  killed = false
+  exited!: Promise<ExitResult>
+  constructor(
+    readonly id: string,
+    readonly child: ChildProcess,
+    readonly events: AsyncIterable<SandboxEvent>,
+    readonly cgroup: Cgroup | undefined,
+    readonly cgroupAccess: CgroupAccess | undefined,
+    private readonly control: Control,
+  ) {
+    super()
   }
-}
-
-let landlockAbi: number | undefined
-/** A statement can go unenforced only where a namespace is off (the mount view backs every
- * filesystem statement): only then is the kernel asked for its Landlock ABI, once per process. */
-function refuseGaps(policy: ResolvedPolicy, uid: number): void {
-  const ns = policy.namespaces
-  if (ns.mount && ns.pid && ns.net) return
-  landlockAbi ??= probeKernel().landlock.abi
-  // Limits never refuse a run here (makeCgroup and limits.require do): any cgroup answer will do.
-  refuseUnenforced(
-    policy,
-    statementStatus(policy, landlockAbi, undefined, { uid, cgroup: { ok: true, why: '' } }),
-  )
-}
-
-/** The plan with the command line as exec_arg ops (when argv is given) and, for variables the
- * policy passes whose value in this process's environment is not UTF-8, their exact value. */
-function carryRawBytes(plan: Plan, argv: readonly string[] | undefined, env: SpawnOptions['env']): Plan {
-  const raw: PlanOp[] = []
-  if (env === undefined)
-    for (const op of plan.ops)
-      if (op.op === 'env_pass') {
-        const value = rawEnvValue(op.name)
-        if (value !== undefined) raw.push({ op: 'env_set', name: op.name, value })
-      }
-  if (!argv && !raw.length) return plan
-  const ops = argv ? plan.ops.filter((op) => op.op !== 'exec_arg') : [...plan.ops]
-  // After the last env or argv op: the launcher takes a later variable over an earlier one.
-  let at = ops.findLastIndex((op) => op.op === 'env_set' || op.op === 'env_pass' || op.op === 'exec_arg')
-  if (at < 0) at = ops.findIndex((op) => op.op === 'die_with_parent')
-  ops.splice(at + 1, 0, ...raw, ...(argv ?? []).map((arg): PlanOp => ({ op: 'exec_arg', arg })))
-  return { ...plan, ops }
+  get launcherPid() {
+    return this.child.pid
+  }
+  get stdin() {
+    return this.child.stdin
+  }
+  get stdout() {
+    return this.child.stdout
+  }
+  get stderr() {
+    return this.child.stderr
+  }
+  get stdio() {
+    return [this.child.stdin, this.child.stdout, this.child.stderr] as const
+  }
+  kill(signal: NodeJS.Signals | number = 'SIGTERM') {
+    const sent = this.control.kill(signal)
+    if (sent) this.killed = true
+    return sent
+  }
+  freeze() {
+    return this.control.freeze()
+  }
+  thaw() {
+    this.control.thaw()
+  }
+  /** An error goes to listeners only (see SandboxProcessEvents.error). */
+  fail(error: Error) {
+    if (this.listenerCount('error')) this.emit('error', error)
+  }
 }
 
 function reasonFor(
   code: number,
   signal: NodeJS.Signals | undefined,
-  timedOut: boolean,
+  killedFor: 'timeout' | 'aborted' | undefined,
   events: Events | undefined,
-  error: unknown,
+  error: EventOf<'error'> | undefined,
+  started: boolean,
 ): ExitReason {
-  if (timedOut) return 'timeout'
+  if (killedFor) return killedFor
   // A limit is the reason only when it is what ended the command: a shell whose child was
   // OOM-killed, or which got a refused fork, and then exited on its own simply exited.
   if (events?.oomKills && signal === 'SIGKILL') return 'oom'
   if (events?.pidsMax && (signal || code !== 0)) return 'pids'
   if (signal) return 'signal'
-  return code === 125 && error ? 'setup' : 'exited'
+  // The command never ran (a step failed, or exec: 127 not found, 126 not executable), or the
+  // supervisor failed it (125 after a start).
+  return error && (!started || code === 125) ? 'setup' : 'exited'
 }
 
-/** Starts command under the policy. Throws CordonError for invalid policies. */
+/** Starts command under the policy. Throws CordonError for invalid policies and options. */
 export function spawn(
   input: PolicyInput,
   command: string,
   args: readonly string[] = [],
   options: SpawnOptions = {},
 ): SandboxProcess {
-  const ctx = { ...callerContext(), ...options.context, ...(options.watch ? { watch: options.watch } : {}) }
+  checkOptions(options)
+  const ctx = {
+    ...callerContext(),
+    ...(options.cwd !== undefined ? { cwd: resolve(options.cwd) } : {}),
+    ...options.context,
+    ...(options.watch ? { watch: options.watch } : {}),
+  }
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
   // command line travels in the plan, and so do such values of passed variables.
   const argvInPlan = [command, ...args].some(hasEscapedBytes)
   const compiled = toPlan(input, ctx)
-  compiled.plan = carryRawBytes(compiled.plan, argvInPlan ? [command, ...args] : undefined, options.env)
+  compiled.plan = carryRawBytes(
+    compiled.plan,
+    argvInPlan ? [command, ...args] : undefined,
+    options.hostEnv,
+    options.env,
+  )
   let made: ReturnType<typeof makeCgroup>
   try {
     made = makeCgroup(
@@ -222,10 +260,24 @@ export function spawn(
     // Watching a call that makes processes is served by process events: such calls are never
     // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
     const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
-    const flags = ['--plan-fd', '3', '--events-fd', '4', ...(processEvents ? ['--proc-events'] : [])]
+    // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
+    // terminals.
+    const console =
+      options.console !== false &&
+      base[0] === 'inherit' &&
+      base[1] === 'inherit' &&
+      plan.ops.some((op) => op.op === 'devpts')
+    const flags = [
+      '--plan-fd',
+      '3',
+      '--events-fd',
+      '4',
+      ...(processEvents ? ['--proc-events'] : []),
+      ...(console ? ['--console'] : []),
+    ]
     child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
       stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
-      env: options.env ?? process.env,
+      env: options.hostEnv ?? process.env,
     })
   } catch (e) {
     cgroup?.remove()
@@ -246,17 +298,27 @@ export function spawn(
         ...(options.watch?.length ? { watch: [...options.watch] } : {}),
       })
     : () => {}
-  let timedOut = false
-  const timer =
-    compiled.limits.timeoutMs !== undefined
-      ? setTimeout(() => {
-          timedOut = true
-          // The whole group, grandchildren included; without a cgroup the launcher's death takes
-          // the sandbox with it (PDEATHSIG, and pid 1 of its namespace).
-          if (cgroup) cgroup.killAll()
-          child.kill('SIGKILL')
-        }, compiled.limits.timeoutMs)
-      : undefined
+  // Why cordon killed the whole sandbox itself, if it did.
+  let killedFor: 'timeout' | 'aborted' | undefined
+  const killAll = (why: 'timeout' | 'aborted') => {
+    killedFor ??= why
+    // The whole group, grandchildren included; without a cgroup the launcher's death takes
+    // the sandbox with it (PDEATHSIG, and pid 1 of its namespace).
+    if (cgroup) cgroup.killAll()
+    child.kill('SIGKILL')
+  }
+  const timeoutMs = Math.min(compiled.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
+  const timer = Number.isFinite(timeoutMs) ? setTimeout(() => killAll('timeout'), timeoutMs) : undefined
+  const abortSignal = options.signal
+  const onAbort = () => {
+    killAll('aborted')
+    const error = new Error('The sandbox was aborted: its `signal` option fired', {
+      cause: abortSignal?.reason,
+    })
+    sandbox.fail(Object.assign(error, { name: 'AbortError', code: 'ABORT_ERR' }))
+  }
+  if (abortSignal?.aborted) process.nextTick(onAbort)
+  else abortSignal?.addEventListener('abort', onAbort, { once: true })
   const planPipe = child.stdio[3] as Writable
   planPipe.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
   planPipe.end(bytes)
@@ -265,8 +327,9 @@ export function spawn(
   const buffered: SandboxEvent[] = []
   const waiters: ((r: IteratorResult<SandboxEvent>) => void)[] = []
   let done = false
-  let lastError: Extract<SandboxEvent, { event: 'error' }> | undefined
-  let exitEvent: Extract<SandboxEvent, { event: 'exit' }> | undefined
+  let lastError: EventOf<'error'> | undefined
+  let exitEvent: EventOf<'exit'> | undefined
+  let commandStarted = false
   const deliver = (ev: SandboxEvent, line?: string) => {
     publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
     if (ev.event === 'error') lastError ??= ev
@@ -274,6 +337,12 @@ export function spawn(
     const w = waiters.shift()
     if (w) w({ value: ev, done: false })
     else buffered.push(ev)
+    sandbox.emit('event', ev)
+    if (ev.event === 'started') {
+      commandStarted = true
+      sandbox.pid = ev.commandPid
+      sandbox.emit('spawn')
+    }
   }
   // With a cgroup, sample it: usage as `stats`, and OOM kills or refused forks as they happen.
   const interval = options.statsIntervalMs ?? 500
@@ -296,39 +365,6 @@ export function spawn(
   lines.on('line', (line) => deliver(parseEvent(line), line))
   const linesClosed = new Promise<void>((resolve) => lines.once('close', resolve))
 
-  const exited = new Promise<ExitResult>((resolve, reject) => {
-    child.once('error', (cause) =>
-      reject(new CordonError('setup_failed', `Cannot start the launcher: ${cause.message}`, { cause })),
-    )
-    child.once('exit', async (code, signal) => {
-      if (timer) clearTimeout(timer)
-      if (sampler) clearInterval(sampler)
-      await linesClosed
-      done = true
-      for (const w of waiters.splice(0)) w({ value: undefined, done: true })
-      const durationMs = performance.now() - started
-      const events = cgroup?.events()
-      const stats = cgroup?.stats()
-      cgroup?.remove()
-      compiled.privateTmp?.remove()
-      unregister()
-      publisher?.close()
-      const out = exitEvent
-        ? { code: exitEvent.code, signal: exitEvent.signal }
-        : signal
-          ? { code: 128 + signalNumber(signal), signal }
-          : { code: code ?? 125, signal: undefined }
-      resolve({
-        ...out,
-        reason: reasonFor(out.code, out.signal, timedOut, events, lastError),
-        ...(stats ? { stats } : {}),
-        ...(events ? { counters: events } : {}),
-        error: lastError,
-        durationMs,
-      })
-    })
-  })
-
   /** Whether the sandbox is frozen now; false once it has ended (its group is gone). */
   const isFrozen = () => {
     if (done) return false
@@ -348,159 +384,73 @@ export function spawn(
       },
     }),
   }
-
-  return {
-    id,
-    pid: child.pid,
-    stdin: child.stdin,
-    stdout: child.stdout,
-    stderr: child.stderr,
-    events,
-    exited,
-    kill: (signal = 'SIGTERM') => {
+  const sandbox = new SandboxChild(id, child, events, cgroup, access, {
+    kill: (signal) => {
       if (isFrozen()) {
         killFrozen(cgroup, child.pid)
         return child.kill('SIGKILL')
       }
       return child.kill(signal)
     },
-    cgroup,
-    cgroupAccess: access,
     freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
     thaw: () => thawSandbox(cgroup, child.pid),
-    child,
-  }
-}
-
-const MAX_CLIENT_BACKLOG = 1 << 20
-
-/** Serves the event lines to every client of a unix socket; a client that reads too slowly
- * misses lines rather than holding memory or the sandbox back. Node cannot read a client's
- * SO_PEERCRED, so the peer check is the filesystem's: the socket is made 0600 in the caller's
- * 0700 state directory (registry.ts openRegistry), where only the caller and root can reach it. */
-function publish(
-  path: string,
-): { path: string; send(line: string, replay?: boolean): void; close(): void } | undefined {
-  const clients = new Set<Socket>()
-  // Lines a client that connects later must still see, so that it judges events as one that
-  // was there from the start does: `started` (execs before it are the launcher's own).
-  const replayed: string[] = []
-  const server = createServer((socket) => {
-    for (const line of replayed) socket.write(`${line}\n`)
-    clients.add(socket)
-    socket.on('error', () => {})
-    socket.on('close', () => clients.delete(socket))
-    socket.resume() // clients do not talk; ignore what they send
   })
-  try {
-    rmSync(path, { force: true })
-  } catch {
-    return undefined
-  }
-  server.on('error', () => {})
-  server.listen({ path, readableAll: false, writableAll: false }, () => {
-    try {
-      chmodSync(path, 0o600)
-    } catch {}
-  })
-  server.unref()
-  return {
-    path,
-    send(line, replay = false) {
-      if (replay) replayed.push(line)
-      for (const c of clients) if (c.writableLength < MAX_CLIENT_BACKLOG) c.write(`${line}\n`)
-    },
-    close() {
-      for (const c of clients) c.end()
-      server.close()
-      rmSync(path, { force: true })
-    },
-  }
-}
 
-export interface RunResult extends ExitResult {
-  stdout: string
-  stderr: string
-  events: SandboxEvent[]
-}
-
-/** run()'s bound on what it collects, per stream (stdout, stderr, events as JSON): 64 MiB. */
-export const DEFAULT_MAX_BUFFER = 64 * 2 ** 20
-
-export interface RunOptions extends SpawnOptions {
-  /** Bytes run() collects per stream (stdout, stderr, and the events as JSON lines) before it
-   * kills the sandbox and rejects with CordonError `max_buffer` (default DEFAULT_MAX_BUFFER).
-   * The sandbox's own limits bound its memory, not what it prints into cordon's. */
-  maxBuffer?: number
-}
-
-/**
- * Runs command to completion with piped output (stdin closed); collects output and events.
- * Output beyond `maxBuffer` kills the sandbox (as execa does) and rejects with the fix.
- */
-export async function run(
-  input: PolicyInput,
-  command: string,
-  args: readonly string[] = [],
-  options: RunOptions = {},
-): Promise<RunResult> {
-  const { maxBuffer = DEFAULT_MAX_BUFFER, ...spawnOptions } = options
-  if (!(Number.isSafeInteger(maxBuffer) && maxBuffer > 0))
-    throw new CordonError(
-      'invalid_usage',
-      `run(): expected \`maxBuffer\` to be a positive whole number of bytes, got \`${String(maxBuffer)}\``,
-    )
-  const p = spawn(input, command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] })
-  let over: string | undefined
-  const stop = (what: string) => {
-    if (over) return
-    over = what
-    p.cgroup?.killAll()
-    p.child.kill('SIGKILL')
-    // Read on and discard, so the launcher never blocks on a full pipe while it dies.
-    p.stdout?.removeAllListeners('data').resume()
-    p.stderr?.removeAllListeners('data').resume()
-  }
-  const collect = (stream: Readable | null, name: string) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    stream?.on('data', (b: Buffer) => {
-      size += b.length
-      if (size > maxBuffer) stop(name)
-      else chunks.push(b)
+  sandbox.exited = new Promise<ExitResult>((resolve, reject) => {
+    child.once('error', (cause) => {
+      const error = new CordonError('setup_failed', `Cannot start the launcher: ${cause.message}`, { cause })
+      sandbox.fail(error)
+      reject(error)
     })
-    return chunks
-  }
-  const out = collect(p.stdout, 'stdout')
-  const err = collect(p.stderr, 'stderr')
-  const events: SandboxEvent[] = []
-  const collecting = (async () => {
-    let size = 0
-    for await (const ev of p.events) {
-      if (over) continue
-      size += eventSize(ev)
-      if (size > maxBuffer) stop('events')
-      else events.push(ev)
-    }
-  })()
-  const result = await p.exited
-  await collecting
-  if (over)
-    throw new CordonError(
-      'max_buffer',
-      `run(): the command wrote more than maxBuffer (${maxBuffer} bytes) to ${over}, so the sandbox was killed; ` +
-        'raise the `maxBuffer` option of run(), or use spawn() and read its streams as they come',
-      { step: over },
+    child.once('exit', async (code, signal) => {
+      if (timer) clearTimeout(timer)
+      if (sampler) clearInterval(sampler)
+      abortSignal?.removeEventListener('abort', onAbort)
+      await linesClosed
+      done = true
+      for (const w of waiters.splice(0)) w({ value: undefined, done: true })
+      const durationMs = performance.now() - started
+      const events = cgroup?.events()
+      const stats = cgroup?.stats()
+      cgroup?.remove()
+      compiled.privateTmp?.remove()
+      unregister()
+      publisher?.close()
+      const out = exitEvent
+        ? { code: exitEvent.code, signal: exitEvent.signal }
+        : signal
+          ? { code: 128 + signalNumber(signal), signal }
+          : { code: code ?? 125, signal: undefined }
+      const result: ExitResult = {
+        ...out,
+        reason: reasonFor(out.code, out.signal, killedFor, events, lastError, commandStarted),
+        ...(stats ? { stats } : {}),
+        ...(events ? { counters: events } : {}),
+        error: lastError,
+        durationMs,
+      }
+      resolve(result)
+      sandbox.exitCode = out.signal ? null : out.code
+      sandbox.signalCode = out.signal ?? null
+      if (result.reason === 'setup' && lastError)
+        sandbox.fail(
+          new CordonError(
+            lastError.step === 'exec' && lastError.code === 'ENOENT' ? 'not_found' : 'setup_failed',
+            `spawn(): ${command} could not start: ${describeStepError(lastError)}`,
+            { step: lastError.step },
+          ),
+        )
+      sandbox.emit('exit', sandbox.exitCode, sandbox.signalCode)
+    })
+  })
+  // child_process's `close` waits for the stdio streams too; ours also waits for `exited`.
+  child.once('close', () => {
+    sandbox.exited.then(
+      () => sandbox.emit('close', sandbox.exitCode, sandbox.signalCode),
+      () => sandbox.emit('close', null, null),
     )
-  return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), events }
-}
-
-/** An event's size for maxBuffer, without serializing it (run() sees 100,000s per second):
- * its strings plus a fixed allowance for the rest (numbers, six 64-bit arguments). */
-function eventSize(ev: SandboxEvent): number {
-  let size = 256
-  for (const v of Object.values(ev)) if (typeof v === 'string') size += v.length
-  return size
+  })
+  return sandbox
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

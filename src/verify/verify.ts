@@ -5,7 +5,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { callerContext, enforcedSeccompLayers, sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { run } from '../run/spawn.js'
+import { run } from '../run/run.js'
 import { type Backend, runOnRuntime } from '../backends/runtime.js'
 import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
@@ -246,7 +246,7 @@ async function runBattery(
       const run1 = bounded({ ...sandboxed, limits })
       const ran =
         backend === 'native'
-          ? await run(run1, paths.bin, group, { context: { cwd } })
+          ? await run(run1, paths.bin, group, { context: { cwd }, reject: false })
           : await runOnRuntime(run1, backend, [paths.bin, ...group], { cwd })
       stdout += ran.stdout
       for (const l of group) endings.set(l, ran)

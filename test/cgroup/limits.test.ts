@@ -9,8 +9,8 @@ import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cgroupMounts } from '../../src/cgroup/select.js'
 import { CgroupV2Driver } from '../../src/cgroup/v2.js'
-import { type Policy, run, spawn } from '../../src/index.js'
-import { cordon, isRoot, projectDir } from '../helpers.js'
+import { type Policy, spawn } from '../../src/index.js'
+import { cordon, isRoot, projectDir, runSettled as run } from '../helpers.js'
 
 const mounts = cgroupMounts()
 const v2Controllers = mounts.v2 ? new CgroupV2Driver(mounts.v2).controllers : []

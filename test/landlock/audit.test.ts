@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { type Policy, run, NO_NAMESPACES } from '../../src/index.js'
-import { isRoot, projectDir } from '../helpers.js'
+import { type Policy, NO_NAMESPACES } from '../../src/index.js'
+import { isRoot, projectDir, runSettled as run } from '../helpers.js'
 
 const SET_AUDIT = `
 import socket, struct, sys

@@ -14,8 +14,8 @@ import { NO_NAMESPACES } from '../../src/policy/profiles.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { parseEvent, type SandboxEvent } from '../../src/run/events.js'
 import { MonitorSession } from '../../src/monitor/session.js'
-import { run, spawn } from '../../src/run/spawn.js'
-import { LAUNCHER, LAUNCHER_UNDER_TEST, projectDir } from '../helpers.js'
+import { spawn } from '../../src/run/spawn.js'
+import { LAUNCHER, LAUNCHER_UNDER_TEST, projectDir, runSettled as run } from '../helpers.js'
 import { stormBinary } from './helpers.js'
 
 const syscalls = (events: SandboxEvent[]) =>

@@ -10,8 +10,15 @@ import { callerContext, compilePlan } from '../../src/plan/compile.js'
 import { encodePlan } from '../../src/plan/encode.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { parseEvent, type SandboxEvent } from '../../src/run/events.js'
-import { run } from '../../src/run/spawn.js'
-import { cordon, cordonAs, ensureTestUser, isRoot, LAUNCHER, projectDir } from '../helpers.js'
+import {
+  cordon,
+  cordonAs,
+  ensureTestUser,
+  isRoot,
+  LAUNCHER,
+  projectDir,
+  runSettled as run,
+} from '../helpers.js'
 
 type ProcessEvent = Extract<SandboxEvent, { event: 'process' }>
 const processes = (events: SandboxEvent[]) => events.filter((e): e is ProcessEvent => e.event === 'process')

@@ -3,8 +3,7 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, rmSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
-import { run } from '../../src/run/spawn.js'
-import { cordon } from '../helpers.js'
+import { cordon, runSettled as run } from '../helpers.js'
 
 describe('working directory', () => {
   const dir = `/tmp/cordon-cwd-${process.pid}`

@@ -24,8 +24,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { bootId, processExists, processInfo } from '../../src/host/process.js'
 import { eventSocket, type SandboxRecord } from '../../src/run/registry.js'
 import { controlSandbox } from '../../src/run/sandbox-control.js'
-import { run, spawn } from '../../src/run/spawn.js'
-import { CLI, cordonAs, isRoot, projectDir } from '../helpers.js'
+import { spawn } from '../../src/run/spawn.js'
+import { CLI, cordonAs, isRoot, projectDir, runSettled as run } from '../helpers.js'
 
 const NOBODY = 65534
 /** A uid of no one on this host (the reproduction used 4242), one per test process. */

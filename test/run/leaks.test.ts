@@ -2,9 +2,8 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
-import { run } from '../../src/index.js'
 import { descendants } from '../../src/run/process-tree.js'
-import { projectDir } from '../helpers.js'
+import { projectDir, runSettled as run } from '../helpers.js'
 
 const count = (dir: string) => readdirSync(dir).length
 const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length

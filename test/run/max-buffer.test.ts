@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { CordonError } from '../../src/errors.js'
-import { DEFAULT_MAX_BUFFER, run } from '../../src/run/spawn.js'
-import { projectDir } from '../helpers.js'
+import { DEFAULT_MAX_BUFFER } from '../../src/run/run.js'
+import { projectDir, runSettled as run } from '../helpers.js'
 
 const policy = { extends: ['default'] }
 const context = { context: { cwd: projectDir() } }

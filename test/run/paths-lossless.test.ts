@@ -5,8 +5,7 @@ import { describe, test } from 'node:test'
 import { escapeControl, jsonLine } from '../../src/run/escape.js'
 import type { SandboxEvent } from '../../src/run/events.js'
 import { hasEscapedBytes, pathBytes, pathFromBytes } from '../../src/host/path-bytes.js'
-import { run } from '../../src/run/spawn.js'
-import { projectDir } from '../helpers.js'
+import { projectDir, runSettled as run } from '../helpers.js'
 
 const opened = (events: SandboxEvent[]) =>
   events

@@ -4,8 +4,8 @@ import { spawn as spawnChild } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { run, spawn } from '../../src/index.js'
-import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
+import { spawn } from '../../src/index.js'
+import { CLI, cordon, isRoot, projectDir, runSettled as run } from '../helpers.js'
 
 const policy = { extends: ['default'] }
 const ctx = { context: { cwd: projectDir() } }

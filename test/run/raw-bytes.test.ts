@@ -4,8 +4,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { pathFromBytes } from '../../src/host/path-bytes.js'
-import { run } from '../../src/run/spawn.js'
-import { CLI, projectDir } from '../helpers.js'
+import { CLI, projectDir, runSettled as run } from '../helpers.js'
 
 const ARG = Buffer.from('x\xffy\xc3\xa9\xed\xa0\x80', 'latin1')
 

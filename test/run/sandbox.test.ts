@@ -3,8 +3,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { run } from '../../src/index.js'
-import { cordon, projectDir } from '../helpers.js'
+import { cordon, projectDir, runSettled as run } from '../helpers.js'
 
 const sh = (script: string, flags: string[] = []) => cordon(['run', ...flags, '--', 'sh', '-c', script])
 

@@ -1,0 +1,152 @@
+// Throughput: how many sandboxes one Node process starts and finishes per second, cordon's
+// spawn() against bwrap driven by the same harness (child_process.spawn, same stdio, same
+// concurrency), at several concurrency levels. Also the supervisor's memory per running
+// sandbox: Node's RSS and the launchers' RSS while N sandboxes sleep, as N grows.
+// Variants alternate per level so drift hits both; NODE_EXTRA_CA_CERTS does not matter here
+// (one Node process for the whole run).
+//
+//   node bench/throughput.mjs [--total 2000] [--levels 16,64,256] [--json]
+import { spawn as spawnChild, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { callerContext, compilePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
+  join(root, 'build', 'src', 'index.js')
+)
+const { values } = parseArgs({
+  options: {
+    total: { type: 'string', default: '2000' },
+    levels: { type: 'string', default: '16,64,256' },
+    memory: { type: 'string', default: '16,64,256' },
+    json: { type: 'boolean' },
+  },
+})
+const total = Number(values.total)
+const levels = values.levels.split(',').map(Number)
+const memoryLevels = values.memory.split(',').map(Number)
+const policyFile = join(root, 'bench', 'bwrap-equivalent.yaml')
+const resolved = resolvePolicy({ policy: loadPolicyFile(policyFile), baseDir: root, label: policyFile }, '/')
+// Compiled once, as a server that starts many sandboxes of one policy would.
+const plan = compilePlan(resolved, { ...callerContext(), cwd: '/' })
+const bwrapArgs = ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev']
+const hasBwrap = spawnSync('sh', ['-c', 'command -v bwrap']).status === 0
+
+const exitOf = (child) =>
+  new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('exit', (code) => resolve(code))
+  })
+
+/** Each variant starts one sandbox running argv and returns {done, pid}. */
+const variants = [
+  {
+    name: 'cordon spawn()',
+    start: (argv) => {
+      const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
+      return { done: p.exited.then((r) => r.code), pid: () => p.pid }
+    },
+  },
+  ...(hasBwrap
+    ? [
+        {
+          name: 'bwrap (child_process.spawn)',
+          bwrap: true,
+          start: (argv) => {
+            const c = spawnChild('bwrap', [...bwrapArgs, ...argv], { stdio: 'ignore' })
+            return { done: exitOf(c), pid: () => c.pid }
+          },
+        },
+      ]
+    : []),
+]
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(s.length * q))]
+}
+
+async function throughput(variant, concurrency) {
+  const latencies = []
+  let next = 0
+  let failures = 0
+  const t0 = performance.now()
+  async function worker() {
+    while (next < total) {
+      next++
+      const t = performance.now()
+      const code = await variant.start(['/bin/true']).done
+      if (code !== 0) failures++
+      latencies.push(performance.now() - t)
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const seconds = (performance.now() - t0) / 1000
+  if (failures) throw new Error(`${variant.name}: ${failures} of ${total} runs failed`)
+  return {
+    perSecond: Number((total / seconds).toFixed(1)),
+    p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
+    p99Ms: Number(quantile(latencies, 0.99).toFixed(2)),
+  }
+}
+
+const rssKiB = (pid) => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
+/** RSS while n sandboxes sleep: Node's growth over its idle RSS, and the host-side processes'
+ * (cordon-exec for cordon, bwrap's own for bwrap) per sandbox. */
+async function memory(variant, n) {
+  globalThis.gc?.()
+  const before = process.memoryUsage().rss
+  const running = Array.from({ length: n }, () => variant.start(['/bin/sleep', '30']))
+  await new Promise((r) => setTimeout(r, 1500 + n * 15))
+  globalThis.gc?.()
+  const node = (process.memoryUsage().rss - before) / 1024 / n
+  const pids = running.map((r) => r.pid()).filter(Boolean)
+  const host = pids.reduce((sum, pid) => sum + rssKiB(pid), 0) / n
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.allSettled(running.map((r) => r.done))
+  return { nodeKiBPerSandbox: Math.round(node), hostKiBPerSandbox: Math.round(host) }
+}
+
+const rows = []
+for (const c of levels) {
+  for (const v of variants) rows.push({ variant: v.name, concurrency: c, ...(await throughput(v, c)) })
+  const base = rows.find((r) => r.concurrency === c && r.variant.startsWith('bwrap'))
+  for (const r of rows.filter((x) => x.concurrency === c))
+    r.vsBwrap = base ? Number((r.perSecond / base.perSecond).toFixed(2)) : null
+}
+const mem = []
+for (const n of memoryLevels)
+  for (const v of variants) mem.push({ variant: v.name, sandboxes: n, ...(await memory(v, n)) })
+
+if (values.json) {
+  console.log(JSON.stringify({ version: 1, total, rows, memory: mem }, null, 2))
+} else {
+  console.log(`${total} /bin/true sandboxes per level, one Node process\n`)
+  console.log('| variant | at once | sandboxes/s | p50 ms | p99 ms | vs bwrap |')
+  console.log('|---|---:|---:|---:|---:|---:|')
+  for (const r of rows)
+    console.log(
+      `| ${r.variant} | ${r.concurrency} | ${r.perSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.vsBwrap ?? '-'}× |`,
+    )
+  console.log(
+    '\n| variant | sandboxes running | Node RSS per sandbox (KiB) | host-side process RSS per sandbox (KiB) |',
+  )
+  console.log('|---|---:|---:|---:|')
+  for (const m of mem)
+    console.log(`| ${m.variant} | ${m.sandboxes} | ${m.nodeKiBPerSandbox} | ${m.hostKiBPerSandbox} |`)
+}

@@ -1,0 +1,95 @@
+// Read-only binds inside the view grant Landlock's truncate right so that the kernel's check
+// of every open stops at the rule (issue 23). That must lose nothing: the read-only mount still
+// refuses every way of truncating (EROFS), and without a mount namespace, where Landlock is the
+// only layer, the right is never granted. Checked as root and as the plain user.
+import assert from 'node:assert/strict'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { before, describe, test } from 'node:test'
+import { FS } from '../../src/landlock/rights.js'
+import { landlockRules } from '../../src/landlock/compile.js'
+import { resolvePolicy } from '../../src/index.js'
+import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+
+const CONTENT = 'keep me\n'
+const dir = () => join(projectDir(), 'trunc-ro')
+const victim = () => join(dir(), 'victim')
+
+// Every route to a shorter file: truncate(2), open with O_TRUNC read-only and write-only.
+const ATTEMPTS = `
+import errno, os, sys
+f = sys.argv[1]
+def t(name, fn):
+    try:
+        fn(); print(name, 'ok')
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+t('truncate', lambda: os.truncate(f, 0))
+t('open-rdonly-trunc', lambda: os.close(os.open(f, os.O_RDONLY | os.O_TRUNC)))
+t('open-wronly-trunc', lambda: os.close(os.open(f, os.O_WRONLY | os.O_TRUNC)))
+`
+
+function results(out: string): Map<string, string> {
+  return new Map(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]),
+  )
+}
+
+describe('read-only binds and truncate', () => {
+  before(() => {
+    mkdirSync(dir(), { recursive: true })
+    chmodSync(projectDir(), 0o755)
+    chmodSync(dir(), 0o777)
+    writeFileSync(victim(), CONTENT)
+    // Writable by anyone, so only cordon's layers stand in the way.
+    chmodSync(victim(), 0o666)
+  })
+
+  test('a read-only bind in the view grants truncate; a host rule without a view does not', () => {
+    const policy = { extends: ['default'], filesystem: [{ ro: dir() }] }
+    const inView = resolvePolicy({ policy, baseDir: projectDir(), label: 'test' }, projectDir())
+    const rule = landlockRules(inView).find((r) => r.path === dir())
+    assert.ok(rule && (rule.access & FS.truncate) !== 0n, 'the ro bind grants truncate in the view')
+    const outside = resolvePolicy(
+      {
+        policy: { ...policy, namespaces: { mount: false, user: false, pid: false } },
+        baseDir: projectDir(),
+        label: 't',
+      },
+      projectDir(),
+    )
+    const hostRule = landlockRules(outside).find((r) => r.path === dir())
+    assert.ok(hostRule, 'the bind is a host rule without a view')
+    assert.equal(hostRule.access & FS.truncate, 0n, 'Landlock alone never grants truncate on a ro bind')
+  })
+
+  for (const mode of ['view', 'no-namespaces'] as const) {
+    const flags = [
+      'run',
+      '--ro',
+      dir(),
+      ...(mode === 'no-namespaces' ? ['--no-namespaces', '--acknowledge', 'no-view'] : []),
+    ]
+    const want = mode === 'view' ? 'EROFS' : 'EACCES'
+    test(`every truncate is refused (${mode}, caller's uid), the file is intact`, () => {
+      const r = cordon([...flags, '--', 'python3', '-c', ATTEMPTS, victim()])
+      assert.equal(r.status, 0, r.stderr)
+      for (const [name, got] of results(r.stdout)) assert.equal(got, want, `${name}: ${r.stdout}`)
+      assert.equal(readFileSync(victim(), 'utf8'), CONTENT)
+    })
+    test(
+      `every truncate is refused (${mode}, plain user), the file is intact`,
+      { skip: !isRoot && 'needs root to create the plain user' },
+      () => {
+        const user = ensureTestUser()
+        const r = cordonAs(user, [...flags, '--', 'python3', '-c', ATTEMPTS, victim()], projectDir())
+        assert.equal(r.status, 0, r.stderr)
+        for (const [name, got] of results(r.stdout)) assert.equal(got, want, `${name}: ${r.stdout}`)
+        assert.equal(readFileSync(victim(), 'utf8'), CONTENT)
+      },
+    )
+  }
+})

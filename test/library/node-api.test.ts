@@ -1,0 +1,236 @@
+// The library feels like Node (issue 20, #17): spawn() is a ChildProcess-like EventEmitter whose
+// pid is the command's, with AbortSignal; run() is promise-based like execa, rejecting with a
+// SandboxError; input, maxBuffer, cwd, timeout and an env that sets the sandbox's environment.
+// Real sandboxes, as root and as the plain user.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import {
+  CordonError,
+  type EventOf,
+  type Policy,
+  run,
+  SandboxError,
+  type SandboxEvent,
+  spawn,
+} from '../../src/index.js'
+import { ensureTestUser, isRoot, projectDir, ROOT } from '../helpers.js'
+
+const policy: Policy = { extends: ['default'] }
+const cwd = projectDir()
+
+describe('spawn() is a ChildProcess-like EventEmitter', () => {
+  test('spawn, exit and close fire in order; pid is the command, not the launcher', async () => {
+    const p = spawn(policy, 'sleep', ['30'], { stdio: 'ignore', cwd })
+    const order: string[] = []
+    p.on('exit', (code, signal) => order.push(`exit ${code} ${signal}`))
+    p.on('close', (code, signal) => order.push(`close ${code} ${signal}`))
+    await new Promise<void>((resolve) => p.once('spawn', resolve))
+    order.push('spawn')
+    assert.ok(p.pid && p.pid !== p.launcherPid, `pid ${p.pid}, launcher ${p.launcherPid}`)
+    assert.equal(readFileSync(`/proc/${p.pid}/cmdline`, 'utf8'), 'sleep\x0030\x00')
+    assert.equal(p.exitCode, null)
+    assert.ok(p.kill('SIGTERM'))
+    assert.equal(p.killed, true)
+    await new Promise((resolve) => p.once('close', resolve))
+    assert.deepEqual(order, ['spawn', 'exit null SIGTERM', 'close null SIGTERM'])
+    assert.equal(p.signalCode, 'SIGTERM')
+    assert.equal((await p.exited).reason, 'signal')
+  })
+
+  test('stdio streams and typed `event`s, as the async iterable yields them', async () => {
+    const p = spawn(policy, 'sh', ['-c', 'read x; echo "got $x"; exit 4'], { stdio: 'pipe', cwd })
+    const seen: SandboxEvent['event'][] = []
+    let started: EventOf<'started'> | undefined
+    p.on('event', (ev) => {
+      seen.push(ev.event)
+      if (ev.event === 'started') started = ev
+    })
+    p.stdin?.end('hello\n')
+    let out = ''
+    p.stdout?.on('data', (b: Buffer) => (out += b))
+    const code = await new Promise((resolve) => p.once('close', (c) => resolve(c)))
+    assert.equal(code, 4)
+    assert.equal(out, 'got hello\n')
+    // The cgroup's `stats` samples may come on either side of `exit`.
+    const order = seen.filter((e) => e !== 'stats')
+    assert.ok(order.indexOf('started') < order.indexOf('exit') && order.at(-1) === 'exit', seen.join(' '))
+    assert.equal(started?.commandPid, p.pid)
+  })
+
+  test('an AbortSignal kills the whole sandbox: `error` AbortError, reason aborted', async () => {
+    const controller = new AbortController()
+    const p = spawn(policy, 'sh', ['-c', 'trap "" TERM; sleep 30 & sleep 30'], {
+      stdio: 'ignore',
+      cwd,
+      signal: controller.signal,
+    })
+    const errors: Error[] = []
+    p.on('error', (e) => errors.push(e))
+    await new Promise<void>((resolve) => p.once('spawn', resolve))
+    const started = performance.now()
+    controller.abort()
+    const result = await p.exited
+    assert.equal(result.reason, 'aborted')
+    assert.ok(performance.now() - started < 5000, 'killed, not waited for')
+    assert.equal(errors[0]?.name, 'AbortError')
+  })
+
+  test('an already aborted signal: the sandbox is killed as it starts', async () => {
+    const p = spawn(policy, 'sleep', ['30'], { stdio: 'ignore', cwd, signal: AbortSignal.abort() })
+    assert.equal((await p.exited).reason, 'aborted')
+  })
+
+  test('command not found is an `error` event carrying an Error, as child_process’s ENOENT', async () => {
+    const p = spawn(policy, 'no-such-command', [], { stdio: 'ignore', cwd })
+    const error = await new Promise<Error>((resolve) => p.once('error', resolve))
+    assert.ok(error instanceof CordonError)
+    assert.equal(error.code, 'not_found')
+    assert.match(
+      error.message,
+      /no-such-command could not start: exec no-such-command failed: command not found/,
+    )
+    const result = await p.exited
+    assert.equal(result.code, 127)
+    assert.equal(result.reason, 'setup')
+  })
+})
+
+describe('run() is promise-based like execa', () => {
+  test('a failing command rejects with a SandboxError carrying status, output and reason', async () => {
+    const err = await run(policy, 'sh', ['-c', 'echo out; echo "bad \x1b[31mthing" >&2; exit 3'], {
+      cwd,
+    }).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    )
+    assert.ok(err instanceof SandboxError && err instanceof Error)
+    assert.equal(err.name, 'SandboxError')
+    assert.equal(err.code, 'command_failed')
+    assert.equal(err.exitCode, 3)
+    assert.equal(err.signal, undefined)
+    assert.equal(err.reason, 'exited')
+    assert.equal(err.stdout, 'out\n')
+    assert.equal(err.stderr, 'bad \x1b[31mthing\n')
+    // The sandbox's stderr is quoted with its control characters escaped.
+    assert.equal(
+      err.message,
+      'run(): `sh -c \'echo out; echo "bad \\e[31mthing" >&2; exit 3\'` exited with status 3\nbad \\e[31mthing',
+    )
+    assert.equal(err.result.code, 3)
+  })
+
+  test('reject: false resolves every ending, as before', async () => {
+    const r = await run(policy, 'sh', ['-c', 'kill -KILL $$'], { cwd, reject: false })
+    assert.equal(r.reason, 'signal')
+    assert.equal(r.signal, 'SIGKILL')
+    assert.equal(r.code, 137)
+  })
+
+  test('a signal, command not found, a setup failure: each its reason, code and step', async () => {
+    const killed = await run(policy, 'sh', ['-c', 'kill -TERM $$'], { cwd }).catch((e: unknown) => e)
+    assert.ok(killed instanceof SandboxError)
+    assert.equal(killed.signal, 'SIGTERM')
+    assert.equal(killed.reason, 'signal')
+    assert.match(killed.message, /was killed by SIGTERM/)
+    const missing = await run(policy, 'no-such-command', [], { cwd }).catch((e: unknown) => e)
+    assert.ok(missing instanceof SandboxError)
+    assert.equal(missing.code, 'not_found')
+    assert.equal(missing.exitCode, 127)
+    assert.equal(missing.step, 'exec')
+    assert.equal(missing.reason, 'setup')
+    const setup = await run({ ...policy, filesystem: [{ ro: '/nonexistent-cordon-source' }] }, 'true', [], {
+      cwd,
+    }).catch((e: unknown) => e)
+    assert.ok(setup instanceof SandboxError)
+    assert.equal(setup.code, 'setup_failed')
+    assert.equal(setup.exitCode, 125)
+    assert.match(setup.step ?? '', /bind/)
+  })
+
+  test('input is written to stdin; maxBuffer still rejects with its own code', async () => {
+    const r = await run(policy, 'tr', ['a-z', 'A-Z'], { cwd, input: 'hello' })
+    assert.equal(r.stdout, 'HELLO')
+    const big = await run(policy, 'head', ['-c', '10000', '/dev/zero'], { cwd, maxBuffer: 1000 }).catch(
+      (e: unknown) => e,
+    )
+    assert.ok(big instanceof SandboxError)
+    assert.equal(big.code, 'max_buffer')
+    assert.equal(big.step, 'stdout')
+  })
+
+  test('timeout kills the whole sandbox: reason timeout', async () => {
+    const started = performance.now()
+    const err = await run(policy, 'sleep', ['30'], { cwd, timeout: 300 }).catch((e: unknown) => e)
+    assert.ok(err instanceof SandboxError)
+    assert.equal(err.reason, 'timeout')
+    assert.ok(performance.now() - started < 10_000)
+  })
+})
+
+describe('env, hostEnv and cwd', () => {
+  const dir = join(cwd, 'sub')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'marker'), 'here\n')
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('env sets the sandbox’s variables over the policy’s; hostEnv is what env.pass reads', async () => {
+    const r = await run(
+      { ...policy, env: { pass: ['FROM_HOST'], set: { POLICY: 'p', BOTH: 'policy' } } },
+      'sh',
+      ['-c', 'echo "$MINE|$POLICY|$BOTH|$FROM_HOST|$HOME"'],
+      { cwd, env: { MINE: 'm', BOTH: 'caller', SKIPPED: undefined }, hostEnv: { FROM_HOST: 'h' } },
+    )
+    assert.equal(r.stdout, 'm|p|caller|h|/tmp\n')
+  })
+
+  test('cwd is where the command starts and what the default profile shows read-only', async () => {
+    const r = await run(policy, 'sh', ['-c', 'pwd; cat marker; touch x 2>/dev/null || echo read-only'], {
+      cwd: dir,
+    })
+    assert.equal(r.stdout, `${dir}\nhere\nread-only\n`)
+  })
+
+  test('bad options are refused up front, naming the option and the fix', () => {
+    assert.throws(
+      () => spawn(policy, 'true', [], { cwd: '/nonexistent-dir' }),
+      /`cwd` \/nonexistent-dir is not a directory/,
+    )
+    assert.throws(() => spawn(policy, 'true', [], { env: { 'A=B': 'x' } }), /`env` has the name `A=B`/)
+    assert.throws(() => spawn(policy, 'true', [], { timeout: -1 }), /`timeout` to be a positive number/)
+  })
+})
+
+describe('as the plain user', { skip: isRoot ? false : 'needs root to switch to the test user' }, () => {
+  test('run() rejects, spawn() reports the command’s pid, env and cwd apply', () => {
+    const user = ensureTestUser()
+    const script = `
+      import { run, spawn, SandboxError } from ${JSON.stringify(join(ROOT, 'build', 'src', 'index.js'))}
+      const p = spawn({ extends: ['minimal'] }, 'sleep', ['5'], { stdio: 'ignore', cwd: '/' })
+      await new Promise((r) => p.once('spawn', r))
+      const cmdline = (await import('node:fs')).readFileSync('/proc/' + p.pid + '/cmdline', 'utf8')
+      p.kill('SIGKILL')
+      await p.exited
+      const ok = await run({ extends: ['minimal'] }, 'sh', ['-c', 'echo $X; pwd'], { env: { X: 'x' }, cwd: '/' })
+      const err = await run({ extends: ['minimal'] }, 'sh', ['-c', 'exit 9'], { cwd: '/' }).catch((e) => e)
+      console.log(JSON.stringify({ cmdline, out: ok.stdout, isError: err instanceof SandboxError, code: err.exitCode }))
+    `
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: '/',
+      uid: user.uid,
+      gid: user.gid,
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
+      timeout: 60_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), {
+      cmdline: 'sleep\x005\x00',
+      out: 'x\n/\n',
+      isError: true,
+      code: 9,
+    })
+  })
+})

@@ -1,0 +1,120 @@
+// Terminals (issue 20, #5): under a pty, the sandbox gets a terminal of its own in its devpts,
+// relayed by the launcher — `tty` names it, an interactive bash has job control (background
+// jobs, fg, ^Z), window sizes follow, the exit status passes through and the caller's terminal
+// modes come back. Driven through a real pty by python's pty module, as root and as the plain user.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { CLI, ensureTestUser, isRoot, projectDir, ROOT } from '../helpers.js'
+
+const DRIVER = join(ROOT, 'test', 'fixtures', 'pty', 'drive.py')
+const hasPython = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0
+
+type Step = ['send' | 'expect', string] | ['sleep', number] | ['resize', [number, number]]
+
+interface Driven {
+  met: [string, boolean][]
+  status: number
+  echo: boolean
+  icanon: boolean
+  output: string
+}
+
+function drive(args: string[], script: Step[], user?: { uid: number; gid: number }): Driven {
+  const config = {
+    argv: [process.execPath, CLI, ...args],
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent', TERM: 'xterm' },
+    cwd: projectDir(),
+    rows: 40,
+    cols: 100,
+    script,
+    ...(user ? user : {}),
+  }
+  const r = spawnSync('python3', [DRIVER, JSON.stringify(config)], { encoding: 'utf8', timeout: 120_000 })
+  assert.equal(r.status, 0, r.stderr)
+  return JSON.parse(r.stdout) as Driven
+}
+
+/** Every expectation met, or the output that missed one. */
+function assertMet(d: Driven): void {
+  const missed = d.met.filter(([, ok]) => !ok).map(([text]) => text)
+  assert.deepEqual(missed, [], `missing ${JSON.stringify(missed)} in:\n${d.output}`)
+}
+
+const PROMPT = 'cordon-prompt> '
+const session: Step[] = [
+  ['expect', '$'], // bash's first prompt (root's is '#', which has no '$'): set our own
+  ['send', `PS1='${PROMPT}'\r`],
+  ['expect', PROMPT],
+  ['send', 'tty; echo "mode $-"\r'],
+  ['expect', '/dev/pts/0'],
+  ['expect', 'm'], // job control: `set -m` is on, so $- holds m
+  ['send', 'stty size\r'],
+  ['expect', '40 100'],
+  ['resize', [50, 120]],
+  ['sleep', 0.5],
+  ['send', 'stty size\r'],
+  ['expect', '50 120'],
+  ['send', 'sleep 100 &\r'],
+  ['expect', '[1] '],
+  ['send', 'jobs\r'],
+  ['expect', 'Running'],
+  ['send', 'fg\r'],
+  ['expect', 'sleep 100'],
+  ['sleep', 0.5],
+  ['send', '\x1a'], // ^Z reaches the sandbox's terminal, which stops its foreground job
+  ['expect', 'Stopped'],
+  ['send', 'kill -TERM %1; kill -CONT %1; wait %1; echo "waited-$?"\r'],
+  ['expect', 'waited-143'],
+  ['send', 'exit 7\r'],
+]
+
+function checkSession(d: Driven): void {
+  // The prompt matched before `$` was looked for is bash's own: root's ends in '#'.
+  d.met = d.met.filter(([text]) => text !== '$')
+  assertMet(d)
+  assert.doesNotMatch(d.output, /no job control|cannot set terminal process group/)
+  assert.match(d.output, /mode [a-zA-Z]*m/)
+  assert.equal(d.status, 7)
+  assert.ok(d.echo && d.icanon, 'the caller’s terminal modes are restored')
+}
+
+describe(
+  'a terminal of the sandbox’s own',
+  { skip: hasPython ? false : 'needs python3 for its pty module' },
+  () => {
+    test('`tty` names the sandbox’s terminal; the caller’s modes come back', () => {
+      const d = drive(['run', '--', 'sh', '-c', 'tty; exit 3'], [['expect', '/dev/pts/0']])
+      assertMet(d)
+      assert.doesNotMatch(d.output, /not a tty/)
+      assert.equal(d.status, 3)
+      assert.ok(d.echo && d.icanon, 'echo and canonical mode are back on')
+    })
+
+    test('bash -i: tty, job control (bg, jobs, fg, ^Z), window size, exit status', () => {
+      checkSession(drive(['run', '--', 'bash', '--norc', '--noprofile', '-i'], session))
+    })
+
+    test('as the plain user', { skip: isRoot ? false : 'needs root to switch to the test user' }, () => {
+      checkSession(drive(['run', '--', 'bash', '--norc', '--noprofile', '-i'], session, ensureTestUser()))
+    })
+
+    test('TIOCSTI stays refused on the sandbox’s terminal', () => {
+      const py =
+        'import fcntl,termios\ntry:\n  fcntl.ioctl(0, termios.TIOCSTI, b"x"); print("sti-done")\nexcept OSError as e: print("sti-refused", e.errno)'
+      const d = drive(['run', '--', 'python3', '-c', py], [['expect', 'sti-']])
+      assertMet(d)
+      assert.match(d.output, /sti-refused/)
+    })
+
+    test('without a terminal on stdin, nothing changes: the command has none', () => {
+      const r = spawnSync(process.execPath, [CLI, 'run', '--', 'tty'], {
+        cwd: projectDir(),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      assert.equal(r.stdout, 'not a tty\n')
+    })
+  },
+)
