@@ -6,14 +6,15 @@
 //  2. the event throughput ceiling: notified calls per second end to end, with the default
 //     monitor rules evaluating every event in Node, and what was delivered vs shed;
 //  3. per process start (a shell running /bin/true in a loop): unmonitored, with the syscalls
-//     the default rules watch (clone/fork/exec notified), and with process events on top
-//     (proc connector), as `cordon run --monitor` runs.
+//     the default rules watch (exec notified; process creation is never notified, it is
+//     counted), and with process events on top (proc connector, spawn counts), as
+//     `cordon run --monitor` runs.
 //
 //   node bench/monitor.mjs [--rounds N] [--calls N] [--json]
 // Unset NODE_EXTRA_CA_CERTS first: it adds ~150 ms to each Node start (not measured here, but
 // it slows the machine's other Node processes).
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +35,8 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds)
 const calls = Number(values.calls)
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-monitor-'))
+// A root caller's sandbox runs as an unprivileged id: it must be able to enter the directory.
+chmodSync(work, 0o755)
 const storm = join(work, 'storm')
 execFileSync('cc', ['-O2', '-o', storm, join(root, 'test', 'monitor', 'storm.c')])
 const policy = { extends: ['minimal'], filesystem: [{ ro: work }] }
@@ -116,6 +119,7 @@ for (let i = 0; i < rounds; i++) {
   if (p.processes < STARTS) throw new Error(`saw ${p.processes} of ${STARTS} execs as process events`)
 }
 await session.close()
+rmSync(work, { recursive: true, force: true })
 
 const plain = median(s.plain)
 const watched = median(s.watched)

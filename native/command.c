@@ -222,7 +222,41 @@ noreturn void command_exec(const struct command *cmd)
 	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
 }
 
-noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward)
+/* The pid namespace's last allocated pid, read through an fd opened on
+ * /proc/sys/kernel/ns_last_pid (the kernel answers for the reader's pid namespace); -1. */
+static long last_pid(int fd)
+{
+	char buf[32];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* How many pids the namespace handed out since the last call (processes and threads): the
+ * count of spawns, taken without stopping any. Sent as a running total, so a write the full
+ * pipe refuses loses nothing; a wrap past pid_max counts from the bottom (slightly low). */
+struct spawn_count {
+	int lastpid_fd, fd;
+	long last;
+	uint64_t total, sent;
+};
+
+static void count_spawns(struct spawn_count *c)
+{
+	long now = last_pid(c->lastpid_fd);
+	if (now < 0 || c->last < 0)
+		return;
+	c->total += (uint64_t)(now >= c->last ? now - c->last : now);
+	c->last = now;
+	if (c->total != c->sent && write(c->fd, &c->total, sizeof c->total) == sizeof c->total)
+		c->sent = c->total;
+}
+
+#define SPAWN_TICK_NS 50000000L
+
+noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd, int spawns_fd)
 {
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
@@ -231,9 +265,15 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	caps_drop(0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
+	if (spawns_fd >= 0)
+		spawns.last = last_pid(lastpid_fd); /* the command's own pid is not a spawn */
+	struct timespec tick = { 0, SPAWN_TICK_NS };
 	for (;;) {
 		siginfo_t info;
-		int sig = sigwaitinfo(&wait_set, &info);
+		int sig = spawns.last >= 0 ? sigtimedwait(&wait_set, &info, &tick) : sigwaitinfo(&wait_set, &info);
+		if (spawns.last >= 0)
+			count_spawns(&spawns);
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
@@ -244,6 +284,8 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward)
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (pid == child) {
+				if (spawns.last >= 0)
+					count_spawns(&spawns);
 				ssize_t unused = write(status_fd, &status, sizeof status);
 				(void)unused;
 				_exit(0);

@@ -24,8 +24,10 @@ struct command {
 noreturn void command_exec(const struct command *cmd);
 
 /* pid 1 of the sandbox: reaps every child, forwards `forward` signals to `child`, and writes
- * the child's wait status (an int) to status_fd when it ends. */
-noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward);
+ * the child's wait status (an int) to status_fd when it ends. With spawns_fd >= 0 it also
+ * writes, every 50 ms while it grows, the running total (a uint64_t) of pids the namespace
+ * handed out, read from lastpid_fd (ns_last_pid); both fds are -1 otherwise. */
+noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd, int spawns_fd);
 
 /* Drops every capability not in keep from the bounding, ambient, inheritable, permitted and
  * effective sets. Returns 0 or an errno. */

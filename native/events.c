@@ -310,6 +310,17 @@ void ev_process_exit(int pid, int code, int signal, const char *source)
 	flush(&l);
 }
 
+void ev_process_spawns(long count, const char *source)
+{
+	if (events_fd < 0)
+		return;
+	struct line l;
+	begin(&l, "spawn");
+	put_int_field(&l, "count", count);
+	put_field(&l, "source", source);
+	flush(&l);
+}
+
 /* Without Node to explain it, the one failure a plan cannot avoid by itself gets its fix here. */
 static const char *standalone_hint(const char *step, int err)
 {

@@ -42,6 +42,10 @@
 
 #define CORDON_VERSION "0.1.0"
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
 extern char **environ;
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
@@ -207,6 +211,19 @@ static char **plan_argv(const struct plan *p)
 	if (n == 0)
 		die_msg("no command: the plan has none, give one after `--`");
 	return argv;
+}
+
+/* Best effort: 0, or -1 with errno. */
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, data, strlen(data));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n == (ssize_t)strlen(data) ? 0 : -1;
 }
 
 static int write_proc_file(pid_t pid, const char *name, const char *data)
@@ -375,6 +392,8 @@ struct pipes {
 	int idmap[2];  /* launcher → sandbox: idmapped trees (view.h), or -1 */
 	int exec[2];   /* sandbox → launcher: 'F' on failure, EOF on execve */
 	int status[2]; /* init → launcher: the command's wait status */
+	int spawns[2]; /* init → launcher: pids handed out so far (command.h), or -1 */
+	int lastpid;   /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
 };
 
 /* Inside the namespaces: phases 1-2, then init + command or the command alone. */
@@ -385,6 +404,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	close(pp->sync[1]);
 	close(pp->exec[0]);
 	close(pp->status[0]);
+	if (pp->spawns[0] >= 0)
+		close(pp->spawns[0]);
 	long inside_uid, inside_gid;
 	int remapped = (p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
 	if (pp->idmap[0] >= 0) {
@@ -431,12 +452,16 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		die_step(EXIT_CORDON, "fork command", NULL, NULL, errno);
 	if (child == 0) {
 		close(pp->status[1]);
+		if (pp->spawns[1] >= 0)
+			close(pp->spawns[1]);
+		if (pp->lastpid >= 0)
+			close(pp->lastpid);
 		command_exec(cmd);
 	}
 	close(pp->exec[1]);
 	console_release();
 	ev_set_fail_fd(-1);
-	init_run(child, pp->status[1], forward);
+	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1]);
 }
 
 /* The command's host pid: the sandbox's init forks it first, so it is init's only child when
@@ -459,9 +484,52 @@ static int exit_code(int status, int *sig)
 	return *sig ? 128 + *sig : WEXITSTATUS(status);
 }
 
-enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, FD_PROC, N_FDS };
+enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, FD_PROC, FD_SPAWNS, FD_PARENT, N_FDS };
 
 #define COUNTS_INTERVAL_MS 250
+
+/* Reads init's running totals (command.h) and reports what they grew by; 0 at EOF. */
+static int read_spawns(int fd, uint64_t *reported)
+{
+	uint64_t totals[64];
+	ssize_t n = read(fd, totals, sizeof totals);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return 0;
+	if (n >= (ssize_t)sizeof *totals) {
+		uint64_t last = totals[(size_t)n / sizeof *totals - 1];
+		if (last > *reported)
+			ev_process_spawns((long)(last - *reported), "pid-namespace");
+		*reported = last;
+	}
+	return 1;
+}
+
+/* The supervisor died (SIGKILL, a crash) while the sandbox runs. Every process of it is killed
+ * and its cgroups thawed, so that a sandbox the supervisor froze does not stay frozen for good
+ * (cgroup v1 holds even SIGKILL in a frozen group). The launcher itself is never in the
+ * sandbox's cgroup, so it is never frozen and always gets here. */
+static noreturn void end_orphaned(const struct plan *p, pid_t pid)
+{
+	kill(pid, SIGKILL); /* init: the kernel then kills its whole pid namespace */
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code != OP_CGROUP)
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/cgroup.procs", p->ops[i].s1);
+		FILE *f = fopen(path, "re");
+		for (long member; f && fscanf(f, "%ld", &member) == 1;)
+			kill((pid_t)member, SIGKILL);
+		if (f)
+			fclose(f);
+		/* Thawed after the kill, so the SIGKILLs land at once and nothing runs again. Each
+		 * hierarchy has one of the two files; the other write fails harmlessly. */
+		snprintf(path, sizeof path, "%s/freezer.state", p->ops[i].s1);
+		write_file(path, "THAWED");
+		snprintf(path, sizeof path, "%s/cgroup.freeze", p->ops[i].s1);
+		write_file(path, "0");
+	}
+	_exit(EXIT_CORDON);
+}
 
 static long long now_ms(void)
 {
@@ -472,7 +540,7 @@ static long long now_ms(void)
 
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
 static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd,
-		     struct notifier *nf, struct proc_tracker *pt)
+		     struct notifier *nf, struct proc_tracker *pt, int parent_fd)
 {
 	int sfd = signalfd(-1, mask, SFD_CLOEXEC);
 	if (sfd < 0)
@@ -485,7 +553,10 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		[FD_LISTENER] = { .fd = -1, .events = POLLIN },
 		[FD_EVENTS] = { .fd = -1, .events = POLLOUT },
 		[FD_PROC] = { .fd = pt ? pt->fd : -1, .events = POLLIN },
+		[FD_SPAWNS] = { .fd = pp->spawns[0], .events = POLLIN },
+		[FD_PARENT] = { .fd = parent_fd, .events = POLLIN },
 	};
+	uint64_t spawned = 0;
 	int polling = pt && pt->fd < 0;
 	/* Counts and the /proc poll run on a timer of their own: a busy poll (the host-wide proc
 	 * connector, a stream of notifications) must not starve them, so the deadline is kept
@@ -511,6 +582,10 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		}
 		if (fds[FD_PROC].fd >= 0 && fds[FD_PROC].revents)
 			proc_read(pt);
+		if (fds[FD_SPAWNS].fd >= 0 && fds[FD_SPAWNS].revents && !read_spawns(pp->spawns[0], &spawned))
+			fds[FD_SPAWNS].fd = -1;
+		if (fds[FD_PARENT].fd >= 0 && fds[FD_PARENT].revents)
+			end_orphaned(p, pid); /* never returns */
 		if (fds[FD_LISTENER].fd >= 0 && fds[FD_LISTENER].revents) {
 			if (fds[FD_LISTENER].revents & POLLIN)
 				notify_on_listener(nf);
@@ -554,6 +629,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			audit_finish(audit_fd, pid); /* the kernel delivers records asynchronously */
 		if (pt)
 			proc_finish(pt);
+		if (fds[FD_SPAWNS].fd >= 0)
+			read_spawns(pp->spawns[0], &spawned);
 		if (nf) {
 			while (fds[FD_LISTENER].fd >= 0 && poll(&fds[FD_LISTENER], 1, 0) > 0 &&
 			       (fds[FD_LISTENER].revents & POLLIN))
@@ -588,9 +665,22 @@ int main(int argc, char **argv)
 
 	char **default_argv = o.argv ? NULL : plan_argv(&p);
 	struct command cmd = { .plan = &p, .argv = o.argv ? o.argv : default_argv, .envp = build_env(&p) };
+	/* A dead supervisor's event pipe must not kill the launcher before it cleans up. */
+	signal(SIGPIPE, SIG_IGN);
+	int parent_fd = -1;
 	if (p.die_with_parent) {
+		/* Watched through a pidfd rather than killed by PDEATHSIG, so that the launcher outlives
+		 * its parent long enough to kill and thaw a sandbox the parent froze (end_orphaned).
+		 * PDEATHSIG stays the fallback where pidfds are missing (before 5.3). */
 		pid_t parent = getppid();
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != parent)
+		parent_fd = (int)syscall(SYS_pidfd_open, parent, 0);
+		if (parent_fd >= 0 && fcntl(parent_fd, F_SETFD, FD_CLOEXEC)) {
+			close(parent_fd);
+			parent_fd = -1;
+		}
+		if (parent_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+			die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
+		if (getppid() != parent)
 			die_msg("parent exited during start-up");
 	}
 	sigset_t mask, forward;
@@ -618,6 +708,24 @@ int main(int argc, char **argv)
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	pp.idmap[0] = pp.idmap[1] = -1;
+	pp.spawns[0] = pp.spawns[1] = pp.lastpid = -1;
+	/* Spawns are counted by init, inside the pid namespace, from the last pid it handed out:
+	 * nothing the sandbox does is stopped for it (see the README, "Observation"). Without a
+	 * pid namespace the proc connector's forks are counted instead, when it is available. */
+	if (pt && p.has_init && (p.clone_flags & CLONE_NEWPID)) {
+		pp.lastpid = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+		if (pp.lastpid >= 0 && pipe2(pp.spawns, O_CLOEXEC))
+			die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
+		if (pp.spawns[1] >= 0 && fcntl(pp.spawns[1], F_SETFL, O_NONBLOCK))
+			die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
+	}
+	if (pt && pp.lastpid < 0) {
+		pt->report_forks = pt->fd >= 0;
+		if (pt->fd < 0)
+			ev_warning("process events",
+				   "process creation is not counted (no pid namespace, and the proc connector needs "
+				   "root): rules on spawns, such as fork-storm, cannot fire");
+	}
 	long remap_uid, remap_gid;
 	int remapped = (p.clone_flags & CLONE_NEWUSER) && remapped_ids(&p, &remap_uid, &remap_gid);
 	if (has_idmapped_binds(&p) || (remapped && (p.clone_flags & CLONE_NEWNS))) {
@@ -646,6 +754,8 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (pid == 0) {
+		if (parent_fd >= 0)
+			close(parent_fd);
 		if (audit_fd >= 0)
 			close(audit_fd);
 		if (pt && pt->fd >= 0)
@@ -668,6 +778,10 @@ int main(int argc, char **argv)
 	close(pp.sync[0]);
 	close(pp.exec[1]);
 	close(pp.status[1]);
+	if (pp.spawns[1] >= 0)
+		close(pp.spawns[1]);
+	if (pp.lastpid >= 0)
+		close(pp.lastpid);
 	if (p.clone_flags & CLONE_NEWUSER)
 		setup_user_namespace(&p, pid);
 	if (pp.idmap[0] >= 0) {
@@ -684,7 +798,7 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
 	console_start();
-	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt);
+	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt, parent_fd);
 	free_strv(cmd.envp);
 	free(default_argv);
 	plan_free(&p);

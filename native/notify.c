@@ -28,6 +28,9 @@
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV /* Linux 5.19 */
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -53,7 +56,12 @@ void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
 		die_step(EXIT_CORDON, "seccomp notify", NULL, NULL, errno);
 	if (!fd_send(sock, &expected, sizeof expected, pidfd))
 		die_step(EXIT_CORDON, "seccomp notify", "send pidfd", NULL, errno);
-	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
+	/* Once the launcher has received a notification, the waiting task sleeps killable, not
+	 * interruptible: a signal then waits for the answer instead of failing the call with EINTR
+	 * (or making it start over and be notified twice). Kernels before 5.19 refuse the flag. */
+	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, prog);
+	if (fd < 0 && errno == EINVAL)
+		fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
 	if (fd < 0) /* EBUSY: a filter of an outer sandbox already has a listener */
 		die_step(EXIT_CORDON, errno == EBUSY ? "seccomp listener" : "seccomp", NULL, NULL, errno);
 	/* From here on every syscall may wait for the launcher; it is taking the listener. A

@@ -108,8 +108,12 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 	switch (e->what) {
 	case PROC_EVENT_FORK: {
 		const struct fork_proc_event *f = &e->event_data.fork;
-		/* A new process (not a thread) whose parent is one of ours. */
-		if (f->child_pid == f->child_tgid && find(t, f->parent_tgid) >= 0)
+		/* A new process or thread of ours; processes are followed. */
+		if (find(t, f->parent_tgid) < 0)
+			break;
+		if (t->report_forks)
+			ev_process_spawns(1, source_name(t));
+		if (f->child_pid == f->child_tgid)
 			add(t, f->child_tgid, f->parent_tgid);
 		break;
 	}

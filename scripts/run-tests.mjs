@@ -11,6 +11,7 @@ const TIMED = new Set([
   'monitor/respond.test.js',
   'monitor/notify.test.js',
   'monitor/counts-timer.test.js',
+  'monitor/frozen-safety.test.js',
   'cgroup/limits.test.js',
 ])
 

@@ -9,6 +9,7 @@ import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { SeccompSpec } from '../seccomp/model.js'
+import { NEVER_NOTIFIED, SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { type Endpoint, type FileAccess, NARROW_ON, type Observation } from './observation.js'
@@ -309,13 +310,19 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   y.line('    - action: allow')
   y.line('      syscalls:')
   for (const [name, count] of allowed) y.line(`        - ${name}`, plural(count, 'call'))
-  for (const name of SCHEDULING)
+  const implied = impliedBy(obs)
+  for (const name of implied)
     if (
       !obs.syscalls[name] &&
       leafFor(opts.baseSeccomp, name).fallback.kind === 'allow' &&
       name in syscallTable(obs.arch)
     )
-      y.line(`        - ${name}`, 'not seen, but made or not depending on scheduling and signals')
+      y.line(
+        `        - ${name}`,
+        SCHEDULING.includes(name)
+          ? 'not seen, but made or not depending on scheduling and signals'
+          : 'never stopped while learning (it may not be interrupted), so allowed as the base does',
+      )
   for (const [name, index, values, count] of narrowed) {
     y.line('    - action: allow', `${name}: only the values seen (${plural(count, 'call')})`)
     y.line(`      syscalls: [${name}]`)
@@ -326,7 +333,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
 
   // What the base lets through (explicitly, or for some argument values) and the run never
   // used is refused too: the allowlist is what was seen, whatever the base profile allows.
-  const seen = new Set([...Object.keys(obs.syscalls), ...SCHEDULING])
+  const seen = new Set([...Object.keys(obs.syscalls), ...implied])
   const strictBase = { ...opts.baseSeccomp, defaultAction: { kind: 'errno' as const, errno: 1 } }
   const unseen = attackSurface(strictBase, obs.arch).reachable.filter((n) => !seen.has(n))
   if (unseen.length) {
@@ -372,6 +379,17 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
  * contention, a sleep interrupted by a signal, a signal handler's return. Allowed although
  * unseen, so a learned policy does not fail on a busier machine; none reaches anything new. */
 const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn']
+
+/** Calls learning never stops (seccomp/notify.ts NEVER_NOTIFIED: process creation, a signal
+ * handler's return, exit), so it cannot tell which of them the run made: the learned policy
+ * decides them as the base does, the process-creating ones unless the runs were counted to
+ * create no process or thread at all (`spawns`; absent when nothing could count them). */
+function impliedBy(obs: Observation): string[] {
+  const spawned = obs.spawns === undefined || obs.spawns.count > 0
+  return [
+    ...new Set([...SCHEDULING, ...NEVER_NOTIFIED.filter((n) => spawned || !SPAWN_SYSCALLS.includes(n))]),
+  ]
+}
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 

@@ -82,6 +82,8 @@ export async function tracedRun(
     stdio: opts.stdio ?? 'inherit',
     context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },
     cgroup: true,
+    // Spawns are counted, not stopped: they come as process events (seccomp/notify.ts).
+    processEvents: true,
     statsIntervalMs: 100,
     ...(opts.env ? { hostEnv: opts.env } : {}),
   })

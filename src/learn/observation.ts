@@ -32,6 +32,9 @@ export interface Observation {
   files: Record<string, FileAccess[]>
   net: { bind: Endpoint[]; connect: Endpoint[]; send: Endpoint[] }
   peaks: { memoryBytes?: number | undefined; pids?: number | undefined }
+  /** Processes and threads the runs created (spawn events: process creation is counted, never
+   * stopped), with the most within about a second. Absent in files written before it existed. */
+  spawns?: { count: number; peakPerSecond?: number }
   /** What the run tried that did not succeed (refused, or no trace of it afterwards): listed
    * in the learned policy, never granted. Absent in files written before it existed. */
   failed?: Attempts
@@ -251,6 +254,8 @@ export class Recorder {
   /** This run's totals at the start and at each report since the newest one ≥ 1 s old. */
   private readonly reports: { at: number; counts: Record<string, number> }[]
   private readonly now: () => number
+  /** This run's spawn events within the last second: [time, count]. */
+  private readonly spawnWindow: [number, number][] = []
 
   constructor(observation: Observation, now: () => number = Date.now) {
     this.observation = observation
@@ -286,6 +291,19 @@ export class Recorder {
         use.count = (this.base.get(name) ?? 0) + n
       }
       this.notePeaks(ev.counts)
+      return
+    }
+    if (ev.event === 'spawn') {
+      const at = this.now()
+      const w = this.spawnWindow
+      w.push([at, ev.count])
+      while (w[0]![0] <= at - 1000) w.shift()
+      const spawns = (o.spawns ??= { count: 0 })
+      spawns.count += ev.count
+      spawns.peakPerSecond = Math.max(
+        spawns.peakPerSecond ?? 0,
+        w.reduce((t, [, n]) => t + n, 0),
+      )
       return
     }
     if (ev.event !== 'syscall') return

@@ -2,7 +2,7 @@
 // records it; audit mode lets everything through, stopping only on what the policy would refuse
 // and on the calls that name files and sockets, so they can be compared with the policy.
 import type { Action, SeccompSpec } from '../seccomp/model.js'
-import { CAPTURE, responderSpec, watchSyscalls } from '../seccomp/notify.js'
+import { CAPTURE, NEVER_NOTIFIED, observeSyscalls, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 
 export type TraceMode = 'learn' | 'audit'
 
@@ -46,9 +46,12 @@ function withCaptureRules(spec: SeccompSpec): SeccompSpec {
 }
 
 export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
+  // Calls that must never be stopped keep their own outcome when they go on (NEVER_NOTIFIED);
+  // learning infers them instead (generate.ts IMPLIED).
+  const learning = mapActions(spec, learned)
   const filter =
     mode === 'learn'
-      ? mapActions(spec, learned)
+      ? { ...learning, rules: observeSyscalls(spec, learning.rules, NEVER_NOTIFIED, learned, 'learn') }
       : watchSyscalls(mapActions(spec, audited), Object.keys(CAPTURE))
   // Outcome checks only when learning, where every syscall stops, so a call's outcome is read
   // at its thread's very next one; audit judges what was attempted.

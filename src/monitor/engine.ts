@@ -60,8 +60,15 @@ export interface ActionRecord {
 
 interface Window {
   times: number[]
+  /** How many occurrences each entry of `times` stands for (a spawn event's count). */
+  weights: number[]
+  /** The weights from `head` on. */
+  sum: number
   head: number
 }
+
+/** How many occurrences an event stands for in a rate: a spawn event counts its spawns. */
+const weightOf = (ev: SandboxEvent) => (ev.event === 'spawn' ? ev.count : 1)
 
 interface RuleState {
   windows: Map<string, Window>
@@ -298,7 +305,7 @@ export class Monitor extends EventEmitter<{
       if (rule.events.size && !rule.events.has(ev.event)) continue
       if (!evaluate(rule.when, fields)) continue
       this.emit('match', id, rule)
-      const count = this.count(w, rule, fields)
+      const count = this.count(w, rule, fields, weightOf(ev))
       if (count === false) continue
       this.fire(w, rule, ev, fields, count)
     }
@@ -312,7 +319,7 @@ export class Monitor extends EventEmitter<{
   }
 
   /** false: the rule does not fire now; a number: it fires with that many matches counted. */
-  private count(w: Watched, rule: Rule, fields: Fields): number | false | undefined {
+  private count(w: Watched, rule: Rule, fields: Fields, weight: number): number | false | undefined {
     const now = this.now()
     let state = w.states.get(rule.name)
     if (!state) {
@@ -328,7 +335,7 @@ export class Monitor extends EventEmitter<{
       if (b.learned !== undefined) state.learned ??= b.learned
       else if (since < b.learnMs) {
         const i = Math.floor(since / b.windowMs)
-        state.buckets[i] = (state.buckets[i] ?? 0) + 1
+        state.buckets[i] = (state.buckets[i] ?? 0) + weight
         return false
       }
       state.learned ??= Math.max(0, ...state.buckets.map((n) => n ?? 0))
@@ -338,21 +345,26 @@ export class Monitor extends EventEmitter<{
     let win = state.windows.get(key)
     if (!win) {
       if (state.windows.size >= MAX_KEYS) state.windows.delete(state.windows.keys().next().value!)
-      state.windows.set(key, (win = { times: [], head: 0 }))
+      state.windows.set(key, (win = { times: [], weights: [], sum: 0, head: 0 }))
     }
     win.times.push(now)
-    while (win.times[win.head]! <= now - windowMs) win.head++
+    win.weights.push(weight)
+    win.sum += weight
+    while (win.times[win.head]! <= now - windowMs) win.sum -= win.weights[win.head++]!
     if (win.head > 1024) {
       win.times = win.times.slice(win.head)
+      win.weights = win.weights.slice(win.head)
       win.head = 0
     }
-    const n = win.times.length - win.head
+    const n = win.sum
     const threshold = rule.rate
       ? rule.rate.count
       : Math.max(rule.baseline!.min, rule.baseline!.factor * (state.learned ?? 0))
     const crossed = rule.rate?.op === '>=' ? n >= threshold : n > threshold
     if (!crossed) return false // so a window never holds more than `threshold` timestamps
     win.times = []
+    win.weights = []
+    win.sum = 0
     win.head = 0
     return n
   }

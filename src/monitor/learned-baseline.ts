@@ -4,10 +4,15 @@
 import { readFileSync } from 'node:fs'
 import type { Observation } from '../learn/observation.js'
 
-/** Calls of `syscalls` per `windowMs` that the learn runs in observation `file` treated as
- * normal: their peaks within a second, or (older files without peaks) the average; throws
- * with the reason. */
-export function learnedRate(file: string, syscalls: readonly string[], windowMs: number): number {
+/** Calls of `syscalls` (and, with `spawns`, process creations) per `windowMs` that the learn
+ * runs in observation `file` treated as normal: their peaks within a second, or (older files
+ * without peaks) the average; throws with the reason. */
+export function learnedRate(
+  file: string,
+  syscalls: readonly string[],
+  windowMs: number,
+  spawns = false,
+): number {
   let o: Observation
   try {
     o = JSON.parse(readFileSync(file, 'utf8')) as Observation
@@ -22,6 +27,7 @@ export function learnedRate(file: string, syscalls: readonly string[], windowMs:
     )
   const seconds = o.runs.reduce((t, r) => t + (r.durationMs ?? 0), 0) / 1000
   const uses = syscalls.map((s) => o.syscalls[s]).filter((u) => u !== undefined)
+  if (spawns) uses.push(o.spawns ?? { count: 0, peakPerSecond: 0 })
   // The sum of per-syscall peaks bounds the peak of their sum from above: a lenient baseline.
   if (uses.every((u) => u.peakPerSecond !== undefined))
     return (uses.reduce((t, u) => t + u.peakPerSecond!, 0) * windowMs) / 1000

@@ -299,16 +299,17 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
       if (typeof b.from !== 'string')
         fail(source, `${where}.baseline.from`, 'expected the path of a .learn.json')
       const syscalls = valuesOf(when, 'syscall').map(String)
-      if (!syscalls.length)
+      const spawns = valuesOf(when, 'event').map(String).includes('spawn')
+      if (!syscalls.length && !spawns)
         fail(
           source,
           `${where}.baseline.from`,
-          'a learn run records syscall counts: name the syscalls in `when` (e.g. `syscall in (clone, fork)`)',
+          'a learn run records syscall and spawn counts: name the syscalls in `when` (e.g. `syscall in (openat, connect)`) or count `event = spawn`',
         )
       // Relative to the rules file (or the working directory for rules given as text).
       const file = resolvePath(source === 'rules' ? '.' : dirname(source), b.from)
       try {
-        baseline.learned = learnedRate(file, syscalls, baseline.windowMs)
+        baseline.learned = learnedRate(file, syscalls, baseline.windowMs, spawns)
       } catch (e) {
         fail(source, `${where}.baseline.from`, (e as Error).message)
       }

@@ -58,6 +58,10 @@ export type SandboxEvent =
       signal?: NodeJS.Signals
       source: 'connector' | 'polling'
     }
+  /** Processes and threads the sandbox created since the previous spawn event, observed without
+   * stopping any: counted by its init from the pid namespace's last pid (every 50 ms while it
+   * grows), or one per fork from the proc connector when there is no pid namespace. */
+  | { event: 'spawn'; count: number; source: 'pid-namespace' | 'connector' }
   /** A syscall the filter notified (watched or `notify`/`deny-log`), as the launcher answered it. */
   | SyscallEvent
   /** Exact totals per syscall since the start, every 250 ms while they change and at the end;

@@ -13,6 +13,7 @@ import { encodePlan } from '../plan/encode.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
+import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from './launcher.js'
 import { carryRawBytes, checkOptions, type PolicyInput, toPlan } from './prepare.js'
@@ -256,6 +257,9 @@ export function spawn(
   const started = performance.now()
   let child: ChildProcess
   try {
+    // Watching a call that makes processes is served by process events: such calls are never
+    // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
+    const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
     // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
     // terminals.
     const console =
@@ -268,7 +272,7 @@ export function spawn(
       '3',
       '--events-fd',
       '4',
-      ...(options.processEvents ? ['--proc-events'] : []),
+      ...(processEvents ? ['--proc-events'] : []),
       ...(console ? ['--console'] : []),
     ]
     child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {

@@ -126,6 +126,31 @@ export const PATH_ARGUMENT: Readonly<Record<string, number>> = Object.fromEntrie
  * sandbox started is news). */
 const STAT_PATH = new Set(['execve', 'execveat'])
 
+/** The calls that make processes and threads. They are observed without stopping anything
+ * (the launcher's `process` spawn events: init's count of the pids its namespace handed out,
+ * or the proc connector), because a notified fork that a signal interrupts before the launcher
+ * takes the notification fails with EINTR, which the kernel never gives for a fork. */
+export const SPAWN_SYSCALLS: readonly string[] = ['clone', 'clone3', 'fork', 'vfork']
+
+/**
+ * Calls that are never notified where they go on, whatever observes the run: process creation
+ * (above), a signal handler's return and the restart of an interrupted call (an interrupted
+ * notification there would return into the middle of the handler's trampoline), and exit. A
+ * notification can be interrupted by a signal until the launcher has taken it (the kernel
+ * offers no uninterruptible wait before that), so only calls that may fail with EINTR anyway
+ * are safe to stop; these never do, and none needs a verdict beyond the filter's own. Refusals
+ * stay notified: a refused call is reported, and its errno comes back after a restart.
+ */
+export const NEVER_NOTIFIED: readonly string[] = [
+  ...SPAWN_SYSCALLS,
+  'rt_sigreturn',
+  'sigreturn',
+  'restart_syscall',
+  'exit',
+  'exit_group',
+]
+const neverNotified = new Set(NEVER_NOTIFIED)
+
 const notifies = (a: Action) => a.kind === 'notify' || a.kind === 'deny-log'
 
 export function hasNotify(spec: SeccompSpec): boolean {
@@ -140,21 +165,43 @@ function watched(a: Action): Action {
   return a
 }
 
+/** What `observe` makes of a call's outcome, except that NEVER_NOTIFIED calls that go on keep
+ * their outcome: they are never stopped. */
+function observedAs(name: string, observe: (a: Action) => Action): (a: Action) => Action {
+  if (!neverNotified.has(name)) return observe
+  return (a) => (a.kind === 'allow' || a.kind === 'log' ? a : observe(a))
+}
+
 /**
- * The spec with `names` reported to the monitor, their outcomes unchanged otherwise. Appended
- * rules win (last match), so each name gets its own copy of what decided it before: the
- * unconditional fallback first, then the argument checks in their original order.
+ * `rules` with rules appended that give each of `names` the outcome `observe` makes of what
+ * decided it in `spec`. Appended rules win (last match), so each name gets its own copy of what
+ * decided it before: the unconditional fallback first, then the argument checks in their
+ * original order.
  */
-export function watchSyscalls(spec: SeccompSpec, names: Iterable<string>): SeccompSpec {
-  const rules: SeccompRule[] = [...spec.rules]
+export function observeSyscalls(
+  spec: SeccompSpec,
+  rules: SeccompRule[],
+  names: Iterable<string>,
+  observe: (a: Action) => Action,
+  origin: string,
+): SeccompRule[] {
   for (const name of new Set(names)) {
     const leaf = leafFor(spec, name)
-    const origin = `monitor: ${name}`
-    rules.push({ syscalls: [name], args: [], action: watched(leaf.fallback), origin })
+    const f = observedAs(name, observe)
+    const from = `${origin}: ${name}`
+    rules.push({ syscalls: [name], args: [], action: f(leaf.fallback), origin: from })
     for (const check of [...leaf.checks].reverse())
-      rules.push({ syscalls: [name], args: check.args, action: watched(check.action), origin })
+      rules.push({ syscalls: [name], args: check.args, action: f(check.action), origin: from })
   }
-  return { ...spec, rules }
+  return rules
+}
+
+/**
+ * The spec with `names` reported to the monitor, their outcomes unchanged otherwise (and
+ * NEVER_NOTIFIED calls reported only when refused).
+ */
+export function watchSyscalls(spec: SeccompSpec, names: Iterable<string>): SeccompSpec {
+  return { ...spec, rules: observeSyscalls(spec, [...spec.rules], names, watched, 'monitor') }
 }
 
 function respondValue(a: Action, name: string | undefined, record: boolean, check: boolean): Action {

@@ -84,8 +84,10 @@ describe('cordon learn, then enforce', { concurrency: 1 }, () => {
       const summary = JSON.parse(lines.pop()!) as { blockedFraction: number; syscalls: number }
       const output = lines.join('\n')
       assert.ok(output.length > 0, 'the workload printed something')
+      // Process creation is never stopped while learning (issue 19), so a run that creates
+      // processes or threads is allowed the base's whole spawn family (fork and vfork too).
       assert.ok(
-        summary.blockedFraction >= 0.85,
+        summary.blockedFraction >= 0.84,
         `blocks ${summary.blockedFraction} of the table (${summary.syscalls} reachable)`,
       )
 

@@ -149,11 +149,11 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
     )
     assert.equal(learned.status, 0, learned.stderr)
     const observation = JSON.parse(readFileSync(join(dir, 'spawner.learn.json'), 'utf8')) as {
-      syscalls: Record<string, { count: number; peakPerSecond?: number }>
+      spawns?: { count: number; peakPerSecond?: number }
     }
-    const spawned = ['clone', 'clone3', 'fork', 'vfork'].filter((s) => observation.syscalls[s])
-    assert.ok(spawned.length > 0, JSON.stringify(observation.syscalls))
-    for (const s of spawned) assert.ok(observation.syscalls[s]!.peakPerSecond! >= 1, s)
+    // Counted, not stopped: five commands, so at least five process creations.
+    assert.ok(observation.spawns && observation.spawns.count >= 5, JSON.stringify(observation.spawns))
+    assert.ok(observation.spawns.peakPerSecond! >= 1)
     const rules = join(dir, 'baseline-rules.yaml')
     writeFileSync(
       rules,

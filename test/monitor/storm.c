@@ -1,5 +1,7 @@
 /* storm: load for the monitor tests and bench/monitor.
  *   storm fork        fork and reap children for ever; prints "I SECONDS.NANOS" after each
+ *   storm bomb P      P processes forking for ever without waiting (children end at once and
+ *                     the kernel reaps them): a fork bomb held to a steady size
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -10,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sched.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +37,15 @@ int main(int argc, char **argv)
 			printf("%ld %ld.%09ld\n", i, (long)t.tv_sec, t.tv_nsec);
 			fflush(stdout);
 		}
+	}
+	if (argc >= 3 && strcmp(argv[1], "bomb") == 0) {
+		signal(SIGCHLD, SIG_IGN);
+		for (int i = 1; i < atoi(argv[2]); i++)
+			if (fork() == 0)
+				break;
+		for (;;)
+			if (fork() == 0)
+				_exit(0);
 	}
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
 		long n = atol(argv[2]);

@@ -43,7 +43,8 @@ ${MONITOR_HELP}
                          after the command ends, keep serving until one scrape has read the
                          final values or DURATION passed (e.g. 30s; default 0: exit at once)
       --watch SYSCALLS   also report these syscalls as events (comma-separated), e.g. for
-                         --json or a \`cordon monitor\` elsewhere
+                         --json or a \`cordon monitor\` elsewhere; clone, clone3, fork
+                         and vfork are counted as \`spawn\` events, never stopped
 
 Audit (canary rollout of a new policy):
       --audit            run under the policy's namespaces, identity and limits, but refuse

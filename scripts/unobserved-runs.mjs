@@ -1,0 +1,67 @@
+// Issue 19's acceptance, in full: each signal-heavy workload of test/monitor/workloads.ts run
+// --runs times (default 100) as separate sandboxes under each observation mode, and compared
+// with its unobserved output and exit status. Prints deviations per workload and mode; exits 1
+// when there is any. The test suite runs the same workloads once per mode, looping inside.
+//
+//   npm run build && node scripts/unobserved-runs.mjs [--runs N] [--iterations N] [--only NAME]
+// Root; takes long (5 workloads × 5 runs-kinds × N runs). Unset NODE_EXTRA_CA_CERTS first.
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { writeWorkloads, MODES } = await import(join(root, 'build', 'test', 'monitor', 'workloads.js'))
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '100' },
+    iterations: { type: 'string', default: '20' },
+    only: { type: 'string' },
+  },
+})
+const runs = Number(values.runs)
+const dir = mkdtempSync(join(tmpdir(), 'cordon-unobserved-'))
+// The sandbox runs as an unprivileged id even for root: it must be able to enter the directory.
+chmodSync(dir, 0o755)
+const cli = join(root, 'bin', 'cordon.js')
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+const cordon = (args) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 })
+  return { stdout: r.stdout, status: r.status, stderr: r.stderr }
+}
+
+let deviations = 0
+try {
+  const { workloads, skipped } = writeWorkloads(dir, Number(values.iterations))
+  for (const s of skipped) console.log(`skipped: ${s}`)
+  for (const w of workloads.filter((x) => !values.only || x.name.includes(values.only))) {
+    const want = cordon(['run', '--', ...w.argv])
+    if (want.status !== 0) {
+      console.log(`${w.name}: the unobserved run failed (${want.status}): ${want.stderr.slice(-300)}`)
+      deviations++
+      continue
+    }
+    const row = [w.name]
+    for (const [mode, args] of Object.entries({ none: (a) => ['run', '--', ...a], ...MODES })) {
+      let bad = 0
+      let first = ''
+      const t0 = performance.now()
+      for (let i = 0; i < runs; i++) {
+        const r = cordon(args(w.argv, dir))
+        if (r.stdout !== want.stdout || r.status !== want.status) {
+          bad++
+          first ||= `${r.status} ${JSON.stringify(r.stdout.slice(0, 80))}`
+        }
+      }
+      deviations += bad
+      const ms = (performance.now() - t0) / runs
+      row.push(`${mode} ${bad}/${runs}${first ? ` (${first})` : ''} ${ms.toFixed(0)} ms/run`)
+    }
+    console.log(row.join(' | '))
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+process.exit(deviations ? 1 : 0)

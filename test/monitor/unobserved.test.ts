@@ -1,0 +1,34 @@
+// Observation is transparent (issue 19): under --monitor, --watch, cordon learn and --audit,
+// signal-heavy workloads print exactly what they print unobserved and exit the same way. On
+// main, a fork interrupted while it waited for the launcher failed with EINTR ("fork 168
+// failed EINTR", "sh: 0: Cannot fork"). Each workload loops 100 times in one sandbox run per
+// mode; scripts/unobserved-runs.mjs makes 100 separate runs per mode.
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import { rmSync } from 'node:fs'
+import { cordon, isRoot, projectDir } from '../helpers.js'
+import { MODES, writeWorkloads } from './workloads.js'
+
+const ITERATIONS = 100
+
+describe('observation never changes what the program sees', { skip: !isRoot && 'needs root' }, () => {
+  const dir = projectDir()
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const { workloads, skipped } = writeWorkloads(dir, ITERATIONS)
+  for (const reason of skipped) test(reason.split(':')[0]!, { skip: reason }, () => {})
+
+  for (const w of workloads)
+    test(`${w.name}: same output and status unobserved and under ${Object.keys(MODES).join(', ')}`, () => {
+      const plain = cordon(['run', '--', ...w.argv], { cwd: dir, timeout: 120_000 })
+      assert.equal(plain.status, 0, plain.stdout + plain.stderr)
+      assert.match(plain.stdout, / ok/)
+      for (const [mode, args] of Object.entries(MODES)) {
+        const r = cordon(args(w.argv, dir), { cwd: dir, timeout: 120_000 })
+        assert.deepEqual(
+          { stdout: r.stdout, status: r.status },
+          { stdout: plain.stdout, status: plain.status },
+          `${mode}: ${r.stderr.slice(-1000)}`,
+        )
+      }
+    })
+})
