@@ -23,6 +23,7 @@ const OPTIONS = {
   from: { type: 'string', multiple: true },
   protect: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -40,7 +41,10 @@ While learning, COMMAND runs in the base policy's namespaces, identity, environm
 with its seccomp outcomes, but it sees (and may change) your files as they are: learn with a
 trusted input, then enforce with \`cordon run -p POLICY.yaml\`.
 
-What was seen is kept next to the policy in POLICY.learn.json.
+The policy records the working directory (read-only unless the run wrote there) and the
+command, so \`cordon run -p POLICY.yaml\` in any directory runs the same command the same way.
+A run that fails (exits non-zero) writes nothing unless --force: a policy learned from a
+failure allows the failure. What was seen is kept next to the policy in POLICY.learn.json.
 
 Learning:
   -o, --output FILE      the policy to write (its observations go to FILE's .learn.json)
@@ -48,6 +52,7 @@ Learning:
       --from FILE        generate from saved observations instead of a run (repeatable: merged)
       --protect PATH     never grant PATH or a directory holding it (repeatable; adds to the
                          built-in list: /etc/shadow, ~/.ssh, cloud credentials…)
+      --force            write the policy even when COMMAND failed (exited non-zero)
       --json             print a summary as JSON on stdout
 
 Base (what the learned policy builds on; the default profile unless given):
@@ -75,6 +80,13 @@ function readObservation(file: string): Observation {
   if (o?.version !== 1 || typeof o.syscalls !== 'object' || typeof o.files !== 'object')
     throw new CordonError('invalid_usage', `${file} is not a cordon learn observation file (version 1)`)
   return o
+}
+
+/** The command every run ran, if they all ran the same one (merged runs of several commands
+ * have no single command to record). */
+function sameCommand(runs: Observation['runs']): boolean {
+  const last = runs.at(-1)?.command
+  return last !== undefined && runs.every((r) => r.command.join('\0') === last.join('\0'))
 }
 
 export async function learnCommand(argv: string[]): Promise<number> {
@@ -135,6 +147,13 @@ export async function learnCommand(argv: string[]): Promise<number> {
     observation = run.observation
     code = run.result.code
     if (run.result.reason === 'setup') return code
+    if (code !== 0 && !values.force) {
+      warn(
+        `the command exited with ${code}, so no policy was written: a policy learned from a failing ` +
+          'run allows the failure, not the work. Fix the run, or pass --force to write it anyway',
+      )
+      return code
+    }
     if (code !== 0) warn(`warning: the command exited with ${code}; the policy covers what this run did`)
   }
   observation ??= emptyObservation(nativeArch())
@@ -146,6 +165,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     baseSeccomp: resolveSeccomp(base.seccomp),
     baseProfile,
     cwd: runs.at(-1)?.cwd ?? process.cwd(),
+    ...(sameCommand(runs) ? { command: runs.at(-1)!.command } : {}),
     protect: values.protect ?? [],
     header: [
       `Learned by cordon learn from ${runs.length} run${runs.length === 1 ? '' : 's'}:`,

@@ -29,6 +29,7 @@ const OPTIONS = {
 } as const
 
 const HELP = `Usage: cordon run [options] [--] COMMAND [ARG...]
+       cordon run -p POLICY.yaml      (runs the policy's \`command:\`, e.g. one cordon learn wrote)
 
 Runs COMMAND in a sandbox. Without options, the \`default\` profile: system directories and /etc
 (minus secrets) read-only, the current directory read-only, private /tmp, no network, no host
@@ -115,13 +116,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
-  const [command, ...args] = split.command
-  if (!command)
+  if (!split.command.length && !values.policy)
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   const out = EventOutput.open(values)
   try {
     guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
     const policy = policyFromFlags(values)
+    // A policy's `command:` (cordon learn writes one) runs when none is given.
+    const [command, ...args] = split.command.length ? split.command : (policy.command ?? [])
+    if (!command)
+      throw new CordonError(
+        'invalid_usage',
+        `no command given, and ${values.policy} has no \`command:\`: cordon run -p POLICY -- COMMAND [ARG...]`,
+      )
     // What a wide bind exposes, said before anything runs (policy/wide-binds.ts).
     for (const message of policy.warnings ?? []) report({ event: 'warning', step: 'policy', message }, out)
     if (values.backend !== undefined && values.backend !== 'native')
