@@ -5,6 +5,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
 import { CordonError, suggest } from '../errors.js'
+import { locateIn } from '../policy/parse.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { type Expr, ExprError, parseExpr, valuesOf } from './expr.js'
@@ -149,7 +150,57 @@ export const DEFAULT_RULES_FILE = join(
 type Raw = Record<string, unknown>
 
 function fail(source: string, where: string, message: string): never {
-  throw new CordonError('invalid_rules', `${source}: ${where}: ${message}`)
+  throw new CordonError('invalid_rules', `${source}: ${where}: ${message}`, {
+    issues: [{ code: 'invalid_value', path: [where], message }],
+  })
+}
+
+/** Runs one check; a rules problem is kept (every one is reported, in file order), anything else
+ * goes on. */
+function collect(p: Parsed, source: string, rule: string | undefined, check: () => void): void {
+  try {
+    check()
+  } catch (e) {
+    if (!(e instanceof CordonError) || e.code !== 'invalid_rules' || e.issues.length !== 1) throw e
+    const where = String(e.issues[0]!.path[0])
+    p.problems.push({ source, where, message: e.issues[0]!.message, ...(rule ? { rule } : {}) })
+  }
+}
+
+/** The YAML path a `where` names: `rules[2].thne`, `rule NAME.baseline.from` (rule = `rules[2]`),
+ * `macros.NAME`, or a top-level key. */
+function yamlPath(where: string, rule?: string): (string | number)[] {
+  const named = /^rule [^.]*(.*)$/.exec(where)
+  const text = named && rule ? `${rule}${named[1]}` : where
+  return text.split('.').flatMap((part) => {
+    const m = /^(\w+)\[(\d+)\]$/.exec(part)
+    return m ? [m[1]!, Number(m[2])] : [part]
+  })
+}
+
+/** Every problem found, with file:line:col where the file is known, in file order. */
+function throwProblems(p: Parsed): void {
+  if (!p.problems.length) return
+  const placed = p.problems.map((x) => {
+    const text = p.texts.get(x.source)
+    const key = /^unknown (key|section)/.test(x.message) ? 'key' : 'value'
+    const at = text === undefined ? undefined : locateIn(text, yamlPath(x.where, x.rule), key)
+    return { ...x, at }
+  })
+  const order = (x: (typeof placed)[number]) => (x.at ? x.at.line * 1e6 + x.at.col : Infinity)
+  const files = [...new Set(placed.map((x) => x.source))]
+  placed.sort((a, b) => files.indexOf(a.source) - files.indexOf(b.source) || order(a) - order(b))
+  const lines = placed.map(
+    (x) => `${x.source}${x.at ? `:${x.at.line}:${x.at.col}` : ''}: ${x.where}: ${x.message}`,
+  )
+  const count = lines.length === 1 ? '1 problem' : `${lines.length} problems`
+  throw new CordonError('invalid_rules', `Invalid rules (${count}):\n  ${lines.join('\n  ')}`, {
+    issues: placed.map((x) => ({
+      code: 'invalid_value' as const,
+      path: [x.source, x.where],
+      message: x.message,
+    })),
+  })
 }
 
 function asObject(v: unknown, source: string, where: string): Raw {
@@ -179,7 +230,18 @@ interface Parsed {
   lists: Map<string, (string | number)[]>
   macros: Map<string, Expr>
   raws: { raw: Raw; where: string; source: string }[]
+  /** Each file's text, to locate problems in it. */
+  texts: Map<string, string>
+  problems: { source: string; where: string; message: string; rule?: string }[]
 }
+
+const parsed = (): Parsed => ({
+  lists: new Map(),
+  macros: new Map(),
+  raws: [],
+  texts: new Map(),
+  problems: [],
+})
 
 function parseFile(text: string, source: string, into: Parsed): void {
   let doc: unknown
@@ -188,23 +250,39 @@ function parseFile(text: string, source: string, into: Parsed): void {
   } catch (e) {
     throw new CordonError('invalid_rules', `${source}: ${(e as Error).message}`)
   }
+  into.texts.set(source, text)
   const top = asObject(doc ?? {}, source, 'top level')
+  const keep = (check: () => void) => collect(into, source, undefined, check)
   for (const key of Object.keys(top))
-    if (!['lists', 'macros', 'rules'].includes(key))
-      fail(source, key, `unknown section (sections: lists, macros, rules)`)
-  for (const [name, items] of Object.entries(asObject(top.lists ?? {}, source, 'lists'))) {
-    if (!Array.isArray(items) || items.some((i) => typeof i !== 'string' && typeof i !== 'number'))
-      fail(source, `lists.${name}`, 'expected a list of strings or numbers')
-    into.lists.set(name, items as (string | number)[])
-  }
-  for (const [name, cond] of Object.entries(asObject(top.macros ?? {}, source, 'macros'))) {
-    if (typeof cond !== 'string') fail(source, `macros.${name}`, 'expected a condition string')
-    into.macros.set(name, condition(cond, into, source, `macros.${name}`))
-  }
+    if (!['lists', 'macros', 'rules'].includes(key)) {
+      const hint = suggest(key, ['lists', 'macros', 'rules'])
+      keep(() =>
+        fail(
+          source,
+          key,
+          `unknown section${hint ? `; did you mean \`${hint}\`?` : ''} (sections: lists, macros, rules)`,
+        ),
+      )
+    }
+  keep(() => {
+    for (const [name, items] of Object.entries(asObject(top.lists ?? {}, source, 'lists')))
+      keep(() => {
+        if (!Array.isArray(items) || items.some((i) => typeof i !== 'string' && typeof i !== 'number'))
+          fail(source, `lists.${name}`, 'expected a list of strings or numbers')
+        into.lists.set(name, items as (string | number)[])
+      })
+  })
+  keep(() => {
+    for (const [name, cond] of Object.entries(asObject(top.macros ?? {}, source, 'macros')))
+      keep(() => {
+        if (typeof cond !== 'string') fail(source, `macros.${name}`, 'expected a condition string')
+        into.macros.set(name, condition(cond, into, source, `macros.${name}`))
+      })
+  })
   const rules = top.rules ?? []
-  if (!Array.isArray(rules)) fail(source, 'rules', 'expected a list of rules')
+  if (!Array.isArray(rules)) return keep(() => fail(source, 'rules', 'expected a list of rules'))
   rules.forEach((r, i) =>
-    into.raws.push({ raw: asObject(r, source, `rules[${i}]`), where: `rules[${i}]`, source }),
+    keep(() => into.raws.push({ raw: asObject(r, source, `rules[${i}]`), where: `rules[${i}]`, source })),
   )
 }
 
@@ -231,16 +309,20 @@ const RULE_KEYS = [
   'enabled',
 ]
 
+function unknownKey(source: string, where: string, key: string): never {
+  const hint = suggest(key, RULE_KEYS)
+  fail(
+    source,
+    where,
+    `unknown key${hint ? `; did you mean \`${hint}\`?` : ''} (keys: ${RULE_KEYS.join(', ')})`,
+  )
+}
+
 function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | undefined {
-  for (const key of Object.keys(raw))
-    if (!RULE_KEYS.includes(key)) {
-      const hint = suggest(key, RULE_KEYS)
-      fail(
-        source,
-        `${where}.${key}`,
-        `unknown key${hint ? `; did you mean \`${hint}\`?` : ''} (keys: ${RULE_KEYS.join(', ')})`,
-      )
-    }
+  const unknown = Object.keys(raw).filter((key) => !RULE_KEYS.includes(key))
+  for (const key of unknown.slice(0, -1))
+    collect(p, source, where, () => unknownKey(source, `${where}.${key}`, key))
+  if (unknown.length) unknownKey(source, `${where}.${unknown.at(-1)}`, unknown.at(-1)!)
   if (typeof raw.rule !== 'string' || !raw.rule) fail(source, `${where}.rule`, 'every rule needs a name')
   where = `rule ${raw.rule}`
   if (raw.enabled === false) return undefined
@@ -322,7 +404,7 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
 
 /** Loads rules files in order (later ones override rules, lists and macros by name). */
 export function loadRules(files: readonly string[]): RuleSet {
-  const p: Parsed = { lists: new Map(), macros: new Map(), raws: [] }
+  const p = parsed()
   for (const file of files) {
     let text: string
     try {
@@ -332,14 +414,18 @@ export function loadRules(files: readonly string[]): RuleSet {
     }
     parseFile(text, file, p)
   }
-  return { rules: buildRules(p), sources: [...files] }
+  const rules = buildRules(p)
+  throwProblems(p)
+  return { rules, sources: [...files] }
 }
 
 /** Rules from text (tests, embedding). */
 export function parseRules(text: string, source = 'rules'): RuleSet {
-  const p: Parsed = { lists: new Map(), macros: new Map(), raws: [] }
+  const p = parsed()
   parseFile(text, source, p)
-  return { rules: buildRules(p), sources: [source] }
+  const rules = buildRules(p)
+  throwProblems(p)
+  return { rules, sources: [source] }
 }
 
 function buildRules(p: Parsed): Rule[] {
@@ -347,7 +433,11 @@ function buildRules(p: Parsed): Rule[] {
   for (const { raw, where, source } of p.raws) {
     const name = String(raw.rule ?? '')
     byName.delete(name) // a redefinition moves to the end
-    byName.set(name, buildRule(raw, where, source, p))
+    let rule: Rule | undefined
+    collect(p, source, where, () => {
+      rule = buildRule(raw, where, source, p)
+    })
+    byName.set(name, rule)
   }
   return [...byName.values()].filter((r): r is Rule => r !== undefined)
 }

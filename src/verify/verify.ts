@@ -1,6 +1,7 @@
 // `cordon verify`: runs the probe battery (native/attack.c) inside a sandbox built from the
 // policy, with real targets on the host (fixtures.ts), then checks on the host side what
 // actually got through.
+import { callerCwd } from '../host/path-bytes.js'
 import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { callerContext, enforcedSeccompLayers, sandboxIdentity } from '../plan/compile.js'
@@ -318,7 +319,7 @@ function hostVerdict(
 }
 
 export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}): Promise<Verification> {
-  const cwd = options.cwd ?? process.cwd()
+  const cwd = options.cwd ?? callerCwd()
   const home = homedir()
   const uid = process.getuid?.() ?? 0
   const cgroup = cgroupAccess(uid)

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict'
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { after, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+
+after(() => rmSync(projectDir(), { recursive: true, force: true }))
 
 const timeout = 120_000
 const READ = ['sh', '-c', 'tar -cf - -C /usr/share/doc . | wc -c']

@@ -1,4 +1,5 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
+import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
@@ -13,7 +14,7 @@ import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError } from '../../run/events.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { setQuiet, warn } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { FORWARDED, splitCommand } from './run.js'
 
 const OPTIONS = {
@@ -109,6 +110,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
   if (command && values.from?.length)
     throw new CordonError('invalid_usage', 'give either a command or --from, not both')
   const base = policyFromFlags(values)
+  checkFlagSources(values)
   const saved = sidecar(output)
   // The program may write where the policy goes: where it goes is fixed before it runs.
   const outDir = outputDirectory(output)
@@ -164,7 +166,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     base,
     baseSeccomp: resolveSeccomp(base.seccomp),
     baseProfile,
-    cwd: runs.at(-1)?.cwd ?? process.cwd(),
+    cwd: runs.at(-1)?.cwd ?? callerCwd(),
     ...(sameCommand(runs) ? { command: runs.at(-1)!.command } : {}),
     protect: values.protect ?? [],
     header: [
@@ -176,7 +178,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
   // Read back what we wrote: a learned policy that does not load is a bug, found here.
   const policy = resolvePolicy({
     policy: validatePolicy(loadYaml(generated.yaml)),
-    baseDir: process.cwd(),
+    baseDir: callerCwd(),
     label: output,
   })
   const surface = attackSurface(resolveSeccomp(policy.seccomp), observation.arch)

@@ -1,4 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
+import { callerCwd } from '../../host/path-bytes.js'
 import { sizeWord } from '../../policy/schema.js'
 import { parseFlags } from '../args.js'
 import { availableParallelism, homedir, totalmem } from 'node:os'
@@ -13,7 +14,7 @@ import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -99,7 +100,7 @@ export function splitCommand(
 }
 
 function guardProjectDir(usesDefault: boolean): void {
-  const cwd = process.cwd()
+  const cwd = callerCwd()
   if (usesDefault && (cwd === '/' || cwd === homedir()))
     throw new CordonError(
       'invalid_usage',
@@ -122,6 +123,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
     const policy = policyFromFlags(values)
+    checkFlagSources(values)
     // A policy's `command:` (cordon learn writes one) runs when none is given.
     const [command, ...args] = split.command.length ? split.command : (policy.command ?? [])
     if (!command)
