@@ -59,7 +59,8 @@ Learning:
 Base (what the learned policy builds on; the default profile unless given):
 ${POLICY_HELP.replace(/^Policy:\n/, '')}
 
-  -q, --quiet            no warnings on stderr (errors and alerts still print)
+  -q, --quiet            no warnings or progress on stderr (errors and alerts still print);
+                         progress shows only when stderr is a terminal, never with --json
   -h, --help             this help
 
 Exit status: the command's; 2 for bad usage; 125 when cordon failed.
@@ -122,7 +123,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
   let code = 0
   if (command) {
     const started = Date.now()
-    const tty = process.stderr.isTTY
+    // Progress only for a person watching: a terminal, and neither --quiet nor --json.
+    const tty = process.stderr.isTTY && !values.quiet && !values.json
     let records = 0
     const tick = tty
       ? setInterval(
