@@ -217,7 +217,8 @@ function duration(v: unknown, source: string, where: string): number {
 function parseRate(text: unknown, source: string, where: string): Rate {
   const m = typeof text === 'string' ? RATE.exec(text.trim()) : null
   if (!m) fail(source, where, `expected \`count > N within DURATION [by FIELD]\`, got \`${String(text)}\``)
-  if (m[4] && !FIELDS.has(m[4])) fail(source, where, `unknown field \`${m[4]}\` after \`by\``)
+  if (m[4] && !FIELDS.has(m[4]))
+    fail(source, where, `unknown field \`${m[4]}\` after \`by\`${didYouMean(m[4], [...FIELDS])}`)
   return {
     op: m[1] as '>' | '>=',
     count: Number(m[2]),
@@ -309,6 +310,14 @@ const RULE_KEYS = [
   'enabled',
 ]
 
+const BASELINE_KEYS = ['learn', 'from', 'window', 'factor', 'min']
+
+/** `; did you mean \`x\`?` for a near name, or nothing. */
+function didYouMean(word: unknown, names: readonly string[]): string {
+  const hint = typeof word === 'string' ? suggest(word, names) : undefined
+  return hint ? `; did you mean \`${hint}\`?` : ''
+}
+
 function unknownKey(source: string, where: string, key: string): never {
   const hint = suggest(key, RULE_KEYS)
   fail(
@@ -331,16 +340,28 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
   const then = (Array.isArray(raw.then) ? raw.then : [raw.then ?? 'alert']) as unknown[]
   for (const a of then)
     if (!ACTIONS.includes(a as RuleAction))
-      fail(source, `${where}.then`, `unknown action \`${String(a)}\` (actions: ${ACTIONS.join(', ')})`)
+      fail(
+        source,
+        `${where}.then`,
+        `unknown action \`${String(a)}\`${didYouMean(a, ACTIONS)} (actions: ${ACTIONS.join(', ')})`,
+      )
   const priority = (raw.priority ?? 'warning') as Priority
   if (!PRIORITIES.includes(priority))
-    fail(source, `${where}.priority`, `unknown priority \`${String(priority)}\` (${PRIORITIES.join(', ')})`)
+    fail(
+      source,
+      `${where}.priority`,
+      `unknown priority \`${String(priority)}\`${didYouMean(priority, PRIORITIES)} (${PRIORITIES.join(', ')})`,
+    )
   let baseline: Baseline | undefined
   if (raw.baseline !== undefined) {
     const b = asObject(raw.baseline, source, `${where}.baseline`)
     for (const key of Object.keys(b))
-      if (!['learn', 'from', 'window', 'factor', 'min'].includes(key))
-        fail(source, `${where}.baseline.${key}`, 'unknown key (keys: learn, from, window, factor, min)')
+      if (!BASELINE_KEYS.includes(key))
+        fail(
+          source,
+          `${where}.baseline.${key}`,
+          `unknown key${didYouMean(key, BASELINE_KEYS)} (keys: ${BASELINE_KEYS.join(', ')})`,
+        )
     if (b.learn !== undefined && b.from !== undefined)
       fail(
         source,

@@ -159,3 +159,36 @@ describe('rules files: every problem, located, in file order', () => {
     assert.match(located[2]!, /rules\.yaml:7:1: macro: unknown section; did you mean `macros`\?/)
   })
 })
+
+describe('did you mean, for rule fields', () => {
+  test('a misspelt field, action, priority or baseline key gets the near name', { timeout }, () => {
+    const file = policyFile(
+      'near.yaml',
+      [
+        'rules:',
+        '  - rule: a',
+        '    when: syscal = clone',
+        '  - rule: b',
+        '    when: event = oom',
+        '    then: [frezee]',
+        '  - rule: c',
+        '    when: event = oom',
+        '    priority: warnng',
+        '  - rule: d',
+        '    when: syscall = clone',
+        '    baseline: { windw: 1s }',
+        '',
+      ].join('\n'),
+    )
+    const r = cordon(['run', '--rules', file, '--', 'true'], { timeout })
+    assert.equal(r.status, 125)
+    assert.match(r.stderr, /Invalid rules \(4 problems\)/)
+    assert.match(r.stderr, /near\.yaml:3:11: rule a\.when: unknown field `syscal`; did you mean `syscall`\?/)
+    assert.match(r.stderr, /near\.yaml:6:11: rule b\.then: unknown action `frezee`; did you mean `freeze`\?/)
+    assert.match(
+      r.stderr,
+      /near\.yaml:9:15: rule c\.priority: unknown priority `warnng`; did you mean `warning`\?/,
+    )
+    assert.match(r.stderr, /near\.yaml:12:\d+: rule d\.baseline\.windw: unknown key; did you mean `window`\?/)
+  })
+})
