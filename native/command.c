@@ -189,7 +189,12 @@ static int exec_search(char **argv, char **envp)
 	const char *name = argv[0];
 	if (strchr(name, '/')) {
 		execve(name, argv, envp);
-		return errno;
+		int err = errno;
+		struct stat st;
+		/* The kernel says EACCES for a directory too: name the case a person can fix. */
+		if (err == EACCES && stat(name, &st) == 0 && S_ISDIR(st.st_mode))
+			err = EISDIR;
+		return err;
 	}
 	int seen_eacces = 0;
 	char full[PATH_MAX];

@@ -171,6 +171,18 @@ static void print_i386_entry(void)
 #endif
 }
 
+/* Whether the x32 ABI answers (CONFIG_X86_X32_ABI, and x32=on where the kernel has the switch):
+ * getpid with the x32 bit. ENOSYS where it is absent. null on other architectures. */
+static void print_x32_entry(void)
+{
+#if defined(__x86_64__)
+	long ret = syscall(0x40000000L | 39L); /* __X32_SYSCALL_BIT | __NR_getpid */
+	printf("\"x32Entry\":%s", ret == (long)getpid() ? "true" : "false");
+#else
+	printf("\"x32Entry\":null");
+#endif
+}
+
 int probe_print(void)
 {
 	printf("{\"version\":1,\"uid\":%u,", (unsigned)getuid());
@@ -185,6 +197,8 @@ int probe_print(void)
 	print_audit();
 	printf(",");
 	print_i386_entry();
+	printf(",");
+	print_x32_entry();
 	printf("}\n");
 	return fflush(stdout) ? 1 : 0;
 }

@@ -158,8 +158,15 @@ static void attach(int mnt, const char *dest, enum dest_kind kind, const char *s
 		   const char *src)
 {
 	int to = open_dest(dest, kind, 0755, step);
-	if (sys_move_mount(mnt, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+	if (sys_move_mount(mnt, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
+		/* The kernel says EINVAL for a file onto a directory (or the reverse): name it, so
+		 * the message can say which side to change. */
+		struct stat from_st, to_st;
+		if (errno == EINVAL && fstat(mnt, &from_st) == 0 && fstat(to, &to_st) == 0 &&
+		    S_ISDIR(from_st.st_mode) != S_ISDIR(to_st.st_mode))
+			errno = S_ISDIR(to_st.st_mode) ? EISDIR : ENOTDIR;
 		fail(step, src ? src : dest, src ? dest : NULL);
+	}
 	close(to);
 	close(mnt);
 	if (strcmp(dest, "/") == 0)

@@ -75,6 +75,42 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'print the policy JSON Schema',
     load: async () => (await import('./commands/schema.js')).schemaCommand,
   },
+  completion: {
+    summary: 'print a bash, zsh or fish completion script',
+    load: async () => {
+      const { completionCommand } = await import('./commands/docs.js')
+      return (argv) => completionCommand(argv, commandDocs)
+    },
+  },
+  man: {
+    summary: 'print the manual page cordon(1), made from the --help texts',
+    load: async () => {
+      const { manCommand } = await import('./commands/docs.js')
+      return (argv) => manCommand(argv, commandDocs, VERSION, HELP)
+    },
+  },
+}
+
+/** Every command's --help, as it prints it (the completion scripts and the man page are made
+ * from these, so they cannot drift from what the commands accept). */
+async function commandDocs(): Promise<{ name: string; summary: string; help: string }[]> {
+  const docs = []
+  const write = process.stdout.write
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    const run = await c.load()
+    let help = ''
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      help += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
+      return true
+    }) as typeof process.stdout.write
+    try {
+      await run(['--help'])
+    } finally {
+      process.stdout.write = write
+    }
+    docs.push({ name, summary: c.summary, help })
+  }
+  return docs
 }
 
 const HELP = `cordon ${VERSION} — run programs under layered Linux isolation

@@ -1,6 +1,7 @@
 // The flags every policy-taking command shares (--policy, --profile, --ro, --rw, ...), turned
 // into one overlay policy that extends the chosen base.
-import { readFileSync } from 'node:fs'
+import { callerCwd, pathBytes } from '../host/path-bytes.js'
+import { lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { load as loadYaml } from 'js-yaml'
 import type { ParseArgsConfig } from 'node:util'
@@ -52,7 +53,7 @@ export const POLICY_HELP = `Policy:
       --hostname NAME    hostname inside
       --env K=V          set a variable; repeatable
       --pass-env K       copy a variable from this environment; repeatable
-      --cwd DIR          working directory inside
+      --cwd DIR          working directory inside (a relative DIR is taken from yours)
       --uid N, --gid N   identity inside (default: yours)
       --host-root        root only: keep host root's file permissions inside (default: root's
                          sandboxes run as an unprivileged host id range; see README)
@@ -130,7 +131,7 @@ export function policyLabel(flags: PolicyFlagValues, positionalPolicy?: string):
 
 /** Builds the overlay from flags and resolves it on top of --policy or --profile. */
 export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: string): ResolvedPolicy {
-  const cwd = process.cwd()
+  const cwd = callerCwd()
   const file = flags.policy ?? positionalPolicy
   if (file && flags.profile)
     throw usage('give either --policy or --profile, not both (a policy can `extends` a profile)')
@@ -158,7 +159,9 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (filesystem.length) overlay.filesystem = filesystem
   if (flags.net !== undefined) overlay.network = flags.net
   if (flags.hostname !== undefined) overlay.hostname = flags.hostname
-  if (flags.cwd !== undefined) overlay.cwd = resolve('/', flags.cwd)
+  // Relative to the caller's directory, as --ro and --rw are: the default view shows it at the
+  // same path, so `--cwd sub` is ./sub there too.
+  if (flags.cwd !== undefined) overlay.cwd = resolve(cwd, flags.cwd)
   if (flags['pass-env'] || flags.env) overlay.env = { pass: flags['pass-env'] ?? [], set }
   if (flags.uid !== undefined || flags.gid !== undefined || flags['host-root'])
     overlay.user = {
@@ -201,6 +204,27 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   }
   const checked: Policy = validatePolicy(overlay, 'flags')
   return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+}
+
+/** A run on this host: a --ro or --rw source that is not there is refused here, with what a
+ * flag can do about it (a policy entry could be `optional: true`; a flag cannot). Not checked
+ * when a policy is only compiled or exported: it may run where the source exists. */
+export function checkFlagSources(flags: PolicyFlagValues): void {
+  const cwd = callerCwd()
+  for (const flag of ['ro', 'rw'] as const)
+    for (const spec of flags[flag] ?? []) {
+      const i = spec.indexOf(':')
+      const src = resolve(cwd, i > 0 ? spec.slice(0, i) : spec)
+      try {
+        lstatSync(pathBytes(src))
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue
+        throw usage(
+          `--${flag} ${spec}: ${src} does not exist; create it first${flag === 'rw' ? ` (mkdir -p ${src})` : ''}, ` +
+            `give a path that exists, or drop the flag${flag === 'rw' ? ' (--tmpfs DEST gives an empty writable directory)' : ''}`,
+        )
+      }
+    }
 }
 
 /** --seccomp NAME picks a profile; a file holds a seccomp section or an OCI/Docker profile. */

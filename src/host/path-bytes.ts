@@ -3,7 +3,7 @@
 // surrogateescape, native/events.c). No valid UTF-8 holds a surrogate, so the mapping is
 // reversible; these functions turn such a string back into the bytes the kernel saw.
 
-import { readFileSync } from 'node:fs'
+import { readFileSync, readlinkSync } from 'node:fs'
 
 const ESCAPED_BYTE = /[\udc80-\udcff]/
 /** What Node's UTF-8 decoding puts where bytes were not UTF-8. */
@@ -109,4 +109,16 @@ export function rawEnvValue(name: string): string | undefined {
     at = end + 1
   }
   return undefined
+}
+
+/** The working directory as the kernel holds it, escaped as above: process.cwd() replaces bytes
+ * that are not UTF-8 with U+FFFD, which names another directory (or none). */
+export function callerCwd(): string {
+  const cwd = process.cwd()
+  if (!cwd.includes(REPLACED)) return cwd
+  try {
+    return pathFromBytes(readlinkSync('/proc/self/cwd', { encoding: 'buffer' }))
+  } catch {
+    return cwd
+  }
 }

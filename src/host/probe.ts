@@ -22,6 +22,8 @@ export interface KernelProbe {
   audit: { enabled?: number } & ErrnoResult
   /** x86_64: whether the i386 entry point (int 0x80) works here; null elsewhere. */
   i386Entry: boolean | null
+  /** x86_64: whether the x32 ABI answers here; null elsewhere (absent from older launchers). */
+  x32Entry?: boolean | null
 }
 
 export type CgroupLayout = 'v2' | 'v1' | 'hybrid' | 'none'
@@ -109,6 +111,11 @@ export function hostFacts(): HostFacts {
     'kernel.apparmor_restrict_unprivileged_userns',
     'kernel.yama.ptrace_scope',
     'dev.tty.legacy_tiocsti',
+    // Kernel interfaces the battery attacks; these decide whether the kernel refuses them first.
+    'kernel.io_uring_disabled',
+    'vm.unprivileged_userfaultfd',
+    'kernel.perf_event_paranoid',
+    'kernel.unprivileged_bpf_disabled',
   ])
     sysctls[name] = readSysctl(name)
   return { kernel: release(), arch: arch(), probe, unprivileged, sysctls, cgroup: cgroupLayout() }

@@ -140,5 +140,50 @@ export function hostChecks(f: HostFacts): Check[] {
           : 'enabled host-wide; cordon denies it in every sandbox by seccomp',
       required: false,
     })
+  checks.push(...batteryFacts(f))
   return checks
+}
+
+/** What `cordon verify` relies on that differs between hosts: the 32-bit entry points and the
+ * kernel's own switches for interfaces the battery attacks. None is required: an absent entry
+ * is nothing to attack, and the filter refuses these interfaces whatever the switches say. */
+function batteryFacts(f: HostFacts): Check[] {
+  const out: Check[] = []
+  const { i386Entry, x32Entry } = f.probe
+  if (i386Entry !== null)
+    out.push({
+      id: 'i386-entry',
+      title: 'i386 entry',
+      status: 'ok',
+      detail: i386Entry
+        ? 'int 0x80 works (IA-32 emulation): the filter judges it with the i386 table'
+        : 'absent: int 0x80 faults (no IA-32 emulation), so there is nothing to filter; verify reports its probe as not applicable',
+      required: false,
+    })
+  if (x32Entry !== undefined && x32Entry !== null)
+    out.push({
+      id: 'x32-entry',
+      title: 'x32 ABI',
+      status: 'ok',
+      detail: x32Entry
+        ? 'answers: the filter kills x32 syscall numbers'
+        : 'absent (ENOSYS); the filter kills x32 numbers anyway, before the kernel looks, and verify checks that',
+      required: false,
+    })
+  const s = f.sysctls
+  const knobs = [
+    ['kernel.io_uring_disabled', 'io_uring'],
+    ['vm.unprivileged_userfaultfd', 'userfaultfd'],
+    ['kernel.perf_event_paranoid', 'perf_event'],
+    ['kernel.unprivileged_bpf_disabled', 'bpf'],
+  ].filter(([name]) => s[name!] !== undefined)
+  if (knobs.length)
+    out.push({
+      id: 'kernel-knobs',
+      title: 'kernel switches',
+      status: 'ok',
+      detail: `${knobs.map(([name, what]) => `${what} ${name}=${s[name!]}`).join(', ')}; the default filter refuses these interfaces whatever they say`,
+      required: false,
+    })
+  return out
 }

@@ -2,7 +2,7 @@
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
-import { DEVICES } from '../mounts/view.js'
+import { DEVICES, realHostFs } from '../mounts/view.js'
 import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
 import { type Acknowledgement, sizeWord } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
@@ -49,6 +49,9 @@ export function statementStatus(
   const mount = (e?: ViewEntry) => ({ layer: 'mount view', ok: ns.mount, why: withoutView(e) })
   const out: StatementStatus[] = []
   for (const e of policy.filesystem) {
+    // An optional bind whose source this host lacks is skipped by the plan (mounts/view.ts):
+    // no statement to enforce, so none to claim.
+    if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
       out.push(judge(`${e.kind} ${e.dest}`, [mount(e), ll(1, 'filesystem rules')]))
   }

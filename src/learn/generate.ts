@@ -75,6 +75,8 @@ export interface GenerateOptions {
   /** Name of the base's seccomp profile (default, strict, none). */
   baseProfile: string
   cwd: string
+  /** The learned command: `cordon run -p POLICY` with no command runs it. */
+  command?: readonly string[]
   protect?: readonly string[]
   /** Header lines (what was learned, when). */
   header?: string[]
@@ -238,9 +240,11 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
       }
     }
   }
-  // The working directory must exist in the view for the command to start in it.
-  if (!isPrivate(opts.cwd) && ![...entries.keys()].some((p) => under(opts.cwd, p)))
-    grant(opts.cwd, 'mkdir', 'working directory', opts.cwd)
+  // The command starts in the working directory, so the view shows it: read-only unless the
+  // run wrote there. An empty directory (`mkdir`) above it, such as `/` for a lookup of `/`,
+  // does not show it; nor does a private mount (/tmp) that the run only saw through the cwd.
+  if (![...entries].some(([p, e]) => e.grant !== 'mkdir' && under(opts.cwd, p)))
+    grant(opts.cwd, 'ro', 'working directory', opts.cwd)
 
   // Covered entries go: a grant inside an equal or stronger one adds nothing.
   const sorted = [...entries].sort(([a], [b]) => a.localeCompare(b))
@@ -268,6 +272,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   if (b.user.uid !== undefined || b.user.gid !== undefined) y.map('user', b.user)
   if (b.capabilities.length) y.list('capabilities', b.capabilities.map(capabilityName))
   y.line(`cwd: ${q(opts.cwd)}`)
+  if (opts.command?.length) y.list('command', opts.command)
   y.line('env:')
   y.list('  pass', b.env.pass)
   y.map('  set', b.env.set)

@@ -1,6 +1,7 @@
 // A traced run: the command runs under the base policy's namespaces, identity, environment,
 // network and seccomp outcomes, but sees the host's filesystem (minus the base's private
 // mounts: /proc, /dev, tmpfs), and the launcher records every syscall, path and address.
+import { callerCwd } from '../host/path-bytes.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type ExitResult, spawn } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
@@ -75,7 +76,7 @@ export async function tracedRun(
   args: readonly string[],
   opts: TracedRunOptions,
 ): Promise<TracedRun> {
-  const cwd = opts.cwd ?? process.cwd()
+  const cwd = opts.cwd ?? callerCwd()
   const observation = opts.into ?? emptyObservation(nativeArch())
   const recorder = new Recorder(observation)
   const child = spawn(traceView(base, cwd), command, args, {

@@ -8,6 +8,7 @@
 // A bare name is a macro (expanded) or a boolean field. In a value list, a list name expands
 // to its items. Strings may be bare words or quoted ('…' or "…").
 
+import { suggest } from '../errors.js'
 /** A list (a process's ancestors' names) matches when any of its items does. */
 export type Value = string | number | boolean | bigint | readonly string[] | undefined
 export type Fields = (name: string) => Value
@@ -185,10 +186,18 @@ export function parseExpr(src: string, defs: Definitions): Expr {
     const macro = defs.macros.get(t.text)
     if (macro) return macro
     if (defs.fields.has(t.text)) return { kind: 'flag', field: t.text }
-    throw new ExprError(`\`${t.text}\` is neither a macro nor a field`, t.at)
+    const near = suggest(t.text, [...defs.fields, ...defs.macros.keys()])
+    throw new ExprError(
+      `\`${t.text}\` is neither a macro nor a field${near ? `; did you mean \`${near}\`?` : ''}`,
+      t.at,
+    )
   }
   function unknownField(t: Token): ExprError {
-    return new ExprError(`unknown field \`${t.text}\` (fields: ${[...defs.fields].sort().join(', ')})`, t.at)
+    const hint = suggest(t.text, [...defs.fields])
+    return new ExprError(
+      `unknown field \`${t.text}\`${hint ? `; did you mean \`${hint}\`?` : ''} (fields: ${[...defs.fields].sort().join(', ')})`,
+      t.at,
+    )
   }
 
   if (tokens.length === 0) throw new ExprError('empty condition', 0)

@@ -5,6 +5,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
 import { CordonError, suggest } from '../errors.js'
+import { locateIn } from '../policy/parse.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { type Expr, ExprError, parseExpr, valuesOf } from './expr.js'
@@ -165,7 +166,57 @@ export const DEFAULT_RULES_FILE = join(
 type Raw = Record<string, unknown>
 
 function fail(source: string, where: string, message: string): never {
-  throw new CordonError('invalid_rules', `${source}: ${where}: ${message}`)
+  throw new CordonError('invalid_rules', `${source}: ${where}: ${message}`, {
+    issues: [{ code: 'invalid_value', path: [where], message }],
+  })
+}
+
+/** Runs one check; a rules problem is kept (every one is reported, in file order), anything else
+ * goes on. */
+function collect(p: Parsed, source: string, rule: string | undefined, check: () => void): void {
+  try {
+    check()
+  } catch (e) {
+    if (!(e instanceof CordonError) || e.code !== 'invalid_rules' || e.issues.length !== 1) throw e
+    const where = String(e.issues[0]!.path[0])
+    p.problems.push({ source, where, message: e.issues[0]!.message, ...(rule ? { rule } : {}) })
+  }
+}
+
+/** The YAML path a `where` names: `rules[2].thne`, `rule NAME.baseline.from` (rule = `rules[2]`),
+ * `macros.NAME`, or a top-level key. */
+function yamlPath(where: string, rule?: string): (string | number)[] {
+  const named = /^rule [^.]*(.*)$/.exec(where)
+  const text = named && rule ? `${rule}${named[1]}` : where
+  return text.split('.').flatMap((part) => {
+    const m = /^(\w+)\[(\d+)\]$/.exec(part)
+    return m ? [m[1]!, Number(m[2])] : [part]
+  })
+}
+
+/** Every problem found, with file:line:col where the file is known, in file order. */
+function throwProblems(p: Parsed): void {
+  if (!p.problems.length) return
+  const placed = p.problems.map((x) => {
+    const text = p.texts.get(x.source)
+    const key = /^unknown (key|section)/.test(x.message) ? 'key' : 'value'
+    const at = text === undefined ? undefined : locateIn(text, yamlPath(x.where, x.rule), key)
+    return { ...x, at }
+  })
+  const order = (x: (typeof placed)[number]) => (x.at ? x.at.line * 1e6 + x.at.col : Infinity)
+  const files = [...new Set(placed.map((x) => x.source))]
+  placed.sort((a, b) => files.indexOf(a.source) - files.indexOf(b.source) || order(a) - order(b))
+  const lines = placed.map(
+    (x) => `${x.source}${x.at ? `:${x.at.line}:${x.at.col}` : ''}: ${x.where}: ${x.message}`,
+  )
+  const count = lines.length === 1 ? '1 problem' : `${lines.length} problems`
+  throw new CordonError('invalid_rules', `Invalid rules (${count}):\n  ${lines.join('\n  ')}`, {
+    issues: placed.map((x) => ({
+      code: 'invalid_value' as const,
+      path: [x.source, x.where],
+      message: x.message,
+    })),
+  })
 }
 
 function asObject(v: unknown, source: string, where: string): Raw {
@@ -182,7 +233,8 @@ function duration(v: unknown, source: string, where: string): number {
 function parseRate(text: unknown, source: string, where: string): Rate {
   const m = typeof text === 'string' ? RATE.exec(text.trim()) : null
   if (!m) fail(source, where, `expected \`count > N within DURATION [by FIELD]\`, got \`${String(text)}\``)
-  if (m[4] && !FIELDS.has(m[4])) fail(source, where, `unknown field \`${m[4]}\` after \`by\``)
+  if (m[4] && !FIELDS.has(m[4]))
+    fail(source, where, `unknown field \`${m[4]}\` after \`by\`${didYouMean(m[4], [...FIELDS])}`)
   return {
     op: m[1] as '>' | '>=',
     count: Number(m[2]),
@@ -196,9 +248,19 @@ interface Parsed {
   macros: Map<string, Expr>
   raws: { raw: Raw; where: string; source: string }[]
   falco: FalcoRules
+  /** Each file's text, to locate problems in it. */
+  texts: Map<string, string>
+  problems: { source: string; where: string; message: string; rule?: string }[]
 }
 
-const newParsed = (): Parsed => ({ lists: new Map(), macros: new Map(), raws: [], falco: new FalcoRules() })
+const newParsed = (): Parsed => ({
+  lists: new Map(),
+  macros: new Map(),
+  raws: [],
+  falco: new FalcoRules(),
+  texts: new Map(),
+  problems: [],
+})
 
 function parseFile(text: string, source: string, into: Parsed): void {
   let doc: unknown
@@ -209,23 +271,39 @@ function parseFile(text: string, source: string, into: Parsed): void {
   }
   // A YAML list is a Falco rules file; cordon's own files are a mapping.
   if (isFalcoDocument(doc)) return into.falco.add(doc, source)
+  into.texts.set(source, text)
   const top = asObject(doc ?? {}, source, 'top level')
+  const keep = (check: () => void) => collect(into, source, undefined, check)
   for (const key of Object.keys(top))
-    if (!['lists', 'macros', 'rules'].includes(key))
-      fail(source, key, `unknown section (sections: lists, macros, rules)`)
-  for (const [name, items] of Object.entries(asObject(top.lists ?? {}, source, 'lists'))) {
-    if (!Array.isArray(items) || items.some((i) => typeof i !== 'string' && typeof i !== 'number'))
-      fail(source, `lists.${name}`, 'expected a list of strings or numbers')
-    into.lists.set(name, items as (string | number)[])
-  }
-  for (const [name, cond] of Object.entries(asObject(top.macros ?? {}, source, 'macros'))) {
-    if (typeof cond !== 'string') fail(source, `macros.${name}`, 'expected a condition string')
-    into.macros.set(name, condition(cond, into, source, `macros.${name}`))
-  }
+    if (!['lists', 'macros', 'rules'].includes(key)) {
+      const hint = suggest(key, ['lists', 'macros', 'rules'])
+      keep(() =>
+        fail(
+          source,
+          key,
+          `unknown section${hint ? `; did you mean \`${hint}\`?` : ''} (sections: lists, macros, rules)`,
+        ),
+      )
+    }
+  keep(() => {
+    for (const [name, items] of Object.entries(asObject(top.lists ?? {}, source, 'lists')))
+      keep(() => {
+        if (!Array.isArray(items) || items.some((i) => typeof i !== 'string' && typeof i !== 'number'))
+          fail(source, `lists.${name}`, 'expected a list of strings or numbers')
+        into.lists.set(name, items as (string | number)[])
+      })
+  })
+  keep(() => {
+    for (const [name, cond] of Object.entries(asObject(top.macros ?? {}, source, 'macros')))
+      keep(() => {
+        if (typeof cond !== 'string') fail(source, `macros.${name}`, 'expected a condition string')
+        into.macros.set(name, condition(cond, into, source, `macros.${name}`))
+      })
+  })
   const rules = top.rules ?? []
-  if (!Array.isArray(rules)) fail(source, 'rules', 'expected a list of rules')
+  if (!Array.isArray(rules)) return keep(() => fail(source, 'rules', 'expected a list of rules'))
   rules.forEach((r, i) =>
-    into.raws.push({ raw: asObject(r, source, `rules[${i}]`), where: `rules[${i}]`, source }),
+    keep(() => into.raws.push({ raw: asObject(r, source, `rules[${i}]`), where: `rules[${i}]`, source })),
   )
 }
 
@@ -253,16 +331,28 @@ const RULE_KEYS = [
   'tags',
 ]
 
+const BASELINE_KEYS = ['learn', 'from', 'window', 'factor', 'min']
+
+/** `; did you mean \`x\`?` for a near name, or nothing. */
+function didYouMean(word: unknown, names: readonly string[]): string {
+  const hint = typeof word === 'string' ? suggest(word, names) : undefined
+  return hint ? `; did you mean \`${hint}\`?` : ''
+}
+
+function unknownKey(source: string, where: string, key: string): never {
+  const hint = suggest(key, RULE_KEYS)
+  fail(
+    source,
+    where,
+    `unknown key${hint ? `; did you mean \`${hint}\`?` : ''} (keys: ${RULE_KEYS.join(', ')})`,
+  )
+}
+
 function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | undefined {
-  for (const key of Object.keys(raw))
-    if (!RULE_KEYS.includes(key)) {
-      const hint = suggest(key, RULE_KEYS)
-      fail(
-        source,
-        `${where}.${key}`,
-        `unknown key${hint ? `; did you mean \`${hint}\`?` : ''} (keys: ${RULE_KEYS.join(', ')})`,
-      )
-    }
+  const unknown = Object.keys(raw).filter((key) => !RULE_KEYS.includes(key))
+  for (const key of unknown.slice(0, -1))
+    collect(p, source, where, () => unknownKey(source, `${where}.${key}`, key))
+  if (unknown.length) unknownKey(source, `${where}.${unknown.at(-1)}`, unknown.at(-1)!)
   if (typeof raw.rule !== 'string' || !raw.rule) fail(source, `${where}.rule`, 'every rule needs a name')
   where = `rule ${raw.rule}`
   if (raw.enabled === false) return undefined
@@ -271,16 +361,28 @@ function buildRule(raw: Raw, where: string, source: string, p: Parsed): Rule | u
   const then = (Array.isArray(raw.then) ? raw.then : [raw.then ?? 'alert']) as unknown[]
   for (const a of then)
     if (!ACTIONS.includes(a as RuleAction))
-      fail(source, `${where}.then`, `unknown action \`${String(a)}\` (actions: ${ACTIONS.join(', ')})`)
+      fail(
+        source,
+        `${where}.then`,
+        `unknown action \`${String(a)}\`${didYouMean(a, ACTIONS)} (actions: ${ACTIONS.join(', ')})`,
+      )
   const priority = (raw.priority ?? 'warning') as Priority
   if (!PRIORITIES.includes(priority))
-    fail(source, `${where}.priority`, `unknown priority \`${String(priority)}\` (${PRIORITIES.join(', ')})`)
+    fail(
+      source,
+      `${where}.priority`,
+      `unknown priority \`${String(priority)}\`${didYouMean(priority, PRIORITIES)} (${PRIORITIES.join(', ')})`,
+    )
   let baseline: Baseline | undefined
   if (raw.baseline !== undefined) {
     const b = asObject(raw.baseline, source, `${where}.baseline`)
     for (const key of Object.keys(b))
-      if (!['learn', 'from', 'window', 'factor', 'min'].includes(key))
-        fail(source, `${where}.baseline.${key}`, 'unknown key (keys: learn, from, window, factor, min)')
+      if (!BASELINE_KEYS.includes(key))
+        fail(
+          source,
+          `${where}.baseline.${key}`,
+          `unknown key${didYouMean(key, BASELINE_KEYS)} (keys: ${BASELINE_KEYS.join(', ')})`,
+        )
     if (b.learn !== undefined && b.from !== undefined)
       fail(
         source,
@@ -369,11 +471,13 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
 }
 
 function ruleSet(p: Parsed, sources: string[]): RuleSet {
+  const own = buildRules(p)
+  throwProblems(p)
   const falco = p.falco.build()
   // A Falco rule with the name of one of cordon's replaces it, as a later file does.
   const names = new Set(falco.rules.map((r) => r.name))
   return {
-    rules: [...buildRules(p).filter((r) => !names.has(r.name)), ...falco.rules],
+    rules: [...own.filter((r) => !names.has(r.name)), ...falco.rules],
     sources,
     report: falco.report,
     notes: p.falco.notes,
@@ -385,7 +489,11 @@ function buildRules(p: Parsed): Rule[] {
   for (const { raw, where, source } of p.raws) {
     const name = String(raw.rule ?? '')
     byName.delete(name) // a redefinition moves to the end
-    byName.set(name, buildRule(raw, where, source, p))
+    let rule: Rule | undefined
+    collect(p, source, where, () => {
+      rule = buildRule(raw, where, source, p)
+    })
+    byName.set(name, rule)
   }
   return [...byName.values()].filter((r): r is Rule => r !== undefined)
 }

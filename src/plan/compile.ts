@@ -1,4 +1,5 @@
 // ResolvedPolicy → Plan: every decision the launcher will carry out, made here.
+import { callerCwd } from '../host/path-bytes.js'
 import { CordonError } from '../errors.js'
 import { type HostIdRanges, hostIdRanges, inInitialUserNamespace } from '../host/id-range.js'
 import { compileLandlock } from '../landlock/compile.js'
@@ -68,7 +69,7 @@ export function callerContext(): CompileContext {
   return {
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
-    cwd: process.cwd(),
+    cwd: callerCwd(),
     arch: process.arch,
   }
 }

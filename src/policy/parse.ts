@@ -27,7 +27,14 @@ export function validatePolicy(value: unknown, label = 'policy'): Policy {
 
 /** Parses and validates policy text. */
 export function parsePolicy(text: string, file: string, format: PolicyFormat = formatOf(file)): Policy {
-  const value = format === 'json' ? parseJson(text, file) : parseYaml(text, file)
+  const value = text.trim() === '' ? null : format === 'json' ? parseJson(text, file) : parseYaml(text, file)
+  // An empty file (or one with only comments) is a mistake to name, not a type to explain.
+  if (value === undefined || value === null)
+    throw new CordonError(
+      'invalid_policy',
+      `Invalid policy: ${file} is empty; a policy starts with \`version: 1\` (see \`cordon schema\`, or --profile NAME for a built-in one)`,
+      { issues: [{ code: 'missing_key', path: [], message: `${file} is empty` }] },
+    )
   const issues: Issue[] = []
   const policy = policySchema.check(value, [], issues)
   if (policy === undefined || issues.length > 0) throw invalid(file, issues, locator(text), text)
@@ -119,9 +126,23 @@ function locator(text: string): Locate {
   }
 }
 
-function invalid(label: string, issues: Issue[], locate: Locate, text: string): CordonError {
-  const lines = issues.map((issue) => {
-    const where = locate(issue)
+/** Where the node at path starts in YAML text (for other files cordon reads: rules). */
+export function locateIn(
+  text: string,
+  path: (string | number)[],
+  at: 'key' | 'value' = 'value',
+): { line: number; col: number } | undefined {
+  return locator(text)({ code: at === 'key' ? 'unknown_key' : 'invalid_value', path, message: '' })
+}
+
+/** Every issue, in file order (the schema finds them in its own key order): a reader fixes
+ * them top to bottom. Issues with no position keep their order, after the rest. */
+function invalid(label: string, found: Issue[], locate: Locate, text: string): CordonError {
+  const placed = found.map((issue) => ({ issue, where: locate(issue) }))
+  const at = (w: { line: number; col: number } | undefined) => (w ? w.line * 1e6 + w.col : Infinity)
+  placed.sort((a, b) => at(a.where) - at(b.where))
+  const issues = placed.map((p) => p.issue)
+  const lines = placed.map(({ issue, where }) => {
     if (!where) return `${label}: ${issue.message}`
     return `${label}:${where.line}:${where.col}: ${issue.message}\n${caret(text, where).replace(/^/gm, '  ')}`
   })

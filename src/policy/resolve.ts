@@ -1,5 +1,6 @@
 // Policy → ResolvedPolicy: follows `extends` (profiles and files), merges parents before
 // children, fills defaults, and resolves relative host paths against where each came from.
+import { callerCwd } from '../host/path-bytes.js'
 import { totalmem } from 'node:os'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
@@ -97,12 +98,12 @@ export interface PolicySource {
 }
 
 /** Resolves a policy and everything it extends. */
-export function resolvePolicy(top: PolicySource, cwd = process.cwd()): ResolvedPolicy {
+export function resolvePolicy(top: PolicySource, cwd = callerCwd()): ResolvedPolicy {
   return resolveLayers([top], cwd)
 }
 
 /** Resolves several policies stacked in order (each with its own `extends`), later ones on top. */
-export function resolveLayers(tops: PolicySource[], cwd = process.cwd()): ResolvedPolicy {
+export function resolveLayers(tops: PolicySource[], cwd = callerCwd()): ResolvedPolicy {
   const layers: PolicySource[] = []
   for (const top of tops) collect(top, cwd, layers, [])
   const out: ResolvedPolicy = {

@@ -1,6 +1,11 @@
 // The policy, version 1. This file is the single source for validation, the `Policy` type and
 // the JSON Schema published for editors (schema/policy.schema.json, `cordon schema`).
 import * as s from './schema-dsl.js'
+import { suggest } from '../errors.js'
+import { unknownSyscallHint } from '../seccomp/arch.js'
+import { GROUPS } from '../seccomp/groups.js'
+import { parseAction } from '../seccomp/resolve.js'
+import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 
 // A size: bytes, or a number (decimals allowed, as for --cpus) with K, M, G or T, powers of
 // 1024 (512M, 1.5G, 2GiB). A fraction of a byte rounds down.
@@ -191,15 +196,32 @@ const u64: s.Schema<number | string> = {
   }),
 }
 
+// Names are checked here, not only when the policy is resolved: a problem found while parsing
+// a file carries its file:line:col and is listed with the others, in file order.
 const seccompAction = s.string({
   expected: 'an action like "errno(EPERM)"',
+  check: (v) => {
+    const action = parseAction(v)
+    return typeof action === 'string' ? action : undefined
+  },
   description:
     'allow, errno(NAME|N), deny-log(NAME|N) (refused and reported by the monitor), kill-process, kill-thread, trap, log, trace, trace(N) or notify (allowed and reported).',
 })
 
+/** A syscall name any supported arch knows, or a group: else what is wrong, with a near name. */
+function syscallProblem(name: string): string | undefined {
+  if (name.startsWith('@')) {
+    if (GROUPS[name]) return undefined
+    const hint = suggest(name, Object.keys(GROUPS))
+    return `unknown syscall group \`${name}\`${hint ? `; did you mean \`${hint}\`?` : ''} (see \`cordon seccomp groups\`)`
+  }
+  const hint = unknownSyscallHint(name)
+  return hint === undefined ? undefined : `unknown syscall \`${name}\`${hint}`
+}
+
 const seccompRule = s.object({
   syscalls: s.array(
-    s.string({ expected: 'a syscall name or @group' }),
+    s.string({ expected: 'a syscall name or @group', check: syscallProblem }),
     'Syscall names and @groups (`cordon seccomp groups`).',
   ),
   action: seccompAction,
@@ -282,7 +304,14 @@ export const policySchema = s.object(
     cwd: s.optional(absolute('the working directory inside')),
     capabilities: s.optional(
       s.array(
-        s.string({ expected: 'a capability name like "net_bind_service"' }),
+        s.string({
+          expected: 'a capability name like "net_bind_service"',
+          check: (v) => {
+            if (capabilityNumber(v) !== undefined) return undefined
+            const hint = suggest(v.toLowerCase().replace(/^cap_/, ''), CAPABILITIES)
+            return `unknown capability \`${v}\`${hint ? `; did you mean \`${hint}\`?` : ' (see capabilities(7))'}`
+          },
+        }),
         'Capabilities kept (none by default).',
       ),
     ),

@@ -191,6 +191,7 @@ const HINTS: Record<string, string> = {
   'chdir:ENOENT': 'the working directory is not in the view; set `cwd` or add the directory to `filesystem`',
   'exec:ENOENT': 'command not found in the sandbox; is its directory in the view and on PATH?',
   'exec:EACCES': 'command is not executable, or its file system is mounted noexec',
+  'exec:EISDIR': 'command is a directory, not a program; name the program inside it',
   'drop capabilities:EPERM': 'a capability asked for in `capabilities` is not held by the caller',
   'landlock:ENOSYS':
     'the policy requires Landlock and this kernel lacks it (CONFIG_SECURITY_LANDLOCK); run `cordon check`',
@@ -200,6 +201,16 @@ const HINTS: Record<string, string> = {
   'seccomp listener:EPERM': NESTED_LISTENER,
   'landlock rule:ENOENT':
     'the path does not exist in the sandbox; mark it `optional: true` or add it to the view',
+}
+
+// A bind's source and destination kinds differ (native/view.c attach()).
+const FILE_ONTO_DIR =
+  'the source is a file and the destination a directory in the view; give a file destination (`SRC:/dir/name`), or bind the directory that holds the file'
+const DIR_ONTO_FILE =
+  'the source is a directory and the destination a file in the view; give a directory destination'
+for (const step of ['bind', 'bind read-only', 'idmapped bind']) {
+  HINTS[`${step}:EISDIR`] = FILE_ONTO_DIR
+  HINTS[`${step}:ENOTDIR`] = DIR_ONTO_FILE
 }
 
 /** One line a person reads: `bind /srv/www -> /var/www failed: source does not exist (ENOENT)`. */

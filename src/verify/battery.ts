@@ -30,6 +30,8 @@ export interface ProbeContext {
   cgroup: { ok: boolean; why: string }
   /** Where the battery runs: runc and gVisor map a root caller's container to host root. */
   backend: 'native' | 'runc' | 'gvisor'
+  /** Whether int 0x80 works outside any sandbox here (host/probe.ts); null off x86_64. */
+  i386Entry?: boolean | null
 }
 
 const CAPS = 'capabilities'

@@ -1,6 +1,7 @@
 // `cordon verify`: runs the probe battery (native/attack.c) inside a sandbox built from the
 // policy, with real targets on the host (fixtures.ts), then checks on the host side what
 // actually got through.
+import { callerCwd } from '../host/path-bytes.js'
 import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { callerContext, enforcedSeccompLayers, sandboxIdentity } from '../plan/compile.js'
@@ -15,6 +16,7 @@ import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
+import { probeKernel } from '../host/probe.js'
 import { MEMORY_PROBE_LIMIT, PROBES, ROOT_ONLY_FILES, type ProbeContext, type ProbeSpec } from './battery.js'
 import {
   DEVICE_NODES,
@@ -146,6 +148,15 @@ function plan(
       case 'abstract-unix':
         add(fx.abstractName, `@${fx.abstractName}`)
         break
+      case 'i386-entry':
+        // Without IA-32 emulation int 0x80 faults before any filter is reached: there is no
+        // entry to attack, and nothing about the policy to learn from the fault.
+        if (ctx.i386Entry === false)
+          skip(
+            'not applicable on this host: int 0x80 faults outside any sandbox (no IA-32 emulation; see cordon check)',
+          )
+        else add(undefined)
+        break
       case 'setuid':
         if (paths.suid) add(paths.suid, 'a setuid/setgid-root fixture')
         else skip('preparing a setuid-root file needs root')
@@ -217,6 +228,7 @@ async function runBattery(
   argv: string[],
   cwd: string,
   backend: Backend,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<{ stdout: string; endings: Map<string, Ending> }> {
   // A probe that hangs must not hang verify: a wall-clock limit unless the policy has one.
   const bounded = (p: ResolvedPolicy) => ({ ...p, limits: { timeoutMs: 120_000, ...p.limits } })
@@ -250,6 +262,7 @@ async function runBattery(
           : await runOnRuntime(run1, backend, [paths.bin, ...group], { cwd })
       stdout += ran.stdout
       for (const l of group) endings.set(l, ran)
+      onProgress?.(endings.size, argv.length)
     } finally {
       suid?.remove()
     }
@@ -317,8 +330,17 @@ function hostVerdict(
   }
 }
 
+/** Whether this host has the i386 entry (the launcher's probe); null when it cannot tell. */
+function i386Entry(): boolean | null {
+  try {
+    return probeKernel().i386Entry
+  } catch {
+    return null
+  }
+}
+
 export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}): Promise<Verification> {
-  const cwd = options.cwd ?? process.cwd()
+  const cwd = options.cwd ?? callerCwd()
   const home = homedir()
   const uid = process.getuid?.() ?? 0
   const cgroup = cgroupAccess(uid)
@@ -327,7 +349,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
   const fx = await prepare(policy, home, cwd)
   try {
     const backend = options.backend ?? 'native'
-    const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup, backend }
+    const ctx: ProbeContext = { home, tcpPort: fx.tcpPort, uid, cgroup, backend, i386Entry: i386Entry() }
     if (!policy.namespaces.mount) {
       const ids = sandboxIdentity(
         policy,
@@ -340,7 +362,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
     const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
     const { argv, targets, skipped } = plan(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
-    const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend)
+    const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend, options.onProgress)
     const raws = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))

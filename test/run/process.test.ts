@@ -1,7 +1,8 @@
 // Exit statuses, signals, reaping, and dying with the parent.
 import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { spawn } from '../../src/index.js'
@@ -46,11 +47,21 @@ describe('exit status and signals', () => {
   })
 
   test('cordon failures exit 125 with one line naming the step and the fix', () => {
-    const r = cordon(['run', '--ro', '/srv/nonexistent:/var/www', '--', 'true'])
+    // A policy's entry can be `optional: true`; a flag's missing source is refused before the
+    // run, with what a flag can do (test/cli/errors2.test.ts).
+    const file = join(projectDir(), 'missing-source.yaml')
+    writeFileSync(file, 'extends: [default]\nfilesystem:\n  - ro: /srv/nonexistent:/var/www\n')
+    const r = cordon(['run', '-p', file, '--', 'true'])
     assert.equal(r.status, 125)
     assert.equal(
       r.stderr,
       'cordon: bind /srv/nonexistent -> /var/www failed: source does not exist; create it or mark the entry `optional: true` (ENOENT)\n',
+    )
+    const flag = cordon(['run', '--ro', '/srv/nonexistent:/var/www', '--', 'true'])
+    assert.equal(flag.status, 125)
+    assert.equal(
+      flag.stderr,
+      'cordon: --ro /srv/nonexistent:/var/www: /srv/nonexistent does not exist; create it first, give a path that exists, or drop the flag\n',
     )
   })
 

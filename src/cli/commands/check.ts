@@ -12,8 +12,10 @@ const HELP = `Usage: cordon check [--json] [policy options]
 
 Asks the kernel what it lets this user do: mount API, user namespaces (for you and, when run as
 root, for unprivileged users), each namespace, seccomp actions, Landlock ABI, audit, cgroup
-layout — then, for a policy (the default profile unless policy options say otherwise), which
-layers enforce each of its statements here: full, partial or none.
+layout, and what the escape battery (cordon verify) meets here: the i386 entry (int 0x80), the
+x32 ABI, the kernel switches for io_uring, userfaultfd, perf_event and bpf — then, for a
+policy (the default profile unless policy options say otherwise), which layers enforce each of
+its statements here: full, partial or none.
 Exit status 0 when \`cordon run\` can work for this user, 1 otherwise.
 
 ${POLICY_HELP}

@@ -1,4 +1,5 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
+import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
@@ -13,7 +14,7 @@ import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError } from '../../run/events.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { setQuiet, warn } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { FORWARDED, splitCommand } from './run.js'
 
 const OPTIONS = {
@@ -23,6 +24,7 @@ const OPTIONS = {
   from: { type: 'string', multiple: true },
   protect: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -40,7 +42,10 @@ While learning, COMMAND runs in the base policy's namespaces, identity, environm
 with its seccomp outcomes, but it sees (and may change) your files as they are: learn with a
 trusted input, then enforce with \`cordon run -p POLICY.yaml\`.
 
-What was seen is kept next to the policy in POLICY.learn.json.
+The policy records the working directory (read-only unless the run wrote there) and the
+command, so \`cordon run -p POLICY.yaml\` in any directory runs the same command the same way.
+A run that fails (exits non-zero) writes nothing unless --force: a policy learned from a
+failure allows the failure. What was seen is kept next to the policy in POLICY.learn.json.
 
 Learning:
   -o, --output FILE      the policy to write (its observations go to FILE's .learn.json)
@@ -48,12 +53,14 @@ Learning:
       --from FILE        generate from saved observations instead of a run (repeatable: merged)
       --protect PATH     never grant PATH or a directory holding it (repeatable; adds to the
                          built-in list: /etc/shadow, ~/.ssh, cloud credentials…)
+      --force            write the policy even when COMMAND failed (exited non-zero)
       --json             print a summary as JSON on stdout
 
 Base (what the learned policy builds on; the default profile unless given):
 ${POLICY_HELP.replace(/^Policy:\n/, '')}
 
-  -q, --quiet            no warnings on stderr (errors and alerts still print)
+  -q, --quiet            no warnings or progress on stderr (errors and alerts still print);
+                         progress shows only when stderr is a terminal, never with --json
   -h, --help             this help
 
 Exit status: the command's; 2 for bad usage; 125 when cordon failed.
@@ -77,6 +84,13 @@ function readObservation(file: string): Observation {
   return o
 }
 
+/** The command every run ran, if they all ran the same one (merged runs of several commands
+ * have no single command to record). */
+function sameCommand(runs: Observation['runs']): boolean {
+  const last = runs.at(-1)?.command
+  return last !== undefined && runs.every((r) => r.command.join('\0') === last.join('\0'))
+}
+
 export async function learnCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv, OPTIONS)
   const values = parseFlags(split.flags, OPTIONS)
@@ -97,6 +111,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
   if (command && values.from?.length)
     throw new CordonError('invalid_usage', 'give either a command or --from, not both')
   const base = policyFromFlags(values)
+  checkFlagSources(values)
   const saved = sidecar(output)
   // The program may write where the policy goes: where it goes is fixed before it runs.
   const outDir = outputDirectory(output)
@@ -108,7 +123,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
   let code = 0
   if (command) {
     const started = Date.now()
-    const tty = process.stderr.isTTY
+    // Progress only for a person watching: a terminal, and neither --quiet nor --json.
+    const tty = process.stderr.isTTY && !values.quiet && !values.json
     let records = 0
     const tick = tty
       ? setInterval(
@@ -135,6 +151,13 @@ export async function learnCommand(argv: string[]): Promise<number> {
     observation = run.observation
     code = run.result.code
     if (run.result.reason === 'setup') return code
+    if (code !== 0 && !values.force) {
+      warn(
+        `the command exited with ${code}, so no policy was written: a policy learned from a failing ` +
+          'run allows the failure, not the work. Fix the run, or pass --force to write it anyway',
+      )
+      return code
+    }
     if (code !== 0) warn(`warning: the command exited with ${code}; the policy covers what this run did`)
   }
   observation ??= emptyObservation(nativeArch())
@@ -145,7 +168,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
     base,
     baseSeccomp: resolveSeccomp(base.seccomp),
     baseProfile,
-    cwd: runs.at(-1)?.cwd ?? process.cwd(),
+    cwd: runs.at(-1)?.cwd ?? callerCwd(),
+    ...(sameCommand(runs) ? { command: runs.at(-1)!.command } : {}),
     protect: values.protect ?? [],
     header: [
       `Learned by cordon learn from ${runs.length} run${runs.length === 1 ? '' : 's'}:`,
@@ -156,7 +180,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
   // Read back what we wrote: a learned policy that does not load is a bug, found here.
   const policy = resolvePolicy({
     policy: validatePolicy(loadYaml(generated.yaml)),
-    baseDir: process.cwd(),
+    baseDir: callerCwd(),
     label: output,
   })
   const surface = attackSurface(resolveSeccomp(policy.seccomp), observation.arch)

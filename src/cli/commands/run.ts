@@ -1,4 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
+import { callerCwd } from '../../host/path-bytes.js'
 import { sizeWord } from '../../policy/schema.js'
 import { parseFlags } from '../args.js'
 import { availableParallelism, homedir, totalmem } from 'node:os'
@@ -13,7 +14,7 @@ import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -29,6 +30,7 @@ const OPTIONS = {
 } as const
 
 const HELP = `Usage: cordon run [options] [--] COMMAND [ARG...]
+       cordon run -p POLICY.yaml      (runs the policy's \`command:\`, e.g. one cordon learn wrote)
 
 Runs COMMAND in a sandbox. Without options, the \`default\` profile: system directories and /etc
 (minus secrets) read-only, the current directory read-only, private /tmp, no network, no host
@@ -99,7 +101,7 @@ export function splitCommand(
 }
 
 function guardProjectDir(usesDefault: boolean): void {
-  const cwd = process.cwd()
+  const cwd = callerCwd()
   if (usesDefault && (cwd === '/' || cwd === homedir()))
     throw new CordonError(
       'invalid_usage',
@@ -116,13 +118,20 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
-  const [command, ...args] = split.command
-  if (!command)
+  if (!split.command.length && !values.policy)
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   const out = EventOutput.open(values)
   try {
     guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
     const policy = policyFromFlags(values)
+    checkFlagSources(values)
+    // A policy's `command:` (cordon learn writes one) runs when none is given.
+    const [command, ...args] = split.command.length ? split.command : (policy.command ?? [])
+    if (!command)
+      throw new CordonError(
+        'invalid_usage',
+        `no command given, and ${values.policy} has no \`command:\`: cordon run -p POLICY -- COMMAND [ARG...]`,
+      )
     // What a wide bind exposes, said before anything runs (policy/wide-binds.ts).
     for (const message of policy.warnings ?? []) report({ event: 'warning', step: 'policy', message }, out)
     if (values.backend !== undefined && values.backend !== 'native')

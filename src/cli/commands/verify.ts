@@ -31,6 +31,7 @@ ${POLICY_HELP}
       --backend NAME  native (default), runc or gvisor: the battery through that backend
                     (cordon run --backend), the same verdicts expected of each
       --json        {"version":1,"results":[{probe,attack,target,outcome,expected,by,...}],"failures":N}
+  -q, --quiet       no progress line (it shows only when stderr is a terminal, never with --json)
   -h, --help        this help
 
 Exit status: 0 when every probe the policy should block was blocked, 1 otherwise.
@@ -44,6 +45,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       probe: { type: 'string', multiple: true },
       backend: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
     },
     HELP,
   )
@@ -56,11 +58,19 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         `--probe: unknown probe \`${name}\`; probes: ${PROBES.map((p) => p.name).join(', ')}`,
       )
   const policy = policyFromFlags(values, positionals[0])
-  const tty = process.stderr.isTTY && !values.json
-  if (tty) process.stderr.write('cordon: running the escape battery…\r')
+  const tty = process.stderr.isTTY && !values.json && !values.quiet
+  const started = Date.now()
+  const progress = (done: number, total: number) =>
+    process.stderr.write(
+      `\r\u001b[2Kcordon: escape battery ${done}/${total} probe runs, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    )
   const backend = parseBackend(values.backend)
-  const result = await verify(policy, { ...(values.probe ? { only: values.probe } : {}), backend })
-  if (tty) process.stderr.write('\u001b[2K')
+  const result = await verify(policy, {
+    ...(values.probe ? { only: values.probe } : {}),
+    backend,
+    ...(tty ? { onProgress: progress } : {}),
+  })
+  if (tty) process.stderr.write('\r\u001b[2K')
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
     return result.failures ? 1 : 0
@@ -71,7 +81,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     if (r.outcome === 'blocked')
       return `  ${c.green('blocked    ')} ${what.padEnd(40)} ${c.dim([r.by, [r.call, r.errno].filter(Boolean).join(' ')].filter(Boolean).join(' · '))}`
     if (r.outcome === 'skipped')
-      return `  ${c.dim('skipped    ')} ${what.padEnd(40)} ${c.dim(r.reason ?? '')}`
+      return `  ${c.dim(r.reason?.startsWith('not applicable') ? 'n/a        ' : 'skipped    ')} ${what.padEnd(40)} ${c.dim(r.reason ?? '')}`
     const mark = r.expected ? c.red('NOT BLOCKED') : c.yellow('allowed    ')
     const note = r.expected ? (r.detail ?? '') : `${r.reason ?? ''}${r.detail ? ` (${r.detail})` : ''}`
     return `  ${r.outcome === 'error' ? c.red('ERROR      ') : mark} ${what.padEnd(40)} ${note}`
@@ -83,12 +93,15 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     '',
   ]
   const blocked = result.results.filter((r) => r.outcome === 'blocked').length
+  const na = result.results.filter((r) => r.reason?.startsWith('not applicable')).length
+  const counted = result.results.length - na
   const allowed = result.results.filter((r) => !r.expected && r.outcome === 'escaped').length
   lines.push(
     result.failures
       ? c.red(`${result.failures} attack(s) the policy should stop got through.`)
-      : c.green(`every attack the policy should stop was blocked (${blocked} of ${result.results.length}).`) +
-          (allowed ? c.dim(` ${allowed} allowed by the policy itself.`) : ''),
+      : c.green(
+          `every attack the policy should stop was blocked (${blocked} of ${counted}${na ? `; ${na} not applicable on this host` : ''}).`,
+        ) + (allowed ? c.dim(` ${allowed} allowed by the policy itself.`) : ''),
   )
   process.stdout.write(`${lines.join('\n')}\n`)
   return result.failures ? 1 : 0

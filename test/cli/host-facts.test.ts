@@ -1,0 +1,117 @@
+// Host facts decide what is claimed (issue 20, findings 14 and 15): `cordon check` reports the
+// 32-bit entry points and the kernel switches the battery meets; the battery calls an absent
+// i386 entry "not applicable on this host", not blocked; status lines leave out an optional
+// bind the plan skipped. And a progress line for verify and learn, only on a terminal.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { probeKernel } from '../../src/host/probe.js'
+import { CLI, cordon, projectDir } from '../helpers.js'
+
+after(() => rmSync(projectDir(), { recursive: true, force: true }))
+
+const timeout = 120_000
+const probe = probeKernel()
+const x86 = process.arch === 'x64'
+
+interface Check {
+  id: string
+  detail: string
+}
+
+describe('cordon check reports what the battery relies on', () => {
+  test('the i386 and x32 entries, in text and --json', { timeout, skip: !x86 && 'x86_64 only' }, () => {
+    const r = cordon(['check', '--json'], { timeout })
+    const report = JSON.parse(r.stdout) as { checks: Check[]; facts: { probe: typeof probe } }
+    assert.equal(typeof report.facts.probe.x32Entry, 'boolean')
+    const i386 = report.checks.find((c) => c.id === 'i386-entry')
+    const x32 = report.checks.find((c) => c.id === 'x32-entry')
+    assert.ok(i386 && x32, r.stdout)
+    assert.match(i386.detail, probe.i386Entry ? /int 0x80 works/ : /absent: int 0x80 faults/)
+    assert.match(x32.detail, probe.x32Entry ? /answers/ : /absent \(ENOSYS\)/)
+    const text = cordon(['check'], { timeout }).stdout
+    assert.match(text, /i386 entry {9}/)
+    assert.match(text, /x32 ABI {12}/)
+    assert.match(text, /kernel switches .*io_uring/)
+  })
+
+  test(
+    'the battery says "not applicable on this host" where the i386 entry is absent',
+    { timeout, skip: (!x86 || probe.i386Entry !== false) && 'this host has the i386 entry' },
+    () => {
+      const r = cordon(['verify', '--json', '--probe', 'i386-entry', '--probe', 'keyctl'], { timeout })
+      assert.equal(r.status, 0, r.stderr)
+      const { results } = JSON.parse(r.stdout) as {
+        results: { probe: string; outcome: string; reason?: string }[]
+      }
+      const i386 = results.find((x) => x.probe === 'i386-entry')!
+      assert.equal(i386.outcome, 'skipped')
+      assert.match(i386.reason!, /^not applicable on this host: int 0x80 faults/)
+      const text = cordon(['verify', '--probe', 'i386-entry', '--probe', 'keyctl'], { timeout }).stdout
+      assert.match(text, /n\/a {8} i386-entry/)
+      assert.match(text, /blocked \(1 of 1; 1 not applicable on this host\)/)
+    },
+  )
+})
+
+describe('status lines agree with the plan', () => {
+  const absent = ['/lib32', '/libx32'].filter((d) => !existsSync(d))
+  test(
+    'an optional bind this host lacks is no statement in check, plan or report',
+    { timeout, skip: !absent.length && 'this host has /lib32 and /libx32' },
+    () => {
+      const plan = cordon(['plan'], { timeout }).stdout
+      for (const dir of absent)
+        assert.match(plan, new RegExp(`skipped optional ${dir}: not present on this host`))
+      for (const command of [['check'], ['plan']]) {
+        const out = cordon(command, { timeout }).stdout
+        for (const dir of absent)
+          assert.doesNotMatch(
+            out,
+            new RegExp(`(full|partial|none) +bind ${dir}\\b`),
+            `${command[0]}:\n${out}`,
+          )
+        assert.match(out, /(full|partial|none) +bind \/usr\b/)
+      }
+      const report = JSON.parse(cordon(['report', '--json'], { timeout }).stdout) as {
+        statements: { statement: string }[]
+      }
+      const named = report.statements.map((s) => s.statement)
+      assert.ok(named.includes('bind /usr'), named.join(', '))
+      for (const dir of absent) assert.ok(!named.includes(`bind ${dir}`), named.join(', '))
+    },
+  )
+})
+
+/** Runs the CLI under a pseudo-terminal (util-linux script), stdout and stderr together. */
+function onTerminal(args: string[]): string {
+  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+  const r = spawnSync('script', ['-qec', quoted, '/dev/null'], {
+    cwd: projectDir(),
+    encoding: 'utf8',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    timeout,
+  })
+  return r.stdout
+}
+
+const script = spawnSync('script', ['--version']).status === 0
+
+describe('progress on a terminal', { skip: !script && 'needs script(1) for a terminal' }, () => {
+  test('verify shows probe runs done; --quiet and --json do not', { timeout }, () => {
+    assert.match(onTerminal(['verify', '--probe', 'keyctl']), /cordon: escape battery 1\/1 probe runs/)
+    assert.doesNotMatch(onTerminal(['verify', '-q', '--probe', 'keyctl']), /escape battery/)
+    assert.doesNotMatch(onTerminal(['verify', '--json', '--probe', 'keyctl']), /escape battery/)
+    // Not on a pipe.
+    assert.doesNotMatch(cordon(['verify', '--probe', 'keyctl'], { timeout }).stderr, /escape battery/)
+  })
+
+  test('learn shows its progress; --quiet and --json do not', { timeout }, () => {
+    const out = join(projectDir(), 'progress.yaml')
+    assert.match(onTerminal(['learn', '-o', out, '--', 'sleep', '1.5']), /cordon: learning… 1 s/)
+    assert.doesNotMatch(onTerminal(['learn', '-q', '-o', out, '--', 'sleep', '1.5']), /learning…/)
+    assert.doesNotMatch(onTerminal(['learn', '--json', '-o', out, '--', 'sleep', '1.5']), /learning…/)
+  })
+})
