@@ -1,9 +1,11 @@
 // Everyday programs in the default sandbox, as root and as a plain user: Python's
 // multiprocessing needs POSIX semaphores and shared memory in a writable /dev/shm (private,
-// noexec, size-limited), and a compiler and git work in a writable project.
+// noexec, size-limited), and a compiler, git, make, Node worker threads, a venv with pip and
+// file names that are not UTF-8 work in a writable project (issue 20's workload list; the pty
+// workload is test/run/tty.test.ts).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 
@@ -16,9 +18,14 @@ describe('everyday programs', () => {
   chmodSync(dir, 0o777)
   after(() => rmSync(dir, { recursive: true, force: true }))
   const callers = [
-    { who: 'root', run: (args: string[]) => cordon(args, { cwd: dir, timeout: 120_000 }) },
+    { who: 'root', run: (args: string[], cwd = dir) => cordon(args, { cwd, timeout: 120_000 }) },
     ...(isRoot
-      ? [{ who: 'a plain user', run: (args: string[]) => cordonAs(ensureTestUser(), args, dir, 120_000) }]
+      ? [
+          {
+            who: 'a plain user',
+            run: (args: string[], cwd = dir) => cordonAs(ensureTestUser(), args, cwd, 120_000),
+          },
+        ]
       : []),
   ]
   for (const c of callers) {
@@ -56,5 +63,87 @@ describe('everyday programs', () => {
         assert.match(r.stdout, /cc=7\n1\n/)
       },
     )
+
+    /** A fresh writable project for one test, world-writable so the plain user's sandbox can use it. */
+    const project = (name: string) => {
+      const sub = `${dir}/${name}-${c.who.replace(/\W/g, '')}`
+      mkdirSync(sub, { recursive: true })
+      chmodSync(sub, 0o777)
+      return sub
+    }
+
+    test(
+      `make builds a project, as ${c.who}`,
+      { skip: !(has('make') && has('cc')) && 'no make or cc' },
+      () => {
+        const sub = project('make')
+        writeFileSync(`${sub}/Makefile`, 'hello: hello.c\n\tcc -o $@ $<\n')
+        writeFileSync(`${sub}/hello.c`, '#include <stdio.h>\nint main(void){puts("built");return 0;}\n')
+        chmodSync(`${sub}/Makefile`, 0o666)
+        chmodSync(`${sub}/hello.c`, 0o666)
+        const r = c.run(['run', '--rw', sub, '--cwd', sub, '--', 'sh', '-c', 'make -s && ./hello'])
+        assert.equal(r.status, 0, r.stderr)
+        assert.equal(r.stdout, 'built\n')
+      },
+    )
+
+    test(`Node worker threads, as ${c.who}`, () => {
+      const code =
+        "const {Worker}=require('worker_threads');" +
+        'const w=new Worker(\'require("worker_threads").parentPort.postMessage(6*7)\',{eval:true});' +
+        'w.on("message",(m)=>{console.log(m);w.terminate()})'
+      const r = c.run(['run', '--', process.execPath, '-e', code])
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout, '42\n')
+    })
+
+    test(
+      `a venv and pip install of a local package under --rw ., as ${c.who}`,
+      { skip: !has('/usr/bin/python3') && 'no /usr/bin/python3' },
+      () => {
+        const sub = project('pip')
+        // A wheel made by hand (a zip with its metadata): pip installs it offline with no build step.
+        const wheel = [
+          'import zipfile',
+          "d = 'hello_cordon-1.0.dist-info/'",
+          "files = {'hello_cordon/__init__.py': 'GREETING = \"installed\"\\n',",
+          "  d + 'METADATA': 'Metadata-Version: 2.1\\nName: hello-cordon\\nVersion: 1.0\\n',",
+          "  d + 'WHEEL': 'Wheel-Version: 1.0\\nGenerator: cordon-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}",
+          "with zipfile.ZipFile('hello_cordon-1.0-py3-none-any.whl', 'w') as z:",
+          '    for n, t in files.items(): z.writestr(n, t)',
+          "    z.writestr(d + 'RECORD', ''.join(f'{n},,\\n' for n in [*files, d + 'RECORD']))",
+        ].join('\n')
+        assert.equal(spawnSync('/usr/bin/python3', ['-c', wheel], { cwd: sub }).status, 0)
+        spawnSync('chmod', ['-R', 'a+rwX', sub])
+        const script =
+          '/usr/bin/python3 -m venv venv && venv/bin/pip install -q --no-index ./hello_cordon-1.0-py3-none-any.whl ' +
+          '&& venv/bin/python -c "import hello_cordon; print(hello_cordon.GREETING)"'
+        const r = c.run(['run', '--rw', '.', '--env', 'HOME=/tmp', '--', 'sh', '-c', script], sub)
+        assert.equal(r.status, 0, r.stderr)
+        assert.match(r.stdout, /installed\n$/)
+      },
+    )
+
+    test(`file names that are not UTF-8 are created and listed byte-exact, as ${c.who}`, () => {
+      const sub = project('bytes')
+      // \xff and \xe9 alone are not UTF-8; the sandbox must keep the bytes as they are.
+      const r = c.run([
+        'run',
+        '--rw',
+        sub,
+        '--cwd',
+        sub,
+        '--',
+        'sh',
+        '-c',
+        'touch "$(printf \'a\\377b\\351\')" && ls',
+      ])
+      assert.equal(r.status, 0, r.stderr)
+      const names = readdirSync(sub, { encoding: 'buffer' })
+      assert.deepEqual(
+        names.map((n) => n.toString('hex')),
+        [Buffer.from([0x61, 0xff, 0x62, 0xe9]).toString('hex')],
+      )
+    })
   }
 })
