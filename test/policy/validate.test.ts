@@ -154,11 +154,13 @@ describe('policy validation', () => {
     const resolve = (yaml: string) =>
       resolvePolicy({ policy: parsePolicy(yaml, '/p.yaml'), baseDir: '/', label: '/p.yaml' }, '/')
     const half = Math.floor(totalmem() / 2 / 4096) * 4096
-    assert.deepEqual(resolve('extends: [default]\n').limits, { pids: 4096, memory: half })
+    // A share keeps its percentage beside this host's bytes, for exports to other hosts.
+    assert.deepEqual(resolve('extends: [default]\n').limits, { pids: 4096, memory: half, memoryPercent: 50 })
     assert.deepEqual(resolve('extends: [default]\nlimits: { memory: max, pids: max }\n').limits, {})
     assert.deepEqual(resolve('extends: [default]\nlimits: { memory: 25%, pids: 64 }\n').limits, {
       pids: 64,
       memory: Math.floor(totalmem() / 4 / 4096) * 4096,
+      memoryPercent: 25,
     })
     assert.equal(resolve('extends: [default]\n').requireLimits, false)
     assert.equal(resolve('extends: [default]\nlimits: { require: true }\n').requireLimits, true)
