@@ -18,6 +18,7 @@
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
 #include <linux/userfaultfd.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -53,7 +54,8 @@ struct result fail_with(const char *call, int err)
 struct result escaped(const char *call, const char *detail)
 {
 	struct result r = { .call = call, .escaped = 1 };
-	snprintf(r.detail, sizeof r.detail, "%s", detail);
+	/* Cut to fit: the detail names what got through, for the report. */
+	snprintf(r.detail, sizeof r.detail, "%.*s", (int)(sizeof r.detail - 1), detail);
 	return r;
 }
 
@@ -149,15 +151,39 @@ struct result p_read(const char *path)
 	return fail_with("read", n < 0 ? err : 0);
 }
 
-static struct result p_list(const char *path)
+/* Whether name is one of the '/'-separated names in list (the directories the view made on
+ * its way to a bind below the listed directory: the policy's, not the host's). */
+static int listed(const char *name, const char *list)
 {
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* arg is DIR, or DIR//NAME/NAME…: the names the view itself puts in DIR. */
+static struct result p_list(const char *arg)
+{
+	char path[PATH_MAX];
+	const char *sep = strstr(arg, "//");
+	size_t len = sep ? (size_t)(sep - arg) : strlen(arg);
+	if (len == 0 || len >= sizeof path)
+		return fail_with("openat", ENAMETOOLONG);
+	memcpy(path, arg, len);
+	path[len] = 0;
+	const char *expected = sep ? sep + 2 : "";
 	DIR *d = opendir(path);
 	if (!d)
 		return fail_with("openat", errno);
 	struct dirent *e;
 	int entries = 0;
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !listed(e->d_name, expected))
 			entries++;
 	closedir(d);
 	if (entries > 0)

@@ -121,9 +121,21 @@ function plan(
       case 'process-control':
         add(String(fx.sleeper.pid), `host pid ${fx.sleeper.pid}`)
         break
-      case 'read-home':
-        add(ctx.home, ctx.home)
+      case 'read-home': {
+        // A bind below the home (a project in ~/src) makes the view create the directories on
+        // its way there: those names are the policy's, any other entry is the host's home.
+        const inside = policy.namespaces.mount
+          ? policy.filesystem.flatMap((e) =>
+              e.kind === 'bind' && e.dest.startsWith(`${ctx.home}/`)
+                ? [e.dest.slice(ctx.home.length + 1).split('/')[0]!]
+                : [],
+            )
+          : []
+        const names = [...new Set(inside)]
+        // `//` cannot occur in the normalised home path; names cannot hold `/`.
+        add(names.length ? `${ctx.home}//${names.join('/')}` : ctx.home, ctx.home)
         break
+      }
       case 'write-outside':
         for (const t of fx.writeTargets) add(t, dirname(t))
         break
