@@ -54,6 +54,22 @@ function entryAccess(e: ViewEntry): string[] | undefined {
 
 const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
+/** Whether a writable mount whose own rights lack `truncate` (a rw bind or tmpfs with an
+ * `access:` list, proc, dev) can be reached through a read-only bind's rule. Landlock's rights are
+ * inherited down the tree and its rules belong to inodes, not paths: a mount below the bind's
+ * destination, or a writable bind showing the same host files elsewhere (the same source, or one
+ * holding the read-only bind's source), would get the bind's `truncate` where no EROFS stands in
+ * the way. Such a bind never gets the right. */
+function truncateReaches(e: ViewEntry & { kind: 'bind' }, entries: readonly ViewEntry[]): boolean {
+  return entries.some((o) => {
+    if (o === e || (o.kind === 'bind' && o.readOnly)) return false
+    if (o.kind !== 'bind' && o.kind !== 'tmpfs' && o.kind !== 'proc' && o.kind !== 'dev') return false
+    if ((accessMask(entryAccess(o)!).mask & FS.truncate) !== 0n) return false
+    const aliases = o.kind === 'bind' && (o.src === e.src || under(e.src, o.src))
+    return aliases || under(o.dest, e.dest)
+  })
+}
+
 /**
  * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
  * paths becomes rules on its children instead (recursing towards each mask), plus `readdir` on
@@ -145,7 +161,11 @@ export function landlockRules(
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
     const r = {
       path,
-      access: accessMask(inView && e.kind === 'bind' && e.readOnly ? [...names, 'truncate'] : names).mask,
+      access: accessMask(
+        inView && e.kind === 'bind' && e.readOnly && !truncateReaches(e, policy.filesystem)
+          ? [...names, 'truncate']
+          : names,
+      ).mask,
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }

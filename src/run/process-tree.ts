@@ -65,7 +65,30 @@ export function freezeSandbox(
     group.freeze()
     return FROZEN_BY_CGROUP
   }
-  return launcherPid && signalDescendants(launcherPid, 'SIGSTOP') > 0 ? 'SIGSTOP (no cgroup)' : undefined
+  return launcherPid && stopDescendants(launcherPid) > 0 ? 'SIGSTOP (no cgroup)' : undefined
+}
+
+/** SIGSTOP to every descendant of root, again until a pass finds none running: one pass races
+ * the processes it has not reached yet, and a process that forks as fast as it can (a new pid
+ * each time, its parent exiting) is never among the ones a single pass saw, and sends SIGCONT
+ * to the rest. Stopped processes make no more, so the passes end. Returns how many were found. */
+/** States a pass leaves alone: stopped (by a signal or a tracer), a zombie, dead. */
+const STOPPED_OR_DEAD = new Set(['T', 't', 'Z', 'X'])
+
+function stopDescendants(root: number): number {
+  let found = 0
+  for (let pass = 0; pass < 1000; pass++) {
+    const states = new Map<number, string>()
+    const all = descendants(root, states)
+    if (pass === 0) found = all.length
+    const running = all.filter((pid) => !STOPPED_OR_DEAD.has(states.get(pid) ?? 'X'))
+    if (running.length === 0) break
+    for (const pid of running)
+      try {
+        process.kill(pid, 'SIGSTOP')
+      } catch {} // exited meanwhile
+  }
+  return found
 }
 
 export function thawSandbox(group: Cgroup | undefined, launcherPid: number | undefined): void {

@@ -66,6 +66,43 @@ describe('read-only binds and truncate', () => {
     assert.equal(hostRule.access & FS.truncate, 0n, 'Landlock alone never grants truncate on a ro bind')
   })
 
+  // Landlock's rights are inherited down the tree and belong to inodes: a ro bind's truncate
+  // would reach a writable mount below it, or a writable bind of the same host files, whose own
+  // `access:` leaves truncate out (no EROFS there). Shown outside the view's /tmp, whose tmpfs
+  // grants truncate to everything below it.
+  for (const [name, entries, path] of [
+    [
+      'a writable mount below it',
+      (d: string) => [
+        { ro: `${d}:/data` },
+        { rw: { src: join(d, 'w'), dest: '/data/w', access: ['read', 'write', 'readdir'] } },
+      ],
+      '/data/w/victim',
+    ],
+    [
+      'a writable bind of the same host files',
+      (d: string) => [
+        { ro: `${join(d, 'w')}:/r` },
+        { rw: { src: d, dest: '/w', access: ['read', 'write', 'readdir'] } },
+      ],
+      '/w/w/victim',
+    ],
+  ] as const)
+    test(`a ro bind's truncate never reaches ${name} that refuses it`, () => {
+      const d = join(dir(), `alias-${name.length}`)
+      mkdirSync(join(d, 'w'), { recursive: true })
+      chmodSync(d, 0o777)
+      chmodSync(join(d, 'w'), 0o777)
+      writeFileSync(join(d, 'w', 'victim'), CONTENT)
+      chmodSync(join(d, 'w', 'victim'), 0o666)
+      const policyFile = join(dir(), `alias-${name.length}.json`)
+      writeFileSync(policyFile, JSON.stringify({ extends: ['default'], filesystem: entries(d) }))
+      const r = cordon(['run', '-p', policyFile, '--', 'python3', '-c', ATTEMPTS, path])
+      assert.equal(r.status, 0, r.stderr)
+      for (const [call, got] of results(r.stdout)) assert.equal(got, 'EACCES', `${call}: ${r.stdout}`)
+      assert.equal(readFileSync(join(d, 'w', 'victim'), 'utf8'), CONTENT)
+    })
+
   for (const mode of ['view', 'no-namespaces'] as const) {
     const flags = [
       'run',

@@ -138,6 +138,45 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     assert.ok(events.some((e) => e.event === 'syscall' && e.syscall === 'mkdir' && e.path === '/tmp/d'))
   })
 
+  test('a freeze without a cgroup stops a process that forks away from every pass', () => {
+    // Each generation forks and exits at once, so one sweep of SIGSTOP never reaches the newest
+    // pid, which sends SIGCONT to the rest: the freeze repeats until nothing runs.
+    const hop = `
+import os, signal, time
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+start = time.monotonic()
+if os.fork() > 0:
+    while True: signal.pause()
+last, n = -1, 0
+while True:
+    if os.fork() > 0: os._exit(0)
+    n += 1
+    if n % 4 == 0: os.kill(-1, signal.SIGCONT)
+    t = int(time.monotonic() - start)
+    if t != last:
+        last = t
+        os.write(1, b'alive %d\\n' % t)
+`
+    const rules = `${project}/low-storm.yaml`
+    writeFileSync(
+      rules,
+      'rules:\n  - rule: fork-storm\n    description: low for the test\n    when: spawn\n' +
+        '    rate: count > 20 within 1s\n    then: [freeze, alert]\n    priority: critical\n' +
+        "    output: 'fork storm: {count}'\n",
+    )
+    chmodSync(rules, 0o644)
+    const r = asUser(
+      ['run', '--monitor', '--rules', rules, '--timeout', '6s', '--', 'python3', '-c', hop],
+      project,
+    )
+    assert.match(r.stderr, /fork storm/)
+    const seconds = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.split(' ')[1]))
+    assert.ok(Math.max(...seconds) <= 2, `still running after the freeze: ${r.stdout}`)
+  })
+
   test('learn, then enforce: the same output, nothing refused, no cgroup limits it could not use', () => {
     const dir = `${project}/learn`
     const script = 'tar cf out.tar data && tar tf out.tar | sort'
