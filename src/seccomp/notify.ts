@@ -1,6 +1,6 @@
 // Syscalls the monitor watches: the filter returns USER_NOTIF for them, the launcher answers
 // each one with what the responder program says (native/notify.h) and reports it as an event.
-import { type Action, EPERM, type SeccompRule, type SeccompSpec } from './model.js'
+import { type Action, ENOSYS, EPERM, type SeccompRule, type SeccompSpec } from './model.js'
 import { leafFor } from './compile.js'
 
 /** Responder fields, as native/notify.h defines them. */
@@ -166,10 +166,13 @@ function watched(a: Action): Action {
 }
 
 /** What `observe` makes of a call's outcome, except that NEVER_NOTIFIED calls that go on keep
- * their outcome: they are never stopped. */
+ * their outcome: they are never stopped. Nor is their ENOSYS: clone3 answers it to every
+ * thread libc starts, so that libc falls back to clone, and a notification interrupted before
+ * the launcher takes it would turn that ENOSYS into EINTR, which libc takes as a failure. */
 function observedAs(name: string, observe: (a: Action) => Action): (a: Action) => Action {
   if (!neverNotified.has(name)) return observe
-  return (a) => (a.kind === 'allow' || a.kind === 'log' ? a : observe(a))
+  return (a) =>
+    a.kind === 'allow' || a.kind === 'log' || (a.kind === 'errno' && a.errno === ENOSYS) ? a : observe(a)
 }
 
 /**

@@ -121,8 +121,9 @@ describe('rule conditions', () => {
   test('the default rules load, and a later file overrides or disables them by name', () => {
     const base = loadRules([DEFAULT_RULES_FILE])
     assert.ok(base.rules.some((r) => r.name === 'fork-storm'))
-    // Process creation is counted (spawn events), not watched.
-    assert.deepEqual(watchedSyscalls(base).slice(0, 4), ['add_key', 'bpf', 'delete_module', 'execve'])
+    // Process creation is counted (spawn events); clone is watched for its refusals only (a
+    // NEVER_NOTIFIED call that goes on is never stopped).
+    assert.deepEqual(watchedSyscalls(base).slice(0, 4), ['add_key', 'bpf', 'clone', 'delete_module'])
     assert.ok(watchedSyscalls(base).includes('execve') && watchedSyscalls(base).includes('ptrace'))
   })
 })
