@@ -40,7 +40,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define CORDON_VERSION "0.1.0"
+#define CORDON_VERSION "0.2.0"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

@@ -2,7 +2,7 @@
 import { CordonError } from '../errors.js'
 import { warn } from './output.js'
 
-const VERSION = '0.1.0'
+const VERSION = '0.2.0'
 
 type Command = (argv: string[]) => Promise<number>
 
