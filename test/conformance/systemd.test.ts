@@ -22,7 +22,11 @@ describe('systemd conformance: exported units under systemd as pid 1', { skip },
   const box = new SystemdContainer()
   let n = 0
   // The plain user exists before the boot: the container sees the host's /etc/passwd as it was.
-  before(async () => (skip ? undefined : (ensureTestUser(), box.boot([project]))), { timeout: 60_000 })
+  before(
+    async () =>
+      skip ? undefined : (ensureTestUser(), box.boot([project, ...(ROOT.startsWith('/tmp/') ? [ROOT] : [])])),
+    { timeout: 60_000 },
+  )
   after(async () => {
     await box.stop()
     rmSync(project, { recursive: true, force: true })

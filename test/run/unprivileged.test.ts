@@ -314,7 +314,10 @@ while True:
       const group = `${delegated}/cordon/${groups()[0]}`
       // Another cordon process of the user freezes it through that group, not with SIGSTOP.
       const ps = await collect(asDelegated('ps --json'))
-      const id = (JSON.parse(ps.stdout) as { sandboxes: { id: string; cgroup?: unknown }[] }).sandboxes[0]!
+      // This user's other sandboxes (another test file's, running beside this one) are listed too.
+      const id = (
+        JSON.parse(ps.stdout) as { sandboxes: { id: string; cgroup?: unknown; command: string[] }[] }
+      ).sandboxes.find((s) => s.command.join(' ').includes('echo started; sleep 1.5; echo done'))!
       assert.ok(id.cgroup, ps.stdout)
       const frozen = await collect(asDelegated(`freeze ${id.id}`))
       assert.equal(frozen.code, 0, frozen.stderr)
