@@ -122,9 +122,12 @@ const RUNSC_PERSONALITY = {
 }
 const RUNSC_THREADS = {
   reason:
-    'pthread_create fails under runsc --oci-seccomp with the exported profile (Python: "can\'t start new ' +
-    'thread", Node: uv_thread_create); the same bundle without the profile, and runc with it, run threads',
-  fix: 'not found yet: find which rule of the exported profile gVisor’s seccomp reads differently from libseccomp',
+    "Debian's runsc (0.0~20221219) ignores the profile's errnoRet: clone3, which the profile answers " +
+    'ENOSYS (38) so that libc falls back to clone, gets EPERM under runsc, and glibc takes EPERM as a ' +
+    'failed pthread_create (Python: "can\'t start new thread", Node: uv_thread_create)',
+  fix:
+    'a runsc that honours errnoRet (gVisor releases after 2022); until then run threads natively or under ' +
+    'runc, or export without --oci-seccomp for gVisor (its Sentry still refuses host namespaces)',
 }
 
 export const KNOWN_GAPS: KnownGap[] = [
