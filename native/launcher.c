@@ -230,14 +230,7 @@ static int write_proc_file(pid_t pid, const char *name, const char *data)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, data, strlen(data));
-	int err = errno;
-	close(fd);
-	errno = err;
-	return n == (ssize_t)strlen(data) ? 0 : -1;
+	return write_file(path, data);
 }
 
 static void write_map(const struct plan *p, pid_t pid, uint16_t code, unsigned caller)
