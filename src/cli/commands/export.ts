@@ -120,6 +120,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     process.stdout.write(String((written[0] as Extract<ExportFile, { kind: 'file' }>).content))
   else warn(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
   for (const g of out.gaps) warn(`export: not expressed: ${g.statement}: ${g.why}`)
-  if (values.output) for (const u of out.usage) warn(`export: use: ${u}`)
+  // The usage lines name the files by their own names: they are run from the output directory.
+  if (values.output) for (const u of out.usage) warn(`export: use (in ${values.output}): ${u}`)
   return 0
 }
