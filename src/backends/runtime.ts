@@ -14,7 +14,7 @@ import { writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { stringifyOci } from '../seccomp/oci.js'
+import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import { privateStateDir } from '../run/state-dir.js'
 import type { ExitReason } from '../run/spawn.js'
 
@@ -138,8 +138,55 @@ export function backendConfig(
     config.linux.gidMappings = [{ containerID: 0, hostID: r.gid.start, size: r.gid.count }]
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
+  if (backend === 'gvisor' && config.linux.seccomp) config.linux.seccomp = forSentry(config.linux.seccomp)
   return { config, files }
 }
+
+/** Calls that gVisor's Sentry does not implement in the releases checked here: it answers them
+ * ENOSYS itself, whatever their arguments (test/conformance/backends.test.ts shows it). */
+export const SENTRY_ENOSYS = ['clone3', 'openat2'] as const
+/** runsc releases, up to this date, that ignore a profile's errnoRet (EPERM instead) and do not
+ * implement SENTRY_ENOSYS. Debian's is 0.0~20221219. */
+const ERRNORET_IGNORED_UNTIL = 20221219
+
+/** runsc's release date (YYYYMMDD), or undefined when its version says none. */
+export function runscRelease(version: string): number | undefined {
+  const m = /runsc version \S*?(20\d{6})\b/.exec(version)
+  return m ? Number(m[1]) : undefined
+}
+
+let sentryAnswersEnosys: boolean | undefined
+/** Whether this host's runsc ignores errnoRet and answers SENTRY_ENOSYS itself. */
+function runscNeedsEnosysPassThrough(): boolean {
+  if (sentryAnswersEnosys === undefined) {
+    const r = spawnSync(runtimePath('gvisor') ?? 'runsc', ['--version'], { encoding: 'utf8' })
+    const release = runscRelease(r.stdout ?? '')
+    sentryAnswersEnosys = release !== undefined && release <= ERRNORET_IGNORED_UNTIL
+  }
+  return sentryAnswersEnosys
+}
+
+/** The profile as runsc must get it. The profile answers clone3 ENOSYS so that libc falls back to
+ * clone, whose flags the filter can read; runsc 2022 ignores errnoRet and answers EPERM, which
+ * glibc takes as a failed pthread_create. Its Sentry answers these calls ENOSYS itself, so they
+ * are left to it: the program sees ENOSYS as under runc, and no namespace is made. Newer or
+ * unknown releases keep the rule (safe: at worst threads fail as before). */
+function forSentry(profile: OciProfile): OciProfile {
+  if (!runscNeedsEnosysPassThrough()) return profile
+  const sentry = new Set<string>(SENTRY_ENOSYS)
+  const passed = new Set<string>()
+  const syscalls = (profile.syscalls ?? [])
+    .map((r) => {
+      if (r.action !== 'SCMP_ACT_ERRNO' || r.errnoRet !== ENOSYS || r.args?.length) return r
+      r.names.filter((n) => sentry.has(n)).forEach((n) => passed.add(n))
+      return { ...r, names: r.names.filter((n) => !sentry.has(n)) }
+    })
+    .filter((r) => r.names.length > 0)
+  // An explicit allow: under a default-deny profile, an unlisted call would get the default.
+  if (passed.size) syscalls.push({ names: [...passed], action: 'SCMP_ACT_ALLOW' })
+  return { ...profile, syscalls }
+}
+const ENOSYS = 38
 
 export interface RuntimeProcess {
   readonly child: ChildProcess

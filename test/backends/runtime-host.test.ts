@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { runscRelease } from '../../src/backends/runtime.js'
 import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -208,5 +209,13 @@ describe('exports without a command', () => {
     ])
     assert.equal(bundle.status, 2)
     assert.match(bundle.stderr, /no command: give one after `--`/)
+  })
+})
+
+describe('runsc release', () => {
+  test('is read from the version line of Debian and upstream builds', () => {
+    assert.equal(runscRelease('runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n'), 20221219)
+    assert.equal(runscRelease('runsc version release-20240513.0\nspec: 1.1.0\n'), 20240513)
+    assert.equal(runscRelease('runsc version 0.0.0\n'), undefined)
   })
 })

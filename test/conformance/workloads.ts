@@ -120,22 +120,7 @@ const RUNSC_PERSONALITY = {
     'profile; the OCI profile allows it (test/export/oci-libseccomp.test.ts)',
   fix: 'a gVisor release that implements personality(PER_LINUX): run natively or under runc meanwhile',
 }
-const RUNSC_THREADS = {
-  reason:
-    "Debian's runsc (0.0~20221219) ignores the profile's errnoRet: clone3, which the profile answers " +
-    'ENOSYS (38) so that libc falls back to clone, gets EPERM under runsc, and glibc takes EPERM as a ' +
-    'failed pthread_create (Python: "can\'t start new thread", Node: uv_thread_create)',
-  fix:
-    'a runsc that honours errnoRet (gVisor releases after 2022); until then run threads natively or under ' +
-    'runc, or export without --oci-seccomp for gVisor (its Sentry still refuses host namespaces)',
-}
-
-export const KNOWN_GAPS: KnownGap[] = [
-  { consumer: 'runsc', workload: 'setarch', ...RUNSC_PERSONALITY },
-  { consumer: 'runsc', workload: 'python threads', ...RUNSC_THREADS },
-  { consumer: 'runsc', workload: 'python multiprocessing pool', ...RUNSC_THREADS },
-  { consumer: 'runsc', workload: 'node child_process', ...RUNSC_THREADS },
-]
+export const KNOWN_GAPS: KnownGap[] = [{ consumer: 'runsc', workload: 'setarch', ...RUNSC_PERSONALITY }]
 
 export const knownGap = (consumer: Consumer, workload: string): KnownGap | undefined =>
   KNOWN_GAPS.find((g) => g.consumer === consumer && g.workload === workload)
