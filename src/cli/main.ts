@@ -1,5 +1,6 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { CordonError } from '../errors.js'
+import { FlagError } from './args.js'
 import { warn } from './output.js'
 
 const VERSION = '0.2.0'
@@ -173,11 +174,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CordonError) {
       // One escaped line each: a policy error lists its problems on lines of their own.
-      for (const line of error.message.split('\n')) warn(line)
+      const text = error instanceof FlagError ? `${error.message}; see cordon ${name} --help` : error.message
+      for (const line of text.split('\n')) warn(line)
       process.exitCode = failureStatus(error, name)
-    } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      warn(`${error.message}; see cordon ${name} --help`)
-      process.exitCode = usageStatus(name)
     } else if (isFsError(error)) {
       warn(describeFsError(error))
       process.exitCode = usageStatus(name)

@@ -1,7 +1,7 @@
 // cordon ps | freeze ID | thaw ID | kill ID: the running sandboxes of this user, from the
 // registry in the caller's private state directory. Each action checks its record first
 // (run/sandbox-control.ts): a stale or forged record gets an error, not a signal.
-import { parseArgs } from 'node:util'
+import { parseStrict } from '../args.js'
 import { CordonError } from '../../errors.js'
 import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
@@ -21,7 +21,7 @@ function usage(r: SandboxRecord) {
 }
 
 export async function psCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseStrict({
     args: argv,
     options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   })
@@ -76,7 +76,7 @@ frozen sandbox kills it. cordon thaw ID resumes it.`,
 
 /** The sandbox an action names, or undefined after --help. */
 function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undefined {
-  const { positionals, values } = parseArgs({
+  const { positionals, values } = parseStrict({
     args: argv,
     options: { help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,

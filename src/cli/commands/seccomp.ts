@@ -1,7 +1,7 @@
 // cordon seccomp compile|disasm|explain|test|groups: look inside the syscall filter.
 import { readFileSync } from 'node:fs'
 import { writeOutput } from '../output-file.js'
-import { parseArgs } from 'node:util'
+import { parseStrict } from '../args.js'
 import { dump as dumpYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
 import { archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
@@ -52,7 +52,7 @@ const NODE_ARCH: Record<string, string> = {
 }
 
 export async function seccompCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseStrict({
     args: argv,
     options: {
       ...POLICY_OPTIONS,
