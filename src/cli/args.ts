@@ -1,6 +1,7 @@
 // Every command's argument parsing: node:util parseArgs, strict, with positionals and -h/--help.
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { CordonError, suggest } from '../errors.js'
+import { setQuiet } from './output.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const
@@ -74,7 +75,10 @@ export class FlagError extends CordonError {
  * text quotes unevenly and names neither the command nor the fix. */
 export function parseStrict<const C extends ParseArgsConfig>(config: C): ReturnType<typeof parseArgs<C>> {
   try {
-    return parseArgs(config)
+    const parsed = parseArgs(config)
+    if (config.options && 'quiet' in config.options)
+      setQuiet((parsed.values as { quiet?: boolean }).quiet === true)
+    return parsed
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? ''
     if (!code.startsWith('ERR_PARSE_ARGS')) throw error

@@ -6,7 +6,7 @@ import { CordonError } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
 import { callerContext } from '../../plan/compile.js'
-import { warn } from '../output.js'
+import { note, QUIET_OPTION } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
 
@@ -36,6 +36,7 @@ ${POLICY_HELP}
                      plan, so every cordon layer (Landlock too) applies
       --arch ARCH    seccomp profile for x64 (default: this host), arm64 or riscv64
       --json         {"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
+  -q, --quiet        no notes on stderr (what was written, gaps, how to use it)
   -h, --help         this help
 
 COMMAND defaults to the policy's \`command\` (oci-seccomp needs none). Exit status 0; the gaps are information.
@@ -53,6 +54,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       wrap: { type: 'boolean' },
       arch: { type: 'string' },
       json: { type: 'boolean' },
+      ...QUIET_OPTION,
     },
     HELP,
   )
@@ -118,9 +120,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   }
   if (!values.output)
     process.stdout.write(String((written[0] as Extract<ExportFile, { kind: 'file' }>).content))
-  else warn(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
-  for (const g of out.gaps) warn(`export: not expressed: ${g.statement}: ${g.why}`)
+  else note(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
+  for (const g of out.gaps) note(`export: not expressed: ${g.statement}: ${g.why}`)
   // The usage lines name the files by their own names: they are run from the output directory.
-  if (values.output) for (const u of out.usage) warn(`export: use (in ${values.output}): ${u}`)
+  if (values.output) for (const u of out.usage) note(`export: use (in ${values.output}): ${u}`)
   return 0
 }
