@@ -7,6 +7,7 @@ import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
 import { callerContext } from '../../plan/compile.js'
 import { note, QUIET_OPTION } from '../output.js'
+import { checkOutputDirectory } from '../output-file.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
 
@@ -106,6 +107,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
         'invalid_usage',
         `-o ${values.output}: ${parent} does not exist; cordon makes the output directory, not its parents: create it first`,
       )
+    checkOutputDirectory(values.output)
     writeExport(values.output, out.files)
   } else if (written.length > 1 || out.files.length > written.length)
     throw new CordonError(
