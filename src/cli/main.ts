@@ -99,6 +99,7 @@ async function commandDocs(): Promise<{ name: string; summary: string; help: str
   const write = process.stdout.write
   for (const [name, c] of Object.entries(COMMANDS)) {
     const run = await c.load()
+    const { optionValues } = await import('./option-values.js')
     let help = ''
     process.stdout.write = ((chunk: string | Uint8Array) => {
       help += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
@@ -109,7 +110,7 @@ async function commandDocs(): Promise<{ name: string; summary: string; help: str
     } finally {
       process.stdout.write = write
     }
-    docs.push({ name, summary: c.summary, help })
+    docs.push({ name, summary: c.summary, help, values: await optionValues(name) })
   }
   return docs
 }

@@ -8,6 +8,7 @@ import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../
 import { callerContext } from '../../plan/compile.js'
 import { note, QUIET_OPTION } from '../output.js'
 import { checkOutputDirectory } from '../output-file.js'
+import { EXPORT_ARCHES } from '../option-values.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
 
@@ -70,7 +71,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.wrap && format !== 'systemd' && format !== 'kubernetes')
     throw new CordonError('invalid_usage', '--wrap applies to --to systemd and --to kubernetes')
   const arch = values.arch ?? process.arch
-  if (!['x64', 'arm64', 'riscv64'].includes(arch))
+  if (!(EXPORT_ARCHES as readonly string[]).includes(arch))
     throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${arch}\``)
   const dash = argv.indexOf('--')
   // parseArgs puts what follows `--` among the positionals too.

@@ -45,7 +45,7 @@ ${QUIET_HELP}
   -h, --help             this help
 `
 
-const NODE_ARCH: Record<string, string> = {
+export const NODE_ARCH: Record<string, string> = {
   x86_64: 'x64',
   aarch64: 'arm64',
   x64: 'x64',
