@@ -1,5 +1,7 @@
 // Every command's argument parsing: node:util parseArgs, strict, with positionals and -h/--help.
 import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { CordonError, suggest } from '../errors.js'
+import { setQuiet } from './output.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const
@@ -14,7 +16,7 @@ export function parseCommand<const O extends Options>(
   options: O,
   help: string,
 ): Parsed<O> | undefined {
-  const parsed = parseArgs({
+  const parsed = parseStrict({
     args: joinNegativeValues(argv, options),
     options: { ...options, ...HELP_OPTION },
     strict: true,
@@ -33,7 +35,7 @@ export type Flags<O extends Options> = ReturnType<
 
 /** The flags before a command (`run`, `learn`: the command comes after them, unparsed). */
 export function parseFlags<const O extends Options>(flags: string[], options: O): Flags<O> {
-  return parseArgs({
+  return parseStrict({
     args: joinNegativeValues(flags, options),
     options,
     strict: true,
@@ -59,4 +61,50 @@ export function joinNegativeValues(argv: string[], options: Options): string[] {
     } else out.push(arg)
   }
   return out
+}
+
+/** A flag the command does not take, or a flag's value missing or misplaced: the dispatcher adds
+ * which command's --help to read. */
+export class FlagError extends CordonError {
+  constructor(message: string) {
+    super('invalid_usage', message, { step: 'flags' })
+  }
+}
+
+/** node:util parseArgs, its errors said our way (every command parses through here): Node's
+ * text quotes unevenly and names neither the command nor the fix. */
+export function parseStrict<const C extends ParseArgsConfig>(config: C): ReturnType<typeof parseArgs<C>> {
+  try {
+    const parsed = parseArgs(config)
+    if (config.options && 'quiet' in config.options)
+      setQuiet((parsed.values as { quiet?: boolean }).quiet === true)
+    return parsed
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? ''
+    if (!code.startsWith('ERR_PARSE_ARGS')) throw error
+    throw new FlagError(describeFlagError(code, (error as Error).message, config.options ?? {}))
+  }
+}
+
+function describeFlagError(code: string, message: string, options: Options): string {
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? ''
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+    return `unexpected argument \`${quoted}\`: this command takes none`
+  const names = Object.keys(options)
+  const long = (flag: string) =>
+    flag.startsWith('--') ? flag.slice(2) : names.find((n) => options[n]?.short === flag.slice(1))
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const near = quoted.startsWith('--') ? suggest(quoted.slice(2), names) : undefined
+    return near
+      ? `unknown option \`${quoted}\` (did you mean \`--${near}\`?)`
+      : `unknown option \`${quoted}\` (an argument that starts with a dash goes after \`--\`)`
+  }
+  // ERR_PARSE_ARGS_INVALID_OPTION_VALUE: the quoted part is `--name`, `-o` or `--name <value>`.
+  const flag = /-{1,2}[\w-]+/.exec(quoted)?.[0] ?? quoted
+  const name = long(flag) ?? flag.replace(/^-+/, '')
+  if (/does not take an argument/.test(message)) return `\`--${name}\` takes no value: drop the \`=…\``
+  if (/ambiguous/.test(message))
+    return `\`${flag}\` needs a value, and the next word starts with a dash: write \`--${name}=VALUE\``
+  if (/missing/.test(message)) return `\`${flag}\` needs a value: \`--${name} VALUE\``
+  return message.replace(/'/g, '`')
 }

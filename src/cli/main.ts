@@ -1,5 +1,6 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { CordonError } from '../errors.js'
+import { FlagError } from './args.js'
 import { warn } from './output.js'
 
 const VERSION = '0.2.0'
@@ -98,6 +99,7 @@ async function commandDocs(): Promise<{ name: string; summary: string; help: str
   const write = process.stdout.write
   for (const [name, c] of Object.entries(COMMANDS)) {
     const run = await c.load()
+    const { optionValues } = await import('./option-values.js')
     let help = ''
     process.stdout.write = ((chunk: string | Uint8Array) => {
       help += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
@@ -108,7 +110,7 @@ async function commandDocs(): Promise<{ name: string; summary: string; help: str
     } finally {
       process.stdout.write = write
     }
-    docs.push({ name, summary: c.summary, help })
+    docs.push({ name, summary: c.summary, help, values: await optionValues(name) })
   }
   return docs
 }
@@ -173,11 +175,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CordonError) {
       // One escaped line each: a policy error lists its problems on lines of their own.
-      for (const line of error.message.split('\n')) warn(line)
+      const text = error instanceof FlagError ? `${error.message}; see cordon ${name} --help` : error.message
+      for (const line of text.split('\n')) warn(line)
       process.exitCode = failureStatus(error, name)
-    } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      warn(`${error.message}; see cordon ${name} --help`)
-      process.exitCode = usageStatus(name)
     } else if (isFsError(error)) {
       warn(describeFsError(error))
       process.exitCode = usageStatus(name)

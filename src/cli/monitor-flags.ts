@@ -5,7 +5,7 @@ import { ALERT_FORMATS, type AlertFormat } from '../monitor/falco-output.js'
 import type { MonitorSession } from '../monitor/session.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
-import { warn } from './output.js'
+import { note, warn } from './output.js'
 
 export const MONITOR_OPTIONS = {
   rules: { type: 'string', multiple: true },
@@ -71,7 +71,7 @@ export async function openSession(
     log: warn,
   })
   if (session.metricsPort !== undefined)
-    warn(
+    note(
       `metrics at http://${values.metrics?.replace(/:\d+$/, '') || 'localhost'}:${session.metricsPort}/metrics`,
     )
   return session

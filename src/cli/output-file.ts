@@ -4,8 +4,10 @@
 // written through a link: a new file is made beside it (O_EXCL, O_NOFOLLOW) and renamed over
 // the name, which replaces a link rather than following it.
 import {
+  accessSync,
   closeSync,
   constants,
+  statSync,
   lstatSync,
   openSync,
   realpathSync,
@@ -18,6 +20,7 @@ import { CordonError } from '../errors.js'
 
 export function writeOutput(path: string, data: string | Uint8Array, mode = 0o644): void {
   const full = resolve(path)
+  checkOutputPath(path)
   let link = false
   try {
     link = lstatSync(full).isSymbolicLink()
@@ -36,8 +39,7 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
       mode,
     )
   } catch (e) {
-    ;(e as NodeJS.ErrnoException).path = path // the user's name, not the temporary one
-    throw e
+    throw outputError(path, (e as NodeJS.ErrnoException).code ?? 'EIO')
   }
   try {
     try {
@@ -55,7 +57,97 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
 /** The real directory an output goes to, taken before a sandbox runs: `sameDirectory` after
  * the run refuses to write when a link planted meanwhile moved it elsewhere. */
 export function outputDirectory(path: string): string {
-  return realpathSync(dirname(resolve(path)))
+  checkOutputPath(path)
+  const dir = realpathSync(dirname(resolve(path)))
+  tryCreate(dir, path)
+  return dir
+}
+
+/** A file made and removed at once in dir: the kernel's answer (/proc takes no new files)
+ * before a run whose output would go there, not after it. */
+function tryCreate(dir: string, path: string): void {
+  const probe = join(dir, `.cordon-probe-${process.pid}-${Date.now()}`)
+  try {
+    closeSync(
+      openSync(
+        probe,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      ),
+    )
+  } catch (e) {
+    throw outputError(path, (e as NodeJS.ErrnoException).code ?? 'EIO')
+  }
+  unlinkSync(probe)
+}
+
+/** An output directory given to -o (export): when it exists, a directory this caller can
+ * create files in. */
+export function checkOutputDirectory(dir: string): void {
+  let st
+  try {
+    st = statSync(dir)
+  } catch {
+    return // made by the export
+  }
+  if (!st.isDirectory()) fail(dir, `${dir} is a file; -o takes a directory here`)
+  tryCreate(resolve(dir), join(dir, 'x'))
+}
+
+/** What is wrong with an output path, said before anything runs: a directory where a file
+ * goes, a missing or non-directory parent, a parent this caller cannot write. */
+export function checkOutputPath(path: string): void {
+  const full = resolve(path)
+  const dir = dirname(full)
+  let target
+  try {
+    target = statSync(full)
+  } catch {} // not there yet: the usual case
+  if (target?.isDirectory()) fail(path, `${full} is a directory; give a file name, e.g. ${join(path, 'out')}`)
+  let parent
+  try {
+    parent = statSync(dir)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT')
+      fail(path, `the directory ${dir} does not exist; cordon does not create directories: mkdir -p ${dir}`)
+    if (code === 'ENOTDIR') fail(path, `a part of ${dir} is a file, not a directory`)
+    fail(path, `cannot reach ${dir} (${code}): pick a directory you can write`)
+  }
+  if (!parent.isDirectory()) fail(path, `${dir} is not a directory`)
+  try {
+    accessSync(dir, constants.W_OK)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    fail(
+      path,
+      code === 'EROFS'
+        ? `${dir} is on a read-only file system; pick another place`
+        : `${dir} is not writable by you (${code}); pick a directory you can write`,
+    )
+  }
+}
+
+function fail(path: string, why: string): never {
+  throw new CordonError('invalid_usage', `cannot write ${path}: ${why}`)
+}
+
+/** The kernel's refusal to make the file, past the checks above (a /proc or /sys directory
+ * takes no new files; a full disk). */
+function outputError(path: string, code: string): CordonError {
+  const dir = dirname(resolve(path))
+  const why: Record<string, string> = {
+    ENOENT: `${dir} takes no new files (a kernel file system such as /proc or /sys?); pick another place`,
+    EACCES: `${dir} is not writable by you; pick a directory you can write`,
+    EPERM: `${dir} does not let you create files there; pick another place`,
+    EROFS: `${dir} is on a read-only file system; pick another place`,
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'your disk quota is used up',
+  }
+  return new CordonError(
+    'invalid_usage',
+    `cannot write ${path}: ${why[code] ?? `the kernel refused (${code})`}`,
+  )
 }
 
 export function sameDirectory(path: string, before: string): void {

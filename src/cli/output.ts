@@ -21,9 +21,22 @@ export function warn(message: string, color: (s: string) => string = (s) => s): 
   process.stderr.write(`cordon: ${color(escapeControl(message))}\n`)
 }
 
+/** A note or warning for the person at the terminal (what was written, what was not granted or
+ * not enforced): --quiet drops it. Errors, alerts and a command's own report use warn(). */
+export function note(message: string, color: (s: string) => string = (s) => s): void {
+  if (quiet) return
+  process.stderr.write(`cordon: ${color(escapeControl(message))}\n`)
+}
+
+/** -q for every command that prints notes; parseStrict (args.ts) applies it as it parses. */
+export const QUIET_OPTION = { quiet: { type: 'boolean', short: 'q' } } as const
+export const QUIET_HELP =
+  '  -q, --quiet            no notes or warnings on stderr (errors and alerts still print)'
+
 let quiet = false
 
-/** --quiet: warnings (lines starting `warning:`) are dropped; errors and alerts still print. */
+/** --quiet: notes and warnings (warn() lines starting `warning:`) are dropped; errors and
+ * alerts still print. */
 export function setQuiet(on: boolean): void {
   quiet = on
 }

@@ -9,6 +9,7 @@ import { type TraceMode, traceFilters } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
 import { under } from './paths.js'
 import { archByName } from '../seccomp/arch.js'
+import { firstUnsearchable, type HostCreds, sandboxHostCreds, searchable } from './reach.js'
 
 export interface TracedRunOptions {
   mode: TraceMode
@@ -41,7 +42,11 @@ const rwBind = (path: string): Extract<ViewEntry, { kind: 'bind' }> => ({
  * then the base's private mounts (proc, dev, tmpfs) and masks, then — read-write — whatever the
  * base binds on top of a private mount, and the working directory if it lies inside one.
  */
-export function traceView(base: ResolvedPolicy, cwd: string): ResolvedPolicy {
+export function traceView(
+  base: ResolvedPolicy,
+  cwd: string,
+  canSearch: (dir: string) => boolean = searchBy(base),
+): ResolvedPolicy {
   const own = base.filesystem.filter(
     (e) => e.kind === 'proc' || e.kind === 'dev' || e.kind === 'tmpfs' || e.kind === 'mask',
   )
@@ -62,9 +67,41 @@ export function traceView(base: ResolvedPolicy, cwd: string): ResolvedPolicy {
     exposed.push(rwBind(cwd))
   return {
     ...base,
-    filesystem: [hostOnly('/'), ...own, ...exposed],
+    filesystem: [hostOnly('/'), ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
     landlock: { ...base.landlock, paths: [] },
   }
+}
+
+/**
+ * A directory on the way to the working directory that the sandbox's host ids cannot search
+ * (a root caller's /root, 0700) would stop the launcher making the working directory's mount
+ * point, and the program reaching it: in the traced view it becomes a private tmpfs holding
+ * just the binds below it, the base's read-only ones as the host's. The program loses nothing
+ * it could have read there: the host refused it every entry.
+ */
+function reachable(
+  base: ResolvedPolicy,
+  cwd: string,
+  exposed: readonly ViewEntry[],
+  hidden: (p: string) => boolean,
+  canSearch: (dir: string) => boolean,
+): ViewEntry[] {
+  // Past a private mount or a bind the view itself provides, the host's modes do not apply.
+  const shown = (d: string) =>
+    hidden(d) || exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(d, e.dest))
+  const stop = firstUnsearchable(cwd, (d) => shown(d) || canSearch(d))
+  if (!stop) return []
+  const below = base.filesystem.flatMap((e) =>
+    e.kind === 'bind' && e.readOnly && under(e.dest, stop)
+      ? [{ ...e, readOnly: false, idmap: false as const }]
+      : [],
+  )
+  return [{ kind: 'tmpfs', dest: stop, size: 1 << 20, mode: 0o755 }, ...below]
+}
+
+const searchBy = (base: ResolvedPolicy) => {
+  let creds: HostCreds | undefined
+  return (dir: string) => searchable(dir, (creds ??= sandboxHostCreds(base)))
 }
 
 /** The syscall table's name for this machine (x86_64 for Node's x64). */

@@ -58,7 +58,12 @@ export const ROOT_ONLY_FILES = [
 
 /** The memory probe's limit when the policy's is larger: the same cgroup setting at any size,
  * without filling gigabytes of the host's memory first. */
-export const MEMORY_PROBE_LIMIT = 256 * 2 ** 20
+export const MEMORY_PROBE_LIMIT = 64 * 2 ** 20
+
+/** The fork bomb's pids limit when the policy's is larger: pids.max (or RLIMIT_NPROC) is the
+ * same setting at any size, and a bomb of thousands of processes costs the host tens of seconds
+ * of forks and reaping before it proves anything more. */
+export const PIDS_PROBE_LIMIT = 64
 
 /** A writable bind the policy names at or below a kernel interface (`rw: /sys/fs/cgroup/x`):
  * asked for, so not promised. A wider one (`rw: /`) does not count: the view keeps them from it. */

@@ -21,7 +21,7 @@ describe('cordon CLI', () => {
     assert.match(unknown.stderr, /unknown command `rnu`/)
     const flag = cordon(['plan', '--bogus'])
     assert.equal(flag.status, 2)
-    assert.match(flag.stderr, /Unknown option '--bogus'.*see cordon plan --help/)
+    assert.match(flag.stderr, /unknown option `--bogus`.*see cordon plan --help/)
     const run = cordon(['run', '--net', 'lan', '--', 'true'])
     assert.equal(run.status, 125)
     assert.match(run.stderr, /Expected `network` to be one of `none`, `loopback`, `host`, got `lan`/)

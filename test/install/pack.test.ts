@@ -38,6 +38,9 @@ describe('npm pack, installed into an empty project', () => {
       'build/src/index.js',
       'build/src/index.d.ts',
       'bin/cordon-exec',
+      // Apache-2.0 (package.json) asks for its text to travel with every copy.
+      'LICENSE',
+      'README.md',
     ])
       assert.ok(files.includes(needed), `${needed} is in the tarball`)
     assert.ok(!files.some((f) => f.startsWith('build/native/')), 'no prebuilt binary: it is built on install')

@@ -7,7 +7,7 @@ import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js
 import { refuseUnenforced, statementStatus } from '../../landlock/status.js'
 import { MAX_ABI } from '../../landlock/rights.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
-import { warn } from '../output.js'
+import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon compile [POLICY] [options] -o FILE [-- COMMAND [ARG...]]
@@ -20,6 +20,7 @@ Keep the plan where the sandbox cannot write it.
 ${POLICY_HELP}
 
   -o, --output FILE      where to write the plan (required)
+${QUIET_HELP}
   -h, --help             this help
 `
 
@@ -44,6 +45,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
     {
       ...POLICY_OPTIONS,
       output: { type: 'string', short: 'o' },
+      ...QUIET_OPTION,
     },
     HELP,
   )
@@ -68,12 +70,10 @@ export async function compileCommand(argv: string[]): Promise<number> {
       'invalid_policy',
       `the policy requires its limits (limits.require) but a plan run by cordon-exec alone cannot enforce ${unenforced.join('; ')}; ${PLAN_LIMITS_FIX}`,
     )
-  for (const u of unenforced) warn(`not enforced by the plan alone: ${u}`)
-  if (unenforced.length) warn(PLAN_LIMITS_FIX)
+  for (const u of unenforced) note(`not enforced by the plan alone: ${u}`)
+  if (unenforced.length) note(PLAN_LIMITS_FIX)
   const bytes = encodePlan(plan)
   writeOutput(values.output, bytes)
-  process.stderr.write(
-    `cordon: wrote ${values.output} (${bytes.length} bytes, ${plan.ops.length} operations)\n`,
-  )
+  note(`wrote ${values.output} (${bytes.length} bytes, ${plan.ops.length} operations)`)
   return 0
 }

@@ -2,13 +2,20 @@
 // texts, so neither can drift from what the commands accept.
 import { CordonError } from '../../errors.js'
 import { parseCommand } from '../args.js'
+import { SHELL_NAMES } from '../option-values.js'
 
 /** Each command's name, summary and help text (main.ts passes its table in). */
 export interface CommandDoc {
   name: string
   summary: string
   help: string
+  /** The values each option takes, where it takes one of a list (option-values.ts). */
+  values?: Record<string, readonly string[]>
 }
+
+/** The options of this command that take a value from a list, and the list. */
+const valuedOptions = (d: CommandDoc) =>
+  Object.entries(d.values ?? {}).filter(([o]) => optionsOf(d.help).includes(`--${o}`))
 
 /** The long and short options a help text lists: its option lines (`  -p, --policy FILE`) and
  * Usage lines (`cordon ps [--json]`), not options named in prose. */
@@ -48,9 +55,17 @@ function bash(docs: CommandDoc[]): string {
         `    ${d.name}) words=${sh([...subcommandsOf(d.name, d.help), ...optionsOf(d.help)].join(' '))} ;;`,
     )
     .join('\n')
+  const values = docs
+    .flatMap((d) =>
+      valuedOptions(d).map(
+        ([o, v]) =>
+          `    '${d.name} --${o}') COMPREPLY=($(compgen -W ${sh(v.join(' '))} -- "$cur")); return ;;`,
+      ),
+    )
+    .join('\n')
   return `# bash completion for cordon (cordon completion bash)
 _cordon() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} words i
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} words i
   if [ "$COMP_CWORD" -eq 1 ]; then
     COMPREPLY=($(compgen -W ${sh(docs.map((d) => d.name).join(' '))} -- "$cur"))
     return
@@ -62,6 +77,10 @@ _cordon() {
       return
     fi
   done
+  # An option's value, from the list its parser checks against.
+  case "\${COMP_WORDS[1]} $prev" in
+${values}
+  esac
   case \${COMP_WORDS[1]} in
 ${cases}
     *) words='' ;;
@@ -83,6 +102,11 @@ function zsh(docs: CommandDoc[]): string {
       (d) => `    ${d.name}) opts=(${[...subcommandsOf(d.name, d.help), ...optionsOf(d.help)].join(' ')}) ;;`,
     )
     .join('\n')
+  const values = docs
+    .flatMap((d) =>
+      valuedOptions(d).map(([o, v]) => `    '${d.name} --${o}') compadd -- ${v.join(' ')}; return ;;`),
+    )
+    .join('\n')
   // $words is zsh's own array of the command line's words: the options go in opts.
   return `#compdef cordon
 # zsh completion for cordon (cordon completion zsh > "\${fpath[1]}/_cordon")
@@ -97,6 +121,9 @@ _cordon() {
     _normal
     return
   fi
+  case "$words[2] $words[CURRENT-1]" in
+${values}
+  esac
   case $words[2] in
 ${cases}
   esac
@@ -117,10 +144,15 @@ function fish(docs: CommandDoc[]): string {
   for (const d of docs) {
     const when = `'__fish_seen_subcommand_from ${d.name}'`
     for (const sub of subcommandsOf(d.name, d.help)) lines.push(`complete -c cordon -n ${when} -a ${sub}`)
-    for (const o of optionsOf(d.help))
+    for (const o of optionsOf(d.help)) {
+      const list = d.values?.[o.slice(2)]
+      const flag = o.startsWith('--') ? `-l ${o.slice(2)}` : `-s ${o.slice(1)}`
       lines.push(
-        `complete -c cordon -n ${when} ${o.startsWith('--') ? `-l ${o.slice(2)}` : `-s ${o.slice(1)}`} -F`,
+        list && o.startsWith('--')
+          ? `complete -c cordon -n ${when} ${flag} -x -a ${sh(list.join(' '))}`
+          : `complete -c cordon -n ${when} ${flag} -F`,
       )
+    }
   }
   return `${lines.join('\n')}\n`
 }
@@ -170,9 +202,10 @@ export function manPage(docs: CommandDoc[], version: string, overview: string, d
   return `${out.join('\n')}\n`
 }
 
-const SHELLS = { bash, zsh, fish } as const
+/** One generator per shell SHELL_NAMES lists (the type ties the two). */
+const SHELLS: Record<(typeof SHELL_NAMES)[number], (docs: CommandDoc[]) => string> = { bash, zsh, fish }
 
-const COMPLETION_HELP = `Usage: cordon completion bash|zsh|fish
+const COMPLETION_HELP = `Usage: cordon completion ${SHELL_NAMES.join('|')}
 
 Prints a completion script for the shell, made from every command's --help: commands, their
 subcommands and options, and after \`--\` the sandboxed command line.

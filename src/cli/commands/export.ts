@@ -6,7 +6,9 @@ import { CordonError } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
 import { callerContext } from '../../plan/compile.js'
-import { warn } from '../output.js'
+import { note, QUIET_OPTION } from '../output.js'
+import { checkOutputDirectory } from '../output-file.js'
+import { EXPORT_ARCHES } from '../option-values.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
 
@@ -36,6 +38,7 @@ ${POLICY_HELP}
                      plan, so every cordon layer (Landlock too) applies
       --arch ARCH    seccomp profile for x64 (default: this host), arm64 or riscv64
       --json         {"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
+  -q, --quiet        no notes on stderr (what was written, gaps, how to use it)
   -h, --help         this help
 
 COMMAND defaults to the policy's \`command\` (oci-seccomp needs none). Exit status 0; the gaps are information.
@@ -53,6 +56,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       wrap: { type: 'boolean' },
       arch: { type: 'string' },
       json: { type: 'boolean' },
+      ...QUIET_OPTION,
     },
     HELP,
   )
@@ -67,7 +71,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.wrap && format !== 'systemd' && format !== 'kubernetes')
     throw new CordonError('invalid_usage', '--wrap applies to --to systemd and --to kubernetes')
   const arch = values.arch ?? process.arch
-  if (!['x64', 'arm64', 'riscv64'].includes(arch))
+  if (!(EXPORT_ARCHES as readonly string[]).includes(arch))
     throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${arch}\``)
   const dash = argv.indexOf('--')
   // parseArgs puts what follows `--` among the positionals too.
@@ -104,6 +108,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
         'invalid_usage',
         `-o ${values.output}: ${parent} does not exist; cordon makes the output directory, not its parents: create it first`,
       )
+    checkOutputDirectory(values.output)
     writeExport(values.output, out.files)
   } else if (written.length > 1 || out.files.length > written.length)
     throw new CordonError(
@@ -118,9 +123,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   }
   if (!values.output)
     process.stdout.write(String((written[0] as Extract<ExportFile, { kind: 'file' }>).content))
-  else warn(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
-  for (const g of out.gaps) warn(`export: not expressed: ${g.statement}: ${g.why}`)
+  else note(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
+  for (const g of out.gaps) note(`export: not expressed: ${g.statement}: ${g.why}`)
   // The usage lines name the files by their own names: they are run from the output directory.
-  if (values.output) for (const u of out.usage) warn(`export: use (in ${values.output}): ${u}`)
+  if (values.output) for (const u of out.usage) note(`export: use (in ${values.output}): ${u}`)
   return 0
 }

@@ -13,7 +13,7 @@ import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError } from '../../run/events.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
-import { setQuiet, warn } from '../output.js'
+import { note, setQuiet, warn } from '../output.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { FORWARDED, splitCommand } from './run.js'
 
@@ -158,7 +158,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
       )
       return code
     }
-    if (code !== 0) warn(`warning: the command exited with ${code}; the policy covers what this run did`)
+    if (code !== 0) note(`warning: the command exited with ${code}; the policy covers what this run did`)
   }
   observation ??= emptyObservation(nativeArch())
 
@@ -205,11 +205,11 @@ export async function learnCommand(argv: string[]): Promise<number> {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
   else {
-    warn(
+    note(
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
     )
-    for (const w of generated.withheld) warn(`not granted: ${w}`)
-    for (const f of generated.failed) warn(`failed while learning, not granted: ${f}`)
+    for (const w of generated.withheld) note(`not granted: ${w}`)
+    for (const f of generated.failed) note(`failed while learning, not granted: ${f}`)
   }
   return code
 }

@@ -3,7 +3,7 @@ import { CordonError } from '../../errors.js'
 import { find, list, stateDir } from '../../run/registry.js'
 import { LineChannel } from '../../monitor/channel.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession } from '../monitor-flags.js'
-import { warn } from '../output.js'
+import { note, QUIET_HELP, QUIET_OPTION, warn } from '../output.js'
 import { parseCommand } from '../args.js'
 import { escapeControl } from '../../run/escape.js'
 
@@ -20,6 +20,7 @@ ${MONITOR_HELP}
                          stdout is its own; with --check, the report as JSON
       --check            load the rules, print what became of each (loaded; or, for a Falco
                          rule, the fields cordon lacks), and exit: 0, or 2 for a broken file
+${QUIET_HELP}
   -h, --help             this help
 
 State directory: ${stateDir()}
@@ -30,7 +31,7 @@ const POLL_MS = 500
 export async function monitorCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(
     argv,
-    { ...MONITOR_OPTIONS, json: { type: 'boolean' }, check: { type: 'boolean' } },
+    { ...MONITOR_OPTIONS, json: { type: 'boolean' }, check: { type: 'boolean' }, ...QUIET_OPTION },
     HELP,
   )
   if (!parsed) return 0
@@ -49,7 +50,7 @@ export async function monitorCommand(argv: string[]): Promise<number> {
       if (!wanted(record.id) || session.attached.includes(record.id)) continue
       if (session.attachRecord(record)) {
         seenAny = true
-        warn(
+        note(
           `watching sandbox ${record.id}: ${record.command.join(' ')}${record.watch ? ` (reports ${record.watch.length} syscalls)` : ''}`,
         )
       }

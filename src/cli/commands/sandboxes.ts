@@ -1,12 +1,12 @@
 // cordon ps | freeze ID | thaw ID | kill ID: the running sandboxes of this user, from the
 // registry in the caller's private state directory. Each action checks its record first
 // (run/sandbox-control.ts): a stale or forged record gets an error, not a signal.
-import { parseArgs } from 'node:util'
+import { parseStrict } from '../args.js'
 import { CordonError } from '../../errors.js'
 import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
-import { warn } from '../output.js'
+import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`
 
@@ -21,7 +21,7 @@ function usage(r: SandboxRecord) {
 }
 
 export async function psCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseStrict({
     args: argv,
     options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   })
@@ -76,14 +76,14 @@ frozen sandbox kills it. cordon thaw ID resumes it.`,
 
 /** The sandbox an action names, or undefined after --help. */
 function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undefined {
-  const { positionals, values } = parseArgs({
+  const { positionals, values } = parseStrict({
     args: argv,
-    options: { help: { type: 'boolean', short: 'h' } },
+    options: { help: { type: 'boolean', short: 'h' }, ...QUIET_OPTION },
     allowPositionals: true,
   })
   if (values.help) {
     process.stdout.write(
-      `Usage: cordon ${verb} ID\n\n${VERBS[verb]}\nID is a sandbox id from cordon ps, or a unique prefix of one.\n`,
+      `Usage: cordon ${verb} [-q] ID\n\n${VERBS[verb]}\nID is a sandbox id from cordon ps, or a unique prefix of one.\n\n${QUIET_HELP}\n`,
     )
     return undefined
   }
@@ -100,7 +100,7 @@ export async function freezeCommand(argv: string[]): Promise<number> {
   if (!record) return 0
   const how = controlSandbox(record).freeze()
   if (how && how !== FROZEN_BY_CGROUP)
-    warn(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
+    note(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
   return 0
 }
 

@@ -1,7 +1,8 @@
 // cordon seccomp compile|disasm|explain|test|groups: look inside the syscall filter.
 import { readFileSync } from 'node:fs'
 import { writeOutput } from '../output-file.js'
-import { parseArgs } from 'node:util'
+import { parseStrict } from '../args.js'
+import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { dump as dumpYaml } from 'js-yaml'
 import { CordonError } from '../../errors.js'
 import { archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
@@ -40,10 +41,11 @@ ${POLICY_HELP}
       --caps LIST        (import) capabilities the sandbox keeps, comma-separated
       --from FORMAT      (import) oci (default) or systemd
       --json             machine-readable output
+${QUIET_HELP}
   -h, --help             this help
 `
 
-const NODE_ARCH: Record<string, string> = {
+export const NODE_ARCH: Record<string, string> = {
   x86_64: 'x64',
   aarch64: 'arm64',
   x64: 'x64',
@@ -52,7 +54,7 @@ const NODE_ARCH: Record<string, string> = {
 }
 
 export async function seccompCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseStrict({
     args: argv,
     options: {
       ...POLICY_OPTIONS,
@@ -64,6 +66,7 @@ export async function seccompCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       caps: { type: 'string' },
       from: { type: 'string' },
+      ...QUIET_OPTION,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -99,7 +102,7 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     const text = `${stringifyOci(profile)}\n`
     if (values.output) writeOutput(values.output, text)
     else process.stdout.write(text)
-    for (const w of warnings) process.stderr.write(`cordon: export: ${w}\n`)
+    for (const w of warnings) note(`export: ${w}`)
     return 0
   }
   if (sub === 'compile') {
@@ -218,14 +221,9 @@ function importCommand(
   const text2 = `# Imported from ${file} by cordon seccomp import\n${yaml}`
   if (output) writeOutput(output, text2)
   else process.stdout.write(text2)
-  if (skipped.rules)
-    process.stderr.write(
-      `cordon: import: ${skipped.rules} rule(s) skipped (other arch, capability or kernel)\n`,
-    )
+  if (skipped.rules) note(`import: ${skipped.rules} rule(s) skipped (other arch, capability or kernel)`)
   if (skipped.names.length)
-    process.stderr.write(
-      `cordon: import: names unknown to cordon's tables skipped: ${skipped.names.join(' ')}\n`,
-    )
+    note(`import: names unknown to cordon's tables skipped: ${skipped.names.join(' ')}`)
   return 0
 }
 
@@ -256,9 +254,8 @@ function importSystemdCommand(file: string | undefined, output: string | undefin
   const out = `# Imported from ${file === '-' ? 'stdin' : file} by cordon seccomp import --from systemd\n${yaml}`
   if (output) writeOutput(output, out)
   else process.stdout.write(out)
-  for (const n of notes) process.stderr.write(`cordon: import: ${n}\n`)
-  if (unknown.length)
-    process.stderr.write(`cordon: import: names unknown to cordon's tables skipped: ${unknown.join(' ')}\n`)
+  for (const n of notes) note(`import: ${n}`)
+  if (unknown.length) note(`import: names unknown to cordon's tables skipped: ${unknown.join(' ')}`)
   return 0
 }
 
