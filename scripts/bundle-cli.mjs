@@ -44,6 +44,10 @@ const result = await esbuild.build({
   sourcesContent: false,
   chunkNames: 'chunk-[name]-[hash]',
   legalComments: 'none',
+  // Fewer bytes for V8 to scan and compile at each start (~10% of a plain run's CPU here);
+  // identifiers are kept, so stack traces still name the functions.
+  minifyWhitespace: true,
+  minifySyntax: true,
   metafile: values.metafile !== undefined,
   logLevel: 'warning',
 })

@@ -1,10 +1,11 @@
 // A plain `cordon run` loads only what it uses (issue 23): the bundled CLI, not the ~60 modules
 // it is built from; no js-yaml (no YAML was read), no prom-client, no monitor; one precompiled
 // seccomp filter, not the table of all of them. Seen from outside, by the files the process
-// opens (strace), so that a lazy import turned static again shows here.
+// opens (strace), so that a lazy import turned static again shows here. The bundle is minified,
+// so its source maps must lead a debugging stack trace back to the TypeScript.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { describe, test } from 'node:test'
@@ -66,17 +67,31 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
   })
 
   test('a YAML policy still loads js-yaml, on demand', () => {
-    const { status, files, stderr } = filesOpened([
-      'run',
-      '--policy',
-      join(ROOT, 'bench', 'bwrap-equivalent.yaml'),
-      '--',
-      '/bin/true',
-    ])
+    const policy = join(projectDir(), 'startup-policy.yaml')
+    writeFileSync(policy, 'extends: [default]\n')
+    const { status, files, stderr } = filesOpened(['run', '--policy', policy, '--', '/bin/true'])
     assert.equal(status, 0, stderr)
     assert.ok(
       files.some((f) => f.startsWith('node_modules/js-yaml')),
       files.join(', '),
     )
+  })
+
+  test('under --enable-source-maps, a stack trace of the bundle names the TypeScript source', () => {
+    const bundle = join(ROOT, 'build', 'src', 'cli-bundle', 'main.js')
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--enable-source-maps',
+        '--input-type=module',
+        '-e',
+        `const cli = await import(${JSON.stringify(bundle)})
+process.stdout.write = () => { throw new Error('boom') }
+await cli.main(['--version'])`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    )
+    assert.notEqual(r.status, 0)
+    assert.match(r.stderr, /src\/cli\/main\.ts:\d+:\d+/, r.stderr)
   })
 })
