@@ -1,6 +1,6 @@
 // Start-to-exit latency of /bin/true under cordon and its peers, side by side in one run.
 // Variants are interleaved round-robin so drift hits all equally; we report medians and the
-// ratio to bwrap. NODE_EXTRA_CA_CERTS is unset for the CLI variant (it adds ~150 ms per node
+// ratio to bwrap, and the CLI's ratio to `node -e 0` run in the same loop. NODE_EXTRA_CA_CERTS is unset for the CLI variant (it adds ~150 ms per node
 // start in some environments and is not cordon's cost).
 //
 //   node bench/startup.mjs [--runs N] [--json]
@@ -45,8 +45,12 @@ const variants = [
   },
   {
     name: 'cordon run (CLI, node start included)',
+    cli: true,
     run: () => timeSync(process.execPath, [cli, 'run', '--policy', policyFile, '--', '/bin/true']),
   },
+  // What Node's own start costs, and the CLI's load alone: the CLI row is judged against these.
+  { name: 'node -e 0', node: true, run: () => timeSync(process.execPath, ['-e', '0']) },
+  { name: 'cordon --version', run: () => timeSync(process.execPath, [cli, '--version']) },
   ...(has('bwrap')
     ? [
         {
@@ -105,11 +109,16 @@ const rows = variants.map((v, k) => ({
   p90Ms: Number([...samples[k]].sort((a, b) => a - b)[Math.floor(samples[k].length * 0.9)].toFixed(2)),
   vsBwrap: base ? Number((median(samples[k]) / base).toFixed(2)) : null,
 }))
+// The CLI against Node's own start (issue 23: ≤ 1.3×, and ≤ 25 ms of cordon's own on top).
+const nodeMs = median(samples[variants.findIndex((v) => v.node)])
+const cliMs = median(samples[variants.findIndex((v) => v.cli)])
+const cliVsNode = { vsNode: Number((cliMs / nodeMs).toFixed(2)), ownMs: Number((cliMs - nodeMs).toFixed(2)) }
 if (values.json) {
-  console.log(JSON.stringify({ version: 1, runs, rows }, null, 2))
+  console.log(JSON.stringify({ version: 1, runs, rows, cli: cliVsNode }, null, 2))
 } else {
   console.log(`start-to-exit of /bin/true, ${runs} interleaved runs, median (p90)\n`)
   console.log('| variant | median ms | p90 ms | vs bwrap |')
   console.log('|---|---:|---:|---:|')
   for (const r of rows) console.log(`| ${r.name} | ${r.medianMs} | ${r.p90Ms} | ${r.vsBwrap ?? '-'}× |`)
+  console.log(`\ncordon run vs node -e 0: ${cliVsNode.vsNode}× (cordon's own: ${cliVsNode.ownMs} ms)`)
 }

@@ -1,6 +1,6 @@
 // Build step: compiles the built-in seccomp profiles for every supported host arch into
-// build/seccomp-profiles.json (see src/seccomp/precompiled.ts).
-import { writeFileSync } from 'node:fs'
+// build/seccomp/KEY.bpf, one file per key (see src/seccomp/precompiled.ts).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -10,17 +10,20 @@ const { resolveSeccomp } = await lib('seccomp/resolve.js')
 const { compileSeccomp } = await lib('seccomp/compile.js')
 const { entryPoints } = await lib('seccomp/arch.js')
 const { SECCOMP_PROFILES } = await lib('seccomp/profiles.js')
-const { PRECOMPILED_FILE } = await lib('seccomp/precompiled.js')
+const { PRECOMPILED_DIR, precompiledFile } = await lib('seccomp/precompiled.js')
 const { SECCOMP_EXTRAS, PRECOMPILED_EXTRA_SETS: EXTRA_SETS } = await lib('plan/compile.js')
 
-const out = {}
+rmSync(PRECOMPILED_DIR, { recursive: true, force: true })
+mkdirSync(PRECOMPILED_DIR, { recursive: true })
 for (const arch of ['x64', 'arm64', 'riscv64'])
   for (const profile of Object.keys(SECCOMP_PROFILES))
     for (const extras of EXTRA_SETS) {
       const layers = [{ profile, origin: 'build' }, ...extras.map((e) => SECCOMP_EXTRAS[e])]
       const filter = compileSeccomp(resolveSeccomp(layers), entryPoints(arch))
-      out[`${arch}:${profile}${extras.map((e) => `+${e}`).join('')}`] = Buffer.from(filter.program).toString(
-        'base64',
-      )
+      const key = `${arch}:${profile}${extras.map((e) => `+${e}`).join('')}`
+      const file = precompiledFile(key)
+      if (!file) throw new Error(`precompile-seccomp: key ${key} is not a file name`)
+      writeFileSync(file, filter.program)
     }
-writeFileSync(PRECOMPILED_FILE, `${JSON.stringify(out)}\n`)
+// The single table of earlier builds, if any: nothing reads it any more.
+rmSync(join(root, 'build', 'seccomp-profiles.json'), { force: true })

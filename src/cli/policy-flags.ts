@@ -3,12 +3,11 @@
 import { callerCwd, pathBytes } from '../host/path-bytes.js'
 import { lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { load as loadYaml } from 'js-yaml'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError } from '../errors.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
 import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
-import { loadPolicyFile, validatePolicy } from '../policy/parse.js'
+import { jsYaml, loadPolicyFile, validatePolicy } from '../policy/parse.js'
 import { NO_NAMESPACES, PROFILES } from '../policy/profiles.js'
 import { type PolicySource, type ResolvedPolicy, resolveLayers, unknownProfile } from '../policy/resolve.js'
 import type { FilesystemEntry, Policy } from '../policy/schema.js'
@@ -241,7 +240,7 @@ function seccompFlag(value: string): unknown {
       return { profile: layer.profile, default: layer.default, rules: layer.rules }
     }
     // The section itself, or a policy file (what `cordon seccomp import` writes) holding one.
-    const loaded = loadYaml(text) as Record<string, unknown> | undefined
+    const loaded = jsYaml().load(text) as Record<string, unknown> | undefined
     return loaded && typeof loaded === 'object' && 'seccomp' in loaded ? loaded.seccomp : loaded
   } catch (cause) {
     throw new CordonError(

@@ -4,9 +4,18 @@
 // whose syntax tree keeps source positions, to point at the offending node.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { load as loadYaml, type YAMLException } from 'js-yaml'
+import type { YAMLException } from 'js-yaml'
 import { CordonError, type Issue } from '../errors.js'
 import { type Policy, policySchema } from './schema.js'
+
+type JsYamlModule = typeof import('js-yaml')
+let jsYamlModule: JsYamlModule | undefined
+/** js-yaml, loaded on the first YAML text: building its schemas costs ~5 ms of a start that
+ * reads no YAML (a plain `cordon run`, spawn() of a Policy object). */
+export function jsYaml(): JsYamlModule {
+  jsYamlModule ??= createRequire(import.meta.url)('js-yaml') as JsYamlModule
+  return jsYamlModule
+}
 
 type YamlModule = typeof import('yaml')
 let yamlModule: YamlModule | undefined
@@ -83,7 +92,7 @@ function parseJson(text: string, file: string): unknown {
 
 function parseYaml(text: string, file: string): unknown {
   try {
-    return loadYaml(text, { filename: file })
+    return jsYaml().load(text, { filename: file })
   } catch (cause) {
     const e = cause as YAMLException
     const where = { line: (e.mark?.line ?? 0) + 1, col: (e.mark?.column ?? 0) + 1 }

@@ -16,6 +16,9 @@ import type { Plan, PlanOp } from '../plan/model.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
 let groups = 0
+/** The cgroup mounts, read from /proc/self/mountinfo once per process (a host does not
+ * remount its cgroup trees under a running program): every spawn() as root asked again. */
+let hostMounts: CgroupMounts | undefined
 
 /** A cgroup for this run when the policy limits resources; the launcher joins it before start.
  * Limits are best effort for a caller the host gives no cgroup (the run reports them as not
@@ -31,8 +34,8 @@ export function makeCgroup(
   delete resources.timeoutMs
   const limited = Object.values(resources).some((v) => v !== undefined)
   if (!limited && !always) return { cgroup: undefined, plan }
-  let mounts: CgroupMounts | undefined // read once, and only for root
-  const access = cgroupAccess(undefined, () => cgroupMounted((mounts = cgroupMounts())))
+  let mounts: CgroupMounts | undefined // read only for root
+  const access = cgroupAccess(undefined, () => cgroupMounted((mounts = hostMounts ??= cgroupMounts())))
   if (!access.ok) {
     if (limited && required)
       throw new CordonError(

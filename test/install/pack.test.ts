@@ -36,6 +36,7 @@ describe('npm pack, installed into an empty project', () => {
       'native/Makefile',
       'scripts/build-native.mjs',
       'build/src/index.js',
+      'build/src/cli-bundle/main.js',
       'build/src/index.d.ts',
       'bin/cordon-exec',
       // Apache-2.0 (package.json) asks for its text to travel with every copy.
