@@ -2,7 +2,7 @@
 // overrides, rates, baselines, cooldowns and hot reload; alert sinks against local servers.
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -169,8 +169,9 @@ describe('rule engine', () => {
     assert.deepEqual(log, ['kill'])
   })
 
-  test('a baseline from a learn run guards from the first call, at factor × the learned peak', () => {
+  test('a baseline from a learn run guards from the first call, at factor × the learned peak', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-baseline-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
     const learned = {
       version: 1,
       arch: 'x86_64',
