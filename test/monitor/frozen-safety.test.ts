@@ -101,7 +101,7 @@ function start(args: string[], cwd: string, user?: { uid: number; gid: number })
     },
   })
   let err = ''
-  child.stderr!.on('data', (b: Buffer) => (err += b))
+  child.stderr.on('data', (b: Buffer) => (err += b))
   const exited = new Promise<number>((r) => child.once('exit', () => r(Date.now())))
   return { child, stderr: () => err, exited }
 }

@@ -29,8 +29,8 @@ function cordonAsync(args: string[]): { child: ChildProcess; stdout: () => strin
   })
   let out = ''
   let err = ''
-  child.stdout!.on('data', (b: Buffer) => (out += b))
-  child.stderr!.on('data', (b: Buffer) => (err += b))
+  child.stdout.on('data', (b: Buffer) => (out += b))
+  child.stderr.on('data', (b: Buffer) => (err += b))
   return { child, stdout: () => out, stderr: () => err }
 }
 
@@ -181,10 +181,9 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
       'fork',
     ])
     children.push(run.child)
-    const [code, signal] = (await new Promise((r) => run.child.once('exit', (c, s) => r([c, s])))) as [
-      number | null,
-      string | null,
-    ]
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) =>
+      run.child.once('exit', (c, s) => r([c, s])),
+    )
     const alerts = readFileSync(join(dir, 'baseline-events.jsonl'), 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('{"event":"alert"'))
