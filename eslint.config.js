@@ -1,13 +1,15 @@
-// Lint: the recommended and type-aware rules; formatting is Prettier's job.
+// Lint: the recommended and type-checked rules (typescript-eslint's recommendedTypeChecked);
+// formatting is Prettier's job. Rules turned off below say why, per scope.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   { ignores: ['build/**', 'node_modules/**', 'schema/**'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
       globals: {
         process: 'readonly',
         console: 'readonly',
@@ -19,6 +21,49 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       'no-empty': ['error', { allowEmptyCatch: true }],
+      // node:test's test() and describe() return promises the runner awaits itself.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
+      ],
+      // Error messages print whatever bad value they were given, objects included.
+      '@typescript-eslint/no-base-to-string': 'off',
     },
   },
+  {
+    // Every command is `(argv) => Promise<number>`, loaded lazily by cli/main.ts, whether or
+    // not it awaits anything.
+    files: ['src/cli/commands/**'],
+    rules: { '@typescript-eslint/require-await': 'off' },
+  },
+  {
+    // Found when these rules were turned on (issue 22) in folders other branches were
+    // restructuring at the time: fix them there after the merge, then drop this block.
+    files: ['src/cli/**', 'src/plan/**', 'src/policy/**'],
+    rules: {
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+      '@typescript-eslint/restrict-template-expressions': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
+  {
+    // Tests append stream chunks to strings (`out += b`, Buffer's toString meant), read the
+    // CLI's JSON output as `any` and assert its shape, and print values in assertion messages.
+    files: ['test/**'],
+    rules: {
+      '@typescript-eslint/restrict-plus-operands': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/restrict-template-expressions': 'off',
+    },
+  },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 )

@@ -1,8 +1,12 @@
 // Runs the suite in two phases. Most test files run two at a time; the few that measure time
 // (how fast a storm is frozen, notifications per second, a CPU quota) run alone afterwards, so
 // that another file's fork bomb or memory probe never decides whether they pass.
+// `--unit` runs only the unit tier: files that need no root and no kernel feature (no user
+// namespaces, no Landlock, no seccomp, no cgroup), proved by scripts/test-unit-unprivileged.sh.
+// Afterwards the suite fails if it left directories behind in /tmp (tests clean up with t.after).
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 const ROOT = 'build/test'
@@ -14,14 +18,31 @@ const TIMED = new Set([
   'monitor/frozen-safety.test.js',
   'cgroup/limits.test.js',
 ])
+/** The unit tier: pure code (parsers, schema, compilers, encoders, the seccomp compiler against
+ * its BPF evaluator, rule engine) plus the CLI's and launcher's --version. */
+export const UNIT = new Set([
+  'cli/version.test.js',
+  'landlock/rights.test.js',
+  'monitor/rules.test.js',
+  'plan/contract.test.js',
+  'policy/validate.test.js',
+  'seccomp/differential.test.js',
+  'seccomp/docker-default.test.js',
+  'seccomp/memfd-guard.test.js',
+  'seccomp/oci.test.js',
+  'seccomp/resolve.test.js',
+])
 
 const files = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.test.js') ? [join(dir, e.name)] : [],
   )
-const all = files(ROOT).sort()
-const timed = all.filter((f) => TIMED.has(relative(ROOT, f)))
-const rest = all.filter((f) => !timed.includes(f))
+
+// What the suite leaves in the temporary directory: scratch files and directories named
+// cordon-*. /tmp/cordon-UID is cordon's own per-user state (the registry), kept on purpose.
+const TMP = tmpdir()
+const leftovers = () =>
+  new Set(readdirSync(TMP).filter((n) => n.startsWith('cordon-') && !/^cordon-\d+$/.test(n)))
 
 const run = (concurrency, list) =>
   spawnSync(
@@ -32,6 +53,26 @@ const run = (concurrency, list) =>
     },
   ).status ?? 1
 
-const first = run(2, rest)
-const second = run(1, timed)
-process.exit(first || second)
+const all = files(ROOT).sort()
+const before = leftovers()
+let status
+if (process.argv.includes('--unit')) {
+  status = run(
+    2,
+    all.filter((f) => UNIT.has(relative(ROOT, f))),
+  )
+} else {
+  const timed = all.filter((f) => TIMED.has(relative(ROOT, f)))
+  const rest = all.filter((f) => !timed.includes(f))
+  const first = run(2, rest)
+  const second = run(1, timed)
+  status = first || second
+}
+// CORDON_TMP_CHECK=off skips the check where other runs share /tmp (several checkouts at once).
+const left = [...leftovers()].filter((n) => !before.has(n))
+if (left.length && process.env.CORDON_TMP_CHECK !== 'off') {
+  console.error(`run-tests: the tests left ${left.length} director(ies) in ${TMP}: ${left.join(' ')}`)
+  console.error('run-tests: remove them in t.after (or after) where they are made')
+  status ||= 1
+}
+process.exit(status)

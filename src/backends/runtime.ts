@@ -259,12 +259,12 @@ export function spawnOnRuntime(
   const child = spawnChild(program, [...global, 'run', '--bundle', bundle, id], {
     stdio: ['pipe', 'pipe', 'pipe'],
   })
-  if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
-  if (copy.includes(1)) child.stdout!.pipe(process.stdout)
-  if (copy.includes(2)) child.stderr!.pipe(process.stderr)
-  if (wanted[0] === 'ignore') child.stdin!.end()
-  if (wanted[1] === 'ignore') child.stdout!.resume()
-  if (wanted[2] === 'ignore') child.stderr!.resume()
+  if (copy.includes(0)) process.stdin.pipe(child.stdin).on('error', () => {})
+  if (copy.includes(1)) child.stdout.pipe(process.stdout)
+  if (copy.includes(2)) child.stderr.pipe(process.stderr)
+  if (wanted[0] === 'ignore') child.stdin.end()
+  if (wanted[1] === 'ignore') child.stdout.resume()
+  if (wanted[2] === 'ignore') child.stderr.resume()
   let timedOut = false
   const runtimeKill = (signal: string) =>
     spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
@@ -307,7 +307,7 @@ export function spawnOnRuntime(
       done = true
       if (timer) clearTimeout(timer)
       if (copy.includes(0)) {
-        process.stdin.unpipe(child.stdin!)
+        process.stdin.unpipe(child.stdin)
         process.stdin.destroy()
       }
       spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 })

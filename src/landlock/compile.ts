@@ -53,6 +53,8 @@ function entryAccess(e: ViewEntry): string[] | undefined {
 }
 
 const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
+/** dir + rest, where rest is '' or starts with '/'. */
+const join = (dir: string, rest: string) => (dir === '/' ? rest || '/' : rest === '/' ? dir : dir + rest)
 
 /** Whether a writable mount whose own rights lack `truncate` (a rw bind or tmpfs with an
  * `access:` list, proc, dev) can be reached through a read-only bind's rule. Landlock's rights are
@@ -69,6 +71,14 @@ function truncateReaches(e: ViewEntry & { kind: 'bind' }, entries: readonly View
     return aliases || under(o.dest, e.dest)
   })
 }
+
+/** The rights of an entry's own rule (see entryAccess on `truncate`). */
+const ownAccess = (e: ViewEntry, names: string[], entries: readonly ViewEntry[], inView: boolean) =>
+  accessMask(
+    inView && e.kind === 'bind' && e.readOnly && !truncateReaches(e, entries)
+      ? [...names, 'truncate']
+      : names,
+  ).mask
 
 /**
  * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
@@ -161,11 +171,7 @@ export function landlockRules(
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
     const r = {
       path,
-      access: accessMask(
-        inView && e.kind === 'bind' && e.readOnly && !truncateReaches(e, policy.filesystem)
-          ? [...names, 'truncate']
-          : names,
-      ).mask,
+      access: ownAccess(e, names, policy.filesystem, inView),
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }
@@ -246,4 +252,88 @@ export function compileLandlock(
   for (const p of split)
     notes.push(`  landlock ${p.path}/*: children granted one by one, masked paths left out`)
   return ops
+}
+
+/** A rule as the kernel sees it: where it is opened (`path`, in the view or on the host without
+ * one) and, when that is a bind's tree, the host directory it lands on. */
+interface Grant {
+  path: string
+  host?: string | undefined
+  access: bigint
+  from: string
+  entry?: ViewEntry
+}
+
+/**
+ * Rights that reach an entry's files from rules other than its own, as `entry → why`, for the
+ * statement status (landlock/status.ts). Landlock rules belong to inodes, not to mount points,
+ * and the rights at a file are the union of every rule met walking up from it, across mount
+ * points to the root. So a read-only bind gets the rights of a tmpfs or writable bind that
+ * encloses its destination (the walk leaves the bind at its mount point and goes on up), and of
+ * any writable bind showing the same host files elsewhere (the same source, or one inside it:
+ * that rule sits on an inode of the read-only bind's tree). The read-only mount still refuses
+ * writes (EROFS), but Landlock no longer does. Taking the rights back is not possible: Landlock
+ * only adds rights going down a tree, and granting a host inode only what every bind of it
+ * allows would take writes away from the writable bind the policy asked for. So the grant
+ * stays, and the statement says that Landlock does not keep it (README, Landlock).
+ * A writable bind inside a read-only one at the same place (`ro: ./p` with `rw: ./p/out`) is
+ * the policy's own carve-out, reached only through its own mount: not a leak. The other way
+ * round (`ro: ./p/.git` inside `rw: ./p`) is one: the walk from .git goes on up through ./p.
+ */
+export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {}): Map<ViewEntry, string> {
+  const inView = policy.namespaces.mount
+  const hostRule = !inView && !outside.viewProvided
+  const binds = policy.filesystem.filter((e) => e.kind === 'bind')
+  // The host directory a path inside the view shows: that of the deepest bind holding it.
+  const hostOf = (path: string): string | undefined => {
+    if (hostRule) return path
+    const b = binds
+      .filter((x) => x.dest === path || under(path, x.dest))
+      .sort((x, y) => y.dest.length - x.dest.length)[0]
+    return b && join(b.src, b.dest === '/' ? path : path.slice(b.dest.length))
+  }
+  const grants: Grant[] = []
+  if (inView) grants.push({ path: '/', access: accessMask(['readdir']).mask, from: 'view root' })
+  for (const e of policy.filesystem) {
+    const names = entryAccess(e)
+    // Outside a view only binds keep their statement's path (hostRules: the others become
+    // narrower rules on other paths, judged by their own statuses).
+    if (!names || (hostRule && e.kind !== 'bind')) continue
+    const path = e.kind === 'bind' && hostRule ? e.src : e.dest
+    grants.push({
+      path,
+      host: e.kind === 'bind' ? (hostRule ? e.src : hostOf(e.dest)) : undefined,
+      access: ownAccess(e, names, policy.filesystem, inView),
+      from: `${e.kind} ${path}`,
+      entry: e,
+    })
+  }
+  for (const p of policy.landlock.paths)
+    grants.push({
+      path: p.path,
+      host: hostOf(p.path),
+      access: accessMask(p.access).mask,
+      from: `landlock path ${p.path}`,
+    })
+  const out = new Map<ViewEntry, string>()
+  for (const g of grants) {
+    if (!g.entry) continue
+    const reaching = grants.filter((o) => {
+      if (o === g || o.path === g.path) return false
+      if (under(g.path, o.path)) return true // encloses: the walk goes on up through it
+      if (hostRule || g.host === undefined || o.host === undefined) return false
+      // Shows g's host files elsewhere, other than as a carve-out at the same place.
+      const inside = o.host === g.host || under(o.host, g.host)
+      const samePlace = o.path === join(g.path, g.host === '/' ? o.host : o.host.slice(g.host.length))
+      return inside && !samePlace
+    })
+    const extra = reaching.reduce((m, o) => m | o.access, 0n) & ~g.access
+    if (extra === 0n) continue
+    const by = reaching.filter((o) => (o.access & extra) !== 0n).map((o) => `\`${o.from}\``)
+    out.set(
+      g.entry,
+      `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
+    )
+  }
+  return out
 }

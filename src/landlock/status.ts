@@ -3,6 +3,7 @@
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
 import { DEVICES, realHostFs } from '../mounts/view.js'
+import { foreignRights } from './compile.js'
 import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
 import { type Acknowledgement, sizeWord } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
@@ -48,12 +49,15 @@ export function statementStatus(
   })
   const mount = (e?: ViewEntry) => ({ layer: 'mount view', ok: ns.mount, why: withoutView(e) })
   const out: StatementStatus[] = []
+  const foreign = foreignRights(policy)
   for (const e of policy.filesystem) {
     // An optional bind whose source this host lacks is skipped by the plan (mounts/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
-      out.push(judge(`${e.kind} ${e.dest}`, [mount(e), ll(1, 'filesystem rules')]))
+      out.push(
+        judge(`${e.kind} ${e.dest}`, [mount(e), landlockOf(ll(1, 'filesystem rules'), foreign.get(e))]),
+      )
   }
   out.push(judge(UNIX_SOCKETS_STATEMENT, [{ ...mount(), why: UNIX_SOCKETS_GAP }]))
   for (const p of policy.landlock.paths)
@@ -98,6 +102,10 @@ export function statementStatus(
   if (limits) out.push(...limitStatus(policy, limits))
   return out
 }
+
+/** Landlock keeps an entry's rights only where no other rule adds to them (foreignRights). */
+const landlockOf = (l: { layer: string; ok: boolean; why: string }, foreign: string | undefined) =>
+  l.ok && foreign ? { ...l, ok: false, why: foreign } : l
 
 /** What a filesystem statement loses without a mount namespace: the host's tree is in sight, and
  * Landlock alone (landlock/compile.ts landlockRules) keeps the statement's promise. */

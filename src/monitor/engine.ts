@@ -299,7 +299,7 @@ export class Monitor extends EventEmitter<{
       ev.errno === undefined &&
       /^execve(at)?$/.test(ev.syscall)
     )
-      w.procs.exec(ev.pid, (ev.exe ?? ev.path)!)
+      w.procs.exec(ev.pid, ev.exe ?? ev.path)
     const fields = fieldsOf(ev, w.target, w.started, w.procs, ++w.handled)
     for (const rule of this.rules) {
       if (rule.events.size && !rule.events.has(ev.event)) continue

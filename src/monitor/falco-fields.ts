@@ -102,11 +102,7 @@ export const FALCO_FIELDS: Record<string, Resolver> = {
   'proc.ppid': (c) => (c.pid === undefined ? undefined : c.procs.parent(c.pid)),
   // An exec names the program it runs; any other call, the program its process runs.
   'proc.name': (c) =>
-    isExec(c.ev)
-      ? (c.native('program') as string | undefined)
-      : c.pid === undefined
-        ? undefined
-        : c.procs.name(c.pid),
+    isExec(c.ev) ? c.native('program') : c.pid === undefined ? undefined : c.procs.name(c.pid),
   'proc.exepath': (c) => c.native('exe') ?? (c.pid === undefined ? undefined : c.procs.exe(c.pid)),
   'proc.exe': (c) => proc(c)?.argv[0] ?? c.native('exe'),
   'proc.cmdline': (c) => cmdline(proc(c)?.argv, FALCO_FIELDS['proc.name']!(c, undefined) as string),

@@ -25,8 +25,8 @@ export interface Compiled {
 export function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
   if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {}, requireLimits: false }
   const resolved =
-    'sources' in input && Array.isArray((input as ResolvedPolicy).sources)
-      ? (input as ResolvedPolicy)
+    'sources' in input && Array.isArray(input.sources)
+      ? input
       : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
   const tmp =
     !resolved.namespaces.mount && resolved.filesystem.some((e) => e.kind === 'tmpfs')

@@ -402,7 +402,9 @@ export function spawn(
       sandbox.fail(error)
       reject(error)
     })
-    child.once('exit', async (code, signal) => {
+    // An error after the await would otherwise be an unhandled rejection that never settles
+    // `exited` (no-misused-promises): it rejects `exited` instead.
+    const onExit = async (code: number | null, signal: NodeJS.Signals | null) => {
       if (timer) clearTimeout(timer)
       if (sampler) clearInterval(sampler)
       abortSignal?.removeEventListener('abort', onAbort)
@@ -441,7 +443,8 @@ export function spawn(
           ),
         )
       sandbox.emit('exit', sandbox.exitCode, sandbox.signalCode)
-    })
+    }
+    child.once('exit', (code, signal) => void onExit(code, signal).catch(reject))
   })
   // child_process's `close` waits for the stdio streams too; ours also waits for `exited`.
   child.once('close', () => {

@@ -69,7 +69,7 @@ export function leafFor(spec: SeccompSpec, name: string): Leaf {
 
 function leafKey(l: Leaf): string {
   if (l.checks.length === 0) return actionKey(l.fallback)
-  return JSON.stringify(l, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+  return JSON.stringify(l, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
 }
 
 interface Outcome {

@@ -20,7 +20,7 @@ export function disassemble(prog: Insn[]): string[] {
     if (arch) starts.push({ pc: pc + 1 + prog[pc]!.jt, arch })
   }
   // What the accumulator holds at each instruction, over every path that reaches it.
-  const loadedAt: (string | undefined)[] = new Array(prog.length).fill(undefined)
+  const loadedAt = new Array<string | undefined>(prog.length).fill(undefined)
   const reach = (pc: number, value: string) => {
     if (pc >= prog.length) return
     loadedAt[pc] = loadedAt[pc] === undefined || loadedAt[pc] === value ? value : '?'

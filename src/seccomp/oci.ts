@@ -263,7 +263,7 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
 
 /** JSON with 64-bit values written as exact integers (a profile, or a config holding one). */
 export function stringifyOci(profile: OciProfile | object): string {
-  return JSON.stringify(profile, (_k, v) => (typeof v === 'bigint' ? `__u64:${v}` : v), 2).replace(
+  return JSON.stringify(profile, (_k, v: unknown) => (typeof v === 'bigint' ? `__u64:${v}` : v), 2).replace(
     /"__u64:(\d+)"/g,
     '$1',
   )
@@ -272,9 +272,9 @@ export function stringifyOci(profile: OciProfile | object): string {
 /** JSON.parse that keeps integers above 2^53 exact (as bigint). */
 export function parseOci(text: string): OciProfile {
   const marked = text.replace(/(:\s*)(\d{16,})(\s*[,}\]])/g, '$1"__u64:$2"$3')
-  return JSON.parse(marked, (_k, v) =>
+  return JSON.parse(marked, (_k, v: unknown) =>
     typeof v === 'string' && v.startsWith('__u64:') ? BigInt(v.slice(6)) : v,
-  )
+  ) as OciProfile
 }
 
 export interface ImportOptions {

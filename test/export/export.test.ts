@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { after, describe, test } from 'node:test'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
 import { Pod } from 'kubernetes-models/v1/Pod'
 import { parseAllDocuments } from 'yaml'
@@ -32,8 +32,14 @@ const ATTACKS = ['keyctl', 'bpf', 'unshare-user', 'unshare-mount', 'mount', 'io-
 const ATTACKS_MORE = ['perf-event', 'x32-entry', 'i386-entry', 'ptrace-host=1', 'chroot', 'reboot']
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
+/** Every export's directory, removed after the file's tests even when one fails before its own
+ * rmSync. */
+const exported: string[] = []
+after(() => exported.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
 function exportTo(args: string[], cwd: string): { dir: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-export-'))
+  exported.push(dir)
   const r = cordon(
     ['export', ...args.slice(0, args.indexOf('--')), '-o', dir, ...args.slice(args.indexOf('--'))],
     {

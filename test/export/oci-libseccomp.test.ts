@@ -144,7 +144,7 @@ seccomp:
           )
           flags = { policy: file }
         }
-        const policy = policyFromFlags(flags as Parameters<typeof policyFromFlags>[0])
+        const policy = policyFromFlags(flags)
         const spec = resolveSeccomp(enforcedSeccompLayers(policy))
         const { profile } = seccompProfile(policy, 'x64')
         const theirs = libseccompProgram(profile)

@@ -154,7 +154,7 @@ t('sctp', lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132))`,
       '-c',
       `import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0${name}')\ns.listen()\nprint('up',flush=True)\ntime.sleep(30)`,
     ])
-    await new Promise((resolve) => server.stdout!.once('data', resolve))
+    await new Promise((resolve) => server.stdout.once('data', resolve))
     const sleeper = spawnChild('sleep', ['30'])
     try {
       const code = `${TRY}

@@ -111,7 +111,7 @@ describe('exec rules judge the program the launcher resolved', () => {
     const alerts: Alert[] = []
     m.on('alert', (a) => alerts.push(a))
     m.attach(target)
-    m.handle('s1', { event: 'started', pid: 1 } as SandboxEvent)
+    m.handle('s1', { event: 'started', pid: 1 })
     m.handle('s1', ev)
     return alerts
   }

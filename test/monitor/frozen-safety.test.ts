@@ -67,6 +67,22 @@ async function until<T>(what: string, get: () => T | undefined, ms = 20_000): Pr
   }
 }
 
+/** Asserts that `alive()` turns false within `ms` of `from` (issue 19's acceptance). Judged by
+ * the last sample that still saw it alive, taken when that sample began: a loaded machine that
+ * delays the poller (a 20 ms sleep that lasts 300, a /proc scan that takes 100) then delays only
+ * the observation, not the verdict. Gives up after 20 s. */
+async function goneWithin(what: string, alive: () => boolean, ms: number, from: number): Promise<void> {
+  let lastAlive = from
+  for (;;) {
+    const at = Date.now()
+    if (!alive()) break
+    lastAlive = at
+    if (at - from > 20_000) break
+    await sleep(10)
+  }
+  assert.ok(lastAlive - from < ms, `${what}: still there ${lastAlive - from} ms later, allowed ${ms}`)
+}
+
 interface Started {
   child: ChildProcess
   stderr: () => string
@@ -85,7 +101,7 @@ function start(args: string[], cwd: string, user?: { uid: number; gid: number })
     },
   })
   let err = ''
-  child.stderr!.on('data', (b: Buffer) => (err += b))
+  child.stderr.on('data', (b: Buffer) => (err += b))
   const exited = new Promise<number>((r) => child.once('exit', () => r(Date.now())))
   return { child, stderr: () => err, exited }
 }
@@ -166,11 +182,7 @@ describe(
       )
       const end = await new Promise<number>((r) => run.once('exit', () => r(Date.now())))
       assert.ok(end - t0 < 6000, `ended after ${end - t0} ms`)
-      await until(
-        'the storm to be gone',
-        () => (pidsOf([storm, 'bomb', '4']).length ? undefined : true),
-        1000,
-      )
+      await goneWithin('the storm', () => pidsOf([storm, 'bomb', '4']).length > 0, 1000, end)
     })
 
     test('a frozen sandbox whose supervisor is SIGKILLed is gone within a second', async () => {
@@ -183,12 +195,7 @@ describe(
       assert.ok(pidsOf([storm, 'bomb', '4']).length >= 4)
       run.child.kill('SIGKILL')
       const killed = await run.exited
-      await until(
-        'the storm to be gone',
-        () => (pidsOf([storm, 'bomb', '4']).length ? undefined : true),
-        1000,
-      )
-      assert.ok(Date.now() - killed < 1000, `gone ${Date.now() - killed} ms after the supervisor died`)
+      await goneWithin('the storm', () => pidsOf([storm, 'bomb', '4']).length > 0, 1000, killed)
     })
 
     test('supervisor and launcher SIGKILLed: the next cordon run sweeps the frozen group within a second', async () => {
@@ -226,11 +233,7 @@ describe(
       )
       const next = cordon(['run', '--pids', '50', '--', 'true'], { cwd: dir })
       assert.equal(next.status, 0, next.stderr)
-      await until(
-        'the orphans to be gone',
-        () => (pidsOf([storm, 'bomb', '4']).length ? undefined : true),
-        1000,
-      )
+      await goneWithin('the orphans', () => pidsOf([storm, 'bomb', '4']).length > 0, 1000, Date.now())
     })
   },
 )

@@ -35,6 +35,8 @@ const asUser = (args: string[]) => cordonAs(user, args, projectFor())
 
 function projectFor(): string {
   const dir = join(tmpdir(), `cordon-hs-project-${process.pid}`)
+  // Removed when the file's process exits, as helpers.ts projectDir.
+  if (!existsSync(dir)) process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(dir, { recursive: true, mode: 0o755 })
   chmodSync(dir, 0o755)
   return dir

@@ -32,7 +32,7 @@ describe('no-namespace mode after the review', () => {
       for (const name of ['process-control', 'tcp-host', 'udp-host']) {
         const got = results.find((x) => x.probe === name)
         assert.equal(got?.outcome, 'blocked', JSON.stringify(got))
-        assert.match(got!.by ?? '', /seccomp/)
+        assert.match(got.by ?? '', /seccomp/)
       }
       assert.equal(r.status, 0, r.stderr)
     })

@@ -16,7 +16,7 @@ import {
 } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cgroupMounts } from '../../src/cgroup/select.js'
-import { before, describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { CLI, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 
 let user = { uid: 0, gid: 0 }
@@ -29,6 +29,7 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
     mkdirSync(project, { recursive: true })
     chmodSync(project, 0o777)
   })
+  after(() => rmSync(project, { recursive: true, force: true }))
 
   test('runs in its own namespaces with the caller uid inside', () => {
     const r = asUser(['run', '--', 'sh', '-c', 'id -u; echo $$; hostname; cat /proc/self/uid_map'], project)

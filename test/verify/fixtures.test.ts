@@ -118,14 +118,14 @@ describe(
         },
       )
       let out = ''
-      poller.stdout!.on('data', (b: Buffer) => (out += b))
+      poller.stdout.on('data', (b: Buffer) => (out += b))
       const pollerDone = new Promise((r) => poller.once('exit', r))
       // The probes that make or invite setuid files (the fixture, the plant directory), the
       // root-only secret, and every other probe's fixtures.
       const { child, done } = startVerify([])
       await batteryRunning(child.pid!)
       const { code } = await done
-      poller.stdin!.end()
+      poller.stdin.end()
       await pollerDone
       const summary = JSON.parse(out) as {
         found: string[]

@@ -3,7 +3,7 @@
 // and with what the battery measures, in every mode — namespaced and --no-namespaces, as root and
 // as a plain user, and on the runc and gVisor backends.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
@@ -55,6 +55,7 @@ function runStatus(plain: boolean, args: string[]): Record<string, string> {
   const r = cli(plain, ['run', ...args, '--events', events, '--', 'true'])
   assert.equal(r.status, 0, r.stderr)
   const lines = readFileSync(events, 'utf8').trim().split('\n')
+  rmSync(events, { force: true })
   const status = lines.map((l) => JSON.parse(l) as { event: string; statements?: Statement[] })
   const ev = status.find((e) => e.event === 'status')
   assert.ok(ev?.statements, `no status event in ${lines.join('\n')}`)
