@@ -301,6 +301,8 @@ static int idmap_each(int tree, const char *top, uint64_t attrs, int userns_fd)
 size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all)
 {
 	size_t sent = 0;
+	int from = -1;
+	const char *from_path = NULL;
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		fail("idmapped bind", "/", NULL);
@@ -308,13 +310,20 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		const struct plan_op_rec *op = &p->ops[i];
 		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
 			continue;
-		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources. */
-		int from = open_source(root, op->s1);
+		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources.
+		 * A source named again (/dev/null over each hidden /proc file) is opened once. */
+		if (from >= 0 && strcmp(from_path, op->s1) != 0) {
+			close(from);
+			from = -1;
+		}
+		if (from < 0)
+			from = open_source(root, op->s1);
 		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
 			send_tree(sock, -1, op->s1);
 			sent++;
 			continue;
 		}
+		from_path = op->s1;
 		int tree = from < 0 ? -1
 				    : sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
 								      AT_EMPTY_PATH);
@@ -331,11 +340,12 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1), mount_attrs(op->a), userns_fd))
 				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
-		close(from);
 		send_tree(sock, tree, op->s1);
 		close(tree);
 		sent++;
 	}
+	if (from >= 0)
+		close(from);
 	close(root);
 	return sent;
 }
