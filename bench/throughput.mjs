@@ -45,6 +45,7 @@ writeFileSync(planFile, encodePlan(plan))
 process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 const unshareArgs = ['-U', '-r', '-p', '-f', '-m', '-n', '-i', '-u', '-C']
 
+let firstError
 const exitOf = (child) =>
   new Promise((resolve, reject) => {
     child.on('error', reject)
@@ -57,7 +58,13 @@ const variants = [
     name: 'cordon spawn()',
     start: (argv) => {
       const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
-      return { done: p.exited.then((r) => r.code), pid: () => p.pid }
+      return {
+        done: p.exited.then((r) => {
+          if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
+          return r.code
+        }),
+        pid: () => p.pid,
+      }
     },
   },
   {
@@ -111,7 +118,7 @@ async function throughput(variant, concurrency) {
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   const seconds = (performance.now() - t0) / 1000
-  if (failures) throw new Error(`${variant.name}: ${failures} of ${total} runs failed`)
+  if (failures) throw new Error(`${variant.name}: ${failures} of ${total} runs failed; first: ${firstError}`)
   return {
     perSecond: Number((total / seconds).toFixed(1)),
     p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
