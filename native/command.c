@@ -289,8 +289,11 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	caps_clear();
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
-	if (spawns_fd >= 0)
-		spawns.last = last_pid(lastpid_fd); /* the command's own pid is not a spawn */
+	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
+	 * here, which comes after the command's execve (it is vforked) and could already include
+	 * its first children. */
+	if (spawns_fd >= 0 && last_pid(lastpid_fd) >= 0)
+		spawns.last = child;
 	struct timespec tick = { 0, SPAWN_TICK_NS };
 	for (;;) {
 		siginfo_t info;
