@@ -5,15 +5,20 @@
 // Variants alternate per level so drift hits both; NODE_EXTRA_CA_CERTS does not matter here
 // (one Node process for the whole run).
 //
+// Two floor rows come from the same harness: `unshare` with the same namespaces and nothing
+// else (what creating and tearing down the namespaces costs, which no launcher can skip), and
+// cordon-exec started directly (the launcher without spawn()'s Node-side work).
+//
 //   node bench/throughput.mjs [--total 2000] [--levels 16,64,256] [--json]
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const { callerContext, compilePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
+const { callerContext, compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
   join(root, 'build', 'src', 'index.js')
 )
 const { values } = parseArgs({
@@ -33,7 +38,14 @@ const resolved = resolvePolicy({ policy: loadPolicyFile(policyFile), baseDir: ro
 const plan = compilePlan(resolved, { ...callerContext(), cwd: '/' })
 const bwrapArgs = ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev']
 const hasBwrap = spawnSync('sh', ['-c', 'command -v bwrap']).status === 0
+const launcher = join(root, 'build', 'native', 'cordon-exec')
+const planDir = mkdtempSync(join(tmpdir(), 'cordon-throughput-'))
+const planFile = join(planDir, 'plan.bin')
+writeFileSync(planFile, encodePlan(plan))
+process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
+const unshareArgs = ['-U', '-r', '-p', '-f', '-m', '-n', '-i', '-u', '-C']
 
+let firstError
 const exitOf = (child) =>
   new Promise((resolve, reject) => {
     child.on('error', reject)
@@ -46,7 +58,21 @@ const variants = [
     name: 'cordon spawn()',
     start: (argv) => {
       const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
-      return { done: p.exited.then((r) => r.code), pid: () => p.pid }
+      return {
+        done: p.exited.then((r) => {
+          if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
+          return r.code
+        }),
+        pid: () => p.pid,
+      }
+    },
+  },
+  {
+    name: 'cordon-exec (child_process.spawn)',
+    floor: true,
+    start: (argv) => {
+      const c = spawnChild(launcher, [planFile, '--', ...argv], { stdio: 'ignore' })
+      return { done: exitOf(c), pid: () => c.pid }
     },
   },
   ...(hasBwrap
@@ -61,6 +87,14 @@ const variants = [
         },
       ]
     : []),
+  {
+    name: 'unshare, same namespaces only (floor)',
+    floor: true,
+    start: (argv) => {
+      const c = spawnChild('unshare', [...unshareArgs, ...argv], { stdio: 'ignore' })
+      return { done: exitOf(c), pid: () => c.pid }
+    },
+  },
 ]
 
 const quantile = (xs, q) => {
@@ -84,7 +118,7 @@ async function throughput(variant, concurrency) {
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   const seconds = (performance.now() - t0) / 1000
-  if (failures) throw new Error(`${variant.name}: ${failures} of ${total} runs failed`)
+  if (failures) throw new Error(`${variant.name}: ${failures} of ${total} runs failed; first: ${firstError}`)
   return {
     perSecond: Number((total / seconds).toFixed(1)),
     p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
@@ -131,7 +165,8 @@ for (const c of levels) {
 }
 const mem = []
 for (const n of memoryLevels)
-  for (const v of variants) mem.push({ variant: v.name, sandboxes: n, ...(await memory(v, n)) })
+  for (const v of variants.filter((x) => !x.floor))
+    mem.push({ variant: v.name, sandboxes: n, ...(await memory(v, n)) })
 
 if (values.json) {
   console.log(JSON.stringify({ version: 1, total, rows, memory: mem }, null, 2))

@@ -39,9 +39,16 @@ int caps_drop(uint64_t keep)
 	/* Without CAP_SETPCAP (an unprivileged caller outside any user namespace) the bounding set
 	 * cannot shrink; it also cannot matter: with no_new_privs, execve grants no capability. */
 	int can_drop = (data[0].permitted >> CAP_SETPCAP) & 1;
-	for (int cap = 0; can_drop && cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
-		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
-			return errno;
+	/* One call per capability, no PR_CAPBSET_READ before each: the kernel answers EINVAL past
+	 * its last capability, which ends the loop (half the calls of read-then-drop). */
+	for (int cap = 0; can_drop && cap < 64; cap++) {
+		if (keep & (1ull << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno == EINVAL)
+			break;
+		return errno;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return errno;
@@ -59,6 +66,17 @@ int caps_drop(uint64_t keep)
 			return errno;
 	}
 	return 0;
+}
+
+void caps_clear(void)
+{
+	/* Empty permitted, effective and inheritable sets (the ambient set empties with them). The
+	 * bounding set only limits what an execve grants, and this process never execs: with
+	 * no_new_privs set too, leaving it saves ~40 prctl calls per start. */
+	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof data);
+	syscall(SYS_capset, &head, data);
 }
 
 static int setgroups_denied(void)
@@ -268,11 +286,14 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	/* The reaper runs no untrusted code, but shares the command's uid: make it untraceable
 	 * and powerless. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	caps_drop(0);
+	caps_clear();
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
-	if (spawns_fd >= 0)
-		spawns.last = last_pid(lastpid_fd); /* the command's own pid is not a spawn */
+	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
+	 * here, which comes after the command's execve (it is vforked) and could already include
+	 * its first children. */
+	if (spawns_fd >= 0 && last_pid(lastpid_fd) >= 0)
+		spawns.last = child;
 	struct timespec tick = { 0, SPAWN_TICK_NS };
 	for (;;) {
 		siginfo_t info;

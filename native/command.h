@@ -33,4 +33,8 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
  * effective sets. Returns 0 or an errno. */
 int caps_drop(uint64_t keep);
 
+/* Empties the permitted, effective, inheritable and ambient sets of a process that never
+ * execs (init's reaper); best effort, like the reaper's other hardening. */
+void caps_clear(void);
+
 #endif

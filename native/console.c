@@ -138,8 +138,9 @@ void console_attach(void)
 		if ((tty_fds >> fd & 1) && dup2(slave, fd) < 0)
 			die_step(EXIT_CORDON, "console", "std streams", NULL, errno);
 	}
+	/* slave keeps its number: the command runs vforked from init (launcher.c), so this
+	 * memory is init's too, and init closes its own copy of the fd in console_release. */
 	close(slave);
-	slave = -1;
 }
 
 void console_release(void)

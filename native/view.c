@@ -298,9 +298,37 @@ static int idmap_each(int tree, const char *top, uint64_t attrs, int userns_fd)
 	return 0;
 }
 
+/* Bind sources opened so far by view_send_idmapped: the first few distinct paths keep their
+ * fd (a plan names few sources many times), the rest are opened and closed per bind. */
+#define SOURCE_CACHE 8
+struct source_cache {
+	size_t n;
+	const char *path[SOURCE_CACHE];
+	int fd[SOURCE_CACHE];
+};
+
+static int source_cached(const struct source_cache *c, const char *path)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->path[i], path) == 0)
+			return c->fd[i];
+	return -1;
+}
+
+/* Keeps fd for path when there is room; returns fd either way (-1 with errno kept). */
+static int source_remember(struct source_cache *c, const char *path, int fd)
+{
+	if (fd >= 0 && c->n < SOURCE_CACHE) {
+		c->path[c->n] = path;
+		c->fd[c->n++] = fd;
+	}
+	return fd;
+}
+
 size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all)
 {
 	size_t sent = 0;
+	struct source_cache cache = { .n = 0 };
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		fail("idmapped bind", "/", NULL);
@@ -308,8 +336,12 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		const struct plan_op_rec *op = &p->ops[i];
 		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
 			continue;
-		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources. */
-		int from = open_source(root, op->s1);
+		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources.
+		 * A source named again (/dev/null over each hidden /proc file and at /dev/null) is
+		 * opened once: the same file for each of its binds. */
+		int from = source_cached(&cache, op->s1);
+		if (from < 0)
+			from = source_remember(&cache, op->s1, open_source(root, op->s1));
 		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
 			send_tree(sock, -1, op->s1);
 			sent++;
@@ -331,11 +363,14 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1), mount_attrs(op->a), userns_fd))
 				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
-		close(from);
+		if (source_cached(&cache, op->s1) != from)
+			close(from);
 		send_tree(sock, tree, op->s1);
 		close(tree);
 		sent++;
 	}
+	for (size_t i = 0; i < cache.n; i++)
+		close(cache.fd[i]);
 	close(root);
 	return sent;
 }

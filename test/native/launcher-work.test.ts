@@ -1,0 +1,96 @@
+// The launcher's work per start (issue 23): counted with strace on the bench's bwrap-equivalent
+// plan, so a change that brings back a syscall per capability or per bind shows here, and the
+// layers that the cuts touch are checked on the real kernel.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { probeKernel } from '../../src/host/probe.js'
+import { compilePlan, encodePlan, loadPolicyFile, resolvePolicy } from '../../src/index.js'
+import { LAUNCHER, ROOT, projectDir } from '../helpers.js'
+
+const policyFile = join(ROOT, 'bench', 'bwrap-equivalent.yaml')
+const planFile = join(projectDir(), 'bwrap-equivalent.plan')
+writeFileSync(
+  planFile,
+  encodePlan(
+    compilePlan(
+      resolvePolicy({ policy: loadPolicyFile(policyFile), baseDir: ROOT, label: policyFile }, '/'),
+      {
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+        cwd: '/',
+        arch: process.arch,
+      },
+    ),
+  ),
+)
+
+const probe = probeKernel()
+const noUserns = probe.namespaces.user?.ok ? undefined : 'this host refuses user namespaces'
+const noStrace = spawnSync('strace', ['-V']).status === 0 ? undefined : 'strace is not installed'
+
+/** Syscall name -> calls, from `strace -f -c` of one start. */
+function countSyscalls(): Map<string, number> {
+  const out = join(projectDir(), 'strace.txt')
+  const r = spawnSync('strace', ['-f', '-c', '-o', out, LAUNCHER, planFile, '--', '/bin/true'], {
+    encoding: 'utf8',
+  })
+  assert.equal(r.status, 0, r.stderr)
+  const counts = new Map<string, number>()
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    // % time  seconds  usecs/call  calls  [errors]  syscall
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line)
+    if (m?.[1] && m[2] && m[2] !== 'total') counts.set(m[2], Number(m[1]))
+  }
+  return counts
+}
+
+describe('launcher work per start', { skip: noUserns }, () => {
+  test('drops capabilities with one prctl each, in the command only', { skip: noStrace }, () => {
+    const counts = countSyscalls()
+    // 41 capabilities on Linux 6.x: one PR_CAPBSET_DROP each plus the EINVAL that ends the
+    // loop, and a handful of others (pdeathsig, keepcaps, no_new_privs, dumpable, ambient).
+    // Reading each before dropping it, and dropping again in init, made 176.
+    const prctl = counts.get('prctl') ?? 0
+    assert.ok(prctl > 0 && prctl <= 60, `prctl calls per start: ${prctl}`)
+  })
+
+  test('opens a bind source named by several binds once', { skip: noStrace }, () => {
+    // As root the launcher makes every bind's tree, 16 of them /dev/null over /proc files: the
+    // launcher (the first pid in the trace) opened /dev/null for each before.
+    const out = join(projectDir(), 'openat2.txt')
+    const r = spawnSync(
+      'strace',
+      ['-f', '-e', 'trace=openat2', '-o', out, LAUNCHER, planFile, '--', '/bin/true'],
+      {
+        encoding: 'utf8',
+      },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const lines = readFileSync(out, 'utf8').split('\n')
+    const launcherPid = lines[0]?.split(' ')[0]
+    const opens = lines.filter(
+      (l) => l.startsWith(`${launcherPid} `) && l.includes('openat2(') && l.includes('"/dev/null"'),
+    )
+    assert.equal(opens.length, 1, opens.join('\n'))
+  })
+
+  test('the command holds no capability, and init none it could use', () => {
+    const r = spawnSync(
+      LAUNCHER,
+      [planFile, '--', '/bin/sh', '-c', 'grep -E "^(Cap|NoNewPrivs)" /proc/self/status /proc/1/status'],
+      { encoding: 'utf8' },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const field = (file: string, name: string) =>
+      new RegExp(`^${file}:${name}:\\s*([0-9a-f]+)$`, 'm').exec(r.stdout)?.[1]
+    for (const name of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'])
+      assert.match(field('/proc/self/status', name) ?? '', /^0+$/, `command ${name}`)
+    // init never execs: an empty permitted set and no_new_privs leave its bounding set inert.
+    for (const name of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb'])
+      assert.match(field('/proc/1/status', name) ?? '', /^0+$/, `init ${name}`)
+    assert.equal(field('/proc/1/status', 'NoNewPrivs'), '1')
+  })
+})
