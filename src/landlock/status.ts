@@ -3,7 +3,7 @@
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
 import { DEVICES, realHostFs } from '../mounts/view.js'
-import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
+import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
 import { type Acknowledgement, sizeWord } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'

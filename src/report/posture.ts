@@ -8,14 +8,14 @@ import type { Check } from '../host/report.js'
 import type { HostFacts } from '../host/probe.js'
 import { attackSurface } from '../learn/surface.js'
 import { type StatementStatus, statementStatus } from '../landlock/status.js'
-import { RLIMITS } from '../plan/compile.js'
+import { RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { sizeWord } from '../policy/schema.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { GROUPS } from '../seccomp/groups.js'
 import { passesThrough } from '../seccomp/model.js'
-import { resolveSeccomp } from '../seccomp/resolve.js'
+import { enforcedSeccomp } from '../policy/effective.js'
 import { syscallTable } from '../seccomp/tables.js'
 
 export type LayerStatus = 'active' | 'partial' | 'off'
@@ -99,7 +99,8 @@ export function posture(
   for (let i = 0; i < 64; i++) if (keep & (1n << BigInt(i))) kept.push(capabilityName(i))
   const seccompOp = opsOf(plan, 'seccomp')[0]
   const instructions = seccompOp ? seccompOp.program.length / 8 : 0
-  const spec = resolveSeccomp(policy.seccomp)
+  // The filter the sandbox loads, with the layers the compiler adds (policy/effective.ts).
+  const spec = enforcedSeccomp(policy)
   const surface = attackSurface(spec, arch)
   const reachable = new Set(surface.reachable)
   const table = syscallTable(arch)

@@ -12,6 +12,7 @@ import { attackSurface, describeSurface } from '../../learn/surface.js'
 import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError } from '../../run/events.js'
+import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { setQuiet, warn } from '../output.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -183,7 +184,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     baseDir: callerCwd(),
     label: output,
   })
-  const surface = attackSurface(resolveSeccomp(policy.seccomp), observation.arch)
+  const surface = attackSurface(enforcedSeccomp(policy), observation.arch)
   const text = generated.yaml.replace(
     /^version: 1$/m,
     `# Attack surface: ${describeSurface(surface)}.\nversion: 1`,
