@@ -1,7 +1,7 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
 import { probeKernel } from '../../host/probe.js'
 import { cgroupAccess } from '../../cgroup/select.js'
-import { refuseUnenforced, statementStatus } from '../../landlock/status.js'
+import { refuseUnenforced, statementStatus } from '../../status/statements.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'

@@ -6,7 +6,7 @@ import { availableParallelism, homedir, totalmem } from 'node:os'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
-import { type StatementStatus, statementStatus } from '../../landlock/status.js'
+import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
 import type { Backend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
