@@ -3,7 +3,7 @@
 // evaluator, with the call's real arguments), each file it named by the view and the Landlock
 // rights, each address by the network statements. Every finding says what rule would allow it.
 import { statSync } from 'node:fs'
-import { landlockRules } from '../landlock/compile.js'
+import { landlockRules } from '../plan/landlock.js'
 import { ACCESS } from '../landlock/rights.js'
 import { enforcedSeccomp } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'

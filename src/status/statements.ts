@@ -2,7 +2,7 @@
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
-import { DEVICES, realHostFs } from '../mounts/view.js'
+import { DEVICES, realHostFs } from '../plan/view.js'
 import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
 import { type Acknowledgement, sizeWord } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
@@ -49,7 +49,7 @@ export function statementStatus(
   const mount = (e?: ViewEntry) => ({ layer: 'mount view', ok: ns.mount, why: withoutView(e) })
   const out: StatementStatus[] = []
   for (const e of policy.filesystem) {
-    // An optional bind whose source this host lacks is skipped by the plan (mounts/view.ts):
+    // An optional bind whose source this host lacks is skipped by the plan (plan/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
@@ -100,7 +100,7 @@ export function statementStatus(
 }
 
 /** What a filesystem statement loses without a mount namespace: the host's tree is in sight, and
- * Landlock alone (landlock/compile.ts landlockRules) keeps the statement's promise. */
+ * Landlock alone (plan/landlock.ts landlockRules) keeps the statement's promise. */
 function withoutView(e: ViewEntry | undefined): string {
   switch (e?.kind) {
     case 'tmpfs':
