@@ -16,7 +16,8 @@ import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { setQuiet, warn } from '../output.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { FORWARDED, splitCommand } from './run.js'
+import { FORWARDED } from '../signals.js'
+import { splitCommand } from './run.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
