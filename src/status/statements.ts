@@ -4,10 +4,11 @@
 import { CordonError } from '../errors.js'
 import { DEVICES, realHostFs } from '../plan/view.js'
 import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
-import { type Acknowledgement, sizeWord } from '../policy/schema.js'
+import type { Acknowledgement } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
+import { formatLimit, LIMITS } from '../policy/limits.js'
 
 export type Status = 'full' | 'partial' | 'none'
 
@@ -186,15 +187,8 @@ export function identityStatus(policy: ResolvedPolicy): StatementStatus {
   ])
 }
 
-const LIMIT_WORDS: Record<string, string> = {
-  memory: 'memory',
-  swap: 'swap',
-  pids: 'pids',
-  cpus: 'cpus',
-  cpuWeight: 'cpu-weight',
-  cpuset: 'cpuset',
-  ioWeight: 'io-weight',
-}
+/** The limits a cgroup enforces, by key (policy/limits.ts LIMITS). */
+const CGROUP_LIMITS = new Map(LIMITS.filter((l) => l.controller).map((l) => [l.key as string, l]))
 
 /** Each cgroup limit: the cgroup enforces it; the pids limit also has RLIMIT_NPROC inside the
  * user namespace for callers other than root (plan/compile.ts rlimitsFor). */
@@ -209,10 +203,10 @@ function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[
     return { layer: 'cgroup', ok: has, why: has ? '' : reason }
   }
   return Object.entries(policy.limits)
-    .filter(([name, value]) => name in LIMIT_WORDS && value !== undefined)
+    .filter(([name, value]) => CGROUP_LIMITS.has(name) && value !== undefined)
     .map(([name, value]) =>
       judge(
-        `limit ${LIMIT_WORDS[name]} ${typeof value === 'number' && /memory|swap/.test(name) ? sizeWord(value) : String(value)}`,
+        `limit ${CGROUP_LIMITS.get(name)!.word} ${formatLimit(CGROUP_LIMITS.get(name)!, value as number | string)}`,
         [
           cgroupFor(name),
           ...(name === 'pids' && host.uid !== 0
