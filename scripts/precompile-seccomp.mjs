@@ -11,14 +11,16 @@ const { compileSeccomp } = await lib('seccomp/compile.js')
 const { entryPoints } = await lib('seccomp/arch.js')
 const { SECCOMP_PROFILES } = await lib('seccomp/profiles.js')
 const { PRECOMPILED_DIR, precompiledFile } = await lib('seccomp/precompiled.js')
-const { SECCOMP_EXTRAS, PRECOMPILED_EXTRA_SETS: EXTRA_SETS } = await lib('plan/compile.js')
+const { PRECOMPILED_EXTRA_SETS: EXTRA_SETS } = await lib('seccomp/extras.js')
+// The same layering as every sandbox's filter (policy/effective.ts), so the keys stay exact.
+const { withExtras } = await lib('policy/effective.js')
 
 rmSync(PRECOMPILED_DIR, { recursive: true, force: true })
 mkdirSync(PRECOMPILED_DIR, { recursive: true })
 for (const arch of ['x64', 'arm64', 'riscv64'])
   for (const profile of Object.keys(SECCOMP_PROFILES))
     for (const extras of EXTRA_SETS) {
-      const layers = [{ profile, origin: 'build' }, ...extras.map((e) => SECCOMP_EXTRAS[e])]
+      const layers = withExtras([{ profile, origin: 'build' }], extras)
       const filter = compileSeccomp(resolveSeccomp(layers), entryPoints(arch))
       const key = `${arch}:${profile}${extras.map((e) => `+${e}`).join('')}`
       const file = precompiledFile(key)

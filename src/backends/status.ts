@@ -8,7 +8,7 @@ import {
   type LimitsHost,
   type StatementStatus,
   statementStatus,
-} from '../landlock/status.js'
+} from '../status/statements.js'
 import { CordonError } from '../errors.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type Backend, remappable, RUNTIMES } from './runtime.js'

@@ -1,3 +1,4 @@
+import { LIMITS } from '../policy/limits.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
 // The contract every cgroup implementation (v1, v2) meets. One sandbox = one Cgroup; the
@@ -6,16 +7,10 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 /** The policy's resource limits, without the timeout (which is the supervisor's, not a cgroup's). */
 export type Limits = Omit<ResolvedPolicy['limits'], 'timeoutMs' | 'memoryPercent'>
 
-/** The cgroup v2 controller each limit needs. */
-export const LIMIT_CONTROLLERS: Readonly<Record<keyof Limits, string>> = {
-  memory: 'memory',
-  swap: 'memory',
-  pids: 'pids',
-  cpus: 'cpu',
-  cpuWeight: 'cpu',
-  cpuset: 'cpuset',
-  ioWeight: 'io',
-}
+/** The cgroup v2 controller each limit needs (from policy/limits.ts LIMITS). */
+export const LIMIT_CONTROLLERS = Object.fromEntries(
+  LIMITS.flatMap((l) => (l.controller ? [[l.key, l.controller]] : [])),
+) as Readonly<Record<keyof Limits, string>>
 
 /** The controllers `limits` needs, each once. */
 export function controllersFor(limits: Limits): string[] {

@@ -7,7 +7,7 @@
 // no_new_privs and rlimits inside the pod.
 import { readFileSync } from 'node:fs'
 import { stringify } from 'yaml'
-import { launcherPath } from '../run/launcher.js'
+import { launcherPath } from '../host/launcher.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {

@@ -5,9 +5,8 @@ import { chmodSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync 
 import { dirname, join } from 'node:path'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { enforcedSeccompLayers } from '../plan/compile.js'
+import { enforcedSeccomp } from '../policy/effective.js'
 import { exportOci, type OciProfile } from '../seccomp/oci.js'
-import { resolveSeccomp } from '../seccomp/resolve.js'
 
 export const FORMATS = ['oci-seccomp', 'docker', 'kubernetes', 'systemd', 'oci-bundle'] as const
 export type ExportFormat = (typeof FORMATS)[number]
@@ -88,7 +87,7 @@ export const keptCapabilities = (p: ResolvedPolicy): string[] => p.capabilities.
 
 /** The OCI seccomp profile of exactly what cordon's own run enforces (TCP_ONLY included). */
 export function seccompProfile(policy: ResolvedPolicy, arch: string): { profile: OciProfile; gaps: Gap[] } {
-  const { profile, warnings } = exportOci(resolveSeccomp(enforcedSeccompLayers(policy)), arch)
+  const { profile, warnings } = exportOci(enforcedSeccomp(policy), arch)
   return { profile, gaps: warnings.map((why) => ({ statement: 'seccomp', why })) }
 }
 

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
-import { DEVICES, procMaskedPaths } from '../mounts/view.js'
-import { rlimitsFor } from '../plan/compile.js'
+import { DEVICES, procMaskedPaths } from '../plan/view.js'
+import { rlimitsFor } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { hostKernelMounts, readOnlySubmounts } from '../policy/wide-binds.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
@@ -67,7 +67,7 @@ const NAMESPACE_TYPES: Record<string, string> = {
   time: 'time',
 }
 
-/** What cordon's own proc mount hides (mounts/view.ts), and /sys/firmware as runc does. */
+/** What cordon's own proc mount hides (plan/view.ts), and /sys/firmware as runc does. */
 const MASKED = [...procMaskedPaths(), '/sys/firmware']
 /** The same /proc files cordon's own proc mount makes read-only (native/view.c do_proc). */
 const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']

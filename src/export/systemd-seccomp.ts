@@ -5,12 +5,12 @@
 // RestrictSUIDSGID= (set-id modes), RestrictAddressFamilies= (socket families). What no option
 // says is a gap. Names the oldest supported systemd cannot parse are left out and listed.
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { enforcedSeccompLayers } from '../plan/compile.js'
+import { enforcedSeccomp } from '../policy/effective.js'
 import { type ArchInfo, entryPoints } from '../seccomp/arch.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { Action, SeccompSpec } from '../seccomp/model.js'
 import { holds } from '../seccomp/reference.js'
-import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
+import { errnoName } from '../seccomp/resolve.js'
 import { SYSTEMD_FLOOR, UNKNOWN_TO_SYSTEMD_FLOOR } from '../seccomp/systemd.js'
 import type { Gap } from './model.js'
 
@@ -113,7 +113,7 @@ export interface SystemdSeccomp {
 }
 
 export function systemdSeccomp(policy: ResolvedPolicy, arch: string): SystemdSeccomp {
-  const spec = resolveSeccomp(enforcedSeccompLayers(policy))
+  const spec = enforcedSeccomp(policy)
   const native = entryPoints(arch)[0]!
   const gaps: Gap[] = []
   const lines = [...filterLines(spec, arch, gaps), ...namespaceLines(spec, native)]

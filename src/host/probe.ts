@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { arch, release } from 'node:os'
-import { launcherPath } from '../run/launcher.js'
+import { launcherPath } from './launcher.js'
 
 interface ErrnoResult {
   errno?: number

@@ -3,15 +3,15 @@
 // evaluator, with the call's real arguments), each file it named by the view and the Landlock
 // rights, each address by the network statements. Every finding says what rule would allow it.
 import { statSync } from 'node:fs'
-import { landlockRules } from '../landlock/compile.js'
+import { landlockRules } from '../plan/landlock.js'
 import { ACCESS } from '../landlock/rights.js'
-import { enforcedSeccompLayers } from '../plan/compile.js'
+import { enforcedSeccomp } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { SyscallEvent } from '../run/events.js'
 import { ARCHES, type ArchName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
-import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
+import { errnoName } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
 import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
 
@@ -77,7 +77,7 @@ export class Auditor {
   private readonly startedAt = Date.now()
 
   constructor(private readonly policy: ResolvedPolicy) {
-    this.spec = resolveSeccomp(enforcedSeccompLayers(policy))
+    this.spec = enforcedSeccomp(policy)
     this.rules = landlockRules(policy).map((r) => ({ ...r, path: normalPath(r.path) ?? r.path }))
   }
 

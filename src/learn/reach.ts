@@ -4,7 +4,8 @@
 // working directory's mount point there, nor the program chdir to it.
 import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { callerContext, sandboxIdentity } from '../plan/compile.js'
+import { callerContext } from '../host/caller.js'
+import { sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
 /** The host ids the sandbox's file accesses are checked as. */

@@ -1,9 +1,9 @@
 // ResolvedPolicy → Plan: every decision the launcher will carry out, made here.
-import { callerCwd } from '../host/path-bytes.js'
+import { type CallerFacts, callerContext } from '../host/caller.js'
 import { CordonError } from '../errors.js'
 import { type HostIdRanges, hostIdRanges, inInitialUserNamespace } from '../host/id-range.js'
-import { compileLandlock } from '../landlock/compile.js'
-import { compileView, type HostFs, realHostFs, visibleInView } from '../mounts/view.js'
+import { compileLandlock } from './landlock.js'
+import { compileView, type HostFs, realHostFs, visibleInView } from './view.js'
 import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
@@ -14,29 +14,14 @@ import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
 import { GUARD_ORIGINS, resolveSeccomp } from '../seccomp/resolve.js'
 import type { SeccompSpec } from '../seccomp/model.js'
-import { NETWORK_LAYERS, NETWORK_NOTES, type NetworkLayer, networkLayers } from '../seccomp/network.js'
+import { NETWORK_LAYERS, type NetworkLayer } from '../seccomp/network.js'
+import { EXTRA_NOTES, SECCOMP_EXTRAS, type SeccompExtra } from '../seccomp/extras.js'
+import { holdsHostRoot, rlimitsFor, seccompExtras, withExtras } from '../policy/effective.js'
+import { RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
-/** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
-export const RLIMITS: Readonly<Record<string, number>> = {
-  cpu: 0,
-  fsize: 1,
-  data: 2,
-  stack: 3,
-  core: 4,
-  nproc: 6,
-  nofile: 7,
-  memlock: 8,
-  as: 9,
-}
-
 /** Facts about the caller the plan depends on. */
-export interface CompileContext {
-  uid: number
-  gid: number
-  /** Host working directory; kept as the sandbox's when the view shows it. */
-  cwd: string
-  arch: string
+export interface CompileContext extends CallerFacts {
   /** Default command stored in the plan (compiled plans); run() passes its own. */
   command?: string[]
   fs?: HostFs
@@ -63,15 +48,6 @@ export interface CompileContext {
 export interface FilterRewrite {
   mode: string
   rewrite(spec: SeccompSpec): { filter: SeccompSpec; responder: SeccompSpec }
-}
-
-export function callerContext(): CompileContext {
-  return {
-    uid: process.getuid?.() ?? 0,
-    gid: process.getgid?.() ?? 0,
-    cwd: callerCwd(),
-    arch: process.arch,
-  }
 }
 
 export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
@@ -197,11 +173,6 @@ export interface SandboxIdentity {
   note: string
 }
 
-/** A root caller's sandbox that keeps host root's file permissions: `user.hostRoot` and uid 0
- * (inside its user namespace, or on the host without one). Said loudly by every report. */
-export const holdsHostRoot = (policy: ResolvedPolicy): boolean =>
-  policy.user.hostRoot === true && (policy.user.uid ?? 0) === 0
-
 export function sandboxIdentity(
   policy: ResolvedPolicy,
   ctx: CompileContext,
@@ -283,171 +254,9 @@ export function sandboxIdentity(
 export const tmpfsBudget = (policy: ResolvedPolicy): number =>
   policy.limits.memory ? Math.floor(policy.limits.memory / 2) : 0
 
-/** The policy's rlimits, plus the pids limit as RLIMIT_NPROC for callers other than root: they
- * get no cgroup, and inside their own user namespace the kernel counts RLIMIT_NPROC per user of
- * that namespace (5.14+), so it bounds the sandbox's tasks and nothing outside. Root is exempt
- * from RLIMIT_NPROC; its pids limit is the cgroup's. */
-export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]): Record<string, number> {
-  const pids = policy.limits.pids
-  const own = policy.rlimits.nproc
-  if (pids === undefined || !pidsAsNproc(policy, uid) || (own !== undefined && own <= pids))
-    return policy.rlimits
-  notes?.push(`limits: pids ${pids} also as RLIMIT_NPROC, counted per user inside the user namespace`)
-  return { ...policy.rlimits, nproc: pids }
-}
-
-/** Whether a pids limit holds as RLIMIT_NPROC for this caller (see rlimitsFor). */
-export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
-  policy.limits.pids !== undefined && policy.namespaces.user && uid !== 0
-
-/** The seccomp layers the filter is compiled from: the policy's, plus the network layers
- * (seccomp/network.ts: TCP_ONLY with `tcp:`, NET_FAMILIES when the network is limited) and
- * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace. */
-export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
-  return withExtras(policy.seccomp, seccompExtras(policy))
-}
-
-const withExtras = (own: ResolvedPolicy['seccomp'], extras: readonly SeccompExtra[]) =>
-  extras.length ? [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])] : own
-
-/** The layers the compiler adds, by name, in the order they are appended (also the suffix of
- * their precompiled built-in filters: `x64:default+host-network+no-setid`). `no-setid` is in
- * every filter and always last, so no rule of a policy can undo it. */
-export function seccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
-  return [
-    ...networkLayers(policy),
-    ...(policy.namespaces.net ? [] : ['host-network' as const]),
-    ...(policy.namespaces.pid ? [] : ['outside-processes' as const]),
-    'no-setid' as const,
-  ]
-}
-
-const S_ISUID = 0o4000
-const S_ISGID = 0o2000
-const O_CREAT = 0o100
-const O_TMPFILE = 0o20000000 // __O_TMPFILE: the same bit on x86, arm64 and riscv64
-
-/** Rules refusing a mode argument with a set-id bit; with `flagsIndex`, only when the open flags
- * there create a file (O_CREAT or O_TMPFILE: without them the mode is ignored, often garbage). */
-function setidRules(syscalls: string[], modeIndex: number, flagsIndex?: number) {
-  const bitSet = (index: number, bit: number) => ({
-    index,
-    op: 'masked-eq' as const,
-    mask: bit,
-    value: bit,
-    width: 32 as const,
-  })
-  return [S_ISUID, S_ISGID].flatMap((bit) =>
-    flagsIndex === undefined
-      ? [{ syscalls, action: 'errno(EPERM)', args: [bitSet(modeIndex, bit)] }]
-      : [O_CREAT, O_TMPFILE].map((flag) => ({
-          syscalls,
-          action: 'errno(EPERM)',
-          args: [bitSet(modeIndex, bit), bitSet(flagsIndex, flag)],
-        })),
-  )
-}
-
-/** No sandbox leaves a setuid or setgid file behind (DESIGN.md): on a writable bind a set-id
- * file outlives the sandbox, and whoever runs it on the host gets its owner's identity. The
- * kernel honours those bits in chmod, on create (open/openat/creat with O_CREAT or O_TMPFILE)
- * and in mknod; mkdir drops them itself. openat2 hides its mode behind a pointer, so it is
- * refused with ENOSYS (callers fall back to openat); io_uring performs opens the filter never
- * sees. The mount view's nosuid keeps them from working inside; this keeps them off the disk. */
-export const NO_SETID = {
-  origin: 'no set-id files',
-  rules: [
-    ...setidRules(['chmod', 'fchmod', 'creat', 'mknod'], 1),
-    ...setidRules(['fchmodat', 'fchmodat2', 'mknodat'], 2),
-    ...setidRules(['open'], 2, 1),
-    ...setidRules(['openat'], 3, 2),
-    { syscalls: ['openat2'], action: 'errno(ENOSYS)' },
-    { syscalls: ['io_uring_setup'], action: 'errno(EPERM)' },
-  ],
-}
-
-/** In the host's network namespace the kernel's proc connector is the host's: a sandbox could
- * subscribe and watch every process on the host start, exec and exit (the kernel no longer
- * ignores subscriptions from user namespaces; found by `cordon verify`'s proc-connector probe).
- * i386's socketcall hides its arguments from the filter, so it goes too. */
-export const HOST_NETWORK_GUARD = {
-  origin: 'host network',
-  rules: [
-    {
-      syscalls: ['socket'],
-      action: 'errno(EACCES)',
-      args: [
-        { index: 0, op: 'eq' as const, value: 16, width: 32 as const }, // AF_NETLINK
-        { index: 2, op: 'eq' as const, value: 11, width: 32 as const }, // NETLINK_CONNECTOR
-      ],
-    },
-    { syscalls: ['socketcall'], action: 'errno(ENOSYS)' },
-  ],
-}
-
 /** A layer's resolved rules alone (a layer resolves on top of the default profile). */
 const layerRules = (layer: { origin: string }) =>
   resolveSeccomp([layer]).rules.filter((r) => r.origin === layer.origin)
-
-/** Without a pid namespace the host's processes are in sight. Landlock's signal scope stops
- * kill(), but these calls act on another process by pid as well, for any process of the same
- * uid (a root caller's no-namespace sandboxes share the range's): its limits (prlimit64 with
- * RLIMIT_CPU 0 kills it), priority, CPUs, I/O class and memory placement. Each is refused for
- * any target but the caller itself (pid 0). */
-const notSelf = (index: number) => [{ index, op: 'ne' as const, value: 0, width: 32 as const }]
-export const OUTSIDE_PROCESSES = {
-  origin: 'other processes (no pid namespace)',
-  rules: [
-    ...[
-      'prlimit64',
-      'sched_setaffinity',
-      'sched_setparam',
-      'sched_setscheduler',
-      'sched_setattr',
-      'migrate_pages',
-      'move_pages',
-    ].map((s) => ({
-      syscalls: [s],
-      action: 'errno(EPERM)',
-      args: notSelf(0),
-    })),
-    // setpriority(which, who): only PRIO_PROCESS (0) of itself; ioprio_set: IOPRIO_WHO_PROCESS (1).
-    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: notSelf(0) },
-    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: notSelf(1) },
-    {
-      syscalls: ['ioprio_set'],
-      action: 'errno(EPERM)',
-      args: [{ index: 0, op: 'ne' as const, value: 1, width: 32 as const }],
-    },
-    { syscalls: ['ioprio_set'], action: 'errno(EPERM)', args: notSelf(1) },
-  ],
-}
-
-export const SECCOMP_EXTRAS = {
-  ...NETWORK_LAYERS,
-  'outside-processes': OUTSIDE_PROCESSES,
-  'host-network': HOST_NETWORK_GUARD,
-  'no-setid': NO_SETID,
-} as const
-export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
-/** Every combination seccompExtras() gives, in its order: the build precompiles each one with
- * every built-in profile (scripts/precompile-seccomp.mjs). */
-export const PRECOMPILED_EXTRA_SETS: readonly (readonly SeccompExtra[])[] = (
-  [[], ['tcp-only'], ['tcp-only', 'tcp-no-bind']] as const
-).flatMap((tcp) =>
-  (['host-network', 'net-families'] as const).map((net): SeccompExtra[] =>
-    net === 'host-network' && !tcp.length
-      ? ['host-network', 'no-setid']
-      : [...tcp, 'net-families', ...(net === 'host-network' ? ['host-network' as const] : []), 'no-setid'],
-  ),
-)
-const EXTRA_NOTES: Record<SeccompExtra, string> = {
-  ...NETWORK_NOTES,
-  'host-network': "the host's proc connector refused (no net namespace)",
-  'outside-processes':
-    'prlimit64, sched_set*, setpriority, ioprio_set, migrate_pages and move_pages refused on other processes (no pid namespace)',
-  'no-setid': 'setuid/setgid modes refused (chmod, create, mknod; openat2 ENOSYS, io_uring refused)',
-}
 
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
  * compile each distinct one once. Bounded, oldest evicted first. */

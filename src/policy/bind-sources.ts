@@ -76,7 +76,7 @@ const refuse = (message: string) =>
   })
 
 /** The real path of a bind's source under the rule above; a same-path symlink (/bin -> usr/bin)
- * stays as named when there is a view: it reproduces it as a symlink (mounts/view.ts), resolved
+ * stays as named when there is a view: it reproduces it as a symlink (plan/view.ts), resolved
  * inside the view. Without one the bind is a Landlock rule, which would follow it on the host. */
 export function resolveSource(b: Bind, host: HostPaths, writable: readonly string[], view = true): string {
   const named = b.src

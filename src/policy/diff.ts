@@ -6,7 +6,8 @@ import { accessMask, describeAccess } from '../landlock/rights.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { Leaf } from '../seccomp/leaf.js'
 import { type Action, type ArgCondition, actionKey, passesThrough as passes } from '../seccomp/model.js'
-import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
+import { errnoName } from '../seccomp/resolve.js'
+import { enforcedSeccomp } from './effective.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { capabilityName } from './capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from './resolve.js'
@@ -199,8 +200,9 @@ const leafKey = (leaf: Leaf) =>
 const reachable = (leaf: Leaf) => passes(leaf.fallback) || leaf.checks.some((c) => passes(c.action))
 
 function diffSeccomp(a: ResolvedPolicy, b: ResolvedPolicy, arch: string): Change[] {
-  const specA = resolveSeccomp(a.seccomp)
-  const specB = resolveSeccomp(b.seccomp)
+  // The filters the sandboxes load, with the layers the compiler adds (policy/effective.ts).
+  const specA = enforcedSeccomp(a)
+  const specB = enforcedSeccomp(b)
   const out: Change[] = []
   for (const name of Object.keys(syscallTable(arch)).sort()) {
     const x = leafFor(specA, name)

@@ -7,15 +7,14 @@ import { cgroupAccess } from '../cgroup/select.js'
 import type { Check } from '../host/report.js'
 import type { HostFacts } from '../host/probe.js'
 import { attackSurface } from '../learn/surface.js'
-import { type StatementStatus, statementStatus } from '../landlock/status.js'
-import { RLIMITS } from '../plan/compile.js'
+import { type StatementStatus, statementStatus } from '../status/statements.js'
+import { formatLimit, LIMITS, RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
 import { capabilityName } from '../policy/capabilities.js'
-import { sizeWord } from '../policy/schema.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { GROUPS } from '../seccomp/groups.js'
 import { passesThrough } from '../seccomp/model.js'
-import { resolveSeccomp } from '../seccomp/resolve.js'
+import { enforcedSeccomp } from '../policy/effective.js'
 import { syscallTable } from '../seccomp/tables.js'
 
 export type LayerStatus = 'active' | 'partial' | 'off'
@@ -99,7 +98,8 @@ export function posture(
   for (let i = 0; i < 64; i++) if (keep & (1n << BigInt(i))) kept.push(capabilityName(i))
   const seccompOp = opsOf(plan, 'seccomp')[0]
   const instructions = seccompOp ? seccompOp.program.length / 8 : 0
-  const spec = resolveSeccomp(policy.seccomp)
+  // The filter the sandbox loads, with the layers the compiler adds (policy/effective.ts).
+  const spec = enforcedSeccomp(policy)
   const surface = attackSurface(spec, arch)
   const reachable = new Set(surface.reachable)
   const table = syscallTable(arch)
@@ -114,14 +114,13 @@ export function posture(
     `Landlock unavailable (${facts.probe.landlock.code ?? '?'})`,
     { uid: facts.probe.uid, cgroup },
   )
+  // Every limit of the catalogue (policy/limits.ts), so none is left out of the report.
   const limits: Record<string, string> = {}
   const l = policy.limits
-  if (l.memory !== undefined) limits.memory = sizeWord(l.memory)
-  if (l.swap !== undefined) limits.swap = sizeWord(l.swap)
-  if (l.pids !== undefined) limits.pids = String(l.pids)
-  if (l.cpus !== undefined) limits.cpus = String(l.cpus)
-  if (l.cpuset !== undefined) limits.cpuset = l.cpuset
-  if (l.timeoutMs !== undefined) limits.timeout = `${l.timeoutMs / 1000}s`
+  for (const spec of LIMITS) {
+    const value = l[spec.key]
+    if (value !== undefined) limits[spec.word] = formatLimit(spec, value)
+  }
   for (const [r, v] of Object.entries(policy.rlimits)) limits[`rlimit ${r}`] = String(v)
   const cgroupsUsable = cgroup.ok
   // For callers other than root the plan carries the pids limit as RLIMIT_NPROC (rlimitsFor).
@@ -129,7 +128,7 @@ export function posture(
   const nproc =
     pids !== undefined &&
     opsOf(plan, 'rlimit').some((op) => op.resource === RLIMITS.nproc && op.soft === BigInt(pids))
-  const cgroupLimits = ['memory', 'swap', 'pids', 'cpus', 'cpuset'].filter((k) => k in limits)
+  const cgroupLimits = LIMITS.filter((c) => c.controller && c.word in limits).map((c) => c.word)
   const landlockRules = opsOf(plan, 'landlock_path').length
   const landlockPorts = opsOf(plan, 'landlock_port').length
 

@@ -9,7 +9,7 @@ import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
-import { refuseUnenforced, statementStatus } from '../landlock/status.js'
+import { refuseUnenforced, statementStatus } from '../status/statements.js'
 import { probeKernel } from '../host/probe.js'
 
 /** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */

@@ -15,8 +15,15 @@
 // io_uring (which could send with MSG_FASTOPEN out of the filter's sight) is refused in every
 // filter (plan/compile.ts NO_SETID). splice, sendfile and write on an unconnected TCP socket
 // fail with EPIPE/ENOTCONN; TCP_REPAIR needs CAP_NET_ADMIN, which no sandbox keeps.
-import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { RawArg, RawRule } from './profiles.js'
+
+/** The network statements of a policy (policy/resolve.ts ResolvedPolicy), as far as the filter
+ * depends on them: seccomp sits below the policy and knows it only by this shape. */
+export interface NetworkStatements {
+  network: string
+  tcp?: { bind: readonly unknown[] }
+  namespaces: { net: boolean }
+}
 
 const AF_INET = 2
 const AF_INET6 = 10
@@ -134,7 +141,7 @@ export const NETWORK_NOTES: Record<NetworkLayer, string> = {
 }
 
 /** The network layers a policy's filter carries, in the order they are appended. */
-export function networkLayers(policy: ResolvedPolicy): NetworkLayer[] {
+export function networkLayers(policy: NetworkStatements): NetworkLayer[] {
   const limited = policy.network !== 'host' || policy.tcp !== undefined
   return [
     ...(policy.network === 'none' && !policy.namespaces.net ? ['no-ip' as const] : []),
@@ -150,7 +157,7 @@ export function networkLayers(policy: ResolvedPolicy): NetworkLayer[] {
  * listen() after an allowed bind and listen() without one look the same to the filter: with bind
  * ports allowed, a listen() that picks its own port is enforced by no layer. */
 export function tcpStatementLayers(
-  policy: ResolvedPolicy,
+  policy: NetworkStatements,
   landlock: { layer: string; ok: boolean; why: string },
 ): { layer: string; ok: boolean; why: string }[] {
   const bind = policy.tcp?.bind ?? []

@@ -3,7 +3,7 @@
 // the very call the probe made (reference evaluator, real arguments), then what the errno
 // means for that attack (ESRCH from kill: the pid namespace hid the target; EROFS: a read-only
 // mount; EACCES on a path: Landlock or a masked file).
-import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
+import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
 import { under } from '../learn/paths.js'
 import { capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'

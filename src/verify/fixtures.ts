@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path'
 import { CordonError } from '../errors.js'
 import { under } from '../learn/paths.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { probesPath } from '../run/launcher.js'
+import { probesPath } from '../host/launcher.js'
 import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase } from './private-dir.js'
 
 const VIEW_DIR = '/.cordon-verify'

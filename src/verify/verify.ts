@@ -4,7 +4,9 @@
 import { callerCwd } from '../host/path-bytes.js'
 import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { callerContext, enforcedSeccompLayers, sandboxIdentity } from '../plan/compile.js'
+import { callerContext } from '../host/caller.js'
+import { enforcedSeccomp } from '../policy/effective.js'
+import { sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { run } from '../run/run.js'
 import { type Backend, runOnRuntime } from '../backends/runtime.js'
@@ -12,7 +14,7 @@ import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
 import type { SeccompSpec } from '../seccomp/model.js'
-import { errnoName, resolveSeccomp } from '../seccomp/resolve.js'
+import { errnoName } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
 import { homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
@@ -391,7 +393,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
   const home = homedir()
   const uid = process.getuid?.() ?? 0
   const cgroup = cgroupAccess(uid)
-  const filter = resolveSeccomp(enforcedSeccompLayers(policy))
+  const filter = enforcedSeccomp(policy)
   // Nothing that can throw between prepare and try: the fixtures go in the finally.
   const fx = await prepare(policy, home, cwd)
   try {

@@ -13,15 +13,25 @@ const ps = (): PsRow[] => (JSON.parse(cordon(['ps', '--json']).stdout) as { sand
 
 describe('cordon ps, freeze, thaw, kill', { skip: isRoot ? false : 'cgroups need root here' }, () => {
   test('a running sandbox is listed, frozen, thawed and killed from another process', async () => {
-    const child = spawn({ extends: ['default'], limits: { pids: 50 } }, 'sh', ['-c', 'while :; do :; done'], {
-      stdio: 'ignore',
-      context: { cwd: projectDir() },
-    })
+    const child = spawn(
+      { extends: ['default'], limits: { pids: 50, memory: '256M' } },
+      'sh',
+      ['-c', 'while :; do :; done'],
+      {
+        stdio: 'ignore',
+        context: { cwd: projectDir() },
+      },
+    )
     await sleep(300)
     const row = ps().find((r) => r.id === child.id)
     assert.ok(row, 'listed by cordon ps')
     assert.equal(row.usage?.frozen, false)
     assert.ok((row.usage?.pids ?? 0) >= 1)
+    // Sizes as the statements and the report say them (policy/schema.ts sizeWord), not `12052.5M`.
+    const text = cordon(['ps']).stdout
+    const line = text.split('\n').find((l) => l.startsWith(child.id))
+    assert.match(line ?? text, /memory=256 MiB/)
+    assert.match(line ?? text, / \d+(\.\d)? (MiB|KiB|bytes|GiB) /)
 
     assert.equal(cordon(['freeze', child.id]).status, 0)
     assert.equal(ps().find((r) => r.id === child.id)?.usage?.frozen, true)

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
-import { statementStatus } from '../../src/landlock/status.js'
+import { statementStatus } from '../../src/status/statements.js'
 import { type FilesystemEntry, resolvePolicy } from '../../src/index.js'
 import { cordon, projectDir } from '../helpers.js'
 

@@ -15,7 +15,7 @@ import {
   run,
   NO_NAMESPACES,
 } from '../../src/index.js'
-import { statementStatus } from '../../src/landlock/status.js'
+import { statementStatus } from '../../src/status/statements.js'
 import { LAUNCHER, projectDir } from '../helpers.js'
 
 const root = () => join(projectDir(), 'll')

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { FS } from '../../src/landlock/rights.js'
-import { landlockRules } from '../../src/landlock/compile.js'
+import { landlockRules } from '../../src/plan/landlock.js'
 import { resolvePolicy } from '../../src/index.js'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 

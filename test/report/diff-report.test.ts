@@ -67,13 +67,20 @@ capabilities: [CAP_NET_BIND_SERVICE]
       to: 'allow',
     })
     assert.equal(find('seccomp', 'socket')?.direction, 'changed')
-    assert.equal(find('seccomp', 'socket')?.to, 'errno(EACCES) if arg0 == 17; else allow')
+    // The enforced filter's (policy/effective.ts): the policy's own rule last, after the layers
+    // the compiler adds for `tcp:` and a limited network.
+    assert.match(find('seccomp', 'socket')!.to, /; errno\(EACCES\) if arg0 == 17; else allow$/)
+    assert.match(find('seccomp', 'socket')!.to, /^errno\(EAFNOSUPPORT\) if arg0 >= 39; /)
+    // `tcp:` brings TCP_ONLY (no fast open) and, with no bind port, refuses listen().
+    assert.equal(find('seccomp', 'listen')?.direction, 'narrower')
+    for (const call of ['sendto', 'sendmsg', 'sendmmsg', 'setsockopt'])
+      assert.equal(find('seccomp', call)?.direction, 'changed', call)
     assert.equal(find('capabilities', 'CAP_NET_BIND_SERVICE')?.direction, 'wider')
     assert.equal(find('limits', 'memory')?.to, '256 MiB')
     assert.equal(find('limits', 'pids')?.direction, 'narrower')
     assert.equal(find('tcp', 'connect')?.direction, 'narrower')
     // Nothing else: masks, /usr, /etc are the same in both.
-    assert.equal(changes.length, 9, JSON.stringify(changes, null, 1))
+    assert.equal(changes.length, 14, JSON.stringify(changes, null, 1))
     const back = diff(wider, 'default').changes
     assert.equal(back.length, changes.length)
     for (const c of back) {

@@ -76,7 +76,7 @@ describe('seccomp policy resolution', () => {
 describe('precompiled built-in profiles', () => {
   test('each build-time filter equals a fresh compile, with the layers the compiler adds too', async () => {
     const { precompiledProgram } = await import('../../src/seccomp/precompiled.js')
-    const { SECCOMP_EXTRAS, PRECOMPILED_EXTRA_SETS: sets } = await import('../../src/plan/compile.js')
+    const { SECCOMP_EXTRAS, PRECOMPILED_EXTRA_SETS: sets } = await import('../../src/seccomp/extras.js')
     for (const arch of ['x64', 'arm64', 'riscv64'])
       for (const profile of ['default', 'strict', 'none'])
         for (const extras of sets) {

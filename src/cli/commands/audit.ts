@@ -6,7 +6,7 @@ import { escapeControl } from '../../run/escape.js'
 import { describeStepError } from '../../run/events.js'
 import type { EventOutput } from '../event-output.js'
 import { paint, warn } from '../output.js'
-import { FORWARDED } from './run.js'
+import { FORWARDED } from '../signals.js'
 
 export async function auditRun(
   policy: ResolvedPolicy,

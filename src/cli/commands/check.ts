@@ -2,8 +2,7 @@
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
 import { unusedLater } from '../../landlock/rights.js'
-import { cgroupAccess } from '../../cgroup/select.js'
-import { statementStatus } from '../../landlock/status.js'
+import { enforcementStatus, hostContext } from '../../status/context.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
@@ -35,20 +34,15 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const landlockCheck = checks.find((c) => c.id === 'landlock')
   if (later && landlockCheck) landlockCheck.detail += `; ${later}`
   // Where this caller's sandboxes get their groups (the host facts above are the same for all).
-  const access = cgroupAccess()
+  const host = hostContext(facts.probe)
+  const access = host.cgroup
   const cgroupCheck = checks.find((c) => c.id === 'cgroups')
   if (cgroupCheck && process.getuid?.() !== 0)
     cgroupCheck.detail += access.delegated
       ? `; this user's groups go in ${access.delegated} (controllers: ${access.controllers?.join(' ') || 'none'})`
       : `; ${access.why}: limits are rlimits only (RLIMIT_NPROC for pids)`
   const usable = checks.every((c) => !c.required || c.status !== 'missing')
-  const ll = facts.probe.landlock
-  const statements = statementStatus(
-    policyFromFlags(values, positionals[0]),
-    ll.abi,
-    `Landlock unavailable (${ll.code ?? '?'})`,
-    { uid: process.getuid?.() ?? 0, cgroup: access },
-  )
+  const statements = enforcementStatus(policyFromFlags(values, positionals[0]), host)
   if (values.json) {
     process.stdout.write(
       `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, facts }, null, 2)}\n`,

@@ -1,10 +1,11 @@
 // cordon compile [POLICY] [flags] -o FILE [-- COMMAND...]: a plan cordon-exec runs without Node.
 import { writeOutput } from '../output-file.js'
 import { CordonError } from '../../errors.js'
-import { callerContext, compilePlan } from '../../plan/compile.js'
+import { callerContext } from '../../host/caller.js'
+import { compilePlan } from '../../plan/compile.js'
 import { encodePlan } from '../../plan/encode.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { refuseUnenforced, statementStatus } from '../../landlock/status.js'
+import { refuseUnenforced, statementStatus } from '../../status/statements.js'
 import { MAX_ABI } from '../../landlock/rights.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'

@@ -12,10 +12,12 @@ import { attackSurface, describeSurface } from '../../learn/surface.js'
 import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError } from '../../run/events.js'
+import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { note, setQuiet, warn } from '../output.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { FORWARDED, splitCommand } from './run.js'
+import { FORWARDED } from '../signals.js'
+import { splitCommand } from './run.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -183,7 +185,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     baseDir: callerCwd(),
     label: output,
   })
-  const surface = attackSurface(resolveSeccomp(policy.seccomp), observation.arch)
+  const surface = attackSurface(enforcedSeccomp(policy), observation.arch)
   const text = generated.yaml.replace(
     /^version: 1$/m,
     `# Attack surface: ${describeSurface(surface)}.\nversion: 1`,

@@ -1,7 +1,6 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
-import { probeKernel } from '../../host/probe.js'
-import { cgroupAccess } from '../../cgroup/select.js'
-import { refuseUnenforced, statementStatus } from '../../landlock/status.js'
+import { enforcementStatus, hostContext } from '../../status/context.js'
+import { refuseUnenforced } from '../../status/statements.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -32,13 +31,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   const policy = policyFromFlags(values, positionals[0])
   const plan = compilePlan(policy)
-  const probe = probeKernel()
-  const statements = statementStatus(
-    policy,
-    probe.landlock.abi,
-    `Landlock unavailable (${probe.landlock.code ?? '?'})`,
-    { uid: process.getuid?.() ?? 0, cgroup: cgroupAccess() },
-  )
+  const host = hostContext()
+  const statements = enforcementStatus(policy, host)
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...(planToJson(plan) as object), statements }, null, 2)}\n`)
     return 0
@@ -48,7 +42,7 @@ export async function planCommand(argv: string[]): Promise<number> {
       `  ${s.status.padEnd(7)} ${s.statement}: ${s.enforcedBy.join(' + ') || 'nothing'}` +
       (s.missing.length ? ` (missing ${s.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})` : ''),
   )
-  const header = `statements on this host (Landlock ABI ${probe.landlock.abi}):`
+  const header = `statements on this host (Landlock ABI ${host.landlock.abi}):`
   // What `cordon run` would say of it: a plan is printed even when the run would be refused.
   let refusal = ''
   try {

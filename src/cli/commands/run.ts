@@ -1,4 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
+import { FORWARDED } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
 import { sizeWord } from '../../policy/schema.js'
 import { parseFlags } from '../args.js'
@@ -6,7 +7,7 @@ import { availableParallelism, homedir, totalmem } from 'node:os'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
-import { type StatementStatus, statementStatus } from '../../landlock/status.js'
+import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
 import type { Backend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
@@ -67,16 +68,6 @@ ${EVENT_HELP}
 
 Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
 `
-
-export const FORWARDED: NodeJS.Signals[] = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGQUIT',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGWINCH',
-]
 
 /** Splits at `--`, or at the first word that is neither an option nor an option's value. */
 export function splitCommand(

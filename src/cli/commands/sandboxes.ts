@@ -7,8 +7,7 @@ import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
 import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
-
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`
+import { sizeWord } from '../../policy/schema.js'
 
 function usage(r: SandboxRecord) {
   try {
@@ -46,7 +45,7 @@ export async function psCommand(argv: string[]): Promise<number> {
     const u = r.usage
     const limits = r.limits
       ? Object.entries(r.limits)
-          .map(([k, v]) => `${k}=${k === 'memory' ? mib(Number(v)) : v}`)
+          .map(([k, v]) => `${k}=${k === 'memory' ? sizeWord(Number(v)) : v}`)
           .join(',')
       : '-'
     lines.push(
@@ -54,7 +53,7 @@ export async function psCommand(argv: string[]): Promise<number> {
         r.id.padEnd(9),
         String(r.pid).padEnd(8),
         r.state.padEnd(8),
-        (u ? mib(u.memoryBytes) : '-').padEnd(10),
+        (u ? sizeWord(u.memoryBytes) : '-').padEnd(10),
         String(u?.pids ?? '-').padEnd(5),
         (u ? (u.cpuUsageUsec / 1e6).toFixed(1) : '-').padEnd(7),
         limits.padEnd(22),

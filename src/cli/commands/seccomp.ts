@@ -12,7 +12,7 @@ import { disassemble } from '../../seccomp/disasm.js'
 import { GROUPS } from '../../seccomp/groups.js'
 import { actionKey } from '../../seccomp/model.js'
 import { exportOci, importOci, parseOci, stringifyOci } from '../../seccomp/oci.js'
-import { enforcedSeccompLayers } from '../../plan/compile.js'
+import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { importSystemd, systemdGroups } from '../../seccomp/systemd.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -91,7 +91,7 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${values.arch}\``)
   const policy = policyFromFlags(values, policyFile)
   // What `cordon run` installs: the policy's layers plus what its tcp section adds.
-  const spec = resolveSeccomp(enforcedSeccompLayers(policy))
+  const spec = enforcedSeccomp(policy)
   const arches = entryPoints(nodeArch)
   const filter = compileSeccomp(spec, arches, { stats: true })
   const prog = decode(filter.program)

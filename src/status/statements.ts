@@ -2,13 +2,14 @@
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
-import { DEVICES, realHostFs } from '../mounts/view.js'
-import { foreignRights } from './compile.js'
-import { holdsHostRoot, pidsAsNproc } from '../plan/compile.js'
+import { DEVICES, realHostFs } from '../plan/view.js'
+import { foreignRights } from '../plan/landlock.js'
+import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
 import { type Acknowledgement, sizeWord } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
+import { formatLimit, LIMITS } from '../policy/limits.js'
 
 export type Status = 'full' | 'partial' | 'none'
 
@@ -51,7 +52,7 @@ export function statementStatus(
   const out: StatementStatus[] = []
   const foreign = foreignRights(policy)
   for (const e of policy.filesystem) {
-    // An optional bind whose source this host lacks is skipped by the plan (mounts/view.ts):
+    // An optional bind whose source this host lacks is skipped by the plan (plan/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
@@ -108,7 +109,7 @@ const landlockOf = (l: { layer: string; ok: boolean; why: string }, foreign: str
   l.ok && foreign ? { ...l, ok: false, why: foreign } : l
 
 /** What a filesystem statement loses without a mount namespace: the host's tree is in sight, and
- * Landlock alone (landlock/compile.ts landlockRules) keeps the statement's promise. */
+ * Landlock alone (plan/landlock.ts landlockRules) keeps the statement's promise. */
 function withoutView(e: ViewEntry | undefined): string {
   switch (e?.kind) {
     case 'tmpfs':
@@ -194,15 +195,8 @@ export function identityStatus(policy: ResolvedPolicy): StatementStatus {
   ])
 }
 
-const LIMIT_WORDS: Record<string, string> = {
-  memory: 'memory',
-  swap: 'swap',
-  pids: 'pids',
-  cpus: 'cpus',
-  cpuWeight: 'cpu-weight',
-  cpuset: 'cpuset',
-  ioWeight: 'io-weight',
-}
+/** The limits a cgroup enforces, by key (policy/limits.ts LIMITS). */
+const CGROUP_LIMITS = new Map(LIMITS.filter((l) => l.controller).map((l) => [l.key as string, l]))
 
 /** Each cgroup limit: the cgroup enforces it; the pids limit also has RLIMIT_NPROC inside the
  * user namespace for callers other than root (plan/compile.ts rlimitsFor). */
@@ -217,10 +211,10 @@ function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[
     return { layer: 'cgroup', ok: has, why: has ? '' : reason }
   }
   return Object.entries(policy.limits)
-    .filter(([name, value]) => name in LIMIT_WORDS && value !== undefined)
+    .filter(([name, value]) => CGROUP_LIMITS.has(name) && value !== undefined)
     .map(([name, value]) =>
       judge(
-        `limit ${LIMIT_WORDS[name]} ${typeof value === 'number' && /memory|swap/.test(name) ? sizeWord(value) : String(value)}`,
+        `limit ${CGROUP_LIMITS.get(name)!.word} ${formatLimit(CGROUP_LIMITS.get(name)!, value as number | string)}`,
         [
           cgroupFor(name),
           ...(name === 'pids' && host.uid !== 0

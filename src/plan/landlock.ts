@@ -3,8 +3,8 @@
 // also read-only to Landlock), `landlock.paths` add rules the view does not mount, and `tcp`
 // ports become port rules. The plan carries one row of handled rights per ABI; the launcher
 // uses the running kernel's row, so the same plan degrades gracefully.
-import type { LandlockRow, PlanOp } from '../plan/model.js'
-import { DEVICES, type HostFs, realHostFs } from '../mounts/view.js'
+import type { LandlockRow, PlanOp } from './model.js'
+import { DEVICES, type HostFs, realHostFs } from './view.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,
@@ -18,7 +18,7 @@ import {
   RESTRICT,
   SCOPE,
   scopes,
-} from './rights.js'
+} from '../landlock/rights.js'
 
 export interface LandlockRule {
   path: string

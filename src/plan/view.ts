@@ -2,7 +2,7 @@
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
-import type { PlanOp } from '../plan/model.js'
+import type { PlanOp } from './model.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'

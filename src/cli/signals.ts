@@ -1,0 +1,12 @@
+// Signals cordon passes on to the sandboxed command (run, audit, learn), so that Ctrl-C,
+// a terminal resize or a service manager's stop reach the command and not only cordon.
+// The launcher forwards the same list (native/launcher.c forwarded[]).
+export const FORWARDED: NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+]

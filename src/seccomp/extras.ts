@@ -1,0 +1,128 @@
+// The seccomp layers the plan compiler appends to every policy's own (policy/effective.ts picks
+// them): the network layers (network.ts), the host-network and outside-processes guards, and the
+// set-id guard that every filter ends with.
+import { NETWORK_LAYERS, NETWORK_NOTES } from './network.js'
+
+const S_ISUID = 0o4000
+const S_ISGID = 0o2000
+const O_CREAT = 0o100
+const O_TMPFILE = 0o20000000 // __O_TMPFILE: the same bit on x86, arm64 and riscv64
+
+/** Rules refusing a mode argument with a set-id bit; with `flagsIndex`, only when the open flags
+ * there create a file (O_CREAT or O_TMPFILE: without them the mode is ignored, often garbage). */
+function setidRules(syscalls: string[], modeIndex: number, flagsIndex?: number) {
+  const bitSet = (index: number, bit: number) => ({
+    index,
+    op: 'masked-eq' as const,
+    mask: bit,
+    value: bit,
+    width: 32 as const,
+  })
+  return [S_ISUID, S_ISGID].flatMap((bit) =>
+    flagsIndex === undefined
+      ? [{ syscalls, action: 'errno(EPERM)', args: [bitSet(modeIndex, bit)] }]
+      : [O_CREAT, O_TMPFILE].map((flag) => ({
+          syscalls,
+          action: 'errno(EPERM)',
+          args: [bitSet(modeIndex, bit), bitSet(flagsIndex, flag)],
+        })),
+  )
+}
+
+/** No sandbox leaves a setuid or setgid file behind (DESIGN.md): on a writable bind a set-id
+ * file outlives the sandbox, and whoever runs it on the host gets its owner's identity. The
+ * kernel honours those bits in chmod, on create (open/openat/creat with O_CREAT or O_TMPFILE)
+ * and in mknod; mkdir drops them itself. openat2 hides its mode behind a pointer, so it is
+ * refused with ENOSYS (callers fall back to openat); io_uring performs opens the filter never
+ * sees. The mount view's nosuid keeps them from working inside; this keeps them off the disk. */
+export const NO_SETID = {
+  origin: 'no set-id files',
+  rules: [
+    ...setidRules(['chmod', 'fchmod', 'creat', 'mknod'], 1),
+    ...setidRules(['fchmodat', 'fchmodat2', 'mknodat'], 2),
+    ...setidRules(['open'], 2, 1),
+    ...setidRules(['openat'], 3, 2),
+    { syscalls: ['openat2'], action: 'errno(ENOSYS)' },
+    { syscalls: ['io_uring_setup'], action: 'errno(EPERM)' },
+  ],
+}
+
+/** In the host's network namespace the kernel's proc connector is the host's: a sandbox could
+ * subscribe and watch every process on the host start, exec and exit (the kernel no longer
+ * ignores subscriptions from user namespaces; found by `cordon verify`'s proc-connector probe).
+ * i386's socketcall hides its arguments from the filter, so it goes too. */
+export const HOST_NETWORK_GUARD = {
+  origin: 'host network',
+  rules: [
+    {
+      syscalls: ['socket'],
+      action: 'errno(EACCES)',
+      args: [
+        { index: 0, op: 'eq' as const, value: 16, width: 32 as const }, // AF_NETLINK
+        { index: 2, op: 'eq' as const, value: 11, width: 32 as const }, // NETLINK_CONNECTOR
+      ],
+    },
+    { syscalls: ['socketcall'], action: 'errno(ENOSYS)' },
+  ],
+}
+
+/** Without a pid namespace the host's processes are in sight. Landlock's signal scope stops
+ * kill(), but these calls act on another process by pid as well, for any process of the same
+ * uid (a root caller's no-namespace sandboxes share the range's): its limits (prlimit64 with
+ * RLIMIT_CPU 0 kills it), priority, CPUs, I/O class and memory placement. Each is refused for
+ * any target but the caller itself (pid 0). */
+const notSelf = (index: number) => [{ index, op: 'ne' as const, value: 0, width: 32 as const }]
+export const OUTSIDE_PROCESSES = {
+  origin: 'other processes (no pid namespace)',
+  rules: [
+    ...[
+      'prlimit64',
+      'sched_setaffinity',
+      'sched_setparam',
+      'sched_setscheduler',
+      'sched_setattr',
+      'migrate_pages',
+      'move_pages',
+    ].map((s) => ({
+      syscalls: [s],
+      action: 'errno(EPERM)',
+      args: notSelf(0),
+    })),
+    // setpriority(which, who): only PRIO_PROCESS (0) of itself; ioprio_set: IOPRIO_WHO_PROCESS (1).
+    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: notSelf(0) },
+    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: notSelf(1) },
+    {
+      syscalls: ['ioprio_set'],
+      action: 'errno(EPERM)',
+      args: [{ index: 0, op: 'ne' as const, value: 1, width: 32 as const }],
+    },
+    { syscalls: ['ioprio_set'], action: 'errno(EPERM)', args: notSelf(1) },
+  ],
+}
+
+export const SECCOMP_EXTRAS = {
+  ...NETWORK_LAYERS,
+  'outside-processes': OUTSIDE_PROCESSES,
+  'host-network': HOST_NETWORK_GUARD,
+  'no-setid': NO_SETID,
+} as const
+export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
+/** Every combination seccompExtras() gives, in its order: the build precompiles each one with
+ * every built-in profile (scripts/precompile-seccomp.mjs). */
+export const PRECOMPILED_EXTRA_SETS: readonly (readonly SeccompExtra[])[] = (
+  [[], ['tcp-only'], ['tcp-only', 'tcp-no-bind']] as const
+).flatMap((tcp) =>
+  (['host-network', 'net-families'] as const).map((net): SeccompExtra[] =>
+    net === 'host-network' && !tcp.length
+      ? ['host-network', 'no-setid']
+      : [...tcp, 'net-families', ...(net === 'host-network' ? ['host-network' as const] : []), 'no-setid'],
+  ),
+)
+/** What each extra refuses, for the plan's notes. */
+export const EXTRA_NOTES: Record<SeccompExtra, string> = {
+  ...NETWORK_NOTES,
+  'host-network': "the host's proc connector refused (no net namespace)",
+  'outside-processes':
+    'prlimit64, sched_set*, setpriority, ioprio_set, migrate_pages and move_pages refused on other processes (no pid namespace)',
+  'no-setid': 'setuid/setgid modes refused (chmod, create, mknod; openat2 ENOSYS, io_uring refused)',
+}
