@@ -5,7 +5,7 @@ import { CordonError } from '../errors.js'
 import { DEVICES, realHostFs } from '../plan/view.js'
 import { foreignRights } from '../plan/landlock.js'
 import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
-import { type Acknowledgement, sizeWord } from '../policy/schema.js'
+import type { Acknowledgement } from '../policy/schema.js'
 import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
@@ -214,7 +214,7 @@ function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[
     .filter(([name, value]) => CGROUP_LIMITS.has(name) && value !== undefined)
     .map(([name, value]) =>
       judge(
-        `limit ${CGROUP_LIMITS.get(name)!.word} ${formatLimit(CGROUP_LIMITS.get(name)!, value as number | string)}`,
+        `limit ${CGROUP_LIMITS.get(name)!.word} ${formatLimit(CGROUP_LIMITS.get(name)!, value)}`,
         [
           cgroupFor(name),
           ...(name === 'pids' && host.uid !== 0
