@@ -188,7 +188,7 @@ void notify_on_sock(struct notifier *nf)
 				 "the launcher cannot trace the sandbox (ptrace: %s%s): calls are observed by seccomp "
 				 "user notification instead, where a signal that arrives before the launcher has "
 				 "taken a call fails it with EINTR (README, cordon learn)",
-				 strerror(err), err == EPERM ? ", Yama ptrace_scope or an outer seccomp filter" : "");
+				 strerror(err), err == EPERM ? ": Yama ptrace_scope, another tracer or an outer seccomp filter" : "");
 			ev_warning("seccomp trace", why);
 		}
 		if (write(nf->sock, nf->traced ? "t" : "n", 1) != 1)

@@ -5,8 +5,9 @@
 // mode; scripts/unobserved-runs.mjs makes 100 separate runs per mode.
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import { rmSync } from 'node:fs'
-import { cordon, isRoot, projectDir } from '../helpers.js'
+import { chmodSync, mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 import { MODES, writeWorkloads } from './workloads.js'
 
 const ITERATIONS = 100
@@ -32,3 +33,35 @@ describe('observation never changes what the program sees', { skip: !isRoot && '
       }
     })
 })
+
+// Learn and audit observe the calls they let through with RET_TRACE and ptrace (native/trace.h),
+// as root and as a plain user through the user namespace: a stop no signal interrupts. On main
+// they were notified, and an open() a SIGALRM interrupted before the launcher took it failed
+// with EINTR (about half of 1000 rounds under audit).
+describe(
+  "a plain user's learn and audit never fail a file call with EINTR",
+  { skip: !isRoot && 'needs root' },
+  () => {
+    const dir = join(projectDir(), 'plain-user')
+    mkdirSync(dir, { recursive: true })
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const user = ensureTestUser()
+    const { workloads } = writeWorkloads(dir, ITERATIONS)
+    chmodSync(dir, 0o777)
+    const w = workloads.find((x) => x.name.startsWith('C SIGALRM'))
+    test('C SIGALRM open loop as cordon-test under learn and audit', { skip: !w && 'no C compiler' }, () => {
+      const argv = w!.argv
+      const plain = cordonAs(user, ['run', '--', ...argv], dir, 120_000)
+      assert.equal(plain.status, 0, plain.stdout + plain.stderr)
+      for (const mode of ['learn', 'audit'] as const) {
+        const r = cordonAs(user, MODES[mode]!(argv, dir), dir, 120_000)
+        assert.deepEqual(
+          { stdout: r.stdout, status: r.status },
+          { stdout: plain.stdout, status: plain.status },
+          `${mode}: ${r.stderr.slice(-1000)}`,
+        )
+        assert.doesNotMatch(r.stderr, /cannot trace the sandbox/, `${mode} fell back to notification`)
+      }
+    })
+  },
+)
