@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLI, cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 import { MODES, writeWorkloads } from './workloads.js'
@@ -43,8 +44,8 @@ describe(
   "a plain user's learn and audit never fail a file call with EINTR",
   { skip: !isRoot && 'needs root' },
   () => {
-    const dir = join(projectDir(), 'plain-user')
-    mkdirSync(dir, { recursive: true })
+    // Not under projectDir(): the suite above removes that when it ends.
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-unobserved-user-'))
     after(() => rmSync(dir, { recursive: true, force: true }))
     const user = ensureTestUser()
     const { workloads } = writeWorkloads(dir, ITERATIONS)
