@@ -30,7 +30,7 @@ describe('observation never changes what the program sees', { skip: !isRoot && '
         assert.deepEqual(
           { stdout: r.stdout, status: r.status },
           { stdout: plain.stdout, status: plain.status },
-          `${mode}: ${r.stderr.slice(-1000)}`,
+          `${mode} (signal ${r.signal}): ${r.stderr.slice(-1000)}`,
         )
       }
     })
