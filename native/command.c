@@ -117,7 +117,7 @@ static void load_seccomp(const struct command *cmd, const struct plan_op_rec *op
 	memcpy(filter, op->blob, op->blob_len);
 	struct sock_fprog prog = { .len = (unsigned short)(op->blob_len / 8), .filter = filter };
 	if (op->a & SECCOMP_FLAG_LISTENER)
-		notify_install(cmd->notify_sock, &prog, op->a);
+		notify_install(cmd->notify_sock, &prog, op->a, cmd->plan->trace);
 	else if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->a, &prog))
 		die_step(EXIT_CORDON, "seccomp", NULL, NULL, errno);
 	free(filter);
@@ -175,6 +175,7 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 		load_seccomp(cmd, op);
 		break;
 	case OP_SECCOMP_NOTIFY:
+	case OP_SECCOMP_TRACE:
 		break; /* the launcher's */
 	default:
 		die_msg("plan: %s is not a command step", plan_op_name(op->code));

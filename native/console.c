@@ -280,6 +280,12 @@ void console_start(void)
 	close(master);
 }
 
+void console_reaped(pid_t pid)
+{
+	if (pid == relay_pid)
+		relay_pid = 0;
+}
+
 void console_finish(void)
 {
 	if (relay_pid <= 0)

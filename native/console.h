@@ -17,6 +17,8 @@
 
 #include "plan.h"
 
+#include <sys/types.h>
+
 /* Launcher, before the clone: asked is --console. Makes the channel the master travels on
  * when the plan has a devpts of its own (else warns: the terminal stays shared). */
 void console_prepare(const struct plan *p, int asked);
@@ -33,5 +35,7 @@ void console_attach(void);
 void console_release(void);
 /* Launcher, once the sandbox ended: lets the relay drain and restore the terminal. */
 void console_finish(void);
+/* The launcher reaped pid with a wait of its own (trace.h): when it was the relay, forget it. */
+void console_reaped(pid_t pid);
 
 #endif

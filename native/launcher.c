@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "probe.h"
 #include "sys.h"
+#include "trace.h"
 #include "view.h"
 
 #include <errno.h>
@@ -618,8 +619,14 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			continue;
 		}
 		int status;
-		if (waitpid(pid, &status, WNOHANG) != pid)
+		if (nf && nf->traced) {
+			/* Tracees' stops come as SIGCHLD too: restart them all, and see whether the
+			 * child itself ended (trace.h). */
+			if (!trace_reap(nf, pid, &status))
+				continue;
+		} else if (waitpid(pid, &status, WNOHANG) != pid) {
 			continue;
+		}
 		int inner;
 		if (p->has_init && read(pp->status[0], &inner, sizeof inner) == sizeof inner)
 			status = inner;
@@ -770,6 +777,7 @@ int main(int argc, char **argv)
 	if (p.responder) {
 		close(notify_pair[1]);
 		notify_init(&notifier, notify_pair[0], p.responder->blob, p.responder->blob_len / 8);
+		notifier.trace = p.trace;
 		nf = &notifier;
 	}
 

@@ -7,6 +7,7 @@
 #include "fdpass.h"
 #include "outcome.h"
 #include "sys.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -45,7 +46,19 @@
 #define PATH_CAPTURE 512
 #define RECORD_PATH_MAX 4096
 
-void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
+/* No tracer after all: every RET_TRACE outcome becomes RET_USER_NOTIF, answered by the
+ * listener instead (same calls, same responder). Only return instructions with a constant
+ * are outcomes; nothing else in the program changes. */
+static void untrace(const struct sock_fprog *prog)
+{
+	for (unsigned short i = 0; i < prog->len; i++) {
+		struct sock_filter *f = &prog->filter[i];
+		if (f->code == (BPF_RET | BPF_K) && (f->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_TRACE)
+			f->k = SECCOMP_RET_USER_NOTIF;
+	}
+}
+
+void notify_install(int sock, const struct sock_fprog *prog, unsigned flags, int trace)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd < 0)
@@ -56,6 +69,14 @@ void notify_install(int sock, const struct sock_fprog *prog, unsigned flags)
 		die_step(EXIT_CORDON, "seccomp notify", NULL, NULL, errno);
 	if (!fd_send(sock, &expected, sizeof expected, pidfd))
 		die_step(EXIT_CORDON, "seccomp notify", "send pidfd", NULL, errno);
+	if (trace) {
+		/* 't': the launcher traces us now (trace.h); 'n': it could not, it said why. */
+		char traced = 0;
+		if (read(sock, &traced, 1) != 1)
+			_exit(EXIT_CORDON);
+		if (traced != 't')
+			untrace(prog);
+	}
 	/* Once the launcher has received a notification, the waiting task sleeps killable, not
 	 * interruptible: a signal then waits for the answer instead of failing the call with EINTR
 	 * (or making it start over and be notified twice). Kernels before 5.19 refuse the flag. */
@@ -129,6 +150,24 @@ static int take_listener(int pidfd, int expected)
 	return -1;
 }
 
+/* The pid (in our namespace) a pidfd refers to, from its fdinfo; -1 with errno. */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *p = strstr(buf, "\nPid:\t");
+	long pid = p ? strtol(p + 6, NULL, 10) : -1;
+	if (pid <= 0)
+		errno = ESRCH;
+	return pid > 0 ? (pid_t)pid : -1;
+}
+
 void notify_on_sock(struct notifier *nf)
 {
 	int32_t expected = -1;
@@ -138,6 +177,22 @@ void notify_on_sock(struct notifier *nf)
 		close(nf->sock);
 		nf->sock = -1;
 		return;
+	}
+	if (nf->trace) {
+		pid_t pid = pidfd_pid(pidfd);
+		int err = pid > 0 ? trace_seize(pid) : errno;
+		nf->traced = err == 0;
+		if (err) {
+			char why[512];
+			snprintf(why, sizeof why,
+				 "the launcher cannot trace the sandbox (ptrace: %s%s): calls are observed by seccomp "
+				 "user notification instead, where a signal that arrives before the launcher has "
+				 "taken a call fails it with EINTR (README, cordon learn)",
+				 strerror(err), err == EPERM ? ": Yama ptrace_scope, another tracer or an outer seccomp filter" : "");
+			ev_warning("seccomp trace", why);
+		}
+		if (write(nf->sock, nf->traced ? "t" : "n", 1) != 1)
+			nf->failed = 1;
 	}
 	nf->listener = take_listener(pidfd, expected);
 	if (nf->listener < 0) {
@@ -320,15 +375,15 @@ static size_t read_struct(pid_t pid, uint64_t addr, uint64_t len, uint8_t *out)
 }
 
 /* The record's identity: what makes it worth a line of its own. */
-static uint64_t record_hash(const struct seccomp_notif *req, const struct syscall_report *rep, unsigned key)
+static uint64_t record_hash(const struct seccomp_data *d, const struct syscall_report *rep, unsigned key)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
-	h = fnv(h, &req->data.arch, sizeof req->data.arch);
-	h = fnv(h, &req->data.nr, sizeof req->data.nr);
+	h = fnv(h, &d->arch, sizeof d->arch);
+	h = fnv(h, &d->nr, sizeof d->nr);
 	h = fnv(h, &rep->denied_errno, sizeof rep->denied_errno);
 	for (int i = 0; i < 6; i++)
 		if (key & (1u << i))
-			h = fnv(h, &req->data.args[i], sizeof req->data.args[i]);
+			h = fnv(h, &d->args[i], sizeof d->args[i]);
 	h = fnv(h, rep->path ? rep->path : "", rep->path ? strlen(rep->path) + 1 : 1);
 	h = fnv(h, rep->path2 ? rep->path2 : "", rep->path2 ? strlen(rep->path2) + 1 : 1);
 	if (rep->data)
@@ -366,18 +421,48 @@ static void report_record(struct notifier *nf, struct syscall_report *rep)
 	ev_syscall(rep);
 }
 
+/* The listener's answer: continue or an errno, by the notification's id. */
+struct listener_answer {
+	int listener;
+	uint64_t id;
+};
+
+static int listener_valid(const void *ctx)
+{
+	const struct listener_answer *a = ctx;
+	uint64_t id = a->id;
+	return ioctl(a->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+static void listener_send(const void *ctx, unsigned kind, int err)
+{
+	const struct listener_answer *a = ctx;
+	struct seccomp_notif_resp resp = { .id = a->id };
+	if (kind == NOTIFY_KIND_CONTINUE)
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else
+		resp.error = -err;
+	ioctl(a->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
+}
+
 void notify_on_listener(struct notifier *nf)
 {
 	struct seccomp_notif req;
 	memset(&req, 0, sizeof req);
 	if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
 		return; /* ENOENT: the task died or its syscall was interrupted */
-	pid_t pid = (pid_t)req.pid;
+	struct listener_answer la = { .listener = nf->listener, .id = req.id };
+	struct notify_answer answer = { .still_valid = listener_valid, .send = listener_send, .ctx = &la };
+	notify_handle(nf, (pid_t)req.pid, &req.data, &answer);
+}
+
+void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d, const struct notify_answer *answer)
+{
 	/* This thread's previous call has returned: its outcome can be read now. */
 	struct syscall_report *earlier = outcome_settle(pid);
 	if (earlier)
 		report_record(nf, earlier);
-	uint32_t r = bpf_run(nf->responder, nf->responder_len, (const uint8_t *)&req.data);
+	uint32_t r = bpf_run(nf->responder, nf->responder_len, (const uint8_t *)d);
 	unsigned kind = r >> 30, key = (r >> 24) & 0x3f, record = (r >> 23) & 1, sarg = (r >> 20) & 7,
 		 want_stat = (r >> 19) & 1, arg = (r >> 16) & 7, arg2 = (r >> 13) & 7, at = (r >> 12) & 1;
 	int err = kind == NOTIFY_KIND_DENY && (r & 0xfff) ? (int)(r & 0xfff) : EPERM;
@@ -385,51 +470,46 @@ void notify_on_listener(struct notifier *nf)
 	unsigned checks = kind == NOTIFY_KIND_CONTINUE && record ? (r & OUTCOME_CHECKS) : 0;
 	static char path[RECORD_PATH_MAX], path2[RECORD_PATH_MAX];
 	size_t cap = record ? sizeof path : PATH_CAPTURE;
-	struct syscall_report rep = { .arch = req.data.arch, .nr = req.data.nr, .pid = (long)pid,
+	struct syscall_report rep = { .arch = d->arch, .nr = d->nr, .pid = (long)pid,
 				      .denied_errno = kind == NOTIFY_KIND_CONTINUE ? 0 : err, .ctime_ms = -1 };
 	uint8_t data[NOTIFY_STRUCT_MAX];
-	if (arg >= 1 && arg <= 6 && read_string(pid, req.data.args[arg - 1], path, cap) == 0)
+	if (arg >= 1 && arg <= 6 && read_string(pid, d->args[arg - 1], path, cap) == 0)
 		rep.path = path;
-	if (arg2 >= 1 && arg2 <= 6 && read_string(pid, req.data.args[arg2 - 1], path2, cap) == 0)
+	if (arg2 >= 1 && arg2 <= 6 && read_string(pid, d->args[arg2 - 1], path2, cap) == 0)
 		rep.path2 = path2;
 	if (sarg >= 1 && sarg <= 5) {
-		rep.data_len = read_struct(pid, req.data.args[sarg - 1], req.data.args[sarg], data);
+		rep.data_len = read_struct(pid, d->args[sarg - 1], d->args[sarg], data);
 		rep.data = rep.data_len ? data : NULL;
 	}
 	/* Still the same task (the pid was not reused) while we read its memory? */
-	if ((rep.path || rep.path2 || rep.data) && ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id)) {
+	if ((rep.path || rep.path2 || rep.data) && answer->still_valid && !answer->still_valid(answer->ctx)) {
 		rep.path = rep.path2 = NULL;
 		rep.data = NULL;
 	}
 	if (record) {
 		if (rep.path && arg >= 1)
-			absolutize(pid, at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD, path, sizeof path);
+			absolutize(pid, at && arg >= 2 ? (int64_t)d->args[arg - 2] : AT_FDCWD, path, sizeof path);
 		if (rep.path2 && arg2 >= 1)
-			absolutize(pid, at && arg2 >= 2 ? (int64_t)req.data.args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
+			absolutize(pid, at && arg2 >= 2 ? (int64_t)d->args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
 	}
 	static char exe[RECORD_PATH_MAX];
 	if (want_stat) {
 		/* execveat(fd, "", argv, envp, AT_EMPTY_PATH): the path argument is empty (not
 		 * reported), the program is the fd. The flags follow the path, argv and envp. */
-		int64_t dirfd = at && arg >= 2 ? (int64_t)req.data.args[arg - 2] : AT_FDCWD;
-		int empty = at && arg >= 2 && arg + 2 <= 5 && (req.data.args[arg + 2] & AT_EMPTY_PATH);
+		int64_t dirfd = at && arg >= 2 ? (int64_t)d->args[arg - 2] : AT_FDCWD;
+		int empty = at && arg >= 2 && arg + 2 <= 5 && (d->args[arg + 2] & AT_EMPTY_PATH);
 		rep.ctime_ms = exec_target(pid, dirfd, rep.path, empty, exe, sizeof exe);
 		rep.exe = exe[0] ? exe : NULL;
 	}
 	for (int i = 0; i < 6; i++)
-		rep.args[i] = req.data.args[i];
+		rep.args[i] = d->args[i];
 	if (record)
-		rep.record_hash = record_hash(&req, &rep, key);
+		rep.record_hash = record_hash(d, &rep, key);
 	/* The state before the call, taken while it still waits for our answer. */
 	int deferred = checks && outcome_defer(pid, &rep, checks) == 0;
-	struct seccomp_notif_resp resp = { .id = req.id };
-	if (kind == NOTIFY_KIND_CONTINUE)
-		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-	else
-		resp.error = -err;
-	ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
+	answer->send(answer->ctx, kind, err);
 	nf->handled++;
-	count(nf, req.data.arch, req.data.nr);
+	count(nf, d->arch, d->nr);
 	if (deferred)
 		return;
 	if (record) {

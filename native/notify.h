@@ -27,6 +27,8 @@
 #define CORDON_NOTIFY_H
 
 #include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,13 +39,18 @@
 #define NOTIFY_STRUCT_MAX 128
 
 /* Command side: installs prog with flags (which include SECCOMP_FILTER_FLAG_NEW_LISTENER)
- * after handing the launcher the means to take the listener over sock. Dies on failure. */
-void notify_install(int sock, const struct sock_fprog *prog, unsigned flags);
+ * after handing the launcher the means to take the listener over sock. Dies on failure.
+ * trace (OP_SECCOMP_TRACE, trace.h): the launcher first tries to become this process's tracer
+ * and says whether it did; when it did not, the filter's RET_TRACE outcomes become
+ * RET_USER_NOTIF before it is installed (without a tracer RET_TRACE fails calls with ENOSYS). */
+void notify_install(int sock, const struct sock_fprog *prog, unsigned flags, int trace);
 
 struct notifier {
 	int sock;     /* socketpair end to the command; -1 once done */
 	int listener; /* -1 until taken */
 	int failed;   /* the listener could not be taken: the command was killed */
+	int trace;    /* the plan asks for RET_TRACE observation (OP_SECCOMP_TRACE) */
+	int traced;   /* ... and the launcher is the command's tracer (trace.h) */
 	const uint8_t *responder;
 	size_t responder_len; /* instructions */
 	unsigned long handled, counted_at_last_report;
@@ -62,6 +69,17 @@ void notify_init(struct notifier *nf, int sock, const uint8_t *responder, size_t
 void notify_on_sock(struct notifier *nf);
 /* One notification is pending on nf->listener: answer it and report it. */
 void notify_on_listener(struct notifier *nf);
+
+/* How a call's answer goes back: a listener's ioctl, or a tracer's restart (trace.h). */
+struct notify_answer {
+	/* 0 when the task is no longer the one that made the call (pid reused); NULL: always is */
+	int (*still_valid)(const void *ctx);
+	void (*send)(const void *ctx, unsigned kind, int err);
+	const void *ctx;
+};
+/* One stopped call, wherever it came from: runs the responder, reads what it names, answers
+ * through answer and reports it. pid is in the launcher's pid namespace. */
+void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d, const struct notify_answer *answer);
 /* After the sandbox ended: reports the records still waiting for an outcome (outcome.h). */
 void notify_report_leftovers(struct notifier *nf);
 /* {"event":"syscall-counts","counts":{"ARCH:NR":N,...},"handled":N,"dropped":N} when anything

@@ -115,6 +115,7 @@ const char *plan_op_name(uint16_t code)
 	case OP_LANDLOCK_RESTRICT: return "landlock_restrict";
 	case OP_SECCOMP: return "seccomp";
 	case OP_SECCOMP_NOTIFY: return "seccomp_notify";
+	case OP_SECCOMP_TRACE: return "seccomp_trace";
 	default: return "unknown";
 	}
 }
@@ -262,6 +263,11 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		return op->y > 65535 ? "port above 65535" : NULL;
 	case OP_LANDLOCK_RESTRICT:
 		return NULL;
+	case OP_SECCOMP_TRACE:
+		if (p->trace)
+			return "given twice";
+		p->trace = 1;
+		return NULL;
 	default:
 		return "unknown op";
 	}
@@ -327,6 +333,8 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 	}
 	if (listeners > 1 || responders != listeners)
 		return fail(err, err_len, "plan: a seccomp_notify responder goes with exactly one listening seccomp filter");
+	if (p->trace && !p->responder)
+		return fail(err, err_len, "plan: seccomp_trace needs a seccomp_notify responder");
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS))
 		return fail(err, err_len, "plan: a filesystem view needs the mount namespace");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))

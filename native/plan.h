@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PLAN_MAGIC "CRDN"
-#define PLAN_VERSION 2
+#define PLAN_VERSION 3
 #define PLAN_HEADER_SIZE 12
 #define PLAN_MAX_SIZE (16u << 20)
 #define PLAN_MAX_OPS 65536u
@@ -65,6 +65,8 @@ enum plan_op {
 	OP_SECCOMP = 0x80,       /* u32 flags, blob BPF program (struct sock_filter[]) */
 	OP_SECCOMP_NOTIFY = 0x81,/* blob responder program for the launcher (notify.h); required
 	                          * by, and only with, one seccomp record with SECCOMP_FLAG_LISTENER */
+	OP_SECCOMP_TRACE = 0x82, /* the filter's RET_TRACE outcomes are the launcher's, as a tracer
+	                          * (trace.h), answered with the responder; needs seccomp_notify */
 };
 
 #define SECCOMP_FLAG_LISTENER 8u /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
@@ -107,6 +109,7 @@ struct plan {
 	uint32_t clone_flags;    /* from OP_NAMESPACES, 0 if absent */
 	int has_init, die_with_parent, has_root, has_userns_maps;
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
+	int trace;                           /* OP_SECCOMP_TRACE */
 };
 
 /* Decodes and validates buf. On failure returns -1 and writes a one-line reason to err. */

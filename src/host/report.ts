@@ -116,6 +116,26 @@ export function hostChecks(f: HostFacts): Check[] {
     ...(audit.enabled ? {} : { fix: 'auditctl -e 1 (package auditd), or boot with audit=1' }),
     required: false,
   })
+  // Learn and audit observe by ptrace (native/trace.h); Yama decides whether the launcher may.
+  const yama = f.sysctls['kernel.yama.ptrace_scope']
+  const traces = yama === undefined || yama === '0' || yama === '1' || (yama === '2' && p.uid === 0)
+  checks.push({
+    id: 'ptrace',
+    title: 'ptrace',
+    status: traces ? 'ok' : 'missing',
+    detail: traces
+      ? `${yama === undefined ? 'no Yama' : `Yama ptrace_scope ${yama}`}: learn and audit observe by ptrace, no call fails with EINTR for being observed`
+      : `Yama ptrace_scope ${yama} keeps the launcher from tracing: learn and audit fall back to user notification, where a signal can fail an observed call with EINTR`,
+    ...(traces
+      ? {}
+      : {
+          fix:
+            yama === '3'
+              ? 'boot with kernel.yama.ptrace_scope=1 (3 cannot be lowered until reboot)'
+              : 'sysctl -w kernel.yama.ptrace_scope=1, or learn as root',
+        }),
+    required: false,
+  })
   const cg = f.cgroup
   checks.push({
     id: 'cgroups',

@@ -1,6 +1,11 @@
 // The filters of a traced run. Learn mode stops every syscall the base policy does not kill and
 // records it; audit mode lets everything through, stopping only on what the policy would refuse
 // and on the calls that name files and sockets, so they can be compared with the policy.
+//
+// The calls that go on stop with SECCOMP_RET_TRACE, for the launcher as the sandbox's tracer
+// (native/trace.h): a ptrace stop is never interrupted by a signal, where a user notification
+// fails the call with EINTR when a signal arrives before the launcher has taken it. Calls the
+// filter refuses stay notified: the launcher answers them with their errno.
 import type { Action, SeccompSpec } from '../seccomp/model.js'
 import { CAPTURE, NEVER_NOTIFIED, observeSyscalls, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 
@@ -9,6 +14,8 @@ export type TraceMode = 'learn' | 'audit'
 export interface TraceFilters {
   filter: SeccompSpec
   responder: SeccompSpec
+  /** The filter has RET_TRACE outcomes: the launcher must trace the sandbox (plan seccomp_trace). */
+  ptrace: boolean
 }
 
 function mapActions(spec: SeccompSpec, f: (a: Action) => Action): SeccompSpec {
@@ -54,6 +61,9 @@ export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
       ? { ...learning, rules: observeSyscalls(spec, learning.rules, NEVER_NOTIFIED, learned, 'learn') }
       : watchSyscalls(mapActions(spec, audited), Object.keys(CAPTURE))
   // Outcome checks only when learning, where every syscall stops, so a call's outcome is read
-  // at its thread's very next one; audit judges what was attempted.
-  return { filter, responder: responderSpec(withCaptureRules(filter), true, mode === 'learn') }
+  // at its thread's very next one; audit judges what was attempted. The responder is made from
+  // the notifying filter: it answers the same calls whichever way they stop.
+  const responder = responderSpec(withCaptureRules(filter), true, mode === 'learn')
+  const traced = mapActions(filter, (a) => (a.kind === 'notify' ? { kind: 'trace', data: 0 } : a))
+  return { filter: traced, responder, ptrace: true }
 }

@@ -47,7 +47,7 @@ export interface CompileContext extends CallerFacts {
  * the plan's notes and the filter cache). Passed in so the compiler knows no tracing policy. */
 export interface FilterRewrite {
   mode: string
-  rewrite(spec: SeccompSpec): { filter: SeccompSpec; responder: SeccompSpec }
+  rewrite(spec: SeccompSpec): { filter: SeccompSpec; responder: SeccompSpec; ptrace?: boolean }
 }
 
 export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
@@ -125,6 +125,7 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
+    if (filter.ptrace) ops.push({ op: 'seccomp_trace' })
     if (ctx.trace) notes.push(`seccomp: ${ctx.trace.mode} mode: calls are recorded by the launcher`)
     if (ctx.watch?.length) notes.push(`seccomp: reported to the monitor: ${[...ctx.watch].sort().join(', ')}`)
   }
@@ -265,6 +266,8 @@ interface PlanFilter {
   instructions: number
   /** The launcher's responder when the filter notifies. */
   responder?: Uint8Array
+  /** The filter's RET_TRACE outcomes are the launcher's too, as a tracer. */
+  ptrace?: boolean
 }
 const filterCache = new Map<string, PlanFilter>()
 function cachedFilter(
@@ -308,6 +311,7 @@ function cachedFilter(
     filter = { program: compiled.program, instructions: compiled.instructions }
     const responder = traced?.responder ?? (hasNotify(spec) ? responderSpec(spec) : undefined)
     if (responder) filter.responder = compileSeccomp(responder, entryPoints(arch)).program
+    if (responder && traced?.ptrace) filter.ptrace = true
     if (filterCache.size >= 32) filterCache.delete(filterCache.keys().next().value!)
     filterCache.set(key, filter)
   }

@@ -75,6 +75,8 @@ export function describeOp(op: PlanOp): string {
       return `${op.program.length / 8} BPF instructions${op.flags & 8 ? ', notifications to the launcher' : ''}`
     case 'seccomp_notify':
       return `responder, ${op.program.length / 8} BPF instructions`
+    case 'seccomp_trace':
+      return 'traced calls answered by the launcher as their tracer (ptrace)'
     case 'landlock':
       return `best ABI up to ${op.rows.length}${op.required ? `, requires ABI ${op.required}` : ' (best effort)'}`
     case 'landlock_path':

@@ -139,6 +139,7 @@ function body(op: PlanOp): Buffer {
       w.u64(op.access).u64(BigInt(op.port))
       break
     case 'landlock_restrict':
+    case 'seccomp_trace':
       break
     case 'die_with_parent':
     case 'init':

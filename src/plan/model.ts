@@ -2,7 +2,7 @@
 // contract with native/plan.h. Every field here is encoded by encode.ts; adding an op means a
 // new code in both files and a PLAN_VERSION bump.
 
-export const PLAN_VERSION = 2
+export const PLAN_VERSION = 3
 
 export interface BindFlags {
   readOnly?: boolean
@@ -53,6 +53,9 @@ export type PlanOp =
   | { op: 'seccomp'; flags: number; program: Uint8Array }
   /** The launcher's answers to notified syscalls (native/notify.h); goes with a listening filter. */
   | { op: 'seccomp_notify'; program: Uint8Array }
+  /** The filter's RET_TRACE outcomes are the launcher's, as the sandbox's tracer, answered with
+   * the responder (native/trace.h): observation with no EINTR window. */
+  | { op: 'seccomp_trace' }
 
 /** What to handle on a kernel of one Landlock ABI (row i is ABI i+1). */
 export interface LandlockRow {
@@ -100,6 +103,7 @@ export const OP_CODES: Record<OpName, number> = {
   landlock_restrict: 0x73,
   seccomp: 0x80,
   seccomp_notify: 0x81,
+  seccomp_trace: 0x82,
 }
 
 /** SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's notifications go to the launcher. */

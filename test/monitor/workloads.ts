@@ -92,6 +92,61 @@ func main() {
 }
 `
 
+/** C: a SIGALRM handler installed without SA_RESTART, an interval timer firing every 100 µs,
+ * and many opens, stats and closes of a regular file. Outside a sandbox none of them ever fails
+ * with EINTR: the kernel gives EINTR only for calls that wait interruptibly. A call the sandbox
+ * stops for an observer (seccomp user notification) waits interruptibly until the launcher takes
+ * it, and fails with EINTR if the timer fires before then. Prints the count of each failure. */
+const OPEN_LOOP = `#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t ticks;
+static void on_alarm(int sig) { (void)sig; ticks++; }
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) return 2;
+	long n = atol(argv[1]), eintr = 0, other = 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm; /* sa_flags 0: no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL)) return 2;
+	struct itimerval it = { { 0, 100 }, { 0, 100 } };
+	if (setitimer(ITIMER_REAL, &it, NULL)) return 2;
+	for (long i = 0; i < n; i++) {
+		int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) close(fd);
+		else if (errno == EINTR) eintr++;
+		else other++;
+		fd = openat(AT_FDCWD, argv[2], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) close(fd);
+		else if (errno == EINTR) eintr++;
+		else other++;
+		struct stat st;
+		if (stat(argv[2], &st) == 0) continue;
+		if (errno == EINTR) eintr++;
+		else other++;
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	if (eintr || other) {
+		printf("open loop: %ld EINTR, %ld other failures in %ld rounds\\n", eintr, other, n);
+		return 1;
+	}
+	printf("open loop ok %ld\\n", n);
+	return 0;
+}
+`
+
 /** Writes the workloads into dir (visible in the sandbox); Go's is built when go is there. */
 export function writeWorkloads(dir: string, n: number): { workloads: Workload[]; skipped: string[] } {
   writeFileSync(join(dir, 'fork-loop.py'), PYTHON)
@@ -105,6 +160,16 @@ export function writeWorkloads(dir: string, n: number): { workloads: Workload[];
     { name: 'node child_process', argv: [process.execPath, join(dir, 'spawn.cjs'), String(n)] },
   ]
   const skipped: string[] = []
+  if (spawnSync('cc', ['--version']).status === 0) {
+    writeFileSync(join(dir, 'open-loop.c'), OPEN_LOOP)
+    writeFileSync(join(dir, 'open-loop.txt'), 'a regular file\n')
+    execFileSync('cc', ['-O2', '-o', join(dir, 'open-loop'), join(dir, 'open-loop.c')], { stdio: 'ignore' })
+    // 50 rounds per iteration: enough calls for the 100 µs timer to hit the window often.
+    workloads.push({
+      name: 'C SIGALRM open loop',
+      argv: [join(dir, 'open-loop'), String(n * 50), join(dir, 'open-loop.txt')],
+    })
+  } else skipped.push('C SIGALRM open loop: no C compiler (Debian: gcc)')
   if (spawnSync('go', ['version']).status === 0) {
     writeFileSync(join(dir, 'spawn.go'), GO)
     execFileSync('go', ['build', '-o', join(dir, 'gospawn'), join(dir, 'spawn.go')], {

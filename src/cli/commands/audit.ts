@@ -26,6 +26,9 @@ export async function auditRun(
       }
       out.event(ev)
       if (ev.event === 'error' && out.human) warn(describeStepError(ev))
+      // The launcher could not trace the sandbox: calls may fail with EINTR (learn/trace.ts).
+      else if (ev.event === 'warning' && ev.step === 'seccomp trace' && out.human)
+        warn(`warning: ${ev.step}: ${ev.message}`)
     },
   })
   out.record({ event: 'result', reason: run.result.reason, code: run.result.code })

@@ -144,6 +144,9 @@ export async function learnCommand(argv: string[]): Promise<number> {
       onEvent: (ev) => {
         if (ev.event === 'syscall') records++
         else if (ev.event === 'error') warn(describeStepError(ev))
+        // The launcher could not trace the sandbox: calls may fail with EINTR (learn/trace.ts).
+        else if (ev.event === 'warning' && ev.step === 'seccomp trace')
+          warn(`warning: ${ev.step}: ${ev.message}`)
       },
     })
     if (tick) {
