@@ -7,6 +7,7 @@
 #include "events.h"
 #include "landlock.h"
 #include "notify.h"
+#include "oci.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -74,8 +75,13 @@ static int setgroups_denied(void)
 
 static void set_ids(const struct plan_op_rec *op)
 {
-	gid_t gid = op->b;
-	if ((op->c & IDS_SETGROUPS) && setgroups(1, &gid)) {
+	gid_t groups[1 + IDS_GROUPS_MAX];
+	size_t n = 1;
+	groups[0] = op->b;
+	for (uint32_t at = 0; (op->c & IDS_GROUPS) && at + 4 <= op->blob_len && n < 1 + IDS_GROUPS_MAX; at += 4)
+		groups[n++] = (gid_t)op->blob[at] | (gid_t)op->blob[at + 1] << 8 | (gid_t)op->blob[at + 2] << 16 |
+			      (gid_t)op->blob[at + 3] << 24;
+	if ((op->c & IDS_SETGROUPS) && setgroups(n, groups)) {
 		/* Inside an outer sandbox's user namespace setgroups is denied: the groups were fixed
 		 * by that outer layer and cannot grow either. Say so rather than fail. */
 		if (errno != EPERM || !setgroups_denied())
@@ -217,6 +223,7 @@ static int exec_search(char **argv, char **envp)
 noreturn void command_exec(const struct command *cmd)
 {
 	const struct plan *p = cmd->plan;
+	oci_wait_start(cmd->exec_fd); /* create/start split: a no-op outside cordon-oci */
 	for (size_t i = cmd->first_op; i < p->n_ops; i++)
 		run_op(cmd, &p->ops[i]);
 	mark_fds(p);
