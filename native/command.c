@@ -28,6 +28,11 @@
 
 int caps_drop(uint64_t keep)
 {
+	return caps_drop_holding(keep, 0);
+}
+
+int caps_drop_holding(uint64_t keep, uint64_t hold)
+{
 	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	if (syscall(SYS_capget, &head, data))
@@ -48,9 +53,11 @@ int caps_drop(uint64_t keep)
 		return errno;
 	for (int i = 0; i < 2; i++) {
 		uint32_t bits = (uint32_t)(keep >> (32 * i));
+		uint32_t held = (uint32_t)(hold >> (32 * i)) & data[i].permitted;
 		if ((bits & data[i].permitted) != bits)
 			return EPERM; /* asked to keep a capability we do not hold */
-		data[i].permitted = data[i].effective = data[i].inheritable = bits;
+		data[i].permitted = data[i].effective = bits | held;
+		data[i].inheritable = bits;
 	}
 	if (syscall(SYS_capset, &head, data))
 		return errno;
@@ -138,7 +145,7 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 			die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
 		break;
 	case OP_CAPS:
-		if ((err = caps_drop(op->x)) != 0)
+		if ((err = caps_drop_holding(op->x, op->y)) != 0)
 			die_step(EXIT_CORDON, "drop capabilities", NULL, NULL, err);
 		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
 			die_step(EXIT_CORDON, "keepcaps", NULL, NULL, errno);
@@ -172,8 +179,17 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 /* Every fd above 2 closes on exec unless the plan keeps it. */
 static void mark_fds(const struct plan *p)
 {
-	if (sys_close_range(3, ~0u, CLOSE_RANGE_CLOEXEC))
-		die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+	if (sys_close_range(3, ~0u, CLOSE_RANGE_CLOEXEC)) {
+		/* An OCI profile (cordon-oci) may deny close_range, as it runs before execve under
+		 * the filter: mark each open fd instead. */
+		if (errno != EPERM && errno != ENOSYS && errno != EINVAL)
+			die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+		struct rlimit lim;
+		long max = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? (long)lim.rlim_cur : 65536;
+		for (long fd = 3; fd < max && fd < (1L << 20); fd++)
+			if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) && errno != EBADF)
+				die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+	}
 	for (size_t i = 0; i < p->n_ops; i++) {
 		if (p->ops[i].code == OP_KEEP_FD && fcntl((int)p->ops[i].a, F_SETFD, 0))
 			die_step(EXIT_CORDON, "keep fd", NULL, NULL, errno);

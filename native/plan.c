@@ -245,7 +245,9 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "a group list needs setgroups and its blob";
 		return op->blob_len % 4 || op->blob_len / 4 > IDS_GROUPS_MAX ? "group list must be 0-64 u32 gids" : NULL;
 	case OP_CAPS:
-		return rd_u64(r, &op->x) ? "truncated" : NULL;
+		if (rd_u64(r, &op->x) || rd_u64(r, &op->y))
+			return "truncated";
+		return op->y & ~CAPS_HOLD_KNOWN ? "only CAP_SYS_ADMIN can be held until execve" : NULL;
 	case OP_SECCOMP:
 		if (rd_u32(r, &op->a) || rd_blob(r, &op->blob, &op->blob_len))
 			return "truncated";

@@ -61,7 +61,8 @@ enum plan_op {
 	/* phase 4..8: the fixed tail */
 	OP_IDS = 0x40,           /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}; with
 	                          * IDS_GROUPS, then blob of u32 gids: groups := {gid} + those) */
-	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient) */
+	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient),
+	                          * u64 held until execve (CAPS_HOLD_KNOWN only; command.h) */
 	OP_NO_NEW_PRIVS = 0x60,
 	OP_LANDLOCK = 0x70,      /* u32 flags (LL_*), u32 required abi, u64 file rights mask,
 	                          * u32 n, then n rows for ABI 1..n: u64 fs, u64 net, u64 scoped, u32 restrict flags */
@@ -89,6 +90,8 @@ enum bind_flag {
 
 /* OP_FSMOUNT attributes: RDONLY NOSUID NODEV NOEXEC, the atime mode (NOATIME, STRICTATIME), NODIRATIME */
 #define FSMOUNT_ATTRS_KNOWN 0xbfu
+
+#define CAPS_HOLD_KNOWN (1ull << 21) /* CAP_SYS_ADMIN */
 
 #define IDS_SETGROUPS 1u
 #define IDS_GROUPS 2u

@@ -2,6 +2,7 @@
 // exec.fifo (native/oci.h) until `start`.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
@@ -20,6 +21,8 @@ export interface CreateOptions {
   consoleSocket?: string
   preserveFds: number
 }
+
+const osSignals = constants.signals as Record<string, number>
 
 export const launcherPath = (): string =>
   process.env.CORDON_LAUNCHER ?? fileURLToPath(new URL('../../native/cordon-exec', import.meta.url))
@@ -131,12 +134,17 @@ function fail(p: Prepared, pid: number, e: unknown): never {
   throw e
 }
 
-function finishCreate(o: CreateOptions, p: Prepared, pid: number): void {
+/** Records the container; in the foreground (`run`) a command may already have ended. */
+function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = false): void {
   try {
     const st = procStat(pid)
-    if (!st) throw new CordonError('setup_failed', 'the container exited during create')
+    if (!st && !foreground) throw new CordonError('setup_failed', 'the container exited during create')
     p.rec.pid = pid
-    p.rec.startTime = st.startTime
+    p.rec.startTime = st?.startTime ?? ''
+    if (!st) {
+      saveRecord(o.root, p.rec)
+      return
+    }
     if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
     applySysctls(pid, p.sysctl, p.ownNamespaces)
     saveRecord(o.root, p.rec)
@@ -192,18 +200,22 @@ export async function runForeground(o: CreateOptions): Promise<number> {
   const child = spawn(launcherPath(), launcherArgs(p, false), { stdio: stdio(o.preserveFds) })
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
     process.on(sig, () => child.kill(sig))
-  const code = await new Promise<number>((done) => {
+  return await new Promise<number>((done, reject) => {
     let recorded = false
     const timer = setInterval(() => {
       if (recorded || !existsSync(`${p.dir}/pid`)) return
       recorded = true
       clearInterval(timer)
-      finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')))
+      try {
+        finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+      } catch (e) {
+        child.kill('SIGKILL')
+        reject(e)
+      }
     }, 5)
     child.on('exit', (c, s) => {
       clearInterval(timer)
-      done(c ?? 128 + (s ? 15 : 0))
+      done(c ?? 128 + (s ? (osSignals[s] ?? 15) : 0))
     })
   })
-  return code
 }

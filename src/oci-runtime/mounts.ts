@@ -166,13 +166,16 @@ function mountOps(m: OciMount, i: number, bundle: string, cgroups: CgroupView, o
     return { dest, readOnly: p.readOnly }
   }
   const type = m.type ?? ''
+  // The source names the filesystem in mountinfo, which tools (runtime-tools) match on.
+  const source = m.source ? [`source=${m.source}`] : []
   if (type === 'proc') {
-    ops.push({ op: 'proc', dest }) // always nosuid,nodev,noexec, with the host-wide knobs read-only
-    if (p.readOnly) ops.push({ op: 'remount_ro', dest })
+    // Always nosuid,nodev,noexec (DESIGN.md); the host-wide knobs come from readonlyPaths.
+    const attrs = p.attrs | ATTR.nosuid | ATTR.nodev | ATTR.noexec
+    ops.push({ op: 'fsmount', fstype: 'proc', dest, attrs, options: [...source, ...p.fsOptions] })
   } else if (type === 'cgroup') {
     cgroupMount(m, p, cgroups, ops, field)
   } else if (FRESH_TYPES.has(type)) {
-    ops.push({ op: 'fsmount', fstype: type, dest, attrs: p.attrs, options: p.fsOptions })
+    ops.push({ op: 'fsmount', fstype: type, dest, attrs: p.attrs, options: [...source, ...p.fsOptions] })
   } else {
     throw unsupported(
       `${field}.type "${type}"`,

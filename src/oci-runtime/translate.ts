@@ -177,7 +177,10 @@ function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
   return ops
 }
 
-function tailOps(config: OciConfig, hostname: PlanOp[]): PlanOp[] {
+/** Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN (the launcher's order is ids → caps →
+ * no_new_privs → Landlock → seccomp, native/plan.h): with noNewPrivileges false, CAP_SYS_ADMIN
+ * is held, outside every inheritable set, until execve drops it (command.h caps_drop_holding). */
+function tailOps(config: OciConfig, hostname: PlanOp[], needsNnp: boolean, notes: string[]): PlanOp[] {
   const p = config.process!
   const ops: PlanOp[] = [...hostname]
   ;(p.rlimits ?? []).forEach((r, i) => {
@@ -189,8 +192,15 @@ function tailOps(config: OciConfig, hostname: PlanOp[]): PlanOp[] {
   const groups = p.user.additionalGids ?? []
   if (groups.length > 64) throw invalid('process.user.additionalGids', 'at most 64 groups', groups.length)
   ops.push({ op: 'ids', uid: p.user.uid, gid: p.user.gid, setgroups: true, groups })
-  ops.push({ op: 'caps', keep: capsMask(config) })
+  const keep = capsMask(config)
+  const SYS_ADMIN = 1n << 21n
+  const hold = !p.noNewPrivileges && needsNnp && !(keep & SYS_ADMIN) ? SYS_ADMIN : 0n
+  ops.push({ op: 'caps', keep, ...(hold ? { hold } : {}) })
   if (p.noNewPrivileges) ops.push({ op: 'no_new_privs' })
+  if (hold)
+    notes.push(
+      'caps: CAP_SYS_ADMIN held until execve drops it, for Landlock and seccomp without no_new_privs',
+    )
   return ops
 }
 
@@ -215,8 +225,15 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   }
   const view = viewOps(config, opts.bundle, opts.cgroups)
   const notes: string[] = []
-  const ops: PlanOp[] = [...ns.ops, ...processOps(config, opts), ...view.ops, ...tailOps(config, hostname)]
-  if (landlockWanted(config)) ops.push(...landlockOps(view.mounts, notes))
+  const landlock = landlockWanted(config)
+  const nnp = landlock || !!config.linux?.seccomp
+  const ops: PlanOp[] = [
+    ...ns.ops,
+    ...processOps(config, opts),
+    ...view.ops,
+    ...tailOps(config, hostname, nnp, notes),
+  ]
+  if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
   for (const a of ['org.cordon.policy', 'org.cordon.monitor'])

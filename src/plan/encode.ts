@@ -137,7 +137,7 @@ function body(op: PlanOp): Buffer {
       }
       break
     case 'caps':
-      w.u64(op.keep)
+      w.u64(op.keep).u64(op.hold ?? 0n)
       break
     case 'seccomp':
       w.u32(op.flags).blob(op.program)

@@ -51,7 +51,9 @@ export type PlanOp =
   | { op: 'chdir'; path: string }
   | { op: 'setsid' }
   | { op: 'ids'; uid: number; gid: number; setgroups: boolean; groups?: number[] }
-  | { op: 'caps'; keep: bigint }
+  /** hold: kept effective until execve drops it (CAP_SYS_ADMIN only), so that Landlock and
+   * seccomp need no no_new_privs (cordon-oci with noNewPrivileges false). */
+  | { op: 'caps'; keep: bigint; hold?: bigint }
   | { op: 'no_new_privs' }
   | { op: 'landlock'; required: number; fileRights: bigint; rows: LandlockRow[] }
   | { op: 'landlock_path'; path: string; access: bigint; optional: boolean; nofollow?: boolean }
