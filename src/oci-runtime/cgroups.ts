@@ -105,6 +105,20 @@ function set(dirs: string[], file: string, value: string | number, field: string
   }
 }
 
+const ALLOWED_DEVICES = [
+  'c *:* m',
+  'b *:* m',
+  'c 1:3 rwm',
+  'c 1:8 rwm',
+  'c 1:7 rwm',
+  'c 5:0 rwm',
+  'c 1:5 rwm',
+  'c 1:9 rwm',
+  'c 136:* rwm',
+  'c 5:2 rwm',
+  'c 10:200 rwm',
+]
+
 function deviceRule(r: OciDeviceRule): string {
   const n = (v: number | null | undefined) => (v === undefined || v === null || v < 0 ? '*' : String(v))
   return `${r.type ?? 'a'} ${n(r.major)}:${n(r.minor)} ${r.access ?? 'rwm'}`
@@ -195,6 +209,9 @@ export function applyResources(cg: ContainerCgroups, resources: Record<string, u
   }
   for (const [i, d] of devices.entries())
     set(cg.dirs, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), `linux.resources.devices[${i}]`)
+  // runc appends these after the spec's rules (libcontainer/specconv AllowedDevices); engines
+  // rely on them: mknod of any node (Landlock still denies it), the default devices, ptys, tun.
+  for (const rule of ALLOWED_DEVICES) set(cg.dirs, 'devices.allow', rule, 'linux.resources.devices')
 }
 
 export function cgroupPids(dir: string): number[] {

@@ -44,6 +44,7 @@ export function makeBundle(args: string[]): Bundle {
   if (spec.status !== 0) throw new Error(`runc spec: ${spec.stderr}`)
   const base = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as OciConfig
   base.process!.terminal = false
+  base.root!.readonly = false
   base.process!.args = args
   const b: Bundle = {
     dir,
