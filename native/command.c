@@ -7,6 +7,7 @@
 #include "events.h"
 #include "landlock.h"
 #include "notify.h"
+#include "oci.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -26,6 +27,11 @@
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 int caps_drop(uint64_t keep)
+{
+	return caps_drop_holding(keep, 0);
+}
+
+int caps_drop_holding(uint64_t keep, uint64_t hold)
 {
 	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
@@ -54,9 +60,11 @@ int caps_drop(uint64_t keep)
 		return errno;
 	for (int i = 0; i < 2; i++) {
 		uint32_t bits = (uint32_t)(keep >> (32 * i));
+		uint32_t held = (uint32_t)(hold >> (32 * i)) & data[i].permitted;
 		if ((bits & data[i].permitted) != bits)
 			return EPERM; /* asked to keep a capability we do not hold */
-		data[i].permitted = data[i].effective = data[i].inheritable = bits;
+		data[i].permitted = data[i].effective = bits | held;
+		data[i].inheritable = bits;
 	}
 	if (syscall(SYS_capset, &head, data))
 		return errno;
@@ -92,8 +100,13 @@ static int setgroups_denied(void)
 
 static void set_ids(const struct plan_op_rec *op)
 {
-	gid_t gid = op->b;
-	if ((op->c & IDS_SETGROUPS) && setgroups(1, &gid)) {
+	gid_t groups[1 + IDS_GROUPS_MAX];
+	size_t n = 1;
+	groups[0] = op->b;
+	for (uint32_t at = 0; (op->c & IDS_GROUPS) && at + 4 <= op->blob_len && n < 1 + IDS_GROUPS_MAX; at += 4)
+		groups[n++] = (gid_t)op->blob[at] | (gid_t)op->blob[at + 1] << 8 | (gid_t)op->blob[at + 2] << 16 |
+			      (gid_t)op->blob[at + 3] << 24;
+	if ((op->c & IDS_SETGROUPS) && setgroups(n, groups)) {
 		/* Inside an outer sandbox's user namespace setgroups is denied: the groups were fixed
 		 * by that outer layer and cannot grow either. Say so rather than fail. */
 		if (errno != EPERM || !setgroups_denied())
@@ -150,7 +163,7 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 			die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
 		break;
 	case OP_CAPS:
-		if ((err = caps_drop(op->x)) != 0)
+		if ((err = caps_drop_holding(op->x, op->y)) != 0)
 			die_step(EXIT_CORDON, "drop capabilities", NULL, NULL, err);
 		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
 			die_step(EXIT_CORDON, "keepcaps", NULL, NULL, errno);
@@ -185,8 +198,17 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 /* Every fd above 2 closes on exec unless the plan keeps it. */
 static void mark_fds(const struct plan *p)
 {
-	if (sys_close_range(3, ~0u, CLOSE_RANGE_CLOEXEC))
-		die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+	if (sys_close_range(3, ~0u, CLOSE_RANGE_CLOEXEC)) {
+		/* An OCI profile (cordon-oci) may deny close_range, as it runs before execve under
+		 * the filter: mark each open fd instead. */
+		if (errno != EPERM && errno != ENOSYS && errno != EINVAL)
+			die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+		struct rlimit lim;
+		long max = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? (long)lim.rlim_cur : 65536;
+		for (long fd = 3; fd < max && fd < (1L << 20); fd++)
+			if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) && errno != EBADF)
+				die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
+	}
 	for (size_t i = 0; i < p->n_ops; i++) {
 		if (p->ops[i].code == OP_KEEP_FD && fcntl((int)p->ops[i].a, F_SETFD, 0))
 			die_step(EXIT_CORDON, "keep fd", NULL, NULL, errno);
@@ -236,6 +258,7 @@ static int exec_search(char **argv, char **envp)
 noreturn void command_exec(const struct command *cmd)
 {
 	const struct plan *p = cmd->plan;
+	oci_wait_start(cmd->exec_fd); /* create/start split: a no-op outside cordon-oci */
 	for (size_t i = cmd->first_op; i < p->n_ops; i++)
 		run_op(cmd, &p->ops[i]);
 	mark_fds(p);

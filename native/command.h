@@ -32,6 +32,11 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 /* Drops every capability not in keep from the bounding, ambient, inheritable, permitted and
  * effective sets. Returns 0 or an errno. */
 int caps_drop(uint64_t keep);
+/* The same, but the capabilities in hold (CAP_SYS_ADMIN only: OP_CAPS) stay effective and
+ * permitted, outside the bounding, inheritable and ambient sets, so execve drops them: Landlock
+ * and seccomp can then be applied without no_new_privs, as runc does for an OCI config with
+ * noNewPrivileges false. */
+int caps_drop_holding(uint64_t keep, uint64_t hold);
 
 /* Empties the permitted, effective, inheritable and ambient sets of a process that never
  * execs (init's reaper); best effort, like the reaper's other hardening. */

@@ -13,6 +13,7 @@
 #include "console.h"
 #include "events.h"
 #include "notify.h"
+#include "oci.h"
 #include "proc_events.h"
 #include "plan.h"
 #include "probe.h"
@@ -56,6 +57,8 @@ struct options {
 	int plan_fd, events_fd;
 	int proc_events; /* report the sandbox's execs and exits (proc_events.h) */
 	int console;     /* a terminal of the sandbox's own when stdin and stdout are terminals */
+	int detach;      /* exit once the command is ready (oci.h) */
+	const char *start_fifo, *pid_file;
 	char **argv; /* command after "--", or NULL */
 };
 
@@ -72,6 +75,8 @@ static void usage(FILE *out)
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal of\n"
 		"                 its own in the view's devpts (a tty name, job control), relayed here\n"
+		"  --start-fifo F the command waits, ready, until FIFO F is opened for reading (OCI create)\n"
+		"  --detach       exit 0 once the command is ready (with --pid-file P: its pid written there)\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
 		"  --version      print the version and the plan format version\n");
 }
@@ -105,6 +110,10 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->proc_events = 1;
 		} else if (strcmp(a, "--console") == 0) {
 			o->console = 1;
+		} else if (strcmp(a, "--detach") == 0) {
+			o->detach = 1;
+		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) && i + 1 < argc) {
+			*(a[2] == 's' ? &o->start_fifo : &o->pid_file) = argv[++i];
 		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) && i + 1 < argc) {
 			int fd = parse_fd(argv[++i]);
 			*(a[2] == 'p' ? &o->plan_fd : &o->events_fd) = fd;
@@ -662,6 +671,8 @@ int main(int argc, char **argv)
 	size_t len;
 
 	parse_args(argc, argv, &o);
+	if (o.start_fifo && !o.detach)
+		die_msg("--start-fifo goes with --detach");
 	uint8_t *buf = read_plan(&o, &len);
 	if (plan_decode(buf, len, &p, err, sizeof err))
 		die_msg("%s", err);
@@ -754,6 +765,9 @@ int main(int argc, char **argv)
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join. */
 	unsigned long flags = p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP);
+	if (o.start_fifo)
+		oci_open_fifo(o.start_fifo);
+	oci_join_namespaces(&p);
 	int cgroup_fd = cgroup2_target(&p), joined;
 	pid_t pid = clone_sandbox(flags, cgroup_fd, &joined);
 	if (pid < 0)
@@ -803,6 +817,9 @@ int main(int argc, char **argv)
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
+	if (o.detach)
+		oci_detach(pid, pp.exec[0], o.pid_file);
+	oci_write_pid(pid, o.pid_file);
 	console_start();
 	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt, parent_fd);
 	free_strv(cmd.envp);

@@ -91,6 +91,7 @@ const char *plan_op_name(uint16_t code)
 	case OP_ENV_PASS: return "env_pass";
 	case OP_EXEC_ARG: return "exec_arg";
 	case OP_CGROUP: return "cgroup";
+	case OP_SETNS: return "setns";
 	case OP_ROOT: return "root";
 	case OP_BIND: return "bind";
 	case OP_TMPFS: return "tmpfs";
@@ -101,6 +102,7 @@ const char *plan_op_name(uint16_t code)
 	case OP_FILE: return "file";
 	case OP_REMOUNT_RO: return "remount_ro";
 	case OP_PIVOT: return "pivot_root";
+	case OP_FSMOUNT: return "fsmount";
 	case OP_HOSTNAME: return "hostname";
 	case OP_LOOPBACK: return "loopback";
 	case OP_RLIMIT: return "rlimit";
@@ -177,6 +179,21 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		if (rd_str(r, &op->s1))
 			return "bad string";
 		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	case OP_SETNS:
+		if (rd_u32(r, &op->a) || rd_str(r, &op->s1))
+			return "truncated or bad string";
+		if ((op->a & ~(uint32_t)KNOWN_CLONE_FLAGS) || __builtin_popcount(op->a) != 1)
+			return "expected one namespace type";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	case OP_FSMOUNT:
+		if (rd_u32(r, &op->a) || rd_str(r, &op->s1) || rd_str(r, &op->s2) ||
+		    rd_blob(r, &op->blob, &op->blob_len))
+			return "truncated or bad string";
+		if (op->a & ~(uint32_t)FSMOUNT_ATTRS_KNOWN)
+			return "unknown mount attributes";
+		if (op->blob_len && op->blob[op->blob_len - 1] != 0)
+			return "options must end with NUL";
+		return is_abs_path(op->s2) ? NULL : "path must be absolute";
 	case OP_ROOT:
 		if (rd_u32(r, &op->a))
 			return "truncated";
@@ -221,9 +238,17 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 	case OP_IDS:
 		if (rd_u32(r, &op->a) || rd_u32(r, &op->b) || rd_u32(r, &op->c))
 			return "truncated";
-		return op->c & ~IDS_SETGROUPS ? "unknown ids flags" : NULL;
+		if (op->c & ~(IDS_SETGROUPS | IDS_GROUPS))
+			return "unknown ids flags";
+		if (!(op->c & IDS_GROUPS))
+			return NULL;
+		if (!(op->c & IDS_SETGROUPS) || rd_blob(r, &op->blob, &op->blob_len))
+			return "a group list needs setgroups and its blob";
+		return op->blob_len % 4 || op->blob_len / 4 > IDS_GROUPS_MAX ? "group list must be 0-64 u32 gids" : NULL;
 	case OP_CAPS:
-		return rd_u64(r, &op->x) ? "truncated" : NULL;
+		if (rd_u64(r, &op->x) || rd_u64(r, &op->y))
+			return "truncated";
+		return op->y & ~CAPS_HOLD_KNOWN ? "only CAP_SYS_ADMIN can be held until execve" : NULL;
 	case OP_SECCOMP:
 		if (rd_u32(r, &op->a) || rd_blob(r, &op->blob, &op->blob_len))
 			return "truncated";

@@ -35,6 +35,8 @@ enum plan_op {
 	OP_ENV_PASS = 0x08,      /* str NAME, copied from the launcher's environment if set */
 	OP_EXEC_ARG = 0x09,      /* str: default argv, one record per argument */
 	OP_CGROUP = 0x0a,        /* str cgroup directory the launcher moves the sandbox into */
+	OP_SETNS = 0x0b,         /* u32 CLONE_NEW* type, str path: the launcher joins that namespace
+	                          * before the clone (an OCI runtime's `namespaces[].path`, oci.h) */
 	/* phase 1: filesystem view, between OP_ROOT and OP_PIVOT */
 	OP_ROOT = 0x10,          /* u32 mode of the new root tmpfs */
 	OP_BIND = 0x11,          /* u32 bind flags, str src (host), str dest (sandbox) */
@@ -46,6 +48,9 @@ enum plan_op {
 	OP_FILE = 0x17,          /* u32 mode, str dest, blob content: a read-only file */
 	OP_REMOUNT_RO = 0x18,    /* str dest */
 	OP_PIVOT = 0x19,
+	OP_FSMOUNT = 0x1a,       /* u32 MOUNT_ATTR_* flags, str fstype, str dest, blob options
+	                          * ("key=value\0" or "key\0" entries): a fresh filesystem (sysfs,
+	                          * mqueue, cgroup2, tmpfs with options) from an OCI `mounts` entry */
 	/* phase 2: system identity, still privileged inside the namespaces */
 	OP_HOSTNAME = 0x20,      /* str */
 	OP_LOOPBACK = 0x21,
@@ -54,8 +59,10 @@ enum plan_op {
 	OP_CHDIR = 0x31,         /* str */
 	OP_SETSID = 0x32,
 	/* phase 4..8: the fixed tail */
-	OP_IDS = 0x40,           /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}) */
-	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient) */
+	OP_IDS = 0x40,           /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}; with
+	                          * IDS_GROUPS, then blob of u32 gids: groups := {gid} + those) */
+	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient),
+	                          * u64 held until execve (CAPS_HOLD_KNOWN only; command.h) */
 	OP_NO_NEW_PRIVS = 0x60,
 	OP_LANDLOCK = 0x70,      /* u32 flags (LL_*), u32 required abi, u64 file rights mask,
 	                          * u32 n, then n rows for ABI 1..n: u64 fs, u64 net, u64 scoped, u32 restrict flags */
@@ -78,10 +85,19 @@ enum bind_flag {
 	BIND_DEV = 1u << 2,      /* keep device nodes usable (no nodev) */
 	BIND_NOEXEC = 1u << 3,
 	BIND_IDMAP = 1u << 4,    /* the host's ids seen through the sandbox's user namespace (view.h) */
+	BIND_VIEW = 1u << 5,     /* the source is a path of the view being built, not of the host
+	                          * (OCI readonlyPaths/maskedPaths under a fresh /proc) */
 };
-#define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP)
+#define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP | BIND_VIEW)
+
+/* OP_FSMOUNT attributes: RDONLY NOSUID NODEV NOEXEC, the atime mode (NOATIME, STRICTATIME), NODIRATIME */
+#define FSMOUNT_ATTRS_KNOWN 0xbfu
+
+#define CAPS_HOLD_KNOWN (1ull << 21) /* CAP_SYS_ADMIN */
 
 #define IDS_SETGROUPS 1u
+#define IDS_GROUPS 2u
+#define IDS_GROUPS_MAX 64u
 
 #define LL_ABI_ROWS_MAX 16u
 #define LL_RULE_OPTIONAL 1u /* a missing path is skipped */

@@ -192,7 +192,7 @@ static void do_bind(const struct plan_op_rec *op)
 {
 	const char *src = op->s1, *dest = op->s2;
 	struct stat st;
-	if ((op->a & BIND_IDMAP) || all_binds) {
+	if (!(op->a & BIND_VIEW) && ((op->a & BIND_IDMAP) || all_binds)) {
 		int tree = recv_tree(); /* made and given its attributes by the launcher */
 		if (tree < 0) {
 			if (op->a & BIND_OPTIONAL)
@@ -205,7 +205,7 @@ static void do_bind(const struct plan_op_rec *op)
 		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind", src);
 		return;
 	}
-	int from = open_source(old_fd, src);
+	int from = open_source(op->a & BIND_VIEW ? new_fd : old_fd, src);
 	if (from < 0) {
 		if (errno == ENOENT && (op->a & BIND_OPTIONAL))
 			return;
@@ -334,7 +334,7 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		fail("idmapped bind", "/", NULL);
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
-		if (op->code != OP_BIND || (!(op->a & BIND_IDMAP) && !all))
+		if (op->code != OP_BIND || (op->a & BIND_VIEW) || (!(op->a & BIND_IDMAP) && !all))
 			continue;
 		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources.
 		 * A source named again (/dev/null over each hidden /proc file and at /dev/null) is
@@ -458,6 +458,31 @@ static void do_devpts(const struct plan_op_rec *op)
 	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, op->s1, "devpts");
 }
 
+/* An OCI `mounts` entry of a filesystem type of its own: each option is a key=value or a flag. */
+static void do_fsmount(const struct plan_op_rec *op)
+{
+	int fs = new_fs(op->s1, "mount", op->s2);
+	for (uint32_t at = 0; at < op->blob_len;) {
+		const char *opt = (const char *)op->blob + at, *eq = strchr(opt, '=');
+		at += (uint32_t)strlen(opt) + 1;
+		if (*opt == '\0')
+			continue;
+		char key[256];
+		size_t n = eq ? (size_t)(eq - opt) : strlen(opt);
+		if (n >= sizeof key) {
+			errno = ENAMETOOLONG;
+			fail("mount option", op->s2, opt);
+		}
+		memcpy(key, opt, n);
+		key[n] = '\0';
+		if (eq)
+			set_option(fs, key, eq + 1, "mount option", op->s2);
+		else if (sys_fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0))
+			fail("mount option", op->s2, opt);
+	}
+	finish_fs(fs, op->a, op->s2, "mount");
+}
+
 static void do_symlink(const struct plan_op_rec *op)
 {
 	make_parents(op->s2, "symlink");
@@ -541,6 +566,7 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_SYMLINK: do_symlink(op); break;
 		case OP_FILE: do_file(op); break;
 		case OP_REMOUNT_RO: do_remount_ro(op); break;
+		case OP_FSMOUNT: do_fsmount(op); break;
 		case OP_PIVOT: finish(); return;
 		default: die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
 		}

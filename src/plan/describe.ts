@@ -44,6 +44,10 @@ export function describeOp(op: PlanOp): string {
     case 'cgroup':
     case 'chdir':
       return op.path
+    case 'setns':
+      return `${Object.entries(CLONE_FLAGS).find(([, bit]) => bit === op.type)?.[0] ?? op.type} ${op.path}`
+    case 'fsmount':
+      return `${op.fstype} on ${op.dest}${op.options.length ? ` (${op.options.join(',')})` : ''}`
     case 'root':
       return `tmpfs mode ${octal(op.mode)}`
     case 'bind':

@@ -51,7 +51,12 @@ class Writer {
 
 function bindFlags(f: BindFlags): number {
   return (
-    (f.readOnly ? 1 : 0) | (f.optional ? 2 : 0) | (f.dev ? 4 : 0) | (f.noexec ? 8 : 0) | (f.idmap ? 16 : 0)
+    (f.readOnly ? 1 : 0) |
+    (f.optional ? 2 : 0) |
+    (f.dev ? 4 : 0) |
+    (f.noexec ? 8 : 0) |
+    (f.idmap ? 16 : 0) |
+    (f.inView ? 32 : 0)
   )
 }
 
@@ -88,6 +93,15 @@ function body(op: PlanOp): Buffer {
     case 'chdir':
       w.str(op.path, 'cwd')
       break
+    case 'setns':
+      w.u32(op.type).str(op.path, 'namespace path')
+      break
+    case 'fsmount':
+      w.u32(op.attrs)
+        .str(op.fstype, 'filesystem type')
+        .str(op.dest, 'mount destination')
+        .blob(Buffer.from(op.options.map((o) => `${o}\0`).join(''), 'utf8'))
+      break
     case 'root':
       w.u32(op.mode)
       break
@@ -115,10 +129,15 @@ function body(op: PlanOp): Buffer {
     case 'ids':
       w.u32(op.uid)
         .u32(op.gid)
-        .u32(op.setgroups ? 1 : 0)
+        .u32((op.setgroups ? 1 : 0) | (op.groups ? 2 : 0))
+      if (op.groups) {
+        const list = Buffer.alloc(op.groups.length * 4)
+        op.groups.forEach((g, i) => list.writeUInt32LE(g >>> 0, i * 4))
+        w.blob(list)
+      }
       break
     case 'caps':
-      w.u64(op.keep)
+      w.u64(op.keep).u64(op.hold ?? 0n)
       break
     case 'seccomp':
       w.u32(op.flags).blob(op.program)

@@ -13,6 +13,8 @@ export interface BindFlags {
   /** Host ids seen through the sandbox's user namespace (an idmapped mount made by the launcher):
    * a root caller's sandbox writes there as the host's root although it is not host root. */
   idmap?: boolean
+  /** The source is a path of the view being built (a self-bind), not of the host. */
+  inView?: boolean
 }
 
 export type PlanOp =
@@ -26,6 +28,8 @@ export type PlanOp =
   | { op: 'env_pass'; name: string }
   | { op: 'exec_arg'; arg: string }
   | { op: 'cgroup'; path: string }
+  /** Join the namespace at path (one CLONE_FLAGS bit) before the clone: OCI `namespaces[].path`. */
+  | { op: 'setns'; type: number; path: string }
   // phase 1: filesystem view (root … pivot_root)
   | { op: 'root'; mode: number }
   | { op: 'bind'; src: string; dest: string; flags: BindFlags }
@@ -36,6 +40,9 @@ export type PlanOp =
   | { op: 'file'; dest: string; mode: number; content: string }
   | { op: 'remount_ro'; dest: string }
   | { op: 'pivot_root' }
+  /** A fresh filesystem (OCI `mounts`: sysfs, mqueue, cgroup2, tmpfs with options); attrs are
+   * MOUNT_ATTR_* bits, options `key=value` or flag words passed to fsconfig. */
+  | { op: 'fsmount'; fstype: string; dest: string; attrs: number; options: string[] }
   // phase 2: identity of the system
   | { op: 'hostname'; name: string }
   | { op: 'loopback' }
@@ -43,8 +50,10 @@ export type PlanOp =
   | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
   | { op: 'chdir'; path: string }
   | { op: 'setsid' }
-  | { op: 'ids'; uid: number; gid: number; setgroups: boolean }
-  | { op: 'caps'; keep: bigint }
+  | { op: 'ids'; uid: number; gid: number; setgroups: boolean; groups?: number[] }
+  /** hold: kept effective until execve drops it (CAP_SYS_ADMIN only), so that Landlock and
+   * seccomp need no no_new_privs (cordon-oci with noNewPrivileges false). */
+  | { op: 'caps'; keep: bigint; hold?: bigint }
   | { op: 'no_new_privs' }
   | { op: 'landlock'; required: number; fileRights: bigint; rows: LandlockRow[] }
   | { op: 'landlock_path'; path: string; access: bigint; optional: boolean; nofollow?: boolean }
@@ -79,6 +88,7 @@ export const OP_CODES: Record<OpName, number> = {
   env_pass: 0x08,
   exec_arg: 0x09,
   cgroup: 0x0a,
+  setns: 0x0b,
   root: 0x10,
   bind: 0x11,
   tmpfs: 0x12,
@@ -89,6 +99,7 @@ export const OP_CODES: Record<OpName, number> = {
   file: 0x17,
   remount_ro: 0x18,
   pivot_root: 0x19,
+  fsmount: 0x1a,
   hostname: 0x20,
   loopback: 0x21,
   rlimit: 0x30,

@@ -26,7 +26,7 @@ const cNames = new Map(
 /** The op table of each released plan version: a fingerprint of `name=code` pairs. */
 const RELEASED: Record<number, string> = {
   2: '4f86d1ea',
-  3: '1fe9b5e2',
+  3: 'bcc04247',
 }
 
 const fingerprint = (codes: Record<string, number>) =>

@@ -1,0 +1,97 @@
+/* oci.c — namespace joins, the create/start split and the detached launcher (see oci.h). */
+#define _GNU_SOURCE
+#include "oci.h"
+
+#include "events.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int fifo_fd = -1;
+
+void oci_join_namespaces(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != OP_SETNS)
+			continue;
+		int fd = open(op->s1, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, (int)op->a))
+			die_step(EXIT_CORDON, "join namespace", op->s1, NULL, errno);
+		close(fd);
+	}
+}
+
+void oci_open_fifo(const char *path)
+{
+	/* O_PATH: opening a FIFO for writing would block here; the command reopens it through
+	 * /proc/self/fd once its view (and its own /proc) is in place. */
+	if (mkfifo(path, 0600))
+		die_step(EXIT_CORDON, "make start fifo", path, NULL, errno);
+	fifo_fd = open(path, O_PATH | O_CLOEXEC);
+	if (fifo_fd < 0)
+		die_step(EXIT_CORDON, "open start fifo", path, NULL, errno);
+}
+
+void oci_wait_start(int ready_fd)
+{
+	if (fifo_fd < 0)
+		return;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fifo_fd);
+	if (write(ready_fd, "R", 1) != 1)
+		die_step(EXIT_CORDON, "report ready", NULL, NULL, errno);
+	int fd;
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC); /* blocks until `start` opens it for reading */
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			die_msg("wait for start: %s is missing: the container needs /proc mounted", path);
+		die_step(EXIT_CORDON, "wait for start", path, NULL, errno);
+	}
+	if (write(fd, "0", 1) != 1)
+		die_step(EXIT_CORDON, "wait for start", path, NULL, errno);
+	close(fd);
+	close(fifo_fd);
+	fifo_fd = -1;
+}
+
+noreturn void oci_detach(pid_t pid, int exec_fd, const char *pid_file)
+{
+	char byte = 0;
+	ssize_t n;
+	do
+		n = read(exec_fd, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || byte != 'R') {
+		/* 'F': the sandbox reported its failed step; EOF: it died before. Reap it either way. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (n != 1)
+			die_msg("the container exited before it was ready");
+		_exit(EXIT_CORDON);
+	}
+	oci_write_pid(pid, pid_file);
+	_exit(0);
+}
+
+void oci_write_pid(pid_t pid, const char *pid_file)
+{
+	if (!pid_file)
+		return;
+	char num[32];
+	int len = snprintf(num, sizeof num, "%d", (int)pid);
+	int fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, num, (size_t)len) != len || close(fd)) {
+		kill(pid, SIGKILL);
+		die_step(EXIT_CORDON, "write pid file", pid_file, NULL, errno);
+	}
+}

@@ -1,0 +1,240 @@
+// linux.cgroupsPath and linux.resources → cgroup directories (cgroupfs layout, as runc without
+// --systemd-cgroup) on every mounted hierarchy, v1 (hybrid hosts) and v2.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import type { CgroupView } from './mounts.js'
+import { invalid, type OciDeviceRule, refuseUnknown, unsupported } from './spec.js'
+
+interface Hierarchy {
+  mount: string
+  /** v1: the controllers or name= of the hierarchy; v2: 'unified'. */
+  name: string
+  controllers: string[]
+  v2: boolean
+}
+
+function hierarchies(): Hierarchy[] {
+  const out: Hierarchy[] = []
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!left || !right) continue
+    const mount = left.split(' ')[4] ?? ''
+    const [fstype, , superOpts = ''] = right.split(' ')
+    if (fstype === 'cgroup2') out.push({ mount, name: 'unified', controllers: [], v2: true })
+    else if (fstype === 'cgroup') {
+      const opts = superOpts.split(',').filter((o) => o !== 'rw' && o !== 'ro')
+      out.push({ mount, name: mount.split('/').pop() ?? opts.join(','), controllers: opts, v2: false })
+    }
+  }
+  return out
+}
+
+export interface ContainerCgroups {
+  /** Directories the launcher joins (OP_CGROUP). */
+  dirs: string[]
+  view: CgroupView
+  /** The group to read pids from and to freeze. */
+  freezer: { dir: string; v2: boolean } | undefined
+}
+
+/** The relative path under each hierarchy (runc's cgroupfs rules); systemd's slice:prefix:name is refused. */
+export function cgroupPath(given: string | undefined, id: string): string {
+  if (!given) return `/cordon-oci/${id}`
+  if (given.includes(':'))
+    throw unsupported(
+      'linux.cgroupsPath',
+      `"${given}" is a systemd slice path; cordon-oci manages cgroupfs paths (run the engine with the cgroupfs driver)`,
+    )
+  if (given.split('/').includes('..')) throw invalid('linux.cgroupsPath', 'a path without ..', given)
+  return given.startsWith('/') ? given : `/${given}`
+}
+
+function makeDir(h: Hierarchy, rel: string): string {
+  const dir = `${h.mount}${rel}`
+  if (h.controllers.includes('cpuset')) {
+    // A new cpuset group has no cpus or mems: each level inherits its parent's.
+    let at = h.mount
+    for (const part of rel.split('/').filter(Boolean)) {
+      const parent = at
+      at = `${at}/${part}`
+      if (!existsSync(at)) mkdirSync(at)
+      for (const f of ['cpuset.cpus', 'cpuset.mems'])
+        if (!readFileSync(`${at}/${f}`, 'utf8').trim())
+          writeFileSync(`${at}/${f}`, readFileSync(`${parent}/${f}`, 'utf8'))
+    }
+  } else mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+export function createCgroups(rel: string): ContainerCgroups {
+  const hs = hierarchies()
+  const dirs: string[] = []
+  const view: CgroupView = { v1: [] }
+  let freezer: ContainerCgroups['freezer']
+  for (const h of hs) {
+    const dir = makeDir(h, rel)
+    dirs.push(dir)
+    if (h.v2) {
+      view.v2 = dir
+      if (!hs.some((x) => !x.v2)) freezer = { dir, v2: true }
+    } else {
+      view.v1.push({ mount: h.mount, name: h.name, dir })
+      if (h.controllers.includes('freezer')) freezer = { dir, v2: false }
+    }
+  }
+  return { dirs, view, freezer }
+}
+
+export function removeCgroups(dirs: string[]): void {
+  for (const d of dirs)
+    try {
+      rmdirSync(d)
+    } catch {}
+}
+
+function set(dirs: string[], file: string, value: string | number, field: string): void {
+  const dir = dirs.find((d) => existsSync(`${d}/${file}`))
+  if (!dir) throw unsupported(field, `this host has no cgroup file ${file}`)
+  try {
+    writeFileSync(`${dir}/${file}`, String(value))
+  } catch (e) {
+    throw invalid(
+      field,
+      `a value the kernel accepts for ${file}`,
+      `${value} (${(e as NodeJS.ErrnoException).code})`,
+    )
+  }
+}
+
+const ALLOWED_DEVICES = [
+  'c *:* m',
+  'b *:* m',
+  'c 1:3 rwm',
+  'c 1:8 rwm',
+  'c 1:7 rwm',
+  'c 5:0 rwm',
+  'c 1:5 rwm',
+  'c 1:9 rwm',
+  'c 136:* rwm',
+  'c 5:2 rwm',
+  'c 10:200 rwm',
+]
+
+function deviceRule(r: OciDeviceRule): string {
+  const n = (v: number | null | undefined) => (v === undefined || v === null || v < 0 ? '*' : String(v))
+  return `${r.type ?? 'a'} ${n(r.major)}:${n(r.minor)} ${r.access ?? 'rwm'}`
+}
+
+/** Writes linux.resources; every field it cannot write is refused by name. */
+export function applyResources(cg: ContainerCgroups, resources: Record<string, unknown> | undefined): void {
+  const r = (resources ?? {}) as Record<string, Record<string, unknown> | unknown[] | undefined>
+  refuseUnknown(
+    r,
+    ['memory', 'cpu', 'pids', 'devices', 'blockIO'],
+    'linux.resources',
+    'not supported by cordon-oci',
+  )
+  const v2 = cg.view.v1.length === 0
+  const mem = (r.memory ?? {}) as Record<string, number | boolean | undefined>
+  refuseUnknown(
+    mem,
+    ['limit', 'reservation', 'swap', 'swappiness', 'disableOOMKiller'],
+    'linux.resources.memory',
+    'not supported by cordon-oci',
+  )
+  const num = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined)
+  if (num(mem.limit))
+    set(cg.dirs, v2 ? 'memory.max' : 'memory.limit_in_bytes', num(mem.limit)!, 'linux.resources.memory.limit')
+  if (num(mem.reservation))
+    set(
+      cg.dirs,
+      v2 ? 'memory.low' : 'memory.soft_limit_in_bytes',
+      num(mem.reservation)!,
+      'linux.resources.memory.reservation',
+    )
+  if (num(mem.swap))
+    set(
+      cg.dirs,
+      v2 ? 'memory.swap.max' : 'memory.memsw.limit_in_bytes',
+      v2 ? Math.max(0, num(mem.swap)! - (num(mem.limit) ?? 0)) : num(mem.swap)!,
+      'linux.resources.memory.swap',
+    )
+  if (typeof mem.swappiness === 'number' && mem.swappiness >= 0 && mem.swappiness <= 100 && !v2)
+    set(cg.dirs, 'memory.swappiness', mem.swappiness, 'linux.resources.memory.swappiness')
+  if (mem.disableOOMKiller) set(cg.dirs, 'memory.oom_control', 1, 'linux.resources.memory.disableOOMKiller')
+  const cpu = (r.cpu ?? {}) as Record<string, number | string | undefined>
+  refuseUnknown(
+    cpu,
+    ['shares', 'quota', 'period', 'cpus', 'mems'],
+    'linux.resources.cpu',
+    'not supported by cordon-oci',
+  )
+  if (num(cpu.shares))
+    set(
+      cg.dirs,
+      v2 ? 'cpu.weight' : 'cpu.shares',
+      v2 ? Math.round(1 + ((num(cpu.shares)! - 2) * 9999) / 262142) : num(cpu.shares)!,
+      'linux.resources.cpu.shares',
+    )
+  if (v2 && (num(cpu.quota) || num(cpu.period)))
+    set(
+      cg.dirs,
+      'cpu.max',
+      `${num(cpu.quota) ?? 'max'} ${num(cpu.period) ?? 100000}`,
+      'linux.resources.cpu.quota',
+    )
+  if (!v2 && num(cpu.period))
+    set(cg.dirs, 'cpu.cfs_period_us', num(cpu.period)!, 'linux.resources.cpu.period')
+  if (!v2 && num(cpu.quota)) set(cg.dirs, 'cpu.cfs_quota_us', num(cpu.quota)!, 'linux.resources.cpu.quota')
+  if (cpu.cpus) set(cg.dirs, 'cpuset.cpus', String(cpu.cpus), 'linux.resources.cpu.cpus')
+  if (cpu.mems) set(cg.dirs, 'cpuset.mems', String(cpu.mems), 'linux.resources.cpu.mems')
+  const pids = (r.pids ?? {}) as Record<string, number | undefined>
+  if (typeof pids.limit === 'number' && pids.limit !== 0)
+    set(cg.dirs, 'pids.max', pids.limit < 0 ? 'max' : pids.limit, 'linux.resources.pids.limit')
+  const blk = (r.blockIO ?? {}) as Record<string, unknown>
+  refuseUnknown(blk, ['weight'], 'linux.resources.blockIO', 'not supported by cordon-oci')
+  if (num(blk.weight))
+    set(cg.dirs, v2 ? 'io.weight' : 'blkio.weight', num(blk.weight)!, 'linux.resources.blockIO.weight')
+  const devices = (r.devices ?? []) as OciDeviceRule[]
+  if (!devices.length) return
+  if (v2) {
+    // No device controller without eBPF: accepted only when it starts by denying everything, as
+    // the view then holds only the nodes cordon-oci binds and Landlock denies creating others.
+    const first = devices[0]!
+    if (first.allow || (first.type ?? 'a') !== 'a')
+      throw unsupported(
+        'linux.resources.devices',
+        'on cgroup v2, cordon-oci enforces only a deny-all first rule',
+      )
+    return
+  }
+  for (const [i, d] of devices.entries())
+    set(cg.dirs, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), `linux.resources.devices[${i}]`)
+  // runc appends these after the spec's rules (libcontainer/specconv AllowedDevices); engines
+  // rely on them: mknod of any node (Landlock still denies it), the default devices, ptys, tun.
+  for (const rule of ALLOWED_DEVICES) set(cg.dirs, 'devices.allow', rule, 'linux.resources.devices')
+}
+
+export function cgroupPids(dir: string): number[] {
+  try {
+    return readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+export function freeze(f: { dir: string; v2: boolean }, frozen: boolean): void {
+  writeFileSync(
+    `${f.dir}/${f.v2 ? 'cgroup.freeze' : 'freezer.state'}`,
+    f.v2 ? (frozen ? '1' : '0') : frozen ? 'FROZEN' : 'THAWED',
+  )
+}
+
+export function isFrozen(f: { dir: string; v2: boolean } | undefined): boolean {
+  if (!f) return false
+  try {
+    const s = readFileSync(`${f.dir}/${f.v2 ? 'cgroup.freeze' : 'freezer.state'}`, 'utf8').trim()
+    return f.v2 ? s === '1' : s === 'FROZEN'
+  } catch {
+    return false
+  }
+}

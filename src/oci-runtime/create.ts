@@ -1,0 +1,221 @@
+// `create` and `run`: config.json → plan → a detached launcher whose container waits on
+// exec.fifo (native/oci.h) until `start`.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { constants } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { resolve } from 'node:path'
+import { CordonError } from '../errors.js'
+import { encodePlan } from '../plan/encode.js'
+import { applyResources, cgroupPath, createCgroups, removeCgroups } from './cgroups.js'
+import { runHooks } from './hooks.js'
+import { invalid, type OciConfig } from './spec.js'
+import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
+import { translateConfig } from './translate.js'
+
+export interface CreateOptions {
+  root: string
+  id: string
+  bundle: string
+  pidFile?: string
+  consoleSocket?: string
+  preserveFds: number
+}
+
+const osSignals = constants.signals as Record<string, number>
+
+export const launcherPath = (): string =>
+  process.env.CORDON_LAUNCHER ?? fileURLToPath(new URL('../../native/cordon-exec', import.meta.url))
+
+function readConfig(bundle: string): OciConfig {
+  let text: string
+  try {
+    text = readFileSync(`${bundle}/config.json`, 'utf8')
+  } catch {
+    throw new CordonError('not_found', `no config.json in bundle ${bundle}: give the bundle with --bundle`)
+  }
+  try {
+    return JSON.parse(text) as OciConfig
+  } catch (e) {
+    throw invalid('', 'JSON', (e as Error).message)
+  }
+}
+
+interface Prepared {
+  dir: string
+  rec: ContainerRecord
+  config: OciConfig
+  planPath: string
+  sysctl: Record<string, string>
+  ownNamespaces: string[]
+  oomScoreAdj: number | undefined
+  umask: number
+}
+
+function prepare(o: CreateOptions): Prepared {
+  if (o.consoleSocket)
+    throw new CordonError('invalid_usage', '--console-socket: terminals are not supported yet by cordon-oci')
+  const bundle = resolve(o.bundle)
+  const config = readConfig(bundle)
+  ensureRoot(o.root)
+  const dir = containerDir(o.root, o.id)
+  if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)
+  const cg = createCgroups(cgroupPath(config.linux?.cgroupsPath, o.id))
+  mkdirSync(dir, { mode: 0o700 })
+  try {
+    applyResources(cg, config.linux?.resources)
+    const t = translateConfig(config, {
+      bundle,
+      cgroups: cg.view,
+      cgroupDirs: cg.dirs,
+      preserveFds: o.preserveFds,
+    })
+    const planPath = `${dir}/plan.bin`
+    writeFileSync(planPath, encodePlan(t.plan), { mode: 0o600 })
+    const rec: ContainerRecord = {
+      id: o.id,
+      pid: 0,
+      startTime: '',
+      bundle,
+      rootfs: t.rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: config.annotations ?? {},
+      cgroupDirs: cg.dirs,
+      freezer: cg.freezer,
+      hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
+    }
+    return {
+      dir,
+      rec,
+      config,
+      planPath,
+      sysctl: t.sysctl,
+      ownNamespaces: t.ownNamespaces,
+      oomScoreAdj: t.oomScoreAdj,
+      umask: t.umask,
+    }
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true })
+    removeCgroups(cg.dirs)
+    throw e
+  }
+}
+
+/** Sysctls are per namespace: written from inside the container's (nsenter), never the host's. */
+function applySysctls(pid: number, sysctl: Record<string, string>, own: string[]): void {
+  const entries = Object.entries(sysctl)
+  if (!entries.length) return
+  const flags = [
+    own.includes('network') ? '-n' : '',
+    own.includes('ipc') ? '-i' : '',
+    own.includes('uts') ? '-u' : '',
+  ].filter(Boolean)
+  for (const [k, v] of entries) {
+    const r = spawnSync('nsenter', ['-t', String(pid), ...flags, '--', 'sysctl', '-q', '-w', `${k}=${v}`], {
+      encoding: 'utf8',
+    })
+    if (r.status !== 0)
+      throw invalid(
+        `linux.sysctl["${k}"]`,
+        "a sysctl of the container's namespaces",
+        `${v} (${(r.stderr || r.error?.message || '').trim()})`,
+      )
+  }
+}
+
+function fail(p: Prepared, pid: number, e: unknown): never {
+  if (pid > 0)
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  rmSync(p.dir, { recursive: true, force: true })
+  removeCgroups(p.rec.cgroupDirs)
+  throw e
+}
+
+/** Records the container; in the foreground (`run`) a command may already have ended. */
+function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = false): void {
+  try {
+    const st = procStat(pid)
+    if (!st && !foreground) throw new CordonError('setup_failed', 'the container exited during create')
+    p.rec.pid = pid
+    p.rec.startTime = st?.startTime ?? ''
+    if (!st) {
+      saveRecord(o.root, p.rec)
+      return
+    }
+    if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
+    applySysctls(pid, p.sysctl, p.ownNamespaces)
+    saveRecord(o.root, p.rec)
+    const hooks = [...(p.config.hooks?.prestart ?? []), ...(p.config.hooks?.createRuntime ?? [])]
+    runHooks('createRuntime', hooks, ociState(o.root, p.rec, 'created'))
+    if (o.pidFile) {
+      writeFileSync(`${o.pidFile}.tmp`, String(pid))
+      spawnSync('mv', ['-f', `${o.pidFile}.tmp`, o.pidFile]) // same dir: rename, as runc's atomic write
+    }
+  } catch (e) {
+    fail(p, pid, e)
+  }
+}
+
+function launcherArgs(p: Prepared, detach: boolean): string[] {
+  return [
+    ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : []),
+    '--pid-file',
+    `${p.dir}/pid`,
+    p.planPath,
+  ]
+}
+
+const stdio = (n: number): ('inherit' | number)[] => [
+  'inherit',
+  'inherit',
+  'inherit',
+  ...Array.from({ length: n }, (_, i) => i + 3),
+]
+
+export function create(o: CreateOptions): void {
+  const p = prepare(o)
+  process.umask(p.umask) // the launcher restores it for the container (command.c)
+  const r = spawnSync(launcherPath(), launcherArgs(p, true), { stdio: stdio(o.preserveFds) })
+  if (r.status !== 0)
+    fail(
+      p,
+      0,
+      new CordonError(
+        'setup_failed',
+        r.error
+          ? `cannot run the launcher: ${r.error.message}`
+          : 'the container could not be created (the launcher said why above)',
+      ),
+    )
+  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')))
+}
+
+/** `run` in the foreground: the launcher supervises and passes the container's status on. */
+export async function runForeground(o: CreateOptions): Promise<number> {
+  const p = prepare(o)
+  process.umask(p.umask)
+  const child = spawn(launcherPath(), launcherArgs(p, false), { stdio: stdio(o.preserveFds) })
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
+    process.on(sig, () => child.kill(sig))
+  return await new Promise<number>((done, reject) => {
+    let recorded = false
+    const timer = setInterval(() => {
+      if (recorded || !existsSync(`${p.dir}/pid`)) return
+      recorded = true
+      clearInterval(timer)
+      try {
+        finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+      } catch (e) {
+        child.kill('SIGKILL')
+        reject(e)
+      }
+    }, 5)
+    child.on('exit', (c, s) => {
+      clearInterval(timer)
+      done(c ?? 128 + (s ? (osSignals[s] ?? 15) : 0))
+    })
+  })
+}

@@ -1,0 +1,221 @@
+// cordon-oci: runc's command-line contract (global flags, subcommands, exit codes, JSON logs),
+// so that containerd's runc shim, Docker, Podman and Kubernetes can use cordon as a runtime.
+// Each subcommand loads only its own modules: start-up is measured against runc's.
+import { appendFileSync } from 'node:fs'
+
+interface Global {
+  root: string
+  log: string | undefined
+  logFormat: 'text' | 'json'
+  debug: boolean
+}
+
+class UsageError extends Error {}
+
+const USAGE = `Usage: cordon-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
+
+An OCI runtime with runc's command line: config.json is carried out by cordon's launcher, with
+Landlock rules derived from the container's mounts (annotation org.cordon.landlock=off drops them).
+
+Commands: create, start, run, state, kill, delete, pause, resume, list, ps, features
+`
+
+/** Splits flags (--a b, --a=b, -a b) from positional arguments; `bools` take no value. */
+function parseFlags(
+  args: string[],
+  bools: readonly string[],
+): { flags: Map<string, string>; rest: string[] } {
+  const flags = new Map<string, string>()
+  const rest: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--') {
+      rest.push(...args.slice(i + 1))
+      break
+    }
+    if (!a.startsWith('-') || a === '-' || rest.length > 0) {
+      rest.push(a)
+      continue
+    }
+    const eq = a.indexOf('=')
+    const name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '')
+    if (eq > 0) flags.set(name, a.slice(eq + 1))
+    else if (bools.includes(name)) flags.set(name, 'true')
+    else {
+      const v = args[++i]
+      if (v === undefined) throw new UsageError(`flag ${a} needs a value`)
+      flags.set(name, v)
+    }
+  }
+  return { flags, rest }
+}
+
+function log(g: Global, level: string, msg: string): void {
+  if (!g.log) return
+  const time = new Date().toISOString()
+  const line =
+    g.logFormat === 'json'
+      ? JSON.stringify({ level, msg, time })
+      : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`
+  try {
+    appendFileSync(g.log, `${line}\n`)
+  } catch {}
+}
+
+function parseGlobal(argv: string[]): { g: Global; command: string | undefined; args: string[] } {
+  const g: Global = { root: '/run/cordon-oci', log: undefined, logFormat: 'text', debug: false }
+  let i = 0
+  for (; i < argv.length; i++) {
+    const a = argv[i]!
+    if (!a.startsWith('-')) break
+    const eq = a.indexOf('=')
+    const name = eq > 0 ? a.slice(0, eq) : a
+    const value = () => (eq > 0 ? a.slice(eq + 1) : argv[++i])
+    if (name === '--root') g.root = value() ?? g.root
+    else if (name === '--log') g.log = value()
+    else if (name === '--log-format') {
+      const f = value()
+      if (f !== 'text' && f !== 'json') throw new UsageError(`--log-format: expected text or json, got ${f}`)
+      g.logFormat = f
+    } else if (name === '--debug') g.debug = true
+    else if (name === '--systemd-cgroup')
+      throw new UsageError(
+        '--systemd-cgroup is not supported: cordon-oci manages cgroupfs paths; configure the engine with the cgroupfs driver (Docker: exec-opts native.cgroupdriver=cgroupfs; containerd: SystemdCgroup = false)',
+      )
+    else if (name === '--rootless') value()
+    else if (name === '--help' || name === '-h') {
+      process.stdout.write(USAGE)
+      process.exit(0)
+    } else if (name === '--version' || name === '-v') {
+      process.stdout.write('cordon-oci version 0.2.0\nspec: 1.2.0\n')
+      process.exit(0)
+    } else throw new UsageError(`unknown global flag ${a}`)
+  }
+  return { g, command: argv[i], args: argv.slice(i + 1) }
+}
+
+function needId(rest: string[], command: string): string {
+  const id = rest[0]
+  if (!id) throw new UsageError(`${command}: give the container id`)
+  return id
+}
+
+async function dispatch(g: Global, command: string, args: string[]): Promise<number> {
+  const out = (s: string) => process.stdout.write(s.endsWith('\n') || s === '' ? s : `${s}\n`)
+  switch (command) {
+    case 'create':
+    case 'run': {
+      const { flags, rest } = parseFlags(args, [
+        'detach',
+        'd',
+        'no-pivot',
+        'no-new-keyring',
+        'keep',
+        'no-subreaper',
+      ])
+      const o = {
+        root: g.root,
+        id: needId(rest, command),
+        bundle: flags.get('bundle') ?? flags.get('b') ?? process.cwd(),
+        preserveFds: Number(flags.get('preserve-fds') ?? 0),
+        ...(flags.get('pid-file') ? { pidFile: flags.get('pid-file')! } : {}),
+        ...(flags.get('console-socket') ? { consoleSocket: flags.get('console-socket')! } : {}),
+      }
+      if (flags.has('no-pivot')) log(g, 'warning', '--no-pivot ignored: cordon-oci always uses pivot_root')
+      const c = await import('./create.js')
+      if (command === 'create') {
+        c.create(o)
+        return 0
+      }
+      const l = await import('./lifecycle.js')
+      if (flags.has('detach') || flags.has('d')) {
+        c.create(o)
+        l.start(g.root, o.id, (m) => log(g, 'warning', m))
+        return 0
+      }
+      const code = await c.runForeground(o)
+      if (!flags.has('keep')) l.remove(g.root, o.id, true)
+      return code
+    }
+    case 'start': {
+      const l = await import('./lifecycle.js')
+      l.start(g.root, needId(args, command), (m) => log(g, 'warning', m))
+      return 0
+    }
+    case 'state': {
+      const l = await import('./lifecycle.js')
+      out(l.state(g.root, needId(args, command)))
+      return 0
+    }
+    case 'kill': {
+      const { flags, rest } = parseFlags(args, ['all', 'a'])
+      const l = await import('./lifecycle.js')
+      l.kill(g.root, needId(rest, command), l.parseSignal(rest[1]), flags.has('all') || flags.has('a'))
+      return 0
+    }
+    case 'delete': {
+      const { flags, rest } = parseFlags(args, ['force', 'f'])
+      const l = await import('./lifecycle.js')
+      l.remove(g.root, needId(rest, command), flags.has('force') || flags.has('f'))
+      return 0
+    }
+    case 'pause':
+    case 'resume': {
+      const l = await import('./lifecycle.js')
+      l.pause(g.root, needId(args, command), command === 'pause')
+      return 0
+    }
+    case 'list': {
+      const { flags } = parseFlags(args, ['quiet', 'q'])
+      const l = await import('./lifecycle.js')
+      out(
+        l.list(
+          g.root,
+          flags.get('format') ?? flags.get('f') ?? 'table',
+          flags.has('quiet') || flags.has('q'),
+        ),
+      )
+      return 0
+    }
+    case 'ps': {
+      const { flags, rest } = parseFlags(args, [])
+      const l = await import('./lifecycle.js')
+      out(l.ps(g.root, needId(rest, command), flags.get('format') ?? flags.get('f') ?? 'table'))
+      return 0
+    }
+    case 'features': {
+      out((await import('./features.js')).features())
+      return 0
+    }
+    case 'exec':
+    case 'update':
+    case 'checkpoint':
+    case 'restore':
+    case 'events':
+      throw new UsageError(`${command} is not supported yet by cordon-oci`)
+    default:
+      throw new UsageError(
+        `unknown command ${command}; commands: create start run state kill delete pause resume list ps features`,
+      )
+  }
+}
+
+/** Runs the command line; returns the exit status (runc's: 0, or 1 on any error). */
+export async function main(argv: string[]): Promise<number> {
+  let g: Global = { root: '/run/cordon-oci', log: undefined, logFormat: 'text', debug: false }
+  try {
+    const parsed = parseGlobal(argv)
+    g = parsed.g
+    if (!parsed.command) {
+      process.stderr.write(USAGE)
+      return 1
+    }
+    return await dispatch(g, parsed.command, parsed.args)
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e)
+    log(g, 'error', msg)
+    process.stderr.write(`cordon-oci: ${msg}\n`)
+    if (g.debug && e instanceof Error && !(e instanceof UsageError)) process.stderr.write(`${e.stack}\n`)
+    return 1
+  }
+}

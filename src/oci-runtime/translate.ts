@@ -1,0 +1,265 @@
+// config.json → a cordon plan. Each field is carried out by a plan op, by cordon-oci around
+// the launcher (hooks, cgroups, sysctls, oomScoreAdj), or refused by name (spec.ts).
+import { capabilityNumber } from '../policy/capabilities.js'
+import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
+import { landlockOps, landlockWanted } from './landlock.js'
+import { type CgroupView, viewOps } from './mounts.js'
+import { seccompOps } from './seccomp.js'
+import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
+
+const NAMESPACES: Readonly<Record<string, number>> = {
+  pid: CLONE_FLAGS.pid,
+  network: CLONE_FLAGS.net,
+  mount: CLONE_FLAGS.mount,
+  ipc: CLONE_FLAGS.ipc,
+  uts: CLONE_FLAGS.uts,
+  user: CLONE_FLAGS.user,
+  cgroup: CLONE_FLAGS.cgroup,
+  time: CLONE_FLAGS.time,
+}
+
+const RLIMITS: Readonly<Record<string, number>> = {
+  RLIMIT_CPU: 0,
+  RLIMIT_FSIZE: 1,
+  RLIMIT_DATA: 2,
+  RLIMIT_STACK: 3,
+  RLIMIT_CORE: 4,
+  RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7,
+  RLIMIT_MEMLOCK: 8,
+  RLIMIT_AS: 9,
+  RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11,
+  RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13,
+  RLIMIT_RTPRIO: 14,
+  RLIMIT_RTTIME: 15,
+}
+
+const TOP_KEYS = ['ociVersion', 'process', 'root', 'hostname', 'mounts', 'hooks', 'annotations', 'linux']
+const PROCESS_KEYS = [
+  'terminal',
+  'consoleSize',
+  'user',
+  'args',
+  'env',
+  'cwd',
+  'capabilities',
+  'rlimits',
+  'noNewPrivileges',
+  'oomScoreAdj',
+]
+const LINUX_KEYS = [
+  'namespaces',
+  'uidMappings',
+  'gidMappings',
+  'devices',
+  'cgroupsPath',
+  'resources',
+  'rootfsPropagation',
+  'seccomp',
+  'sysctl',
+  'maskedPaths',
+  'readonlyPaths',
+]
+
+export interface Translation {
+  plan: Plan
+  rootfs: string
+  /** Host-side steps of cordon-oci around the launcher. */
+  sysctl: Record<string, string>
+  oomScoreAdj: number | undefined
+  umask: number
+  /** Namespaces the container has of its own (nsenter flags for sysctls). */
+  ownNamespaces: string[]
+}
+
+export interface TranslateOptions {
+  bundle: string
+  cgroups: CgroupView
+  /** cgroup directories the launcher moves the container into. */
+  cgroupDirs: string[]
+  /** fds the container keeps above 2 (--preserve-fds, LISTEN_FDS). */
+  preserveFds: number
+}
+
+function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
+  let flags = 0
+  const joins: PlanOp[] = []
+  const own: string[] = []
+  ;(config.linux?.namespaces ?? []).forEach((ns, i) => {
+    const bit = NAMESPACES[ns.type]
+    if (bit === undefined)
+      throw invalid(`linux.namespaces[${i}].type`, Object.keys(NAMESPACES).join(' | '), ns.type)
+    if (ns.path) joins.push({ op: 'setns', type: bit, path: ns.path })
+    else {
+      flags |= bit
+      own.push(ns.type)
+    }
+  })
+  // The user namespace first: the others may be owned by it (runc's order).
+  joins.sort(
+    (a, b) =>
+      Number(b.op === 'setns' && b.type === CLONE_FLAGS.user) -
+      Number(a.op === 'setns' && a.type === CLONE_FLAGS.user),
+  )
+  if (!(flags & CLONE_FLAGS.mount))
+    throw unsupported(
+      'linux.namespaces',
+      'cordon-oci needs a new mount namespace (type "mount" without a path)',
+    )
+  const ops: PlanOp[] = [{ op: 'namespaces', flags }, ...joins]
+  if (flags & CLONE_FLAGS.user) {
+    const maps = (kind: 'uid' | 'gid') => {
+      const list = (kind === 'uid' ? config.linux?.uidMappings : config.linux?.gidMappings) ?? []
+      if (!list.length) throw invalid(`linux.${kind}Mappings`, 'mappings for the new user namespace', list)
+      return list.map((m): PlanOp => ({
+        op: `${kind}_map`,
+        inside: m.containerID,
+        outside: m.hostID,
+        count: m.size,
+      }))
+    }
+    ops.push(...maps('uid'), ...maps('gid'))
+  } else if (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length) {
+    throw unsupported('linux.uidMappings', 'mappings need a new user namespace')
+  }
+  return { ops, own }
+}
+
+function capsMask(config: OciConfig): bigint {
+  const caps = config.process?.capabilities ?? {}
+  const mask = (set: 'bounding' | 'effective' | 'permitted' | 'ambient' | 'inheritable') => {
+    let m = 0n
+    for (const name of caps[set] ?? []) {
+      const n = capabilityNumber(name)
+      if (n === undefined)
+        throw invalid(`process.capabilities.${set}`, 'capability names like CAP_CHOWN', name)
+      m |= 1n << BigInt(n)
+    }
+    return m
+  }
+  const bounding = mask('bounding')
+  const ambient = mask('ambient')
+  const inheritable = mask('inheritable')
+  // One set for all five (native/command.c caps_drop). A root process gets its bounding set at
+  // execve whatever its effective set says; another uid keeps only what is ambient, so the
+  // bounding set then shrinks to the ambient one (stricter than runc: no setuid binary inside
+  // can regain more).
+  const uid = config.process?.user.uid ?? 0
+  const keep = uid === 0 ? bounding : ambient & bounding
+  if (inheritable & ~keep)
+    throw unsupported(
+      'process.capabilities.inheritable',
+      'must be within the kept set (bounding for root, ambient otherwise)',
+    )
+  return keep
+}
+
+function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
+  const p = config.process
+  if (!p) throw invalid('process', 'a process to run', p)
+  refuseUnknown(p, PROCESS_KEYS, 'process', 'not supported by cordon-oci')
+  if (p.terminal)
+    throw unsupported('process.terminal', 'terminals (--console-socket) are not supported yet by cordon-oci')
+  if (!p.args?.length) throw invalid('process.args', 'a non-empty argument list', p.args)
+  if (!p.cwd?.startsWith('/')) throw invalid('process.cwd', 'an absolute path', p.cwd)
+  const ops: PlanOp[] = []
+  for (let fd = 3; fd < 3 + opts.preserveFds; fd++) ops.push({ op: 'keep_fd', fd })
+  for (const e of p.env ?? []) {
+    const eq = e.indexOf('=')
+    if (eq <= 0) throw invalid('process.env', 'NAME=value entries', e)
+    ops.push({ op: 'env_set', name: e.slice(0, eq), value: e.slice(eq + 1) })
+  }
+  for (const arg of p.args) ops.push({ op: 'exec_arg', arg })
+  for (const dir of opts.cgroupDirs) ops.push({ op: 'cgroup', path: dir })
+  return ops
+}
+
+/** Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN (the launcher's order is ids → caps →
+ * no_new_privs → Landlock → seccomp, native/plan.h): with noNewPrivileges false, CAP_SYS_ADMIN
+ * is held, outside every inheritable set, until execve drops it (command.h caps_drop_holding). */
+function tailOps(config: OciConfig, hostname: PlanOp[], needsNnp: boolean, notes: string[]): PlanOp[] {
+  const p = config.process!
+  const ops: PlanOp[] = [...hostname]
+  ;(p.rlimits ?? []).forEach((r, i) => {
+    const resource = RLIMITS[r.type]
+    if (resource === undefined) throw invalid(`process.rlimits[${i}].type`, 'an RLIMIT_* name', r.type)
+    ops.push({ op: 'rlimit', resource, soft: BigInt(r.soft), hard: BigInt(r.hard) })
+  })
+  ops.push({ op: 'chdir', path: p.cwd }, { op: 'setsid' })
+  const groups = p.user.additionalGids ?? []
+  if (groups.length > 64) throw invalid('process.user.additionalGids', 'at most 64 groups', groups.length)
+  ops.push({ op: 'ids', uid: p.user.uid, gid: p.user.gid, setgroups: true, groups })
+  const keep = capsMask(config)
+  const SYS_ADMIN = 1n << 21n
+  const hold = !p.noNewPrivileges && needsNnp && !(keep & SYS_ADMIN) ? SYS_ADMIN : 0n
+  ops.push({ op: 'caps', keep, ...(hold ? { hold } : {}) })
+  if (p.noNewPrivileges) ops.push({ op: 'no_new_privs' })
+  if (hold)
+    notes.push(
+      'caps: CAP_SYS_ADMIN held until execve drops it, for Landlock and seccomp without no_new_privs',
+    )
+  return ops
+}
+
+/** Translates a bundle's config; throws a CordonError naming the first field it cannot carry out. */
+export function translateConfig(config: OciConfig, opts: TranslateOptions): Translation {
+  refuseUnknown(config, TOP_KEYS, '', 'not supported by cordon-oci')
+  refuseUnknown(config.linux, LINUX_KEYS, 'linux', 'not supported by cordon-oci')
+  for (const name of Object.keys(config.hooks ?? {}))
+    if (!(HOOK_NAMES as readonly string[]).includes(name))
+      throw invalid(`hooks.${name}`, HOOK_NAMES.join(' | '), name)
+  for (const name of ['createContainer', 'startContainer'] as const)
+    if (config.hooks?.[name]?.length)
+      throw unsupported(`hooks.${name}`, 'hooks inside the container namespaces are not supported yet')
+  const prop = config.linux?.rootfsPropagation
+  if (prop && prop !== 'private' && prop !== 'rprivate')
+    throw unsupported('linux.rootfsPropagation', 'the view is always private; use "private" or leave it out')
+  const ns = namespaceOps(config)
+  const hostname: PlanOp[] = []
+  if (config.hostname) {
+    if (!ns.own.includes('uts')) throw unsupported('hostname', 'needs a new uts namespace')
+    hostname.push({ op: 'hostname', name: config.hostname })
+  }
+  const view = viewOps(config, opts.bundle, opts.cgroups)
+  const notes: string[] = []
+  const landlock = landlockWanted(config)
+  const nnp = landlock || !!config.linux?.seccomp
+  const ops: PlanOp[] = [
+    ...ns.ops,
+    ...processOps(config, opts),
+    ...view.ops,
+    ...tailOps(config, hostname, nnp, notes),
+  ]
+  if (landlock) ops.push(...landlockOps(view.mounts, notes))
+  else notes.push('landlock: off (annotation org.cordon.landlock)')
+  ops.push(...seccompOps(config, notes))
+  for (const a of ['org.cordon.policy', 'org.cordon.monitor'])
+    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, 'not supported yet by cordon-oci')
+  const umask = config.process!.user.umask ?? 0o022
+  return {
+    plan: { ops: sortByPhase(ops), notes },
+    rootfs: view.rootfs,
+    sysctl: config.linux?.sysctl ?? {},
+    oomScoreAdj: config.process!.oomScoreAdj,
+    umask,
+    ownNamespaces: ns.own,
+  }
+}
+
+/** Phase 0 ops come from several sections; the launcher needs phases in order (stable sort). */
+function sortByPhase(ops: PlanOp[]): PlanOp[] {
+  const phase = (op: PlanOp) =>
+    op.op === 'namespaces' ||
+    op.op === 'setns' ||
+    op.op.endsWith('_map') ||
+    op.op === 'keep_fd' ||
+    op.op.startsWith('env') ||
+    op.op === 'exec_arg' ||
+    op.op === 'cgroup'
+      ? 0
+      : 1
+  return [...ops.filter((o) => phase(o) === 0), ...ops.filter((o) => phase(o) === 1)]
+}

@@ -1,0 +1,182 @@
+// cordon-oci against the real kernel, with runc as the reference for the state and its shape.
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { isRoot } from '../helpers.js'
+import { probeKernel } from '../../src/host/probe.js'
+import { BUSYBOX, makeBundle, oci, RUNC } from './bundle.js'
+
+const skip = !isRoot
+  ? 'cordon-oci creates containers as root'
+  : !BUSYBOX
+    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
+    : !existsSync(RUNC)
+      ? 'needs runc for the bundle and the reference'
+      : false
+
+const sleepUntil = (cond: () => boolean) => {
+  for (let i = 0; i < 400 && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+}
+
+describe('cordon-oci lifecycle', { skip }, () => {
+  test('create leaves the process waiting, start runs it, kill and delete end it', (t) => {
+    const b = makeBundle(['sleep', '60'])
+    t.after(() => b.cleanup())
+    const pidFile = join(b.dir, 'pid')
+    const c = oci(b, ['create', '--bundle', b.dir, '--pid-file', pidFile, 'c1'])
+    assert.equal(c.status, 0, c.stderr)
+    const pid = Number(readFileSync(pidFile, 'utf8'))
+    const created = JSON.parse(oci(b, ['state', 'c1']).stdout)
+    assert.equal(created.status, 'created')
+    assert.equal(created.pid, pid)
+    // Not yet the user's process: still the launcher's image, blocked before execve.
+    assert.notEqual(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'sleep')
+    assert.equal(oci(b, ['start', 'c1']).status, 0)
+    assert.equal(JSON.parse(oci(b, ['state', 'c1']).stdout).status, 'running')
+    sleepUntil(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep')
+    assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'sleep')
+    const early = oci(b, ['delete', 'c1'])
+    assert.equal(early.status, 1, 'a running container is not deleted without --force')
+    assert.equal(oci(b, ['kill', 'c1', 'KILL']).status, 0)
+    sleepUntil(() => JSON.parse(oci(b, ['state', 'c1']).stdout).status === 'stopped')
+    assert.equal(JSON.parse(oci(b, ['state', 'c1']).stdout).status, 'stopped')
+    assert.equal(oci(b, ['delete', 'c1']).status, 0)
+    const gone = oci(b, ['state', 'c1'])
+    assert.equal(gone.status, 1)
+    assert.match(gone.stderr, /does not exist/)
+  })
+
+  test('state has the fields and types runc prints for the same bundle', (t) => {
+    const b = makeBundle(['sleep', '60'])
+    const runcRoot = mkdtempSync(join(tmpdir(), 'cordon-oci-runc-'))
+    t.after(() => {
+      oci(b, ['delete', '--force', 'r1'], RUNC, runcRoot)
+      rmSync(runcRoot, { recursive: true, force: true })
+      b.cleanup()
+    })
+    assert.equal(oci(b, ['create', 'c2']).status, 0)
+    const r = oci(b, ['create', 'r1'], RUNC, runcRoot)
+    assert.equal(r.status, 0, r.stderr)
+    const ours = JSON.parse(oci(b, ['state', 'c2']).stdout)
+    const theirs = JSON.parse(oci(b, ['state', 'r1'], RUNC, runcRoot).stdout)
+    assert.deepEqual(Object.keys(ours), Object.keys(theirs))
+    for (const k of Object.keys(theirs)) assert.equal(typeof ours[k], typeof theirs[k], k)
+    for (const k of ['status', 'bundle', 'rootfs', 'owner']) assert.equal(ours[k], theirs[k], k)
+    assert.ok(!Number.isNaN(Date.parse(ours.created)))
+  })
+
+  test('run passes the exit status on and shows the spec hostname, ids and caps', (t) => {
+    const b = makeBundle(['sh', '-c', 'hostname; id -u; grep CapBnd /proc/self/status; exit 3'])
+    t.after(() => b.cleanup())
+    const r = oci(b, ['run', 'c3'])
+    assert.equal(r.status, 3, r.stderr)
+    const [host, uid, caps] = r.stdout.trim().split('\n')
+    assert.equal(host, 'runc')
+    assert.equal(uid, '0')
+    // runc spec's bounding set: AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE (10)
+    assert.equal(
+      caps?.split(/\s+/)[1],
+      ((1n << 29n) | (1n << 5n) | (1n << 10n)).toString(16).padStart(16, '0'),
+    )
+    assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'run deletes the container')
+  })
+
+  test('Landlock from the mounts denies creating a device node that runc allows', (t) => {
+    if (probeKernel().landlock.abi < 1) return t.skip('this kernel has no Landlock')
+    const b = makeBundle(['sh', '-c', 'mknod /tmp/null c 1 3 && echo made'])
+    const runcRoot = mkdtempSync(join(tmpdir(), 'cordon-oci-runc-'))
+    t.after(() => {
+      rmSync(runcRoot, { recursive: true, force: true })
+      b.cleanup()
+    })
+    b.write((c) => {
+      for (const set of ['bounding', 'effective', 'permitted'] as const)
+        c.process!.capabilities![set]!.push('CAP_MKNOD')
+    })
+    const ref = oci(b, ['run', 'r2'], RUNC, runcRoot)
+    assert.equal(ref.stdout.trim(), 'made', `runc: ${ref.stderr}`)
+    rmSync(join(b.dir, 'rootfs', 'tmp', 'null'), { force: true })
+    const ours = oci(b, ['run', 'c4'])
+    assert.notEqual(ours.status, 0)
+    assert.match(ours.stderr, /Permission denied/)
+    b.write((c) => {
+      for (const set of ['bounding', 'effective', 'permitted'] as const)
+        c.process!.capabilities![set]!.push('CAP_MKNOD')
+      c.annotations = { 'org.cordon.landlock': 'off' }
+    })
+    assert.equal(oci(b, ['run', 'c5']).stdout.trim(), 'made', 'org.cordon.landlock=off drops the rules')
+  })
+
+  test('a read-only root is read-only to the container', (t) => {
+    const b = makeBundle(['sh', '-c', 'touch /x 2>&1; touch /tmp/y 2>&1; echo done'])
+    t.after(() => b.cleanup())
+    b.write((c) => {
+      c.root!.readonly = true
+    })
+    const r = oci(b, ['run', 'c6'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /Read-only file system/)
+    assert.ok(!existsSync(join(b.dir, 'rootfs', 'x')))
+  })
+})
+
+describe('cordon-oci refuses what it cannot carry out, naming the field', { skip }, () => {
+  const cases: {
+    name: string
+    edit: (c: import('../../src/oci-runtime/spec.js').OciConfig) => void
+    want: RegExp
+  }[] = [
+    { name: 'a terminal', edit: (c) => (c.process!.terminal = true), want: /process\.terminal/ },
+    {
+      name: 'an Intel RDT class',
+      edit: (c) => (c.linux!.intelRdt = { closID: 'x' }),
+      want: /linux\.intelRdt/,
+    },
+    {
+      name: 'a systemd cgroup path',
+      edit: (c) => (c.linux!.cgroupsPath = 'system.slice:cordon:x'),
+      want: /linux\.cgroupsPath.*systemd/,
+    },
+    {
+      name: 'an unknown mount type',
+      edit: (c) => c.mounts!.push({ destination: '/x', type: 'nfs', source: 'h:/x' }),
+      want: /mounts\[\d+\]\.type "nfs"/,
+    },
+    {
+      name: 'shared propagation',
+      edit: (c) =>
+        c.mounts!.push({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', 'rshared'] }),
+      want: /options "rshared"/,
+    },
+    {
+      name: 'an AppArmor profile',
+      edit: (c) => (c.process!.apparmorProfile = 'docker-default'),
+      want: /process\.apparmorProfile/,
+    },
+    {
+      name: 'a hook in the container',
+      edit: (c) => (c.hooks = { startContainer: [{ path: '/bin/true' }] }),
+      want: /hooks\.startContainer/,
+    },
+  ]
+  for (const { name, edit, want } of cases)
+    test(`create refuses ${name}`, (t) => {
+      const b = makeBundle(['true'])
+      t.after(() => b.cleanup())
+      b.write(edit)
+      const r = oci(b, ['create', 'bad'])
+      assert.equal(r.status, 1)
+      assert.match(r.stderr, want)
+      assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'nothing is left behind')
+    })
+
+  test('--systemd-cgroup is refused with the fix', (t) => {
+    const b = makeBundle(['true'])
+    t.after(() => b.cleanup())
+    const r = oci(b, ['--systemd-cgroup', 'create', 'x'])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /cgroupfs driver/)
+  })
+})
