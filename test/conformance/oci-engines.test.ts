@@ -84,6 +84,20 @@ for (const name of ['docker', 'podman', 'containerd'] as const) {
       assert.match(r.stdout, /^bin$/m)
     })
 
+    // Docker and Podman leave no_new_privs off unless asked; Landlock then needs the runtime
+    // to restrict itself while it still holds CAP_SYS_ADMIN. This run sets it, to tell the two
+    // apart when the default one fails.
+    if (name !== 'containerd')
+      test(
+        `cordon-oci runs sh -c '${ID_LS}' with no-new-privileges`,
+        { skip: cordonMissing ?? false },
+        () => {
+          const r = engine.run(CORDON_OCI, ID_LS, ['--security-opt', 'no-new-privileges'])
+          assert.equal(r.status, 0, r.stderr)
+          assert.match(r.stdout, /^uid=0\(root\) gid=0\(root\)/)
+        },
+      )
+
     test(
       'runc lets the container create a device node; cordon-oci refuses it (Landlock)',
       {
