@@ -3,7 +3,7 @@
 // is the reference: a probe it blocks and another runtime lets through is marked `<`.
 //
 //   npm run build && node scripts/oci-battery.mjs --engine docker|podman|containerd \
-//     --runtime runc --runtime /path/to/cordon-oci [--json FILE]
+//     --runtime runc --runtime /path/to/cordon-oci [--extra=ENGINE-OPTION]... [--json FILE]
 //
 // Root. Targets on the host (a process to ptrace and signal, a home directory) are set up here;
 // the container has no network (each engine's "none"). Raw outcomes only: the judging with
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'docker' },
     runtime: { type: 'string', multiple: true, default: [] },
     json: { type: 'string' },
+    // An engine option for every run, e.g. --extra=--security-opt --extra=no-new-privileges.
+    extra: { type: 'string', multiple: true, default: [] },
   },
 })
 const usage = 'usage: node scripts/oci-battery.mjs --engine docker|podman|containerd --runtime PATH...'
@@ -112,7 +114,7 @@ try {
       // fork-bomb and memory run alone (as cordon verify runs them), the rest in one container.
       const alone = (l) => /^(fork-bomb|memory)=/.test(l)
       for (const group of [labels.filter((l) => !alone(l)), ...labels.filter(alone).map((l) => [l])]) {
-        const r = engine.run(rt, `exec /usr/local/bin/cordon-probes ${group.join(' ')}`)
+        const r = engine.run(rt, `exec /usr/local/bin/cordon-probes ${group.join(' ')}`, values.extra)
         const seen = new Set()
         for (const line of r.stdout.split('\n').filter((l) => l.startsWith('{'))) {
           const raw = JSON.parse(line)
@@ -120,13 +122,11 @@ try {
           table.get(raw.probe)?.push(raw)
         }
         for (const l of group.filter((x) => !seen.has(x)))
-          table
-            .get(l)
-            .push({
-              probe: l,
-              outcome: 'error',
-              detail: `no result (exit ${r.status}): ${r.stderr.trim().slice(-160)}`,
-            })
+          table.get(l).push({
+            probe: l,
+            outcome: 'error',
+            detail: `no result (exit ${r.status}): ${r.stderr.trim().slice(-160)}`,
+          })
       }
     }
   } finally {
