@@ -7,7 +7,7 @@
 // commit Debian packages (its version ends in `.g<commit>`), built offline with its vendor/.
 // The binaries are cached outside the repository, keyed by that version.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -198,7 +198,7 @@ export function runTest(
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('close', (code, signal) => {
-      rmSync(tmp, { recursive: true, force: true })
+      const leftovers = removeScratch(tmp)
       const tap = parseTap(stdout)
       const verdict = judgeTap(tap, code)
       const why =
@@ -218,9 +218,28 @@ export function runTest(
         ms: Math.round(performance.now() - started),
       }
       if (verdict !== 'pass' && why) result.detail = why.slice(0, 240)
+      if (leftovers) result.detail = `${result.detail ?? ''} (${leftovers})`.trim()
       done(result)
     })
   })
+}
+
+/** Removes a test's TMPDIR. Tests without a mount namespace (linux_ns_*) have the runtime
+ * mount /proc, /dev and the bundle's root in the host's namespace; a runtime that does not undo
+ * them leaves them busy. Unmounts those (deepest first) and says so. */
+function removeScratch(tmp: string): string | undefined {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === tmp || m.startsWith(`${tmp}/`))
+    .sort((a, b) => b.length - a.length)
+  for (const m of mounts) spawnSync('umount', ['-l', m])
+  try {
+    rmSync(tmp, { recursive: true, force: true })
+  } catch (e) {
+    return `left ${tmp} behind: ${(e as Error).message}`
+  }
+  return mounts.length ? `left ${mounts.length} mount(s) in the host namespace, unmounted` : undefined
 }
 
 /** One cell of the side-by-side table: `pass 4/4`, `fail 3/5`, `skip`. */
