@@ -206,7 +206,7 @@ export function runTest(
         (signal
           ? `killed by ${signal} (timeout ${timeoutMs} ms)`
           : code !== 0
-            ? stderr.trim().split('\n').pop()
+            ? lastReason(stderr)
             : undefined)
       const result: TestResult = {
         test,
@@ -223,6 +223,14 @@ export function runTest(
     })
   })
 }
+
+/** The runtime's own message: the last stderr line other than Go's `exit status N`. */
+const lastReason = (stderr: string) =>
+  stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l && !/^exit status \d+$/.test(l))
+    .pop() ?? stderr.trim()
 
 /** Removes a test's TMPDIR. Tests without a mount namespace (linux_ns_*) have the runtime
  * mount /proc, /dev and the bundle's root in the host's namespace; a runtime that does not undo
