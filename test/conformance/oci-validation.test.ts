@@ -17,6 +17,7 @@ const cases = [
     want: 'fail',
   },
   { name: 'assertions pass but the program exits 1 (util.Fatal)', tap: 'ok 1 - a\n', exit: 1, want: 'fail' },
+  { name: 'no TAP at all (the container printed nothing)', tap: 'TAP version 13\n', exit: 0, want: 'fail' },
   { name: 'killed by the timeout', tap: 'ok 1 - a\n', exit: null, want: 'fail' },
 ] as const
 

@@ -172,7 +172,9 @@ export function parseTap(tap: string): { ok: number; notOk: number; skipped: num
  * exits 1 after printing the error, sometimes before any TAP line). */
 export function judgeTap(tap: ReturnType<typeof parseTap>, exitCode: number | null): Verdict {
   if (tap.notOk > 0 || exitCode !== 0 || (tap.ok === 0 && tap.firstFailure)) return 'fail'
-  return tap.ok > 0 ? 'pass' : 'skip'
+  if (tap.ok > 0) return 'pass'
+  // No assertion and no skip directive: the TAP the container should print never arrived.
+  return tap.skipped > 0 ? 'skip' : 'fail'
 }
 
 /** Runs one validation test with RUNTIME=runtime, in a private TMPDIR removed afterwards (the
@@ -203,6 +205,9 @@ export function runTest(
       const verdict = judgeTap(tap, code)
       const why =
         tap.firstFailure ??
+        (code === 0 && tap.ok + tap.skipped === 0
+          ? 'no TAP from the test: the container output nothing'
+          : undefined) ??
         (signal
           ? `killed by ${signal} (timeout ${timeoutMs} ms)`
           : code !== 0
