@@ -210,7 +210,7 @@ export async function runForeground(o: CreateOptions): Promise<number> {
         finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
       } catch (e) {
         child.kill('SIGKILL')
-        reject(e)
+        reject(e instanceof Error ? e : new Error(String(e)))
       }
     }, 5)
     child.on('exit', (c, s) => {

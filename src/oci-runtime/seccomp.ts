@@ -2,7 +2,7 @@
 // arches killed, i386 entry points covered) from the spec's profile, imported as an OCI profile.
 import { entryPoints } from '../seccomp/arch.js'
 import { compileSeccomp } from '../seccomp/compile.js'
-import { importOci, type OciProfile } from '../seccomp/oci.js'
+import { importOci } from '../seccomp/oci.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
 import type { PlanOp } from '../plan/model.js'
 import { type OciConfig, refuseUnknown, unsupported } from './spec.js'
@@ -36,7 +36,7 @@ export function seccompOps(config: OciConfig, notes: string[]): PlanOp[] {
       'needs listenerPath, which cordon-oci does not support',
     )
   const caps = config.process?.capabilities?.bounding ?? []
-  const { layer, skipped } = importOci(s as unknown as OciProfile, {
+  const { layer, skipped } = importOci(s, {
     caps,
     origin: 'config.json linux.seccomp',
   })

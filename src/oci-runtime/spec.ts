@@ -125,7 +125,7 @@ export function invalid(field: string, expected: string, got: unknown): CordonEr
 export function isEmpty(v: unknown): boolean {
   if (v === undefined || v === null || v === '' || v === false || v === 0) return true
   if (Array.isArray(v)) return v.length === 0
-  if (typeof v === 'object') return Object.values(v as object).every(isEmpty)
+  if (typeof v === 'object') return Object.values(v).every(isEmpty)
   return false
 }
 

@@ -213,20 +213,17 @@ function limitStatus(policy: ResolvedPolicy, host: LimitsHost): StatementStatus[
   return Object.entries(policy.limits)
     .filter(([name, value]) => CGROUP_LIMITS.has(name) && value !== undefined)
     .map(([name, value]) =>
-      judge(
-        `limit ${CGROUP_LIMITS.get(name)!.word} ${formatLimit(CGROUP_LIMITS.get(name)!, value)}`,
-        [
-          cgroupFor(name),
-          ...(name === 'pids' && host.uid !== 0
-            ? [
-                {
-                  layer: 'rlimit nproc',
-                  ok: pidsAsNproc(policy, host.uid),
-                  why: 'no user namespace: RLIMIT_NPROC would count every process of the user',
-                },
-              ]
-            : []),
-        ],
-      ),
+      judge(`limit ${CGROUP_LIMITS.get(name)!.word} ${formatLimit(CGROUP_LIMITS.get(name)!, value)}`, [
+        cgroupFor(name),
+        ...(name === 'pids' && host.uid !== 0
+          ? [
+              {
+                layer: 'rlimit nproc',
+                ok: pidsAsNproc(policy, host.uid),
+                why: 'no user namespace: RLIMIT_NPROC would count every process of the user',
+              },
+            ]
+          : []),
+      ]),
     )
 }

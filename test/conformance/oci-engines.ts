@@ -260,9 +260,10 @@ export function startPodman(work: string, rootfsTar: string): Engine {
         ['run', '--rm', '--network', 'none', ...ownLimits(), ...extra, IMAGE, 'sh', '-c', script],
         runtime,
       ),
-    stop: async () => {
+    stop: () => {
       podman(['rm', '--all', '--force'])
       podman(['system', 'reset', '--force'])
+      return Promise.resolve()
     },
   }
 }
