@@ -1,7 +1,7 @@
 // Policy → ResolvedPolicy: follows `extends` (profiles and files), merges parents before
 // children, fills defaults, and resolves relative host paths against where each came from.
 import { callerCwd } from '../host/path-bytes.js'
-import { totalmem } from 'node:os'
+import { homedir, totalmem } from 'node:os'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
@@ -87,6 +87,9 @@ export interface ResolvedPolicy {
   sources: string[]
   /** What a run must say loudly before it starts (a wide bind's exposure, policy/wide-binds.ts). */
   warnings?: string[]
+  /** Resolution's part of `warnings` (a working directory a profile would not show), kept when
+   * the host view is settled again. */
+  resolveWarnings?: string[]
 }
 
 export interface PolicySource {
@@ -143,7 +146,11 @@ export function resolveLayers(tops: PolicySource[], cwd = callerCwd()): Resolved
     if (policy.network !== undefined) out.network = policy.network
     if (policy.cwd !== undefined) out.cwd = policy.cwd
     if (policy.command !== undefined) out.command = policy.command
-    for (const entry of policy.filesystem ?? []) out.filesystem.push(resolveEntry(entry, baseDir))
+    for (const entry of policy.filesystem ?? []) {
+      const shared = label.startsWith('profile:') ? sharedWorkingDirectory(entry, baseDir) : undefined
+      if (shared) (out.resolveWarnings ??= []).push(shared)
+      else out.filesystem.push(resolveEntry(entry, baseDir))
+    }
     for (const name of policy.env?.pass ?? []) if (!out.env.pass.includes(name)) out.env.pass.push(name)
     Object.assign(out.env.set, policy.env?.set)
     if (policy.capabilities) out.capabilities = capabilities(policy.capabilities, label)
@@ -243,6 +250,38 @@ function splitBind(spec: string): { src: string; dest?: string } {
 
 function octal(mode: string | undefined, fallback: number): number {
   return mode === undefined ? fallback : Number.parseInt(mode, 8)
+}
+
+/** Directories that hold other programs' files and sockets (a tmux or ssh-agent socket in /tmp,
+ * X11's, a session bus in /run/user/UID, every home): a profile's bind of the working directory
+ * (`ro: .`) must not show one of them, nor a directory above one, to the sandbox. A read-only
+ * bind refuses writes, but connect() to a socket in it still works, and no layer can judge a
+ * socket's path (Landlock has no right for it; seccomp cannot read paths). */
+function sharedDirectories(): string[] {
+  return ['/tmp', '/var/tmp', '/dev/shm', '/run', '/var/run', '/run/user', '/home', '/root', homedir()]
+}
+
+/** The shared directory that `dir` is, or holds; undefined for a project directory. */
+export function sharedDirectoryAt(dir: string): string | undefined {
+  const inside = (a: string, b: string) => b === a || b.startsWith(a === '/' ? '/' : `${a}/`)
+  if (dir.startsWith('/run/user/') && dir.split('/').length <= 4) return dir
+  return sharedDirectories().find((d) => inside(dir, d))
+}
+
+/** When a profile binds the working directory and that is a shared directory (above), the bind
+ * is left out and this says why and what to do; otherwise undefined. */
+function sharedWorkingDirectory(entry: FilesystemEntry, baseDir: string): string | undefined {
+  const spec = 'ro' in entry ? entry.ro : 'rw' in entry ? entry.rw : undefined
+  if (spec !== '.') return undefined
+  const dir = resolvePath(baseDir)
+  const hit = sharedDirectoryAt(dir)
+  if (!hit) return undefined
+  const flag = 'ro' in entry ? '--ro' : '--rw'
+  return (
+    `the working directory ${dir} is not shown to the sandbox: ${hit === dir ? 'it holds' : `it holds ${hit}, which holds`} ` +
+    `other programs' files and sockets (a socket stays connectable through a read-only bind). Run from a project ` +
+    `directory, or show it on purpose with ${flag} ${dir}; the command starts in / meanwhile`
+  )
 }
 
 function resolveEntry(entry: FilesystemEntry, baseDir: string): ViewEntry {

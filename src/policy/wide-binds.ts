@@ -194,6 +194,8 @@ export function settleHostView(
   }
   const { filesystem, warnings } = guardWideBinds(resolved, mounts)
   const settled: ResolvedPolicy = { ...resolved, filesystem }
+  // Resolution's own warnings stay; the wide-bind ones are made anew each time (idempotent).
+  warnings.unshift(...(policy.resolveWarnings ?? []))
   if (warnings.length) settled.warnings = warnings
   else delete settled.warnings
   return settled

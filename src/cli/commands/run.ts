@@ -3,14 +3,14 @@ import { FORWARDED } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
 import { sizeWord } from '../../policy/schema.js'
 import { parseFlags } from '../args.js'
-import { availableParallelism, homedir, totalmem } from 'node:os'
+import { availableParallelism, totalmem } from 'node:os'
 import { CordonError } from '../../errors.js'
 import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
 import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
 import type { Backend } from '../../backends/runtime.js'
-import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { type ResolvedPolicy, sharedDirectoryAt } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
@@ -93,10 +93,12 @@ export function splitCommand(
 
 function guardProjectDir(usesDefault: boolean): void {
   const cwd = callerCwd()
-  if (usesDefault && (cwd === '/' || cwd === homedir()))
+  const shared = usesDefault ? sharedDirectoryAt(cwd) : undefined
+  if (shared)
     throw new CordonError(
       'invalid_usage',
-      `the default profile shows the current directory to the sandbox, and that is ${cwd}; ` +
+      `the default profile shows the current directory to the sandbox, and that is ${cwd}, ` +
+        `${shared === cwd ? 'which holds' : `which holds ${shared}, with`} other programs' files and sockets; ` +
         'cd into a project directory, or use --profile minimal',
     )
 }
