@@ -17,12 +17,12 @@ describe('errors on bad input', () => {
     refused(
       ['compile', '-o', '/nonexistent/dir/x.plan', '--', 'true'],
       2,
-      /\/nonexistent\/dir\/x\.plan: .*does not exist.*\(ENOENT\)/,
+      /cannot write \/nonexistent\/dir\/x\.plan: the directory \/nonexistent\/dir does not exist; .*mkdir -p \/nonexistent\/dir/,
     )
     refused(
       ['report', '--html', '-o', '/nonexistent/r.html'],
       2,
-      /\/nonexistent\/r\.html: .*make it first \(ENOENT\)/,
+      /cannot write \/nonexistent\/r\.html: the directory \/nonexistent does not exist; .*mkdir -p \/nonexistent/,
     )
     refused(
       ['export', '--to', 'docker', '-o', '/nonexistent/a/b', '--', 'true'],
@@ -125,7 +125,7 @@ describe('errors on bad input', () => {
     for (const verb of ['freeze', 'thaw', 'kill']) {
       const r = cordon([verb, '--help'])
       assert.equal(r.status, 0, r.stderr)
-      assert.match(r.stdout, new RegExp(`^Usage: cordon ${verb} ID`))
+      assert.match(r.stdout, new RegExp(`^Usage: cordon ${verb} (\\[-q\\] )?ID`))
     }
   })
 })

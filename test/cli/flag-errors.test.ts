@@ -46,8 +46,8 @@ describe('flag errors', () => {
   const cases = [
     {
       name: 'a short flag the command lacks',
-      args: ['export', '-q'],
-      want: /unknown option `-q` \(an argument that starts with a dash goes after `--`\); see cordon export --help/,
+      args: ['export', '-Z'],
+      want: /unknown option `-Z` \(an argument that starts with a dash goes after `--`\); see cordon export --help/,
     },
     {
       name: 'a near miss',

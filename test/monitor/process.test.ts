@@ -3,7 +3,7 @@
 // inside a user namespace, where the kernel sends a connector subscription nothing.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
@@ -72,7 +72,13 @@ describe('process events', () => {
     (t) => {
       const user = ensureTestUser()
       const file = `/tmp/cordon-process-events-${process.pid}.jsonl`
-      t.after(() => rmSync(file, { force: true }))
+      // A project of the plain user's: the default profile refuses /tmp itself as the project.
+      const project = mkdtempSync('/tmp/cordon-test-process-')
+      chmodSync(project, 0o755)
+      t.after(() => {
+        rmSync(file, { force: true })
+        rmSync(project, { recursive: true, force: true })
+      })
       const r = cordonAs(
         user,
         [
@@ -86,7 +92,7 @@ describe('process events', () => {
           '-c',
           'sleep 0.3; sh -c "sleep 0.3; exit 4"; true',
         ],
-        '/tmp',
+        project,
       )
       assert.equal(r.status, 0, r.stderr)
       const evs = processes(
