@@ -311,6 +311,15 @@ export function ociConfig(
 
 export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions): Exported {
   const { config, files, gaps } = ociConfig(policy, options)
+  if (options.uid === 0 && config.linux.uidMappings?.some((m) => m.hostID === 0))
+    gaps.push({
+      statement: 'identity',
+      why:
+        "the container's root is host root: cordon's own run maps a root caller's sandbox to an " +
+        'unprivileged host id range (and --backend runc does when no bind is writable); a runtime run ' +
+        'as root with this bundle reads and writes as host root. Export and run it as a plain user ' +
+        '(rootless), or set linux.uidMappings/gidMappings to an unprivileged range',
+    })
   for (const m of config.mounts)
     if (m.type === 'bind' && !m.source.startsWith('files/') && !isDirectory(m.source))
       gaps.push({

@@ -233,3 +233,20 @@ limits: { memory: 512M, pids: 256, cpus: "1.5", io-weight: 300 }
     assert.match(wrap.stderr, /--wrap applies to --to systemd and --to kubernetes/)
   })
 })
+
+describe('an OCI bundle exported by root', () => {
+  test('says that its container root is host root', { skip: !isRoot && 'the gap is root-only' }, () => {
+    const out = mkdtempSync(join(tmpdir(), 'cordon-test-bundle-'))
+    try {
+      const r = cordon(['export', '--to', 'oci-bundle', '-o', join(out, 'b'), '--', 'true'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stderr, /not expressed: identity: the container's root is host root/)
+      const config = JSON.parse(readFileSync(join(out, 'b', 'config.json'), 'utf8')) as {
+        linux: { uidMappings?: { hostID: number }[] }
+      }
+      assert.ok(config.linux.uidMappings?.some((m) => m.hostID === 0))
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  })
+})
