@@ -20,13 +20,18 @@ Landlock rules derived from the container's mounts (annotation org.cordon.landlo
 Commands: create, start, run, state, kill, delete, pause, resume, list, ps, features
 `
 
-/** Splits flags (--a b, --a=b, -a b) from positional arguments; `bools` take no value. */
+/** Splits flags (--a b, --a=b, -a b) from positional arguments; `bools` take no value, `values`
+ * take one, anything else is refused (a typo must not swallow the next argument). `--help`
+ * prints the command's flags and exits. */
 function parseFlags(
+  command: string,
   args: string[],
   bools: readonly string[],
+  values: readonly string[] = [],
 ): { flags: Map<string, string>; rest: string[] } {
   const flags = new Map<string, string>()
   const rest: string[] = []
+  const dash = (n: string) => (n.length === 1 ? `-${n}` : `--${n}`)
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === '--') {
@@ -39,12 +44,26 @@ function parseFlags(
     }
     const eq = a.indexOf('=')
     const name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '')
-    if (eq > 0) flags.set(name, a.slice(eq + 1))
-    else if (bools.includes(name)) flags.set(name, 'true')
-    else {
-      const v = args[++i]
-      if (v === undefined) throw new UsageError(`flag ${a} needs a value`)
+    if (name === 'help' || name === 'h') {
+      const all = [...values.map((v) => `${dash(v)} VALUE`), ...bools.map(dash)]
+      process.stdout.write(
+        `Usage: cordon-oci ${command} [flags] ${command === 'list' || command === 'features' ? '' : 'ID'}\n`,
+      )
+      if (all.length) process.stdout.write(`Flags: ${all.join(', ')}\n`)
+      process.exit(0)
+    }
+    if (bools.includes(name)) {
+      if (eq > 0) throw new UsageError(`${command}: flag ${dash(name)} takes no value`)
+      flags.set(name, 'true')
+    } else if (values.includes(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : args[++i]
+      if (v === undefined) throw new UsageError(`${command}: flag ${a} needs a value`)
       flags.set(name, v)
+    } else {
+      const known = [...values, ...bools].map(dash)
+      throw new UsageError(
+        `${command}: unknown flag ${a}${known.length ? ` (flags: ${known.join(', ')})` : ' (it takes none)'}`,
+      )
     }
   }
   return { flags, rest }
@@ -105,14 +124,12 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
   switch (command) {
     case 'create':
     case 'run': {
-      const { flags, rest } = parseFlags(args, [
-        'detach',
-        'd',
-        'no-pivot',
-        'no-new-keyring',
-        'keep',
-        'no-subreaper',
-      ])
+      const { flags, rest } = parseFlags(
+        command,
+        args,
+        ['detach', 'd', 'no-pivot', 'no-new-keyring', 'keep', 'no-subreaper'],
+        ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'],
+      )
       const o = {
         root: g.root,
         id: needId(rest, command),
@@ -138,35 +155,38 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
       return code
     }
     case 'start': {
+      const { rest } = parseFlags(command, args, [])
       const l = await import('./lifecycle.js')
-      l.start(g.root, needId(args, command), (m) => log(g, 'warning', m))
+      l.start(g.root, needId(rest, command), (m) => log(g, 'warning', m))
       return 0
     }
     case 'state': {
+      const { rest } = parseFlags(command, args, [])
       const l = await import('./lifecycle.js')
-      out(l.state(g.root, needId(args, command)))
+      out(l.state(g.root, needId(rest, command)))
       return 0
     }
     case 'kill': {
-      const { flags, rest } = parseFlags(args, ['all', 'a'])
+      const { flags, rest } = parseFlags(command, args, ['all', 'a'])
       const l = await import('./lifecycle.js')
       l.kill(g.root, needId(rest, command), l.parseSignal(rest[1]), flags.has('all') || flags.has('a'))
       return 0
     }
     case 'delete': {
-      const { flags, rest } = parseFlags(args, ['force', 'f'])
+      const { flags, rest } = parseFlags(command, args, ['force', 'f'])
       const l = await import('./lifecycle.js')
       l.remove(g.root, needId(rest, command), flags.has('force') || flags.has('f'))
       return 0
     }
     case 'pause':
     case 'resume': {
+      const { rest } = parseFlags(command, args, [])
       const l = await import('./lifecycle.js')
-      l.pause(g.root, needId(args, command), command === 'pause')
+      l.pause(g.root, needId(rest, command), command === 'pause')
       return 0
     }
     case 'list': {
-      const { flags } = parseFlags(args, ['quiet', 'q'])
+      const { flags } = parseFlags(command, args, ['quiet', 'q'], ['format', 'f'])
       const l = await import('./lifecycle.js')
       out(
         l.list(
@@ -178,12 +198,13 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
       return 0
     }
     case 'ps': {
-      const { flags, rest } = parseFlags(args, [])
+      const { flags, rest } = parseFlags(command, args, [], ['format', 'f'])
       const l = await import('./lifecycle.js')
       out(l.ps(g.root, needId(rest, command), flags.get('format') ?? flags.get('f') ?? 'table'))
       return 0
     }
     case 'features': {
+      parseFlags(command, args, [])
       out((await import('./features.js')).features())
       return 0
     }

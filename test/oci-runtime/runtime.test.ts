@@ -1,12 +1,13 @@
 // cordon-oci against the real kernel, with runc as the reference for the state and its shape.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { isRoot } from '../helpers.js'
 import { probeKernel } from '../../src/host/probe.js'
-import { BUSYBOX, makeBundle, oci, RUNC } from './bundle.js'
+import { BUSYBOX, CORDON_OCI, makeBundle, oci, RUNC } from './bundle.js'
 
 const skip = !isRoot
   ? 'cordon-oci creates containers as root'
@@ -178,5 +179,40 @@ describe('cordon-oci refuses what it cannot carry out, naming the field', { skip
     const r = oci(b, ['--systemd-cgroup', 'create', 'x'])
     assert.equal(r.status, 1)
     assert.match(r.stderr, /cgroupfs driver/)
+  })
+})
+
+describe('cordon-oci flags', () => {
+  const run = (args: string[]) => {
+    const r = spawnSync(CORDON_OCI, args, {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    })
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+  }
+  test('every command has --help', () => {
+    for (const c of [
+      'create',
+      'run',
+      'start',
+      'state',
+      'kill',
+      'delete',
+      'pause',
+      'list',
+      'ps',
+      'features',
+    ]) {
+      const r = run([c, '--help'])
+      assert.equal(r.status, 0, `${c}: ${r.stderr}`)
+      assert.match(r.stdout, new RegExp(`^Usage: cordon-oci ${c} `))
+    }
+  })
+  test('an unknown flag is refused, never taken as the next flag’s value', () => {
+    const r = run(['run', '--bundel', 'b', 'c6'])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /run: unknown flag --bundel \(flags: --bundle, /)
+    const s = run(['state', '--json', 'x'])
+    assert.match(s.stderr, /state: unknown flag --json \(it takes none\)/)
   })
 })
