@@ -6,7 +6,7 @@
 // (native/trace.h): a ptrace stop is never interrupted by a signal, where a user notification
 // fails the call with EINTR when a signal arrives before the launcher has taken it. Calls the
 // filter refuses stay notified: the launcher answers them with their errno.
-import type { Action, SeccompSpec } from '../seccomp/model.js'
+import { type Action, ENOSYS, EPERM, type SeccompRule, type SeccompSpec } from '../seccomp/model.js'
 import { CAPTURE, NEVER_NOTIFIED, observeSyscalls, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 
 export type TraceMode = 'learn' | 'audit'
@@ -52,14 +52,38 @@ function withCaptureRules(spec: SeccompSpec): SeccompSpec {
   return { ...spec, rules: [...rules, ...spec.rules] }
 }
 
+/** clone's CLONE_UNTRACED: the kernel then attaches no tracer to the child, whatever the
+ * tracer's TRACECLONE/TRACEFORK options say. */
+export const CLONE_UNTRACED = 0x00800000n
+
+/**
+ * A traced run cannot let a process leave the tracer: an untraced child's RET_TRACE calls fail
+ * ENOSYS (the kernel's answer when no tracer listens) and go unrecorded, so learn and audit
+ * would miss what it attempts. clone with CLONE_UNTRACED is refused (and reported); clone3,
+ * whose flags the filter cannot read, answers ENOSYS, so libc falls back to clone. Appended:
+ * the last matching rule wins.
+ */
+function untracedRules(): SeccompRule[] {
+  return [
+    { syscalls: ['clone3'], args: [], action: { kind: 'errno', errno: ENOSYS }, origin: 'trace: clone3' },
+    {
+      syscalls: ['clone'],
+      args: [{ index: 0, op: 'masked-eq', value: CLONE_UNTRACED, mask: CLONE_UNTRACED, width: 64 }],
+      action: { kind: 'deny-log', errno: EPERM },
+      origin: 'trace: CLONE_UNTRACED',
+    },
+  ]
+}
+
 export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
   // Calls that must never be stopped keep their own outcome when they go on (NEVER_NOTIFIED);
   // learning infers them instead (generate.ts IMPLIED).
   const learning = mapActions(spec, learned)
-  const filter =
+  const observed =
     mode === 'learn'
       ? { ...learning, rules: observeSyscalls(spec, learning.rules, NEVER_NOTIFIED, learned, 'learn') }
       : watchSyscalls(mapActions(spec, audited), Object.keys(CAPTURE))
+  const filter = { ...observed, rules: [...observed.rules, ...untracedRules()] }
   // Outcome checks only when learning, where every syscall stops, so a call's outcome is read
   // at its thread's very next one; audit judges what was attempted. The responder is made from
   // the notifying filter: it answers the same calls whichever way they stop.

@@ -1,5 +1,13 @@
 // A container's record in the state directory (--root, 0700), and its status as runc reports it.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs'
 import { CordonError } from '../errors.js'
 import { isFrozen } from './cgroups.js'
 import type { OciHook } from './spec.js'
@@ -29,12 +37,46 @@ export function containerDir(root: string, id: string): string {
   return `${root}/${id}`
 }
 
+/**
+ * The state directory must be the caller's own (DESIGN.md: host-side state is private to its
+ * caller): a directory, not a link, owned by the caller and writable by no one else. Whoever
+ * can write a state.json there chooses the hooks `delete` runs, the processes `kill` and
+ * `delete` signal and the cgroups they remove, all as the caller. A missing one is fine: it
+ * holds nothing yet.
+ */
+export function checkRoot(root: string): void {
+  let st
+  try {
+    st = lstatSync(root)
+  } catch {
+    return
+  }
+  const uid = process.geteuid?.() ?? 0
+  const why = st.isSymbolicLink()
+    ? 'is a symbolic link'
+    : !st.isDirectory()
+      ? 'is not a directory'
+      : st.uid !== uid
+        ? `is owned by uid ${st.uid}, not by you (uid ${uid})`
+        : st.mode & 0o022
+          ? `is writable by others (mode ${(st.mode & 0o7777).toString(8)})`
+          : undefined
+  if (why)
+    throw new CordonError(
+      'invalid_usage',
+      `--root ${root} ${why}: the state directory must be yours alone (0700); pick another --root`,
+    )
+}
+
 export function ensureRoot(root: string): void {
+  checkRoot(root)
   mkdirSync(root, { recursive: true, mode: 0o700 })
+  checkRoot(root)
 }
 
 export function loadRecord(root: string, id: string): ContainerRecord {
   const dir = containerDir(root, id)
+  checkRoot(root)
   try {
     return JSON.parse(readFileSync(`${dir}/state.json`, 'utf8')) as ContainerRecord
   } catch {
@@ -49,6 +91,7 @@ export function saveRecord(root: string, rec: ContainerRecord): void {
 }
 
 export function listIds(root: string): string[] {
+  checkRoot(root)
   try {
     return readdirSync(root).filter((id) => existsSync(`${root}/${id}/state.json`))
   } catch {
