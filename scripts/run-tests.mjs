@@ -17,6 +17,8 @@ const TIMED = new Set([
   'monitor/counts-timer.test.js',
   'monitor/frozen-safety.test.js',
   'cgroup/limits.test.js',
+  // A SIGSTOP freeze must catch a process that forks away within 2 s: a race against load.
+  'run/unprivileged.test.js',
 ])
 /** The unit tier: pure code (parsers, schema, compilers, encoders, the seccomp compiler against
  * its BPF evaluator, rule engine) plus the CLI's and launcher's --version. */
