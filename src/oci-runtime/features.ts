@@ -1,5 +1,6 @@
 // `features`: what cordon-oci carries out, in runc's features document shape (containerd reads it).
 import { CAPABILITIES } from '../policy/capabilities.js'
+import { FLAG_OPTIONS } from './mounts.js'
 import { OCI_VERSION } from './state.js'
 
 export function features(): string {
@@ -8,24 +9,7 @@ export function features(): string {
       ociVersionMin: '1.0.0',
       ociVersionMax: OCI_VERSION,
       hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
-      mountOptions: [
-        'ro',
-        'rw',
-        'nosuid',
-        'nodev',
-        'dev',
-        'noexec',
-        'exec',
-        'bind',
-        'rbind',
-        'rro',
-        'private',
-        'rprivate',
-        'noatime',
-        'strictatime',
-        'nodiratime',
-        'relatime',
-      ],
+      mountOptions: [...FLAG_OPTIONS],
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
         capabilities: CAPABILITIES.map((c) => `CAP_${c.toUpperCase()}`),

@@ -16,8 +16,9 @@ const ATTR = {
   nodiratime: 0x80,
 }
 
-/** Options that are mount flags; the rest are the filesystem's own (mode=, size=...). */
-const FLAG_OPTIONS = new Set([
+/** Options that are mount flags; the rest are the filesystem's own (mode=, size=...). `features`
+ * reports exactly these. */
+export const FLAG_OPTIONS: ReadonlySet<string> = new Set([
   'ro',
   'rw',
   'nosuid',
