@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const m = await import(join(root, 'build', 'test', 'conformance', 'oci-engines.js'))
-const { ROOT_ONLY_FILES } = await import(join(root, 'build', 'src', 'verify', 'battery.js'))
+const { ROOT_ONLY_FILES, TCP_SIDE_DOORS } = await import(join(root, 'build', 'src', 'verify', 'battery.js'))
 const { values } = parseArgs({
   options: {
     engine: { type: 'string', default: 'docker' },
@@ -79,17 +79,11 @@ const labels = spawnSync(PROBES, ['--list'], { encoding: 'utf8' })
       // No network in the container: the targets would be the container's own loopback.
       case 'tcp-host':
       case 'udp-host':
-      case 'tcp-fastopen':
-      case 'tcp-fastopen6':
-      case 'tcp-fastopen-sendmsg':
-      case 'tcp-fastopen-sendmmsg':
-      case 'tcp-fastopen-connect':
-      case 'mptcp-connect':
         return [`${p}=9`]
       case 'setuid': // needs a setuid-root fixture prepared on the host (cordon verify does it)
         return []
       default:
-        return [p]
+        return TCP_SIDE_DOORS.has(p) ? [`${p}=9`] : [p]
     }
   })
 

@@ -103,6 +103,16 @@ const hostRootAcknowledged = (p: ResolvedPolicy, ctx: ProbeContext) =>
     ? 'the policy acknowledges host-root: without a mount namespace only not being root would stop it'
     : undefined
 
+/** The port allowlist's side doors: each aims at the host's TCP listener, as `tcp-host` does. */
+export const TCP_SIDE_DOORS: ReadonlySet<string> = new Set([
+  'tcp-fastopen',
+  'tcp-fastopen6',
+  'tcp-fastopen-sendmsg',
+  'tcp-fastopen-sendmmsg',
+  'tcp-fastopen-connect',
+  'mptcp-connect',
+])
+
 export const PROBES: readonly ProbeSpec[] = [
   {
     name: 'ptrace-host',

@@ -24,6 +24,7 @@ import {
   PIDS_PROBE_LIMIT,
   PROBES,
   ROOT_ONLY_FILES,
+  TCP_SIDE_DOORS,
   type ProbeContext,
   type ProbeSpec,
 } from './battery.js'
@@ -157,15 +158,6 @@ function plan(
       case 'udp-host':
         add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`)
         break
-      // The port allowlist's side doors aim at the tcp-host listener.
-      case 'tcp-fastopen':
-      case 'tcp-fastopen6':
-      case 'tcp-fastopen-sendmsg':
-      case 'tcp-fastopen-sendmmsg':
-      case 'tcp-fastopen-connect':
-      case 'mptcp-connect':
-        add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
-        break
       case 'abstract-unix':
         add(fx.abstractName, `@${fx.abstractName}`)
         break
@@ -232,7 +224,9 @@ function plan(
         )
         break
       default:
-        add(undefined)
+        // The port allowlist's side doors aim at the tcp-host listener.
+        if (TCP_SIDE_DOORS.has(p.name)) add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
+        else add(undefined)
     }
   }
   return { argv, targets, skipped }
