@@ -326,7 +326,9 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
         `        - ${name}`,
         SCHEDULING.includes(name)
           ? 'not seen, but made or not depending on scheduling and signals'
-          : 'never stopped while learning (it may not be interrupted), so allowed as the base does',
+          : CHILD_RACES.includes(name)
+            ? 'not seen, but made or not depending on whether a child is still alive'
+            : 'never stopped while learning (it may not be interrupted), so allowed as the base does',
       )
   for (const [name, index, values, count] of narrowed) {
     y.line('    - action: allow', `${name}: only the values seen (${plural(count, 'call')})`)
@@ -385,14 +387,25 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
  * unseen, so a learned policy does not fail on a busier machine; none reaches anything new. */
 const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn']
 
+/** Calls a program that reaps children makes or not depending on whether one is still alive:
+ * Python's Pool signals the workers that have not exited yet. Allowed although unseen when
+ * the run reaped a child (wait4 or waitid seen), as the base allows them: whether one
+ * learning run happened to make them is chance, not what the program does. */
+const CHILD_RACES = ['kill', 'wait4', 'waitid']
+
 /** Calls learning never stops (seccomp/notify.ts NEVER_NOTIFIED: process creation, a signal
  * handler's return, exit), so it cannot tell which of them the run made: the learned policy
  * decides them as the base does, the process-creating ones unless the runs were counted to
  * create no process or thread at all (`spawns`; absent when nothing could count them). */
 function impliedBy(obs: Observation): string[] {
   const spawned = obs.spawns === undefined || obs.spawns.count > 0
+  const reaped = CHILD_RACES.some((n) => n !== 'kill' && obs.syscalls[n])
   return [
-    ...new Set([...SCHEDULING, ...NEVER_NOTIFIED.filter((n) => spawned || !SPAWN_SYSCALLS.includes(n))]),
+    ...new Set([
+      ...SCHEDULING,
+      ...(reaped ? CHILD_RACES : []),
+      ...NEVER_NOTIFIED.filter((n) => spawned || !SPAWN_SYSCALLS.includes(n)),
+    ]),
   ]
 }
 
@@ -402,17 +415,31 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 function q(v: string): string {
   return /^[A-Za-z_/][\w./@+-]*$/.test(v) && !/^(true|false|null|yes|no|on|off)$/i.test(v)
     ? v
-    : JSON.stringify(v)
+    : JSON.stringify(v).replace(
+        /[\u007f-\u009f\u2028\u2029]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      )
+}
+
+/** Comment text on one line. Comments carry what the program chose (paths it tried, its own
+ * arguments): a line break in one would end the comment and let the sandboxed program write
+ * policy keys into its own learned policy. Every control and line-separator character is
+ * escaped, so the text still reads as what was seen. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 class YamlWriter {
   private readonly lines: string[] = []
   line(text: string, comment?: string) {
-    this.lines.push(comment ? `${text}  # ${comment.replace(/\n/g, ' ')}` : text)
+    this.lines.push(comment ? `${text}  # ${oneLine(comment)}` : text)
   }
   comment(text: string) {
     const indent = /^\s*/.exec(text)![0]
-    this.lines.push(`${indent}# ${text.trimStart()}`)
+    this.lines.push(`${indent}# ${oneLine(text.trimStart())}`)
   }
   list(key: string, values: readonly string[]) {
     this.line(`${key}: [${values.map(q).join(', ')}]`)

@@ -29,6 +29,36 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     assert.match(policy, new RegExp(`rw: ${dir}`))
   })
 
+  test('a path the program names cannot write keys into its learned policy', () => {
+    // Failed writes are listed as comments; a line break in the name would end the comment.
+    const names = ['/usr/x\nhostname: pwned\n#', '/usr/y\u2028z', '/usr/w\rcwd: /']
+    writeFileSync(
+      `${dir}/names.py`,
+      `for p in ${JSON.stringify(names)}:\n  try: open(p, "w")\n  except OSError: pass\n`,
+    )
+    const r = cordon(['learn', '-o', `${dir}/names.yaml`, '--', '/usr/bin/python3', 'names.py'], {
+      cwd: dir,
+      timeout: 120_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const policy = readFileSync(`${dir}/names.yaml`, 'utf8')
+    assert.doesNotMatch(policy, /^hostname: pwned|^cwd: \/$/m, policy)
+    assert.match(policy, /^# - create \/usr\/x\\nhostname: pwned\\n#$/m, policy)
+    assert.match(policy, /^# - create \/usr\/y\\u2028z$/m, policy)
+    assert.match(policy, /^# - create \/usr\/w\\u000dcwd: \/$/m, policy)
+  })
+
+  test('arguments with line breaks are recorded and read back as they were', () => {
+    const script = 'import sys\nprint(len(sys.argv))'
+    const r = cordon(['learn', '-o', `${dir}/args.yaml`, '--', '/usr/bin/python3', '-c', script, 'a\nb: c'], {
+      cwd: dir,
+      timeout: 120_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const run = cordon(['run', '-p', `${dir}/args.yaml`], { cwd: dir })
+    assert.equal(run.stdout, '2\n', run.stderr)
+  })
+
   test('a link the program plants at the output name is not written through', () => {
     const victim = `${dir}/victim`
     writeFileSync(victim, 'keep\n')

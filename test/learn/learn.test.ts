@@ -268,3 +268,39 @@ test('learn --merge adds a run; --from regenerates from saved runs', { timeout }
   const body = (t: string) => t.replace(/^#.*\n/gm, '')
   assert.equal(body(readFileSync(again, 'utf8')), body(second))
 })
+
+test(
+  'a child that outlives the learning run may still be signalled: kill is learned with wait4',
+  { timeout },
+  () => {
+    // Python's Pool terminates the workers still alive when it exits: whether kill is called
+    // depends on timing. Here it does deterministically: learned while the child is gone by
+    // the check, enforced while it is still alive (the file `slow` makes it wait).
+    const dir = join(projectDir(), 'child-race')
+    const policy = join(projectDir(), 'child-race.yaml')
+    const script = [
+      'import os, signal, time',
+      'pid = os.fork()',
+      'if pid == 0:',
+      '    time.sleep(5 if os.path.exists("slow") else 0)',
+      '    os._exit(0)',
+      'time.sleep(0.3)',
+      'if os.waitpid(pid, os.WNOHANG) == (0, 0):',
+      '    os.kill(pid, signal.SIGTERM)',
+      '    print("terminated", os.waitpid(pid, 0)[1])',
+      'else:',
+      '    print("gone")',
+    ].join('\n')
+    fresh(dir, { 'race.py': script })
+    const learned = cordon(['learn', '-o', policy, '--', 'python3', 'race.py'], { cwd: dir, timeout })
+    assert.equal(learned.stdout, 'gone\n', learned.stderr)
+    const text = readFileSync(policy, 'utf8')
+    assert.match(
+      text,
+      /^ {8}- kill {2}# not seen, but made or not depending on whether a child is still alive$/m,
+    )
+    fresh(dir, { 'race.py': script, slow: '' })
+    const enforced = cordon(['run', '-p', policy, '--', 'python3', 'race.py'], { cwd: dir, timeout })
+    assert.equal(enforced.stdout, 'terminated 15\n', `${enforced.stderr}\n${text}`)
+  },
+)
