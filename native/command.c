@@ -307,6 +307,7 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 {
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
+	sigaddset(&wait_set, FREEZE_SIGNAL);
 	/* The reaper runs no untrusted code, but shares the command's uid: make it untraceable
 	 * and powerless. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -326,6 +327,14 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 			count_spawns(&spawns);
 		if (sig < 0)
 			continue;
+		if (sig == FREEZE_SIGNAL) {
+			/* Only from outside (si_pid 0: the sender has no pid here) and only as pid 1,
+			 * where kill(-1) means this namespace. A program that forges one (sigqueue sets
+			 * si_pid) stops itself, which it may do anyway. */
+			if (info.si_code == SI_USER && info.si_pid == 0 && getpid() == 1)
+				kill(-1, SIGSTOP);
+			continue;
+		}
 		if (sig != SIGCHLD) {
 			kill(child, sig);
 			continue;

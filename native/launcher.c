@@ -623,6 +623,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof si) != sizeof si)
 			continue;
+		if (si.ssi_signo == FREEZE_SIGNAL && !p->has_init)
+			continue; /* only an init answers it; the command would die of it */
 		if (si.ssi_signo != SIGCHLD) {
 			kill(pid, (int)si.ssi_signo);
 			continue;
@@ -705,6 +707,7 @@ int main(int argc, char **argv)
 		sigaddset(&forward, forwarded[i]);
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, FREEZE_SIGNAL); /* init's (command.h); the command gets saved_mask back */
 	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
 
 	int audit_fd = -1;

@@ -65,7 +65,48 @@ export function freezeSandbox(
     group.freeze()
     return FROZEN_BY_CGROUP
   }
-  return launcherPid && stopDescendants(launcherPid) > 0 ? 'SIGSTOP (no cgroup)' : undefined
+  if (!launcherPid) return undefined
+  askInitToStop(launcherPid)
+  return stopDescendants(launcherPid) > 0 ? 'SIGSTOP (no cgroup)' : undefined
+}
+
+/** native/command.h FREEZE_SIGNAL: the sandbox's init answers it with kill(-1, SIGSTOP). */
+export const FREEZE_SIGNAL = 62
+const INIT_WAIT_MS = 2000
+
+/** Has the sandbox's own init (pid 1 of its pid namespace) stop every other process of the
+ * namespace at once, and waits until it has: the kernel's kill(-1) reaches a fork in flight,
+ * which no sweep from outside can (a program forking away faster than a pass over /proc
+ * outruns every pass on a busy host). Without a pid namespace there is no such init, and the
+ * sweep alone does what it can. Init itself keeps running until the sweep stops it. */
+function askInitToStop(launcherPid: number): void {
+  const states = new Map<number, string>()
+  const [init, ...rest] = descendants(launcherPid, states)
+  if (init === undefined || !isNamespaceInit(init) || rest.length === 0) return
+  try {
+    process.kill(init, FREEZE_SIGNAL)
+  } catch {
+    return
+  }
+  const wait = new Int32Array(new SharedArrayBuffer(4))
+  for (const end = Date.now() + INIT_WAIT_MS; Date.now() < end; Atomics.wait(wait, 0, 0, 2)) {
+    states.clear()
+    const others = descendants(launcherPid, states).filter((pid) => pid !== init)
+    if (others.every((pid) => STOPPED_OR_DEAD.has(states.get(pid) ?? 'X'))) return
+  }
+}
+
+/** Whether pid is pid 1 in its innermost pid namespace (the last NSpid field). */
+function isNamespaceInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:(.*)$/m
+      .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+      ?.trim()
+      .split(/\s+/)
+    return nspid !== undefined && nspid.length > 1 && nspid.at(-1) === '1'
+  } catch {
+    return false
+  }
 }
 
 /** SIGSTOP to every descendant of root, again until a pass finds none running: one pass races

@@ -9,7 +9,7 @@ import { basename, posix } from 'node:path'
 import type { Cgroup } from '../cgroup/driver.js'
 import { openCgroup } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
-import { FROZEN_BY_CGROUP, signalDescendants } from './process-tree.js'
+import { freezeSandbox, thawSandbox } from './process-tree.js'
 import { checkRecord, type SandboxRecord } from './registry.js'
 import { callerUid } from './state-dir.js'
 
@@ -71,16 +71,11 @@ export function controlSandbox(record: SandboxRecord): SandboxControl {
     cgroup,
     freeze() {
       ensureLauncher(record)
-      if (cgroup) {
-        cgroup.freeze()
-        return FROZEN_BY_CGROUP
-      }
-      return signalDescendants(record.pid, 'SIGSTOP') > 0 ? 'SIGSTOP (no cgroup)' : undefined
+      return freezeSandbox(cgroup, record.pid)
     },
     thaw() {
       ensureLauncher(record)
-      if (cgroup) cgroup.thaw()
-      else signalDescendants(record.pid, 'SIGCONT')
+      thawSandbox(cgroup, record.pid)
     },
     kill(sig) {
       ensureLauncher(record)

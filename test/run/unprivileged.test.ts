@@ -22,6 +22,13 @@ import { CLI, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 let user = { uid: 0, gid: 0 }
 const asUser = (args: string[], cwd: string) => cordonAs(user, args, cwd)
 
+/** Starts n idle processes in a new process group; returns the group's id, for SIGKILL.
+ * Perl (always on Debian, perl-base) forks faster than a shell or Python. */
+function crowd(n: number): number {
+  const script = `open STDIN, "</dev/null"; for (1..${n}) { my $p = fork; if (defined $p && $p == 0) { close STDOUT; close STDERR; sleep 600; exit } } print "$$\\n"`
+  return Number(execFileSync('setsid', ['perl', '-e', script], { encoding: 'utf8' }).trim())
+}
+
 describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to create the test user' }, () => {
   const project = `/tmp/cordon-unpriv-${process.pid}`
   before(() => {
@@ -141,7 +148,9 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
 
   test('a freeze without a cgroup stops a process that forks away from every pass', () => {
     // Each generation forks and exits at once, so one sweep of SIGSTOP never reaches the newest
-    // pid, which sends SIGCONT to the rest: the freeze repeats until nothing runs.
+    // pid, which sends SIGCONT to the rest. A sweep from outside lost this race whenever a pass
+    // over /proc took longer than a fork (a busy CI host): the sandbox's init stops them all at
+    // once (kill(-1) in its pid namespace). 1000 idle processes make every pass slow here.
     const hop = `
 import os, signal, time
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -166,10 +175,16 @@ while True:
         "    output: 'fork storm: {count}'\n",
     )
     chmodSync(rules, 0o644)
-    const r = asUser(
-      ['run', '--monitor', '--rules', rules, '--timeout', '6s', '--', 'python3', '-c', hop],
-      project,
-    )
+    const group = crowd(1000)
+    let r
+    try {
+      r = asUser(
+        ['run', '--monitor', '--rules', rules, '--timeout', '6s', '--', 'python3', '-c', hop],
+        project,
+      )
+    } finally {
+      process.kill(-group, 'SIGKILL')
+    }
     assert.match(r.stderr, /fork storm/)
     const seconds = r.stdout
       .trim()
