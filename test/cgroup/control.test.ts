@@ -53,3 +53,27 @@ describe('cordon ps, freeze, thaw, kill', { skip: isRoot ? false : 'cgroups need
     assert.match(r.stderr, /no running sandbox with id ffffffff; see cordon ps/)
   })
 })
+
+describe('cordon ps on a terminal', () => {
+  test('no escape sequence in a command reaches the terminal', async () => {
+    // An OSC title sequence and a CSI clear: a file name or argument the program chose could
+    // carry either, and `cordon ps` prints the command for a person.
+    const evil = '\u001b]0;pwned\u0007\u001b[2J\u009b1m\u202e'
+    const child = spawn({ extends: ['default'] }, 'sh', ['-c', 'sleep 30', evil], {
+      stdio: 'ignore',
+      context: { cwd: projectDir() },
+    })
+    try {
+      await sleep(300)
+      const text = cordon(['ps']).stdout
+      const line = text.split('\n').find((l) => l.startsWith(child.id))
+      assert.ok(line, text)
+      // eslint-disable-next-line no-control-regex -- control characters are what must not appear
+      assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/)
+      assert.match(line, /sleep 30 \\e\]0;pwned\\x07\\e\[2J\\x9b1m\\u202e$/)
+    } finally {
+      child.kill('SIGKILL')
+      await child.exited
+    }
+  })
+})

@@ -8,6 +8,7 @@ import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
 import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { sizeWord } from '../../policy/schema.js'
+import { escapeControl } from '../../run/escape.js'
 
 function usage(r: SandboxRecord) {
   try {
@@ -57,7 +58,9 @@ export async function psCommand(argv: string[]): Promise<number> {
         String(u?.pids ?? '-').padEnd(5),
         (u ? (u.cpuUsageUsec / 1e6).toFixed(1) : '-').padEnd(7),
         limits.padEnd(22),
-        r.command.join(' '),
+        // Arguments can carry what a program chose (a learned command, a file name): no escape
+        // sequence of theirs reaches the terminal.
+        escapeControl(r.command.join(' ')),
       ].join(' '),
     )
   }
