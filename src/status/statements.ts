@@ -10,6 +10,7 @@ import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
 import { formatLimit, LIMITS } from '../policy/limits.js'
+import { hardLinkGaps } from './hard-links.js'
 
 export type Status = 'full' | 'partial' | 'none'
 
@@ -51,13 +52,20 @@ export function statementStatus(
   const mount = (e?: ViewEntry) => ({ layer: 'mount view', ok: ns.mount, why: withoutView(e) })
   const out: StatementStatus[] = []
   const foreign = foreignRights(policy)
+  // A file of a read-only bind that a writable bind holds too (a hard link): no layer keeps it.
+  const shared = hardLinkGaps(policy.filesystem.filter((e) => e.kind === 'bind'))
   for (const e of policy.filesystem) {
     // An optional bind whose source this host lacks is skipped by the plan (plan/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
+    const link = e.kind === 'bind' ? shared.get(e) : undefined
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
       out.push(
-        judge(`${e.kind} ${e.dest}`, [mount(e), landlockOf(ll(1, 'filesystem rules'), foreign.get(e))]),
+        judge(`${e.kind} ${e.dest}`, [
+          mount(e),
+          landlockOf(ll(1, 'filesystem rules'), foreign.get(e)),
+          ...(link ? [{ layer: 'hard links', ok: false, why: link }] : []),
+        ]),
       )
   }
   out.push(judge(UNIX_SOCKETS_STATEMENT, [{ ...mount(), why: UNIX_SOCKETS_GAP }]))
