@@ -15,6 +15,7 @@ import { syscallTable } from '../seccomp/tables.js'
 import { type Endpoint, type FileAccess, NARROW_ON, type Observation } from './observation.js'
 import { traceView } from './learn.js'
 import { attackSurface } from './surface.js'
+import { CONTROL, escapeControl } from '../run/escape.js'
 import { interpreterOf, isDir, kernelPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
 
 /** Directories a file inside generalizes to (read-only): system trees with no secrets. */
@@ -411,26 +412,26 @@ function impliedBy(obs: Observation): string[] {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
-/** A YAML scalar: plain when that reads back as the same string, else double-quoted (JSON). */
+/** A YAML scalar: plain when that reads back as the same string, else double-quoted (JSON).
+ * What JSON leaves raw and a reader could be fooled by (C1, line separators, bidi overrides,
+ * invisible format characters: escape.ts CONTROL) becomes a YAML escape of the same value. */
 function q(v: string): string {
   return /^[A-Za-z_/][\w./@+-]*$/.test(v) && !/^(true|false|null|yes|no|on|off)$/i.test(v)
     ? v
-    : JSON.stringify(v).replace(
-        /[\u007f-\u009f\u2028\u2029]/g,
-        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-      )
+    : JSON.stringify(v).replace(CONTROL, (c) => {
+        const code = c.codePointAt(0)!
+        return code > 0xffff
+          ? `\\U${code.toString(16).padStart(8, '0')}`
+          : `\\u${code.toString(16).padStart(4, '0')}`
+      })
 }
 
-/** Comment text on one line. Comments carry what the program chose (paths it tried, its own
- * arguments): a line break in one would end the comment and let the sandboxed program write
- * policy keys into its own learned policy. Every control and line-separator character is
- * escaped, so the text still reads as what was seen. */
-function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
-    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  )
-}
+/** Comment text on one line, as a person reads it. Comments carry what the program chose
+ * (paths it tried, its own arguments): a line break in one would end the comment and let the
+ * sandboxed program write policy keys into its own learned policy, and a bidi override or an
+ * invisible character would make a reviewer read another path than the one there. The same
+ * escaping as every other line cordon shows (run/escape.ts). */
+const oneLine = escapeControl
 
 class YamlWriter {
   private readonly lines: string[] = []

@@ -6,10 +6,15 @@
 /**
  * What a line-oriented reader or a terminal could act on: C0 controls (newline, CR, ESC, BEL…),
  * DEL, C1 controls (U+0085 NEL, U+009B CSI), the Unicode line and paragraph separators, and the
- * bidirectional overrides that make text read differently than it is ("Trojan Source").
+ * bidirectional overrides that make text read differently than it is ("Trojan Source"), and the
+ * invisible format characters that make two different names look the same (zero-width space
+ * and joiners, bidi marks, word joiner, BOM, the tag characters U+E0000–E007F that hide ASCII).
+ * A lone low surrogate is a byte of a path that is not UTF-8 (path-bytes.ts); the low half of
+ * a real pair (U+1F480) is not.
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]/g
+export const CONTROL =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /\udb40[\udc00-\udc7f]|(?<![\ud800-\udbff])[\udc80-\udcff]|[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' }
 
@@ -27,6 +32,7 @@ export function escapeControl(text: string): string {
     if (named) return named
     // A byte that is not UTF-8, carried as a lone surrogate (path-bytes.ts): show the byte.
     if (c >= '\udc80' && c <= '\udcff') return `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`
+    if (c.length === 2) return `\\u{${c.codePointAt(0)!.toString(16)}}`
     return c.charCodeAt(0) <= 0xff ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`
   })
 }

@@ -45,7 +45,27 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     assert.doesNotMatch(policy, /^hostname: pwned|^cwd: \/$/m, policy)
     assert.match(policy, /^# - create \/usr\/x\\nhostname: pwned\\n#$/m, policy)
     assert.match(policy, /^# - create \/usr\/y\\u2028z$/m, policy)
-    assert.match(policy, /^# - create \/usr\/w\\u000dcwd: \/$/m, policy)
+    assert.match(policy, /^# - create \/usr\/w\\rcwd: \/$/m, policy)
+  })
+
+  test('a path the program names cannot read as another in its learned policy', () => {
+    // A bidi override reorders what a reviewer sees; a zero-width space or a tag character
+    // makes two names look the same. Each shows as an escape in the comment.
+    const names = ['/usr/a\u202eb', '/usr/c\u200bd', '/usr/e\u{e0041}f']
+    writeFileSync(
+      `${dir}/look.py`,
+      `for p in ${JSON.stringify(names)}:\n  try: open(p, "w")\n  except OSError: pass\n`,
+    )
+    const r = cordon(['learn', '-o', `${dir}/look.yaml`, '--', '/usr/bin/python3', 'look.py'], {
+      cwd: dir,
+      timeout: 120_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const policy = readFileSync(`${dir}/look.yaml`, 'utf8')
+    assert.doesNotMatch(policy, /[\u200b\u202e]|\udb40/, policy)
+    assert.match(policy, /^# - create \/usr\/a\\u202eb$/m, policy)
+    assert.match(policy, /^# - create \/usr\/c\\u200bd$/m, policy)
+    assert.match(policy, /^# - create \/usr\/e\\u\{e0041\}f$/m, policy)
   })
 
   test('arguments with line breaks are recorded and read back as they were', () => {
@@ -57,6 +77,21 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     assert.equal(r.status, 0, r.stderr)
     const run = cordon(['run', '-p', `${dir}/args.yaml`], { cwd: dir })
     assert.equal(run.stdout, '2\n', run.stderr)
+  })
+
+  test('arguments with invisible characters are escaped in the policy and read back as they were', () => {
+    const script = 'import sys\nprint(ascii(sys.argv[1]))'
+    const arg = 'x\u202ey\u{e0041}\u200b'
+    const r = cordon(['learn', '-o', `${dir}/argv.yaml`, '--', '/usr/bin/python3', '-c', script, arg], {
+      cwd: dir,
+      timeout: 120_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const policy = readFileSync(`${dir}/argv.yaml`, 'utf8')
+    assert.doesNotMatch(policy, /[\u200b\u202e]|\udb40/, policy)
+    assert.match(policy, /"x\\u202ey\\U000e0041\\u200b"/, policy)
+    const run = cordon(['run', '-p', `${dir}/argv.yaml`], { cwd: dir })
+    assert.equal(run.stdout, "'x\\u202ey\\U000e0041\\u200b'\n", run.stderr)
   })
 
   test('a link the program plants at the output name is not written through', () => {

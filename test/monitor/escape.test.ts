@@ -48,6 +48,17 @@ describe('escapeControl', () => {
     },
     { name: 'a backslash doubles, so escapes are unambiguous', input: 'a\\nb', want: 'a\\\\nb' },
     { name: 'printable Unicode stays', input: 'café → 日本', want: 'café → 日本' },
+    {
+      name: 'invisible format characters (zero-width, marks, BOM, tags) show',
+      input: 'a\u200bb\u200fc\ufeffd\u{e0041}e\u00adf',
+      want: 'a\\u200bb\\u200fc\\ufeffd\\u{e0041}e\\xadf',
+    },
+    {
+      name: 'a pair whose low half looks like a path byte stays',
+      input: '\u{1f480} \u{10080}',
+      want: '\u{1f480} \u{10080}',
+    },
+    { name: 'a byte that is not UTF-8 shows as \\xHH', input: 'a\udc80b', want: 'a\\x80b' },
   ]
   for (const c of cases) test(c.name, () => assert.equal(escapeControl(c.input), c.want))
 
