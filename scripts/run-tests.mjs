@@ -19,6 +19,8 @@ const TIMED = new Set([
   'cgroup/limits.test.js',
   // A SIGSTOP freeze must catch a process that forks away within 2 s: a race against load.
   'run/unprivileged.test.js',
+  // A SIGSTOP freeze must not sweep for seconds past a process stuck in D (vfork).
+  'run/freeze-sweep.test.js',
 ])
 /** The unit tier: pure code (parsers, schema, compilers, encoders, the seccomp compiler against
  * its BPF evaluator, rule engine) plus the CLI's and launcher's --version. */

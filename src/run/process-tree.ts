@@ -92,7 +92,7 @@ function askInitToStop(launcherPid: number): void {
   for (const end = Date.now() + INIT_WAIT_MS; Date.now() < end; Atomics.wait(wait, 0, 0, 2)) {
     states.clear()
     const others = descendants(launcherPid, states).filter((pid) => pid !== init)
-    if (others.every((pid) => STOPPED_OR_DEAD.has(states.get(pid) ?? 'X'))) return
+    if (others.every((pid) => stoppedOrDead(pid, states.get(pid)))) return
   }
 }
 
@@ -115,6 +115,28 @@ function isNamespaceInit(pid: number): boolean {
  * to the rest. Stopped processes make no more, so the passes end. Returns how many were found. */
 /** States a pass leaves alone: stopped (by a signal or a tracer), a zombie, dead. */
 const STOPPED_OR_DEAD = new Set(['T', 't', 'Z', 'X'])
+const SIGSTOP_BIT = 1n << 18n // SIGSTOP is 19; bit n-1 of the pending masks
+
+/** Whether a pass can leave pid alone. A process in an uninterruptible wait (D: a vfork parent
+ * whose child never execs, a FUSE or NFS call) takes no SIGSTOP until the wait ends, and a
+ * program can make that wait last for ever (vfork, then stop or pause in the child): with the
+ * SIGSTOP pending it runs no instruction of its own before it stops, so it counts as stopped.
+ * Counted running, it kept every freeze sweeping /proc for 1000 passes (18 s of a blocked
+ * supervisor). A SIGCONT from a process still running clears the pending stop, and the next
+ * pass sends another. */
+function stoppedOrDead(pid: number, state: string | undefined): boolean {
+  if (STOPPED_OR_DEAD.has(state ?? 'X')) return true
+  if (state !== 'D') return false
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    return ['SigPnd', 'ShdPnd'].some((field) => {
+      const hex = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1]
+      return hex !== undefined && (BigInt(`0x${hex}`) & SIGSTOP_BIT) !== 0n
+    })
+  } catch {
+    return true // gone
+  }
+}
 
 function stopDescendants(root: number): number {
   let found = 0
@@ -122,7 +144,7 @@ function stopDescendants(root: number): number {
     const states = new Map<number, string>()
     const all = descendants(root, states)
     if (pass === 0) found = all.length
-    const running = all.filter((pid) => !STOPPED_OR_DEAD.has(states.get(pid) ?? 'X'))
+    const running = all.filter((pid) => !stoppedOrDead(pid, states.get(pid)))
     if (running.length === 0) break
     for (const pid of running)
       try {

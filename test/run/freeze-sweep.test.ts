@@ -1,0 +1,47 @@
+// The SIGSTOP sweep that freezes a sandbox without a cgroup (run/process-tree.ts) against a
+// process that cannot take a SIGSTOP yet: a vfork parent whose child never execs waits in
+// state D for ever. Its stop is pending, so it runs nothing of its own: the sweep counts it
+// stopped instead of passing over /proc a thousand times (18 s of a blocked supervisor).
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, test } from 'node:test'
+import { descendants, freezeSandbox, thawSandbox } from '../../src/run/process-tree.js'
+import { projectDir, ROOT } from '../helpers.js'
+
+const state = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+}
+
+describe('freeze without a cgroup', () => {
+  test('a vfork parent stuck in D counts as stopped once its SIGSTOP is pending', async (t) => {
+    const bin = join(projectDir(), 'vfork-stuck')
+    if (!existsSync(bin)) execFileSync('cc', ['-O2', '-o', bin, join(ROOT, 'test', 'run', 'vfork-stuck.c')])
+    // 200 idle siblings make each pass over the tree cost what a busy sandbox's does.
+    const script = `${bin} & for i in $(seq 200); do sleep 600 & done; wait`
+    const root: ChildProcess = spawn('sh', ['-c', script], { stdio: 'ignore' })
+    t.after(() => {
+      for (const pid of descendants(root.pid!).reverse())
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {}
+      root.kill('SIGKILL')
+    })
+    let tree: number[] = []
+    for (let i = 0; i < 100 && tree.length < 203; i++, await sleep(50)) tree = descendants(root.pid!)
+    const parent = tree.find((pid) => state(pid) === 'D')
+    assert.ok(parent, 'the vfork parent waits in D')
+
+    const started = Date.now()
+    assert.equal(freezeSandbox(undefined, root.pid), 'SIGSTOP (no cgroup)')
+    const took = Date.now() - started
+    assert.ok(took < 4000, `the freeze took ${took} ms`)
+    const states = new Map<number, string>()
+    for (const pid of descendants(root.pid!, states)) if (pid !== parent) assert.equal(states.get(pid), 'T')
+    assert.equal(state(parent), 'D')
+    thawSandbox(undefined, root.pid)
+  })
+})
