@@ -14,6 +14,7 @@ import { evaluateSpec } from '../seccomp/reference.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
 import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
+import { yamlScalar as q } from './generate.js'
 
 export interface Violation {
   layer: 'seccomp' | 'filesystem' | 'landlock' | 'network'
@@ -186,7 +187,7 @@ export class Auditor {
             layer: 'filesystem',
             what: `${access} ${named}`,
             outcome: `symlink ${link} is not in the view (ENOENT)`,
-            suggestion: `filesystem: - symlink: { target: ${to}, dest: ${link} }`,
+            suggestion: `filesystem: - symlink: { target: ${q(to)}, dest: ${q(link)} }`,
             pid,
           })
       }
@@ -207,7 +208,7 @@ export class Auditor {
           layer: 'filesystem',
           what: `${access} ${path}`,
           outcome: entry ? 'hidden (masked)' : 'not in the view (ENOENT)',
-          suggestion: `filesystem: - ${fix}: ${access === 'create' || access === 'delete' ? target : path}`,
+          suggestion: `filesystem: - ${fix}: ${q(access === 'create' || access === 'delete' ? target : path)}`,
           pid,
         })
       }
@@ -216,7 +217,7 @@ export class Auditor {
           layer: 'filesystem',
           what: `${access} ${path}`,
           outcome: `read-only bind of ${entry.dest} (EROFS)`,
-          suggestion: `filesystem: - rw: ${target}`,
+          suggestion: `filesystem: - rw: ${q(target)}`,
           pid,
         })
       }
@@ -229,7 +230,7 @@ export class Auditor {
       layer: 'landlock',
       what: `${access} ${path}`,
       outcome: 'errno(EACCES) (no Landlock rule grants it)',
-      suggestion: `landlock.paths: - { path: ${target}, access: ${NEED[access] === 'rx' ? 'rx' : NEED[access]} }`,
+      suggestion: `landlock.paths: - { path: ${q(target)}, access: ${NEED[access] === 'rx' ? 'rx' : NEED[access]} }`,
       pid,
     })
   }

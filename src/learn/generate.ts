@@ -410,12 +410,15 @@ function impliedBy(obs: Observation): string[] {
   ]
 }
 
+const q = yamlScalar
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
 /** A YAML scalar: plain when that reads back as the same string, else double-quoted (JSON).
+ * Also audit's suggestions (audit.ts), which a person pastes into a policy.
  * What JSON leaves raw and a reader could be fooled by (C1, line separators, bidi overrides,
  * invisible format characters: escape.ts CONTROL) becomes a YAML escape of the same value. */
-function q(v: string): string {
+export function yamlScalar(v: string): string {
   return /^[A-Za-z_/][\w./@+-]*$/.test(v) && !/^(true|false|null|yes|no|on|off)$/i.test(v)
     ? v
     : JSON.stringify(v).replace(CONTROL, (c) => {

@@ -2,8 +2,9 @@
 // would-be denial (mkdir -p tries every directory on the way, each EEXIST), and one that fails
 // is reported with the narrowest grant.
 import assert from 'node:assert/strict'
+import { mkdirSync, rmSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { cordon, projectDir } from '../helpers.js'
+import { cordon, isRoot, projectDir } from '../helpers.js'
 
 describe('audit verdicts', () => {
   test('mkdir -p under the private /tmp: allowed enforced, so nothing to report', () => {
@@ -32,4 +33,23 @@ describe('audit verdicts', () => {
     assert.match(audited.stderr, /create \/usr\/local\/share\/cordon-audit-x/)
     assert.doesNotMatch(audited.stderr, /rw: \/\n|create \/usr\/local\/share →/)
   })
+
+  test(
+    'a suggestion reads back as the path the program named, not another',
+    { skip: !isRoot && 'creates a directory in /usr/local/share' },
+    (t) => {
+      // Pasted into a policy, `rw: /usr/local/share/cordon-audit #x` reads as another path.
+      const dir = '/usr/local/share/cordon-audit #x'
+      mkdirSync(dir)
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const audited = cordon(['run', '--audit', '--', 'sh', '-c', 'touch "$1/f"', 'sh', dir], {
+        cwd: projectDir(),
+      })
+      assert.match(
+        audited.stderr,
+        /allow with filesystem: - rw: "\/usr\/local\/share\/cordon-audit #x"$/m,
+        audited.stderr,
+      )
+    },
+  )
 })
