@@ -9,7 +9,7 @@ import { basename, posix } from 'node:path'
 import type { Cgroup } from '../cgroup/driver.js'
 import { openCgroup } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
-import { freezeSandbox, thawSandbox } from './process-tree.js'
+import { freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { checkRecord, type SandboxRecord } from './registry.js'
 import { callerUid } from './state-dir.js'
 
@@ -80,7 +80,14 @@ export function controlSandbox(record: SandboxRecord): SandboxControl {
     kill(sig) {
       ensureLauncher(record)
       cgroup?.killAll()
-      // The launcher reports the end; with no cgroup, its death takes the sandbox with it.
+      // Without a cgroup the launcher's death takes only what its pid namespace holds: with
+      // none (--no-namespaces), the command's children lived on, a setsid one included. Every
+      // descendant is stopped first (none forks away meanwhile), then killed.
+      if (!cgroup && (sig ?? 'SIGKILL') === 'SIGKILL') {
+        freezeSandbox(undefined, record.pid)
+        killFrozen(undefined, record.pid)
+      }
+      // The launcher reports the end.
       signal(sig ?? (cgroup ? 'SIGTERM' : 'SIGKILL'))
     },
   }

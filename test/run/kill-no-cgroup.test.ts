@@ -1,0 +1,72 @@
+// `cordon kill ID` of a sandbox with no cgroup and no pid namespace (a plain user's
+// --no-namespaces run): the launcher's death used to take only the command, and its children,
+// a setsid one included, lived on. Every descendant is now stopped, then killed.
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, test } from 'node:test'
+import { CLI, ensureTestUser, isRoot } from '../helpers.js'
+
+describe(
+  'cordon kill without a cgroup',
+  { skip: isRoot ? false : 'needs root to create the test user' },
+  () => {
+    test('no child of the command outlives the kill, setsid or not', async (t) => {
+      const user = ensureTestUser()
+      const dir = `/tmp/cordon-kill-${process.pid}`
+      mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
+      spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const env = {
+        PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+        HOME: '/nonexistent',
+        XDG_RUNTIME_DIR: `${dir}/rt`,
+        NODE_EXTRA_CA_CERTS: '',
+      }
+      const marker = `${process.pid}`
+      const run = spawn(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          '--no-namespaces',
+          '--acknowledge',
+          'no-view',
+          '--',
+          'sh',
+          '-c',
+          `setsid sh -c "sleep 4${marker} & wait" & sleep 3${marker}`,
+        ],
+        { cwd: dir, uid: user.uid, gid: user.gid, env, stdio: 'ignore' },
+      )
+      const left = () =>
+        spawnSync('pgrep', ['-u', String(user.uid), '-f', `^sleep [34]${marker}$`], {
+          encoding: 'utf8',
+        }).stdout.trim()
+      t.after(() => {
+        for (const pid of left().split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
+        run.kill('SIGKILL')
+      })
+      const as = (args: string[]) =>
+        spawnSync(process.execPath, [CLI, ...args], {
+          cwd: dir,
+          uid: user.uid,
+          gid: user.gid,
+          env,
+          encoding: 'utf8',
+        })
+      let id = ''
+      for (let i = 0; i < 100 && (!id || left().split('\n').length < 2); i++, await sleep(100)) {
+        const ps = as(['ps', '--json'])
+        id = (JSON.parse(ps.stdout || '{"sandboxes":[]}').sandboxes as { id: string }[])[0]?.id ?? ''
+      }
+      assert.ok(id, 'the sandbox is registered')
+      assert.equal(left().split('\n').length, 2, 'both sleeps run')
+      const r = as(['kill', id])
+      assert.equal(r.status, 0, r.stderr)
+      await sleep(500)
+      assert.equal(left(), '', 'every process of the sandbox is gone')
+    })
+  },
+)
