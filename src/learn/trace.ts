@@ -75,6 +75,16 @@ function untracedRules(): SeccompRule[] {
   ]
 }
 
+/**
+ * Whether a refused call was refused by untracedRules (the tracer's own rules, which win over
+ * the base's), not by the policy: clone3 always is, clone when it asks for CLONE_UNTRACED.
+ * Enforced, no tracer runs and the base profile decides these calls.
+ */
+export function refusedByTracer(syscall: string, args: readonly bigint[]): boolean {
+  if (syscall === 'clone3') return true
+  return syscall === 'clone' && ((args[0] ?? 0n) & CLONE_UNTRACED) !== 0n
+}
+
 export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
   // Calls that must never be stopped keep their own outcome when they go on (NEVER_NOTIFIED);
   // learning infers them instead (generate.ts IMPLIED).
