@@ -32,7 +32,9 @@ function describeReturn(ret: number): string | undefined {
   if (action === RET.KILL_THREAD) return 'kill-thread'
   if (action === RET.ERRNO) return `errno(${errnoName(ret & 0xffff)})`
   if (action === RET.TRAP) return 'trap'
-  return undefined // allow, log, trace, notify: the call goes through
+  // `cordon run` attaches no tracer: the kernel fails a RET_TRACE call with ENOSYS.
+  if (action === RET.TRACE) return 'trace: ENOSYS (no tracer is attached)'
+  return undefined // allow, log, notify: the call goes through
 }
 
 const RIGHT: Record<FileAccess, bigint> = {
