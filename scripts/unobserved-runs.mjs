@@ -4,6 +4,9 @@
 // when there is any. The test suite runs the same workloads once per mode, looping inside.
 //
 //   npm run build && node scripts/unobserved-runs.mjs [--runs N] [--iterations N] [--only NAME]
+//     [--modes none,monitor,watch,learn,audit]
+// A deviating run's stderr is printed (the first of each workload and mode), so a rare failure
+// can be told apart from the program's own.
 // Root; takes long (5 workloads × 5 runs-kinds × N runs). Unset NODE_EXTRA_CA_CERTS first.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '100' },
     iterations: { type: 'string', default: '20' },
     only: { type: 'string' },
+    modes: { type: 'string' },
   },
 })
 const runs = Number(values.runs)
@@ -44,7 +48,9 @@ try {
       continue
     }
     const row = [w.name]
-    for (const [mode, args] of Object.entries({ none: (a) => ['run', '--', ...a], ...MODES })) {
+    const all = Object.entries({ none: (a) => ['run', '--', ...a], ...MODES })
+    const chosen = values.modes?.split(',')
+    for (const [mode, args] of all.filter(([m]) => !chosen || chosen.includes(m))) {
       let bad = 0
       let first = ''
       const t0 = performance.now()
@@ -52,6 +58,8 @@ try {
         const r = cordon(args(w.argv, dir))
         if (r.stdout !== want.stdout || r.status !== want.status) {
           bad++
+          if (!first)
+            console.log(`${w.name} under ${mode}: deviation (${r.status}): ${r.stderr.slice(-2000)}`)
           first ||= `${r.status} ${JSON.stringify(r.stdout.slice(0, 80))}`
         }
       }
