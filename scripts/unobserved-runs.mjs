@@ -66,6 +66,8 @@ try {
       deviations += bad
       const ms = (performance.now() - t0) / runs
       row.push(`${mode} ${bad}/${runs}${first ? ` (${first})` : ''} ${ms.toFixed(0)} ms/run`)
+      // As it goes, too: a long run cut short still tells what it measured.
+      console.log(`  ${w.name} under ${mode}: ${row.at(-1)}`)
     }
     console.log(row.join(' | '))
   }
