@@ -13,7 +13,7 @@ import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
-import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
+import { fsPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
 
 export interface Violation {
   layer: 'seccomp' | 'filesystem' | 'landlock' | 'network'
@@ -255,7 +255,7 @@ function existsInView(view: ResolvedPolicy['filesystem'], path: string): boolean
  * system does not keep one). */
 function bornBefore(path: string, t: number): boolean {
   try {
-    const born = statSync(path).birthtimeMs
+    const born = statSync(fsPath(path)).birthtimeMs
     return born > 0 && born < t
   } catch {
     return false

@@ -439,9 +439,17 @@ function q(v: string): string {
  * policy keys into its own learned policy. Every control and line-separator character is
  * escaped, so the text still reads as what was seen. */
 function oneLine(text: string): string {
+  // A byte that is not UTF-8 (escaped as U+DC80..U+DCFF, host/path-bytes.ts) shows as \xHH: as
+  // a lone surrogate it would be written as U+FFFD, which names no file.
   // eslint-disable-next-line no-control-regex -- control characters are what this escapes
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
-    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\udc80-\udcff]/g, (c) =>
+    c === '\n'
+      ? '\\n'
+      : c === '\t'
+        ? '\\t'
+        : c >= '\udc80' && c <= '\udcff'
+          ? `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`
+          : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )
 }
 

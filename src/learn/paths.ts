@@ -2,6 +2,11 @@
 // and what the kernel opens on its own when a file is executed (the ELF interpreter, a #! line).
 import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs'
 import { posix } from 'node:path'
+import { hasEscapedBytes, pathBytes, pathFromBytes } from '../host/path-bytes.js'
+
+/** What fs calls take for a recorded path: its bytes when it holds escaped non-UTF-8 bytes
+ * (host/path-bytes.ts), which a string would turn into U+FFFD and so name another file. */
+export const fsPath = (path: string): string | Buffer => (hasEscapedBytes(path) ? pathBytes(path) : path)
 
 /** A recorded path in normal form, or undefined for what is not a path (pipe:[…], relative). */
 export function normalPath(raw: string): string | undefined {
@@ -15,7 +20,7 @@ export type Kind = 'file' | 'dir' | 'link' | 'other' | 'missing'
 
 export function kindOf(path: string): Kind {
   try {
-    const st = lstatSync(path)
+    const st = lstatSync(fsPath(path))
     return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
   } catch {
     return 'missing'
@@ -24,7 +29,7 @@ export function kindOf(path: string): Kind {
 
 export const isDir = (path: string) => {
   try {
-    return statSync(path).isDirectory()
+    return statSync(fsPath(path)).isDirectory()
   } catch {
     return false
   }
@@ -79,7 +84,7 @@ export function resolveOnHost(path: string, strict = false, tid?: number): Resol
     if (MAGIC.test(next)) return { real: posix.join(next, ...rest), links, magic: true }
     let target: string | undefined
     try {
-      target = readlinkSync(next)
+      target = pathFromBytes(readlinkSync(fsPath(next), 'buffer'))
     } catch {}
     if (target === undefined) {
       if (strict && rest.length && name !== '..' && kindOf(next) === 'missing')
@@ -121,7 +126,7 @@ export function kernelPath(raw: string): string | undefined {
 export function interpreterOf(path: string): string | undefined {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    fd = openSync(fsPath(path), 'r')
   } catch {
     return undefined
   }
