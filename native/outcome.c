@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -113,11 +115,8 @@ static int in_root(pid_t tid, const char *abs, int nofollow)
 	return fd;
 }
 
-int outcome_open(pid_t tid, const char *abs, int follow)
+static int open_direct(pid_t tid, const char *abs, int nofollow)
 {
-	if (!abs || abs[0] != '/')
-		return -1;
-	int nofollow = follow ? 0 : O_NOFOLLOW;
 	const char *own = NULL;
 	int thread = 0;
 	if (strncmp(abs, "/proc/self/", 11) == 0)
@@ -143,6 +142,109 @@ int outcome_open(pid_t tid, const char *abs, int follow)
 	if ((size_t)snprintf(path, sizeof path, "/proc/%d/%s", tid, own) >= sizeof path)
 		return -1;
 	return open(path, O_PATH | O_CLOEXEC | nofollow);
+}
+
+/* Appends "/name" (len bytes) to path; 0 when it does not fit. */
+static int append(char *path, size_t size, const char *name, size_t len)
+{
+	size_t n = strlen(path);
+	if (n + 1 + len >= size)
+		return 0;
+	path[n] = '/';
+	memcpy(path + n + 1, name, len);
+	path[n + 1 + len] = '\0';
+	return 1;
+}
+
+/* abs walked component by component in tid's root, each symlink's target read and spliced in,
+ * so that a link leading into /proc/self or /proc/thread-self (/etc/mtab -> ../proc/self/mounts,
+ * /dev/fd -> /proc/self/fd, /dev/stdin) reaches the caller's own entries: the kernel resolves
+ * those as whoever follows them, and the launcher is not the caller. The directories walked so
+ * far are real (their links were spliced), so a ".." drops the last one. -1 on failure. */
+static int open_walked(pid_t tid, const char *abs, int nofollow)
+{
+	char done[PATH_MAX] = "", todo[PATH_MAX], target[PATH_MAX];
+	if (strlen(abs) >= sizeof todo)
+		return -1;
+	strcpy(todo, abs);
+	for (int hops = 0; hops < 40;) {
+		char *p = todo;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return open_direct(tid, done[0] ? done : "/", nofollow);
+		size_t len = strcspn(p, "/");
+		char *rest = p + len; /* "" or "/..." */
+		if (len == 1 && p[0] == '.') {
+			memmove(todo, rest, strlen(rest) + 1);
+			continue;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(done, '/');
+			if (slash)
+				*slash = '\0';
+			memmove(todo, rest, strlen(rest) + 1);
+			continue;
+		}
+		char next[PATH_MAX];
+		strcpy(next, done);
+		if (!append(next, sizeof next, p, len))
+			return -1;
+		if (strcmp(next, "/proc/self") == 0 || strcmp(next, "/proc/thread-self") == 0) {
+			if (strlen(next) + strlen(rest) >= sizeof next)
+				return -1;
+			strcat(next, rest);
+			return open_direct(tid, next, nofollow);
+		}
+		int fd = in_root(tid, next, O_NOFOLLOW);
+		if (fd < 0)
+			return -1;
+		struct stat st;
+		int link = fstat(fd, &st) == 0 && S_ISLNK(st.st_mode) && (*rest || !nofollow);
+		ssize_t n = link ? readlinkat(fd, "", target, sizeof target - 1) : 0;
+		close(fd);
+		if (!link) {
+			strcpy(done, next);
+			memmove(todo, rest, strlen(rest) + 1);
+			continue;
+		}
+		if (n <= 0 || strlen(rest) + (size_t)n + 2 >= sizeof todo)
+			return -1;
+		target[n] = '\0';
+		hops++;
+		if (target[0] == '/')
+			done[0] = '\0';
+		/* rest is within todo: moved up behind the target (lengths checked above). */
+		size_t rl = strlen(rest);
+		memmove(todo + 1 + (size_t)n, rest, rl + 1);
+		todo[0] = '/';
+		memcpy(todo + 1, target, (size_t)n);
+	}
+	errno = ELOOP;
+	return -1;
+}
+
+int outcome_open(pid_t tid, const char *abs, int follow)
+{
+	if (!abs || abs[0] != '/')
+		return -1;
+	int nofollow = follow ? 0 : O_NOFOLLOW;
+	int fd = open_direct(tid, abs, nofollow);
+	/* The common case costs one lookup: only a path that failed, or that landed in a proc
+	 * other than by /proc itself (a link into /proc/self, as the launcher resolves it), is
+	 * walked again. */
+	struct statfs fs;
+	if (fd >= 0 && (strncmp(abs, "/proc/", 6) == 0 || fstatfs(fd, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC))
+		return fd;
+	int err = errno;
+	int walked = open_walked(tid, abs, nofollow);
+	if (walked >= 0) {
+		if (fd >= 0)
+			close(fd);
+		return walked;
+	}
+	errno = fd >= 0 ? errno : err;
+	return fd;
 }
 
 /* The file at abs (absolute, in the sandbox's terms) as tid sees it; follow: the last

@@ -13,7 +13,7 @@ import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
-import { kindOf, normalPath, resolveOnHost, under } from './paths.js'
+import { fsPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
 import { yamlScalar as q } from './generate.js'
 
 export interface Violation {
@@ -33,7 +33,9 @@ function describeReturn(ret: number): string | undefined {
   if (action === RET.KILL_THREAD) return 'kill-thread'
   if (action === RET.ERRNO) return `errno(${errnoName(ret & 0xffff)})`
   if (action === RET.TRAP) return 'trap'
-  return undefined // allow, log, trace, notify: the call goes through
+  // `cordon run` attaches no tracer: the kernel fails a RET_TRACE call with ENOSYS.
+  if (action === RET.TRACE) return 'trace: ENOSYS (no tracer is attached)'
+  return undefined // allow, log, notify: the call goes through
 }
 
 const RIGHT: Record<FileAccess, bigint> = {
@@ -159,12 +161,19 @@ export class Auditor {
     const view = this.policy.namespaces.mount ? this.policy.filesystem : undefined
     // Inside the sandbox's own proc and dev the view is not the host's: the kernel decides.
     if (view?.some((e) => (e.kind === 'proc' || e.kind === 'dev') && under(named, e.dest))) return false
-    // Judged where the kernel ends up: symlinks followed (each must be in the view too).
-    const parent = resolveOnHost(parentOf(named))
-    const { real, links } = access === 'create' || access === 'delete' ? parent : resolveOnHost(named)
+    // Judged where the kernel ends up: symlinks followed (each must be in the view too), those
+    // that depend on who follows them (/proc/self, /dev/fd → /proc/self/fd) as the caller does.
+    const parent = resolveOnHost(parentOf(named), false, pid)
+    const resolved = access === 'create' || access === 'delete' ? parent : resolveOnHost(named, false, pid)
+    // Through a magic link (/proc/PID/fd/N, cwd…) the kernel reaches an object the process
+    // holds, which it got past the policy already: nothing to judge by path.
+    if (resolved.magic) return false
+    const { real, links } = resolved
     const path =
       access === 'create' || access === 'delete' ? `${real === '/' ? '' : real}/${baseOf(named)}` : real
     const target = access === 'create' || access === 'delete' ? real : path
+    // A link that leads into the sandbox's own proc or dev (/etc/mtab → /proc/self/mounts).
+    if (view?.some((e) => (e.kind === 'proc' || e.kind === 'dev') && under(target, e.dest))) return false
     // A probe fails either way; a file the same call creates is judged as it will be.
     if (kindOf(target) === 'missing' && access !== 'create' && !creates) return false
     // Creating what the enforced view already holds is EEXIST there (`mkdir -p` tries every
@@ -247,7 +256,7 @@ function existsInView(view: ResolvedPolicy['filesystem'], path: string): boolean
  * system does not keep one). */
 function bornBefore(path: string, t: number): boolean {
   try {
-    const born = statSync(path).birthtimeMs
+    const born = statSync(fsPath(path)).birthtimeMs
     return born > 0 && born < t
   } catch {
     return false

@@ -298,10 +298,13 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   const allowed: [string, number][] = []
   const narrowed: [string, number, string[], number][] = []
   const refused: string[] = []
+  const byTracer: string[] = []
   for (const [name, use] of Object.entries(obs.syscalls).sort(([a], [b]) => a.localeCompare(b))) {
     if (name.startsWith('#') || name === 'other') continue
     const leaf = leafFor(opts.baseSeccomp, name)
-    if (use.refused !== undefined || leaf.fallback.kind !== 'allow') {
+    if (use.tracerRefused !== undefined)
+      byTracer.push(`${TRACER_REFUSALS[name] ?? name} (${errnoName(use.tracerRefused)})`)
+    if (use.refused !== undefined || use.tracerRefused !== undefined || leaf.fallback.kind !== 'allow') {
       if (use.refused !== undefined) refused.push(`${name} (${errnoName(use.refused)})`)
       continue // the base decides, as it did while learning
     }
@@ -312,6 +315,10 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   }
   if (refused.length)
     y.comment(`  refused by the base profile while learning, still refused: ${refused.join(', ')}`)
+  if (byTracer.length)
+    y.comment(
+      `  refused by learn's tracer, not by the base profile (a traced process may not leave the tracer; enforced, the base profile decides): ${byTracer.join(', ')}`,
+    )
   y.line('  rules:')
   y.line('    - action: allow')
   y.line('      syscalls:')
@@ -381,6 +388,12 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   if (failed.length > FAILED_SHOWN)
     y.comment(`… and ${failed.length - FAILED_SHOWN} more (the .learn.json file lists them all)`)
   return { yaml: y.text(), withheld, failed }
+}
+
+/** How the tracer's own refusals (learn/trace.ts refusedByTracer) are named in the policy. */
+const TRACER_REFUSALS: Readonly<Record<string, string>> = {
+  clone: 'clone with CLONE_UNTRACED',
+  clone3: 'clone3, whose flags the filter cannot read (libc falls back to clone)',
 }
 
 /** Calls a run makes or not depending on timing, not on what it does: a yield under lock

@@ -2,6 +2,7 @@
 // `.learn.json` file next to a learned policy, which `cordon learn --merge` adds runs to).
 import type { SandboxEvent, SyscallEffect, SyscallEvent } from '../run/events.js'
 import { CAPTURE } from '../seccomp/notify.js'
+import { refusedByTracer } from './trace.js'
 
 /** How a path was used. `lookup`: only named (stat, access, readlink, chdir). */
 export type FileAccess = 'read' | 'write' | 'exec' | 'list' | 'create' | 'delete' | 'lookup'
@@ -20,6 +21,9 @@ export interface SyscallUse {
   peakPerSecond?: number
   /** Set when the base policy refused the call during learning: the errno it got. */
   refused?: number
+  /** Set when the tracer's own rules refused the call while learning (learn/trace.ts
+   * refusedByTracer: clone with CLONE_UNTRACED, clone3), not the base: the errno it got. */
+  tracerRefused?: number
   /** Argument index → distinct values seen (hex), for the arguments worth narrowing on. */
   values?: Record<string, string[]>
 }
@@ -257,8 +261,12 @@ export class Recorder {
   /** This run's spawn events within the last second: [time, count]. */
   private readonly spawnWindow: [number, number][] = []
 
-  constructor(observation: Observation, now: () => number = Date.now) {
+  /** The run was traced (learn, audit): refusals of the tracer's own rules are told apart. */
+  private readonly traced: boolean
+
+  constructor(observation: Observation, now: () => number = Date.now, traced = false) {
     this.observation = observation
+    this.traced = traced
     this.base = new Map(Object.entries(observation.syscalls).map(([k, v]) => [k, v.count]))
     this.now = now
     this.reports = [{ at: now(), counts: {} }]
@@ -308,7 +316,8 @@ export class Recorder {
     }
     if (ev.event !== 'syscall') return
     const use = (o.syscalls[ev.syscall] ??= { count: 0 })
-    if (ev.errno) use.refused = ev.errno
+    if (ev.errno && this.traced && refusedByTracer(ev.syscall, ev.args)) use.tracerRefused = ev.errno
+    else if (ev.errno) use.refused = ev.errno
     // Only what succeeded is learned; the rest is kept apart, to be listed and never granted.
     const failed = (o.failed ??= { files: {}, bind: [], connect: [] })
     for (const [path, access, ok] of fileAccesses(ev)) {
@@ -358,6 +367,7 @@ export function mergeObservations(a: Observation, b: Observation): Observation {
     if (use.peakPerSecond !== undefined)
       mine.peakPerSecond = Math.max(mine.peakPerSecond ?? 0, use.peakPerSecond)
     if (use.refused) mine.refused = use.refused
+    if (use.tracerRefused) mine.tracerRefused = use.tracerRefused
     for (const [i, vs] of Object.entries(use.values ?? {})) {
       mine.values ??= {}
       mine.values[i] = [...new Set([...(mine.values[i] ?? []), ...vs])]

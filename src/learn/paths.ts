@@ -1,7 +1,12 @@
 // Host-side facts about the paths a run touched: normal forms, the symlinks on the way to each,
 // and what the kernel opens on its own when a file is executed (the ELF interpreter, a #! line).
-import { closeSync, lstatSync, openSync, readlinkSync, readSync, statSync } from 'node:fs'
+import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs'
 import { posix } from 'node:path'
+import { hasEscapedBytes, pathBytes, pathFromBytes } from '../host/path-bytes.js'
+
+/** What fs calls take for a recorded path: its bytes when it holds escaped non-UTF-8 bytes
+ * (host/path-bytes.ts), which a string would turn into U+FFFD and so name another file. */
+export const fsPath = (path: string): string | Buffer => (hasEscapedBytes(path) ? pathBytes(path) : path)
 
 /** A recorded path in normal form, or undefined for what is not a path (pipe:[…], relative). */
 export function normalPath(raw: string): string | undefined {
@@ -15,7 +20,7 @@ export type Kind = 'file' | 'dir' | 'link' | 'other' | 'missing'
 
 export function kindOf(path: string): Kind {
   try {
-    const st = lstatSync(path)
+    const st = lstatSync(fsPath(path))
     return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
   } catch {
     return 'missing'
@@ -24,7 +29,7 @@ export function kindOf(path: string): Kind {
 
 export const isDir = (path: string) => {
   try {
-    return statSync(path).isDirectory()
+    return statSync(fsPath(path)).isDirectory()
   } catch {
     return false
   }
@@ -37,21 +42,49 @@ export interface Resolution {
   links: [string, string][]
   /** strict: a component on the way does not exist, so where the path leads is unknown. */
   unknown?: true
+  /** The path went through a proc magic link (`/proc/PID/fd/N`, `cwd`, `root`, `exe`…): the
+   * kernel jumps to the object the process holds, which no text names; `real` stops there. */
+  magic?: true
+}
+
+/** proc's magic links: what they lead to is an object of that process's, not a path. */
+const MAGIC = /^\/proc\/\d+(?:\/task\/\d+)?\/(?:fd\/\d+|cwd|root|exe|map_files\/[^/]+|ns\/[^/]+)$/
+
+/** The calling thread's /proc/self or /proc/thread-self: `PID` or `PID/task/TID` (host ids). */
+function ownProc(name: 'self' | 'thread-self', tid: number): string {
+  let tgid = tid
+  try {
+    tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, 'latin1'))?.[1] ?? tid)
+  } catch {}
+  return name === 'self' ? String(tgid) : `${tgid}/task/${tid}`
 }
 
 /** Follows path component by component, as the kernel does, noting each symlink: `..` after a
  * symlink leaves its target, not the link's directory. With `strict`, a component that does not
- * exist (before the last one) makes the answer unknown: undefined `real`. */
-export function resolveOnHost(path: string, strict = false): Resolution {
+ * exist (before the last one) makes the answer unknown: undefined `real`.
+ *
+ * Links whose target depends on who follows them are the caller's, never the resolving
+ * process's: `/proc/self` and `/proc/thread-self` are the thread `tid`'s (the sandboxed
+ * caller; without it the walk stops there, `magic`), and a magic link ends the walk. Neither is
+ * noted in `links`: the sandbox's own /proc provides them, no policy recreates them. */
+export function resolveOnHost(path: string, strict = false, tid?: number): Resolution {
   const links: [string, string][] = []
   let rest = path.split('/').filter(Boolean)
   let current = '/'
   for (let hops = 0; rest.length && hops < 64;) {
     const name = rest.shift()!
     const next = posix.join(current, name)
+    if (next === '/proc/self' || next === '/proc/thread-self') {
+      if (tid === undefined) return { real: posix.join(next, ...rest), links, magic: true }
+      hops++
+      rest = [...ownProc(name as 'self' | 'thread-self', tid).split('/'), ...rest]
+      current = '/proc'
+      continue
+    }
+    if (MAGIC.test(next)) return { real: posix.join(next, ...rest), links, magic: true }
     let target: string | undefined
     try {
-      target = readlinkSync(next)
+      target = pathFromBytes(readlinkSync(fsPath(next), 'buffer'))
     } catch {}
     if (target === undefined) {
       if (strict && rest.length && name !== '..' && kindOf(next) === 'missing')
@@ -93,7 +126,7 @@ export function kernelPath(raw: string): string | undefined {
 export function interpreterOf(path: string): string | undefined {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    fd = openSync(fsPath(path), 'r')
   } catch {
     return undefined
   }

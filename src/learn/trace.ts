@@ -27,14 +27,19 @@ function mapActions(spec: SeccompSpec, f: (a: Action) => Action): SeccompSpec {
 }
 
 /** Learning keeps the base's outcomes (so the run behaves as it will under the learned policy):
- * what it allows continues and is recorded, what it refuses is refused and recorded. */
+ * what it allows continues and is recorded, what it refuses is refused and recorded. A policy's
+ * own `trace` rule is what it is enforced: `cordon run` attaches no tracer, so the kernel fails
+ * the call with ENOSYS. Left as RET_TRACE it would stop for learn's tracer, which lets every
+ * stop go on: the learning run would succeed where the enforced one fails. */
 const learned = (a: Action): Action => {
   if (a.kind === 'allow' || a.kind === 'log' || a.kind === 'notify') return { kind: 'notify' }
   if (a.kind === 'errno' || a.kind === 'deny-log') return { kind: 'deny-log', errno: a.errno }
+  if (a.kind === 'trace') return { kind: 'deny-log', errno: ENOSYS }
   return a
 }
 
-/** Auditing never refuses: what the policy would refuse continues, and is recorded. */
+/** Auditing never refuses: what the policy would refuse continues, and is recorded (a `trace`
+ * rule's call too: the auditor judges it ENOSYS, as enforced without a tracer). */
 const audited = (a: Action): Action => (a.kind === 'allow' || a.kind === 'log' ? a : { kind: 'notify' })
 
 /**
@@ -73,6 +78,16 @@ function untracedRules(): SeccompRule[] {
       origin: 'trace: CLONE_UNTRACED',
     },
   ]
+}
+
+/**
+ * Whether a refused call was refused by untracedRules (the tracer's own rules, which win over
+ * the base's), not by the policy: clone3 always is, clone when it asks for CLONE_UNTRACED.
+ * Enforced, no tracer runs and the base profile decides these calls.
+ */
+export function refusedByTracer(syscall: string, args: readonly bigint[]): boolean {
+  if (syscall === 'clone3') return true
+  return syscall === 'clone' && ((args[0] ?? 0n) & CLONE_UNTRACED) !== 0n
 }
 
 export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {

@@ -98,6 +98,8 @@ const WORKLOADS: { name: string; command: string[] }[] = [
   { name: 'a delete', command: ['rm', '-f', 'keep'] },
   { name: 'a read of a file outside the view', command: ['cat', '/opt/cordon-audit-parity/f'] },
   { name: 'a syscall the filter refuses', command: ['unshare', '-U', 'true'] },
+  // /etc/mtab -> ../proc/self/mounts: the caller's /proc/self, not the supervisor's.
+  { name: 'a read through a link into /proc/self', command: ['cat', '/etc/mtab'] },
 ]
 
 // Under CI, .ci/run installs strace: its absence there is a failure, not a skip.

@@ -3,6 +3,8 @@
 // (RET_TRACE with no tracer) and go unrecorded. (Found by the adversarial review of the ptrace
 // observation.)
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { traceFilters } from '../../src/learn/trace.js'
 import { entryPoints } from '../../src/seccomp/arch.js'
@@ -47,5 +49,23 @@ describe('traced runs keep children traced', () => {
     assert.equal(r.status, 0, r.stderr)
     assert.doesNotMatch(r.stdout, /child:/, r.stdout)
     assert.match(r.stdout, /^refused$/m)
+  })
+
+  // The learned policy names what refused the call: the tracer's own rule, not the base profile
+  // (which allows CLONE_UNTRACED, and decides it when the learned policy is enforced).
+  test('learn: the policy says the tracer refused CLONE_UNTRACED, and enforced it is allowed', () => {
+    const out = join(projectDir(), 'untraced.yaml')
+    const r = cordon(['learn', '-o', out, '--', 'perl', '-e', script], { cwd: projectDir(), timeout: 60_000 })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^refused$/m)
+    const yaml = readFileSync(out, 'utf8')
+    assert.match(
+      yaml,
+      /# refused by learn's tracer, not by the base profile .*: clone with CLONE_UNTRACED \(EPERM\)/,
+    )
+    assert.doesNotMatch(yaml, /refused by the base profile/)
+    const enforced = cordon(['run', '-p', out], { cwd: projectDir(), timeout: 60_000 })
+    assert.equal(enforced.status, 0, enforced.stderr)
+    assert.match(enforced.stdout, /^done$/m)
   })
 })

@@ -53,6 +53,55 @@ describe('metrics', () => {
     }
   })
 
+  // Issue 19: the counts were only sent when the launcher's poll timed out, so a scrape during a
+  // monitored run saw no syscalls. Scraped mid-run, twice: the count is there and grows.
+  test('cordon_syscalls_total grows while the run goes on, scraped mid-run', async () => {
+    const session = await MonitorSession.open({
+      metrics: '127.0.0.1:0',
+      reload: false,
+      alerts: [],
+      log: () => {},
+    })
+    const scrape = async () => (await fetch(`http://127.0.0.1:${session.metricsPort}/metrics`)).text()
+    try {
+      const p = spawn(
+        { extends: ['default'] },
+        'sh',
+        ['-c', 'i=0; while [ $i -lt 60 ]; do cat /etc/hostname >/dev/null; sleep 0.1; i=$((i+1)); done'],
+        {
+          stdio: 'ignore',
+          watch: [...session.watchList(), 'openat'],
+          cgroup: true,
+          processEvents: true,
+          context: { cwd: projectDir() },
+        },
+      )
+      session.attachProcess(p, ['sh'], {})
+      const series = new RegExp(`cordon_syscalls_total\\{sandbox="${p.id}",syscall="openat"\\} (\\d+)`)
+      const seen: number[] = []
+      let running = true
+      const handled = (async () => {
+        for await (const ev of p.events) session.handle(p.id, ev)
+      })()
+      const exited = p.exited.then((r) => {
+        running = false
+        return r
+      })
+      // Scrapes while the sandbox runs (60 rounds of 0.1 s: 6 s and more under load).
+      while (running && seen.length < 2) {
+        await new Promise((r) => setTimeout(r, 700))
+        const n = Number(series.exec(await scrape())?.[1] ?? 0)
+        if (running && n > 0 && n > (seen.at(-1) ?? 0)) seen.push(n)
+      }
+      p.kill('SIGKILL')
+      await handled
+      await exited
+      assert.equal(seen.length, 2, `mid-run openat counts: ${seen.join(' ')}`)
+    } finally {
+      await session.close()
+    }
+  })
+
   test('linger ends at the next answered scrape, or when its time is up', async () => {
     const session = await MonitorSession.open({
       metrics: '127.0.0.1:0',
