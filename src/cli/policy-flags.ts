@@ -1,10 +1,10 @@
 // The flags every policy-taking command shares (--policy, --profile, --ro, --rw, ...), turned
 // into one overlay policy that extends the chosen base.
 import { callerCwd, pathBytes } from '../host/path-bytes.js'
-import { lstatSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
-import { CordonError } from '../errors.js'
+import { CordonError, fileProblem, suggest } from '../errors.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
 import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
 import { jsYaml, loadPolicyFile, validatePolicy } from '../policy/parse.js'
@@ -135,6 +135,18 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (file && flags.profile)
     throw usage('give either --policy or --profile, not both (a policy can `extends` a profile)')
   let base: PolicySource
+  // A positional that names no file but a built-in profile is that profile, as in `cordon
+  // policy diff minimal default`: `cordon plan minimal` means what it says.
+  if (file && !flags.policy && !existsSync(file) && PROFILES[file])
+    return policyFromFlags({ ...flags, profile: file })
+  if (file && !existsSync(file) && !file.includes('/')) {
+    const near = suggest(file, Object.keys(PROFILES))
+    if (near)
+      throw new CordonError(
+        'not_found',
+        `${flags.policy ? '--policy ' : ''}${file}: no such policy file; did you mean the built-in profile \`${near}\` (--profile ${near})?`,
+      )
+  }
   if (file) {
     const path = resolve(file)
     base = { policy: loadPolicyFile(path), baseDir: dirname(path), label: path }
@@ -226,11 +238,28 @@ export function checkFlagSources(flags: PolicyFlagValues): void {
     }
 }
 
+const SECCOMP_PROFILES = ['default', 'strict', 'none']
+const SECCOMP_FILES = 'a file with a seccomp section, an OCI/Docker profile (JSON) or a systemd unit'
+
 /** --seccomp NAME picks a profile; a file holds a seccomp section or an OCI/Docker profile. */
 function seccompFlag(value: string): unknown {
-  if (['default', 'strict', 'none'].includes(value)) return { profile: value }
+  if (SECCOMP_PROFILES.includes(value)) return { profile: value }
+  let text: string
   try {
-    const text = readFileSync(value, 'utf8')
+    text = readFileSync(value, 'utf8')
+  } catch (cause) {
+    // A bare word is a profile name misspelt far more often than a file in the current directory.
+    const near = suggest(value, SECCOMP_PROFILES)
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT' && !/[/.]/.test(value))
+      throw usage(
+        `--seccomp: no profile named \`${value}\`${near ? `; did you mean \`${near}\`?` : ''} ` +
+          `(profiles: ${SECCOMP_PROFILES.join(', ')}; or ${SECCOMP_FILES}, e.g. ./${value})`,
+      )
+    throw usage(
+      `--seccomp ${value}: the file ${fileProblem(cause)}; give a profile (${SECCOMP_PROFILES.join(', ')}) or ${SECCOMP_FILES}`,
+    )
+  }
+  try {
     if (/"defaultAction"\s*:/.test(text)) {
       const { layer } = importOci(parseOci(text), { origin: value })
       return { profile: layer.profile, default: layer.default, rules: layer.rules }
@@ -243,9 +272,6 @@ function seccompFlag(value: string): unknown {
     const loaded = jsYaml().load(text) as Record<string, unknown> | undefined
     return loaded && typeof loaded === 'object' && 'seccomp' in loaded ? loaded.seccomp : loaded
   } catch (cause) {
-    throw new CordonError(
-      'invalid_usage',
-      `--seccomp takes default, strict, none, a file with a seccomp section, an OCI profile or a systemd unit; cannot read \`${value}\`: ${(cause as Error).message.split('\n')[0]}`,
-    )
+    throw usage(`--seccomp ${value}: not ${SECCOMP_FILES}: ${(cause as Error).message.split('\n')[0]}`)
   }
 }

@@ -256,9 +256,9 @@ export const policySchema = s.object(
     version: s.optional(s.literal([1], 'Policy format version.')),
     description: s.optional(s.string()),
     extends: s.optional(
-      s.array(
+      s.oneOrList(
         s.string({ expected: 'a profile name or a policy file' }),
-        'Profiles or files this policy builds on, in order.',
+        'Profiles or files this policy builds on, in order (one may be given without a list).',
       ),
     ),
     namespaces: s.optional(namespaces),
