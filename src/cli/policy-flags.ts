@@ -5,6 +5,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError, fileProblem, suggest } from '../errors.js'
+import { note } from './output.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
 import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
 import { jsYaml, loadPolicyFile, validatePolicy } from '../policy/parse.js'
@@ -214,7 +215,20 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     overlay.namespaces = { ...NO_NAMESPACES, net: false }
   }
   const checked: Policy = validatePolicy(overlay, 'flags')
-  return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+  const resolved = resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+  warnHostRootIgnored(resolved, flags['host-root'] === true)
+  return resolved
+}
+
+/** `user.hostRoot` keeps host root's file permissions, which only root has: for anyone else
+ * the plan ignores it (plan/compile.ts), and a flag that silently does nothing misleads. */
+function warnHostRootIgnored(policy: ResolvedPolicy, fromFlag: boolean): void {
+  const uid = process.getuid?.() ?? 0
+  if (uid === 0 || policy.user.hostRoot !== true) return
+  note(
+    `warning: ${fromFlag ? '--host-root' : 'user.hostRoot'} has no effect for uid ${uid}: only root has host ` +
+      'root\u2019s file permissions to keep, and your sandbox runs with yours; drop it, or run cordon as root',
+  )
 }
 
 /** A run on this host: a --ro or --rw source that is not there is refused here, with what a
