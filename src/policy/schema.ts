@@ -30,7 +30,9 @@ export const sizeWord = (bytes: number) =>
     ? `${+(bytes / 2 ** 30).toFixed(1)} GiB`
     : bytes >= 2 ** 20
       ? `${+(bytes / 2 ** 20).toFixed(1)} MiB`
-      : `${bytes} bytes`
+      : bytes >= 2 ** 10
+        ? `${+(bytes / 2 ** 10).toFixed(1)} KiB`
+        : `${bytes} bytes`
 
 const size = s.string({
   expected: 'a size like "64M"',
