@@ -59,8 +59,9 @@ export const POLICY_HELP = `Policy:
                          sandboxes run as an unprivileged host id range; see README)
       --tcp-connect P    allow TCP connections to port P only (repeatable; other IP sockets refused)
       --tcp-bind P       allow binding TCP port P only (repeatable)
-      --require landlock[=ABI]  refuse to run unless Landlock (at least that ABI) is enforced
-      --require limits          refuse to run unless every limit is enforced (a cgroup for the caller)
+      --require landlock[=ABI]
+                         refuse to run unless Landlock (at least that ABI) is enforced
+      --require limits   refuse to run unless every limit is enforced (a cgroup for the caller)
       --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
                          and no_new_privs alone enforce the filesystem and network statements
       --acknowledge GAP  accept a gap that otherwise refuses the run: no-view (without a mount
