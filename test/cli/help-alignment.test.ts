@@ -39,7 +39,7 @@ interface Entry {
 /** Lines that start an entry: indented 2-6 spaces, then an option or a lower-case word. */
 function blocks(text: string): Entry[][] {
   const out: Entry[][] = []
-  let block: Entry[] = []
+  const block: Entry[] = []
   for (const line of text.split('\n')) {
     if (/^ {2,6}(-|[a-z])/.test(line)) {
       const gap = / {2,}(?=\S)/.exec(line.trimStart())
