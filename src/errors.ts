@@ -53,6 +53,27 @@ export function describeValue(value: unknown): string {
   return kind === 'object' || kind === 'array' ? kind : `\`${shown}\` (${kind})`
 }
 
+/** Why a file named by the user could not be read, in words, for "X: <problem>; <fix>":
+ * Node's own text (`EISDIR: illegal operation on a directory, read`) names neither. */
+export function fileProblem(cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code
+  switch (code) {
+    case 'ENOENT':
+      return 'does not exist'
+    case 'EISDIR':
+      return 'is a directory, not a file'
+    case 'ENOTDIR':
+      return 'is not there (a component of its path is not a directory)'
+    case 'EACCES':
+    case 'EPERM':
+      return `is not readable by uid ${process.getuid?.() ?? '?'} (permission denied)`
+    case 'ELOOP':
+      return 'is a symbolic link loop'
+    default:
+      return `cannot be read (${code ?? (cause as Error | undefined)?.message ?? 'unknown error'})`
+  }
+}
+
 /** The closest candidate within edit distance 2, for "did you mean" hints. */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined

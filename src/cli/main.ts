@@ -1,7 +1,7 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { CordonError } from '../errors.js'
 import { FlagError } from './args.js'
-import { warn } from './output.js'
+import { formatTable, warn } from './output.js'
 
 const VERSION = '0.2.0'
 
@@ -120,9 +120,7 @@ const HELP = `cordon ${VERSION} — run programs under layered Linux isolation
 Usage: cordon <command> [options]
 
 Commands:
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
-  .join('\n')}
+${formatTable(Object.entries(COMMANDS).map(([name, c]) => ['', name, c.summary])).join('\n')}
 
 Run \`cordon <command> --help\` for a command's options.
 Examples:

@@ -17,7 +17,8 @@ export const MONITOR_OPTIONS = {
 
 export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top of the default rules; repeatable;
                          edits apply to running sandboxes at once
-      --no-default-rules only the --rules files
+      --no-default-rules
+                         only the --rules files
       --alert DEST       where alerts go (repeatable; default stderr, and the events channel when
                          there is one): stderr, json (JSON lines on the events channel, see
                          --events), file:PATH, webhook:URL, syslog, syslog:HOST:PORT (UDP),

@@ -28,6 +28,22 @@ export function note(message: string, color: (s: string) => string = (s) => s): 
   process.stderr.write(`cordon: ${color(escapeControl(message))}\n`)
 }
 
+/** Rows as aligned columns: each column as wide as its widest cell, two spaces apart; the last
+ * column (a command line) is not padded. Widths are counted in code points, not bytes. */
+export function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = []
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, [...cell].length)
+    })
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  )
+}
+
 /** -q for every command that prints notes; parseStrict (args.ts) applies it as it parses. */
 export const QUIET_OPTION = { quiet: { type: 'boolean', short: 'q' } } as const
 export const QUIET_HELP =

@@ -1,10 +1,11 @@
 // The flags every policy-taking command shares (--policy, --profile, --ro, --rw, ...), turned
 // into one overlay policy that extends the chosen base.
 import { callerCwd, pathBytes } from '../host/path-bytes.js'
-import { lstatSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
-import { CordonError } from '../errors.js'
+import { CordonError, fileProblem, suggest } from '../errors.js'
+import { note } from './output.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
 import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
 import { jsYaml, loadPolicyFile, validatePolicy } from '../policy/parse.js'
@@ -58,8 +59,9 @@ export const POLICY_HELP = `Policy:
                          sandboxes run as an unprivileged host id range; see README)
       --tcp-connect P    allow TCP connections to port P only (repeatable; other IP sockets refused)
       --tcp-bind P       allow binding TCP port P only (repeatable)
-      --require landlock[=ABI]  refuse to run unless Landlock (at least that ABI) is enforced
-      --require limits          refuse to run unless every limit is enforced (a cgroup for the caller)
+      --require landlock[=ABI]
+                         refuse to run unless Landlock (at least that ABI) is enforced
+      --require limits   refuse to run unless every limit is enforced (a cgroup for the caller)
       --no-namespaces    no namespaces (for hosts that block user namespaces): Landlock, seccomp
                          and no_new_privs alone enforce the filesystem and network statements
       --acknowledge GAP  accept a gap that otherwise refuses the run: no-view (without a mount
@@ -135,6 +137,18 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   if (file && flags.profile)
     throw usage('give either --policy or --profile, not both (a policy can `extends` a profile)')
   let base: PolicySource
+  // A positional that names no file but a built-in profile is that profile, as in `cordon
+  // policy diff minimal default`: `cordon plan minimal` means what it says.
+  if (file && !flags.policy && !existsSync(file) && PROFILES[file])
+    return policyFromFlags({ ...flags, profile: file })
+  if (file && !existsSync(file) && !file.includes('/')) {
+    const near = suggest(file, Object.keys(PROFILES))
+    if (near)
+      throw new CordonError(
+        'not_found',
+        `${flags.policy ? '--policy ' : ''}${file}: no such policy file; did you mean the built-in profile \`${near}\` (--profile ${near})?`,
+      )
+  }
   if (file) {
     const path = resolve(file)
     base = { policy: loadPolicyFile(path), baseDir: dirname(path), label: path }
@@ -202,7 +216,20 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     overlay.namespaces = { ...NO_NAMESPACES, net: false }
   }
   const checked: Policy = validatePolicy(overlay, 'flags')
-  return resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+  const resolved = resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
+  warnHostRootIgnored(resolved, flags['host-root'] === true)
+  return resolved
+}
+
+/** `user.hostRoot` keeps host root's file permissions, which only root has: for anyone else
+ * the plan ignores it (plan/compile.ts), and a flag that silently does nothing misleads. */
+function warnHostRootIgnored(policy: ResolvedPolicy, fromFlag: boolean): void {
+  const uid = process.getuid?.() ?? 0
+  if (uid === 0 || policy.user.hostRoot !== true) return
+  note(
+    `warning: ${fromFlag ? '--host-root' : 'user.hostRoot'} has no effect for uid ${uid}: only root has host ` +
+      'root\u2019s file permissions to keep, and your sandbox runs with yours; drop it, or run cordon as root',
+  )
 }
 
 /** A run on this host: a --ro or --rw source that is not there is refused here, with what a
@@ -226,11 +253,28 @@ export function checkFlagSources(flags: PolicyFlagValues): void {
     }
 }
 
+const SECCOMP_PROFILES = ['default', 'strict', 'none']
+const SECCOMP_FILES = 'a file with a seccomp section, an OCI/Docker profile (JSON) or a systemd unit'
+
 /** --seccomp NAME picks a profile; a file holds a seccomp section or an OCI/Docker profile. */
 function seccompFlag(value: string): unknown {
-  if (['default', 'strict', 'none'].includes(value)) return { profile: value }
+  if (SECCOMP_PROFILES.includes(value)) return { profile: value }
+  let text: string
   try {
-    const text = readFileSync(value, 'utf8')
+    text = readFileSync(value, 'utf8')
+  } catch (cause) {
+    // A bare word is a profile name misspelt far more often than a file in the current directory.
+    const near = suggest(value, SECCOMP_PROFILES)
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT' && !/[/.]/.test(value))
+      throw usage(
+        `--seccomp: no profile named \`${value}\`${near ? `; did you mean \`${near}\`?` : ''} ` +
+          `(profiles: ${SECCOMP_PROFILES.join(', ')}; or ${SECCOMP_FILES}, e.g. ./${value})`,
+      )
+    throw usage(
+      `--seccomp ${value}: the file ${fileProblem(cause)}; give a profile (${SECCOMP_PROFILES.join(', ')}) or ${SECCOMP_FILES}`,
+    )
+  }
+  try {
     if (/"defaultAction"\s*:/.test(text)) {
       const { layer } = importOci(parseOci(text), { origin: value })
       return { profile: layer.profile, default: layer.default, rules: layer.rules }
@@ -243,9 +287,6 @@ function seccompFlag(value: string): unknown {
     const loaded = jsYaml().load(text) as Record<string, unknown> | undefined
     return loaded && typeof loaded === 'object' && 'seccomp' in loaded ? loaded.seccomp : loaded
   } catch (cause) {
-    throw new CordonError(
-      'invalid_usage',
-      `--seccomp takes default, strict, none, a file with a seccomp section, an OCI profile or a systemd unit; cannot read \`${value}\`: ${(cause as Error).message.split('\n')[0]}`,
-    )
+    throw usage(`--seccomp ${value}: not ${SECCOMP_FILES}: ${(cause as Error).message.split('\n')[0]}`)
   }
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
-import { CordonError, suggest } from '../errors.js'
+import { CordonError, fileProblem, suggest } from '../errors.js'
 import { locateIn } from '../policy/parse.js'
 import { parseDuration } from '../policy/resolve.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
@@ -456,7 +456,10 @@ export function loadRules(files: readonly string[]): RuleSet {
     try {
       text = readFileSync(file, 'utf8')
     } catch (e) {
-      throw new CordonError('invalid_rules', `cannot read rules file ${file}: ${(e as Error).message}`)
+      throw new CordonError(
+        'invalid_rules',
+        `rules file ${file} ${fileProblem(e)}; give a readable YAML rules file (see README, Monitor)`,
+      )
     }
     parseFile(text, file, p)
   }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { YAMLException } from 'js-yaml'
-import { CordonError, type Issue } from '../errors.js'
+import { CordonError, fileProblem, type Issue } from '../errors.js'
 import { type Policy, policySchema } from './schema.js'
 
 type JsYamlModule = typeof import('js-yaml')
@@ -61,7 +61,7 @@ export function loadPolicyFile(file: string): Policy {
       'not_found',
       code === 'ENOENT'
         ? `Policy file ${file} does not exist; check the path, or use --profile NAME for a built-in profile`
-        : `Cannot read policy file ${file}: ${(cause as Error).message}`,
+        : `Policy file ${file} ${fileProblem(cause)}; give a readable YAML or JSON policy file`,
       { cause },
     )
   }

@@ -226,6 +226,26 @@ export function either<A, B>(a: Schema<A>, b: Schema<B>, description?: string): 
   }
 }
 
+/** One item or a list of them, always given back as a list: `extends: default` reads as
+ * `extends: [default]`, the way one writes a single entry (compose's `env_file`). */
+export function oneOrList<T>(item: Schema<T>, description?: string): Schema<T[]> {
+  const list = array(item)
+  const expected = `${item.expected}, or a list of them`
+  return {
+    expected,
+    check(value, path, issues) {
+      if (Array.isArray(value)) return list.check(value, path, issues)
+      if (typeof value !== 'string') return fail(issues, path, expected, value)
+      const one = item.check(value, path, issues)
+      return one === undefined ? undefined : [one]
+    },
+    jsonSchema: () => ({
+      oneOf: [item.jsonSchema(), list.jsonSchema()],
+      ...(description ? { description } : {}),
+    }),
+  }
+}
+
 /** Either a string shorthand or the long form; the long form's messages win when it is a mapping. */
 export function shorthand<T>(short: Schema<T>, long: Schema<T>, description?: string): Schema<T> {
   const expected = `${short.expected} or ${long.expected}`

@@ -30,7 +30,9 @@ export const sizeWord = (bytes: number) =>
     ? `${+(bytes / 2 ** 30).toFixed(1)} GiB`
     : bytes >= 2 ** 20
       ? `${+(bytes / 2 ** 20).toFixed(1)} MiB`
-      : `${bytes} bytes`
+      : bytes >= 2 ** 10
+        ? `${+(bytes / 2 ** 10).toFixed(1)} KiB`
+        : `${bytes} bytes`
 
 const size = s.string({
   expected: 'a size like "64M"',
@@ -256,9 +258,9 @@ export const policySchema = s.object(
     version: s.optional(s.literal([1], 'Policy format version.')),
     description: s.optional(s.string()),
     extends: s.optional(
-      s.array(
+      s.oneOrList(
         s.string({ expected: 'a profile name or a policy file' }),
-        'Profiles or files this policy builds on, in order.',
+        'Profiles or files this policy builds on, in order (one may be given without a list).',
       ),
     ),
     namespaces: s.optional(namespaces),

@@ -37,10 +37,18 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const host = hostContext(facts.probe)
   const access = host.cgroup
   const cgroupCheck = checks.find((c) => c.id === 'cgroups')
-  if (cgroupCheck && process.getuid?.() !== 0)
-    cgroupCheck.detail += access.delegated
-      ? `; this user's groups go in ${access.delegated} (controllers: ${access.controllers?.join(' ') || 'none'})`
-      : `; ${access.why}: limits are rlimits only (RLIMIT_NPROC for pids)`
+  // The mark is this caller's, not the host's: cgroups a plain user cannot use are not a ✓.
+  if (cgroupCheck && cgroupCheck.status === 'ok' && process.getuid?.() !== 0) {
+    if (access.delegated) {
+      cgroupCheck.detail += `; this user's groups go in ${access.delegated} (controllers: ${access.controllers?.join(' ') || 'none'})`
+    } else {
+      cgroupCheck.status = 'partial'
+      cgroupCheck.detail += `; ${access.why}: limits are rlimits only (RLIMIT_NPROC for pids)`
+      cgroupCheck.fix =
+        'run cordon as root for cgroup limits, or delegate a cgroup v2 subtree with the memory and pids ' +
+        'controllers to this user (a unified-hierarchy host: systemd-run --user --scope -p Delegate=yes cordon run …)'
+    }
+  }
   const usable = checks.every((c) => !c.required || c.status !== 'missing')
   const statements = enforcementStatus(policyFromFlags(values, positionals[0]), host)
   if (values.json) {

@@ -4,7 +4,7 @@ import { parseFlags } from '../args.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
 import { load as loadYaml } from 'js-yaml'
-import { CordonError } from '../../errors.js'
+import { CordonError, fileProblem } from '../../errors.js'
 import { generatePolicy } from '../../learn/generate.js'
 import { nativeArch, tracedRun } from '../../learn/learn.js'
 import { emptyObservation, mergeObservations, type Observation } from '../../learn/observation.js'
@@ -72,12 +72,21 @@ const sidecar = (policyFile: string) => policyFile.replace(/\.(ya?ml|json)$/, ''
 
 function readObservation(file: string): Observation {
   let data: unknown
+  let text: string
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'))
+    text = readFileSync(file, 'utf8')
   } catch (e) {
     throw new CordonError(
       'invalid_usage',
-      `cannot read observations ${file}: ${(e as Error).message}; pass a .learn.json written by cordon learn`,
+      `--from ${file}: the file ${fileProblem(e)}; pass a .learn.json written by cordon learn`,
+    )
+  }
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw new CordonError(
+      'invalid_usage',
+      `--from ${file}: not JSON (${(e as Error).message}); pass a .learn.json written by cordon learn`,
     )
   }
   const o = data as Observation

@@ -1,7 +1,7 @@
 // cordon policy diff A B: what a policy change lets the sandboxed program do that it could not
 // before (and the reverse), statement by statement.
 import { existsSync } from 'node:fs'
-import { CordonError } from '../../errors.js'
+import { CordonError, suggest } from '../../errors.js'
 import { nativeArch } from '../../learn/learn.js'
 import { archByName } from '../../seccomp/arch.js'
 import { type Change, diffPolicies } from '../../policy/diff.js'
@@ -9,7 +9,7 @@ import { PROFILES } from '../../policy/profiles.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { paint } from '../output.js'
 import { policyFromFlags } from '../policy-flags.js'
-import { parseCommand } from '../args.js'
+import { FlagError, parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon policy diff [--json] [--arch ARCH] A B
 
@@ -32,13 +32,19 @@ Exit status: 0 when the policies are equivalent, 1 when they differ, 2 for bad u
 /** A policy file, or a profile name when no such file exists. */
 export function policyArgument(arg: string): ResolvedPolicy {
   if (!existsSync(arg) && PROFILES[arg]) return policyFromFlags({ profile: arg })
-  if (!existsSync(arg))
+  if (!existsSync(arg)) {
+    const near = arg.includes('/') ? undefined : suggest(arg, Object.keys(PROFILES))
     throw new CordonError(
       'invalid_usage',
-      `${arg}: no such policy file or profile (profiles: ${Object.keys(PROFILES).join(', ')})`,
+      `${arg}: no such policy file or profile${near ? `; did you mean \`${near}\`?` : ''} (profiles: ${Object.keys(PROFILES).join(', ')})`,
     )
+  }
   return policyFromFlags({ policy: arg })
 }
+
+const NAMING =
+  `name each as it is, a built-in profile (${Object.keys(PROFILES).join(', ')}) by its name ` +
+  'and a file by its path, with no --profile or --policy: `cordon policy diff default ./app.yaml`'
 
 const MARK = { wider: '+', narrower: '-', changed: '~' } as const
 
@@ -54,13 +60,21 @@ export function formatChanges(changes: Change[], color: ReturnType<typeof paint>
 }
 
 async function diffCommand(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, { json: { type: 'boolean' }, arch: { type: 'string' } }, HELP)
+  let parsed
+  try {
+    parsed = parseCommand(argv, { json: { type: 'boolean' }, arch: { type: 'string' } }, HELP)
+  } catch (e) {
+    // Every other command takes --profile/--policy; here A and B are named as they are.
+    if (e instanceof FlagError && /`(--profile|--policy|-p)`/.test(e.message))
+      throw new CordonError('invalid_usage', `${e.message.replace(/ \(.*$/, '')}: ${NAMING}`)
+    throw e
+  }
   if (!parsed) return 0
   const { values, positionals } = parsed
   if (positionals.length !== 2)
     throw new CordonError(
       'invalid_usage',
-      `cordon policy diff takes two policies, got ${positionals.length}; see --help`,
+      `cordon policy diff takes two policies, A and B, got ${positionals.length}: ${NAMING}`,
     )
   const arch = values.arch ? archByName(values.arch)?.name : nativeArch()
   if (!arch)

@@ -6,7 +6,7 @@ import { CordonError } from '../../errors.js'
 import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
 import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
-import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
+import { formatTable, note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { sizeWord } from '../../policy/schema.js'
 import { escapeControl } from '../../run/escape.js'
 
@@ -41,7 +41,8 @@ export async function psCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ version: 1, sandboxes: rows }, null, 2)}\n`)
     return 0
   }
-  const lines = ['ID        PID      STATE    MEMORY     PIDS  CPU(s)  LIMITS                 COMMAND']
+  // Sizes in binary units for people; --json keeps bytes.
+  const table = [['ID', 'PID', 'STATE', 'MEMORY', 'PIDS', 'CPU(s)', 'LIMITS', 'COMMAND']]
   for (const r of rows) {
     const u = r.usage
     const limits = r.limits
@@ -49,22 +50,20 @@ export async function psCommand(argv: string[]): Promise<number> {
           .map(([k, v]) => `${k}=${k === 'memory' ? sizeWord(Number(v)) : v}`)
           .join(',')
       : '-'
-    lines.push(
-      [
-        r.id.padEnd(9),
-        String(r.pid).padEnd(8),
-        r.state.padEnd(8),
-        (u ? sizeWord(u.memoryBytes) : '-').padEnd(10),
-        String(u?.pids ?? '-').padEnd(5),
-        (u ? (u.cpuUsageUsec / 1e6).toFixed(1) : '-').padEnd(7),
-        limits.padEnd(22),
-        // Arguments can carry what a program chose (a learned command, a file name): no escape
-        // sequence of theirs reaches the terminal.
-        escapeControl(r.command.join(' ')),
-      ].join(' '),
-    )
+    table.push([
+      r.id,
+      String(r.pid),
+      r.state,
+      u ? sizeWord(u.memoryBytes) : '-',
+      String(u?.pids ?? '-'),
+      u ? (u.cpuUsageUsec / 1e6).toFixed(1) : '-',
+      limits || '-',
+      // Arguments can carry what a program chose (a learned command, a file name): no escape
+      // sequence of theirs reaches the terminal.
+      escapeControl(r.command.join(' ')),
+    ])
   }
-  process.stdout.write(`${lines.join('\n')}\n`)
+  process.stdout.write(`${formatTable(table).join('\n')}\n`)
   return 0
 }
 

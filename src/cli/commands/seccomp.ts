@@ -4,7 +4,7 @@ import { writeOutput } from '../output-file.js'
 import { parseStrict } from '../args.js'
 import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { dump as dumpYaml } from 'js-yaml'
-import { CordonError } from '../../errors.js'
+import { CordonError, fileProblem } from '../../errors.js'
 import { archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
 import { decode, describeReturn, interpret } from '../../seccomp/bpf.js'
 import { compileSeccomp, leafFor } from '../../seccomp/compile.js'
@@ -204,7 +204,10 @@ function importCommand(
   try {
     text = readFileSync(file, 'utf8')
   } catch (cause) {
-    throw new CordonError('not_found', `cannot read ${file}: ${(cause as Error).message}`)
+    throw new CordonError(
+      'not_found',
+      `import: the OCI profile ${file} ${fileProblem(cause)}; give a Docker/OCI seccomp profile (JSON)`,
+    )
   }
   let profile
   try {
@@ -237,7 +240,10 @@ function importSystemdCommand(file: string | undefined, output: string | undefin
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8')
   } catch (cause) {
-    throw new CordonError('not_found', `cannot read ${file}: ${(cause as Error).message}`)
+    throw new CordonError(
+      'not_found',
+      `import --from systemd: the unit ${file} ${fileProblem(cause)}; give a unit file, or - for stdin`,
+    )
   }
   let imported
   try {
