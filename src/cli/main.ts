@@ -110,7 +110,7 @@ async function commandDocs(): Promise<{ name: string; summary: string; help: str
     } finally {
       process.stdout.write = write
     }
-    docs.push({ name, summary: c.summary, help, values: await optionValues(name) })
+    docs.push({ name, summary: c.summary, help, values: optionValues(name) })
   }
   return docs
 }
