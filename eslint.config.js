@@ -41,18 +41,6 @@ export default tseslint.config(
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   {
-    // Found when these rules were turned on (issue 22) in folders other branches were
-    // restructuring at the time: fix them there after the merge, then drop this block.
-    files: ['src/cli/**', 'src/plan/**', 'src/policy/**'],
-    rules: {
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
-      '@typescript-eslint/unbound-method': 'off',
-      '@typescript-eslint/restrict-template-expressions': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-    },
-  },
-  {
     // Tests append stream chunks to strings (`out += b`, Buffer's toString meant), read the
     // CLI's JSON output as `any` and assert its shape, and print values in assertion messages.
     files: ['test/**'],

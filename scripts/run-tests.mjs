@@ -3,9 +3,11 @@
 // that another file's fork bomb or memory probe never decides whether they pass.
 // `--unit` runs only the unit tier: files that need no root and no kernel feature (no user
 // namespaces, no Landlock, no seccomp, no cgroup), proved by scripts/test-unit-unprivileged.sh.
+// A file is in the unit tier when its source's first line is the marker `// tier: unit`;
+// test/architecture/tiers.test.ts checks the markers (spelling, place, what a unit file calls).
 // Afterwards the suite fails if it left directories behind in /tmp (tests clean up with t.after).
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
@@ -22,20 +24,13 @@ const TIMED = new Set([
   // A SIGSTOP freeze must not sweep for seconds past a process stuck in D (vfork).
   'run/freeze-sweep.test.js',
 ])
-/** The unit tier: pure code (parsers, schema, compilers, encoders, the seccomp compiler against
- * its BPF evaluator, rule engine) plus the CLI's and launcher's --version. */
-export const UNIT = new Set([
-  'cli/version.test.js',
-  'landlock/rights.test.js',
-  'monitor/rules.test.js',
-  'plan/contract.test.js',
-  'policy/validate.test.js',
-  'seccomp/differential.test.js',
-  'seccomp/docker-default.test.js',
-  'seccomp/memfd-guard.test.js',
-  'seccomp/oci.test.js',
-  'seccomp/resolve.test.js',
-])
+/** The marker a unit test file's first line carries. */
+const UNIT_MARKER = '// tier: unit'
+/** Whether build/test/REL.test.js is a unit test: its source (test/REL.test.ts) is marked. */
+const isUnit = (rel) => {
+  const source = join('test', rel.replace(/\.js$/, '.ts'))
+  return existsSync(source) && readFileSync(source, 'utf8').split('\n', 1)[0] === UNIT_MARKER
+}
 
 const files = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -63,7 +58,7 @@ let status
 if (process.argv.includes('--unit')) {
   status = run(
     2,
-    all.filter((f) => UNIT.has(relative(ROOT, f))),
+    all.filter((f) => isUnit(relative(ROOT, f))),
   )
 } else {
   const timed = all.filter((f) => TIMED.has(relative(ROOT, f)))

@@ -26,7 +26,7 @@ export function parseCommand<const O extends Options>(
     process.stdout.write(help)
     return undefined
   }
-  return parsed as Parsed<O>
+  return parsed
 }
 
 export type Flags<O extends Options> = ReturnType<

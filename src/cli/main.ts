@@ -96,21 +96,23 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
  * from these, so they cannot drift from what the commands accept). */
 async function commandDocs(): Promise<{ name: string; summary: string; help: string }[]> {
   const docs = []
+  // Saved to be put back on process.stdout below, never called apart from it.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const write = process.stdout.write
   for (const [name, c] of Object.entries(COMMANDS)) {
     const run = await c.load()
     const { optionValues } = await import('./option-values.js')
     let help = ''
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       help += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
       return true
-    }) as typeof process.stdout.write
+    }
     try {
       await run(['--help'])
     } finally {
       process.stdout.write = write
     }
-    docs.push({ name, summary: c.summary, help, values: await optionValues(name) })
+    docs.push({ name, summary: c.summary, help, values: optionValues(name) })
   }
   return docs
 }

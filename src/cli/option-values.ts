@@ -4,10 +4,10 @@ import { BACKENDS } from '../backends/runtime.js'
 import { FORMATS } from '../export/model.js'
 import { ALERT_FORMATS } from '../monitor/falco-output.js'
 import { PROFILES } from '../policy/profiles.js'
-import { ARCHES } from '../seccomp/arch.js'
+import { ARCH_NAMES, HOST_ARCH_NAMES, HOST_ARCH_WORDS } from '../seccomp/arch.js'
 
 /** The architectures `cordon export --arch` writes seccomp profiles for (Node's names). */
-export const EXPORT_ARCHES = ['x64', 'arm64', 'riscv64'] as const
+export const EXPORT_ARCHES = HOST_ARCH_NAMES
 
 /** The completion shells (`cordon completion SHELL`). */
 export const SHELL_NAMES = ['bash', 'zsh', 'fish'] as const
@@ -19,14 +19,14 @@ const ANY: Record<string, readonly string[]> = {
   'alert-format': ALERT_FORMATS,
 }
 
-export async function optionValues(command: string): Promise<Record<string, readonly string[]>> {
+export function optionValues(command: string): Record<string, readonly string[]> {
   switch (command) {
     case 'export':
       return { ...ANY, to: FORMATS, arch: EXPORT_ARCHES }
     case 'seccomp':
-      return { ...ANY, arch: Object.keys((await import('./commands/seccomp.js')).NODE_ARCH) }
+      return { ...ANY, arch: HOST_ARCH_WORDS }
     case 'policy':
-      return { ...ANY, arch: Object.keys(ARCHES) }
+      return { ...ANY, arch: ARCH_NAMES }
     default:
       return ANY
   }

@@ -5,6 +5,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError, fileProblem, suggest } from '../errors.js'
+import { MAX_ABI } from '../landlock/rights.js'
 import { note } from './output.js'
 import { importOci, parseOci } from '../seccomp/oci.js'
 import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
@@ -190,10 +191,11 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     }
   const limits: Record<string, unknown> = {}
   for (const r of flags.require ?? []) {
-    const m = /^landlock(?:=([1-7]))?$/.exec(r)
-    if (m) overlay.landlock = { require: Number(m[1] ?? 1) }
+    const m = /^landlock(?:=(\d+))?$/.exec(r)
+    const abi = Number(m?.[1] ?? 1)
+    if (m && abi >= 1 && abi <= MAX_ABI) overlay.landlock = { require: abi }
     else if (r === 'limits') limits.require = true
-    else throw usage(`--require takes landlock, landlock=ABI (1-7) or limits, got \`${r}\``)
+    else throw usage(`--require takes landlock, landlock=ABI (1-${MAX_ABI}) or limits, got \`${r}\``)
   }
   if (flags.memory !== undefined) limits.memory = flags.memory
   if (flags.pids !== undefined) limits.pids = /^\d+$/.test(flags.pids) ? Number(flags.pids) : flags.pids

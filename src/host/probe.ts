@@ -10,9 +10,42 @@ interface ErrnoResult {
   code?: string
 }
 
-/** The launcher's --probe output (native/probe.c). */
+/** The probe table: every fact `cordon-exec --probe` (native/probe.c) reports, by name. It is the
+ * one definition of that contract: `satisfies` holds it to KernelProbe below, and
+ * test/architecture/contracts.test.ts holds probe.c's source and the launcher's output to it.
+ * A new fact is a row here, a field in KernelProbe, and its printf in probe.c. */
+export const PROBE_TABLE = {
+  /** Bumped when a fact changes meaning or goes away (adding one does not). */
+  version: 1,
+  facts: [
+    'version',
+    'uid',
+    'namespaces',
+    'syscalls',
+    'landlock',
+    'seccomp',
+    'audit',
+    'i386Entry',
+    'x32Entry',
+  ],
+  namespaces: ['user', 'pid', 'mount', 'ipc', 'uts', 'net', 'cgroup', 'time'],
+  syscalls: ['open_tree', 'move_mount', 'mount_setattr', 'fsopen', 'openat2', 'close_range', 'pidfd_open'],
+  /** Seccomp return actions asked with SECCOMP_GET_ACTION_AVAIL; the available ones are listed. */
+  seccompActions: ['kill_process', 'kill_thread', 'trap', 'errno', 'user_notif', 'trace', 'log', 'allow'],
+  /** Keys inside the facts that are objects (namespaces.*, landlock, seccomp, audit). */
+  fields: ['ok', 'errno', 'code', 'abi', 'filter', 'actions', 'enabled'],
+} as const satisfies {
+  version: number
+  facts: readonly (keyof KernelProbe)[]
+  namespaces: readonly string[]
+  syscalls: readonly string[]
+  seccompActions: readonly string[]
+  fields: readonly (keyof ErrnoResult | 'ok' | 'abi' | 'filter' | 'actions' | 'enabled')[]
+}
+
+/** The launcher's --probe output (native/probe.c), as PROBE_TABLE lists it. */
 export interface KernelProbe {
-  version: 1
+  version: (typeof PROBE_TABLE)['version']
   uid: number
   namespaces: Record<string, { ok: boolean } & ErrnoResult>
   syscalls: Record<string, boolean>

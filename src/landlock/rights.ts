@@ -19,17 +19,44 @@ export const FS = {
   make_fifo: 1n << 10n,
   make_block: 1n << 11n,
   make_sym: 1n << 12n,
-  refer: 1n << 13n, // ABI 2
-  truncate: 1n << 14n, // ABI 3
-  ioctl_dev: 1n << 15n, // ABI 5
+  refer: 1n << 13n,
+  truncate: 1n << 14n,
+  ioctl_dev: 1n << 15n,
 } as const
 
-export const NET = { bind_tcp: 1n << 0n, connect_tcp: 1n << 1n } as const // ABI 4
-export const SCOPE = { abstract_unix_socket: 1n << 0n, signal: 1n << 1n } as const // ABI 6
-/** landlock_restrict_self flags (ABI 7). */
+export const NET = { bind_tcp: 1n << 0n, connect_tcp: 1n << 1n } as const
+export const SCOPE = { abstract_unix_socket: 1n << 0n, signal: 1n << 1n } as const
+/** landlock_restrict_self flags. */
 export const RESTRICT = { log_same_exec_off: 1, log_new_exec_on: 2, log_subdomains_off: 4 } as const
 
-export const MAX_ABI = 7
+export type RightKind = 'fs' | 'net' | 'scope' | 'restrict'
+
+/** What each ABI adds (row i is ABI i + 1): the one table of Landlock ABI facts. MAX_ABI, the
+ * rights of an ABI (fsRights, netRights, scopes, restrictFlags) and the ABI a right needs
+ * (abiFor, for the schema, the flags and the statuses) all derive from it, so supporting a new
+ * ABI is one row here (and its tests on a kernel that has it). */
+export const ABI_ADDS: readonly Readonly<Partial<Record<RightKind, bigint>>>[] = [
+  { fs: (FS.make_sym << 1n) - 1n }, // 1: execute … make_sym
+  { fs: FS.refer },
+  { fs: FS.truncate },
+  { net: NET.bind_tcp | NET.connect_tcp },
+  { fs: FS.ioctl_dev },
+  { scope: SCOPE.abstract_unix_socket | SCOPE.signal },
+  { restrict: BigInt(RESTRICT.log_same_exec_off | RESTRICT.log_new_exec_on | RESTRICT.log_subdomains_off) },
+]
+
+export const MAX_ABI = ABI_ADDS.length
+
+/** Everything of `kind` that ABI `abi` has: the rows up to it (ABIs past MAX_ABI get MAX_ABI's). */
+function upTo(abi: number, kind: RightKind): bigint {
+  return ABI_ADDS.slice(0, Math.max(0, abi)).reduce((m, row) => m | (row[kind] ?? 0n), 0n)
+}
+
+/** The first ABI that has every bit of `bits` of `kind`; throws for bits no ABI has. */
+export function abiFor(kind: RightKind, bits: bigint): number {
+  for (let abi = 1; abi <= MAX_ABI; abi++) if ((upTo(abi, kind) & bits) === bits) return abi
+  throw new Error(`no Landlock ABI up to ${MAX_ABI} has ${kind} 0x${bits.toString(16)}`)
+}
 
 /** Rights and flags of the ABIs after MAX_ABI, with the ABI that brings each. */
 export const LATER = [
@@ -49,24 +76,14 @@ export function unusedLater(abi: number): string | undefined {
 /** Rights that apply to files (the rest only make sense on directories). */
 export const FILE_RIGHTS = FS.execute | FS.write_file | FS.read_file | FS.truncate | FS.ioctl_dev
 
-const ABI1_FS = (1n << 13n) - 1n
+export const fsRights = (abi: number): bigint => upTo(abi, 'fs')
+export const netRights = (abi: number): bigint => upTo(abi, 'net')
+export const scopes = (abi: number): bigint => upTo(abi, 'scope')
+export const restrictFlags = (abi: number): number => Number(upTo(abi, 'restrict'))
 
-export function fsRights(abi: number): bigint {
-  if (abi < 1) return 0n
-  let m = ABI1_FS
-  if (abi >= 2) m |= FS.refer
-  if (abi >= 3) m |= FS.truncate
-  if (abi >= 5) m |= FS.ioctl_dev
-  return m
-}
-
-export function netRights(abi: number): bigint {
-  return abi >= 4 ? NET.bind_tcp | NET.connect_tcp : 0n
-}
-
-export function scopes(abi: number): bigint {
-  return abi >= 6 ? SCOPE.abstract_unix_socket | SCOPE.signal : 0n
-}
+/** The ABIs the features a policy names need (schema descriptions, statuses, fixes). */
+export const NET_ABI = abiFor('net', NET.bind_tcp | NET.connect_tcp)
+export const SCOPE_ABI = abiFor('scope', SCOPE.abstract_unix_socket | SCOPE.signal)
 
 /** Access names a policy uses, and the shorthands. */
 export const ACCESS: Readonly<Record<string, bigint>> = {

@@ -1,4 +1,5 @@
 // `features`: what cordon-oci carries out, in runc's features document shape (containerd reads it).
+import { ARCHES } from '../seccomp/arch.js'
 import { CAPABILITIES } from '../policy/capabilities.js'
 import { FLAG_OPTIONS } from './mounts.js'
 import { OCI_VERSION } from './state.js'
@@ -35,7 +36,7 @@ export function features(): string {
             'SCMP_CMP_MASKED_EQ',
             'SCMP_CMP_NE',
           ],
-          archs: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_RISCV64'],
+          archs: Object.values(ARCHES).map((a) => a.scmp),
           knownFlags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
           supportedFlags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
         },

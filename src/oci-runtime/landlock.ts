@@ -2,7 +2,7 @@
 // each mount's read-only or read-write state is enforced by Landlock as well as by the mount,
 // and no device node can be created anywhere (make_char, make_block).
 import type { LandlockRow, PlanOp } from '../plan/model.js'
-import { FS, fsRights, MAX_ABI, RESTRICT } from '../landlock/rights.js'
+import { FS, fsRights, MAX_ABI, RESTRICT, restrictFlags } from '../landlock/rights.js'
 import type { ViewMount } from './mounts.js'
 import { invalid, type OciConfig } from './spec.js'
 
@@ -23,7 +23,7 @@ function rows(): LandlockRow[] {
     fs: fsRights(i + 1),
     net: 0n,
     scoped: 0n,
-    restrictFlags: i + 1 >= 7 ? RESTRICT.log_new_exec_on : 0,
+    restrictFlags: restrictFlags(i + 1) & RESTRICT.log_new_exec_on,
   }))
 }
 

@@ -282,7 +282,7 @@ function cachedFilter(
   const builtIn = profileKey && `${profileKey}${extras.map((e) => `+${e}`).join('')}`
   const program = builtIn ? precompiledProgram(builtIn) : undefined
   if (program) return { program, instructions: program.length / 8 }
-  const key = `${arch}\0${trace?.mode ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v) => (k === 'origin' ? undefined : v))}`
+  const key = `${arch}\0${trace?.mode ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v: unknown) => (k === 'origin' ? undefined : v))}`
   let filter = filterCache.get(key)
   if (!filter) {
     let spec = resolveSeccomp(layers)

@@ -102,16 +102,17 @@ export function describePlan(plan: Plan): string {
 export function planToJson(plan: Plan): unknown {
   return {
     version: 1,
-    ops: plan.ops.map((op) =>
-      JSON.parse(
-        JSON.stringify(op, (_k, v) =>
-          typeof v === 'bigint'
-            ? v.toString()
-            : v instanceof Uint8Array
-              ? Buffer.from(v).toString('base64')
-              : v,
-        ),
-      ),
+    ops: plan.ops.map(
+      (op) =>
+        JSON.parse(
+          JSON.stringify(op, (_k, v: unknown) =>
+            typeof v === 'bigint'
+              ? v.toString()
+              : v instanceof Uint8Array
+                ? Buffer.from(v).toString('base64')
+                : v,
+          ),
+        ) as unknown,
     ),
     notes: plan.notes,
   }

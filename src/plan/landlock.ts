@@ -16,6 +16,7 @@ import {
   NET,
   netRights,
   RESTRICT,
+  restrictFlags,
   SCOPE,
   scopes,
 } from '../landlock/rights.js'
@@ -206,8 +207,9 @@ export function landlockRows(policy: ResolvedPolicy, maxAbi = MAX_ABI): Landlock
       fs: fsRights(abi),
       net: policy.tcp ? netRights(abi) : 0n,
       scoped: scopes(abi) & wantedScopes,
-      // Denials after execve are the sandboxed program's: log them (ABI 7) for `cordon monitor`.
-      restrictFlags: abi >= 7 ? RESTRICT.log_new_exec_on : 0,
+      // Denials after execve are the sandboxed program's: log them (where the ABI can) for
+      // `cordon monitor`.
+      restrictFlags: restrictFlags(abi) & RESTRICT.log_new_exec_on,
     }
   })
 }

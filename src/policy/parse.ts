@@ -118,7 +118,7 @@ function locator(text: string): Locate {
     let path = issue.path
     if (issue.code === 'missing_key') path = path.slice(0, -1)
     if (issue.code === 'unknown_key') {
-      const parent = doc.getIn(path.slice(0, -1), true)
+      const parent: unknown = doc.getIn(path.slice(0, -1), true)
       if (isMap(parent)) {
         const pair = parent.items.find(
           (p) => isNode(p.key) && (p.key as { value?: unknown }).value === path.at(-1),
@@ -128,7 +128,7 @@ function locator(text: string): Locate {
       }
     }
     for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true)
+      const node: unknown = doc.getIn(path.slice(0, n), true)
       if (isNode(node) && node.range) return position(text, node.range[0])
     }
     return undefined

@@ -3,6 +3,7 @@
 import * as s from './schema-dsl.js'
 import { suggest } from '../errors.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
+import { ACCESS, MAX_ABI, NET_ABI, SCOPE_ABI, SHORTHANDS } from '../landlock/rights.js'
 import { GROUPS } from '../seccomp/groups.js'
 import { parseAction } from '../seccomp/resolve.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
@@ -93,23 +94,25 @@ const hostPath = s.string({
   check: (v) => (v.length === 0 ? 'the path is empty' : undefined),
 })
 
+// The words come from landlock/rights.ts, the one list of access names and shorthands.
+const SHORT_WORDS = Object.keys(SHORTHANDS).join(', ')
+const RIGHT_WORDS = Object.keys(ACCESS).join(', ')
 const accessNames = s.string({
-  expected: 'an access right like "read" or a shorthand (ro, rx, rw)',
+  expected: `an access right like "read" or a shorthand (${SHORT_WORDS})`,
   check: (v) =>
-    /^(ro|rx|rw|read|readdir|write|execute|create|delete|truncate|ioctl-dev|refer|devices)$/.test(v)
+    Object.hasOwn(SHORTHANDS, v) || Object.hasOwn(ACCESS, v)
       ? undefined
-      : `unknown access \`${v}\`: use ro, rx, rw or read, readdir, write, execute, create, delete, truncate, ioctl-dev, refer, devices`,
+      : `unknown access \`${v}\`: use ${SHORT_WORDS} or ${RIGHT_WORDS}`,
 })
 const accessList = s.array(accessNames)
 const access: s.Schema<string | string[]> = {
-  expected: 'an access shorthand (ro, rx, rw) or a list of rights',
+  expected: `an access shorthand (${SHORT_WORDS}) or a list of rights`,
   check: (value, path, issues) =>
     typeof value === 'string'
       ? accessNames.check(value, path, issues)
       : accessList.check(value, path, issues),
   jsonSchema: () => ({
-    description:
-      'Landlock rights on this path: ro, rx, rw, or a list of read, readdir, write, execute, create, delete, truncate, ioctl-dev, refer, devices.',
+    description: `Landlock rights on this path: ${SHORT_WORDS}, or a list of ${RIGHT_WORDS}.`,
     oneOf: [accessNames.jsonSchema(), accessList.jsonSchema()],
   }),
 }
@@ -409,7 +412,7 @@ export const policySchema = s.object(
         },
         {
           description:
-            'When present, only these TCP ports may be bound or connected to (Landlock ABI 4+), and other ' +
+            `When present, only these TCP ports may be bound or connected to (Landlock ABI ${NET_ABI}+), and other ` +
             'IP sockets (UDP, raw, SCTP, MPTCP, packet) are refused by seccomp.',
         },
       ),
@@ -418,12 +421,12 @@ export const policySchema = s.object(
       s.object(
         {
           require: s.optional(
-            s.integer({ min: 1, max: 7, description: 'Fail unless the kernel has at least this ABI.' }),
+            s.integer({ min: 1, max: MAX_ABI, description: 'Fail unless the kernel has at least this ABI.' }),
           ),
           scopes: s.optional(
             s.array(
               s.literal(['abstract-unix-socket', 'signal']),
-              'Isolate from outside the sandbox (ABI 6+); both by default.',
+              `Isolate from outside the sandbox (ABI ${SCOPE_ABI}+); both by default.`,
             ),
           ),
           paths: s.optional(
@@ -445,7 +448,7 @@ export const policySchema = s.object(
         s.literal(ACKNOWLEDGEMENTS),
         'Gaps this policy accepts, which otherwise make `cordon run` refuse it. no-view: without a ' +
           'mount namespace what only a view keeps out is reachable: every host pathname UNIX socket ' +
-          '(docker.sock, D-Bus, other sandboxes\u2019; Landlock up to ABI 7 has no right for connect()), the ' +
+          `(docker.sock, D-Bus, other sandboxes\u2019; Landlock up to ABI ${MAX_ABI} has no right for connect()), the ` +
           'metadata of host files (chmod, chown, utimes, xattrs: no Landlock right either), and, without ' +
           'an IPC namespace, the host\u2019s SysV IPC objects; inotify watches anywhere. host-root: without a mount namespace a ' +
           'sandbox with `user.hostRoot` can change the host\u2019s device nodes and read the kernel\u2019s root-only tables.',

@@ -72,15 +72,8 @@ function opsOf<K extends PlanOp['op']>(plan: Plan, op: K): Extract<PlanOp, { op:
   return plan.ops.filter((o): o is Extract<PlanOp, { op: K }> => o.op === op)
 }
 
-export function posture(
-  policy: ResolvedPolicy,
-  label: string,
-  plan: Plan,
-  facts: HostFacts,
-  checks: Check[],
-  arch: string,
-): Posture {
-  const abi = facts.probe.landlock.abi
+/** What the plan sets up, read from its ops: namespaces, the view's paths, kept capabilities. */
+function planView(policy: ResolvedPolicy, plan: Plan) {
   const nsFlags = opsOf(plan, 'namespaces')[0]?.flags ?? 0
   const namespaces = Object.entries(CLONE_FLAGS)
     .filter(([, bit]) => nsFlags & bit)
@@ -96,43 +89,40 @@ export function posture(
   const keep = opsOf(plan, 'caps')[0]?.keep ?? 0n
   const kept: string[] = []
   for (let i = 0; i < 64; i++) if (keep & (1n << BigInt(i))) kept.push(capabilityName(i))
-  const seccompOp = opsOf(plan, 'seccomp')[0]
-  const instructions = seccompOp ? seccompOp.program.length / 8 : 0
-  // The filter the sandbox loads, with the layers the compiler adds (policy/effective.ts).
-  const spec = enforcedSeccomp(policy)
-  const surface = attackSurface(spec, arch)
-  const reachable = new Set(surface.reachable)
-  const table = syscallTable(arch)
-  const byGroup = Object.entries(GROUPS).map(([group, g]) => {
-    const members = g.members.filter((m) => m in table)
-    return { group, total: members.length, blocked: members.filter((m) => !reachable.has(m)).length }
-  })
-  const cgroup = cgroupAccess(facts.probe.uid, () => facts.cgroup.layout !== 'none')
-  const statements = statementStatus(
-    policy,
-    abi,
-    `Landlock unavailable (${facts.probe.landlock.code ?? '?'})`,
-    { uid: facts.probe.uid, cgroup },
-  )
-  // Every limit of the catalogue (policy/limits.ts), so none is left out of the report.
+  return { namespaces, readOnly, readWrite, privateMounts, hidden, kept }
+}
+
+/** Every limit of the catalogue (policy/limits.ts), so none is left out of the report. */
+function reportedLimits(policy: ResolvedPolicy): Record<string, string> {
   const limits: Record<string, string> = {}
-  const l = policy.limits
   for (const spec of LIMITS) {
-    const value = l[spec.key]
+    const value = policy.limits[spec.key]
     if (value !== undefined) limits[spec.word] = formatLimit(spec, value)
   }
   for (const [r, v] of Object.entries(policy.rlimits)) limits[`rlimit ${r}`] = String(v)
-  const cgroupsUsable = cgroup.ok
-  // For callers other than root the plan carries the pids limit as RLIMIT_NPROC (rlimitsFor).
-  const pids = l.pids
-  const nproc =
-    pids !== undefined &&
-    opsOf(plan, 'rlimit').some((op) => op.resource === RLIMITS.nproc && op.soft === BigInt(pids))
-  const cgroupLimits = LIMITS.filter((c) => c.controller && c.word in limits).map((c) => c.word)
+  return limits
+}
+
+/** One row per layer: whether it is active for this policy on this host, and what it does. */
+function layersOf(c: {
+  plan: Plan
+  facts: HostFacts
+  checks: Check[]
+  arch: string
+  view: { namespaces: string[]; readOnly: string[]; readWrite: string[]; hidden: string[]; kept: string[] }
+  instructions: number
+  blockedFraction: number
+  limits: Record<string, string>
+  cgroupLimits: string[]
+  cgroup: { ok: boolean; why: string }
+  nproc: boolean
+}): Layer[] {
+  const { plan, facts, checks, arch, instructions, blockedFraction, limits, cgroupLimits, cgroup, nproc } = c
+  const { namespaces, readOnly, readWrite, hidden, kept } = c.view
+  const abi = facts.probe.landlock.abi
   const landlockRules = opsOf(plan, 'landlock_path').length
   const landlockPorts = opsOf(plan, 'landlock_port').length
-
-  const layers: Layer[] = [
+  return [
     {
       layer: 'namespaces',
       status:
@@ -173,16 +163,16 @@ export function posture(
     },
     {
       layer: 'seccomp',
-      status: seccompOp ? 'active' : 'off',
-      detail: `${instructions} BPF instructions; ${(surface.fraction * 100).toFixed(1)}% of ${arch}'s syscalls blocked`,
+      status: has(plan, 'seccomp') ? 'active' : 'off',
+      detail: `${instructions} BPF instructions; ${(blockedFraction * 100).toFixed(1)}% of ${arch}'s syscalls blocked`,
     },
     {
       layer: 'cgroups',
-      status: cgroupLimits.length === 0 ? 'off' : cgroupsUsable ? 'active' : 'off',
+      status: cgroupLimits.length === 0 ? 'off' : cgroup.ok ? 'active' : 'off',
       detail: cgroupLimits.length
         ? `${cgroupLimits.map((k) => `${k} ${limits[k]}`).join(', ')} (${facts.cgroup.layout})`
         : 'no limits in the policy',
-      ...(cgroupLimits.length && !cgroupsUsable
+      ...(cgroupLimits.length && !cgroup.ok
         ? {
             fix: `${cgroup.why}: run as root${facts.cgroup.layout === 'none' ? ' and mount cgroup2 on /sys/fs/cgroup' : ''}${
               nproc ? ' (the pids limit holds meanwhile as RLIMIT_NPROC)' : ''
@@ -194,6 +184,57 @@ export function posture(
         : {}),
     },
   ]
+}
+
+export function posture(
+  policy: ResolvedPolicy,
+  label: string,
+  plan: Plan,
+  facts: HostFacts,
+  checks: Check[],
+  arch: string,
+): Posture {
+  const abi = facts.probe.landlock.abi
+  const { namespaces, readOnly, readWrite, privateMounts, hidden, kept } = planView(policy, plan)
+  const seccompOp = opsOf(plan, 'seccomp')[0]
+  const instructions = seccompOp ? seccompOp.program.length / 8 : 0
+  // The filter the sandbox loads, with the layers the compiler adds (policy/effective.ts).
+  const spec = enforcedSeccomp(policy)
+  const surface = attackSurface(spec, arch)
+  const reachable = new Set(surface.reachable)
+  const table = syscallTable(arch)
+  const byGroup = Object.entries(GROUPS).map(([group, g]) => {
+    const members = g.members.filter((m) => m in table)
+    return { group, total: members.length, blocked: members.filter((m) => !reachable.has(m)).length }
+  })
+  const cgroup = cgroupAccess(facts.probe.uid, () => facts.cgroup.layout !== 'none')
+  const statements = statementStatus(
+    policy,
+    abi,
+    `Landlock unavailable (${facts.probe.landlock.code ?? '?'})`,
+    { uid: facts.probe.uid, cgroup },
+  )
+  const limits = reportedLimits(policy)
+  const cgroupsUsable = cgroup.ok
+  // For callers other than root the plan carries the pids limit as RLIMIT_NPROC (rlimitsFor).
+  const pids = policy.limits.pids
+  const nproc =
+    pids !== undefined &&
+    opsOf(plan, 'rlimit').some((op) => op.resource === RLIMITS.nproc && op.soft === BigInt(pids))
+  const cgroupLimits = LIMITS.filter((c) => c.controller && c.word in limits).map((c) => c.word)
+  const layers = layersOf({
+    plan,
+    facts,
+    checks,
+    arch,
+    view: { namespaces, readOnly, readWrite, hidden, kept },
+    instructions,
+    blockedFraction: surface.fraction,
+    limits,
+    cgroupLimits,
+    cgroup: { ok: cgroupsUsable, why: cgroup.why },
+    nproc,
+  })
   const missing = checks
     .filter((c) => c.status !== 'ok')
     .map((c) => ({ feature: c.title, detail: c.detail, ...(c.fix ? { fix: c.fix } : {}) }))

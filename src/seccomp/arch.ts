@@ -1,5 +1,9 @@
 // Architectures the filter knows: audit arch values (linux/audit.h), how wide the syscall
-// arguments are, and which entry points a host of each Node arch has.
+// arguments are, libseccomp's names, and which entry points a host of each Node arch has. These
+// two tables (ARCHES, HOST_ARCHES) are the one home of the supported architectures: flags,
+// help, exports, the precompiled filters and the OCI runtime's features derive from them
+// (test/architecture/knowledge.test.ts fails on another list). Adding an arch is a row in each,
+// plus its syscall table (scripts/gen-syscalls.mjs).
 import { suggest } from '../errors.js'
 import { syscallTable } from './tables.js'
 
@@ -12,15 +16,18 @@ export interface ArchInfo {
   bits: 32 | 64
   /** x86_64 shares its audit value with x32, whose numbers carry this bit: killed. */
   x32Bit?: number
+  /** libseccomp's (and so the OCI runtime spec's) name. */
+  scmp: string
   /** Name → number, parsed on first use. */
   readonly table: Readonly<Record<string, number>>
 }
 
-function arch(name: ArchName, audit: number, bits: 32 | 64, x32Bit?: number): ArchInfo {
+function arch(name: ArchName, audit: number, bits: 32 | 64, scmp: string, x32Bit?: number): ArchInfo {
   return {
     name,
     audit,
     bits,
+    scmp,
     ...(x32Bit ? { x32Bit } : {}),
     get table() {
       return syscallTable(name)
@@ -31,28 +38,64 @@ function arch(name: ArchName, audit: number, bits: 32 | 64, x32Bit?: number): Ar
 export const X32_SYSCALL_BIT = 0x40000000
 
 export const ARCHES: Readonly<Record<ArchName, ArchInfo>> = {
-  x86_64: arch('x86_64', 0xc000003e, 64, X32_SYSCALL_BIT),
-  i386: arch('i386', 0x40000003, 32),
-  aarch64: arch('aarch64', 0xc00000b7, 64),
-  riscv64: arch('riscv64', 0xc00000f3, 64),
+  x86_64: arch('x86_64', 0xc000003e, 64, 'SCMP_ARCH_X86_64', X32_SYSCALL_BIT),
+  i386: arch('i386', 0x40000003, 32, 'SCMP_ARCH_X86'),
+  aarch64: arch('aarch64', 0xc00000b7, 64, 'SCMP_ARCH_AARCH64'),
+  riscv64: arch('riscv64', 0xc00000f3, 64, 'SCMP_ARCH_RISCV64'),
 }
+
+export const ARCH_NAMES = Object.keys(ARCHES) as ArchName[]
+
+/** A host, by Node's name for its arch (process.arch). */
+export type HostArch = 'x64' | 'arm64' | 'riscv64'
+
+export interface HostArchInfo {
+  /** The entry points a process there can use: native first, then compat ones. */
+  entries: readonly ArchName[]
+  /** Go's names (GOARCH), as Docker profiles' includes/excludes.arches write them. */
+  go: readonly string[]
+}
+
+export const HOST_ARCHES: Readonly<Record<HostArch, HostArchInfo>> = {
+  x64: { entries: ['x86_64', 'i386'], go: ['amd64', 'x86'] },
+  arm64: { entries: ['aarch64'], go: ['arm64'] }, // 32-bit arm compat is killed as a foreign arch
+  riscv64: { entries: ['riscv64'], go: ['riscv64'] },
+}
+
+export const HOST_ARCH_NAMES = Object.keys(HOST_ARCHES) as HostArch[]
+
+/** The host arch of a Node name (x64) or of its native entry (x86_64); undefined otherwise. */
+export function hostArchOf(name: string): HostArch | undefined {
+  if (Object.hasOwn(HOST_ARCHES, name)) return name as HostArch
+  return HOST_ARCH_NAMES.find((h) => HOST_ARCHES[h].entries[0] === name)
+}
+
+/** Every word hostArchOf accepts: the Node names, then the native entries' names. */
+export const HOST_ARCH_WORDS: readonly string[] = [
+  ...HOST_ARCH_NAMES,
+  ...HOST_ARCH_NAMES.map((h) => HOST_ARCHES[h].entries[0]!).filter((n) => !Object.hasOwn(HOST_ARCHES, n)),
+]
 
 /** Entry points a process on this Node arch can use: native first, then compat ones. */
 export function entryPoints(nodeArch: string): ArchInfo[] {
-  switch (nodeArch) {
-    case 'x64':
-      return [ARCHES.x86_64, ARCHES.i386]
-    case 'arm64':
-      return [ARCHES.aarch64] // 32-bit arm compat is killed as a foreign arch
-    case 'riscv64':
-      return [ARCHES.riscv64]
-    default:
-      throw new Error(`no syscall table for architecture ${nodeArch}`)
-  }
+  const host = Object.hasOwn(HOST_ARCHES, nodeArch) ? HOST_ARCHES[nodeArch as HostArch] : undefined
+  if (!host) throw new Error(`no syscall table for architecture ${nodeArch}`)
+  return host.entries.map((name) => ARCHES[name])
 }
 
+/** An entry by its name (i386), or a host's native entry by its Node name (x64 → x86_64). */
 export function archByName(name: string): ArchInfo | undefined {
-  return (ARCHES as Record<string, ArchInfo>)[name === 'x64' ? 'x86_64' : name === 'arm64' ? 'aarch64' : name]
+  if (Object.hasOwn(ARCHES, name)) return ARCHES[name as ArchName]
+  const host = Object.hasOwn(HOST_ARCHES, name) ? HOST_ARCHES[name as HostArch] : undefined
+  return host && ARCHES[host.entries[0]!]
+}
+
+/** Host arches for help and errors: `x64 (x86_64 + i386 entry), arm64, riscv64`. */
+export function describeHostArches(): string {
+  return HOST_ARCH_NAMES.map((h) => {
+    const [native, ...compat] = HOST_ARCHES[h].entries
+    return compat.length ? `${h} (${native} + ${compat.join(' + ')} entry)` : h
+  }).join(', ')
 }
 
 /** Name of syscall nr on arch, or undefined. */

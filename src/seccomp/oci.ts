@@ -9,7 +9,7 @@
 // unconditional rules before conditional ones. What OCI cannot say is reported, never dropped
 // silently.
 import { release } from 'node:os'
-import { type ArchInfo, entryPoints, knownSyscallNames } from './arch.js'
+import { type ArchInfo, entryPoints, HOST_ARCHES, hostArchOf, knownSyscallNames } from './arch.js'
 import { leafFor } from './compile.js'
 import { type Action, type ArgCondition, actionKey, type SeccompSpec } from './model.js'
 import type { RawArg, RawRule } from './profiles.js'
@@ -38,15 +38,6 @@ export interface OciProfile {
   architectures?: string[]
   syscalls?: OciRule[]
 }
-
-const SCMP_ARCH: Record<string, string> = {
-  x86_64: 'SCMP_ARCH_X86_64',
-  i386: 'SCMP_ARCH_X86',
-  aarch64: 'SCMP_ARCH_AARCH64',
-  riscv64: 'SCMP_ARCH_RISCV64',
-}
-/** Go's names in includes/excludes.arches, per Node arch. */
-const GO_ARCHES: Record<string, string[]> = { x64: ['amd64', 'x86'], arm64: ['arm64'], riscv64: ['riscv64'] }
 
 const OPS: Record<string, ArgCondition['op']> = {
   SCMP_CMP_EQ: 'eq',
@@ -254,7 +245,7 @@ export function exportOci(spec: SeccompSpec, nodeArch: string = process.arch): O
     profile: {
       defaultAction: def.action,
       ...(def.errnoRet !== undefined ? { defaultErrnoRet: def.errnoRet } : {}),
-      architectures: arches.map((a: ArchInfo) => SCMP_ARCH[a.name]!),
+      architectures: arches.map((a: ArchInfo) => a.scmp),
       syscalls,
     },
     warnings: [...warnings],
@@ -329,7 +320,8 @@ export interface OciImport {
 export function importOci(profile: OciProfile, options: ImportOptions = {}): OciImport {
   const caps = new Set((options.caps ?? []).map((c) => c.toUpperCase().replace(/^(?!CAP_)/, 'CAP_')))
   const kernel = options.kernel ?? release()
-  const goArches = GO_ARCHES[options.arch ?? process.arch] ?? []
+  const host = hostArchOf(options.arch ?? process.arch)
+  const goArches = host ? HOST_ARCHES[host].go : []
   const known = knownSyscallNames()
   const applies = (r: OciRule) => {
     const inc = r.includes ?? {}

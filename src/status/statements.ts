@@ -2,6 +2,7 @@
 // status full (every layer that can enforce it does), partial (some), none. Printed by
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
+import { NET_ABI, SCOPE_ABI } from '../landlock/rights.js'
 import { DEVICES, realHostFs } from '../plan/view.js'
 import { foreignRights } from '../plan/landlock.js'
 import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
@@ -75,7 +76,7 @@ export function statementStatus(
     out.push(
       judge(
         `tcp bind [${policy.tcp.bind.join(' ')}] connect [${policy.tcp.connect.join(' ')}]`,
-        tcpStatementLayers(policy, ll(4, 'TCP port rules')),
+        tcpStatementLayers(policy, ll(NET_ABI, 'TCP port rules')),
       ),
     )
   for (const scope of policy.landlock.scopes)
@@ -84,7 +85,7 @@ export function statementStatus(
         scope === 'signal'
           ? { layer: 'pid namespace', ok: ns.pid, why: 'no pid namespace' }
           : { layer: 'net namespace', ok: ns.net, why: 'no net namespace' },
-        ll(6, 'scopes'),
+        ll(SCOPE_ABI, 'scopes'),
       ]),
     )
   // `network: host` asks for no isolation, so there is nothing to enforce.
@@ -176,7 +177,7 @@ export function refuseUnenforced(policy: ResolvedPolicy, statements: StatementSt
   const words = [...new Set(gaps.map((g) => acknowledgementFor(g.statement)).filter((w) => w !== undefined))]
   const lines = gaps.map((g) => `\`${g.statement}\` (${g.missing.map((m) => m.why).join('; ')})`)
   const fix = policy.namespaces.mount
-    ? `run on a kernel with Landlock${words.includes('tcp-ports') ? ' ABI 4 or later' : ''}`
+    ? `run on a kernel with Landlock${words.includes('tcp-ports') ? ` ABI ${NET_ABI} or later` : ''}`
     : `run with namespaces (drop --no-namespaces, or \`namespaces.mount: true\`)${words.includes('host-root') ? ' or without user.hostRoot' : ''}`
   throw new CordonError(
     'invalid_policy',

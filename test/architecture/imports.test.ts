@@ -1,3 +1,4 @@
+// tier: unit
 // The import graph of src/ follows the layer order declared in docs/ARCHITECTURE.md: a module
 // imports only from its own folder or from a folder in a lower layer, so folders form no cycle
 // and pure code never reaches up into the code that runs things.

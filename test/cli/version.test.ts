@@ -1,3 +1,4 @@
+// tier: unit
 // The version is written in three places (package.json, the CLI, the launcher); they must agree,
 // since `cordon --version` and `cordon-exec --version` are what a bug report quotes.
 import assert from 'node:assert/strict'

@@ -16,6 +16,7 @@ import {
   NO_NAMESPACES,
 } from '../../src/index.js'
 import { statementStatus } from '../../src/status/statements.js'
+import { MAX_ABI } from '../../src/landlock/rights.js'
 import { LAUNCHER, projectDir } from '../helpers.js'
 
 const root = () => join(projectDir(), 'll')
@@ -170,7 +171,7 @@ t('signal', lambda: os.kill(${sleeper.pid}, 0))`
     }
   })
 
-  for (let abi = 1; abi <= 7; abi++)
+  for (let abi = 1; abi <= MAX_ABI; abi++)
     test(`forced to ABI ${abi}: the rights of that ABI are enforced and the status says so`, async () => {
       const [allowed, other] = ports
       writeFileSync(join(dir('rw2'), 'trunc'), 'data')

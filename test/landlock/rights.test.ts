@@ -1,3 +1,4 @@
+// tier: unit
 // The rights tables: what each ABI handles, and the later ABIs cordon knows of but leaves
 // unused (and says so) until they can be tested on a kernel that has them.
 import assert from 'node:assert/strict'

@@ -1,3 +1,4 @@
+// tier: unit
 // The rules language and engine, without a kernel: parsing and its errors, lists and macros,
 // overrides, rates, baselines, cooldowns and hot reload; alert sinks against local servers.
 import assert from 'node:assert/strict'

@@ -1,3 +1,4 @@
+// tier: unit
 // The plan is the one contract between the TypeScript compiler and the C launcher. Its op codes,
 // names, flag bits and version are written on both sides; this test reads native/plan.h and
 // plan.c and holds them equal, and holds the version to the op table it was released with, so

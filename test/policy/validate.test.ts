@@ -1,3 +1,4 @@
+// tier: unit
 // Malformed policies: one clear error each, naming the field, located in the file.
 import assert from 'node:assert/strict'
 import { totalmem } from 'node:os'

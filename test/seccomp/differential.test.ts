@@ -1,3 +1,4 @@
+// tier: unit
 // Differential property tests: for random policies, syscalls and arguments, the compiled
 // program (run in the interpreter) must give exactly what the policy means (the reference
 // evaluator), on every arch, before and after optimization. Values cluster at the 32-bit

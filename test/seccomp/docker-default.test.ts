@@ -1,3 +1,4 @@
+// tier: unit
 // Docker's own default profile (default.json, as Debian's golang-github-docker-docker-dev ships
 // it): cordon's import + compile gives Docker's decision for every syscall on every arch, for
 // Docker's default capabilities and with CAP_SYS_ADMIN, and export → import keeps every decision.

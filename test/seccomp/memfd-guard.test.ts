@@ -1,3 +1,4 @@
+// tier: unit
 // The memfd exec guard (issue 18, finding 8): every filter refuses memfd_create without
 // MFD_NOEXEC_SEAL with EACCES, whatever the profile and whatever a policy's rules allow; a
 // sealed memfd goes through. The exec-memfd probe shows it on the real kernel in every mode.

@@ -1,3 +1,4 @@
+// tier: unit
 // OCI runtime-spec seccomp JSON: export → import → compile gives the same decisions for every
 // syscall on every arch; imports honour includes/excludes (arches, caps, minKernel), errnoRet,
 // MASKED_EQ's value/valueTwo and 64-bit values.

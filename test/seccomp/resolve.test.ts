@@ -1,3 +1,4 @@
+// tier: unit
 // The seccomp section: names, groups, actions and arguments are checked with clear messages.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'

@@ -36,7 +36,7 @@ ${POLICY_HELP}
       --image IMAGE  container image for docker and kubernetes (default: debian:bookworm-slim)
       --wrap         systemd, kubernetes: start the command through cordon-exec with the compiled
                      plan, so every cordon layer (Landlock too) applies
-      --arch ARCH    seccomp profile for x64 (default: this host), arm64 or riscv64
+      --arch ARCH    seccomp profile for ${EXPORT_ARCHES.join(', ')} (default: this host)
       --json         {"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
   -q, --quiet        no notes on stderr (what was written, gaps, how to use it)
   -h, --help         this help
@@ -72,7 +72,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     throw new CordonError('invalid_usage', '--wrap applies to --to systemd and --to kubernetes')
   const arch = values.arch ?? process.arch
   if (!(EXPORT_ARCHES as readonly string[]).includes(arch))
-    throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${arch}\``)
+    throw new CordonError('invalid_usage', `--arch must be ${EXPORT_ARCHES.join(', ')}, got \`${arch}\``)
   const dash = argv.indexOf('--')
   // parseArgs puts what follows `--` among the positionals too.
   const before = dash >= 0 ? positionals.length - (argv.length - dash - 1) : positionals.length

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { CordonError, suggest } from '../../errors.js'
 import { nativeArch } from '../../learn/learn.js'
-import { archByName } from '../../seccomp/arch.js'
+import { ARCH_NAMES, archByName } from '../../seccomp/arch.js'
 import { type Change, diffPolicies } from '../../policy/diff.js'
 import { PROFILES } from '../../policy/profiles.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
@@ -23,7 +23,7 @@ machine's), TCP ports, Landlock rules, limits and environment. Each change is ma
 A and B are policy files or built-in profile names (${Object.keys(PROFILES).join(', ')}).
 
       --json   {"version":1,"changes":[{area,subject,direction,from,to}],"summary":{...}}
-      --arch   x86_64, i386, aarch64 or riscv64
+      --arch   ${ARCH_NAMES.join(', ')}
   -h, --help   this help
 
 Exit status: 0 when the policies are equivalent, 1 when they differ, 2 for bad usage.
@@ -78,10 +78,7 @@ async function diffCommand(argv: string[]): Promise<number> {
     )
   const arch = values.arch ? archByName(values.arch)?.name : nativeArch()
   if (!arch)
-    throw new CordonError(
-      'invalid_usage',
-      `--arch must be x86_64, i386, aarch64 or riscv64, got \`${values.arch}\``,
-    )
+    throw new CordonError('invalid_usage', `--arch must be ${ARCH_NAMES.join(', ')}, got \`${values.arch}\``)
   const changes = diffPolicies(policyArgument(positionals[0]!), policyArgument(positionals[1]!), arch)
   const count = (d: Change['direction']) => changes.filter((c) => c.direction === d).length
   const summary = { wider: count('wider'), narrower: count('narrower'), changed: count('changed') }

@@ -47,7 +47,7 @@ export async function psCommand(argv: string[]): Promise<number> {
     const u = r.usage
     const limits = r.limits
       ? Object.entries(r.limits)
-          .map(([k, v]) => `${k}=${k === 'memory' ? sizeWord(Number(v)) : v}`)
+          .map(([k, v]) => `${k}=${k === 'memory' ? sizeWord(Number(v)) : String(v)}`)
           .join(',')
       : '-'
     table.push([

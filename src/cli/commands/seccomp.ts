@@ -5,7 +5,14 @@ import { parseStrict } from '../args.js'
 import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { dump as dumpYaml } from 'js-yaml'
 import { CordonError, fileProblem } from '../../errors.js'
-import { archByName, entryPoints, syscallName } from '../../seccomp/arch.js'
+import {
+  archByName,
+  describeHostArches,
+  entryPoints,
+  HOST_ARCH_NAMES,
+  hostArchOf,
+  syscallName,
+} from '../../seccomp/arch.js'
 import { decode, describeReturn, interpret } from '../../seccomp/bpf.js'
 import { compileSeccomp, leafFor } from '../../seccomp/compile.js'
 import { disassemble } from '../../seccomp/disasm.js'
@@ -34,7 +41,7 @@ const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY
 ${POLICY_HELP}
       --seccomp P|FILE   seccomp profile (default, strict, none) or a file with a seccomp section
 
-      --arch A           host arch to build for: x64 (x86_64 + i386 entry), arm64, riscv64 (default: this host)
+      --arch A           host arch to build for: ${describeHostArches()} (default: this host)
       --syscall NAME|NR  (test) the call; --entry i386 to use the compat entry point on x64
       --arg N            (test) arguments in order, decimal or 0x; repeatable
   -o, --output FILE      (compile) write the BPF program
@@ -44,14 +51,6 @@ ${POLICY_HELP}
 ${QUIET_HELP}
   -h, --help             this help
 `
-
-export const NODE_ARCH: Record<string, string> = {
-  x86_64: 'x64',
-  aarch64: 'arm64',
-  x64: 'x64',
-  arm64: 'arm64',
-  riscv64: 'riscv64',
-}
 
 export async function seccompCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseStrict({
@@ -86,9 +85,12 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   }
   if (!['compile', 'disasm', 'explain', 'test', 'export'].includes(sub))
     throw new CordonError('invalid_usage', `unknown subcommand \`${sub}\`; see cordon seccomp --help`)
-  const nodeArch = NODE_ARCH[values.arch ?? process.arch]
+  const nodeArch = hostArchOf(values.arch ?? process.arch)
   if (!nodeArch)
-    throw new CordonError('invalid_usage', `--arch must be x64, arm64 or riscv64, got \`${values.arch}\``)
+    throw new CordonError(
+      'invalid_usage',
+      `--arch must be ${HOST_ARCH_NAMES.join(', ')}, got \`${values.arch}\``,
+    )
   const policy = policyFromFlags(values, policyFile)
   // What `cordon run` installs: the policy's layers plus what its tcp section adds.
   const spec = enforcedSeccomp(policy)
