@@ -28,6 +28,17 @@ try {
   console.error(`bundle-cli: esbuild is not installed (${e.message}); the CLI runs unbundled`)
   process.exit(0)
 }
+const standIn = join(root, 'src', 'cli', 'lazy-filter.ts')
+const lazyFilter = {
+  name: 'lazy-filter',
+  setup(build) {
+    build.onResolve({ filter: /\/plan\/filter\.js$|^\.\/filter\.js$/ }, (args) => {
+      const target = join(args.resolveDir, args.path)
+      if (target !== join(root, 'src', 'plan', 'filter.js') || args.importer === standIn) return undefined
+      return { path: standIn }
+    })
+  },
+}
 rmSync(BUNDLE_DIR, { recursive: true, force: true })
 const result = await esbuild.build({
   entryPoints: { main: join(root, 'src', 'cli', 'main.ts') },
@@ -48,6 +59,9 @@ const result = await esbuild.build({
   // identifiers are kept, so stack traces still name the functions.
   minifyWhitespace: true,
   minifySyntax: true,
+  // plan/filter.ts (the seccomp compiler) is reached only through cli/lazy-filter.ts's import():
+  // a plan whose filter is precompiled never loads it.
+  plugins: [lazyFilter],
   metafile: values.metafile !== undefined,
   logLevel: 'warning',
 })

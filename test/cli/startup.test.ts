@@ -66,6 +66,38 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     assert.match(filters[0]!, /\.bpf$/)
   })
 
+  // The compiler is found by what its chunk defines, so that a re-split bundle still counts.
+  const loadsCompiler = (files: string[]) =>
+    files
+      .filter((f) => f.includes('cli-bundle') && f.endsWith('.js'))
+      .some((f) => /function compileSeccomp\(/.test(readFileSync(join(ROOT, f), 'utf8')))
+
+  test('a plain cordon run reads its precompiled filter and never loads the seccomp compiler', () => {
+    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
+    assert.equal(status, 0, stderr)
+    assert.ok(!loadsCompiler(files), `no chunk defining compileSeccomp: ${files.join(', ')}`)
+  })
+
+  test('a filter that is not precompiled loads the compiler, on demand', () => {
+    const policy = join(projectDir(), 'startup-rules.json')
+    writeFileSync(
+      policy,
+      JSON.stringify({
+        extends: ['default'],
+        seccomp: { rules: [{ syscalls: ['mincore'], action: 'errno(EPERM)' }] },
+      }),
+    )
+    for (const args of [
+      ['run', '--watch', 'openat', '--', '/bin/true'],
+      ['run', '--policy', policy, '--', '/bin/true'],
+      ['plan', '--policy', policy],
+    ]) {
+      const { status, files, stderr } = filesOpened(args)
+      assert.equal(status, 0, `${args.join(' ')}: ${stderr}`)
+      assert.ok(loadsCompiler(files), `${args.join(' ')} loads the compiler`)
+    }
+  })
+
   test('a YAML policy still loads js-yaml, on demand', () => {
     const policy = join(projectDir(), 'startup-policy.yaml')
     writeFileSync(policy, 'extends: [default]\n')
