@@ -10,7 +10,7 @@
 // error, from node_modules as before.
 //
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -39,6 +39,34 @@ const lazyFilter = {
     })
   },
 }
+// esbuild puts each module in the chunk of the set of entries (main and every import() target)
+// that reach it, so the ~50 modules of a plain `cordon run` were spread over ~30 chunks, each a
+// resolve, read and compile of its own for Node's ESM loader (~1 ms CPU apiece here). Every
+// other import() target also imports the run command, so those modules share one set, hence
+// one chunk: a plain run loads 7 files. The cost: other commands load the run path too.
+const hub = join(root, 'src', 'cli', 'commands', 'run.ts')
+const lazyTargets = new Set()
+const oneRunChunk = {
+  name: 'one-run-chunk',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.kind !== 'dynamic-import' || args.pluginData?.hub) return undefined
+      const r = await build.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: { hub: true },
+      })
+      if (r.errors.length || !r.path.startsWith(join(root, 'src'))) return undefined
+      lazyTargets.add(r.path)
+      return { path: r.path }
+    })
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (!lazyTargets.has(args.path) || args.path === hub) return undefined
+      return { contents: `${readFileSync(args.path, 'utf8')}\nimport ${JSON.stringify(hub)}\n`, loader: 'ts' }
+    })
+  },
+}
 rmSync(BUNDLE_DIR, { recursive: true, force: true })
 const result = await esbuild.build({
   entryPoints: { main: join(root, 'src', 'cli', 'main.ts') },
@@ -61,7 +89,7 @@ const result = await esbuild.build({
   minifySyntax: true,
   // plan/filter.ts (the seccomp compiler) is reached only through cli/lazy-filter.ts's import():
   // a plan whose filter is precompiled never loads it.
-  plugins: [lazyFilter],
+  plugins: [lazyFilter, oneRunChunk],
   metafile: values.metafile !== undefined,
   logLevel: 'warning',
 })

@@ -78,6 +78,15 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     assert.ok(!loadsCompiler(files), `no chunk defining compileSeccomp: ${files.join(', ')}`)
   })
 
+  test('a plain cordon run loads its modules from a handful of bundle files, not one per chunk', () => {
+    // Node's ESM loader resolves, reads and compiles each file: the ~30 chunks esbuild made per
+    // set of importers cost ~20% of a plain run's CPU (scripts/bundle-cli.mjs, one-run-chunk).
+    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
+    assert.equal(status, 0, stderr)
+    const bundle = files.filter((f) => f.includes('cli-bundle') && f.endsWith('.js'))
+    assert.ok(bundle.length <= 10, `${bundle.length} bundle files: ${bundle.join(', ')}`)
+  })
+
   test('a filter that is not precompiled loads the compiler, on demand', () => {
     const policy = join(projectDir(), 'startup-rules.json')
     writeFileSync(
