@@ -10,7 +10,7 @@
 // error, from node_modules as before.
 //
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -27,6 +27,45 @@ try {
   // devDependencies still gets a working CLI: bin/cordon.js falls back to build/src/cli.
   console.error(`bundle-cli: esbuild is not installed (${e.message}); the CLI runs unbundled`)
   process.exit(0)
+}
+const standIn = join(root, 'src', 'cli', 'lazy-filter.ts')
+const lazyFilter = {
+  name: 'lazy-filter',
+  setup(build) {
+    build.onResolve({ filter: /\/plan\/filter\.js$|^\.\/filter\.js$/ }, (args) => {
+      const target = join(args.resolveDir, args.path)
+      if (target !== join(root, 'src', 'plan', 'filter.js') || args.importer === standIn) return undefined
+      return { path: standIn }
+    })
+  },
+}
+// esbuild puts each module in the chunk of the set of entries (main and every import() target)
+// that reach it, so the ~50 modules of a plain `cordon run` were spread over ~30 chunks, each a
+// resolve, read and compile of its own for Node's ESM loader (~1 ms CPU apiece here). Every
+// other import() target also imports the run command, so those modules share one set, hence
+// one chunk: a plain run loads 7 files. The cost: other commands load the run path too.
+const hub = join(root, 'src', 'cli', 'commands', 'run.ts')
+const lazyTargets = new Set()
+const oneRunChunk = {
+  name: 'one-run-chunk',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.kind !== 'dynamic-import' || args.pluginData?.hub) return undefined
+      const r = await build.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: { hub: true },
+      })
+      if (r.errors.length || !r.path.startsWith(join(root, 'src'))) return undefined
+      lazyTargets.add(r.path)
+      return { path: r.path }
+    })
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (!lazyTargets.has(args.path) || args.path === hub) return undefined
+      return { contents: `${readFileSync(args.path, 'utf8')}\nimport ${JSON.stringify(hub)}\n`, loader: 'ts' }
+    })
+  },
 }
 rmSync(BUNDLE_DIR, { recursive: true, force: true })
 const result = await esbuild.build({
@@ -48,6 +87,9 @@ const result = await esbuild.build({
   // identifiers are kept, so stack traces still name the functions.
   minifyWhitespace: true,
   minifySyntax: true,
+  // plan/filter.ts (the seccomp compiler) is reached only through cli/lazy-filter.ts's import():
+  // a plan whose filter is precompiled never loads it.
+  plugins: [lazyFilter, oneRunChunk],
   metafile: values.metafile !== undefined,
   logLevel: 'warning',
 })

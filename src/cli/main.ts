@@ -1,6 +1,7 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { CordonError } from '../errors.js'
 import { FlagError } from './args.js'
+import { loadFilterCompiler } from './lazy-filter.js'
 import { formatTable, warn } from './output.js'
 
 const VERSION = '0.2.0'
@@ -171,6 +172,9 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   try {
+    // The seccomp compiler loads with every command that may compile a plan; `run` loads it
+    // only when its policy's filter is not precompiled (lazy-filter.ts).
+    if (name !== 'run') await loadFilterCompiler()
     process.exitCode = await (await command.load())(rest)
   } catch (error) {
     if (error instanceof CordonError) {

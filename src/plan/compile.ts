@@ -8,15 +8,10 @@ import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
 import { settleHostView } from '../policy/wide-binds.js'
-import { entryPoints } from '../seccomp/arch.js'
-import { compileSeccomp } from '../seccomp/compile.js'
-import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
-import { precompiledKey, precompiledProgram } from '../seccomp/precompiled.js'
-import { GUARD_ORIGINS, resolveSeccomp } from '../seccomp/resolve.js'
-import type { SeccompSpec } from '../seccomp/model.js'
-import { NETWORK_LAYERS, type NetworkLayer } from '../seccomp/network.js'
-import { EXTRA_NOTES, SECCOMP_EXTRAS, type SeccompExtra } from '../seccomp/extras.js'
-import { holdsHostRoot, rlimitsFor, seccompExtras, withExtras } from '../policy/effective.js'
+import { precompiledFilter } from '../seccomp/precompiled.js'
+import { EXTRA_NOTES } from '../seccomp/extras.js'
+import { holdsHostRoot, rlimitsFor, seccompExtras } from '../policy/effective.js'
+import { compileFilter, type FilterRewrite, type PlanFilter } from './filter.js'
 import { RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 
@@ -43,12 +38,7 @@ export interface CompileContext extends CallerFacts {
   viewProvided?: boolean
 }
 
-/** Rewrites a resolved filter and gives the launcher's responder for it; `mode` names it (in
- * the plan's notes and the filter cache). Passed in so the compiler knows no tracing policy. */
-export interface FilterRewrite {
-  mode: string
-  rewrite(spec: SeccompSpec): { filter: SeccompSpec; responder: SeccompSpec; ptrace?: boolean }
-}
+export type { FilterRewrite } from './filter.js'
 
 export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
   // Again on views built after resolution (learn's, audit's), and on policies made in code.
@@ -121,7 +111,11 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   }
   ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi, outside))
   const extras = seccompExtras(policy)
-  const filter = cachedFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
+  // A built-in profile's filter is read from build/seccomp; any other is compiled (plan/filter.ts).
+  const precompiled = precompiledFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
+  const filter: PlanFilter = precompiled
+    ? { program: precompiled, instructions: precompiled.length / 8 }
+    : compileFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
@@ -254,66 +248,3 @@ export function sandboxIdentity(
  * caller without a cgroup has no other bound on them. Without a limit, the kernel's default. */
 export const tmpfsBudget = (policy: ResolvedPolicy): number =>
   policy.limits.memory ? Math.floor(policy.limits.memory / 2) : 0
-
-/** A layer's resolved rules alone (a layer resolves on top of the default profile). */
-const layerRules = (layer: { origin: string }) =>
-  resolveSeccomp([layer]).rules.filter((r) => r.origin === layer.origin)
-
-/** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
- * compile each distinct one once. Bounded, oldest evicted first. */
-interface PlanFilter {
-  program: Uint8Array
-  instructions: number
-  /** The launcher's responder when the filter notifies. */
-  responder?: Uint8Array
-  /** The filter's RET_TRACE outcomes are the launcher's too, as a tracer. */
-  ptrace?: boolean
-}
-const filterCache = new Map<string, PlanFilter>()
-function cachedFilter(
-  own: ResolvedPolicy['seccomp'],
-  extras: readonly SeccompExtra[],
-  arch: string,
-  watch: readonly string[] = [],
-  trace?: FilterRewrite,
-): PlanFilter {
-  const layers = withExtras(own, extras)
-  const profileKey = watch.length || trace ? undefined : precompiledKey(own, arch)
-  const builtIn = profileKey && `${profileKey}${extras.map((e) => `+${e}`).join('')}`
-  const program = builtIn ? precompiledProgram(builtIn) : undefined
-  if (program) return { program, instructions: program.length / 8 }
-  const key = `${arch}\0${trace?.mode ?? ''}\0${[...watch].sort().join(',')}\0${JSON.stringify(layers, (k, v: unknown) => (k === 'origin' ? undefined : v))}`
-  let filter = filterCache.get(key)
-  if (!filter) {
-    let spec = resolveSeccomp(layers)
-    if (watch.length) spec = watchSyscalls(spec, watch)
-    const traced = trace?.rewrite(spec)
-    // Learn and audit turn refusals into recorded calls; the terminal guard and the set-id guard
-    // stay refusals (DESIGN.md: every sandbox), and so do the network layers: they complete the
-    // net namespace and Landlock's port rules, which a traced run keeps (an audited sandbox must
-    // not reach the hypervisor over vsock either).
-    const kept = [
-      ...extras.filter(
-        (e): e is NetworkLayer | 'outside-processes' => e in NETWORK_LAYERS || e === 'outside-processes',
-      ),
-      'no-setid' as const,
-    ]
-    if (traced)
-      spec = {
-        ...traced.filter,
-        rules: [
-          ...traced.filter.rules,
-          ...spec.rules.filter((r) => GUARD_ORIGINS.includes(r.origin)),
-          ...kept.flatMap((e) => layerRules(SECCOMP_EXTRAS[e])),
-        ],
-      }
-    const compiled = compileSeccomp(spec, entryPoints(arch))
-    filter = { program: compiled.program, instructions: compiled.instructions }
-    const responder = traced?.responder ?? (hasNotify(spec) ? responderSpec(spec) : undefined)
-    if (responder) filter.responder = compileSeccomp(responder, entryPoints(arch)).program
-    if (responder && traced?.ptrace) filter.ptrace = true
-    if (filterCache.size >= 32) filterCache.delete(filterCache.keys().next().value!)
-    filterCache.set(key, filter)
-  }
-  return filter
-}

@@ -6,7 +6,7 @@ import { CordonError } from '../errors.js'
 import { type ArchInfo, maxSyscall } from './arch.js'
 import { checkCost, Emitter, emitLeaf, type Leaf, returnValue } from './leaf.js'
 import { type AsmItem, assemble, BPF, DATA, encode, type Insn, interpret, MAX_INSTRUCTIONS } from './bpf.js'
-import { actionKey, type SeccompSpec } from './model.js'
+import { actionKey, leafFor, ruleNames, type SeccompSpec } from './model.js'
 import { optimize } from './optimize.js'
 
 export interface Range {
@@ -47,25 +47,6 @@ export interface CompiledFilter {
 }
 
 const TRACER_SKIP = 0xffffffff
-
-const nameSets = new WeakMap<object, Set<string>>()
-function ruleNames(rule: SeccompSpec['rules'][number]): Set<string> {
-  let set = nameSets.get(rule)
-  if (!set) nameSets.set(rule, (set = new Set(rule.syscalls)))
-  return set
-}
-
-/** The outcome of each known syscall number on arch (last matching rule wins). */
-export function leafFor(spec: SeccompSpec, name: string): Leaf {
-  const checks: Leaf['checks'] = []
-  for (let i = spec.rules.length - 1; i >= 0; i--) {
-    const rule = spec.rules[i]!
-    if (!ruleNames(rule).has(name)) continue
-    if (rule.args.length === 0) return { checks, fallback: rule.action }
-    checks.push({ args: rule.args, action: rule.action })
-  }
-  return { checks, fallback: spec.defaultAction }
-}
 
 function leafKey(l: Leaf): string {
   if (l.checks.length === 0) return actionKey(l.fallback)
@@ -234,4 +215,4 @@ export function compileSeccomp(
   }
 }
 
-export { actionKey, type Leaf, returnValue }
+export { actionKey, type Leaf, leafFor, returnValue }

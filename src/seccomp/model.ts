@@ -1,6 +1,8 @@
 // The seccomp part of a policy, resolved: a default action and rules, where the LAST matching
 // rule wins (as later filesystem entries win), so a layer that extends another can override it.
 
+import type { Leaf } from './leaf.js'
+
 export type Action =
   | { kind: 'allow' | 'kill-process' | 'kill-thread' | 'trap' | 'log' | 'notify' }
   | { kind: 'errno'; errno: number }
@@ -58,4 +60,24 @@ export function actionKey(a: Action): string {
     default:
       return a.kind
   }
+}
+
+const nameSets = new WeakMap<object, Set<string>>()
+export function ruleNames(rule: SeccompSpec['rules'][number]): Set<string> {
+  let set = nameSets.get(rule)
+  if (!set) nameSets.set(rule, (set = new Set(rule.syscalls)))
+  return set
+}
+
+/** The outcome of each known syscall number on arch (last matching rule wins). Here, not in
+ * compile.ts, so that code reading outcomes (notify.ts, oci.ts) does not load the compiler. */
+export function leafFor(spec: SeccompSpec, name: string): Leaf {
+  const checks: Leaf['checks'] = []
+  for (let i = spec.rules.length - 1; i >= 0; i--) {
+    const rule = spec.rules[i]!
+    if (!ruleNames(rule).has(name)) continue
+    if (rule.args.length === 0) return { checks, fallback: rule.action }
+    checks.push({ args: rule.args, action: rule.action })
+  }
+  return { checks, fallback: spec.defaultAction }
 }

@@ -1,7 +1,6 @@
 // Syscalls the monitor watches: the filter returns USER_NOTIF for them, the launcher answers
 // each one with what the responder program says (native/notify.h) and reports it as an event.
-import { type Action, ENOSYS, EPERM, type SeccompRule, type SeccompSpec } from './model.js'
-import { leafFor } from './compile.js'
+import { type Action, ENOSYS, EPERM, leafFor, type SeccompRule, type SeccompSpec } from './model.js'
 
 /** Responder fields, as native/notify.h defines them. */
 const KIND_SHIFT = 30

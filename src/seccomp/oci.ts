@@ -10,8 +10,7 @@
 // silently.
 import { release } from 'node:os'
 import { type ArchInfo, entryPoints, HOST_ARCHES, hostArchOf, knownSyscallNames } from './arch.js'
-import { leafFor } from './compile.js'
-import { type Action, type ArgCondition, actionKey, type SeccompSpec } from './model.js'
+import { type Action, type ArgCondition, actionKey, leafFor, type SeccompSpec } from './model.js'
 import type { RawArg, RawRule } from './profiles.js'
 import type { SeccompLayer } from './resolve.js'
 

@@ -38,3 +38,17 @@ export function precompiledProgram(key: string): Uint8Array | undefined {
   loaded.set(key, program)
   return program
 }
+
+/** The precompiled filter of a plan whose layers only pick a built-in profile (plus the
+ * extras every sandbox of that policy gets), unless syscalls are watched or the run is traced:
+ * those rewrite the filter. undefined: the plan compiles its own (plan/filter.ts). */
+export function precompiledFilter(
+  own: readonly { profile?: string; default?: string; rules?: unknown[] }[],
+  extras: readonly string[],
+  arch: string,
+  watch: readonly string[] = [],
+  trace?: unknown,
+): Uint8Array | undefined {
+  const profileKey = watch.length || trace ? undefined : precompiledKey(own, arch)
+  return profileKey ? precompiledProgram(`${profileKey}${extras.map((e) => `+${e}`).join('')}`) : undefined
+}

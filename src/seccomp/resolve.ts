@@ -122,7 +122,7 @@ export const TERMINAL_GUARD_ORIGIN = 'terminal guard'
 /** The origin of the memfd exec guard's rule (profiles.ts). */
 export const MEMFD_EXEC_GUARD_ORIGIN = 'memfd exec guard'
 /** Origins of the guards every filter ends with: they stay refusals in audit and learn runs too
- * (plan/compile.ts cachedFilter). */
+ * (plan/filter.ts compileFilter). */
 export const GUARD_ORIGINS: readonly string[] = [MEMFD_EXEC_GUARD_ORIGIN, TERMINAL_GUARD_ORIGIN]
 
 export function resolveSeccomp(layers: SeccompLayer[]): SeccompSpec {

@@ -66,6 +66,47 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     assert.match(filters[0]!, /\.bpf$/)
   })
 
+  // The compiler is found by what its chunk defines, so that a re-split bundle still counts.
+  const loadsCompiler = (files: string[]) =>
+    files
+      .filter((f) => f.includes('cli-bundle') && f.endsWith('.js'))
+      .some((f) => /function compileSeccomp\(/.test(readFileSync(join(ROOT, f), 'utf8')))
+
+  test('a plain cordon run reads its precompiled filter and never loads the seccomp compiler', () => {
+    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
+    assert.equal(status, 0, stderr)
+    assert.ok(!loadsCompiler(files), `no chunk defining compileSeccomp: ${files.join(', ')}`)
+  })
+
+  test('a plain cordon run loads its modules from a handful of bundle files, not one per chunk', () => {
+    // Node's ESM loader resolves, reads and compiles each file: the ~30 chunks esbuild made per
+    // set of importers cost ~20% of a plain run's CPU (scripts/bundle-cli.mjs, one-run-chunk).
+    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
+    assert.equal(status, 0, stderr)
+    const bundle = files.filter((f) => f.includes('cli-bundle') && f.endsWith('.js'))
+    assert.ok(bundle.length <= 10, `${bundle.length} bundle files: ${bundle.join(', ')}`)
+  })
+
+  test('a filter that is not precompiled loads the compiler, on demand', () => {
+    const policy = join(projectDir(), 'startup-rules.json')
+    writeFileSync(
+      policy,
+      JSON.stringify({
+        extends: ['default'],
+        seccomp: { rules: [{ syscalls: ['mincore'], action: 'errno(EPERM)' }] },
+      }),
+    )
+    for (const args of [
+      ['run', '--watch', 'openat', '--', '/bin/true'],
+      ['run', '--policy', policy, '--', '/bin/true'],
+      ['plan', '--policy', policy],
+    ]) {
+      const { status, files, stderr } = filesOpened(args)
+      assert.equal(status, 0, `${args.join(' ')}: ${stderr}`)
+      assert.ok(loadsCompiler(files), `${args.join(' ')} loads the compiler`)
+    }
+  })
+
   test('a YAML policy still loads js-yaml, on demand', () => {
     const policy = join(projectDir(), 'startup-policy.yaml')
     writeFileSync(policy, 'extends: [default]\n')

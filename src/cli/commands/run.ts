@@ -16,6 +16,9 @@ import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList 
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { loadFilterCompiler } from '../lazy-filter.js'
+import { seccompExtras } from '../../policy/effective.js'
+import { precompiledFilter } from '../../seccomp/precompiled.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -127,9 +130,14 @@ export async function runCommand(argv: string[]): Promise<number> {
       )
     // What a wide bind exposes, said before anything runs (policy/wide-binds.ts).
     for (const message of policy.warnings ?? []) report({ event: 'warning', step: 'policy', message }, out)
-    if (values.backend !== undefined && values.backend !== 'native')
+    if (values.backend !== undefined && values.backend !== 'native') {
+      await loadFilterCompiler()
       return await runOnBackend(policy, values.backend, [command, ...args], values, out)
-    if (values.audit) return await (await import('./audit.js')).auditRun(policy, command, args, out)
+    }
+    if (values.audit) {
+      await loadFilterCompiler()
+      return await (await import('./audit.js')).auditRun(policy, command, args, out)
+    }
     return await runNative(policy, command, args, values, out)
   } catch (e) {
     // A reader of the channel learns that cordon failed, not just that the lines stopped.
@@ -158,6 +166,9 @@ async function runNative(
     values.metrics !== undefined
   const session = monitored ? await openSession(values, out) : undefined
   const watch = [...(session?.watchList() ?? []), ...syscallList(values.watch)]
+  // A built-in profile's filter is precompiled: only other filters load the compiler.
+  if (!precompiledFilter(policy.seccomp, seccompExtras(policy), process.arch, watch))
+    await loadFilterCompiler()
   const child = spawn(policy, command, args, {
     stdio: 'inherit',
     publish: true,
