@@ -169,6 +169,9 @@ export function removeCgroups(root: string, dirs: readonly string[]): void {
       }
       rmSync(marker(root, at), { force: true })
     }
+  try {
+    rmdirSync(markers(root)) // once no parent is left to remember
+  } catch {}
 }
 
 function set(dirs: string[], file: string, value: string | number, field: string): void {

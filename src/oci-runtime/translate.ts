@@ -270,8 +270,17 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
-  for (const a of ['org.cordon.policy', 'org.cordon.monitor'])
-    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, 'not supported yet by cordon-oci')
+  // Refused rather than half-applied: a policy would have to be merged with the config's own
+  // mounts, ids and seccomp (which wins is not settled), and rules need a supervisor beside the
+  // container, while `create` leaves none (the engine's shim must be its parent and reaper).
+  const why: Record<string, string> = {
+    'org.cordon.policy':
+      'not supported yet by cordon-oci (a cordon policy is not merged with config.json); the container gets Landlock rules derived from its mounts (org.cordon.landlock) and the seccomp profile of config.json; run the workload with `cordon run --policy` for a full policy',
+    'org.cordon.monitor':
+      'not supported yet by cordon-oci (no supervisor stays beside a created container to run rules); watch it from the host, or run the workload with `cordon run --rules`',
+  }
+  for (const [a, reason] of Object.entries(why))
+    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, reason)
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },
