@@ -107,11 +107,17 @@ static void set_ids(const struct plan_op_rec *op)
 		groups[n++] = (gid_t)op->blob[at] | (gid_t)op->blob[at + 1] << 8 | (gid_t)op->blob[at + 2] << 16 |
 			      (gid_t)op->blob[at + 3] << 24;
 	if ((op->c & IDS_SETGROUPS) && setgroups(n, groups)) {
-		/* Inside an outer sandbox's user namespace setgroups is denied: the groups were fixed
-		 * by that outer layer and cannot grow either. Say so rather than fail. */
+		/* A user namespace whose setgroups file says "deny" (an outer sandbox's, or one joined
+		 * by path) refuses it: the groups were fixed by whoever made it and cannot change. Say
+		 * so, with what the process keeps, rather than fail. */
 		if (errno != EPERM || !setgroups_denied())
 			die_step(EXIT_CORDON, "setgroups", NULL, NULL, errno);
-		ev_warning("setgroups", "denied in this user namespace (nested sandbox): supplementary groups unchanged");
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "this user namespace denies it (/proc/self/setgroups is \"deny\"): the process keeps its %d "
+			 "supplementary group(s)",
+			 getgroups(0, NULL));
+		ev_warning("setgroups", msg);
 	}
 	/* Keep the permitted set across the uid change; the caps step decides what stays. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))

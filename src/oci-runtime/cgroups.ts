@@ -1,8 +1,9 @@
 // linux.cgroupsPath and linux.resources → cgroup directories (cgroupfs layout, as runc without
 // --systemd-cgroup) on every mounted hierarchy, v1 (hybrid hosts) and v2.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { CgroupView } from './mounts.js'
-import { invalid, type OciDeviceRule, refuseUnknown, unsupported } from './spec.js'
+import { invalid, isEmpty, type OciDeviceRule, refuseUnknown, unsupported } from './spec.js'
 
 interface Hierarchy {
   mount: string
@@ -34,6 +35,8 @@ export interface ContainerCgroups {
   view: CgroupView
   /** The group to read pids from and to freeze. */
   freezer: { dir: string; v2: boolean } | undefined
+  /** Every directory cordon-oci made, deepest first: what delete removes once empty. */
+  made: string[]
 }
 
 /** The relative path under each hierarchy (runc's cgroupfs rules); systemd's slice:prefix:name is refused. */
@@ -48,21 +51,31 @@ export function cgroupPath(given: string | undefined, id: string): string {
   return given.startsWith('/') ? given : `/${given}`
 }
 
-function makeDir(h: Hierarchy, rel: string): string {
-  const dir = `${h.mount}${rel}`
-  if (h.controllers.includes('cpuset')) {
+/** Makes rel under the hierarchy, level by level; returns the directories it made, deepest
+ * first, so that delete removes the empty parents it made too (runc's cgroupfs leaves them). A
+ * parent that another container's delete removes meanwhile is made again. */
+function makeDir(h: Hierarchy, rel: string): string[] {
+  const made: string[] = []
+  let at = h.mount
+  for (const part of rel.split('/').filter(Boolean)) {
+    const parent = at
+    at = `${at}/${part}`
+    for (let tries = 0; !existsSync(at); tries++)
+      try {
+        mkdirSync(at)
+        made.unshift(at)
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        if ((code !== 'ENOENT' && code !== 'EEXIST') || tries > 5) throw e
+        if (code === 'ENOENT') mkdirSync(parent, { recursive: true })
+      }
     // A new cpuset group has no cpus or mems: each level inherits its parent's.
-    let at = h.mount
-    for (const part of rel.split('/').filter(Boolean)) {
-      const parent = at
-      at = `${at}/${part}`
-      if (!existsSync(at)) mkdirSync(at)
+    if (h.controllers.includes('cpuset'))
       for (const f of ['cpuset.cpus', 'cpuset.mems'])
         if (!readFileSync(`${at}/${f}`, 'utf8').trim())
           writeFileSync(`${at}/${f}`, readFileSync(`${parent}/${f}`, 'utf8'))
-    }
-  } else mkdirSync(dir, { recursive: true })
-  return dir
+  }
+  return made
 }
 
 export function createCgroups(rel: string): ContainerCgroups {
@@ -70,8 +83,18 @@ export function createCgroups(rel: string): ContainerCgroups {
   const dirs: string[] = []
   const view: CgroupView = { v1: [] }
   let freezer: ContainerCgroups['freezer']
+  const made: string[] = []
   for (const h of hs) {
-    const dir = makeDir(h, rel)
+    const dir = `${h.mount}${rel}`
+    try {
+      made.push(...makeDir(h, rel))
+    } catch (e) {
+      for (const d of made)
+        try {
+          rmdirSync(d)
+        } catch {}
+      throw e
+    }
     dirs.push(dir)
     if (h.v2) {
       view.v2 = dir
@@ -81,14 +104,74 @@ export function createCgroups(rel: string): ContainerCgroups {
       if (h.controllers.includes('freezer')) freezer = { dir, v2: false }
     }
   }
-  return { dirs, view, freezer }
+  return { dirs, view, freezer, made }
 }
 
-export function removeCgroups(dirs: string[]): void {
+/**
+ * The container's groups; for a plain user who may not make them (no delegated hierarchy), no
+ * group at all when the config sets no resources: the container stays in the caller's group,
+ * with no limits, and `pause` is refused (no freezer). Resources it would need a group for
+ * are refused with what to do, never dropped.
+ */
+export function containerCgroups(
+  given: string | undefined,
+  id: string,
+  resources: Record<string, unknown> | undefined,
+): ContainerCgroups {
+  const rel = cgroupPath(given, id)
+  try {
+    return createCgroups(rel)
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    const uid = process.geteuid?.() ?? 0
+    if (uid === 0 || (err.code !== 'EACCES' && err.code !== 'EPERM' && err.code !== 'EROFS')) throw e
+    // Deny rules alone need no group: the view holds only the nodes cordon-oci binds, and
+    // Landlock (and the user namespace) deny making others.
+    const { devices, ...rest } = resources ?? {}
+    const denyOnly = Array.isArray(devices) && devices.every((d: OciDeviceRule) => !d.allow)
+    if (!isEmpty(denyOnly ? rest : resources))
+      throw unsupported(
+        'linux.resources',
+        `needs a cgroup of the container's own, and uid ${uid} may not make ${err.path ?? rel} (${err.code}): run cordon-oci as root, or leave linux.resources out (a plain user's container then runs in the caller's cgroup, without limits)`,
+      )
+    return { dirs: [], view: { v1: [], none: true }, freezer: undefined, made: [] }
+  }
+}
+
+/** Where the state root remembers the cgroup parents cordon-oci made ('@': no container id). */
+const markers = (root: string) => `${root}/cgroups@made`
+const marker = (root: string, dir: string) => `${markers(root)}/${encodeURIComponent(dir)}`
+
+/** Remembers the directories create made, so that the delete of whichever container leaves
+ * one empty removes it, whoever made it; a parent the engine made (Kubernetes' pod group, with
+ * its own limits) is never taken. */
+export function rememberMade(root: string, made: readonly string[]): void {
+  if (!made.length) return
+  mkdirSync(markers(root), { recursive: true, mode: 0o700 })
+  for (const d of made) writeFileSync(marker(root, d), '')
+}
+
+/** Removes the container's groups, then each of their parents that cordon-oci made and that is
+ * empty now (one still holding another container's group stays: rmdir refuses it). */
+export function removeCgroups(root: string, dirs: readonly string[]): void {
   for (const d of dirs)
     try {
       rmdirSync(d)
+      rmSync(marker(root, d), { force: true })
     } catch {}
+  for (const d of dirs)
+    for (let at = dirname(d); at.startsWith('/sys/fs/cgroup/'); at = dirname(at)) {
+      if (!existsSync(marker(root, at))) break
+      try {
+        rmdirSync(at)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') break
+      }
+      rmSync(marker(root, at), { force: true })
+    }
+  try {
+    rmdirSync(markers(root)) // once no parent is left to remember
+  } catch {}
 }
 
 function set(dirs: string[], file: string, value: string | number, field: string): void {

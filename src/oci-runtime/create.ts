@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
-import { applyResources, cgroupPath, createCgroups, removeCgroups } from './cgroups.js'
+import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
 import { runHooks } from './hooks.js'
 import { invalid, type OciConfig } from './spec.js'
 import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
@@ -42,6 +42,7 @@ function readConfig(bundle: string): OciConfig {
 }
 
 interface Prepared {
+  root: string
   dir: string
   rec: ContainerRecord
   config: OciConfig
@@ -60,7 +61,8 @@ function prepare(o: CreateOptions): Prepared {
   ensureRoot(o.root)
   const dir = containerDir(o.root, o.id)
   if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)
-  const cg = createCgroups(cgroupPath(config.linux?.cgroupsPath, o.id))
+  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, config.linux?.resources)
+  rememberMade(o.root, cg.made)
   mkdirSync(dir, { mode: 0o700 })
   try {
     applyResources(cg, config.linux?.resources)
@@ -86,6 +88,7 @@ function prepare(o: CreateOptions): Prepared {
       hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
     }
     return {
+      root: o.root,
       dir,
       rec,
       config,
@@ -97,7 +100,7 @@ function prepare(o: CreateOptions): Prepared {
     }
   } catch (e) {
     rmSync(dir, { recursive: true, force: true })
-    removeCgroups(cg.dirs)
+    removeCgroups(o.root, cg.dirs)
     throw e
   }
 }
@@ -130,7 +133,7 @@ function fail(p: Prepared, pid: number, e: unknown): never {
       process.kill(pid, 'SIGKILL')
     } catch {}
   rmSync(p.dir, { recursive: true, force: true })
-  removeCgroups(p.rec.cgroupDirs)
+  removeCgroups(p.root, p.rec.cgroupDirs)
   throw e
 }
 
@@ -215,6 +218,12 @@ export async function runForeground(o: CreateOptions): Promise<number> {
     }, 5)
     child.on('exit', (c, s) => {
       clearInterval(timer)
+      // Never recorded (the launcher failed before the container was ready): nothing for
+      // `delete` to find, so its directory and groups go now.
+      if (!recorded && !existsSync(`${p.dir}/state.json`)) {
+        rmSync(p.dir, { recursive: true, force: true })
+        removeCgroups(p.root, p.rec.cgroupDirs)
+      }
       done(c ?? 128 + (s ? (osSignals[s] ?? 15) : 0))
     })
   })

@@ -103,7 +103,7 @@ export function remove(root: string, id: string, force: boolean): void {
     if (rec.freezer) freeze(rec.freezer, false)
   }
   for (let i = 0; i < 200 && pidsOf(rec).length; i++) sleep(5)
-  removeCgroups(rec.cgroupDirs)
+  removeCgroups(root, rec.cgroupDirs)
   rmSync(containerDir(root, id), { recursive: true, force: true })
   try {
     runHooks('poststop', rec.hooks.poststop, ociState(root, rec, 'stopped'))

@@ -124,9 +124,17 @@ function bindSource(source: string, bundle: string, field: string): string {
 export interface CgroupView {
   v1: { mount: string; name: string; dir: string }[]
   v2?: string
+  /** A plain user's container, in no cgroup of its own (cgroups.ts userCgroups). */
+  none?: boolean
 }
 
 function cgroupMount(m: OciMount, p: Parsed, cgroups: CgroupView, ops: PlanOp[], field: string): void {
+  if (cgroups.none) {
+    // No group of its own to show: an empty directory, rather than the caller's groups.
+    ops.push({ op: 'tmpfs', dest: m.destination, size: 0, mode: 0o555, flags: {} })
+    ops.push({ op: 'remount_ro', dest: m.destination })
+    return
+  }
   if (cgroups.v1.length === 0) {
     ops.push({ op: 'fsmount', fstype: 'cgroup2', dest: m.destination, attrs: p.attrs, options: [] })
     return

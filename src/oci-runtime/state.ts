@@ -5,9 +5,11 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   writeFileSync,
 } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { isFrozen } from './cgroups.js'
 import type { OciHook } from './spec.js'
@@ -45,6 +47,7 @@ export function containerDir(root: string, id: string): string {
  * holds nothing yet.
  */
 export function checkRoot(root: string): void {
+  checkParents(root)
   let st
   try {
     st = lstatSync(root)
@@ -66,6 +69,52 @@ export function checkRoot(root: string): void {
       'invalid_usage',
       `--root ${root} ${why}: the state directory must be yours alone (0700); pick another --root`,
     )
+}
+
+const refuseRoot = (root: string, why: string) =>
+  new CordonError(
+    'invalid_usage',
+    `--root ${root}: ${why}: whoever can rename or replace it can point the state elsewhere; pick a --root whose every parent directory is owned by root or by you and writable by no one else (or sticky, as /tmp)`,
+  )
+
+/** Each existing parent of the state directory, as given and with its links resolved: owned by
+ * root or the caller, and not writable by others unless sticky (a sticky /tmp lets no one else
+ * rename what is in it). Otherwise another user could rename a parent and put a tree of theirs
+ * in its place, and choose the state the caller (root, for an engine) acts on. A link among
+ * the parents is judged by its own owner, then its target's parents are judged too. */
+function checkParents(root: string): void {
+  const uid = process.geteuid?.() ?? 0
+  const judge = (path: string) => {
+    const parts = path.split('/').filter(Boolean)
+    for (let i = 0; i <= parts.length; i++) {
+      const at = `/${parts.slice(0, i).join('/')}`
+      let st
+      try {
+        st = lstatSync(at)
+      } catch {
+        return // missing from here on: ensureRoot makes it, the caller's own and 0700
+      }
+      if (st.uid !== 0 && st.uid !== uid)
+        throw refuseRoot(
+          root,
+          `its parent ${at} is owned by uid ${st.uid}, neither root nor you (uid ${uid})`,
+        )
+      if (!st.isSymbolicLink() && st.mode & 0o022 && !(st.mode & 0o1000))
+        throw refuseRoot(
+          root,
+          `its parent ${at} is writable by others (mode ${(st.mode & 0o7777).toString(8)}) and not sticky`,
+        )
+    }
+  }
+  const parent = dirname(resolve(root))
+  judge(parent)
+  let real: string
+  try {
+    real = realpathSync(parent)
+  } catch {
+    return
+  }
+  if (real !== parent) judge(real)
 }
 
 export function ensureRoot(root: string): void {

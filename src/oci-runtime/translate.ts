@@ -114,6 +114,17 @@ function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
     const maps = (kind: 'uid' | 'gid') => {
       const list = (kind === 'uid' ? config.linux?.uidMappings : config.linux?.gidMappings) ?? []
       if (!list.length) throw invalid(`linux.${kind}Mappings`, 'mappings for the new user namespace', list)
+      // A plain user may write one line of their own id (no newuidmap): the launcher's own.
+      const own = kind === 'uid' ? process.geteuid?.() : process.getegid?.()
+      if (own !== undefined && process.geteuid?.() !== 0) {
+        const m = list[0]!
+        if (list.length !== 1 || m.size !== 1 || m.hostID !== own)
+          throw unsupported(
+            `linux.${kind}Mappings`,
+            `as a plain user (${kind} ${own}) cordon-oci maps only your own ${kind}: one entry {"containerID": N, "hostID": ${own}, "size": 1} (runc spec --rootless writes it); wider maps need newuidmap, which cordon-oci does not use`,
+          )
+        return [{ op: `${kind}_map`, inside: m.containerID, outside: 'caller', count: 1 } as PlanOp]
+      }
       return list.map((m): PlanOp => ({
         op: `${kind}_map`,
         inside: m.containerID,
@@ -124,6 +135,11 @@ function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
     ops.push(...maps('uid'), ...maps('gid'))
   } else if (config.linux?.uidMappings?.length || config.linux?.gidMappings?.length) {
     throw unsupported('linux.uidMappings', 'mappings need a new user namespace')
+  } else if (process.geteuid?.() !== 0) {
+    throw unsupported(
+      'linux.namespaces',
+      `as a plain user (uid ${process.geteuid?.()}) cordon-oci needs a new "user" namespace mapping your own uid and gid (runc spec --rootless writes one), or run it as root`,
+    )
   }
   return { ops, own }
 }
@@ -180,7 +196,13 @@ function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
 /** Landlock and seccomp need no_new_privs or CAP_SYS_ADMIN (the launcher's order is ids → caps →
  * no_new_privs → Landlock → seccomp, native/plan.h): with noNewPrivileges false, CAP_SYS_ADMIN
  * is held, outside every inheritable set, until execve drops it (command.h caps_drop_holding). */
-function tailOps(config: OciConfig, hostname: PlanOp[], needsNnp: boolean, notes: string[]): PlanOp[] {
+function tailOps(
+  config: OciConfig,
+  hostname: PlanOp[],
+  needsNnp: boolean,
+  newUserNs: boolean,
+  notes: string[],
+): PlanOp[] {
   const p = config.process!
   const ops: PlanOp[] = [...hostname]
   ;(p.rlimits ?? []).forEach((r, i) => {
@@ -191,7 +213,19 @@ function tailOps(config: OciConfig, hostname: PlanOp[], needsNnp: boolean, notes
   ops.push({ op: 'chdir', path: p.cwd }, { op: 'setsid' })
   const groups = p.user.additionalGids ?? []
   if (groups.length > 64) throw invalid('process.user.additionalGids', 'at most 64 groups', groups.length)
-  ops.push({ op: 'ids', uid: p.user.uid, gid: p.user.gid, setgroups: true, groups })
+  // A new user namespace gets "deny" in setgroups before its gid_map (DESIGN.md: no process
+  // inside may drop a group that denies it access on the host), and the launcher empties the
+  // groups before the clone: supplementary groups there cannot be honoured, so they are refused.
+  if (newUserNs && groups.some((g) => g !== p.user.gid))
+    throw unsupported(
+      'process.user.additionalGids',
+      `${JSON.stringify(groups)} cannot be set in a new user namespace: cordon-oci denies setgroups there before writing gid_map, so the process has no supplementary groups; remove them, or drop the "user" namespace`,
+    )
+  ops.push(
+    newUserNs
+      ? { op: 'ids', uid: p.user.uid, gid: p.user.gid, setgroups: false }
+      : { op: 'ids', uid: p.user.uid, gid: p.user.gid, setgroups: true, groups },
+  )
   const keep = capsMask(config)
   const SYS_ADMIN = 1n << 21n
   const hold = !p.noNewPrivileges && needsNnp && !(keep & SYS_ADMIN) ? SYS_ADMIN : 0n
@@ -231,13 +265,22 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
     ...ns.ops,
     ...processOps(config, opts),
     ...view.ops,
-    ...tailOps(config, hostname, nnp, notes),
+    ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
   if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
-  for (const a of ['org.cordon.policy', 'org.cordon.monitor'])
-    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, 'not supported yet by cordon-oci')
+  // Refused rather than half-applied: a policy would have to be merged with the config's own
+  // mounts, ids and seccomp (which wins is not settled), and rules need a supervisor beside the
+  // container, while `create` leaves none (the engine's shim must be its parent and reaper).
+  const why: Record<string, string> = {
+    'org.cordon.policy':
+      'not supported yet by cordon-oci (a cordon policy is not merged with config.json); the container gets Landlock rules derived from its mounts (org.cordon.landlock) and the seccomp profile of config.json; run the workload with `cordon run --policy` for a full policy',
+    'org.cordon.monitor':
+      'not supported yet by cordon-oci (no supervisor stays beside a created container to run rules); watch it from the host, or run the workload with `cordon run --rules`',
+  }
+  for (const [a, reason] of Object.entries(why))
+    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, reason)
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },

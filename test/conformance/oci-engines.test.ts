@@ -115,7 +115,7 @@ for (const name of ['docker', 'podman', 'containerd'] as const) {
     )
 
     if (name === 'podman')
-      // Docker 20.10 and ctr 1.6 pass no annotations; Podman does (`--annotation`).
+      // Podman passes annotations (`--annotation`), as Docker 28 and ctr 1.6 do.
       test(
         'cordon-oci freezes a fork storm (org.cordon.monitor), or refuses the annotation by name',
         {
