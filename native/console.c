@@ -153,6 +153,12 @@ void console_open_inside(const struct plan *p)
 	close(master);
 	close(chan[1]);
 	chan[1] = -1;
+	/* An engine's std streams are pipes it reads to their end (containerd's shim waits for
+	 * `create` to close them): from here on the terminal is the sandbox's only stdio, as
+	 * runc's init takes it before waiting for `start`. Failures still reach the launcher. */
+	for (int fd = 0; oci_socket && fd < 3; fd++)
+		if (dup2(slave, fd) < 0)
+			die_step(EXIT_CORDON, "console", "std streams", NULL, errno);
 }
 
 void console_attach(void)

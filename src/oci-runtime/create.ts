@@ -165,7 +165,9 @@ function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] 
   return [
     ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : []),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
-    ...(o.consoleSocket && size?.height && size.width ? ['--console-size', `${size.height}x${size.width}`] : []),
+    ...(o.consoleSocket && size?.height && size.width
+      ? ['--console-size', `${size.height}x${size.width}`]
+      : []),
     '--pid-file',
     `${p.dir}/pid`,
     p.planPath,

@@ -91,7 +91,8 @@ export function boundProcess(init: OciProcess, exec: OciProcess): OciProcess {
     )
   }
   // oomScoreAdj is set once for the container by create; the exec's process inherits it.
-  const { oomScoreAdj: _, ...rest } = exec
+  const rest = { ...exec }
+  delete rest.oomScoreAdj
   return {
     ...rest,
     capabilities: caps,
@@ -142,13 +143,15 @@ export function processFromFlags(
     noNewPrivs: boolean
   },
 ): OciProcess {
-  if (!args.length) throw new CordonError('invalid_usage', 'exec: give the command to run after the container id')
+  if (!args.length)
+    throw new CordonError('invalid_usage', 'exec: give the command to run after the container id')
   const p: OciProcess = { ...init, args, terminal: f.tty, env: [...(init.env ?? []), ...f.env] }
   delete p.consoleSize
   if (f.cwd) p.cwd = f.cwd
   if (f.user) {
     const m = /^(\d+)(?::(\d+))?$/.exec(f.user)
-    if (!m) throw new CordonError('invalid_usage', `exec --user: expected UID[:GID] in numbers, got "${f.user}"`)
+    if (!m)
+      throw new CordonError('invalid_usage', `exec --user: expected UID[:GID] in numbers, got "${f.user}"`)
     p.user = { ...init.user, uid: Number(m[1]), gid: m[2] === undefined ? 0 : Number(m[2]) }
   }
   if (f.additionalGids.length) {
@@ -191,8 +194,10 @@ const osSignals = constants.signals as Record<string, number>
 export async function execProcess(o: ExecOptions): Promise<number> {
   const rec = loadRecord(o.root, o.id)
   const status = statusOf(o.root, rec)
-  if (status === 'stopped') throw new CordonError('invalid_usage', `cannot exec in a stopped container "${o.id}"`)
-  if (status === 'paused') throw new CordonError('invalid_usage', `cannot exec in a paused container "${o.id}"`)
+  if (status === 'stopped')
+    throw new CordonError('invalid_usage', `cannot exec in a stopped container "${o.id}"`)
+  if (status === 'paused')
+    throw new CordonError('invalid_usage', `cannot exec in a paused container "${o.id}"`)
   const dir = containerDir(o.root, o.id)
   const ctx = loadExecContext(dir, o.id)
   if (o.process.terminal && !o.consoleSocket)
@@ -213,19 +218,29 @@ export async function execProcess(o: ExecOptions): Promise<number> {
     planPath,
   ]
   process.umask(o.process.user.umask ?? 0o022)
-  const stdio = ['inherit', 'inherit', 'inherit', ...Array.from({ length: o.preserveFds }, (_, i) => i + 3)] as const
+  const stdio = [
+    'inherit',
+    'inherit',
+    'inherit',
+    ...Array.from({ length: o.preserveFds }, (_, i) => i + 3),
+  ] as const
   const child = spawn(launcherPath(), args, { stdio: [...stdio] })
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const)
     process.on(sig, () => child.kill(sig))
   try {
     return await new Promise<number>((done, reject) => {
-      child.on('error', (e) => reject(new CordonError('setup_failed', `cannot run the launcher: ${e.message}`)))
+      child.on('error', (e) =>
+        reject(new CordonError('setup_failed', `cannot run the launcher: ${e.message}`)),
+      )
       child.on('exit', (c, s) => done(c ?? 128 + (s ? (osSignals[s] ?? 15) : 0)))
     }).then((code) => {
       if (o.detach && code === 0 && !isAlive(rec))
         throw new CordonError('setup_failed', `container "${o.id}" ended while the exec started`)
       if (o.detach && code !== 0)
-        throw new CordonError('setup_failed', 'the process could not be started (the launcher said why above)')
+        throw new CordonError(
+          'setup_failed',
+          'the process could not be started (the launcher said why above)',
+        )
       return code
     })
   } finally {

@@ -17,7 +17,7 @@ const USAGE = `Usage: cordon-oci [--root DIR] [--log FILE] [--log-format text|js
 An OCI runtime with runc's command line: config.json is carried out by cordon's launcher, with
 Landlock rules derived from the container's mounts (annotation org.cordon.landlock=off drops them).
 
-Commands: create, start, run, exec, state, kill, delete, pause, resume, list, ps, features
+Commands: create, start, run, exec, update, state, kill, delete, pause, resume, list, ps, features
 `
 
 /** Splits flags (--a b, --a=b, -a b) from positional arguments; `bools` take no value, `values`
@@ -272,14 +272,25 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
         ...(flags.get('console-socket') ? { consoleSocket: flags.get('console-socket')! } : {}),
       })
     }
-    case 'update':
+    case 'update': {
+      const u = await import('./update.js')
+      const { flags, rest } = parseFlags(
+        command,
+        args,
+        [],
+        ['resources', 'r', ...Object.keys(u.UPDATE_FLAGS)],
+      )
+      const id = needId(rest, command)
+      u.update(g.root, id, u.resourcesFrom(flags.get('resources') ?? flags.get('r'), flags))
+      return 0
+    }
     case 'checkpoint':
     case 'restore':
     case 'events':
       throw new UsageError(`${command} is not supported yet by cordon-oci`)
     default:
       throw new UsageError(
-        `unknown command ${command}; commands: create start run exec state kill delete pause resume list ps features`,
+        `unknown command ${command}; commands: create start run exec update state kill delete pause resume list ps features`,
       )
   }
 }

@@ -169,7 +169,11 @@ function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
       'a terminal needs --console-socket (the engine receives the pty master there, as from runc)',
     )
   if (!p.terminal && opts.consoleSocket)
-    throw invalid('process.terminal', 'true with --console-socket (runc refuses a socket without a terminal)', false)
+    throw invalid(
+      'process.terminal',
+      'true with --console-socket (runc refuses a socket without a terminal)',
+      false,
+    )
   if (!p.args?.length) throw invalid('process.args', 'a non-empty argument list', p.args)
   if (!p.cwd?.startsWith('/')) throw invalid('process.cwd', 'an absolute path', p.cwd)
   const ops: PlanOp[] = []
