@@ -10,6 +10,7 @@ import {
   type Engine,
   engineMissing,
   IMAGE,
+  ownLimits,
   runCmd,
   startDocker,
   startPodman,
@@ -66,7 +67,7 @@ for (const name of ['docker', 'podman'] as const) {
       await engine?.stop()
       rmSync(work, { recursive: true, force: true })
     })
-    const runtimeArgs = name === 'docker' ? ['--runtime', 'cordon'] : []
+    const runtimeArgs = name === 'docker' ? ['--runtime', 'cordon'] : ownLimits()
     const detached = (extra: string[] = []) => {
       const r = cli(['run', '-d', ...runtimeArgs, '--network', 'none', ...extra, IMAGE, 'sleep', '300'])
       assert.equal(r.status, 0, r.stderr)
@@ -115,7 +116,7 @@ for (const name of ['docker', 'podman'] as const) {
       'run -it gets a terminal of the container (console socket)',
       { skip: !SCRIPT && 'needs script (util-linux)' },
       () => {
-        const rt = name === 'docker' ? '--runtime cordon' : ''
+        const rt = name === 'docker' ? '--runtime cordon' : ownLimits().join(' ')
         const r = underPty(`${cliLine} run --rm -it ${rt} --network none ${IMAGE} sh -c 'tty; echo done'`)
         assert.equal(r.status, 0, r.out)
         assert.match(r.out, /\/dev\/pts\/\d+/)

@@ -278,7 +278,7 @@ export function startPodman(work: string, rootfsTar: string): Engine {
  * EPERM from any runtime. The container keeps the caller's open-file limit, and 32768 processes
  * (measured here: the caller's 96362 fails the same way, 32768 passes; something on podman's
  * path holds a lower hard limit). */
-function ownLimits(): string[] {
+export function ownLimits(): string[] {
   const files = /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
   return [...(files ? ['--ulimit', `nofile=${files[1]}:${files[2]}`] : []), '--ulimit', 'nproc=32768:32768']
 }
