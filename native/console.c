@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -29,6 +30,8 @@ static int chan[2] = { -1, -1 }; /* [0] launcher, [1] sandbox */
 static int tty_fds;              /* bit n: fd n was a terminal when the console was asked for */
 static int slave = -1;           /* sandbox side, until console_attach/console_release */
 static pid_t relay_pid = -1;
+static int oci_socket;                      /* chan[1] is an OCI --console-socket: no relay */
+static unsigned short oci_rows, oci_cols;   /* its process.consoleSize, 0 when not given */
 
 void console_prepare(const struct plan *p, int asked)
 {
@@ -46,6 +49,24 @@ void console_prepare(const struct plan *p, int asked)
 		tty_fds |= isatty(fd) << fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan))
 		die_step(EXIT_CORDON, "console", NULL, NULL, errno);
+}
+
+void console_prepare_socket(const char *path, unsigned short rows, unsigned short cols)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof addr.sun_path)
+		die_msg("--console-socket: path too long (at most %zu bytes): %s", sizeof addr.sun_path - 1, path);
+	strcpy(addr.sun_path, path);
+	/* Connected by the launcher, on the host, before any namespace is joined or made: the
+	 * socket is the caller's, never a path the container's view could redirect. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr))
+		die_step(EXIT_CORDON, "console socket", path, NULL, errno);
+	chan[1] = fd;
+	oci_socket = 1;
+	oci_rows = rows;
+	oci_cols = cols;
+	tty_fds = 7; /* the terminal replaces all three std streams, as runc's */
 }
 
 /* The command's ids (the plan's ids op), so that its terminal is its own, as login gives. */
@@ -101,7 +122,8 @@ void console_open_inside(const struct plan *p)
 {
 	if (chan[1] < 0)
 		return;
-	close(chan[0]);
+	if (chan[0] >= 0)
+		close(chan[0]);
 	/* The view's /dev/ptmx: the sandbox's own devpts instance, never the host's. */
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -116,16 +138,27 @@ void console_open_inside(const struct plan *p)
 	/* The caller's modes and size, so the command starts where the caller's terminal is; fd 0
 	 * is still the caller's terminal here, and the relay has not made it raw yet. */
 	struct termios modes;
-	struct winsize size;
-	if (tcgetattr(0, &modes) == 0)
-		tcsetattr(slave, TCSANOW, &modes);
-	if (ioctl(0, TIOCGWINSZ, &size) == 0)
-		ioctl(slave, TIOCSWINSZ, &size);
+	struct winsize size = { .ws_row = oci_rows, .ws_col = oci_cols };
+	if (oci_socket) {
+		if (oci_rows && oci_cols)
+			ioctl(slave, TIOCSWINSZ, &size);
+	} else {
+		if (tcgetattr(0, &modes) == 0)
+			tcsetattr(slave, TCSANOW, &modes);
+		if (ioctl(0, TIOCGWINSZ, &size) == 0)
+			ioctl(slave, TIOCSWINSZ, &size);
+	}
 	own_slave(p, slave);
 	send_fd(chan[1], master);
 	close(master);
 	close(chan[1]);
 	chan[1] = -1;
+	/* An engine's std streams are pipes it reads to their end (containerd's shim waits for
+	 * `create` to close them): from here on the terminal is the sandbox's only stdio, as
+	 * runc's init takes it before waiting for `start`. Failures still reach the launcher. */
+	for (int fd = 0; oci_socket && fd < 3; fd++)
+		if (dup2(slave, fd) < 0)
+			die_step(EXIT_CORDON, "console", "std streams", NULL, errno);
 }
 
 void console_attach(void)
@@ -256,6 +289,10 @@ static noreturn void relay(int master)
 
 void console_start(void)
 {
+	if (oci_socket && chan[1] >= 0) {
+		close(chan[1]); /* the sandbox has its own copy; the receiver sees the end with it */
+		chan[1] = -1;
+	}
 	if (chan[0] < 0)
 		return;
 	close(chan[1]);

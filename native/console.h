@@ -22,6 +22,10 @@
 /* Launcher, before the clone: asked is --console. Makes the channel the master travels on
  * when the plan has a devpts of its own (else warns: the terminal stays shared). */
 void console_prepare(const struct plan *p, int asked);
+/* Launcher, before any namespace is joined or made: connects to an OCI --console-socket; the
+ * sandbox then opens the pty pair as for --console (sized rows x cols when both are set) and
+ * sends the master there (SCM_RIGHTS) instead of to a relay. */
+void console_prepare_socket(const char *path, unsigned short rows, unsigned short cols);
 /* Sandbox, after the view: opens the pty pair, copies the caller's terminal modes and size to
  * it, sends the master out and keeps the slave for console_attach. */
 void console_open_inside(const struct plan *p);

@@ -59,6 +59,8 @@ struct options {
 	int console;     /* a terminal of the sandbox's own when stdin and stdout are terminals */
 	int detach;      /* exit once the command is ready (oci.h) */
 	const char *start_fifo, *pid_file;
+	const char *console_socket; /* OCI: the pty master goes to this unix socket (console.h) */
+	unsigned short console_rows, console_cols;
 	char **argv; /* command after "--", or NULL */
 };
 
@@ -77,6 +79,9 @@ static void usage(FILE *out)
 		"                 its own in the view's devpts (a tty name, job control), relayed here\n"
 		"  --start-fifo F the command waits, ready, until FIFO F is opened for reading (OCI create)\n"
 		"  --detach       exit 0 once the command is ready (with --pid-file P: its pid written there)\n"
+		"  --console-socket S  OCI terminal: a pty of the sandbox's devpts is the command's, and its\n"
+		"                 master is sent to unix socket S (SCM_RIGHTS), as runc does\n"
+		"  --console-size RxC  that terminal's size (OCI process.consoleSize)\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
 		"  --version      print the version and the plan format version\n");
 }
@@ -114,6 +119,15 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->detach = 1;
 		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) && i + 1 < argc) {
 			*(a[2] == 's' ? &o->start_fifo : &o->pid_file) = argv[++i];
+		} else if (strcmp(a, "--console-socket") == 0 && i + 1 < argc) {
+			o->console_socket = argv[++i];
+		} else if (strcmp(a, "--console-size") == 0 && i + 1 < argc) {
+			unsigned rows, cols;
+			char extra;
+			if (sscanf(argv[++i], "%ux%u%c", &rows, &cols, &extra) != 2 || rows > 65535 || cols > 65535)
+				die_msg("--console-size: expected ROWSxCOLS, got `%s`", argv[i]);
+			o->console_rows = (unsigned short)rows;
+			o->console_cols = (unsigned short)cols;
 		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) && i + 1 < argc) {
 			int fd = parse_fd(argv[++i]);
 			*(a[2] == 'p' ? &o->plan_fd : &o->events_fd) = fd;
@@ -431,6 +445,7 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	}
 	if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP))
 		die_step(EXIT_CORDON, "unshare cgroup namespace", NULL, NULL, errno);
+	oci_join_mount(p);
 	cmd->saved_umask = umask(0);
 	size_t i = 0;
 	for (; i < p->n_ops && (p->ops[i].code >> 4) < 3; i++) {
@@ -758,7 +773,10 @@ int main(int argc, char **argv)
 	if (p.responder && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_pair))
 		die_step(EXIT_CORDON, "socketpair", NULL, NULL, errno);
 	cmd.notify_sock = notify_pair[1];
-	console_prepare(&p, o.console);
+	if (o.console_socket)
+		console_prepare_socket(o.console_socket, o.console_rows, o.console_cols);
+	else
+		console_prepare(&p, o.console);
 
 	/* A remapped sandbox must not carry the caller's supplementary groups (host gid 0...): its
 	 * namespace denies setgroups, so they are dropped here, before the clone. */
@@ -821,7 +839,7 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	close(pp.sync[1]);
 	if (o.detach)
-		oci_detach(pid, pp.exec[0], o.pid_file);
+		oci_detach(pid, pp.exec[0], o.pid_file, !o.start_fifo);
 	oci_write_pid(pid, o.pid_file);
 	console_start();
 	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt, parent_fd);

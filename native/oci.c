@@ -16,17 +16,27 @@
 
 static int fifo_fd = -1;
 
-void oci_join_namespaces(const struct plan *p)
+static void join(const struct plan *p, int mount)
 {
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
-		if (op->code != OP_SETNS)
+		if (op->code != OP_SETNS || (op->a == CLONE_NEWNS) != mount)
 			continue;
 		int fd = open(op->s1, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || setns(fd, (int)op->a))
 			die_step(EXIT_CORDON, "join namespace", op->s1, NULL, errno);
 		close(fd);
 	}
+}
+
+void oci_join_namespaces(const struct plan *p)
+{
+	join(p, 0);
+}
+
+void oci_join_mount(const struct plan *p)
+{
+	join(p, 1);
 }
 
 void oci_open_fifo(const char *path)
@@ -64,13 +74,15 @@ void oci_wait_start(int ready_fd)
 	fifo_fd = -1;
 }
 
-noreturn void oci_detach(pid_t pid, int exec_fd, const char *pid_file)
+noreturn void oci_detach(pid_t pid, int exec_fd, const char *pid_file, int eof_ready)
 {
 	char byte = 0;
 	ssize_t n;
 	do
 		n = read(exec_fd, &byte, 1);
 	while (n < 0 && errno == EINTR);
+	if (eof_ready && n == 0)
+		byte = 'R', n = 1; /* no start FIFO (`exec`): the pipe closed by its execve */
 	if (n != 1 || byte != 'R') {
 		/* 'F': the sandbox reported its failed step; EOF: it died before. Reap it either way. */
 		kill(pid, SIGKILL);

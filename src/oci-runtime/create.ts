@@ -11,6 +11,7 @@ import { applyResources, containerCgroups, rememberMade, removeCgroups } from '.
 import { runHooks } from './hooks.js'
 import { invalid, type OciConfig } from './spec.js'
 import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
+import { saveExecContext } from './exec-context.js'
 import { translateConfig } from './translate.js'
 
 export interface CreateOptions {
@@ -54,8 +55,6 @@ interface Prepared {
 }
 
 function prepare(o: CreateOptions): Prepared {
-  if (o.consoleSocket)
-    throw new CordonError('invalid_usage', '--console-socket: terminals are not supported yet by cordon-oci')
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
   ensureRoot(o.root)
@@ -71,9 +70,11 @@ function prepare(o: CreateOptions): Prepared {
       cgroups: cg.view,
       cgroupDirs: cg.dirs,
       preserveFds: o.preserveFds,
+      ...(o.consoleSocket ? { consoleSocket: o.consoleSocket } : {}),
     })
     const planPath = `${dir}/plan.bin`
     writeFileSync(planPath, encodePlan(t.plan), { mode: 0o600 })
+    saveExecContext(dir, config, cg.view)
     const rec: ContainerRecord = {
       id: o.id,
       pid: 0,
@@ -162,9 +163,14 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
   }
 }
 
-function launcherArgs(p: Prepared, detach: boolean): string[] {
+function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] {
+  const size = p.config.process?.consoleSize
   return [
     ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : []),
+    ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
+    ...(o.consoleSocket && size?.height && size.width
+      ? ['--console-size', `${size.height}x${size.width}`]
+      : []),
     '--pid-file',
     `${p.dir}/pid`,
     p.planPath,
@@ -181,7 +187,7 @@ const stdio = (n: number): ('inherit' | number)[] => [
 export function create(o: CreateOptions): void {
   const p = prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
-  const r = spawnSync(launcherPath(), launcherArgs(p, true), { stdio: stdio(o.preserveFds) })
+  const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds) })
   if (r.status !== 0)
     fail(
       p,
@@ -200,7 +206,7 @@ export function create(o: CreateOptions): void {
 export async function runForeground(o: CreateOptions): Promise<number> {
   const p = prepare(o)
   process.umask(p.umask)
-  const child = spawn(launcherPath(), launcherArgs(p, false), { stdio: stdio(o.preserveFds) })
+  const child = spawn(launcherPath(), launcherArgs(p, false, o), { stdio: stdio(o.preserveFds) })
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
     process.on(sig, () => child.kill(sig))
   return await new Promise<number>((done, reject) => {

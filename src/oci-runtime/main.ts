@@ -17,7 +17,7 @@ const USAGE = `Usage: cordon-oci [--root DIR] [--log FILE] [--log-format text|js
 An OCI runtime with runc's command line: config.json is carried out by cordon's launcher, with
 Landlock rules derived from the container's mounts (annotation org.cordon.landlock=off drops them).
 
-Commands: create, start, run, state, kill, delete, pause, resume, list, ps, features
+Commands: create, start, run, exec, update, state, kill, delete, pause, resume, list, ps, features
 `
 
 /** Splits flags (--a b, --a=b, -a b) from positional arguments; `bools` take no value, `values`
@@ -28,8 +28,9 @@ function parseFlags(
   args: string[],
   bools: readonly string[],
   values: readonly string[] = [],
-): { flags: Map<string, string>; rest: string[] } {
+): { flags: Map<string, string>; rest: string[]; all: Map<string, string[]> } {
   const flags = new Map<string, string>()
+  const all = new Map<string, string[]>() // every value of a repeated flag (exec --env)
   const rest: string[] = []
   const dash = (n: string) => (n.length === 1 ? `-${n}` : `--${n}`)
   for (let i = 0; i < args.length; i++) {
@@ -59,6 +60,7 @@ function parseFlags(
       const v = eq > 0 ? a.slice(eq + 1) : args[++i]
       if (v === undefined) throw new UsageError(`${command}: flag ${a} needs a value`)
       flags.set(name, v)
+      all.set(name, [...(all.get(name) ?? []), v])
     } else {
       const known = [...values, ...bools].map(dash)
       throw new UsageError(
@@ -66,7 +68,7 @@ function parseFlags(
       )
     }
   }
-  return { flags, rest }
+  return { flags, rest, all }
 }
 
 function log(g: Global, level: string, msg: string): void {
@@ -208,15 +210,87 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
       out((await import('./features.js')).features())
       return 0
     }
-    case 'exec':
-    case 'update':
+    case 'exec': {
+      const { flags, rest, all } = parseFlags(
+        command,
+        args,
+        ['tty', 't', 'detach', 'd', 'no-new-privs', 'ignore-paused'],
+        [
+          'process',
+          'p',
+          'console-socket',
+          'pid-file',
+          'cwd',
+          'env',
+          'e',
+          'user',
+          'u',
+          'additional-gids',
+          'g',
+          'cap',
+          'c',
+          'preserve-fds',
+          'process-label',
+          'apparmor',
+          'cgroup',
+        ],
+      )
+      for (const f of ['process-label', 'apparmor', 'cgroup'])
+        if (flags.has(f)) throw new UsageError(`exec --${f} is not supported by cordon-oci`)
+      const x = await import('./exec.js')
+      const id = needId(rest, command)
+      const file = flags.get('process') ?? flags.get('p')
+      let proc
+      if (file) {
+        if (rest.length > 1) throw new UsageError('exec: give either --process or a command, not both')
+        proc = x.readProcessFile(file)
+      } else {
+        const { loadExecContext } = await import('./exec-context.js')
+        const { containerDir } = await import('./state.js')
+        const init = loadExecContext(containerDir(g.root, id), id).config.process
+        if (!init) throw new UsageError(`container "${id}" has no process to base the exec on`)
+        const list = (...names: string[]) => names.flatMap((n) => all.get(n) ?? [])
+        const cwd = flags.get('cwd')
+        const user = flags.get('user') ?? flags.get('u')
+        proc = x.processFromFlags(init, rest.slice(1), {
+          tty: flags.has('tty') || flags.has('t'),
+          env: list('env', 'e'),
+          additionalGids: list('additional-gids', 'g').flatMap((s) => s.split(',')),
+          caps: list('cap', 'c'),
+          noNewPrivs: flags.has('no-new-privs'),
+          ...(cwd ? { cwd } : {}),
+          ...(user ? { user } : {}),
+        })
+      }
+      return await x.execProcess({
+        root: g.root,
+        id,
+        process: proc,
+        detach: flags.has('detach') || flags.has('d'),
+        preserveFds: Number(flags.get('preserve-fds') ?? 0),
+        ...(flags.get('pid-file') ? { pidFile: flags.get('pid-file')! } : {}),
+        ...(flags.get('console-socket') ? { consoleSocket: flags.get('console-socket')! } : {}),
+      })
+    }
+    case 'update': {
+      const u = await import('./update.js')
+      const { flags, rest } = parseFlags(
+        command,
+        args,
+        [],
+        ['resources', 'r', ...Object.keys(u.UPDATE_FLAGS)],
+      )
+      const id = needId(rest, command)
+      u.update(g.root, id, u.resourcesFrom(flags.get('resources') ?? flags.get('r'), flags))
+      return 0
+    }
     case 'checkpoint':
     case 'restore':
     case 'events':
       throw new UsageError(`${command} is not supported yet by cordon-oci`)
     default:
       throw new UsageError(
-        `unknown command ${command}; commands: create start run state kill delete pause resume list ps features`,
+        `unknown command ${command}; commands: create start run exec update state kill delete pause resume list ps features`,
       )
   }
 }

@@ -82,6 +82,8 @@ export interface TranslateOptions {
   cgroupDirs: string[]
   /** fds the container keeps above 2 (--preserve-fds, LISTEN_FDS). */
   preserveFds: number
+  /** --console-socket: the launcher sends the pty master there (process.terminal). */
+  consoleSocket?: string
 }
 
 function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
@@ -177,8 +179,17 @@ function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
   const p = config.process
   if (!p) throw invalid('process', 'a process to run', p)
   refuseUnknown(p, PROCESS_KEYS, 'process', 'not supported by cordon-oci')
-  if (p.terminal)
-    throw unsupported('process.terminal', 'terminals (--console-socket) are not supported yet by cordon-oci')
+  if (p.terminal && !opts.consoleSocket)
+    throw unsupported(
+      'process.terminal',
+      'a terminal needs --console-socket (the engine receives the pty master there, as from runc)',
+    )
+  if (!p.terminal && opts.consoleSocket)
+    throw invalid(
+      'process.terminal',
+      'true with --console-socket (runc refuses a socket without a terminal)',
+      false,
+    )
   if (!p.args?.length) throw invalid('process.args', 'a non-empty argument list', p.args)
   if (!p.cwd?.startsWith('/')) throw invalid('process.cwd', 'an absolute path', p.cwd)
   const ops: PlanOp[] = []

@@ -170,6 +170,9 @@ export interface Engine {
   name: EngineName
   /** Runs `sh -c SCRIPT` in a fresh container of IMAGE under the runtime at `runtime`. */
   run(runtime: string, script: string, extra?: string[]): Result
+  /** The engine's own command line (docker, podman, ctr) with its private daemon or stores;
+   * `runtime` selects it where the engine takes it per command (podman). */
+  cli(args: string[], runtime?: string): Result
   stop(): Promise<void>
 }
 
@@ -232,6 +235,7 @@ export async function startDocker(
         script,
       ])
     },
+    cli: (args) => docker(args),
     stop: daemon.stop,
   }
 }
@@ -260,6 +264,7 @@ export function startPodman(work: string, rootfsTar: string): Engine {
         ['run', '--rm', '--network', 'none', ...ownLimits(), ...extra, IMAGE, 'sh', '-c', script],
         runtime,
       ),
+    cli: (args, runtime) => podman(args, runtime),
     stop: () => {
       podman(['rm', '--all', '--force'])
       podman(['system', 'reset', '--force'])
@@ -273,7 +278,7 @@ export function startPodman(work: string, rootfsTar: string): Engine {
  * EPERM from any runtime. The container keeps the caller's open-file limit, and 32768 processes
  * (measured here: the caller's 96362 fails the same way, 32768 passes; something on podman's
  * path holds a lower hard limit). */
-function ownLimits(): string[] {
+export function ownLimits(): string[] {
   const files = /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
   return [...(files ? ['--ulimit', `nofile=${files[1]}:${files[2]}`] : []), '--ulimit', 'nproc=32768:32768']
 }
@@ -313,6 +318,7 @@ export async function startContainerd(work: string, ociArchive: string): Promise
         'run', '--rm', '--snapshotter', 'native', '--runc-binary', runtime, ...extra,
         IMAGE, `cordon-test-${process.pid}-${n++}`, 'sh', '-c', script,
       ]), // prettier-ignore
+    cli: (args) => ctr(args),
     stop: daemon.stop,
   }
 }

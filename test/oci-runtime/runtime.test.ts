@@ -194,6 +194,8 @@ describe('cordon-oci flags', () => {
     for (const c of [
       'create',
       'run',
+      'exec',
+      'update',
       'start',
       'state',
       'kill',
