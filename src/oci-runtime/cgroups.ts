@@ -208,7 +208,10 @@ function deviceRule(r: OciDeviceRule): string {
 }
 
 /** Writes linux.resources; every field it cannot write is refused by name. */
-export function applyResources(cg: ContainerCgroups, resources: Record<string, unknown> | undefined): void {
+export function applyResources(
+  cg: Pick<ContainerCgroups, 'dirs' | 'view'>,
+  resources: Record<string, unknown> | undefined,
+): void {
   const r = (resources ?? {}) as Record<string, Record<string, unknown> | unknown[] | undefined>
   refuseUnknown(
     r,
