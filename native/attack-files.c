@@ -58,7 +58,7 @@ static long plant_one(const struct plant *p, const char *path, int *err)
 		if (write(fd, TEXT, sizeof TEXT - 1) < 0) {
 			/* the content does not matter, only the mode */
 		}
-		r = p->how == BY_FD	 ? syscall(p->nr, fd, p->mode)
+		r = p->how == BY_FD	? syscall(p->nr, fd, p->mode)
 		    : p->how == BY_PATH ? syscall(p->nr, path, p->mode)
 					: syscall(p->nr, AT_FDCWD, path, p->mode, 0);
 		*err = errno;
@@ -67,7 +67,8 @@ static long plant_one(const struct plant *p, const char *path, int *err)
 	}
 	unlink(path);
 	if (p->nr == SYS_openat)
-		r = syscall(p->nr, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, p->mode);
+		r = syscall(p->nr, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			    p->mode);
 	else if (p->nr == SYS_mknodat)
 		r = syscall(p->nr, AT_FDCWD, path, S_IFREG | p->mode, 0);
 #ifdef SYS_chmod
@@ -119,9 +120,12 @@ static long metadata_call(int k, const char *node, const struct stat *st)
 {
 	struct timespec times[2] = { st->st_atim, st->st_mtim };
 	switch (k) {
-	case 0: return syscall(SYS_fchmodat, AT_FDCWD, node, st->st_mode & 07777, 0);
-	case 1: return syscall(SYS_fchownat, AT_FDCWD, node, st->st_uid, st->st_gid, 0);
-	default: return syscall(SYS_utimensat, AT_FDCWD, node, times, 0);
+	case 0:
+		return syscall(SYS_fchmodat, AT_FDCWD, node, st->st_mode & 07777, 0);
+	case 1:
+		return syscall(SYS_fchownat, AT_FDCWD, node, st->st_uid, st->st_gid, 0);
+	default:
+		return syscall(SYS_utimensat, AT_FDCWD, node, times, 0);
 	}
 }
 
@@ -158,11 +162,13 @@ struct result p_device_metadata(const char *arg)
 	char detail[sizeof blocked.detail] = "";
 	for (int k = 0; k < 3; k++)
 		if (passed_calls & 1 << k)
-			snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s ", calls[k]);
+			snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s ",
+				 calls[k]);
 	snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "passed on");
 	for (int i = 0; i < 3; i++)
 		if (passed_nodes & 1 << i)
-			snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " %s", nodes[i]);
+			snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " %s",
+				 nodes[i]);
 	const char *first = calls[__builtin_ctz((unsigned)passed_calls)];
 	return escaped(first, detail);
 }

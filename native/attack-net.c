@@ -45,7 +45,9 @@ static socklen_t loopback(int family, const char *arg, struct sockaddr_storage *
 		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
 		sa->sin6_family = AF_INET6;
 		sa->sin6_port = port;
-		static const unsigned char mapped[16] = { [10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1 };
+		static const unsigned char mapped[16] = {
+			[10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1
+		};
 		memcpy(&sa->sin6_addr, mapped, sizeof mapped);
 		return sizeof *sa;
 	}
@@ -74,8 +76,11 @@ static struct result fastopen(int family, enum send_call how, const char *arg)
 	mm.msg_hdr.msg_namelen = len;
 	mm.msg_hdr.msg_iov = &iov;
 	mm.msg_hdr.msg_iovlen = 1;
-	const char *call = how == VIA_SENDTO ? "sendto" : how == VIA_SENDMSG ? "sendmsg" : "sendmmsg";
-	long r = how == VIA_SENDTO    ? sendto(fd, DATA, sizeof DATA - 1, MSG_FASTOPEN, (struct sockaddr *)&ss, len)
+	const char *call = how == VIA_SENDTO	? "sendto"
+			   : how == VIA_SENDMSG ? "sendmsg"
+						: "sendmmsg";
+	long r = how == VIA_SENDTO    ? sendto(fd, DATA, sizeof DATA - 1, MSG_FASTOPEN,
+					       (struct sockaddr *)&ss, len)
 		 : how == VIA_SENDMSG ? sendmsg(fd, &mm.msg_hdr, MSG_FASTOPEN)
 				      : sendmmsg(fd, &mm, 1, MSG_FASTOPEN);
 	int err = errno;
@@ -85,10 +90,22 @@ static struct result fastopen(int family, enum send_call how, const char *arg)
 	return escaped(call, "connected to the host's loopback and sent data");
 }
 
-struct result p_tcp_fastopen(const char *arg) { return fastopen(AF_INET, VIA_SENDTO, arg); }
-struct result p_tcp_fastopen6(const char *arg) { return fastopen(AF_INET6, VIA_SENDTO, arg); }
-struct result p_tcp_fastopen_sendmsg(const char *arg) { return fastopen(AF_INET, VIA_SENDMSG, arg); }
-struct result p_tcp_fastopen_sendmmsg(const char *arg) { return fastopen(AF_INET6, VIA_SENDMMSG, arg); }
+struct result p_tcp_fastopen(const char *arg)
+{
+	return fastopen(AF_INET, VIA_SENDTO, arg);
+}
+struct result p_tcp_fastopen6(const char *arg)
+{
+	return fastopen(AF_INET6, VIA_SENDTO, arg);
+}
+struct result p_tcp_fastopen_sendmsg(const char *arg)
+{
+	return fastopen(AF_INET, VIA_SENDMSG, arg);
+}
+struct result p_tcp_fastopen_sendmmsg(const char *arg)
+{
+	return fastopen(AF_INET6, VIA_SENDMMSG, arg);
+}
 
 /* TCP_FASTOPEN_CONNECT defers the connection to the first write. */
 struct result p_tcp_fastopen_connect(const char *arg)
@@ -112,7 +129,8 @@ struct result p_tcp_fastopen_connect(const char *arg)
 	long r = write(fd, DATA, sizeof DATA - 1);
 	int err = errno;
 	close(fd);
-	return r < 0 ? fail_with("write", err) : escaped("write", "connected to the host's loopback and sent data");
+	return r < 0 ? fail_with("write", err)
+		     : escaped("write", "connected to the host's loopback and sent data");
 }
 
 /* listen() on an unbound socket binds an ephemeral port itself, past Landlock's bind rule. */
@@ -133,7 +151,8 @@ struct result p_listen_autobind(const char *arg)
 	getsockname(fd, (struct sockaddr *)&sa, &len);
 	close(fd);
 	struct result r = escaped("listen", "");
-	snprintf(r.detail, sizeof r.detail, "listening on port %u without bind()", ntohs(sa.sin_port));
+	snprintf(r.detail, sizeof r.detail, "listening on port %u without bind()",
+		 ntohs(sa.sin_port));
 	return r;
 }
 
@@ -148,7 +167,8 @@ struct result p_mptcp_connect(const char *arg)
 	long r = connect(fd, (struct sockaddr *)&ss, len);
 	int err = errno;
 	close(fd);
-	return r < 0 ? fail_with("connect", err) : escaped("connect", "connected to the host's loopback over MPTCP");
+	return r < 0 ? fail_with("connect", err)
+		     : escaped("connect", "connected to the host's loopback over MPTCP");
 }
 
 /* vsock is not network-namespaced: a socket in any sandbox talks to the hypervisor. */
@@ -159,7 +179,8 @@ struct result p_vsock(const char *arg)
 	if (fd < 0)
 		return fail_with("socket", errno);
 	close(fd);
-	return escaped("socket", "opened a vsock socket (not namespaced: it reaches the hypervisor)");
+	return escaped("socket",
+		       "opened a vsock socket (not namespaced: it reaches the hypervisor)");
 }
 
 /* Families that are the host's only or large kernel surfaces (see KEPT_FAMILIES in
@@ -171,11 +192,16 @@ struct result p_net_families(const char *arg)
 		int family, type, protocol;
 		const char *name;
 	} tries[] = {
-		{ 31, SOCK_SEQPACKET, 0, "bluetooth" }, { 29, SOCK_DGRAM, 2, "can" },
-		{ 39, SOCK_SEQPACKET, 1, "nfc" },       { 42, SOCK_DGRAM, 0, "qipcrtr" },
-		{ 36, SOCK_DGRAM, 0, "ieee802154" },    { 41, SOCK_DGRAM, 0, "kcm" },
-		{ 30, SOCK_RDM, 0, "tipc" },            { 21, SOCK_SEQPACKET, 0, "rds" },
-		{ 43, SOCK_STREAM, 0, "smc" },          { 45, SOCK_DGRAM, 0, "mctp" },
+		{ 31, SOCK_SEQPACKET, 0, "bluetooth" },
+		{ 29, SOCK_DGRAM, 2, "can" },
+		{ 39, SOCK_SEQPACKET, 1, "nfc" },
+		{ 42, SOCK_DGRAM, 0, "qipcrtr" },
+		{ 36, SOCK_DGRAM, 0, "ieee802154" },
+		{ 41, SOCK_DGRAM, 0, "kcm" },
+		{ 30, SOCK_RDM, 0, "tipc" },
+		{ 21, SOCK_SEQPACKET, 0, "rds" },
+		{ 43, SOCK_STREAM, 0, "smc" },
+		{ 45, SOCK_DGRAM, 0, "mctp" },
 	};
 	char opened[128] = "";
 	int first_err = 0;
@@ -188,7 +214,8 @@ struct result p_net_families(const char *arg)
 		}
 		close(fd);
 		size_t used = strlen(opened);
-		snprintf(opened + used, sizeof opened - used, "%s%s", used ? ", " : "", tries[i].name);
+		snprintf(opened + used, sizeof opened - used, "%s%s", used ? ", " : "",
+			 tries[i].name);
 	}
 	if (!opened[0])
 		return fail_with("socket", first_err);
@@ -217,9 +244,12 @@ struct result p_tiocsti_high_bits(const char *arg)
 		} else {
 			int s = open(ptsname(m), O_RDWR | O_CLOEXEC); /* the controlling terminal */
 			char c = ' ';
-			long ret = s < 0 ? -1 : syscall(SYS_ioctl, s, (unsigned long)(1UL << 32 | TIOCSTI), &c);
-			r = s < 0		? fail_with("openat", errno)
-			    : ret == 0 ? escaped("ioctl", "pushed a character with ioctl(1 << 32 | TIOCSTI)")
+			long ret = s < 0 ? -1
+					 : syscall(SYS_ioctl, s,
+						   (unsigned long)(1UL << 32 | TIOCSTI), &c);
+			r = s < 0      ? fail_with("openat", errno)
+			    : ret == 0 ? escaped("ioctl",
+						 "pushed a character with ioctl(1 << 32 | TIOCSTI)")
 				       : fail_with("ioctl", errno);
 		}
 		if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)

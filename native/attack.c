@@ -132,8 +132,10 @@ static struct result p_chroot(const char *arg)
 static struct result p_pivot_root(const char *arg)
 {
 	(void)arg;
-	return privileged("pivot_root",
-			  syscall(SYS_pivot_root, "/nonexistent-cordon-new", "/nonexistent-cordon-old"), ENOENT);
+	return privileged(
+		"pivot_root",
+		syscall(SYS_pivot_root, "/nonexistent-cordon-new", "/nonexistent-cordon-old"),
+		ENOENT);
 }
 
 /* Escaped when the file opened and gave bytes (a masked file is an empty device or refused). */
@@ -183,7 +185,8 @@ static struct result p_list(const char *arg)
 	struct dirent *e;
 	int entries = 0;
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !listed(e->d_name, expected))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    !listed(e->d_name, expected))
 			entries++;
 	closedir(d);
 	if (entries > 0)
@@ -212,8 +215,9 @@ static int knob_visit(const char *path, const struct stat *st, int type, struct 
 	if (type != FTW_F || ftw->level > 8)
 		return 0;
 	const char *name = path + ftw->base;
-	if (strcmp(name, "cgroup.procs") && strcmp(name, "pids.max") && strcmp(name, "memory.max") &&
-	    strcmp(name, "memory.limit_in_bytes") && strcmp(name, "cgroup.subtree_control"))
+	if (strcmp(name, "cgroup.procs") && strcmp(name, "pids.max") &&
+	    strcmp(name, "memory.max") && strcmp(name, "memory.limit_in_bytes") &&
+	    strcmp(name, "cgroup.subtree_control"))
 		return 0;
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -232,7 +236,8 @@ static struct result p_kernel_knobs(const char *arg)
 	(void)arg;
 	static const char *const files[] = { "/sys/power/state", "/sys/kernel/uevent_helper",
 					     "/sys/kernel/mm/transparent_hugepage/enabled",
-					     "/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/pids/cgroup.procs" };
+					     "/sys/fs/cgroup/cgroup.procs",
+					     "/sys/fs/cgroup/pids/cgroup.procs" };
 	struct result r = open_any_for_write(files, sizeof files / sizeof *files);
 	if (r.escaped)
 		return r;
@@ -273,7 +278,9 @@ static struct result p_exec_tmp(const char *arg)
 	unlink(copy);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 42)
 		return escaped("execve", "ran a program written to /tmp");
-	return fail_with("execve", WIFEXITED(status) && WEXITSTATUS(status) >= 100 ? WEXITSTATUS(status) - 100 : 0);
+	return fail_with("execve", WIFEXITED(status) && WEXITSTATUS(status) >= 100
+					   ? WEXITSTATUS(status) - 100
+					   : 0);
 }
 
 /* Capabilities after exec (root inside a user namespace gets them back at exec unless
@@ -309,8 +316,9 @@ static struct result p_exec_caps(const char *arg)
 		return fail_with("execve", 0);
 	if (eff != 0 || euid != uid || egid != gid) {
 		struct result r = escaped("execve", "");
-		snprintf(r.detail, sizeof r.detail, "CapEff %llx, euid %u (uid %u), egid %u (gid %u)", eff, euid,
-			 uid, egid, gid);
+		snprintf(r.detail, sizeof r.detail,
+			 "CapEff %llx, euid %u (uid %u), egid %u (gid %u)", eff, euid, uid, egid,
+			 gid);
 		return r;
 	}
 	return fail_with("execve", 0);
@@ -351,7 +359,9 @@ static struct result run_copy(const char *call, int fd, const char *path, const 
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 42)
 		return escaped(call, what);
-	return fail_with(call, WIFEXITED(status) && WEXITSTATUS(status) >= 100 ? WEXITSTATUS(status) - 100 : 0);
+	return fail_with(call, WIFEXITED(status) && WEXITSTATUS(status) >= 100
+				       ? WEXITSTATUS(status) - 100
+				       : 0);
 }
 
 static struct result p_exec_memfd(const char *arg)
@@ -408,7 +418,8 @@ static struct result p_connect(int type, const char *arg)
 	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail_with("socket", errno);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)parse_long(arg)) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)parse_long(arg)) };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	long r;
 	if (type == SOCK_STREAM) {
@@ -438,7 +449,8 @@ static struct result p_abstract(const char *name)
 	long r = connect(fd, (struct sockaddr *)&sa, (socklen_t)sizeof sa);
 	int err = errno;
 	close(fd);
-	return r == 0 ? escaped("connect", "connected to a host abstract socket") : fail_with("connect", err);
+	return r == 0 ? escaped("connect", "connected to a host abstract socket")
+		      : fail_with("connect", err);
 }
 
 static struct result p_signal(const char *arg)
@@ -460,7 +472,8 @@ static struct result p_process_control(const char *arg)
 	if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)pid, nice) == 0)
 		return escaped("setpriority", "set a host process's priority");
 	cpu_set_t set;
-	if (sched_getaffinity(pid, sizeof set, &set) == 0 && sched_setaffinity(pid, sizeof set, &set) == 0)
+	if (sched_getaffinity(pid, sizeof set, &set) == 0 &&
+	    sched_setaffinity(pid, sizeof set, &set) == 0)
 		return escaped("sched_setaffinity", "set a host process's CPUs");
 	return fail_with("prlimit64", first);
 }
@@ -505,10 +518,15 @@ static struct result p_proc_connector(const char *arg)
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof buf, 0);
 		if (n <= 0)
-			return fail_with("recv", 0); /* nothing came: the subscription was ignored */
+			return fail_with("recv",
+					 0); /* nothing came: the subscription was ignored */
 		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-		if (NLMSG_OK(h, (size_t)n) && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) {
-			const struct proc_event *e = (const struct proc_event *)((const struct cn_msg *)NLMSG_DATA(h))->data;
+		if (NLMSG_OK(h, (size_t)n) &&
+		    h->nlmsg_len >=
+			    NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) {
+			const struct proc_event *e =
+				(const struct proc_event *)((const struct cn_msg *)NLMSG_DATA(h))
+					->data;
 			if (e->what != PROC_EVENT_NONE) /* NONE acknowledges the subscription */
 				return escaped("recv", "received the host's process events");
 		}
@@ -592,7 +610,9 @@ static struct result p_reboot(const char *arg)
 {
 	(void)arg;
 	/* A wrong second magic: EINVAL, but only after the CAP_SYS_BOOT check. */
-	return privileged("reboot", syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0x12345678, LINUX_REBOOT_CMD_CAD_OFF, NULL),
+	return privileged("reboot",
+			  syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0x12345678,
+				  LINUX_REBOOT_CMD_CAD_OFF, NULL),
 			  EINVAL);
 }
 
@@ -607,7 +627,8 @@ static struct result p_clock(const char *arg)
 	memset(&set, 0, sizeof set);
 	set.modes = ADJ_TICK;
 	set.tick = tx.tick; /* the value it has: harmless if it goes through */
-	return check("clock_adjtime", syscall(SYS_clock_adjtime, CLOCK_REALTIME, &set), "may set the clock");
+	return check("clock_adjtime", syscall(SYS_clock_adjtime, CLOCK_REALTIME, &set),
+		     "may set the clock");
 }
 
 static struct result p_swapon(const char *arg)
@@ -642,7 +663,8 @@ static struct result open_any_for_write(const char *const *files, size_t count)
 static struct result p_proc_sys(const char *arg)
 {
 	(void)arg;
-	static const char *const files[] = { "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/printk_ratelimit",
+	static const char *const files[] = { "/proc/sys/kernel/core_pattern",
+					     "/proc/sys/kernel/printk_ratelimit",
 					     "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches" };
 	return open_any_for_write(files, sizeof files / sizeof *files);
 }
@@ -711,7 +733,8 @@ static struct result p_unix_socket(const char *path)
 	long r = connect(fd, (struct sockaddr *)&sa, (socklen_t)sizeof sa);
 	int err = errno;
 	close(fd);
-	return r == 0 ? escaped("connect", "connected to a host pathname socket") : fail_with("connect", err);
+	return r == 0 ? escaped("connect", "connected to a host pathname socket")
+		      : fail_with("connect", err);
 }
 
 #if defined(__x86_64__)
@@ -781,7 +804,8 @@ static struct result p_memory(const char *arg)
 	long cap = arg ? parse_long(arg) : 1024;
 	long mib = 0;
 	for (; mib < cap; mib += 16) {
-		char *p = mmap(NULL, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *p = mmap(NULL, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
 		if (p == MAP_FAILED)
 			return fail_with("mmap", errno);
 		/* Huge pages: one fault per 2 MiB, so gigabytes up to a limit take a second, not ten. */
@@ -800,8 +824,14 @@ struct probe {
 	const char *fixed; /* the argument when the probe takes none from the caller */
 };
 
-static struct result p_tcp(const char *arg) { return p_connect(SOCK_STREAM, arg); }
-static struct result p_udp(const char *arg) { return p_connect(SOCK_DGRAM, arg); }
+static struct result p_tcp(const char *arg)
+{
+	return p_connect(SOCK_STREAM, arg);
+}
+static struct result p_udp(const char *arg)
+{
+	return p_connect(SOCK_DGRAM, arg);
+}
 
 static const struct probe PROBES[] = {
 	{ "ptrace-host", p_ptrace, NULL },
@@ -953,8 +983,8 @@ int main(int argc, char **argv)
 				break;
 		if (f)
 			fclose(f);
-		printf("%llx %u %u %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid(), (unsigned)getegid(),
-		       (unsigned)getgid());
+		printf("%llx %u %u %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid(),
+		       (unsigned)getegid(), (unsigned)getgid());
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {

@@ -63,7 +63,8 @@ static int audit_request(uint16_t type, const char *text)
 	} req;
 	size_t len = text ? strlen(text) + 1 : 0;
 	memset(&req, 0, sizeof req);
-	req.h = (struct nlmsghdr){ (uint32_t)(NLMSG_HDRLEN + len), type, NLM_F_REQUEST | NLM_F_ACK, 1, 0 };
+	req.h = (struct nlmsghdr){ (uint32_t)(NLMSG_HDRLEN + len), type, NLM_F_REQUEST | NLM_F_ACK,
+				   1, 0 };
 	if (text)
 		memcpy(req.body, text, len);
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT_PROTO);
@@ -79,14 +80,16 @@ static int audit_request(uint16_t type, const char *text)
 			if (n < (ssize_t)NLMSG_HDRLEN)
 				break;
 			const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-			if (h->nlmsg_type == NLMSG_ERROR && n >= (ssize_t)(NLMSG_HDRLEN + sizeof(int))) {
+			if (h->nlmsg_type == NLMSG_ERROR &&
+			    n >= (ssize_t)(NLMSG_HDRLEN + sizeof(int))) {
 				int err;
 				memcpy(&err, buf + NLMSG_HDRLEN, sizeof err);
 				if (err)
 					break;
 				if (type != AUDIT_GET_TYPE)
 					result = 0;
-			} else if (h->nlmsg_type == AUDIT_GET_TYPE && n >= (ssize_t)(NLMSG_HDRLEN + 8)) {
+			} else if (h->nlmsg_type == AUDIT_GET_TYPE &&
+				   n >= (ssize_t)(NLMSG_HDRLEN + 8)) {
 				uint32_t enabled;
 				memcpy(&enabled, buf + NLMSG_HDRLEN + 4, sizeof enabled);
 				result = (int)enabled;
@@ -105,7 +108,8 @@ int audit_open(void)
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT_PROTO);
 	if (fd < 0)
 		return -1;
-	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1) };
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK,
+				    .nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1) };
 	if (bind(fd, (struct sockaddr *)&addr, sizeof addr)) {
 		close(fd);
 		return -1;
@@ -129,7 +133,8 @@ static int field_as(const char *rec, const char *key, char *out, size_t size, in
 				out[n++] = *v;
 		} else {
 			size_t len = strcspn(v, " ");
-			int hex = text && len % 2 == 0 && len > 0 && strspn(v, "0123456789ABCDEF") == len;
+			int hex = text && len % 2 == 0 && len > 0 &&
+				  strspn(v, "0123456789ABCDEF") == len;
 			for (size_t i = 0; i < len && n + 1 < size; i += hex ? 2 : 1) {
 				unsigned c = (unsigned char)v[i];
 				if (hex)
@@ -183,8 +188,10 @@ static void flush_event(pid_t sandbox)
 		field(ev.access[i], "blockers", blockers, sizeof blockers);
 		const char *kind = "path";
 		if (field(ev.access[i], "path", object, sizeof object)) {
-			kind = field(ev.access[i], "dport", object, sizeof object) == 0 ? "port" : "object";
-			if (strcmp(kind, "port") && field(ev.access[i], "lport", object, sizeof object) == 0)
+			kind = field(ev.access[i], "dport", object, sizeof object) == 0 ? "port"
+											: "object";
+			if (strcmp(kind, "port") &&
+			    field(ev.access[i], "lport", object, sizeof object) == 0)
 				kind = "port";
 		}
 		ev_denied("landlock", blockers, kind, object, atol(pid), exe);
@@ -214,7 +221,8 @@ static void record(unsigned type, const char *text, pid_t sandbox)
 			copy_str(ev.access[ev.n_access++], sizeof ev.access[0], body);
 		break;
 	case T_LL_DOMAIN:
-		if (field(body, "status", status, sizeof status) == 0 && strcmp(status, "allocated") == 0) {
+		if (field(body, "status", status, sizeof status) == 0 &&
+		    strcmp(status, "allocated") == 0) {
 			char pid[32];
 			field(body, "pid", pid, sizeof pid);
 			ev.alloc_pid = atol(pid);

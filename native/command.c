@@ -103,9 +103,10 @@ static void set_ids(const struct plan_op_rec *op)
 	gid_t groups[1 + IDS_GROUPS_MAX];
 	size_t n = 1;
 	groups[0] = op->b;
-	for (uint32_t at = 0; (op->c & IDS_GROUPS) && at + 4 <= op->blob_len && n < 1 + IDS_GROUPS_MAX; at += 4)
-		groups[n++] = (gid_t)op->blob[at] | (gid_t)op->blob[at + 1] << 8 | (gid_t)op->blob[at + 2] << 16 |
-			      (gid_t)op->blob[at + 3] << 24;
+	for (uint32_t at = 0;
+	     (op->c & IDS_GROUPS) && at + 4 <= op->blob_len && n < 1 + IDS_GROUPS_MAX; at += 4)
+		groups[n++] = (gid_t)op->blob[at] | (gid_t)op->blob[at + 1] << 8 |
+			      (gid_t)op->blob[at + 2] << 16 | (gid_t)op->blob[at + 3] << 24;
 	if ((op->c & IDS_SETGROUPS) && setgroups(n, groups)) {
 		/* A user namespace whose setgroups file says "deny" (an outer sandbox's, or one joined
 		 * by path) refuses it: the groups were fixed by whoever made it and cannot change. Say
@@ -114,7 +115,8 @@ static void set_ids(const struct plan_op_rec *op)
 			die_step(EXIT_CORDON, "setgroups", NULL, NULL, errno);
 		char msg[160];
 		snprintf(msg, sizeof msg,
-			 "this user namespace denies it (/proc/self/setgroups is \"deny\"): the process keeps its %d "
+			 "this user namespace denies it (/proc/self/setgroups is \"deny\"): the "
+			 "process keeps its %d "
 			 "supplementary group(s)",
 			 getgroups(0, NULL));
 		ev_warning("setgroups", msg);
@@ -210,7 +212,9 @@ static void mark_fds(const struct plan *p)
 		if (errno != EPERM && errno != ENOSYS && errno != EINVAL)
 			die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
 		struct rlimit lim;
-		long max = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? (long)lim.rlim_cur : 65536;
+		long max = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+				   ? (long)lim.rlim_cur
+				   : 65536;
 		for (long fd = 3; fd < max && fd < (1L << 20); fd++)
 			if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) && errno != EBADF)
 				die_step(EXIT_CORDON, "close fds", NULL, NULL, errno);
@@ -309,7 +313,8 @@ static void count_spawns(struct spawn_count *c)
 
 #define SPAWN_TICK_NS 50000000L
 
-noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd, int spawns_fd)
+noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
+		       int spawns_fd)
 {
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
@@ -328,7 +333,8 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	struct timespec tick = { 0, SPAWN_TICK_NS };
 	for (;;) {
 		siginfo_t info;
-		int sig = spawns.last >= 0 ? sigtimedwait(&wait_set, &info, &tick) : sigwaitinfo(&wait_set, &info);
+		int sig = spawns.last >= 0 ? sigtimedwait(&wait_set, &info, &tick)
+					   : sigwaitinfo(&wait_set, &info);
 		if (spawns.last >= 0)
 			count_spawns(&spawns);
 		if (sig < 0)

@@ -10,13 +10,13 @@
 
 struct command {
 	const struct plan *plan;
-	size_t first_op;   /* index of the first phase-3 record */
-	char **argv;       /* NULL-terminated; not owned */
-	char **envp;       /* NULL-terminated; not owned */
+	size_t first_op; /* index of the first phase-3 record */
+	char **argv; /* NULL-terminated; not owned */
+	char **envp; /* NULL-terminated; not owned */
 	sigset_t saved_mask;
 	mode_t saved_umask;
-	int exec_fd;       /* written 'F' on failure; closes on successful exec */
-	int notify_sock;   /* to the launcher, for a listening seccomp filter (notify.h); else -1 */
+	int exec_fd; /* written 'F' on failure; closes on successful exec */
+	int notify_sock; /* to the launcher, for a listening seccomp filter (notify.h); else -1 */
 };
 
 /* Runs phases 3..8 of the plan in order, then execve. Never returns: on failure it reports
@@ -36,7 +36,8 @@ noreturn void command_exec(const struct command *cmd);
  * writes, every 50 ms while it grows, the running total (a uint64_t) of pids the namespace
  * handed out, read from lastpid_fd (ns_last_pid); both fds are -1 otherwise. It answers
  * FREEZE_SIGNAL sent from outside its namespace. */
-noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd, int spawns_fd);
+noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
+		       int spawns_fd);
 
 /* Drops every capability not in keep from the bounding, ambient, inheritable, permitted and
  * effective sets. Returns 0 or an errno. */

@@ -27,11 +27,11 @@
 #define DRAIN_MS 1000
 
 static int chan[2] = { -1, -1 }; /* [0] launcher, [1] sandbox */
-static int tty_fds;              /* bit n: fd n was a terminal when the console was asked for */
-static int slave = -1;           /* sandbox side, until console_attach/console_release */
+static int tty_fds; /* bit n: fd n was a terminal when the console was asked for */
+static int slave = -1; /* sandbox side, until console_attach/console_release */
 static pid_t relay_pid = -1;
-static int oci_socket;                      /* chan[1] is an OCI --console-socket: no relay */
-static unsigned short oci_rows, oci_cols;   /* its process.consoleSize, 0 when not given */
+static int oci_socket; /* chan[1] is an OCI --console-socket: no relay */
+static unsigned short oci_rows, oci_cols; /* its process.consoleSize, 0 when not given */
 
 void console_prepare(const struct plan *p, int asked)
 {
@@ -42,7 +42,8 @@ void console_prepare(const struct plan *p, int asked)
 		devpts |= p->ops[i].code == OP_DEVPTS;
 	if (!devpts) {
 		/* The host's devpts would do, but would show the sandbox the host's terminals. */
-		ev_warning("console", "the plan mounts no devpts of its own: the command shares the caller's terminal");
+		ev_warning("console", "the plan mounts no devpts of its own: the command shares "
+				      "the caller's terminal");
 		return;
 	}
 	for (int fd = 0; fd < 3; fd++)
@@ -55,7 +56,8 @@ void console_prepare_socket(const char *path, unsigned short rows, unsigned shor
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof addr.sun_path)
-		die_msg("--console-socket: path too long (at most %zu bytes): %s", sizeof addr.sun_path - 1, path);
+		die_msg("--console-socket: path too long (at most %zu bytes): %s",
+			sizeof addr.sun_path - 1, path);
 	strcpy(addr.sun_path, path);
 	/* Connected by the launcher, on the host, before any namespace is joined or made: the
 	 * socket is the caller's, never a path the container's view could redirect. */
@@ -74,7 +76,9 @@ static void own_slave(const struct plan *p, int fd)
 {
 	for (size_t i = 0; i < p->n_ops; i++) {
 		if (p->ops[i].code == OP_IDS && fchown(fd, (uid_t)p->ops[i].a, (gid_t)p->ops[i].b))
-			ev_warning("console", "cannot give the terminal to the command's ids; it stays root's");
+			ev_warning(
+				"console",
+				"cannot give the terminal to the command's ids; it stays root's");
 	}
 }
 
@@ -87,7 +91,10 @@ static void send_fd(int sock, int fd)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
 	memset(&u, 0, sizeof u);
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = u.buf,
+			      .msg_controllen = sizeof u.buf };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -105,13 +112,17 @@ static int recv_fd(int sock)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = u.buf,
+			      .msg_controllen = sizeof u.buf };
 	ssize_t n;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -1; /* the sandbox failed before its console: it has reported why */
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof fd);
@@ -251,7 +262,8 @@ static noreturn void relay(int master)
 	copy_size(master);
 	char out[8192], in[4096];
 	size_t in_len = 0, in_off = 0;
-	struct pollfd fds[2] = { { .fd = 0, .events = POLLIN }, { .fd = master, .events = POLLIN } };
+	struct pollfd fds[2] = { { .fd = 0, .events = POLLIN },
+				 { .fd = master, .events = POLLIN } };
 	while (!stopping) {
 		if (resized) {
 			resized = 0;
@@ -277,7 +289,8 @@ static noreturn void relay(int master)
 			if (n > 0)
 				in_len = (size_t)n, in_off = 0;
 			else if (n == 0 || errno != EINTR)
-				fds[0].fd = -1; /* the caller's terminal went away: output still flows */
+				fds[0].fd =
+					-1; /* the caller's terminal went away: output still flows */
 		}
 	}
 	while (stopping && pump_out(master, out, sizeof out) == 0 && poll(&fds[1], 1, 0) > 0)

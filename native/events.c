@@ -121,7 +121,8 @@ static void put_json_string(struct line *l, const char *s)
 			esc[0] = '\\';
 			esc[1] = (char)cp;
 			put(l, esc, 2);
-		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029) {
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+			   cp == 0x2029) {
 			snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
 			put(l, esc, 6);
 		} else {
@@ -333,9 +334,9 @@ void ev_step_error(const char *step, const char *path, const char *dest, int err
 {
 	const char *code = strerrorname_np(err);
 	if (events_fd < 0) {
-		fprintf(stderr, "cordon-exec: %s%s%s%s%s failed: %s (%s)%s\n", step, path ? " " : "",
-			path ? path : "", dest ? " -> " : "", dest ? dest : "", strerror(err),
-			code ? code : "?", standalone_hint(step, err));
+		fprintf(stderr, "cordon-exec: %s%s%s%s%s failed: %s (%s)%s\n", step,
+			path ? " " : "", path ? path : "", dest ? " -> " : "", dest ? dest : "",
+			strerror(err), code ? code : "?", standalone_hint(step, err));
 		return;
 	}
 	struct line l;
@@ -355,8 +356,11 @@ void ev_landlock(long abi, int err)
 {
 	if (events_fd < 0) {
 		if (abi == 0)
-			fprintf(stderr, "cordon-exec: warning: Landlock unavailable (%s): filesystem and network "
-					"statements rely on the other layers\n", strerrorname_np(err) ? strerrorname_np(err) : "?");
+			fprintf(stderr,
+				"cordon-exec: warning: Landlock unavailable (%s): filesystem and "
+				"network "
+				"statements rely on the other layers\n",
+				strerrorname_np(err) ? strerrorname_np(err) : "?");
 		return;
 	}
 	struct line l;
@@ -369,8 +373,8 @@ void ev_landlock(long abi, int err)
 	flush(&l);
 }
 
-void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
-	       const char *exe)
+void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object,
+	       long pid, const char *exe)
 {
 	if (events_fd < 0)
 		return;
@@ -479,13 +483,16 @@ void ev_syscall_counts(const struct notifier *nf)
 	int first = 1;
 	for (int a = 0; a < NOTIFY_ARCHES && nf->arches[a].arch; a++) {
 		for (int nr = 0; nr <= NOTIFY_MAX_NR; nr++) {
-			unsigned long c = nr < NOTIFY_MAX_NR ? nf->arches[a].count[nr] : nf->arches[a].other;
+			unsigned long c =
+				nr < NOTIFY_MAX_NR ? nf->arches[a].count[nr] : nf->arches[a].other;
 			if (!c)
 				continue;
 			if (nr < NOTIFY_MAX_NR)
-				snprintf(num, sizeof num, "%s\"%" PRIu32 ":%d\":%lu", first ? "" : ",", nf->arches[a].arch, nr, c);
+				snprintf(num, sizeof num, "%s\"%" PRIu32 ":%d\":%lu",
+					 first ? "" : ",", nf->arches[a].arch, nr, c);
 			else
-				snprintf(num, sizeof num, "%s\"%" PRIu32 ":other\":%lu", first ? "" : ",", nf->arches[a].arch, c);
+				snprintf(num, sizeof num, "%s\"%" PRIu32 ":other\":%lu",
+					 first ? "" : ",", nf->arches[a].arch, c);
 			put_raw(&l, num);
 			first = 0;
 		}

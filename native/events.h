@@ -8,8 +8,9 @@
 /* Why a sandbox inside another cannot report syscalls, and what to do (src/run/events.ts says
  * the same for runs started by Node). */
 #define NESTED_LISTENER_HINT                                                                       \
-	"a sandbox inside another cannot report syscalls (--monitor, --watch, --audit, learn): the "     \
-	"kernel allows one seccomp listener per process tree and cordon's default filter refuses "       \
+	"a sandbox inside another cannot report syscalls (--monitor, --watch, --audit, learn): "   \
+	"the "                                                                                     \
+	"kernel allows one seccomp listener per process tree and cordon's default filter refuses " \
 	"pidfd_getfd; monitor only the outer sandbox, or run the inner one without them"
 
 #include <stddef.h>
@@ -47,8 +48,8 @@ void ev_step_error(const char *step, const char *path, const char *dest, int err
  * made it unavailable (best effort). */
 void ev_landlock(long abi, int err);
 /* A denial reported by a layer: {"event":"denied","layer":L,"blockers":B,KIND:OBJECT,"pid":P,"exe":E} */
-void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object, long pid,
-	       const char *exe);
+void ev_denied(const char *layer, const char *blockers, const char *kind, const char *object,
+	       long pid, const char *exe);
 /* What a path named: not there (present 0), or its device, inode and ctime. */
 struct obj_state {
 	int present;
@@ -69,15 +70,15 @@ struct syscall_report {
 	int nr;
 	long pid;
 	uint64_t args[6];
-	int denied_errno;       /* 0: it continued */
+	int denied_errno; /* 0: it continued */
 	const char *path, *path2; /* or NULL */
-	long long ctime_ms;     /* -1: not known */
-	const char *exe;        /* exec: the file it runs, symlinks followed (sandbox terms), or NULL */
-	const uint8_t *data;    /* captured struct, data_len bytes, or NULL */
+	long long ctime_ms; /* -1: not known */
+	const char *exe; /* exec: the file it runs, symlinks followed (sandbox terms), or NULL */
+	const uint8_t *data; /* captured struct, data_len bytes, or NULL */
 	size_t data_len;
-	int record;             /* a new record: never dropped */
+	int record; /* a new record: never dropped */
 	const struct effect *effect; /* learn mode's outcome facts, or NULL */
-	uint64_t record_hash;   /* notify.c: the record's identity without its outcome */
+	uint64_t record_hash; /* notify.c: the record's identity without its outcome */
 };
 /* A notified syscall (droppable unless a record): {"event":"syscall","arch":A,"nr":N,"pid":P,
  * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"exe":S][,"data":HEX]
@@ -93,7 +94,7 @@ void ev_syscall_counts(const struct notifier *nf);
  * are dropped and counted; the counts line still has every syscall. */
 void ev_buffer_start(void);
 int ev_pending(void);
-void ev_drain(void);     /* writes what the fd takes now */
+void ev_drain(void); /* writes what the fd takes now */
 void ev_drain_all(void); /* blocking: everything, then back to direct writes */
 unsigned long ev_dropped(void);
 

@@ -33,7 +33,9 @@ static inline int fd_recv(int sock, void *data, size_t len)
 {
 	char control[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = data, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control,
 			      .msg_controllen = sizeof control };
 	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)len)
 		return -1;

@@ -31,7 +31,7 @@ struct ll_net_port_attr {
 };
 
 static struct {
-	int fd;        /* ruleset; -1 when Landlock is skipped */
+	int fd; /* ruleset; -1 when Landlock is skipped */
 	long abi;
 	uint64_t file_mask;
 	struct landlock_row row;
@@ -44,13 +44,17 @@ void landlock_begin(const struct plan_op_rec *op)
 	if (abi < 0) {
 		int err = errno;
 		if (op->b > 0)
-			die_step(EXIT_CORDON, "landlock", err == EOPNOTSUPP ? "disabled at boot (lsm=)" : "not in this kernel",
+			die_step(EXIT_CORDON, "landlock",
+				 err == EOPNOTSUPP ? "disabled at boot (lsm=)"
+						   : "not in this kernel",
 				 NULL, err);
 		ev_landlock(0, err);
 		return;
 	}
 	if ((uint64_t)abi < op->b) {
-		snprintf(msg, sizeof msg, "the policy requires Landlock ABI %u, this kernel has ABI %ld", op->b, abi);
+		snprintf(msg, sizeof msg,
+			 "the policy requires Landlock ABI %u, this kernel has ABI %ld", op->b,
+			 abi);
 		die_msg("%s", msg);
 	}
 	plan_landlock_row(op, (uint32_t)abi, &state.row);
@@ -105,7 +109,8 @@ void landlock_add_path(const struct plan_op_rec *op)
 		return;
 	/* A host path (no view) was resolved when the plan was made; a symlink swapped in since (a
 	 * sandbox sharing the directory) must not redirect the rule: ELOOP instead. */
-	int fd = (op->a & LL_RULE_NOFOLLOW) ? open_nofollow(op->s1) : open(op->s1, O_PATH | O_CLOEXEC);
+	int fd = (op->a & LL_RULE_NOFOLLOW) ? open_nofollow(op->s1)
+					    : open(op->s1, O_PATH | O_CLOEXEC);
 	if (fd < 0) {
 		/* An optional rule on a link (a split child such as /etc/localtime) is left out:
 		 * Landlock judges the link's target by the rules on the target's own path. */

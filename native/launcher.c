@@ -56,8 +56,8 @@ struct options {
 	const char *plan_path;
 	int plan_fd, events_fd;
 	int proc_events; /* report the sandbox's execs and exits (proc_events.h) */
-	int console;     /* a terminal of the sandbox's own when stdin and stdout are terminals */
-	int detach;      /* exit once the command is ready (oci.h) */
+	int console; /* a terminal of the sandbox's own when stdin and stdout are terminals */
+	int detach; /* exit once the command is ready (oci.h) */
 	const char *start_fifo, *pid_file;
 	const char *console_socket; /* OCI: the pty master goes to this unix socket (console.h) */
 	unsigned short console_rows, console_cols;
@@ -67,19 +67,28 @@ struct options {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: cordon-exec [--events-fd N [--proc-events]] [--console] (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
+		"Usage: cordon-exec [--events-fd N [--proc-events]] [--console] (PLAN | --plan-fd "
+		"N) [-- COMMAND [ARG...]]\n"
 		"       cordon-exec --probe\n\n"
-		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon compile`.\n"
-		"Without COMMAND, the plan's own command runs. Exit status: the command's (128+N for\n"
-		"signal N), 125 when the sandbox could not be set up, 126 not executable, 127 not found.\n\n"
+		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon "
+		"compile`.\n"
+		"Without COMMAND, the plan's own command runs. Exit status: the command's (128+N "
+		"for\n"
+		"signal N), 125 when the sandbox could not be set up, 126 not executable, 127 not "
+		"found.\n\n"
 		"  --plan-fd N    read the plan from fd N instead of a file\n"
 		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
-		"  --console      when stdin and stdout are terminals, give the command a terminal of\n"
-		"                 its own in the view's devpts (a tty name, job control), relayed here\n"
-		"  --start-fifo F the command waits, ready, until FIFO F is opened for reading (OCI create)\n"
-		"  --detach       exit 0 once the command is ready (with --pid-file P: its pid written there)\n"
-		"  --console-socket S  OCI terminal: a pty of the sandbox's devpts is the command's, and its\n"
+		"  --console      when stdin and stdout are terminals, give the command a terminal "
+		"of\n"
+		"                 its own in the view's devpts (a tty name, job control), relayed "
+		"here\n"
+		"  --start-fifo F the command waits, ready, until FIFO F is opened for reading "
+		"(OCI create)\n"
+		"  --detach       exit 0 once the command is ready (with --pid-file P: its pid "
+		"written there)\n"
+		"  --console-socket S  OCI terminal: a pty of the sandbox's devpts is the "
+		"command's, and its\n"
 		"                 master is sent to unix socket S (SCM_RIGHTS), as runc does\n"
 		"  --console-size RxC  that terminal's size (OCI process.consoleSize)\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
@@ -117,18 +126,21 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->console = 1;
 		} else if (strcmp(a, "--detach") == 0) {
 			o->detach = 1;
-		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) && i + 1 < argc) {
+		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) &&
+			   i + 1 < argc) {
 			*(a[2] == 's' ? &o->start_fifo : &o->pid_file) = argv[++i];
 		} else if (strcmp(a, "--console-socket") == 0 && i + 1 < argc) {
 			o->console_socket = argv[++i];
 		} else if (strcmp(a, "--console-size") == 0 && i + 1 < argc) {
 			unsigned rows, cols;
 			char extra;
-			if (sscanf(argv[++i], "%ux%u%c", &rows, &cols, &extra) != 2 || rows > 65535 || cols > 65535)
+			if (sscanf(argv[++i], "%ux%u%c", &rows, &cols, &extra) != 2 ||
+			    rows > 65535 || cols > 65535)
 				die_msg("--console-size: expected ROWSxCOLS, got `%s`", argv[i]);
 			o->console_rows = (unsigned short)rows;
 			o->console_cols = (unsigned short)cols;
-		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) && i + 1 < argc) {
+		} else if ((strcmp(a, "--plan-fd") == 0 || strcmp(a, "--events-fd") == 0) &&
+			   i + 1 < argc) {
 			int fd = parse_fd(argv[++i]);
 			*(a[2] == 'p' ? &o->plan_fd : &o->events_fd) = fd;
 			if (a[2] == 'e')
@@ -171,7 +183,8 @@ static uint8_t *read_plan(const struct options *o, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			die_step(EXIT_CORDON, "read plan", o->plan_path ? o->plan_path : "fd", NULL, errno);
+			die_step(EXIT_CORDON, "read plan", o->plan_path ? o->plan_path : "fd", NULL,
+				 errno);
 		if (r == 0)
 			break;
 		n += (size_t)r;
@@ -405,12 +418,12 @@ static void bring_up_loopback(void)
 }
 
 struct pipes {
-	int sync[2];   /* launcher → sandbox: id maps written, go */
-	int idmap[2];  /* launcher → sandbox: idmapped trees (view.h), or -1 */
-	int exec[2];   /* sandbox → launcher: 'F' on failure, EOF on execve */
+	int sync[2]; /* launcher → sandbox: id maps written, go */
+	int idmap[2]; /* launcher → sandbox: idmapped trees (view.h), or -1 */
+	int exec[2]; /* sandbox → launcher: 'F' on failure, EOF on execve */
 	int status[2]; /* init → launcher: the command's wait status */
 	int spawns[2]; /* init → launcher: pids handed out so far (command.h), or -1 */
-	int lastpid;   /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
+	int lastpid; /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
 };
 
 /* Inside the namespaces: phases 1-2, then init + command or the command alone. */
@@ -424,7 +437,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	if (pp->spawns[0] >= 0)
 		close(pp->spawns[0]);
 	long inside_uid, inside_gid;
-	int remapped = (p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
+	int remapped =
+		(p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
 	if (pp->idmap[0] >= 0) {
 		close(pp->idmap[0]);
 		view_set_idmap_sock(pp->idmap[1], remapped);
@@ -507,7 +521,18 @@ static int exit_code(int status, int *sig)
 	return *sig ? 128 + *sig : WEXITSTATUS(status);
 }
 
-enum { FD_SIGNAL, FD_AUDIT, FD_EXEC, FD_NOTIFY_SOCK, FD_LISTENER, FD_EVENTS, FD_PROC, FD_SPAWNS, FD_PARENT, N_FDS };
+enum {
+	FD_SIGNAL,
+	FD_AUDIT,
+	FD_EXEC,
+	FD_NOTIFY_SOCK,
+	FD_LISTENER,
+	FD_EVENTS,
+	FD_PROC,
+	FD_SPAWNS,
+	FD_PARENT,
+	N_FDS
+};
 
 #define COUNTS_INTERVAL_MS 250
 
@@ -562,8 +587,8 @@ static long long now_ms(void)
 }
 
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
-static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask, int audit_fd,
-		     struct notifier *nf, struct proc_tracker *pt, int parent_fd)
+static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask,
+		     int audit_fd, struct notifier *nf, struct proc_tracker *pt, int parent_fd)
 {
 	int sfd = signalfd(-1, mask, SFD_CLOEXEC);
 	if (sfd < 0)
@@ -605,7 +630,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		}
 		if (fds[FD_PROC].fd >= 0 && fds[FD_PROC].revents)
 			proc_read(pt);
-		if (fds[FD_SPAWNS].fd >= 0 && fds[FD_SPAWNS].revents && !read_spawns(pp->spawns[0], &spawned))
+		if (fds[FD_SPAWNS].fd >= 0 && fds[FD_SPAWNS].revents &&
+		    !read_spawns(pp->spawns[0], &spawned))
 			fds[FD_SPAWNS].fd = -1;
 		if (fds[FD_PARENT].fd >= 0 && fds[FD_PARENT].revents)
 			end_orphaned(p, pid); /* never returns */
@@ -657,7 +683,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		if (p->has_init && read(pp->status[0], &inner, sizeof inner) == sizeof inner)
 			status = inner;
 		if (audit_fd >= 0)
-			audit_finish(audit_fd, pid); /* the kernel delivers records asynchronously */
+			audit_finish(audit_fd,
+				     pid); /* the kernel delivers records asynchronously */
 		if (pt)
 			proc_finish(pt);
 		if (fds[FD_SPAWNS].fd >= 0)
@@ -697,7 +724,9 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "events fd", NULL, NULL, errno);
 
 	char **default_argv = o.argv ? NULL : plan_argv(&p);
-	struct command cmd = { .plan = &p, .argv = o.argv ? o.argv : default_argv, .envp = build_env(&p) };
+	struct command cmd = { .plan = &p,
+			       .argv = o.argv ? o.argv : default_argv,
+			       .envp = build_env(&p) };
 	/* A dead supervisor's event pipe must not kill the launcher before it cleans up. */
 	signal(SIGPIPE, SIG_IGN);
 	int parent_fd = -1;
@@ -728,7 +757,8 @@ int main(int argc, char **argv)
 	int audit_fd = -1;
 	for (size_t i = 0; i < p.n_ops && o.events_fd >= 0; i++)
 		if (p.ops[i].code == OP_LANDLOCK)
-			audit_fd = audit_open(); /* before the sandbox exists, so no denial is missed */
+			audit_fd =
+				audit_open(); /* before the sandbox exists, so no denial is missed */
 
 	/* Large (PROC_TRACK_MAX pids): static, not on the stack. */
 	static struct proc_tracker tracker;
@@ -757,7 +787,8 @@ int main(int argc, char **argv)
 		pt->report_forks = pt->fd >= 0;
 		if (pt->fd < 0)
 			ev_warning("process events",
-				   "process creation is not counted (no pid namespace, and the proc connector needs "
+				   "process creation is not counted (no pid namespace, and the "
+				   "proc connector needs "
 				   "root): rules on spawns, such as fork-storm, cannot fire");
 	}
 	long remap_uid, remap_gid;
@@ -811,7 +842,8 @@ int main(int argc, char **argv)
 	struct notifier notifier, *nf = NULL;
 	if (p.responder) {
 		close(notify_pair[1]);
-		notify_init(&notifier, notify_pair[0], p.responder->blob, p.responder->blob_len / 8);
+		notify_init(&notifier, notify_pair[0], p.responder->blob,
+			    p.responder->blob_len / 8);
 		notifier.trace = p.trace;
 		nf = &notifier;
 	}

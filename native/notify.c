@@ -53,7 +53,8 @@ static void untrace(const struct sock_fprog *prog)
 {
 	for (unsigned short i = 0; i < prog->len; i++) {
 		struct sock_filter *f = &prog->filter[i];
-		if (f->code == (BPF_RET | BPF_K) && (f->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_TRACE)
+		if (f->code == (BPF_RET | BPF_K) &&
+		    (f->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_TRACE)
 			f->k = SECCOMP_RET_USER_NOTIF;
 	}
 }
@@ -80,11 +81,13 @@ void notify_install(int sock, const struct sock_fprog *prog, unsigned flags, int
 	/* Once the launcher has received a notification, the waiting task sleeps killable, not
 	 * interruptible: a signal then waits for the answer instead of failing the call with EINTR
 	 * (or making it start over and be notified twice). Kernels before 5.19 refuse the flag. */
-	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, prog);
+	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			      flags | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, prog);
 	if (fd < 0 && errno == EINVAL)
 		fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
 	if (fd < 0) /* EBUSY: a filter of an outer sandbox already has a listener */
-		die_step(EXIT_CORDON, errno == EBUSY ? "seccomp listener" : "seccomp", NULL, NULL, errno);
+		die_step(EXIT_CORDON, errno == EBUSY ? "seccomp listener" : "seccomp", NULL, NULL,
+			 errno);
 	/* From here on every syscall may wait for the launcher; it is taking the listener. A
 	 * mismatch cannot happen (single-threaded, no fd allocated in between) and, if it did,
 	 * the launcher never finds a listener at `expected` and kills us when its wait ends. */
@@ -185,10 +188,15 @@ void notify_on_sock(struct notifier *nf)
 		if (err) {
 			char why[512];
 			snprintf(why, sizeof why,
-				 "the launcher cannot trace the sandbox (ptrace: %s%s): calls are observed by seccomp "
-				 "user notification instead, where a signal that arrives before the launcher has "
+				 "the launcher cannot trace the sandbox (ptrace: %s%s): calls are "
+				 "observed by seccomp "
+				 "user notification instead, where a signal that arrives before "
+				 "the launcher has "
 				 "taken a call fails it with EINTR (README, cordon learn)",
-				 strerror(err), err == EPERM ? ": Yama ptrace_scope, another tracer or an outer seccomp filter" : "");
+				 strerror(err),
+				 err == EPERM ? ": Yama ptrace_scope, another tracer or an outer "
+						"seccomp filter"
+					      : "");
 			ev_warning("seccomp trace", why);
 		}
 		if (write(nf->sock, nf->traced ? "t" : "n", 1) != 1)
@@ -216,7 +224,8 @@ void notify_on_sock(struct notifier *nf)
 		/* With this (6.6+) the kernel hands the CPU straight back to the waiting task when we
 		 * answer, instead of an ordinary wake-up: 3x faster per notified call here. Older
 		 * kernels say EINVAL, and every answer is a plain wake-up. */
-		ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+		ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+		      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	}
 	close(pidfd);
 	close(nf->sock);
@@ -247,7 +256,8 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 		size_t page_left = 4096 - ((addr + got) & 4095);
 		size_t want = size - 1 - got < page_left ? size - 1 - got : page_left;
 		struct iovec local = { .iov_base = out + got, .iov_len = want };
-		struct iovec remote = { .iov_base = (void *)(uintptr_t)(addr + got), .iov_len = want };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)(addr + got),
+					.iov_len = want };
 		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 		if (n <= 0)
 			break;
@@ -294,7 +304,8 @@ static void absolutize(pid_t pid, int64_t dirfd, char *path, size_t size)
  * through the host's /proc/PID instead: an empty path with AT_EMPTY_PATH is the directory fd
  * itself (fexecve, a memfd), /proc/self/... and /proc/thread-self/... are the caller's. When
  * the file cannot be placed (a cwd outside its root), nothing is reported. */
-static long long exec_target(pid_t pid, int64_t dirfd, const char *path, int empty_path, char *exe, size_t size)
+static long long exec_target(pid_t pid, int64_t dirfd, const char *path, int empty_path, char *exe,
+			     size_t size)
 {
 	char abs[RECORD_PATH_MAX], link[96];
 	int fd = -1;
@@ -375,7 +386,8 @@ static size_t read_struct(pid_t pid, uint64_t addr, uint64_t len, uint8_t *out)
 }
 
 /* The record's identity: what makes it worth a line of its own. */
-static uint64_t record_hash(const struct seccomp_data *d, const struct syscall_report *rep, unsigned key)
+static uint64_t record_hash(const struct seccomp_data *d, const struct syscall_report *rep,
+			    unsigned key)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	h = fnv(h, &d->arch, sizeof d->arch);
@@ -452,26 +464,33 @@ void notify_on_listener(struct notifier *nf)
 	if (ioctl(nf->listener, SECCOMP_IOCTL_NOTIF_RECV, &req))
 		return; /* ENOENT: the task died or its syscall was interrupted */
 	struct listener_answer la = { .listener = nf->listener, .id = req.id };
-	struct notify_answer answer = { .still_valid = listener_valid, .send = listener_send, .ctx = &la };
+	struct notify_answer answer = { .still_valid = listener_valid,
+					.send = listener_send,
+					.ctx = &la };
 	notify_handle(nf, (pid_t)req.pid, &req.data, &answer);
 }
 
-void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d, const struct notify_answer *answer)
+void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
+		   const struct notify_answer *answer)
 {
 	/* This thread's previous call has returned: its outcome can be read now. */
 	struct syscall_report *earlier = outcome_settle(pid);
 	if (earlier)
 		report_record(nf, earlier);
 	uint32_t r = bpf_run(nf->responder, nf->responder_len, (const uint8_t *)d);
-	unsigned kind = r >> 30, key = (r >> 24) & 0x3f, record = (r >> 23) & 1, sarg = (r >> 20) & 7,
-		 want_stat = (r >> 19) & 1, arg = (r >> 16) & 7, arg2 = (r >> 13) & 7, at = (r >> 12) & 1;
+	unsigned kind = r >> 30, key = (r >> 24) & 0x3f, record = (r >> 23) & 1,
+		 sarg = (r >> 20) & 7, want_stat = (r >> 19) & 1, arg = (r >> 16) & 7,
+		 arg2 = (r >> 13) & 7, at = (r >> 12) & 1;
 	int err = kind == NOTIFY_KIND_DENY && (r & 0xfff) ? (int)(r & 0xfff) : EPERM;
 	/* A call that goes on: the low bits say which outcome checks it gets (outcome.h). */
 	unsigned checks = kind == NOTIFY_KIND_CONTINUE && record ? (r & OUTCOME_CHECKS) : 0;
 	static char path[RECORD_PATH_MAX], path2[RECORD_PATH_MAX];
 	size_t cap = record ? sizeof path : PATH_CAPTURE;
-	struct syscall_report rep = { .arch = d->arch, .nr = d->nr, .pid = (long)pid,
-				      .denied_errno = kind == NOTIFY_KIND_CONTINUE ? 0 : err, .ctime_ms = -1 };
+	struct syscall_report rep = { .arch = d->arch,
+				      .nr = d->nr,
+				      .pid = (long)pid,
+				      .denied_errno = kind == NOTIFY_KIND_CONTINUE ? 0 : err,
+				      .ctime_ms = -1 };
 	uint8_t data[NOTIFY_STRUCT_MAX];
 	if (arg >= 1 && arg <= 6 && read_string(pid, d->args[arg - 1], path, cap) == 0)
 		rep.path = path;
@@ -482,15 +501,18 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 		rep.data = rep.data_len ? data : NULL;
 	}
 	/* Still the same task (the pid was not reused) while we read its memory? */
-	if ((rep.path || rep.path2 || rep.data) && answer->still_valid && !answer->still_valid(answer->ctx)) {
+	if ((rep.path || rep.path2 || rep.data) && answer->still_valid &&
+	    !answer->still_valid(answer->ctx)) {
 		rep.path = rep.path2 = NULL;
 		rep.data = NULL;
 	}
 	if (record) {
 		if (rep.path && arg >= 1)
-			absolutize(pid, at && arg >= 2 ? (int64_t)d->args[arg - 2] : AT_FDCWD, path, sizeof path);
+			absolutize(pid, at && arg >= 2 ? (int64_t)d->args[arg - 2] : AT_FDCWD, path,
+				   sizeof path);
 		if (rep.path2 && arg2 >= 1)
-			absolutize(pid, at && arg2 >= 2 ? (int64_t)d->args[arg2 - 2] : AT_FDCWD, path2, sizeof path2);
+			absolutize(pid, at && arg2 >= 2 ? (int64_t)d->args[arg2 - 2] : AT_FDCWD,
+				   path2, sizeof path2);
 	}
 	static char exe[RECORD_PATH_MAX];
 	if (want_stat) {

@@ -46,11 +46,11 @@
 void notify_install(int sock, const struct sock_fprog *prog, unsigned flags, int trace);
 
 struct notifier {
-	int sock;     /* socketpair end to the command; -1 once done */
+	int sock; /* socketpair end to the command; -1 once done */
 	int listener; /* -1 until taken */
-	int failed;   /* the listener could not be taken: the command was killed */
-	int trace;    /* the plan asks for RET_TRACE observation (OP_SECCOMP_TRACE) */
-	int traced;   /* ... and the launcher is the command's tracer (trace.h) */
+	int failed; /* the listener could not be taken: the command was killed */
+	int trace; /* the plan asks for RET_TRACE observation (OP_SECCOMP_TRACE) */
+	int traced; /* ... and the launcher is the command's tracer (trace.h) */
 	const uint8_t *responder;
 	size_t responder_len; /* instructions */
 	unsigned long handled, counted_at_last_report;
@@ -79,7 +79,8 @@ struct notify_answer {
 };
 /* One stopped call, wherever it came from: runs the responder, reads what it names, answers
  * through answer and reports it. pid is in the launcher's pid namespace. */
-void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d, const struct notify_answer *answer);
+void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
+		   const struct notify_answer *answer);
 /* After the sandbox ended: reports the records still waiting for an outcome (outcome.h). */
 void notify_report_leftovers(struct notifier *nf);
 /* {"event":"syscall-counts","counts":{"ARCH:NR":N,...},"handled":N,"dropped":N} when anything

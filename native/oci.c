@@ -60,11 +60,13 @@ void oci_wait_start(int ready_fd)
 		die_step(EXIT_CORDON, "report ready", NULL, NULL, errno);
 	int fd;
 	do
-		fd = open(path, O_WRONLY | O_CLOEXEC); /* blocks until `start` opens it for reading */
+		fd = open(path,
+			  O_WRONLY | O_CLOEXEC); /* blocks until `start` opens it for reading */
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			die_msg("wait for start: %s is missing: the container needs /proc mounted", path);
+			die_msg("wait for start: %s is missing: the container needs /proc mounted",
+				path);
 		die_step(EXIT_CORDON, "wait for start", path, NULL, errno);
 	}
 	if (write(fd, "0", 1) != 1)

@@ -108,7 +108,8 @@ static int in_root(pid_t tid, const char *abs, int nofollow)
 	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -1;
-	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC | nofollow, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	int fd = sys_openat2(rfd, abs, O_PATH | O_CLOEXEC | nofollow,
+			     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 	int err = errno;
 	close(rfd);
 	errno = err;
@@ -131,8 +132,9 @@ static int open_direct(pid_t tid, const char *abs, int nofollow)
 	long tgid, id;
 	inner_ids(tid, &tgid, &id);
 	if (tgid > 0) {
-		int len = thread ? snprintf(path, sizeof path, "/proc/%ld/task/%ld/%s", tgid, id, own)
-				 : snprintf(path, sizeof path, "/proc/%ld/%s", tgid, own);
+		int len =
+			thread ? snprintf(path, sizeof path, "/proc/%ld/task/%ld/%s", tgid, id, own)
+			       : snprintf(path, sizeof path, "/proc/%ld/%s", tgid, own);
 		if (len > 0 && (size_t)len < sizeof path) {
 			int fd = in_root(tid, path, nofollow);
 			if (fd >= 0 || errno != ELOOP)
@@ -234,7 +236,8 @@ int outcome_open(pid_t tid, const char *abs, int follow)
 	 * other than by /proc itself (a link into /proc/self, as the launcher resolves it), is
 	 * walked again. */
 	struct statfs fs;
-	if (fd >= 0 && (strncmp(abs, "/proc/", 6) == 0 || fstatfs(fd, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC))
+	if (fd >= 0 && (strncmp(abs, "/proc/", 6) == 0 || fstatfs(fd, &fs) != 0 ||
+			fs.f_type != PROC_SUPER_MAGIC))
 		return fd;
 	int err = errno;
 	int walked = open_walked(tid, abs, nofollow);
@@ -387,7 +390,8 @@ static void socket_state(pid_t tid, int fd, int *bound, int *peer)
 		/* A non-blocking connect still under way was let through: it counts. */
 		struct tcp_info info;
 		socklen_t il = sizeof info;
-		if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &il) == 0 && info.tcpi_state == 2 /* SYN_SENT */)
+		if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &il) == 0 &&
+		    info.tcpi_state == 2 /* SYN_SENT */)
 			*peer = 1;
 	}
 	close(s);

@@ -16,7 +16,7 @@
 #endif
 
 #define KNOWN_CLONE_FLAGS                                                                          \
-	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |  \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | \
 	 CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 struct reader {
@@ -81,44 +81,82 @@ static int rd_str(struct reader *r, const char **s)
 const char *plan_op_name(uint16_t code)
 {
 	switch (code) {
-	case OP_NAMESPACES: return "namespaces";
-	case OP_UID_MAP: return "uid_map";
-	case OP_GID_MAP: return "gid_map";
-	case OP_DIE_WITH_PARENT: return "die_with_parent";
-	case OP_INIT: return "init";
-	case OP_KEEP_FD: return "keep_fd";
-	case OP_ENV_SET: return "env_set";
-	case OP_ENV_PASS: return "env_pass";
-	case OP_EXEC_ARG: return "exec_arg";
-	case OP_CGROUP: return "cgroup";
-	case OP_SETNS: return "setns";
-	case OP_ROOT: return "root";
-	case OP_BIND: return "bind";
-	case OP_TMPFS: return "tmpfs";
-	case OP_PROC: return "proc";
-	case OP_DEVPTS: return "devpts";
-	case OP_MKDIR: return "mkdir";
-	case OP_SYMLINK: return "symlink";
-	case OP_FILE: return "file";
-	case OP_REMOUNT_RO: return "remount_ro";
-	case OP_PIVOT: return "pivot_root";
-	case OP_FSMOUNT: return "fsmount";
-	case OP_HOSTNAME: return "hostname";
-	case OP_LOOPBACK: return "loopback";
-	case OP_RLIMIT: return "rlimit";
-	case OP_CHDIR: return "chdir";
-	case OP_SETSID: return "setsid";
-	case OP_IDS: return "ids";
-	case OP_CAPS: return "caps";
-	case OP_NO_NEW_PRIVS: return "no_new_privs";
-	case OP_LANDLOCK: return "landlock";
-	case OP_LANDLOCK_PATH: return "landlock_path";
-	case OP_LANDLOCK_PORT: return "landlock_port";
-	case OP_LANDLOCK_RESTRICT: return "landlock_restrict";
-	case OP_SECCOMP: return "seccomp";
-	case OP_SECCOMP_NOTIFY: return "seccomp_notify";
-	case OP_SECCOMP_TRACE: return "seccomp_trace";
-	default: return "unknown";
+	case OP_NAMESPACES:
+		return "namespaces";
+	case OP_UID_MAP:
+		return "uid_map";
+	case OP_GID_MAP:
+		return "gid_map";
+	case OP_DIE_WITH_PARENT:
+		return "die_with_parent";
+	case OP_INIT:
+		return "init";
+	case OP_KEEP_FD:
+		return "keep_fd";
+	case OP_ENV_SET:
+		return "env_set";
+	case OP_ENV_PASS:
+		return "env_pass";
+	case OP_EXEC_ARG:
+		return "exec_arg";
+	case OP_CGROUP:
+		return "cgroup";
+	case OP_SETNS:
+		return "setns";
+	case OP_ROOT:
+		return "root";
+	case OP_BIND:
+		return "bind";
+	case OP_TMPFS:
+		return "tmpfs";
+	case OP_PROC:
+		return "proc";
+	case OP_DEVPTS:
+		return "devpts";
+	case OP_MKDIR:
+		return "mkdir";
+	case OP_SYMLINK:
+		return "symlink";
+	case OP_FILE:
+		return "file";
+	case OP_REMOUNT_RO:
+		return "remount_ro";
+	case OP_PIVOT:
+		return "pivot_root";
+	case OP_FSMOUNT:
+		return "fsmount";
+	case OP_HOSTNAME:
+		return "hostname";
+	case OP_LOOPBACK:
+		return "loopback";
+	case OP_RLIMIT:
+		return "rlimit";
+	case OP_CHDIR:
+		return "chdir";
+	case OP_SETSID:
+		return "setsid";
+	case OP_IDS:
+		return "ids";
+	case OP_CAPS:
+		return "caps";
+	case OP_NO_NEW_PRIVS:
+		return "no_new_privs";
+	case OP_LANDLOCK:
+		return "landlock";
+	case OP_LANDLOCK_PATH:
+		return "landlock_path";
+	case OP_LANDLOCK_PORT:
+		return "landlock_port";
+	case OP_LANDLOCK_RESTRICT:
+		return "landlock_restrict";
+	case OP_SECCOMP:
+		return "seccomp";
+	case OP_SECCOMP_NOTIFY:
+		return "seccomp_notify";
+	case OP_SECCOMP_TRACE:
+		return "seccomp_trace";
+	default:
+		return "unknown";
 	}
 }
 
@@ -148,12 +186,17 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "id range is empty or overflows";
 		p->has_userns_maps = 1;
 		return NULL;
-	case OP_DIE_WITH_PARENT: p->die_with_parent = 1; return NULL;
-	case OP_INIT: p->has_init = 1; return NULL;
+	case OP_DIE_WITH_PARENT:
+		p->die_with_parent = 1;
+		return NULL;
+	case OP_INIT:
+		p->has_init = 1;
+		return NULL;
 	case OP_NO_NEW_PRIVS:
 	case OP_PIVOT:
 	case OP_LOOPBACK:
-	case OP_SETSID: return NULL;
+	case OP_SETSID:
+		return NULL;
 	case OP_KEEP_FD:
 		if (rd_u32(r, &op->a))
 			return "truncated";
@@ -170,7 +213,8 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 	case OP_HOSTNAME:
 		if (rd_str(r, &op->s1))
 			return "bad string";
-		return op->code == OP_HOSTNAME && strlen(op->s1) > 64 ? "hostname over 64 bytes" : NULL;
+		return op->code == OP_HOSTNAME && strlen(op->s1) > 64 ? "hostname over 64 bytes"
+								      : NULL;
 	case OP_CGROUP:
 	case OP_PROC:
 	case OP_DEVPTS:
@@ -208,7 +252,8 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "unknown bind flags";
 		return is_abs_path(op->s1) && is_abs_path(op->s2) ? NULL : "paths must be absolute";
 	case OP_TMPFS:
-		if (rd_u64(r, &op->x) || rd_u32(r, &op->a) || rd_u32(r, &op->b) || rd_str(r, &op->s1))
+		if (rd_u64(r, &op->x) || rd_u32(r, &op->a) || rd_u32(r, &op->b) ||
+		    rd_str(r, &op->s1))
 			return "truncated or bad string";
 		if (op->a > 07777 || (op->b & ~(uint32_t)BIND_KNOWN))
 			return "mode or flags out of range";
@@ -244,16 +289,20 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return NULL;
 		if (!(op->c & IDS_SETGROUPS) || rd_blob(r, &op->blob, &op->blob_len))
 			return "a group list needs setgroups and its blob";
-		return op->blob_len % 4 || op->blob_len / 4 > IDS_GROUPS_MAX ? "group list must be 0-64 u32 gids" : NULL;
+		return op->blob_len % 4 || op->blob_len / 4 > IDS_GROUPS_MAX
+			       ? "group list must be 0-64 u32 gids"
+			       : NULL;
 	case OP_CAPS:
 		if (rd_u64(r, &op->x) || rd_u64(r, &op->y))
 			return "truncated";
-		return op->y & ~CAPS_HOLD_KNOWN ? "only CAP_SYS_ADMIN can be held until execve" : NULL;
+		return op->y & ~CAPS_HOLD_KNOWN ? "only CAP_SYS_ADMIN can be held until execve"
+						: NULL;
 	case OP_SECCOMP:
 		if (rd_u32(r, &op->a) || rd_blob(r, &op->blob, &op->blob_len))
 			return "truncated";
 		if (op->blob_len == 0 || op->blob_len % 8 != 0 || op->blob_len / 8 > 4096)
-			return "BPF length must be a non-zero multiple of 8, at most 4096 instructions";
+			return "BPF length must be a non-zero multiple of 8, at most 4096 "
+			       "instructions";
 		return op->a & ~SECCOMP_FLAGS_KNOWN ? "unknown seccomp flags" : NULL;
 	case OP_SECCOMP_NOTIFY:
 		if (rd_blob(r, &op->blob, &op->blob_len))
@@ -320,12 +369,13 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 			in_fs = 1;
 		else if (c == OP_PIVOT) {
 			if (!in_fs || pivoted)
-				return fail(err, err_len, "plan: pivot_root without a preceding root");
+				return fail(err, err_len,
+					    "plan: pivot_root without a preceding root");
 			pivoted = 1;
 			in_fs = 0;
 		} else if ((c >> 4) == 1 && !in_fs)
-			return fail(err, err_len, "plan: record %zu (%s) outside root..pivot_root", i,
-				    plan_op_name(c));
+			return fail(err, err_len, "plan: record %zu (%s) outside root..pivot_root",
+				    i, plan_op_name(c));
 	}
 	if (in_fs)
 		return fail(err, err_len, "plan: root without pivot_root");
@@ -336,12 +386,15 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 			if (ruleset)
 				return fail(err, err_len, "plan: landlock given twice");
 			ruleset = 1;
-		} else if ((c == OP_LANDLOCK_PATH || c == OP_LANDLOCK_PORT) && (!ruleset || restricted)) {
-			return fail(err, err_len, "plan: record %zu (%s) outside landlock..landlock_restrict", i,
+		} else if ((c == OP_LANDLOCK_PATH || c == OP_LANDLOCK_PORT) &&
+			   (!ruleset || restricted)) {
+			return fail(err, err_len,
+				    "plan: record %zu (%s) outside landlock..landlock_restrict", i,
 				    plan_op_name(c));
 		} else if (c == OP_LANDLOCK_RESTRICT) {
 			if (!ruleset || restricted)
-				return fail(err, err_len, "plan: landlock_restrict without landlock");
+				return fail(err, err_len,
+					    "plan: landlock_restrict without landlock");
 			restricted = 1;
 		}
 	}
@@ -357,7 +410,9 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 		}
 	}
 	if (listeners > 1 || responders != listeners)
-		return fail(err, err_len, "plan: a seccomp_notify responder goes with exactly one listening seccomp filter");
+		return fail(err, err_len,
+			    "plan: a seccomp_notify responder goes with exactly one listening "
+			    "seccomp filter");
 	if (p->trace && !p->responder)
 		return fail(err, err_len, "plan: seccomp_trace needs a seccomp_notify responder");
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS))
@@ -383,13 +438,17 @@ int plan_decode(const uint8_t *buf, size_t len, struct plan *out, char *err, siz
 	rd_u16(&r, &hflags);
 	rd_u32(&r, &payload);
 	if (version != PLAN_VERSION)
-		return fail(err, err_len, "plan version %u, this launcher reads version %u: recompile the plan with the matching cordon",
+		return fail(err, err_len,
+			    "plan version %u, this launcher reads version %u: recompile the plan "
+			    "with the matching cordon",
 			    version, PLAN_VERSION);
 	if (hflags != 0)
 		return fail(err, err_len, "plan: unknown header flags 0x%x", hflags);
 	if (len > PLAN_MAX_SIZE || payload != r.left)
-		return fail(err, err_len, "plan: payload length %u does not match the %zu bytes present (truncated?)",
-			    payload, r.left);
+		return fail(
+			err, err_len,
+			"plan: payload length %u does not match the %zu bytes present (truncated?)",
+			payload, r.left);
 
 	size_t cap = 0;
 	int last_phase = 0;
@@ -399,7 +458,8 @@ int plan_decode(const uint8_t *buf, size_t len, struct plan *out, char *err, siz
 		uint32_t blen;
 		if (rd_u16(&r, &code) || rd_u16(&r, &flags) || rd_u32(&r, &blen) || blen > r.left) {
 			plan_free(out);
-			return fail(err, err_len, "plan: record header at offset %zu is truncated", offset);
+			return fail(err, err_len, "plan: record header at offset %zu is truncated",
+				    offset);
 		}
 		if (out->n_ops >= PLAN_MAX_OPS) {
 			plan_free(out);
@@ -425,8 +485,8 @@ int plan_decode(const uint8_t *buf, size_t len, struct plan *out, char *err, siz
 			why = "out of order (phases must not go back)";
 		if (why) {
 			plan_free(out);
-			return fail(err, err_len, "plan: record %zu (%s) at offset %zu: %s", out->n_ops,
-				    plan_op_name(code), offset, why);
+			return fail(err, err_len, "plan: record %zu (%s) at offset %zu: %s",
+				    out->n_ops, plan_op_name(code), offset, why);
 		}
 		last_phase = code >> 4;
 		r.p += blen;

@@ -25,67 +25,70 @@
 
 enum plan_op {
 	/* phase 0: process configuration, read before anything runs */
-	OP_NAMESPACES = 0x01,    /* u32 clone flags */
-	OP_UID_MAP = 0x02,       /* u32 inside, u32 outside, u32 count */
-	OP_GID_MAP = 0x03,       /* u32 inside, u32 outside, u32 count */
+	OP_NAMESPACES = 0x01, /* u32 clone flags */
+	OP_UID_MAP = 0x02, /* u32 inside, u32 outside, u32 count */
+	OP_GID_MAP = 0x03, /* u32 inside, u32 outside, u32 count */
 	OP_DIE_WITH_PARENT = 0x04,
-	OP_INIT = 0x05,          /* run a reaper as pid 1, the command as its child */
-	OP_KEEP_FD = 0x06,       /* u32 fd that survives into the command */
-	OP_ENV_SET = 0x07,       /* str "NAME=value" */
-	OP_ENV_PASS = 0x08,      /* str NAME, copied from the launcher's environment if set */
-	OP_EXEC_ARG = 0x09,      /* str: default argv, one record per argument */
-	OP_CGROUP = 0x0a,        /* str cgroup directory the launcher moves the sandbox into */
-	OP_SETNS = 0x0b,         /* u32 CLONE_NEW* type, str path: the launcher joins that namespace
+	OP_INIT = 0x05, /* run a reaper as pid 1, the command as its child */
+	OP_KEEP_FD = 0x06, /* u32 fd that survives into the command */
+	OP_ENV_SET = 0x07, /* str "NAME=value" */
+	OP_ENV_PASS = 0x08, /* str NAME, copied from the launcher's environment if set */
+	OP_EXEC_ARG = 0x09, /* str: default argv, one record per argument */
+	OP_CGROUP = 0x0a, /* str cgroup directory the launcher moves the sandbox into */
+	OP_SETNS = 0x0b, /* u32 CLONE_NEW* type, str path: the launcher joins that namespace
 	                          * before the clone (an OCI runtime's `namespaces[].path`, oci.h) */
 	/* phase 1: filesystem view, between OP_ROOT and OP_PIVOT */
-	OP_ROOT = 0x10,          /* u32 mode of the new root tmpfs */
-	OP_BIND = 0x11,          /* u32 bind flags, str src (host), str dest (sandbox) */
-	OP_TMPFS = 0x12,         /* u64 size (0 = default), u32 mode, u32 bind flags, str dest */
-	OP_PROC = 0x13,          /* str dest */
-	OP_DEVPTS = 0x14,        /* str dest */
-	OP_MKDIR = 0x15,         /* u32 mode, str dest */
-	OP_SYMLINK = 0x16,       /* str target, str dest */
-	OP_FILE = 0x17,          /* u32 mode, str dest, blob content: a read-only file */
-	OP_REMOUNT_RO = 0x18,    /* str dest */
+	OP_ROOT = 0x10, /* u32 mode of the new root tmpfs */
+	OP_BIND = 0x11, /* u32 bind flags, str src (host), str dest (sandbox) */
+	OP_TMPFS = 0x12, /* u64 size (0 = default), u32 mode, u32 bind flags, str dest */
+	OP_PROC = 0x13, /* str dest */
+	OP_DEVPTS = 0x14, /* str dest */
+	OP_MKDIR = 0x15, /* u32 mode, str dest */
+	OP_SYMLINK = 0x16, /* str target, str dest */
+	OP_FILE = 0x17, /* u32 mode, str dest, blob content: a read-only file */
+	OP_REMOUNT_RO = 0x18, /* str dest */
 	OP_PIVOT = 0x19,
-	OP_FSMOUNT = 0x1a,       /* u32 MOUNT_ATTR_* flags, str fstype, str dest, blob options
+	OP_FSMOUNT = 0x1a, /* u32 MOUNT_ATTR_* flags, str fstype, str dest, blob options
 	                          * ("key=value\0" or "key\0" entries): a fresh filesystem (sysfs,
 	                          * mqueue, cgroup2, tmpfs with options) from an OCI `mounts` entry */
 	/* phase 2: system identity, still privileged inside the namespaces */
-	OP_HOSTNAME = 0x20,      /* str */
+	OP_HOSTNAME = 0x20, /* str */
 	OP_LOOPBACK = 0x21,
 	/* phase 3: the command process */
-	OP_RLIMIT = 0x30,        /* u32 resource, u64 soft, u64 hard */
-	OP_CHDIR = 0x31,         /* str */
+	OP_RLIMIT = 0x30, /* u32 resource, u64 soft, u64 hard */
+	OP_CHDIR = 0x31, /* str */
 	OP_SETSID = 0x32,
 	/* phase 4..8: the fixed tail */
-	OP_IDS = 0x40,           /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}; with
+	OP_IDS = 0x40, /* u32 uid, u32 gid, u32 flags (IDS_SETGROUPS: groups := {gid}; with
 	                          * IDS_GROUPS, then blob of u32 gids: groups := {gid} + those) */
-	OP_CAPS = 0x50,          /* u64 capabilities kept (bounding, permitted, effective, ambient),
+	OP_CAPS = 0x50, /* u64 capabilities kept (bounding, permitted, effective, ambient),
 	                          * u64 held until execve (CAPS_HOLD_KNOWN only; command.h) */
 	OP_NO_NEW_PRIVS = 0x60,
-	OP_LANDLOCK = 0x70,      /* u32 flags (LL_*), u32 required abi, u64 file rights mask,
+	OP_LANDLOCK = 0x70, /* u32 flags (LL_*), u32 required abi, u64 file rights mask,
 	                          * u32 n, then n rows for ABI 1..n: u64 fs, u64 net, u64 scoped, u32 restrict flags */
-	OP_LANDLOCK_PATH = 0x71, /* u32 flags (LL_RULE_OPTIONAL), u64 access, str path (in the sandbox's view) */
+	OP_LANDLOCK_PATH =
+		0x71, /* u32 flags (LL_RULE_OPTIONAL), u64 access, str path (in the sandbox's view) */
 	OP_LANDLOCK_PORT = 0x72, /* u64 access, u64 port */
 	OP_LANDLOCK_RESTRICT = 0x73,
-	OP_SECCOMP = 0x80,       /* u32 flags, blob BPF program (struct sock_filter[]) */
-	OP_SECCOMP_NOTIFY = 0x81,/* blob responder program for the launcher (notify.h); required
+	OP_SECCOMP = 0x80, /* u32 flags, blob BPF program (struct sock_filter[]) */
+	OP_SECCOMP_NOTIFY = 0x81, /* blob responder program for the launcher (notify.h); required
 	                          * by, and only with, one seccomp record with SECCOMP_FLAG_LISTENER */
 	OP_SECCOMP_TRACE = 0x82, /* the filter's RET_TRACE outcomes are the launcher's, as a tracer
 	                          * (trace.h), answered with the responder; needs seccomp_notify */
 };
 
 #define SECCOMP_FLAG_LISTENER 8u /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
-#define SECCOMP_FLAGS_KNOWN 0x3fu /* TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, TSYNC_ESRCH, WAIT_KILLABLE_RECV */
+#define SECCOMP_FLAGS_KNOWN                                                                        \
+	0x3fu /* TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, TSYNC_ESRCH, WAIT_KILLABLE_RECV */
 
 enum bind_flag {
-	BIND_RO = 1u << 0,       /* read-only, recursively (mount_setattr) */
+	BIND_RO = 1u << 0, /* read-only, recursively (mount_setattr) */
 	BIND_OPTIONAL = 1u << 1, /* a missing source is skipped, not an error */
-	BIND_DEV = 1u << 2,      /* keep device nodes usable (no nodev) */
+	BIND_DEV = 1u << 2, /* keep device nodes usable (no nodev) */
 	BIND_NOEXEC = 1u << 3,
-	BIND_IDMAP = 1u << 4,    /* the host's ids seen through the sandbox's user namespace (view.h) */
-	BIND_VIEW = 1u << 5,     /* the source is a path of the view being built, not of the host
+	BIND_IDMAP =
+		1u << 4, /* the host's ids seen through the sandbox's user namespace (view.h) */
+	BIND_VIEW = 1u << 5, /* the source is a path of the view being built, not of the host
 	                          * (OCI readonlyPaths/maskedPaths under a fresh /proc) */
 };
 #define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP | BIND_VIEW)
@@ -122,10 +125,10 @@ struct landlock_row {
 struct plan {
 	struct plan_op_rec *ops; /* owned; free with plan_free */
 	size_t n_ops;
-	uint32_t clone_flags;    /* from OP_NAMESPACES, 0 if absent */
+	uint32_t clone_flags; /* from OP_NAMESPACES, 0 if absent */
 	int has_init, die_with_parent, has_root, has_userns_maps;
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
-	int trace;                           /* OP_SECCOMP_TRACE */
+	int trace; /* OP_SECCOMP_TRACE */
 };
 
 /* Decodes and validates buf. On failure returns -1 and writes a one-line reason to err. */

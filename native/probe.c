@@ -38,9 +38,12 @@ static int try_unshare(unsigned long flags)
 
 static void print_namespaces(void)
 {
-	static const struct { const char *name; unsigned long flag; } ns[] = {
-		{ "user", CLONE_NEWUSER }, { "pid", CLONE_NEWPID }, { "mount", CLONE_NEWNS },
-		{ "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET },
+	static const struct {
+		const char *name;
+		unsigned long flag;
+	} ns[] = {
+		{ "user", CLONE_NEWUSER },     { "pid", CLONE_NEWPID },	  { "mount", CLONE_NEWNS },
+		{ "ipc", CLONE_NEWIPC },       { "uts", CLONE_NEWUTS },	  { "net", CLONE_NEWNET },
 		{ "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
 	};
 	int user_err = try_unshare(CLONE_NEWUSER);
@@ -92,11 +95,18 @@ static void print_landlock(void)
 
 static void print_seccomp(void)
 {
-	static const struct { const char *name; unsigned action; } actions[] = {
-		{ "kill_process", SECCOMP_RET_KILL_PROCESS }, { "kill_thread", SECCOMP_RET_KILL_THREAD },
-		{ "trap", SECCOMP_RET_TRAP }, { "errno", SECCOMP_RET_ERRNO },
-		{ "user_notif", SECCOMP_RET_USER_NOTIF }, { "trace", SECCOMP_RET_TRACE },
-		{ "log", SECCOMP_RET_LOG }, { "allow", SECCOMP_RET_ALLOW },
+	static const struct {
+		const char *name;
+		unsigned action;
+	} actions[] = {
+		{ "kill_process", SECCOMP_RET_KILL_PROCESS },
+		{ "kill_thread", SECCOMP_RET_KILL_THREAD },
+		{ "trap", SECCOMP_RET_TRAP },
+		{ "errno", SECCOMP_RET_ERRNO },
+		{ "user_notif", SECCOMP_RET_USER_NOTIF },
+		{ "trace", SECCOMP_RET_TRACE },
+		{ "log", SECCOMP_RET_LOG },
+		{ "allow", SECCOMP_RET_ALLOW },
 	};
 	long ok = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &actions[7].action);
 	printf("\"seccomp\":{\"filter\":%s,\"actions\":[", ok == 0 ? "true" : "false");
@@ -113,7 +123,9 @@ static void print_seccomp(void)
 /* Audit on/off (AUDIT_GET needs CAP_AUDIT_CONTROL: others get the errno). */
 static void print_audit(void)
 {
-	struct { struct nlmsghdr h; } req = { { NLMSG_HDRLEN, 1000 /* AUDIT_GET */, NLM_F_REQUEST, 1, 0 } };
+	struct {
+		struct nlmsghdr h;
+	} req = { { NLMSG_HDRLEN, 1000 /* AUDIT_GET */, NLM_F_REQUEST, 1, 0 } };
 	char buf[8192];
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 9 /* NETLINK_AUDIT */);
 	printf("\"audit\":{");

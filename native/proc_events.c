@@ -66,8 +66,8 @@ static int in_initial_user_namespace(void)
 	if (!f)
 		return 0;
 	unsigned long inside, outside, count;
-	int ok = fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
-		 count == 4294967295UL;
+	int ok = fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+		 outside == 0 && count == 4294967295UL;
 	fclose(f);
 	return ok;
 }
@@ -88,7 +88,8 @@ void proc_open(struct proc_tracker *t)
 		setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
 	/* EPERM outside the initial user namespace or without CAP_NET_ADMIN: poll instead. */
-	if (bind(t->fd, (struct sockaddr *)&sa, sizeof sa) || cn_proc_subscribe(t->fd, PROC_CN_MCAST_LISTEN)) {
+	if (bind(t->fd, (struct sockaddr *)&sa, sizeof sa) ||
+	    cn_proc_subscribe(t->fd, PROC_CN_MCAST_LISTEN)) {
 		close(t->fd);
 		t->fd = -1;
 		return;
@@ -132,7 +133,8 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 			break;
 		/* exit_code is the wait status */
 		int status = (int)x->exit_code, sig = status & 0x7f;
-		ev_process_exit(x->process_tgid, sig ? -1 : (status >> 8) & 0xff, sig, source_name(t));
+		ev_process_exit(x->process_tgid, sig ? -1 : (status >> 8) & 0xff, sig,
+				source_name(t));
 		drop(t, (size_t)i);
 		break;
 	}
@@ -153,11 +155,14 @@ void proc_read(struct proc_tracker *t)
 			}
 			return; /* EAGAIN: all read */
 		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type != NLMSG_DONE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg)))
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type != NLMSG_DONE ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg)))
 				continue;
 			const struct cn_msg *cn = NLMSG_DATA(h);
-			if (cn->id.idx != CN_IDX_PROC || NLMSG_LENGTH(sizeof *cn + cn->len) > h->nlmsg_len)
+			if (cn->id.idx != CN_IDX_PROC ||
+			    NLMSG_LENGTH(sizeof *cn + cn->len) > h->nlmsg_len)
 				continue;
 			/* The kernel's union may be smaller or larger than these headers' (it grows
 			 * with new events): copy what came, zero the rest, read only what we need. */
@@ -165,7 +170,8 @@ void proc_read(struct proc_tracker *t)
 			memset(&e, 0, sizeof e);
 			memcpy(&e, cn->data, cn->len < sizeof e ? cn->len : sizeof e);
 			size_t need = offsetof(struct proc_event, event_data) +
-				      (e.what == PROC_EVENT_EXIT ? sizeof e.event_data.exit : sizeof e.event_data.fork);
+				      (e.what == PROC_EVENT_EXIT ? sizeof e.event_data.exit
+								 : sizeof e.event_data.fork);
 			if (cn->len >= need)
 				on_event(t, &e);
 		}
@@ -220,7 +226,8 @@ void proc_poll(struct proc_tracker *t)
 		char path[32];
 		snprintf(path, sizeof path, "/proc/%d", (int)t->pids[i]);
 		if (access(path, F_OK)) {
-			ev_process_exit(t->pids[i], -1, -1, source_name(t)); /* status unknown when polling */
+			ev_process_exit(t->pids[i], -1, -1,
+					source_name(t)); /* status unknown when polling */
 			drop(t, i);
 			continue;
 		}
@@ -246,8 +253,9 @@ void proc_finish(struct proc_tracker *t)
 	t->n = 0;
 	char msg[160];
 	if (t->lost || t->untracked) {
-		snprintf(msg, sizeof msg, "%lu batches of process events lost, %lu processes not followed",
-			 t->lost, t->untracked);
+		snprintf(msg, sizeof msg,
+			 "%lu batches of process events lost, %lu processes not followed", t->lost,
+			 t->untracked);
 		ev_warning("process events", msg);
 	}
 }

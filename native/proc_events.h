@@ -13,7 +13,7 @@
 #define PROC_TRACK_MAX 16384 /* tracked processes at once; more are counted, not followed */
 
 struct proc_tracker {
-	int fd;	    /* the connector socket, or -1 when polling */
+	int fd; /* the connector socket, or -1 when polling */
 	int source; /* 0 connector, 1 polling */
 	pid_t pids[PROC_TRACK_MAX];
 	pid_t ppids[PROC_TRACK_MAX];

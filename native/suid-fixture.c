@@ -20,7 +20,7 @@ int main(void)
 	unsigned long long eff = ~0ULL; /* unknown counts as gained: never a false "blocked" */
 	if (syscall(SYS_capget, &hdr, data) == 0)
 		eff = (unsigned long long)data[1].effective << 32 | data[0].effective;
-	printf("%llx %u %u %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid(), (unsigned)getegid(),
-	       (unsigned)getgid());
+	printf("%llx %u %u %u %u\n", eff, (unsigned)geteuid(), (unsigned)getuid(),
+	       (unsigned)getegid(), (unsigned)getgid());
 	return 0;
 }

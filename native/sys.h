@@ -67,7 +67,8 @@ static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags, u
 #endif
 static inline int sys_mount_setattr_idmap(int dfd, unsigned flags, uint64_t set, int userns_fd)
 {
-	struct cordon_mount_attr attr = { .attr_set = set | MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
+	struct cordon_mount_attr attr = { .attr_set = set | MOUNT_ATTR_IDMAP,
+					  .userns_fd = (uint64_t)userns_fd };
 	return (int)syscall(SYS_mount_setattr, dfd, "", flags, &attr, sizeof attr);
 }
 static inline int sys_fsopen(const char *fs, unsigned flags)

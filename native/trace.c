@@ -19,8 +19,8 @@
 int trace_seize(pid_t pid)
 {
 	/* No TRACEEXEC: a seized tracee gets no SIGTRAP on exec, and nothing here needs the stop. */
-	long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
-		    PTRACE_O_EXITKILL;
+	long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+		    PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL;
 	return ptrace(PTRACE_SEIZE, pid, 0, (void *)opts) ? errno : 0;
 }
 
@@ -41,7 +41,9 @@ static void on_seccomp_stop(struct notifier *nf, pid_t pid)
 	if (n <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP) {
 		/* Before 5.3 there is no arch-independent way to read the call: it goes on unreported. */
 		if (!warned++)
-			ev_warning("seccomp trace", "PTRACE_GET_SYSCALL_INFO failed (Linux 5.3+): calls go unreported");
+			ev_warning(
+				"seccomp trace",
+				"PTRACE_GET_SYSCALL_INFO failed (Linux 5.3+): calls go unreported");
 		return;
 	}
 	struct seccomp_data d;

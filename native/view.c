@@ -27,7 +27,7 @@
 
 static int old_fd = -1; /* host root, seen from the scratch tmpfs */
 static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) */
-static int all_binds;       /* every bind's tree comes from the launcher, not just idmapped ones */
+static int all_binds; /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
@@ -202,7 +202,8 @@ static void do_bind(const struct plan_op_rec *op)
 		}
 		if (fstat(tree, &st))
 			fail("idmapped bind", src, dest);
-		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind", src);
+		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind",
+		       src);
 		return;
 	}
 	int from = open_source(op->a & BIND_VIEW ? new_fd : old_fd, src);
@@ -213,7 +214,8 @@ static void do_bind(const struct plan_op_rec *op)
 	}
 	if (fstat(from, &st))
 		fail("bind", src, dest);
-	int tree = sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	int tree = sys_open_tree(
+		from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 	if (tree < 0)
 		fail("bind", src, dest);
 	close(from);
@@ -245,8 +247,8 @@ static void unescape(char *s)
 {
 	char *out = s;
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-		    s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
 			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
 			s += 3;
 		} else {
@@ -276,7 +278,8 @@ static int idmap_each(int tree, const char *top, uint64_t attrs, int userns_fd)
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
 			continue;
 		unescape(point);
-		if (strncmp(point, top, top_len) != 0 || point[top_len] != '/' || point[top_len + 1] == '\0')
+		if (strncmp(point, top, top_len) != 0 || point[top_len] != '/' ||
+		    point[top_len + 1] == '\0')
 			continue; /* not strictly below top (top itself is done) */
 		int at = sys_openat2(tree, point + top_len + 1, O_PATH | O_CLOEXEC,
 				     RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
@@ -348,19 +351,23 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 			continue;
 		}
 		int tree = from < 0 ? -1
-				    : sys_open_tree(from, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-								      AT_EMPTY_PATH);
+				    : sys_open_tree(from, "",
+						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+							    AT_RECURSIVE | AT_EMPTY_PATH);
 		if (tree < 0) /* a missing source: events.c names the fix for a `bind` step */
 			fail("bind", op->s1, op->s2);
 		if (!(op->a & BIND_IDMAP)) {
-			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
+			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+					      mount_attrs(op->a)))
 				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
-		} else if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a), userns_fd)) {
+		} else if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE,
+						   mount_attrs(op->a), userns_fd)) {
 			/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs, NFS under a
 			 * writable `/`): each mount that can be is, the rest keep host ids. */
 			char top[PATH_MAX];
 			if (errno != EINVAL ||
-			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1), mount_attrs(op->a), userns_fd))
+			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1),
+				       mount_attrs(op->a), userns_fd))
 				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
 		if (source_cached(&cache, op->s1) != from)
@@ -431,7 +438,8 @@ static void do_proc(const struct plan_op_rec *op)
 	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op->s1, "proc");
 	for (size_t i = 0; i < sizeof PROC_HOST_KNOBS / sizeof *PROC_HOST_KNOBS; i++) {
 		char path[PATH_MAX];
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", op->s1, PROC_HOST_KNOBS[i]) >= sizeof path)
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", op->s1, PROC_HOST_KNOBS[i]) >=
+		    sizeof path)
 			fail("proc read-only", op->s1, NULL);
 		int at = open_in(new_fd, path, 0);
 		if (at < 0) {
@@ -439,11 +447,14 @@ static void do_proc(const struct plan_op_rec *op)
 				continue;
 			fail("proc read-only", path, NULL);
 		}
-		int tree = sys_open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+		int tree = sys_open_tree(
+			at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 		if (tree < 0 ||
 		    sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) ||
-		    sys_move_mount(tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					      MOUNT_ATTR_NOEXEC) ||
+		    sys_move_mount(tree, "", at, "",
+				   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
 			fail("proc read-only", path, NULL);
 		close(tree);
 		close(at);
@@ -535,7 +546,7 @@ static void do_file(const struct plan_op_rec *op)
 static void do_remount_ro(const struct plan_op_rec *op)
 {
 	int fd = strcmp(op->s1, "/") == 0 ? fcntl(new_fd, F_DUPFD_CLOEXEC, 3)
-					   : open_in(new_fd, op->s1, 0);
+					  : open_in(new_fd, op->s1, 0);
 	if (fd < 0 || sys_mount_setattr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY))
 		fail("remount read-only", op->s1, NULL);
 	close(fd);
@@ -557,18 +568,41 @@ void view_build(const struct plan *p, size_t *i)
 	for (; *i < p->n_ops; (*i)++) {
 		const struct plan_op_rec *op = &p->ops[*i];
 		switch (op->code) {
-		case OP_ROOT: begin(op->a); break;
-		case OP_BIND: do_bind(op); break;
-		case OP_TMPFS: do_tmpfs(op); break;
-		case OP_PROC: do_proc(op); break;
-		case OP_DEVPTS: do_devpts(op); break;
-		case OP_MKDIR: close(open_dest(op->s1, DEST_DIR, op->a, "mkdir")); break;
-		case OP_SYMLINK: do_symlink(op); break;
-		case OP_FILE: do_file(op); break;
-		case OP_REMOUNT_RO: do_remount_ro(op); break;
-		case OP_FSMOUNT: do_fsmount(op); break;
-		case OP_PIVOT: finish(); return;
-		default: die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
+		case OP_ROOT:
+			begin(op->a);
+			break;
+		case OP_BIND:
+			do_bind(op);
+			break;
+		case OP_TMPFS:
+			do_tmpfs(op);
+			break;
+		case OP_PROC:
+			do_proc(op);
+			break;
+		case OP_DEVPTS:
+			do_devpts(op);
+			break;
+		case OP_MKDIR:
+			close(open_dest(op->s1, DEST_DIR, op->a, "mkdir"));
+			break;
+		case OP_SYMLINK:
+			do_symlink(op);
+			break;
+		case OP_FILE:
+			do_file(op);
+			break;
+		case OP_REMOUNT_RO:
+			do_remount_ro(op);
+			break;
+		case OP_FSMOUNT:
+			do_fsmount(op);
+			break;
+		case OP_PIVOT:
+			finish();
+			return;
+		default:
+			die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
 		}
 	}
 }
