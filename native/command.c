@@ -313,8 +313,18 @@ static void count_spawns(struct spawn_count *c)
 
 #define SPAWN_TICK_NS 50000000L
 
+/* Whether the launcher asked for a freeze since the last call: drains the pipe. */
+static int freeze_requested(int freeze_fd)
+{
+	char buf[64];
+	int asked = 0;
+	for (ssize_t n; freeze_fd >= 0 && (n = read(freeze_fd, buf, sizeof buf)) > 0;)
+		asked = 1;
+	return asked;
+}
+
 noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
-		       int spawns_fd)
+		       int spawns_fd, int freeze_fd)
 {
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
@@ -337,16 +347,15 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 					   : sigwaitinfo(&wait_set, &info);
 		if (spawns.last >= 0)
 			count_spawns(&spawns);
-		if (sig < 0)
+		/* The request is the pipe's byte, looked for at every wake-up, not the signal, which
+		 * only wakes init: a sandbox without Landlock's signal scope can queue forged
+		 * FREEZE_SIGNALs to its pid 1 faster than init takes them, and the real one waited
+		 * behind them past the supervisor's patience. Only as pid 1, where kill(-1) means
+		 * this namespace. */
+		if (freeze_requested(freeze_fd) && getpid() == 1)
+			kill(-1, SIGSTOP);
+		if (sig < 0 || sig == FREEZE_SIGNAL)
 			continue;
-		if (sig == FREEZE_SIGNAL) {
-			/* Only from outside (si_pid 0: the sender has no pid here) and only as pid 1,
-			 * where kill(-1) means this namespace. A program that forges one (sigqueue sets
-			 * si_pid) stops itself, which it may do anyway. */
-			if (info.si_code == SI_USER && info.si_pid == 0 && getpid() == 1)
-				kill(-1, SIGSTOP);
-			continue;
-		}
 		if (sig != SIGCHLD) {
 			kill(child, sig);
 			continue;

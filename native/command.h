@@ -23,21 +23,24 @@ struct command {
  * the step and exits 125, or 126/127 when the command cannot be executed / found. */
 noreturn void command_exec(const struct command *cmd);
 
-/* A freeze request to the sandbox's init from outside its pid namespace (cordon's supervisor):
- * init answers with kill(-1, SIGSTOP), which the kernel delivers to every process of the
- * namespace at once, a fork in flight included. A sweep of SIGSTOPs from outside races a
- * program that forks away faster than a pass over /proc. A real-time signal no program is
- * sent by cordon otherwise; src/run/process-tree.ts holds the same number. Blocked from the
- * launcher on, so it never reaches a process with its default action (termination). */
+/* A freeze request: cordon's supervisor sends it to the launcher, which writes a byte down a
+ * pipe to the sandbox's init and sends init the signal to wake it. Init answers with
+ * kill(-1, SIGSTOP), which the kernel delivers to every process of the namespace at once, a
+ * fork in flight included. A sweep of SIGSTOPs from outside races a program that forks away
+ * faster than a pass over /proc. The pipe, not the signal, is the request: a sandbox can queue
+ * this signal to its own pid 1 (without Landlock's signal scope) but cannot write the pipe.
+ * A real-time signal no program is sent by cordon otherwise; src/run/process-tree.ts holds
+ * the same number. Blocked from the launcher on, so it never reaches a process with its
+ * default action (termination). */
 #define FREEZE_SIGNAL 62
 
 /* pid 1 of the sandbox: reaps every child, forwards `forward` signals to `child`, and writes
  * the child's wait status (an int) to status_fd when it ends. With spawns_fd >= 0 it also
  * writes, every 50 ms while it grows, the running total (a uint64_t) of pids the namespace
- * handed out, read from lastpid_fd (ns_last_pid); both fds are -1 otherwise. It answers
- * FREEZE_SIGNAL sent from outside its namespace. */
+ * handed out, read from lastpid_fd (ns_last_pid); both fds are -1 otherwise. It stops the
+ * namespace whenever it wakes to a byte on freeze_fd (non-blocking; -1: never). */
 noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
-		       int spawns_fd);
+		       int spawns_fd, int freeze_fd);
 
 /* Drops every capability not in keep from the bounding, ambient, inheritable, permitted and
  * effective sets. Returns 0 or an errno. */

@@ -423,6 +423,7 @@ struct pipes {
 	int exec[2]; /* sandbox → launcher: 'F' on failure, EOF on execve */
 	int status[2]; /* init → launcher: the command's wait status */
 	int spawns[2]; /* init → launcher: pids handed out so far (command.h), or -1 */
+	int freeze[2]; /* launcher → init: freeze requests (command.h FREEZE_SIGNAL), or -1 */
 	int lastpid; /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
 };
 
@@ -436,6 +437,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	close(pp->status[0]);
 	if (pp->spawns[0] >= 0)
 		close(pp->spawns[0]);
+	if (pp->freeze[1] >= 0)
+		close(pp->freeze[1]);
 	long inside_uid, inside_gid;
 	int remapped =
 		(p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
@@ -493,12 +496,14 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			close(pp->spawns[1]);
 		if (pp->lastpid >= 0)
 			close(pp->lastpid);
+		if (pp->freeze[0] >= 0)
+			close(pp->freeze[0]);
 		command_exec(cmd);
 	}
 	close(pp->exec[1]);
 	console_release();
 	ev_set_fail_fd(-1);
-	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1]);
+	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1], pp->freeze[0]);
 }
 
 /* The command's host pid: the sandbox's init forks it first, so it is init's only child when
@@ -666,6 +671,11 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			continue;
 		if (si.ssi_signo == FREEZE_SIGNAL && !p->has_init)
 			continue; /* only an init answers it; the command would die of it */
+		/* The request itself goes down a pipe only the launcher writes; the signal only
+		 * wakes init, which reads the pipe whenever it wakes (command.h FREEZE_SIGNAL). */
+		if (si.ssi_signo == FREEZE_SIGNAL && write(pp->freeze[1], "f", 1) < 0 &&
+		    errno != EAGAIN)
+			continue;
 		if (si.ssi_signo != SIGCHLD) {
 			kill(pid, (int)si.ssi_signo);
 			continue;
@@ -773,6 +783,9 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	pp.idmap[0] = pp.idmap[1] = -1;
 	pp.spawns[0] = pp.spawns[1] = pp.lastpid = -1;
+	pp.freeze[0] = pp.freeze[1] = -1;
+	if (p.has_init && pipe2(pp.freeze, O_CLOEXEC | O_NONBLOCK))
+		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	/* Spawns are counted by init, inside the pid namespace, from the last pid it handed out:
 	 * nothing the sandbox does is stopped for it (see the README, "Observation"). Without a
 	 * pid namespace the proc connector's forks are counted instead, when it is available. */
@@ -855,6 +868,8 @@ int main(int argc, char **argv)
 		close(pp.spawns[1]);
 	if (pp.lastpid >= 0)
 		close(pp.lastpid);
+	if (pp.freeze[0] >= 0)
+		close(pp.freeze[0]);
 	if (p.clone_flags & CLONE_NEWUSER)
 		setup_user_namespace(&p, pid);
 	if (pp.idmap[0] >= 0) {

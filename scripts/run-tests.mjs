@@ -23,6 +23,8 @@ const TIMED = new Set([
   'run/unprivileged.test.js',
   // A SIGSTOP freeze must not sweep for seconds past a process stuck in D (vfork).
   'run/freeze-sweep.test.js',
+  // A SIGSTOP freeze must stop a fork-hopping sandbox that floods its init: a race against load.
+  'run/freeze-flood.test.js',
 ])
 /** The marker a unit test file's first line carries. */
 const UNIT_MARKER = '// tier: unit'

@@ -70,7 +70,8 @@ export function freezeSandbox(
   return stopDescendants(launcherPid) > 0 ? 'SIGSTOP (no cgroup)' : undefined
 }
 
-/** native/command.h FREEZE_SIGNAL: the sandbox's init answers it with kill(-1, SIGSTOP). */
+/** native/command.h FREEZE_SIGNAL: sent to the launcher, which passes the request to the
+ * sandbox's init down a pipe; init answers with kill(-1, SIGSTOP). */
 export const FREEZE_SIGNAL = 62
 const INIT_WAIT_MS = 2000
 
@@ -78,13 +79,16 @@ const INIT_WAIT_MS = 2000
  * namespace at once, and waits until it has: the kernel's kill(-1) reaches a fork in flight,
  * which no sweep from outside can (a program forking away faster than a pass over /proc
  * outruns every pass on a busy host). Without a pid namespace there is no such init, and the
- * sweep alone does what it can. Init itself keeps running until the sweep stops it. */
+ * sweep alone does what it can. Init itself keeps running until the sweep stops it. The
+ * request goes to the launcher (its pid checked by the caller), never to init's pid read from
+ * /proc: the signal alone is no request (a sandbox can queue it to its init), and the launcher
+ * writes the one init trusts. */
 function askInitToStop(launcherPid: number): void {
   const states = new Map<number, string>()
   const [init, ...rest] = descendants(launcherPid, states)
   if (init === undefined || !isNamespaceInit(init) || rest.length === 0) return
   try {
-    process.kill(init, FREEZE_SIGNAL)
+    process.kill(launcherPid, FREEZE_SIGNAL)
   } catch {
     return
   }
