@@ -520,6 +520,27 @@ static int command_host_pid(pid_t init)
 	return n > 0 ? atoi(buf) : 0;
 }
 
+/* Reaps every child of the launcher that ended: the sandbox's first process, the console's
+ * relay, and, without a pid namespace, the sandbox's orphans it adopted as their subreaper
+ * (main). 1 when pid was among them, with its status. */
+static int reap_children(pid_t pid, int *status)
+{
+	int ended = 0, st;
+	for (;;) {
+		pid_t w = waitpid(-1, &st, WNOHANG);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return ended;
+		if (w == pid) {
+			*status = st;
+			ended = 1;
+		} else {
+			console_reaped(w);
+		}
+	}
+}
+
 static int exit_code(int status, int *sig)
 {
 	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -686,7 +707,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			 * child itself ended (trace.h). */
 			if (!trace_reap(nf, pid, &status))
 				continue;
-		} else if (waitpid(pid, &status, WNOHANG) != pid) {
+		} else if (!reap_children(pid, &status)) {
 			continue;
 		}
 		int inner;
@@ -755,6 +776,13 @@ int main(int argc, char **argv)
 		if (getppid() != parent)
 			die_msg("parent exited during start-up");
 	}
+	/* Without a pid namespace a process of the sandbox whose parent exits (a double fork, a
+	 * daemon) would be adopted by the host's init or a subreaper of the caller, outside the
+	 * launcher's tree, out of reach of cordon kill, freeze and the timeout: they walk that tree
+	 * when there is no cgroup. As the subreaper the launcher adopts (and reaps) them. Children
+	 * do not inherit it. */
+	if (!(p.clone_flags & CLONE_NEWPID) && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+		die_step(EXIT_CORDON, "subreaper", NULL, NULL, errno);
 	sigset_t mask, forward;
 	sigemptyset(&forward);
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)

@@ -303,9 +303,14 @@ export function spawn(
   let killedFor: 'timeout' | 'aborted' | undefined
   const killAll = (why: 'timeout' | 'aborted') => {
     killedFor ??= why
-    // The whole group, grandchildren included; without a cgroup the launcher's death takes
-    // the sandbox with it (PDEATHSIG, and pid 1 of its namespace).
+    // The whole group, grandchildren included. Without a cgroup the launcher's death takes
+    // only what its pid namespace holds: with none (--no-namespaces) the command's children
+    // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
     if (cgroup) cgroup.killAll()
+    else if (child.pid) {
+      freezeSandbox(undefined, child.pid)
+      killFrozen(undefined, child.pid)
+    }
     child.kill('SIGKILL')
   }
   const timeoutMs = Math.min(compiled.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)

@@ -1,6 +1,8 @@
 // `cordon kill ID` of a sandbox with no cgroup and no pid namespace (a plain user's
 // --no-namespaces run): the launcher's death used to take only the command, and its children,
-// a setsid one included, lived on. Every descendant is now stopped, then killed.
+// a setsid one included, lived on. Every descendant is now stopped, then killed. A process whose
+// parent exited (a double fork) was no descendant at all: the host's init adopted it, and kill,
+// freeze and the timeout all missed it. The launcher is now its subreaper.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
@@ -36,12 +38,12 @@ describe(
           '--',
           'sh',
           '-c',
-          `setsid sh -c "sleep 4${marker} & wait" & sleep 3${marker}`,
+          `setsid sh -c "sleep 4${marker} & wait" & (sleep 5${marker} &) ; sleep 3${marker}`,
         ],
         { cwd: dir, uid: user.uid, gid: user.gid, env, stdio: 'ignore' },
       )
       const left = () =>
-        spawnSync('pgrep', ['-u', String(user.uid), '-f', `^sleep [34]${marker}$`], {
+        spawnSync('pgrep', ['-u', String(user.uid), '-f', `^sleep [345]${marker}$`], {
           encoding: 'utf8',
         }).stdout.trim()
       t.after(() => {
@@ -57,14 +59,63 @@ describe(
           encoding: 'utf8',
         })
       let id = ''
-      for (let i = 0; i < 100 && (!id || left().split('\n').length < 2); i++, await sleep(100)) {
+      for (let i = 0; i < 100 && (!id || left().split('\n').length < 3); i++, await sleep(100)) {
         const ps = as(['ps', '--json'])
         id = (JSON.parse(ps.stdout || '{"sandboxes":[]}').sandboxes as { id: string }[])[0]?.id ?? ''
       }
       assert.ok(id, 'the sandbox is registered')
-      assert.equal(left().split('\n').length, 2, 'both sleeps run')
+      assert.equal(left().split('\n').length, 3, 'the three sleeps run')
       const r = as(['kill', id])
       assert.equal(r.status, 0, r.stderr)
+      await sleep(500)
+      assert.equal(left(), '', 'every process of the sandbox is gone')
+    })
+
+    test('the timeout kills every process of the sandbox, an orphan included', async (t) => {
+      const user = ensureTestUser()
+      const dir = `/tmp/cordon-timeout-${process.pid}`
+      mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
+      spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const marker = `${process.pid}`
+      const left = () =>
+        spawnSync('pgrep', ['-u', String(user.uid), '-f', `^sleep [678]${marker}$`], {
+          encoding: 'utf8',
+        }).stdout.trim()
+      t.after(() => {
+        for (const pid of left().split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
+      })
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          '--no-namespaces',
+          '--acknowledge',
+          'no-view',
+          '--timeout',
+          '2s',
+          '--',
+          'sh',
+          '-c',
+          `sleep 6${marker} & (sleep 7${marker} &) ; sleep 8${marker}`,
+        ],
+        {
+          cwd: dir,
+          uid: user.uid,
+          gid: user.gid,
+          env: {
+            PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+            HOME: '/nonexistent',
+            XDG_RUNTIME_DIR: `${dir}/rt`,
+            NODE_EXTRA_CA_CERTS: '',
+          },
+          encoding: 'utf8',
+          stdio: ['ignore', 'ignore', 'pipe'],
+          timeout: 60_000,
+        },
+      )
+      assert.match(r.stderr, /timed out after 2000 ms: the whole sandbox was killed/)
       await sleep(500)
       assert.equal(left(), '', 'every process of the sandbox is gone')
     })
