@@ -6,7 +6,7 @@
 // A read-only statement is `full` only when no such file is found; a tree too large to walk
 // within the budget is reported as not checked, never as clean.
 import { lstatSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import type { ViewEntry } from '../policy/resolve.js'
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>
@@ -136,5 +136,36 @@ export function hardLinkGaps(binds: readonly Bind[], limit = HARD_LINK_BUDGET): 
     const not = unchecked.get(st.dev)
     if (not && !gaps.has(b)) gaps.set(b, not)
   }
+  return gaps
+}
+
+const within = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+/**
+ * For each read-only bind whose source a writable bind shows elsewhere (`rw: /data` beside
+ * `ro: /data/ref:/ref`, or one directory bound twice), why it is writable under that other
+ * name; absent when another entry covers that place (the read-only carve-out at the same
+ * place, a mask, a tmpfs). Like a hard link, one file under two names: the mount flag and
+ * Landlock judge the path walked, so a write through the writable name changes what the
+ * read-only bind shows, and no layer refuses it.
+ */
+export function writableAliases(entries: readonly ViewEntry[]): Map<Bind, string> {
+  const gaps = new Map<Bind, string>()
+  const binds = entries.filter((e): e is Bind => e.kind === 'bind')
+  for (const ro of binds.filter((b) => b.readOnly))
+    for (const rw of binds.filter((b) => !b.readOnly)) {
+      if (!within(ro.src, rw.src)) continue
+      const place = posix.join(rw.dest, ro.src.slice(rw.src.length))
+      // An entry at the place or between it and the writable bind's root decides what is there.
+      const covered = entries.some((e) => {
+        if (e === rw || !within(place, e.dest) || !within(e.dest, rw.dest) || e.dest === rw.dest) return false
+        if (e.kind === 'mask' || e.kind === 'tmpfs') return true
+        return e.kind === 'bind' && e.readOnly && posix.join(e.src, place.slice(e.dest.length)) === ro.src
+      })
+      if (!covered && place !== ro.dest) {
+        gaps.set(ro, `${place} (bind ${rw.dest}) shows the same files writable`)
+        break
+      }
+    }
   return gaps
 }

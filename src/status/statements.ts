@@ -11,7 +11,7 @@ import { tcpStatementLayers } from '../seccomp/network.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { LIMIT_CONTROLLERS } from '../cgroup/driver.js'
 import { formatLimit, LIMITS } from '../policy/limits.js'
-import { hardLinkGaps } from './hard-links.js'
+import { hardLinkGaps, writableAliases } from './hard-links.js'
 
 export type Status = 'full' | 'partial' | 'none'
 
@@ -55,17 +55,21 @@ export function statementStatus(
   const foreign = foreignRights(policy)
   // A file of a read-only bind that a writable bind holds too (a hard link): no layer keeps it.
   const shared = hardLinkGaps(policy.filesystem.filter((e) => e.kind === 'bind'))
+  // A read-only bind's source that a writable bind shows at another place: the same gap.
+  const aliased = writableAliases(policy.filesystem)
   for (const e of policy.filesystem) {
     // An optional bind whose source this host lacks is skipped by the plan (plan/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
     const link = e.kind === 'bind' ? shared.get(e) : undefined
+    const alias = e.kind === 'bind' ? aliased.get(e) : undefined
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
       out.push(
         judge(`${e.kind} ${e.dest}`, [
           mount(e),
           landlockOf(ll(1, 'filesystem rules'), foreign.get(e)),
           ...(link ? [{ layer: 'hard links', ok: false, why: link }] : []),
+          ...(alias ? [{ layer: 'other binds', ok: false, why: alias }] : []),
         ]),
       )
   }

@@ -90,6 +90,43 @@ describe('hard links between a read-only and a writable bind', () => {
     )
   })
 
+  test('a read-only bind whose source a writable bind shows elsewhere is partial', () => {
+    // `rw: DIR` beside `ro: DIR/ro:/data`: the same files under DIR/ro, writable. The kernel lets
+    // the write through (the mount flag and Landlock judge the path walked), and cordon run
+    // says so.
+    const fs = [{ rw: `${dir()}:${dir()}` }, { ro: `${join(dir(), 'ro')}:/data` }]
+    const policy = join(dir(), 'alias.json')
+    writeFileSync(policy, JSON.stringify({ extends: ['minimal'], filesystem: fs }))
+    try {
+      const r = cordon(
+        ['run', '-p', policy, '--', '/bin/sh', '-c', `echo changed > ${join(dir(), 'ro', 'f')}; cat /data/f`],
+        { cwd: projectDir() },
+      )
+      assert.equal(r.stdout, 'changed\n', r.stderr)
+      assert.match(r.stderr, /ro \(bind [^)]*\) shows the same files writable/)
+    } finally {
+      writeFileSync(join(dir(), 'ro', 'f'), 'keep\n')
+    }
+    assert.equal(statusOf(fs, 'bind /data')?.status, 'partial')
+    // The same directory bound twice, once writable.
+    assert.equal(
+      statusOf([{ rw: `${join(dir(), 'ro')}:/out` }, { ro: `${join(dir(), 'ro')}:/data` }], 'bind /data')
+        ?.status,
+      'partial',
+    )
+    // A read-only carve-out at the same place, or a mask over the other name, is no other name
+    // (the carve-out is partial for reasons of its own: Landlock's enclosing rule, the hard link).
+    const carved = [
+      { rw: `${dir()}:${dir()}` },
+      { ro: `${join(dir(), 'ro')}:${join(dir(), 'ro')}` },
+      { ro: `${join(dir(), 'clean')}:/data` },
+      { mask: join(dir(), 'clean') },
+    ]
+    const layers = (statement: string) => statusOf(carved, statement)?.missing.map((m) => m.layer)
+    assert.ok(!layers(`bind ${join(dir(), 'ro')}`)?.includes('other binds'))
+    assert.deepEqual(layers('bind /data'), [])
+  })
+
   test('the host file is unchanged by the statement checks', () => {
     assert.equal(readFileSync(join(dir(), 'ro', 'f'), 'utf8'), 'keep\n')
   })
