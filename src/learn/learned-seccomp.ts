@@ -166,7 +166,7 @@ export function writeSeccomp(y: YamlWriter, obs: Observation, base: SeccompBase)
   }
 
   // What the base lets through (explicitly, or for some argument values) and the run never
-  // used is refused too: the allowlist is what was seen, whatever the base profile allows.
+  // used is refused too: the allowlist is what was seen, whatever the base policy allows.
   const seen = new Set([...Object.keys(obs.syscalls), ...implied])
   const strictBase = { ...base.spec, defaultAction: EPERM_ACTION }
   const unseen: string[] = []
@@ -178,7 +178,7 @@ export function writeSeccomp(y: YamlWriter, obs: Observation, base: SeccompBase)
   if (unseen.length) {
     y.line(
       '    - action: errno(EPERM)',
-      'the base profile allows these (for some arguments); the run never used them',
+      'the base policy allows these (for some arguments); the run never used them',
     )
     y.line(`      syscalls: [${unseen.join(', ')}]`)
   }
