@@ -10,7 +10,9 @@
 //     counted), and with process events on top (proc connector, spawn counts), as
 //     `cordon run --monitor` runs.
 //
-//   node bench/monitor.mjs [--rounds N] [--calls N] [--json]
+//   node bench/monitor.mjs [--rounds N] [--calls N] [--json] [--no-strace] [--root DIR]
+// --root measures another checkout's build (DIR/build) with this script and this checkout's
+// storm.c, so two versions compare on the same code: bench/monitor-compare.mjs interleaves them.
 // Unset NODE_EXTRA_CA_CERTS first: it adds ~150 ms to each Node start (not measured here, but
 // it slows the machine's other Node processes).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -20,25 +22,27 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const lib = (p) => import(join(root, 'build', 'src', p))
-const { spawn } = await lib('run/spawn.js')
-const { MonitorSession } = await lib('monitor/session.js')
-
+const here = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '7' },
     calls: { type: 'string', default: '200000' },
     json: { type: 'boolean' },
+    'no-strace': { type: 'boolean' },
+    root: { type: 'string' },
   },
 })
+const root = values.root ?? here
+const lib = (p) => import(join(root, 'build', 'src', p))
+const { spawn } = await lib('run/spawn.js')
+const { MonitorSession } = await lib('monitor/session.js')
 const rounds = Number(values.rounds)
 const calls = Number(values.calls)
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-monitor-'))
 // A root caller's sandbox runs as an unprivileged id: it must be able to enter the directory.
 chmodSync(work, 0o755)
 const storm = join(work, 'storm')
-execFileSync('cc', ['-O2', '-o', storm, join(root, 'test', 'monitor', 'storm.c')])
+execFileSync('cc', ['-O2', '-o', storm, join(here, 'test', 'monitor', 'storm.c')])
 const policy = { extends: ['minimal'], filesystem: [{ ro: work }] }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -76,7 +80,7 @@ function strace() {
   return r.status === 0 ? Number(r.stdout.trim().split(' ')[2]) : undefined
 }
 
-const hasStrace = spawnSync('strace', ['-V']).status === 0
+const hasStrace = !values['no-strace'] && spawnSync('strace', ['-V']).status === 0
 const session = await MonitorSession.open({ alerts: [], reload: false, log: () => {} })
 const s = { plain: [], watched: [], strace: [], rate: [], delivered: [], dropped: [] }
 for (let i = 0; i < rounds; i++) {

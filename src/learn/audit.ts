@@ -14,7 +14,7 @@ import { evaluateSpec } from '../seccomp/reference.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
 import { fsPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
-import { yamlScalar as q } from './generate.js'
+import { yamlScalar as q } from './yaml-writer.js'
 
 export interface Violation {
   layer: 'seccomp' | 'filesystem' | 'landlock' | 'network'

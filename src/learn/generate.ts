@@ -7,16 +7,13 @@ import { posix } from 'node:path'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
-import { leafFor } from '../seccomp/compile.js'
 import type { SeccompSpec } from '../seccomp/model.js'
-import { NEVER_NOTIFIED, SPAWN_SYSCALLS } from '../seccomp/notify.js'
-import { errnoName } from '../seccomp/resolve.js'
-import { syscallTable } from '../seccomp/tables.js'
-import { type Endpoint, type FileAccess, NARROW_ON, type Observation } from './observation.js'
+import { type Endpoint, type FileAccess, type Observation } from './observation.js'
 import { traceView } from './learn.js'
-import { attackSurface } from './surface.js'
-import { CONTROL, escapeControl } from '../run/escape.js'
+import { masksInside, namespacesOf, tmpfsLine, writeLandlock, writeLimits, writeTcp } from './carried.js'
+import { writeSeccomp } from './learned-seccomp.js'
 import { interpreterOf, isDir, kernelPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
+import { flow, yamlScalar as q, YamlWriter } from './yaml-writer.js'
 
 /** Directories a file inside generalizes to (read-only): system trees with no secrets. */
 export const GENERAL_ROOTS = [
@@ -267,10 +264,10 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   for (const line of opts.header ?? []) y.comment(line)
   y.line('version: 1')
   const b = opts.base
-  y.map('namespaces', Object.fromEntries(Object.entries(b.namespaces).filter(([, v]) => v)))
+  y.map('namespaces', namespacesOf(b))
   y.line(`network: ${b.network}`)
   if (b.hostname) y.line(`hostname: ${q(b.hostname)}`)
-  if (b.user.uid !== undefined || b.user.gid !== undefined) y.map('user', b.user)
+  if (Object.values(b.user).some((v) => v !== undefined)) y.map('user', b.user)
   if (b.capabilities.length) y.list('capabilities', b.capabilities.map(capabilityName))
   y.line(`cwd: ${q(opts.cwd)}`)
   if (opts.command?.length) y.list('command', opts.command)
@@ -281,8 +278,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   y.line('filesystem:')
   for (const e of b.filesystem) {
     if (e.kind === 'proc' || e.kind === 'dev') y.line(`  - ${e.kind}: ${q(e.dest)}`)
-    else if (e.kind === 'tmpfs')
-      y.line(e.exec === false ? `  - tmpfs: { dest: ${q(e.dest)}, exec: false }` : `  - tmpfs: ${q(e.dest)}`)
+    else if (e.kind === 'tmpfs') y.line(tmpfsLine(e))
   }
   for (const [link, target] of symlinks) y.line(`  - symlink: { target: ${q(target)}, dest: ${q(link)} }`)
   for (const [path, e] of kept) {
@@ -291,96 +287,16 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
     )
     y.line(`  - ${e.grant}: ${q(path)}`, why.join('; '))
   }
+  const shown = kept.flatMap(([p, e]) => (e.grant === 'mkdir' ? [] : [p]))
+  for (const m of masksInside(b, shown))
+    y.line(`  - mask: ${q(m)}`, "the base's: learning never saw what it hides")
 
-  y.line('seccomp:')
-  y.line(`  profile: ${opts.baseProfile}`)
-  y.line('  default: errno(EPERM)', 'anything not seen while learning')
-  const allowed: [string, number][] = []
-  const narrowed: [string, number, string[], number][] = []
-  const refused: string[] = []
-  const byTracer: string[] = []
-  for (const [name, use] of Object.entries(obs.syscalls).sort(([a], [b]) => a.localeCompare(b))) {
-    if (name.startsWith('#') || name === 'other') continue
-    const leaf = leafFor(opts.baseSeccomp, name)
-    if (use.tracerRefused !== undefined)
-      byTracer.push(`${TRACER_REFUSALS[name] ?? name} (${errnoName(use.tracerRefused)})`)
-    if (use.refused !== undefined || use.tracerRefused !== undefined || leaf.fallback.kind !== 'allow') {
-      if (use.refused !== undefined) refused.push(`${name} (${errnoName(use.refused)})`)
-      continue // the base decides, as it did while learning
-    }
-    const index = NARROW_ON[name]
-    const values = index !== undefined ? use.values?.[index] : undefined
-    if (values?.length) narrowed.push([name, index!, values, use.count])
-    else allowed.push([name, use.count])
-  }
-  if (refused.length)
-    y.comment(`  refused by the base profile while learning, still refused: ${refused.join(', ')}`)
-  if (byTracer.length)
-    y.comment(
-      `  refused by learn's tracer, not by the base profile (a traced process may not leave the tracer; enforced, the base profile decides): ${byTracer.join(', ')}`,
-    )
-  y.line('  rules:')
-  y.line('    - action: allow')
-  y.line('      syscalls:')
-  for (const [name, count] of allowed) y.line(`        - ${name}`, plural(count, 'call'))
-  const implied = impliedBy(obs)
-  for (const name of implied)
-    if (
-      !obs.syscalls[name] &&
-      leafFor(opts.baseSeccomp, name).fallback.kind === 'allow' &&
-      name in syscallTable(obs.arch)
-    )
-      y.line(
-        `        - ${name}`,
-        SCHEDULING.includes(name)
-          ? 'not seen, but made or not depending on scheduling and signals'
-          : CHILD_RACES.includes(name)
-            ? 'not seen, but made or not depending on whether a child is still alive'
-            : 'never stopped while learning (it may not be interrupted), so allowed as the base does',
-      )
-  for (const [name, index, values, count] of narrowed) {
-    y.line('    - action: allow', `${name}: only the values seen (${plural(count, 'call')})`)
-    y.line(`      syscalls: [${name}]`)
-    y.line(
-      `      args: [{ index: ${index}, op: in, width: 32, values: [${values.map((v) => q(v)).join(', ')}] }]`,
-    )
-  }
+  writeSeccomp(y, obs, { layers: b.seccomp, spec: opts.baseSeccomp, profile: opts.baseProfile })
 
-  // What the base lets through (explicitly, or for some argument values) and the run never
-  // used is refused too: the allowlist is what was seen, whatever the base profile allows.
-  const seen = new Set([...Object.keys(obs.syscalls), ...implied])
-  const strictBase = { ...opts.baseSeccomp, defaultAction: { kind: 'errno' as const, errno: 1 } }
-  const unseen = attackSurface(strictBase, obs.arch).reachable.filter((n) => !seen.has(n))
-  if (unseen.length) {
-    y.line(
-      '    - action: errno(EPERM)',
-      'the base profile allows these (for some arguments); the run never used them',
-    )
-    y.line(`      syscalls: [${unseen.join(', ')}]`)
-  }
-
-  const inet = (obs.syscalls.socket?.values?.['0'] ?? []).filter((f) => f === '0x2' || f === '0xa')
-  // Socket types come with SOCK_CLOEXEC/NONBLOCK bits; 1 is SOCK_STREAM.
-  const types = (obs.syscalls.socket?.values?.['1'] ?? []).map((t) => Number(t) & 0xf)
-  const tcpOnly = inet.length > 0 && types.length > 0 && types.every((t) => t === 1)
-  const ports = (list: Observation['net']['bind']) =>
-    [...new Set(list.filter((e) => e.family !== 'unix').map((e) => e.port ?? 0))].sort((x, z) => x - z)
-  if (tcpOnly) {
-    y.line('tcp:', 'only TCP sockets were used: other IP sockets are refused')
-    y.line(`  bind: [${ports(obs.net.bind).join(', ')}]`)
-    y.line(`  connect: [${ports(obs.net.connect).join(', ')}]`)
-  } else if (inet.length) {
-    y.comment('no tcp: section: the run used non-TCP IP sockets (UDP…), which port rules would refuse')
-  }
-
-  const limits: string[] = []
-  if (obs.peaks.memoryBytes)
-    limits.push(`  memory: ${Math.max(64, Math.ceil((obs.peaks.memoryBytes * 2) / 2 ** 20))}M`)
-  if (obs.peaks.pids) limits.push(`  pids: ${Math.max(64, obs.peaks.pids * 4)}`)
-  if (limits.length) {
-    y.line('limits:', 'peaks seen while learning, with headroom (memory ×2, pids ×4)')
-    for (const l of limits) y.line(l)
-  }
+  writeTcp(y, obs, b)
+  writeLimits(y, obs, b)
+  writeLandlock(y, b)
+  if (b.acknowledge?.length) y.line(`acknowledge: ${flow(b.acknowledge)}`, "the base's")
   for (const w of withheld) y.comment(`not granted: ${w}`)
   const failed = failedAttempts(obs, (p) => isPrivate(normalPath(p) ?? p))
   if (failed.length) y.comment('failed while learning (refused, or left no trace), so never granted:')
@@ -388,84 +304,4 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   if (failed.length > FAILED_SHOWN)
     y.comment(`… and ${failed.length - FAILED_SHOWN} more (the .learn.json file lists them all)`)
   return { yaml: y.text(), withheld, failed }
-}
-
-/** How the tracer's own refusals (learn/trace.ts refusedByTracer) are named in the policy. */
-const TRACER_REFUSALS: Readonly<Record<string, string>> = {
-  clone: 'clone with CLONE_UNTRACED',
-  clone3: 'clone3, whose flags the filter cannot read (libc falls back to clone)',
-}
-
-/** Calls a run makes or not depending on timing, not on what it does: a yield under lock
- * contention, a sleep interrupted by a signal, a signal handler's return. Allowed although
- * unseen, so a learned policy does not fail on a busier machine; none reaches anything new. */
-const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn']
-
-/** Calls a program that reaps children makes or not depending on whether one is still alive:
- * Python's Pool signals the workers that have not exited yet. Allowed although unseen when
- * the run reaped a child (wait4 or waitid seen), as the base allows them: whether one
- * learning run happened to make them is chance, not what the program does. */
-const CHILD_RACES = ['kill', 'wait4', 'waitid']
-
-/** Calls learning never stops (seccomp/notify.ts NEVER_NOTIFIED: process creation, a signal
- * handler's return, exit), so it cannot tell which of them the run made: the learned policy
- * decides them as the base does, the process-creating ones unless the runs were counted to
- * create no process or thread at all (`spawns`; absent when nothing could count them). */
-function impliedBy(obs: Observation): string[] {
-  const spawned = obs.spawns === undefined || obs.spawns.count > 0
-  const reaped = CHILD_RACES.some((n) => n !== 'kill' && obs.syscalls[n])
-  return [
-    ...new Set([
-      ...SCHEDULING,
-      ...(reaped ? CHILD_RACES : []),
-      ...NEVER_NOTIFIED.filter((n) => spawned || !SPAWN_SYSCALLS.includes(n)),
-    ]),
-  ]
-}
-
-const q = yamlScalar
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
-
-/** A YAML scalar: plain when that reads back as the same string, else double-quoted (JSON).
- * Also audit's suggestions (audit.ts), which a person pastes into a policy.
- * What JSON leaves raw and a reader could be fooled by (C1, line separators, bidi overrides,
- * invisible format characters: escape.ts CONTROL) becomes a YAML escape of the same value. */
-export function yamlScalar(v: string): string {
-  return /^[A-Za-z_/][\w./@+-]*$/.test(v) && !/^(true|false|null|yes|no|on|off)$/i.test(v)
-    ? v
-    : JSON.stringify(v).replace(CONTROL, (c) => {
-        const code = c.codePointAt(0)!
-        return code > 0xffff
-          ? `\\U${code.toString(16).padStart(8, '0')}`
-          : `\\u${code.toString(16).padStart(4, '0')}`
-      })
-}
-
-/** Comment text on one line, as a person reads it. Comments carry what the program chose
- * (paths it tried, its own arguments): a line break in one would end the comment and let the
- * sandboxed program write policy keys into its own learned policy, and a bidi override or an
- * invisible character would make a reviewer read another path than the one there. The same
- * escaping as every other line cordon shows (run/escape.ts). */
-const oneLine = escapeControl
-
-class YamlWriter {
-  private readonly lines: string[] = []
-  line(text: string, comment?: string) {
-    this.lines.push(comment ? `${text}  # ${oneLine(comment)}` : text)
-  }
-  comment(text: string) {
-    const indent = /^\s*/.exec(text)![0]
-    this.lines.push(`${indent}# ${oneLine(text.trimStart())}`)
-  }
-  list(key: string, values: readonly string[]) {
-    this.line(`${key}: [${values.map(q).join(', ')}]`)
-  }
-  map(key: string, value: Record<string, unknown>) {
-    const parts = Object.entries(value).map(([k, v]) => `${k}: ${typeof v === 'string' ? q(v) : String(v)}`)
-    this.line(`${key}: { ${parts.join(', ')} }`)
-  }
-  text() {
-    return `${this.lines.join('\n')}\n`
-  }
 }

@@ -35,7 +35,7 @@ describe("a policy's own trace rule", { skip: process.arch !== 'x64' && process.
     assert.equal(r.stdout, enforced().stdout)
     assert.match(
       readFileSync(out, 'utf8'),
-      /# refused by the base profile while learning, still refused: .*getppid \(ENOSYS\)/,
+      /# refused by the base policy while learning, still refused: .*getppid \(ENOSYS\)/,
     )
   })
 

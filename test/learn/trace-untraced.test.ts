@@ -51,7 +51,7 @@ describe('traced runs keep children traced', () => {
     assert.match(r.stdout, /^refused$/m)
   })
 
-  // The learned policy names what refused the call: the tracer's own rule, not the base profile
+  // The learned policy names what refused the call: the tracer's own rule, not the base policy
   // (which allows CLONE_UNTRACED, and decides it when the learned policy is enforced).
   test('learn: the policy says the tracer refused CLONE_UNTRACED, and enforced it is allowed', () => {
     const out = join(projectDir(), 'untraced.yaml')
@@ -61,9 +61,9 @@ describe('traced runs keep children traced', () => {
     const yaml = readFileSync(out, 'utf8')
     assert.match(
       yaml,
-      /# refused by learn's tracer, not by the base profile .*: clone with CLONE_UNTRACED \(EPERM\)/,
+      /# refused by learn's tracer, not by the base policy .*: clone with CLONE_UNTRACED \(EPERM\)/,
     )
-    assert.doesNotMatch(yaml, /refused by the base profile/)
+    assert.doesNotMatch(yaml, /refused by the base policy/)
     const enforced = cordon(['run', '-p', out], { cwd: projectDir(), timeout: 60_000 })
     assert.equal(enforced.status, 0, enforced.stderr)
     assert.match(enforced.stdout, /^done$/m)

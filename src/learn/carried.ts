@@ -1,0 +1,125 @@
+// What a learned policy keeps of its base besides the seccomp rules (learned-seccomp.ts): a
+// learned policy narrows the base, it never loosens it nor changes what the base decides. Every
+// restriction of the base is written out again (namespaces, limits, TCP ports, Landlock scopes,
+// masks, tmpfs options, acknowledged gaps); learning only lowers what it measured (memory and
+// pids below the base's, the ports the run used).
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import type { Observation } from './observation.js'
+import { under } from './paths.js'
+import { flow, yamlScalar as q, type YamlWriter } from './yaml-writer.js'
+
+/** Bytes in the largest unit that divides them: 512M, 3G, 4097 (a string, as the schema reads sizes). */
+export function sizeText(bytes: number): string {
+  for (const [unit, n] of [
+    ['T', 2 ** 40],
+    ['G', 2 ** 30],
+    ['M', 2 ** 20],
+    ['K', 2 ** 10],
+  ] as const)
+    if (bytes >= n && bytes % n === 0) return `${bytes / n}${unit}`
+  return String(bytes)
+}
+
+/** Every namespace, off ones too: one left out would take its default, not the base's. */
+export function namespacesOf(b: ResolvedPolicy): Record<string, boolean> {
+  return { ...b.namespaces }
+}
+
+const DEFAULT_TMPFS_MODE = 0o1777
+
+/** A tmpfs entry with every option the base gave it. */
+export function tmpfsLine(e: Extract<ViewEntry, { kind: 'tmpfs' }>): string {
+  const opts = {
+    ...(e.size ? { size: sizeText(e.size) } : {}),
+    ...(e.mode !== DEFAULT_TMPFS_MODE ? { mode: `0${e.mode.toString(8)}` } : {}),
+    ...(e.access ? { access: e.access } : {}),
+    ...(e.exec === false ? { exec: false } : {}),
+  }
+  return Object.keys(opts).length
+    ? `  - tmpfs: ${flow({ dest: e.dest, ...opts })}`
+    : `  - tmpfs: ${q(e.dest)}`
+}
+
+/** The base's masks that fall inside what the learned view shows: learning ran with them, so the
+ * program never saw what they hide, and a grant of the directory must not show it now. */
+export function masksInside(b: ResolvedPolicy, shown: readonly string[]): string[] {
+  return [
+    ...new Set(
+      b.filesystem.flatMap((e) => (e.kind === 'mask' && shown.some((d) => under(e.dest, d)) ? [e.dest] : [])),
+    ),
+  ]
+}
+
+/** Landlock's settings when the base changed them: a required ABI, the scopes. */
+export function writeLandlock(y: YamlWriter, b: ResolvedPolicy): void {
+  const scopes = [...b.landlock.scopes].sort()
+  const defaultScopes = scopes.length === 2 && scopes[0] === 'abstract-unix-socket' && scopes[1] === 'signal'
+  if (!b.landlock.require && defaultScopes) return
+  y.line('landlock:', "the base's")
+  if (b.landlock.require) y.line(`  require: ${b.landlock.require}`)
+  if (!defaultScopes) y.line(`  scopes: ${flow(b.landlock.scopes)}`)
+}
+
+const ports = (list: Observation['net']['bind']) =>
+  [...new Set(list.filter((e) => e.family !== 'unix').map((e) => e.port ?? 0))].sort((x, z) => x - z)
+
+/** The tcp section: the ports the run used, when it used only TCP; inside the base's ports when
+ * the base has a tcp section, which is kept whatever the run used (it refuses other IP sockets). */
+export function writeTcp(y: YamlWriter, obs: Observation, b: ResolvedPolicy): void {
+  const inet = (obs.syscalls.socket?.values?.['0'] ?? []).filter((f) => f === '0x2' || f === '0xa')
+  // Socket types come with SOCK_CLOEXEC/NONBLOCK bits; 1 is SOCK_STREAM.
+  const types = (obs.syscalls.socket?.values?.['1'] ?? []).map((t) => Number(t) & 0xf)
+  const tcpOnly = inet.length > 0 && types.length > 0 && types.every((t) => t === 1)
+  const within = (used: number[], allowed?: number[]) =>
+    allowed ? used.filter((p) => allowed.includes(p)) : used
+  if (b.tcp) {
+    y.line('tcp:', "the base's section, with only the ports the run used")
+    y.line(`  bind: [${within(ports(obs.net.bind), b.tcp.bind).join(', ')}]`)
+    y.line(`  connect: [${within(ports(obs.net.connect), b.tcp.connect).join(', ')}]`)
+  } else if (tcpOnly) {
+    y.line('tcp:', 'only TCP sockets were used: other IP sockets are refused')
+    y.line(`  bind: [${ports(obs.net.bind).join(', ')}]`)
+    y.line(`  connect: [${ports(obs.net.connect).join(', ')}]`)
+  } else if (inet.length) {
+    y.comment('no tcp: section: the run used non-TCP IP sockets (UDP…), which port rules would refuse')
+  }
+}
+
+/** The base's limits, with memory and pids lowered to the peaks seen while learning (with
+ * headroom: memory ×2, at least 64M; pids ×4, at least 64) where that is below the base's. */
+export function writeLimits(y: YamlWriter, obs: Observation, b: ResolvedPolicy): void {
+  const lim = b.limits
+  const lines: string[] = []
+  const notes: string[] = []
+  const peakMemory = obs.peaks.memoryBytes
+    ? Math.max(64, Math.ceil((obs.peaks.memoryBytes * 2) / 2 ** 20)) * 2 ** 20
+    : undefined
+  if (peakMemory !== undefined && (lim.memory === undefined || peakMemory < lim.memory)) {
+    lines.push(`  memory: ${sizeText(peakMemory)}`)
+    notes.push('memory: peak ×2')
+  } else if (lim.memory !== undefined)
+    lines.push(
+      `  memory: ${q(lim.memoryPercent !== undefined ? `${lim.memoryPercent}%` : sizeText(lim.memory))}`,
+    )
+  const peakPids = obs.peaks.pids ? Math.max(64, obs.peaks.pids * 4) : undefined
+  if (peakPids !== undefined && (lim.pids === undefined || peakPids < lim.pids)) {
+    lines.push(`  pids: ${peakPids}`)
+    notes.push('pids: peak ×4')
+  } else if (lim.pids !== undefined) lines.push(`  pids: ${lim.pids}`)
+  if (lim.swap !== undefined) lines.push(`  swap: ${q(sizeText(lim.swap))}`)
+  if (lim.cpus !== undefined) lines.push(`  cpus: ${q(String(lim.cpus))}`)
+  if (lim.cpuWeight !== undefined) lines.push(`  cpu-weight: ${lim.cpuWeight}`)
+  if (lim.ioWeight !== undefined) lines.push(`  io-weight: ${lim.ioWeight}`)
+  if (lim.cpuset !== undefined) lines.push(`  cpuset: ${q(lim.cpuset)}`)
+  if (lim.timeoutMs !== undefined) lines.push(`  timeout: ${lim.timeoutMs}ms`)
+  if (b.requireLimits) lines.push('  require: true')
+  if (Object.keys(b.rlimits).length) lines.push(`  rlimits: ${flow(b.rlimits)}`)
+  if (!lines.length) return
+  y.line(
+    'limits:',
+    notes.length
+      ? `the base's, lowered to the peaks seen while learning (${notes.join(', ')})`
+      : "the base's",
+  )
+  for (const l of lines) y.line(l)
+}
