@@ -23,6 +23,8 @@ const TIMED = new Set([
   'run/unprivileged.test.js',
   // A SIGSTOP freeze must not sweep for seconds past a process stuck in D (vfork).
   'run/freeze-sweep.test.js',
+  // The whole verify battery as root in under 10 s (issue 20's acceptance).
+  'verify/duration.test.js',
 ])
 /** The marker a unit test file's first line carries. */
 const UNIT_MARKER = '// tier: unit'
