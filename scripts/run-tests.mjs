@@ -25,6 +25,8 @@ const TIMED = new Set([
   'run/freeze-sweep.test.js',
   // A SIGSTOP freeze must stop a fork-hopping sandbox that floods its init: a race against load.
   'run/freeze-flood.test.js',
+  // The whole verify battery as root in under 10 s (issue 20's acceptance).
+  'verify/duration.test.js',
 ])
 /** The marker a unit test file's first line carries. */
 const UNIT_MARKER = '// tier: unit'

@@ -57,56 +57,64 @@ describe('cordon advise', () => {
     assert.match(advise('io-heavy', FULL).overhead, /start-up 7.4 ms/)
   })
 
-  test('on this host: facts from the kernel, and each advised command runs', { skip: !isRoot }, (t) => {
-    // Not under /tmp: there the sandbox's /tmp tmpfs reaches the project bind through Landlock,
-    // and the statement is honestly partial (status/statements.ts foreignRights).
-    const project = mkdtempSync('/var/cordon-test-advise-')
-    chmodSync(project, 0o755)
-    t.after(() => rmSync(project, { recursive: true, force: true }))
-    const r = cordon(['advise', '--json'], { cwd: project })
-    assert.equal(r.status, 0, r.stderr)
-    const out = JSON.parse(r.stdout) as AdviceJson
-    assert.deepEqual(
-      out.advice.map((a) => a.workload),
-      [...WORKLOADS],
-    )
-    assert.equal(out.host.root, true)
-    assert.ok(out.host.landlockAbi >= 1)
-    assert.equal(out.policy.label, 'profile default')
-    assert.equal(out.policy.backends.native!.partial, 0)
-    // No Landlock in the runtimes: every filesystem statement is partial there.
-    assert.ok(out.policy.backends.runc!.partial > 20)
-    for (const a of out.advice.filter((x) => x.choice !== 'micro-vm')) {
-      const ran = cordon(runAdvised(a.command), { cwd: project })
-      assert.equal(ran.status, 0, `${a.workload}: ${a.command}: ${ran.stderr}`)
-    }
-    const text = cordon(['advise', '--workload', 'untrusted-code'], { cwd: project })
-    assert.match(text.stdout, /^this host: Landlock ABI \d/m)
-    assert.match(text.stdout, /^recommended: (gvisor|native)$/m)
-    assert.match(text.stdout, /^cost: +start-up/m)
-    const bad = cordon(['advise', '--workload', 'crypto'])
-    assert.equal(bad.status, 2)
-    assert.match(
-      bad.stderr,
-      /--workload must be one of web, batch, finance, untrusted-code, io-heavy, got `crypto`/,
-    )
-  })
+  test(
+    'on this host: facts from the kernel, and each advised command runs',
+    { skip: !isRoot && 'needs root: the advised commands include root-only backends' },
+    (t) => {
+      // Not under /tmp: there the sandbox's /tmp tmpfs reaches the project bind through Landlock,
+      // and the statement is honestly partial (status/statements.ts foreignRights).
+      const project = mkdtempSync('/var/cordon-test-advise-')
+      chmodSync(project, 0o755)
+      t.after(() => rmSync(project, { recursive: true, force: true }))
+      const r = cordon(['advise', '--json'], { cwd: project })
+      assert.equal(r.status, 0, r.stderr)
+      const out = JSON.parse(r.stdout) as AdviceJson
+      assert.deepEqual(
+        out.advice.map((a) => a.workload),
+        [...WORKLOADS],
+      )
+      assert.equal(out.host.root, true)
+      assert.ok(out.host.landlockAbi >= 1)
+      assert.equal(out.policy.label, 'profile default')
+      assert.equal(out.policy.backends.native!.partial, 0)
+      // No Landlock in the runtimes: every filesystem statement is partial there.
+      assert.ok(out.policy.backends.runc!.partial > 20)
+      for (const a of out.advice.filter((x) => x.choice !== 'micro-vm')) {
+        const ran = cordon(runAdvised(a.command), { cwd: project })
+        assert.equal(ran.status, 0, `${a.workload}: ${a.command}: ${ran.stderr}`)
+      }
+      const text = cordon(['advise', '--workload', 'untrusted-code'], { cwd: project })
+      assert.match(text.stdout, /^this host: Landlock ABI \d/m)
+      assert.match(text.stdout, /^recommended: (gvisor|native)$/m)
+      assert.match(text.stdout, /^cost: +start-up/m)
+      const bad = cordon(['advise', '--workload', 'crypto'])
+      assert.equal(bad.status, 2)
+      assert.match(
+        bad.stderr,
+        /--workload must be one of web, batch, finance, untrusted-code, io-heavy, got `crypto`/,
+      )
+    },
+  )
 
-  test('unprivileged: no gVisor, no cgroup — the advice says so and still runs', { skip: !isRoot }, () => {
-    const user = ensureTestUser()
-    const r = cordonAs(user, ['advise', '--workload', 'untrusted-code', '--json'], '/tmp')
-    assert.equal(r.status, 0, r.stderr)
-    const out = JSON.parse(r.stdout) as AdviceJson
-    const a = out.advice[0]!
-    assert.equal(a.choice, 'native')
-    assert.ok(
-      a.reasons.some((x) =>
-        /gVisor is not usable here \((gVisor \(runsc\) needs root here|runsc is not installed)/.test(x),
-      ),
-      a.reasons.join('\n'),
-    )
-    assert.ok(a.lacks.some((l) => /only root gets a cgroup/.test(l)))
-    const ran = cordonAs(user, ['run', '--profile', 'minimal', ...runAdvised(a.command).slice(1)], '/tmp')
-    assert.equal(ran.status, 0, ran.stderr)
-  })
+  test(
+    'unprivileged: no gVisor, no cgroup — the advice says so and still runs',
+    { skip: !isRoot && 'needs root to act as the test user' },
+    () => {
+      const user = ensureTestUser()
+      const r = cordonAs(user, ['advise', '--workload', 'untrusted-code', '--json'], '/tmp')
+      assert.equal(r.status, 0, r.stderr)
+      const out = JSON.parse(r.stdout) as AdviceJson
+      const a = out.advice[0]!
+      assert.equal(a.choice, 'native')
+      assert.ok(
+        a.reasons.some((x) =>
+          /gVisor is not usable here \((gVisor \(runsc\) needs root here|runsc is not installed)/.test(x),
+        ),
+        a.reasons.join('\n'),
+      )
+      assert.ok(a.lacks.some((l) => /only root gets a cgroup/.test(l)))
+      const ran = cordonAs(user, ['run', '--profile', 'minimal', ...runAdvised(a.command).slice(1)], '/tmp')
+      assert.equal(ran.status, 0, ran.stderr)
+    },
+  )
 })

@@ -1,6 +1,7 @@
 // Bad input gets one clear error naming the flag or field and the fix: never a stack trace,
 // never "internal error".
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { cordon, isRoot, projectDir } from '../helpers.js'
@@ -29,6 +30,18 @@ describe('errors on bad input', () => {
       2,
       /-o \/nonexistent\/a\/b: \/nonexistent\/a does not exist/,
     )
+    // These two used to create the missing directories silently.
+    refused(
+      ['seccomp', 'compile', '-o', '/nonexistent/d/x.bpf'],
+      2,
+      /cannot write \/nonexistent\/d\/x\.bpf: the directory \/nonexistent\/d does not exist; .*mkdir -p \/nonexistent\/d/,
+    )
+    refused(
+      ['run', '--quiet', '--alert', 'file:/nonexistent/d/a.log', '--', 'true'],
+      125,
+      /--alert file: \/nonexistent\/d\/a\.log: cannot open it \(ENOENT\); give a path in a directory you can write/,
+    )
+    assert.ok(!existsSync('/nonexistent'), 'no directory was made on the way')
   })
 
   test('cpusets the kernel or the syntax refuses', { skip: !isRoot && 'cgroups need root here' }, () => {

@@ -5,7 +5,7 @@
 // workload is test/run/tty.test.ts).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 
@@ -35,16 +35,18 @@ describe('everyday programs', () => {
       assert.equal(r.stdout, '25\n')
     })
 
-    test(`/dev/shm is writable but not executable, as ${c.who}`, () => {
+    test(`/dev/shm is private, writable but not executable, as ${c.who}`, () => {
+      const name = `/dev/shm/cordon-everyday-${process.pid}`
       const r = c.run([
         'run',
         '--',
         'sh',
         '-c',
-        'cp /bin/true /dev/shm/t && chmod +x /dev/shm/t; /dev/shm/t; echo rc=$?',
+        `cp /bin/true ${name} && chmod +x ${name}; ${name}; echo rc=$?`,
       ])
       assert.equal(r.status, 0, r.stderr)
       assert.match(r.stdout, /rc=126/)
+      assert.ok(!existsSync(name), "the sandbox's /dev/shm is its own: nothing lands in the host's")
     })
 
     test(

@@ -1,7 +1,11 @@
-// Bytes pass through untouched: arguments and passed environment values that are not UTF-8
-// reach the program as given, through the CLI (which Node would decode lossily) and the library.
+// Bytes pass through untouched: arguments, passed environment values, paths in flags and the
+// working directory that are not UTF-8 reach the program as given, through the CLI (which Node
+// would decode lossily) and the library.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { pathFromBytes } from '../../src/host/path-bytes.js'
 import { CLI, projectDir, runSettled as run } from '../helpers.js'
@@ -32,5 +36,34 @@ describe('bytes that are not UTF-8', () => {
     )
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout.replace(/\s+/g, ''), ARG.toString('hex'))
+  })
+
+  test('paths in --ro, --rw and --cwd, and a working directory, keep their bytes', (t) => {
+    // A directory named d\xffx (not UTF-8) outside the project: the sandbox sees it only
+    // through the flags, so a path changed on the way would be a missing bind, not a pass.
+    const base = mkdtempSync(join(tmpdir(), 'cordon-bytes-'))
+    t.after(() => rmSync(base, { recursive: true, force: true }))
+    const script = [
+      `D="${base}/$(printf 'd\\377x')"; mkdir "$D" && echo kept > "$D/f"`,
+      `C="${process.execPath} ${CLI} run --quiet"`,
+      // from another directory: --ro SRC:DEST, --ro SRC with --cwd SRC, --rw SRC
+      `cd "${projectDir()}"`,
+      '$C --ro "$D:/data" -- cat /data/f',
+      '$C --ro "$D" --cwd "$D" -- cat f',
+      '$C --rw "$D" -- sh -c \'echo w > "$1/g"\' sh "$D"',
+      // from the directory itself: the default profile shows it, and the command starts there
+      'cd "$D" && $C -- sh -c \'pwd | od -An -c | tr -d " \\n"; cat f\'',
+    ].join('\n')
+    const r = spawnSync('sh', ['-ec', script], { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: '' } })
+    assert.equal(r.status, 0, String(r.stderr))
+    const dir = Buffer.concat([Buffer.from(`${base}/d`), Buffer.from([0xff]), Buffer.from('x')])
+    const od = [...dir].map((b) => (b < 0x80 ? String.fromCharCode(b) : b.toString(8))).join('')
+    assert.equal(String(r.stdout), `kept\nkept\n${od}\\nkept\n`)
+    const written = readdirSync(base, { encoding: 'buffer' })
+    assert.deepEqual(
+      written.map((n) => n.toString('hex')),
+      [Buffer.from('d\xffx', 'latin1').toString('hex')],
+    )
+    assert.deepEqual(readdirSync(Buffer.from(dir)).map(String).sort(), ['f', 'g'])
   })
 })

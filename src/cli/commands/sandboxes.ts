@@ -20,6 +20,39 @@ function usage(r: SandboxRecord) {
   }
 }
 
+/** A duration as the flags take it, in its largest whole unit: `90s`, `2m`, `250ms`. */
+function durationWord(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms >= size && Number.isInteger(ms / size)) return `${ms / size}${unit}`
+  return `${ms}ms`
+}
+
+/** A record's limits in the words of the flags that set them (`--memory 50%`, `--timeout 20s`),
+ * not the resolved policy's internal keys (`memoryPercent`, `timeoutMs`). A key this version
+ * does not know (a newer cordon's record) is shown as it is. */
+export function limitsWords(limits: Record<string, unknown>): string {
+  const num = (v: unknown) => Number(v)
+  const words: Record<string, (v: unknown) => string | undefined> = {
+    memory: (v) =>
+      limits.memoryPercent !== undefined
+        ? `memory=${String(limits.memoryPercent)}% (${sizeWord(num(v))})`
+        : `memory=${sizeWord(num(v))}`,
+    memoryPercent: () => undefined, // said with memory
+    swap: (v) => `swap=${sizeWord(num(v))}`,
+    cpuWeight: (v) => `cpu-weight=${String(v)}`,
+    ioWeight: (v) => `io-weight=${String(v)}`,
+    timeoutMs: (v) => `timeout=${durationWord(num(v))}`,
+  }
+  return Object.entries(limits)
+    .map(([k, v]) => (words[k] ? words[k](v) : `${k}=${String(v)}`))
+    .filter((w) => w !== undefined)
+    .join(', ')
+}
+
 export async function psCommand(argv: string[]): Promise<number> {
   const { values } = parseStrict({
     args: argv,
@@ -45,11 +78,7 @@ export async function psCommand(argv: string[]): Promise<number> {
   const table = [['ID', 'PID', 'STATE', 'MEMORY', 'PIDS', 'CPU(s)', 'LIMITS', 'COMMAND']]
   for (const r of rows) {
     const u = r.usage
-    const limits = r.limits
-      ? Object.entries(r.limits)
-          .map(([k, v]) => `${k}=${k === 'memory' ? sizeWord(Number(v)) : String(v)}`)
-          .join(',')
-      : '-'
+    const limits = r.limits ? limitsWords(r.limits) : '-'
     table.push([
       r.id,
       String(r.pid),
