@@ -5,7 +5,7 @@
 //
 //   node bench/startup.mjs [--runs N] [--json]
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,8 +26,11 @@ const env = { ...process.env }
 delete env.NODE_EXTRA_CA_CERTS
 
 const resolved = resolvePolicy({ policy: loadPolicyFile(policyFile), baseDir: root, label: policyFile }, '/')
-const planFile = join(mkdtempSync(join(tmpdir(), 'cordon-bench-')), 'true.plan')
+const planDir = mkdtempSync(join(tmpdir(), 'cordon-bench-'))
+const planFile = join(planDir, 'true.plan')
 writeFileSync(planFile, encodePlan(compilePlan(resolved)))
+// Left behind by every earlier run of this bench: removed however the process ends.
+process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 

@@ -117,9 +117,14 @@ export function accessMask(names: readonly string[]): { mask: bigint; unknown: s
   return { mask, unknown }
 }
 
+/** Each shorthand's mask, made on first use: describeAccess runs for every rule of every plan
+ * (its notes), ~200 per start of the default profile. */
+let shorthandMasks: [string, bigint][] | undefined
+
 /** Names of the rights in mask, for explanations. */
 export function describeAccess(mask: bigint): string {
-  for (const [short, names] of Object.entries(SHORTHANDS)) if (accessMask(names).mask === mask) return short
+  shorthandMasks ??= Object.entries(SHORTHANDS).map(([short, names]) => [short, accessMask(names).mask])
+  for (const [short, bits] of shorthandMasks) if (bits === mask) return short
   return Object.entries(ACCESS)
     .filter(([, bits]) => (mask & bits) === bits)
     .map(([n]) => n)

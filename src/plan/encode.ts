@@ -5,24 +5,38 @@ import { type BindFlags, OP_CODES, PLAN_VERSION, type Plan, type PlanOp } from '
 
 const CALLER = 0xffffffff
 const MAGIC = [0x43, 0x52, 0x44, 0x4e] // "CRDN"
+const NUL = new Uint8Array(1)
 
+/** Writes the plan into one growing buffer in place. A plan of the default profile has ~2,000
+ * fields; a Buffer per field (allocated, zeroed, then concatenated) made encoding a visible
+ * share of each `cordon run` and `spawn()` (issue 23). */
 class Writer {
-  private chunks: Buffer[] = []
+  private buf = Buffer.allocUnsafe(8192)
   private size = 0
+  private room(n: number): number {
+    if (this.size + n > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.size + n))
+      this.buf.copy(grown, 0, 0, this.size)
+      this.buf = grown
+    }
+    const at = this.size
+    this.size += n
+    return at
+  }
   u16(v: number): this {
-    const b = Buffer.alloc(2)
-    b.writeUInt16LE(v)
-    return this.push(b)
+    const at = this.room(2) // first: it may replace this.buf
+    this.buf.writeUInt16LE(v, at)
+    return this
   }
   u32(v: number): this {
-    const b = Buffer.alloc(4)
-    b.writeUInt32LE(v >>> 0)
-    return this.push(b)
+    const at = this.room(4) // first: it may replace this.buf
+    this.buf.writeUInt32LE(v >>> 0, at)
+    return this
   }
   u64(v: bigint): this {
-    const b = Buffer.alloc(8)
-    b.writeBigUInt64LE(v)
-    return this.push(b)
+    const at = this.room(8) // first: it may replace this.buf
+    this.buf.writeBigUInt64LE(v, at)
+    return this
   }
   str(s: string, field: string): this {
     // Exact bytes: a string may carry bytes that are not UTF-8 as lone surrogates (path-bytes.ts).
@@ -32,20 +46,26 @@ class Writer {
         'internal',
         `plan: ${field} must be 1-4096 bytes without NUL, got ${JSON.stringify(s)}`,
       )
-    return this.u32(bytes.length)
-      .push(bytes)
-      .push(Buffer.from([0]))
+    return this.u32(bytes.length).push(bytes).push(NUL)
   }
   blob(b: Uint8Array): this {
-    return this.u32(b.length).push(Buffer.from(b))
+    return this.u32(b.length).push(b)
   }
-  push(b: Buffer): this {
-    this.chunks.push(b)
-    this.size += b.length
+  push(b: Uint8Array): this {
+    const at = this.room(b.length) // first: it may replace this.buf
+    this.buf.set(b, at)
     return this
   }
+  /** Where the next field goes, for patch(). */
+  get offset(): number {
+    return this.size
+  }
+  /** Overwrites a u32 written earlier (an op's length, known once its body is written). */
+  patch(at: number, v: number): void {
+    this.buf.writeUInt32LE(v >>> 0, at)
+  }
   bytes(): Buffer {
-    return Buffer.concat(this.chunks, this.size)
+    return Buffer.from(this.buf.subarray(0, this.size))
   }
 }
 
@@ -60,8 +80,7 @@ function bindFlags(f: BindFlags): number {
   )
 }
 
-function body(op: PlanOp): Buffer {
-  const w = new Writer()
+function body(op: PlanOp, w: Writer): void {
   switch (op.op) {
     case 'namespaces':
       w.u32(op.flags)
@@ -168,17 +187,18 @@ function body(op: PlanOp): Buffer {
     case 'no_new_privs':
       break
   }
-  return w.bytes()
 }
 
 /** Encodes a plan; the launcher rejects any other version. */
 export function encodePlan(plan: Plan): Buffer {
-  const payload = new Writer()
+  const w = new Writer().push(Buffer.from(MAGIC)).u16(PLAN_VERSION).u16(0).u32(0)
+  const start = w.offset
   for (const op of plan.ops) {
-    const b = body(op)
-    payload.u16(OP_CODES[op.op]).u16(0).u32(b.length).push(b)
+    w.u16(OP_CODES[op.op]).u16(0).u32(0)
+    const at = w.offset
+    body(op, w)
+    w.patch(at - 4, w.offset - at)
   }
-  const bytes = payload.bytes()
-  const header = new Writer().push(Buffer.from(MAGIC)).u16(PLAN_VERSION).u16(0).u32(bytes.length)
-  return Buffer.concat([header.bytes(), bytes])
+  w.patch(start - 4, w.offset - start)
+  return w.bytes()
 }

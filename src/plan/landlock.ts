@@ -29,12 +29,11 @@ export interface LandlockRule {
   from: string
 }
 
-/** Default rights of each kind of view entry. A read-only bind inside the view also gets
- * `truncate` (see landlockRules): its mount is read-only, so the kernel refuses a truncate with
- * EROFS before Landlock is asked, and the right lets Landlock's check of every open stop at the
- * rule instead of walking to the root — the kernel asks for truncate at each open (ABI 3) and a
- * tree that never grants it is walked to its top. Without a view Landlock is the only layer, so
- * there it is never added. */
+/** Default rights of each kind of view entry. Inside the view some entries also get `truncate`
+ * (see grantsTruncate) where no layer loses anything by it, because the kernel asks for truncate
+ * at every open (ABI 3) and a tree that never grants it is walked to the root at each open
+ * instead of stopping at its rule. Without a view Landlock is the only layer, so there it is
+ * never added. */
 function entryAccess(e: ViewEntry): string[] | undefined {
   switch (e.kind) {
     case 'bind':
@@ -57,29 +56,45 @@ const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' :
 /** dir + rest, where rest is '' or starts with '/'. */
 const join = (dir: string, rest: string) => (dir === '/' ? rest || '/' : rest === '/' ? dir : dir + rest)
 
-/** Whether a writable mount whose own rights lack `truncate` (a rw bind or tmpfs with an
- * `access:` list, proc, dev) can be reached through a read-only bind's rule. Landlock's rights are
- * inherited down the tree and its rules belong to inodes, not paths: a mount below the bind's
- * destination, or a writable bind showing the same host files elsewhere (the same source, or one
- * holding the read-only bind's source), would get the bind's `truncate` where no EROFS stands in
- * the way. Such a bind never gets the right. */
-function truncateReaches(e: ViewEntry & { kind: 'bind' }, entries: readonly ViewEntry[]): boolean {
+/** Whether the mount under an entry already leaves nothing for Landlock's `truncate` to guard:
+ * a read-only bind refuses every truncate with EROFS before Landlock is asked; proc files keep
+ * their contents on truncate (procfs has no size to change: `echo 1 > /proc/self/…` opens with
+ * O_TRUNC, which Landlock refused with EACCES while bwrap and the host allow it); /dev holds
+ * device nodes (truncate does not apply) and no file the sandbox can create (its rule has no
+ * `create`), its shm tmpfs having a rule of its own. */
+const truncateMeaningless = (e: ViewEntry) =>
+  (e.kind === 'bind' && e.readOnly) || e.kind === 'proc' || e.kind === 'dev'
+
+/** Whether an entry's own rule grants `truncate` inside the view: its rights name it, or its
+ * mount makes it meaningless (truncateMeaningless) and the grant reaches nothing else that
+ * refuses it (truncateReaches). */
+function grantsTruncate(e: ViewEntry, entries: readonly ViewEntry[]): boolean {
+  const names = entryAccess(e)
+  if (names && (accessMask(names).mask & FS.truncate) !== 0n) return true
+  return truncateMeaningless(e) && !truncateReaches(e, entries)
+}
+
+/** Whether a grant of `truncate` on an entry's rule would reach a file that no EROFS protects:
+ * Landlock's rights are inherited down the tree and its rules belong to inodes, not paths. So a
+ * writable mount below the entry's destination whose own rule refuses truncate (a rw bind or
+ * tmpfs with an `access:` list), a file the policy writes there (`file:`, on a writable /dev),
+ * or — for a read-only bind — a writable bind showing the same host files elsewhere (the same
+ * source, or one holding the read-only bind's source) would get it. Such an entry never gets
+ * the right. */
+function truncateReaches(e: ViewEntry, entries: readonly ViewEntry[]): boolean {
   return entries.some((o) => {
     if (o === e || (o.kind === 'bind' && o.readOnly)) return false
+    if (o.kind === 'file') return e.kind !== 'bind' && under(o.dest, e.dest)
     if (o.kind !== 'bind' && o.kind !== 'tmpfs' && o.kind !== 'proc' && o.kind !== 'dev') return false
-    if ((accessMask(entryAccess(o)!).mask & FS.truncate) !== 0n) return false
-    const aliases = o.kind === 'bind' && (o.src === e.src || under(e.src, o.src))
-    return aliases || under(o.dest, e.dest)
+    const below = under(o.dest, e.dest)
+    const aliases = e.kind === 'bind' && o.kind === 'bind' && (o.src === e.src || under(e.src, o.src))
+    return (below || aliases) && !grantsTruncate(o, entries)
   })
 }
 
 /** The rights of an entry's own rule (see entryAccess on `truncate`). */
 const ownAccess = (e: ViewEntry, names: string[], entries: readonly ViewEntry[], inView: boolean) =>
-  accessMask(
-    inView && e.kind === 'bind' && e.readOnly && !truncateReaches(e, entries)
-      ? [...names, 'truncate']
-      : names,
-  ).mask
+  accessMask(inView && grantsTruncate(e, entries) ? [...names, 'truncate'] : names).mask
 
 /**
  * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked

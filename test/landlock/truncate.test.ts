@@ -9,6 +9,7 @@ import { before, describe, test } from 'node:test'
 import { FS } from '../../src/landlock/rights.js'
 import { landlockRules } from '../../src/plan/landlock.js'
 import { resolvePolicy } from '../../src/index.js'
+import type { FilesystemEntry } from '../../src/policy/schema.js'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 
 const CONTENT = 'keep me\n'
@@ -129,4 +130,76 @@ describe('read-only binds and truncate', () => {
       },
     )
   }
+})
+
+// proc and /dev grant truncate in the view too (issue 23): the kernel asks for it at every
+// open, so without it each open under them walked on to the root and every open with O_TRUNC
+// (a shell's `echo 1 > /proc/self/oom_score_adj`) failed EACCES where bwrap and the host allow
+// it. Nothing is lost: procfs keeps a file's contents on truncate, /dev holds device nodes and
+// nothing the sandbox can create.
+describe('proc, /dev and truncate', () => {
+  const rulesOf = (filesystem: FilesystemEntry[], namespaces?: Record<string, boolean>) =>
+    landlockRules(
+      resolvePolicy(
+        {
+          policy: { extends: ['default'], filesystem, ...(namespaces ? { namespaces } : {}) },
+          baseDir: projectDir(),
+          label: 'test',
+        },
+        projectDir(),
+      ),
+    )
+  const truncates = (rules: ReturnType<typeof rulesOf>, path: string) => {
+    const r = rules.find((x) => x.path === path)
+    assert.ok(r, `a rule on ${path}`)
+    return (r.access & FS.truncate) !== 0n
+  }
+
+  test('the view grants truncate on /proc and /dev; the host rules without a view do not', () => {
+    const inView = rulesOf([])
+    assert.ok(truncates(inView, '/proc'))
+    assert.ok(truncates(inView, '/dev'))
+    const outside = rulesOf([], { mount: false, user: false, pid: false })
+    assert.equal(truncates(outside, '/proc'), false, "the host's /proc stays read-only")
+    assert.ok(outside.filter((r) => r.path.startsWith('/dev/')).every((r) => (r.access & FS.truncate) === 0n))
+  })
+
+  test('/dev gets no truncate over a writable bind or a file below it that refuses it', () => {
+    const d = join(dir(), 'devw')
+    mkdirSync(d, { recursive: true })
+    const bind = rulesOf([{ rw: { src: d, dest: '/dev/w', access: ['read', 'write', 'readdir'] } }])
+    assert.equal(truncates(bind, '/dev'), false)
+    const file = rulesOf([{ file: { dest: '/dev/note', content: 'x' } }])
+    assert.equal(truncates(file, '/dev'), false)
+  })
+
+  const PROC = `
+import errno, os
+def t(name, fn):
+    try:
+        fn(); print(name, 'ok')
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+def write_trunc(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try: os.write(fd, data)
+    finally: os.close(fd)
+t('oom-score-adj', lambda: write_trunc('/proc/self/oom_score_adj', b'500'))
+print('oom', open('/proc/self/oom_score_adj').read().strip())
+t('truncate-comm', lambda: os.truncate('/proc/self/comm', 0))
+print('comm', open('/proc/self/comm').read().strip())
+t('truncate-dev-null', lambda: os.truncate('/dev/null', 0))
+t('create-in-dev', lambda: os.close(os.open('/dev/new', os.O_CREAT | os.O_WRONLY, 0o600)))
+`
+  test('an O_TRUNC write to /proc works, proc keeps contents, /dev stays closed to new files', () => {
+    const r = cordon(['run', '--', 'python3', '-c', PROC])
+    assert.equal(r.status, 0, r.stderr)
+    const got = results(r.stdout)
+    assert.equal(got.get('oom-score-adj'), 'ok', r.stdout)
+    assert.equal(got.get('oom'), '500', r.stdout)
+    assert.equal(got.get('truncate-comm'), 'ok', r.stdout)
+    assert.equal(got.get('comm'), 'python3', 'truncating a proc file leaves its contents')
+    assert.equal(got.get('truncate-dev-null'), 'EINVAL', r.stdout)
+    assert.equal(got.get('create-in-dev'), 'EACCES', r.stdout)
+  })
 })
