@@ -21,13 +21,14 @@ const cCodes = new Map(
 )
 /** `case OP_X: return "name";` from plan_op_name, by C identifier. */
 const cNames = new Map(
-  [...source.matchAll(/case (OP_[A-Z_]+): return "([a-z_]+)";/g)].map((m) => [String(m[1]), String(m[2])]),
+  [...source.matchAll(/case (OP_[A-Z_]+):\s*return "([a-z_]+)";/g)].map((m) => [String(m[1]), String(m[2])]),
 )
 
 /** The op table of each released plan version: a fingerprint of `name=code` pairs. */
 const RELEASED: Record<number, string> = {
   2: '4f86d1ea',
   3: 'bcc04247',
+  4: '4751d9e2',
 }
 
 const fingerprint = (codes: Record<string, number>) =>
