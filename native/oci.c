@@ -35,8 +35,10 @@ static void join(const struct plan *p, int mount)
 		if (fd < 0)
 			die_step(EXIT_CORDON, "join namespace", op->s1, NULL, errno);
 		if (mount && p->has_root && same_namespace(fd))
-			die_msg("join namespace %s: it is the launcher's own mount namespace, where a "
-				"filesystem view would replace the host's root; give the container a "
+			die_msg("join namespace %s: it is the launcher's own mount namespace, "
+				"where a "
+				"filesystem view would replace the host's root; give the container "
+				"a "
 				"mount namespace of its own",
 				op->s1);
 		if (setns(fd, (int)op->a))

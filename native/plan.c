@@ -253,7 +253,8 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		uint32_t type = op->a & S_IFMT;
 		if ((type != S_IFCHR && type != S_IFBLK && type != S_IFIFO) ||
 		    (op->a & ~(uint32_t)(S_IFMT | 0777)))
-			return "mode must be a character, block or FIFO node with permissions 0777 at most";
+			return "mode must be a character, block or FIFO node with permissions 0777 "
+			       "at most";
 		return is_abs_path(op->s1) ? NULL : "path must be absolute";
 	}
 	case OP_PROPAGATION: {

@@ -57,7 +57,8 @@ enum plan_op {
 	/* phase 2: system identity, still privileged inside the namespaces */
 	OP_HOSTNAME = 0x20, /* str */
 	OP_LOOPBACK = 0x21,
-	OP_PROPAGATION = 0x22, /* u32 MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE [|MS_REC], str dest:
+	OP_PROPAGATION =
+		0x22, /* u32 MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE [|MS_REC], str dest:
 	                          * once the view is whole, within the sandbox's own mount namespace
 	                          * (cut from the host's peer groups: view.c begin) */
 	/* phase 3: the command process */
