@@ -373,6 +373,11 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 				       mount_attrs(op->a), userns_fd))
 				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
+		/* A clone keeps its source's peer group: a tree from a shared host mount would pass
+		 * the sandbox's mounts to the host and the host's into a read-only bind. Cut it off,
+		 * as begin() cuts the sandbox's own copy of the host's mounts. */
+		if (sys_mount_propagation(tree, AT_EMPTY_PATH | AT_RECURSIVE, MS_PRIVATE))
+			fail("bind private", op->s1, op->s2);
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
 		send_tree(sock, tree, op->s1);
