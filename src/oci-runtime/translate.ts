@@ -2,7 +2,7 @@
 // the launcher (hooks, cgroups, sysctls, oomScoreAdj), or refused by name (spec.ts).
 import { statSync } from 'node:fs'
 import { capabilityNumber } from '../policy/capabilities.js'
-import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
+import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from '../plan/model.js'
 import { landlockOps, landlockWanted } from './landlock.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
@@ -74,6 +74,8 @@ export interface Translation {
   umask: number
   /** Namespaces the container has of its own (nsenter flags for sysctls). */
   ownNamespaces: string[]
+  /** What the container gets differently from runc, for the runtime's --log. */
+  warnings: string[]
 }
 
 export interface TranslateOptions {
@@ -299,10 +301,16 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   }
   const view = viewOps(config, opts.bundle, opts.cgroups, ns.own.includes('user'))
   const notes: string[] = []
-  if (view.late.length)
-    notes.push(
-      "propagation: within the container's mount namespace only (cut from the host's peer groups before its first mount): shared mounts share with their copies inside, slave ones receive nothing from the host",
+  const warnings: string[] = []
+  if (
+    view.late.some(
+      (op) => op.op === 'propagation' && op.flags & (MS_PROPAGATION.shared | MS_PROPAGATION.slave),
     )
+  )
+    warnings.push(
+      "shared or slave propagation acts within the container's mount namespace only (cut from the host's peer groups before its first mount): nothing propagates to or from the host",
+    )
+  notes.push(...warnings)
   const landlock = landlockWanted(config)
   const nnp = landlock || !!config.linux?.seccomp
   const ops: PlanOp[] = [
@@ -334,6 +342,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
     oomScoreAdj: config.process!.oomScoreAdj,
     umask,
     ownNamespaces: ns.own,
+    warnings,
   }
 }
 
