@@ -473,6 +473,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			die_step(EXIT_CORDON, "hostname", op->s1, NULL, errno);
 		else if (op->code == OP_LOOPBACK)
 			bring_up_loopback();
+		else if (op->code == OP_PROPAGATION)
+			view_propagate(op);
 	}
 	cmd->first_op = i;
 	console_open_inside(p);

@@ -16,6 +16,15 @@
 
 static int fifo_fd = -1;
 
+/* fd names the mount namespace the caller is in now (same nsfs inode). */
+static int same_namespace(int fd)
+{
+	struct stat given, own;
+	if (fstat(fd, &given) || stat("/proc/self/ns/mnt", &own))
+		die_step(EXIT_CORDON, "join namespace", "/proc/self/ns/mnt", NULL, errno);
+	return given.st_dev == own.st_dev && given.st_ino == own.st_ino;
+}
+
 static void join(const struct plan *p, int mount)
 {
 	for (size_t i = 0; i < p->n_ops; i++) {
@@ -23,7 +32,16 @@ static void join(const struct plan *p, int mount)
 		if (op->code != OP_SETNS || (op->a == CLONE_NEWNS) != mount)
 			continue;
 		int fd = open(op->s1, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, (int)op->a))
+		if (fd < 0)
+			die_step(EXIT_CORDON, "join namespace", op->s1, NULL, errno);
+		if (mount && p->has_root && same_namespace(fd))
+			die_msg("join namespace %s: it is the launcher's own mount namespace, "
+				"where a "
+				"filesystem view would replace the host's root; give the container "
+				"a "
+				"mount namespace of its own",
+				op->s1);
+		if (setns(fd, (int)op->a))
 			die_step(EXIT_CORDON, "join namespace", op->s1, NULL, errno);
 		close(fd);
 	}

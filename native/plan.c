@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -125,6 +127,10 @@ const char *plan_op_name(uint16_t code)
 		return "pivot_root";
 	case OP_FSMOUNT:
 		return "fsmount";
+	case OP_MKNOD:
+		return "mknod";
+	case OP_PROPAGATION:
+		return "propagation";
 	case OP_HOSTNAME:
 		return "hostname";
 	case OP_LOOPBACK:
@@ -228,6 +234,8 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "truncated or bad string";
 		if ((op->a & ~(uint32_t)KNOWN_CLONE_FLAGS) || __builtin_popcount(op->a) != 1)
 			return "expected one namespace type";
+		if (op->a == CLONE_NEWNS)
+			p->joins_mount = 1;
 		return is_abs_path(op->s1) ? NULL : "path must be absolute";
 	case OP_FSMOUNT:
 		if (rd_u32(r, &op->a) || rd_str(r, &op->s1) || rd_str(r, &op->s2) ||
@@ -238,6 +246,26 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		if (op->blob_len && op->blob[op->blob_len - 1] != 0)
 			return "options must end with NUL";
 		return is_abs_path(op->s2) ? NULL : "path must be absolute";
+	case OP_MKNOD: {
+		if (rd_u32(r, &op->a) || rd_u64(r, &op->x) || rd_u32(r, &op->b) ||
+		    rd_u32(r, &op->c) || rd_str(r, &op->s1))
+			return "truncated or bad string";
+		uint32_t type = op->a & S_IFMT;
+		if ((type != S_IFCHR && type != S_IFBLK && type != S_IFIFO) ||
+		    (op->a & ~(uint32_t)(S_IFMT | 0777)))
+			return "mode must be a character, block or FIFO node with permissions 0777 "
+			       "at most";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	}
+	case OP_PROPAGATION: {
+		if (rd_u32(r, &op->a) || rd_str(r, &op->s1))
+			return "truncated or bad string";
+		uint32_t type = op->a & ~(uint32_t)MS_REC;
+		if (type != MS_SHARED && type != MS_SLAVE && type != MS_PRIVATE &&
+		    type != MS_UNBINDABLE)
+			return "expected one propagation type";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	}
 	case OP_ROOT:
 		if (rd_u32(r, &op->a))
 			return "truncated";
@@ -415,8 +443,9 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 			    "seccomp filter");
 	if (p->trace && !p->responder)
 		return fail(err, err_len, "plan: seccomp_trace needs a seccomp_notify responder");
-	if (p->has_root && !(p->clone_flags & CLONE_NEWNS))
-		return fail(err, err_len, "plan: a filesystem view needs the mount namespace");
+	if (p->has_root && !(p->clone_flags & CLONE_NEWNS) == !p->joins_mount)
+		return fail(err, err_len,
+			    "plan: a filesystem view needs one mount namespace, new or joined");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))
 		return fail(err, err_len, "plan: id maps need the user namespace");
 	if ((p->clone_flags & CLONE_NEWTIME) && !p->has_init)

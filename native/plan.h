@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PLAN_MAGIC "CRDN"
-#define PLAN_VERSION 3
+#define PLAN_VERSION 4
 #define PLAN_HEADER_SIZE 12
 #define PLAN_MAX_SIZE (16u << 20)
 #define PLAN_MAX_OPS 65536u
@@ -51,9 +51,16 @@ enum plan_op {
 	OP_FSMOUNT = 0x1a, /* u32 MOUNT_ATTR_* flags, str fstype, str dest, blob options
 	                          * ("key=value\0" or "key\0" entries): a fresh filesystem (sysfs,
 	                          * mqueue, cgroup2, tmpfs with options) from an OCI `mounts` entry */
+	OP_MKNOD = 0x1b, /* u32 mode (S_IFCHR, S_IFBLK or S_IFIFO | permissions), u64 device,
+	                          * u32 uid, u32 gid, str dest: a node of an OCI `linux.devices` entry,
+	                          * only on a tmpfs of the view (never on a host filesystem) */
 	/* phase 2: system identity, still privileged inside the namespaces */
 	OP_HOSTNAME = 0x20, /* str */
 	OP_LOOPBACK = 0x21,
+	OP_PROPAGATION =
+		0x22, /* u32 MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE [|MS_REC], str dest:
+	                          * once the view is whole, within the sandbox's own mount namespace
+	                          * (cut from the host's peer groups: view.c begin) */
 	/* phase 3: the command process */
 	OP_RLIMIT = 0x30, /* u32 resource, u64 soft, u64 hard */
 	OP_CHDIR = 0x31, /* str */
@@ -127,6 +134,7 @@ struct plan {
 	size_t n_ops;
 	uint32_t clone_flags; /* from OP_NAMESPACES, 0 if absent */
 	int has_init, die_with_parent, has_root, has_userns_maps;
+	int joins_mount; /* an OP_SETNS of CLONE_NEWNS: the view is built in that namespace */
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
 	int trace; /* OP_SECCOMP_TRACE */
 };

@@ -61,6 +61,12 @@ static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags, u
 	struct cordon_mount_attr attr = { .attr_set = set };
 	return (int)syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr);
 }
+/* Propagation (MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE) of the mount at dfd. */
+static inline int sys_mount_propagation(int dfd, unsigned flags, uint64_t propagation)
+{
+	struct cordon_mount_attr attr = { .propagation = propagation };
+	return (int)syscall(SYS_mount_setattr, dfd, "", flags, &attr, sizeof attr);
+}
 /* MOUNT_ATTR_IDMAP: the tree's files seen through the id mapping of user namespace userns_fd. */
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000

@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #define SCRATCH "/tmp" /* host directory the scratch tmpfs covers, in our namespace only */
 #define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
@@ -370,6 +373,11 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 				       mount_attrs(op->a), userns_fd))
 				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
 		}
+		/* A clone keeps its source's peer group: a tree from a shared host mount would pass
+		 * the sandbox's mounts to the host and the host's into a read-only bind. Cut it off,
+		 * as begin() cuts the sandbox's own copy of the host's mounts. */
+		if (sys_mount_propagation(tree, AT_EMPTY_PATH | AT_RECURSIVE, MS_PRIVATE))
+			fail("bind private", op->s1, op->s2);
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
 		send_tree(sock, tree, op->s1);
@@ -543,6 +551,35 @@ static void do_file(const struct plan_op_rec *op)
 	attach(tree, op->s1, DEST_FILE, "file", NULL);
 }
 
+/* A node of an OCI `linux.devices` entry. Only on a tmpfs of the view (the compiler places
+ * nodes only there, src/oci-runtime/mounts.ts): a node on a host filesystem (the bundle's
+ * rootfs) would outlive the sandbox and open that device to whoever reaches its path. */
+static void do_mknod(const struct plan_op_rec *op)
+{
+	make_parents(op->s1, "mknod");
+	const char *name;
+	struct statfs fs;
+	int dir = open_parent(op->s1, &name);
+	if (dir < 0)
+		fail("mknod", op->s1, NULL);
+	if (fstatfs(dir, &fs))
+		fail("mknod", op->s1, NULL);
+	if (fs.f_type != TMPFS_MAGIC) {
+		errno = EXDEV;
+		fail("mknod (only on a tmpfs of the view)", op->s1, NULL);
+	}
+	/* Reopened by name below: an O_PATH fd cannot be fchown'ed, and the name is ours (the
+	 * sandbox has not run yet). An existing file is kept, as runc keeps it. */
+	if (mknodat(dir, name, (mode_t)op->a, (dev_t)op->x)) {
+		if (errno != EEXIST)
+			fail("mknod", op->s1, NULL);
+	} else if (fchownat(dir, name, (uid_t)op->b, (gid_t)op->c, AT_SYMLINK_NOFOLLOW) ||
+		   fchmodat(dir, name, op->a & 0777, 0)) {
+		fail("mknod owner", op->s1, NULL);
+	}
+	close(dir);
+}
+
 static void do_remount_ro(const struct plan_op_rec *op)
 {
 	int fd = strcmp(op->s1, "/") == 0 ? fcntl(new_fd, F_DUPFD_CLOEXEC, 3)
@@ -598,6 +635,9 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_FSMOUNT:
 			do_fsmount(op);
 			break;
+		case OP_MKNOD:
+			do_mknod(op);
+			break;
 		case OP_PIVOT:
 			finish();
 			return;
@@ -605,4 +645,15 @@ void view_build(const struct plan *p, size_t *i)
 			die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
 		}
 	}
+}
+
+void view_propagate(const struct plan_op_rec *op)
+{
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = root < 0 ? -1 : open_in(root, op->s1, 0);
+	unsigned flags = AT_EMPTY_PATH | (op->a & MS_REC ? AT_RECURSIVE : 0);
+	if (fd < 0 || sys_mount_propagation(fd, flags, op->a & ~(uint32_t)MS_REC))
+		fail("mount propagation", op->s1, NULL);
+	close(fd);
+	close(root);
 }

@@ -8,6 +8,12 @@
  * Must run inside a private mount namespace; dies with a step error on any failure. */
 void view_build(const struct plan *p, size_t *i);
 
+/* OP_PROPAGATION, after pivot_root: sets the propagation of the view's mount at op->s1 (and
+ * below it with MS_REC). The view was cut from the host's peer groups before its first mount
+ * (begin: / made private), so a shared mount shares only with mounts of this namespace, and a
+ * slave one has no master to receive from. Dies with a step error on failure. */
+void view_propagate(const struct plan_op_rec *op);
+
 /* Binds made by the launcher. Only a process privileged over the host's mounts may give a mount
  * an id mapping (BIND_IDMAP), and a remapped sandbox (a root caller's, an unprivileged host id
  * range) can no longer open sources only root may reach: so the launcher makes those trees

@@ -21,6 +21,8 @@ export interface CreateOptions {
   pidFile?: string
   consoleSocket?: string
   preserveFds: number
+  /** Warnings for the runtime's --log (what the container gets differently from runc). */
+  warn?: (msg: string) => void
 }
 
 const osSignals = constants.signals as Record<string, number>
@@ -72,6 +74,7 @@ function prepare(o: CreateOptions): Prepared {
       preserveFds: o.preserveFds,
       ...(o.consoleSocket ? { consoleSocket: o.consoleSocket } : {}),
     })
+    for (const w of t.warnings) o.warn?.(w)
     const planPath = `${dir}/plan.bin`
     writeFileSync(planPath, encodePlan(t.plan), { mode: 0o600 })
     saveExecContext(dir, config, cg.view)

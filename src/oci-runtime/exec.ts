@@ -57,8 +57,10 @@ const CREATION_OPS = new Set([
   'remount_ro',
   'pivot_root',
   'fsmount',
+  'mknod',
   'hostname',
   'loopback',
+  'propagation',
 ])
 
 type Caps = NonNullable<OciProcess['capabilities']>

@@ -139,6 +139,7 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
         preserveFds: Number(flags.get('preserve-fds') ?? 0),
         ...(flags.get('pid-file') ? { pidFile: flags.get('pid-file')! } : {}),
         ...(flags.get('console-socket') ? { consoleSocket: flags.get('console-socket')! } : {}),
+        warn: (m: string) => log(g, 'warning', m),
       }
       if (flags.has('no-pivot')) log(g, 'warning', '--no-pivot ignored: cordon-oci always uses pivot_root')
       const c = await import('./create.js')

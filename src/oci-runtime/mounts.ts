@@ -1,8 +1,9 @@
 // config.json `mounts`, devices, masked and read-only paths → the plan's filesystem ops, in the
 // spec's order (the launcher builds the view in plan order, then pivot_root).
-import { existsSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import type { BindFlags, PlanOp } from '../plan/model.js'
+import { CordonError } from '../errors.js'
+import { type BindFlags, MS_PROPAGATION, type PlanOp } from '../plan/model.js'
 import { invalid, type OciConfig, type OciMount, unsupported } from './spec.js'
 
 /** MOUNT_ATTR_* (linux/mount.h). */
@@ -40,17 +41,17 @@ export const FLAG_OPTIONS: ReadonlySet<string> = new Set([
   'atime',
   'private',
   'rprivate',
+  'shared',
+  'rshared',
+  'slave',
+  'rslave',
+  'unbindable',
+  'runbindable',
   'sync',
   'async',
 ])
-/** Propagation and flags cordon's view cannot give: refused by name. */
+/** Flags cordon's view cannot give: refused by name. */
 const REFUSED_OPTIONS: Readonly<Record<string, string>> = {
-  shared: 'mounts in the view are private',
-  rshared: 'mounts in the view are private',
-  slave: 'mounts in the view are private',
-  rslave: 'mounts in the view are private',
-  unbindable: 'mounts in the view are private',
-  runbindable: 'mounts in the view are private',
   suid: 'cordon mounts everything nosuid',
   remount: 'not a mount of its own',
   tmpcopyup: 'not supported',
@@ -70,6 +71,8 @@ const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
 export interface ViewMount {
   dest: string
   readOnly: boolean
+  /** A fresh tmpfs: the only filesystem the view makes device nodes on (deviceOps). */
+  tmpfs?: boolean
 }
 
 interface Parsed {
@@ -77,12 +80,23 @@ interface Parsed {
   fsOptions: string[]
   readOnly: boolean
   bind: boolean
+  /** MS_* propagation flags of the mount (the last option given wins, as in runc). */
+  propagation?: number
+}
+
+/** A propagation option (`shared`, `rslave`...) → mount(2) flags, or undefined for another option. */
+export function propagationFlags(option: string): number | undefined {
+  const rec = option.startsWith('r') && option !== 'r'
+  const base = (rec ? option.slice(1) : option) as keyof typeof MS_PROPAGATION
+  if (base === 'rec' || !Object.hasOwn(MS_PROPAGATION, base)) return undefined
+  return MS_PROPAGATION[base] | (rec ? MS_PROPAGATION.rec : 0)
 }
 
 function parseOptions(m: OciMount, field: string): Parsed {
   let attrs = 0
   let readOnly = false
   let bind = m.type === 'bind'
+  let propagation: number | undefined
   const fsOptions: string[] = []
   for (const o of m.options ?? []) {
     const refused = REFUSED_OPTIONS[o]
@@ -91,7 +105,9 @@ function parseOptions(m: OciMount, field: string): Parsed {
       fsOptions.push(o)
       continue
     }
-    if (o === 'ro' || o === 'rro') readOnly = true
+    const prop = propagationFlags(o)
+    if (prop !== undefined) propagation = prop
+    else if (o === 'ro' || o === 'rro') readOnly = true
     else if (o === 'rw' || o === 'rrw') readOnly = false
     else if (o === 'bind' || o === 'rbind') bind = true
     else if (
@@ -107,7 +123,7 @@ function parseOptions(m: OciMount, field: string): Parsed {
     else if (o === 'exec') attrs &= ~ATTR.noexec
   }
   if (readOnly) attrs |= ATTR.rdonly
-  return { attrs, fsOptions, readOnly, bind }
+  return { attrs, fsOptions, readOnly, bind, ...(propagation === undefined ? {} : { propagation }) }
 }
 
 function bindSource(source: string, bundle: string, field: string): string {
@@ -155,8 +171,16 @@ function cgroupMount(m: OciMount, p: Parsed, cgroups: CgroupView, ops: PlanOp[],
   if (p.readOnly) ops.push({ op: 'remount_ro', dest: m.destination })
 }
 
-/** One `mounts` entry → ops; returns what Landlock derives its rule from. */
-function mountOps(m: OciMount, i: number, bundle: string, cgroups: CgroupView, ops: PlanOp[]): ViewMount {
+/** One `mounts` entry → ops (its propagation, set once the view is whole, into `late`); returns
+ * what Landlock derives its rule from. */
+function mountOps(
+  m: OciMount,
+  i: number,
+  bundle: string,
+  cgroups: CgroupView,
+  ops: PlanOp[],
+  late: PlanOp[],
+): ViewMount {
   const field = `mounts[${i}]`
   if (typeof m.destination !== 'string' || !m.destination.startsWith('/'))
     throw invalid(`${field}.destination`, 'an absolute path', m.destination)
@@ -164,6 +188,7 @@ function mountOps(m: OciMount, i: number, bundle: string, cgroups: CgroupView, o
     throw unsupported(`${field}.uidMappings`, 'idmapped mounts are not supported')
   const p = parseOptions(m, field)
   const dest = m.destination
+  if (p.propagation !== undefined) late.push({ op: 'propagation', dest, flags: p.propagation })
   if (p.bind) {
     if (!m.source) throw invalid(`${field}.source`, 'a bind source', m.source)
     const flags: BindFlags = {
@@ -185,6 +210,7 @@ function mountOps(m: OciMount, i: number, bundle: string, cgroups: CgroupView, o
     cgroupMount(m, p, cgroups, ops, field)
   } else if (FRESH_TYPES.has(type)) {
     ops.push({ op: 'fsmount', fstype: type, dest, attrs: p.attrs, options: [...source, ...p.fsOptions] })
+    if (type === 'tmpfs') return { dest, readOnly: p.readOnly, tmpfs: true }
   } else {
     throw unsupported(
       `${field}.type "${type}"`,
@@ -194,21 +220,59 @@ function mountOps(m: OciMount, i: number, bundle: string, cgroups: CgroupView, o
   return { dest, readOnly: p.readOnly }
 }
 
-function deviceOps(config: OciConfig, ops: PlanOp[]): void {
+/** S_IF* type of each `linux.devices` type ("u", unbuffered, is a character device). */
+const NODE_TYPES: Readonly<Record<string, number>> = { c: 0o020000, u: 0o020000, b: 0o060000, p: 0o010000 }
+
+/** The view mount a path lies on: the last one in plan order at or above it (a later mount
+ * covers an earlier one). */
+function mountOf(path: string, mounts: readonly ViewMount[]): ViewMount | undefined {
+  return mounts.findLast((m) => m.dest === '/' || path === m.dest || path.startsWith(`${m.dest}/`))
+}
+
+/** Device nodes: made (mknod) on a tmpfs of the view, as runc makes them; in a new user namespace
+ * (where mknod is refused) or off a tmpfs, the host's own node of that number is bound. A node is
+ * never made on a host filesystem (the bundle's rootfs): it would outlive the container. */
+function deviceOps(config: OciConfig, mounts: readonly ViewMount[], newUserNs: boolean, ops: PlanOp[]): void {
   for (const name of DEFAULT_DEVICES)
     ops.push({ op: 'bind', src: `/dev/${name}`, dest: `/dev/${name}`, flags: { dev: true } })
   const devices = config.linux?.devices ?? []
   devices.forEach((d, i) => {
     const field = `linux.devices[${i}]`
-    if (d.type !== 'c' && d.type !== 'b' && d.type !== 'u')
-      throw unsupported(`${field}.type "${d.type}"`, 'only character and block devices are supported')
-    // The host's own node of that number, bound: the view never creates device nodes.
-    const host = `/dev/${d.type === 'b' ? 'block' : 'char'}/${d.major}:${d.minor}`
+    const type = NODE_TYPES[d.type]
+    if (type === undefined) throw invalid(`${field}.type`, 'c | b | u | p', d.type)
+    if (typeof d.path !== 'string' || !d.path.startsWith('/'))
+      throw invalid(`${field}.path`, 'an absolute path', d.path)
+    const fifo = d.type === 'p'
+    const [major, minor] = [d.major ?? 0, d.minor ?? 0]
+    if (!fifo && (!Number.isInteger(major) || !Number.isInteger(minor) || major < 0 || minor < 0))
+      throw invalid(`${field}.major`, 'the major and minor numbers of the device', `${d.major}:${d.minor}`)
+    if (mountOf(d.path, mounts)?.tmpfs && !newUserNs) {
+      // runc's defaults: 0666, owned by root.
+      const perm = (d.fileMode ?? 0o666) & 0o777
+      ops.push({
+        op: 'mknod',
+        dest: d.path,
+        mode: type | perm,
+        major,
+        minor,
+        uid: d.uid ?? 0,
+        gid: d.gid ?? 0,
+      })
+      return
+    }
+    const where = newUserNs ? 'in a new user namespace' : `${d.path} is not on a tmpfs mount of the container`
+    if (fifo)
+      throw unsupported(field, `${where}, where cordon-oci makes no node; put it under a tmpfs such as /dev`)
+    // The host's own node of that number, bound.
+    const host = `/dev/${d.type === 'b' ? 'block' : 'char'}/${major}:${minor}`
     let src: string
     try {
       src = realpathSync(host)
     } catch {
-      throw unsupported(field, `this host has no device ${d.major}:${d.minor} (${host}) to bind`)
+      throw unsupported(
+        field,
+        `${where}, so cordon-oci binds the host's node, and this host has no device ${major}:${minor} (${host})`,
+      )
     }
     ops.push({ op: 'bind', src, dest: d.path, flags: { dev: true } })
   })
@@ -224,46 +288,96 @@ function deviceOps(config: OciConfig, ops: PlanOp[]): void {
 }
 
 /** What a masked or read-only path is, judged on the host for /proc and /sys (fresh in the
- * view) and in the rootfs otherwise; undefined when it does not exist (the spec skips those). */
-function kind(path: string, rootfs: string): 'dir' | 'file' | undefined {
+ * view) and in the rootfs otherwise, component by component without following a symlink (one in
+ * the rootfs would resolve on the host, not in the container); undefined when it does not exist
+ * (the spec skips those). */
+function kind(path: string, rootfs: string, field: string): 'dir' | 'file' | undefined {
   const onHost = path.startsWith('/proc/') || path.startsWith('/sys/')
   try {
-    return statSync(onHost ? path : `${rootfs}${path}`).isDirectory() ? 'dir' : 'file'
-  } catch {
+    if (onHost) return statSync(path).isDirectory() ? 'dir' : 'file'
+    let at = rootfs
+    let st = lstatSync(at)
+    for (const part of path.split('/').filter(Boolean)) {
+      at = `${at}/${part}`
+      st = lstatSync(at)
+      if (st.isSymbolicLink())
+        throw unsupported(
+          field,
+          `${path} passes through a symlink in the rootfs (${at.slice(rootfs.length)}); name the path it points to`,
+        )
+    }
+    return st.isDirectory() ? 'dir' : 'file'
+  } catch (e) {
+    if (e instanceof CordonError) throw e
     return undefined
   }
 }
 
+const beneath = (path: string, dirs: readonly string[]) =>
+  dirs.some((d) => path === d || path.startsWith(`${d}/`))
+
+/** readonlyPaths, then maskedPaths, in order, as runc. A path beneath a directory masked earlier is
+ * already hidden (empty tmpfs): runc finds nothing there and goes on, and so does the view. */
 function maskOps(config: OciConfig, rootfs: string, ops: PlanOp[]): void {
-  for (const path of config.linux?.readonlyPaths ?? []) {
-    if (!kind(path, rootfs)) continue
+  const absolute = (path: unknown, field: string) => {
+    if (typeof path !== 'string' || !path.startsWith('/')) throw invalid(field, 'an absolute path', path)
+    return path
+  }
+  ;(config.linux?.readonlyPaths ?? []).forEach((p, i) => {
+    const field = `linux.readonlyPaths[${i}]`
+    const path = absolute(p, field)
+    if (!kind(path, rootfs, field)) return
     ops.push({ op: 'bind', src: path, dest: path, flags: { readOnly: true, inView: true, noexec: true } })
-  }
-  for (const path of config.linux?.maskedPaths ?? []) {
-    const k = kind(path, rootfs)
-    if (k === 'dir') ops.push({ op: 'tmpfs', dest: path, size: 0, mode: 0o755, flags: { readOnly: true } })
-    else if (k === 'file')
+  })
+  const maskedDirs: string[] = []
+  ;(config.linux?.maskedPaths ?? []).forEach((p, i) => {
+    const field = `linux.maskedPaths[${i}]`
+    const path = absolute(p, field)
+    if (beneath(path, maskedDirs)) return
+    const k = kind(path, rootfs, field)
+    if (k === 'dir') {
+      ops.push({ op: 'tmpfs', dest: path, size: 0, mode: 0o755, flags: { readOnly: true } })
+      maskedDirs.push(path)
+    } else if (k === 'file')
       ops.push({ op: 'bind', src: '/dev/null', dest: path, flags: { inView: true, dev: true } })
-  }
+  })
 }
 
-/** The whole filesystem view: root, mounts, devices, masks, pivot_root. */
+/** linux.rootfsPropagation → flags for the view's root, or undefined when unset. */
+function rootPropagation(config: OciConfig): number | undefined {
+  const value = config.linux?.rootfsPropagation
+  if (value === undefined || value === '') return undefined
+  const flags = typeof value === 'string' ? propagationFlags(value) : undefined
+  if (flags === undefined)
+    throw invalid('linux.rootfsPropagation', '(r)private | (r)shared | (r)slave | (r)unbindable', value)
+  return flags
+}
+
+/** The whole filesystem view: root, mounts, devices, masks, pivot_root; then (`late`, phase 2)
+ * the propagation of the root and of each mount that names one. The view is cut from the host's
+ * peer groups before its first mount (DESIGN.md: / is made private first), so propagation acts
+ * within the container: a shared mount shares with its own copies there (a bind of it made
+ * inside), never with the host, and a slave one has no master (as private). */
 export function viewOps(
   config: OciConfig,
   bundle: string,
   cgroups: CgroupView,
-): { ops: PlanOp[]; mounts: ViewMount[]; rootfs: string } {
+  newUserNs: boolean,
+): { ops: PlanOp[]; late: PlanOp[]; mounts: ViewMount[]; rootfs: string } {
   if (!config.root?.path) throw invalid('root.path', 'the rootfs directory', config.root?.path)
   const rootfs = bindSource(config.root.path, bundle, 'root')
   const ops: PlanOp[] = [
     { op: 'root', mode: 0o755 },
     { op: 'bind', src: rootfs, dest: '/', flags: {} },
   ]
+  const late: PlanOp[] = []
+  const root = rootPropagation(config)
+  if (root !== undefined) late.push({ op: 'propagation', dest: '/', flags: root })
   const mounts: ViewMount[] = [{ dest: '/', readOnly: !!config.root.readonly }]
-  ;(config.mounts ?? []).forEach((m, i) => mounts.push(mountOps(m, i, bundle, cgroups, ops)))
-  deviceOps(config, ops)
+  ;(config.mounts ?? []).forEach((m, i) => mounts.push(mountOps(m, i, bundle, cgroups, ops, late)))
+  deviceOps(config, mounts, newUserNs, ops)
   maskOps(config, rootfs, ops)
   if (config.root.readonly) ops.push({ op: 'remount_ro', dest: '/' })
   ops.push({ op: 'pivot_root' })
-  return { ops, mounts, rootfs }
+  return { ops, late, mounts, rootfs }
 }

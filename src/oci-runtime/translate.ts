@@ -1,7 +1,8 @@
 // config.json → a cordon plan. Each field is carried out by a plan op, by cordon-oci around
 // the launcher (hooks, cgroups, sysctls, oomScoreAdj), or refused by name (spec.ts).
+import { statSync } from 'node:fs'
 import { capabilityNumber } from '../policy/capabilities.js'
-import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
+import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from '../plan/model.js'
 import { landlockOps, landlockWanted } from './landlock.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
@@ -73,6 +74,8 @@ export interface Translation {
   umask: number
   /** Namespaces the container has of its own (nsenter flags for sysctls). */
   ownNamespaces: string[]
+  /** What the container gets differently from runc, for the runtime's --log. */
+  warnings: string[]
 }
 
 export interface TranslateOptions {
@@ -86,7 +89,25 @@ export interface TranslateOptions {
   consoleSocket?: string
 }
 
-function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
+/** The namespace file at path is cordon-oci's own of that type (same nsfs inode as
+ * /proc/self/ns/FILE). */
+function isOwn(path: string, file: 'mnt' | 'uts'): boolean {
+  try {
+    const given = statSync(path)
+    const own = statSync(`/proc/self/ns/${file}`)
+    return own.dev === given.dev && own.ino === given.ino
+  } catch {
+    return false // a missing path fails in the launcher, naming it
+  }
+}
+
+export interface Namespaces {
+  ops: PlanOp[]
+  /** Types the container gets new. */
+  own: string[]
+}
+
+function namespaceOps(config: OciConfig): Namespaces {
   let flags = 0
   const joins: PlanOp[] = []
   const own: string[] = []
@@ -106,11 +127,18 @@ function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
       Number(b.op === 'setns' && b.type === CLONE_FLAGS.user) -
       Number(a.op === 'setns' && a.type === CLONE_FLAGS.user),
   )
-  if (!(flags & CLONE_FLAGS.mount))
+  const joinsMount = joins.some((j) => j.op === 'setns' && j.type === CLONE_FLAGS.mount)
+  if (!(flags & CLONE_FLAGS.mount) && !joinsMount)
     throw unsupported(
       'linux.namespaces',
-      'cordon-oci needs a new mount namespace (type "mount" without a path)',
+      'cordon-oci needs a mount namespace of the container\'s own (type "mount", new or joined by path): its filesystem view replaces the root of that namespace, which must not be the host\'s',
     )
+  for (const j of joins)
+    if (j.op === 'setns' && j.type === CLONE_FLAGS.mount && isOwn(j.path, 'mnt'))
+      throw unsupported(
+        `linux.namespaces (mount, path ${j.path})`,
+        "this is cordon-oci's own mount namespace, whose root the container's view would replace; give the container one of its own",
+      )
   const ops: PlanOp[] = [{ op: 'namespaces', flags }, ...joins]
   if (flags & CLONE_FLAGS.user) {
     const maps = (kind: 'uid' | 'gid') => {
@@ -259,23 +287,37 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   for (const name of ['createContainer', 'startContainer'] as const)
     if (config.hooks?.[name]?.length)
       throw unsupported(`hooks.${name}`, 'hooks inside the container namespaces are not supported yet')
-  const prop = config.linux?.rootfsPropagation
-  if (prop && prop !== 'private' && prop !== 'rprivate')
-    throw unsupported('linux.rootfsPropagation', 'the view is always private; use "private" or leave it out')
   const ns = namespaceOps(config)
   const hostname: PlanOp[] = []
   if (config.hostname) {
-    if (!ns.own.includes('uts')) throw unsupported('hostname', 'needs a new uts namespace')
+    const uts = config.linux?.namespaces?.find((n) => n.type === 'uts')
+    if (!uts) throw unsupported('hostname', 'needs a uts namespace of the container (new or joined by path)')
+    if (uts.path && isOwn(uts.path, 'uts'))
+      throw unsupported(
+        'hostname',
+        `the uts namespace ${uts.path} is cordon-oci's own: the hostname would be the host's; leave the path out or name another`,
+      )
     hostname.push({ op: 'hostname', name: config.hostname })
   }
-  const view = viewOps(config, opts.bundle, opts.cgroups)
+  const view = viewOps(config, opts.bundle, opts.cgroups, ns.own.includes('user'))
   const notes: string[] = []
+  const warnings: string[] = []
+  if (
+    view.late.some(
+      (op) => op.op === 'propagation' && op.flags & (MS_PROPAGATION.shared | MS_PROPAGATION.slave),
+    )
+  )
+    warnings.push(
+      "shared or slave propagation acts within the container's mount namespace only (cut from the host's peer groups before its first mount): nothing propagates to or from the host",
+    )
+  notes.push(...warnings)
   const landlock = landlockWanted(config)
   const nnp = landlock || !!config.linux?.seccomp
   const ops: PlanOp[] = [
     ...ns.ops,
     ...processOps(config, opts),
     ...view.ops,
+    ...view.late,
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
   if (landlock) ops.push(...landlockOps(view.mounts, notes))
@@ -300,6 +342,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
     oomScoreAdj: config.process!.oomScoreAdj,
     umask,
     ownNamespaces: ns.own,
+    warnings,
   }
 }
 

@@ -1,7 +1,7 @@
 // Plans in words, for `cordon plan` and error context.
 import { describeAccess } from '../landlock/rights.js'
 import { capabilityName } from '../policy/capabilities.js'
-import { CLONE_FLAGS, type Plan, type PlanOp } from './model.js'
+import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from './model.js'
 
 const octal = (n: number) => `0${n.toString(8)}`
 
@@ -48,6 +48,13 @@ export function describeOp(op: PlanOp): string {
       return `${Object.entries(CLONE_FLAGS).find(([, bit]) => bit === op.type)?.[0] ?? op.type} ${op.path}`
     case 'fsmount':
       return `${op.fstype} on ${op.dest}${op.options.length ? ` (${op.options.join(',')})` : ''}`
+    case 'mknod':
+      return `${op.dest} ${(op.mode & 0o170000) === 0o10000 ? 'fifo' : `${op.major}:${op.minor}`} mode ${octal(op.mode & 0o777)} owner ${op.uid}:${op.gid}`
+    case 'propagation':
+      return `${op.dest} ${Object.entries(MS_PROPAGATION)
+        .filter(([n, bit]) => n !== 'rec' && op.flags & bit)
+        .map(([n]) => (op.flags & MS_PROPAGATION.rec ? `r${n}` : n))
+        .join(' ')}`
     case 'root':
       return `tmpfs mode ${octal(op.mode)}`
     case 'bind':

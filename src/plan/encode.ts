@@ -80,6 +80,13 @@ function bindFlags(f: BindFlags): number {
   )
 }
 
+/** glibc's makedev(3): the dev_t the launcher passes to mknodat as it is. */
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0)
+  const mi = BigInt(minor >>> 0)
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn)
+}
+
 function body(op: PlanOp, w: Writer): void {
   switch (op.op) {
     case 'namespaces':
@@ -120,6 +127,12 @@ function body(op: PlanOp, w: Writer): void {
         .str(op.fstype, 'filesystem type')
         .str(op.dest, 'mount destination')
         .blob(Buffer.from(op.options.map((o) => `${o}\0`).join(''), 'utf8'))
+      break
+    case 'mknod':
+      w.u32(op.mode).u64(makedev(op.major, op.minor)).u32(op.uid).u32(op.gid).str(op.dest, 'device path')
+      break
+    case 'propagation':
+      w.u32(op.flags).str(op.dest, 'propagation mount')
       break
     case 'root':
       w.u32(op.mode)

@@ -2,7 +2,7 @@
 // contract with native/plan.h. Every field here is encoded by encode.ts; adding an op means a
 // new code in both files and a PLAN_VERSION bump.
 
-export const PLAN_VERSION = 3
+export const PLAN_VERSION = 4
 
 export interface BindFlags {
   readOnly?: boolean
@@ -43,9 +43,15 @@ export type PlanOp =
   /** A fresh filesystem (OCI `mounts`: sysfs, mqueue, cgroup2, tmpfs with options); attrs are
    * MOUNT_ATTR_* bits, options `key=value` or flag words passed to fsconfig. */
   | { op: 'fsmount'; fstype: string; dest: string; attrs: number; options: string[] }
+  /** A device node or FIFO of an OCI `linux.devices` entry, made only on a tmpfs of the view
+   * (native/view.c do_mknod refuses any other filesystem). `mode` holds the S_IF* type. */
+  | { op: 'mknod'; dest: string; mode: number; major: number; minor: number; uid: number; gid: number }
   // phase 2: identity of the system
   | { op: 'hostname'; name: string }
   | { op: 'loopback' }
+  /** MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE, with MS_REC for the tree below: set once
+   * the view is whole, within the sandbox's own mount namespace (never linked to the host's). */
+  | { op: 'propagation'; dest: string; flags: number }
   // phase 3..8: the command's last steps, in this order
   | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
   | { op: 'chdir'; path: string }
@@ -100,8 +106,10 @@ export const OP_CODES: Record<OpName, number> = {
   remount_ro: 0x18,
   pivot_root: 0x19,
   fsmount: 0x1a,
+  mknod: 0x1b,
   hostname: 0x20,
   loopback: 0x21,
+  propagation: 0x22,
   rlimit: 0x30,
   chdir: 0x31,
   setsid: 0x32,
@@ -119,6 +127,15 @@ export const OP_CODES: Record<OpName, number> = {
 
 /** SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's notifications go to the launcher. */
 export const SECCOMP_FLAG_LISTENER = 8
+
+/** mount(2) propagation flags, for the `propagation` op. */
+export const MS_PROPAGATION = {
+  rec: 0x4000,
+  unbindable: 0x20000,
+  private: 0x40000,
+  slave: 0x80000,
+  shared: 0x100000,
+} as const
 
 /** clone(2) flags for each namespace. */
 export const CLONE_FLAGS = {

@@ -1,10 +1,12 @@
 // A minimal OCI bundle for the tests: a static busybox rootfs and runc's default config.json.
 import { spawnSync } from 'node:child_process'
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -74,12 +76,25 @@ export interface Result {
   stderr: string
 }
 
+/** Runs the runtime with its output in files, not pipes: a created container inherits the
+ * runtime's stdout and stderr and keeps them open, so a pipe would hold spawnSync until the
+ * container ends (or the timeout, a minute, passes). */
 export function oci(b: Bundle, args: string[], runtime = CORDON_OCI, root = b.root): Result {
-  const r = spawnSync(runtime, ['--root', root, ...args], {
-    cwd: b.dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-  })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-out-'))
+  const out = openSync(join(dir, 'stdout'), 'w+')
+  const err = openSync(join(dir, 'stderr'), 'w+')
+  try {
+    const r = spawnSync(runtime, ['--root', root, ...args], {
+      cwd: b.dir,
+      stdio: ['ignore', out, err],
+      timeout: 60_000,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    })
+    const read = (name: string) => readFileSync(join(dir, name), 'utf8')
+    return { status: r.status, stdout: read('stdout'), stderr: read('stderr') }
+  } finally {
+    closeSync(out)
+    closeSync(err)
+    rmSync(dir, { recursive: true, force: true })
+  }
 }

@@ -28,6 +28,7 @@ const cNames = new Map(
 const RELEASED: Record<number, string> = {
   2: '4f86d1ea',
   3: 'bcc04247',
+  4: '4751d9e2',
 }
 
 const fingerprint = (codes: Record<string, number>) =>
