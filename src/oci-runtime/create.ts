@@ -9,7 +9,9 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
 import { runHooks } from './hooks.js'
-import { invalid, type OciConfig } from './spec.js'
+import { invalid, type OciConfig, unsupported } from './spec.js'
+import { MONITOR_ANNOTATION, monitorWanted, startSupervisor } from './monitor.js'
+import { annotatedPolicy, mergeLimits } from './policy.js'
 import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
 import { saveExecContext } from './exec-context.js'
 import { translateConfig } from './translate.js'
@@ -54,18 +56,30 @@ interface Prepared {
   umask: number
 }
 
-function prepare(o: CreateOptions): Prepared {
+async function prepare(o: CreateOptions): Promise<Prepared> {
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
   ensureRoot(o.root)
   const dir = containerDir(o.root, o.id)
   if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)
-  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, config.linux?.resources)
+  const policy = annotatedPolicy(config, resolve(bundle, config.root?.path ?? 'rootfs'))
+  // In the bundle the seccomp compiler loads only when asked (cli/lazy-filter.ts): a policy's
+  // own rules need it, a plain create does not.
+  if (policy) await (await import('../cli/lazy-filter.js')).loadFilterCompiler()
+  const monitor = monitorWanted(config.annotations)
+  const resources = policy ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
+  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, resources)
   rememberMade(o.root, cg.made)
   mkdirSync(dir, { mode: 0o700 })
   try {
-    applyResources(cg, config.linux?.resources)
+    if (monitor && !cg.freezer)
+      throw unsupported(
+        `annotations["${MONITOR_ANNOTATION}"]`,
+        'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
+      )
+    applyResources(cg, resources)
     const t = translateConfig(config, {
+      ...(policy ? { policy } : {}),
       bundle,
       cgroups: cg.view,
       cgroupDirs: cg.dirs,
@@ -152,6 +166,7 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
     if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
     applySysctls(pid, p.sysctl, p.ownNamespaces)
     saveRecord(o.root, p.rec)
+    if (monitorWanted(p.config.annotations)) startSupervisor(o.root, p.rec)
     const hooks = [...(p.config.hooks?.prestart ?? []), ...(p.config.hooks?.createRuntime ?? [])]
     runHooks('createRuntime', hooks, ociState(o.root, p.rec, 'created'))
     if (o.pidFile) {
@@ -184,8 +199,8 @@ const stdio = (n: number): ('inherit' | number)[] => [
   ...Array.from({ length: n }, (_, i) => i + 3),
 ]
 
-export function create(o: CreateOptions): void {
-  const p = prepare(o)
+export async function create(o: CreateOptions): Promise<void> {
+  const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds) })
   if (r.status !== 0)
@@ -204,7 +219,7 @@ export function create(o: CreateOptions): void {
 
 /** `run` in the foreground: the launcher supervises and passes the container's status on. */
 export async function runForeground(o: CreateOptions): Promise<number> {
-  const p = prepare(o)
+  const p = await prepare(o)
   process.umask(p.umask)
   const child = spawn(launcherPath(), launcherArgs(p, false, o), { stdio: stdio(o.preserveFds) })
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)

@@ -3,6 +3,8 @@
 import { capabilityNumber } from '../policy/capabilities.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
 import { landlockOps, landlockWanted } from './landlock.js'
+import { policyLandlockOps, policySeccompOps } from './policy.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
@@ -84,6 +86,8 @@ export interface TranslateOptions {
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
   consoleSocket?: string
+  /** org.cordon.policy, resolved (policy.ts): its Landlock rules and seccomp filter. */
+  policy?: ResolvedPolicy
 }
 
 function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
@@ -271,27 +275,20 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   const view = viewOps(config, opts.bundle, opts.cgroups)
   const notes: string[] = []
   const landlock = landlockWanted(config)
-  const nnp = landlock || !!config.linux?.seccomp
+  const nnp = landlock || !!config.linux?.seccomp || !!opts.policy
   const ops: PlanOp[] = [
     ...ns.ops,
     ...processOps(config, opts),
     ...view.ops,
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
-  if (landlock) ops.push(...landlockOps(view.mounts, notes))
+  // A policy's Landlock rules replace the ones derived from the mounts (one ruleset per plan),
+  // each narrowed to its mount's rights; its filter is loaded after the config's.
+  if (opts.policy) ops.push(...policyLandlockOps(opts.policy, config, view.mounts, notes))
+  else if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
-  // Refused rather than half-applied: a policy would have to be merged with the config's own
-  // mounts, ids and seccomp (which wins is not settled), and rules need a supervisor beside the
-  // container, while `create` leaves none (the engine's shim must be its parent and reaper).
-  const why: Record<string, string> = {
-    'org.cordon.policy':
-      'not supported yet by cordon-oci (a cordon policy is not merged with config.json); the container gets Landlock rules derived from its mounts (org.cordon.landlock) and the seccomp profile of config.json; run the workload with `cordon run --policy` for a full policy',
-    'org.cordon.monitor':
-      'not supported yet by cordon-oci (no supervisor stays beside a created container to run rules); watch it from the host, or run the workload with `cordon run --rules`',
-  }
-  for (const [a, reason] of Object.entries(why))
-    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, reason)
+  if (opts.policy) ops.push(...policySeccompOps(opts.policy, config, notes))
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },
