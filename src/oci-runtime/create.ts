@@ -44,6 +44,33 @@ function readConfig(bundle: string): OciConfig {
   }
 }
 
+/** The runtime's own org.cordon.* annotations (CORDON_OCI_ANNOTATIONS, a JSON object, in the
+ * environment of whoever installs the runtime: a daemon.json runtime, a RuntimeClass handler's
+ * wrapper). They win over the container's, which its author chooses: an admin's monitor cannot
+ * be turned off by a pod. Engines that pass no annotations (Docker's API before 1.43) get the
+ * layers this way. */
+function runtimeAnnotations(): Record<string, string> {
+  const text = process.env.CORDON_OCI_ANNOTATIONS
+  if (!text) return {}
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    value = undefined
+  }
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(value).every(([k, v]) => k.startsWith('org.cordon.') && typeof v === 'string')
+  if (!ok)
+    throw new CordonError(
+      'invalid_usage',
+      `CORDON_OCI_ANNOTATIONS: expected a JSON object of org.cordon.* annotations with string values, like {"org.cordon.monitor":"on"}, got ${text}`,
+    )
+  return value as Record<string, string>
+}
+
 interface Prepared {
   root: string
   dir: string
@@ -59,6 +86,7 @@ interface Prepared {
 async function prepare(o: CreateOptions): Promise<Prepared> {
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
+  config.annotations = { ...config.annotations, ...runtimeAnnotations() }
   ensureRoot(o.root)
   const dir = containerDir(o.root, o.id)
   if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)

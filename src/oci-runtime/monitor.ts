@@ -8,7 +8,8 @@
 //     the container and thaws the group: a monitored container never runs unwatched, and
 //     never stays frozen with no one left to resolve it (as `cordon run`'s launcher does when
 //     its supervisor goes).
-// Alerts and the supervisor's notices are kept after delete in ROOT/monitor/ (0700).
+// Alerts and the supervisor's notices are kept after delete in ROOT/monitor/ (0700), or where
+// CORDON_OCI_MONITOR_DIR says.
 import { spawn } from 'node:child_process'
 import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -39,12 +40,12 @@ export function monitorWanted(annotations: Record<string, string> | undefined): 
   return [file]
 }
 
-/** Where a container's alerts (cordon's JSON lines) and supervisor notices are kept. */
-export const monitorFiles = (root: string, id: string) => ({
-  dir: `${root}/monitor`,
-  alerts: `${root}/monitor/${id}.alerts.jsonl`,
-  log: `${root}/monitor/${id}.log`,
-})
+/** Where a container's alerts (cordon's JSON lines) and supervisor notices are kept: ROOT/monitor,
+ * or CORDON_OCI_MONITOR_DIR of the runtime's environment (the engine's admin sets it). */
+export function monitorFiles(root: string, id: string) {
+  const dir = process.env.CORDON_OCI_MONITOR_DIR ?? `${root}/monitor`
+  return { dir, alerts: `${dir}/${id}.alerts.jsonl`, log: `${dir}/${id}.log` }
+}
 
 /** The supervisor's own pid and start time, written once it watches (supervisor.ts). */
 export const readyFile = (root: string, id: string) => `${containerDir(root, id)}/monitor.ready`
@@ -84,6 +85,9 @@ export function startSupervisor(root: string, rec: ContainerRecord): void {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         CORDON_OCI_POLICIES: policyDir(),
+        ...(process.env.CORDON_OCI_MONITOR_DIR
+          ? { CORDON_OCI_MONITOR_DIR: process.env.CORDON_OCI_MONITOR_DIR }
+          : {}),
         CORDON_OCI_GROUPS: rec.cgroupDirs.join(':'),
         CORDON_OCI_FREEZER: freezer,
       },
