@@ -11,7 +11,9 @@ import { applyResources, containerCgroups, rememberMade, removeCgroups } from '.
 import { runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
 import { MONITOR_ANNOTATION, monitorWanted, startSupervisor } from './monitor.js'
-import { annotatedPolicy, mergeLimits } from './policy.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { ViewMount } from './mounts.js'
+import { POLICY_ANNOTATION } from './policy-dir.js'
 import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
 import { saveExecContext } from './exec-context.js'
 import { translateConfig } from './translate.js'
@@ -90,12 +92,18 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
   ensureRoot(o.root)
   const dir = containerDir(o.root, o.id)
   if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)
-  const policy = annotatedPolicy(config, resolve(bundle, config.root?.path ?? 'rootfs'))
-  // In the bundle the seccomp compiler loads only when asked (cli/lazy-filter.ts): a policy's
-  // own rules need it, a plain create does not.
+  // The policy compiler loads only for a container that names a policy (start-up: engines run
+  // create once per container); in the bundle the seccomp compiler too (cli/lazy-filter.ts).
+  const pm = config.annotations?.[POLICY_ANNOTATION] !== undefined ? await import('./policy.js') : undefined
+  const policy: ResolvedPolicy | undefined = pm?.annotatedPolicy(
+    config,
+    resolve(bundle, config.root?.path ?? 'rootfs'),
+  )
   if (policy) await (await import('../cli/lazy-filter.js')).loadFilterCompiler()
+  const mergeLimits = pm?.mergeLimits
   const monitor = monitorWanted(config.annotations)
-  const resources = policy ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
+  const resources =
+    policy && mergeLimits ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
   const cg = containerCgroups(config.linux?.cgroupsPath, o.id, resources)
   rememberMade(o.root, cg.made)
   mkdirSync(dir, { mode: 0o700 })
@@ -107,7 +115,15 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
       )
     applyResources(cg, resources)
     const t = translateConfig(config, {
-      ...(policy ? { policy } : {}),
+      ...(policy && pm
+        ? {
+            policy: {
+              landlock: (mounts: ViewMount[], notes: string[]) =>
+                pm.policyLandlockOps(policy, config, mounts, notes),
+              seccomp: (notes: string[]) => pm.policySeccompOps(policy, config, notes),
+            },
+          }
+        : {}),
       bundle,
       cgroups: cg.view,
       cgroupDirs: cg.dirs,

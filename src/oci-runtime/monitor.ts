@@ -15,7 +15,7 @@ import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:f
 import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
 import { type ContainerRecord, containerDir, procStat } from './state.js'
-import { policyDir, readOwnFile } from './policy.js'
+import { policyDir, readOwnFile } from './policy-dir.js'
 import { invalid } from './spec.js'
 
 export const MONITOR_ANNOTATION = 'org.cordon.monitor'

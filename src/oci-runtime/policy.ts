@@ -2,8 +2,6 @@
 // (each narrowed to what the container's mount allows there), its seccomp filter (stacked on
 // the config's: the kernel runs both, the stricter answer wins) and its limits (the lower of
 // the two). The engine keeps what it owns: mounts, namespaces, ids, capabilities, network.
-import { lstatSync, readFileSync } from 'node:fs'
-import { CordonError } from '../errors.js'
 import { FS } from '../landlock/rights.js'
 import { compileFilter } from '../plan/filter.js'
 import { compileLandlock } from '../plan/landlock.js'
@@ -17,18 +15,12 @@ import { type PolicySource, type ResolvedPolicy, resolveLayers } from '../policy
 import { settleHostView } from '../policy/wide-binds.js'
 import { precompiledFilter } from '../seccomp/precompiled.js'
 import type { ViewMount } from './mounts.js'
+import { POLICY_ANNOTATION, policyDir, readOwnFile } from './policy-dir.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
 
-export const POLICY_ANNOTATION = 'org.cordon.policy'
 const FIELD = `annotations["${POLICY_ANNOTATION}"]`
 const READ = FS.execute | FS.read_file | FS.read_dir | FS.ioctl_dev
 const NO_DEVICES = ~(FS.make_char | FS.make_block)
-
-/** Where named policies live: root's own directory (CORDON_OCI_POLICIES in the runtime's
- * environment moves it). Only names are looked up there, never paths: whoever writes a pod or
- * a `docker run` chooses the annotation, and a path would let them make root read any file and
- * echo its lines back in a parse error. */
-export const policyDir = (): string => process.env.CORDON_OCI_POLICIES ?? '/etc/cordon/policies'
 
 /** The annotation's policy: inline YAML/JSON (a `{` or a newline in it), a file NAME.yaml of
  * the policy directory, or a built-in profile's name; undefined without the annotation. */
@@ -47,7 +39,7 @@ export function annotatedPolicy(config: OciConfig, rootfs: string): ResolvedPoli
       value,
     )
   const file = `${policyDir()}/${value}.yaml`
-  const text = readOwnFile(file)
+  const text = readOwnFile(file, FIELD)
   if (text !== undefined) return source(parsePolicy(text, file, 'yaml'), file)
   if (PROFILES[value]) return source({ extends: [value] }, `profile ${value}`)
   throw invalid(
@@ -64,24 +56,6 @@ const rootedPaths = (rootfs: string): HostPaths => ({
   stat: (path) => realHostPaths.stat(`${rootfs}${path}`),
   readlink: (path) => realHostPaths.readlink(`${rootfs}${path}`),
 })
-
-/** A policy or rules file root trusts: not a link, owned by root or the caller, writable by no
- * one else; undefined when missing. */
-export function readOwnFile(file: string, field = FIELD): string | undefined {
-  let st
-  try {
-    st = lstatSync(file)
-  } catch {
-    return undefined
-  }
-  const uid = process.geteuid?.() ?? 0
-  if (!st.isFile() || (st.uid !== 0 && st.uid !== uid) || st.mode & 0o022)
-    throw new CordonError(
-      'invalid_usage',
-      `${field}: ${file} must be a regular file owned by root (or uid ${uid}) and writable by no one else`,
-    )
-  return readFileSync(file, 'utf8')
-}
 
 /** The policy as the container's: no mount view of its own (the engine built it, so its paths
  * are the container's), and the container's namespaces for the seccomp layers that depend on

@@ -3,8 +3,7 @@
 import { capabilityNumber } from '../policy/capabilities.js'
 import { CLONE_FLAGS, type Plan, type PlanOp } from '../plan/model.js'
 import { landlockOps, landlockWanted } from './landlock.js'
-import { policyLandlockOps, policySeccompOps } from './policy.js'
-import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
@@ -86,8 +85,11 @@ export interface TranslateOptions {
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
   consoleSocket?: string
-  /** org.cordon.policy, resolved (policy.ts): its Landlock rules and seccomp filter. */
-  policy?: ResolvedPolicy
+  /** org.cordon.policy's layers (policy.ts, loaded only when the annotation is there). */
+  policy?: {
+    landlock(mounts: ViewMount[], notes: string[]): PlanOp[]
+    seccomp(notes: string[]): PlanOp[]
+  }
 }
 
 function namespaceOps(config: OciConfig): { ops: PlanOp[]; own: string[] } {
@@ -284,11 +286,11 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   ]
   // A policy's Landlock rules replace the ones derived from the mounts (one ruleset per plan),
   // each narrowed to its mount's rights; its filter is loaded after the config's.
-  if (opts.policy) ops.push(...policyLandlockOps(opts.policy, config, view.mounts, notes))
+  if (opts.policy) ops.push(...opts.policy.landlock(view.mounts, notes))
   else if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
-  if (opts.policy) ops.push(...policySeccompOps(opts.policy, config, notes))
+  if (opts.policy) ops.push(...opts.policy.seccomp(notes))
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },
