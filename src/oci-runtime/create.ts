@@ -9,7 +9,11 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
 import { runHooks } from './hooks.js'
-import { invalid, type OciConfig } from './spec.js'
+import { invalid, type OciConfig, unsupported } from './spec.js'
+import { MONITOR_ANNOTATION, monitorWanted, startSupervisor } from './monitor.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { ViewMount } from './mounts.js'
+import { POLICY_ANNOTATION } from './policy-dir.js'
 import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
 import { saveExecContext } from './exec-context.js'
 import { translateConfig } from './translate.js'
@@ -44,6 +48,33 @@ function readConfig(bundle: string): OciConfig {
   }
 }
 
+/** The runtime's own org.cordon.* annotations (CORDON_OCI_ANNOTATIONS, a JSON object, in the
+ * environment of whoever installs the runtime: a daemon.json runtime, a RuntimeClass handler's
+ * wrapper). They win over the container's, which its author chooses: an admin's monitor cannot
+ * be turned off by a pod. Engines that pass no annotations (Docker's API before 1.43) get the
+ * layers this way. */
+function runtimeAnnotations(): Record<string, string> {
+  const text = process.env.CORDON_OCI_ANNOTATIONS
+  if (!text) return {}
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    value = undefined
+  }
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(value).every(([k, v]) => k.startsWith('org.cordon.') && typeof v === 'string')
+  if (!ok)
+    throw new CordonError(
+      'invalid_usage',
+      `CORDON_OCI_ANNOTATIONS: expected a JSON object of org.cordon.* annotations with string values, like {"org.cordon.monitor":"on"}, got ${text}`,
+    )
+  return value as Record<string, string>
+}
+
 interface Prepared {
   root: string
   dir: string
@@ -56,18 +87,45 @@ interface Prepared {
   umask: number
 }
 
-function prepare(o: CreateOptions): Prepared {
+async function prepare(o: CreateOptions): Promise<Prepared> {
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
+  config.annotations = { ...config.annotations, ...runtimeAnnotations() }
   ensureRoot(o.root)
   const dir = containerDir(o.root, o.id)
   if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)
-  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, config.linux?.resources)
+  // The policy compiler loads only for a container that names a policy (start-up: engines run
+  // create once per container); in the bundle the seccomp compiler too (cli/lazy-filter.ts).
+  const pm = config.annotations?.[POLICY_ANNOTATION] !== undefined ? await import('./policy.js') : undefined
+  const policy: ResolvedPolicy | undefined = pm?.annotatedPolicy(
+    config,
+    resolve(bundle, config.root?.path ?? 'rootfs'),
+  )
+  if (policy) await (await import('../cli/lazy-filter.js')).loadFilterCompiler()
+  const mergeLimits = pm?.mergeLimits
+  const monitor = monitorWanted(config.annotations)
+  const resources =
+    policy && mergeLimits ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
+  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, resources)
   rememberMade(o.root, cg.made)
   mkdirSync(dir, { mode: 0o700 })
   try {
-    applyResources(cg, config.linux?.resources)
+    if (monitor && !cg.freezer)
+      throw unsupported(
+        `annotations["${MONITOR_ANNOTATION}"]`,
+        'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
+      )
+    applyResources(cg, resources)
     const t = translateConfig(config, {
+      ...(policy && pm
+        ? {
+            policy: {
+              landlock: (mounts: ViewMount[], notes: string[]) =>
+                pm.policyLandlockOps(policy, config, mounts, notes),
+              seccomp: (notes: string[]) => pm.policySeccompOps(policy, config, notes),
+            },
+          }
+        : {}),
       bundle,
       cgroups: cg.view,
       cgroupDirs: cg.dirs,
@@ -155,6 +213,7 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
     if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
     applySysctls(pid, p.sysctl, p.ownNamespaces)
     saveRecord(o.root, p.rec)
+    if (monitorWanted(p.config.annotations)) startSupervisor(o.root, p.rec)
     const hooks = [...(p.config.hooks?.prestart ?? []), ...(p.config.hooks?.createRuntime ?? [])]
     runHooks('createRuntime', hooks, ociState(o.root, p.rec, 'created'))
     if (o.pidFile) {
@@ -187,8 +246,8 @@ const stdio = (n: number): ('inherit' | number)[] => [
   ...Array.from({ length: n }, (_, i) => i + 3),
 ]
 
-export function create(o: CreateOptions): void {
-  const p = prepare(o)
+export async function create(o: CreateOptions): Promise<void> {
+  const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds) })
   if (r.status !== 0)
@@ -207,7 +266,7 @@ export function create(o: CreateOptions): void {
 
 /** `run` in the foreground: the launcher supervises and passes the container's status on. */
 export async function runForeground(o: CreateOptions): Promise<number> {
-  const p = prepare(o)
+  const p = await prepare(o)
   process.umask(p.umask)
   const child = spawn(launcherPath(), launcherArgs(p, false, o), { stdio: stdio(o.preserveFds) })
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)

@@ -4,6 +4,7 @@ import { constants as os } from 'node:os'
 import { CordonError } from '../errors.js'
 import { cgroupPids, freeze, removeCgroups } from './cgroups.js'
 import { runHooks } from './hooks.js'
+import { awaitSupervisor, stopSupervisor } from './monitor.js'
 import {
   type ContainerRecord,
   containerDir,
@@ -24,6 +25,7 @@ export function start(root: string, id: string, log: (msg: string) => void): voi
   const rec = loadRecord(root, id)
   const status = statusOf(root, rec)
   if (status !== 'created') throw notRunning(id, status, 'start')
+  awaitSupervisor(root, rec)
   const fifo = `${containerDir(root, id)}/exec.fifo`
   // Non-blocking: a container that died meanwhile must not leave `start` waiting forever.
   const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
@@ -95,6 +97,7 @@ export function remove(root: string, id: string, force: boolean): void {
   }
   const status = statusOf(root, rec)
   if (status !== 'stopped' && status !== 'created' && !force) throw notRunning(id, status, 'delete')
+  stopSupervisor(root, id)
   if (status !== 'stopped') {
     for (const pid of [rec.pid, ...pidsOf(rec)])
       try {

@@ -144,12 +144,12 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
       if (flags.has('no-pivot')) log(g, 'warning', '--no-pivot ignored: cordon-oci always uses pivot_root')
       const c = await import('./create.js')
       if (command === 'create') {
-        c.create(o)
+        await c.create(o)
         return 0
       }
       const l = await import('./lifecycle.js')
       if (flags.has('detach') || flags.has('d')) {
-        c.create(o)
+        await c.create(o)
         l.start(g.root, o.id, (m) => log(g, 'warning', m))
         return 0
       }

@@ -4,6 +4,7 @@ import { statSync } from 'node:fs'
 import { capabilityNumber } from '../policy/capabilities.js'
 import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from '../plan/model.js'
 import { landlockOps, landlockWanted } from './landlock.js'
+import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
@@ -87,6 +88,11 @@ export interface TranslateOptions {
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
   consoleSocket?: string
+  /** org.cordon.policy's layers (policy.ts, loaded only when the annotation is there). */
+  policy?: {
+    landlock(mounts: ViewMount[], notes: string[]): PlanOp[]
+    seccomp(notes: string[]): PlanOp[]
+  }
 }
 
 /** The namespace file at path is cordon-oci's own of that type (same nsfs inode as
@@ -312,7 +318,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
     )
   notes.push(...warnings)
   const landlock = landlockWanted(config)
-  const nnp = landlock || !!config.linux?.seccomp
+  const nnp = landlock || !!config.linux?.seccomp || !!opts.policy
   const ops: PlanOp[] = [
     ...ns.ops,
     ...processOps(config, opts),
@@ -320,20 +326,13 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
     ...view.late,
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
-  if (landlock) ops.push(...landlockOps(view.mounts, notes))
+  // A policy's Landlock rules replace the ones derived from the mounts (one ruleset per plan),
+  // each narrowed to its mount's rights; its filter is loaded after the config's.
+  if (opts.policy) ops.push(...opts.policy.landlock(view.mounts, notes))
+  else if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
-  // Refused rather than half-applied: a policy would have to be merged with the config's own
-  // mounts, ids and seccomp (which wins is not settled), and rules need a supervisor beside the
-  // container, while `create` leaves none (the engine's shim must be its parent and reaper).
-  const why: Record<string, string> = {
-    'org.cordon.policy':
-      'not supported yet by cordon-oci (a cordon policy is not merged with config.json); the container gets Landlock rules derived from its mounts (org.cordon.landlock) and the seccomp profile of config.json; run the workload with `cordon run --policy` for a full policy',
-    'org.cordon.monitor':
-      'not supported yet by cordon-oci (no supervisor stays beside a created container to run rules); watch it from the host, or run the workload with `cordon run --rules`',
-  }
-  for (const [a, reason] of Object.entries(why))
-    if (config.annotations?.[a]) throw unsupported(`annotations["${a}"]`, reason)
+  if (opts.policy) ops.push(...opts.policy.seccomp(notes))
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },

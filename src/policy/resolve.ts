@@ -105,8 +105,14 @@ export function resolvePolicy(top: PolicySource, cwd = callerCwd()): ResolvedPol
   return resolveLayers([top], cwd)
 }
 
-/** Resolves several policies stacked in order (each with its own `extends`), later ones on top. */
-export function resolveLayers(tops: PolicySource[], cwd = callerCwd()): ResolvedPolicy {
+/** Resolves several policies stacked in order (each with its own `extends`), later ones on top.
+ * `settle` places the view on its host (the caller's by default; cordon-oci's is the
+ * container's root file system, without the host's mounts). */
+export function resolveLayers(
+  tops: PolicySource[],
+  cwd = callerCwd(),
+  settle: (p: ResolvedPolicy) => ResolvedPolicy = settleHostView,
+): ResolvedPolicy {
   const layers: PolicySource[] = []
   for (const top of tops) collect(top, cwd, layers, [])
   const out: ResolvedPolicy = {
@@ -203,7 +209,7 @@ export function resolveLayers(tops: PolicySource[], cwd = callerCwd()): Resolved
       { issues: [{ code: 'conflict', path: ['namespaces', 'net'], message: 'contradicts network' }] },
     )
   checkCoherence(out)
-  return settleHostView(out)
+  return settle(out)
 }
 
 function collect(source: PolicySource, cwd: string, out: PolicySource[], stack: string[]): void {

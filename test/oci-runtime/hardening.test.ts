@@ -155,24 +155,4 @@ describe('cordon-oci hardening', { skip }, () => {
     assert.match(r.stdout, new RegExp(`^0\\n\\s+0\\s+${user.uid}\\s+1$`, 'm'))
     assert.deepEqual(readdirSync(join(b.root, 'state')), [], 'run leaves no state behind')
   })
-
-  test('org.cordon.policy and org.cordon.monitor are refused by name with why and what to use', (t) => {
-    const b = makeBundle(['true'])
-    t.after(() => b.cleanup())
-    for (const [name, hint] of [
-      ['org.cordon.policy', /not merged with config\.json.*cordon run --policy/],
-      ['org.cordon.monitor', /no supervisor stays beside a created container.*cordon run --rules/],
-    ] as const) {
-      b.write((c) => {
-        c.annotations = { [name]: 'on' }
-      })
-      const r = oci(b, ['run', 'a1'])
-      assert.equal(r.status, 1)
-      assert.match(r.stderr, new RegExp(`annotations\\["${name.replaceAll('.', '\\.')}"\\]`))
-      assert.match(r.stderr, hint)
-      // (A parent cgroup still shared with another container is remembered, not removed.)
-      const left = readdirSync(b.root).filter((f) => f !== 'cgroups@made')
-      assert.deepEqual(left, [], 'a refused create leaves no container behind')
-    }
-  })
 })

@@ -1,0 +1,140 @@
+// org.cordon.monitor: a supervisor beside a container that the engine, not cordon, parents.
+// runc's model leaves no runtime process behind `create`, so each monitored container gets a
+// detached pair: a shell watchdog (setsid, reparented to the engine's subreaper like the
+// container) whose child is the Node supervisor (supervisor.ts). Lifetimes:
+//   - `create`/`run` start it once the container is recorded; `start` waits until it watches;
+//   - it ends by itself when the container's init ends (exit 0), and `delete` stops it first;
+//   - if it dies any other way (a crash, the OOM killer), the watchdog kills every process of
+//     the container and thaws the group: a monitored container never runs unwatched, and
+//     never stays frozen with no one left to resolve it (as `cordon run`'s launcher does when
+//     its supervisor goes).
+// Alerts and the supervisor's notices are kept after delete in ROOT/monitor/ (0700), or where
+// CORDON_OCI_MONITOR_DIR says.
+import { spawn } from 'node:child_process'
+import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { CordonError } from '../errors.js'
+import { type ContainerRecord, containerDir, procStat } from './state.js'
+import { policyDir, readOwnFile } from './policy-dir.js'
+import { invalid } from './spec.js'
+
+export const MONITOR_ANNOTATION = 'org.cordon.monitor'
+
+/** The annotation: "on" (cordon's default rules), a NAME whose NAME.rules.yaml in the policy
+ * directory is loaded after them (a rule of the same name replaces a default one), or "off".
+ * Returns the rules files after the defaults, or undefined for no monitor. */
+export function monitorWanted(annotations: Record<string, string> | undefined): string[] | undefined {
+  const v = annotations?.[MONITOR_ANNOTATION]?.trim()
+  if (v === undefined || v === 'off' || v === 'false') return undefined
+  if (v === 'on' || v === 'true') return []
+  const field = `annotations["${MONITOR_ANNOTATION}"]`
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(v))
+    throw invalid(
+      field,
+      `"on" (cordon's default rules), "off", or a NAME of ${policyDir()}/NAME.rules.yaml`,
+      v,
+    )
+  const file = `${policyDir()}/${v}.rules.yaml`
+  if (readOwnFile(file, field) === undefined)
+    throw invalid(field, `"on", "off", or a NAME of ${policyDir()}/NAME.rules.yaml (no such file)`, v)
+  return [file]
+}
+
+/** Where a container's alerts (cordon's JSON lines) and supervisor notices are kept: ROOT/monitor,
+ * or CORDON_OCI_MONITOR_DIR of the runtime's environment (the engine's admin sets it). */
+export function monitorFiles(root: string, id: string) {
+  const dir = process.env.CORDON_OCI_MONITOR_DIR ?? `${root}/monitor`
+  return { dir, alerts: `${dir}/${id}.alerts.jsonl`, log: `${dir}/${id}.log` }
+}
+
+/** The supervisor's own pid and start time, written once it watches (supervisor.ts). */
+export const readyFile = (root: string, id: string) => `${containerDir(root, id)}/monitor.ready`
+
+// $0 = node, $1 = supervisor.js, then ROOT ID. Kill first, then thaw: a frozen v1 group holds
+// SIGKILL until thawed, and thawing first would let a frozen fork storm run again.
+const WATCHDOG = `"$0" "$@"; s=$?
+[ "$s" = 0 ] && exit 0
+echo "cordon-oci: the supervisor of $3 ended (status $s): killing the container" >&2
+IFS=:
+for d in $CORDON_OCI_GROUPS; do
+  [ -e "$d/cgroup.kill" ] && echo 1 > "$d/cgroup.kill"
+  [ -e "$d/cgroup.procs" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done < "$d/cgroup.procs"
+done
+if [ -e "$CORDON_OCI_FREEZER" ]; then
+  case "$CORDON_OCI_FREEZER" in
+  */freezer.state) echo THAWED > "$CORDON_OCI_FREEZER" ;;
+  *) echo 0 > "$CORDON_OCI_FREEZER" ;;
+  esac
+fi
+exit "$s"`
+
+/** Starts the watchdog and its supervisor, detached from the runtime's stdio (the engine's
+ * pipes of the container must see EOF when the container ends, not when the monitor does). */
+export function startSupervisor(root: string, rec: ContainerRecord): void {
+  const files = monitorFiles(root, rec.id)
+  mkdirSync(files.dir, { recursive: true, mode: 0o700 })
+  const log = openSync(files.log, 'a', 0o600)
+  const supervisor = fileURLToPath(new URL('../oci-runtime/supervisor.js', import.meta.url))
+  const freezer = rec.freezer
+    ? `${rec.freezer.dir}/${rec.freezer.v2 ? 'cgroup.freeze' : 'freezer.state'}`
+    : ''
+  try {
+    spawn('/bin/sh', ['-c', WATCHDOG, process.execPath, supervisor, root, rec.id], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        CORDON_OCI_POLICIES: policyDir(),
+        ...(process.env.CORDON_OCI_MONITOR_DIR
+          ? { CORDON_OCI_MONITOR_DIR: process.env.CORDON_OCI_MONITOR_DIR }
+          : {}),
+        CORDON_OCI_GROUPS: rec.cgroupDirs.join(':'),
+        CORDON_OCI_FREEZER: freezer,
+      },
+    }).unref()
+  } finally {
+    closeSync(log)
+  }
+}
+
+interface Ready {
+  pid: number
+  startTime: string
+}
+
+function readReady(root: string, id: string): Ready | undefined {
+  try {
+    return JSON.parse(readFileSync(readyFile(root, id), 'utf8')) as Ready
+  } catch {
+    return undefined
+  }
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/** `start`: the container runs only once its supervisor watches it. */
+export function awaitSupervisor(root: string, rec: ContainerRecord, timeoutMs = 20_000): void {
+  if (!rec.annotations[MONITOR_ANNOTATION] || !monitorWanted(rec.annotations)) return
+  const deadline = Date.now() + timeoutMs
+  while (!existsSync(readyFile(root, rec.id))) {
+    if (Date.now() > deadline)
+      throw new CordonError(
+        'setup_failed',
+        `the monitor of container "${rec.id}" did not start within ${timeoutMs / 1000} s: see ${monitorFiles(root, rec.id).log}`,
+      )
+    sleep(10)
+  }
+}
+
+/** `delete`: stops the supervisor (it exits 0, so its watchdog leaves the container alone) and
+ * waits for it, so that it writes nothing after the container's directory is gone. */
+export function stopSupervisor(root: string, id: string): void {
+  const r = readReady(root, id)
+  if (!r || procStat(r.pid)?.startTime !== r.startTime) return
+  try {
+    process.kill(r.pid, 'SIGTERM')
+  } catch {
+    return
+  }
+  for (let i = 0; i < 400 && procStat(r.pid)?.startTime === r.startTime; i++) sleep(5)
+}
