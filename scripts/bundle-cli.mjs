@@ -28,7 +28,7 @@ try {
   console.error(`bundle-cli: esbuild is not installed (${e.message}); the CLI runs unbundled`)
   process.exit(0)
 }
-const standIn = join(root, 'src', 'cli', 'lazy-filter.ts')
+const standIn = join(root, 'src', 'plan', 'lazy-filter.ts')
 const lazyFilter = {
   name: 'lazy-filter',
   setup(build) {
@@ -85,7 +85,7 @@ const options = {
   // identifiers are kept, so stack traces still name the functions.
   minifyWhitespace: true,
   minifySyntax: true,
-  // plan/filter.ts (the seccomp compiler) is reached only through cli/lazy-filter.ts's import():
+  // plan/filter.ts (the seccomp compiler) is reached only through plan/lazy-filter.ts's import():
   // a plan whose filter is precompiled never loads it.
   plugins: [lazyFilter, oneRunChunk],
   metafile: values.metafile !== undefined,

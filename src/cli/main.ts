@@ -1,7 +1,7 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { CordonError } from '../errors.js'
 import { FlagError } from './args.js'
-import { loadFilterCompiler } from './lazy-filter.js'
+import { loadFilterCompiler } from '../plan/lazy-filter.js'
 import { formatTable, warn } from './output.js'
 
 const VERSION = '0.2.0'

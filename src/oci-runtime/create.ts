@@ -95,13 +95,13 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
   const dir = containerDir(o.root, o.id)
   if (existsSync(dir)) throw new CordonError('invalid_usage', `container "${o.id}" already exists`)
   // The policy compiler loads only for a container that names a policy (start-up: engines run
-  // create once per container); in the bundle the seccomp compiler too (cli/lazy-filter.ts).
+  // create once per container); in the bundle the seccomp compiler too (plan/lazy-filter.ts).
   const pm = config.annotations?.[POLICY_ANNOTATION] !== undefined ? await import('./policy.js') : undefined
   const policy: ResolvedPolicy | undefined = pm?.annotatedPolicy(
     config,
     resolve(bundle, config.root?.path ?? 'rootfs'),
   )
-  if (policy) await (await import('../cli/lazy-filter.js')).loadFilterCompiler()
+  if (policy) await (await import('../plan/lazy-filter.js')).loadFilterCompiler()
   const mergeLimits = pm?.mergeLimits
   const monitor = monitorWanted(config.annotations)
   const resources =

@@ -1,7 +1,7 @@
 // The seccomp filter of a plan when no precompiled one fits (a policy's own rules or default, a
 // watched syscall, a traced run): resolved, rewritten and compiled here. Apart from compile.ts
 // so that a run whose filter is precompiled (seccomp/precompiled.ts) never loads the compiler:
-// the CLI bundle (scripts/bundle-cli.mjs) puts cli/lazy-filter.ts in this module's place.
+// the CLI bundle (scripts/bundle-cli.mjs) puts plan/lazy-filter.ts in this module's place.
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { withExtras } from '../policy/effective.js'
 import { entryPoints } from '../seccomp/arch.js'

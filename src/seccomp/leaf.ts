@@ -3,13 +3,10 @@
 // compare the low word only. Every emitter falls through when its condition holds.
 import type { ArchInfo } from './arch.js'
 import { type AsmItem, BPF, DATA, RET } from './bpf.js'
-import { type Action, type ArgCondition, actionKey } from './model.js'
+import { type Action, type ArgCondition, actionKey, type Leaf } from './model.js'
 
 /** What happens to one syscall number: checks in order, then the fallback. */
-export interface Leaf {
-  checks: { args: ArgCondition[]; action: Action }[]
-  fallback: Action
-}
+export type { Leaf } from './model.js'
 
 export function returnValue(a: Action): number {
   switch (a.kind) {

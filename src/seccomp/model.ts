@@ -1,8 +1,6 @@
 // The seccomp part of a policy, resolved: a default action and rules, where the LAST matching
 // rule wins (as later filesystem entries win), so a layer that extends another can override it.
 
-import type { Leaf } from './leaf.js'
-
 export type Action =
   | { kind: 'allow' | 'kill-process' | 'kill-thread' | 'trap' | 'log' | 'notify' }
   | { kind: 'errno'; errno: number }
@@ -67,6 +65,13 @@ export function ruleNames(rule: SeccompSpec['rules'][number]): Set<string> {
   let set = nameSets.get(rule)
   if (!set) nameSets.set(rule, (set = new Set(rule.syscalls)))
   return set
+}
+
+/** The argument checks of one syscall and the actions they lead to: what the compiler emits
+ * as that syscall's leaf (leaf.ts). */
+export interface Leaf {
+  checks: { args: ArgCondition[]; action: Action }[]
+  fallback: Action
 }
 
 /** The outcome of each known syscall number on arch (last matching rule wins). Here, not in

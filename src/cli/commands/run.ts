@@ -16,7 +16,7 @@ import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList 
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { loadFilterCompiler } from '../lazy-filter.js'
+import { loadFilterCompiler } from '../../plan/lazy-filter.js'
 import { seccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
 

@@ -4,14 +4,14 @@
 // skips the compiler's parse and compile (README: "Performance"). main.ts loads it before any
 // command but `run`, which loads it itself when its policy needs it (commands/run.ts).
 import { CordonError } from '../errors.js'
-import type * as Filter from '../plan/filter.js'
+import type * as Filter from './filter.js'
 
-export type { FilterRewrite, PlanFilter } from '../plan/filter.js'
+export type { FilterRewrite, PlanFilter } from './filter.js'
 
 let compiler: typeof Filter.compileFilter | undefined
 
 export async function loadFilterCompiler(): Promise<void> {
-  compiler ??= (await import('../plan/filter.js')).compileFilter
+  compiler ??= (await import('./filter.js')).compileFilter
 }
 
 export const compileFilter: typeof Filter.compileFilter = (...args) => {
