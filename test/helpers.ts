@@ -82,6 +82,37 @@ export function cordonAs(
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 
+/** A scratch directory the plain test user owns, with its own XDG_RUNTIME_DIR (so its registry
+ * is the test's alone), removed after the test; `as` runs the CLI there as that user. `prepare`
+ * fills the directory before it is handed to the user. */
+export function plainUserScratch(
+  t: { after: (fn: () => void) => void },
+  name: string,
+  prepare?: (dir: string) => void,
+) {
+  const user = ensureTestUser()
+  const dir = `/tmp/cordon-${name}-${process.pid}`
+  mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
+  prepare?.(dir)
+  spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const env = {
+    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+    HOME: '/nonexistent',
+    XDG_RUNTIME_DIR: `${dir}/rt`,
+    NODE_EXTRA_CA_CERTS: '',
+  }
+  const as = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, ...args], {
+      cwd: dir,
+      uid: user.uid,
+      gid: user.gid,
+      env,
+      encoding: 'utf8',
+    })
+  return { user, dir, env, as }
+}
+
 /** The battery's probes of the network allowlist's side doors (issue 18), in catalogue order. */
 export const SIDE_DOOR_PROBES = [
   'tcp-fastopen',

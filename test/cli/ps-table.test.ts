@@ -2,12 +2,11 @@
 // under its heading whatever the widths, limits in the words of the flags that set them; --json
 // keeps bytes and the record's keys.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { limitsWords } from '../../src/cli/commands/sandboxes.js'
-import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
 
 const timeout = 60_000
 
@@ -115,25 +114,7 @@ describe('cordon ps', () => {
     'a sandbox without a cgroup frozen by SIGSTOP is `stopped`, then `running` after thaw',
     { timeout, skip: !isRoot && 'needs root to act as the test user, who has no cgroup here' },
     async (t) => {
-      const user = ensureTestUser()
-      const dir = `/tmp/cordon-ps-stopped-${process.pid}`
-      mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
-      spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
-      t.after(() => rmSync(dir, { recursive: true, force: true }))
-      const env = {
-        PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-        HOME: '/nonexistent',
-        XDG_RUNTIME_DIR: `${dir}/rt`,
-        NODE_EXTRA_CA_CERTS: '',
-      }
-      const as = (args: string[]) =>
-        spawnSync(process.execPath, [CLI, ...args], {
-          cwd: dir,
-          uid: user.uid,
-          gid: user.gid,
-          env,
-          encoding: 'utf8',
-        })
+      const { user, dir, env, as } = plainUserScratch(t, 'ps-stopped')
       const run = spawn(process.execPath, [CLI, 'run', '--quiet', '--', 'sleep', '32'], {
         cwd: dir,
         uid: user.uid,

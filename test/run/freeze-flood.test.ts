@@ -6,40 +6,23 @@
 // from every pass ran on, frozen in name only. The request now travels down a pipe only the
 // launcher writes; the signal only wakes init.
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
-import { CLI, ensureTestUser, isRoot, ROOT } from '../helpers.js'
+import { CLI, isRoot, plainUserScratch, ROOT } from '../helpers.js'
 
 describe('a freeze without a cgroup', { skip: isRoot ? false : 'needs root to create the test user' }, () => {
   test('holds against a sandbox that floods its init with forged freeze signals', async (t) => {
-    const user = ensureTestUser()
-    const dir = `/tmp/cordon-flood-${process.pid}`
-    mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
-    execFileSync('cc', ['-O2', '-o', join(dir, 'attack'), join(ROOT, 'test', 'run', 'freeze-flood.c')])
     // Without the signal scope the sandbox may signal its init, as on kernels before Landlock ABI 6.
-    writeFileSync(
-      join(dir, 'policy.yaml'),
-      'extends: [default]\nlandlock:\n  scopes: [abstract-unix-socket]\n',
-    )
-    spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const env = {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
-      HOME: '/nonexistent',
-      XDG_RUNTIME_DIR: `${dir}/rt`,
-      NODE_EXTRA_CA_CERTS: '',
-    }
-    const as = (args: string[]) =>
-      spawnSync(process.execPath, [CLI, ...args], {
-        cwd: dir,
-        uid: user.uid,
-        gid: user.gid,
-        env,
-        encoding: 'utf8',
-      })
+    const { user, dir, env, as } = plainUserScratch(t, 'flood', (dir) => {
+      execFileSync('cc', ['-O2', '-o', join(dir, 'attack'), join(ROOT, 'test', 'run', 'freeze-flood.c')])
+      writeFileSync(
+        join(dir, 'policy.yaml'),
+        'extends: [default]\nlandlock:\n  scopes: [abstract-unix-socket]\n',
+      )
+    })
     const run = spawn(
       process.execPath,
       [CLI, 'run', '-p', 'policy.yaml', '--timeout', '30s', '--', './attack', '300', '8'],

@@ -8,24 +8,14 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
-import { CLI, ensureTestUser, isRoot } from '../helpers.js'
+import { CLI, ensureTestUser, isRoot, plainUserScratch } from '../helpers.js'
 
 describe(
   'cordon kill without a cgroup',
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
     test('no child of the command outlives the kill, setsid or not', async (t) => {
-      const user = ensureTestUser()
-      const dir = `/tmp/cordon-kill-${process.pid}`
-      mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
-      spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
-      t.after(() => rmSync(dir, { recursive: true, force: true }))
-      const env = {
-        PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-        HOME: '/nonexistent',
-        XDG_RUNTIME_DIR: `${dir}/rt`,
-        NODE_EXTRA_CA_CERTS: '',
-      }
+      const { user, dir, env } = plainUserScratch(t, 'kill')
       const marker = `${process.pid}`
       const run = spawn(
         process.execPath,
