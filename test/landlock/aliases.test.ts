@@ -55,23 +55,33 @@ describe('rights of one bind reaching another bind of the same files', () => {
         by: 'bind /p',
         at: '/p/sub',
       },
-      // Not reached: the walk leaves a bind at its mount root, so a rule on a host directory
-      // above its source is never met; a writable bind inside it at the same place is the
-      // policy's own carve-out, reached only through its own mount.
+      // Landlock's rights are not reached: the walk leaves a bind at its mount root, so a rule on
+      // a host directory above its source is never met. The files still are writable through
+      // the other bind (/rw/sub): partial by the other binds (status/hard-links.ts), not Landlock.
       {
         name: 'a writable bind of the directory above its source',
         fs: [RO(join(d, 'sub'), '/ro'), { rw: `${d}:/rw` }],
+        shownWritableAt: '/rw/sub (bind /rw)',
       },
+      // A writable bind inside it at the same place is the policy's own carve-out, reached only
+      // through its own mount.
       {
         name: 'a writable carve-out at the same place',
         fs: [RO(d, '/ro'), { rw: `${join(d, 'sub')}:/ro/sub` }],
       },
-    ] as { name: string; fs: FilesystemEntry[]; by?: string; at?: string }[]
+    ] as { name: string; fs: FilesystemEntry[]; by?: string; at?: string; shownWritableAt?: string }[]
 
   for (const c of cases('/srv/data'))
     test(`a read-only bind's status with ${c.name}`, () => {
       const s = statusOf(c.fs, `bind ${c.at ?? '/ro'}`)
       assert.ok(s)
+      if (c.shownWritableAt) {
+        assert.equal(s.status, 'partial', JSON.stringify(s))
+        assert.deepEqual(s.enforcedBy, ['mount view', 'landlock'])
+        assert.equal(s.missing[0]?.layer, 'other binds')
+        assert.ok(s.missing[0].why.startsWith(c.shownWritableAt), s.missing[0].why)
+        return
+      }
       if (!c.by) {
         assert.equal(s.status, 'full', JSON.stringify(s))
         return
