@@ -6,6 +6,21 @@ import type { SandboxEvent } from './events.js'
 import { failed, SandboxError } from './sandbox-error.js'
 import { type ExitResult, type PolicyInput, type SpawnOptions, spawn } from './spawn.js'
 
+/** How long run() waits, after the exit, for the output streams to end. The exit is reported
+ * when the launcher ends, and the last bytes it or the command wrote may still sit in the pipe
+ * then: returning at once lost them on a busy host (verify read "no result" for a probe that
+ * had printed one). Bounded, because without a pid namespace an orphan may hold the pipe open. */
+const DRAIN_MS = 2000
+
+function drained(stream: Readable | null): Promise<void> {
+  if (!stream || stream.readableEnded || stream.destroyed) return Promise.resolve()
+  return new Promise((resolve) => {
+    stream.once('end', resolve)
+    stream.once('close', resolve)
+    stream.once('error', () => resolve())
+  })
+}
+
 export interface RunResult extends ExitResult {
   stdout: string
   stderr: string
@@ -91,6 +106,14 @@ export async function run(
     }
   })()
   const exit = await p.exited
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.all([drained(p.stdout), drained(p.stderr)]),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DRAIN_MS)
+    }),
+  ])
+  clearTimeout(timer)
   await collecting
   if (over)
     // Without the output: a copy of up to maxBuffer bytes per stream, as a string too, would
