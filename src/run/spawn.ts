@@ -10,14 +10,13 @@ import type { Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
-import { encodePlan } from '../plan/encode.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from '../host/launcher.js'
-import { carryRawBytes, checkOptions, type PolicyInput, toPlan } from './prepare.js'
+import { carryRawBytes, checkOptions, planBytes, type PolicyInput, toPlan } from './prepare.js'
 import { publish } from './publish.js'
 import { makeCgroup } from './sandbox-cgroup.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
@@ -243,7 +242,7 @@ export function spawn(
     throw e
   }
   const { cgroup, plan, access } = made
-  const bytes = encodePlan(plan)
+  const bytes = planBytes(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
   try {
