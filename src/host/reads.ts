@@ -30,9 +30,11 @@ function read<T>(op: HostRead['op'], path: string, run: () => T, answer: (v: T) 
 }
 
 // What the compiler uses of an lstat: the type and permission bits, and the owner.
-const statAnswer = (st: Stats) => `${st.mode}:${st.uid}`
+const statAnswer = (st: Stats | undefined) => (st ? `${st.mode}:${st.uid}` : '!ENOENT')
 
-export const hostLstat = (path: string): Stats => read('lstat', path, () => lstatSync(path), statAnswer)
+/** undefined for a missing path: no error built (most of the view's /proc masks are missing). */
+export const hostLstat = (path: string): Stats | undefined =>
+  read('lstat', path, () => lstatSync(path, { throwIfNoEntry: false }), statAnswer)
 export const hostReadlink = (path: string): string => read('readlink', path, () => readlinkSync(path), String)
 export const hostReaddir = (path: string): string[] =>
   read(
@@ -63,7 +65,7 @@ export function sameHostReads(reads: readonly HostRead[]): boolean {
     try {
       switch (r.op) {
         case 'lstat':
-          return statAnswer(lstatSync(r.path))
+          return statAnswer(lstatSync(r.path, { throwIfNoEntry: false }))
         case 'readlink':
           return readlinkSync(r.path)
         case 'readdir':

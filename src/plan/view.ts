@@ -19,6 +19,7 @@ export const realHostFs: HostFs = {
   kind(path) {
     try {
       const st = hostLstat(path)
+      if (!st) return 'missing'
       return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file'
     } catch {
       return 'missing'

@@ -31,6 +31,7 @@ export const realHostPaths: HostPaths = {
   stat(path) {
     try {
       const st = hostLstat(path)
+      if (!st) return { kind: 'missing', uid: -1, mode: 0 }
       const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file'
       return { kind, uid: st.uid, mode: st.mode }
     } catch {
