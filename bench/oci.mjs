@@ -164,6 +164,12 @@ try {
     }
   }
 } finally {
+  // dockerd stopped under load may leave its data root's bind mount behind: unmount first.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p) => p?.startsWith(`${work}/`))
+  for (const p of mounts.reverse()) spawnSync('umount', ['-l', p])
   rmSync(work, { recursive: true, force: true })
   if (ACCT) {
     writeFileSync(join(ACCT, 'cgroup.procs'), String(process.pid))
@@ -180,7 +186,7 @@ try {
       'systemd',
       'unified',
     ])
-      for (const d of ['ctr', 'direct', ''])
+      for (const d of ['ctr', 'direct', 'conmon', ''])
         try {
           rmdirSync(join('/sys/fs/cgroup', h, GROUP, d))
         } catch {}
