@@ -151,6 +151,36 @@ describe('cordon-oci fast path', { skip }, () => {
     assert.equal(oci(b, ['delete', '--force', 'f4'], FAST).status, 0)
   })
 
+  test('mutated records: the same answer as Node, or left to it', (t) => {
+    const b = makeBundle(['sleep', '60'])
+    t.after(() => b.cleanup())
+    b.write((c) => {
+      c.annotations = { a: 'é\u0001', b: '😀' }
+    })
+    assert.equal(oci(b, ['create', 'f10']).status, 0)
+    const text = readFileSync(recordPath(b, 'f10'))
+    let seed = 24
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    const bytes = [
+      0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x30, 0x2d, 0x75, 0x00, 0x0a, 0x80, 0xc3, 0xed, 0xff,
+    ]
+    for (let i = 0; i < 40; i++) {
+      const m = Buffer.from(text)
+      for (let k = 0; k <= rand(3); k++) m[rand(m.length)] = bytes[rand(bytes.length)]!
+      writeFileSync(recordPath(b, 'f10'), i % 5 === 4 ? m.subarray(0, rand(m.length)) : m)
+      const { fast, node } = both(b, ['state', 'f10'])
+      assert.deepEqual(
+        [fast.status, fast.stdout, fast.stderr],
+        [node.status, node.stdout, node.stderr],
+        m.toString('latin1'),
+      )
+    }
+    writeFileSync(recordPath(b, 'f10'), text)
+  })
+
   test('a pid reused by another process is never taken for the container', (t) => {
     const b = makeBundle(['sleep', '60'])
     const other = spawn('sleep', ['60'], { stdio: 'ignore' })
