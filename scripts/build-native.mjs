@@ -8,10 +8,18 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = join(root, 'build', 'native')
+// NODE: the Node that cordon-oci (native/oci-fast.c) runs for the commands it leaves to the
+// TypeScript runtime; engines often run runtimes with a PATH that lacks it.
 const make = (targets) =>
-  execFileSync('make', ['-s', '-C', join(root, 'native'), `OUT=${out}`, ...targets], { stdio: 'inherit' })
+  execFileSync(
+    'make',
+    ['-s', '-C', join(root, 'native'), `OUT=${out}`, `NODE=${process.execPath}`, ...targets],
+    {
+      stdio: 'inherit',
+    },
+  )
 try {
-  make([join(out, 'cordon-exec')])
+  make([join(out, 'cordon-exec'), join(out, 'cordon-oci')])
 } catch {
   console.error(
     'cordon: building the launcher failed. It needs a C compiler and make: ' +
