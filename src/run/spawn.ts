@@ -17,6 +17,7 @@ import type { CgroupAccess } from '../cgroup/select.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from '../host/launcher.js'
+import { identify } from '../host/signal.js'
 import { carryRawBytes, checkOptions, type PolicyInput, toPlan } from './prepare.js'
 import { publish } from './publish.js'
 import { makeCgroup } from './sandbox-cgroup.js'
@@ -285,6 +286,9 @@ export function spawn(
     compiled.privateTmp?.remove()
     throw e
   }
+  // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
+  // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
+  const launcher = child.pid ? identify([child.pid])[0] : undefined
   const id = newId()
   const publisher =
     options.publish && registry && child.pid ? publish(join(registry, `${id}.sock`)) : undefined
@@ -307,9 +311,9 @@ export function spawn(
     // only what its pid namespace holds: with none (--no-namespaces) the command's children
     // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
     if (cgroup) cgroup.killAll()
-    else if (child.pid) {
-      freezeSandbox(undefined, child.pid)
-      killFrozen(undefined, child.pid)
+    else if (launcher) {
+      freezeSandbox(undefined, launcher)
+      killFrozen(undefined, launcher)
     }
     child.kill('SIGKILL')
   }
@@ -375,7 +379,7 @@ export function spawn(
   const isFrozen = () => {
     if (done) return false
     try {
-      return cgroup ? cgroup.frozen() : sandboxStopped(child.pid)
+      return cgroup ? cgroup.frozen() : sandboxStopped(launcher)
     } catch {
       return false
     }
@@ -393,13 +397,13 @@ export function spawn(
   const sandbox = new SandboxChild(id, child, events, cgroup, access, {
     kill: (signal) => {
       if (isFrozen()) {
-        killFrozen(cgroup, child.pid)
+        killFrozen(cgroup, launcher)
         return child.kill('SIGKILL')
       }
       return child.kill(signal)
     },
-    freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
-    thaw: () => thawSandbox(cgroup, child.pid),
+    freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
+    thaw: () => thawSandbox(cgroup, launcher),
   })
 
   sandbox.exited = new Promise<ExitResult>((resolve, reject) => {
