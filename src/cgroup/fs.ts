@@ -68,17 +68,17 @@ export function procs(dir: string): number[] {
   }
 }
 
-/** SIGKILL to every process of the groups, by identity (host/signal.ts): each pid of
+/** Sends signal to every process of the groups, by identity (host/signal.ts): each pid of
  * cgroup.procs with its start time, kept only if the groups still list it once that was read.
  * A pid that left and was handed to a process outside (a dying process reaped by the host's
  * init, its pid reused) is never signalled, root's sweep of an orphaned group included. */
-export function killMembers(dirs: readonly string[]): void {
+export function signalMembers(dirs: readonly string[], signal: NodeJS.Signals | number): number {
   const listed = () => new Set(dirs.flatMap(procs))
   const ids = identify(listed())
   const still = listed()
-  signalProcesses(
+  return signalProcesses(
     ids.filter((id) => still.has(id.pid)),
-    'SIGKILL',
+    signal,
   )
 }
 
@@ -136,7 +136,7 @@ export function removeOrphans(parent: string): void {
  * cgroup.freeze) so the signals land; waits a bounded time for the group to empty. */
 function killFrozenOrphan(dir: string): void {
   for (let round = 0; round < 5 && procs(dir).length; round++) {
-    killMembers([dir])
+    signalMembers([dir], 'SIGKILL')
     for (const [file, thawed] of [
       ['freezer.state', 'THAWED'],
       ['cgroup.freeze', '0'],

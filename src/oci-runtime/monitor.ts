@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
+import { signalProcesses } from '../host/signal.js'
 import { type ContainerRecord, containerDir, procStat } from './state.js'
 import { policyDir, readOwnFile } from './policy-dir.js'
 import { invalid } from './spec.js'
@@ -131,10 +132,6 @@ export function awaitSupervisor(root: string, rec: ContainerRecord, timeoutMs = 
 export function stopSupervisor(root: string, id: string): void {
   const r = readReady(root, id)
   if (!r || procStat(r.pid)?.startTime !== r.startTime) return
-  try {
-    process.kill(r.pid, 'SIGTERM')
-  } catch {
-    return
-  }
+  if (signalProcesses([{ pid: r.pid, startTime: Number(r.startTime) }], 'SIGTERM') === 0) return
   for (let i = 0; i < 400 && procStat(r.pid)?.startTime === r.startTime; i++) sleep(5)
 }
