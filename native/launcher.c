@@ -742,6 +742,12 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 				notify_report_counts(nf, 1);
 		}
 		console_finish();
+		/* The sandbox ends with its command, in every mode: a pid namespace dies with its
+		 * init, a cgroup is emptied when the supervisor removes it. Without either, what the
+		 * command left running (a daemon, a double fork) would outlive the run, its timeout
+		 * and its monitor: the launcher, their subreaper, kills every descendant first. */
+		if (!(p->clone_flags & CLONE_NEWPID))
+			tree_kill_all();
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (nf && nf->failed)

@@ -305,17 +305,20 @@ export function spawn(
     : () => {}
   // Why cordon killed the whole sandbox itself, if it did.
   let killedFor: 'timeout' | 'aborted' | undefined
-  const killAll = (why: 'timeout' | 'aborted') => {
-    killedFor ??= why
-    // The whole group, grandchildren included. Without a cgroup the launcher's death takes
-    // only what its pid namespace holds: with none (--no-namespaces) the command's children
-    // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
+  // The whole group, grandchildren included. Without a cgroup the launcher's death takes
+  // only what its pid namespace holds: with none (--no-namespaces) the command's children
+  // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
+  const killSandbox = () => {
     if (cgroup) cgroup.killAll()
     else if (launcher) {
       freezeSandbox(undefined, launcher)
       killFrozen(undefined, launcher)
     }
-    child.kill('SIGKILL')
+    return child.kill('SIGKILL')
+  }
+  const killAll = (why: 'timeout' | 'aborted') => {
+    killedFor ??= why
+    killSandbox()
   }
   const timeoutMs = Math.min(compiled.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
   const timer = Number.isFinite(timeoutMs) ? setTimeout(() => killAll('timeout'), timeoutMs) : undefined
@@ -395,13 +398,12 @@ export function spawn(
     }),
   }
   const sandbox = new SandboxChild(id, child, events, cgroup, access, {
-    kill: (signal) => {
-      if (isFrozen()) {
-        killFrozen(cgroup, launcher)
-        return child.kill('SIGKILL')
-      }
-      return child.kill(signal)
-    },
+    // A frozen sandbox cannot act on a signal; a SIGKILL ends the launcher before it can end
+    // the sandbox, which without a cgroup (emptied at the exit) nothing else would.
+    kill: (signal) =>
+      isFrozen() || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
+        ? killSandbox()
+        : child.kill(signal),
     freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
     thaw: () => thawSandbox(cgroup, launcher),
   })
