@@ -1,11 +1,14 @@
 // Start-to-exit latency of /bin/true under cordon and its peers, side by side in one run.
 // Variants are interleaved round-robin so drift hits all equally; we report medians and the
-// ratio to bwrap, and the CLI's ratio to `node -e 0` run in the same loop. NODE_EXTRA_CA_CERTS is unset for the CLI variant (it adds ~150 ms per node
+// ratio to bwrap, the CPU each start costs (this Node process and its children: user+sys), the
+// CLI's ratio to `node -e 0` run in the same loop, and spawn()'s ratio beside its floor: the same
+// launcher started by child_process.spawn with spawn()'s channel (the plan in, events out on one
+// socket), read to its end, with none of spawn()'s own JavaScript. NODE_EXTRA_CA_CERTS is unset for the CLI variant (it adds ~150 ms per node
 // start in some environments and is not cordon's cost).
 //
 //   node bench/startup.mjs [--runs N] [--json]
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,7 +31,10 @@ delete env.NODE_EXTRA_CA_CERTS
 const resolved = resolvePolicy({ policy: loadPolicyFile(policyFile), baseDir: root, label: policyFile }, '/')
 const planDir = mkdtempSync(join(tmpdir(), 'cordon-bench-'))
 const planFile = join(planDir, 'true.plan')
-writeFileSync(planFile, encodePlan(compilePlan(resolved)))
+const planBytes = encodePlan(
+  compilePlan(resolved, { uid: process.getuid(), gid: process.getgid(), arch: process.arch, cwd: '/' }),
+)
+writeFileSync(planFile, planBytes)
 // Left behind by every earlier run of this bench: removed however the process ends.
 process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 
@@ -39,12 +45,32 @@ const variants = [
   { name: 'cordon-exec (precompiled plan)', run: () => timeSync(launcher, [planFile, '--', '/bin/true']) },
   {
     name: 'spawn() from a running Node process',
+    spawn: true,
     run: async () => {
       const t = performance.now()
       const r = await spawn(resolved, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }).exited
       if (r.code !== 0) throw new Error(`spawn() exited ${r.code}`)
       return performance.now() - t
     },
+  },
+  {
+    name: "floor of spawn(): cordon-exec by child_process.spawn with spawn()'s channel",
+    floor: true,
+    run: () =>
+      new Promise((resolve, reject) => {
+        const t = performance.now()
+        const child = spawnChild(launcher, ['--plan-fd', '3', '--events-fd', '3', '--', '/bin/true'], {
+          stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+          cwd: '/',
+        })
+        child.once('error', reject)
+        child.stdio[3].on('error', () => {})
+        child.stdio[3].end(planBytes)
+        child.stdio[3].on('data', () => {})
+        child.once('close', (code) =>
+          code === 0 ? resolve(performance.now() - t) : reject(new Error(`cordon-exec exited ${code}`)),
+        )
+      }),
   },
   {
     name: 'cordon run (CLI, node start included)',
@@ -92,10 +118,24 @@ function timeSync(cmd, args) {
   })
 }
 
+// CPU (user+sys, ms) of this process and of its waited-for children (/proc/self/stat cutime and
+// cstime: clock ticks, so only the mean over many runs is meaningful).
+const tick = 1000 / 100
+const childrenCpu = () => {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+  return (Number(f[13]) + Number(f[14])) * tick
+}
 const samples = variants.map(() => [])
+const cpu = variants.map(() => 0)
 for (let i = 0; i < 5; i++) for (const v of variants) await v.run() // warm caches
 for (let i = 0; i < runs; i++) {
-  for (const [k, v] of variants.entries()) samples[k].push(await v.run())
+  for (const [k, v] of variants.entries()) {
+    const own = process.cpuUsage()
+    const kids = childrenCpu()
+    samples[k].push(await v.run())
+    const d = process.cpuUsage(own)
+    cpu[k] += (d.user + d.system) / 1000 + childrenCpu() - kids
+  }
   if (process.stderr.isTTY && i % 10 === 0) process.stderr.write(`\rrun ${i}/${runs}`)
 }
 if (process.stderr.isTTY) process.stderr.write('\r')
@@ -111,17 +151,36 @@ const rows = variants.map((v, k) => ({
   medianMs: Number(median(samples[k]).toFixed(2)),
   p90Ms: Number([...samples[k]].sort((a, b) => a - b)[Math.floor(samples[k].length * 0.9)].toFixed(2)),
   vsBwrap: base ? Number((median(samples[k]) / base).toFixed(2)) : null,
+  cpuMs: Number((cpu[k] / runs).toFixed(2)),
 }))
+const cpuBase = bwrapIndex >= 0 ? cpu[bwrapIndex] : undefined
+const of = (key) => variants.findIndex((v) => v[key])
+// spawn() against bwrap (issue 23: ≤ 1.0×), beside what it cannot go below.
+const spawnVs = base
+  ? {
+      vsBwrap: Number((median(samples[of('spawn')]) / base).toFixed(2)),
+      floorVsBwrap: Number((median(samples[of('floor')]) / base).toFixed(2)),
+      cpuVsBwrap: Number((cpu[of('spawn')] / cpuBase).toFixed(2)),
+      floorCpuVsBwrap: Number((cpu[of('floor')] / cpuBase).toFixed(2)),
+      ownMs: Number((median(samples[of('spawn')]) - median(samples[of('floor')])).toFixed(2)),
+    }
+  : undefined
 // The CLI against Node's own start (issue 23: ≤ 1.3×, and ≤ 25 ms of cordon's own on top).
 const nodeMs = median(samples[variants.findIndex((v) => v.node)])
 const cliMs = median(samples[variants.findIndex((v) => v.cli)])
 const cliVsNode = { vsNode: Number((cliMs / nodeMs).toFixed(2)), ownMs: Number((cliMs - nodeMs).toFixed(2)) }
 if (values.json) {
-  console.log(JSON.stringify({ version: 1, runs, rows, cli: cliVsNode }, null, 2))
+  console.log(JSON.stringify({ version: 1, runs, rows, cli: cliVsNode, spawn: spawnVs }, null, 2))
 } else {
   console.log(`start-to-exit of /bin/true, ${runs} interleaved runs, median (p90)\n`)
-  console.log('| variant | median ms | p90 ms | vs bwrap |')
-  console.log('|---|---:|---:|---:|')
-  for (const r of rows) console.log(`| ${r.name} | ${r.medianMs} | ${r.p90Ms} | ${r.vsBwrap ?? '-'}× |`)
+  console.log('| variant | median ms | p90 ms | vs bwrap | CPU ms |')
+  console.log('|---|---:|---:|---:|---:|')
+  for (const r of rows)
+    console.log(`| ${r.name} | ${r.medianMs} | ${r.p90Ms} | ${r.vsBwrap ?? '-'}× | ${r.cpuMs} |`)
   console.log(`\ncordon run vs node -e 0: ${cliVsNode.vsNode}× (cordon's own: ${cliVsNode.ownMs} ms)`)
+  if (spawnVs)
+    console.log(
+      `spawn() vs bwrap: ${spawnVs.vsBwrap}× (its floor: ${spawnVs.floorVsBwrap}×; spawn()'s own: ${spawnVs.ownMs} ms); ` +
+        `CPU: ${spawnVs.cpuVsBwrap}× (floor ${spawnVs.floorCpuVsBwrap}×)`,
+    )
 }

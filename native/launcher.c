@@ -78,8 +78,9 @@ static void usage(FILE *out)
 		"for\n"
 		"signal N), 125 when the sandbox could not be set up, 126 not executable, 127 not "
 		"found.\n\n"
-		"  --plan-fd N    read the plan from fd N instead of a file\n"
+		"  --plan-fd N    read the plan from fd N instead of a file (to end of file)\n"
 		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
+		"                 (it may be the plan's: a socket, read to the peer's shutdown)\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
@@ -196,7 +197,10 @@ static uint8_t *read_plan(const struct options *o, size_t *len)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
+	/* One socket may carry both (spawn(): the plan in, to the writer's shutdown, then the
+	 * events out): it stays open for them. */
+	if (fd != o->events_fd)
+		close(fd);
 	*len = n;
 	return buf;
 }

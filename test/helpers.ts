@@ -1,6 +1,6 @@
 // Shared test helpers: run the real CLI and launcher against the real kernel.
 import { execFileSync, type SpawnSyncOptions, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,8 +13,18 @@ export const LAUNCHER = join(ROOT, 'build', 'native', 'cordon-exec')
  * result rather than catch. */
 export const runSettled: typeof run = (input, command, args, options) =>
   run(input, command, args, { reject: false, ...options })
-/** The ASan/UBSan launcher when built (npm test builds it), else the normal one. */
-export const LAUNCHER_UNDER_TEST = existsSync(`${LAUNCHER}-asan`) ? `${LAUNCHER}-asan` : LAUNCHER
+/** The ASan/UBSan launcher when built (npm test builds it) from the same sources as the normal
+ * one, else the normal one: an ASan binary older than the launcher predates the sources in use,
+ * and testing it would test old code (a new launcher flag then "fails"). */
+export const LAUNCHER_UNDER_TEST = freshAsan() ? `${LAUNCHER}-asan` : LAUNCHER
+
+function freshAsan(): boolean {
+  try {
+    return statSync(`${LAUNCHER}-asan`).mtimeMs >= statSync(LAUNCHER).mtimeMs
+  } catch {
+    return false
+  }
+}
 
 export interface CliResult {
   status: number | null

@@ -3,7 +3,7 @@
 // and Docker's userns-remap do. The range is the first /etc/subuid (/etc/subgid) entry for the
 // user `cordon`, else for `root`, else cordon's own: the last 64 Ki ids of the block systemd
 // reserves for containers (524288–1879048191), which no login user or service is given.
-import { readFileSync } from 'node:fs'
+import { hostReadText } from './reads.js'
 
 export interface IdRange {
   /** First host id; inside id N is host id start + N. */
@@ -43,7 +43,7 @@ export function parseSubidFile(
 function rangeFrom(file: string, names: readonly string[]): IdRange {
   let text = ''
   try {
-    text = readFileSync(file, 'utf8')
+    text = hostReadText(file)
   } catch {}
   const e = parseSubidFile(text, names)
   if (e) return { start: e.start, count: Math.min(e.count, 65536), source: `${file} (${e.name})` }
@@ -61,7 +61,7 @@ export function hostIdRanges(): HostIdRanges {
  * another sandbox (a nested cordon) uid 0 is that namespace's, and its ids are kept. */
 export function inInitialUserNamespace(): boolean {
   try {
-    return /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'))
+    return /^\s*0\s+0\s+4294967295\s*$/.test(hostReadText('/proc/self/uid_map'))
   } catch {
     return true
   }

@@ -1,7 +1,7 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
+import { hostLstat, hostReaddir, hostReadlink } from '../host/reads.js'
 import type { PlanOp } from './model.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
@@ -18,16 +18,17 @@ export interface HostFs {
 export const realHostFs: HostFs = {
   kind(path) {
     try {
-      const st = lstatSync(path)
+      const st = hostLstat(path)
+      if (!st) return 'missing'
       return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file'
     } catch {
       return 'missing'
     }
   },
-  readlink: (path) => readlinkSync(path),
+  readlink: (path) => hostReadlink(path),
   list(path) {
     try {
-      return readdirSync(path)
+      return hostReaddir(path)
     } catch {
       return []
     }

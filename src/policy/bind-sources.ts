@@ -13,7 +13,7 @@
 //
 // The policy's masks then follow the host path they hide: wherever another bind shows it again
 // (`ro: /etc:/cfg` next to `mask: /etc/shadow`), it is masked there too.
-import { lstatSync, readlinkSync } from 'node:fs'
+import { hostLstat, hostReadlink } from '../host/reads.js'
 import { posix } from 'node:path'
 import { CordonError } from '../errors.js'
 import { ETC_SECRETS } from './profiles.js'
@@ -30,14 +30,15 @@ export interface HostPaths {
 export const realHostPaths: HostPaths = {
   stat(path) {
     try {
-      const st = lstatSync(path)
+      const st = hostLstat(path)
+      if (!st) return { kind: 'missing', uid: -1, mode: 0 }
       const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file'
       return { kind, uid: st.uid, mode: st.mode }
     } catch {
       return { kind: 'missing', uid: -1, mode: 0 }
     }
   },
-  readlink: (path) => readlinkSync(path),
+  readlink: (path) => hostReadlink(path),
 }
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>

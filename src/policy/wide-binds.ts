@@ -6,7 +6,7 @@
 // one. The run says loudly what such a wide bind still shows. Without a mount namespace a bind is
 // a Landlock rule on the host's tree, which cannot leave a subtree out: a writable one becomes a
 // rule per entry beside the kernel mounts, and read-only ones on them.
-import { readdirSync, readFileSync } from 'node:fs'
+import { hostReaddir, hostReadText } from '../host/reads.js'
 import { posix } from 'node:path'
 import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
 import type { ResolvedPolicy, ViewEntry } from './resolve.js'
@@ -44,7 +44,7 @@ export function hostMounts(mountinfo?: string): KernelMount[] {
   let text = mountinfo
   if (text === undefined)
     try {
-      text = readFileSync('/proc/self/mountinfo', 'utf8')
+      text = hostReadText('/proc/self/mountinfo')
     } catch {
       text = ''
     }
@@ -93,7 +93,7 @@ const spec = (b: Bind) => `${b.readOnly ? 'ro' : 'rw'}: ${b.src}${b.src === b.de
 
 const listDir = (dir: string): string[] => {
   try {
-    return readdirSync(dir).sort()
+    return hostReaddir(dir).sort()
   } catch {
     return []
   }

@@ -11,6 +11,8 @@ import type { Policy } from '../policy/schema.js'
 import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
 import { refuseUnenforced, statementStatus } from '../status/statements.js'
 import { probeKernel } from '../host/probe.js'
+import { type HostRead, recordHostReads, sameHostReads } from '../host/reads.js'
+import { encodePlan } from '../plan/encode.js'
 
 /** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
 export type PolicyInput = Policy | ResolvedPolicy | Plan
@@ -33,7 +35,7 @@ export function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
       ? makePrivateTmp()
       : undefined
   try {
-    const plan = compilePlan(resolved, tmp ? { ...ctx, privateTmp: tmp.path } : ctx)
+    const plan = tmp ? compilePlan(resolved, { ...ctx, privateTmp: tmp.path }) : compileOnce(resolved, ctx)
     refuseGaps(resolved, ctx.uid)
     const ids = plan.ops.find((o) => o.op === 'ids')
     if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
@@ -47,6 +49,71 @@ export function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
     tmp?.remove()
     throw e
   }
+}
+
+/** Plans compiled by earlier spawns, by the policy's and the context's content (not identity: a
+ * caller may change a policy object between spawns), each with the host reads it depended on. */
+interface CachedPlan {
+  plan: Plan
+  reads: HostRead[]
+  bytes?: Uint8Array
+}
+const compiled = new Map<string, CachedPlan>()
+const CACHED_PLANS = 16
+/** The encoded bytes of plans from the cache (frozen, so they stay what was encoded). */
+const encoded = new WeakMap<Plan, CachedPlan>()
+
+const keyPart = (_: string, v: unknown) =>
+  typeof v === 'bigint' ? `${v}n` : typeof v === 'number' && !Number.isFinite(v) ? `${v}` : v
+
+/** compilePlan, or the plan an earlier call compiled from the same policy and context while every
+ * host read that compile made (paths of the view, bind sources, mounts, id ranges) still answers
+ * the same: compilePlan is a function of those, so the plan is what a compile would give now.
+ * In a loop of spawns it was the largest share of spawn()'s own time, and its garbage made every
+ * later fork of this process slower (each page written after a fork faults once). */
+function compileOnce(policy: ResolvedPolicy, ctx: CompileContext): Plan {
+  // Injected host views and filter rewrites are the caller's objects, and a private /tmp is this
+  // run's own: compiled each time. Everything else of the context is part of the key.
+  const { fs, trace, idRanges, privateTmp, ...rest } = ctx
+  if (fs || trace || idRanges !== undefined || privateTmp) return compilePlan(policy, ctx)
+  const key = JSON.stringify([policy, rest], keyPart)
+  const hit = compiled.get(key)
+  compiled.delete(key)
+  if (hit && sameHostReads(hit.reads)) {
+    compiled.set(key, hit) // most recently used last
+    return hit.plan
+  }
+  const { value: plan, reads } = recordHostReads(() => compilePlan(policy, ctx))
+  const entry: CachedPlan = { plan: deepFreeze(plan), reads: uniqueReads(reads) }
+  compiled.set(key, entry)
+  encoded.set(plan, entry)
+  if (compiled.size > CACHED_PLANS) compiled.delete(compiled.keys().next().value!)
+  return plan
+}
+
+/** The plan's bytes; encoded once for a plan from the cache. */
+export function planBytes(plan: Plan): Uint8Array {
+  const entry = encoded.get(plan)
+  if (!entry) return encodePlan(plan)
+  return (entry.bytes ??= encodePlan(plan))
+}
+
+/** A read made twice with one answer is checked once (the view and Landlock both ask for /proc's
+ * entries); two different answers both stay, so the plan is never reused. */
+function uniqueReads(reads: readonly HostRead[]): HostRead[] {
+  const seen = new Set<string>()
+  return reads.filter((r) => {
+    const id = `${r.op}\0${r.path}\0${r.answer}`
+    return seen.has(id) ? false : (seen.add(id), true)
+  })
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
 }
 
 let landlockAbi: number | undefined

@@ -1,16 +1,14 @@
 // spawn(): compile a policy and run a command under it through the launcher, as a
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
-// fd 3, events come back on fd 4.
+// fd 3, and events come back on it.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
-import { createInterface } from 'node:readline'
-import type { Readable, Writable } from 'node:stream'
+import type { Duplex, Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
-import { encodePlan } from '../plan/encode.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
@@ -18,7 +16,7 @@ import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from '../host/launcher.js'
 import { identify } from '../host/signal.js'
-import { carryRawBytes, checkOptions, type PolicyInput, toPlan } from './prepare.js'
+import { carryRawBytes, checkOptions, planBytes, type PolicyInput, toPlan } from './prepare.js'
 import { publish } from './publish.js'
 import { makeCgroup } from './sandbox-cgroup.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
@@ -244,7 +242,7 @@ export function spawn(
     throw e
   }
   const { cgroup, plan, access } = made
-  const bytes = encodePlan(plan)
+  const bytes = planBytes(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
   try {
@@ -273,12 +271,12 @@ export function spawn(
       '--plan-fd',
       '3',
       '--events-fd',
-      '4',
+      '3',
       ...(processEvents ? ['--proc-events'] : []),
       ...(console ? ['--console'] : []),
     ]
     child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
-      stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
+      stdio: [...base, 'pipe'] as StdioOptions,
       env: options.hostEnv ?? process.env,
     })
   } catch (e) {
@@ -286,6 +284,12 @@ export function spawn(
     compiled.privateTmp?.remove()
     throw e
   }
+  // One socket carries both ways: the plan to the launcher (it reads to our end of writing),
+  // then its events back. Written first, so that the launcher starts while the rest is set up
+  // here; a second pipe cost each spawn about as much CPU as this process's own bookkeeping.
+  const channel = child.stdio[3] as Duplex
+  channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
+  channel.end(bytes)
   // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
   // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
   const launcher = child.pid ? identify([child.pid])[0] : undefined
@@ -332,10 +336,6 @@ export function spawn(
   }
   if (abortSignal?.aborted) process.nextTick(onAbort)
   else abortSignal?.addEventListener('abort', onAbort, { once: true })
-  const planPipe = child.stdio[3] as Writable
-  planPipe.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
-  planPipe.end(bytes)
-  const eventStream = child.stdio[4] as Readable
 
   const buffered: SandboxEvent[] = []
   const waiters: ((r: IteratorResult<SandboxEvent>) => void)[] = []
@@ -374,9 +374,21 @@ export function spawn(
         }, interval)
       : undefined
   sampler?.unref()
-  const lines = createInterface({ input: eventStream, crlfDelay: Number.POSITIVE_INFINITY })
-  lines.on('line', (line) => deliver(parseEvent(line), line))
-  const linesClosed = new Promise<void>((resolve) => lines.once('close', resolve))
+  // JSON lines, split here (readline's interface cost more than the parsing); done when the
+  // socket closes, however it ends.
+  const linesClosed = new Promise<void>((resolve) => {
+    let partial = ''
+    channel.setEncoding('utf8')
+    channel.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n')
+      partial = lines.pop()!
+      for (const line of lines) deliver(parseEvent(line), line)
+    })
+    channel.once('close', () => {
+      if (partial) deliver(parseEvent(partial), partial)
+      resolve()
+    })
+  })
 
   /** Whether the sandbox is frozen now; false once it has ended (its group is gone). */
   const isFrozen = () => {

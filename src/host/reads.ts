@@ -1,0 +1,81 @@
+// The host reads a plan's compilation depends on (the view's paths, bind sources, mounts, the
+// subordinate id ranges), made through here so that they can be recorded: spawn() reuses a plan
+// it compiled earlier only while every one of these reads still gets the same answer
+// (run/prepare.ts), which makes the reuse exactly a fresh compile.
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
+
+/** One read and what it answered: the value the compiler used, or the error's code. */
+export interface HostRead {
+  op: 'lstat' | 'readlink' | 'readdir' | 'text'
+  path: string
+  answer: string
+}
+
+let recording: HostRead[] | undefined
+
+const failure = (e: unknown) => `!${(e as NodeJS.ErrnoException).code ?? String(e)}`
+
+/** Runs op, records its answer when a recording is on, and returns or throws as op did. */
+function read<T>(op: HostRead['op'], path: string, run: () => T, answer: (v: T) => string): T {
+  if (!recording) return run()
+  const reads = recording
+  try {
+    const value = run()
+    reads.push({ op, path, answer: answer(value) })
+    return value
+  } catch (e) {
+    reads.push({ op, path, answer: failure(e) })
+    throw e
+  }
+}
+
+// What the compiler uses of an lstat: the type and permission bits, and the owner.
+const statAnswer = (st: Stats | undefined) => (st ? `${st.mode}:${st.uid}` : '!ENOENT')
+
+/** undefined for a missing path: no error built (most of the view's /proc masks are missing). */
+export const hostLstat = (path: string): Stats | undefined =>
+  read('lstat', path, () => lstatSync(path, { throwIfNoEntry: false }), statAnswer)
+export const hostReadlink = (path: string): string => read('readlink', path, () => readlinkSync(path), String)
+export const hostReaddir = (path: string): string[] =>
+  read(
+    'readdir',
+    path,
+    () => readdirSync(path),
+    (names) => names.join('\0'),
+  )
+export const hostReadText = (path: string): string =>
+  read('text', path, () => readFileSync(path, 'utf8'), String)
+
+/** fn's value and every host read it made through this module. */
+export function recordHostReads<T>(fn: () => T): { value: T; reads: HostRead[] } {
+  const outer = recording
+  const reads: HostRead[] = []
+  recording = reads
+  try {
+    return { value: fn(), reads }
+  } finally {
+    recording = outer
+    outer?.push(...reads)
+  }
+}
+
+/** Whether each read, made again now, answers as it did. */
+export function sameHostReads(reads: readonly HostRead[]): boolean {
+  const again = (r: HostRead): string => {
+    try {
+      switch (r.op) {
+        case 'lstat':
+          return statAnswer(lstatSync(r.path, { throwIfNoEntry: false }))
+        case 'readlink':
+          return readlinkSync(r.path)
+        case 'readdir':
+          return readdirSync(r.path).join('\0')
+        case 'text':
+          return readFileSync(r.path, 'utf8')
+      }
+    } catch (e) {
+      return failure(e)
+    }
+  }
+  return reads.every((r) => again(r) === r.answer)
+}

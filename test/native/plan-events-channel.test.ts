@@ -1,0 +1,47 @@
+// spawn()'s channel (issue 23): one socket carries the plan to the launcher, read to the
+// writer's shutdown, and then its events back, so that each spawn opens one pipe, not two.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import type { Duplex } from 'node:stream'
+import { test } from 'node:test'
+import { compilePlan, encodePlan, resolvePolicy } from '../../src/index.js'
+import { LAUNCHER_UNDER_TEST } from '../helpers.js'
+
+const plan = encodePlan(
+  compilePlan(resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: '/', label: 'minimal' }, '/'), {
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    cwd: '/',
+    arch: process.arch,
+  }),
+)
+
+test('--plan-fd N --events-fd N: the plan comes in and the events go out on one socket', async () => {
+  const child = spawn(
+    LAUNCHER_UNDER_TEST,
+    ['--plan-fd', '3', '--events-fd', '3', '--', 'sh', '-c', 'exit 3'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    },
+  )
+  const channel = child.stdio[3] as Duplex
+  channel.end(plan)
+  let text = ''
+  let stderr = ''
+  channel.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const code = await new Promise((resolve) => child.once('close', resolve))
+  assert.equal(code, 3, stderr)
+  const events = text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { event: string; code?: number })
+  assert.ok(
+    events.some((e) => e.event === 'started'),
+    `no started event on the plan's socket: ${text}`,
+  )
+  assert.deepEqual(
+    events.filter((e) => e.event === 'exit'),
+    [{ event: 'exit', code: 3 }],
+  )
+})

@@ -1,0 +1,105 @@
+// Issue 23 (spawn() ≤ 1.0× bwrap): spawn() compiles a policy once and reuses the plan while every
+// host read the compile made answers the same, so a reused plan is always the plan a fresh
+// compile would give now: a planted symlink, a new mount under a wide bind, a path that appears
+// or a policy object changed in place all compile again.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { callerContext } from '../../src/host/caller.js'
+import { compilePlan } from '../../src/plan/compile.js'
+import { encodePlan } from '../../src/plan/encode.js'
+import { resolvePolicy } from '../../src/policy/resolve.js'
+import type { Policy } from '../../src/policy/schema.js'
+import { planBytes, toPlan } from '../../src/run/prepare.js'
+import { spawn } from '../../src/run/spawn.js'
+import { isRoot } from '../helpers.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'cordon-reuse-'))
+after(() => {
+  spawnSync('umount', ['-l', join(dir, 'wide', 'mq')])
+  rmSync(dir, { recursive: true, force: true })
+})
+const ctx = { ...callerContext(), cwd: '/' }
+const resolve = (policy: Policy) => resolvePolicy({ policy, baseDir: '/', label: 'test' }, '/')
+/** What toPlan gives, beside a fresh compile of the same policy now. */
+const both = (policy: ReturnType<typeof resolve>) => ({
+  reused: toPlan(policy, ctx).plan,
+  fresh: compilePlan(policy, ctx),
+})
+
+describe('spawn() reuses a compiled plan only while the host answers the same', () => {
+  test('the same policy twice: one plan, encoded once, equal to a fresh compile', () => {
+    const policy = resolve({ filesystem: [{ ro: '/usr' }, { proc: '/proc' }] })
+    const first = toPlan(policy, ctx).plan
+    const { reused, fresh } = both(policy)
+    assert.equal(reused, first, 'the second spawn compiled again')
+    assert.deepEqual(reused, fresh)
+    assert.equal(planBytes(reused), planBytes(reused))
+    assert.deepEqual(Buffer.from(planBytes(reused)), Buffer.from(encodePlan(fresh)))
+    assert.ok(Object.isFrozen(reused) && Object.isFrozen(reused.ops[0]), 'a shared plan is frozen')
+  })
+
+  test('a policy object changed in place compiles again', () => {
+    const policy = resolve({ filesystem: [{ ro: '/usr' }] })
+    const first = toPlan(policy, ctx).plan
+    policy.filesystem.push({ kind: 'tmpfs', dest: '/scratch', size: 0, mode: 0o755 })
+    const { reused, fresh } = both(policy)
+    assert.notEqual(reused, first)
+    assert.deepEqual(reused, fresh)
+    assert.ok(reused.ops.some((op) => op.op === 'tmpfs' && op.dest === '/scratch'))
+  })
+
+  test('a path that appears, and one replaced by a planted symlink, compile again', () => {
+    const optional = join(dir, 'later')
+    const policy = resolve({ filesystem: [{ ro: { src: optional, optional: true } }] })
+    const before = toPlan(policy, ctx).plan
+    assert.ok(!before.ops.some((op) => op.op === 'bind' && op.src === optional))
+    mkdirSync(optional)
+    const { reused, fresh } = both(policy)
+    assert.notEqual(reused, before)
+    assert.deepEqual(reused, fresh)
+    assert.ok(reused.ops.some((op) => op.op === 'bind' && op.src === optional))
+
+    // A directory others can write (the test's own, made so), then a symlink planted in it.
+    const src = join(dir, 'shared')
+    mkdirSync(join(src, 'cfg'), { recursive: true, mode: 0o1777 })
+    spawnSync('chmod', ['1777', src])
+    const planted = resolve({ filesystem: [{ ro: `${src}/cfg:/cfg` }] })
+    toPlan(planted, ctx)
+    rmSync(join(src, 'cfg'), { recursive: true })
+    symlinkSync('/etc', join(src, 'cfg'))
+    assert.throws(() => compilePlan(planted, ctx), /others can write/)
+    assert.throws(() => toPlan(planted, ctx), /others can write/)
+  })
+
+  test(
+    'a kernel mount new under a wide bind is kept from the next sandbox',
+    { skip: !isRoot && 'mounting needs root' },
+    () => {
+      const wide = join(dir, 'wide')
+      mkdirSync(join(wide, 'mq'), { recursive: true })
+      const policy = resolve({ filesystem: [{ rw: wide }] })
+      const before = toPlan(policy, ctx).plan
+      const m = spawnSync('mount', ['-t', 'mqueue', 'none', join(wide, 'mq')], { encoding: 'utf8' })
+      assert.equal(m.status, 0, m.stderr)
+      const { reused, fresh } = both(policy)
+      assert.notEqual(reused, before)
+      assert.deepEqual(reused, fresh)
+      assert.ok(
+        reused.ops.some((op) => op.op === 'bind' && op.src === join(wide, 'mq') && op.flags.readOnly),
+        'the new mqueue is bound read-only over the writable bind',
+      )
+    },
+  )
+
+  test('spawn() runs a reused plan as a fresh one', async () => {
+    const policy = resolve({ extends: ['default'] })
+    for (let i = 0; i < 3; i++) {
+      const r = await spawn(policy, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }).exited
+      assert.equal(r.code, 0, JSON.stringify(r.error))
+    }
+  })
+})
