@@ -19,6 +19,7 @@
 #include "probe.h"
 #include "sys.h"
 #include "trace.h"
+#include "tree.h"
 #include "view.h"
 
 #include <errno.h>
@@ -69,7 +70,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: cordon-exec [--events-fd N [--proc-events]] [--console] (PLAN | --plan-fd "
 		"N) [-- COMMAND [ARG...]]\n"
-		"       cordon-exec --probe\n\n"
+		"       cordon-exec --probe\n"
+		"       cordon-exec --signal SIG PID:START...\n\n"
 		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon "
 		"compile`.\n"
 		"Without COMMAND, the plan's own command runs. Exit status: the command's (128+N "
@@ -93,6 +95,9 @@ static void usage(FILE *out)
 		"                 master is sent to unix socket S (SCM_RIGHTS), as runc does\n"
 		"  --console-size RxC  that terminal's size (OCI process.consoleSize)\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
+		"  --signal       send signal number SIG to each PID still started at START "
+		"(field 22\n"
+		"                 of /proc/PID/stat), through a pidfd; print how many got it\n"
 		"  --version      print the version and the plan format version\n");
 }
 
@@ -121,6 +126,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			exit(0);
 		} else if (strcmp(a, "--probe") == 0) {
 			exit(probe_print());
+		} else if (strcmp(a, "--signal") == 0 && i == 1) {
+			exit(tree_main(argc - 2, argv + 2));
 		} else if (strcmp(a, "--proc-events") == 0) {
 			o->proc_events = 1;
 		} else if (strcmp(a, "--console") == 0) {
@@ -587,7 +594,10 @@ static int read_spawns(int fd, uint64_t *reported)
 /* The supervisor died (SIGKILL, a crash) while the sandbox runs. Every process of it is killed
  * and its cgroups thawed, so that a sandbox the supervisor froze does not stay frozen for good
  * (cgroup v1 holds even SIGKILL in a frozen group). The launcher itself is never in the
- * sandbox's cgroup, so it is never frozen and always gets here. */
+ * sandbox's cgroup, so it is never frozen and always gets here. Last, every descendant is
+ * killed until none is left: without a pid namespace or a cgroup (a plain user's
+ * --no-namespaces run) that is the only way to reach the command's children, a double-forked
+ * daemon or a setsid one included, which the launcher adopts as their subreaper. */
 static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 {
 	kill(pid, SIGKILL); /* init: the kernel then kills its whole pid namespace */
@@ -608,6 +618,7 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 		snprintf(path, sizeof path, "%s/cgroup.freeze", p->ops[i].s1);
 		write_file(path, "0");
 	}
+	tree_kill_all();
 	_exit(EXIT_CORDON);
 }
 
@@ -735,6 +746,12 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 				notify_report_counts(nf, 1);
 		}
 		console_finish();
+		/* The sandbox ends with its command, in every mode: a pid namespace dies with its
+		 * init, a cgroup is emptied when the supervisor removes it. Without either, what the
+		 * command left running (a daemon, a double fork) would outlive the run, its timeout
+		 * and its monitor: the launcher, their subreaper, kills every descendant first. */
+		if (!(p->clone_flags & CLONE_NEWPID))
+			tree_kill_all();
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (nf && nf->failed)

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import { processExists } from '../host/process.js'
+import { identify, signalProcesses } from '../host/signal.js'
 
 export function read(path: string): string {
   return readFileSync(path, 'utf8').trim()
@@ -67,6 +68,20 @@ export function procs(dir: string): number[] {
   }
 }
 
+/** Sends signal to every process of the groups, by identity (host/signal.ts): each pid of
+ * cgroup.procs with its start time, kept only if the groups still list it once that was read.
+ * A pid that left and was handed to a process outside (a dying process reaped by the host's
+ * init, its pid reused) is never signalled, root's sweep of an orphaned group included. */
+export function signalMembers(dirs: readonly string[], signal: NodeJS.Signals | number): number {
+  const listed = () => new Set(dirs.flatMap(procs))
+  const ids = identify(listed())
+  const still = listed()
+  return signalProcesses(
+    ids.filter((id) => still.has(id.pid)),
+    signal,
+  )
+}
+
 /** Waits for a condition by polling, at most `ms` (cgroup state changes are asynchronous). */
 export function waitFor(condition: () => boolean, ms: number): boolean {
   const end = Date.now() + ms
@@ -121,10 +136,7 @@ export function removeOrphans(parent: string): void {
  * cgroup.freeze) so the signals land; waits a bounded time for the group to empty. */
 function killFrozenOrphan(dir: string): void {
   for (let round = 0; round < 5 && procs(dir).length; round++) {
-    for (const pid of procs(dir))
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {}
+    signalMembers([dir], 'SIGKILL')
     for (const [file, thawed] of [
       ['freezer.state', 'THAWED'],
       ['cgroup.freeze', '0'],

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import type { Cgroup, CgroupDriver, Limits } from './driver.js'
 import {
+  signalMembers,
   procs,
   read,
   readKeyed,
@@ -166,10 +167,7 @@ export class CgroupV1 implements Cgroup {
     if (all().length === 0) return
     if (this.dirs.freezer) this.freeze()
     for (let round = 0; round < 20 && all().length; round++) {
-      for (const pid of all())
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {}
+      signalMembers(this.joinPaths, 'SIGKILL')
       if (this.dirs.freezer) write(`${this.dirs.freezer}/freezer.state`, 'THAWED')
       waitFor(() => all().length === 0, 100)
     }

@@ -51,3 +51,21 @@ export function landlockOps(mounts: ViewMount[], notes: string[]): PlanOp[] {
   notes.push(`landlock: ${byDest.size} mount rule(s), device node creation denied everywhere`)
   return ops
 }
+
+/** With the annotation off: Landlock still handles device-node creation alone (no path rules),
+ * so no device node can be made anywhere. A container's author chooses the annotation, and
+ * this is what keeps a root container with CAP_MKNOD from making a node of a host disk and
+ * opening it where no device cgroup stands (cgroup v2 has none without eBPF: cgroups.ts
+ * accepts a deny-all rule on that ground), or leaving one on the bundle's rootfs. */
+export function deviceGuardOps(notes: string[]): PlanOp[] {
+  notes.push('landlock: off (annotation org.cordon.landlock) but for device node creation, denied everywhere')
+  return [
+    {
+      op: 'landlock',
+      required: 0,
+      fileRights: 0n,
+      rows: rows().map((r) => ({ ...r, fs: FS.make_char | FS.make_block })),
+    },
+    { op: 'landlock_restrict' },
+  ]
+}

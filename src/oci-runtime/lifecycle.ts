@@ -1,7 +1,9 @@
 // start, state, kill, delete, pause, resume, list, ps: the container after `create`.
 import { closeSync, constants, openSync, readSync, rmSync, unlinkSync } from 'node:fs'
 import { constants as os } from 'node:os'
+import { signalMembers } from '../cgroup/fs.js'
 import { CordonError } from '../errors.js'
+import { signalProcesses } from '../host/signal.js'
 import { cgroupPids, freeze, removeCgroups } from './cgroups.js'
 import { runHooks } from './hooks.js'
 import { awaitSupervisor, stopSupervisor } from './monitor.js'
@@ -74,15 +76,23 @@ function pidsOf(rec: ContainerRecord): number[] {
   return dir ? cgroupPids(dir) : []
 }
 
+/** The container's processes get signal by identity (host/signal.ts), never by a bare pid that
+ * may have ended and been handed out again: its first process by its recorded start time, the
+ * rest (all) as members of its first non-empty cgroup. */
+function signalContainer(rec: ContainerRecord, signal: number, all: boolean): void {
+  const dir = rec.cgroupDirs.find((d) => cgroupPids(d).length > 0)
+  if (all) {
+    if (dir) signalMembers([dir], signal)
+    return
+  }
+  signalProcesses([{ pid: rec.pid, startTime: Number(rec.startTime) }], signal)
+}
+
 export function kill(root: string, id: string, signal: number, all: boolean): void {
   const rec = loadRecord(root, id)
   const status = statusOf(root, rec)
   if (status === 'stopped' && !all) throw new CordonError('invalid_usage', 'container not running')
-  const targets = all ? pidsOf(rec) : [rec.pid]
-  for (const pid of targets)
-    try {
-      process.kill(pid, signal)
-    } catch {}
+  signalContainer(rec, signal, all)
   // A frozen group holds even SIGKILL on cgroup v1: thaw it so the signal lands.
   if (status === 'paused' && signal === os.signals.SIGKILL && rec.freezer) freeze(rec.freezer, false)
 }
@@ -99,10 +109,8 @@ export function remove(root: string, id: string, force: boolean): void {
   if (status !== 'stopped' && status !== 'created' && !force) throw notRunning(id, status, 'delete')
   stopSupervisor(root, id)
   if (status !== 'stopped') {
-    for (const pid of [rec.pid, ...pidsOf(rec)])
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {}
+    signalContainer(rec, os.signals.SIGKILL, false)
+    signalContainer(rec, os.signals.SIGKILL, true)
     if (rec.freezer) freeze(rec.freezer, false)
   }
   for (let i = 0; i < 200 && pidsOf(rec).length; i++) sleep(5)

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
+import { signalProcesses } from '../host/signal.js'
 import { type ContainerRecord, containerDir, procStat } from './state.js'
 import { policyDir, readOwnFile } from './policy-dir.js'
 import { invalid } from './spec.js'
@@ -51,14 +52,23 @@ export function monitorFiles(root: string, id: string) {
 export const readyFile = (root: string, id: string) => `${containerDir(root, id)}/monitor.ready`
 
 // $0 = node, $1 = supervisor.js, then ROOT ID. Kill first, then thaw: a frozen v1 group holds
-// SIGKILL until thawed, and thawing first would let a frozen fork storm run again.
+// SIGKILL until thawed, and thawing first would let a frozen fork storm run again. v2 has
+// cgroup.kill, and no pid is read; a v1 group is frozen before its pids are read, so that no
+// member can exit and have its pid handed to another process before root's kill reaches it
+// (without a freezer, or before Linux 5.14 on v2, the pids are killed as read).
 const WATCHDOG = `"$0" "$@"; s=$?
 [ "$s" = 0 ] && exit 0
 echo "cordon-oci: the supervisor of $3 ended (status $s): killing the container" >&2
+case "$CORDON_OCI_FREEZER" in
+*/freezer.state) echo FROZEN > "$CORDON_OCI_FREEZER"
+  i=0; while [ $i -lt 100 ] && ! grep -q '^FROZEN' "$CORDON_OCI_FREEZER"; do sleep 0.01; i=$((i+1)); done ;;
+esac
 IFS=:
 for d in $CORDON_OCI_GROUPS; do
-  [ -e "$d/cgroup.kill" ] && echo 1 > "$d/cgroup.kill"
-  [ -e "$d/cgroup.procs" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done < "$d/cgroup.procs"
+  if [ -e "$d/cgroup.kill" ]; then echo 1 > "$d/cgroup.kill"
+  elif [ -e "$d/cgroup.procs" ]; then
+    while read -r p; do kill -9 "$p" 2>/dev/null; done < "$d/cgroup.procs"
+  fi
 done
 if [ -e "$CORDON_OCI_FREEZER" ]; then
   case "$CORDON_OCI_FREEZER" in
@@ -131,10 +141,6 @@ export function awaitSupervisor(root: string, rec: ContainerRecord, timeoutMs = 
 export function stopSupervisor(root: string, id: string): void {
   const r = readReady(root, id)
   if (!r || procStat(r.pid)?.startTime !== r.startTime) return
-  try {
-    process.kill(r.pid, 'SIGTERM')
-  } catch {
-    return
-  }
+  if (signalProcesses([{ pid: r.pid, startTime: Number(r.startTime) }], 'SIGTERM') === 0) return
   for (let i = 0; i < 400 && procStat(r.pid)?.startTime === r.startTime; i++) sleep(5)
 }

@@ -10,6 +10,7 @@ import { realHostFs } from '../plan/view.js'
 import { seccompExtras } from '../policy/effective.js'
 import { parsePolicy } from '../policy/parse.js'
 import { PROFILES } from '../policy/profiles.js'
+import type { Policy } from '../policy/schema.js'
 import { type HostPaths, realHostPaths } from '../policy/bind-sources.js'
 import { type PolicySource, type ResolvedPolicy, resolveLayers } from '../policy/resolve.js'
 import { settleHostView } from '../policy/wide-binds.js'
@@ -28,10 +29,12 @@ export function annotatedPolicy(config: OciConfig, rootfs: string): ResolvedPoli
   const value = config.annotations?.[POLICY_ANNOTATION]?.trim()
   if (value === undefined) return undefined
   const cwd = config.process?.cwd?.startsWith('/') ? config.process.cwd : '/'
-  const source = (policy: PolicySource['policy'], label: string): ResolvedPolicy =>
-    resolveLayers([{ policy, baseDir: cwd, label }], cwd, (p) => settleHostView(p, rootedPaths(rootfs), []))
+  // A named file's `extends` are root's, relative to the policy directory; the container's cwd
+  // is no host directory.
+  const source = (policy: PolicySource['policy'], label: string, baseDir = policyDir()): ResolvedPolicy =>
+    resolveLayers([{ policy, baseDir, label }], cwd, (p) => settleHostView(p, rootedPaths(rootfs), []))
   if (value.startsWith('{') || value.includes('\n'))
-    return source(parsePolicy(value, FIELD, value.startsWith('{') ? 'json' : 'yaml'), FIELD)
+    return source(onlyProfiles(parsePolicy(value, FIELD, value.startsWith('{') ? 'json' : 'yaml')), FIELD)
   if (!/^[A-Za-z0-9][\w.-]*$/.test(value))
     throw invalid(
       FIELD,
@@ -47,6 +50,20 @@ export function annotatedPolicy(config: OciConfig, rootfs: string): ResolvedPoli
     `a file ${value}.yaml in ${policyDir()} or a built-in profile (${Object.keys(PROFILES).join(', ')})`,
     value,
   )
+}
+
+/** An inline policy is the container author's, and `extends` may name files: root would read
+ * any host file for them and echo its lines back in the parse error, as a path in the
+ * annotation would. It may extend built-in profiles only. */
+function onlyProfiles(policy: Policy): Policy {
+  for (const [i, parent] of (policy.extends ?? []).entries())
+    if (!PROFILES[parent])
+      throw invalid(
+        `${FIELD}.extends[${i}]`,
+        `a built-in profile (${Object.keys(PROFILES).join(', ')}): an inline policy reads no file; put the policy in ${policyDir()}/NAME.yaml and annotate NAME`,
+        parent,
+      )
+  return policy
 }
 
 /** The container's paths, as the policy's bind sources are resolved: under its root, where a

@@ -5,6 +5,7 @@
 // feed cordon's rule engine with the default rules; `freeze` is the container's freezer, the
 // same one `pause` uses, and alerts go to ROOT/monitor/ID.alerts.jsonl.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { signalMembers } from '../cgroup/fs.js'
 import { MonitorSession } from '../monitor/session.js'
 import type { SandboxEvent } from '../run/events.js'
 import { cgroupPids, freeze } from './cgroups.js'
@@ -78,10 +79,7 @@ async function main(root: string, id: string): Promise<number> {
       return 'cgroup freezer'
     },
     kill: () => {
-      for (const pid of cgroupPids(group.dir))
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {}
+      signalMembers([group.dir], 'SIGKILL')
       freeze(group, false)
     },
   })

@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs'
 import { capabilityNumber } from '../policy/capabilities.js'
 import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from '../plan/model.js'
-import { landlockOps, landlockWanted } from './landlock.js'
+import { deviceGuardOps, landlockOps, landlockWanted } from './landlock.js'
 import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
@@ -330,7 +330,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   // each narrowed to its mount's rights; its filter is loaded after the config's.
   if (opts.policy) ops.push(...opts.policy.landlock(view.mounts, notes))
   else if (landlock) ops.push(...landlockOps(view.mounts, notes))
-  else notes.push('landlock: off (annotation org.cordon.landlock)')
+  else ops.push(...deviceGuardOps(notes))
   ops.push(...seccompOps(config, notes))
   if (opts.policy) ops.push(...opts.policy.seccomp(notes))
   const umask = config.process!.user.umask ?? 0o022

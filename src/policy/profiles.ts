@@ -42,29 +42,34 @@ const isolated: Policy = {
   limits: { pids: 4096, memory: '50%' },
 }
 
-export const PROFILES: Readonly<Record<string, { description: string; policy: Policy }>> = {
-  default: {
-    description:
-      'Untrusted script in a project directory: system directories and /etc (minus secrets) read-only, ' +
-      'the current directory read-only, private /tmp, no network, no host processes, nothing of $HOME.',
-    policy: {
-      ...isolated,
-      filesystem: [
-        ...systemView,
-        { ro: '/etc' },
-        ...ETC_SECRETS.map((dest) => ({ mask: dest })),
-        { tmpfs: { dest: '/var/tmp', exec: false } },
-        { ro: '.' },
-      ],
-      env: baseEnv,
+// A null-prototype object: names come from policies and flags, and `constructor` or `toString`
+// must name no profile (an `extends: [constructor]` crashed the resolver).
+export const PROFILES: Readonly<Record<string, { description: string; policy: Policy }>> = Object.assign(
+  Object.create(null) as Record<string, { description: string; policy: Policy }>,
+  {
+    default: {
+      description:
+        'Untrusted script in a project directory: system directories and /etc (minus secrets) read-only, ' +
+        'the current directory read-only, private /tmp, no network, no host processes, nothing of $HOME.',
+      policy: {
+        ...isolated,
+        filesystem: [
+          ...systemView,
+          { ro: '/etc' },
+          ...ETC_SECRETS.map((dest) => ({ mask: dest })),
+          { tmpfs: { dest: '/var/tmp', exec: false } },
+          { ro: '.' },
+        ],
+        env: baseEnv,
+      },
+    },
+    minimal: {
+      description:
+        'Only the system directories, /proc, /dev and a private /tmp: no /etc, no project, no network.',
+      policy: { ...isolated, filesystem: systemView, env: baseEnv },
     },
   },
-  minimal: {
-    description:
-      'Only the system directories, /proc, /dev and a private /tmp: no /etc, no project, no network.',
-    policy: { ...isolated, filesystem: systemView, env: baseEnv },
-  },
-}
+)
 
 /** Every namespace off: `--no-namespaces`, for hosts that block user namespaces. */
 export const NO_NAMESPACES = {

@@ -1,11 +1,21 @@
 // A process and its descendants, from /proc: how a sandbox without a cgroup is stopped and
 // resumed (SIGSTOP/SIGCONT), which is weaker than the freezer (the processes can see it) but
-// works for any user.
+// works for any user. Every process is named by its pid and start time, the launcher included,
+// and signalled through host/signal.ts: a pid that ended during a sweep, and was handed to
+// another process, is never signalled.
 import { readdirSync, readFileSync } from 'node:fs'
 import type { Cgroup } from '../cgroup/driver.js'
+import { type ProcessId, signalProcesses } from '../host/signal.js'
 
-/** Descendants of root (not root itself), parents before children. */
-export function descendants(root: number, states?: Map<number, string>): number[] {
+/** What a pass over /proc saw of one process. */
+export interface Seen {
+  state: string
+  startTime: number
+}
+
+/** Descendants of root (not root itself), parents before children; none when root's pid now
+ * names another process than root. `seen` gets what /proc said of each process. */
+export function descendants(root: ProcessId, seen: Map<number, Seen> = new Map()): number[] {
   const children = new Map<number, number[]>()
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
@@ -16,13 +26,14 @@ export function descendants(root: number, states?: Map<number, string>): number[
       continue // exited meanwhile
     }
     // The command name may hold spaces and parentheses: fields resume after the last ')'.
-    const [state, ppidText] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ppid = Number(ppidText)
-    states?.set(Number(name), state ?? '')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ppid = Number(fields[1])
+    seen.set(Number(name), { state: fields[0] ?? '', startTime: Number(fields[19]) })
     children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
   }
+  if (seen.get(root.pid)?.startTime !== root.startTime) return []
   const out: number[] = []
-  for (let queue = [root]; queue.length;) {
+  for (let queue = [root.pid]; queue.length;) {
     const next = children.get(queue.shift()!) ?? []
     out.push(...next)
     queue.push(...next)
@@ -30,26 +41,25 @@ export function descendants(root: number, states?: Map<number, string>): number[
   return out
 }
 
+/** The identities of pids, as a pass saw them. */
+function ids(pids: readonly number[], seen: Map<number, Seen>): ProcessId[] {
+  return pids.map((pid) => ({ pid, startTime: seen.get(pid)?.startTime ?? -1 }))
+}
+
 /** Whether the sandbox below a launcher is stopped as `cordon freeze` leaves one that has no
  * cgroup: its first process (the sandbox's init, which its own processes cannot stop) in
  * state T. A program that stops one of its own children is not frozen. */
-export function sandboxStopped(launcher: number | undefined): boolean {
+export function sandboxStopped(launcher: ProcessId | undefined): boolean {
   if (!launcher) return false
-  const states = new Map<number, string>()
-  const first = descendants(launcher, states)[0]
-  return first !== undefined && states.get(first) === 'T'
+  const seen = new Map<number, Seen>()
+  const first = descendants(launcher, seen)[0]
+  return first !== undefined && seen.get(first)?.state === 'T'
 }
 
 /** Sends signal to every descendant of root; returns how many got it. */
-export function signalDescendants(root: number, signal: NodeJS.Signals): number {
-  let n = 0
-  for (const pid of descendants(root)) {
-    try {
-      process.kill(pid, signal)
-      n++
-    } catch {}
-  }
-  return n
+export function signalDescendants(root: ProcessId, signal: NodeJS.Signals): number {
+  const seen = new Map<number, Seen>()
+  return signalProcesses(ids(descendants(root, seen), seen), signal)
 }
 
 export const FROZEN_BY_CGROUP = 'cgroup freezer'
@@ -59,15 +69,15 @@ export const FROZEN_BY_CGROUP = 'cgroup freezer'
  * or undefined when there was no process to stop. */
 export function freezeSandbox(
   group: Cgroup | undefined,
-  launcherPid: number | undefined,
+  launcher: ProcessId | undefined,
 ): string | undefined {
   if (group) {
     group.freeze()
     return FROZEN_BY_CGROUP
   }
-  if (!launcherPid) return undefined
-  askInitToStop(launcherPid)
-  return stopDescendants(launcherPid) > 0 ? 'SIGSTOP (no cgroup)' : undefined
+  if (!launcher) return undefined
+  askInitToStop(launcher)
+  return stopDescendants(launcher) > 0 ? 'SIGSTOP (no cgroup)' : undefined
 }
 
 /** native/command.h FREEZE_SIGNAL: sent to the launcher, which passes the request to the
@@ -83,20 +93,16 @@ const INIT_WAIT_MS = 2000
  * request goes to the launcher (its pid checked by the caller), never to init's pid read from
  * /proc: the signal alone is no request (a sandbox can queue it to its init), and the launcher
  * writes the one init trusts. */
-function askInitToStop(launcherPid: number): void {
-  const states = new Map<number, string>()
-  const [init, ...rest] = descendants(launcherPid, states)
+function askInitToStop(launcher: ProcessId): void {
+  const seen = new Map<number, Seen>()
+  const [init, ...rest] = descendants(launcher, seen)
   if (init === undefined || !isNamespaceInit(init) || rest.length === 0) return
-  try {
-    process.kill(launcherPid, FREEZE_SIGNAL)
-  } catch {
-    return
-  }
+  if (signalProcesses([launcher], FREEZE_SIGNAL) === 0) return
   const wait = new Int32Array(new SharedArrayBuffer(4))
   for (const end = Date.now() + INIT_WAIT_MS; Date.now() < end; Atomics.wait(wait, 0, 0, 2)) {
-    states.clear()
-    const others = descendants(launcherPid, states).filter((pid) => pid !== init)
-    if (others.every((pid) => stoppedOrDead(pid, states.get(pid)))) return
+    seen.clear()
+    const others = descendants(launcher, seen).filter((pid) => pid !== init)
+    if (others.every((pid) => stoppedOrDead(pid, seen.get(pid)?.state))) return
   }
 }
 
@@ -142,35 +148,32 @@ function stoppedOrDead(pid: number, state: string | undefined): boolean {
   }
 }
 
-function stopDescendants(root: number): number {
+function stopDescendants(root: ProcessId): number {
   let found = 0
   for (let pass = 0; pass < 1000; pass++) {
-    const states = new Map<number, string>()
-    const all = descendants(root, states)
+    const seen = new Map<number, Seen>()
+    const all = descendants(root, seen)
     if (pass === 0) found = all.length
-    const running = all.filter((pid) => !stoppedOrDead(pid, states.get(pid)))
+    const running = all.filter((pid) => !stoppedOrDead(pid, seen.get(pid)?.state))
     if (running.length === 0) break
-    for (const pid of running)
-      try {
-        process.kill(pid, 'SIGSTOP')
-      } catch {} // exited meanwhile
+    signalProcesses(ids(running, seen), 'SIGSTOP')
   }
   return found
 }
 
-export function thawSandbox(group: Cgroup | undefined, launcherPid: number | undefined): void {
+export function thawSandbox(group: Cgroup | undefined, launcher: ProcessId | undefined): void {
   if (group) group.thaw()
-  else if (launcherPid) signalDescendants(launcherPid, 'SIGCONT')
+  else if (launcher) signalDescendants(launcher, 'SIGCONT')
 }
 
 /** Kills a frozen sandbox: through its group (kill, then thaw so the signals land), else
  * SIGKILL to each descendant of its launcher (SIGKILL ends a stopped process too). */
-export function killFrozen(group: Cgroup | undefined, launcherPid: number | undefined): void {
+export function killFrozen(group: Cgroup | undefined, launcher: ProcessId | undefined): void {
   if (group) {
     try {
       group.killAll()
       return
     } catch {} // the group went away meanwhile: fall back to the process tree
   }
-  if (launcherPid) signalDescendants(launcherPid, 'SIGKILL')
+  if (launcher) signalDescendants(launcher, 'SIGKILL')
 }

@@ -1,14 +1,16 @@
 // Freeze, thaw and kill a sandbox through its registry record (cordon freeze|thaw|kill, cordon
 // monitor). Each action checks, right before it signals, that the record's pid is still the
 // launcher that registered (start time, boot, owner, executable): a forged record or one whose
-// pid was reused cannot redirect a signal. Node has no pidfd_send_signal, so between that check
-// and the kill(2) there is a window of microseconds in which the launcher would have to die and
-// its pid be handed out again; the cgroup record is tied to the launcher that made it.
+// pid was reused cannot redirect a signal. The signal itself goes through a pidfd checked
+// against the record's start time (host/signal.ts), and so does every signal of a sweep over
+// the launcher's descendants, so no pid that ended meanwhile is hit; the cgroup record is tied
+// to the launcher that made it.
 import { lstatSync } from 'node:fs'
 import { basename, posix } from 'node:path'
 import type { Cgroup } from '../cgroup/driver.js'
 import { openCgroup } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
+import { type ProcessId, signalProcesses } from '../host/signal.js'
 import { freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { checkRecord, type SandboxRecord } from './registry.js'
 import { callerUid } from './state-dir.js'
@@ -60,22 +62,20 @@ function recordCgroup(record: SandboxRecord, supervisor: number): Cgroup | undef
 /** Checked controls for a registered sandbox; throws when the record is stale or forged. */
 export function controlSandbox(record: SandboxRecord): SandboxControl {
   const cgroup = recordCgroup(record, ensureLauncher(record))
+  const launcher: ProcessId = { pid: record.pid, startTime: record.startTime }
   // After the cgroup was emptied the launcher may be gone already: then there is no one to signal.
   const signal = (sig: NodeJS.Signals) => {
-    if (!checkRecord(record).ok) return
-    try {
-      process.kill(record.pid, sig)
-    } catch {}
+    if (checkRecord(record).ok) signalProcesses([launcher], sig)
   }
   return {
     cgroup,
     freeze() {
       ensureLauncher(record)
-      return freezeSandbox(cgroup, record.pid)
+      return freezeSandbox(cgroup, launcher)
     },
     thaw() {
       ensureLauncher(record)
-      thawSandbox(cgroup, record.pid)
+      thawSandbox(cgroup, launcher)
     },
     kill(sig) {
       ensureLauncher(record)
@@ -84,8 +84,8 @@ export function controlSandbox(record: SandboxRecord): SandboxControl {
       // none (--no-namespaces), the command's children lived on, a setsid one included. Every
       // descendant is stopped first (none forks away meanwhile), then killed.
       if (!cgroup && (sig ?? 'SIGKILL') === 'SIGKILL') {
-        freezeSandbox(undefined, record.pid)
-        killFrozen(undefined, record.pid)
+        freezeSandbox(undefined, launcher)
+        killFrozen(undefined, launcher)
       }
       // The launcher reports the end.
       signal(sig ?? (cgroup ? 'SIGTERM' : 'SIGKILL'))

@@ -15,6 +15,7 @@ import type { CgroupAccess } from '../cgroup/select.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from '../host/launcher.js'
+import { identify } from '../host/signal.js'
 import { carryRawBytes, checkOptions, planBytes, type PolicyInput, toPlan } from './prepare.js'
 import { publish } from './publish.js'
 import { makeCgroup } from './sandbox-cgroup.js'
@@ -289,6 +290,9 @@ export function spawn(
   const channel = child.stdio[3] as Duplex
   channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
   channel.end(bytes)
+  // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
+  // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
+  const launcher = child.pid ? identify([child.pid])[0] : undefined
   const id = newId()
   const publisher =
     options.publish && registry && child.pid ? publish(join(registry, `${id}.sock`)) : undefined
@@ -305,17 +309,20 @@ export function spawn(
     : () => {}
   // Why cordon killed the whole sandbox itself, if it did.
   let killedFor: 'timeout' | 'aborted' | undefined
+  // The whole group, grandchildren included. Without a cgroup the launcher's death takes
+  // only what its pid namespace holds: with none (--no-namespaces) the command's children
+  // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
+  const killSandbox = () => {
+    if (cgroup) cgroup.killAll()
+    else if (launcher) {
+      freezeSandbox(undefined, launcher)
+      killFrozen(undefined, launcher)
+    }
+    return child.kill('SIGKILL')
+  }
   const killAll = (why: 'timeout' | 'aborted') => {
     killedFor ??= why
-    // The whole group, grandchildren included. Without a cgroup the launcher's death takes
-    // only what its pid namespace holds: with none (--no-namespaces) the command's children
-    // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
-    if (cgroup) cgroup.killAll()
-    else if (child.pid) {
-      freezeSandbox(undefined, child.pid)
-      killFrozen(undefined, child.pid)
-    }
-    child.kill('SIGKILL')
+    killSandbox()
   }
   const timeoutMs = Math.min(compiled.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
   const timer = Number.isFinite(timeoutMs) ? setTimeout(() => killAll('timeout'), timeoutMs) : undefined
@@ -387,7 +394,7 @@ export function spawn(
   const isFrozen = () => {
     if (done) return false
     try {
-      return cgroup ? cgroup.frozen() : sandboxStopped(child.pid)
+      return cgroup ? cgroup.frozen() : sandboxStopped(launcher)
     } catch {
       return false
     }
@@ -403,15 +410,14 @@ export function spawn(
     }),
   }
   const sandbox = new SandboxChild(id, child, events, cgroup, access, {
-    kill: (signal) => {
-      if (isFrozen()) {
-        killFrozen(cgroup, child.pid)
-        return child.kill('SIGKILL')
-      }
-      return child.kill(signal)
-    },
-    freeze: () => freezeSandbox(cgroup, child.pid) ?? 'SIGSTOP (no cgroup)',
-    thaw: () => thawSandbox(cgroup, child.pid),
+    // A frozen sandbox cannot act on a signal; a SIGKILL ends the launcher before it can end
+    // the sandbox, which without a cgroup (emptied at the exit) nothing else would.
+    kill: (signal) =>
+      isFrozen() || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
+        ? killSandbox()
+        : child.kill(signal),
+    freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
+    thaw: () => thawSandbox(cgroup, launcher),
   })
 
   sandbox.exited = new Promise<ExitResult>((resolve, reject) => {

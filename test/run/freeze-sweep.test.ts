@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
-import { descendants, freezeSandbox, thawSandbox } from '../../src/run/process-tree.js'
+import { identify } from '../../src/host/signal.js'
+import { descendants, freezeSandbox, type Seen, thawSandbox } from '../../src/run/process-tree.js'
 import { projectDir, ROOT } from '../helpers.js'
 
 const state = (pid: number) => {
@@ -23,25 +24,26 @@ describe('freeze without a cgroup', () => {
     // 200 idle siblings make each pass over the tree cost what a busy sandbox's does.
     const script = `${bin} & for i in $(seq 200); do sleep 600 & done; wait`
     const root: ChildProcess = spawn('sh', ['-c', script], { stdio: 'ignore' })
+    const id = identify([root.pid!])[0]!
     t.after(() => {
-      for (const pid of descendants(root.pid!).reverse())
+      for (const pid of descendants(id).reverse())
         try {
           process.kill(pid, 'SIGKILL')
         } catch {}
       root.kill('SIGKILL')
     })
     let tree: number[] = []
-    for (let i = 0; i < 100 && tree.length < 203; i++, await sleep(50)) tree = descendants(root.pid!)
+    for (let i = 0; i < 100 && tree.length < 203; i++, await sleep(50)) tree = descendants(id)
     const parent = tree.find((pid) => state(pid) === 'D')
     assert.ok(parent, 'the vfork parent waits in D')
 
     const started = Date.now()
-    assert.equal(freezeSandbox(undefined, root.pid), 'SIGSTOP (no cgroup)')
+    assert.equal(freezeSandbox(undefined, id), 'SIGSTOP (no cgroup)')
     const took = Date.now() - started
     assert.ok(took < 4000, `the freeze took ${took} ms`)
-    const states = new Map<number, string>()
-    for (const pid of descendants(root.pid!, states)) if (pid !== parent) assert.equal(states.get(pid), 'T')
+    const seen = new Map<number, Seen>()
+    for (const pid of descendants(id, seen)) if (pid !== parent) assert.equal(seen.get(pid)?.state, 'T')
     assert.equal(state(parent), 'D')
-    thawSandbox(undefined, root.pid)
+    thawSandbox(undefined, id)
   })
 })

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { identify } from '../../src/host/signal.js'
 import { descendants } from '../../src/run/process-tree.js'
 import { projectDir, runSettled as run } from '../helpers.js'
 
@@ -25,5 +26,5 @@ test('200 sequential runs leave no mount, process, fd or cgroup behind', async (
   assert.equal(count('/proc/self/fd'), before.fds, 'fds leaked in the supervising process')
   assert.deepEqual(groups(), [], 'cgroups left behind')
   // Other tests run concurrently (a fork bomb among them): count only this process's own.
-  assert.deepEqual(descendants(process.pid), [], 'processes left behind')
+  assert.deepEqual(descendants(identify([process.pid])[0]!), [], 'processes left behind')
 })

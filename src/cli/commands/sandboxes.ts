@@ -67,7 +67,13 @@ export async function psCommand(argv: string[]): Promise<number> {
   const rows = list().map((r) => {
     const u = usage(r)
     // Without a cgroup, `cordon freeze` stops the processes with SIGSTOP: say so, not `running`.
-    const state = u ? (u.frozen ? 'frozen' : 'running') : sandboxStopped(r.pid) ? 'stopped' : 'running'
+    const state = u
+      ? u.frozen
+        ? 'frozen'
+        : 'running'
+      : sandboxStopped({ pid: r.pid, startTime: r.startTime })
+        ? 'stopped'
+        : 'running'
     return { ...r, state, usage: u }
   })
   if (values.json) {
