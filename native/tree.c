@@ -120,7 +120,8 @@ static void visit_children(struct walk *w, size_t i)
 		FILE *f = len > 0 && (size_t)len < sizeof file ? fopen(file, "re") : NULL;
 		for (long child; f && fscanf(f, "%ld", &child) == 1;)
 			if (child > 0 && child <= INT_MAX)
-				visit_child(w, &(struct node){ w->v[i].pid, w->v[i].fd }, (pid_t)child);
+				visit_child(w, &(struct node){ w->v[i].pid, w->v[i].fd },
+					    (pid_t)child);
 		if (f)
 			fclose(f);
 	}
@@ -186,7 +187,8 @@ int tree_main(int argc, char **argv)
 	char *end;
 	long sig = argc > 0 ? strtol(argv[0], &end, 10) : -1;
 	if (argc < 1 || *argv[0] == '\0' || *end != '\0' || sig < 0 || sig > 64) {
-		fprintf(stderr, "cordon-exec --signal: expected a signal number, then PID:START...\n");
+		fprintf(stderr,
+			"cordon-exec --signal: expected a signal number, then PID:START...\n");
 		return 2;
 	}
 	int sent = 0;
