@@ -17,8 +17,15 @@ import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './mo
 
 /** Facts about the caller the plan depends on. */
 export interface CompileContext extends CallerFacts {
-  /** Default command stored in the plan (compiled plans); run() passes its own. */
-  command?: string[]
+  /** The command stored in the plan: a compiled plan's default, or the run's own argv when it
+   * must travel in the plan (bytes that are not UTF-8 cannot cross child_process). */
+  command?: readonly string[]
+  /** The cgroup directories the launcher joins first: made for this run before compiling
+   * (run/sandbox-cgroup.ts), so that the plan is complete when it leaves the compiler. */
+  cgroups?: readonly string[]
+  /** Variables set after the policy's own, in order, a later one winning: a passed variable's
+   * exact bytes when they are not UTF-8, then the caller's `env` (run/prepare.ts). */
+  env?: readonly (readonly [name: string, value: string])[]
   fs?: HostFs
   /** Build the Landlock table only up to this ABI (to test or to pin behaviour across kernels). */
   landlockAbi?: number
@@ -49,6 +56,7 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   const ops: PlanOp[] = []
   const flags = NAMESPACES.reduce((f, n) => (ns[n] ? f | CLONE_FLAGS[n] : f), 0)
   ops.push({ op: 'namespaces', flags })
+  for (const path of ctx.cgroups ?? []) ops.push({ op: 'cgroup', path })
 
   const uid = policy.user.uid ?? ctx.uid
   // One rule for every backend and export: a uid given alone brings its own group, never the
@@ -82,6 +90,7 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   for (const [name, value] of Object.entries(tmpEnv(policy, ctx, notes)))
     ops.push({ op: 'env_set', name, value })
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
+  for (const [name, value] of ctx.env ?? []) ops.push({ op: 'env_set', name, value })
   for (const arg of ctx.command ?? policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 
   if (ns.mount)

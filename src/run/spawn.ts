@@ -17,13 +17,12 @@ import type { CgroupAccess } from '../cgroup/select.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
 import { launcherPath } from '../host/launcher.js'
-import { carryRawBytes, checkOptions, type PolicyInput, toPlan } from './prepare.js'
+import { checkOptions, type PolicyInput, prepareRun, type SandboxInput, tagInput } from './prepare.js'
 import { publish } from './publish.js'
-import { makeCgroup } from './sandbox-cgroup.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import { newId, openRegistry, register } from './registry.js'
 
-export type { PolicyInput } from './prepare.js'
+export type { PolicyInput, SandboxInput } from './prepare.js'
 
 export interface SpawnOptions {
   /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
@@ -205,9 +204,10 @@ function reasonFor(
   return error && (!started || code === 125) ? 'setup' : 'exited'
 }
 
-/** Starts command under the policy. Throws CordonError for invalid policies and options. */
+/** Starts command under the policy (tagged, or a Policy, ResolvedPolicy or Plan as before).
+ * Throws CordonError for invalid policies and options. */
 export function spawn(
-  input: PolicyInput,
+  input: SandboxInput | PolicyInput,
   command: string,
   args: readonly string[] = [],
   options: SpawnOptions = {},
@@ -222,35 +222,21 @@ export function spawn(
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
   // command line travels in the plan, and so do such values of passed variables.
   const argvInPlan = [command, ...args].some(hasEscapedBytes)
-  const compiled = toPlan(input, ctx)
-  compiled.plan = carryRawBytes(
-    compiled.plan,
-    argvInPlan ? [command, ...args] : undefined,
-    options.hostEnv,
-    options.env,
-  )
-  let made: ReturnType<typeof makeCgroup>
-  try {
-    made = makeCgroup(
-      compiled.limits,
-      compiled.plan,
-      options.cgroup === true,
-      compiled.requireLimits,
-      options.cgroupVersion,
-    )
-  } catch (e) {
-    compiled.privateTmp?.remove()
-    throw e
-  }
-  const { cgroup, plan, access } = made
+  const prepared = prepareRun(tagInput(input), ctx, {
+    ...(argvInPlan ? { argv: [command, ...args] } : {}),
+    ...(options.hostEnv ? { hostEnv: options.hostEnv } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    cgroup: options.cgroup === true,
+    ...(options.cgroupVersion ? { cgroupVersion: options.cgroupVersion } : {}),
+  })
+  const { cgroup, plan, access } = prepared
   const bytes = encodePlan(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
   try {
     registry = openRegistry()
   } catch (e) {
-    cgroup?.remove()
-    compiled.privateTmp?.remove()
+    prepared.remove()
     throw e
   }
   const stdio = options.stdio ?? 'inherit'
@@ -281,8 +267,7 @@ export function spawn(
       env: options.hostEnv ?? process.env,
     })
   } catch (e) {
-    cgroup?.remove()
-    compiled.privateTmp?.remove()
+    prepared.remove()
     throw e
   }
   const id = newId()
@@ -294,7 +279,7 @@ export function spawn(
         pid: child.pid,
         command: [command, ...args],
         startedAt: new Date().toISOString(),
-        ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...compiled.limits } } : {}),
+        ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...prepared.limits } } : {}),
         ...(publisher ? { events: publisher.path } : {}),
         ...(options.watch?.length ? { watch: [...options.watch] } : {}),
       })
@@ -313,7 +298,7 @@ export function spawn(
     }
     child.kill('SIGKILL')
   }
-  const timeoutMs = Math.min(compiled.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
+  const timeoutMs = Math.min(prepared.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
   const timer = Number.isFinite(timeoutMs) ? setTimeout(() => killAll('timeout'), timeoutMs) : undefined
   const abortSignal = options.signal
   const onAbort = () => {
@@ -420,8 +405,7 @@ export function spawn(
       const durationMs = performance.now() - started
       const events = cgroup?.events()
       const stats = cgroup?.stats()
-      cgroup?.remove()
-      compiled.privateTmp?.remove()
+      prepared.remove()
       unregister()
       publisher?.close()
       const out = exitEvent

@@ -284,10 +284,15 @@ async function runBattery(
       const { policy: sandboxed, paths } = withProbes(policy, fx, suid?.path)
       const ran =
         backend === 'native'
-          ? await run(bounded(probeLimits(sandboxed, label)), paths.bin, group, {
-              context: { cwd },
-              reject: false,
-            })
+          ? await run(
+              { kind: 'resolved', policy: bounded(probeLimits(sandboxed, label)) },
+              paths.bin,
+              group,
+              {
+                context: { cwd },
+                reject: false,
+              },
+            )
           : await runOnRuntime(bounded(probeLimits(sandboxed, label)), backend, [paths.bin, ...group], {
               cwd,
             })
