@@ -5,7 +5,6 @@ import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:
 import { EventEmitter } from 'node:events'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
-import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext } from '../plan/compile.js'
@@ -15,7 +14,10 @@ import { hasEscapedBytes } from '../host/path-bytes.js'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
-import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
+import type { EventOf, SandboxEvent } from './events.js'
+import { EventStream } from './event-stream.js'
+import { describeStepError, isStep } from './launcher-steps.js'
+import type { Plan } from '../plan/model.js'
 import { launcherPath } from '../host/launcher.js'
 import { checkOptions, type PolicyInput, prepareRun, type SandboxInput, tagInput } from './prepare.js'
 import { publish } from './publish.js'
@@ -233,39 +235,11 @@ export function spawn(
   const bytes = encodePlan(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
+  let child: ChildProcess
+  const started = performance.now()
   try {
     registry = openRegistry()
-  } catch (e) {
-    prepared.remove()
-    throw e
-  }
-  const stdio = options.stdio ?? 'inherit'
-  const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
-  const started = performance.now()
-  let child: ChildProcess
-  try {
-    // Watching a call that makes processes is served by process events: such calls are never
-    // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
-    const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
-    // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
-    // terminals.
-    const console =
-      options.console !== false &&
-      base[0] === 'inherit' &&
-      base[1] === 'inherit' &&
-      plan.ops.some((op) => op.op === 'devpts')
-    const flags = [
-      '--plan-fd',
-      '3',
-      '--events-fd',
-      '4',
-      ...(processEvents ? ['--proc-events'] : []),
-      ...(console ? ['--console'] : []),
-    ]
-    child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
-      stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
-      env: options.hostEnv ?? process.env,
-    })
+    child = startLauncher(plan, [command, ...args], argvInPlan, options)
   } catch (e) {
     prepared.remove()
     throw e
@@ -313,69 +287,30 @@ export function spawn(
   const planPipe = child.stdio[3] as Writable
   planPipe.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
   planPipe.end(bytes)
-  const eventStream = child.stdio[4] as Readable
 
-  const buffered: SandboxEvent[] = []
-  const waiters: ((r: IteratorResult<SandboxEvent>) => void)[] = []
-  let done = false
-  let lastError: EventOf<'error'> | undefined
-  let exitEvent: EventOf<'exit'> | undefined
-  let commandStarted = false
-  const deliver = (ev: SandboxEvent, line?: string) => {
+  const stream = new EventStream((ev, line) => {
     publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
-    if (ev.event === 'error') lastError ??= ev
-    if (ev.event === 'exit') exitEvent = ev
-    const w = waiters.shift()
-    if (w) w({ value: ev, done: false })
-    else buffered.push(ev)
     sandbox.emit('event', ev)
     if (ev.event === 'started') {
-      commandStarted = true
       sandbox.pid = ev.commandPid
       sandbox.emit('spawn')
     }
-  }
+  })
   // With a cgroup, sample it: usage as `stats`, and OOM kills or refused forks as they happen.
   const interval = options.statsIntervalMs ?? 500
-  let seen = { oomKills: 0, pidsMax: 0 }
-  const sampler =
-    cgroup && interval > 0
-      ? setInterval(() => {
-          try {
-            const now = cgroup.events()
-            if (now.oomKills > seen.oomKills) deliver({ event: 'oom', kills: now.oomKills })
-            if (now.pidsMax > seen.pidsMax) deliver({ event: 'pids-limit', refused: now.pidsMax })
-            seen = now
-            const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
-            deliver({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
-          } catch {}
-        }, interval)
-      : undefined
-  sampler?.unref()
-  const lines = createInterface({ input: eventStream, crlfDelay: Number.POSITIVE_INFINITY })
-  lines.on('line', (line) => deliver(parseEvent(line), line))
-  const linesClosed = new Promise<void>((resolve) => lines.once('close', resolve))
+  const stopSampling = cgroup && interval > 0 ? stream.sample(cgroup, interval) : undefined
+  const linesClosed = stream.read(child.stdio[4] as Readable)
 
   /** Whether the sandbox is frozen now; false once it has ended (its group is gone). */
   const isFrozen = () => {
-    if (done) return false
+    if (stream.ended) return false
     try {
       return cgroup ? cgroup.frozen() : sandboxStopped(child.pid)
     } catch {
       return false
     }
   }
-  const events: AsyncIterable<SandboxEvent> = {
-    [Symbol.asyncIterator]: () => ({
-      next: () => {
-        const ev = buffered.shift()
-        if (ev) return Promise.resolve({ value: ev, done: false })
-        if (done) return Promise.resolve({ value: undefined, done: true })
-        return new Promise((resolve) => waiters.push(resolve))
-      },
-    }),
-  }
-  const sandbox = new SandboxChild(id, child, events, cgroup, access, {
+  const sandbox = new SandboxChild(id, child, stream, cgroup, access, {
     kill: (signal) => {
       if (isFrozen()) {
         killFrozen(cgroup, child.pid)
@@ -397,39 +332,28 @@ export function spawn(
     // `exited` (no-misused-promises): it rejects `exited` instead.
     const onExit = async (code: number | null, signal: NodeJS.Signals | null) => {
       if (timer) clearTimeout(timer)
-      if (sampler) clearInterval(sampler)
+      stopSampling?.()
       abortSignal?.removeEventListener('abort', onAbort)
       await linesClosed
-      done = true
-      for (const w of waiters.splice(0)) w({ value: undefined, done: true })
+      stream.end()
       const durationMs = performance.now() - started
       const events = cgroup?.events()
       const stats = cgroup?.stats()
       prepared.remove()
       unregister()
       publisher?.close()
-      const out = exitEvent
-        ? { code: exitEvent.code, signal: exitEvent.signal }
-        : signal
-          ? { code: 128 + signalNumber(signal), signal }
-          : { code: code ?? 125, signal: undefined }
-      const result: ExitResult = {
-        ...out,
-        reason: reasonFor(out.code, out.signal, killedFor, events, lastError, commandStarted),
-        ...(stats ? { stats } : {}),
-        ...(events ? { counters: events } : {}),
-        error: lastError,
-        durationMs,
-      }
+      const result = exitResult(stream, code, signal, killedFor, durationMs, events, stats)
       resolve(result)
-      sandbox.exitCode = out.signal ? null : out.code
-      sandbox.signalCode = out.signal ?? null
-      if (result.reason === 'setup' && lastError)
+      sandbox.exitCode = result.signal ? null : result.code
+      sandbox.signalCode = result.signal ?? null
+      if (result.reason === 'setup' && result.error)
         sandbox.fail(
           new CordonError(
-            lastError.step === 'exec' && lastError.code === 'ENOENT' ? 'not_found' : 'setup_failed',
-            `spawn(): ${command} could not start: ${describeStepError(lastError)}`,
-            { step: lastError.step },
+            isStep(result.error.step, 'exec') && result.error.code === 'ENOENT'
+              ? 'not_found'
+              : 'setup_failed',
+            `spawn(): ${command} could not start: ${describeStepError(result.error)}`,
+            { step: result.error.step },
           ),
         )
       sandbox.emit('exit', sandbox.exitCode, sandbox.signalCode)
@@ -444,6 +368,66 @@ export function spawn(
     )
   })
   return sandbox
+}
+
+/** The launcher's process: the plan on fd 3, events on fd 4, the command line after `--`
+ * unless it travels in the plan. */
+function startLauncher(
+  plan: Plan,
+  argv: readonly string[],
+  argvInPlan: boolean,
+  options: SpawnOptions,
+): ChildProcess {
+  const stdio = options.stdio ?? 'inherit'
+  const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
+  // Watching a call that makes processes is served by process events: such calls are never
+  // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
+  const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
+  // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
+  // terminals.
+  const console =
+    options.console !== false &&
+    base[0] === 'inherit' &&
+    base[1] === 'inherit' &&
+    plan.ops.some((op) => op.op === 'devpts')
+  const flags = [
+    '--plan-fd',
+    '3',
+    '--events-fd',
+    '4',
+    ...(processEvents ? ['--proc-events'] : []),
+    ...(console ? ['--console'] : []),
+  ]
+  return spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', ...argv], {
+    stdio: [...base, 'pipe', 'pipe'] as StdioOptions,
+    env: options.hostEnv ?? process.env,
+  })
+}
+
+/** How the run ended: the launcher's own exit report when it wrote one, else the launcher's
+ * status, and why. */
+function exitResult(
+  stream: EventStream,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  killedFor: 'timeout' | 'aborted' | undefined,
+  durationMs: number,
+  events: Events | undefined,
+  stats: Stats | undefined,
+): ExitResult {
+  const out = stream.exitEvent
+    ? { code: stream.exitEvent.code, signal: stream.exitEvent.signal }
+    : signal
+      ? { code: 128 + signalNumber(signal), signal }
+      : { code: code ?? 125, signal: undefined }
+  return {
+    ...out,
+    reason: reasonFor(out.code, out.signal, killedFor, events, stream.lastError, stream.started),
+    ...(stats ? { stats } : {}),
+    ...(events ? { counters: events } : {}),
+    error: stream.lastError,
+    durationMs,
+  }
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
