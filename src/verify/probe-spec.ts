@@ -84,6 +84,11 @@ export interface ProbeSpec {
   /** Run in a sandbox of its own: it exhausts a limit (`resource`: such runs go at once), or
    * a host fixture must exist or be measured only during its own run (`bracketed`). */
   alone?: 'resource' | 'bracketed'
+  /** A host fixture made just before the probe's own run and removed after it; `path` is shown
+   * to the sandbox (the setuid file). */
+  fixture?: (fx: Fixtures) => { path?: string; remove(): void }
+  /** The policy the probe's own sandbox runs, from the battery's (default: the same). */
+  sandboxPolicy?: (p: ResolvedPolicy) => ResolvedPolicy
   /** What no result means, given how its sandbox ended (default: an error). */
   ended?: (e: { ending: Ending; ctx: ProbeContext }) => HostVerdict | undefined
   /** The layer to name, on this host, for the one attributed (default: as attributed). */

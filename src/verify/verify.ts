@@ -18,13 +18,10 @@ import { syscallTable } from '../seccomp/tables.js'
 import { homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
 import { probeKernel } from '../host/probe.js'
-import { MEMORY_PROBE_LIMIT, PIDS_PROBE_LIMIT, PROBES } from './battery.js'
+import { PROBES } from './battery.js'
 import {
-  DEVICE_NODES,
   devTarget,
-  deviceSignature,
   type Fixtures,
-  placeSuidFixture,
   prepare,
   type ProbePaths,
   shareWithSandbox,
@@ -140,18 +137,6 @@ function labels(
   return { argv, targets, skipped }
 }
 
-/** The policy as one probe's sandbox runs it: the resource probes check the policy's limit
- * setting under a small one of verify's own when the policy's is larger (the same cgroup file,
- * or RLIMIT_NPROC, at any size), sparing the host gigabytes of memory and thousands of forks. */
-function probeLimits(policy: ResolvedPolicy, label: string): ResolvedPolicy {
-  const limits = policy.limits
-  if (label.startsWith('memory') && limits.memory !== undefined)
-    return { ...policy, limits: { ...limits, memory: Math.min(limits.memory, MEMORY_PROBE_LIMIT) } }
-  if (label.startsWith('fork-bomb') && limits.pids !== undefined)
-    return { ...policy, limits: { ...limits, pids: Math.min(limits.pids, PIDS_PROBE_LIMIT) } }
-  return policy
-}
-
 /** Runs the labels in sandboxes: most in one, each probe that exhausts a limit or needs the
  * setuid fixture in one of its own. Returns the probes' output and how each sandbox ended. */
 async function runBattery(
@@ -179,29 +164,26 @@ async function runBattery(
   const outputs = new Map<string[], string>()
   const runGroup = async (group: string[]) => {
     const label = group[0]!
-    const suid = label.startsWith('setuid=') ? placeSuidFixture(fx) : undefined
-    if (label === 'device-metadata') for (const d of DEVICE_NODES) fx.devices.set(d, deviceSignature(d))
+    const spec = specOf(label)
+    const fixture = spec?.fixture?.(fx)
     try {
-      const { policy: sandboxed, paths } = withProbes(policy, fx, suid?.path)
+      const { policy: withBinary, paths } = withProbes(policy, fx, fixture?.path)
+      // The policy as this probe's sandbox runs it (a resource probe's smaller limit).
+      const sandboxed = bounded(spec?.sandboxPolicy?.(withBinary) ?? withBinary)
       const ran =
         backend === 'native'
-          ? await run(
-              { kind: 'resolved', policy: bounded(probeLimits(sandboxed, label)) },
-              paths.bin,
-              group,
-              {
-                context: { cwd },
-                reject: false,
-              },
-            )
-          : await runOnRuntime(bounded(probeLimits(sandboxed, label)), backend, [paths.bin, ...group], {
+          ? await run({ kind: 'resolved', policy: sandboxed }, paths.bin, group, {
+              context: { cwd },
+              reject: false,
+            })
+          : await runOnRuntime(sandboxed, backend, [paths.bin, ...group], {
               cwd,
             })
       outputs.set(group, ran.stdout)
       for (const l of group) endings.set(l, ran)
       onProgress?.(endings.size, argv.length)
     } finally {
-      suid?.remove()
+      fixture?.remove()
     }
   }
   // The shared sandbox and the resource probes touch nothing of each other's (each its own

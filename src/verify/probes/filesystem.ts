@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { under } from '../../learn/paths.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
-import { devTarget } from '../fixtures.js'
+import { devTarget, placeSuidFixture } from '../fixtures.js'
 import { type ProbeSpec } from '../probe-spec.js'
 
 /** Why the policy lets a probe of root's kernel mount through: it binds it writable itself. A
@@ -122,6 +122,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     },
     // Alone, so that the setuid fixture exists only for the milliseconds of its own run.
     alone: 'bracketed',
+    fixture: placeSuidFixture,
     attack: 'gain root by running a setuid/setgid-root file',
     layers: {
       none: 'no_new_privs and nosuid mounts',

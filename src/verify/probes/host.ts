@@ -83,6 +83,11 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
     // Alone, so that its host stat brackets only its own milliseconds: on a busy host something
     // else may touch /dev/null.
     alone: 'bracketed',
+    // The nodes as they were just before its run: what changed during it is the probe's doing.
+    fixture: (fx) => {
+      for (const d of DEVICE_NODES) fx.devices.set(d, deviceSignature(d))
+      return { remove: () => {} }
+    },
     attack: "change the host's device nodes (chmod, chown, utimensat on /dev/null, zero, full)",
     args: { fchmodat: [AT_FDCWD, 0n, 0o666n] },
     notExpected: (p, ctx) => hostRootAcknowledged(p, ctx),

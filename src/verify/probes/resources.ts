@@ -2,6 +2,10 @@
 import { pidsAsNproc } from '../../policy/effective.js'
 import type { ProbeSpec } from '../probe-spec.js'
 
+// The resource probes check the policy's limit setting under a small one of verify's own when
+// the policy's is larger (the same cgroup file, or RLIMIT_NPROC, at any size), sparing the host
+// gigabytes of memory and thousands of forks (their `sandboxPolicy`).
+
 /** The memory probe's limit when the policy's is larger: the same cgroup setting at any size,
  * without filling gigabytes of the host's memory first. */
 export const MEMORY_PROBE_LIMIT = 64 * 2 ** 20
@@ -44,6 +48,10 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
         String(policy.limits.pids !== undefined ? Math.min(policy.limits.pids, PIDS_PROBE_LIMIT) + 50 : 256),
       ),
     alone: 'resource',
+    sandboxPolicy: (p) =>
+      p.limits.pids !== undefined
+        ? { ...p, limits: { ...p.limits, pids: Math.min(p.limits.pids, PIDS_PROBE_LIMIT) } }
+        : p,
     // A bomb under a tight memory limit can fill it before the pids limit: the OOM killer then
     // ends the sandbox, and the bomb was contained all the same, by the cgroup.
     ended: ({ ending, ctx }) =>
@@ -82,6 +90,10 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
         ),
       ),
     alone: 'resource',
+    sandboxPolicy: (p) =>
+      p.limits.memory !== undefined
+        ? { ...p, limits: { ...p.limits, memory: Math.min(p.limits.memory, MEMORY_PROBE_LIMIT) } }
+        : p,
     detail: ({ policy, raw, why }) =>
       !why && policy.limits.memory !== undefined && policy.limits.memory > MEMORY_PROBE_LIMIT
         ? `checked under a ${MEMORY_PROBE_LIMIT / 2 ** 20} MiB limit (the same cgroup setting as the policy's)`
