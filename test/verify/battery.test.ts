@@ -1,4 +1,3 @@
-// tier: unit
 // The escape battery is one table (issue 22): each row says what it attacks, how its labels are
 // aimed at the host's fixtures, and how what landed on the host is judged, through its own
 // hooks, with no switch on probe names left in verify.ts. A host that lacks what a probe
