@@ -234,6 +234,12 @@ describe('spawn() takes a tagged input', () => {
         e instanceof CordonError &&
         /unknown input kind `yaml`; use `policy`, `resolved` or `plan`/.test(e.message),
     )
+    assert.throws(
+      () => spawn(null as unknown as Policy, 'true'),
+      (e: unknown) =>
+        e instanceof CordonError &&
+        /expected a policy object, a resolved policy or a compiled plan, got null/.test(e.message),
+    )
   })
 
   test('a compiled plan gets the cgroup decided for its run, joined before it starts', async (t) => {
