@@ -234,3 +234,14 @@ describe('rlimits', () => {
     assert.deepEqual(r.stdout.trim().split('\n'), ['64', '64', '0', '2048'])
   })
 })
+
+describe('a run refused after its cgroup was made', { skip: !isRoot && 'cgroups need root here' }, () => {
+  // prepareRun makes the cgroup before compiling (its joins are part of the plan), so a policy
+  // the compiler or the gap check refuses must take that cgroup away with it.
+  test('leaves no cgroup behind', () => {
+    const refused: Policy = { extends: ['default'], namespaces: { mount: false }, limits: { pids: 16 } }
+    const before = leftoverGroups()
+    assert.throws(() => spawn(refused, 'true', [], { ...ctx, cgroup: true }), /Refused: no layer enforces/)
+    assert.deepEqual(leftoverGroups(), before)
+  })
+})
