@@ -21,6 +21,7 @@ export {
   type ExitReason,
   type ExitResult,
   type PolicyInput,
+  type SandboxInput,
   type SandboxProcess,
   type SandboxProcessEvents,
   type SpawnOptions,

@@ -116,7 +116,7 @@ export async function tracedRun(
   const cwd = opts.cwd ?? callerCwd()
   const observation = opts.into ?? emptyObservation(nativeArch())
   const recorder = new Recorder(observation, Date.now, true)
-  const child = spawn(traceView(base, cwd), command, args, {
+  const child = spawn({ kind: 'resolved', policy: traceView(base, cwd) }, command, args, {
     stdio: opts.stdio ?? 'inherit',
     context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },
     cgroup: true,

@@ -10,7 +10,7 @@ import { type Expr, ExprError, type Op } from './expr.js'
 import { falcoLiteral, parseFalcoCondition, unquoteItem } from './falco-condition.js'
 import { falcoField } from './falco-fields.js'
 import { outputFields } from './render.js'
-import { DEFAULT_THROTTLE, type Priority, type Rule } from './rules.js'
+import { DEFAULT_THROTTLE, type Priority, type Rule } from './rule-model.js'
 
 /** What became of one rule of a Falco file. */
 export interface RuleReport {

@@ -1,7 +1,7 @@
 // A rule's output with its fields filled in: `{field}` in cordon's rules, `%field` in Falco's.
 // Also returns each field it showed with its value, which Falco's JSON calls output_fields.
 import type { Fields, Value } from './expr.js'
-import type { Rule } from './rules.js'
+import type { Rule } from './rule-model.js'
 
 const NATIVE = /\{([\w.]+(?:\[\d+\])?)\}/g
 // Falco's field syntax: a dotted name with an optional [argument] (proc.aname[2]).

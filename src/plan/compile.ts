@@ -17,8 +17,15 @@ import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './mo
 
 /** Facts about the caller the plan depends on. */
 export interface CompileContext extends CallerFacts {
-  /** Default command stored in the plan (compiled plans); run() passes its own. */
-  command?: string[]
+  /** The command stored in the plan: a compiled plan's default, or the run's own argv when it
+   * must travel in the plan (bytes that are not UTF-8 cannot cross child_process). */
+  command?: readonly string[]
+  /** The cgroup directories the launcher joins first: made for this run before compiling
+   * (run/sandbox-cgroup.ts), so that the plan is complete when it leaves the compiler. */
+  cgroups?: readonly string[]
+  /** Variables set after the policy's own, in order, a later one winning: a passed variable's
+   * exact bytes when they are not UTF-8, then the caller's `env` (run/prepare.ts). */
+  env?: readonly (readonly [name: string, value: string])[]
   fs?: HostFs
   /** Build the Landlock table only up to this ABI (to test or to pin behaviour across kernels). */
   landlockAbi?: number
@@ -41,6 +48,50 @@ export interface CompileContext extends CallerFacts {
 export type { FilterRewrite } from './filter.js'
 
 export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
+  const { cgroups, env, command, ...rest } = ctx
+  return bindRun(compilePolicy(given, rest), {
+    ...(cgroups ? { cgroups } : {}),
+    ...(env ? { env } : {}),
+    ...(command ? { command } : {}),
+  })
+}
+
+/** What one run adds to a policy's plan: the cgroups it joins, the variables it sets over the
+ * policy's own, and its command line in place of the policy's. */
+export type RunFacts = Pick<CompileContext, 'cgroups' | 'env' | 'command'>
+
+/** The plan with one run's facts where compilePlan puts them: the cgroups right after the
+ * namespaces op, the variables after the policy's (a later one wins in the launcher), the
+ * command line after those. compilePlan is this applied to the policy's plan, so a plan
+ * compiled once (spawn()'s reuse, `cordon compile`'s file) and bound here is the plan a
+ * compile with the same facts gives. */
+export function bindRun(plan: Plan, facts: RunFacts): Plan {
+  const { cgroups = [], env = [], command } = facts
+  if (!cgroups.length && !env.length && !command) return plan
+  const ops = command ? plan.ops.filter((op) => op.op !== 'exec_arg') : [...plan.ops]
+  let at = ops.findIndex((op) => op.op === 'die_with_parent') + 1
+  if (at === 0)
+    // Not a compilePlan plan: after its last variable or argument, else after its first op.
+    at = Math.max(
+      1,
+      ops.findLastIndex((op) => op.op === 'env_set' || op.op === 'env_pass' || op.op === 'exec_arg') + 1,
+    )
+  else {
+    if (ops[at]?.op === 'init') at++
+    while (ops[at]?.op === 'env_set' || ops[at]?.op === 'env_pass') at++
+  }
+  ops.splice(
+    at,
+    0,
+    ...env.map(([name, value]): PlanOp => ({ op: 'env_set', name, value })),
+    ...(command ?? []).map((arg): PlanOp => ({ op: 'exec_arg', arg })),
+  )
+  ops.splice(1, 0, ...cgroups.map((path): PlanOp => ({ op: 'cgroup', path })))
+  return { ...plan, ops }
+}
+
+/** The policy's own plan, without any run's facts. */
+function compilePolicy(given: ResolvedPolicy, ctx: Omit<CompileContext, keyof RunFacts>): Plan {
   // Again on views built after resolution (learn's, audit's), and on policies made in code.
   const policy = settleHostView(given)
   const notes: string[] = [`layers: ${policy.sources.join(' → ') || '(none)'}`]
@@ -82,7 +133,7 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   for (const [name, value] of Object.entries(tmpEnv(policy, ctx, notes)))
     ops.push({ op: 'env_set', name, value })
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
-  for (const arg of ctx.command ?? policy.command ?? []) ops.push({ op: 'exec_arg', arg })
+  for (const arg of policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 
   if (ns.mount)
     ops.push(

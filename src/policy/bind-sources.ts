@@ -17,7 +17,7 @@ import { hostLstat, hostReadlink } from '../host/reads.js'
 import { posix } from 'node:path'
 import { CordonError } from '../errors.js'
 import { ETC_SECRETS } from './profiles.js'
-import type { ViewEntry } from './resolve.js'
+import type { ViewEntry } from './resolved.js'
 
 export type PathKind = 'file' | 'dir' | 'symlink' | 'missing'
 

@@ -11,86 +11,14 @@ import { settleHostView } from './wide-binds.js'
 import {
   type FilesystemEntry,
   NAMESPACES,
-  type NamespaceName,
   type Policy,
   memoryPercent,
   parseMemory,
-  type Acknowledgement,
   parseSize,
 } from './schema.js'
+import type { ResolvedPolicy, ViewEntry } from './resolved.js'
 
-export type Network = 'none' | 'loopback' | 'host'
-
-/** A filesystem entry with absolute paths and defaults applied. */
-export type ViewEntry =
-  | {
-      kind: 'bind'
-      src: string
-      dest: string
-      readOnly: boolean
-      optional: boolean
-      access?: string[]
-      /** false: never idmapped, even writable for a remapped root caller (learn's host `/`). */
-      idmap?: false
-    }
-  | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[]; exec?: false }
-  | { kind: 'proc' | 'dev'; dest: string }
-  /** host: the host path it hides when that is not dest (a mask repeated where another bind
-   * shows the same host path, policy/bind-sources.ts). */
-  | { kind: 'mask'; dest: string; host?: string }
-  | { kind: 'symlink'; target: string; dest: string }
-  | { kind: 'file'; dest: string; content: string; mode: number }
-  | { kind: 'mkdir'; dest: string; mode: number }
-
-export interface ResolvedPolicy {
-  namespaces: Record<NamespaceName, boolean>
-  user: { uid?: number; gid?: number; hostRoot?: boolean }
-  hostname?: string
-  network: Network
-  filesystem: ViewEntry[]
-  env: { pass: string[]; set: Record<string, string> }
-  cwd?: string
-  capabilities: number[]
-  command?: string[]
-  /** cgroup limits (bytes; counts; CPUs; weight 1-10000; a cpuset list) and the timeout in ms. */
-  limits: {
-    memory?: number
-    /** The share of the host's memory `memory` was given as ("25%"), for exports that can say
-     * it as a share on any host (systemd MemoryMax=25%) rather than this host's bytes. */
-    memoryPercent?: number
-    swap?: number
-    pids?: number
-    cpus?: number
-    cpuWeight?: number
-    cpuset?: string
-    /** Relative block I/O weight, 1-10000 (100 is the default): v2 io.weight, v1 BFQ/CFQ blkio weight. */
-    ioWeight?: number
-    timeoutMs?: number
-  }
-  /** Refuse to run when a limit cannot be enforced (else best effort, reported). */
-  requireLimits: boolean
-  /** setrlimit(2) values by resource name (soft = hard). */
-  rlimits: Record<string, number>
-  /** TCP ports allowed when the policy restricts them (Landlock ABI 4+, plus seccomp). */
-  tcp?: { bind: number[]; connect: number[] }
-  landlock: {
-    /** Minimum ABI, 0 for best effort. */
-    require: number
-    scopes: ('abstract-unix-socket' | 'signal')[]
-    paths: { path: string; access: string[]; optional: boolean }[]
-  }
-  /** Gaps the policy accepts (`acknowledge:`, every layer's): see landlock/status.ts. */
-  acknowledge?: Acknowledgement[]
-  /** Each layer's `seccomp:` section, parents first (merged by src/seccomp/resolve.ts). */
-  seccomp: (NonNullable<Policy['seccomp']> & { origin: string })[]
-  /** Where each layer came from, parents first: profile names and files. */
-  sources: string[]
-  /** What a run must say loudly before it starts (a wide bind's exposure, policy/wide-binds.ts). */
-  warnings?: string[]
-  /** Resolution's part of `warnings` (a working directory a profile would not show), kept when
-   * the host view is settled again. */
-  resolveWarnings?: string[]
-}
+export type { Network, ResolvedPolicy, ViewEntry } from './resolved.js'
 
 export interface PolicySource {
   policy: Policy

@@ -9,7 +9,7 @@
 import { hostReaddir, hostReadText } from '../host/reads.js'
 import { posix } from 'node:path'
 import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
-import type { ResolvedPolicy, ViewEntry } from './resolve.js'
+import type { ResolvedPolicy, ViewEntry } from './resolved.js'
 
 export interface KernelMount {
   point: string

@@ -1,51 +1,134 @@
-// From spawn()'s input to the plan the launcher runs: compile (or take) the plan, refuse what
-// no layer would enforce, and add what only this call knows (its argv, its variables).
+// From spawn()'s input to the plan the launcher runs, one way: resolve the policy, decide
+// every fact of this run (its private tmp, its cgroup, its argv and variables), then compile.
+// The compiler places the run's facts (plan/compile.ts bindRun): into the policy's plan when
+// it was compiled for an earlier run with the same host answers (compileOnce), or into a plan
+// compiled elsewhere (the `plan` input); nothing else edits a plan after the compiler.
 import { statSync } from 'node:fs'
+import type { Cgroup } from '../cgroup/driver.js'
+import type { CgroupAccess } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
-import { type CompileContext, compilePlan } from '../plan/compile.js'
-import type { Plan, PlanOp } from '../plan/model.js'
+import { bindRun, type CompileContext, compilePlan, type RunFacts } from '../plan/compile.js'
+import type { Plan } from '../plan/model.js'
 import { rawEnvValue } from '../host/path-bytes.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
+import { makeCgroup } from './sandbox-cgroup.js'
 import { refuseUnenforced, statementStatus } from '../status/statements.js'
 import { probeKernel } from '../host/probe.js'
 import { type HostRead, recordHostReads, sameHostReads } from '../host/reads.js'
 import { encodePlan } from '../plan/encode.js'
 
-/** What spawn() accepts as a policy: a Policy object, or an already resolved one, or a compiled Plan. */
+/** What spawn() runs, said by its tag: a policy object (validated as a file is), an already
+ * resolved policy, or a compiled plan. */
+export type SandboxInput =
+  | { kind: 'policy'; policy: Policy }
+  | { kind: 'resolved'; policy: ResolvedPolicy }
+  | { kind: 'plan'; plan: Plan }
+
+/** spawn()'s untagged input (the library's form before the tag; still accepted): a Policy
+ * object, a ResolvedPolicy or a Plan, told apart by tagInput. */
 export type PolicyInput = Policy | ResolvedPolicy | Plan
 
-export interface Compiled {
-  plan: Plan
-  limits: ResolvedPolicy['limits']
-  requireLimits: boolean
-  privateTmp?: PrivateTmp
+/** The one place an untagged input is told apart by its shape; every later step reads the tag.
+ * A Policy has no `kind` key (the schema refuses one), so a tagged input is never mistaken. */
+export function tagInput(input: PolicyInput | SandboxInput): SandboxInput {
+  if (typeof input !== 'object' || input === null)
+    throw new CordonError(
+      'invalid_usage',
+      `spawn(): expected a policy object, a resolved policy or a compiled plan, got ${input === null ? 'null' : typeof input}`,
+    )
+  if ('kind' in input) {
+    // Checked at run time too: a JavaScript caller's tag is not checked by the compiler.
+    const kind: string = input.kind
+    if (kind === 'plan' || kind === 'policy' || kind === 'resolved') return input
+    throw new CordonError(
+      'invalid_usage',
+      `spawn(): unknown input kind \`${kind}\`; use \`policy\`, \`resolved\` or \`plan\``,
+    )
+  }
+  if ('ops' in input && Array.isArray(input.ops)) return { kind: 'plan', plan: input }
+  if ('sources' in input && Array.isArray(input.sources)) return { kind: 'resolved', policy: input }
+  return { kind: 'policy', policy: input as Policy }
 }
 
-export function toPlan(input: PolicyInput, ctx: CompileContext): Compiled {
-  if ('ops' in input && Array.isArray(input.ops)) return { plan: input, limits: {}, requireLimits: false }
+/** What only this call knows, beside the compile context: how it wants its cgroup, and the
+ * argv and variables that travel in the plan. */
+export interface RunCall {
+  /** The command line, when it must travel in the plan (bytes that are not UTF-8). */
+  argv?: readonly string[]
+  /** The environment `env.pass` reads (undefined: process.env, whose non-UTF-8 values are
+   * read again as bytes). */
+  hostEnv?: NodeJS.ProcessEnv
+  /** Variables the caller sets, over the policy's own. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** A cgroup even without limits (to freeze), and which hierarchy. */
+  cgroup: boolean
+  cgroupVersion?: 1 | 2
+}
+
+/** A run made ready: its complete plan and what was made on the host for it. */
+export interface Prepared {
+  plan: Plan
+  limits: ResolvedPolicy['limits']
+  cgroup: Cgroup | undefined
+  access: CgroupAccess | undefined
+  privateTmp?: PrivateTmp
+  /** Removes what was made for the run (its cgroup, its private tmp). */
+  remove(): void
+}
+
+/** Resolves, decides the run's host facts, and compiles; on failure removes what it made. */
+export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCall): Prepared {
+  if (input.kind === 'plan') {
+    const { cgroup, access } = makeCgroup({}, call.cgroup, false, call.cgroupVersion)
+    const passed = input.plan.ops.flatMap((op) => (op.op === 'env_pass' ? [op.name] : []))
+    const plan = bindRun(input.plan, {
+      ...(cgroup ? { cgroups: cgroup.joinPaths } : {}),
+      ...(call.argv ? { command: call.argv } : {}),
+      env: extraEnv(passed, call),
+    })
+    return { plan, limits: {}, cgroup, access, remove: () => cgroup?.remove() }
+  }
   const resolved =
-    'sources' in input && Array.isArray(input.sources)
-      ? input
-      : resolvePolicy({ policy: validatePolicy(input), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
+    input.kind === 'resolved'
+      ? input.policy
+      : resolvePolicy({ policy: validatePolicy(input.policy), baseDir: ctx.cwd, label: 'policy' }, ctx.cwd)
   const tmp =
     !resolved.namespaces.mount && resolved.filesystem.some((e) => e.kind === 'tmpfs')
       ? makePrivateTmp()
       : undefined
+  let made: ReturnType<typeof makeCgroup> = { cgroup: undefined }
   try {
-    const plan = tmp ? compilePlan(resolved, { ...ctx, privateTmp: tmp.path }) : compileOnce(resolved, ctx)
+    made = makeCgroup(resolved.limits, call.cgroup, resolved.requireLimits, call.cgroupVersion)
+    const facts: RunFacts = {
+      ...(made.cgroup ? { cgroups: made.cgroup.joinPaths } : {}),
+      ...(call.argv ? { command: call.argv } : {}),
+      env: extraEnv(resolved.env.pass, call),
+    }
+    // A private /tmp is this run's own: compiled each time. Otherwise the policy's plan may be
+    // an earlier compile's (compileOnce), bound to this run as compilePlan would bind it.
+    const plan = tmp
+      ? compilePlan(resolved, { ...ctx, ...facts, privateTmp: tmp.path })
+      : bindRun(compileOnce(resolved, ctx), facts)
     refuseGaps(resolved, ctx.uid)
     const ids = plan.ops.find((o) => o.op === 'ids')
     if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
+    const { cgroup, access } = made
     return {
       plan,
       limits: resolved.limits,
-      requireLimits: resolved.requireLimits,
+      cgroup,
+      access,
       ...(tmp ? { privateTmp: tmp } : {}),
+      remove: () => {
+        cgroup?.remove()
+        tmp?.remove()
+      },
     }
   } catch (e) {
+    made.cgroup?.remove()
     tmp?.remove()
     throw e
   }
@@ -71,7 +154,7 @@ const keyPart = (_: string, v: unknown) =>
  * the same: compilePlan is a function of those, so the plan is what a compile would give now.
  * In a loop of spawns it was the largest share of spawn()'s own time, and its garbage made every
  * later fork of this process slower (each page written after a fork faults once). */
-function compileOnce(policy: ResolvedPolicy, ctx: CompileContext): Plan {
+export function compileOnce(policy: ResolvedPolicy, ctx: CompileContext): Plan {
   // Injected host views and filter rewrites are the caller's objects, and a private /tmp is this
   // run's own: compiled each time. Everything else of the context is part of the key.
   const { fs, trace, idRanges, privateTmp, ...rest } = ctx
@@ -130,32 +213,18 @@ function refuseGaps(policy: ResolvedPolicy, uid: number): void {
   )
 }
 
-/** The plan with the command line as exec_arg ops (when argv is given); for variables the
- * policy passes whose value in the host environment is not UTF-8, their exact value; and the
- * variables the caller sets. */
-export function carryRawBytes(
-  plan: Plan,
-  argv: readonly string[] | undefined,
-  hostEnv: NodeJS.ProcessEnv | undefined,
-  env: Readonly<Record<string, string | undefined>> = {},
-): Plan {
-  const raw: PlanOp[] = []
-  if (hostEnv === undefined)
-    for (const op of plan.ops)
-      if (op.op === 'env_pass') {
-        const value = rawEnvValue(op.name)
-        if (value !== undefined) raw.push({ op: 'env_set', name: op.name, value })
-      }
-  // The caller's `env` comes last, so it wins over the policy's variables.
-  for (const [name, value] of Object.entries(env))
-    if (value !== undefined) raw.push({ op: 'env_set', name, value })
-  if (!argv && !raw.length) return plan
-  const ops = argv ? plan.ops.filter((op) => op.op !== 'exec_arg') : [...plan.ops]
-  // After the last env or argv op: the launcher takes a later variable over an earlier one.
-  let at = ops.findLastIndex((op) => op.op === 'env_set' || op.op === 'env_pass' || op.op === 'exec_arg')
-  if (at < 0) at = ops.findIndex((op) => op.op === 'die_with_parent')
-  ops.splice(at + 1, 0, ...raw, ...(argv ?? []).map((arg): PlanOp => ({ op: 'exec_arg', arg })))
-  return { ...plan, ops }
+/** The variables set after the policy's own: for variables the policy passes whose value in
+ * the host environment is not UTF-8, their exact value; then the variables the caller sets,
+ * last, so that they win. */
+function extraEnv(passed: readonly string[], call: RunCall): [string, string][] {
+  const out: [string, string][] = []
+  if (call.hostEnv === undefined)
+    for (const name of passed) {
+      const value = rawEnvValue(name)
+      if (value !== undefined) out.push([name, value])
+    }
+  for (const [name, value] of Object.entries(call.env ?? {})) if (value !== undefined) out.push([name, value])
+  return out
 }
 
 /** The options spawn() and run() take that a caller can get wrong, checked before anything

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream'
 import { CordonError } from '../errors.js'
 import type { SandboxEvent } from './events.js'
 import { failed, SandboxError } from './sandbox-error.js'
-import { type ExitResult, type PolicyInput, type SpawnOptions, spawn } from './spawn.js'
+import { type ExitResult, type PolicyInput, type SandboxInput, type SpawnOptions, spawn } from './spawn.js'
 
 /** How long run() waits, after the exit, for the output streams to end. The exit is reported
  * when the launcher ends, and the last bytes it or the command wrote may still sit in the pipe
@@ -48,7 +48,7 @@ export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
  * kills the sandbox (as execa does) and rejects with the fix, whatever `reject` says.
  */
 export async function run(
-  input: PolicyInput,
+  input: SandboxInput | PolicyInput,
   command: string,
   args: readonly string[] = [],
   options: RunOptions = {},

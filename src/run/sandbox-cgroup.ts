@@ -1,5 +1,6 @@
-// The cgroup of one sandbox: made before it starts (root: cordon's subtree; others: their
-// delegated v2 subtree), with the policy's limits, and joined by the launcher as its first step.
+// The cgroup of one sandbox: made before its plan is compiled (root: cordon's subtree; others:
+// their delegated v2 subtree), with the policy's limits; compilePlan writes its directories as
+// the launcher's first step (CompileContext.cgroups).
 import { type Cgroup, controllersFor, LIMIT_CONTROLLERS, type Limits } from '../cgroup/driver.js'
 import { groupName } from '../cgroup/fs.js'
 import {
@@ -12,7 +13,6 @@ import {
 } from '../cgroup/select.js'
 import { CgroupV2Driver } from '../cgroup/v2.js'
 import { CordonError } from '../errors.js'
-import type { Plan, PlanOp } from '../plan/model.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 
 let groups = 0
@@ -20,20 +20,20 @@ let groups = 0
  * remount its cgroup trees under a running program): every spawn() as root asked again. */
 let hostMounts: CgroupMounts | undefined
 
-/** A cgroup for this run when the policy limits resources; the launcher joins it before start.
- * Limits are best effort for a caller the host gives no cgroup (the run reports them as not
- * enforced; the pids limit is RLIMIT_NPROC then) unless the policy requires them. */
+/** A cgroup for this run when the policy limits resources (or `always`); the launcher joins
+ * `cgroup.joinPaths` before start. Limits are best effort for a caller the host gives no cgroup
+ * (the run reports them as not enforced; the pids limit is RLIMIT_NPROC then) unless the policy
+ * requires them. */
 export function makeCgroup(
   limits: ResolvedPolicy['limits'],
-  plan: Plan,
   always: boolean,
   required: boolean,
   version?: 1 | 2,
-): { cgroup: Cgroup | undefined; plan: Plan; access?: CgroupAccess } {
+): { cgroup: Cgroup | undefined; access?: CgroupAccess } {
   const resources = { ...limits }
   delete resources.timeoutMs
   const limited = Object.values(resources).some((v) => v !== undefined)
-  if (!limited && !always) return { cgroup: undefined, plan }
+  if (!limited && !always) return { cgroup: undefined }
   let mounts: CgroupMounts | undefined // read only for root
   const access = cgroupAccess(undefined, () => cgroupMounted((mounts = hostMounts ??= cgroupMounts())))
   if (!access.ok) {
@@ -43,7 +43,7 @@ export function makeCgroup(
         `the policy requires its limits (limits.require, --require limits) but they cannot be enforced: ${access.why}; ` +
           'run as root, or drop the requirement to run with them best effort (reported as not enforced)',
       )
-    return { cgroup: undefined, plan, access } // best effort, reported; for freezing alone SIGSTOP will do
+    return { cgroup: undefined, access } // best effort, reported; for freezing alone SIGSTOP will do
   }
   let cgroup: Cgroup
   try {
@@ -63,8 +63,7 @@ export function makeCgroup(
     } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
   } catch (e) {
     if (limited || version) throw e
-    return { cgroup: undefined, plan, access } // only wanted for freezing: SIGSTOP will do
+    return { cgroup: undefined, access } // only wanted for freezing: SIGSTOP will do
   }
-  const joins: PlanOp[] = cgroup.joinPaths.map((path) => ({ op: 'cgroup', path }))
-  return { cgroup, plan: { ...plan, ops: [plan.ops[0]!, ...joins, ...plan.ops.slice(1)] }, access }
+  return { cgroup, access }
 }

@@ -2,7 +2,8 @@
 // can tell "the command failed" from "cordon failed" and still read what it printed.
 import { CordonError, type ErrorCode } from '../errors.js'
 import { escapeControl } from './escape.js'
-import { describeStepError, type SandboxEvent } from './events.js'
+import type { SandboxEvent } from './events.js'
+import { describeStepError, isStep } from './launcher-steps.js'
 import type { ExitReason, ExitResult } from './spawn.js'
 
 /** How much of stderr a message quotes: enough for the error, not a log. */
@@ -57,7 +58,7 @@ export function failed(result: ExitResult): boolean {
 }
 
 function codeOf(result: ExitResult): ErrorCode {
-  if (result.error?.step === 'exec' && result.error.code === 'ENOENT') return 'not_found'
+  if (result.error && isStep(result.error.step, 'exec') && result.error.code === 'ENOENT') return 'not_found'
   return result.reason === 'setup' ? 'setup_failed' : 'command_failed'
 }
 

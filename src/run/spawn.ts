@@ -2,27 +2,42 @@
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
-import { EventEmitter } from 'node:events'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
-import type { Duplex, Readable, Writable } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
-import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
-import type { CgroupAccess } from '../cgroup/select.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
-import { describeStepError, type EventOf, parseEvent, type SandboxEvent } from './events.js'
+import { EventStream } from './event-stream.js'
+import { describeStepError, isStep } from './launcher-steps.js'
+import type { Plan } from '../plan/model.js'
 import { launcherPath } from '../host/launcher.js'
-import { identify } from '../host/signal.js'
-import { carryRawBytes, checkOptions, planBytes, type PolicyInput, toPlan } from './prepare.js'
+import { identify, type ProcessId } from '../host/signal.js'
+import {
+  checkOptions,
+  planBytes,
+  type PolicyInput,
+  type Prepared,
+  prepareRun,
+  type SandboxInput,
+  tagInput,
+} from './prepare.js'
 import { publish } from './publish.js'
-import { makeCgroup } from './sandbox-cgroup.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
+import type { Cgroup } from '../cgroup/driver.js'
+import {
+  type Control,
+  type ExitResult,
+  exitResult,
+  SandboxChild,
+  type SandboxProcess,
+} from './sandbox-process.js'
 import { newId, openRegistry, register } from './registry.js'
 
-export type { PolicyInput } from './prepare.js'
+export type { PolicyInput, SandboxInput } from './prepare.js'
+export type { ExitReason, ExitResult, SandboxProcess, SandboxProcessEvents } from './sandbox-process.js'
 
 export interface SpawnOptions {
   /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
@@ -60,228 +75,30 @@ export interface SpawnOptions {
   console?: boolean
 }
 
-export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'aborted' | 'setup'
-
-export interface ExitResult {
-  /** The command's status (128+N for signal N); 125 when cordon failed; 126/127 not executable/found. */
-  code: number
-  signal: NodeJS.Signals | undefined
-  /** Why it ended: exited, signal, oom (memory limit), pids (limit hit), timeout, aborted (the
-   * `signal` option), setup (the command never ran: a setup step failed, or it was not found
-   * or not executable; `error` says which). */
-  reason: ExitReason
-  /** Usage from the sandbox's cgroup, when it had one. */
-  stats?: Stats
-  /** OOM kills and refused forks counted by the sandbox's cgroup, when it had one. */
-  counters?: Events
-  /** The failed setup step, when the sandbox could not start. */
-  error: EventOf<'error'> | undefined
-  durationMs: number
-}
-
-/** spawn()'s events, as child_process's plus the sandbox's own. */
-export interface SandboxProcessEvents {
-  /** The command's exec succeeded: `pid` is known from here on. */
-  spawn: []
-  /** Each event of the launcher and the cgroup, as `events` yields them. */
-  event: [event: SandboxEvent]
-  /** The command ended: its status, or the signal that ended it (then code is null). */
-  exit: [code: number | null, signal: NodeJS.Signals | null]
-  /** After `exit`, once the stdio streams have closed. */
-  close: [code: number | null, signal: NodeJS.Signals | null]
-  /** The command could not start (a SandboxError-like CordonError: not found, a setup step), the
-   * launcher could not, or `signal` aborted the run (an AbortError). Emitted only to listeners:
-   * unlike child_process, an unheard `error` does not throw, since `exited` reports it too. */
-  error: [error: Error]
-}
-
-export interface SandboxProcess extends EventEmitter<SandboxProcessEvents> {
-  /** The sandbox's id in the registry (`cordon ps`, `cordon freeze ID`). */
-  readonly id: string
-  /** Host pid of the command, from the `spawn` event on (undefined before, or when it ended
-   * before its start was seen). Before 0.2 this was the launcher's: see `launcherPid`. */
-  readonly pid: number | undefined
-  /** Host pid of the launcher (cordon-exec), what `cordon ps` lists. */
-  readonly launcherPid: number | undefined
-  readonly stdin: Writable | null
-  readonly stdout: Readable | null
-  readonly stderr: Readable | null
-  readonly stdio: readonly [Writable | null, Readable | null, Readable | null]
-  /** The command's status once it exited (null while it runs, or when a signal ended it). */
-  readonly exitCode: number | null
-  /** The signal that ended the command (null while it runs, or when it exited). */
-  readonly signalCode: NodeJS.Signals | null
-  /** Whether kill() delivered a signal. */
-  readonly killed: boolean
-  readonly events: AsyncIterable<SandboxEvent>
-  readonly exited: Promise<ExitResult>
-  /** Sends a signal to the command (through the launcher and the sandbox's init). A frozen
-   * sandbox cannot act on a signal (it would wait, frozen, for good), so it is killed through
-   * its group instead: a frozen sandbox is one the monitor or its owner stopped for a reason,
-   * and is not resumed to run its handlers. */
-  kill(signal?: NodeJS.Signals | number): boolean
-  /** The sandbox's cgroup when it has limits: freeze(), thaw(), stats(), events(). */
-  readonly cgroup: Cgroup | undefined
-  /** Whether this caller could have a cgroup, as decided for this run (when it has limits or
-   * asked for one): what its limit statements are judged against. */
-  readonly cgroupAccess: CgroupAccess | undefined
-  /** Stops every process of the sandbox (cgroup freezer, else SIGSTOP to each); returns which. */
-  freeze(): string
-  thaw(): void
-  readonly child: ChildProcess
-}
-
-interface Control {
-  kill(signal: NodeJS.Signals | number): boolean
-  freeze(): string
-  thaw(): void
-}
-
-class SandboxChild extends EventEmitter<SandboxProcessEvents> implements SandboxProcess {
-  pid: number | undefined = undefined
-  exitCode: number | null = null
-  signalCode: NodeJS.Signals | null = null
-  killed = false
-  exited!: Promise<ExitResult>
-  constructor(
-    readonly id: string,
-    readonly child: ChildProcess,
-    readonly events: AsyncIterable<SandboxEvent>,
-    readonly cgroup: Cgroup | undefined,
-    readonly cgroupAccess: CgroupAccess | undefined,
-    private readonly control: Control,
-  ) {
-    super()
-  }
-  get launcherPid() {
-    return this.child.pid
-  }
-  get stdin() {
-    return this.child.stdin
-  }
-  get stdout() {
-    return this.child.stdout
-  }
-  get stderr() {
-    return this.child.stderr
-  }
-  get stdio() {
-    return [this.child.stdin, this.child.stdout, this.child.stderr] as const
-  }
-  kill(signal: NodeJS.Signals | number = 'SIGTERM') {
-    const sent = this.control.kill(signal)
-    if (sent) this.killed = true
-    return sent
-  }
-  freeze() {
-    return this.control.freeze()
-  }
-  thaw() {
-    this.control.thaw()
-  }
-  /** An error goes to listeners only (see SandboxProcessEvents.error). */
-  fail(error: Error) {
-    if (this.listenerCount('error')) this.emit('error', error)
-  }
-}
-
-function reasonFor(
-  code: number,
-  signal: NodeJS.Signals | undefined,
-  killedFor: 'timeout' | 'aborted' | undefined,
-  events: Events | undefined,
-  error: EventOf<'error'> | undefined,
-  started: boolean,
-): ExitReason {
-  if (killedFor) return killedFor
-  // A limit is the reason only when it is what ended the command: a shell whose child was
-  // OOM-killed, or which got a refused fork, and then exited on its own simply exited.
-  if (events?.oomKills && signal === 'SIGKILL') return 'oom'
-  if (events?.pidsMax && (signal || code !== 0)) return 'pids'
-  if (signal) return 'signal'
-  // The command never ran (a step failed, or exec: 127 not found, 126 not executable), or the
-  // supervisor failed it (125 after a start).
-  return error && (!started || code === 125) ? 'setup' : 'exited'
-}
-
-/** Starts command under the policy. Throws CordonError for invalid policies and options. */
+/** Starts command under the policy (tagged, or a Policy, ResolvedPolicy or Plan as before).
+ * Throws CordonError for invalid policies and options. */
 export function spawn(
-  input: PolicyInput,
+  input: SandboxInput | PolicyInput,
   command: string,
   args: readonly string[] = [],
   options: SpawnOptions = {},
 ): SandboxProcess {
   checkOptions(options)
-  const ctx = {
-    ...callerContext(),
-    ...(options.cwd !== undefined ? { cwd: resolve(options.cwd) } : {}),
-    ...options.context,
-    ...(options.watch ? { watch: options.watch } : {}),
-  }
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
   // command line travels in the plan, and so do such values of passed variables.
   const argvInPlan = [command, ...args].some(hasEscapedBytes)
-  const compiled = toPlan(input, ctx)
-  compiled.plan = carryRawBytes(
-    compiled.plan,
-    argvInPlan ? [command, ...args] : undefined,
-    options.hostEnv,
-    options.env,
-  )
-  let made: ReturnType<typeof makeCgroup>
-  try {
-    made = makeCgroup(
-      compiled.limits,
-      compiled.plan,
-      options.cgroup === true,
-      compiled.requireLimits,
-      options.cgroupVersion,
-    )
-  } catch (e) {
-    compiled.privateTmp?.remove()
-    throw e
-  }
-  const { cgroup, plan, access } = made
+  const prepared = prepare(input, [command, ...args], argvInPlan, options)
+  const { cgroup, plan, access } = prepared
   const bytes = planBytes(plan)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
+  let child: ChildProcess
+  const started = performance.now()
   try {
     registry = openRegistry()
+    child = startLauncher(plan, [command, ...args], argvInPlan, options)
   } catch (e) {
-    cgroup?.remove()
-    compiled.privateTmp?.remove()
-    throw e
-  }
-  const stdio = options.stdio ?? 'inherit'
-  const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
-  const started = performance.now()
-  let child: ChildProcess
-  try {
-    // Watching a call that makes processes is served by process events: such calls are never
-    // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
-    const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
-    // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
-    // terminals.
-    const console =
-      options.console !== false &&
-      base[0] === 'inherit' &&
-      base[1] === 'inherit' &&
-      plan.ops.some((op) => op.op === 'devpts')
-    const flags = [
-      '--plan-fd',
-      '3',
-      '--events-fd',
-      '3',
-      ...(processEvents ? ['--proc-events'] : []),
-      ...(console ? ['--console'] : []),
-    ]
-    child = spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', command, ...args], {
-      stdio: [...base, 'pipe'] as StdioOptions,
-      env: options.hostEnv ?? process.env,
-    })
-  } catch (e) {
-    cgroup?.remove()
-    compiled.privateTmp?.remove()
+    prepared.remove()
     throw e
   }
   // One socket carries both ways: the plan to the launcher (it reads to our end of writing),
@@ -302,29 +119,18 @@ export function spawn(
         pid: child.pid,
         command: [command, ...args],
         startedAt: new Date().toISOString(),
-        ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...compiled.limits } } : {}),
+        ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...prepared.limits } } : {}),
         ...(publisher ? { events: publisher.path } : {}),
         ...(options.watch?.length ? { watch: [...options.watch] } : {}),
       })
     : () => {}
   // Why cordon killed the whole sandbox itself, if it did.
   let killedFor: 'timeout' | 'aborted' | undefined
-  // The whole group, grandchildren included. Without a cgroup the launcher's death takes
-  // only what its pid namespace holds: with none (--no-namespaces) the command's children
-  // lived on, so every descendant (the launcher adopts orphans) is stopped, then killed.
-  const killSandbox = () => {
-    if (cgroup) cgroup.killAll()
-    else if (launcher) {
-      freezeSandbox(undefined, launcher)
-      killFrozen(undefined, launcher)
-    }
-    return child.kill('SIGKILL')
-  }
   const killAll = (why: 'timeout' | 'aborted') => {
     killedFor ??= why
-    killSandbox()
+    killWhole(cgroup, child, launcher)
   }
-  const timeoutMs = Math.min(compiled.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
+  const timeoutMs = Math.min(prepared.limits.timeoutMs ?? Infinity, options.timeout ?? Infinity)
   const timer = Number.isFinite(timeoutMs) ? setTimeout(() => killAll('timeout'), timeoutMs) : undefined
   const abortSignal = options.signal
   const onAbort = () => {
@@ -337,138 +143,42 @@ export function spawn(
   if (abortSignal?.aborted) process.nextTick(onAbort)
   else abortSignal?.addEventListener('abort', onAbort, { once: true })
 
-  const buffered: SandboxEvent[] = []
-  const waiters: ((r: IteratorResult<SandboxEvent>) => void)[] = []
-  let done = false
-  let lastError: EventOf<'error'> | undefined
-  let exitEvent: EventOf<'exit'> | undefined
-  let commandStarted = false
-  const deliver = (ev: SandboxEvent, line?: string) => {
+  const stream = new EventStream((ev, line) => {
     publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
-    if (ev.event === 'error') lastError ??= ev
-    if (ev.event === 'exit') exitEvent = ev
-    const w = waiters.shift()
-    if (w) w({ value: ev, done: false })
-    else buffered.push(ev)
     sandbox.emit('event', ev)
     if (ev.event === 'started') {
-      commandStarted = true
       sandbox.pid = ev.commandPid
       sandbox.emit('spawn')
     }
-  }
+  })
   // With a cgroup, sample it: usage as `stats`, and OOM kills or refused forks as they happen.
   const interval = options.statsIntervalMs ?? 500
-  let seen = { oomKills: 0, pidsMax: 0 }
-  const sampler =
-    cgroup && interval > 0
-      ? setInterval(() => {
-          try {
-            const now = cgroup.events()
-            if (now.oomKills > seen.oomKills) deliver({ event: 'oom', kills: now.oomKills })
-            if (now.pidsMax > seen.pidsMax) deliver({ event: 'pids-limit', refused: now.pidsMax })
-            seen = now
-            const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
-            deliver({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
-          } catch {}
-        }, interval)
-      : undefined
-  sampler?.unref()
-  // JSON lines, split here (readline's interface cost more than the parsing); done when the
-  // socket closes, however it ends.
-  const linesClosed = new Promise<void>((resolve) => {
-    let partial = ''
-    channel.setEncoding('utf8')
-    channel.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n')
-      partial = lines.pop()!
-      for (const line of lines) deliver(parseEvent(line), line)
-    })
-    channel.once('close', () => {
-      if (partial) deliver(parseEvent(partial), partial)
-      resolve()
-    })
-  })
+  const stopSampling = cgroup && interval > 0 ? stream.sample(cgroup, interval) : undefined
+  const linesClosed = stream.read(channel)
 
-  /** Whether the sandbox is frozen now; false once it has ended (its group is gone). */
-  const isFrozen = () => {
-    if (done) return false
-    try {
-      return cgroup ? cgroup.frozen() : sandboxStopped(launcher)
-    } catch {
-      return false
-    }
-  }
-  const events: AsyncIterable<SandboxEvent> = {
-    [Symbol.asyncIterator]: () => ({
-      next: () => {
-        const ev = buffered.shift()
-        if (ev) return Promise.resolve({ value: ev, done: false })
-        if (done) return Promise.resolve({ value: undefined, done: true })
-        return new Promise((resolve) => waiters.push(resolve))
-      },
-    }),
-  }
-  const sandbox = new SandboxChild(id, child, events, cgroup, access, {
-    // A frozen sandbox cannot act on a signal; a SIGKILL ends the launcher before it can end
-    // the sandbox, which without a cgroup (emptied at the exit) nothing else would.
-    kill: (signal) =>
-      isFrozen() || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
-        ? killSandbox()
-        : child.kill(signal),
-    freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
-    thaw: () => thawSandbox(cgroup, launcher),
-  })
+  const sandbox = new SandboxChild(
+    id,
+    child,
+    stream,
+    cgroup,
+    access,
+    control(cgroup, child, stream, launcher),
+  )
 
-  sandbox.exited = new Promise<ExitResult>((resolve, reject) => {
-    child.once('error', (cause) => {
-      const error = new CordonError('setup_failed', `Cannot start the launcher: ${cause.message}`, { cause })
-      sandbox.fail(error)
-      reject(error)
-    })
-    // An error after the await would otherwise be an unhandled rejection that never settles
-    // `exited` (no-misused-promises): it rejects `exited` instead.
-    const onExit = async (code: number | null, signal: NodeJS.Signals | null) => {
+  sandbox.exited = settle(sandbox, child, stream, command, {
+    stop: () => {
       if (timer) clearTimeout(timer)
-      if (sampler) clearInterval(sampler)
+      stopSampling?.()
       abortSignal?.removeEventListener('abort', onAbort)
-      await linesClosed
-      done = true
-      for (const w of waiters.splice(0)) w({ value: undefined, done: true })
-      const durationMs = performance.now() - started
-      const events = cgroup?.events()
-      const stats = cgroup?.stats()
-      cgroup?.remove()
-      compiled.privateTmp?.remove()
+    },
+    linesClosed,
+    started,
+    release: () => {
+      prepared.remove()
       unregister()
       publisher?.close()
-      const out = exitEvent
-        ? { code: exitEvent.code, signal: exitEvent.signal }
-        : signal
-          ? { code: 128 + signalNumber(signal), signal }
-          : { code: code ?? 125, signal: undefined }
-      const result: ExitResult = {
-        ...out,
-        reason: reasonFor(out.code, out.signal, killedFor, events, lastError, commandStarted),
-        ...(stats ? { stats } : {}),
-        ...(events ? { counters: events } : {}),
-        error: lastError,
-        durationMs,
-      }
-      resolve(result)
-      sandbox.exitCode = out.signal ? null : out.code
-      sandbox.signalCode = out.signal ?? null
-      if (result.reason === 'setup' && lastError)
-        sandbox.fail(
-          new CordonError(
-            lastError.step === 'exec' && lastError.code === 'ENOENT' ? 'not_found' : 'setup_failed',
-            `spawn(): ${command} could not start: ${describeStepError(lastError)}`,
-            { step: lastError.step },
-          ),
-        )
-      sandbox.emit('exit', sandbox.exitCode, sandbox.signalCode)
-    }
-    child.once('exit', (code, signal) => void onExit(code, signal).catch(reject))
+    },
+    killedFor: () => killedFor,
   })
   // child_process's `close` waits for the stdio streams too; ours also waits for `exited`.
   child.once('close', () => {
@@ -480,6 +190,159 @@ export function spawn(
   return sandbox
 }
 
-function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 0
+/** The run's complete plan and what was made for it (prepare.ts), from spawn()'s arguments. */
+function prepare(
+  input: SandboxInput | PolicyInput,
+  argv: readonly string[],
+  argvInPlan: boolean,
+  options: SpawnOptions,
+): Prepared {
+  const ctx = {
+    ...callerContext(),
+    ...(options.cwd !== undefined ? { cwd: resolve(options.cwd) } : {}),
+    ...options.context,
+    ...(options.watch ? { watch: options.watch } : {}),
+  }
+  return prepareRun(tagInput(input), ctx, {
+    ...(argvInPlan ? { argv } : {}),
+    ...(options.hostEnv ? { hostEnv: options.hostEnv } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    cgroup: options.cgroup === true,
+    ...(options.cgroupVersion ? { cgroupVersion: options.cgroupVersion } : {}),
+  })
+}
+
+/** Kills the whole sandbox, grandchildren included. Without a cgroup the launcher's death takes
+ * only what its pid namespace holds: with none (--no-namespaces) the command's children lived
+ * on, so every descendant (the launcher adopts orphans) is stopped, then killed. The launcher
+ * is known by pid and start time, so a sweep after its pid was reaped and reused finds nothing. */
+function killWhole(
+  cgroup: Cgroup | undefined,
+  child: ChildProcess,
+  launcher: ProcessId | undefined,
+): boolean {
+  if (cgroup) cgroup.killAll()
+  else if (launcher) {
+    freezeSandbox(undefined, launcher)
+    killFrozen(undefined, launcher)
+  }
+  return child.kill('SIGKILL')
+}
+
+/** kill(), freeze() and thaw() of a SandboxProcess, through its cgroup or its process tree. */
+function control(
+  cgroup: Cgroup | undefined,
+  child: ChildProcess,
+  stream: EventStream,
+  launcher: ProcessId | undefined,
+): Control {
+  /** Whether the sandbox is frozen now; false once it has ended (its group is gone). */
+  const isFrozen = () => {
+    if (stream.ended) return false
+    try {
+      return cgroup ? cgroup.frozen() : sandboxStopped(launcher)
+    } catch {
+      return false
+    }
+  }
+  return {
+    // A frozen sandbox cannot act on a signal; a SIGKILL ends the launcher before it can end
+    // the sandbox, which without a cgroup (emptied at the exit) nothing else would.
+    kill: (signal) =>
+      isFrozen() || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
+        ? killWhole(cgroup, child, launcher)
+        : child.kill(signal),
+    freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
+    thaw: () => thawSandbox(cgroup, launcher),
+  }
+}
+
+/** The launcher's process: the plan in and the events out on one socket at fd 3, the command
+ * line after `--` unless it travels in the plan. */
+function startLauncher(
+  plan: Plan,
+  argv: readonly string[],
+  argvInPlan: boolean,
+  options: SpawnOptions,
+): ChildProcess {
+  const stdio = options.stdio ?? 'inherit'
+  const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
+  // Watching a call that makes processes is served by process events: such calls are never
+  // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
+  const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
+  // A console needs the view's own devpts; the launcher makes one only when fds 0 and 1 are
+  // terminals.
+  const console =
+    options.console !== false &&
+    base[0] === 'inherit' &&
+    base[1] === 'inherit' &&
+    plan.ops.some((op) => op.op === 'devpts')
+  const flags = [
+    '--plan-fd',
+    '3',
+    '--events-fd',
+    '3',
+    ...(processEvents ? ['--proc-events'] : []),
+    ...(console ? ['--console'] : []),
+  ]
+  return spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', ...argv], {
+    stdio: [...base, 'pipe'] as StdioOptions,
+    env: options.hostEnv ?? process.env,
+  })
+}
+
+/** What settle() does around the launcher's exit, in order: stop the timers, wait for the last
+ * events, read the cgroup's counters, then release what the run held. */
+interface Ending {
+  stop(): void
+  linesClosed: Promise<void>
+  started: number
+  release(): void
+  killedFor(): 'timeout' | 'aborted' | undefined
+}
+
+/** The sandbox's `exited`: resolves once the launcher has exited and its events have all been
+ * read, with how it ended; rejects when the launcher could not start. Emits `exit` (and `error`
+ * for a setup failure) on the way. */
+function settle(
+  sandbox: SandboxChild,
+  child: ChildProcess,
+  stream: EventStream,
+  command: string,
+  ending: Ending,
+): Promise<ExitResult> {
+  return new Promise<ExitResult>((resolve, reject) => {
+    child.once('error', (cause) => {
+      const error = new CordonError('setup_failed', `Cannot start the launcher: ${cause.message}`, { cause })
+      sandbox.fail(error)
+      reject(error)
+    })
+    // An error after the await would otherwise be an unhandled rejection that never settles
+    // `exited` (no-misused-promises): it rejects `exited` instead.
+    const onExit = async (code: number | null, signal: NodeJS.Signals | null) => {
+      ending.stop()
+      await ending.linesClosed
+      stream.end()
+      const durationMs = performance.now() - ending.started
+      const events = sandbox.cgroup?.events()
+      const stats = sandbox.cgroup?.stats()
+      ending.release()
+      const result = exitResult(stream, code, signal, ending.killedFor(), durationMs, events, stats)
+      resolve(result)
+      sandbox.exitCode = result.signal ? null : result.code
+      sandbox.signalCode = result.signal ?? null
+      if (result.reason === 'setup' && result.error)
+        sandbox.fail(
+          new CordonError(
+            isStep(result.error.step, 'exec') && result.error.code === 'ENOENT'
+              ? 'not_found'
+              : 'setup_failed',
+            `spawn(): ${command} could not start: ${describeStepError(result.error)}`,
+            { step: result.error.step },
+          ),
+        )
+      sandbox.emit('exit', sandbox.exitCode, sandbox.signalCode)
+    }
+    child.once('exit', (code, signal) => void onExit(code, signal).catch(reject))
+  })
 }

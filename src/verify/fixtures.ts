@@ -27,6 +27,9 @@ import { probesPath } from '../host/launcher.js'
 import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase } from './private-dir.js'
 
 const VIEW_DIR = '/.cordon-verify'
+/** The file dev-write tries to leave in the host's /dev (removed as soon as it is checked). */
+export const devTarget = () => `/dev/.cordon-verify-${process.pid}`
+
 /** The host device nodes the device-metadata probe tries to change. */
 export const DEVICE_NODES = ['/dev/null', '/dev/zero', '/dev/full'] as const
 

@@ -2,8 +2,7 @@
 // policy, with real targets on the host (fixtures.ts), then checks on the host side what
 // actually got through.
 import { callerCwd } from '../host/path-bytes.js'
-import { existsSync, rmSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { rmSync } from 'node:fs'
 import { callerContext } from '../host/caller.js'
 import { enforcedSeccomp } from '../policy/effective.js'
 import { sandboxIdentity } from '../plan/compile.js'
@@ -19,30 +18,28 @@ import { syscallTable } from '../seccomp/tables.js'
 import { homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
 import { probeKernel } from '../host/probe.js'
+import { PROBES } from './battery.js'
 import {
-  MEMORY_PROBE_LIMIT,
-  PIDS_PROBE_LIMIT,
-  PROBES,
-  ROOT_ONLY_FILES,
-  TCP_SIDE_DOORS,
-  type ProbeContext,
-  type ProbeSpec,
-} from './battery.js'
-import {
-  DEVICE_NODES,
-  deviceSignature,
+  devTarget,
   type Fixtures,
-  placeSuidFixture,
-  plantedSetuid,
   prepare,
   type ProbePaths,
   shareWithSandbox,
   suidFixturePath,
-  unlistedDevices,
   withProbes,
 } from './fixtures.js'
+import type {
+  Ending,
+  HostVerdict,
+  Outcome,
+  ProbeContext,
+  ProbeSpec,
+  RawResult,
+  TargetContext,
+  VerdictContext,
+} from './probe-spec.js'
 
-export type Outcome = 'blocked' | 'escaped' | 'error' | 'skipped'
+export type { Outcome } from './probe-spec.js'
 
 export interface ProbeResult {
   probe: string
@@ -50,6 +47,8 @@ export interface ProbeResult {
   /** The host path or endpoint it aimed at, when it had one. */
   target?: string
   outcome: Outcome
+  /** Skipped because this host lacks what the attack needs (no claim either way). */
+  unsupported?: true
   /** The policy promises to stop it (false: the policy allows it, see `reason`). */
   expected: boolean
   reason?: string
@@ -65,15 +64,6 @@ export interface Verification {
   results: ProbeResult[]
   /** Probes the policy should stop that got through (or could not run). */
   failures: number
-}
-
-interface RawResult {
-  probe: string
-  outcome: 'blocked' | 'escaped' | 'error'
-  call?: string
-  errno?: number
-  signal?: number
-  detail?: string
 }
 
 /** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
@@ -106,8 +96,8 @@ export interface VerifyOptions {
 }
 
 /** The argv of the battery (one label per attack and target), the host target of each label,
- * and the probes this caller cannot run. */
-function plan(
+ * and the probes this caller or host cannot run: each row's `targets` hook, or its name. */
+function labels(
   policy: ResolvedPolicy,
   fx: Fixtures,
   paths: ProbePaths,
@@ -117,139 +107,34 @@ function plan(
   const argv: string[] = []
   const targets = new Map<string, string>()
   const skipped: ProbeResult[] = []
-  for (const p of PROBES.filter((p) => !only || only.includes(p.name))) {
-    const add = (arg: string | undefined, target?: string) => {
-      const label = arg === undefined ? p.name : `${p.name}=${arg}`
-      argv.push(label)
-      if (target) targets.set(label, target)
+  for (const spec of PROBES.filter((p) => !only || only.includes(p.name))) {
+    const skip = (reason: string, unsupported?: true) =>
+      skipped.push({
+        probe: spec.name,
+        attack: spec.attack,
+        outcome: 'skipped',
+        ...(unsupported ? { unsupported } : {}),
+        expected: false,
+        reason,
+      })
+    const t: TargetContext = {
+      policy,
+      fx,
+      paths,
+      ctx,
+      spec,
+      add: (arg, target) => {
+        const label = arg === undefined ? spec.name : `${spec.name}=${arg}`
+        argv.push(label)
+        if (target) targets.set(label, target)
+      },
+      skip: (reason) => skip(reason),
+      unsupported: (reason) => skip(reason, true),
     }
-    const skip = (reason: string) =>
-      skipped.push({ probe: p.name, attack: p.attack, outcome: 'skipped', expected: false, reason })
-    switch (p.name) {
-      case 'ptrace-host':
-      case 'signal-host':
-      case 'process-control':
-        add(String(fx.sleeper.pid), `host pid ${fx.sleeper.pid}`)
-        break
-      case 'read-home': {
-        // A bind below the home (a project in ~/src) makes the view create the directories on
-        // its way there: those names are the policy's, any other entry is the host's home.
-        const inside = policy.namespaces.mount
-          ? policy.filesystem.flatMap((e) =>
-              e.kind === 'bind' && e.dest.startsWith(`${ctx.home}/`)
-                ? [e.dest.slice(ctx.home.length + 1).split('/')[0]!]
-                : [],
-            )
-          : []
-        const names = [...new Set(inside)]
-        // `//` cannot occur in the normalised home path; names cannot hold `/`.
-        add(names.length ? `${ctx.home}//${names.join('/')}` : ctx.home, ctx.home)
-        break
-      }
-      case 'write-outside':
-        for (const t of fx.writeTargets) add(t, dirname(t))
-        break
-      case 'dev-write':
-        add(devTarget(), '/dev')
-        break
-      case 'tcp-host':
-        add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
-        break
-      case 'udp-host':
-        add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`)
-        break
-      case 'abstract-unix':
-        add(fx.abstractName, `@${fx.abstractName}`)
-        break
-      case 'i386-entry':
-        // Without IA-32 emulation int 0x80 faults before any filter is reached: there is no
-        // entry to attack, and nothing about the policy to learn from the fault.
-        if (ctx.i386Entry === false)
-          skip(
-            'not applicable on this host: int 0x80 faults outside any sandbox (no IA-32 emulation; see cordon check)',
-          )
-        else add(undefined)
-        break
-      case 'setuid':
-        if (paths.suid) add(paths.suid, 'a setuid/setgid-root fixture')
-        else skip('preparing a setuid-root file needs root')
-        break
-      case 'setuid-plant':
-        add(paths.plantDir, 'a writable bind of a host directory')
-        break
-      case 'device-metadata': {
-        // Where the policy lets it through (host root acknowledged) the attack would really
-        // change the host's /dev/null: it is not run, only reported.
-        const allowed = p.notExpected?.(policy, ctx, p.name)
-        if (allowed) skip(`${allowed}; not run, since it would change the host's device nodes`)
-        else add(undefined, `host ${DEVICE_NODES.join(', ')}`)
-        break
-      }
-      case 'root-only-read':
-        if (paths.secret) add(paths.secret, 'a 0600 root-owned host file')
-        else skip('preparing a root-only file needs root')
-        for (const f of ROOT_ONLY_FILES) add(f, f)
-        break
-      case 'proc-host-write':
-        add(String(fx.sleeper.pid), `/proc/${fx.sleeper.pid}/oom_score_adj`)
-        break
-      case 'host-device': {
-        const devices = unlistedDevices()
-        for (const d of devices) add(d, d)
-        if (!devices.length) skip('this host has none of the devices the probe tries')
-        break
-      }
-      case 'host-tmp-write':
-        add(fx.tmpTarget, '/tmp')
-        break
-      case 'unix-socket':
-        add(fx.socketPath, fx.socketPath)
-        break
-      case 'fork-bomb':
-        // Past the (probe's) limit when one holds; a bounded 256 processes when none does.
-        add(
-          String(
-            policy.limits.pids !== undefined ? Math.min(policy.limits.pids, PIDS_PROBE_LIMIT) + 50 : 256,
-          ),
-        )
-        break
-      case 'memory':
-        // Past the limit when one holds; a bounded 256 MiB (proof, not harm) when none does.
-        add(
-          String(
-            policy.limits.memory !== undefined && !p.notExpected?.(policy, ctx, p.name)
-              ? Math.ceil(Math.min(policy.limits.memory, MEMORY_PROBE_LIMIT) / 2 ** 20) + 128
-              : 256,
-          ),
-        )
-        break
-      default:
-        // The port allowlist's side doors aim at the tcp-host listener.
-        if (TCP_SIDE_DOORS.has(p.name)) add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
-        else add(undefined)
-    }
+    if (spec.targets) spec.targets(t)
+    else t.add(undefined)
   }
   return { argv, targets, skipped }
-}
-
-/** The file dev-write tries to leave in the host's /dev (removed as soon as it is checked). */
-const devTarget = () => `/dev/.cordon-verify-${process.pid}`
-
-interface Ending {
-  reason: string
-  code: number
-}
-
-/** The policy as one probe's sandbox runs it: the resource probes check the policy's limit
- * setting under a small one of verify's own when the policy's is larger (the same cgroup file,
- * or RLIMIT_NPROC, at any size), sparing the host gigabytes of memory and thousands of forks. */
-function probeLimits(policy: ResolvedPolicy, label: string): ResolvedPolicy {
-  const limits = policy.limits
-  if (label.startsWith('memory') && limits.memory !== undefined)
-    return { ...policy, limits: { ...limits, memory: Math.min(limits.memory, MEMORY_PROBE_LIMIT) } }
-  if (label.startsWith('fork-bomb') && limits.pids !== undefined)
-    return { ...policy, limits: { ...limits, pids: Math.min(limits.pids, PIDS_PROBE_LIMIT) } }
-  return policy
 }
 
 /** Runs the labels in sandboxes: most in one, each probe that exhausts a limit or needs the
@@ -270,7 +155,8 @@ async function runBattery(
   // exists only for the milliseconds of its own run.
   // The device probe too, so that its host stat brackets only its own milliseconds: on a busy
   // host something else may touch /dev/null.
-  const alone = (label: string) => /^(fork-bomb|memory|setuid|device-metadata)(=|$)/.test(label)
+  const specOf = (label: string) => PROBES.find((p) => p.name === label.split('=')[0])
+  const alone = (label: string) => specOf(label)?.alone !== undefined
   const groups = [argv.filter((l) => !alone(l)), ...argv.filter(alone).map((l) => [l])].filter(
     (g) => g.length,
   )
@@ -278,30 +164,32 @@ async function runBattery(
   const outputs = new Map<string[], string>()
   const runGroup = async (group: string[]) => {
     const label = group[0]!
-    const suid = label.startsWith('setuid=') ? placeSuidFixture(fx) : undefined
-    if (label === 'device-metadata') for (const d of DEVICE_NODES) fx.devices.set(d, deviceSignature(d))
+    const spec = specOf(label)
+    const fixture = spec?.fixture?.(fx)
     try {
-      const { policy: sandboxed, paths } = withProbes(policy, fx, suid?.path)
+      const { policy: withBinary, paths } = withProbes(policy, fx, fixture?.path)
+      // The policy as this probe's sandbox runs it (a resource probe's smaller limit).
+      const sandboxed = bounded(spec?.sandboxPolicy?.(withBinary) ?? withBinary)
       const ran =
         backend === 'native'
-          ? await run(bounded(probeLimits(sandboxed, label)), paths.bin, group, {
+          ? await run({ kind: 'resolved', policy: sandboxed }, paths.bin, group, {
               context: { cwd },
               reject: false,
             })
-          : await runOnRuntime(bounded(probeLimits(sandboxed, label)), backend, [paths.bin, ...group], {
+          : await runOnRuntime(sandboxed, backend, [paths.bin, ...group], {
               cwd,
             })
       outputs.set(group, ran.stdout)
       for (const l of group) endings.set(l, ran)
       onProgress?.(endings.size, argv.length)
     } finally {
-      suid?.remove()
+      fixture?.remove()
     }
   }
   // The shared sandbox and the resource probes touch nothing of each other's (each its own
   // cgroup, the probes' limits small): they run at once. The setuid fixture and the device
   // nodes' host stat stay bracketed by their own runs, after. The OCI runtimes run one at a time.
-  const together = backend === 'native' ? groups.filter((g) => /^(fork-bomb|memory)(=|$)/.test(g[0]!)) : []
+  const together = backend === 'native' ? groups.filter((g) => specOf(g[0]!)?.alone === 'resource') : []
   await Promise.all([
     (async () => {
       for (const group of groups) if (!together.includes(group)) await runGroup(group)
@@ -313,64 +201,29 @@ async function runBattery(
   return { stdout, endings }
 }
 
-/** What reached the host decides, not what the probe saw: the outcome and, when the probe's
- * call succeeded but nothing landed, the layer that kept it inside. */
+/** What reached the host decides, not what the probe saw (the row's `verdict` hook): the
+ * outcome and, when the probe's call succeeded but nothing landed, the layer that kept it inside. */
 function hostVerdict(
-  name: string,
   label: string,
   raw: RawResult,
   fx: Fixtures,
   spec: ProbeSpec,
-  backend: Backend,
-): { outcome: Outcome; by?: string; detail?: string } | undefined {
-  const kept = (landed: boolean, layer: string | undefined, detail?: string) => ({
-    outcome: (landed ? 'escaped' : 'blocked') as Outcome,
-    ...(!landed && raw.outcome === 'escaped' && layer ? { by: layer } : {}),
-    ...(landed && detail ? { detail } : {}),
-  })
-  switch (name) {
-    case 'write-outside':
-      return kept(existsSync(label.slice(name.length + 1)), spec.layers.private)
-    case 'dev-write': {
-      const target = label.slice(name.length + 1)
-      const landed = existsSync(target)
-      if (landed) rmSync(target, { force: true })
-      return kept(landed, spec.layers.private)
-    }
-    case 'udp-host':
-      return kept(fx.udpReceived, undefined)
-    case 'host-tmp-write':
-      return kept(existsSync(fx.tmpTarget), spec.layers.private)
-    case 'host-device':
-      // gVisor answers opens of its own /dev (fuse, tun) itself: no host device was opened.
-      return backend === 'gvisor' ? kept(false, spec.layers.own) : undefined
-    case 'setuid-plant': {
-      const planted = plantedSetuid(fx)
-      return kept(
-        planted.length > 0,
-        spec.layers.stripped,
-        `setuid/setgid on the host: ${planted.join(', ')}`,
-      )
-    }
-    case 'device-metadata': {
-      // The sandbox changed a host node when a call got through and the node changed: a call
-      // that got through on the sandbox's own nodes leaves the host's alone, and a change while
-      // every call failed came from elsewhere on the host — neither claims an escape.
-      const changed = DEVICE_NODES.filter((d) => deviceSignature(d) !== fx.devices.get(d))
-      if (raw.outcome !== 'escaped' && changed.length)
-        return {
-          outcome: 'error',
-          detail: `every call failed, yet ${changed.join(', ')} changed during the run: something else on the host changed it; run again`,
-        }
-      return kept(
-        raw.outcome === 'escaped' && changed.length > 0,
-        spec.layers.private,
-        `changed on the host: ${changed.join(', ')}`,
-      )
-    }
-    default:
-      return undefined
+  backend: ProbeContext['backend'],
+): HostVerdict | undefined {
+  const v: VerdictContext = {
+    label,
+    arg: label.slice(spec.name.length + 1),
+    raw,
+    fx,
+    spec,
+    backend,
+    kept: (landed, layer, detail) => ({
+      outcome: landed ? 'escaped' : 'blocked',
+      ...(!landed && raw.outcome === 'escaped' && layer ? { by: layer } : {}),
+      ...(landed && detail ? { detail } : {}),
+    }),
   }
+  return spec.verdict?.(v)
 }
 
 /** Whether this host has the i386 entry (the launcher's probe); null when it cannot tell. */
@@ -403,7 +256,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
       shareWithSandbox(fx, ids.uid, ids.gid)
     }
     const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
-    const { argv, targets, skipped } = plan(policy, fx, paths, ctx, options.only)
+    const { argv, targets, skipped } = labels(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
     const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend, options.onProgress)
     const raws = stdout
@@ -411,80 +264,16 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as RawResult)
     await new Promise((r) => setTimeout(r, 50)) // a datagram in flight to the host's udp socket
-    const results: ProbeResult[] = []
-    for (const label of argv) {
-      const name = label.split('=')[0]!
-      const spec = PROBES.find((p) => p.name === name)!
-      const raw = raws.find((r) => r.probe === label)
-      const why = spec.notExpected?.(policy, ctx, label)
-      const base: ProbeResult = {
-        probe: name,
-        attack: spec.attack,
-        ...(targets.get(label) ? { target: targets.get(label)! } : {}),
-        outcome: 'error',
-        expected: why === undefined,
-        ...(why ? { reason: why } : {}),
-      }
-      const ending = endings.get(label)!
-      const died = spec.layers['sandbox died']
-      if (!raw && died && backend === 'gvisor' && ending.code !== 0 && ctx.cgroup.ok) {
-        results.push({ ...base, outcome: 'blocked', by: died })
-        continue
-      }
-      // A bomb under a tight memory limit can fill it before the pids limit: the OOM killer then
-      // ends the sandbox, and the bomb was contained all the same, by the cgroup.
-      if (!raw && name === 'fork-bomb' && ending.reason === 'oom' && ctx.cgroup.ok) {
-        results.push({
-          ...base,
-          outcome: 'blocked',
-          by: 'cgroup (memory limit: the OOM killer ended the bomb)',
-        })
-        continue
-      }
-      if (!raw) {
-        results.push({
-          ...base,
-          detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})`,
-        })
-        continue
-      }
-      const host = hostVerdict(name, label, raw, fx, spec, backend)
-      const outcome: Outcome = host?.outcome ?? raw.outcome
-      let by = host?.by
-      if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
-      // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's
-      // kernel answering for Linux.
-      if (by && backend !== 'native') by = by.replace(/ (and|or) Landlock/, '')
-      if (by && backend === 'gvisor' && !/^(cgroup|rlimit)/.test(by))
-        by = /^[A-Z]+$/.test(by) ? `gVisor's kernel (${by})` : `${by} (gVisor)`
-      if (name === 'fork-bomb' && by === spec.layers.EAGAIN && !ctx.cgroup.ok)
-        by = spec.layers['EAGAIN rlimit']
-      const detail =
-        host?.detail ??
-        (name === 'memory' &&
-        !why &&
-        policy.limits.memory !== undefined &&
-        policy.limits.memory > MEMORY_PROBE_LIMIT
-          ? `checked under a ${MEMORY_PROBE_LIMIT / 2 ** 20} MiB limit (the same cgroup setting as the policy's)`
-          : name === 'fork-bomb' &&
-              !why &&
-              policy.limits.pids !== undefined &&
-              policy.limits.pids > PIDS_PROBE_LIMIT
-            ? `${raw.detail ? `${raw.detail}; ` : ''}checked under a ${PIDS_PROBE_LIMIT}-process limit (the same setting as the policy's ${policy.limits.pids})`
-            : raw.detail)
-      results.push({
-        ...base,
-        outcome,
-        ...(by ? { by } : {}),
-        ...(raw.call ? { call: raw.call } : {}),
-        ...(raw.errno
-          ? { errno: errnoName(raw.errno) }
-          : raw.signal
-            ? { errno: `signal ${raw.signal}` }
-            : {}),
-        ...(detail ? { detail } : {}),
-      })
-    }
+    const judged: Judged = { policy, fx, ctx, filter }
+    const results = argv.map((label) =>
+      judge(
+        label,
+        raws.find((r) => r.probe === label),
+        endings.get(label)!,
+        targets.get(label),
+        judged,
+      ),
+    )
     results.push(...skipped)
     const failures = results.filter(
       (r) => r.expected && (r.outcome === 'escaped' || r.outcome === 'error'),
@@ -493,5 +282,63 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
   } finally {
     fx.close()
     rmSync(devTarget(), { force: true })
+  }
+}
+
+/** What every label is judged against. */
+interface Judged {
+  policy: ResolvedPolicy
+  fx: Fixtures
+  ctx: ProbeContext
+  filter: SeccompSpec
+}
+
+/** One label's result: its own line (or how its sandbox ended without one), what reached the
+ * host, and the layer that stopped it, named for the backend. */
+function judge(
+  label: string,
+  raw: RawResult | undefined,
+  ending: Ending,
+  target: string | undefined,
+  { policy, fx, ctx, filter }: Judged,
+): ProbeResult {
+  const name = label.split('=')[0]!
+  const spec = PROBES.find((p) => p.name === name)!
+  const backend = ctx.backend
+  const why = spec.notExpected?.(policy, ctx, label)
+  const base: ProbeResult = {
+    probe: name,
+    attack: spec.attack,
+    ...(target ? { target } : {}),
+    outcome: 'error',
+    expected: why === undefined,
+    ...(why ? { reason: why } : {}),
+  }
+  if (!raw) {
+    const died = spec.layers['sandbox died']
+    if (died && backend === 'gvisor' && ending.code !== 0 && ctx.cgroup.ok)
+      return { ...base, outcome: 'blocked', by: died }
+    const ended = spec.ended?.({ ending, ctx })
+    if (ended) return { ...base, ...ended }
+    return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
+  }
+  const host = hostVerdict(label, raw, fx, spec, backend)
+  const outcome: Outcome = host?.outcome ?? raw.outcome
+  let by = host?.by
+  if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
+  // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's
+  // kernel answering for Linux.
+  if (by && backend !== 'native') by = by.replace(/ (and|or) Landlock/, '')
+  if (by && backend === 'gvisor' && !/^(cgroup|rlimit)/.test(by))
+    by = /^[A-Z]+$/.test(by) ? `gVisor's kernel (${by})` : `${by} (gVisor)`
+  if (by && spec.by) by = spec.by(by, { spec, ctx })
+  const detail = host?.detail ?? (spec.detail ? spec.detail({ policy, raw, why }) : raw.detail)
+  return {
+    ...base,
+    outcome,
+    ...(by ? { by } : {}),
+    ...(raw.call ? { call: raw.call } : {}),
+    ...(raw.errno ? { errno: errnoName(raw.errno) } : raw.signal ? { errno: `signal ${raw.signal}` } : {}),
+    ...(detail ? { detail } : {}),
   }
 }

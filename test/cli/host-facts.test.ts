@@ -44,10 +44,11 @@ describe('cordon check reports what the battery relies on', () => {
       const r = cordon(['verify', '--json', '--probe', 'i386-entry', '--probe', 'keyctl'], { timeout })
       assert.equal(r.status, 0, r.stderr)
       const { results } = JSON.parse(r.stdout) as {
-        results: { probe: string; outcome: string; reason?: string }[]
+        results: { probe: string; outcome: string; reason?: string; unsupported?: true }[]
       }
       const i386 = results.find((x) => x.probe === 'i386-entry')!
       assert.equal(i386.outcome, 'skipped')
+      assert.equal(i386.unsupported, true)
       assert.match(i386.reason!, /^not applicable on this host: int 0x80 faults/)
       const text = cordon(['verify', '--probe', 'i386-entry', '--probe', 'keyctl'], { timeout }).stdout
       assert.match(text, /n\/a {8} i386-entry/)

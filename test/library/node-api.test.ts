@@ -8,9 +8,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import {
+  callerContext,
+  compilePlan,
   CordonError,
   type EventOf,
   type Policy,
+  resolvePolicy,
   run,
   SandboxError,
   type SandboxEvent,
@@ -200,6 +203,67 @@ describe('env, hostEnv and cwd', () => {
     )
     assert.throws(() => spawn(policy, 'true', [], { env: { 'A=B': 'x' } }), /`env` has the name `A=B`/)
     assert.throws(() => spawn(policy, 'true', [], { timeout: -1 }), /`timeout` to be a positive number/)
+  })
+})
+
+describe('spawn() takes a tagged input', () => {
+  const resolved = resolvePolicy({ policy, baseDir: cwd, label: 'test' }, cwd)
+  const plan = compilePlan(resolved, { ...callerContext(), cwd })
+  const script = ['-c', 'echo "$MINE"']
+  const options = { cwd, env: { MINE: 'm' } }
+
+  test('policy, resolved and plan run alike, tagged or bare as before', async () => {
+    const inputs = [
+      { kind: 'policy', policy },
+      { kind: 'resolved', policy: resolved },
+      { kind: 'plan', plan },
+      policy,
+      resolved,
+      plan,
+    ] as const
+    for (const [i, input] of inputs.entries()) {
+      const r = await run(input, 'sh', script, options)
+      assert.equal(r.stdout, 'm\n', `input ${i}: ${'kind' in input ? input.kind : 'bare'}`)
+    }
+  })
+
+  test('an unknown kind is refused, naming the kinds there are', () => {
+    assert.throws(
+      () => spawn({ kind: 'yaml', policy } as unknown as Policy, 'true'),
+      (e: unknown) =>
+        e instanceof CordonError &&
+        /unknown input kind `yaml`; use `policy`, `resolved` or `plan`/.test(e.message),
+    )
+    assert.throws(
+      () => spawn(null as unknown as Policy, 'true'),
+      (e: unknown) =>
+        e instanceof CordonError &&
+        /expected a policy object, a resolved policy or a compiled plan, got null/.test(e.message),
+    )
+  })
+
+  test('a compiled plan gets the cgroup decided for its run, joined before it starts', async (t) => {
+    if (!isRoot) return t.skip('a cgroup for the run needs root (or a delegated subtree)')
+    const child = spawn({ kind: 'plan', plan }, 'sh', ['-c', 'read x'], {
+      ...options,
+      stdio: 'pipe',
+      cgroup: true,
+    })
+    const joined = new Promise<string>((resolve) =>
+      child.once('spawn', () => {
+        resolve(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'))
+        child.stdin!.end('\n')
+      }),
+    )
+    const { code } = await child.exited
+    assert.equal(code, 0)
+    assert.ok(child.cgroup, 'the run has a cgroup')
+    // The host sees the command in the run's own group, in every hierarchy the driver made.
+    const seen = await joined
+    for (const path of child.cgroup.joinPaths) {
+      const name = path.split('/').pop()!
+      assert.ok(seen.includes(`/${name}`), `${name} not in\n${seen}`)
+    }
   })
 })
 

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
-import { compilePlan } from '../../src/plan/compile.js'
+import { bindRun, compilePlan } from '../../src/plan/compile.js'
 import { encodePlan } from '../../src/plan/encode.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import type { Policy } from '../../src/policy/schema.js'
-import { planBytes, toPlan } from '../../src/run/prepare.js'
+import { compileOnce, planBytes } from '../../src/run/prepare.js'
 import { spawn } from '../../src/run/spawn.js'
 import { isRoot } from '../helpers.js'
 
@@ -24,16 +24,16 @@ after(() => {
 })
 const ctx = { ...callerContext(), cwd: '/' }
 const resolve = (policy: Policy) => resolvePolicy({ policy, baseDir: '/', label: 'test' }, '/')
-/** What toPlan gives, beside a fresh compile of the same policy now. */
+/** What compileOnce gives, beside a fresh compile of the same policy now. */
 const both = (policy: ReturnType<typeof resolve>) => ({
-  reused: toPlan(policy, ctx).plan,
+  reused: compileOnce(policy, ctx),
   fresh: compilePlan(policy, ctx),
 })
 
 describe('spawn() reuses a compiled plan only while the host answers the same', () => {
   test('the same policy twice: one plan, encoded once, equal to a fresh compile', () => {
     const policy = resolve({ filesystem: [{ ro: '/usr' }, { proc: '/proc' }] })
-    const first = toPlan(policy, ctx).plan
+    const first = compileOnce(policy, ctx)
     const { reused, fresh } = both(policy)
     assert.equal(reused, first, 'the second spawn compiled again')
     assert.deepEqual(reused, fresh)
@@ -42,9 +42,33 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
     assert.ok(Object.isFrozen(reused) && Object.isFrozen(reused.ops[0]), 'a shared plan is frozen')
   })
 
+  test("a reused plan bound to a run is the compile with that run's facts", () => {
+    const facts = [
+      {},
+      { cgroups: ['/sys/fs/cgroup/pids/cordon/run-x', '/sys/fs/cgroup/memory/cordon/run-x'] },
+      { env: [['A', '1'] as const, ['B', 'x\\xffy'] as const] },
+      { command: ['sh', '-c', 'echo hi'] },
+      { cgroups: ['/sys/fs/cgroup/cordon/run-y'], env: [['HOME', '/h'] as const], command: ['true'] },
+    ]
+    const policies = [
+      resolve({ filesystem: [{ ro: '/usr' }, { proc: '/proc' }] }),
+      resolve({
+        extends: ['minimal'],
+        env: { set: { X: 'y' }, pass: ['PATH'] },
+        command: ['/bin/echo', 'policy'],
+      }),
+      resolve({ namespaces: { pid: false, user: false }, filesystem: [{ ro: '/usr' }] }),
+    ]
+    for (const policy of policies)
+      for (const f of facts) {
+        const bound = bindRun(compileOnce(policy, ctx), f)
+        assert.deepEqual(bound, compilePlan(policy, { ...ctx, ...f }), JSON.stringify(f))
+      }
+  })
+
   test('a policy object changed in place compiles again', () => {
     const policy = resolve({ filesystem: [{ ro: '/usr' }] })
-    const first = toPlan(policy, ctx).plan
+    const first = compileOnce(policy, ctx)
     policy.filesystem.push({ kind: 'tmpfs', dest: '/scratch', size: 0, mode: 0o755 })
     const { reused, fresh } = both(policy)
     assert.notEqual(reused, first)
@@ -55,7 +79,7 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
   test('a path that appears, and one replaced by a planted symlink, compile again', () => {
     const optional = join(dir, 'later')
     const policy = resolve({ filesystem: [{ ro: { src: optional, optional: true } }] })
-    const before = toPlan(policy, ctx).plan
+    const before = compileOnce(policy, ctx)
     assert.ok(!before.ops.some((op) => op.op === 'bind' && op.src === optional))
     mkdirSync(optional)
     const { reused, fresh } = both(policy)
@@ -68,11 +92,11 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
     mkdirSync(join(src, 'cfg'), { recursive: true, mode: 0o1777 })
     spawnSync('chmod', ['1777', src])
     const planted = resolve({ filesystem: [{ ro: `${src}/cfg:/cfg` }] })
-    toPlan(planted, ctx)
+    compileOnce(planted, ctx)
     rmSync(join(src, 'cfg'), { recursive: true })
     symlinkSync('/etc', join(src, 'cfg'))
     assert.throws(() => compilePlan(planted, ctx), /others can write/)
-    assert.throws(() => toPlan(planted, ctx), /others can write/)
+    assert.throws(() => compileOnce(planted, ctx), /others can write/)
   })
 
   test(
@@ -82,7 +106,7 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
       const wide = join(dir, 'wide')
       mkdirSync(join(wide, 'mq'), { recursive: true })
       const policy = resolve({ filesystem: [{ rw: wide }] })
-      const before = toPlan(policy, ctx).plan
+      const before = compileOnce(policy, ctx)
       const m = spawnSync('mount', ['-t', 'mqueue', 'none', join(wide, 'mq')], { encoding: 'utf8' })
       assert.equal(m.status, 0, m.stderr)
       const { reused, fresh } = both(policy)

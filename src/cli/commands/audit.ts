@@ -3,7 +3,7 @@ import { Auditor, type Violation } from '../../learn/audit.js'
 import { tracedRun } from '../../learn/learn.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { escapeControl } from '../../run/escape.js'
-import { describeStepError } from '../../run/events.js'
+import { describeStepError, isStep } from '../../run/launcher-steps.js'
 import type { EventOutput } from '../event-output.js'
 import { paint, warn } from '../output.js'
 import { FORWARDED } from '../signals.js'
@@ -27,7 +27,7 @@ export async function auditRun(
       out.event(ev)
       if (ev.event === 'error' && out.human) warn(describeStepError(ev))
       // The launcher could not trace the sandbox: calls may fail with EINTR (learn/trace.ts).
-      else if (ev.event === 'warning' && ev.step === 'seccomp trace' && out.human)
+      else if (ev.event === 'warning' && isStep(ev.step, 'seccomp trace') && out.human)
         warn(`warning: ${ev.step}: ${ev.message}`)
     },
   })

@@ -11,7 +11,7 @@ import { emptyObservation, mergeObservations, type Observation } from '../../lea
 import { attackSurface, describeSurface } from '../../learn/surface.js'
 import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
-import { describeStepError } from '../../run/events.js'
+import { describeStepError, isStep } from '../../run/launcher-steps.js'
 import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { note, setQuiet, warn } from '../output.js'
@@ -154,7 +154,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
         if (ev.event === 'syscall') records++
         else if (ev.event === 'error') warn(describeStepError(ev))
         // The launcher could not trace the sandbox: calls may fail with EINTR (learn/trace.ts).
-        else if (ev.event === 'warning' && ev.step === 'seccomp trace')
+        else if (ev.event === 'warning' && isStep(ev.step, 'seccomp trace'))
           warn(`warning: ${ev.step}: ${ev.message}`)
       },
     })

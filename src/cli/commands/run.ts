@@ -169,7 +169,7 @@ async function runNative(
   // A built-in profile's filter is precompiled: only other filters load the compiler.
   if (!precompiledFilter(policy.seccomp, seccompExtras(policy), process.arch, watch))
     await loadFilterCompiler()
-  const child = spawn(policy, command, args, {
+  const child = spawn({ kind: 'resolved', policy }, command, args, {
     stdio: 'inherit',
     publish: true,
     ...(watch.length ? { watch } : {}),

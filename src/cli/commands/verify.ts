@@ -81,7 +81,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     if (r.outcome === 'blocked')
       return `  ${c.green('blocked    ')} ${what.padEnd(40)} ${c.dim([r.by, [r.call, r.errno].filter(Boolean).join(' ')].filter(Boolean).join(' · '))}`
     if (r.outcome === 'skipped')
-      return `  ${c.dim(r.reason?.startsWith('not applicable') ? 'n/a        ' : 'skipped    ')} ${what.padEnd(40)} ${c.dim(r.reason ?? '')}`
+      return `  ${c.dim(r.unsupported ? 'n/a        ' : 'skipped    ')} ${what.padEnd(40)} ${c.dim(r.reason ?? '')}`
     const mark = r.expected ? c.red('NOT BLOCKED') : c.yellow('allowed    ')
     const note = r.expected ? (r.detail ?? '') : `${r.reason ?? ''}${r.detail ? ` (${r.detail})` : ''}`
     return `  ${r.outcome === 'error' ? c.red('ERROR      ') : mark} ${what.padEnd(40)} ${note}`
@@ -93,7 +93,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     '',
   ]
   const blocked = result.results.filter((r) => r.outcome === 'blocked').length
-  const na = result.results.filter((r) => r.reason?.startsWith('not applicable')).length
+  const na = result.results.filter((r) => r.unsupported).length
   const counted = result.results.length - na
   const allowed = result.results.filter((r) => !r.expected && r.outcome === 'escaped').length
   lines.push(

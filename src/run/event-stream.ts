@@ -1,0 +1,88 @@
+// A sandbox's event stream: the launcher's JSON lines (fd 4) and the samples of its cgroup, in
+// arrival order, to one observer and to any number of async iterations (each event once). What
+// spawn() needs to know from the stream (the first error, the exit, whether the command
+// started) is kept here too, so that spawn() reads it rather than watching every event.
+import type { Duplex, Readable } from 'node:stream'
+import type { Cgroup } from '../cgroup/driver.js'
+import { type EventOf, parseEvent, type SandboxEvent } from './events.js'
+
+export class EventStream implements AsyncIterable<SandboxEvent> {
+  private readonly buffered: SandboxEvent[] = []
+  private readonly waiters: ((r: IteratorResult<SandboxEvent>) => void)[] = []
+  /** No event comes after this: iterations end once the buffer is read. */
+  ended = false
+  /** The first setup step that failed. */
+  lastError: EventOf<'error'> | undefined
+  /** The launcher's own report of how the command ended. */
+  exitEvent: EventOf<'exit'> | undefined
+  /** The command's exec succeeded. */
+  started = false
+
+  /** `onEvent` sees each event first, with its line when it came from the launcher. */
+  constructor(private readonly onEvent: (ev: SandboxEvent, line?: string) => void) {}
+
+  push(ev: SandboxEvent, line?: string): void {
+    if (ev.event === 'error') this.lastError ??= ev
+    if (ev.event === 'exit') this.exitEvent = ev
+    if (ev.event === 'started') this.started = true
+    const w = this.waiters.shift()
+    if (w) w({ value: ev, done: false })
+    else this.buffered.push(ev)
+    this.onEvent(ev, line)
+  }
+
+  /** Reads the launcher's lines; resolves when the stream has closed. */
+  read(input: Readable | Duplex): Promise<void> {
+    // Split here: readline's interface cost more than the parsing, and it never closed on a
+    // socket error, which would have left `exited` waiting. Done when the input closes,
+    // however it ends.
+    return new Promise<void>((resolve) => {
+      let partial = ''
+      input.setEncoding('utf8')
+      input.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n')
+        partial = lines.pop()!
+        for (const line of lines) this.push(parseEvent(line), line)
+      })
+      input.once('close', () => {
+        if (partial) this.push(parseEvent(partial), partial)
+        resolve()
+      })
+    })
+  }
+
+  /** Samples the cgroup every intervalMs: usage as `stats`, and OOM kills or refused forks as
+   * they happen. Returns what stops it. */
+  sample(cgroup: Cgroup, intervalMs: number): () => void {
+    let seen = { oomKills: 0, pidsMax: 0 }
+    const timer = setInterval(() => {
+      try {
+        const now = cgroup.events()
+        if (now.oomKills > seen.oomKills) this.push({ event: 'oom', kills: now.oomKills })
+        if (now.pidsMax > seen.pidsMax) this.push({ event: 'pids-limit', refused: now.pidsMax })
+        seen = now
+        const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
+        this.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
+      } catch {}
+    }, intervalMs)
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
+  /** No more events: every waiting iteration ends. */
+  end(): void {
+    this.ended = true
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true })
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SandboxEvent> {
+    return {
+      next: () => {
+        const ev = this.buffered.shift()
+        if (ev) return Promise.resolve({ value: ev, done: false })
+        if (this.ended) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => this.waiters.push(resolve))
+      },
+    }
+  }
+}

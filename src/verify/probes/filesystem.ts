@@ -1,0 +1,133 @@
+// Battery rows: the host's files, kernel interfaces reached through binds, and exec from
+// writable places.
+import { existsSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { under } from '../../learn/paths.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { devTarget, placeSuidFixture } from '../fixtures.js'
+import { type ProbeSpec } from '../probe-spec.js'
+
+/** Why the policy lets a probe of root's kernel mount through: it binds it writable itself. A
+ * writable bind the policy names at or below a kernel interface (`rw: /sys/fs/cgroup/x`) is
+ * asked for, so not promised; a wider one (`rw: /`) does not count: the view keeps them from it. */
+const boundWritable = (p: ResolvedPolicy, root: string): string | undefined => {
+  const named = p.filesystem.find((e) => e.kind === 'bind' && !e.readOnly && under(e.src, root))?.dest
+  return named ? `the policy binds ${named} writable` : undefined
+}
+
+export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
+  {
+    name: 'read-shadow',
+    attack: 'read /etc/shadow',
+    layers: { EACCES: 'mount view (masked) or Landlock', ENOENT: 'mount view', none: 'mount view (masked)' },
+  },
+  {
+    name: 'read-home',
+    targets: ({ policy, ctx, add }) => {
+      // A bind below the home (a project in ~/src) makes the view create the directories on
+      // its way there: those names are the policy's, any other entry is the host's home.
+      const inside = policy.namespaces.mount
+        ? policy.filesystem.flatMap((e) =>
+            e.kind === 'bind' && e.dest.startsWith(`${ctx.home}/`)
+              ? [e.dest.slice(ctx.home.length + 1).split('/')[0]!]
+              : [],
+          )
+        : []
+      const names = [...new Set(inside)]
+      // `//` cannot occur in the normalised home path; names cannot hold `/`.
+      add(names.length ? `${ctx.home}//${names.join('/')}` : ctx.home, ctx.home)
+    },
+    attack: 'list the host home directory',
+    notExpected: (p, ctx) =>
+      p.filesystem.some((e) => e.kind === 'bind' && under(ctx.home, e.src))
+        ? `the policy binds ${ctx.home}`
+        : undefined,
+    layers: { ENOENT: 'mount view', EACCES: 'landlock', none: 'mount view (empty)' },
+  },
+  {
+    name: 'write-outside',
+    targets: ({ fx, add }) => {
+      for (const t of fx.writeTargets) add(t, dirname(t))
+    },
+    verdict: ({ arg, spec, kept }) => kept(existsSync(arg), spec.layers.private),
+    attack: 'create a file in a host directory the policy does not make writable',
+    args: { openat: [0n, 0n, 0o301n] },
+    layers: {
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view',
+      EACCES: 'landlock or file permissions',
+      private: 'mount view (a private tmpfs: nothing reached the host)',
+    },
+  },
+  // issue 18 (binds): kernel interfaces reached through a wide bind or a traced view
+  {
+    name: 'kernel-knobs',
+    attack: "open the host's sysfs and cgroupfs knobs for writing (leave the pids limit, raise pids.max)",
+    notExpected: (p) => boundWritable(p, '/sys'),
+    layers: {
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view',
+      EACCES: 'landlock or file permissions',
+    },
+  },
+  {
+    name: 'dev-write',
+    targets: ({ add }) => add(devTarget(), '/dev'),
+    verdict: ({ arg, spec, kept }) => {
+      const landed = existsSync(arg)
+      if (landed) rmSync(arg, { force: true })
+      return kept(landed, spec.layers.private)
+    },
+    attack: "create a file in the host's /dev (devtmpfs)",
+    args: { openat: [0n, 0n, 0o301n] },
+    notExpected: (p) => boundWritable(p, '/dev'),
+    layers: {
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view',
+      EACCES: 'landlock or file permissions',
+      private: 'mount view (a private /dev: nothing reached the host)',
+    },
+  },
+  {
+    name: 'exec-tmp',
+    attack: 'write a program to /tmp and run it',
+    layers: { EACCES: 'mount view (noexec) and Landlock', EROFS: 'mount view (read-only)' },
+  },
+  {
+    name: 'exec-caps',
+    attack: 'gain capabilities by exec (root inside the sandbox)',
+    layers: { none: 'capabilities (bounding set) and no_new_privs' },
+  },
+  // Exec from memory and from /dev/shm (issue 18, finding 8).
+  {
+    name: 'exec-memfd',
+    attack: 'write a program into a memfd and run it (memfd_create without MFD_NOEXEC_SEAL, execveat)',
+    args: { memfd_create: [0n, 0n] },
+    layers: { EACCES: 'seccomp (MFD_NOEXEC_SEAL required)', EPERM: 'seccomp' },
+  },
+  {
+    name: 'exec-devshm',
+    attack: 'write a program to /dev/shm and run it',
+    layers: {
+      EACCES: 'mount view (noexec) or Landlock',
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view (no /dev/shm)',
+    },
+  },
+  {
+    name: 'setuid',
+    targets: ({ paths, add, skip }) => {
+      if (paths.suid) add(paths.suid, 'a setuid/setgid-root fixture')
+      else skip('preparing a setuid-root file needs root')
+    },
+    // Alone, so that the setuid fixture exists only for the milliseconds of its own run.
+    alone: 'bracketed',
+    fixture: placeSuidFixture,
+    attack: 'gain root by running a setuid/setgid-root file',
+    layers: {
+      none: 'no_new_privs and nosuid mounts',
+      EACCES: 'landlock or noexec',
+      ENOENT: 'mount view',
+    },
+  },
+]

@@ -1,0 +1,82 @@
+// Battery rows: host processes, the terminal, and the kernel's privileged or risky interfaces.
+import { CAPS, PRIVILEGED, type ProbeSpec } from '../probe-spec.js'
+import { hostPid } from './privileges.js'
+
+export const KERNEL_PROBES: readonly ProbeSpec[] = [
+  {
+    name: 'signal-host',
+    targets: hostPid,
+    attack: 'kill a host process',
+    notExpected: (p) =>
+      !p.namespaces.pid && !p.landlock.scopes.includes('signal')
+        ? 'no pid namespace and no signal scope'
+        : undefined,
+    layers: { ESRCH: 'pid namespace', EPERM: 'landlock (scope)' },
+  },
+  {
+    name: 'process-control',
+    targets: hostPid,
+    attack: 'act on a host process without a signal (prlimit64, setpriority, sched_setaffinity)',
+    args: { prlimit64: [1n], setpriority: [0n, 1n], sched_setaffinity: [1n] },
+    layers: { ESRCH: 'pid namespace', EPERM: 'seccomp (other processes)' },
+  },
+  {
+    name: 'tiocsti',
+    attack: 'push keystrokes into the terminal (TIOCSTI)',
+    args: { ioctl: [0n, 0x5412n] },
+    layers: { ENOTTY: 'new session (no terminal)', ENXIO: 'new session (no terminal)', EIO: 'new session' },
+  },
+  { name: 'keyctl', attack: 'use the kernel keyring', layers: { EPERM: 'kernel' } },
+  {
+    name: 'bpf',
+    attack: 'load BPF (create a map)',
+    args: { bpf: [0n] },
+    layers: { EPERM: 'kernel (unprivileged BPF off)' },
+  },
+  {
+    name: 'perf-event',
+    attack: 'perf_event_open',
+    layers: { EACCES: 'kernel (perf_event_paranoid)', EPERM: 'kernel' },
+  },
+  {
+    name: 'io-uring',
+    attack: 'create an io_uring (bypasses seccomp for its operations)',
+    layers: { EPERM: 'kernel' },
+  },
+  {
+    name: 'userfaultfd',
+    attack: 'create a userfaultfd (exploit race widening)',
+    layers: { EPERM: 'kernel' },
+  },
+  { name: 'module-load', attack: 'load a kernel module (finit_module)', layers: PRIVILEGED },
+  { name: 'init-module', attack: 'load a kernel module (init_module)', layers: PRIVILEGED },
+  { name: 'reboot', attack: 'reboot the machine', layers: PRIVILEGED },
+  { name: 'clock-set', attack: 'set the system clock', layers: PRIVILEGED },
+  { name: 'swapon', attack: 'enable swap', layers: PRIVILEGED },
+  { name: 'kexec', attack: 'load a new kernel (kexec)', layers: PRIVILEGED },
+  {
+    name: 'proc-sys-write',
+    attack: 'open /proc/sys and /proc/sysrq-trigger for writing (host-wide kernel settings)',
+    args: { openat: [0n, 0n, 1n] },
+    layers: {
+      EROFS: 'mount view (read-only /proc/sys)',
+      EACCES: 'file permissions (not host root), user namespace or Landlock',
+      ENOENT: 'mount view',
+    },
+  },
+  {
+    name: 'proc-exe-write',
+    attack: 'overwrite the launcher through /proc/PID/exe (CVE-2019-5736)',
+    args: { openat: [0n, 0n, 1n] },
+    layers: {
+      ETXTBSY: 'kernel (running executable)',
+      EACCES: 'non-dumpable launcher',
+      ENOENT: 'pid namespace',
+    },
+  },
+  {
+    name: 'mknod',
+    attack: 'create and open a device node (/dev/mem)',
+    layers: { EPERM: CAPS, EACCES: 'landlock or nodev mount' },
+  },
+]

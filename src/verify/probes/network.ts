@@ -1,0 +1,161 @@
+// Battery rows: sockets, the host's listeners, and the port allowlist's side doors
+// (seccomp/network.ts).
+import { capabilityNumber } from '../../policy/capabilities.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
+import {
+  AF_INET,
+  AF_INET6,
+  AF_PACKET,
+  PRIVILEGED,
+  type ProbeContext,
+  type ProbeSpec,
+  SOCK_DGRAM,
+  SOCK_RAW,
+  SOCK_STREAM,
+  type TargetContext,
+} from '../probe-spec.js'
+
+const MSG_FASTOPEN = 0x20000000n
+/** The TCP probes' target is the host listener `tcp-host` uses. */
+const tcpAllowed = (p: ResolvedPolicy, ctx: ProbeContext) =>
+  p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
+    ? 'network: host allows it'
+    : undefined
+const familiesAllowed = (p: ResolvedPolicy) =>
+  p.network === 'host' && !p.tcp ? 'network: host shares every socket family' : undefined
+const TCP_LAYERS = {
+  ENETUNREACH: 'net namespace',
+  ECONNREFUSED: 'net namespace',
+  EACCES: 'landlock (tcp ports)',
+}
+/** tcp-host and the port allowlist's side doors aim at the host's TCP listener. */
+const tcpListener = ({ fx, add }: TargetContext) => add(String(fx.tcpPort), `127.0.0.1:${fx.tcpPort}/tcp`)
+
+export const NETWORK_PROBES: readonly ProbeSpec[] = [
+  {
+    name: 'raw-socket',
+    attack: 'open a raw IP socket',
+    args: { socket: [AF_INET, SOCK_RAW, 1n] },
+    notExpected: (p) =>
+      p.capabilities.includes(capabilityNumber('CAP_NET_RAW')!) ? 'the policy keeps CAP_NET_RAW' : undefined,
+    layers: PRIVILEGED,
+  },
+  {
+    name: 'packet-socket',
+    attack: 'open a packet socket (sniff or forge frames)',
+    args: { socket: [AF_PACKET, SOCK_RAW, 0x300n] },
+    notExpected: (p) =>
+      p.capabilities.includes(capabilityNumber('CAP_NET_RAW')!) ? 'the policy keeps CAP_NET_RAW' : undefined,
+    layers: PRIVILEGED,
+  },
+  {
+    name: 'tcp-host',
+    targets: tcpListener,
+    attack: 'connect to a TCP port listening on the host’s loopback',
+    args: { socket: [AF_INET, SOCK_STREAM, 0n] },
+    notExpected: (p, ctx) =>
+      p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
+        ? 'network: host allows it'
+        : undefined,
+    layers: {
+      ENETUNREACH: 'net namespace',
+      ECONNREFUSED: 'net namespace',
+      EACCES: 'landlock (tcp ports)',
+    },
+  },
+  {
+    name: 'udp-host',
+    targets: ({ fx, add }) => add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`),
+    verdict: ({ fx, kept }) => kept(fx.udpReceived, undefined),
+    attack: 'send a UDP datagram to the host’s loopback',
+    args: { socket: [AF_INET, SOCK_DGRAM, 0n] },
+    notExpected: (p) => (p.network === 'host' && !p.tcp ? 'network: host allows it' : undefined),
+    layers: {
+      ENETUNREACH: 'net namespace',
+      ECONNREFUSED: 'net namespace',
+      none: 'net namespace (sent, never reached the host)',
+    },
+  },
+  // The port allowlist's and the namespace's side doors, the terminal guard's high bits (seccomp/network.ts).
+  ...(['tcp-fastopen', 'tcp-fastopen6', 'tcp-fastopen-sendmsg', 'tcp-fastopen-sendmmsg'] as const).map(
+    (name): ProbeSpec => ({
+      name,
+      targets: tcpListener,
+      attack: `connect to a host TCP port without connect(): ${name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'} with MSG_FASTOPEN${name.endsWith('6') || name.endsWith('mmsg') ? ' (IPv6)' : ''}`,
+      args: {
+        socket: [name.endsWith('6') || name.endsWith('mmsg') ? AF_INET6 : AF_INET, SOCK_STREAM, 0n],
+        sendto: [0n, 0n, 0n, MSG_FASTOPEN],
+        sendmsg: [0n, 0n, MSG_FASTOPEN],
+        sendmmsg: [0n, 0n, 1n, MSG_FASTOPEN],
+      },
+      notExpected: tcpAllowed,
+      layers: TCP_LAYERS,
+    }),
+  ),
+  {
+    name: 'tcp-fastopen-connect',
+    targets: tcpListener,
+    attack: 'connect to a host TCP port with TCP_FASTOPEN_CONNECT (the connection waits for the first write)',
+    args: { socket: [AF_INET, SOCK_STREAM, 0n], setsockopt: [0n, 6n, 30n] },
+    notExpected: tcpAllowed,
+    layers: TCP_LAYERS,
+  },
+  {
+    name: 'listen-autobind',
+    attack: 'listen() on an unbound TCP socket (the kernel binds a port no bind rule saw)',
+    args: { socket: [AF_INET, SOCK_STREAM, 0n] },
+    notExpected: (p) =>
+      !p.tcp
+        ? 'no tcp statements: any port may be bound'
+        : p.tcp.bind.length
+          ? 'tcp bind ports are allowed: listen() cannot be refused, and one without bind() takes any port (the statement says partial)'
+          : undefined,
+    layers: { EACCES: 'seccomp' },
+  },
+  {
+    name: 'mptcp-connect',
+    targets: tcpListener,
+    attack: 'connect to a host TCP port over MPTCP (not judged by the TCP port rules)',
+    args: { socket: [AF_INET, SOCK_STREAM, 262n] },
+    notExpected: tcpAllowed,
+    layers: { ...TCP_LAYERS, EPROTONOSUPPORT: 'kernel (MPTCP off)' },
+  },
+  {
+    name: 'vsock',
+    attack: 'open a vsock socket (not network-namespaced: it reaches the hypervisor)',
+    args: { socket: [40n, SOCK_STREAM, 0n] },
+    notExpected: familiesAllowed,
+    layers: { EAFNOSUPPORT: 'kernel (no vsock)' },
+  },
+  {
+    name: 'net-families',
+    attack:
+      'open sockets of families outside the net namespace (Bluetooth, CAN, NFC, Qualcomm IPC, KCM, TIPC…)',
+    args: { socket: [31n, 5n, 0n] },
+    notExpected: familiesAllowed,
+    layers: { EAFNOSUPPORT: 'kernel (family absent or host-only)' },
+  },
+  {
+    name: 'tiocsti-high-bits',
+    attack: 'push keystrokes with ioctl(1 << 32 | TIOCSTI) (the kernel ignores the high bits)',
+    args: { ioctl: [0n, (1n << 32n) | 0x5412n] },
+    layers: { ENOENT: 'mount view (no pty)', EIO: 'kernel (legacy TIOCSTI off)' },
+  },
+  {
+    name: 'abstract-unix',
+    targets: ({ fx, add }) => add(fx.abstractName, `@${fx.abstractName}`),
+    attack: 'connect to a host abstract UNIX socket',
+    args: { socket: [1n, SOCK_STREAM, 0n] },
+    notExpected: (p) =>
+      p.network === 'host' && !p.landlock.scopes.includes('abstract-unix-socket')
+        ? 'network: host without the abstract-unix-socket scope'
+        : undefined,
+    layers: { ECONNREFUSED: 'net namespace', EPERM: 'landlock (scope)' },
+  },
+  {
+    name: 'proc-connector',
+    attack: "watch every host process's fork, exec and exit (the kernel's proc connector)",
+    args: { socket: [16n, 0x80002n, 11n] }, // AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR
+    layers: { ECONNREFUSED: 'net namespace (the connector lives in the host’s)' },
+  },
+]

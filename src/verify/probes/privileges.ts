@@ -1,0 +1,33 @@
+// Battery rows: calls that need privileges the sandbox must not have (tracing a host process,
+// mounting, new namespaces).
+import { CAPS, PRIVILEGED, type ProbeSpec, type TargetContext } from '../probe-spec.js'
+
+/** The probes that act on a host process aim at verify's sleeper. */
+export const hostPid = ({ fx, add }: TargetContext) =>
+  add(String(fx.sleeper.pid), `host pid ${fx.sleeper.pid}`)
+
+export const PRIVILEGE_PROBES: readonly ProbeSpec[] = [
+  {
+    name: 'ptrace-host',
+    targets: hostPid,
+    attack: 'ptrace(PTRACE_ATTACH) a host process',
+    args: { ptrace: [16n] },
+    layers: { ESRCH: 'pid namespace', EPERM: CAPS },
+  },
+  { name: 'mount', attack: 'mount a file system', layers: PRIVILEGED },
+  { name: 'umount', attack: 'unmount a file system', layers: PRIVILEGED },
+  {
+    name: 'unshare-user',
+    attack: 'create a user namespace (regain capabilities in it)',
+    args: { unshare: [0x10000000n] },
+    layers: { EPERM: 'kernel', ENOSPC: 'kernel (user namespace limit)' },
+  },
+  {
+    name: 'unshare-mount',
+    attack: 'create a mount namespace',
+    args: { unshare: [0x20000n] },
+    layers: PRIVILEGED,
+  },
+  { name: 'chroot', attack: 'chroot (the first step of a chroot escape)', layers: PRIVILEGED },
+  { name: 'pivot-root', attack: 'pivot_root', layers: PRIVILEGED },
+]
