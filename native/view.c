@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "view.h"
 
+#include "hook.h"
+
 #include "events.h"
 #include "fdpass.h"
 #include "sys.h"
@@ -638,7 +640,14 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_MKNOD:
 			do_mknod(op);
 			break;
+		case OP_HOOK:
+			/* In the runtime's filesystem (the host's, under the scratch root), before the
+			 * pivot, as runc's createContainer hooks: the view is not yet the root. */
+			hook_pause();
+			hook_run(p, i, old_fd, getpid());
+			break;
 		case OP_PIVOT:
+			hook_pause();
 			finish();
 			return;
 		default:

@@ -8,6 +8,7 @@ import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
+import { hookOps, validateHooks } from './hooks.js'
 
 const NAMESPACES: Readonly<Record<string, number>> = {
   pid: CLONE_FLAGS.pid,
@@ -88,6 +89,9 @@ export interface TranslateOptions {
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
   consoleSocket?: string
+  /** The state createContainer and startContainer hooks read (hooks.ts hookState), without
+   * the pid the launcher adds. */
+  hookStates?: { createContainer: object; startContainer: object }
   /** org.cordon.policy's layers (policy.ts, loaded only when the annotation is there). */
   policy?: {
     landlock(mounts: ViewMount[], notes: string[]): PlanOp[]
@@ -290,9 +294,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   for (const name of Object.keys(config.hooks ?? {}))
     if (!(HOOK_NAMES as readonly string[]).includes(name))
       throw invalid(`hooks.${name}`, HOOK_NAMES.join(' | '), name)
-  for (const name of ['createContainer', 'startContainer'] as const)
-    if (config.hooks?.[name]?.length)
-      throw unsupported(`hooks.${name}`, 'hooks inside the container namespaces are not supported yet')
+  validateHooks(config)
   const ns = namespaceOps(config)
   const hostname: PlanOp[] = []
   if (config.hostname) {
@@ -319,10 +321,18 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   notes.push(...warnings)
   const landlock = landlockWanted(config)
   const nnp = landlock || !!config.linux?.seccomp || !!opts.policy
+  // createContainer hooks: the last steps of the view, before its pivot_root.
+  const createHooks = hookOps(
+    'createContainer',
+    config.hooks?.createContainer ?? [],
+    opts.hookStates?.createContainer ?? { status: 'creating' },
+  )
+  const pivot = view.ops.findIndex((op) => op.op === 'pivot_root')
+  const viewOpsWithHooks = [...view.ops.slice(0, pivot), ...createHooks, ...view.ops.slice(pivot)]
   const ops: PlanOp[] = [
     ...ns.ops,
     ...processOps(config, opts),
-    ...view.ops,
+    ...viewOpsWithHooks,
     ...view.late,
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
@@ -333,6 +343,13 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   else notes.push('landlock: off (annotation org.cordon.landlock)')
   ops.push(...seccompOps(config, notes))
   if (opts.policy) ops.push(...opts.policy.seccomp(notes))
+  ops.push(
+    ...hookOps(
+      'startContainer',
+      config.hooks?.startContainer ?? [],
+      opts.hookStates?.startContainer ?? { status: 'created' },
+    ),
+  )
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },

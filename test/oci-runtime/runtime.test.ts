@@ -157,9 +157,9 @@ describe('cordon-oci refuses what it cannot carry out, naming the field', { skip
       want: /process\.apparmorProfile/,
     },
     {
-      name: 'a hook in the container',
-      edit: (c) => (c.hooks = { startContainer: [{ path: '/bin/true' }] }),
-      want: /hooks\.startContainer/,
+      name: 'a hook with a relative path',
+      edit: (c) => (c.hooks = { startContainer: [{ path: 'bin/true' }] }),
+      want: /hooks\.startContainer\[0\]\.path.*absolute/,
     },
   ]
   for (const { name, edit, want } of cases)
