@@ -17,6 +17,7 @@ import type { ViewMount } from './mounts.js'
 import { POLICY_ANNOTATION } from './policy-dir.js'
 import { type ContainerRecord, containerDir, ensureRoot, OCI_VERSION, procStat, saveRecord } from './state.js'
 import { saveExecContext } from './exec-context.js'
+import { saveCeilings } from './update.js'
 import { translateConfig } from './translate.js'
 
 export interface CreateOptions {
@@ -142,6 +143,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
     const planPath = `${dir}/plan.bin`
     writeFileSync(planPath, encodePlan(t.plan), { mode: 0o600 })
     saveExecContext(dir, config, cg.view)
+    if (policy) saveCeilings(dir, policy.limits)
     const rec: ContainerRecord = {
       id: o.id,
       pid: 0,
