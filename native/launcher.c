@@ -488,6 +488,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			bring_up_loopback();
 		else if (op->code == OP_PROPAGATION)
 			view_propagate(op);
+		else if (op->code == OP_LEAVE_MOUNT_NS)
+			view_leave();
 	}
 	cmd->first_op = i;
 	console_open_inside(p);
@@ -879,6 +881,8 @@ int main(int argc, char **argv)
 	unsigned long flags = p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP);
 	if (o.start_fifo)
 		oci_open_fifo(o.start_fifo);
+	if (p.leave_mount)
+		view_open_return_ns();
 	oci_join_namespaces(&p);
 	int cgroup_fd = cgroup2_target(&p), joined;
 	pid_t pid = clone_sandbox(flags, cgroup_fd, &joined);

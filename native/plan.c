@@ -161,6 +161,8 @@ const char *plan_op_name(uint16_t code)
 		return "seccomp_notify";
 	case OP_SECCOMP_TRACE:
 		return "seccomp_trace";
+	case OP_LEAVE_MOUNT_NS:
+		return "leave_mount_ns";
 	case OP_HOOK:
 		return "hook";
 	case OP_HOOK_ARG:
@@ -209,6 +211,11 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		return NULL;
 	case OP_INIT:
 		p->has_init = 1;
+		return NULL;
+	case OP_LEAVE_MOUNT_NS:
+		if (p->leave_mount)
+			return "given twice";
+		p->leave_mount = 1;
 		return NULL;
 	case OP_NO_NEW_PRIVS:
 	case OP_PIVOT:
@@ -488,6 +495,12 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS) == !p->joins_mount)
 		return fail(err, err_len,
 			    "plan: a filesystem view needs one mount namespace, new or joined");
+	if (p->leave_mount && (!p->has_root || !(p->clone_flags & CLONE_NEWNS) || p->joins_mount ||
+			       (p->clone_flags & CLONE_NEWUSER)))
+		return fail(
+			err, err_len,
+			"plan: leave_mount_ns needs a view in a new mount namespace, and no new "
+			"user namespace (which could not go back)");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))
 		return fail(err, err_len, "plan: id maps need the user namespace");
 	if ((p->clone_flags & CLONE_NEWTIME) && !p->has_init)

@@ -66,6 +66,10 @@ enum plan_op {
 		0x22, /* u32 MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE [|MS_REC], str dest:
 	                          * once the view is whole, within the sandbox's own mount namespace
 	                          * (cut from the host's peer groups: view.c begin) */
+	OP_LEAVE_MOUNT_NS = 0x23, /* the sandbox goes back to the launcher's mount namespace, its
+	                          * root staying the view, cloned detached (open_tree): an OCI
+	                          * container with no mount namespace of its own is in the runtime's
+	                          * without a single mount made there (view.h view_leave) */
 	/* phase 3: the command process */
 	OP_RLIMIT = 0x30, /* u32 resource, u64 soft, u64 hard */
 	OP_CHDIR = 0x31, /* str */
@@ -147,6 +151,7 @@ struct plan {
 	uint32_t clone_flags; /* from OP_NAMESPACES, 0 if absent */
 	int has_init, die_with_parent, has_root, has_userns_maps;
 	int joins_mount; /* an OP_SETNS of CLONE_NEWNS: the view is built in that namespace */
+	int leave_mount; /* OP_LEAVE_MOUNT_NS */
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
 	int trace; /* OP_SECCOMP_TRACE */
 };

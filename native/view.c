@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,6 +655,29 @@ void view_build(const struct plan *p, size_t *i)
 			die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
 		}
 	}
+}
+
+static int return_ns = -1;
+
+void view_open_return_ns(void)
+{
+	return_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (return_ns < 0)
+		fail("open the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
+}
+
+void view_leave(void)
+{
+	int tree = sys_open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		fail("clone the view", "/", NULL);
+	if (setns(return_ns, CLONE_NEWNS))
+		fail("join the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
+	if (fchdir(tree) || chroot(".") || chdir("/"))
+		fail("make the view the root", "/", NULL);
+	close(tree);
+	close(return_ns);
+	return_ns = -1;
 }
 
 void view_propagate(const struct plan_op_rec *op)

@@ -115,6 +115,8 @@ export interface Namespaces {
   ops: PlanOp[]
   /** Types the container gets new. */
   own: string[]
+  /** It shares cordon-oci's mount namespace (none in the config): op leave_mount_ns. */
+  leaveMount: boolean
 }
 
 function namespaceOps(config: OciConfig): Namespaces {
@@ -138,16 +140,24 @@ function namespaceOps(config: OciConfig): Namespaces {
       Number(a.op === 'setns' && a.type === CLONE_FLAGS.user),
   )
   const joinsMount = joins.some((j) => j.op === 'setns' && j.type === CLONE_FLAGS.mount)
-  if (!(flags & CLONE_FLAGS.mount) && !joinsMount)
-    throw unsupported(
-      'linux.namespaces',
-      'cordon-oci needs a mount namespace of the container\'s own (type "mount", new or joined by path): its filesystem view replaces the root of that namespace, which must not be the host\'s',
-    )
+  // No mount namespace: the container is in cordon-oci's own, as the spec says. Its view is
+  // built in a private one all the same, then cloned detached as its root while it goes back
+  // (plan op leave_mount_ns): not a mount is made in the host's namespace, where runc mounts
+  // and chroots.
+  const leaveMount = !(flags & CLONE_FLAGS.mount) && !joinsMount
+  if (leaveMount) {
+    if (flags & CLONE_FLAGS.user)
+      throw unsupported(
+        'linux.namespaces',
+        'a new "user" namespace without a "mount" namespace: the container could not go back to the runtime\'s mount namespace from it; add a "mount" namespace',
+      )
+    flags |= CLONE_FLAGS.mount
+  }
   for (const j of joins)
     if (j.op === 'setns' && j.type === CLONE_FLAGS.mount && isOwn(j.path, 'mnt'))
       throw unsupported(
         `linux.namespaces (mount, path ${j.path})`,
-        "this is cordon-oci's own mount namespace, whose root the container's view would replace; give the container one of its own",
+        "this is cordon-oci's own mount namespace, whose root the container's view would replace; leave the mount namespace out to share it, or give the container one of its own",
       )
   const ops: PlanOp[] = [{ op: 'namespaces', flags }, ...joins]
   if (flags & CLONE_FLAGS.user) {
@@ -181,7 +191,7 @@ function namespaceOps(config: OciConfig): Namespaces {
       `as a plain user (uid ${process.geteuid?.()}) cordon-oci needs a new "user" namespace mapping your own uid and gid (runc spec --rootless writes one), or run it as root`,
     )
   }
-  return { ops, own }
+  return { ops, own, leaveMount }
 }
 
 function capsMask(config: OciConfig): bigint {
@@ -329,11 +339,17 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   )
   const pivot = view.ops.findIndex((op) => op.op === 'pivot_root')
   const viewOpsWithHooks = [...view.ops.slice(0, pivot), ...createHooks, ...view.ops.slice(pivot)]
+  if (ns.leaveMount && capsMask(config) & (1n << 21n))
+    throw unsupported(
+      'process.capabilities',
+      "CAP_SYS_ADMIN with no mount namespace of the container's own: it would mount over the host's paths in cordon-oci's namespace; drop it, or add a \"mount\" namespace",
+    )
   const ops: PlanOp[] = [
     ...ns.ops,
     ...processOps(config, opts),
     ...viewOpsWithHooks,
     ...view.late,
+    ...(ns.leaveMount ? [{ op: 'leave_mount_ns' } as const] : []),
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
   // A policy's Landlock rules replace the ones derived from the mounts (one ruleset per plan),

@@ -96,6 +96,7 @@ export function describeOp(op: PlanOp): string {
     case 'seccomp_notify':
       return `responder, ${op.program.length / 8} BPF instructions`
     case 'seccomp_trace':
+    case 'leave_mount_ns':
       return 'traced calls answered by the launcher as their tracer (ptrace)'
     case 'landlock':
       return `best ABI up to ${op.rows.length}${op.required ? `, requires ABI ${op.required}` : ' (best effort)'}`

@@ -206,6 +206,7 @@ function body(op: PlanOp, w: Writer): void {
       break
     case 'landlock_restrict':
     case 'seccomp_trace':
+    case 'leave_mount_ns':
       break
     case 'die_with_parent':
     case 'init':

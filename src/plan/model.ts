@@ -58,6 +58,9 @@ export type PlanOp =
   /** MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE, with MS_REC for the tree below: set once
    * the view is whole, within the sandbox's own mount namespace (never linked to the host's). */
   | { op: 'propagation'; dest: string; flags: number }
+  /** Back to the launcher's mount namespace, the view (cloned detached) staying the root: an
+   * OCI container with no mount namespace of its own, without a mount in the host's. */
+  | { op: 'leave_mount_ns' }
   // phase 3..8: the command's last steps, in this order
   | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
   | { op: 'chdir'; path: string }
@@ -120,6 +123,7 @@ export const OP_CODES: Record<OpName, number> = {
   hostname: 0x20,
   loopback: 0x21,
   propagation: 0x22,
+  leave_mount_ns: 0x23,
   rlimit: 0x30,
   chdir: 0x31,
   setsid: 0x32,
