@@ -2,6 +2,8 @@
  * no_new_privs, seccomp, fds, execve) and the pid-1 reaper. */
 #define _GNU_SOURCE
 #include "command.h"
+
+#include "hook.h"
 #include "console.h"
 
 #include "events.h"
@@ -270,7 +272,10 @@ noreturn void command_exec(const struct command *cmd)
 	const struct plan *p = cmd->plan;
 	oci_wait_start(cmd->exec_fd); /* create/start split: a no-op outside cordon-oci */
 	for (size_t i = cmd->first_op; i < p->n_ops; i++)
-		run_op(cmd, &p->ops[i]);
+		if (p->ops[i].code == OP_START_HOOK)
+			hook_run(p, &i, -1, getpid());
+		else
+			run_op(cmd, &p->ops[i]);
 	mark_fds(p);
 	umask(cmd->saved_umask);
 	signal(SIGPIPE, SIG_DFL);

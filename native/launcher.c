@@ -12,6 +12,7 @@
 #include "command.h"
 #include "console.h"
 #include "events.h"
+#include "hook.h"
 #include "notify.h"
 #include "oci.h"
 #include "proc_events.h"
@@ -56,6 +57,7 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 struct options {
 	const char *plan_path;
 	int plan_fd, events_fd;
+	int hook_fd; /* OCI: the runtime's createRuntime hooks (hook.h), or -1 */
 	int proc_events; /* report the sandbox's execs and exits (proc_events.h) */
 	int console; /* a terminal of the sandbox's own when stdin and stdout are terminals */
 	int detach; /* exit once the command is ready (oci.h) */
@@ -94,6 +96,9 @@ static void usage(FILE *out)
 		"command's, and its\n"
 		"                 master is sent to unix socket S (SCM_RIGHTS), as runc does\n"
 		"  --console-size RxC  that terminal's size (OCI process.consoleSize)\n"
+		"  --hook-fd N    OCI createRuntime hooks: before its pivot_root the sandbox waits "
+		"while\n"
+		"                 its pid is written to socket N, until 'c' is read back\n"
 		"  --probe        print what this kernel supports as JSON and exit\n"
 		"  --signal       send signal number SIG to each PID still started at START "
 		"(field 22\n"
@@ -112,7 +117,7 @@ static int parse_fd(const char *s)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	o->plan_fd = o->events_fd = -1;
+	o->plan_fd = o->events_fd = o->hook_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -137,6 +142,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) &&
 			   i + 1 < argc) {
 			*(a[2] == 's' ? &o->start_fifo : &o->pid_file) = argv[++i];
+		} else if (strcmp(a, "--hook-fd") == 0 && i + 1 < argc) {
+			o->hook_fd = parse_fd(argv[++i]);
 		} else if (strcmp(a, "--console-socket") == 0 && i + 1 < argc) {
 			o->console_socket = argv[++i];
 		} else if (strcmp(a, "--console-size") == 0 && i + 1 < argc) {
@@ -436,6 +443,7 @@ struct pipes {
 	int spawns[2]; /* init → launcher: pids handed out so far (command.h), or -1 */
 	int freeze[2]; /* launcher → init: freeze requests (command.h FREEZE_SIGNAL), or -1 */
 	int lastpid; /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
+	int hook_fd; /* --hook-fd: the runtime's hooks before the pivot (hook.h), or -1 */
 };
 
 /* Inside the namespaces: phases 1-2, then init + command or the command alone. */
@@ -462,7 +470,12 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
 	if (read(pp->sync[0], &go, 1) != 1 || go != 'g')
 		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
-	close(pp->sync[0]);
+	if (pp->hook_fd < 0) {
+		close(pp->sync[0]);
+	} else {
+		close(pp->hook_fd);
+		hook_set_pause(pp->exec[1], pp->sync[0]); /* closed once they have run */
+	}
 	if (remapped) {
 		if (setresgid((gid_t)inside_gid, (gid_t)inside_gid, (gid_t)inside_gid) ||
 		    setresuid((uid_t)inside_uid, (uid_t)inside_uid, (uid_t)inside_uid))
@@ -486,6 +499,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			bring_up_loopback();
 		else if (op->code == OP_PROPAGATION)
 			view_propagate(op);
+		else if (op->code == OP_LEAVE_MOUNT_NS)
+			view_leave();
 	}
 	cmd->first_op = i;
 	console_open_inside(p);
@@ -776,6 +791,9 @@ int main(int argc, char **argv)
 		die_msg("%s", err);
 	if (o.events_fd >= 0 && fcntl(o.events_fd, F_SETFD, FD_CLOEXEC))
 		die_step(EXIT_CORDON, "events fd", NULL, NULL, errno);
+	if (o.hook_fd >= 0 && (fcntl(o.hook_fd, F_SETFD, FD_CLOEXEC) || !p.has_root))
+		die_msg("--hook-fd: needs an open fd and a plan with a filesystem view, where "
+			"the sandbox waits before its pivot_root");
 
 	char **default_argv = o.argv ? NULL : plan_argv(&p);
 	struct command cmd = { .plan = &p,
@@ -835,6 +853,7 @@ int main(int argc, char **argv)
 	pp.idmap[0] = pp.idmap[1] = -1;
 	pp.spawns[0] = pp.spawns[1] = pp.lastpid = -1;
 	pp.freeze[0] = pp.freeze[1] = -1;
+	pp.hook_fd = o.hook_fd;
 	if (p.has_init && pipe2(pp.freeze, O_CLOEXEC | O_NONBLOCK))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	/* Spawns are counted by init, inside the pid namespace, from the last pid it handed out:
@@ -883,6 +902,8 @@ int main(int argc, char **argv)
 	unsigned long flags = p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP);
 	if (o.start_fifo)
 		oci_open_fifo(o.start_fifo);
+	if (p.leave_mount)
+		view_open_return_ns();
 	oci_join_namespaces(&p);
 	int cgroup_fd = cgroup2_target(&p), joined;
 	pid_t pid = clone_sandbox(flags, cgroup_fd, &joined);
@@ -935,7 +956,10 @@ int main(int argc, char **argv)
 		ev_set_cgroup_join("write");
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
-	close(pp.sync[1]);
+	if (pp.hook_fd >= 0)
+		hook_relay(pid, pp.exec[0], pp.sync[1], pp.hook_fd);
+	else
+		close(pp.sync[1]);
 	if (o.detach)
 		oci_detach(pid, pp.exec[0], o.pid_file, !o.start_fifo);
 	oci_write_pid(pid, o.pid_file);

@@ -161,6 +161,20 @@ const char *plan_op_name(uint16_t code)
 		return "seccomp_notify";
 	case OP_SECCOMP_TRACE:
 		return "seccomp_trace";
+	case OP_LEAVE_MOUNT_NS:
+		return "leave_mount_ns";
+	case OP_HOOK:
+		return "hook";
+	case OP_HOOK_ARG:
+		return "hook_arg";
+	case OP_HOOK_ENV:
+		return "hook_env";
+	case OP_START_HOOK:
+		return "start_hook";
+	case OP_START_HOOK_ARG:
+		return "start_hook_arg";
+	case OP_START_HOOK_ENV:
+		return "start_hook_env";
 	default:
 		return "unknown";
 	}
@@ -197,6 +211,11 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		return NULL;
 	case OP_INIT:
 		p->has_init = 1;
+		return NULL;
+	case OP_LEAVE_MOUNT_NS:
+		if (p->leave_mount)
+			return "given twice";
+		p->leave_mount = 1;
 		return NULL;
 	case OP_NO_NEW_PRIVS:
 	case OP_PIVOT:
@@ -365,6 +384,26 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		return op->y > 65535 ? "port above 65535" : NULL;
 	case OP_LANDLOCK_RESTRICT:
 		return NULL;
+	case OP_HOOK:
+	case OP_START_HOOK:
+		if (rd_u32(r, &op->a) || rd_u32(r, &op->b) || rd_str(r, &op->s1) ||
+		    rd_blob(r, &op->blob, &op->blob_len))
+			return "truncated or bad string";
+		if (op->b & ~HOOK_STATE_PID)
+			return "unknown hook flags";
+		if (op->blob_len > 65536)
+			return "the state on stdin is over 64 KiB";
+		if ((op->b & HOOK_STATE_PID) && (op->blob_len < 2 || op->blob[0] != '{'))
+			return "a state taking the pid must be a JSON object with a member";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	case OP_HOOK_ARG:
+	case OP_START_HOOK_ARG:
+		return rd_str(r, &op->s1) ? "bad string" : NULL;
+	case OP_HOOK_ENV:
+	case OP_START_HOOK_ENV:
+		if (rd_str(r, &op->s1))
+			return "bad string";
+		return strchr(op->s1, '=') && op->s1[0] != '=' ? NULL : "expected NAME=value";
 	case OP_SECCOMP_TRACE:
 		if (p->trace)
 			return "given twice";
@@ -407,6 +446,16 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 	}
 	if (in_fs)
 		return fail(err, err_len, "plan: root without pivot_root");
+	for (size_t i = 0; i < p->n_ops; i++) {
+		/* The hook codes of a phase are consecutive: HOOK, HOOK_ARG, HOOK_ENV. */
+		uint16_t c = p->ops[i].code, prev = i ? p->ops[i - 1].code : 0;
+		uint16_t head = c == OP_HOOK_ARG || c == OP_HOOK_ENV		   ? OP_HOOK
+				: c == OP_START_HOOK_ARG || c == OP_START_HOOK_ENV ? OP_START_HOOK
+										   : 0;
+		if (head && (prev < head || prev > head + 2))
+			return fail(err, err_len, "plan: record %zu (%s) does not follow a hook", i,
+				    plan_op_name(c));
+	}
 	int ruleset = 0, restricted = 0;
 	for (size_t i = 0; i < p->n_ops; i++) {
 		uint16_t c = p->ops[i].code;
@@ -446,6 +495,12 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS) == !p->joins_mount)
 		return fail(err, err_len,
 			    "plan: a filesystem view needs one mount namespace, new or joined");
+	if (p->leave_mount && (!p->has_root || !(p->clone_flags & CLONE_NEWNS) || p->joins_mount ||
+			       (p->clone_flags & CLONE_NEWUSER)))
+		return fail(
+			err, err_len,
+			"plan: leave_mount_ns needs a view in a new mount namespace, and no new "
+			"user namespace (which could not go back)");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))
 		return fail(err, err_len, "plan: id maps need the user namespace");
 	if ((p->clone_flags & CLONE_NEWTIME) && !p->has_init)

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PLAN_MAGIC "CRDN"
-#define PLAN_VERSION 4
+#define PLAN_VERSION 5
 #define PLAN_HEADER_SIZE 12
 #define PLAN_MAX_SIZE (16u << 20)
 #define PLAN_MAX_OPS 65536u
@@ -54,6 +54,11 @@ enum plan_op {
 	OP_MKNOD = 0x1b, /* u32 mode (S_IFCHR, S_IFBLK or S_IFIFO | permissions), u64 device,
 	                          * u32 uid, u32 gid, str dest: a node of an OCI `linux.devices` entry,
 	                          * only on a tmpfs of the view (never on a host filesystem) */
+	OP_HOOK = 0x1c, /* u32 timeout in seconds (0 = none), u32 flags (HOOK_*), str path, blob
+	                          * stdin: an OCI createContainer hook, run in the runtime's
+	                          * filesystem inside the container's namespaces (hook.h) */
+	OP_HOOK_ARG = 0x1d, /* str: the preceding hook's argv, one record per argument */
+	OP_HOOK_ENV = 0x1e, /* str "NAME=value": the preceding hook's whole environment */
 	/* phase 2: system identity, still privileged inside the namespaces */
 	OP_HOSTNAME = 0x20, /* str */
 	OP_LOOPBACK = 0x21,
@@ -61,6 +66,10 @@ enum plan_op {
 		0x22, /* u32 MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE [|MS_REC], str dest:
 	                          * once the view is whole, within the sandbox's own mount namespace
 	                          * (cut from the host's peer groups: view.c begin) */
+	OP_LEAVE_MOUNT_NS = 0x23, /* the sandbox goes back to the launcher's mount namespace, its
+	                          * root staying the view, cloned detached (open_tree): an OCI
+	                          * container with no mount namespace of its own is in the runtime's
+	                          * without a single mount made there (view.h view_leave) */
 	/* phase 3: the command process */
 	OP_RLIMIT = 0x30, /* u32 resource, u64 soft, u64 hard */
 	OP_CHDIR = 0x31, /* str */
@@ -82,7 +91,14 @@ enum plan_op {
 	                          * by, and only with, one seccomp record with SECCOMP_FLAG_LISTENER */
 	OP_SECCOMP_TRACE = 0x82, /* the filter's RET_TRACE outcomes are the launcher's, as a tracer
 	                          * (trace.h), answered with the responder; needs seccomp_notify */
+	/* phase 9: after every confinement step, right before execve */
+	OP_START_HOOK = 0x90, /* as OP_HOOK: an OCI startContainer hook, run by the command in
+	                          * the container's view with its ids, caps, Landlock and seccomp */
+	OP_START_HOOK_ARG = 0x91, /* as OP_HOOK_ARG */
+	OP_START_HOOK_ENV = 0x92, /* as OP_HOOK_ENV */
 };
+
+#define HOOK_STATE_PID 1u /* stdin: {"pid":N, then the blob after its leading '{' */
 
 #define SECCOMP_FLAG_LISTENER 8u /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
 #define SECCOMP_FLAGS_KNOWN                                                                        \
@@ -135,6 +151,7 @@ struct plan {
 	uint32_t clone_flags; /* from OP_NAMESPACES, 0 if absent */
 	int has_init, die_with_parent, has_root, has_userns_maps;
 	int joins_mount; /* an OP_SETNS of CLONE_NEWNS: the view is built in that namespace */
+	int leave_mount; /* OP_LEAVE_MOUNT_NS */
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
 	int trace; /* OP_SECCOMP_TRACE */
 };

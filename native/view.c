@@ -10,12 +10,15 @@
 #define _GNU_SOURCE
 #include "view.h"
 
+#include "hook.h"
+
 #include "events.h"
 #include "fdpass.h"
 #include "sys.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -638,13 +641,43 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_MKNOD:
 			do_mknod(op);
 			break;
+		case OP_HOOK:
+			/* In the runtime's filesystem (the host's, under the scratch root), before the
+			 * pivot, as runc's createContainer hooks: the view is not yet the root. */
+			hook_pause();
+			hook_run(p, i, old_fd, getpid());
+			break;
 		case OP_PIVOT:
+			hook_pause();
 			finish();
 			return;
 		default:
 			die_msg("plan: %s inside the filesystem view", plan_op_name(op->code));
 		}
 	}
+}
+
+static int return_ns = -1;
+
+void view_open_return_ns(void)
+{
+	return_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (return_ns < 0)
+		fail("open the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
+}
+
+void view_leave(void)
+{
+	int tree = sys_open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		fail("clone the view", "/", NULL);
+	if (setns(return_ns, CLONE_NEWNS))
+		fail("join the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
+	if (fchdir(tree) || chroot(".") || chdir("/"))
+		fail("make the view the root", "/", NULL);
+	close(tree);
+	close(return_ns);
+	return_ns = -1;
 }
 
 void view_propagate(const struct plan_op_rec *op)

@@ -13,6 +13,12 @@ void view_build(const struct plan *p, size_t *i);
  * (begin: / made private), so a shared mount shares only with mounts of this namespace, and a
  * slave one has no master to receive from. Dies with a step error on failure. */
 void view_propagate(const struct plan_op_rec *op);
+/* OP_LEAVE_MOUNT_NS. The launcher, before the clone: opens its own mount namespace. The
+ * sandbox, once its view is whole: clones the view detached (open_tree, recursive), joins that
+ * namespace again and makes the clone its root. The host's mount table never gets a mount; the
+ * view lives as long as a process has it as root (its mounts stay connected). */
+void view_open_return_ns(void);
+void view_leave(void);
 
 /* Binds made by the launcher. Only a process privileged over the host's mounts may give a mount
  * an id mapping (BIND_IDMAP), and a remapped sandbox (a root caller's, an unprivileged host id

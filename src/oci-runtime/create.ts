@@ -1,6 +1,7 @@
 // `create` and `run`: config.json → plan → a detached launcher whose container waits on
 // exec.fifo (native/oci.h) until `start`.
-import { spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -8,14 +9,15 @@ import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
-import { runHooks } from './hooks.js'
+import { hookState, runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
 import { MONITOR_ANNOTATION, monitorWanted, startSupervisor } from './monitor.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { ViewMount } from './mounts.js'
 import { POLICY_ANNOTATION } from './policy-dir.js'
-import { type ContainerRecord, containerDir, ensureRoot, ociState, procStat, saveRecord } from './state.js'
+import { type ContainerRecord, containerDir, ensureRoot, OCI_VERSION, procStat, saveRecord } from './state.js'
 import { saveExecContext } from './exec-context.js'
+import { saveCeilings } from './update.js'
 import { translateConfig } from './translate.js'
 
 export interface CreateOptions {
@@ -116,7 +118,12 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
     applyResources(cg, resources)
+    const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
+      hookStates: {
+        createContainer: hookState(stateBase, 'creating'),
+        startContainer: hookState(stateBase, 'created'),
+      },
       ...(policy && pm
         ? {
             policy: {
@@ -136,6 +143,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
     const planPath = `${dir}/plan.bin`
     writeFileSync(planPath, encodePlan(t.plan), { mode: 0o600 })
     saveExecContext(dir, config, cg.view)
+    if (policy) saveCeilings(dir, policy.limits)
     const rec: ContainerRecord = {
       id: o.id,
       pid: 0,
@@ -214,8 +222,6 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
     applySysctls(pid, p.sysctl, p.ownNamespaces)
     saveRecord(o.root, p.rec)
     if (monitorWanted(p.config.annotations)) startSupervisor(o.root, p.rec)
-    const hooks = [...(p.config.hooks?.prestart ?? []), ...(p.config.hooks?.createRuntime ?? [])]
-    runHooks('createRuntime', hooks, ociState(o.root, p.rec, 'created'))
     if (o.pidFile) {
       writeFileSync(`${o.pidFile}.tmp`, String(pid))
       spawnSync('mv', ['-f', `${o.pidFile}.tmp`, o.pidFile]) // same dir: rename, as runc's atomic write
@@ -225,9 +231,51 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
   }
 }
 
+/** The fd the launcher reports the container's pid on for prestart and createRuntime hooks
+ * (native/hook.h), above the preserved ones; undefined without such hooks. */
+function hookFd(p: Prepared, o: CreateOptions): number | undefined {
+  const h = p.config.hooks
+  return h?.prestart?.length || h?.createRuntime?.length ? 3 + o.preserveFds : undefined
+}
+
+/** Runs the prestart and createRuntime hooks in cordon-oci's namespaces when the launcher
+ * reports the container's pid on its hook fd (its view built, before pivot_root), then lets it
+ * go on; a failing hook closes the fd, and the launcher kills the container. prestart hooks get
+ * status "created" (what runtime-tools' hooks_stdin expects), createRuntime ones "creating"
+ * (runc's, and the spec's state at that step). */
+function relayHooks(child: ChildProcess, fd: number, p: Prepared): { error: unknown } {
+  const out = { error: undefined as unknown }
+  const sock = child.stdio[fd] as (Readable & Writable) | null
+  if (!sock) throw new CordonError('setup_failed', "cannot open the launcher's hook socket")
+  let line = ''
+  sock.on('error', () => {})
+  sock.on('data', (d: Buffer) => {
+    line += d.toString()
+    if (!line.includes('\n')) return
+    const pid = Number(line.slice(0, line.indexOf('\n')))
+    const base = {
+      ociVersion: OCI_VERSION,
+      id: p.rec.id,
+      bundle: p.rec.bundle,
+      annotations: p.rec.annotations,
+    }
+    try {
+      runHooks('prestart', p.config.hooks?.prestart ?? [], { ...hookState(base, 'created'), pid })
+      runHooks('createRuntime', p.config.hooks?.createRuntime ?? [], { ...hookState(base, 'creating'), pid })
+      sock.end('c')
+    } catch (e) {
+      out.error = e
+      sock.destroy()
+    }
+  })
+  return out
+}
+
 function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] {
   const size = p.config.process?.consoleSize
+  const fd = hookFd(p, o)
   return [
+    ...(fd !== undefined ? ['--hook-fd', String(fd)] : []),
     ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : []),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
     ...(o.consoleSocket && size?.height && size.width
@@ -239,28 +287,40 @@ function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] 
   ]
 }
 
-const stdio = (n: number): ('inherit' | number)[] => [
+const stdio = (n: number, hooks: boolean): ('inherit' | 'pipe' | number)[] => [
   'inherit',
   'inherit',
   'inherit',
   ...Array.from({ length: n }, (_, i) => i + 3),
+  ...(hooks ? (['pipe'] as const) : []),
 ]
+
+const launcherFailed = (error?: Error) =>
+  new CordonError(
+    'setup_failed',
+    error
+      ? `cannot run the launcher: ${error.message}`
+      : 'the container could not be created (the launcher said why above)',
+  )
 
 export async function create(o: CreateOptions): Promise<void> {
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
-  const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds) })
-  if (r.status !== 0)
-    fail(
-      p,
-      0,
-      new CordonError(
-        'setup_failed',
-        r.error
-          ? `cannot run the launcher: ${r.error.message}`
-          : 'the container could not be created (the launcher said why above)',
-      ),
-    )
+  const fd = hookFd(p, o)
+  if (fd === undefined) {
+    // No runtime hooks: the synchronous path, as light as it can be (start-up).
+    const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds, false) })
+    if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
+  } else {
+    const child = spawn(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds, true) })
+    const relay = relayHooks(child, fd, p)
+    const [code, error] = await new Promise<[number | null, Error | undefined]>((done) => {
+      child.on('error', (e) => done([null, e]))
+      child.on('exit', (c) => done([c, undefined]))
+    })
+    if (relay.error) fail(p, 0, relay.error)
+    if (code !== 0) fail(p, 0, launcherFailed(error))
+  }
   finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')))
 }
 
@@ -268,7 +328,11 @@ export async function create(o: CreateOptions): Promise<void> {
 export async function runForeground(o: CreateOptions): Promise<number> {
   const p = await prepare(o)
   process.umask(p.umask)
-  const child = spawn(launcherPath(), launcherArgs(p, false, o), { stdio: stdio(o.preserveFds) })
+  const fd = hookFd(p, o)
+  const child = spawn(launcherPath(), launcherArgs(p, false, o), {
+    stdio: stdio(o.preserveFds, fd !== undefined),
+  })
+  const relay = fd === undefined ? undefined : relayHooks(child, fd, p)
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
     process.on(sig, () => child.kill(sig))
   return await new Promise<number>((done, reject) => {
@@ -291,6 +355,10 @@ export async function runForeground(o: CreateOptions): Promise<number> {
       if (!recorded && !existsSync(`${p.dir}/state.json`)) {
         rmSync(p.dir, { recursive: true, force: true })
         removeCgroups(p.root, p.rec.cgroupDirs)
+      }
+      if (relay?.error) {
+        reject(relay.error instanceof Error ? relay.error : new Error(String(relay.error)))
+        return
       }
       done(c ?? 128 + (s ? (osSignals[s] ?? 15) : 0))
     })

@@ -61,6 +61,7 @@ const CREATION_OPS = new Set([
   'hostname',
   'loopback',
   'propagation',
+  'leave_mount_ns',
 ])
 
 type Caps = NonNullable<OciProcess['capabilities']>
@@ -110,6 +111,11 @@ export function execPlanOps(
   o: ExecOptions,
 ): PlanOp[] {
   const config = ctx.config
+  if (!(config.linux?.namespaces ?? []).some((n) => n.type === 'mount'))
+    throw unsupported(
+      'linux.namespaces',
+      'exec into a container with no mount namespace of its own (it shares cordon-oci\'s, its root a detached copy of its view) is not supported; give the container a "mount" namespace',
+    )
   const process = boundProcess(config.process ?? o.process, o.process)
   const t = translateConfig(
     // Hooks and sysctls are the container's, already run and set: not the exec's to repeat.

@@ -9,7 +9,7 @@ export function features(): string {
     {
       ociVersionMin: '1.0.0',
       ociVersionMax: OCI_VERSION,
-      hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
+      hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
       mountOptions: [...FLAG_OPTIONS],
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],

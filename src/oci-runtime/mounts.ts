@@ -66,7 +66,14 @@ const REFUSED_OPTIONS: Readonly<Record<string, string>> = {
 const FRESH_TYPES = new Set(['tmpfs', 'sysfs', 'mqueue', 'devpts', 'cgroup2'])
 
 /** The spec's default devices (runtime-spec config-linux.md "Default Devices"). */
-const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
+const DEFAULT_DEVICES: readonly (readonly [string, number, number])[] = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+]
 
 export interface ViewMount {
   dest: string
@@ -230,41 +237,33 @@ function mountOf(path: string, mounts: readonly ViewMount[]): ViewMount | undefi
 }
 
 /** Device nodes: made (mknod) on a tmpfs of the view, as runc makes them; in a new user namespace
- * (where mknod is refused) or off a tmpfs, the host's own node of that number is bound. A node is
- * never made on a host filesystem (the bundle's rootfs): it would outlive the container. */
+ * (where mknod is refused) or off a tmpfs, the host's own node of that number is bound
+ * read-only. A node is never made on a host filesystem (the bundle's rootfs): it would outlive
+ * the container. The read-only bind keeps the device usable (a mount's read-only state does not
+ * stop writes to a device) but refuses chmod, chown and utimes, so that a container with
+ * CAP_CHOWN or CAP_FOWNER (Docker's defaults), or a user namespace mapping the host's root,
+ * cannot change the host's node (DESIGN.md). */
 function deviceOps(config: OciConfig, mounts: readonly ViewMount[], newUserNs: boolean, ops: PlanOp[]): void {
-  for (const name of DEFAULT_DEVICES)
-    ops.push({ op: 'bind', src: `/dev/${name}`, dest: `/dev/${name}`, flags: { dev: true } })
-  const devices = config.linux?.devices ?? []
-  devices.forEach((d, i) => {
-    const field = `linux.devices[${i}]`
-    const type = NODE_TYPES[d.type]
-    if (type === undefined) throw invalid(`${field}.type`, 'c | b | u | p', d.type)
-    if (typeof d.path !== 'string' || !d.path.startsWith('/'))
-      throw invalid(`${field}.path`, 'an absolute path', d.path)
-    const fifo = d.type === 'p'
-    const [major, minor] = [d.major ?? 0, d.minor ?? 0]
-    if (!fifo && (!Number.isInteger(major) || !Number.isInteger(minor) || major < 0 || minor < 0))
-      throw invalid(`${field}.major`, 'the major and minor numbers of the device', `${d.major}:${d.minor}`)
-    if (mountOf(d.path, mounts)?.tmpfs && !newUserNs) {
-      // runc's defaults: 0666, owned by root.
-      const perm = (d.fileMode ?? 0o666) & 0o777
-      ops.push({
-        op: 'mknod',
-        dest: d.path,
-        mode: type | perm,
-        major,
-        minor,
-        uid: d.uid ?? 0,
-        gid: d.gid ?? 0,
-      })
+  const node = (
+    field: string,
+    path: string,
+    t: 'c' | 'b' | 'p',
+    major: number,
+    minor: number,
+    perm: number,
+    uid: number,
+    gid: number,
+    hostPath = `/dev/${t === 'b' ? 'block' : 'char'}/${major}:${minor}`,
+  ) => {
+    if (mountOf(path, mounts)?.tmpfs && !newUserNs) {
+      ops.push({ op: 'mknod', dest: path, mode: NODE_TYPES[t]! | perm, major, minor, uid, gid })
       return
     }
-    const where = newUserNs ? 'in a new user namespace' : `${d.path} is not on a tmpfs mount of the container`
-    if (fifo)
+    const where = newUserNs ? 'in a new user namespace' : `${path} is not on a tmpfs mount of the container`
+    if (t === 'p')
       throw unsupported(field, `${where}, where cordon-oci makes no node; put it under a tmpfs such as /dev`)
-    // The host's own node of that number, bound.
-    const host = `/dev/${d.type === 'b' ? 'block' : 'char'}/${major}:${minor}`
+    // The host's own node of that number, bound read-only.
+    const host = hostPath
     let src: string
     try {
       src = realpathSync(host)
@@ -274,7 +273,23 @@ function deviceOps(config: OciConfig, mounts: readonly ViewMount[], newUserNs: b
         `${where}, so cordon-oci binds the host's node, and this host has no device ${major}:${minor} (${host})`,
       )
     }
-    ops.push({ op: 'bind', src, dest: d.path, flags: { dev: true } })
+    ops.push({ op: 'bind', src, dest: path, flags: { dev: true, readOnly: true } })
+  }
+  // runc's defaults: 0666, owned by root.
+  for (const [name, major, minor] of DEFAULT_DEVICES)
+    node(`the default device /dev/${name}`, `/dev/${name}`, 'c', major, minor, 0o666, 0, 0, `/dev/${name}`)
+  const devices = config.linux?.devices ?? []
+  devices.forEach((d, i) => {
+    const field = `linux.devices[${i}]`
+    if (NODE_TYPES[d.type] === undefined) throw invalid(`${field}.type`, 'c | b | u | p', d.type)
+    if (typeof d.path !== 'string' || !d.path.startsWith('/'))
+      throw invalid(`${field}.path`, 'an absolute path', d.path)
+    const fifo = d.type === 'p'
+    const [major, minor] = [d.major ?? 0, d.minor ?? 0]
+    if (!fifo && (!Number.isInteger(major) || !Number.isInteger(minor) || major < 0 || minor < 0))
+      throw invalid(`${field}.major`, 'the major and minor numbers of the device', `${d.major}:${d.minor}`)
+    const t = d.type === 'u' ? 'c' : (d.type as 'c' | 'b' | 'p')
+    node(field, d.path, t, major, minor, (d.fileMode ?? 0o666) & 0o777, d.uid ?? 0, d.gid ?? 0)
   })
   // The spec's /dev symlinks; a /dev/pts mount gives ptmx.
   for (const [dest, target] of [
@@ -339,7 +354,13 @@ function maskOps(config: OciConfig, rootfs: string, ops: PlanOp[]): void {
       ops.push({ op: 'tmpfs', dest: path, size: 0, mode: 0o755, flags: { readOnly: true } })
       maskedDirs.push(path)
     } else if (k === 'file')
-      ops.push({ op: 'bind', src: '/dev/null', dest: path, flags: { inView: true, dev: true } })
+      // Read-only: the view's /dev/null may be the host's node (deviceOps), never changed.
+      ops.push({
+        op: 'bind',
+        src: '/dev/null',
+        dest: path,
+        flags: { inView: true, dev: true, readOnly: true },
+      })
   })
 }
 

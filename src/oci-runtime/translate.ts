@@ -8,6 +8,7 @@ import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
+import { hookOps, validateHooks } from './hooks.js'
 
 const NAMESPACES: Readonly<Record<string, number>> = {
   pid: CLONE_FLAGS.pid,
@@ -88,6 +89,9 @@ export interface TranslateOptions {
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
   consoleSocket?: string
+  /** The state createContainer and startContainer hooks read (hooks.ts hookState), without
+   * the pid the launcher adds. */
+  hookStates?: { createContainer: object; startContainer: object }
   /** org.cordon.policy's layers (policy.ts, loaded only when the annotation is there). */
   policy?: {
     landlock(mounts: ViewMount[], notes: string[]): PlanOp[]
@@ -111,6 +115,8 @@ export interface Namespaces {
   ops: PlanOp[]
   /** Types the container gets new. */
   own: string[]
+  /** It shares cordon-oci's mount namespace (none in the config): op leave_mount_ns. */
+  leaveMount: boolean
 }
 
 function namespaceOps(config: OciConfig): Namespaces {
@@ -134,16 +140,24 @@ function namespaceOps(config: OciConfig): Namespaces {
       Number(a.op === 'setns' && a.type === CLONE_FLAGS.user),
   )
   const joinsMount = joins.some((j) => j.op === 'setns' && j.type === CLONE_FLAGS.mount)
-  if (!(flags & CLONE_FLAGS.mount) && !joinsMount)
-    throw unsupported(
-      'linux.namespaces',
-      'cordon-oci needs a mount namespace of the container\'s own (type "mount", new or joined by path): its filesystem view replaces the root of that namespace, which must not be the host\'s',
-    )
+  // No mount namespace: the container is in cordon-oci's own, as the spec says. Its view is
+  // built in a private one all the same, then cloned detached as its root while it goes back
+  // (plan op leave_mount_ns): not a mount is made in the host's namespace, where runc mounts
+  // and chroots.
+  const leaveMount = !(flags & CLONE_FLAGS.mount) && !joinsMount
+  if (leaveMount) {
+    if (flags & CLONE_FLAGS.user)
+      throw unsupported(
+        'linux.namespaces',
+        'a new "user" namespace without a "mount" namespace: the container could not go back to the runtime\'s mount namespace from it; add a "mount" namespace',
+      )
+    flags |= CLONE_FLAGS.mount
+  }
   for (const j of joins)
     if (j.op === 'setns' && j.type === CLONE_FLAGS.mount && isOwn(j.path, 'mnt'))
       throw unsupported(
         `linux.namespaces (mount, path ${j.path})`,
-        "this is cordon-oci's own mount namespace, whose root the container's view would replace; give the container one of its own",
+        "this is cordon-oci's own mount namespace, whose root the container's view would replace; leave the mount namespace out to share it, or give the container one of its own",
       )
   const ops: PlanOp[] = [{ op: 'namespaces', flags }, ...joins]
   if (flags & CLONE_FLAGS.user) {
@@ -177,7 +191,7 @@ function namespaceOps(config: OciConfig): Namespaces {
       `as a plain user (uid ${process.geteuid?.()}) cordon-oci needs a new "user" namespace mapping your own uid and gid (runc spec --rootless writes one), or run it as root`,
     )
   }
-  return { ops, own }
+  return { ops, own, leaveMount }
 }
 
 function capsMask(config: OciConfig): bigint {
@@ -290,9 +304,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   for (const name of Object.keys(config.hooks ?? {}))
     if (!(HOOK_NAMES as readonly string[]).includes(name))
       throw invalid(`hooks.${name}`, HOOK_NAMES.join(' | '), name)
-  for (const name of ['createContainer', 'startContainer'] as const)
-    if (config.hooks?.[name]?.length)
-      throw unsupported(`hooks.${name}`, 'hooks inside the container namespaces are not supported yet')
+  validateHooks(config)
   const ns = namespaceOps(config)
   const hostname: PlanOp[] = []
   if (config.hostname) {
@@ -319,11 +331,25 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   notes.push(...warnings)
   const landlock = landlockWanted(config)
   const nnp = landlock || !!config.linux?.seccomp || !!opts.policy
+  // createContainer hooks: the last steps of the view, before its pivot_root.
+  const createHooks = hookOps(
+    'createContainer',
+    config.hooks?.createContainer ?? [],
+    opts.hookStates?.createContainer ?? { status: 'creating' },
+  )
+  const pivot = view.ops.findIndex((op) => op.op === 'pivot_root')
+  const viewOpsWithHooks = [...view.ops.slice(0, pivot), ...createHooks, ...view.ops.slice(pivot)]
+  if (ns.leaveMount && capsMask(config) & (1n << 21n))
+    throw unsupported(
+      'process.capabilities',
+      "CAP_SYS_ADMIN with no mount namespace of the container's own: it would mount over the host's paths in cordon-oci's namespace; drop it, or add a \"mount\" namespace",
+    )
   const ops: PlanOp[] = [
     ...ns.ops,
     ...processOps(config, opts),
-    ...view.ops,
+    ...viewOpsWithHooks,
     ...view.late,
+    ...(ns.leaveMount ? [{ op: 'leave_mount_ns' } as const] : []),
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
   // A policy's Landlock rules replace the ones derived from the mounts (one ruleset per plan),
@@ -333,6 +359,13 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   else ops.push(...deviceGuardOps(notes))
   ops.push(...seccompOps(config, notes))
   if (opts.policy) ops.push(...opts.policy.seccomp(notes))
+  ops.push(
+    ...hookOps(
+      'startContainer',
+      config.hooks?.startContainer ?? [],
+      opts.hookStates?.startContainer ?? { status: 'created' },
+    ),
+  )
   const umask = config.process!.user.umask ?? 0o022
   return {
     plan: { ops: sortByPhase(ops), notes },

@@ -50,6 +50,15 @@ export function describeOp(op: PlanOp): string {
       return `${op.fstype} on ${op.dest}${op.options.length ? ` (${op.options.join(',')})` : ''}`
     case 'mknod':
       return `${op.dest} ${(op.mode & 0o170000) === 0o10000 ? 'fifo' : `${op.major}:${op.minor}`} mode ${octal(op.mode & 0o777)} owner ${op.uid}:${op.gid}`
+    case 'hook':
+    case 'start_hook':
+      return `${op.path}${op.timeout ? ` timeout ${op.timeout}s` : ''}`
+    case 'hook_arg':
+    case 'start_hook_arg':
+      return JSON.stringify(op.arg)
+    case 'hook_env':
+    case 'start_hook_env':
+      return op.env.slice(0, op.env.indexOf('=') + 1) + '…'
     case 'propagation':
       return `${op.dest} ${Object.entries(MS_PROPAGATION)
         .filter(([n, bit]) => n !== 'rec' && op.flags & bit)
@@ -87,6 +96,7 @@ export function describeOp(op: PlanOp): string {
     case 'seccomp_notify':
       return `responder, ${op.program.length / 8} BPF instructions`
     case 'seccomp_trace':
+    case 'leave_mount_ns':
       return 'traced calls answered by the launcher as their tracer (ptrace)'
     case 'landlock':
       return `best ABI up to ${op.rows.length}${op.required ? `, requires ABI ${op.required}` : ' (best effort)'}`

@@ -189,8 +189,24 @@ function body(op: PlanOp, w: Writer): void {
     case 'landlock_port':
       w.u64(op.access).u64(BigInt(op.port))
       break
+    case 'hook':
+    case 'start_hook':
+      w.u32(op.timeout)
+        .u32(op.statePid ? 1 : 0)
+        .str(op.path, 'hook path')
+        .blob(Buffer.from(op.state))
+      break
+    case 'hook_arg':
+    case 'start_hook_arg':
+      w.str(op.arg, 'hook argument')
+      break
+    case 'hook_env':
+    case 'start_hook_env':
+      w.str(op.env, 'hook environment')
+      break
     case 'landlock_restrict':
     case 'seccomp_trace':
+    case 'leave_mount_ns':
       break
     case 'die_with_parent':
     case 'init':

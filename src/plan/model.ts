@@ -2,7 +2,7 @@
 // contract with native/plan.h. Every field here is encoded by encode.ts; adding an op means a
 // new code in both files and a PLAN_VERSION bump.
 
-export const PLAN_VERSION = 4
+export const PLAN_VERSION = 5
 
 export interface BindFlags {
   readOnly?: boolean
@@ -46,12 +46,21 @@ export type PlanOp =
   /** A device node or FIFO of an OCI `linux.devices` entry, made only on a tmpfs of the view
    * (native/view.c do_mknod refuses any other filesystem). `mode` holds the S_IF* type. */
   | { op: 'mknod'; dest: string; mode: number; major: number; minor: number; uid: number; gid: number }
+  /** An OCI createContainer hook (native/hook.h): run in the host's filesystem inside the
+   * container's namespaces, before pivot_root; `state` goes to its stdin, with the caller's pid
+   * first when `statePid`. Its argv and environment follow as hook_arg / hook_env records. */
+  | { op: 'hook' | 'start_hook'; path: string; timeout: number; state: string; statePid: boolean }
+  | { op: 'hook_arg' | 'start_hook_arg'; arg: string }
+  | { op: 'hook_env' | 'start_hook_env'; env: string }
   // phase 2: identity of the system
   | { op: 'hostname'; name: string }
   | { op: 'loopback' }
   /** MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE, with MS_REC for the tree below: set once
    * the view is whole, within the sandbox's own mount namespace (never linked to the host's). */
   | { op: 'propagation'; dest: string; flags: number }
+  /** Back to the launcher's mount namespace, the view (cloned detached) staying the root: an
+   * OCI container with no mount namespace of its own, without a mount in the host's. */
+  | { op: 'leave_mount_ns' }
   // phase 3..8: the command's last steps, in this order
   | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
   | { op: 'chdir'; path: string }
@@ -71,6 +80,7 @@ export type PlanOp =
   /** The filter's RET_TRACE outcomes are the launcher's, as the sandbox's tracer, answered with
    * the responder (native/trace.h): observation with no EINTR window. */
   | { op: 'seccomp_trace' }
+// phase 9: startContainer hooks (start_hook*, above), in the confined command before execve
 
 /** What to handle on a kernel of one Landlock ABI (row i is ABI i+1). */
 export interface LandlockRow {
@@ -107,9 +117,13 @@ export const OP_CODES: Record<OpName, number> = {
   pivot_root: 0x19,
   fsmount: 0x1a,
   mknod: 0x1b,
+  hook: 0x1c,
+  hook_arg: 0x1d,
+  hook_env: 0x1e,
   hostname: 0x20,
   loopback: 0x21,
   propagation: 0x22,
+  leave_mount_ns: 0x23,
   rlimit: 0x30,
   chdir: 0x31,
   setsid: 0x32,
@@ -123,6 +137,9 @@ export const OP_CODES: Record<OpName, number> = {
   seccomp: 0x80,
   seccomp_notify: 0x81,
   seccomp_trace: 0x82,
+  start_hook: 0x90,
+  start_hook_arg: 0x91,
+  start_hook_env: 0x92,
 }
 
 /** SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's notifications go to the launcher. */

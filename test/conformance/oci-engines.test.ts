@@ -45,10 +45,14 @@ const gate = (engine: EngineName): string | false => {
   return engineMissing(engine) ?? (RUNC ? false : 'runc not installed (apt-get install runc)')
 }
 
-/** The image: busybox-static and nothing else; built once for all engines. */
+/** cordon's escape battery (native/attack.c), static: it runs in the busybox image. */
+const PROBES = join(ROOT, 'build', 'native', 'cordon-probes')
+const probesMissing = existsSync(PROBES) ? undefined : `${PROBES} is not built (npm run build)`
+
+/** The image: busybox-static and the escape battery; built once for all engines. */
 function image(work: string): { rootfsTar: string; ociArchive: string } {
   const rootfs = join(work, 'rootfs')
-  writeRootfs(rootfs)
+  writeRootfs(rootfs, probesMissing ? [] : [{ src: PROBES, dest: '/usr/local/bin/cordon-probes' }])
   const rootfsTar = join(work, 'rootfs.tar')
   writeFileSync(rootfsTar, tarOf(rootfs))
   const ociArchive = join(work, 'image.oci.tar')
@@ -58,6 +62,7 @@ function image(work: string): { rootfsTar: string; ociArchive: string } {
 
 /** A policy that leaves only /tmp writable (the image's root is writable to the engines). */
 const POLICY = 'filesystem:\n  - ro: /\n  - dev: /dev\n  - proc: /proc\n  - rw: /tmp\n'
+const LIMITS_POLICY = `${POLICY}limits:\n  pids: 64\n`
 const WRITE = 'echo x > /etc/x && echo wrote || echo refused; echo y > /tmp/y && echo tmp-ok'
 /** A storm that piles up processes at whatever pace this host allows, and a rule that calls 40
  * creations a second one (the default's 250 is not reached on a loaded 2-core host). */
@@ -81,12 +86,15 @@ function annotatedRuntime(work: string): {
    * speaks API 1.41, before `docker run --annotation`. */
   withPolicy: string
   withMonitor: string
+  /** A policy with a pids limit, for `docker update`. */
+  withLimits: string
 } {
   const policies = join(work, 'policies')
   const monitor = join(work, 'monitor')
   mkdirSync(policies, { mode: 0o755 })
   writeFileSync(join(policies, 'tmp-only.yaml'), POLICY, { mode: 0o644 })
   writeFileSync(join(policies, 'storm.rules.yaml'), STORM_RULES, { mode: 0o644 })
+  writeFileSync(join(policies, 'limits.yaml'), LIMITS_POLICY, { mode: 0o644 })
   const path = join(work, 'cordon-oci-annotated')
   writeFileSync(
     path,
@@ -107,6 +115,7 @@ function annotatedRuntime(work: string): {
     monitor,
     withPolicy: fixed('cordon-oci-policy', { 'org.cordon.policy': 'tmp-only' }),
     withMonitor: fixed('cordon-oci-monitor', { 'org.cordon.monitor': 'storm' }),
+    withLimits: fixed('cordon-oci-limits', { 'org.cordon.policy': 'limits' }),
   }
 }
 
@@ -132,6 +141,33 @@ async function until<T>(what: string, get: () => T | undefined, ms = 60_000): Pr
 }
 
 const ID_LS = 'id; ls /'
+
+/** Every probe of the battery but the resource ones (a fork bomb and a memory hog: the
+ * engines' pids and memory limits, not the runtime, answer those). Each is harmless when it
+ * gets through (native/attack.c). */
+const BATTERY = probesMissing
+  ? ''
+  : `cordon-probes ${runCmd(PROBES, ['--list'])
+      .stdout.split('\n')
+      .filter((n) => n && n !== 'fork-bomb' && n !== 'memory')
+      .join(' ')}`
+
+interface Outcome {
+  outcome: string
+  call?: string
+  errno?: number
+}
+
+/** probe → its outcome, from the battery's JSON lines. */
+function outcomes(stdout: string): Map<string, Outcome> {
+  const m = new Map<string, Outcome>()
+  for (const line of stdout.split('\n'))
+    if (line.startsWith('{')) {
+      const { probe, ...o } = JSON.parse(line) as Outcome & { probe: string }
+      m.set(probe, o)
+    }
+  return m
+}
 // Docker and containerd keep CAP_MKNOD (Podman drops it: added back below), and the mount
 // view allows device nodes on the container's root: only Landlock's make_char stops this.
 const MKNOD = 'mknod /tmp/null-copy c 1 3 && echo made || echo refused'
@@ -150,6 +186,7 @@ for (const name of ['docker', 'podman', 'containerd'] as const) {
         runc: RUNC,
         'cordon-policy': annotated.withPolicy,
         'cordon-monitor': annotated.withMonitor,
+        'cordon-limits': annotated.withLimits,
       }
       engine =
         name === 'docker'
@@ -207,6 +244,72 @@ for (const name of ['docker', 'podman', 'containerd'] as const) {
         assert.match(r.stderr + r.stdout, /Permission denied/)
       },
     )
+
+    // The issue's acceptance: the battery inside a container of the engine blocks under
+    // cordon-oci at least what it blocks under runc, plus what Landlock adds.
+    test(
+      'the escape battery blocks under cordon-oci all it blocks under runc, and more (Landlock)',
+      { skip: cordonMissing ?? probesMissing ?? false },
+      (t) => {
+        const ref = engine.run(RUNC, BATTERY)
+        assert.equal(ref.status, 0, ref.stderr)
+        const r = engine.run(CORDON_OCI, BATTERY)
+        assert.equal(r.status, 0, r.stderr)
+        const [underRunc, underCordon] = [outcomes(ref.stdout), outcomes(r.stdout)]
+        assert.ok(underRunc.size > 40, `the battery ran under runc: ${ref.stdout.slice(0, 300)}`)
+        assert.deepEqual([...underCordon.keys()].sort(), [...underRunc.keys()].sort(), 'the same probes ran')
+        const blocked = (m: Map<string, Outcome>) =>
+          [...m].filter(([, o]) => o.outcome === 'blocked').map(([p]) => p)
+        const lost = blocked(underRunc).filter((p) => underCordon.get(p)?.outcome !== 'blocked')
+        const added = blocked(underCordon).filter((p) => underRunc.get(p)?.outcome !== 'blocked')
+        t.diagnostic(
+          `${name}: blocked under runc ${blocked(underRunc).length}, under cordon-oci ${blocked(underCordon).length}` +
+            `; blocked only under cordon-oci: ${added.join(' ') || 'none'}`,
+        )
+        assert.deepEqual(lost, [], 'every probe runc blocks, cordon-oci blocks')
+        // Landlock's own layer: the device node is refused at mknod() with EACCES (its
+        // make_char right; a missing CAP_MKNOD would say EPERM), whatever stops it under runc
+        // (the devices cgroup at open, or the capability).
+        assert.deepEqual(
+          underCordon.get('mknod'),
+          { outcome: 'blocked', call: 'mknod', errno: 13 },
+          `under runc: ${JSON.stringify(underRunc.get('mknod'))}`,
+        )
+      },
+    )
+
+    if (name === 'docker')
+      test(
+        "docker update cannot raise the pids limit above the runtime's org.cordon.policy",
+        { skip: cordonMissing ?? false },
+        () => {
+          const r = engine.cli([
+            'run',
+            '-d',
+            '--runtime',
+            'cordon-limits',
+            '--network',
+            'none',
+            IMAGE,
+            'sleep',
+            '60',
+          ])
+          assert.equal(r.status, 0, r.stderr)
+          const id = r.stdout.trim().split('\n').pop()!
+          try {
+            const up = engine.cli(['update', '--pids-limit', '1000', id])
+            assert.notEqual(up.status, 0, 'docker update over the policy must fail')
+            assert.match(
+              up.stderr,
+              /pids\.limit 1000 is above the container's org\.cordon\.policy limit of 64/,
+            )
+            const down = engine.cli(['update', '--pids-limit', '32', id])
+            assert.equal(down.status, 0, down.stderr)
+          } finally {
+            engine.cli(['rm', '-f', id])
+          }
+        },
+      )
 
     // Docker 28 (`docker run --annotation`), Podman and `ctr run --annotation` pass annotations.
     test(

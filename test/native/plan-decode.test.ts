@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { compilePlan, encodePlan, resolvePolicy } from '../../src/index.js'
+import type { PlanOp } from '../../src/plan/model.js'
 import { LAUNCHER_UNDER_TEST, projectDir } from '../helpers.js'
 
 function launch(bytes: Uint8Array) {
@@ -105,5 +106,68 @@ describe('plan decoding', () => {
     const r = launch(encodePlan(plan))
     assert.equal(r.status, 125)
     assert.match(r.stderr, /out of order/)
+  })
+
+  const minimal = () =>
+    compilePlan(resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: '/', label: 'm' }, '/'), {
+      uid: 0,
+      gid: 0,
+      cwd: '/',
+      arch: process.arch,
+    })
+  const hookCases: { name: string; edit: (ops: PlanOp[]) => void; want: RegExp }[] = [
+    {
+      name: 'a hook argument without its hook',
+      edit: (ops) => ops.push({ op: 'start_hook_arg', arg: 'x' }),
+      want: /record \d+ \(start_hook_arg\) does not follow a hook/,
+    },
+    {
+      name: 'a hook with a relative path',
+      edit: (ops) =>
+        ops.push({ op: 'start_hook', path: 'true', timeout: 0, state: '{"a":1}', statePid: false }),
+      want: /\(start_hook\).*path must be absolute/,
+    },
+    {
+      name: 'a state that cannot take the pid',
+      edit: (ops) =>
+        ops.push({ op: 'start_hook', path: '/bin/true', timeout: 0, state: '[]', statePid: true }),
+      want: /\(start_hook\).*JSON object/,
+    },
+    {
+      name: 'a hook variable without =',
+      edit: (ops) =>
+        ops.push(
+          { op: 'start_hook', path: '/bin/true', timeout: 0, state: '{"a":1}', statePid: true },
+          { op: 'start_hook_env', env: 'NOEQUALS' },
+        ),
+      want: /\(start_hook_env\).*NAME=value/,
+    },
+  ]
+  for (const c of hookCases)
+    test(`rejects ${c.name}`, () => {
+      const plan = minimal()
+      c.edit(plan.ops)
+      const r = launch(encodePlan(plan))
+      assert.equal(r.status, 125)
+      assert.match(r.stderr, c.want)
+    })
+
+  test('a start hook runs before the command, with its argv, environment and state', () => {
+    const plan = minimal()
+    const out = '/tmp/hook.out' // the sandbox's own /tmp: the hook and the command share its view
+    plan.ops.push(
+      { op: 'start_hook', path: '/bin/sh', timeout: 5, state: '{"id":"x"}', statePid: true },
+      { op: 'start_hook_arg', arg: 'sh' },
+      { op: 'start_hook_arg', arg: '-c' },
+      { op: 'start_hook_arg', arg: `{ cat; echo " $V"; } > ${out}` },
+      { op: 'start_hook_env', env: 'V=seen' },
+    )
+    const file = join(projectDir(), 'hook.plan')
+    writeFileSync(file, encodePlan(plan))
+    const r = spawnSync(LAUNCHER_UNDER_TEST, [file, '--', '/bin/sh', '-c', `cat ${out}`], {
+      encoding: 'utf8',
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^\{"pid":\d+,"id":"x"\} seen$/m)
   })
 })

@@ -1,7 +1,7 @@
 // cordon-oci against the real kernel, with runc as the reference for the state and its shape.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -152,10 +152,13 @@ describe('cordon-oci refuses what it cannot carry out, naming the field', { skip
       want: /mounts\[\d+\]\.type "nfs"/,
     },
     {
-      // Its view would replace the root of the host's mount namespace (runc mounts into it).
-      name: 'the runtime’s own mount namespace',
-      edit: (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')),
-      want: /linux\.namespaces.*mount namespace of the container's own/,
+      // In the runtime's mount namespace, CAP_SYS_ADMIN would mount over the host's paths.
+      name: 'CAP_SYS_ADMIN in the runtime’s own mount namespace',
+      edit: (c) => {
+        c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')
+        c.process!.capabilities!.bounding!.push('CAP_SYS_ADMIN')
+      },
+      want: /process\.capabilities: CAP_SYS_ADMIN with no mount namespace/,
     },
     {
       name: 'an AppArmor profile',
@@ -163,11 +166,34 @@ describe('cordon-oci refuses what it cannot carry out, naming the field', { skip
       want: /process\.apparmorProfile/,
     },
     {
-      name: 'a hook in the container',
-      edit: (c) => (c.hooks = { startContainer: [{ path: '/bin/true' }] }),
-      want: /hooks\.startContainer/,
+      name: 'a hook with a relative path',
+      edit: (c) => (c.hooks = { startContainer: [{ path: 'bin/true' }] }),
+      want: /hooks\.startContainer\[0\]\.path.*absolute/,
     },
   ]
+  test('no mount namespace: the container is in the runtime’s, its view its root, no mount in the host’s', (t) => {
+    const b = makeBundle(['sh', '-c', 'readlink /proc/self/ns/mnt; test -x /bin/busybox && echo view'])
+    t.after(() => b.cleanup())
+    b.write((c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')))
+    const mounts = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(b.dir))
+    const r = oci(b, ['run', 'nomnt'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout.split('\n')[0], readlinkSync('/proc/self/ns/mnt'))
+    assert.match(r.stdout, /^view$/m)
+    assert.deepEqual(mounts(), [], 'nothing mounted in the host’s namespace')
+    b.write((c) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'mount')
+      c.process!.args = ['sleep', '30']
+    })
+    assert.equal(oci(b, ['create', 'nomnt2']).status, 0)
+    const e = oci(b, ['exec', 'nomnt2', 'true'])
+    assert.equal(e.status, 1)
+    assert.match(e.stderr, /linux\.namespaces: exec into a container with no mount namespace/)
+  })
+
   for (const { name, edit, want } of cases)
     test(`create refuses ${name}`, (t) => {
       const b = makeBundle(['true'])

@@ -29,6 +29,7 @@ const RELEASED: Record<number, string> = {
   2: '4f86d1ea',
   3: 'bcc04247',
   4: '4751d9e2',
+  5: '92cab3e5',
 }
 
 const fingerprint = (codes: Record<string, number>) =>

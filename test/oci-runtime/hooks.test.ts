@@ -1,0 +1,164 @@
+// The runtime-spec's hooks, each where and when the spec puts it (config.md "POSIX-platform
+// Hooks", runtime.md "Lifecycle"): prestart and createRuntime in the runtime's namespaces,
+// createContainer in the container's before pivot_root (its path the runtime's), startContainer
+// in the container after `start`, before the user's program; state JSON on stdin; failures.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { isRoot } from '../helpers.js'
+import { BUSYBOX, type Bundle, makeBundle, oci, RUNC } from './bundle.js'
+
+const skip = !isRoot
+  ? 'cordon-oci creates containers as root'
+  : !BUSYBOX
+    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
+    : !existsSync(RUNC)
+      ? 'needs runc for the bundle'
+      : false
+
+const sleepUntil = (cond: () => boolean) => {
+  for (let i = 0; i < 500 && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+}
+
+/** A hook that saves its stdin as NAME.json, appends NAME to `order` and runs `extra`, all in
+ * directory dir (as the hook sees it). */
+const recorder = (sh: string, dir: string, name: string, extra = '') => ({
+  path: sh,
+  args: ['sh', '-c', `cat > ${dir}/${name}.json; echo ${name} >> ${dir}/order; ${extra}`],
+  env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+  timeout: 10,
+})
+
+const state = (dir: string, name: string) =>
+  JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Record<string, unknown>
+
+describe('cordon-oci hooks', { skip }, () => {
+  test('each hook runs at its step, in its namespaces, with the state on stdin', (t) => {
+    const b: Bundle = makeBundle(['sh', '-c', 'test -e /startContainer.json && echo ran > /user-ran'])
+    t.after(() => b.cleanup())
+    const host = b.dir // the runtime's filesystem: the bundle directory
+    const rootfs = join(b.dir, 'rootfs')
+    b.write((c) => {
+      c.annotations = { 'org.example.hooks': 'test' }
+      c.hooks = {
+        prestart: [recorder('/bin/sh', host, 'prestart')],
+        createRuntime: [
+          recorder(
+            '/bin/sh',
+            host,
+            'createRuntime',
+            `readlink /proc/self/ns/mnt > ${host}/createRuntime.mnt`,
+          ),
+        ],
+        // Resolved in the runtime's filesystem (the host's /bin/sh, the bundle's path), run in
+        // the container's mount and uts namespaces, before the view is its root.
+        createContainer: [
+          recorder(
+            '/bin/sh',
+            host,
+            'createContainer',
+            `readlink /proc/self/ns/mnt > ${host}/createContainer.mnt; test -d ${rootfs}/bin && echo host > ${host}/createContainer.fs`,
+          ),
+        ],
+        // In the container: its root, its paths.
+        startContainer: [
+          recorder('/bin/sh', '', 'startContainer', 'grep CapEff /proc/self/status > /start.caps'),
+        ],
+      }
+    })
+    const c = oci(b, ['create', 'h1'])
+    assert.equal(c.status, 0, c.stderr)
+    const pid = (JSON.parse(oci(b, ['state', 'h1']).stdout) as { pid: number }).pid
+    assert.deepEqual(readFileSync(join(host, 'order'), 'utf8').split('\n').filter(Boolean), [
+      'prestart',
+      'createRuntime',
+      'createContainer',
+    ])
+    assert.equal(existsSync(join(rootfs, 'startContainer.json')), false, 'startContainer waits for start')
+    const own = readlinkSync('/proc/self/ns/mnt')
+    const container = readlinkSync(`/proc/${pid}/ns/mnt`)
+    assert.equal(
+      readFileSync(join(host, 'createRuntime.mnt'), 'utf8').trim(),
+      own,
+      'createRuntime: runtime namespace',
+    )
+    assert.equal(
+      readFileSync(join(host, 'createContainer.mnt'), 'utf8').trim(),
+      container,
+      'createContainer: the container mount namespace',
+    )
+    assert.equal(
+      readFileSync(join(host, 'createContainer.fs'), 'utf8').trim(),
+      'host',
+      'createContainer: runtime paths',
+    )
+
+    assert.equal(oci(b, ['start', 'h1']).status, 0)
+    sleepUntil(() => existsSync(join(rootfs, 'user-ran')))
+    assert.equal(
+      readFileSync(join(rootfs, 'user-ran'), 'utf8').trim(),
+      'ran',
+      'startContainer ran before the program',
+    )
+    // Under the container's own capabilities (runc's default set), not the runtime's.
+    const caps = BigInt(`0x${readFileSync(join(rootfs, 'start.caps'), 'utf8').split(/\s+/)[1]}`)
+    assert.equal(caps & (1n << 21n), 0n, 'no CAP_SYS_ADMIN in startContainer')
+
+    const annotations = { 'org.example.hooks': 'test' }
+    const expect = (name: string, status: string, p: number, dir = host) => {
+      const s = state(dir, name)
+      assert.equal(s.id, 'h1', name)
+      assert.equal(s.bundle, b.dir, name)
+      assert.equal(s.status, status, name)
+      assert.equal(s.pid, p, name)
+      assert.deepEqual(s.annotations, annotations, name)
+      assert.equal(typeof s.ociVersion, 'string', name)
+    }
+    expect('prestart', 'created', pid)
+    expect('createRuntime', 'creating', pid)
+    expect('createContainer', 'creating', 1) // its own pid, in the container's pid namespace
+    expect('startContainer', 'created', 1, rootfs)
+  })
+
+  const failures: { name: string; hooks: NonNullable<Bundle['config']['hooks']>; want: RegExp }[] = [
+    {
+      name: 'createRuntime',
+      hooks: { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 3'] }] },
+      want: /hooks\.createRuntime\[0\] \/bin\/sh failed: exit status 3: nope/,
+    },
+    {
+      name: 'createContainer',
+      hooks: { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope; exit 4'] }] },
+      want: /createContainer hook \/bin\/sh: exit status 4: nope/,
+    },
+    {
+      name: 'createContainer past its timeout',
+      hooks: { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exec sleep 30'], timeout: 1 }] },
+      want: /createContainer hook \/bin\/sh: killed after its timeout of 1 s/,
+    },
+  ]
+  for (const f of failures)
+    test(`a failing ${f.name} hook fails create, leaving nothing`, (t) => {
+      const b = makeBundle(['true'])
+      t.after(() => b.cleanup())
+      b.write((c) => (c.hooks = f.hooks))
+      const started = Date.now()
+      const r = oci(b, ['create', 'f1'])
+      assert.equal(r.status, 1, r.stderr)
+      assert.match(r.stderr, f.want)
+      assert.ok(Date.now() - started < 20_000, 'the timeout ends the hook')
+      assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'nothing is left behind')
+    })
+
+  test('a failing startContainer hook stops the container before its program', (t) => {
+    const b = makeBundle(['sh', '-c', 'echo ran > /user-ran'])
+    t.after(() => b.cleanup())
+    b.write((c) => (c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 5'] }] }))
+    assert.equal(oci(b, ['create', 's1']).status, 0)
+    oci(b, ['start', 's1'])
+    sleepUntil(() => (JSON.parse(oci(b, ['state', 's1']).stdout) as { status: string }).status === 'stopped')
+    assert.equal((JSON.parse(oci(b, ['state', 's1']).stdout) as { status: string }).status, 'stopped')
+    assert.equal(existsSync(join(b.dir, 'rootfs', 'user-ran')), false, 'the program never ran')
+  })
+})
