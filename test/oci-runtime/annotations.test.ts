@@ -6,17 +6,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { isRoot } from '../helpers.js'
-import type { ContainerRecord } from '../../src/oci-runtime/state.js'
-import { BUSYBOX, CORDON_OCI, type Bundle, makeBundle, type Result, RUNC } from './bundle.js'
 
-const skip = !isRoot
-  ? 'the monitor freezes through a cgroup of the container: root here'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+import type { ContainerRecord } from '../../src/oci-runtime/state.js'
+import { type Bundle, CORDON_OCI, makeBundle, ociSkip, type Result } from './bundle.js'
+
+const skip = ociSkip('the monitor freezes through a cgroup of the container: root here')
 
 /** A storm that piles up processes at whatever pace this host allows, and a rule that calls
  * 40 creations a second a storm (the default's 250 is not reached on a loaded 2-core host). */

@@ -14,7 +14,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT } from '../helpers.js'
+import { isRoot, ROOT } from '../helpers.js'
 import type { OciConfig } from '../../src/oci-runtime/spec.js'
 
 export const CORDON_OCI = join(ROOT, 'bin', 'cordon-oci')
@@ -97,4 +97,21 @@ export function oci(b: Bundle, args: string[], runtime = CORDON_OCI, root = b.ro
     closeSync(err)
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** Why a cordon-oci test cannot run on this host, or false: it makes root containers from a
+ * static busybox rootfs, with runc for the bundle (and, where named, as the reference). */
+export function ociSkip(
+  notRoot = 'cordon-oci creates containers as root',
+  runcFor = 'the bundle',
+): string | false {
+  if (!isRoot) return notRoot
+  if (!BUSYBOX) return 'needs a static busybox for the rootfs (Debian: busybox-static)'
+  if (!existsSync(RUNC)) return `needs runc for ${runcFor}`
+  return false
+}
+
+/** Polls cond every 10 ms, at most `tries` times (a container's state changes asynchronously). */
+export function waitUntil(cond: () => boolean, tries: number): void {
+  for (let i = 0; i < tries && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
 }

@@ -10,18 +10,12 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
-import { isRoot } from '../helpers.js'
-import { BUSYBOX, CORDON_OCI, makeBundle, RUNC } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci makes a root container here'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : !probeKernel().landlock.abi
-        ? 'no Landlock on this kernel'
-        : false
+import { CORDON_OCI, makeBundle, ociSkip } from './bundle.js'
+
+const skip =
+  ociSkip('cordon-oci makes a root container here') ||
+  (!probeKernel().landlock.abi ? 'no Landlock on this kernel' : false)
 
 describe('org.cordon.landlock=off', { skip }, () => {
   test('still denies making a device node', (t) => {

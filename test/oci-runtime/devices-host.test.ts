@@ -5,18 +5,12 @@
 // Checked without harm: the container sets each node's mode and owner to the ones it has, which
 // changes the host node's ctime if it reaches it.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { isRoot } from '../helpers.js'
-import { BUSYBOX, makeBundle, oci, RUNC } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+import { makeBundle, oci, ociSkip } from './bundle.js'
+
+const skip = ociSkip('cordon-oci creates containers as root')
 
 const NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
 const CAPS = ['CAP_CHOWN', 'CAP_FOWNER', 'CAP_DAC_OVERRIDE', 'CAP_FSETID']

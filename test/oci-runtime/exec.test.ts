@@ -2,10 +2,10 @@
 // and is never less restricted than its init (issue 24).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { isRoot } from '../helpers.js'
-import { type Bundle, BUSYBOX, CORDON_OCI, makeBundle, oci, RUNC } from './bundle.js'
+
+import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip } from './bundle.js'
 
 /** create + start with no pipes: the container keeps create's stdio (as under runc), and a
  * pipe it holds would keep spawnSync waiting until its timeout. */
@@ -23,13 +23,7 @@ function started(b: Bundle, id: string, start = true): void {
   }
 }
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+const skip = ociSkip('cordon-oci creates containers as root')
 
 const LIMITS = "grep -E '^(CapBnd|CapEff|CapPrm|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/PID/status"
 

@@ -8,24 +8,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { isRoot, ROOT } from '../helpers.js'
-import { BUSYBOX, CORDON_OCI, type Bundle, makeBundle, oci, RUNC } from './bundle.js'
+import { ROOT } from '../helpers.js'
+import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, waitUntil } from './bundle.js'
 
 const FAST = process.env.CORDON_OCI_FAST || CORDON_OCI
 const NODE = join(ROOT, 'bin', 'cordon-oci.js')
 const STRACE = ['/usr/bin/strace', '/bin/strace'].find((p) => existsSync(p))
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+const skip = ociSkip('cordon-oci creates containers as root')
 
-const sleepUntil = (cond: () => boolean) => {
-  for (let i = 0; i < 400 && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
-}
+const sleepUntil = (cond: () => boolean) => waitUntil(cond, 400)
 
 /** Both runtimes' answers to args, with their --log lines (time left out). */
 function both(b: Bundle, args: string[], format = 'json') {

@@ -6,17 +6,11 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { ensureTestUser, isRoot } from '../helpers.js'
+import { ensureTestUser } from '../helpers.js'
 import type { OciConfig } from '../../src/oci-runtime/spec.js'
-import { BUSYBOX, CORDON_OCI, makeBundle, oci, RUNC } from './bundle.js'
+import { CORDON_OCI, makeBundle, oci, ociSkip } from './bundle.js'
 
-const skip = !isRoot
-  ? 'these tests act as root and as the test user'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+const skip = ociSkip('these tests act as root and as the test user')
 
 /** The cgroup hierarchies' mount points (v1 and v2) from /proc/self/mountinfo. */
 function cgroupMounts(): string[] {

@@ -6,20 +6,12 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { isRoot } from '../helpers.js'
-import { BUSYBOX, type Bundle, makeBundle, oci, RUNC } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+import { type Bundle, makeBundle, oci, ociSkip, waitUntil } from './bundle.js'
 
-const sleepUntil = (cond: () => boolean) => {
-  for (let i = 0; i < 500 && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
-}
+const skip = ociSkip('cordon-oci creates containers as root')
+
+const sleepUntil = (cond: () => boolean) => waitUntil(cond, 500)
 
 /** A hook that saves its stdin as NAME.json, appends NAME to `order` and runs `extra`, all in
  * directory dir (as the hook sees it). */

@@ -6,20 +6,14 @@
 // stack trace: profiles are looked up among their own names only.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { CLI, isRoot } from '../helpers.js'
-import { BUSYBOX, CORDON_OCI, makeBundle, RUNC } from './bundle.js'
+import { CLI } from '../helpers.js'
+import { CORDON_OCI, makeBundle, ociSkip } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+const skip = ociSkip('cordon-oci creates containers as root')
 
 describe('org.cordon.policy inline', { skip }, () => {
   test('extends no host file, and a named file extends its neighbours', (t) => {

@@ -5,21 +5,13 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { isRoot } from '../helpers.js'
+
 import { probeKernel } from '../../src/host/probe.js'
-import { BUSYBOX, CORDON_OCI, makeBundle, oci, RUNC } from './bundle.js'
+import { CORDON_OCI, makeBundle, oci, ociSkip, RUNC, waitUntil } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle and the reference'
-      : false
+const skip = ociSkip('cordon-oci creates containers as root', 'the bundle and the reference')
 
-const sleepUntil = (cond: () => boolean) => {
-  for (let i = 0; i < 400 && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
-}
+const sleepUntil = (cond: () => boolean) => waitUntil(cond, 400)
 
 describe('cordon-oci lifecycle', { skip }, () => {
   test('create leaves the process waiting, start runs it, kill and delete end it', (t) => {

@@ -6,17 +6,11 @@ import { spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { isRoot } from '../helpers.js'
-import type { ContainerRecord } from '../../src/oci-runtime/state.js'
-import { BUSYBOX, type Bundle, CORDON_OCI, makeBundle, RUNC } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle'
-      : false
+import type { ContainerRecord } from '../../src/oci-runtime/state.js'
+import { type Bundle, CORDON_OCI, makeBundle, ociSkip } from './bundle.js'
+
+const skip = ociSkip('cordon-oci creates containers as root')
 
 const POLICY = 'filesystem:\n  - ro: /\n  - rw: /tmp\nlimits:\n  pids: 64\n  memory: 64M\n  cpus: "0.5"\n'
 

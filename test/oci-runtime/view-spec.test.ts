@@ -8,17 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { isRoot } from '../helpers.js'
-import type { OciConfig } from '../../src/oci-runtime/spec.js'
-import { BUSYBOX, makeBundle, oci, RUNC } from './bundle.js'
 
-const skip = !isRoot
-  ? 'cordon-oci creates containers as root'
-  : !BUSYBOX
-    ? 'needs a static busybox for the rootfs (Debian: busybox-static)'
-    : !existsSync(RUNC)
-      ? 'needs runc for the bundle (runc spec)'
-      : false
+import type { OciConfig } from '../../src/oci-runtime/spec.js'
+import { makeBundle, oci, ociSkip } from './bundle.js'
+
+const skip = ociSkip('cordon-oci creates containers as root', 'the bundle (runc spec)')
 
 /** The mountinfo line of the mount at `point` (the last one: the visible one). */
 const mountAt = (mountinfo: string, point: string) =>
