@@ -95,6 +95,75 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
     },
   )
 
+  // attack5's review (pins, not fixes): what the reuse must never share between spawns.
+  test("the caller's objects stay its own: never frozen, and a later change compiles again", () => {
+    const policy = resolve({ filesystem: [{ ro: '/usr' }], env: { set: { A: 'a' } }, command: ['x'] })
+    const watch = ['openat']
+    const context = { ...ctx, watch, command: ['run', 'me'] }
+    toPlan(policy, context)
+    const second = toPlan(policy, context).plan
+    for (const o of [policy, policy.filesystem, policy.filesystem[0], policy.env.set, watch, context.command])
+      assert.ok(!Object.isFrozen(o), 'a reuse froze an object of the caller')
+    policy.env.set.A = 'b'
+    watch.push('unlinkat')
+    const third = toPlan(policy, context).plan
+    assert.notEqual(third, second)
+    assert.deepEqual(third, compilePlan(policy, context))
+  })
+
+  test('a plan is never served to another caller context (uid, cwd, watched calls)', () => {
+    const policy = resolve({ extends: ['default'] })
+    const base = toPlan(policy, ctx).plan
+    for (const other of [
+      { ...ctx, uid: ctx.uid + 1000, gid: ctx.gid + 1000 },
+      { ...ctx, cwd: '/usr' },
+      { ...ctx, watch: ['openat'] },
+    ]) {
+      let fresh
+      try {
+        fresh = compilePlan(policy, other)
+      } catch {
+        continue // a context this host refuses: nothing to reuse
+      }
+      const got = toPlan(policy, other).plan
+      assert.notEqual(got, base)
+      assert.deepEqual(got, fresh)
+    }
+  })
+
+  test('without a mount namespace each spawn gets its own temporary directory, never a reused one', () => {
+    const policy = resolve({
+      extends: ['default'],
+      namespaces: { mount: false },
+      acknowledge: ['no-view'],
+    })
+    const runs = [toPlan(policy, ctx), toPlan(policy, ctx)]
+    try {
+      const [a, b] = runs.map((r) => r.privateTmp?.path)
+      assert.ok(a && b && a !== b, `two spawns shared a private /tmp: ${a} ${b}`)
+      assert.notEqual(runs[0]!.plan, runs[1]!.plan)
+      assert.ok(
+        !JSON.stringify(runs[1]!.plan, (_, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)).includes(a),
+      )
+    } finally {
+      for (const r of runs) r.privateTmp?.remove()
+    }
+  })
+
+  test("the command holds no fd of the plan's and events' socket", async () => {
+    const p = spawn(
+      resolve({ extends: ['default'] }),
+      '/bin/sh',
+      ['-c', 'for i in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$i ] && echo "fd $i"; done; :'],
+      { stdio: ['ignore', 'pipe', 'inherit'], context: { cwd: '/' }, processEvents: true },
+    )
+    let out = ''
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    const r = await p.exited
+    assert.equal(r.code, 0, JSON.stringify(r.error))
+    assert.equal(out, '', 'the sandbox inherited an fd beyond its stdio')
+  })
+
   test('spawn() runs a reused plan as a fresh one', async () => {
     const policy = resolve({ extends: ['default'] })
     for (let i = 0; i < 3; i++) {
