@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
 import { compilePlan } from '../../src/plan/compile.js'
 import { encodePlan } from '../../src/plan/encode.js'
-import { resolvePolicy } from '../../src/policy/resolve.js'
+import { type ResolvedPolicy, resolvePolicy } from '../../src/policy/resolve.js'
 import type { Policy } from '../../src/policy/schema.js'
 import { planBytes, toPlan } from '../../src/run/prepare.js'
 import { spawn } from '../../src/run/spawn.js'
@@ -109,6 +109,37 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
     const third = toPlan(policy, context).plan
     assert.notEqual(third, second)
     assert.deepEqual(third, compilePlan(policy, context))
+  })
+
+  test("a policy that reads differently to the key and to the compile never poisons another's key", () => {
+    const closed = resolve({ extends: ['default'] })
+    const open = resolve({ extends: ['default'], namespaces: { net: false } })
+    const fresh = compilePlan(closed, ctx)
+    // Objects that serialize as one policy and read as another: a toJSON (a class's own
+    // serialization), accessors that change (a store's computed fields), fields the key leaves
+    // out (not enumerable). Each must not leave its plan under `closed`'s key.
+    let reads = 0
+    const shifty: ResolvedPolicy[] = [
+      { ...open, toJSON: () => closed } as ResolvedPolicy,
+      Object.defineProperty({ ...closed }, 'namespaces', {
+        enumerable: true,
+        get: () => (reads++ < 2 ? closed.namespaces : open.namespaces),
+      }),
+      Object.defineProperty({ ...closed, extra: 1 }, 'namespaces', {
+        enumerable: false,
+        value: open.namespaces,
+      }),
+    ]
+    for (const policy of shifty) {
+      try {
+        toPlan(policy, ctx)
+      } catch {} // refused or not: what matters is what it left behind
+      assert.deepEqual(
+        toPlan(closed, ctx).plan,
+        fresh,
+        "closed's spawn got the plan compiled for another policy",
+      )
+    }
   })
 
   test('a plan is never served to another caller context (uid, cwd, watched calls)', () => {
