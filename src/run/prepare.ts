@@ -4,6 +4,7 @@
 // it was compiled for an earlier run with the same host answers (compileOnce), or into a plan
 // compiled elsewhere (the `plan` input); nothing else edits a plan after the compiler.
 import { statSync } from 'node:fs'
+import { types } from 'node:util'
 import type { Cgroup } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
@@ -146,8 +147,32 @@ const CACHED_PLANS = 16
 /** The encoded bytes of plans from the cache (frozen, so they stay what was encoded). */
 const encoded = new WeakMap<Plan, CachedPlan>()
 
-const keyPart = (_: string, v: unknown) =>
-  typeof v === 'bigint' ? `${v}n` : typeof v === 'number' && !Number.isFinite(v) ? `${v}` : v
+/** Whether JSON.stringify renders v exactly as the compiler reads it, so that equal keys mean
+ * equal input: strings, finite numbers (not -0), booleans, null, and arrays (no holes) and plain
+ * objects of those, each field an own enumerable value. Anything else (an accessor or a Proxy,
+ * which may answer the key one thing and the compile another; a toJSON; a field inherited from
+ * a prototype, or not enumerable, which the key would leave out; undefined, bigint, NaN) is
+ * compiled afresh: otherwise its plan could be filed under another policy's key, for the next
+ * caller of that policy to run. */
+function plainData(v: unknown, depth = 0): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0)
+  if (typeof v !== 'object' || depth > 64 || types.isProxy(v)) return false
+  const array = Array.isArray(v)
+  const proto: unknown = Object.getPrototypeOf(v)
+  if (array ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) return false
+  const fields = Object.getOwnPropertyDescriptors(v)
+  const names = Reflect.ownKeys(fields)
+  if (array && names.length !== (v as unknown[]).length + 1) return false // holes, extra fields
+  for (const name of names) {
+    if (array && name === 'length') continue
+    const field = fields[name as string]!
+    if (typeof name === 'symbol' || name === 'toJSON' || !field.enumerable || !('value' in field))
+      return false
+    if (!plainData(field.value, depth + 1)) return false
+  }
+  return true
+}
 
 /** compilePlan, or the plan an earlier call compiled from the same policy and context while every
  * host read that compile made (paths of the view, bind sources, mounts, id ranges) still answers
@@ -158,8 +183,9 @@ export function compileOnce(policy: ResolvedPolicy, ctx: CompileContext): Plan {
   // Injected host views and filter rewrites are the caller's objects, and a private /tmp is this
   // run's own: compiled each time. Everything else of the context is part of the key.
   const { fs, trace, idRanges, privateTmp, ...rest } = ctx
-  if (fs || trace || idRanges !== undefined || privateTmp) return compilePlan(policy, ctx)
-  const key = JSON.stringify([policy, rest], keyPart)
+  if (fs || trace || idRanges !== undefined || privateTmp || !plainData([policy, rest]))
+    return compilePlan(policy, ctx)
+  const key = JSON.stringify([policy, rest])
   const hit = compiled.get(key)
   compiled.delete(key)
   if (hit && sameHostReads(hit.reads)) {

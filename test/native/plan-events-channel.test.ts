@@ -45,3 +45,27 @@ test('--plan-fd N --events-fd N: the plan comes in and the events go out on one 
     [{ event: 'exit', code: 3 }],
   )
 })
+
+// attack5's review (a pin): a writer that stops mid-plan (its process died, the socket was shut
+// early) must not leave the launcher a shorter plan to run, at an op boundary or anywhere else.
+test('a plan cut short on the shared socket runs nothing', async () => {
+  for (const cut of [1, 16, plan.length - 12]) {
+    const child = spawn(
+      LAUNCHER_UNDER_TEST,
+      ['--plan-fd', '3', '--events-fd', '3', '--', 'sh', '-c', 'echo ran'],
+      { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+    )
+    const channel = child.stdio[3] as Duplex
+    channel.on('error', () => {})
+    channel.end(plan.subarray(0, plan.length - cut))
+    let out = ''
+    let err = ''
+    channel.on('data', (chunk: Buffer) => (err += chunk.toString()))
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
+    const code = await new Promise((resolve) => child.once('close', resolve))
+    assert.notEqual(code, 0, `a plan ${cut} bytes short was run`)
+    assert.equal(out, '', `the command ran on a plan ${cut} bytes short`)
+    assert.match(err, /truncated|plan/, err)
+  }
+})

@@ -11,9 +11,9 @@ import { after, describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
 import { bindRun, compilePlan } from '../../src/plan/compile.js'
 import { encodePlan } from '../../src/plan/encode.js'
-import { resolvePolicy } from '../../src/policy/resolve.js'
+import { type ResolvedPolicy, resolvePolicy } from '../../src/policy/resolve.js'
 import type { Policy } from '../../src/policy/schema.js'
-import { compileOnce, planBytes } from '../../src/run/prepare.js'
+import { compileOnce, planBytes, prepareRun } from '../../src/run/prepare.js'
 import { spawn } from '../../src/run/spawn.js'
 import { isRoot } from '../helpers.js'
 
@@ -118,6 +118,107 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
       )
     },
   )
+
+  // attack5's review (pins, not fixes): what the reuse must never share between spawns.
+  test("the caller's objects stay its own: never frozen, and a later change compiles again", () => {
+    const policy = resolve({ filesystem: [{ ro: '/usr' }], env: { set: { A: 'a' } }, command: ['x'] })
+    const watch = ['openat']
+    const context = { ...ctx, watch, command: ['run', 'me'] }
+    compileOnce(policy, context)
+    const second = compileOnce(policy, context)
+    for (const o of [policy, policy.filesystem, policy.filesystem[0], policy.env.set, watch, context.command])
+      assert.ok(!Object.isFrozen(o), 'a reuse froze an object of the caller')
+    policy.env.set.A = 'b'
+    watch.push('unlinkat')
+    const third = compileOnce(policy, context)
+    assert.notEqual(third, second)
+    assert.deepEqual(third, compilePlan(policy, context))
+  })
+
+  test("a policy that reads differently to the key and to the compile never poisons another's key", () => {
+    const closed = resolve({ extends: ['default'] })
+    const open = resolve({ extends: ['default'], namespaces: { net: false } })
+    const fresh = compilePlan(closed, ctx)
+    // Objects that serialize as one policy and read as another: a toJSON (a class's own
+    // serialization), accessors that change (a store's computed fields), fields the key leaves
+    // out (not enumerable). Each must not leave its plan under `closed`'s key.
+    let reads = 0
+    const shifty: ResolvedPolicy[] = [
+      { ...open, toJSON: () => closed } as ResolvedPolicy,
+      Object.defineProperty({ ...closed }, 'namespaces', {
+        enumerable: true,
+        get: () => (reads++ < 2 ? closed.namespaces : open.namespaces),
+      }),
+      Object.defineProperty({ ...closed, extra: 1 }, 'namespaces', {
+        enumerable: false,
+        value: open.namespaces,
+      }),
+    ]
+    for (const policy of shifty) {
+      try {
+        compileOnce(policy, ctx)
+      } catch {} // refused or not: what matters is what it left behind
+      assert.deepEqual(
+        compileOnce(closed, ctx),
+        fresh,
+        "closed's spawn got the plan compiled for another policy",
+      )
+    }
+  })
+
+  test('a plan is never served to another caller context (uid, cwd, watched calls)', () => {
+    const policy = resolve({ extends: ['default'] })
+    const base = compileOnce(policy, ctx)
+    for (const other of [
+      { ...ctx, uid: ctx.uid + 1000, gid: ctx.gid + 1000 },
+      { ...ctx, cwd: '/usr' },
+      { ...ctx, watch: ['openat'] },
+    ]) {
+      let fresh
+      try {
+        fresh = compilePlan(policy, other)
+      } catch {
+        continue // a context this host refuses: nothing to reuse
+      }
+      const got = compileOnce(policy, other)
+      assert.notEqual(got, base)
+      assert.deepEqual(got, fresh)
+    }
+  })
+
+  test('without a mount namespace each spawn gets its own temporary directory, never a reused one', () => {
+    const policy = resolve({
+      extends: ['default'],
+      namespaces: { mount: false },
+      acknowledge: ['no-view'],
+    })
+    const run = () => prepareRun({ kind: 'resolved', policy }, ctx, { cgroup: false })
+    const runs = [run(), run()]
+    try {
+      const [a, b] = runs.map((r) => r.privateTmp?.path)
+      assert.ok(a && b && a !== b, `two spawns shared a private /tmp: ${a} ${b}`)
+      assert.notEqual(runs[0]!.plan, runs[1]!.plan)
+      assert.ok(
+        !JSON.stringify(runs[1]!.plan, (_, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)).includes(a),
+      )
+    } finally {
+      for (const r of runs) r.remove()
+    }
+  })
+
+  test("the command holds no fd of the plan's and events' socket", async () => {
+    const p = spawn(
+      resolve({ extends: ['default'] }),
+      '/bin/sh',
+      ['-c', 'for i in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$i ] && echo "fd $i"; done; :'],
+      { stdio: ['ignore', 'pipe', 'inherit'], context: { cwd: '/' }, processEvents: true },
+    )
+    let out = ''
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    const r = await p.exited
+    assert.equal(r.code, 0, JSON.stringify(r.error))
+    assert.equal(out, '', 'the sandbox inherited an fd beyond its stdio')
+  })
 
   test('spawn() runs a reused plan as a fresh one', async () => {
     const policy = resolve({ extends: ['default'] })
