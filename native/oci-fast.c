@@ -56,18 +56,24 @@ static const struct cli *current; /* for messages */
 static noreturn void to_node(char **argv)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = 0;
-		/* PKG/build/native/cordon-oci → PKG */
-		for (int up = 0; up < 3; up++) {
-			char *slash = strrchr(self, '/');
-			if (slash)
-				*slash = 0;
-		}
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self);
+	/* Never a script found from the working directory: without our own path, stop. */
+	if (n <= 0 || (size_t)n >= sizeof self) {
+		fprintf(stderr,
+			"cordon-oci: cannot find its own package (readlink /proc/self/exe: %s); "
+			"is /proc mounted?\n",
+			n < 0 ? strerror(errno) : "path too long");
+		exit(1);
+	}
+	self[n] = 0;
+	/* PKG/build/native/cordon-oci → PKG */
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(self, '/');
+		if (slash)
+			*slash = 0;
 	}
 	char script[PATH_MAX + 32];
-	snprintf(script, sizeof script, "%s/bin/cordon-oci.js", n > 0 ? self : ".");
+	snprintf(script, sizeof script, "%s/bin/cordon-oci.js", self);
 	int argc = 0;
 	while (argv[argc])
 		argc++;
@@ -348,32 +354,58 @@ static const char *busy_group(const struct oci_record *r)
 	return NULL;
 }
 
+/* Pids pinned at a time: each holds a file descriptor, and a group can hold more processes than
+ * the descriptor limit (a container of 1,100 processes under `ulimit -n 1024` was left whole). */
+#define SIGNAL_BATCH 256
+
 /* Signals every process of the container's group. A pid is signalled through a pidfd opened
  * while it was listed, and only if it is still listed afterwards: a pid that ended and was
- * reused outside the group in between is left alone. */
+ * reused outside the group in between is left alone. Pids are pinned in batches that leave a
+ * descriptor for reading the listing again; a listing that cannot be read fails the command
+ * rather than signalling nothing and answering 0. */
 static void signal_group(const struct oci_record *r, int sig)
 {
 	const char *dir = busy_group(r);
-	size_t n = 0, m = 0;
+	size_t n = 0;
 	long *pids = dir ? group_pids(dir, &n) : NULL;
-	int *fds = n ? calloc(n, sizeof *fds) : NULL, nosys = 0;
-	for (size_t i = 0; fds && i < n; i++)
-		if ((fds[i] = pidfd_open(pids[i])) < 0 && errno == ENOSYS)
-			nosys = 1; /* before Linux 5.3: kill() by number, as lifecycle.ts */
-	long *again = fds ? group_pids(dir, &m) : NULL;
-	for (size_t i = 0; fds && i < n; i++) {
-		int listed = 0;
-		for (size_t j = 0; j < m && !listed; j++)
-			listed = again[j] == pids[i];
-		if (listed && fds[i] >= 0)
-			pidfd_send(fds[i], sig);
-		else if (listed && nosys)
-			kill((pid_t)pids[i], sig);
-		if (fds[i] >= 0)
-			close(fds[i]);
+	for (size_t from = 0; from < n;) {
+		int fds[SIGNAL_BATCH], nosys = 0;
+		size_t k = 0, m = 0;
+		while (k < SIGNAL_BATCH && from + k < n) {
+			fds[k] = pidfd_open(pids[from + k]);
+			if (fds[k] < 0 && (errno == EMFILE || errno == ENFILE)) {
+				int err = errno;
+				while (k > 0 && fds[k - 1] < 0)
+					k--; /* pids already gone hold no descriptor */
+				if (k == 0) {
+					errno = err;
+					fail_sys("pidfd_open", dir);
+				}
+				close(fds[--k]); /* room for the listing; that pid is pinned next round */
+				break;
+			}
+			if (fds[k] < 0 && errno == ENOSYS)
+				nosys = 1; /* before Linux 5.3: kill() by number, as lifecycle.ts */
+			k++;
+		}
+		errno = 0;
+		long *again = group_pids(dir, &m);
+		if (!again && errno)
+			fail_sys("open", dir);
+		for (size_t i = 0; i < k; i++) {
+			int listed = 0;
+			for (size_t j = 0; j < m && !listed; j++)
+				listed = again[j] == pids[from + i];
+			if (listed && fds[i] >= 0)
+				pidfd_send(fds[i], sig);
+			else if (listed && nosys)
+				kill((pid_t)pids[from + i], sig);
+			if (fds[i] >= 0)
+				close(fds[i]);
+		}
+		free(again);
+		from += k;
 	}
-	free(again);
-	free(fds);
 	free(pids);
 }
 
@@ -382,8 +414,11 @@ static void thaw(const struct oci_record *r)
 {
 	char path[PATH_MAX];
 	const char *v = r->freezer_v2 ? "0" : "THAWED";
-	snprintf(path, sizeof path, "%s/%s", r->freezer_dir,
-		 r->freezer_v2 ? "cgroup.freeze" : "freezer.state");
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", r->freezer_dir,
+			     r->freezer_v2 ? "cgroup.freeze" : "freezer.state") >= sizeof path) {
+		errno = ENAMETOOLONG; /* a cut path names another file: never open it */
+		fail_sys("open", r->freezer_dir);
+	}
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		fail_sys("open", path);

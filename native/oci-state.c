@@ -15,6 +15,8 @@
 #define OCI_VERSION "1.2.0"
 /* A record larger than this is not one create wrote (annotations included): left to Node. */
 #define MAX_RECORD (16 << 20)
+/* Annotations the fast path reads itself; more go to Node (take_annotations). */
+#define MAX_FAST_ANNOTATIONS 1024
 
 /* One path (absolute, normalised) judged as state.ts checkParents' judge(): every existing
  * prefix owned by root or uid, and not writable by others unless sticky (or a link). */
@@ -117,8 +119,12 @@ static char *read_file(const char *path, size_t *len)
 		return NULL;
 	struct stat st;
 	char *data = NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > MAX_RECORD)
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
 		goto out;
+	if (st.st_size > MAX_RECORD) {
+		errno = EFBIG; /* left to Node, never read as "missing" */
+		goto out;
+	}
 	data = malloc((size_t)st.st_size + 1);
 	if (!data)
 		goto out;
@@ -173,6 +179,12 @@ static int index_like(const struct oci_str *k)
 static void take_annotations(struct reader *rd, size_t i, struct oci_record *r)
 {
 	const struct json_tok *t = &rd->d->toks[i];
+	/* The duplicate check below is quadratic; engines set a few dozen. A record with more
+	 * (the engine's config decides) is left to Node, whose parse is linear. */
+	if (t->type == JSON_OBJECT && t->n > MAX_FAST_ANNOTATIONS) {
+		rd->bad = 1;
+		return;
+	}
 	if (t->type != JSON_OBJECT || r->annotations ||
 	    !(r->annotations = calloc(t->n + 1, sizeof *r->annotations))) {
 		rd->bad = 1;
@@ -435,8 +447,9 @@ int oci_is_frozen(const struct oci_record *r)
 	if (!r->freezer_dir)
 		return 0;
 	char path[PATH_MAX], buf[64];
-	snprintf(path, sizeof path, "%s/%s", r->freezer_dir,
-		 r->freezer_v2 ? "cgroup.freeze" : "freezer.state");
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", r->freezer_dir,
+			     r->freezer_v2 ? "cgroup.freeze" : "freezer.state") >= sizeof path)
+		return 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;

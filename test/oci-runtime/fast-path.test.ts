@@ -192,6 +192,41 @@ describe('cordon-oci fast path', { skip }, () => {
     assert.ok(existsSync(`/proc/${other.pid}`), 'the unrelated process lives')
   })
 
+  test('kill --all reaches every process of a group larger than the descriptor limit', (t) => {
+    // Each pid is pinned by a pidfd before it is signalled: with one descriptor per pid at once,
+    // a group over the limit (1,100 processes under `ulimit -n 1024`) was left whole, status 0.
+    const n = 150
+    const b = makeBundle(['sh', '-c', `i=0; while [ $i -lt ${n} ]; do sleep 1000 & i=$((i+1)); done; wait`])
+    b.write((c) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter((ns) => ns.type !== 'pid')
+      c.linux!.resources = { ...c.linux!.resources, pids: { limit: 1000 } }
+    })
+    let dir = ''
+    const procs = () => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)
+    t.after(() => {
+      try {
+        for (const p of procs()) spawnSync('kill', ['-9', p])
+      } catch {}
+      oci(b, ['delete', '--force', 'f7'])
+      b.cleanup()
+    })
+    assert.equal(oci(b, ['create', 'f7']).status, 0)
+    dir = (JSON.parse(readFileSync(recordPath(b, 'f7'), 'utf8')) as { cgroupDirs: string[] }).cgroupDirs[0]!
+    assert.equal(oci(b, ['start', 'f7'], FAST).status, 0)
+    waitUntil(() => procs().length > n, 1000)
+    assert.ok(procs().length > n, `${procs().length} processes started`)
+    const k = spawnSync(
+      '/bin/sh',
+      ['-c', 'ulimit -n 24; exec "$0" --root "$1" kill --all f7 KILL', FAST, b.root],
+      {
+        encoding: 'utf8',
+      },
+    )
+    assert.equal(k.status, 0, k.stderr)
+    waitUntil(() => procs().length === 0, 500)
+    assert.deepEqual(procs(), [], 'every process of the group is killed')
+  })
+
   test('delete removes the container directory and its cgroups', (t) => {
     const b = makeBundle(['sleep', '60'])
     t.after(() => b.cleanup())
