@@ -9,7 +9,7 @@
 // library's SIGKILL stops and kills each process first, as its timeout does.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
 import { join } from 'node:path'
@@ -47,6 +47,11 @@ describe(
       t.after(() => {
         for (const pid of left()) process.kill(Number(pid), 'SIGKILL')
         supervisor.kill('SIGKILL')
+        // The supervisor removes the run's private /tmp when the run ends; killed, it cannot
+        // (a known gap: the launcher does not know the directory). The test user's are this test's.
+        for (const name of readdirSync('/tmp'))
+          if (name.startsWith('cordon-tmp-') && statSync(`/tmp/${name}`).uid === user.uid)
+            rmSync(`/tmp/${name}`, { recursive: true, force: true })
       })
       for (let i = 0; i < 200 && left().length < 4; i++) await sleep(50)
       assert.equal(left().length, 4, 'the four sleeps run')
