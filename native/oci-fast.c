@@ -11,6 +11,7 @@
  * state.ts isAlive) is checked, so a pid reused meanwhile is never signalled. */
 #define _GNU_SOURCE
 #include "json.h"
+#include "sys.h"
 #include "oci-state.h"
 
 #include <errno.h>
@@ -29,12 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 /* The Node that built the package (scripts/build-native.mjs); `node` from PATH otherwise. */
 #ifndef CORDON_NODE
 #define CORDON_NODE "node"

@@ -1,5 +1,5 @@
 /* sys.h — raw wrappers for the syscalls older C libraries lack (new mount API, openat2,
- * pivot_root, close_range), so the launcher builds with any glibc or musl. */
+ * pivot_root, close_range, pidfds), so the launcher builds with any glibc or musl. */
 #ifndef CORDON_SYS_H
 #define CORDON_SYS_H
 
@@ -9,6 +9,17 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* pidfds (5.3+): the numbers are the same on every architecture (the unified table). */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1

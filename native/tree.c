@@ -3,6 +3,7 @@
  * process for good) and checked second, so what is signalled is what was meant. */
 #define _GNU_SOURCE
 #include "tree.h"
+#include "sys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,13 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 static int pidfd_open_pid(pid_t pid)
 {
