@@ -5,17 +5,16 @@
 // freeze and the timeout all missed it. The launcher is now its subreaper.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
-import { CLI, ensureTestUser, isRoot, plainUserScratch } from '../helpers.js'
+import { CLI, isRoot, plainUserScratch } from '../helpers.js'
 
 describe(
   'cordon kill without a cgroup',
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
     test('no child of the command outlives the kill, setsid or not', async (t) => {
-      const { user, dir, env } = plainUserScratch(t, 'kill')
+      const { user, dir, env, as } = plainUserScratch(t, 'kill')
       const marker = `${process.pid}`
       const run = spawn(
         process.execPath,
@@ -40,14 +39,6 @@ describe(
         for (const pid of left().split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
         run.kill('SIGKILL')
       })
-      const as = (args: string[]) =>
-        spawnSync(process.execPath, [CLI, ...args], {
-          cwd: dir,
-          uid: user.uid,
-          gid: user.gid,
-          env,
-          encoding: 'utf8',
-        })
       let id = ''
       for (let i = 0; i < 100 && (!id || left().split('\n').length < 3); i++, await sleep(100)) {
         const ps = as(['ps', '--json'])
@@ -62,11 +53,7 @@ describe(
     })
 
     test('the timeout kills every process of the sandbox, an orphan included', async (t) => {
-      const user = ensureTestUser()
-      const dir = `/tmp/cordon-timeout-${process.pid}`
-      mkdirSync(`${dir}/rt`, { recursive: true, mode: 0o700 })
-      spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, dir])
-      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const { user, dir, env } = plainUserScratch(t, 'timeout')
       const marker = `${process.pid}`
       const left = () =>
         spawnSync('pgrep', ['-u', String(user.uid), '-f', `^sleep [678]${marker}$`], {
@@ -94,12 +81,7 @@ describe(
           cwd: dir,
           uid: user.uid,
           gid: user.gid,
-          env: {
-            PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-            HOME: '/nonexistent',
-            XDG_RUNTIME_DIR: `${dir}/rt`,
-            NODE_EXTRA_CA_CERTS: '',
-          },
+          env,
           encoding: 'utf8',
           stdio: ['ignore', 'ignore', 'pipe'],
           timeout: 60_000,
