@@ -78,7 +78,7 @@ static void usage(FILE *out)
 		"found.\n\n"
 		"  --plan-fd N    read the plan from fd N instead of a file (to end of file)\n"
 		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
-		"                 (it may be the plan's: a socket, read to the peer's shutdown)\n"
+		"                 (it may be the plan's: a socket, read to the plan's length)\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
@@ -178,11 +178,32 @@ static uint8_t *read_plan(const struct options *o, size_t *len)
 		usage(stderr);
 		die_msg("no plan: give a plan file or --plan-fd");
 	}
+	/* On a socket that also carries the events (spawn()'s), the plan ends where its header
+	 * says, so the launcher starts without waiting for the writer's shutdown (Node sends it on
+	 * its event loop's next turn, after the supervisor's own bookkeeping). Nothing past the
+	 * plan is read. A writer that stops short still gives end of file first, and plan_decode
+	 * refuses what came. Elsewhere the plan is read to end of file. */
+	int shared = fd == o->events_fd, sized = 0;
+	size_t want = shared ? PLAN_HEADER_SIZE : SIZE_MAX;
 	size_t cap = 4096, n = 0;
 	uint8_t *buf = malloc(cap);
 	for (;;) {
 		if (!buf)
 			die_msg("out of memory reading the plan");
+		if (shared && !sized && n >= PLAN_HEADER_SIZE) {
+			/* Bytes 8-11: the payload's length, little-endian; a bad magic stops here. */
+			uint32_t payload = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 |
+					   (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
+			sized = 1;
+			if (memcmp(buf, PLAN_MAGIC, 4) != 0)
+				want = n;
+			else if (payload > PLAN_MAX_SIZE - PLAN_HEADER_SIZE)
+				die_msg("plan larger than %u bytes", PLAN_MAX_SIZE);
+			else
+				want = PLAN_HEADER_SIZE + payload;
+		}
+		if (n >= want)
+			break;
 		if (n == cap) {
 			if (cap >= PLAN_MAX_SIZE)
 				die_msg("plan larger than %u bytes", PLAN_MAX_SIZE);
@@ -190,7 +211,8 @@ static uint8_t *read_plan(const struct options *o, size_t *len)
 			buf = realloc(buf, cap);
 			continue;
 		}
-		ssize_t r = read(fd, buf + n, cap - n);
+		size_t room = cap - n < want - n ? cap - n : want - n;
+		ssize_t r = read(fd, buf + n, room);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -200,8 +222,8 @@ static uint8_t *read_plan(const struct options *o, size_t *len)
 			break;
 		n += (size_t)r;
 	}
-	/* One socket may carry both (spawn(): the plan in, to the writer's shutdown, then the
-	 * events out): it stays open for them. */
+	/* One socket may carry both (spawn(): the plan in, then the events out): it stays open
+	 * for them. */
 	if (fd != o->events_fd)
 		close(fd);
 	*len = n;

@@ -20,7 +20,7 @@ import {
 import { basename, join } from 'node:path'
 import type { CgroupRef } from '../cgroup/driver.js'
 import { CordonError } from '../errors.js'
-import { bootId, type ProcessInfo, processInfo, processStartTime } from '../host/process.js'
+import { bootId, type ProcessInfo, processInfo } from '../host/process.js'
 import { callerUid, privateStateDir, stateDirPath } from './state-dir.js'
 
 export interface SandboxRecord {
@@ -93,16 +93,16 @@ export function newId(): string {
 
 const OPEN_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
-/** Writes the record (never through a planted file: O_EXCL, then rename); returns its remover. */
+/** Writes the record (never through a planted file: O_EXCL, then rename); returns its remover.
+ * The launcher's start time is the caller's (host/signal.ts identify), read while its child
+ * could not yet have been reaped: one read of /proc/PID/stat per spawn, not two. */
 export function register(
   dir: string | undefined,
-  record: Omit<SandboxRecord, 'version' | 'startTime' | 'bootId'>,
+  record: Omit<SandboxRecord, 'version' | 'bootId'>,
 ): () => void {
   if (!dir) return () => {}
   const file = join(dir, `${record.id}.json`)
-  const startTime = processStartTime(record.pid)
-  if (startTime === undefined) return () => {}
-  const full: SandboxRecord = { version: 2, ...record, startTime, bootId: bootId() }
+  const full: SandboxRecord = { version: 2, ...record, bootId: bootId() }
   const temp = join(dir, `.${record.id}.${randomHex(4)}`)
   try {
     const fd = openSync(temp, OPEN_NEW, 0o600)

@@ -101,22 +101,21 @@ export function spawn(
     prepared.remove()
     throw e
   }
-  // One socket carries both ways: the plan to the launcher (it reads to our end of writing),
-  // then its events back. Written first, so that the launcher starts while the rest is set up
-  // here; a second pipe cost each spawn about as much CPU as this process's own bookkeeping.
+  // One socket carries both ways: the plan to the launcher, then its events back (a second
+  // pipe cost each spawn about as much CPU as this process's own bookkeeping).
   const channel = child.stdio[3] as Duplex
   channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
-  channel.end(bytes)
   // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
   // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
   const launcher = child.pid ? identify([child.pid])[0] : undefined
   const id = newId()
   const publisher =
-    options.publish && registry && child.pid ? publish(join(registry, `${id}.sock`)) : undefined
-  const unregister = child.pid
+    options.publish && registry && launcher ? publish(join(registry, `${id}.sock`)) : undefined
+  const unregister = launcher
     ? register(registry, {
         id,
-        pid: child.pid,
+        pid: launcher.pid,
+        startTime: launcher.startTime,
         command: [command, ...args],
         startedAt: new Date().toISOString(),
         ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...prepared.limits } } : {}),
@@ -124,6 +123,11 @@ export function spawn(
         ...(options.watch?.length ? { watch: [...options.watch] } : {}),
       })
     : () => {}
+  // The plan last: the sandbox is in the registry before its launcher can start it (`cordon
+  // ps`, `kill` and `freeze` find it from then on). The launcher reads the plan to the length
+  // its header gives and starts at once: our end of writing goes out only on the event loop's
+  // next turn, after the rest of this function and whatever the caller does next.
+  channel.end(bytes)
   // Why cordon killed the whole sandbox itself, if it did.
   let killedFor: 'timeout' | 'aborted' | undefined
   const killAll = (why: 'timeout' | 'aborted') => {

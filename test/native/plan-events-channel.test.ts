@@ -1,5 +1,5 @@
-// spawn()'s channel (issue 23): one socket carries the plan to the launcher, read to the
-// writer's shutdown, and then its events back, so that each spawn opens one pipe, not two.
+// spawn()'s channel (issue 23): one socket carries the plan to the launcher, read to the length
+// its header gives, and then its events back, so that each spawn opens one pipe, not two.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { Duplex } from 'node:stream'
@@ -68,4 +68,31 @@ test('a plan cut short on the shared socket runs nothing', async () => {
     assert.equal(out, '', `the command ran on a plan ${cut} bytes short`)
     assert.match(err, /truncated|plan/, err)
   }
+})
+
+// Issue 23: Node sends a socket's shutdown only on its event loop's next turn, so a launcher that
+// read to the writer's shutdown waited for spawn()'s bookkeeping and the caller's code after it.
+// It reads to the length in the plan's header: the command runs while the writer keeps its end.
+test('the launcher starts on the whole plan, without waiting for the writer to end', async () => {
+  const child = spawn(
+    LAUNCHER_UNDER_TEST,
+    ['--plan-fd', '3', '--events-fd', '3', '--', 'sh', '-c', 'exit 3'],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
+  )
+  const channel = child.stdio[3] as Duplex
+  channel.on('error', () => {})
+  channel.write(plan)
+  let text = ''
+  let stderr = ''
+  channel.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  let timer: NodeJS.Timeout | undefined
+  const code = await Promise.race([
+    new Promise((resolve) => child.once('exit', resolve)),
+    new Promise((resolve) => (timer = setTimeout(() => resolve('waiting'), 10_000))),
+  ])
+  clearTimeout(timer)
+  child.kill('SIGKILL')
+  channel.destroy()
+  assert.equal(code, 3, `the launcher waited for the end of the socket (${stderr}${text})`)
 })
