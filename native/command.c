@@ -334,14 +334,13 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
 	sigaddset(&wait_set, FREEZE_SIGNAL);
-	/* The reaper runs no untrusted code, but shares the command's uid: make it untraceable
-	 * and powerless. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The reaper runs no untrusted code, but shares the command's uid: it is untraceable
+	 * already (non-dumpable before the command was forked, launcher.c); make it powerless. */
 	caps_clear();
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
 	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
-	 * here, which comes after the command's execve (it is vforked) and could already include
+	 * here, which may come after the command's execve (when it is vforked) and could already include
 	 * its first children. */
 	if (spawns_fd >= 0 && last_pid(lastpid_fd) >= 0)
 		spawns.last = child;
