@@ -340,8 +340,8 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
 	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
-	 * here, which may come after the command's execve (when it is vforked) and could already include
-	 * its first children. */
+	 * here, which may come after the command's execve (always when it is vforked) and could
+	 * already include its first children. */
 	if (spawns_fd >= 0 && last_pid(lastpid_fd) >= 0)
 		spawns.last = child;
 	struct timespec tick = { 0, SPAWN_TICK_NS };
