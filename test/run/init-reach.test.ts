@@ -46,6 +46,10 @@ function writePlan(dir: string, ids: { uid: number; gid: number }, watch: string
   return file
 }
 
+// The owner of /proc/PID/fd may open it, but the kernel lists none of its entries to a reader
+// that may not ptrace the process.
+const DENIED = /^(denied EACCES|reached 0)$/m
+
 const cases = [
   { name: 'vfork', watch: [] },
   { name: 'fork, for a seccomp responder', watch: ['openat'] },
@@ -86,11 +90,31 @@ describe('the sandbox init', { skip }, () => {
           { cwd: dir, encoding: 'utf8', timeout: 60_000, ...(as === 'root' ? {} : ids) },
         )
         assert.equal(r.status, 0, r.stderr)
-        // A root command may list /proc/1/fd (it owns the entries) but the kernel shows it none.
-        assert.match(
-          r.stdout,
-          /^(denied EACCES|reached 0)$/m,
-          `init reachable from the command: ${r.stdout}${r.stderr}`,
-        )
+        assert.match(r.stdout, DENIED, `init reachable from the command: ${r.stdout}${r.stderr}`)
       })
+
+  // Without a pid namespace the launcher (the notify supervisor, the tracer, the console relay's
+  // parent) and the supervisor are in sight, dumpable and of the command's uid for a plain user;
+  // what keeps them out of reach is the command's Landlock domain (ptrace and /proc/PID/fd of a
+  // process outside it are refused), and such a run is refused on a kernel without Landlock.
+  test('without namespaces, the launcher and the supervisor are out of reach too', (t) => {
+    const { dir, as } = plainUserScratch(t, 'init-reach-nons', (d) =>
+      execFileSync('cc', ['-O2', '-o', join(d, 'init-reach'), join(ROOT, 'test', 'run', 'init-reach.c')]),
+    )
+    const r = as([
+      'run',
+      '-q',
+      '--no-namespaces',
+      '--acknowledge',
+      'no-view',
+      '--',
+      'sh',
+      '-c',
+      `${dir}/init-reach $PPID; ${dir}/init-reach $(cut -d' ' -f4 /proc/$PPID/stat)`,
+    ])
+    assert.equal(r.status, 0, r.stderr)
+    const lines = r.stdout.trim().split('\n')
+    assert.equal(lines.length, 2, r.stdout)
+    for (const line of lines) assert.match(line, DENIED, r.stdout)
+  })
 })
