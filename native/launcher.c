@@ -508,18 +508,22 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		command_exec(cmd);
 	/* Init holds the launcher's channels (the status and freeze pipes, the events) and shares
 	 * the command's ids: only its dumpability keeps a command that has no Landlock domain and
-	 * keeps init's capabilities out of /proc/1/fd, pidfd_getfd and ptrace. Non-dumpable before
-	 * the command exists, not once the fork returns: by then the command runs (init_run). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
-		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
-	/* vfork: the command borrows init's memory until its execve (or _exit) instead of a copy:
+	 * keeps init's capabilities out of /proc/1/fd, pidfd_getfd and ptrace. It must be
+	 * non-dumpable before the command's first instruction, not once the fork returns, when the
+	 * command already runs (init_run).
+	 *
+	 * vfork: the command borrows init's memory until its execve (or _exit) instead of a copy:
 	 * no page tables copied, no copy-on-write faults in either process. Init is suspended
 	 * until then, and the command's steps write nothing init reads afterwards (console_attach
 	 * leaves init's slave fd number for console_release). Its fd table, credentials, Landlock
 	 * domain and seccomp filter are its own: only the memory is shared, and with it the
-	 * dumpable flag. With a seccomp responder the launcher reads the command before its execve
-	 * (pidfd_getfd of the listener, the notified calls' memory), which a plain user may not do
-	 * to a non-dumpable mm: that command gets a copy (fork) that it makes dumpable again. */
+	 * dumpable flag, which the command clears for both before its first step (command_exec).
+	 * With a seccomp responder the launcher reads the command before its execve (pidfd_getfd
+	 * of the listener, the notified calls' memory), which a plain user may not do to a
+	 * non-dumpable mm: init clears its own flag and forks a copy, which sets its flag again. */
+	cmd->on_init_mm = !p->responder;
+	if (p->responder && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
 	pid_t child = p->responder ? fork() : vfork();
 	if (child < 0)
 		die_step(EXIT_CORDON, "fork command", NULL, NULL, errno);
