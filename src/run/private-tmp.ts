@@ -62,7 +62,7 @@ export function makePrivateTmp(): PrivateTmp {
  * fts: never following a symlink below the top, fd-relative (no depth limit, linear time),
  * chmod first so that an unreadable directory can be emptied; run as the sandbox's own ids, so a
  * race reaches nothing the sandbox could not delete itself. */
-const REMOVE = 'chmod -R u+rwx -- "$1" 2>/dev/null; exec rm -rf --one-file-system -- "$1"'
+const REMOVE = 'chmod -R u+rwX -- "$1" 2>/dev/null; exec rm -rf --one-file-system -- "$1"'
 
 function asOwner(owner: { uid: number; gid: number } | undefined) {
   return owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {}
