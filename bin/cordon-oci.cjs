@@ -8,9 +8,9 @@
 //
 // Both files are read from this package's own build directory only (root runs this; the path
 // comes from this file's real location, never from the working directory or the environment).
-// A cache is used only for the exact bytes it was made from (a CRC-32 and length the build
-// writes before it), and V8 refuses one from another Node or other flags by itself: either way
-// the bundle compiles as usual, silently. A checkout built without esbuild runs the ES modules
+// A cache is used only for the exact bytes it was made from (it holds a copy), and V8 refuses
+// one from another Node or other V8 flags by itself: either way the bundle compiles as usual,
+// silently. A checkout built without esbuild runs the ES modules
 // (bin/cordon-oci.js).
 const { readFileSync, writeFileSync } = require('node:fs')
 const { dirname, join } = require('node:path')
@@ -18,35 +18,32 @@ const { createRequire } = require('node:module')
 const vm = require('node:vm')
 
 const BUNDLE = join(__dirname, '..', 'build', 'src', 'oci-bundle', 'oci.cjs')
-const HEADER = 8 // u32 CRC-32 and u32 length of the bundle, little-endian, then V8's data
 
 // The function Node's own CommonJS loader wraps a module in: the cache is for this exact text.
 const wrap = (source) => `(function (exports, require, module, __filename, __dirname) {${source}\n})`
 
-/** The header binding a cache to the bundle's bytes; undefined without zlib.crc32 (Node < 20.15),
- * and then no cache is written or read. */
-function stamp(bytes) {
-  const { crc32 } = require('node:zlib')
-  if (typeof crc32 !== 'function') return undefined
-  const header = Buffer.alloc(HEADER)
-  header.writeUInt32LE(crc32(bytes) >>> 0, 0)
-  header.writeUInt32LE(bytes.length, 4)
-  return header
-}
+// FILE.cache holds the bundle's length (u32, little-endian) and bytes, then V8's data. The copy
+// binds the cache to exactly these bytes at the cost of a memcmp: V8 itself checks only the
+// source's length, and hashing the bundle here (node:zlib's crc32) cost more than the cache saved.
+const HEADER = 4
 
 /** Compiles and runs the bundle FILE; `cache` says what became of FILE.cache: used, rejected (by
- * V8: another Node, other flags), stale (made for other bytes), absent, or off (no zlib.crc32). */
+ * V8: another Node, other V8 flags), stale (made for other bytes), or absent. */
 function load(file) {
   const bytes = readFileSync(file)
-  const header = stamp(bytes)
   let cachedData
-  let cache = header ? 'absent' : 'off'
-  if (header)
-    try {
-      const data = readFileSync(`${file}.cache`)
-      if (data.length > HEADER && data.subarray(0, HEADER).equals(header)) cachedData = data.subarray(HEADER)
-      else cache = 'stale'
-    } catch {}
+  let cache = 'absent'
+  try {
+    const data = readFileSync(`${file}.cache`)
+    const end = HEADER + bytes.length
+    if (
+      data.length > end &&
+      data.readUInt32LE(0) === bytes.length &&
+      bytes.equals(data.subarray(HEADER, end))
+    )
+      cachedData = data.subarray(end)
+    else cache = 'stale'
+  } catch {}
   const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file, cachedData })
   if (cachedData) cache = script.cachedDataRejected ? 'rejected' : 'used'
   const module = { exports: {} }
@@ -57,14 +54,14 @@ function load(file) {
 }
 
 /** Build step (scripts/bundle-cli.mjs): FILE.cache for the bundle FILE. Only the top level is
- * compiled into it: a cache made after a whole `create` (every function it ran) was larger and
- * within noise of this one in CPU time (README). */
+ * compiled into it: a cache made after a whole `create` (every function it ran) was four times
+ * larger and within noise of this one in CPU time (README). */
 function writeCodeCache(file) {
   const bytes = readFileSync(file)
-  const header = stamp(bytes)
-  if (!header) return
   const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file })
-  writeFileSync(`${file}.cache`, Buffer.concat([header, script.createCachedData()]))
+  const header = Buffer.alloc(HEADER)
+  header.writeUInt32LE(bytes.length, 0)
+  writeFileSync(`${file}.cache`, Buffer.concat([header, bytes, script.createCachedData()]))
 }
 
 module.exports = { BUNDLE, load, writeCodeCache }
