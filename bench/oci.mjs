@@ -3,7 +3,8 @@
 // running `true` in a busybox-static container. Runtimes alternate within each round, so load
 // on the machine falls on all alike; prints medians of wall-clock time and of CPU time, and
 // their ratios to runc (target: <= 1.0x runc). "cordon-oci-node" is the TypeScript
-// runtime alone (bin/cordon-oci.js), as it served every command before the C entry point.
+// runtime alone (bin/cordon-oci.cjs: the bundle and its code cache, Node's default flags) serving
+// every command, as before the C entry point.
 //
 // CPU time is the cpuacct usage of a group holding this process, the engine daemons it starts
 // (and their shims, and each runtime they run) and, through each engine's cgroup-parent option,
@@ -43,7 +44,7 @@ const runc = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).st
 const runtimes = {
   runc,
   'cordon-oci': values.cordon,
-  ...(values['no-node'] ? {} : { 'cordon-oci-node': join(root, 'bin', 'cordon-oci.js') }),
+  ...(values['no-node'] ? {} : { 'cordon-oci-node': join(root, 'bin', 'cordon-oci.cjs') }),
 }
 const only = values.only.split(',')
 const median = (xs) => {

@@ -12,6 +12,7 @@
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -109,4 +110,29 @@ await esbuild.build({
   entryPoints: { oci: join(root, 'src', 'oci-runtime', 'main.ts') },
   outdir: OCI_DIR,
 })
+// The same entry as one CommonJS file (esbuild inlines each lazy import() as a module that
+// initialises on first use) plus V8's code cache for it: bin/cordon-oci.cjs compiles it with
+// vm.Script and the cache, so an engine's `create` pays neither Node's ESM loader (resolve,
+// link, module jobs per file) nor V8's parse and compile of the top level (README: "cordon as an
+// OCI runtime", start-up). The ES modules above stay for bin/cordon-oci.js and the tests.
+const cjs = await esbuild.build({
+  ...options,
+  format: 'cjs',
+  splitting: false,
+  sourcemap: false,
+  plugins: [lazyFilter],
+  // import.meta.url (launcherPath, supervisor.js, build/seccomp) is the bundle's own file URL, as
+  // the ES chunk's at the same depth; require('node:url') is a built-in Node has loaded already.
+  define: { 'import.meta.url': '__cordon_import_meta_url' },
+  banner: { js: 'var __cordon_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  entryPoints: { oci: join(root, 'src', 'oci-runtime', 'main.ts') },
+  outExtension: { '.js': '.cjs' },
+  outdir: OCI_DIR,
+  write: false,
+})
+const { writeCodeCache } = createRequire(import.meta.url)('../bin/cordon-oci.cjs')
+for (const f of cjs.outputFiles) {
+  writeFileSync(f.path, f.contents)
+  if (f.path.endsWith('.cjs')) writeCodeCache(f.path)
+}
 if (values.metafile) writeFileSync(values.metafile, JSON.stringify(result.metafile))

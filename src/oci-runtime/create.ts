@@ -2,7 +2,7 @@
 // exec.fifo (native/oci.h) until `start`.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
@@ -224,7 +224,7 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
     if (monitorWanted(p.config.annotations)) startSupervisor(o.root, p.rec)
     if (o.pidFile) {
       writeFileSync(`${o.pidFile}.tmp`, String(pid))
-      spawnSync('mv', ['-f', `${o.pidFile}.tmp`, o.pidFile]) // same dir: rename, as runc's atomic write
+      renameSync(`${o.pidFile}.tmp`, o.pidFile) // same dir: atomic, as runc's write (no `mv` process)
     }
   } catch (e) {
     fail(p, pid, e)

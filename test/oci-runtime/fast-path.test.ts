@@ -1,6 +1,7 @@
 // cordon-oci's C entry point (native/oci-fast.c) serves state, start, kill and delete without
-// Node: each answer is compared with the TypeScript runtime's (bin/cordon-oci.js) for the same
-// container, and every case it leaves to Node must still get Node's answer.
+// Node: each answer is compared with the TypeScript runtime's (bin/cordon-oci.cjs, as the entry
+// point runs it for everything else) for the same container, and every case it leaves to Node
+// must still get Node's answer.
 // CORDON_OCI_FAST picks another build of the entry point (`npm run test:sanitize`: ASan).
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process'
@@ -12,7 +13,7 @@ import { ROOT } from '../helpers.js'
 import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, waitUntil } from './bundle.js'
 
 const FAST = process.env.CORDON_OCI_FAST || CORDON_OCI
-const NODE = join(ROOT, 'bin', 'cordon-oci.js')
+const NODE = join(ROOT, 'bin', 'cordon-oci.cjs')
 const STRACE = ['/usr/bin/strace', '/bin/strace'].find((p) => existsSync(p))
 
 const skip = ociSkip('cordon-oci creates containers as root')
