@@ -39,6 +39,9 @@ describe('npm pack, installed into an empty project', () => {
       'build/src/cli-bundle/main.js',
       'build/src/index.d.ts',
       'bin/cordon-exec',
+      // cordon-oci's C entry (built on install) hands create, run and exec to these.
+      'bin/cordon-oci.cjs',
+      'bin/cordon-oci.js',
       // Apache-2.0 (package.json) asks for its text to travel with every copy.
       'LICENSE',
       'README.md',
@@ -85,6 +88,11 @@ describe('npm pack, installed into an empty project', () => {
     })
     assert.equal(exec.status, 0, exec.stderr)
     assert.match(exec.stdout, /^cordon-exec \S+ \(plan format \d+\)/)
+
+    // The OCI runtime an engine is pointed at: `features` is served by its Node half.
+    const oci = spawnSync(join(pkg, 'build', 'native', 'cordon-oci'), ['features'], { encoding: 'utf8', env })
+    assert.equal(oci.status, 0, oci.stderr)
+    assert.equal(JSON.parse(oci.stdout).ociVersionMin, '1.0.0')
 
     writeFileSync(
       join(project, 'use.mjs'),
