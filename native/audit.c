@@ -4,7 +4,7 @@
  * the pid and exe of the denied task; EOE (1320) closes the event. */
 #define _GNU_SOURCE
 #include "audit.h"
-#include "proc_events.h"
+#include "proc_stat.h"
 
 #include "events.h"
 
@@ -160,7 +160,7 @@ static int descends_from(long pid, pid_t ancestor)
 	for (int depth = 0; pid > 1 && depth < 64; depth++) {
 		if (pid == ancestor)
 			return 1;
-		pid = proc_parent(pid);
+		pid = proc_stat_parent(pid);
 	}
 	return 0;
 }

@@ -271,6 +271,11 @@ noreturn void command_exec(const struct command *cmd)
 {
 	const struct plan *p = cmd->plan;
 	oci_wait_start(cmd->exec_fd); /* create/start split: a no-op outside cordon-oci */
+	/* Vforked, the command runs on init's memory, whose dumpable flag is init's: cleared before
+	 * the first step, so no code of the command's runs while init is dumpable (launcher.c). Not
+	 * before the fork: until an OCI start, init stays as open to the engine as it was. */
+	if (cmd->on_init_mm && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
 	for (size_t i = cmd->first_op; i < p->n_ops; i++)
 		if (p->ops[i].code == OP_START_HOOK)
 			hook_run(p, &i, -1, getpid());
@@ -334,15 +339,14 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
 	sigaddset(&wait_set, FREEZE_SIGNAL);
-	/* The reaper runs no untrusted code, but shares the command's uid: make it untraceable
-	 * and powerless. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The reaper runs no untrusted code, but shares the command's uid: it is untraceable
+	 * already (non-dumpable before the command's first step, launcher.c); make it powerless. */
 	caps_clear();
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
 	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
-	 * here, which comes after the command's execve (it is vforked) and could already include
-	 * its first children. */
+	 * here, which may come after the command's execve (always when it is vforked) and could
+	 * already include its first children. */
 	if (spawns_fd >= 0 && last_pid(lastpid_fd) >= 0)
 		spawns.last = child;
 	struct timespec tick = { 0, SPAWN_TICK_NS };

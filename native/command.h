@@ -17,6 +17,7 @@ struct command {
 	mode_t saved_umask;
 	int exec_fd; /* written 'F' on failure; closes on successful exec */
 	int notify_sock; /* to the launcher, for a listening seccomp filter (notify.h); else -1 */
+	int on_init_mm; /* vforked by init: its dumpable flag is init's (command_exec clears it) */
 };
 
 /* Runs phases 3..8 of the plan in order, then execve. Never returns: on failure it reports

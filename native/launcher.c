@@ -528,15 +528,30 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		die_step(EXIT_CORDON, "unshare time namespace", NULL, NULL, errno);
 	if (!p->has_init)
 		command_exec(cmd);
-	/* vfork: the command borrows init's memory until its execve (or _exit) instead of a copy:
+	/* Init holds the launcher's channels (the status and freeze pipes, the events) and shares
+	 * the command's ids: only its dumpability keeps a command that has no Landlock domain and
+	 * keeps init's capabilities out of /proc/1/fd, pidfd_getfd and ptrace. It must be
+	 * non-dumpable before the command's first instruction, not once the fork returns, when the
+	 * command already runs (init_run).
+	 *
+	 * vfork: the command borrows init's memory until its execve (or _exit) instead of a copy:
 	 * no page tables copied, no copy-on-write faults in either process. Init is suspended
 	 * until then, and the command's steps write nothing init reads afterwards (console_attach
 	 * leaves init's slave fd number for console_release). Its fd table, credentials, Landlock
-	 * domain and seccomp filter are its own: only the memory is shared. */
-	pid_t child = vfork();
+	 * domain and seccomp filter are its own: only the memory is shared, and with it the
+	 * dumpable flag, which the command clears for both before its first step (command_exec).
+	 * With a seccomp responder the launcher reads the command before its execve (pidfd_getfd
+	 * of the listener, the notified calls' memory), which a plain user may not do to a
+	 * non-dumpable mm: init clears its own flag and forks a copy, which sets its flag again. */
+	cmd->on_init_mm = !p->responder;
+	if (p->responder && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
+	pid_t child = p->responder ? fork() : vfork();
 	if (child < 0)
 		die_step(EXIT_CORDON, "fork command", NULL, NULL, errno);
 	if (child == 0) {
+		if (p->responder && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+			die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
 		close(pp->status[1]);
 		if (pp->spawns[1] >= 0)
 			close(pp->spawns[1]);

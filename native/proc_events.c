@@ -3,6 +3,7 @@
  * before that process exists and events are read in order. */
 #define _GNU_SOURCE
 #include "proc_events.h"
+#include "proc_stat.h"
 #include "cn_proc_subscribe.h"
 #include "events.h"
 
@@ -178,23 +179,6 @@ void proc_read(struct proc_tracker *t)
 	}
 }
 
-long proc_parent(long pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *close_paren = strrchr(buf, ')'); /* comm may hold spaces and parens */
-	long ppid = -1;
-	if (close_paren)
-		sscanf(close_paren + 1, " %*c %ld", &ppid);
-	return ppid;
-}
-
 /* One scan of /proc: adds processes whose parent is tracked; returns how many. */
 static int scan(struct proc_tracker *t)
 {
@@ -207,7 +191,7 @@ static int scan(struct proc_tracker *t)
 		long pid = strtol(de->d_name, &end, 10);
 		if (*end || pid <= 0 || find(t, (pid_t)pid) >= 0)
 			continue;
-		long ppid = proc_parent(pid);
+		long ppid = proc_stat_parent(pid);
 		if (ppid <= 0 || find(t, (pid_t)ppid) < 0)
 			continue;
 		add(t, (pid_t)pid, (pid_t)ppid);

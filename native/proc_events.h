@@ -31,8 +31,6 @@ void proc_track(struct proc_tracker *t, pid_t root);
 void proc_read(struct proc_tracker *t);
 /* Polling: one pass over the tracked processes' children. */
 void proc_poll(struct proc_tracker *t);
-/* The parent of pid from /proc/PID/stat, or -1 (gone, or unreadable). */
-long proc_parent(long pid);
 /* After the sandbox ended: the exits not reported yet, and a warning if events were lost. */
 void proc_finish(struct proc_tracker *t);
 

@@ -3,6 +3,7 @@
  * process for good) and checked second, so what is signalled is what was meant. */
 #define _GNU_SOURCE
 #include "tree.h"
+#include "proc_stat.h"
 #include "sys.h"
 
 #include <dirent.h>
@@ -30,31 +31,11 @@ static int pidfd_signal(int fd, int sig)
 /* The parent and the start time of pid, from /proc/PID/stat; -1 when it is gone. */
 static int read_stat(pid_t pid, long *ppid, unsigned long long *start)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	struct proc_stat st;
+	if (proc_stat_read(pid, &st))
 		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: fields resume after the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
-	for (int field = 3; field <= 22; field++) {
-		char *end;
-		if (field == 4)
-			*ppid = strtol(p, &end, 10);
-		else if (field == 22)
-			*start = strtoull(p, &end, 10);
-		else
-			end = strchr(p, ' ');
-		if (!end || (field < 22 && *end != ' '))
-			return -1;
-		p = end + 1;
-	}
+	*ppid = st.ppid;
+	*start = st.start;
 	return 0;
 }
 

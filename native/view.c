@@ -35,6 +35,10 @@ static int old_fd = -1; /* host root, seen from the scratch tmpfs */
 static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) */
 static int all_binds; /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
+/* Mount ids of the tmpfs mounts made here for the view: the only places a node is made on
+ * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too. */
+static uint64_t *own_tmpfs;
+static size_t n_own_tmpfs;
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
 {
@@ -399,6 +403,30 @@ void view_set_idmap_sock(int sock, int all)
 	all_binds = all;
 }
 
+/* The id of the mount fd lies on: statx (5.8+), else its fdinfo through the host's /proc. */
+static int mount_id(int fd, uint64_t *id)
+{
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == 0 &&
+	    (stx.stx_mask & STATX_MNT_ID)) {
+		*id = stx.stx_mnt_id;
+		return 0;
+	}
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "proc/thread-self/fdinfo/%d", fd);
+	int info = openat(old_fd, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = info < 0 ? -1 : read(info, buf, sizeof buf - 1);
+	if (info >= 0)
+		close(info);
+	const char *at = n > 0 ? (buf[n] = '\0', strstr(buf, "\nmnt_id:")) : NULL;
+	char *end;
+	unsigned long long v = at ? strtoull(at + 8, &end, 10) : 0;
+	if (!at || end == at + 8)
+		return errno = ENOSYS, -1;
+	*id = v;
+	return 0;
+}
+
 static int new_fs(const char *type, const char *step, const char *dest)
 {
 	int fs = sys_fsopen(type, FSOPEN_CLOEXEC);
@@ -422,6 +450,14 @@ static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step
 	if (mnt < 0)
 		fail(step, dest, NULL);
 	close(fs);
+	struct statfs st;
+	if (fstatfs(mnt, &st) == 0 && st.f_type == TMPFS_MAGIC) {
+		uint64_t *grown = realloc(own_tmpfs, (n_own_tmpfs + 1) * sizeof *own_tmpfs);
+		if (!grown || mount_id(mnt, &grown[n_own_tmpfs]))
+			fail(step, dest, NULL);
+		own_tmpfs = grown;
+		n_own_tmpfs++;
+	}
 	attach(mnt, dest, DEST_DIR, step, NULL);
 }
 
@@ -554,22 +590,26 @@ static void do_file(const struct plan_op_rec *op)
 	attach(tree, op->s1, DEST_FILE, "file", NULL);
 }
 
-/* A node of an OCI `linux.devices` entry. Only on a tmpfs of the view (the compiler places
- * nodes only there, src/oci-runtime/mounts.ts): a node on a host filesystem (the bundle's
- * rootfs) would outlive the sandbox and open that device to whoever reaches its path. */
+/* A node of an OCI `linux.devices` entry. Only on a tmpfs made here for the view (the compiler
+ * places nodes only there, src/oci-runtime/mounts.ts): a node on a host filesystem (the bundle's
+ * rootfs, a host tmpfs bound in) would outlive the sandbox and open that device to whoever
+ * reaches its path. Told by the directory's mount id, not its filesystem type, and not by the
+ * path the compiler judged: a `.` in it, or a symlink of the rootfs on a bind's way, can put a
+ * bind of the host's /dev/shm where the compiler sees the view's tmpfs. */
 static void do_mknod(const struct plan_op_rec *op)
 {
 	make_parents(op->s1, "mknod");
 	const char *name;
-	struct statfs fs;
+	uint64_t id;
 	int dir = open_parent(op->s1, &name);
-	if (dir < 0)
+	if (dir < 0 || mount_id(dir, &id))
 		fail("mknod", op->s1, NULL);
-	if (fstatfs(dir, &fs))
-		fail("mknod", op->s1, NULL);
-	if (fs.f_type != TMPFS_MAGIC) {
+	size_t i = 0;
+	while (i < n_own_tmpfs && own_tmpfs[i] != id)
+		i++;
+	if (i == n_own_tmpfs) {
 		errno = EXDEV;
-		fail("mknod (only on a tmpfs of the view)", op->s1, NULL);
+		fail("mknod (only on a tmpfs mount of the container, not a bind)", op->s1, NULL);
 	}
 	/* Reopened by name below: an O_PATH fd cannot be fchown'ed, and the name is ours (the
 	 * sandbox has not run yet). An existing file is kept, as runc keeps it. */

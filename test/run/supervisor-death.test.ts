@@ -47,8 +47,8 @@ describe(
       t.after(() => {
         for (const pid of left()) process.kill(Number(pid), 'SIGKILL')
         supervisor.kill('SIGKILL')
-        // The supervisor removes the run's private /tmp when the run ends; killed, it cannot
-        // (a known gap: the launcher does not know the directory). The test user's are this test's.
+        // The supervisor removes the run's private /tmp when the run ends; killed, it cannot, and
+        // the test user's next run would (run/private-tmp-sweep). The test user's are this test's.
         for (const name of readdirSync('/tmp'))
           if (name.startsWith('cordon-tmp-') && statSync(`/tmp/${name}`).uid === user.uid)
             rmSync(`/tmp/${name}`, { recursive: true, force: true })
