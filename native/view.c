@@ -666,13 +666,20 @@ void view_open_return_ns(void)
 		fail("open the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
 }
 
+void view_set_return_ns(int fd)
+{
+	if (return_ns >= 0)
+		close(return_ns);
+	return_ns = fd;
+}
+
 void view_leave(void)
 {
 	int tree = sys_open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
 		fail("clone the view", "/", NULL);
 	if (setns(return_ns, CLONE_NEWNS))
-		fail("join the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
+		fail("go back to the container's mount namespace", "/proc/self/ns/mnt", NULL);
 	if (fchdir(tree) || chroot(".") || chdir("/"))
 		fail("make the view the root", "/", NULL);
 	close(tree);

@@ -44,6 +44,7 @@ const NS_FILES: readonly [string, string, number][] = [
 const CREATION_OPS = new Set([
   'namespaces',
   'setns',
+  'cgroup_devices',
   'uid_map',
   'gid_map',
   'root',

@@ -6,6 +6,7 @@ import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from '../plan/mod
 import { deviceGuardOps, landlockOps, landlockWanted } from './landlock.js'
 import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
+import type { DeviceFilter } from './cgroups.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
 import { hookOps, validateHooks } from './hooks.js'
@@ -85,6 +86,8 @@ export interface TranslateOptions {
   cgroups: CgroupView
   /** cgroup directories the launcher moves the container into. */
   cgroupDirs: string[]
+  /** cgroup v2: linux.resources.devices as a program the launcher attaches (cgroups.ts). */
+  deviceFilter?: DeviceFilter
   /** fds the container keeps above 2 (--preserve-fds, LISTEN_FDS). */
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
@@ -248,6 +251,8 @@ function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
     ops.push({ op: 'env_set', name: e.slice(0, eq), value: e.slice(eq + 1) })
   }
   for (const arg of p.args) ops.push({ op: 'exec_arg', arg })
+  if (opts.deviceFilter)
+    ops.push({ op: 'cgroup_devices', path: opts.deviceFilter.dir, program: opts.deviceFilter.program })
   for (const dir of opts.cgroupDirs) ops.push({ op: 'cgroup', path: dir })
   return ops
 }
@@ -387,7 +392,8 @@ function sortByPhase(ops: PlanOp[]): PlanOp[] {
     op.op === 'keep_fd' ||
     op.op.startsWith('env') ||
     op.op === 'exec_arg' ||
-    op.op === 'cgroup'
+    op.op === 'cgroup' ||
+    op.op === 'cgroup_devices'
       ? 0
       : 1
   return [...ops.filter((o) => phase(o) === 0), ...ops.filter((o) => phase(o) === 1)]
