@@ -35,6 +35,7 @@ static int old_fd = -1; /* host root, seen from the scratch tmpfs */
 static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) */
 static int all_binds; /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
+static const char *root_src; /* host path bound at the view's "/" (an OCI bundle's rootfs) */
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
 {
@@ -198,6 +199,8 @@ static void do_bind(const struct plan_op_rec *op)
 {
 	const char *src = op->s1, *dest = op->s2;
 	struct stat st;
+	if (strcmp(dest, "/") == 0)
+		root_src = src;
 	if (!(op->a & BIND_VIEW) && ((op->a & BIND_IDMAP) || all_binds)) {
 		int tree = recv_tree(); /* made and given its attributes by the launcher */
 		if (tree < 0) {
@@ -592,6 +595,23 @@ static void do_remount_ro(const struct plan_op_rec *op)
 	close(fd);
 }
 
+/* Before the first createContainer hook: the view (its "/" mount, with every mount on it) moves
+ * onto its rootfs's host path, where runc's view is at that step, so that a hook mounting at
+ * $bundle/rootfs/... (its root is the host's, old_fd) mounts into the view, as the spec wants:
+ * whatever it mounts is there after the pivot. Only in this namespace (private since begin). */
+static void expose_view(void)
+{
+	if (!root_src || old_fd < 0)
+		return;
+	int to = sys_openat2(old_fd, root_src, O_PATH | O_DIRECTORY | O_CLOEXEC,
+			     RESOLVE_FLAGS | RESOLVE_NO_SYMLINKS);
+	if (to < 0 ||
+	    sys_move_mount(new_fd, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+		fail("put the view at its rootfs for the hooks", root_src, NULL);
+	close(to);
+	root_src = NULL; /* once */
+}
+
 /* pivot_root(".", ".") stacks the scratch root on the new one; the detach drops it and,
  * beneath it, the whole host tree. */
 static void finish(void)
@@ -644,6 +664,7 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_HOOK:
 			/* In the runtime's filesystem (the host's, under the scratch root), before the
 			 * pivot, as runc's createContainer hooks: the view is not yet the root. */
+			expose_view();
 			hook_pause();
 			hook_run(p, i, old_fd, getpid());
 			break;
