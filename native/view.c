@@ -595,10 +595,12 @@ static void do_remount_ro(const struct plan_op_rec *op)
 	close(fd);
 }
 
-/* Before the first createContainer hook: the view (its "/" mount, with every mount on it) moves
- * onto its rootfs's host path, where runc's view is at that step, so that a hook mounting at
- * $bundle/rootfs/... (its root is the host's, old_fd) mounts into the view, as the spec wants:
- * whatever it mounts is there after the pivot. Only in this namespace (private since begin). */
+/* Before the first hook: the namespace takes runc's layout at that step, so that a hook can
+ * mount into the view where runc's hooks do, and whatever it mounts is there after the pivot.
+ * The view (its "/" mount, with every mount on it) moves onto its rootfs's host path, and the
+ * host's tree becomes the root again: a createContainer hook (its root the host's, old_fd) or a
+ * prestart/createRuntime one entering this namespace (nsenter -m -t PID) mounting at
+ * $bundle/rootfs/... mounts into the view. Only in this namespace (private since begin). */
 static void expose_view(void)
 {
 	if (!root_src || old_fd < 0)
@@ -610,6 +612,10 @@ static void expose_view(void)
 		fail("put the view at its rootfs for the hooks", root_src, NULL);
 	close(to);
 	root_src = NULL; /* once */
+	/* The scratch root (and the /newroot tmpfs the view left) is dropped: every view op is done,
+	 * and a file of OP_FILE keeps its own mount. */
+	if (fchdir(old_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
+		fail("make the host's tree the root for the hooks", "/", NULL);
 }
 
 /* pivot_root(".", ".") stacks the scratch root on the new one; the detach drops it and,
@@ -669,6 +675,8 @@ void view_build(const struct plan *p, size_t *i)
 			hook_run(p, i, old_fd, getpid());
 			break;
 		case OP_PIVOT:
+			if (hook_pause_pending())
+				expose_view();
 			hook_pause();
 			finish();
 			return;

@@ -165,8 +165,10 @@ describe('cordon-oci hooks', { skip }, () => {
 
   // The spec: createContainer runs in the container's mount namespace once the view is built,
   // before pivot_root; what it mounts at the rootfs's path (where runc's view is at that step)
-  // is in the container. cordon-oci built the view elsewhere, so a hook's mounts were lost.
-  test('what a createContainer hook mounts at the rootfs’s path is in the container, as under runc', (t) => {
+  // is in the container. cordon-oci built the view elsewhere, so a hook's mounts were lost. A
+  // prestart hook entering the container's mount namespace by its pid (nvidia-container-cli's
+  // way) mounts there too.
+  test('what a createContainer or prestart hook mounts at the rootfs’s path is in the container, as under runc', (t) => {
     const shared = mkdtempSync(join(tmpdir(), 'cordon-oci-hookbind-'))
     t.after(() => rmSync(shared, { recursive: true, force: true }))
     writeFileSync(join(shared, 'y'), 'bound\n')
@@ -179,13 +181,26 @@ describe('cordon-oci hooks', { skip }, () => {
       [CORDON_OCI, `hookmnt-${process.pid}`],
       [RUNC, `hookmnt-runc-${process.pid}`],
     ] as const) {
-      const b = makeBundle(['sh', '-c', 'cat /mnt/hooked/x /mnt/bound/y'])
+      const b = makeBundle(['sh', '-c', 'cat /mnt/hooked/x /mnt/bound/y /mnt/pre/x'])
       t.after(() => b.cleanup())
       const rootfs = join(b.dir, 'rootfs')
       mkdirSync(join(rootfs, 'mnt', 'hooked'), { recursive: true })
       mkdirSync(join(rootfs, 'mnt', 'bound'))
+      mkdirSync(join(rootfs, 'mnt', 'pre'))
       b.write((c) => {
         c.hooks = {
+          prestart: [
+            {
+              path: '/bin/sh',
+              args: [
+                'sh',
+                '-c',
+                `pid=$(sed 's/.*"pid": *\\([0-9]*\\).*/\\1/'); nsenter -t $pid -m sh -c 'mount -t tmpfs pre ${rootfs}/mnt/pre && echo pre > ${rootfs}/mnt/pre/x'`,
+              ],
+              env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+              timeout: 10,
+            },
+          ],
           createContainer: [
             {
               path: '/bin/sh',
@@ -202,7 +217,7 @@ describe('cordon-oci hooks', { skip }, () => {
       })
       const r = oci(b, ['run', id], runtime)
       assert.equal(r.status, 0, `${runtime}: ${r.stderr}`)
-      assert.equal(r.stdout, 'tmpfs\nbound\n', runtime)
+      assert.equal(r.stdout, 'tmpfs\nbound\npre\n', runtime)
     }
     assert.deepEqual(ours(), before, 'no mount reached the host’s namespace')
   })
