@@ -937,6 +937,7 @@ int main(int argc, char **argv)
 		oci_open_fifo(o.start_fifo);
 	if (p.leave_mount)
 		view_open_return_ns();
+	oci_attach_device_filters(&p); /* before a joined user namespace takes the host's caps */
 	oci_join_namespaces(&p);
 	int cgroup_fd = cgroup2_target(&p), joined;
 	pid_t pid = clone_sandbox(flags, cgroup_fd, &joined);
