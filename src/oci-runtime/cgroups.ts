@@ -311,6 +311,9 @@ export function applyResources(
       ),
     }
   }
+  // runc (and the v2 program) start from "deny every device", not from a new group's "allow
+  // every device": rules without a deny-all of their own must not leave the rest open.
+  set(cg.dirs, 'devices.deny', 'a *:* rwm', 'linux.resources.devices')
   for (const [i, d] of devices.entries())
     set(cg.dirs, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), `linux.resources.devices[${i}]`)
   // runc appends these after the spec's rules (libcontainer/specconv AllowedDevices); engines

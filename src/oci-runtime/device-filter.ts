@@ -50,12 +50,9 @@ function accessBits(access: string | undefined, field: string): number {
   return bits
 }
 
-/** One rule's block: falls through to the next (earlier) rule unless it decides. */
+/** One "c" or "b" rule's block: falls through to the next (earlier) rule unless it decides. */
 function ruleBlock(r: OciDeviceRule, field: string): Insn[] {
-  const checks: Insn[][] = []
-  const type = r.type ?? 'a'
-  if (type === 'c' || type === 'b') checks.push([insn(JNE32_K, 2, 0, 0, type === 'c' ? DEV_CHAR : DEV_BLOCK)])
-  else if (type !== 'a') throw invalid(`${field}.type`, '"a", "c" or "b"', type)
+  const checks: Insn[][] = [[insn(JNE32_K, 2, 0, 0, r.type === 'c' ? DEV_CHAR : DEV_BLOCK)]]
   const access = accessBits(r.access, field)
   // An allow rule decides only for a request it covers whole; a deny rule for any request that
   // asks one of its rights ("rw" against a "w" deny is denied, as cgroup v1 denies it).
@@ -86,10 +83,12 @@ function ruleBlock(r: OciDeviceRule, field: string): Insn[] {
 }
 
 /**
- * The program for rules in the spec's order: the last rule that matches a request decides (an
- * "a" rule with no numbers matches every device, so [deny all, allow X…] — what engines send —
- * allows exactly the Xs, as the v1 controller does); a request no rule matches is allowed, as
- * in a new v1 group. The rules are read from the last one back.
+ * The program for rules in the spec's order, with the cgroup v1 controller's (and runc's
+ * emulator's, libcontainer/cgroups/devices) semantics: the list starts from "deny every device";
+ * an "a" rule, whatever its numbers and access, resets the list to "allow every device" or "deny
+ * every device" and drops the rules before it; of the rules after the last reset, the last one
+ * that matches a request decides, and a request none matches gets the reset's answer. The rules
+ * are read from the last one back.
  */
 export function compileDeviceFilter(rules: readonly OciDeviceRule[], field: string): Uint8Array {
   const prologue = [
@@ -100,9 +99,25 @@ export function compileDeviceFilter(rules: readonly OciDeviceRule[], field: stri
     insn(LDX_W, 4, 1, 4, 0), // w4 = major
     insn(LDX_W, 5, 1, 8, 0), // w5 = minor
   ]
+  let reset = -1
+  rules.forEach((r, i) => {
+    const type = r.type ?? 'a'
+    if (type !== 'a' && type !== 'c' && type !== 'b')
+      throw invalid(`${field}[${i}].type`, '"a", "c" or "b"', type)
+    // Refused by name even where a later reset drops the rule.
+    accessBits(r.access, `${field}[${i}]`)
+    for (const [n, name] of [
+      [r.major, 'major'],
+      [r.minor, 'minor'],
+    ] as const)
+      if (typeof n === 'number' && n >= 0 && (!Number.isInteger(n) || n > 0xffffffff))
+        throw invalid(`${field}[${i}].${name}`, 'a device number', n)
+    if (type === 'a') reset = i
+  })
   const blocks: Insn[] = []
-  for (let i = rules.length - 1; i >= 0; i--) blocks.push(...ruleBlock(rules[i]!, `${field}[${i}]`))
-  const all = [...prologue, ...blocks, insn(MOV64_K, 0, 0, 0, 1), insn(EXIT, 0, 0, 0, 0)]
+  for (let i = rules.length - 1; i > reset; i--) blocks.push(...ruleBlock(rules[i]!, `${field}[${i}]`))
+  const fallback = reset >= 0 && rules[reset]!.allow ? 1 : 0
+  const all = [...prologue, ...blocks, insn(MOV64_K, 0, 0, 0, fallback), insn(EXIT, 0, 0, 0, 0)]
   const out = Buffer.alloc(all.length * 8)
   all.forEach((ins, i) => {
     out.writeUInt8(ins.code, i * 8)

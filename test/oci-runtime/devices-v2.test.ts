@@ -52,10 +52,10 @@ function bundleWith(args: string[], rules: OciDeviceRule[]): Bundle {
   return b
 }
 
-function runIn(runtime: string, rules: OciDeviceRule[], id: string): string {
+function runIn(runtime: string, rules: OciDeviceRule[], id: string, v1 = false): string {
   const b = bundleWith(PROBE, rules)
   try {
-    const r = onV2(b, runtime, ['run', id])
+    const r = v1 ? oci(b, ['run', id], runtime) : onV2(b, runtime, ['run', id])
     assert.equal(r.status, 0, `${runtime}: ${r.stderr}`)
     return r.stdout
   } finally {
@@ -86,6 +86,49 @@ const CASES: { name: string; rules: OciDeviceRule[]; want: string }[] = [
     want: 'fuse-r=ok\nfuse-w=denied\nnull=ok\n',
   },
 ]
+
+// Rules that do not start with a deny-all: runc starts from "deny every device" (its emulator,
+// libcontainer/cgroups/devices), where cordon-oci's program, and its writes to a new v1 group,
+// started from "allow every device"; and an "a" rule resets the list whatever its numbers and
+// access say, where the program matched only those numbers and rights. Each left /dev/fuse
+// writable where runc denies it.
+const NO_RESET: typeof CASES = [
+  {
+    name: 'allow rules alone open only their nodes',
+    rules: [{ allow: true, type: 'c', major: 10, minor: 229, access: 'r' }],
+    want: 'fuse-r=ok\nfuse-w=denied\nnull=ok\n',
+  },
+  {
+    name: 'an "a" deny rule with an access subset denies every device',
+    rules: [
+      { allow: false, type: 'a', access: 'r' },
+      { allow: true, type: 'c', major: 10, minor: 229, access: 'r' },
+    ],
+    want: 'fuse-r=ok\nfuse-w=denied\nnull=ok\n',
+  },
+  {
+    name: 'an "a" deny rule with numbers denies every device',
+    rules: [{ allow: false, type: 'a', major: 4, minor: 1, access: 'rwm' }],
+    want: 'fuse-r=denied\nfuse-w=denied\nnull=ok\n',
+  },
+]
+
+const v1Skip = !existsSync('/sys/fs/cgroup/devices/devices.deny')
+  ? 'no cgroup v1 devices controller here'
+  : false
+
+describe('device rules that do not start with a deny-all, as under runc', { skip }, () => {
+  for (const [i, c] of NO_RESET.entries()) {
+    test(`cgroup v2: ${c.name}`, () => {
+      assert.equal(runIn(CORDON_OCI, c.rules, `devnr-${process.pid}-${i}`), c.want, 'cordon-oci')
+      assert.equal(runIn(RUNC, c.rules, `devnr-runc-${process.pid}-${i}`), c.want, 'runc')
+    })
+    test(`cgroup v1: ${c.name}`, { skip: v1Skip }, () => {
+      assert.equal(runIn(CORDON_OCI, c.rules, `devnr1-${process.pid}-${i}`, true), c.want, 'cordon-oci')
+      assert.equal(runIn(RUNC, c.rules, `devnr1-runc-${process.pid}-${i}`, true), c.want, 'runc')
+    })
+  }
+})
 
 describe('cgroup v2 device rules', { skip }, () => {
   for (const [i, c] of CASES.entries())
