@@ -226,6 +226,9 @@ function parseRule(text: string): OciDeviceRule {
 export function applyResources(
   cg: Pick<ContainerCgroups, 'dirs' | 'view'>,
   resources: Record<string, unknown> | undefined,
+  /** A new group (create): the device rules start from deny-all. An update adds to the live
+   * group's rules instead, as before, with no moment where every device is denied. */
+  fresh = false,
 ): DeviceFilter | undefined {
   const r = (resources ?? {}) as Record<string, Record<string, unknown> | unknown[] | undefined>
   refuseUnknown(
@@ -313,7 +316,7 @@ export function applyResources(
   }
   // runc (and the v2 program) start from "deny every device", not from a new group's "allow
   // every device": rules without a deny-all of their own must not leave the rest open.
-  set(cg.dirs, 'devices.deny', 'a *:* rwm', 'linux.resources.devices')
+  if (fresh) set(cg.dirs, 'devices.deny', 'a *:* rwm', 'linux.resources.devices')
   for (const [i, d] of devices.entries())
     set(cg.dirs, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), `linux.resources.devices[${i}]`)
   // runc appends these after the spec's rules (libcontainer/specconv AllowedDevices); engines
