@@ -37,6 +37,11 @@ void hook_set_pause(int tell_fd, int wait_fd)
 	pause_wait = wait_fd;
 }
 
+int hook_pause_pending(void)
+{
+	return pause_wait >= 0;
+}
+
 void hook_pause(void)
 {
 	if (pause_wait < 0)

@@ -30,6 +30,8 @@ void hook_run(const struct plan *p, size_t *i, int root_fd, pid_t state_pid);
  * the runtime's hook failed and it says why) kills the sandbox and exits EXIT_CORDON. */
 void hook_set_pause(int tell_fd, int wait_fd);
 void hook_pause(void);
+/* The runtime's hooks are still to run (hook_pause will wait for them). */
+int hook_pause_pending(void);
 void hook_relay(pid_t pid, int read_fd, int write_fd, int hook_fd);
 
 #endif

@@ -937,6 +937,20 @@ int main(int argc, char **argv)
 		oci_open_fifo(o.start_fifo);
 	if (p.leave_mount)
 		view_open_return_ns();
+	oci_attach_device_filters(&p); /* before a joined user namespace takes the host's caps */
+	/* Joining namespaces others live in (`cordon-oci exec`): the sandbox shows up in their pid
+	 * namespace, of their user namespace and ids, while it is still in the host's mount
+	 * namespace and root, with every capability and no Landlock domain. Dumpable, it lets a
+	 * process there with CAP_SYS_PTRACE in its user namespace (or all of the sandbox's
+	 * capabilities) reach the host's root through /proc/PID/root and ptrace it: non-dumpable
+	 * before the joins, as runc's init. Not with a new user namespace, whose id maps the
+	 * launcher writes in the sandbox's /proc, which a non-dumpable one gives to root. */
+	for (size_t i = 0; i < p.n_ops && !(flags & CLONE_NEWUSER); i++)
+		if (p.ops[i].code == OP_SETNS) {
+			if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+				die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
+			break;
+		}
 	oci_join_namespaces(&p);
 	int cgroup_fd = cgroup2_target(&p), joined;
 	pid_t pid = clone_sandbox(flags, cgroup_fd, &joined);

@@ -3,14 +3,18 @@
 #include "oci.h"
 
 #include "events.h"
+#include "view.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +31,10 @@ static int same_namespace(int fd)
 
 static void join(const struct plan *p, int mount)
 {
+	/* A view in a joined mount namespace is built in a private copy of it and the sandbox
+	 * comes back with the view as a detached root (OP_LEAVE_MOUNT_NS): the namespace's own
+	 * mounts, their propagation and its root stay as they were for whoever else lives there. */
+	int copy = mount && p->has_root && p->leave_mount;
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
 		if (op->code != OP_SETNS || (op->a == CLONE_NEWNS) != mount)
@@ -43,7 +51,14 @@ static void join(const struct plan *p, int mount)
 				op->s1);
 		if (setns(fd, (int)op->a))
 			die_step(EXIT_CORDON, "join namespace", op->s1, NULL, errno);
-		close(fd);
+		if (!copy) {
+			close(fd);
+			continue;
+		}
+		view_set_return_ns(fd);
+		if (unshare(CLONE_NEWNS))
+			die_step(EXIT_CORDON, "copy the joined mount namespace", op->s1, NULL,
+				 errno);
 	}
 }
 
@@ -54,7 +69,63 @@ void oci_join_namespaces(const struct plan *p)
 
 void oci_join_mount(const struct plan *p)
 {
+	/* Opened before the join: the path (/proc/PID/root) is the launcher's view of the process. */
+	int root = -1;
+	if (p->enter_root) {
+		root = open(p->enter_root->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0)
+			die_step(EXIT_CORDON, "open the container's root", p->enter_root->s1, NULL,
+				 errno);
+	}
 	join(p, 1);
+	/* The container's root is a detached view, not its mount namespace's root (which setns
+	 * gave us): its mounts are reached from it alone, and ".." stops at its top. */
+	if (root >= 0 && (fchdir(root) || chroot(".") || chdir("/")))
+		die_step(EXIT_CORDON, "enter the container's root", p->enter_root->s1, NULL, errno);
+	if (root >= 0)
+		close(root);
+}
+
+void oci_attach_device_filters(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != OP_CGROUP_DEVICES)
+			continue;
+		union bpf_attr a;
+		memset(&a, 0, sizeof a);
+		a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+		a.insns = (uint64_t)(uintptr_t)op->blob;
+		a.insn_cnt = op->blob_len / 8;
+		a.license = (uint64_t)(uintptr_t) "Apache-2.0";
+		int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+		if (prog < 0) {
+			int err = errno;
+			if (err == EPERM)
+				die_msg("device filter for %s: loading a cgroup device program "
+					"needs "
+					"CAP_SYS_ADMIN (or CAP_BPF) and a kernel with "
+					"CONFIG_CGROUP_BPF: without it cordon-oci cannot enforce "
+					"linux.resources.devices on cgroup v2; run it as root, or "
+					"leave the device rules out",
+					op->s1);
+			die_step(EXIT_CORDON, "load the device filter", op->s1, NULL, err);
+		}
+		int cg = open(op->s1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg < 0)
+			die_step(EXIT_CORDON, "attach the device filter", op->s1, NULL, errno);
+		memset(&a, 0, sizeof a);
+		a.target_fd = (uint32_t)cg;
+		a.attach_bpf_fd = (uint32_t)prog;
+		a.attach_type = BPF_CGROUP_DEVICE;
+		/* Beside any program of a parent group (the engine's, Kubernetes' pod group): a device
+		 * is usable only if every one allows it. The group holds the program once attached. */
+		a.attach_flags = BPF_F_ALLOW_MULTI;
+		if (syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof a))
+			die_step(EXIT_CORDON, "attach the device filter", op->s1, NULL, errno);
+		close(cg);
+		close(prog);
+	}
 }
 
 void oci_open_fifo(const char *path)

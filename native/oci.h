@@ -20,11 +20,17 @@
 #include <stdnoreturn.h>
 #include <sys/types.h>
 
+/* Launcher, before the clone and any join: loads each OP_CGROUP_DEVICES program and attaches it
+ * to its cgroup v2 directory (BPF_F_ALLOW_MULTI), where it stays until the group is removed. */
+void oci_attach_device_filters(const struct plan *p);
 /* Launcher, before the clone: joins every OP_SETNS namespace but the mount one, in plan order. */
 void oci_join_namespaces(const struct plan *p);
 /* Sandbox, first thing after the go: joins an OP_SETNS mount namespace (`cordon-oci exec`).
  * Joined in the child, not before the clone, so that the launcher still resolves the cgroup
- * directories (and the console socket) in its own mount namespace. */
+ * directories (and the console socket) in its own mount namespace. With a view and
+ * OP_LEAVE_MOUNT_NS, it then unshares a private copy to build the view in, and comes back to the
+ * joined namespace at OP_LEAVE_MOUNT_NS. With OP_ENTER_ROOT, it makes that directory (opened
+ * before the join) its root. */
 void oci_join_mount(const struct plan *p);
 /* Launcher, before the clone: opens the FIFO (O_PATH) the command will wait on. */
 void oci_open_fifo(const char *path);

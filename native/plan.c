@@ -105,6 +105,10 @@ const char *plan_op_name(uint16_t code)
 		return "cgroup";
 	case OP_SETNS:
 		return "setns";
+	case OP_CGROUP_DEVICES:
+		return "cgroup_devices";
+	case OP_ENTER_ROOT:
+		return "enter_root";
 	case OP_ROOT:
 		return "root";
 	case OP_BIND:
@@ -240,6 +244,17 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "bad string";
 		return op->code == OP_HOSTNAME && strlen(op->s1) > 64 ? "hostname over 64 bytes"
 								      : NULL;
+	case OP_CGROUP_DEVICES:
+		if (rd_str(r, &op->s1) || rd_blob(r, &op->blob, &op->blob_len))
+			return "truncated or bad string";
+		if (op->blob_len == 0 || op->blob_len % 8 != 0 || op->blob_len / 8 > 4096)
+			return "eBPF length must be a non-zero multiple of 8, at most 4096 "
+			       "instructions";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
+	case OP_ENTER_ROOT:
+		if (rd_str(r, &op->s1))
+			return "bad string";
+		return is_abs_path(op->s1) ? NULL : "path must be absolute";
 	case OP_CGROUP:
 	case OP_PROC:
 	case OP_DEVPTS:
@@ -492,15 +507,25 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 			    "seccomp filter");
 	if (p->trace && !p->responder)
 		return fail(err, err_len, "plan: seccomp_trace needs a seccomp_notify responder");
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code != OP_ENTER_ROOT)
+			continue;
+		if (p->enter_root)
+			return fail(err, err_len, "plan: enter_root given twice");
+		p->enter_root = &p->ops[i];
+	}
+	/* The root is entered after the mount namespace is joined, instead of building a view. */
+	if (p->enter_root && (!p->joins_mount || p->has_root))
+		return fail(
+			err, err_len,
+			"plan: enter_root needs a joined mount namespace and no filesystem view");
 	if (p->has_root && !(p->clone_flags & CLONE_NEWNS) == !p->joins_mount)
 		return fail(err, err_len,
 			    "plan: a filesystem view needs one mount namespace, new or joined");
-	if (p->leave_mount && (!p->has_root || !(p->clone_flags & CLONE_NEWNS) || p->joins_mount ||
-			       (p->clone_flags & CLONE_NEWUSER)))
-		return fail(
-			err, err_len,
-			"plan: leave_mount_ns needs a view in a new mount namespace, and no new "
-			"user namespace (which could not go back)");
+	if (p->leave_mount && (!p->has_root || (p->clone_flags & CLONE_NEWUSER)))
+		return fail(err, err_len,
+			    "plan: leave_mount_ns needs a view, and no new user namespace (which "
+			    "could not go back)");
 	if (p->has_userns_maps && !(p->clone_flags & CLONE_NEWUSER))
 		return fail(err, err_len, "plan: id maps need the user namespace");
 	if ((p->clone_flags & CLONE_NEWTIME) && !p->has_init)

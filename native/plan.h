@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define PLAN_MAGIC "CRDN"
-#define PLAN_VERSION 5
+#define PLAN_VERSION 6
 #define PLAN_HEADER_SIZE 12
 #define PLAN_MAX_SIZE (16u << 20)
 #define PLAN_MAX_OPS 65536u
@@ -37,6 +37,11 @@ enum plan_op {
 	OP_CGROUP = 0x0a, /* str cgroup directory the launcher moves the sandbox into */
 	OP_SETNS = 0x0b, /* u32 CLONE_NEW* type, str path: the launcher joins that namespace
 	                          * before the clone (an OCI runtime's `namespaces[].path`, oci.h) */
+	OP_CGROUP_DEVICES = 0x0c, /* str cgroup v2 directory, blob eBPF program (struct bpf_insn[]):
+	                          * a BPF_PROG_TYPE_CGROUP_DEVICE program the launcher loads and
+	                          * attaches there before the clone (OCI linux.resources.devices) */
+	OP_ENTER_ROOT = 0x0d, /* str directory (a process's /proc/PID/root): once in its mount
+	                          * namespace, the sandbox makes it its root (oci.h oci_join_mount) */
 	/* phase 1: filesystem view, between OP_ROOT and OP_PIVOT */
 	OP_ROOT = 0x10, /* u32 mode of the new root tmpfs */
 	OP_BIND = 0x11, /* u32 bind flags, str src (host), str dest (sandbox) */
@@ -152,6 +157,7 @@ struct plan {
 	int has_init, die_with_parent, has_root, has_userns_maps;
 	int joins_mount; /* an OP_SETNS of CLONE_NEWNS: the view is built in that namespace */
 	int leave_mount; /* OP_LEAVE_MOUNT_NS */
+	const struct plan_op_rec *enter_root; /* OP_ENTER_ROOT, or NULL */
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
 	int trace; /* OP_SECCOMP_TRACE */
 };

@@ -39,6 +39,7 @@ static int new_fd = -1; /* root of the view being built */
  * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too. */
 static uint64_t *own_tmpfs;
 static size_t n_own_tmpfs;
+static const char *root_src; /* host path bound at the view's "/" (an OCI bundle's rootfs) */
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
 {
@@ -202,6 +203,8 @@ static void do_bind(const struct plan_op_rec *op)
 {
 	const char *src = op->s1, *dest = op->s2;
 	struct stat st;
+	if (strcmp(dest, "/") == 0)
+		root_src = src;
 	if (!(op->a & BIND_VIEW) && ((op->a & BIND_IDMAP) || all_binds)) {
 		int tree = recv_tree(); /* made and given its attributes by the launcher */
 		if (tree < 0) {
@@ -632,6 +635,29 @@ static void do_remount_ro(const struct plan_op_rec *op)
 	close(fd);
 }
 
+/* Before the first hook: the namespace takes runc's layout at that step, so that a hook can
+ * mount into the view where runc's hooks do, and whatever it mounts is there after the pivot.
+ * The view (its "/" mount, with every mount on it) moves onto its rootfs's host path, and the
+ * host's tree becomes the root again: a createContainer hook (its root the host's, old_fd) or a
+ * prestart/createRuntime one entering this namespace (nsenter -m -t PID) mounting at
+ * $bundle/rootfs/... mounts into the view. Only in this namespace (private since begin). */
+static void expose_view(void)
+{
+	if (!root_src || old_fd < 0)
+		return;
+	int to = sys_openat2(old_fd, root_src, O_PATH | O_DIRECTORY | O_CLOEXEC,
+			     RESOLVE_FLAGS | RESOLVE_NO_SYMLINKS);
+	if (to < 0 ||
+	    sys_move_mount(new_fd, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+		fail("put the view at its rootfs for the hooks", root_src, NULL);
+	close(to);
+	root_src = NULL; /* once */
+	/* The scratch root (and the /newroot tmpfs the view left) is dropped: every view op is done,
+	 * and a file of OP_FILE keeps its own mount. */
+	if (fchdir(old_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
+		fail("make the host's tree the root for the hooks", "/", NULL);
+}
+
 /* pivot_root(".", ".") stacks the scratch root on the new one; the detach drops it and,
  * beneath it, the whole host tree. */
 static void finish(void)
@@ -684,10 +710,13 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_HOOK:
 			/* In the runtime's filesystem (the host's, under the scratch root), before the
 			 * pivot, as runc's createContainer hooks: the view is not yet the root. */
+			expose_view();
 			hook_pause();
 			hook_run(p, i, old_fd, getpid());
 			break;
 		case OP_PIVOT:
+			if (hook_pause_pending())
+				expose_view();
 			hook_pause();
 			finish();
 			return;
@@ -706,13 +735,20 @@ void view_open_return_ns(void)
 		fail("open the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
 }
 
+void view_set_return_ns(int fd)
+{
+	if (return_ns >= 0)
+		close(return_ns);
+	return_ns = fd;
+}
+
 void view_leave(void)
 {
 	int tree = sys_open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
 		fail("clone the view", "/", NULL);
 	if (setns(return_ns, CLONE_NEWNS))
-		fail("join the launcher's mount namespace", "/proc/self/ns/mnt", NULL);
+		fail("go back to the container's mount namespace", "/proc/self/ns/mnt", NULL);
 	if (fchdir(tree) || chroot(".") || chdir("/"))
 		fail("make the view the root", "/", NULL);
 	close(tree);

@@ -18,6 +18,9 @@ void view_propagate(const struct plan_op_rec *op);
  * namespace again and makes the clone its root. The host's mount table never gets a mount; the
  * view lives as long as a process has it as root (its mounts stay connected). */
 void view_open_return_ns(void);
+/* The namespace to go back to is fd (owned from now on) in place of the launcher's: a mount
+ * namespace joined by path, whose private copy the view is built in (oci.c). */
+void view_set_return_ns(int fd);
 void view_leave(void);
 
 /* Binds made by the launcher. Only a process privileged over the host's mounts may give a mount

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { CgroupView } from './mounts.js'
+import { compileDeviceFilter } from './device-filter.js'
 import { invalid, isEmpty, type OciDeviceRule, refuseUnknown, unsupported } from './spec.js'
 
 interface Hierarchy {
@@ -207,11 +208,28 @@ function deviceRule(r: OciDeviceRule): string {
   return `${r.type ?? 'a'} ${n(r.major)}:${n(r.minor)} ${r.access ?? 'rwm'}`
 }
 
-/** Writes linux.resources; every field it cannot write is refused by name. */
+/** The device program of a cgroup v2 container, for the launcher to attach (op cgroup_devices). */
+export interface DeviceFilter {
+  dir: string
+  program: Uint8Array
+}
+
+/** runc's "c 1:3 rwm" form as a rule. */
+function parseRule(text: string): OciDeviceRule {
+  const [type, nums = '', access] = text.split(' ')
+  const [major, minor] = nums.split(':').map((n) => (n === '*' ? -1 : Number(n)))
+  return { allow: true, type: type!, major: major!, minor: minor!, access: access! }
+}
+
+/** Writes linux.resources; every field it cannot write is refused by name. On cgroup v2,
+ * returns the device rules' program, which only the launcher can attach. */
 export function applyResources(
   cg: Pick<ContainerCgroups, 'dirs' | 'view'>,
   resources: Record<string, unknown> | undefined,
-): void {
+  /** A new group (create): the device rules start from deny-all. An update adds to the live
+   * group's rules instead, as before, with no moment where every device is denied. */
+  fresh = false,
+): DeviceFilter | undefined {
   const r = (resources ?? {}) as Record<string, Record<string, unknown> | unknown[] | undefined>
   refuseUnknown(
     r,
@@ -281,23 +299,30 @@ export function applyResources(
   if (num(blk.weight))
     set(cg.dirs, v2 ? 'io.weight' : 'blkio.weight', num(blk.weight)!, 'linux.resources.blockIO.weight')
   const devices = (r.devices ?? []) as OciDeviceRule[]
-  if (!devices.length) return
+  if (!devices.length) return undefined
   if (v2) {
-    // No device controller without eBPF: accepted only when it starts by denying everything, as
-    // the view then holds only the nodes cordon-oci binds and Landlock denies creating others.
-    const first = devices[0]!
-    if (first.allow || (first.type ?? 'a') !== 'a')
-      throw unsupported(
+    // No devices controller: the rules (and runc's defaults after them) become an eBPF program
+    // the launcher attaches to the group before the container joins it.
+    // A plain user's container in no group of its own: containerCgroups let only deny rules
+    // through, and its view holds only the nodes cordon-oci binds, which the user may open anyway.
+    if (!cg.view.v2) return undefined
+    return {
+      dir: cg.view.v2,
+      program: compileDeviceFilter(
+        [...devices, ...ALLOWED_DEVICES.map(parseRule)],
         'linux.resources.devices',
-        'on cgroup v2, cordon-oci enforces only a deny-all first rule',
-      )
-    return
+      ),
+    }
   }
+  // runc (and the v2 program) start from "deny every device", not from a new group's "allow
+  // every device": rules without a deny-all of their own must not leave the rest open.
+  if (fresh) set(cg.dirs, 'devices.deny', 'a *:* rwm', 'linux.resources.devices')
   for (const [i, d] of devices.entries())
     set(cg.dirs, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), `linux.resources.devices[${i}]`)
   // runc appends these after the spec's rules (libcontainer/specconv AllowedDevices); engines
   // rely on them: mknod of any node (Landlock still denies it), the default devices, ptys, tun.
   for (const rule of ALLOWED_DEVICES) set(cg.dirs, 'devices.allow', rule, 'linux.resources.devices')
+  return undefined
 }
 
 export function cgroupPids(dir: string): number[] {

@@ -117,7 +117,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
         `annotations["${MONITOR_ANNOTATION}"]`,
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
-    applyResources(cg, resources)
+    const deviceFilter = applyResources(cg, resources, true)
     const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
       hookStates: {
@@ -136,6 +136,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
       bundle,
       cgroups: cg.view,
       cgroupDirs: cg.dirs,
+      ...(deviceFilter ? { deviceFilter } : {}),
       preserveFds: o.preserveFds,
       ...(o.consoleSocket ? { consoleSocket: o.consoleSocket } : {}),
     })

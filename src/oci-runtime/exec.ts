@@ -44,6 +44,7 @@ const NS_FILES: readonly [string, string, number][] = [
 const CREATION_OPS = new Set([
   'namespaces',
   'setns',
+  'cgroup_devices',
   'uid_map',
   'gid_map',
   'root',
@@ -111,11 +112,6 @@ export function execPlanOps(
   o: ExecOptions,
 ): PlanOp[] {
   const config = ctx.config
-  if (!(config.linux?.namespaces ?? []).some((n) => n.type === 'mount'))
-    throw unsupported(
-      'linux.namespaces',
-      'exec into a container with no mount namespace of its own (it shares cordon-oci\'s, its root a detached copy of its view) is not supported; give the container a "mount" namespace',
-    )
   const process = boundProcess(config.process ?? o.process, o.process)
   const t = translateConfig(
     // Hooks and sysctls are the container's, already run and set: not the exec's to repeat.
@@ -128,12 +124,18 @@ export function execPlanOps(
       ...(o.consoleSocket ? { consoleSocket: o.consoleSocket } : {}),
     },
   )
-  const kinds = new Set((config.linux?.namespaces ?? []).map((n) => n.type))
+  // A container with no mount namespace of its own (it shares cordon-oci's) or one joined by
+  // path has a detached view as its root, not its namespace's root, which setns would give:
+  // the exec joins that namespace too, then takes the init's root (translate.ts detachedRoot).
+  const mount = (config.linux?.namespaces ?? []).find((n) => n.type === 'mount')
+  const detachedRoot = !mount || !!mount.path
+  const kinds = new Set([...(config.linux?.namespaces ?? []).map((n) => n.type), 'mount'])
   const joins: PlanOp[] = NS_FILES.filter(([type]) => kinds.has(type)).map(([, file, bit]) => ({
     op: 'setns',
     type: bit,
     path: `/proc/${rec.pid}/ns/${file}`,
   }))
+  if (detachedRoot) joins.push({ op: 'enter_root', path: `/proc/${rec.pid}/root` })
   return [...joins, ...t.plan.ops.filter((op) => !CREATION_OPS.has(op.op))]
 }
 

@@ -6,6 +6,7 @@ import { CLONE_FLAGS, MS_PROPAGATION, type Plan, type PlanOp } from '../plan/mod
 import { deviceGuardOps, landlockOps, landlockWanted } from './landlock.js'
 import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
+import type { DeviceFilter } from './cgroups.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
 import { hookOps, validateHooks } from './hooks.js'
@@ -85,6 +86,8 @@ export interface TranslateOptions {
   cgroups: CgroupView
   /** cgroup directories the launcher moves the container into. */
   cgroupDirs: string[]
+  /** cgroup v2: linux.resources.devices as a program the launcher attaches (cgroups.ts). */
+  deviceFilter?: DeviceFilter
   /** fds the container keeps above 2 (--preserve-fds, LISTEN_FDS). */
   preserveFds: number
   /** --console-socket: the launcher sends the pty master there (process.terminal). */
@@ -117,6 +120,9 @@ export interface Namespaces {
   own: string[]
   /** It shares cordon-oci's mount namespace (none in the config): op leave_mount_ns. */
   leaveMount: boolean
+  /** Its root is a detached view in a namespace it does not own (cordon-oci's, or one joined
+   * by path): the view is built in a private copy, then op leave_mount_ns. */
+  detachedRoot: boolean
 }
 
 function namespaceOps(config: OciConfig): Namespaces {
@@ -153,6 +159,14 @@ function namespaceOps(config: OciConfig): Namespaces {
       )
     flags |= CLONE_FLAGS.mount
   }
+  // A mount namespace joined by path may hold other processes (another container, the host's
+  // own): the view is built in a private copy of it and the container goes back to it with the
+  // view as a detached root, so its mounts, their propagation and its root stay as they were.
+  if (joinsMount && flags & CLONE_FLAGS.user)
+    throw unsupported(
+      'linux.namespaces',
+      'a new "user" namespace with a "mount" namespace joined by path: the container could not go back to the joined namespace from it (it has no privilege over it); join the user namespace that owns it, or give the container a new "mount" namespace',
+    )
   for (const j of joins)
     if (j.op === 'setns' && j.type === CLONE_FLAGS.mount && isOwn(j.path, 'mnt'))
       throw unsupported(
@@ -191,7 +205,7 @@ function namespaceOps(config: OciConfig): Namespaces {
       `as a plain user (uid ${process.geteuid?.()}) cordon-oci needs a new "user" namespace mapping your own uid and gid (runc spec --rootless writes one), or run it as root`,
     )
   }
-  return { ops, own, leaveMount }
+  return { ops, own, leaveMount, detachedRoot: leaveMount || joinsMount }
 }
 
 function capsMask(config: OciConfig): bigint {
@@ -248,6 +262,8 @@ function processOps(config: OciConfig, opts: TranslateOptions): PlanOp[] {
     ops.push({ op: 'env_set', name: e.slice(0, eq), value: e.slice(eq + 1) })
   }
   for (const arg of p.args) ops.push({ op: 'exec_arg', arg })
+  if (opts.deviceFilter)
+    ops.push({ op: 'cgroup_devices', path: opts.deviceFilter.dir, program: opts.deviceFilter.program })
   for (const dir of opts.cgroupDirs) ops.push({ op: 'cgroup', path: dir })
   return ops
 }
@@ -349,7 +365,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
     ...processOps(config, opts),
     ...viewOpsWithHooks,
     ...view.late,
-    ...(ns.leaveMount ? [{ op: 'leave_mount_ns' } as const] : []),
+    ...(ns.detachedRoot ? [{ op: 'leave_mount_ns' } as const] : []),
     ...tailOps(config, hostname, nnp, ns.own.includes('user'), notes),
   ]
   // A policy's Landlock rules replace the ones derived from the mounts (one ruleset per plan),
@@ -387,7 +403,8 @@ function sortByPhase(ops: PlanOp[]): PlanOp[] {
     op.op === 'keep_fd' ||
     op.op.startsWith('env') ||
     op.op === 'exec_arg' ||
-    op.op === 'cgroup'
+    op.op === 'cgroup' ||
+    op.op === 'cgroup_devices'
       ? 0
       : 1
   return [...ops.filter((o) => phase(o) === 0), ...ops.filter((o) => phase(o) === 1)]

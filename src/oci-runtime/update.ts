@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import { applyResources } from './cgroups.js'
 import { loadExecContext } from './exec-context.js'
+import { unsupported } from './spec.js'
 import { containerDir, loadRecord, statusOf } from './state.js'
 
 /** runc update's value flags and where each goes in linux.resources. */
@@ -149,5 +150,11 @@ export function update(root: string, id: string, resources: Record<string, unkno
       const now = Number(readFileSync(`${memsw}/memory.memsw.limit_in_bytes`, 'utf8'))
       if (mem.swap > now) writeFileSync(`${memsw}/memory.memsw.limit_in_bytes`, String(mem.swap))
     } catch {}
+  const devices = resources.devices
+  if (!ctx.cgroups.v1.length && !ctx.cgroups.none && Array.isArray(devices) && devices.length)
+    throw unsupported(
+      'linux.resources.devices',
+      "on cgroup v2 the device rules are a program attached to the container's group at create, which update does not replace; leave them out of the update, or recreate the container",
+    )
   applyResources(cg, resources)
 }

@@ -43,7 +43,10 @@ export function describeOp(op: PlanOp): string {
       return JSON.stringify(op.arg)
     case 'cgroup':
     case 'chdir':
+    case 'enter_root':
       return op.path
+    case 'cgroup_devices':
+      return `${op.path}, ${op.program.length / 8} eBPF instructions`
     case 'setns':
       return `${Object.entries(CLONE_FLAGS).find(([, bit]) => bit === op.type)?.[0] ?? op.type} ${op.path}`
     case 'fsmount':

@@ -122,6 +122,12 @@ function body(op: PlanOp, w: Writer): void {
     case 'setns':
       w.u32(op.type).str(op.path, 'namespace path')
       break
+    case 'cgroup_devices':
+      w.str(op.path, 'cgroup').blob(op.program)
+      break
+    case 'enter_root':
+      w.str(op.path, 'root')
+      break
     case 'fsmount':
       w.u32(op.attrs)
         .str(op.fstype, 'filesystem type')

@@ -2,7 +2,7 @@
 // contract with native/plan.h. Every field here is encoded by encode.ts; adding an op means a
 // new code in both files and a PLAN_VERSION bump.
 
-export const PLAN_VERSION = 5
+export const PLAN_VERSION = 6
 
 export interface BindFlags {
   readOnly?: boolean
@@ -30,6 +30,12 @@ export type PlanOp =
   | { op: 'cgroup'; path: string }
   /** Join the namespace at path (one CLONE_FLAGS bit) before the clone: OCI `namespaces[].path`. */
   | { op: 'setns'; type: number; path: string }
+  /** An eBPF BPF_PROG_TYPE_CGROUP_DEVICE program the launcher loads and attaches to the cgroup
+   * v2 directory at path before the clone: OCI `linux.resources.devices` on cgroup v2. */
+  | { op: 'cgroup_devices'; path: string; program: Uint8Array }
+  /** After joining its mount namespace, the sandbox makes the directory at path (a process's
+   * /proc/PID/root) its root: `exec` into a container whose root is a detached view. */
+  | { op: 'enter_root'; path: string }
   // phase 1: filesystem view (root … pivot_root)
   | { op: 'root'; mode: number }
   | { op: 'bind'; src: string; dest: string; flags: BindFlags }
@@ -105,6 +111,8 @@ export const OP_CODES: Record<OpName, number> = {
   exec_arg: 0x09,
   cgroup: 0x0a,
   setns: 0x0b,
+  cgroup_devices: 0x0c,
+  enter_root: 0x0d,
   root: 0x10,
   bind: 0x11,
   tmpfs: 0x12,

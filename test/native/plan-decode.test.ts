@@ -143,6 +143,20 @@ describe('plan decoding', () => {
       want: /\(start_hook_env\).*NAME=value/,
     },
   ]
+  // cordon-oci's phase-0 ops (native/oci.c).
+  hookCases.push(
+    {
+      name: 'a device program that is not whole eBPF instructions',
+      edit: (ops) =>
+        ops.unshift({ op: 'cgroup_devices', path: '/sys/fs/cgroup/x', program: new Uint8Array(7) }),
+      want: /\(cgroup_devices\).*eBPF length/,
+    },
+    {
+      name: 'enter_root without a joined mount namespace',
+      edit: (ops) => ops.unshift({ op: 'enter_root', path: '/proc/1/root' }),
+      want: /enter_root needs a joined mount namespace/,
+    },
+  )
   for (const c of hookCases)
     test(`rejects ${c.name}`, () => {
       const plan = minimal()

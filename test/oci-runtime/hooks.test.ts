@@ -3,11 +3,20 @@
 // createContainer in the container's before pivot_root (its path the runtime's), startContainer
 // in the container after `start`, before the user's program; state JSON on stdin; failures.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readlinkSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 
-import { type Bundle, makeBundle, oci, ociSkip, waitUntil } from './bundle.js'
+import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, RUNC, waitUntil } from './bundle.js'
 
 const skip = ociSkip('cordon-oci creates containers as root')
 
@@ -152,5 +161,64 @@ describe('cordon-oci hooks', { skip }, () => {
     sleepUntil(() => (JSON.parse(oci(b, ['state', 's1']).stdout) as { status: string }).status === 'stopped')
     assert.equal((JSON.parse(oci(b, ['state', 's1']).stdout) as { status: string }).status, 'stopped')
     assert.equal(existsSync(join(b.dir, 'rootfs', 'user-ran')), false, 'the program never ran')
+  })
+
+  // The spec: createContainer runs in the container's mount namespace once the view is built,
+  // before pivot_root; what it mounts at the rootfs's path (where runc's view is at that step)
+  // is in the container. cordon-oci built the view elsewhere, so a hook's mounts were lost. A
+  // prestart hook entering the container's mount namespace by its pid (nvidia-container-cli's
+  // way) mounts there too.
+  test('what a createContainer or prestart hook mounts at the rootfs’s path is in the container, as under runc', (t) => {
+    const shared = mkdtempSync(join(tmpdir(), 'cordon-oci-hookbind-'))
+    t.after(() => rmSync(shared, { recursive: true, force: true }))
+    writeFileSync(join(shared, 'y'), 'bound\n')
+    const ours = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('cordon-oci-bundle-') || l.includes(shared))
+    const before = ours()
+    for (const [runtime, id] of [
+      [CORDON_OCI, `hookmnt-${process.pid}`],
+      [RUNC, `hookmnt-runc-${process.pid}`],
+    ] as const) {
+      const b = makeBundle(['sh', '-c', 'cat /mnt/hooked/x /mnt/bound/y /mnt/pre/x'])
+      t.after(() => b.cleanup())
+      const rootfs = join(b.dir, 'rootfs')
+      mkdirSync(join(rootfs, 'mnt', 'hooked'), { recursive: true })
+      mkdirSync(join(rootfs, 'mnt', 'bound'))
+      mkdirSync(join(rootfs, 'mnt', 'pre'))
+      b.write((c) => {
+        c.hooks = {
+          prestart: [
+            {
+              path: '/bin/sh',
+              args: [
+                'sh',
+                '-c',
+                `pid=$(sed 's/.*"pid": *\\([0-9]*\\).*/\\1/'); nsenter -t $pid -m sh -c 'mount -t tmpfs pre ${rootfs}/mnt/pre && echo pre > ${rootfs}/mnt/pre/x'`,
+              ],
+              env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+              timeout: 10,
+            },
+          ],
+          createContainer: [
+            {
+              path: '/bin/sh',
+              args: [
+                'sh',
+                '-c',
+                `mount -t tmpfs hooked ${rootfs}/mnt/hooked && echo tmpfs > ${rootfs}/mnt/hooked/x && mount --bind ${shared} ${rootfs}/mnt/bound`,
+              ],
+              env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+              timeout: 10,
+            },
+          ],
+        }
+      })
+      const r = oci(b, ['run', id], runtime)
+      assert.equal(r.status, 0, `${runtime}: ${r.stderr}`)
+      assert.equal(r.stdout, 'tmpfs\nbound\npre\n', runtime)
+    }
+    assert.deepEqual(ours(), before, 'no mount reached the host’s namespace')
   })
 })

@@ -30,6 +30,7 @@ const RELEASED: Record<number, string> = {
   3: 'bcc04247',
   4: '4751d9e2',
   5: '92cab3e5',
+  6: '8b82f5f6',
 }
 
 const fingerprint = (codes: Record<string, number>) =>
