@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 const ROOT = 'build/test'
-/** Test files whose assertions are about elapsed time or throughput. */
+/** Test files whose assertions are about elapsed time or throughput, or that no other run of
+ * the same caller may share the machine with. */
 const TIMED = new Set([
   'monitor/respond.test.js',
   'monitor/notify.test.js',
@@ -27,6 +28,9 @@ const TIMED = new Set([
   'run/freeze-flood.test.js',
   // The whole verify battery as root in under 10 s (issue 20's acceptance).
   'verify/duration.test.js',
+  // Any other run of the same caller sweeps a killed supervisor's private /tmp: the test
+  // needs one to stay until its own next run.
+  'run/private-tmp-sweep.test.js',
 ])
 /** The marker a unit test file's first line carries. */
 const UNIT_MARKER = '// tier: unit'
