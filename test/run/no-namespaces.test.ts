@@ -4,6 +4,7 @@
 // `cordon verify --no-namespaces` passes, as root and as a plain user.
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync } from 'node:fs'
+import { basename } from 'node:path'
 import { describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 import { probeKernel } from '../../src/host/probe.js'
@@ -48,12 +49,16 @@ describe(
         assert.deepEqual(lines.slice(0, 3), ['read /proc', 'wrote /dev/null', lines[2]])
         assert.match(lines[2]!, /^wrote TMPDIR \/tmp\/cordon-tmp-\w+$/)
         assert.equal(lines.length, 3, r.stdout)
-        // The run's own directory goes with it (a killed run's may go too: run/private-tmp-sweep).
+        // The run's own directory goes with it. Its name carries its supervisor's pid namespace,
+        // pid and start time, so no other directory of this run may be left either; another
+        // test file's concurrent run may have one of its own meanwhile (or sweep a killed run's).
+        const own = lines[2]!.split(' ')[2]!
+        assert.equal(existsSync(own), false)
+        const supervisor = basename(own).replace(/_[^_]+$/, '_')
         assert.deepEqual(
-          tmpDirs().filter((n) => !before.includes(n)),
+          tmpDirs().filter((n) => !before.includes(n) && n.startsWith(supervisor)),
           [],
         )
-        assert.equal(existsSync(lines[2]!.split(' ')[2]!), false)
       })
 
     for (const c of callers)
