@@ -80,7 +80,16 @@ describe('launcher work per start', { skip: noUserns }, () => {
   test('the command holds no capability, and init none it could use', () => {
     const r = spawnSync(
       LAUNCHER,
-      [planFile, '--', '/bin/sh', '-c', 'grep -E "^(Cap|NoNewPrivs)" /proc/self/status /proc/1/status'],
+      // init empties its sets once the vforked command has exec'd, so the command may start
+      // first (init is already non-dumpable then: test/run/init-reach). Wait up to ~2 s for it.
+      [
+        planFile,
+        '--',
+        '/bin/sh',
+        '-c',
+        'i=0; while [ $i -lt 400 ] && ! grep -qE "^CapPrm:\\s*0+$" /proc/1/status; do i=$((i+1)); sleep 0.005; done; ' +
+          'grep -E "^(Cap|NoNewPrivs)" /proc/self/status /proc/1/status',
+      ],
       { encoding: 'utf8' },
     )
     assert.equal(r.status, 0, r.stderr)

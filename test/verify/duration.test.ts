@@ -19,7 +19,9 @@ test(
     assert.equal(r.status, 0, r.stderr)
     assert.ok(seconds < 10, `cordon verify took ${seconds.toFixed(1)} s`)
     const { results } = JSON.parse(r.stdout) as { results: { probe: string }[] }
-    const attacks = results.length
+    // host-device tries each unlisted device node the host has (terminals, /dev/kvm, /dev/fuse…):
+    // one attack in the README's count, however many nodes this VM has.
+    const attacks = results.filter((x) => x.probe !== 'host-device').length + 1
     const probes = new Set(results.map((x) => x.probe)).size
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
     const claims = [
