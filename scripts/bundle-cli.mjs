@@ -7,10 +7,15 @@
 // resolve the same from it. Each lazy import() of a command or an optional layer (monitor,
 // metrics, export, verify, learn…) stays a chunk of its own, loaded only when used.
 // prom-client and yaml stay outside: they load only with --metrics and for a located policy
-// error, from node_modules as before.
+// error, from node_modules as before. js-yaml is bundled (bundled-js-yaml below).
+//
+// `cordon run` has a bundle of its own besides: run.cjs, one CommonJS file from
+// src/cli/run-main.ts, with a V8 code cache made after a warm-up run (bin/cordon.cjs loads both).
 //
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -68,6 +73,36 @@ const oneRunChunk = {
     })
   },
 }
+// js-yaml in the bundle, not from node_modules: Node's CommonJS loader resolved, stat'ed, read
+// and compiled its ~20 files at every start that read a YAML policy (~10 ms CPU). policy/parse.ts
+// loads it on the first YAML text through createRequire (a run of a built-in profile reads none),
+// which esbuild cannot follow: here that call becomes a plain require(), which esbuild bundles
+// as a module initialised on that first call. Every import of js-yaml gets one copy, its ES build.
+const PARSE = join(root, 'src', 'policy', 'parse.ts')
+const JS_YAML_REQUIRE = "createRequire(import.meta.url)('js-yaml')"
+const bundledJsYaml = {
+  name: 'bundled-js-yaml',
+  setup(build) {
+    build.onResolve({ filter: /^js-yaml$/ }, async (args) => {
+      if (args.pluginData?.jsYaml) return undefined
+      const { importer, resolveDir } = args
+      const esm = await build.resolve('js-yaml', {
+        kind: 'import-statement',
+        importer,
+        resolveDir,
+        pluginData: { jsYaml: true },
+      })
+      return esm.errors.length ? undefined : { path: esm.path }
+    })
+    build.onLoad({ filter: /[\\/]policy[\\/]parse\.ts$/ }, (args) => {
+      if (args.path !== PARSE) return undefined
+      const text = readFileSync(args.path, 'utf8')
+      if (!text.includes(JS_YAML_REQUIRE))
+        throw new Error(`bundle-cli: ${PARSE} no longer loads js-yaml by ${JS_YAML_REQUIRE}`)
+      return { contents: text.replace(JS_YAML_REQUIRE, "require('js-yaml')"), loader: 'ts' }
+    })
+  },
+}
 rmSync(BUNDLE_DIR, { recursive: true, force: true })
 const options = {
   bundle: true,
@@ -88,7 +123,7 @@ const options = {
   minifySyntax: true,
   // plan/filter.ts (the seccomp compiler) is reached only through plan/lazy-filter.ts's import():
   // a plan whose filter is precompiled never loads it.
-  plugins: [lazyFilter, oneRunChunk],
+  plugins: [lazyFilter, bundledJsYaml, oneRunChunk],
   metafile: values.metafile !== undefined,
   logLevel: 'warning',
 }
@@ -97,6 +132,63 @@ const result = await esbuild.build({
   entryPoints: { main: join(root, 'src', 'cli', 'main.ts') },
   outdir: BUNDLE_DIR,
 })
+// `cordon run` as one CommonJS file (esbuild inlines each lazy import() as a module initialised
+// on first use: --audit, --backend, the monitor, the seccomp compiler), and its V8 code cache.
+// The cache is made in a process of its own after two warm-up runs of /bin/true (the default
+// profile, and a YAML policy with the namespaces and view of bench/bwrap-equivalent.yaml), so
+// that it holds every function a plain run calls: a cache of the top level only left V8 to
+// compile each of them at its first call, ~25 ms CPU of a run (README: "CLI start-up").
+const RUN_BUNDLE = join(BUNDLE_DIR, 'run.cjs')
+await esbuild.build({
+  ...options,
+  format: 'cjs',
+  splitting: false,
+  plugins: [lazyFilter, bundledJsYaml],
+  metafile: false,
+  // import.meta.url (launcherPath, build/seccomp, rules/) is the bundle's own file URL, as the ES
+  // chunks' at the same depth; require('node:url') is a built-in Node has loaded already.
+  define: { 'import.meta.url': '__cordon_import_meta_url' },
+  banner: { js: 'var __cordon_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  entryPoints: { run: join(root, 'src', 'cli', 'run-main.ts') },
+  outExtension: { '.js': '.cjs' },
+  outdir: BUNDLE_DIR,
+})
+warmRunCache()
+
+/** Writes run.cjs.cache (bin/cordon.cjs warmCodeCache) from two runs of /bin/true in a scratch
+ * project directory, their output discarded. Without a cache the CLI still runs, compiling as
+ * usual: a failure here is reported, not fatal. */
+function warmRunCache() {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-bundle-'))
+  try {
+    chmodSync(dir, 0o755) // the sandbox's own ids enter it: the default profile shows it read-only
+    const policy = join(dir, 'policy.yaml')
+    writeFileSync(
+      policy,
+      'namespaces: { user: true, pid: true, mount: true, ipc: true, uts: true, cgroup: true }\n' +
+        'network: none\nfilesystem:\n  - ro: /\n  - proc: /proc\n  - dev: /dev\n',
+    )
+    const runs = [
+      ['run', '-q', '--', '/bin/true'],
+      ['run', '-q', '--policy', policy, '--', '/bin/true'],
+    ]
+    const warm = `require(${JSON.stringify(join(root, 'bin', 'cordon.cjs'))}).warmCodeCache(${JSON.stringify(RUN_BUNDLE)}, ${JSON.stringify(runs)})`
+    const env = { ...process.env }
+    delete env.NODE_OPTIONS // the cache is for V8's default flags: a node of the user's starts with them
+    const r = spawnSync(process.execPath, ['-e', warm], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    })
+    if (r.status !== 0 || !existsSync(`${RUN_BUNDLE}.cache`))
+      console.error(
+        `bundle-cli: no code cache for ${RUN_BUNDLE} (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`,
+      )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 // cordon-oci (bin/cordon-oci) on its own, so the CLI's chunks stay as they are: an engine
 // starts it several times per container, and each start saves most of the per-module cost.
 const OCI_DIR = join(root, 'build', 'src', 'oci-bundle')
