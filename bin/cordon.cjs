@@ -34,27 +34,29 @@ const wrap = (source) => `(function (exports, require, module, __filename, __dir
 // source's length.
 const HEADER = 4
 
-/** The cached data made for exactly `bytes`, or undefined (no cache, or one for other bytes). */
+/** FILE.cache's V8 data when it was made for exactly `bytes`: `state` is stale when it was made
+ * for other bytes, absent when there is none. */
 function cachedDataFor(file, bytes) {
   let data
   try {
     data = readFileSync(`${file}.cache`)
   } catch {
-    return undefined
+    return { state: 'absent' }
   }
   const end = HEADER + bytes.length
   const same =
     data.length > end && data.readUInt32LE(0) === bytes.length && bytes.equals(data.subarray(HEADER, end))
-  return same ? data.subarray(end) : undefined
+  return same ? { state: 'found', data: data.subarray(end) } : { state: 'stale' }
 }
 
-/** Compiles and runs the CommonJS bundle FILE (with its cache when `cached`); its exports, and
- * the compiled script (warmCodeCache makes the cache from it). */
+/** Compiles and runs the CommonJS bundle FILE (with its cache unless `cached` is false): its
+ * exports, the compiled script (warmCodeCache makes the cache from it), and what became of
+ * FILE.cache: used, rejected (by V8: another Node, other V8 flags), stale, absent, or off. */
 function load(file, cached = true) {
   const vm = require('node:vm')
   const bytes = readFileSync(file)
-  const cachedData = cached ? cachedDataFor(file, bytes) : undefined
-  const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file, cachedData })
+  const found = cached ? cachedDataFor(file, bytes) : { state: 'off' }
+  const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file, cachedData: found.data })
   const module = { exports: {} }
   script
     .runInThisContext()
@@ -66,7 +68,8 @@ function load(file, cached = true) {
       file,
       dirname(file),
     )
-  return { exports: module.exports, script, bytes }
+  const cache = found.data ? (script.cachedDataRejected ? 'rejected' : 'used') : found.state
+  return { exports: module.exports, script, bytes, cache }
 }
 
 const cannotLoad = (error) => {
@@ -92,7 +95,9 @@ function start() {
   if (process.argv[2] === 'run') {
     let cli
     try {
-      cli = load(RUN_BUNDLE).exports
+      // Under --enable-source-maps, Node's own loader, which applies the bundle's map (vm.Script
+      // does not): a stack trace then names the TypeScript sources. No cache then.
+      cli = process.sourceMapsEnabled ? require(RUN_BUNDLE) : load(RUN_BUNDLE).exports
     } catch (error) {
       if (error?.code !== 'ENOENT' || error.path !== RUN_BUNDLE) cannotLoad(error)
     }
@@ -115,6 +120,6 @@ async function warmCodeCache(file, runs) {
   writeFileSync(`${file}.cache`, Buffer.concat([header, bytes, script.createCachedData()]))
 }
 
-module.exports = { RUN_BUNDLE, start, warmCodeCache }
+module.exports = { RUN_BUNDLE, load, start, warmCodeCache }
 
 if (require.main === module) start()
