@@ -20,7 +20,7 @@
 // A cache is used only for the exact bytes it was made from (it holds a copy of them), and V8
 // refuses one from another Node or other V8 flags by itself: either way the bundle compiles as
 // usual, silently. The file format is bin/cordon-oci.cjs's.
-const { readFileSync, writeFileSync } = require('node:fs')
+const { readFileSync, renameSync, writeFileSync } = require('node:fs')
 const { dirname, join } = require('node:path')
 
 const BUNDLE_DIR = join(__dirname, '..', 'build', 'src', 'cli-bundle')
@@ -117,7 +117,9 @@ async function warmCodeCache(file, runs) {
   process.exitCode = 0
   const header = Buffer.alloc(HEADER)
   header.writeUInt32LE(bytes.length, 0)
-  writeFileSync(`${file}.cache`, Buffer.concat([header, bytes, script.createCachedData()]))
+  // Renamed into place whole: a build stopped half-way leaves no cache rather than a cut one.
+  writeFileSync(`${file}.cache.tmp`, Buffer.concat([header, bytes, script.createCachedData()]))
+  renameSync(`${file}.cache.tmp`, `${file}.cache`)
 }
 
 module.exports = { RUN_BUNDLE, load, start, warmCodeCache }

@@ -179,6 +179,7 @@ function warmRunCache() {
       cwd: dir,
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 120_000,
       encoding: 'utf8',
     })
     if (r.status !== 0 || !existsSync(`${RUN_BUNDLE}.cache`))
