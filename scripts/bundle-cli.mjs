@@ -1,5 +1,5 @@
 // Build step: bundles the CLI (src/cli/main.ts and what it imports) with esbuild into
-// build/src/cli-bundle/, which bin/cordon.js loads. One file instead of ~60 ES modules saves
+// build/src/cli-bundle/, which bin/cordon.cjs loads. One file instead of ~60 ES modules saves
 // the CLI most of Node's per-module resolve/load/compile cost (README: "Performance").
 //
 // The bundle sits at the same depth as the modules it replaces (build/src/<dir>/), so the
@@ -7,10 +7,11 @@
 // resolve the same from it. Each lazy import() of a command or an optional layer (monitor,
 // metrics, export, verify, learn…) stays a chunk of its own, loaded only when used.
 // prom-client and yaml stay outside: they load only with --metrics and for a located policy
-// error, from node_modules as before. js-yaml is bundled (bundled-js-yaml below).
+// error, from node_modules as before.
 //
 // `cordon run` has a bundle of its own besides: run.cjs, one CommonJS file from
-// src/cli/run-main.ts, with a V8 code cache made after a warm-up run (bin/cordon.cjs loads both).
+// src/cli/run-main.ts, js-yaml in it (bundled-js-yaml below), with a V8 code cache made after a
+// warm-up run (bin/cordon.cjs loads both).
 //
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
 import { spawnSync } from 'node:child_process'
@@ -73,11 +74,13 @@ const oneRunChunk = {
     })
   },
 }
-// js-yaml in the bundle, not from node_modules: Node's CommonJS loader resolved, stat'ed, read
-// and compiled its ~20 files at every start that read a YAML policy (~10 ms CPU). policy/parse.ts
-// loads it on the first YAML text through createRequire (a run of a built-in profile reads none),
-// which esbuild cannot follow: here that call becomes a plain require(), which esbuild bundles
-// as a module initialised on that first call. Every import of js-yaml gets one copy, its ES build.
+// js-yaml in the run bundle, not from node_modules: Node's CommonJS loader resolved, stat'ed,
+// read and compiled its ~20 files at every run that read a YAML policy (~10 ms CPU).
+// policy/parse.ts loads it on the first YAML text through createRequire (a run of a built-in
+// profile reads none), which esbuild cannot follow: here that call becomes a plain require(),
+// which esbuild bundles as a module initialised on that first call. Every import of js-yaml gets
+// one copy, its ES build. Not in the split ES bundle: there it would sit in the chunk that every
+// command loads (`cordon ps` +10 ms CPU to compile it, uncached), for the few that read YAML.
 const PARSE = join(root, 'src', 'policy', 'parse.ts')
 const JS_YAML_REQUIRE = "createRequire(import.meta.url)('js-yaml')"
 const bundledJsYaml = {
@@ -123,7 +126,7 @@ const options = {
   minifySyntax: true,
   // plan/filter.ts (the seccomp compiler) is reached only through plan/lazy-filter.ts's import():
   // a plan whose filter is precompiled never loads it.
-  plugins: [lazyFilter, bundledJsYaml, oneRunChunk],
+  plugins: [lazyFilter, oneRunChunk],
   metafile: values.metafile !== undefined,
   logLevel: 'warning',
 }
