@@ -10,7 +10,7 @@
 //   warm-up run, so it holds the functions a run calls, not only the top level (README: "CLI
 //   start-up").
 // - every other command: main.js, the split ES bundle, one chunk per command loaded on demand,
-//   so that `cordon --version` loads one small file.
+//   so that `cordon --version` loads the dispatcher's few small files.
 //
 // A checkout built without esbuild has neither: the unbundled modules (build/src/cli) serve.
 // bin/cordon.js (an ES module) starts the same way, for callers that name it.
@@ -99,7 +99,10 @@ function start() {
       // does not): a stack trace then names the TypeScript sources. No cache then.
       cli = process.sourceMapsEnabled ? require(RUN_BUNDLE) : load(RUN_BUNDLE).exports
     } catch (error) {
-      if (error?.code !== 'ENOENT' || error.path !== RUN_BUNDLE) cannotLoad(error)
+      const missing =
+        (error?.code === 'ENOENT' && error.path === RUN_BUNDLE) ||
+        (error?.code === 'MODULE_NOT_FOUND' && error.message.startsWith(`Cannot find module '${RUN_BUNDLE}'`))
+      if (!missing) cannotLoad(error)
     }
     if (cli) return void cli.main(cli.rawArgs())
   }
