@@ -121,8 +121,9 @@ async function warmCodeCache(file, runs) {
   const header = Buffer.alloc(HEADER)
   header.writeUInt32LE(bytes.length, 0)
   // Renamed into place whole: a build stopped half-way leaves no cache rather than a cut one.
-  writeFileSync(`${file}.cache.tmp`, Buffer.concat([header, bytes, script.createCachedData()]))
-  renameSync(`${file}.cache.tmp`, `${file}.cache`)
+  const tmp = `${file}.cache.${process.pid}`
+  writeFileSync(tmp, Buffer.concat([header, bytes, script.createCachedData()]))
+  renameSync(tmp, `${file}.cache`)
 }
 
 module.exports = { RUN_BUNDLE, load, start, warmCodeCache }
