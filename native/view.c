@@ -143,9 +143,14 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 	int existing = open_in(new_fd, dest, 0);
 	if (existing >= 0)
 		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
-	make_parents(dest, step);
+	/* Parents are made only when one is missing: most mount points are new names in a
+	 * directory the view already has (/dev/null in the /dev tmpfs). */
 	const char *name;
 	int dir = open_parent(dest, &name);
+	if (dir < 0) {
+		make_parents(dest, step);
+		dir = open_parent(dest, &name);
+	}
 	if (dir < 0)
 		fail(step, dest, NULL);
 	if (kind == DEST_DIR) {
@@ -155,8 +160,12 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 		int f = openat(dir, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (f < 0 && errno != EEXIST && errno != ELOOP && errno != EISDIR)
 			fail(step, dest, NULL);
-		if (f >= 0)
-			close(f);
+		if (f >= 0) {
+			/* The file just made, with no symlink (O_NOFOLLOW) and nothing mounted on it
+			 * yet: what opening dest again would find. */
+			close(dir);
+			return f;
+		}
 	}
 	close(dir);
 	int fd = open_in(new_fd, dest, 0);
