@@ -133,6 +133,20 @@ static void make_parents(const char *path, const char *step)
 	}
 }
 
+/* The directory that holds path in the new root, its parents made only when one is missing:
+ * most new names go in a directory the view already has (/dev/null in the /dev tmpfs). */
+static int open_parent_made(const char *path, const char **name, const char *step)
+{
+	int dir = open_parent(path, name);
+	if (dir < 0) {
+		make_parents(path, step);
+		dir = open_parent(path, name);
+	}
+	if (dir < 0)
+		fail(step, path, NULL);
+	return dir;
+}
+
 enum dest_kind { DEST_DIR, DEST_FILE };
 
 /* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it. */
@@ -143,16 +157,8 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 	int existing = open_in(new_fd, dest, 0);
 	if (existing >= 0)
 		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
-	/* Parents are made only when one is missing: most mount points are new names in a
-	 * directory the view already has (/dev/null in the /dev tmpfs). */
 	const char *name;
-	int dir = open_parent(dest, &name);
-	if (dir < 0) {
-		make_parents(dest, step);
-		dir = open_parent(dest, &name);
-	}
-	if (dir < 0)
-		fail(step, dest, NULL);
+	int dir = open_parent_made(dest, &name, step);
 	if (kind == DEST_DIR) {
 		if (mkdirat(dir, name, mode) && errno != EEXIST)
 			fail(step, dest, NULL);
@@ -650,11 +656,8 @@ static void do_fsmount(const struct plan_op_rec *op)
 
 static void do_symlink(const struct plan_op_rec *op)
 {
-	make_parents(op->s2, "symlink");
 	const char *name;
-	int dir = open_parent(op->s2, &name);
-	if (dir < 0)
-		fail("symlink", op->s2, NULL);
+	int dir = open_parent_made(op->s2, &name, "symlink");
 	if (symlinkat(op->s1, dir, name)) {
 		int err = errno;
 		char existing[PATH_MAX];
@@ -705,11 +708,10 @@ static void do_file(const struct plan_op_rec *op)
  * bind of the host's /dev/shm where the compiler sees the view's tmpfs. */
 static void do_mknod(const struct plan_op_rec *op)
 {
-	make_parents(op->s1, "mknod");
 	const char *name;
 	uint64_t id;
-	int dir = open_parent(op->s1, &name);
-	if (dir < 0 || mount_id(dir, &id))
+	int dir = open_parent_made(op->s1, &name, "mknod");
+	if (mount_id(dir, &id))
 		fail("mknod", op->s1, NULL);
 	size_t i = 0;
 	while (i < n_own_tmpfs && own_tmpfs[i] != id)

@@ -116,6 +116,12 @@ describe('launcher work per start', { skip: noUserns }, () => {
     assert.match(r.stdout, /^devnull$/m, "the view's own /dev/null is a device still")
   })
 
+  test('makes the parents of a new name in the view only when one is missing', { skip: noStrace }, () => {
+    // Each bind, symlink and mount into /dev made /dev again (EEXIST) before: 15 mkdirat.
+    const mkdirs = countSyscalls().get('mkdirat') ?? 0
+    assert.ok(mkdirs <= 5, `mkdirat per start: ${mkdirs}`)
+  })
+
   test('the command holds no capability, and init none it could use', () => {
     const r = spawnSync(
       LAUNCHER,
