@@ -8,7 +8,7 @@
 // same caller removes every directory whose supervisor is gone (sweepStale), so they cannot
 // accumulate. Not the launcher: it is killed as well by the kills that take the supervisor and
 // its group (kill -9 of the job, an OOM kill of the session), and the sweep needs nothing of C.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { hostIdRanges } from '../host/id-range.js'
 import { processStartTime } from '../host/process.js'
@@ -59,18 +59,18 @@ export function makePrivateTmp(): PrivateTmp {
       owner = { uid, gid }
     },
     remove() {
-      // In this process when it has the sandbox's ids; else a child with them, waited for.
-      const ids = asOwner(owner)
-      if (ids.uid === undefined) removeTree(path)
-      else spawnSync(process.execPath, [REMOVE_TREE_MAIN, path], { stdio: 'ignore', env: {}, ...ids })
+      // In this process (no child to start: this is on every such run's way out), touching only
+      // the sandbox uid's directories: what the sandbox could do itself.
+      removeTree(path, owner?.uid ?? process.getuid?.())
     },
   }
 }
 
 /** The sandbox may have left anything in it: symlinks, raced directories, directories it made
  * unreadable (mode 000), FIFOs, sockets, trees deeper than PATH_MAX, and a process of it may
- * still be changing it. remove-tree.ts walks it fd by fd, never following a symlink, as the
- * sandbox's own ids: a race reaches nothing the sandbox could not change itself. */
+ * still be changing it. remove-tree.ts walks it fd by fd, never following a symlink, within the
+ * sandbox uid's directories (and a sweep as the sandbox's ids): a race reaches nothing the
+ * sandbox could not change itself. */
 function asOwner(owner: { uid: number; gid: number } | undefined) {
   return owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {}
 }

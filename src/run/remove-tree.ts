@@ -7,8 +7,10 @@
 // unreadable can be emptied) only touches a directory the walk holds, and it never enters
 // another filesystem. Any depth in linear time, holding at most KEEP directories open: a deeper
 // one's parent is reopened through "..", and the walk stops if that is not the same directory
-// (it was moved away), leaving the rest to a later sweep. Run as the tree owner's ids, it
-// reaches nothing that owner could not change itself. Also a program: `node remove-tree.js DIR`.
+// (it was moved away), leaving the rest to a later sweep. Given the owner's uid, it enters,
+// changes and empties only directories of that uid, so even as root it does nothing that owner
+// could not do itself (run as the owner's ids, the kernel says the same). Also a program:
+// `node remove-tree.js DIR`, run as the owner by whoever must not wait for it.
 import {
   chmodSync,
   closeSync,
@@ -41,8 +43,9 @@ const at = (fd: number, name?: string) =>
   name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code
 
-/** Opens path as a directory to walk, made u+rwx; undefined when it is no directory (any more). */
-function enter(path: string, name: string, dev?: number): Frame | undefined {
+/** Opens path as a directory to walk, made u+rwx; undefined when it is no directory (any more).
+ * One on another filesystem, or not the owner's, is held by no fd: left as it is. */
+function enter(path: string, name: string, dev?: number, owner?: number): Frame | undefined {
   let fd: number
   try {
     fd = openSync(path, DIR)
@@ -50,8 +53,8 @@ function enter(path: string, name: string, dev?: number): Frame | undefined {
     return undefined
   }
   const st = fstatSync(fd)
-  if (dev !== undefined && st.dev !== dev) {
-    closeSync(fd) // a mount point: another filesystem's, not ours to empty
+  if ((dev !== undefined && st.dev !== dev) || (owner !== undefined && st.uid !== owner)) {
+    closeSync(fd) // a mount point, or someone else's: not ours to empty
     return { fd: undefined, dev: st.dev, ino: st.ino, name, names: [], passes: PASSES }
   }
   try {
@@ -69,7 +72,7 @@ function list(fd: number): string[] {
 }
 
 /** Removes dir/name unless it is a directory; returns the directory to walk if it is one. */
-function removeEntry(dir: Frame & { fd: number }, name: string): Frame | undefined {
+function removeEntry(dir: Frame & { fd: number }, name: string, owner?: number): Frame | undefined {
   const path = at(dir.fd, name)
   for (let tries = 0; tries < PASSES; tries++) {
     try {
@@ -78,9 +81,9 @@ function removeEntry(dir: Frame & { fd: number }, name: string): Frame | undefin
     } catch (e) {
       if (code(e) !== 'EISDIR' && code(e) !== 'EPERM') return undefined
     }
-    const sub = enter(path, name, dir.dev)
+    const sub = enter(path, name, dir.dev, owner)
     if (sub?.fd !== undefined) return sub
-    if (sub) return undefined // another filesystem's
+    if (sub) return undefined // another filesystem's or owner's
     // swapped for a non-directory between the two calls: unlink it again
   }
   return undefined
@@ -100,21 +103,23 @@ function reopen(parent: Frame, childFd: number): number | undefined {
   return undefined
 }
 
-/** Removes the tree at path (best effort); true when it is gone. */
-export function removeTree(path: string): boolean {
-  const top = enter(path, '')
+/** Removes the tree at path (best effort), of owner's directories only when given; true when
+ * it is gone. */
+export function removeTree(path: string, owner?: number): boolean {
+  const top = enter(path, '', undefined, owner)
   if (!top) {
     try {
       unlinkSync(path) // a symlink (or file) in its place: the link itself goes, never its target
     } catch {}
     return false
   }
+  if (top.fd === undefined) return false // not the owner's
   const frames: Frame[] = [top]
   while (frames.length) {
     const f = frames[frames.length - 1]! as Frame & { fd: number }
     const name = f.names.pop()
     if (name !== undefined) {
-      const sub = removeEntry(f, name)
+      const sub = removeEntry(f, name, owner)
       if (!sub) continue
       frames.push(sub)
       const old = frames[frames.length - 1 - KEEP]
@@ -150,4 +155,4 @@ export function removeTree(path: string): boolean {
 export const REMOVE_TREE_MAIN = fileURLToPath(import.meta.url)
 
 if (process.argv[1] === REMOVE_TREE_MAIN && process.argv[2])
-  process.exitCode = removeTree(process.argv[2]) ? 0 : 1
+  process.exitCode = removeTree(process.argv[2], process.getuid?.()) ? 0 : 1
