@@ -1,13 +1,14 @@
 // A killed supervisor's private /tmp is removed by the caller's next run, as the sandbox's ids,
 // while a sandbox process that outlived its supervisor (--no-namespaces) may still be changing it.
-// It swaps, as fast as it can, directories and files in the tree for symlinks to a file of its
-// uid elsewhere (mode 0400): the removal must never change that file. The old removal (`chmod -R
-// u+rwX` then `rm -rf`) follows a symlink swapped in after its lstat and gives the victim the
-// mode of the decoy it saw (0777 here); it runs alongside as the control, reported, not asserted
-// (whether a race is won in a few seconds depends on the host's timing).
+// It swaps directories and files in the tree for symlinks to a file of its uid elsewhere (mode
+// 0400): the removal must never change that file. The old removal (`chmod -R u+rwX` then `rm
+// -rf`) follows a symlink swapped in after its lstat and gives the victim the mode of the decoy
+// it saw (0777 here). Raced freely, that is a matter of timing (the old removal runs alongside,
+// reported); with every chmod held a second under strace, it is certain: 0400 became 0777.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -117,5 +118,52 @@ test(
     assert.deepEqual(readdirSync(top), ['roots'])
     assert.equal(readFileSync(join(top, 'roots', 'f'), 'utf8'), 'keep')
     assert.equal(statSync(join(top, 'roots')).mode & 0o777, 0o755, 'not made u+rwx either')
+  },
+)
+
+// The same race made certain: strace holds every chmod of the removal for a second before it
+// runs, and the "sandbox" swaps the entry the removal just looked at for a symlink to the victim
+// in that second. $1 the scratch directory, $2 remove-tree.js.
+const PAUSED = {
+  old: `cd "$1" && mkdir tree && touch tree/f && chmod 077 tree/f
+( until grep -q 'newfstatat([0-9]*, "f"' trace 2>/dev/null; do sleep 0.01; done
+  ln -s "$1/victim" tree/f.tmp && mv -T tree/f.tmp tree/f && echo swapped ) &
+strace -qq -o trace -f -e trace=fchmodat,newfstatat -e inject=fchmodat:delay_enter=1000000 \\
+  sh -c 'chmod -R u+rwX -- "$1" 2>/dev/null; exec rm -rf --one-file-system -- "$1"' rm "$1/tree"
+wait`,
+  new: `cd "$1" && mkdir -p tree/d && touch tree/d/x tree/f && chmod 077 tree/d
+( until grep -q '/d", O_RDONLY|O_NOFOLLOW.*O_PATH' trace 2>/dev/null; do sleep 0.01; done
+  mv tree/d tree/d.moved && ln -s "$1/victim" tree/d && echo swapped ) &
+strace -qq -o trace -f -e trace=chmod,fchmodat,openat -e inject=chmod,fchmodat:delay_enter=1000000 \\
+  node -e 'import(process.argv[1]).then((m) => m.removeTree(process.argv[2], 0))' "$2" "$1/tree"
+wait`,
+}
+
+test(
+  'with each chmod held a second, a swap after the look never reaches the victim',
+  {
+    skip: !isRoot
+      ? 'needs root (strace of the removal)'
+      : spawnSync('strace', ['-qq', '-o', '/dev/null', 'true']).status !== 0
+        ? 'needs strace, allowed to trace'
+        : false,
+    timeout: 60_000,
+  },
+  (t) => {
+    const mode = (how: 'old' | 'new') => {
+      const dir = mkdtempSync(join(tmpdir(), `cordon-paused-${how}-`))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      writeFileSync(join(dir, 'victim'), 'keep', { mode: 0o400 })
+      const r = spawnSync('bash', ['-c', PAUSED[how], 'paused', dir, REMOVE_TREE], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      })
+      assert.match(r.stdout, /^swapped$/m, `the swap happened (${how}): ${r.stderr}`)
+      return statSync(join(dir, 'victim')).mode & 0o7777
+    }
+    const old = mode('old')
+    t.diagnostic(`chmod -R + rm -rf (before): victim 0400 -> 0${old.toString(8)}`)
+    assert.equal(mode('new'), 0o400, 'remove-tree leaves the victim as it was')
   },
 )
