@@ -151,8 +151,11 @@ export function removeTree(path: string, owner?: number): boolean {
   }
 }
 
-/** This module's file, run as a program by whoever must remove a tree as other ids. */
-export const REMOVE_TREE_MAIN = fileURLToPath(import.meta.url)
+/** This module's own file (build/src/run/remove-tree.js), run as a program by whoever must
+ * remove a tree as other ids. Named relative to the importer's file, which sits one directory
+ * below build/src whether it is this module or a bundle holding it (cli-bundle, oci-bundle),
+ * where import.meta.url is the bundle's and running it would not run this. */
+export const REMOVE_TREE_MAIN = fileURLToPath(new URL('../run/remove-tree.js', import.meta.url))
 
 if (process.argv[1] === REMOVE_TREE_MAIN && process.argv[2])
   process.exitCode = removeTree(process.argv[2], process.getuid?.()) ? 0 : 1
