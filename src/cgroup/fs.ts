@@ -1,7 +1,7 @@
 // Small, synchronous helpers for cgroup files (they are tiny and live in kernel memory).
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { CordonError } from '../errors.js'
-import { processExists } from '../host/process.js'
+import { selfId, stillRunning } from '../host/self-id.js'
 import { identify, signalProcesses } from '../host/signal.js'
 
 export function read(path: string): string {
@@ -101,20 +101,33 @@ export function removeDir(dir: string): void {
   }
 }
 
-/** The name of a sandbox's group: the supervising process's pid comes first, for removeOrphans. */
+/** The name of a sandbox's group: the supervising process's pid first (test and `cordon kill`
+ * find a run's groups by it), then its pid namespace and start time, for removeOrphans
+ * (host/self-id.ts). Where /proc is not our pid namespace's, a random tag instead: no sweep
+ * takes that group for a dead run's. */
 export function groupName(seq: number): string {
-  return `run-${process.pid}-${seq}-${Date.now()}`
+  const me = selfId()
+  const tag = me ? `n${me.pidns}s${me.start}` : `u${Math.random().toString(36).slice(2, 10)}`
+  return `run-${process.pid}-${seq}-${Date.now()}-${tag}`
 }
+
+/** groupName's shape: pid, sequence, milliseconds, then pid namespace and start time. */
+const GROUP = /^run-(\d{1,10})-\d{1,10}-\d{1,16}-n(\d{1,20})s(\d{1,20})$/
 
 /**
  * Clears the groups under `parent` whose supervisor is gone. A supervisor killed with SIGKILL
  * cannot remove its group; its sandbox dies with it (PR_SET_PDEATHSIG) unless the sandbox was
  * frozen, in which case the pending SIGKILL waits (cgroup v1 freezes even fatal signals), in D
  * state, for good. So the next cordon command kills what is left and thaws the group, letting
- * the processes die, then removes it. A group whose creator's pid is alive (the creator, or a
- * reuse of its pid) is left alone.
+ * the processes die, then removes it. Only groups made in this pid namespace are judged: a pid
+ * of another (a container sharing the host's cgroup tree, or the host seen from one) names some
+ * unrelated process here, and its live sandbox was killed. A group whose creator's pid still
+ * runs with the start time the name gives is left alone; so is every group named otherwise
+ * (an older cordon's `run-PID-SEQ-MS`, whose namespace is unknown).
  */
 export function removeOrphans(parent: string): void {
+  const me = selfId()
+  if (!me) return
   let names: string[]
   try {
     names = readdirSync(parent)
@@ -122,8 +135,10 @@ export function removeOrphans(parent: string): void {
     return
   }
   for (const name of names) {
-    const creator = /^run-(\d+)-\d+-\d+$/.exec(name)?.[1]
-    if (!creator || Number(creator) === process.pid || processExists(Number(creator))) continue
+    const m = GROUP.exec(name)
+    if (!m || m[2] !== me.pidns) continue
+    const creator = Number(m[1])
+    if (creator === process.pid || stillRunning(creator, Number(m[3]))) continue
     const dir = `${parent}/${name}`
     if (procs(dir).length) killFrozenOrphan(dir)
     try {

@@ -9,9 +9,9 @@
 // accumulate. Not the launcher: it is killed as well by the kills that take the supervisor and
 // its group (kill -9 of the job, an OOM kill of the session), and the sweep needs nothing of C.
 import { spawn } from 'node:child_process'
-import { chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { chownSync, lstatSync, mkdtempSync, readdirSync } from 'node:fs'
 import { hostIdRanges } from '../host/id-range.js'
-import { processStartTime } from '../host/process.js'
+import { selfId, stillRunning } from '../host/self-id.js'
 import { REMOVE_TREE_MAIN, removeTree } from './remove-tree.js'
 
 const BASE = '/tmp'
@@ -26,30 +26,10 @@ export interface PrivateTmp {
   remove(): void
 }
 
-let self: { pidns: string; id: string } | null | undefined
-/** This process in its runs' directory names: pid and start time (a pid alone is reused), and
- * the pid namespace they mean (a container may share the host's /tmp). Only when /proc is our
- * pid namespace's (NSpid has one field, our pid): in a pid namespace under another's /proc
- * (`unshare -p -f` without --mount-proc) /proc/PID is someone else, so null: the runs there
- * name their directories so that no sweep takes them for its own, and sweep nothing. */
-function supervisor(): { pidns: string; id: string } | null {
-  if (self !== undefined) return self
-  try {
-    const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]?.trim().split(/\s+/)
-    const pidns = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1]
-    const start = processStartTime(process.pid)
-    if (nspid?.length !== 1 || nspid[0] !== String(process.pid) || !pidns || start === undefined)
-      return (self = null)
-    return (self = { pidns, id: `${pidns}_${process.pid}_${start}` })
-  } catch {
-    return (self = null)
-  }
-}
-
 export function makePrivateTmp(): PrivateTmp {
   sweepStale()
   // "unowned": not NAME, so never swept (nor left behind but by a kill in such a namespace).
-  const path = mkdtempSync(`${BASE}/${PREFIX}${supervisor()?.id ?? 'unowned'}_`)
+  const path = mkdtempSync(`${BASE}/${PREFIX}${selfId()?.id ?? 'unowned'}_`)
   let owner: { uid: number; gid: number } | undefined
   return {
     path,
@@ -80,7 +60,7 @@ function asOwner(owner: { uid: number; gid: number } | undefined) {
  * names them, not symlinks, owned by ids this caller gives its sandboxes: its own uid, or as
  * root, root's or its id range's. */
 function sweepStale(): void {
-  const me = supervisor()
+  const me = selfId()
   if (!me) return // /proc is not our pid namespace's: a pid there names no one we can judge
   let names: string[]
   try {
@@ -92,7 +72,7 @@ function sweepStale(): void {
   for (const name of names) {
     const m = NAME.exec(name)
     if (!m || m[1] !== me.pidns) continue // another pid namespace's: not ours to judge
-    if (processStartTime(Number(m[2])) === Number(m[3])) continue // its supervisor lives
+    if (stillRunning(Number(m[2]), Number(m[3]))) continue // its supervisor lives
     const path = `${BASE}/${name}`
     let st
     try {

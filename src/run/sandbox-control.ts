@@ -41,7 +41,7 @@ function recordCgroup(record: SandboxRecord, supervisor: number): Cgroup | undef
     const ours =
       posix.normalize(dir) === dir &&
       dir.startsWith('/sys/fs/cgroup/') &&
-      new RegExp(`^run-${supervisor}-\\d+-\\d+$`).test(name) &&
+      new RegExp(`^run-${supervisor}-\\d+-\\d+-(n\\d+s\\d+|u[a-z0-9]+)$`).test(name) &&
       (() => {
         try {
           const st = lstatSync(dir)
