@@ -1,6 +1,6 @@
 // `create` and `run`: config.json → plan → a detached launcher whose container waits on
 // exec.fifo (native/oci.h) until `start`.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
@@ -9,9 +9,11 @@ import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
+import { childProcess } from './child-process.js'
+import { launchThrough, releaseLaunchHelper, takeLaunchHelper } from './launch-helper.js'
 import { hookState, runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
-import { MONITOR_ANNOTATION, monitorWanted, startSupervisor } from './monitor.js'
+import { MONITOR_ANNOTATION, monitorWanted } from './monitor-annotation.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { ViewMount } from './mounts.js'
 import { POLICY_ANNOTATION } from './policy-dir.js'
@@ -87,6 +89,9 @@ interface Prepared {
   ownNamespaces: string[]
   oomScoreAdj: number | undefined
   umask: number
+  /** monitor.ts's startSupervisor, loaded only for a monitored container (it loads
+   * node:child_process). */
+  supervise: ((root: string, rec: ContainerRecord) => void) | undefined
 }
 
 async function prepare(o: CreateOptions): Promise<Prepared> {
@@ -106,6 +111,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
   if (policy) await (await import('../plan/lazy-filter.js')).loadFilterCompiler()
   const mergeLimits = pm?.mergeLimits
   const monitor = monitorWanted(config.annotations)
+  const supervise = monitor ? (await import('./monitor.js')).startSupervisor : undefined
   const resources =
     policy && mergeLimits ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
   const cg = containerCgroups(config.linux?.cgroupsPath, o.id, resources)
@@ -168,6 +174,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
       ownNamespaces: t.ownNamespaces,
       oomScoreAdj: t.oomScoreAdj,
       umask: t.umask,
+      supervise,
     }
   } catch (e) {
     rmSync(dir, { recursive: true, force: true })
@@ -186,7 +193,7 @@ function applySysctls(pid: number, sysctl: Record<string, string>, own: string[]
     own.includes('uts') ? '-u' : '',
   ].filter(Boolean)
   for (const [k, v] of entries) {
-    const r = spawnSync('nsenter', ['-t', String(pid), ...flags, '--', 'sysctl', '-q', '-w', `${k}=${v}`], {
+    const r = childProcess().spawnSync('nsenter', ['-t', String(pid), ...flags, '--', 'sysctl', '-q', '-w', `${k}=${v}`], {
       encoding: 'utf8',
     })
     if (r.status !== 0)
@@ -222,7 +229,7 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
     if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
     applySysctls(pid, p.sysctl, p.ownNamespaces)
     saveRecord(o.root, p.rec)
-    if (monitorWanted(p.config.annotations)) startSupervisor(o.root, p.rec)
+    p.supervise?.(o.root, p.rec)
     if (o.pidFile) {
       writeFileSync(`${o.pidFile}.tmp`, String(pid))
       renameSync(`${o.pidFile}.tmp`, o.pidFile) // same dir: atomic, as runc's write (no `mv` process)
@@ -305,15 +312,33 @@ const launcherFailed = (error?: Error) =>
   )
 
 export async function create(o: CreateOptions): Promise<void> {
+  const helper = takeLaunchHelper()
+  try {
+    await createWith(o, helper)
+  } finally {
+    releaseLaunchHelper(helper)
+  }
+}
+
+async function createWith(o: CreateOptions, helper: number | undefined): Promise<void> {
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
   if (fd === undefined) {
-    // No runtime hooks: the synchronous path, as light as it can be (start-up).
-    const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds, false) })
+    // No runtime hooks: the synchronous path, as light as it can be (start-up): through the C
+    // entry point's helper when there is one, so Node never loads node:child_process.
+    const r =
+      helper !== undefined
+        ? launchThrough(helper, launcherPath(), launcherArgs(p, true, o), p.umask)
+        : childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
+            stdio: stdio(o.preserveFds, false),
+          })
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    const child = spawn(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds, true) })
+    releaseLaunchHelper(helper) // not close-on-exec: never the launcher's or a hook's
+    const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
+      stdio: stdio(o.preserveFds, true),
+    })
     const relay = relayHooks(child, fd, p)
     const [code, error] = await new Promise<[number | null, Error | undefined]>((done) => {
       child.on('error', (e) => done([null, e]))
@@ -330,7 +355,7 @@ export async function runForeground(o: CreateOptions): Promise<number> {
   const p = await prepare(o)
   process.umask(p.umask)
   const fd = hookFd(p, o)
-  const child = spawn(launcherPath(), launcherArgs(p, false, o), {
+  const child = childProcess().spawn(launcherPath(), launcherArgs(p, false, o), {
     stdio: stdio(o.preserveFds, fd !== undefined),
   })
   const relay = fd === undefined ? undefined : relayHooks(child, fd, p)
