@@ -94,7 +94,23 @@ interface Prepared {
   supervise: ((root: string, rec: ContainerRecord) => void) | undefined
 }
 
-async function prepare(o: CreateOptions): Promise<Prepared> {
+/** prepare()'s cgroup side: cgroups.ts, or for the build's rehearsal (rehearseCreate) one that
+ * makes no group (the launcher would join none). */
+interface CgroupSide {
+  containerCgroups: typeof containerCgroups
+  rememberMade: typeof rememberMade
+  applyResources: typeof applyResources
+  removeCgroups: typeof removeCgroups
+}
+const HOST_CGROUPS: CgroupSide = { containerCgroups, rememberMade, applyResources, removeCgroups }
+const NO_CGROUPS: CgroupSide = {
+  containerCgroups: () => ({ dirs: [], view: { v1: [], v2: '/sys/fs/cgroup' }, freezer: undefined, made: [] }),
+  rememberMade: () => {},
+  applyResources: () => undefined,
+  removeCgroups: () => {},
+}
+
+async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepared> {
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
   config.annotations = { ...config.annotations, ...runtimeAnnotations() }
@@ -114,8 +130,8 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
   const supervise = monitor ? (await import('./monitor.js')).startSupervisor : undefined
   const resources =
     policy && mergeLimits ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
-  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, resources)
-  rememberMade(o.root, cg.made)
+  const cg = cgroups.containerCgroups(config.linux?.cgroupsPath, o.id, resources)
+  cgroups.rememberMade(o.root, cg.made)
   mkdirSync(dir, { mode: 0o700 })
   try {
     if (monitor && !cg.freezer)
@@ -123,7 +139,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
         `annotations["${MONITOR_ANNOTATION}"]`,
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
-    const deviceFilter = applyResources(cg, resources, true)
+    const deviceFilter = cgroups.applyResources(cg, resources, true)
     const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
       hookStates: {
@@ -178,7 +194,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
     }
   } catch (e) {
     rmSync(dir, { recursive: true, force: true })
-    removeCgroups(o.root, cg.dirs)
+    cgroups.removeCgroups(o.root, cg.dirs)
     throw e
   }
 }
@@ -348,6 +364,14 @@ async function createWith(o: CreateOptions, helper: number | undefined): Promise
     if (code !== 0) fail(p, 0, launcherFailed(error))
   }
   finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')))
+}
+
+/** Build step (main.ts warmUp): create's own code on a container in a scratch state root, up to
+ * the launcher's arguments and the record, with no cgroup made and nothing started. */
+export async function rehearseCreate(o: CreateOptions): Promise<void> {
+  const p = await prepare(o, NO_CGROUPS)
+  launcherArgs(p, true, o)
+  saveRecord(o.root, { ...p.rec, pid: process.pid, startTime: procStat(process.pid)?.startTime ?? '' })
 }
 
 /** `run` in the foreground: the launcher supervises and passes the container's status on. */
