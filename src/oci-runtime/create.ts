@@ -10,7 +10,8 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
 import { childProcess } from './child-process.js'
-import { launchThrough, releaseLaunchHelper, takeLaunchHelper } from './launch-helper.js'
+import { launchThrough, releaseLaunchHelper, takeLaunchHelper, writeSysctlsThrough } from './launch-helper.js'
+import { nsenterSysctls, sysctlFailed, type SysctlWrite } from './sysctl.js'
 import { hookState, runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
 import { MONITOR_ANNOTATION, monitorWanted } from './monitor-annotation.js'
@@ -85,8 +86,7 @@ interface Prepared {
   rec: ContainerRecord
   config: OciConfig
   planPath: string
-  sysctl: Record<string, string>
-  ownNamespaces: string[]
+  sysctl: SysctlWrite[]
   oomScoreAdj: number | undefined
   umask: number
   /** monitor.ts's startSupervisor, loaded only for a monitored container (it loads
@@ -187,7 +187,6 @@ async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepar
       config,
       planPath,
       sysctl: t.sysctl,
-      ownNamespaces: t.ownNamespaces,
       oomScoreAdj: t.oomScoreAdj,
       umask: t.umask,
       supervise,
@@ -196,28 +195,6 @@ async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepar
     rmSync(dir, { recursive: true, force: true })
     cgroups.removeCgroups(o.root, cg.dirs)
     throw e
-  }
-}
-
-/** Sysctls are per namespace: written from inside the container's (nsenter), never the host's. */
-function applySysctls(pid: number, sysctl: Record<string, string>, own: string[]): void {
-  const entries = Object.entries(sysctl)
-  if (!entries.length) return
-  const flags = [
-    own.includes('network') ? '-n' : '',
-    own.includes('ipc') ? '-i' : '',
-    own.includes('uts') ? '-u' : '',
-  ].filter(Boolean)
-  for (const [k, v] of entries) {
-    const r = childProcess().spawnSync('nsenter', ['-t', String(pid), ...flags, '--', 'sysctl', '-q', '-w', `${k}=${v}`], {
-      encoding: 'utf8',
-    })
-    if (r.status !== 0)
-      throw invalid(
-        `linux.sysctl["${k}"]`,
-        "a sysctl of the container's namespaces",
-        `${v} (${(r.stderr || r.error?.message || '').trim()})`,
-      )
   }
 }
 
@@ -231,8 +208,23 @@ function fail(p: Prepared, pid: number, e: unknown): never {
   throw e
 }
 
+/** Sysctls are per namespace: written from inside the container's, never the host's (sysctl.ts),
+ * through the C entry point's helper when there is one. */
+function applySysctls(pid: number, startTime: string, p: Prepared, helper: number | undefined): void {
+  if (!p.sysctl.length) return
+  if (helper === undefined) return nsenterSysctls(pid, p.sysctl)
+  const failed = writeSysctlsThrough(helper, pid, startTime, p.sysctl)
+  if (failed) throw sysctlFailed(failed.write, failed.reason)
+}
+
 /** Records the container; in the foreground (`run`) a command may already have ended. */
-function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = false): void {
+function finishCreate(
+  o: CreateOptions,
+  p: Prepared,
+  pid: number,
+  foreground = false,
+  helper: number | undefined = undefined,
+): void {
   try {
     const st = procStat(pid)
     if (!st && !foreground) throw new CordonError('setup_failed', 'the container exited during create')
@@ -243,7 +235,7 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
       return
     }
     if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
-    applySysctls(pid, p.sysctl, p.ownNamespaces)
+    applySysctls(pid, st.startTime, p, helper)
     saveRecord(o.root, p.rec)
     p.supervise?.(o.root, p.rec)
     if (o.pidFile) {
@@ -363,7 +355,7 @@ async function createWith(o: CreateOptions, helper: number | undefined): Promise
     if (relay.error) fail(p, 0, relay.error)
     if (code !== 0) fail(p, 0, launcherFailed(error))
   }
-  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')))
+  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper)
 }
 
 /** Build step (main.ts warmUp): create's own code on a container in a scratch state root, up to

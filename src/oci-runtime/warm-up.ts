@@ -61,6 +61,7 @@ const SAMPLE: OciConfig = {
     namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
     maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
     readonlyPaths: ['/proc/bus', '/proc/sys', '/proc/sysrq-trigger'],
+    sysctl: { 'net.ipv4.ping_group_range': '0 0' },
     seccomp: {
       defaultAction: 'SCMP_ACT_ERRNO',
       defaultErrnoRet: 1,
