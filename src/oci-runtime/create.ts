@@ -320,15 +320,15 @@ const launcherFailed = (error?: Error) =>
   )
 
 export async function create(o: CreateOptions): Promise<void> {
-  const helper = takeLaunchHelper()
+  const helper = { fd: takeLaunchHelper() }
   try {
     await createWith(o, helper)
   } finally {
-    releaseLaunchHelper(helper)
+    releaseLaunchHelper(helper.fd)
   }
 }
 
-async function createWith(o: CreateOptions, helper: number | undefined): Promise<void> {
+async function createWith(o: CreateOptions, helper: { fd: number | undefined }): Promise<void> {
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
@@ -336,14 +336,16 @@ async function createWith(o: CreateOptions, helper: number | undefined): Promise
     // No runtime hooks: the synchronous path, as light as it can be (start-up): through the C
     // entry point's helper when there is one, so Node never loads node:child_process.
     const r =
-      helper !== undefined
-        ? launchThrough(helper, launcherPath(), launcherArgs(p, true, o), p.umask)
+      helper.fd !== undefined
+        ? launchThrough(helper.fd, launcherPath(), launcherArgs(p, true, o), p.umask)
         : childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
             stdio: stdio(o.preserveFds, false),
           })
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    releaseLaunchHelper(helper) // not close-on-exec: never the launcher's or a hook's
+    // Its fd is not close-on-exec: never the launcher's or a hook's. Sysctls go by nsenter.
+    releaseLaunchHelper(helper.fd)
+    helper.fd = undefined
     const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
       stdio: stdio(o.preserveFds, true),
     })
@@ -355,7 +357,7 @@ async function createWith(o: CreateOptions, helper: number | undefined): Promise
     if (relay.error) fail(p, 0, relay.error)
     if (code !== 0) fail(p, 0, launcherFailed(error))
   }
-  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper)
+  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper.fd)
 }
 
 /** Build step (main.ts warmUp): create's own code on a container in a scratch state root, up to

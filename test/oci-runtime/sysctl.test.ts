@@ -88,6 +88,21 @@ describe('cordon-oci linux.sysctl', { skip: ociSkip() }, () => {
     assert.match(readFileSync(join(b.dir, 'rootfs', 'tmp', 'out'), 'utf8'), /^0\t4321\n2222\n/)
   })
 
+  test("with a prestart hook too (Docker's config): the hook path writes them", (t) => {
+    const b = makeBundle(['sh', '-c', READ])
+    t.after(() => b.cleanup())
+    b.write((c) => {
+      c.hooks = { prestart: [{ path: '/bin/true' }] }
+      c.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 5555', 'kernel.shmmni': '3333' }
+    })
+    const id = `sysctl-hook-${process.pid}`
+    const r = oci(b, ['create', '--bundle', b.dir, id])
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(oci(b, ['start', id]).status, 0)
+    waitUntil(() => /"stopped"/.test(oci(b, ['state', id]).stdout), 500)
+    assert.match(readFileSync(join(b.dir, 'rootfs', 'tmp', 'out'), 'utf8'), /^0\t5555\n3333\n/)
+  })
+
   for (const way of WAYS)
     test(`a sysctl of no namespace is refused, ${way.name}, and the host's stays`, (t) => {
       const b = makeBundle(['true'])
