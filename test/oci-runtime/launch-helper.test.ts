@@ -51,7 +51,10 @@ describe("cordon-oci create's launch helper", { skip: ociSkip() }, () => {
       assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'start', id]).status, 0)
       waitUntil(() => /"stopped"/.test(spawnOut(CORDON_OCI, ['--root', b.root, 'state', id]).stdout), 500)
       const out = readFileSync(join(b.dir, 'rootfs', 'tmp', 'out'), 'utf8')
-      const fds = out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number)
+      const fds = out
+        .split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number)
       // ls's own directory fd is the last one.
       assert.deepEqual(fds.slice(0, -1), preserve ? [0, 1, 2, 3] : [0, 1, 2])
       assert.doesNotMatch(out, /CORDON_OCI_LAUNCH_FD/)
