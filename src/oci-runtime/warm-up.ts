@@ -87,12 +87,29 @@ const SAMPLE: OciConfig = {
   },
 }
 
+/** SAMPLE as a plain user builds it (`runc spec --rootless`'s way): a user namespace mapping
+ * only their own ids, no resources. */
+function rootless(config: OciConfig, uid: number, gid: number): OciConfig {
+  const linux = { ...config.linux, namespaces: [...(config.linux?.namespaces ?? []), { type: 'user' }] }
+  delete linux.resources
+  return {
+    ...config,
+    linux: {
+      ...linux,
+      uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+    },
+  }
+}
+
 /** A scratch bundle (SAMPLE, an empty rootfs) and state root; cleanup() removes them. */
 export function scratch() {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-warm-up-'))
   const bundle = join(dir, 'bundle')
   for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(bundle, 'rootfs', d), { recursive: true })
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(SAMPLE))
+  const uid = process.geteuid?.() ?? 0
+  const config = uid === 0 ? SAMPLE : rootless(SAMPLE, uid, process.getegid?.() ?? 0)
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
   return {
     bundle,
     root: join(dir, 'state'),
