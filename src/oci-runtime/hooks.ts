@@ -103,10 +103,13 @@ export function runHooks(kind: HookName, hooks: readonly OciHook[], state: objec
       stdio: ['pipe', 'inherit', 'pipe'],
       ...(h.timeout ? { timeout: h.timeout * 1000 } : {}),
     })
-    if (r.error || r.status !== 0)
+    // A hook that exits without reading its state (EPIPE on the write) is not a failure, as
+    // under runc (Go's os/exec ignores EPIPE on stdin): its exit status decides.
+    const error = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' ? undefined : r.error
+    if (error || r.status !== 0)
       throw new CordonError(
         'setup_failed',
-        `hooks.${kind}[${i}] ${h.path} failed: ${r.error ? r.error.message : `exit status ${r.status ?? r.signal}`}` +
+        `hooks.${kind}[${i}] ${h.path} failed: ${error ? error.message : `exit status ${r.status ?? r.signal}`}` +
           (r.stderr?.length ? `: ${r.stderr.toString().trim()}` : ''),
         { step: `hooks.${kind}` },
       )

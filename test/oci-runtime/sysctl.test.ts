@@ -92,7 +92,7 @@ describe('cordon-oci linux.sysctl', { skip: ociSkip() }, () => {
     const b = makeBundle(['sh', '-c', READ])
     t.after(() => b.cleanup())
     b.write((c) => {
-      c.hooks = { prestart: [{ path: '/bin/true' }] }
+      c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > /dev/null'] }] }
       c.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 5555', 'kernel.shmmni': '3333' }
     })
     const id = `sysctl-hook-${process.pid}`
