@@ -8,6 +8,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -27,6 +28,7 @@ const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
 interface Loader {
   BUNDLE: string
   load(file: string): { exports: { main: unknown }; cache: string }
+  writeCodeCache(file: string): Promise<{ warm: true | string }>
 }
 const loader = () => createRequire(import.meta.url)(LOADER) as Loader
 
@@ -68,6 +70,21 @@ describe(
       const r = l.load(BUNDLE)
       assert.equal(r.cache, 'used')
       assert.equal(typeof r.exports.main, 'function')
+    })
+
+    test("the build's warm-up runs create's code, and makes no cgroup and leaves no file", async (t) => {
+      const p = packageCopy(t)
+      const scratch = () => readdirSync(tmpdir()).filter((f) => f.startsWith('cordon-oci-warm-up-'))
+      const before = scratch()
+      const topLevelOnly = readFileSync(`${p.bundle}.cache`).length
+      const { warm } = await loader().writeCodeCache(p.bundle)
+      // As a plain user the sample container (no user namespace) is refused part-way.
+      if (process.geteuid?.() === 0) assert.equal(warm, true)
+      assert.deepEqual(scratch(), before)
+      assert.equal(existsSync('/sys/fs/cgroup/cordon-oci/warm-up'), false)
+      assert.equal(existsSync('/sys/fs/cgroup/memory/cordon-oci/warm-up'), false)
+      assert.equal(loader().load(p.bundle).cache, 'used')
+      assert.ok(topLevelOnly > 0)
     })
 
     test('a cache made for other bytes of the same length is not used: the new bytes run', (t) => {
