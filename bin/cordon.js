@@ -1,18 +1,7 @@
 #!/usr/bin/env node
-// The `cordon` command: the CLI bundled by `npm run build` (scripts/bundle-cli.mjs) into
-// build/src/cli-bundle, one file plus the chunks its commands load lazily, for start-up speed.
-// A checkout built without esbuild has only the unbundled modules (build/src/cli): those serve.
-const load = (path) => import(path)
-load('../build/src/cli-bundle/main.js')
-  .catch((error) =>
-    error?.code === 'ERR_MODULE_NOT_FOUND' && /cli-bundle[\\/]main\.js/.test(error.message)
-      ? load('../build/src/cli/main.js')
-      : Promise.reject(error),
-  )
-  .then(
-    (cli) => cli.main(cli.rawArgs()),
-    (error) => {
-      console.error(`cordon: cannot load the CLI (${error.message}); run \`npm run build\` in the package`)
-      process.exit(125)
-    },
-  )
+// The `cordon` command as an ES module, for callers that name this file: it starts as
+// bin/cordon.cjs does (package.json's `bin`, which says how the CLI is bundled and loaded).
+// Node's ES module loader starts for this file first, so this entry costs a few ms more.
+import { createRequire } from 'node:module'
+
+createRequire(import.meta.url)('./cordon.cjs').start()

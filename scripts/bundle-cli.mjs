@@ -1,5 +1,5 @@
 // Build step: bundles the CLI (src/cli/main.ts and what it imports) with esbuild into
-// build/src/cli-bundle/, which bin/cordon.js loads. One file instead of ~60 ES modules saves
+// build/src/cli-bundle/, which bin/cordon.cjs loads. One file instead of ~60 ES modules saves
 // the CLI most of Node's per-module resolve/load/compile cost (README: "Performance").
 //
 // The bundle sits at the same depth as the modules it replaces (build/src/<dir>/), so the
@@ -9,8 +9,14 @@
 // prom-client and yaml stay outside: they load only with --metrics and for a located policy
 // error, from node_modules as before.
 //
+// `cordon run` has a bundle of its own besides: run.cjs, one CommonJS file from
+// src/cli/run-main.ts, js-yaml in it (bundled-js-yaml below), with a V8 code cache made after a
+// warm-up run (bin/cordon.cjs loads both).
+//
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -68,6 +74,38 @@ const oneRunChunk = {
     })
   },
 }
+// js-yaml in the run bundle, not from node_modules: Node's CommonJS loader resolved, stat'ed,
+// read and compiled its ~20 files at every run that read a YAML policy (~10 ms CPU).
+// policy/parse.ts loads it on the first YAML text through createRequire (a run of a built-in
+// profile reads none), which esbuild cannot follow: here that call becomes a plain require(),
+// which esbuild bundles as a module initialised on that first call. Every import of js-yaml gets
+// one copy, its ES build. Not in the split ES bundle: there it would sit in the chunk that every
+// command loads (`cordon ps` +10 ms CPU to compile it, uncached), for the few that read YAML.
+const PARSE = join(root, 'src', 'policy', 'parse.ts')
+const JS_YAML_REQUIRE = "createRequire(import.meta.url)('js-yaml')"
+const bundledJsYaml = {
+  name: 'bundled-js-yaml',
+  setup(build) {
+    build.onResolve({ filter: /^js-yaml$/ }, async (args) => {
+      if (args.pluginData?.jsYaml) return undefined
+      const { importer, resolveDir } = args
+      const esm = await build.resolve('js-yaml', {
+        kind: 'import-statement',
+        importer,
+        resolveDir,
+        pluginData: { jsYaml: true },
+      })
+      return esm.errors.length ? undefined : { path: esm.path }
+    })
+    build.onLoad({ filter: /[\\/]policy[\\/]parse\.ts$/ }, (args) => {
+      if (args.path !== PARSE) return undefined
+      const text = readFileSync(args.path, 'utf8')
+      if (!text.includes(JS_YAML_REQUIRE))
+        throw new Error(`bundle-cli: ${PARSE} no longer loads js-yaml by ${JS_YAML_REQUIRE}`)
+      return { contents: text.replace(JS_YAML_REQUIRE, "require('js-yaml')"), loader: 'ts' }
+    })
+  },
+}
 rmSync(BUNDLE_DIR, { recursive: true, force: true })
 const options = {
   bundle: true,
@@ -97,6 +135,64 @@ const result = await esbuild.build({
   entryPoints: { main: join(root, 'src', 'cli', 'main.ts') },
   outdir: BUNDLE_DIR,
 })
+// `cordon run` as one CommonJS file (esbuild inlines each lazy import() as a module initialised
+// on first use: --audit, --backend, the monitor, the seccomp compiler), and its V8 code cache.
+// The cache is made in a process of its own after two warm-up runs of /bin/true (the default
+// profile, and a YAML policy with the namespaces and view of bench/bwrap-equivalent.yaml), so
+// that it holds every function a plain run calls: a cache of the top level only left V8 to
+// compile each of them at its first call, ~25 ms CPU of a run (README: "CLI start-up").
+const RUN_BUNDLE = join(BUNDLE_DIR, 'run.cjs')
+await esbuild.build({
+  ...options,
+  format: 'cjs',
+  splitting: false,
+  plugins: [lazyFilter, bundledJsYaml],
+  metafile: false,
+  // import.meta.url (launcherPath, build/seccomp, rules/) is the bundle's own file URL, as the ES
+  // chunks' at the same depth; require('node:url') is a built-in Node has loaded already.
+  define: { 'import.meta.url': '__cordon_import_meta_url' },
+  banner: { js: 'var __cordon_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  entryPoints: { run: join(root, 'src', 'cli', 'run-main.ts') },
+  outExtension: { '.js': '.cjs' },
+  outdir: BUNDLE_DIR,
+})
+warmRunCache()
+
+/** Writes run.cjs.cache (bin/cordon.cjs warmCodeCache) from two runs of /bin/true in a scratch
+ * project directory, their output discarded. Without a cache the CLI still runs, compiling as
+ * usual: a failure here is reported, not fatal. */
+function warmRunCache() {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-bundle-'))
+  try {
+    chmodSync(dir, 0o755) // the sandbox's own ids enter it: the default profile shows it read-only
+    const policy = join(dir, 'policy.yaml')
+    writeFileSync(
+      policy,
+      'namespaces: { user: true, pid: true, mount: true, ipc: true, uts: true, cgroup: true }\n' +
+        'network: none\nfilesystem:\n  - ro: /\n  - proc: /proc\n  - dev: /dev\n',
+    )
+    const runs = [
+      ['run', '-q', '--', '/bin/true'],
+      ['run', '-q', '--policy', policy, '--', '/bin/true'],
+    ]
+    const warm = `require(${JSON.stringify(join(root, 'bin', 'cordon.cjs'))}).warmCodeCache(${JSON.stringify(RUN_BUNDLE)}, ${JSON.stringify(runs)})`
+    const env = { ...process.env }
+    delete env.NODE_OPTIONS // the cache is for V8's default flags: a node of the user's starts with them
+    const r = spawnSync(process.execPath, ['-e', warm], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 120_000,
+      encoding: 'utf8',
+    })
+    if (r.status !== 0 || !existsSync(`${RUN_BUNDLE}.cache`))
+      console.error(
+        `bundle-cli: no code cache for ${RUN_BUNDLE} (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`,
+      )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 // cordon-oci (bin/cordon-oci) on its own, so the CLI's chunks stay as they are: an engine
 // starts it several times per container, and each start saves most of the per-module cost.
 const OCI_DIR = join(root, 'build', 'src', 'oci-bundle')

@@ -28,7 +28,7 @@ const blocked = dirs.find((d) => existsSync(d) && !writable(d))
 const notOwned =
   uid === 0
     ? undefined
-    : ['bin/cordon.js', 'bin/cordon-exec'].find((f) => statSync(join(root, f)).uid !== uid)
+    : ['bin/cordon.cjs', 'bin/cordon-exec'].find((f) => statSync(join(root, f)).uid !== uid)
 const obstacle = blocked ?? (notOwned && join(root, notOwned))
 if (obstacle) {
   console.error(

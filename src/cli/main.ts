@@ -1,12 +1,8 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
-import { CordonError } from '../errors.js'
-import { FlagError } from './args.js'
-import { loadFilterCompiler } from '../plan/lazy-filter.js'
+import { type Command, dispatch, guardStdout } from './dispatch.js'
 import { formatTable, warn } from './output.js'
 
 const VERSION = '0.2.0'
-
-type Command = (argv: string[]) => Promise<number>
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   run: {
@@ -132,36 +128,19 @@ Examples:
   cordon compile policy.yaml -o app.plan && cordon-exec app.plan -- ./app
 `
 
-/** Commands whose exit status is the program's: any status of cordon's own could be mistaken
- * for the program's, so all of them are 125 (as env, timeout and chroot do). */
-const RUNS_A_PROGRAM = new Set(['run', 'learn'])
-
-/** Exit status for bad input: 2, or 125 where the status is otherwise the program's. */
-const usageStatus = (command: string) => (RUNS_A_PROGRAM.has(command) ? 125 : 2)
-
-/** Exit status for a failure before the command ran (README: "Exit status"). */
-function failureStatus(error: CordonError, command: string): number {
-  return error.code === 'invalid_policy' || error.code === 'invalid_usage' || error.code === 'invalid_rules'
-    ? usageStatus(command)
-    : 125
-}
-
 /** The arguments as given, bytes that are not UTF-8 included (path-bytes.ts). */
 export { rawArgs } from '../host/path-bytes.js'
 
 export async function main(argv: string[]): Promise<void> {
-  // `cordon … | head` closes stdout early: that is the reader's choice, not an error.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-    throw error
-  })
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
+    guardStdout()
     process.stdout.write(HELP)
     process.exitCode = name ? 0 : 2
     return
   }
   if (name === '--version' || name === '-V') {
+    guardStdout()
     process.stdout.write(`cordon ${VERSION}\n`)
     return
   }
@@ -171,46 +150,5 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2
     return
   }
-  try {
-    // The seccomp compiler loads with every command that may compile a plan; `run` loads it
-    // only when its policy's filter is not precompiled (lazy-filter.ts).
-    if (name !== 'run') await loadFilterCompiler()
-    process.exitCode = await (await command.load())(rest)
-  } catch (error) {
-    if (error instanceof CordonError) {
-      // One escaped line each: a policy error lists its problems on lines of their own.
-      const text = error instanceof FlagError ? `${error.message}; see cordon ${name} --help` : error.message
-      for (const line of text.split('\n')) warn(line)
-      process.exitCode = failureStatus(error, name)
-    } else if (isFsError(error)) {
-      warn(describeFsError(error))
-      process.exitCode = usageStatus(name)
-    } else {
-      warn(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
-      process.exitCode = 125
-    }
-  }
-}
-
-/** An error of a file the user named (an -o output, a --policy input): fs errors carry the
- * path and the call. */
-function isFsError(e: unknown): e is NodeJS.ErrnoException & { path: string } {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).path === 'string' && 'syscall' in e
-}
-
-const FS_REASONS: Record<string, string> = {
-  ENOENT:
-    'it, or a directory on the way to it, does not exist; cordon does not create directories: make it first',
-  EACCES: 'permission denied; pick a path you can write',
-  EPERM: 'not permitted; pick a path you can write',
-  EISDIR: 'it is a directory; give a file name',
-  ENOTDIR: 'a part of the path is not a directory',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'the disk is full',
-  EEXIST: 'it already exists',
-}
-
-function describeFsError(e: NodeJS.ErrnoException & { path: string }): string {
-  const reason = FS_REASONS[e.code ?? ''] ?? e.message
-  return `${e.path}: ${reason} (${e.code ?? e.syscall})`
+  await dispatch(name, command.load, rest)
 }

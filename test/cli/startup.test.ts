@@ -1,16 +1,23 @@
-// A plain `cordon run` loads only what it uses (issue 23): the bundled CLI, not the ~60 modules
-// it is built from; no js-yaml (no YAML was read), no prom-client, no monitor; one precompiled
-// seccomp filter, not the table of all of them. Seen from outside, by the files the process
-// opens (strace), so that a lazy import turned static again shows here. The bundle is minified,
-// so its source maps must lead a debugging stack trace back to the TypeScript.
+// A plain `cordon run` loads only what it uses (issue 23): the run bundle (run.cjs) and its code
+// cache, not the ~60 modules it is built from nor the ES bundle of the other commands; no js-yaml
+// from node_modules, no prom-client; one precompiled seccomp filter, not the table of all of
+// them. Seen from outside: by the files the process opens (strace), and, inside the one bundle
+// file, by the modules whose initialisation V8 runs (--log-function-events: esbuild names each
+// module's init function by its source path), so that a lazy import turned static again shows
+// here. The bundles are minified, so their source maps must lead a debugging stack trace back to
+// the TypeScript.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { describe, test } from 'node:test'
-import { CLI, projectDir, ROOT } from '../helpers.js'
+import { projectDir, ROOT } from '../helpers.js'
 
+/** The package's bin (package.json): `cordon run` loads run.cjs, other commands the ES bundle. */
+const CLI = join(ROOT, 'bin', 'cordon.cjs')
+const RUN_BUNDLE = join('build', 'src', 'cli-bundle', 'run.cjs')
 const hasStrace = spawnSync('sh', ['-c', 'command -v strace']).status === 0
 
 /** The package files (relative to the package) a CLI invocation opens. */
@@ -46,46 +53,90 @@ function filesOpened(args: string[]): { status: number | null; files: string[]; 
   }
 }
 
+/** The modules of the run bundle whose initialisation ran (their source paths), and the status. */
+function modulesRun(args: string[]): { status: number | null; modules: string[]; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-'))
+  try {
+    const log = join(dir, 'v8.log')
+    const r = spawnSync(
+      process.execPath,
+      ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', CLI, ...args],
+      { cwd: projectDir(), encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    )
+    const modules = new Set<string>()
+    for (const m of readFileSync(log, 'utf8').matchAll(
+      /^function,first-execution,(?:[^,\n]*,){5}((?:src|node_modules)\/[^,\n]+)$/gm,
+    ))
+      modules.add(m[1]!)
+    return { status: r.status, modules: [...modules], stderr: r.stderr }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Modules a plain run must not initialise: the seccomp compiler, the monitor, the other layers. */
+const NOT_IN_A_PLAIN_RUN = [
+  'src/plan/filter.ts',
+  'src/seccomp/compile.ts',
+  'src/monitor/session.ts',
+  'src/monitor/metrics.ts',
+  'src/cli/commands/audit.ts',
+  'src/backends/runtime.ts',
+]
+
 describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }, () => {
-  test('a plain cordon run loads the bundle and nothing a plain run does not use', () => {
+  test('a plain cordon run opens the run bundle, its cache and one precompiled filter', () => {
     const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
     assert.equal(status, 0, stderr)
-    const code = files.filter((f) => f.endsWith('.js'))
-    assert.ok(
-      code.some((f) => f === join('build', 'src', 'cli-bundle', 'main.js')),
-      `the bundle is loaded: ${code.join(', ')}`,
+    const ours = files.filter((f) => f.startsWith('build/src') || f.startsWith('node_modules'))
+    assert.deepEqual(
+      ours.sort(),
+      [RUN_BUNDLE, `${RUN_BUNDLE}.cache`],
+      'the run bundle alone: no module, no chunk',
     )
-    const unbundled = code.filter((f) => f.startsWith(join('build', 'src')) && !f.includes('cli-bundle'))
-    assert.deepEqual(unbundled, [], 'no module of the unbundled build')
-    for (const lazy of ['node_modules/js-yaml', 'node_modules/yaml', 'node_modules/prom-client'])
-      assert.ok(!files.some((f) => f.startsWith(lazy)), `${lazy} is not loaded: ${files.join(', ')}`)
-    for (const chunk of ['chunk-session-', 'chunk-metrics-', 'chunk-audit-', 'chunk-runtime-'])
-      assert.ok(!code.some((f) => f.includes(chunk)), `${chunk}* is not loaded`)
     const filters = files.filter((f) => f.startsWith(join('build', 'seccomp')))
     assert.equal(filters.length, 1, `one precompiled filter read: ${filters.join(', ')}`)
     assert.match(filters[0]!, /\.bpf$/)
   })
 
-  // The compiler is found by what its chunk defines, so that a re-split bundle still counts.
+  test('a plain cordon run initialises no seccomp compiler, monitor, audit, backend or YAML parser', () => {
+    const { status, modules, stderr } = modulesRun(['run', '--', '/bin/true'])
+    assert.equal(status, 0, stderr)
+    assert.ok(modules.includes('src/cli/commands/run.ts'), `the log names the modules: ${modules.join(', ')}`)
+    const loaded = modules.filter((m) => NOT_IN_A_PLAIN_RUN.includes(m) || m.startsWith('node_modules/'))
+    assert.deepEqual(loaded, [], 'initialised only when a run asks for them')
+  })
+
+  test('the code cache of the run bundle is made for this Node, and used', () => {
+    const { load } = createRequire(import.meta.url)(join(ROOT, 'bin', 'cordon.cjs')) as {
+      load: (file: string) => { cache: string }
+    }
+    assert.equal(load(join(ROOT, RUN_BUNDLE)).cache, 'used')
+  })
+
+  test('a code cache made for other bytes is not used', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const { load } = createRequire(import.meta.url)(join(ROOT, 'bin', 'cordon.cjs')) as {
+      load: (file: string) => { cache: string; exports: Record<string, unknown> }
+    }
+    const copy = join(dir, 'run.cjs')
+    const bytes = readFileSync(join(ROOT, RUN_BUNDLE))
+    // The same length (all V8 checks itself), one byte changed: the source map's name.
+    const text = bytes.toString('latin1').replace(/\.map\n$/, '.maq\n')
+    assert.notEqual(text, bytes.toString('latin1'))
+    writeFileSync(copy, text, 'latin1')
+    copyFileSync(join(ROOT, `${RUN_BUNDLE}.cache`), `${copy}.cache`)
+    const stale = load(copy)
+    assert.equal(stale.cache, 'stale')
+    assert.equal(typeof stale.exports.main, 'function', 'the bundle still runs, compiled as usual')
+  })
+
+  // The ES bundle's compiler chunk is found by what it defines, so that a re-split bundle still counts.
   const loadsCompiler = (files: string[]) =>
     files
       .filter((f) => f.includes('cli-bundle') && f.endsWith('.js'))
       .some((f) => /function compileSeccomp\(/.test(readFileSync(join(ROOT, f), 'utf8')))
-
-  test('a plain cordon run reads its precompiled filter and never loads the seccomp compiler', () => {
-    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
-    assert.equal(status, 0, stderr)
-    assert.ok(!loadsCompiler(files), `no chunk defining compileSeccomp: ${files.join(', ')}`)
-  })
-
-  test('a plain cordon run loads its modules from a handful of bundle files, not one per chunk', () => {
-    // Node's ESM loader resolves, reads and compiles each file: the ~30 chunks esbuild made per
-    // set of importers cost ~20% of a plain run's CPU (scripts/bundle-cli.mjs, one-run-chunk).
-    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
-    assert.equal(status, 0, stderr)
-    const bundle = files.filter((f) => f.includes('cli-bundle') && f.endsWith('.js'))
-    assert.ok(bundle.length <= 10, `${bundle.length} bundle files: ${bundle.join(', ')}`)
-  })
 
   test('a filter that is not precompiled loads the compiler, on demand', () => {
     const policy = join(projectDir(), 'startup-rules.json')
@@ -99,28 +150,33 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     for (const args of [
       ['run', '--watch', 'openat', '--', '/bin/true'],
       ['run', '--policy', policy, '--', '/bin/true'],
-      ['plan', '--policy', policy],
     ]) {
-      const { status, files, stderr } = filesOpened(args)
+      const { status, modules, stderr } = modulesRun(args)
       assert.equal(status, 0, `${args.join(' ')}: ${stderr}`)
-      assert.ok(loadsCompiler(files), `${args.join(' ')} loads the compiler`)
+      assert.ok(modules.includes('src/seccomp/compile.ts'), `${args.join(' ')} initialises the compiler`)
     }
+    const { status, files, stderr } = filesOpened(['plan', '--policy', policy])
+    assert.equal(status, 0, `plan: ${stderr}`)
+    assert.ok(loadsCompiler(files), 'plan loads the compiler')
   })
 
-  test('a YAML policy still loads js-yaml, on demand', () => {
+  test('a YAML policy initialises js-yaml from the bundle, on demand, not from node_modules', () => {
     const policy = join(projectDir(), 'startup-policy.yaml')
     writeFileSync(policy, 'extends: [default]\n')
-    const { status, files, stderr } = filesOpened(['run', '--policy', policy, '--', '/bin/true'])
+    const args = ['run', '--policy', policy, '--', '/bin/true']
+    const { status, modules, stderr } = modulesRun(args)
     assert.equal(status, 0, stderr)
     assert.ok(
-      files.some((f) => f.startsWith('node_modules/js-yaml')),
-      files.join(', '),
+      modules.some((m) => m.startsWith('node_modules/js-yaml/')),
+      modules.join(', '),
     )
+    const { files } = filesOpened(args)
+    assert.ok(!files.some((f) => f.startsWith('node_modules')), files.join(', '))
   })
 
-  test('under --enable-source-maps, a stack trace of the bundle names the TypeScript source', () => {
+  test('under --enable-source-maps, a stack trace of either bundle names the TypeScript source', () => {
     const bundle = join(ROOT, 'build', 'src', 'cli-bundle', 'main.js')
-    const r = spawnSync(
+    const es = spawnSync(
       process.execPath,
       [
         '--enable-source-maps',
@@ -132,7 +188,21 @@ await cli.main(['--version'])`,
       ],
       { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     )
-    assert.notEqual(r.status, 0)
-    assert.match(r.stderr, /src\/cli\/main\.ts:\d+:\d+/, r.stderr)
+    assert.notEqual(es.status, 0)
+    assert.match(es.stderr, /src\/cli\/main\.ts:\d+:\d+/, es.stderr)
+    // `cordon run --help` writing to a stdout that throws: an internal error, with its stack.
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--enable-source-maps',
+        '-e',
+        `process.argv.splice(1, process.argv.length - 1, 'cordon', 'run', '--help')
+process.stdout.write = () => { throw new Error('boom') }
+require(${JSON.stringify(CLI)}).start()`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    )
+    assert.equal(run.status, 125, run.stderr)
+    assert.match(run.stderr, /src\/cli\/commands\/run\.ts:\d+:\d+/, run.stderr)
   })
 })

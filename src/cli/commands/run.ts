@@ -15,6 +15,7 @@ import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
+import { guardStdout } from '../dispatch.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
 import { seccompExtras } from '../../policy/effective.js'
@@ -111,6 +112,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const values = parseFlags(split.flags, OPTIONS)
   setQuiet(values.quiet === true)
   if (values.help) {
+    guardStdout()
     process.stdout.write(HELP)
     return 0
   }
