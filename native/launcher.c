@@ -54,6 +54,7 @@ struct options {
 	const char *plan_path;
 	int plan_fd, events_fd;
 	int hook_fd; /* OCI: the runtime's createRuntime hooks (hook.h), or -1 */
+	int go_fd; /* the command waits for a 'g' read from it (spawn(): the plan's socket), or -1 */
 	int proc_events; /* report the sandbox's execs and exits (proc_events.h) */
 	int console; /* a terminal of the sandbox's own when stdin and stdout are terminals */
 	int detach; /* exit once the command is ready (oci.h) */
@@ -66,8 +67,8 @@ struct options {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: cordon-exec [--events-fd N [--proc-events]] [--console] (PLAN | --plan-fd "
-		"N) [-- COMMAND [ARG...]]\n"
+		"Usage: cordon-exec [--events-fd N [--proc-events]] [--go-fd N] [--console]\n"
+		"                   (PLAN | --plan-fd N) [-- COMMAND [ARG...]]\n"
 		"       cordon-exec --probe\n"
 		"       cordon-exec --signal SIG PID:START...\n\n"
 		"Runs COMMAND inside the sandbox described by a plan compiled with `cordon "
@@ -79,6 +80,9 @@ static void usage(FILE *out)
 		"  --plan-fd N    read the plan from fd N instead of a file (to end of file)\n"
 		"  --events-fd N  write JSON-lines events to fd N instead of messages to stderr\n"
 		"                 (it may be the plan's: a socket, read to the plan's length)\n"
+		"  --go-fd N      set the sandbox up, then run nothing of the command until\n"
+		"                 one byte 'g' is read from fd N (after the plan when it is the\n"
+		"                 plan's); end of file or another byte: exit 125, nothing run\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
@@ -113,7 +117,7 @@ static int parse_fd(const char *s)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	o->plan_fd = o->events_fd = o->hook_fd = -1;
+	o->plan_fd = o->events_fd = o->hook_fd = o->go_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -140,6 +144,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			*(a[2] == 's' ? &o->start_fifo : &o->pid_file) = argv[++i];
 		} else if (strcmp(a, "--hook-fd") == 0 && i + 1 < argc) {
 			o->hook_fd = parse_fd(argv[++i]);
+		} else if (strcmp(a, "--go-fd") == 0 && i + 1 < argc) {
+			o->go_fd = parse_fd(argv[++i]);
 		} else if (strcmp(a, "--console-socket") == 0 && i + 1 < argc) {
 			o->console_socket = argv[++i];
 		} else if (strcmp(a, "--console-size") == 0 && i + 1 < argc) {
@@ -346,6 +352,14 @@ static int remapped_ids(const struct plan *p, long *inside_uid, long *inside_gid
 	return *inside_uid >= 0 && *inside_gid >= 0;
 }
 
+static int has_hooks(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_ops; i++)
+		if (p->ops[i].code == OP_HOOK)
+			return 1;
+	return 0;
+}
+
 static int has_idmapped_binds(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_ops; i++)
@@ -462,7 +476,27 @@ struct pipes {
 	int freeze[2]; /* launcher → init: freeze requests (command.h FREEZE_SIGNAL), or -1 */
 	int lastpid; /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
 	int hook_fd; /* --hook-fd: the runtime's hooks before the pivot (hook.h), or -1 */
+	int go_fd; /* --go-fd: the command's release (await_go), or -1 */
 };
+
+/* spawn()'s go (--go-fd): the supervisor sends the plan first and proves it meanwhile (a reused
+ * plan's host reads, the registry record); the sandbox is set up in parallel and waits here, at
+ * the last point before anything of the command runs: init forks it, or this process execs it,
+ * only after the byte. Everything before is the launcher's own work in the sandbox's fresh
+ * namespaces (the view is a new tmpfs root, / private), which a stale plan's abort throws away
+ * whole. End of file (the supervisor closed the socket, or died) or another byte: nothing of
+ * the command runs. Reported as a failed step, so that the launcher reports no `started`. */
+static void await_go(int fd)
+{
+	char go = 0;
+	ssize_t n;
+	while ((n = read(fd, &go, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || go != 'g')
+		die_step(EXIT_CORDON, "wait for go", NULL, NULL, n < 0 ? errno : ECANCELED);
+	if (fd != ev_fd())
+		close(fd);
+}
 
 /* Inside the namespaces: phases 1-2, then init + command or the command alone. */
 static noreturn void sandbox_main(const struct plan *p, struct command *cmd, struct pipes *pp,
@@ -526,6 +560,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		close(pp->idmap[1]);
 	if ((p->clone_flags & CLONE_NEWTIME) && unshare(CLONE_NEWTIME))
 		die_step(EXIT_CORDON, "unshare time namespace", NULL, NULL, errno);
+	if (pp->go_fd >= 0)
+		await_go(pp->go_fd);
 	if (!p->has_init)
 		command_exec(cmd);
 	/* Init holds the launcher's channels (the status and freeze pipes, the events) and shares
@@ -827,6 +863,10 @@ int main(int argc, char **argv)
 	if (o.hook_fd >= 0 && (fcntl(o.hook_fd, F_SETFD, FD_CLOEXEC) || !p.has_root))
 		die_msg("--hook-fd: needs an open fd and a plan with a filesystem view, where "
 			"the sandbox waits before its pivot_root");
+	if (o.go_fd >= 0 &&
+	    (fcntl(o.go_fd, F_SETFD, FD_CLOEXEC) || o.hook_fd >= 0 || has_hooks(&p)))
+		die_msg("--go-fd: needs an open fd and a plan without OCI hooks (they would run "
+			"before the go)");
 
 	char **default_argv = o.argv ? NULL : plan_argv(&p);
 	struct command cmd = { .plan = &p,
@@ -887,6 +927,7 @@ int main(int argc, char **argv)
 	pp.spawns[0] = pp.spawns[1] = pp.lastpid = -1;
 	pp.freeze[0] = pp.freeze[1] = -1;
 	pp.hook_fd = o.hook_fd;
+	pp.go_fd = o.go_fd;
 	if (p.has_init && pipe2(pp.freeze, O_CLOEXEC | O_NONBLOCK))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	/* Spawns are counted by init, inside the pid namespace, from the last pid it handed out:

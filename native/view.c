@@ -133,6 +133,20 @@ static void make_parents(const char *path, const char *step)
 	}
 }
 
+/* The directory that holds path in the new root, its parents made only when one is missing:
+ * most new names go in a directory the view already has (/dev/null in the /dev tmpfs). */
+static int open_parent_made(const char *path, const char **name, const char *step)
+{
+	int dir = open_parent(path, name);
+	if (dir < 0) {
+		make_parents(path, step);
+		dir = open_parent(path, name);
+	}
+	if (dir < 0)
+		fail(step, path, NULL);
+	return dir;
+}
+
 enum dest_kind { DEST_DIR, DEST_FILE };
 
 /* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it. */
@@ -143,11 +157,8 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 	int existing = open_in(new_fd, dest, 0);
 	if (existing >= 0)
 		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
-	make_parents(dest, step);
 	const char *name;
-	int dir = open_parent(dest, &name);
-	if (dir < 0)
-		fail(step, dest, NULL);
+	int dir = open_parent_made(dest, &name, step);
 	if (kind == DEST_DIR) {
 		if (mkdirat(dir, name, mode) && errno != EEXIST)
 			fail(step, dest, NULL);
@@ -155,8 +166,12 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 		int f = openat(dir, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (f < 0 && errno != EEXIST && errno != ELOOP && errno != EISDIR)
 			fail(step, dest, NULL);
-		if (f >= 0)
-			close(f);
+		if (f >= 0) {
+			/* The file just made, with no symlink (O_NOFOLLOW) and nothing mounted on it
+			 * yet: what opening dest again would find. */
+			close(dir);
+			return f;
+		}
 	}
 	close(dir);
 	int fd = open_in(new_fd, dest, 0);
@@ -199,12 +214,92 @@ static int recv_tree(void)
 	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, &byte, 1);
 }
 
-static void do_bind(const struct plan_op_rec *op)
+/* Binds of one source with the same flags (/dev/null over each hidden /proc file): the first is
+ * made as any bind, and when its tree is not a directory the others are clones of it, made here:
+ * the launcher opens, sets up and sends one tree, not one per bind (a third of a start's
+ * syscalls were these). A clone of the same mount, not recursive (a file has no submounts), with
+ * its attributes and its private propagation: the same mount a tree of its own would give.
+ * Directories are left alone: by a later bind a tree may hold more than it did. Both sides of
+ * the socket ask this, so they agree on which trees travel. */
+static long first_same_bind(const struct plan *p, size_t i)
 {
+	const struct plan_op_rec *op = &p->ops[i];
+	if (op->code != OP_BIND || (op->a & (BIND_VIEW | BIND_IDMAP)))
+		return -1;
+	long first = -1;
+	for (size_t j = 0; j < i; j++) {
+		const struct plan_op_rec *o = &p->ops[j];
+		if (o->code == OP_REMOUNT_RO)
+			first = -1; /* it may have changed the first's attributes: a tree of its own */
+		else if (first < 0 && o->code == OP_BIND && o->a == op->a &&
+			 strcmp(o->s1, op->s1) == 0)
+			first = (long)j;
+	}
+	return first;
+}
+
+static int has_later_same(const struct plan *p, size_t i)
+{
+	for (size_t k = i + 1; k < p->n_ops; k++)
+		if (first_same_bind(p, k) == (long)i)
+			return 1;
+	return 0;
+}
+
+/* Per op index: the first bind's mount, kept to clone for the same binds after it; -1 if none. */
+static int *kept;
+static size_t n_kept;
+
+static void keep_for_clones(const struct plan *p, size_t i, int tree, const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode) || !has_later_same(p, i))
+		return;
+	if (!kept) {
+		if (!(kept = malloc(p->n_ops * sizeof *kept)))
+			die_msg("out of memory");
+		n_kept = p->n_ops;
+		for (size_t k = 0; k < n_kept; k++)
+			kept[k] = -1;
+	}
+	/* The fd follows its mount once attached; the sandbox's own then, so it can be cloned. */
+	if ((kept[i] = fcntl(tree, F_DUPFD_CLOEXEC, 3)) < 0)
+		fail("bind", p->ops[i].s1, p->ops[i].s2);
+}
+
+/* A clone of an earlier bind's mount when op i is the same bind again, else -1. */
+static int clone_same(const struct plan *p, size_t i)
+{
+	long j = first_same_bind(p, i);
+	if (j < 0 || !kept || kept[j] < 0)
+		return -1;
+	int tree = sys_open_tree(kept[j], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		fail("bind", p->ops[i].s1, p->ops[i].s2);
+	return tree;
+}
+
+static void drop_kept(void)
+{
+	for (size_t k = 0; kept && k < n_kept; k++)
+		if (kept[k] >= 0)
+			close(kept[k]);
+	free(kept);
+	kept = NULL;
+	n_kept = 0;
+}
+
+static void do_bind(const struct plan *p, size_t i)
+{
+	const struct plan_op_rec *op = &p->ops[i];
 	const char *src = op->s1, *dest = op->s2;
 	struct stat st;
 	if (strcmp(dest, "/") == 0)
 		root_src = src;
+	int same = clone_same(p, i);
+	if (same >= 0) {
+		attach(same, dest, DEST_FILE, "bind", src);
+		return;
+	}
 	if (!(op->a & BIND_VIEW) && ((op->a & BIND_IDMAP) || all_binds)) {
 		int tree = recv_tree(); /* made and given its attributes by the launcher */
 		if (tree < 0) {
@@ -215,6 +310,7 @@ static void do_bind(const struct plan_op_rec *op)
 		}
 		if (fstat(tree, &st))
 			fail("idmapped bind", src, dest);
+		keep_for_clones(p, i, tree, &st);
 		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind",
 		       src);
 		return;
@@ -234,6 +330,7 @@ static void do_bind(const struct plan_op_rec *op)
 	close(from);
 	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
 		fail(op->a & BIND_RO ? "bind read-only" : "bind", src, dest);
+	keep_for_clones(p, i, tree, &st);
 	attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "bind", src);
 }
 
@@ -345,12 +442,18 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 {
 	size_t sent = 0;
 	struct source_cache cache = { .n = 0 };
+	/* Per op index: a tree that is not a directory went for it, which the sandbox clones for
+	 * the same binds after it (first_same_bind): none is sent for those. */
+	char *cloned = calloc(p->n_ops ? p->n_ops : 1, 1);
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
+	if (root < 0 || !cloned)
 		fail("idmapped bind", "/", NULL);
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
 		if (op->code != OP_BIND || (op->a & BIND_VIEW) || (!(op->a & BIND_IDMAP) && !all))
+			continue;
+		long first = first_same_bind(p, i);
+		if (first >= 0 && cloned[first])
 			continue;
 		/* Under the host root, no symlinks on the way, as the sandbox opens its own sources.
 		 * A source named again (/dev/null over each hidden /proc file and at /dev/null) is
@@ -390,6 +493,12 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 			fail("bind private", op->s1, op->s2);
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
+		struct stat st;
+		if (has_later_same(p, i)) {
+			if (fstat(tree, &st)) /* the sandbox's answer must be this one */
+				fail("idmapped bind", op->s1, op->s2);
+			cloned[i] = !S_ISDIR(st.st_mode);
+		}
 		send_tree(sock, tree, op->s1);
 		close(tree);
 		sent++;
@@ -397,6 +506,7 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 	for (size_t i = 0; i < cache.n; i++)
 		close(cache.fd[i]);
 	close(root);
+	free(cloned);
 	return sent;
 }
 
@@ -546,11 +656,8 @@ static void do_fsmount(const struct plan_op_rec *op)
 
 static void do_symlink(const struct plan_op_rec *op)
 {
-	make_parents(op->s2, "symlink");
 	const char *name;
-	int dir = open_parent(op->s2, &name);
-	if (dir < 0)
-		fail("symlink", op->s2, NULL);
+	int dir = open_parent_made(op->s2, &name, "symlink");
 	if (symlinkat(op->s1, dir, name)) {
 		int err = errno;
 		char existing[PATH_MAX];
@@ -601,11 +708,10 @@ static void do_file(const struct plan_op_rec *op)
  * bind of the host's /dev/shm where the compiler sees the view's tmpfs. */
 static void do_mknod(const struct plan_op_rec *op)
 {
-	make_parents(op->s1, "mknod");
 	const char *name;
 	uint64_t id;
-	int dir = open_parent(op->s1, &name);
-	if (dir < 0 || mount_id(dir, &id))
+	int dir = open_parent_made(op->s1, &name, "mknod");
+	if (mount_id(dir, &id))
 		fail("mknod", op->s1, NULL);
 	size_t i = 0;
 	while (i < n_own_tmpfs && own_tmpfs[i] != id)
@@ -664,6 +770,7 @@ static void finish(void)
 {
 	if (fchdir(new_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
 		fail("pivot_root", "/", NULL);
+	drop_kept();
 	close(old_fd);
 	close(new_fd);
 	old_fd = new_fd = -1;
@@ -678,7 +785,7 @@ void view_build(const struct plan *p, size_t *i)
 			begin(op->a);
 			break;
 		case OP_BIND:
-			do_bind(op);
+			do_bind(p, *i);
 			break;
 		case OP_TMPFS:
 			do_tmpfs(op);

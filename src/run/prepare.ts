@@ -76,6 +76,11 @@ export interface Prepared {
   cgroup: Cgroup | undefined
   access: CgroupAccess | undefined
   privateTmp?: PrivateTmp
+  /** Whether the plan is what a compile would give now: a plan reused from an earlier compile
+   * makes its host reads again here (the first call; later calls give the same answer), so that
+   * spawn() can prove it while the launcher sets up (its go byte). False forgets the plan: the
+   * next prepareRun compiles afresh. */
+  current: () => boolean
   /** Removes what was made for the run (its cgroup, its private tmp). */
   remove(): void
 }
@@ -90,7 +95,7 @@ export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCa
       ...(call.argv ? { command: call.argv } : {}),
       env: extraEnv(passed, call),
     })
-    return { plan, limits: {}, cgroup, access, remove: () => cgroup?.remove() }
+    return { plan, limits: {}, cgroup, access, current: () => true, remove: () => cgroup?.remove() }
   }
   const resolved =
     input.kind === 'resolved'
@@ -109,10 +114,11 @@ export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCa
       env: extraEnv(resolved.env.pass, call),
     }
     // A private /tmp is this run's own: compiled each time. Otherwise the policy's plan may be
-    // an earlier compile's (compileOnce), bound to this run as compilePlan would bind it.
-    const plan = tmp
-      ? compilePlan(resolved, { ...ctx, ...facts, privateTmp: tmp.path })
-      : bindRun(compileOnce(resolved, ctx), facts)
+    // an earlier compile's (reusablePlan), bound to this run as compilePlan would bind it.
+    const found = tmp ? undefined : reusablePlan(resolved, ctx)
+    const plan = found
+      ? bindRun(found.plan, facts)
+      : compilePlan(resolved, { ...ctx, ...facts, privateTmp: tmp!.path })
     refuseGaps(resolved, ctx.uid)
     const ids = plan.ops.find((o) => o.op === 'ids')
     if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
@@ -123,6 +129,7 @@ export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCa
       cgroup,
       access,
       ...(tmp ? { privateTmp: tmp } : {}),
+      current: () => found?.current() ?? true,
       remove: () => {
         cgroup?.remove()
         tmp?.remove()
@@ -180,18 +187,44 @@ function plainData(v: unknown, depth = 0): boolean {
  * In a loop of spawns it was the largest share of spawn()'s own time, and its garbage made every
  * later fork of this process slower (each page written after a fork faults once). */
 export function compileOnce(policy: ResolvedPolicy, ctx: CompileContext): Plan {
+  const found = reusablePlan(policy, ctx)
+  return found.current() ? found.plan : reusablePlan(policy, ctx).plan // the stale one is gone
+}
+
+/** A plan for policy and ctx, and whether it is current (a fresh compile always is). */
+export interface PlanCandidate {
+  plan: Plan
+  current: () => boolean
+}
+
+/** compileOnce in two halves: the plan an earlier compile made for the same key, unproven, and
+ * the proof (its host reads made again), which spawn() runs while the launcher sets the sandbox
+ * up and nothing of the command can run. A stale plan is forgotten by its proof. */
+export function reusablePlan(policy: ResolvedPolicy, ctx: CompileContext): PlanCandidate {
   // Injected host views and filter rewrites are the caller's objects, and a private /tmp is this
   // run's own: compiled each time. Everything else of the context is part of the key.
   const { fs, trace, idRanges, privateTmp, ...rest } = ctx
   if (fs || trace || idRanges !== undefined || privateTmp || !plainData([policy, rest]))
-    return compilePlan(policy, ctx)
+    return { plan: compilePlan(policy, ctx), current: () => true }
   const key = JSON.stringify([policy, rest])
   const hit = compiled.get(key)
-  compiled.delete(key)
-  if (hit && sameHostReads(hit.reads)) {
+  if (hit) {
+    compiled.delete(key)
     compiled.set(key, hit) // most recently used last
-    return hit.plan
+    let answer: boolean | undefined
+    return {
+      plan: hit.plan,
+      current: () => {
+        answer ??= sameHostReads(hit.reads)
+        if (!answer && compiled.get(key) === hit) compiled.delete(key)
+        return answer
+      },
+    }
   }
+  return { plan: compileAndKeep(key, policy, ctx), current: () => true }
+}
+
+function compileAndKeep(key: string, policy: ResolvedPolicy, ctx: CompileContext): Plan {
   const { value: plan, reads } = recordHostReads(() => compilePlan(policy, ctx))
   const entry: CachedPlan = { plan: deepFreeze(plan), reads: uniqueReads(reads) }
   compiled.set(key, entry)

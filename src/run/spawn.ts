@@ -86,48 +86,54 @@ export function spawn(
   checkOptions(options)
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
   // command line travels in the plan, and so do such values of passed variables.
-  const argvInPlan = [command, ...args].some(hasEscapedBytes)
-  const prepared = prepare(input, [command, ...args], argvInPlan, options)
-  const { cgroup, plan, access } = prepared
-  const bytes = planBytes(plan)
+  const argv = [command, ...args]
+  const argvInPlan = argv.some(hasEscapedBytes)
   // Checked before the launcher starts: an unsafe state directory is refused, not used.
   let registry: string | undefined
-  let child: ChildProcess
-  const started = performance.now()
-  try {
-    registry = openRegistry()
-    child = startLauncher(plan, [command, ...args], argvInPlan, options)
-  } catch (e) {
-    prepared.remove()
-    throw e
-  }
-  // One socket carries both ways: the plan to the launcher, then its events back (a second
-  // pipe cost each spawn about as much CPU as this process's own bookkeeping).
-  const channel = child.stdio[3] as Duplex
-  channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
-  // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
-  // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
-  const launcher = child.pid ? identify([child.pid])[0] : undefined
+  let publisher: ReturnType<typeof publish>
   const id = newId()
-  const publisher =
-    options.publish && registry && launcher ? publish(join(registry, `${id}.sock`)) : undefined
-  const unregister = launcher
-    ? register(registry, {
-        id,
-        pid: launcher.pid,
-        startTime: launcher.startTime,
-        command: [command, ...args],
-        startedAt: new Date().toISOString(),
-        ...(cgroup ? { cgroup: cgroup.ref(), limits: { ...prepared.limits } } : {}),
-        ...(publisher ? { events: publisher.path } : {}),
-        ...(options.watch?.length ? { watch: [...options.watch] } : {}),
-      })
-    : () => {}
-  // The plan last: the sandbox is in the registry before its launcher can start it (`cordon
-  // ps`, `kill` and `freeze` find it from then on). The launcher reads the plan to the length
-  // its header gives and starts at once: our end of writing goes out only on the event loop's
-  // next turn, after the rest of this function and whatever the caller does next.
-  channel.end(bytes)
+  const started = performance.now()
+  /** A launcher with the plan: it sets the sandbox up while this process records it in the
+   * registry (`cordon ps`, `kill` and `freeze` find it from then on), and runs nothing of the
+   * command before the go byte. */
+  const start = (run: Prepared): Launched => {
+    const child = startLauncher(run.plan, argv, argvInPlan, options)
+    // One socket carries both ways: the plan (then the go) to the launcher, its events back (a
+    // second pipe cost each spawn about as much CPU as this process's own bookkeeping).
+    const channel = child.stdio[3] as Duplex
+    channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
+    channel.write(planBytes(run.plan))
+    // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
+    // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
+    const launcher = child.pid ? identify([child.pid])[0] : undefined
+    publisher ??= options.publish && registry && launcher ? publish(join(registry, `${id}.sock`)) : undefined
+    const unregister = launcher
+      ? register(registry, {
+          id,
+          pid: launcher.pid,
+          startTime: launcher.startTime,
+          command: argv,
+          startedAt: new Date().toISOString(),
+          ...(run.cgroup ? { cgroup: run.cgroup.ref(), limits: { ...run.limits } } : {}),
+          ...(publisher ? { events: publisher.path } : {}),
+          ...(options.watch?.length ? { watch: [...options.watch] } : {}),
+        })
+      : () => {}
+    return { child, channel, launcher, unregister }
+  }
+  const { prepared, launched } = launchProven(
+    () => prepare(input, argv, argvInPlan, options),
+    (run) => {
+      registry ??= openRegistry()
+      return start(run)
+    },
+    () => publisher?.close(),
+  )
+  // The go: the command may run. It goes out now (the socket's shutdown only on the event loop's
+  // next turn, which the launcher does not wait for).
+  launched.channel.end(GO)
+  const { cgroup, access } = prepared
+  const { child, channel, launcher, unregister } = launched
   // Why cordon killed the whole sandbox itself, if it did.
   let killedFor: 'timeout' | 'aborted' | undefined
   const killAll = (why: 'timeout' | 'aborted') => {
@@ -192,6 +198,60 @@ export function spawn(
     )
   })
   return sandbox
+}
+
+/** A started launcher waiting for its go, and its registry record. */
+interface Launched {
+  child: ChildProcess
+  channel: Duplex
+  launcher: ProcessId | undefined
+  unregister: () => void
+}
+
+/** The prepared run and its launcher, the plan proven current. A reused plan is proven while the
+ * launcher sets up (its host reads made again); a stale one is thrown away with its launcher,
+ * before anything of the command ran, and a fresh compile starts in a new launcher, cgroup and
+ * record: nothing of the first remains for the command to see. On failure, what was made is
+ * removed (and `failed` called) before the error is thrown. */
+function launchProven(
+  prepareRun: () => Prepared,
+  start: (run: Prepared) => Launched,
+  failed: () => void,
+): { prepared: Prepared; launched: Launched } {
+  const first = prepareRun()
+  let launched: Launched | undefined
+  try {
+    launched = start(first)
+    if (first.current()) return { prepared: first, launched }
+  } catch (e) {
+    if (launched) abandon(launched, first)
+    else first.remove()
+    failed()
+    throw e
+  }
+  abandon(launched, first)
+  let fresh: Prepared | undefined
+  try {
+    fresh = prepareRun()
+    return { prepared: fresh, launched: start(fresh) }
+  } catch (e) {
+    fresh?.remove()
+    failed()
+    throw e
+  }
+}
+
+/** The one byte that lets the launcher run the command (native/launcher.c await_go). */
+const GO = Buffer.from('g')
+
+/** Throws away a launcher started on a plan that proved stale: its socket closed before the go,
+ * it ends without running anything of the command (end of file where it waits), and what was
+ * made for its run goes once it has exited, its sandbox reaped. */
+function abandon(launched: Launched, run: Prepared): void {
+  launched.unregister()
+  launched.child.on('error', () => run.remove())
+  launched.channel.destroy()
+  if (launched.child.pid) launched.child.once('exit', () => run.remove())
 }
 
 /** The run's complete plan and what was made for it (prepare.ts), from spawn()'s arguments. */
@@ -261,8 +321,8 @@ function control(
   }
 }
 
-/** The launcher's process: the plan in and the events out on one socket at fd 3, the command
- * line after `--` unless it travels in the plan. */
+/** The launcher's process: the plan and the go in and the events out on one socket at fd 3, the
+ * command line after `--` unless it travels in the plan. */
 function startLauncher(
   plan: Plan,
   argv: readonly string[],
@@ -285,6 +345,8 @@ function startLauncher(
     '--plan-fd',
     '3',
     '--events-fd',
+    '3',
+    '--go-fd',
     '3',
     ...(processEvents ? ['--proc-events'] : []),
     ...(console ? ['--console'] : []),

@@ -77,6 +77,51 @@ describe('launcher work per start', { skip: noUserns }, () => {
     assert.equal(opens.length, 1, opens.join('\n'))
   })
 
+  test(
+    'sends one tree for the binds of one file with the same flags, and clones it inside',
+    {
+      skip: noStrace ?? (process.getuid?.() === 0 ? false : 'as root the launcher makes the trees'),
+    },
+    () => {
+      // 16 masks of /proc files are /dev/null binds alike: the launcher sent 25 trees (one per
+      // bind), now one for each distinct bind, and the sandbox clones the first mask for the rest.
+      const counts = countSyscalls()
+      const sent = counts.get('sendmsg') ?? 0
+      assert.ok(sent > 0 && sent <= 12, `trees sent per start: ${sent}`)
+      assert.ok(
+        (counts.get('mount_setattr') ?? 0) <= 30,
+        `mount_setattr per start: ${counts.get('mount_setattr')}`,
+      )
+    },
+  )
+
+  test('each hidden /proc file is a read-only nodev bind of /dev/null that cannot be opened', () => {
+    const r = spawnSync(
+      LAUNCHER,
+      [
+        planFile,
+        '--',
+        '/bin/sh',
+        '-c',
+        'cat /proc/self/mountinfo; for f in buddyinfo interrupts keys timer_list zoneinfo; do ' +
+          '[ -e /proc/$f ] && { cat /proc/$f >/dev/null 2>&1 && echo "read $f"; }; done; echo x > /dev/null && echo devnull',
+      ],
+      { encoding: 'utf8' },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const masks = r.stdout.split('\n').filter((l) => / \/null \/proc\//.test(l))
+    assert.ok(masks.length >= 10, `masks:\n${r.stdout}`)
+    for (const line of masks) assert.match(line, / ro,nosuid,nodev[ ,]/, line)
+    assert.doesNotMatch(r.stdout, /^read /m, 'a hidden /proc file could be read')
+    assert.match(r.stdout, /^devnull$/m, "the view's own /dev/null is a device still")
+  })
+
+  test('makes the parents of a new name in the view only when one is missing', { skip: noStrace }, () => {
+    // Each bind, symlink and mount into /dev made /dev again (EEXIST) before: 15 mkdirat.
+    const mkdirs = countSyscalls().get('mkdirat') ?? 0
+    assert.ok(mkdirs <= 5, `mkdirat per start: ${mkdirs}`)
+  })
+
   test('the command holds no capability, and init none it could use', () => {
     const r = spawnSync(
       LAUNCHER,

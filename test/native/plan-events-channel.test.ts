@@ -96,3 +96,62 @@ test('the launcher starts on the whole plan, without waiting for the writer to e
   channel.destroy()
   assert.equal(code, 3, `the launcher waited for the end of the socket (${stderr}${text})`)
 })
+
+/** The launcher on spawn()'s channel with --go-fd 3: the plan sent, the go not yet. */
+function startWaiting(command: string) {
+  const child = spawn(
+    LAUNCHER_UNDER_TEST,
+    ['--plan-fd', '3', '--events-fd', '3', '--go-fd', '3', '--', 'sh', '-c', command],
+    { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+  )
+  const channel = child.stdio[3] as Duplex
+  channel.on('error', () => {})
+  channel.write(plan)
+  const seen = { out: '', events: '' }
+  child.stdout!.on('data', (chunk: Buffer) => (seen.out += chunk.toString()))
+  channel.on('data', (chunk: Buffer) => (seen.events += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (seen.events += chunk.toString()))
+  const closed = new Promise<number | null>((resolve) => child.once('close', resolve))
+  return { child, channel, seen, closed }
+}
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { event: string; step?: string; code?: string | number })
+
+// Issue 23: spawn() sends the plan first and proves it (a reused plan's host reads, the registry
+// record) while the launcher sets the sandbox up; nothing of the command runs before the go.
+test('--go-fd: the sandbox is set up, but nothing of the command runs before the go byte', async () => {
+  const run = startWaiting('echo ran; exit 4')
+  // Long enough for the whole setup on a loaded machine (a start takes ~20 ms).
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  assert.equal(run.child.exitCode, null, `the launcher ended before its go: ${run.seen.events}`)
+  assert.equal(run.seen.out, '', 'the command ran before its go')
+  assert.ok(!lines(run.seen.events).some((e) => e.event === 'started'), run.seen.events)
+  run.channel.end('g')
+  assert.equal(await run.closed, 4, run.seen.events)
+  assert.equal(run.seen.out, 'ran\n')
+  assert.ok(
+    lines(run.seen.events).some((e) => e.event === 'started'),
+    run.seen.events,
+  )
+})
+
+test('--go-fd: end of file or another byte instead of the go runs nothing of the command', async () => {
+  for (const abort of ['eof', 'x'] as const) {
+    const run = startWaiting('echo ran')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    if (abort === 'eof') run.channel.end()
+    else run.channel.end(abort)
+    assert.equal(await run.closed, 125, run.seen.events)
+    assert.equal(run.seen.out, '', `the command ran without its go (${abort})`)
+    const events = lines(run.seen.events)
+    assert.ok(!events.some((e) => e.event === 'started'), run.seen.events)
+    assert.ok(
+      events.some((e) => e.event === 'error' && e.step === 'wait for go' && e.code === 'ECANCELED'),
+      run.seen.events,
+    )
+  }
+})

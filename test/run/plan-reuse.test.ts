@@ -4,7 +4,7 @@
 // or a policy object changed in place all compile again.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -14,6 +14,7 @@ import { encodePlan } from '../../src/plan/encode.js'
 import { type ResolvedPolicy, resolvePolicy } from '../../src/policy/resolve.js'
 import type { Policy } from '../../src/policy/schema.js'
 import { compileOnce, planBytes, prepareRun } from '../../src/run/prepare.js'
+import { openRegistry } from '../../src/run/registry.js'
 import { spawn } from '../../src/run/spawn.js'
 import { isRoot } from '../helpers.js'
 
@@ -226,5 +227,44 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
       const r = await spawn(policy, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }).exited
       assert.equal(r.code, 0, JSON.stringify(r.error))
     }
+  })
+
+  // Issue 23's go byte: spawn() sends a reused plan before proving it, and the launcher sets up
+  // meanwhile. A plan that proves stale is thrown away with its launcher before the go.
+  test('spawn() throws a stale plan away before its command ran, and runs a fresh one', async () => {
+    const later = join(dir, 'appears')
+    const out = join(dir, 'out')
+    mkdirSync(out)
+    const policy = resolve({
+      extends: ['minimal'],
+      filesystem: [{ rw: out }, { ro: { src: later, optional: true } }],
+      limits: { pids: 64 },
+    })
+    const registry = openRegistry()
+    const records = () => (registry ? readdirSync(registry).filter((n) => n.endsWith('.json')) : [])
+    const before = records()
+    const script = `echo run >> ${out}/log; if [ -d ${later} ]; then echo seen >> ${out}/log; fi`
+    const go = async () => {
+      const p = spawn(policy, '/bin/sh', ['-c', script], { stdio: 'ignore', context: { cwd: '/' } })
+      const r = await p.exited
+      assert.equal(r.code, 0, JSON.stringify(r.error))
+    }
+    await go() // compiled, and kept
+    mkdirSync(later) // the kept plan has no bind of it: stale
+    await go()
+    assert.equal(
+      readFileSync(join(out, 'log'), 'utf8'),
+      'run\nrun\nseen\n',
+      'a command ran twice, or on the stale plan',
+    )
+    // The thrown-away launcher's record and cgroup go with it.
+    assert.deepEqual(records(), before, 'a record was left behind')
+    const groups = () =>
+      ['pids', 'unified', '']
+        .map((c) => `/sys/fs/cgroup/${c}/cordon`.replace('//', '/'))
+        .filter(existsSync)
+        .flatMap((d) => readdirSync(d).filter((n) => n.startsWith(`run-${process.pid}-`)))
+    for (let i = 0; i < 50 && groups().length; i++) await new Promise((r) => setTimeout(r, 20))
+    assert.deepEqual(groups(), [], 'cgroups left behind')
   })
 })

@@ -1,8 +1,8 @@
-// A sandbox is in the registry before anything of it runs (issue 23). The launcher reads the plan
-// to the length its header gives and starts at once, no longer at the writer's shutdown (which
-// Node sends on its event loop's next turn, after the record): so spawn() now writes the record
-// before the plan, and `cordon ps`, `freeze` and `kill` never miss a command that has started.
-// Seen in the supervisor's own syscalls: the record's rename comes before the plan's write.
+// A sandbox is in the registry before anything of its command runs (issue 23). spawn() sends the
+// plan first, so that the launcher sets the sandbox up while the record is written, and lets the
+// command run only with a go byte after it (native/launcher.c await_go): `cordon ps`, `freeze`
+// and `kill` never miss a command that has started. Seen in the syscalls of the supervisor and
+// its launcher: the record's rename comes before the go's write and the command's execve.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -15,7 +15,7 @@ import { ROOT } from '../helpers.js'
 const hasStrace = spawnSync('strace', ['-qq', '-o', '/dev/null', '/bin/true']).status === 0
 
 test(
-  'spawn() writes the registry record before the plan',
+  'spawn() writes the registry record before the go, and the command starts after both',
   { skip: hasStrace ? false : 'needs strace, allowed to trace' },
   (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-order-'))
@@ -32,7 +32,7 @@ if (r.code !== 0) throw new Error(JSON.stringify(r))`
         '-s',
         '4',
         '-e',
-        'trace=rename,renameat,renameat2,write,writev',
+        'trace=rename,renameat,renameat2,write,writev,execve',
         '-o',
         log,
         process.execPath,
@@ -43,8 +43,12 @@ if (r.code !== 0) throw new Error(JSON.stringify(r))`
     const lines = readFileSync(log, 'utf8').split('\n')
     const record = lines.findIndex((l) => /rename\w*\(.*\.json"/.test(l))
     const plan = lines.findIndex((l) => /writev?\(\d+, .*"CRDN/.test(l))
+    const go = lines.findIndex((l) => /write\(\d+, "g", 1\)/.test(l))
+    const command = lines.findIndex((l) => /execve\("\/bin\/true"/.test(l))
     assert.ok(record >= 0, `no record was written:\n${lines.join('\n')}`)
-    assert.ok(plan >= 0, `no plan was written:\n${lines.join('\n')}`)
-    assert.ok(record < plan, `the plan went out before the record:\n${lines[plan]}\n${lines[record]}`)
+    assert.ok(plan >= 0 && go >= 0, `no plan or no go was written:\n${lines.join('\n')}`)
+    assert.ok(command >= 0, `the command did not run:\n${lines.join('\n')}`)
+    assert.ok(record < go, `the go went out before the record:\n${lines[go]}\n${lines[record]}`)
+    assert.ok(record < command, `the command started before the record:\n${lines[command]}\n${lines[record]}`)
   },
 )
