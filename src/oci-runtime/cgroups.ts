@@ -229,6 +229,8 @@ export function applyResources(
   /** A new group (create): the device rules start from deny-all. An update adds to the live
    * group's rules instead, as before, with no moment where every device is denied. */
   fresh = false,
+  /** Says what the container runs without (runc's default device rules where none can apply). */
+  warn?: (msg: string) => void,
 ): DeviceFilter | undefined {
   const r = (resources ?? {}) as Record<string, Record<string, unknown> | unknown[] | undefined>
   refuseUnknown(
@@ -298,14 +300,43 @@ export function applyResources(
   refuseUnknown(blk, ['weight'], 'linux.resources.blockIO', 'not supported by cordon-oci')
   if (num(blk.weight))
     set(cg.dirs, v2 ? 'io.weight' : 'blkio.weight', num(blk.weight)!, 'linux.resources.blockIO.weight')
-  const devices = (r.devices ?? []) as OciDeviceRule[]
-  if (!devices.length) return undefined
-  if (v2) {
+  return applyDevices(cg, (r.devices ?? []) as OciDeviceRule[], fresh, warn)
+}
+
+/**
+ * The device rules: the spec's, then runc's defaults (ALLOWED_DEVICES), from "deny every device".
+ * A spec with none still gets the defaults at create, as under runc (libcontainer/specconv
+ * CreateCgroupConfig), not every device. Where nothing can enforce them (no group of the
+ * container's own; on cgroup v2 a caller that cannot load the program: a plain user's delegated
+ * group), the container runs without them and says so; the devices it can open are then the
+ * nodes its view holds (linux.devices and the defaults, which cordon-oci binds: no host node is
+ * writable through them) and no other (Landlock, or the device guard, denies mknod).
+ */
+function applyDevices(
+  cg: Pick<ContainerCgroups, 'dirs' | 'view'>,
+  devices: OciDeviceRule[],
+  fresh: boolean,
+  warn: ((msg: string) => void) | undefined,
+): DeviceFilter | undefined {
+  if (!devices.length && !fresh) return undefined // an update without rules keeps the group's
+  const defaults = !devices.length
+  const unenforced = (why: string): undefined => {
+    warn?.(
+      `linux.resources.devices: runc's default device rules are not enforced (${why}); the container opens only the device nodes of its view`,
+    )
+    return undefined
+  }
+  if (cg.view.v1.length === 0) {
     // No devices controller: the rules (and runc's defaults after them) become an eBPF program
     // the launcher attaches to the group before the container joins it.
     // A plain user's container in no group of its own: containerCgroups let only deny rules
     // through, and its view holds only the nodes cordon-oci binds, which the user may open anyway.
-    if (!cg.view.v2) return undefined
+    if (!cg.view.v2) return defaults ? unenforced('the container has no cgroup of its own') : undefined
+    // Loading a cgroup device program needs CAP_SYS_ADMIN (or CAP_BPF): rules the spec gives are
+    // the launcher's to refuse by name; the defaults no spec asked for are left out, as rootless
+    // runc leaves them out.
+    if (defaults && (process.geteuid?.() ?? 0) !== 0)
+      return unenforced('cgroup v2 device programs need CAP_SYS_ADMIN, which a plain user lacks')
     return {
       dir: cg.view.v2,
       program: compileDeviceFilter(
@@ -314,6 +345,8 @@ export function applyResources(
       ),
     }
   }
+  if (defaults && !cg.dirs.some((d) => existsSync(`${d}/devices.deny`)))
+    return unenforced('this host has no cgroup v1 devices controller')
   // runc (and the v2 program) start from "deny every device", not from a new group's "allow
   // every device": rules without a deny-all of their own must not leave the rest open.
   if (fresh) set(cg.dirs, 'devices.deny', 'a *:* rwm', 'linux.resources.devices')

@@ -117,7 +117,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
         `annotations["${MONITOR_ANNOTATION}"]`,
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
-    const deviceFilter = applyResources(cg, resources, true)
+    const deviceFilter = applyResources(cg, resources, true, o.warn)
     const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
       hookStates: {

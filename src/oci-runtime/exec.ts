@@ -4,7 +4,7 @@
 // cgroup, capabilities, no_new_privs, Landlock rules and seccomp filter come from the same code
 // as the init's, so the new process never has fewer restrictions than the container's init.
 import { spawn } from 'node:child_process'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants as fsConstants, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -105,11 +105,14 @@ export function boundProcess(init: OciProcess, exec: OciProcess): OciProcess {
   }
 }
 
-/** The exec plan: the container's plan for this process, joining instead of creating. */
+/** The exec plan: the container's plan for this process, joining instead of creating. `init` is
+ * the container init's /proc directory as the launcher reaches it (/proc/self/fd/N of a
+ * directory fd bound to that process: see openInit). */
 export function execPlanOps(
   ctx: ExecContext,
-  rec: { pid: number; bundle: string; cgroupDirs: string[] },
+  rec: { bundle: string; cgroupDirs: string[] },
   o: ExecOptions,
+  init: string,
 ): PlanOp[] {
   const config = ctx.config
   const process = boundProcess(config.process ?? o.process, o.process)
@@ -133,9 +136,9 @@ export function execPlanOps(
   const joins: PlanOp[] = NS_FILES.filter(([type]) => kinds.has(type)).map(([, file, bit]) => ({
     op: 'setns',
     type: bit,
-    path: `/proc/${rec.pid}/ns/${file}`,
+    path: `${init}/ns/${file}`,
   }))
-  if (detachedRoot) joins.push({ op: 'enter_root', path: `/proc/${rec.pid}/root` })
+  if (detachedRoot) joins.push({ op: 'enter_root', path: `${init}/root` })
   return [...joins, ...t.plan.ops.filter((op) => !CREATION_OPS.has(op.op))]
 }
 
@@ -200,6 +203,34 @@ export function readProcessFile(path: string): OciProcess {
 
 const osSignals = constants.signals as Record<string, number>
 
+/**
+ * The container's init as a directory fd on its /proc entry, checked to be the recorded process
+ * (start time, not a zombie) through that fd after it was opened. A /proc/PID directory stays
+ * bound to the process it was opened for: once that process is gone, every lookup in it fails,
+ * even when the pid has a new owner. So the launcher, given the fd, joins the namespaces and
+ * root of the checked process or fails, never those of a process that reused its pid.
+ */
+export function openInit(rec: { id: string; pid: number; startTime: string }): number {
+  const gone = () => new CordonError('invalid_usage', `cannot exec in a stopped container "${rec.id}"`)
+  let fd: number
+  try {
+    fd = openSync(`/proc/${rec.pid}`, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+  } catch {
+    throw gone()
+  }
+  let stat = ''
+  try {
+    stat = readFileSync(`/proc/self/fd/${fd}/stat`, 'utf8')
+  } catch {} // ended since the open: ESRCH
+  // Fields after the command's ")": state first, start time (field 22) twentieth.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  if (fields[19] !== rec.startTime || fields[0] === 'Z' || fields[0] === 'X' || !stat) {
+    closeSync(fd)
+    throw gone()
+  }
+  return fd
+}
+
 /** Runs the exec; returns the process's exit status, or 0 once started with --detach. */
 export async function execProcess(o: ExecOptions): Promise<number> {
   const rec = loadRecord(o.root, o.id)
@@ -215,7 +246,16 @@ export async function execProcess(o: ExecOptions): Promise<number> {
       'invalid_usage',
       "exec --tty needs --console-socket: cordon-oci hands the terminal's master to the engine (docker exec -t), as runc does with a socket",
     )
-  const ops = execPlanOps(ctx, rec, o)
+  const init = openInit(rec)
+  // The launcher's fd for it: right after the preserved fds, which alone it keeps past execve.
+  const initFd = 3 + o.preserveFds
+  let ops: PlanOp[]
+  try {
+    ops = execPlanOps(ctx, rec, o, `/proc/self/fd/${initFd}`)
+  } catch (e) {
+    closeSync(init)
+    throw e
+  }
   const planPath = `${dir}/exec-${randomBytes(6).toString('hex')}.bin`
   writeFileSync(planPath, encodePlan({ ops, notes: [] }), { mode: 0o600 })
   const args = [
@@ -233,8 +273,10 @@ export async function execProcess(o: ExecOptions): Promise<number> {
     'inherit',
     'inherit',
     ...Array.from({ length: o.preserveFds }, (_, i) => i + 3),
+    init,
   ] as const
   const child = spawn(launcherPath(), args, { stdio: [...stdio] })
+  closeSync(init)
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const)
     process.on(sig, () => child.kill(sig))
   try {

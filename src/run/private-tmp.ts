@@ -8,10 +8,11 @@
 // same caller removes every directory whose supervisor is gone (sweepStale), so they cannot
 // accumulate. Not the launcher: it is killed as well by the kills that take the supervisor and
 // its group (kill -9 of the job, an OOM kill of the session), and the sweep needs nothing of C.
-import { spawn, spawnSync } from 'node:child_process'
-import { chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmdirSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { hostIdRanges } from '../host/id-range.js'
 import { processStartTime } from '../host/process.js'
+import { REMOVE_TREE_MAIN, removeTree } from './remove-tree.js'
 
 const BASE = '/tmp'
 const PREFIX = 'cordon-tmp-'
@@ -25,21 +26,30 @@ export interface PrivateTmp {
   remove(): void
 }
 
-let self: { pidns: string; id: string } | undefined
+let self: { pidns: string; id: string } | null | undefined
 /** This process in its runs' directory names: pid and start time (a pid alone is reused), and
- * the pid namespace they mean (a container may share the host's /tmp). */
-function supervisor(): { pidns: string; id: string } {
-  if (self) return self
-  let pidns = '0'
+ * the pid namespace they mean (a container may share the host's /tmp). Only when /proc is our
+ * pid namespace's (NSpid has one field, our pid): in a pid namespace under another's /proc
+ * (`unshare -p -f` without --mount-proc) /proc/PID is someone else, so null: the runs there
+ * name their directories so that no sweep takes them for its own, and sweep nothing. */
+function supervisor(): { pidns: string; id: string } | null {
+  if (self !== undefined) return self
   try {
-    pidns = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0'
-  } catch {}
-  return (self = { pidns, id: `${pidns}_${process.pid}_${processStartTime(process.pid) ?? 0}` })
+    const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]?.trim().split(/\s+/)
+    const pidns = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1]
+    const start = processStartTime(process.pid)
+    if (nspid?.length !== 1 || nspid[0] !== String(process.pid) || !pidns || start === undefined)
+      return (self = null)
+    return (self = { pidns, id: `${pidns}_${process.pid}_${start}` })
+  } catch {
+    return (self = null)
+  }
 }
 
 export function makePrivateTmp(): PrivateTmp {
   sweepStale()
-  const path = mkdtempSync(`${BASE}/${PREFIX}${supervisor().id}_`)
+  // "unowned": not NAME, so never swept (nor left behind but by a kill in such a namespace).
+  const path = mkdtempSync(`${BASE}/${PREFIX}${supervisor()?.id ?? 'unowned'}_`)
   let owner: { uid: number; gid: number } | undefined
   return {
     path,
@@ -49,21 +59,18 @@ export function makePrivateTmp(): PrivateTmp {
       owner = { uid, gid }
     },
     remove() {
-      spawnSync('sh', ['-c', REMOVE, 'cordon-rm', path], { stdio: 'ignore', ...asOwner(owner) })
-      try {
-        if (existsSync(path) && lstatSync(path).isDirectory()) rmdirSync(path)
-      } catch {}
+      // In this process (no child to start: this is on every such run's way out), touching only
+      // the sandbox uid's directories: what the sandbox could do itself.
+      removeTree(path, owner?.uid ?? process.getuid?.())
     },
   }
 }
 
 /** The sandbox may have left anything in it: symlinks, raced directories, directories it made
- * unreadable (mode 000), FIFOs, sockets, trees deeper than PATH_MAX. chmod and rm walk it with
- * fts: never following a symlink below the top, fd-relative (no depth limit, linear time),
- * chmod first so that an unreadable directory can be emptied; run as the sandbox's own ids, so a
- * race reaches nothing the sandbox could not delete itself. */
-const REMOVE = 'chmod -R u+rwX -- "$1" 2>/dev/null; exec rm -rf --one-file-system -- "$1"'
-
+ * unreadable (mode 000), FIFOs, sockets, trees deeper than PATH_MAX, and a process of it may
+ * still be changing it. remove-tree.ts walks it fd by fd, never following a symlink, within the
+ * sandbox uid's directories (and a sweep as the sandbox's ids): a race reaches nothing the
+ * sandbox could not change itself. */
 function asOwner(owner: { uid: number; gid: number } | undefined) {
   return owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {}
 }
@@ -73,6 +80,8 @@ function asOwner(owner: { uid: number; gid: number } | undefined) {
  * names them, not symlinks, owned by ids this caller gives its sandboxes: its own uid, or as
  * root, root's or its id range's. */
 function sweepStale(): void {
+  const me = supervisor()
+  if (!me) return // /proc is not our pid namespace's: a pid there names no one we can judge
   let names: string[]
   try {
     names = readdirSync(BASE)
@@ -82,7 +91,7 @@ function sweepStale(): void {
   const mine = ownedByMyRuns()
   for (const name of names) {
     const m = NAME.exec(name)
-    if (!m || m[1] !== supervisor().pidns) continue // another pid namespace's: not ours to judge
+    if (!m || m[1] !== me.pidns) continue // another pid namespace's: not ours to judge
     if (processStartTime(Number(m[2])) === Number(m[3])) continue // its supervisor lives
     const path = `${BASE}/${name}`
     let st
@@ -93,8 +102,9 @@ function sweepStale(): void {
     }
     if (!st.isDirectory() || !mine(st.uid)) continue
     // Not waited for: a dead sandbox's large tree must not delay this run's start.
-    const rm = spawn('sh', ['-c', REMOVE, 'cordon-rm', path], {
+    const rm = spawn(process.execPath, [REMOVE_TREE_MAIN, path], {
       stdio: 'ignore',
+      env: {},
       detached: true,
       ...asOwner({ uid: st.uid, gid: st.gid }),
     })

@@ -5,10 +5,12 @@
 // side by side on a pure cgroup v2 layout (this host is hybrid: the tests mount its cgroup2
 // hierarchy alone at /sys/fs/cgroup in a mount namespace of their own).
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { compileDeviceFilter } from '../../src/oci-runtime/device-filter.js'
+import { ensureTestUser } from '../helpers.js'
 import type { OciConfig, OciDeviceRule } from '../../src/oci-runtime/spec.js'
 import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, RUNC } from './bundle.js'
 
@@ -46,7 +48,7 @@ function bundleWith(args: string[], rules: OciDeviceRule[]): Bundle {
     c.linux!.devices = [
       { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
     ]
-    c.linux!.resources = { devices: rules }
+    c.linux!.resources = rules.length ? { devices: rules } : {} // none: not even an empty list
     c.annotations = { 'org.cordon.landlock': 'off' } // the program alone, no other layer
   })
   return b
@@ -113,6 +115,15 @@ const NO_RESET: typeof CASES = [
   },
 ]
 
+// No linux.resources.devices at all: runc applies its default rules (deny every device but
+// null, zero, full, random, urandom, tty, ptmx, pts, tun and mknod), where cordon-oci applied
+// none, on cgroup v1 as on v2, and /dev/fuse of linux.devices opened for reading and writing.
+NO_RESET.push({
+  name: 'a spec without device rules gets runc’s default rules',
+  rules: [],
+  want: 'fuse-r=denied\nfuse-w=denied\nnull=ok\n',
+})
+
 const v1Skip = !existsSync('/sys/fs/cgroup/devices/devices.deny')
   ? 'no cgroup v1 devices controller here'
   : false
@@ -161,3 +172,42 @@ test('device rules compile to whole eBPF instructions; a bad access letter is re
     /linux\.resources\.devices\[0\]\.access/,
   )
 })
+
+// Where runc's default rules cannot apply, the container runs without them and says so: a
+// plain user's rootless container (no cgroup of its own here, or on cgroup v2 a delegated group
+// where it may not load a device program) gets the warning in the runtime's log, as runc's.
+test(
+  'a plain user’s container without device rules runs, and its log says the defaults are not enforced',
+  { skip: ociSkip('the test user is made by root') },
+  (t) => {
+    const user = ensureTestUser()
+    const b = makeBundle(['sh', '-c', 'exit 0'])
+    t.after(() => b.cleanup())
+    b.write((c: OciConfig) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'network' && n.type !== 'cgroup')
+      c.linux!.namespaces.push({ type: 'user' })
+      c.linux!.uidMappings = [{ containerID: 0, hostID: user.uid, size: 1 }]
+      c.linux!.gidMappings = [{ containerID: 0, hostID: user.gid, size: 1 }]
+      delete c.linux!.resources
+      c.mounts = c.mounts!.filter(
+        (m) => m.type !== 'sysfs' && m.type !== 'cgroup' && m.destination !== '/dev/pts',
+      )
+    })
+    spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, b.dir, b.root])
+    chmodSync(b.dir, 0o755)
+    const log = join(b.dir, 'log')
+    const r = spawnSync(CORDON_OCI, ['--root', join(b.root, 'state'), '--log', log, 'run', 'dr1'], {
+      cwd: b.dir,
+      uid: user.uid,
+      gid: user.gid,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', NODE_EXTRA_CA_CERTS: '' },
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(
+      readFileSync(log, 'utf8'),
+      /level=warning msg=".*runc's default device rules are not enforced \((the container has no cgroup of its own|cgroup v2 device programs need CAP_SYS_ADMIN[^)]*)\)/,
+    )
+  },
+)

@@ -6,7 +6,7 @@
 // out of it, without waiting for it, and never a live run's.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -94,5 +94,45 @@ describe(
         assert.equal(spawnSync('cat', [join(victim, 'keep')], { encoding: 'utf8' }).stdout, 'keep')
         assert.ok(existsSync(liveTmp), 'a live run keeps its own')
       })
+  },
+)
+
+// In a pid namespace whose /proc is another namespace's (`unshare -p -f` without --mount-proc),
+// /proc/PID is not our PID: a sweep there judged runs by strangers' start times, and swept a live
+// run whose pid that /proc lacks (its name held start time 0). Now runs there sweep nothing and
+// name their directories so that no sweep anywhere takes them for its own. The directory planted
+// here is such a live run's, as main named it: the run in the namespace must leave it.
+const PIDNS_RUN = `
+pidns=$(readlink /proc/self/ns/pid | tr -dc 0-9)
+planted=/tmp/cordon-tmp-\${pidns}_$2_0_sec7ab
+mkdir -m 700 "$planted" || exit 3
+node "$1" run -q --no-namespaces --acknowledge no-view -- sh -c 'echo "tmp $TMPDIR"' || exit 4
+sleep 2 # a sweep runs in the background
+if [ -d "$planted" ]; then echo "kept $planted"; else echo "swept $planted"; fi
+`
+
+describe(
+  'runs in a pid namespace under another’s /proc',
+  { skip: isRoot ? false : 'needs root for a pid namespace' },
+  () => {
+    test('sweep nothing, and name their /tmp so no sweep takes it', { timeout: 120_000 }, (t) => {
+      if (spawnSync('unshare', ['-p', '-f', 'true']).status !== 0)
+        return t.skip('unshare -p -f is not available here')
+      // A pid free in the host's /proc, where the run would look it up.
+      let pid = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) - 1000
+      while (existsSync(`/proc/${pid}`)) pid--
+      const r = spawnSync('unshare', ['-p', '-f', 'sh', '-c', PIDNS_RUN, 'sh', CLI, String(pid)], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      })
+      const planted = /^(kept|swept) (\S+)$/m.exec(r.stdout)
+      const tmp = /^tmp (\S+)$/m.exec(r.stdout)?.[1]
+      t.after(() => {
+        for (const dir of [planted?.[2], tmp]) if (dir) spawnSync('rm', ['-rf', '--', dir])
+      })
+      assert.ok(planted && tmp, `${r.status} ${r.stdout} ${r.stderr}`)
+      assert.equal(planted[1], 'kept', 'the run swept nothing')
+      assert.match(tmp, /^\/tmp\/cordon-tmp-unowned_\w{6}$/, 'named so no sweep takes it for its own')
+    })
   },
 )
