@@ -11,7 +11,10 @@
 // the containers: the whole cost of one container's start and removal, client included.
 // `calls` lists the runtime commands each engine ran for one container.
 //
-//   npm run build && node bench/oci.mjs [--cordon PATH] [--runs N] [--only direct,ctr,podman,docker] [--no-node]
+//   npm run build && node bench/oci.mjs [--cordon PATH] [--also NAME=PATH]... [--runs N]
+//                                      [--only direct,ctr,podman,docker] [--no-node]
+// --also adds another cordon-oci build (a copy of the package before a change, say) to the same
+// interleaved rounds, so before and after are measured side by side under the same load.
 // Root. Engines that are not installed are skipped with the reason.
 import { spawnSync } from 'node:child_process'
 import {
@@ -36,14 +39,28 @@ const { values } = parseArgs({
     cordon: { type: 'string', default: process.env.CORDON_OCI || join(root, 'bin', 'cordon-oci') },
     runs: { type: 'string', default: '15' },
     only: { type: 'string', default: 'direct,ctr,podman,docker' },
+    also: { type: 'string', multiple: true, default: [] },
     'no-node': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
+})
+if (values.help) {
+  console.log(
+    'node bench/oci.mjs [--cordon PATH] [--also NAME=PATH]... [--runs N] [--only direct,ctr,podman,docker] [--no-node]',
+  )
+  process.exit(0)
+}
+const also = values.also.map((a) => {
+  const eq = a.indexOf('=')
+  if (eq <= 0) throw new Error(`--also: expected NAME=PATH, got ${a}`)
+  return [a.slice(0, eq), a.slice(eq + 1)]
 })
 const runs = Number(values.runs)
 const runc = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim()
 const runtimes = {
   runc,
   'cordon-oci': values.cordon,
+  ...Object.fromEntries(also),
   ...(values['no-node'] ? {} : { 'cordon-oci-node': join(root, 'bin', 'cordon-oci.cjs') }),
 }
 const only = values.only.split(',')

@@ -53,15 +53,29 @@ function load(file) {
   return { exports: module.exports, cache }
 }
 
-/** Build step (scripts/bundle-cli.mjs): FILE.cache for the bundle FILE. Only the top level is
- * compiled into it: a cache made after a whole `create` (every function it ran) was four times
- * larger and within noise of this one in CPU time (README). */
-function writeCodeCache(file) {
+/** Build step (scripts/bundle-cli.mjs): FILE.cache for the bundle FILE, made after the bundle
+ * ran its warmUp() (src/oci-runtime/warm-up.ts: create's code on a sample container in a scratch
+ * directory, nothing started), so that it holds create's functions compiled as well as the top
+ * level: V8 then compiles none of them at each create (README, start-up). A warm-up that fails
+ * (a build as a plain user, whose containers need a user namespace) leaves a cache of what ran
+ * until then; `warm` is true, or why the warm-up stopped. */
+async function writeCodeCache(file) {
   const bytes = readFileSync(file)
   const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file })
+  let warm = true
+  try {
+    const module = { exports: {} }
+    script
+      .runInThisContext()
+      .call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+    await module.exports.warmUp()
+  } catch (error) {
+    warm = error?.message ?? String(error)
+  }
   const header = Buffer.alloc(HEADER)
   header.writeUInt32LE(bytes.length, 0)
   writeFileSync(`${file}.cache`, Buffer.concat([header, bytes, script.createCachedData()]))
+  return { warm }
 }
 
 module.exports = { BUNDLE, load, writeCodeCache }

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "json.h"
 #include "sys.h"
+#include "oci-launch.h"
 #include "oci-state.h"
 
 #include <errno.h>
@@ -55,6 +56,34 @@ static const struct cli *current; /* for messages */
  * needs; one costs less CPU for the same wall time (README, start-up). V8 flags that would
  * change the code cache's flag hash (--no-opt, --single-threaded, --lite-mode) are not used:
  * none cut CPU here, and each would make V8 refuse the cache. */
+/* The subcommand argv names after runc's global flags (main.ts parseGlobal), or NULL. */
+static const char *node_command(char **argv)
+{
+	static const char *const with_value[] = { "--root", "--log", "--log-format", "--rootless" };
+	for (int i = 1; argv[i]; i++) {
+		if (argv[i][0] != '-')
+			return argv[i];
+		if (strchr(argv[i], '='))
+			continue;
+		for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+			if (strcmp(argv[i], with_value[k]) == 0 && argv[i + 1])
+				i++;
+	}
+	return NULL;
+}
+
+/* Node's own environment variables that would change how the runtime's Node starts or what it
+ * loads: not the runtime's to take from the engine. NODE_EXTRA_CA_CERTS (set host-wide by some
+ * distributions and proxies) makes Node parse a certificate bundle at start-up: ~3x `node -e 0`'s
+ * CPU here, for a runtime that opens no TLS connection; NODE_OPTIONS may add V8 flags (the code
+ * cache then no longer applies), preloads or an inspector. */
+static void scrub_node_env(void)
+{
+	static const char *const names[] = { "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS" };
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		unsetenv(names[i]);
+}
+
 static noreturn void to_node(char **argv)
 {
 	char self[PATH_MAX];
@@ -80,6 +109,11 @@ static noreturn void to_node(char **argv)
 	while (argv[argc])
 		argc++;
 	char **args = calloc((size_t)argc + 3, sizeof *args);
+	scrub_node_env();
+	/* create starts the launcher: through the helper, Node needs no node:child_process. */
+	const char *command = node_command(argv);
+	if (args && command && strcmp(command, "create") == 0)
+		(void)launch_helper_start(); /* -1: no helper, and Node spawns the launcher itself */
 	if (args) {
 		args[0] = "node";
 		args[1] = "--v8-pool-size=1";

@@ -229,6 +229,8 @@ const cjs = await esbuild.build({
 const { writeCodeCache } = createRequire(import.meta.url)('../bin/cordon-oci.cjs')
 for (const f of cjs.outputFiles) {
   writeFileSync(f.path, f.contents)
-  if (f.path.endsWith('.cjs')) writeCodeCache(f.path)
+  if (!f.path.endsWith('.cjs')) continue
+  const { warm } = await writeCodeCache(f.path)
+  if (warm !== true) console.warn(`${f.path}.cache: create's warm-up stopped (${warm}); the cache holds what ran`)
 }
 if (values.metafile) writeFileSync(values.metafile, JSON.stringify(result.metafile))

@@ -1,6 +1,6 @@
 // `create` and `run`: config.json → plan → a detached launcher whose container waits on
 // exec.fifo (native/oci.h) until `start`.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
@@ -9,9 +9,12 @@ import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
+import { childProcess } from './child-process.js'
+import { launchThrough, releaseLaunchHelper, takeLaunchHelper, writeSysctlsThrough } from './launch-helper.js'
+import { nsenterSysctls, sysctlFailed, type SysctlWrite } from './sysctl.js'
 import { hookState, runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
-import { MONITOR_ANNOTATION, monitorWanted, startSupervisor } from './monitor.js'
+import { MONITOR_ANNOTATION, monitorWanted } from './monitor-annotation.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { ViewMount } from './mounts.js'
 import { POLICY_ANNOTATION } from './policy-dir.js'
@@ -83,13 +86,31 @@ interface Prepared {
   rec: ContainerRecord
   config: OciConfig
   planPath: string
-  sysctl: Record<string, string>
-  ownNamespaces: string[]
+  sysctl: SysctlWrite[]
   oomScoreAdj: number | undefined
   umask: number
+  /** monitor.ts's startSupervisor, loaded only for a monitored container (it loads
+   * node:child_process). */
+  supervise: ((root: string, rec: ContainerRecord) => void) | undefined
 }
 
-async function prepare(o: CreateOptions): Promise<Prepared> {
+/** prepare()'s cgroup side: cgroups.ts, or for the build's rehearsal (rehearseCreate) one that
+ * makes no group (the launcher would join none). */
+interface CgroupSide {
+  containerCgroups: typeof containerCgroups
+  rememberMade: typeof rememberMade
+  applyResources: typeof applyResources
+  removeCgroups: typeof removeCgroups
+}
+const HOST_CGROUPS: CgroupSide = { containerCgroups, rememberMade, applyResources, removeCgroups }
+const NO_CGROUPS: CgroupSide = {
+  containerCgroups: () => ({ dirs: [], view: { v1: [], v2: '/sys/fs/cgroup' }, freezer: undefined, made: [] }),
+  rememberMade: () => {},
+  applyResources: () => undefined,
+  removeCgroups: () => {},
+}
+
+async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepared> {
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
   config.annotations = { ...config.annotations, ...runtimeAnnotations() }
@@ -106,10 +127,11 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
   if (policy) await (await import('../plan/lazy-filter.js')).loadFilterCompiler()
   const mergeLimits = pm?.mergeLimits
   const monitor = monitorWanted(config.annotations)
+  const supervise = monitor ? (await import('./monitor.js')).startSupervisor : undefined
   const resources =
     policy && mergeLimits ? mergeLimits(config.linux?.resources, policy) : config.linux?.resources
-  const cg = containerCgroups(config.linux?.cgroupsPath, o.id, resources)
-  rememberMade(o.root, cg.made)
+  const cg = cgroups.containerCgroups(config.linux?.cgroupsPath, o.id, resources)
+  cgroups.rememberMade(o.root, cg.made)
   mkdirSync(dir, { mode: 0o700 })
   try {
     if (monitor && !cg.freezer)
@@ -117,7 +139,7 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
         `annotations["${MONITOR_ANNOTATION}"]`,
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
-    const deviceFilter = applyResources(cg, resources, true, o.warn)
+    const deviceFilter = cgroups.applyResources(cg, resources, true, o.warn)
     const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
       hookStates: {
@@ -165,36 +187,14 @@ async function prepare(o: CreateOptions): Promise<Prepared> {
       config,
       planPath,
       sysctl: t.sysctl,
-      ownNamespaces: t.ownNamespaces,
       oomScoreAdj: t.oomScoreAdj,
       umask: t.umask,
+      supervise,
     }
   } catch (e) {
     rmSync(dir, { recursive: true, force: true })
-    removeCgroups(o.root, cg.dirs)
+    cgroups.removeCgroups(o.root, cg.dirs)
     throw e
-  }
-}
-
-/** Sysctls are per namespace: written from inside the container's (nsenter), never the host's. */
-function applySysctls(pid: number, sysctl: Record<string, string>, own: string[]): void {
-  const entries = Object.entries(sysctl)
-  if (!entries.length) return
-  const flags = [
-    own.includes('network') ? '-n' : '',
-    own.includes('ipc') ? '-i' : '',
-    own.includes('uts') ? '-u' : '',
-  ].filter(Boolean)
-  for (const [k, v] of entries) {
-    const r = spawnSync('nsenter', ['-t', String(pid), ...flags, '--', 'sysctl', '-q', '-w', `${k}=${v}`], {
-      encoding: 'utf8',
-    })
-    if (r.status !== 0)
-      throw invalid(
-        `linux.sysctl["${k}"]`,
-        "a sysctl of the container's namespaces",
-        `${v} (${(r.stderr || r.error?.message || '').trim()})`,
-      )
   }
 }
 
@@ -208,8 +208,23 @@ function fail(p: Prepared, pid: number, e: unknown): never {
   throw e
 }
 
+/** Sysctls are per namespace: written from inside the container's, never the host's (sysctl.ts),
+ * through the C entry point's helper when there is one. */
+function applySysctls(pid: number, startTime: string, p: Prepared, helper: number | undefined): void {
+  if (!p.sysctl.length) return
+  if (helper === undefined) return nsenterSysctls(pid, p.sysctl)
+  const failed = writeSysctlsThrough(helper, pid, startTime, p.sysctl)
+  if (failed) throw sysctlFailed(failed.write, failed.reason)
+}
+
 /** Records the container; in the foreground (`run`) a command may already have ended. */
-function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = false): void {
+function finishCreate(
+  o: CreateOptions,
+  p: Prepared,
+  pid: number,
+  foreground = false,
+  helper: number | undefined = undefined,
+): void {
   try {
     const st = procStat(pid)
     if (!st && !foreground) throw new CordonError('setup_failed', 'the container exited during create')
@@ -220,9 +235,9 @@ function finishCreate(o: CreateOptions, p: Prepared, pid: number, foreground = f
       return
     }
     if (p.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(p.oomScoreAdj))
-    applySysctls(pid, p.sysctl, p.ownNamespaces)
+    applySysctls(pid, st.startTime, p, helper)
     saveRecord(o.root, p.rec)
-    if (monitorWanted(p.config.annotations)) startSupervisor(o.root, p.rec)
+    p.supervise?.(o.root, p.rec)
     if (o.pidFile) {
       writeFileSync(`${o.pidFile}.tmp`, String(pid))
       renameSync(`${o.pidFile}.tmp`, o.pidFile) // same dir: atomic, as runc's write (no `mv` process)
@@ -305,15 +320,33 @@ const launcherFailed = (error?: Error) =>
   )
 
 export async function create(o: CreateOptions): Promise<void> {
+  const helper = takeLaunchHelper()
+  try {
+    await createWith(o, helper)
+  } finally {
+    releaseLaunchHelper(helper)
+  }
+}
+
+async function createWith(o: CreateOptions, helper: number | undefined): Promise<void> {
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
   if (fd === undefined) {
-    // No runtime hooks: the synchronous path, as light as it can be (start-up).
-    const r = spawnSync(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds, false) })
+    // No runtime hooks: the synchronous path, as light as it can be (start-up): through the C
+    // entry point's helper when there is one, so Node never loads node:child_process.
+    const r =
+      helper !== undefined
+        ? launchThrough(helper, launcherPath(), launcherArgs(p, true, o), p.umask)
+        : childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
+            stdio: stdio(o.preserveFds, false),
+          })
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    const child = spawn(launcherPath(), launcherArgs(p, true, o), { stdio: stdio(o.preserveFds, true) })
+    releaseLaunchHelper(helper) // not close-on-exec: never the launcher's or a hook's
+    const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
+      stdio: stdio(o.preserveFds, true),
+    })
     const relay = relayHooks(child, fd, p)
     const [code, error] = await new Promise<[number | null, Error | undefined]>((done) => {
       child.on('error', (e) => done([null, e]))
@@ -322,7 +355,15 @@ export async function create(o: CreateOptions): Promise<void> {
     if (relay.error) fail(p, 0, relay.error)
     if (code !== 0) fail(p, 0, launcherFailed(error))
   }
-  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')))
+  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper)
+}
+
+/** Build step (main.ts warmUp): create's own code on a container in a scratch state root, up to
+ * the launcher's arguments and the record, with no cgroup made and nothing started. */
+export async function rehearseCreate(o: CreateOptions): Promise<void> {
+  const p = await prepare(o, NO_CGROUPS)
+  launcherArgs(p, true, o)
+  saveRecord(o.root, { ...p.rec, pid: process.pid, startTime: procStat(process.pid)?.startTime ?? '' })
 }
 
 /** `run` in the foreground: the launcher supervises and passes the container's status on. */
@@ -330,7 +371,7 @@ export async function runForeground(o: CreateOptions): Promise<number> {
   const p = await prepare(o)
   process.umask(p.umask)
   const fd = hookFd(p, o)
-  const child = spawn(launcherPath(), launcherArgs(p, false, o), {
+  const child = childProcess().spawn(launcherPath(), launcherArgs(p, false, o), {
     stdio: stdio(o.preserveFds, fd !== undefined),
   })
   const relay = fd === undefined ? undefined : relayHooks(child, fd, p)

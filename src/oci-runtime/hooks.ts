@@ -9,9 +9,9 @@
 // - poststart, poststop: in cordon-oci (lifecycle.ts).
 // Each gets the container's state on stdin; a failing prestart, createRuntime, createContainer
 // or startContainer hook fails the container, a failing poststart or poststop one is logged.
-import { spawnSync } from 'node:child_process'
 import { CordonError } from '../errors.js'
 import type { PlanOp } from '../plan/model.js'
+import { childProcess } from './child-process.js'
 import { type HookName, invalid, type OciConfig, type OciHook } from './spec.js'
 
 /** The state on a hook's stdin is at most this (native/plan.c; a pipe holds it). */
@@ -96,7 +96,7 @@ export function runHooks(kind: HookName, hooks: readonly OciHook[], state: objec
     const env = Object.fromEntries(
       (h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
     )
-    const r = spawnSync(h.path, (h.args ?? [h.path]).slice(1), {
+    const r = childProcess().spawnSync(h.path, (h.args ?? [h.path]).slice(1), {
       argv0: h.args?.[0] ?? h.path,
       input,
       env,

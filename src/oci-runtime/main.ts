@@ -121,26 +121,32 @@ function needId(rest: string[], command: string): string {
   return id
 }
 
+/** `create` and `run`'s flags and options. */
+function createOptions(g: Global, command: string, args: string[]) {
+  const { flags, rest } = parseFlags(
+    command,
+    args,
+    ['detach', 'd', 'no-pivot', 'no-new-keyring', 'keep', 'no-subreaper'],
+    ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'],
+  )
+  const o = {
+    root: g.root,
+    id: needId(rest, command),
+    bundle: flags.get('bundle') ?? flags.get('b') ?? process.cwd(),
+    preserveFds: Number(flags.get('preserve-fds') ?? 0),
+    ...(flags.get('pid-file') ? { pidFile: flags.get('pid-file')! } : {}),
+    ...(flags.get('console-socket') ? { consoleSocket: flags.get('console-socket')! } : {}),
+    warn: (m: string) => log(g, 'warning', m),
+  }
+  return { flags, o }
+}
+
 async function dispatch(g: Global, command: string, args: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s.endsWith('\n') || s === '' ? s : `${s}\n`)
   switch (command) {
     case 'create':
     case 'run': {
-      const { flags, rest } = parseFlags(
-        command,
-        args,
-        ['detach', 'd', 'no-pivot', 'no-new-keyring', 'keep', 'no-subreaper'],
-        ['bundle', 'b', 'pid-file', 'console-socket', 'preserve-fds'],
-      )
-      const o = {
-        root: g.root,
-        id: needId(rest, command),
-        bundle: flags.get('bundle') ?? flags.get('b') ?? process.cwd(),
-        preserveFds: Number(flags.get('preserve-fds') ?? 0),
-        ...(flags.get('pid-file') ? { pidFile: flags.get('pid-file')! } : {}),
-        ...(flags.get('console-socket') ? { consoleSocket: flags.get('console-socket')! } : {}),
-        warn: (m: string) => log(g, 'warning', m),
-      }
+      const { flags, o } = createOptions(g, command, args)
       if (flags.has('no-pivot')) log(g, 'warning', '--no-pivot ignored: cordon-oci always uses pivot_root')
       const c = await import('./create.js')
       if (command === 'create') {
@@ -313,5 +319,33 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cordon-oci: ${msg}\n`)
     if (g.debug && e instanceof Error && !(e instanceof UsageError)) process.stderr.write(`${e.stack}\n`)
     return 1
+  }
+}
+
+/** Build step only (bin/cordon-oci.cjs writeCodeCache, warm-up.ts): an engine's `create` command
+ * line parsed and the container prepared in a scratch directory, with no cgroup and no launcher,
+ * so that the bundle's code cache holds create's functions compiled. */
+export async function warmUp(): Promise<void> {
+  const w = await import('./warm-up.js')
+  const s = w.scratch()
+  try {
+    const { g, command, args } = parseGlobal([
+      '--root',
+      s.root,
+      '--log',
+      s.log,
+      '--log-format',
+      'json',
+      'create',
+      '--bundle',
+      s.bundle,
+      '--pid-file',
+      s.pidFile,
+      'warm-up',
+    ])
+    const { o } = createOptions(g, command!, args)
+    await (await import('./create.js')).rehearseCreate(o)
+  } finally {
+    s.cleanup()
   }
 }

@@ -10,36 +10,16 @@
 //     its supervisor goes).
 // Alerts and the supervisor's notices are kept after delete in ROOT/monitor/ (0700), or where
 // CORDON_OCI_MONITOR_DIR says.
-import { spawn } from 'node:child_process'
 import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
 import { signalProcesses } from '../host/signal.js'
+import { childProcess } from './child-process.js'
 import { type ContainerRecord, containerDir, procStat } from './state.js'
-import { policyDir, readOwnFile } from './policy-dir.js'
-import { invalid } from './spec.js'
+import { MONITOR_ANNOTATION, monitorWanted } from './monitor-annotation.js'
+import { policyDir } from './policy-dir.js'
 
-export const MONITOR_ANNOTATION = 'org.cordon.monitor'
-
-/** The annotation: "on" (cordon's default rules), a NAME whose NAME.rules.yaml in the policy
- * directory is loaded after them (a rule of the same name replaces a default one), or "off".
- * Returns the rules files after the defaults, or undefined for no monitor. */
-export function monitorWanted(annotations: Record<string, string> | undefined): string[] | undefined {
-  const v = annotations?.[MONITOR_ANNOTATION]?.trim()
-  if (v === undefined || v === 'off' || v === 'false') return undefined
-  if (v === 'on' || v === 'true') return []
-  const field = `annotations["${MONITOR_ANNOTATION}"]`
-  if (!/^[A-Za-z0-9][\w.-]*$/.test(v))
-    throw invalid(
-      field,
-      `"on" (cordon's default rules), "off", or a NAME of ${policyDir()}/NAME.rules.yaml`,
-      v,
-    )
-  const file = `${policyDir()}/${v}.rules.yaml`
-  if (readOwnFile(file, field) === undefined)
-    throw invalid(field, `"on", "off", or a NAME of ${policyDir()}/NAME.rules.yaml (no such file)`, v)
-  return [file]
-}
+export { MONITOR_ANNOTATION, monitorWanted }
 
 /** Where a container's alerts (cordon's JSON lines) and supervisor notices are kept: ROOT/monitor,
  * or CORDON_OCI_MONITOR_DIR of the runtime's environment (the engine's admin sets it). */
@@ -89,7 +69,7 @@ export function startSupervisor(root: string, rec: ContainerRecord): void {
     ? `${rec.freezer.dir}/${rec.freezer.v2 ? 'cgroup.freeze' : 'freezer.state'}`
     : ''
   try {
-    spawn('/bin/sh', ['-c', WATCHDOG, process.execPath, supervisor, root, rec.id], {
+    childProcess().spawn('/bin/sh', ['-c', WATCHDOG, process.execPath, supervisor, root, rec.id], {
       detached: true,
       stdio: ['ignore', log, log],
       env: {

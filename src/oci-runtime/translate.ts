@@ -10,6 +10,7 @@ import type { DeviceFilter } from './cgroups.js'
 import { seccompOps } from './seccomp.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
 import { hookOps, validateHooks } from './hooks.js'
+import { resolveSysctls, type SysctlWrite } from './sysctl.js'
 
 const NAMESPACES: Readonly<Record<string, number>> = {
   pid: CLONE_FLAGS.pid,
@@ -72,11 +73,9 @@ export interface Translation {
   plan: Plan
   rootfs: string
   /** Host-side steps of cordon-oci around the launcher. */
-  sysctl: Record<string, string>
+  sysctl: SysctlWrite[]
   oomScoreAdj: number | undefined
   umask: number
-  /** Namespaces the container has of its own (nsenter flags for sysctls). */
-  ownNamespaces: string[]
   /** What the container gets differently from runc, for the runtime's --log. */
   warnings: string[]
 }
@@ -386,10 +385,9 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   return {
     plan: { ops: sortByPhase(ops), notes },
     rootfs: view.rootfs,
-    sysctl: config.linux?.sysctl ?? {},
+    sysctl: resolveSysctls(config),
     oomScoreAdj: config.process!.oomScoreAdj,
     umask,
-    ownNamespaces: ns.own,
     warnings,
   }
 }

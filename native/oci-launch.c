@@ -1,0 +1,275 @@
+/* oci-launch.c — the launch helper of cordon-oci's `create` (protocol in oci-launch.h). */
+#define _GNU_SOURCE
+#include "oci-launch.h"
+#include "oci-state.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The launcher's arguments are paths and flags: a request beyond this is not Node's. */
+#define MAX_REQUEST (64 * 1024)
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static uint32_t le32(const unsigned char *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void put_le32(unsigned char *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void reply(int fd, int32_t kind, int32_t value)
+{
+	unsigned char msg[8];
+	put_le32(msg, (uint32_t)kind);
+	put_le32(msg + 4, (uint32_t)value);
+	/* Node gone (EPIPE, SIGPIPE ignored): nothing left to tell. */
+	if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg) {
+	}
+}
+
+/* The request's strings as a NULL-terminated array (pointers into buf; *n of them), or NULL
+ * when they are malformed. */
+static char **parse_strings(char *buf, size_t len, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < len; i++)
+		*n += buf[i] == 0;
+	if (len == 0 || buf[len - 1] != 0)
+		return NULL;
+	char **strs = calloc(*n + 1, sizeof *strs);
+	if (!strs)
+		return NULL;
+	for (size_t i = 0, k = 0; i < len; i += strlen(buf + i) + 1)
+		strs[k++] = buf + i;
+	return strs;
+}
+
+/* Runs the launcher as Node's spawnSync did (same environment, fds and working directory, the
+ * umask Node set) and tells Node how it ended. Returns 0 when it exited 0. */
+static int launch(int sock, mode_t mask, char **argv)
+{
+	int err[2];
+	if (pipe2(err, O_CLOEXEC)) {
+		reply(sock, LAUNCH_NOT_RUN, errno);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		reply(sock, LAUNCH_NOT_RUN, errno);
+		return -1;
+	}
+	if (pid == 0) {
+		close(err[0]);
+		signal(SIGPIPE, SIG_DFL);
+		umask(mask);
+		execv(argv[0], argv);
+		int e = errno;
+		if (write(err[1], &e, sizeof e) != (ssize_t)sizeof e) {
+		}
+		_exit(127);
+	}
+	close(err[1]);
+	int e = 0;
+	ssize_t r;
+	do
+		r = read(err[0], &e, sizeof e);
+	while (r < 0 && errno == EINTR);
+	close(err[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			reply(sock, LAUNCH_NOT_RUN, errno);
+			return -1;
+		}
+	if (r == (ssize_t)sizeof e)
+		reply(sock, LAUNCH_NOT_RUN, e);
+	else if (WIFSIGNALED(status))
+		reply(sock, LAUNCH_SIGNALED, WTERMSIG(status));
+	else
+		reply(sock, LAUNCH_EXITED, WEXITSTATUS(status));
+	return r == (ssize_t)sizeof e || !WIFEXITED(status) || WEXITSTATUS(status) ? -1 : 0;
+}
+
+static const char *const SYSCTL_NS[] = { "net", "ipc", "uts" };
+
+/* The sysctl file's path beneath /proc/sys as Node gave it (sysctl.ts resolveSysctls checked
+ * it): relative, no "." or ".." component. Checked again: this process is root. */
+static int sysctl_path_ok(const char *path)
+{
+	if (!*path || *path == '/')
+		return 0;
+	for (const char *c = path; *c;) {
+		size_t len = strcspn(c, "/");
+		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		c += len + (c[len] == '/');
+	}
+	return 1;
+}
+
+/* Opens each namespace of pid that a sysctl names, checks that pid is still the process of
+ * start_time (a pid reused meanwhile is never entered), enters it and writes the value. Returns
+ * -1 when every write was made, else the index of the failed one with *err set. */
+static int write_sysctls(long pid, const char *start_time, char **s, size_t n, int *err)
+{
+	struct stat own[3];
+	for (size_t k = 0; k < 3; k++) {
+		char path[32];
+		snprintf(path, sizeof path, "/proc/self/ns/%s", SYSCTL_NS[k]);
+		if (stat(path, &own[k]))
+			return *err = errno, 0;
+	}
+	if (n % 3)
+		return *err = EINVAL, (int)(n / 3);
+	for (size_t i = 0; i < n; i += 3) {
+		const int idx = (int)(i / 3);
+		size_t k = 0;
+		while (k < 3 && strcmp(s[i], SYSCTL_NS[k]))
+			k++;
+		if (k == 3 || !sysctl_path_ok(s[i + 1]))
+			return *err = EINVAL, idx;
+		char path[64], state[8], start[32];
+		snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, SYSCTL_NS[k]);
+		int ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			return *err = errno, idx;
+		struct stat st;
+		if (oci_proc_stat(pid, state, sizeof state, start, sizeof start) ||
+		    strcmp(start, start_time) || fstat(ns, &st)) {
+			close(ns);
+			return *err = ESRCH, idx;
+		}
+		if (st.st_dev == own[k].st_dev && st.st_ino == own[k].st_ino) {
+			close(ns);
+			return *err = SYSCTL_OWN_NAMESPACE, idx;
+		}
+		int r = setns(ns, 0);
+		close(ns);
+		if (r)
+			return *err = errno, idx;
+		/* Looked up after setns: /proc/sys/net is the entered namespace's. */
+		int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int fd = dir < 0 ? -1
+				 : sys_openat2(dir, s[i + 1], O_WRONLY | O_CLOEXEC,
+					       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (dir >= 0)
+			close(dir);
+		if (fd < 0)
+			return *err = errno, idx;
+		size_t len = strlen(s[i + 2]);
+		ssize_t w = write(fd, s[i + 2], len);
+		int e = errno;
+		close(fd);
+		if (w != (ssize_t)len)
+			return *err = w < 0 ? e : EIO, idx;
+	}
+	return -1;
+}
+
+/* One request: its kind and payload (malloc'd, *len bytes), or -1 at EOF or a malformed one. */
+static int next_request(int sock, char **payload, size_t *len)
+{
+	unsigned char head[4];
+	if (read_full(sock, head, sizeof head))
+		return -1;
+	uint32_t n = le32(head);
+	if (n < 8 || n > MAX_REQUEST)
+		return -1;
+	char *buf = malloc(n);
+	if (!buf || read_full(sock, buf, n)) {
+		free(buf);
+		return -1;
+	}
+	*payload = buf;
+	*len = n;
+	return (int)le32((unsigned char *)buf);
+}
+
+static noreturn void serve(int sock)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char *buf;
+	size_t len, n;
+	/* EOF: Node took another path, failed, or ended. */
+	if (next_request(sock, &buf, &len) != REQ_LAUNCH)
+		_exit(0);
+	uint32_t mask = le32((unsigned char *)buf + 4);
+	char **argv = parse_strings(buf + 8, len - 8, &n);
+	if (!argv || n == 0 || mask > 0777) {
+		reply(sock, LAUNCH_NOT_RUN, EINVAL);
+		_exit(0);
+	}
+	unsetenv(LAUNCH_FD_ENV);
+	if (launch(sock, (mode_t)mask, argv))
+		_exit(0);
+	if (next_request(sock, &buf, &len) != REQ_SYSCTL)
+		_exit(0);
+	long pid = (long)le32((unsigned char *)buf + 4);
+	char **s = parse_strings(buf + 8, len - 8, &n);
+	int err = EINVAL, failed = 0;
+	if (s && n > 0 && pid > 0)
+		failed = write_sysctls(pid, s[0], s + 1, n - 1, &err);
+	reply(sock, failed, failed < 0 ? 0 : err);
+	_exit(0);
+}
+
+int launch_helper_start(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	/* Node's end survives execve; above every fd the engine gave (those are open here). */
+	int node_end = fcntl(sv[0], F_DUPFD, 3);
+	close(sv[0]);
+	if (node_end < 0) {
+		close(sv[1]);
+		return -1;
+	}
+	char value[16];
+	snprintf(value, sizeof value, "%d", node_end);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(node_end);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(node_end);
+		serve(sv[1]);
+	}
+	close(sv[1]);
+	if (setenv(LAUNCH_FD_ENV, value, 1)) {
+		close(node_end);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,99 @@
+// Build step: `create`'s own code run once on a sample container, in a scratch directory, with
+// no cgroup made and no launcher started (create.ts rehearseCreate), so that the V8 code cache
+// `npm run build` writes for the CommonJS bundle (bin/cordon-oci.cjs writeCodeCache) holds
+// those functions compiled. Without it V8 compiles each one lazily at every create: config →
+// plan, the seccomp compiler, the plan encoder (README, "cordon as an OCI runtime", start-up).
+// The cache holds bytecode only, never values: what the sample computes is thrown away.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { OciConfig } from './spec.js'
+
+const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SETUID']
+
+/** What engines hand a runtime, in small: `runc spec`'s default plus a seccomp profile of
+ * each rule shape Docker's and Podman's defaults use (names, an argument, a masked argument). */
+const SAMPLE: OciConfig = {
+  ociVersion: '1.2.0',
+  process: {
+    terminal: false,
+    user: { uid: 0, gid: 0 },
+    args: ['/bin/true'],
+    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=warm-up'],
+    cwd: '/',
+    capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
+    rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+    noNewPrivileges: true,
+  },
+  root: { path: 'rootfs', readonly: true },
+  hostname: 'warm-up',
+  mounts: [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+    },
+  ],
+  linux: {
+    resources: { devices: [{ allow: false, access: 'rwm' }] },
+    namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+    maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
+    readonlyPaths: ['/proc/bus', '/proc/sys', '/proc/sysrq-trigger'],
+    sysctl: { 'net.ipv4.ping_group_range': '0 0' },
+    seccomp: {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 1,
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+      syscalls: [
+        {
+          names: ['read', 'write', 'openat', 'close', 'mmap', 'execve', 'exit_group', 'futex'],
+          action: 'SCMP_ACT_ALLOW',
+        },
+        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }] },
+        {
+          names: ['clone'],
+          action: 'SCMP_ACT_ALLOW',
+          args: [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+        },
+        { names: ['ptrace'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+      ],
+    },
+  },
+} as OciConfig
+
+/** A scratch bundle (SAMPLE, an empty rootfs) and state root; cleanup() removes them. */
+export function scratch() {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-warm-up-'))
+  const bundle = join(dir, 'bundle')
+  for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(bundle, 'rootfs', d), { recursive: true })
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(SAMPLE))
+  return {
+    bundle,
+    root: join(dir, 'state'),
+    log: join(dir, 'log.json'),
+    pidFile: join(dir, 'pid'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
