@@ -73,6 +73,21 @@ static char **parse_strings(char *buf, size_t len, size_t *n)
 	return strs;
 }
 
+/* The signal state Node's spawnSync gave the launcher (libuv resets it in the child): every
+ * disposition default and nothing blocked. This process has the engine's, and ignored and
+ * blocked signals survive execve: the launcher would pass them to the container's process
+ * (command.c restores the mask it started with), which then ignores the SIGTERM of `docker
+ * stop` or the SIGHUP of a shell's `nohup` where runc's does not. */
+static void reset_signals(void)
+{
+	sigset_t none;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL); /* EINVAL for the few that cannot be set: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Runs the launcher as Node's spawnSync did (same environment, fds and working directory, the
  * umask Node set) and tells Node how it ended. Returns 0 when it exited 0. */
 static int launch(int sock, mode_t mask, char **argv)
@@ -89,7 +104,7 @@ static int launch(int sock, mode_t mask, char **argv)
 	}
 	if (pid == 0) {
 		close(err[0]);
-		signal(SIGPIPE, SIG_DFL);
+		reset_signals();
 		umask(mask);
 		execv(argv[0], argv);
 		int e = errno;
