@@ -319,16 +319,28 @@ const launcherFailed = (error?: Error) =>
       : 'the container could not be created (the launcher said why above)',
   )
 
+/** The launch helper's socket while this create holds it. Let go once: after that its number
+ * may be another file's (the --log file's, the next one opened), which a second close or a
+ * request would hit. */
+interface HeldHelper {
+  fd: number | undefined
+}
+
+function letGo(helper: HeldHelper): void {
+  releaseLaunchHelper(helper.fd)
+  helper.fd = undefined
+}
+
 export async function create(o: CreateOptions): Promise<void> {
-  const helper = takeLaunchHelper()
+  const helper: HeldHelper = { fd: takeLaunchHelper() }
   try {
     await createWith(o, helper)
   } finally {
-    releaseLaunchHelper(helper)
+    letGo(helper)
   }
 }
 
-async function createWith(o: CreateOptions, helper: number | undefined): Promise<void> {
+async function createWith(o: CreateOptions, helper: HeldHelper): Promise<void> {
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
@@ -336,14 +348,16 @@ async function createWith(o: CreateOptions, helper: number | undefined): Promise
     // No runtime hooks: the synchronous path, as light as it can be (start-up): through the C
     // entry point's helper when there is one, so Node never loads node:child_process.
     const r =
-      helper !== undefined
-        ? launchThrough(helper, launcherPath(), launcherArgs(p, true, o), p.umask)
+      helper.fd !== undefined
+        ? launchThrough(helper.fd, launcherPath(), launcherArgs(p, true, o), p.umask)
         : childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
             stdio: stdio(o.preserveFds, false),
           })
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    releaseLaunchHelper(helper) // not close-on-exec: never the launcher's or a hook's
+    // The helper serves one launch: Node starts this one (it relays the hooks), and the
+    // sysctls then go by nsenter (finishCreate).
+    letGo(helper)
     const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
       stdio: stdio(o.preserveFds, true),
     })
@@ -355,7 +369,7 @@ async function createWith(o: CreateOptions, helper: number | undefined): Promise
     if (relay.error) fail(p, 0, relay.error)
     if (code !== 0) fail(p, 0, launcherFailed(error))
   }
-  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper)
+  finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper.fd)
 }
 
 /** Build step (main.ts warmUp): create's own code on a container in a scratch state root, up to

@@ -1,6 +1,8 @@
 // cordon-oci create's launch helper (native/oci-launch.c) starts the launcher as Node's
 // spawnSync did: the container's process gets no ignored or blocked signal from the engine that
-// started the runtime (a shell's `trap ''`, `nohup`), as under runc and the Node half.
+// started the runtime (a shell's `trap ''`, `nohup`), as under runc and the Node half. And a
+// create with hooks, whose launcher Node starts itself (it lets the helper go first), still gets
+// its sysctls: Docker's every container (a libnetwork prestart hook, two net.ipv4 sysctls).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -19,8 +21,8 @@ const ENGINE = [
   '$SIG{$_} = "IGNORE" for qw(HUP INT TERM); sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR2)); exec @ARGV or die',
 ]
 const WAYS = [
-  { name: 'the C entry (its launch helper)', argv: [CORDON_OCI] },
-  { name: 'the Node half', argv: [process.execPath, NODE_HALF] },
+  { name: 'the C entry (its launch helper)', runtime: CORDON_OCI },
+  { name: 'the Node half', runtime: NODE_HALF },
 ]
 const bit = (mask: string, sig: number) => (BigInt(`0x${mask}`) >> BigInt(sig - 1)) & 1n
 
@@ -35,7 +37,7 @@ describe(
         const id = `sigstate-${process.pid}`
         const r = spawnSync(
           PERL!,
-          [...ENGINE, ...way.argv, '--root', b.root, 'create', '--bundle', b.dir, id],
+          [...ENGINE, way.runtime, '--root', b.root, 'create', '--bundle', b.dir, id],
           {
             stdio: 'ignore',
             timeout: 60_000,
@@ -60,3 +62,23 @@ describe(
     }
   },
 )
+
+describe('cordon-oci create: hooks and sysctls together', { skip: ociSkip() }, () => {
+  for (const way of WAYS) {
+    test(`a prestart hook and a net sysctl, through ${way.name}`, (t) => {
+      const b = makeBundle(['sh', '-c', 'cat /proc/sys/net/ipv4/ping_group_range > /tmp/out'])
+      t.after(() => b.cleanup())
+      b.write((c) => {
+        c.hooks = { prestart: [{ path: '/bin/true' }] }
+        c.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 4321' }
+      })
+      const id = `hooksysctl-${process.pid}`
+      const r = oci(b, ['create', '--bundle', b.dir, id], way.runtime)
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(oci(b, ['start', id]).status, 0)
+      const out = join(b.dir, 'rootfs', 'tmp', 'out')
+      waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') !== '', 500)
+      assert.equal(readFileSync(out, 'utf8'), '0\t4321\n')
+    })
+  }
+})
