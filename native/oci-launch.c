@@ -144,7 +144,8 @@ static int sysctl_path_ok(const char *path)
 		return 0;
 	for (const char *c = path; *c;) {
 		size_t len = strcspn(c, "/");
-		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
 			return 0;
 		c += len + (c[len] == '/');
 	}
@@ -195,7 +196,8 @@ static int write_sysctls(long pid, const char *start_time, char **s, size_t n, i
 		int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		int fd = dir < 0 ? -1
 				 : sys_openat2(dir, s[i + 1], O_WRONLY | O_CLOEXEC,
-					       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+					       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+						       RESOLVE_NO_MAGICLINKS);
 		if (dir >= 0)
 			close(dir);
 		if (fd < 0)

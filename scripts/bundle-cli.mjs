@@ -231,6 +231,7 @@ for (const f of cjs.outputFiles) {
   writeFileSync(f.path, f.contents)
   if (!f.path.endsWith('.cjs')) continue
   const { warm } = await writeCodeCache(f.path)
-  if (warm !== true) console.warn(`${f.path}.cache: create's warm-up stopped (${warm}); the cache holds what ran`)
+  if (warm !== true)
+    console.warn(`${f.path}.cache: create's warm-up stopped (${warm}); the cache holds what ran`)
 }
 if (values.metafile) writeFileSync(values.metafile, JSON.stringify(result.metafile))

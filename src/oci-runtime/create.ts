@@ -104,7 +104,12 @@ interface CgroupSide {
 }
 const HOST_CGROUPS: CgroupSide = { containerCgroups, rememberMade, applyResources, removeCgroups }
 const NO_CGROUPS: CgroupSide = {
-  containerCgroups: () => ({ dirs: [], view: { v1: [], v2: '/sys/fs/cgroup' }, freezer: undefined, made: [] }),
+  containerCgroups: () => ({
+    dirs: [],
+    view: { v1: [], v2: '/sys/fs/cgroup' },
+    freezer: undefined,
+    made: [],
+  }),
   rememberMade: () => {},
   applyResources: () => undefined,
   removeCgroups: () => {},

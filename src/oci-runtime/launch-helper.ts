@@ -47,9 +47,9 @@ function request(fd: number, kind: number, word: number, strings: string[]): [nu
   head.writeUInt32LE(kind, 4)
   head.writeUInt32LE(word, 8)
   const data = Buffer.concat([head, body])
-  for (let at = 0; at < data.length; ) at += writeSync(fd, data, at)
+  for (let at = 0; at < data.length;) at += writeSync(fd, data, at)
   const answer = Buffer.alloc(8)
-  for (let at = 0; at < 8; ) {
+  for (let at = 0; at < 8;) {
     const n = readSync(fd, answer, at, 8 - at, null)
     if (n === 0) return undefined
     at += n
@@ -85,12 +85,7 @@ export function writeSysctlsThrough(
   startTime: string,
   writes: readonly SysctlWrite[],
 ): { write: SysctlWrite; reason: string } | undefined {
-  const answer = request(
-    fd,
-    REQ_SYSCTL,
-    pid,
-    [startTime, ...writes.flatMap((w) => [w.ns, w.path, w.value])],
-  )
+  const answer = request(fd, REQ_SYSCTL, pid, [startTime, ...writes.flatMap((w) => [w.ns, w.path, w.value])])
   if (!answer) return { write: writes[0]!, reason: 'the launch helper ended' }
   const [index, err] = answer
   if (index < 0) return undefined

@@ -69,19 +69,21 @@ export function startSupervisor(root: string, rec: ContainerRecord): void {
     ? `${rec.freezer.dir}/${rec.freezer.v2 ? 'cgroup.freeze' : 'freezer.state'}`
     : ''
   try {
-    childProcess().spawn('/bin/sh', ['-c', WATCHDOG, process.execPath, supervisor, root, rec.id], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        CORDON_OCI_POLICIES: policyDir(),
-        ...(process.env.CORDON_OCI_MONITOR_DIR
-          ? { CORDON_OCI_MONITOR_DIR: process.env.CORDON_OCI_MONITOR_DIR }
-          : {}),
-        CORDON_OCI_GROUPS: rec.cgroupDirs.join(':'),
-        CORDON_OCI_FREEZER: freezer,
-      },
-    }).unref()
+    childProcess()
+      .spawn('/bin/sh', ['-c', WATCHDOG, process.execPath, supervisor, root, rec.id], {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          CORDON_OCI_POLICIES: policyDir(),
+          ...(process.env.CORDON_OCI_MONITOR_DIR
+            ? { CORDON_OCI_MONITOR_DIR: process.env.CORDON_OCI_MONITOR_DIR }
+            : {}),
+          CORDON_OCI_GROUPS: rec.cgroupDirs.join(':'),
+          CORDON_OCI_FREEZER: freezer,
+        },
+      })
+      .unref()
   } finally {
     closeSync(log)
   }

@@ -61,7 +61,10 @@ export function resolveSysctls(config: OciConfig): SysctlWrite[] {
         `the container has no "${NS_TYPE[ns]}" namespace, so it would change the host's; add one to linux.namespaces`,
       )
     const path = pathOf(key)
-    if (!/^[A-Za-z0-9_][\w.:@+-]*(\/[\w.:@+-]+)*$/.test(path) || path.split('/').some((s) => s === '..' || s === '.'))
+    if (
+      !/^[A-Za-z0-9_][\w.:@+-]*(\/[\w.:@+-]+)*$/.test(path) ||
+      path.split('/').some((s) => s === '..' || s === '.')
+    )
       throw invalid(field, 'a sysctl name like net.ipv4.ip_forward', key)
     return { key, value, ns, path }
   })

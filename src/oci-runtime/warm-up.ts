@@ -71,7 +71,11 @@ const SAMPLE: OciConfig = {
           names: ['read', 'write', 'openat', 'close', 'mmap', 'execve', 'exit_group', 'futex'],
           action: 'SCMP_ACT_ALLOW',
         },
-        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }] },
+        {
+          names: ['personality'],
+          action: 'SCMP_ACT_ALLOW',
+          args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }],
+        },
         {
           names: ['clone'],
           action: 'SCMP_ACT_ALLOW',
@@ -81,7 +85,7 @@ const SAMPLE: OciConfig = {
       ],
     },
   },
-} as OciConfig
+}
 
 /** A scratch bundle (SAMPLE, an empty rootfs) and state root; cleanup() removes them. */
 export function scratch() {
