@@ -324,28 +324,16 @@ const launcherFailed = (error?: Error) =>
       : 'the container could not be created (the launcher said why above)',
   )
 
-/** The launch helper's socket while this create holds it. Let go once: after that its number
- * may be another file's (the --log file's, the next one opened), which a second close or a
- * request would hit. */
-interface HeldHelper {
-  fd: number | undefined
-}
-
-function letGo(helper: HeldHelper): void {
-  releaseLaunchHelper(helper.fd)
-  helper.fd = undefined
-}
-
 export async function create(o: CreateOptions): Promise<void> {
-  const helper: HeldHelper = { fd: takeLaunchHelper() }
+  const helper = { fd: takeLaunchHelper() }
   try {
     await createWith(o, helper)
   } finally {
-    letGo(helper)
+    releaseLaunchHelper(helper.fd)
   }
 }
 
-async function createWith(o: CreateOptions, helper: HeldHelper): Promise<void> {
+async function createWith(o: CreateOptions, helper: { fd: number | undefined }): Promise<void> {
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
@@ -360,9 +348,9 @@ async function createWith(o: CreateOptions, helper: HeldHelper): Promise<void> {
           })
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    // The helper serves one launch: Node starts this one (it relays the hooks), and the
-    // sysctls then go by nsenter (finishCreate).
-    letGo(helper)
+    // Its fd is not close-on-exec: never the launcher's or a hook's. Sysctls go by nsenter.
+    releaseLaunchHelper(helper.fd)
+    helper.fd = undefined
     const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
       stdio: stdio(o.preserveFds, true),
     })
