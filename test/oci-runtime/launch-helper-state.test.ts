@@ -1,8 +1,10 @@
 // cordon-oci create's launch helper (native/oci-launch.c) starts the launcher as Node's
-// spawnSync did: the container's process gets no ignored or blocked signal from the engine that
-// started the runtime (a shell's `trap ''`, `nohup`), as under runc and the Node half. And a
-// create with hooks, whose launcher Node starts itself (it lets the helper go first), still gets
-// its sysctls: Docker's every container (a libnetwork prestart hook, two net.ipv4 sysctls).
+// spawnSync did. The container's process gets no ignored or blocked signal from the engine that
+// started the runtime (a shell's `trap ''`, `nohup`), and, with no RLIMIT_NOFILE in its config,
+// Node's raised open files limit rather than the engine's soft one: as under runc and the Node
+// half. And a create with hooks, whose launcher Node starts itself (it lets the helper go
+// first), still gets its sysctls: Docker's every container (a libnetwork prestart hook, two
+// net.ipv4 sysctls).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -80,6 +82,41 @@ describe('cordon-oci create: hooks and sysctls together', { skip: ociSkip() }, (
       const out = join(b.dir, 'rootfs', 'tmp', 'out')
       waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') !== '', 500)
       assert.equal(readFileSync(out, 'utf8'), '0\t4321\n')
+    })
+  }
+})
+
+describe('cordon-oci create: the container open files limit', { skip: ociSkip() }, () => {
+  for (const way of WAYS) {
+    test(`a config without RLIMIT_NOFILE gets the hard limit as its soft one, through ${way.name}`, (t) => {
+      const b = makeBundle(['sh', '-c', 'grep "open files" /proc/self/limits > /tmp/out'])
+      t.after(() => b.cleanup())
+      b.write((c) => {
+        delete c.process!.rlimits
+      })
+      const id = `nofile-${process.pid}`
+      const r = spawnSync(
+        '/bin/sh',
+        [
+          '-c',
+          'ulimit -Sn 1000 && exec "$@"',
+          'sh',
+          way.runtime,
+          '--root',
+          b.root,
+          'create',
+          '--bundle',
+          b.dir,
+          id,
+        ],
+        { stdio: 'ignore', timeout: 60_000, env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+      )
+      assert.equal(r.status, 0)
+      assert.equal(oci(b, ['start', id]).status, 0)
+      const out = join(b.dir, 'rootfs', 'tmp', 'out')
+      waitUntil(() => existsSync(out) && readFileSync(out, 'utf8').includes('files'), 500)
+      const [soft, hard] = /open files\s+(\S+)\s+(\S+)/.exec(readFileSync(out, 'utf8'))!.slice(1)
+      assert.equal(soft, hard, "the engine's soft limit reached the container")
     })
   }
 })
