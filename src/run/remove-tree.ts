@@ -151,8 +151,11 @@ export function removeTree(path: string, owner?: number): boolean {
   }
 }
 
-/** This module's file, run as a program by whoever must remove a tree as other ids. */
-export const REMOVE_TREE_MAIN = fileURLToPath(import.meta.url)
+/** This module's file, run as a program by whoever must remove a tree as other ids. Named from
+ * this module's depth (build/src/run/), not as import.meta.url itself: in a bundle
+ * (build/src/cli-bundle/run.cjs, what `cordon run` loads) that is the bundle's file, which run as
+ * a program initialises none of its modules, and so removed nothing. */
+export const REMOVE_TREE_MAIN = fileURLToPath(new URL('../run/remove-tree.js', import.meta.url))
 
 if (process.argv[1] === REMOVE_TREE_MAIN && process.argv[2])
   process.exitCode = removeTree(process.argv[2], process.getuid?.()) ? 0 : 1
