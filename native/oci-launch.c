@@ -13,6 +13,7 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -73,6 +74,44 @@ static char **parse_strings(char *buf, size_t len, size_t *n)
 	return strs;
 }
 
+/* The signal state Node's spawnSync gave the launcher (libuv resets it in the child): every
+ * disposition default and nothing blocked. This process has the engine's, and ignored and
+ * blocked signals survive execve: the launcher would pass them to the container's process
+ * (command.c restores the mask it started with), which then ignores the SIGTERM of `docker
+ * stop` or the SIGHUP of a shell's `nohup` where runc's does not. */
+static void reset_signals(void)
+{
+	sigset_t none;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL); /* EINVAL for the few that cannot be set: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The open files limit Node gave the launcher: Node raises its own soft limit at start-up
+ * (node.cc PlatformInit, this very search) and its children inherit it, as runc's container
+ * does runc's. This process has the engine's, often 1024: a container whose config sets no
+ * RLIMIT_NOFILE would get that, and EMFILE where it ran under runc. */
+static void raise_nofile(void)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur == lim.rlim_max)
+		return;
+	rlim_t min = lim.rlim_cur, max = (rlim_t)1 << 20;
+	if (lim.rlim_max != RLIM_INFINITY)
+		min = max = lim.rlim_max;
+	else if (min >= max)
+		return; /* above the search's ceiling already */
+	do {
+		lim.rlim_cur = min + (max - min) / 2;
+		if (setrlimit(RLIMIT_NOFILE, &lim))
+			max = lim.rlim_cur;
+		else
+			min = lim.rlim_cur;
+	} while (min + 1 < max);
+}
+
 /* Runs the launcher as Node's spawnSync did (same environment, fds and working directory, the
  * umask Node set) and tells Node how it ended. Returns 0 when it exited 0. */
 static int launch(int sock, mode_t mask, char **argv)
@@ -89,7 +128,8 @@ static int launch(int sock, mode_t mask, char **argv)
 	}
 	if (pid == 0) {
 		close(err[0]);
-		signal(SIGPIPE, SIG_DFL);
+		reset_signals();
+		raise_nofile();
 		umask(mask);
 		execv(argv[0], argv);
 		int e = errno;

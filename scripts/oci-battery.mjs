@@ -17,7 +17,33 @@ import { parseArgs } from 'node:util'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const m = await import(join(root, 'build', 'test', 'conformance', 'oci-engines.js'))
-const { ROOT_ONLY_FILES, TCP_SIDE_DOORS } = await import(join(root, 'build', 'src', 'verify', 'battery.js'))
+const { PROBES: PROBE_TABLE } = await import(join(root, 'build', 'src', 'verify', 'battery.js'))
+/** The arguments verify's probe table (src/verify/probes/) gives NAME on a host whose fixtures
+ * are `fx` and whose prepared paths are none: the kernel tables, the TCP listener's port. */
+function tableArgs(name, fx) {
+  const args = []
+  const add = (arg) => arg !== undefined && args.push(arg)
+  const nothing = () => {}
+  try {
+    PROBE_TABLE.find((p) => p.name === name)?.targets?.({
+      fx,
+      paths: {},
+      add,
+      skip: nothing,
+      unsupported: nothing,
+    })
+  } catch {
+    return [] // it needs a fixture `fx` does not have: not one of these
+  }
+  return args
+}
+const ROOT_ONLY_FILES = tableArgs('root-only-read', {})
+/** The port allowlist's side doors: each aims at the host's TCP listener, as `tcp-host` does. */
+const TCP_SIDE_DOORS = new Set(
+  PROBE_TABLE.filter((p) => p.name !== 'tcp-host' && tableArgs(p.name, { tcpPort: 9 }).join() === '9').map(
+    (p) => p.name,
+  ),
+)
 const { values } = parseArgs({
   options: {
     engine: { type: 'string', default: 'docker' },
