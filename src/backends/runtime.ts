@@ -3,12 +3,14 @@
 // the runtime runs it in the foreground (it passes our stdio straight to the command and
 // forwards signals to it), and the bundle and the container's state are removed afterwards.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { hostIdRanges } from '../host/id-range.js'
-import { cgroupAccess } from '../cgroup/select.js'
+import { cgroupAccess, cgroupMounts } from '../cgroup/select.js'
+import { identify, type ProcessId, signalProcesses } from '../host/signal.js'
+import { signalDescendants } from '../run/process-tree.js'
 import { CordonError } from '../errors.js'
 import { writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
@@ -267,12 +269,31 @@ export function spawnOnRuntime(
   if (wanted[2] === 'ignore') child.stderr.resume()
   let timedOut = false
   const runtimeKill = (signal: string) =>
-    spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
+    spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+  const launcher = identify([child.pid ?? 0])[0]
+  // The runtime's own kill first (it cleans its state up); when the runtime is wedged it blocks
+  // on the container's lock, which a `runsc run` stuck in start holds for ever (its gofer died
+  // at a pids limit), or the signal waits in a paused sandbox: then every process below the
+  // runtime is killed by identity, and the wait for the streams is bounded too.
+  const stop = () => {
+    runtimeKill('KILL')
+    escalation ??= setTimeout(() => {
+      killRuntimeTree(launcher, id)
+      escalation = setTimeout(() => {
+        // Something else holds the streams: the run ends all the same, with what they gave.
+        child.stdout.destroy()
+        child.stderr.destroy()
+        forceEnd?.()
+      }, STOP_GRACE_MS)
+    }, STOP_GRACE_MS)
+  }
+  let escalation: NodeJS.Timeout | undefined
+  let forceEnd: (() => void) | undefined
   const timer =
     policy.limits.timeoutMs !== undefined
       ? setTimeout(() => {
           timedOut = true
-          runtimeKill('KILL')
+          stop()
         }, policy.limits.timeoutMs)
       : undefined
   // A signal runc forwards to a container's pid 1 that has no handler for it is dropped by the
@@ -295,22 +316,25 @@ export function spawnOnRuntime(
     child.on('error', (e) => finish(125, 'setup', e.message))
     child.on('close', (code, signal) => {
       const error = runtimeError(log)
-      if (error !== undefined) finish(125, 'setup', error)
-      else if (timedOut) finish(137, 'timeout')
+      // A timeout first: what the runtime logged while it was being killed is no setup error.
+      if (timedOut) finish(137, 'timeout')
+      else if (error !== undefined) finish(125, 'setup', error)
       else if (signalled !== undefined) finish(128 + signalled, 'signal')
       else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
       else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
     })
     let done = false
+    forceEnd = () => finish(137, 'timeout')
     function finish(code: number, reason: ExitReason, error?: string) {
       if (done) return
       done = true
       if (timer) clearTimeout(timer)
+      if (escalation) clearTimeout(escalation)
       if (copy.includes(0)) {
         process.stdin.unpipe(child.stdin)
         process.stdin.destroy()
       }
-      spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 })
+      spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
       rmSync(bundle, { recursive: true, force: true })
       resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
     }
@@ -321,6 +345,31 @@ export function spawnOnRuntime(
     exited,
     kill: (signal = 'SIGTERM') => forward(signal),
   }
+}
+
+/** How long a call to the runtime (kill, state, delete) may take: it waits on the container's
+ * lock, which a wedged runtime holds for ever. */
+const RUNTIME_CALL_MS = 5_000
+/** After a kill, how long the runtime gets to end before everything below it is killed, and
+ * then its streams to close. */
+const STOP_GRACE_MS = 2_000
+
+/** SIGKILL to every process below the runtime (its sandbox, gofer, the container's processes),
+ * by identity, then the container's group thawed so that a paused container's processes take the
+ * signal (cgroup v1 holds even SIGKILL in a frozen group); the runtime's own process last. */
+function killRuntimeTree(launcher: ProcessId | undefined, id: string): void {
+  if (!launcher) return
+  signalDescendants(launcher, 'SIGKILL')
+  const { v1, v2 } = cgroupMounts()
+  for (const file of [
+    v1.freezer && [join(v1.freezer, id, 'freezer.state'), 'THAWED'],
+    v2 && [join(v2, id, 'cgroup.freeze'), '0'],
+  ])
+    if (file)
+      try {
+        writeFileSync(file[0]!, file[1]!)
+      } catch {} // no such group: not frozen
+  signalProcesses([launcher], 'SIGKILL')
 }
 
 /** Signals whose default action ends the process (terminate, or terminate with a core). */
@@ -337,7 +386,7 @@ const TERMINATING = new Set<string>([
 
 /** The host pid of the container's first process (`runc state`), while it runs. */
 function initPid(program: string, global: string[], id: string): number | undefined {
-  const r = spawnSync(program, [...global, 'state', id], { encoding: 'utf8', timeout: 10_000 })
+  const r = spawnSync(program, [...global, 'state', id], { encoding: 'utf8', timeout: RUNTIME_CALL_MS })
   try {
     const pid = (JSON.parse(r.stdout) as { pid?: number }).pid
     return pid && pid > 0 ? pid : undefined
