@@ -175,7 +175,7 @@ async function runBattery(
       const command = hang ? ['/bin/sleep', '3600'] : [paths.bin, ...group]
       const ran = await withinBound(
         runSandbox(sandboxed, backend, command, cwd),
-        sandboxed.limits.timeoutMs! + ABANDON_AFTER_MS,
+        sandboxed.limits.timeoutMs + ABANDON_AFTER_MS,
       )
       outputs.set(group, ran.stdout)
       for (const l of group) endings.set(l, ran)
