@@ -9,6 +9,15 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { hostIdRanges } from '../host/id-range.js'
 import { cgroupAccess } from '../cgroup/select.js'
+import { identify } from '../host/signal.js'
+import {
+  handles,
+  initPid,
+  killRuntimeTree,
+  RUNTIME_CALL_MS,
+  STOP_GRACE_MS,
+  TERMINATING,
+} from './runtime-stop.js'
 import { CordonError } from '../errors.js'
 import { writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
@@ -267,12 +276,31 @@ export function spawnOnRuntime(
   if (wanted[2] === 'ignore') child.stderr.resume()
   let timedOut = false
   const runtimeKill = (signal: string) =>
-    spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: 10_000 })
+    spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+  const launcher = identify([child.pid ?? 0])[0]
+  // The runtime's own kill first (it cleans its state up); when the runtime is wedged it blocks
+  // on the container's lock, which a `runsc run` stuck in start holds for ever (its gofer died
+  // at a pids limit), or the signal waits in a paused sandbox: then every process below the
+  // runtime is killed by identity, and the wait for the streams is bounded too.
+  const stop = () => {
+    runtimeKill('KILL')
+    escalation ??= setTimeout(() => {
+      killRuntimeTree(launcher, id)
+      escalation = setTimeout(() => {
+        // Something else holds the streams: the run ends all the same, with what they gave.
+        child.stdout.destroy()
+        child.stderr.destroy()
+        forceEnd?.()
+      }, STOP_GRACE_MS)
+    }, STOP_GRACE_MS)
+  }
+  let escalation: NodeJS.Timeout | undefined
+  let forceEnd: (() => void) | undefined
   const timer =
     policy.limits.timeoutMs !== undefined
       ? setTimeout(() => {
           timedOut = true
-          runtimeKill('KILL')
+          stop()
         }, policy.limits.timeoutMs)
       : undefined
   // A signal runc forwards to a container's pid 1 that has no handler for it is dropped by the
@@ -295,22 +323,25 @@ export function spawnOnRuntime(
     child.on('error', (e) => finish(125, 'setup', e.message))
     child.on('close', (code, signal) => {
       const error = runtimeError(log)
-      if (error !== undefined) finish(125, 'setup', error)
-      else if (timedOut) finish(137, 'timeout')
+      // A timeout first: what the runtime logged while it was being killed is no setup error.
+      if (timedOut) finish(137, 'timeout')
+      else if (error !== undefined) finish(125, 'setup', error)
       else if (signalled !== undefined) finish(128 + signalled, 'signal')
       else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
       else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
     })
     let done = false
+    forceEnd = () => finish(137, 'timeout')
     function finish(code: number, reason: ExitReason, error?: string) {
       if (done) return
       done = true
       if (timer) clearTimeout(timer)
+      if (escalation) clearTimeout(escalation)
       if (copy.includes(0)) {
         process.stdin.unpipe(child.stdin)
         process.stdin.destroy()
       }
-      spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 })
+      spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
       rmSync(bundle, { recursive: true, force: true })
       resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
     }
@@ -320,41 +351,6 @@ export function spawnOnRuntime(
     id,
     exited,
     kill: (signal = 'SIGTERM') => forward(signal),
-  }
-}
-
-/** Signals whose default action ends the process (terminate, or terminate with a core). */
-const TERMINATING = new Set<string>([
-  'SIGHUP',
-  'SIGINT',
-  'SIGQUIT',
-  'SIGTERM',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGALRM',
-  'SIGPIPE',
-])
-
-/** The host pid of the container's first process (`runc state`), while it runs. */
-function initPid(program: string, global: string[], id: string): number | undefined {
-  const r = spawnSync(program, [...global, 'state', id], { encoding: 'utf8', timeout: 10_000 })
-  try {
-    const pid = (JSON.parse(r.stdout) as { pid?: number }).pid
-    return pid && pid > 0 ? pid : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** Whether the process catches or ignores signal n (its SigCgt and SigIgn masks). */
-function handles(pid: number, n: number): boolean {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const mask = (field: string) =>
-      BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`)
-    return ((mask('SigCgt') | mask('SigIgn')) & (1n << BigInt(n - 1))) !== 0n
-  } catch {
-    return true // gone already: nothing to do
   }
 }
 

@@ -88,7 +88,7 @@ export interface ProbeSpec {
    * to the sandbox (the setuid file). */
   fixture?: (fx: Fixtures) => { path?: string; remove(): void }
   /** The policy the probe's own sandbox runs, from the battery's (default: the same). */
-  sandboxPolicy?: (p: ResolvedPolicy) => ResolvedPolicy
+  sandboxPolicy?: (p: ResolvedPolicy, backend: ProbeContext['backend']) => ResolvedPolicy
   /** What no result means, given how its sandbox ended (default: an error). */
   ended?: (e: { ending: Ending; ctx: ProbeContext }) => HostVerdict | undefined
   /** The layer to name, on this host, for the one attributed (default: as attributed). */
@@ -101,6 +101,8 @@ export interface ProbeSpec {
 export interface Ending {
   reason: string
   code: number
+  /** The runtime's own error when it could not start the sandbox. */
+  error?: string
 }
 
 export const CAPS = 'capabilities'

@@ -148,7 +148,7 @@ async function runBattery(
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ stdout: string; endings: Map<string, Ending> }> {
   // A probe that hangs must not hang verify: a wall-clock limit unless the policy has one.
-  const bounded = (p: ResolvedPolicy) => ({ ...p, limits: { timeoutMs: 120_000, ...p.limits } })
+  const bounded = (p: ResolvedPolicy) => ({ ...p, limits: { timeoutMs: PROBE_TIMEOUT_MS, ...p.limits } })
   // A probe that exhausts a limit can take the whole sandbox down (a fork bomb's processes
   // fill a small memory limit; gVisor's kernel dies when the host refuses it a thread): each
   // such probe gets a run of its own. So does the setuid probe, so that the setuid fixture
@@ -169,16 +169,14 @@ async function runBattery(
     try {
       const { policy: withBinary, paths } = withProbes(policy, fx, fixture?.path)
       // The policy as this probe's sandbox runs it (a resource probe's smaller limit).
-      const sandboxed = bounded(spec?.sandboxPolicy?.(withBinary) ?? withBinary)
-      const ran =
-        backend === 'native'
-          ? await run({ kind: 'resolved', policy: sandboxed }, paths.bin, group, {
-              context: { cwd },
-              reject: false,
-            })
-          : await runOnRuntime(sandboxed, backend, [paths.bin, ...group], {
-              cwd,
-            })
+      const sandboxed = bounded(spec?.sandboxPolicy?.(withBinary, backend) ?? withBinary)
+      // Test-only: the named probe's sandbox runs a command that never ends (test/verify).
+      const hang = process.env.CORDON_TEST_HANG_PROBE === spec?.name && spec?.alone !== undefined
+      const command = hang ? ['/bin/sleep', '3600'] : [paths.bin, ...group]
+      const ran = await withinBound(
+        runSandbox(sandboxed, backend, command, cwd),
+        sandboxed.limits.timeoutMs + ABANDON_AFTER_MS,
+      )
       outputs.set(group, ran.stdout)
       for (const l of group) endings.set(l, ran)
       onProgress?.(endings.size, argv.length)
@@ -199,6 +197,54 @@ async function runBattery(
   // In argv order, whatever finished first.
   const stdout = groups.map((g) => outputs.get(g) ?? '').join('')
   return { stdout, endings }
+}
+
+/** The wall-clock limit of each of the battery's sandboxes, unless the policy sets one. */
+export const PROBE_TIMEOUT_MS = 120_000
+/** How long past its limit a sandbox's run may take to end (the kill, the runtime's cleanup)
+ * before verify stops waiting for it: the last bound, should the kill itself not end it. */
+const ABANDON_AFTER_MS = 30_000
+
+/** What verify keeps of a sandbox's run. */
+type Ran = Ending & { stdout: string }
+
+/** One sandbox of the battery, on the backend, with its output captured. */
+async function runSandbox(
+  policy: ResolvedPolicy,
+  backend: Backend,
+  command: string[],
+  cwd: string,
+): Promise<Ran> {
+  const [program, ...args] = command
+  const r =
+    backend === 'native'
+      ? await run({ kind: 'resolved', policy }, program!, args, { context: { cwd }, reject: false })
+      : await runOnRuntime(policy, backend, command, { cwd })
+  const error = typeof r.error === 'string' ? r.error : r.error?.message
+  return { stdout: r.stdout, reason: r.reason, code: r.code, ...(error === undefined ? {} : { error }) }
+}
+
+/** The run's ending, or a timeout once `ms` have passed without one. */
+async function withinBound(ran: Promise<Ran>, ms: number): Promise<Ran> {
+  let timer: NodeJS.Timeout | undefined
+  const abandoned = new Promise<Ran>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          stdout: '',
+          reason: 'timeout',
+          code: 137,
+          error: `its sandbox did not end when killed; verify stopped waiting after ${ms / 1000} s`,
+        }),
+      ms,
+    )
+    timer.unref()
+  })
+  try {
+    return await Promise.race([ran, abandoned])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** What reached the host decides, not what the probe saw (the row's `verdict` hook): the
@@ -315,6 +361,16 @@ function judge(
     ...(why ? { reason: why } : {}),
   }
   if (!raw) {
+    // No result because the sandbox ran out of time: the attack neither got through nor was
+    // stopped, and a hang is no block.
+    if (ending.reason === 'timeout')
+      return {
+        ...base,
+        detail: `timed out: no result within ${(policy.limits.timeoutMs ?? PROBE_TIMEOUT_MS) / 1000} s, the sandbox was killed${ending.error ? ` (${ending.error})` : ''}`,
+      }
+    // The runtime could not start the sandbox: the attack never ran.
+    if (ending.reason === 'setup')
+      return { ...base, detail: `the sandbox did not start: ${ending.error ?? `status ${ending.code}`}` }
     const died = spec.layers['sandbox died']
     if (died && backend === 'gvisor' && ending.code !== 0 && ctx.cgroup.ok)
       return { ...base, outcome: 'blocked', by: died }

@@ -1,6 +1,6 @@
 // Battery rows: the entry points a filter must cover (i386, x32), and the resource limits.
 import { pidsAsNproc } from '../../policy/effective.js'
-import type { ProbeSpec } from '../probe-spec.js'
+import type { ProbeContext, ProbeSpec } from '../probe-spec.js'
 
 // The resource probes check the policy's limit setting under a small one of verify's own when
 // the policy's is larger (the same cgroup file, or RLIMIT_NPROC, at any size), sparing the host
@@ -14,6 +14,17 @@ export const MEMORY_PROBE_LIMIT = 64 * 2 ** 20
  * same setting at any size, and a bomb of thousands of processes costs the host tens of seconds
  * of forks and reaping before it proves anything more. */
 export const PIDS_PROBE_LIMIT = 64
+
+/** Host tasks gVisor's own processes take in its sandbox's group before the program runs, with
+ * room to spare: the gofer serves each mount on threads of its own (42 for the battery's view)
+ * and the Sentry some 20 more. Under a limit below that, runsc dies or wedges while it boots
+ * (a gofer refused a thread leaves the Sentry waiting for its mounts, and `runsc run` holding the
+ * container's lock, for ever), before the bomb runs: so gVisor's bomb gets this much on top. */
+export const RUNSC_OWN_TASKS = 192
+
+/** The fork bomb's pids limit on the backend, under the policy's. */
+const bombLimit = (pids: number, backend: ProbeContext['backend']) =>
+  Math.min(pids, PIDS_PROBE_LIMIT + (backend === 'gvisor' ? RUNSC_OWN_TASKS : 0))
 
 export const RESOURCE_PROBES: readonly ProbeSpec[] = [
   {
@@ -43,14 +54,12 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
   {
     name: 'fork-bomb',
     // Past the (probe's) limit when one holds; a bounded 256 processes when none does.
-    targets: ({ policy, add }) =>
-      add(
-        String(policy.limits.pids !== undefined ? Math.min(policy.limits.pids, PIDS_PROBE_LIMIT) + 50 : 256),
-      ),
+    targets: ({ policy, ctx, add }) =>
+      add(String(policy.limits.pids !== undefined ? bombLimit(policy.limits.pids, ctx.backend) + 50 : 256)),
     alone: 'resource',
-    sandboxPolicy: (p) =>
+    sandboxPolicy: (p, backend) =>
       p.limits.pids !== undefined
-        ? { ...p, limits: { ...p.limits, pids: Math.min(p.limits.pids, PIDS_PROBE_LIMIT) } }
+        ? { ...p, limits: { ...p.limits, pids: bombLimit(p.limits.pids, backend) } }
         : p,
     // A bomb under a tight memory limit can fill it before the pids limit: the OOM killer then
     // ends the sandbox, and the bomb was contained all the same, by the cgroup.

@@ -1,0 +1,69 @@
+// How a runtime backend's container is signalled and stopped from outside the runtime: the
+// runtime's own `kill` and `state` wait on the container's lock, which a wedged runtime holds
+// for ever, so every call is bounded and a stop can end the processes themselves.
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cgroupMounts } from '../cgroup/select.js'
+import { type ProcessId, signalProcesses } from '../host/signal.js'
+import { signalDescendants } from '../run/process-tree.js'
+
+/** How long a call to the runtime (kill, state, delete) may take: it waits on the container's
+ * lock, which a wedged runtime holds for ever. */
+export const RUNTIME_CALL_MS = 5_000
+/** After a kill, how long the runtime gets to end before everything below it is killed, and
+ * then its streams to close. */
+export const STOP_GRACE_MS = 2_000
+
+/** SIGKILL to every process below the runtime (its sandbox, gofer, the container's processes),
+ * by identity, then the container's group thawed so that a paused container's processes take the
+ * signal (cgroup v1 holds even SIGKILL in a frozen group); the runtime's own process last. */
+export function killRuntimeTree(launcher: ProcessId | undefined, id: string): void {
+  if (!launcher) return
+  signalDescendants(launcher, 'SIGKILL')
+  const { v1, v2 } = cgroupMounts()
+  for (const file of [
+    v1.freezer && [join(v1.freezer, id, 'freezer.state'), 'THAWED'],
+    v2 && [join(v2, id, 'cgroup.freeze'), '0'],
+  ])
+    if (file)
+      try {
+        writeFileSync(file[0]!, file[1]!)
+      } catch {} // no such group: not frozen
+  signalProcesses([launcher], 'SIGKILL')
+}
+
+/** Signals whose default action ends the process (terminate, or terminate with a core). */
+export const TERMINATING = new Set<string>([
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGPIPE',
+])
+
+/** The host pid of the container's first process (`runc state`), while it runs. */
+export function initPid(program: string, global: string[], id: string): number | undefined {
+  const r = spawnSync(program, [...global, 'state', id], { encoding: 'utf8', timeout: RUNTIME_CALL_MS })
+  try {
+    const pid = (JSON.parse(r.stdout) as { pid?: number }).pid
+    return pid && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether the process catches or ignores signal n (its SigCgt and SigIgn masks). */
+export function handles(pid: number, n: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const mask = (field: string) =>
+      BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`)
+    return ((mask('SigCgt') | mask('SigIgn')) & (1n << BigInt(n - 1))) !== 0n
+  } catch {
+    return true // gone already: nothing to do
+  }
+}
