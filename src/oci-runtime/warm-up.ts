@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ARCHES, HOST_ARCHES, type HostArch } from '../seccomp/arch.js'
 import type { OciConfig } from './spec.js'
 
 const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SETUID']
@@ -65,7 +66,8 @@ const SAMPLE: OciConfig = {
     seccomp: {
       defaultAction: 'SCMP_ACT_ERRNO',
       defaultErrnoRet: 1,
-      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+      // This host's entry points, as an engine's profile names them (the arches' one home).
+      architectures: (HOST_ARCHES[process.arch as HostArch]?.entries ?? []).map((a) => ARCHES[a].scmp),
       syscalls: [
         {
           names: ['read', 'write', 'openat', 'close', 'mmap', 'execve', 'exit_group', 'futex'],
