@@ -2,6 +2,7 @@
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
 import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
+import { writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
 import type { Duplex } from 'node:stream'
@@ -129,9 +130,8 @@ export function spawn(
     },
     () => publisher?.close(),
   )
-  // The go: the command may run. It goes out now (the socket's shutdown only on the event loop's
-  // next turn, which the launcher does not wait for).
-  launched.channel.end(GO)
+  // The go: the command may run. It goes out now.
+  sendGo(launched.channel)
   const { cgroup, access } = prepared
   const { child, channel, launcher, unregister } = launched
   // Why cordon killed the whole sandbox itself, if it did.
@@ -243,6 +243,25 @@ function launchProven(
 
 /** The one byte that lets the launcher run the command (native/launcher.c await_go). */
 const GO = Buffer.from('g')
+
+/** Writes the go to the socket's fd itself, not through the stream: a launcher whose setup
+ * failed has written its error event and exited by now, and a stream write's EPIPE destroys the
+ * socket before that event (what says why) is read. The launcher reads one byte and no end of
+ * file. A plan larger than the socket's buffer still waits in the stream: the go follows it. */
+function sendGo(channel: Duplex): void {
+  const fd = (channel as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (fd === undefined || fd < 0) {
+    channel.write(GO)
+    return
+  }
+  if (channel.writableLength > 0) {
+    channel.once('drain', () => sendGo(channel))
+    return
+  }
+  try {
+    writeSync(fd, GO)
+  } catch {} // EPIPE: the launcher has ended; its events say why
+}
 
 /** Throws away a launcher started on a plan that proved stale: its socket closed before the go,
  * it ends without running anything of the command (end of file where it waits), and what was
