@@ -399,6 +399,14 @@ export async function runForeground(o: CreateOptions): Promise<number> {
     }, 5)
     child.on('exit', (c, s) => {
       clearInterval(timer)
+      // A container that ran and ended between two looks at its pid file (a short command, a
+      // loaded host) is recorded now: `run --keep` leaves it for `state` and `delete`.
+      if (!recorded && existsSync(`${p.dir}/pid`)) {
+        recorded = true
+        try {
+          finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+        } catch {}
+      }
       // Never recorded (the launcher failed before the container was ready): nothing for
       // `delete` to find, so its directory and groups go now.
       if (!recorded && !existsSync(`${p.dir}/state.json`)) {
