@@ -64,7 +64,7 @@ describe(
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
     test('never changes a file a swapped-in symlink points at', { timeout: 60_000 }, async (t) => {
-      const { dir, user } = plainUserScratch(t, 'tmp-race')
+      const { dir, user } = plainUserScratch(t, 'ptmp-race')
       const ids = { uid: user.uid, gid: user.gid }
       // The removal as the supervisor does it (root, the sandbox's uid named), as a sweep does it
       // (the sandbox's ids), and as main did it.

@@ -48,9 +48,13 @@ describe(
         for (const pid of left()) process.kill(Number(pid), 'SIGKILL')
         supervisor.kill('SIGKILL')
         // The supervisor removes the run's private /tmp when the run ends; killed, it cannot, and
-        // the test user's next run would (run/private-tmp-sweep). The test user's are this test's.
+        // the test user's next run would (run/private-tmp-sweep). Only private /tmp names
+        // (run/private-tmp.ts): another file's scratch directory may start alike.
         for (const name of readdirSync('/tmp'))
-          if (name.startsWith('cordon-tmp-') && statSync(`/tmp/${name}`).uid === user.uid)
+          if (
+            /^cordon-tmp-(\d+_\d+_\d+|unowned)_[A-Za-z0-9]{6}$/.test(name) &&
+            statSync(`/tmp/${name}`).uid === user.uid
+          )
             rmSync(`/tmp/${name}`, { recursive: true, force: true })
       })
       for (let i = 0; i < 200 && left().length < 4; i++) await sleep(50)
