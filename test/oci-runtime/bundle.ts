@@ -80,15 +80,25 @@ export interface Result {
  * runtime's stdout and stderr and keeps them open, so a pipe would hold spawnSync until the
  * container ends (or the timeout, a minute, passes). */
 export function oci(b: Bundle, args: string[], runtime = CORDON_OCI, root = b.root): Result {
+  return spawnOut(runtime, ['--root', root, ...args], { cwd: b.dir })
+}
+
+/** cmd args with its output in files (see oci()), `env` added to this process's, and `extra`
+ * as fd 3 when given. */
+export function spawnOut(
+  cmd: string,
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string>; extra?: number } = {},
+): Result {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-out-'))
   const out = openSync(join(dir, 'stdout'), 'w+')
   const err = openSync(join(dir, 'stderr'), 'w+')
   try {
-    const r = spawnSync(runtime, ['--root', root, ...args], {
-      cwd: b.dir,
-      stdio: ['ignore', out, err],
+    const r = spawnSync(cmd, args, {
+      ...(o.cwd ? { cwd: o.cwd } : {}),
+      stdio: ['ignore', out, err, ...(o.extra === undefined ? [] : [o.extra])],
       timeout: 60_000,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...o.env },
     })
     const read = (name: string) => readFileSync(join(dir, name), 'utf8')
     return { status: r.status, stdout: read('stdout'), stderr: read('stderr') }

@@ -2,36 +2,14 @@
 // runs the launcher for Node, which then never loads node:child_process. The launcher must get
 // what Node's spawnSync gave it, and nothing more.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
-import { CORDON_OCI, makeBundle, ociSkip, type Result, waitUntil } from './bundle.js'
+import { CORDON_OCI, makeBundle, ociSkip, spawnOut, waitUntil } from './bundle.js'
 
 const NODE_HALF = join(ROOT, 'bin', 'cordon-oci.cjs')
 const FDS = 'ls /proc/self/fd > /tmp/out; env >> /tmp/out'
-
-/** cmd args with fds 0-2 (output in files) and `extra` as fd 3; env added to the runtime's. */
-function spawnOut(cmd: string, args: string[], env: Record<string, string> = {}, extra?: number): Result {
-  const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-out-'))
-  const out = openSync(join(dir, 'stdout'), 'w+')
-  const err = openSync(join(dir, 'stderr'), 'w+')
-  try {
-    const r = spawnSync(cmd, args, {
-      stdio: ['ignore', out, err, ...(extra === undefined ? [] : [extra])],
-      timeout: 60_000,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...env },
-    })
-    const read = (name: string) => readFileSync(join(dir, name), 'utf8')
-    return { status: r.status, stdout: read('stdout'), stderr: read('stderr') }
-  } finally {
-    closeSync(out)
-    closeSync(err)
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
 
 describe("cordon-oci create's launch helper", { skip: ociSkip() }, () => {
   for (const preserve of [0, 1])
@@ -44,8 +22,7 @@ describe("cordon-oci create's launch helper", { skip: ociSkip() }, () => {
       const r = spawnOut(
         CORDON_OCI,
         ['--root', b.root, 'create', '--bundle', b.dir, '--preserve-fds', String(preserve), id],
-        {},
-        extra,
+        { extra },
       )
       assert.equal(r.status, 0, r.stderr)
       assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'start', id]).status, 0)
@@ -64,11 +41,11 @@ describe("cordon-oci create's launch helper", { skip: ociSkip() }, () => {
     const b = makeBundle(['true'])
     t.after(() => b.cleanup())
     const env = { CORDON_LAUNCHER: '/nonexistent/cordon-exec' }
-    const c = spawnOut(CORDON_OCI, ['--root', b.root, 'create', '--bundle', b.dir, 'no-launcher'], env)
+    const c = spawnOut(CORDON_OCI, ['--root', b.root, 'create', '--bundle', b.dir, 'no-launcher'], { env })
     const n = spawnOut(
       process.execPath,
       [NODE_HALF, '--root', b.root, 'create', '--bundle', b.dir, 'no-launcher'],
-      env,
+      { env },
     )
     assert.equal(c.status, 1)
     assert.equal(n.status, 1)

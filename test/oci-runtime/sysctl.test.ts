@@ -2,13 +2,11 @@
 // helper, or nsenter without it), never the host's; a sysctl of no namespace, or of one the
 // container shares with cordon-oci, is refused as runc refuses it.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
-import { type Bundle, CORDON_OCI, makeBundle, ociSkip, type Result, waitUntil } from './bundle.js'
+import { type Bundle, CORDON_OCI, makeBundle, ociSkip, spawnOut, waitUntil } from './bundle.js'
 
 const NODE_HALF = join(ROOT, 'bin', 'cordon-oci.cjs')
 const READ =
@@ -20,26 +18,6 @@ const WAYS = [
   { name: 'through the launch helper', runtime: undefined },
   { name: 'with nsenter (no helper)', runtime: NODE_HALF },
 ]
-
-/** cmd args, its output in files (a created container keeps the runtime's stdout open). */
-function spawnOut(cmd: string, args: string[], env: Record<string, string> = {}): Result {
-  const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-out-'))
-  const out = openSync(join(dir, 'stdout'), 'w+')
-  const err = openSync(join(dir, 'stderr'), 'w+')
-  try {
-    const r = spawnSync(cmd, args, {
-      stdio: ['ignore', out, err],
-      timeout: 60_000,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...env },
-    })
-    const read = (name: string) => readFileSync(join(dir, name), 'utf8')
-    return { status: r.status, stdout: read('stdout'), stderr: read('stderr') }
-  } finally {
-    closeSync(out)
-    closeSync(err)
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
 
 /** The runtime the way says, with --root. */
 const oci = (b: Bundle, args: string[], way: { runtime: string | undefined } = WAYS[0]!) =>
@@ -80,7 +58,7 @@ describe('cordon-oci linux.sysctl', { skip: ociSkip() }, () => {
     })
     const id = `sysctl-create-${process.pid}`
     const r = spawnOut(CORDON_OCI, ['--root', b.root, 'create', '--bundle', b.dir, id], {
-      PATH: '/nonexistent',
+      env: { PATH: '/nonexistent' },
     })
     assert.equal(r.status, 0, r.stderr)
     assert.equal(oci(b, ['start', id]).status, 0)

@@ -241,7 +241,15 @@ describe('spawn() reuses a compiled plan only while the host answers the same', 
       limits: { pids: 64 },
     })
     const registry = openRegistry()
-    const records = () => (registry ? readdirSync(registry).filter((n) => n.endsWith('.json')) : [])
+    // This test's records only: other files' runs share the caller's registry.
+    const records = () =>
+      (registry ? readdirSync(registry).filter((n) => n.endsWith('.json')) : []).filter((n) => {
+        try {
+          return readFileSync(join(registry!, n), 'utf8').includes(out)
+        } catch {
+          return false // removed meanwhile
+        }
+      })
     const before = records()
     const script = `echo run >> ${out}/log; if [ -d ${later} ]; then echo seen >> ${out}/log; fi`
     const go = async () => {
