@@ -28,9 +28,12 @@ const FALCO = `
 `
 
 // A shell, a shell from a shell, a refused unshare (escape-attempt), a crash, a file read; the
-// sleep lets `cordon monitor` attach first (it scans for new sandboxes every 0.5 s).
+// first sleep lets `cordon monitor` attach first (it scans for new sandboxes every 0.5 s). The
+// last keeps the sandbox's init alive while the attached monitor, which reads the socket a
+// little behind, reads /proc for the names outputs ask for: of a process gone by then it gets
+// `<NA>` (monitor/proc-info.ts), where the in-process monitor, on time, had read them.
 const WORKLOAD =
-  'sleep 1.5; bash -c "cat /etc/hostname >/dev/null; dash -c true; true"; unshare -U true 2>/dev/null; sh -c "kill -SEGV \\$\\$"; true'
+  'sleep 1.5; bash -c "cat /etc/hostname >/dev/null; dash -c true; true"; unshare -U true 2>/dev/null; sh -c "kill -SEGV \\$\\$"; sleep 1; true'
 
 interface Alert {
   rule: string
