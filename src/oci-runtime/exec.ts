@@ -14,7 +14,7 @@ import { CLONE_FLAGS, type PlanOp } from '../plan/model.js'
 import { launcherPath } from './create.js'
 import { type ExecContext, loadExecContext } from './exec-context.js'
 import { invalid, type OciProcess, unsupported } from './spec.js'
-import { containerDir, isAlive, loadRecord, statusOf } from './state.js'
+import { containerDir, isAlive, isRecorded, loadRecord, procStatAt, statusOf } from './state.js'
 import { translateConfig } from './translate.js'
 
 export interface ExecOptions {
@@ -218,13 +218,8 @@ export function openInit(rec: { id: string; pid: number; startTime: string }): n
   } catch {
     throw gone()
   }
-  let stat = ''
-  try {
-    stat = readFileSync(`/proc/self/fd/${fd}/stat`, 'utf8')
-  } catch {} // ended since the open: ESRCH
-  // Fields after the command's ")": state first, start time (field 22) twentieth.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  if (fields[19] !== rec.startTime || fields[0] === 'Z' || fields[0] === 'X' || !stat) {
+  // Read through the fd: a process that ended since the open gives ESRCH, never another's.
+  if (!isRecorded(procStatAt(`/proc/self/fd/${fd}`), rec)) {
     closeSync(fd)
     throw gone()
   }

@@ -150,8 +150,14 @@ export function listIds(root: string): string[] {
 
 /** Field 22 (start time) and field 3 (state) of /proc/PID/stat, or undefined when gone. */
 export function procStat(pid: number): { startTime: string; state: string } | undefined {
+  return procStatAt(`/proc/${pid}`)
+}
+
+/** State and start time from a process's /proc directory (`/proc/PID`, or a directory fd's
+ * `/proc/self/fd/N`, bound to the process it was opened for). */
+export function procStatAt(dir: string): { startTime: string; state: string } | undefined {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const s = readFileSync(`${dir}/stat`, 'utf8')
     const fields = s.slice(s.lastIndexOf(')') + 2).split(' ')
     return { state: fields[0] ?? '', startTime: fields[19] ?? '' }
   } catch {
@@ -159,10 +165,16 @@ export function procStat(pid: number): { startTime: string; state: string } | un
   }
 }
 
-export function isAlive(rec: ContainerRecord): boolean {
-  if (rec.pid <= 0) return false
-  const st = procStat(rec.pid)
+/** Whether a /proc stat is the recorded process's, still running (not a zombie). */
+export function isRecorded(
+  st: { startTime: string; state: string } | undefined,
+  rec: Pick<ContainerRecord, 'startTime'>,
+): boolean {
   return !!st && st.startTime === rec.startTime && st.state !== 'Z' && st.state !== 'X'
+}
+
+export function isAlive(rec: ContainerRecord): boolean {
+  return rec.pid > 0 && isRecorded(procStat(rec.pid), rec)
 }
 
 export function statusOf(root: string, rec: ContainerRecord): Status {
