@@ -7,51 +7,13 @@
 // the runtime several times per container: this is most of Node's share of each start.
 //
 // Both files are read from this package's own build directory only (root runs this; the path
-// comes from this file's real location, never from the working directory or the environment).
-// A cache is used only for the exact bytes it was made from (it holds a copy), and V8 refuses
-// one from another Node or other V8 flags by itself: either way the bundle compiles as usual,
-// silently. A checkout built without esbuild runs the ES modules
-// (bin/cordon-oci.js).
-const { readFileSync, writeFileSync } = require('node:fs')
-const { dirname, join } = require('node:path')
-const { createRequire } = require('node:module')
-const vm = require('node:vm')
+// comes from this file's real location, never from the working directory or the environment);
+// the cache's format and checks are bin/code-cache.cjs's. A checkout built without esbuild runs
+// the ES modules (bin/cordon-oci.js).
+const { join } = require('node:path')
+const { compile, load, run, saveCache } = require('./code-cache.cjs')
 
 const BUNDLE = join(__dirname, '..', 'build', 'src', 'oci-bundle', 'oci.cjs')
-
-// The function Node's own CommonJS loader wraps a module in: the cache is for this exact text.
-const wrap = (source) => `(function (exports, require, module, __filename, __dirname) {${source}\n})`
-
-// FILE.cache holds the bundle's length (u32, little-endian) and bytes, then V8's data. The copy
-// binds the cache to exactly these bytes at the cost of a memcmp: V8 itself checks only the
-// source's length, and hashing the bundle here (node:zlib's crc32) cost more than the cache saved.
-const HEADER = 4
-
-/** Compiles and runs the bundle FILE; `cache` says what became of FILE.cache: used, rejected (by
- * V8: another Node, other V8 flags), stale (made for other bytes), or absent. */
-function load(file) {
-  const bytes = readFileSync(file)
-  let cachedData
-  let cache = 'absent'
-  try {
-    const data = readFileSync(`${file}.cache`)
-    const end = HEADER + bytes.length
-    if (
-      data.length > end &&
-      data.readUInt32LE(0) === bytes.length &&
-      bytes.equals(data.subarray(HEADER, end))
-    )
-      cachedData = data.subarray(end)
-    else cache = 'stale'
-  } catch {}
-  const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file, cachedData })
-  if (cachedData) cache = script.cachedDataRejected ? 'rejected' : 'used'
-  const module = { exports: {} }
-  script
-    .runInThisContext()
-    .call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
-  return { exports: module.exports, cache }
-}
 
 /** Build step (scripts/bundle-cli.mjs): FILE.cache for the bundle FILE, made after the bundle
  * ran its warmUp() (src/oci-runtime/warm-up.ts: create's code on a sample container in a scratch
@@ -60,21 +22,14 @@ function load(file) {
  * (a build as a plain user, whose containers need a user namespace) leaves a cache of what ran
  * until then; `warm` is true, or why the warm-up stopped. */
 async function writeCodeCache(file) {
-  const bytes = readFileSync(file)
-  const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file })
+  const { script, bytes } = compile(file, false)
   let warm = true
   try {
-    const module = { exports: {} }
-    script
-      .runInThisContext()
-      .call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
-    await module.exports.warmUp()
+    await run(script, file).warmUp()
   } catch (error) {
     warm = error?.message ?? String(error)
   }
-  const header = Buffer.alloc(HEADER)
-  header.writeUInt32LE(bytes.length, 0)
-  writeFileSync(`${file}.cache`, Buffer.concat([header, bytes, script.createCachedData()]))
+  saveCache(file, bytes, script)
   return { warm }
 }
 

@@ -19,58 +19,15 @@
 // comes from this file's real location, never from the working directory or the environment).
 // A cache is used only for the exact bytes it was made from (it holds a copy of them), and V8
 // refuses one from another Node or other V8 flags by itself: either way the bundle compiles as
-// usual, silently. The file format is bin/cordon-oci.cjs's.
-const { readFileSync, renameSync, writeFileSync } = require('node:fs')
-const { dirname, join } = require('node:path')
+// usual, silently. The loader and the file format are bin/code-cache.cjs's.
+const { join } = require('node:path')
+
+// Required on the run path only: `cordon --version` and the other commands load no node:vm.
+const codeCache = () => require('./code-cache.cjs')
+const load = (file, cached) => codeCache().load(file, cached)
 
 const BUNDLE_DIR = join(__dirname, '..', 'build', 'src', 'cli-bundle')
 const RUN_BUNDLE = join(BUNDLE_DIR, 'run.cjs')
-
-// The function Node's own CommonJS loader wraps a module in: the cache is for this exact text.
-const wrap = (source) => `(function (exports, require, module, __filename, __dirname) {${source}\n})`
-
-// FILE.cache holds the bundle's length (u32, little-endian) and bytes, then V8's data. The copy
-// binds the cache to exactly these bytes at the cost of a memcmp: V8 itself checks only the
-// source's length.
-const HEADER = 4
-
-/** FILE.cache's V8 data when it was made for exactly `bytes`: `state` is stale when it was made
- * for other bytes, absent when there is none. */
-function cachedDataFor(file, bytes) {
-  let data
-  try {
-    data = readFileSync(`${file}.cache`)
-  } catch {
-    return { state: 'absent' }
-  }
-  const end = HEADER + bytes.length
-  const same =
-    data.length > end && data.readUInt32LE(0) === bytes.length && bytes.equals(data.subarray(HEADER, end))
-  return same ? { state: 'found', data: data.subarray(end) } : { state: 'stale' }
-}
-
-/** Compiles and runs the CommonJS bundle FILE (with its cache unless `cached` is false): its
- * exports, the compiled script (warmCodeCache makes the cache from it), and what became of
- * FILE.cache: used, rejected (by V8: another Node, other V8 flags), stale, absent, or off. */
-function load(file, cached = true) {
-  const vm = require('node:vm')
-  const bytes = readFileSync(file)
-  const found = cached ? cachedDataFor(file, bytes) : { state: 'off' }
-  const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file, cachedData: found.data })
-  const module = { exports: {} }
-  script
-    .runInThisContext()
-    .call(
-      module.exports,
-      module.exports,
-      require('node:module').createRequire(file),
-      module,
-      file,
-      dirname(file),
-    )
-  const cache = found.data ? (script.cachedDataRejected ? 'rejected' : 'used') : found.state
-  return { exports: module.exports, script, bytes, cache }
-}
 
 const cannotLoad = (error) => {
   process.stderr.write(
@@ -118,12 +75,7 @@ async function warmCodeCache(file, runs) {
   const { exports: cli, script, bytes } = load(file, false)
   for (const argv of runs) await cli.main(argv)
   process.exitCode = 0
-  const header = Buffer.alloc(HEADER)
-  header.writeUInt32LE(bytes.length, 0)
-  // Renamed into place whole: a build stopped half-way leaves no cache rather than a cut one.
-  const tmp = `${file}.cache.${process.pid}`
-  writeFileSync(tmp, Buffer.concat([header, bytes, script.createCachedData()]))
-  renameSync(tmp, `${file}.cache`)
+  codeCache().saveCache(file, bytes, script)
 }
 
 module.exports = { RUN_BUNDLE, load, start, warmCodeCache }

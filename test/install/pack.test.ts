@@ -42,6 +42,8 @@ describe('npm pack, installed into an empty project', () => {
       // cordon-oci's C entry (built on install) hands create, run and exec to these.
       'bin/cordon-oci.cjs',
       'bin/cordon-oci.js',
+      // The code-cache loader both .cjs bins require.
+      'bin/code-cache.cjs',
       // Apache-2.0 (package.json) asks for its text to travel with every copy.
       'LICENSE',
       'README.md',

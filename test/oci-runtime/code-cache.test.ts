@@ -40,6 +40,7 @@ function packageCopy(t: { after(fn: () => void): void }) {
   mkdirSync(join(dir, 'bin'))
   mkdirSync(join(dir, 'build', 'src', 'oci-bundle'), { recursive: true })
   copyFileSync(LOADER, join(dir, 'bin', 'cordon-oci.cjs'))
+  copyFileSync(join(ROOT, 'bin', 'code-cache.cjs'), join(dir, 'bin', 'code-cache.cjs'))
   const bundle = join(dir, 'build', 'src', 'oci-bundle', 'oci.cjs')
   copyFileSync(BUNDLE, bundle)
   copyFileSync(`${BUNDLE}.cache`, `${bundle}.cache`)
