@@ -1,12 +1,12 @@
 // `--backend runc|gvisor`: the same policy run by an OCI runtime instead of cordon's launcher.
 // The policy becomes an OCI bundle (export/oci-bundle.ts) in a private temporary directory,
 // the runtime runs it in the foreground (it passes our stdio straight to the command and
-// forwards signals to it), and the bundle and the container's state are removed afterwards.
+// forwards signals to it), and the bundle and the container's state are removed afterwards;
+// what a cordon killed with SIGKILL left, the next runtime run sweeps (orphans.ts).
 import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { constants, tmpdir } from 'node:os'
+import { chmodSync, chownSync, existsSync, readFileSync, rmSync } from 'node:fs'
+import { constants } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { hostIdRanges } from '../host/id-range.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { identify } from '../host/signal.js'
@@ -23,8 +23,9 @@ import { writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
-import { privateStateDir } from '../run/state-dir.js'
+import { stringifyOci } from '../seccomp/oci.js'
+import { forSentry, splitPidsLimit } from './gvisor.js'
+import { containerId, makeBundleDir, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
@@ -32,10 +33,11 @@ export type Backend = (typeof BACKENDS)[number]
 export type RuntimeBackend = Exclude<Backend, 'native'>
 
 /** The runtime's program and what Debian calls its package (for the error saying how to get it). */
-export const RUNTIMES: Record<RuntimeBackend, { program: string; package: string; title: string }> = {
-  runc: { program: 'runc', package: 'runc', title: 'runc' },
-  gvisor: { program: 'runsc', package: 'runsc', title: 'gVisor (runsc)' },
-}
+export const RUNTIMES: Record<RuntimeBackend, { program: 'runc' | 'runsc'; package: string; title: string }> =
+  {
+    runc: { program: 'runc', package: 'runc', title: 'runc' },
+    gvisor: { program: 'runsc', package: 'runsc', title: 'gVisor (runsc)' },
+  }
 
 export function parseBackend(value: string | undefined): Backend {
   const backend = (value ?? 'native') as Backend
@@ -53,6 +55,14 @@ export function runtimePath(backend: RuntimeBackend): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat('/usr/sbin', '/sbin'))
     if (dir && existsSync(join(dir, program))) return join(dir, program)
   return undefined
+}
+
+/** The runtimes installed here, for the sweep of every backend's orphans. */
+function installedRuntimes(): { program: 'runc' | 'runsc'; path: string }[] {
+  return (Object.keys(RUNTIMES) as RuntimeBackend[]).flatMap((b) => {
+    const path = runtimePath(b)
+    return path ? [{ program: RUNTIMES[b].program, path }] : []
+  })
 }
 
 /** Whether this caller can use the backend here, and if not, what to do instead. */
@@ -91,12 +101,10 @@ export async function backendWorks(
   }
 }
 
-/** The runtime's global flags: where it keeps state, and for runsc its network and seccomp.
- * Root's runtimes keep theirs in /run (runc's and runsc's own default); anyone else's goes in
- * the caller's checked private state directory, so no other user can plant or swap it. */
+/** The runtime's global flags: where it keeps state (orphans.ts runtimeRoot), and for runsc
+ * its network and seccomp. */
 function globalFlags(backend: RuntimeBackend, policy: ResolvedPolicy, uid: number): string[] {
-  const flags: string[] = []
-  if (uid !== 0) flags.push('--root', privateStateDir(RUNTIMES[backend].program))
+  const flags = runtimeRoot(RUNTIMES[backend].program, uid).flags
   if (backend === 'gvisor') {
     // runsc ignores linux.seccomp unless asked. Its `none` network is gVisor's own netstack with
     // only a loopback interface, up: cordon's loopback. (`sandbox` would copy the interfaces of
@@ -147,55 +155,12 @@ export function backendConfig(
     config.linux.gidMappings = [{ containerID: 0, hostID: r.gid.start, size: r.gid.count }]
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
-  if (backend === 'gvisor' && config.linux.seccomp) config.linux.seccomp = forSentry(config.linux.seccomp)
+  if (backend !== 'gvisor') return { config, files }
+  if (config.linux.seccomp)
+    config.linux.seccomp = forSentry(config.linux.seccomp, runtimePath(backend) ?? 'runsc')
+  splitPidsLimit(config, policy.limits.pids)
   return { config, files }
 }
-
-/** Calls that gVisor's Sentry does not implement in the releases checked here: it answers them
- * ENOSYS itself, whatever their arguments (test/conformance/backends.test.ts shows it). */
-export const SENTRY_ENOSYS = ['clone3', 'openat2'] as const
-/** runsc releases, up to this date, that ignore a profile's errnoRet (EPERM instead) and do not
- * implement SENTRY_ENOSYS. Debian's is 0.0~20221219. */
-const ERRNORET_IGNORED_UNTIL = 20221219
-
-/** runsc's release date (YYYYMMDD), or undefined when its version says none. */
-export function runscRelease(version: string): number | undefined {
-  const m = /runsc version \S*?(20\d{6})\b/.exec(version)
-  return m ? Number(m[1]) : undefined
-}
-
-let sentryAnswersEnosys: boolean | undefined
-/** Whether this host's runsc ignores errnoRet and answers SENTRY_ENOSYS itself. */
-function runscNeedsEnosysPassThrough(): boolean {
-  if (sentryAnswersEnosys === undefined) {
-    const r = spawnSync(runtimePath('gvisor') ?? 'runsc', ['--version'], { encoding: 'utf8' })
-    const release = runscRelease(r.stdout ?? '')
-    sentryAnswersEnosys = release !== undefined && release <= ERRNORET_IGNORED_UNTIL
-  }
-  return sentryAnswersEnosys
-}
-
-/** The profile as runsc must get it. The profile answers clone3 ENOSYS so that libc falls back to
- * clone, whose flags the filter can read; runsc 2022 ignores errnoRet and answers EPERM, which
- * glibc takes as a failed pthread_create. Its Sentry answers these calls ENOSYS itself, so they
- * are left to it: the program sees ENOSYS as under runc, and no namespace is made. Newer or
- * unknown releases keep the rule (safe: at worst threads fail as before). */
-function forSentry(profile: OciProfile): OciProfile {
-  if (!runscNeedsEnosysPassThrough()) return profile
-  const sentry = new Set<string>(SENTRY_ENOSYS)
-  const passed = new Set<string>()
-  const syscalls = (profile.syscalls ?? [])
-    .map((r) => {
-      if (r.action !== 'SCMP_ACT_ERRNO' || r.errnoRet !== ENOSYS || r.args?.length) return r
-      r.names.filter((n) => sentry.has(n)).forEach((n) => passed.add(n))
-      return { ...r, names: r.names.filter((n) => !sentry.has(n)) }
-    })
-    .filter((r) => r.names.length > 0)
-  // An explicit allow: under a default-deny profile, an unlisted call would get the default.
-  if (passed.size) syscalls.push({ names: [...passed], action: 'SCMP_ACT_ALLOW' })
-  return { ...profile, syscalls }
-}
-const ENOSYS = 38
 
 export interface RuntimeProcess {
   readonly child: ChildProcess
@@ -229,7 +194,8 @@ export function spawnOnRuntime(
   const uid = caller.uid
   const program = runtimePath(backend)!
   const flags = globalFlags(backend, policy, uid) // before the bundle: it throws on an unsafe state dir
-  const bundle = mkdtempSync(join(tmpdir(), 'cordon-bundle-'))
+  sweepOrphans(installedRuntimes(), uid)
+  const bundle = makeBundleDir()
   const { config, files } = backendConfig(
     policy,
     command,
@@ -250,7 +216,7 @@ export function spawnOnRuntime(
     chmodSync(bundle, 0o711)
     chownSync(join(bundle, 'rootfs'), range.hostID, config.linux.gidMappings?.[0]?.hostID ?? range.hostID)
   }
-  const id = `cordon-${process.pid}-${randomBytes(4).toString('hex')}`
+  const id = containerId()
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
   // kill, state and delete log elsewhere: racing the command's exit, they may fail ("container

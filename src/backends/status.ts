@@ -34,14 +34,27 @@ export function backendStatus(
       : s,
   )
   if (backend !== 'gvisor') return statements
-  // The cgroup and rlimits bound the whole sandbox (Sentry and gofer) from the host's side.
+  // The cgroup and host rlimits bound the whole sandbox (Sentry and gofer) from the host's side.
   const inGvisor = (layer: string) =>
     layer === 'landlock' || layer === 'cgroup' || layer.startsWith('rlimit') ? layer : `${layer} (gVisor)`
-  return statements.map((s) => ({
+  return statements.map((s) =>
+    pidsInGvisor({
+      ...s,
+      enforcedBy: s.enforcedBy.map(inGvisor),
+      missing: s.missing.map((m) => ({ ...m, layer: inGvisor(m.layer) })),
+    }),
+  )
+}
+
+/** gVisor's kernel limits the program's tasks (RLIMIT_NPROC), with or without a host cgroup,
+ * which bounds the whole sandbox, runsc's own room included (gvisor.ts splitPidsLimit). */
+function pidsInGvisor(s: StatementStatus): StatementStatus {
+  if (!s.statement.startsWith('limit pids ')) return s
+  return {
     ...s,
-    enforcedBy: s.enforcedBy.map(inGvisor),
-    missing: s.missing.map((m) => ({ ...m, layer: inGvisor(m.layer) })),
-  }))
+    enforcedBy: ['rlimit nproc (gVisor)', ...s.enforcedBy],
+    status: s.missing.length ? 'partial' : 'full',
+  }
 }
 
 /** The bundle maps a root caller's container to host root: runc 1.1 has no idmapped mounts, so a

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
-import { runscRelease } from '../../src/backends/runtime.js'
+import { runscRelease } from '../../src/backends/gvisor.js'
 import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0

@@ -15,16 +15,9 @@ export const MEMORY_PROBE_LIMIT = 64 * 2 ** 20
  * of forks and reaping before it proves anything more. */
 export const PIDS_PROBE_LIMIT = 64
 
-/** Host tasks gVisor's own processes take in its sandbox's group before the program runs, with
- * room to spare: the gofer serves each mount on threads of its own (42 for the battery's view)
- * and the Sentry some 20 more. Under a limit below that, runsc dies or wedges while it boots
- * (a gofer refused a thread leaves the Sentry waiting for its mounts, and `runsc run` holding the
- * container's lock, for ever), before the bomb runs: so gVisor's bomb gets this much on top. */
-export const RUNSC_OWN_TASKS = 192
-
-/** The fork bomb's pids limit on the backend, under the policy's. */
-const bombLimit = (pids: number, backend: ProbeContext['backend']) =>
-  Math.min(pids, PIDS_PROBE_LIMIT + (backend === 'gvisor' ? RUNSC_OWN_TASKS : 0))
+/** The fork bomb's pids limit, under the policy's. (gVisor's bundle gives runsc its own room on
+ * top, outside the program's limit: backends/gvisor.ts splitPidsLimit.) */
+const bombLimit = (pids: number) => Math.min(pids, PIDS_PROBE_LIMIT)
 
 export const RESOURCE_PROBES: readonly ProbeSpec[] = [
   {
@@ -55,21 +48,26 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
     name: 'fork-bomb',
     // Past the (probe's) limit when one holds; a bounded 256 processes when none does.
     targets: ({ policy, ctx, add }) =>
-      add(String(policy.limits.pids !== undefined ? bombLimit(policy.limits.pids, ctx.backend) + 50 : 256)),
+      add(String(policy.limits.pids !== undefined ? bombLimit(policy.limits.pids) + 50 : 256)),
     alone: 'resource',
-    sandboxPolicy: (p, backend) =>
-      p.limits.pids !== undefined
-        ? { ...p, limits: { ...p.limits, pids: bombLimit(p.limits.pids, backend) } }
-        : p,
+    sandboxPolicy: (p) =>
+      p.limits.pids !== undefined ? { ...p, limits: { ...p.limits, pids: bombLimit(p.limits.pids) } } : p,
     // A bomb under a tight memory limit can fill it before the pids limit: the OOM killer then
     // ends the sandbox, and the bomb was contained all the same, by the cgroup.
     ended: ({ ending, ctx }) =>
       ending.reason === 'oom' && ctx.cgroup.ok
         ? { outcome: 'blocked', by: 'cgroup (memory limit: the OOM killer ended the bomb)' }
         : undefined,
-    // Without a cgroup the pids limit is RLIMIT_NPROC in the user namespace.
+    // Without a cgroup the pids limit is RLIMIT_NPROC in the user namespace; in gVisor it is
+    // RLIMIT_NPROC in gVisor's kernel.
     by: (by, { spec, ctx }) =>
-      by === spec.layers.EAGAIN && !ctx.cgroup.ok ? spec.layers['EAGAIN rlimit']! : by,
+      by !== spec.layers.EAGAIN
+        ? by
+        : ctx.backend === 'gvisor'
+          ? spec.layers['EAGAIN gVisor']!
+          : !ctx.cgroup.ok
+            ? spec.layers['EAGAIN rlimit']!
+            : by,
     detail: ({ policy, raw, why }) =>
       !why && policy.limits.pids !== undefined && policy.limits.pids > PIDS_PROBE_LIMIT
         ? `${raw.detail ? `${raw.detail}; ` : ''}checked under a ${PIDS_PROBE_LIMIT}-process limit (the same setting as the policy's ${policy.limits.pids})`
@@ -84,6 +82,7 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
     layers: {
       EAGAIN: 'cgroup (pids limit)',
       'EAGAIN rlimit': 'rlimit (RLIMIT_NPROC in the user namespace)',
+      'EAGAIN gVisor': "rlimit (RLIMIT_NPROC in gVisor's kernel)",
       'sandbox died': "cgroup (pids limit: gVisor's kernel was refused a host thread and the sandbox ended)",
     },
   },

@@ -1,0 +1,79 @@
+// What the gVisor backend's bundle needs beyond runc's: the seccomp profile as runsc 2022 reads
+// it, and the pids limit split between gVisor's kernel and the host. runsc's own processes (the
+// Sentry, the gofer, their threads, and the ptrace platform's stub processes) run in the
+// sandbox's host cgroup: with the policy's limit there, runsc dies or wedges while it boots
+// under a small one (a gofer refused a thread leaves the Sentry waiting for its mounts, and
+// `runsc run` holding the container's lock, for ever). So the program's tasks are limited inside
+// gVisor's kernel (RLIMIT_NPROC, which its Sentry enforces for every task, root without
+// capabilities included), and the host cgroup bounds the whole sandbox at the limit plus
+// runsc's own room.
+import { spawnSync } from 'node:child_process'
+import type { OciConfig } from '../export/oci-bundle.js'
+import type { OciProfile } from '../seccomp/oci.js'
+
+/** Host tasks gVisor's own processes take in its sandbox's group before the program runs, with
+ * room to spare: the gofer serves each mount on threads of its own (42 for the battery's view)
+ * and the Sentry some 20 more (69 in all for the default view, measured with runsc 20221219). */
+export const RUNSC_OWN_TASKS = 192
+
+/** The policy's pids limit as gVisor takes it: the program's tasks in gVisor's kernel
+ * (RLIMIT_NPROC, lowered to the limit when the policy sets a larger one), the limit plus runsc's
+ * own room in the host cgroup (when there is one). Changes config in place. */
+export function splitPidsLimit(config: OciConfig, pids: number | undefined): void {
+  if (pids === undefined) return
+  const host = (config.linux.resources as { pids?: { limit: number } } | undefined)?.pids
+  if (host) host.limit = pids + RUNSC_OWN_TASKS
+  const given = config.process.rlimits ?? []
+  const own = given.find((r) => r.type === 'RLIMIT_NPROC')
+  const hard = Math.min(pids, own?.hard ?? pids)
+  config.process.rlimits = [
+    ...given.filter((r) => r !== own),
+    { type: 'RLIMIT_NPROC', hard, soft: Math.min(hard, own?.soft ?? hard) },
+  ]
+}
+
+/** Calls that gVisor's Sentry does not implement in the releases checked here: it answers them
+ * ENOSYS itself, whatever their arguments (test/conformance/backends.test.ts shows it). */
+export const SENTRY_ENOSYS = ['clone3', 'openat2'] as const
+/** runsc releases, up to this date, that ignore a profile's errnoRet (EPERM instead) and do not
+ * implement SENTRY_ENOSYS. Debian's is 0.0~20221219. */
+const ERRNORET_IGNORED_UNTIL = 20221219
+
+/** runsc's release date (YYYYMMDD), or undefined when its version says none. */
+export function runscRelease(version: string): number | undefined {
+  const m = /runsc version \S*?(20\d{6})\b/.exec(version)
+  return m ? Number(m[1]) : undefined
+}
+
+let sentryAnswersEnosys: boolean | undefined
+/** Whether this host's runsc ignores errnoRet and answers SENTRY_ENOSYS itself. */
+function runscNeedsEnosysPassThrough(program: string): boolean {
+  if (sentryAnswersEnosys === undefined) {
+    const r = spawnSync(program, ['--version'], { encoding: 'utf8' })
+    const release = runscRelease(r.stdout ?? '')
+    sentryAnswersEnosys = release !== undefined && release <= ERRNORET_IGNORED_UNTIL
+  }
+  return sentryAnswersEnosys
+}
+
+/** The profile as runsc must get it. The profile answers clone3 ENOSYS so that libc falls back to
+ * clone, whose flags the filter can read; runsc 2022 ignores errnoRet and answers EPERM, which
+ * glibc takes as a failed pthread_create. Its Sentry answers these calls ENOSYS itself, so they
+ * are left to it: the program sees ENOSYS as under runc, and no namespace is made. Newer or
+ * unknown releases keep the rule (safe: at worst threads fail as before). */
+export function forSentry(profile: OciProfile, program: string): OciProfile {
+  if (!runscNeedsEnosysPassThrough(program)) return profile
+  const sentry = new Set<string>(SENTRY_ENOSYS)
+  const passed = new Set<string>()
+  const syscalls = (profile.syscalls ?? [])
+    .map((r) => {
+      if (r.action !== 'SCMP_ACT_ERRNO' || r.errnoRet !== ENOSYS || r.args?.length) return r
+      r.names.filter((n) => sentry.has(n)).forEach((n) => passed.add(n))
+      return { ...r, names: r.names.filter((n) => !sentry.has(n)) }
+    })
+    .filter((r) => r.names.length > 0)
+  // An explicit allow: under a default-deny profile, an unlisted call would get the default.
+  if (passed.size) syscalls.push({ names: [...passed], action: 'SCMP_ACT_ALLOW' })
+  return { ...profile, syscalls }
+}
+const ENOSYS = 38

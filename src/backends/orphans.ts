@@ -1,0 +1,123 @@
+// What a runtime backend's run leaves on the host while it runs: its bundle (a private directory
+// in the temporary directory) and the runtime's container (its state under the runtime's
+// --root, its cgroup, the `runc run`/`runsc run` process and what runs below it). A run removes
+// them when it ends; a cordon killed with SIGKILL cannot, and its runtime keeps the container
+// running. So both are named after their owner, as cordon's own cgroups and private /tmp are
+// (host/self-id.ts: pid namespace, pid, start time), and every runtime run first sweeps what
+// belongs to owners of its own pid namespace that are gone: the orphaned runtime processes are
+// killed, the container deleted (`delete --force`), then the bundle removed. A live owner's
+// entries, another namespace's, and names of any other shape are never touched.
+import { spawnSync } from 'node:child_process'
+import { lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { selfId, stillRunning } from '../host/self-id.js'
+import { identify } from '../host/signal.js'
+import { removeTree } from '../run/remove-tree.js'
+import { privateStateDir } from '../run/state-dir.js'
+import { killRuntimeTree, RUNTIME_CALL_MS } from './runtime-stop.js'
+
+/** `PID-PIDNS-START` of this process; `PID-u` where /proc is not our pid namespace's (such
+ * names match no sweep: they are only ever removed by their own run). */
+function owner(): string {
+  const me = selfId()
+  return me ? `${me.pid}-${me.pidns}-${me.start}` : `${process.pid}-u`
+}
+
+/** A container id (`cordon-PID-PIDNS-START-HEX8`); `cordon-PID-` first, as before. */
+export const containerId = (): string => `cordon-${owner()}-${randomBytes(4).toString('hex')}`
+const CONTAINER = /^cordon-(\d{1,10})-(\d{1,20})-(\d{1,20})-[0-9a-f]{8}$/
+
+/** A new private bundle directory (0700), named after its owner. */
+export const makeBundleDir = (): string => mkdtempSync(join(tmpdir(), `cordon-bundle-${owner()}-`))
+const BUNDLE = /^cordon-bundle-(\d{1,10})-(\d{1,20})-(\d{1,20})-[A-Za-z0-9]{6}$/
+
+/** Whether a name's owner (pid, pid namespace, start time) is a process of our namespace that
+ * is gone. */
+function orphaned(m: RegExpExecArray | null): boolean {
+  const me = selfId()
+  if (!m || !me || m[2] !== me.pidns) return false
+  const pid = Number(m[1])
+  return pid !== process.pid && !stillRunning(pid, Number(m[3]))
+}
+
+/** Where a runtime keeps its containers' state for this caller, and the flags that say so.
+ * Root's runtimes keep theirs in their own default; anyone else's goes in the caller's checked
+ * private state directory, so no other user can plant or swap it. */
+export function runtimeRoot(program: 'runc' | 'runsc', uid: number): { dir: string; flags: string[] } {
+  if (uid === 0) return { dir: program === 'runc' ? '/run/runc' : '/var/run/runsc', flags: [] }
+  const dir = privateStateDir(program)
+  return { dir, flags: ['--root', dir] }
+}
+
+/** The container ids in a runtime's state directory: runc keeps a directory per id, runsc
+ * files named `ID_sandbox:ID.state` (and `.lock`). */
+function containers(dir: string): Set<string> {
+  const ids = new Set<string>()
+  try {
+    for (const name of readdirSync(dir)) ids.add(name.split('_')[0]!)
+  } catch {} // no state directory yet: nothing ran
+  return ids
+}
+
+/** Processes that name the container on their command line as the runtime (`runc run … ID`,
+ * runsc's gofer and sandbox below it): the dead owner's runtime, which may hold the container's
+ * lock for ever. */
+function runtimeProcesses(program: string, id: string): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    let argv: string[]
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0')
+    } catch {
+      continue
+    }
+    if (argv.includes(id) && basename(argv[0] ?? '').startsWith(program)) pids.push(Number(name))
+  }
+  return pids
+}
+
+/** Ends and deletes the containers, and removes the bundles, of this caller's runs whose
+ * cordon is gone. Returns what it removed (container ids and bundle paths). */
+export function sweepOrphans(
+  runtimes: readonly { program: 'runc' | 'runsc'; path: string }[],
+  uid = process.getuid?.() ?? 0,
+): string[] {
+  if (!selfId()) return [] // /proc is not our pid namespace's: no owner can be judged
+  const removed: string[] = []
+  for (const { program, path } of runtimes) {
+    let root: ReturnType<typeof runtimeRoot>
+    try {
+      root = runtimeRoot(program, uid)
+    } catch {
+      continue // an unsafe state directory: the run itself says so
+    }
+    for (const id of containers(root.dir)) {
+      if (!orphaned(CONTAINER.exec(id))) continue
+      for (const runtime of identify(runtimeProcesses(program, id))) killRuntimeTree(runtime, id)
+      spawnSync(path, [...root.flags, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+      removed.push(id)
+    }
+  }
+  const base = tmpdir()
+  let names: string[] = []
+  try {
+    names = readdirSync(base)
+  } catch {}
+  for (const name of names) {
+    if (!orphaned(BUNDLE.exec(name))) continue
+    const bundle = join(base, name)
+    try {
+      const st = lstatSync(bundle)
+      if (!st.isDirectory() || st.uid !== uid) continue // not a bundle this caller made
+    } catch {
+      continue
+    }
+    // The remapped container's rootfs is the id range's: removed fd by fd, never following a
+    // symlink the container could have left (remove-tree.ts).
+    if (removeTree(bundle)) removed.push(bundle)
+  }
+  return removed
+}
