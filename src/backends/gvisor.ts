@@ -5,9 +5,10 @@
 // under a small one (a gofer refused a thread leaves the Sentry waiting for its mounts, and
 // `runsc run` holding the container's lock, for ever). So the program's tasks are limited inside
 // gVisor's kernel (RLIMIT_NPROC, which its Sentry enforces for every task, root without
-// capabilities included), and the host cgroup bounds the whole sandbox at the limit plus
-// runsc's own room.
+// capabilities included), and the host cgroup bounds the whole sandbox with room for runsc
+// and for the program's tasks as its platform runs them (sandboxPidsLimit).
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { OciConfig } from '../export/oci-bundle.js'
 import type { OciProfile } from '../seccomp/oci.js'
 
@@ -15,14 +16,35 @@ import type { OciProfile } from '../seccomp/oci.js'
  * room to spare: the gofer serves each mount on threads of its own (42 for the battery's view)
  * and the Sentry some 20 more (69 in all for the default view, measured with runsc 20221219). */
 export const RUNSC_OWN_TASKS = 192
+/** Host tasks each of the program's tasks may cost the sandbox: the ptrace platform runs every
+ * address space in a stub process of its own, with threads (60 sleeping processes of the
+ * program took 446 host tasks, 69 of them runsc's own: 6.3 each). */
+export const HOST_TASKS_PER_TASK = 8
+
+/** The sandbox's host pids limit for a program limited to `pids` tasks: room for runsc and for
+ * the program's tasks as the platform runs them, but never more than half the host's pids
+ * (pid_max), so that a bomb's churn of stub processes cannot take the host's (nor less than
+ * the program's limit plus runsc's room). */
+export function sandboxPidsLimit(pids: number, pidMax = readPidMax()): number {
+  const room = RUNSC_OWN_TASKS + HOST_TASKS_PER_TASK * pids
+  return Math.min(room, Math.max(pids + RUNSC_OWN_TASKS, Math.floor(pidMax / 2)))
+}
+
+function readPidMax(): number {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) || 32768
+  } catch {
+    return 32768 // the kernel's default
+  }
+}
 
 /** The policy's pids limit as gVisor takes it: the program's tasks in gVisor's kernel
- * (RLIMIT_NPROC, lowered to the limit when the policy sets a larger one), the limit plus runsc's
- * own room in the host cgroup (when there is one). Changes config in place. */
+ * (RLIMIT_NPROC, lowered to the limit when the policy sets a larger one), and the whole sandbox
+ * bounded by sandboxPidsLimit in the host cgroup (when there is one). Changes config in place. */
 export function splitPidsLimit(config: OciConfig, pids: number | undefined): void {
   if (pids === undefined) return
   const host = (config.linux.resources as { pids?: { limit: number } } | undefined)?.pids
-  if (host) host.limit = pids + RUNSC_OWN_TASKS
+  if (host) host.limit = sandboxPidsLimit(pids)
   const given = config.process.rlimits ?? []
   const own = given.find((r) => r.type === 'RLIMIT_NPROC')
   const hard = Math.min(pids, own?.hard ?? pids)

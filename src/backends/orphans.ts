@@ -8,7 +8,7 @@
 // killed, the container deleted (`delete --force`), then the bundle removed. A live owner's
 // entries, another namespace's, and names of any other shape are never touched.
 import { spawnSync } from 'node:child_process'
-import { lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -61,6 +61,16 @@ function containers(dir: string): Set<string> {
   return ids
 }
 
+/** runsc 2022's `delete` leaves the container's lock file when the container died paused or was
+ * killed under it: with no state beside it, the lock is a dead container's. */
+function removeLock(dir: string, id: string): void {
+  const file = join(dir, `${id}_sandbox:${id}`)
+  if (existsSync(`${file}.state`)) return
+  try {
+    unlinkSync(`${file}.lock`)
+  } catch {} // none
+}
+
 /** Processes that name the container on their command line as the runtime (`runc run … ID`,
  * runsc's gofer and sandbox below it): the dead owner's runtime, which may hold the container's
  * lock for ever. */
@@ -98,6 +108,7 @@ export function sweepOrphans(
       if (!orphaned(CONTAINER.exec(id))) continue
       for (const runtime of identify(runtimeProcesses(program, id))) killRuntimeTree(runtime, id)
       spawnSync(path, [...root.flags, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+      if (program === 'runsc') removeLock(root.dir, id)
       removed.push(id)
     }
   }

@@ -1,0 +1,177 @@
+// A runtime run whose cordon dies: SIGTERM and SIGINT stop and remove the container (the run
+// ends as natively); after a SIGKILL, which cordon cannot catch, the next runtime run kills and
+// deletes the orphaned container and removes its bundle, and never touches a live run's. And
+// gVisor's pids limit is the program's, with runsc's own tasks outside it.
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, describe, test } from 'node:test'
+import { sweepOrphans } from '../../src/backends/orphans.js'
+import { selfId } from '../../src/host/self-id.js'
+import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
+const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+/** Where root's runtimes keep their containers' state (their defaults). */
+const ROOTS = { runc: '/run/runc', gvisor: '/var/run/runsc' } as const
+type Backend = keyof typeof ROOTS
+
+interface Run {
+  child: ChildProcess
+  status: Promise<number | null>
+}
+
+function start(backend: Backend, command: string[]): Run {
+  const child = spawn(process.execPath, [CLI, 'run', '--backend', backend, '--', ...command], {
+    cwd: projectDir(),
+    env,
+    stdio: 'ignore',
+  })
+  return { child, status: new Promise((resolve) => child.on('close', (code) => resolve(code))) }
+}
+
+/** What a run of cordon process `pid` holds on the host: its container ids (in the runtime's
+ * state), bundles, and the runtime's processes (which name the id or the bundle). */
+function held(backend: Backend, pid: number) {
+  const ids = [
+    ...new Set(
+      readdirSync(ROOTS[backend])
+        .filter((f) => f.startsWith(`cordon-${pid}-`) && !f.endsWith('.lock'))
+        .map((f) => f.split('_')[0]!),
+    ),
+  ]
+  const bundles = readdirSync(tmpdir()).filter((f) => f.startsWith(`cordon-bundle-${pid}-`))
+  const processes = [...ids, ...bundles].flatMap((name) => pgrep(name))
+  return { ids, bundles, processes }
+}
+
+const pgrep = (pattern: string) =>
+  (spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean)
+
+/** A long command, marked so that it can be found: on the host under runc, in gVisor's own
+ * kernel (`runsc ps`) under gVisor. */
+const longCommand = (marker: string) => ['sh', '-c', `sleep 300; : ${marker}`]
+function commandRuns(backend: Backend, id: string, marker: string): boolean {
+  if (backend === 'runc') return pgrep(`^sh -c sleep 300; : ${marker}$`).length > 0
+  const ps = spawnSync('runsc', ['ps', id], { encoding: 'utf8', timeout: 10_000 })
+  return ps.status === 0 && /\bsleep\b/.test(ps.stdout)
+}
+
+/** Waits until the run's container runs its command; returns the container's id. */
+async function running(backend: Backend, run: Run, marker: string): Promise<string> {
+  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(100)) {
+    const id = held(backend, run.child.pid!).ids[0]
+    if (id && commandRuns(backend, id, marker)) return id
+  }
+  throw new Error(`${backend}: the container did not start`)
+}
+
+describe('a runtime run whose cordon dies', { skip: why }, () => {
+  for (const backend of ['runc', 'gvisor'] as const)
+    test(`${backend}: SIGTERM and SIGINT stop and remove the container and the bundle`, async () => {
+      for (const [signal, code] of [
+        ['SIGTERM', 143],
+        ['SIGINT', 130],
+      ] as const) {
+        const marker = `${backend}-${signal}-${process.pid}`
+        const run = start(backend, longCommand(marker))
+        const id = await running(backend, run, marker)
+        run.child.kill(signal)
+        assert.equal(await run.status, code, `${backend} ${signal}`)
+        assert.deepEqual(held(backend, run.child.pid!), { ids: [], bundles: [], processes: [] })
+        assert.ok(!commandRuns(backend, id, marker), `${backend} ${signal}: the command still runs`)
+      }
+    })
+
+  for (const backend of ['runc', 'gvisor'] as const)
+    test(`${backend}: after a SIGKILL the next run sweeps the container and bundle, never a live run's`, async (t) => {
+      const orphanMarker = `${backend}-orphan-${process.pid}`
+      const orphan = start(backend, longCommand(orphanMarker))
+      const liveMarker = `${backend}-live-${process.pid}`
+      const live = start(backend, longCommand(liveMarker))
+      t.after(() => {
+        live.child.kill('SIGKILL')
+        cordon(['run', '--backend', backend, '--', '/bin/true'], { cwd: projectDir() }) // sweeps it
+      })
+      const orphanId = await running(backend, orphan, orphanMarker)
+      const liveId = await running(backend, live, liveMarker)
+      orphan.child.kill('SIGKILL')
+      await orphan.status
+      // Left behind: SIGKILL cannot be caught, and the runtime keeps the container running.
+      const left = held(backend, orphan.child.pid!)
+      assert.equal(left.bundles.length, 1, JSON.stringify(left))
+      assert.equal(left.ids.length, 1, JSON.stringify(left))
+      assert.ok(commandRuns(backend, orphanId, orphanMarker), 'the orphaned container runs')
+
+      const next = cordon(['run', '--backend', backend, '--', '/bin/true'], { cwd: projectDir() })
+      assert.equal(next.status, 0, next.stderr)
+      assert.deepEqual(held(backend, orphan.child.pid!), { ids: [], bundles: [], processes: [] })
+      for (const end = Date.now() + 5_000; Date.now() < end && commandRuns(backend, orphanId, orphanMarker);)
+        await sleep(100)
+      assert.ok(!commandRuns(backend, orphanId, orphanMarker), 'the orphaned container still runs')
+      // The live run is untouched: its container, bundle and command.
+      const mine = held(backend, live.child.pid!)
+      assert.deepEqual(mine.ids, [liveId])
+      assert.equal(mine.bundles.length, 1)
+      assert.ok(commandRuns(backend, liveId, liveMarker), 'the live run was swept')
+      live.child.kill('SIGTERM')
+      assert.equal(await live.status, 143)
+      assert.deepEqual(held(backend, live.child.pid!), { ids: [], bundles: [], processes: [] })
+    })
+})
+
+describe('the sweep judges only what names a dead owner of its own pid namespace', () => {
+  test('a live owner, another pid namespace and other names are kept', () => {
+    const me = selfId()
+    if (!me) return
+    const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
+    const dead = `cordon-bundle-${pidMax + 1}-${me.pidns}-1-AbCdEf`
+    const names = {
+      dead,
+      live: `cordon-bundle-${process.ppid}-${me.pidns}-${startOf(process.ppid)}-AbCdEf`,
+      otherNamespace: `cordon-bundle-${pidMax + 1}-1${me.pidns}-1-AbCdEf`,
+      otherShape: `cordon-bundle-${pidMax + 1}-AbCdEf`,
+    }
+    const paths = Object.values(names).map((n) => join(tmpdir(), n))
+    after(() => paths.forEach((p) => rmSync(p, { recursive: true, force: true })))
+    for (const p of paths) mkdirSync(join(p, 'rootfs'), { recursive: true })
+    const removed = sweepOrphans([])
+    assert.deepEqual(removed, [join(tmpdir(), dead)])
+    assert.deepEqual(
+      paths.map((p) => existsSync(p)),
+      [false, true, true, true],
+    )
+  })
+})
+
+describe('gVisor: the pids limit is the program’s, runsc’s own tasks outside it', { skip: why }, () => {
+  test('--pids 20: the program stops at 20 tasks, and the run ends', () => {
+    // Each child sleeps, so every fork past the limit fails while the others hold their places.
+    const bomb =
+      'import os,time\nn=1\ntry:\n  for i in range(60):\n    if os.fork()==0:\n      time.sleep(3); os._exit(0)\n    n+=1\nexcept OSError as e: print(n, e.errno)\nelse: print(n)'
+    for (const backend of ['runc', 'gvisor'])
+      for (const pids of [20, 40]) {
+        const began = Date.now()
+        const r = cordon(['run', '--backend', backend, '--pids', String(pids), '--', 'python3', '-c', bomb], {
+          cwd: projectDir(),
+          timeout: 60_000,
+        })
+        assert.equal(r.status, 0, `${backend} --pids ${pids}: ${r.stderr}`)
+        const [tasks, errno] = r.stdout.trim().split(' ').map(Number)
+        assert.equal(errno, 11, `${backend} --pids ${pids}: no EAGAIN: ${r.stdout}`)
+        // runc counts its init's exec'd command itself; a task or two may still be exiting.
+        assert.ok(tasks! <= pids && tasks! >= pids - 3, `${backend} --pids ${pids}: ${tasks} tasks`)
+        assert.ok(Date.now() - began < 30_000, `${backend} --pids ${pids} took ${Date.now() - began} ms`)
+      }
+  })
+})
+
+const startOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+}
