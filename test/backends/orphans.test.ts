@@ -53,20 +53,21 @@ function held(backend: Backend, pid: number) {
 const pgrep = (pattern: string) =>
   (spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean)
 
-/** A long command, marked so that it can be found: on the host under runc, in gVisor's own
- * kernel (`runsc ps`) under gVisor. */
-const longCommand = (marker: string) => ['sh', '-c', `sleep 300; : ${marker}`]
-function commandRuns(backend: Backend, id: string, marker: string): boolean {
-  if (backend === 'runc') return pgrep(`^sh -c sleep 300; : ${marker}$`).length > 0
+/** A long command without a handler for SIGINT or SIGTERM, marked by its duration so that it
+ * can be found: on the host under runc, in gVisor's own kernel (`runsc ps`) under gVisor. */
+let marks = 0
+const longCommand = () => ['sleep', `300.${process.pid}${++marks}`]
+function commandRuns(backend: Backend, id: string, command: string[]): boolean {
+  if (backend === 'runc') return pgrep(`^${command.join(' ')}$`).length > 0
   const ps = spawnSync('runsc', ['ps', id], { encoding: 'utf8', timeout: 10_000 })
   return ps.status === 0 && /\bsleep\b/.test(ps.stdout)
 }
 
 /** Waits until the run's container runs its command; returns the container's id. */
-async function running(backend: Backend, run: Run, marker: string): Promise<string> {
+async function running(backend: Backend, run: Run, command: string[]): Promise<string> {
   for (const end = Date.now() + 30_000; Date.now() < end; await sleep(100)) {
     const id = held(backend, run.child.pid!).ids[0]
-    if (id && commandRuns(backend, id, marker)) return id
+    if (id && commandRuns(backend, id, command)) return id
   }
   throw new Error(`${backend}: the container did not start`)
 }
@@ -78,8 +79,8 @@ describe('a runtime run whose cordon dies', { skip: why }, () => {
         ['SIGTERM', 143],
         ['SIGINT', 130],
       ] as const) {
-        const marker = `${backend}-${signal}-${process.pid}`
-        const run = start(backend, longCommand(marker))
+        const marker = longCommand()
+        const run = start(backend, marker)
         const id = await running(backend, run, marker)
         run.child.kill(signal)
         assert.equal(await run.status, code, `${backend} ${signal}`)
@@ -90,10 +91,10 @@ describe('a runtime run whose cordon dies', { skip: why }, () => {
 
   for (const backend of ['runc', 'gvisor'] as const)
     test(`${backend}: after a SIGKILL the next run sweeps the container and bundle, never a live run's`, async (t) => {
-      const orphanMarker = `${backend}-orphan-${process.pid}`
-      const orphan = start(backend, longCommand(orphanMarker))
-      const liveMarker = `${backend}-live-${process.pid}`
-      const live = start(backend, longCommand(liveMarker))
+      const orphanMarker = longCommand()
+      const orphan = start(backend, orphanMarker)
+      const liveMarker = longCommand()
+      const live = start(backend, liveMarker)
       t.after(() => {
         live.child.kill('SIGKILL')
         cordon(['run', '--backend', backend, '--', '/bin/true'], { cwd: projectDir() }) // sweeps it
