@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { selfId, stillRunning } from '../host/self-id.js'
 import { identify } from '../host/signal.js'
 import { removeTree } from '../run/remove-tree.js'
-import { privateStateDir } from '../run/state-dir.js'
+import { privateStateDir, stateDirPath } from '../run/state-dir.js'
 import { killRuntimeTree, RUNTIME_CALL_MS } from './runtime-stop.js'
 
 /** `PID-PIDNS-START` of this process; `PID-u` where /proc is not our pid namespace's (such
@@ -98,6 +98,8 @@ export function sweepOrphans(
   if (!selfId()) return [] // /proc is not our pid namespace's: no owner can be judged
   const removed: string[] = []
   for (const { program, path } of runtimes) {
+    // A caller's own runtime state directory is made by its first run there, not by a sweep.
+    if (uid !== 0 && !existsSync(join(stateDirPath(), program))) continue
     let root: ReturnType<typeof runtimeRoot>
     try {
       root = runtimeRoot(program, uid)

@@ -1,6 +1,6 @@
 // Battery rows: the entry points a filter must cover (i386, x32), and the resource limits.
 import { pidsAsNproc } from '../../policy/effective.js'
-import type { ProbeContext, ProbeSpec } from '../probe-spec.js'
+import type { ProbeSpec } from '../probe-spec.js'
 
 // The resource probes check the policy's limit setting under a small one of verify's own when
 // the policy's is larger (the same cgroup file, or RLIMIT_NPROC, at any size), sparing the host
@@ -47,7 +47,7 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
   {
     name: 'fork-bomb',
     // Past the (probe's) limit when one holds; a bounded 256 processes when none does.
-    targets: ({ policy, ctx, add }) =>
+    targets: ({ policy, add }) =>
       add(String(policy.limits.pids !== undefined ? bombLimit(policy.limits.pids) + 50 : 256)),
     alone: 'resource',
     sandboxPolicy: (p) =>
