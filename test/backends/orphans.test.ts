@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
 import { sweepOrphans } from '../../src/backends/orphans.js'
 import { selfId } from '../../src/host/self-id.js'
-import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
+import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
@@ -124,6 +124,40 @@ describe('a runtime run whose cordon dies', { skip: why }, () => {
       assert.equal(await live.status, 143)
       assert.deepEqual(held(backend, live.child.pid!), { ids: [], bundles: [], processes: [] })
     })
+})
+
+describe('a plain user’s rootless runc run whose cordon is killed', { skip: why }, () => {
+  test('the user’s next run sweeps the container from its own state directory, and the bundle', async (t) => {
+    const { user, dir, env, as } = plainUserScratch(t, 'orphan-rootless')
+    const command = longCommand()
+    const child = spawn(process.execPath, [CLI, 'run', '--backend', 'runc', '--', ...command], {
+      cwd: dir,
+      uid: user.uid,
+      gid: user.gid,
+      env,
+      stdio: 'ignore',
+    })
+    const closed = new Promise((resolve) => child.on('close', resolve))
+    const state = join(env.XDG_RUNTIME_DIR, 'cordon', 'runc')
+    const ours = () =>
+      (existsSync(state) ? readdirSync(state) : []).filter((f) => f.startsWith(`cordon-${child.pid}-`))
+    const bundles = () => readdirSync(tmpdir()).filter((f) => f.startsWith(`cordon-bundle-${child.pid}-`))
+    for (
+      const end = Date.now() + 30_000;
+      !(ours().length && commandRuns('runc', '', command));
+      await sleep(100)
+    )
+      assert.ok(Date.now() < end, 'the container did not start')
+    child.kill('SIGKILL')
+    await closed
+    assert.equal(bundles().length, 1)
+    const next = as(['run', '--backend', 'runc', '--', '/bin/true'])
+    assert.equal(next.status, 0, next.stderr)
+    assert.deepEqual([ours(), bundles()], [[], []])
+    for (const end = Date.now() + 5_000; Date.now() < end && commandRuns('runc', '', command);)
+      await sleep(100)
+    assert.ok(!commandRuns('runc', '', command), 'the orphaned container still runs')
+  })
 })
 
 describe('the sweep judges only what names a dead owner of its own pid namespace', () => {
