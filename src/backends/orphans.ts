@@ -8,7 +8,7 @@
 // killed, the container deleted (`delete --force`), then the bundle removed. A live owner's
 // entries, another namespace's, and names of any other shape are never touched.
 import { spawnSync } from 'node:child_process'
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -71,15 +71,16 @@ function removeLock(dir: string, id: string): void {
   } catch {} // none
 }
 
-/** Processes that name the container on their command line as the runtime (`runc run … ID`,
- * runsc's gofer and sandbox below it): the dead owner's runtime, which may hold the container's
- * lock for ever. */
-function runtimeProcesses(program: string, id: string): number[] {
+/** The caller's processes that name the container on their command line as the runtime (`runc
+ * run … ID`): the dead owner's runtime, which may hold the container's lock for ever (runsc's
+ * gofer and sandbox are below it). */
+function runtimeProcesses(program: string, id: string, uid: number): number[] {
   const pids: number[] = []
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
     let argv: string[]
     try {
+      if (statSync(`/proc/${name}`).uid !== uid) continue // the runtime runs as its caller
       argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0')
     } catch {
       continue
@@ -108,7 +109,7 @@ export function sweepOrphans(
     }
     for (const id of containers(root.dir)) {
       if (!orphaned(CONTAINER.exec(id))) continue
-      for (const runtime of identify(runtimeProcesses(program, id))) killRuntimeTree(runtime, id)
+      for (const runtime of identify(runtimeProcesses(program, id, uid))) killRuntimeTree(runtime, id)
       spawnSync(path, [...root.flags, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
       if (program === 'runsc') removeLock(root.dir, id)
       removed.push(id)
