@@ -272,18 +272,18 @@ export function spawnOnRuntime(
   // A signal runc forwards to a container's pid 1 that has no handler for it is dropped by the
   // kernel (gVisor delivers it): the command would outlive a SIGINT or SIGTERM that natively,
   // under cordon's init, ends it. The default action is done here instead: killed, and reported
-  // as that signal (130 for SIGINT), as natively.
+  // as that signal (130 for SIGINT), as natively. The handler is judged before the signal is
+  // sent: a command that handles it and exits resets its handlers as it ends (Python does), and
+  // judged after, it looked unhandled and was killed (130 instead of its own status).
   let signalled: number | undefined
   const forward = (signal: NodeJS.Signals) => {
-    const sent = child.kill(signal)
     const n = constants.signals[signal]
-    if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return sent
+    if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return child.kill(signal)
     const pid = initPid(program, aux, id)
-    if (pid !== undefined && !handles(pid, n)) {
-      signalled ??= n
-      runtimeKill('KILL')
-    }
-    return sent
+    if (pid === undefined || handles(pid, n)) return child.kill(signal)
+    signalled ??= n
+    runtimeKill('KILL')
+    return true
   }
   const exited = new Promise<RuntimeExit>((resolve) => {
     child.on('error', (e) => finish(125, 'setup', e.message))
