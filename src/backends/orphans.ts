@@ -18,6 +18,9 @@ import { removeTree } from '../run/remove-tree.js'
 import { privateStateDir, stateDirPath } from '../run/state-dir.js'
 import { killRuntimeTree, RUNTIME_CALL_MS } from './runtime-stop.js'
 
+/** The runtimes' programs, which name their state directories. */
+export type RuntimeProgram = 'runc' | 'runsc'
+
 /** `PID-PIDNS-START` of this process; `PID-u` where /proc is not our pid namespace's (such
  * names match no sweep: they are only ever removed by their own run). */
 function owner(): string {
@@ -45,7 +48,7 @@ function orphaned(m: RegExpExecArray | null): boolean {
 /** Where a runtime keeps its containers' state for this caller, and the flags that say so.
  * Root's runtimes keep theirs in their own default; anyone else's goes in the caller's checked
  * private state directory, so no other user can plant or swap it. */
-export function runtimeRoot(program: 'runc' | 'runsc', uid: number): { dir: string; flags: string[] } {
+export function runtimeRoot(program: RuntimeProgram, uid: number): { dir: string; flags: string[] } {
   if (uid === 0) return { dir: program === 'runc' ? '/run/runc' : '/var/run/runsc', flags: [] }
   const dir = privateStateDir(program)
   return { dir, flags: ['--root', dir] }
@@ -93,7 +96,7 @@ function runtimeProcesses(program: string, id: string, uid: number): number[] {
 /** Ends and deletes the containers, and removes the bundles, of this caller's runs whose
  * cordon is gone. Returns what it removed (container ids and bundle paths). */
 export function sweepOrphans(
-  runtimes: readonly { program: 'runc' | 'runsc'; path: string }[],
+  runtimes: readonly { program: RuntimeProgram; path: string }[],
   uid = process.getuid?.() ?? 0,
 ): string[] {
   if (!selfId()) return [] // /proc is not our pid namespace's: no owner can be judged

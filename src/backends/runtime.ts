@@ -25,7 +25,7 @@ import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import { forSentry, splitPidsLimit } from './gvisor.js'
-import { containerId, makeBundleDir, runtimeRoot, sweepOrphans } from './orphans.js'
+import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
@@ -33,11 +33,10 @@ export type Backend = (typeof BACKENDS)[number]
 export type RuntimeBackend = Exclude<Backend, 'native'>
 
 /** The runtime's program and what Debian calls its package (for the error saying how to get it). */
-export const RUNTIMES: Record<RuntimeBackend, { program: 'runc' | 'runsc'; package: string; title: string }> =
-  {
-    runc: { program: 'runc', package: 'runc', title: 'runc' },
-    gvisor: { program: 'runsc', package: 'runsc', title: 'gVisor (runsc)' },
-  }
+export const RUNTIMES: Record<RuntimeBackend, { program: RuntimeProgram; package: string; title: string }> = {
+  runc: { program: 'runc', package: 'runc', title: 'runc' },
+  gvisor: { program: 'runsc', package: 'runsc', title: 'gVisor (runsc)' },
+}
 
 export function parseBackend(value: string | undefined): Backend {
   const backend = (value ?? 'native') as Backend
@@ -58,7 +57,7 @@ export function runtimePath(backend: RuntimeBackend): string | undefined {
 }
 
 /** The runtimes installed here, for the sweep of every backend's orphans. */
-function installedRuntimes(): { program: 'runc' | 'runsc'; path: string }[] {
+function installedRuntimes(): { program: RuntimeProgram; path: string }[] {
   return (Object.keys(RUNTIMES) as RuntimeBackend[]).flatMap((b) => {
     const path = runtimePath(b)
     return path ? [{ program: RUNTIMES[b].program, path }] : []
