@@ -36,7 +36,9 @@ static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) *
 static int all_binds; /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
 /* Mount ids of the tmpfs mounts made here for the view: the only places a node is made on
- * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too. */
+ * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too.
+ * Taken only for a plan that makes nodes (two syscalls per mount saved for the others). */
+static int track_tmpfs;
 static uint64_t *own_tmpfs;
 static size_t n_own_tmpfs;
 static const char *root_src; /* host path bound at the view's "/" (an OCI bundle's rootfs) */
@@ -206,12 +208,19 @@ static uint64_t mount_attrs(uint32_t flags)
 	       (flags & BIND_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
 }
 
-/* One tree from the launcher, or -1 when none came (a missing optional source, or the launcher
- * failed and says why). */
-static int recv_tree(void)
+/* A tree travels with one byte, its root's kind: TREE_DIR or TREE_FILE (the launcher has the
+ * stat, so the sandbox makes none on its way), TREE_NONE without a tree for a missing optional
+ * source. */
+#define TREE_DIR 'd'
+#define TREE_FILE 'f'
+#define TREE_NONE 'n'
+
+/* One tree from the launcher and its kind, or -1 when none came (a missing optional source, or
+ * the launcher failed and says why). */
+static int recv_tree(char *kind)
 {
-	char byte;
-	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, &byte, 1);
+	*kind = TREE_NONE;
+	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, kind, 1);
 }
 
 /* Binds of one source with the same flags (/dev/null over each hidden /proc file): the first is
@@ -250,9 +259,9 @@ static int has_later_same(const struct plan *p, size_t i)
 static int *kept;
 static size_t n_kept;
 
-static void keep_for_clones(const struct plan *p, size_t i, int tree, const struct stat *st)
+static void keep_for_clones(const struct plan *p, size_t i, int tree, int is_dir)
 {
-	if (S_ISDIR(st->st_mode) || !has_later_same(p, i))
+	if (is_dir || !has_later_same(p, i))
 		return;
 	if (!kept) {
 		if (!(kept = malloc(p->n_ops * sizeof *kept)))
@@ -301,18 +310,16 @@ static void do_bind(const struct plan *p, size_t i)
 		return;
 	}
 	if (!(op->a & BIND_VIEW) && ((op->a & BIND_IDMAP) || all_binds)) {
-		int tree = recv_tree(); /* made and given its attributes by the launcher */
+		char kind;
+		int tree = recv_tree(&kind); /* made and given its attributes by the launcher */
 		if (tree < 0) {
 			if (op->a & BIND_OPTIONAL)
 				return; /* a missing optional source: the launcher sent an empty message */
 			errno = EPROTO;
 			fail("idmapped bind", src, dest);
 		}
-		if (fstat(tree, &st))
-			fail("idmapped bind", src, dest);
-		keep_for_clones(p, i, tree, &st);
-		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind",
-		       src);
+		keep_for_clones(p, i, tree, kind == TREE_DIR);
+		attach(tree, dest, kind == TREE_DIR ? DEST_DIR : DEST_FILE, "idmapped bind", src);
 		return;
 	}
 	int from = open_source(op->a & BIND_VIEW ? new_fd : old_fd, src);
@@ -330,13 +337,13 @@ static void do_bind(const struct plan *p, size_t i)
 	close(from);
 	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
 		fail(op->a & BIND_RO ? "bind read-only" : "bind", src, dest);
-	keep_for_clones(p, i, tree, &st);
+	keep_for_clones(p, i, tree, S_ISDIR(st.st_mode));
 	attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "bind", src);
 }
 
-static void send_tree(int sock, int tree, const char *src)
+static void send_tree(int sock, int tree, char kind, const char *src)
 {
-	if (!fd_send(sock, "t", 1, tree))
+	if (!fd_send(sock, &kind, 1, tree))
 		fail("idmapped bind", src, NULL);
 }
 
@@ -462,7 +469,7 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		if (from < 0)
 			from = source_remember(&cache, op->s1, open_source(root, op->s1));
 		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
-			send_tree(sock, -1, op->s1);
+			send_tree(sock, -1, TREE_NONE, op->s1);
 			sent++;
 			continue;
 		}
@@ -494,12 +501,11 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
 		struct stat st;
-		if (has_later_same(p, i)) {
-			if (fstat(tree, &st)) /* the sandbox's answer must be this one */
-				fail("idmapped bind", op->s1, op->s2);
+		if (fstat(tree, &st))
+			fail("idmapped bind", op->s1, op->s2);
+		if (has_later_same(p, i))
 			cloned[i] = !S_ISDIR(st.st_mode);
-		}
-		send_tree(sock, tree, op->s1);
+		send_tree(sock, tree, S_ISDIR(st.st_mode) ? TREE_DIR : TREE_FILE, op->s1);
 		close(tree);
 		sent++;
 	}
@@ -564,7 +570,7 @@ static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step
 		fail(step, dest, NULL);
 	close(fs);
 	struct statfs st;
-	if (fstatfs(mnt, &st) == 0 && st.f_type == TMPFS_MAGIC) {
+	if (track_tmpfs && fstatfs(mnt, &st) == 0 && st.f_type == TMPFS_MAGIC) {
 		uint64_t *grown = realloc(own_tmpfs, (n_own_tmpfs + 1) * sizeof *own_tmpfs);
 		if (!grown || mount_id(mnt, &grown[n_own_tmpfs]))
 			fail(step, dest, NULL);
@@ -782,6 +788,8 @@ void view_build(const struct plan *p, size_t *i)
 		const struct plan_op_rec *op = &p->ops[*i];
 		switch (op->code) {
 		case OP_ROOT:
+			for (size_t k = *i; k < p->n_ops && !track_tmpfs; k++)
+				track_tmpfs = p->ops[k].code == OP_MKNOD;
 			begin(op->a);
 			break;
 		case OP_BIND:
