@@ -106,13 +106,38 @@ static const char *split(const char *path, char *parent, size_t size)
 	return slash + 1;
 }
 
+/* The directory that holds the last new name, kept open: a view makes most of its new names in
+ * one directory one after another (/dev's nodes, links and mount points), and each opened that
+ * directory again. It stays right while no mount lands on it or above it: attach keeps it for a
+ * mount on a name looked up through it, and every other mount forgets it (forget_parent), as
+ * an fd opened before a mount on its directory would name what the mount covers. */
+static char cached_parent[PATH_MAX];
+static int cached_fd = -1;
+
+static void forget_parent(void)
+{
+	if (cached_fd >= 0)
+		close(cached_fd);
+	cached_fd = -1;
+}
+
+/* The directory that holds path in the new root, and its last component in *name; borrowed
+ * (the view's root or the cached directory: not to be closed), -1 when it is missing. */
 static int open_parent(const char *path, const char **name)
 {
 	char parent[PATH_MAX];
 	*name = split(path, parent, sizeof parent);
 	if (parent[0] == '\0')
-		return fcntl(new_fd, F_DUPFD_CLOEXEC, 3);
-	return open_in(new_fd, parent, O_DIRECTORY);
+		return new_fd;
+	if (cached_fd >= 0 && strcmp(parent, cached_parent) == 0)
+		return cached_fd;
+	int fd = open_in(new_fd, parent, O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	forget_parent();
+	memcpy(cached_parent, parent, strlen(parent) + 1); /* split keeps it under PATH_MAX */
+	cached_fd = fd;
+	return fd;
 }
 
 /* mkdir -p of path's ancestors inside the new root. */
@@ -131,12 +156,12 @@ static void make_parents(const char *path, const char *step)
 		int dir = open_parent(prefix, &name);
 		if (dir < 0 || (mkdirat(dir, name, 0755) && errno != EEXIST))
 			fail(step, prefix, NULL);
-		close(dir);
 	}
 }
 
-/* The directory that holds path in the new root, its parents made only when one is missing:
- * most new names go in a directory the view already has (/dev/null in the /dev tmpfs). */
+/* The directory that holds path in the new root (borrowed, as open_parent's), its parents made
+ * only when one is missing: most new names go in a directory the view already has (/dev/null in
+ * the /dev tmpfs). */
 static int open_parent_made(const char *path, const char **name, const char *step)
 {
 	int dir = open_parent(path, name);
@@ -151,15 +176,36 @@ static int open_parent_made(const char *path, const char **name, const char *ste
 
 enum dest_kind { DEST_DIR, DEST_FILE };
 
-/* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it. */
-static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const char *step)
+/* dest, looked up as name in dir (its directory) when name is neither a symlink nor `..`: what
+ * resolving dest from the new root finds then. *in_cached: it was, and dir is the cached
+ * directory. Otherwise from the new root, as before. */
+static int lookup_dest(int dir, const char *name, const char *dest, int *in_cached)
 {
+	*in_cached = 0;
+	if (dir >= 0 && *name && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+		int fd = sys_openat2(dir, name, O_PATH | O_CLOEXEC,
+				     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (fd >= 0 || errno == ENOENT) {
+			*in_cached = fd >= 0 && dir == cached_fd;
+			return fd;
+		}
+	}
+	return open_in(new_fd, dest, 0);
+}
+
+/* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it, and in
+ * *in_cached whether it is a name in the cached directory (what a mount on it keeps valid). */
+static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const char *step,
+		     int *in_cached)
+{
+	*in_cached = 0;
 	if (strcmp(dest, "/") == 0)
 		return fcntl(new_fd, F_DUPFD_CLOEXEC, 3);
-	int existing = open_in(new_fd, dest, 0);
+	const char *name;
+	int parent = open_parent(dest, &name);
+	int existing = lookup_dest(parent, name, dest, in_cached);
 	if (existing >= 0)
 		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
-	const char *name;
 	int dir = open_parent_made(dest, &name, step);
 	if (kind == DEST_DIR) {
 		if (mkdirat(dir, name, mode) && errno != EEXIST)
@@ -171,12 +217,11 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 		if (f >= 0) {
 			/* The file just made, with no symlink (O_NOFOLLOW) and nothing mounted on it
 			 * yet: what opening dest again would find. */
-			close(dir);
+			*in_cached = dir == cached_fd;
 			return f;
 		}
 	}
-	close(dir);
-	int fd = open_in(new_fd, dest, 0);
+	int fd = lookup_dest(dir, name, dest, in_cached);
 	if (fd < 0)
 		fail(step, dest, NULL);
 	return fd;
@@ -185,7 +230,8 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 static void attach(int mnt, const char *dest, enum dest_kind kind, const char *step,
 		   const char *src)
 {
-	int to = open_dest(dest, kind, 0755, step);
+	int in_cached;
+	int to = open_dest(dest, kind, 0755, step, &in_cached);
 	if (sys_move_mount(mnt, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
 		/* The kernel says EINVAL for a file onto a directory (or the reverse): name it, so
 		 * the message can say which side to change. */
@@ -195,6 +241,8 @@ static void attach(int mnt, const char *dest, enum dest_kind kind, const char *s
 			errno = S_ISDIR(to_st.st_mode) ? EISDIR : ENOTDIR;
 		fail(step, src ? src : dest, src ? dest : NULL);
 	}
+	if (!in_cached) /* on the cached directory or above it, perhaps: it may be covered now */
+		forget_parent();
 	close(to);
 	close(mnt);
 	if (strcmp(dest, "/") == 0)
@@ -625,6 +673,7 @@ static void do_proc(const struct plan_op_rec *op)
 		close(tree);
 		close(at);
 	}
+	forget_parent(); /* mounts made past attach */
 }
 
 static void do_devpts(const struct plan_op_rec *op)
@@ -674,7 +723,6 @@ static void do_symlink(const struct plan_op_rec *op)
 			fail("symlink", op->s2, NULL);
 		}
 	}
-	close(dir);
 }
 
 /* The content is written in the scratch tmpfs and bound read-only over dest, so a file can
@@ -735,7 +783,6 @@ static void do_mknod(const struct plan_op_rec *op)
 		   fchmodat(dir, name, op->a & 0777, 0)) {
 		fail("mknod owner", op->s1, NULL);
 	}
-	close(dir);
 }
 
 static void do_remount_ro(const struct plan_op_rec *op)
@@ -757,6 +804,7 @@ static void expose_view(void)
 {
 	if (!root_src || old_fd < 0)
 		return;
+	forget_parent();
 	int to = sys_openat2(old_fd, root_src, O_PATH | O_DIRECTORY | O_CLOEXEC,
 			     RESOLVE_FLAGS | RESOLVE_NO_SYMLINKS);
 	if (to < 0 ||
@@ -774,6 +822,7 @@ static void expose_view(void)
  * beneath it, the whole host tree. */
 static void finish(void)
 {
+	forget_parent();
 	if (fchdir(new_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
 		fail("pivot_root", "/", NULL);
 	drop_kept();
@@ -804,9 +853,11 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_DEVPTS:
 			do_devpts(op);
 			break;
-		case OP_MKDIR:
-			close(open_dest(op->s1, DEST_DIR, op->a, "mkdir"));
+		case OP_MKDIR: {
+			int in_cached;
+			close(open_dest(op->s1, DEST_DIR, op->a, "mkdir", &in_cached));
 			break;
+		}
 		case OP_SYMLINK:
 			do_symlink(op);
 			break;
@@ -828,6 +879,7 @@ void view_build(const struct plan *p, size_t *i)
 			expose_view();
 			hook_pause();
 			hook_run(p, i, old_fd, getpid());
+			forget_parent(); /* a hook may have mounted anywhere */
 			break;
 		case OP_PIVOT:
 			if (hook_pause_pending())
