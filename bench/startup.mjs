@@ -6,7 +6,11 @@
 // socket), read to its end, with none of spawn()'s own JavaScript. NODE_EXTRA_CA_CERTS is unset for the CLI variant (it adds ~150 ms per node
 // start in some environments and is not cordon's cost).
 //
-//   node bench/startup.mjs [--runs N] [--json]
+//   node bench/startup.mjs [--runs N] [--json] [--also NAME=PATH]...
+//
+// --also NAME=PATH adds a row for another cordon-exec binary (main's, built elsewhere) run on the
+// same plan in the same rounds, so a launcher change is measured against its base side by side;
+// every cordon-exec row also gets its ratio to bwrap paired by round.
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,7 +23,11 @@ const { compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await 
   join(root, 'build', 'src', 'index.js')
 )
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '100' }, json: { type: 'boolean' } },
+  options: {
+    runs: { type: 'string', default: '100' },
+    json: { type: 'boolean' },
+    also: { type: 'string', multiple: true, default: [] },
+  },
 })
 const runs = Number(values.runs)
 const launcher = join(root, 'build', 'native', 'cordon-exec')
@@ -43,7 +51,21 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
 /** Each variant returns elapsed milliseconds for one run of /bin/true. */
 const variants = [
-  { name: 'cordon-exec (precompiled plan)', run: () => timeSync(launcher, [planFile, '--', '/bin/true']) },
+  {
+    name: 'cordon-exec (precompiled plan)',
+    exec: true,
+    run: () => timeSync(launcher, [planFile, '--', '/bin/true']),
+  },
+  ...values.also.map((spec) => {
+    const at = spec.indexOf('=')
+    if (at < 1) throw new Error(`--also: expected NAME=PATH, got \`${spec}\``)
+    const path = spec.slice(at + 1)
+    return {
+      name: `cordon-exec ${spec.slice(0, at)} (${path})`,
+      exec: true,
+      run: () => timeSync(path, [planFile, '--', '/bin/true']),
+    }
+  }),
   {
     name: 'spawn() from a running Node process',
     spawn: true,
@@ -166,6 +188,24 @@ const rows = variants.map((v, k) => ({
   cpuMs: Number((cpu[k] / runs).toFixed(2)),
 }))
 const cpuBase = bwrapIndex >= 0 ? cpu[bwrapIndex] : undefined
+// Each cordon-exec row against bwrap in the same round, the median of those ratios: drift and
+// load hit both sides of each pair alike.
+const execVs =
+  bwrapIndex >= 0
+    ? variants.flatMap((v, k) =>
+        v.exec
+          ? [
+              {
+                name: v.name,
+                vsBwrap: Number((median(samples[k]) / base).toFixed(3)),
+                pairedVsBwrap: Number(
+                  median(samples[k].map((x, i) => x / samples[bwrapIndex][i])).toFixed(3),
+                ),
+              },
+            ]
+          : [],
+      )
+    : []
 const of = (key) => variants.findIndex((v) => v[key])
 // spawn() against bwrap (issue 23: ≤ 1.0×), beside what it cannot go below.
 const spawnVs = base
@@ -190,7 +230,9 @@ const cliVsNode = {
   floorCpuVsNode: ratio(cpu[of('cliFloor')], cpu[of('node')]),
 }
 if (values.json) {
-  console.log(JSON.stringify({ version: 1, runs, rows, cli: cliVsNode, spawn: spawnVs }, null, 2))
+  console.log(
+    JSON.stringify({ version: 1, runs, rows, cli: cliVsNode, spawn: spawnVs, exec: execVs }, null, 2),
+  )
 } else {
   console.log(`start-to-exit of /bin/true, ${runs} interleaved runs, median (p90)\n`)
   console.log('| variant | median ms | p90 ms | vs bwrap | CPU ms |')
@@ -206,4 +248,6 @@ if (values.json) {
       `spawn() vs bwrap: ${spawnVs.vsBwrap}× (its floor: ${spawnVs.floorVsBwrap}×; spawn()'s own: ${spawnVs.ownMs} ms); ` +
         `CPU: ${spawnVs.cpuVsBwrap}× (floor ${spawnVs.floorCpuVsBwrap}×)`,
     )
+  for (const e of execVs)
+    console.log(`${e.name} vs bwrap: ${e.vsBwrap}× (paired by round: ${e.pairedVsBwrap}×)`)
 }

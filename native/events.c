@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 static int events_fd = -1;
 static int fail_fd = -1;
+static int peer_fail_fd = -1;
 
 /* Buffered mode: see ev_buffer_start. */
 static int buffered;
@@ -32,6 +34,20 @@ static unsigned long dropped;
 void ev_set_fail_fd(int fd)
 {
 	fail_fd = fd;
+}
+
+void ev_set_peer_fail_fd(int fd)
+{
+	peer_fail_fd = fd;
+}
+
+/* The peer's 'F' is there: it failed first and said why (consumes the byte; the caller exits). */
+static int peer_failed(void)
+{
+	struct pollfd pfd = { .fd = peer_fail_fd, .events = POLLIN };
+	char byte = 0;
+	return peer_fail_fd >= 0 && poll(&pfd, 1, 0) == 1 && read(peer_fail_fd, &byte, 1) == 1 &&
+	       byte == 'F';
 }
 
 static void mark_failed(void)
@@ -518,6 +534,8 @@ void ev_warning(const char *step, const char *message)
 
 noreturn void die_step(int status, const char *step, const char *path, const char *dest, int err)
 {
+	if (peer_failed())
+		_exit(status);
 	ev_step_error(step, path, dest, err);
 	mark_failed();
 	_exit(status);
@@ -530,6 +548,8 @@ noreturn void die_msg(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (peer_failed())
+		_exit(EXIT_CORDON);
 	if (events_fd < 0) {
 		fprintf(stderr, "cordon-exec: %s\n", msg);
 	} else {

@@ -25,6 +25,10 @@ struct notifier;
 void ev_init(int events_fd);
 /* fd that receives one 'F' byte when this process dies before execve (-1: none). */
 void ev_set_fail_fd(int fd);
+/* The read end of another process's fail fd (-1: none). While it is set, a failure here that
+ * comes after that process failed is not reported: that process has said why, and this one
+ * failed because it is gone (the launcher's steps between its clone and the go). */
+void ev_set_peer_fail_fd(int fd);
 int ev_fd(void);
 /* {"event":"started","pid":N} */
 /* How the sandbox entered its cgroup ("clone3": CLONE_INTO_CGROUP, "write": cgroup.procs),

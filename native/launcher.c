@@ -53,6 +53,14 @@ extern char **environ;
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
+/* The namespaces the sandbox's first process unshares as its first step, not made by the clone:
+ * the user and pid namespaces must come with the process (the id maps are written for it; a pid
+ * namespace's first process is new), these need not, and making them there overlaps their cost
+ * (the network namespace's ~0.5 ms of loopback and sysctls) with the launcher writing the id
+ * maps and sending the view's trees. Owned by the same user namespace either way. The time and
+ * cgroup namespaces come later still (sandbox_main). */
+#define UNSHARED_FIRST (CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+
 struct options {
 	const char *plan_path;
 	int plan_fd, events_fd;
@@ -523,6 +531,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	ev_set_fail_fd(pp->exec[1]);
 	if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
 		die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
+	if ((p->clone_flags & UNSHARED_FIRST) && unshare((int)(p->clone_flags & UNSHARED_FIRST)))
+		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (read(pp->sync[0], &go, 1) != 1 || go != 'g')
 		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
 	if (pp->hook_fd < 0) {
@@ -784,7 +794,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			audit_read(audit_fd, pid);
 		if (fds[FD_EXEC].fd >= 0 && fds[FD_EXEC].revents) {
 			char byte;
-			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed))
+			/* The command's pid is read from /proc only for an events reader. */
+			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed) && ev_fd() >= 0)
 				ev_started(pid, p->has_init ? command_host_pid(pid) : pid);
 			close(pp->exec[0]);
 			fds[FD_EXEC].fd = -1;
@@ -975,8 +986,10 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "drop supplementary groups", NULL, NULL, errno);
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
-	 * cgroup must come after the cgroup join. */
-	unsigned long flags = p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP);
+	 * cgroup must come after the cgroup join; the others but user and pid too, at once
+	 * (UNSHARED_FIRST). */
+	unsigned long flags =
+		p.clone_flags & ~(unsigned long)(CLONE_NEWTIME | CLONE_NEWCGROUP | UNSHARED_FIRST);
 	if (o.start_fifo)
 		oci_open_fifo(o.start_fifo);
 	if (p.leave_mount)
@@ -1023,6 +1036,9 @@ int main(int argc, char **argv)
 			close(cgroup_fd);
 		sandbox_main(&p, &cmd, &pp, &forward);
 	}
+	/* Until the go, a step that fails here because the sandbox's process failed first (and
+	 * said why: its unshare) is not reported again. */
+	ev_set_peer_fail_fd(pp.exec[0]);
 	if (pt)
 		proc_track(pt, pid);
 	struct notifier notifier, *nf = NULL;
@@ -1057,6 +1073,7 @@ int main(int argc, char **argv)
 		ev_set_cgroup_join("write");
 	if (write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
+	ev_set_peer_fail_fd(-1);
 	if (pp.hook_fd >= 0)
 		hook_relay(pid, pp.exec[0], pp.sync[1], pp.hook_fd);
 	else

@@ -36,7 +36,9 @@ static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) *
 static int all_binds; /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
 /* Mount ids of the tmpfs mounts made here for the view: the only places a node is made on
- * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too. */
+ * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too.
+ * Taken only for a plan that makes nodes (two syscalls per mount saved for the others). */
+static int track_tmpfs;
 static uint64_t *own_tmpfs;
 static size_t n_own_tmpfs;
 static const char *root_src; /* host path bound at the view's "/" (an OCI bundle's rootfs) */
@@ -104,13 +106,38 @@ static const char *split(const char *path, char *parent, size_t size)
 	return slash + 1;
 }
 
+/* The directory that holds the last new name, kept open: a view makes most of its new names in
+ * one directory one after another (/dev's nodes, links and mount points), and each opened that
+ * directory again. It stays right while no mount lands on it or above it: attach keeps it for a
+ * mount on a name looked up through it, and every other mount forgets it (forget_parent), as
+ * an fd opened before a mount on its directory would name what the mount covers. */
+static char cached_parent[PATH_MAX];
+static int cached_fd = -1;
+
+static void forget_parent(void)
+{
+	if (cached_fd >= 0)
+		close(cached_fd);
+	cached_fd = -1;
+}
+
+/* The directory that holds path in the new root, and its last component in *name; borrowed
+ * (the view's root or the cached directory: not to be closed), -1 when it is missing. */
 static int open_parent(const char *path, const char **name)
 {
 	char parent[PATH_MAX];
 	*name = split(path, parent, sizeof parent);
 	if (parent[0] == '\0')
-		return fcntl(new_fd, F_DUPFD_CLOEXEC, 3);
-	return open_in(new_fd, parent, O_DIRECTORY);
+		return new_fd;
+	if (cached_fd >= 0 && strcmp(parent, cached_parent) == 0)
+		return cached_fd;
+	int fd = open_in(new_fd, parent, O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	forget_parent();
+	memcpy(cached_parent, parent, strlen(parent) + 1); /* split keeps it under PATH_MAX */
+	cached_fd = fd;
+	return fd;
 }
 
 /* mkdir -p of path's ancestors inside the new root. */
@@ -129,12 +156,12 @@ static void make_parents(const char *path, const char *step)
 		int dir = open_parent(prefix, &name);
 		if (dir < 0 || (mkdirat(dir, name, 0755) && errno != EEXIST))
 			fail(step, prefix, NULL);
-		close(dir);
 	}
 }
 
-/* The directory that holds path in the new root, its parents made only when one is missing:
- * most new names go in a directory the view already has (/dev/null in the /dev tmpfs). */
+/* The directory that holds path in the new root (borrowed, as open_parent's), its parents made
+ * only when one is missing: most new names go in a directory the view already has (/dev/null in
+ * the /dev tmpfs). */
 static int open_parent_made(const char *path, const char **name, const char *step)
 {
 	int dir = open_parent(path, name);
@@ -149,15 +176,36 @@ static int open_parent_made(const char *path, const char **name, const char *ste
 
 enum dest_kind { DEST_DIR, DEST_FILE };
 
-/* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it. */
-static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const char *step)
+/* dest, looked up as name in dir (its directory) when name is neither a symlink nor `..`: what
+ * resolving dest from the new root finds then. *in_cached: it was, and dir is the cached
+ * directory. Otherwise from the new root, as before. */
+static int lookup_dest(int dir, const char *name, const char *dest, int *in_cached)
 {
+	*in_cached = 0;
+	if (dir >= 0 && *name && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+		int fd = sys_openat2(dir, name, O_PATH | O_CLOEXEC,
+				     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (fd >= 0 || errno == ENOENT) {
+			*in_cached = fd >= 0 && dir == cached_fd;
+			return fd;
+		}
+	}
+	return open_in(new_fd, dest, 0);
+}
+
+/* Creates dest (and its parents) in the new root if missing; returns an O_PATH fd on it, and in
+ * *in_cached whether it is a name in the cached directory (what a mount on it keeps valid). */
+static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const char *step,
+		     int *in_cached)
+{
+	*in_cached = 0;
 	if (strcmp(dest, "/") == 0)
 		return fcntl(new_fd, F_DUPFD_CLOEXEC, 3);
-	int existing = open_in(new_fd, dest, 0);
+	const char *name;
+	int parent = open_parent(dest, &name);
+	int existing = lookup_dest(parent, name, dest, in_cached);
 	if (existing >= 0)
 		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
-	const char *name;
 	int dir = open_parent_made(dest, &name, step);
 	if (kind == DEST_DIR) {
 		if (mkdirat(dir, name, mode) && errno != EEXIST)
@@ -169,12 +217,11 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 		if (f >= 0) {
 			/* The file just made, with no symlink (O_NOFOLLOW) and nothing mounted on it
 			 * yet: what opening dest again would find. */
-			close(dir);
+			*in_cached = dir == cached_fd;
 			return f;
 		}
 	}
-	close(dir);
-	int fd = open_in(new_fd, dest, 0);
+	int fd = lookup_dest(dir, name, dest, in_cached);
 	if (fd < 0)
 		fail(step, dest, NULL);
 	return fd;
@@ -183,7 +230,8 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 static void attach(int mnt, const char *dest, enum dest_kind kind, const char *step,
 		   const char *src)
 {
-	int to = open_dest(dest, kind, 0755, step);
+	int in_cached;
+	int to = open_dest(dest, kind, 0755, step, &in_cached);
 	if (sys_move_mount(mnt, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
 		/* The kernel says EINVAL for a file onto a directory (or the reverse): name it, so
 		 * the message can say which side to change. */
@@ -193,6 +241,8 @@ static void attach(int mnt, const char *dest, enum dest_kind kind, const char *s
 			errno = S_ISDIR(to_st.st_mode) ? EISDIR : ENOTDIR;
 		fail(step, src ? src : dest, src ? dest : NULL);
 	}
+	if (!in_cached) /* on the cached directory or above it, perhaps: it may be covered now */
+		forget_parent();
 	close(to);
 	close(mnt);
 	if (strcmp(dest, "/") == 0)
@@ -206,12 +256,19 @@ static uint64_t mount_attrs(uint32_t flags)
 	       (flags & BIND_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
 }
 
-/* One tree from the launcher, or -1 when none came (a missing optional source, or the launcher
- * failed and says why). */
-static int recv_tree(void)
+/* A tree travels with one byte, its root's kind: TREE_DIR or TREE_FILE (the launcher has the
+ * stat, so the sandbox makes none on its way), TREE_NONE without a tree for a missing optional
+ * source. */
+#define TREE_DIR 'd'
+#define TREE_FILE 'f'
+#define TREE_NONE 'n'
+
+/* One tree from the launcher and its kind, or -1 when none came (a missing optional source, or
+ * the launcher failed and says why). */
+static int recv_tree(char *kind)
 {
-	char byte;
-	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, &byte, 1);
+	*kind = TREE_NONE;
+	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, kind, 1);
 }
 
 /* Binds of one source with the same flags (/dev/null over each hidden /proc file): the first is
@@ -250,9 +307,9 @@ static int has_later_same(const struct plan *p, size_t i)
 static int *kept;
 static size_t n_kept;
 
-static void keep_for_clones(const struct plan *p, size_t i, int tree, const struct stat *st)
+static void keep_for_clones(const struct plan *p, size_t i, int tree, int is_dir)
 {
-	if (S_ISDIR(st->st_mode) || !has_later_same(p, i))
+	if (is_dir || !has_later_same(p, i))
 		return;
 	if (!kept) {
 		if (!(kept = malloc(p->n_ops * sizeof *kept)))
@@ -301,18 +358,16 @@ static void do_bind(const struct plan *p, size_t i)
 		return;
 	}
 	if (!(op->a & BIND_VIEW) && ((op->a & BIND_IDMAP) || all_binds)) {
-		int tree = recv_tree(); /* made and given its attributes by the launcher */
+		char kind;
+		int tree = recv_tree(&kind); /* made and given its attributes by the launcher */
 		if (tree < 0) {
 			if (op->a & BIND_OPTIONAL)
 				return; /* a missing optional source: the launcher sent an empty message */
 			errno = EPROTO;
 			fail("idmapped bind", src, dest);
 		}
-		if (fstat(tree, &st))
-			fail("idmapped bind", src, dest);
-		keep_for_clones(p, i, tree, &st);
-		attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "idmapped bind",
-		       src);
+		keep_for_clones(p, i, tree, kind == TREE_DIR);
+		attach(tree, dest, kind == TREE_DIR ? DEST_DIR : DEST_FILE, "idmapped bind", src);
 		return;
 	}
 	int from = open_source(op->a & BIND_VIEW ? new_fd : old_fd, src);
@@ -330,13 +385,13 @@ static void do_bind(const struct plan *p, size_t i)
 	close(from);
 	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
 		fail(op->a & BIND_RO ? "bind read-only" : "bind", src, dest);
-	keep_for_clones(p, i, tree, &st);
+	keep_for_clones(p, i, tree, S_ISDIR(st.st_mode));
 	attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "bind", src);
 }
 
-static void send_tree(int sock, int tree, const char *src)
+static void send_tree(int sock, int tree, char kind, const char *src)
 {
-	if (!fd_send(sock, "t", 1, tree))
+	if (!fd_send(sock, &kind, 1, tree))
 		fail("idmapped bind", src, NULL);
 }
 
@@ -462,7 +517,7 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		if (from < 0)
 			from = source_remember(&cache, op->s1, open_source(root, op->s1));
 		if (from < 0 && errno == ENOENT && (op->a & BIND_OPTIONAL)) {
-			send_tree(sock, -1, op->s1);
+			send_tree(sock, -1, TREE_NONE, op->s1);
 			sent++;
 			continue;
 		}
@@ -494,12 +549,11 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
 		struct stat st;
-		if (has_later_same(p, i)) {
-			if (fstat(tree, &st)) /* the sandbox's answer must be this one */
-				fail("idmapped bind", op->s1, op->s2);
+		if (fstat(tree, &st))
+			fail("idmapped bind", op->s1, op->s2);
+		if (has_later_same(p, i))
 			cloned[i] = !S_ISDIR(st.st_mode);
-		}
-		send_tree(sock, tree, op->s1);
+		send_tree(sock, tree, S_ISDIR(st.st_mode) ? TREE_DIR : TREE_FILE, op->s1);
 		close(tree);
 		sent++;
 	}
@@ -564,7 +618,7 @@ static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step
 		fail(step, dest, NULL);
 	close(fs);
 	struct statfs st;
-	if (fstatfs(mnt, &st) == 0 && st.f_type == TMPFS_MAGIC) {
+	if (track_tmpfs && fstatfs(mnt, &st) == 0 && st.f_type == TMPFS_MAGIC) {
 		uint64_t *grown = realloc(own_tmpfs, (n_own_tmpfs + 1) * sizeof *own_tmpfs);
 		if (!grown || mount_id(mnt, &grown[n_own_tmpfs]))
 			fail(step, dest, NULL);
@@ -619,6 +673,7 @@ static void do_proc(const struct plan_op_rec *op)
 		close(tree);
 		close(at);
 	}
+	forget_parent(); /* mounts made past attach */
 }
 
 static void do_devpts(const struct plan_op_rec *op)
@@ -668,7 +723,6 @@ static void do_symlink(const struct plan_op_rec *op)
 			fail("symlink", op->s2, NULL);
 		}
 	}
-	close(dir);
 }
 
 /* The content is written in the scratch tmpfs and bound read-only over dest, so a file can
@@ -729,7 +783,6 @@ static void do_mknod(const struct plan_op_rec *op)
 		   fchmodat(dir, name, op->a & 0777, 0)) {
 		fail("mknod owner", op->s1, NULL);
 	}
-	close(dir);
 }
 
 static void do_remount_ro(const struct plan_op_rec *op)
@@ -751,6 +804,7 @@ static void expose_view(void)
 {
 	if (!root_src || old_fd < 0)
 		return;
+	forget_parent();
 	int to = sys_openat2(old_fd, root_src, O_PATH | O_DIRECTORY | O_CLOEXEC,
 			     RESOLVE_FLAGS | RESOLVE_NO_SYMLINKS);
 	if (to < 0 ||
@@ -768,6 +822,7 @@ static void expose_view(void)
  * beneath it, the whole host tree. */
 static void finish(void)
 {
+	forget_parent();
 	if (fchdir(new_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
 		fail("pivot_root", "/", NULL);
 	drop_kept();
@@ -782,6 +837,8 @@ void view_build(const struct plan *p, size_t *i)
 		const struct plan_op_rec *op = &p->ops[*i];
 		switch (op->code) {
 		case OP_ROOT:
+			for (size_t k = *i; k < p->n_ops && !track_tmpfs; k++)
+				track_tmpfs = p->ops[k].code == OP_MKNOD;
 			begin(op->a);
 			break;
 		case OP_BIND:
@@ -796,9 +853,11 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_DEVPTS:
 			do_devpts(op);
 			break;
-		case OP_MKDIR:
-			close(open_dest(op->s1, DEST_DIR, op->a, "mkdir"));
+		case OP_MKDIR: {
+			int in_cached;
+			close(open_dest(op->s1, DEST_DIR, op->a, "mkdir", &in_cached));
 			break;
+		}
 		case OP_SYMLINK:
 			do_symlink(op);
 			break;
@@ -820,6 +879,7 @@ void view_build(const struct plan *p, size_t *i)
 			expose_view();
 			hook_pause();
 			hook_run(p, i, old_fd, getpid());
+			forget_parent(); /* a hook may have mounted anywhere */
 			break;
 		case OP_PIVOT:
 			if (hook_pause_pending())

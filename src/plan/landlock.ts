@@ -247,14 +247,26 @@ export function compileLandlock(
   ]
   // Without a view the rules name host paths, resolved to real ones when the plan was made.
   const nofollow = !policy.namespaces.mount && !outside.viewProvided
-  for (const r of rules)
-    ops.push({
-      op: 'landlock_path',
+  // Rules on one path (the view's root and a bind of `/`) are one op with the union of their
+  // rights, as the kernel would merge them: the launcher opens, checks and adds it once.
+  const byPath = new Map<string, Extract<PlanOp, { op: 'landlock_path' }>>()
+  for (const r of rules) {
+    const key = `${r.optional ? 'o' : 'r'}:${r.path}`
+    const same = byPath.get(key)
+    if (same) {
+      same.access |= r.access
+      continue
+    }
+    const op = {
+      op: 'landlock_path' as const,
       path: r.path,
       access: r.access,
       optional: r.optional,
       ...(nofollow ? { nofollow } : {}),
-    })
+    }
+    byPath.set(key, op)
+    ops.push(op)
+  }
   for (const port of policy.tcp?.bind ?? []) ops.push({ op: 'landlock_port', access: NET.bind_tcp, port })
   for (const port of policy.tcp?.connect ?? [])
     ops.push({ op: 'landlock_port', access: NET.connect_tcp, port })

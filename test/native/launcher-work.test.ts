@@ -122,6 +122,22 @@ describe('launcher work per start', { skip: noUserns }, () => {
     assert.ok(mkdirs <= 5, `mkdirat per start: ${mkdirs}`)
   })
 
+  test('opens the directory of consecutive new names once', { skip: noStrace }, () => {
+    // /dev's nodes, links and mount points are new names in one directory: each opened `dev`
+    // again (13 per start) before the directory of the last new name stayed open.
+    const out = join(projectDir(), 'openat2-dev.txt')
+    const r = spawnSync(
+      'strace',
+      ['-f', '-e', 'trace=openat2', '-o', out, LAUNCHER, planFile, '--', '/bin/true'],
+      { encoding: 'utf8' },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const devOpens = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter((l) => /openat2\(\d+, "dev",/.test(l))
+    assert.ok(devOpens.length >= 1 && devOpens.length <= 2, devOpens.join('\n'))
+  })
+
   test('the command holds no capability, and init none it could use', () => {
     const r = spawnSync(
       LAUNCHER,
