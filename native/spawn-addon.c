@@ -260,6 +260,16 @@ static napi_value do_socketpair(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* close(fd) → 0 or -errno: for the fds this addon made (Node's fs.closeSync warns in a worker
+ * thread about fds it did not open). */
+static napi_value do_close(napi_env env, napi_callback_info info)
+{
+	int32_t a[1];
+	if (fd_arg(env, info, 1, a))
+		return fail(env, "close(fd) takes an fd");
+	return int_value(env, close(a[0]) < 0 ? -errno : 0);
+}
+
 /* Whether this kernel has what the addon needs: pidfd_open (5.3) and waitid on a pidfd (5.4).
  * A pidfd of this process itself answers both: waitid then fails ECHILD, not EINVAL. */
 static napi_value do_usable(napi_env env, napi_callback_info info)
@@ -290,11 +300,10 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	static const struct {
 		const char *name;
 		napi_callback cb;
-	} fns[] = { { "spawn", do_spawn },
-		    { "wait", do_wait },
-		    { "kill", do_kill },
-		    { "socketpair", do_socketpair },
-		    { "usable", do_usable } };
+	} fns[] = {
+		{ "spawn", do_spawn },		 { "wait", do_wait },	  { "kill", do_kill },
+		{ "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close }
+	};
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
 		napi_value f = NULL;
 		if (napi_create_function(env, fns[i].name, strlen(fns[i].name), fns[i].cb, NULL,

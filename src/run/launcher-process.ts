@@ -42,6 +42,7 @@ interface Addon {
   kill(pidfd: number, signal: number): number
   socketpair(): [number, number] | [number]
   usable(): boolean
+  close(fd: number): number
 }
 
 let addon: Addon | null | undefined
@@ -50,7 +51,7 @@ let forced: 'child_process' | undefined
 
 /** The addon, loaded once from the package's own build (never from a path the environment
  * names: it runs inside this process); null where it is not built, does not load, the kernel
- * lacks pidfds (Linux < 5.4), or CORDON_SPAWN=child_process asks for the fallback. */
+ * lacks pidfds (Linux < 5.4), or when CORDON_SPAWN=child_process asks for the fallback. */
 function loadAddon(): Addon | null {
   if (addon !== undefined) return addon
   addon = null
@@ -101,17 +102,13 @@ const isPlain = (s: unknown): boolean =>
   s === 'ignore' ||
   (typeof s === 'number' && Number.isInteger(s) && s >= 0)
 
-const devNull: (number | undefined)[] = []
-
 /** /dev/null as child_process opens it for 'ignore': read-only for stdin, read-write else. */
-function nullFd(i: number): number {
-  const mode = i === 0 ? 'r' : 'r+'
-  return (devNull[i === 0 ? 0 : 1] ??= openSync('/dev/null', mode))
-}
+const nullFd = (i: number): number => openSync('/dev/null', i === 0 ? 'r' : 'r+')
 
-/** The launcher started by the addon: a pidfd holds it, waited for on SIGCHLD (and, should a
- * signal be missed, each second while it runs: the timer also keeps the loop alive for it, as
- * child_process's handle does). */
+/** The launcher started by the addon: a pidfd holds it, waited for on SIGCHLD, when its fd 3
+ * closes (it holds the socket until it exits; a worker thread hears no signals), and each
+ * second while it runs (the timer also keeps the loop alive for it, as child_process's handle
+ * does). */
 class AddonProcess extends EventEmitter implements LauncherProcess {
   pid: number | undefined
   stdin: Writable | null = null
@@ -136,7 +133,9 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     super()
     const parents: (number | null)[] = []
     const fds: number[] = []
+    /** Closed here once the child has them: its pipe ends and /dev/null. */
     const childEnds: number[] = []
+    const nulls: number[] = []
     try {
       for (const [i, s] of [...stdio.slice(0, 3), 'pipe' as const].entries()) {
         if (s === 'pipe') {
@@ -145,19 +144,25 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
           fds.push(child)
           parents.push(parent)
         } else {
-          fds.push(s === 'inherit' ? i : s === 'ignore' ? nullFd(i) : s)
+          const fd = s === 'inherit' ? i : s === 'ignore' ? nullFd(i) : s
+          if (s === 'ignore') nulls.push(fd)
+          fds.push(fd)
           parents.push(null)
         }
       }
       const envPairs: string[] = []
       for (const [k, v] of Object.entries(env)) if (v !== undefined) envPairs.push(`${k}=${v}`)
+      // Listening first: a process whose SIGCHLD is ignored has its children reaped by the
+      // kernel, and a handler (libuv's) restores the status this waits for.
+      if (watching.size === 0) process.on('SIGCHLD', reapAll)
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
-        for (const p of parents) if (p !== null) closeSync(p)
+        for (const p of parents) if (p !== null) addon.close(p)
         parents.length = 0
         this.channel = new Socket()
         this.channel.destroy()
         this.exited = true
+        if (watching.size === 0) process.off('SIGCHLD', reapAll)
         process.nextTick(() => {
           this.emit('error', spawnError(-r[0], file, args))
           this.emit('close', null, null)
@@ -166,7 +171,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       }
       ;[this.pid, this.pidfd] = r
     } finally {
-      for (const fd of childEnds) closeSync(fd)
+      for (const fd of childEnds) addon.close(fd)
+      for (const fd of nulls) closeSync(fd)
     }
     const sockets = parents.map((fd, i) => (fd === null ? null : socketOf(fd, i)))
     this.stdin = sockets[0] ?? null
@@ -179,7 +185,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         s.once('close', () => this.closed())
       }
     watching.add(this)
-    if (watching.size === 1) process.on('SIGCHLD', reapAll)
+    this.channel.once('close', () => this.reapSoon(1))
     this.timer = setInterval(() => this.reap(), 1000)
   }
 
@@ -214,7 +220,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     clearInterval(this.timer)
     watching.delete(this)
     if (watching.size === 0) process.off('SIGCHLD', reapAll)
-    closeSync(this.pidfd)
+    this.addon.close(this.pidfd)
     // A failed wait (no such child: not ours to reap) leaves both null, as a lost status.
     if (w.length === 2) {
       const [code, signal] = w
@@ -223,6 +229,12 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     }
     this.emit('exit', this.exitCode, this.signalCode)
     if (this.open === 0) this.emit('close', this.exitCode, this.signalCode)
+  }
+
+  /** Its fd 3 closed: it is exiting, and a zombie within microseconds. */
+  private reapSoon(delayMs: number): void {
+    this.reap()
+    if (!this.exited && delayMs <= 256) setTimeout(() => this.reapSoon(delayMs * 2), delayMs).unref()
   }
 
   private closed(): void {
