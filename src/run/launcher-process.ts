@@ -135,7 +135,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     const fds: number[] = []
     /** Closed here once the child has them: its pipe ends and /dev/null. */
     const childEnds: number[] = []
-    const nulls: number[] = []
+    /** /dev/null for stdin, and one for stdout and stderr. */
+    const nulls: (number | undefined)[] = []
     try {
       for (const [i, s] of [...stdio.slice(0, 3), 'pipe' as const].entries()) {
         if (s === 'pipe') {
@@ -144,9 +145,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
           fds.push(child)
           parents.push(parent)
         } else {
-          const fd = s === 'inherit' ? i : s === 'ignore' ? nullFd(i) : s
-          if (s === 'ignore') nulls.push(fd)
-          fds.push(fd)
+          if (s === 'ignore' && nulls[i === 0 ? 0 : 1] === undefined) nulls[i === 0 ? 0 : 1] = nullFd(i)
+          fds.push(s === 'inherit' ? i : s === 'ignore' ? nulls[i === 0 ? 0 : 1]! : s)
           parents.push(null)
         }
       }
@@ -172,7 +172,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       ;[this.pid, this.pidfd] = r
     } finally {
       for (const fd of childEnds) addon.close(fd)
-      for (const fd of nulls) closeSync(fd)
+      for (const fd of nulls) if (fd !== undefined) closeSync(fd)
     }
     const sockets = parents.map((fd, i) => (fd === null ? null : socketOf(fd, i)))
     this.stdin = sockets[0] ?? null
