@@ -22,6 +22,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
   join(root, 'build', 'src', 'index.js')
 )
+const { startLauncher, useStarter, starter } = await import(
+  join(root, 'build', 'src', 'run', 'launcher-process.js')
+)
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '100' },
@@ -31,6 +34,7 @@ const { values } = parseArgs({
 })
 const runs = Number(values.runs)
 const launcher = join(root, 'build', 'native', 'cordon-exec')
+const addonPath = join(root, 'build', 'native', 'cordon-spawn.node')
 // The package's bin (package.json): `cordon run` loads its cached CommonJS bundle from there.
 const cli = join(root, 'bin', 'cordon.cjs')
 const policyFile = join(root, 'bench', 'bwrap-equivalent.yaml')
@@ -76,20 +80,40 @@ const variants = [
       return performance.now() - t
     },
   },
+  // spawn() as it started the launcher before the addon (and still does where it is not built).
   {
-    name: "floor of spawn(): cordon-exec by child_process.spawn with spawn()'s channel",
+    name: 'spawn() through child_process (no addon)',
+    spawnChildProcess: true,
+    run: async () => {
+      useStarter('child_process')
+      try {
+        const t = performance.now()
+        const r = await spawn(resolved, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }).exited
+        if (r.code !== 0) throw new Error(`spawn() exited ${r.code}`)
+        return performance.now() - t
+      } finally {
+        useStarter('addon')
+      }
+    },
+  },
+  // What spawn() cannot go below: the same launcher started the way spawn() starts it, with its
+  // channel (the plan in, the events out on fd 3), read to its end, none of spawn()'s own work.
+  {
+    name: `floor of spawn(): cordon-exec started as spawn() does (${starter()}), with its channel`,
     floor: true,
     run: () =>
       new Promise((resolve, reject) => {
         const t = performance.now()
-        const child = spawnChild(launcher, ['--plan-fd', '3', '--events-fd', '3', '--', '/bin/true'], {
-          stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-          cwd: '/',
-        })
+        const { process: child, channel } = startLauncher(
+          launcher,
+          ['--plan-fd', '3', '--events-fd', '3', '--', '/bin/true'],
+          ['ignore', 'ignore', 'ignore'],
+          process.env,
+        )
         child.once('error', reject)
-        child.stdio[3].on('error', () => {})
-        child.stdio[3].end(planBytes)
-        child.stdio[3].on('data', () => {})
+        channel.on('error', () => {})
+        channel.end(planBytes)
+        channel.on('data', () => {})
         child.once('close', (code) =>
           code === 0 ? resolve(performance.now() - t) : reject(new Error(`cordon-exec exited ${code}`)),
         )
@@ -102,15 +126,21 @@ const variants = [
   },
   // What Node's own start costs, and the CLI's load alone: the CLI row is judged against these.
   { name: 'node -e 0', node: true, run: () => timeSync(process.execPath, ['-e', '0']) },
-  // The least any Node CLI that starts the launcher costs: Node's start, child_process, one
-  // spawn of cordon-exec with the plan compiled already, and the launcher's own run.
+  // The least any Node CLI that starts the launcher costs: Node's start, one start of
+  // cordon-exec with the plan compiled already (by cordon's addon, as `cordon run` does, else
+  // by child_process), and the launcher's own run.
   {
-    name: 'floor of cordon run: node starting cordon-exec (precompiled plan) by child_process.spawn',
+    name: `floor of cordon run: node starting cordon-exec (precompiled plan) by ${starter() === 'addon' ? "cordon's addon" : 'child_process.spawn'}`,
     cliFloor: true,
     run: () =>
       timeSync(process.execPath, [
         '-e',
-        `require('node:child_process').spawn(${JSON.stringify(launcher)}, ${JSON.stringify([planFile, '--', '/bin/true'])}, { stdio: 'inherit' }).on('exit', (code) => process.exit(code))`,
+        starter() === 'addon'
+          ? `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addonPath)}); const a = m.exports; ` +
+            `const [, fd] = a.spawn(${JSON.stringify(launcher)}, ${JSON.stringify([launcher, planFile, '--', '/bin/true'])}, ` +
+            `Object.entries(process.env).map(([k, v]) => k + '=' + v), [0, 1, 2]); setInterval(() => {}, 1000); ` +
+            `process.on('SIGCHLD', () => { const w = a.wait(fd); if (w) process.exit(w[0]) })`
+          : `require('node:child_process').spawn(${JSON.stringify(launcher)}, ${JSON.stringify([planFile, '--', '/bin/true'])}, { stdio: 'inherit' }).on('exit', (code) => process.exit(code))`,
       ]),
   },
   { name: 'cordon --version', run: () => timeSync(process.execPath, [cli, '--version']) },
@@ -215,6 +245,10 @@ const spawnVs = base
       cpuVsBwrap: Number((cpu[of('spawn')] / cpuBase).toFixed(2)),
       floorCpuVsBwrap: Number((cpu[of('floor')] / cpuBase).toFixed(2)),
       ownMs: Number((median(samples[of('spawn')]) - median(samples[of('floor')])).toFixed(2)),
+      // Each round's spawn() over its spawn() through child_process: the addon's gain, paired.
+      addonVsChildProcess: Number(
+        median(samples[of('spawn')].map((x, i) => x / samples[of('spawnChildProcess')][i])).toFixed(3),
+      ),
     }
   : undefined
 // The CLI against Node's own start (issue 23: ≤ 1.3×, and ≤ 25 ms of cordon's own on top),
@@ -246,7 +280,8 @@ if (values.json) {
   if (spawnVs)
     console.log(
       `spawn() vs bwrap: ${spawnVs.vsBwrap}× (its floor: ${spawnVs.floorVsBwrap}×; spawn()'s own: ${spawnVs.ownMs} ms); ` +
-        `CPU: ${spawnVs.cpuVsBwrap}× (floor ${spawnVs.floorCpuVsBwrap}×)`,
+        `CPU: ${spawnVs.cpuVsBwrap}× (floor ${spawnVs.floorCpuVsBwrap}×); ` +
+        `with ${starter()} against child_process, paired: ${spawnVs.addonVsChildProcess}×`,
     )
   for (const e of execVs)
     console.log(`${e.name} vs bwrap: ${e.vsBwrap}× (paired by round: ${e.pairedVsBwrap}×)`)

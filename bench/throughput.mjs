@@ -21,6 +21,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { callerContext, compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
   join(root, 'build', 'src', 'index.js')
 )
+const { useStarter } = await import(join(root, 'build', 'src', 'run', 'launcher-process.js'))
 const { values } = parseArgs({
   options: {
     total: { type: 'string', default: '2000' },
@@ -64,6 +65,26 @@ const variants = [
           return r.code
         }),
         pid: () => p.pid,
+      }
+    },
+  },
+  // spawn() as it started the launcher before the addon (and still does where it is not built).
+  {
+    name: 'cordon spawn() through child_process (no addon)',
+    before: true,
+    start: (argv) => {
+      useStarter('child_process')
+      try {
+        const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
+        return {
+          done: p.exited.then((r) => {
+            if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
+            return r.code
+          }),
+          pid: () => p.pid,
+        }
+      } finally {
+        useStarter('addon')
       }
     },
   },
@@ -165,7 +186,7 @@ for (const c of levels) {
 }
 const mem = []
 for (const n of memoryLevels)
-  for (const v of variants.filter((x) => !x.floor))
+  for (const v of variants.filter((x) => !x.floor && !x.before))
     mem.push({ variant: v.name, sandboxes: n, ...(await memory(v, n)) })
 
 if (values.json) {

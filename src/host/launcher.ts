@@ -21,6 +21,12 @@ export function launcherPath(): string {
   return path
 }
 
+/** A file cordon builds into build/native beside the launcher (the package's own, whatever
+ * CORDON_LAUNCHER says: it may be loaded into this process). */
+export function nativePath(name: string): string {
+  return join(packageRoot, 'build', 'native', name)
+}
+
 /** The escape test battery `cordon verify` runs inside sandboxes (native/attack.c). */
 export function probesPath(): string {
   const path = join(dirname(launcherPath()), 'cordon-probes')

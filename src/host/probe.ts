@@ -1,9 +1,9 @@
 // What this host offers, asked of the kernel by `cordon-exec --probe` (run as this user and, for
 // root, as an unprivileged user too) plus the sysctls and mounts that explain a refusal.
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { arch, release } from 'node:os'
 import { launcherPath } from './launcher.js'
+import { childProcess } from './child-process.js'
 
 interface ErrnoResult {
   errno?: number
@@ -72,7 +72,7 @@ export interface HostFacts {
 }
 
 export function probeKernel(uid?: number): KernelProbe {
-  const out = execFileSync(launcherPath(), ['--probe'], {
+  const out = childProcess().execFileSync(launcherPath(), ['--probe'], {
     encoding: 'utf8',
     ...(uid !== undefined ? { uid, gid: uid } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,10 +3,10 @@
 // process.kill, which has no pidfd_send_signal, would signal whoever holds it. cordon-exec
 // --signal pins each pid with a pidfd, checks its start time, then signals through the pidfd
 // (native/tree.h), so a sweep over /proc or cgroup.procs never hits a process it did not mean.
-import { spawnSync } from 'node:child_process'
 import { constants } from 'node:os'
 import { launcherPath } from './launcher.js'
 import { processStartTime } from './process.js'
+import { childProcess } from './child-process.js'
 
 /** One process for good: its pid and field 22 of /proc/PID/stat. */
 export interface ProcessId {
@@ -41,7 +41,7 @@ export function signalProcesses(targets: readonly ProcessId[], signal: NodeJS.Si
       sent += signalChecked(batch, number)
       continue
     }
-    const r = spawnSync(
+    const r = childProcess().spawnSync(
       helper,
       ['--signal', String(number), ...batch.map((t) => `${t.pid}:${t.startTime}`)],
       {

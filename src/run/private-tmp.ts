@@ -8,11 +8,11 @@
 // same caller removes every directory whose supervisor is gone (sweepStale), so they cannot
 // accumulate. Not the launcher: it is killed as well by the kills that take the supervisor and
 // its group (kill -9 of the job, an OOM kill of the session), and the sweep needs nothing of C.
-import { spawn } from 'node:child_process'
 import { chownSync, lstatSync, mkdtempSync, readdirSync } from 'node:fs'
 import { hostIdRanges } from '../host/id-range.js'
 import { selfId, stillRunning } from '../host/self-id.js'
 import { REMOVE_TREE_MAIN, removeTree } from './remove-tree.js'
+import { childProcess } from '../host/child-process.js'
 
 const BASE = '/tmp'
 const PREFIX = 'cordon-tmp-'
@@ -82,7 +82,7 @@ function sweepStale(): void {
     }
     if (!st.isDirectory() || !mine(st.uid)) continue
     // Not waited for: a dead sandbox's large tree must not delay this run's start.
-    const rm = spawn(process.execPath, [REMOVE_TREE_MAIN, path], {
+    const rm = childProcess().spawn(process.execPath, [REMOVE_TREE_MAIN, path], {
       stdio: 'ignore',
       env: {},
       detached: true,

@@ -1,6 +1,5 @@
 // What spawn() returns: a ChildProcess-like EventEmitter over one sandbox, and how its ending is
 // told (the exit status and the reason). spawn.ts builds it; this file holds its shape.
-import type { ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { constants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
@@ -8,6 +7,7 @@ import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
 import type { EventStream } from './event-stream.js'
 import type { EventOf, SandboxEvent } from './events.js'
+import type { LauncherProcess } from './launcher-process.js'
 
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'aborted' | 'setup'
 
@@ -77,7 +77,9 @@ export interface SandboxProcess extends EventEmitter<SandboxProcessEvents> {
   /** Stops every process of the sandbox (cgroup freezer, else SIGSTOP to each); returns which. */
   freeze(): string
   thaw(): void
-  readonly child: ChildProcess
+  /** The launcher's process (cordon-exec): a ChildProcess, or as much of one as this lists
+   * where cordon's addon started it. */
+  readonly child: LauncherProcess
 }
 
 /** How SandboxChild acts on its sandbox (spawn() knows the launcher and the cgroup). */
@@ -95,7 +97,7 @@ export class SandboxChild extends EventEmitter<SandboxProcessEvents> implements 
   exited!: Promise<ExitResult>
   constructor(
     readonly id: string,
-    readonly child: ChildProcess,
+    readonly child: LauncherProcess,
     readonly events: AsyncIterable<SandboxEvent>,
     readonly cgroup: Cgroup | undefined,
     readonly cgroupAccess: CgroupAccess | undefined,

@@ -1,7 +1,7 @@
 // spawn(): compile a policy and run a command under it through the launcher, as a
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
-import { type ChildProcess, type StdioOptions, spawn as spawnChild } from 'node:child_process'
+import type { StdioOptions } from 'node:child_process'
 import { writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
@@ -15,6 +15,7 @@ import { EventStream } from './event-stream.js'
 import { describeStepError, isStep } from './launcher-steps.js'
 import type { Plan } from '../plan/model.js'
 import { launcherPath } from '../host/launcher.js'
+import { type LauncherProcess, type Started, type StdioEntry, startLauncher } from './launcher-process.js'
 import { identify, type ProcessId } from '../host/signal.js'
 import {
   checkOptions,
@@ -98,10 +99,9 @@ export function spawn(
    * registry (`cordon ps`, `kill` and `freeze` find it from then on), and runs nothing of the
    * command before the go byte. */
   const start = (run: Prepared): Launched => {
-    const child = startLauncher(run.plan, argv, argvInPlan, options)
     // One socket carries both ways: the plan (then the go) to the launcher, its events back (a
     // second pipe cost each spawn about as much CPU as this process's own bookkeeping).
-    const channel = child.stdio[3] as Duplex
+    const { process: child, channel } = launch(run.plan, argv, argvInPlan, options)
     channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
     channel.write(planBytes(run.plan))
     // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
@@ -202,7 +202,7 @@ export function spawn(
 
 /** A started launcher waiting for its go, and its registry record. */
 interface Launched {
-  child: ChildProcess
+  child: LauncherProcess
   channel: Duplex
   launcher: ProcessId | undefined
   unregister: () => void
@@ -301,7 +301,7 @@ function prepare(
  * is known by pid and start time, so a sweep after its pid was reaped and reused finds nothing. */
 function killWhole(
   cgroup: Cgroup | undefined,
-  child: ChildProcess,
+  child: LauncherProcess,
   launcher: ProcessId | undefined,
 ): boolean {
   if (cgroup) cgroup.killAll()
@@ -315,7 +315,7 @@ function killWhole(
 /** kill(), freeze() and thaw() of a SandboxProcess, through its cgroup or its process tree. */
 function control(
   cgroup: Cgroup | undefined,
-  child: ChildProcess,
+  child: LauncherProcess,
   stream: EventStream,
   launcher: ProcessId | undefined,
 ): Control {
@@ -342,14 +342,9 @@ function control(
 
 /** The launcher's process: the plan and the go in and the events out on one socket at fd 3, the
  * command line after `--` unless it travels in the plan. */
-function startLauncher(
-  plan: Plan,
-  argv: readonly string[],
-  argvInPlan: boolean,
-  options: SpawnOptions,
-): ChildProcess {
+function launch(plan: Plan, argv: readonly string[], argvInPlan: boolean, options: SpawnOptions): Started {
   const stdio = options.stdio ?? 'inherit'
-  const base: StdioOptions[] = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]
+  const base = (Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]) as StdioEntry[]
   // Watching a call that makes processes is served by process events: such calls are never
   // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
   const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
@@ -370,10 +365,12 @@ function startLauncher(
     ...(processEvents ? ['--proc-events'] : []),
     ...(console ? ['--console'] : []),
   ]
-  return spawnChild(launcherPath(), argvInPlan ? flags : [...flags, '--', ...argv], {
-    stdio: [...base, 'pipe'] as StdioOptions,
-    env: options.hostEnv ?? process.env,
-  })
+  return startLauncher(
+    launcherPath(),
+    argvInPlan ? flags : [...flags, '--', ...argv],
+    base,
+    options.hostEnv ?? process.env,
+  )
 }
 
 /** What settle() does around the launcher's exit, in order: stop the timers, wait for the last
@@ -391,7 +388,7 @@ interface Ending {
  * for a setup failure) on the way. */
 function settle(
   sandbox: SandboxChild,
-  child: ChildProcess,
+  child: LauncherProcess,
   stream: EventStream,
   command: string,
   ending: Ending,

@@ -5,12 +5,12 @@
 // SystemCallErrorNumber= a denied call kills the process. Groups are systemd's own, expanded
 // by `systemd-analyze syscall-filter` when it is installed (cordon's groups of the same name
 // otherwise, reported: their members differ).
-import { spawnSync } from 'node:child_process'
 import { constants } from 'node:os'
 import { knownSyscallNames } from './arch.js'
 import { GROUPS } from './groups.js'
 import type { RawRule } from './profiles.js'
 import type { SeccompLayer } from './resolve.js'
+import { childProcess } from '../host/child-process.js'
 
 export interface SystemdImport {
   layer: SeccompLayer
@@ -24,7 +24,9 @@ export interface SystemdImport {
 export type GroupExpander = (group: string) => string[] | undefined
 
 export function systemdGroups(): GroupExpander | undefined {
-  const probe = spawnSync('systemd-analyze', ['syscall-filter', '--no-pager'], { encoding: 'utf8' })
+  const probe = childProcess().spawnSync('systemd-analyze', ['syscall-filter', '--no-pager'], {
+    encoding: 'utf8',
+  })
   if (probe.status !== 0) return undefined
   const groups = new Map<string, string[]>()
   let current: string[] | undefined

@@ -1,0 +1,315 @@
+/* cordon's process starter for Node (spawn.ts, launcher-process.ts): starts the launcher by
+ * posix_spawn, which glibc makes a vfork-style clone that shares this process's memory until
+ * the exec, where child_process forks Node's whole address space (its page tables copied, every
+ * page it then writes faulted once). The child is held by a pidfd: waited for and signalled by
+ * it, so a pid reaped and reused is never hit, and libuv never sees it (it waits for its own
+ * pids only). Calls return a negative errno where they can fail; JavaScript names it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "napi.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* The child's fds are at most stdin, stdout, stderr and the launcher's channel, and a few more
+ * for callers that pass their own. */
+#define MAX_FDS 16
+
+static napi_value int_value(napi_env env, int32_t n)
+{
+	napi_value v = NULL;
+	napi_create_int32(env, n, &v);
+	return v;
+}
+
+static napi_value fail(napi_env env, const char *msg)
+{
+	napi_throw_error(env, "ERR_CORDON_SPAWN_ADDON", msg);
+	return NULL;
+}
+
+/* A string argument, NUL-terminated; NULL when it is not a string or holds a NUL byte (which
+ * would cut an argument short without a word). */
+static char *string_of(napi_env env, napi_value v)
+{
+	size_t len = 0;
+	if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok)
+		return NULL;
+	char *s = malloc(len + 1);
+	if (!s)
+		return NULL;
+	size_t got = 0;
+	if (napi_get_value_string_utf8(env, v, s, len + 1, &got) != napi_ok || got != len ||
+	    strlen(s) != len) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void free_strings(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* A NULL-terminated copy of an array of strings; NULL on any element that is not one. */
+static char **strings_of(napi_env env, napi_value array)
+{
+	uint32_t n = 0;
+	if (napi_get_array_length(env, array, &n) != napi_ok || n > 1u << 20)
+		return NULL;
+	char **v = calloc((size_t)n + 1, sizeof *v);
+	if (!v)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value e = NULL;
+		if (napi_get_element(env, array, i, &e) != napi_ok || !(v[i] = string_of(env, e))) {
+			free_strings(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+static pid_t start(const char *file, char **argv, char **envp, const int *fds, int nfds, int *err)
+{
+	/* Each source is copied above every target first: a source that is itself a lower target
+	 * (fd 1 given as fd 0) is then never overwritten before it is read. The copies are
+	 * close-on-exec, and dup2 onto a target clears that flag. */
+	int tmp[MAX_FDS];
+	int made = 0;
+	pid_t pid = -1;
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	*err = 0;
+	if ((*err = posix_spawn_file_actions_init(&actions)))
+		return -1;
+	if ((*err = posix_spawnattr_init(&attr))) {
+		posix_spawn_file_actions_destroy(&actions);
+		return -1;
+	}
+	for (; made < nfds; made++) {
+		tmp[made] = fcntl(fds[made], F_DUPFD_CLOEXEC, MAX_FDS);
+		if (tmp[made] < 0) {
+			*err = errno;
+			goto out;
+		}
+		if ((*err = posix_spawn_file_actions_adddup2(&actions, tmp[made], made)))
+			goto out;
+	}
+	/* What child_process gives a child: every signal at its default (Node ignores SIGPIPE)
+	 * and none blocked. Every bit, not sigfillset: glibc leaves its own two real-time signals
+	 * (32 and 33) out of a filled set, and posix_spawn then sets them to SIG_IGN in the child,
+	 * which an exec keeps. */
+	sigset_t all, none;
+	memset(&all, 0xff, sizeof all);
+	sigemptyset(&none);
+	if ((*err = posix_spawnattr_setsigdefault(&attr, &all)) ||
+	    (*err = posix_spawnattr_setsigmask(&attr, &none)) ||
+	    (*err = posix_spawnattr_setflags(&attr,
+					     POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)))
+		goto out;
+	*err = posix_spawn(&pid, file, &actions, &attr, argv, envp);
+	if (*err)
+		pid = -1;
+out:
+	for (int i = 0; i < made; i++)
+		close(tmp[i]);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&actions);
+	return pid;
+}
+
+/* spawn(file, argv, env, fds) → [pid, pidfd], or [-errno] when it could not start (the exec's
+ * own failure included: glibc reports it from the child). fds[i] becomes the child's fd i. */
+static napi_value do_spawn(napi_env env, napi_callback_info info)
+{
+	size_t argc = 4;
+	napi_value args[4];
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 4)
+		return fail(env, "spawn(file, argv, env, fds) takes four arguments");
+	char *file = string_of(env, args[0]);
+	char **argv = strings_of(env, args[1]);
+	char **envp = strings_of(env, args[2]);
+	uint32_t nfds = 0;
+	int fds[MAX_FDS];
+	napi_value out = NULL;
+	if (!file || !argv || !envp) {
+		fail(env, "spawn(): the file, argv and env must be strings without NUL bytes");
+		goto done;
+	}
+	if (napi_get_array_length(env, args[3], &nfds) != napi_ok || nfds > MAX_FDS) {
+		fail(env, "spawn(): fds must be an array of at most 16 file descriptors");
+		goto done;
+	}
+	for (uint32_t i = 0; i < nfds; i++) {
+		napi_value e = NULL;
+		int32_t fd = -1;
+		if (napi_get_element(env, args[3], i, &e) != napi_ok ||
+		    napi_get_value_int32(env, e, &fd) != napi_ok || fd < 0) {
+			fail(env, "spawn(): each fd must be a non-negative integer");
+			goto done;
+		}
+		fds[i] = fd;
+	}
+	int err = 0;
+	pid_t pid = start(file, argv, envp, fds, (int)nfds, &err);
+	if (pid < 0) {
+		napi_create_array_with_length(env, 1, &out);
+		napi_set_element(env, out, 0, int_value(env, -err));
+		goto done;
+	}
+	/* Nothing else waits for this child (libuv waits for its own pids only), so it cannot have
+	 * been reaped and its pid reused before this. */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		/* Unreachable once usable() said yes; never leave a child no one can wait for. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		napi_create_array_with_length(env, 1, &out);
+		napi_set_element(env, out, 0, int_value(env, -errno));
+		goto done;
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	napi_create_array_with_length(env, 2, &out);
+	napi_set_element(env, out, 0, int_value(env, pid));
+	napi_set_element(env, out, 1, int_value(env, pidfd));
+done:
+	free(file);
+	free_strings(argv);
+	free_strings(envp);
+	return out;
+}
+
+static int fd_arg(napi_env env, napi_callback_info info, size_t want, int32_t *a)
+{
+	napi_value args[2];
+	size_t argc = want;
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != want)
+		return -1;
+	for (size_t i = 0; i < want; i++)
+		if (napi_get_value_int32(env, args[i], &a[i]) != napi_ok)
+			return -1;
+	return 0;
+}
+
+/* wait(pidfd) → null while the child runs, else [code, signal] (one of them -1); [-errno]. */
+static napi_value do_wait(napi_env env, napi_callback_info info)
+{
+	int32_t a[1];
+	if (fd_arg(env, info, 1, a))
+		return fail(env, "wait(pidfd) takes a pidfd");
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	napi_value out = NULL;
+	if (waitid((idtype_t)P_PIDFD, (id_t)a[0], &si, WEXITED | WNOHANG) < 0) {
+		napi_create_array_with_length(env, 1, &out);
+		napi_set_element(env, out, 0, int_value(env, -errno));
+		return out;
+	}
+	if (si.si_pid == 0) {
+		napi_get_null(env, &out);
+		return out;
+	}
+	napi_create_array_with_length(env, 2, &out);
+	int exited = si.si_code == CLD_EXITED;
+	napi_set_element(env, out, 0, int_value(env, exited ? si.si_status : -1));
+	napi_set_element(env, out, 1, int_value(env, exited ? -1 : si.si_status));
+	return out;
+}
+
+/* kill(pidfd, signal) → 0, or -errno (ESRCH once it has exited). */
+static napi_value do_kill(napi_env env, napi_callback_info info)
+{
+	int32_t a[2];
+	if (fd_arg(env, info, 2, a))
+		return fail(env, "kill(pidfd, signal) takes a pidfd and a signal number");
+	long r = syscall(SYS_pidfd_send_signal, a[0], a[1], NULL, 0);
+	return int_value(env, r < 0 ? -errno : 0);
+}
+
+/* socketpair() → [a, b], a unix stream pair, both close-on-exec; [-errno]. */
+static napi_value do_socketpair(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	int sv[2];
+	napi_value out = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		napi_create_array_with_length(env, 1, &out);
+		napi_set_element(env, out, 0, int_value(env, -errno));
+		return out;
+	}
+	napi_create_array_with_length(env, 2, &out);
+	napi_set_element(env, out, 0, int_value(env, sv[0]));
+	napi_set_element(env, out, 1, int_value(env, sv[1]));
+	return out;
+}
+
+/* close(fd) → 0 or -errno: for the fds this addon made (Node's fs.closeSync warns in a worker
+ * thread about fds it did not open). */
+static napi_value do_close(napi_env env, napi_callback_info info)
+{
+	int32_t a[1];
+	if (fd_arg(env, info, 1, a))
+		return fail(env, "close(fd) takes an fd");
+	return int_value(env, close(a[0]) < 0 ? -errno : 0);
+}
+
+/* Whether this kernel has what the addon needs: pidfd_open (5.3) and waitid on a pidfd (5.4).
+ * A pidfd of this process itself answers both: waitid then fails ECHILD, not EINVAL. */
+static napi_value do_usable(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	bool ok = false;
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd >= 0) {
+		siginfo_t si;
+		ok = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 &&
+		     errno == ECHILD;
+		close(fd);
+	}
+	napi_value v = NULL;
+	napi_get_boolean(env, ok, &v);
+	return v;
+}
+
+NAPI_EXPORT int32_t node_api_module_get_api_version_v1(void);
+NAPI_EXPORT int32_t node_api_module_get_api_version_v1(void)
+{
+	return 8;
+}
+
+NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports);
+NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
+{
+	static const struct {
+		const char *name;
+		napi_callback cb;
+	} fns[] = {
+		{ "spawn", do_spawn },		 { "wait", do_wait },	  { "kill", do_kill },
+		{ "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close }
+	};
+	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+		napi_value f = NULL;
+		if (napi_create_function(env, fns[i].name, strlen(fns[i].name), fns[i].cb, NULL,
+					 &f) != napi_ok ||
+		    napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+			return NULL;
+	}
+	return exports;
+}

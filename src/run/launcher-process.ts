@@ -1,0 +1,280 @@
+// The launcher's process for spawn(): started by cordon's addon (native/spawn-addon.c) where it
+// loads, else by child_process. The addon's posix_spawn shares this process's memory until the
+// exec, where child_process forks all of Node (page tables copied, and each page written after
+// the fork faulted once): ~1.7 ms less per start here, and a plain `cordon run` never loads
+// child_process (README, "spawn() without child_process"). Both give the same process: the
+// same fds, environment, signal dispositions (all default) and mask (empty), and the same
+// events, as much of ChildProcess as spawn() and its callers use.
+import type { ChildProcess, StdioOptions } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { closeSync, openSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { constants } from 'node:os'
+import type { Duplex, Readable, Writable } from 'node:stream'
+import { nativePath } from '../host/launcher.js'
+import { childProcess } from '../host/child-process.js'
+
+/** What spawn() and its callers use of the launcher's process; a ChildProcess is one. */
+export interface LauncherProcess extends EventEmitter {
+  readonly pid?: number | undefined
+  readonly stdin: Writable | null
+  readonly stdout: Readable | null
+  readonly stderr: Readable | null
+  readonly exitCode: number | null
+  readonly signalCode: NodeJS.Signals | null
+  readonly killed: boolean
+  kill(signal?: NodeJS.Signals | number): boolean
+  on(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this
+  on(event: 'error', listener: (error: Error) => void): this
+  once(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this
+  once(event: 'error', listener: (error: Error) => void): this
+}
+
+/** A started launcher and the socket at its fd 3 (the plan in, the go, the events out). */
+export interface Started {
+  process: LauncherProcess
+  channel: Duplex
+}
+
+interface Addon {
+  spawn(file: string, argv: string[], env: string[], fds: number[]): [number, number] | [number]
+  wait(pidfd: number): [number, number] | [number] | null
+  kill(pidfd: number, signal: number): number
+  socketpair(): [number, number] | [number]
+  usable(): boolean
+  close(fd: number): number
+}
+
+let addon: Addon | null | undefined
+/** For benches and tests: start through child_process although the addon loaded. */
+let forced: 'child_process' | undefined
+
+/** The addon, loaded once from the package's own build (never from a path the environment
+ * names: it runs inside this process); null where it is not built, does not load, the kernel
+ * lacks pidfds (Linux < 5.4), or when CORDON_SPAWN=child_process asks for the fallback. */
+function loadAddon(): Addon | null {
+  if (addon !== undefined) return addon
+  addon = null
+  if (process.env.CORDON_SPAWN === 'child_process') return addon
+  try {
+    const module = { exports: {} as Addon }
+    process.dlopen(module, nativePath('cordon-spawn.node'), constants.dlopen.RTLD_NOW)
+    if (module.exports.usable()) addon = module.exports
+  } catch {} // not built (no compiler at install) or not loadable here: child_process serves
+  return addon
+}
+
+/** Which starter spawn() uses in this process: what `cordon check` and the tests report. */
+export function starter(): 'addon' | 'child_process' {
+  return loadAddon() && !forced ? 'addon' : 'child_process'
+}
+
+/** Makes spawn() start through child_process (or back), to compare the two in one process. */
+export function useStarter(which: 'addon' | 'child_process'): void {
+  forced = which === 'child_process' ? which : undefined
+}
+
+type Stdio = 'inherit' | 'pipe' | 'ignore' | number
+/** One fd's stdio, as child_process takes it in an array. */
+export type StdioEntry = Extract<StdioOptions, unknown[]>[number]
+
+/** Starts file with args (argv[0] is file) and stdio for fds 0-2, fd 3 a socket to this
+ * process. Stdio other than 'inherit', 'pipe', 'ignore' or an fd goes through child_process. */
+export function startLauncher(
+  file: string,
+  args: readonly string[],
+  stdio: readonly StdioEntry[],
+  env: NodeJS.ProcessEnv,
+): Started {
+  const a = forced ? null : loadAddon()
+  const plain = stdio.map((s, i) => (s ?? (i < 3 ? 'pipe' : 'ignore')) as unknown)
+  if (a && plain.every(isPlain)) return new AddonProcess(a, file, args, plain as Stdio[], env).started()
+  const child: ChildProcess = childProcess().spawn(file, args, {
+    stdio: [...stdio, 'pipe'] as StdioOptions,
+    env,
+  })
+  return { process: child, channel: child.stdio[3] as Duplex }
+}
+
+const isPlain = (s: unknown): boolean =>
+  s === 'inherit' ||
+  s === 'pipe' ||
+  s === 'ignore' ||
+  (typeof s === 'number' && Number.isInteger(s) && s >= 0)
+
+/** /dev/null as child_process opens it for 'ignore': read-only for stdin, read-write else. */
+const nullFd = (i: number): number => openSync('/dev/null', i === 0 ? 'r' : 'r+')
+
+/** The launcher started by the addon: a pidfd holds it, waited for on SIGCHLD, when its fd 3
+ * closes (it holds the socket until it exits; a worker thread hears no signals), and each
+ * second while it runs (the timer also keeps the loop alive for it, as child_process's handle
+ * does). */
+class AddonProcess extends EventEmitter implements LauncherProcess {
+  pid: number | undefined
+  stdin: Writable | null = null
+  stdout: Readable | null = null
+  stderr: Readable | null = null
+  exitCode: number | null = null
+  signalCode: NodeJS.Signals | null = null
+  killed = false
+  private pidfd = -1
+  private channel: Socket
+  private timer: NodeJS.Timeout | undefined
+  private open = 0
+  private exited = false
+
+  constructor(
+    private readonly addon: Addon,
+    file: string,
+    args: readonly string[],
+    stdio: readonly Stdio[],
+    env: NodeJS.ProcessEnv,
+  ) {
+    super()
+    const parents: (number | null)[] = []
+    const fds: number[] = []
+    /** Closed here once the child has them: its pipe ends and /dev/null. */
+    const childEnds: number[] = []
+    /** /dev/null for stdin, and one for stdout and stderr. */
+    const nulls: (number | undefined)[] = []
+    try {
+      for (const [i, s] of [...stdio.slice(0, 3), 'pipe' as const].entries()) {
+        if (s === 'pipe') {
+          const [parent, child] = pair(addon)
+          childEnds.push(child)
+          fds.push(child)
+          parents.push(parent)
+        } else {
+          if (s === 'ignore' && nulls[i === 0 ? 0 : 1] === undefined) nulls[i === 0 ? 0 : 1] = nullFd(i)
+          fds.push(s === 'inherit' ? i : s === 'ignore' ? nulls[i === 0 ? 0 : 1]! : s)
+          parents.push(null)
+        }
+      }
+      const envPairs: string[] = []
+      for (const [k, v] of Object.entries(env)) if (v !== undefined) envPairs.push(`${k}=${v}`)
+      // Listening first: a process whose SIGCHLD is ignored has its children reaped by the
+      // kernel, and a handler (libuv's) restores the status this waits for.
+      if (watching.size === 0) process.on('SIGCHLD', reapAll)
+      const r = addon.spawn(file, [file, ...args], envPairs, fds)
+      if (r.length === 1) {
+        for (const p of parents) if (p !== null) addon.close(p)
+        parents.length = 0
+        this.channel = new Socket()
+        this.channel.destroy()
+        this.exited = true
+        if (watching.size === 0) process.off('SIGCHLD', reapAll)
+        process.nextTick(() => {
+          this.emit('error', spawnError(-r[0], file, args))
+          this.emit('close', null, null)
+        })
+        return
+      }
+      ;[this.pid, this.pidfd] = r
+    } finally {
+      for (const fd of childEnds) addon.close(fd)
+      for (const fd of nulls) if (fd !== undefined) closeSync(fd)
+    }
+    const sockets = parents.map((fd, i) => (fd === null ? null : socketOf(fd, i)))
+    this.stdin = sockets[0] ?? null
+    this.stdout = sockets[1] ?? null
+    this.stderr = sockets[2] ?? null
+    this.channel = sockets[3]!
+    for (const s of sockets)
+      if (s) {
+        this.open++
+        s.once('close', () => this.closed())
+      }
+    watching.add(this)
+    this.channel.once('close', () => this.reapSoon(1))
+    this.timer = setInterval(() => this.reap(), 1000)
+  }
+
+  started(): Started {
+    return { process: this, channel: this.channel }
+  }
+
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    const number = typeof signal === 'number' ? signal : constants.signals[signal]
+    if (number === undefined)
+      throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' })
+    if (this.exited || this.pidfd < 0) return false
+    if (this.addon.kill(this.pidfd, number) !== 0) return false
+    this.killed = true
+    return true
+  }
+
+  ref(): void {
+    this.timer?.ref()
+  }
+
+  unref(): void {
+    this.timer?.unref()
+  }
+
+  /** Reaps the launcher if it has exited: its status, then `exit`. */
+  reap(): void {
+    if (this.exited) return
+    const w = this.addon.wait(this.pidfd)
+    if (w === null) return
+    this.exited = true
+    clearInterval(this.timer)
+    watching.delete(this)
+    if (watching.size === 0) process.off('SIGCHLD', reapAll)
+    this.addon.close(this.pidfd)
+    // A failed wait (no such child: not ours to reap) leaves both null, as a lost status.
+    if (w.length === 2) {
+      const [code, signal] = w
+      this.exitCode = code >= 0 ? code : null
+      this.signalCode = signal >= 0 ? signalName(signal) : null
+    }
+    this.emit('exit', this.exitCode, this.signalCode)
+    if (this.open === 0) this.emit('close', this.exitCode, this.signalCode)
+  }
+
+  /** Its fd 3 closed: it is exiting, and a zombie within microseconds. */
+  private reapSoon(delayMs: number): void {
+    this.reap()
+    if (!this.exited && delayMs <= 256) setTimeout(() => this.reapSoon(delayMs * 2), delayMs).unref()
+  }
+
+  private closed(): void {
+    if (--this.open === 0 && this.exited) this.emit('close', this.exitCode, this.signalCode)
+  }
+}
+
+const watching = new Set<AddonProcess>()
+
+/** SIGCHLD: one signal may stand for several exits. */
+function reapAll(): void {
+  for (const p of watching) p.reap()
+}
+
+function pair(addon: Addon): [number, number] {
+  const r = addon.socketpair()
+  if (r.length === 1) throw spawnError(-r[0], 'socketpair', [])
+  return r
+}
+
+/** fd 0 is written, 1 and 2 read, 3 both, as child_process's pipes. */
+function socketOf(fd: number, i: number): Socket {
+  return new Socket({ fd, readable: i !== 0, writable: i === 0 || i === 3 })
+}
+
+const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]))
+const signalNames = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
+
+function signalName(n: number): NodeJS.Signals | null {
+  return signalNames.get(n) ?? null
+}
+
+/** The error child_process gives for a start that failed: `spawn FILE ENOENT`. */
+function spawnError(errno: number, file: string, args: readonly string[]): NodeJS.ErrnoException {
+  const code = errnoNames.get(errno) ?? `E${errno}`
+  return Object.assign(new Error(`spawn ${file} ${code}`), {
+    errno: -errno,
+    code,
+    syscall: `spawn ${file}`,
+    path: file,
+    spawnargs: [...args],
+  })
+}
