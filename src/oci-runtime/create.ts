@@ -22,6 +22,7 @@ import { type ContainerRecord, containerDir, ensureRoot, OCI_VERSION, procStat, 
 import { saveExecContext } from './exec-context.js'
 import { saveCeilings } from './update.js'
 import { translateConfig } from './translate.js'
+import { seccompFilter } from './seccomp.js'
 
 export interface CreateOptions {
   root: string
@@ -145,6 +146,7 @@ async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepar
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
     const deviceFilter = cgroups.applyResources(cg, resources, true, o.warn)
+    const seccomp = await seccompFilter(config, o.root)
     const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
       hookStates: {
@@ -160,6 +162,7 @@ async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepar
             },
           }
         : {}),
+      ...(seccomp ? { seccomp } : {}),
       bundle,
       cgroups: cg.view,
       cgroupDirs: cg.dirs,
