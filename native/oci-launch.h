@@ -13,6 +13,15 @@
  *   REQ_LAUNCH  the umask (u32), then the launcher's argv (argv[0] is its path). Answer: two
  *               i32, LAUNCH_EXITED and the exit status, LAUNCH_SIGNALED and the signal, or
  *               LAUNCH_NOT_RUN and the errno of execve (or of fork).
+ *   REQ_LAUNCH_HOOKED  a launch whose launcher relays the runtime's prestart and createRuntime
+ *               hooks (--hook-fd, native/hook.h), which the helper runs (oci-hook.h) as
+ *               hooks.ts runHooks: the umask (u32), then strings: the hook fd's number, the
+ *               launcher's argc and argv, prestart's and createRuntime's state JSON (the
+ *               pid, once known, goes last), then per hook in order its kind ("prestart" or
+ *               "createRuntime"), path, timeout (s, 0: none), argc, argv, envc, env.
+ *               Answer: as REQ_LAUNCH's, or LAUNCH_HOOK_FAILED and the failed hook's index,
+ *               then its oci_hook_outcome and value (i32), and the length (u32) and bytes of
+ *               the start of its stderr; the launcher then killed the container.
  *   REQ_SYSCTL  after a launch that exited 0: the container's pid (u32), then strings: its start
  *               time (/proc/PID/stat field 22), then per sysctl its namespace (net, ipc or uts),
  *               its file beneath /proc/sys and its value. Each is written after entering that
@@ -29,8 +38,13 @@
 
 #define LAUNCH_FD_ENV "CORDON_OCI_LAUNCH_FD"
 
-enum launch_request { REQ_LAUNCH = 0, REQ_SYSCTL = 1 };
-enum launch_outcome { LAUNCH_EXITED = 0, LAUNCH_SIGNALED = 1, LAUNCH_NOT_RUN = 2 };
+enum launch_request { REQ_LAUNCH = 0, REQ_SYSCTL = 1, REQ_LAUNCH_HOOKED = 2 };
+enum launch_outcome {
+	LAUNCH_EXITED = 0,
+	LAUNCH_SIGNALED = 1,
+	LAUNCH_NOT_RUN = 2,
+	LAUNCH_HOOK_FAILED = 3
+};
 #define SYSCTL_OWN_NAMESPACE (-1)
 
 /* Forks the helper and sets LAUNCH_FD_ENV to Node's end of the socket, which stays open across

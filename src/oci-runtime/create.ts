@@ -10,7 +10,14 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
 import { childProcess } from './child-process.js'
-import { launchThrough, releaseLaunchHelper, takeLaunchHelper, writeSysctlsThrough } from './launch-helper.js'
+import {
+  launchHookedThrough,
+  launchThrough,
+  releaseLaunchHelper,
+  type RuntimeHooks,
+  takeLaunchHelper,
+  writeSysctlsThrough,
+} from './launch-helper.js'
 import { nsenterSysctls, sysctlFailed, type SysctlWrite } from './sysctl.js'
 import { hookState, runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
@@ -262,6 +269,16 @@ function hookFd(p: Prepared, o: CreateOptions): number | undefined {
   return h?.prestart?.length || h?.createRuntime?.length ? 3 + o.preserveFds : undefined
 }
 
+/** The prestart and createRuntime hooks and their states (relayHooks adds the pid). */
+function runtimeHooks(p: Prepared): RuntimeHooks {
+  const base = { ociVersion: OCI_VERSION, id: p.rec.id, bundle: p.rec.bundle, annotations: p.rec.annotations }
+  return {
+    prestart: p.config.hooks?.prestart ?? [],
+    createRuntime: p.config.hooks?.createRuntime ?? [],
+    states: { prestart: hookState(base, 'created'), createRuntime: hookState(base, 'creating') },
+  }
+}
+
 /** Runs the prestart and createRuntime hooks in cordon-oci's namespaces when the launcher
  * reports the container's pid on its hook fd (its view built, before pivot_root), then lets it
  * go on; a failing hook closes the fd, and the launcher kills the container. prestart hooks get
@@ -277,15 +294,10 @@ function relayHooks(child: ChildProcess, fd: number, p: Prepared): { error: unkn
     line += d.toString()
     if (!line.includes('\n')) return
     const pid = Number(line.slice(0, line.indexOf('\n')))
-    const base = {
-      ociVersion: OCI_VERSION,
-      id: p.rec.id,
-      bundle: p.rec.bundle,
-      annotations: p.rec.annotations,
-    }
+    const h = runtimeHooks(p)
     try {
-      runHooks('prestart', p.config.hooks?.prestart ?? [], { ...hookState(base, 'created'), pid })
-      runHooks('createRuntime', p.config.hooks?.createRuntime ?? [], { ...hookState(base, 'creating'), pid })
+      runHooks('prestart', h.prestart, { ...h.states.prestart, pid })
+      runHooks('createRuntime', h.createRuntime, { ...h.states.createRuntime, pid })
       sock.end('c')
     } catch (e) {
       out.error = e
@@ -340,20 +352,30 @@ async function createWith(o: CreateOptions, helper: { fd: number | undefined }):
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
-  if (fd === undefined) {
-    // No runtime hooks: the synchronous path, as light as it can be (start-up): through the C
-    // entry point's helper when there is one, so Node never loads node:child_process.
+  if (fd === undefined || helper.fd !== undefined) {
+    // The synchronous path, as light as it can be (start-up): through the C entry point's
+    // helper when there is one, so Node never loads node:child_process; the helper runs the
+    // runtime hooks too (Docker gives every container a prestart hook).
     const r =
-      helper.fd !== undefined
-        ? launchThrough(helper.fd, launcherPath(), launcherArgs(p, true, o), p.umask)
-        : childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
+      helper.fd === undefined
+        ? childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
             stdio: stdio(o.preserveFds, false),
           })
+        : fd === undefined
+          ? launchThrough(helper.fd, launcherPath(), launcherArgs(p, true, o), p.umask)
+          : launchHookedThrough(
+              helper.fd,
+              launcherPath(),
+              launcherArgs(p, true, o),
+              p.umask,
+              fd,
+              runtimeHooks(p),
+            )
+    if ('hookError' in r && r.hookError) fail(p, 0, r.hookError)
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    // Its fd is not close-on-exec: never the launcher's or a hook's. Sysctls go by nsenter.
-    releaseLaunchHelper(helper.fd)
-    helper.fd = undefined
+    // No helper (Node started directly): Node spawns the launcher and runs the hooks itself;
+    // sysctls go by nsenter.
     const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
       stdio: stdio(o.preserveFds, true),
     })

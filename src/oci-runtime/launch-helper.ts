@@ -6,13 +6,21 @@
 // the umask create set.
 import { closeSync, fstatSync, readSync, writeSync } from 'node:fs'
 import { constants } from 'node:os'
+import { hookFailed } from './hooks.js'
+import type { HookName, OciHook } from './spec.js'
 import { ownNamespace, type SysctlWrite } from './sysctl.js'
 
 const LAUNCH_FD_ENV = 'CORDON_OCI_LAUNCH_FD'
 const REQ_LAUNCH = 0
 const REQ_SYSCTL = 1
+const REQ_LAUNCH_HOOKED = 2
 const EXITED = 0
 const SIGNALED = 1
+const HOOK_FAILED = 3
+/** native/oci-hook.h enum oci_hook_outcome. */
+const HOOK_EXITED = 1
+const HOOK_SIGNALED = 2
+const HOOK_TIMED_OUT = 3
 const SYSCTL_OWN_NAMESPACE = -1
 
 /** The helper's socket, taken out of the environment so that no child of this process sees the
@@ -48,13 +56,19 @@ function request(fd: number, kind: number, word: number, strings: string[]): [nu
   head.writeUInt32LE(word, 8)
   const data = Buffer.concat([head, body])
   for (let at = 0; at < data.length;) at += writeSync(fd, data, at)
-  const answer = Buffer.alloc(8)
-  for (let at = 0; at < 8;) {
-    const n = readSync(fd, answer, at, 8 - at, null)
-    if (n === 0) return undefined
-    at += n
+  const answer = readFull(fd, 8)
+  return answer && [answer.readInt32LE(0), answer.readInt32LE(4)]
+}
+
+/** n bytes from the helper, or undefined when it ended first. */
+function readFull(fd: number, n: number): Buffer | undefined {
+  const data = Buffer.alloc(n)
+  for (let at = 0; at < n;) {
+    const got = readSync(fd, data, at, n - at, null)
+    if (got === 0) return undefined
+    at += got
   }
-  return [answer.readInt32LE(0), answer.readInt32LE(4)]
+  return data
 }
 
 const errnoName = (n: number): string =>
@@ -70,12 +84,83 @@ export function launchThrough(
 ): { status: number | null; error?: Error } {
   const answer = request(fd, REQ_LAUNCH, umask, [path, ...args])
   if (!answer) return { status: null, error: new Error(`spawnSync ${path}: the launch helper ended`) }
-  const [kind, value] = answer
+  return launchResult(path, answer[0], answer[1])
+}
+
+function launchResult(path: string, kind: number, value: number): { status: number | null; error?: Error } {
   if (kind === EXITED) return { status: value }
   if (kind === SIGNALED) return { status: null }
   const code = errnoName(value)
   return { status: null, error: Object.assign(new Error(`spawnSync ${path} ${code}`), { code }) }
 }
+
+/** The runtime hooks a hooked launch runs, in order, and the state each kind reads (without
+ * its pid, which the helper adds last once the launcher reports it, as relayHooks). */
+export interface RuntimeHooks {
+  prestart: readonly OciHook[]
+  createRuntime: readonly OciHook[]
+  states: { prestart: object; createRuntime: object }
+}
+
+/** launchThrough for a launcher with --hook-fd hookFd: the helper runs the prestart and
+ * createRuntime hooks as runHooks does when the container's pid is known (native/oci-hook.h),
+ * and the launcher kills the container when one fails: `hookError` then says which and why. */
+export function launchHookedThrough(
+  fd: number,
+  path: string,
+  args: string[],
+  umask: number,
+  hookFd: number,
+  hooks: RuntimeHooks,
+): { status: number | null; error?: Error; hookError?: Error } {
+  const list = [
+    ...hooks.prestart.map((h) => ['prestart', h] as const),
+    ...hooks.createRuntime.map((h) => ['createRuntime', h] as const),
+  ]
+  const strings = [
+    String(hookFd),
+    String(args.length + 1),
+    path,
+    ...args,
+    JSON.stringify(hooks.states.prestart),
+    JSON.stringify(hooks.states.createRuntime),
+    ...list.flatMap(([kind, h]) => [
+      kind,
+      h.path,
+      String(h.timeout ?? 0),
+      String(h.args?.length ?? 0),
+      ...(h.args ?? []),
+      String(h.env?.length ?? 0),
+      ...(h.env ?? []),
+    ]),
+  ]
+  const answer = request(fd, REQ_LAUNCH_HOOKED, umask, strings)
+  if (!answer) return { status: null, error: new Error(`spawn ${path}: the launch helper ended`) }
+  const [kind, value] = answer
+  if (kind !== HOOK_FAILED) return launchResult(path, kind, value)
+  const more = readFull(fd, 12)
+  const stderr = more && readFull(fd, more.readUInt32LE(8))
+  const entry = list[value]
+  if (!more || !stderr || !entry)
+    return { status: null, error: new Error(`spawn ${path}: the launch helper ended`) }
+  const [hookKind, h] = entry
+  const outcome = more.readInt32LE(0)
+  const code = more.readInt32LE(4)
+  // runHooks's words for the same ends (Node's spawnSync: a signal's name, its error codes).
+  const how =
+    outcome === HOOK_EXITED
+      ? `exit status ${code}`
+      : outcome === HOOK_SIGNALED
+        ? `exit status ${signalName(code)}`
+        : outcome === HOOK_TIMED_OUT
+          ? `spawnSync ${h.path} ETIMEDOUT`
+          : `spawnSync ${h.path} ${errnoName(code)}`
+  const index = hookKind === 'prestart' ? value : value - hooks.prestart.length
+  return { status: null, hookError: hookFailed(hookKind as HookName, index, h.path, how, stderr.toString()) }
+}
+
+const signalName = (n: number): string =>
+  Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`
 
 /** Writes the sysctls through the helper, in the namespaces of pid (still the process of
  * startTime); undefined when all were written, else the failed one and why. */
