@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, readSync, writeSync } from 'node:fs'
 import { constants } from 'node:os'
 import { hookFailed } from './hooks.js'
-import type { HookName, OciHook } from './spec.js'
+import type { OciHook } from './spec.js'
 import { ownNamespace, type SysctlWrite } from './sysctl.js'
 
 const LAUNCH_FD_ENV = 'CORDON_OCI_LAUNCH_FD'
@@ -156,7 +156,7 @@ export function launchHookedThrough(
           ? `spawnSync ${h.path} ETIMEDOUT`
           : `spawnSync ${h.path} ${errnoName(code)}`
   const index = hookKind === 'prestart' ? value : value - hooks.prestart.length
-  return { status: null, hookError: hookFailed(hookKind as HookName, index, h.path, how, stderr.toString()) }
+  return { status: null, hookError: hookFailed(hookKind, index, h.path, how, stderr.toString()) }
 }
 
 const signalName = (n: number): string =>
