@@ -236,7 +236,8 @@ static long read_pid_line(int fd)
  * socket at hook_fd, as Node's spawn gave it, and the hooks run here when it reports the
  * container's pid: the container goes on on success, is killed by the launcher otherwise.
  * Returns 0 when it exited 0. */
-static int launch(int sock, mode_t mask, char **argv, int hook_fd, const struct hook_list *hooks)
+static int launch(int sock, mode_t mask, int report_start, char **argv, int hook_fd,
+		  const struct hook_list *hooks)
 {
 	int err[2], hs[2] = { -1, -1 };
 	if (pipe2(err, O_CLOEXEC)) {
@@ -270,6 +271,10 @@ static int launch(int sock, mode_t mask, char **argv, int hook_fd, const struct 
 		_exit(127);
 	}
 	close(err[1]);
+	/* `run`: Node forwards its signals to the launcher until the answer below. The pid stays
+	 * the launcher's until this process reaps it, which is after that answer. */
+	if (report_start)
+		reply(sock, LAUNCH_STARTED, pid);
 	int e = 0;
 	ssize_t r;
 	do
@@ -444,7 +449,18 @@ static noreturn void serve(int sock)
 	int kind = next_request(sock, &buf, &len);
 	if (kind != REQ_LAUNCH && kind != REQ_LAUNCH_HOOKED)
 		_exit(0);
-	uint32_t mask = le32((unsigned char *)buf + 4);
+	uint32_t word = le32((unsigned char *)buf + 4),
+		 mask = word & ~(uint32_t)LAUNCH_REPORT_START;
+	int report_start = (word & LAUNCH_REPORT_START) != 0;
+	if (report_start) {
+		/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group,
+		 * and this process must outlive the launcher to tell Node its status (Node forwards
+		 * the signals it gets to the launcher; the launcher's child resets them). */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGTSTP, SIG_IGN);
+	}
 	char **argv = parse_strings(buf + 8, len - 8, &n);
 	int hook_fd = -1;
 	struct hook_list hooks = { 0 };
@@ -455,7 +471,7 @@ static noreturn void serve(int sock)
 		_exit(0);
 	}
 	unsetenv(LAUNCH_FD_ENV);
-	if (launch(sock, (mode_t)mask, argv, hook_fd, &hooks))
+	if (launch(sock, (mode_t)mask, report_start, argv, hook_fd, &hooks))
 		_exit(0);
 	if (next_request(sock, &buf, &len) != REQ_SYSCTL)
 		_exit(0);

@@ -29,7 +29,8 @@
  *               Answer: two i32, -1 and 0 when all were written, else the failed one's index
  *               and errno, or SYSCTL_OWN_NAMESPACE when its namespace is the helper's own (a
  *               container joined to the host's by path: the write would change the host).
- * The helper serves a launch, then at most one sysctl request, then exits; it exits at EOF too
+ * The helper serves a launch (for `create`, or `run`: see LAUNCH_REPORT_START), then at most one
+ * sysctl request, then exits; it exits at EOF too
  * (Node closed its end: another path, or an error). The launcher gets the helper's fds 0, 1, 2
  * and every fd the engine gave without O_CLOEXEC (the --preserve-fds ones): those Node would
  * have passed. */
@@ -43,8 +44,14 @@ enum launch_outcome {
 	LAUNCH_EXITED = 0,
 	LAUNCH_SIGNALED = 1,
 	LAUNCH_NOT_RUN = 2,
-	LAUNCH_HOOK_FAILED = 3
+	LAUNCH_HOOK_FAILED = 3,
+	LAUNCH_STARTED = 4
 };
+/* In REQ_LAUNCH's or REQ_LAUNCH_HOOKED's umask word: `run` in the foreground. The helper first
+ * answers LAUNCH_STARTED and the launcher's pid (Node forwards its signals there), then, once
+ * the launcher ended, the answer as above; it ignores a terminal's SIGINT, SIGQUIT, SIGHUP and
+ * SIGTSTP meanwhile. */
+#define LAUNCH_REPORT_START 0x10000u
 #define SYSCTL_OWN_NAMESPACE (-1)
 
 /* Forks the helper and sets LAUNCH_FD_ENV to Node's end of the socket, which stays open across

@@ -4,7 +4,7 @@
 // (child-process.ts). The protocol is in oci-launch.h; the launcher gets what spawnSync would
 // give it: this process's environment, working directory, fds 0-2 and the preserved ones, and
 // the umask create set.
-import { closeSync, fstatSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, read, readSync, writeSync } from 'node:fs'
 import { constants } from 'node:os'
 import { hookFailed } from './hooks.js'
 import type { OciHook } from './spec.js'
@@ -17,6 +17,9 @@ const REQ_LAUNCH_HOOKED = 2
 const EXITED = 0
 const SIGNALED = 1
 const HOOK_FAILED = 3
+const STARTED = 4
+/** LAUNCH_REPORT_START: `run`, the launcher's pid first. */
+const REPORT_START = 0x10000
 /** native/oci-hook.h enum oci_hook_outcome. */
 const HOOK_EXITED = 1
 const HOOK_SIGNALED = 2
@@ -83,13 +86,12 @@ export function launchThrough(
   umask: number,
 ): { status: number | null; error?: Error } {
   const answer = request(fd, REQ_LAUNCH, umask, [path, ...args])
-  if (!answer) return { status: null, error: new Error(`spawnSync ${path}: the launch helper ended`) }
-  return launchResult(path, answer[0], answer[1])
+  return answer ? launchResult(path, answer[0], answer[1]) : helperEnded(path)
 }
 
-function launchResult(path: string, kind: number, value: number): { status: number | null; error?: Error } {
+function launchResult(path: string, kind: number, value: number): LaunchResult {
   if (kind === EXITED) return { status: value }
-  if (kind === SIGNALED) return { status: null }
+  if (kind === SIGNALED) return { status: null, signal: value }
   const code = errnoName(value)
   return { status: null, error: Object.assign(new Error(`spawnSync ${path} ${code}`), { code }) }
 }
@@ -102,28 +104,35 @@ export interface RuntimeHooks {
   states: { prestart: object; createRuntime: object }
 }
 
-/** launchThrough for a launcher with --hook-fd hookFd: the helper runs the prestart and
- * createRuntime hooks as runHooks does when the container's pid is known (native/oci-hook.h),
- * and the launcher kills the container when one fails: `hookError` then says which and why. */
-export function launchHookedThrough(
-  fd: number,
+/** The result of a launch through the helper: spawnSync's status and error, and with hooks,
+ * the error of the hook that failed (the launcher then killed the container). */
+export interface LaunchResult {
+  status: number | null
+  /** The signal that ended it (status null). */
+  signal?: number
+  error?: Error
+  hookError?: Error
+}
+
+/** A launch request's kind and strings: REQ_LAUNCH's argv, or with `hook` (the launcher's
+ * --hook-fd and the hooks) REQ_LAUNCH_HOOKED's (native/oci-launch.h). */
+function launchRequest(
   path: string,
   args: string[],
-  umask: number,
-  hookFd: number,
-  hooks: RuntimeHooks,
-): { status: number | null; error?: Error; hookError?: Error } {
+  hook?: { fd: number; hooks: RuntimeHooks },
+): { kind: number; strings: string[]; list: (readonly ['prestart' | 'createRuntime', OciHook])[] } {
+  if (!hook) return { kind: REQ_LAUNCH, strings: [path, ...args], list: [] }
   const list = [
-    ...hooks.prestart.map((h) => ['prestart', h] as const),
-    ...hooks.createRuntime.map((h) => ['createRuntime', h] as const),
+    ...hook.hooks.prestart.map((h) => ['prestart', h] as const),
+    ...hook.hooks.createRuntime.map((h) => ['createRuntime', h] as const),
   ]
   const strings = [
-    String(hookFd),
+    String(hook.fd),
     String(args.length + 1),
     path,
     ...args,
-    JSON.stringify(hooks.states.prestart),
-    JSON.stringify(hooks.states.createRuntime),
+    JSON.stringify(hook.hooks.states.prestart),
+    JSON.stringify(hook.hooks.states.createRuntime),
     ...list.flatMap(([kind, h]) => [
       kind,
       h.path,
@@ -134,16 +143,20 @@ export function launchHookedThrough(
       ...(h.env ?? []),
     ]),
   ]
-  const answer = request(fd, REQ_LAUNCH_HOOKED, umask, strings)
-  if (!answer) return { status: null, error: new Error(`spawn ${path}: the launch helper ended`) }
-  const [kind, value] = answer
-  if (kind !== HOOK_FAILED) return launchResult(path, kind, value)
-  const more = readFull(fd, 12)
-  const stderr = more && readFull(fd, more.readUInt32LE(8))
+  return { kind: REQ_LAUNCH_HOOKED, strings, list }
+}
+
+/** LAUNCH_HOOK_FAILED's hook (index `value` in list), from the 12 bytes after the answer and
+ * its stderr: runHooks's error for the same end. */
+function hookError(
+  list: (readonly ['prestart' | 'createRuntime', OciHook])[],
+  value: number,
+  more: Buffer,
+  stderr: Buffer,
+): Error | undefined {
   const entry = list[value]
-  if (!more || !stderr || !entry)
-    return { status: null, error: new Error(`spawn ${path}: the launch helper ended`) }
-  const [hookKind, h] = entry
+  if (!entry) return undefined
+  const [kind, h] = entry
   const outcome = more.readInt32LE(0)
   const code = more.readInt32LE(4)
   // runHooks's words for the same ends (Node's spawnSync: a signal's name, its error codes).
@@ -155,8 +168,77 @@ export function launchHookedThrough(
         : outcome === HOOK_TIMED_OUT
           ? `spawnSync ${h.path} ETIMEDOUT`
           : `spawnSync ${h.path} ${errnoName(code)}`
-  const index = hookKind === 'prestart' ? value : value - hooks.prestart.length
-  return { status: null, hookError: hookFailed(hookKind, index, h.path, how, stderr.toString()) }
+  const index = kind === 'prestart' ? value : value - list.filter(([k]) => k === 'prestart').length
+  return hookFailed(kind, index, h.path, how, stderr.toString())
+}
+
+const helperEnded = (path: string): LaunchResult => ({
+  status: null,
+  error: new Error(`spawnSync ${path}: the launch helper ended`),
+})
+
+/** launchThrough for a launcher with --hook-fd hookFd: the helper runs the prestart and
+ * createRuntime hooks as runHooks does when the container's pid is known (native/oci-hook.h),
+ * and the launcher kills the container when one fails: `hookError` then says which and why. */
+export function launchHookedThrough(
+  fd: number,
+  path: string,
+  args: string[],
+  umask: number,
+  hookFd: number,
+  hooks: RuntimeHooks,
+): LaunchResult {
+  const req = launchRequest(path, args, { fd: hookFd, hooks })
+  const answer = request(fd, req.kind, umask, req.strings)
+  if (!answer) return helperEnded(path)
+  const [kind, value] = answer
+  if (kind !== HOOK_FAILED) return launchResult(path, kind, value)
+  const more = readFull(fd, 12)
+  const stderr = more && readFull(fd, more.readUInt32LE(8))
+  const error = more && stderr && hookError(req.list, value, more, stderr)
+  return error ? { status: null, hookError: error } : helperEnded(path)
+}
+
+/** n bytes from the helper, read off the main thread (the event loop keeps serving signals
+ * and timers meanwhile), or undefined when it ended first. */
+async function readFullAsync(fd: number, n: number): Promise<Buffer | undefined> {
+  const data = Buffer.alloc(n)
+  for (let at = 0; at < n;) {
+    const got = await new Promise<number>((done, fail) =>
+      read(fd, data, at, n - at, null, (e, k) => (e ? fail(e) : done(k))),
+    )
+    if (got === 0) return undefined
+    at += got
+  }
+  return data
+}
+
+/** `run` in the foreground through the helper (with `hook`, its hooks too): the launcher's pid
+ * as soon as it runs, for the signals Node forwards (it stays the launcher's until `done`:
+ * the helper reaps it only after answering), and its end. */
+export function startThrough(
+  fd: number,
+  path: string,
+  args: string[],
+  umask: number,
+  hook?: { fd: number; hooks: RuntimeHooks },
+): { pid: number | undefined; done: Promise<LaunchResult> } {
+  const req = launchRequest(path, args, hook)
+  const first = request(fd, req.kind, umask | REPORT_START, req.strings)
+  if (!first) return { pid: undefined, done: Promise.resolve(helperEnded(path)) }
+  if (first[0] !== STARTED) return { pid: undefined, done: Promise.resolve(launchResult(path, ...first)) }
+  const done = (async (): Promise<LaunchResult> => {
+    const answer = await readFullAsync(fd, 8)
+    if (!answer) return helperEnded(path)
+    const kind = answer.readInt32LE(0)
+    const value = answer.readInt32LE(4)
+    if (kind !== HOOK_FAILED) return launchResult(path, kind, value)
+    const more = await readFullAsync(fd, 12)
+    const stderr = more && (await readFullAsync(fd, more.readUInt32LE(8)))
+    const error = more && stderr && hookError(req.list, value, more, stderr)
+    return error ? { status: null, hookError: error } : helperEnded(path)
+  })().catch((e: unknown) => ({ status: null, error: e instanceof Error ? e : new Error(String(e)) }))
+  return { pid: first[1], done }
 }
 
 const signalName = (n: number): string =>

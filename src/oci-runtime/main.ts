@@ -159,7 +159,7 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
         l.start(g.root, o.id, (m) => log(g, 'warning', m))
         return 0
       }
-      const code = await c.runForeground(o)
+      const code = await (await import('./run-foreground.js')).runForeground(o)
       if (!flags.has('keep')) l.remove(g.root, o.id, true)
       return code
     }
