@@ -110,9 +110,10 @@ static noreturn void to_node(char **argv)
 		argc++;
 	char **args = calloc((size_t)argc + 3, sizeof *args);
 	scrub_node_env();
-	/* create starts the launcher: through the helper, Node needs no node:child_process. */
+	/* create and run start the launcher: through the helper, Node needs no
+	 * node:child_process. */
 	const char *command = node_command(argv);
-	if (args && command && strcmp(command, "create") == 0)
+	if (args && command && (strcmp(command, "create") == 0 || strcmp(command, "run") == 0))
 		(void)launch_helper_start(); /* -1: no helper, and Node spawns the launcher itself */
 	if (args) {
 		args[0] = "node";

@@ -1,6 +1,7 @@
 /* oci-launch.c — the launch helper of cordon-oci's `create` (protocol in oci-launch.h). */
 #define _GNU_SOURCE
 #include "oci-launch.h"
+#include "oci-hook.h"
 #include "oci-state.h"
 #include "sys.h"
 
@@ -112,14 +113,144 @@ static void raise_nofile(void)
 	} while (min + 1 < max);
 }
 
-/* Runs the launcher as Node's spawnSync did (same environment, fds and working directory, the
- * umask Node set) and tells Node how it ended. Returns 0 when it exited 0. */
-static int launch(int sock, mode_t mask, char **argv)
+/* fd moved (close-on-exec) to at least min, so that the launcher's child can dup2 onto
+ * numbers below it without clobbering it; -1 on failure (fd closed). */
+static int above(int fd, int min)
 {
-	int err[2];
+	if (fd >= min)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	close(fd);
+	return moved;
+}
+
+/* The runtime's hooks a hooked launch runs when the launcher reports the container's pid
+ * (native/hook.h hook_relay), from REQ_LAUNCH_HOOKED's strings (oci-launch.h). */
+struct hook_list {
+	const char *state[2]; /* prestart's and createRuntime's state, without "pid" */
+	char **s; /* the hooks' strings */
+	size_t n;
+};
+
+/* The hook failure reported with LAUNCH_HOOK_FAILED. */
+struct hook_failure {
+	int index;
+	struct oci_hook_result res;
+};
+
+/* LAUNCH_HOOK_FAILED and the hook's index, then its outcome and value (i32), its stderr's
+ * length (u32) and that start of its stderr. */
+static void reply_hook_failure(int fd, const struct hook_failure *f)
+{
+	unsigned char msg[20];
+	put_le32(msg, LAUNCH_HOOK_FAILED);
+	put_le32(msg + 4, (uint32_t)f->index);
+	put_le32(msg + 8, (uint32_t)f->res.outcome);
+	put_le32(msg + 12, (uint32_t)f->res.value);
+	put_le32(msg + 16, (uint32_t)f->res.stderr_len);
+	if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg ||
+	    write(fd, f->res.stderr_text, f->res.stderr_len) != (ssize_t)f->res.stderr_len) {
+	}
+}
+
+static int parse_count(const char *text, size_t max, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || !*text || *end || v > max)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* Runs every hook in order with the container's pid in its state; returns -1 and fills *fail
+ * at the first that fails. */
+static int run_hooks(const struct hook_list *h, long pid, mode_t mask, struct hook_failure *fail)
+{
+	int index = 0;
+	for (size_t i = 0; i < h->n; index++) {
+		/* kind, path, timeout, nargs, args..., nenv, env... (checked by parse_hooks) */
+		int kind = strcmp(h->s[i], "prestart") != 0;
+		const char *path = h->s[i + 1];
+		size_t timeout, nargs, nenv;
+		parse_count(h->s[i + 2], 1u << 20, &timeout);
+		parse_count(h->s[i + 3], MAX_REQUEST, &nargs);
+		char **args = h->s + i + 4;
+		parse_count(h->s[i + 4 + nargs], MAX_REQUEST, &nenv);
+		char **env = h->s + i + 5 + nargs;
+		i += 5 + nargs + nenv;
+		char *const path_only[] = { (char *)path, NULL };
+		char **argv = nargs ? calloc(nargs + 1, sizeof *argv) : NULL;
+		char **envp = calloc(nenv + 1, sizeof *envp);
+		const char *base = h->state[kind];
+		size_t base_len = strlen(base);
+		char *state = malloc(base_len + 32);
+		if ((nargs && !argv) || !envp || !state) {
+			fail->index = index;
+			fail->res.outcome = HOOK_NOT_RUN, fail->res.value = ENOMEM;
+			free(argv), free(envp), free(state);
+			return -1;
+		}
+		if (nargs)
+			memcpy(argv, args, nargs * sizeof *argv);
+		memcpy(envp, env, nenv * sizeof *envp);
+		/* hooks.ts: { ...state, pid }: the pid last (parse_hooks: base ends in a '}' after a
+		 * member). */
+		memcpy(state, base, base_len - 1);
+		int len = (int)(base_len - 1) + sprintf(state + base_len - 1, ",\"pid\":%ld}", pid);
+		int r = oci_hook_run(path, nargs ? argv : path_only, envp, state, (size_t)len,
+				     (unsigned)timeout, mask, &fail->res);
+		free(argv), free(envp), free(state);
+		if (r) {
+			fail->index = index;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The launcher's pid line on the hook channel (hook_relay), or -1 at EOF: it failed first. */
+static long read_pid_line(int fd)
+{
+	char line[32];
+	size_t len = 0;
+	while (len < sizeof line - 1) {
+		ssize_t r = read(fd, line + len, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 1)
+			return -1;
+		if (line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = 0;
+	char *end;
+	long pid = strtol(line, &end, 10);
+	return len && !*end && pid > 0 ? pid : -1;
+}
+
+/* Runs the launcher as Node's spawnSync did (same environment, fds and working directory, the
+ * umask Node set) and tells Node how it ended. With hooks (hook_fd >= 0), the launcher gets a
+ * socket at hook_fd, as Node's spawn gave it, and the hooks run here when it reports the
+ * container's pid: the container goes on on success, is killed by the launcher otherwise.
+ * Returns 0 when it exited 0. */
+static int launch(int sock, mode_t mask, int report_start, char **argv, int hook_fd,
+		  const struct hook_list *hooks)
+{
+	int err[2], hs[2] = { -1, -1 };
 	if (pipe2(err, O_CLOEXEC)) {
 		reply(sock, LAUNCH_NOT_RUN, errno);
 		return -1;
+	}
+	if (hook_fd >= 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hs) ||
+		    (hs[0] = above(hs[0], hook_fd + 1)) < 0 ||
+		    (err[1] = above(err[1], hook_fd + 1)) < 0) {
+			reply(sock, LAUNCH_NOT_RUN, errno);
+			return -1;
+		}
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -131,6 +262,8 @@ static int launch(int sock, mode_t mask, char **argv)
 		reset_signals();
 		raise_nofile();
 		umask(mask);
+		if (hook_fd >= 0 && dup2(hs[0], hook_fd) < 0) /* dup2: not close-on-exec */
+			_exit(127);
 		execv(argv[0], argv);
 		int e = errno;
 		if (write(err[1], &e, sizeof e) != (ssize_t)sizeof e) {
@@ -138,18 +271,36 @@ static int launch(int sock, mode_t mask, char **argv)
 		_exit(127);
 	}
 	close(err[1]);
+	/* `run`: Node forwards its signals to the launcher until the answer below. The pid stays
+	 * the launcher's until this process reaps it, which is after that answer. */
+	if (report_start)
+		reply(sock, LAUNCH_STARTED, pid);
 	int e = 0;
 	ssize_t r;
 	do
 		r = read(err[0], &e, sizeof e);
 	while (r < 0 && errno == EINTR);
 	close(err[0]);
+	struct hook_failure failure = { .index = -1 };
+	if (hook_fd >= 0) {
+		close(hs[0]);
+		long cpid = r == (ssize_t)sizeof e ? -1 : read_pid_line(hs[1]);
+		/* 'c' lets the container go on; closing without it makes the launcher kill it. */
+		if (cpid > 0 && run_hooks(hooks, cpid, mask, &failure) == 0 &&
+		    write(hs[1], "c", 1) != 1) {
+		}
+		close(hs[1]);
+	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			reply(sock, LAUNCH_NOT_RUN, errno);
 			return -1;
 		}
+	if (failure.index >= 0) {
+		reply_hook_failure(sock, &failure);
+		return -1;
+	}
 	if (r == (ssize_t)sizeof e)
 		reply(sock, LAUNCH_NOT_RUN, e);
 	else if (WIFSIGNALED(status))
@@ -157,6 +308,39 @@ static int launch(int sock, mode_t mask, char **argv)
 	else
 		reply(sock, LAUNCH_EXITED, WEXITSTATUS(status));
 	return r == (ssize_t)sizeof e || !WIFEXITED(status) || WEXITSTATUS(status) ? -1 : 0;
+}
+
+/* REQ_LAUNCH_HOOKED's strings after the hook fd: the launcher's argc and argv, the two states,
+ * then the hooks. Checks every count and state; returns argv's start, or NULL. */
+static char **parse_hooked(char **s, size_t n, int *hook_fd, struct hook_list *h)
+{
+	size_t fd, argc;
+	if (n < 4 || parse_count(s[0], 1024, &fd) || fd < 3 || parse_count(s[1], n - 2, &argc) ||
+	    argc == 0 || n < 2 + argc + 3)
+		return NULL;
+	char **argv = s + 2;
+	for (int k = 0; k < 2; k++) {
+		const char *st = s[2 + argc + k];
+		size_t len = strlen(st);
+		if (len < 3 || st[0] != '{' || st[len - 1] != '}')
+			return NULL;
+		h->state[k] = st;
+	}
+	h->s = s + 2 + argc + 2;
+	h->n = n - (2 + argc + 2);
+	for (size_t i = 0; i < h->n;) {
+		size_t nargs, nenv, timeout;
+		if (i + 5 > h->n ||
+		    (strcmp(h->s[i], "prestart") && strcmp(h->s[i], "createRuntime")) ||
+		    h->s[i + 1][0] != '/' || parse_count(h->s[i + 2], 1u << 20, &timeout) ||
+		    parse_count(h->s[i + 3], h->n, &nargs) || i + 5 + nargs > h->n ||
+		    parse_count(h->s[i + 4 + nargs], h->n, &nenv) || i + 5 + nargs + nenv > h->n)
+			return NULL;
+		i += 5 + nargs + nenv;
+	}
+	*hook_fd = (int)fd;
+	argv[argc] = NULL; /* the first state's slot: kept in h->state */
+	return argv;
 }
 
 static const char *const SYSCTL_NS[] = { "net", "ipc", "uts" };
@@ -262,16 +446,32 @@ static noreturn void serve(int sock)
 	char *buf;
 	size_t len, n;
 	/* EOF: Node took another path, failed, or ended. */
-	if (next_request(sock, &buf, &len) != REQ_LAUNCH)
+	int kind = next_request(sock, &buf, &len);
+	if (kind != REQ_LAUNCH && kind != REQ_LAUNCH_HOOKED)
 		_exit(0);
-	uint32_t mask = le32((unsigned char *)buf + 4);
+	uint32_t word = le32((unsigned char *)buf + 4),
+		 mask = word & ~(uint32_t)LAUNCH_REPORT_START;
+	int report_start = (word & LAUNCH_REPORT_START) != 0;
+	if (report_start) {
+		/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group,
+		 * and this process must outlive the launcher to tell Node its status (Node forwards
+		 * the signals it gets to the launcher; the launcher's child resets them). */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGTSTP, SIG_IGN);
+	}
 	char **argv = parse_strings(buf + 8, len - 8, &n);
+	int hook_fd = -1;
+	struct hook_list hooks = { 0 };
+	if (argv && kind == REQ_LAUNCH_HOOKED)
+		argv = parse_hooked(argv, n, &hook_fd, &hooks);
 	if (!argv || n == 0 || mask > 0777) {
 		reply(sock, LAUNCH_NOT_RUN, EINVAL);
 		_exit(0);
 	}
 	unsetenv(LAUNCH_FD_ENV);
-	if (launch(sock, (mode_t)mask, argv))
+	if (launch(sock, (mode_t)mask, report_start, argv, hook_fd, &hooks))
 		_exit(0);
 	if (next_request(sock, &buf, &len) != REQ_SYSCTL)
 		_exit(0);

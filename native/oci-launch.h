@@ -13,6 +13,15 @@
  *   REQ_LAUNCH  the umask (u32), then the launcher's argv (argv[0] is its path). Answer: two
  *               i32, LAUNCH_EXITED and the exit status, LAUNCH_SIGNALED and the signal, or
  *               LAUNCH_NOT_RUN and the errno of execve (or of fork).
+ *   REQ_LAUNCH_HOOKED  a launch whose launcher relays the runtime's prestart and createRuntime
+ *               hooks (--hook-fd, native/hook.h), which the helper runs (oci-hook.h) as
+ *               hooks.ts runHooks: the umask (u32), then strings: the hook fd's number, the
+ *               launcher's argc and argv, prestart's and createRuntime's state JSON (the
+ *               pid, once known, goes last), then per hook in order its kind ("prestart" or
+ *               "createRuntime"), path, timeout (s, 0: none), argc, argv, envc, env.
+ *               Answer: as REQ_LAUNCH's, or LAUNCH_HOOK_FAILED and the failed hook's index,
+ *               then its oci_hook_outcome and value (i32), and the length (u32) and bytes of
+ *               the start of its stderr; the launcher then killed the container.
  *   REQ_SYSCTL  after a launch that exited 0: the container's pid (u32), then strings: its start
  *               time (/proc/PID/stat field 22), then per sysctl its namespace (net, ipc or uts),
  *               its file beneath /proc/sys and its value. Each is written after entering that
@@ -20,7 +29,8 @@
  *               Answer: two i32, -1 and 0 when all were written, else the failed one's index
  *               and errno, or SYSCTL_OWN_NAMESPACE when its namespace is the helper's own (a
  *               container joined to the host's by path: the write would change the host).
- * The helper serves a launch, then at most one sysctl request, then exits; it exits at EOF too
+ * The helper serves a launch (for `create`, or `run`: see LAUNCH_REPORT_START), then at most one
+ * sysctl request, then exits; it exits at EOF too
  * (Node closed its end: another path, or an error). The launcher gets the helper's fds 0, 1, 2
  * and every fd the engine gave without O_CLOEXEC (the --preserve-fds ones): those Node would
  * have passed. */
@@ -29,8 +39,19 @@
 
 #define LAUNCH_FD_ENV "CORDON_OCI_LAUNCH_FD"
 
-enum launch_request { REQ_LAUNCH = 0, REQ_SYSCTL = 1 };
-enum launch_outcome { LAUNCH_EXITED = 0, LAUNCH_SIGNALED = 1, LAUNCH_NOT_RUN = 2 };
+enum launch_request { REQ_LAUNCH = 0, REQ_SYSCTL = 1, REQ_LAUNCH_HOOKED = 2 };
+enum launch_outcome {
+	LAUNCH_EXITED = 0,
+	LAUNCH_SIGNALED = 1,
+	LAUNCH_NOT_RUN = 2,
+	LAUNCH_HOOK_FAILED = 3,
+	LAUNCH_STARTED = 4
+};
+/* In REQ_LAUNCH's or REQ_LAUNCH_HOOKED's umask word: `run` in the foreground. The helper first
+ * answers LAUNCH_STARTED and the launcher's pid (Node forwards its signals there), then, once
+ * the launcher ended, the answer as above; it ignores a terminal's SIGINT, SIGQUIT, SIGHUP and
+ * SIGTSTP meanwhile. */
+#define LAUNCH_REPORT_START 0x10000u
 #define SYSCTL_OWN_NAMESPACE (-1)
 
 /* Forks the helper and sets LAUNCH_FD_ENV to Node's end of the socket, which stays open across

@@ -15,6 +15,7 @@
 //
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -211,6 +212,7 @@ await esbuild.build({
 // vm.Script and the cache, so an engine's `create` pays neither Node's ESM loader (resolve,
 // link, module jobs per file) nor V8's parse and compile of the top level (README: "cordon as an
 // OCI runtime", start-up). The ES modules above stay for bin/cordon-oci.js and the tests.
+const BUILD_PLACEHOLDER = 'cordon-oci build id, set after bundling'.padEnd(64, '.')
 const cjs = await esbuild.build({
   ...options,
   format: 'cjs',
@@ -219,7 +221,12 @@ const cjs = await esbuild.build({
   plugins: [lazyFilter],
   // import.meta.url (launcherPath, supervisor.js, build/seccomp) is the bundle's own file URL, as
   // the ES chunk's at the same depth; require('node:url') is a built-in Node has loaded already.
-  define: { 'import.meta.url': '__cordon_import_meta_url' },
+  // __CORDON_OCI_BUILD__: a placeholder, replaced below by a hash of the bundle (its build id:
+  // src/oci-runtime/seccomp-cache.ts keeps filters per build).
+  define: {
+    'import.meta.url': '__cordon_import_meta_url',
+    __CORDON_OCI_BUILD__: JSON.stringify(BUILD_PLACEHOLDER),
+  },
   banner: { js: 'var __cordon_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
   entryPoints: { oci: join(root, 'src', 'oci-runtime', 'main.ts') },
   outExtension: { '.js': '.cjs' },
@@ -228,8 +235,14 @@ const cjs = await esbuild.build({
 })
 const { writeCodeCache } = createRequire(import.meta.url)('../bin/cordon-oci.cjs')
 for (const f of cjs.outputFiles) {
-  writeFileSync(f.path, f.contents)
-  if (!f.path.endsWith('.cjs')) continue
+  if (!f.path.endsWith('.cjs')) {
+    writeFileSync(f.path, f.contents)
+    continue
+  }
+  const text = f.text
+  if (!text.includes(BUILD_PLACEHOLDER)) throw new Error(`bundle-cli: no build id placeholder in ${f.path}`)
+  const id = createHash('sha256').update(text).digest('hex')
+  writeFileSync(f.path, text.replaceAll(BUILD_PLACEHOLDER, id))
   const { warm } = await writeCodeCache(f.path)
   if (warm !== true)
     console.warn(`${f.path}.cache: create's warm-up stopped (${warm}); the cache holds what ran`)

@@ -1,5 +1,5 @@
 // `create` and `run`: config.json → plan → a detached launcher whose container waits on
-// exec.fifo (native/oci.h) until `start`.
+// exec.fifo (native/oci.h) until `start`; `run` in the foreground: run-foreground.ts.
 import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -10,7 +10,14 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
 import { childProcess } from './child-process.js'
-import { launchThrough, releaseLaunchHelper, takeLaunchHelper, writeSysctlsThrough } from './launch-helper.js'
+import {
+  launchHookedThrough,
+  launchThrough,
+  releaseLaunchHelper,
+  type RuntimeHooks,
+  takeLaunchHelper,
+  writeSysctlsThrough,
+} from './launch-helper.js'
 import { nsenterSysctls, sysctlFailed, type SysctlWrite } from './sysctl.js'
 import { hookState, runHooks } from './hooks.js'
 import { invalid, type OciConfig, unsupported } from './spec.js'
@@ -22,6 +29,7 @@ import { type ContainerRecord, containerDir, ensureRoot, OCI_VERSION, procStat, 
 import { saveExecContext } from './exec-context.js'
 import { saveCeilings } from './update.js'
 import { translateConfig } from './translate.js'
+import { seccompFilter } from './seccomp.js'
 
 export interface CreateOptions {
   root: string
@@ -34,7 +42,7 @@ export interface CreateOptions {
   warn?: (msg: string) => void
 }
 
-const osSignals = constants.signals as Record<string, number>
+export const osSignals = constants.signals as Record<string, number>
 
 export const launcherPath = (): string =>
   process.env.CORDON_LAUNCHER ?? fileURLToPath(new URL('../../native/cordon-exec', import.meta.url))
@@ -80,7 +88,7 @@ function runtimeAnnotations(): Record<string, string> {
   return value as Record<string, string>
 }
 
-interface Prepared {
+export interface Prepared {
   root: string
   dir: string
   rec: ContainerRecord
@@ -115,7 +123,7 @@ const NO_CGROUPS: CgroupSide = {
   removeCgroups: () => {},
 }
 
-async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepared> {
+export async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepared> {
   const bundle = resolve(o.bundle)
   const config = readConfig(bundle)
   config.annotations = { ...config.annotations, ...runtimeAnnotations() }
@@ -145,6 +153,7 @@ async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepar
         'the monitor freezes through the container cgroup, and this one has none (a plain user without a delegated cgroup)',
       )
     const deviceFilter = cgroups.applyResources(cg, resources, true, o.warn)
+    const seccomp = await seccompFilter(config, o.root)
     const stateBase = { ociVersion: OCI_VERSION, id: o.id, bundle, annotations: config.annotations ?? {} }
     const t = translateConfig(config, {
       hookStates: {
@@ -160,6 +169,7 @@ async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepar
             },
           }
         : {}),
+      ...(seccomp ? { seccomp } : {}),
       bundle,
       cgroups: cg.view,
       cgroupDirs: cg.dirs,
@@ -223,7 +233,7 @@ function applySysctls(pid: number, startTime: string, p: Prepared, helper: numbe
 }
 
 /** Records the container; in the foreground (`run`) a command may already have ended. */
-function finishCreate(
+export function finishCreate(
   o: CreateOptions,
   p: Prepared,
   pid: number,
@@ -254,9 +264,19 @@ function finishCreate(
 
 /** The fd the launcher reports the container's pid on for prestart and createRuntime hooks
  * (native/hook.h), above the preserved ones; undefined without such hooks. */
-function hookFd(p: Prepared, o: CreateOptions): number | undefined {
+export function hookFd(p: Prepared, o: CreateOptions): number | undefined {
   const h = p.config.hooks
   return h?.prestart?.length || h?.createRuntime?.length ? 3 + o.preserveFds : undefined
+}
+
+/** The prestart and createRuntime hooks and their states (relayHooks adds the pid). */
+export function runtimeHooks(p: Prepared): RuntimeHooks {
+  const base = { ociVersion: OCI_VERSION, id: p.rec.id, bundle: p.rec.bundle, annotations: p.rec.annotations }
+  return {
+    prestart: p.config.hooks?.prestart ?? [],
+    createRuntime: p.config.hooks?.createRuntime ?? [],
+    states: { prestart: hookState(base, 'created'), createRuntime: hookState(base, 'creating') },
+  }
 }
 
 /** Runs the prestart and createRuntime hooks in cordon-oci's namespaces when the launcher
@@ -264,7 +284,7 @@ function hookFd(p: Prepared, o: CreateOptions): number | undefined {
  * go on; a failing hook closes the fd, and the launcher kills the container. prestart hooks get
  * status "created" (what runtime-tools' hooks_stdin expects), createRuntime ones "creating"
  * (runc's, and the spec's state at that step). */
-function relayHooks(child: ChildProcess, fd: number, p: Prepared): { error: unknown } {
+export function relayHooks(child: ChildProcess, fd: number, p: Prepared): { error: unknown } {
   const out = { error: undefined as unknown }
   const sock = child.stdio[fd] as (Readable & Writable) | null
   if (!sock) throw new CordonError('setup_failed', "cannot open the launcher's hook socket")
@@ -274,15 +294,10 @@ function relayHooks(child: ChildProcess, fd: number, p: Prepared): { error: unkn
     line += d.toString()
     if (!line.includes('\n')) return
     const pid = Number(line.slice(0, line.indexOf('\n')))
-    const base = {
-      ociVersion: OCI_VERSION,
-      id: p.rec.id,
-      bundle: p.rec.bundle,
-      annotations: p.rec.annotations,
-    }
+    const h = runtimeHooks(p)
     try {
-      runHooks('prestart', p.config.hooks?.prestart ?? [], { ...hookState(base, 'created'), pid })
-      runHooks('createRuntime', p.config.hooks?.createRuntime ?? [], { ...hookState(base, 'creating'), pid })
+      runHooks('prestart', h.prestart, { ...h.states.prestart, pid })
+      runHooks('createRuntime', h.createRuntime, { ...h.states.createRuntime, pid })
       sock.end('c')
     } catch (e) {
       out.error = e
@@ -292,7 +307,7 @@ function relayHooks(child: ChildProcess, fd: number, p: Prepared): { error: unkn
   return out
 }
 
-function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] {
+export function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] {
   const size = p.config.process?.consoleSize
   const fd = hookFd(p, o)
   return [
@@ -308,7 +323,7 @@ function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): string[] 
   ]
 }
 
-const stdio = (n: number, hooks: boolean): ('inherit' | 'pipe' | number)[] => [
+export const stdio = (n: number, hooks: boolean): ('inherit' | 'pipe' | number)[] => [
   'inherit',
   'inherit',
   'inherit',
@@ -316,7 +331,7 @@ const stdio = (n: number, hooks: boolean): ('inherit' | 'pipe' | number)[] => [
   ...(hooks ? (['pipe'] as const) : []),
 ]
 
-const launcherFailed = (error?: Error) =>
+export const launcherFailed = (error?: Error) =>
   new CordonError(
     'setup_failed',
     error
@@ -337,20 +352,30 @@ async function createWith(o: CreateOptions, helper: { fd: number | undefined }):
   const p = await prepare(o)
   process.umask(p.umask) // the launcher restores it for the container (command.c)
   const fd = hookFd(p, o)
-  if (fd === undefined) {
-    // No runtime hooks: the synchronous path, as light as it can be (start-up): through the C
-    // entry point's helper when there is one, so Node never loads node:child_process.
+  if (fd === undefined || helper.fd !== undefined) {
+    // The synchronous path, as light as it can be (start-up): through the C entry point's
+    // helper when there is one, so Node never loads node:child_process; the helper runs the
+    // runtime hooks too (Docker gives every container a prestart hook).
     const r =
-      helper.fd !== undefined
-        ? launchThrough(helper.fd, launcherPath(), launcherArgs(p, true, o), p.umask)
-        : childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
+      helper.fd === undefined
+        ? childProcess().spawnSync(launcherPath(), launcherArgs(p, true, o), {
             stdio: stdio(o.preserveFds, false),
           })
+        : fd === undefined
+          ? launchThrough(helper.fd, launcherPath(), launcherArgs(p, true, o), p.umask)
+          : launchHookedThrough(
+              helper.fd,
+              launcherPath(),
+              launcherArgs(p, true, o),
+              p.umask,
+              fd,
+              runtimeHooks(p),
+            )
+    if ('hookError' in r && r.hookError) fail(p, 0, r.hookError)
     if (r.status !== 0) fail(p, 0, launcherFailed(r.error))
   } else {
-    // Its fd is not close-on-exec: never the launcher's or a hook's. Sysctls go by nsenter.
-    releaseLaunchHelper(helper.fd)
-    helper.fd = undefined
+    // No helper (Node started directly): Node spawns the launcher and runs the hooks itself;
+    // sysctls go by nsenter.
     const child = childProcess().spawn(launcherPath(), launcherArgs(p, true, o), {
       stdio: stdio(o.preserveFds, true),
     })
@@ -371,53 +396,4 @@ export async function rehearseCreate(o: CreateOptions): Promise<void> {
   const p = await prepare(o, NO_CGROUPS)
   launcherArgs(p, true, o)
   saveRecord(o.root, { ...p.rec, pid: process.pid, startTime: procStat(process.pid)?.startTime ?? '' })
-}
-
-/** `run` in the foreground: the launcher supervises and passes the container's status on. */
-export async function runForeground(o: CreateOptions): Promise<number> {
-  const p = await prepare(o)
-  process.umask(p.umask)
-  const fd = hookFd(p, o)
-  const child = childProcess().spawn(launcherPath(), launcherArgs(p, false, o), {
-    stdio: stdio(o.preserveFds, fd !== undefined),
-  })
-  const relay = fd === undefined ? undefined : relayHooks(child, fd, p)
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
-    process.on(sig, () => child.kill(sig))
-  return await new Promise<number>((done, reject) => {
-    let recorded = false
-    const timer = setInterval(() => {
-      if (recorded || !existsSync(`${p.dir}/pid`)) return
-      recorded = true
-      clearInterval(timer)
-      try {
-        finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
-      } catch (e) {
-        child.kill('SIGKILL')
-        reject(e instanceof Error ? e : new Error(String(e)))
-      }
-    }, 5)
-    child.on('exit', (c, s) => {
-      clearInterval(timer)
-      // A container that ran and ended between two looks at its pid file (a short command, a
-      // loaded host) is recorded now: `run --keep` leaves it for `state` and `delete`.
-      if (!recorded && existsSync(`${p.dir}/pid`)) {
-        recorded = true
-        try {
-          finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
-        } catch {}
-      }
-      // Never recorded (the launcher failed before the container was ready): nothing for
-      // `delete` to find, so its directory and groups go now.
-      if (!recorded && !existsSync(`${p.dir}/state.json`)) {
-        rmSync(p.dir, { recursive: true, force: true })
-        removeCgroups(p.root, p.rec.cgroupDirs)
-      }
-      if (relay?.error) {
-        reject(relay.error instanceof Error ? relay.error : new Error(String(relay.error)))
-        return
-      }
-      done(c ?? 128 + (s ? (osSignals[s] ?? 15) : 0))
-    })
-  })
 }

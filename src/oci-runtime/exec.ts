@@ -15,6 +15,8 @@ import { launcherPath } from './create.js'
 import { type ExecContext, loadExecContext } from './exec-context.js'
 import { invalid, type OciProcess, unsupported } from './spec.js'
 import { containerDir, isAlive, isRecorded, loadRecord, procStatAt, statusOf } from './state.js'
+import { seccompFilter } from './seccomp.js'
+import type { CachedFilter } from './seccomp-cache.js'
 import { translateConfig } from './translate.js'
 
 export interface ExecOptions {
@@ -113,6 +115,7 @@ export function execPlanOps(
   rec: { bundle: string; cgroupDirs: string[] },
   o: ExecOptions,
   init: string,
+  seccomp: CachedFilter | undefined,
 ): PlanOp[] {
   const config = ctx.config
   const process = boundProcess(config.process ?? o.process, o.process)
@@ -120,6 +123,7 @@ export function execPlanOps(
     // Hooks and sysctls are the container's, already run and set: not the exec's to repeat.
     { ...config, process, hooks: {} },
     {
+      ...(seccomp ? { seccomp } : {}),
       bundle: rec.bundle,
       cgroups: ctx.cgroups,
       cgroupDirs: rec.cgroupDirs,
@@ -241,12 +245,17 @@ export async function execProcess(o: ExecOptions): Promise<number> {
       'invalid_usage',
       "exec --tty needs --console-socket: cordon-oci hands the terminal's master to the engine (docker exec -t), as runc does with a socket",
     )
+  // The exec's own bounding set can differ from the init's: its own input to the filter cache.
+  const seccomp = await seccompFilter(
+    { ...ctx.config, process: boundProcess(ctx.config.process ?? o.process, o.process) },
+    o.root,
+  )
   const init = openInit(rec)
   // The launcher's fd for it: right after the preserved fds, which alone it keeps past execve.
   const initFd = 3 + o.preserveFds
   let ops: PlanOp[]
   try {
-    ops = execPlanOps(ctx, rec, o, `/proc/self/fd/${initFd}`)
+    ops = execPlanOps(ctx, rec, o, `/proc/self/fd/${initFd}`, seccomp)
   } catch (e) {
     closeSync(init)
     throw e

@@ -107,11 +107,28 @@ export function runHooks(kind: HookName, hooks: readonly OciHook[], state: objec
     // under runc (Go's os/exec ignores EPIPE on stdin): its exit status decides.
     const error = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' ? undefined : r.error
     if (error || r.status !== 0)
-      throw new CordonError(
-        'setup_failed',
-        `hooks.${kind}[${i}] ${h.path} failed: ${error ? error.message : `exit status ${r.status ?? r.signal}`}` +
-          (r.stderr?.length ? `: ${r.stderr.toString().trim()}` : ''),
-        { step: `hooks.${kind}` },
+      throw hookFailed(
+        kind,
+        i,
+        h.path,
+        error ? error.message : `exit status ${r.status ?? r.signal}`,
+        r.stderr?.toString() ?? '',
       )
   }
+}
+
+/** The error of hooks.KIND[i] at `path` that failed as `how`, quoting its stderr (also for the
+ * hooks create's launch helper runs: launch-helper.ts). */
+export function hookFailed(
+  kind: HookName,
+  i: number,
+  path: string,
+  how: string,
+  stderr: string,
+): CordonError {
+  return new CordonError(
+    'setup_failed',
+    `hooks.${kind}[${i}] ${path} failed: ${how}` + (stderr.length ? `: ${stderr.trim()}` : ''),
+    { step: `hooks.${kind}` },
+  )
 }

@@ -4,15 +4,26 @@
 // (child-process.ts). The protocol is in oci-launch.h; the launcher gets what spawnSync would
 // give it: this process's environment, working directory, fds 0-2 and the preserved ones, and
 // the umask create set.
-import { closeSync, fstatSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, read, readSync, writeSync } from 'node:fs'
 import { constants } from 'node:os'
+import { hookFailed } from './hooks.js'
+import type { OciHook } from './spec.js'
 import { ownNamespace, type SysctlWrite } from './sysctl.js'
 
 const LAUNCH_FD_ENV = 'CORDON_OCI_LAUNCH_FD'
 const REQ_LAUNCH = 0
 const REQ_SYSCTL = 1
+const REQ_LAUNCH_HOOKED = 2
 const EXITED = 0
 const SIGNALED = 1
+const HOOK_FAILED = 3
+const STARTED = 4
+/** LAUNCH_REPORT_START: `run`, the launcher's pid first. */
+const REPORT_START = 0x10000
+/** native/oci-hook.h enum oci_hook_outcome. */
+const HOOK_EXITED = 1
+const HOOK_SIGNALED = 2
+const HOOK_TIMED_OUT = 3
 const SYSCTL_OWN_NAMESPACE = -1
 
 /** The helper's socket, taken out of the environment so that no child of this process sees the
@@ -48,13 +59,19 @@ function request(fd: number, kind: number, word: number, strings: string[]): [nu
   head.writeUInt32LE(word, 8)
   const data = Buffer.concat([head, body])
   for (let at = 0; at < data.length;) at += writeSync(fd, data, at)
-  const answer = Buffer.alloc(8)
-  for (let at = 0; at < 8;) {
-    const n = readSync(fd, answer, at, 8 - at, null)
-    if (n === 0) return undefined
-    at += n
+  const answer = readFull(fd, 8)
+  return answer && [answer.readInt32LE(0), answer.readInt32LE(4)]
+}
+
+/** n bytes from the helper, or undefined when it ended first. */
+function readFull(fd: number, n: number): Buffer | undefined {
+  const data = Buffer.alloc(n)
+  for (let at = 0; at < n;) {
+    const got = readSync(fd, data, at, n - at, null)
+    if (got === 0) return undefined
+    at += got
   }
-  return [answer.readInt32LE(0), answer.readInt32LE(4)]
+  return data
 }
 
 const errnoName = (n: number): string =>
@@ -69,13 +86,163 @@ export function launchThrough(
   umask: number,
 ): { status: number | null; error?: Error } {
   const answer = request(fd, REQ_LAUNCH, umask, [path, ...args])
-  if (!answer) return { status: null, error: new Error(`spawnSync ${path}: the launch helper ended`) }
-  const [kind, value] = answer
+  return answer ? launchResult(path, answer[0], answer[1]) : helperEnded(path)
+}
+
+function launchResult(path: string, kind: number, value: number): LaunchResult {
   if (kind === EXITED) return { status: value }
-  if (kind === SIGNALED) return { status: null }
+  if (kind === SIGNALED) return { status: null, signal: value }
   const code = errnoName(value)
   return { status: null, error: Object.assign(new Error(`spawnSync ${path} ${code}`), { code }) }
 }
+
+/** The runtime hooks a hooked launch runs, in order, and the state each kind reads (without
+ * its pid, which the helper adds last once the launcher reports it, as relayHooks). */
+export interface RuntimeHooks {
+  prestart: readonly OciHook[]
+  createRuntime: readonly OciHook[]
+  states: { prestart: object; createRuntime: object }
+}
+
+/** The result of a launch through the helper: spawnSync's status and error, and with hooks,
+ * the error of the hook that failed (the launcher then killed the container). */
+export interface LaunchResult {
+  status: number | null
+  /** The signal that ended it (status null). */
+  signal?: number
+  error?: Error
+  hookError?: Error
+}
+
+/** A launch request's kind and strings: REQ_LAUNCH's argv, or with `hook` (the launcher's
+ * --hook-fd and the hooks) REQ_LAUNCH_HOOKED's (native/oci-launch.h). */
+function launchRequest(
+  path: string,
+  args: string[],
+  hook?: { fd: number; hooks: RuntimeHooks },
+): { kind: number; strings: string[]; list: (readonly ['prestart' | 'createRuntime', OciHook])[] } {
+  if (!hook) return { kind: REQ_LAUNCH, strings: [path, ...args], list: [] }
+  const list = [
+    ...hook.hooks.prestart.map((h) => ['prestart', h] as const),
+    ...hook.hooks.createRuntime.map((h) => ['createRuntime', h] as const),
+  ]
+  const strings = [
+    String(hook.fd),
+    String(args.length + 1),
+    path,
+    ...args,
+    JSON.stringify(hook.hooks.states.prestart),
+    JSON.stringify(hook.hooks.states.createRuntime),
+    ...list.flatMap(([kind, h]) => [
+      kind,
+      h.path,
+      String(h.timeout ?? 0),
+      String(h.args?.length ?? 0),
+      ...(h.args ?? []),
+      String(h.env?.length ?? 0),
+      ...(h.env ?? []),
+    ]),
+  ]
+  return { kind: REQ_LAUNCH_HOOKED, strings, list }
+}
+
+/** LAUNCH_HOOK_FAILED's hook (index `value` in list), from the 12 bytes after the answer and
+ * its stderr: runHooks's error for the same end. */
+function hookError(
+  list: (readonly ['prestart' | 'createRuntime', OciHook])[],
+  value: number,
+  more: Buffer,
+  stderr: Buffer,
+): Error | undefined {
+  const entry = list[value]
+  if (!entry) return undefined
+  const [kind, h] = entry
+  const outcome = more.readInt32LE(0)
+  const code = more.readInt32LE(4)
+  // runHooks's words for the same ends (Node's spawnSync: a signal's name, its error codes).
+  const how =
+    outcome === HOOK_EXITED
+      ? `exit status ${code}`
+      : outcome === HOOK_SIGNALED
+        ? `exit status ${signalName(code)}`
+        : outcome === HOOK_TIMED_OUT
+          ? `spawnSync ${h.path} ETIMEDOUT`
+          : `spawnSync ${h.path} ${errnoName(code)}`
+  const index = kind === 'prestart' ? value : value - list.filter(([k]) => k === 'prestart').length
+  return hookFailed(kind, index, h.path, how, stderr.toString())
+}
+
+const helperEnded = (path: string): LaunchResult => ({
+  status: null,
+  error: new Error(`spawnSync ${path}: the launch helper ended`),
+})
+
+/** launchThrough for a launcher with --hook-fd hookFd: the helper runs the prestart and
+ * createRuntime hooks as runHooks does when the container's pid is known (native/oci-hook.h),
+ * and the launcher kills the container when one fails: `hookError` then says which and why. */
+export function launchHookedThrough(
+  fd: number,
+  path: string,
+  args: string[],
+  umask: number,
+  hookFd: number,
+  hooks: RuntimeHooks,
+): LaunchResult {
+  const req = launchRequest(path, args, { fd: hookFd, hooks })
+  const answer = request(fd, req.kind, umask, req.strings)
+  if (!answer) return helperEnded(path)
+  const [kind, value] = answer
+  if (kind !== HOOK_FAILED) return launchResult(path, kind, value)
+  const more = readFull(fd, 12)
+  const stderr = more && readFull(fd, more.readUInt32LE(8))
+  const error = more && stderr && hookError(req.list, value, more, stderr)
+  return error ? { status: null, hookError: error } : helperEnded(path)
+}
+
+/** n bytes from the helper, read off the main thread (the event loop keeps serving signals
+ * and timers meanwhile), or undefined when it ended first. */
+async function readFullAsync(fd: number, n: number): Promise<Buffer | undefined> {
+  const data = Buffer.alloc(n)
+  for (let at = 0; at < n;) {
+    const got = await new Promise<number>((done, fail) =>
+      read(fd, data, at, n - at, null, (e, k) => (e ? fail(e) : done(k))),
+    )
+    if (got === 0) return undefined
+    at += got
+  }
+  return data
+}
+
+/** `run` in the foreground through the helper (with `hook`, its hooks too): the launcher's pid
+ * as soon as it runs, for the signals Node forwards (it stays the launcher's until `done`:
+ * the helper reaps it only after answering), and its end. */
+export function startThrough(
+  fd: number,
+  path: string,
+  args: string[],
+  umask: number,
+  hook?: { fd: number; hooks: RuntimeHooks },
+): { pid: number | undefined; done: Promise<LaunchResult> } {
+  const req = launchRequest(path, args, hook)
+  const first = request(fd, req.kind, umask | REPORT_START, req.strings)
+  if (!first) return { pid: undefined, done: Promise.resolve(helperEnded(path)) }
+  if (first[0] !== STARTED) return { pid: undefined, done: Promise.resolve(launchResult(path, ...first)) }
+  const done = (async (): Promise<LaunchResult> => {
+    const answer = await readFullAsync(fd, 8)
+    if (!answer) return helperEnded(path)
+    const kind = answer.readInt32LE(0)
+    const value = answer.readInt32LE(4)
+    if (kind !== HOOK_FAILED) return launchResult(path, kind, value)
+    const more = await readFullAsync(fd, 12)
+    const stderr = more && (await readFullAsync(fd, more.readUInt32LE(8)))
+    const error = more && stderr && hookError(req.list, value, more, stderr)
+    return error ? { status: null, hookError: error } : helperEnded(path)
+  })().catch((e: unknown) => ({ status: null, error: e instanceof Error ? e : new Error(String(e)) }))
+  return { pid: first[1], done }
+}
+
+const signalName = (n: number): string =>
+  Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`
 
 /** Writes the sysctls through the helper, in the namespaces of pid (still the process of
  * startTime); undefined when all were written, else the failed one and why. */

@@ -159,7 +159,7 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
         l.start(g.root, o.id, (m) => log(g, 'warning', m))
         return 0
       }
-      const code = await c.runForeground(o)
+      const code = await (await import('./run-foreground.js')).runForeground(o)
       if (!flags.has('keep')) l.remove(g.root, o.id, true)
       return code
     }
@@ -344,7 +344,10 @@ export async function warmUp(): Promise<void> {
       'warm-up',
     ])
     const { o } = createOptions(g, command!, args)
-    await (await import('./create.js')).rehearseCreate(o)
+    const c = await import('./create.js')
+    await c.rehearseCreate(o)
+    // Again: its seccomp filter now comes from the state root's cache (seccomp-cache.ts).
+    await c.rehearseCreate({ ...o, id: `${o.id}-2` })
   } finally {
     s.cleanup()
   }

@@ -8,6 +8,7 @@ import type { ViewMount } from './mounts.js'
 import { type CgroupView, viewOps } from './mounts.js'
 import type { DeviceFilter } from './cgroups.js'
 import { seccompOps } from './seccomp.js'
+import type { CachedFilter } from './seccomp-cache.js'
 import { HOOK_NAMES, invalid, type OciConfig, refuseUnknown, unsupported } from './spec.js'
 import { hookOps, validateHooks } from './hooks.js'
 import { resolveSysctls, type SysctlWrite } from './sysctl.js'
@@ -94,6 +95,9 @@ export interface TranslateOptions {
   /** The state createContainer and startContainer hooks read (hooks.ts hookState), without
    * the pid the launcher adds. */
   hookStates?: { createContainer: object; startContainer: object }
+  /** linux.seccomp compiled (seccomp.ts seccompFilter, from the state root's cache or the
+   * compiler); required when the config has linux.seccomp. */
+  seccomp?: CachedFilter
   /** org.cordon.policy's layers (policy.ts, loaded only when the annotation is there). */
   policy?: {
     landlock(mounts: ViewMount[], notes: string[]): PlanOp[]
@@ -372,7 +376,7 @@ export function translateConfig(config: OciConfig, opts: TranslateOptions): Tran
   if (opts.policy) ops.push(...opts.policy.landlock(view.mounts, notes))
   else if (landlock) ops.push(...landlockOps(view.mounts, notes))
   else ops.push(...deviceGuardOps(notes))
-  ops.push(...seccompOps(config, notes))
+  ops.push(...seccompOps(config, notes, opts.seccomp))
   if (opts.policy) ops.push(...opts.policy.seccomp(notes))
   ops.push(
     ...hookOps(

@@ -1,0 +1,121 @@
+// `run` in the foreground (create.ts prepares the container): the launcher supervises and
+// passes the container's status on, through the C entry point's launch helper when there is
+// one (native/oci-launch.h LAUNCH_REPORT_START), else spawned by Node.
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { removeCgroups } from './cgroups.js'
+import { childProcess } from './child-process.js'
+import {
+  type CreateOptions,
+  finishCreate,
+  hookFd,
+  launcherArgs,
+  launcherFailed,
+  launcherPath,
+  osSignals,
+  type Prepared,
+  prepare,
+  relayHooks,
+  runtimeHooks,
+  stdio,
+} from './create.js'
+import { releaseLaunchHelper, startThrough, takeLaunchHelper } from './launch-helper.js'
+
+/** A foreground launcher: how to signal it and how it ended (its exit status, or 128 + the
+ * signal that ended it; `error` when a hook failed or it could not run). */
+interface Running {
+  kill(sig: NodeJS.Signals): void
+  ended: Promise<{ code: number; error?: unknown }>
+}
+
+/** The launcher spawned by Node, which relays the runtime hooks. */
+function spawnLauncher(p: Prepared, o: CreateOptions, fd: number | undefined): Running {
+  const child = childProcess().spawn(launcherPath(), launcherArgs(p, false, o), {
+    stdio: stdio(o.preserveFds, fd !== undefined),
+  })
+  const relay = fd === undefined ? undefined : relayHooks(child, fd, p)
+  return {
+    kill: (sig) => child.kill(sig),
+    ended: new Promise((done) =>
+      child.on('exit', (c, s) =>
+        done({ code: c ?? 128 + (s ? (osSignals[s] ?? 15) : 0), error: relay?.error }),
+      ),
+    ),
+  }
+}
+
+/** The launcher run by the C entry point's helper (launch-helper.ts startThrough), which runs
+ * the runtime hooks too: Node loads no node:child_process. */
+function helperLauncher(helper: number, p: Prepared, o: CreateOptions, fd: number | undefined): Running {
+  const hook = fd === undefined ? undefined : { fd, hooks: runtimeHooks(p) }
+  const r = startThrough(helper, launcherPath(), launcherArgs(p, false, o), p.umask, hook)
+  return {
+    kill: (sig) => {
+      try {
+        if (r.pid !== undefined) process.kill(r.pid, sig)
+      } catch {}
+    },
+    ended: r.done.then((x) => ({
+      code: x.status ?? 128 + (x.signal ?? 0),
+      error: x.hookError ?? (x.error ? launcherFailed(x.error) : undefined),
+    })),
+  }
+}
+
+/** `run` in the foreground: the launcher supervises and passes the container's status on;
+ * through the C entry point's helper when there is one, unless sysctls or the monitor need
+ * Node to spawn after the container starts (the helper is busy with the launcher then). */
+export async function runForeground(o: CreateOptions): Promise<number> {
+  const helper = takeLaunchHelper()
+  try {
+    return await runForegroundWith(o, helper)
+  } finally {
+    releaseLaunchHelper(helper)
+  }
+}
+
+async function runForegroundWith(o: CreateOptions, helper: number | undefined): Promise<number> {
+  const p = await prepare(o)
+  process.umask(p.umask)
+  const fd = hookFd(p, o)
+  const viaHelper = helper !== undefined && !p.sysctl.length && !p.supervise
+  if (!viaHelper) releaseLaunchHelper(helper) // its fd is not close-on-exec: before any spawn
+  const child = viaHelper ? helperLauncher(helper, p, o, fd) : spawnLauncher(p, o, fd)
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
+    process.on(sig, () => child.kill(sig))
+  return await new Promise<number>((done, reject) => {
+    let recorded = false
+    const timer = setInterval(() => {
+      if (recorded || !existsSync(`${p.dir}/pid`)) return
+      recorded = true
+      clearInterval(timer)
+      try {
+        finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+      } catch (e) {
+        child.kill('SIGKILL')
+        reject(e instanceof Error ? e : new Error(String(e)))
+      }
+    }, 5)
+    void child.ended.then(({ code, error }) => {
+      clearInterval(timer)
+      // A container that ran and ended between two looks at its pid file (a short command, a
+      // loaded host) is recorded now: `run --keep` leaves it for `state` and `delete`.
+      if (!recorded && existsSync(`${p.dir}/pid`)) {
+        recorded = true
+        try {
+          finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+        } catch {}
+      }
+      // Never recorded (the launcher failed before the container was ready): nothing for
+      // `delete` to find, so its directory and groups go now.
+      if (!recorded && !existsSync(`${p.dir}/state.json`)) {
+        rmSync(p.dir, { recursive: true, force: true })
+        removeCgroups(p.root, p.rec.cgroupDirs)
+      }
+      if (error) {
+        reject(error instanceof Error ? error : new Error(String(error)))
+        return
+      }
+      done(code)
+    })
+  })
+}

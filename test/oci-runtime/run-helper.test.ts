@@ -1,0 +1,73 @@
+// `cordon-oci run` (create and start in the foreground) runs its launcher through the C entry
+// point's launch helper, as create does (native/oci-launch.h LAUNCH_REPORT_START): the exit
+// status passes through, Node forwards its signals to the launcher, and a terminal's ^C sent
+// to the whole process group does not end the helper before it reports the status. The same
+// as the Node half, which spawns the launcher itself.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { ROOT } from '../helpers.js'
+import { CORDON_OCI, makeBundle, oci, ociSkip, spawnOut, waitUntil } from './bundle.js'
+
+const NODE_HALF = join(ROOT, 'bin', 'cordon-oci.cjs')
+const WAYS = [
+  { name: 'the C entry (its launch helper)', cmd: CORDON_OCI, pre: [] as string[] },
+  { name: 'the Node half', cmd: process.execPath, pre: [NODE_HALF] },
+]
+
+/** Runs the container in the foreground, in a process group of its own; once it runs, sends
+ * `sig` to the runtime (or to its whole group); resolves to the runtime's exit status. */
+async function runAndSignal(
+  cmd: string,
+  args: string[],
+  root: string,
+  id: string,
+  sig: NodeJS.Signals,
+  group: boolean,
+) {
+  const child = spawn(cmd, args, {
+    stdio: 'ignore',
+    detached: true,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+  })
+  const code = new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
+  waitUntil(() => /"running"/.test(spawnOut(CORDON_OCI, ['--root', root, 'state', id]).stdout), 1000)
+  // The trap is set before `sleep` starts: give the shell a moment past exec.
+  await new Promise((r) => setTimeout(r, 200))
+  process.kill(group ? -child.pid! : child.pid!, sig)
+  return await code
+}
+
+describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => {
+  for (const way of WAYS) {
+    test(`the container's exit status passes through, through ${way.name}`, (t) => {
+      const b = makeBundle(['sh', '-c', 'exit 7'])
+      t.after(() => b.cleanup())
+      const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, 'x1'])
+      assert.equal(r.status, 7, r.stderr)
+      assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'run without --keep deletes it')
+    })
+
+    for (const [sig, group, want] of [
+      ['SIGTERM', false, 9],
+      ['SIGINT', true, 8],
+    ] as const)
+      test(`${sig} to the runtime${group ? "'s process group (a terminal's ^C)" : ''} reaches the container, through ${way.name}`, async (t) => {
+        const b = makeBundle(['sh', '-c', 'trap "exit 9" TERM; trap "exit 8" INT; sleep 30 & wait'])
+        t.after(() => b.cleanup())
+        const id = `sig-${process.pid}`
+        const started = Date.now()
+        const code = await runAndSignal(
+          way.cmd,
+          [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id],
+          b.root,
+          id,
+          sig,
+          group,
+        )
+        assert.equal(code, want)
+        assert.ok(Date.now() - started < 20_000)
+      })
+  }
+})
