@@ -53,40 +53,31 @@ const exitOf = (child) =>
     child.on('exit', (code) => resolve(code))
   })
 
+/** spawn() of argv through one starter (run/launcher-process.ts), as a variant's start. */
+const spawnWith = (starter) => (argv) => {
+  useStarter(starter)
+  try {
+    const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
+    return {
+      done: p.exited.then((r) => {
+        if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
+        return r.code
+      }),
+      pid: () => p.pid,
+    }
+  } finally {
+    useStarter('addon')
+  }
+}
+
 /** Each variant starts one sandbox running argv and returns {done, pid}. */
 const variants = [
-  {
-    name: 'cordon spawn()',
-    start: (argv) => {
-      const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
-      return {
-        done: p.exited.then((r) => {
-          if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
-          return r.code
-        }),
-        pid: () => p.pid,
-      }
-    },
-  },
+  { name: 'cordon spawn()', start: spawnWith('addon') },
   // spawn() as it started the launcher before the addon (and still does where it is not built).
   {
     name: 'cordon spawn() through child_process (no addon)',
     before: true,
-    start: (argv) => {
-      useStarter('child_process')
-      try {
-        const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
-        return {
-          done: p.exited.then((r) => {
-            if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
-            return r.code
-          }),
-          pid: () => p.pid,
-        }
-      } finally {
-        useStarter('addon')
-      }
-    },
+    start: spawnWith('child_process'),
   },
   {
     name: 'cordon-exec (child_process.spawn)',
