@@ -137,6 +137,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     const childEnds: number[] = []
     /** /dev/null for stdin, and one for stdout and stderr. */
     const nulls: (number | undefined)[] = []
+    let listening = false
     try {
       for (const [i, s] of [...stdio.slice(0, 3), 'pipe' as const].entries()) {
         if (s === 'pipe') {
@@ -154,15 +155,17 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       for (const [k, v] of Object.entries(env)) if (v !== undefined) envPairs.push(`${k}=${v}`)
       // Listening first: a process whose SIGCHLD is ignored has its children reaped by the
       // kernel, and a handler (libuv's) restores the status this waits for.
-      if (watching.size === 0) process.on('SIGCHLD', reapAll)
+      if (watching.size === 0) {
+        process.on('SIGCHLD', reapAll)
+        listening = true
+      }
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
-        for (const p of parents) if (p !== null) addon.close(p)
-        parents.length = 0
+        for (const p of parents.splice(0)) if (p !== null) addon.close(p)
         this.channel = new Socket()
         this.channel.destroy()
         this.exited = true
-        if (watching.size === 0) process.off('SIGCHLD', reapAll)
+        if (listening) process.off('SIGCHLD', reapAll)
         process.nextTick(() => {
           this.emit('error', spawnError(-r[0], file, args))
           this.emit('close', null, null)
@@ -170,6 +173,12 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         return
       }
       ;[this.pid, this.pidfd] = r
+    } catch (error) {
+      // A pipe or /dev/null that could not be made (EMFILE), or an argument the addon refuses
+      // (a NUL byte): the ends made for this process go with it, as child_process's do.
+      for (const p of parents) if (p !== null) addon.close(p)
+      if (listening) process.off('SIGCHLD', reapAll)
+      throw error
     } finally {
       for (const fd of childEnds) addon.close(fd)
       for (const fd of nulls) if (fd !== undefined) closeSync(fd)
@@ -228,6 +237,11 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       this.signalCode = signal >= 0 ? signalName(signal) : null
     }
     this.emit('exit', this.exitCode, this.signalCode)
+    // As child_process's flushStdio: what is left unread is let run out (a tick on, for a last
+    // reader), else its socket never closes and `close` never comes.
+    process.nextTick(() => {
+      for (const s of [this.stdout, this.stderr, this.channel]) if (s?.readable) s.resume()
+    })
     if (this.open === 0) this.emit('close', this.exitCode, this.signalCode)
   }
 

@@ -1,0 +1,121 @@
+// The addon starter (run/launcher-process.ts) where a start goes wrong or a caller does less
+// than read everything: each case is held to what child_process does for the same call.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { nativePath } from '../../src/host/launcher.js'
+import { startLauncher, useStarter } from '../../src/run/launcher-process.js'
+import { spawn } from '../../src/run/spawn.js'
+
+const built = existsSync(nativePath('cordon-spawn.node'))
+const STARTERS = ['addon', 'child_process'] as const
+const fdCount = () => readdirSync('/proc/self/fd').length
+const module = JSON.stringify(join(import.meta.dirname, '../../src/run/launcher-process.js'))
+
+test(
+  'an argument with a NUL byte is refused and leaves no fd behind',
+  { skip: !built && 'not built' },
+  () => {
+    for (const which of STARTERS) {
+      useStarter(which)
+      try {
+        const before = fdCount()
+        assert.throws(() => startLauncher('/bin/true', ['a\0b'], ['pipe', 'pipe', 'pipe'], {}))
+        assert.throws(() => startLauncher('/bin/true', [], ['pipe', 'pipe', 'pipe'], { X: 'a\0b' }))
+        assert.equal(fdCount(), before, which)
+      } finally {
+        useStarter('addon')
+      }
+    }
+  },
+)
+
+test(
+  'running out of fds half way through the pipes leaves none of them open',
+  { skip: !built && 'not built' },
+  () => {
+    // In a Node of its own with a low fd limit: fill the table, free `free` fds, start with pipes.
+    const script = `
+    import { openSync, closeSync, readdirSync } from 'node:fs'
+    const { startLauncher } = await import(${module})
+    const count = () => readdirSync('/proc/self/fd').length
+    const out = []
+    for (const [free, stdio] of [[3, ['pipe', 'pipe', 'pipe']], [2, ['pipe', 'ignore', 'ignore']], [5, ['pipe', 'pipe', 'pipe']]]) {
+      const held = []
+      try { for (;;) held.push(openSync('/dev/null', 'r')) } catch {}
+      for (const fd of held.splice(0, free)) closeSync(fd)
+      const before = count()
+      let error = 'none'
+      try { startLauncher('/bin/true', [], stdio, {}) } catch (e) { error = e.code }
+      out.push(error + ' ' + (count() - before))
+      for (const fd of held) closeSync(fd)
+    }
+    console.log(out.join(','))`
+    const r = spawnSync(
+      '/bin/sh',
+      ['-c', 'ulimit -n 256 && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      {
+        encoding: 'utf8',
+      },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout.trim(), 'EMFILE 0,EMFILE 0,EMFILE 0')
+  },
+)
+
+test(
+  'output no one reads does not keep `close` from coming, as with child_process',
+  { skip: !built && 'not built' },
+  async () => {
+    for (const which of STARTERS) {
+      useStarter(which)
+      try {
+        const { process: child, channel } = startLauncher(
+          '/bin/sh',
+          ['-c', 'echo out; echo err >&2; echo events >&3'],
+          ['ignore', 'pipe', 'pipe'],
+          {},
+        )
+        channel.on('error', () => {})
+        const closed = await new Promise((resolve) => {
+          child.once('close', (code) => resolve(code))
+          setTimeout(() => resolve('no close'), 5000).unref()
+        })
+        assert.equal(closed, 0, which)
+      } finally {
+        useStarter('addon')
+      }
+    }
+  },
+)
+
+test(
+  'spawn(): a sandbox whose output is never read still emits `close`',
+  { skip: !built && 'not built' },
+  async () => {
+    const policy = {
+      namespaces: { user: true, pid: true, mount: true },
+      filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
+    }
+    for (const which of STARTERS) {
+      useStarter(which)
+      try {
+        const p = spawn(policy, 'sh', ['-c', 'echo out; echo err >&2'], {
+          stdio: 'pipe',
+          context: { cwd: '/' },
+        })
+        p.stdin!.end()
+        const closed = new Promise((resolve) => {
+          p.once('close', (code) => resolve(code))
+          setTimeout(() => resolve('no close'), 5000).unref()
+        })
+        assert.equal((await p.exited).code, 0, which)
+        assert.equal(await closed, 0, which)
+      } finally {
+        useStarter('addon')
+      }
+    }
+  },
+)
