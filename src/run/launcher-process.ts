@@ -152,7 +152,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         }
       }
       const envPairs: string[] = []
-      for (const [k, v] of Object.entries(env)) if (v !== undefined) envPairs.push(`${k}=${v}`)
+      // As child_process: keys the object inherits count too (an env made by Object.create).
+      for (const k in env) if (env[k] !== undefined) envPairs.push(`${k}=${env[k]}`)
       // Listening first: a process whose SIGCHLD is ignored has its children reaped by the
       // kernel, and a handler (libuv's) restores the status this waits for.
       if (watching.size === 0) {

@@ -119,3 +119,30 @@ test(
     }
   },
 )
+
+test(
+  'an environment that inherits its keys gives them all, as child_process does',
+  { skip: !built && 'not built' },
+  async () => {
+    const env = Object.assign(Object.create({ BASE: 'inherited' }) as NodeJS.ProcessEnv, { OWN: 'own' })
+    const seen: string[] = []
+    for (const which of STARTERS) {
+      useStarter(which)
+      try {
+        const { process: child, channel } = startLauncher(
+          '/bin/sh',
+          ['-c', 'echo "$BASE $OWN" >&3'],
+          ['ignore', 'ignore', 'ignore'],
+          env,
+        )
+        let out = ''
+        channel.on('data', (b: Buffer) => (out += b.toString()))
+        await new Promise((resolve) => child.once('close', resolve))
+        seen.push(out)
+      } finally {
+        useStarter('addon')
+      }
+    }
+    assert.deepEqual(seen, ['inherited own\n', 'inherited own\n'])
+  },
+)
