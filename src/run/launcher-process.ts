@@ -189,7 +189,9 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     this.stdout = sockets[1] ?? null
     this.stderr = sockets[2] ?? null
     this.channel = sockets[3]!
-    for (const s of sockets)
+    // As child_process's: `close` waits for what the process writes (stdout, stderr, fd 3),
+    // not for stdin, which its exit destroys.
+    for (const s of sockets.slice(1))
       if (s) {
         this.open++
         s.once('close', () => this.closed())
@@ -237,6 +239,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       this.exitCode = code >= 0 ? code : null
       this.signalCode = signal >= 0 ? signalName(signal) : null
     }
+    this.stdin?.destroy()
     this.emit('exit', this.exitCode, this.signalCode)
     // As child_process's flushStdio: what is left unread is let run out (a tick on, for a last
     // reader), else its socket never closes and `close` never comes.

@@ -66,7 +66,7 @@ test(
 )
 
 test(
-  'output no one reads does not keep `close` from coming, as with child_process',
+  'output no one reads, and a stdin never ended, do not keep `close` from coming, as with child_process',
   { skip: !built && 'not built' },
   async () => {
     for (const which of STARTERS) {
@@ -75,7 +75,7 @@ test(
         const { process: child, channel } = startLauncher(
           '/bin/sh',
           ['-c', 'echo out; echo err >&2; echo events >&3'],
-          ['ignore', 'pipe', 'pipe'],
+          ['pipe', 'pipe', 'pipe'],
           {},
         )
         channel.on('error', () => {})
@@ -144,5 +144,28 @@ test(
       }
     }
     assert.deepEqual(seen, ['inherited own\n', 'inherited own\n'])
+  },
+)
+
+test(
+  'spawn(): a sandbox with piped stdio that is never ended or read lets Node exit',
+  { skip: !built && 'not built' },
+  () => {
+    // Nothing but the sandbox holds the loop: its exit must end the process, `close` heard first.
+    const spawnModule = JSON.stringify(join(import.meta.dirname, '../../src/run/spawn.js'))
+    const script = `
+    const { spawn } = await import(${spawnModule})
+    const policy = { namespaces: { user: true, pid: true, mount: true }, filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }] }
+    const p = spawn(policy, 'sh', ['-c', 'echo out; exit 6'], { stdio: 'pipe', context: { cwd: '/' } })
+    p.once('close', (code) => console.log('close', code))`
+    for (const which of STARTERS) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 15_000,
+        env: { ...process.env, CORDON_SPAWN: which === 'addon' ? '' : which },
+      })
+      assert.equal(r.signal, null, `${which}: did not exit by itself`)
+      assert.equal(r.stdout.trim(), 'close 6', which)
+    }
   },
 )
