@@ -162,9 +162,13 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       }
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
-        for (const p of parents.splice(0)) if (p !== null) addon.close(p)
-        this.channel = new Socket()
-        this.channel.destroy()
+        // As child_process after a failed exec: the stdio streams are there, and closed.
+        const sockets = parents.splice(0).map((fd, i) => (fd === null ? null : socketOf(fd, i)))
+        for (const s of sockets) s?.destroy()
+        this.stdin = sockets[0] ?? null
+        this.stdout = sockets[1] ?? null
+        this.stderr = sockets[2] ?? null
+        this.channel = sockets[3]!
         this.exited = true
         if (listening) process.off('SIGCHLD', reapAll)
         process.nextTick(() => {

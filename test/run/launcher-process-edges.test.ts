@@ -169,3 +169,31 @@ test(
     }
   },
 )
+
+test(
+  'a start that fails still gives the piped stdio streams, closed, as child_process does',
+  { skip: !built && 'not built' },
+  async () => {
+    for (const which of STARTERS) {
+      useStarter(which)
+      try {
+        const before = fdCount()
+        const { process: child, channel } = startLauncher(
+          '/nonexistent/cordon',
+          [],
+          ['pipe', 'pipe', 'pipe'],
+          {},
+        )
+        assert.ok(child.stdin && child.stdout && child.stderr && channel, which)
+        const error = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve))
+        const closed = new Promise((resolve) => child.once('close', resolve))
+        assert.equal((await error).code, 'ENOENT', which)
+        await closed
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        assert.equal(fdCount(), before, which)
+      } finally {
+        useStarter('addon')
+      }
+    }
+  },
+)
