@@ -11,6 +11,7 @@ import { closeSync, openSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
+import { inspect } from 'node:util'
 import { nativePath } from '../host/launcher.js'
 import { childProcess } from '../host/child-process.js'
 
@@ -131,6 +132,12 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     env: NodeJS.ProcessEnv,
   ) {
     super()
+    // child_process's refusal, before anything is made: a NUL would cut the string short.
+    for (const [i, a] of args.entries()) if (a.includes('\0')) throw nulError(`The argument 'args[${i}]'`, a)
+    if (file.includes('\0')) throw nulError("The argument 'file'", file)
+    for (const k in env)
+      if (env[k] !== undefined && (k.includes('\0') || env[k].includes('\0')))
+        throw nulError(`The property 'options.env['${k}']'`, k.includes('\0') ? k : env[k])
     const parents: (number | null)[] = []
     const fds: number[] = []
     /** Closed here once the child has them: its pipe ends and /dev/null. */
@@ -287,6 +294,16 @@ const signalNames = new Map(Object.entries(constants.signals).map(([name, n]) =>
 
 function signalName(n: number): NodeJS.Signals | null {
   return signalNames.get(n) ?? null
+}
+
+/** The TypeError child_process throws for a string with a NUL byte. */
+function nulError(what: string, value: string): TypeError {
+  return Object.assign(
+    new TypeError(`${what} must be a string without null bytes. Received ${inspect(value)}`),
+    {
+      code: 'ERR_INVALID_ARG_VALUE',
+    },
+  )
 }
 
 /** The error child_process gives for a start that failed: `spawn FILE ENOENT`. */

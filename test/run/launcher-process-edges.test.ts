@@ -22,8 +22,9 @@ test(
       useStarter(which)
       try {
         const before = fdCount()
-        assert.throws(() => startLauncher('/bin/true', ['a\0b'], ['pipe', 'pipe', 'pipe'], {}))
-        assert.throws(() => startLauncher('/bin/true', [], ['pipe', 'pipe', 'pipe'], { X: 'a\0b' }))
+        const invalid = { code: 'ERR_INVALID_ARG_VALUE', name: 'TypeError' }
+        assert.throws(() => startLauncher('/bin/true', ['a\0b'], ['pipe', 'pipe', 'pipe'], {}), invalid)
+        assert.throws(() => startLauncher('/bin/true', [], ['pipe', 'pipe', 'pipe'], { X: 'a\0b' }), invalid)
         assert.equal(fdCount(), before, which)
       } finally {
         useStarter('addon')
