@@ -198,3 +198,25 @@ test(
     }
   },
 )
+
+test(
+  'spawn(): a launcher that cannot start (E2BIG) is an error, its stdio streams there and closed',
+  { skip: !built && 'not built' },
+  async () => {
+    // child_process throws E2BIG from spawn() itself; the addon's start reports it on `exited`.
+    const policy = {
+      namespaces: { user: true, pid: true, mount: true },
+      filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
+    }
+    const p = spawn(policy, 'true', [], {
+      stdio: 'pipe',
+      context: { cwd: '/' },
+      hostEnv: { PATH: '/usr/bin:/bin', BIG: 'x'.repeat(200_000) },
+    })
+    p.on('error', () => {})
+    p.stdout!.on('data', () => {})
+    const closed = new Promise((resolve) => p.once('close', resolve))
+    await assert.rejects(p.exited, /E2BIG/)
+    await closed
+  },
+)
