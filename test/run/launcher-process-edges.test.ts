@@ -2,9 +2,10 @@
 // than read everything: each case is held to what child_process does for the same call.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { Worker } from 'node:worker_threads'
 import { nativePath } from '../../src/host/launcher.js'
 import { startLauncher, useStarter } from '../../src/run/launcher-process.js'
 import { spawn } from '../../src/run/spawn.js'
@@ -218,5 +219,35 @@ test(
     const closed = new Promise((resolve) => p.once('close', resolve))
     await assert.rejects(p.exited, /E2BIG/)
     await closed
+  },
+)
+
+test(
+  'a worker terminated while its launcher runs leaves no pidfd behind',
+  { skip: !built && 'not built' },
+  async () => {
+    const pidfds = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[pidfd]'
+        } catch {
+          return false
+        }
+      }).length
+    const before = pidfds()
+    const src = `
+    const { startLauncher } = await import(${JSON.stringify(`file://${join(import.meta.dirname, '../../src/run/launcher-process.js')}`)})
+    const { parentPort } = await import('node:worker_threads')
+    const { process: p } = startLauncher('/bin/sleep', ['2'], ['pipe', 'pipe', 'pipe'], {})
+    parentPort.postMessage(p.pid)`
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`))
+    const pid = await new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    assert.ok(pid > 0)
+    assert.equal(pidfds(), before + 1)
+    await worker.terminate()
+    assert.equal(pidfds(), before)
   },
 )
