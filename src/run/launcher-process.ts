@@ -218,7 +218,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const number = typeof signal === 'number' ? signal : constants.signals[signal]
-    if (number === undefined)
+    // As child_process: 0 or a signal this system names, else ERR_UNKNOWN_SIGNAL.
+    if (number === undefined || (number !== 0 && !signalNames.has(number)))
       throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' })
     if (this.exited || this.pidfd < 0) return false
     if (this.addon.kill(this.pidfd, number) !== 0) return false

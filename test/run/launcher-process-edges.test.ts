@@ -251,3 +251,30 @@ test(
     assert.equal(pidfds(), before)
   },
 )
+
+test(
+  'kill() refuses a signal number the system does not name, as child_process does',
+  { skip: !built && 'not built' },
+  async () => {
+    for (const which of STARTERS) {
+      useStarter(which)
+      try {
+        const { process: child, channel } = startLauncher(
+          '/bin/sleep',
+          ['30'],
+          ['ignore', 'ignore', 'ignore'],
+          {},
+        )
+        channel.on('error', () => {})
+        const closed = new Promise((resolve) => child.once('close', resolve))
+        assert.throws(() => child.kill(999), { code: 'ERR_UNKNOWN_SIGNAL' }, which)
+        assert.equal(child.kill(0), true, which)
+        assert.equal(child.kill(9), true, which)
+        await closed
+        assert.equal(child.signalCode, 'SIGKILL', which)
+      } finally {
+        useStarter('addon')
+      }
+    }
+  },
+)
