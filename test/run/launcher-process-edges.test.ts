@@ -1,5 +1,7 @@
-// The addon starter (run/launcher-process.ts) where a start goes wrong or a caller does less
-// than read everything: each case is held to what child_process does for the same call.
+// The addon starter (run/launcher-process.ts) at its edges: a start that goes wrong (NUL bytes,
+// EMFILE between pipes, ENOENT, E2BIG), a caller that neither reads the output nor ends stdin,
+// an inherited environment, an unnamed signal, a worker terminated with its launcher running.
+// Each case is held to what child_process does for the same call.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readlinkSync } from 'node:fs'
