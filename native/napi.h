@@ -47,5 +47,9 @@ napi_status napi_create_array_with_length(napi_env env, size_t length, napi_valu
 napi_status napi_get_null(napi_env env, napi_value *result);
 napi_status napi_get_boolean(napi_env env, bool value, napi_value *result);
 napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
+typedef void (*napi_finalize)(napi_env env, void *data, void *hint);
+napi_status napi_set_instance_data(napi_env env, void *data, napi_finalize finalize_cb,
+				   void *finalize_hint);
+napi_status napi_get_instance_data(napi_env env, void **data);
 
 #endif

@@ -39,6 +39,60 @@ static napi_value fail(napi_env env, const char *msg)
 	return NULL;
 }
 
+/* The pidfds this env (the main thread or one worker) holds and JavaScript has not closed:
+ * closed when the env goes, as a worker terminated while its launcher runs, which no JavaScript
+ * hears (child_process's handles close with it; a pidfd is a bare fd). */
+struct held {
+	int *fds;
+	size_t n, cap;
+};
+
+static void held_free(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	struct held *h = data;
+	for (size_t i = 0; i < h->n; i++)
+		close(h->fds[i]);
+	free(h->fds);
+	free(h);
+}
+
+static struct held *held_of(napi_env env)
+{
+	void *h = NULL;
+	return napi_get_instance_data(env, &h) == napi_ok ? h : NULL;
+}
+
+/* Out of memory, the fd is only left untracked. */
+static void hold(napi_env env, int fd)
+{
+	struct held *h = held_of(env);
+	if (!h)
+		return;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		int *fds = realloc(h->fds, cap * sizeof *fds);
+		if (!fds)
+			return;
+		h->fds = fds;
+		h->cap = cap;
+	}
+	h->fds[h->n++] = fd;
+}
+
+static void release(napi_env env, int fd)
+{
+	struct held *h = held_of(env);
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		if (h->fds[i] == fd) {
+			h->fds[i] = h->fds[--h->n];
+			return;
+		}
+}
+
 /* A string argument, NUL-terminated; NULL when it is not a string or holds a NUL byte (which
  * would cut an argument short without a word). */
 static char *string_of(napi_env env, napi_value v)
@@ -186,6 +240,7 @@ static napi_value do_spawn(napi_env env, napi_callback_info info)
 		goto done;
 	}
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	hold(env, pidfd);
 	napi_create_array_with_length(env, 2, &out);
 	napi_set_element(env, out, 0, int_value(env, pid));
 	napi_set_element(env, out, 1, int_value(env, pidfd));
@@ -267,6 +322,7 @@ static napi_value do_close(napi_env env, napi_callback_info info)
 	int32_t a[1];
 	if (fd_arg(env, info, 1, a))
 		return fail(env, "close(fd) takes an fd");
+	release(env, a[0]);
 	return int_value(env, close(a[0]) < 0 ? -errno : 0);
 }
 
@@ -304,6 +360,9 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 		{ "spawn", do_spawn },		 { "wait", do_wait },	  { "kill", do_kill },
 		{ "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close }
 	};
+	struct held *h = calloc(1, sizeof *h);
+	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
+		free(h);
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
 		napi_value f = NULL;
 		if (napi_create_function(env, fns[i].name, strlen(fns[i].name), fns[i].cb, NULL,

@@ -11,6 +11,7 @@ import { closeSync, openSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
+import { inspect } from 'node:util'
 import { nativePath } from '../host/launcher.js'
 import { childProcess } from '../host/child-process.js'
 
@@ -131,12 +132,19 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     env: NodeJS.ProcessEnv,
   ) {
     super()
+    // child_process's refusal, before anything is made: a NUL would cut the string short.
+    for (const [i, a] of args.entries()) if (a.includes('\0')) throw nulError(`The argument 'args[${i}]'`, a)
+    if (file.includes('\0')) throw nulError("The argument 'file'", file)
+    for (const k in env)
+      if (env[k] !== undefined && (k.includes('\0') || env[k].includes('\0')))
+        throw nulError(`The property 'options.env['${k}']'`, k.includes('\0') ? k : env[k])
     const parents: (number | null)[] = []
     const fds: number[] = []
     /** Closed here once the child has them: its pipe ends and /dev/null. */
     const childEnds: number[] = []
     /** /dev/null for stdin, and one for stdout and stderr. */
     const nulls: (number | undefined)[] = []
+    let listening = false
     try {
       for (const [i, s] of [...stdio.slice(0, 3), 'pipe' as const].entries()) {
         if (s === 'pipe') {
@@ -151,18 +159,25 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         }
       }
       const envPairs: string[] = []
-      for (const [k, v] of Object.entries(env)) if (v !== undefined) envPairs.push(`${k}=${v}`)
+      // As child_process: keys the object inherits count too (an env made by Object.create).
+      for (const k in env) if (env[k] !== undefined) envPairs.push(`${k}=${env[k]}`)
       // Listening first: a process whose SIGCHLD is ignored has its children reaped by the
       // kernel, and a handler (libuv's) restores the status this waits for.
-      if (watching.size === 0) process.on('SIGCHLD', reapAll)
+      if (watching.size === 0) {
+        process.on('SIGCHLD', reapAll)
+        listening = true
+      }
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
-        for (const p of parents) if (p !== null) addon.close(p)
-        parents.length = 0
-        this.channel = new Socket()
-        this.channel.destroy()
+        // As child_process after a failed exec: the stdio streams are there, and closed.
+        const sockets = parents.splice(0).map((fd, i) => (fd === null ? null : socketOf(fd, i)))
+        for (const s of sockets) s?.destroy()
+        this.stdin = sockets[0] ?? null
+        this.stdout = sockets[1] ?? null
+        this.stderr = sockets[2] ?? null
+        this.channel = sockets[3]!
         this.exited = true
-        if (watching.size === 0) process.off('SIGCHLD', reapAll)
+        if (listening) process.off('SIGCHLD', reapAll)
         process.nextTick(() => {
           this.emit('error', spawnError(-r[0], file, args))
           this.emit('close', null, null)
@@ -170,6 +185,12 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         return
       }
       ;[this.pid, this.pidfd] = r
+    } catch (error) {
+      // A pipe or /dev/null that could not be made (EMFILE), or an argument the addon refuses
+      // (a NUL byte): the ends made for this process go with it, as child_process's do.
+      for (const p of parents) if (p !== null) addon.close(p)
+      if (listening) process.off('SIGCHLD', reapAll)
+      throw error
     } finally {
       for (const fd of childEnds) addon.close(fd)
       for (const fd of nulls) if (fd !== undefined) closeSync(fd)
@@ -179,7 +200,9 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     this.stdout = sockets[1] ?? null
     this.stderr = sockets[2] ?? null
     this.channel = sockets[3]!
-    for (const s of sockets)
+    // As child_process's: `close` waits for what the process writes (stdout, stderr, fd 3),
+    // not for stdin, which its exit destroys.
+    for (const s of sockets.slice(1))
       if (s) {
         this.open++
         s.once('close', () => this.closed())
@@ -195,7 +218,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const number = typeof signal === 'number' ? signal : constants.signals[signal]
-    if (number === undefined)
+    // As child_process: 0 or a signal this system names, else ERR_UNKNOWN_SIGNAL.
+    if (number === undefined || (number !== 0 && !signalNames.has(number)))
       throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' })
     if (this.exited || this.pidfd < 0) return false
     if (this.addon.kill(this.pidfd, number) !== 0) return false
@@ -227,7 +251,13 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       this.exitCode = code >= 0 ? code : null
       this.signalCode = signal >= 0 ? signalName(signal) : null
     }
+    this.stdin?.destroy()
     this.emit('exit', this.exitCode, this.signalCode)
+    // As child_process's flushStdio: what is left unread is let run out (a tick on, for a last
+    // reader), else its socket never closes and `close` never comes.
+    process.nextTick(() => {
+      for (const s of [this.stdout, this.stderr, this.channel]) if (s?.readable) s.resume()
+    })
     if (this.open === 0) this.emit('close', this.exitCode, this.signalCode)
   }
 
@@ -265,6 +295,16 @@ const signalNames = new Map(Object.entries(constants.signals).map(([name, n]) =>
 
 function signalName(n: number): NodeJS.Signals | null {
   return signalNames.get(n) ?? null
+}
+
+/** The TypeError child_process throws for a string with a NUL byte. */
+function nulError(what: string, value: string): TypeError {
+  return Object.assign(
+    new TypeError(`${what} must be a string without null bytes. Received ${inspect(value)}`),
+    {
+      code: 'ERR_INVALID_ARG_VALUE',
+    },
+  )
 }
 
 /** The error child_process gives for a start that failed: `spawn FILE ENOENT`. */
