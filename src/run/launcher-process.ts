@@ -13,7 +13,7 @@ import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { inspect } from 'node:util'
 import { nativePath } from '../host/launcher.js'
-import { childProcess } from '../host/child-process.js'
+import { childProcess } from '../child-process.js'
 
 /** What spawn() and its callers use of the launcher's process; a ChildProcess is one. */
 export interface LauncherProcess extends EventEmitter {
