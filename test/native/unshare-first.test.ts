@@ -3,8 +3,9 @@
 // namespace (the loopback comes up, the hostname is set), and when that unshare fails the run
 // reports the one failure, not a second one from the launcher that finds the sandbox gone.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, readlinkSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
@@ -103,4 +104,69 @@ describe('namespaces unshared by the sandbox first', { skip: noUserns }, () => {
       }
     },
   )
+  // A user namespace's limit on namespaces of a kind (user.max_net_namespaces and the like) is
+  // set inside an outer user namespace, so the rest of the host is untouched: the sandbox's
+  // unshare of that kind fails (ENOSPC) and the command never runs, with no namespace missing.
+  for (const kind of ['net', 'ipc', 'uts', 'mnt'] as const)
+    test(
+      `a ${kind} namespace over the user namespace's limit: refused, the command never runs`,
+      { skip: isRoot ? false : 'writes the id maps of an outer user namespace' },
+      async () => {
+        const plan = planFor(
+          {
+            namespaces: { user: true, pid: true, mount: true, ipc: true, uts: true },
+            network: 'loopback',
+            filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
+          },
+          0,
+          0,
+          `limit-${kind}.plan`,
+        )
+        // Root of the outer namespace once its maps are written (the inner sh runs after them,
+        // with its capabilities), with every host id mapped so the plan's own map fits in it.
+        const inner = `echo 0 > /proc/sys/user/max_${kind}_namespaces && exec "$0" --events-fd 1 "$1" -- /bin/echo RAN`
+        const child = spawn(
+          'unshare',
+          [
+            '-U',
+            '-m',
+            'sh',
+            '-c',
+            'while ! grep -q . /proc/self/gid_map; do sleep 0.01; done; exec sh -c "$0" "$1" "$2"',
+            inner,
+            LAUNCHER_UNDER_TEST,
+            plan,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        )
+        let out = ''
+        let err = ''
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+        const done = once(child, 'exit')
+        // The maps, as host root, once unshare has made the namespace.
+        for (
+          let i = 0;
+          i < 200 && readlinkSync(`/proc/${child.pid}/ns/user`) === readlinkSync('/proc/self/ns/user');
+          i++
+        )
+          await new Promise((r) => setTimeout(r, 10))
+        writeFileSync(`/proc/${child.pid}/uid_map`, '0 0 4294967295\n')
+        writeFileSync(`/proc/${child.pid}/gid_map`, '0 0 4294967295\n')
+        const [code] = (await done) as [number | null]
+        assert.equal(code, 125, out + err)
+        assert.doesNotMatch(out, /^RAN$/m, 'the command ran')
+        const errors = events(out).filter((e) => e.event === 'error')
+        assert.ok(errors.length >= 1, out + err)
+        assert.ok(
+          errors.every((e) => e.code === 'ENOSPC'),
+          `every failure is the limit's: ${out}`,
+        )
+        // The launcher's own tree clones count as mount namespaces: its bind may fail first.
+        if (kind !== 'mnt') {
+          assert.equal(errors.length, 1, out)
+          assert.equal(errors[0]?.step, 'clone namespaces')
+        }
+      },
+    )
 })
