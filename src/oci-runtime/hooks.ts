@@ -101,7 +101,8 @@ export function runHooks(kind: HookName, hooks: readonly OciHook[], state: objec
       input,
       env,
       stdio: ['pipe', 'inherit', 'pipe'],
-      ...(h.timeout ? { timeout: h.timeout * 1000 } : {}),
+      // SIGKILL past the timeout, as runc (Go's Process.Kill): a hook may ignore SIGTERM.
+      ...(h.timeout ? { timeout: h.timeout * 1000, killSignal: 'SIGKILL' as const } : {}),
     })
     // A hook that exits without reading its state (EPIPE on the write) is not a failure, as
     // under runc (Go's os/exec ignores EPIPE on stdin): its exit status decides.
