@@ -4,7 +4,7 @@
 // directory, fds, the state on stdin — and how a failing one fails create are those of the Node
 // half, which runs them with spawnSync (hooks.ts runHooks).
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
@@ -114,4 +114,21 @@ describe("cordon-oci create's launch helper runs the runtime hooks", { skip: oci
       }
       assert.equal(errs[0], errs[1])
     })
+
+  test('a NUL byte in a hook argument is refused by both halves, naming it, and runs nothing', (t) => {
+    for (const way of WAYS) {
+      const b = makeBundle(['true'])
+      t.after(() => b.cleanup())
+      const out = join(b.dir, 'smuggled')
+      // The helper's request separates strings with NULs: this argument, split there, would
+      // read as a second prestart hook `touch OUT`.
+      const arg = ['true', '0', 'prestart', '/bin/touch', '0', '2', 'touch', out, '1'].join('\0')
+      b.write((c) => (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', arg] }] }))
+      const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 'z1'])
+      assert.equal(r.status, 1, `${way.name}: ${r.stderr}`)
+      assert.match(r.stderr, /config\.json hooks\.prestart\[0\]\.args\[2\]: expected a string without NUL bytes/)
+      assert.equal(existsSync(out), false, `${way.name} ran no smuggled hook`)
+      assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'list', '-q']).stdout.trim(), '')
+    }
+  })
 })
