@@ -454,12 +454,13 @@ static noreturn void serve(int sock)
 	int report_start = (word & LAUNCH_REPORT_START) != 0;
 	if (report_start) {
 		/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group,
-		 * and this process must outlive the launcher to tell Node its status (Node forwards
-		 * the signals it gets to the launcher; the launcher's child resets them). */
-		signal(SIGINT, SIG_IGN);
-		signal(SIGQUIT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGTSTP, SIG_IGN);
+		 * as does systemd's stop (SIGTERM to the cgroup) or `kill -TERM -PGID`, and this
+		 * process must outlive the launcher to tell Node its status (Node forwards the
+		 * signals it gets to the launcher; the launcher's child resets them). */
+		static const int forwarded[] = { SIGINT,  SIGQUIT, SIGHUP, SIGTSTP,
+						 SIGTERM, SIGUSR1, SIGUSR2 };
+		for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
+			signal(forwarded[k], SIG_IGN);
 	}
 	char **argv = parse_strings(buf + 8, len - 8, &n);
 	int hook_fd = -1;

@@ -126,7 +126,10 @@ describe("cordon-oci create's launch helper runs the runtime hooks", { skip: oci
       b.write((c) => (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', arg] }] }))
       const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 'z1'])
       assert.equal(r.status, 1, `${way.name}: ${r.stderr}`)
-      assert.match(r.stderr, /config\.json hooks\.prestart\[0\]\.args\[2\]: expected a string without NUL bytes/)
+      assert.match(
+        r.stderr,
+        /config\.json hooks\.prestart\[0\]\.args\[2\]: expected a string without NUL bytes/,
+      )
       assert.equal(existsSync(out), false, `${way.name} ran no smuggled hook`)
       assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'list', '-q']).stdout.trim(), '')
     }
