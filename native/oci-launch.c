@@ -20,8 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The launcher's arguments are paths and flags: a request beyond this is not Node's. */
-#define MAX_REQUEST (64 * 1024)
+/* The launcher's arguments are paths and flags, but a hooked launch carries the hooks' argv and
+ * env and two states with the config's annotations, which the spec does not bound (64 KiB
+ * failed a create the Node half ran): a request beyond this is not Node's (launch-helper.ts
+ * MAX_REQUEST refuses one first). */
+#define MAX_REQUEST (16 * 1024 * 1024)
 
 static int read_full(int fd, void *buf, size_t n)
 {

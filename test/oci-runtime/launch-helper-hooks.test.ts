@@ -134,4 +134,25 @@ describe("cordon-oci create's launch helper runs the runtime hooks", { skip: oci
       assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'list', '-q']).stdout.trim(), '')
     }
   })
+
+  test('hooks whose states carry large annotations run as under the Node half', (t) => {
+    // The helper's request holds both states (prestart's, createRuntime's), each with the
+    // annotations: 2 x 40 KB was past its old 64 KiB limit, and create failed (ECONNRESET).
+    for (const way of WAYS) {
+      const b = makeBundle(['true'])
+      t.after(() => b.cleanup())
+      const out = join(b.dir, 'state-bytes')
+      b.write((c) => {
+        c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `wc -c > ${out}`] }] }
+        c.annotations = { big: 'x'.repeat(40_000) }
+      })
+      const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 'a1'])
+      assert.equal(r.status, 0, `${way.name}: ${r.stderr}`)
+      assert.ok(
+        Number(readFileSync(out, 'utf8').trim()) > 40_000,
+        `${way.name}: the hook read the whole state`,
+      )
+      assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'delete', '-f', 'a1']).status, 0)
+    }
+  })
 })
