@@ -6,6 +6,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -177,7 +178,7 @@ static int run_hooks(const struct hook_list *h, long pid, mode_t mask, struct ho
 		int kind = strcmp(h->s[i], "prestart") != 0;
 		const char *path = h->s[i + 1];
 		size_t timeout, nargs, nenv;
-		parse_count(h->s[i + 2], 1u << 20, &timeout);
+		parse_count(h->s[i + 2], UINT_MAX, &timeout);
 		parse_count(h->s[i + 3], MAX_REQUEST, &nargs);
 		char **args = h->s + i + 4;
 		parse_count(h->s[i + 4 + nargs], MAX_REQUEST, &nenv);
@@ -335,7 +336,7 @@ static char **parse_hooked(char **s, size_t n, int *hook_fd, struct hook_list *h
 		size_t nargs, nenv, timeout;
 		if (i + 5 > h->n ||
 		    (strcmp(h->s[i], "prestart") && strcmp(h->s[i], "createRuntime")) ||
-		    h->s[i + 1][0] != '/' || parse_count(h->s[i + 2], 1u << 20, &timeout) ||
+		    h->s[i + 1][0] != '/' || parse_count(h->s[i + 2], UINT_MAX, &timeout) ||
 		    parse_count(h->s[i + 3], h->n, &nargs) || i + 5 + nargs > h->n ||
 		    parse_count(h->s[i + 4 + nargs], h->n, &nenv) || i + 5 + nargs + nenv > h->n)
 			return NULL;

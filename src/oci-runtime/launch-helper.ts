@@ -145,7 +145,8 @@ function launchRequest(
     ...list.flatMap(([kind, h]) => [
       kind,
       h.path,
-      String(h.timeout ?? 0),
+      // Seconds as a C unsigned (the spec bounds none; 2^32 - 1 s outlasts any create).
+      String(Math.min(h.timeout ?? 0, 0xffffffff)),
       String(h.args?.length ?? 0),
       ...(h.args ?? []),
       String(h.env?.length ?? 0),

@@ -155,4 +155,20 @@ describe("cordon-oci create's launch helper runs the runtime hooks", { skip: oci
       assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'delete', '-f', 'a1']).status, 0)
     }
   })
+
+  test('a hook timeout of any size runs the hook, as under the Node half', (t) => {
+    // The helper took at most 2^20 s: a larger timeout failed create with EINVAL.
+    for (const way of WAYS)
+      for (const timeout of [2_000_000, 5_000_000_000]) {
+        const b = makeBundle(['true'])
+        t.after(() => b.cleanup())
+        b.write(
+          (c) =>
+            (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null'], timeout }] }),
+        )
+        const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 't1'])
+        assert.equal(r.status, 0, `${way.name}, ${timeout} s: ${r.stderr}`)
+        assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'delete', '-f', 't1']).status, 0)
+      }
+  })
 })
