@@ -295,23 +295,35 @@ static int launch(int sock, mode_t mask, int report_start, char **argv, int hook
 		}
 		close(hs[1]);
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
+	/* `run`: Node signals the launcher's pid until it has read the answer, so the launcher is
+	 * left a zombie (WNOWAIT), its pid unused by another process, until Node closes the socket
+	 * after it; reaped first, a signal in between could reach a process that reused the pid. */
+	siginfo_t info;
+	memset(&info, 0, sizeof info);
+	while (waitid(P_PID, (id_t)pid, &info, WEXITED | (report_start ? WNOWAIT : 0)) < 0)
 		if (errno != EINTR) {
 			reply(sock, LAUNCH_NOT_RUN, errno);
 			return -1;
 		}
-	if (failure.index >= 0) {
+	int signaled = info.si_code != CLD_EXITED, code = info.si_status;
+	if (failure.index >= 0)
 		reply_hook_failure(sock, &failure);
-		return -1;
-	}
-	if (r == (ssize_t)sizeof e)
+	else if (r == (ssize_t)sizeof e)
 		reply(sock, LAUNCH_NOT_RUN, e);
-	else if (WIFSIGNALED(status))
-		reply(sock, LAUNCH_SIGNALED, WTERMSIG(status));
+	else if (signaled)
+		reply(sock, LAUNCH_SIGNALED, code);
 	else
-		reply(sock, LAUNCH_EXITED, WEXITSTATUS(status));
-	return r == (ssize_t)sizeof e || !WIFEXITED(status) || WEXITSTATUS(status) ? -1 : 0;
+		reply(sock, LAUNCH_EXITED, code);
+	if (report_start) {
+		char c;
+		ssize_t k;
+		do
+			k = read(sock, &c, 1);
+		while (k > 0 || (k < 0 && errno == EINTR));
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+	}
+	return failure.index >= 0 || r == (ssize_t)sizeof e || signaled || code ? -1 : 0;
 }
 
 /* REQ_LAUNCH_HOOKED's strings after the hook fd: the launcher's argc and argv, the two states,
