@@ -133,8 +133,10 @@ int oci_hook_run(const char *path, char *const argv[], char *const envp[], const
 		if (deadline && !timed_out) {
 			long long left = deadline - now_ms();
 			if (left <= 0) {
+				/* SIGKILL, as runc (Go's Process.Kill) and the launcher's hooks
+				 * (hook.c): a hook may ignore SIGTERM and hold create forever. */
 				timed_out = 1;
-				kill(pid, SIGTERM);
+				kill(pid, SIGKILL);
 			} else if (left < wait_ms) {
 				wait_ms = (int)left;
 			}

@@ -6,6 +6,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,8 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The launcher's arguments are paths and flags: a request beyond this is not Node's. */
-#define MAX_REQUEST (64 * 1024)
+/* The launcher's arguments are paths and flags, but a hooked launch carries the hooks' argv and
+ * env and two states with the config's annotations, which the spec does not bound (64 KiB
+ * failed a create the Node half ran): a request beyond this is not Node's (launch-helper.ts
+ * MAX_REQUEST refuses one first). */
+#define MAX_REQUEST (16 * 1024 * 1024)
 
 static int read_full(int fd, void *buf, size_t n)
 {
@@ -174,7 +178,7 @@ static int run_hooks(const struct hook_list *h, long pid, mode_t mask, struct ho
 		int kind = strcmp(h->s[i], "prestart") != 0;
 		const char *path = h->s[i + 1];
 		size_t timeout, nargs, nenv;
-		parse_count(h->s[i + 2], 1u << 20, &timeout);
+		parse_count(h->s[i + 2], UINT_MAX, &timeout);
 		parse_count(h->s[i + 3], MAX_REQUEST, &nargs);
 		char **args = h->s + i + 4;
 		parse_count(h->s[i + 4 + nargs], MAX_REQUEST, &nenv);
@@ -291,23 +295,35 @@ static int launch(int sock, mode_t mask, int report_start, char **argv, int hook
 		}
 		close(hs[1]);
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
+	/* `run`: Node signals the launcher's pid until it has read the answer, so the launcher is
+	 * left a zombie (WNOWAIT), its pid unused by another process, until Node closes the socket
+	 * after it; reaped first, a signal in between could reach a process that reused the pid. */
+	siginfo_t info;
+	memset(&info, 0, sizeof info);
+	while (waitid(P_PID, (id_t)pid, &info, WEXITED | (report_start ? WNOWAIT : 0)) < 0)
 		if (errno != EINTR) {
 			reply(sock, LAUNCH_NOT_RUN, errno);
 			return -1;
 		}
-	if (failure.index >= 0) {
+	int signaled = info.si_code != CLD_EXITED, code = info.si_status;
+	if (failure.index >= 0)
 		reply_hook_failure(sock, &failure);
-		return -1;
-	}
-	if (r == (ssize_t)sizeof e)
+	else if (r == (ssize_t)sizeof e)
 		reply(sock, LAUNCH_NOT_RUN, e);
-	else if (WIFSIGNALED(status))
-		reply(sock, LAUNCH_SIGNALED, WTERMSIG(status));
+	else if (signaled)
+		reply(sock, LAUNCH_SIGNALED, code);
 	else
-		reply(sock, LAUNCH_EXITED, WEXITSTATUS(status));
-	return r == (ssize_t)sizeof e || !WIFEXITED(status) || WEXITSTATUS(status) ? -1 : 0;
+		reply(sock, LAUNCH_EXITED, code);
+	if (report_start) {
+		char c;
+		ssize_t k;
+		do
+			k = read(sock, &c, 1);
+		while (k > 0 || (k < 0 && errno == EINTR));
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+	}
+	return failure.index >= 0 || r == (ssize_t)sizeof e || signaled || code ? -1 : 0;
 }
 
 /* REQ_LAUNCH_HOOKED's strings after the hook fd: the launcher's argc and argv, the two states,
@@ -332,7 +348,7 @@ static char **parse_hooked(char **s, size_t n, int *hook_fd, struct hook_list *h
 		size_t nargs, nenv, timeout;
 		if (i + 5 > h->n ||
 		    (strcmp(h->s[i], "prestart") && strcmp(h->s[i], "createRuntime")) ||
-		    h->s[i + 1][0] != '/' || parse_count(h->s[i + 2], 1u << 20, &timeout) ||
+		    h->s[i + 1][0] != '/' || parse_count(h->s[i + 2], UINT_MAX, &timeout) ||
 		    parse_count(h->s[i + 3], h->n, &nargs) || i + 5 + nargs > h->n ||
 		    parse_count(h->s[i + 4 + nargs], h->n, &nenv) || i + 5 + nargs + nenv > h->n)
 			return NULL;
@@ -454,12 +470,13 @@ static noreturn void serve(int sock)
 	int report_start = (word & LAUNCH_REPORT_START) != 0;
 	if (report_start) {
 		/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group,
-		 * and this process must outlive the launcher to tell Node its status (Node forwards
-		 * the signals it gets to the launcher; the launcher's child resets them). */
-		signal(SIGINT, SIG_IGN);
-		signal(SIGQUIT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGTSTP, SIG_IGN);
+		 * as does systemd's stop (SIGTERM to the cgroup) or `kill -TERM -PGID`, and this
+		 * process must outlive the launcher to tell Node its status (Node forwards the
+		 * signals it gets to the launcher; the launcher's child resets them). */
+		static const int forwarded[] = { SIGINT,  SIGQUIT, SIGHUP, SIGTSTP,
+						 SIGTERM, SIGUSR1, SIGUSR2 };
+		for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
+			signal(forwarded[k], SIG_IGN);
 	}
 	char **argv = parse_strings(buf + 8, len - 8, &n);
 	int hook_fd = -1;

@@ -35,6 +35,14 @@ export function validateHooks(config: OciConfig): void {
         throw invalid(`${field}.env`, 'an array of NAME=value strings', h.env)
       if (h.timeout !== undefined && !(Number.isInteger(h.timeout) && h.timeout > 0))
         throw invalid(`${field}.timeout`, 'a whole number of seconds above 0', h.timeout)
+      // execve takes C strings; the launch helper's request separates its strings with NULs,
+      // where one inside an argument would shift the rest (and could smuggle in a hook).
+      const nul = [
+        ['path', h.path] as const,
+        ...(h.args ?? []).map((a, k) => [`args[${k}]`, a] as const),
+        ...(h.env ?? []).map((e, k) => [`env[${k}]`, e] as const),
+      ].find(([, v]) => v.includes('\0'))
+      if (nul) throw invalid(`${field}.${nul[0]}`, 'a string without NUL bytes', nul[1])
     })
   }
 }
@@ -101,7 +109,8 @@ export function runHooks(kind: HookName, hooks: readonly OciHook[], state: objec
       input,
       env,
       stdio: ['pipe', 'inherit', 'pipe'],
-      ...(h.timeout ? { timeout: h.timeout * 1000 } : {}),
+      // SIGKILL past the timeout, as runc (Go's Process.Kill): a hook may ignore SIGTERM.
+      ...(h.timeout ? { timeout: h.timeout * 1000, killSignal: 'SIGKILL' as const } : {}),
     })
     // A hook that exits without reading its state (EPIPE on the write) is not a failure, as
     // under runc (Go's os/exec ignores EPIPE on stdin): its exit status decides.

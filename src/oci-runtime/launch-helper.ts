@@ -6,6 +6,7 @@
 // the umask create set.
 import { closeSync, fstatSync, read, readSync, writeSync } from 'node:fs'
 import { constants } from 'node:os'
+import { CordonError } from '../errors.js'
 import { hookFailed } from './hooks.js'
 import type { OciHook } from './spec.js'
 import { ownNamespace, type SysctlWrite } from './sysctl.js'
@@ -25,6 +26,8 @@ const HOOK_EXITED = 1
 const HOOK_SIGNALED = 2
 const HOOK_TIMED_OUT = 3
 const SYSCTL_OWN_NAMESPACE = -1
+/** native/oci-launch.c MAX_REQUEST: the largest request the helper reads. */
+const MAX_REQUEST = 16 * 1024 * 1024
 
 /** The helper's socket, taken out of the environment so that no child of this process sees the
  * variable; undefined without a helper (Node started otherwise, or the C entry could not fork
@@ -53,6 +56,12 @@ export function releaseLaunchHelper(fd: number | undefined): void {
  * the helper ended without one. */
 function request(fd: number, kind: number, word: number, strings: string[]): [number, number] | undefined {
   const body = Buffer.from(strings.map((a) => `${a}\0`).join(''))
+  if (8 + body.length > MAX_REQUEST)
+    throw new CordonError(
+      'invalid_policy',
+      `config.json hooks and annotations: the prestart and createRuntime hooks' arguments, environment and state take ${body.length} bytes, more than the ${MAX_REQUEST} the launch helper takes; use fewer or smaller annotations or hook arguments`,
+      { step: 'hooks' },
+    )
   const head = Buffer.alloc(12)
   head.writeUInt32LE(8 + body.length, 0)
   head.writeUInt32LE(kind, 4)
@@ -136,7 +145,8 @@ function launchRequest(
     ...list.flatMap(([kind, h]) => [
       kind,
       h.path,
-      String(h.timeout ?? 0),
+      // Seconds as a C unsigned (the spec bounds none; 2^32 - 1 s outlasts any create).
+      String(Math.min(h.timeout ?? 0, 0xffffffff)),
       String(h.args?.length ?? 0),
       ...(h.args ?? []),
       String(h.env?.length ?? 0),

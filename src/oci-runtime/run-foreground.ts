@@ -48,16 +48,22 @@ function spawnLauncher(p: Prepared, o: CreateOptions, fd: number | undefined): R
 function helperLauncher(helper: number, p: Prepared, o: CreateOptions, fd: number | undefined): Running {
   const hook = fd === undefined ? undefined : { fd, hooks: runtimeHooks(p) }
   const r = startThrough(helper, launcherPath(), launcherArgs(p, false, o), p.umask, hook)
+  // The helper leaves the launcher a zombie (its pid ours) until this process closes the
+  // helper's socket; after the answer, no signal goes to that pid.
+  let gone = false
   return {
     kill: (sig) => {
       try {
-        if (r.pid !== undefined) process.kill(r.pid, sig)
+        if (r.pid !== undefined && !gone) process.kill(r.pid, sig)
       } catch {}
     },
-    ended: r.done.then((x) => ({
-      code: x.status ?? 128 + (x.signal ?? 0),
-      error: x.hookError ?? (x.error ? launcherFailed(x.error) : undefined),
-    })),
+    ended: r.done.then((x) => {
+      gone = true
+      return {
+        code: x.status ?? 128 + (x.signal ?? 0),
+        error: x.hookError ?? (x.error ? launcherFailed(x.error) : undefined),
+      }
+    }),
   }
 }
 

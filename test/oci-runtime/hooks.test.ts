@@ -96,7 +96,11 @@ describe('cordon-oci hooks', { skip }, () => {
     )
 
     assert.equal(oci(b, ['start', 'h1']).status, 0)
-    sleepUntil(() => existsSync(join(rootfs, 'user-ran')))
+    // The shell creates the file, then writes it: wait for the line, not the file (a loaded
+    // host read it empty in between).
+    sleepUntil(
+      () => existsSync(join(rootfs, 'user-ran')) && readFileSync(join(rootfs, 'user-ran'), 'utf8').length > 0,
+    )
     assert.equal(
       readFileSync(join(rootfs, 'user-ran'), 'utf8').trim(),
       'ran',

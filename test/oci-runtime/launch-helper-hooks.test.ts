@@ -4,7 +4,7 @@
 // directory, fds, the state on stdin — and how a failing one fails create are those of the Node
 // half, which runs them with spawnSync (hooks.ts runHooks).
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
@@ -88,6 +88,13 @@ describe("cordon-oci create's launch helper runs the runtime hooks", { skip: oci
       hook: { path: '/bin/sh', args: ['sh', '-c', 'exec sleep 30'], timeout: 1 },
       want: /hooks\.createRuntime\[1\] \/bin\/sh failed: spawnSync \/bin\/sh ETIMEDOUT\n/,
     },
+    {
+      // runc kills a hook past its timeout with SIGKILL (Go's Process.Kill), as the launcher
+      // does its own hooks (native/hook.c): a SIGTERM alone left create waiting on it.
+      name: 'ignores SIGTERM past its timeout',
+      hook: { path: '/bin/sh', args: ['sh', '-c', 'trap "" TERM; exec sleep 25'], timeout: 1 },
+      want: /hooks\.createRuntime\[1\] \/bin\/sh failed: spawnSync \/bin\/sh ETIMEDOUT\n/,
+    },
   ]
   for (const f of failures)
     test(`a createRuntime hook that ${f.name} fails create with the Node half's message, leaving nothing`, (t) => {
@@ -101,10 +108,67 @@ describe("cordon-oci create's launch helper runs the runtime hooks", { skip: oci
         const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 'f1'])
         assert.equal(r.status, 1, r.stderr)
         assert.match(r.stderr, f.want)
-        assert.ok(Date.now() - started < 20_000, 'the timeout ends the hook')
+        assert.ok(Date.now() - started < 15_000, `the timeout ends the hook (${way.name})`)
         assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'list', '-q']).stdout.trim(), '')
         errs.push(r.stderr)
       }
       assert.equal(errs[0], errs[1])
     })
+
+  test('a NUL byte in a hook argument is refused by both halves, naming it, and runs nothing', (t) => {
+    for (const way of WAYS) {
+      const b = makeBundle(['true'])
+      t.after(() => b.cleanup())
+      const out = join(b.dir, 'smuggled')
+      // The helper's request separates strings with NULs: this argument, split there, would
+      // read as a second prestart hook `touch OUT`.
+      const arg = ['true', '0', 'prestart', '/bin/touch', '0', '2', 'touch', out, '1'].join('\0')
+      b.write((c) => (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', arg] }] }))
+      const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 'z1'])
+      assert.equal(r.status, 1, `${way.name}: ${r.stderr}`)
+      assert.match(
+        r.stderr,
+        /config\.json hooks\.prestart\[0\]\.args\[2\]: expected a string without NUL bytes/,
+      )
+      assert.equal(existsSync(out), false, `${way.name} ran no smuggled hook`)
+      assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'list', '-q']).stdout.trim(), '')
+    }
+  })
+
+  test('hooks whose states carry large annotations run as under the Node half', (t) => {
+    // The helper's request holds both states (prestart's, createRuntime's), each with the
+    // annotations: 2 x 40 KB was past its old 64 KiB limit, and create failed (ECONNRESET).
+    for (const way of WAYS) {
+      const b = makeBundle(['true'])
+      t.after(() => b.cleanup())
+      const out = join(b.dir, 'state-bytes')
+      b.write((c) => {
+        c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `wc -c > ${out}`] }] }
+        c.annotations = { big: 'x'.repeat(40_000) }
+      })
+      const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 'a1'])
+      assert.equal(r.status, 0, `${way.name}: ${r.stderr}`)
+      assert.ok(
+        Number(readFileSync(out, 'utf8').trim()) > 40_000,
+        `${way.name}: the hook read the whole state`,
+      )
+      assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'delete', '-f', 'a1']).status, 0)
+    }
+  })
+
+  test('a hook timeout of any size runs the hook, as under the Node half', (t) => {
+    // The helper took at most 2^20 s: a larger timeout failed create with EINVAL.
+    for (const way of WAYS)
+      for (const timeout of [2_000_000, 5_000_000_000]) {
+        const b = makeBundle(['true'])
+        t.after(() => b.cleanup())
+        b.write(
+          (c) =>
+            (c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null'], timeout }] }),
+        )
+        const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'create', '--bundle', b.dir, 't1'])
+        assert.equal(r.status, 0, `${way.name}, ${timeout} s: ${r.stderr}`)
+        assert.equal(spawnOut(CORDON_OCI, ['--root', b.root, 'delete', '-f', 't1']).status, 0)
+      }
+  })
 })

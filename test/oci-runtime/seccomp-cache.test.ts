@@ -87,6 +87,36 @@ describe('cordon-oci create: the seccomp filter cache', { skip }, () => {
     assert.equal(statSync(cacheDir(b)).mode & 0o777, 0o700)
   })
 
+  // Podman's own profile (containers/common), as config.json's linux.seccomp: archMap becomes
+  // architectures; its syscalls keep includes/excludes (caps, arches, minKernel), which the
+  // compile resolves, so a hit must hold exactly what those inputs gave.
+  const PODMAN = '/usr/share/containers/seccomp.json'
+  test(
+    "Podman's real profile: a hit is byte for byte a fresh compile",
+    { skip: !existsSync(PODMAN) && `no ${PODMAN} (containers-common)` },
+    (t) => {
+      const raw = JSON.parse(readFileSync(PODMAN, 'utf8')) as {
+        defaultAction: string
+        defaultErrnoRet?: number
+        archMap?: { architecture: string; subArchitectures?: string[] }[]
+        syscalls: OciSeccomp['syscalls']
+      }
+      const profile = {
+        defaultAction: raw.defaultAction,
+        ...(raw.defaultErrnoRet !== undefined ? { defaultErrnoRet: raw.defaultErrnoRet } : {}),
+        architectures: (raw.archMap ?? []).flatMap((a) => [a.architecture, ...(a.subArchitectures ?? [])]),
+        syscalls: raw.syscalls,
+      } as OciSeccomp
+      const { b, path, program } = seeded(t, profile)
+      const caps = b.config.process!.capabilities!.bounding!
+      assert.deepEqual(program, Buffer.from(compileOciFilter(profile, caps).program))
+      create(b, 'again')
+      assert.ok(plan(b, 'again').includes(program), 'the hit is the fresh compile')
+      assert.equal(entries(b).length, 1, readdirSync(cacheDir(b)).join(' '))
+      assert.ok(statSync(path).size > program.length)
+    },
+  )
+
   test('another profile misses and gets its own entry', (t) => {
     const { b, program } = seeded(t)
     b.write((c) => (c.linux!.seccomp = OTHER))
