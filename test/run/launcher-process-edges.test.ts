@@ -4,35 +4,27 @@
 // Each case is held to what child_process does for the same call.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readlinkSync } from 'node:fs'
+import { readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Worker } from 'node:worker_threads'
-import { nativePath } from '../../src/host/launcher.js'
-import { startLauncher, useStarter } from '../../src/run/launcher-process.js'
+import { startLauncher } from '../../src/run/launcher-process.js'
 import { spawn } from '../../src/run/spawn.js'
-
-const built = existsSync(nativePath('cordon-spawn.node'))
-const STARTERS = ['addon', 'child_process'] as const
+import { built, eachStarter, STARTERS, VIEW } from './starters.js'
 const fdCount = () => readdirSync('/proc/self/fd').length
 const module = JSON.stringify(join(import.meta.dirname, '../../src/run/launcher-process.js'))
 
 test(
   'an argument with a NUL byte is refused and leaves no fd behind',
   { skip: !built && 'not built' },
-  () => {
-    for (const which of STARTERS) {
-      useStarter(which)
-      try {
-        const before = fdCount()
-        const invalid = { code: 'ERR_INVALID_ARG_VALUE', name: 'TypeError' }
-        assert.throws(() => startLauncher('/bin/true', ['a\0b'], ['pipe', 'pipe', 'pipe'], {}), invalid)
-        assert.throws(() => startLauncher('/bin/true', [], ['pipe', 'pipe', 'pipe'], { X: 'a\0b' }), invalid)
-        assert.equal(fdCount(), before, which)
-      } finally {
-        useStarter('addon')
-      }
-    }
+  async () => {
+    await eachStarter((which) => {
+      const before = fdCount()
+      const invalid = { code: 'ERR_INVALID_ARG_VALUE', name: 'TypeError' }
+      assert.throws(() => startLauncher('/bin/true', ['a\0b'], ['pipe', 'pipe', 'pipe'], {}), invalid)
+      assert.throws(() => startLauncher('/bin/true', [], ['pipe', 'pipe', 'pipe'], { X: 'a\0b' }), invalid)
+      assert.equal(fdCount(), before, which)
+    })
   },
 )
 
@@ -73,25 +65,20 @@ test(
   'output no one reads, and a stdin never ended, do not keep `close` from coming, as with child_process',
   { skip: !built && 'not built' },
   async () => {
-    for (const which of STARTERS) {
-      useStarter(which)
-      try {
-        const { process: child, channel } = startLauncher(
-          '/bin/sh',
-          ['-c', 'echo out; echo err >&2; echo events >&3'],
-          ['pipe', 'pipe', 'pipe'],
-          {},
-        )
-        channel.on('error', () => {})
-        const closed = await new Promise((resolve) => {
-          child.once('close', (code) => resolve(code))
-          setTimeout(() => resolve('no close'), 5000).unref()
-        })
-        assert.equal(closed, 0, which)
-      } finally {
-        useStarter('addon')
-      }
-    }
+    await eachStarter(async (which) => {
+      const { process: child, channel } = startLauncher(
+        '/bin/sh',
+        ['-c', 'echo out; echo err >&2; echo events >&3'],
+        ['pipe', 'pipe', 'pipe'],
+        {},
+      )
+      channel.on('error', () => {})
+      const closed = await new Promise((resolve) => {
+        child.once('close', (code) => resolve(code))
+        setTimeout(() => resolve('no close'), 5000).unref()
+      })
+      assert.equal(closed, 0, which)
+    })
   },
 )
 
@@ -99,28 +86,19 @@ test(
   'spawn(): a sandbox whose output is never read still emits `close`',
   { skip: !built && 'not built' },
   async () => {
-    const policy = {
-      namespaces: { user: true, pid: true, mount: true },
-      filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
-    }
-    for (const which of STARTERS) {
-      useStarter(which)
-      try {
-        const p = spawn(policy, 'sh', ['-c', 'echo out; echo err >&2'], {
-          stdio: 'pipe',
-          context: { cwd: '/' },
-        })
-        p.stdin!.end()
-        const closed = new Promise((resolve) => {
-          p.once('close', (code) => resolve(code))
-          setTimeout(() => resolve('no close'), 5000).unref()
-        })
-        assert.equal((await p.exited).code, 0, which)
-        assert.equal(await closed, 0, which)
-      } finally {
-        useStarter('addon')
-      }
-    }
+    await eachStarter(async (which) => {
+      const p = spawn(VIEW, 'sh', ['-c', 'echo out; echo err >&2'], {
+        stdio: 'pipe',
+        context: { cwd: '/' },
+      })
+      p.stdin!.end()
+      const closed = new Promise((resolve) => {
+        p.once('close', (code) => resolve(code))
+        setTimeout(() => resolve('no close'), 5000).unref()
+      })
+      assert.equal((await p.exited).code, 0, which)
+      assert.equal(await closed, 0, which)
+    })
   },
 )
 
@@ -130,23 +108,18 @@ test(
   async () => {
     const env = Object.assign(Object.create({ BASE: 'inherited' }) as NodeJS.ProcessEnv, { OWN: 'own' })
     const seen: string[] = []
-    for (const which of STARTERS) {
-      useStarter(which)
-      try {
-        const { process: child, channel } = startLauncher(
-          '/bin/sh',
-          ['-c', 'echo "$BASE $OWN" >&3'],
-          ['ignore', 'ignore', 'ignore'],
-          env,
-        )
-        let out = ''
-        channel.on('data', (b: Buffer) => (out += b.toString()))
-        await new Promise((resolve) => child.once('close', resolve))
-        seen.push(out)
-      } finally {
-        useStarter('addon')
-      }
-    }
+    await eachStarter(async () => {
+      const { process: child, channel } = startLauncher(
+        '/bin/sh',
+        ['-c', 'echo "$BASE $OWN" >&3'],
+        ['ignore', 'ignore', 'ignore'],
+        env,
+      )
+      let out = ''
+      channel.on('data', (b: Buffer) => (out += b.toString()))
+      await new Promise((resolve) => child.once('close', resolve))
+      seen.push(out)
+    })
     assert.deepEqual(seen, ['inherited own\n', 'inherited own\n'])
   },
 )
@@ -159,8 +132,7 @@ test(
     const spawnModule = JSON.stringify(join(import.meta.dirname, '../../src/run/spawn.js'))
     const script = `
     const { spawn } = await import(${spawnModule})
-    const policy = { namespaces: { user: true, pid: true, mount: true }, filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }] }
-    const p = spawn(policy, 'sh', ['-c', 'echo out; exit 6'], { stdio: 'pipe', context: { cwd: '/' } })
+    const p = spawn(${JSON.stringify(VIEW)}, 'sh', ['-c', 'echo out; exit 6'], { stdio: 'pipe', context: { cwd: '/' } })
     p.once('close', (code) => console.log('close', code))`
     for (const which of STARTERS) {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
@@ -178,27 +150,22 @@ test(
   'a start that fails still gives the piped stdio streams, closed, as child_process does',
   { skip: !built && 'not built' },
   async () => {
-    for (const which of STARTERS) {
-      useStarter(which)
-      try {
-        const before = fdCount()
-        const { process: child, channel } = startLauncher(
-          '/nonexistent/cordon',
-          [],
-          ['pipe', 'pipe', 'pipe'],
-          {},
-        )
-        assert.ok(child.stdin && child.stdout && child.stderr && channel, which)
-        const error = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve))
-        const closed = new Promise((resolve) => child.once('close', resolve))
-        assert.equal((await error).code, 'ENOENT', which)
-        await closed
-        await new Promise((resolve) => setTimeout(resolve, 50))
-        assert.equal(fdCount(), before, which)
-      } finally {
-        useStarter('addon')
-      }
-    }
+    await eachStarter(async (which) => {
+      const before = fdCount()
+      const { process: child, channel } = startLauncher(
+        '/nonexistent/cordon',
+        [],
+        ['pipe', 'pipe', 'pipe'],
+        {},
+      )
+      assert.ok(child.stdin && child.stdout && child.stderr && channel, which)
+      const error = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve))
+      const closed = new Promise((resolve) => child.once('close', resolve))
+      assert.equal((await error).code, 'ENOENT', which)
+      await closed
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(fdCount(), before, which)
+    })
   },
 )
 
@@ -207,11 +174,7 @@ test(
   { skip: !built && 'not built' },
   async () => {
     // child_process throws E2BIG from spawn() itself; the addon's start reports it on `exited`.
-    const policy = {
-      namespaces: { user: true, pid: true, mount: true },
-      filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
-    }
-    const p = spawn(policy, 'true', [], {
+    const p = spawn(VIEW, 'true', [], {
       stdio: 'pipe',
       context: { cwd: '/' },
       hostEnv: { PATH: '/usr/bin:/bin', BIG: 'x'.repeat(200_000) },
@@ -258,25 +221,20 @@ test(
   'kill() refuses a signal number the system does not name, as child_process does',
   { skip: !built && 'not built' },
   async () => {
-    for (const which of STARTERS) {
-      useStarter(which)
-      try {
-        const { process: child, channel } = startLauncher(
-          '/bin/sleep',
-          ['30'],
-          ['ignore', 'ignore', 'ignore'],
-          {},
-        )
-        channel.on('error', () => {})
-        const closed = new Promise((resolve) => child.once('close', resolve))
-        assert.throws(() => child.kill(999), { code: 'ERR_UNKNOWN_SIGNAL' }, which)
-        assert.equal(child.kill(0), true, which)
-        assert.equal(child.kill(9), true, which)
-        await closed
-        assert.equal(child.signalCode, 'SIGKILL', which)
-      } finally {
-        useStarter('addon')
-      }
-    }
+    await eachStarter(async (which) => {
+      const { process: child, channel } = startLauncher(
+        '/bin/sleep',
+        ['30'],
+        ['ignore', 'ignore', 'ignore'],
+        {},
+      )
+      channel.on('error', () => {})
+      const closed = new Promise((resolve) => child.once('close', resolve))
+      assert.throws(() => child.kill(999), { code: 'ERR_UNKNOWN_SIGNAL' }, which)
+      assert.equal(child.kill(0), true, which)
+      assert.equal(child.kill(9), true, which)
+      await closed
+      assert.equal(child.signalCode, 'SIGKILL', which)
+    })
   },
 )

@@ -4,46 +4,37 @@
 // wait for or signal a process it did not start.
 import assert from 'node:assert/strict'
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { nativePath } from '../../src/host/launcher.js'
 import {
   type LauncherProcess,
   type StdioEntry,
   startLauncher,
   starter,
-  useStarter,
 } from '../../src/run/launcher-process.js'
 import { spawn } from '../../src/run/spawn.js'
-
-const built = existsSync(nativePath('cordon-spawn.node'))
-const STARTERS = ['addon', 'child_process'] as const
+import { built, eachStarter, type Starter, STARTERS, VIEW, withStarter } from './starters.js'
 
 /** Runs file under one starter; resolves with its exit and what it wrote to fd 3. */
 function run(
-  which: (typeof STARTERS)[number],
+  which: Starter,
   file: string,
   args: string[],
   stdio: StdioEntry[] = ['ignore', 'ignore', 'ignore'],
   env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin', ONLY: 'this' },
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; child: LauncherProcess }> {
-  useStarter(which)
-  try {
-    const { process: child, channel } = startLauncher(file, args, stdio, env)
-    let out = ''
-    channel.on('data', (b: Buffer) => (out += b.toString()))
-    channel.on('error', () => {})
-    return new Promise((resolve, reject) => {
-      child.once('error', reject)
-      child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
-        resolve({ code, signal, out, child }),
-      )
-    })
-  } finally {
-    useStarter('addon')
-  }
+  const { process: child, channel } = withStarter(which, () => startLauncher(file, args, stdio, env))
+  let out = ''
+  channel.on('data', (b: Buffer) => (out += b.toString()))
+  channel.on('error', () => {})
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve({ code, signal, out, child }),
+    )
+  })
 }
 
 test(
@@ -114,14 +105,9 @@ for (const which of STARTERS)
       const killed = await run(which, '/bin/sh', ['-c', 'kill -TERM $$'])
       assert.deepEqual([killed.code, killed.signal], [null, 'SIGTERM'])
       // A pipe each way: what goes in comes out.
-      useStarter(which)
-      const { process: child } = startLauncher(
-        '/bin/sh',
-        ['-c', 'cat; echo e >&2'],
-        ['pipe', 'pipe', 'pipe'],
-        {},
+      const { process: child } = withStarter(which, () =>
+        startLauncher('/bin/sh', ['-c', 'cat; echo e >&2'], ['pipe', 'pipe', 'pipe'], {}),
       )
-      useStarter('addon')
       let out = ''
       let err = ''
       child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
@@ -205,29 +191,20 @@ function spawnChildSync(file: string, args: string[]): string {
 }
 
 test('spawn() runs a sandbox through either starter alike', { skip: !built && 'not built' }, async () => {
-  const policy = {
-    namespaces: { user: true, pid: true, mount: true },
-    filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
-  }
-  for (const which of STARTERS) {
-    useStarter(which)
-    try {
-      const p = spawn(policy, 'sh', ['-c', 'read x; echo "$x" out; echo err >&2; exit 3'], {
-        stdio: 'pipe',
-        context: { cwd: '/' },
-      })
-      const closed = new Promise((res) => p.once('close', res))
-      let out = ''
-      let err = ''
-      p.stdout!.on('data', (b: Buffer) => (out += b.toString()))
-      p.stderr!.on('data', (b: Buffer) => (err += b.toString()))
-      p.stdin!.end('in\n')
-      const r = await p.exited
-      await closed
-      assert.deepEqual([r.code, r.reason, out, err], [3, 'exited', 'in out\n', 'err\n'], which)
-      assert.equal(p.child.constructor.name === 'ChildProcess', which === 'child_process')
-    } finally {
-      useStarter('addon')
-    }
-  }
+  await eachStarter(async (which) => {
+    const p = spawn(VIEW, 'sh', ['-c', 'read x; echo "$x" out; echo err >&2; exit 3'], {
+      stdio: 'pipe',
+      context: { cwd: '/' },
+    })
+    const closed = new Promise((res) => p.once('close', res))
+    let out = ''
+    let err = ''
+    p.stdout!.on('data', (b: Buffer) => (out += b.toString()))
+    p.stderr!.on('data', (b: Buffer) => (err += b.toString()))
+    p.stdin!.end('in\n')
+    const r = await p.exited
+    await closed
+    assert.deepEqual([r.code, r.reason, out, err], [3, 'exited', 'in out\n', 'err\n'], which)
+    assert.equal(p.child.constructor.name === 'ChildProcess', which === 'child_process')
+  })
 })
