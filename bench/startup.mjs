@@ -22,7 +22,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
   join(root, 'build', 'src', 'index.js')
 )
-const { startLauncher, useStarter, starter } = await import(
+const { startLauncher, withStarter, starter } = await import(
   join(root, 'build', 'src', 'run', 'launcher-process.js')
 )
 const { values } = parseArgs({
@@ -53,6 +53,16 @@ process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
+/** Milliseconds of one spawn() of /bin/true to its end, started through `which`. */
+async function timeSpawn(which) {
+  const t = performance.now()
+  const r = await withStarter(which, () =>
+    spawn(resolved, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }),
+  ).exited
+  if (r.code !== 0) throw new Error(`spawn() exited ${r.code}`)
+  return performance.now() - t
+}
+
 /** Each variant returns elapsed milliseconds for one run of /bin/true. */
 const variants = [
   {
@@ -70,31 +80,12 @@ const variants = [
       run: () => timeSync(path, [planFile, '--', '/bin/true']),
     }
   }),
-  {
-    name: 'spawn() from a running Node process',
-    spawn: true,
-    run: async () => {
-      const t = performance.now()
-      const r = await spawn(resolved, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }).exited
-      if (r.code !== 0) throw new Error(`spawn() exited ${r.code}`)
-      return performance.now() - t
-    },
-  },
+  { name: 'spawn() from a running Node process', spawn: true, run: () => timeSpawn('addon') },
   // spawn() as it started the launcher before the addon (and still does where it is not built).
   {
     name: 'spawn() through child_process (no addon)',
     spawnChildProcess: true,
-    run: async () => {
-      useStarter('child_process')
-      try {
-        const t = performance.now()
-        const r = await spawn(resolved, '/bin/true', [], { stdio: 'ignore', context: { cwd: '/' } }).exited
-        if (r.code !== 0) throw new Error(`spawn() exited ${r.code}`)
-        return performance.now() - t
-      } finally {
-        useStarter('addon')
-      }
-    },
+    run: () => timeSpawn('child_process'),
   },
   // What spawn() cannot go below: the same launcher started the way spawn() starts it, with its
   // channel (the plan in, the events out on fd 3), read to its end, none of spawn()'s own work.

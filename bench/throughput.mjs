@@ -21,7 +21,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { callerContext, compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
   join(root, 'build', 'src', 'index.js')
 )
-const { useStarter } = await import(join(root, 'build', 'src', 'run', 'launcher-process.js'))
+const { withStarter } = await import(join(root, 'build', 'src', 'run', 'launcher-process.js'))
 const { values } = parseArgs({
   options: {
     total: { type: 'string', default: '2000' },
@@ -55,18 +55,15 @@ const exitOf = (child) =>
 
 /** spawn() of argv through one starter (run/launcher-process.ts), as a variant's start. */
 const spawnWith = (starter) => (argv) => {
-  useStarter(starter)
-  try {
-    const p = spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } })
-    return {
-      done: p.exited.then((r) => {
-        if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
-        return r.code
-      }),
-      pid: () => p.pid,
-    }
-  } finally {
-    useStarter('addon')
+  const p = withStarter(starter, () =>
+    spawn(plan, argv[0], argv.slice(1), { stdio: 'ignore', context: { cwd: '/' } }),
+  )
+  return {
+    done: p.exited.then((r) => {
+      if (r.code !== 0) firstError ??= r.error?.message ?? `exit ${r.code} (${r.reason})`
+      return r.code
+    }),
+    pid: () => p.pid,
   }
 }
 

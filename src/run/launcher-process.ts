@@ -2,7 +2,7 @@
 // loads, else by child_process. The addon's posix_spawn shares this process's memory until the
 // exec, where child_process forks all of Node (page tables copied, and each page written after
 // the fork faulted once): ~1.7 ms less per start here, and a plain `cordon run` never loads
-// child_process (README, "spawn() without child_process"). Both give the same process: the
+// child_process (README, "How the launcher starts"). Both give the same process: the
 // same fds, environment, signal dispositions (all default) and mask (empty), and the same
 // events, as much of ChildProcess as spawn() and its callers use.
 import type { ChildProcess, StdioOptions } from 'node:child_process'
@@ -75,6 +75,18 @@ export function useStarter(which: 'addon' | 'child_process'): void {
   forced = which === 'child_process' ? which : undefined
 }
 
+/** fn's value with spawn() starting through `which`, as it started before after: for one start
+ * (spawn() starts its launcher before it returns) in benches and tests. */
+export function withStarter<T>(which: 'addon' | 'child_process', fn: () => T): T {
+  const before = forced
+  useStarter(which)
+  try {
+    return fn()
+  } finally {
+    forced = before
+  }
+}
+
 type Stdio = 'inherit' | 'pipe' | 'ignore' | number
 /** One fd's stdio, as child_process takes it in an array. */
 export type StdioEntry = Extract<StdioOptions, unknown[]>[number]
@@ -119,7 +131,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
   signalCode: NodeJS.Signals | null = null
   killed = false
   private pidfd = -1
-  private channel: Socket
+  private channel!: Socket
   private timer: NodeJS.Timeout | undefined
   private open = 0
   private exited = false
@@ -153,8 +165,9 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
           fds.push(child)
           parents.push(parent)
         } else {
-          if (s === 'ignore' && nulls[i === 0 ? 0 : 1] === undefined) nulls[i === 0 ? 0 : 1] = nullFd(i)
-          fds.push(s === 'inherit' ? i : s === 'ignore' ? nulls[i === 0 ? 0 : 1]! : s)
+          const n = i === 0 ? 0 : 1
+          if (s === 'ignore') nulls[n] ??= nullFd(i)
+          fds.push(s === 'inherit' ? i : s === 'ignore' ? nulls[n]! : s)
           parents.push(null)
         }
       }
@@ -170,12 +183,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
         // As child_process after a failed exec: the stdio streams are there, and closed.
-        const sockets = parents.splice(0).map((fd, i) => (fd === null ? null : socketOf(fd, i)))
-        for (const s of sockets) s?.destroy()
-        this.stdin = sockets[0] ?? null
-        this.stdout = sockets[1] ?? null
-        this.stderr = sockets[2] ?? null
-        this.channel = sockets[3]!
+        for (const s of this.attach(parents.splice(0))) s?.destroy()
         this.exited = true
         if (listening) process.off('SIGCHLD', reapAll)
         process.nextTick(() => {
@@ -195,11 +203,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       for (const fd of childEnds) addon.close(fd)
       for (const fd of nulls) if (fd !== undefined) closeSync(fd)
     }
-    const sockets = parents.map((fd, i) => (fd === null ? null : socketOf(fd, i)))
-    this.stdin = sockets[0] ?? null
-    this.stdout = sockets[1] ?? null
-    this.stderr = sockets[2] ?? null
-    this.channel = sockets[3]!
+    const sockets = this.attach(parents)
     // As child_process's: `close` waits for what the process writes (stdout, stderr, fd 3),
     // not for stdin, which its exit destroys.
     for (const s of sockets.slice(1))
@@ -210,6 +214,16 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     watching.add(this)
     this.channel.once('close', () => this.reapSoon(1))
     this.timer = setInterval(() => this.reap(), 1000)
+  }
+
+  /** The parent's ends as this process's stdio and channel (fd 3's, always a pipe). */
+  private attach(parents: readonly (number | null)[]): (Socket | null)[] {
+    const sockets = parents.map((fd, i) => (fd === null ? null : socketOf(fd, i)))
+    this.stdin = sockets[0] ?? null
+    this.stdout = sockets[1] ?? null
+    this.stderr = sockets[2] ?? null
+    this.channel = sockets[3]!
+    return sockets
   }
 
   started(): Started {

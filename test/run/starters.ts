@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs'
 import { nativePath } from '../../src/host/launcher.js'
 import { useStarter } from '../../src/run/launcher-process.js'
+export { withStarter } from '../../src/run/launcher-process.js'
 
 export const built = existsSync(nativePath('cordon-spawn.node'))
 export const STARTERS = ['addon', 'child_process'] as const
@@ -12,16 +13,6 @@ export type Starter = (typeof STARTERS)[number]
 export const VIEW = {
   namespaces: { user: true, pid: true, mount: true },
   filesystem: [{ ro: '/' }, { proc: '/proc' }, { dev: '/dev' }],
-}
-
-/** fn's value with spawn() starting through `which`; the addon again after, whatever fn did. */
-export function withStarter<T>(which: Starter, fn: () => T): T {
-  useStarter(which)
-  try {
-    return fn()
-  } finally {
-    useStarter('addon')
-  }
 }
 
 /** Runs check under each starter in turn, the addon restored after each. */
