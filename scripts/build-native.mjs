@@ -32,7 +32,7 @@ try {
 } catch {
   console.error(
     'cordon: warning: the spawn addon (cordon-spawn.node) did not build; spawn() and `cordon run` ' +
-      'start the launcher through child_process instead (~1.7 ms slower per start).',
+      'start the launcher through child_process instead (spawn() ~8% slower per start).',
   )
 }
 try {

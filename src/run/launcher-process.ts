@@ -1,10 +1,10 @@
 // The launcher's process for spawn(): started by cordon's addon (native/spawn-addon.c) where it
 // loads, else by child_process. The addon's posix_spawn shares this process's memory until the
 // exec, where child_process forks all of Node (page tables copied, and each page written after
-// the fork faulted once): ~1.7 ms less per start here, and a plain `cordon run` never loads
-// child_process (README, "How the launcher starts"). Both give the same process: the
-// same fds, environment, signal dispositions (all default) and mask (empty), and the same
-// events, as much of ChildProcess as spawn() and its callers use.
+// the fork faulted once): spawn() is ~8% faster in bench/startup, and `cordon run` loads no
+// child_process to start its launcher (README, "How the launcher starts"). Both give the same
+// process: the same fds, environment, signal dispositions (all default) and mask (empty), and
+// the same events, as much of ChildProcess as spawn() and its callers use.
 import type { ChildProcess, StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { closeSync, openSync } from 'node:fs'

@@ -8,7 +8,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
-import { CLI, cordon, projectDir } from '../helpers.js'
+import { CLI, cordon, projectDir, ROOT } from '../helpers.js'
 
 after(() => rmSync(projectDir(), { recursive: true, force: true }))
 
@@ -116,3 +116,27 @@ describe('progress on a terminal', { skip: !script && 'needs script(1) for a ter
     assert.doesNotMatch(onTerminal(['learn', '--json', '-o', out, '--', 'sleep', '1.5']), /learning…/)
   })
 })
+
+test(
+  'cordon check says how spawn() starts the launcher: the addon, or child_process and why',
+  { timeout },
+  () => {
+    const of = (env: NodeJS.ProcessEnv) => {
+      const r = cordon(['check', '--json'], { timeout, env })
+      return (JSON.parse(r.stdout) as { checks: (Check & { status: string })[] }).checks.find(
+        (c) => c.id === 'launcher-start',
+      )
+    }
+    const built = existsSync(join(ROOT, 'build', 'native', 'cordon-spawn.node'))
+    const normal = of({})
+    assert.deepEqual(
+      [normal?.status, normal?.detail.startsWith(built ? "cordon's addon" : 'child_process')],
+      [built ? 'ok' : 'partial', true],
+    )
+    const forced = of({ CORDON_SPAWN: 'child_process' })
+    assert.deepEqual(
+      [forced?.status, forced?.detail],
+      ['partial', 'child_process (CORDON_SPAWN=child_process)'],
+    )
+  },
+)
