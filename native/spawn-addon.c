@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +317,50 @@ static napi_value do_socketpair(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* listen(path) → [fd], a unix stream socket bound at path (mode 0600) and listening, close-on-
+ * exec; or [-errno]. From the bind on, clients that connect wait in the kernel's queue until
+ * JavaScript accepts them (publish.ts): net's own listen() loads node:cluster, child_process
+ * and dgram, ~5 ms of a start that a short run never needs. */
+static napi_value do_listen(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value arg = NULL, out = NULL;
+	if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1)
+		return fail(env, "listen(path) takes a path");
+	char *path = string_of(env, arg);
+	if (!path)
+		return fail(env, "listen(): the path must be a string without NUL bytes");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = -1, err = 0;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		err = ENAMETOOLONG;
+		goto done;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		goto done;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		err = errno; /* EADDRINUSE when the path exists: not this call's to remove */
+		close(fd);
+		fd = -1;
+		goto done;
+	}
+	if (chmod(path, 0600) < 0 || listen(fd, 511) < 0) {
+		err = errno;
+		unlink(path);
+		close(fd);
+		fd = -1;
+	}
+done:
+	free(path);
+	napi_create_array_with_length(env, 1, &out);
+	napi_set_element(env, out, 0, int_value(env, fd >= 0 ? fd : -err));
+	return out;
+}
+
 /* close(fd) → 0 or -errno: for the fds this addon made (Node's fs.closeSync warns in a worker
  * thread about fds it did not open). */
 static napi_value do_close(napi_env env, napi_callback_info info)
@@ -358,7 +404,8 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 		napi_callback cb;
 	} fns[] = {
 		{ "spawn", do_spawn },		 { "wait", do_wait },	  { "kill", do_kill },
-		{ "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close }
+		{ "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
+		{ "listen", do_listen }
 	};
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)

@@ -7,8 +7,9 @@
 // the same events, as much of ChildProcess as spawn() and its callers use.
 import type { ChildProcess, StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { closeSync, openSync } from 'node:fs'
-import { Socket } from 'node:net'
+import { closeSync, openSync, writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { inspect } from 'node:util'
@@ -44,6 +45,7 @@ interface Addon {
   socketpair(): [number, number] | [number]
   usable(): boolean
   close(fd: number): number
+  listen(path: string): [number]
 }
 
 let addon: Addon | null | undefined
@@ -87,27 +89,55 @@ export function withStarter<T>(which: 'addon' | 'child_process', fn: () => T): T
   }
 }
 
+/** A unix socket bound at path (0600) and listening, by the addon: its fd, or -errno; undefined
+ * where the addon does not serve (net's listen() then does, publish.ts). */
+export function listenUnix(path: string): number | undefined {
+  const a = forced ? null : loadAddon()
+  // A path with bytes that are not UTF-8 (path-bytes.ts) would reach the addon re-encoded.
+  if (!a || /[\udc80-\udcff]/.test(path)) return undefined
+  return a.listen(path)[0]
+}
+
+/** Closes an fd the addon made (listenUnix's). */
+export function closeFd(fd: number): void {
+  loadAddon()?.close(fd)
+}
+
 type Stdio = 'inherit' | 'pipe' | 'ignore' | number
 /** One fd's stdio, as child_process takes it in an array. */
 export type StdioEntry = Extract<StdioOptions, unknown[]>[number]
 
 /** Starts file with args (argv[0] is file) and stdio for fds 0-2, fd 3 a socket to this
- * process. Stdio other than 'inherit', 'pipe', 'ignore' or an fd goes through child_process. */
+ * process, with `first` (the plan) written to it first. Stdio other than 'inherit', 'pipe',
+ * 'ignore' or an fd goes through child_process. */
 export function startLauncher(
   file: string,
   args: readonly string[],
   stdio: readonly StdioEntry[],
   env: NodeJS.ProcessEnv,
+  first?: Uint8Array,
 ): Started {
   const a = forced ? null : loadAddon()
   const plain = stdio.map((s, i) => (s ?? (i < 3 ? 'pipe' : 'ignore')) as unknown)
-  if (a && plain.every(isPlain)) return new AddonProcess(a, file, args, plain as Stdio[], env).started()
+  if (a && plain.every(isPlain))
+    return new AddonProcess(a, file, args, plain as Stdio[], env, first).started()
   const child: ChildProcess = childProcess().spawn(file, args, {
     stdio: [...stdio, 'pipe'] as StdioOptions,
     env,
   })
-  return { process: child, channel: child.stdio[3] as Duplex }
+  const channel = child.stdio[3] as Duplex
+  if (first) channel.write(first)
+  return { process: child, channel }
 }
+
+/** Bytes written to the channel's fd before its socket is made: below a unix socket's send
+ * buffer (208 KiB by default), so the write never waits for the launcher. */
+const WRITTEN_FIRST_MAX = 64 << 10
+
+/** node:net, loaded once the launcher has its plan: its streams cost ~3 ms of CPU, spent while
+ * the launcher sets the sandbox up on another CPU rather than before it starts (publish.ts too). */
+const load = createRequire(import.meta.url)
+export const net = (): typeof import('node:net') => load('node:net') as typeof import('node:net')
 
 const isPlain = (s: unknown): boolean =>
   s === 'inherit' ||
@@ -142,6 +172,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     args: readonly string[],
     stdio: readonly Stdio[],
     env: NodeJS.ProcessEnv,
+    first?: Uint8Array,
   ) {
     super()
     // child_process's refusal, before anything is made: a NUL would cut the string short.
@@ -193,6 +224,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         return
       }
       ;[this.pid, this.pidfd] = r
+      if (first) first = writeFirst(parents[3]!, first)
     } catch (error) {
       // A pipe or /dev/null that could not be made (EMFILE), or an argument the addon refuses
       // (a NUL byte): the ends made for this process go with it, as child_process's do.
@@ -204,6 +236,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       for (const fd of nulls) if (fd !== undefined) closeSync(fd)
     }
     const sockets = this.attach(parents)
+    if (first?.length) this.channel.write(first)
     // As child_process's: `close` waits for what the process writes (stdout, stderr, fd 3),
     // not for stdin, which its exit destroys.
     for (const s of sockets.slice(1))
@@ -293,6 +326,18 @@ function reapAll(): void {
   for (const p of watching) p.reap()
 }
 
+/** Writes what fits of `bytes` to fd now (a blocking socket the launcher reads): what is left
+ * for the socket's stream to write. A launcher that has already ended leaves it unwritten: its
+ * exit says why. */
+function writeFirst(fd: number, bytes: Uint8Array): Uint8Array {
+  if (bytes.length > WRITTEN_FIRST_MAX) return bytes
+  try {
+    let done = 0
+    while (done < bytes.length) done += writeSync(fd, bytes, done)
+  } catch {} // EPIPE: the launcher has ended
+  return new Uint8Array(0)
+}
+
 function pair(addon: Addon): [number, number] {
   const r = addon.socketpair()
   if (r.length === 1) throw spawnError(-r[0], 'socketpair', [])
@@ -301,7 +346,7 @@ function pair(addon: Addon): [number, number] {
 
 /** fd 0 is written, 1 and 2 read, 3 both, as child_process's pipes. */
 function socketOf(fd: number, i: number): Socket {
-  return new Socket({ fd, readable: i !== 0, writable: i === 0 || i === 3 })
+  return new (net().Socket)({ fd, readable: i !== 0, writable: i === 0 || i === 3 })
 }
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]))

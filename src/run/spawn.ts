@@ -94,7 +94,8 @@ export function spawn(
   let registry: string | undefined
   let publisher: ReturnType<typeof publish>
   const id = newId()
-  const started = performance.now()
+  // process.hrtime, not performance.now(): the global `performance` loads perf_hooks (~10 modules).
+  const started = nowMs()
   /** A launcher with the plan: it sets the sandbox up while this process records it in the
    * registry (`cordon ps`, `kill` and `freeze` find it from then on), and runs nothing of the
    * command before the go byte. */
@@ -103,7 +104,6 @@ export function spawn(
     // second pipe cost each spawn about as much CPU as this process's own bookkeeping).
     const { process: child, channel } = launch(run.plan, argv, argvInPlan, options)
     channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
-    channel.write(planBytes(run.plan))
     // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
     // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
     const launcher = child.pid ? identify([child.pid])[0] : undefined
@@ -370,6 +370,7 @@ function launch(plan: Plan, argv: readonly string[], argvInPlan: boolean, option
     argvInPlan ? flags : [...flags, '--', ...argv],
     base,
     options.hostEnv ?? process.env,
+    planBytes(plan),
   )
 }
 
@@ -405,7 +406,7 @@ function settle(
       ending.stop()
       await ending.linesClosed
       stream.end()
-      const durationMs = performance.now() - ending.started
+      const durationMs = nowMs() - ending.started
       const events = sandbox.cgroup?.events()
       const stats = sandbox.cgroup?.stats()
       ending.release()
@@ -427,4 +428,9 @@ function settle(
     }
     child.once('exit', (code, signal) => void onExit(code, signal).catch(reject))
   })
+}
+
+/** Milliseconds on a monotonic clock. */
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
 }
