@@ -197,6 +197,13 @@ export interface PlanCandidate {
   current: () => boolean
 }
 
+let oneRun = false
+/** This process runs one sandbox (`cordon run`): its plan is compiled for it alone, with no host
+ * reads recorded and nothing frozen or kept for a reuse that cannot come (~1.5 ms of a run). */
+export function compileForOneRun(): void {
+  oneRun = true
+}
+
 /** compileOnce in two halves: the plan an earlier compile made for the same key, unproven, and
  * the proof (its host reads made again), which spawn() runs while the launcher sets the sandbox
  * up and nothing of the command can run. A stale plan is forgotten by its proof. */
@@ -204,7 +211,7 @@ export function reusablePlan(policy: ResolvedPolicy, ctx: CompileContext): PlanC
   // Injected host views and filter rewrites are the caller's objects, and a private /tmp is this
   // run's own: compiled each time. Everything else of the context is part of the key.
   const { fs, trace, idRanges, privateTmp, ...rest } = ctx
-  if (fs || trace || idRanges !== undefined || privateTmp || !plainData([policy, rest]))
+  if (oneRun || fs || trace || idRanges !== undefined || privateTmp || !plainData([policy, rest]))
     return { plan: compilePlan(policy, ctx), current: () => true }
   const key = JSON.stringify([policy, rest])
   const hit = compiled.get(key)

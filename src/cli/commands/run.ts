@@ -20,6 +20,7 @@ import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
 import { seccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
+import { compileForOneRun } from '../../run/prepare.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -158,6 +159,7 @@ async function runNative(
   out: EventOutput,
 ): Promise<number> {
   metricsLinger(values) // a bad value is refused before the sandbox starts
+  compileForOneRun()
   for (const message of limitsBeyondHost(policy.limits))
     report({ event: 'warning', step: 'limits', message }, out)
   const monitored =
