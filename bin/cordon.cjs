@@ -47,6 +47,28 @@ function startModules() {
     .then((cli) => cli.main(cli.rawArgs()), cannotLoad)
 }
 
+/** process.stdout and process.stderr, as Node builds them on first use (alerts on stderr, a
+ * warning to a stderr left non-blocking, output.ts). On a pipe they are not synchronous: libuv
+ * makes it non-blocking, and what a full pipe does not take is written later from the event
+ * loop, which exit() would drop (the run's last lines, with a slow reader). A stream that still
+ * holds some keeps the process until it is written, as Node does without exit(). */
+function watchStdio() {
+  const made = []
+  for (const name of ['stdout', 'stderr']) {
+    const d = Object.getOwnPropertyDescriptor(process, name)
+    if (!d?.get || !d.configurable) continue
+    Object.defineProperty(process, name, {
+      ...d,
+      get() {
+        const stream = d.get.call(process)
+        if (!made.includes(stream)) made.push(stream)
+        return stream
+      },
+    })
+  }
+  return made
+}
+
 /** Starts the command process.argv names. */
 function start() {
   if (process.argv[2] === 'run') {
@@ -62,10 +84,14 @@ function start() {
       if (!missing) cannotLoad(error)
     }
     // Exits as soon as the run is over: left to drain, Node would then free its heap page by
-    // page and dispose of V8 (~10 ms of a run of /bin/true, after the sandbox ended). Nothing is
-    // pending by then: the run awaits its outputs' close, and stdout/stderr are synchronous
-    // for files, pipes and terminals on Linux.
-    if (cli) return void cli.main(cli.rawArgs()).then(() => process.exit())
+    // page and dispose of V8 (~10 ms of a run of /bin/true, after the sandbox ended). The run
+    // awaits its outputs' close; only process.stdout and stderr may still hold lines then.
+    if (cli) {
+      const made = watchStdio()
+      return void cli.main(cli.rawArgs()).then(() => {
+        if (!made.some((s) => s.writableLength > 0 && !s.destroyed)) process.exit()
+      })
+    }
   }
   startModules()
 }

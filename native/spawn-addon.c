@@ -318,9 +318,10 @@ static napi_value do_socketpair(napi_env env, napi_callback_info info)
 }
 
 /* listen(path) → [fd], a unix stream socket bound at path (mode 0600) and listening, close-on-
- * exec; or [-errno]. From the bind on, clients that connect wait in the kernel's queue until
- * JavaScript accepts them (publish.ts): net's own listen() loads node:cluster, child_process
- * and dgram, ~5 ms of a start that a short run never needs. */
+ * exec and non-blocking (accept() below returns when none waits); or [-errno]. From the bind
+ * on, clients that connect wait in the kernel's queue until JavaScript accepts them
+ * (publish.ts): net's own listen() loads node:cluster, child_process and dgram, ~5 ms of a
+ * start that a short run never needs. */
 static napi_value do_listen(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -337,7 +338,7 @@ static napi_value do_listen(napi_env env, napi_callback_info info)
 		goto done;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		err = errno;
 		goto done;
@@ -358,6 +359,30 @@ done:
 	free(path);
 	napi_create_array_with_length(env, 1, &out);
 	napi_set_element(env, out, 0, int_value(env, fd >= 0 ? fd : -err));
+	return out;
+}
+
+/* A flood of connections cannot hold accept() for long. */
+#define MAX_ACCEPT 1024
+
+/* accept(fd) → [fd...]: the connections waiting on a socket of listen()'s, each non-blocking
+ * and close-on-exec; none when none waits. For a publisher that ends before it served its
+ * socket: the clients the kernel queued meanwhile get their lines, not a reset (publish.ts). */
+static napi_value do_accept(napi_env env, napi_callback_info info)
+{
+	int32_t a[1];
+	if (fd_arg(env, info, 1, a))
+		return fail(env, "accept(fd) takes an fd");
+	napi_value out = NULL;
+	napi_create_array_with_length(env, 0, &out);
+	uint32_t n = 0;
+	for (int tries = 0; tries < MAX_ACCEPT; tries++) {
+		int c = accept4(a[0], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c >= 0)
+			napi_set_element(env, out, n++, int_value(env, c));
+		else if (errno != EINTR && errno != ECONNABORTED)
+			break; /* EAGAIN: no more waiting */
+	}
 	return out;
 }
 
@@ -402,11 +427,9 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	static const struct {
 		const char *name;
 		napi_callback cb;
-	} fns[] = {
-		{ "spawn", do_spawn },		 { "wait", do_wait },	  { "kill", do_kill },
-		{ "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
-		{ "listen", do_listen }
-	};
+	} fns[] = { { "spawn", do_spawn },	     { "wait", do_wait },     { "kill", do_kill },
+		    { "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
+		    { "listen", do_listen },	     { "accept", do_accept } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

@@ -46,6 +46,7 @@ interface Addon {
   usable(): boolean
   close(fd: number): number
   listen(path: string): [number]
+  accept(fd: number): number[]
 }
 
 let addon: Addon | null | undefined
@@ -98,7 +99,12 @@ export function listenUnix(path: string): number | undefined {
   return a.listen(path)[0]
 }
 
-/** Closes an fd the addon made (listenUnix's). */
+/** The connections waiting on a socket of listenUnix's (non-blocking fds), accepted now. */
+export function acceptWaiting(fd: number): number[] {
+  return loadAddon()?.accept(fd) ?? []
+}
+
+/** Closes an fd the addon made (listenUnix's, acceptWaiting's). */
 export function closeFd(fd: number): void {
   loadAddon()?.close(fd)
 }

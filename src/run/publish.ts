@@ -1,7 +1,7 @@
 // The event stream of a running sandbox, served on a unix socket for `cordon monitor`.
-import { chmodSync, unlinkSync } from 'node:fs'
+import { chmodSync, unlinkSync, writeSync } from 'node:fs'
 import type { Server, Socket } from 'node:net'
-import { closeFd, listenUnix, net } from './launcher-process.js'
+import { acceptWaiting, closeFd, listenUnix, net } from './launcher-process.js'
 
 const MAX_CLIENT_BACKLOG = 1 << 20
 /** How long a socket bound by the addon waits before this process accepts on it. net's listen
@@ -40,9 +40,11 @@ export function publish(path: string): Publisher | undefined {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined
   }
   let server: Server | undefined
+  /** What a client accepted now reads first. */
+  const backlog = () => (early && earlyBytes <= MAX_EARLY ? early : replayed)
   const serve = (listen: (s: Server) => void) => {
     server = net().createServer((socket) => {
-      for (const line of early && earlyBytes <= MAX_EARLY ? early : replayed) socket.write(`${line}\n`)
+      for (const line of backlog()) socket.write(`${line}\n`)
       clients.add(socket)
       socket.on('error', () => {})
       socket.on('close', () => clients.delete(socket))
@@ -80,6 +82,23 @@ export function publish(path: string): Publisher | undefined {
     close() {
       clearTimeout(timer)
       for (const c of clients) c.end()
+      // The clients the kernel queued that nothing accepted yet (a run shorter than
+      // ACCEPT_AFTER_MS, or one that ends in the turn its socket is served) get their lines now,
+      // as much as their socket takes at once, then the end: closed unaccepted, they would read
+      // a reset.
+      if (fd !== undefined) {
+        const text = Buffer.from(
+          backlog()
+            .map((line) => `${line}\n`)
+            .join(''),
+        )
+        for (const c of acceptWaiting(fd)) {
+          try {
+            for (let done = 0; done < text.length;) done += writeSync(c, text, done)
+          } catch {} // EAGAIN: a client that reads slower than the run misses the rest
+          closeFd(c)
+        }
+      }
       if (server) server.close()
       else if (fd !== undefined) closeFd(fd)
       try {

@@ -2,7 +2,8 @@
 // as soon as the registry record names it, and a client that connects at once, before this
 // process accepts (publish.ts ACCEPT_AFTER_MS), loses nothing: it reads every line since the
 // start. A run shorter than that delay never loads net's listen machinery (node:cluster,
-// child_process, dgram): seen in a process of its own.
+// child_process, dgram): seen in a process of its own; a client that connected during such a
+// run still reads its lines and then the end, not a reset.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
@@ -12,9 +13,18 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { publish } from '../../src/run/publish.js'
+import { starter } from '../../src/run/launcher-process.js'
 import { find } from '../../src/run/registry.js'
 import { spawn } from '../../src/run/spawn.js'
 import { ROOT } from '../helpers.js'
+
+/** Where the spawn addon is not in use (not built, CORDON_SPAWN=child_process), net binds the
+ * socket and serves it at once, as before the addon did: it is 0600 only from its listen
+ * callback on, loads net, and a client reads from when the loop accepted it (keeping no lines
+ * for it, and closing unaccepted ones with a reset). */
+const ADDON = {
+  skip: starter() === 'addon' ? false : 'the event socket is bound by the spawn addon, not in use here',
+}
 
 /** Every line a client of the socket at path reads until the server ends it. */
 function readAll(path: string): Promise<string[]> {
@@ -28,7 +38,7 @@ function readAll(path: string): Promise<string[]> {
   })
 }
 
-test('a client that connects at once reads every line of the run', async () => {
+test('a client that connects at once reads every line of the run', ADDON, async () => {
   const child = spawn({ extends: ['minimal'] }, 'sh', ['-c', 'echo hi; sleep 0.2'], {
     stdio: 'ignore',
     publish: true,
@@ -49,7 +59,7 @@ test('a client that connects at once reads every line of the run', async () => {
   assert.throws(() => statSync(record.events!), { code: 'ENOENT' }, 'the socket is removed at the end')
 })
 
-test('a client queued before the socket is served reads every line since the start', async (t) => {
+test('a client queued before the socket is served reads every line since the start', ADDON, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-publish-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const p = publish(join(dir, 'events.sock'))
@@ -73,7 +83,7 @@ test('a client queued before the socket is served reads every line since the sta
   assert.deepEqual(await late, ['{"event":"started"}', '{"event":"exit"}'])
 })
 
-test('a publisher closed before it serves loads no node:cluster, child_process or dgram', (t) => {
+test('a publisher closed before it serves loads no node:cluster, child_process or dgram', ADDON, (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-publish-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const path = join(dir, 'events.sock')
@@ -96,4 +106,37 @@ console.log(process.moduleLoadList.join(' '))`,
   for (const m of ['cluster', 'child_process', 'dgram'])
     assert.ok(!loaded.includes(m), `${m} loaded: ${r.stdout}`)
   assert.throws(() => statSync(path), { code: 'ENOENT' })
+})
+
+test(
+  'a client queued during a run shorter than the serving delay reads its lines, not a reset',
+  ADDON,
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-publish-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const p = publish(join(dir, 'events.sock'))
+    assert.ok(p)
+    p.send('{"event":"started"}', true)
+    const lines = readAll(p.path) // queued in the kernel: nothing accepts yet
+    await sleep(20)
+    p.send('{"event":"exit"}')
+    p.close() // before ACCEPT_AFTER_MS: the socket was never served
+    assert.deepEqual(await lines, ['{"event":"started"}', '{"event":"exit"}'])
+  },
+)
+
+test('a short published run gives a client that connected at once every line', ADDON, async () => {
+  const child = spawn({ extends: ['minimal'] }, 'true', [], {
+    stdio: 'ignore',
+    publish: true,
+    context: { cwd: '/' },
+  })
+  const record = find(child.id)
+  assert.ok(record?.events, 'the record names an event socket')
+  const lines = readAll(record.events)
+  const seen: string[] = []
+  for await (const ev of child.events) seen.push(ev.event)
+  await child.exited
+  const events = (await lines).map((l) => (JSON.parse(l) as { event: string }).event)
+  assert.deepEqual(events, seen)
 })
