@@ -1,5 +1,5 @@
 // Terminal output: colour only for a TTY, honouring NO_COLOR and FORCE_COLOR.
-import { writeSync } from 'node:fs'
+import { writeStderr } from '../host/stderr.js'
 import { escapeControl } from '../run/escape.js'
 
 export function useColor(stream: NodeJS.WriteStream): boolean {
@@ -19,29 +19,14 @@ export function paint(stream: NodeJS.WriteStream) {
  * must stay one line that cannot drive the terminal; `color` paints it after escaping. */
 export function warn(message: string, color: (s: string) => string = (s) => s): void {
   if (quiet && message.startsWith('warning:')) return
-  toStderr(`cordon: ${color(escapeControl(message))}\n`)
+  writeStderr(`cordon: ${color(escapeControl(message))}\n`)
 }
 
 /** A note or warning for the person at the terminal (what was written, what was not granted or
  * not enforced): --quiet drops it. Errors, alerts and a command's own report use warn(). */
 export function note(message: string, color: (s: string) => string = (s) => s): void {
   if (quiet) return
-  toStderr(`cordon: ${color(escapeControl(message))}\n`)
-}
-
-/** Writes to fd 2 itself: process.stderr is a stream Node builds on first use (for a terminal
- * or a pipe it loads node:net, ~3 ms of a run's start). Both write synchronously on Linux, so
- * lines keep their order whichever wrote them. A stderr left non-blocking by whoever opened it
- * (EAGAIN) gets the rest through the stream, which waits; one that cannot be written (closed:
- * EPIPE) loses the line, which is not worth failing the run for. */
-function toStderr(text: string): void {
-  const bytes = Buffer.from(text)
-  let done = 0
-  try {
-    while (done < bytes.length) done += writeSync(2, bytes, done)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EAGAIN') process.stderr.write(bytes.subarray(done))
-  }
+  writeStderr(`cordon: ${color(escapeControl(message))}\n`)
 }
 
 /** Rows as aligned columns: each column as wide as its widest cell, two spaces apart; the last

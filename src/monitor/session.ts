@@ -13,6 +13,7 @@ import { Monitor, type Target } from './engine.js'
 import type { MonitorMetrics } from './metrics.js'
 import { DEFAULT_RULES_FILE, loadRules, type RuleSet, watchedSyscalls } from './rules.js'
 import { escapeControl } from '../run/escape.js'
+import { writeStderr } from '../host/stderr.js'
 import type { AlertFormat } from './falco-output.js'
 import { loadNotices } from './rules-report.js'
 import { type AlertSink, parseSink, type SinkContext } from './sinks.js'
@@ -49,7 +50,7 @@ export class MonitorSession {
   private readonly detachers = new Map<string, () => void>()
 
   private constructor(options: SessionOptions) {
-    this.log = options.log ?? ((line) => process.stderr.write(`cordon: ${escapeControl(line)}\n`))
+    this.log = options.log ?? ((line) => writeStderr(`cordon: ${escapeControl(line)}\n`))
     this.files = [
       ...(options.defaultRules === false ? [] : [DEFAULT_RULES_FILE]),
       ...(options.rules ?? []).map((f) => resolve(f)),

@@ -10,8 +10,10 @@ import { createSocket } from 'node:dgram'
 import { statSync } from 'node:fs'
 import { connect as connectTcp, isIP, type Socket } from 'node:net'
 import { hostname } from 'node:os'
+import { isatty } from 'node:tty'
 import type { Writable } from 'node:stream'
 import { CordonError } from '../errors.js'
+import { writeStderr } from '../host/stderr.js'
 import { escapeControl, jsonLine } from '../run/escape.js'
 import { LineChannel, type LineWriter, MAX_PENDING_BYTES, openOwnFile } from './channel.js'
 import type { Alert } from './engine.js'
@@ -67,6 +69,13 @@ export class StreamSink implements AlertSink {
     this.stats.sent++
   }
   async close(): Promise<void> {}
+}
+
+/** fd 2 as a StreamSink's output, without process.stderr (host/stderr.ts: building it would
+ * make the program's stderr pipe non-blocking). */
+function stderrWriter(): NodeJS.WritableStream & { isTTY?: boolean } {
+  const out = { isTTY: isatty(2), write: (text: string) => (writeStderr(text), true) }
+  return out as unknown as NodeJS.WritableStream & { isTTY?: boolean }
 }
 
 /** JSON lines on a channel the caller owns (`--alert json`: the --events file or descriptor). */
@@ -395,7 +404,7 @@ export interface SinkContext {
  * syslog (local), syslog:HOST:PORT (UDP), syslog:unix:PATH (a socket, via logger).
  */
 export function parseSink(spec: string, context: SinkContext = {}): AlertSink {
-  if (spec === 'stderr') return new StreamSink('stderr', process.stderr)
+  if (spec === 'stderr') return new StreamSink('stderr', stderrWriter())
   if (spec === 'json') {
     if (!context.json)
       throw new CordonError(
