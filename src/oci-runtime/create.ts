@@ -17,13 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
-import {
-  applyResources,
-  containerCgroups,
-  type Hierarchy,
-  rememberMade,
-  removeCgroups,
-} from './cgroups.js'
+import { applyResources, containerCgroups, type Hierarchy, rememberMade, removeCgroups } from './cgroups.js'
 import { childProcess } from './child-process.js'
 import {
   launchHookedThrough,

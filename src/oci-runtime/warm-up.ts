@@ -110,7 +110,14 @@ function rootless(config: OciConfig, uid: number, gid: number): OciConfig {
 
 /** What create reads and writes in a group of the sample's (cgroups.ts: the cpuset inherited
  * from the parent, cpu shares, device rules), for the scratch groups. */
-const GROUP_FILES = ['cpuset.cpus', 'cpuset.mems', 'cpu.shares', 'cpu.weight', 'devices.allow', 'devices.deny']
+const GROUP_FILES = [
+  'cpuset.cpus',
+  'cpuset.mems',
+  'cpu.shares',
+  'cpu.weight',
+  'devices.allow',
+  'devices.deny',
+]
 
 /** The host's cgroup hierarchies laid out as plain directories under dir, each holding the
  * sample's group (and its parents) with GROUP_FILES: create's cgroup code runs on them whole,

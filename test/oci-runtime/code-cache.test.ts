@@ -90,7 +90,8 @@ describe(
       if (process.geteuid?.() === 0) assert.equal(warm, true)
       assert.deepEqual(scratch(), before)
       // It runs create's cgroup code on a scratch copy of the hierarchies: none is touched.
-      for (const mount of cgroupMounts()) assert.equal(existsSync(join(mount, 'cordon-oci', 'warm-up')), false)
+      for (const mount of cgroupMounts())
+        assert.equal(existsSync(join(mount, 'cordon-oci', 'warm-up')), false)
       assert.equal(existsSync('/sys/fs/cgroup/cordon-oci/warm-up'), false)
       assert.equal(existsSync('/sys/fs/cgroup/memory/cordon-oci/warm-up'), false)
       assert.equal(loader().load(p.bundle).cache, 'used')
