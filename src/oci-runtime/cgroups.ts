@@ -6,7 +6,7 @@ import type { CgroupView } from './mounts.js'
 import { compileDeviceFilter } from './device-filter.js'
 import { invalid, isEmpty, type OciDeviceRule, refuseUnknown, unsupported } from './spec.js'
 
-interface Hierarchy {
+export interface Hierarchy {
   mount: string
   /** v1: the controllers or name= of the hierarchy; v2: 'unified'. */
   name: string
@@ -14,7 +14,8 @@ interface Hierarchy {
   v2: boolean
 }
 
-function hierarchies(): Hierarchy[] {
+/** The host's mounted hierarchies, from /proc/self/mountinfo. */
+export function hierarchies(): Hierarchy[] {
   const out: Hierarchy[] = []
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [left, right] = line.split(' - ')
@@ -79,8 +80,9 @@ function makeDir(h: Hierarchy, rel: string): string[] {
   return made
 }
 
-export function createCgroups(rel: string): ContainerCgroups {
-  const hs = hierarchies()
+/** The container's group `rel` on each of `hs` (the host's; the build's rehearsal passes a scratch
+ * copy of them, create.ts rehearseCreate). */
+export function createCgroups(rel: string, hs: readonly Hierarchy[] = hierarchies()): ContainerCgroups {
   const dirs: string[] = []
   const view: CgroupView = { v1: [] }
   let freezer: ContainerCgroups['freezer']
@@ -118,10 +120,11 @@ export function containerCgroups(
   given: string | undefined,
   id: string,
   resources: Record<string, unknown> | undefined,
+  hs?: readonly Hierarchy[],
 ): ContainerCgroups {
   const rel = cgroupPath(given, id)
   try {
-    return createCgroups(rel)
+    return createCgroups(rel, hs)
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     const uid = process.geteuid?.() ?? 0
@@ -175,18 +178,29 @@ export function removeCgroups(root: string, dirs: readonly string[]): void {
   } catch {}
 }
 
-function set(dirs: string[], file: string, value: string | number, field: string): void {
+/** The container's `file`, in the first of its groups that has it. */
+function fileIn(dirs: string[], file: string, field: string): string {
   const dir = dirs.find((d) => existsSync(`${d}/${file}`))
   if (!dir) throw unsupported(field, `this host has no cgroup file ${file}`)
+  return `${dir}/${file}`
+}
+
+/** Writes value to path (a fileIn() result), naming the field the kernel refused. */
+function write(path: string, value: string | number, field: string): void {
   try {
-    writeFileSync(`${dir}/${file}`, String(value))
+    writeFileSync(path, String(value))
   } catch (e) {
+    const file = path.slice(path.lastIndexOf('/') + 1)
     throw invalid(
       field,
       `a value the kernel accepts for ${file}`,
       `${value} (${(e as NodeJS.ErrnoException).code})`,
     )
   }
+}
+
+function set(dirs: string[], file: string, value: string | number, field: string): void {
+  write(fileIn(dirs, file, field), value, field)
 }
 
 const ALLOWED_DEVICES = [
@@ -349,12 +363,19 @@ function applyDevices(
     return unenforced('this host has no cgroup v1 devices controller')
   // runc (and the v2 program) start from "deny every device", not from a new group's "allow
   // every device": rules without a deny-all of their own must not leave the rest open.
-  if (fresh) set(cg.dirs, 'devices.deny', 'a *:* rwm', 'linux.resources.devices')
-  for (const [i, d] of devices.entries())
-    set(cg.dirs, d.allow ? 'devices.allow' : 'devices.deny', deviceRule(d), `linux.resources.devices[${i}]`)
+  // Each file looked up once (a create writes ~20 rules: a stat per group and rule before).
+  const files = { allow: '', deny: '' }
+  const file = (allow: boolean, field: string): string =>
+    (files[allow ? 'allow' : 'deny'] ||= fileIn(cg.dirs, allow ? 'devices.allow' : 'devices.deny', field))
+  if (fresh) write(file(false, 'linux.resources.devices'), 'a *:* rwm', 'linux.resources.devices')
+  for (const [i, d] of devices.entries()) {
+    const field = `linux.resources.devices[${i}]`
+    write(file(!!d.allow, field), deviceRule(d), field)
+  }
   // runc appends these after the spec's rules (libcontainer/specconv AllowedDevices); engines
   // rely on them: mknod of any node (Landlock still denies it), the default devices, ptys, tun.
-  for (const rule of ALLOWED_DEVICES) set(cg.dirs, 'devices.allow', rule, 'linux.resources.devices')
+  for (const rule of ALLOWED_DEVICES)
+    write(file(true, 'linux.resources.devices'), rule, 'linux.resources.devices')
   return undefined
 }
 

@@ -2,13 +2,22 @@
 // exec.fifo (native/oci.h) until `start`; `run` in the foreground: run-foreground.ts.
 import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
-import { applyResources, containerCgroups, rememberMade, removeCgroups } from './cgroups.js'
+import { applyResources, containerCgroups, type Hierarchy, rememberMade, removeCgroups } from './cgroups.js'
 import { childProcess } from './child-process.js'
 import {
   launchHookedThrough,
@@ -102,8 +111,8 @@ export interface Prepared {
   supervise: ((root: string, rec: ContainerRecord) => void) | undefined
 }
 
-/** prepare()'s cgroup side: cgroups.ts, or for the build's rehearsal (rehearseCreate) one that
- * makes no group (the launcher would join none). */
+/** prepare()'s cgroup side: cgroups.ts on the host's hierarchies, or for the build's rehearsal
+ * (rehearseCreate) on a scratch copy of them, where no group is made. */
 interface CgroupSide {
   containerCgroups: typeof containerCgroups
   rememberMade: typeof rememberMade
@@ -111,17 +120,6 @@ interface CgroupSide {
   removeCgroups: typeof removeCgroups
 }
 const HOST_CGROUPS: CgroupSide = { containerCgroups, rememberMade, applyResources, removeCgroups }
-const NO_CGROUPS: CgroupSide = {
-  containerCgroups: () => ({
-    dirs: [],
-    view: { v1: [], v2: '/sys/fs/cgroup' },
-    freezer: undefined,
-    made: [],
-  }),
-  rememberMade: () => {},
-  applyResources: () => undefined,
-  removeCgroups: () => {},
-}
 
 export async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise<Prepared> {
   const bundle = resolve(o.bundle)
@@ -390,10 +388,24 @@ async function createWith(o: CreateOptions, helper: { fd: number | undefined }):
   finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), false, helper.fd)
 }
 
-/** Build step (main.ts warmUp): create's own code on a container in a scratch state root, up to
- * the launcher's arguments and the record, with no cgroup made and nothing started. */
-export async function rehearseCreate(o: CreateOptions): Promise<void> {
-  const p = await prepare(o, NO_CGROUPS)
-  launcherArgs(p, true, o)
-  saveRecord(o.root, { ...p.rec, pid: process.pid, startTime: procStat(process.pid)?.startTime ?? '' })
+/** Build step (main.ts warmUp): create's own code on a container in a scratch state root, with
+ * no cgroup made and nothing started, so that the bundle's code cache holds what a create runs
+ * (warm-up.ts): cgroups.ts on `hierarchies`, a scratch copy of the host's (plain directories
+ * holding the files create writes), and the launch helper's requests sent to a scratch file,
+ * which answers nothing (a helper that ended). Not finishCreate: its failure path kills the pid. */
+export async function rehearseCreate(o: CreateOptions, hierarchies: readonly Hierarchy[]): Promise<void> {
+  const p = await prepare(o, {
+    ...HOST_CGROUPS,
+    containerCgroups: (given, id, resources) => containerCgroups(given, id, resources, hierarchies),
+  })
+  const startTime = procStat(process.pid)?.startTime ?? ''
+  const fd = openSync(`${p.dir}/helper.rehearsal`, 'w+', 0o600)
+  try {
+    launchThrough(fd, launcherPath(), launcherArgs(p, true, o), p.umask)
+    launchHookedThrough(fd, launcherPath(), launcherArgs(p, true, o), p.umask, 3, runtimeHooks(p))
+    if (p.sysctl.length) writeSysctlsThrough(fd, process.pid, startTime, p.sysctl)
+  } finally {
+    closeSync(fd)
+  }
+  saveRecord(o.root, { ...p.rec, pid: process.pid, startTime })
 }

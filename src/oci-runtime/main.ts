@@ -345,9 +345,7 @@ export async function warmUp(): Promise<void> {
     ])
     const { o } = createOptions(g, command!, args)
     const c = await import('./create.js')
-    await c.rehearseCreate(o)
-    // Again: its seccomp filter now comes from the state root's cache (seccomp-cache.ts).
-    await c.rehearseCreate({ ...o, id: `${o.id}-2` })
+    await c.rehearseCreate(o, s.hierarchies)
   } finally {
     s.cleanup()
   }

@@ -2,12 +2,15 @@
 // no cgroup made and no launcher started (create.ts rehearseCreate), so that the V8 code cache
 // `npm run build` writes for the CommonJS bundle (bin/cordon-oci.cjs writeCodeCache) holds
 // those functions compiled. Without it V8 compiles each one lazily at every create: config →
-// plan, the seccomp compiler, the plan encoder (README, "cordon as an OCI runtime", start-up).
-// The cache holds bytecode only, never values: what the sample computes is thrown away.
+// plan, the cgroup code, the launch helper's requests, the seccomp compiler, the plan encoder
+// (README, "cordon as an OCI runtime", start-up). The cache holds bytecode only, never values:
+// what the sample computes is thrown away.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ARCHES, HOST_ARCHES, type HostArch } from '../seccomp/arch.js'
+import { cgroupPath, type Hierarchy, hierarchies } from './cgroups.js'
+import { BUILD, filterInput, storeFilter } from './seccomp-cache.js'
 import type { OciConfig } from './spec.js'
 
 const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SETUID']
@@ -58,7 +61,8 @@ const SAMPLE: OciConfig = {
     },
   ],
   linux: {
-    resources: { devices: [{ allow: false, access: 'rwm' }] },
+    cgroupsPath: '/cordon-oci/warm-up',
+    resources: { devices: [{ allow: false, access: 'rwm' }], cpu: { shares: 1024 } },
     namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
     maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
     readonlyPaths: ['/proc/bus', '/proc/sys', '/proc/sysrq-trigger'],
@@ -104,7 +108,49 @@ function rootless(config: OciConfig, uid: number, gid: number): OciConfig {
   }
 }
 
-/** A scratch bundle (SAMPLE, an empty rootfs) and state root; cleanup() removes them. */
+/** What create reads and writes in a group of the sample's (cgroups.ts: the cpuset inherited
+ * from the parent, cpu shares, device rules), for the scratch groups. */
+const GROUP_FILES = [
+  'cpuset.cpus',
+  'cpuset.mems',
+  'cpu.shares',
+  'cpu.weight',
+  'devices.allow',
+  'devices.deny',
+]
+
+/** The host's cgroup hierarchies laid out as plain directories under dir, each holding the
+ * sample's group (and its parents) with GROUP_FILES: create's cgroup code runs on them whole,
+ * down the host's own path (v1, v2 or both), and no cgroup is made. */
+function scratchHierarchies(dir: string): Hierarchy[] {
+  const rel = cgroupPath(SAMPLE.linux?.cgroupsPath, 'warm-up')
+  return hierarchies().map((h, i) => {
+    const mount = join(dir, String(i))
+    let at = mount
+    for (const part of ['', ...rel.split('/').filter(Boolean)]) {
+      at = join(at, part)
+      mkdirSync(at, { recursive: true })
+      for (const f of GROUP_FILES) writeFileSync(join(at, f), '0\n')
+    }
+    return { ...h, mount }
+  })
+}
+
+/** A stand-in for the sample's compiled filter in the scratch state root's seccomp cache
+ * (seccomp-cache.ts; never run: no launcher starts), so that both rehearsals take the cache's
+ * hit path, as an engine's every container after its first does. The seccomp compiler, which
+ * runs only on a miss (once per profile, bounding set and state root), then stays out of the
+ * code cache, which every create deserializes whole. */
+function standInFilter(root: string, config: OciConfig): void {
+  const seccomp = config.linux?.seccomp
+  if (BUILD === undefined || !seccomp) return
+  mkdirSync(root, { mode: 0o700 })
+  const input = filterInput(BUILD, seccomp, config.process?.capabilities?.bounding ?? [])
+  storeFilter(root, input, { program: new Uint8Array(8), note: 'warm-up stand-in' })
+}
+
+/** A scratch bundle (SAMPLE, an empty rootfs), state root and cgroup hierarchies; cleanup()
+ * removes them. */
 export function scratch() {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-oci-warm-up-'))
   const bundle = join(dir, 'bundle')
@@ -112,11 +158,14 @@ export function scratch() {
   const uid = process.geteuid?.() ?? 0
   const config = uid === 0 ? SAMPLE : rootless(SAMPLE, uid, process.getegid?.() ?? 0)
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
+  const root = join(dir, 'state')
+  standInFilter(root, JSON.parse(JSON.stringify(config)) as OciConfig) // as create reads it
   return {
     bundle,
-    root: join(dir, 'state'),
+    root,
     log: join(dir, 'log.json'),
     pidFile: join(dir, 'pid'),
+    hierarchies: scratchHierarchies(join(dir, 'cgroup')),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }
 }

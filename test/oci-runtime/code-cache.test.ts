@@ -32,6 +32,13 @@ interface Loader {
 }
 const loader = () => createRequire(import.meta.url)(LOADER) as Loader
 
+/** Every cgroup hierarchy's mount point (v1 and v2), from /proc/self/mountinfo. */
+const cgroupMounts = () =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' ')[4]!)
+
 /** A copy of the package's loader and bundle (with its cache) in a scratch tree, laid out as
  * the package is; edit() changes the copied bundle. */
 function packageCopy(t: { after(fn: () => void): void }) {
@@ -82,6 +89,9 @@ describe(
       // As a plain user the sample container (no user namespace) is refused part-way.
       if (process.geteuid?.() === 0) assert.equal(warm, true)
       assert.deepEqual(scratch(), before)
+      // It runs create's cgroup code on a scratch copy of the hierarchies: none is touched.
+      for (const mount of cgroupMounts())
+        assert.equal(existsSync(join(mount, 'cordon-oci', 'warm-up')), false)
       assert.equal(existsSync('/sys/fs/cgroup/cordon-oci/warm-up'), false)
       assert.equal(existsSync('/sys/fs/cgroup/memory/cordon-oci/warm-up'), false)
       assert.equal(loader().load(p.bundle).cache, 'used')
