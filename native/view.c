@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "view.h"
 
+#include "bind-prune.h"
 #include "hook.h"
 
 #include "events.h"
@@ -493,6 +494,31 @@ static int source_remember(struct source_cache *c, const char *path, int fd)
 	return fd;
 }
 
+struct exists_ctx {
+	struct source_cache *cache;
+	int root;
+};
+
+/* prune_source_fn: an optional bind's source, opened now and kept for its bind, so the bind
+ * that covers a left-out submount is sure to be made; with the cache full, not known. */
+static int source_exists(void *ctx_, const char *path)
+{
+	struct exists_ctx *ctx = ctx_;
+	if (source_cached(ctx->cache, path) >= 0)
+		return 1;
+	if (ctx->cache->n == SOURCE_CACHE)
+		return 0;
+	return source_remember(ctx->cache, path, open_source(ctx->root, path)) >= 0;
+}
+
+/* The tree's attributes and private propagation, recursively, in one call. */
+static int set_attrs_private(int tree, uint64_t attrs)
+{
+	struct cordon_mount_attr attr = { .attr_set = attrs, .propagation = MS_PRIVATE };
+	return (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			    sizeof attr);
+}
+
 size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all)
 {
 	size_t sent = 0;
@@ -521,31 +547,39 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 			sent++;
 			continue;
 		}
-		int tree = from < 0 ? -1
-				    : sys_open_tree(from, "",
-						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-							    AT_RECURSIVE | AT_EMPTY_PATH);
+		/* Without the submounts later ops cover (the host's /proc, /dev, /sys under `ro:
+		 * /`), when that saves copies (bind-prune.h); else the whole tree. */
+		struct exists_ctx ctx = { &cache, root };
+		int tree = from < 0 ? -1 : prune_clone(p, i, from, root, source_exists, &ctx);
+		if (tree < 0 && from >= 0)
+			tree = sys_open_tree(from, "",
+					     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+						     AT_EMPTY_PATH);
 		if (tree < 0) /* a missing source: events.c names the fix for a `bind` step */
 			fail("bind", op->s1, op->s2);
-		if (!(op->a & BIND_IDMAP)) {
-			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-					      mount_attrs(op->a)))
-				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
-		} else if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE,
-						   mount_attrs(op->a), userns_fd)) {
-			/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs, NFS under a
-			 * writable `/`): each mount that can be is, the rest keep host ids. */
-			char top[PATH_MAX];
-			if (errno != EINVAL ||
-			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1),
-				       mount_attrs(op->a), userns_fd))
-				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
-		}
 		/* A clone keeps its source's peer group: a tree from a shared host mount would pass
 		 * the sandbox's mounts to the host and the host's into a read-only bind. Cut it off,
-		 * as begin() cuts the sandbox's own copy of the host's mounts. */
-		if (sys_mount_propagation(tree, AT_EMPTY_PATH | AT_RECURSIVE, MS_PRIVATE))
-			fail("bind private", op->s1, op->s2);
+		 * as begin() cuts the sandbox's own copy of the host's mounts: in the same call as
+		 * the attributes, one walk of the tree. */
+		if (!(op->a & BIND_IDMAP)) {
+			if (set_attrs_private(tree, mount_attrs(op->a)))
+				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
+		} else {
+			if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE,
+						    mount_attrs(op->a), userns_fd)) {
+				/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs,
+				 * NFS under a writable `/`): each mount that can be is, the rest
+				 * keep host ids. */
+				char top[PATH_MAX];
+				if (errno != EINVAL ||
+				    idmap_each(tree, fd_path(from, top, sizeof top, op->s1),
+					       mount_attrs(op->a), userns_fd))
+					die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2,
+						 errno);
+			}
+			if (sys_mount_propagation(tree, AT_EMPTY_PATH | AT_RECURSIVE, MS_PRIVATE))
+				fail("bind private", op->s1, op->s2);
+		}
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
 		struct stat st;
