@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include "view.h"
 
-#include "bind-prune.h"
 #include "hook.h"
 
 #include "events.h"
@@ -272,6 +271,99 @@ static int recv_tree(char *kind)
 	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, kind, 1);
 }
 
+/* a is b or lies below it (paths as the plan spells them). */
+static int path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	if (n == 1)
+		return b[0] == '/'; /* b is "/" */
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* `/`-rooted, with no empty, `.` or `..` component and no trailing slash. */
+static int plain_path(const char *s)
+{
+	if (s[0] != '/')
+		return 0;
+	for (const char *c = s; s[1] && *c; c++) {
+		const char *n = c + 1;
+		if (*c == '/' &&
+		    (*n == '\0' || *n == '/' || (n[0] == '.' && (n[1] == '/' || !n[1])) ||
+		     (n[0] == '.' && n[1] == '.' && (n[2] == '/' || !n[2]))))
+			return 0;
+	}
+	return 1;
+}
+
+/* The view path a phase-1 op acts on, and in *mounts whether it mounts there; NULL for one after
+ * which the view is not known from the plan alone (a bind from the view, a hook). */
+static const char *op_dest(const struct plan_op_rec *op, int *mounts)
+{
+	*mounts = 1;
+	switch (op->code) {
+	case OP_BIND:
+		return op->a & BIND_VIEW ? NULL : op->s2;
+	case OP_TMPFS:
+	case OP_PROC:
+	case OP_DEVPTS:
+		return op->s1;
+	case OP_FSMOUNT:
+		return op->s2;
+	case OP_SYMLINK:
+		*mounts = 0;
+		return op->s2;
+	case OP_MKDIR:
+	case OP_FILE:
+	case OP_REMOUNT_RO:
+	case OP_MKNOD:
+		*mounts = 0;
+		return op->s1;
+	default:
+		return NULL;
+	}
+}
+
+/* An optional read-only bind that an earlier one already makes (`/sys`, optional, after `ro: /`):
+ * the nearest earlier op reaching its place is a read-only bind with the same flags whose tree
+ * holds the same host path there, which the kernel copied with it, submounts and all. Making it
+ * again would stack an identical copy (13 mounts for /sys on a cgroup v1 host) on the first.
+ * Optional, so a missing source was never an error; read-only, so a later remount finds the
+ * same; no hook or propagation op, which could tell the two copies apart. Both sides of the
+ * socket ask this, so they agree on which trees travel. */
+static int redundant_bind(const struct plan *p, size_t j)
+{
+	const struct plan_op_rec *op = &p->ops[j];
+	const uint32_t same = BIND_RO | BIND_DEV | BIND_NOEXEC | BIND_IDMAP | BIND_VIEW;
+	if (op->code != OP_BIND || (op->a & (BIND_VIEW | BIND_IDMAP)) ||
+	    (op->a & (BIND_RO | BIND_OPTIONAL)) != (BIND_RO | BIND_OPTIONAL) ||
+	    !plain_path(op->s1) || !plain_path(op->s2))
+		return 0;
+	for (size_t k = 0; k < p->n_ops; k++)
+		if (p->ops[k].code == OP_HOOK || p->ops[k].code == OP_PROPAGATION)
+			return 0;
+	for (size_t k = j; k-- > 0 && p->ops[k].code != OP_ROOT;) {
+		const struct plan_op_rec *o = &p->ops[k];
+		int mounts;
+		const char *at = op_dest(o, &mounts);
+		if (!at || !plain_path(at))
+			return 0;
+		if (mounts && path_within(op->s2, at)) {
+			/* The provider: its source's path below it, where op's dest is below its dest. */
+			if (o->code != OP_BIND || (o->a & BIND_OPTIONAL) ||
+			    (o->a & same) != (op->a & same) || !plain_path(o->s1) ||
+			    !path_within(op->s1, o->s1))
+				return 0;
+			const char *rest = op->s1 + (strcmp(o->s1, "/") == 0 ? 0 : strlen(o->s1));
+			const char *dest = strcmp(o->s2, "/") == 0 ? "" : o->s2;
+			size_t n = strlen(dest);
+			return strncmp(op->s2, dest, n) == 0 && strcmp(op->s2 + n, rest) == 0;
+		}
+		if (path_within(at, op->s2)) /* something at its place or inside it */
+			return 0;
+	}
+	return 0;
+}
+
 /* Binds of one source with the same flags (/dev/null over each hidden /proc file): the first is
  * made as any bind, and when its tree is not a directory the others are clones of it, made here:
  * the launcher opens, sets up and sends one tree, not one per bind (a third of a start's
@@ -353,6 +445,8 @@ static void do_bind(const struct plan *p, size_t i)
 	struct stat st;
 	if (strcmp(dest, "/") == 0)
 		root_src = src;
+	if (redundant_bind(p, i))
+		return; /* the same mounts are there already */
 	int same = clone_same(p, i);
 	if (same >= 0) {
 		attach(same, dest, DEST_FILE, "bind", src);
@@ -494,23 +588,6 @@ static int source_remember(struct source_cache *c, const char *path, int fd)
 	return fd;
 }
 
-struct exists_ctx {
-	struct source_cache *cache;
-	int root;
-};
-
-/* prune_source_fn: an optional bind's source, opened now and kept for its bind, so the bind
- * that covers a left-out submount is sure to be made; with the cache full, not known. */
-static int source_exists(void *ctx_, const char *path)
-{
-	struct exists_ctx *ctx = ctx_;
-	if (source_cached(ctx->cache, path) >= 0)
-		return 1;
-	if (ctx->cache->n == SOURCE_CACHE)
-		return 0;
-	return source_remember(ctx->cache, path, open_source(ctx->root, path)) >= 0;
-}
-
 /* The tree's attributes and private propagation, recursively, in one call. */
 static int set_attrs_private(int tree, uint64_t attrs)
 {
@@ -531,7 +608,8 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		fail("idmapped bind", "/", NULL);
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
-		if (op->code != OP_BIND || (op->a & BIND_VIEW) || (!(op->a & BIND_IDMAP) && !all))
+		if (op->code != OP_BIND || (op->a & BIND_VIEW) || (!(op->a & BIND_IDMAP) && !all) ||
+		    redundant_bind(p, i))
 			continue;
 		long first = first_same_bind(p, i);
 		if (first >= 0 && cloned[first])
@@ -547,14 +625,10 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 			sent++;
 			continue;
 		}
-		/* Without the submounts later ops cover (the host's /proc, /dev, /sys under `ro:
-		 * /`), when that saves copies (bind-prune.h); else the whole tree. */
-		struct exists_ctx ctx = { &cache, root };
-		int tree = from < 0 ? -1 : prune_clone(p, i, from, root, source_exists, &ctx);
-		if (tree < 0 && from >= 0)
-			tree = sys_open_tree(from, "",
-					     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-						     AT_EMPTY_PATH);
+		int tree = from < 0 ? -1
+				    : sys_open_tree(from, "",
+						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+							    AT_RECURSIVE | AT_EMPTY_PATH);
 		if (tree < 0) /* a missing source: events.c names the fix for a `bind` step */
 			fail("bind", op->s1, op->s2);
 		/* A clone keeps its source's peer group: a tree from a shared host mount would pass
