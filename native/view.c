@@ -1,7 +1,8 @@
 /* view.c — the filesystem view: a fresh tmpfs root assembled from host paths, then pivot_root.
  *
- * The host root is first pivoted to /oldroot inside a scratch tmpfs, so that every source is
- * resolved with openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
+ * The launcher first makes a scratch tmpfs its root (chroot: the one pivot_root comes last),
+ * holding the new root, and keeps the host root open, so that every source is resolved with
+ * openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
  * new root: absolute symlinks on either side resolve where they were meant to, and nothing a
  * destination path contains can reach back into the host. Bind sources come resolved to their
  * real paths and are opened with RESOLVE_NO_SYMLINKS too (open_source). Mounts are cloned detached
@@ -77,17 +78,28 @@ static void begin(mode_t mode)
 		fail("make / private", "/", NULL);
 	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"))
 		fail("mount scratch tmpfs", SCRATCH, NULL);
-	if (mkdir(SCRATCH "/newroot", 0700) || mkdir(SCRATCH "/oldroot", 0700))
+	if (mkdir(SCRATCH "/newroot", 0700))
 		fail("mkdir scratch", SCRATCH, NULL);
 	snprintf(opts, sizeof opts, "mode=%04o", (unsigned)mode);
 	if (mount("tmpfs", SCRATCH "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, opts))
 		fail("mount root tmpfs", "/", NULL);
-	if (sys_pivot_root(SCRATCH, SCRATCH "/oldroot") || chdir("/"))
-		fail("pivot_root scratch", SCRATCH, NULL);
-	old_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* The scratch tmpfs becomes the root by chroot, not pivot_root: each pivot_root walks
+	 * every thread on the host (chroot_fs_refs), and finish() pivots once, from the host's
+	 * root, the only pivot a start needs. Nothing but the launcher runs in here until then. */
+	old_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old_fd < 0 || chdir(SCRATCH) || chroot(".") || chdir("/"))
+		fail("chroot scratch", SCRATCH, NULL);
 	new_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (old_fd < 0 || new_fd < 0)
+	if (new_fd < 0)
 		fail("open roots", "/", NULL);
+}
+
+/* Back to the host's root (old_fd), from the scratch tmpfs: a pivot_root moves the process's
+ * root mount, which must be the namespace's tree, not the scratch tmpfs mounted on it. */
+static void unchroot(const char *step)
+{
+	if (fchdir(old_fd) || chroot("."))
+		fail(step, "/", NULL);
 }
 
 /* Splits "/a/b/c" into the parent "a/b" (or "" for top level) and the name "c". */
@@ -922,15 +934,17 @@ static void expose_view(void)
 	root_src = NULL; /* once */
 	/* The scratch root (and the /newroot tmpfs the view left) is dropped: every view op is done,
 	 * and a file of OP_FILE keeps its own mount. */
-	if (fchdir(old_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
+	unchroot("make the host's tree the root for the hooks");
+	if (umount2(SCRATCH, MNT_DETACH) || chdir("/"))
 		fail("make the host's tree the root for the hooks", "/", NULL);
 }
 
-/* pivot_root(".", ".") stacks the scratch root on the new one; the detach drops it and,
- * beneath it, the whole host tree. */
+/* From the host's root, pivot_root(".", ".") stacks it on the new one; the detach drops it
+ * and with it the whole host tree, the scratch tmpfs included. */
 static void finish(void)
 {
 	forget_parent();
+	unchroot("pivot_root");
 	if (fchdir(new_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
 		fail("pivot_root", "/", NULL);
 	drop_kept();
