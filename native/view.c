@@ -1,7 +1,7 @@
 /* view.c — the filesystem view: a fresh tmpfs root assembled from host paths, then pivot_root.
  *
- * The launcher first makes a scratch tmpfs its root (chroot: the one pivot_root comes last),
- * holding the new root, and keeps the host root open, so that every source is resolved with
+ * The launcher first makes a scratch tmpfs holding the new root its root (by chroot where the
+ * plan allows, begin), and keeps the host root open, so that every source is resolved with
  * openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
  * new root: absolute symlinks on either side resolve where they were meant to, and nothing a
  * destination path contains can reach back into the host. Bind sources come resolved to their
@@ -71,34 +71,88 @@ static void reopen_new_root(void)
 	new_fd = fd;
 }
 
-static void begin(mode_t mode)
+/* The scratch tmpfs is the root by chroot while the view is built (one pivot_root a start, in
+ * finish(), where there were two: each walks every thread on the host, chroot_fs_refs), or, as
+ * before, by pivot_root, which moves it off the host's /tmp. */
+static int chrooted;
+
+/* a is b or lies below it (paths as the plan spells them). */
+static int path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	if (n == 1)
+		return b[0] == '/'; /* b is "/" */
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* `/`-rooted, with no empty, `.` or `..` component and no trailing slash. */
+static int plain_path(const char *s)
+{
+	if (s[0] != '/')
+		return 0;
+	for (const char *c = s; s[1] && *c; c++) {
+		const char *n = c + 1;
+		if (*c == '/' &&
+		    (*n == '\0' || *n == '/' || (n[0] == '.' && (n[1] == '/' || !n[1])) ||
+		     (n[0] == '.' && n[1] == '.' && (n[2] == '/' || !n[2]))))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether the scratch tmpfs may stay on the host's /tmp (a directory, not a symlink) while the
+ * view is built: no bind source the sandbox opens under the host root is below it, or holds it
+ * (a tree cloned here would copy it), and no tree the launcher makes is below it (a hook's view
+ * goes back to its source, expose_view). The launcher's trees come from the host's own table. */
+static int scratch_may_cover(const struct plan *p)
+{
+	struct stat st;
+	if (fstatat(AT_FDCWD, SCRATCH, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+		return 0;
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != OP_BIND || (op->a & BIND_VIEW))
+			continue;
+		int launcher_made = (op->a & BIND_IDMAP) || all_binds;
+		if (!plain_path(op->s1) || path_within(op->s1, SCRATCH) ||
+		    (!launcher_made && path_within(SCRATCH, op->s1)))
+			return 0;
+	}
+	return 1;
+}
+
+static void begin(const struct plan *p, mode_t mode)
 {
 	char opts[32];
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		fail("make / private", "/", NULL);
+	chrooted = scratch_may_cover(p);
 	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"))
 		fail("mount scratch tmpfs", SCRATCH, NULL);
-	if (mkdir(SCRATCH "/newroot", 0700))
+	if (mkdir(SCRATCH "/newroot", 0700) || (!chrooted && mkdir(SCRATCH "/oldroot", 0700)))
 		fail("mkdir scratch", SCRATCH, NULL);
 	snprintf(opts, sizeof opts, "mode=%04o", (unsigned)mode);
 	if (mount("tmpfs", SCRATCH "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, opts))
 		fail("mount root tmpfs", "/", NULL);
-	/* The scratch tmpfs becomes the root by chroot, not pivot_root: each pivot_root walks
-	 * every thread on the host (chroot_fs_refs), and finish() pivots once, from the host's
-	 * root, the only pivot a start needs. Nothing but the launcher runs in here until then. */
-	old_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (old_fd < 0 || chdir(SCRATCH) || chroot(".") || chdir("/"))
-		fail("chroot scratch", SCRATCH, NULL);
+	if (chrooted) {
+		old_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (old_fd < 0 || chdir(SCRATCH) || chroot(".") || chdir("/"))
+			fail("chroot scratch", SCRATCH, NULL);
+	} else {
+		if (sys_pivot_root(SCRATCH, SCRATCH "/oldroot") || chdir("/"))
+			fail("pivot_root scratch", SCRATCH, NULL);
+		old_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	new_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (new_fd < 0)
+	if (old_fd < 0 || new_fd < 0)
 		fail("open roots", "/", NULL);
 }
 
-/* Back to the host's root (old_fd), from the scratch tmpfs: a pivot_root moves the process's
- * root mount, which must be the namespace's tree, not the scratch tmpfs mounted on it. */
+/* Back to the host's root (old_fd) from the chroot in the scratch tmpfs: pivot_root moves the
+ * process's root mount, which must be the namespace's tree, not the scratch tmpfs on its /tmp. */
 static void unchroot(const char *step)
 {
-	if (fchdir(old_fd) || chroot("."))
+	if (chrooted && (fchdir(old_fd) || chroot(".")))
 		fail(step, "/", NULL);
 }
 
@@ -281,30 +335,6 @@ static int recv_tree(char *kind)
 {
 	*kind = TREE_NONE;
 	return idmap_sock < 0 ? -1 : fd_recv(idmap_sock, kind, 1);
-}
-
-/* a is b or lies below it (paths as the plan spells them). */
-static int path_within(const char *a, const char *b)
-{
-	size_t n = strlen(b);
-	if (n == 1)
-		return b[0] == '/'; /* b is "/" */
-	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
-}
-
-/* `/`-rooted, with no empty, `.` or `..` component and no trailing slash. */
-static int plain_path(const char *s)
-{
-	if (s[0] != '/')
-		return 0;
-	for (const char *c = s; s[1] && *c; c++) {
-		const char *n = c + 1;
-		if (*c == '/' &&
-		    (*n == '\0' || *n == '/' || (n[0] == '.' && (n[1] == '/' || !n[1])) ||
-		     (n[0] == '.' && n[1] == '.' && (n[2] == '/' || !n[2]))))
-			return 0;
-	}
-	return 1;
 }
 
 /* The view path a phase-1 op acts on, and in *mounts whether it mounts there; NULL for one after
@@ -934,13 +964,19 @@ static void expose_view(void)
 	root_src = NULL; /* once */
 	/* The scratch root (and the /newroot tmpfs the view left) is dropped: every view op is done,
 	 * and a file of OP_FILE keeps its own mount. */
-	unchroot("make the host's tree the root for the hooks");
-	if (umount2(SCRATCH, MNT_DETACH) || chdir("/"))
+	if (chrooted) {
+		unchroot("make the host's tree the root for the hooks");
+		if (umount2(SCRATCH, MNT_DETACH) || chdir("/"))
+			fail("make the host's tree the root for the hooks", "/", NULL);
+		chrooted = 0; /* finish() pivots from the host's root already */
+	} else if (fchdir(old_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) ||
+		   chdir("/")) {
 		fail("make the host's tree the root for the hooks", "/", NULL);
+	}
 }
 
-/* From the host's root, pivot_root(".", ".") stacks it on the new one; the detach drops it
- * and with it the whole host tree, the scratch tmpfs included. */
+/* pivot_root(".", ".") stacks the root (the host's, or the scratch tmpfs pivoted onto it) on the
+ * new one; the detach drops it and with it the whole host tree and the scratch tmpfs. */
 static void finish(void)
 {
 	forget_parent();
@@ -961,7 +997,7 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_ROOT:
 			for (size_t k = *i; k < p->n_ops && !track_tmpfs; k++)
 				track_tmpfs = p->ops[k].code == OP_MKNOD;
-			begin(op->a);
+			begin(p, op->a);
 			break;
 		case OP_BIND:
 			do_bind(p, *i);
