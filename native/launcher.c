@@ -329,26 +329,44 @@ static int write_proc_file(int dir, const char *name, const char *data)
 	return n == (ssize_t)strlen(data) ? 0 : -1;
 }
 
+/* Whether /proc is of the launcher's own pid namespace, as far as it can tell: /proc/self is its
+ * own pid. None (ENOENT) where the launcher has no number in that namespace. */
+static int own_proc(void)
+{
+	char self[32];
+	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+	if (n <= 0)
+		return 0;
+	self[n] = '\0';
+	return strtol(self, NULL, 10) == (long)getpid();
+}
+
 /* The sandbox's directory in /proc, for its setgroups, id maps and ns/user. The pid the clone
  * returned is of the launcher's pid namespace; /proc may show another one (cordon run inside
- * `unshare -p -f` without --mount-proc), where that number names another process or none. A
- * pidfd's fdinfo gives the child's pid in the namespace of the /proc it is read from. */
+ * `unshare -p -f` without --mount-proc, or `nsenter -m` into a container), where that number
+ * names another process or none. A pidfd's fdinfo gives the child's pid in the namespace of the
+ * /proc it is read from (5.10+); without it (an older kernel, or a /proc where the launcher has
+ * no number, so no /proc/self) the pid is used only where /proc is the launcher's own: root's
+ * maps written into another process's user namespace would hand it the sandbox's host ids. */
 static int open_proc_dir(pid_t pid)
 {
 	char path[64], buf[512];
-	long nr = pid;
+	long nr = 0;
+	const char *at = NULL;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd >= 0) {
 		snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-		const char *at = n > 0 ? (buf[n] = '\0', strstr(buf, "\nPid:")) : NULL;
-		if (at) /* 5.10+; before, /proc is taken to be the launcher's */
+		at = n > 0 ? (buf[n] = '\0', strstr(buf, "\nPid:")) : NULL;
+		if (at) /* 0: not in this /proc's namespace; -1: the child has ended */
 			nr = strtol(at + 5, NULL, 10);
 		if (fd >= 0)
 			close(fd);
 		close(pidfd);
 	}
+	if (!at)
+		nr = own_proc() ? pid : 0;
 	if (nr <= 0) {
 		snprintf(path, sizeof path, "/proc/%d", pid);
 		die_step(EXIT_CORDON,
