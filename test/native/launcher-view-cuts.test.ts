@@ -120,7 +120,13 @@ describe('the view cuts of issue 23', { skip: noUserns }, () => {
 
   test(
     "writes no other process's id maps when /proc is of a pid namespace the launcher is not in",
-    { skip: !isRoot ? 'needs root' : has('unshare') && has('nsenter') ? undefined : 'no util-linux' },
+    {
+      skip: !isRoot
+        ? 'needs root'
+        : has('unshare') && has('nsenter') && has('pgrep')
+          ? undefined
+          : 'no util-linux or pgrep',
+    },
     () => {
       // `nsenter -m` into a container: /proc is the container's pid namespace, where neither the
       // launcher nor its child has a number (no /proc/self, no fdinfo). The child's host pid then
@@ -132,8 +138,8 @@ describe('the view cuts of issue 23', { skip: noUserns }, () => {
         'for i in 1 2 3 4 5 6 7 8 9 10; do init=$(pgrep -P $u) && break; sleep 0.1; done',
         // A number free on the host and in the container (pid_max 32768 at least).
         'n=20000; while [ -e /proc/$((n+1)) ] || [ -e /proc/$((n+2)) ]; do n=$((n+5)); done',
-        `nsenter -t $init -p -m -- sh -c "echo $n > /proc/sys/kernel/ns_last_pid; unshare -U sleep 30 & wait" >/dev/null 2>&1 &`,
-        'for i in 1 2 3 4 5 6 7 8 9 10; do v=$(pgrep -f "^sleep 30$" -n) && break; sleep 0.1; done',
+        `nsenter -t $init -p -m -- sh -c "echo $n > /proc/sys/kernel/ns_last_pid; unshare -U sleep 29.7 & wait" >/dev/null 2>&1 &`,
+        'for i in 1 2 3 4 5 6 7 8 9 10; do v=$(pgrep -f "^sleep 29.7$" -n) && break; sleep 0.1; done',
         `sh -c "echo $n > /proc/sys/kernel/ns_last_pid; exec nsenter -t $init -m -- ${LAUNCHER} ${plan} -- /bin/true"`,
         'echo "rc=$?"; echo "victim=[$(cat /proc/$v/uid_map)]"',
         'kill -KILL $v $init 2>/dev/null',
