@@ -316,14 +316,73 @@ static int write_file(const char *path, const char *data)
 	return n == (ssize_t)strlen(data) ? 0 : -1;
 }
 
-static int write_proc_file(pid_t pid, const char *name, const char *data)
+/* Best effort, as write_file: name under the sandbox's /proc directory (open_proc_dir). */
+static int write_proc_file(int dir, const char *name, const char *data)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
-	return write_file(path, data);
+	int fd = openat(dir, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, data, strlen(data));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n == (ssize_t)strlen(data) ? 0 : -1;
 }
 
-static void write_map(const struct plan *p, pid_t pid, uint16_t code, unsigned caller)
+/* Whether /proc is of the launcher's own pid namespace, as far as it can tell: /proc/self is its
+ * own pid. None (ENOENT) where the launcher has no number in that namespace. */
+static int own_proc(void)
+{
+	char self[32];
+	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+	if (n <= 0)
+		return 0;
+	self[n] = '\0';
+	return strtol(self, NULL, 10) == (long)getpid();
+}
+
+/* The sandbox's directory in /proc, for its setgroups, id maps and ns/user. The pid the clone
+ * returned is of the launcher's pid namespace; /proc may show another one (cordon run inside
+ * `unshare -p -f` without --mount-proc, or `nsenter -m` into a container), where that number
+ * names another process or none. A pidfd's fdinfo gives the child's pid in the namespace of the
+ * /proc it is read from (5.10+); without it (an older kernel, or a /proc where the launcher has
+ * no number, so no /proc/self) the pid is used only where /proc is the launcher's own: root's
+ * maps written into another process's user namespace would hand it the sandbox's host ids. */
+static int open_proc_dir(pid_t pid)
+{
+	char path[64], buf[512];
+	long nr = 0;
+	const char *at = NULL;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+		at = n > 0 ? (buf[n] = '\0', strstr(buf, "\nPid:")) : NULL;
+		if (at) /* 0: not in this /proc's namespace; -1: the child has ended */
+			nr = strtol(at + 5, NULL, 10);
+		if (fd >= 0)
+			close(fd);
+		close(pidfd);
+	}
+	if (!at)
+		nr = own_proc() ? pid : 0;
+	if (nr <= 0) {
+		snprintf(path, sizeof path, "/proc/%d", pid);
+		die_step(EXIT_CORDON,
+			 "find the sandbox in /proc (it belongs to a pid namespace that "
+			 "does not hold the launcher's: mount a /proc of its own, "
+			 "`unshare --mount-proc`)",
+			 path, NULL, ESRCH);
+	}
+	snprintf(path, sizeof path, "/proc/%ld", nr);
+	int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		die_step(EXIT_CORDON, "open the sandbox's /proc directory", path, NULL, errno);
+	return dir;
+}
+
+static void write_map(const struct plan *p, int dir, uint16_t code, unsigned caller)
 {
 	char map[4096];
 	size_t len = 0;
@@ -339,7 +398,7 @@ static void write_map(const struct plan *p, pid_t pid, uint16_t code, unsigned c
 		len += (size_t)w;
 	}
 	const char *file = code == OP_UID_MAP ? "uid_map" : "gid_map";
-	if (len && write_proc_file(pid, file, map))
+	if (len && write_proc_file(dir, file, map))
 		die_step(EXIT_CORDON, file, map, NULL, errno);
 }
 
@@ -380,26 +439,24 @@ static int has_idmapped_binds(const struct plan *p)
 }
 
 /* After the id maps: the sandbox's user namespace is what the idmapped trees are seen through. */
-static void send_idmapped_binds(const struct plan *p, pid_t pid, int sock, int all)
+static void send_idmapped_binds(const struct plan *p, int dir, int sock, int all)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
-	int userns = open(path, O_RDONLY | O_CLOEXEC);
+	int userns = openat(dir, "ns/user", O_RDONLY | O_CLOEXEC);
 	if (userns < 0)
-		die_step(EXIT_CORDON, "idmapped bind", path, NULL, errno);
+		die_step(EXIT_CORDON, "idmapped bind", "ns/user", NULL, errno);
 	view_send_idmapped(p, userns, sock, all);
 	close(userns);
 	close(sock);
 }
 
-static void setup_user_namespace(const struct plan *p, pid_t pid)
+static void setup_user_namespace(const struct plan *p, int dir)
 {
 	/* setgroups must be denied before gid_map is written: an unprivileged map requires it,
 	 * and it stops the sandbox from dropping groups that deny it access on the host. */
-	if (write_proc_file(pid, "setgroups", "deny") && errno != ENOENT)
+	if (write_proc_file(dir, "setgroups", "deny") && errno != ENOENT)
 		die_step(EXIT_CORDON, "setgroups deny", NULL, NULL, errno);
-	write_map(p, pid, OP_GID_MAP, (unsigned)getgid());
-	write_map(p, pid, OP_UID_MAP, (unsigned)getuid());
+	write_map(p, dir, OP_GID_MAP, (unsigned)getgid());
+	write_map(p, dir, OP_UID_MAP, (unsigned)getuid());
 }
 
 /* The plan's cgroup when it is one cgroup v2 directory, opened for CLONE_INTO_CGROUP; else -1
@@ -1059,12 +1116,15 @@ int main(int argc, char **argv)
 		close(pp.lastpid);
 	if (pp.freeze[0] >= 0)
 		close(pp.freeze[0]);
+	int proc_dir = p.clone_flags & CLONE_NEWUSER ? open_proc_dir(pid) : -1;
 	if (p.clone_flags & CLONE_NEWUSER)
-		setup_user_namespace(&p, pid);
+		setup_user_namespace(&p, proc_dir);
 	if (pp.idmap[0] >= 0) {
 		close(pp.idmap[1]);
-		send_idmapped_binds(&p, pid, pp.idmap[0], remapped);
+		send_idmapped_binds(&p, proc_dir, pp.idmap[0], remapped);
 	}
+	if (proc_dir >= 0)
+		close(proc_dir);
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	if (joined)

@@ -1,7 +1,8 @@
 /* view.c — the filesystem view: a fresh tmpfs root assembled from host paths, then pivot_root.
  *
- * The host root is first pivoted to /oldroot inside a scratch tmpfs, so that every source is
- * resolved with openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
+ * The launcher first makes a scratch tmpfs holding the new root its root (by chroot where the
+ * plan allows, begin), and keeps the host root open, so that every source is resolved with
+ * openat2(RESOLVE_IN_ROOT) under the host root and every destination under the
  * new root: absolute symlinks on either side resolve where they were meant to, and nothing a
  * destination path contains can reach back into the host. Bind sources come resolved to their
  * real paths and are opened with RESOLVE_NO_SYMLINKS too (open_source). Mounts are cloned detached
@@ -11,6 +12,7 @@
 #include "view.h"
 
 #include "hook.h"
+#include "view-plan.h"
 
 #include "events.h"
 #include "fdpass.h"
@@ -70,24 +72,55 @@ static void reopen_new_root(void)
 	new_fd = fd;
 }
 
-static void begin(mode_t mode)
+/* The scratch tmpfs is the root by chroot while the view is built (one pivot_root a start, in
+ * finish(), where there were two: each walks every thread on the host, chroot_fs_refs), or, as
+ * before, by pivot_root, which moves it off the host's /tmp. */
+static int chrooted;
+
+/* Whether the scratch tmpfs may stay on the host's /tmp (a directory, not a symlink) while the
+ * view is built: no bind source the sandbox opens under the host root is below it, or holds it
+ * (a tree cloned here would copy it), and no tree the launcher makes is below it (a hook's view
+ * goes back to its source, expose_view). The launcher's trees come from the host's own table. */
+static int scratch_may_cover(const struct plan *p)
+{
+	struct stat st;
+	return fstatat(AT_FDCWD, SCRATCH, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       view_scratch_free(p, SCRATCH, all_binds);
+}
+
+static void begin(const struct plan *p, mode_t mode)
 {
 	char opts[32];
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		fail("make / private", "/", NULL);
+	chrooted = scratch_may_cover(p);
 	if (mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"))
 		fail("mount scratch tmpfs", SCRATCH, NULL);
-	if (mkdir(SCRATCH "/newroot", 0700) || mkdir(SCRATCH "/oldroot", 0700))
+	if (mkdir(SCRATCH "/newroot", 0700) || (!chrooted && mkdir(SCRATCH "/oldroot", 0700)))
 		fail("mkdir scratch", SCRATCH, NULL);
 	snprintf(opts, sizeof opts, "mode=%04o", (unsigned)mode);
 	if (mount("tmpfs", SCRATCH "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, opts))
 		fail("mount root tmpfs", "/", NULL);
-	if (sys_pivot_root(SCRATCH, SCRATCH "/oldroot") || chdir("/"))
-		fail("pivot_root scratch", SCRATCH, NULL);
-	old_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (chrooted) {
+		old_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (old_fd < 0 || chdir(SCRATCH) || chroot(".") || chdir("/"))
+			fail("chroot scratch", SCRATCH, NULL);
+	} else {
+		if (sys_pivot_root(SCRATCH, SCRATCH "/oldroot") || chdir("/"))
+			fail("pivot_root scratch", SCRATCH, NULL);
+		old_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	new_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (old_fd < 0 || new_fd < 0)
 		fail("open roots", "/", NULL);
+}
+
+/* Back to the host's root (old_fd) from the chroot in the scratch tmpfs: pivot_root moves the
+ * process's root mount, which must be the namespace's tree, not the scratch tmpfs on its /tmp. */
+static void unchroot(const char *step)
+{
+	if (chrooted && (fchdir(old_fd) || chroot(".")))
+		fail(step, "/", NULL);
 }
 
 /* Splits "/a/b/c" into the parent "a/b" (or "" for top level) and the name "c". */
@@ -352,6 +385,8 @@ static void do_bind(const struct plan *p, size_t i)
 	struct stat st;
 	if (strcmp(dest, "/") == 0)
 		root_src = src;
+	if (view_redundant_bind(p, i))
+		return; /* the same mounts are there already */
 	int same = clone_same(p, i);
 	if (same >= 0) {
 		attach(same, dest, DEST_FILE, "bind", src);
@@ -493,6 +528,14 @@ static int source_remember(struct source_cache *c, const char *path, int fd)
 	return fd;
 }
 
+/* The tree's attributes and private propagation, recursively, in one call. */
+static int set_attrs_private(int tree, uint64_t attrs)
+{
+	struct cordon_mount_attr attr = { .attr_set = attrs, .propagation = MS_PRIVATE };
+	return (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			    sizeof attr);
+}
+
 size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all)
 {
 	size_t sent = 0;
@@ -505,7 +548,8 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 		fail("idmapped bind", "/", NULL);
 	for (size_t i = 0; i < p->n_ops; i++) {
 		const struct plan_op_rec *op = &p->ops[i];
-		if (op->code != OP_BIND || (op->a & BIND_VIEW) || (!(op->a & BIND_IDMAP) && !all))
+		if (op->code != OP_BIND || (op->a & BIND_VIEW) || (!(op->a & BIND_IDMAP) && !all) ||
+		    view_redundant_bind(p, i))
 			continue;
 		long first = first_same_bind(p, i);
 		if (first >= 0 && cloned[first])
@@ -527,25 +571,29 @@ size_t view_send_idmapped(const struct plan *p, int userns_fd, int sock, int all
 							    AT_RECURSIVE | AT_EMPTY_PATH);
 		if (tree < 0) /* a missing source: events.c names the fix for a `bind` step */
 			fail("bind", op->s1, op->s2);
-		if (!(op->a & BIND_IDMAP)) {
-			if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-					      mount_attrs(op->a)))
-				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
-		} else if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE,
-						   mount_attrs(op->a), userns_fd)) {
-			/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs, NFS under a
-			 * writable `/`): each mount that can be is, the rest keep host ids. */
-			char top[PATH_MAX];
-			if (errno != EINVAL ||
-			    idmap_each(tree, fd_path(from, top, sizeof top, op->s1),
-				       mount_attrs(op->a), userns_fd))
-				die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2, errno);
-		}
 		/* A clone keeps its source's peer group: a tree from a shared host mount would pass
 		 * the sandbox's mounts to the host and the host's into a read-only bind. Cut it off,
-		 * as begin() cuts the sandbox's own copy of the host's mounts. */
-		if (sys_mount_propagation(tree, AT_EMPTY_PATH | AT_RECURSIVE, MS_PRIVATE))
-			fail("bind private", op->s1, op->s2);
+		 * as begin() cuts the sandbox's own copy of the host's mounts: in the same call as
+		 * the attributes, one walk of the tree. */
+		if (!(op->a & BIND_IDMAP)) {
+			if (set_attrs_private(tree, mount_attrs(op->a)))
+				fail(op->a & BIND_RO ? "bind read-only" : "bind", op->s1, op->s2);
+		} else {
+			if (sys_mount_setattr_idmap(tree, AT_EMPTY_PATH | AT_RECURSIVE,
+						    mount_attrs(op->a), userns_fd)) {
+				/* EINVAL: a filesystem in the tree cannot be idmapped (proc, sysfs,
+				 * NFS under a writable `/`): each mount that can be is, the rest
+				 * keep host ids. */
+				char top[PATH_MAX];
+				if (errno != EINVAL ||
+				    idmap_each(tree, fd_path(from, top, sizeof top, op->s1),
+					       mount_attrs(op->a), userns_fd))
+					die_step(EXIT_CORDON, "idmapped bind", op->s1, op->s2,
+						 errno);
+			}
+			if (sys_mount_propagation(tree, AT_EMPTY_PATH | AT_RECURSIVE, MS_PRIVATE))
+				fail("bind private", op->s1, op->s2);
+		}
 		if (source_cached(&cache, op->s1) != from)
 			close(from);
 		struct stat st;
@@ -814,15 +862,23 @@ static void expose_view(void)
 	root_src = NULL; /* once */
 	/* The scratch root (and the /newroot tmpfs the view left) is dropped: every view op is done,
 	 * and a file of OP_FILE keeps its own mount. */
-	if (fchdir(old_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
+	if (chrooted) {
+		unchroot("make the host's tree the root for the hooks");
+		if (umount2(SCRATCH, MNT_DETACH) || chdir("/"))
+			fail("make the host's tree the root for the hooks", "/", NULL);
+		chrooted = 0; /* finish() pivots from the host's root already */
+	} else if (fchdir(old_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) ||
+		   chdir("/")) {
 		fail("make the host's tree the root for the hooks", "/", NULL);
+	}
 }
 
-/* pivot_root(".", ".") stacks the scratch root on the new one; the detach drops it and,
- * beneath it, the whole host tree. */
+/* pivot_root(".", ".") stacks the root (the host's, or the scratch tmpfs pivoted onto it) on the
+ * new one; the detach drops it and with it the whole host tree and the scratch tmpfs. */
 static void finish(void)
 {
 	forget_parent();
+	unchroot("pivot_root");
 	if (fchdir(new_fd) || sys_pivot_root(".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
 		fail("pivot_root", "/", NULL);
 	drop_kept();
@@ -839,7 +895,7 @@ void view_build(const struct plan *p, size_t *i)
 		case OP_ROOT:
 			for (size_t k = *i; k < p->n_ops && !track_tmpfs; k++)
 				track_tmpfs = p->ops[k].code == OP_MKNOD;
-			begin(op->a);
+			begin(p, op->a);
 			break;
 		case OP_BIND:
 			do_bind(p, *i);
