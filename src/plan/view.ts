@@ -3,6 +3,7 @@
 // `tmpfs: /tmp` and the reverse mean the same thing.
 import { hostLstat, hostReaddir, hostReadlink } from '../host/reads.js'
 import type { PlanOp } from './model.js'
+import { refuseHostMountPoints } from './mount-points.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
@@ -72,6 +73,8 @@ export const PROC_MASKED = [
 
 /** What runc masks of the same: the list cordon's OCI bundles ask runc for. */
 export const procMaskedPaths = (proc = '/proc'): string[] => PROC_MASKED.map((n) => `${proc}/${n}`)
+
+const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
 function depth(path: string): number {
   return path === '/' ? 0 : path.split('/').length - 1
@@ -186,13 +189,24 @@ export function compileView(
     if (prev !== undefined) notes.push(`${e.dest}: ${entries[prev]!.kind} replaced by a later ${e.kind}`)
     last.set(e.dest, i)
   })
-  const kept = entries.filter((e, i) => last.get(e.dest) === i)
+  const kept = entries.filter((e, i) => {
+    if (last.get(e.dest) !== i) return false
+    // Beneath a masked directory (an empty read-only tmpfs) a mask has nothing left to hide.
+    const inside = entries.find((m) => m.kind === 'mask' && m !== e && under(e.dest, m.dest))
+    if (e.kind === 'mask' && inside) notes.push(`mask ${e.dest}: already hidden by mask ${inside.dest}`)
+    return !(e.kind === 'mask' && inside)
+  })
+  for (const e of kept)
+    if (e.kind === 'mask' && e.named)
+      notes.push(`mask ${e.named}: reached through a symlink, hides ${e.dest}`)
   const unsized = kept.filter((e) => (e.kind === 'tmpfs' && !e.size) || e.kind === 'dev').length
   const share =
     options.tmpfsBudget && unsized
       ? Math.max(1 << 20, Math.floor(options.tmpfsBudget / unsized / 4096) * 4096)
       : 0
-  const ops = kept.flatMap((e) => entryOps(e, fs, notes, { ...options, tmpfsSize: share }))
+  const each = new Map(kept.map((e) => [e, entryOps(e, fs, notes, { ...options, tmpfsSize: share })]))
+  refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs)
+  const ops = kept.flatMap((e) => each.get(e)!)
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops
     .map((op, i) => ({ op, i }))
