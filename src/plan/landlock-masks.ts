@@ -11,6 +11,8 @@ export interface LandlockRule {
   path: string
   access: bigint
   optional: boolean
+  /** Opened without following a symlink anywhere on its path (a split child, splitAroundMasks). */
+  nofollow?: true
   /** The policy statement it realises, for explanations. */
   from: string
 }
@@ -20,10 +22,12 @@ const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' :
 /**
  * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
  * paths becomes rules on its children instead (recursing towards each mask), plus `readdir` on
- * the tree itself: names stay listable, masked contents are not readable. A child that is a
- * symlink gets no rule: the launcher opens a rule's path following it, so the rule would land
- * on the link's target (a masked one, or a tree of another statement), and Landlock judges a
- * path by the directories it really passes, never the link's.
+ * the tree itself: names stay listable, masked contents are not readable. The children are
+ * opened without following symlinks (`nofollow`), so a child that is a link gets no rule
+ * (native/landlock.c leaves an optional one out): followed, its rule would land on the link's
+ * target — a masked path, or a tree of another statement — while Landlock judges a path by the
+ * directories it really passes, never the link's. (Told by the launcher, not by an lstat of
+ * every child here: /etc has hundreds.)
  */
 export function splitAroundMasks(
   rule: LandlockRule,
@@ -39,10 +43,9 @@ export function splitAroundMasks(
   for (const name of fs.list(hostDir)) {
     const view = rule.path === '/' ? `/${name}` : `${rule.path}/${name}`
     const host = hostDir === '/' ? `/${name}` : `${hostDir}/${name}`
-    const kind = fs.kind(host)
-    if (inside.includes(view) || kind === 'symlink') continue
-    const child: LandlockRule = { ...rule, path: view, optional: true }
-    if (inside.some((m) => under(m, view)) && kind === 'dir')
+    if (inside.includes(view)) continue
+    const child: LandlockRule = { ...rule, path: view, optional: true, nofollow: true }
+    if (inside.some((m) => under(m, view)) && fs.kind(host) === 'dir')
       out.push(...splitAroundMasks(child, host, inside, fs))
     else out.push(child)
   }

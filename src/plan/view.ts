@@ -4,6 +4,7 @@
 import { hostLstat, hostReaddir, hostReadlink } from '../host/reads.js'
 import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
+import { onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
@@ -180,9 +181,10 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
 export function compileView(
   entries: ViewEntry[],
   notes: string[],
-  fs: HostFs = realHostFs,
+  host: HostFs = realHostFs,
   options: ViewOptions = {},
 ): PlanOp[] {
+  const fs = onceEach(host)
   const last = new Map<string, number>()
   entries.forEach((e, i) => {
     const prev = last.get(e.dest)

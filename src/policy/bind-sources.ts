@@ -18,7 +18,7 @@ import { posix } from 'node:path'
 import { CordonError } from '../errors.js'
 import { ETC_SECRETS } from './profiles.js'
 import type { ViewEntry } from './resolved.js'
-import { hostPathIn, type LinkReader, resolveViewPath, under } from './view-paths.js'
+import { hostPathIn, type LinkReader, onceEach, resolveViewPath, under } from './view-paths.js'
 
 export type PathKind = 'file' | 'dir' | 'symlink' | 'missing'
 
@@ -118,8 +118,7 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
  * shows it elsewhere. A mask hides what the program reaches by its path, so a link on the way
  * (`mask: /srv/x/link/secret`, link -> real) masks the target; without this the mount layer
  * followed the link while Landlock granted its target whole, and with no view nothing hid it. */
-function settleMask(m: Mask, entries: readonly ViewEntry[], host: HostPaths, view: boolean): Mask {
-  const reader: LinkReader = { kind: (p) => host.stat(p).kind, readlink: (p) => host.readlink(p) }
+function settleMask(m: Mask, entries: readonly ViewEntry[], reader: LinkReader, view: boolean): Mask {
   const { path, links } = resolveViewPath(m.dest, reader, view ? entries : undefined, { except: m })
   const shown = view ? hostPathIn(entries, path, m) : undefined
   const named = m.named ?? (links.length ? m.dest : undefined)
@@ -150,7 +149,8 @@ export function resolveBindSources(
     const src = resolveSource(e, host, writable, view)
     return src === e.src ? e : { ...e, src }
   })
-  const resolved = sources.map((e) => (e.kind === 'mask' ? settleMask(e, sources, host, view) : e))
+  const reader = onceEach<LinkReader>({ kind: (p) => host.stat(p).kind, readlink: (p) => host.readlink(p) })
+  const resolved = sources.map((e) => (e.kind === 'mask' ? settleMask(e, sources, reader, view) : e))
   const masked = resolved.flatMap((m) => (m.kind === 'mask' ? [m.host ?? m.dest] : []))
   const secret = [...new Set([...masked, ...ETC_SECRETS])]
   const out: ViewEntry[] = []

@@ -109,3 +109,16 @@ function linkAt(
   const on = hostPathIn(entries, path, except)
   return on !== undefined && host.kind(on) === 'symlink' ? host.readlink(on) : undefined
 }
+
+/** The reader with each path asked once: one compile's questions about the host repeat (every
+ * entry's way to the root), and each answer a plan depends on is recorded and asked again before
+ * the plan is reused (host/reads.ts). */
+export function onceEach<T extends LinkReader>(reader: T): T {
+  const kinds = new Map<string, ReturnType<LinkReader['kind']>>()
+  const links = new Map<string, string>()
+  return {
+    ...reader,
+    kind: (p: string) => kinds.get(p) ?? kinds.set(p, reader.kind(p)).get(p)!,
+    readlink: (p: string) => links.get(p) ?? links.set(p, reader.readlink(p)).get(p)!,
+  }
+}
