@@ -11,8 +11,6 @@ export interface LandlockRule {
   path: string
   access: bigint
   optional: boolean
-  /** Opened without following a symlink anywhere on its path (a split child, splitAroundMasks). */
-  nofollow?: true
   /** The policy statement it realises, for explanations. */
   from: string
 }
@@ -22,12 +20,12 @@ const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' :
 /**
  * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
  * paths becomes rules on its children instead (recursing towards each mask), plus `readdir` on
- * the tree itself: names stay listable, masked contents are not readable. The children are
- * opened without following symlinks (`nofollow`), so a child that is a link gets no rule
- * (native/landlock.c leaves an optional one out): followed, its rule would land on the link's
- * target — a masked path, or a tree of another statement — while Landlock judges a path by the
- * directories it really passes, never the link's. (Told by the launcher, not by an lstat of
- * every child here: /etc has hundreds.)
+ * the tree itself: names stay listable, masked contents are not readable. A child that is a
+ * symlink gets no rule: the launcher opens a rule's path following it, so the rule would land on
+ * the link's target — a masked path, or a tree of another statement — while Landlock judges a
+ * path by the directories it really passes, never the link's. The kinds come with the listing
+ * (d_type: no lstat per child, /etc has hundreds; nofollow opens cost the launcher ~8 syscalls
+ * per child).
  */
 export function splitAroundMasks(
   rule: LandlockRule,
@@ -40,12 +38,12 @@ export function splitAroundMasks(
   const out: LandlockRule[] = [
     { ...rule, access: rule.access & FS.read_dir, from: `${rule.from}, split around masks` },
   ]
-  for (const name of fs.list(hostDir)) {
+  for (const { name, kind } of fs.list(hostDir)) {
     const view = rule.path === '/' ? `/${name}` : `${rule.path}/${name}`
     const host = hostDir === '/' ? `/${name}` : `${hostDir}/${name}`
-    if (inside.includes(view)) continue
-    const child: LandlockRule = { ...rule, path: view, optional: true, nofollow: true }
-    if (inside.some((m) => under(m, view)) && fs.kind(host) === 'dir')
+    if (inside.includes(view) || kind === 'symlink') continue
+    const child: LandlockRule = { ...rule, path: view, optional: true }
+    if (inside.some((m) => under(m, view)) && kind === 'dir')
       out.push(...splitAroundMasks(child, host, inside, fs))
     else out.push(child)
   }

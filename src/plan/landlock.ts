@@ -225,7 +225,7 @@ export function compileLandlock(
   // rights, as the kernel would merge them: the launcher opens, checks and adds it once.
   const byPath = new Map<string, Extract<PlanOp, { op: 'landlock_path' }>>()
   for (const r of rules) {
-    const key = `${r.optional ? 'o' : 'r'}${r.nofollow ? 'n' : 'f'}:${r.path}`
+    const key = `${r.optional ? 'o' : 'r'}:${r.path}`
     const same = byPath.get(key)
     if (same) {
       same.access |= r.access
@@ -236,7 +236,7 @@ export function compileLandlock(
       path: r.path,
       access: r.access,
       optional: r.optional,
-      ...(nofollow || r.nofollow ? { nofollow: true } : {}),
+      ...(nofollow ? { nofollow } : {}),
     }
     byPath.set(key, op)
     ops.push(op)

@@ -10,7 +10,7 @@
 import { posix } from 'node:path'
 import { CordonError, type Issue } from '../errors.js'
 import type { ViewEntry } from '../policy/resolved.js'
-import { type LinkReader, mountAt, resolveViewPath } from '../policy/view-paths.js'
+import { type LinkReader, mountAt, resolveViewPath, under } from '../policy/view-paths.js'
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>
 
@@ -41,6 +41,11 @@ function fixCommand(e: ViewEntry, hostPath: string, firstMissing: string, fs: Li
  * put a mount in the view (an optional bind or a mask with nothing on this host puts none). */
 function hostNameFor(e: ViewEntry, mounted: readonly ViewEntry[], fs: LinkReader): Issue | undefined {
   if (e.dest === '/') return undefined
+  // Only a bind (the host's names) or a symlink entry above it can lead a path onto the host:
+  // without one the name is made on the view's own mounts, and nothing needs reading.
+  const above = (o: ViewEntry) =>
+    (o.kind === 'bind' || o.kind === 'symlink') && o.dest !== e.dest && under(e.dest, o.dest)
+  if (!mounted.some(above)) return undefined
   // The launcher follows symlinks on the way (RESOLVE_IN_ROOT); a symlink entry's own name is
   // made as it stands.
   const parent = resolveViewPath(posix.dirname(e.dest), fs, mounted, { except: e }).path

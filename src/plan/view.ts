@@ -1,7 +1,7 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { hostLstat, hostReaddir, hostReadlink } from '../host/reads.js'
+import { hostDirents, hostLstat, hostReadlink } from '../host/reads.js'
 import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
 import { onceEach } from '../policy/view-paths.js'
@@ -13,8 +13,8 @@ export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
 export interface HostFs {
   kind(path: string): HostKind
   readlink(path: string): string
-  /** Entry names of a directory ([] when unreadable). */
-  list(path: string): string[]
+  /** Entries of a directory and their kinds ([] when unreadable). */
+  list(path: string): { name: string; kind: Exclude<HostKind, 'missing'> }[]
 }
 
 export const realHostFs: HostFs = {
@@ -30,7 +30,10 @@ export const realHostFs: HostFs = {
   readlink: (path) => hostReadlink(path),
   list(path) {
     try {
-      return hostReaddir(path)
+      return hostDirents(path).map((d) => ({
+        name: d.name,
+        kind: d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'file',
+      }))
     } catch {
       return []
     }
