@@ -2,7 +2,11 @@
 // kernel): where a view path leads (policy/view-paths.ts), which entries would make names in host
 // directories (plan/mount-points.ts), how masks shape Landlock's rules (plan/landlock.ts).
 import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { hostDirents, recordHostReads, sameHostReads } from '../../src/host/reads.js'
 import { foreignRights, landlockRules } from '../../src/plan/landlock.js'
 import { compileView, type HostFs, type HostKind } from '../../src/plan/view.js'
 import { type ResolvedPolicy, resolvePolicy, type ViewEntry } from '../../src/policy/resolve.js'
@@ -245,4 +249,15 @@ describe('masks and Landlock', () => {
     ])
     assert.equal(foreignRights(p).get(p.filesystem[1]!), undefined)
   })
+})
+
+test('a split tree’s listing is recorded with kinds: a child turned link invalidates a reused plan', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-dirents-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'child'))
+  const { reads } = recordHostReads(() => hostDirents(dir))
+  assert.ok(sameHostReads(reads))
+  rmSync(join(dir, 'child'), { recursive: true })
+  symlinkSync('/etc', join(dir, 'child'))
+  assert.equal(sameHostReads(reads), false, 'same names, but a link now: the plan must be compiled again')
 })

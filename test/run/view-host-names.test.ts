@@ -5,7 +5,7 @@
 //    without a mount namespace nothing hid it). Also: a mask under a bind shown at another place
 //    (`ro: /srv/data:/data`, `mask: /data/secret`) got no mount at all.
 import assert from 'node:assert/strict'
-import { chownSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chownSync, lchownSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
@@ -34,7 +34,7 @@ function project(dir: string, owner?: { uid: number; gid: number }): void {
   symlinkSync('real', join(dir, 'link'))
   symlinkSync(join(dir, 'data'), join(dir, 'abs'))
   symlinkSync('/etc', join(dir, 'out'))
-  if (owner) for (const p of ['', ...tree(dir)]) chownSync(join(dir, p), owner.uid, owner.gid)
+  if (owner) for (const p of ['', ...tree(dir)]) lchownSync(join(dir, p), owner.uid, owner.gid)
 }
 
 function policy(dir: string, name: string, lines: string[]): string {
