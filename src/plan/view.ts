@@ -2,9 +2,10 @@
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
 import { hostDirents, hostLstat, hostReadlink } from '../host/reads.js'
+import { posix } from 'node:path'
 import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
-import { onceEach } from '../policy/view-paths.js'
+import { mountAt, onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
@@ -178,6 +179,43 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
   }
 }
 
+/**
+ * A mask's mount sits on a dentry, not a name: in a writable bind granted whole (plan/landlock-
+ * masks.ts carvesMasks) the program could rename a directory on the mask's way (`mv sub sub2`),
+ * the mount going along, and leave the host's secret at sub2/secret, where the next run's mask,
+ * which hides sub/secret by name, no longer is. Each directory between the bind and the mask
+ * becomes a mount point of its own (a bind of itself, as its bind shows it): the kernel refuses
+ * to rename or remove a mount point (EBUSY), so the masked path stays where the mask names it.
+ */
+function pinMaskWays(
+  kept: readonly ViewEntry[],
+  each: Map<ViewEntry, PlanOp[]>,
+  fs: HostFs,
+  notes: string[],
+  options: ViewOptions,
+): PlanOp[] {
+  const pinned = new Set<string>()
+  const out: PlanOp[] = []
+  for (const m of kept) {
+    if (m.kind !== 'mask' || !each.get(m)?.length) continue
+    const holder = mountAt(kept, m.dest, m)
+    if (holder?.kind !== 'bind' || holder.readOnly) continue
+    const rel = posix.relative(holder.dest, posix.dirname(m.dest))
+    if (!rel || rel.startsWith('..')) continue
+    let view = holder.dest
+    let src = holder.src
+    for (const name of rel.split('/')) {
+      view = posix.join(view, name)
+      src = posix.join(src, name)
+      if (pinned.has(view) || fs.kind(src) !== 'dir') continue
+      pinned.add(view)
+      notes.push(`mask ${m.dest}: ${view} pinned (a mount point cannot be renamed away from the mask)`)
+      out.push(...entryOps({ ...holder, src, dest: view, optional: false }, fs, notes, options))
+    }
+  }
+  return out
+}
+
 /** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
  * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
  * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
@@ -211,7 +249,7 @@ export function compileView(
       : 0
   const each = new Map(kept.map((e) => [e, entryOps(e, fs, notes, { ...options, tmpfsSize: share })]))
   refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs)
-  const ops = kept.flatMap((e) => each.get(e)!)
+  const ops = [...kept.flatMap((e) => each.get(e)!), ...pinMaskWays(kept, each, fs, notes, options)]
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops
     .map((op, i) => ({ op, i }))
