@@ -232,10 +232,12 @@ export function compileView(
     if (prev !== undefined) notes.push(`${e.dest}: ${entries[prev]!.kind} replaced by a later ${e.kind}`)
     last.set(e.dest, i)
   })
-  const kept = entries.filter((e, i) => {
-    if (last.get(e.dest) !== i) return false
-    // Beneath a masked directory (an empty read-only tmpfs) a mask has nothing left to hide.
-    const inside = entries.find((m) => m.kind === 'mask' && m !== e && under(e.dest, m.dest))
+  const latest = entries.filter((e, i) => last.get(e.dest) === i)
+  // Beneath a masked directory (an empty read-only tmpfs) a mask has nothing left to hide; only
+  // a mask that is kept (not replaced by a later entry at its place) and mounts one counts.
+  const hiding = latest.filter((m) => m.kind === 'mask' && fs.kind(m.host ?? m.dest) === 'dir')
+  const kept = latest.filter((e) => {
+    const inside = hiding.find((m) => m !== e && under(e.dest, m.dest))
     if (e.kind === 'mask' && inside) notes.push(`mask ${e.dest}: already hidden by mask ${inside.dest}`)
     return !(e.kind === 'mask' && inside)
   })

@@ -42,6 +42,27 @@ function cases(run: Run, dir: string) {
     assert.equal(second.stdout, '', 'the masked secret was read')
   })
 
+  // A mask beneath a masked directory was dropped as "already hidden" even when that directory's
+  // mask put nothing there: replaced by a later bind at its place, or nothing on the host.
+  test('a mask under a replaced or empty directory mask still hides its path', () => {
+    const root = join(dir, '..')
+    const policies = [
+      ['mask: /data', 'mask: /data/deep/secret', `rw: ${dir}/sub:/data`],
+      [`rw: ${dir}/sub/deep:/none-a13/deep`, 'mask: /none-a13', 'mask: /none-a13/deep/secret'],
+    ]
+    policies.forEach((lines, i) => {
+      const file = join(root, `drop${i}.yaml`)
+      writeFileSync(
+        file,
+        ['extends: [default]', 'filesystem:', ...lines.map((l) => `  - ${l}`), ''].join('\n'),
+      )
+      const read =
+        'cat /data/deep/secret /none-a13/deep/secret 2>/dev/null; cat /data/deep/b /none-a13/deep/b'
+      const r = run(['run', '--policy', file, '--', 'sh', '-c', read])
+      assert.equal(r.stdout, 'plain-b\n', `${lines.join(', ')}: ${r.stderr}`)
+    })
+  })
+
   test('the plan says which directories it pins', () => {
     const r = run(['plan', '--policy', join(dir, '..', 'p.yaml')])
     assert.equal(r.status, 0, r.stderr)
