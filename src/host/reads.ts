@@ -2,11 +2,11 @@
 // subordinate id ranges), made through here so that they can be recorded: spawn() reuses a plan
 // it compiled earlier only while every one of these reads still gets the same answer
 // (run/prepare.ts), which makes the reuse exactly a fresh compile.
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
+import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
 
 /** One read and what it answered: the value the compiler used, or the error's code. */
 export interface HostRead {
-  op: 'lstat' | 'readlink' | 'readdir' | 'text'
+  op: 'lstat' | 'readlink' | 'readdir' | 'dirents' | 'text'
   path: string
   answer: string
 }
@@ -43,6 +43,11 @@ export const hostReaddir = (path: string): string[] =>
     () => readdirSync(path),
     (names) => names.join('\0'),
   )
+/** A directory's entries with their kinds (the kernel's d_type: no lstat per entry). */
+export const hostDirents = (path: string): Dirent[] =>
+  read('dirents', path, () => readdirSync(path, { withFileTypes: true }), direntsAnswer)
+const direntsAnswer = (entries: Dirent[]) =>
+  entries.map((d) => `${d.isSymbolicLink() ? 'l' : d.isDirectory() ? 'd' : 'f'}${d.name}`).join('\0')
 export const hostReadText = (path: string): string =>
   read('text', path, () => readFileSync(path, 'utf8'), String)
 
@@ -70,6 +75,8 @@ export function sameHostReads(reads: readonly HostRead[]): boolean {
           return readlinkSync(r.path)
         case 'readdir':
           return readdirSync(r.path).join('\0')
+        case 'dirents':
+          return direntsAnswer(readdirSync(r.path, { withFileTypes: true }))
         case 'text':
           return readFileSync(r.path, 'utf8')
       }

@@ -4,6 +4,7 @@
 // ports become port rules. The plan carries one row of handled rights per ABI; the launcher
 // uses the running kernel's row, so the same plan degrades gracefully.
 import type { LandlockRow, PlanOp } from './model.js'
+import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
 import { DEVICES, type HostFs, realHostFs } from './view.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
@@ -21,13 +22,7 @@ import {
   scopes,
 } from '../landlock/rights.js'
 
-export interface LandlockRule {
-  path: string
-  access: bigint
-  optional: boolean
-  /** The policy statement it realises, for explanations. */
-  from: string
-}
+export type { LandlockRule } from './landlock-masks.js'
 
 /** Default rights of each kind of view entry. Inside the view some entries also get `truncate`
  * (see grantsTruncate) where no layer loses anything by it, because the kernel asks for truncate
@@ -95,29 +90,6 @@ function truncateReaches(e: ViewEntry, entries: readonly ViewEntry[]): boolean {
 /** The rights of an entry's own rule (see entryAccess on `truncate`). */
 const ownAccess = (e: ViewEntry, names: string[], entries: readonly ViewEntry[], inView: boolean) =>
   accessMask(inView && grantsTruncate(e, entries) ? [...names, 'truncate'] : names).mask
-
-/**
- * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
- * paths becomes rules on its children instead (recursing towards each mask), plus `readdir` on
- * the tree itself: names stay listable, masked contents are not readable.
- */
-function splitAroundMasks(rule: LandlockRule, hostDir: string, masks: string[], fs: HostFs): LandlockRule[] {
-  const inside = masks.filter((m) => under(m, rule.path))
-  if (inside.length === 0) return [rule]
-  const out: LandlockRule[] = [
-    { ...rule, access: rule.access & FS.read_dir, from: `${rule.from}, split around masks` },
-  ]
-  for (const name of fs.list(hostDir)) {
-    const view = rule.path === '/' ? `/${name}` : `${rule.path}/${name}`
-    const host = hostDir === '/' ? `/${name}` : `${hostDir}/${name}`
-    if (inside.includes(view)) continue
-    const child: LandlockRule = { ...rule, path: view, optional: true }
-    if (inside.some((m) => under(m, view)) && fs.kind(host) === 'dir')
-      out.push(...splitAroundMasks(child, host, inside, fs))
-    else out.push(child)
-  }
-  return out
-}
 
 /** Without a mount namespace there is no view: each statement is a rule on the host's path,
  * narrowed to what the statement promises rather than the host tree it names. `proc` is the
@@ -191,7 +163,9 @@ export function landlockRules(
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }
-    rules.push(...(e.kind === 'bind' ? splitAroundMasks(r, e.src, masks, fs) : [r]))
+    rules.push(
+      ...(e.kind === 'bind' && carvesMasks(r.access, inView) ? splitAroundMasks(r, e.src, masks, fs) : [r]),
+    )
     // The view's /dev holds a private, noexec shm tmpfs: POSIX shared memory and semaphores
     // (Python's multiprocessing) create and remove files there, which /dev's rights do not allow.
     if (e.kind === 'dev' && inView)
@@ -283,16 +257,6 @@ export function compileLandlock(
   return ops
 }
 
-/** A rule as the kernel sees it: where it is opened (`path`, in the view or on the host without
- * one) and, when that is a bind's tree, the host directory it lands on. */
-interface Grant {
-  path: string
-  host?: string | undefined
-  access: bigint
-  from: string
-  entry?: ViewEntry
-}
-
 /**
  * Rights that reach an entry's files from rules other than its own, as `entry → why`, for the
  * statement status (landlock/status.ts). Landlock rules belong to inodes, not to mount points,
@@ -308,6 +272,7 @@ interface Grant {
  * A writable bind inside a read-only one at the same place (`ro: ./p` with `rw: ./p/out`) is
  * the policy's own carve-out, reached only through its own mount: not a leak. The other way
  * round (`ro: ./p/.git` inside `rw: ./p`) is one: the walk from .git goes on up through ./p.
+ * A mask's are the rights of every enclosing grant not split around it (maskReach).
  */
 export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {}): Map<ViewEntry, string> {
   const inView = policy.namespaces.mount
@@ -364,5 +329,6 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
       `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
     )
   }
+  for (const m of policy.filesystem) if (m.kind === 'mask') maskReach(m, grants, inView, out)
   return out
 }

@@ -1,8 +1,11 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { hostLstat, hostReaddir, hostReadlink } from '../host/reads.js'
+import { hostDirents, hostLstat, hostReadlink } from '../host/reads.js'
+import { posix } from 'node:path'
 import type { PlanOp } from './model.js'
+import { refuseHostMountPoints } from './mount-points.js'
+import { mountAt, onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
@@ -11,8 +14,8 @@ export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
 export interface HostFs {
   kind(path: string): HostKind
   readlink(path: string): string
-  /** Entry names of a directory ([] when unreadable). */
-  list(path: string): string[]
+  /** Entries of a directory and their kinds ([] when unreadable). */
+  list(path: string): { name: string; kind: Exclude<HostKind, 'missing'> }[]
 }
 
 export const realHostFs: HostFs = {
@@ -28,7 +31,10 @@ export const realHostFs: HostFs = {
   readlink: (path) => hostReadlink(path),
   list(path) {
     try {
-      return hostReaddir(path)
+      return hostDirents(path).map((d) => ({
+        name: d.name,
+        kind: d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'file',
+      }))
     } catch {
       return []
     }
@@ -72,6 +78,8 @@ export const PROC_MASKED = [
 
 /** What runc masks of the same: the list cordon's OCI bundles ask runc for. */
 export const procMaskedPaths = (proc = '/proc'): string[] => PROC_MASKED.map((n) => `${proc}/${n}`)
+
+const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
 function depth(path: string): number {
   return path === '/' ? 0 : path.split('/').length - 1
@@ -171,28 +179,79 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
   }
 }
 
+/**
+ * A mask's mount sits on a dentry, not a name: in a writable bind granted whole (plan/landlock-
+ * masks.ts carvesMasks) the program could rename a directory on the mask's way (`mv sub sub2`),
+ * the mount going along, and leave the host's secret at sub2/secret, where the next run's mask,
+ * which hides sub/secret by name, no longer is. Each directory between the bind and the mask
+ * becomes a mount point of its own (a bind of itself, as its bind shows it): the kernel refuses
+ * to rename or remove a mount point (EBUSY), so the masked path stays where the mask names it.
+ */
+function pinMaskWays(
+  kept: readonly ViewEntry[],
+  each: Map<ViewEntry, PlanOp[]>,
+  fs: HostFs,
+  notes: string[],
+  options: ViewOptions,
+): PlanOp[] {
+  const pinned = new Set<string>()
+  const out: PlanOp[] = []
+  for (const m of kept) {
+    if (m.kind !== 'mask' || !each.get(m)?.length) continue
+    const holder = mountAt(kept, m.dest, m)
+    if (holder?.kind !== 'bind' || holder.readOnly) continue
+    const rel = posix.relative(holder.dest, posix.dirname(m.dest))
+    if (!rel || rel.startsWith('..')) continue
+    let view = holder.dest
+    let src = holder.src
+    for (const name of rel.split('/')) {
+      view = posix.join(view, name)
+      src = posix.join(src, name)
+      if (pinned.has(view) || fs.kind(src) !== 'dir') continue
+      pinned.add(view)
+      notes.push(`mask ${m.dest}: ${view} pinned (a mount point cannot be renamed away from the mask)`)
+      out.push(...entryOps({ ...holder, src, dest: view, optional: false }, fs, notes, options))
+    }
+  }
+  return out
+}
+
 /** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
  * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
  * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
 export function compileView(
   entries: ViewEntry[],
   notes: string[],
-  fs: HostFs = realHostFs,
+  host: HostFs = realHostFs,
   options: ViewOptions = {},
 ): PlanOp[] {
+  const fs = onceEach(host)
   const last = new Map<string, number>()
   entries.forEach((e, i) => {
     const prev = last.get(e.dest)
     if (prev !== undefined) notes.push(`${e.dest}: ${entries[prev]!.kind} replaced by a later ${e.kind}`)
     last.set(e.dest, i)
   })
-  const kept = entries.filter((e, i) => last.get(e.dest) === i)
+  const latest = entries.filter((e, i) => last.get(e.dest) === i)
+  // Beneath a masked directory (an empty read-only tmpfs) a mask has nothing left to hide; only
+  // a mask that is kept (not replaced by a later entry at its place) and mounts one counts.
+  const hiding = latest.filter((m) => m.kind === 'mask' && fs.kind(m.host ?? m.dest) === 'dir')
+  const kept = latest.filter((e) => {
+    const inside = hiding.find((m) => m !== e && under(e.dest, m.dest))
+    if (e.kind === 'mask' && inside) notes.push(`mask ${e.dest}: already hidden by mask ${inside.dest}`)
+    return !(e.kind === 'mask' && inside)
+  })
+  for (const e of kept)
+    if (e.kind === 'mask' && e.named)
+      notes.push(`mask ${e.named}: reached through a symlink, hides ${e.dest}`)
   const unsized = kept.filter((e) => (e.kind === 'tmpfs' && !e.size) || e.kind === 'dev').length
   const share =
     options.tmpfsBudget && unsized
       ? Math.max(1 << 20, Math.floor(options.tmpfsBudget / unsized / 4096) * 4096)
       : 0
-  const ops = kept.flatMap((e) => entryOps(e, fs, notes, { ...options, tmpfsSize: share }))
+  const each = new Map(kept.map((e) => [e, entryOps(e, fs, notes, { ...options, tmpfsSize: share })]))
+  refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs)
+  const ops = [...kept.flatMap((e) => each.get(e)!), ...pinMaskWays(kept, each, fs, notes, options)]
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops
     .map((op, i) => ({ op, i }))

@@ -18,6 +18,7 @@ import { posix } from 'node:path'
 import { CordonError } from '../errors.js'
 import { ETC_SECRETS } from './profiles.js'
 import type { ViewEntry } from './resolved.js'
+import { hostPathIn, type LinkReader, onceEach, resolveViewPath, under } from './view-paths.js'
 
 export type PathKind = 'file' | 'dir' | 'symlink' | 'missing'
 
@@ -42,9 +43,9 @@ export const realHostPaths: HostPaths = {
 }
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>
+type Mask = Extract<ViewEntry, { kind: 'mask' }>
 
-export const under = (path: string, dir: string): boolean =>
-  path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
+export { under }
 
 /** Where trusted symlinks live: directly in /, and below the system's own directories. */
 const SYSTEM_DIRS = ['/usr', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/bin', '/sbin'] as const
@@ -112,15 +113,23 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
   return real
 }
 
-/** The host paths the policy's masks hide: each mask's view path through the bind that shows it
- * (the last one covering it), or the path itself when no bind does. */
-function maskedHostPaths(entries: readonly ViewEntry[]): string[] {
-  return entries.flatMap((m) => {
-    if (m.kind !== 'mask') return []
-    if (m.host) return [m.host]
-    const b = entries.findLast((e): e is Bind => e.kind === 'bind' && under(m.dest, e.dest))
-    return [b ? posix.join(b.src, posix.relative(b.dest, m.dest)) : m.dest]
-  })
+/** A mask where its path really leads: through every symlink on its way (the last one too), in
+ * the view, or on the host without one (view-paths.ts), with the host path it hides when a bind
+ * shows it elsewhere. A mask hides what the program reaches by its path, so a link on the way
+ * (`mask: /srv/x/link/secret`, link -> real) masks the target; without this the mount layer
+ * followed the link while Landlock granted its target whole, and with no view nothing hid it. */
+function settleMask(m: Mask, entries: readonly ViewEntry[], reader: LinkReader, view: boolean): Mask {
+  const { path, links } = resolveViewPath(m.dest, reader, view ? entries : undefined, { except: m })
+  const shown = view ? hostPathIn(entries, path, m) : undefined
+  const named = m.named ?? (links.length ? m.dest : undefined)
+  const hides = shown !== undefined && shown !== path ? shown : undefined
+  if (path === m.dest && hides === m.host && named === m.named) return m
+  return {
+    kind: 'mask',
+    dest: path,
+    ...(hides !== undefined ? { host: hides } : {}),
+    ...(named !== undefined ? { named } : {}),
+  }
 }
 
 /** Every bind source resolved by the rule above; masks repeated wherever another bind shows the
@@ -135,12 +144,14 @@ export function resolveBindSources(
   const writable = entries.flatMap((e) =>
     e.kind === 'bind' && !e.readOnly ? [resolveSource(e, host, [], view)] : [],
   )
-  const resolved = entries.map((e): ViewEntry => {
+  const sources = entries.map((e): ViewEntry => {
     if (e.kind !== 'bind' || e.src === '/dev/null') return e
     const src = resolveSource(e, host, writable, view)
     return src === e.src ? e : { ...e, src }
   })
-  const masked = maskedHostPaths(resolved)
+  const reader = onceEach<LinkReader>({ kind: (p) => host.stat(p).kind, readlink: (p) => host.readlink(p) })
+  const resolved = sources.map((e) => (e.kind === 'mask' ? settleMask(e, sources, reader, view) : e))
+  const masked = resolved.flatMap((m) => (m.kind === 'mask' ? [m.host ?? m.dest] : []))
   const secret = [...new Set([...masked, ...ETC_SECRETS])]
   const out: ViewEntry[] = []
   resolved.forEach((e, i) => {

@@ -19,9 +19,11 @@ export type ViewEntry =
     }
   | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[]; exec?: false }
   | { kind: 'proc' | 'dev'; dest: string }
-  /** host: the host path it hides when that is not dest (a mask repeated where another bind
-   * shows the same host path, policy/bind-sources.ts). */
-  | { kind: 'mask'; dest: string; host?: string }
+  /** host: the host path it hides when that is not dest (a bind shows it at another place, or
+   * the mask is repeated where another bind shows the same host path); named: the path the
+   * policy named, when that passes through a symlink and dest is where it leads
+   * (policy/bind-sources.ts). */
+  | { kind: 'mask'; dest: string; host?: string; named?: string }
   | { kind: 'symlink'; target: string; dest: string }
   | { kind: 'file'; dest: string; content: string; mode: number }
   | { kind: 'mkdir'; dest: string; mode: number }
