@@ -197,7 +197,11 @@ function pinMaskWays(
   const pinned = new Set<string>()
   const out: PlanOp[] = []
   for (const m of kept) {
-    if (m.kind !== 'mask' || !each.get(m)?.length) continue
+    // A read-only carve-out (`ro: P/sub/.git` in `rw: P`) is a mask of the write rights: a
+    // rename of its parent would leave the next run's carve-out nothing to cover (an optional
+    // one is then skipped, and the tree is writable).
+    const carve = m.kind === 'mask' || (m.kind === 'bind' && m.readOnly)
+    if (!carve || !each.get(m)?.length) continue
     const holder = mountAt(kept, m.dest, m)
     if (holder?.kind !== 'bind' || holder.readOnly) continue
     const rel = posix.relative(holder.dest, posix.dirname(m.dest))
@@ -209,7 +213,9 @@ function pinMaskWays(
       src = posix.join(src, name)
       if (pinned.has(view) || fs.kind(src) !== 'dir') continue
       pinned.add(view)
-      notes.push(`mask ${m.dest}: ${view} pinned (a mount point cannot be renamed away from the mask)`)
+      notes.push(
+        `${m.kind === 'mask' ? 'mask' : 'ro'} ${m.dest}: ${view} pinned (a mount point cannot be renamed away from it)`,
+      )
       out.push(...entryOps({ ...holder, src, dest: view, optional: false }, fs, notes, options))
     }
   }

@@ -63,6 +63,31 @@ function cases(run: Run, dir: string) {
     })
   })
 
+  // The same rename defeated a read-only carve-out: once `sub` was moved, the next run skipped
+  // the optional `ro:` bind (its source gone) and sub2/deep was writable.
+  test('a rename on the way to a read-only carve-out cannot make it writable next run', () => {
+    const file = join(dir, '..', 'ro.yaml')
+    writeFileSync(
+      file,
+      `extends: [default]\nfilesystem:\n  - rw: ${dir}\n  - ro: { src: ${dir}/sub/deep, optional: true }\n`,
+    )
+    const first = run([
+      'run',
+      '--policy',
+      file,
+      '--',
+      'sh',
+      '-c',
+      'mv sub sub2 2>/dev/null && echo moved; true',
+    ])
+    assert.equal(first.status, 0, first.stderr)
+    assert.equal(first.stdout, '', 'the carve-out’s parent was moved')
+    const write = 'for d in sub/deep sub2/deep; do echo x > $d/w 2>/dev/null && echo wrote-$d; done; true'
+    const second = run(['run', '--policy', file, '--', 'sh', '-c', write])
+    assert.equal(second.status, 0, second.stderr)
+    assert.equal(second.stdout, '', 'the read-only carve-out was written')
+  })
+
   test('the plan says which directories it pins', () => {
     const r = run(['plan', '--policy', join(dir, '..', 'p.yaml')])
     assert.equal(r.status, 0, r.stderr)
