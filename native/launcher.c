@@ -303,20 +303,8 @@ static char **plan_argv(const struct plan *p)
 	return argv;
 }
 
-/* Best effort: 0, or -1 with errno. */
-static int write_file(const char *path, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, data, strlen(data));
-	int err = errno;
-	close(fd);
-	errno = err;
-	return n == (ssize_t)strlen(data) ? 0 : -1;
-}
-
-/* Best effort, as write_file: name under the sandbox's /proc directory (open_proc_dir). */
+/* Best effort: 0, or -1 with errno. name is under dir (the sandbox's /proc directory,
+ * open_proc_dir), or a path from the current directory with AT_FDCWD. */
 static int write_proc_file(int dir, const char *name, const char *data)
 {
 	int fd = openat(dir, name, O_WRONLY | O_CLOEXEC);
@@ -327,6 +315,11 @@ static int write_proc_file(int dir, const char *name, const char *data)
 	close(fd);
 	errno = err;
 	return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+static int write_file(const char *path, const char *data)
+{
+	return write_proc_file(AT_FDCWD, path, data);
 }
 
 /* Whether /proc is of the launcher's own pid namespace, as far as it can tell: /proc/self is its
