@@ -74,6 +74,27 @@ function removeLock(dir: string, id: string): void {
   } catch {} // none
 }
 
+const DELETE_TRIES = 20
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
+
+/** `delete --force` until the container's state is gone. runsc's sandbox may still be exiting
+ * from the kill just sent, and a delete then leaves the container in its state (seen once in
+ * CI: the next run's sweep returned with the orphan's id and runsc still there); tried again
+ * every 100 ms, for ~2 s at most. */
+function deleteContainer(
+  program: RuntimeProgram,
+  path: string,
+  root: { dir: string; flags: string[] },
+  id: string,
+): void {
+  for (let i = 0; i < DELETE_TRIES; i++) {
+    spawnSync(path, [...root.flags, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+    if (program === 'runsc') removeLock(root.dir, id)
+    if (!containers(root.dir).has(id)) return
+    Atomics.wait(PAUSE, 0, 0, 100)
+  }
+}
+
 /** The caller's processes that name the container on their command line as the runtime (`runc
  * run … ID`): the dead owner's runtime, which may hold the container's lock for ever (runsc's
  * gofer and sandbox are below it). */
@@ -113,8 +134,7 @@ export function sweepOrphans(
     for (const id of containers(root.dir)) {
       if (!orphaned(CONTAINER.exec(id))) continue
       for (const runtime of identify(runtimeProcesses(program, id, uid))) killRuntimeTree(runtime, id)
-      spawnSync(path, [...root.flags, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
-      if (program === 'runsc') removeLock(root.dir, id)
+      deleteContainer(program, path, root, id)
       removed.push(id)
     }
   }
