@@ -4,7 +4,7 @@
 // whose command fails writes nothing unless --force. As root and as the plain user, from a
 // project directory outside /tmp and from one under /tmp (the default profile's private /tmp).
 import assert from 'node:assert/strict'
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lchownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
@@ -21,7 +21,7 @@ const asRoot: Cli = (args, cwd) => cordon(args, { cwd, timeout })
 function scratch(t: { after: (f: () => void) => void }, dir: string, owner?: { uid: number; gid: number }) {
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true, mode: 0o755 })
-  if (owner) chownSync(dir, owner.uid, owner.gid)
+  if (owner) lchownSync(dir, owner.uid, owner.gid) // never through a link planted at dir
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }

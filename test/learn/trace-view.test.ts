@@ -3,7 +3,7 @@
 // itself out of its limits nor write sysfs. Learn cannot run the escape battery (it records, it
 // does not judge), so both modes are checked here, as root and as a plain user.
 import assert from 'node:assert/strict'
-import { chownSync, mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, lchownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { traceView } from '../../src/learn/learn.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
@@ -98,11 +98,10 @@ describe(
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
     const user = isRoot ? ensureTestUser() : { uid: 0, gid: 0 }
-    const dir = `/tmp/cordon-trace-view-user-${process.pid}`
-    if (isRoot) {
-      mkdirSync(dir, { recursive: true })
-      chownSync(dir, user.uid, user.gid)
-    }
+    // mkdtemp, not a predictable name: a link planted there would carry the chown elsewhere.
+    const dir = mkdtempSync('/tmp/cordon-trace-view-user-')
+    chmodSync(dir, 0o755)
+    if (isRoot) lchownSync(dir, user.uid, user.gid)
     after(() => rmSync(dir, { recursive: true, force: true }))
     modes('plain user', (args) => cordonAs(user, args, dir, 120_000), dir)
   },

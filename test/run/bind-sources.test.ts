@@ -2,7 +2,7 @@
 // have planted, judged on the path they resolve to, and opened by the launcher without symlinks.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chownSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { chmodSync, lchownSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { type HostPaths, resolveBindSources } from '../../src/policy/bind-sources.js'
@@ -187,11 +187,10 @@ describe(
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
     const user = isRoot ? ensureTestUser() : { uid: 0, gid: 0 }
-    const project = `/tmp/cordon-bind-sources-user-${process.pid}`
-    if (isRoot) {
-      mkdirSync(project, { recursive: true, mode: 0o755 })
-      chownSync(project, user.uid, user.gid)
-    }
+    // mkdtemp, not a predictable name: a link planted there would carry the chown elsewhere.
+    const project = mkdtempSync('/tmp/cordon-bind-sources-user-')
+    chmodSync(project, 0o755)
+    if (isRoot) lchownSync(project, user.uid, user.gid)
     after(() => rmSync(project, { recursive: true, force: true }))
     plantedRuns((args) => cordonAs(user, args, project), false)
   },

@@ -3,7 +3,7 @@
 // statements that cannot be honoured are errors.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chownSync, mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, lchownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { type ResolvedPolicy, resolvePolicy, type ViewEntry } from '../../src/policy/resolve.js'
 import { guardWideBinds, hostKernelMounts } from '../../src/policy/wide-binds.js'
@@ -158,11 +158,10 @@ describe(
   { skip: isRoot ? false : 'needs root to create the test user' },
   () => {
     const user = isRoot ? ensureTestUser() : { uid: 0, gid: 0 }
-    const project = `/tmp/cordon-wide-user-${process.pid}`
-    if (isRoot) {
-      mkdirSync(project, { recursive: true })
-      chownSync(project, user.uid, user.gid)
-    }
+    // mkdtemp, not a predictable name: a link planted there would carry the chown elsewhere.
+    const project = mkdtempSync('/tmp/cordon-wide-user-')
+    chmodSync(project, 0o755)
+    if (isRoot) lchownSync(project, user.uid, user.gid)
     after(() => rmSync(project, { recursive: true, force: true }))
     runsAs('plain user', (args) => cordonAs(user, args, project, 300_000))
   },

@@ -4,7 +4,7 @@
 // in audit and learn runs (the probe binary run directly: verify has no traced mode).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chownSync, mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, lchownSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, isRoot, ROOT } from '../helpers.js'
@@ -60,9 +60,10 @@ describe('exec from memory and from /dev/shm is blocked', { concurrency: 1 }, ()
       { timeout, skip: (!isRoot && 'needs root to switch users') || m.skip || false },
       (t) => {
         const user = ensureTestUser()
-        const dir = join('/tmp', `cordon-exec-memory-${process.pid}`)
-        mkdirSync(dir, { recursive: true })
-        chownSync(dir, user.uid, user.gid)
+        // mkdtemp, not a predictable name: a link planted there would carry the chown elsewhere.
+        const dir = mkdtempSync('/tmp/cordon-exec-memory-')
+        chmodSync(dir, 0o755)
+        lchownSync(dir, user.uid, user.gid)
         t.after(() => rmSync(dir, { recursive: true, force: true }))
         const r = cordonAs(user, ['verify', '--json', ...PROBES, ...m.flags], dir, timeout)
         check(r.stdout, r.stderr)
@@ -82,9 +83,9 @@ describe('exec from memory and from /dev/shm is blocked in traced runs', { concu
     for (const who of ['root', 'the plain user'] as const)
       test(`${m.name}, as ${who}`, { timeout, skip: !isRoot && 'needs root to switch users' }, (t) => {
         const user = who === 'root' ? undefined : ensureTestUser()
-        const dir = join('/tmp', `cordon-exec-memory-${m.name}-${process.pid}`)
-        mkdirSync(dir, { recursive: true })
-        if (user) chownSync(dir, user.uid, user.gid)
+        const dir = mkdtempSync(`/tmp/cordon-exec-memory-${m.name}-`)
+        chmodSync(dir, 0o755)
+        if (user) lchownSync(dir, user.uid, user.gid)
         t.after(() => rmSync(dir, { recursive: true, force: true }))
         const argv = [...m.args(dir), join(PROBE_DIR, 'cordon-probes'), 'exec-memfd', 'exec-devshm']
         const r = user ? cordonAs(user, argv, dir, timeout) : cordon(argv, { cwd: dir, timeout })
