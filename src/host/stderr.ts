@@ -4,17 +4,13 @@
 // pipe a reader is a moment late to empty (observation must not change the program; it also
 // loads node:net, ~3 ms of a run's start). writeSync on the blocking fd waits as the program's
 // own writes do, and keeps the lines' order with anything else that writes there.
-import { writeSync } from 'node:fs'
+import { writeAll } from './write-all.js'
 
 /** Writes text to fd 2, all of it. A stderr that is non-blocking already (EAGAIN: whoever
  * opened it made it so) gets the rest through process.stderr, which waits on the event loop; one
  * that cannot be written (closed: EPIPE) loses the line, which is not worth failing the run for. */
 export function writeStderr(text: string): void {
   const bytes = Buffer.from(text)
-  let done = 0
-  try {
-    while (done < bytes.length) done += writeSync(2, bytes, done)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EAGAIN') process.stderr.write(bytes.subarray(done))
-  }
+  const { written, error } = writeAll(2, bytes)
+  if (error?.code === 'EAGAIN') process.stderr.write(bytes.subarray(written))
 }

@@ -60,7 +60,7 @@ export class StreamSink implements AlertSink {
   readonly stats = newStats()
   constructor(
     readonly name: string,
-    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly out: { write(text: string): unknown; isTTY?: boolean | undefined },
   ) {}
   send(a: Alert): void {
     const color = this.out.isTTY && !process.env.NO_COLOR ? COLORS[a.priority] : undefined
@@ -73,10 +73,7 @@ export class StreamSink implements AlertSink {
 
 /** fd 2 as a StreamSink's output, without process.stderr (host/stderr.ts: building it would
  * make the program's stderr pipe non-blocking). */
-function stderrWriter(): NodeJS.WritableStream & { isTTY?: boolean } {
-  const out = { isTTY: isatty(2), write: (text: string) => (writeStderr(text), true) }
-  return out as unknown as NodeJS.WritableStream & { isTTY?: boolean }
-}
+const stderrWriter = () => ({ isTTY: isatty(2), write: writeStderr })
 
 /** JSON lines on a channel the caller owns (`--alert json`: the --events file or descriptor). */
 export class JsonSink implements AlertSink {

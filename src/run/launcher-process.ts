@@ -7,13 +7,15 @@
 // the same events, as much of ChildProcess as spawn() and its callers use.
 import type { ChildProcess, StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { inspect } from 'node:util'
 import { nativePath } from '../host/launcher.js'
+import { hasEscapedBytes } from '../host/path-bytes.js'
+import { writeAll } from '../host/write-all.js'
 import { childProcess } from '../child-process.js'
 
 /** What spawn() and its callers use of the launcher's process; a ChildProcess is one. */
@@ -95,7 +97,7 @@ export function withStarter<T>(which: 'addon' | 'child_process', fn: () => T): T
 export function listenUnix(path: string): number | undefined {
   const a = forced ? null : loadAddon()
   // A path with bytes that are not UTF-8 (path-bytes.ts) would reach the addon re-encoded.
-  if (!a || /[\udc80-\udcff]/.test(path)) return undefined
+  if (!a || hasEscapedBytes(path)) return undefined
   return a.listen(path)[0]
 }
 
@@ -337,10 +339,7 @@ function reapAll(): void {
  * exit says why. */
 function writeFirst(fd: number, bytes: Uint8Array): Uint8Array {
   if (bytes.length > WRITTEN_FIRST_MAX) return bytes
-  try {
-    let done = 0
-    while (done < bytes.length) done += writeSync(fd, bytes, done)
-  } catch {} // EPIPE: the launcher has ended
+  writeAll(fd, bytes) // a failure is EPIPE: the launcher has ended
   return new Uint8Array(0)
 }
 

@@ -1,6 +1,7 @@
 // The event stream of a running sandbox, served on a unix socket for `cordon monitor`.
-import { chmodSync, unlinkSync, writeSync } from 'node:fs'
+import { chmodSync, unlinkSync } from 'node:fs'
 import type { Server, Socket } from 'node:net'
+import { writeAll } from '../host/write-all.js'
 import { acceptWaiting, closeFd, listenUnix, net } from './launcher-process.js'
 
 const MAX_CLIENT_BACKLOG = 1 << 20
@@ -93,9 +94,7 @@ export function publish(path: string): Publisher | undefined {
             .join(''),
         )
         for (const c of acceptWaiting(fd)) {
-          try {
-            for (let done = 0; done < text.length;) done += writeSync(c, text, done)
-          } catch {} // EAGAIN: a client that reads slower than the run misses the rest
+          writeAll(c, text) // EAGAIN: a client that reads slower than the run misses the rest
           closeFd(c)
         }
       }
