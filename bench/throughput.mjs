@@ -2,14 +2,17 @@
 // spawn() against bwrap driven by the same harness (child_process.spawn, same stdio, same
 // concurrency), at several concurrency levels. Also the supervisor's memory per running
 // sandbox: Node's RSS and the launchers' RSS while N sandboxes sleep, as N grows.
-// Variants alternate per level so drift hits both; NODE_EXTRA_CA_CERTS does not matter here
-// (one Node process for the whole run).
+// Each level runs in rounds: every round starts `total / rounds` sandboxes of every variant, the
+// variants' order rotated from round to round, so drift and a neighbour's load hit all of them.
+// A row's rate is the median of its rounds', and its ratio to bwrap the median of the rounds'
+// paired ratios (with their range): one pass per variant swung by ±0.2 from run to run.
+// NODE_EXTRA_CA_CERTS does not matter here (one Node process for the whole run).
 //
 // Two floor rows come from the same harness: `unshare` with the same namespaces and nothing
 // else (what creating and tearing down the namespaces costs, which no launcher can skip), and
 // cordon-exec started directly (the launcher without spawn()'s Node-side work).
 //
-//   node bench/throughput.mjs [--total 2000] [--levels 16,64,256] [--json]
+//   node bench/throughput.mjs [--total 2000] [--rounds 5] [--levels 16,64,256] [--json]
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,12 +28,16 @@ const { withStarter } = await import(join(root, 'build', 'src', 'run', 'launcher
 const { values } = parseArgs({
   options: {
     total: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '5' },
     levels: { type: 'string', default: '16,64,256' },
     memory: { type: 'string', default: '16,64,256' },
     json: { type: 'boolean' },
   },
 })
 const total = Number(values.total)
+const rounds = Number(values.rounds)
+if (!(Number.isInteger(rounds) && rounds >= 1 && total >= rounds))
+  throw new Error(`--rounds must be a whole number from 1 to --total (${total}), got ${values.rounds}`)
 const levels = values.levels.split(',').map(Number)
 const memoryLevels = values.memory.split(',').map(Number)
 const policyFile = join(root, 'bench', 'bwrap-equivalent.yaml')
@@ -111,13 +118,14 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(s.length * q))]
 }
 
-async function throughput(variant, concurrency) {
-  const latencies = []
+/** One round of `count` sandboxes, `concurrency` at once: sandboxes per second, and each
+ * sandbox's start-to-exit latency pushed to `latencies`. */
+async function throughput(variant, concurrency, count, latencies) {
   let next = 0
   let failures = 0
   const t0 = performance.now()
   async function worker() {
-    while (next < total) {
+    while (next < count) {
       next++
       const t = performance.now()
       const code = await variant.start(['/bin/true']).done
@@ -125,14 +133,39 @@ async function throughput(variant, concurrency) {
       latencies.push(performance.now() - t)
     }
   }
-  await Promise.all(Array.from({ length: concurrency }, worker))
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
   const seconds = (performance.now() - t0) / 1000
-  if (failures) throw new Error(`${variant.name}: ${failures} of ${total} runs failed; first: ${firstError}`)
-  return {
-    perSecond: Number((total / seconds).toFixed(1)),
-    p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
-    p99Ms: Number(quantile(latencies, 0.99).toFixed(2)),
+  if (failures) throw new Error(`${variant.name}: ${failures} of ${count} runs failed; first: ${firstError}`)
+  return count / seconds
+}
+
+const median = (xs) => quantile(xs, 0.5)
+
+/** A level's rows: `rounds` rounds, each running every variant once, the order rotated. */
+async function level(concurrency) {
+  const rates = variants.map(() => [])
+  const latencies = variants.map(() => [])
+  for (let r = 0; r < rounds; r++) {
+    const count = Math.floor(total / rounds) + (r < total % rounds ? 1 : 0)
+    for (let k = 0; k < variants.length; k++) {
+      const i = (k + r) % variants.length
+      rates[i].push(await throughput(variants[i], concurrency, count, latencies[i]))
+    }
   }
+  const b = variants.findIndex((v) => v.bwrap)
+  return variants.map((v, i) => {
+    const ratios = b < 0 ? [] : rates[i].map((x, r) => x / rates[b][r])
+    return {
+      variant: v.name,
+      concurrency,
+      perSecond: Number(median(rates[i]).toFixed(1)),
+      p50Ms: Number(quantile(latencies[i], 0.5).toFixed(2)),
+      p99Ms: Number(quantile(latencies[i], 0.99).toFixed(2)),
+      vsBwrap: b < 0 ? null : Number(median(ratios).toFixed(2)),
+      vsBwrapRange:
+        b < 0 ? null : [Math.min(...ratios), Math.max(...ratios)].map((x) => Number(x.toFixed(2))),
+    }
+  })
 }
 
 const rssKiB = (pid) => {
@@ -166,26 +199,24 @@ async function memory(variant, n) {
 }
 
 const rows = []
-for (const c of levels) {
-  for (const v of variants) rows.push({ variant: v.name, concurrency: c, ...(await throughput(v, c)) })
-  const base = rows.find((r) => r.concurrency === c && r.variant.startsWith('bwrap'))
-  for (const r of rows.filter((x) => x.concurrency === c))
-    r.vsBwrap = base ? Number((r.perSecond / base.perSecond).toFixed(2)) : null
-}
+for (const c of levels) rows.push(...(await level(c)))
 const mem = []
 for (const n of memoryLevels)
   for (const v of variants.filter((x) => !x.floor && !x.before))
     mem.push({ variant: v.name, sandboxes: n, ...(await memory(v, n)) })
 
 if (values.json) {
-  console.log(JSON.stringify({ version: 1, total, rows, memory: mem }, null, 2))
+  console.log(JSON.stringify({ version: 2, total, rounds, rows, memory: mem }, null, 2))
 } else {
-  console.log(`${total} /bin/true sandboxes per level, one Node process\n`)
-  console.log('| variant | at once | sandboxes/s | p50 ms | p99 ms | vs bwrap |')
-  console.log('|---|---:|---:|---:|---:|---:|')
+  console.log(
+    `${total} /bin/true sandboxes per variant and level in ${rounds} rounds, one Node process; ` +
+      'sandboxes/s and vs bwrap are medians over the rounds (vs bwrap paired by round, its range beside it)\n',
+  )
+  console.log('| variant | at once | sandboxes/s | p50 ms | p99 ms | vs bwrap | range |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|')
   for (const r of rows)
     console.log(
-      `| ${r.variant} | ${r.concurrency} | ${r.perSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.vsBwrap ?? '-'}× |`,
+      `| ${r.variant} | ${r.concurrency} | ${r.perSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.vsBwrap ?? '-'}× | ${r.vsBwrapRange?.join('–') ?? '-'} |`,
     )
   console.log(
     '\n| variant | sandboxes running | Node RSS per sandbox (KiB) | host-side process RSS per sandbox (KiB) |',
