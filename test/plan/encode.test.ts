@@ -60,3 +60,31 @@ test('encodePlan keeps a blob larger than its first buffer intact', () => {
   assert.ok(ops[1]!.body.subarray(4).equals(program))
   assert.equal(ops[2]!.body.subarray(4, -1).toString(), '/bin/true')
 })
+
+test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-byte limit, no NUL", () => {
+  const body = (arg: string) => walk(encodePlan({ ops: [{ op: 'exec_arg', arg }], notes: [] }))[0]!.body
+  const exact = (arg: string, bytes: Buffer) => {
+    const b = body(arg)
+    assert.equal(b.readUInt32LE(0), bytes.length)
+    assert.ok(b.subarray(4, -1).equals(bytes), `${JSON.stringify(arg)} as ${b.subarray(4, -1).toString('hex')}`)
+    assert.equal(b.length, 4 + bytes.length + 1)
+    assert.equal(b[b.length - 1], 0)
+  }
+  exact('/bin/true', Buffer.from('/bin/true'))
+  exact('/tmp/é€😀', Buffer.from('/tmp/é€😀', 'utf8'))
+  // A byte that is not UTF-8 travels as a lone surrogate (path-bytes.ts): the byte itself goes.
+  exact('/tmp/a\udcffb\udc80', Buffer.from([...Buffer.from('/tmp/a'), 0xff, 0x62, 0x80]))
+  // Counted in bytes, not UTF-16 units: 1366 × '€' is 4098 bytes.
+  exact('x'.repeat(4096), Buffer.from('x'.repeat(4096)))
+  exact('€'.repeat(1365), Buffer.from('€'.repeat(1365)))
+  for (const bad of ['', 'a\0b', 'x'.repeat(4097), '€'.repeat(1366), `${'x'.repeat(4096)}\udcff`])
+    assert.throws(() => body(bad), /must be 1-4096 bytes without NUL/, JSON.stringify(bad).slice(0, 40))
+  // Many strings past the first buffer: each lands whole after the buffer grows.
+  const many = walk(
+    encodePlan({ ops: Array.from({ length: 3000 }, (_, i) => ({ op: 'exec_arg', arg: `€${i}` })), notes: [] }),
+  )
+  assert.deepEqual(
+    many.map((o) => o.body.subarray(4, -1).toString()),
+    Array.from({ length: 3000 }, (_, i) => `€${i}`),
+  )
+})
