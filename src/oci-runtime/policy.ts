@@ -129,7 +129,7 @@ export function policySeccompOps(policy: ResolvedPolicy, config: OciConfig, note
   const p = asContainer(policy, config)
   const extras = seccompExtras(p)
   const pre = precompiledFilter(p.seccomp, extras, process.arch)
-  const filter = pre ? { program: pre, responder: undefined } : compileFilter(p.seccomp, extras, process.arch)
+  const filter = pre ?? compileFilter(p.seccomp, extras, process.arch)
   if (filter.responder)
     throw unsupported(
       `${FIELD}.seccomp`,

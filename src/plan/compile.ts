@@ -165,7 +165,7 @@ function compilePolicy(given: ResolvedPolicy, ctx: Omit<CompileContext, keyof Ru
   // A built-in profile's filter is read from build/seccomp; any other is compiled (plan/filter.ts).
   const precompiled = precompiledFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   const filter: PlanFilter = precompiled
-    ? { program: precompiled, instructions: precompiled.length / 8 }
+    ? { ...precompiled, instructions: precompiled.program.length / 8 }
     : compileFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
   if (filter.responder) {

@@ -39,16 +39,47 @@ export function precompiledProgram(key: string): Uint8Array | undefined {
   return program
 }
 
+/** The watch lists filters are precompiled for (build/seccomp/watch-sets.json): the syscalls
+ * the default monitor rules watch. Read once, and only by a run that watches. */
+let watchSets: string[] | undefined
+export const WATCH_SETS_FILE = join(PRECOMPILED_DIR, 'watch-sets.json')
+
+/** The key suffix of a watch list filters are precompiled for: "+watch0". */
+function watchKey(watch: readonly string[]): string | undefined {
+  if (watchSets === undefined) {
+    try {
+      const sets: unknown = JSON.parse(readFileSync(WATCH_SETS_FILE, 'utf8'))
+      watchSets = Array.isArray(sets) ? sets.map((w) => (Array.isArray(w) ? w.join(',') : '')) : []
+    } catch {
+      watchSets = []
+    }
+  }
+  const i = watchSets.indexOf([...new Set(watch)].sort().join(','))
+  return i < 0 ? undefined : `+watch${i}`
+}
+
 /** The precompiled filter of a plan whose layers only pick a built-in profile (plus the
- * extras every sandbox of that policy gets), unless syscalls are watched or the run is traced:
- * those rewrite the filter. undefined: the plan compiles its own (plan/filter.ts). */
+ * extras every sandbox of that policy gets), unless the run is traced (learn, audit rewrite the
+ * filter). A run that watches syscalls for the monitor gets one only for a watch list filters
+ * were precompiled for (the default rules'), with its responder. undefined: the plan compiles
+ * its own (plan/filter.ts). */
 export function precompiledFilter(
   own: readonly { profile?: string; default?: string; rules?: unknown[] }[],
   extras: readonly string[],
   arch: string,
   watch: readonly string[] = [],
   trace?: unknown,
-): Uint8Array | undefined {
-  const profileKey = watch.length || trace ? undefined : precompiledKey(own, arch)
-  return profileKey ? precompiledProgram(`${profileKey}${extras.map((e) => `+${e}`).join('')}`) : undefined
+): { program: Uint8Array; responder?: Uint8Array } | undefined {
+  const profileKey = trace ? undefined : precompiledKey(own, arch)
+  if (!profileKey) return undefined
+  const key = `${profileKey}${extras.map((e) => `+${e}`).join('')}`
+  if (!watch.length) {
+    const program = precompiledProgram(key)
+    return program && { program }
+  }
+  const suffix = watchKey(watch)
+  if (!suffix) return undefined
+  const program = precompiledProgram(`${key}${suffix}`)
+  const responder = precompiledProgram(`${key}${suffix}+responder`)
+  return program && responder ? { program, responder } : undefined
 }

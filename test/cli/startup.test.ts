@@ -99,6 +99,20 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     assert.match(filters[0]!, /\.bpf$/)
   })
 
+  test("cordon run --monitor reads the default rules' precompiled filter and responder, no compiler", () => {
+    const { status, files, stderr } = filesOpened(['run', '--monitor', '--', '/bin/true'])
+    assert.equal(status, 0, stderr)
+    const filters = files.filter((f) => f.startsWith(join('build', 'seccomp'))).sort()
+    assert.equal(filters.length, 3, `the watch lists, the filter and its responder: ${filters.join(', ')}`)
+    for (const end of [/\+watch0\+responder\.bpf$/, /\+watch0\.bpf$/, /\/watch-sets\.json$/])
+      assert.equal(filters.filter((f) => end.test(f)).length, 1, `${end}: ${filters.join(', ')}`)
+    const run = modulesRun(['run', '--monitor', '--', '/bin/true'])
+    assert.equal(run.status, 0, run.stderr)
+    assert.ok(run.modules.includes('src/monitor/session.ts'), run.modules.join(', '))
+    for (const m of ['src/plan/filter.ts', 'src/seccomp/compile.ts'])
+      assert.ok(!run.modules.includes(m), `${m} is not initialised`)
+  })
+
   test('a plain cordon run initialises no seccomp compiler, monitor, audit, backend or YAML parser', () => {
     const { status, modules, stderr } = modulesRun(['run', '--', '/bin/true'])
     assert.equal(status, 0, stderr)

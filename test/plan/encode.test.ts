@@ -66,7 +66,10 @@ test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-b
   const exact = (arg: string, bytes: Buffer) => {
     const b = body(arg)
     assert.equal(b.readUInt32LE(0), bytes.length)
-    assert.ok(b.subarray(4, -1).equals(bytes), `${JSON.stringify(arg)} as ${b.subarray(4, -1).toString('hex')}`)
+    assert.ok(
+      b.subarray(4, -1).equals(bytes),
+      `${JSON.stringify(arg)} as ${b.subarray(4, -1).toString('hex')}`,
+    )
     assert.equal(b.length, 4 + bytes.length + 1)
     assert.equal(b[b.length - 1], 0)
   }
@@ -81,7 +84,10 @@ test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-b
     assert.throws(() => body(bad), /must be 1-4096 bytes without NUL/, JSON.stringify(bad).slice(0, 40))
   // Many strings past the first buffer: each lands whole after the buffer grows.
   const many = walk(
-    encodePlan({ ops: Array.from({ length: 3000 }, (_, i) => ({ op: 'exec_arg', arg: `€${i}` })), notes: [] }),
+    encodePlan({
+      ops: Array.from({ length: 3000 }, (_, i) => ({ op: 'exec_arg', arg: `€${i}` })),
+      notes: [],
+    }),
   )
   assert.deepEqual(
     many.map((o) => o.body.subarray(4, -1).toString()),

@@ -89,4 +89,36 @@ describe('precompiled built-in profiles', () => {
           assert.deepEqual(Buffer.from(built), Buffer.from(fresh), key)
         }
   })
+
+  test("the default monitor rules' watch list: each filter and its responder equal a fresh compile", async () => {
+    const { precompiledFilter, precompiledProgram, WATCH_SETS_FILE } =
+      await import('../../src/seccomp/precompiled.js')
+    const { PRECOMPILED_EXTRA_SETS: sets } = await import('../../src/seccomp/extras.js')
+    const { compileFilter } = await import('../../src/plan/filter.js')
+    const { DEFAULT_RULES_FILE, loadRules, watchedSyscalls } = await import('../../src/monitor/rules.js')
+    const watch = watchedSyscalls(loadRules([DEFAULT_RULES_FILE]))
+    const { readFileSync } = await import('node:fs')
+    assert.deepEqual(JSON.parse(readFileSync(WATCH_SETS_FILE, 'utf8')), [watch], 'run npm run build')
+    for (const arch of ['x64', 'arm64', 'riscv64'])
+      for (const profile of ['default', 'strict', 'none'] as const)
+        for (const extras of sets) {
+          const fresh = compileFilter([{ profile, origin: 'test' }], extras, arch, watch)
+          const key = `${arch}:${profile}${extras.map((e) => `+${e}`).join('')}+watch0`
+          assert.ok(fresh.responder, key)
+          assert.deepEqual(Buffer.from(precompiledProgram(key)!), Buffer.from(fresh.program), key)
+          assert.deepEqual(
+            Buffer.from(precompiledProgram(`${key}+responder`)!),
+            Buffer.from(fresh.responder),
+            `${key}+responder`,
+          )
+          // Found from the list in any order, with repeats; not for another list or a traced run.
+          const layers = [{ profile, origin: 'policy' }]
+          const found = precompiledFilter(layers, extras, arch, [...watch].reverse().concat(watch[0]!))
+          assert.deepEqual(Buffer.from(found!.program), Buffer.from(fresh.program), key)
+          assert.deepEqual(Buffer.from(found!.responder!), Buffer.from(fresh.responder), key)
+          assert.equal(precompiledFilter(layers, extras, arch, watch.slice(1)), undefined)
+          assert.equal(precompiledFilter(layers, extras, arch, [...watch, 'openat']), undefined)
+          assert.equal(precompiledFilter(layers, extras, arch, watch, { mode: 'learn' }), undefined)
+        }
+  })
 })
