@@ -1,0 +1,146 @@
+// Where the wall time of `cordon run -- /bin/true` goes, phase by phase (issue 23: the CLI's own
+// cost against Node's start). A copy of the run bundle gets a timestamp at the entry of the
+// functions that open each phase, and a code cache warmed for the copy as the build warms the
+// real one; a driver loads it as bin/cordon.cjs does and prints the stamps. `node -e 0` runs in
+// the same rounds, interleaved. Medians over the rounds, in ms since the process started
+// (process.uptime(): the exec of node included). NODE_EXTRA_CA_CERTS is unset.
+//
+//   node bench/cli-phases.mjs [--rounds 30] [--policy FILE] [--json]
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '30' },
+    policy: { type: 'string', default: join(root, 'bench', 'bwrap-equivalent.yaml') },
+    json: { type: 'boolean' },
+  },
+})
+const rounds = Number(values.rounds)
+if (!(Number.isInteger(rounds) && rounds > 0))
+  throw new Error(`--rounds must be a whole number, got ${values.rounds}`)
+const env = { ...process.env }
+delete env.NODE_EXTRA_CA_CERTS
+delete env.NODE_OPTIONS
+
+// Each phase starts where its function is entered (the bundle keeps function names).
+const MARKS = [
+  ['async function runCommand(', 'command parsed from argv, its module graph initialised'],
+  ['function policyFromFlags(', 'flags parsed (parseArgs)'],
+  ['async function runNative(', 'policy read, validated and resolved'],
+  ['function compilePlan(', 'run set up (limits, filter choice)'],
+  ['function encodePlan(', 'plan compiled (view, Landlock, seccomp, caps)'],
+  ['function startLauncher(', 'plan encoded'],
+  ['function writeFirst(', 'launcher started (the addon loaded, its posix_spawn)'],
+  ['function publish(', 'plan written; the channel a socket (node:net loaded)'],
+  ['function reportEnforcement(', 'record published; the launcher set the sandbox up and reported Landlock'],
+]
+const BUNDLE = join(root, 'build', 'src', 'cli-bundle', 'run.cjs')
+const copy = join(dirname(BUNDLE), `.phases-${process.pid}.cjs`)
+const scratch = mkdtempSync(join(tmpdir(), 'cordon-phases-'))
+chmodSync(scratch, 0o755)
+process.on('exit', () => {
+  for (const f of [copy, `${copy}.cache`]) rmSync(f, { force: true })
+  rmSync(scratch, { recursive: true, force: true })
+})
+
+let text = readFileSync(BUNDLE, 'utf8')
+for (const [at, name] of MARKS) {
+  const i = text.indexOf(at)
+  if (i < 0 || text.indexOf(at, i + 1) >= 0)
+    throw new Error(`cli-phases: ${at} is not in ${BUNDLE} exactly once`)
+  const body = text.indexOf('{', i + at.length) + 1
+  text = `${text.slice(0, body)}globalThis.__cordonMark?.(${JSON.stringify(name)});${text.slice(body)}`
+}
+// The launcher's exit, reaped: where the wait for the program ends.
+const REAP = 'let w2=this.addon.wait(this.pidfd);if(w2!==null){'
+if (!text.includes(REAP)) throw new Error(`cli-phases: the reap of the launcher is not in ${BUNDLE}`)
+text = text.replace(REAP, `${REAP}globalThis.__cordonMark?.("the program ran and the launcher exited");`)
+writeFileSync(copy, text)
+
+const loader = join(root, 'bin', 'code-cache.cjs')
+const driver = join(scratch, 'driver.cjs')
+writeFileSync(
+  driver,
+  `'use strict'
+// process.hrtime, not performance: the global loads perf_hooks, which the CLI does not.
+const h = () => { const [s, n] = process.hrtime(); return s * 1e3 + n / 1e6 }
+const t0 = h() - process.uptime() * 1e3
+const marks = []
+const mark = (name) => marks.push([name, h() - t0])
+globalThis.__cordonMark = mark
+mark('node started; bin/cordon.cjs entered (the loader required)')
+const { load } = require(${JSON.stringify(loader)})
+const { exports: cli, cache } = load(${JSON.stringify(copy)})
+if (cache !== 'used') throw new Error('the code cache was not used: ' + cache)
+mark('run bundle loaded (read, code cache deserialised, top level run)')
+cli.main(process.argv.slice(2)).then(() => {
+  mark('run reported, ready to exit')
+  require('node:fs').writeSync(2, '\\nPHASES ' + JSON.stringify(marks) + '\\n')
+  process.exit()
+})
+`,
+)
+const argv = ['run', '-q', '--policy', values.policy, '--', '/bin/true']
+const warm = spawnSync(
+  process.execPath,
+  [
+    '-e',
+    `require(${JSON.stringify(join(root, 'bin', 'cordon.cjs'))}).warmCodeCache(${JSON.stringify(copy)}, ${JSON.stringify([argv, argv])})`,
+  ],
+  { cwd: scratch, env, encoding: 'utf8' },
+)
+if (warm.status !== 0) throw new Error(`cli-phases: warming the copy's code cache failed: ${warm.stderr}`)
+
+const stamps = new Map()
+const nodeMs = []
+const cliMs = []
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 ? ['cli', 'node'] : ['node', 'cli']
+  for (const v of order) {
+    const t = performance.now()
+    if (v === 'node') {
+      const n = spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' })
+      if (n.status !== 0) throw new Error('node -e 0 failed')
+      nodeMs.push(performance.now() - t)
+      continue
+    }
+    const c = spawnSync(process.execPath, [driver, ...argv], { cwd: scratch, env, encoding: 'utf8' })
+    cliMs.push(performance.now() - t)
+    const line = /^PHASES (.*)$/m.exec(c.stderr)
+    if (c.status !== 0 || !line) throw new Error(`cli-phases: the run failed (${c.status}): ${c.stderr}`)
+    for (const [name, ms] of JSON.parse(line[1])) stamps.set(name, [...(stamps.get(name) ?? []), ms])
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const rows = []
+let before = 0
+for (const [name, xs] of stamps) {
+  const at = median(xs)
+  rows.push({ phase: name, atMs: Number(at.toFixed(2)), ms: Number((at - before).toFixed(2)) })
+  before = at
+}
+const result = {
+  rounds,
+  policy: values.policy,
+  nodeMs: Number(median(nodeMs).toFixed(2)),
+  cliMs: Number(median(cliMs).toFixed(2)),
+  rows,
+}
+if (values.json) console.log(JSON.stringify(result, null, 2))
+else {
+  console.log(`cordon run -q --policy ${values.policy} -- /bin/true: medians of ${rounds} rounds\n`)
+  console.log('| phase ends when | at ms | phase ms |')
+  console.log('|---|---:|---:|')
+  for (const r of rows) console.log(`| ${r.phase} | ${r.atMs} | ${r.ms} |`)
+  console.log(
+    `\nwhole run (spawn to exit, the driver's process): ${result.cliMs} ms; node -e 0: ${result.nodeMs} ms ` +
+      `(${(result.cliMs / result.nodeMs).toFixed(2)}×)`,
+  )
+}
