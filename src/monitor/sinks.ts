@@ -5,13 +5,14 @@
 // unbounded memory: each send() only queues, up to a bound, and counts what it drops. Every
 // human-readable line goes through escapeControl and every JSON line through jsonLine, so no
 // byte the sandbox controls can end a line, forge one, or drive a terminal.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createSocket } from 'node:dgram'
+import type { ChildProcess } from 'node:child_process'
+import type { Socket as UdpSocket } from 'node:dgram'
 import { statSync } from 'node:fs'
-import { connect as connectTcp, isIP, type Socket } from 'node:net'
+import { createRequire } from 'node:module'
+import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
-import { isatty } from 'node:tty'
 import type { Writable } from 'node:stream'
+import { childProcess } from '../child-process.js'
 import { CordonError } from '../errors.js'
 import { writeStderr } from '../host/stderr.js'
 import { escapeControl, jsonLine } from '../run/escape.js'
@@ -19,6 +20,13 @@ import { LineChannel, type LineWriter, MAX_PENDING_BYTES, openOwnFile } from './
 import type { Alert } from './engine.js'
 import { type AlertFormat, shapeAlert } from './falco-output.js'
 import type { Priority } from './rules.js'
+
+// The sinks' Node modules load when a sink first needs them: node:net (for tty and tcp),
+// node:dgram and node:child_process cost a monitored run ~5 ms of CPU before its sandbox
+// started, for alerts most runs never send anywhere but stderr.
+let load: NodeJS.Require | undefined
+const builtin = <T>(name: string): T => (load ??= createRequire(import.meta.url))(name) as T
+const net = () => builtin<typeof import('node:net')>('node:net')
 
 export interface SinkStats {
   sent: number
@@ -73,7 +81,16 @@ export class StreamSink implements AlertSink {
 
 /** fd 2 as a StreamSink's output, without process.stderr (host/stderr.ts: building it would
  * make the program's stderr pipe non-blocking). */
-const stderrWriter = () => ({ isTTY: isatty(2), write: writeStderr })
+/** fd 2 as an alert stream: whether it is a terminal is asked at the first alert. */
+const stderrWriter = () => {
+  let tty: boolean | undefined
+  return {
+    get isTTY() {
+      return (tty ??= builtin<typeof import('node:tty')>('node:tty').isatty(2))
+    },
+    write: writeStderr,
+  }
+}
 
 /** JSON lines on a channel the caller owns (`--alert json`: the --events file or descriptor). */
 export class JsonSink implements AlertSink {
@@ -221,7 +238,7 @@ export class SyslogSink implements AlertSink {
   readonly stats = newStats()
   readonly name: string
   private readonly pending = new Set<Promise<void>>()
-  private udp: ReturnType<typeof createSocket> | undefined
+  private udp: UdpSocket | undefined
   private tcp: Socket | undefined
   private logger: ChildProcess | undefined
   private loggerExited: Promise<void> | undefined
@@ -261,7 +278,9 @@ export class SyslogSink implements AlertSink {
       this.stats.dropped++
       return
     }
-    this.udp ??= createSocket(isIP(target.host) === 6 ? 'udp6' : 'udp4')
+    this.udp ??= builtin<typeof import('node:dgram')>('node:dgram').createSocket(
+      net().isIP(target.host) === 6 ? 'udp6' : 'udp4',
+    )
     this.udp.unref()
     const sent = new Promise<void>((resolve) =>
       this.udp!.send(syslogLine(a), target.port, target.host, (err) => {
@@ -297,7 +316,7 @@ export class SyslogSink implements AlertSink {
     const now = performance.now()
     if (now - this.lastStart < RECONNECT_MS) return undefined
     this.lastStart = now
-    const socket = connectTcp({ host: target.host, port: target.port })
+    const socket = net().connect({ host: target.host, port: target.port })
     socket.unref()
     socket.on('error', (e) => this.fail(e.message))
     // A collector does not talk back; what it sends is ignored rather than buffered.
@@ -338,7 +357,7 @@ export class SyslogSink implements AlertSink {
       '--socket',
       socket,
     ]
-    const child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'pipe'] })
+    const child = childProcess().spawn('logger', args, { stdio: ['pipe', 'ignore', 'pipe'] })
     this.started++
     this.logger = child
     let stderr = ''
