@@ -47,21 +47,34 @@ function startModules() {
     .then((cli) => cli.main(cli.rawArgs()), cannotLoad)
 }
 
-/** process.stdout and process.stderr, as Node builds them on first use (alerts on stderr, a
- * warning to a stderr left non-blocking, output.ts). On a pipe they are not synchronous: libuv
- * makes it non-blocking, and what a full pipe does not take is written later from the event
- * loop, which exit() would drop (the run's last lines, with a slow reader). A stream that still
- * holds some keeps the process until it is written, as Node does without exit(). */
-function watchStdio() {
+/** process.stdout and process.stderr, made on first use as Node makes them, except for a pipe
+ * or a socket. For those Node's stream makes the fd non-blocking (libuv), and the file
+ * description is the one the sandboxed program writes to: a program writing more than the pipe
+ * holds to a reader a moment late then got EAGAIN, which it never gets unobserved. Node builds
+ * process.stderr behind cordon's back too: each net socket that closes asks `this !==
+ * process.stderr` (a `cordon monitor` detaching from a run's event socket did it), and so does
+ * a warning. So a pipe or socket gets cordon's stream instead: it writes with writeSync and
+ * waits as the program's own writes do, and on EAGAIN (the fd made non-blocking by someone
+ * else) it retries from the event loop. A terminal (libuv reopens it) and a file (Node writes
+ * it synchronously) keep Node's stream. Returns the streams made: one that still holds output
+ * keeps the process until it is written (exit() would drop it), as Node does without exit(). */
+function stdio() {
   const made = []
-  for (const name of ['stdout', 'stderr']) {
+  for (const [name, fd] of [
+    ['stdout', 1],
+    ['stderr', 2],
+  ]) {
     const d = Object.getOwnPropertyDescriptor(process, name)
     if (!d?.get || !d.configurable) continue
+    let stream
     Object.defineProperty(process, name, {
-      ...d,
+      configurable: true,
+      enumerable: d.enumerable,
       get() {
-        const stream = d.get.call(process)
-        if (!made.includes(stream)) made.push(stream)
+        if (stream === undefined) {
+          stream = sharedPipe(fd) ? blockingWriter(fd) : d.get.call(process)
+          made.push(stream)
+        }
         return stream
       },
     })
@@ -69,8 +82,42 @@ function watchStdio() {
   return made
 }
 
+function sharedPipe(fd) {
+  try {
+    const st = require('node:fs').fstatSync(fd)
+    return st.isFIFO() || st.isSocket()
+  } catch {
+    return false // closed: Node's stream says so as it always has
+  }
+}
+
+/** A Writable on fd that writes synchronously and never changes the fd's flags. */
+function blockingWriter(fd) {
+  const { writeSync } = require('node:fs')
+  const { Writable } = require('node:stream')
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      let at = 0
+      const attempt = () => {
+        try {
+          while (at < chunk.length) at += writeSync(fd, chunk, at)
+        } catch (error) {
+          if (error?.code === 'EAGAIN') return void setTimeout(attempt, 1)
+          return done(error)
+        }
+        done()
+      }
+      attempt()
+    },
+  })
+  // What Node's stdio streams say of themselves: never closes the fd, not a terminal.
+  Object.assign(stream, { fd, isTTY: false, _isStdio: true, destroySoon: stream.destroy })
+  return stream
+}
+
 /** Starts the command process.argv names. */
 function start() {
+  const made = stdio()
   if (process.argv[2] === 'run') {
     let cli
     try {
@@ -86,12 +133,10 @@ function start() {
     // Exits as soon as the run is over: left to drain, Node would then free its heap page by
     // page and dispose of V8 (~10 ms of a run of /bin/true, after the sandbox ended). The run
     // awaits its outputs' close; only process.stdout and stderr may still hold lines then.
-    if (cli) {
-      const made = watchStdio()
+    if (cli)
       return void cli.main(cli.rawArgs()).then(() => {
         if (!made.some((s) => s.writableLength > 0 && !s.destroyed)) process.exit()
       })
-    }
   }
   startModules()
 }

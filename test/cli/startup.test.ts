@@ -210,9 +210,11 @@ await cli.main(['--version'])`,
       [
         '--enable-source-maps',
         '-e',
+        // After start(): the bin makes process.stdout itself (for a pipe, a blocking writer),
+        // and --help writes once the run bundle has loaded.
         `process.argv.splice(1, process.argv.length - 1, 'cordon', 'run', '--help')
-process.stdout.write = () => { throw new Error('boom') }
-require(${JSON.stringify(CLI)}).start()`,
+require(${JSON.stringify(CLI)}).start()
+process.stdout.write = () => { throw new Error('boom') }`,
       ],
       { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     )

@@ -41,3 +41,51 @@ test('a program writes all of its stderr to a slow pipe unobserved', () => {
 test('a program writes all of its stderr to a slow pipe under --monitor', () => {
   assert.equal(programSees(['--monitor']), 'head: 0')
 })
+
+/** The program's report when its stderr, a pipe, is read from two seconds on, while an observer
+ * attaches to the run's event socket (as `cordon monitor` does) and leaves again. */
+async function programSeesObserved(): Promise<string> {
+  const { list, eventSocket } = await import('../../src/run/registry.js')
+  const { connect } = await import('node:net')
+  const { spawn } = await import('node:child_process')
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-stderr-'))
+  try {
+    const out = join(dir, 'out')
+    const marker = `cordon-stderr-${process.pid}`
+    const argv = [process.execPath, CLI, 'run', '--profile', 'minimal', '--', 'sh', '-c']
+    const quoted = argv.map((a) => `'${a}'`).join(' ')
+    // The program waits for the observer to have come and gone, then writes.
+    const program = `: ${marker}; sleep 1.5; head -c 200000 /dev/zero >&2; echo "head: $?"`
+    const shell = spawn(
+      'sh',
+      ['-c', `${quoted} '${program}' 2>&1 >'${out}' | { sleep 3; cat >/dev/null; }`],
+      { cwd: projectDir(), env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, stdio: 'ignore' },
+    )
+    const done = new Promise((resolve) => shell.once('exit', resolve))
+    let path: string | undefined
+    for (let i = 0; i < 100 && !path; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      const record = list().find((r) => r.command.join(' ').includes(marker))
+      path = record && eventSocket(record)
+    }
+    assert.ok(path, 'the run published its event socket')
+    await new Promise((r) => setTimeout(r, 300)) // past the 100 ms after which the run serves it
+    const socket = connect(path)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('data', () => resolve())
+      socket.once('error', reject)
+    })
+    socket.destroy()
+    await done
+    return readFileSync(out, 'utf8').trim()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// An observer that closes its connection closed a net socket in cordon's process, and Node's
+// Socket._destroy asks `this !== process.stderr`: that built process.stderr, which made the
+// program's shared stderr pipe non-blocking (bin/cordon.cjs now gives a pipe a blocking writer).
+test('a program writes all of its stderr to a slow pipe while an observer attaches and leaves', async () => {
+  assert.equal(await programSeesObserved(), 'head: 0')
+})
