@@ -5,7 +5,7 @@
 // the same rounds, interleaved. Medians over the rounds, in ms since the process started
 // (process.uptime(): the exec of node included). NODE_EXTRA_CA_CERTS is unset.
 //
-//   node bench/cli-phases.mjs [--rounds 30] [--policy FILE] [--json]
+//   node bench/cli-phases.mjs [--rounds 30] [--policy FILE] [--flag --monitor ...] [--json]
 import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,6 +18,8 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '30' },
     policy: { type: 'string', default: join(root, 'bench', 'bwrap-equivalent.yaml') },
+    // More options for the run, one per --flag (`--flag --monitor`): its warm-up runs them too.
+    flag: { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean' },
   },
 })
@@ -86,7 +88,7 @@ cli.main(process.argv.slice(2)).then(() => {
 })
 `,
 )
-const argv = ['run', '-q', '--policy', values.policy, '--', '/bin/true']
+const argv = ['run', '-q', ...values.flag, '--policy', values.policy, '--', '/bin/true']
 const warm = spawnSync(
   process.execPath,
   [
@@ -135,7 +137,7 @@ const result = {
 }
 if (values.json) console.log(JSON.stringify(result, null, 2))
 else {
-  console.log(`cordon run -q --policy ${values.policy} -- /bin/true: medians of ${rounds} rounds\n`)
+  console.log(`cordon ${argv.join(' ')}: medians of ${rounds} rounds\n`)
   console.log('| phase ends when | at ms | phase ms |')
   console.log('|---|---:|---:|')
   for (const r of rows) console.log(`| ${r.phase} | ${r.atMs} | ${r.ms} |`)
