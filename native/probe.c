@@ -184,12 +184,21 @@ static void print_i386_entry(void)
 }
 
 /* Whether the x32 ABI answers (CONFIG_X86_X32_ABI, and x32=on where the kernel has the switch):
- * getpid with the x32 bit. ENOSYS where it is absent. null on other architectures. */
+ * getpid with the x32 bit. ENOSYS where it is absent. Tried in a child, since a seccomp filter
+ * around us may kill x32 numbers (every cordon sandbox's does, so `cordon check` inside one
+ * died of SIGSYS). null on other architectures. */
 static void print_x32_entry(void)
 {
 #if defined(__x86_64__)
-	long ret = syscall(0x40000000L | 39L); /* __X32_SYSCALL_BIT | __NR_getpid */
-	printf("\"x32Entry\":%s", ret == (long)getpid() ? "true" : "false");
+	pid_t child = fork();
+	if (child == 0) {
+		long ret = syscall(0x40000000L | 39L); /* __X32_SYSCALL_BIT | __NR_getpid */
+		_exit(ret == (long)getpid() ? 0 : 1);
+	}
+	int status = 0;
+	int ok = child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+		 WEXITSTATUS(status) == 0;
+	printf("\"x32Entry\":%s", ok ? "true" : "false");
 #else
 	printf("\"x32Entry\":null");
 #endif

@@ -65,7 +65,8 @@ ${POLICY_HELP.replace(/^Policy:\n/, '')}
                          progress shows only when stderr is a terminal, never with --json
   -h, --help             this help
 
-Exit status: the command's; 2 for bad usage; 125 when cordon failed.
+Exit status: the command's (128+N for signal N); 125 when cordon failed, bad usage included
+(any other status could be the command's).
 `
 
 const sidecar = (policyFile: string) => policyFile.replace(/\.(ya?ml|json)$/, '') + '.learn.json'

@@ -60,7 +60,9 @@ export async function psCommand(argv: string[]): Promise<number> {
   })
   if (values.help) {
     process.stdout.write(
-      `Usage: cordon ps [--json]\n\nLists running sandboxes (registered in ${stateDir()}) with their limits and usage.\n`,
+      `Usage: cordon ps [--json]\n\nLists running sandboxes (registered in ${stateDir()}) with their state, usage and limits.\n\n` +
+        '      --json             {"version":1,"sandboxes":[…]}, limits in bytes and ms\n' +
+        '  -h, --help             this help\n',
     )
     return 0
   }
@@ -119,7 +121,7 @@ function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undef
   })
   if (values.help) {
     process.stdout.write(
-      `Usage: cordon ${verb} [-q] ID\n\n${VERBS[verb]}\nID is a sandbox id from cordon ps, or a unique prefix of one.\n\n${QUIET_HELP}\n`,
+      `Usage: cordon ${verb} [-q] ID\n\n${VERBS[verb]}\nID is a sandbox id from cordon ps, or a unique prefix of one.\n\n${QUIET_HELP}\n  -h, --help             this help\n`,
     )
     return undefined
   }

@@ -4,7 +4,8 @@ import { parseStrict } from '../args.js'
 
 const HELP =
   'Usage: cordon schema\n\nPrints the JSON Schema of policy files (also shipped as cordon/schema.json).\n' +
-  'In YAML files: # yaml-language-server: $schema=./node_modules/cordon/schema/policy.schema.json\n'
+  'In YAML files: # yaml-language-server: $schema=./node_modules/cordon/schema/policy.schema.json\n\n' +
+  '  -h, --help   this help\n'
 
 export async function schemaCommand(argv: string[]): Promise<number> {
   const { values } = parseStrict({

@@ -24,7 +24,7 @@ import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { importSystemd, systemdGroups } from '../../seccomp/systemd.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 
-const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY] [options]
+const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|export|import|groups> [POLICY] [options]
 
   compile   compile the policy's filter; print statistics (-o FILE writes the raw BPF)
   disasm    the BPF program, with syscall names
@@ -39,10 +39,10 @@ const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|groups> [POLICY
   groups    the syscall groups, their members and why they exist
 
 ${POLICY_HELP}
-      --seccomp P|FILE   seccomp profile (default, strict, none) or a file with a seccomp section
 
       --arch A           host arch to build for: ${describeHostArches()} (default: this host)
-      --syscall NAME|NR  (test) the call; --entry i386 to use the compat entry point on x64
+      --syscall NAME|NR  (test) the call
+      --entry i386       (test) the compat entry point (int 0x80) on x64
       --arg N            (test) arguments in order, decimal or 0x; repeatable
   -o, --output FILE      (compile) write the BPF program
       --caps LIST        (import) capabilities the sandbox keeps, comma-separated
