@@ -3,6 +3,8 @@
 // native/ gives the operation that failed (die_step, ev_step_error, ev_warning). Every name here
 // must be a string in native/: test/architecture/contracts.test.ts fails when C renames one,
 // which would otherwise lose its hint, or its special case, silently.
+import { readFileSync } from 'node:fs'
+
 export const LAUNCHER_STEPS = [
   'bind',
   'bind read-only',
@@ -55,9 +57,12 @@ const HINTS: { readonly [S in LauncherStep]?: Readonly<Record<string, string>> }
   proc: { EPERM: 'proc can only be mounted for a new pid namespace; keep `namespaces.pid: true`' },
   chdir: {
     ENOENT: 'the working directory is not in the view; set `cwd` or add the directory to `filesystem`',
+    EACCES:
+      "the sandbox's user may not enter the working directory (root's sandboxes run as an unprivileged id range, and a 0700 directory shuts them out); `chmod a+rX` it, or grant it with `--rw .` (an idmapped bind), or run from another directory",
   },
   exec: {
-    ENOENT: 'command not found in the sandbox; is its directory in the view and on PATH?',
+    ENOENT:
+      'command not found in the sandbox; is its directory in the view and on PATH? A dynamically linked program also needs its loader and libraries in the view (`ldd` names them), and a script its #! interpreter',
     EACCES: 'command is not executable, or its file system is mounted noexec',
     EISDIR: 'command is a directory, not a program; name the program inside it',
   },
@@ -74,9 +79,23 @@ const HINTS: { readonly [S in LauncherStep]?: Readonly<Record<string, string>> }
   },
 }
 
+/** Inside a container or another sandbox, a seccomp filter around cordon refuses namespaces
+ * (Docker's default profile does, and so does cordon's own): not the host's setting. */
+const OUTER_FILTER =
+  'a seccomp filter around cordon refuses creating namespaces (cordon runs inside a container or another sandbox: /proc/self/status says Seccomp: 2); run cordon on the host, or with --no-namespaces here, where its Landlock and seccomp layers stack on the outer ones'
+
+function underSeccompFilter(): boolean {
+  try {
+    return /^Seccomp:\s*2$/m.test(readFileSync('/proc/self/status', 'utf8'))
+  } catch {
+    return false
+  }
+}
+
 /** The hint for a step that failed with this errno name, when there is one. */
 export function stepHint(step: string, code: string | undefined): string | undefined {
   if (!code || !(LAUNCHER_STEPS as readonly string[]).includes(step)) return undefined
+  if (step === 'clone namespaces' && code === 'EPERM' && underSeccompFilter()) return OUTER_FILTER
   return HINTS[step as LauncherStep]?.[code]
 }
 

@@ -28,3 +28,16 @@ describe('cordon inside a cordon sandbox', () => {
     assert.equal(r.stdout, 'nested\n')
   })
 })
+
+describe('cordon inside a cordon sandbox, with namespaces', () => {
+  test('the refusal names the outer filter, not the host setting', { timeout, skip }, () => {
+    const r = inside(['run', '-q', '--', 'true'])
+    assert.equal(r.status, 125, r.stderr)
+    assert.match(
+      r.stderr,
+      /clone namespaces failed: a seccomp filter around cordon refuses creating namespaces/,
+    )
+    assert.match(r.stderr, /--no-namespaces/)
+    assert.doesNotMatch(r.stderr, /sysctl|AppArmor/)
+  })
+})

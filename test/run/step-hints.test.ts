@@ -1,0 +1,34 @@
+// What a person reads when the command cannot start: the hint must name the likely cause. A
+// program whose file is in the view but whose loader is not fails exec with ENOENT too, and a
+// 0700 working directory shuts out root's sandbox (an unprivileged id range) with EACCES.
+import assert from 'node:assert/strict'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { cordon, projectDir } from '../helpers.js'
+
+test('exec of a program without its loader in the view names the loader', () => {
+  const policy = join(projectDir(), 'step-hints-loader.yaml')
+  // /usr/bin alone: /usr/bin/true is there, /lib64's loader and /usr/lib's libc are not.
+  writeFileSync(policy, 'version: 1\nfilesystem:\n  - ro: /usr/bin\n  - proc: /proc\n  - dev: /dev\n')
+  const r = cordon(['run', '-q', '--policy', policy, '--', '/usr/bin/true'])
+  assert.equal(r.status, 127, r.stderr)
+  assert.match(
+    r.stderr,
+    /exec \/usr\/bin\/true failed: command not found .*its loader and libraries in the view/,
+  )
+})
+
+test('a 0700 working directory of root shuts out its sandbox, and the hint says the fixes', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('root maps its sandbox to an unprivileged id range')
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-hint-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  chmodSync(dir, 0o700)
+  const r = cordon(['run', '-q', '--ro', dir, '--cwd', dir, '--', 'true'], { cwd: dir })
+  if (r.status === 0) return t.skip('this host maps root to root in the sandbox')
+  assert.match(
+    r.stderr,
+    /chdir .* failed: the sandbox's user may not enter the working directory.*chmod a\+rX/,
+  )
+})
