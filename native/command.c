@@ -267,6 +267,23 @@ static int exec_search(char **argv, char **envp)
 	return seen_eacces ? EACCES : ENOENT;
 }
 
+/* The exec's signals: SIGPIPE's default back and the caller's mask. */
+static void exec_signals(const struct command *cmd)
+{
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
+}
+
+/* Whether a startContainer hook (cordon-oci) runs after op `from`: it writes the state to the
+ * hook's pipe and waits for it, with SIGPIPE ignored and signals blocked as until then. */
+static int start_hook_after(const struct plan *p, size_t from)
+{
+	for (size_t i = from; i < p->n_ops; i++)
+		if (p->ops[i].code == OP_START_HOOK)
+			return 1;
+	return 0;
+}
+
 noreturn void command_exec(const struct command *cmd)
 {
 	const struct plan *p = cmd->plan;
@@ -276,15 +293,32 @@ noreturn void command_exec(const struct command *cmd)
 	 * before the fork: until an OCI start, init stays as open to the engine as it was. */
 	if (cmd->on_init_mm && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
-	for (size_t i = cmd->first_op; i < p->n_ops; i++)
+	/* The exec's own housekeeping goes before the first filter: a policy's filter that allows
+	 * only what its program calls (default errno) refused close_range, fcntl and the signal
+	 * mask to the launcher, which then died silently or left the program's signals blocked.
+	 * The fds later steps open are close-on-exec by the kernel (a Landlock ruleset, a
+	 * listener) or by the launcher (a hook's pipes). */
+	int marked = 0, signals_later = 0;
+	for (size_t i = cmd->first_op; i < p->n_ops; i++) {
+		if (!marked && p->ops[i].code == OP_SECCOMP) {
+			mark_fds(p);
+			umask(cmd->saved_umask);
+			signals_later = start_hook_after(p, i);
+			if (!signals_later)
+				exec_signals(cmd);
+			marked = 1;
+		}
 		if (p->ops[i].code == OP_START_HOOK)
 			hook_run(p, &i, -1, getpid());
 		else
 			run_op(cmd, &p->ops[i]);
-	mark_fds(p);
-	umask(cmd->saved_umask);
-	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
+	}
+	if (!marked) {
+		mark_fds(p);
+		umask(cmd->saved_umask);
+	}
+	if (!marked || signals_later)
+		exec_signals(cmd);
 	int err = exec_search(cmd->argv, cmd->envp);
 	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
 }

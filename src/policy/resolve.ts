@@ -8,6 +8,8 @@ import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 import { loadPolicyFile } from './parse.js'
 import { PROFILES } from './profiles.js'
 import { settleHostView } from './wide-binds.js'
+import { essentialsWarning } from '../seccomp/essential.js'
+import { resolveSeccomp } from '../seccomp/resolve.js'
 import {
   type FilesystemEntry,
   NAMESPACES,
@@ -137,6 +139,14 @@ export function resolveLayers(
       { issues: [{ code: 'conflict', path: ['namespaces', 'net'], message: 'contradicts network' }] },
     )
   checkCoherence(out)
+  // Only a layer that sets a default can make one that refuses what a program needs.
+  if (out.seccomp.some((l) => l.default !== undefined)) {
+    let warning: string | undefined
+    try {
+      warning = essentialsWarning(resolveSeccomp(out.seccomp))
+    } catch {} // a bad rule: the plan's compile reports it, with its field
+    if (warning) (out.resolveWarnings ??= []).push(warning)
+  }
   return settle(out)
 }
 
