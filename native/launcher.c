@@ -322,16 +322,31 @@ static int write_file(const char *path, const char *data)
 	return write_proc_file(AT_FDCWD, path, data);
 }
 
-/* Whether /proc is of the launcher's own pid namespace, as far as it can tell: /proc/self is its
- * own pid. None (ENOENT) where the launcher has no number in that namespace. */
+/* Whether /proc is of the launcher's own pid namespace. Its NSpid line (4.1+) lists the
+ * launcher's pid in each namespace from the one /proc was mounted for down to the launcher's:
+ * one number, equal to getpid(), only when that is the launcher's own. Not the number of
+ * /proc/self alone, which another namespace can give it too (guessing there would write the
+ * id maps into another process's user namespace). No NSpid, or no /proc/self (the launcher has
+ * no number in that namespace): not known, so not its own. */
 static int own_proc(void)
 {
-	char self[32];
-	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
-	if (n <= 0)
+	char buf[8192]; /* past a long Groups line; a line cut off reads as no answer */
+	size_t n = 0;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	for (ssize_t r = 1; fd >= 0 && r > 0 && n < sizeof buf - 1; n += (size_t)r)
+		if ((r = read(fd, buf + n, sizeof buf - 1 - n)) < 0)
+			r = 0;
+	if (fd >= 0)
+		close(fd);
+	buf[n] = '\0';
+	const char *at = strstr(buf, "\nNSpid:");
+	if (!at)
 		return 0;
-	self[n] = '\0';
-	return strtol(self, NULL, 10) == (long)getpid();
+	char *end;
+	long nr = strtol(at + 7, &end, 10);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return end != at + 7 && *end == '\n' && nr == (long)getpid();
 }
 
 /* The sandbox's directory in /proc, for its setgroups, id maps and ns/user. The pid the clone
