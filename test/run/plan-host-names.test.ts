@@ -75,7 +75,7 @@ const CASES: Case[] = [
 
 function cases(top: string, user: User) {
   const as = user ? { uid: user.uid, gid: user.gid } : {}
-  const compile = (proj: string, plan: string) => {
+  const compile = (proj: string, plan: string, extra: string[] = []) => {
     const policy = join(top, 'policy.yaml')
     const lines = [
       'extends: [default]',
@@ -85,7 +85,7 @@ function cases(top: string, user: User) {
     ]
     writeFileSync(policy, `${lines.join('\n')}\n`)
     if (user) lchownSync(policy, user.uid, user.gid)
-    const args = ['compile', '--policy', policy, '-o', plan]
+    const args = ['compile', '--policy', policy, ...extra, '-o', plan]
     const r = user ? cordonAs(user, args, top) : cordon(args, { cwd: top })
     assert.equal(r.status, 0, r.stderr)
   }
@@ -107,6 +107,18 @@ function cases(top: string, user: User) {
     assert.equal(r.status, 0, r.stderr)
     assert.equal(r.stdout, 'view/etc\n')
     assert.deepEqual(tree(proj), before)
+  })
+
+  test('without namespaces a plan builds no view, and makes no name whatever changed', () => {
+    const proj = project(top, user)
+    const plan = join(top, 'plan.bin')
+    compile(proj, plan, ['--no-namespaces', '--acknowledge', 'no-view'])
+    renameSync(join(proj, 'sub'), join(proj, 'moved'))
+    const before = tree(top)
+    const r = exec(plan, 'echo ran')
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, 'ran\n')
+    assert.deepEqual(tree(top), before)
   })
 
   for (const c of CASES) {
