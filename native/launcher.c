@@ -322,16 +322,31 @@ static int write_file(const char *path, const char *data)
 	return write_proc_file(AT_FDCWD, path, data);
 }
 
-/* Whether /proc is of the launcher's own pid namespace, as far as it can tell: /proc/self is its
- * own pid. None (ENOENT) where the launcher has no number in that namespace. */
+/* Whether /proc is of the launcher's own pid namespace. Its NSpid line (4.1+) lists the
+ * launcher's pid in each namespace from the one /proc was mounted for down to the launcher's:
+ * one number, equal to getpid(), only when that is the launcher's own. Not the number of
+ * /proc/self alone, which another namespace can give it too (guessing there would write the
+ * id maps into another process's user namespace). No NSpid, or no /proc/self (the launcher has
+ * no number in that namespace): not known, so not its own. */
 static int own_proc(void)
 {
-	char self[32];
-	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
-	if (n <= 0)
+	char buf[8192]; /* past a long Groups line; a line cut off reads as no answer */
+	size_t n = 0;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	for (ssize_t r = 1; fd >= 0 && r > 0 && n < sizeof buf - 1; n += (size_t)r)
+		if ((r = read(fd, buf + n, sizeof buf - 1 - n)) < 0)
+			r = 0;
+	if (fd >= 0)
+		close(fd);
+	buf[n] = '\0';
+	const char *at = strstr(buf, "\nNSpid:");
+	if (!at)
 		return 0;
-	self[n] = '\0';
-	return strtol(self, NULL, 10) == (long)getpid();
+	char *end;
+	long nr = strtol(at + 7, &end, 10);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return end != at + 7 && *end == '\n' && nr == (long)getpid();
 }
 
 /* The sandbox's directory in /proc, for its setgroups, id maps and ns/user. The pid the clone
@@ -535,6 +550,8 @@ struct pipes {
 	int status[2]; /* init → launcher: the command's wait status */
 	int spawns[2]; /* init → launcher: pids handed out so far (command.h), or -1 */
 	int freeze[2]; /* launcher → init: freeze requests (command.h FREEZE_SIGNAL), or -1 */
+	int pid[2]; /* command → launcher: one datagram, whose sender's pid the kernel gives in
+	             * the launcher's pid namespace (command_host_pid), or -1 */
 	int lastpid; /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
 	int hook_fd; /* --hook-fd: the runtime's hooks before the pivot (hook.h), or -1 */
 	int go_fd; /* --go-fd: the command's release (await_go), or -1 */
@@ -571,6 +588,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		close(pp->spawns[0]);
 	if (pp->freeze[1] >= 0)
 		close(pp->freeze[1]);
+	if (pp->pid[0] >= 0)
+		close(pp->pid[0]);
 	long inside_uid, inside_gid;
 	int remapped =
 		(p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
@@ -658,26 +677,48 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			close(pp->lastpid);
 		if (pp->freeze[0] >= 0)
 			close(pp->freeze[0]);
+		if (pp->pid[1] >= 0) {
+			/* Before anything of the command runs: the launcher takes its pid from it. */
+			if (send(pp->pid[1], "p", 1, MSG_DONTWAIT) != 1)
+				die_step(EXIT_CORDON, "send the command's pid", NULL, NULL, errno);
+			close(pp->pid[1]);
+		}
 		command_exec(cmd);
 	}
+	if (pp->pid[1] >= 0)
+		close(pp->pid[1]);
 	close(pp->exec[1]);
 	console_release();
 	ev_set_fail_fd(-1);
 	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1], pp->freeze[0]);
 }
 
-/* The command's host pid: the sandbox's init forks it first, so it is init's only child when
- * its exec is seen; 0 when it has already ended. */
-static int command_host_pid(pid_t init)
+/* The command's pid in the launcher's pid namespace, which is its caller's: the one the caller
+ * can signal and find in its /proc. The command sent one datagram before its execve, and the
+ * kernel gives a datagram's sender pid (SCM_CREDENTIALS) in the receiver's namespace. Not read
+ * from /proc, whose numbers are those of the namespace it was mounted for: another one when
+ * cordon runs inside `unshare -p -f` without --mount-proc, where /proc/PID named another process
+ * or none. 0 when none came (the command failed before it). */
+static int command_host_pid(int sock)
 {
-	char path[64], buf[32] = { 0 };
-	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)init, (int)init);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char byte;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof control.buf };
+	if (sock < 0 || recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	return n > 0 ? atoi(buf) : 0;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS)
+		return 0;
+	struct ucred cred;
+	memcpy(&cred, CMSG_DATA(c), sizeof cred);
+	return cred.pid > 0 ? cred.pid : 0;
 }
 
 /* Reaps every child of the launcher that ended: the sandbox's first process, the console's
@@ -846,8 +887,11 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			char byte;
 			/* The command's pid is read from /proc only for an events reader. */
 			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed) && ev_fd() >= 0)
-				ev_started(pid, p->has_init ? command_host_pid(pid) : pid);
+				ev_started(pid, p->has_init ? command_host_pid(pp->pid[0]) : pid);
 			close(pp->exec[0]);
+			if (pp->pid[0] >= 0)
+				close(pp->pid[0]);
+			pp->pid[0] = -1;
 			fds[FD_EXEC].fd = -1;
 		}
 		if (!(fds[FD_SIGNAL].revents & POLLIN))
@@ -990,6 +1034,13 @@ int main(int argc, char **argv)
 	pp.idmap[0] = pp.idmap[1] = -1;
 	pp.spawns[0] = pp.spawns[1] = pp.lastpid = -1;
 	pp.freeze[0] = pp.freeze[1] = -1;
+	pp.pid[0] = pp.pid[1] = -1;
+	/* The command's pid for the `started` event (command_host_pid): asked for only by an events
+	 * reader. The credentials are attached at the send when the receiver asks for them. */
+	if (p.has_init && o.events_fd >= 0 &&
+	    (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pp.pid) ||
+	     setsockopt(pp.pid[0], SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int))))
+		die_step(EXIT_CORDON, "socketpair", NULL, NULL, errno);
 	pp.hook_fd = o.hook_fd;
 	pp.go_fd = o.go_fd;
 	if (p.has_init && pipe2(pp.freeze, O_CLOEXEC | O_NONBLOCK))
@@ -1109,6 +1160,8 @@ int main(int argc, char **argv)
 		close(pp.lastpid);
 	if (pp.freeze[0] >= 0)
 		close(pp.freeze[0]);
+	if (pp.pid[1] >= 0)
+		close(pp.pid[1]);
 	int proc_dir = p.clone_flags & CLONE_NEWUSER ? open_proc_dir(pid) : -1;
 	if (p.clone_flags & CLONE_NEWUSER)
 		setup_user_namespace(&p, proc_dir);

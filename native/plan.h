@@ -118,8 +118,13 @@ enum bind_flag {
 		1u << 4, /* the host's ids seen through the sandbox's user namespace (view.h) */
 	BIND_VIEW = 1u << 5, /* the source is a path of the view being built, not of the host
 	                          * (OCI readonlyPaths/maskedPaths under a fresh /proc) */
+	BIND_HOST_NAMES = 1u << 6, /* mount points may be made in this bind's host directory, as
+	                            * runc makes them in an OCI rootfs and its binds; elsewhere the
+	                            * launcher makes names only on the view's own tmpfs (view.c) */
 };
-#define BIND_KNOWN (BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP | BIND_VIEW)
+#define BIND_KNOWN                                                                                 \
+	(BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP | BIND_VIEW |               \
+	 BIND_HOST_NAMES)
 
 /* OP_FSMOUNT attributes: RDONLY NOSUID NODEV NOEXEC, the atime mode (NOATIME, STRICTATIME), NODIRATIME */
 #define FSMOUNT_ATTRS_KNOWN 0xbfu

@@ -37,6 +37,7 @@ static int old_fd = -1; /* host root, seen from the scratch tmpfs */
 static int idmap_sock = -1; /* trees made by the launcher (view_send_idmapped) */
 static int all_binds; /* every bind's tree comes from the launcher, not just idmapped ones */
 static int new_fd = -1; /* root of the view being built */
+static int root_own = -1; /* dir_is_own's answer for new_fd; -1 not asked yet */
 /* Mount ids of the tmpfs mounts made here for the view: the only places a node is made on
  * (do_mknod). A host tmpfs bound into the view (/dev/shm, a /run directory) is a tmpfs too.
  * Taken only for a plan that makes nodes (two syscalls per mount saved for the others). */
@@ -44,6 +45,14 @@ static int track_tmpfs;
 static uint64_t *own_tmpfs;
 static size_t n_own_tmpfs;
 static const char *root_src; /* host path bound at the view's "/" (an OCI bundle's rootfs) */
+/* Filesystems (st_dev) the view may get new names on: the new root's tmpfs and each tmpfs
+ * mounted for the view, plus the host filesystem of a BIND_HOST_NAMES bind (an OCI rootfs).
+ * A name made anywhere else lands in a host directory and outlives the run: the compiler
+ * refuses such views (src/plan/mount-points.ts), and a plan it made still meets one when the
+ * host changed since (a directory now a bind of a host one, a file gone), so the launcher
+ * refuses too (may_make). */
+static dev_t *own_devs;
+static size_t n_own_devs;
 
 static noreturn void fail(const char *step, const char *path, const char *dest)
 {
@@ -70,6 +79,7 @@ static void reopen_new_root(void)
 		fail("root", "/", NULL);
 	close(new_fd);
 	new_fd = fd;
+	root_own = -1;
 }
 
 /* The scratch tmpfs is the root by chroot while the view is built (one pivot_root a start, in
@@ -86,6 +96,19 @@ static int scratch_may_cover(const struct plan *p)
 	struct stat st;
 	return fstatat(AT_FDCWD, SCRATCH, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
 	       view_scratch_free(p, SCRATCH, all_binds);
+}
+
+/* fd's filesystem is one the view may get new names on. */
+static void add_own_dev(int fd, const char *step, const char *dest)
+{
+	struct stat st;
+	dev_t *grown = realloc(own_devs, (n_own_devs + 1) * sizeof *own_devs);
+	if (!grown)
+		die_msg("out of memory");
+	own_devs = grown;
+	if (fstat(fd, &st))
+		fail(step, dest, NULL);
+	own_devs[n_own_devs++] = st.st_dev;
 }
 
 static void begin(const struct plan *p, mode_t mode)
@@ -113,6 +136,7 @@ static void begin(const struct plan *p, mode_t mode)
 	new_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (old_fd < 0 || new_fd < 0)
 		fail("open roots", "/", NULL);
+	add_own_dev(new_fd, "mount root tmpfs", "/");
 }
 
 /* Back to the host's root (old_fd) from the chroot in the scratch tmpfs: pivot_root moves the
@@ -146,12 +170,14 @@ static const char *split(const char *path, char *parent, size_t size)
  * an fd opened before a mount on its directory would name what the mount covers. */
 static char cached_parent[PATH_MAX];
 static int cached_fd = -1;
+static int cached_own = -1; /* may_make's answer for cached_fd; -1 not asked yet */
 
 static void forget_parent(void)
 {
 	if (cached_fd >= 0)
 		close(cached_fd);
 	cached_fd = -1;
+	cached_own = -1;
 }
 
 /* The directory that holds path in the new root, and its last component in *name; borrowed
@@ -173,6 +199,47 @@ static int open_parent(const char *path, const char **name)
 	return fd;
 }
 
+/* dir (a directory of the view) lies on a filesystem the view may get names on. One fstat per
+ * directory: the answer for the cached one is kept with it (a view makes most names in a few). */
+static int dir_is_own(int dir)
+{
+	if (dir == cached_fd && cached_own >= 0)
+		return cached_own;
+	if (dir == new_fd && root_own >= 0)
+		return root_own;
+	struct stat st;
+	int own = 0;
+	if (fstat(dir, &st) == 0)
+		for (size_t i = 0; i < n_own_devs && !own; i++)
+			own = own_devs[i] == st.st_dev;
+	if (dir == cached_fd)
+		cached_own = own;
+	if (dir == new_fd)
+		root_own = own;
+	return own;
+}
+
+/* Whether name may be made in dir: 1 when dir is on the view's own filesystems, 0 when it is not
+ * but name is there already (nothing to make: the caller's EEXIST path). Otherwise the start
+ * fails: the name would be made in a host directory and stay there after the run. The compiler
+ * refused such a view, so the host changed since the plan was made (what the entry's path
+ * leads through is now a bind of a host directory, or the name it stood on is gone). */
+static int may_make(int dir, const char *name, const char *step, const char *path)
+{
+	struct stat st;
+	if (dir_is_own(dir))
+		return 1;
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	char what[256];
+	snprintf(what, sizeof what,
+		 "%s (its name would be made in a host directory, and stay there: the host "
+		 "changed since the plan was compiled; compile it again)",
+		 step);
+	errno = EXDEV;
+	fail(what, path, NULL);
+}
+
 /* mkdir -p of path's ancestors inside the new root. */
 static void make_parents(const char *path, const char *step)
 {
@@ -187,7 +254,10 @@ static void make_parents(const char *path, const char *step)
 		prefix[i] = '\0';
 		const char *name;
 		int dir = open_parent(prefix, &name);
-		if (dir < 0 || (mkdirat(dir, name, 0755) && errno != EEXIST))
+		if (dir < 0)
+			fail(step, prefix, NULL);
+		if (may_make(dir, name, step, prefix) && mkdirat(dir, name, 0755) &&
+		    errno != EEXIST)
 			fail(step, prefix, NULL);
 	}
 }
@@ -240,7 +310,9 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 	if (existing >= 0)
 		return existing; /* possibly inside a read-only bind: mounting on it needs no write */
 	int dir = open_parent_made(dest, &name, step);
-	if (kind == DEST_DIR) {
+	if (!may_make(dir, name, step, dest)) {
+		/* There already (a symlink lookup_dest would not follow): as when mkdirat finds it */
+	} else if (kind == DEST_DIR) {
 		if (mkdirat(dir, name, mode) && errno != EEXIST)
 			fail(step, dest, NULL);
 	} else {
@@ -402,6 +474,8 @@ static void do_bind(const struct plan *p, size_t i)
 			fail("idmapped bind", src, dest);
 		}
 		keep_for_clones(p, i, tree, kind == TREE_DIR);
+		if (op->a & BIND_HOST_NAMES)
+			add_own_dev(tree, "idmapped bind", src);
 		attach(tree, dest, kind == TREE_DIR ? DEST_DIR : DEST_FILE, "idmapped bind", src);
 		return;
 	}
@@ -421,6 +495,8 @@ static void do_bind(const struct plan *p, size_t i)
 	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, mount_attrs(op->a)))
 		fail(op->a & BIND_RO ? "bind read-only" : "bind", src, dest);
 	keep_for_clones(p, i, tree, S_ISDIR(st.st_mode));
+	if (op->a & BIND_HOST_NAMES)
+		add_own_dev(tree, "bind", src);
 	attach(tree, dest, S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE, "bind", src);
 }
 
@@ -657,7 +733,8 @@ static void set_option(int fs, const char *key, const char *value, const char *s
 		fail(step, dest, NULL);
 }
 
-static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step)
+/* own: a tmpfs, whose new names stay in the view (add_own_dev). */
+static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step, int own)
 {
 	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
 		fail(step, dest, NULL);
@@ -673,6 +750,8 @@ static void finish_fs(int fs, unsigned attrs, const char *dest, const char *step
 		own_tmpfs = grown;
 		n_own_tmpfs++;
 	}
+	if (own)
+		add_own_dev(mnt, step, dest);
 	attach(mnt, dest, DEST_DIR, step, NULL);
 }
 
@@ -686,7 +765,7 @@ static void do_tmpfs(const struct plan_op_rec *op)
 		snprintf(value, sizeof value, "%llu", (unsigned long long)op->x);
 		set_option(fs, "size", value, "tmpfs size", op->s1);
 	}
-	finish_fs(fs, (unsigned)mount_attrs(op->b), op->s1, "tmpfs");
+	finish_fs(fs, (unsigned)mount_attrs(op->b), op->s1, "tmpfs", 1);
 }
 
 /* Files of a fresh proc that act on the whole machine, not the sandbox's namespaces. Their
@@ -697,7 +776,7 @@ static const char *const PROC_HOST_KNOBS[] = { "sys", "sysrq-trigger", "irq", "b
 static void do_proc(const struct plan_op_rec *op)
 {
 	int fs = new_fs("proc", "proc", op->s1);
-	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op->s1, "proc");
+	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op->s1, "proc", 0);
 	for (size_t i = 0; i < sizeof PROC_HOST_KNOBS / sizeof *PROC_HOST_KNOBS; i++) {
 		char path[PATH_MAX];
 		if ((size_t)snprintf(path, sizeof path, "%s/%s", op->s1, PROC_HOST_KNOBS[i]) >=
@@ -729,7 +808,7 @@ static void do_devpts(const struct plan_op_rec *op)
 	int fs = new_fs("devpts", "devpts", op->s1);
 	set_option(fs, "ptmxmode", "0666", "devpts", op->s1);
 	set_option(fs, "mode", "0620", "devpts", op->s1);
-	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, op->s1, "devpts");
+	finish_fs(fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, op->s1, "devpts", 0);
 }
 
 /* An OCI `mounts` entry of a filesystem type of its own: each option is a key=value or a flag. */
@@ -754,15 +833,17 @@ static void do_fsmount(const struct plan_op_rec *op)
 		else if (sys_fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0))
 			fail("mount option", op->s2, opt);
 	}
-	finish_fs(fs, op->a, op->s2, "mount");
+	finish_fs(fs, op->a, op->s2, "mount", strcmp(op->s1, "tmpfs") == 0);
 }
 
 static void do_symlink(const struct plan_op_rec *op)
 {
 	const char *name;
 	int dir = open_parent_made(op->s2, &name, "symlink");
-	if (symlinkat(op->s1, dir, name)) {
-		int err = errno;
+	int err = !may_make(dir, name, "symlink", op->s2) ? EEXIST
+		  : symlinkat(op->s1, dir, name)	  ? errno
+							  : 0;
+	if (err) {
 		char existing[PATH_MAX];
 		ssize_t n = readlinkat(dir, name, existing, sizeof existing - 1);
 		int same = n >= 0 && (existing[n] = '\0', strcmp(existing, op->s1) == 0);

@@ -202,6 +202,7 @@ function mountOps(
       readOnly: p.readOnly,
       dev: !(p.attrs & ATTR.nodev),
       noexec: !!(p.attrs & ATTR.noexec),
+      hostNames: true, // runc makes a nested mount's missing mount point in the bound directory
     }
     ops.push({ op: 'bind', src: bindSource(m.source, bundle, field), dest, flags })
     return { dest, readOnly: p.readOnly }
@@ -389,7 +390,7 @@ export function viewOps(
   const rootfs = bindSource(config.root.path, bundle, 'root')
   const ops: PlanOp[] = [
     { op: 'root', mode: 0o755 },
-    { op: 'bind', src: rootfs, dest: '/', flags: {} },
+    { op: 'bind', src: rootfs, dest: '/', flags: { hostNames: true } },
   ]
   const late: PlanOp[] = []
   const root = rootPropagation(config)

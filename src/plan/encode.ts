@@ -76,7 +76,8 @@ function bindFlags(f: BindFlags): number {
     (f.dev ? 4 : 0) |
     (f.noexec ? 8 : 0) |
     (f.idmap ? 16 : 0) |
-    (f.inView ? 32 : 0)
+    (f.inView ? 32 : 0) |
+    (f.hostNames ? 64 : 0)
   )
 }
 

@@ -15,6 +15,10 @@ export interface BindFlags {
   idmap?: boolean
   /** The source is a path of the view being built (a self-bind), not of the host. */
   inView?: boolean
+  /** Mount points missing in this bind's tree may be made there, in the host directory, as runc
+   * makes them in an OCI rootfs and its binds. Without it the launcher makes names only on the
+   * view's own tmpfs, and refuses a plan whose host changed so that one would land on the host. */
+  hostNames?: boolean
 }
 
 export type PlanOp =

@@ -9,6 +9,7 @@
 import { hostReaddir, hostReadText } from '../host/reads.js'
 import { posix } from 'node:path'
 import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
+import { maskLinkWarnings } from './mask-links.js'
 import type { ResolvedPolicy, ViewEntry } from './resolved.js'
 
 export interface KernelMount {
@@ -194,7 +195,8 @@ export function settleHostView(
   }
   const { filesystem, warnings } = guardWideBinds(resolved, mounts)
   const settled: ResolvedPolicy = { ...resolved, filesystem }
-  // Resolution's own warnings stay; the wide-bind ones are made anew each time (idempotent).
+  warnings.push(...maskLinkWarnings(filesystem))
+  // Resolution's own warnings stay; the host view's are made anew each time (idempotent).
   warnings.unshift(...(policy.resolveWarnings ?? []))
   if (warnings.length) settled.warnings = warnings
   else delete settled.warnings
