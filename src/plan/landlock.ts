@@ -323,7 +323,8 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
     })
     const extra = reaching.reduce((m, o) => m | o.access, 0n) & ~g.access
     if (extra === 0n) continue
-    const by = reaching.filter((o) => (o.access & extra) !== 0n).map((o) => `\`${o.from}\``)
+    // One name per statement: a statement may make several grants (a tmpfs and its mount point).
+    const by = [...new Set(reaching.filter((o) => (o.access & extra) !== 0n).map((o) => `\`${o.from}\``))]
     out.set(
       g.entry,
       `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,

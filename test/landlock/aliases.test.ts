@@ -6,12 +6,13 @@
 // foreignRights). Checked on the kernel: the write is refused by the mount (EROFS), and Landlock
 // lets through what only it would refuse (executing from a bind whose access is `ro`).
 import assert from 'node:assert/strict'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { statementStatus } from '../../src/status/statements.js'
 import { type FilesystemEntry, resolvePolicy } from '../../src/index.js'
-import { cordon, projectDir } from '../helpers.js'
+import { cordon, projectDir, ROOT } from '../helpers.js'
 
 const dir = () => join(projectDir(), 'aliases')
 const RO = (src: string, dest: string): FilesystemEntry => ({ ro: { src, dest, access: 'ro' } })
@@ -115,4 +116,17 @@ describe('rights of one bind reaching another bind of the same files', () => {
       /warning: 1 of \d+ statements enforced by fewer layers than possible \(Landlock grants write,execute,create,delete,refer here too, through `bind \/rw`/,
     )
   })
+})
+
+test('a statement that makes several grants is named once', (t) => {
+  // A project under /tmp with a tmpfs on /tmp (examples/dev.yaml): the tmpfs's grants reach the
+  // project's bind, and the warning named `tmpfs /tmp` once per grant.
+  const project = mkdtempSync(join(tmpdir(), 'cordon-aliases-'))
+  t.after(() => rmSync(project, { recursive: true, force: true }))
+  chmodSync(project, 0o755)
+  copyFileSync(join(ROOT, 'examples', 'dev.yaml'), join(project, 'dev.yaml'))
+  const r = cordon(['run', '-p', 'dev.yaml', '--', 'true'], { cwd: project })
+  assert.equal(r.status, 0, r.stderr)
+  const by = /here too, through ([^:]*):/.exec(r.stderr)?.[1]
+  assert.equal(by, '`tmpfs /tmp`', r.stderr)
 })
