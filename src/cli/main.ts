@@ -1,6 +1,7 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { type Command, dispatch, guardStdout } from './dispatch.js'
 import { formatTable, warn } from './output.js'
+import { suggest } from '../errors.js'
 
 const VERSION = '0.2.0'
 
@@ -146,7 +147,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   const command = COMMANDS[name]
   if (!command) {
-    warn(`unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(', ')} (see cordon --help)`)
+    const close = suggest(name, Object.keys(COMMANDS))
+    warn(
+      `unknown command \`${name}\`${close ? `; did you mean \`${close}\`?` : ''}; commands: ${Object.keys(COMMANDS).join(', ')} (see cordon --help)`,
+    )
     process.exitCode = 2
     return
   }

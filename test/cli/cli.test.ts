@@ -18,7 +18,7 @@ describe('cordon CLI', () => {
   test('unknown commands and flags are usage errors that say what to do', () => {
     const unknown = cordon(['rnu'])
     assert.equal(unknown.status, 2)
-    assert.match(unknown.stderr, /unknown command `rnu`/)
+    assert.match(unknown.stderr, /unknown command `rnu`; did you mean `run`\?/)
     const flag = cordon(['plan', '--bogus'])
     assert.equal(flag.status, 2)
     assert.match(flag.stderr, /unknown option `--bogus`.*see cordon plan --help/)
