@@ -53,4 +53,7 @@ test('a filter that refuses what every program needs is said', () => {
   // The warning is the policy's: `cordon plan` says it too, before anything runs.
   const plan = cordon(['plan', '--policy', policy])
   assert.match(plan.stderr + plan.stdout, /refuses execve\/execveat/)
+  const compiled = cordon(['compile', policy, '-o', join(projectDir(), 'allowlist-none.plan')])
+  assert.equal(compiled.status, 0, compiled.stderr)
+  assert.match(compiled.stderr, /warning: policy: seccomp: the filter refuses execve\/execveat/)
 })

@@ -8,7 +8,7 @@ import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js
 import { refuseUnenforced, statementStatus } from '../../status/statements.js'
 import { MAX_ABI } from '../../landlock/rights.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
-import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
+import { note, QUIET_HELP, QUIET_OPTION, warn } from '../output.js'
 import { parseCommand } from '../args.js'
 
 const HELP = `Usage: cordon compile [POLICY] [options] -o FILE [-- COMMAND [ARG...]]
@@ -71,6 +71,8 @@ export async function compileCommand(argv: string[]): Promise<number> {
       'invalid_policy',
       `the policy requires its limits (limits.require) but a plan run by cordon-exec alone cannot enforce ${unenforced.join('; ')}; ${PLAN_LIMITS_FIX}`,
     )
+  // The policy's own warnings (wide binds, a filter that runs nothing…), as `run` prints them.
+  for (const w of policy.warnings ?? []) warn(`warning: policy: ${w}`)
   for (const u of unenforced) note(`not enforced by the plan alone: ${u}`)
   if (unenforced.length) note(PLAN_LIMITS_FIX)
   const bytes = encodePlan(plan)
