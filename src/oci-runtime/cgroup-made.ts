@@ -38,6 +38,8 @@ export function rememberMade(root: string, made: readonly string[]): void {
       if (code === 'EEXIST') continue // made again after another container's delete: still ours
       if (code === 'ENOENT')
         try {
+          // no anchor yet, or the last delete removed it (and the directory) meanwhile
+          mkdirSync(markers(root), { recursive: true, mode: 0o700 })
           writeFileSync(anchor, '', { flag: 'a', mode: 0o600 })
           linkSync(anchor, marker(root, d))
           continue
