@@ -15,6 +15,7 @@
 #include "oci-launch.h"
 #include "oci-state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -545,7 +546,7 @@ static int cmd_kill(const struct cli *c, const char *dir, const struct oci_recor
 	return 0;
 }
 
-/* encodeURIComponent(s), for cgroups.ts's marker names. */
+/* encodeURIComponent(s), for cgroup-made.ts's marker names. */
 static int uri_component(const char *s, char *out, size_t size)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -566,6 +567,9 @@ static int uri_component(const char *s, char *out, size_t size)
 	return 0;
 }
 
+/* cgroup-made.ts ANCHOR: never a marker's name (each is an encoded absolute path, `%2F…`). */
+#define MARKER_ANCHOR "@anchor"
+
 static int marker(const char *root, const char *dir, char *path, size_t size)
 {
 	char name[PATH_MAX];
@@ -574,7 +578,34 @@ static int marker(const char *root, const char *dir, char *path, size_t size)
 	return (size_t)snprintf(path, size, "%s/cgroups@made/%s", root, name) < size ? 0 : -1;
 }
 
-/* cgroups.ts removeCgroups: the container's groups, then each parent cordon-oci made (a
+/* cgroup-made.ts forgetMarkers: the markers' directory goes once only the anchor (the file
+ * each marker is a hard link of) is left in it. */
+static void forget_markers(const char *dir)
+{
+	if (!rmdir(dir) || errno != ENOTEMPTY)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	int others = 0, anchor = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!strcmp(e->d_name, MARKER_ANCHOR))
+			anchor = 1;
+		else
+			others = 1;
+	}
+	closedir(d);
+	char path[PATH_MAX];
+	if (!anchor || others ||
+	    (size_t)snprintf(path, sizeof path, "%s/" MARKER_ANCHOR, dir) >= sizeof path)
+		return;
+	if (!unlink(path))
+		rmdir(dir); /* a marker linked meanwhile keeps it */
+}
+
+/* cgroup-made.ts removeCgroups: the container's groups, then each parent cordon-oci made (a
  * marker says so) that is empty now. */
 static void remove_groups(const char *root, const struct oci_record *r)
 {
@@ -604,7 +635,7 @@ static void remove_groups(const char *root, const struct oci_record *r)
 		}
 	}
 	snprintf(path, sizeof path, "%s/cgroups@made", root);
-	rmdir(path);
+	forget_markers(path);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -1,7 +1,6 @@
 // linux.cgroupsPath and linux.resources → cgroup directories (cgroupfs layout, as runc without
 // --systemd-cgroup) on every mounted hierarchy, v1 (hybrid hosts) and v2.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import type { CgroupView } from './mounts.js'
 import { compileDeviceFilter } from './device-filter.js'
 import { invalid, isEmpty, type OciDeviceRule, refuseUnknown, unsupported } from './spec.js'
@@ -140,42 +139,6 @@ export function containerCgroups(
       )
     return { dirs: [], view: { v1: [], none: true }, freezer: undefined, made: [] }
   }
-}
-
-/** Where the state root remembers the cgroup parents cordon-oci made ('@': no container id). */
-const markers = (root: string) => `${root}/cgroups@made`
-const marker = (root: string, dir: string) => `${markers(root)}/${encodeURIComponent(dir)}`
-
-/** Remembers the directories create made, so that the delete of whichever container leaves
- * one empty removes it, whoever made it; a parent the engine made (Kubernetes' pod group, with
- * its own limits) is never taken. */
-export function rememberMade(root: string, made: readonly string[]): void {
-  if (!made.length) return
-  mkdirSync(markers(root), { recursive: true, mode: 0o700 })
-  for (const d of made) writeFileSync(marker(root, d), '')
-}
-
-/** Removes the container's groups, then each of their parents that cordon-oci made and that is
- * empty now (one still holding another container's group stays: rmdir refuses it). */
-export function removeCgroups(root: string, dirs: readonly string[]): void {
-  for (const d of dirs)
-    try {
-      rmdirSync(d)
-      rmSync(marker(root, d), { force: true })
-    } catch {}
-  for (const d of dirs)
-    for (let at = dirname(d); at.startsWith('/sys/fs/cgroup/'); at = dirname(at)) {
-      if (!existsSync(marker(root, at))) break
-      try {
-        rmdirSync(at)
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') break
-      }
-      rmSync(marker(root, at), { force: true })
-    }
-  try {
-    rmdirSync(markers(root)) // once no parent is left to remember
-  } catch {}
 }
 
 /** The container's `file`, in the first of its groups that has it. */

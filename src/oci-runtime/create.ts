@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
-import { applyResources, containerCgroups, type Hierarchy, rememberMade, removeCgroups } from './cgroups.js'
+import { rememberMade, removeCgroups } from './cgroup-made.js'
+import { applyResources, containerCgroups, type Hierarchy } from './cgroups.js'
 import { childProcess } from './child-process.js'
 import {
   launchHookedThrough,

@@ -2,7 +2,7 @@
 // passes the container's status on, through the C entry point's launch helper when there is
 // one (native/oci-launch.h LAUNCH_REPORT_START), else spawned by Node.
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { removeCgroups } from './cgroups.js'
+import { removeCgroups } from './cgroup-made.js'
 import { childProcess } from './child-process.js'
 import {
   type CreateOptions,

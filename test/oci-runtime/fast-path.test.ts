@@ -5,9 +5,9 @@
 // CORDON_OCI_FAST picks another build of the entry point (`npm run test:sanitize`: ASan).
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
 import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, waitUntil } from './bundle.js'
@@ -245,6 +245,45 @@ describe('cordon-oci fast path', { skip }, () => {
       assert.ok(!existsSync(join(d, '..')), `${d}/.. (made by cordon-oci) is removed`)
     }
   })
+
+  for (const [name, rt] of [
+    ['C', FAST],
+    ['Node', NODE],
+  ] as const)
+    test(`cgroup markers are links of one anchor; the last delete (${name}) removes them`, (t) => {
+      const b = makeBundle(['sleep', '60'])
+      const parent = `cordon-marks-${name}-${process.pid}`
+      t.after(() => {
+        for (const id of ['m1', 'm2']) oci(b, ['delete', '--force', id])
+        b.cleanup()
+      })
+      for (const id of ['m1', 'm2']) {
+        b.write((c) => {
+          c.linux!.cgroupsPath = `/${parent}/${id}`
+        })
+        assert.equal(oci(b, ['create', id]).status, 0)
+      }
+      const marks = join(b.root, 'cgroups@made')
+      const anchor = statSync(join(marks, '@anchor'))
+      const names = readdirSync(marks).filter((n) => n !== '@anchor')
+      const dirs = (id: string) =>
+        (JSON.parse(readFileSync(recordPath(b, id), 'utf8')) as { cgroupDirs: string[] }).cgroupDirs
+      // each container's groups, and the parents the first made (runc's cgroupfs leaves none here)
+      assert.deepEqual(
+        names.sort(),
+        [...dirs('m1'), ...dirs('m2'), ...dirs('m1').map((d) => dirname(d))].map(encodeURIComponent).sort(),
+      )
+      for (const n of names) assert.equal(statSync(join(marks, n)).ino, anchor.ino, `${n} is a link`)
+      assert.equal(statSync(join(marks, '@anchor')).nlink, names.length + 1)
+      assert.equal(oci(b, ['delete', '--force', 'm1'], rt).status, 0)
+      // m1's group and its marker go; the parents (and their markers) stay for m2
+      for (const d of dirs('m2')) assert.ok(existsSync(dirname(d)), `${dirname(d)} holds m2: kept`)
+      assert.equal(statSync(join(marks, '@anchor')).nlink, (2 * names.length) / 3 + 1)
+      const last = dirs('m2')
+      assert.equal(oci(b, ['delete', '--force', 'm2'], rt).status, 0)
+      for (const d of last) assert.ok(!existsSync(dirname(d)), `${dirname(d)} is removed`)
+      assert.ok(!existsSync(marks), 'no marker and no anchor left')
+    })
 
   test('state, start, kill and delete run no Node', (t) => {
     if (!STRACE) return t.skip('needs strace (apt-get install strace)')
