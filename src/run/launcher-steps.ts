@@ -61,8 +61,7 @@ const HINTS: { readonly [S in LauncherStep]?: Readonly<Record<string, string>> }
       "the sandbox's user may not enter the working directory (root's sandboxes run as an unprivileged id range, and a 0700 directory shuts them out); `chmod a+rX` it, or grant it with `--rw .` (an idmapped bind), or run from another directory",
   },
   exec: {
-    ENOENT:
-      'command not found in the sandbox; is its directory in the view and on PATH? A dynamically linked program also needs its loader and libraries in the view (`ldd` names them), and a script its #! interpreter',
+    ENOENT: 'command not found in the sandbox; is its directory in the view and on PATH?',
     EACCES: 'command is not executable, or its file system is mounted noexec',
     EISDIR: 'command is a directory, not a program; name the program inside it',
   },
@@ -92,6 +91,9 @@ function underSeccompFilter(): boolean {
   }
 }
 
+const EXEC_PATH_ENOENT =
+  'not found in the sandbox: is it in the view? A dynamically linked program also needs its loader and libraries in the view (`ldd` names them), and a script its #! interpreter'
+
 /** The hint for a step that failed with this errno name, when there is one. */
 export function stepHint(step: string, code: string | undefined): string | undefined {
   if (!code || !(LAUNCHER_STEPS as readonly string[]).includes(step)) return undefined
@@ -108,7 +110,9 @@ export function describeStepError(e: {
   message: string
 }): string {
   const target = e.path ? ` ${e.path}${e.dest ? ` -> ${e.dest}` : ''}` : ''
-  const hint = stepHint(e.step, e.code)
+  let hint = stepHint(e.step, e.code)
+  // A path the sandbox may well hold: ENOENT then also means its loader or #! interpreter.
+  if (hint && e.step === 'exec' && e.code === 'ENOENT' && e.path?.includes('/')) hint = EXEC_PATH_ENOENT
   const reason = hint ?? e.message.charAt(0).toLowerCase() + e.message.slice(1)
   return `${e.step}${target} failed: ${reason}${e.code ? ` (${e.code})` : ''}`
 }

@@ -16,7 +16,14 @@ test('exec of a program without its loader in the view names the loader', () => 
   assert.equal(r.status, 127, r.stderr)
   assert.match(
     r.stderr,
-    /exec \/usr\/bin\/true failed: command not found .*its loader and libraries in the view/,
+    /exec \/usr\/bin\/true failed: not found in the sandbox: is it in the view\? .*its loader and libraries in the view/,
+  )
+  // A bare name is looked up on PATH: a typo, most likely, and the hint stays short.
+  const typo = cordon(['run', '-q', '--', 'ngnix'])
+  assert.equal(typo.status, 127)
+  assert.match(
+    typo.stderr,
+    /exec ngnix failed: command not found in the sandbox; is its directory in the view and on PATH\? \(ENOENT\)/,
   )
 })
 
