@@ -89,3 +89,46 @@ async function programSeesObserved(): Promise<string> {
 test('a program writes all of its stderr to a slow pipe while an observer attaches and leaves', async () => {
   assert.equal(await programSeesObserved(), 'head: 0')
 })
+
+/** The numbers of the lines a process wrote with writeStderr, in the order a reader that takes
+ * a little at a time got them, when its fd 2 was made non-blocking (as a program sharing it may
+ * make it; here a net.Socket on it does). */
+async function linesAsRead(): Promise<number[]> {
+  const { spawn } = await import('node:child_process')
+  const { pathToFileURL } = await import('node:url')
+  const module = pathToFileURL(join(ROOT, 'build', 'src', 'host', 'stderr.js')).href
+  const script = `
+    const { writeStderr } = await import(${JSON.stringify(module)})
+    const { Socket } = await import('node:net')
+    new Socket({ fd: 2, readable: false })
+    for (let i = 0; i < 3000; i++) {
+      writeStderr(i + ' ' + 'x'.repeat(100) + '\\n')
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r))
+    }`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+  })
+  let out = ''
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (d: string) => {
+    out += d
+    child.stderr.pause()
+    setTimeout(() => child.stderr.resume(), 1)
+  })
+  await new Promise((resolve) => child.once('close', resolve))
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number(l.split(' ')[0]))
+}
+
+// A line that met EAGAIN waited in process.stderr while the next ones went straight to fd 2,
+// past it: cordon's alerts came out of order (an alert for pid 13647 before 30 older ones).
+test("cordon's lines keep their order on a stderr someone made non-blocking", async () => {
+  const seen = await linesAsRead()
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 3000 }, (_, i) => i),
+  )
+})
