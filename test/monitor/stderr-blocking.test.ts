@@ -5,7 +5,7 @@
 // unavailable") under --monitor, and not without it.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -132,3 +132,50 @@ test("cordon's lines keep their order on a stderr someone made non-blocking", as
     Array.from({ length: 3000 }, (_, i) => i),
   )
 })
+
+// A stderr made non-blocking (the program shares it, and here makes it so) whose reader leaves
+// while one of cordon's lines waits in process.stderr: the retry met EPIPE, the stream emitted
+// an 'error' nothing handled, and cordon ended with status 1, killing the program mid-run.
+test(
+  'a program outlives a non-blocking stderr whose reader left while cordon had a line waiting',
+  {
+    skip: spawnSync('perl', ['-e', '1']).status === 0 ? false : 'needs perl',
+  },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-stderr-'))
+    try {
+      const out = join(dir, 'out')
+      const rules = join(dir, 'rules.yaml')
+      writeFileSync(
+        rules,
+        'rules:\n  - rule: each-exec\n    description: every exec\n    when: event = syscall and syscall = execve\n    then: alert\n    priority: warning\n    throttle: 1000 per 1s\n    output: exec {path}\n',
+      )
+      // Fills the pipe, so that the alerts meet EAGAIN and wait; the reader (sleep) leaves at 1 s.
+      const program =
+        'use Fcntl; fcntl(STDERR, F_SETFL, O_NONBLOCK) or die; print STDERR "x" x 70000; system("/bin/true") for 1..5; sleep 2; print "done\\n"; exit 5'
+      const argv = [
+        process.execPath,
+        CLI,
+        'run',
+        '--profile',
+        'minimal',
+        '--no-default-rules',
+        '--rules',
+        rules,
+      ]
+      const quoted = [...argv, '--', 'perl', '-e', program]
+        .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+        .join(' ')
+      const r = spawnSync('bash', ['-c', `${quoted} 2>&1 >'${out}' | sleep 1; echo "\${PIPESTATUS[0]}"`], {
+        cwd: projectDir(),
+        encoding: 'utf8',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+        timeout: 60_000,
+      })
+      assert.equal(r.stdout.trim(), '5', r.stderr)
+      assert.equal(readFileSync(out, 'utf8'), 'done\n')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)
