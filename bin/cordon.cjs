@@ -103,7 +103,10 @@ function blockingWriter(fd) {
           while (at < chunk.length) at += writeSync(fd, chunk, at)
         } catch (error) {
           if (error?.code === 'EAGAIN') return void setTimeout(attempt, 1)
-          return done(error)
+          // A line on a stderr no one reads any more (EPIPE) is lost, as writeStderr loses one
+          // (src/host/stderr.ts): not an 'error' that nothing handles, which ended cordon and the
+          // sandbox with it. stdout's errors stay the caller's (cli/dispatch.ts ends on EPIPE).
+          return done(fd === 2 ? undefined : error)
         }
         done()
       }

@@ -267,21 +267,13 @@ static int exec_search(char **argv, char **envp)
 	return seen_eacces ? EACCES : ENOENT;
 }
 
-/* The exec's signals: SIGPIPE's default back and the caller's mask. */
-static void exec_signals(const struct command *cmd)
+/* The exec's state: fds marked, the caller's umask, SIGPIPE's default and the caller's mask. */
+static void exec_prepare(const struct command *cmd)
 {
+	mark_fds(cmd->plan);
+	umask(cmd->saved_umask);
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
-}
-
-/* Whether a startContainer hook (cordon-oci) runs after op `from`: it writes the state to the
- * hook's pipe and waits for it, with SIGPIPE ignored and signals blocked as until then. */
-static int start_hook_after(const struct plan *p, size_t from)
-{
-	for (size_t i = from; i < p->n_ops; i++)
-		if (p->ops[i].code == OP_START_HOOK)
-			return 1;
-	return 0;
 }
 
 noreturn void command_exec(const struct command *cmd)
@@ -296,16 +288,16 @@ noreturn void command_exec(const struct command *cmd)
 	/* The exec's own housekeeping goes before the first filter: a policy's filter that allows
 	 * only what its program calls (default errno) refused close_range, fcntl and the signal
 	 * mask to the launcher, which then died silently or left the program's signals blocked.
-	 * The fds later steps open are close-on-exec by the kernel (a Landlock ruleset, a
-	 * listener) or by the launcher (a hook's pipes). */
-	int marked = 0, signals_later = 0;
+	 * The signals too when a startContainer hook follows: under a filter that refuses
+	 * rt_sigprocmask the program started with the launcher's mask (SIGTERM, SIGCHLD...
+	 * blocked). The hook's own runner needs neither (hook.c: its pipes are its own; the hook
+	 * resets its signals), and a signal now ends the container's process during a hook, as it
+	 * ends runc's init. The fds later steps open are close-on-exec by the kernel (a Landlock
+	 * ruleset, a listener, a pidfd) or by the launcher (a hook's pipes). */
+	int marked = 0;
 	for (size_t i = cmd->first_op; i < p->n_ops; i++) {
 		if (!marked && p->ops[i].code == OP_SECCOMP) {
-			mark_fds(p);
-			umask(cmd->saved_umask);
-			signals_later = start_hook_after(p, i);
-			if (!signals_later)
-				exec_signals(cmd);
+			exec_prepare(cmd);
 			marked = 1;
 		}
 		if (p->ops[i].code == OP_START_HOOK)
@@ -313,12 +305,8 @@ noreturn void command_exec(const struct command *cmd)
 		else
 			run_op(cmd, &p->ops[i]);
 	}
-	if (!marked) {
-		mark_fds(p);
-		umask(cmd->saved_umask);
-	}
-	if (!marked || signals_later)
-		exec_signals(cmd);
+	if (!marked)
+		exec_prepare(cmd);
 	int err = exec_search(cmd->argv, cmd->envp);
 	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
 }

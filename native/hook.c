@@ -182,7 +182,8 @@ void hook_run(const struct plan *p, size_t *i, int root_fd, pid_t state_pid)
 		die_step(EXIT_CORDON, "hook", path, NULL, errno);
 
 	/* Polled rather than waited on with a pidfd or a signal: the command runs this under the
-	 * container's seccomp filter, which may deny pidfd_open, and with its signals blocked. */
+	 * container's seccomp filter, which may deny pidfd_open, and a createContainer hook's
+	 * runner with its signals blocked. */
 	char output[HOOK_OUTPUT_MAX + 1];
 	size_t kept = 0;
 	long long deadline = op->a ? now_ms() + (long long)op->a * 1000 : 0;

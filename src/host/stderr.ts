@@ -6,11 +6,16 @@
 // own writes do, and keeps the lines' order with anything else that writes there.
 import { writeAll } from './write-all.js'
 
+/** process.stderr once a line had to wait in it; until it is empty, later lines wait behind. */
+let waiting: NodeJS.WriteStream | undefined
+
 /** Writes text to fd 2, all of it. A stderr that is non-blocking already (EAGAIN: whoever
  * opened it made it so) gets the rest through process.stderr, which waits on the event loop; one
- * that cannot be written (closed: EPIPE) loses the line, which is not worth failing the run for. */
+ * that cannot be written (closed: EPIPE) loses the line, which is not worth failing the run for.
+ * While a line waits there, the next ones follow it rather than pass it on fd 2. */
 export function writeStderr(text: string): void {
   const bytes = Buffer.from(text)
+  if (waiting && !waiting.destroyed && waiting.writableLength > 0) return void waiting.write(bytes)
   const { written, error } = writeAll(2, bytes)
-  if (error?.code === 'EAGAIN') process.stderr.write(bytes.subarray(written))
+  if (error?.code === 'EAGAIN') (waiting = process.stderr).write(bytes.subarray(written))
 }

@@ -49,12 +49,14 @@ function watchKey(watch: readonly string[]): string | undefined {
   if (watchSets === undefined) {
     try {
       const sets: unknown = JSON.parse(readFileSync(WATCH_SETS_FILE, 'utf8'))
-      watchSets = Array.isArray(sets) ? sets.map((w) => (Array.isArray(w) ? w.join(',') : '')) : []
+      // Compared as JSON, not joined with commas: a name holding a comma (spawn()'s `watch` is
+      // not checked) must not pass for two names of the list.
+      watchSets = Array.isArray(sets) ? sets.map((w) => (Array.isArray(w) ? JSON.stringify(w) : '')) : []
     } catch {
       watchSets = []
     }
   }
-  const i = watchSets.indexOf([...new Set(watch)].sort().join(','))
+  const i = watchSets.indexOf(JSON.stringify([...new Set(watch)].sort()))
   return i < 0 ? undefined : `+watch${i}`
 }
 

@@ -5,7 +5,7 @@
 // unavailable") under --monitor, and not without it.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -89,3 +89,93 @@ async function programSeesObserved(): Promise<string> {
 test('a program writes all of its stderr to a slow pipe while an observer attaches and leaves', async () => {
   assert.equal(await programSeesObserved(), 'head: 0')
 })
+
+/** The numbers of the lines a process wrote with writeStderr, in the order a reader that takes
+ * a little at a time got them, when its fd 2 was made non-blocking (as a program sharing it may
+ * make it; here a net.Socket on it does). */
+async function linesAsRead(): Promise<number[]> {
+  const { spawn } = await import('node:child_process')
+  const { pathToFileURL } = await import('node:url')
+  const module = pathToFileURL(join(ROOT, 'build', 'src', 'host', 'stderr.js')).href
+  const script = `
+    const { writeStderr } = await import(${JSON.stringify(module)})
+    const { Socket } = await import('node:net')
+    new Socket({ fd: 2, readable: false })
+    for (let i = 0; i < 3000; i++) {
+      writeStderr(i + ' ' + 'x'.repeat(100) + '\\n')
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r))
+    }`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+  })
+  let out = ''
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (d: string) => {
+    out += d
+    child.stderr.pause()
+    setTimeout(() => child.stderr.resume(), 1)
+  })
+  await new Promise((resolve) => child.once('close', resolve))
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number(l.split(' ')[0]))
+}
+
+// A line that met EAGAIN waited in process.stderr while the next ones went straight to fd 2,
+// past it: cordon's alerts came out of order (an alert for pid 13647 before 30 older ones).
+test("cordon's lines keep their order on a stderr someone made non-blocking", async () => {
+  const seen = await linesAsRead()
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 3000 }, (_, i) => i),
+  )
+})
+
+// A stderr made non-blocking (the program shares it, and here makes it so) whose reader leaves
+// while one of cordon's lines waits in process.stderr: the retry met EPIPE, the stream emitted
+// an 'error' nothing handled, and cordon ended with status 1, killing the program mid-run.
+test(
+  'a program outlives a non-blocking stderr whose reader left while cordon had a line waiting',
+  {
+    skip: spawnSync('perl', ['-e', '1']).status === 0 ? false : 'needs perl',
+  },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-stderr-'))
+    try {
+      const out = join(dir, 'out')
+      const rules = join(dir, 'rules.yaml')
+      writeFileSync(
+        rules,
+        'rules:\n  - rule: each-exec\n    description: every exec\n    when: event = syscall and syscall = execve\n    then: alert\n    priority: warning\n    throttle: 1000 per 1s\n    output: exec {path}\n',
+      )
+      // Fills the pipe, so that the alerts meet EAGAIN and wait; the reader (sleep) leaves at 1 s.
+      const program =
+        'use Fcntl; fcntl(STDERR, F_SETFL, O_NONBLOCK) or die; print STDERR "x" x 70000; system("/bin/true") for 1..5; sleep 2; print "done\\n"; exit 5'
+      const argv = [
+        process.execPath,
+        CLI,
+        'run',
+        '--profile',
+        'minimal',
+        '--no-default-rules',
+        '--rules',
+        rules,
+      ]
+      const quoted = [...argv, '--', 'perl', '-e', program]
+        .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+        .join(' ')
+      const r = spawnSync('bash', ['-c', `${quoted} 2>&1 >'${out}' | sleep 1; echo "\${PIPESTATUS[0]}"`], {
+        cwd: projectDir(),
+        encoding: 'utf8',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+        timeout: 60_000,
+      })
+      assert.equal(r.stdout.trim(), '5', r.stderr)
+      assert.equal(readFileSync(out, 'utf8'), 'done\n')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)

@@ -167,6 +167,30 @@ describe('cordon-oci hooks', { skip }, () => {
     assert.equal(existsSync(join(b.dir, 'rootfs', 'user-ran')), false, 'the program never ran')
   })
 
+  // The launcher restores the program's signals (the mask it started with, SIGPIPE's default)
+  // before the first filter, so that a profile refusing the calls cannot leave them blocked or
+  // ignored. With a startContainer hook it once did so after the hook, under the filter: with
+  // rt_sigprocmask refused, the program started with SIGINT, SIGTERM, SIGCHLD... blocked.
+  test('a filter refusing the signal calls leaves the program no signal blocked or ignored, with a startContainer hook', (t) => {
+    const b = makeBundle(['grep', '-E', '^Sig(Blk|Ign):', '/proc/self/status'])
+    t.after(() => b.cleanup())
+    const seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['rt_sigprocmask', 'rt_sigaction'], action: 'SCMP_ACT_ERRNO' }],
+    }
+    for (const id of ['sig-plain', 'sig-hook']) {
+      b.write((c) => {
+        c.linux!.seccomp = seccomp
+        if (id === 'sig-hook')
+          c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null'] }] }
+      })
+      const r = oci(b, ['run', id])
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stdout, /^SigBlk:\s+0+$/m, `${id}: ${r.stdout}`)
+      assert.match(r.stdout, /^SigIgn:\s+0+$/m, `${id}: ${r.stdout}`)
+    }
+  })
+
   // The spec: createContainer runs in the container's mount namespace once the view is built,
   // before pivot_root; what it mounts at the rootfs's path (where runc's view is at that step)
   // is in the container. cordon-oci built the view elsewhere, so a hook's mounts were lost. A

@@ -118,6 +118,9 @@ describe('precompiled built-in profiles', () => {
           assert.deepEqual(Buffer.from(found!.responder!), Buffer.from(fresh.responder), key)
           assert.equal(precompiledFilter(layers, extras, arch, watch.slice(1)), undefined)
           assert.equal(precompiledFilter(layers, extras, arch, [...watch, 'openat']), undefined)
+          // Nor for one name that holds two of the list's, comma-joined (spawn()'s `watch`).
+          const joined = [`${watch[0]},${watch[1]}`, ...watch.slice(2)]
+          assert.equal(precompiledFilter(layers, extras, arch, joined), undefined)
           assert.equal(precompiledFilter(layers, extras, arch, watch, { mode: 'learn' }), undefined)
         }
   })
