@@ -40,6 +40,7 @@ import { saveExecContext } from './exec-context.js'
 import { saveCeilings } from './update.js'
 import { translateConfig } from './translate.js'
 import { seccompFilter } from './seccomp.js'
+import { isoTime } from '../host/iso-time.js'
 
 export interface CreateOptions {
   root: string
@@ -187,7 +188,7 @@ export async function prepare(o: CreateOptions, cgroups = HOST_CGROUPS): Promise
       startTime: '',
       bundle,
       rootfs: t.rootfs,
-      created: new Date().toISOString(),
+      created: isoTime(),
       owner: '',
       annotations: config.annotations ?? {},
       cgroupDirs: cg.dirs,

@@ -2,6 +2,7 @@
 // so that containerd's runc shim, Docker, Podman and Kubernetes can use cordon as a runtime.
 // Each subcommand loads only its own modules: start-up is measured against runc's.
 import { appendFileSync } from 'node:fs'
+import { isoTime } from '../host/iso-time.js'
 
 interface Global {
   root: string
@@ -73,7 +74,7 @@ function parseFlags(
 
 function log(g: Global, level: string, msg: string): void {
   if (!g.log) return
-  const time = new Date().toISOString()
+  const time = isoTime()
   const line =
     g.logFormat === 'json'
       ? JSON.stringify({ level, msg, time })

@@ -37,6 +37,7 @@ import {
   type SandboxProcess,
 } from './sandbox-process.js'
 import { newId, openRegistry, register } from './registry.js'
+import { isoTime } from '../host/iso-time.js'
 
 export type { PolicyInput, SandboxInput } from './prepare.js'
 export type { ExitReason, ExitResult, SandboxProcess, SandboxProcessEvents } from './sandbox-process.js'
@@ -114,7 +115,7 @@ export function spawn(
           pid: launcher.pid,
           startTime: launcher.startTime,
           command: argv,
-          startedAt: new Date().toISOString(),
+          startedAt: isoTime(),
           ...(run.cgroup ? { cgroup: run.cgroup.ref(), limits: { ...run.limits } } : {}),
           ...(publisher ? { events: publisher.path } : {}),
           ...(options.watch?.length ? { watch: [...options.watch] } : {}),
