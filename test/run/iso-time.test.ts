@@ -1,4 +1,3 @@
-// tier: unit
 // isoTime is Date's toISOString without loading the local time zone: the same text for every
 // time it handles, and the run's start loads no zone (strace: no /etc/localtime).
 import assert from 'node:assert/strict'
