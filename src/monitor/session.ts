@@ -2,7 +2,6 @@
 // started here (`cordon run --rules`) or running elsewhere (`cordon monitor`, over their
 // event sockets).
 import { watch as watchFs, type FSWatcher } from 'node:fs'
-import { createRequire } from 'node:module'
 import { basename, dirname, resolve } from 'node:path'
 import { parseEvent, type SandboxEvent } from '../run/events.js'
 import { eventSocket, type SandboxRecord } from '../run/registry.js'
@@ -12,6 +11,7 @@ import { Monitor, type Target } from './engine.js'
 import type { MonitorMetrics } from './metrics.js'
 import { DEFAULT_RULES_FILE, loadRules, type RuleSet, watchedSyscalls } from './rules.js'
 import { escapeControl } from '../run/escape.js'
+import { builtin } from '../host/builtin.js'
 import { writeStderr } from '../host/stderr.js'
 import type { AlertFormat } from './falco-output.js'
 import { loadNotices } from './rules-report.js'
@@ -19,11 +19,9 @@ import { type AlertSink, parseSink, type SinkContext } from './sinks.js'
 
 // node:net and node:readline (~3 ms of CPU) only for attaching to sandboxes started elsewhere
 // (`cordon monitor`): `cordon run --monitor` reads its own sandbox's events from its channel.
-let load: NodeJS.Require | undefined
-const builtin = <T>(name: string): T => (load ??= createRequire(import.meta.url))(name) as T
-const connect = (path: string) => builtin<typeof import('node:net')>('node:net').connect(path)
+const connect = (path: string) => builtin('node:net').connect(path)
 const createInterface = (options: import('node:readline').ReadLineOptions) =>
-  builtin<typeof import('node:readline')>('node:readline').createInterface(options)
+  builtin('node:readline').createInterface(options)
 
 export interface SessionOptions {
   /** Rules files after the default one (later override earlier). */

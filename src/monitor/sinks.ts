@@ -8,11 +8,13 @@
 import type { ChildProcess } from 'node:child_process'
 import type { Socket as UdpSocket } from 'node:dgram'
 import { statSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import type { Writable } from 'node:stream'
-import { childProcess } from '../child-process.js'
+// The sinks' Node modules load when a sink first needs them: node:net (for tty and tcp),
+// node:dgram and node:child_process cost a monitored run ~5 ms of CPU before its sandbox
+// started, for alerts most runs never send anywhere but stderr.
+import { builtin, childProcess, net } from '../host/builtin.js'
 import { CordonError } from '../errors.js'
 import { writeStderr } from '../host/stderr.js'
 import { escapeControl, jsonLine } from '../run/escape.js'
@@ -20,13 +22,6 @@ import { LineChannel, type LineWriter, MAX_PENDING_BYTES, openOwnFile } from './
 import type { Alert } from './engine.js'
 import { type AlertFormat, shapeAlert } from './falco-output.js'
 import type { Priority } from './rules.js'
-
-// The sinks' Node modules load when a sink first needs them: node:net (for tty and tcp),
-// node:dgram and node:child_process cost a monitored run ~5 ms of CPU before its sandbox
-// started, for alerts most runs never send anywhere but stderr.
-let load: NodeJS.Require | undefined
-const builtin = <T>(name: string): T => (load ??= createRequire(import.meta.url))(name) as T
-const net = () => builtin<typeof import('node:net')>('node:net')
 
 export interface SinkStats {
   sent: number
@@ -86,7 +81,7 @@ const stderrWriter = () => {
   let tty: boolean | undefined
   return {
     get isTTY() {
-      return (tty ??= builtin<typeof import('node:tty')>('node:tty').isatty(2))
+      return (tty ??= builtin('node:tty').isatty(2))
     },
     write: writeStderr,
   }
@@ -278,9 +273,7 @@ export class SyslogSink implements AlertSink {
       this.stats.dropped++
       return
     }
-    this.udp ??= builtin<typeof import('node:dgram')>('node:dgram').createSocket(
-      net().isIP(target.host) === 6 ? 'udp6' : 'udp4',
-    )
+    this.udp ??= builtin('node:dgram').createSocket(net().isIP(target.host) === 6 ? 'udp6' : 'udp4')
     this.udp.unref()
     const sent = new Promise<void>((resolve) =>
       this.udp!.send(syslogLine(a), target.port, target.host, (err) => {

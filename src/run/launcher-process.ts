@@ -8,7 +8,6 @@
 import type { ChildProcess, StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { closeSync, openSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
@@ -16,7 +15,7 @@ import { inspect } from 'node:util'
 import { nativePath } from '../host/launcher.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import { writeAll } from '../host/write-all.js'
-import { childProcess } from '../child-process.js'
+import { childProcess, net } from '../host/builtin.js'
 
 /** What spawn() and its callers use of the launcher's process; a ChildProcess is one. */
 export interface LauncherProcess extends EventEmitter {
@@ -141,11 +140,6 @@ export function startLauncher(
 /** Bytes written to the channel's fd before its socket is made: below a unix socket's send
  * buffer (208 KiB by default), so the write never waits for the launcher. */
 const WRITTEN_FIRST_MAX = 64 << 10
-
-/** node:net, loaded once the launcher has its plan: its streams cost ~3 ms of CPU, spent while
- * the launcher sets the sandbox up on another CPU rather than before it starts (publish.ts too). */
-const load = createRequire(import.meta.url)
-export const net = (): typeof import('node:net') => load('node:net') as typeof import('node:net')
 
 const isPlain = (s: unknown): boolean =>
   s === 'inherit' ||

@@ -2,7 +2,8 @@
 import { chmodSync, unlinkSync } from 'node:fs'
 import type { Server, Socket } from 'node:net'
 import { writeAll } from '../host/write-all.js'
-import { acceptWaiting, closeFd, listenUnix, net } from './launcher-process.js'
+import { net } from '../host/builtin.js'
+import { acceptWaiting, closeFd, listenUnix } from './launcher-process.js'
 
 const MAX_CLIENT_BACKLOG = 1 << 20
 /** How long a socket bound by the addon waits before this process accepts on it. net's listen
