@@ -39,7 +39,7 @@ const MARKS = [
   ['function encodePlan(', 'plan compiled (view, Landlock, seccomp, caps)'],
   ['function startLauncher(', 'plan encoded'],
   ['function writeFirst(', 'launcher started (the addon loaded, its posix_spawn)'],
-  ['function publish(', 'plan written; the channel a socket (node:net loaded)'],
+  ['function publish(', 'plan written; the channel read on the event loop'],
   ['function reportEnforcement(', 'record published; the launcher set the sandbox up and reported Landlock'],
 ]
 const BUNDLE = join(root, 'build', 'src', 'cli-bundle', 'run.cjs')

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -397,6 +398,260 @@ static napi_value do_close(napi_env env, napi_callback_info info)
 	return int_value(env, close(a[0]) < 0 ? -errno : 0);
 }
 
+/* watch(): a launcher's channel read on Node's own event loop, without node:net. A net.Socket
+ * costs `cordon run` ~5 ms of start (node:net and its streams, loaded after the launcher
+ * starts, while the launcher is already done) and spawn() a stream per sandbox. The launcher
+ * writes JSON lines, so JavaScript is handed whole lines, in as few calls as the reads allow,
+ * and a line's UTF-8 is never cut between two strings. */
+
+/* One callback reads at most this much: a launcher writing without pause still lets the loop
+ * run timers and other sandboxes' lines between two calls. */
+#define READ_PER_CALL (1u << 20)
+/* A line this long without a newline is handed over as it is (the launcher's lines are short:
+ * a path is at most PATH_MAX). */
+#define MAX_PARTIAL (4u << 20)
+
+struct watch {
+	struct watch *next;
+	napi_env env;
+	uv_poll_t *poll;
+	int fd;
+	int32_t id;
+	bool done; /* ended or unwatched: no more reads, no more calls */
+	napi_ref cb;
+	napi_async_context ctx;
+	napi_async_cleanup_hook_handle hook;
+	char *buf; /* what was read after the last newline handed over */
+	size_t len, cap;
+};
+
+/* Every env's watches (the main thread's and each worker's, each on its own thread and loop):
+ * the list and the ids under the lock; a watch itself is touched only by its env's thread. */
+static pthread_mutex_t watches_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watch *watches;
+static int32_t last_id;
+
+/* Its JavaScript side: released while the env still stands. */
+static void watch_release(struct watch *w)
+{
+	if (w->cb)
+		napi_delete_reference(w->env, w->cb);
+	if (w->ctx)
+		napi_async_destroy(w->env, w->ctx);
+	w->cb = NULL;
+	w->ctx = NULL;
+}
+
+/* The poll handle has closed: the watch goes, and with it the hook that would have closed it
+ * when the env goes (a worker terminated while its launcher runs). */
+static void watch_closed(uv_handle_t *h)
+{
+	struct watch *w = uv_handle_get_data(h);
+	pthread_mutex_lock(&watches_lock);
+	for (struct watch **p = &watches; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&watches_lock);
+	watch_release(w);
+	if (w->hook)
+		napi_remove_async_cleanup_hook(w->hook);
+	free(w->buf);
+	free(w->poll);
+	free(w);
+}
+
+static void watch_add(struct watch *w)
+{
+	pthread_mutex_lock(&watches_lock);
+	w->id = ++last_id;
+	w->next = watches;
+	watches = w;
+	pthread_mutex_unlock(&watches_lock);
+}
+
+/* No more reads: the fd is closed at once (the launcher reads end of file where it waits for
+ * the go) and the handle once libuv lets it go. libuv has removed the fd from its epoll set by
+ * the time uv_poll_stop returns, so closing it here is safe. */
+static void watch_stop(struct watch *w)
+{
+	if (w->done)
+		return;
+	w->done = true;
+	uv_poll_stop(w->poll);
+	close(w->fd);
+	w->fd = -1;
+	uv_close((uv_handle_t *)w->poll, watch_closed);
+}
+
+/* The env is going (a worker's end, or Node's at exit) with the watch open: its JavaScript side
+ * is released now, its handle closed, and Node waits for watch_closed to remove this hook. */
+static void watch_cleanup(napi_async_cleanup_hook_handle handle, void *data)
+{
+	struct watch *w = data;
+	w->hook = handle;
+	watch_release(w);
+	watch_stop(w);
+}
+
+/* Calls the watcher with (text, end): text the whole lines read (or undefined), end 0 at end of
+ * file, -errno after an error, undefined while the channel is open. */
+static void watch_call(struct watch *w, const char *text, size_t n, bool end, int err)
+{
+	napi_env env = w->env;
+	napi_handle_scope scope = NULL;
+	if (!w->cb || napi_open_handle_scope(env, &scope) != napi_ok)
+		return;
+	napi_value cb = NULL, recv = NULL, argv[2] = { NULL, NULL };
+	napi_get_undefined(env, &argv[0]);
+	napi_get_undefined(env, &argv[1]);
+	if (text)
+		napi_create_string_utf8(env, text, n, &argv[0]);
+	if (end)
+		argv[1] = int_value(env, -err);
+	if (napi_get_reference_value(env, w->cb, &cb) == napi_ok && cb &&
+	    napi_get_global(env, &recv) == napi_ok) {
+		napi_make_callback(env, w->ctx, recv, cb, 2, argv, NULL);
+		/* What the callback threw is the program's uncaught exception, as it is when a
+		 * stream's 'data' listener throws. */
+		bool pending = false;
+		napi_value e = NULL;
+		if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+		    napi_get_and_clear_last_exception(env, &e) == napi_ok)
+			napi_fatal_exception(env, e);
+	}
+	napi_close_handle_scope(env, scope);
+}
+
+static void watch_readable(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct watch *w = uv_handle_get_data((uv_handle_t *)h);
+	/* An error on the socket (ECONNRESET: the launcher exited with the go byte unread) makes
+	 * libuv stop the handle and report it without a read: what the launcher wrote before it
+	 * exited, its error event above all, is still queued, and read() returns it first. */
+	bool failed = status < 0;
+	int err = 0;
+	bool end = false;
+	size_t got = 0;
+	while (!end && (failed || got < READ_PER_CALL)) {
+		if (w->cap - w->len < 65536) {
+			size_t cap = w->cap ? w->cap * 2 : 65536 * 2;
+			char *b = realloc(w->buf, cap);
+			if (!b) {
+				err = ENOMEM;
+				end = true;
+				break;
+			}
+			w->buf = b;
+			w->cap = cap;
+		}
+		ssize_t n = read(w->fd, w->buf + w->len, w->cap - w->len);
+		if (n > 0) {
+			w->len += (size_t)n;
+			got += (size_t)n;
+		} else if (n == 0) {
+			end = true;
+		} else if (errno == EAGAIN) {
+			if (failed) {
+				err = -status;
+				end = true;
+			}
+			break;
+		} else if (errno != EINTR) {
+			err = errno;
+			end = true;
+		}
+	}
+	/* Whole lines now; at the end, the rest too; a line that never ends, as it is. */
+	size_t give = w->len;
+	if (!end && w->len <= MAX_PARTIAL)
+		while (give > 0 && w->buf[give - 1] != '\n')
+			give--;
+	if (end)
+		watch_stop(w);
+	if (give > 0 || end) {
+		watch_call(w, give ? w->buf : NULL, give, end, err);
+		/* The callback may have unwatched: the buffer is still this watch's until closed. */
+		memmove(w->buf, w->buf + give, w->len - give);
+		w->len -= give;
+	}
+}
+
+/* watch(fd, callback) → an id, or -errno: fd's reads handed to callback(text, end) from the event
+ * loop (whole lines; end 0 at end of file, -errno on an error), fd closed at the end. The fd is
+ * the watch's from then on: unwatch(id) stops and closes it. It is made non-blocking. */
+static napi_value do_watch(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value args[2];
+	int32_t fd = -1;
+	napi_valuetype t = napi_undefined;
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 2 ||
+	    napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 ||
+	    napi_typeof(env, args[1], &t) != napi_ok || t != napi_function)
+		return fail(env, "watch(fd, callback) takes an fd and a function");
+	struct uv_loop_s *loop = NULL;
+	struct watch *w = calloc(1, sizeof *w);
+	napi_value name = NULL;
+	if (!w || !(w->poll = calloc(1, uv_handle_size(UV_POLL_HANDLE)))) {
+		free(w);
+		return int_value(env, -ENOMEM);
+	}
+	w->env = env;
+	w->fd = fd;
+	int r = -EINVAL;
+	if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
+	    napi_create_string_utf8(env, "cordon:launcher-channel", NAPI_AUTO_LENGTH, &name) !=
+		    napi_ok ||
+	    napi_async_init(env, NULL, name, &w->ctx) != napi_ok ||
+	    napi_create_reference(env, args[1], 1, &w->cb) != napi_ok)
+		goto fail;
+	if ((r = uv_poll_init(loop, w->poll, fd)) < 0)
+		goto fail;
+	uv_handle_set_data((uv_handle_t *)w->poll, w);
+	if ((r = uv_poll_start(w->poll, UV_READABLE | UV_DISCONNECT, watch_readable)) < 0) {
+		/* An initialised handle is closed through libuv; the fd stays the caller's. */
+		w->done = true;
+		watch_add(w);
+		uv_close((uv_handle_t *)w->poll, watch_closed);
+		return int_value(env, r);
+	}
+	if (napi_add_async_cleanup_hook(env, watch_cleanup, w, &w->hook) != napi_ok)
+		w->hook = NULL;
+	watch_add(w);
+	return int_value(env, w->id);
+fail:
+	if (w->cb)
+		napi_delete_reference(env, w->cb);
+	if (w->ctx)
+		napi_async_destroy(env, w->ctx);
+	free(w->poll);
+	free(w);
+	return int_value(env, r);
+}
+
+/* unwatch(id) → 0, or -ENOENT for an id that has ended: stops reading and closes the fd,
+ * without a last call. */
+static napi_value do_unwatch(napi_env env, napi_callback_info info)
+{
+	int32_t a[1];
+	if (fd_arg(env, info, 1, a))
+		return fail(env, "unwatch(id) takes an id of watch()'s");
+	struct watch *found = NULL;
+	pthread_mutex_lock(&watches_lock);
+	for (struct watch *w = watches; w && !found; w = w->next)
+		if (w->id == a[0] && w->env == env && !w->done)
+			found = w;
+	pthread_mutex_unlock(&watches_lock);
+	/* Only this thread closes its env's watches, so the one found stands until then. */
+	if (!found)
+		return int_value(env, -ENOENT);
+	watch_stop(found);
+	return int_value(env, 0);
+}
+
 /* Whether this kernel has what the addon needs: pidfd_open (5.3) and waitid on a pidfd (5.4).
  * A pidfd of this process itself answers both: waitid then fails ECHILD, not EINVAL. */
 static napi_value do_usable(napi_env env, napi_callback_info info)
@@ -429,7 +684,8 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 		napi_callback cb;
 	} fns[] = { { "spawn", do_spawn },	     { "wait", do_wait },     { "kill", do_kill },
 		    { "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
-		    { "listen", do_listen },	     { "accept", do_accept } };
+		    { "listen", do_listen },	     { "accept", do_accept }, { "watch", do_watch },
+		    { "unwatch", do_unwatch } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

@@ -2,9 +2,9 @@
 // arrival order, to one observer and to any number of async iterations (each event once). What
 // spawn() needs to know from the stream (the first error, the exit, whether the command
 // started) is kept here too, so that spawn() reads it rather than watching every event.
-import type { Duplex, Readable } from 'node:stream'
 import type { Cgroup } from '../cgroup/driver.js'
 import { type EventOf, parseEvent, type SandboxEvent } from './events.js'
+import type { LauncherChannel } from './launcher-process.js'
 
 export class EventStream implements AsyncIterable<SandboxEvent> {
   private readonly buffered: SandboxEvent[] = []
@@ -31,23 +31,22 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
     this.onEvent(ev, line)
   }
 
-  /** Reads the launcher's lines; resolves when the stream has closed. */
-  read(input: Readable | Duplex): Promise<void> {
-    // Split here: readline's interface cost more than the parsing, and it never closed on a
-    // socket error, which would have left `exited` waiting. Done when the input closes,
-    // however it ends.
+  /** Reads the launcher's lines; resolves when its channel has ended, however it ends. */
+  read(input: LauncherChannel): Promise<void> {
+    // Split here: readline's interface cost more than the parsing.
     return new Promise<void>((resolve) => {
       let partial = ''
-      input.setEncoding('utf8')
-      input.on('data', (chunk: string) => {
-        const lines = (partial + chunk).split('\n')
-        partial = lines.pop()!
-        for (const line of lines) this.push(parseEvent(line), line)
-      })
-      input.once('close', () => {
-        if (partial) this.push(parseEvent(partial), partial)
-        resolve()
-      })
+      input.read(
+        (chunk) => {
+          const lines = (partial + chunk).split('\n')
+          partial = lines.pop()!
+          for (const line of lines) this.push(parseEvent(line), line)
+        },
+        () => {
+          if (partial) this.push(parseEvent(partial), partial)
+          resolve()
+        },
+      )
     })
   }
 

@@ -7,7 +7,7 @@
 // the same events, as much of ChildProcess as spawn() and its callers use.
 import type { ChildProcess, StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, openSync, writeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
@@ -36,7 +36,18 @@ export interface LauncherProcess extends EventEmitter {
 /** A started launcher and the socket at its fd 3 (the plan in, the go, the events out). */
 export interface Started {
   process: LauncherProcess
-  channel: Duplex
+  channel: LauncherChannel
+}
+
+/** The launcher's end of its fd 3 socket, as spawn() uses it once the plan is written. */
+export interface LauncherChannel {
+  /** Hands over what the launcher writes as it comes (whole lines, but for a last one without
+   * a newline), then calls `end` once: at its end of file, on an error, or after destroy(). */
+  read(text: (chunk: string) => void, end: () => void): void
+  /** Writes the go byte (native/launcher.c await_go), after the plan. */
+  go(): void
+  /** Closes it now: a launcher waiting for its go reads end of file. */
+  destroy(): void
 }
 
 interface Addon {
@@ -48,6 +59,8 @@ interface Addon {
   close(fd: number): number
   listen(path: string): [number]
   accept(fd: number): number[]
+  watch(fd: number, callback: (text: string | undefined, end: number | undefined) => void): number
+  unwatch(id: number): number
 }
 
 let addon: Addon | null | undefined
@@ -134,7 +147,127 @@ export function startLauncher(
   })
   const channel = child.stdio[3] as Duplex
   if (first) channel.write(first)
-  return { process: child, channel }
+  return { process: child, channel: new StreamChannel(channel) }
+}
+
+/** The one byte that lets the launcher run the command (native/launcher.c await_go). */
+const GO = Buffer.from('g')
+
+/** The channel as a stream: child_process's pipe, or a socket for a plan too large to be
+ * written before the start returns. */
+class StreamChannel implements LauncherChannel {
+  constructor(private readonly socket: Duplex) {
+    // The launcher may exit before reading all of it; the process's exit reports why.
+    socket.on('error', () => {})
+  }
+
+  read(text: (chunk: string) => void, end: () => void): void {
+    this.socket.setEncoding('utf8')
+    this.socket.on('data', text)
+    this.socket.once('close', end)
+  }
+
+  /** Written to the socket's fd itself, not through the stream: a launcher whose setup failed
+   * has written its error event and exited by now, and a stream write's EPIPE destroys the
+   * socket before that event (what says why) is read. The launcher reads one byte and no end
+   * of file. A plan larger than the socket's buffer still waits in the stream: the go follows. */
+  go(): void {
+    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (fd === undefined || fd < 0) {
+      this.socket.write(GO)
+      return
+    }
+    if (this.socket.writableLength > 0) {
+      this.socket.once('drain', () => this.go())
+      return
+    }
+    try {
+      writeSync(fd, GO)
+    } catch {} // EPIPE: the launcher has ended; its events say why
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+}
+
+/** The channel read by the addon on Node's event loop (native/spawn-addon.c watch): node:net
+ * and a stream per sandbox cost `cordon run` ~5 ms and spawn() a share of each start. Reading
+ * starts at read() (or at the process's exit, to let the launcher's last writes run out), so
+ * nothing is held here that no one reads. */
+class FdChannel implements LauncherChannel {
+  /** The addon's watch while it reads; -1 before. */
+  private id = -1
+  /** The fd is no longer this object's: closed, or the addon's to close. */
+  private closed = false
+  private ended = false
+  private onText: (chunk: string) => void = () => {}
+  private readonly onEnd: (() => void)[] = []
+
+  constructor(
+    private readonly addon: Addon,
+    private readonly fd: number,
+  ) {}
+
+  read(text: (chunk: string) => void, end: () => void): void {
+    this.onText = text
+    this.whenEnded(end)
+    this.start()
+  }
+
+  /** Reads what is left into nothing, if no one reads it: the process ended. */
+  drain(): void {
+    this.start()
+  }
+
+  /** `end` when the channel has ended (now, if it has). */
+  whenEnded(end: () => void): void {
+    if (this.ended) end()
+    else this.onEnd.push(end)
+  }
+
+  go(): void {
+    if (this.closed) return
+    try {
+      writeSync(this.fd, GO)
+    } catch {} // EPIPE: the launcher has ended; its events say why
+  }
+
+  /** Ends as a destroyed socket does: `end` on the next tick. */
+  destroy(): void {
+    if (this.closed) return
+    // The addon closes an fd it watches (unwatch); one it does not watch is this object's.
+    if (this.id < 0) this.addon.close(this.fd)
+    else this.addon.unwatch(this.id)
+    this.closed = true
+    process.nextTick(() => this.finish())
+  }
+
+  private start(): void {
+    if (this.id >= 0 || this.closed) return
+    const id = this.addon.watch(this.fd, (text, end) => {
+      try {
+        if (text !== undefined) this.onText(text)
+      } finally {
+        if (end !== undefined) this.finish()
+      }
+    })
+    if (id >= 0) {
+      this.id = id
+      return
+    }
+    // The loop refused the fd (no memory): the launcher reads end of file, and its exit, with
+    // no events, reports a failed start.
+    this.addon.close(this.fd)
+    this.closed = true
+    process.nextTick(() => this.finish())
+  }
+
+  private finish(): void {
+    if (this.ended) return
+    this.ended = this.closed = true
+    for (const end of this.onEnd.splice(0)) end()
+  }
 }
 
 /** Bytes written to the channel's fd before its socket is made: below a unix socket's send
@@ -163,7 +296,9 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
   signalCode: NodeJS.Signals | null = null
   killed = false
   private pidfd = -1
-  private channel!: Socket
+  private channel!: FdChannel | StreamChannel
+  /** fd 3 as a socket: a plan too large to be written before the start returns. */
+  private channelSocket: Socket | undefined
   private timer: NodeJS.Timeout | undefined
   private open = 0
   private exited = false
@@ -216,7 +351,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
         // As child_process after a failed exec: the stdio streams are there, and closed.
-        for (const s of this.attach(parents.splice(0))) s?.destroy()
+        for (const s of this.attach(parents.splice(0), undefined)) s?.destroy()
+        this.channel.destroy()
         this.exited = true
         if (listening) process.off('SIGCHLD', reapAll)
         process.nextTick(() => {
@@ -237,8 +373,7 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       for (const fd of childEnds) addon.close(fd)
       for (const fd of nulls) if (fd !== undefined) closeSync(fd)
     }
-    const sockets = this.attach(parents)
-    if (first?.length) this.channel.write(first)
+    const sockets = this.attach(parents, first)
     // As child_process's: `close` waits for what the process writes (stdout, stderr, fd 3),
     // not for stdin, which its exit destroys.
     for (const s of sockets.slice(1))
@@ -246,18 +381,29 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         this.open++
         s.once('close', () => this.closed())
       }
+    this.open++
+    const channelEnded = () => {
+      this.reapSoon(1)
+      this.closed()
+    }
+    if (this.channelSocket) this.channelSocket.once('close', channelEnded)
+    else (this.channel as FdChannel).whenEnded(channelEnded)
     watching.add(this)
-    this.channel.once('close', () => this.reapSoon(1))
     this.timer = setInterval(() => this.reap(), 1000)
   }
 
-  /** The parent's ends as this process's stdio and channel (fd 3's, always a pipe). */
-  private attach(parents: readonly (number | null)[]): (Socket | null)[] {
-    const sockets = parents.map((fd, i) => (fd === null ? null : socketOf(fd, i)))
+  /** The parent's ends as this process's stdio (sockets) and channel (fd 3's, always a pipe);
+   * `first`, what is left of the plan to write, makes the channel a socket that writes it. */
+  private attach(parents: readonly (number | null)[], first: Uint8Array | undefined): (Socket | null)[] {
+    const sockets = parents.slice(0, 3).map((fd, i) => (fd === null ? null : socketOf(fd, i)))
     this.stdin = sockets[0] ?? null
     this.stdout = sockets[1] ?? null
     this.stderr = sockets[2] ?? null
-    this.channel = sockets[3]!
+    if (first?.length) {
+      this.channelSocket = socketOf(parents[3]!, 3)
+      this.channelSocket.write(first)
+      this.channel = new StreamChannel(this.channelSocket)
+    } else this.channel = new FdChannel(this.addon, parents[3]!)
     return sockets
   }
 
@@ -305,7 +451,8 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     // As child_process's flushStdio: what is left unread is let run out (a tick on, for a last
     // reader), else its socket never closes and `close` never comes.
     process.nextTick(() => {
-      for (const s of [this.stdout, this.stderr, this.channel]) if (s?.readable) s.resume()
+      for (const s of [this.stdout, this.stderr, this.channelSocket]) if (s?.readable) s.resume()
+      if (this.channel instanceof FdChannel) this.channel.drain()
     })
     if (this.open === 0) this.emit('close', this.exitCode, this.signalCode)
   }

@@ -2,10 +2,8 @@
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
 import type { StdioOptions } from 'node:child_process'
-import { writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
-import type { Duplex } from 'node:stream'
 import { CordonError } from '../errors.js'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
@@ -15,7 +13,13 @@ import { EventStream } from './event-stream.js'
 import { describeStepError, isStep } from './launcher-steps.js'
 import type { Plan } from '../plan/model.js'
 import { launcherPath } from '../host/launcher.js'
-import { type LauncherProcess, type Started, type StdioEntry, startLauncher } from './launcher-process.js'
+import {
+  type LauncherChannel,
+  type LauncherProcess,
+  type Started,
+  type StdioEntry,
+  startLauncher,
+} from './launcher-process.js'
 import { identify, type ProcessId } from '../host/signal.js'
 import {
   checkOptions,
@@ -104,7 +108,6 @@ export function spawn(
     // One socket carries both ways: the plan (then the go) to the launcher, its events back (a
     // second pipe cost each spawn about as much CPU as this process's own bookkeeping).
     const { process: child, channel } = launch(run.plan, argv, argvInPlan, options)
-    channel.on('error', () => {}) // the launcher may exit before reading all of it; exited reports why
     // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
     // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
     const launcher = child.pid ? identify([child.pid])[0] : undefined
@@ -132,7 +135,7 @@ export function spawn(
     () => publisher?.close(),
   )
   // The go: the command may run. It goes out now.
-  sendGo(launched.channel)
+  launched.channel.go()
   const { cgroup, access } = prepared
   const { child, channel, launcher, unregister } = launched
   // Why cordon killed the whole sandbox itself, if it did.
@@ -204,7 +207,7 @@ export function spawn(
 /** A started launcher waiting for its go, and its registry record. */
 interface Launched {
   child: LauncherProcess
-  channel: Duplex
+  channel: LauncherChannel
   launcher: ProcessId | undefined
   unregister: () => void
 }
@@ -240,28 +243,6 @@ function launchProven(
     failed()
     throw e
   }
-}
-
-/** The one byte that lets the launcher run the command (native/launcher.c await_go). */
-const GO = Buffer.from('g')
-
-/** Writes the go to the socket's fd itself, not through the stream: a launcher whose setup
- * failed has written its error event and exited by now, and a stream write's EPIPE destroys the
- * socket before that event (what says why) is read. The launcher reads one byte and no end of
- * file. A plan larger than the socket's buffer still waits in the stream: the go follows it. */
-function sendGo(channel: Duplex): void {
-  const fd = (channel as unknown as { _handle?: { fd?: number } })._handle?.fd
-  if (fd === undefined || fd < 0) {
-    channel.write(GO)
-    return
-  }
-  if (channel.writableLength > 0) {
-    channel.once('drain', () => sendGo(channel))
-    return
-  }
-  try {
-    writeSync(fd, GO)
-  } catch {} // EPIPE: the launcher has ended; its events say why
 }
 
 /** Throws away a launcher started on a plan that proved stale: its socket closed before the go,

@@ -66,13 +66,12 @@ test(
   { skip: !built && 'not built' },
   async () => {
     await eachStarter(async (which) => {
-      const { process: child, channel } = startLauncher(
+      const { process: child } = startLauncher(
         '/bin/sh',
         ['-c', 'echo out; echo err >&2; echo events >&3'],
         ['pipe', 'pipe', 'pipe'],
         {},
       )
-      channel.on('error', () => {})
       const closed = await new Promise((resolve) => {
         child.once('close', (code) => resolve(code))
         setTimeout(() => resolve('no close'), 5000).unref()
@@ -116,7 +115,10 @@ test(
         env,
       )
       let out = ''
-      channel.on('data', (b: Buffer) => (out += b.toString()))
+      channel.read(
+        (text) => (out += text),
+        () => {},
+      )
       await new Promise((resolve) => child.once('close', resolve))
       seen.push(out)
     })
@@ -188,22 +190,27 @@ test(
 )
 
 test(
-  'a worker terminated while its launcher runs leaves no pidfd behind',
+  'a worker terminated while its launcher runs leaves no pidfd or channel behind',
   { skip: !built && 'not built' },
   async () => {
-    const pidfds = () =>
+    const count = (kind: RegExp) =>
       readdirSync('/proc/self/fd').filter((fd) => {
         try {
-          return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[pidfd]'
+          return kind.test(readlinkSync(`/proc/self/fd/${fd}`))
         } catch {
           return false
         }
       }).length
+    const pidfds = () => count(/^anon_inode:\[pidfd\]$/)
+    const sockets = () => count(/^socket:/)
     const before = pidfds()
+    const socketsBefore = sockets()
     const src = `
     const { startLauncher } = await import(${JSON.stringify(`file://${join(import.meta.dirname, '../../src/run/launcher-process.js')}`)})
     const { parentPort } = await import('node:worker_threads')
-    const { process: p } = startLauncher('/bin/sleep', ['2'], ['pipe', 'pipe', 'pipe'], {})
+    const { process: p, channel } = startLauncher('/bin/sleep', ['2'], ['pipe', 'pipe', 'pipe'], {})
+    // Read by the addon on the worker's loop: its handle must close with the worker's env.
+    channel.read(() => {}, () => {})
     parentPort.postMessage(p.pid)`
     const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`))
     const pid = await new Promise<number>((resolve, reject) => {
@@ -214,6 +221,7 @@ test(
     assert.equal(pidfds(), before + 1)
     await worker.terminate()
     assert.equal(pidfds(), before)
+    assert.equal(sockets(), socketsBefore)
   },
 )
 
@@ -222,13 +230,7 @@ test(
   { skip: !built && 'not built' },
   async () => {
     await eachStarter(async (which) => {
-      const { process: child, channel } = startLauncher(
-        '/bin/sleep',
-        ['30'],
-        ['ignore', 'ignore', 'ignore'],
-        {},
-      )
-      channel.on('error', () => {})
+      const { process: child } = startLauncher('/bin/sleep', ['30'], ['ignore', 'ignore', 'ignore'], {})
       const closed = new Promise((resolve) => child.once('close', resolve))
       assert.throws(() => child.kill(999), { code: 'ERR_UNKNOWN_SIGNAL' }, which)
       assert.equal(child.kill(0), true, which)

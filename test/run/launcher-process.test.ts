@@ -27,8 +27,10 @@ function run(
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; child: LauncherProcess }> {
   const { process: child, channel } = withStarter(which, () => startLauncher(file, args, stdio, env))
   let out = ''
-  channel.on('data', (b: Buffer) => (out += b.toString()))
-  channel.on('error', () => {})
+  channel.read(
+    (text) => (out += text),
+    () => {},
+  )
   return new Promise((resolve, reject) => {
     child.once('error', reject)
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>

@@ -50,21 +50,78 @@ if (!a.usable()) throw new Error('not usable')
 console.log('clean')
 `
 
-test(
-  'the spawn addon runs clean under ASan and UBSan, failures included',
-  { skip: (!existsSync(addon) && 'no ASan build (make sanitize)') || (!libasan && 'no libasan here') },
-  () => {
-    const r = spawnSync(process.execPath, ['-e', SCRIPT, addon], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        LD_PRELOAD: libasan,
-        ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0:exitcode=99',
-        UBSAN_OPTIONS: 'halt_on_error=1:exitcode=98',
-      },
-    })
-    assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/)
-    assert.equal(r.status, 0, r.stderr)
-    assert.equal(r.stdout.trim(), 'clean')
-  },
-)
+// watch(): lines split at a UTF-8 character and at the read size, a line longer than the
+// partial limit, a callback that throws, unwatch before and after the end, bad arguments.
+const WATCH_SCRIPT = `
+const m = { exports: {} }
+process.dlopen(m, process.argv[1])
+const a = m.exports
+const fs = require('fs')
+const expectThrow = (f) => { try { f() } catch { return } throw new Error('no throw') }
+expectThrow(() => a.watch(0))
+expectThrow(() => a.watch(-1, () => {}))
+expectThrow(() => a.watch(0, 'x'))
+if (a.watch(999, () => {}) >= 0) throw new Error('watch of a closed fd')
+if (a.unwatch(123456) !== -2) throw new Error('unwatch of an unknown id')
+const writer = "const fs = require('fs'); fs.writeSync(1, Buffer.from([0xe2])); " +
+  "setTimeout(() => { fs.writeSync(1, Buffer.concat([Buffer.from([0x82, 0xac, 0x0a]), " +
+  "Buffer.alloc(5 << 20, 0x78), Buffer.from([10]), Buffer.from('last')])) }, 50)"
+const [p, c] = a.socketpair()
+const child = a.spawn(process.execPath, ['node', '-e', writer], [], [0, c, 2])
+a.close(c)
+let text = ''
+const ends = []
+const id = a.watch(p, (t, end) => {
+  if (t !== undefined) text += t
+  if (end !== undefined) ends.push(end)
+})
+if (!(id > 0)) throw new Error('watch: ' + id)
+const thrown = []
+process.on('uncaughtException', (e) => thrown.push(e.message))
+const [p2, c2] = a.socketpair()
+a.watch(p2, (t) => { if (t) throw new Error('boom ' + t.trim()) })
+fs.writeSync(c2, 'one\\n')
+const [p3, c3] = a.socketpair()
+const id3 = a.watch(p3, () => { throw new Error('called after unwatch') })
+if (a.unwatch(id3) !== 0) throw new Error('unwatch')
+let epipe = false
+try { fs.writeSync(c3, 'x') } catch (e) { epipe = e.code === 'EPIPE' }
+if (!epipe) throw new Error('the fd outlived unwatch')
+const check = () => {
+  if (ends.length === 0) return setTimeout(check, 20)
+  if (text !== '\\u20ac\\n' + 'x'.repeat(5 << 20) + '\\nlast') throw new Error('text: ' + text.length + ' ' + JSON.stringify(text.slice(0, 8)))
+  if (ends.join() !== '0') throw new Error('ends ' + ends)
+  if (a.unwatch(id) !== -2) throw new Error('unwatch after the end')
+  if (thrown.join() !== 'boom one') throw new Error('thrown ' + thrown)
+  while (!a.wait(child[1])) {}
+  a.close(child[1]); a.close(c2); a.close(c3)
+  console.log('clean')
+  process.exit(0)
+}
+check()
+`
+
+const CASES: [string, string][] = [
+  ['the spawn addon runs clean under ASan and UBSan, failures included', SCRIPT],
+  ['its watch() runs clean under ASan and UBSan: split lines, a throw, unwatch', WATCH_SCRIPT],
+]
+
+for (const [name, script] of CASES)
+  test(
+    name,
+    { skip: (!existsSync(addon) && 'no ASan build (make sanitize)') || (!libasan && 'no libasan here') },
+    () => {
+      const r = spawnSync(process.execPath, ['-e', script, addon], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          LD_PRELOAD: libasan,
+          ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0:exitcode=99',
+          UBSAN_OPTIONS: 'halt_on_error=1:exitcode=98',
+        },
+      })
+      assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/)
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout.trim(), 'clean')
+    },
+  )
