@@ -127,10 +127,17 @@ function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undef
   }
   if (positionals.length !== 1)
     throw new CordonError('invalid_usage', `usage: cordon ${verb} ID (see cordon ps for the ids)`)
-  const record = find(positionals[0]!)
-  if (!record)
-    throw new CordonError('not_found', `no running sandbox with id ${positionals[0]}; see cordon ps`)
-  return record
+  const id = positionals[0]!
+  const record = find(id)
+  if (record) return record
+  // An id that names no sandbox is bad input (exit 2, README "Exit status"), not cordon failing.
+  const matches = list().filter((r) => r.id.startsWith(id)).length
+  throw new CordonError(
+    'invalid_usage',
+    matches > 1
+      ? `id ${id} is the prefix of ${matches} running sandboxes; give more of it (see cordon ps for the ids)`
+      : `no running sandbox with id ${id}; see cordon ps for the ids`,
+  )
 }
 
 export async function freezeCommand(argv: string[]): Promise<number> {
