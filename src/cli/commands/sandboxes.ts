@@ -4,7 +4,7 @@
 import { parseStrict } from '../args.js'
 import { CordonError } from '../../errors.js'
 import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
-import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
+import { find, list, markKilled, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
 import { formatTable, note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { sizeWord } from '../../policy/schema.js'
@@ -157,6 +157,14 @@ export async function thawCommand(argv: string[]): Promise<number> {
 
 export async function killCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'kill')
-  if (record) controlSandbox(record).kill()
+  if (!record) return 0
+  // Noted before the signal (its `cordon run` may end at once), dropped when refused.
+  const unmark = markKilled(record, `cordon kill ${record.id}`)
+  try {
+    controlSandbox(record).kill()
+  } catch (e) {
+    unmark()
+    throw e
+  }
   return 0
 }
