@@ -34,7 +34,9 @@ if (obstacle) {
   console.error(
     `cordon: cannot install from ${root} as uid ${uid}: ${obstacle} belongs to uid ${statSync(obstacle).uid}, and ` +
       'npm builds a linked directory and chmods its bin files as the installing user. Either clone cordon yourself ' +
-      `(git clone ${root} && cd into it && npm ci), or have its owner pack it (cd ${root} && npm pack) and ` +
+      `(git clone --no-local -u "git -c safe.directory='*' upload-pack" ${root} cordon && cd cordon && npm ci: ` +
+      "git refuses another user's repository otherwise, and this trusts it for this one clone), " +
+      `or have its owner pack it (cd ${root} && npm pack) and ` +
       'install the tarball: npm install /path/to/cordon-VERSION.tgz',
   )
   process.exit(1)

@@ -196,8 +196,9 @@ export function list(): SandboxRecord[] {
   }
   // Event sockets of sandboxes whose supervisor was killed before it could remove them (a
   // socket is made just before its record: young ones may be starting).
-  for (const name of names.filter((n) => n.endsWith('.sock')))
-    if (!names.includes(`${name.slice(0, -5)}.json`))
+  // Likewise kill notes whose `cordon run` was gone before it could read them.
+  for (const name of names.filter((n) => n.endsWith('.sock') || n.endsWith(KILLED)))
+    if (!names.includes(`${name.slice(0, name.lastIndexOf('.'))}.json`))
       try {
         if (Date.now() - lstatSync(join(dir, name)).mtimeMs > 10_000) remove(dir, name)
       } catch {}
@@ -208,6 +209,61 @@ function remove(dir: string, name: string): void {
   try {
     unlinkSync(join(dir, name))
   } catch {}
+}
+
+const KILLED = '.killed'
+
+/** Notes, before `cordon kill` signals, who ended the sandbox, so that its `cordon run` can say
+ * so (a program that SIGKILLs itself gets no such note). Best effort, like the registry. */
+export function markKilled(record: SandboxRecord, by: string): () => void {
+  let dir: string
+  try {
+    dir = privateStateDir()
+  } catch {
+    return () => {}
+  }
+  const file = join(dir, `${record.id}${KILLED}`)
+  try {
+    const fd = openSync(file, OPEN_NEW, 0o600)
+    try {
+      writeSync(fd, JSON.stringify({ by, pid: record.pid, startTime: record.startTime }))
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return () => {}
+  }
+  return () => remove(dir, basename(file))
+}
+
+/** Who killed the sandbox id (whose launcher was pid), when cordon did; removes the note. Only
+ * a regular file of the caller's naming that launcher counts. */
+export function takeKilledMark(id: string, pid: number | undefined): string | undefined {
+  if (!/^[0-9a-f]{8}$/.test(id)) return undefined
+  let dir: string
+  try {
+    dir = privateStateDir()
+  } catch {
+    return undefined
+  }
+  const name = `${id}${KILLED}`
+  let fd: number
+  try {
+    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    return undefined
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== callerUid() || st.mode & 0o022 || st.size > 4096) return undefined
+    const m = JSON.parse(readFileSync(fd, 'utf8')) as { by?: unknown; pid?: unknown }
+    return typeof m.by === 'string' && pid !== undefined && m.pid === pid ? m.by : undefined
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+    remove(dir, name)
+  }
 }
 
 /** A running sandbox by id (or unique id prefix). */

@@ -47,10 +47,12 @@ describe('cordon ps, freeze, thaw, kill', { skip: isRoot ? false : 'cgroups need
     )
   })
 
-  test('unknown ids are a clear error', () => {
-    const r = cordon(['freeze', 'ffffffff'])
-    assert.equal(r.status, 125)
-    assert.match(r.stderr, /no running sandbox with id ffffffff; see cordon ps/)
+  test('unknown ids are bad input (exit 2) naming cordon ps, for every action', () => {
+    for (const verb of ['freeze', 'thaw', 'kill']) {
+      const r = cordon([verb, 'ffffffff'])
+      assert.equal(r.status, 2, `${verb}: ${r.stderr}`)
+      assert.match(r.stderr, /no running sandbox with id ffffffff; see cordon ps for the ids/)
+    }
   })
 })
 

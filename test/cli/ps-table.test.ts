@@ -146,4 +146,33 @@ describe('cordon ps', () => {
       assert.equal(as(['kill', row.id]).status, 0)
     },
   )
+
+  test(
+    'a sandbox without a cgroup shows its pids limit as the RLIMIT_NPROC it holds, not `-`',
+    { timeout, skip: !isRoot && 'needs root to act as the test user, who has no cgroup here' },
+    async (t) => {
+      const { user, dir, env, as } = plainUserScratch(t, 'ps-rlimit')
+      const run = spawn(process.execPath, [CLI, 'run', '--quiet', '--pids', '57', '--', 'sleep', '33'], {
+        cwd: dir,
+        uid: user.uid,
+        gid: user.gid,
+        env,
+        stdio: 'ignore',
+      })
+      t.after(() => run.kill('SIGKILL'))
+      type Row = { id: string; cgroup?: unknown; rlimits?: { nproc?: number } }
+      const rows = () =>
+        (JSON.parse(as(['ps', '--json']).stdout || '{"sandboxes":[]}') as { sandboxes: Row[] }).sandboxes
+      let row: Row | undefined
+      for (let i = 0; i < 100 && !row?.rlimits?.nproc; i++, await sleep(100)) row = rows()[0]
+      assert.ok(row, 'the sandbox is registered')
+      if (row.cgroup) return t.skip('this user got a cgroup here: its limits are the cgroup’s')
+      assert.equal(row.rlimits?.nproc, 57)
+      const line = as(['ps'])
+        .stdout.split('\n')
+        .find((l) => l.startsWith(row.id))
+      assert.match(line ?? '', /pids=57 \(RLIMIT_NPROC, per user in the sandbox\)/)
+      assert.equal(as(['kill', row.id]).status, 0)
+    },
+  )
 })

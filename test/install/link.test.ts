@@ -34,5 +34,19 @@ describe('npm install /path/to/clone', () => {
     assert.match(r.stderr, /npm pack/)
     assert.doesNotMatch(r.stderr, /TS5033|EACCES/)
     assert.equal(statSync(join(ROOT, 'build', 'src', 'index.js')).mtimeMs, before, 'the build is untouched')
+    // The clone command it gives works for this user: a plain `git clone` of another user's
+    // repository stops at git's safe.directory check ("detected dubious ownership").
+    const clone = /\((git clone .*? cordon) && cd cordon/.exec(r.stderr)?.[1]
+    assert.ok(clone, r.stderr)
+    const c = spawnSync('sh', ['-c', `${clone} && git -C cordon rev-parse HEAD`], {
+      cwd: project,
+      uid: user.uid,
+      gid: user.gid,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: project },
+      timeout: 120_000,
+    })
+    assert.equal(c.status, 0, c.stderr)
+    assert.match(c.stdout, /^[0-9a-f]{40}$/m)
   })
 })

@@ -30,7 +30,7 @@ Without --workload: one line for each.
 ${POLICY_HELP}
 
       --workload KIND  one of ${WORKLOADS.join(', ')}
-      --json           {"host":{…},"advice":[…],"policy":{"label","backends":{NAME:{full,partial,none}}}}
+      --json           {"version":1,"host":{…},"advice":[…],"policy":{"label","backends":{NAME:{full,partial,none}}}}
   -h, --help           this help
 `
 
@@ -102,7 +102,9 @@ export async function adviseCommand(argv: string[]): Promise<number> {
     ]),
   )
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ host, advice, policy: { label, backends } }, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ version: 1, host, advice, policy: { label, backends } }, null, 2)}\n`,
+    )
     return 0
   }
   const c = paint(process.stdout)

@@ -37,7 +37,7 @@ ${POLICY_HELP}
       --wrap         systemd, kubernetes: start the command through cordon-exec with the compiled
                      plan, so every cordon layer (Landlock too) applies
       --arch ARCH    seccomp profile for ${EXPORT_ARCHES.join(', ')} (default: this host)
-      --json         {"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
+      --json         {"version":1,"format","files":[{path,kind}],"gaps":[{statement,why}],"usage":[...]}
   -q, --quiet        no notes on stderr (what was written, gaps, how to use it)
   -h, --help         this help
 
@@ -117,7 +117,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     )
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ format, files: out.files.map((f) => ({ path: f.path, kind: f.kind })), gaps: out.gaps, usage: out.usage }, null, 2)}\n`,
+      `${JSON.stringify({ version: 1, format, files: out.files.map((f) => ({ path: f.path, kind: f.kind })), gaps: out.gaps, usage: out.usage }, null, 2)}\n`,
     )
     return 0
   }

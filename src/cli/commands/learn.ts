@@ -56,7 +56,7 @@ Learning:
       --protect PATH     never grant PATH or a directory holding it (repeatable; adds to the
                          built-in list: /etc/shadow, ~/.ssh, cloud credentials…)
       --force            write the policy even when COMMAND failed (exited non-zero)
-      --json             print a summary as JSON on stdout
+      --json             print a summary as JSON on stdout ({"version":1,...})
 
 Base (what the learned policy builds on; the default profile unless given):
 ${POLICY_HELP.replace(/^Policy:\n/, '')}
@@ -218,7 +218,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     withheld: generated.withheld,
     failed: generated.failed,
   }
-  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
+  if (values.json) process.stdout.write(`${JSON.stringify({ version: 1, ...summary })}\n`)
   else {
     note(
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,

@@ -12,6 +12,7 @@ import { type StatementStatus, statementStatus } from '../../status/statements.j
 import type { Backend } from '../../backends/runtime.js'
 import { type ResolvedPolicy, sharedDirectoryAt } from '../../policy/resolve.js'
 import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
+import { takeKilledMark } from '../../run/registry.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
@@ -198,7 +199,7 @@ async function runNative(
   for (const s of FORWARDED) process.off(s, forward)
   await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
-  reportEnd(result, policy, out)
+  reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
   return result.code
 }
 
@@ -225,16 +226,20 @@ function limitsBeyondHost(limits: ResolvedPolicy['limits']): string[] {
   return out
 }
 
-function reportEnd(result: ExitResult, policy: ResolvedPolicy, out: EventOutput): void {
+/** killedBy: the `cordon kill` that ended it (registry.ts markKilled), which only cordon notes. */
+function reportEnd(result: ExitResult, policy: ResolvedPolicy, out: EventOutput, killedBy?: string): void {
+  const byCordon = killedBy !== undefined && result.reason === 'signal' ? killedBy : undefined
   out.record({
     event: 'result',
     reason: result.reason,
     code: result.code,
     stats: result.stats,
+    ...(byCordon ? { killedBy: byCordon } : {}),
     ...(out.dropped ? { eventsDropped: out.dropped } : {}),
   })
   const say = REASONS[result.reason]
   if (say && out.human) warn(say(policy))
+  else if (byCordon && out.human) warn(`killed by \`${byCordon}\`: the whole sandbox was killed`)
 }
 
 /** Best effort is explicit: say which statements this run enforces with fewer layers. */

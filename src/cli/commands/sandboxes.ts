@@ -1,10 +1,11 @@
 // cordon ps | freeze ID | thaw ID | kill ID: the running sandboxes of this user, from the
 // registry in the caller's private state directory. Each action checks its record first
 // (run/sandbox-control.ts): a stale or forged record gets an error, not a signal.
+import { existsSync, readFileSync } from 'node:fs'
 import { parseStrict } from '../args.js'
 import { CordonError } from '../../errors.js'
 import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
-import { find, list, type SandboxRecord, stateDir } from '../../run/registry.js'
+import { find, list, markKilled, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
 import { formatTable, note, QUIET_HELP, QUIET_OPTION } from '../output.js'
 import { sizeWord } from '../../policy/schema.js'
@@ -53,6 +54,45 @@ export function limitsWords(limits: Record<string, unknown>): string {
     .join(', ')
 }
 
+/** RLIMIT_NPROC as the sandbox's processes hold it (the lowest `Max processes` in
+ * /proc/PID/limits among the launcher's descendants, a few levels down: its init sets it before
+ * the command's exec); undefined when none could be read, {} when none is limited. */
+export function sandboxRlimits(launcher: number): { nproc?: number } | undefined {
+  const children = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)
+    } catch {
+      return []
+    }
+  }
+  let level = children(launcher)
+  let nproc: number | undefined
+  let read = false
+  for (let depth = 0; depth < 3 && level.length; depth++) {
+    for (const pid of level) {
+      const n = maxProcesses(pid)
+      if (n !== undefined) nproc = Math.min(nproc ?? Infinity, n)
+      if (existsSync(`/proc/${pid}/limits`)) read = true
+    }
+    level = level.slice(0, 8).flatMap((p) => children(Number(p)))
+  }
+  if (!read) return undefined
+  // The user's own limit (what every process of theirs has) is no limit of the sandbox's.
+  return nproc !== undefined && nproc < (maxProcesses('self') ?? Infinity) ? { nproc } : {}
+}
+
+function maxProcesses(pid: string): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max processes'))
+    const soft = line?.slice('Max processes'.length).trim().split(/\s+/)[0]
+    return soft && /^\d+$/.test(soft) ? Number(soft) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export async function psCommand(argv: string[]): Promise<number> {
   const { values } = parseStrict({
     args: argv,
@@ -76,7 +116,10 @@ export async function psCommand(argv: string[]): Promise<number> {
       : sandboxStopped({ pid: r.pid, startTime: r.startTime })
         ? 'stopped'
         : 'running'
-    return { ...r, state, usage: u }
+    // Without a cgroup (a plain user's run) a pids limit holds as RLIMIT_NPROC: read what the
+    // sandbox's first process has, so the table shows what is enforced and how.
+    const rlimits = r.limits ? undefined : sandboxRlimits(r.pid)
+    return { ...r, state, usage: u, ...(rlimits ? { rlimits } : {}) }
   })
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ version: 1, sandboxes: rows }, null, 2)}\n`)
@@ -86,7 +129,11 @@ export async function psCommand(argv: string[]): Promise<number> {
   const table = [['ID', 'PID', 'STATE', 'MEMORY', 'PIDS', 'CPU(s)', 'LIMITS', 'COMMAND']]
   for (const r of rows) {
     const u = r.usage
-    const limits = r.limits ? limitsWords(r.limits) : '-'
+    const limits = r.limits
+      ? limitsWords(r.limits)
+      : r.rlimits?.nproc !== undefined
+        ? `pids=${r.rlimits.nproc} (RLIMIT_NPROC, per user in the sandbox)`
+        : '-'
     table.push([
       r.id,
       String(r.pid),
@@ -127,10 +174,17 @@ function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undef
   }
   if (positionals.length !== 1)
     throw new CordonError('invalid_usage', `usage: cordon ${verb} ID (see cordon ps for the ids)`)
-  const record = find(positionals[0]!)
-  if (!record)
-    throw new CordonError('not_found', `no running sandbox with id ${positionals[0]}; see cordon ps`)
-  return record
+  const id = positionals[0]!
+  const record = find(id)
+  if (record) return record
+  // An id that names no sandbox is bad input (exit 2, README "Exit status"), not cordon failing.
+  const matches = list().filter((r) => r.id.startsWith(id)).length
+  throw new CordonError(
+    'invalid_usage',
+    matches > 1
+      ? `id ${id} is the prefix of ${matches} running sandboxes; give more of it (see cordon ps for the ids)`
+      : `no running sandbox with id ${id}; see cordon ps for the ids`,
+  )
 }
 
 export async function freezeCommand(argv: string[]): Promise<number> {
@@ -150,6 +204,14 @@ export async function thawCommand(argv: string[]): Promise<number> {
 
 export async function killCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'kill')
-  if (record) controlSandbox(record).kill()
+  if (!record) return 0
+  // Noted before the signal (its `cordon run` may end at once), dropped when refused.
+  const unmark = markKilled(record, `cordon kill ${record.id}`)
+  try {
+    controlSandbox(record).kill()
+  } catch (e) {
+    unmark()
+    throw e
+  }
   return 0
 }
