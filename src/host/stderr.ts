@@ -77,13 +77,15 @@ function schedule(fd: number): void {
   retry.unref() // the exit handler writes what is left
 }
 
-/** At exit the run is over: what waits goes out even if the reader takes its time. */
+/** At exit the run is over: what waits goes out, however long the reader takes (as before). */
 function flushBlocking(): void {
   if (retry) clearTimeout(retry)
   const fd = own ?? -1
   if (fd >= 0) closeSync(fd)
   own = -1
-  drain(2)
+  // fd 2 may be non-blocking (whoever opened it made it so): wait for the reader all the same.
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  while (!drain(2)) Atomics.wait(pause, 0, 0, RETRY_MS)
 }
 
 function enqueue(bytes: Buffer): void {
