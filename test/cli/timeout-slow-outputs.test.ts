@@ -1,0 +1,125 @@
+// A run's timeout holds whatever its outputs do. cordon's own lines (alerts, warnings) go to
+// stderr, and its events to --events-fd: a reader that does not read, a pipe that is full, must
+// not stop cordon, or its timeout (a timer on cordon's event loop) would wait for the reader
+// while the program runs on. The reader here starts only once cordon has ended, or after a
+// bound well past the timeout (a cordon held up by it ends then): the program's timestamps say
+// how long it ran.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { ensureTestUser, isRoot, ROOT } from '../helpers.js'
+
+const CLI = join(ROOT, 'bin', 'cordon.cjs')
+const TIMEOUT_MS = 2000
+/** The reader waits this long at most for cordon to end, well past the timeout: cordon, its run
+ * over, then waits for the reader to take the lines it holds (they are not lost). */
+const READER_BOUND_S = 6
+
+const sh = (argv: string[]) => argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+
+/** The program: a timestamp, then 200 execs (each an alert of ~5 KB under the rule below, well
+ * past what a pipe holds), then a timestamp every 50 ms until killed. */
+const PROGRAM = `date +%s.%N >> "$1/ts"
+i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done
+while :; do date +%s.%N >> "$1/ts"; sleep 0.05; done
+`
+
+interface Outcome {
+  /** Seconds from the program's first timestamp to its last. */
+  ran: number
+  status: string
+  /** What cordon wrote to the slow reader. */
+  read: string
+}
+
+/** `cordon run` of PROGRAM with --timeout, its stderr (or its events, on fd 3) to a pipe that is
+ * read only once cordon has ended. */
+function slowReader(
+  which: 'stderr' | 'events',
+  extra: string[],
+  user?: { uid: number; gid: number },
+): Outcome {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-timeout-'))
+  try {
+    chmodSync(dir, 0o777) // --no-namespaces as root runs the program as another uid
+    writeFileSync(join(dir, 'prog.sh'), PROGRAM)
+    writeFileSync(
+      join(dir, 'rules.yaml'),
+      `rules:\n  - rule: every-exec\n    when: exec\n    then: alert\n    priority: warning\n    output: '{exe} ${'x'.repeat(5000)}'\n`,
+    )
+    if (user) chownSync(dir, user.uid, user.gid)
+    const argv = [
+      process.execPath,
+      CLI,
+      'run',
+      ...extra,
+      '--rw',
+      dir,
+      '--monitor',
+      '--rules',
+      join(dir, 'rules.yaml'),
+      ...(which === 'events' ? ['--events-fd', '3'] : []),
+      '--timeout',
+      `${TIMEOUT_MS}ms`,
+      '--',
+      'sh',
+      join(dir, 'prog.sh'),
+      dir,
+    ]
+    const redirect = which === 'stderr' ? '2>&1 >/dev/null' : '3>&1 >/dev/null 2>/dev/null'
+    const done = join(dir, 'done')
+    const script =
+      `{ ${sh(argv)} ${redirect}; echo $? > '${dir}/status'; touch '${done}'; } | ` +
+      `{ n=0; until [ -e '${done}' ] || [ $n -ge ${READER_BOUND_S * 10} ]; do sleep 0.1; n=$((n + 1)); done; cat; }`
+    const r = spawnSync('sh', ['-c', script], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      timeout: 60_000,
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    })
+    const stamps = readFileSync(join(dir, 'ts'), 'utf8').trim().split('\n').map(Number)
+    return {
+      ran: stamps[stamps.length - 1]! - stamps[0]!,
+      status: existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8').trim() : '',
+      read: r.stdout,
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const modes: { name: string; extra: string[]; user?: boolean }[] = [
+  { name: 'namespaced', extra: [] },
+  { name: '--no-namespaces', extra: ['--no-namespaces', '--acknowledge', 'no-view'] },
+  { name: 'plain user', extra: [], user: true },
+]
+
+for (const mode of modes) {
+  describe(
+    `timeout with a slow reader (${mode.name})`,
+    { skip: mode.user && !isRoot ? 'needs root' : false },
+    () => {
+      const user = () => (mode.user ? ensureTestUser() : undefined)
+
+      test('a stderr nobody reads yet does not hold the timeout up', () => {
+        const o = slowReader('stderr', mode.extra, user())
+        assert.ok(o.ran < TIMEOUT_MS / 1000 + 1, `the program ran ${o.ran.toFixed(2)} s`)
+        assert.equal(o.status, '137')
+        // What waited is not lost: the reader gets it once it reads.
+        assert.match(o.read, /every-exec/)
+        assert.match(o.read, /cordon: timed out after 2000 ms/)
+      })
+
+      test('a full --events-fd pipe does not hold the timeout up', () => {
+        const o = slowReader('events', mode.extra, user())
+        assert.ok(o.ran < TIMEOUT_MS / 1000 + 1, `the program ran ${o.ran.toFixed(2)} s`)
+        assert.equal(o.status, '137')
+        assert.match(o.read, /"event":"started"/)
+      })
+    },
+  )
+}
