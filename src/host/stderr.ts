@@ -8,6 +8,7 @@
 // a blocking write would hold the event loop, and with it the run's timeout and every other
 // timer. So when fd 2 is a pipe, a FIFO or a terminal, cordon writes through a description of its
 // own (opened from /proc/self/fd/2), non-blocking for cordon alone; the program's stays blocking.
+// (O_NOCTTY: a cordon without a controlling terminal must not gain the one it writes to.)
 // What the reader does not take yet waits in a bounded queue, in order, retried on a timer and
 // written out (blocking, the run is over) when cordon exits; past the bound, lines are dropped
 // and counted, and the count is reported once the reader catches up.
@@ -34,7 +35,7 @@ function ownFd(): number {
   try {
     const st = fstatSync(2)
     if (st.isFIFO() || st.isCharacterDevice()) {
-      own = openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK)
+      own = openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
       process.once('exit', flushBlocking)
     }
   } catch {
