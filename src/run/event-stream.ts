@@ -33,18 +33,43 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
 
   /** Reads the launcher's lines; resolves when its channel has ended, however it ends. */
   read(input: LauncherChannel): Promise<void> {
-    // Split here: readline's interface cost more than the parsing.
+    // Split here: readline's interface cost more than the parsing. A listener that throws (the
+    // program's uncaught exception, as from a stream's listener) does not take the lines read
+    // with its own: they follow on the next tick, in order, and the end waits for them.
     return new Promise<void>((resolve) => {
       let partial = ''
+      let queue: string[] = []
+      let next = 0
+      let ended = false
+      const drain = (): void => {
+        try {
+          while (next < queue.length) {
+            const line = queue[next++]!
+            this.push(parseEvent(line), line)
+          }
+        } finally {
+          if (next < queue.length) process.nextTick(drain)
+          else {
+            queue = []
+            next = 0
+            if (ended) resolve()
+          }
+        }
+      }
       input.read(
         (chunk) => {
           const lines = (partial + chunk).split('\n')
           partial = lines.pop()!
-          for (const line of lines) this.push(parseEvent(line), line)
+          if (next === queue.length) {
+            queue = lines
+            next = 0
+          } else for (const line of lines) queue.push(line)
+          drain()
         },
         () => {
-          if (partial) this.push(parseEvent(partial), partial)
-          resolve()
+          if (partial) queue.push(partial)
+          ended = true
+          drain()
         },
       )
     })
