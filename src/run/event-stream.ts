@@ -80,17 +80,31 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
   sample(cgroup: Cgroup, intervalMs: number): () => void {
     let seen = { oomKills: 0, pidsMax: 0 }
     const timer = setInterval(() => {
+      const due: SandboxEvent[] = []
       try {
         const now = cgroup.events()
-        if (now.oomKills > seen.oomKills) this.push({ event: 'oom', kills: now.oomKills })
-        if (now.pidsMax > seen.pidsMax) this.push({ event: 'pids-limit', refused: now.pidsMax })
+        if (now.oomKills > seen.oomKills) due.push({ event: 'oom', kills: now.oomKills })
+        if (now.pidsMax > seen.pidsMax) due.push({ event: 'pids-limit', refused: now.pidsMax })
         seen = now
         const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
-        this.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
-      } catch {}
+        due.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
+      } catch {} // the cgroup is gone: the run is ending
+      // Pushed outside the try: a listener's throw is the program's uncaught exception, not
+      // swallowed here, and `seen` has moved on, so an OOM kill is not told again.
+      this.pushAll(due, 0)
     }, intervalMs)
     timer.unref()
     return () => clearInterval(timer)
+  }
+
+  /** Pushes each of evs in order; after a listener's throw, the rest follow on the next tick. */
+  private pushAll(evs: readonly SandboxEvent[], from: number): void {
+    let i = from
+    try {
+      for (; i < evs.length; i++) this.push(evs[i]!)
+    } finally {
+      if (i + 1 < evs.length) process.nextTick(() => this.pushAll(evs, i + 1))
+    }
   }
 
   /** No more events: every waiting iteration ends. */

@@ -51,3 +51,33 @@ test("a throwing 'event' listener loses no event, for itself or any other consum
   }
   assert.equal(r.thrown, heard, 'each throw is an uncaught exception')
 })
+
+// The cgroup's samples were pushed inside a try that also caught the listener's throw: it was
+// swallowed, and one thrown on an `oom` event would have told that kill again at each sample.
+const STATS_SCRIPT = `
+const { spawn } = await import(process.argv[1])
+let thrown = 0
+process.on('uncaughtException', () => thrown++)
+const child = spawn({ extends: ['default'] }, 'sleep', ['0.3'], {
+  stdio: 'ignore', cgroup: true, statsIntervalMs: 20, context: { cwd: process.argv[2] },
+})
+let stats = 0
+child.on('event', (ev) => { if (ev.event === 'stats') { stats++; throw new Error('stats listener') } })
+const r = await child.exited
+await new Promise((res) => setTimeout(res, 100))
+console.log(JSON.stringify({ code: r.code, stats, thrown }))
+`
+
+test("a throw in a listener of the cgroup's samples is an uncaught exception, not swallowed", (t) => {
+  if (process.getuid?.() !== 0) return t.skip('a cgroup for the run needs root')
+  const spawnJs = new URL('../../src/run/spawn.js', import.meta.url).href
+  const r = JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', STATS_SCRIPT, spawnJs, projectDir()], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    }),
+  ) as { code: number; stats: number; thrown: number }
+  assert.equal(r.code, 0)
+  assert.ok(r.stats > 0, 'stats events came')
+  assert.equal(r.thrown, r.stats)
+})
