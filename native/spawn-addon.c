@@ -524,6 +524,21 @@ static void watch_call(struct watch *w, const char *text, size_t n, bool end, in
 	napi_close_handle_scope(env, scope);
 }
 
+/* How much of b[0..n) is whole UTF-8 characters: a character cut at n (its lead byte, then
+ * fewer continuation bytes than the lead announces) is left for the next read. Bytes that are
+ * not UTF-8 go as they are. */
+static size_t utf8_whole(const char *b, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && n - i < 3 && ((unsigned char)b[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return n;
+	unsigned char lead = (unsigned char)b[i - 1];
+	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	return n - (i - 1) < need ? i - 1 : n;
+}
+
 static void watch_readable(uv_poll_t *h, int status, int events)
 {
 	(void)events;
@@ -564,11 +579,14 @@ static void watch_readable(uv_poll_t *h, int status, int events)
 			end = true;
 		}
 	}
-	/* Whole lines now; at the end, the rest too; a line that never ends, as it is. */
+	/* Whole lines now; at the end, the rest too; a line that never ends, as it is, but for a
+	 * character its last read cut. */
 	size_t give = w->len;
 	if (!end && w->len <= MAX_PARTIAL)
 		while (give > 0 && w->buf[give - 1] != '\n')
 			give--;
+	else if (!end)
+		give = utf8_whole(w->buf, w->len);
 	if (end)
 		watch_stop(w);
 	if (give > 0 || end) {

@@ -33,18 +33,43 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
 
   /** Reads the launcher's lines; resolves when its channel has ended, however it ends. */
   read(input: LauncherChannel): Promise<void> {
-    // Split here: readline's interface cost more than the parsing.
+    // Split here: readline's interface cost more than the parsing. A listener that throws (the
+    // program's uncaught exception, as from a stream's listener) does not take the lines read
+    // with its own: they follow on the next tick, in order, and the end waits for them.
     return new Promise<void>((resolve) => {
       let partial = ''
+      let queue: string[] = []
+      let next = 0
+      let ended = false
+      const drain = (): void => {
+        try {
+          while (next < queue.length) {
+            const line = queue[next++]!
+            this.push(parseEvent(line), line)
+          }
+        } finally {
+          if (next < queue.length) process.nextTick(drain)
+          else {
+            queue = []
+            next = 0
+            if (ended) resolve()
+          }
+        }
+      }
       input.read(
         (chunk) => {
           const lines = (partial + chunk).split('\n')
           partial = lines.pop()!
-          for (const line of lines) this.push(parseEvent(line), line)
+          if (next === queue.length) {
+            queue = lines
+            next = 0
+          } else for (const line of lines) queue.push(line)
+          drain()
         },
         () => {
-          if (partial) this.push(parseEvent(partial), partial)
-          resolve()
+          if (partial) queue.push(partial)
+          ended = true
+          drain()
         },
       )
     })
@@ -55,17 +80,31 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
   sample(cgroup: Cgroup, intervalMs: number): () => void {
     let seen = { oomKills: 0, pidsMax: 0 }
     const timer = setInterval(() => {
+      const due: SandboxEvent[] = []
       try {
         const now = cgroup.events()
-        if (now.oomKills > seen.oomKills) this.push({ event: 'oom', kills: now.oomKills })
-        if (now.pidsMax > seen.pidsMax) this.push({ event: 'pids-limit', refused: now.pidsMax })
+        if (now.oomKills > seen.oomKills) due.push({ event: 'oom', kills: now.oomKills })
+        if (now.pidsMax > seen.pidsMax) due.push({ event: 'pids-limit', refused: now.pidsMax })
         seen = now
         const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
-        this.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
-      } catch {}
+        due.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
+      } catch {} // the cgroup is gone: the run is ending
+      // Pushed outside the try: a listener's throw is the program's uncaught exception, not
+      // swallowed here, and `seen` has moved on, so an OOM kill is not told again.
+      this.pushAll(due, 0)
     }, intervalMs)
     timer.unref()
     return () => clearInterval(timer)
+  }
+
+  /** Pushes each of evs in order; after a listener's throw, the rest follow on the next tick. */
+  private pushAll(evs: readonly SandboxEvent[], from: number): void {
+    let i = from
+    try {
+      for (; i < evs.length; i++) this.push(evs[i]!)
+    } finally {
+      if (i + 1 < evs.length) process.nextTick(() => this.pushAll(evs, i + 1))
+    }
   }
 
   /** No more events: every waiting iteration ends. */

@@ -246,10 +246,18 @@ class FdChannel implements LauncherChannel {
   private start(): void {
     if (this.id >= 0 || this.closed) return
     const id = this.addon.watch(this.fd, (text, end) => {
+      // At the end the addon has closed the fd already: nothing writes to its number again.
+      if (end !== undefined) this.closed = true
+      let threw = true
       try {
         if (text !== undefined) this.onText(text)
+        threw = false
       } finally {
-        if (end !== undefined) this.finish()
+        // After a throw (the program's uncaught exception), the end waits a tick: ended now,
+        // what it runs could throw too, and that would take the place of the first.
+        if (end !== undefined)
+          if (threw) process.nextTick(() => this.finish())
+          else this.finish()
       }
     })
     if (id >= 0) {

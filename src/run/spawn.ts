@@ -159,10 +159,14 @@ export function spawn(
 
   const stream = new EventStream((ev, line) => {
     publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
-    sandbox.emit('event', ev)
-    if (ev.event === 'started') {
-      sandbox.pid = ev.commandPid
-      sandbox.emit('spawn')
+    // A listener's throw is the program's uncaught exception; the command started all the same.
+    try {
+      sandbox.emit('event', ev)
+    } finally {
+      if (ev.event === 'started') {
+        sandbox.pid = ev.commandPid
+        sandbox.emit('spawn')
+      }
     }
   })
   // With a cgroup, sample it: usage as `stats`, and OOM kills or refused forks as they happen.

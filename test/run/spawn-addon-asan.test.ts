@@ -101,7 +101,33 @@ const check = () => {
 check()
 `
 
+// A line longer than the partial limit goes over in pieces: each piece ends at a whole UTF-8
+// character (4-byte ones here, written at odd offsets), so no piece decodes to U+FFFD.
+const LONG_UTF8_SCRIPT = `
+const m = { exports: {} }
+process.dlopen(m, process.argv[1])
+const a = m.exports
+const line = '\\u{1f600}'.repeat(10 << 18) + '\\n'
+const writer = "const fs = require('fs'); const b = Buffer.from('\\u{1f600}'.repeat(10 << 18) + '\\\\n'); " +
+  "for (let o = 0; o < b.length; ) o += fs.writeSync(1, b, o, Math.min(b.length - o, 65537))"
+const [p, c] = a.socketpair()
+const child = a.spawn(process.execPath, ['node', '-e', writer], [], [0, c, 2])
+a.close(c)
+let text = ''
+let pieces = 0
+a.watch(p, (t, end) => {
+  if (t !== undefined) { text += t; pieces++ }
+  if (end === undefined) return
+  while (!a.wait(child[1])) {}
+  a.close(child[1])
+  if (text !== line) throw new Error('text: ' + text.length + ' U+FFFD: ' + (text.match(/\\ufffd/g) || []).length)
+  if (pieces < 2) throw new Error('one piece: the limit was not reached')
+  console.log('clean')
+})
+`
+
 const CASES: [string, string][] = [
+  ['a line longer than the partial limit is never cut inside a UTF-8 character', LONG_UTF8_SCRIPT],
   ['the spawn addon runs clean under ASan and UBSan, failures included', SCRIPT],
   ['its watch() runs clean under ASan and UBSan: split lines, a throw, unwatch', WATCH_SCRIPT],
 ]
