@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { arch, release } from 'node:os'
 import { launcherPath } from './launcher.js'
-import { childProcess } from './builtin.js'
+import { childProcess } from '../builtin.js'
 
 interface ErrnoResult {
   errno?: number

@@ -6,7 +6,7 @@
 import { constants } from 'node:os'
 import { launcherPath } from './launcher.js'
 import { processStartTime } from './process.js'
-import { childProcess } from './builtin.js'
+import { childProcess } from '../builtin.js'
 
 /** One process for good: its pid and field 22 of /proc/PID/stat. */
 export interface ProcessId {

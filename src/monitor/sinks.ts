@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream'
 // The sinks' Node modules load when a sink first needs them: node:net (for tty and tcp),
 // node:dgram and node:child_process cost a monitored run ~5 ms of CPU before its sandbox
 // started, for alerts most runs never send anywhere but stderr.
-import { builtin, childProcess, net } from '../host/builtin.js'
+import { builtin, childProcess, net } from '../builtin.js'
 import { CordonError } from '../errors.js'
 import { writeStderr } from '../host/stderr.js'
 import { escapeControl, jsonLine } from '../run/escape.js'

@@ -15,7 +15,7 @@ import { inspect } from 'node:util'
 import { nativePath } from '../host/launcher.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import { writeAll } from '../host/write-all.js'
-import { childProcess, net } from '../host/builtin.js'
+import { childProcess, net } from '../builtin.js'
 
 /** What spawn() and its callers use of the launcher's process; a ChildProcess is one. */
 export interface LauncherProcess extends EventEmitter {

@@ -12,7 +12,7 @@ import { chownSync, lstatSync, mkdtempSync, readdirSync } from 'node:fs'
 import { hostIdRanges } from '../host/id-range.js'
 import { selfId, stillRunning } from '../host/self-id.js'
 import { REMOVE_TREE_MAIN, removeTree } from './remove-tree.js'
-import { childProcess } from '../host/builtin.js'
+import { childProcess } from '../builtin.js'
 
 const BASE = '/tmp'
 const PREFIX = 'cordon-tmp-'

@@ -2,7 +2,7 @@
 import { chmodSync, unlinkSync } from 'node:fs'
 import type { Server, Socket } from 'node:net'
 import { writeAll } from '../host/write-all.js'
-import { net } from '../host/builtin.js'
+import { net } from '../builtin.js'
 import { acceptWaiting, closeFd, listenUnix } from './launcher-process.js'
 
 const MAX_CLIENT_BACKLOG = 1 << 20

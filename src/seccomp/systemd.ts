@@ -10,7 +10,7 @@ import { knownSyscallNames } from './arch.js'
 import { GROUPS } from './groups.js'
 import type { RawRule } from './profiles.js'
 import type { SeccompLayer } from './resolve.js'
-import { childProcess } from '../host/builtin.js'
+import { childProcess } from '../builtin.js'
 
 export interface SystemdImport {
   layer: SeccompLayer
