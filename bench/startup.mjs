@@ -97,14 +97,17 @@ const variants = [
         const t = performance.now()
         const { process: child, channel } = startLauncher(
           launcher,
-          ['--plan-fd', '3', '--events-fd', '3', '--', '/bin/true'],
+          ['--plan-fd', '3', '--events-fd', '3', '--go-fd', '3', '--', '/bin/true'],
           ['ignore', 'ignore', 'ignore'],
           process.env,
+          planBytes,
         )
         child.once('error', reject)
-        channel.on('error', () => {})
-        channel.end(planBytes)
-        channel.on('data', () => {})
+        channel.go()
+        channel.read(
+          () => {},
+          () => {},
+        )
         child.once('close', (code) =>
           code === 0 ? resolve(performance.now() - t) : reject(new Error(`cordon-exec exited ${code}`)),
         )
