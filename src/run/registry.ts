@@ -127,9 +127,9 @@ export function register(
 
 const MAX_RECORD = 1 << 16
 
-/** The record in file, when it is a regular file of the caller's that no one else can write
- * and has the record's shape; else undefined. */
-function readRecord(dir: string, name: string): SandboxRecord | undefined {
+/** The JSON in dir/name, when it is a regular file of the caller's that no one else can write,
+ * at most max bytes; else undefined. Never follows a link, never waits on a FIFO. */
+function readOwnJson(dir: string, name: string, max: number): unknown {
   let fd: number
   try {
     fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -138,23 +138,30 @@ function readRecord(dir: string, name: string): SandboxRecord | undefined {
   }
   try {
     const st = fstatSync(fd)
-    if (!st.isFile() || st.uid !== callerUid() || st.mode & 0o022 || st.size > MAX_RECORD) return undefined
-    const r = JSON.parse(readFileSync(fd, 'utf8')) as Partial<SandboxRecord>
-    const ok =
-      r.version === 2 &&
-      r.id === name.slice(0, -5) &&
-      /^[0-9a-f]{8}$/.test(r.id) &&
-      Number.isSafeInteger(r.pid) &&
-      Number.isSafeInteger(r.startTime) &&
-      typeof r.bootId === 'string' &&
-      Array.isArray(r.command) &&
-      typeof r.startedAt === 'string'
-    return ok ? (r as SandboxRecord) : undefined
+    if (!st.isFile() || st.uid !== callerUid() || st.mode & 0o022 || st.size > max) return undefined
+    return JSON.parse(readFileSync(fd, 'utf8')) as unknown
   } catch {
     return undefined
   } finally {
     closeSync(fd)
   }
+}
+
+/** The record in file, when it is a regular file of the caller's that no one else can write
+ * and has the record's shape; else undefined. */
+function readRecord(dir: string, name: string): SandboxRecord | undefined {
+  const r = readOwnJson(dir, name, MAX_RECORD) as Partial<SandboxRecord> | undefined
+  if (typeof r !== 'object' || r === null) return undefined
+  const ok =
+    r.version === 2 &&
+    r.id === name.slice(0, -5) &&
+    /^[0-9a-f]{8}$/.test(r.id) &&
+    Number.isSafeInteger(r.pid) &&
+    Number.isSafeInteger(r.startTime) &&
+    typeof r.bootId === 'string' &&
+    Array.isArray(r.command) &&
+    typeof r.startedAt === 'string'
+  return ok ? (r as SandboxRecord) : undefined
 }
 
 export type Check = { ok: true; launcher: ProcessInfo } | { ok: false; stale: boolean; why: string }
@@ -247,23 +254,9 @@ export function takeKilledMark(id: string, pid: number | undefined): string | un
     return undefined
   }
   const name = `${id}${KILLED}`
-  let fd: number
-  try {
-    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-  } catch {
-    return undefined
-  }
-  try {
-    const st = fstatSync(fd)
-    if (!st.isFile() || st.uid !== callerUid() || st.mode & 0o022 || st.size > 4096) return undefined
-    const m = JSON.parse(readFileSync(fd, 'utf8')) as { by?: unknown; pid?: unknown }
-    return typeof m.by === 'string' && pid !== undefined && m.pid === pid ? m.by : undefined
-  } catch {
-    return undefined
-  } finally {
-    closeSync(fd)
-    remove(dir, name)
-  }
+  const m = readOwnJson(dir, name, 4096) as { by?: unknown; pid?: unknown } | null | undefined
+  remove(dir, name)
+  return typeof m?.by === 'string' && pid !== undefined && m.pid === pid ? m.by : undefined
 }
 
 /** A running sandbox by id (or unique id prefix). */
