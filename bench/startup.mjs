@@ -14,8 +14,9 @@
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -44,10 +45,15 @@ delete env.NODE_EXTRA_CA_CERTS
 const resolved = resolvePolicy({ policy: loadPolicyFile(policyFile), baseDir: root, label: policyFile }, '/')
 const planDir = mkdtempSync(join(tmpdir(), 'cordon-bench-'))
 const planFile = join(planDir, 'true.plan')
-const planBytes = encodePlan(
-  compilePlan(resolved, { uid: process.getuid(), gid: process.getgid(), arch: process.arch, cwd: '/' }),
-)
+const plan = compilePlan(resolved, {
+  uid: process.getuid(),
+  gid: process.getgid(),
+  arch: process.arch,
+  cwd: '/',
+})
+const planBytes = encodePlan(plan)
 writeFileSync(planFile, planBytes)
+const cachedPlan = cachedPlanCli()
 // Left behind by every earlier run of this bench: removed however the process ends.
 process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 
@@ -137,6 +143,18 @@ const variants = [
           : `require('node:child_process').spawn(${JSON.stringify(launcher)}, ${JSON.stringify([planFile, '--', '/bin/true'])}, { stdio: 'inherit' }).on('exit', (code) => process.exit(code))`,
       ]),
   },
+  // What a `cordon run` that skipped the policy and its compile (a plan found compiled in a cache)
+  // could not go below: Node, spawn() and its run bookkeeping bundled with their code cache,
+  // the plan read, run and reported (bench/cached-plan-run.mjs).
+  ...(cachedPlan
+    ? [
+        {
+          name: 'floor of a cordon run with its plan cached: node running a compiled plan by spawn() (bundled, code cache)',
+          cachedPlanCli: true,
+          run: () => timeSync(process.execPath, ['-e', cachedPlan.script]),
+        },
+      ]
+    : []),
   { name: 'cordon --version', run: () => timeSync(process.execPath, [cli, '--version']) },
   ...(has('bwrap')
     ? [
@@ -164,6 +182,54 @@ const variants = [
   },
   { name: '/bin/true (no sandbox)', run: () => timeSync('/bin/true', []) },
 ]
+
+/** bench/cached-plan-run.mjs bundled as the build bundles `cordon run` (one CommonJS file, its
+ * import.meta.url the run bundle's, so that it finds the launcher and the addon), its V8 code
+ * cache warmed by one run, and the plan as JSON; undefined without esbuild. */
+function cachedPlanCli() {
+  let esbuild
+  try {
+    esbuild = createRequire(import.meta.url)('esbuild')
+  } catch {
+    return undefined
+  }
+  const file = join(planDir, 'cached-plan-run.cjs')
+  const runBundle = join(root, 'build', 'src', 'cli-bundle', 'run.cjs')
+  esbuild.buildSync({
+    entryPoints: [join(root, 'bench', 'cached-plan-run.mjs')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    define: { 'import.meta.url': JSON.stringify(pathToFileURL(runBundle).href) },
+    outfile: file,
+    logLevel: 'error',
+  })
+  const json = join(planDir, 'true.plan.json')
+  // The holder's own value: a Buffer (a BPF program) reaches a replacer as its toJSON().
+  writeFileSync(
+    json,
+    JSON.stringify(plan, function (key, v) {
+      const raw = this[key]
+      if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw).toString('base64') }
+      return typeof raw === 'bigint' ? { $bigint: String(raw) } : v
+    }),
+  )
+  const argv = [json, '/bin/true']
+  const bin = JSON.stringify(join(root, 'bin', 'cordon.cjs'))
+  const warm = spawnSync(
+    process.execPath,
+    ['-e', `require(${bin}).warmCodeCache(${JSON.stringify(file)}, [${JSON.stringify(argv)}])`],
+    { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: '/tmp' },
+  )
+  if (warm.status !== 0) throw new Error(`warming ${file}'s code cache: exit ${warm.status ?? warm.signal}`)
+  const codeCache = JSON.stringify(join(root, 'bin', 'code-cache.cjs'))
+  return {
+    script: `require(${codeCache}).load(${JSON.stringify(file)}).exports.main(${JSON.stringify(argv)}).then((c) => process.exit(c))`,
+  }
+}
 
 function timeSync(cmd, args) {
   return new Promise((resolve, reject) => {
@@ -256,6 +322,7 @@ const cliVsNode = {
   floorVsNode: ratio(median(samples[of('cliFloor')]), nodeMs),
   cpuVsNode: ratio(cpu[of('cli')], cpu[of('node')]),
   floorCpuVsNode: ratio(cpu[of('cliFloor')], cpu[of('node')]),
+  ...(cachedPlan ? { cachedPlanFloorVsNode: ratio(median(samples[of('cachedPlanCli')]), nodeMs) } : {}),
 }
 if (values.json) {
   console.log(
@@ -269,7 +336,8 @@ if (values.json) {
     console.log(`| ${r.name} | ${r.medianMs} | ${r.p90Ms} | ${r.vsBwrap ?? '-'}× | ${r.cpuMs} |`)
   console.log(
     `\ncordon run vs node -e 0: ${cliVsNode.vsNode}× (its floor: ${cliVsNode.floorVsNode}×; cordon's own: ${cliVsNode.ownMs} ms); ` +
-      `CPU: ${cliVsNode.cpuVsNode}× (floor ${cliVsNode.floorCpuVsNode}×)`,
+      `CPU: ${cliVsNode.cpuVsNode}× (floor ${cliVsNode.floorCpuVsNode}×)` +
+      (cachedPlan ? `; with its plan cached, at least: ${cliVsNode.cachedPlanFloorVsNode}×` : ''),
   )
   if (spawnVs)
     console.log(

@@ -48,7 +48,9 @@ export function formatPath(path: readonly (string | number)[]): string {
 /** Describes a value for a message: `lots` (string). */
 export function describeValue(value: unknown): string {
   const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
-  const text = typeof value === 'string' ? value : JSON.stringify(value)
+  // JSON.stringify throws on a bigint (a plan's 64-bit masks).
+  const text =
+    typeof value === 'string' ? value : typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)
   const shown = text !== undefined && text.length > 40 ? `${text.slice(0, 37)}...` : text
   return kind === 'object' || kind === 'array' ? kind : `\`${shown}\` (${kind})`
 }

@@ -1,6 +1,6 @@
 // Plan → bytes in the format native/plan.c decodes (see native/plan.h for the layout).
 import { pathBytes } from '../host/path-bytes.js'
-import { CordonError } from '../errors.js'
+import { CordonError, describeValue } from '../errors.js'
 import { type BindFlags, OP_CODES, PLAN_VERSION, type Plan, type PlanOp } from './model.js'
 
 const CALLER = 0xffffffff
@@ -13,6 +13,18 @@ const NUL = new Uint8Array(1)
 class Writer {
   private buf = Buffer.allocUnsafe(8192)
   private size = 0
+  /** The op being written (`ops[55] (seccomp)`), for an error's message. */
+  where = 'the header'
+  /** A plan the caller made or edited (spawn() takes one) that does not hold what its op needs:
+   * left to Buffer's coercions, a missing uid was written as 0 and a program that lost its bytes
+   * (a Buffer through JSON) made the whole plan empty, for a launcher that then waited forever. */
+  refuse(expected: string, got: unknown): never {
+    throw new CordonError(
+      'invalid_usage',
+      `plan: ${this.where}: expected ${expected}, got ${describeValue(got)}; ` +
+        'pass a plan as compilePlan() returns it (bytes as Uint8Array, 64-bit masks as bigint)',
+    )
+  }
   private room(n: number): number {
     if (this.size + n > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.size + n))
@@ -24,21 +36,27 @@ class Writer {
     return at
   }
   u16(v: number): this {
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffff)) this.refuse('a 16-bit unsigned integer', v)
     const at = this.room(2) // first: it may replace this.buf
     this.buf.writeUInt16LE(v, at)
     return this
   }
   u32(v: number): this {
+    // Negative values travel as their two's complement, as `>>> 0` writes them.
+    if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff)) this.refuse('a 32-bit integer', v)
     const at = this.room(4) // first: it may replace this.buf
     this.buf.writeUInt32LE(v >>> 0, at)
     return this
   }
   u64(v: bigint): this {
+    if (!(typeof v === 'bigint' && v >= 0n && v <= 0xffffffffffffffffn))
+      this.refuse('a 64-bit unsigned bigint', v)
     const at = this.room(8) // first: it may replace this.buf
     this.buf.writeBigUInt64LE(v, at)
     return this
   }
   str(s: string, field: string): this {
+    if (typeof s !== 'string') this.refuse(`a string (${field})`, s)
     // Exact bytes: a string may carry bytes that are not UTF-8 as lone surrogates (path-bytes.ts).
     const bytes = pathBytes(s)
     if (bytes.length === 0 || bytes.length > 4096 || bytes.includes(0))
@@ -49,6 +67,7 @@ class Writer {
     return this.u32(bytes.length).push(bytes).push(NUL)
   }
   blob(b: Uint8Array): this {
+    if (!(b instanceof Uint8Array)) this.refuse('bytes (a Uint8Array)', b)
     return this.u32(b.length).push(b)
   }
   push(b: Uint8Array): this {
@@ -67,6 +86,12 @@ class Writer {
   bytes(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.size))
   }
+}
+
+/** A whole number of the plan as a bigint (a size, a port), refused when it is not one. */
+function bigintOf(v: number, w: Writer): bigint {
+  if (!Number.isSafeInteger(v)) w.refuse('a whole number', v)
+  return BigInt(v)
 }
 
 function bindFlags(f: BindFlags): number {
@@ -148,7 +173,7 @@ function body(op: PlanOp, w: Writer): void {
       w.u32(bindFlags(op.flags)).str(op.src, 'bind source').str(op.dest, 'bind destination')
       break
     case 'tmpfs':
-      w.u64(BigInt(op.size)).u32(op.mode).u32(bindFlags(op.flags)).str(op.dest, 'tmpfs destination')
+      w.u64(bigintOf(op.size, w)).u32(op.mode).u32(bindFlags(op.flags)).str(op.dest, 'tmpfs destination')
       break
     case 'mkdir':
       w.u32(op.mode).str(op.dest, 'mkdir')
@@ -194,7 +219,7 @@ function body(op: PlanOp, w: Writer): void {
         .str(op.path, 'landlock path')
       break
     case 'landlock_port':
-      w.u64(op.access).u64(BigInt(op.port))
+      w.u64(op.access).u64(bigintOf(op.port, w))
       break
     case 'hook':
     case 'start_hook':
@@ -229,10 +254,21 @@ function body(op: PlanOp, w: Writer): void {
 export function encodePlan(plan: Plan): Buffer {
   const w = new Writer().push(Buffer.from(MAGIC)).u16(PLAN_VERSION).u16(0).u32(0)
   const start = w.offset
-  for (const op of plan.ops) {
-    w.u16(OP_CODES[op.op]).u16(0).u32(0)
+  if (!Array.isArray(plan?.ops)) return w.refuse('a plan: an object with an `ops` array', plan)
+  for (const [i, op] of plan.ops.entries()) {
+    const code = Object.hasOwn(OP_CODES, op?.op) ? OP_CODES[op.op] : undefined
+    w.where = `ops[${i}]${typeof op?.op === 'string' ? ` (${op.op})` : ''}`
+    if (code === undefined)
+      return w.refuse(`an op cordon knows (${Object.keys(OP_CODES).join(', ')})`, op?.op)
+    w.u16(code).u16(0).u32(0)
     const at = w.offset
-    body(op, w)
+    try {
+      body(op, w)
+    } catch (e) {
+      // A field missing where the op reads into it (a bind without its flags).
+      if (e instanceof TypeError) w.refuse(`the fields of a \`${op.op}\` op (${e.message})`, op)
+      throw e
+    }
     w.patch(at - 4, w.offset - at)
   }
   w.patch(start - 4, w.offset - start)

@@ -6,7 +6,7 @@
 // [u16 code][u16 0][u32 body length][body].
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { callerContext, compilePlan, encodePlan, resolvePolicy } from '../../src/index.js'
+import { callerContext, compilePlan, CordonError, encodePlan, resolvePolicy, spawn } from '../../src/index.js'
 import { OP_CODES, PLAN_VERSION, type Plan } from '../../src/plan/model.js'
 import { projectDir } from '../helpers.js'
 
@@ -92,5 +92,87 @@ test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-b
   assert.deepEqual(
     many.map((o) => o.body.subarray(4, -1).toString()),
     Array.from({ length: 3000 }, (_, i) => `€${i}`),
+  )
+})
+
+// spawn() takes a caller's plan, maybe one kept as JSON. Left to Buffer's coercions, a missing
+// uid was written as 0, and a seccomp program that went through JSON ({type: 'Buffer', data})
+// made the whole plan empty: the launcher then waited for it, and the run never ended.
+test('encodePlan refuses a plan whose fields are not what their op holds, naming the op', () => {
+  const plan = compilePlan(
+    resolvePolicy({ policy: { extends: ['default'] }, baseDir: projectDir(), label: 't' }, projectDir()),
+    { ...callerContext(), cwd: projectDir() },
+  )
+  const seccomp = plan.ops.findIndex((o) => o.op === 'seccomp')
+  const throughJson = JSON.parse(
+    JSON.stringify(plan, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)),
+  ) as Plan
+  assert.throws(
+    () => encodePlan(throughJson),
+    (e: CordonError) =>
+      e.code === 'invalid_usage' &&
+      /^plan: ops\[\d+\] \(\w+\): expected a 64-bit unsigned bigint/.test(e.message),
+  )
+  const programAsJson = {
+    ...plan,
+    ops: plan.ops.map((o, i) => (i === seccomp ? { ...o, program: { type: 'Buffer', data: [1, 2] } } : o)),
+  }
+  assert.throws(
+    () => encodePlan(programAsJson as unknown as Plan),
+    (e: CordonError) =>
+      e.code === 'invalid_usage' &&
+      e.message.startsWith(`plan: ops[${seccomp}] (seccomp): expected bytes (a Uint8Array), got object;`),
+  )
+  const cases: [unknown, RegExp][] = [
+    [{ op: 'ids', gid: 0 }, /ops\[0\] \(ids\): expected a 32-bit integer, got `undefined`/],
+    [{ op: 'ids', uid: 1.5, gid: 0 }, /expected a 32-bit integer, got `1.5` \(number\)/],
+    [{ op: 'ids', uid: '1000', gid: 0 }, /expected a 32-bit integer, got `1000` \(string\)/],
+    [
+      { op: 'rlimit', resource: 7, soft: 10, hard: 10n },
+      /expected a 64-bit unsigned bigint, got `10` \(number\)/,
+    ],
+    [{ op: 'caps', keep: -1n }, /\(caps\): expected a 64-bit unsigned bigint, got `-1n` \(bigint\)/],
+    [
+      { op: 'tmpfs', size: 'lots', mode: 0o755, flags: {}, dest: '/tmp' },
+      /\(tmpfs\): expected a whole number, got `lots`/,
+    ],
+    [{ op: 'exec_arg', arg: 42 }, /expected a string \(argument\), got `42` \(number\)/],
+    [{ op: 'bind', src: '/a', dest: '/a' }, /ops\[0\] \(bind\): expected the fields of a `bind` op/],
+    [{ op: 'format_disk' }, /ops\[0\] \(format_disk\): expected an op cordon knows \(namespaces, /],
+    [{ op: 'toString' }, /expected an op cordon knows/],
+    [null, /ops\[0\]: expected an op cordon knows/],
+  ]
+  for (const [op, message] of cases)
+    assert.throws(
+      () => encodePlan({ ops: [op], notes: [] } as unknown as Plan),
+      (e: CordonError) => e.code === 'invalid_usage' && message.test(e.message),
+      JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)),
+    )
+  assert.throws(
+    () => encodePlan({} as Plan),
+    /plan: the header: expected a plan: an object with an `ops` array/,
+  )
+  // What compilePlan makes still encodes, negative 32-bit values as their two's complement.
+  assert.ok(encodePlan(plan).length > 12)
+  assert.equal(
+    walk(encodePlan({ ops: [{ op: 'keep_fd', fd: -1 }], notes: [] }))[0]!.body.readUInt32LE(0),
+    0xffffffff,
+  )
+})
+
+test('spawn() refuses such a plan before a launcher starts, instead of a run that never ends', () => {
+  const plan = compilePlan(
+    resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: projectDir(), label: 't' }, projectDir()),
+    { ...callerContext(), cwd: projectDir() },
+  )
+  const broken = {
+    ...plan,
+    ops: plan.ops.map((o) =>
+      o.op === 'seccomp' ? { ...o, program: JSON.parse(JSON.stringify(o.program)) as Uint8Array } : o,
+    ),
+  }
+  assert.throws(
+    () => spawn({ kind: 'plan', plan: broken }, '/bin/true', [], { stdio: 'ignore' }),
+    (e: CordonError) => e.code === 'invalid_usage' && /\(seccomp\): expected bytes/.test(e.message),
   )
 })
