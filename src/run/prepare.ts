@@ -20,6 +20,7 @@ import { refuseUnenforced, statementStatus } from '../status/statements.js'
 import { probeKernel } from '../host/probe.js'
 import { type HostRead, recordHostReads, sameHostReads } from '../host/reads.js'
 import { encodePlan } from '../plan/encode.js'
+import { unknownSyscallHint } from '../seccomp/arch.js'
 
 /** What spawn() runs, said by its tag: a policy object (validated as a file is), an already
  * resolved policy, or a compiled plan. */
@@ -295,8 +296,17 @@ function extraEnv(passed: readonly string[], call: RunCall): [string, string][] 
 
 /** The options spawn() and run() take that a caller can get wrong, checked before anything
  * starts, each message naming the option and the fix. */
-export function checkOptions(o: { env?: unknown; cwd?: unknown; timeout?: unknown; signal?: unknown }): void {
+export function checkOptions(o: {
+  env?: unknown
+  cwd?: unknown
+  timeout?: unknown
+  signal?: unknown
+  stdio?: unknown
+  watch?: unknown
+}): void {
   const bad = (message: string) => new CordonError('invalid_usage', `spawn(): ${message}`)
+  checkStdio(o.stdio, bad)
+  checkWatch(o.watch, bad)
   if (o.env !== undefined) {
     if (typeof o.env !== 'object' || o.env === null || Array.isArray(o.env))
       throw bad('expected `env` to be an object of variable names and string values')
@@ -322,4 +332,41 @@ export function checkOptions(o: { env?: unknown; cwd?: unknown; timeout?: unknow
     throw bad(`expected \`timeout\` to be a positive number of milliseconds, got \`${String(o.timeout)}\``)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
     throw bad('expected `signal` to be an AbortSignal (from an AbortController)')
+}
+
+const STDIO_WORDS = ['inherit', 'pipe', 'ignore']
+
+/** stdio as spawn() passes it on: a word for all three fds, or an array for fds 0-2. Past fd 2 a
+ * sandbox gets nothing (fd 3 is the launcher's channel, and the launcher closes every other fd
+ * before the command runs): an entry there was dropped without a word, and the command found
+ * the fd closed. */
+function checkStdio(stdio: unknown, bad: (message: string) => CordonError): void {
+  if (stdio === undefined) return
+  if (typeof stdio === 'string') {
+    if (STDIO_WORDS.includes(stdio)) return
+    throw bad(`\`stdio\` is \`${stdio}\`; use 'inherit', 'pipe', 'ignore' or an array for fds 0, 1 and 2`)
+  }
+  if (!Array.isArray(stdio))
+    throw bad("expected `stdio` to be 'inherit', 'pipe', 'ignore' or an array for fds 0, 1 and 2")
+  for (let fd = 3; fd < stdio.length; fd++) {
+    const entry: unknown = stdio[fd]
+    if (entry === undefined || entry === null || entry === 'ignore') continue
+    throw bad(
+      `\`stdio[${fd}]\` is ${typeof entry === 'string' || typeof entry === 'number' ? `\`${entry}\`` : 'set'}; ` +
+        'a sandbox gets fds 0, 1 and 2 only (the launcher holds fd 3 and closes the rest before the ' +
+        'command runs): pass data on stdin or stdout, or through a file the policy shows',
+    )
+  }
+}
+
+/** `watch` names syscalls: a name this machine's tables do not know (a typo) would never be
+ * reported, and a rule waiting for it would never fire. The tables load only when it is given. */
+function checkWatch(watch: unknown, bad: (message: string) => CordonError): void {
+  if (watch === undefined) return
+  if (!Array.isArray(watch) || !watch.every((n) => typeof n === 'string'))
+    throw bad('expected `watch` to be an array of syscall names, e.g. ["openat", "connect"]')
+  for (const name of watch) {
+    const hint = unknownSyscallHint(name)
+    if (hint !== undefined) throw bad(`\`watch\` names \`${name}\`, which is not a syscall${hint}`)
+  }
 }

@@ -1,7 +1,6 @@
 // spawn(): compile a policy and run a command under it through the launcher, as a
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
-import type { StdioOptions } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { constants } from 'node:os'
 import { CordonError } from '../errors.js'
@@ -47,8 +46,10 @@ export type { PolicyInput, SandboxInput } from './prepare.js'
 export type { ExitReason, ExitResult, SandboxProcess, SandboxProcessEvents } from './sandbox-process.js'
 
 export interface SpawnOptions {
-  /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore' or a 3-array. */
-  stdio?: 'inherit' | 'pipe' | 'ignore' | [StdioOptions, StdioOptions, StdioOptions] | StdioOptions[]
+  /** stdio for the command, as child_process: 'inherit' (default), 'pipe', 'ignore', or an array
+   * for fds 0, 1 and 2 (each 'inherit', 'pipe', 'ignore', an fd or a stream). A sandbox gets no
+   * fd past 2: an entry there other than null, undefined or 'ignore' is refused. */
+  stdio?: 'inherit' | 'pipe' | 'ignore' | readonly StdioEntry[]
   /** Variables set in the sandbox's environment, over the policy's own (`env.set`, `env.pass`,
    * `HOME`, `TMPDIR`…); a value of undefined is skipped. Before 0.2, `env` meant `hostEnv`. */
   env?: Readonly<Record<string, string | undefined>>

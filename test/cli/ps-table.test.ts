@@ -3,12 +3,36 @@
 // keeps bytes and the record's keys.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { limitsWords } from '../../src/cli/commands/sandboxes.js'
 import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
 
 const timeout = 60_000
+
+/** `cordon run --quiet RUN_ARGS` started as the plain user in a scratch project of its own, and
+ * the first row of its `ps --json`, polled (up to 10 s) until `ready` accepts it. */
+async function runAsPlainUser<Row>(
+  t: TestContext,
+  name: string,
+  runArgs: string[],
+  ready: (row: Row | undefined) => boolean,
+) {
+  const scratch = plainUserScratch(t, name)
+  const run = spawn(process.execPath, [CLI, 'run', '--quiet', ...runArgs], {
+    cwd: scratch.dir,
+    uid: scratch.user.uid,
+    gid: scratch.user.gid,
+    env: scratch.env,
+    stdio: 'ignore',
+  })
+  t.after(() => run.kill('SIGKILL'))
+  const rows = () =>
+    (JSON.parse(scratch.as(['ps', '--json']).stdout || '{"sandboxes":[]}') as { sandboxes: Row[] }).sandboxes
+  let row: Row | undefined
+  for (let i = 0; i < 100 && !ready(row); i++, await sleep(100)) row = rows()[0]
+  return { ...scratch, rows, row }
+}
 
 describe('cordon ps', () => {
   test('MEMORY in KiB/MiB/GiB, columns aligned; --json in bytes', { timeout }, async (t) => {
@@ -114,20 +138,8 @@ describe('cordon ps', () => {
     'a sandbox without a cgroup frozen by SIGSTOP is `stopped`, then `running` after thaw',
     { timeout, skip: !isRoot && 'needs root to act as the test user, who has no cgroup here' },
     async (t) => {
-      const { user, dir, env, as } = plainUserScratch(t, 'ps-stopped')
-      const run = spawn(process.execPath, [CLI, 'run', '--quiet', '--', 'sleep', '32'], {
-        cwd: dir,
-        uid: user.uid,
-        gid: user.gid,
-        env,
-        stdio: 'ignore',
-      })
-      t.after(() => run.kill('SIGKILL'))
       type Row = { id: string; state: string; cgroup?: unknown }
-      const rows = () =>
-        (JSON.parse(as(['ps', '--json']).stdout || '{"sandboxes":[]}') as { sandboxes: Row[] }).sandboxes
-      let row: Row | undefined
-      for (let i = 0; i < 100 && !row; i++, await sleep(100)) row = rows()[0]
+      const { as, rows, row } = await runAsPlainUser<Row>(t, 'ps-stopped', ['--', 'sleep', '32'], (r) => !!r)
       assert.ok(row, 'the sandbox is registered')
       if (row.cgroup)
         return t.skip('this user got a cgroup here: its freeze is the freezer, tested elsewhere')
@@ -151,20 +163,13 @@ describe('cordon ps', () => {
     'a sandbox without a cgroup shows its pids limit as the RLIMIT_NPROC it holds, not `-`',
     { timeout, skip: !isRoot && 'needs root to act as the test user, who has no cgroup here' },
     async (t) => {
-      const { user, dir, env, as } = plainUserScratch(t, 'ps-rlimit')
-      const run = spawn(process.execPath, [CLI, 'run', '--quiet', '--pids', '57', '--', 'sleep', '33'], {
-        cwd: dir,
-        uid: user.uid,
-        gid: user.gid,
-        env,
-        stdio: 'ignore',
-      })
-      t.after(() => run.kill('SIGKILL'))
       type Row = { id: string; cgroup?: unknown; rlimits?: { nproc?: number } }
-      const rows = () =>
-        (JSON.parse(as(['ps', '--json']).stdout || '{"sandboxes":[]}') as { sandboxes: Row[] }).sandboxes
-      let row: Row | undefined
-      for (let i = 0; i < 100 && !row?.rlimits?.nproc; i++, await sleep(100)) row = rows()[0]
+      const { as, row } = await runAsPlainUser<Row>(
+        t,
+        'ps-rlimit',
+        ['--pids', '57', '--', 'sleep', '33'],
+        (r) => !!r?.rlimits?.nproc,
+      )
       assert.ok(row, 'the sandbox is registered')
       if (row.cgroup) return t.skip('this user got a cgroup here: its limits are the cgroup’s')
       assert.equal(row.rlimits?.nproc, 57)

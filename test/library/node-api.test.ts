@@ -204,6 +204,53 @@ describe('env, hostEnv and cwd', () => {
     assert.throws(() => spawn(policy, 'true', [], { env: { 'A=B': 'x' } }), /`env` has the name `A=B`/)
     assert.throws(() => spawn(policy, 'true', [], { timeout: -1 }), /`timeout` to be a positive number/)
   })
+
+  // Past fd 2 a sandbox gets nothing (fd 3 is the launcher's channel; it closes the rest): an
+  // entry there was dropped without a word, and the command found its fd closed. A watched name
+  // that is no syscall (a typo) was never reported, and a rule waiting for it never fired.
+  test('stdio past fd 2 and watch names that are no syscall are refused, before a launcher starts', async () => {
+    const refused = (options: object, message: RegExp) =>
+      assert.throws(
+        () => spawn(policy, 'true', [], { cwd, ...options }),
+        (e: CordonError) => e.code === 'invalid_usage' && message.test(e.message),
+        JSON.stringify(options),
+      )
+    refused(
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] },
+      /`stdio\[3\]` is `pipe`; a sandbox gets fds 0, 1 and 2 only/,
+    )
+    refused({ stdio: ['ignore', 'ignore', 'ignore', null, 7] }, /`stdio\[4\]` is `7`/)
+    refused({ stdio: 'ipc' }, /`stdio` is `ipc`; use 'inherit', 'pipe', 'ignore' or an array/)
+    refused({ stdio: 3 }, /expected `stdio` to be 'inherit', 'pipe', 'ignore' or an array/)
+    refused({ watch: ['opneat'] }, /`watch` names `opneat`, which is not a syscall; did you mean `openat`\?/)
+    refused({ watch: 'openat' }, /expected `watch` to be an array of syscall names/)
+    // What stays accepted: entries past fd 2 that ask for nothing, and real syscalls.
+    const r = await spawn(policy, 'true', [], {
+      cwd,
+      stdio: ['ignore', 'ignore', 'ignore', null, undefined, 'ignore'],
+      watch: ['openat'],
+    }).exited
+    assert.equal(r.code, 0)
+  })
+
+  // The plan's encoder checks each field (test/plan/encode.test.ts): a plan kept as JSON lost its
+  // BPF program to Buffer's toJSON, was encoded as nothing, and its launcher waited forever.
+  test('spawn() refuses a plan whose program went through JSON, before a launcher starts', () => {
+    const plan = compilePlan(
+      resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: projectDir(), label: 't' }, projectDir()),
+      { ...callerContext(), cwd: projectDir() },
+    )
+    const broken = {
+      ...plan,
+      ops: plan.ops.map((o) =>
+        o.op === 'seccomp' ? { ...o, program: JSON.parse(JSON.stringify(o.program)) as Uint8Array } : o,
+      ),
+    }
+    assert.throws(
+      () => spawn({ kind: 'plan', plan: broken }, '/bin/true', [], { stdio: 'ignore' }),
+      (e: CordonError) => e.code === 'invalid_usage' && /\(seccomp\): expected bytes/.test(e.message),
+    )
+  })
 })
 
 describe('spawn() takes a tagged input', () => {

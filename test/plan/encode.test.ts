@@ -6,7 +6,7 @@
 // [u16 code][u16 0][u32 body length][body].
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { callerContext, compilePlan, CordonError, encodePlan, resolvePolicy, spawn } from '../../src/index.js'
+import { callerContext, compilePlan, type CordonError, encodePlan, resolvePolicy } from '../../src/index.js'
 import { OP_CODES, PLAN_VERSION, type Plan } from '../../src/plan/model.js'
 import { projectDir } from '../helpers.js'
 
@@ -157,22 +157,5 @@ test('encodePlan refuses a plan whose fields are not what their op holds, naming
   assert.equal(
     walk(encodePlan({ ops: [{ op: 'keep_fd', fd: -1 }], notes: [] }))[0]!.body.readUInt32LE(0),
     0xffffffff,
-  )
-})
-
-test('spawn() refuses such a plan before a launcher starts, instead of a run that never ends', () => {
-  const plan = compilePlan(
-    resolvePolicy({ policy: { extends: ['minimal'] }, baseDir: projectDir(), label: 't' }, projectDir()),
-    { ...callerContext(), cwd: projectDir() },
-  )
-  const broken = {
-    ...plan,
-    ops: plan.ops.map((o) =>
-      o.op === 'seccomp' ? { ...o, program: JSON.parse(JSON.stringify(o.program)) as Uint8Array } : o,
-    ),
-  }
-  assert.throws(
-    () => spawn({ kind: 'plan', plan: broken }, '/bin/true', [], { stdio: 'ignore' }),
-    (e: CordonError) => e.code === 'invalid_usage' && /\(seccomp\): expected bytes/.test(e.message),
   )
 })
