@@ -42,6 +42,7 @@ napi_status napi_get_array_length(napi_env env, napi_value value, uint32_t *resu
 napi_status napi_get_element(napi_env env, napi_value object, uint32_t index, napi_value *result);
 napi_status napi_set_element(napi_env env, napi_value object, uint32_t index, napi_value value);
 napi_status napi_get_value_int32(napi_env env, napi_value value, int32_t *result);
+napi_status napi_get_buffer_info(napi_env env, napi_value value, void **data, size_t *length);
 napi_status napi_create_int32(napi_env env, int32_t value, napi_value *result);
 napi_status napi_create_array_with_length(napi_env env, size_t length, napi_value *result);
 napi_status napi_get_null(napi_env env, napi_value *result);

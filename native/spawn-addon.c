@@ -398,6 +398,32 @@ static napi_value do_close(napi_env env, napi_callback_info info)
 	return int_value(env, close(a[0]) < 0 ? -errno : 0);
 }
 
+/* send(fd, buffer) → bytes written, or -errno: a socket written without waiting, and without
+ * O_NONBLOCK on its file description, which the sandboxed program shares. cordon's own lines on
+ * a stderr that is a socket (src/host/stderr.ts): a program that filled it, and a reader that
+ * does not read, must not hold cordon's event loop and with it the run's timeout. A pipe or a
+ * terminal gets a description of its own from /proc/self/fd; a socket cannot be opened there.
+ * MSG_NOSIGNAL: a reader gone is EPIPE, not a SIGPIPE. */
+static napi_value do_send(napi_env env, napi_callback_info info)
+{
+	napi_value args[2];
+	size_t argc = 2;
+	int32_t fd = -1;
+	void *data = NULL;
+	size_t len = 0;
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 2 ||
+	    napi_get_value_int32(env, args[0], &fd) != napi_ok ||
+	    napi_get_buffer_info(env, args[1], &data, &len) != napi_ok)
+		return fail(env, "send(fd, buffer) takes an fd and a Buffer");
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	ssize_t n;
+	do
+		n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return int_value(env, n < 0 ? -errno : (int32_t)n);
+}
+
 /* watch(): a launcher's channel read on Node's own event loop, without node:net. A net.Socket
  * costs `cordon run` ~5 ms of start (node:net and its streams, loaded after the launcher
  * starts, while the launcher is already done) and spawn() a stream per sandbox. The launcher
@@ -703,7 +729,7 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	} fns[] = { { "spawn", do_spawn },	     { "wait", do_wait },     { "kill", do_kill },
 		    { "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
 		    { "listen", do_listen },	     { "accept", do_accept }, { "watch", do_watch },
-		    { "unwatch", do_unwatch } };
+		    { "unwatch", do_unwatch },	     { "send", do_send } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

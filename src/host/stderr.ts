@@ -8,12 +8,18 @@
 // a blocking write would hold the event loop, and with it the run's timeout and every other
 // timer. So when fd 2 is a pipe, a FIFO or a terminal, cordon writes through a description of its
 // own (opened from /proc/self/fd/2), non-blocking for cordon alone; the program's stays blocking.
-// (O_NOCTTY: a cordon without a controlling terminal must not gain the one it writes to.)
+// (O_NOCTTY: a cordon without a controlling terminal must not gain the one it writes to.) A socket
+// has no such description to open: cordon sends to fd 2 with MSG_DONTWAIT through its addon, which
+// waits for nothing and leaves the description's flags as they are.
 // What the reader does not take yet waits in a bounded queue, in order, retried on a timer and
 // written out (blocking, the run is over) when cordon exits; past the bound, lines are dropped
 // and counted, and the count is reported once the reader catches up.
-import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync } from 'node:fs'
+import { constants as os } from 'node:os'
+import { loadAddon } from './addon.js'
 import { writeAll } from './write-all.js'
+
+type Write = (bytes: Uint8Array) => { written: number; error?: NodeJS.ErrnoException }
 
 /** Bytes of cordon's lines that may wait for a slow stderr reader; later ones are dropped. */
 const QUEUE_BOUND = 1 << 20
@@ -21,6 +27,8 @@ const RETRY_MS = 10
 
 /** fd 2 for cordon's own writes: undefined until first use, -1 to write fd 2 itself. */
 let own: number | undefined
+/** How a line goes out without waiting: through `own`, or sent on the socket at fd 2. */
+let writeNow: Write | undefined
 const queue: Buffer[] = []
 let queued = 0
 let dropped = 0
@@ -29,26 +37,47 @@ let retry: NodeJS.Timeout | undefined
 /** process.stderr once a line had to wait in it (fd 2 non-blocking already, no own description). */
 let waiting: NodeJS.WriteStream | undefined
 
-function ownFd(): number {
-  if (own !== undefined) return own
+/** The writer that never waits, made on first use; undefined where there is none (a file, fd 2
+ * closed, no /proc, a socket without the addon): fd 2 is written as it is, as before. */
+function nonBlocking(): Write | undefined {
+  if (own !== undefined) return writeNow
   own = -1
   try {
     const st = fstatSync(2)
     if (st.isFIFO() || st.isCharacterDevice()) {
-      own = openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
-      process.once('exit', flushBlocking)
+      const fd = openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+      own = fd
+      writeNow = (bytes) => writeAll(fd, bytes)
+    } else if (st.isSocket()) {
+      const addon = loadAddon()
+      if (addon) writeNow = (bytes) => sendAll(addon.send.bind(addon), bytes)
     }
   } catch {
-    own = -1 // a socket, no /proc: fd 2 itself, as before
+    own = -1 // no /proc: fd 2 itself, as before
   }
-  return own
+  if (writeNow) process.once('exit', flushBlocking)
+  return writeNow
 }
 
-/** Writes what the queue holds through fd, as far as the reader takes it; true when all went. */
-function drain(fd: number): boolean {
+/** writeAll's answer for send(2) on fd 2 without waiting: EAGAIN when the reader is behind. */
+function sendAll(send: (fd: number, bytes: Uint8Array) => number, bytes: Uint8Array): ReturnType<Write> {
+  let written = 0
+  while (written < bytes.length) {
+    const n = send(2, written ? bytes.subarray(written) : bytes)
+    if (n < 0) {
+      const code = -n === os.errno.EAGAIN ? 'EAGAIN' : -n === os.errno.EPIPE ? 'EPIPE' : `errno ${-n}`
+      return { written, error: Object.assign(new Error(code), { code, errno: n }) }
+    }
+    written += n
+  }
+  return { written }
+}
+
+/** Writes what the queue holds, as far as the reader takes it; true when all went. */
+function drain(write: Write): boolean {
   while (queue.length) {
     const head = queue[0]!
-    const { written, error } = writeAll(fd, head)
+    const { written, error } = write(head)
     queued -= written
     if (written < head.length) {
       queue[0] = head.subarray(written)
@@ -64,16 +93,16 @@ function drain(fd: number): boolean {
     dropped = 0
     queue.push(note)
     queued += note.length
-    return drain(fd)
+    return drain(write)
   }
   return true
 }
 
-function schedule(fd: number): void {
+function schedule(write: Write): void {
   if (retry) return
   retry = setTimeout(() => {
     retry = undefined
-    if (!drain(fd)) schedule(fd)
+    if (!drain(write)) schedule(write)
   }, RETRY_MS)
   retry.unref() // the exit handler writes what is left
 }
@@ -84,9 +113,11 @@ function flushBlocking(): void {
   const fd = own ?? -1
   if (fd >= 0) closeSync(fd)
   own = -1
+  writeNow = undefined
   // fd 2 may be non-blocking (whoever opened it made it so): wait for the reader all the same.
   const pause = new Int32Array(new SharedArrayBuffer(4))
-  while (!drain(2)) Atomics.wait(pause, 0, 0, RETRY_MS)
+  const write: Write = (bytes) => writeAll(2, bytes)
+  while (!drain(write)) Atomics.wait(pause, 0, 0, RETRY_MS)
 }
 
 function enqueue(bytes: Buffer): void {
@@ -98,24 +129,20 @@ function enqueue(bytes: Buffer): void {
   queued += bytes.length
 }
 
-/** Writes text to fd 2, all of it, without ever holding cordon up (see above). A stderr that
- * cannot have a description of its own (a socket) is written as before: blocking, or through
+/** Writes text to fd 2, all of it, without ever holding cordon up (see above). A stderr that is
+ * neither a pipe, a terminal nor a socket (a file) is written as before: blocking, or through
  * process.stderr when it is non-blocking already (EAGAIN: whoever opened it made it so). One that
  * cannot be written (closed: EPIPE) loses the line, which is not worth failing the run for. */
 export function writeStderr(text: string): void {
   const bytes = Buffer.from(text)
-  const fd = ownFd()
-  if (fd >= 0) {
+  const write = nonBlocking()
+  if (write) {
     if (queue.length) return enqueue(bytes)
-    try {
-      const n = writeSync(fd, bytes)
-      if (n === bytes.length) return
-      enqueue(bytes.subarray(n))
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return
-      enqueue(bytes)
-    }
-    return schedule(fd)
+    const { written, error } = write(bytes)
+    if (written === bytes.length) return
+    if (error && error.code !== 'EAGAIN') return // EPIPE and the like: the line is lost
+    enqueue(bytes.subarray(written))
+    return schedule(write)
   }
   if (waiting && !waiting.destroyed && waiting.writableLength > 0) return void waiting.write(bytes)
   const { written, error } = writeAll(2, bytes)

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { inspect } from 'node:util'
-import { nativePath } from '../host/launcher.js'
+import { type Addon, loadAddon } from '../host/addon.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import { writeAll } from '../host/write-all.js'
 import { childProcess, net } from '../builtin.js'
@@ -50,37 +50,8 @@ export interface LauncherChannel {
   destroy(): void
 }
 
-interface Addon {
-  spawn(file: string, argv: string[], env: string[], fds: number[]): [number, number] | [number]
-  wait(pidfd: number): [number, number] | [number] | null
-  kill(pidfd: number, signal: number): number
-  socketpair(): [number, number] | [number]
-  usable(): boolean
-  close(fd: number): number
-  listen(path: string): [number]
-  accept(fd: number): number[]
-  watch(fd: number, callback: (text: string | undefined, end: number | undefined) => void): number
-  unwatch(id: number): number
-}
-
-let addon: Addon | null | undefined
 /** For benches and tests: start through child_process although the addon loaded. */
 let forced: 'child_process' | undefined
-
-/** The addon, loaded once from the package's own build (never from a path the environment
- * names: it runs inside this process); null where it is not built, does not load, the kernel
- * lacks pidfds (Linux < 5.4), or when CORDON_SPAWN=child_process asks for the fallback. */
-function loadAddon(): Addon | null {
-  if (addon !== undefined) return addon
-  addon = null
-  if (process.env.CORDON_SPAWN === 'child_process') return addon
-  try {
-    const module = { exports: {} as Addon }
-    process.dlopen(module, nativePath('cordon-spawn.node'), constants.dlopen.RTLD_NOW)
-    if (module.exports.usable()) addon = module.exports
-  } catch {} // not built (no compiler at install) or not loadable here: child_process serves
-  return addon
-}
 
 /** Which starter spawn() uses in this process: what `cordon check` and the tests report. */
 export function starter(): 'addon' | 'child_process' {

@@ -28,6 +28,8 @@ while :; do date +%s.%N >> "$1/ts"; sleep 0.05; done
 `
 
 interface Outcome {
+  /** Where the program's fd 2 led (the socket case records it). */
+  fd2: string
   /** Seconds from the program's first timestamp to its last. */
   ran: number
   status: string
@@ -35,17 +37,53 @@ interface Outcome {
   read: string
 }
 
+/** A socket as stderr has no description of its own to open: the program fills it first (its
+ * writer blocks until the sandbox is killed), so that cordon's first alert finds it full. Where
+ * fd 2 leads is recorded, to show the test had a socket there. */
+const SOCKET_PROGRAM = `readlink /proc/self/fd/2 > "$1/fd2"
+date +%s.%N >> "$1/ts"
+head -c 1000000 /dev/zero >&2 &
+sleep 0.3
+${PROGRAM.split('\n').slice(1).join('\n')}`
+
+/** Runs argv (cordon) with its stderr a unix socket (Node's 'pipe' is a socketpair) read only
+ * once it has ended, or after READER_BOUND_S; writes its status to DIR/status and prints what it
+ * read. Run by `node -e` with [argv, dir] as its argument. */
+const SOCKET_DRIVER = `
+const { spawn } = require('node:child_process')
+const { writeFileSync } = require('node:fs')
+const { constants } = require('node:os')
+const [argv, dir, boundS] = JSON.parse(process.argv[1])
+const c = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir })
+c.stderr.pause()
+const out = []
+let reading = false
+const read = () => {
+  if (reading) return
+  reading = true
+  c.stderr.on('data', (d) => out.push(d))
+  c.stderr.resume()
+}
+const timer = setTimeout(read, boundS * 1000)
+c.on('exit', (code, signal) => {
+  writeFileSync(dir + '/status', String(code ?? 128 + constants.signals[signal]))
+  clearTimeout(timer)
+  read()
+})
+c.on('close', () => process.stdout.write(Buffer.concat(out)))
+`
+
 /** `cordon run` of PROGRAM with --timeout, its stderr (or its events, on fd 3) to a pipe that is
- * read only once cordon has ended. */
+ * read only once cordon has ended; 'socket': its stderr a unix socket, filled by the program. */
 function slowReader(
-  which: 'stderr' | 'events',
+  which: 'stderr' | 'events' | 'socket',
   extra: string[],
   user?: { uid: number; gid: number },
 ): Outcome {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-timeout-'))
   try {
     chmodSync(dir, 0o777) // --no-namespaces as root runs the program as another uid
-    writeFileSync(join(dir, 'prog.sh'), PROGRAM)
+    writeFileSync(join(dir, 'prog.sh'), which === 'socket' ? SOCKET_PROGRAM : PROGRAM)
     writeFileSync(
       join(dir, 'rules.yaml'),
       `rules:\n  - rule: every-exec\n    when: exec\n    then: alert\n    priority: warning\n    output: '{exe} ${'x'.repeat(5000)}'\n`,
@@ -74,7 +112,11 @@ function slowReader(
     const script =
       `{ ${sh(argv)} ${redirect}; echo $? > '${dir}/status'; touch '${done}'; } | ` +
       `{ n=0; until [ -e '${done}' ] || [ $n -ge ${READER_BOUND_S * 10} ]; do sleep 0.1; n=$((n + 1)); done; cat; }`
-    const r = spawnSync('sh', ['-c', script], {
+    const [file, args] =
+      which === 'socket'
+        ? [process.execPath, ['-e', SOCKET_DRIVER, JSON.stringify([argv, dir, READER_BOUND_S])]]
+        : ['sh', ['-c', script]]
+    const r = spawnSync(file, args, {
       cwd: dir,
       encoding: 'utf8',
       env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
@@ -83,6 +125,7 @@ function slowReader(
     })
     const stamps = readFileSync(join(dir, 'ts'), 'utf8').trim().split('\n').map(Number)
     return {
+      fd2: existsSync(join(dir, 'fd2')) ? readFileSync(join(dir, 'fd2'), 'utf8').trim() : '',
       ran: stamps[stamps.length - 1]! - stamps[0]!,
       status: existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8').trim() : '',
       read: r.stdout,
@@ -110,6 +153,18 @@ for (const mode of modes) {
         assert.ok(o.ran < TIMEOUT_MS / 1000 + 1, `the program ran ${o.ran.toFixed(2)} s`)
         assert.equal(o.status, '137')
         // What waited is not lost: the reader gets it once it reads.
+        assert.match(o.read, /every-exec/)
+        assert.match(o.read, /cordon: timed out after 2000 ms/)
+      })
+
+      // No description of its own can be opened for a socket (/proc/self/fd refuses): cordon
+      // sends its lines with MSG_DONTWAIT instead. Before, its first alert to a socket the
+      // program had filled blocked cordon's event loop, and the program ran until the reader came.
+      test('a stderr that is a socket, filled by the program, does not hold the timeout up', () => {
+        const o = slowReader('socket', mode.extra, user())
+        assert.ok(o.ran < TIMEOUT_MS / 1000 + 1, `the program ran ${o.ran.toFixed(2)} s`)
+        assert.equal(o.status, '137')
+        assert.match(o.fd2, /^socket:/, "the program's stderr was a socket")
         assert.match(o.read, /every-exec/)
         assert.match(o.read, /cordon: timed out after 2000 ms/)
       })

@@ -1,0 +1,38 @@
+// cordon's Node-API addon (native/spawn-addon.c): the launcher started by posix_spawn and its
+// channel read on Node's event loop (run/launcher-process.ts), the event socket bound without
+// node:net (run/publish.ts), and cordon's own lines sent to a stderr that is a socket without
+// waiting (host/stderr.ts). Loaded here, below both users, once per process.
+import { constants } from 'node:os'
+import { nativePath } from './launcher.js'
+
+export interface Addon {
+  spawn(file: string, argv: string[], env: string[], fds: number[]): [number, number] | [number]
+  wait(pidfd: number): [number, number] | [number] | null
+  kill(pidfd: number, signal: number): number
+  socketpair(): [number, number] | [number]
+  usable(): boolean
+  close(fd: number): number
+  listen(path: string): [number]
+  accept(fd: number): number[]
+  watch(fd: number, callback: (text: string | undefined, end: number | undefined) => void): number
+  unwatch(id: number): number
+  /** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL: bytes written, or -errno. */
+  send(fd: number, bytes: Uint8Array): number
+}
+
+let addon: Addon | null | undefined
+
+/** The addon, loaded once from the package's own build (never from a path the environment
+ * names: it runs inside this process); null where it is not built, does not load, the kernel
+ * lacks pidfds (Linux < 5.4), or when CORDON_SPAWN=child_process asks for the fallback. */
+export function loadAddon(): Addon | null {
+  if (addon !== undefined) return addon
+  addon = null
+  if (process.env.CORDON_SPAWN === 'child_process') return addon
+  try {
+    const module = { exports: {} as Addon }
+    process.dlopen(module, nativePath('cordon-spawn.node'), constants.dlopen.RTLD_NOW)
+    if (module.exports.usable()) addon = module.exports
+  } catch {} // not built (no compiler at install) or not loadable here: child_process serves
+  return addon
+}
