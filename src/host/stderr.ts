@@ -29,6 +29,12 @@ const RETRY_MS = 10
 let own: number | undefined
 /** How a line goes out without waiting: through `own`, or sent on the socket at fd 2. */
 let writeNow: Write | undefined
+/** fd 2 is a terminal (or another character device): lines end in CR LF. While a sandbox runs
+ * with a console, the launcher holds the caller's terminal raw (native/console.c: every key is
+ * the sandbox's), and raw output does not turn LF into CR LF: each of cordon's lines began where
+ * the one before ended, a staircase across the screen. A terminal in its usual mode shows CR CR
+ * LF as it shows CR LF; a character device that is no terminal (/dev/null) takes anything. */
+let terminal = false
 const queue: Buffer[] = []
 let queued = 0
 let dropped = 0
@@ -44,6 +50,7 @@ function nonBlocking(): Write | undefined {
   own = -1
   try {
     const st = fstatSync(2)
+    terminal = st.isCharacterDevice()
     if (st.isFIFO() || st.isCharacterDevice()) {
       const fd = openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
       own = fd
@@ -134,8 +141,8 @@ function enqueue(bytes: Buffer): void {
  * process.stderr when it is non-blocking already (EAGAIN: whoever opened it made it so). One that
  * cannot be written (closed: EPIPE) loses the line, which is not worth failing the run for. */
 export function writeStderr(text: string): void {
-  const bytes = Buffer.from(text)
   const write = nonBlocking()
+  const bytes = Buffer.from(terminal ? text.replace(/\r?\n/g, '\r\n') : text)
   if (write) {
     if (queue.length) return enqueue(bytes)
     const { written, error } = write(bytes)

@@ -24,7 +24,8 @@ const argv = [
   '--',
   'sh',
   '-c',
-  'unshare -U true',
+  // The pause keeps the run (and the terminal raw) past the alert.
+  'unshare -U true; sleep 0.5',
 ]
 const quoted = argv.map((a) => `'${a}'`).join(' ')
 
@@ -38,6 +39,10 @@ test('an alert to a terminal is coloured', { skip: !hasScript && 'script(1) is n
   const line = r.stdout.split('\n').find((l) => l.includes('escape-attempt'))
   assert.ok(line, `an alert on the terminal: ${r.stdout}${r.stderr}`)
   assert.ok(line.includes('\u001b[31m[error]\u001b[0m escape-attempt'), JSON.stringify(line))
+  // The sandbox has a console here, and the launcher holds this terminal raw while it runs: no
+  // LF becomes CR LF on the way out, so cordon's line ends in CR LF itself, or the next line
+  // starts where this one ended (a staircase across the screen).
+  assert.ok(line.endsWith('\r'), `the alert's line ends in CR LF: ${JSON.stringify(line)}`)
 })
 
 test('an alert to a pipe is plain text', () => {
