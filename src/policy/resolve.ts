@@ -84,8 +84,12 @@ export function resolveLayers(
     if (policy.command !== undefined) out.command = policy.command
     for (const entry of policy.filesystem ?? []) {
       const shared = label.startsWith('profile:') ? sharedWorkingDirectory(entry, baseDir) : undefined
-      if (shared) (out.resolveWarnings ??= []).push(shared)
-      else out.filesystem.push(resolveEntry(entry, baseDir))
+      if (shared) {
+        ;(out.resolveWarnings ??= []).push(shared)
+        // As the warning says: not in the sandbox's own /tmp (a tmpfs at that path), which would
+        // pass for the caller's directory, empty. A later layer's `cwd:` still wins.
+        out.cwd ??= '/'
+      } else out.filesystem.push(resolveEntry(entry, baseDir))
     }
     for (const name of policy.env?.pass ?? []) if (!out.env.pass.includes(name)) out.env.pass.push(name)
     Object.assign(out.env.set, policy.env?.set)

@@ -199,6 +199,15 @@ export function spawn(
     },
     killedFor: () => killedFor,
   })
+  // What the policy's resolution warned of (a wide bind, a working directory a profile would not
+  // show), first of the sandbox's events: a library caller saw none of it, and the command
+  // started somewhere it did not expect. A tick on, so that listeners added after spawn() returns
+  // hear them; the launcher's events come later still (I/O after the tick queue).
+  const warnings = prepared.plan.notes.flatMap((n) => (n.startsWith('warning: ') ? [n.slice(9)] : []))
+  if (warnings.length)
+    process.nextTick(() => {
+      for (const message of warnings) stream.push({ event: 'warning', step: 'policy', message })
+    })
   // child_process's `close` waits for the stdio streams too; ours also waits for `exited`.
   child.once('close', () => {
     sandbox.exited.then(

@@ -61,6 +61,20 @@ describe('a shared working directory is not shown by a profile', () => {
     )
   })
 
+  // A newcomer's library run from /tmp heard nothing of it (the warning stayed in the plan's
+  // notes), and `pwd` said /tmp: the sandbox's own empty tmpfs, passing for the caller's /tmp.
+  test('a library run from /tmp hears the warning as an event and starts in /, as it says', async () => {
+    const r = await run({ extends: ['default'] }, 'pwd', [], { cwd: '/tmp' })
+    assert.equal(r.stdout, '/\n')
+    const warnings = r.events.filter((e) => e.event === 'warning' && e.step === 'policy')
+    assert.equal(warnings.length, 1, JSON.stringify(r.events))
+    assert.match(JSON.stringify(warnings[0]), /working directory \/tmp is not shown to the sandbox/)
+    assert.equal(r.events[0]?.event, 'warning', 'the first of the sandbox’s events')
+    // A policy's own `cwd:` still wins.
+    const own = await run({ extends: ['default'], cwd: '/usr' }, 'pwd', [], { cwd: '/tmp' })
+    assert.equal(own.stdout, '/usr\n')
+  })
+
   describe('the kernel: a host socket in /tmp is out of reach of a library run from /tmp', () => {
     const dir = mkdtempSync('/tmp/cordon-test-sock-')
     const path = join(dir, 'agent.sock')

@@ -132,8 +132,11 @@ export async function runCommand(argv: string[]): Promise<number> {
         'invalid_usage',
         `no command given, and ${values.policy} has no \`command:\`: cordon run -p POLICY -- COMMAND [ARG...]`,
       )
-    // What a wide bind exposes, said before anything runs (policy/wide-binds.ts).
-    for (const message of policy.warnings ?? []) report({ event: 'warning', step: 'policy', message }, out)
+    // What a wide bind exposes, said before anything runs (policy/wide-binds.ts): by spawn(), as
+    // the sandbox's first events, on the native backend; here on the others and under --audit
+    // (its traced view is a policy of its own, without these).
+    if ((values.backend !== undefined && values.backend !== 'native') || values.audit)
+      for (const message of policy.warnings ?? []) report({ event: 'warning', step: 'policy', message }, out)
     if (values.backend !== undefined && values.backend !== 'native') {
       await loadFilterCompiler()
       return await runOnBackend(policy, values.backend, [command, ...args], values, out)
