@@ -1,0 +1,57 @@
+// A command the sandbox cannot find (exec: ENOENT) gets, beside the launcher's error, the host's
+// view of why: the launcher only knows the name was not there. A newcomer's `cc` under
+// `--profile minimal` was "not found" with a hint pointing at PATH, while /usr/bin was in the
+// view and on PATH: Debian's cc is a link through /etc/alternatives, which minimal does not show.
+// And a policy with no `extends` shows no files at all, which the error never said.
+import assert from 'node:assert/strict'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { cordon } from '../helpers.js'
+
+describe('a command not found in the sandbox: the host says why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-not-found-'))
+  chmodSync(dir, 0o755) // root's sandboxes run as an unprivileged id range: they must enter it
+  const bin = join(dir, 'bin')
+  const elsewhere = join(dir, 'elsewhere')
+  mkdirSync(bin)
+  mkdirSync(elsewhere)
+  writeFileSync(join(elsewhere, 'tool'), '#!/bin/sh\necho tool ran\n', { mode: 0o755 })
+  // bin/tool → ../elsewhere/tool: the link is in the view, its target is not.
+  symlinkSync('../elsewhere/tool', join(bin, 'tool'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const base = ['run', '--profile', 'minimal', '--ro', bin, '--env', `PATH=${bin}:/usr/bin:/bin`]
+
+  test('a link that leaves the view is named, with the bind that fixes it', () => {
+    const r = cordon([...base, '--', 'tool'], { cwd: dir })
+    assert.equal(r.status, 127, r.stderr)
+    assert.match(r.stderr, /exec tool failed: command not found in the sandbox/)
+    assert.ok(
+      r.stderr.includes(
+        `cordon: hint: tool is ${bin}/tool → ${elsewhere}/tool on this host, and ${elsewhere}/tool is not in the sandbox's view: add \`--ro ${elsewhere}\``,
+      ),
+      r.stderr,
+    )
+    // The fix it names works.
+    const fixed = cordon([...base, '--ro', elsewhere, '--', 'tool'], { cwd: dir })
+    assert.equal(fixed.status, 0, fixed.stderr)
+    assert.equal(fixed.stdout, 'tool ran\n')
+  })
+
+  test('a policy that extends no profile is told to', () => {
+    writeFileSync(join(dir, 'empty.yaml'), 'version: 1\n')
+    const r = cordon(['run', '-p', join(dir, 'empty.yaml'), '--', 'echo', 'hi'], { cwd: dir })
+    assert.equal(r.status, 127, r.stderr)
+    assert.match(
+      r.stderr,
+      /hint: the policy shows the sandbox no files at all \(it extends no profile\): begin it with `extends: \[default\]`/,
+    )
+  })
+
+  test('a name that is nowhere, on the host either, gets no hint', () => {
+    const r = cordon([...base, '--', 'no-such-tool-anywhere'], { cwd: dir })
+    assert.equal(r.status, 127, r.stderr)
+    assert.doesNotMatch(r.stderr, /hint:/)
+  })
+})
