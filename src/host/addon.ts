@@ -23,12 +23,12 @@ export interface Addon {
 let addon: Addon | null | undefined
 
 /** The addon, loaded once from the package's own build (never from a path the environment
- * names: it runs inside this process); null where it is not built, does not load, the kernel
- * lacks pidfds (Linux < 5.4), or when CORDON_SPAWN=child_process asks for the fallback. */
+ * names: it runs inside this process); null where it is not built, does not load, or the kernel
+ * lacks pidfds (Linux < 5.4). CORDON_SPAWN=child_process chooses spawn()'s starter only
+ * (run/launcher-process.ts): stderr.ts's send does not depend on it. */
 export function loadAddon(): Addon | null {
   if (addon !== undefined) return addon
   addon = null
-  if (process.env.CORDON_SPAWN === 'child_process') return addon
   try {
     const module = { exports: {} as Addon }
     process.dlopen(module, nativePath('cordon-spawn.node'), constants.dlopen.RTLD_NOW)

@@ -82,6 +82,7 @@ function sendAll(send: (fd: number, bytes: Uint8Array) => number, bytes: Uint8Ar
 
 /** Writes what the queue holds, as far as the reader takes it; true when all went. */
 function drain(write: Write): boolean {
+  let failed = false
   while (queue.length) {
     const head = queue[0]!
     const { written, error } = write(head)
@@ -89,13 +90,16 @@ function drain(write: Write): boolean {
     if (written < head.length) {
       queue[0] = head.subarray(written)
       if (error?.code === 'EAGAIN') return false
-      queue.length = 0 // EPIPE and the like: the reader is gone, the lines are lost
-      queued = 0
-      return true
+      // EPIPE and the like (the reader is gone), or EMSGSIZE (a datagram socket refusing one
+      // line): this line is lost and counted; the ones behind it are tried on their own.
+      queued -= head.length - written
+      failed = true
     }
     queue.shift()
   }
-  if (dropped) {
+  // The count of lines the bound dropped, once the reader caught up (not after a failed write:
+  // a reader gone would fail the note too).
+  if (dropped && !failed) {
     const note = Buffer.from(`cordon: ${dropped} of cordon's lines dropped: stderr was not read\n`)
     dropped = 0
     queue.push(note)

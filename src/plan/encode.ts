@@ -48,6 +48,18 @@ class Writer {
     this.buf.writeUInt32LE(v >>> 0, at)
     return this
   }
+  /** A uid or gid: -1 (0xffffffff) is no id to the kernel ("leave it as it is"), and a uid of -1
+   * ran the program as the caller's root; so it, and any number outside 0-0xfffffffe, is refused. */
+  id(v: number): this {
+    if (!(Number.isInteger(v) && v >= 0 && v < 0xffffffff))
+      this.refuse('a uid or gid from 0 to 4294967294', v)
+    return this.u32(v)
+  }
+  /** Text that travels as bytes without a terminating NUL (a file's content, a hook's state). */
+  text(v: string, field: string): this {
+    if (typeof v !== 'string') this.refuse(`a string (${field})`, v)
+    return this.blob(Buffer.from(v, 'utf8'))
+  }
   u64(v: bigint): this {
     if (!(typeof v === 'bigint' && v >= 0n && v <= 0xffffffffffffffffn))
       this.refuse('a 64-bit unsigned bigint', v)
@@ -88,13 +100,38 @@ class Writer {
   }
 }
 
+/** fsmount's options, each ended by NUL: a NUL inside one would make two (`size=1M\0mode=4777`). */
+function mountOptions(options: readonly string[], w: Writer): string {
+  if (!Array.isArray(options)) w.refuse('mount options: an array of strings', options)
+  for (const o of options)
+    if (typeof o !== 'string' || !o || o.includes('\0'))
+      w.refuse('a mount option: a non-empty string without NUL', o)
+  return options.map((o) => `${o}\0`).join('')
+}
+
+/** A uid or gid checked as Writer.id checks it, for a field written with others. */
+function idOf(v: number, w: Writer): number {
+  if (!(Number.isInteger(v) && v >= 0 && v < 0xffffffff)) w.refuse('a uid or gid from 0 to 4294967294', v)
+  return v
+}
+
 /** A whole number of the plan as a bigint (a size, a port), refused when it is not one. */
 function bigintOf(v: number, w: Writer): bigint {
   if (!Number.isSafeInteger(v)) w.refuse('a whole number', v)
   return BigInt(v)
 }
 
-function bindFlags(f: BindFlags): number {
+const BIND_FLAG_NAMES = new Set(['readOnly', 'optional', 'dev', 'noexec', 'idmap', 'inView', 'hostNames'])
+
+function bindFlags(f: BindFlags, w: Writer): number {
+  // A typo (`readonly`) or a string would be no flag at all: a read-write bind, without a word.
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) w.refuse('bind flags: an object', f)
+  for (const [name, value] of Object.entries(f))
+    if (!BIND_FLAG_NAMES.has(name) || (value !== undefined && typeof value !== 'boolean'))
+      w.refuse(
+        `bind flags among ${[...BIND_FLAG_NAMES].join(', ')}, each true or false`,
+        `${name}: ${String(value)}`,
+      )
   return (
     (f.readOnly ? 1 : 0) |
     (f.optional ? 2 : 0) |
@@ -120,14 +157,18 @@ function body(op: PlanOp, w: Writer): void {
       break
     case 'uid_map':
     case 'gid_map':
-      w.u32(op.inside)
-        .u32(op.outside === 'caller' ? CALLER : op.outside)
+      w.id(op.inside)
+        .u32(op.outside === 'caller' ? CALLER : idOf(op.outside, w))
         .u32(op.count)
       break
     case 'keep_fd':
       w.u32(op.fd)
       break
     case 'env_set':
+      // A name with `=` would set another variable (`A=B` and `x` set A to `B=x`).
+      if (typeof op.name !== 'string' || !op.name || op.name.includes('='))
+        w.refuse('a variable name: a non-empty string without `=`', op.name)
+      if (typeof op.value !== 'string') w.refuse('a string (the value)', op.value)
       w.str(`${op.name}=${op.value}`, 'env')
       break
     case 'env_pass':
@@ -158,10 +199,12 @@ function body(op: PlanOp, w: Writer): void {
       w.u32(op.attrs)
         .str(op.fstype, 'filesystem type')
         .str(op.dest, 'mount destination')
-        .blob(Buffer.from(op.options.map((o) => `${o}\0`).join(''), 'utf8'))
+        .blob(Buffer.from(mountOptions(op.options, w), 'utf8'))
       break
     case 'mknod':
-      w.u32(op.mode).u64(makedev(op.major, op.minor)).u32(op.uid).u32(op.gid).str(op.dest, 'device path')
+      for (const n of [op.major, op.minor])
+        if (!(Number.isInteger(n) && n >= 0 && n <= 0xffffffff)) w.refuse('a device number', n)
+      w.u32(op.mode).u64(makedev(op.major, op.minor)).id(op.uid).id(op.gid).str(op.dest, 'device path')
       break
     case 'propagation':
       w.u32(op.flags).str(op.dest, 'propagation mount')
@@ -170,10 +213,10 @@ function body(op: PlanOp, w: Writer): void {
       w.u32(op.mode)
       break
     case 'bind':
-      w.u32(bindFlags(op.flags)).str(op.src, 'bind source').str(op.dest, 'bind destination')
+      w.u32(bindFlags(op.flags, w)).str(op.src, 'bind source').str(op.dest, 'bind destination')
       break
     case 'tmpfs':
-      w.u64(bigintOf(op.size, w)).u32(op.mode).u32(bindFlags(op.flags)).str(op.dest, 'tmpfs destination')
+      w.u64(bigintOf(op.size, w)).u32(op.mode).u32(bindFlags(op.flags, w)).str(op.dest, 'tmpfs destination')
       break
     case 'mkdir':
       w.u32(op.mode).str(op.dest, 'mkdir')
@@ -182,7 +225,7 @@ function body(op: PlanOp, w: Writer): void {
       w.str(op.target, 'symlink target').str(op.dest, 'symlink path')
       break
     case 'file':
-      w.u32(op.mode).str(op.dest, 'file path').blob(Buffer.from(op.content, 'utf8'))
+      w.u32(op.mode).str(op.dest, 'file path').text(op.content, 'content')
       break
     case 'hostname':
       w.str(op.name, 'hostname')
@@ -191,12 +234,13 @@ function body(op: PlanOp, w: Writer): void {
       w.u32(op.resource).u64(op.soft).u64(op.hard)
       break
     case 'ids':
-      w.u32(op.uid)
-        .u32(op.gid)
+      w.id(op.uid)
+        .id(op.gid)
         .u32((op.setgroups ? 1 : 0) | (op.groups ? 2 : 0))
       if (op.groups) {
+        if (!Array.isArray(op.groups)) w.refuse('groups: an array of gids', op.groups)
         const list = Buffer.alloc(op.groups.length * 4)
-        op.groups.forEach((g, i) => list.writeUInt32LE(g >>> 0, i * 4))
+        op.groups.forEach((g, i) => list.writeUInt32LE(idOf(g, w), i * 4))
         w.blob(list)
       }
       break
@@ -219,14 +263,16 @@ function body(op: PlanOp, w: Writer): void {
         .str(op.path, 'landlock path')
       break
     case 'landlock_port':
-      w.u64(op.access).u64(bigintOf(op.port, w))
+      if (!(Number.isInteger(op.port) && op.port >= 0 && op.port <= 0xffff))
+        w.refuse('a port from 0 to 65535', op.port)
+      w.u64(op.access).u64(BigInt(op.port))
       break
     case 'hook':
     case 'start_hook':
       w.u32(op.timeout)
         .u32(op.statePid ? 1 : 0)
         .str(op.path, 'hook path')
-        .blob(Buffer.from(op.state))
+        .text(op.state, 'state')
       break
     case 'hook_arg':
     case 'start_hook_arg':
@@ -255,11 +301,13 @@ export function encodePlan(plan: Plan): Buffer {
   const w = new Writer().push(Buffer.from(MAGIC)).u16(PLAN_VERSION).u16(0).u32(0)
   const start = w.offset
   if (!Array.isArray(plan?.ops)) return w.refuse('a plan: an object with an `ops` array', plan)
-  for (const [i, op] of plan.ops.entries()) {
-    const code = Object.hasOwn(OP_CODES, op?.op) ? OP_CODES[op.op] : undefined
-    w.where = `ops[${i}]${typeof op?.op === 'string' ? ` (${op.op})` : ''}`
-    if (code === undefined)
-      return w.refuse(`an op cordon knows (${Object.keys(OP_CODES).join(', ')})`, op?.op)
+  for (const [i, given] of plan.ops.entries()) {
+    // Each field read once (a getter could answer the op's code one thing and its body another).
+    const op: PlanOp = typeof given === 'object' && given !== null ? { ...given } : given
+    const name: unknown = op?.op
+    const code = typeof name === 'string' && Object.hasOwn(OP_CODES, name) ? OP_CODES[op.op] : undefined
+    w.where = `ops[${i}]${typeof name === 'string' ? ` (${name})` : ''}`
+    if (code === undefined) return w.refuse(`an op cordon knows (${Object.keys(OP_CODES).join(', ')})`, name)
     w.u16(code).u16(0).u32(0)
     const at = w.offset
     try {

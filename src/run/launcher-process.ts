@@ -53,9 +53,15 @@ export interface LauncherChannel {
 /** For benches and tests: start through child_process although the addon loaded. */
 let forced: 'child_process' | undefined
 
+/** The addon as spawn()'s starter (and the event socket's server): none when
+ * CORDON_SPAWN=child_process asks for the fallback. */
+function starterAddon(): Addon | null {
+  return process.env.CORDON_SPAWN === 'child_process' ? null : loadAddon()
+}
+
 /** Which starter spawn() uses in this process: what `cordon check` and the tests report. */
 export function starter(): 'addon' | 'child_process' {
-  return loadAddon() && !forced ? 'addon' : 'child_process'
+  return starterAddon() && !forced ? 'addon' : 'child_process'
 }
 
 /** Makes spawn() start through child_process (or back), to compare the two in one process. */
@@ -78,7 +84,7 @@ export function withStarter<T>(which: 'addon' | 'child_process', fn: () => T): T
 /** A unix socket bound at path (0600) and listening, by the addon: its fd, or -errno; undefined
  * where the addon does not serve (net's listen() then does, publish.ts). */
 export function listenUnix(path: string): number | undefined {
-  const a = forced ? null : loadAddon()
+  const a = forced ? null : starterAddon()
   // A path with bytes that are not UTF-8 (path-bytes.ts) would reach the addon re-encoded.
   if (!a || hasEscapedBytes(path)) return undefined
   return a.listen(path)[0]
@@ -86,12 +92,12 @@ export function listenUnix(path: string): number | undefined {
 
 /** The connections waiting on a socket of listenUnix's (non-blocking fds), accepted now. */
 export function acceptWaiting(fd: number): number[] {
-  return loadAddon()?.accept(fd) ?? []
+  return starterAddon()?.accept(fd) ?? []
 }
 
 /** Closes an fd the addon made (listenUnix's, acceptWaiting's). */
 export function closeFd(fd: number): void {
-  loadAddon()?.close(fd)
+  starterAddon()?.close(fd)
 }
 
 type Stdio = 'inherit' | 'pipe' | 'ignore' | number
@@ -108,7 +114,7 @@ export function startLauncher(
   env: NodeJS.ProcessEnv,
   first?: Uint8Array,
 ): Started {
-  const a = forced ? null : loadAddon()
+  const a = forced ? null : starterAddon()
   const plain = stdio.map((s, i) => (s ?? (i < 3 ? 'pipe' : 'ignore')) as unknown)
   if (a && plain.every(isPlain))
     return new AddonProcess(a, file, args, plain as Stdio[], env, first).started()

@@ -56,7 +56,8 @@ const HINTS: { readonly [S in LauncherStep]?: Readonly<Record<string, string>> }
   uid_map: { EPERM: 'the id map is not allowed; unprivileged callers can map only their own uid' },
   proc: { EPERM: 'proc can only be mounted for a new pid namespace; keep `namespaces.pid: true`' },
   chdir: {
-    ENOENT: 'the working directory is not in the view; set `cwd` or add the directory to `filesystem`',
+    ENOENT:
+      "the working directory is not in the view; choose another (`--cwd DIR`, a policy's `cwd`) or show this one (`--ro DIR`, a policy's `filesystem`)",
     EACCES:
       "the sandbox's user may not enter the working directory (root's sandboxes run as an unprivileged id range, and a 0700 directory shuts them out); `chmod a+rX` it, or grant it with `--rw .` (an idmapped bind), or run from another directory",
   },

@@ -39,7 +39,11 @@ export function tagInput(input: PolicyInput | SandboxInput): SandboxInput {
   if (typeof input !== 'object' || input === null)
     throw new CordonError(
       'invalid_usage',
-      `spawn(): expected a policy object, a resolved policy or a compiled plan, got ${input === null ? 'null' : typeof input}`,
+      `spawn() and run(): expected a policy object, a resolved policy or a compiled plan, got ${input === null ? 'null' : typeof input}` +
+        // A profile's name is the likeliest string: the object that names it is one step away.
+        (typeof input === 'string'
+          ? `; for a built-in profile pass \`{ extends: [${JSON.stringify(input)}] }\`, for a policy file \`loadPolicyFile(path)\``
+          : ''),
     )
   if ('kind' in input) {
     // Checked at run time too: a JavaScript caller's tag is not checked by the compiler.
@@ -89,6 +93,13 @@ export interface Prepared {
 /** Resolves, decides the run's host facts, and compiles; on failure removes what it made. */
 export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCall): Prepared {
   if (input.kind === 'plan') {
+    // A caller's plan, checked whole by the encoder; its shape here, before anything reads it.
+    const ops: unknown = (input.plan as Partial<Plan> | null)?.ops
+    if (!Array.isArray(ops) || ops.some((op) => typeof op !== 'object' || op === null))
+      throw new CordonError(
+        'invalid_usage',
+        'spawn(): a compiled plan is an object with an `ops` array of op objects; pass one compilePlan() returned',
+      )
     const { cgroup, access } = makeCgroup({}, call.cgroup, false, call.cgroupVersion)
     const passed = input.plan.ops.flatMap((op) => (op.op === 'env_pass' ? [op.name] : []))
     const plan = bindRun(input.plan, {

@@ -340,7 +340,11 @@ function control(
  * command line after `--` unless it travels in the plan. */
 function launch(plan: Plan, argv: readonly string[], argvInPlan: boolean, options: SpawnOptions): Started {
   const stdio = options.stdio ?? 'inherit'
-  const base = (Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio]) as StdioEntry[]
+  // Fds 0-2 whole, as child_process reads the array: a short array, a hole, null or undefined is
+  // 'pipe'. Shorter, it put the launcher's channel (always next) on fd 1 or 2 instead of 3.
+  const entries = stdio
+  const base: StdioEntry[] =
+    typeof entries === 'string' ? [entries, entries, entries] : [0, 1, 2].map((i) => entries[i] ?? 'pipe')
   // Watching a call that makes processes is served by process events: such calls are never
   // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
   const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))

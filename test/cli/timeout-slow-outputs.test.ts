@@ -79,6 +79,7 @@ function slowReader(
   which: 'stderr' | 'events' | 'socket',
   extra: string[],
   user?: { uid: number; gid: number },
+  env: NodeJS.ProcessEnv = {},
 ): Outcome {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-timeout-'))
   try {
@@ -119,7 +120,7 @@ function slowReader(
     const r = spawnSync(file, args, {
       cwd: dir,
       encoding: 'utf8',
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...env },
       timeout: 60_000,
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     })
@@ -166,6 +167,14 @@ for (const mode of modes) {
         assert.equal(o.status, '137')
         assert.match(o.fd2, /^socket:/, "the program's stderr was a socket")
         assert.match(o.read, /every-exec/)
+        assert.match(o.read, /cordon: timed out after 2000 ms/)
+      })
+
+      // CORDON_SPAWN chooses spawn()'s starter, nothing else: it took the socket's send with it.
+      test('so does it when spawn() starts through child_process (CORDON_SPAWN)', () => {
+        const o = slowReader('socket', mode.extra, user(), { CORDON_SPAWN: 'child_process' })
+        assert.ok(o.ran < TIMEOUT_MS / 1000 + 1, `the program ran ${o.ran.toFixed(2)} s`)
+        assert.equal(o.status, '137')
         assert.match(o.read, /cordon: timed out after 2000 ms/)
       })
 

@@ -224,6 +224,20 @@ describe('env, hostEnv and cwd', () => {
     refused({ stdio: 3 }, /expected `stdio` to be 'inherit', 'pipe', 'ignore' or an array/)
     refused({ watch: ['opneat'] }, /`watch` names `opneat`, which is not a syscall; did you mean `openat`\?/)
     refused({ watch: 'openat' }, /expected `watch` to be an array of syscall names/)
+    // A short array, or one with holes, is child_process's: what is missing of fds 0-2 is a
+    // pipe. Shorter, it put the launcher's channel on fd 1 or 2, and the caller's process died of
+    // an uncaught exception.
+    const holes: ('pipe' | undefined)[] = []
+    holes[2] = 'pipe' // [, , 'pipe']
+    for (const stdio of [['pipe'], [], holes, ['ignore', 'pipe']] as ('pipe' | 'ignore' | undefined)[][]) {
+      const child = spawn(policy, 'sh', ['-c', 'echo out; echo err >&2'], { cwd, stdio })
+      let out = ''
+      child.stdout?.on('data', (d: Buffer) => (out += String(d)))
+      child.stderr?.resume()
+      const ended = await child.exited
+      assert.equal(ended.code, 0, JSON.stringify(stdio))
+      assert.equal(out, 'out\n', JSON.stringify(stdio))
+    }
     // What stays accepted: entries past fd 2 that ask for nothing, and real syscalls.
     const r = await spawn(policy, 'true', [], {
       cwd,
@@ -286,6 +300,17 @@ describe('spawn() takes a tagged input', () => {
       (e: unknown) =>
         e instanceof CordonError &&
         /expected a policy object, a resolved policy or a compiled plan, got null/.test(e.message),
+    )
+    // A newcomer's run('default', ...): the profile's name, where its object belongs.
+    const profileName: unknown = 'default'
+    assert.throws(
+      () => spawn(profileName as Policy, 'true'),
+      (e: unknown) =>
+        e instanceof CordonError &&
+        e.message.startsWith('spawn() and run(): expected a policy object') &&
+        e.message.endsWith(
+          'got string; for a built-in profile pass `{ extends: ["default"] }`, for a policy file `loadPolicyFile(path)`',
+        ),
     )
   })
 

@@ -124,9 +124,37 @@ test('encodePlan refuses a plan whose fields are not what their op holds, naming
       e.message.startsWith(`plan: ops[${seccomp}] (seccomp): expected bytes (a Uint8Array), got object;`),
   )
   const cases: [unknown, RegExp][] = [
-    [{ op: 'ids', gid: 0 }, /ops\[0\] \(ids\): expected a 32-bit integer, got `undefined`/],
-    [{ op: 'ids', uid: 1.5, gid: 0 }, /expected a 32-bit integer, got `1.5` \(number\)/],
-    [{ op: 'ids', uid: '1000', gid: 0 }, /expected a 32-bit integer, got `1000` \(string\)/],
+    [{ op: 'ids', gid: 0 }, /ops\[0\] \(ids\): expected a uid or gid from 0 to 4294967294, got `undefined`/],
+    [{ op: 'ids', uid: 1.5, gid: 0 }, /expected a uid or gid from 0 to 4294967294, got `1.5` \(number\)/],
+    [{ op: 'ids', uid: '1000', gid: 0 }, /expected a uid or gid from 0 to 4294967294, got `1000` \(string\)/],
+    // -1 is no id to setresuid ("leave it"): the program ran as the caller's root.
+    [{ op: 'ids', uid: -1, gid: 65534 }, /\(ids\): expected a uid or gid from 0 to 4294967294, got `-1`/],
+    [{ op: 'ids', uid: 65534, gid: 0xffffffff }, /got `4294967295`/],
+    [{ op: 'ids', uid: 1, gid: 1, groups: [1, null] }, /\(ids\): expected a uid or gid .*, got `null`/],
+    [{ op: 'uid_map', inside: 0, outside: -1, count: 1 }, /\(uid_map\): expected a uid or gid/],
+    [
+      { op: 'env_set', name: 'A=B', value: 'x' },
+      /\(env_set\): expected a variable name: a non-empty string without `=`/,
+    ],
+    [
+      { op: 'bind', src: '/a', dest: '/a', flags: { readonly: true } },
+      /\(bind\): expected bind flags among readOnly, /,
+    ],
+    [{ op: 'bind', src: '/a', dest: '/a', flags: 'readOnly' }, /\(bind\): expected bind flags: an object/],
+    [
+      { op: 'fsmount', attrs: 0, fstype: 'tmpfs', dest: '/t', options: ['size=1M\0mode=4777'] },
+      /\(fsmount\): expected a mount option: a non-empty string without NUL/,
+    ],
+    [
+      { op: 'file', dest: '/f', mode: 0o644, content: { length: 2 ** 32 } },
+      /\(file\): expected a string \(content\), got object/,
+    ],
+    [
+      { op: 'mknod', dest: '/d', mode: 0o20666, major: 'sda', minor: 0, uid: 0, gid: 0 },
+      /\(mknod\): expected a device number/,
+    ],
+    [{ op: 'landlock_port', access: 1n, port: 70000 }, /\(landlock_port\): expected a port from 0 to 65535/],
+    [{ op: ['ids'] }, /ops\[0\]: expected an op cordon knows/],
     [
       { op: 'rlimit', resource: 7, soft: 10, hard: 10n },
       /expected a 64-bit unsigned bigint, got `10` \(number\)/,
@@ -137,7 +165,10 @@ test('encodePlan refuses a plan whose fields are not what their op holds, naming
       /\(tmpfs\): expected a whole number, got `lots`/,
     ],
     [{ op: 'exec_arg', arg: 42 }, /expected a string \(argument\), got `42` \(number\)/],
-    [{ op: 'bind', src: '/a', dest: '/a' }, /ops\[0\] \(bind\): expected the fields of a `bind` op/],
+    [
+      { op: 'bind', src: '/a', dest: '/a' },
+      /ops\[0\] \(bind\): expected bind flags: an object, got `undefined`/,
+    ],
     [{ op: 'format_disk' }, /ops\[0\] \(format_disk\): expected an op cordon knows \(namespaces, /],
     [{ op: 'toString' }, /expected an op cordon knows/],
     [null, /ops\[0\]: expected an op cordon knows/],
@@ -151,6 +182,22 @@ test('encodePlan refuses a plan whose fields are not what their op holds, naming
   assert.throws(
     () => encodePlan({} as Plan),
     /plan: the header: expected a plan: an object with an `ops` array/,
+  )
+  // Each op's fields are read once: a getter cannot give its code one op and its body another.
+  let reads = 0
+  const flipping = {
+    get op() {
+      return reads++ === 0 ? 'hostname' : 'exec_arg'
+    },
+    name: 'h',
+    arg: 'x',
+  }
+  const flippingPlan: unknown = { ops: [flipping], notes: [] }
+  const once = walk(encodePlan(flippingPlan as Plan))
+  assert.equal(reads, 1)
+  assert.deepEqual(
+    once.map((o) => [o.code, o.body.subarray(4, -1).toString()]),
+    [[OP_CODES.hostname, 'h']],
   )
   // What compilePlan makes still encodes, negative 32-bit values as their two's complement.
   assert.ok(encodePlan(plan).length > 12)
