@@ -22,6 +22,8 @@ export type SandboxEvent =
       errno?: number
       code?: string
       message: string
+      /** What the host says of it, added by spawn() (a command not found: run/not-found.ts). */
+      hint?: string
     }
   | { event: 'warning'; step: string; message: string }
   /** A denial attributed to this sandbox by the launcher's audit tap (root, audit enabled). */

@@ -109,11 +109,14 @@ export function describeStepError(e: {
   dest?: string
   code?: string
   message: string
+  hint?: string
 }): string {
   const target = e.path ? ` ${e.path}${e.dest ? ` -> ${e.dest}` : ''}` : ''
   let hint = stepHint(e.step, e.code)
   // A path the sandbox may well hold: ENOENT then also means its loader or #! interpreter.
   if (hint && e.step === 'exec' && e.code === 'ENOENT' && e.path?.includes('/')) hint = EXEC_PATH_ENOENT
+  // The host's own judgement (spawn() adds it) says more than the step's general words.
+  if (e.hint) hint = e.hint
   const reason = hint ?? e.message.charAt(0).toLowerCase() + e.message.slice(1)
   return `${e.step}${target} failed: ${reason}${e.code ? ` (${e.code})` : ''}`
 }

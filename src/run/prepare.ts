@@ -77,6 +77,10 @@ export interface RunCall {
 /** A run made ready: its complete plan and what was made on the host for it. */
 export interface Prepared {
   plan: Plan
+  /** The policy the plan was compiled from (not for a plan given as such), and the directory
+   * the run was started from: what explains a command not found (run/not-found.ts). */
+  policy?: ResolvedPolicy
+  cwd?: string
   limits: ResolvedPolicy['limits']
   cgroup: Cgroup | undefined
   access: CgroupAccess | undefined
@@ -137,6 +141,8 @@ export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCa
     const { cgroup, access } = made
     return {
       plan,
+      policy: resolved,
+      cwd: ctx.cwd,
       limits: resolved.limits,
       cgroup,
       access,

@@ -40,6 +40,7 @@ import {
   type SandboxProcess,
 } from './sandbox-process.js'
 import { newId, openRegistry, register } from './registry.js'
+import { notFoundHint } from './not-found.js'
 import { isoTime } from '../host/iso-time.js'
 
 export type { PolicyInput, SandboxInput } from './prepare.js'
@@ -160,6 +161,12 @@ export function spawn(
 
   const stream = new EventStream((ev, line) => {
     publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
+    // The launcher only knows the name was not there; the host can say why (a link that leaves
+    // the view, a policy that shows no files), for every reader of the event and of `exited`.
+    if (ev.event === 'error' && isStep(ev.step, 'exec') && ev.code === 'ENOENT' && prepared.policy) {
+      const hint = notFoundHint(prepared.policy, command, prepared.cwd ?? process.cwd())
+      if (hint) ev.hint = hint
+    }
     // A listener's throw is the program's uncaught exception; the command started all the same.
     try {
       sandbox.emit('event', ev)

@@ -19,8 +19,11 @@ import { LAUNCHER, ROOT } from '../helpers.js'
 // other direction, that every listed field exists). A `true` that stops compiling names the
 // field or event that is missing from the definition.
 type Launcher = typeof LAUNCHER_EVENTS
+/** Fields spawn() adds to a launcher's event, never written by the launcher (the error's host
+ * `hint`, run/not-found.ts). */
+type NodeAdded = 'hint'
 type Unlisted = {
-  [N in keyof Launcher]: Exclude<keyof EventOf<N>, 'event' | 'syscall' | Launcher[N][number]>
+  [N in keyof Launcher]: Exclude<keyof EventOf<N>, 'event' | 'syscall' | NodeAdded | Launcher[N][number]>
 }[keyof Launcher]
 const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true
 type Unclaimed = Exclude<SandboxEventName, keyof Launcher | (typeof NODE_EVENTS)[number]>

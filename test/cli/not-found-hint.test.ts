@@ -1,5 +1,5 @@
-// A command the sandbox cannot find (exec: ENOENT) gets, beside the launcher's error, the host's
-// view of why: the launcher only knows the name was not there. A newcomer's `cc` under
+// A command the sandbox cannot find (exec: ENOENT) gets, in the launcher's error, the host's
+// view of why (spawn() adds it to the event): the launcher only knows the name was not there. A newcomer's `cc` under
 // `--profile minimal` was "not found" with a hint pointing at PATH, while /usr/bin was in the
 // view and on PATH: Debian's cc is a link through /etc/alternatives, which minimal does not show.
 // And a policy with no `extends` shows no files at all, which the error never said.
@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { run } from '../../src/index.js'
 import { cordon } from '../helpers.js'
 
 describe('a command not found in the sandbox: the host says why', () => {
@@ -26,10 +27,9 @@ describe('a command not found in the sandbox: the host says why', () => {
   test('a link that leaves the view is named, with the bind that fixes it', () => {
     const r = cordon([...base, '--', 'tool'], { cwd: dir })
     assert.equal(r.status, 127, r.stderr)
-    assert.match(r.stderr, /exec tool failed: command not found in the sandbox/)
     assert.ok(
       r.stderr.includes(
-        `cordon: hint: tool is ${bin}/tool → ${elsewhere}/tool on this host, and ${elsewhere}/tool is not in the sandbox's view: add \`--ro ${elsewhere}\``,
+        `cordon: exec tool failed: tool is ${bin}/tool → ${elsewhere}/tool on this host, and ${elsewhere}/tool is not in the sandbox's view: add \`--ro ${elsewhere}\``,
       ),
       r.stderr,
     )
@@ -45,13 +45,34 @@ describe('a command not found in the sandbox: the host says why', () => {
     assert.equal(r.status, 127, r.stderr)
     assert.match(
       r.stderr,
-      /hint: the policy shows the sandbox no files at all \(it extends no profile\): begin it with `extends: \[default\]`/,
+      /exec echo failed: the policy shows the sandbox no files at all \(it extends no profile\): begin it with `extends: \[default\]`/,
     )
   })
 
-  test('a name that is nowhere, on the host either, gets no hint', () => {
+  test('a name that is nowhere, on the host either, keeps the general words', () => {
     const r = cordon([...base, '--', 'no-such-tool-anywhere'], { cwd: dir })
     assert.equal(r.status, 127, r.stderr)
-    assert.doesNotMatch(r.stderr, /hint:/)
+    assert.match(
+      r.stderr,
+      /exec no-such-tool-anywhere failed: command not found in the sandbox; is its directory/,
+    )
+  })
+
+  test('the library says the same, in the error event and in what run() rejects with', async () => {
+    const policy = {
+      extends: ['minimal'],
+      filesystem: [{ ro: bin }],
+      env: { set: { PATH: `${bin}:/usr/bin:/bin` } },
+    }
+    const r = await run(policy, 'tool', [], { cwd: dir, reject: false })
+    assert.equal(r.code, 127)
+    const error = r.events.find((e) => e.event === 'error')
+    assert.ok(
+      error?.event === 'error' && error.hint?.includes(`add \`--ro ${elsewhere}\``),
+      JSON.stringify(error),
+    )
+    await assert.rejects(run({}, 'echo', ['hi'], { cwd: dir }), (e: Error) =>
+      /could not start: exec echo failed: the policy shows the sandbox no files at all/.test(e.message),
+    )
   })
 })

@@ -22,7 +22,6 @@ import { loadFilterCompiler } from '../../plan/lazy-filter.js'
 import { seccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
 import { compileForOneRun } from '../../run/prepare.js'
-import { notFoundHint } from '../../run/not-found.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -189,10 +188,6 @@ async function runNative(
   for (const s of FORWARDED) process.on(s, forward)
   for await (const ev of child.events) {
     report(ev, out) // first, so that an alert follows the event that fired it
-    if (ev.event === 'error' && ev.step === 'exec' && ev.code === 'ENOENT' && out.human) {
-      const hint = notFoundHint(policy, command, callerCwd())
-      if (hint) warn(`hint: ${hint}`)
-    }
     session?.handle(child.id, ev)
     if (ev.event === 'landlock')
       reportEnforcement(
