@@ -43,6 +43,9 @@ export interface CompileContext extends CallerFacts {
   /** Without a mount namespace, inside a view someone else built (a container): the statements'
    * paths are that view's, so /proc, /dev and tmpfs rules apply to them as they stand. */
   viewProvided?: boolean
+  /** The caller's login name, for a run (never an export: its plan runs elsewhere, as someone
+   * else): USER and LOGNAME for a program that runs as the caller. */
+  loginName?: string
 }
 
 export type { FilterRewrite } from './filter.js'
@@ -132,6 +135,13 @@ function compilePolicy(given: ResolvedPolicy, ctx: Omit<CompileContext, keyof Ru
   if (ns.pid || ns.time) ops.push({ op: 'init' })
   for (const [name, value] of Object.entries(tmpEnv(policy, ctx, notes)))
     ops.push({ op: 'env_set', name, value })
+  // What login, su and systemd's User= set, and what some programs read before getpwuid; only
+  // for the caller's own uid (another's name is not this process's to know), never over the
+  // policy's own (set or passed), and a run's `env` still wins.
+  if (ctx.loginName && identity.uid === ctx.uid)
+    for (const name of ['USER', 'LOGNAME'])
+      if (!Object.hasOwn(policy.env.set, name) && !policy.env.pass.includes(name))
+        ops.push({ op: 'env_set', name, value: ctx.loginName })
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
   for (const arg of policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 

@@ -2,7 +2,7 @@
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
 import { join, resolve } from 'node:path'
-import { constants } from 'node:os'
+import { constants, userInfo } from 'node:os'
 import { CordonError } from '../errors.js'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
@@ -289,6 +289,9 @@ function prepare(
     ...options.context,
     ...(options.watch ? { watch: options.watch } : {}),
   }
+  // The caller's login name, when the sandbox's ids are compiled for this process's own uid.
+  const name = ctx.uid === process.getuid?.() ? loginName() : undefined
+  if (name) Object.assign(ctx, { loginName: name })
   return prepareRun(tagInput(input), ctx, {
     ...(argvInPlan ? { argv } : {}),
     ...(options.hostEnv ? { hostEnv: options.hostEnv } : {}),
@@ -296,6 +299,19 @@ function prepare(
     cgroup: options.cgroup === true,
     ...(options.cgroupVersion ? { cgroupVersion: options.cgroupVersion } : {}),
   })
+}
+
+let login: string | null | undefined
+/** This process's user name (os.userInfo: its passwd entry, through NSS); none for a uid
+ * without one (a container's arbitrary uid). Asked once per process. */
+function loginName(): string | undefined {
+  if (login === undefined)
+    try {
+      login = userInfo().username || null
+    } catch {
+      login = null
+    }
+  return login ?? undefined
 }
 
 /** Kills the whole sandbox, grandchildren included. Without a cgroup the launcher's death takes

@@ -1,5 +1,6 @@
 // The acceptance points of `cordon run`, against the real kernel, as root.
 import assert from 'node:assert/strict'
+import { userInfo } from 'node:os'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -69,6 +70,17 @@ describe('cordon run isolates the command', () => {
     assert.equal(existsSync('/tmp/d'), false)
   })
 
+  // What login, su and systemd's User= set: some programs read them before getpwuid. The
+  // caller's name, for a program that runs as the caller; never over the policy's own, and not
+  // for another uid (its name is not the caller's to give).
+  test('USER and LOGNAME name the caller for a program that runs as the caller', () => {
+    const show = ['--', 'sh', '-c', 'echo "[$USER] [$LOGNAME]"']
+    const me = userInfo().username
+    assert.equal(cordon(['run', '-q', ...show]).stdout, `[${me}] [${me}]\n`)
+    assert.equal(cordon(['run', '-q', '--env', 'USER=other', ...show]).stdout, `[other] [${me}]\n`)
+    assert.equal(cordon(['run', '-q', '--uid', '4321', '--gid', '4321', ...show]).stdout, '[] []\n')
+  })
+
   test('the environment is clean: only what the policy sets or passes', () => {
     const r = cordon(['run', '--env', 'A=1', '--pass-env', 'CORDON_PASS', '--', 'env'], {
       env: { ...process.env, CORDON_SECRET: 'leak', CORDON_PASS: 'ok' },
@@ -86,6 +98,8 @@ describe('cordon run isolates the command', () => {
         [
           'A',
           'CORDON_PASS',
+          'USER',
+          'LOGNAME',
           'PATH',
           'HOME',
           'TERM',
