@@ -51,9 +51,7 @@ class Writer {
   /** A uid or gid: -1 (0xffffffff) is no id to the kernel ("leave it as it is"), and a uid of -1
    * ran the program as the caller's root; so it, and any number outside 0-0xfffffffe, is refused. */
   id(v: number): this {
-    if (!(Number.isInteger(v) && v >= 0 && v < 0xffffffff))
-      this.refuse('a uid or gid from 0 to 4294967294', v)
-    return this.u32(v)
+    return this.u32(idOf(v, this))
   }
   /** Text that travels as bytes without a terminating NUL (a file's content, a hook's state). */
   text(v: string, field: string): this {
@@ -109,7 +107,7 @@ function mountOptions(options: readonly string[], w: Writer): string {
   return options.map((o) => `${o}\0`).join('')
 }
 
-/** A uid or gid checked as Writer.id checks it, for a field written with others. */
+/** A uid or gid, refused outside 0-0xfffffffe (Writer.id's check, for a field written with others). */
 function idOf(v: number, w: Writer): number {
   if (!(Number.isInteger(v) && v >= 0 && v < 0xffffffff)) w.refuse('a uid or gid from 0 to 4294967294', v)
   return v

@@ -283,7 +283,7 @@ function prepare(
   argvInPlan: boolean,
   options: SpawnOptions,
 ): Prepared {
-  const ctx = {
+  const ctx: CompileContext = {
     ...callerContext(),
     ...(options.cwd !== undefined ? { cwd: resolve(options.cwd) } : {}),
     ...options.context,
@@ -291,7 +291,7 @@ function prepare(
   }
   // The caller's login name, when the sandbox's ids are compiled for this process's own uid.
   const name = ctx.uid === process.getuid?.() ? loginName() : undefined
-  if (name) Object.assign(ctx, { loginName: name })
+  if (name) ctx.loginName = name
   return prepareRun(tagInput(input), ctx, {
     ...(argvInPlan ? { argv } : {}),
     ...(options.hostEnv ? { hostEnv: options.hostEnv } : {}),
@@ -365,9 +365,8 @@ function launch(plan: Plan, argv: readonly string[], argvInPlan: boolean, option
   const stdio = options.stdio ?? 'inherit'
   // Fds 0-2 whole, as child_process reads the array: a short array, a hole, null or undefined is
   // 'pipe'. Shorter, it put the launcher's channel (always next) on fd 1 or 2 instead of 3.
-  const entries = stdio
   const base: StdioEntry[] =
-    typeof entries === 'string' ? [entries, entries, entries] : [0, 1, 2].map((i) => entries[i] ?? 'pipe')
+    typeof stdio === 'string' ? [stdio, stdio, stdio] : [0, 1, 2].map((i) => stdio[i] ?? 'pipe')
   // Watching a call that makes processes is served by process events: such calls are never
   // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
   const processEvents = options.processEvents || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n))
