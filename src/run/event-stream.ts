@@ -18,10 +18,16 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
   /** The command's exec succeeded. */
   started = false
 
-  /** `onEvent` sees each event first, with its line when it came from the launcher. */
-  constructor(private readonly onEvent: (ev: SandboxEvent, line?: string) => void) {}
+  /** `onEvent` sees each event first, with its line when it came from the launcher (undefined
+   * once `amend` changed the event). `amend` may add to an event before anyone sees it, the
+   * iterations included; it returns true when it did. */
+  constructor(
+    private readonly onEvent: (ev: SandboxEvent, line?: string) => void,
+    private readonly amend?: (ev: SandboxEvent) => boolean,
+  ) {}
 
   push(ev: SandboxEvent, line?: string): void {
+    if (this.amend?.(ev)) line = undefined
     if (ev.event === 'error') this.lastError ??= ev
     if (ev.event === 'exit') this.exitEvent = ev
     if (ev.event === 'started') this.started = true

@@ -159,24 +159,30 @@ export function spawn(
   if (abortSignal?.aborted) process.nextTick(onAbort)
   else abortSignal?.addEventListener('abort', onAbort, { once: true })
 
-  const stream = new EventStream((ev, line) => {
-    publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
+  const stream = new EventStream(
+    (ev, line) => {
+      publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
+      // A listener's throw is the program's uncaught exception; the command started all the same.
+      try {
+        sandbox.emit('event', ev)
+      } finally {
+        if (ev.event === 'started') {
+          sandbox.pid = ev.commandPid
+          sandbox.emit('spawn')
+        }
+      }
+    },
     // The launcher only knows the name was not there; the host can say why (a link that leaves
-    // the view, a policy that shows no files), for every reader of the event and of `exited`.
-    if (ev.event === 'error' && isStep(ev.step, 'exec') && ev.code === 'ENOENT' && prepared.policy) {
+    // the view, a policy that shows no files), for every reader of the event (the event socket's
+    // too) and of `exited`.
+    (ev) => {
+      if (ev.event !== 'error' || !isStep(ev.step, 'exec') || ev.code !== 'ENOENT' || !prepared.policy)
+        return false
       const hint = notFoundHint(prepared.policy, command, prepared.cwd ?? process.cwd())
       if (hint) ev.hint = hint
-    }
-    // A listener's throw is the program's uncaught exception; the command started all the same.
-    try {
-      sandbox.emit('event', ev)
-    } finally {
-      if (ev.event === 'started') {
-        sandbox.pid = ev.commandPid
-        sandbox.emit('spawn')
-      }
-    }
-  })
+      return hint !== undefined
+    },
+  )
   // With a cgroup, sample it: usage as `stats`, and OOM kills or refused forks as they happen.
   const interval = options.statsIntervalMs ?? 500
   const stopSampling = cgroup && interval > 0 ? stream.sample(cgroup, interval) : undefined

@@ -7,8 +7,12 @@ import assert from 'node:assert/strict'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect } from 'node:net'
 import { after, describe, test } from 'node:test'
 import { run } from '../../src/index.js'
+import { starter } from '../../src/run/launcher-process.js'
+import { find } from '../../src/run/registry.js'
+import { spawn } from '../../src/run/spawn.js'
 import { cordon } from '../helpers.js'
 
 describe('a command not found in the sandbox: the host says why', () => {
@@ -75,4 +79,38 @@ describe('a command not found in the sandbox: the host says why', () => {
       /could not start: exec echo failed: the policy shows the sandbox no files at all/.test(e.message),
     )
   })
+
+  // `cordon monitor ID` reads the socket: the same event, with the hint, as the library's.
+  test(
+    'a client of the event socket reads the hint too',
+    {
+      skip:
+        starter() === 'addon'
+          ? false
+          : 'a client reads lines from its accept on only without the spawn addon',
+    },
+    async () => {
+      const child = spawn({}, 'echo', ['hi'], { stdio: 'ignore', publish: true, context: { cwd: dir } })
+      const socket = find(child.id)?.events
+      assert.ok(socket, 'the record names an event socket')
+      const lines = new Promise<string>((resolve, reject) => {
+        let text = ''
+        const client = connect(socket)
+        client.setEncoding('utf8')
+        client.on('data', (chunk: string) => (text += chunk))
+        client.on('error', reject)
+        client.on('close', () => resolve(text))
+      })
+      const seen = []
+      for await (const ev of child.events) seen.push(ev)
+      assert.equal((await child.exited).code, 127)
+      const read = (await lines)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { event: string; hint?: string })
+      const error = read.find((e) => e.event === 'error')
+      assert.match(error?.hint ?? '', /the policy shows the sandbox no files at all/, JSON.stringify(read))
+      assert.deepEqual(read, JSON.parse(JSON.stringify(seen)))
+    },
+  )
 })
