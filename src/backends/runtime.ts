@@ -27,6 +27,7 @@ import { stringifyOci } from '../seccomp/oci.js'
 import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
+import { compileView } from '../plan/view.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
 export type Backend = (typeof BACKENDS)[number]
@@ -127,6 +128,10 @@ export function backendConfig(
   cwd: string,
   backend?: RuntimeBackend,
 ): { config: OciConfig; files: ReturnType<typeof ociConfig>['files'] } {
+  // runc and runsc make a missing mount point where the view leads, as the launcher would: in a
+  // host directory under a writable bind they left it there after the run. Refused as the native
+  // backend refuses it (plan/mount-points.ts), before any runtime starts.
+  if (policy.namespaces.mount) compileView(policy.filesystem, [])
   const { config, files } = ociConfig(policy, {
     name: 'cordon',
     command,

@@ -26,7 +26,20 @@ import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { probesPath } from '../host/launcher.js'
 import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase } from './private-dir.js'
 
-const VIEW_DIR = '/.cordon-verify'
+/** Where the probes and fixtures are bound in the view: on a file system the launcher mounts, so
+ * that their mount points are never made in a host directory (the launcher refuses that, and a
+ * `rw: /` policy would have kept them on the host). /.cordon-verify on the view's root tmpfs;
+ * under a wide bind of `/`, in the view's private /dev, else its last tmpfs. The launcher mounts
+ * parents first, so only an entry at the same place covers one. */
+function probesDir(view: readonly ViewEntry[]): string {
+  const fallback = '/.cordon-verify'
+  if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) return fallback
+  const kept = (i: number) => !view.slice(i + 1).some((later) => later.dest === view[i]!.dest)
+  const mounts = view.flatMap((e, i) => ((e.kind === 'dev' || e.kind === 'tmpfs') && kept(i) ? [e] : []))
+  const dir = mounts.find((e) => e.kind === 'dev') ?? mounts.at(-1)
+  return dir ? join(dir.dest, '.cordon-verify') : fallback
+}
+
 /** The file dev-write tries to leave in the host's /dev (removed as soon as it is checked). */
 export const devTarget = () => `/dev/.cordon-verify-${process.pid}`
 
@@ -255,6 +268,7 @@ export function withProbes(
       },
     }
   }
+  const dir = probesDir(policy.filesystem)
   const bind = (src: string, dest: string, readOnly = true): ViewEntry => ({
     kind: 'bind',
     src,
@@ -267,17 +281,17 @@ export function withProbes(
       ...policy,
       filesystem: [
         ...policy.filesystem,
-        bind(hostBin, `${VIEW_DIR}/cordon-probes`),
-        bind(fx.plantDir, `${VIEW_DIR}/rw`, false),
-        ...(secret ? [bind(secret, `${VIEW_DIR}/secret`)] : []),
-        ...(suid ? [bind(suid, `${VIEW_DIR}/suid-fixture`)] : []),
+        bind(hostBin, `${dir}/cordon-probes`),
+        bind(fx.plantDir, `${dir}/rw`, false),
+        ...(secret ? [bind(secret, `${dir}/secret`)] : []),
+        ...(suid ? [bind(suid, `${dir}/suid-fixture`)] : []),
       ],
     },
     paths: {
-      bin: `${VIEW_DIR}/cordon-probes`,
-      plantDir: `${VIEW_DIR}/rw`,
-      ...(secret ? { secret: `${VIEW_DIR}/secret` } : {}),
-      ...(suid ? { suid: `${VIEW_DIR}/suid-fixture` } : {}),
+      bin: `${dir}/cordon-probes`,
+      plantDir: `${dir}/rw`,
+      ...(secret ? { secret: `${dir}/secret` } : {}),
+      ...(suid ? { suid: `${dir}/suid-fixture` } : {}),
     },
   }
 }

@@ -3,7 +3,7 @@
 // statements that cannot be honoured are errors.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, lchownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, lchownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { type ResolvedPolicy, resolvePolicy, type ViewEntry } from '../../src/policy/resolve.js'
 import { guardWideBinds, hostKernelMounts } from '../../src/policy/wide-binds.js'
@@ -121,14 +121,21 @@ function runsAs(
     assert.match(seen['/sys/fs/cgroup'] ?? '', /^\/sys\/fs\/cgroup ro,/, r.stdout)
     assert.match(seen['/dev'] ?? '', /^\/dev \S+ tmpfs$/, `the host's devtmpfs is shown: ${r.stdout}`)
   })
+  // The probes' mount points go on the view's own /dev: a fresh host has no /.cordon-verify,
+  // which the launcher (rightly) would not make in the host's `/`.
   test(`${label}: verify --rw / blocks kernel-knobs and dev-write`, () => {
+    const before = existsSync('/.cordon-verify')
     const r = run(['verify', '--rw', '/', '--json', '--probe', 'kernel-knobs', '--probe', 'dev-write'])
-    const out = JSON.parse(r.stdout) as { failures: number; results: { probe: string; outcome: string }[] }
-    assert.equal(out.failures, 0, r.stdout)
+    const out = JSON.parse(r.stdout || '{}') as {
+      failures: number
+      results: { probe: string; outcome: string }[]
+    }
+    assert.equal(out.failures, 0, `${r.stdout}${r.stderr}`)
     assert.deepEqual(
       out.results.map((x) => `${x.probe} ${x.outcome}`),
       ['kernel-knobs blocked', 'dev-write blocked'],
     )
+    if (!before) assert.ok(!existsSync('/.cordon-verify'), 'verify left its mount points in the host root')
   })
 }
 
@@ -145,9 +152,35 @@ describe('wide binds on the real kernel (root caller)', { skip: isRoot ? false :
       `--backend ${backend}: verify --rw / blocks kernel-knobs`,
       { skip: has ? false : `${backend} is not installed`, timeout: 300_000 },
       () => {
+        const before = existsSync('/.cordon-verify')
         const r = run(['verify', '--backend', backend, '--rw', '/', '--json', '--probe', 'kernel-knobs'])
-        const out = JSON.parse(r.stdout) as { failures: number }
-        assert.equal(out.failures, 0, r.stdout)
+        const out = JSON.parse(r.stdout || '{}') as { failures: number }
+        assert.equal(out.failures, 0, `${r.stdout}${r.stderr}`)
+        if (!before)
+          assert.ok(!existsSync('/.cordon-verify'), `${backend} left mount points in the host root`)
+      },
+    )
+    // runc and runsc make a missing mount point as the launcher would, through the writable bind
+    // into the host's directory, where it stayed after the run: refused as natively, up front.
+    test(
+      `--backend ${backend}: a view that would make a name in a host directory is refused, nothing made`,
+      { skip: has ? false : `${backend} is not installed`, timeout: 120_000 },
+      () => {
+        const name = `/.cordon-wide-${process.pid}`
+        const r = run([
+          'run',
+          '--backend',
+          backend,
+          '--rw',
+          '/',
+          '--ro',
+          `/etc/hostname:${name}/h`,
+          '--',
+          'true',
+        ])
+        assert.equal(r.status, 125, r.stderr)
+        assert.match(r.stderr, new RegExp(`would leave ${name} behind in the host directory /`))
+        assert.ok(!existsSync(name), `${backend} made ${name} on the host`)
       },
     )
   }
