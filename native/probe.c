@@ -2,6 +2,7 @@
  * created for real in a throwaway child, each syscall is called with arguments it rejects. */
 #define _GNU_SOURCE
 #include "probe.h"
+#include "proc_events.h"
 
 #include "sys.h"
 
@@ -220,6 +221,8 @@ int probe_print(void)
 	print_i386_entry();
 	printf(",");
 	print_x32_entry();
+	/* Process events carry exit codes and signals from the connector; polling has neither. */
+	printf(",\"procConnector\":%s", proc_connector_usable() ? "true" : "false");
 	printf("}\n");
 	return fflush(stdout) ? 1 : 0;
 }

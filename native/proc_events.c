@@ -73,29 +73,45 @@ static int in_initial_user_namespace(void)
 	return ok;
 }
 
+/* A connector socket subscribed to every process's fork, exec and exit, or -1 where this
+ * process may not have one. */
+static int connector_open(void)
+{
+	if (!in_initial_user_namespace())
+		return -1;
+	int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+	if (fd < 0)
+		return -1;
+	int size = RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
+	/* EPERM without CAP_NET_ADMIN on kernels that keep the connector to root (some 6.x builds
+	 * let any user listen, others do not): poll instead. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
+	    cn_proc_subscribe(fd, PROC_CN_MCAST_LISTEN)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int proc_connector_usable(void)
+{
+	int fd = connector_open();
+	if (fd < 0)
+		return 0;
+	cn_proc_subscribe(fd, PROC_CN_MCAST_IGNORE);
+	close(fd);
+	return 1;
+}
+
 void proc_open(struct proc_tracker *t)
 {
 	t->n = 0;
 	t->untracked = t->lost = 0;
-	t->source = 1;
-	t->fd = -1;
-	if (!in_initial_user_namespace())
-		return;
-	t->fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
-	if (t->fd < 0)
-		return;
-	int size = RCVBUF;
-	if (setsockopt(t->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size))
-		setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
-	/* EPERM outside the initial user namespace or without CAP_NET_ADMIN: poll instead. */
-	if (bind(t->fd, (struct sockaddr *)&sa, sizeof sa) ||
-	    cn_proc_subscribe(t->fd, PROC_CN_MCAST_LISTEN)) {
-		close(t->fd);
-		t->fd = -1;
-		return;
-	}
-	t->source = 0;
+	t->fd = connector_open();
+	t->source = t->fd < 0;
 }
 
 void proc_track(struct proc_tracker *t, pid_t root)

@@ -23,6 +23,8 @@ struct proc_tracker {
 	unsigned long untracked, lost; /* beyond PROC_TRACK_MAX; events the socket dropped */
 };
 
+/* Whether this process could listen to the connector (the probe's procConnector fact). */
+int proc_connector_usable(void);
 /* Subscribes before the sandbox exists, so no fork is missed; falls back to polling. */
 void proc_open(struct proc_tracker *t);
 /* The sandbox's first process: what is tracked from now on descends from it. */

@@ -26,6 +26,9 @@ export const cpuShares = (weight: number): number => Math.max(2, Math.round((wei
  * Docker/OCI: 10-1000; BFQ takes 1-1000, `min`). */
 export const blkioWeight = (weight: number, min = 10): number => Math.min(1000, Math.max(min, weight))
 
+export const NO_BLKIO_WEIGHT =
+  'an io weight needs the BFQ I/O scheduler (CFQ before Linux 5.0) in the kernel: cgroup v1 has no blkio weight file without it; load it (modprobe bfq) or drop io-weight'
+
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1
   readonly controllers: string[]
@@ -111,11 +114,7 @@ export class CgroupV1 implements Cgroup {
     if (l.ioWeight !== undefined && d.blkio) {
       // BFQ (1-1000) where the kernel has it, else CFQ's (10-1000); the default is 100 in both.
       const file = [`${d.blkio}/blkio.bfq.weight`, `${d.blkio}/blkio.weight`].find((f) => existsSync(f))
-      if (!file)
-        throw new CordonError(
-          'setup_failed',
-          'an io weight needs the BFQ or CFQ I/O scheduler in the kernel (no blkio weight file in cgroup v1); drop io-weight',
-        )
+      if (!file) throw new CordonError('setup_failed', NO_BLKIO_WEIGHT)
       write(file, blkioWeight(l.ioWeight, file.endsWith('bfq.weight') ? 1 : 10))
     }
     if (l.cpuset !== undefined && d.cpuset) {

@@ -1,6 +1,6 @@
 // What this host offers, asked of the kernel by `cordon-exec --probe` (run as this user and, for
 // root, as an unprivileged user too) plus the sysctls and mounts that explain a refusal.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { arch, release } from 'node:os'
 import { launcherPath } from './launcher.js'
 import { childProcess } from '../builtin.js'
@@ -27,6 +27,7 @@ export const PROBE_TABLE = {
     'audit',
     'i386Entry',
     'x32Entry',
+    'procConnector',
   ],
   namespaces: ['user', 'pid', 'mount', 'ipc', 'uts', 'net', 'cgroup', 'time'],
   syscalls: ['open_tree', 'move_mount', 'mount_setattr', 'fsopen', 'openat2', 'close_range', 'pidfd_open'],
@@ -57,6 +58,9 @@ export interface KernelProbe {
   i386Entry: boolean | null
   /** x86_64: whether the x32 ABI answers here; null elsewhere (absent from older launchers). */
   x32Entry?: boolean | null
+  /** Whether this user may listen to the kernel's proc connector: process events then carry exit
+   * codes and signals; otherwise the launcher polls /proc (absent from older launchers). */
+  procConnector?: boolean
 }
 
 export type CgroupLayout = 'v2' | 'v1' | 'hybrid' | 'none'
@@ -68,7 +72,13 @@ export interface HostFacts {
   /** Probe as an unprivileged user (uid 65534), when we are root; else undefined. */
   unprivileged: KernelProbe | undefined
   sysctls: Record<string, string | undefined>
-  cgroup: { layout: CgroupLayout; v1Controllers: string[]; v2Controllers: string[] }
+  cgroup: {
+    layout: CgroupLayout
+    v1Controllers: string[]
+    v2Controllers: string[]
+    /** v1's blkio takes an io-weight here (blkioWeightAvailable). */
+    blkioWeight: boolean
+  }
 }
 
 export function probeKernel(uid?: number): KernelProbe {
@@ -125,7 +135,31 @@ export function cgroupLayout(mountinfo?: string): HostFacts['cgroup'] {
     } catch {}
   const layout: CgroupLayout =
     mounts.v2 && v1.length ? 'hybrid' : mounts.v2 ? 'v2' : v1.length ? 'v1' : 'none'
-  return { layout, v1Controllers: v1, v2Controllers }
+  return {
+    layout,
+    v1Controllers: v1,
+    v2Controllers,
+    blkioWeight: v1.includes('blkio') && blkioWeightAvailable(),
+  }
+}
+
+/** Whether v1's blkio can take a weight here: only an I/O scheduler with a cgroup policy (BFQ,
+ * or CFQ before Linux 5.0) adds the weight file to blkio's groups, and it registers both at
+ * once, so the schedulers the block devices may choose tell without making a group. */
+export function blkioWeightAvailable(sysBlock = '/sys/block'): boolean {
+  let devices: string[]
+  try {
+    devices = readdirSync(sysBlock)
+  } catch {
+    return false
+  }
+  return devices.some((d) => {
+    try {
+      return /(^|[\s[])(bfq|cfq)([\s\]]|$)/.test(readFileSync(`${sysBlock}/${d}/queue/scheduler`, 'utf8'))
+    } catch {
+      return false
+    }
+  })
 }
 
 export function hostFacts(): HostFacts {

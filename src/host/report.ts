@@ -136,6 +136,26 @@ export function hostChecks(f: HostFacts): Check[] {
         }),
     required: false,
   })
+  // --monitor and processEvents: the connector gives each exit its code and signal (the crash
+  // rule needs them); polling /proc sees a process only if it lives across a scan.
+  const listens = (q: KernelProbe | undefined) => q?.procConnector
+  if (listens(p) !== undefined) {
+    const plain = f.unprivileged ? listens(f.unprivileged) : undefined
+    const how = (ok: boolean | undefined) =>
+      ok
+        ? 'from the proc connector, with exit codes and signals'
+        : 'by polling /proc: exits without code or signal'
+    checks.push({
+      id: 'process-events',
+      title: 'process events',
+      status: 'ok',
+      detail:
+        plain === undefined || plain === listens(p)
+          ? how(listens(p))
+          : `${how(listens(p))}; for plain users ${how(plain)} (this kernel keeps the connector to root)`,
+      required: false,
+    })
+  }
   const cg = f.cgroup
   checks.push({
     id: 'cgroups',
@@ -144,7 +164,10 @@ export function hostChecks(f: HostFacts): Check[] {
     detail:
       cg.layout === 'none'
         ? 'no cgroup file system mounted'
-        : `${cg.layout}; v1: ${cg.v1Controllers.join(' ') || '-'}; v2: ${cg.v2Controllers.join(' ') || '-'}`,
+        : `${cg.layout}; v1: ${cg.v1Controllers.join(' ') || '-'}; v2: ${cg.v2Controllers.join(' ') || '-'}` +
+          (cg.v1Controllers.includes('blkio') && !cg.blkioWeight
+            ? '; v1 blkio takes no io-weight here (no BFQ I/O scheduler)'
+            : ''),
     ...(cg.layout === 'none' ? { fix: 'mount cgroup2 on /sys/fs/cgroup' } : {}),
     required: false,
   })

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cgroupMounts } from '../../src/cgroup/select.js'
+import { cgroupLayout } from '../../src/host/probe.js'
 import { CgroupV2Driver } from '../../src/cgroup/v2.js'
 import { type Policy, spawn } from '../../src/index.js'
 import { cordon, isRoot, projectDir, runSettled as run } from '../helpers.js'
@@ -144,7 +145,25 @@ for (const d of drivers)
         assert.equal(cli.status, 0, cli.stderr)
       })
 
-      test('an io weight lands in the group', needs(d.version === 1 ? 'blkio' : 'io'), async () => {
+      const ioWeight =
+        d.version === 1 && d.has('blkio') && !cgroupLayout().blkioWeight
+          ? { skip: 'v1 blkio takes no weight here: no BFQ I/O scheduler in the kernel (cordon check)' }
+          : needs(d.version === 1 ? 'blkio' : 'io')
+      test(
+        'without a weight file, an io weight is refused before anything runs, saying what to do',
+        d.version === 1 && d.has('blkio') && !cgroupLayout().blkioWeight
+          ? {}
+          : { skip: 'this host takes an io weight (cordon check)' },
+        () => {
+          const r = cordon(['run', '--io-weight', '300', '--', 'sh', '-c', 'echo ran'])
+          assert.equal(r.status, 125, r.stderr)
+          assert.equal(r.stdout, '')
+          assert.match(r.stderr, /io weight needs the BFQ I\/O scheduler .*modprobe bfq\) or drop io-weight/)
+          assert.deepEqual(leftoverGroups(), [])
+        },
+      )
+
+      test('an io weight lands in the group', ioWeight, async () => {
         const child = spawn(withLimits({ 'io-weight': 300 }), 'sleep', ['5'], { ...opts, stdio: 'ignore' })
         const dir = Object.values(child.cgroup!.ref().dirs)
         const file =

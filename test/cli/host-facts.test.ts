@@ -4,10 +4,11 @@
 // bind the plan skipped. And a progress line for verify and learn, only on a terminal.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { probeKernel } from '../../src/host/probe.js'
+import { blkioWeightAvailable, cgroupLayout, probeKernel } from '../../src/host/probe.js'
 import { CLI, cordon, projectDir, ROOT } from '../helpers.js'
 
 after(() => rmSync(projectDir(), { recursive: true, force: true }))
@@ -140,3 +141,28 @@ test(
     )
   },
 )
+
+// A kernel without BFQ (this VM's, once) has blkio but no weight file in its groups: an
+// io-weight is refused at run, and check says so beforehand.
+test('whether v1 blkio takes an io weight comes from the schedulers the kernel has', () => {
+  const sys = mkdtempSync(join(tmpdir(), 'cordon-sys-block-'))
+  after(() => rmSync(sys, { recursive: true, force: true }))
+  const device = (name: string, schedulers: string) => {
+    mkdirSync(join(sys, name, 'queue'), { recursive: true })
+    writeFileSync(join(sys, name, 'queue', 'scheduler'), `${schedulers}\n`)
+  }
+  device('vda', '[none] mq-deadline kyber')
+  assert.equal(blkioWeightAvailable(sys), false)
+  device('vdb', 'none [bfq]')
+  assert.equal(blkioWeightAvailable(sys), true)
+  assert.equal(blkioWeightAvailable(join(sys, 'absent')), false)
+  const cg = cgroupLayout()
+  const line = cordon(['check'], { timeout })
+    .stdout.split('\n')
+    .find((l) => l.includes('cgroups'))
+  assert.equal(
+    line?.includes('v1 blkio takes no io-weight here (no BFQ I/O scheduler)'),
+    cg.v1Controllers.includes('blkio') && !cg.blkioWeight,
+    line,
+  )
+})

@@ -156,6 +156,11 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     name: 'proc-connector',
     attack: "watch every host process's fork, exec and exit (the kernel's proc connector)",
     args: { socket: [16n, 0x80002n, 11n] }, // AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR
-    layers: { ECONNREFUSED: 'net namespace (the connector lives in the host’s)' },
+    // Kernels differ: some let any user subscribe (NL_CFG_F_NONROOT_RECV), and then only the
+    // net namespace stops it; others keep binding to CAP_NET_ADMIN, which the sandbox dropped.
+    layers: {
+      ECONNREFUSED: 'net namespace (the connector lives in the host’s)',
+      EPERM: 'capabilities (this kernel lets only CAP_NET_ADMIN listen)',
+    },
   },
 ]
