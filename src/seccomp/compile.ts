@@ -117,10 +117,28 @@ export function buildRanges(spec: SeccompSpec, arch: ArchInfo, options: CompileO
   return ranges
 }
 
+/** Where the leaves that check arguments and recur in an arch's ranges (socket and socketpair
+ * check the same families, the chmod calls the same mode bits) are emitted: once, at their last
+ * range, which the others jump to (jumps go forward only). Keyed by the leaf's key. */
+type SharedLeaves = Map<string, { last: Range; label: string }>
+
+function sharedLeaves(e: Emitter, ranges: Range[]): SharedLeaves {
+  const seen = new Map<string, Range[]>()
+  for (const r of ranges) if (r.leaf.checks.length) seen.set(r.key, [...(seen.get(r.key) ?? []), r])
+  const shared: SharedLeaves = new Map()
+  for (const [key, rs] of seen)
+    if (rs.length > 1) shared.set(key, { last: rs.at(-1)!, label: e.label('leaf') })
+  return shared
+}
+
 /** Weight-balanced binary search: the split leaves the two halves' weights closest. */
-function emitTree(e: Emitter, ranges: Range[], arch: ArchInfo): void {
+function emitTree(e: Emitter, ranges: Range[], arch: ArchInfo, shared: SharedLeaves): void {
   if (ranges.length === 1) {
-    emitLeaf(e, ranges[0]!.leaf, arch)
+    const range = ranges[0]!
+    const one = shared.get(range.key)
+    if (one && one.last !== range) return e.put({ ja: one.label })
+    if (one) e.put({ label: one.label })
+    emitLeaf(e, range.leaf, arch)
     return
   }
   const total = ranges.reduce((s, r) => s + r.weight, 0)
@@ -138,9 +156,9 @@ function emitTree(e: Emitter, ranges: Range[], arch: ArchInfo): void {
   // Every node is reached by jumps only, so the accumulator still holds the number here.
   const right = e.label('ge')
   e.put({ code: BPF.JGE_K, k: ranges[best]!.lo, jt: right })
-  emitTree(e, ranges.slice(0, best), arch)
+  emitTree(e, ranges.slice(0, best), arch, shared)
   e.put({ label: right })
-  emitTree(e, ranges.slice(best), arch)
+  emitTree(e, ranges.slice(best), arch, shared)
 }
 
 function emitProgram(spec: SeccompSpec, arches: ArchInfo[], options: CompileOptions): AsmItem[] {
@@ -154,13 +172,16 @@ function emitProgram(spec: SeccompSpec, arches: ArchInfo[], options: CompileOpti
     e.ld(DATA.nr)
     const skip = e.label('skip')
     e.put({ code: BPF.JEQ_K, k: TRACER_SKIP, jt: skip })
+    const ranges = buildRanges(spec, arch, options)
+    const shared: SharedLeaves =
+      options.optimize === false ? new Map<string, never>() : sharedLeaves(e, ranges)
     if (arch.x32Bit) {
       const kill = e.label('x32')
       e.put({ code: BPF.JGE_K, k: arch.x32Bit, jt: kill })
-      emitTree(e, buildRanges(spec, arch, options), arch)
+      emitTree(e, ranges, arch, shared)
       e.put({ label: kill })
       e.ret({ kind: 'kill-process' })
-    } else emitTree(e, buildRanges(spec, arch, options), arch)
+    } else emitTree(e, ranges, arch, shared)
     // A tracer set the number to -1 to skip the call: nothing runs, so nothing to deny.
     e.put({ label: skip })
     e.ret({ kind: 'allow' })

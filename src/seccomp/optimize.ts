@@ -1,6 +1,6 @@
 // Peephole passes over the assembly, each pure, run in order until nothing changes. Ordering:
 // threading runs before dead-code removal, because threading is what makes code unreachable.
-import type { AsmItem } from './bpf.js'
+import { type AsmItem, BPF } from './bpf.js'
 
 type Pass = (items: AsmItem[]) => AsmItem[]
 
@@ -73,7 +73,130 @@ const dropUnusedLabels: Pass = (items) => {
   return items.filter((it) => !('label' in it) || used.has(it.label))
 }
 
-const PASSES: Pass[] = [threadJumps, dropNullJumps, dropUnreachable, dropUnusedLabels]
+type Cond = Extract<AsmItem, { code: number }>
+
+const isReturn = (it: AsmItem): it is Cond => 'code' in it && it.code === BPF.RET_K
+const isCondJump = (it: AsmItem): it is Cond =>
+  'code' in it && (it.code & 0x07) === BPF.JMP_JA && it.code !== BPF.JMP_JA
+
+/** A conditional jump's side that names the label right after it is a fall-through: written
+ * as one, so that the label can go and the passes below see what follows is reached only so. */
+const fallThroughToNext: Pass = (items) =>
+  items.map((it, i) => {
+    if (!isCondJump(it) || (it.jt === undefined && it.jf === undefined)) return it
+    const next = new Set<string>()
+    for (let j = i + 1; j < items.length && 'label' in items[j]!; j++)
+      next.add((items[j] as { label: string }).label)
+    if (!(it.jt !== undefined && next.has(it.jt)) && !(it.jf !== undefined && next.has(it.jf))) return it
+    const out: Cond = { code: it.code, k: it.k }
+    if (it.jt !== undefined && !next.has(it.jt)) out.jt = it.jt
+    if (it.jf !== undefined && !next.has(it.jf)) out.jf = it.jf
+    return out
+  })
+
+/** The labels an item jumps to. */
+const targetsOf = (it: AsmItem): string[] =>
+  'ja' in it ? [it.ja] : 'code' in it ? [it.jt, it.jf].filter((l): l is string => l !== undefined) : []
+
+/** A return goes when every way into it can go to the same return further on instead: the
+ * jumps to its labels, and a conditional jump that falls into it (that side then names the
+ * other). The search tree ends in a return at almost every leaf, and a few actions fill them
+ * all: this shares them (a third of the default filter), which the kernel converts, JITs and
+ * maps at every sandbox's start. A call's path keeps its length. Only jumps that stay within a
+ * conditional jump's reach are moved, measured before anything goes; the passes only remove
+ * instructions, so no jump grows past its reach later. */
+const shareReturns: Pass = (items) => {
+  const pcs: number[] = []
+  let pc = 0
+  const jumpsTo = new Map<string, number[]>()
+  items.forEach((it, i) => {
+    pcs.push(pc)
+    if (!('label' in it)) pc++
+    for (const l of targetsOf(it)) jumpsTo.set(l, [...(jumpsTo.get(l) ?? []), i])
+  })
+  const out: (AsmItem | undefined)[] = items.slice()
+  /** The label each kept return that others now reach goes by. */
+  const labelOf = new Map<number, string>()
+  /** The labels of a removed return → its kept one's. */
+  const alias = new Map<string, string>()
+  /** Per return value, the nearest kept return after the one being looked at. */
+  const nearest = new Map<number, number>()
+  // Earlier rounds made labels of their own: new ones must not reuse their names.
+  const taken = new Set(items.flatMap((it) => ('label' in it ? [it.label] : [])))
+  let made = 0
+  const labelFor = (kept: number): string => {
+    let label = labelOf.get(kept)
+    if (label === undefined) {
+      const before = items[kept - 1]
+      if (before && 'label' in before) label = before.label
+      else {
+        while (taken.has(`~ret${made}`)) made++
+        label = `~ret${made++}`
+      }
+      labelOf.set(kept, label)
+    }
+    return label
+  }
+  for (let i = items.length - 1; i >= 0; i--) {
+    const it = items[i]!
+    if (!isReturn(it)) continue
+    let j = i - 1
+    while (j >= 0 && 'label' in items[j]!) j--
+    const kept = nearest.get(it.k >>> 0)
+    const reaches = (from: number) => kept !== undefined && pcs[kept]! - pcs[from]! - 1 <= 255
+    const prev = j >= 0 ? items[j]! : undefined
+    // How the return is reached other than by a jump to its labels.
+    let fall: 'no' | 'jt' | 'jf' | 'other' = 'other'
+    if (prev && ('ja' in prev || isReturn(prev))) fall = 'no'
+    else if (prev && isCondJump(prev)) {
+      if (prev.jt !== undefined && prev.jf !== undefined) fall = 'no'
+      else if (prev.jt === undefined && prev.jf !== undefined) fall = 'jt'
+      else if (prev.jf === undefined && prev.jt !== undefined) fall = 'jf'
+    }
+    const labels: string[] = []
+    for (let x = j + 1; x < i; x++) labels.push((items[x] as { label: string }).label)
+    const jumps = labels.flatMap((l) => jumpsTo.get(l) ?? [])
+    const movable =
+      kept !== undefined &&
+      fall !== 'other' &&
+      (fall === 'no' || reaches(j)) &&
+      jumps.every((r) => 'ja' in items[r]! || reaches(r))
+    if (!movable) {
+      nearest.set(it.k >>> 0, i)
+      continue
+    }
+    const label = labelFor(kept)
+    if (fall === 'jt' || fall === 'jf') out[j] = { ...(out[j] as Cond), [fall]: label }
+    for (const l of labels) alias.set(l, label)
+    for (let x = j + 1; x <= i; x++) out[x] = undefined
+  }
+  const to = (l: string) => alias.get(l) ?? l
+  const result: AsmItem[] = []
+  out.forEach((it, i) => {
+    const label = labelOf.get(i)
+    const before = items[i - 1]
+    if (label !== undefined && !(before && 'label' in before && before.label === label))
+      result.push({ label })
+    if (!it) return
+    if ('ja' in it) result.push({ ja: to(it.ja) })
+    else if ('code' in it && (it.jt !== undefined || it.jf !== undefined)) {
+      const moved: Cond = { code: it.code, k: it.k }
+      if (it.jt !== undefined) moved.jt = to(it.jt)
+      if (it.jf !== undefined) moved.jf = to(it.jf)
+      result.push(moved)
+    } else result.push(it)
+  })
+  return result
+}
+
+const PASSES: Pass[] = [
+  threadJumps,
+  dropNullJumps,
+  dropUnreachable,
+  fallThroughToNext,
+  dropUnusedLabels,
+  shareReturns,
+]
 
 export function optimize(items: AsmItem[]): AsmItem[] {
   let current = items
