@@ -3,7 +3,9 @@
 //     cordon's `default` filter and with no filter: median ns per iteration and the overhead;
 //  2. BPF instructions per syscall for the same policy compiled by cordon and by libseccomp
 //     (Debian's libseccomp-dev, with and without its binary-tree optimization), weighted by a
-//     recorded syscall mix (bench/syscall-mix.json).
+//     recorded syscall mix (bench/syscall-mix.json);
+//  3. what installing each of those programs costs the kernel at a sandbox's start
+//     (bench/filter-load.c), beside a one-instruction filter.
 //
 //   node bench/seccomp.mjs [--rounds N] [--oci PROFILE.json] [--json]
 // Part 2 compiles cordon's default policy and Docker's default.json (Debian's
@@ -142,7 +144,45 @@ const instructions = policies.map(({ name, spec }) => {
   return { policy: name, rows }
 })
 
-const result = { version: 1, loop: loopRow, rounds, instructions, libseccomp: haveLibseccomp }
+// 3. What installing the filter costs at every sandbox's start: the kernel copies, checks,
+// converts and JIT-compiles the whole program, whatever the calls it will see. The same
+// decisions (cordon's default policy) compiled each way, interleaved in fresh children.
+const loadRounds = Math.max(50, rounds * 20)
+const loader = join(work, 'filter-load')
+execFileSync('cc', ['-O2', '-o', loader, join(root, 'bench', 'filter-load.c')])
+const defaultSpec = policies[0].spec
+const programs = [
+  { name: 'allow-all (1 instruction: the fixed cost)', bytes: allowAll },
+  { name: 'cordon', bytes: compileSeccomp(defaultSpec, arches).program },
+  {
+    name: 'cordon without its optimizer',
+    bytes: compileSeccomp(defaultSpec, arches, { optimize: false }).program,
+  },
+]
+if (haveLibseccomp)
+  for (const [label, mode] of [
+    ['libseccomp 2.5 (binary tree)', 'tree'],
+    ['libseccomp 2.5 (linear)', 'linear'],
+  ]) {
+    const out = join(work, `load-${mode}.bpf`)
+    execFileSync(helper, [mode, out], { input: decisions(defaultSpec) })
+    programs.push({ name: label, bytes: readFileSync(out) })
+  }
+const files = programs.map((p, i) => {
+  const file = join(work, `load-${i}.bpf`)
+  writeFileSync(file, p.bytes)
+  return file
+})
+const loadLines = execFileSync(loader, [String(loadRounds), ...files], { encoding: 'utf8' })
+  .trim()
+  .split('\n')
+const installs = programs.map((p, i) => ({
+  program: p.name,
+  instructions: p.bytes.length / 8,
+  medianUs: median(loadLines[i].split(' ').map(Number)),
+}))
+
+const result = { version: 1, loop: loopRow, rounds, instructions, installs, libseccomp: haveLibseccomp }
 if (values.json) console.log(JSON.stringify(result, null, 2))
 else {
   console.log(`syscall loop (getppid + read + openat/close), median of ${rounds} rounds, same sandbox\n`)
@@ -160,6 +200,12 @@ else {
   console.log('|---|---|---:|---:|')
   for (const { policy, rows } of instructions)
     for (const r of rows) console.log(`| ${policy} | ${r.compiler} | ${r.weightedAverage} | ${r.worst} |`)
+  console.log(
+    `\nInstalling the filter (seccomp(SET_MODE_FILTER) in a fresh child), cordon's default policy, median of ${loadRounds}\n`,
+  )
+  console.log('| program | instructions | µs per install |')
+  console.log('|---|---:|---:|')
+  for (const r of installs) console.log(`| ${r.program} | ${r.instructions} | ${r.medianUs} |`)
   if (!haveLibseccomp)
     console.log('\n(libseccomp-dev not installed: apt-get install libseccomp-dev for the comparison)')
 }
