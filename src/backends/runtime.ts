@@ -28,6 +28,7 @@ import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 import { compileView } from '../plan/view.js'
+import { hostPathIn } from '../policy/view-paths.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
 export type Backend = (typeof BACKENDS)[number]
@@ -129,9 +130,20 @@ export function backendConfig(
   backend?: RuntimeBackend,
 ): { config: OciConfig; files: ReturnType<typeof ociConfig>['files'] } {
   // runc and runsc make a missing mount point where the view leads, as the launcher would: in a
-  // host directory under a writable bind they left it there after the run. Refused as the native
-  // backend refuses it (plan/mount-points.ts), before any runtime starts.
-  if (policy.namespaces.mount) compileView(policy.filesystem, [])
+  // host directory under a writable bind they left it there after the run (runsc's gofer even
+  // beneath a tmpfs, or through a read-only bind). Refused as the native backend refuses it
+  // (plan/mount-points.ts), before any runtime starts. The export mounts the view with or
+  // without a mount namespace in the policy.
+  // runc also sets up /dev in the rootfs: the export gives a view without one a tmpfs there when
+  // a bind holds the root (oci-bundle.ts), whose mount point is the host directory's too.
+  const rootBound = policy.filesystem.some((e) => e.kind === 'bind' && e.dest === '/')
+  const devMade = backend !== 'gvisor' && rootBound && !policy.filesystem.some((e) => e.dest === '/dev')
+  compileView(
+    devMade ? [...policy.filesystem, { kind: 'dev', dest: '/dev' }] : policy.filesystem,
+    [],
+    undefined,
+    { gofer: backend === 'gvisor' },
+  )
   const { config, files } = ociConfig(policy, {
     name: 'cordon',
     command,
@@ -141,6 +153,17 @@ export function backendConfig(
     gid,
     cwd,
   })
+  // Both runtimes make a missing working directory too (MkdirAll), where the native launcher's
+  // chdir fails: through a bind, in the host's directory.
+  const binds = policy.filesystem.filter((e) => e.kind === 'bind')
+  const { cwd: inside } = config.process
+  const hostCwd = hostPathIn(backend === 'gvisor' ? binds : policy.filesystem, inside)
+  if (hostCwd !== undefined && !existsSync(hostCwd))
+    throw new CordonError(
+      'setup_failed',
+      `chdir ${inside}: no such directory in the sandbox's view (it would be ${hostCwd} on the host, ` +
+        `which ${backend ?? 'the runtime'} would create there); create it first or choose another --cwd`,
+    )
   if (uid !== 0) {
     if (!config.linux.namespaces.some((n) => n.type === 'user'))
       config.linux.namespaces.push({ type: 'user' })

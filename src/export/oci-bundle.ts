@@ -89,7 +89,11 @@ export function ociConfig(
   const mounts: OciMount[] = []
   const rootfsEntries: ExportFile[] = []
   const present = new Set(binds(policy)) // optional sources missing here are left out
-  for (const e of policy.filesystem) {
+  // An entry at a place a later one takes is not mounted, as compileView leaves it out: the
+  // runtime would still have made its mount point, and shown what the policy replaced.
+  const last = new Map(policy.filesystem.map((e, i) => [e.dest, i]))
+  const view = policy.filesystem.filter((e, i) => last.get(e.dest) === i)
+  for (const e of view) {
     switch (e.kind) {
       case 'bind':
         if (present.has(e) && e.readOnly && isSysfsRoot(e.src)) {
@@ -120,7 +124,7 @@ export function ociConfig(
           })
         // `ro` reaches only the top of an rbind in runc 1.1: each mount below, again (issue 18).
         if (present.has(e) && e.readOnly)
-          for (const sub of readOnlySubmounts(policy.filesystem, e))
+          for (const sub of readOnlySubmounts(view, e))
             mounts.push({
               destination: sub.dest,
               type: 'bind',
@@ -212,6 +216,18 @@ export function ociConfig(
       }
     }
   }
+  // Without a /dev of the view's own, runc makes its device nodes and links in the rootfs's
+  // /dev, which a bind holding it (`rw: DIR:/`) makes the host's directory: a tmpfs there.
+  if (
+    !view.some((e) => e.dest === '/dev') &&
+    view.some((e) => e.kind === 'bind' && present.has(e) && e.dest === '/')
+  )
+    mounts.push({
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    })
   if (!ns.mount)
     gaps.push({
       statement: 'no mount namespace',

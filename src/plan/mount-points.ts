@@ -39,7 +39,12 @@ function fixCommand(e: ViewEntry, hostPath: string, firstMissing: string, fs: Li
 /** What an entry would make in a host directory through the bind holding its path, or undefined
  * when its name exists there or lies on a mount of the view's own. `mounted`: the entries that
  * put a mount in the view (an optional bind or a mask with nothing on this host puts none). */
-function hostNameFor(e: ViewEntry, mounted: readonly ViewEntry[], fs: LinkReader): Issue | undefined {
+function hostNameFor(
+  e: ViewEntry,
+  mounted: readonly ViewEntry[],
+  fs: LinkReader,
+  gofer: boolean,
+): Issue | undefined {
   if (e.dest === '/') return undefined
   // Only a bind (the host's names) or a symlink entry above it can lead a path onto the host:
   // without one the name is made on the view's own mounts, and nothing needs reading.
@@ -54,7 +59,9 @@ function hostNameFor(e: ViewEntry, mounted: readonly ViewEntry[], fs: LinkReader
     e.kind === 'symlink'
       ? posix.join(parent, base)
       : resolveViewPath(posix.join(parent, base), fs, mounted, { except: e }).path
-  const holder = mountAt(mounted, at, e)
+  // gVisor's tmpfs, proc and /dev exist only in its own kernel: runsc's gofer makes a bind's
+  // mount point on the host, beneath them, through a read-only bind as well.
+  const holder = mountAt(gofer ? mounted.filter((m) => m.kind === 'bind') : mounted, at, e)
   if (holder?.kind !== 'bind') return undefined
   const rel = posix.relative(holder.dest, at)
   if (!rel) return undefined
@@ -67,24 +74,32 @@ function hostNameFor(e: ViewEntry, mounted: readonly ViewEntry[], fs: LinkReader
   if (!missing) return undefined
   const where = at === e.dest ? at : `${at} (where ${e.dest} leads)`
   const fix = fixCommand(e, hostPath, missing, fs)
-  const message = holder.readOnly
-    ? `\`${statement(e)}\` needs ${where} to exist in the read-only bind \`${spec(holder)}\`, and ${missing} is not on the host: ` +
-      `create it there first (\`${fix}\`), or place the entry outside the bind`
-    : `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src} (shown writable by ` +
-      `\`${spec(holder)}\`): its ${e.kind === 'symlink' || e.kind === 'mkdir' ? 'name' : 'mount point'} would be made there, and stay after the run. ` +
-      `Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the writable bind (on a tmpfs, or another path)`
+  const message =
+    holder.readOnly && !gofer
+      ? `\`${statement(e)}\` needs ${where} to exist in the read-only bind \`${spec(holder)}\`, and ${missing} is not on the host: ` +
+        `create it there first (\`${fix}\`), or place the entry outside the bind`
+      : gofer
+        ? `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src}: gVisor's gofer makes ` +
+          `the mount points of binds on the host, through \`${spec(holder)}\` and beneath gVisor's own tmpfs and /dev, ` +
+          `and they stay after the run. Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the bind`
+        : `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src} (shown writable by ` +
+          `\`${spec(holder)}\`): its ${e.kind === 'symlink' || e.kind === 'mkdir' ? 'name' : 'mount point'} would be made there, and stay after the run. ` +
+          `Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the writable bind (on a tmpfs, or another path)`
   return { code: 'conflict', path: ['filesystem'], message }
 }
 
 /** Refuses a view whose entries would create names in host directories (see above). `kept`: the
- * entries compileView keeps; `puts`: whether an entry puts anything in the view on this host. */
+ * entries compileView keeps; `puts`: whether an entry puts anything in the view on this host;
+ * `gofer`: the view is gVisor's, whose binds' mount points runsc makes on the host beneath its
+ * own mounts. */
 export function refuseHostMountPoints(
   kept: readonly ViewEntry[],
   puts: (e: ViewEntry) => boolean,
   fs: LinkReader,
+  gofer = false,
 ): void {
   const mounted = kept.filter(puts)
-  const issues = mounted.flatMap((e) => hostNameFor(e, mounted, fs) ?? [])
+  const issues = mounted.flatMap((e) => hostNameFor(e, mounted, fs, gofer) ?? [])
   if (!issues.length) return
   throw new CordonError('invalid_policy', `Invalid policy:\n  ${issues.map((i) => i.message).join('\n  ')}`, {
     issues,

@@ -125,6 +125,9 @@ export interface ViewOptions {
   tmpfsBudget?: number
   /** Set by compileView from the budget: each unsized tmpfs's share. */
   tmpfsSize?: number
+  /** The view is run by gVisor (runsc), whose gofer makes bind mount points on the host beneath
+   * tmpfs, proc and /dev mounts (plan/mount-points.ts). */
+  gofer?: boolean
 }
 
 function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOptions = {}): PlanOp[] {
@@ -256,7 +259,7 @@ export function compileView(
       ? Math.max(1 << 20, Math.floor(options.tmpfsBudget / unsized / 4096) * 4096)
       : 0
   const each = new Map(kept.map((e) => [e, entryOps(e, fs, notes, { ...options, tmpfsSize: share })]))
-  refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs)
+  refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs, options.gofer === true)
   const ops = [...kept.flatMap((e) => each.get(e)!), ...pinMaskWays(kept, each, fs, notes, options)]
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops

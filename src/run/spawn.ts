@@ -9,6 +9,7 @@ import { callerContext } from '../host/caller.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { EventStream } from './event-stream.js'
+import { eventJson } from './events.js'
 import { describeStepError, isStep } from './launcher-steps.js'
 import type { Plan } from '../plan/model.js'
 import { launcherPath } from '../host/launcher.js'
@@ -161,7 +162,7 @@ export function spawn(
 
   const stream = new EventStream(
     (ev, line) => {
-      publisher?.send(line ?? JSON.stringify(ev), ev.event === 'started')
+      publisher?.send(line ?? eventJson(ev), ev.event === 'started')
       // A listener's throw is the program's uncaught exception; the command started all the same.
       try {
         sandbox.emit('event', ev)

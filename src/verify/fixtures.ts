@@ -40,6 +40,19 @@ function probesDir(view: readonly ViewEntry[]): string {
   return dir ? join(dir.dest, '.cordon-verify') : fallback
 }
 
+/** gVisor's tmpfs and /dev exist only in its own kernel: runsc's gofer makes each bind's mount
+ * point on the host beneath them (through the policy's binds), so no place in the view is
+ * private to the sandbox. The probes go at a path of verify's private directory instead, their
+ * names made there first: a bind that shows the host's /tmp finds them, and they go with the
+ * directory. */
+function goferProbesDir(fx: Fixtures, suid: boolean): string {
+  const dir = join(fx.privateDir, 'view')
+  mkdirSync(join(dir, 'rw'), { recursive: true, mode: 0o755 })
+  for (const name of ['cordon-probes', 'secret', ...(suid ? ['suid-fixture'] : [])])
+    if (!existsSync(join(dir, name))) writeFileSync(join(dir, name), '', { mode: 0o600 })
+  return dir
+}
+
 /** The file dev-write tries to leave in the host's /dev (removed as soon as it is checked). */
 export const devTarget = () => `/dev/.cordon-verify-${process.pid}`
 
@@ -241,6 +254,7 @@ export function withProbes(
   policy: ResolvedPolicy,
   fx: Fixtures,
   suid?: string,
+  backend: 'native' | 'runc' | 'gvisor' = 'native',
 ): { policy: ResolvedPolicy; paths: ProbePaths } {
   const hostBin = probesPath()
   const secret = fx.secret
@@ -268,7 +282,7 @@ export function withProbes(
       },
     }
   }
-  const dir = probesDir(policy.filesystem)
+  const dir = backend === 'gvisor' ? goferProbesDir(fx, suid !== undefined) : probesDir(policy.filesystem)
   const bind = (src: string, dest: string, readOnly = true): ViewEntry => ({
     kind: 'bind',
     src,

@@ -167,7 +167,7 @@ async function runBattery(
     const spec = specOf(label)
     const fixture = spec?.fixture?.(fx)
     try {
-      const { policy: withBinary, paths } = withProbes(policy, fx, fixture?.path)
+      const { policy: withBinary, paths } = withProbes(policy, fx, fixture?.path, backend)
       // The policy as this probe's sandbox runs it (a resource probe's smaller limit).
       const sandboxed = bounded(spec?.sandboxPolicy?.(withBinary, backend) ?? withBinary)
       // Test-only: the named probe's sandbox runs a command that never ends (test/verify).
@@ -301,7 +301,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
       )
       shareWithSandbox(fx, ids.uid, ids.gid)
     }
-    const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined)
+    const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined, backend)
     const { argv, targets, skipped } = labels(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
     const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend, options.onProgress)

@@ -90,7 +90,8 @@ describe('a command not found in the sandbox: the host says why', () => {
           : 'a client reads lines from its accept on only without the spawn addon',
     },
     async () => {
-      const child = spawn({}, 'echo', ['hi'], { stdio: 'ignore', publish: true, context: { cwd: dir } })
+      // A name with a line separator in it: the amended line is escaped as every event line is.
+      const child = spawn({}, 'echo\u2028hi', [], { stdio: 'ignore', publish: true, context: { cwd: dir } })
       const socket = find(child.id)?.events
       assert.ok(socket, 'the record names an event socket')
       const lines = new Promise<string>((resolve, reject) => {
@@ -104,6 +105,7 @@ describe('a command not found in the sandbox: the host says why', () => {
       const seen = []
       for await (const ev of child.events) seen.push(ev)
       assert.equal((await child.exited).code, 127)
+      assert.ok(!(await lines).includes('\u2028'), 'a raw U+2028 on the event socket')
       const read = (await lines)
         .split('\n')
         .filter(Boolean)

@@ -1,0 +1,145 @@
+// The runtime backends make nothing in a host directory that the policy did not ask for. runc and
+// runsc make a missing mount point, working directory or /dev where the view leads, as cordon's
+// launcher would; through a bind that is the host's directory, where it stayed after the run.
+// runsc's gofer makes a bind's mount point on the host even beneath gVisor's own tmpfs and /dev
+// (they exist only in its kernel) and through a read-only bind. Each case is refused up front,
+// naming the fix, or runs with nothing left behind (an attack helper found them, 2026-12-04).
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { cordon, isRoot, projectDir } from '../helpers.js'
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const BACKENDS = [
+  { name: 'runc', present: has('runc') },
+  { name: 'gvisor', present: has('runsc') },
+] as const
+const skipFor = (present: boolean) =>
+  !isRoot ? 'needs root' : present || process.env.CI ? false : 'the runtime is not installed'
+
+/** A fresh name in the host's root, which must not exist after the run. */
+const rootName = (tag: string) => `/.cordon-host-names-${tag}-${process.pid}`
+
+const run = (args: string[]) => cordon(['run', '-q', ...args], { cwd: projectDir(), timeout: 120_000 })
+
+describe('a runtime backend makes nothing in a host directory', () => {
+  const scratch = mkdtempSync('/tmp/cordon-host-names-')
+  chmodSync(scratch, 0o755)
+  after(() => rmSync(scratch, { recursive: true, force: true }))
+
+  for (const { name: backend, present } of BACKENDS) {
+    const skip = skipFor(present)
+
+    // /mnt is on every Debian host: the tmpfs's own mount point exists.
+    test(`${backend}: a bind beneath a tmpfs under \`ro: /\``, { skip, timeout: 120_000 }, () => {
+      const name = `/mnt/.cordon-host-names-${backend}-${process.pid}`
+      const r = run([
+        '--backend',
+        backend,
+        '--ro',
+        '/',
+        '--tmpfs',
+        '/mnt',
+        '--ro',
+        `/etc/hostname:${name}`,
+        '--',
+        'cat',
+        name,
+      ])
+      if (backend === 'gvisor') {
+        // gVisor's tmpfs is its own kernel's: the gofer would make the name in the host's /mnt.
+        assert.equal(r.status, 125, r.stderr)
+        assert.match(r.stderr, /gVisor's gofer makes the mount points of binds on the host/)
+      } else assert.equal(r.status, 0, r.stderr) // runc's tmpfs is a real mount: the name is made there
+      assert.ok(!existsSync(name), `${backend} made ${name} on the host`)
+    })
+
+    test(`${backend}: a working directory missing under a bind`, { skip, timeout: 120_000 }, () => {
+      const name = rootName(`cwd-${backend}`)
+      const r = run(['--backend', backend, '--rw', '/', '--cwd', `${name}/x`, '--', 'true'])
+      assert.equal(r.status, 125, r.stderr)
+      assert.match(r.stderr, new RegExp(`chdir ${name}/x: no such directory in the sandbox's view`))
+      assert.ok(!existsSync(name), `${backend} made ${name} on the host`)
+    })
+
+    test(`${backend}: an entry a later one replaces is not mounted`, { skip, timeout: 120_000 }, () => {
+      const host = mkdtempSync(join(scratch, `replaced-${backend}-`))
+      chmodSync(host, 0o755)
+      const policy = join(scratch, `replaced-${backend}.yaml`)
+      writeFileSync(
+        policy,
+        `extends: [default]\nfilesystem:\n  - rw: { src: ${host}, dest: /data }\n` +
+          `  - file: { dest: /data/new, content: "shown" }\n  - mask: /data/new\n`,
+      )
+      const r = run(['--backend', backend, '-p', policy, '--', 'sh', '-c', 'cat /data/new || echo absent'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout.trim(), 'absent', 'the replaced file was shown')
+      assert.deepEqual(readdirSync(host), [])
+    })
+  }
+
+  test(
+    'runc: a host directory bound at / with no /dev of the view keeps no devices',
+    { skip: skipFor(BACKENDS[0].present), timeout: 120_000 },
+    () => {
+      const root = mkdtempSync(join(scratch, 'root-'))
+      chmodSync(root, 0o755)
+      mkdirSync(join(root, 'usr'))
+      mkdirSync(join(root, 'proc'))
+      for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(root, l))
+      const policy = join(scratch, 'root.yaml')
+      writeFileSync(policy, `filesystem:\n  - rw: { src: ${root}, dest: / }\n  - ro: /usr\n  - proc: /proc\n`)
+      const refused = run(['--backend', 'runc', '-p', policy, '--', '/usr/bin/true'])
+      assert.equal(refused.status, 125, refused.stderr)
+      assert.match(refused.stderr, new RegExp(`would leave ${root}/dev behind`))
+      assert.ok(!existsSync(join(root, 'dev')))
+      // With the mount point there, runc's devices go on a tmpfs of the view's, not in it.
+      mkdirSync(join(root, 'dev'))
+      const r = run(['--backend', 'runc', '-p', policy, '--', '/usr/bin/sh', '-c', 'ls /dev'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stdout, /\bnull\b/)
+      assert.deepEqual(readdirSync(join(root, 'dev')), [])
+    },
+  )
+
+  test(
+    'gvisor: verify under `rw: /` leaves its probes nowhere on the host',
+    { skip: skipFor(BACKENDS[1].present), timeout: 300_000 },
+    () => {
+      const before = ['/.cordon-verify', '/dev/.cordon-verify'].filter((p) => existsSync(p))
+      const r = cordon(
+        [
+          'verify',
+          '--backend',
+          'gvisor',
+          '--rw',
+          '/',
+          '--json',
+          '--probe',
+          'kernel-knobs',
+          '--probe',
+          'dev-write',
+        ],
+        {
+          cwd: projectDir(),
+          timeout: 300_000,
+        },
+      )
+      const out = JSON.parse(r.stdout || '{}') as { failures?: number }
+      assert.equal(out.failures, 0, `${r.stdout}${r.stderr}`)
+      const after = ['/.cordon-verify', '/dev/.cordon-verify'].filter((p) => existsSync(p))
+      assert.deepEqual(after, before)
+    },
+  )
+})
