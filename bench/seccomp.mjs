@@ -11,7 +11,7 @@
 // Part 2 compiles cordon's default policy and Docker's default.json (Debian's
 // golang-github-docker-docker-dev, when installed), or the OCI/Docker profile given by --oci.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,8 @@ const { values } = parseArgs({
 const { importOci, parseOci } = await lib('seccomp/oci.js')
 const rounds = Number(values.rounds)
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-seccomp-'))
+// Root's sandboxes run as an unprivileged id range: they must enter the directory and run the loop.
+chmodSync(work, 0o755)
 const launcher = join(root, 'build', 'native', 'cordon-exec')
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -157,6 +159,10 @@ const programs = [
   {
     name: 'cordon without its optimizer',
     bytes: compileSeccomp(defaultSpec, arches, { optimize: false }).program,
+  },
+  {
+    name: 'cordon, as `cordon run` installs it (the network layer added)',
+    bytes: withFilter.ops.find((o) => o.op === 'seccomp').program,
   },
 ]
 if (haveLibseccomp)
