@@ -4,7 +4,7 @@
 // forwards signals to it), and the bundle and the container's state are removed afterwards;
 // what a cordon killed with SIGKILL left, the next runtime run sweeps (orphans.ts).
 import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { hostIdRanges } from '../host/id-range.js'
@@ -19,7 +19,7 @@ import {
   TERMINATING,
 } from './runtime-stop.js'
 import { CordonError } from '../errors.js'
-import { writeExport } from '../export/model.js'
+import { ownDevNeeded, writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -27,8 +27,8 @@ import { stringifyOci } from '../seccomp/oci.js'
 import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
-import { compileView } from '../plan/view.js'
-import { hostPathIn } from '../policy/view-paths.js'
+import { compileView, realHostFs } from '../plan/view.js'
+import { hostPathIn, resolveViewPath } from '../policy/view-paths.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
 export type Backend = (typeof BACKENDS)[number]
@@ -136,8 +136,7 @@ export function backendConfig(
   // without a mount namespace in the policy.
   // runc also sets up /dev in the rootfs: the export gives a view without one a tmpfs there when
   // a bind holds the root (oci-bundle.ts), whose mount point is the host directory's too.
-  const rootBound = policy.filesystem.some((e) => e.kind === 'bind' && e.dest === '/')
-  const devMade = backend !== 'gvisor' && rootBound && !policy.filesystem.some((e) => e.dest === '/dev')
+  const devMade = backend !== 'gvisor' && ownDevNeeded(policy)
   compileView(
     devMade ? [...policy.filesystem, { kind: 'dev', dest: '/dev' }] : policy.filesystem,
     [],
@@ -153,12 +152,32 @@ export function backendConfig(
     gid,
     cwd,
   })
+  // The export writes `symlink:` and `mkdir:` entries into the bundle's own rootfs: under a bind
+  // they are hidden (the runtimes make only mounts), and what the view was checked with is not
+  // what runs. Only a name the host directory already holds, as the entry says, stands.
+  for (const e of policy.filesystem) {
+    if (e.kind !== 'symlink' && e.kind !== 'mkdir') continue
+    const host = hostPathIn(policy.filesystem, e.dest)
+    if (host === undefined) continue
+    const st = lstatSync(host, { throwIfNoEntry: false })
+    const holds =
+      e.kind === 'mkdir' ? st?.isDirectory() : st?.isSymbolicLink() && readlinkSync(host) === e.target
+    if (!holds)
+      throw new CordonError(
+        'invalid_policy',
+        `\`${e.kind}: ${e.dest}\` is under a bind, where --backend ${backend ?? 'runc'} cannot make it (the runtime ` +
+          `makes only mounts; cordon writes such entries into the bundle's own root, which the bind covers): ` +
+          `create it in the host directory (${host}) or run natively`,
+      )
+  }
   // Both runtimes make a missing working directory too (MkdirAll), where the native launcher's
   // chdir fails: through a bind, in the host's directory.
   const binds = policy.filesystem.filter((e) => e.kind === 'bind')
-  const { cwd: inside } = config.process
-  const hostCwd = hostPathIn(backend === 'gvisor' ? binds : policy.filesystem, inside)
-  if (hostCwd !== undefined && !existsSync(hostCwd))
+  // Followed as the runtime follows it: through the view's symlinks, not the host's.
+  const view = backend === 'gvisor' ? binds : policy.filesystem
+  const inside = resolveViewPath(config.process.cwd, realHostFs, view).path
+  const hostCwd = hostPathIn(view, inside)
+  if (hostCwd !== undefined && realHostFs.kind(hostCwd) !== 'dir')
     throw new CordonError(
       'setup_failed',
       `chdir ${inside}: no such directory in the sandbox's view (it would be ${hostCwd} on the host, ` +
@@ -231,11 +250,16 @@ export function spawnOnRuntime(
     options.cwd ?? caller.cwd,
     backend,
   )
-  writeExport(bundle, [
-    { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
-    { kind: 'dir', path: 'rootfs' },
-    ...files,
-  ])
+  try {
+    writeExport(bundle, [
+      { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
+      { kind: 'dir', path: 'rootfs' },
+      ...files,
+    ])
+  } catch (e) {
+    rmSync(bundle, { recursive: true, force: true })
+    throw e
+  }
   // A remapped container's root builds its view in rootfs: the bundle is only traversable (its
   // config stays unreadable to the range), the empty rootfs is the container root's.
   const range = config.linux.uidMappings?.[0]

@@ -1,8 +1,20 @@
 // What every exporter returns: the files to write, and what the target cannot express. A
 // statement the target has no way to say is listed as a gap with what to do instead, never
 // dropped silently (an export that looks complete but is weaker would be worse than none).
-import { chmodSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { isAbsolute, join, normalize } from 'node:path'
+import { CordonError } from '../errors.js'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { enforcedSeccomp } from '../policy/effective.js'
@@ -57,6 +69,21 @@ export type Tmpfs = Extract<ViewEntry, { kind: 'tmpfs' }>
 
 export const binds = (p: ResolvedPolicy): Bind[] =>
   p.filesystem.filter((e): e is Bind => e.kind === 'bind' && (!e.optional || existsSync(e.src)))
+/** The view binds a host directory at `/` and mounts nothing at /dev (an optional bind whose
+ * source is missing, or a `mkdir:`, mounts nothing): runc would make its device nodes and links
+ * in that host directory's dev/, so the OCI export mounts a tmpfs there (oci-bundle.ts). */
+export function ownDevNeeded(p: ResolvedPolicy): boolean {
+  const present = new Set<ViewEntry>(binds(p))
+  const last = new Map(p.filesystem.map((e, i) => [e.dest, i]))
+  const kept = p.filesystem.filter((e, i) => last.get(e.dest) === i)
+  const mounts = (e: ViewEntry) =>
+    e.kind === 'dev' || e.kind === 'tmpfs' || (e.kind === 'bind' && present.has(e))
+  return (
+    kept.some((e) => e.kind === 'bind' && present.has(e) && e.dest === '/') &&
+    !kept.some((e) => e.dest === '/dev' && mounts(e))
+  )
+}
+
 /** Binds other than the system directories a container image provides for itself. */
 export const dataBinds = (p: ResolvedPolicy): Bind[] =>
   binds(p).filter((b) => !(isSystemPath(b.dest) && b.src === b.dest))
@@ -127,15 +154,42 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
-/** Creates the files under dir (the output directory of an export, or a bundle to run). */
+/** Creates the files under dir (the output directory of an export, or a bundle to run), never
+ * through a symlink: a policy's `symlink:` entry is one in the bundle's rootfs, and a `mkdir:`
+ * or `symlink:` beneath it was made wherever it pointed on the host (root's `/etc/cron.d`). */
 export function writeExport(dir: string, files: readonly ExportFile[]): void {
+  mkdirSync(dir, { recursive: true })
   for (const f of files) {
-    const path = join(dir, f.path)
-    mkdirSync(f.kind === 'dir' ? path : dirname(path), { recursive: true })
+    const parts = normalize(f.path).split('/').filter(Boolean)
+    if (isAbsolute(f.path) || parts[0] === '..')
+      throw new CordonError('internal', `export: ${f.path} is outside the export's directory`)
+    const parents = f.kind === 'dir' ? parts : parts.slice(0, -1)
+    let at = dir
+    for (const name of parents) {
+      at = join(at, name)
+      const st = lstatSync(at, { throwIfNoEntry: false })
+      if (!st) mkdirSync(at)
+      else if (!st.isDirectory())
+        throw new CordonError(
+          'invalid_policy',
+          `${f.path} cannot be made in the export: ${at.slice(dir.length + 1)} is ${st.isSymbolicLink() ? 'a symlink (a `symlink:` entry of the policy)' : 'not a directory'}, and nothing is made through one; ` +
+            'move the entry out from under it',
+        )
+    }
+    const path = join(dir, ...parts)
     if (f.kind === 'symlink') symlinkSync(f.target, path)
     else if (f.kind === 'file') {
-      writeFileSync(path, f.content)
-      if (f.mode !== undefined) chmodSync(path, f.mode)
+      const fd = openSync(
+        path,
+        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW,
+        0o644,
+      )
+      try {
+        writeFileSync(fd, f.content)
+        if (f.mode !== undefined) fchmodSync(fd, f.mode)
+      } finally {
+        closeSync(fd)
+      }
     }
   }
 }

@@ -19,6 +19,7 @@ import {
   type Gap,
   isDirectory,
   keptCapabilities,
+  ownDevNeeded,
   landlockGap,
   seccompProfile,
 } from './model.js'
@@ -182,8 +183,10 @@ export function ociConfig(
         // read-only tmpfs; a file a read-only bind of an empty file of the bundle's, which
         // reads as /dev/null does. Never the host's /dev/null: no host device node is handed
         // to a runtime (runsc's gofer opens bind sources on the host as root).
-        if (!existsSync(e.dest)) break
-        if (isDirectory(e.dest)) {
+        // What it hides is the host path `host` names when a bind shows it elsewhere (`--ro
+        // /etc:/cfg` moves /etc/shadow's mask to /cfg/shadow): judged there, mounted at dest.
+        if (!existsSync(e.host ?? e.dest)) break
+        if (isDirectory(e.host ?? e.dest)) {
           mounts.push({
             destination: e.dest,
             type: 'tmpfs',
@@ -218,10 +221,7 @@ export function ociConfig(
   }
   // Without a /dev of the view's own, runc makes its device nodes and links in the rootfs's
   // /dev, which a bind holding it (`rw: DIR:/`) makes the host's directory: a tmpfs there.
-  if (
-    !view.some((e) => e.dest === '/dev') &&
-    view.some((e) => e.kind === 'bind' && present.has(e) && e.dest === '/')
-  )
+  if (ownDevNeeded(policy))
     mounts.push({
       destination: '/dev',
       type: 'tmpfs',

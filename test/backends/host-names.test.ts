@@ -89,6 +89,64 @@ describe('a runtime backend makes nothing in a host directory', () => {
     })
   }
 
+  for (const { name: backend, present } of BACKENDS) {
+    const skip = skipFor(present)
+
+    // The bundle's rootfs holds the policy's `symlink:` entries: one beneath another was made
+    // wherever the link pointed, as root (a second attack, 2026-12-04).
+    test(`${backend}: nothing is made through a \`symlink:\` entry`, { skip, timeout: 120_000 }, () => {
+      const target = mkdtempSync(join(scratch, `link-target-${backend}-`))
+      const policy = join(scratch, `links-${backend}.yaml`)
+      writeFileSync(
+        policy,
+        `extends: [minimal]\nfilesystem:\n  - symlink: { target: ${target}, dest: /a }\n  - mkdir: { dest: /a/evil }\n`,
+      )
+      const r = run(['--backend', backend, '-p', policy, '--', 'true'])
+      assert.equal(r.status, 125, r.stderr)
+      assert.match(r.stderr, /rootfs\/a is a symlink .* nothing is made through one/)
+      assert.deepEqual(readdirSync(target), [])
+    })
+
+    // A mask moves with the bind that shows its file elsewhere (`--ro /etc:/cfg`): judged by the
+    // host path it hides, it was left out (the host has no /cfg/shadow to mask).
+    test(`${backend}: a mask follows its file to where a bind shows it`, { skip, timeout: 120_000 }, () => {
+      const r = run(['--backend', backend, '--ro', '/etc:/cfg', '--', 'sh', '-c', 'wc -c < /cfg/shadow'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout.trim(), '0', "the host's /etc/shadow was shown")
+    })
+
+    test(
+      `${backend}: a working directory reached through the view's links`,
+      { skip, timeout: 120_000 },
+      () => {
+        const outer = mkdtempSync(join(scratch, `cwd-outer-${backend}-`))
+        const proj = mkdtempSync(join(scratch, `cwd-proj-${backend}-`))
+        chmodSync(outer, 0o755)
+        chmodSync(proj, 0o755)
+        for (const d of ['zz', 'proj', 'real']) mkdirSync(join(outer, d))
+        symlinkSync('../zz', join(proj, 'lnk'))
+        symlinkSync('/w/real', join(proj, 'lnk2'))
+        const base = [
+          '--backend',
+          backend,
+          '--profile',
+          'minimal',
+          '--rw',
+          `${outer}:/w`,
+          '--rw',
+          `${proj}:/w/proj`,
+        ]
+        const missing = run([...base, '--cwd', '/w/proj/lnk/new', '--', 'pwd'])
+        assert.equal(missing.status, 125, missing.stderr)
+        assert.match(missing.stderr, /chdir \/w\/zz\/new: no such directory/)
+        assert.deepEqual(readdirSync(join(outer, 'zz')), [])
+        const there = run([...base, '--cwd', '/w/proj/lnk2', '--', 'pwd'])
+        assert.equal(there.status, 0, there.stderr)
+        assert.equal(there.stdout.trim(), '/w/real')
+      },
+    )
+  }
+
   test(
     'runc: a host directory bound at / with no /dev of the view keeps no devices',
     { skip: skipFor(BACKENDS[0].present), timeout: 120_000 },
@@ -99,12 +157,18 @@ describe('a runtime backend makes nothing in a host directory', () => {
       mkdirSync(join(root, 'proc'))
       for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(root, l))
       const policy = join(scratch, 'root.yaml')
-      writeFileSync(policy, `filesystem:\n  - rw: { src: ${root}, dest: / }\n  - ro: /usr\n  - proc: /proc\n`)
+      const text = `filesystem:\n  - rw: { src: ${root}, dest: / }\n  - ro: /usr\n  - proc: /proc\n`
+      writeFileSync(policy, text)
       const refused = run(['--backend', 'runc', '-p', policy, '--', '/usr/bin/true'])
       assert.equal(refused.status, 125, refused.stderr)
       assert.match(refused.stderr, new RegExp(`would leave ${root}/dev behind`))
       assert.ok(!existsSync(join(root, 'dev')))
       // With the mount point there, runc's devices go on a tmpfs of the view's, not in it.
+      // A `mkdir: /dev` mounts nothing there: the same.
+      writeFileSync(policy, `${text}  - mkdir: { dest: /dev }\n`)
+      assert.equal(run(['--backend', 'runc', '-p', policy, '--', '/usr/bin/true']).status, 125)
+      assert.ok(!existsSync(join(root, 'dev')))
+      writeFileSync(policy, text)
       mkdirSync(join(root, 'dev'))
       const r = run(['--backend', 'runc', '-p', policy, '--', '/usr/bin/sh', '-c', 'ls /dev'])
       assert.equal(r.status, 0, r.stderr)
