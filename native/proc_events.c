@@ -73,6 +73,30 @@ static int in_initial_user_namespace(void)
 	return ok;
 }
 
+/* Whether the kernel took the subscription: a refusal is no error of send() but the answer's
+ * ack.err, and with no other listener there is no answer at all. The answer is queued before
+ * send() returns (the connector's callback runs in it); what else is queued (other processes'
+ * events, other listeners' answers) goes, the sandbox not being there yet. */
+static int subscribed(int fd, __u32 ack)
+{
+	char buf[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n <= 0)
+			return 0;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_len <
+			    NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event)))
+				continue;
+			const struct cn_msg *cn = NLMSG_DATA(h);
+			const struct proc_event *e = (const struct proc_event *)cn->data;
+			if (e->what == PROC_EVENT_NONE && cn->ack == ack + 1)
+				return e->event_data.ack.err == 0;
+		}
+	}
+}
+
 /* A connector socket subscribed to every process's fork, exec and exit, or -1 where this
  * process may not have one. */
 static int connector_open(void)
@@ -88,8 +112,10 @@ static int connector_open(void)
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
 	/* EPERM without CAP_NET_ADMIN on kernels that keep the connector to root (some 6.x builds
 	 * let any user listen, others do not): poll instead. */
+	/* The answer carries ack + 1 (its seq is the kernel's own): this process's tag. */
+	__u32 ack = ((__u32)getpid() << 8) ^ 0x636f7264u;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
-	    cn_proc_subscribe(fd, PROC_CN_MCAST_LISTEN)) {
+	    cn_proc_subscribe_tagged(fd, PROC_CN_MCAST_LISTEN, 0, ack) || !subscribed(fd, ack)) {
 		close(fd);
 		return -1;
 	}
