@@ -22,7 +22,7 @@ import { CordonError } from '../errors.js'
 import { ownDevNeeded, writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
-import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
@@ -137,12 +137,17 @@ export function backendConfig(
   // runc also sets up /dev in the rootfs: the export gives a view without one a tmpfs there when
   // a bind holds the root (oci-bundle.ts), whose mount point is the host directory's too.
   const devMade = backend !== 'gvisor' && ownDevNeeded(policy)
-  compileView(
-    devMade ? [...policy.filesystem, { kind: 'dev', dest: '/dev' }] : policy.filesystem,
-    [],
-    undefined,
-    { gofer: backend === 'gvisor' },
-  )
+  // gVisor mounts its own devpts at /dev/pts when the bundle has none: under a bind at /dev its
+  // gofer made the mount point in that host directory (world-writable, and left there).
+  const ptsMade =
+    backend === 'gvisor' &&
+    policy.filesystem.some((e) => e.kind === 'bind' && e.dest === '/dev') &&
+    !policy.filesystem.some((e) => e.dest === '/dev/pts')
+  const implied: ViewEntry[] = [
+    ...(devMade ? [{ kind: 'dev' as const, dest: '/dev' }] : []),
+    ...(ptsMade ? [{ kind: 'dev' as const, dest: '/dev/pts' }] : []),
+  ]
+  compileView([...policy.filesystem, ...implied], [], undefined, { gofer: backend === 'gvisor' })
   const { config, files } = ociConfig(policy, {
     name: 'cordon',
     command,

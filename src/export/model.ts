@@ -6,6 +6,7 @@ import {
   constants as fsConstants,
   existsSync,
   fchmodSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -158,6 +159,10 @@ export function shellQuote(word: string): string {
  * through a symlink: a policy's `symlink:` entry is one in the bundle's rootfs, and a `mkdir:`
  * or `symlink:` beneath it was made wherever it pointed on the host (root's `/etc/cron.d`). */
 export function writeExport(dir: string, files: readonly ExportFile[]): void {
+  // An output directory that is a symlink (a sandbox given the project could swap one in
+  // between two exports) is not followed.
+  if (lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink())
+    throw new CordonError('invalid_usage', `${dir} is a symlink: give the directory itself`)
   mkdirSync(dir, { recursive: true })
   for (const f of files) {
     const parts = normalize(f.path).split('/').filter(Boolean)
@@ -172,19 +177,29 @@ export function writeExport(dir: string, files: readonly ExportFile[]): void {
       else if (!st.isDirectory())
         throw new CordonError(
           'invalid_policy',
-          `${f.path} cannot be made in the export: ${at.slice(dir.length + 1)} is ${st.isSymbolicLink() ? 'a symlink (a `symlink:` entry of the policy)' : 'not a directory'}, and nothing is made through one; ` +
+          `${f.path} cannot be made in the export: ${at.slice(dir.length + 1)} is ${st.isSymbolicLink() ? 'a symlink (a `symlink:` entry of the policy, or one left there)' : 'not a directory'}, and nothing is made through one; ` +
             'move the entry out from under it',
         )
     }
     const path = join(dir, ...parts)
     if (f.kind === 'symlink') symlinkSync(f.target, path)
     else if (f.kind === 'file') {
+      // O_NONBLOCK: a FIFO left at the name fails (ENXIO) rather than holding the export.
       const fd = openSync(
         path,
-        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW,
+        fsConstants.O_WRONLY |
+          fsConstants.O_CREAT |
+          fsConstants.O_TRUNC |
+          fsConstants.O_NOFOLLOW |
+          fsConstants.O_NONBLOCK,
         0o644,
       )
       try {
+        if (!fstatSync(fd).isFile())
+          throw new CordonError(
+            'invalid_usage',
+            `${path} is not a regular file: remove it, or export elsewhere`,
+          )
         writeFileSync(fd, f.content)
         if (f.mode !== undefined) fchmodSync(fd, f.mode)
       } finally {

@@ -147,6 +147,21 @@ describe('a runtime backend makes nothing in a host directory', () => {
     )
   }
 
+  // gVisor mounts its own devpts at /dev/pts: under a bind at /dev its gofer made it (0777) in
+  // the host directory (a third attack, 2026-12-04).
+  test(
+    'gvisor: a bind at /dev gets no /dev/pts made in it',
+    { skip: skipFor(BACKENDS[1].present), timeout: 120_000 },
+    () => {
+      const dev = mkdtempSync(join(scratch, 'dev-'))
+      chmodSync(dev, 0o755)
+      const r = run(['--backend', 'gvisor', '--rw', `${dev}:/dev`, '--', 'true'])
+      assert.equal(r.status, 125, r.stderr)
+      assert.match(r.stderr, new RegExp(`\`dev: /dev/pts\` would leave ${dev}/pts behind`))
+      assert.deepEqual(readdirSync(dev), [])
+    },
+  )
+
   test(
     'runc: a host directory bound at / with no /dev of the view keeps no devices',
     { skip: skipFor(BACKENDS[0].present), timeout: 120_000 },
@@ -206,4 +221,35 @@ describe('a runtime backend makes nothing in a host directory', () => {
       assert.deepEqual(after, before)
     },
   )
+})
+
+describe('the bundle writer follows no link and waits on no FIFO', () => {
+  const scratch = mkdtempSync('/tmp/cordon-bundle-writer-')
+  after(() => rmSync(scratch, { recursive: true, force: true }))
+
+  // A sandbox given the project could swap the output directory for a link between exports.
+  test('an output directory that is a symlink is refused, nothing written where it points', () => {
+    const target = join(scratch, 'target')
+    mkdirSync(target)
+    symlinkSync(target, join(scratch, 'out'))
+    const r = cordon(['export', '--to', 'oci-bundle', '-o', join(scratch, 'out'), '--', 'true'], {
+      cwd: projectDir(),
+    })
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /is a symlink: give the directory itself/)
+    assert.deepEqual(readdirSync(target), [])
+  })
+
+  test('a FIFO left at a name fails the export at once', () => {
+    const out = join(scratch, 'fifo')
+    mkdirSync(out)
+    assert.equal(spawnSync('mkfifo', [join(out, 'config.json')]).status, 0)
+    const r = cordon(['export', '--to', 'oci-bundle', '-o', out, '--', 'true'], {
+      cwd: projectDir(),
+      timeout: 30_000,
+    })
+    assert.notEqual(r.status, 0)
+    assert.equal(r.signal, null, 'the export hung on the FIFO')
+    assert.match(r.stderr, /ENXIO/)
+  })
 })
