@@ -19,6 +19,7 @@ import { CordonError } from '../errors.js'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { enforcedSeccomp } from '../policy/effective.js'
+import { latestAtEachPlace } from '../policy/view-paths.js'
 import { exportOci, type OciProfile } from '../seccomp/oci.js'
 
 export const FORMATS = ['oci-seccomp', 'docker', 'kubernetes', 'systemd', 'oci-bundle'] as const
@@ -75,8 +76,7 @@ export const binds = (p: ResolvedPolicy): Bind[] =>
  * in that host directory's dev/, so the OCI export mounts a tmpfs there (oci-bundle.ts). */
 export function ownDevNeeded(p: ResolvedPolicy): boolean {
   const present = new Set<ViewEntry>(binds(p))
-  const last = new Map(p.filesystem.map((e, i) => [e.dest, i]))
-  const kept = p.filesystem.filter((e, i) => last.get(e.dest) === i)
+  const kept = latestAtEachPlace(p.filesystem)
   const mounts = (e: ViewEntry) =>
     e.kind === 'dev' || e.kind === 'tmpfs' || (e.kind === 'bind' && present.has(e))
   return (

@@ -8,6 +8,7 @@ import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, procMaskedPaths } from '../plan/view.js'
 import { rlimitsFor } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
+import { latestAtEachPlace } from '../policy/view-paths.js'
 import { hostKernelMounts, readOnlySubmounts } from '../policy/wide-binds.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import {
@@ -92,8 +93,7 @@ export function ociConfig(
   const present = new Set(binds(policy)) // optional sources missing here are left out
   // An entry at a place a later one takes is not mounted, as compileView leaves it out: the
   // runtime would still have made its mount point, and shown what the policy replaced.
-  const last = new Map(policy.filesystem.map((e, i) => [e.dest, i]))
-  const view = policy.filesystem.filter((e, i) => last.get(e.dest) === i)
+  const view = latestAtEachPlace(policy.filesystem)
   for (const e of view) {
     switch (e.kind) {
       case 'bind':

@@ -74,17 +74,16 @@ function hostNameFor(
   if (!missing) return undefined
   const where = at === e.dest ? at : `${at} (where ${e.dest} leads)`
   const fix = fixCommand(e, hostPath, missing, fs)
-  const message =
-    holder.readOnly && !gofer
+  const message = gofer
+    ? `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src}: gVisor's gofer makes ` +
+      `the mount points of binds on the host, through \`${spec(holder)}\` and beneath gVisor's own tmpfs and /dev, ` +
+      `and they stay after the run. Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the bind`
+    : holder.readOnly
       ? `\`${statement(e)}\` needs ${where} to exist in the read-only bind \`${spec(holder)}\`, and ${missing} is not on the host: ` +
         `create it there first (\`${fix}\`), or place the entry outside the bind`
-      : gofer
-        ? `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src}: gVisor's gofer makes ` +
-          `the mount points of binds on the host, through \`${spec(holder)}\` and beneath gVisor's own tmpfs and /dev, ` +
-          `and they stay after the run. Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the bind`
-        : `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src} (shown writable by ` +
-          `\`${spec(holder)}\`): its ${e.kind === 'symlink' || e.kind === 'mkdir' ? 'name' : 'mount point'} would be made there, and stay after the run. ` +
-          `Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the writable bind (on a tmpfs, or another path)`
+      : `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src} (shown writable by ` +
+        `\`${spec(holder)}\`): its ${e.kind === 'symlink' || e.kind === 'mkdir' ? 'name' : 'mount point'} would be made there, and stay after the run. ` +
+        `Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the writable bind (on a tmpfs, or another path)`
   return { code: 'conflict', path: ['filesystem'], message }
 }
 

@@ -16,6 +16,13 @@ export interface LinkReader {
 export const under = (path: string, dir: string): boolean =>
   path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
 
+/** The entries that stand: of several at one place, the last (compileView leaves the others out,
+ * noting each). */
+export function latestAtEachPlace<E extends { dest: string }>(entries: readonly E[]): E[] {
+  const last = new Map(entries.map((e, i) => [e.dest, i]))
+  return entries.filter((e, i) => last.get(e.dest) === i)
+}
+
 const MAX_LINKS = 40 // the kernel's own limit (ELOOP)
 
 /** Entries that put a mount in the view; `symlink` and `mkdir` entries are names inside one. */

@@ -60,16 +60,13 @@ const dropUnreachable: Pass = (items) => {
   return out
 }
 
+/** The labels an item jumps to. */
+const targetsOf = (it: AsmItem): string[] =>
+  'ja' in it ? [it.ja] : 'code' in it ? [it.jt, it.jf].filter((l): l is string => l !== undefined) : []
+
 /** Labels nothing jumps to are removed (they block the other passes). */
 const dropUnusedLabels: Pass = (items) => {
-  const used = new Set<string>()
-  for (const it of items) {
-    if ('ja' in it) used.add(it.ja)
-    else if ('code' in it) {
-      if (it.jt) used.add(it.jt)
-      if (it.jf) used.add(it.jf)
-    }
-  }
+  const used = new Set(items.flatMap(targetsOf))
   return items.filter((it) => !('label' in it) || used.has(it.label))
 }
 
@@ -93,10 +90,6 @@ const fallThroughToNext: Pass = (items) =>
     if (it.jf !== undefined && !next.has(it.jf)) out.jf = it.jf
     return out
   })
-
-/** The labels an item jumps to. */
-const targetsOf = (it: AsmItem): string[] =>
-  'ja' in it ? [it.ja] : 'code' in it ? [it.jt, it.jf].filter((l): l is string => l !== undefined) : []
 
 /** A return goes when every way into it can go to the same return further on instead: the
  * jumps to its labels, and a conditional jump that falls into it (that side then names the

@@ -22,6 +22,7 @@ import { createServer, type Server } from 'node:net'
 import { dirname, join } from 'node:path'
 import { CordonError } from '../errors.js'
 import { under } from '../learn/paths.js'
+import { latestAtEachPlace } from '../policy/view-paths.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { probesPath } from '../host/launcher.js'
 import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase } from './private-dir.js'
@@ -34,8 +35,7 @@ import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase
 function probesDir(view: readonly ViewEntry[]): string {
   const fallback = '/.cordon-verify'
   if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) return fallback
-  const kept = (i: number) => !view.slice(i + 1).some((later) => later.dest === view[i]!.dest)
-  const mounts = view.flatMap((e, i) => ((e.kind === 'dev' || e.kind === 'tmpfs') && kept(i) ? [e] : []))
+  const mounts = latestAtEachPlace(view).filter((e) => e.kind === 'dev' || e.kind === 'tmpfs')
   const dir = mounts.find((e) => e.kind === 'dev') ?? mounts.at(-1)
   return dir ? join(dir.dest, '.cordon-verify') : fallback
 }
