@@ -4,7 +4,16 @@
 // forwards signals to it), and the bundle and the container's state are removed afterwards;
 // what a cordon killed with SIGKILL left, the next runtime run sweeps (orphans.ts).
 import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { hostIdRanges } from '../host/id-range.js'
@@ -19,11 +28,11 @@ import {
   TERMINATING,
 } from './runtime-stop.js'
 import { CordonError } from '../errors.js'
-import { ownDevNeeded, writeExport } from '../export/model.js'
+import { ownDevNeeded, seccompProfile, writeExport } from '../export/model.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { stringifyOci } from '../seccomp/oci.js'
+import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
@@ -206,9 +215,12 @@ export function backendConfig(
     config.linux.gidMappings = [{ containerID: 0, hostID: r.gid.start, size: r.gid.count }]
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
-  if (backend !== 'gvisor') return { config, files }
+  if (backend !== 'gvisor') return { config: procWithoutPidNamespace(config), files }
   if (config.linux.seccomp)
-    config.linux.seccomp = forSentry(config.linux.seccomp, runtimePath(backend) ?? 'runsc')
+    config.linux.seccomp = forSentry(
+      sentryProfile(policy, config.linux.seccomp),
+      runtimePath(backend) ?? 'runsc',
+    )
   splitPidsLimit(config, policy.limits.pids)
   return { config, files }
 }
@@ -266,11 +278,14 @@ export function spawnOnRuntime(
     throw e
   }
   // A remapped container's root builds its view in rootfs: the bundle is only traversable (its
-  // config stays unreadable to the range), the empty rootfs is the container root's.
+  // config stays unreadable to the range), rootfs is the container root's, and so is what the
+  // export wrote in it (the directories a `symlink:` or `mkdir:` entry needs): runc makes the
+  // mount points beneath them as that root (a learned policy's /usr/lib64 link left /usr
+  // root's, and runc's mkdir of /usr/bin was refused).
   const range = config.linux.uidMappings?.[0]
   if (uid === 0 && range && range.hostID !== 0) {
     chmodSync(bundle, 0o711)
-    chownSync(join(bundle, 'rootfs'), range.hostID, config.linux.gidMappings?.[0]?.hostID ?? range.hostID)
+    chownTree(join(bundle, 'rootfs'), range.hostID, config.linux.gidMappings?.[0]?.hostID ?? range.hostID)
   }
   const id = containerId()
   const log = join(bundle, 'runtime.log')
@@ -416,6 +431,49 @@ function streamModes(stdio: StdioOptions): ('inherit' | 'pipe' | 'ignore')[] {
     if (m === undefined || m === null) return 'pipe'
     throw new Error(`runtime backends take 'inherit', 'pipe' or 'ignore' for fd ${fd}`)
   })
+}
+
+/** Gives path and everything beneath it to uid:gid, links themselves and not what they name:
+ * a tree this process has just written in its own private bundle. */
+function chownTree(path: string, uid: number, gid: number): void {
+  lchownSync(path, uid, gid)
+  if (!lstatSync(path).isDirectory()) return
+  for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid)
+}
+
+/** The profile gVisor gets. Without a pid namespace, cordon's filter refuses prlimit64,
+ * sched_set*, setpriority and friends on any process but the caller's own, since the host's are
+ * in reach (seccomp/extras.ts OUTSIDE_PROCESSES). Under gVisor they never are: its Sentry keeps
+ * its own process table, and the sandbox's pid namespace, shared or not, holds the sandbox's
+ * processes only. Those rules guard nothing there, and their exact OCI form (32 disjoint
+ * masked comparisons per "pid is not 0") took the profile past the 4096 instructions runsc's
+ * own compiler allows: `--no-namespaces` could not start ("invalid number of instructions"). */
+function sentryProfile(policy: ResolvedPolicy, profile: OciProfile): OciProfile {
+  if (policy.namespaces.pid) return profile
+  return seccompProfile({ ...policy, namespaces: { ...policy.namespaces, pid: true } }, process.arch).profile
+}
+
+/** runc mounts a new procfs for a `proc:` entry. In a user namespace (a plain caller's rootless
+ * runc, a root caller's id range) without a pid namespace of its own, the kernel refuses it:
+ * mounting procfs needs CAP_SYS_ADMIN over the pid namespace's owner, the host's here
+ * (`--no-namespaces` failed with "mount proc: operation not permitted"). Without a pid
+ * namespace the policy shows the host's processes, so the host's /proc, bound, shows what a
+ * new procfs would; runc masks and write-protects in it as in its own (maskedPaths,
+ * readonlyPaths). Mounting, not binding, stays where it is allowed. */
+function procWithoutPidNamespace(config: OciConfig): OciConfig {
+  const types = new Set(config.linux.namespaces.map((n) => n.type))
+  if (!types.has('user') || types.has('pid')) return config
+  config.mounts = config.mounts.map((m) =>
+    m.type === 'proc'
+      ? {
+          destination: m.destination,
+          type: 'bind',
+          source: '/proc',
+          options: ['rbind', ...(m.options ?? []).filter((o) => o !== 'rbind' && o !== 'bind')],
+        }
+      : m,
+  )
+  return config
 }
 
 /** A root caller's runc container runs as the host id range when nothing in it must be written

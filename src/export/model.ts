@@ -116,7 +116,65 @@ export const keptCapabilities = (p: ResolvedPolicy): string[] => p.capabilities.
 /** The OCI seccomp profile of exactly what cordon's own run enforces (TCP_ONLY included). */
 export function seccompProfile(policy: ResolvedPolicy, arch: string): { profile: OciProfile; gaps: Gap[] } {
   const { profile, warnings } = exportOci(enforcedSeccomp(policy), arch)
-  return { profile, gaps: warnings.map((why) => ({ statement: 'seccomp', why })) }
+  const gaps = warnings.map((why) => ({ statement: 'seccomp', why }))
+  const added = allowRuntimeInit(profile)
+  if (added.length)
+    gaps.push({
+      statement: `seccomp: ${added.join(', ')}`,
+      why:
+        "allowed for the program too: OCI runtimes load the filter before their own last steps (runc's init, in Go: " +
+        'the /proc check, closing fds, the exec fifo, and the Go runtime meanwhile), which the policy refuses; ' +
+        'cordon run and cordon-exec load it right before the exec and need none of them',
+    })
+  return { profile, gaps }
+}
+
+/** What an OCI runtime calls between loading the profile and its exec of the command: runc's
+ * init (libcontainer/standard_init_linux.go: fstatfs of /proc/self/fd, its entries read and
+ * closed, the exec fifo opened and written, the exec) and the Go runtime under it (futexes,
+ * signals for preemption, stacks, threads, the netpoller). Seen on runc 1.1 with a learned
+ * allowlist and `SCMP_ACT_LOG` as the default: write, fstatfs, getdents64, epoll_ctl, getpid
+ * and futex, varying from run to run, so the Go runtime's usual calls are all here. */
+const RUNTIME_INIT = [
+  'execve',
+  'fstatfs',
+  'openat',
+  'getdents64',
+  'fcntl',
+  'close',
+  'write',
+  'newfstatat',
+  'fstat',
+  'epoll_ctl',
+  'epoll_pwait',
+  'futex',
+  'nanosleep',
+  'sched_yield',
+  'madvise',
+  'mmap',
+  'munmap',
+  'mprotect',
+  'rt_sigreturn',
+  'rt_sigprocmask',
+  'sigaltstack',
+  'tgkill',
+  'getpid',
+  'gettid',
+  'clone',
+  'exit',
+  'exit_group',
+]
+
+/** An allowlist profile (its default refuses) would stop the runtime's own init, whatever the
+ * command: runc failed "ensure /proc/self/fd is on procfs: operation not permitted" on every
+ * learned policy. Each call of RUNTIME_INIT the profile leaves to its default is allowed; one a
+ * rule decides (clone's flags, a call the policy names) keeps its rule. Returns what it added. */
+function allowRuntimeInit(profile: OciProfile): string[] {
+  if (profile.defaultAction === 'SCMP_ACT_ALLOW' || profile.defaultAction === 'SCMP_ACT_LOG') return []
+  const ruled = new Set((profile.syscalls ?? []).flatMap((r) => r.names))
+  const added = RUNTIME_INIT.filter((name) => !ruled.has(name))
+  if (added.length) (profile.syscalls ??= []).unshift({ names: added, action: 'SCMP_ACT_ALLOW' })
+  return added
 }
 
 /** What cordon's Landlock layer would enforce, for targets that have none. */

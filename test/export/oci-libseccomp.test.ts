@@ -146,7 +146,15 @@ seccomp:
         }
         const policy = policyFromFlags(flags)
         const spec = resolveSeccomp(enforcedSeccompLayers(policy))
-        const { profile } = seccompProfile(policy, 'x64')
+        const { profile, gaps } = seccompProfile(policy, 'x64')
+        // What an allowlist leaves the runtime's own init, said as a gap: allowed there alone.
+        const forRuntime = new Set(
+          gaps
+            .find((g) => g.why.startsWith('allowed for the program too'))
+            ?.statement.slice('seccomp: '.length)
+            .split(', ') ?? [],
+        )
+        if (flags.policy) assert.ok(forRuntime.has('epoll_ctl'), JSON.stringify(gaps))
         const theirs = libseccompProgram(profile)
         const arches = entryPoints('x64')
         const ours = decode(compileSeccomp(spec, arches).program)
@@ -156,7 +164,9 @@ seccomp:
           for (const [name, nr] of Object.entries(arch.table)) {
             if (theirs.unknown.has(name)) continue // runc skips names its libseccomp lacks
             for (const args of probeArgs(spec, name)) {
-              const want = interpret(ours, { nr, arch: arch.audit, args }).value >>> 0
+              const want = forRuntime.has(name)
+                ? 0x7fff0000
+                : interpret(ours, { nr, arch: arch.audit, args }).value >>> 0
               const got = interpret(theirs.prog, { nr, arch: arch.audit, args }).value >>> 0
               compared++
               if (got !== want && wrong.length < 10)
