@@ -37,6 +37,8 @@ import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 import { compileView, realHostFs } from '../plan/view.js'
+import { hideStateDir } from '../plan/state-mask.js'
+import { callerUid } from '../run/state-dir.js'
 import { hostPathIn, resolveViewPath } from '../policy/view-paths.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
@@ -131,13 +133,16 @@ function globalFlags(backend: RuntimeBackend, policy: ResolvedPolicy, uid: numbe
  * maps exactly one id (the caller) and runc's own setup inside needs it to be 0, so the command
  * runs as uid 0 of that namespace, still without capabilities; no cgroup, so no resources. */
 export function backendConfig(
-  policy: ResolvedPolicy,
+  given: ResolvedPolicy,
   command: string[],
   uid: number,
   gid: number,
   cwd: string,
   backend?: RuntimeBackend,
 ): { config: OciConfig; files: ReturnType<typeof ociConfig>['files'] } {
+  // As natively: cordon's own state (and the runtimes', under it for a plain caller) is hidden
+  // wherever a bind would show it (plan/state-mask.ts).
+  const policy = hideStateDir(given, callerUid())
   // runc and runsc make a missing mount point where the view leads, as the launcher would: in a
   // host directory under a writable bind they left it there after the run (runsc's gofer even
   // beneath a tmpfs, or through a read-only bind). Refused as the native backend refuses it

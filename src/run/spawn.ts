@@ -98,8 +98,10 @@ export function spawn(
   // command line travels in the plan, and so do such values of passed variables.
   const argv = [command, ...args]
   const argvInPlan = argv.some(hasEscapedBytes)
-  // Checked before the launcher starts: an unsafe state directory is refused, not used.
-  let registry: string | undefined
+  // Checked before anything is compiled or started: an unsafe state directory is refused, not
+  // used. Made first: a view that would show it hides it (plan/state-mask.ts), which only an
+  // existing directory can be.
+  const registry = openRegistry()
   let publisher: ReturnType<typeof publish>
   const id = newId()
   // process.hrtime, not performance.now(): the global `performance` loads perf_hooks (~10 modules).
@@ -131,10 +133,7 @@ export function spawn(
   }
   const { prepared, launched } = launchProven(
     () => prepare(input, argv, argvInPlan, options),
-    (run) => {
-      registry ??= openRegistry()
-      return start(run)
-    },
+    start,
     () => publisher?.close(),
   )
   // The go: the command may run. It goes out now.

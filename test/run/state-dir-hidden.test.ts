@@ -1,0 +1,136 @@
+// No sandbox sees cordon's state directory (plan/state-mask.ts): the records there hold every
+// running sandbox's command line, and its event sockets stream what each does to any process of
+// the caller's uid that can reach them. A plain user's sandbox with a wide bind read the others'
+// records; a root caller's with host root did too.
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+
+/** A sandbox that stays while fn runs, its record written; stopped after. */
+async function withRunning(
+  stateDir: string,
+  start: () => ReturnType<typeof spawn>,
+  fn: () => void,
+): Promise<void> {
+  const child = start()
+  try {
+    for (
+      let i = 0;
+      i < 200 && !(existsSync(stateDir) && readdirSync(stateDir).some((f) => f.endsWith('.json')));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50))
+    assert.ok(
+      readdirSync(stateDir).some((f) => f.endsWith('.json')),
+      'the running sandbox registered',
+    )
+    fn()
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('exit', r))
+  }
+}
+
+describe(
+  "cordon's state directory is hidden from every sandbox",
+  { skip: !isRoot && 'needs root (a plain test user)' },
+  () => {
+    test('a plain user: wide binds show it empty, a bind of it is refused, Landlock refuses its files', async (t) => {
+      const { dir, env, user, as } = plainUserScratch(t, 'state-hidden')
+      const state = join(dir, 'rt', 'cordon')
+      await withRunning(
+        state,
+        () =>
+          spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', '30'], {
+            cwd: dir,
+            uid: user.uid,
+            gid: user.gid,
+            env,
+            stdio: 'ignore',
+          }),
+        () => {
+          const list = `for f in ${state}/*; do echo "$f"; done`
+          const wide = as(['run', '-q', '--ro', '/', '--', 'sh', '-c', list])
+          assert.equal(wide.status, 0, wide.stderr)
+          assert.equal(wide.stdout, `${state}/*\n`)
+          // Shown at another place: hidden there.
+          const moved = as([
+            'run',
+            '-q',
+            '--ro',
+            `${dir}:/x`,
+            '--',
+            'sh',
+            '-c',
+            'for f in /x/rt/cordon/*; do echo "$f"; done',
+          ])
+          assert.equal(moved.status, 0, moved.stderr)
+          assert.equal(moved.stdout, '/x/rt/cordon/*\n')
+          const own = as(['run', '-q', '--ro', state, '--', 'true'])
+          assert.equal(own.status, 125)
+          assert.match(own.stderr, /shows cordon's state directory .*which no sandbox may see/)
+          // Without a mount namespace, Landlock's rules are split around it.
+          const bare = as([
+            'run',
+            '-q',
+            '--no-namespaces',
+            '--acknowledge',
+            'no-view',
+            '--ro',
+            '/',
+            '--',
+            'sh',
+            '-c',
+            `cat ${state}/*.json`,
+          ])
+          assert.notEqual(bare.status, 0)
+          assert.match(bare.stderr, /Permission denied/)
+          assert.doesNotMatch(bare.stdout, /sleep/)
+        },
+      )
+    })
+
+    test('a root caller keeping host root: /run/cordon shows empty, natively and on each runtime', async () => {
+      const project = projectDir()
+      const backends = ['native', ...(has('runc') ? ['runc'] : []), ...(has('runsc') ? ['gvisor'] : [])]
+      await withRunning(
+        '/run/cordon',
+        () =>
+          spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', '30'], {
+            cwd: project,
+            env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+            stdio: 'ignore',
+          }),
+        () => {
+          for (const backend of backends) {
+            const r = cordon(
+              [
+                'run',
+                '-q',
+                '--backend',
+                backend,
+                '--host-root',
+                '--profile',
+                'minimal',
+                '--ro',
+                '/',
+                '--',
+                'sh',
+                '-c',
+                'for f in /run/cordon/*; do echo "$f"; done',
+              ],
+              { cwd: project, timeout: 120_000 },
+            )
+            assert.equal(r.status, 0, `${backend}: ${r.stderr}`)
+            assert.equal(r.stdout, '/run/cordon/*\n', backend)
+          }
+        },
+      )
+    })
+  },
+)
