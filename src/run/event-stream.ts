@@ -3,7 +3,8 @@
 // spawn() needs to know from the stream (the first error, the exit, whether the command
 // started) is kept here too, so that spawn() reads it rather than watching every event.
 import type { Cgroup } from '../cgroup/driver.js'
-import { type EventOf, parseEvent, type SandboxEvent } from './events.js'
+import { parseEventLine, type SyscallNamer } from './event-parse.js'
+import type { EventOf, SandboxEvent } from './events.js'
 import type { LauncherChannel } from './launcher-process.js'
 
 export class EventStream implements AsyncIterable<SandboxEvent> {
@@ -24,6 +25,8 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
   constructor(
     private readonly onEvent: (ev: SandboxEvent, line?: string) => void,
     private readonly amend?: (ev: SandboxEvent) => boolean,
+    /** How syscall numbers are named (events.ts syscallNames; none: `#NR`). */
+    private readonly names?: SyscallNamer,
   ) {}
 
   push(ev: SandboxEvent, line?: string): void {
@@ -51,7 +54,7 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
         try {
           while (next < queue.length) {
             const line = queue[next++]!
-            this.push(parseEvent(line), line)
+            this.push(parseEventLine(line, this.names), line)
           }
         } finally {
           if (next < queue.length) process.nextTick(drain)

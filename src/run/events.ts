@@ -1,6 +1,6 @@
 // Events the launcher reports on its events fd, one JSON object per line.
 import { ARCHES, type ArchInfo, syscallName } from '../seccomp/arch.js'
-import { jsonLine } from './escape.js'
+import { parseEventLine } from './event-parse.js'
 
 export type SandboxEvent =
   /** The command started; cgroupJoin: how the sandbox entered its cgroup (clone3 =
@@ -123,56 +123,20 @@ export interface SyscallEffect {
   peer?: boolean
 }
 
-const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [a.audit, a]))
-
-function nameOf(audit: number, nr: number): { arch: string; syscall: string } {
+/** The launcher's numbers named from cordon's syscall tables (seccomp/arch.ts). */
+export function syscallNames(audit: number, nr: number): { arch: string; syscall: string } {
   const arch = archByAudit.get(audit)
   return {
     arch: arch?.name ?? `0x${audit.toString(16)}`,
     syscall: (arch && syscallName(arch, nr)) ?? `#${nr}`,
   }
 }
+const archByAudit = new Map<number, ArchInfo>(Object.values(ARCHES).map((a) => [a.audit, a]))
 
-/** A syscall line as the launcher writes it: numbers instead of names, hex-string arguments. */
-type RawSyscall = Omit<SyscallEvent, 'syscall' | 'arch' | 'args'> & { arch: number; args: string[] }
+export { eventJson } from './event-parse.js'
 
-/** The launcher's numbers become names here, once, for every consumer. */
-function translate(value: { event: string }): SandboxEvent {
-  if (value.event === 'syscall') {
-    const raw = value as RawSyscall
-    return {
-      ...raw,
-      ...nameOf(raw.arch, raw.nr),
-      args: raw.args.map((a) => BigInt(a)),
-    }
-  }
-  if (value.event === 'syscall-counts') {
-    const raw = value as unknown as { counts: Record<string, number>; handled: number; dropped: number }
-    const counts: Record<string, number> = {}
-    for (const [key, n] of Object.entries(raw.counts)) {
-      const [audit, nr] = key.split(':')
-      const name = nr === 'other' ? 'other' : nameOf(Number(audit), Number(nr)).syscall
-      counts[name] = (counts[name] ?? 0) + n
-    }
-    return { event: 'syscall-counts', counts, handled: raw.handled, dropped: raw.dropped }
-  }
-  return value as SandboxEvent
-}
-
-/** One event as a JSON line's text: 64-bit syscall arguments as hex strings, and every
- * character a line splitter or terminal could act on escaped (jsonLine). */
-export function eventJson(ev: SandboxEvent): string {
-  return jsonLine(ev, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))
-}
-
-/** Parses one line; anything unexpected becomes a warning rather than an exception. */
-export function parseEvent(line: string): SandboxEvent {
-  try {
-    const value = JSON.parse(line) as { event?: unknown }
-    if (typeof value === 'object' && value !== null && typeof value.event === 'string')
-      return translate(value as { event: string })
-  } catch {}
-  return { event: 'warning', step: 'events', message: `unreadable event line: ${line.slice(0, 200)}` }
-}
+/** Parses one line, syscalls named; anything unexpected becomes a warning rather than an
+ * exception. */
+export const parseEvent = (line: string): SandboxEvent => parseEventLine(line, syscallNames)
 
 export { describeStepError } from './launcher-steps.js'
