@@ -20,7 +20,7 @@ import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { enforcedSeccomp } from '../policy/effective.js'
 import { latestAtEachPlace } from '../policy/view-paths.js'
-import { exportOci, type OciProfile } from '../seccomp/oci.js'
+import { exportOci, type OciArg, type OciProfile, type OciRule } from '../seccomp/oci.js'
 
 export const FORMATS = ['oci-seccomp', 'docker', 'kubernetes', 'systemd', 'oci-bundle'] as const
 export type ExportFormat = (typeof FORMATS)[number]
@@ -132,49 +132,63 @@ export function seccompProfile(policy: ResolvedPolicy, arch: string): { profile:
 /** What an OCI runtime calls between loading the profile and its exec of the command: runc's
  * init (libcontainer/standard_init_linux.go: fstatfs of /proc/self/fd, its entries read and
  * closed, the exec fifo opened and written, the exec) and the Go runtime under it (futexes,
- * signals for preemption, stacks, threads, the netpoller). Seen on runc 1.1 with a learned
+ * preemption signals, stacks, threads, the netpoller). Seen on runc 1.1 with a learned
  * allowlist and `SCMP_ACT_LOG` as the default: write, fstatfs, getdents64, epoll_ctl, getpid
- * and futex, varying from run to run, so the Go runtime's usual calls are all here. */
-const RUNTIME_INIT = [
-  'execve',
-  'fstatfs',
-  'openat',
-  'getdents64',
-  'fcntl',
-  'close',
-  'write',
-  'newfstatat',
-  'fstat',
-  'epoll_ctl',
-  'epoll_pwait',
-  'futex',
-  'nanosleep',
-  'sched_yield',
-  'madvise',
-  'mmap',
-  'munmap',
-  'mprotect',
-  'rt_sigreturn',
-  'rt_sigprocmask',
-  'sigaltstack',
-  'tgkill',
-  'getpid',
-  'gettid',
-  'clone',
-  'exit',
-  'exit_group',
+ * and futex, varying from run to run, so the Go runtime's usual calls are all here. Two are
+ * narrowed to what Go makes of them, since they reach beyond the caller: `tgkill` only sends
+ * SIGURG (Go's preemption signal; without a pid namespace another would reach the host's
+ * processes), `clone` makes no namespace (Go's threads). */
+const RUNTIME_INIT: { name: string; args?: OciArg[] }[] = [
+  ...[
+    'execve',
+    'fstatfs',
+    'openat',
+    'getdents64',
+    'fcntl',
+    'close',
+    'write',
+    'newfstatat',
+    'fstat',
+    'epoll_ctl',
+    'epoll_pwait',
+    'futex',
+    'nanosleep',
+    'sched_yield',
+    'madvise',
+    'mmap',
+    'munmap',
+    'mprotect',
+    'rt_sigreturn',
+    'rt_sigprocmask',
+    'sigaltstack',
+    'getpid',
+    'gettid',
+    'exit',
+    'exit_group',
+  ].map((name) => ({ name })),
+  { name: 'tgkill', args: [{ index: 2, op: 'SCMP_CMP_EQ', value: 23 }] }, // SIGURG
+  // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME all clear.
+  { name: 'clone', args: [{ index: 0, op: 'SCMP_CMP_MASKED_EQ', value: 0x7e020080, valueTwo: 0 }] },
 ]
 
 /** An allowlist profile (its default refuses) would stop the runtime's own init, whatever the
  * command: runc failed "ensure /proc/self/fd is on procfs: operation not permitted" on every
- * learned policy. Each call of RUNTIME_INIT the profile leaves to its default is allowed; one a
- * rule decides (clone's flags, a call the policy names) keeps its rule. Returns what it added. */
+ * learned policy. Each call of RUNTIME_INIT the profile leaves to its default is allowed (with
+ * its arguments narrowed where it says); one a rule decides (clone's flags, a call the policy
+ * names) keeps its rule. Returns what it added. */
 function allowRuntimeInit(profile: OciProfile): string[] {
   if (profile.defaultAction === 'SCMP_ACT_ALLOW' || profile.defaultAction === 'SCMP_ACT_LOG') return []
   const ruled = new Set((profile.syscalls ?? []).flatMap((r) => r.names))
-  const added = RUNTIME_INIT.filter((name) => !ruled.has(name))
-  if (added.length) (profile.syscalls ??= []).unshift({ names: added, action: 'SCMP_ACT_ALLOW' })
-  return added
+  const added = RUNTIME_INIT.filter((c) => !ruled.has(c.name))
+  const whole = added.filter((c) => !c.args).map((c) => c.name)
+  const rules: OciRule[] = [
+    ...(whole.length ? [{ names: whole, action: 'SCMP_ACT_ALLOW' }] : []),
+    ...added.flatMap((c) => (c.args ? [{ names: [c.name], action: 'SCMP_ACT_ALLOW', args: c.args }] : [])),
+  ]
+  if (rules.length) (profile.syscalls ??= []).unshift(...rules)
+  return added.map((c) =>
+    c.name === 'tgkill' ? 'tgkill (SIGURG)' : c.name === 'clone' ? 'clone (no namespace)' : c.name,
+  )
 }
 
 /** What cordon's Landlock layer would enforce, for targets that have none. */

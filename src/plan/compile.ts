@@ -8,7 +8,6 @@ import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
 import { settleHostView } from '../policy/wide-binds.js'
-import { callerUid } from '../run/state-dir.js'
 import { hideStateDir } from './state-mask.js'
 import { precompiledFilter } from '../seccomp/precompiled.js'
 import { EXTRA_NOTES } from '../seccomp/extras.js'
@@ -99,7 +98,7 @@ export function bindRun(plan: Plan, facts: RunFacts): Plan {
 function compilePolicy(given: ResolvedPolicy, ctx: Omit<CompileContext, keyof RunFacts>): Plan {
   // Again on views built after resolution (learn's, audit's), and on policies made in code.
   // cordon's own state is hidden wherever the view would show it (plan/state-mask.ts).
-  const policy = hideStateDir(settleHostView(given), callerUid(), ctx.fs ?? realHostFs)
+  const policy = hideStateDir(settleHostView(given), process.getuid?.() ?? 0, ctx.fs ?? realHostFs)
   const notes: string[] = [`layers: ${policy.sources.join(' → ') || '(none)'}`]
   for (const w of policy.warnings ?? []) notes.push(`warning: ${w}`)
   const ns = policy.namespaces

@@ -2,7 +2,7 @@
 // them from cordon's syscall tables (seccomp/arch.ts), which a run that asks for no syscall
 // events never needs; `cordon run`'s lean path (cli/run-fast.ts) parses without them.
 import { jsonLine } from './escape.js'
-import type { SandboxEvent, SyscallEvent } from './events.js'
+import type { SandboxEvent, SyscallEvent } from './event-types.js'
 
 /** Names for the launcher's audit arch and syscall number. */
 export type SyscallNamer = (audit: number, nr: number) => { arch: string; syscall: string }

@@ -4,7 +4,7 @@
 // started) is kept here too, so that spawn() reads it rather than watching every event.
 import type { Cgroup } from '../cgroup/driver.js'
 import { parseEventLine, type SyscallNamer } from './event-parse.js'
-import type { EventOf, SandboxEvent } from './events.js'
+import type { EventOf, SandboxEvent } from './event-types.js'
 import type { LauncherChannel } from './launcher-process.js'
 
 export class EventStream implements AsyncIterable<SandboxEvent> {

@@ -9,7 +9,7 @@ import { constants } from 'node:os'
 import { CordonError } from '../errors.js'
 import { EventStream } from './event-stream.js'
 import { eventJson, type SyscallNamer } from './event-parse.js'
-import type { SandboxEvent } from './events.js'
+import type { SandboxEvent } from './event-types.js'
 import { describeStepError, isStep } from './launcher-steps.js'
 import { launcherPath } from '../host/launcher.js'
 import {

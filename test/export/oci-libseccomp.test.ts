@@ -180,6 +180,26 @@ seccomp:
         assert.ok(compared > 1000, String(compared))
       })
 
+    test("an allowlist leaves runc's init Go's preemption signal and threads, nothing more", () => {
+      const file = join(dir, 'narrow.yaml')
+      writeFileSync(
+        file,
+        'seccomp:\n  profile: none\n  default: errno(EPERM)\n  rules:\n    - { action: allow, syscalls: [read, exit_group] }\n',
+      )
+      const { profile } = seccompProfile(policyFromFlags({ policy: file }), 'x64')
+      const theirs = libseccompProgram(profile)
+      const x64 = entryPoints('x64').find((a) => a.name === 'x86_64')!
+      const verdict = (name: string, args: bigint[]) =>
+        interpret(theirs.prog, { nr: x64.table[name]!, arch: x64.audit, args }).value >>> 0
+      const ALLOW = 0x7fff0000
+      assert.equal(verdict('fstatfs', [3n]), ALLOW)
+      assert.equal(verdict('tgkill', [1n, 1n, 23n]), ALLOW) // SIGURG
+      assert.notEqual(verdict('tgkill', [1n, 1n, 9n]), ALLOW)
+      assert.equal(verdict('clone', [0x3d0f00n]), ALLOW) // Go's thread flags
+      assert.notEqual(verdict('clone', [0x10000000n]), ALLOW) // CLONE_NEWUSER
+      assert.notEqual(verdict('kill', [1n, 9n]), ALLOW)
+    })
+
     test('personality: the values cordon allows pass, others are refused (setarch works)', () => {
       const policy = policyFromFlags({})
       const { prog } = libseccompProgram(seccompProfile(policy, 'x64').profile)

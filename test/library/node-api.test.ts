@@ -3,6 +3,7 @@
 // SandboxError; input, maxBuffer, cwd, timeout and an env that sets the sandbox's environment.
 // Real sandboxes, as root and as the plain user.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -234,7 +235,9 @@ describe('env, hostEnv and cwd', () => {
       let out = ''
       child.stdout?.on('data', (d: Buffer) => (out += String(d)))
       child.stderr?.resume()
-      const ended = await child.exited
+      // `exited` is the launcher's exit, as child_process's 'exit': the pipe may still hold the
+      // output then (seen under load), so its end is waited for too, as with 'close'.
+      const [ended] = await Promise.all([child.exited, once(child.stdout!, 'end')])
       assert.equal(ended.code, 0, JSON.stringify(stdio))
       assert.equal(out, 'out\n', JSON.stringify(stdio))
     }

@@ -95,6 +95,38 @@ describe(
       )
     })
 
+    test("a plain user's other state directory (no XDG_RUNTIME_DIR: /tmp/cordon-UID) is hidden too", async (t) => {
+      const { dir, env, user, as } = plainUserScratch(t, 'state-other')
+      const bare: NodeJS.ProcessEnv = { ...env }
+      delete bare.XDG_RUNTIME_DIR
+      const other = `/tmp/cordon-${user.uid}/cordon`
+      await withRunning(
+        other,
+        () =>
+          spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', '30'], {
+            cwd: dir,
+            uid: user.uid,
+            gid: user.gid,
+            env: bare,
+            stdio: 'ignore',
+          }),
+        () => {
+          const r = as([
+            'run',
+            '-q',
+            '--ro',
+            '/tmp:/x',
+            '--',
+            'sh',
+            '-c',
+            `for f in /x/cordon-${user.uid}/*; do echo "$f"; done`,
+          ])
+          assert.equal(r.status, 0, r.stderr)
+          assert.equal(r.stdout, `/x/cordon-${user.uid}/*\n`)
+        },
+      )
+    })
+
     test('a root caller keeping host root: /run/cordon shows empty, natively and on each runtime', async () => {
       const project = projectDir()
       const backends = ['native', ...(has('runc') ? ['runc'] : []), ...(has('runsc') ? ['gvisor'] : [])]
