@@ -28,6 +28,7 @@ const load = (file, cached) => codeCache().load(file, cached)
 
 const BUNDLE_DIR = join(__dirname, '..', 'build', 'src', 'cli-bundle')
 const RUN_BUNDLE = join(BUNDLE_DIR, 'run.cjs')
+const FAST_BUNDLE = join(BUNDLE_DIR, 'run-fast.cjs')
 
 const cannotLoad = (error) => {
   process.stderr.write(
@@ -121,26 +122,49 @@ function blockingWriter(fd) {
 /** Starts the command process.argv names. */
 function start() {
   const made = stdio()
-  if (process.argv[2] === 'run') {
-    let cli
-    try {
-      // Under --enable-source-maps, Node's own loader, which applies the bundle's map (vm.Script
-      // does not): a stack trace then names the TypeScript sources. No cache then.
-      cli = process.sourceMapsEnabled ? require(RUN_BUNDLE) : load(RUN_BUNDLE).exports
-    } catch (error) {
-      const missing =
-        (error?.code === 'ENOENT' && error.path === RUN_BUNDLE) ||
-        (error?.code === 'MODULE_NOT_FOUND' && error.message.startsWith(`Cannot find module '${RUN_BUNDLE}'`))
-      if (!missing) cannotLoad(error)
-    }
-    // Exits as soon as the run is over: left to drain, Node would then free its heap page by
-    // page and dispose of V8 (~10 ms of a run of /bin/true, after the sandbox ended). The run
-    // awaits its outputs' close; only process.stdout and stderr may still hold lines then.
-    if (cli)
-      return void cli.main(cli.rawArgs()).then(() => {
-        if (!made.some((s) => s.writableLength > 0 && !s.destroyed)) process.exit()
-      })
+  if (process.argv[2] === 'run') return void startRun(made)
+  startModules()
+}
+
+/** `cordon run`: its lean path first (run-fast.cjs: a plan an earlier run of the same command
+ * line compiled, README "CLI start-up"), else the run command. */
+function startRun(made) {
+  // Exits as soon as the run is over: left to drain, Node would then free its heap page by
+  // page and dispose of V8 (~10 ms of a run of /bin/true, after the sandbox ended). The run
+  // awaits its outputs' close; only process.stdout and stderr may still hold lines then.
+  const exit = () => {
+    if (!made.some((s) => s.writableLength > 0 && !s.destroyed)) process.exit()
   }
+  let fast
+  try {
+    if (!process.sourceMapsEnabled) fast = load(FAST_BUNDLE).exports
+  } catch {} // not built (a checkout without esbuild): the run command serves
+  if (!fast) return void startRunCommand(exit)
+  const argv = fast.rawArgs()
+  // main() settles undefined, or rejects, only before a launcher had its go: nothing ran.
+  fast.main(argv).then(
+    (code) => {
+      if (code === undefined) return void startRunCommand(exit)
+      process.exitCode = code
+      exit()
+    },
+    () => startRunCommand(exit),
+  )
+}
+
+function startRunCommand(exit) {
+  let cli
+  try {
+    // Under --enable-source-maps, Node's own loader, which applies the bundle's map (vm.Script
+    // does not): a stack trace then names the TypeScript sources. No cache then.
+    cli = process.sourceMapsEnabled ? require(RUN_BUNDLE) : load(RUN_BUNDLE).exports
+  } catch (error) {
+    const missing =
+      (error?.code === 'ENOENT' && error.path === RUN_BUNDLE) ||
+      (error?.code === 'MODULE_NOT_FOUND' && error.message.startsWith(`Cannot find module '${RUN_BUNDLE}'`))
+    if (!missing) cannotLoad(error)
+  }
+  if (cli) return void cli.main(cli.rawArgs()).then(exit)
   startModules()
 }
 
@@ -156,6 +180,6 @@ async function warmCodeCache(file, runs) {
   codeCache().saveCache(file, bytes, script)
 }
 
-module.exports = { RUN_BUNDLE, load, start, warmCodeCache }
+module.exports = { RUN_BUNDLE, FAST_BUNDLE, load, start, warmCodeCache }
 
 if (require.main === module) start()

@@ -15,7 +15,7 @@
 //
 //   node scripts/bundle-cli.mjs [--metafile FILE]   (the metafile shows what each chunk holds)
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -143,20 +143,39 @@ const result = await esbuild.build({
 // that it holds every function a plain run calls: a cache of the top level only left V8 to
 // compile each of them at its first call, ~25 ms CPU of a run (README: "CLI start-up").
 const RUN_BUNDLE = join(BUNDLE_DIR, 'run.cjs')
-await esbuild.build({
+// This build's id, in both run bundles: the plans `cordon run` files for its lean path
+// (src/run/plan-cache.ts) are used only by the build that wrote them.
+const BUILD_ID = JSON.stringify(randomUUID())
+const runOptions = {
   ...options,
   format: 'cjs',
   splitting: false,
-  plugins: [lazyFilter, bundledJsYaml],
   metafile: false,
   // import.meta.url (launcherPath, build/seccomp, rules/) is the bundle's own file URL, as the ES
   // chunks' at the same depth; require('node:url') is a built-in Node has loaded already.
-  define: { 'import.meta.url': '__cordon_import_meta_url' },
+  define: { 'import.meta.url': '__cordon_import_meta_url', __CORDON_BUILD__: BUILD_ID },
   banner: { js: 'var __cordon_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
-  entryPoints: { run: join(root, 'src', 'cli', 'run-main.ts') },
   outExtension: { '.js': '.cjs' },
   outdir: BUNDLE_DIR,
+}
+await esbuild.build({
+  ...runOptions,
+  plugins: [lazyFilter, bundledJsYaml],
+  entryPoints: { run: join(root, 'src', 'cli', 'run-main.ts') },
 })
+// `cordon run`'s lean path on its own (src/cli/run-fast.ts): a plan filed by an earlier run
+// started with none of the policy, the compiler or the syscall tables loaded.
+const FAST_BUNDLE = join(BUNDLE_DIR, 'run-fast.cjs')
+const fast = await esbuild.build({
+  ...runOptions,
+  plugins: [],
+  metafile: true,
+  entryPoints: { 'run-fast': join(root, 'src', 'cli', 'run-fast.ts') },
+})
+const fastInputs = Object.keys(Object.values(fast.metafile.outputs).find((o) => o.entryPoint)?.inputs ?? {})
+const heavy = fastInputs.filter((f) => /src\/(seccomp|policy\/schema|policy\/resolve|plan\/compile)/.test(f))
+if (heavy.length)
+  throw new Error(`bundle-cli: run-fast.cjs reaches the compiler or the policy: ${heavy.join(', ')}`)
 warmRunCache()
 
 /** Writes run.cjs.cache (bin/cordon.cjs warmCodeCache) from two runs of /bin/true in a scratch
@@ -189,6 +208,22 @@ function warmRunCache() {
     if (r.status !== 0 || !existsSync(`${RUN_BUNDLE}.cache`))
       console.error(
         `bundle-cli: no code cache for ${RUN_BUNDLE} (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`,
+      )
+    // The lean path's, from two runs of the plan the first warm-up run filed (the same key: this
+    // directory, the default profile). Where the run could not file one (no user namespaces on
+    // the build host), the cache holds the path up to the miss.
+    const fastRuns = [runs[0], runs[0]]
+    const f = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(join(root, 'bin', 'cordon.cjs'))}).warmCodeCache(${JSON.stringify(FAST_BUNDLE)}, ${JSON.stringify(fastRuns)})`,
+      ],
+      { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000, encoding: 'utf8' },
+    )
+    if (f.status !== 0 || !existsSync(`${FAST_BUNDLE}.cache`))
+      console.error(
+        `bundle-cli: no code cache for ${FAST_BUNDLE} (exit ${f.status ?? f.signal}): ${f.stderr.trim()}`,
       )
   } finally {
     rmSync(dir, { recursive: true, force: true })

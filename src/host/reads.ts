@@ -86,3 +86,30 @@ export function sameHostReads(reads: readonly HostRead[]): boolean {
   }
   return reads.every((r) => again(r) === r.answer)
 }
+
+/** Records every host read made through this module from now until stop() (which returns them,
+ * each once): for a span of synchronous code that recordHostReads cannot wrap, across the
+ * functions it spans (`cordon run`: its policy, then spawn()'s compile). stop() is idempotent. */
+export function startRecording(): { stop(): HostRead[] } {
+  const outer = recording
+  const reads: HostRead[] = []
+  recording = reads
+  let stopped = false
+  return {
+    stop() {
+      if (!stopped && recording === reads) recording = outer
+      stopped = true
+      return uniqueReads(reads)
+    },
+  }
+}
+
+/** A read made twice with one answer is checked once (the view and Landlock both ask for /proc's
+ * entries); two different answers both stay, so the plan is never reused. */
+export function uniqueReads(reads: readonly HostRead[]): HostRead[] {
+  const seen = new Set<string>()
+  return reads.filter((r) => {
+    const id = `${r.op}\0${r.path}\0${r.answer}`
+    return seen.has(id) ? false : (seen.add(id), true)
+  })
+}

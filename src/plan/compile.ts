@@ -15,6 +15,7 @@ import { holdsHostRoot, rlimitsFor, seccompExtras } from '../policy/effective.js
 import { compileFilter, type FilterRewrite, type PlanFilter } from './filter.js'
 import { RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
+import { bindRun } from './bind-run.js'
 
 /** Facts about the caller the plan depends on. */
 export interface CompileContext extends CallerFacts {
@@ -50,6 +51,7 @@ export interface CompileContext extends CallerFacts {
 }
 
 export type { FilterRewrite } from './filter.js'
+export { bindRun, type RunFacts } from './bind-run.js'
 
 export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerContext()): Plan {
   const { cgroups, env, command, ...rest } = ctx
@@ -60,42 +62,11 @@ export function compilePlan(given: ResolvedPolicy, ctx: CompileContext = callerC
   })
 }
 
-/** What one run adds to a policy's plan: the cgroups it joins, the variables it sets over the
- * policy's own, and its command line in place of the policy's. */
-export type RunFacts = Pick<CompileContext, 'cgroups' | 'env' | 'command'>
-
-/** The plan with one run's facts where compilePlan puts them: the cgroups right after the
- * namespaces op, the variables after the policy's (a later one wins in the launcher), the
- * command line after those. compilePlan is this applied to the policy's plan, so a plan
- * compiled once (spawn()'s reuse, `cordon compile`'s file) and bound here is the plan a
- * compile with the same facts gives. */
-export function bindRun(plan: Plan, facts: RunFacts): Plan {
-  const { cgroups = [], env = [], command } = facts
-  if (!cgroups.length && !env.length && !command) return plan
-  const ops = command ? plan.ops.filter((op) => op.op !== 'exec_arg') : [...plan.ops]
-  let at = ops.findIndex((op) => op.op === 'die_with_parent') + 1
-  if (at === 0)
-    // Not a compilePlan plan: after its last variable or argument, else after its first op.
-    at = Math.max(
-      1,
-      ops.findLastIndex((op) => op.op === 'env_set' || op.op === 'env_pass' || op.op === 'exec_arg') + 1,
-    )
-  else {
-    if (ops[at]?.op === 'init') at++
-    while (ops[at]?.op === 'env_set' || ops[at]?.op === 'env_pass') at++
-  }
-  ops.splice(
-    at,
-    0,
-    ...env.map(([name, value]): PlanOp => ({ op: 'env_set', name, value })),
-    ...(command ?? []).map((arg): PlanOp => ({ op: 'exec_arg', arg })),
-  )
-  ops.splice(1, 0, ...cgroups.map((path): PlanOp => ({ op: 'cgroup', path })))
-  return { ...plan, ops }
-}
-
 /** The policy's own plan, without any run's facts. */
-function compilePolicy(given: ResolvedPolicy, ctx: Omit<CompileContext, keyof RunFacts>): Plan {
+function compilePolicy(
+  given: ResolvedPolicy,
+  ctx: Omit<CompileContext, 'cgroups' | 'env' | 'command'>,
+): Plan {
   // Again on views built after resolution (learn's, audit's), and on policies made in code.
   // cordon's own state is hidden wherever the view would show it (plan/state-mask.ts).
   const policy = hideStateDir(settleHostView(given), process.getuid?.() ?? 0, ctx.fs ?? realHostFs)

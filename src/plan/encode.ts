@@ -320,3 +320,18 @@ export function encodePlan(plan: Plan): Buffer {
   w.patch(start - 4, w.offset - start)
   return w.bytes()
 }
+
+const HEADER = MAGIC.length + 8
+
+/** An encoded plan with `ops` placed after its first op, as bindRun places a run's cgroups: the
+ * same bytes encodePlan gives for the plan with them there (test/plan/bind-bytes.test.ts). For
+ * a plan kept encoded (run/plan-cache.ts), bound without being decoded. */
+export function insertOpsAfterFirst(plan: Uint8Array, ops: readonly PlanOp[]): Buffer {
+  const bytes = Buffer.from(plan.buffer, plan.byteOffset, plan.byteLength)
+  if (!ops.length) return bytes
+  const first = HEADER + 8 + bytes.readUInt32LE(HEADER + 4)
+  const extra = encodePlan({ ops: [...ops], notes: [] }).subarray(HEADER)
+  const out = Buffer.concat([bytes.subarray(0, first), extra, bytes.subarray(first)])
+  out.writeUInt32LE(bytes.readUInt32LE(HEADER - 4) + extra.length, HEADER - 4)
+  return out
+}

@@ -1,5 +1,5 @@
 // What a policy limits: the catalogue of limits (LIMITS) and the rlimit numbers the plan carries.
-import { sizeWord } from './schema.js'
+import { sizeWord } from './size-word.js'
 
 /** RLIMIT_* numbers (the same on every Linux architecture cordon supports). */
 export const RLIMITS: Readonly<Record<string, number>> = {

@@ -25,15 +25,7 @@ export function parseSize(text: string | number): number | undefined {
 /** Below this a sandbox cannot start (the launcher and a shell need a few MiB). */
 export const MIN_MEMORY = 2 ** 20
 
-/** Bytes as a person reads them: 11.8 GiB, 64 MiB, 512 bytes. */
-export const sizeWord = (bytes: number) =>
-  bytes >= 2 ** 30
-    ? `${+(bytes / 2 ** 30).toFixed(1)} GiB`
-    : bytes >= 2 ** 20
-      ? `${+(bytes / 2 ** 20).toFixed(1)} MiB`
-      : bytes >= 2 ** 10
-        ? `${+(bytes / 2 ** 10).toFixed(1)} KiB`
-        : `${bytes} bytes`
+export { sizeWord } from './size-word.js'
 
 const size = s.string({
   expected: 'a size like "64M"',

@@ -19,7 +19,7 @@ import { makeCgroup } from './sandbox-cgroup.js'
 import { stateLayout } from './state-dir.js'
 import { refuseUnenforced, statementStatus } from '../status/statements.js'
 import { probeKernel } from '../host/probe.js'
-import { type HostRead, recordHostReads, sameHostReads } from '../host/reads.js'
+import { type HostRead, recordHostReads, sameHostReads, uniqueReads } from '../host/reads.js'
 import { encodePlan } from '../plan/encode.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 
@@ -265,16 +265,6 @@ export function planBytes(plan: Plan): Uint8Array {
   const entry = encoded.get(plan)
   if (!entry) return encodePlan(plan)
   return (entry.bytes ??= encodePlan(plan))
-}
-
-/** A read made twice with one answer is checked once (the view and Landlock both ask for /proc's
- * entries); two different answers both stay, so the plan is never reused. */
-function uniqueReads(reads: readonly HostRead[]): HostRead[] {
-  const seen = new Set<string>()
-  return reads.filter((r) => {
-    const id = `${r.op}\0${r.path}\0${r.answer}`
-    return seen.has(id) ? false : (seen.add(id), true)
-  })
 }
 
 function deepFreeze<T>(value: T): T {

@@ -81,8 +81,9 @@ export function spawn(
   // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
   const processEvents =
     options.processEvents === true || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n)) === true
-  return startSandbox(
-    () => ready(prepare(input, argv, argvInPlan, options)),
+  let last: Prepared | undefined
+  const child = startSandbox(
+    () => ready((last = prepare(input, argv, argvInPlan, options))),
     argv,
     argvInPlan,
     { ...options, processEvents },
@@ -100,7 +101,14 @@ export function spawn(
       },
     },
   )
+  if (last) preparedRuns.set(child, last)
+  return child
 }
+
+const preparedRuns = new WeakMap<SandboxProcess, Prepared>()
+/** What spawn() prepared for child (its plan, the policy): `cordon run` files the plan of a run
+ * for the next one (run/plan-cache.ts). Not part of the library's API. */
+export const preparedRun = (child: SandboxProcess): Prepared | undefined => preparedRuns.get(child)
 
 /** A prepared run as the start needs it: the plan's bytes (encoded once for a reused plan), its
  * console, and the warnings its resolution noted. */

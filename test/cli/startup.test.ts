@@ -8,7 +8,7 @@
 // the TypeScript.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -18,10 +18,22 @@ import { projectDir, ROOT } from '../helpers.js'
 /** The package's bin (package.json): `cordon run` loads run.cjs, other commands the ES bundle. */
 const CLI = join(ROOT, 'bin', 'cordon.cjs')
 const RUN_BUNDLE = join('build', 'src', 'cli-bundle', 'run.cjs')
+const FAST_BUNDLE = join('build', 'src', 'cli-bundle', 'run-fast.cjs')
+
+/** A project directory of the test's own: its first run compiles, the next from the plan filed. */
+function freshProject(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-project-'))
+  chmodSync(dir, 0o755)
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 const hasStrace = spawnSync('sh', ['-c', 'command -v strace']).status === 0
 
 /** The package files (relative to the package) a CLI invocation opens. */
-function filesOpened(args: string[]): { status: number | null; files: string[]; stderr: string } {
+function filesOpened(
+  args: string[],
+  cwd = projectDir(),
+): { status: number | null; files: string[]; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-'))
   try {
     const log = join(dir, 'trace')
@@ -40,7 +52,7 @@ function filesOpened(args: string[]): { status: number | null; files: string[]; 
         CLI,
         ...args,
       ],
-      { cwd: projectDir(), encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+      { cwd, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     )
     const files = new Set<string>()
     for (const m of readFileSync(log, 'utf8').matchAll(/open(?:at)?\([^"]*"([^"]+)"/g)) {
@@ -54,14 +66,17 @@ function filesOpened(args: string[]): { status: number | null; files: string[]; 
 }
 
 /** The modules of the run bundle whose initialisation ran (their source paths), and the status. */
-function modulesRun(args: string[]): { status: number | null; modules: string[]; stderr: string } {
+function modulesRun(
+  args: string[],
+  cwd = projectDir(),
+): { status: number | null; modules: string[]; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-'))
   try {
     const log = join(dir, 'v8.log')
     const r = spawnSync(
       process.execPath,
       ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', CLI, ...args],
-      { cwd: projectDir(), encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+      { cwd, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     )
     const modules = new Set<string>()
     for (const m of readFileSync(log, 'utf8').matchAll(
@@ -85,18 +100,28 @@ const NOT_IN_A_PLAIN_RUN = [
 ]
 
 describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }, () => {
-  test('a plain cordon run opens the run bundle, its cache and one precompiled filter', () => {
-    const { status, files, stderr } = filesOpened(['run', '--', '/bin/true'])
-    assert.equal(status, 0, stderr)
-    const ours = files.filter((f) => f.startsWith('build/src') || f.startsWith('node_modules'))
+  test('a plain cordon run opens the lean bundle, then the run bundle, and only the lean one once filed', (t) => {
+    const fresh = freshProject(t)
+    const first = filesOpened(['run', '--', '/bin/true'], fresh)
+    assert.equal(first.status, 0, first.stderr)
+    const ours = (files: string[]) =>
+      files.filter((f) => f.startsWith('build/src') || f.startsWith('node_modules')).sort()
     assert.deepEqual(
-      ours.sort(),
-      [RUN_BUNDLE, `${RUN_BUNDLE}.cache`],
-      'the run bundle alone: no module, no chunk',
+      ours(first.files),
+      [FAST_BUNDLE, `${FAST_BUNDLE}.cache`, RUN_BUNDLE, `${RUN_BUNDLE}.cache`],
+      'the lean bundle (a miss), then the run bundle: no module, no chunk',
     )
-    const filters = files.filter((f) => f.startsWith(join('build', 'seccomp')))
+    const filters = first.files.filter((f) => f.startsWith(join('build', 'seccomp')))
     assert.equal(filters.length, 1, `one precompiled filter read: ${filters.join(', ')}`)
     assert.match(filters[0]!, /\.bpf$/)
+    // The plan that run filed: the lean bundle alone, and no filter file (the plan holds it).
+    const again = filesOpened(['run', '--', '/bin/true'], fresh)
+    assert.equal(again.status, 0, again.stderr)
+    assert.deepEqual(ours(again.files), [FAST_BUNDLE, `${FAST_BUNDLE}.cache`])
+    assert.deepEqual(
+      again.files.filter((f) => f.startsWith(join('build', 'seccomp'))),
+      [],
+    )
   })
 
   test("cordon run --monitor reads the default rules' precompiled filter and responder, no compiler", () => {
@@ -113,12 +138,22 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
       assert.ok(!run.modules.includes(m), `${m} is not initialised`)
   })
 
-  test('a plain cordon run initialises no seccomp compiler, monitor, audit, backend or YAML parser', () => {
-    const { status, modules, stderr } = modulesRun(['run', '--', '/bin/true'])
+  test('a plain cordon run initialises no seccomp compiler, monitor, audit, backend or YAML parser', (t) => {
+    const fresh = freshProject(t)
+    const { status, modules, stderr } = modulesRun(['run', '--', '/bin/true'], fresh)
     assert.equal(status, 0, stderr)
     assert.ok(modules.includes('src/cli/commands/run.ts'), `the log names the modules: ${modules.join(', ')}`)
     const loaded = modules.filter((m) => NOT_IN_A_PLAIN_RUN.includes(m) || m.startsWith('node_modules/'))
     assert.deepEqual(loaded, [], 'initialised only when a run asks for them')
+    // From the filed plan: the lean bundle alone (the test above), which holds neither the
+    // policy nor the compiler nor the syscall tables (esbuild hoists its static graph into one
+    // scope, so V8's log cannot name its modules: its text is read instead).
+    const again = modulesRun(['run', '--', '/bin/true'], fresh)
+    assert.equal(again.status, 0, again.stderr)
+    const lean = readFileSync(join(ROOT, FAST_BUNDLE), 'utf8')
+    for (const name of ['compilePlan', 'resolvePolicy', 'validatePolicy', 'compileSeccomp', 'syscallTable'])
+      assert.doesNotMatch(lean, new RegExp(`function ${name}\\(`), name)
+    assert.match(lean, /function startSandbox\(/)
   })
 
   test('the code cache of the run bundle is made for this Node, and used', () => {

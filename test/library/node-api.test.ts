@@ -34,7 +34,14 @@ describe('spawn() is a ChildProcess-like EventEmitter', () => {
     await new Promise<void>((resolve) => p.once('spawn', resolve))
     order.push('spawn')
     assert.ok(p.pid && p.pid !== p.launcherPid, `pid ${p.pid}, launcher ${p.launcherPid}`)
-    assert.equal(readFileSync(`/proc/${p.pid}/cmdline`, 'utf8'), 'sleep\x0030\x00')
+    // `spawn` comes when the exec closed the launcher's close-on-exec pipe, which the kernel does
+    // before it sets the new program's arguments up: /proc/PID/cmdline may be empty a moment.
+    let cmdline = ''
+    for (let i = 0; i < 100 && !cmdline; i++) {
+      cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8')
+      if (!cmdline) await new Promise((r) => setTimeout(r, 10))
+    }
+    assert.equal(cmdline, 'sleep\x0030\x00')
     assert.equal(p.exitCode, null)
     assert.ok(p.kill('SIGTERM'))
     assert.equal(p.killed, true)

@@ -5,17 +5,22 @@ import { sizeWord } from '../../policy/schema.js'
 import { parseFlags } from '../args.js'
 import { availableParallelism, totalmem } from 'node:os'
 import { CordonError } from '../../errors.js'
-import { describeStepError, type SandboxEvent } from '../../run/events.js'
 import { cgroupAccess } from '../../cgroup/select.js'
-import { type StatementStatus, statementStatus } from '../../status/statements.js'
+import { statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
-import type { Backend } from '../../backends/runtime.js'
 import { type ResolvedPolicy, sharedDirectoryAt } from '../../policy/resolve.js'
-import { type ExitReason, type ExitResult, spawn } from '../../run/spawn.js'
+import { preparedRun, spawn } from '../../run/spawn.js'
+import type { SandboxProcess } from '../../run/sandbox-process.js'
+import { CACHE_VERSION, type CachedRun, writeCachedRun } from '../../run/plan-cache.js'
+import { type HostRead, startRecording } from '../../host/reads.js'
+import { hasEscapedBytes, rawEnvValue } from '../../host/path-bytes.js'
+import { buildId, fastRunArgs, runKey } from '../run-fast-args.js'
+import { encodePlan } from '../../plan/encode.js'
 import { takeKilledMark } from '../../run/registry.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
+import { REASONS, report, reportEnd, reportEnforcement } from '../run-report.js'
 import { guardStdout } from '../dispatch.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
@@ -121,6 +126,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!split.command.length && !values.policy)
     throw new CordonError('invalid_usage', 'no command given: cordon run [options] -- COMMAND [ARG...]')
   const out = EventOutput.open(values)
+  // A command line the lean path serves (cli/run-fast.ts): what its compile reads of the host is
+  // recorded, from the policy to the plan, and the plan filed for the next run.
+  const fast = buildId() ? fastRunArgs(argv) : undefined
+  const recorder = fast ? startRecording() : undefined
   try {
     guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
     const policy = policyFromFlags(values)
@@ -145,12 +154,20 @@ export async function runCommand(argv: string[]): Promise<number> {
       await loadFilterCompiler()
       return await (await import('./audit.js')).auditRun(policy, command, args, out)
     }
-    return await runNative(policy, command, args, values, out)
+    return await runNative(
+      policy,
+      command,
+      args,
+      values,
+      out,
+      fast && recorder ? { key: runKey(fast, buildId()!), recorder } : undefined,
+    )
   } catch (e) {
     // A reader of the channel learns that cordon failed, not just that the lines stopped.
     out.record({ event: 'error', step: 'cordon', message: (e as Error).message })
     throw e
   } finally {
+    recorder?.stop()
     await out.close()
   }
 }
@@ -161,11 +178,12 @@ async function runNative(
   args: string[],
   values: Parameters<typeof openSession>[0] & { monitor?: boolean | undefined; watch?: string[] | undefined },
   out: EventOutput,
+  filing?: { key: string; recorder: ReturnType<typeof startRecording> },
 ): Promise<number> {
   metricsLinger(values) // a bad value is refused before the sandbox starts
   compileForOneRun()
-  for (const message of limitsBeyondHost(policy.limits))
-    report({ event: 'warning', step: 'limits', message }, out)
+  const beyond = limitsBeyondHost(policy.limits)
+  for (const message of beyond) report({ event: 'warning', step: 'limits', message }, out)
   const monitored =
     values.monitor ||
     values.rules?.length ||
@@ -175,43 +193,89 @@ async function runNative(
   const session = monitored ? await openSession(values, out) : undefined
   const watch = [...(session?.watchList() ?? []), ...syscallList(values.watch)]
   // A built-in profile's filter is precompiled: only other filters load the compiler.
-  if (!precompiledFilter(policy.seccomp, seccompExtras(policy), process.arch, watch))
+  if (!precompiledFilter(policy.seccomp, seccompExtras(policy), process.arch, watch)) {
+    filing?.recorder.stop()
+    filing = undefined // what the compile reads is no longer one synchronous span
     await loadFilterCompiler()
+  }
   const child = spawn({ kind: 'resolved', policy }, command, args, {
     stdio: 'inherit',
     publish: true,
     ...(watch.length ? { watch } : {}),
     ...(session ? { cgroup: true, processEvents: true } : {}),
   })
+  const reads = filing?.recorder.stop()
+  let status: CachedRun['status'] | undefined
   session?.attachProcess(child, [command, ...args], policy.limits)
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const s of FORWARDED) process.on(s, forward)
   for await (const ev of child.events) {
     report(ev, out) // first, so that an alert follows the event that fired it
     session?.handle(child.id, ev)
-    if (ev.event === 'landlock')
-      reportEnforcement(
-        statementStatus(policy, ev.abi, ev.code ? `Landlock unavailable (${ev.code})` : undefined, {
-          uid: process.getuid?.() ?? 0,
-          cgroup: child.cgroupAccess ?? cgroupAccess(),
-        }),
-        out,
+    if (ev.event === 'landlock') {
+      const access = child.cgroupAccess ?? cgroupAccess()
+      const statements = statementStatus(
+        policy,
+        ev.abi,
+        ev.code ? `Landlock unavailable (${ev.code})` : undefined,
+        { uid: process.getuid?.() ?? 0, cgroup: access },
       )
+      status = {
+        abi: ev.abi,
+        ...(ev.code ? { code: ev.code } : {}),
+        cgroup: { ok: access.ok, why: access.why },
+        statements,
+      }
+      reportEnforcement(statements, out)
+    }
   }
   const result = await child.exited
   for (const s of FORWARDED) process.off(s, forward)
   await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
+  if (filing && reads && status && (result.reason === 'exited' || result.reason === 'signal'))
+    fileRun(filing.key, reads, policy, child, beyond, status, [command, ...args])
   return result.code
 }
 
-const mib = (bytes = 0) => (bytes >= 2 ** 20 ? `${+(bytes / 2 ** 20).toFixed(1)} MiB` : `${bytes} bytes`)
-
-const REASONS: Partial<Record<ExitReason, (p: ResolvedPolicy) => string>> = {
-  oom: (p) => `out of memory: the sandbox reached its ${mib(p.limits.memory)} limit and the kernel killed it`,
-  pids: (p) => `the sandbox hit its limit of ${p.limits.pids} processes (forks were refused)`,
-  timeout: (p) => `timed out after ${p.limits.timeoutMs} ms: the whole sandbox was killed`,
+/** Files the run's plan for the next run of the same command line (run/plan-cache.ts), when
+ * nothing of it was this run's alone: no private /tmp (a run without a mount namespace), no
+ * command line or variable in the plan (bytes that are not UTF-8). Its cgroup is taken out:
+ * each run makes its own and binds it. */
+function fileRun(
+  key: string,
+  reads: HostRead[],
+  policy: ResolvedPolicy,
+  child: SandboxProcess,
+  warnings: string[],
+  status: CachedRun['status'],
+  argv: string[],
+): void {
+  const prepared = preparedRun(child)
+  if (!prepared || prepared.privateTmp || argv.some(hasEscapedBytes)) return
+  if (policy.env.pass.some((n) => rawEnvValue(n) !== undefined)) return
+  let policyJson: string
+  try {
+    policyJson = JSON.stringify(policy)
+  } catch {
+    return // a value JSON cannot hold
+  }
+  const plan = { ...prepared.plan, ops: prepared.plan.ops.filter((op) => op.op !== 'cgroup') }
+  writeCachedRun({
+    version: CACHE_VERSION,
+    key,
+    reads,
+    plan: encodePlan(plan).toString('base64'),
+    devpts: plan.ops.some((op) => op.op === 'devpts'),
+    notes: plan.notes.flatMap((n) => (n.startsWith('warning: ') ? [n.slice(9)] : [])),
+    limits: policy.limits,
+    requireLimits: policy.requireLimits === true,
+    passed: [...policy.env.pass],
+    warnings,
+    status,
+    policy: policyJson,
+  })
 }
 
 /** Limits this host cannot reach limit nothing here: valid (a policy travels between hosts),
@@ -227,50 +291,6 @@ function limitsBeyondHost(limits: ResolvedPolicy['limits']): string[] {
       `cpus ${limits.cpus} is more than this host has (${availableParallelism()}), so it limits nothing here`,
     )
   return out
-}
-
-/** killedBy: the `cordon kill` that ended it (registry.ts markKilled), which only cordon notes. */
-function reportEnd(result: ExitResult, policy: ResolvedPolicy, out: EventOutput, killedBy?: string): void {
-  const byCordon = killedBy !== undefined && result.reason === 'signal' ? killedBy : undefined
-  out.record({
-    event: 'result',
-    reason: result.reason,
-    code: result.code,
-    stats: result.stats,
-    ...(byCordon ? { killedBy: byCordon } : {}),
-    ...(out.dropped ? { eventsDropped: out.dropped } : {}),
-  })
-  const say = REASONS[result.reason]
-  if (say && out.human) warn(say(policy))
-  else if (byCordon && out.human) warn(`killed by \`${byCordon}\`: the whole sandbox was killed`)
-}
-
-/** Best effort is explicit: say which statements this run enforces with fewer layers. */
-function reportEnforcement(statements: StatementStatus[], out: EventOutput, backend?: Backend): void {
-  out.record({ event: 'status', ...(backend ? { backend } : {}), statements })
-  if (!out.human) return
-  const partial = statements.filter((s) => s.status === 'partial')
-  const none = statements.filter((s) => s.status === 'none')
-  if (partial.length) {
-    const why = [...new Set(partial.flatMap((s) => s.missing.map((m) => m.why)))].join('; ')
-    warn(
-      `warning: ${partial.length} of ${statements.length} statements enforced by fewer layers than possible (${why})`,
-    )
-  }
-  if (none.length)
-    warn(`warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`)
-}
-
-/** Every event on the channel; the few a person needs on stderr, escaped by warn(). */
-function report(ev: SandboxEvent, out: EventOutput): void {
-  out.event(ev)
-  if (!out.human) return
-  if (ev.event === 'error') warn(describeStepError(ev))
-  else if (ev.event === 'warning') warn(`warning: ${ev.step}: ${ev.message}`)
-  else if (ev.event === 'denied')
-    warn(
-      `denied by ${ev.layer}: ${ev.blockers} ${ev.path ?? ev.port ?? ev.object ?? ''} (${ev.exe}, pid ${ev.pid})`,
-    )
 }
 
 /** `--backend runc|gvisor`: the policy as an OCI bundle, run in the foreground by the runtime. */

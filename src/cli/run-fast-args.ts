@@ -1,0 +1,73 @@
+// The `cordon run` command lines whose plan a later run may reuse (run/plan-cache.ts), and the
+// key an entry is filed under. Shared by the run command, which writes entries, and its lean
+// path (run-fast.ts), which reads them: both must read a command line the same way.
+import { userInfo } from 'node:os'
+import { callerCwd } from '../host/path-bytes.js'
+
+/** The build's own id (scripts/bundle-cli.mjs defines it in both run bundles, the same for
+ * both): an entry is used only by the build that wrote it. Unbundled, there is none, and no
+ * entry is written or read. */
+declare const __CORDON_BUILD__: string | undefined
+export const buildId = (): string | undefined =>
+  typeof __CORDON_BUILD__ === 'string' ? __CORDON_BUILD__ : undefined
+
+/** What such a command line says: a built-in profile (none: `default`), -q, the command. */
+export interface FastRun {
+  profile: string
+  quiet: boolean
+  command: string[]
+}
+
+/** The profiles the lean path runs (`--profile NAME`); any other option is the run command's. */
+const PROFILES = new Set(['default', 'minimal'])
+
+/** `[-q|--quiet] [--profile NAME] [--] COMMAND [ARG...]` (the options in any order, each at most
+ * once); undefined for anything else. Without `--` the command is the first word that is no
+ * option, as splitCommand reads it. */
+export function fastRunArgs(argv: readonly string[]): FastRun | undefined {
+  let profile: string | undefined
+  let quiet = false
+  let i = 0
+  for (; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--') {
+      i++
+      break
+    }
+    if (!a.startsWith('-')) break
+    if ((a === '-q' || a === '--quiet') && !quiet) quiet = true
+    else if (a === '--profile' && profile === undefined && i + 1 < argv.length) profile = argv[++i]
+    else if (a.startsWith('--profile=') && profile === undefined) profile = a.slice('--profile='.length)
+    else return undefined
+  }
+  const command = argv.slice(i)
+  if (!command.length || (profile !== undefined && !PROFILES.has(profile))) return undefined
+  return { profile: profile ?? 'default', quiet, command }
+}
+
+/** The login name a run's USER and LOGNAME come from (spawn.ts loginName). */
+function login(): string | null {
+  try {
+    return userInfo().username || null
+  } catch {
+    return null
+  }
+}
+
+/** Everything a compile of such a run reads besides the host reads it records: the build, the
+ * profile, the working directory, the caller's ids and login, the arch, and the environment the
+ * policy and the compiler read (HOME for the shared directories, XDG_RUNTIME_DIR for the state
+ * directory the view hides). */
+export function runKey(run: FastRun, build: string): string {
+  return JSON.stringify([
+    build,
+    run.profile,
+    callerCwd(),
+    process.getuid?.() ?? 0,
+    process.getgid?.() ?? 0,
+    login(),
+    process.arch,
+    process.env.HOME ?? null,
+    process.env.XDG_RUNTIME_DIR ?? null,
+  ])
+}

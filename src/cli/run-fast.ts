@@ -1,0 +1,140 @@
+// `cordon run`'s lean path: a command line an earlier run compiled the plan of (run/plan-cache.ts)
+// starts from that plan, through the same start as spawn() (run/start.ts), and says what the run
+// command says (run-report.ts). Its bundle (run-fast.cjs) holds no policy, compiler or syscall
+// table, so the start is Node's own plus the run's bookkeeping (README: "CLI start-up"). Anything
+// it is not sure of is a miss, and bin/cordon.cjs runs the run command instead, which compiles
+// (and files the plan for the next run): an option it does not serve, no entry, an entry whose
+// host reads answer otherwise now, or a start that fails before the launcher has its go.
+import { createRequire } from 'node:module'
+import { CordonError } from '../errors.js'
+import { insertOpsAfterFirst } from '../plan/encode.js'
+import { type CgroupAccess, cgroupAccess } from '../cgroup/select.js'
+import { sameHostReads } from '../host/reads.js'
+import { rawEnvValue } from '../host/path-bytes.js'
+import { type CachedRun, readCachedRun } from '../run/plan-cache.js'
+import { takeKilledMark } from '../run/registry.js'
+import { makeCgroup } from '../run/sandbox-cgroup.js'
+import { isStep } from '../run/launcher-steps.js'
+import type { SandboxProcess } from '../run/sandbox-process.js'
+import { type ReadyRun, startSandbox } from '../run/start.js'
+import type { StatementStatus } from '../status/statements.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { setQuiet, warn } from './output.js'
+import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
+import { report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
+import { FORWARDED } from './signals.js'
+
+export { rawArgs } from '../host/path-bytes.js'
+
+/** The run command's bundle, for what only the policy can say (a status for another Landlock
+ * answer than the first run's, a command not found): loaded then, and only then. */
+interface FullRun {
+  statusFor(
+    policy: ResolvedPolicy,
+    abi: number,
+    code: string | undefined,
+    access: CgroupAccess,
+  ): StatementStatus[]
+  notFoundFor(policy: ResolvedPolicy, command: string, cwd: string): string | undefined
+}
+let full: FullRun | undefined
+/** The entry's policy, parsed once, when needed. */
+const policies = new WeakMap<CachedRun, ResolvedPolicy>()
+const policyOf = (entry: CachedRun): ResolvedPolicy => {
+  let p = policies.get(entry)
+  if (!p) policies.set(entry, (p = JSON.parse(entry.policy) as ResolvedPolicy))
+  return p
+}
+const fullRun = (): FullRun =>
+  (full ??= createRequire(import.meta.url)(new URL('run.cjs', import.meta.url).pathname) as FullRun)
+
+/** stderr gets the lines a person reads; there is no event channel on this path. */
+const HUMAN: RunOutput = { human: true, dropped: 0, event: () => {}, record: () => {} }
+
+/** argv is `run` and its arguments. Resolves to undefined when the run command must run it. */
+export async function main(argv: string[]): Promise<number | undefined> {
+  const build = buildId()
+  const run = argv[0] === 'run' && build ? fastRunArgs(argv.slice(1)) : undefined
+  if (!run) return undefined
+  const entry = readCachedRun(runKey(run, build!))
+  // A passed variable that is not UTF-8 travels in the plan; the host answers must be the
+  // compile's, so that the plan is what a compile gives now.
+  if (!entry || entry.passed.some((n) => rawEnvValue(n) !== undefined) || !sameHostReads(entry.reads))
+    return undefined
+  setQuiet(run.quiet)
+  let child: SandboxProcess
+  try {
+    child = startSandbox(
+      () => ready(entry),
+      run.command,
+      false,
+      { stdio: 'inherit', publish: true },
+      {
+        amend: (ev) => {
+          if (ev.event !== 'error' || !isStep(ev.step, 'exec') || ev.code !== 'ENOENT') return false
+          const hint = fullRun().notFoundFor(policyOf(entry), run.command[0]!, process.cwd())
+          if (hint) ev.hint = hint
+          return hint !== undefined
+        },
+      },
+    )
+  } catch {
+    return undefined // nothing of the command ran: the run command says what failed
+  }
+  try {
+    for (const message of entry.warnings) report({ event: 'warning', step: 'limits', message }, HUMAN)
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    for (const s of FORWARDED) process.on(s, forward)
+    for await (const ev of child.events) {
+      report(ev, HUMAN)
+      if (ev.event === 'landlock') reportEnforcement(statusOf(entry, ev.abi, ev.code, child), HUMAN)
+    }
+    const result = await child.exited
+    for (const s of FORWARDED) process.off(s, forward)
+    reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
+    return result.code
+  } catch (e) {
+    for (const line of (e instanceof CordonError ? e.message : `internal error: ${String(e)}`).split('\n'))
+      warn(line)
+    return 125
+  }
+}
+
+/** The run as the entry's plan gives it: its cgroup made as a compile's run makes it, bound
+ * into the plan where compilePlan binds it (plan/bind-run.ts). */
+function ready(entry: CachedRun): ReadyRun {
+  const made = makeCgroup(entry.limits, false, entry.requireLimits)
+  const plan = Buffer.from(entry.plan, 'base64')
+  const cgroups = made.cgroup?.joinPaths ?? []
+  return {
+    bytes: () =>
+      insertOpsAfterFirst(
+        plan,
+        cgroups.map((path) => ({ op: 'cgroup', path })),
+      ),
+    devpts: entry.devpts,
+    warnings: entry.notes,
+    limits: entry.limits,
+    cgroup: made.cgroup,
+    access: made.access,
+    current: () => true,
+    remove: () => made.cgroup?.remove(),
+  }
+}
+
+/** The statuses the first run reported, when this run's Landlock and cgroup answers are the
+ * ones they were for; else made from the policy (run-main.ts statusFor), as the run command does. */
+function statusOf(
+  entry: CachedRun,
+  abi: number,
+  code: string | undefined,
+  child: SandboxProcess,
+): StatementStatus[] {
+  const access = child.cgroupAccess ?? cgroupAccess()
+  const same =
+    entry.status.abi === abi &&
+    entry.status.code === code &&
+    entry.status.cgroup.ok === access.ok &&
+    entry.status.cgroup.why === access.why
+  return same ? entry.status.statements : fullRun().statusFor(policyOf(entry), abi, code, access)
+}

@@ -1,0 +1,78 @@
+// What `cordon run` tells a person and the event channel about a run: the few events a person
+// needs on stderr, the statements enforced with fewer layers, and how the run ended. Shared by
+// the run command and its lean path (cli/run-fast.ts), so that both say the same.
+import type { Backend } from '../backends/runtime.js'
+import type { Limits } from '../cgroup/driver.js'
+import type { ExitReason, ExitResult } from '../run/sandbox-process.js'
+import type { SandboxEvent } from '../run/event-types.js'
+import { describeStepError } from '../run/launcher-steps.js'
+import type { StatementStatus } from '../status/statements.js'
+import { warn } from './output.js'
+
+/** Where a run's events and lines go (cli/event-output.ts EventOutput; the lean path's has no
+ * channel): `human` when stderr gets the lines a person reads. */
+export interface RunOutput {
+  readonly human: boolean
+  readonly dropped: number
+  event(ev: SandboxEvent): void
+  record(value: { event: string } & Record<string, unknown>): void
+}
+
+const mib = (bytes = 0) => (bytes >= 2 ** 20 ? `${+(bytes / 2 ** 20).toFixed(1)} MiB` : `${bytes} bytes`)
+
+export const REASONS: Partial<
+  Record<ExitReason, (p: { limits: Limits & { timeoutMs?: number } }) => string>
+> = {
+  oom: (p) => `out of memory: the sandbox reached its ${mib(p.limits.memory)} limit and the kernel killed it`,
+  pids: (p) => `the sandbox hit its limit of ${p.limits.pids} processes (forks were refused)`,
+  timeout: (p) => `timed out after ${p.limits.timeoutMs} ms: the whole sandbox was killed`,
+}
+
+/** killedBy: the `cordon kill` that ended it (registry.ts markKilled), which only cordon notes. */
+export function reportEnd(
+  result: ExitResult,
+  policy: { limits: Limits & { timeoutMs?: number } },
+  out: RunOutput,
+  killedBy?: string,
+): void {
+  const byCordon = killedBy !== undefined && result.reason === 'signal' ? killedBy : undefined
+  out.record({
+    event: 'result',
+    reason: result.reason,
+    code: result.code,
+    stats: result.stats,
+    ...(byCordon ? { killedBy: byCordon } : {}),
+    ...(out.dropped ? { eventsDropped: out.dropped } : {}),
+  })
+  const say = REASONS[result.reason]
+  if (say && out.human) warn(say(policy))
+  else if (byCordon && out.human) warn(`killed by \`${byCordon}\`: the whole sandbox was killed`)
+}
+
+/** Best effort is explicit: say which statements this run enforces with fewer layers. */
+export function reportEnforcement(statements: StatementStatus[], out: RunOutput, backend?: Backend): void {
+  out.record({ event: 'status', ...(backend ? { backend } : {}), statements })
+  if (!out.human) return
+  const partial = statements.filter((s) => s.status === 'partial')
+  const none = statements.filter((s) => s.status === 'none')
+  if (partial.length) {
+    const why = [...new Set(partial.flatMap((s) => s.missing.map((m) => m.why)))].join('; ')
+    warn(
+      `warning: ${partial.length} of ${statements.length} statements enforced by fewer layers than possible (${why})`,
+    )
+  }
+  if (none.length)
+    warn(`warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`)
+}
+
+/** Every event on the channel; the few a person needs on stderr, escaped by warn(). */
+export function report(ev: SandboxEvent, out: RunOutput): void {
+  out.event(ev)
+  if (!out.human) return
+  if (ev.event === 'error') warn(describeStepError(ev))
+  else if (ev.event === 'warning') warn(`warning: ${ev.step}: ${ev.message}`)
+  else if (ev.event === 'denied')
+    warn(
+      `denied by ${ev.layer}: ${ev.blockers} ${ev.path ?? ev.port ?? ev.object ?? ''} (${ev.exe}, pid ${ev.pid})`,
+    )
+}

@@ -1,0 +1,127 @@
+// Plans `cordon run` compiled, kept for its next start of the same command line (cli/run-fast.ts):
+// one JSON file per key in the caller's state directory (state-dir.ts), which no sandbox sees
+// (plan/state-mask.ts) and no other user can write. An entry is used only for exactly its key
+// (cordon's build, the run's options, directory, identity and the environment the policy reads)
+// and only while every host read its compile made still gets the same answer (host/reads.ts),
+// which makes it exactly the plan a compile would give now; anything else is a miss, and the run
+// compiles as before.
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import type { Limits } from '../cgroup/driver.js'
+import type { HostRead } from '../host/reads.js'
+import type { StatementStatus } from '../status/statements.js'
+import { callerUid, privateStateDir } from './state-dir.js'
+
+export const CACHE_VERSION = 1
+
+/** What a later run needs to start as the first did, without the policy. */
+export interface CachedRun {
+  version: typeof CACHE_VERSION
+  key: string
+  /** The host reads the compile made, each with its answer (host/reads.ts). */
+  reads: HostRead[]
+  /** The policy's plan without the run's facts (its cgroups), encoded (plan/encode.ts), as
+   * base64: its cgroups are placed into it at each start (insertOpsAfterFirst). */
+  plan: string
+  /** The plan mounts a devpts (a console), and what its resolution warned of. */
+  devpts: boolean
+  notes: string[]
+  /** The policy's limits (the run's cgroup, and what the end says of them). */
+  limits: Limits & { timeoutMs?: number }
+  requireLimits: boolean
+  /** Variables the policy passes: one whose value is not UTF-8 travels in the plan (a miss). */
+  passed: string[]
+  /** Warnings said before the start (limits this host cannot reach). */
+  warnings: string[]
+  /** The statements' status the first run reported, and the Landlock and cgroup answers it
+   * was for. */
+  status: { abi: number; code?: string; cgroup: { ok: boolean; why: string }; statements: StatementStatus[] }
+  /** The policy as JSON, for what only it can say (another status, a command not found): read
+   * only then. */
+  policy: string
+}
+
+const MAX_ENTRY = 8 << 20
+/** Entries kept: the oldest go first. */
+const MAX_ENTRIES = 64
+
+/** FNV-1a, 64 bits, hex: a file name for a key (the entry holds the key itself, compared whole). */
+function fileName(key: string): string {
+  let h = 0xcbf29ce484222325n
+  for (let i = 0; i < key.length; i++) {
+    h ^= BigInt(key.charCodeAt(i))
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn
+  }
+  return `${h.toString(16).padStart(16, '0')}.json`
+}
+
+/** The entry for key, when the caller's state directory holds one of the caller's, private,
+ * written for exactly this key; undefined otherwise (never an error: a miss compiles). Its host
+ * reads are not checked here (the caller does, sameHostReads). */
+export function readCachedRun(key: string): CachedRun | undefined {
+  let fd: number | undefined
+  try {
+    const file = join(privateStateDir('plans'), fileName(key))
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== callerUid() || st.mode & 0o077 || st.size > MAX_ENTRY) return undefined
+    const buf = Buffer.allocUnsafe(st.size)
+    let at = 0
+    while (at < st.size) {
+      const n = readSync(fd, buf, at, st.size - at, at)
+      if (n === 0) return undefined
+      at += n
+    }
+    const entry = JSON.parse(buf.toString('utf8')) as CachedRun
+    return entry.version === CACHE_VERSION && entry.key === key ? entry : undefined
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/** Writes the entry (never through a planted file: O_EXCL, then rename), and keeps at most
+ * MAX_ENTRIES. A failure is silent: the next run compiles. */
+export function writeCachedRun(entry: CachedRun): void {
+  try {
+    const dir = privateStateDir('plans')
+    const file = join(dir, fileName(entry.key))
+    const temp = `${file}.${process.pid}.tmp`
+    const fd = openSync(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    )
+    try {
+      writeSync(fd, JSON.stringify(entry))
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, file)
+    prune(dir)
+  } catch {}
+}
+
+function prune(dir: string): void {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json'))
+  if (names.length <= MAX_ENTRIES) return
+  const aged = names
+    .map((n) => ({ n, t: statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => a.t - b.t)
+  for (const { n } of aged.slice(0, names.length - MAX_ENTRIES))
+    try {
+      unlinkSync(join(dir, n))
+    } catch {}
+}

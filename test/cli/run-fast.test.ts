@@ -1,0 +1,208 @@
+// `cordon run`'s lean path (src/cli/run-fast.ts): a command line an earlier run compiled starts
+// from the plan that run filed (src/run/plan-cache.ts), and says and does what the run command
+// does; anything it is not sure of runs the run command instead.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { fastRunArgs } from '../../src/cli/run-fast-args.js'
+import { bindRun } from '../../src/plan/bind-run.js'
+import { compilePlan } from '../../src/plan/compile.js'
+import { encodePlan, insertOpsAfterFirst } from '../../src/plan/encode.js'
+import { resolvePolicy } from '../../src/policy/resolve.js'
+import { validatePolicy } from '../../src/policy/parse.js'
+import { isRoot, ROOT } from '../helpers.js'
+
+const BUNDLE = join(ROOT, 'build', 'src', 'cli-bundle', 'run-fast.cjs')
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+
+describe('the command lines the lean path serves', () => {
+  test('[-q] [--profile default|minimal] [--] COMMAND, nothing else', () => {
+    assert.deepEqual(fastRunArgs(['--', 'ls', '-l']), {
+      profile: 'default',
+      quiet: false,
+      command: ['ls', '-l'],
+    })
+    assert.deepEqual(fastRunArgs(['ls', '-l']), { profile: 'default', quiet: false, command: ['ls', '-l'] })
+    assert.deepEqual(fastRunArgs(['-q', '--profile', 'minimal', '--', 'x']), {
+      profile: 'minimal',
+      quiet: true,
+      command: ['x'],
+    })
+    assert.deepEqual(fastRunArgs(['--profile=default', 'x'])?.profile, 'default')
+    for (const refused of [
+      [],
+      ['--'],
+      ['-q'],
+      ['--rw', '.', '--', 'x'],
+      ['--profile', 'nope', 'x'],
+      ['-q', '-q', 'x'],
+      ['--json', 'x'],
+      ['-p', 'policy.yaml'],
+      ['--help'],
+    ])
+      assert.equal(fastRunArgs(refused), undefined, JSON.stringify(refused))
+  })
+})
+
+describe('a plan kept encoded gets its cgroups where bindRun puts them', () => {
+  test('the same bytes as encoding the bound plan', () => {
+    const policy = resolvePolicy(
+      { policy: validatePolicy({ extends: ['default'] }), baseDir: '/', label: 'test' },
+      '/',
+    )
+    const plan = compilePlan(policy, { uid: 1000, gid: 1000, cwd: '/', arch: process.arch, idRanges: null })
+    const cgroups = ['/sys/fs/cgroup/a/b', '/sys/fs/cgroup/memory/c']
+    const bound = encodePlan(bindRun(plan, { cgroups }))
+    const spliced = insertOpsAfterFirst(
+      encodePlan(plan),
+      cgroups.map((path) => ({ op: 'cgroup' as const, path })),
+    )
+    assert.ok(bound.equals(spliced))
+    assert.ok(insertOpsAfterFirst(encodePlan(plan), []).equals(encodePlan(plan)))
+  })
+})
+
+/** A project directory, and runs of the CLI there (the bundle as built, or a copy's). */
+function project(t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-fast-'))
+  chmodSync(dir, 0o755)
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const run = (args: string[], bin = join(ROOT, 'bin', 'cordon.cjs')) =>
+    spawnSync(process.execPath, [bin, 'run', ...args], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+  return { dir, run }
+}
+
+/** The plans directory of this caller's state (run/state-dir.ts). */
+const plansDir = () => {
+  const uid = process.getuid?.() ?? 0
+  const base =
+    uid === 0
+      ? '/run/cordon'
+      : process.env.XDG_RUNTIME_DIR
+        ? join(process.env.XDG_RUNTIME_DIR, 'cordon')
+        : `/tmp/cordon-${uid}/cordon`
+  return join(base, 'plans')
+}
+/** The entries filed for runs in dir (the key names the working directory third). */
+const entriesFor = (dir: string) =>
+  existsSync(plansDir())
+    ? readdirSync(plansDir()).filter((n) => {
+        if (!n.endsWith('.json')) return false
+        const { key } = JSON.parse(readFileSync(join(plansDir(), n), 'utf8')) as { key: string }
+        return (JSON.parse(key) as unknown[])[2] === dir
+      })
+    : []
+
+describe(
+  'cordon run from a filed plan',
+  { skip: !existsSync(BUNDLE) && 'the bundles are not built (no esbuild)' },
+  () => {
+    test('says and does what the run command does: output, status, warnings, errors', (t) => {
+      const p = project(t)
+      const cases: string[][] = [
+        ['--', 'sh', '-c', 'echo out; echo err >&2; exit 3'],
+        ['--', '/no/such/program'],
+        ['-q', '--', 'sh', '-c', 'kill -TERM $$'],
+        ['--profile', 'minimal', '--', '/bin/true'],
+      ]
+      for (const args of cases) {
+        const first = p.run(args) // compiles, and files the plan
+        const again = p.run(args) // from the plan
+        assert.equal(again.status, first.status, JSON.stringify(args))
+        assert.equal(again.stdout, first.stdout, JSON.stringify(args))
+        // cordon's lines and the program's share stderr, in whatever order they come.
+        const lines = (text: string) => text.split('\n').sort()
+        assert.deepEqual(lines(again.stderr), lines(first.stderr), JSON.stringify(args))
+      }
+      assert.equal(entriesFor(p.dir).length, 2) // one per profile
+    })
+
+    test('runs without the run command once filed: the lean path alone', (t) => {
+      const p = project(t)
+      const copy = mkdtempSync(join(tmpdir(), 'cordon-fast-pkg-'))
+      t.after(() => rmSync(copy, { recursive: true, force: true }))
+      mkdirSync(join(copy, 'bin'))
+      for (const f of ['cordon.cjs', 'code-cache.cjs'])
+        copyFileSync(join(ROOT, 'bin', f), join(copy, 'bin', f))
+      for (const dir of ['native', 'seccomp'])
+        // the launcher, the precompiled filters
+        cpSync(join(ROOT, 'build', dir), join(copy, 'build', dir), { recursive: true })
+      cpSync(join(ROOT, 'build', 'src', 'cli-bundle'), join(copy, 'build', 'src', 'cli-bundle'), {
+        recursive: true,
+      })
+      const bin = join(copy, 'bin', 'cordon.cjs')
+      assert.equal(p.run(['--', 'sh', '-c', 'echo one'], bin).stdout, 'one\n')
+      // The run command gone, both its bundles.
+      rmSync(join(copy, 'build', 'src', 'cli-bundle', 'run.cjs'))
+      rmSync(join(copy, 'build', 'src', 'cli-bundle', 'main.js'))
+      const r = p.run(['--', 'sh', '-c', 'echo two; exit 4'], bin)
+      assert.equal(r.status, 4, r.stderr)
+      assert.equal(r.stdout, 'two\n')
+      // Another directory is another key: the run command, gone here, would have to compile.
+      const other = project(t)
+      const miss = other.run(['--', 'true'], bin)
+      assert.equal(miss.status, 125)
+      assert.match(miss.stderr, /cannot load the CLI/)
+    })
+
+    test('a plan whose host reads answer otherwise now is compiled afresh and filed again', (t) => {
+      const p = project(t)
+      assert.equal(p.run(['--', 'true']).status, 0)
+      const [name] = entriesFor(p.dir)
+      assert.ok(name)
+      const file = join(plansDir(), name)
+      const before = readFileSync(file, 'utf8')
+      chmodSync(p.dir, 0o750) // the view's bind of the project reads its mode
+      const r = p.run(['--', 'true'])
+      assert.equal(r.status === 0 || r.status === 125, true, r.stderr)
+      const after = readFileSync(file, 'utf8')
+      if (r.status === 0) assert.notEqual(after, before)
+      chmodSync(p.dir, 0o755)
+    })
+
+    test("an entry that is not the caller's own and private is not used, and is replaced", (t) => {
+      const p = project(t)
+      assert.equal(p.run(['--', 'true']).status, 0)
+      const [name] = entriesFor(p.dir)
+      assert.ok(name)
+      const file = join(plansDir(), name)
+      chmodSync(file, 0o644)
+      const ino = statSync(file).ino
+      assert.equal(p.run(['--', 'true']).status, 0)
+      const st = statSync(file)
+      assert.equal(st.mode & 0o777, 0o600)
+      assert.notEqual(st.ino, ino) // written anew by the run command
+    })
+
+    test(
+      'the filed plans are out of every sandbox’s sight',
+      { skip: !isRoot && 'root: a wide bind of /run' },
+      (t) => {
+        const p = project(t)
+        assert.equal(p.run(['--', 'true']).status, 0)
+        const r = p.run(['--ro', '/run', '--', 'sh', '-c', 'for f in /run/cordon/*; do echo "$f"; done'])
+        assert.equal(r.status, 0, r.stderr)
+        assert.equal(r.stdout, '/run/cordon/*\n')
+      },
+    )
+  },
+)
