@@ -12,7 +12,7 @@
 // same plan in the same rounds, so a launcher change is measured against its base side by side;
 // every cordon-exec row also gets its ratio to bwrap paired by round.
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -54,6 +54,11 @@ const plan = compilePlan(resolved, {
 const planBytes = encodePlan(plan)
 writeFileSync(planFile, planBytes)
 const cachedPlan = cachedPlanCli()
+// The default profile shows its working directory: a project of the bench's own (0755, so that
+// a root caller's sandbox ids can enter it), not /tmp.
+const projectDir = join(planDir, 'project')
+mkdirSync(projectDir, { mode: 0o755 })
+chmodSync(planDir, 0o755)
 // Left behind by every earlier run of this bench: removed however the process ends.
 process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 
@@ -123,6 +128,13 @@ const variants = [
     name: 'cordon run (CLI, node start included)',
     cli: true,
     run: () => timeSync(process.execPath, [cli, 'run', '--policy', policyFile, '--', '/bin/true']),
+  },
+  // The everyday form, `cordon run -- COMMAND` in a project directory: after its first run it
+  // starts from the plan that run filed (src/cli/run-fast.ts), which the warm-up below made.
+  {
+    name: 'cordon run -- /bin/true (CLI, default profile, its plan filed)',
+    cliFiled: true,
+    run: () => timeSync(process.execPath, [cli, 'run', '--', '/bin/true'], projectDir),
   },
   // What Node's own start costs, and the CLI's load alone: the CLI row is judged against these.
   { name: 'node -e 0', node: true, run: () => timeSync(process.execPath, ['-e', '0']) },
@@ -231,10 +243,10 @@ function cachedPlanCli() {
   }
 }
 
-function timeSync(cmd, args) {
+function timeSync(cmd, args, cwd = '/tmp') {
   return new Promise((resolve, reject) => {
     const t = performance.now()
-    const child = spawnChild(cmd, args, { stdio: 'ignore', env, cwd: '/tmp' })
+    const child = spawnChild(cmd, args, { stdio: 'ignore', env, cwd })
     child.once('error', reject)
     child.once('exit', (code) =>
       code === 0 ? resolve(performance.now() - t) : reject(new Error(`${cmd} exited ${code}`)),
@@ -323,6 +335,9 @@ const cliVsNode = {
   cpuVsNode: ratio(cpu[of('cli')], cpu[of('node')]),
   floorCpuVsNode: ratio(cpu[of('cliFloor')], cpu[of('node')]),
   ...(cachedPlan ? { cachedPlanFloorVsNode: ratio(median(samples[of('cachedPlanCli')]), nodeMs) } : {}),
+  filedVsNode: ratio(median(samples[of('cliFiled')]), nodeMs),
+  filedOwnMs: Number((median(samples[of('cliFiled')]) - nodeMs).toFixed(2)),
+  filedCpuVsNode: ratio(cpu[of('cliFiled')], cpu[of('node')]),
 }
 if (values.json) {
   console.log(
@@ -338,6 +353,9 @@ if (values.json) {
     `\ncordon run vs node -e 0: ${cliVsNode.vsNode}× (its floor: ${cliVsNode.floorVsNode}×; cordon's own: ${cliVsNode.ownMs} ms); ` +
       `CPU: ${cliVsNode.cpuVsNode}× (floor ${cliVsNode.floorCpuVsNode}×)` +
       (cachedPlan ? `; with its plan cached, at least: ${cliVsNode.cachedPlanFloorVsNode}×` : ''),
+  )
+  console.log(
+    `cordon run -- /bin/true, its plan filed, vs node -e 0: ${cliVsNode.filedVsNode}× (cordon's own: ${cliVsNode.filedOwnMs} ms); CPU: ${cliVsNode.filedCpuVsNode}×`,
   )
   if (spawnVs)
     console.log(

@@ -38,7 +38,7 @@ import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrph
 import type { ExitReason } from '../run/spawn.js'
 import { compileView, realHostFs } from '../plan/view.js'
 import { hideStateDir } from '../plan/state-mask.js'
-import { callerUid } from '../run/state-dir.js'
+import { callerUid, ensureStateDirs } from '../run/state-dir.js'
 import { hostPathIn, resolveViewPath } from '../policy/view-paths.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
@@ -141,7 +141,8 @@ export function backendConfig(
   backend?: RuntimeBackend,
 ): { config: OciConfig; files: ReturnType<typeof ociConfig>['files'] } {
   // As natively: cordon's own state (and the runtimes', under it for a plain caller) is hidden
-  // wherever a bind would show it (plan/state-mask.ts).
+  // wherever a bind would show it (plan/state-mask.ts), every place of it made first.
+  ensureStateDirs()
   const policy = hideStateDir(given, callerUid())
   // runc and runsc make a missing mount point where the view leads, as the launcher would: in a
   // host directory under a writable bind they left it there after the run (runsc's gofer even

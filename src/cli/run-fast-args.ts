@@ -9,7 +9,18 @@ import { callerCwd } from '../host/path-bytes.js'
  * entry is written or read. */
 declare const __CORDON_BUILD__: string | undefined
 export const buildId = (): string | undefined =>
-  typeof __CORDON_BUILD__ === 'string' ? __CORDON_BUILD__ : undefined
+  typeof __CORDON_BUILD__ === 'string' && filingAllowed() ? __CORDON_BUILD__ : undefined
+
+/** Whether plans are filed and used for this caller: only where cordon keeps its state at a
+ * place every compile makes before a sandbox starts, and so hides from every sandbox
+ * (run/state-dir.ts ensureStateDirs): root's /run/cordon, a user's /tmp/cordon-UID without
+ * XDG_RUNTIME_DIR or /run/user/UID/cordon with the usual one. Under another XDG_RUNTIME_DIR, a
+ * sandbox of a process with yet another could have made and filled the directory. */
+export function filingAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  const uid = process.getuid?.() ?? 0
+  const xdg = env.XDG_RUNTIME_DIR
+  return uid === 0 || xdg === undefined || xdg === `/run/user/${uid}`
+}
 
 /** What such a command line says: a built-in profile (none: `default`), -q, the command. */
 export interface FastRun {

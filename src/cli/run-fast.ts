@@ -10,7 +10,7 @@ import { CordonError } from '../errors.js'
 import { insertOpsAfterFirst } from '../plan/encode.js'
 import { type CgroupAccess, cgroupAccess } from '../cgroup/select.js'
 import { sameHostReads } from '../host/reads.js'
-import { rawEnvValue } from '../host/path-bytes.js'
+import { hasEscapedBytes, rawEnvValue } from '../host/path-bytes.js'
 import { type CachedRun, readCachedRun } from '../run/plan-cache.js'
 import { takeKilledMark } from '../run/registry.js'
 import { makeCgroup } from '../run/sandbox-cgroup.js'
@@ -56,6 +56,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const build = buildId()
   const run = argv[0] === 'run' && build ? fastRunArgs(argv.slice(1)) : undefined
   if (!run) return undefined
+  // A command line that is not UTF-8 travels in the plan, which the filed one does not hold.
+  if (run.command.some(hasEscapedBytes)) return undefined
   const entry = readCachedRun(runKey(run, build!))
   // A passed variable that is not UTF-8 travels in the plan; the host answers must be the
   // compile's, so that the plan is what a compile gives now.

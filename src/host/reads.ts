@@ -29,8 +29,11 @@ function read<T>(op: HostRead['op'], path: string, run: () => T, answer: (v: T) 
   }
 }
 
-// What the compiler uses of an lstat: the type and permission bits, and the owner.
-const statAnswer = (st: Stats | undefined) => (st ? `${st.mode}:${st.uid}` : '!ENOENT')
+// What the compiler uses of an lstat: the type and permission bits, the owner, and a file's number
+// of links (a masked file's hard links elsewhere are warned of: policy/mask-links.ts; a
+// directory's count changes with every subdirectory made in it, which the compiler never reads).
+const statAnswer = (st: Stats | undefined) =>
+  st ? `${st.mode}:${st.uid}${st.isFile() ? `:${st.nlink}` : ''}` : '!ENOENT'
 
 /** undefined for a missing path: no error built (most of the view's /proc masks are missing). */
 export const hostLstat = (path: string): Stats | undefined =>

@@ -335,3 +335,18 @@ export function insertOpsAfterFirst(plan: Uint8Array, ops: readonly PlanOp[]): B
   out.writeUInt32LE(bytes.readUInt32LE(HEADER - 4) + extra.length, HEADER - 4)
   return out
 }
+
+/** Whether bytes are an encoded plan of this version whose ops fill it exactly: the magic, the
+ * version, the ops' length, and each op's length within it. The launcher checks far more; this
+ * is what a plan kept on disk must pass before a launcher is started on it. */
+export function planIsWhole(bytes: Buffer): boolean {
+  if (bytes.length < HEADER || !MAGIC.every((b, i) => bytes[i] === b)) return false
+  if (bytes.readUInt16LE(MAGIC.length) !== PLAN_VERSION) return false
+  if (bytes.readUInt32LE(HEADER - 4) !== bytes.length - HEADER) return false
+  for (let at = HEADER; at < bytes.length;) {
+    if (at + 8 > bytes.length) return false
+    at += 8 + bytes.readUInt32LE(at + 4)
+    if (at > bytes.length) return false
+  }
+  return true
+}

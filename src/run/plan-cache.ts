@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import type { Limits } from '../cgroup/driver.js'
 import type { HostRead } from '../host/reads.js'
 import type { StatementStatus } from '../status/statements.js'
+import { planIsWhole } from '../plan/encode.js'
 import { callerUid, privateStateDir } from './state-dir.js'
 
 export const CACHE_VERSION = 1
@@ -83,8 +84,8 @@ export function readCachedRun(key: string): CachedRun | undefined {
       if (n === 0) return undefined
       at += n
     }
-    const entry = JSON.parse(buf.toString('utf8')) as CachedRun
-    return entry.version === CACHE_VERSION && entry.key === key ? entry : undefined
+    const entry = JSON.parse(buf.toString('utf8')) as unknown
+    return wellFormed(entry) && entry.key === key ? entry : undefined
   } catch {
     return undefined
   } finally {
@@ -124,4 +125,29 @@ function prune(dir: string): void {
     try {
       unlinkSync(join(dir, n))
     } catch {}
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string')
+
+/** An entry of the shape this build writes, its plan whole (plan/encode.ts planIsWhole): one
+ * that is not (cut short, edited) is a miss before anything starts, never a launcher waiting
+ * for the rest of a plan or a run failing once its command ran. */
+function wellFormed(e: unknown): e is CachedRun {
+  if (!isObject(e) || e.version !== CACHE_VERSION || typeof e.key !== 'string') return false
+  if (!Array.isArray(e.reads) || !e.reads.every((r) => isObject(r) && typeof r.op === 'string')) return false
+  if (typeof e.plan !== 'string' || !planIsWhole(Buffer.from(e.plan, 'base64'))) return false
+  if (typeof e.devpts !== 'boolean' || !strings(e.notes) || !strings(e.warnings) || !strings(e.passed))
+    return false
+  if (!isObject(e.limits) || typeof e.requireLimits !== 'boolean' || typeof e.policy !== 'string')
+    return false
+  const st = e.status
+  return (
+    isObject(st) &&
+    typeof st.abi === 'number' &&
+    (st.code === undefined || typeof st.code === 'string') &&
+    isObject(st.cgroup) &&
+    Array.isArray(st.statements)
+  )
 }

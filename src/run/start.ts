@@ -32,6 +32,7 @@ import {
   type SandboxProcess,
 } from './sandbox-process.js'
 import { newId, openRegistry, register } from './registry.js'
+import { ensureStateDirs } from './state-dir.js'
 import { isoTime } from '../host/iso-time.js'
 
 /** A run made ready to start: what the launcher reads and what was made on the host for it. */
@@ -84,8 +85,9 @@ export function startSandbox<R extends ReadyRun>(
   hooks: StartHooks<R> = {},
 ): SandboxProcess {
   // Checked before anything is compiled or started: an unsafe state directory is refused, not
-  // used. Made first: a view that would show it hides it (plan/state-mask.ts), which only an
-  // existing directory can be.
+  // used. Made first, with every other place the caller's state may be: a view that would show
+  // one hides it (plan/state-mask.ts), which only an existing directory can be.
+  ensureStateDirs()
   const registry = openRegistry()
   let publisher: ReturnType<typeof publish>
   const id = newId()

@@ -11,9 +11,11 @@ export const callerUid = (): number => process.getuid?.() ?? 0
 
 /** Where the caller's state lives: the existing base directory and the components cordon
  * creates under it, outermost first (the last is the state directory). */
-export function stateLayout(uid = callerUid()): { base: string; create: string[] } {
+export function stateLayout(
+  uid = callerUid(),
+  xdg = process.env.XDG_RUNTIME_DIR,
+): { base: string; create: string[] } {
   if (uid === 0) return { base: '/run', create: ['/run/cordon'] }
-  const xdg = process.env.XDG_RUNTIME_DIR
   if (xdg) return { base: xdg, create: [join(xdg, 'cordon')] }
   const own = `/tmp/cordon-${uid}`
   return { base: '/tmp', create: [own, join(own, 'cordon')] }
@@ -78,10 +80,39 @@ function ensurePrivate(path: string, uid: number): void {
 /** The caller's state directory, created private or checked to be; throws CordonError (with
  * the fix) when another user could have planted or can change what is in it. */
 export function privateStateDir(sub?: string): string {
-  const uid = callerUid()
-  const { base, create } = stateLayout(uid)
+  return makePrivate(callerUid(), stateLayout(), sub)
+}
+
+function makePrivate(
+  uid: number,
+  { base, create }: { base: string; create: string[] },
+  sub?: string,
+): string {
   checkBase(base, uid)
   const chain = sub ? [...create, join(create.at(-1)!, sub)] : create
   for (const dir of chain) ensurePrivate(dir, uid)
   return chain.at(-1)!
+}
+
+/** Makes every directory cordon may keep this caller's state in, as privateStateDir makes its
+ * own: the one of this process's XDG_RUNTIME_DIR, and the ones its other processes use
+ * (/tmp/cordon-UID/cordon without one, /run/user/UID/cordon with the usual one, when that is
+ * the caller's). Called before a plan is compiled, so that each exists to be hidden from the
+ * sandbox (plan/state-mask.ts): one that did not, a sandbox with /tmp writable could make and
+ * fill with plans a later run would start from. One that cannot be made private (another
+ * user's in the way) is left: cordon refuses to use it. */
+export function ensureStateDirs(): void {
+  const uid = callerUid()
+  const own = process.env.XDG_RUNTIME_DIR
+  const usual = `/run/user/${uid}`
+  const xdgs = uid === 0 ? [own] : [own, undefined, ...(own !== usual && isOwnDir(usual, uid) ? [usual] : [])]
+  for (const xdg of new Set(xdgs))
+    try {
+      makePrivate(uid, stateLayout(uid, xdg))
+    } catch {}
+}
+
+function isOwnDir(path: string, uid: number): boolean {
+  const st = statSync(path, { throwIfNoEntry: false })
+  return st?.isDirectory() === true && st.uid === uid
 }

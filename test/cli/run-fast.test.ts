@@ -14,11 +14,12 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { fastRunArgs } from '../../src/cli/run-fast-args.js'
+import { fastRunArgs, filingAllowed } from '../../src/cli/run-fast-args.js'
 import { bindRun } from '../../src/plan/bind-run.js'
 import { compilePlan } from '../../src/plan/compile.js'
 import { encodePlan, insertOpsAfterFirst } from '../../src/plan/encode.js'
@@ -191,6 +192,55 @@ describe(
       const st = statSync(file)
       assert.equal(st.mode & 0o777, 0o600)
       assert.notEqual(st.ino, ino) // written anew by the run command
+    })
+
+    test('a command line that is not UTF-8 keeps its bytes from a filed plan', (t) => {
+      const p = project(t)
+      assert.equal(p.run(['--', 'true']).status, 0) // files the plan
+      // The argument's bytes are made by the shell: a JavaScript string would go out as UTF-8.
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          `exec "$0" "$1" run -- printf %s "$(printf 'a\\377b')"`,
+          process.execPath,
+          join(ROOT, 'bin', 'cordon.cjs'),
+        ],
+        { cwd: p.dir, env, timeout: 60_000 },
+      )
+      assert.equal(r.status, 0, String(r.stderr))
+      assert.deepEqual([...r.stdout], [0x61, 0xff, 0x62])
+    })
+
+    test('an entry cut short or of another shape is a miss: the command runs once, nothing hangs', (t) => {
+      const p = project(t)
+      assert.equal(p.run(['--', 'true']).status, 0)
+      const [name] = entriesFor(p.dir)
+      assert.ok(name)
+      const file = join(plansDir(), name)
+      const good = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+      const edits: Record<string, unknown>[] = [
+        { plan: 'AAAA' },
+        { plan: String(good.plan).slice(0, 400) },
+        { limits: null },
+        { notes: null },
+        { status: null },
+        { warnings: 5 },
+      ]
+      for (const edit of edits) {
+        writeFileSync(file, JSON.stringify({ ...good, ...edit }), { mode: 0o600 })
+        chmodSync(file, 0o600)
+        const r = p.run(['--', 'sh', '-c', 'echo ran'])
+        assert.equal(r.status, 0, `${JSON.stringify(edit)}: ${r.stderr}`)
+        assert.equal(r.stdout, 'ran\n', JSON.stringify(edit))
+      }
+    })
+
+    test('plans are filed only where every compile hides them', () => {
+      const uid = process.getuid?.() ?? 0
+      assert.equal(filingAllowed({}), true)
+      assert.equal(filingAllowed({ XDG_RUNTIME_DIR: `/run/user/${uid}` }), true)
+      assert.equal(filingAllowed({ XDG_RUNTIME_DIR: '/home/someone/rt' }), uid === 0)
     })
 
     test(

@@ -127,6 +127,26 @@ describe(
       )
     })
 
+    test('a sandbox with /tmp writable cannot make the state directory other runs would use', (t) => {
+      // A user whose shell has XDG_RUNTIME_DIR: its runs from cron keep their state (and their
+      // filed plans) in /tmp/cordon-UID, which every compile makes first, to hide it.
+      const { user, as } = plainUserScratch(t, 'state-plant')
+      const other = `/tmp/cordon-${user.uid}/cordon`
+      const r = as([
+        'run',
+        '-q',
+        '--rw',
+        '/tmp',
+        '--',
+        'sh',
+        '-c',
+        `mkdir -p ${other}/plans 2>/dev/null && touch ${other}/plans/x 2>/dev/null && echo planted || echo refused`,
+      ])
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout, 'refused\n')
+      assert.ok(!existsSync(`${other}/plans/x`))
+    })
+
     test('a root caller keeping host root: /run/cordon shows empty, natively and on each runtime', async () => {
       const project = projectDir()
       const backends = ['native', ...(has('runc') ? ['runc'] : []), ...(has('runsc') ? ['gvisor'] : [])]

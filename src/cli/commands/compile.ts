@@ -3,7 +3,7 @@ import { writeOutput } from '../output-file.js'
 import { CordonError } from '../../errors.js'
 import { callerContext } from '../../host/caller.js'
 import { compilePlan } from '../../plan/compile.js'
-import { openRegistry } from '../../run/registry.js'
+import { ensureStateDirs } from '../../run/state-dir.js'
 import { encodePlan } from '../../plan/encode.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { refuseUnenforced, statementStatus } from '../../status/statements.js'
@@ -60,9 +60,9 @@ export async function compileCommand(argv: string[]): Promise<number> {
   const command = dash >= 0 ? argv.slice(dash + 1) : undefined
   const ctx = { ...callerContext(), ...(command?.length ? { command } : {}) }
   const policy = policyFromFlags(values, positionals[0])
-  // The plan hides the caller's state directory wherever its view would show it
-  // (plan/state-mask.ts), which only an existing one can be: made first, as spawn() does.
-  openRegistry()
+  // The plan hides the caller's state directories wherever its view would show them
+  // (plan/state-mask.ts), which only existing ones can be: made first, as spawn() does.
+  ensureStateDirs()
   const plan = compilePlan(policy, ctx)
   // A plan runs without cordon's checks: a gap no layer closes, even on the best kernel, is refused here.
   refuseUnenforced(
