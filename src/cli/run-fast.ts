@@ -61,13 +61,21 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const entry = readCachedRun(runKey(run, build!))
   // A passed variable that is not UTF-8 travels in the plan; the host answers must be the
   // compile's, so that the plan is what a compile gives now.
-  if (!entry || entry.passed.some((n) => rawEnvValue(n) !== undefined) || !sameHostReads(entry.reads))
-    return undefined
+  if (!entry || entry.passed.some((n) => rawEnvValue(n) !== undefined)) return undefined
   setQuiet(run.quiet)
   let child: SandboxProcess
   try {
+    // The entry's host reads are made again while the launcher sets the sandbox up and waits for
+    // its go (ReadyRun.current): answered otherwise, the launcher is let go with nothing run, and
+    // the second prepare throws: a miss.
+    let prepared = false
+    const once = () => {
+      if (prepared) throw new Error('the filed plan is stale')
+      prepared = true
+      return ready(entry)
+    }
     child = startSandbox(
-      () => ready(entry),
+      once,
       run.command,
       false,
       { stdio: 'inherit', publish: true },
@@ -119,7 +127,7 @@ function ready(entry: CachedRun): ReadyRun {
     limits: entry.limits,
     cgroup: made.cgroup,
     access: made.access,
-    current: () => true,
+    current: () => sameHostReads(entry.reads),
     remove: () => made.cgroup?.remove(),
   }
 }

@@ -83,14 +83,22 @@ export function privateStateDir(sub?: string): string {
   return makePrivate(callerUid(), stateLayout(), sub)
 }
 
+/** The directories made or checked private by this process: checked once each (a `cordon run`
+ * asks for its state directory three times before its sandbox starts). */
+const checked = new Set<string>()
+
 function makePrivate(
   uid: number,
   { base, create }: { base: string; create: string[] },
   sub?: string,
 ): string {
-  checkBase(base, uid)
   const chain = sub ? [...create, join(create.at(-1)!, sub)] : create
-  for (const dir of chain) ensurePrivate(dir, uid)
+  if (chain.every((dir) => checked.has(dir))) return chain.at(-1)!
+  checkBase(base, uid)
+  for (const dir of chain) {
+    ensurePrivate(dir, uid)
+    checked.add(dir)
+  }
   return chain.at(-1)!
 }
 
