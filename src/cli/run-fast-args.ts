@@ -11,15 +11,16 @@ declare const __CORDON_BUILD__: string | undefined
 export const buildId = (): string | undefined =>
   typeof __CORDON_BUILD__ === 'string' && filingAllowed() ? __CORDON_BUILD__ : undefined
 
-/** Whether plans are filed and used for this caller: only where cordon keeps its state at a
- * place every compile makes before a sandbox starts, and so hides from every sandbox
- * (run/state-dir.ts ensureStateDirs): root's /run/cordon, a user's /tmp/cordon-UID without
- * XDG_RUNTIME_DIR or /run/user/UID/cordon with the usual one. Under another XDG_RUNTIME_DIR, a
- * sandbox of a process with yet another could have made and filled the directory. */
-export function filingAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
-  const uid = process.getuid?.() ?? 0
-  const xdg = env.XDG_RUNTIME_DIR
-  return uid === 0 || xdg === undefined || xdg === `/run/user/${uid}`
+/** Whether plans are filed and used for this caller: for root only. An entry is trusted for
+ * who can write it: root's are root's files in /run/cordon, which a sandbox cannot make (root's
+ * sandboxes run as an unprivileged id range; one that keeps host root holds root's powers by
+ * the policy's word). A plain user's sandbox runs as that user, and two attacks showed that
+ * hiding the state directories does not keep it from writing one: it made /tmp/cordon-UID
+ * before any compile had, and /run/user/UID when logind made it after the sandbox started; a
+ * file it writes there is the user's as much as cordon's own. Without a secret out of every
+ * sandbox's reach to sign entries with, a user's runs compile each time. */
+export function filingAllowed(uid: number = process.getuid?.() ?? 0): boolean {
+  return uid === 0
 }
 
 /** What such a command line says: a built-in profile (none: `default`), -q, the command. */

@@ -136,7 +136,9 @@ const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => type
  * for the rest of a plan or a run failing once its command ran. */
 function wellFormed(e: unknown): e is CachedRun {
   if (!isObject(e) || e.version !== CACHE_VERSION || typeof e.key !== 'string') return false
-  if (!Array.isArray(e.reads) || !e.reads.every((r) => isObject(r) && typeof r.op === 'string')) return false
+  // A compile reads the host (its view, /proc/self/mountinfo, the id ranges): none is no compile's.
+  if (!Array.isArray(e.reads) || !e.reads.length) return false
+  if (!e.reads.every((r) => isObject(r) && typeof r.op === 'string')) return false
   if (typeof e.plan !== 'string' || !planIsWhole(Buffer.from(e.plan, 'base64'))) return false
   if (typeof e.devpts !== 'boolean' || !strings(e.notes) || !strings(e.warnings) || !strings(e.passed))
     return false
