@@ -11,6 +11,16 @@ import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
+/** `cordon run -- sleep 30` as user in dir: a running sandbox with a record in its state directory. */
+const sleeperAs = (user: { uid: number; gid: number }, dir: string, env: NodeJS.ProcessEnv) =>
+  spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', '30'], {
+    cwd: dir,
+    uid: user.uid,
+    gid: user.gid,
+    env,
+    stdio: 'ignore',
+  })
+
 /** A sandbox that stays while fn runs, its record written; stopped after. */
 async function withRunning(
   stateDir: string,
@@ -45,14 +55,7 @@ describe(
       const state = join(dir, 'rt', 'cordon')
       await withRunning(
         state,
-        () =>
-          spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', '30'], {
-            cwd: dir,
-            uid: user.uid,
-            gid: user.gid,
-            env,
-            stdio: 'ignore',
-          }),
+        () => sleeperAs(user, dir, env),
         () => {
           const list = `for f in ${state}/*; do echo "$f"; done`
           const wide = as(['run', '-q', '--ro', '/', '--', 'sh', '-c', list])
@@ -102,14 +105,7 @@ describe(
       const other = `/tmp/cordon-${user.uid}/cordon`
       await withRunning(
         other,
-        () =>
-          spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', '30'], {
-            cwd: dir,
-            uid: user.uid,
-            gid: user.gid,
-            env: bare,
-            stdio: 'ignore',
-          }),
+        () => sleeperAs(user, dir, bare),
         () => {
           const r = as([
             'run',
