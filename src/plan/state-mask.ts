@@ -11,16 +11,15 @@ import { posix } from 'node:path'
 import { CordonError } from '../errors.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { hostPathIn, latestAtEachPlace, resolveViewPath, under } from '../policy/view-paths.js'
+import { stateLayout, xdgPlaces } from '../host/state-places.js'
 import { type HostFs, realHostFs } from './view.js'
 
-/** Where cordon keeps a caller's state, every place it may be: the caller's processes do not
- * all see one XDG_RUNTIME_DIR (a shell has it, cron and some ssh sessions do not, and those
- * keep theirs under /tmp), and a root caller's runtime backends keep runc's and runsc's state
- * (each container's whole spec) in the runtimes' own directories. */
+/** Where cordon keeps a caller's state, every place it may be (host/state-places.ts xdgPlaces:
+ * the outermost directory each place creates), and for root the runtime backends' state, runc's
+ * and runsc's (each container's whole spec). */
 export function stateDirCandidates(uid: number, env: NodeJS.ProcessEnv = process.env): string[] {
-  if (uid === 0) return ['/run/cordon', '/run/runc', '/var/run/runsc', '/run/runsc']
-  const xdg = env.XDG_RUNTIME_DIR
-  return [...(xdg ? [posix.join(xdg, 'cordon')] : []), `/run/user/${uid}/cordon`, `/tmp/cordon-${uid}`]
+  const own = xdgPlaces(uid, env).map((xdg) => stateLayout(uid, xdg).create[0]!)
+  return uid === 0 ? [...own, '/run/runc', '/var/run/runsc', '/run/runsc'] : own
 }
 
 /** The caller's state directories as they stand on the host, links resolved, those that exist.
@@ -56,7 +55,7 @@ export function hideStateDir(policy: ResolvedPolicy, uid: number, fs: HostFs = r
         warnings.push(
           `${e.src} is writable without a mount namespace and holds cordon's state directory ${dir}, which no ` +
             `sandbox may see: Landlock grants what ${e.src} holds now entry by entry, so new names on the way ` +
-            `to ${dir} are refused; run with namespaces${uid === 0 ? '' : ", or set XDG_RUNTIME_DIR to keep cordon's state elsewhere"}`,
+            `to ${dir} are refused; run with namespaces`,
         )
     }
   if (!added.length) return policy

@@ -16,7 +16,7 @@ import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
 import { makePrivateTmp, type PrivateTmp } from './private-tmp.js'
 import { makeCgroup } from './sandbox-cgroup.js'
-import { stateLayout } from './state-dir.js'
+import { ownStateLayout } from './state-dir.js'
 import { refuseUnenforced, statementStatus } from '../status/statements.js'
 import { probeKernel } from '../host/probe.js'
 import { type HostRead, recordHostReads, sameHostReads, uniqueReads } from '../host/reads.js'
@@ -233,7 +233,7 @@ export function reusablePlan(policy: ResolvedPolicy, ctx: CompileContext): PlanC
   if (oneRun || fs || trace || idRanges !== undefined || privateTmp || !plainData([policy, rest]))
     return { plan: compilePlan(policy, ctx), current: () => true }
   // The state directory a compile hides (plan/state-mask.ts) follows XDG_RUNTIME_DIR.
-  const key = JSON.stringify([policy, rest, stateLayout().create[0]])
+  const key = JSON.stringify([policy, rest, ownStateLayout().create[0]])
   const hit = compiled.get(key)
   if (hit) {
     compiled.delete(key)

@@ -6,24 +6,15 @@
 import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { CordonError } from '../errors.js'
+import { ownStateLayout, stateLayout, xdgPlaces } from '../host/state-places.js'
+
+export { ownStateLayout } from '../host/state-places.js'
 
 export const callerUid = (): number => process.getuid?.() ?? 0
 
-/** Where the caller's state lives: the existing base directory and the components cordon
- * creates under it, outermost first (the last is the state directory). */
-export function stateLayout(
-  uid = callerUid(),
-  xdg = process.env.XDG_RUNTIME_DIR,
-): { base: string; create: string[] } {
-  if (uid === 0) return { base: '/run', create: ['/run/cordon'] }
-  if (xdg) return { base: xdg, create: [join(xdg, 'cordon')] }
-  const own = `/tmp/cordon-${uid}`
-  return { base: '/tmp', create: [own, join(own, 'cordon')] }
-}
-
 /** The state directory's path, unchecked (for help texts). */
 export function stateDirPath(): string {
-  return stateLayout().create.at(-1)!
+  return ownStateLayout().create.at(-1)!
 }
 
 const fixFor = (uid: number, path?: string) =>
@@ -80,7 +71,7 @@ function ensurePrivate(path: string, uid: number): void {
 /** The caller's state directory, created private or checked to be; throws CordonError (with
  * the fix) when another user could have planted or can change what is in it. */
 export function privateStateDir(sub?: string): string {
-  return makePrivate(callerUid(), stateLayout(), sub)
+  return makePrivate(callerUid(), ownStateLayout(), sub)
 }
 
 /** The directories made or checked private by this process: checked once each (a `cordon run`
@@ -112,12 +103,11 @@ function makePrivate(
 export function ensureStateDirs(): void {
   const uid = callerUid()
   const own = process.env.XDG_RUNTIME_DIR
-  const usual = `/run/user/${uid}`
-  const xdgs = uid === 0 ? [own] : [own, undefined, ...(own !== usual && isOwnDir(usual, uid) ? [usual] : [])]
-  for (const xdg of new Set(xdgs))
-    try {
-      makePrivate(uid, stateLayout(uid, xdg))
-    } catch {}
+  for (const xdg of xdgPlaces(uid))
+    if (xdg === own || xdg === undefined || isOwnDir(xdg, uid))
+      try {
+        makePrivate(uid, stateLayout(uid, xdg))
+      } catch {}
 }
 
 function isOwnDir(path: string, uid: number): boolean {

@@ -7,6 +7,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { stateLayout } from '../../src/host/state-places.js'
+import { stateDirCandidates } from '../../src/plan/state-mask.js'
 import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -45,6 +47,32 @@ async function withRunning(
     await new Promise((r) => child.once('exit', r))
   }
 }
+
+describe('every place a caller keeps state', () => {
+  test('each XDG_RUNTIME_DIR a user runs under, none included, whatever this process has', () => {
+    const saved = process.env.XDG_RUNTIME_DIR
+    process.env.XDG_RUNTIME_DIR = '/somewhere'
+    try {
+      // No XDG_RUNTIME_DIR given is none, not this process's (a default parameter read it so,
+      // and /tmp/cordon-UID was never made or hidden from a shell's runs).
+      assert.deepEqual(stateLayout(1000, undefined).create, ['/tmp/cordon-1000', '/tmp/cordon-1000/cordon'])
+      assert.deepEqual(stateDirCandidates(1000, { XDG_RUNTIME_DIR: '/x' }).sort(), [
+        '/run/user/1000/cordon',
+        '/tmp/cordon-1000',
+        '/x/cordon',
+      ])
+      assert.deepEqual(stateDirCandidates(0, {}), [
+        '/run/cordon',
+        '/run/runc',
+        '/var/run/runsc',
+        '/run/runsc',
+      ])
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR
+      else process.env.XDG_RUNTIME_DIR = saved
+    }
+  })
+})
 
 describe(
   "cordon's state directory is hidden from every sandbox",
