@@ -21,7 +21,7 @@ import type { StatementStatus } from '../status/statements.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
-import { report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
+import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
 import { FORWARDED } from './signals.js'
 
 export { rawArgs } from '../host/path-bytes.js'
@@ -92,7 +92,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return undefined // nothing of the command ran: the run command says what failed
   }
   try {
-    for (const message of entry.warnings) report({ event: 'warning', step: 'limits', message }, HUMAN)
+    for (const message of limitsBeyondHost(entry.limits))
+      report({ event: 'warning', step: 'limits', message }, HUMAN)
     const forward = (signal: NodeJS.Signals) => child.kill(signal)
     for (const s of FORWARDED) process.on(s, forward)
     for await (const ev of child.events) {

@@ -4,10 +4,6 @@
 // the ES bundle through main.ts.
 import { CordonError } from '../errors.js'
 import { dispatch } from './dispatch.js'
-import type { CgroupAccess } from '../cgroup/select.js'
-import type { ResolvedPolicy } from '../policy/resolve.js'
-import { notFoundHint } from '../run/not-found.js'
-import { type StatementStatus, statementStatus } from '../status/statements.js'
 
 /** The arguments as given, bytes that are not UTF-8 included (path-bytes.ts). */
 export { rawArgs } from '../host/path-bytes.js'
@@ -19,20 +15,8 @@ export async function main(argv: string[]): Promise<void> {
   await dispatch(name, async () => (await import('./commands/run.js')).runCommand, rest)
 }
 
-/** For the lean path (run-fast.ts): the statements' status as the run command reports it for a
- * Landlock answer (commands/run.ts runNative). */
-export function statusFor(
-  policy: ResolvedPolicy,
-  abi: number,
-  code: string | undefined,
-  access: CgroupAccess,
-): StatementStatus[] {
-  return statementStatus(policy, abi, code ? `Landlock unavailable (${code})` : undefined, {
-    uid: process.getuid?.() ?? 0,
-    cgroup: access,
-  })
-}
+/** For the lean path (run-fast.ts): the statements' status as the run command reports it. */
+export { statusFor } from './commands/run.js'
 
 /** For the lean path: why a command was not found, as spawn() says it (run/not-found.ts). */
-export const notFoundFor = (policy: ResolvedPolicy, command: string, cwd: string): string | undefined =>
-  notFoundHint(policy, command, cwd)
+export { notFoundHint as notFoundFor } from '../run/not-found.js'

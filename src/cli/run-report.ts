@@ -7,6 +7,8 @@ import type { ExitReason, ExitResult } from '../run/sandbox-process.js'
 import type { SandboxEvent } from '../run/event-types.js'
 import { describeStepError } from '../run/launcher-steps.js'
 import type { StatementStatus } from '../status/statements.js'
+import { availableParallelism, totalmem } from 'node:os'
+import { sizeWord } from '../policy/size-word.js'
 import { warn } from './output.js'
 
 /** Where a run's events and lines go (cli/event-output.ts EventOutput; the lean path's has no
@@ -75,4 +77,19 @@ export function report(ev: SandboxEvent, out: RunOutput): void {
     warn(
       `denied by ${ev.layer}: ${ev.blockers} ${ev.path ?? ev.port ?? ev.object ?? ''} (${ev.exe}, pid ${ev.pid})`,
     )
+}
+
+/** Limits this host cannot reach limit nothing here: valid (a policy travels between hosts),
+ * but worth a word. */
+export function limitsBeyondHost(limits: Limits): string[] {
+  const out: string[] = []
+  if (limits.memory !== undefined && limits.memory > totalmem())
+    out.push(
+      `memory ${sizeWord(limits.memory)} is more than this host has (${sizeWord(totalmem())}), so it limits nothing here`,
+    )
+  if (limits.cpus !== undefined && limits.cpus > availableParallelism())
+    out.push(
+      `cpus ${limits.cpus} is more than this host has (${availableParallelism()}), so it limits nothing here`,
+    )
+  return out
 }

@@ -43,8 +43,6 @@ export interface CachedRun {
   requireLimits: boolean
   /** Variables the policy passes: one whose value is not UTF-8 travels in the plan (a miss). */
   passed: string[]
-  /** Warnings said before the start (limits this host cannot reach). */
-  warnings: string[]
   /** The statements' status the first run reported, and the Landlock and cgroup answers it
    * was for. */
   status: { abi: number; code?: string; cgroup: { ok: boolean; why: string }; statements: StatementStatus[] }
@@ -140,8 +138,7 @@ function wellFormed(e: unknown): e is CachedRun {
   if (!Array.isArray(e.reads) || !e.reads.length) return false
   if (!e.reads.every((r) => isObject(r) && typeof r.op === 'string')) return false
   if (typeof e.plan !== 'string' || !planIsWhole(Buffer.from(e.plan, 'base64'))) return false
-  if (typeof e.devpts !== 'boolean' || !strings(e.notes) || !strings(e.warnings) || !strings(e.passed))
-    return false
+  if (typeof e.devpts !== 'boolean' || !strings(e.notes) || !strings(e.passed)) return false
   if (!isObject(e.limits) || typeof e.requireLimits !== 'boolean' || typeof e.policy !== 'string')
     return false
   const st = e.status

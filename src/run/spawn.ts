@@ -81,9 +81,9 @@ export function spawn(
   // stopped (seccomp/notify.ts SPAWN_SYSCALLS).
   const processEvents =
     options.processEvents === true || options.watch?.some((n) => SPAWN_SYSCALLS.includes(n)) === true
-  let last: Prepared | undefined
+  let last: (Prepared & ReadyRun) | undefined
   const child = startSandbox(
-    () => ready((last = prepare(input, argv, argvInPlan, options))),
+    () => (last = ready(prepare(input, argv, argvInPlan, options))),
     argv,
     argvInPlan,
     { ...options, processEvents },
@@ -105,10 +105,11 @@ export function spawn(
   return child
 }
 
-const preparedRuns = new WeakMap<SandboxProcess, Prepared>()
+const preparedRuns = new WeakMap<SandboxProcess, Prepared & ReadyRun>()
 /** What spawn() prepared for child (its plan, the policy): `cordon run` files the plan of a run
  * for the next one (run/plan-cache.ts). Not part of the library's API. */
-export const preparedRun = (child: SandboxProcess): Prepared | undefined => preparedRuns.get(child)
+export const preparedRun = (child: SandboxProcess): (Prepared & ReadyRun) | undefined =>
+  preparedRuns.get(child)
 
 /** A prepared run as the start needs it: the plan's bytes (encoded once for a reused plan), its
  * console, and the warnings its resolution noted. */

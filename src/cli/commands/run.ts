@@ -1,12 +1,10 @@
 // cordon run [flags] [--] COMMAND [ARG...]
 import { FORWARDED } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
-import { sizeWord } from '../../policy/schema.js'
 import { parseFlags } from '../args.js'
-import { availableParallelism, totalmem } from 'node:os'
 import { CordonError } from '../../errors.js'
-import { cgroupAccess } from '../../cgroup/select.js'
-import { statementStatus } from '../../status/statements.js'
+import { type CgroupAccess, cgroupAccess } from '../../cgroup/select.js'
+import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
 import { type ResolvedPolicy, sharedDirectoryAt } from '../../policy/resolve.js'
 import { preparedRun, spawn } from '../../run/spawn.js'
@@ -20,7 +18,7 @@ import { takeKilledMark } from '../../run/registry.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
-import { REASONS, report, reportEnd, reportEnforcement } from '../run-report.js'
+import { limitsBeyondHost, REASONS, report, reportEnd, reportEnforcement } from '../run-report.js'
 import { guardStdout } from '../dispatch.js'
 import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
@@ -182,8 +180,8 @@ async function runNative(
 ): Promise<number> {
   metricsLinger(values) // a bad value is refused before the sandbox starts
   compileForOneRun()
-  const beyond = limitsBeyondHost(policy.limits)
-  for (const message of beyond) report({ event: 'warning', step: 'limits', message }, out)
+  for (const message of limitsBeyondHost(policy.limits))
+    report({ event: 'warning', step: 'limits', message }, out)
   const monitored =
     values.monitor ||
     values.rules?.length ||
@@ -214,12 +212,7 @@ async function runNative(
     session?.handle(child.id, ev)
     if (ev.event === 'landlock') {
       const access = child.cgroupAccess ?? cgroupAccess()
-      const statements = statementStatus(
-        policy,
-        ev.abi,
-        ev.code ? `Landlock unavailable (${ev.code})` : undefined,
-        { uid: process.getuid?.() ?? 0, cgroup: access },
-      )
+      const statements = statusFor(policy, ev.abi, ev.code, access)
       status = {
         abi: ev.abi,
         ...(ev.code ? { code: ev.code } : {}),
@@ -235,8 +228,23 @@ async function runNative(
   await session?.close()
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
   if (filing && reads && status && (result.reason === 'exited' || result.reason === 'signal'))
-    fileRun(filing.key, reads, policy, child, beyond, status, [command, ...args])
+    fileRun(filing.key, reads, policy, child, status, [command, ...args])
   return result.code
+}
+
+/** The statements' status for the Landlock answer a run's launcher reported, and the cgroup it
+ * got; also the lean path's (cli/run-fast.ts, through run-main.ts) for an answer other than the
+ * first run's. */
+export function statusFor(
+  policy: ResolvedPolicy,
+  abi: number,
+  code: string | undefined,
+  access: CgroupAccess,
+): StatementStatus[] {
+  return statementStatus(policy, abi, code ? `Landlock unavailable (${code})` : undefined, {
+    uid: process.getuid?.() ?? 0,
+    cgroup: access,
+  })
 }
 
 /** Files the run's plan for the next run of the same command line (run/plan-cache.ts), when
@@ -248,7 +256,6 @@ function fileRun(
   reads: HostRead[],
   policy: ResolvedPolicy,
   child: SandboxProcess,
-  warnings: string[],
   status: CachedRun['status'],
   argv: string[],
 ): void {
@@ -267,30 +274,14 @@ function fileRun(
     key,
     reads,
     plan: encodePlan(plan).toString('base64'),
-    devpts: plan.ops.some((op) => op.op === 'devpts'),
-    notes: plan.notes.flatMap((n) => (n.startsWith('warning: ') ? [n.slice(9)] : [])),
+    devpts: prepared.devpts,
+    notes: [...prepared.warnings],
     limits: policy.limits,
     requireLimits: policy.requireLimits === true,
     passed: [...policy.env.pass],
-    warnings,
     status,
     policy: policyJson,
   })
-}
-
-/** Limits this host cannot reach limit nothing here: valid (a policy travels between hosts),
- * but worth a word. */
-function limitsBeyondHost(limits: ResolvedPolicy['limits']): string[] {
-  const out: string[] = []
-  if (limits.memory !== undefined && limits.memory > totalmem())
-    out.push(
-      `memory ${sizeWord(limits.memory)} is more than this host has (${sizeWord(totalmem())}), so it limits nothing here`,
-    )
-  if (limits.cpus !== undefined && limits.cpus > availableParallelism())
-    out.push(
-      `cpus ${limits.cpus} is more than this host has (${availableParallelism()}), so it limits nothing here`,
-    )
-  return out
 }
 
 /** `--backend runc|gvisor`: the policy as an OCI bundle, run in the foreground by the runtime. */
