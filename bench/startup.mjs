@@ -62,6 +62,30 @@ chmodSync(planDir, 0o755)
 // Left behind by every earlier run of this bench: removed however the process ends.
 process.on('exit', () => rmSync(planDir, { recursive: true, force: true }))
 
+// The default profile's plan for /bin/true in the project directory, as `cordon compile` writes it.
+const defaultPlanFile = join(planDir, 'default.plan')
+const compiled = spawnSync(
+  process.execPath,
+  [cli, 'compile', '-q', '-o', defaultPlanFile, '--', '/bin/true'],
+  {
+    cwd: projectDir,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+)
+if (compiled.status !== 0) throw new Error(`cordon compile of the default profile: exit ${compiled.status}`)
+
+/** `node -e` source that starts cordon-exec on plan (by cordon's addon, as `cordon run` does,
+ * else by child_process) and exits with its status: no cordon JavaScript at all. */
+function nodeStartingLauncher(plan) {
+  return starter() === 'addon'
+    ? `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addonPath)}); const a = m.exports; ` +
+        `const [, fd] = a.spawn(${JSON.stringify(launcher)}, ${JSON.stringify([launcher, plan, '--', '/bin/true'])}, ` +
+        `Object.entries(process.env).map(([k, v]) => k + '=' + v), [0, 1, 2]); setInterval(() => {}, 1000); ` +
+        `process.on('SIGCHLD', () => { const w = a.wait(fd); if (w) process.exit(w[0]) })`
+    : `require('node:child_process').spawn(${JSON.stringify(launcher)}, ${JSON.stringify([plan, '--', '/bin/true'])}, { stdio: 'inherit' }).on('exit', (code) => process.exit(code))`
+}
+
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
 /** Milliseconds of one spawn() of /bin/true to its end, started through `which`. */
@@ -144,16 +168,14 @@ const variants = [
   {
     name: `floor of cordon run: node starting cordon-exec (precompiled plan) by ${starter() === 'addon' ? "cordon's addon" : 'child_process.spawn'}`,
     cliFloor: true,
-    run: () =>
-      timeSync(process.execPath, [
-        '-e',
-        starter() === 'addon'
-          ? `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addonPath)}); const a = m.exports; ` +
-            `const [, fd] = a.spawn(${JSON.stringify(launcher)}, ${JSON.stringify([launcher, planFile, '--', '/bin/true'])}, ` +
-            `Object.entries(process.env).map(([k, v]) => k + '=' + v), [0, 1, 2]); setInterval(() => {}, 1000); ` +
-            `process.on('SIGCHLD', () => { const w = a.wait(fd); if (w) process.exit(w[0]) })`
-          : `require('node:child_process').spawn(${JSON.stringify(launcher)}, ${JSON.stringify([planFile, '--', '/bin/true'])}, { stdio: 'inherit' }).on('exit', (code) => process.exit(code))`,
-      ]),
+    run: () => timeSync(process.execPath, ['-e', nodeStartingLauncher(planFile)]),
+  },
+  // The same for the filed row: Node, then cordon-exec on the plan the default profile compiles in
+  // the same project directory (without the run's cgroup, which cordon-exec does not make).
+  {
+    name: "floor of the filed run: node starting cordon-exec on the default profile's plan (no cgroup)",
+    cliFiledFloor: true,
+    run: () => timeSync(process.execPath, ['-e', nodeStartingLauncher(defaultPlanFile)], projectDir),
   },
   // What a `cordon run` that skipped the policy and its compile (a plan found compiled in a cache)
   // could not go below: Node, spawn() and its run bookkeeping bundled with their code cache,
@@ -338,6 +360,10 @@ const cliVsNode = {
   filedVsNode: ratio(median(samples[of('cliFiled')]), nodeMs),
   filedOwnMs: Number((median(samples[of('cliFiled')]) - nodeMs).toFixed(2)),
   filedCpuVsNode: ratio(cpu[of('cliFiled')], cpu[of('node')]),
+  filedFloorVsNode: ratio(median(samples[of('cliFiledFloor')]), nodeMs),
+  filedOverFloorMs: Number(
+    (median(samples[of('cliFiled')]) - median(samples[of('cliFiledFloor')])).toFixed(2),
+  ),
 }
 if (values.json) {
   console.log(
@@ -355,7 +381,8 @@ if (values.json) {
       (cachedPlan ? `; with its plan cached, at least: ${cliVsNode.cachedPlanFloorVsNode}×` : ''),
   )
   console.log(
-    `cordon run -- /bin/true, its plan filed, vs node -e 0: ${cliVsNode.filedVsNode}× (cordon's own: ${cliVsNode.filedOwnMs} ms); CPU: ${cliVsNode.filedCpuVsNode}×`,
+    `cordon run -- /bin/true, its plan filed, vs node -e 0: ${cliVsNode.filedVsNode}× (cordon's own: ${cliVsNode.filedOwnMs} ms; ` +
+      `its floor: ${cliVsNode.filedFloorVsNode}×, ${cliVsNode.filedOverFloorMs} ms above it); CPU: ${cliVsNode.filedCpuVsNode}×`,
   )
   if (spawnVs)
     console.log(

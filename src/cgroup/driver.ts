@@ -61,4 +61,8 @@ export interface CgroupDriver {
   readonly controllers: string[]
   /** Creates a group with the limits; throws CordonError naming the controller when one is missing. */
   create(name: string, limits: Limits): Cgroup
+  /** Removes the groups of cordon processes that died without removing theirs (fs.ts
+   * removeOrphans), in the hierarchies a group with these limits uses. Not part of create():
+   * a run sweeps once its sandbox has its go, so that the sweep is not on its start's path. */
+  sweep(limits: Limits): void
 }

@@ -55,20 +55,7 @@ export class CgroupV1Driver implements CgroupDriver {
     if (limits.cpus !== undefined || limits.cpuWeight !== undefined) this.need('cpu', 'a CPU limit')
     if (limits.cpuset !== undefined) this.need('cpuset', 'a cpuset')
     if (limits.ioWeight !== undefined) this.need('blkio', 'an io weight')
-    // Every group gets memory, pids, cpu(acct) and freezer when present: stats, OOM and freeze.
-    const used = [
-      'memory',
-      'pids',
-      'cpu',
-      'cpuacct',
-      'freezer',
-      ...(limits.cpuset ? ['cpuset'] : []),
-      ...(limits.ioWeight !== undefined ? ['blkio'] : []),
-    ].filter((c) => this.mounts[c])
-    // Orphans are swept in the freezer hierarchy first: thawing there lets their processes die,
-    // so the other hierarchies' groups are empty by the time they are swept.
-    for (const c of ['freezer', ...used.filter((c) => c !== 'freezer')])
-      if (this.mounts[c] && existsSync(`${this.mounts[c]}/cordon`)) removeOrphans(`${this.mounts[c]}/cordon`)
+    const used = this.used(limits)
     const dirs: Record<string, string> = {}
     for (const c of used) {
       const parent = `${this.mounts[c]}/cordon`
@@ -83,6 +70,27 @@ export class CgroupV1Driver implements CgroupDriver {
       dirs[c] = d
     }
     return withLimits(new CgroupV1(dirs), limits)
+  }
+
+  sweep(limits: Limits): void {
+    const used = this.used(limits)
+    // Orphans are swept in the freezer hierarchy first: thawing there lets their processes die,
+    // so the other hierarchies' groups are empty by the time they are swept.
+    for (const c of ['freezer', ...used.filter((c) => c !== 'freezer')])
+      if (this.mounts[c] && existsSync(`${this.mounts[c]}/cordon`)) removeOrphans(`${this.mounts[c]}/cordon`)
+  }
+
+  /** Every group gets memory, pids, cpu(acct) and freezer when present: stats, OOM and freeze. */
+  private used(limits: Limits): string[] {
+    return [
+      'memory',
+      'pids',
+      'cpu',
+      'cpuacct',
+      'freezer',
+      ...(limits.cpuset ? ['cpuset'] : []),
+      ...(limits.ioWeight !== undefined ? ['blkio'] : []),
+    ].filter((c) => this.mounts[c])
   }
 }
 

@@ -1,6 +1,6 @@
 // cgroup v2: one unified tree; cordon's groups live under `<root>/cordon/<name>` with the
 // controllers enabled through subtree_control. cgroup.kill and cgroup.freeze do the rest.
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { CordonError } from '../errors.js'
 import { type Cgroup, type CgroupDriver, controllersFor, type Limits } from './driver.js'
 import {
@@ -39,7 +39,6 @@ export class CgroupV2Driver implements CgroupDriver {
         )
     const parent = `${this.root}/cordon`
     mkdirSync(parent, { recursive: true })
-    removeOrphans(parent)
     const enable = ['memory', 'pids', 'cpu', ...needed].filter(
       (c, i, a) => this.controllers.includes(c) && a.indexOf(c) === i,
     )
@@ -47,6 +46,10 @@ export class CgroupV2Driver implements CgroupDriver {
     const dir = `${parent}/${name}`
     mkdirSync(dir)
     return withLimits(new CgroupV2(dir), limits)
+  }
+
+  sweep(): void {
+    if (existsSync(`${this.root}/cordon`)) removeOrphans(`${this.root}/cordon`)
   }
 }
 

@@ -1,7 +1,6 @@
 // The `cordon run` command lines whose plan a later run may reuse (run/plan-cache.ts), and the
 // key an entry is filed under. Shared by the run command, which writes entries, and its lean
 // path (run-fast.ts), which reads them: both must read a command line the same way.
-import { userInfo } from 'node:os'
 import { callerCwd } from '../host/path-bytes.js'
 
 /** The build's own id (scripts/bundle-cli.mjs defines it in both run bundles, the same for
@@ -57,17 +56,8 @@ export function fastRunArgs(argv: readonly string[]): FastRun | undefined {
   return { profile: profile ?? 'default', quiet, command }
 }
 
-/** The login name a run's USER and LOGNAME come from (spawn.ts loginName). */
-function login(): string | null {
-  try {
-    return userInfo().username || null
-  } catch {
-    return null
-  }
-}
-
 /** Everything a compile of such a run reads besides the host reads it records: the build, the
- * profile, the working directory, the caller's ids and login, the arch, and the environment the
+ * profile, the working directory, the caller's ids, the arch, and the environment the
  * policy and the compiler read (HOME for the shared directories, XDG_RUNTIME_DIR for the state
  * directory the view hides). */
 export function runKey(run: FastRun, build: string): string {
@@ -77,7 +67,6 @@ export function runKey(run: FastRun, build: string): string {
     callerCwd(),
     process.getuid?.() ?? 0,
     process.getgid?.() ?? 0,
-    login(),
     process.arch,
     process.env.HOME ?? null,
     process.env.XDG_RUNTIME_DIR ?? null,

@@ -21,6 +21,7 @@ import type { StatementStatus } from '../status/statements.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
+import { callerLogin } from '../host/login.js'
 import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
 import { FORWARDED } from './signals.js'
 
@@ -128,8 +129,9 @@ function ready(entry: CachedRun): ReadyRun {
     limits: entry.limits,
     cgroup: made.cgroup,
     access: made.access,
-    current: () => sameHostReads(entry.reads),
+    current: () => sameHostReads(entry.reads) && callerLogin() === entry.login,
     remove: () => made.cgroup?.remove(),
+    sweep: made.sweep,
   }
 }
 

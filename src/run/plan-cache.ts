@@ -24,7 +24,7 @@ import type { StatementStatus } from '../status/statements.js'
 import { planIsWhole } from '../plan/encode.js'
 import { callerUid, privateStateDir } from './state-dir.js'
 
-export const CACHE_VERSION = 1
+export const CACHE_VERSION = 2
 
 /** What a later run needs to start as the first did, without the policy. */
 export interface CachedRun {
@@ -32,6 +32,8 @@ export interface CachedRun {
   key: string
   /** The host reads the compile made, each with its answer (host/reads.ts). */
   reads: HostRead[]
+  /** The caller's login name the compile gave USER and LOGNAME (none: null). */
+  login: string | null
   /** The policy's plan without the run's facts (its cgroups), encoded (plan/encode.ts), as
    * base64: its cgroups are placed into it at each start (insertOpsAfterFirst). */
   plan: string
@@ -136,6 +138,7 @@ function wellFormed(e: unknown): e is CachedRun {
   if (!isObject(e) || e.version !== CACHE_VERSION || typeof e.key !== 'string') return false
   // A compile reads the host (its view, /proc/self/mountinfo, the id ranges): none is no compile's.
   if (!Array.isArray(e.reads) || !e.reads.length) return false
+  if (e.login !== null && typeof e.login !== 'string') return false
   if (!e.reads.every((r) => isObject(r) && typeof r.op === 'string')) return false
   if (typeof e.plan !== 'string' || !planIsWhole(Buffer.from(e.plan, 'base64'))) return false
   if (typeof e.devpts !== 'boolean' || !strings(e.notes) || !strings(e.passed)) return false

@@ -93,6 +93,9 @@ export interface Prepared {
   current: () => boolean
   /** Removes what was made for the run (its cgroup, its private tmp). */
   remove(): void
+  /** Removes the cgroups of cordon runs that died without removing theirs: once the sandbox
+   * has its go (run/start.ts), not before its start. */
+  sweep?: (() => void) | undefined
 }
 
 /** Resolves, decides the run's host facts, and compiles; on failure removes what it made. */
@@ -105,14 +108,14 @@ export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCa
         'invalid_usage',
         'spawn(): a compiled plan is an object with an `ops` array of op objects; pass one compilePlan() returned',
       )
-    const { cgroup, access } = makeCgroup({}, call.cgroup, false, call.cgroupVersion)
+    const { cgroup, access, sweep } = makeCgroup({}, call.cgroup, false, call.cgroupVersion)
     const passed = input.plan.ops.flatMap((op) => (op.op === 'env_pass' ? [op.name] : []))
     const plan = bindRun(input.plan, {
       ...(cgroup ? { cgroups: cgroup.joinPaths } : {}),
       ...(call.argv ? { command: call.argv } : {}),
       env: extraEnv(passed, call),
     })
-    return { plan, limits: {}, cgroup, access, current: () => true, remove: () => cgroup?.remove() }
+    return { plan, limits: {}, cgroup, access, current: () => true, remove: () => cgroup?.remove(), sweep }
   }
   const resolved =
     input.kind === 'resolved'
@@ -139,8 +142,9 @@ export function prepareRun(input: SandboxInput, ctx: CompileContext, call: RunCa
     refuseGaps(resolved, ctx.uid)
     const ids = plan.ops.find((o) => o.op === 'ids')
     if (tmp && ids?.op === 'ids') tmp.handOver(ids.uid, ids.gid)
-    const { cgroup, access } = made
+    const { cgroup, access, sweep } = made
     return {
+      sweep,
       plan,
       policy: resolved,
       cwd: ctx.cwd,

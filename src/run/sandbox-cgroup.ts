@@ -1,7 +1,13 @@
 // The cgroup of one sandbox: made before its plan is compiled (root: cordon's subtree; others:
 // their delegated v2 subtree), with the policy's limits; compilePlan writes its directories as
 // the launcher's first step (CompileContext.cgroups).
-import { type Cgroup, controllersFor, LIMIT_CONTROLLERS, type Limits } from '../cgroup/driver.js'
+import {
+  type Cgroup,
+  type CgroupDriver,
+  controllersFor,
+  LIMIT_CONTROLLERS,
+  type Limits,
+} from '../cgroup/driver.js'
 import { groupName } from '../cgroup/fs.js'
 import {
   type CgroupAccess,
@@ -29,7 +35,7 @@ export function makeCgroup(
   always: boolean,
   required: boolean,
   version?: 1 | 2,
-): { cgroup: Cgroup | undefined; access?: CgroupAccess } {
+): { cgroup: Cgroup | undefined; access?: CgroupAccess; sweep?: () => void } {
   const resources = { ...limits }
   delete resources.timeoutMs
   const limited = Object.values(resources).some((v) => v !== undefined)
@@ -46,6 +52,7 @@ export function makeCgroup(
     return { cgroup: undefined, access } // best effort, reported; for freezing alone SIGSTOP will do
   }
   let cgroup: Cgroup
+  let driver: CgroupDriver
   try {
     if (access.delegated) {
       // An unprivileged caller's own subtree: the limits its controllers can set; the others
@@ -59,11 +66,12 @@ export function makeCgroup(
         )
       for (const k of Object.keys(LIMIT_CONTROLLERS) as (keyof Limits)[])
         if (missing.includes(LIMIT_CONTROLLERS[k])) delete resources[k]
-      cgroup = new CgroupV2Driver(access.delegated, access.controllers).create(groupName(++groups), resources)
-    } else cgroup = selectDriver(resources, mounts, version).create(groupName(++groups), resources)
+      driver = new CgroupV2Driver(access.delegated, access.controllers)
+    } else driver = selectDriver(resources, mounts, version)
+    cgroup = driver.create(groupName(++groups), resources)
   } catch (e) {
     if (limited || version) throw e
     return { cgroup: undefined, access } // only wanted for freezing: SIGSTOP will do
   }
-  return { cgroup, access }
+  return { cgroup, access, sweep: () => driver.sweep(resources) }
 }

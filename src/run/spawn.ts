@@ -2,10 +2,10 @@
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
 import { resolve } from 'node:path'
-import { userInfo } from 'node:os'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
+import { callerLogin } from '../host/login.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { syscallNames } from './events.js'
 import { isStep } from './launcher-steps.js'
@@ -139,7 +139,7 @@ function prepare(
     ...(options.watch ? { watch: options.watch } : {}),
   }
   // The caller's login name, when the sandbox's ids are compiled for this process's own uid.
-  const name = ctx.uid === process.getuid?.() ? loginName() : undefined
+  const name = ctx.uid === process.getuid?.() ? callerLogin() : undefined
   if (name) ctx.loginName = name
   return prepareRun(tagInput(input), ctx, {
     ...(argvInPlan ? { argv } : {}),
@@ -148,17 +148,4 @@ function prepare(
     cgroup: options.cgroup === true,
     ...(options.cgroupVersion ? { cgroupVersion: options.cgroupVersion } : {}),
   })
-}
-
-let login: string | null | undefined
-/** This process's user name (os.userInfo: its passwd entry, through NSS); none for a uid
- * without one (a container's arbitrary uid). Asked once per process. */
-function loginName(): string | undefined {
-  if (login === undefined)
-    try {
-      login = userInfo().username || null
-    } catch {
-      login = null
-    }
-  return login ?? undefined
 }

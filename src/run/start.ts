@@ -51,6 +51,8 @@ export interface ReadyRun {
   current(): boolean
   /** Removes what was made for the run (its cgroup, its private tmp). */
   remove(): void
+  /** Removes the cgroups of cordon runs that died without removing theirs (sandbox-cgroup.ts). */
+  sweep?: (() => void) | undefined
 }
 
 /** How the sandbox starts: spawn()'s options as they reach the launcher. */
@@ -121,6 +123,10 @@ export function startSandbox<R extends ReadyRun>(
   const { prepared, launched } = launchProven(prepare, start, () => publisher?.close())
   // The go: the command may run. It goes out now.
   launched.channel.go()
+  // Housekeeping while the sandbox runs, not on its start's path; never the run's failure.
+  try {
+    prepared.sweep?.()
+  } catch {}
   const { cgroup, access } = prepared
   const { child, channel, launcher, unregister } = launched
   // Why cordon killed the whole sandbox itself, if it did.

@@ -184,6 +184,22 @@ describe(
       chmodSync(p.dir, 0o755)
     })
 
+    test('an entry filed for another login name is stale: the command runs once, from a fresh compile', (t) => {
+      const p = project(t)
+      assert.equal(p.run(['--', 'true']).status, 0)
+      const [name] = entriesFor(p.dir)
+      assert.ok(name)
+      const file = join(plansDir(), name)
+      const entry = JSON.parse(readFileSync(file, 'utf8')) as { login: string | null }
+      const login = entry.login
+      // As if the caller's passwd entry had been renamed since (usermod -l): USER in the plan is old.
+      writeFileSync(file, JSON.stringify({ ...entry, login: 'renamed-since' }), { mode: 0o600 })
+      const r = p.run(['--', 'sh', '-c', 'echo "ran as $USER"'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout, `ran as ${login ?? ''}\n`, 'once, with the login the host gives now')
+      assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { login: string | null }).login, login)
+    })
+
     test("an entry that is not the caller's own and private is not used, and is replaced", (t) => {
       const p = project(t)
       assert.equal(p.run(['--', 'true']).status, 0)

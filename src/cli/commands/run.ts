@@ -13,6 +13,7 @@ import { CACHE_VERSION, type CachedRun, writeCachedRun } from '../../run/plan-ca
 import { type HostRead, startRecording } from '../../host/reads.js'
 import { hasEscapedBytes, rawEnvValue } from '../../host/path-bytes.js'
 import { buildId, fastRunArgs, runKey } from '../run-fast-args.js'
+import { callerLogin } from '../../host/login.js'
 import { encodePlan } from '../../plan/encode.js'
 import { takeKilledMark } from '../../run/registry.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
@@ -273,6 +274,7 @@ function fileRun(
     version: CACHE_VERSION,
     key,
     reads,
+    login: callerLogin(),
     plan: encodePlan(plan).toString('base64'),
     devpts: prepared.devpts,
     notes: [...prepared.warnings],
