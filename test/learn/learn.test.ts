@@ -136,12 +136,18 @@ async function serveOnce(args: string[], dir: string, url: string) {
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   child.stdout.resume()
+  // Resolves once the server has closed the connection, not when the body is in: the body's
+  // end (Content-Length) comes before the server's handler shuts the socket down, and a server
+  // stopped in between made no shutdown() in one run and one in the next.
   const fetchOnce = () =>
     new Promise<string>((resolve, reject) =>
-      get(url, (res) => {
+      get(url, { agent: false }, (res) => {
         let body = ''
         res.on('data', (d: Buffer) => (body += d.toString()))
-        res.on('end', () => resolve(body))
+        res.on('end', () => {
+          if (res.socket.destroyed) resolve(body)
+          else res.socket.once('close', () => resolve(body))
+        })
       }).on('error', reject),
     )
   let body: string | undefined
