@@ -137,7 +137,9 @@ function startRun(made) {
   }
   let fast
   try {
-    if (!process.sourceMapsEnabled) fast = load(FAST_BUNDLE).exports
+    // Plans are filed for root only (src/cli/run-fast-args.ts filingAllowed): for anyone else
+    // the lean bundle could only miss, and loading it cost a plain user's every run ~7 ms.
+    if (!process.sourceMapsEnabled && process.getuid?.() === 0) fast = load(FAST_BUNDLE).exports
   } catch {} // not built (a checkout without esbuild): the run command serves
   if (!fast) return void startRunCommand(exit)
   const argv = fast.rawArgs()

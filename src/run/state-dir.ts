@@ -45,14 +45,12 @@ function checkBase(base: string, uid: number): void {
  * by what was opened. Ours but readable by others is tightened; anything else refused. */
 function ensurePrivate(path: string, uid: number): void {
   const fix = fixFor(uid, path)
-  try {
-    mkdirSync(path, { mode: 0o700 })
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-  }
+  const open = () => openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
   let fd: number
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+    // Opened first, made only when missing: the directory exists on every run but a first, and
+    // the error a mkdir that finds it throws (a stack trace made and dropped) cost each run.
+    fd = tryOpen(open) ?? mkdirOrFound(path, open)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     if (code === 'ELOOP' || code === 'ENOTDIR') refuse(path, 'a symlink or not a directory', fix)
@@ -66,6 +64,26 @@ function ensurePrivate(path: string, uid: number): void {
   } finally {
     closeSync(fd)
   }
+}
+
+/** fn's fd, or undefined when there is no such file (ENOENT); other errors are thrown. */
+function tryOpen(fn: () => number): number | undefined {
+  try {
+    return fn()
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw e
+  }
+}
+
+/** Makes the directory private (or finds it made meanwhile: another cordon, at once), then opens it. */
+function mkdirOrFound(path: string, open: () => number): number {
+  try {
+    mkdirSync(path, { mode: 0o700 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+  return open()
 }
 
 /** The caller's state directory, created private or checked to be; throws CordonError (with
