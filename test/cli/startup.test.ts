@@ -8,7 +8,16 @@
 // the TypeScript.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -109,10 +118,9 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
       files.filter((f) => f.startsWith('build/src') || f.startsWith('node_modules')).sort()
     assert.deepEqual(
       ours(first.files),
-      filingAllowed()
-        ? [FAST_BUNDLE, `${FAST_BUNDLE}.cache`, RUN_BUNDLE, `${RUN_BUNDLE}.cache`]
-        : [RUN_BUNDLE, `${RUN_BUNDLE}.cache`],
-      'the lean bundle (a miss; only where plans are filed), then the run bundle: no module, no chunk',
+      filingAllowed() ? [`${FAST_BUNDLE}.cache`, `${RUN_BUNDLE}.cache`] : [`${RUN_BUNDLE}.cache`],
+      'the lean bundle (a miss; only where plans are filed), then the run bundle, each from its ' +
+        'cache file, which holds its source (bin/code-cache.cjs): no module, no chunk',
     )
     const filters = first.files.filter((f) => f.startsWith(join('build', 'seccomp')))
     assert.equal(filters.length, 1, `one precompiled filter read: ${filters.join(', ')}`)
@@ -121,7 +129,7 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     if (!filingAllowed()) return // plans are filed for root only
     const again = filesOpened(['run', '--', '/bin/true'], fresh)
     assert.equal(again.status, 0, again.stderr)
-    assert.deepEqual(ours(again.files), [FAST_BUNDLE, `${FAST_BUNDLE}.cache`])
+    assert.deepEqual(ours(again.files), [`${FAST_BUNDLE}.cache`])
     assert.deepEqual(
       again.files.filter((f) => f.startsWith(join('build', 'seccomp'))),
       [],
@@ -167,22 +175,36 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     assert.equal(load(join(ROOT, RUN_BUNDLE)).cache, 'used')
   })
 
-  test('a code cache made for other bytes is not used', (t) => {
+  test('a code cache is not used for a bundle changed since it was made', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
     const { load } = createRequire(import.meta.url)(join(ROOT, 'bin', 'cordon.cjs')) as {
-      load: (file: string) => { cache: string; exports: Record<string, unknown> }
+      load: (file: string) => { cache: string; bytes: Buffer; exports: Record<string, unknown> }
     }
     const copy = join(dir, 'run.cjs')
     const bytes = readFileSync(join(ROOT, RUN_BUNDLE))
-    // The same length (all V8 checks itself), one byte changed: the source map's name.
+    copyFileSync(join(ROOT, RUN_BUNDLE), copy)
+    copyFileSync(join(ROOT, `${RUN_BUNDLE}.cache`), `${copy}.cache`)
+    // The bundle as the build leaves it: older than its cache (a Date holds whole milliseconds).
+    const cacheTime = statSync(`${copy}.cache`).mtime
+    const built = new Date(cacheTime.getTime() - 2000)
+    utimesSync(copy, built, built)
+    assert.equal(load(copy).cache, 'used', 'the bundle as built, from the copy its cache holds')
+    // Edited after the build: the same length (all V8 checks itself), one byte changed (the
+    // source map's name), and so newer than its cache. It runs as edited, compiled as usual.
     const text = bytes.toString('latin1').replace(/\.map\n$/, '.maq\n')
     assert.notEqual(text, bytes.toString('latin1'))
     writeFileSync(copy, text, 'latin1')
-    copyFileSync(join(ROOT, `${RUN_BUNDLE}.cache`), `${copy}.cache`)
+    const later = new Date(cacheTime.getTime() + 2000)
+    utimesSync(copy, later, later)
     const stale = load(copy)
     assert.equal(stale.cache, 'stale')
     assert.equal(typeof stale.exports.main, 'function', 'the bundle still runs, compiled as usual')
+    assert.ok(stale.bytes.toString('latin1').endsWith('.maq\n'), 'compiled from the file')
+    // Another length: stale whatever the times say.
+    writeFileSync(copy, `${bytes.toString('latin1')}\n`, 'latin1')
+    utimesSync(copy, built, built)
+    assert.equal(load(copy).cache, 'stale')
   })
 
   // The ES bundle's compiler chunk is found by what it defines, so that a re-split bundle still counts.
