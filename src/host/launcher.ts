@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+/** The package directory this code runs from (build/src/host, and the bundles' build/src/cli-bundle,
+ * are three levels below it). */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
 /** The launcher binary; CORDON_LAUNCHER overrides it (e.g. the sanitizer build in tests). */
 export function launcherPath(): string {

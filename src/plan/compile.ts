@@ -9,6 +9,7 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
 import { settleHostView } from '../policy/wide-binds.js'
 import { hideStateDir } from './state-mask.js'
+import { warnOwnInstall } from './own-install.js'
 import { precompiledFilter } from '../seccomp/precompiled.js'
 import { EXTRA_NOTES } from '../seccomp/extras.js'
 import { holdsHostRoot, rlimitsFor, seccompExtras } from '../policy/effective.js'
@@ -68,8 +69,14 @@ function compilePolicy(
   ctx: Omit<CompileContext, 'cgroups' | 'env' | 'command'>,
 ): Plan {
   // Again on views built after resolution (learn's, audit's), and on policies made in code.
-  // cordon's own state is hidden wherever the view would show it (plan/state-mask.ts).
-  const policy = hideStateDir(settleHostView(given), process.getuid?.() ?? 0, ctx.fs ?? realHostFs)
+  // cordon's own state is hidden wherever the view would show it (plan/state-mask.ts), and a
+  // writable bind holding cordon's own installation is said (plan/own-install.ts).
+  const fs = ctx.fs ?? realHostFs
+  const policy = warnOwnInstall(
+    hideStateDir(settleHostView(given), process.getuid?.() ?? 0, fs),
+    undefined,
+    fs,
+  )
   const notes: string[] = [`layers: ${policy.sources.join(' → ') || '(none)'}`]
   for (const w of policy.warnings ?? []) notes.push(`warning: ${w}`)
   const ns = policy.namespaces

@@ -1,0 +1,72 @@
+// A writable bind that holds cordon's own installation (a project-local `npm install`, then
+// `--rw .`) lets the program change the cordon that runs next, outside any sandbox: the run says
+// so before anything runs (plan/own-install.ts), in every mode.
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { describe, test } from 'node:test'
+import { packageRoot } from '../../src/host/launcher.js'
+import { warnOwnInstall } from '../../src/plan/own-install.js'
+import { resolvePolicy } from '../../src/policy/resolve.js'
+import { cordon, projectDir } from '../helpers.js'
+
+/** A project with cordon installed in it, as npm installs it: node_modules/cordon. */
+function projectWithInstall(t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-own-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const install = join(dir, 'node_modules', 'cordon')
+  mkdirSync(install, { recursive: true })
+  mkdirSync(join(dir, 'src'))
+  return { dir, install }
+}
+
+const resolved = (filesystem: unknown[], cwd: string, mount = true) =>
+  resolvePolicy(
+    {
+      policy: { extends: ['minimal'], filesystem, ...(mount ? {} : { namespaces: { mount: false } }) },
+      baseDir: cwd,
+      label: 't',
+    } as Parameters<typeof resolvePolicy>[0],
+    cwd,
+  )
+
+const ownWarnings = (w: readonly string[] | undefined) =>
+  (w ?? []).filter((m) => m.includes("cordon's own installation"))
+
+describe("a writable bind holding cordon's own installation", () => {
+  test('is said, for the project bound writable, with or without a mount namespace', (t) => {
+    const p = projectWithInstall(t)
+    for (const mount of [true, false]) {
+      const warned = ownWarnings(warnOwnInstall(resolved([{ rw: p.dir }], p.dir, mount), p.install).warnings)
+      assert.equal(warned.length, 1, `mount namespace ${mount}`)
+      assert.match(warned[0]!, new RegExp(`bind of ${p.dir} holds cordon's own installation ${p.install}`))
+      assert.match(warned[0]!, /npm install -g/)
+    }
+  })
+
+  test('is not said for a read-only bind, one beside it, or one replaced by another entry', (t) => {
+    const p = projectWithInstall(t)
+    assert.deepEqual(ownWarnings(warnOwnInstall(resolved([{ ro: p.dir }], p.dir), p.install).warnings), [])
+    assert.deepEqual(
+      ownWarnings(warnOwnInstall(resolved([{ rw: join(p.dir, 'src') }], p.dir), p.install).warnings),
+      [],
+    )
+    const shadowed = resolved([{ rw: p.dir }, { tmpfs: join(p.dir, 'node_modules') }], p.dir)
+    assert.deepEqual(ownWarnings(warnOwnInstall(shadowed, p.install).warnings), [])
+    // The installation itself bound writable (developing cordon with `--rw .`): said too.
+    assert.equal(
+      ownWarnings(warnOwnInstall(resolved([{ rw: p.install }], p.dir), p.install).warnings).length,
+      1,
+    )
+  })
+
+  test('cordon run says it before the command runs, and the command still runs', () => {
+    // This checkout is the installation the CLI runs from: a writable bind of its parent holds it.
+    const r = cordon(['run', '--rw', dirname(packageRoot), '--', 'true'], { cwd: projectDir() })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stderr, /warning: policy: the writable bind of .* holds cordon's own installation/)
+    const plain = cordon(['run', '--', 'true'], { cwd: projectDir() })
+    assert.doesNotMatch(plain.stderr, /own installation/)
+  })
+})
