@@ -57,7 +57,8 @@ export function fastRunArgs(argv: readonly string[]): FastRun | undefined {
 }
 
 /** Everything a compile of such a run reads besides the host reads it records: the build, the
- * profile, the working directory, the caller's ids, the arch, and the environment the
+ * profile, the working directory, the caller's ids, the arch, the path cordon was started by,
+ * and the environment the
  * policy and the compiler read (HOME for the shared directories, XDG_RUNTIME_DIR for the state
  * directory the view hides). */
 export function runKey(run: FastRun, build: string): string {
@@ -70,5 +71,8 @@ export function runKey(run: FastRun, build: string): string {
     process.arch,
     process.env.HOME ?? null,
     process.env.XDG_RUNTIME_DIR ?? null,
+    // The path cordon was started by: the run warns when a writable bind holds it (a link in
+    // node_modules/.bin, plan/own-install.ts), and the warning is filed with the plan.
+    process.argv[1] ?? null,
   ])
 }

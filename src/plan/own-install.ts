@@ -13,25 +13,50 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 import { hostPathIn, latestAtEachPlace, resolveViewPath, under } from '../policy/view-paths.js'
 import { type HostFs, realHostFs } from './view.js'
 
+/** The command's own path when cordon's bin was started through another (npm's
+ * node_modules/.bin/cordon link; `npx cordon`), its directory's links resolved: whoever can write
+ * there decides what `cordon` runs next. Undefined for cordon started by its own path, and for a
+ * program of the caller's that uses the library. */
+function invokedThrough(invoked: string | undefined, real: string, fs: HostFs): string | undefined {
+  if (!invoked || !posix.isAbsolute(invoked)) return undefined
+  const bins = ['cordon.cjs', 'cordon.js'].map((b) => posix.join(real, 'bin', b))
+  if (!bins.includes(resolveViewPath(invoked, fs, undefined).path)) return undefined
+  const path = posix.join(
+    resolveViewPath(posix.dirname(invoked), fs, undefined).path,
+    posix.basename(invoked),
+  )
+  return bins.includes(path) ? undefined : path
+}
+
 /** policy with a warning for each writable bind of its view that holds cordon's own
- * installation (`root`, links resolved), where the view shows it. */
+ * installation (`root`, links resolved), where the view shows it, or the path the command was
+ * started by (`invoked`, process.argv[1]: a link to cordon's bin). */
 export function warnOwnInstall(
   policy: ResolvedPolicy,
   root: string = packageRoot,
   fs: HostFs = realHostFs,
+  invoked: string | undefined = process.argv[1],
 ): ResolvedPolicy {
   const real = resolveViewPath(root, fs, undefined).path
   if (fs.kind(real) !== 'dir') return policy
+  const link = invokedThrough(invoked, real, fs)
   const warnings: string[] = []
   for (const e of latestAtEachPlace(policy.filesystem)) {
-    if (e.kind !== 'bind' || e.readOnly || !under(real, e.src)) continue
-    const dest = posix.join(e.dest, posix.relative(e.src, real))
-    if (hostPathIn(policy.filesystem, dest) !== real) continue // another entry replaces it there
+    if (e.kind !== 'bind' || e.readOnly) continue
+    const held = [real, ...(link ? [link] : [])].filter((p) => {
+      if (!under(p, e.src)) return false
+      // Another entry may replace it there.
+      return hostPathIn(policy.filesystem, posix.join(e.dest, posix.relative(e.src, p))) === p
+    })
+    if (!held.length) continue
+    const what = held
+      .map((p) => (p === real ? `cordon's own installation ${p}` : `${p}, the link you ran cordon by`))
+      .join(' and ')
     warnings.push(
-      `the writable bind of ${e.src} holds cordon's own installation ${real}: the program can change ` +
-        "the cordon you run next, outside any sandbox (its launcher, its bundles, npm's link in " +
-        'node_modules/.bin); install cordon where no sandbox writes (npm install -g, or a directory ' +
-        `outside the project), or bind ${e.src} read-only`,
+      `the writable bind of ${e.src} holds ${what}: the program can change the cordon you run next, ` +
+        "outside any sandbox (its launcher, its bundles, npm's link in node_modules/.bin); install " +
+        'cordon where no sandbox writes (npm install -g, or a directory outside the project) and run ' +
+        `it from there, or bind ${e.src} read-only`,
     )
   }
   if (!warnings.length) return policy

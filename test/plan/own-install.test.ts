@@ -2,7 +2,8 @@
 // `--rw .`) lets the program change the cordon that runs next, outside any sandbox: the run says
 // so before anything runs (plan/own-install.ts), in every mode.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -10,6 +11,8 @@ import { packageRoot } from '../../src/host/launcher.js'
 import { warnOwnInstall } from '../../src/plan/own-install.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { cordon, projectDir } from '../helpers.js'
+
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
 
 /** A project with cordon installed in it, as npm installs it: node_modules/cordon. */
 function projectWithInstall(t: { after(fn: () => void): void }) {
@@ -32,7 +35,7 @@ const resolved = (filesystem: unknown[], cwd: string, mount = true) =>
   )
 
 const ownWarnings = (w: readonly string[] | undefined) =>
-  (w ?? []).filter((m) => m.includes("cordon's own installation"))
+  (w ?? []).filter((m) => /cordon's own installation|the link you ran cordon by/.test(m))
 
 describe("a writable bind holding cordon's own installation", () => {
   test('is said, for the project bound writable, with or without a mount namespace', (t) => {
@@ -61,6 +64,31 @@ describe("a writable bind holding cordon's own installation", () => {
     )
   })
 
+  test("is said for the link cordon was started by (npm's node_modules/.bin/cordon), not for its own path", (t) => {
+    const p = projectWithInstall(t)
+    const bin = join(p.install, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'cordon.cjs'), '')
+    // The installation elsewhere (npm install /path/to/clone links it), the link in the project.
+    const elsewhere = projectWithInstall(t)
+    mkdirSync(join(elsewhere.install, 'bin'))
+    writeFileSync(join(elsewhere.install, 'bin', 'cordon.cjs'), '')
+    mkdirSync(join(p.dir, 'node_modules', '.bin'))
+    const link = join(p.dir, 'node_modules', '.bin', 'cordon')
+    symlinkSync(join(elsewhere.install, 'bin', 'cordon.cjs'), link)
+    const policy = resolved([{ rw: p.dir }], p.dir)
+    const warned = ownWarnings(warnOwnInstall(policy, elsewhere.install, undefined, link).warnings)
+    assert.equal(warned.length, 1)
+    assert.match(warned[0]!, new RegExp(`holds ${link}, the link you ran cordon by`))
+    // Started by its own path, or the program is someone's own (the library): nothing to say.
+    const direct = join(elsewhere.install, 'bin', 'cordon.cjs')
+    assert.deepEqual(ownWarnings(warnOwnInstall(policy, elsewhere.install, undefined, direct).warnings), [])
+    assert.deepEqual(
+      ownWarnings(warnOwnInstall(policy, elsewhere.install, undefined, join(p.dir, 'app.js')).warnings),
+      [],
+    )
+  })
+
   test('cordon run says it before the command runs, and the command still runs', () => {
     // This checkout is the installation the CLI runs from: a writable bind of its parent holds it.
     const r = cordon(['run', '--rw', dirname(packageRoot), '--', 'true'], { cwd: projectDir() })
@@ -68,5 +96,20 @@ describe("a writable bind holding cordon's own installation", () => {
     assert.match(r.stderr, /warning: policy: the writable bind of .* holds cordon's own installation/)
     const plain = cordon(['run', '--', 'true'], { cwd: projectDir() })
     assert.doesNotMatch(plain.stderr, /own installation/)
+  })
+
+  test('cordon run started by a link in a writable project says so', (t) => {
+    const p = projectWithInstall(t)
+    chmodSync(p.dir, 0o755)
+    mkdirSync(join(p.dir, 'node_modules', '.bin'))
+    const link = join(p.dir, 'node_modules', '.bin', 'cordon')
+    symlinkSync(join(packageRoot, 'bin', 'cordon.cjs'), link)
+    for (const round of [1, 2]) {
+      const r = spawnSync(link, ['run', '--rw', p.dir, '--', 'true'], { cwd: p.dir, env, encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stderr, new RegExp(`holds ${link}, the link you ran cordon by`), `run ${round}`)
+    }
+    const direct = cordon(['run', '--rw', p.dir, '--', 'true'], { cwd: p.dir })
+    assert.doesNotMatch(direct.stderr, /the link you ran cordon by/)
   })
 })
