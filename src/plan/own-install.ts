@@ -48,15 +48,20 @@ export function warnOwnInstall(
       // Another entry may replace it there.
       return hostPathIn(policy.filesystem, posix.join(e.dest, posix.relative(e.src, p))) === p
     })
-    if (!held.length) continue
-    const what = held
-      .map((p) => (p === real ? `cordon's own installation ${p}` : `${p}, the link you ran cordon by`))
-      .join(' and ')
+    // A bind of a directory within the installation (its build/, the launcher's) writes it too.
+    const within = !held.includes(real) && under(e.src, real)
+    if (!held.length && !within) continue
+    const what = [
+      ...held.map((p) =>
+        p === real ? `holds cordon's own installation ${p}` : `holds ${p}, the link you ran cordon by`,
+      ),
+      ...(within ? [`lies in cordon's own installation ${real}`] : []),
+    ].join(' and ')
     warnings.push(
-      `the writable bind of ${e.src} holds ${what}: the program can change the cordon you run next, ` +
-        "outside any sandbox (its launcher, its bundles, npm's link in node_modules/.bin); install " +
-        'cordon where no sandbox writes (npm install -g, or a directory outside the project) and run ' +
-        `it from there, or bind ${e.src} read-only`,
+      `the writable bind of ${e.src} ${what}: the program can change the cordon you run next, outside ` +
+        "any sandbox (its launcher, its bundles, npm's link in node_modules/.bin); run a cordon installed " +
+        'where no sandbox writes (`npm link` in a cordon clone, or a clone outside the project), or make ' +
+        'less writable (`--rw ./out` rather than `--rw .`)',
     )
   }
   if (!warnings.length) return policy

@@ -44,7 +44,7 @@ describe("a writable bind holding cordon's own installation", () => {
       const warned = ownWarnings(warnOwnInstall(resolved([{ rw: p.dir }], p.dir, mount), p.install).warnings)
       assert.equal(warned.length, 1, `mount namespace ${mount}`)
       assert.match(warned[0]!, new RegExp(`bind of ${p.dir} holds cordon's own installation ${p.install}`))
-      assert.match(warned[0]!, /npm install -g/)
+      assert.match(warned[0]!, /`npm link` in a cordon clone/)
     }
   })
 
@@ -57,6 +57,12 @@ describe("a writable bind holding cordon's own installation", () => {
     )
     const shadowed = resolved([{ rw: p.dir }, { tmpfs: join(p.dir, 'node_modules') }], p.dir)
     assert.deepEqual(ownWarnings(warnOwnInstall(shadowed, p.install).warnings), [])
+    // A directory within the installation bound writable (its build/, the launcher's): said too.
+    const build = join(p.install, 'build')
+    mkdirSync(build)
+    const inside = ownWarnings(warnOwnInstall(resolved([{ rw: build }], p.dir), p.install).warnings)
+    assert.equal(inside.length, 1)
+    assert.match(inside[0]!, new RegExp(`bind of ${build} lies in cordon's own installation ${p.install}`))
     // The installation itself bound writable (developing cordon with `--rw .`): said too.
     assert.equal(
       ownWarnings(warnOwnInstall(resolved([{ rw: p.install }], p.dir), p.install).warnings).length,
