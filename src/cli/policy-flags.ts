@@ -217,10 +217,62 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     // kept without one and is refused (use --net none or --net host).
     overlay.namespaces = { ...NO_NAMESPACES, net: false }
   }
-  const checked: Policy = validatePolicy(overlay, 'flags')
+  const checked: Policy = validateFlags(overlay)
   const resolved = resolveLayers([base, { policy: checked, baseDir: cwd, label: 'flags' }], cwd)
   warnHostRootIgnored(resolved, flags['host-root'] === true)
   return resolved
+}
+
+/** The flags' policy, validated; a problem is said of the flag that gave it (`--memory lots:
+ * expected a size…`), not of the policy field the flag fills (`limits.memory`), which a person
+ * who typed the flag never wrote. */
+function validateFlags(overlay: Record<string, unknown>): Policy {
+  try {
+    return validatePolicy(overlay, 'flags')
+  } catch (e) {
+    if (!(e instanceof CordonError) || !e.issues.length) throw e
+    const lines = e.issues.map((issue) => {
+      const flag = flagOf(issue.path)
+      return flag ? issue.message.replace(`\`${dotted(issue.path)}\``, flag) : `flags: ${issue.message}`
+    })
+    throw new CordonError(
+      'invalid_usage',
+      lines.length === 1 ? lines[0]! : `Invalid flags (${lines.length} problems):\n  ${lines.join('\n  ')}`,
+      { issues: e.issues },
+    )
+  }
+}
+
+/** A policy path as the validator writes it: `limits.memory`, `filesystem[0].rw`. */
+const dotted = (path: readonly (string | number)[]): string =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('')
+
+/** The flag that fills a policy path (policyFromFlags), where one does. */
+function flagOf(path: readonly (string | number)[]): string | undefined {
+  const [head, second, third] = path
+  switch (head) {
+    case 'limits':
+      return second === 'require' ? '--require' : typeof second === 'string' ? `--${second}` : undefined
+    case 'filesystem':
+      return typeof third === 'string' ? `--${third}` : undefined
+    case 'env':
+      return second === 'pass' ? '--pass-env' : second === 'set' ? '--env' : undefined
+    case 'user':
+      return second === 'hostRoot' ? '--host-root' : typeof second === 'string' ? `--${second}` : undefined
+    case 'tcp':
+      return typeof second === 'string' ? `--tcp-${second}` : undefined
+    case 'network':
+      return '--net'
+    case 'landlock':
+      return '--require'
+    case 'hostname':
+    case 'cwd':
+    case 'seccomp':
+    case 'acknowledge':
+      return `--${head}`
+    default:
+      return undefined
+  }
 }
 
 /** `user.hostRoot` keeps host root's file permissions, which only root has: for anyone else

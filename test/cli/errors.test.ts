@@ -52,13 +52,25 @@ describe('errors on bad input', () => {
     )
   })
 
-  test('a descending cpuset range is a policy error, one line per problem', () => {
+  test('a descending cpuset range is said of its flag, one line per problem', () => {
     const r = cordon(['run', '--cpuset', '5-3', '--', 'true'], { cwd: projectDir() })
     assert.equal(r.status, 125)
-    assert.match(
-      r.stderr,
-      /^cordon: Invalid policy \(1 problem\):\ncordon: +flags: `limits\.cpuset`: `5-3` .* descending range: write it low-high \(3-5\)/m,
-    )
+    assert.match(r.stderr, /^cordon: --cpuset: `5-3` .* descending range: write it low-high \(3-5\)\n$/)
+  })
+
+  test("a flag's bad value is said of the flag, not of the policy field it fills", () => {
+    const one = cordon(['run', '--memory', 'lots', '--', 'true'], { cwd: projectDir() })
+    assert.equal(one.status, 125)
+    assert.match(one.stderr, /^cordon: --memory: expected a size like "512M" .* got `lots`\n$/)
+    const two = cordon(['run', '--timeout', 'soon', '--net', 'bogus', '--', 'true'], { cwd: projectDir() })
+    assert.equal(two.status, 125)
+    assert.match(two.stderr, /^cordon: Invalid flags \(2 problems\):\n/)
+    assert.match(two.stderr, /^cordon: +Expected --net to be one of `none`, `loopback`, `host`, got `bogus`/m)
+    assert.match(two.stderr, /^cordon: +--timeout: expected a duration: .* got `soon`$/m)
+    assert.doesNotMatch(two.stderr, /limits\.|network`/)
+    const compiled = cordon(['compile', '--rw', '', '-o', '/nonexistent/p.plan'], { cwd: projectDir() })
+    assert.equal(compiled.status, 2)
+    assert.match(compiled.stderr, /^cordon: --rw: the path is empty\n$/)
   })
 
   test('--metrics: a bad address or a busy port', async () => {
@@ -89,11 +101,11 @@ describe('errors on bad input', () => {
   test('limits: nonsense refused with units, beyond-host values warned', () => {
     const policyError = (flag: string, value: string, pattern: RegExp) =>
       refused(['run', flag, value, '--', 'true'], 125, pattern)
-    policyError('--memory', '-1', /`limits\.memory`: expected a size like "512M" or "1\.5G"/)
-    policyError('--memory', '0', /`limits\.memory`: `0` is 0 bytes: a sandbox needs at least 1M/)
+    policyError('--memory', '-1', /--memory: expected a size like "512M" or "1\.5G"/)
+    policyError('--memory', '0', /--memory: `0` is 0 bytes: a sandbox needs at least 1M/)
     policyError('--memory', '1', /at least 1M to start/)
-    policyError('--pids', '1', /`limits\.pids` to be an integer from 2/)
-    policyError('--cpus', '-2', /`limits\.cpus`: expected a number of CPUs of at least 0\.01/)
+    policyError('--pids', '1', /--pids to be an integer from 2/)
+    policyError('--cpus', '-2', /--cpus: expected a number of CPUs of at least 0\.01/)
     policyError('--timeout', '10x', /expected a duration: a positive number with ms, s, m, h or d/)
     policyError('--timeout', '30d', /longer than a timer can wait/)
     const ok = cordon(['run', '--memory', '1.5G', '--timeout', '1d', '--', 'true'], { cwd: projectDir() })
