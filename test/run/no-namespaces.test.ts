@@ -105,12 +105,12 @@ describe(
       assert.match(r.stderr, /acknowledge: \[no-view\]/)
     })
 
-    test('a misspelt acknowledgement names the field and the fix', () => {
+    test('a misspelt acknowledgement names the flag and the fix', () => {
       const r = cordon(['run', '--no-namespaces', '--acknowledge', 'no-veiw', '--', 'true'], {
         cwd: projectDir(),
       })
       assert.notEqual(r.status, 0)
-      assert.match(r.stderr, /acknowledge\[0\]`.*did you mean `no-view`/)
+      assert.match(r.stderr, /--acknowledge to be one of .* got `no-veiw`.*did you mean `no-view`/)
     })
 
     for (const c of [callers[0]!, callers[2]!])
