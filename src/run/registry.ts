@@ -194,21 +194,32 @@ export function list(): SandboxRecord[] {
   }
   const names = readdirSync(dir)
   const out: SandboxRecord[] = []
+  /** Sandboxes whose records were dropped here: their launchers have ended. */
+  const ended = new Set<string>()
   for (const name of names.filter((n) => n.endsWith('.json'))) {
     const record = readRecord(dir, name)
     if (!record) continue
     const check = checkRecord(record)
     if (check.ok) out.push(record)
-    else if (check.stale) remove(dir, name)
+    else if (check.stale) {
+      remove(dir, name)
+      ended.add(name.slice(0, -'.json'.length))
+    }
   }
   // Event sockets of sandboxes whose supervisor was killed before it could remove them (a
-  // socket is made just before its record: young ones may be starting).
-  // Likewise kill notes whose `cordon run` was gone before it could read them.
-  for (const name of names.filter((n) => n.endsWith('.sock') || n.endsWith(KILLED)))
-    if (!names.includes(`${name.slice(0, name.lastIndexOf('.'))}.json`))
+  // socket is made just before its record: young ones may be starting), at once for a record
+  // dropped above. Likewise kill notes whose `cordon run` was gone before it could read them,
+  // and records a writer was killed in the middle of (`.ID.HEX`, before their rename).
+  for (const name of names) {
+    const partial = PARTIAL.test(name)
+    if (!partial && !name.endsWith('.sock') && !name.endsWith(KILLED)) continue
+    const id = partial ? undefined : name.slice(0, name.lastIndexOf('.'))
+    if (id !== undefined && ended.has(id)) remove(dir, name)
+    else if (id === undefined || !names.includes(`${id}.json`))
       try {
         if (Date.now() - lstatSync(join(dir, name)).mtimeMs > 10_000) remove(dir, name)
       } catch {}
+  }
   return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt))
 }
 
@@ -219,6 +230,8 @@ function remove(dir: string, name: string): void {
 }
 
 const KILLED = '.killed'
+/** A record being written (register: `.ID.HEX`, renamed to ID.json once whole). */
+const PARTIAL = /^\.[0-9a-f]+\.[0-9a-f]+$/
 
 /** Notes, before `cordon kill` signals, who ended the sandbox, so that its `cordon run` can say
  * so (a program that SIGKILLs itself gets no such note). Best effort, like the registry. */

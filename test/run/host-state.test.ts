@@ -3,7 +3,7 @@
 // event sockets are only taken from the checked state directory, and the supervisor resolves a
 // sandbox's paths inside the sandbox, never on the host.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn as spawnChild } from 'node:child_process'
+import { type ChildProcess, spawn as spawnChild, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   chownSync,
@@ -14,6 +14,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs'
 import { createServer } from 'node:net'
@@ -208,6 +209,36 @@ describe('registry records', { skip: isRoot ? false : 'needs root to act as two 
     assert.notEqual(code, 'timeout')
   })
 })
+
+describe(
+  'what killed supervisors leave',
+  { skip: isRoot ? false : 'needs root to act as another user' },
+  () => {
+    test('cordon ps drops a stale record with its socket at once, and a record cut before its rename', (t) => {
+      fresh(t)
+      assert.equal(asUser(['ps']).status, 0) // makes the user's state directory
+      const dir = join(home, 'cordon')
+      // A launcher that has ended: a pid no process has, as a SIGKILLed supervisor left it.
+      const ended = spawnSync('true')
+      const record = { ...forgedRecord('ab12cd34', process.pid), pid: ended.pid, startTime: 1 }
+      plant(dir, 'ab12cd34', record, user.uid)
+      const sock = join(dir, 'ab12cd34.sock')
+      const partial = join(dir, '.ab12cd34.0f1e2d3c')
+      const young = join(dir, '.ee11ff22.00aa11bb') // a writer at work now
+      for (const f of [sock, partial, young]) {
+        writeFileSync(f, '', { mode: 0o600 })
+        chownSync(f, user.uid, user.uid)
+      }
+      const minuteAgo = new Date(Date.now() - 60_000)
+      utimesSync(partial, minuteAgo, minuteAgo)
+      const r = asUser(['ps', '--json'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.deepEqual((JSON.parse(r.stdout) as { sandboxes: unknown[] }).sandboxes, [])
+      for (const f of [join(dir, 'ab12cd34.json'), sock, partial]) assert.ok(!existsSync(f), `${f} left`)
+      assert.ok(existsSync(young), 'a record being written now is left to its writer')
+    })
+  },
+)
 
 describe(
   'record checks in-process',
