@@ -56,11 +56,10 @@ export function fastRunArgs(argv: readonly string[]): FastRun | undefined {
   return { profile: profile ?? 'default', quiet, command }
 }
 
-/** Everything a compile of such a run reads besides the host reads it records: the build, the
- * profile, the working directory, the caller's ids, the arch, the path cordon was started by,
- * and the environment the
- * policy and the compiler read (HOME for the shared directories, XDG_RUNTIME_DIR for the state
- * directory the view hides). */
+/** Everything a compile of such a run reads besides the host reads it records (and the login
+ * name, checked with them): the build, the profile, the working directory, the caller's ids, the
+ * arch, the environment the policy and the compiler read (HOME for the shared directories,
+ * XDG_RUNTIME_DIR for the state directory the view hides), and the path cordon was started by. */
 export function runKey(run: FastRun, build: string): string {
   return JSON.stringify([
     build,

@@ -113,6 +113,14 @@ const entriesFor = (dir: string) =>
       })
     : []
 
+/** The entry the project's first run of `true` filed (the run command compiles, then files it). */
+function filedEntry(p: ReturnType<typeof project>): string {
+  assert.equal(p.run(['--', 'true']).status, 0)
+  const [name] = entriesFor(p.dir)
+  assert.ok(name, 'the first run filed its plan')
+  return join(plansDir(), name)
+}
+
 describe(
   'cordon run from a filed plan',
   {
@@ -171,10 +179,7 @@ describe(
 
     test('a plan whose host reads answer otherwise now is compiled afresh and filed again', (t) => {
       const p = project(t)
-      assert.equal(p.run(['--', 'true']).status, 0)
-      const [name] = entriesFor(p.dir)
-      assert.ok(name)
-      const file = join(plansDir(), name)
+      const file = filedEntry(p)
       const before = readFileSync(file, 'utf8')
       chmodSync(p.dir, 0o750) // the view's bind of the project reads its mode
       const r = p.run(['--', 'true'])
@@ -186,10 +191,7 @@ describe(
 
     test('an entry filed for another login name is stale: the command runs once, from a fresh compile', (t) => {
       const p = project(t)
-      assert.equal(p.run(['--', 'true']).status, 0)
-      const [name] = entriesFor(p.dir)
-      assert.ok(name)
-      const file = join(plansDir(), name)
+      const file = filedEntry(p)
       const entry = JSON.parse(readFileSync(file, 'utf8')) as { login: string | null }
       const login = entry.login
       // As if the caller's passwd entry had been renamed since (usermod -l): USER in the plan is old.
@@ -202,10 +204,7 @@ describe(
 
     test("an entry that is not the caller's own and private is not used, and is replaced", (t) => {
       const p = project(t)
-      assert.equal(p.run(['--', 'true']).status, 0)
-      const [name] = entriesFor(p.dir)
-      assert.ok(name)
-      const file = join(plansDir(), name)
+      const file = filedEntry(p)
       chmodSync(file, 0o644)
       const ino = statSync(file).ino
       assert.equal(p.run(['--', 'true']).status, 0)
@@ -234,10 +233,7 @@ describe(
 
     test('an entry cut short or of another shape is a miss: the command runs once, nothing hangs', (t) => {
       const p = project(t)
-      assert.equal(p.run(['--', 'true']).status, 0)
-      const [name] = entriesFor(p.dir)
-      assert.ok(name)
-      const file = join(plansDir(), name)
+      const file = filedEntry(p)
       const good = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
       const edits: Record<string, unknown>[] = [
         { plan: 'AAAA' },
