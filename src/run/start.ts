@@ -123,10 +123,16 @@ export function startSandbox<R extends ReadyRun>(
   const { prepared, launched } = launchProven(prepare, start, () => publisher?.close())
   // The go: the command may run. It goes out now.
   launched.channel.go()
-  // Housekeeping while the sandbox runs, not on its start's path; never the run's failure.
-  try {
-    prepared.sweep?.()
-  } catch {}
+  // Housekeeping while the sandbox runs, not on its start's path; never the run's failure. On
+  // the next turn of the loop, not now: between the go and this function's return the caller has
+  // not yet set up (the CLI's signal forwarding), and a SIGTERM the command's first output
+  // prompted in that window ended cordon instead of reaching the command.
+  if (prepared.sweep)
+    setImmediate(() => {
+      try {
+        prepared.sweep?.()
+      } catch {}
+    })
   const { cgroup, access } = prepared
   const { child, channel, launcher, unregister } = launched
   // Why cordon killed the whole sandbox itself, if it did.
