@@ -53,6 +53,9 @@ export function fastRunArgs(argv: readonly string[]): FastRun | undefined {
   }
   const command = argv.slice(i)
   if (!command.length || (profile !== undefined && !PROFILES.has(profile))) return undefined
+  // splitCommand splits at the first `--` anywhere, so a command word before one is a flag
+  // there (and refused): the lean path must not run a line the run command refuses.
+  if (argv[i - 1] !== '--' && command.includes('--')) return undefined
   return { profile: profile ?? 'default', quiet, command }
 }
 

@@ -6,6 +6,8 @@
 // (and files the plan for the next run): an option it does not serve, no entry, an entry whose
 // host reads answer otherwise now, or a start that fails before the launcher has its go.
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
 import { insertOpsAfterFirst } from '../plan/encode.js'
 import { type CgroupAccess, cgroupAccess } from '../cgroup/select.js'
@@ -46,8 +48,13 @@ const policyOf = (entry: CachedRun): ResolvedPolicy => {
   if (!p) policies.set(entry, (p = JSON.parse(entry.policy) as ResolvedPolicy))
   return p
 }
+// The file's path, not the URL's pathname: that is percent-encoded, and for an install whose
+// path has a space (or `%`, `#`, a letter beyond ASCII) it named another file, which whoever can
+// make that path chose: its code ran in root's process.
 const fullRun = (): FullRun =>
-  (full ??= createRequire(import.meta.url)(new URL('run.cjs', import.meta.url).pathname) as FullRun)
+  (full ??= createRequire(import.meta.url)(
+    join(dirname(fileURLToPath(import.meta.url)), 'run.cjs'),
+  ) as FullRun)
 
 /** stderr gets the lines a person reads; there is no event channel on this path. */
 const HUMAN: RunOutput = { human: true, dropped: 0, event: () => {}, record: () => {} }

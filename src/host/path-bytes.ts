@@ -30,6 +30,11 @@ export function pathBytes(path: string): Buffer {
   return Buffer.concat(parts)
 }
 
+/** What fs calls take for such a path: its bytes when it holds escaped non-UTF-8 bytes, which a
+ * string would turn into U+FFFD and so name another file (a sibling anyone who can write the
+ * parent directory can make). */
+export const fsPath = (path: string): string | Buffer => (hasEscapedBytes(path) ? pathBytes(path) : path)
+
 /** The launcher's string for a path's bytes (the inverse of pathBytes). */
 export function pathFromBytes(bytes: Uint8Array): string {
   const decoder = new TextDecoder('utf-8', { fatal: true })

@@ -3,6 +3,7 @@
 // it compiled earlier only while every one of these reads still gets the same answer
 // (run/prepare.ts), which makes the reuse exactly a fresh compile.
 import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
+import { fsPath, pathFromBytes } from './path-bytes.js'
 
 /** One read and what it answered: the value the compiler used, or the error's code. */
 export interface HostRead {
@@ -14,6 +15,26 @@ export interface HostRead {
 let recording: HostRead[] | undefined
 
 const failure = (e: unknown) => `!${(e as NodeJS.ErrnoException).code ?? String(e)}`
+
+// Every read gives the kernel the path's own bytes (path-bytes.ts fsPath): with a string holding
+// escaped bytes, Node asked about a sibling name, which anyone who can write the parent
+// directory can make (a planted symlink there reshaped a root caller's view).
+
+/** A name the kernel gave as bytes, as path-bytes.ts writes it: UTF-8 as is, other bytes
+ * escaped (Node's own decoding puts U+FFFD there, and two names could read the same). */
+const nameOf = (bytes: Buffer): string => {
+  const text = bytes.toString('utf8')
+  return text.includes('\ufffd') ? pathFromBytes(bytes) : text
+}
+
+const lstatOf = (path: string) => lstatSync(fsPath(path), { throwIfNoEntry: false })
+const readlinkOf = (path: string) => nameOf(readlinkSync(fsPath(path), { encoding: 'buffer' }))
+const readdirOf = (path: string) => readdirSync(fsPath(path), { encoding: 'buffer' }).map(nameOf)
+const direntsOf = (path: string) =>
+  readdirSync(fsPath(path), { encoding: 'buffer', withFileTypes: true }).map(
+    (d) => Object.assign(d, { name: nameOf(d.name as unknown as Buffer) }) as unknown as Dirent,
+  )
+const textOf = (path: string) => readFileSync(fsPath(path), 'utf8')
 
 /** Runs op, records its answer when a recording is on, and returns or throws as op did. */
 function read<T>(op: HostRead['op'], path: string, run: () => T, answer: (v: T) => string): T {
@@ -37,22 +58,21 @@ const statAnswer = (st: Stats | undefined) =>
 
 /** undefined for a missing path: no error built (most of the view's /proc masks are missing). */
 export const hostLstat = (path: string): Stats | undefined =>
-  read('lstat', path, () => lstatSync(path, { throwIfNoEntry: false }), statAnswer)
-export const hostReadlink = (path: string): string => read('readlink', path, () => readlinkSync(path), String)
+  read('lstat', path, () => lstatOf(path), statAnswer)
+export const hostReadlink = (path: string): string => read('readlink', path, () => readlinkOf(path), String)
 export const hostReaddir = (path: string): string[] =>
   read(
     'readdir',
     path,
-    () => readdirSync(path),
+    () => readdirOf(path),
     (names) => names.join('\0'),
   )
 /** A directory's entries with their kinds (the kernel's d_type: no lstat per entry). */
 export const hostDirents = (path: string): Dirent[] =>
-  read('dirents', path, () => readdirSync(path, { withFileTypes: true }), direntsAnswer)
+  read('dirents', path, () => direntsOf(path), direntsAnswer)
 const direntsAnswer = (entries: Dirent[]) =>
   entries.map((d) => `${d.isSymbolicLink() ? 'l' : d.isDirectory() ? 'd' : 'f'}${d.name}`).join('\0')
-export const hostReadText = (path: string): string =>
-  read('text', path, () => readFileSync(path, 'utf8'), String)
+export const hostReadText = (path: string): string => read('text', path, () => textOf(path), String)
 
 /** fn's value and every host read it made through this module. */
 export function recordHostReads<T>(fn: () => T): { value: T; reads: HostRead[] } {
@@ -73,15 +93,15 @@ export function sameHostReads(reads: readonly HostRead[]): boolean {
     try {
       switch (r.op) {
         case 'lstat':
-          return statAnswer(lstatSync(r.path, { throwIfNoEntry: false }))
+          return statAnswer(lstatOf(r.path))
         case 'readlink':
-          return readlinkSync(r.path)
+          return readlinkOf(r.path)
         case 'readdir':
-          return readdirSync(r.path).join('\0')
+          return readdirOf(r.path).join('\0')
         case 'dirents':
-          return direntsAnswer(readdirSync(r.path, { withFileTypes: true }))
+          return direntsAnswer(direntsOf(r.path))
         case 'text':
-          return readFileSync(r.path, 'utf8')
+          return textOf(r.path)
       }
     } catch (e) {
       return failure(e)

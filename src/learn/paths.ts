@@ -2,11 +2,9 @@
 // and what the kernel opens on its own when a file is executed (the ELF interpreter, a #! line).
 import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs'
 import { posix } from 'node:path'
-import { hasEscapedBytes, pathBytes, pathFromBytes } from '../host/path-bytes.js'
+import { fsPath, pathFromBytes } from '../host/path-bytes.js'
 
-/** What fs calls take for a recorded path: its bytes when it holds escaped non-UTF-8 bytes
- * (host/path-bytes.ts), which a string would turn into U+FFFD and so name another file. */
-export const fsPath = (path: string): string | Buffer => (hasEscapedBytes(path) ? pathBytes(path) : path)
+export { fsPath }
 
 /** A recorded path in normal form, or undefined for what is not a path (pipe:[…], relative). */
 export function normalPath(raw: string): string | undefined {

@@ -10,7 +10,7 @@ import type { CgroupAccess } from '../cgroup/select.js'
 import { CordonError } from '../errors.js'
 import { bindRun, type CompileContext, compilePlan, type RunFacts } from '../plan/compile.js'
 import type { Plan } from '../plan/model.js'
-import { rawEnvValue } from '../host/path-bytes.js'
+import { fsPath, rawEnvValue } from '../host/path-bytes.js'
 import { validatePolicy } from '../policy/parse.js'
 import { type ResolvedPolicy, resolvePolicy } from '../policy/resolve.js'
 import type { Policy } from '../policy/schema.js'
@@ -334,7 +334,7 @@ export function checkOptions(o: {
     if (typeof o.cwd !== 'string' || !o.cwd) throw bad('expected `cwd` to be a directory path')
     let dir = false
     try {
-      dir = statSync(o.cwd).isDirectory()
+      dir = statSync(fsPath(o.cwd)).isDirectory() // escaped bytes as the bytes (path-bytes.ts)
     } catch {}
     if (!dir) throw bad(`\`cwd\` ${o.cwd} is not a directory; create it or pass another`)
   }

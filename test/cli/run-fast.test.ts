@@ -54,8 +54,13 @@ describe('the command lines the lean path serves', () => {
       ['--json', 'x'],
       ['-p', 'policy.yaml'],
       ['--help'],
+      // splitCommand splits at the first `--` anywhere: `echo` is a flag to the run command
+      // there, which refuses the line, so the lean path must not run it either.
+      ['-q', 'echo', 'a', '--rw', '/', '--', 'b'],
+      ['echo', '--'],
     ])
       assert.equal(fastRunArgs(refused), undefined, JSON.stringify(refused))
+    assert.deepEqual(fastRunArgs(['-q', '--', 'echo', '--', 'b'])?.command, ['echo', '--', 'b'])
   })
 })
 
@@ -175,6 +180,46 @@ describe(
       const miss = other.run(['--', 'true'], bin)
       assert.equal(miss.status, 125)
       assert.match(miss.stderr, /cannot load the CLI/)
+    })
+
+    test('a line the run command refuses is refused with a plan filed: a command word before `--`', (t) => {
+      const p = project(t)
+      filedEntry(p)
+      const r = p.run(['-q', 'echo', 'a', '--', 'b'])
+      assert.equal(r.status, 125, r.stderr)
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, /echo/)
+    })
+
+    test('installed under a path a URL would encode, the lean path loads its own run command', (t) => {
+      const p = project(t)
+      const top = mkdtempSync(join(tmpdir(), 'cordon-fast-url-'))
+      t.after(() => rmSync(top, { recursive: true, force: true }))
+      chmodSync(top, 0o755)
+      const copy = join(top, 'pkg dir')
+      mkdirSync(join(copy, 'bin'), { recursive: true })
+      for (const f of ['cordon.cjs', 'code-cache.cjs'])
+        copyFileSync(join(ROOT, 'bin', f), join(copy, 'bin', f))
+      for (const dir of ['native', 'seccomp', join('src', 'cli-bundle')])
+        cpSync(join(ROOT, 'build', dir), join(copy, 'build', dir), { recursive: true })
+      // The percent-encoded twin of the install, as another user could make it.
+      const twin = join(top, 'pkg%20dir', 'build', 'src', 'cli-bundle')
+      mkdirSync(twin, { recursive: true })
+      const marker = join(top, 'twin-ran')
+      writeFileSync(
+        join(twin, 'run.cjs'),
+        `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')\nmodule.exports = { notFoundFor: () => 'planted', statusFor: () => [] }\n`,
+      )
+      const bin = join(copy, 'bin', 'cordon.cjs')
+      assert.equal(p.run(['--', 'true'], bin).status, 0) // compiles, files the plan
+      // From it: a command not found asks the run command for its hint.
+      const r = p.run(['--', 'no-such-program-cordon'], bin)
+      assert.equal(r.status, 127, r.stderr)
+      assert.match(
+        r.stderr,
+        /exec no-such-program-cordon failed: command not found in the sandbox; is its directory in the view and on PATH/,
+      )
+      assert.equal(existsSync(marker), false, 'the twin was never loaded')
     })
 
     test('a plan whose host reads answer otherwise now is compiled afresh and filed again', (t) => {

@@ -3,7 +3,7 @@
 // would decode lossily) and the library.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -65,5 +65,24 @@ describe('bytes that are not UTF-8', () => {
       [Buffer.from('d\xffx', 'latin1').toString('hex')],
     )
     assert.deepEqual(readdirSync(Buffer.from(dir)).map(String).sort(), ['f', 'g'])
+  })
+
+  test('the compile reads such a path itself, not its U+FFFD sibling someone planted', (t) => {
+    // Node writes an escaped byte of a string path as U+FFFD (EF BF BD): the host reads of the
+    // compile (and of a filed plan's check) asked about p\xef\xbf\xbd, where another user's
+    // symlink to /etc turned the project's bind into a link, and the command started in /etc.
+    const base = mkdtempSync(join(tmpdir(), 'cordon-bytes-'))
+    t.after(() => rmSync(base, { recursive: true, force: true }))
+    chmodSync(base, 0o755)
+    const script = [
+      `D="${base}/$(printf 'p\\377')"; mkdir "$D" && echo project > "$D/f"`,
+      `ln -s /etc "${base}/$(printf 'p\\357\\277\\275')"`,
+      `cd "$D"`,
+      // twice: the second run of a root caller starts from the plan the first filed
+      `for i in 1 2; do "${process.execPath}" "${CLI}" run --quiet -- sh -c 'cat f; ls | tr "\\n" " "; echo'; done`,
+    ].join('\n')
+    const r = spawnSync('sh', ['-ec', script], { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: '' } })
+    assert.equal(r.status, 0, String(r.stderr))
+    assert.equal(String(r.stdout), 'project\nf \n'.repeat(2))
   })
 })
