@@ -3,9 +3,13 @@
 // V8 code cache made for it at `npm run build`. CommonJS, so that Node never starts its ES
 // module loader; the cache, so that V8 neither parses nor compiles what the bundle runs.
 //
-// FILE.cache holds the bundle's length (u32, little-endian) and bytes, then V8's data. The bundle
-// runs from that copy, so that a start reads one file, not two (the run bundle is 490 KB of
-// source beside its 1 MB cache: reading and comparing both cost ~3 ms of a run on a slow VM). The
+// FILE.cache holds the bundle's length (u32, little-endian) and bytes, wrapped as Node wraps a
+// CommonJS module, then V8's data (at the next multiple of 8). The bundle runs from that copy, so that a start reads one
+// file, not two (the run bundle is 490 KB of source beside its 1 MB cache: reading and comparing
+// both cost ~3 ms of a run on a slow VM), and decodes it straight into the text V8 compiles:
+// wrapping it at each start built and flattened a second copy of the whole source on the V8
+// heap (the run bundle's: ~490 KB of new memory touched, and on a VM whose page faults cost
+// ~10 µs each that is most of a millisecond, and a scavenge sooner). The
 // copy is used only while FILE is as the build left it: the same length, and not changed since
 // the cache was written (its mtime not past the cache's; the build writes the cache after the
 // bundle, and npm gives both the same). A bundle edited after the build (debugging by hand)
@@ -28,43 +32,67 @@ const { createRequire } = require('node:module')
 const vm = require('node:vm')
 
 const HEADER = 4
+// V8's data starts at a multiple of 8 in the file, and so in the buffer it is read into (malloc's
+// or mmap's, aligned): V8 copies cached data that is not pointer-aligned before it reads it,
+// which for the run bundle was another ~600 KB of fresh memory at every start.
+const ALIGN = 8
+const aligned = (offset) => Math.ceil(offset / ALIGN) * ALIGN
 
 // The function Node's own CommonJS loader wraps a module in: the cache is for this exact text.
-const wrap = (source) => `(function (exports, require, module, __filename, __dirname) {${source}\n})`
+const PREFIX = '(function (exports, require, module, __filename, __dirname) {'
+const SUFFIX = '\n})'
+const wrap = (source) => `${PREFIX}${source}${SUFFIX}`
+const PREFIX_BYTES = Buffer.from(PREFIX)
+const WRAPPING = PREFIX.length + SUFFIX.length
 
 /** FILE.cache's copy of the bundle and V8 data, while FILE is the bundle it was made from (the
  * same length, not changed since): `state` is stale when FILE changed, absent when there is no
- * cache. */
-function cachedDataFor(file) {
+ * cache. With `map` (cordon's addon's: native/spawn-addon.c), the cache is mapped, not read, and
+ * `text` is the copy as a string over the mapping. */
+function cachedDataFor(file, map) {
+  const bundle = statSync(file, { throwIfNoEntry: false })
   let data
   let cacheMtime
-  let fd
-  try {
-    fd = openSync(`${file}.cache`, 'r')
-    cacheMtime = fstatSync(fd).mtimeMs
-    data = readFileSync(fd)
-  } catch {
-    return { state: 'absent' }
-  } finally {
-    if (fd !== undefined) closeSync(fd)
+  let text
+  const mapped = map && bundle ? map(`${file}.cache`, HEADER, HEADER + bundle.size + WRAPPING) : null
+  if (mapped) [data, text, cacheMtime] = mapped
+  else {
+    let fd
+    try {
+      fd = openSync(`${file}.cache`, 'r')
+      cacheMtime = fstatSync(fd).mtimeMs
+      data = readFileSync(fd)
+    } catch {
+      return { state: 'absent' }
+    } finally {
+      if (fd !== undefined) closeSync(fd)
+    }
   }
   const length = data.length >= HEADER ? data.readUInt32LE(0) : -1
-  const end = HEADER + length
-  const bundle = statSync(file, { throwIfNoEntry: false })
-  const same = length >= 0 && data.length > end && bundle?.size === length && bundle.mtimeMs <= cacheMtime
+  const end = HEADER + length + WRAPPING
+  const same =
+    length >= 0 &&
+    data.length > end &&
+    bundle?.size === length &&
+    bundle.mtimeMs <= cacheMtime &&
+    // A cache of the earlier format (the bytes unwrapped) is stale, not misread.
+    PREFIX_BYTES.equals(data.subarray(HEADER, HEADER + PREFIX_BYTES.length))
   return same
-    ? { state: 'found', source: data.subarray(HEADER, end), data: data.subarray(end) }
+    ? { state: 'found', wrapped: data.subarray(HEADER, end), text, data: data.subarray(aligned(end)) }
     : { state: 'stale' }
 }
 
-/** Compiles the bundle FILE (with its cache unless `cached` is false): the script, its bytes,
- * and what became of FILE.cache: used, rejected (by V8), stale, absent, or off. */
-function compile(file, cached = true) {
-  const found = cached ? cachedDataFor(file) : { state: 'off' }
-  const bytes = found.source ?? readFileSync(file)
-  const script = new vm.Script(wrap(bytes.toString('utf8')), { filename: file, cachedData: found.data })
+/** Compiles the bundle FILE (with its cache unless `cached` is false, mapped by `map` when
+ * given: cachedDataFor): the script, the text it
+ * was compiled from (the bundle wrapped), and what became of FILE.cache: used, rejected (by V8),
+ * stale, absent, or off. */
+function compile(file, cached = true, map = undefined) {
+  const found = cached ? cachedDataFor(file, map) : { state: 'off' }
+  const text =
+    found.text ?? (found.wrapped ? found.wrapped.toString('utf8') : wrap(readFileSync(file, 'utf8')))
+  const script = new vm.Script(text, { filename: file, cachedData: found.data })
   const cache = found.data ? (script.cachedDataRejected ? 'rejected' : 'used') : found.state
-  return { script, bytes, cache }
+  return { script, text, cache }
 }
 
 /** Runs a compiled bundle FILE as Node runs a CommonJS module: its exports. */
@@ -76,20 +104,28 @@ function run(script, file) {
   return module.exports
 }
 
-/** compile() then run(): the exports, the script, its bytes and what became of the cache. */
-function load(file, cached = true) {
-  const compiled = compile(file, cached)
+/** compile() then run(): the exports, the script, its text and what became of the cache. */
+function load(file, cached = true, map = undefined) {
+  const compiled = compile(file, cached, map)
   return { exports: run(compiled.script, file), ...compiled }
 }
 
-/** Writes FILE.cache from what `script` (compiled from `bytes`) has compiled so far, renamed
- * into place whole: a build stopped half-way leaves no cache rather than a cut one. */
-function saveCache(file, bytes, script) {
+/** Writes FILE.cache from what `script` (compiled from `text`, compile()'s) has compiled so
+ * far, renamed into place whole: a build stopped half-way leaves no cache rather than a cut one. */
+function saveCache(file, text, script) {
+  const wrapped = Buffer.from(text)
   const header = Buffer.alloc(HEADER)
-  header.writeUInt32LE(bytes.length, 0)
+  header.writeUInt32LE(wrapped.length - WRAPPING, 0)
+  const end = HEADER + wrapped.length
   const tmp = `${file}.cache.${process.pid}`
-  writeFileSync(tmp, Buffer.concat([header, bytes, script.createCachedData()]))
+  writeFileSync(
+    tmp,
+    Buffer.concat([header, wrapped, Buffer.alloc(aligned(end) - end), script.createCachedData()]),
+  )
   renameSync(tmp, `${file}.cache`)
 }
 
-module.exports = { compile, run, load, saveCache }
+/** Where V8's data starts in FILE.cache for a bundle of `length` bytes. */
+const dataOffset = (length) => aligned(HEADER + length + WRAPPING)
+
+module.exports = { compile, run, load, saveCache, dataOffset }

@@ -22,14 +22,14 @@ const BUNDLE = join(__dirname, '..', 'build', 'src', 'oci-bundle', 'oci.cjs')
  * (a build as a plain user, whose containers need a user namespace) leaves a cache of what ran
  * until then; `warm` is true, or why the warm-up stopped. */
 async function writeCodeCache(file) {
-  const { script, bytes } = compile(file, false)
+  const { script, text } = compile(file, false)
   let warm = true
   try {
     await run(script, file).warmUp()
   } catch (error) {
     warm = error?.message ?? String(error)
   }
-  saveCache(file, bytes, script)
+  saveCache(file, text, script)
   return { warm }
 }
 

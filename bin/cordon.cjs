@@ -24,11 +24,26 @@ const { join } = require('node:path')
 
 // Required on the run path only: `cordon --version` and the other commands load no node:vm.
 const codeCache = () => require('./code-cache.cjs')
-const load = (file, cached) => codeCache().load(file, cached)
+const load = (file, cached, map) => codeCache().load(file, cached, map)
 
 const BUNDLE_DIR = join(__dirname, '..', 'build', 'src', 'cli-bundle')
 const RUN_BUNDLE = join(BUNDLE_DIR, 'run.cjs')
 const FAST_BUNDLE = join(BUNDLE_DIR, 'run-fast.cjs')
+const ADDON = join(__dirname, '..', 'build', 'native', 'cordon-spawn.node')
+
+/** cordon's addon (native/spawn-addon.c), loaded for the run path before its bundle: it maps the
+ * bundle's code cache (bin/code-cache.cjs), and the bundle then takes it over (adoptAddon) to
+ * start the launcher, as it would have loaded it anyway. null where it is not built or does not
+ * load: the cache is read, and the bundle tries (and fails) on its own. */
+function runAddon() {
+  try {
+    const module = { exports: {} }
+    process.dlopen(module, ADDON, require('node:os').constants.dlopen.RTLD_NOW)
+    return module.exports
+  } catch {
+    return null
+  }
+}
 
 const cannotLoad = (error) => {
   process.stderr.write(
@@ -136,36 +151,40 @@ function startRun(made) {
     if (!made.some((s) => s.writableLength > 0 && !s.destroyed)) process.exit()
   }
   let fast
+  const addon = process.sourceMapsEnabled ? null : runAddon()
+  const map = typeof addon?.map === 'function' ? addon.map : undefined
   try {
     // Plans are filed for root only (src/cli/run-fast-args.ts filingAllowed): for anyone else
     // the lean bundle could only miss, and loading it cost a plain user's every run ~7 ms.
-    if (!process.sourceMapsEnabled && process.getuid?.() === 0) fast = load(FAST_BUNDLE).exports
+    if (!process.sourceMapsEnabled && process.getuid?.() === 0) fast = load(FAST_BUNDLE, true, map).exports
   } catch {} // not built (a checkout without esbuild): the run command serves
-  if (!fast) return void startRunCommand(exit)
+  if (!fast) return void startRunCommand(exit, addon, map)
+  if (addon) fast.adoptAddon?.(addon)
   const argv = fast.rawArgs()
   // main() settles undefined, or rejects, only before a launcher had its go: nothing ran.
   fast.main(argv).then(
     (code) => {
-      if (code === undefined) return void startRunCommand(exit)
+      if (code === undefined) return void startRunCommand(exit, addon, map)
       process.exitCode = code
       exit()
     },
-    () => startRunCommand(exit),
+    () => startRunCommand(exit, addon, map),
   )
 }
 
-function startRunCommand(exit) {
+function startRunCommand(exit, addon, map) {
   let cli
   try {
     // Under --enable-source-maps, Node's own loader, which applies the bundle's map (vm.Script
     // does not): a stack trace then names the TypeScript sources. No cache then.
-    cli = process.sourceMapsEnabled ? require(RUN_BUNDLE) : load(RUN_BUNDLE).exports
+    cli = process.sourceMapsEnabled ? require(RUN_BUNDLE) : load(RUN_BUNDLE, true, map).exports
   } catch (error) {
     const missing =
       (error?.code === 'ENOENT' && error.path === RUN_BUNDLE) ||
       (error?.code === 'MODULE_NOT_FOUND' && error.message.startsWith(`Cannot find module '${RUN_BUNDLE}'`))
     if (!missing) cannotLoad(error)
   }
+  if (cli && addon) cli.adoptAddon?.(addon)
   if (cli) return void cli.main(cli.rawArgs()).then(exit)
   startModules()
 }
@@ -176,10 +195,10 @@ function startRunCommand(exit) {
  * compiled the path up to its failure: the cache holds that much, and V8 compiles the rest when
  * it is first called, as without a cache. */
 async function warmCodeCache(file, runs) {
-  const { exports: cli, script, bytes } = load(file, false)
+  const { exports: cli, script, text } = load(file, false)
   for (const argv of runs) await cli.main(argv)
   process.exitCode = 0
-  codeCache().saveCache(file, bytes, script)
+  codeCache().saveCache(file, text, script)
 }
 
 module.exports = { RUN_BUNDLE, FAST_BUNDLE, load, start, warmCodeCache }

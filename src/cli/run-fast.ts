@@ -28,6 +28,8 @@ import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput 
 import { FORWARDED } from './signals.js'
 
 export { rawArgs } from '../host/path-bytes.js'
+/** bin/cordon.cjs hands over the addon it loaded (host/addon.ts adoptAddon). */
+export { adoptAddon } from '../host/addon.js'
 
 /** The run command's bundle, for what only the policy can say (a status for another Landlock
  * answer than the first run's, a command not found): loaded then, and only then. */

@@ -20,3 +20,6 @@ export { statusFor } from './commands/run.js'
 
 /** For the lean path: why a command was not found, as spawn() says it (run/not-found.ts). */
 export { notFoundHint as notFoundFor } from '../run/not-found.js'
+
+/** bin/cordon.cjs hands over the addon it loaded (host/addon.ts adoptAddon). */
+export { adoptAddon } from '../host/addon.js'

@@ -18,6 +18,9 @@ export interface Addon {
   unwatch(id: number): number
   /** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL: bytes written, or -errno. */
   send(fd: number, bytes: Uint8Array): number
+  /** The file mapped (private, populated), its bytes start..end as a string over it when they
+   * are ASCII, and its mtime in ms; null when it cannot be mapped (bin/code-cache.cjs). */
+  map(path: string, start: number, end: number): [Buffer, string | undefined, number] | null
 }
 
 let addon: Addon | null | undefined
@@ -35,4 +38,11 @@ export function loadAddon(): Addon | null {
     if (module.exports.usable()) addon = module.exports
   } catch {} // not built (no compiler at install) or not loadable here: child_process serves
   return addon
+}
+
+/** The addon as bin/cordon.cjs loaded it from this package's build (to map the CLI's code
+ * cache before the bundle ran), so that it is loaded once per process: taken as loadAddon()
+ * takes its own, and only before loadAddon() has run. */
+export function adoptAddon(loaded: Addon): void {
+  if (addon === undefined) addon = loaded.usable() ? loaded : null
 }

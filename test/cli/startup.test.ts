@@ -24,6 +24,7 @@ import { join, relative } from 'node:path'
 import { describe, test } from 'node:test'
 import { projectDir, ROOT } from '../helpers.js'
 import { filingAllowed } from '../../src/cli/run-fast-args.js'
+import { type Addon, loadAddon } from '../../src/host/addon.js'
 
 /** The package's bin (package.json): `cordon run` loads run.cjs, other commands the ES bundle. */
 const CLI = join(ROOT, 'bin', 'cordon.cjs')
@@ -175,11 +176,34 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     assert.equal(load(join(ROOT, RUN_BUNDLE)).cache, 'used')
   })
 
+  test('the run path maps each code cache (the addon), and runs the text it holds', (t) => {
+    const addon = loadAddon()
+    if (!addon) return t.skip('the addon is not built or not usable here')
+    const { load } = createRequire(import.meta.url)(join(ROOT, 'bin', 'cordon.cjs')) as {
+      load: (file: string, cached: boolean, map: Addon['map']) => { cache: string; text: string }
+    }
+    const maps: string[] = []
+    const map: Addon['map'] = (path, start, end) => {
+      const mapped = addon.map(path, start, end)
+      maps.push(path)
+      assert.ok(mapped, `${path} mapped`)
+      assert.equal(typeof mapped[1], 'string', 'the bundle is ASCII: its text is a string over the mapping')
+      return mapped
+    }
+    for (const bundle of [RUN_BUNDLE, FAST_BUNDLE]) {
+      const file = join(ROOT, bundle)
+      const loaded = load(file, true, map)
+      assert.equal(loaded.cache, 'used', bundle)
+      assert.ok(loaded.text.includes(readFileSync(file, 'utf8')), 'the copy is the bundle as built')
+    }
+    assert.deepEqual(maps, [`${join(ROOT, RUN_BUNDLE)}.cache`, `${join(ROOT, FAST_BUNDLE)}.cache`])
+  })
+
   test('a code cache is not used for a bundle changed since it was made', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-startup-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
     const { load } = createRequire(import.meta.url)(join(ROOT, 'bin', 'cordon.cjs')) as {
-      load: (file: string) => { cache: string; bytes: Buffer; exports: Record<string, unknown> }
+      load: (file: string) => { cache: string; text: string; exports: Record<string, unknown> }
     }
     const copy = join(dir, 'run.cjs')
     const bytes = readFileSync(join(ROOT, RUN_BUNDLE))
@@ -200,11 +224,21 @@ describe('CLI start-up', { skip: hasStrace ? false : 'strace is not installed' }
     const stale = load(copy)
     assert.equal(stale.cache, 'stale')
     assert.equal(typeof stale.exports.main, 'function', 'the bundle still runs, compiled as usual')
-    assert.ok(stale.bytes.toString('latin1').endsWith('.maq\n'), 'compiled from the file')
+    assert.ok(stale.text.endsWith('.maq\n\n})'), 'compiled from the file, wrapped as a module')
     // Another length: stale whatever the times say.
     writeFileSync(copy, `${bytes.toString('latin1')}\n`, 'latin1')
     utimesSync(copy, built, built)
     assert.equal(load(copy).cache, 'stale')
+    // A cache of the earlier format (the bundle's bytes unwrapped after the length) for the
+    // bundle as built: stale, not read at the wrong offset.
+    writeFileSync(copy, bytes)
+    const header = Buffer.alloc(4)
+    header.writeUInt32LE(bytes.length, 0)
+    writeFileSync(`${copy}.cache`, Buffer.concat([header, bytes, Buffer.alloc(4096, 1)]))
+    utimesSync(copy, built, built)
+    const earlier = load(copy)
+    assert.equal(earlier.cache, 'stale')
+    assert.equal(typeof earlier.exports.main, 'function')
   })
 
   // The ES bundle's compiler chunk is found by what it defines, so that a re-split bundle still counts.

@@ -119,7 +119,10 @@ describe(
     test('a cache V8 refuses (another Node, other flags) is dropped silently', (t) => {
       const p = packageCopy(t)
       const data = readFileSync(`${p.bundle}.cache`)
-      const v8 = 4 + readFileSync(p.bundle).length
+      const { dataOffset } = createRequire(import.meta.url)(join(ROOT, 'bin', 'code-cache.cjs')) as {
+        dataOffset: (length: number) => number
+      }
+      const v8 = dataOffset(readFileSync(p.bundle).length)
       data.fill(0x5a, v8 + 4, v8 + 16) // V8's header: version and flag hashes
       writeFileSync(`${p.bundle}.cache`, data)
       assert.equal(loader().load(p.bundle).cache, 'rejected')

@@ -126,18 +126,66 @@ a.watch(p, (t, end) => {
 })
 `
 
-const CASES: [string, string][] = [
+// map(): a file mapped whole, a string over an ASCII range of it (none over other bytes or a
+// range past the end), a write that stays this process's, files that cannot be mapped, bad
+// arguments; then every mapping dropped and collected (the buffer and the string share it).
+const MAP_SCRIPT = `
+const m = { exports: {} }
+process.dlopen(m, process.argv[1])
+const a = m.exports
+const fs = require('fs'), os = require('os'), path = require('path')
+const expectThrow = (f) => { try { f() } catch { return } throw new Error('no throw') }
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cordon-map-'))
+const f = path.join(dir, 'f')
+const body = 'abc'.repeat(100000)
+fs.writeFileSync(f, Buffer.concat([Buffer.from('HDR!' + body), Buffer.from([0xe9]), Buffer.from('tail')]))
+const bytes = fs.readFileSync(f)
+let [buf, text, mtime] = a.map(f, 4, 4 + body.length)
+if (!buf.equals(bytes)) throw new Error('bytes')
+if (text !== body) throw new Error('text')
+if (mtime !== fs.statSync(f).mtimeMs) throw new Error('mtime ' + mtime)
+if (a.map(f, 4, bytes.length)[1] !== undefined) throw new Error('a string over a byte past ASCII')
+if (a.map(f, 0, bytes.length + 1)[1] !== undefined) throw new Error('a string past the end')
+if (a.map(f, 0, 0)[1] !== '') throw new Error('an empty range')
+buf[0] = 0x21
+if (!fs.readFileSync(f).equals(bytes)) throw new Error('a write reached the file')
+fs.writeFileSync(path.join(dir, 'empty'), '')
+for (const p of [path.join(dir, 'missing'), dir, path.join(dir, 'empty')])
+  if (a.map(p, 0, 0) !== null) throw new Error('mapped ' + p)
+expectThrow(() => a.map(f, 5, 4))
+expectThrow(() => a.map(f, -1, 2))
+expectThrow(() => a.map(f))
+expectThrow(() => a.map('a\\0b', 0, 0))
+expectThrow(() => a.map(1, 0, 0))
+for (let i = 0; i < 50; i++) a.map(f, 4, 100 + i)
+buf = text = undefined
+const settle = () => new Promise((r) => setImmediate(r))
+;(async () => {
+  for (let i = 0; i < 4; i++) { gc(); await settle() }
+  const again = a.map(f, 4, 4 + body.length)
+  if (again[1] !== body) throw new Error('after collection')
+  fs.rmSync(dir, { recursive: true })
+  console.log('clean')
+})()
+`
+
+const CASES: [string, string, string[]?][] = [
+  [
+    'its map() runs clean under ASan and UBSan: ranges, writes, failures, collection',
+    MAP_SCRIPT,
+    ['--expose-gc'],
+  ],
   ['a line longer than the partial limit is never cut inside a UTF-8 character', LONG_UTF8_SCRIPT],
   ['the spawn addon runs clean under ASan and UBSan, failures included', SCRIPT],
   ['its watch() runs clean under ASan and UBSan: split lines, a throw, unwatch', WATCH_SCRIPT],
 ]
 
-for (const [name, script] of CASES)
+for (const [name, script, flags = []] of CASES)
   test(
     name,
     { skip: (!existsSync(addon) && 'no ASan build (make sanitize)') || (!libasan && 'no libasan here') },
     () => {
-      const r = spawnSync(process.execPath, ['-e', script, addon], {
+      const r = spawnSync(process.execPath, [...flags, '-e', script, addon], {
         encoding: 'utf8',
         env: {
           ...process.env,
