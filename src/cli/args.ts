@@ -82,11 +82,25 @@ export function parseStrict<const C extends ParseArgsConfig>(config: C): ReturnT
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? ''
     if (!code.startsWith('ERR_PARSE_ARGS')) throw error
-    throw new FlagError(describeFlagError(code, (error as Error).message, config.options ?? {}))
+    throw new FlagError(describeFlagError(code, (error as Error).message, config.options ?? {}, config.args))
   }
 }
 
-function describeFlagError(code: string, message: string, options: Options): string {
+/** Whether `flag` (the word before a value) is an option that takes one. */
+function takesValue(flag: string | undefined, options: Options): boolean {
+  if (!flag?.startsWith('-') || flag.includes('=')) return false
+  const name = flag.startsWith('--')
+    ? flag.slice(2)
+    : Object.keys(options).find((n) => options[n]?.short === flag.slice(1))
+  return name !== undefined && options[name]?.type === 'string'
+}
+
+function describeFlagError(
+  code: string,
+  message: string,
+  options: Options,
+  args: readonly string[] = [],
+): string {
   const quoted = /'([^']*)'/.exec(message)?.[1] ?? ''
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
     return `unexpected argument \`${quoted}\`: this command takes none`
@@ -95,9 +109,16 @@ function describeFlagError(code: string, message: string, options: Options): str
     flag.startsWith('--') ? flag.slice(2) : names.find((n) => options[n]?.short === flag.slice(1))
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const near = quoted.startsWith('--') ? suggest(quoted.slice(2), names) : undefined
-    return near
-      ? `unknown option \`${quoted}\` (did you mean \`--${near}\`?)`
-      : `unknown option \`${quoted}\` (an argument that starts with a dash goes after \`--\`)`
+    if (near) return `unknown option \`${quoted}\` (did you mean \`--${near}\`?)`
+    // After a word that is no option (`cordon compile -o f ls -l`) it is likely the command's
+    // own: that hint, and only then (`cordon check -q` has no command to give it to).
+    const at = args.indexOf(quoted)
+    const afterWord = args
+      .slice(0, at < 0 ? 0 : at)
+      .some((a, i, all) => !a.startsWith('-') && !takesValue(all[i - 1], options))
+    return afterWord
+      ? `unknown option \`${quoted}\` (an argument that starts with a dash goes after \`--\`)`
+      : `unknown option \`${quoted}\``
   }
   // ERR_PARSE_ARGS_INVALID_OPTION_VALUE: the quoted part is `--name`, `-o` or `--name <value>`.
   const flag = /-{1,2}[\w-]+/.exec(quoted)?.[0] ?? quoted
