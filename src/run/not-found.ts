@@ -2,36 +2,81 @@
 // launcher only knows the name was not there. The usual causes, each with its fix: a policy that
 // shows no files at all (no `extends`), and a program reached through a link that leaves the view
 // (Debian's /usr/bin/cc → /etc/alternatives/cc, which `--profile minimal` does not show).
-import { accessSync, constants, readlinkSync } from 'node:fs'
-import { dirname, isAbsolute, resolve } from 'node:path'
-import type { ResolvedPolicy } from '../policy/resolved.js'
+import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
+import { interpreterOf, resolveOnHost } from '../learn/paths.js'
 
 /** The default PATH the launcher's exec searches when the policy sets none (execvp's). */
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
-const MAX_LINKS = 16
 
 /** A sentence on why `command` was not found in the sandbox of `policy`, started from `cwd`, and
  * what to do; undefined when nothing on the host explains it. */
 export function notFoundHint(policy: ResolvedPolicy, command: string, cwd: string): string | undefined {
   if (policy.namespaces.mount && policy.filesystem.length === 0)
     return 'the policy shows the sandbox no files at all (it extends no profile): begin it with `extends: [default]` (or `[minimal]`)'
+  const path = policy.env.set.PATH ?? DEFAULT_PATH
+  const found = onHost(command, path, cwd)
+  if (!found)
+    return command.includes('/')
+      ? `${command} is not on this host either: there is no such file (from ${cwd})`
+      : `${command} is not on this host either: no directory of the sandbox's PATH (${path}) holds it`
   if (!policy.namespaces.mount) return undefined
-  const found = onHost(command, policy.env.set.PATH ?? DEFAULT_PATH, cwd)
-  if (!found) return undefined
-  // Each hop of the link chain must be in the view for the exec to reach the program.
-  const hops = [found]
+  const entries = policy.filesystem
+  const program = missingOnTheWay(entries, found)
+  if (program)
+    return `${command} is ${program.chain} on this host, and ${isOrAre(program.missing)} in the sandbox's view: add \`--ro ${program.bind}\``
+  // The program is there: what the kernel opens to run it (the ELF loader, a #! interpreter) may not be.
+  const interpreter = interpreterOf(resolveOnHost(found).real)
+  if (!interpreter?.startsWith('/')) return undefined
+  const loader = missingOnTheWay(entries, interpreter)
+  if (!loader) return undefined
+  const what = readsAsScript(found) ? 'its #! interpreter' : 'its loader'
+  return `${command} is ${found} on this host, and ${what} ${loader.chain} is not in the sandbox's view (${isOrAre(loader.missing).replace(/ not$/, '')} missing): add \`--ro ${loader.bind}\``
+}
+
+/** The pieces of the way to `path` (each symlink on it, and where it leads) that the view
+ * lacks: the way as the host resolves it, the pieces, and the binds that show them (a bind of a
+ * symlink reproduces the link in the view). undefined when the view shows it all. */
+function missingOnTheWay(
+  entries: ViewEntry[],
+  path: string,
+): { chain: string; missing: string; bind: string } | undefined {
+  const { real, links } = resolveOnHost(path)
+  const chain = links.length ? `${path} → ${real}` : path
+  const shown = (p: string) =>
+    visibleInView(entries, p) || entries.some((e) => e.kind === 'symlink' && e.dest === p)
+  const pieces = links.map(([l]) => l).filter((l) => !shown(l))
+  const binds = [...pieces]
+  if (!shown(real)) {
+    pieces.push(real)
+    binds.push(dirname(real))
+  }
+  if (!pieces.length) return undefined
+  return {
+    chain,
+    missing: pieces.length === 1 ? pieces[0]! : `${pieces.join(', ')} are`,
+    bind: [...new Set(binds)].join(' --ro '),
+  }
+}
+
+/** `X is not`, or for several pieces (`X, Y are`) `X, Y are not`. */
+const isOrAre = (missing: string) => (missing.endsWith(' are') ? `${missing} not` : `${missing} is not`)
+
+/** Whether the file starts with #! (else its interpreter is an ELF loader). */
+function readsAsScript(file: string): boolean {
   try {
-    for (let i = 0; i < MAX_LINKS; i++) {
-      const at = hops[hops.length - 1]!
-      const target = readlinkSync(at)
-      hops.push(isAbsolute(target) ? target : resolve(dirname(at), target))
+    const fd = openSync(file, 'r')
+    try {
+      const head = Buffer.alloc(2)
+      return readSync(fd, head, 0, 2, 0) === 2 && head.toString('latin1') === '#!'
+    } finally {
+      closeSync(fd)
     }
-  } catch {} // EINVAL: not a link, the chain ends here
-  const missing = hops.find((p) => !visibleInView(policy.filesystem, p))
-  if (!missing) return undefined
-  const chain = hops.length > 1 ? `${hops.join(' → ')}` : found
-  return `${command} is ${chain} on this host, and ${missing} is not in the sandbox's view: add \`--ro ${dirname(missing)}\` (a policy: \`- ro: ${dirname(missing)}\`)`
+  } catch {
+    return false
+  }
 }
 
 /** The host file `command` names, searched on `path` as execvp does when it has no slash. */

@@ -14,6 +14,7 @@ import { starter } from '../../src/run/launcher-process.js'
 import { find } from '../../src/run/registry.js'
 import { spawn } from '../../src/run/spawn.js'
 import { cordon } from '../helpers.js'
+import { interpreterOf, resolveOnHost } from '../../src/learn/paths.js'
 
 describe('a command not found in the sandbox: the host says why', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-not-found-'))
@@ -53,14 +54,70 @@ describe('a command not found in the sandbox: the host says why', () => {
     )
   })
 
-  test('a name that is nowhere, on the host either, keeps the general words', () => {
+  test('a name that is nowhere says it is not on the host either', () => {
     const r = cordon([...base, '--', 'no-such-tool-anywhere'], { cwd: dir })
     assert.equal(r.status, 127, r.stderr)
-    assert.match(
+    assert.ok(
+      r.stderr.includes(
+        `exec no-such-tool-anywhere failed: no-such-tool-anywhere is not on this host either: no directory of the sandbox's PATH (${bin}:/usr/bin:/bin) holds it`,
+      ),
       r.stderr,
-      /exec no-such-tool-anywhere failed: command not found in the sandbox; is its directory/,
+    )
+    const missing = cordon([...base, '--', './missing'], { cwd: dir })
+    assert.equal(missing.status, 127, missing.stderr)
+    assert.ok(
+      missing.stderr.includes(`./missing is not on this host either: there is no such file (from ${dir})`),
+      missing.stderr,
     )
   })
+
+  // A policy of /usr alone on a merged-/usr host: /bin and the loader's /lib64 are links there.
+  const usrOnly = join(dir, 'usr-only.yaml')
+  writeFileSync(usrOnly, 'version: 1\nfilesystem:\n  - ro: /usr\nenv:\n  set:\n    PATH: /usr/bin\n')
+  const loader = interpreterOf('/usr/bin/true')
+  const loaderWay = loader ? resolveOnHost(loader) : undefined
+  // The links on the loader's way that /usr does not hold (merged /usr: /lib64, then /lib).
+  const outside = loaderWay?.links.map(([l]) => l).filter((l) => !l.startsWith('/usr/')) ?? []
+
+  test(
+    'a program reached through a directory link the view lacks names the link',
+    { skip: resolveOnHost('/bin/true').real === '/bin/true' && '/bin is not a link here (no merged /usr)' },
+    () => {
+      const r = cordon(['run', '-p', usrOnly, '--', '/bin/true'], { cwd: dir })
+      assert.equal(r.status, 127, r.stderr)
+      assert.ok(
+        r.stderr.includes(
+          `exec /bin/true failed: /bin/true is /bin/true → ${resolveOnHost('/bin/true').real} on this host, and /bin is not in the sandbox's view: add \`--ro /bin\``,
+        ),
+        r.stderr,
+      )
+    },
+  )
+
+  test(
+    "a program in the view whose loader is not: the loader's way, and the binds that fix it",
+    {
+      skip:
+        (!outside.length || !loader?.startsWith('/')) &&
+        'the loader is reached through no link outside /usr here',
+    },
+    () => {
+      const r = cordon(['run', '-p', usrOnly, '--', 'true'], { cwd: dir })
+      assert.equal(r.status, 127, r.stderr)
+      const pieces = `${outside.join(', ')} ${outside.length > 1 ? 'are' : 'is'} missing`
+      assert.ok(
+        r.stderr.includes(
+          `exec true failed: true is /usr/bin/true on this host, and its loader ${loader} → ${loaderWay!.real} is not in the sandbox's view (${pieces}): add \`--ro ${outside.join(' --ro ')}\``,
+        ),
+        r.stderr,
+      )
+      // The fix it names works.
+      const fixed = cordon(['run', '-p', usrOnly, ...outside.flatMap((l) => ['--ro', l]), '--', 'true'], {
+        cwd: dir,
+      })
+      assert.equal(fixed.status, 0, fixed.stderr)
+    },
+  )
 
   test('the library says the same, in the error event and in what run() rejects with', async () => {
     const policy = {

@@ -14,16 +14,17 @@ test('exec of a program without its loader in the view names the loader', () => 
   writeFileSync(policy, 'version: 1\nfilesystem:\n  - ro: /usr/bin\n  - proc: /proc\n  - dev: /dev\n')
   const r = cordon(['run', '-q', '--policy', policy, '--', '/usr/bin/true'])
   assert.equal(r.status, 127, r.stderr)
+  // The host says which loader (run/not-found.ts), and the binds that show its way.
   assert.match(
     r.stderr,
-    /exec \/usr\/bin\/true failed: not found in the sandbox: is it in the view\? .*its loader and libraries in the view/,
+    /exec \/usr\/bin\/true failed: \/usr\/bin\/true is \/usr\/bin\/true on this host, and its loader \/\S+ .*is not in the sandbox's view \(.*missing\): add `--ro /,
   )
-  // A bare name is looked up on PATH: a typo, most likely, and the hint stays short.
+  // A bare name is looked up on PATH: a typo, most likely, and the host has none either.
   const typo = cordon(['run', '-q', '--', 'ngnix'])
   assert.equal(typo.status, 127)
   assert.match(
     typo.stderr,
-    /exec ngnix failed: command not found in the sandbox; is its directory in the view and on PATH\? \(ENOENT\)/,
+    /exec ngnix failed: ngnix is not on this host either: no directory of the sandbox's PATH \(.*\) holds it \(ENOENT\)/,
   )
 })
 
