@@ -94,14 +94,19 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   ]
   const blocked = result.results.filter((r) => r.outcome === 'blocked').length
   const na = result.results.filter((r) => r.unsupported).length
-  const counted = result.results.length - na
   const allowed = result.results.filter((r) => !r.expected && r.outcome === 'escaped').length
+  const skipped = result.results.filter((r) => r.outcome === 'skipped' && !r.unsupported).length
+  // Every result is counted once: blocked, allowed, skipped, not applicable, or got through.
+  const rest = [
+    allowed ? `${allowed} allowed (by the policy, or by a layer this host does not give: see each line)` : '',
+    skipped ? `${skipped} skipped (see why above)` : '',
+    na ? `${na} not applicable on this host` : '',
+  ].filter(Boolean)
   lines.push(
     result.failures
       ? c.red(`${result.failures} attack(s) the policy should stop got through.`)
-      : c.green(
-          `every attack the policy should stop was blocked (${blocked} of ${counted}${na ? `; ${na} not applicable on this host` : ''}).`,
-        ) + (allowed ? c.dim(` ${allowed} allowed by the policy itself.`) : ''),
+      : c.green(`every attack the policy should stop was blocked: ${blocked} of ${result.results.length}.`) +
+          (rest.length ? c.dim(` ${rest.join('; ')}.`) : ''),
   )
   process.stdout.write(`${lines.join('\n')}\n`)
   return result.failures ? 1 : 0
