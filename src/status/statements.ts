@@ -62,23 +62,10 @@ export function statementStatus(
     // An optional bind whose source this host lacks is skipped by the plan (plan/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
-    const later = replaced.get(e)
-    // A later entry that promises as much (a tmpfs, a mask again; the same source no more
-    // writable) says it in a statement of its own.
-    if (later && keepsPromise(e, later)) continue
-    if (later) {
-      // Not in the view at all (plan/view.ts compileView keeps the last entry at each place),
-      // and the later entry's Landlock rule is the one there: `--ro /etc/shadow` over the
-      // default profile's mask shows the file, and its status said the mask held in full.
-      const why = `replaced by the later ${later.kind} ${later.dest}`
-      out.push(
-        judge(`${e.kind} ${e.dest}`, [
-          { layer: 'mount view', ok: false, why },
-          { layer: 'landlock', ok: false, why },
-        ]),
-      )
-      continue
-    }
+    // Not in the view (plan/view.ts compileView keeps the last entry at each place): the later
+    // entry's statement is the one there. Judged on its own, `--ro /etc/shadow` over the
+    // default profile's mask kept a `full mask /etc/shadow` while the program read the file.
+    if (replaced.has(e)) continue
     const link = e.kind === 'bind' ? shared.get(e) : undefined
     const alias = e.kind === 'bind' ? aliased.get(e) : undefined
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
@@ -135,27 +122,12 @@ export function statementStatus(
   return out
 }
 
-/** Each filesystem entry that a later one at the same place replaces, with that later one: the
- * view keeps the last entry at each destination (plan/view.ts compileView). */
-function replacedEntries(entries: readonly ViewEntry[]): Map<ViewEntry, ViewEntry> {
+/** The filesystem entries a later one at the same place replaces: the view keeps the last entry
+ * at each destination (plan/view.ts compileView). */
+function replacedEntries(entries: readonly ViewEntry[]): Set<ViewEntry> {
   const last = new Map<string, ViewEntry>()
   for (const e of entries) last.set(e.dest, e)
-  const out = new Map<ViewEntry, ViewEntry>()
-  for (const e of entries) {
-    const final = last.get(e.dest)!
-    if (final !== e) out.set(e, final)
-  }
-  return out
-}
-
-/** Whether `later`, at e's place, keeps what e promised: the same kind, and for a bind the same
- * source, read-only if e was. Anything else (a mask under a bind, a read-only bind made
- * writable) loses e's promise. */
-function keepsPromise(e: ViewEntry, later: ViewEntry): boolean {
-  if (e.kind !== later.kind) return false
-  if (e.kind === 'bind' && later.kind === 'bind')
-    return e.src === later.src && (later.readOnly || !e.readOnly)
-  return e.kind === 'tmpfs' || e.kind === 'mask' || e.kind === 'proc' || e.kind === 'dev'
+  return new Set(entries.filter((e) => last.get(e.dest) !== e))
 }
 
 /** Landlock keeps an entry's rights only where no other rule adds to them (foreignRights). */
