@@ -10,6 +10,7 @@ import {
   readKeyed,
   readNumber,
   removeDir,
+  removeIfEmpty,
   removeOrphans,
   writeCpuset,
   waitFor,
@@ -181,6 +182,8 @@ export class CgroupV1 implements Cgroup {
   }
 
   remove(): void {
+    // Every hierarchy holds the same processes: the first that is busy says the group is.
+    if (this.joinPaths.every(removeIfEmpty)) return
     this.killAll()
     for (const d of this.joinPaths) removeDir(d)
   }

@@ -9,6 +9,7 @@ import {
   readNumber,
   readWords,
   removeDir,
+  removeIfEmpty,
   removeOrphans,
   writeCpuset,
   waitFor,
@@ -111,6 +112,7 @@ export class CgroupV2 implements Cgroup {
   }
 
   remove(): void {
+    if (removeIfEmpty(this.dir)) return
     this.killAll()
     removeDir(this.dir)
   }
