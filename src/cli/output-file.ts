@@ -2,7 +2,8 @@
 // go to (learn's working directory, an earlier run's --rw): a symbolic link planted at the
 // output name would make a root caller write wherever it points. So an output is never
 // written through a link: a new file is made beside it (O_EXCL, O_NOFOLLOW) and renamed over
-// the name, which replaces a link rather than following it.
+// the name, which replaces a link rather than following it. Paths are taken as bytes
+// (path-bytes.ts): a name that is not UTF-8, as a string, names a sibling anyone can make.
 import {
   accessSync,
   closeSync,
@@ -15,15 +16,16 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { CordonError } from '../errors.js'
+import { callerResolve, fsPath, pathFromBytes } from '../host/path-bytes.js'
 
 export function writeOutput(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const full = resolve(path)
+  const full = callerResolve(path)
   checkOutputPath(path)
   let link = false
   try {
-    link = lstatSync(full).isSymbolicLink()
+    link = lstatSync(fsPath(full)).isSymbolicLink()
   } catch {} // not there yet
   if (link)
     throw new CordonError(
@@ -34,7 +36,7 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
   let fd: number
   try {
     fd = openSync(
-      temp,
+      fsPath(temp),
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       mode,
     )
@@ -48,17 +50,17 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
       closeSync(fd)
     }
   } catch (e) {
-    unlinkSync(temp)
+    unlinkSync(fsPath(temp))
     throw e
   }
-  renameSync(temp, full)
+  renameSync(fsPath(temp), fsPath(full))
 }
 
 /** The real directory an output goes to, taken before a sandbox runs: `sameDirectory` after
  * the run refuses to write when a link planted meanwhile moved it elsewhere. */
 export function outputDirectory(path: string): string {
   checkOutputPath(path)
-  const dir = realpathSync(dirname(resolve(path)))
+  const dir = pathFromBytes(realpathSync(fsPath(dirname(callerResolve(path))), { encoding: 'buffer' }))
   tryCreate(dir, path)
   return dir
 }
@@ -70,7 +72,7 @@ function tryCreate(dir: string, path: string): void {
   try {
     closeSync(
       openSync(
-        probe,
+        fsPath(probe),
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
         0o600,
       ),
@@ -78,7 +80,7 @@ function tryCreate(dir: string, path: string): void {
   } catch (e) {
     throw outputError(path, (e as NodeJS.ErrnoException).code ?? 'EIO')
   }
-  unlinkSync(probe)
+  unlinkSync(fsPath(probe))
 }
 
 /** An output directory given to -o (export): when it exists, a directory this caller can
@@ -86,27 +88,27 @@ function tryCreate(dir: string, path: string): void {
 export function checkOutputDirectory(dir: string): void {
   let st
   try {
-    st = statSync(dir)
+    st = statSync(fsPath(dir))
   } catch {
     return // made by the export
   }
   if (!st.isDirectory()) fail(dir, `${dir} is a file; -o takes a directory here`)
-  tryCreate(resolve(dir), join(dir, 'x'))
+  tryCreate(callerResolve(dir), join(dir, 'x'))
 }
 
 /** What is wrong with an output path, said before anything runs: a directory where a file
  * goes, a missing or non-directory parent, a parent this caller cannot write. */
 export function checkOutputPath(path: string): void {
-  const full = resolve(path)
+  const full = callerResolve(path)
   const dir = dirname(full)
   let target
   try {
-    target = statSync(full)
+    target = statSync(fsPath(full))
   } catch {} // not there yet: the usual case
   if (target?.isDirectory()) fail(path, `${full} is a directory; give a file name, e.g. ${join(path, 'out')}`)
   let parent
   try {
-    parent = statSync(dir)
+    parent = statSync(fsPath(dir))
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     if (code === 'ENOENT')
@@ -116,7 +118,7 @@ export function checkOutputPath(path: string): void {
   }
   if (!parent.isDirectory()) fail(path, `${dir} is not a directory`)
   try {
-    accessSync(dir, constants.W_OK)
+    accessSync(fsPath(dir), constants.W_OK)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     fail(
@@ -135,7 +137,7 @@ function fail(path: string, why: string): never {
 /** The kernel's refusal to make the file, past the checks above (a /proc or /sys directory
  * takes no new files; a full disk). */
 function outputError(path: string, code: string): CordonError {
-  const dir = dirname(resolve(path))
+  const dir = dirname(callerResolve(path))
   const why: Record<string, string> = {
     ENOENT: `${dir} takes no new files (a kernel file system such as /proc or /sys?); pick another place`,
     EACCES: `${dir} is not writable by you; pick a directory you can write`,

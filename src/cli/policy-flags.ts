@@ -1,6 +1,6 @@
 // The flags every policy-taking command shares (--policy, --profile, --ro, --rw, ...), turned
 // into one overlay policy that extends the chosen base.
-import { callerCwd, pathBytes } from '../host/path-bytes.js'
+import { callerCwd, callerResolve, fsPath, pathBytes } from '../host/path-bytes.js'
 import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
@@ -140,9 +140,9 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   let base: PolicySource
   // A positional that names no file but a built-in profile is that profile, as in `cordon
   // policy diff minimal default`: `cordon plan minimal` means what it says.
-  if (file && !flags.policy && !existsSync(file) && PROFILES[file])
+  if (file && !flags.policy && !existsSync(fsPath(file)) && PROFILES[file])
     return policyFromFlags({ ...flags, profile: file })
-  if (file && !existsSync(file) && !file.includes('/')) {
+  if (file && !existsSync(fsPath(file)) && !file.includes('/')) {
     const near = suggest(file, Object.keys(PROFILES))
     if (near)
       throw new CordonError(
@@ -151,7 +151,7 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
       )
   }
   if (file) {
-    const path = resolve(file)
+    const path = callerResolve(file)
     base = { policy: loadPolicyFile(path), baseDir: dirname(path), label: path }
   } else {
     const name = flags.profile ?? 'default'
@@ -315,7 +315,7 @@ function seccompFlag(value: string): unknown {
   if (SECCOMP_PROFILES.includes(value)) return { profile: value }
   let text: string
   try {
-    text = readFileSync(value, 'utf8')
+    text = readFileSync(fsPath(value), 'utf8')
   } catch (cause) {
     // A bare word is a profile name misspelt far more often than a file in the current directory.
     const near = suggest(value, SECCOMP_PROFILES)

@@ -12,7 +12,7 @@ import { CordonError } from '../errors.js'
 import { insertOpsAfterFirst } from '../plan/encode.js'
 import { type CgroupAccess, cgroupAccess } from '../cgroup/select.js'
 import { sameHostReads } from '../host/reads.js'
-import { hasEscapedBytes, rawEnvValue } from '../host/path-bytes.js'
+import { callerCwd, hasEscapedBytes, rawEnvValue } from '../host/path-bytes.js'
 import { type CachedRun, readCachedRun } from '../run/plan-cache.js'
 import { takeKilledMark } from '../run/registry.js'
 import { makeCgroup } from '../run/sandbox-cgroup.js'
@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       {
         amend: (ev) => {
           if (ev.event !== 'error' || !isStep(ev.step, 'exec') || ev.code !== 'ENOENT') return false
-          const hint = fullRun().notFoundFor(policyOf(entry), run.command[0]!, process.cwd())
+          const hint = fullRun().notFoundFor(policyOf(entry), run.command[0]!, callerCwd())
           if (hint) ev.hint = hint
           return hint !== undefined
         },

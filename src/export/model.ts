@@ -21,6 +21,7 @@ import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { enforcedSeccomp } from '../policy/effective.js'
 import { latestAtEachPlace } from '../policy/view-paths.js'
 import { exportOci, type OciArg, type OciProfile, type OciRule } from '../seccomp/oci.js'
+import { fsPath } from '../host/path-bytes.js'
 
 export const FORMATS = ['oci-seccomp', 'docker', 'kubernetes', 'systemd', 'oci-bundle'] as const
 export type ExportFormat = (typeof FORMATS)[number]
@@ -70,7 +71,7 @@ export type Bind = Extract<ViewEntry, { kind: 'bind' }>
 export type Tmpfs = Extract<ViewEntry, { kind: 'tmpfs' }>
 
 export const binds = (p: ResolvedPolicy): Bind[] =>
-  p.filesystem.filter((e): e is Bind => e.kind === 'bind' && (!e.optional || existsSync(e.src)))
+  p.filesystem.filter((e): e is Bind => e.kind === 'bind' && (!e.optional || existsSync(fsPath(e.src))))
 /** The view binds a host directory at `/` and mounts nothing at /dev (an optional bind whose
  * source is missing, or a `mkdir:`, mounts nothing): runc would make its device nodes and links
  * in that host directory's dev/, so the OCI export mounts a tmpfs there (oci-bundle.ts). */
@@ -216,7 +217,7 @@ export function landlockGap(
 
 export function isDirectory(path: string): boolean {
   try {
-    return statSync(path).isDirectory()
+    return statSync(fsPath(path)).isDirectory()
   } catch {
     return false
   }
@@ -233,9 +234,9 @@ export function shellQuote(word: string): string {
 export function writeExport(dir: string, files: readonly ExportFile[]): void {
   // An output directory that is a symlink (a sandbox given the project could swap one in
   // between two exports) is not followed.
-  if (lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink())
+  if (lstatSync(fsPath(dir), { throwIfNoEntry: false })?.isSymbolicLink())
     throw new CordonError('invalid_usage', `${dir} is a symlink: give the directory itself`)
-  mkdirSync(dir, { recursive: true })
+  mkdirSync(fsPath(dir), { recursive: true })
   for (const f of files) {
     const parts = normalize(f.path).split('/').filter(Boolean)
     if (isAbsolute(f.path) || parts[0] === '..')
@@ -244,8 +245,8 @@ export function writeExport(dir: string, files: readonly ExportFile[]): void {
     let at = dir
     for (const name of parents) {
       at = join(at, name)
-      const st = lstatSync(at, { throwIfNoEntry: false })
-      if (!st) mkdirSync(at)
+      const st = lstatSync(fsPath(at), { throwIfNoEntry: false })
+      if (!st) mkdirSync(fsPath(at))
       else if (!st.isDirectory())
         throw new CordonError(
           'invalid_policy',
@@ -254,11 +255,11 @@ export function writeExport(dir: string, files: readonly ExportFile[]): void {
         )
     }
     const path = join(dir, ...parts)
-    if (f.kind === 'symlink') symlinkSync(f.target, path)
+    if (f.kind === 'symlink') symlinkSync(fsPath(f.target), fsPath(path))
     else if (f.kind === 'file') {
       // O_NONBLOCK: a FIFO left at the name fails (ENXIO) rather than holding the export.
       const fd = openSync(
-        path,
+        fsPath(path),
         fsConstants.O_WRONLY |
           fsConstants.O_CREAT |
           fsConstants.O_TRUNC |

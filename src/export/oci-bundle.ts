@@ -24,6 +24,7 @@ import {
   landlockGap,
   seccompProfile,
 } from './model.js'
+import { fsPath } from '../host/path-bytes.js'
 
 export interface OciMount {
   destination: string
@@ -185,7 +186,7 @@ export function ociConfig(
         // to a runtime (runsc's gofer opens bind sources on the host as root).
         // What it hides is the host path `host` names when a bind shows it elsewhere (`--ro
         // /etc:/cfg` moves /etc/shadow's mask to /cfg/shadow): judged there, mounted at dest.
-        if (!existsSync(e.host ?? e.dest)) break
+        if (!existsSync(fsPath(e.host ?? e.dest))) break
         if (isDirectory(e.host ?? e.dest)) {
           mounts.push({
             destination: e.dest,

@@ -4,6 +4,7 @@
 // reversible; these functions turn such a string back into the bytes the kernel saw.
 
 import { readFileSync, readlinkSync } from 'node:fs'
+import { resolve } from 'node:path'
 
 const ESCAPED_BYTE = /[\udc80-\udcff]/
 /** What Node's UTF-8 decoding puts where bytes were not UTF-8. */
@@ -115,6 +116,11 @@ export function rawEnvValue(name: string): string | undefined {
   }
   return undefined
 }
+
+/** A path the caller gave, made absolute from the working directory as the kernel holds it:
+ * path.resolve() starts from process.cwd(), whose bytes that are not UTF-8 are U+FFFD (another
+ * directory, which anyone who can write its parent can make). */
+export const callerResolve = (...paths: string[]): string => resolve(callerCwd(), ...paths)
 
 /** The working directory as the kernel holds it, escaped as above: process.cwd() replaces bytes
  * that are not UTF-8 with U+FFFD, which names another directory (or none). */

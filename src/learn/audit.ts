@@ -15,6 +15,7 @@ import { errnoName } from '../seccomp/resolve.js'
 import { type FileAccess, fileAccesses, NARROW_ON, parseSockaddr } from './observation.js'
 import { fsPath, kindOf, normalPath, resolveOnHost, under } from './paths.js'
 import { yamlScalar as q } from './yaml-writer.js'
+import { callerCwd } from '../host/path-bytes.js'
 
 export interface Violation {
   layer: 'seccomp' | 'filesystem' | 'landlock' | 'network'
@@ -181,7 +182,7 @@ export class Auditor {
     if (view && access === 'create' && existsInView(view, path)) return false
     // Under a read-only bind, outside the working directory (the one place the audited run
     // could write there), a path that exists now existed before: EEXIST when enforced.
-    if (view && access === 'create' && kindOf(path) !== 'missing' && !under(path, process.cwd())) {
+    if (view && access === 'create' && kindOf(path) !== 'missing' && !under(path, callerCwd())) {
       const entry = view.findLast((e) => e.kind !== 'symlink' && e.kind !== 'mkdir' && under(path, e.dest))
       if (entry?.kind === 'bind' && entry.readOnly) return false
     }

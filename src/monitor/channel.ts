@@ -13,6 +13,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { CordonError } from '../errors.js'
+import { fsPath } from '../host/path-bytes.js'
 
 /** Something that takes whole lines (without their newline). */
 export interface LineWriter {
@@ -34,7 +35,7 @@ export function openOwnFile(path: string, what: string, options: { truncate: boo
     constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK
   let fd: number
   try {
-    fd = openSync(path, flags, 0o600)
+    fd = openSync(fsPath(path), flags, 0o600)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     throw new CordonError(

@@ -11,6 +11,7 @@ import { isFalcoDocument, type RuleReport } from './falco.js'
 import { buildRule } from './rule-build.js'
 import { asObject, collect, condition, fail, newParsed, type Parsed, throwProblems } from './rule-check.js'
 import type { Rule } from './rule-model.js'
+import { fsPath } from '../host/path-bytes.js'
 
 export {
   ACTIONS,
@@ -96,7 +97,7 @@ export function loadRules(files: readonly string[]): RuleSet {
   for (const file of files) {
     let text: string
     try {
-      text = readFileSync(file, 'utf8')
+      text = readFileSync(fsPath(file), 'utf8')
     } catch (e) {
       throw new CordonError(
         'invalid_rules',

@@ -2,7 +2,7 @@
 // started here (`cordon run --rules`) or running elsewhere (`cordon monitor`, over their
 // event sockets).
 import { watch as watchFs, type FSWatcher } from 'node:fs'
-import { basename, dirname, resolve } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { parseEvent, type SandboxEvent } from '../run/events.js'
 import { eventSocket, type SandboxRecord } from '../run/registry.js'
 import { controlSandbox, type SandboxControl } from '../run/sandbox-control.js'
@@ -16,6 +16,7 @@ import { writeStderr } from '../host/stderr.js'
 import type { AlertFormat } from './falco-output.js'
 import { loadNotices } from './rules-report.js'
 import { type AlertSink, parseSink, type SinkContext } from './sinks.js'
+import { callerResolve } from '../host/path-bytes.js'
 
 // node:net and node:readline (~3 ms of CPU) only for attaching to sandboxes started elsewhere
 // (`cordon monitor`): `cordon run --monitor` reads its own sandbox's events from its channel.
@@ -58,7 +59,7 @@ export class MonitorSession {
     this.log = options.log ?? ((line) => writeStderr(`cordon: ${escapeControl(line)}\n`))
     this.files = [
       ...(options.defaultRules === false ? [] : [DEFAULT_RULES_FILE]),
-      ...(options.rules ?? []).map((f) => resolve(f)),
+      ...(options.rules ?? []).map((f) => callerResolve(f)),
     ]
     this.rules = loadRules(this.files)
     for (const line of loadNotices(this.rules)) this.log(line)

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { YAMLException } from 'js-yaml'
 import { CordonError, fileProblem, type Issue } from '../errors.js'
+import { fsPath } from '../host/path-bytes.js'
 import { type Policy, policySchema } from './schema.js'
 
 type JsYamlModule = typeof import('js-yaml')
@@ -54,7 +55,7 @@ export function parsePolicy(text: string, file: string, format: PolicyFormat = f
 export function loadPolicyFile(file: string): Policy {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readFileSync(fsPath(file), 'utf8')
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code
     throw new CordonError(

@@ -1,10 +1,9 @@
 // spawn(): compile a policy and run a command under it through the launcher, as a
 // ChildProcess-like EventEmitter that also streams the sandbox's events. The plan goes over
 // fd 3, and events come back on it.
-import { resolve } from 'node:path'
 import { type CompileContext } from '../plan/compile.js'
 import { callerContext } from '../host/caller.js'
-import { hasEscapedBytes } from '../host/path-bytes.js'
+import { callerCwd, callerResolve, hasEscapedBytes } from '../host/path-bytes.js'
 import { callerLogin } from '../host/login.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { syscallNames } from './events.js'
@@ -95,7 +94,7 @@ export function spawn(
       amend: (ev, run) => {
         if (ev.event !== 'error' || !isStep(ev.step, 'exec') || ev.code !== 'ENOENT' || !run.policy)
           return false
-        const hint = notFoundHint(run.policy, command, run.cwd ?? process.cwd())
+        const hint = notFoundHint(run.policy, command, run.cwd ?? callerCwd())
         if (hint) ev.hint = hint
         return hint !== undefined
       },
@@ -134,7 +133,7 @@ function prepare(
 ): Prepared {
   const ctx: CompileContext = {
     ...callerContext(),
-    ...(options.cwd !== undefined ? { cwd: resolve(options.cwd) } : {}),
+    ...(options.cwd !== undefined ? { cwd: callerResolve(options.cwd) } : {}),
     ...options.context,
     ...(options.watch ? { watch: options.watch } : {}),
   }

@@ -7,6 +7,7 @@
 // within the budget is reported as not checked, never as clean.
 import { lstatSync, readdirSync, statSync } from 'node:fs'
 import { join, posix } from 'node:path'
+import { fsPath, pathFromBytes } from '../host/path-bytes.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>
@@ -35,7 +36,7 @@ function walk(
 ): boolean {
   let rootDev: bigint
   try {
-    rootDev = statSync(root, { bigint: true }).dev
+    rootDev = statSync(fsPath(root), { bigint: true }).dev
   } catch {
     return true
   }
@@ -45,7 +46,9 @@ function walk(
     if (budget.left-- <= 0) return false
     let st
     try {
-      st = path === root ? statSync(path, { bigint: true }) : lstatSync(path, { bigint: true })
+      // Paths as bytes (path-bytes.ts): a name that is not UTF-8, as a string, is a sibling.
+      st =
+        path === root ? statSync(fsPath(path), { bigint: true }) : lstatSync(fsPath(path), { bigint: true })
     } catch {
       continue // gone while walking, or not ours to read: the sandbox cannot reach it either
     }
@@ -54,7 +57,7 @@ function walk(
       if (path !== root && skip.has(key(st.dev, st.ino))) continue
       let names: string[]
       try {
-        names = readdirSync(path)
+        names = readdirSync(fsPath(path), { encoding: 'buffer' }).map((n) => pathFromBytes(n))
       } catch {
         continue
       }
@@ -74,7 +77,7 @@ export function hardLinkGaps(binds: readonly Bind[], limit = HARD_LINK_BUDGET): 
   const gaps = new Map<Bind, string>()
   const stat = (b: Bind) => {
     try {
-      return statSync(b.src, { bigint: true })
+      return statSync(fsPath(b.src), { bigint: true })
     } catch {
       return undefined
     }

@@ -67,6 +67,32 @@ describe('bytes that are not UTF-8', () => {
     assert.deepEqual(readdirSync(Buffer.from(dir)).map(String).sort(), ['f', 'g'])
   })
 
+  test("cordon's own files under such a path are its own: a policy, a seccomp file, an output", (t) => {
+    // process.cwd() and a string path write the bytes as U+FFFD: `-p policy.yaml` from p\xff
+    // (or the absolute escaped path) read p\xef\xbf\xbd/policy.yaml, which another user could
+    // write in /tmp, and root ran that policy.
+    const base = mkdtempSync(join(tmpdir(), 'cordon-bytes-'))
+    t.after(() => rmSync(base, { recursive: true, force: true }))
+    chmodSync(base, 0o755)
+    const policy = (mark: string) => `version: 1\\nextends: [default]\\nenv:\\n  set:\\n    MARK: ${mark}\\n`
+    const script = [
+      `D="${base}/$(printf 'p\\377')"; T="${base}/$(printf 'p\\357\\277\\275')"`,
+      `mkdir "$D" "$T"`,
+      `printf '${policy('own')}' > "$D/policy.yaml"; printf '${policy('planted')}' > "$T/policy.yaml"`,
+      `printf '{"defaultAction":"SCMP_ACT_ALLOW"}' > "$T/sc.json"`,
+      `C="${process.execPath} ${CLI}"`,
+      `cd "$D"`,
+      `$C run -q -p policy.yaml -- sh -c 'echo "$MARK"'`,
+      `cd / && $C run -q -p "$D/policy.yaml" --ro "$D" --cwd "$D" -- sh -c 'echo "$MARK"'`,
+      // the planted allow-all seccomp file is not read: the own path has none
+      `$C check --seccomp "$D/sc.json" >/dev/null 2>&1 && echo read-planted || echo refused`,
+      `cd "$D" && $C compile -q -o out.plan -- true && test -s "$D/out.plan" && test ! -e "$T/out.plan" && echo output-own`,
+    ].join('\n')
+    const r = spawnSync('sh', ['-ec', script], { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: '' } })
+    assert.equal(r.status, 0, String(r.stderr))
+    assert.equal(String(r.stdout), 'own\nown\nrefused\noutput-own\n')
+  })
+
   test('the compile reads such a path itself, not its U+FFFD sibling someone planted', (t) => {
     // Node writes an escaped byte of a string path as U+FFFD (EF BF BD): the host reads of the
     // compile (and of a filed plan's check) asked about p\xef\xbf\xbd, where another user's

@@ -1,7 +1,7 @@
 // cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND]: the policy in the
 // ecosystem's formats, with what each cannot express.
 import { existsSync } from 'node:fs'
-import { basename, dirname, extname, join, resolve } from 'node:path'
+import { basename, dirname, extname, join } from 'node:path'
 import { CordonError } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
@@ -11,6 +11,7 @@ import { checkOutputDirectory } from '../output-file.js'
 import { EXPORT_ARCHES } from '../option-values.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
+import { callerResolve, fsPath } from '../../host/path-bytes.js'
 
 const HELP = `Usage: cordon export --to FORMAT [POLICY] [policy options] [-o DIR] [-- COMMAND [ARG...]]
 
@@ -102,8 +103,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.output) {
     // The output directory is made if missing, but not its parents: a typo in -o should fail
     // here rather than scatter directories.
-    const parent = dirname(resolve(values.output))
-    if (!existsSync(parent))
+    const parent = dirname(callerResolve(values.output))
+    if (!existsSync(fsPath(parent)))
       throw new CordonError(
         'invalid_usage',
         `-o ${values.output}: ${parent} does not exist; cordon makes the output directory, not its parents: create it first`,

@@ -1,5 +1,5 @@
 // cordon learn [options] -o FILE [--] COMMAND [ARG...]
-import { callerCwd } from '../../host/path-bytes.js'
+import { callerCwd, fsPath } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
@@ -75,7 +75,7 @@ function readObservation(file: string): Observation {
   let data: unknown
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readFileSync(fsPath(file), 'utf8')
   } catch (e) {
     throw new CordonError(
       'invalid_usage',
@@ -130,7 +130,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
   let observation: Observation | undefined
   for (const f of values.from ?? [])
     observation = observation ? mergeObservations(observation, readObservation(f)) : readObservation(f)
-  if (values.merge && existsSync(saved)) observation = readObservation(saved)
+  if (values.merge && existsSync(fsPath(saved))) observation = readObservation(saved)
 
   let code = 0
   if (command) {

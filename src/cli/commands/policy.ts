@@ -10,6 +10,7 @@ import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { paint } from '../output.js'
 import { policyFromFlags } from '../policy-flags.js'
 import { FlagError, parseCommand } from '../args.js'
+import { fsPath } from '../../host/path-bytes.js'
 
 const HELP = `Usage: cordon policy diff [--json] [--arch ARCH] A B
 
@@ -31,8 +32,8 @@ Exit status: 0 when the policies are equivalent, 1 when they differ, 2 for bad u
 
 /** A policy file, or a profile name when no such file exists. */
 export function policyArgument(arg: string): ResolvedPolicy {
-  if (!existsSync(arg) && PROFILES[arg]) return policyFromFlags({ profile: arg })
-  if (!existsSync(arg)) {
+  if (!existsSync(fsPath(arg)) && PROFILES[arg]) return policyFromFlags({ profile: arg })
+  if (!existsSync(fsPath(arg))) {
     const near = arg.includes('/') ? undefined : suggest(arg, Object.keys(PROFILES))
     throw new CordonError(
       'invalid_usage',

@@ -23,6 +23,7 @@ import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { importSystemd, systemdGroups } from '../../seccomp/systemd.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { fsPath } from '../../host/path-bytes.js'
 
 const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|export|import|groups> [POLICY] [options]
 
@@ -204,7 +205,7 @@ function importCommand(
     throw new CordonError('invalid_usage', 'import needs the OCI profile: cordon seccomp import FILE')
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readFileSync(fsPath(file), 'utf8')
   } catch (cause) {
     throw new CordonError(
       'not_found',
@@ -240,7 +241,7 @@ function importSystemdCommand(file: string | undefined, output: string | undefin
     )
   let text: string
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8')
+    text = readFileSync(file === '-' ? 0 : fsPath(file), 'utf8')
   } catch (cause) {
     throw new CordonError(
       'not_found',
