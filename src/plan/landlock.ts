@@ -5,7 +5,7 @@
 // uses the running kernel's row, so the same plan degrades gracefully.
 import type { LandlockRow, PlanOp } from './model.js'
 import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
-import { DEVICES, type HostFs, realHostFs } from './view.js'
+import { DEVICES, type HostFs, lastAtEachPlace, realHostFs } from './view.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,
@@ -124,7 +124,7 @@ const rule = (path: string, names: readonly string[], from: string): LandlockRul
 
 /** The tmpfs statement whose rights the private temporary directory gets: /tmp's, else the first. */
 export const tmpStatement = (policy: ResolvedPolicy) => {
-  const tmpfs = policy.filesystem.filter((e) => e.kind === 'tmpfs')
+  const tmpfs = lastAtEachPlace(policy.filesystem).filter((e) => e.kind === 'tmpfs')
   return tmpfs.find((e) => e.dest === '/tmp') ?? tmpfs[0]
 }
 
@@ -143,12 +143,16 @@ export function landlockRules(
 ): LandlockRule[] {
   const rules: LandlockRule[] = []
   const inView = policy.namespaces.mount
-  const masks = policy.filesystem.filter((e) => e.kind === 'mask').map((e) => e.dest)
+  // An entry a later one at its place replaces grants nothing: without a view, Landlock merged
+  // its rights with the later one's (a read-only bind made writable kept writable, a mask over a
+  // bind showed the file), and with one the plan granted rights the view does not show.
+  const entries = lastAtEachPlace(policy.filesystem)
+  const masks = entries.filter((e) => e.kind === 'mask').map((e) => e.dest)
   if (inView)
     // The view's root is read-only and holds only what the policy put there: listing it is safe.
     rules.push({ path: '/', access: accessMask(['readdir']).mask, optional: false, from: 'view root' })
   const tmp = inView ? undefined : tmpStatement(policy)
-  for (const e of policy.filesystem) {
+  for (const e of entries) {
     const names = entryAccess(e)
     if (!names) continue
     if (!inView && !viewProvided && e.kind !== 'bind') {
@@ -159,7 +163,7 @@ export function landlockRules(
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
     const r = {
       path,
-      access: ownAccess(e, names, policy.filesystem, inView),
+      access: ownAccess(e, names, entries, inView),
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }
@@ -277,7 +281,8 @@ export function compileLandlock(
 export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {}): Map<ViewEntry, string> {
   const inView = policy.namespaces.mount
   const hostRule = !inView && !outside.viewProvided
-  const binds = policy.filesystem.filter((e) => e.kind === 'bind')
+  const entries = lastAtEachPlace(policy.filesystem)
+  const binds = entries.filter((e) => e.kind === 'bind')
   // The host directory a path inside the view shows: that of the deepest bind holding it.
   const hostOf = (path: string): string | undefined => {
     if (hostRule) return path
@@ -288,7 +293,7 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
   }
   const grants: Grant[] = []
   if (inView) grants.push({ path: '/', access: accessMask(['readdir']).mask, from: 'view root' })
-  for (const e of policy.filesystem) {
+  for (const e of entries) {
     const names = entryAccess(e)
     // Outside a view only binds keep their statement's path (hostRules: the others become
     // narrower rules on other paths, judged by their own statuses).
@@ -297,7 +302,7 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
     grants.push({
       path,
       host: e.kind === 'bind' ? (hostRule ? e.src : hostOf(e.dest)) : undefined,
-      access: ownAccess(e, names, policy.filesystem, inView),
+      access: ownAccess(e, names, entries, inView),
       from: `${e.kind} ${path}`,
       entry: e,
     })
@@ -330,6 +335,6 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
       `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
     )
   }
-  for (const m of policy.filesystem) if (m.kind === 'mask') maskReach(m, grants, inView, out)
+  for (const m of entries) if (m.kind === 'mask') maskReach(m, grants, inView, out)
   return out
 }

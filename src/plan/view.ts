@@ -225,6 +225,16 @@ function pinMaskWays(
   return out
 }
 
+/** The entries the view keeps: the last at each destination, a later one replacing an earlier
+ * (`--ro /etc/shadow` over the default profile's mask). The view, its Landlock rules
+ * (landlock.ts) and the statuses (status/statements.ts) all take these, so a replaced entry
+ * neither mounts, nor grants, nor is claimed. */
+export function lastAtEachPlace<E extends { dest: string }>(entries: readonly E[]): E[] {
+  const last = new Map<string, E>()
+  for (const e of entries) last.set(e.dest, e)
+  return entries.filter((e) => last.get(e.dest) === e)
+}
+
 /** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
  * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
  * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
@@ -235,13 +245,13 @@ export function compileView(
   options: ViewOptions = {},
 ): PlanOp[] {
   const fs = onceEach(host)
-  const last = new Map<string, number>()
-  entries.forEach((e, i) => {
-    const prev = last.get(e.dest)
-    if (prev !== undefined) notes.push(`${e.dest}: ${entries[prev]!.kind} replaced by a later ${e.kind}`)
-    last.set(e.dest, i)
-  })
-  const latest = entries.filter((e, i) => last.get(e.dest) === i)
+  const seen = new Map<string, ViewEntry>()
+  for (const e of entries) {
+    const prev = seen.get(e.dest)
+    if (prev !== undefined) notes.push(`${e.dest}: ${prev.kind} replaced by a later ${e.kind}`)
+    seen.set(e.dest, e)
+  }
+  const latest = lastAtEachPlace(entries)
   // Beneath a masked directory (an empty read-only tmpfs) a mask has nothing left to hide; only
   // a mask that is kept (not replaced by a later entry at its place) and mounts one counts.
   const hiding = latest.filter((m) => m.kind === 'mask' && fs.kind(m.host ?? m.dest) === 'dir')

@@ -4,11 +4,14 @@
 // while the program read the file. The later entry's statement is the one there.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { statementStatus } from '../../src/status/statements.js'
 import { type FilesystemEntry, resolvePolicy } from '../../src/index.js'
-import { CLI, isRoot, projectDir } from '../helpers.js'
+import { probeKernel } from '../../src/host/probe.js'
+import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
 
 const statuses = (filesystem: FilesystemEntry[], base = 'default') =>
   statementStatus(
@@ -40,6 +43,41 @@ describe('a statement a later entry at its place replaces', () => {
     assert.equal(of(again, 'tmpfs /tmp').length, 1)
     assert.equal(of(again, 'mask /etc/shadow').length, 1)
   })
+
+  test(
+    'without namespaces a replaced entry grants nothing: Landlock keeps the later one alone',
+    { skip: probeKernel().landlock.abi < 1 && 'no Landlock here' },
+    (t) => {
+      // Landlock merges the rights of rules on one path: the replaced entry's rights made a mask
+      // over a read-only bind show the file, and a read-only bind over a writable one writable.
+      const dir = mkdtempSync(join(tmpdir(), 'cordon-replaced-'))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      chmodSync(dir, 0o755)
+      writeFileSync(join(dir, 'secret'), 'secret\n', { mode: 0o644 })
+      const policy = (file: string, entries: string) => {
+        writeFileSync(join(dir, file), `version: 1\nextends: [default]\nfilesystem:\n${entries}`)
+        return join(dir, file)
+      }
+      const bare = ['run', '-q', '--no-namespaces', '--acknowledge', 'no-view']
+      const masked = policy('mask.yaml', `  - ro: ${dir}/secret\n  - mask: ${dir}/secret\n`)
+      const read = cordon([...bare, '-p', masked, '--', 'cat', `${dir}/secret`], { cwd: dir })
+      assert.notEqual(read.status, 0, read.stdout)
+      assert.doesNotMatch(read.stdout, /secret/)
+      const writable = policy('rw.yaml', `  - rw: ${dir}\n`)
+      const write = cordon([...bare, '-p', writable, '--ro', dir, '--', 'sh', '-c', `echo x > ${dir}/w`], {
+        cwd: dir,
+      })
+      assert.notEqual(write.status, 0, write.stderr)
+      assert.equal(existsSync(join(dir, 'w')), false, 'the read-only bind, the later entry, kept')
+      // The plan grants the later entry's rights only, with a view too.
+      const plan = cordon(['plan', '-p', writable, '--ro', dir], { cwd: dir })
+      assert.match(
+        plan.stdout,
+        new RegExp(`landlock ${dir}: read,readdir,execute,truncate \\(bind ${dir}\\)`),
+      )
+      assert.doesNotMatch(plan.stdout, new RegExp(`landlock ${dir}: [^\\n]*write`))
+    },
+  )
 
   test(
     'cordon check and a run no longer claim the mask, and the program reads the file',
