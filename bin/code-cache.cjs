@@ -9,7 +9,9 @@
 // both cost ~3 ms of a run on a slow VM), and decodes it straight into the text V8 compiles:
 // wrapping it at each start built and flattened a second copy of the whole source on the V8
 // heap (the run bundle's: ~490 KB of new memory touched, and on a VM whose page faults cost
-// ~10 µs each that is most of a millisecond, and a scavenge sooner). The
+// ~10 µs each that is most of a millisecond, and a scavenge sooner). With a `map` (cordon's
+// addon's) the file is mapped rather than read into a new buffer; the text is still copied out
+// of it, so nothing reads the mapping once the bundle has compiled. The
 // copy is used only while FILE is as the build left it: the same length, and not changed since
 // the cache was written (its mtime not past the cache's; the build writes the cache after the
 // bundle, and npm gives both the same). A bundle edited after the build (debugging by hand)
@@ -47,15 +49,13 @@ const WRAPPING = PREFIX.length + SUFFIX.length
 
 /** FILE.cache's copy of the bundle and V8 data, while FILE is the bundle it was made from (the
  * same length, not changed since): `state` is stale when FILE changed, absent when there is no
- * cache. With `map` (cordon's addon's: native/spawn-addon.c), the cache is mapped, not read, and
- * `text` is the copy as a string over the mapping. */
+ * cache. With `map` (cordon's addon's: native/spawn-addon.c), the cache is mapped, not read. */
 function cachedDataFor(file, map) {
   const bundle = statSync(file, { throwIfNoEntry: false })
   let data
   let cacheMtime
-  let text
-  const mapped = map && bundle ? map(`${file}.cache`, HEADER, HEADER + bundle.size + WRAPPING) : null
-  if (mapped) [data, text, cacheMtime] = mapped
+  const mapped = map && bundle ? map(`${file}.cache`) : null
+  if (mapped) [data, cacheMtime] = mapped
   else {
     let fd
     try {
@@ -78,7 +78,7 @@ function cachedDataFor(file, map) {
     // A cache of the earlier format (the bytes unwrapped) is stale, not misread.
     PREFIX_BYTES.equals(data.subarray(HEADER, HEADER + PREFIX_BYTES.length))
   return same
-    ? { state: 'found', wrapped: data.subarray(HEADER, end), text, data: data.subarray(aligned(end)) }
+    ? { state: 'found', wrapped: data.subarray(HEADER, end), data: data.subarray(aligned(end)) }
     : { state: 'stale' }
 }
 
@@ -88,8 +88,7 @@ function cachedDataFor(file, map) {
  * stale, absent, or off. */
 function compile(file, cached = true, map = undefined) {
   const found = cached ? cachedDataFor(file, map) : { state: 'off' }
-  const text =
-    found.text ?? (found.wrapped ? found.wrapped.toString('utf8') : wrap(readFileSync(file, 'utf8')))
+  const text = found.wrapped ? found.wrapped.toString('utf8') : wrap(readFileSync(file, 'utf8'))
   const script = new vm.Script(text, { filename: file, cachedData: found.data })
   const cache = found.data ? (script.cachedDataRejected ? 'rejected' : 'used') : found.state
   return { script, text, cache }

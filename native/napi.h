@@ -56,13 +56,6 @@ napi_status napi_create_external_buffer(napi_env env, size_t length, void *data,
 					napi_finalize finalize_cb, void *finalize_hint,
 					napi_value *result);
 napi_status napi_create_double(napi_env env, double value, napi_value *result);
-/* Node >= 20.4 (node_api.h, experimental there): looked up at run time (spawn-addon.c map), so
- * that an older Node still loads the addon. */
-typedef napi_status (*node_api_create_external_string_latin1_fn)(napi_env env, char *str,
-								 size_t length,
-								 napi_finalize finalize_cb,
-								 void *finalize_hint,
-								 napi_value *result, bool *copied);
 
 /* For watch() (spawn-addon.c): calls into JavaScript from the event loop. */
 typedef struct napi_ref__ *napi_ref;

@@ -5,7 +5,6 @@
  * it, so a pid reaped and reused is never hit, and libuv never sees it (it waits for its own
  * pids only). Calls return a negative errno where they can fail; JavaScript names it. */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -716,51 +715,28 @@ static napi_value do_usable(napi_env env, napi_callback_info info)
 	return v;
 }
 
-/* A file map() mapped: unmapped once the buffer and the string over it are both collected. */
-struct mapping {
-	void *base;
-	size_t length;
-	int refs;
-};
-
-static void mapping_release(napi_env env, void *data, void *hint)
+/* map(path): the file's bytes mapped private and populated, as [buffer, mtimeMs]; null when the
+ * file cannot be mapped (JavaScript then reads it). For the CLI's code cache (bin/code-cache.cjs):
+ * read into a new buffer, a 1 MB cache was ~270 pages of fresh memory, each first touched by a
+ * page fault, where a populated mapping of the page cache costs a fraction of that (a fault is
+ * ~10 us on a VM measured at ~0.8 us per populated page). Private and writable: a write to the
+ * buffer changes this process's copy only. The file is read while the bundle compiles, never
+ * after: JavaScript copies the source out of it, and V8 deserialises its data at once, so a cache
+ * rewritten in place later (an upgrade) cannot reach code that runs (it would fault on a page the
+ * file no longer has: SIGBUS). Unmapped when the buffer is collected. */
+static void unmap(napi_env env, void *data, void *hint)
 {
 	(void)env;
-	(void)data;
-	struct mapping *m = hint;
-	if (--m->refs == 0) {
-		munmap(m->base, m->length);
-		free(m);
-	}
+	munmap(data, (size_t)(uintptr_t)hint);
 }
 
-static bool ascii(const unsigned char *s, size_t n)
-{
-	unsigned char any = 0;
-	for (size_t i = 0; i < n; i++)
-		any |= s[i];
-	return any < 0x80;
-}
-
-/* map(path, start, end): the file's bytes mapped private and populated, as [buffer, text,
- * mtimeMs]: `text` is bytes start..end as a string over the same pages when they are ASCII
- * (undefined otherwise, or on a Node without external strings), so that nothing is copied;
- * null when the file cannot be mapped (JavaScript then reads it). For the CLI's code cache
- * (bin/code-cache.cjs): read into a new buffer, then decoded into a new string, a 1 MB cache
- * was ~400 pages of fresh memory, each first touched by a page fault, and a populated mapping of
- * the page cache costs a fraction of that (a fault is ~10 µs on a VM measured at ~0.8 µs per
- * populated page). Private and writable: a write to the buffer changes this process's copy. */
 static napi_value do_map(napi_env env, napi_callback_info info)
 {
-	size_t argc = 3;
-	napi_value args[3] = { NULL, NULL, NULL }, out = NULL, buffer = NULL, text = NULL,
-		   mtime = NULL;
-	int32_t start = 0, end = 0;
-	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
-	    napi_get_value_int32(env, args[1], &start) != napi_ok ||
-	    napi_get_value_int32(env, args[2], &end) != napi_ok || start < 0 || end < start)
-		return fail(env, "map(path, start, end) takes a path and a range of it");
-	char *path = string_of(env, args[0]);
+	size_t argc = 1;
+	napi_value arg = NULL, out = NULL, buffer = NULL, mtime = NULL;
+	if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1)
+		return fail(env, "map(path) takes a path");
+	char *path = string_of(env, arg);
 	if (!path)
 		return fail(env, "map(): the path must be a string without NUL bytes");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -773,42 +749,22 @@ static napi_value do_map(napi_env env, napi_callback_info info)
 			    MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (fd >= 0)
 		close(fd);
-	struct mapping *m = base == MAP_FAILED ? NULL : malloc(sizeof *m);
-	if (!m) {
-		if (base != MAP_FAILED)
-			munmap(base, (size_t)st.st_size);
+	if (base == MAP_FAILED) {
 		napi_get_null(env, &out);
 		return out;
 	}
-	*m = (struct mapping){ .base = base, .length = (size_t)st.st_size, .refs = 1 };
-	if (napi_create_external_buffer(env, m->length, base, mapping_release, m, &buffer) !=
-	    napi_ok) {
-		mapping_release(env, base, m);
+	size_t length = (size_t)st.st_size;
+	if (napi_create_external_buffer(env, length, base, unmap, (void *)(uintptr_t)length,
+					&buffer) != napi_ok) {
+		munmap(base, length);
 		napi_get_null(env, &out);
 		return out;
 	}
-	node_api_create_external_string_latin1_fn latin1 =
-		(node_api_create_external_string_latin1_fn)(uintptr_t)dlsym(
-			RTLD_DEFAULT, "node_api_create_external_string_latin1");
-	const unsigned char *bytes = base;
-	if (latin1 && (size_t)end <= m->length && ascii(bytes + start, (size_t)(end - start))) {
-		bool copied = false;
-		m->refs++;
-		/* Copied, the string has called the release already; failed, it never will. */
-		if (latin1(env, (char *)base + start, (size_t)(end - start), mapping_release, m,
-			   &text, &copied) != napi_ok) {
-			m->refs--;
-			text = NULL;
-		}
-	}
-	if (!text)
-		napi_get_undefined(env, &text);
 	napi_create_double(env, (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6,
 			   &mtime);
-	napi_create_array_with_length(env, 3, &out);
+	napi_create_array_with_length(env, 2, &out);
 	napi_set_element(env, out, 0, buffer);
-	napi_set_element(env, out, 1, text);
-	napi_set_element(env, out, 2, mtime);
+	napi_set_element(env, out, 1, mtime);
 	return out;
 }
 

@@ -18,9 +18,9 @@ export interface Addon {
   unwatch(id: number): number
   /** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL: bytes written, or -errno. */
   send(fd: number, bytes: Uint8Array): number
-  /** The file mapped (private, populated), its bytes start..end as a string over it when they
-   * are ASCII, and its mtime in ms; null when it cannot be mapped (bin/code-cache.cjs). */
-  map(path: string, start: number, end: number): [Buffer, string | undefined, number] | null
+  /** The file mapped (private, populated) and its mtime in ms; null when it cannot be mapped
+   * (bin/code-cache.cjs). */
+  map(path: string): [Buffer, number] | null
 }
 
 let addon: Addon | null | undefined
