@@ -283,16 +283,26 @@ const childrenCpu = () => {
   const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
   return (Number(f[13]) + Number(f[14])) * tick
 }
+// Page faults (minor: first touches of memory) of this process and of its waited-for children
+// (/proc/self/stat minflt and cminflt). A host fact as much as cordon's: what each costs differs
+// by an order of magnitude between a VM and bare metal (README, "CLI start-up").
+const faultCount = () => {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+  return Number(f[7]) + Number(f[8])
+}
 const samples = variants.map(() => [])
 const cpu = variants.map(() => 0)
+const faults = variants.map(() => 0)
 for (let i = 0; i < 5; i++) for (const v of variants) await v.run() // warm caches
 for (let i = 0; i < runs; i++) {
   for (const [k, v] of variants.entries()) {
     const own = process.cpuUsage()
     const kids = childrenCpu()
+    const touched = faultCount()
     samples[k].push(await v.run())
     const d = process.cpuUsage(own)
     cpu[k] += (d.user + d.system) / 1000 + childrenCpu() - kids
+    faults[k] += faultCount() - touched
   }
   if (process.stderr.isTTY && i % 10 === 0) process.stderr.write(`\rrun ${i}/${runs}`)
 }
@@ -310,6 +320,7 @@ const rows = variants.map((v, k) => ({
   p90Ms: Number([...samples[k]].sort((a, b) => a - b)[Math.floor(samples[k].length * 0.9)].toFixed(2)),
   vsBwrap: base ? Number((median(samples[k]) / base).toFixed(2)) : null,
   cpuMs: Number((cpu[k] / runs).toFixed(2)),
+  pageFaults: Math.round(faults[k] / runs),
 }))
 const cpuBase = bwrapIndex >= 0 ? cpu[bwrapIndex] : undefined
 // Each cordon-exec row against bwrap in the same round, the median of those ratios: drift and
@@ -371,10 +382,12 @@ if (values.json) {
   )
 } else {
   console.log(`start-to-exit of /bin/true, ${runs} interleaved runs, median (p90)\n`)
-  console.log('| variant | median ms | p90 ms | vs bwrap | CPU ms |')
-  console.log('|---|---:|---:|---:|---:|')
+  console.log('| variant | median ms | p90 ms | vs bwrap | CPU ms | page faults |')
+  console.log('|---|---:|---:|---:|---:|---:|')
   for (const r of rows)
-    console.log(`| ${r.name} | ${r.medianMs} | ${r.p90Ms} | ${r.vsBwrap ?? '-'}× | ${r.cpuMs} |`)
+    console.log(
+      `| ${r.name} | ${r.medianMs} | ${r.p90Ms} | ${r.vsBwrap ?? '-'}× | ${r.cpuMs} | ${r.pageFaults} |`,
+    )
   console.log(
     `\ncordon run vs node -e 0: ${cliVsNode.vsNode}× (its floor: ${cliVsNode.floorVsNode}×; cordon's own: ${cliVsNode.ownMs} ms); ` +
       `CPU: ${cliVsNode.cpuVsNode}× (floor ${cliVsNode.floorCpuVsNode}×)` +

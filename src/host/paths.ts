@@ -1,8 +1,9 @@
-// Host-side facts about the paths a run touched: normal forms, the symlinks on the way to each,
-// and what the kernel opens on its own when a file is executed (the ELF interpreter, a #! line).
+// Host-side facts about paths (a traced run's, a command not found): normal forms, the symlinks
+// on the way to each, and what the kernel opens on its own when a file is executed (the ELF
+// interpreter, a #! line).
 import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs'
 import { posix } from 'node:path'
-import { fsPath, pathFromBytes } from '../host/path-bytes.js'
+import { fsPath, pathFromBytes } from './path-bytes.js'
 
 export { fsPath }
 

@@ -6,7 +6,7 @@ import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
-import { interpreterOf, resolveOnHost } from '../learn/paths.js'
+import { interpreterOf, resolveOnHost } from '../host/paths.js'
 
 /** The default PATH the launcher's exec searches when the policy sets none (execvp's). */
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'

@@ -14,7 +14,7 @@ import { starter } from '../../src/run/launcher-process.js'
 import { find } from '../../src/run/registry.js'
 import { spawn } from '../../src/run/spawn.js'
 import { cordon } from '../helpers.js'
-import { interpreterOf, resolveOnHost } from '../../src/learn/paths.js'
+import { interpreterOf, resolveOnHost } from '../../src/host/paths.js'
 
 describe('a command not found in the sandbox: the host says why', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-not-found-'))

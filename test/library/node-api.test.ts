@@ -101,7 +101,7 @@ describe('spawn() is a ChildProcess-like EventEmitter', () => {
     assert.equal(error.code, 'not_found')
     assert.match(
       error.message,
-      /no-such-command could not start: exec no-such-command failed: command not found/,
+      /no-such-command could not start: exec no-such-command failed: no-such-command is not on this host either/,
     )
     const result = await p.exited
     assert.equal(result.code, 127)

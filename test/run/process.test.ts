@@ -41,7 +41,10 @@ describe('exit status and signals', () => {
     assert.equal(cordon(['run', '--', 'sh', '-c', 'exit 42']).status, 42)
     const missing = cordon(['run', '--', 'no-such-command-here'])
     assert.equal(missing.status, 127)
-    assert.match(missing.stderr, /exec no-such-command-here failed: command not found/)
+    assert.match(
+      missing.stderr,
+      /exec no-such-command-here failed: no-such-command-here is not on this host either/,
+    )
     const notExec = cordon(['run', '--', '/etc/hostname'])
     assert.equal(notExec.status, 126)
   })
