@@ -9,6 +9,7 @@ import {
   fstatSync,
   ftruncateSync,
   openSync,
+  readSync,
   type WriteStream,
   writeSync,
 } from 'node:fs'
@@ -30,6 +31,20 @@ export const MAX_PENDING_BYTES = 8 * 2 ** 20
  * caller with no other hard link, so cordon (root especially) never writes into someone else's
  * file. `what` names the flag for the error message.
  */
+/** Whether the file's first byte is `{` (JSON lines, as cordon writes them). */
+function startsWithBrace(path: string): boolean {
+  let fd: number | undefined
+  try {
+    fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    const first = Buffer.alloc(1)
+    return readSync(fd, first, 0, 1, 0) === 1 && first[0] === 0x7b
+  } catch {
+    return false
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
 export function openOwnFile(path: string, what: string, options: { truncate: boolean }): number {
   const flags =
     constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK
@@ -56,6 +71,10 @@ export function openOwnFile(path: string, what: string, options: { truncate: boo
     refuse('is not a regular file; for a pipe or terminal, open it yourself and pass --events-fd N')
   if (st.uid !== uid) refuse(`belongs to uid ${st.uid}, not to you (uid ${uid}); choose a path of your own`)
   if (st.nlink > 1) refuse('has other hard links; choose a new path')
+  // Only an events file is emptied: a line of JSON starts with `{`. `--events /etc/passwd` as
+  // root emptied the password file (a newcomer's slip), which any file of the caller's was open to.
+  if (options.truncate && st.size > 0 && !startsWithBrace(path))
+    refuse('holds something other than JSON lines, which cordon would empty; remove it or give a new path')
   if (options.truncate) ftruncateSync(fd, 0)
   return fd
 }

@@ -101,12 +101,22 @@ describe('cordon run: the events channel', () => {
     const dir = join(projectDir(), 'events-file')
     mkdirSync(dir, { recursive: true })
     const file = join(dir, 'run.jsonl')
-    writeFileSync(file, 'stale line\n', { mode: 0o644 })
+    writeFileSync(file, '{"event":"stale"}\n', { mode: 0o644 })
     const r = cordon(['run', '--events', file, '--', 'true'])
     assert.equal(r.status, 0, r.stderr)
     const text = readFileSync(file, 'utf8')
     assert.doesNotMatch(text, /stale/)
     assert.match(text, /"event":"result"/)
+    // A file of the caller's that is not JSON lines is not emptied (`--events /etc/passwd`).
+    const other = join(dir, 'notes.txt')
+    writeFileSync(other, 'root:x:0:0::/root:/bin/sh\n')
+    const kept = cordon(['run', '--events', other, '--', 'true'])
+    assert.equal(kept.status, 125)
+    assert.match(
+      kept.stderr,
+      /--events .*notes\.txt: holds something other than JSON lines, which cordon would empty/,
+    )
+    assert.equal(readFileSync(other, 'utf8'), 'root:x:0:0::/root:/bin/sh\n')
     const created = join(dir, 'new.jsonl')
     assert.equal(cordon(['run', '--events', created, '--', 'true']).status, 0)
     assert.equal(statSync(created).mode & 0o777, 0o600)
