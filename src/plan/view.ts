@@ -7,6 +7,7 @@ import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
 import { mountAt, onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
+import { lastAtEachPlace } from '../policy/resolved.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
 
@@ -225,19 +226,11 @@ function pinMaskWays(
   return out
 }
 
-/** The entries the view keeps: the last at each destination, a later one replacing an earlier
- * (`--ro /etc/shadow` over the default profile's mask). The view, its Landlock rules
- * (landlock.ts) and the statuses (status/statements.ts) all take these, so a replaced entry
- * neither mounts, nor grants, nor is claimed. */
-export function lastAtEachPlace<E extends { dest: string }>(entries: readonly E[]): E[] {
-  const last = new Map<string, E>()
-  for (const e of entries) last.set(e.dest, e)
-  return entries.filter((e) => last.get(e.dest) === e)
-}
-
 /** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
  * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
  * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
+export { lastAtEachPlace }
+
 export function compileView(
   entries: ViewEntry[],
   notes: string[],

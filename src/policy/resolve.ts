@@ -18,7 +18,7 @@ import {
   parseMemory,
   parseSize,
 } from './schema.js'
-import type { ResolvedPolicy, ViewEntry } from './resolved.js'
+import { lastAtEachPlace, type ResolvedPolicy, type ViewEntry } from './resolved.js'
 
 export type { Network, ResolvedPolicy, ViewEntry } from './resolved.js'
 
@@ -130,6 +130,9 @@ export function resolveLayers(
         optional: p.optional === true,
       })
   }
+  // A later entry at an earlier one's place replaces it: the sandbox never has the earlier one,
+  // so nothing after resolution may act on it (policy/resolved.ts lastAtEachPlace).
+  out.filesystem = lastAtEachPlace(out.filesystem)
   // `none` without a net namespace (--no-namespaces, for callers who cannot make one) is kept by
   // seccomp alone: no IP or packet socket at all (seccomp/network.ts NO_IP).
   const noneByFilter = out.network === 'none' && netExplicit === false

@@ -77,3 +77,15 @@ export interface ResolvedPolicy {
    * the host view is settled again. */
   resolveWarnings?: string[]
 }
+
+/** The entries a view keeps: the last at each destination, a later one replacing an earlier
+ * (`--ro /etc/shadow` over the default profile's mask, `--rw .` over its `ro: .`). Resolution
+ * keeps only these, so that nothing after it (wide binds, Landlock, statuses, learn, backends,
+ * exports, reports) acts on an entry the sandbox does not have; the plan's view, its Landlock
+ * rules and the statuses take them again after the host view is settled (a mask settled
+ * through a symlink may land on another entry's place). */
+export function lastAtEachPlace<E extends { dest: string }>(entries: readonly E[]): E[] {
+  const last = new Map<string, E>()
+  for (const e of entries) last.set(e.dest, e)
+  return entries.filter((e) => last.get(e.dest) === e)
+}

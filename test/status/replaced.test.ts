@@ -4,7 +4,7 @@
 // while the program read the file. The later entry's statement is the one there.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -42,6 +42,36 @@ describe('a statement a later entry at its place replaces', () => {
     const again = statuses([{ tmpfs: '/tmp' }, { mask: '/etc/shadow' }])
     assert.equal(of(again, 'tmpfs /tmp').length, 1)
     assert.equal(of(again, 'mask /etc/shadow').length, 1)
+  })
+
+  test('resolution keeps the last entry at each place: no consumer sees a replaced one', (t) => {
+    const dir = projectDir()
+    const policy = resolvePolicy(
+      {
+        policy: { extends: ['minimal'], filesystem: [{ rw: dir }, { ro: dir }] },
+        baseDir: dir,
+        label: 'test',
+      },
+      dir,
+    )
+    const at = policy.filesystem.filter((e) => e.dest === dir)
+    assert.deepEqual(
+      at.map((e) => e.kind === 'bind' && e.readOnly),
+      [true],
+    )
+    // An export, one such consumer: the systemd unit made the replaced writable bind writable.
+    const out = mkdtempSync(join(tmpdir(), 'cordon-replaced-export-'))
+    t.after(() => rmSync(out, { recursive: true, force: true }))
+    const file = join(out, 'p.yaml')
+    writeFileSync(file, `version: 1\nextends: [default]\nfilesystem:\n  - rw: /etc/ssl\n  - ro: /etc/ssl\n`)
+    const r = cordon(['export', '--to', 'systemd', '-p', file, '-o', join(out, 'unit'), '--', '/bin/true'], {
+      cwd: dir,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const unit = readdirSync(join(out, 'unit'))
+      .map((f) => readFileSync(join(out, 'unit', f), 'utf8'))
+      .join('\n')
+    assert.doesNotMatch(unit, /ReadWritePaths=[^\n]*\/etc\/ssl(\s|$)/)
   })
 
   test(
