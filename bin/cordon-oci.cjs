@@ -47,6 +47,6 @@ if (require.main === module) {
       process.exit(1)
     }
   }
-  if (runtime) runtime.main(process.argv.slice(2)).then((code) => process.exit(code))
+  if (runtime) runtime.main(runtime.rawArgs?.() ?? process.argv.slice(2)).then((code) => process.exit(code))
   else import('./cordon-oci.js')
 }

@@ -10,7 +10,7 @@ load('../build/src/oci-bundle/oci.js')
       : Promise.reject(error),
   )
   .then(
-    async (m) => process.exit(await m.main(process.argv.slice(2))),
+    async (m) => process.exit(await m.main(m.rawArgs?.() ?? process.argv.slice(2))),
     (error) => {
       console.error(
         `cordon-oci: cannot load the runtime (${error.message}); run \`npm run build\` in the package`,

@@ -4,13 +4,16 @@ import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import {
   closeSync,
+  constants as fsConstants,
   existsSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs'
 import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -58,6 +61,28 @@ export const osSignals = constants.signals as Record<string, number>
 export const launcherPath = (): string =>
   process.env.CORDON_LAUNCHER ?? fileURLToPath(new URL('../../native/cordon-exec', import.meta.url))
 
+/** The pid file, written whole (a temporary beside it, renamed: as runc's write, no `mv`), never
+ * through a link planted at the temporary's name: O_EXCL | O_NOFOLLOW, and a leftover removed
+ * (unlink does not follow it) before one retry. */
+export function writePidFile(path: string, pid: number): void {
+  const tmp = `${path}.tmp`
+  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW
+  let fd: number
+  try {
+    fd = openSync(tmp, flags, 0o644)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    unlinkSync(tmp)
+    fd = openSync(tmp, flags, 0o644)
+  }
+  try {
+    writeSync(fd, String(pid))
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+}
+
 function readConfig(bundle: string): OciConfig {
   let text: string
   try {
@@ -65,11 +90,18 @@ function readConfig(bundle: string): OciConfig {
   } catch {
     throw new CordonError('not_found', `no config.json in bundle ${bundle}: give the bundle with --bundle`)
   }
+  let config: OciConfig
   try {
-    return JSON.parse(text) as OciConfig
+    config = JSON.parse(text) as OciConfig
   } catch (e) {
     throw invalid('', 'JSON', (e as Error).message)
   }
+  // A lone surrogate (`"\udcff"`) is a path byte that is not UTF-8 (host/path-bytes.ts), which a
+  // string path turns into U+FFFD: another file. Engines write UTF-8; such a config is refused.
+  // (JSON.stringify writes only lone surrogates as \u escapes.)
+  if (/\\ud[89a-f][0-9a-f]{2}/i.test(JSON.stringify(config)))
+    throw invalid('', 'UTF-8 text', 'a string holds a lone surrogate (a path byte that is not UTF-8)')
+  return config
 }
 
 /** The runtime's own org.cordon.* annotations (CORDON_OCI_ANNOTATIONS, a JSON object, in the
@@ -253,10 +285,7 @@ export function finishCreate(
     applySysctls(pid, st.startTime, p, helper)
     saveRecord(o.root, p.rec)
     p.supervise?.(o.root, p.rec)
-    if (o.pidFile) {
-      writeFileSync(`${o.pidFile}.tmp`, String(pid))
-      renameSync(`${o.pidFile}.tmp`, o.pidFile) // same dir: atomic, as runc's write (no `mv` process)
-    }
+    if (o.pidFile) writePidFile(o.pidFile, pid)
   } catch (e) {
     fail(p, pid, e)
   }

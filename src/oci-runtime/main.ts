@@ -3,6 +3,7 @@
 // Each subcommand loads only its own modules: start-up is measured against runc's.
 import { appendFileSync } from 'node:fs'
 import { isoTime } from '../host/iso-time.js'
+import { callerCwd, hasEscapedBytes } from '../host/path-bytes.js'
 
 interface Global {
   root: string
@@ -303,10 +304,27 @@ async function dispatch(g: Global, command: string, args: string[]): Promise<num
   }
 }
 
+/** The arguments as given, bytes that are not UTF-8 escaped (host/path-bytes.ts). */
+export { rawArgs } from '../host/path-bytes.js'
+
+/** Engines give the runtime UTF-8 paths. A path with other bytes, in an argument or as the
+ * working directory (the default bundle), is refused rather than carried: Node writes each such
+ * byte of a string as U+FFFD, so a bundle, --root, --pid-file or --console-socket named a sibling
+ * that another user could make (a root cordon-oci run by hand from /tmp/b\xff ran the config
+ * planted in /tmp/b\xef\xbf\xbd). */
+function refuseRawBytes(argv: readonly string[]): void {
+  const raw = [...argv, callerCwd()].find(hasEscapedBytes)
+  if (raw !== undefined)
+    throw new UsageError(
+      `${raw.replace(/[\udc80-\udcff]/g, (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`)}: not UTF-8; cordon-oci takes UTF-8 paths only (the working directory too): rename it, or run from another directory`,
+    )
+}
+
 /** Runs the command line; returns the exit status (runc's: 0, or 1 on any error). */
 export async function main(argv: string[]): Promise<number> {
   let g: Global = { root: '/run/cordon-oci', log: undefined, logFormat: 'text', debug: false }
   try {
+    refuseRawBytes(argv)
     const parsed = parseGlobal(argv)
     g = parsed.g
     if (!parsed.command) {
