@@ -40,6 +40,7 @@ import { compileView, realHostFs } from '../plan/view.js'
 import { hideStateDir } from '../plan/state-mask.js'
 import { callerUid, ensureStateDirs } from '../run/state-dir.js'
 import { hostPathIn, resolveViewPath } from '../policy/view-paths.js'
+import { fsPath, pathFromBytes } from '../host/path-bytes.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
 export type Backend = (typeof BACKENDS)[number]
@@ -179,9 +180,12 @@ export function backendConfig(
     if (e.kind !== 'symlink' && e.kind !== 'mkdir') continue
     const host = hostPathIn(policy.filesystem, e.dest)
     if (host === undefined) continue
-    const st = lstatSync(host, { throwIfNoEntry: false })
+    const st = lstatSync(fsPath(host), { throwIfNoEntry: false })
     const holds =
-      e.kind === 'mkdir' ? st?.isDirectory() : st?.isSymbolicLink() && readlinkSync(host) === e.target
+      e.kind === 'mkdir'
+        ? st?.isDirectory()
+        : st?.isSymbolicLink() &&
+          pathFromBytes(readlinkSync(fsPath(host), { encoding: 'buffer' })) === e.target
     if (!holds)
       throw new CordonError(
         'invalid_policy',

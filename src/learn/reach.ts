@@ -7,6 +7,7 @@ import { dirname } from 'node:path'
 import { callerContext } from '../host/caller.js'
 import { sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
+import { fsPath } from '../host/path-bytes.js'
 
 /** The host ids the sandbox's file accesses are checked as. */
 export interface HostCreds {
@@ -32,7 +33,7 @@ export function sandboxHostCreds(policy: ResolvedPolicy): HostCreds {
 export function searchable(dir: string, creds: HostCreds): boolean {
   let st
   try {
-    st = statSync(dir)
+    st = statSync(fsPath(dir))
   } catch {
     return true // not there: nothing to traverse, the run says what is missing
   }

@@ -3,6 +3,7 @@
 // first seconds, so the rule guards a sandbox from its first call.
 import { readFileSync } from 'node:fs'
 import type { Observation } from '../learn/observation.js'
+import { fsPath } from '../host/path-bytes.js'
 
 /** Calls of `syscalls` (and, with `spawns`, process creations) per `windowMs` that the learn
  * runs in observation `file` treated as normal: their peaks within a second, or (older files
@@ -15,7 +16,7 @@ export function learnedRate(
 ): number {
   let o: Observation
   try {
-    o = JSON.parse(readFileSync(file, 'utf8')) as Observation
+    o = JSON.parse(readFileSync(fsPath(file), 'utf8')) as Observation
   } catch (e) {
     throw new Error(
       `cannot read ${file}: ${(e as Error).message}; pass a .learn.json written by cordon learn`,

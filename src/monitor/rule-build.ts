@@ -1,7 +1,8 @@
 // One rule of a cordon rules file, checked and built (rules.ts calls buildRule for each, in
 // order, collecting the problems).
-import { dirname, resolve as resolvePath } from 'node:path'
+import { dirname } from 'node:path'
 import { suggest } from '../errors.js'
+import { callerResolve } from '../host/path-bytes.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { type Expr, valuesOf } from './expr.js'
 import { learnedRate } from './learned-baseline.js'
@@ -160,7 +161,7 @@ function baselineOf(value: unknown, when: Expr, where: string, source: string): 
       'a learn run records syscall and spawn counts: name the syscalls in `when` (e.g. `syscall in (openat, connect)`) or count `event = spawn`',
     )
   // Relative to the rules file (or the working directory for rules given as text).
-  const file = resolvePath(source === 'rules' ? '.' : dirname(source), b.from)
+  const file = callerResolve(source === 'rules' ? '.' : dirname(source), b.from)
   try {
     baseline.learned = learnedRate(file, syscalls, baseline.windowMs, spawns)
   } catch (e) {

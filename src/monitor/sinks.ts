@@ -17,6 +17,7 @@ import type { Writable } from 'node:stream'
 import { builtin, childProcess, net } from '../builtin.js'
 import { CordonError } from '../errors.js'
 import { writeStderr } from '../host/stderr.js'
+import { fsPath, hasEscapedBytes } from '../host/path-bytes.js'
 import { escapeControl, jsonLine } from '../run/escape.js'
 import { LineChannel, type LineWriter, MAX_PENDING_BYTES, openOwnFile } from './channel.js'
 import type { Alert } from './engine.js'
@@ -385,9 +386,15 @@ const DEV_LOG = '/dev/log'
 
 /** A local syslog socket that is not there drops every alert: refuse it up front. */
 function localSyslog(spec: string, socket: string): SyslogTarget {
+  // logger(1) gets the path as an argument, which a string cannot carry byte for byte.
+  if (hasEscapedBytes(socket))
+    throw new CordonError(
+      'invalid_usage',
+      `--alert ${spec}: the socket's path is not UTF-8, which cordon cannot hand to logger(1) as it is; use a UTF-8 path`,
+    )
   let isSocket = false
   try {
-    isSocket = statSync(socket).isSocket()
+    isSocket = statSync(fsPath(socket)).isSocket()
   } catch {}
   if (!isSocket)
     throw new CordonError(

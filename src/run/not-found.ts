@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
 import { interpreterOf, resolveOnHost } from '../host/paths.js'
+import { fsPath } from '../host/path-bytes.js'
 
 /** The default PATH the launcher's exec searches when the policy sets none (execvp's). */
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
@@ -67,7 +68,7 @@ const isOrAre = (missing: string) => (missing.endsWith(' are') ? `${missing} not
 /** Whether the file starts with #! (else its interpreter is an ELF loader). */
 function readsAsScript(file: string): boolean {
   try {
-    const fd = openSync(file, 'r')
+    const fd = openSync(fsPath(file), 'r')
     try {
       const head = Buffer.alloc(2)
       return readSync(fd, head, 0, 2, 0) === 2 && head.toString('latin1') === '#!'
@@ -86,7 +87,7 @@ function onHost(command: string, path: string, cwd: string): string | undefined 
     : path.split(':').map((dir) => resolve(cwd, dir || '.', command))
   return candidates.find((file) => {
     try {
-      accessSync(file, constants.X_OK)
+      accessSync(fsPath(file), constants.X_OK)
       return true
     } catch {
       return false
