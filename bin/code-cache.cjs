@@ -4,9 +4,10 @@
 // module loader; the cache, so that V8 neither parses nor compiles what the bundle runs.
 //
 // FILE.cache holds the bundle's length (u32, little-endian) and bytes, wrapped as Node wraps a
-// CommonJS module, then V8's data (at the next multiple of 8). The bundle runs from that copy, so that a start reads one
-// file, not two (the run bundle is 490 KB of source beside its 1 MB cache: reading and comparing
-// both cost ~3 ms of a run on a slow VM), and decodes it straight into the text V8 compiles:
+// CommonJS module, then V8's data (at the next multiple of 8). The bundle runs from that copy,
+// so that a start reads one file, not two (the run bundle is 490 KB of source beside its 1 MB
+// cache: reading and comparing both cost ~3 ms of a run on a slow VM), and decodes it straight
+// into the text V8 compiles:
 // wrapping it at each start built and flattened a second copy of the whole source on the V8
 // heap (the run bundle's: ~490 KB of new memory touched, and on a VM whose page faults cost
 // ~10 µs each that is most of a millisecond, and a scavenge sooner). With a `map` (cordon's
@@ -83,9 +84,8 @@ function cachedDataFor(file, map) {
 }
 
 /** Compiles the bundle FILE (with its cache unless `cached` is false, mapped by `map` when
- * given: cachedDataFor): the script, the text it
- * was compiled from (the bundle wrapped), and what became of FILE.cache: used, rejected (by V8),
- * stale, absent, or off. */
+ * given: cachedDataFor): the script, the text it was compiled from (the bundle wrapped), and
+ * what became of FILE.cache: used, rejected (by V8), stale, absent, or off. */
 function compile(file, cached = true, map = undefined) {
   const found = cached ? cachedDataFor(file, map) : { state: 'off' }
   const text = found.wrapped ? found.wrapped.toString('utf8') : wrap(readFileSync(file, 'utf8'))

@@ -86,12 +86,16 @@ export function parseStrict<const C extends ParseArgsConfig>(config: C): ReturnT
   }
 }
 
+/** The option a flag names: `--name`, or `-x` by its short form. */
+const optionName = (flag: string, options: Options): string | undefined =>
+  flag.startsWith('--')
+    ? flag.slice(2)
+    : Object.keys(options).find((n) => options[n]?.short === flag.slice(1))
+
 /** Whether `flag` (the word before a value) is an option that takes one. */
 function takesValue(flag: string | undefined, options: Options): boolean {
   if (!flag?.startsWith('-') || flag.includes('=')) return false
-  const name = flag.startsWith('--')
-    ? flag.slice(2)
-    : Object.keys(options).find((n) => options[n]?.short === flag.slice(1))
+  const name = optionName(flag, options)
   return name !== undefined && options[name]?.type === 'string'
 }
 
@@ -105,8 +109,6 @@ function describeFlagError(
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
     return `unexpected argument \`${quoted}\`: this command takes none`
   const names = Object.keys(options)
-  const long = (flag: string) =>
-    flag.startsWith('--') ? flag.slice(2) : names.find((n) => options[n]?.short === flag.slice(1))
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const near = quoted.startsWith('--') ? suggest(quoted.slice(2), names) : undefined
     if (near) return `unknown option \`${quoted}\` (did you mean \`--${near}\`?)`
@@ -122,7 +124,7 @@ function describeFlagError(
   }
   // ERR_PARSE_ARGS_INVALID_OPTION_VALUE: the quoted part is `--name`, `-o` or `--name <value>`.
   const flag = /-{1,2}[\w-]+/.exec(quoted)?.[0] ?? quoted
-  const name = long(flag) ?? flag.replace(/^-+/, '')
+  const name = optionName(flag, options) ?? flag.replace(/^-+/, '')
   if (/does not take an argument/.test(message)) return `\`--${name}\` takes no value: drop the \`=…\``
   if (/ambiguous/.test(message))
     return `\`${flag}\` needs a value, and the next word starts with a dash: write \`--${name}=VALUE\``

@@ -38,6 +38,10 @@ export const fsPath = (path: string): string | Buffer => (hasEscapedBytes(path) 
 
 /** The launcher's string for a path's bytes (the inverse of pathBytes). */
 export function pathFromBytes(bytes: Uint8Array): string {
+  // Valid UTF-8 decodes as it is: Node's decoding, which puts U+FFFD only where bytes are not
+  // (or where the text holds U+FFFD itself), and then the walk below says which.
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  if (!text.includes(REPLACED)) return text
   const decoder = new TextDecoder('utf-8', { fatal: true })
   let out = ''
   let i = 0

@@ -20,19 +20,14 @@ const failure = (e: unknown) => `!${(e as NodeJS.ErrnoException).code ?? String(
 // escaped bytes, Node asked about a sibling name, which anyone who can write the parent
 // directory can make (a planted symlink there reshaped a root caller's view).
 
-/** A name the kernel gave as bytes, as path-bytes.ts writes it: UTF-8 as is, other bytes
- * escaped (Node's own decoding puts U+FFFD there, and two names could read the same). */
-const nameOf = (bytes: Buffer): string => {
-  const text = bytes.toString('utf8')
-  return text.includes('\ufffd') ? pathFromBytes(bytes) : text
-}
-
 const lstatOf = (path: string) => lstatSync(fsPath(path), { throwIfNoEntry: false })
-const readlinkOf = (path: string) => nameOf(readlinkSync(fsPath(path), { encoding: 'buffer' }))
-const readdirOf = (path: string) => readdirSync(fsPath(path), { encoding: 'buffer' }).map(nameOf)
+// Names the kernel gives back keep their bytes (pathFromBytes), as paths do.
+const readlinkOf = (path: string) => pathFromBytes(readlinkSync(fsPath(path), { encoding: 'buffer' }))
+const readdirOf = (path: string) =>
+  readdirSync(fsPath(path), { encoding: 'buffer' }).map((n) => pathFromBytes(n))
 const direntsOf = (path: string) =>
   readdirSync(fsPath(path), { encoding: 'buffer', withFileTypes: true }).map(
-    (d) => Object.assign(d, { name: nameOf(d.name as unknown as Buffer) }) as unknown as Dirent,
+    (d) => Object.assign(d, { name: pathFromBytes(d.name as unknown as Buffer) }) as unknown as Dirent,
   )
 const textOf = (path: string) => readFileSync(fsPath(path), 'utf8')
 

@@ -25,12 +25,6 @@ export interface LineWriter {
 /** Lines waiting for a slow reader beyond this are dropped (and counted), default 8 MiB. */
 export const MAX_PENDING_BYTES = 8 * 2 ** 20
 
-/**
- * Opens PATH for cordon's own output (events, alerts): O_NOFOLLOW (a link planted at the path
- * is refused, not followed), created 0600, and refused unless it is a regular file owned by the
- * caller with no other hard link, so cordon (root especially) never writes into someone else's
- * file. `what` names the flag for the error message.
- */
 /** Whether the file's first byte is `{` (JSON lines, as cordon writes them). */
 function startsWithBrace(path: string): boolean {
   let fd: number | undefined
@@ -45,6 +39,12 @@ function startsWithBrace(path: string): boolean {
   }
 }
 
+/**
+ * Opens PATH for cordon's own output (events, alerts): O_NOFOLLOW (a link planted at the path
+ * is refused, not followed), created 0600, and refused unless it is a regular file owned by the
+ * caller with no other hard link, so cordon (root especially) never writes into someone else's
+ * file. `what` names the flag for the error message.
+ */
 export function openOwnFile(path: string, what: string, options: { truncate: boolean }): number {
   const flags =
     constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK

@@ -4,6 +4,7 @@
 import { appendFileSync } from 'node:fs'
 import { isoTime } from '../host/iso-time.js'
 import { callerCwd, hasEscapedBytes } from '../host/path-bytes.js'
+import { escapeControl } from '../run/escape.js'
 
 interface Global {
   root: string
@@ -316,7 +317,7 @@ function refuseRawBytes(argv: readonly string[]): void {
   const raw = [...argv, callerCwd()].find(hasEscapedBytes)
   if (raw !== undefined)
     throw new UsageError(
-      `${raw.replace(/[\udc80-\udcff]/g, (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`)}: not UTF-8; cordon-oci takes UTF-8 paths only (the working directory too): rename it, or run from another directory`,
+      `${escapeControl(raw)}: not UTF-8; cordon-oci takes UTF-8 paths only (the working directory too): rename it, or run from another directory`,
     )
 }
 

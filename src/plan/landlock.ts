@@ -5,7 +5,8 @@
 // uses the running kernel's row, so the same plan degrades gracefully.
 import type { LandlockRow, PlanOp } from './model.js'
 import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
-import { DEVICES, type HostFs, lastAtEachPlace, realHostFs } from './view.js'
+import { DEVICES, type HostFs, realHostFs } from './view.js'
+import { lastAtEachPlace } from '../policy/resolved.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,

@@ -7,7 +7,6 @@ import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
 import { mountAt, onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
-import { lastAtEachPlace } from '../policy/resolved.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
 
@@ -229,8 +228,6 @@ function pinMaskWays(
 /** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
  * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
  * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
-export { lastAtEachPlace }
-
 export function compileView(
   entries: ViewEntry[],
   notes: string[],
@@ -244,7 +241,7 @@ export function compileView(
     if (prev !== undefined) notes.push(`${e.dest}: ${prev.kind} replaced by a later ${e.kind}`)
     seen.set(e.dest, e)
   }
-  const latest = lastAtEachPlace(entries)
+  const latest = entries.filter((e) => seen.get(e.dest) === e)
   // Beneath a masked directory (an empty read-only tmpfs) a mask has nothing left to hide; only
   // a mask that is kept (not replaced by a later entry at its place) and mounts one counts.
   const hiding = latest.filter((m) => m.kind === 'mask' && fs.kind(m.host ?? m.dest) === 'dir')

@@ -3,7 +3,8 @@
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
 import { NET_ABI, SCOPE_ABI } from '../landlock/rights.js'
-import { DEVICES, lastAtEachPlace, realHostFs } from '../plan/view.js'
+import { DEVICES, realHostFs } from '../plan/view.js'
+import { lastAtEachPlace } from '../policy/resolved.js'
 import { foreignRights } from '../plan/landlock.js'
 import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
 import type { Acknowledgement } from '../policy/schema.js'
@@ -53,21 +54,18 @@ export function statementStatus(
   const mount = (e?: ViewEntry) => ({ layer: 'mount view', ok: ns.mount, why: withoutView(e) })
   const out: StatementStatus[] = []
   const foreign = foreignRights(policy)
-  // The entries the view keeps (plan/view.ts lastAtEachPlace): a replaced one is no statement.
+  // The entries the view keeps (plan/view.ts compileView keeps the last at each place): a
+  // replaced one is no statement. Judged on its own, `--ro /etc/shadow` over the default
+  // profile's mask kept a `full mask /etc/shadow` while the program read the file.
   const effective = lastAtEachPlace(policy.filesystem)
-  const kept = new Set(effective)
   // A file of a read-only bind that a writable bind holds too (a hard link): no layer keeps it.
   const shared = hardLinkGaps(effective.filter((e) => e.kind === 'bind'))
   // A read-only bind's source that a writable bind shows at another place: the same gap.
   const aliased = writableAliases(effective)
-  for (const e of policy.filesystem) {
+  for (const e of effective) {
     // An optional bind whose source this host lacks is skipped by the plan (plan/view.ts):
     // no statement to enforce, so none to claim.
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
-    // Not in the view (plan/view.ts compileView keeps the last entry at each place): the later
-    // entry's statement is the one there. Judged on its own, `--ro /etc/shadow` over the
-    // default profile's mask kept a `full mask /etc/shadow` while the program read the file.
-    if (!kept.has(e)) continue
     const link = e.kind === 'bind' ? shared.get(e) : undefined
     const alias = e.kind === 'bind' ? aliased.get(e) : undefined
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
