@@ -2,7 +2,7 @@
 // rights going down a tree, can keep it only by granting the tree's other children one by one.
 // Where that would cost the program its own new files, the mask is left to the mount view, and
 // the statement says so (plan/landlock.ts foreignRights, README: masks).
-import { describeAccess, FS } from '../landlock/rights.js'
+import { describeAccess, FILE_RIGHTS, FS } from '../landlock/rights.js'
 import type { ViewEntry } from '../policy/resolve.js'
 import type { HostFs } from './view.js'
 
@@ -42,7 +42,12 @@ export function splitAroundMasks(
     const view = rule.path === '/' ? `/${name}` : `${rule.path}/${name}`
     const host = hostDir === '/' ? `/${name}` : `${hostDir}/${name}`
     if (inside.includes(view) || kind === 'symlink') continue
-    const child: LandlockRule = { ...rule, path: view, optional: true }
+    // A file gets the rights a file can hold: the launcher adds a directory-only right to one
+    // only by asking the path's kind first (native/landlock.c), a syscall more for each of
+    // /etc's files. The kind is the listing's, which a filed plan's host reads include.
+    const access = kind === 'dir' ? rule.access : rule.access & FILE_RIGHTS
+    if (access === 0n) continue
+    const child: LandlockRule = { ...rule, path: view, access, optional: true }
     if (inside.some((m) => under(m, view)) && kind === 'dir')
       out.push(...splitAroundMasks(child, host, inside, fs))
     else out.push(child)
