@@ -42,9 +42,10 @@ export function splitAroundMasks(
     const view = rule.path === '/' ? `/${name}` : `${rule.path}/${name}`
     const host = hostDir === '/' ? `/${name}` : `${hostDir}/${name}`
     if (inside.includes(view) || kind === 'symlink') continue
-    // A file gets the rights a file can hold: the launcher adds a directory-only right to one
-    // only by asking the path's kind first (native/landlock.c), a syscall more for each of
-    // /etc's files. The kind is the listing's, which a filed plan's host reads include.
+    // A file gets the rights a file can hold: the kernel refuses a directory-only right on one,
+    // and the launcher then asks the path's kind and adds the rule again (native/landlock.c),
+    // two syscalls more for each of /etc's files. The kind is the listing's, which a filed
+    // plan's host reads include.
     const access = kind === 'dir' ? rule.access : rule.access & FILE_RIGHTS
     if (access === 0n) continue
     const child: LandlockRule = { ...rule, path: view, access, optional: true }
@@ -83,10 +84,11 @@ export interface Grant {
  * a mount namespace (carvesMasks), and a tmpfs, proc, dev or `landlock.paths` grant never splits:
  * those rights reach the masked path, which the mount view alone hides. */
 export function maskReach(
-  m: Extract<ViewEntry, { kind: 'mask' }>,
+  m: ViewEntry,
   grants: Grant[],
   inView: boolean,
   out: Map<ViewEntry, string>,
+  hostRule = false,
 ) {
   const whole = grants.filter(
     (g) =>
@@ -97,11 +99,14 @@ export function maskReach(
   if (extra === 0n) return
   const by = whole.filter((g) => (g.access & extra) !== 0n)
   const growing = by.some((g) => g.entry?.kind === 'bind')
+  const through = `Landlock grants ${describeAccess(extra)} here, through ${by.map((g) => `\`${g.from}\``).join(', ')}: `
   out.set(
     m,
-    `Landlock grants ${describeAccess(extra)} here, through ${by.map((g) => `\`${g.from}\``).join(', ')}: ` +
-      (growing
-        ? 'a tree the program can add files to is granted whole (split around the mask, its new files would get no rights), so only the mount view hides it'
-        : 'that rule is not split around masks, so only the mount view hides it'),
+    through +
+      (hostRule
+        ? 'that rule is not split around it, and without a mount namespace nothing else hides it'
+        : growing
+          ? 'a tree the program can add files to is granted whole (split around the mask, its new files would get no rights), so only the mount view hides it'
+          : 'that rule is not split around masks, so only the mount view hides it'),
   )
 }

@@ -123,6 +123,14 @@ const rule = (path: string, names: readonly string[], from: string): LandlockRul
   from,
 })
 
+/** The entries a bind enclosing them is split around (splitAroundMasks): masks, and without a
+ * view of any kind (`hostRule`) every tmpfs too. There a tmpfs cannot be mounted: the host's
+ * directory stays, and the statement says it is out of reach (status/statements.ts withoutView),
+ * which a bind enclosing it (`ro: /usr` with `tmpfs: /usr/share`) granted whole would belie. */
+function hidden(entries: readonly ViewEntry[], hostRule: boolean): ViewEntry[] {
+  return entries.filter((e) => e.kind === 'mask' || (hostRule && e.kind === 'tmpfs'))
+}
+
 /** The tmpfs statement whose rights the private temporary directory gets: /tmp's, else the first. */
 export const tmpStatement = (policy: ResolvedPolicy) => {
   const tmpfs = lastAtEachPlace(policy.filesystem).filter((e) => e.kind === 'tmpfs')
@@ -148,7 +156,7 @@ export function landlockRules(
   // its rights with the later one's (a read-only bind made writable kept writable, a mask over a
   // bind showed the file), and with one the plan granted rights the view does not show.
   const entries = lastAtEachPlace(policy.filesystem)
-  const masks = entries.filter((e) => e.kind === 'mask').map((e) => e.dest)
+  const masks = hidden(entries, !inView && !viewProvided).map((e) => e.dest)
   if (inView)
     // The view's root is read-only and holds only what the policy put there: listing it is safe.
     rules.push({ path: '/', access: accessMask(['readdir']).mask, optional: false, from: 'view root' })
@@ -336,6 +344,6 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
       `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
     )
   }
-  for (const m of entries) if (m.kind === 'mask') maskReach(m, grants, inView, out)
+  for (const m of hidden(entries, hostRule)) maskReach(m, grants, inView, out, hostRule)
   return out
 }

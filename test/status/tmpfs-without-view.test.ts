@@ -1,0 +1,92 @@
+// Without a mount namespace a `tmpfs:` cannot be mounted: the host's directory stays, and the
+// statement says it is out of reach ($TMPDIR instead). A bind enclosing it (`ro: /usr` with
+// `tmpfs: /usr/share`) granted its whole tree to Landlock, so the program read the host's files
+// there while the status said `partial`, Landlock keeping it. Binds are now split around such a
+// tmpfs as around a mask, and a rule that is not (`landlock.paths`) takes Landlock off the
+// statement. Found by a helper's attack (session 13).
+import assert from 'node:assert/strict'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { statementStatus } from '../../src/status/statements.js'
+import { type FilesystemEntry, type Policy, resolvePolicy } from '../../src/index.js'
+import { probeKernel } from '../../src/host/probe.js'
+import { cordon, projectDir } from '../helpers.js'
+
+const noView = (filesystem: FilesystemEntry[], more: Partial<Policy> = {}) =>
+  statementStatus(
+    resolvePolicy(
+      {
+        policy: { extends: ['minimal'], namespaces: { mount: false }, filesystem, ...more },
+        baseDir: projectDir(),
+        label: 'test',
+      },
+      projectDir(),
+    ),
+    7,
+  )
+
+describe('a tmpfs without a mount namespace, inside a bind', () => {
+  test('the bind is split around it: Landlock keeps the statement', () => {
+    const dir = projectDir()
+    const s = noView([{ ro: dir }, { tmpfs: `${dir}/cache` }]).find(
+      (x) => x.statement === `tmpfs ${dir}/cache`,
+    )
+    assert.equal(s?.status, 'partial', JSON.stringify(s))
+    assert.deepEqual(s?.enforcedBy, ['landlock'])
+  })
+
+  test('a landlock path enclosing it is not split: no layer keeps it, and the status says why', () => {
+    const dir = projectDir()
+    const s = noView([{ tmpfs: `${dir}/cache` }], {
+      landlock: { paths: [{ path: dir, access: ['read', 'readdir'] }] },
+    }).find((x) => x.statement === `tmpfs ${dir}/cache`)
+    assert.equal(s?.status, 'none', JSON.stringify(s))
+    const why = s?.missing.find((l) => l.layer === 'landlock')?.why ?? ''
+    assert.match(why, /landlock path/)
+    assert.match(why, /without a mount namespace nothing else hides it/)
+  })
+
+  test(
+    'the program cannot read the host files under it, and reads the rest of the bind',
+    { skip: probeKernel().landlock.abi < 1 && 'no Landlock here' },
+    (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cordon-tmpfs-noview-'))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      chmodSync(dir, 0o755)
+      mkdirSync(join(dir, 'cache'))
+      writeFileSync(join(dir, 'cache', 'secret'), 'hidden\n', { mode: 0o644 })
+      writeFileSync(join(dir, 'shown'), 'shown\n', { mode: 0o644 })
+      const policy = join(dir, 'p.yaml')
+      writeFileSync(
+        policy,
+        `version: 1\nextends: [default]\nfilesystem:\n  - ro: ${dir}\n  - tmpfs: ${dir}/cache\n`,
+      )
+      const run = (command: string) =>
+        cordon(
+          [
+            'run',
+            '-q',
+            '--no-namespaces',
+            '--acknowledge',
+            'no-view',
+            '-p',
+            policy,
+            '--',
+            'sh',
+            '-c',
+            command,
+          ],
+          { cwd: dir },
+        )
+      const hidden = run(`cat ${dir}/cache/secret`)
+      assert.notEqual(hidden.status, 0, hidden.stdout)
+      assert.doesNotMatch(hidden.stdout, /hidden/)
+      assert.match(hidden.stderr, /Permission denied/)
+      const shown = run(`cat ${dir}/shown`)
+      assert.equal(shown.status, 0, shown.stderr)
+      assert.equal(shown.stdout, 'shown\n')
+    },
+  )
+})
