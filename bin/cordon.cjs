@@ -136,6 +136,13 @@ function blockingWriter(fd) {
 
 /** Starts the command process.argv names. */
 function start() {
+  // Built-in modules are loaded by process.getBuiltinModule (src/builtin.ts): Node 20.16 and later.
+  if (typeof process.getBuiltinModule !== 'function') {
+    process.stderr.write(
+      `cordon: needs Node.js 20.16 or newer (this is ${process.version}); install a newer Node.js\n`,
+    )
+    process.exit(125)
+  }
   const made = stdio()
   if (process.argv[2] === 'run') return void startRun(made)
   startModules()

@@ -83,7 +83,7 @@ const oneRunChunk = {
 // one copy, its ES build. Not in the split ES bundle: there it would sit in the chunk that every
 // command loads (`cordon ps` +10 ms CPU to compile it, uncached), for the few that read YAML.
 const PARSE = join(root, 'src', 'policy', 'parse.ts')
-const JS_YAML_REQUIRE = "createRequire(import.meta.url)('js-yaml')"
+const JS_YAML_REQUIRE = "builtin('node:module').createRequire(import.meta.url)('js-yaml')"
 const bundledJsYaml = {
   name: 'bundled-js-yaml',
   setup(build) {

@@ -5,9 +5,9 @@
 // it is not sure of is a miss, and bin/cordon.cjs runs the run command instead, which compiles
 // (and files the plan for the next run): an option it does not serve, no entry, an entry whose
 // host reads answer otherwise now, or a start that fails before the launcher has its go.
-import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { builtin } from '../builtin.js'
 import { CordonError } from '../errors.js'
 import { insertOpsAfterFirst } from '../plan/encode.js'
 import { type CgroupAccess, cgroupAccess } from '../cgroup/select.js'
@@ -54,7 +54,7 @@ const policyOf = (entry: CachedRun): ResolvedPolicy => {
 // path has a space (or `%`, `#`, a letter beyond ASCII) it named another file, which whoever can
 // make that path chose: its code ran in root's process.
 const fullRun = (): FullRun =>
-  (full ??= createRequire(import.meta.url)(
+  (full ??= builtin('node:module').createRequire(import.meta.url)(
     join(dirname(fileURLToPath(import.meta.url)), 'run.cjs'),
   ) as FullRun)
 

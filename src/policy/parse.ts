@@ -3,8 +3,8 @@
 // CLI start-up instead of ~30 ms). Only when a policy is invalid do we load the `yaml` package,
 // whose syntax tree keeps source positions, to point at the offending node.
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { YAMLException } from 'js-yaml'
+import { builtin } from '../builtin.js'
 import { CordonError, fileProblem, type Issue } from '../errors.js'
 import { fsPath } from '../host/path-bytes.js'
 import { type Policy, policySchema } from './schema.js'
@@ -14,14 +14,14 @@ let jsYamlModule: JsYamlModule | undefined
 /** js-yaml, loaded on the first YAML text: building its schemas costs ~5 ms of a start that
  * reads no YAML (a plain `cordon run`, spawn() of a Policy object). */
 export function jsYaml(): JsYamlModule {
-  jsYamlModule ??= createRequire(import.meta.url)('js-yaml') as JsYamlModule
+  jsYamlModule ??= builtin('node:module').createRequire(import.meta.url)('js-yaml') as JsYamlModule
   return jsYamlModule
 }
 
 type YamlModule = typeof import('yaml')
 let yamlModule: YamlModule | undefined
 function yaml(): YamlModule {
-  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule
+  yamlModule ??= builtin('node:module').createRequire(import.meta.url)('yaml') as YamlModule
   return yamlModule
 }
 
