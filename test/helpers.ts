@@ -1,10 +1,11 @@
 // Shared test helpers: run the real CLI and launcher against the real kernel.
 import { execFileSync, type SpawnSyncOptions, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { run } from '../src/run/run.js'
+import { privateStateDir } from '../src/run/state-dir.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CLI = join(ROOT, 'bin', 'cordon.js')
@@ -136,3 +137,14 @@ export const SIDE_DOOR_PROBES = [
   'net-families',
   'tiocsti-high-bits',
 ] as const
+
+/** The event socket the registry record of sandbox `id` names, read from the record file
+ * itself: the registry's list() (and find()) shows running sandboxes only, and a short one's
+ * launcher may have ended (a zombie, no /proc/PID/exe) before a loaded test process asks, which
+ * made tests that connect "at once" fail under CI load. The record stays until the run's end. */
+export function recordedEvents(id: string): string | undefined {
+  const record = JSON.parse(readFileSync(join(privateStateDir(), `${id}.json`), 'utf8')) as {
+    events?: string
+  }
+  return record.events
+}

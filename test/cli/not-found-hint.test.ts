@@ -11,9 +11,8 @@ import { connect } from 'node:net'
 import { after, describe, test } from 'node:test'
 import { run } from '../../src/index.js'
 import { starter } from '../../src/run/launcher-process.js'
-import { find } from '../../src/run/registry.js'
 import { spawn } from '../../src/run/spawn.js'
-import { cordon } from '../helpers.js'
+import { cordon, recordedEvents } from '../helpers.js'
 import { interpreterOf, resolveOnHost } from '../../src/host/paths.js'
 
 describe('a command not found in the sandbox: the host says why', () => {
@@ -149,7 +148,7 @@ describe('a command not found in the sandbox: the host says why', () => {
     async () => {
       // A name with a line separator in it: the amended line is escaped as every event line is.
       const child = spawn({}, 'echo\u2028hi', [], { stdio: 'ignore', publish: true, context: { cwd: dir } })
-      const socket = find(child.id)?.events
+      const socket = recordedEvents(child.id) // the launcher may have ended already: not find()
       assert.ok(socket, 'the record names an event socket')
       const lines = new Promise<string>((resolve, reject) => {
         let text = ''

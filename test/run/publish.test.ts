@@ -16,7 +16,7 @@ import { publish } from '../../src/run/publish.js'
 import { starter } from '../../src/run/launcher-process.js'
 import { find } from '../../src/run/registry.js'
 import { spawn } from '../../src/run/spawn.js'
-import { ROOT } from '../helpers.js'
+import { recordedEvents, ROOT } from '../helpers.js'
 
 /** Where the spawn addon is not in use (not built, CORDON_SPAWN=child_process), net binds the
  * socket and serves it at once, as before the addon did: it is 0600 only from its listen
@@ -131,9 +131,11 @@ test('a short published run gives a client that connected at once every line', A
     publish: true,
     context: { cwd: '/' },
   })
-  const record = find(child.id)
-  assert.ok(record?.events, 'the record names an event socket')
-  const lines = readAll(record.events)
+  // From the record file: the launcher of /bin/true may have ended by now (find() lists running
+  // sandboxes), and its supervisor still serves the socket until the run's end.
+  const socket = recordedEvents(child.id)
+  assert.ok(socket, 'the record names an event socket')
+  const lines = readAll(socket)
   const seen: string[] = []
   for await (const ev of child.events) seen.push(ev.event)
   await child.exited
