@@ -89,11 +89,11 @@ export function maskReach(
   inView: boolean,
   out: Map<ViewEntry, string>,
   hostRule = false,
+  at = m.dest,
 ) {
   const whole = grants.filter(
     (g) =>
-      (m.dest === g.path || under(m.dest, g.path)) &&
-      !(g.entry?.kind === 'bind' && carvesMasks(g.access, inView)),
+      (at === g.path || under(at, g.path)) && !(g.entry?.kind === 'bind' && carvesMasks(g.access, inView)),
   )
   const extra = whole.reduce((a, g) => a | g.access, 0n) & ~FS.read_dir
   if (extra === 0n) return

@@ -7,6 +7,7 @@ import type { LandlockRow, PlanOp } from './model.js'
 import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
 import { DEVICES, type HostFs, realHostFs } from './view.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
+import { type LinkReader, resolveViewPath } from '../policy/view-paths.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,
@@ -123,12 +124,48 @@ const rule = (path: string, names: readonly string[], from: string): LandlockRul
   from,
 })
 
-/** The entries a bind enclosing them is split around (splitAroundMasks): masks, and without a
- * view of any kind (`hostRule`) every tmpfs too. There a tmpfs cannot be mounted: the host's
- * directory stays, and the statement says it is out of reach (status/statements.ts withoutView),
- * which a bind enclosing it (`ro: /usr` with `tmpfs: /usr/share`) granted whole would belie. */
-function hidden(entries: readonly ViewEntry[], hostRule: boolean): ViewEntry[] {
-  return entries.filter((e) => e.kind === 'mask' || (hostRule && e.kind === 'tmpfs'))
+/** The entries a bind enclosing them is split around (splitAroundMasks), each with the host path
+ * it is judged at: masks, and without a view of any kind (`hostRule`) every tmpfs too. There a
+ * tmpfs cannot be mounted: the host's directory stays, and the statement says it is out of reach
+ * (status/statements.ts withoutView), which a bind enclosing it (`ro: /usr` with
+ * `tmpfs: /usr/share`) granted whole would belie. Binds are rules on their sources' real paths
+ * there (policy/bind-sources.ts), so a tmpfs is placed at its own real path, through every
+ * symlink on its way, as a mask's is settled: named through a link (`/lib/systemd` on a
+ * merged-/usr host, a link an earlier run made in a project), it was carved out of nothing. */
+function hidden(
+  entries: readonly ViewEntry[],
+  hostRule: boolean,
+  fs: LinkReader,
+): { entry: ViewEntry; at: string }[] {
+  return entries.flatMap((entry): { entry: ViewEntry; at: string }[] => {
+    if (entry.kind === 'mask') return [{ entry, at: entry.dest }]
+    if (!hostRule || entry.kind !== 'tmpfs') return []
+    let at = entry.dest
+    try {
+      at = resolveViewPath(entry.dest, fs, undefined).path
+    } catch {} // too many links: no host path leads there
+    return [{ entry, at }]
+  })
+}
+
+/** A tmpfs without a view whose host directory another statement grants by another name: a
+ * bind whose source leads into it (`ro: /cachelnk` with /cachelnk -> the tmpfs's directory), or
+ * a `landlock.paths` rule inside it. Binds inside it by its own name are the policy's own:
+ * a view would mount them over the tmpfs too. */
+function shownElsewhere(t: ViewEntry, at: string, grants: Grant[], out: Map<ViewEntry, string>): void {
+  const inside = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`)
+  const by = grants.filter(
+    (g) =>
+      inside(g.path, at) &&
+      (g.entry === undefined || (g.entry.kind === 'bind' && !inside(g.entry.dest, t.dest))),
+  )
+  if (!by.length) return
+  const extra = by.reduce((a, g) => a | g.access, 0n)
+  out.set(
+    t,
+    `Landlock grants ${describeAccess(extra)} to the host's files here, through ${by.map((g) => `\`${g.entry?.kind === 'bind' ? `bind ${g.entry.dest}` : g.from}\``).join(', ')}, ` +
+      'which names them by another path: without a mount namespace nothing else hides them',
+  )
 }
 
 /** The tmpfs statement whose rights the private temporary directory gets: /tmp's, else the first. */
@@ -156,7 +193,7 @@ export function landlockRules(
   // its rights with the later one's (a read-only bind made writable kept writable, a mask over a
   // bind showed the file), and with one the plan granted rights the view does not show.
   const entries = lastAtEachPlace(policy.filesystem)
-  const masks = hidden(entries, !inView && !viewProvided).map((e) => e.dest)
+  const masks = hidden(entries, !inView && !viewProvided, fs).map((h) => h.at)
   if (inView)
     // The view's root is read-only and holds only what the policy put there: listing it is safe.
     rules.push({ path: '/', access: accessMask(['readdir']).mask, optional: false, from: 'view root' })
@@ -287,7 +324,11 @@ export function compileLandlock(
  * round (`ro: ./p/.git` inside `rw: ./p`) is one: the walk from .git goes on up through ./p.
  * A mask's are the rights of every enclosing grant not split around it (maskReach).
  */
-export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {}): Map<ViewEntry, string> {
+export function foreignRights(
+  policy: ResolvedPolicy,
+  outside: OutsideView = {},
+  fs: LinkReader = realHostFs,
+): Map<ViewEntry, string> {
   const inView = policy.namespaces.mount
   const hostRule = !inView && !outside.viewProvided
   const entries = lastAtEachPlace(policy.filesystem)
@@ -344,6 +385,9 @@ export function foreignRights(policy: ResolvedPolicy, outside: OutsideView = {})
       `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
     )
   }
-  for (const m of hidden(entries, hostRule)) maskReach(m, grants, inView, out, hostRule)
+  for (const { entry, at } of hidden(entries, hostRule, fs)) {
+    maskReach(entry, grants, inView, out, hostRule, at)
+    if (entry.kind === 'tmpfs' && !out.has(entry)) shownElsewhere(entry, at, grants, out)
+  }
   return out
 }

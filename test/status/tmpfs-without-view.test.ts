@@ -5,14 +5,14 @@
 // tmpfs as around a mask, and a rule that is not (`landlock.paths`) takes Landlock off the
 // statement. Found by a helper's attack (session 13).
 import assert from 'node:assert/strict'
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { statementStatus } from '../../src/status/statements.js'
 import { type FilesystemEntry, type Policy, resolvePolicy } from '../../src/index.js'
 import { probeKernel } from '../../src/host/probe.js'
-import { cordon, projectDir } from '../helpers.js'
+import { cordon, isRoot, projectDir } from '../helpers.js'
 
 const noView = (filesystem: FilesystemEntry[], more: Partial<Policy> = {}) =>
   statementStatus(
@@ -87,6 +87,63 @@ describe('a tmpfs without a mount namespace, inside a bind', () => {
       const shown = run(`cat ${dir}/shown`)
       assert.equal(shown.status, 0, shown.stderr)
       assert.equal(shown.stdout, 'shown\n')
+    },
+  )
+
+  test(
+    'named through a symlink, it is carved out where it really is',
+    { skip: probeKernel().landlock.abi < 1 && 'no Landlock here' },
+    (t) => {
+      // A link an earlier run could have made in a project (`mv build real; ln -s real build`),
+      // or a merged-/usr host's /lib -> usr/lib: the bind's rule is on the real path.
+      const dir = mkdtempSync(join(tmpdir(), 'cordon-tmpfs-link-'))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      chmodSync(dir, 0o755)
+      mkdirSync(join(dir, 'real', 'sub'), { recursive: true })
+      writeFileSync(join(dir, 'real', 'sub', 'secret'), 'hidden\n', { mode: 0o644 })
+      symlinkSync('real', join(dir, 'link'))
+      const r = cordon(
+        [
+          ...['run', '-q', '--no-namespaces', '--acknowledge', 'no-view', '--ro', dir],
+          ...['--tmpfs', `${dir}/link/sub`, '--', 'cat', `${dir}/link/sub/secret`, `${dir}/real/sub/secret`],
+        ],
+        { cwd: dir },
+      )
+      assert.notEqual(r.status, 0, r.stdout)
+      assert.doesNotMatch(r.stdout, /hidden/)
+    },
+  )
+
+  test(
+    'a bind that leads into it through a link refuses the run: no layer keeps it then',
+    {
+      skip:
+        (!isRoot && "root: a trusted link is root's, in /") ||
+        (probeKernel().landlock.abi < 1 && 'no Landlock here'),
+    },
+    (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cordon-tmpfs-shown-'))
+      const link = `/cordon-test-link-${process.pid}`
+      t.after(() => {
+        rmSync(link, { force: true })
+        rmSync(dir, { recursive: true, force: true })
+      })
+      chmodSync(dir, 0o755)
+      mkdirSync(join(dir, 'sub'))
+      writeFileSync(join(dir, 'sub', 'secret'), 'hidden\n', { mode: 0o644 })
+      symlinkSync(join(dir, 'sub'), link) // root's, in /: a read-only bind follows it
+      const r = cordon(
+        [
+          ...['run', '-q', '--no-namespaces', '--acknowledge', 'no-view', '--ro', link],
+          ...['--tmpfs', `${dir}/sub`, '--', 'cat', `${dir}/sub/secret`],
+        ],
+        { cwd: dir },
+      )
+      assert.equal(r.status, 125, r.stdout)
+      assert.doesNotMatch(r.stdout, /hidden/)
+      // The default profile's `tmpfs: /tmp` too: the link's target is in the host's /tmp.
+      assert.match(r.stderr, /no layer enforces/)
+      assert.match(r.stderr, new RegExp(`\`tmpfs ${dir}/sub\` .*through \`bind ${link}\``))
     },
   )
 })
