@@ -25,7 +25,7 @@ import { setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
 import { callerLogin } from '../host/login.js'
 import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
-import { FORWARDED } from './signals.js'
+import { FORWARDED, forwardSignals } from './signals.js'
 
 export { rawArgs } from '../host/path-bytes.js'
 /** bin/cordon.cjs hands over the addon it loaded (host/addon.ts adoptAddon). */
@@ -73,7 +73,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
   // compile's, so that the plan is what a compile gives now.
   if (!entry || entry.passed.some((n) => rawEnvValue(n) !== undefined)) return undefined
   setQuiet(run.quiet)
-  let child: SandboxProcess
+  let child: SandboxProcess | undefined
+  // From just before the go (run-main's run does the same): a listener runs from the event loop,
+  // after startSandbox has returned the child.
+  const forward = (signal: NodeJS.Signals) => child?.kill(signal)
   try {
     // The entry's host reads are made again while the launcher sets the sandbox up and waits for
     // its go (ReadyRun.current): answered otherwise, the launcher is let go with nothing run, and
@@ -96,16 +99,16 @@ export async function main(argv: string[]): Promise<number | undefined> {
           if (hint) ev.hint = hint
           return hint !== undefined
         },
+        beforeGo: () => forwardSignals(forward),
       },
     )
   } catch {
+    for (const s of FORWARDED) process.off(s, forward)
     return undefined // nothing of the command ran: the run command says what failed
   }
   try {
     for (const message of limitsBeyondHost(entry.limits))
       report({ event: 'warning', step: 'limits', message }, HUMAN)
-    const forward = (signal: NodeJS.Signals) => child.kill(signal)
-    for (const s of FORWARDED) process.on(s, forward)
     for await (const ev of child.events) {
       report(ev, HUMAN)
       if (ev.event === 'landlock') reportEnforcement(statusOf(entry, ev.abi, ev.code, child), HUMAN)

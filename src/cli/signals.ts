@@ -10,3 +10,8 @@ export const FORWARDED: NodeJS.Signals[] = [
   'SIGUSR2',
   'SIGWINCH',
 ]
+
+/** Passes FORWARDED on to `forward` from now on (process.off each to stop). */
+export function forwardSignals(forward: (signal: NodeJS.Signals) => void): void {
+  for (const s of FORWARDED) process.on(s, forward)
+}

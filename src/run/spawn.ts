@@ -71,6 +71,19 @@ export function spawn(
   args: readonly string[] = [],
   options: SpawnOptions = {},
 ): SandboxProcess {
+  return spawnWith(input, command, args, options, {})
+}
+
+/** spawn(), with `beforeGo` called just before the command may run (StartHooks): the CLI
+ * installs its signal forwarding there, so that no signal meant for the command finds cordon
+ * without it once the command runs. Not part of the library's API. */
+export function spawnWith(
+  input: SandboxInput | PolicyInput,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+  { beforeGo }: { beforeGo?: () => void },
+): SandboxProcess {
   checkOptions(options)
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
   // command line travels in the plan, and so do such values of passed variables.
@@ -87,6 +100,7 @@ export function spawn(
     argvInPlan,
     { ...options, processEvents },
     {
+      beforeGo,
       names: syscallNames,
       // The launcher only knows the name was not there; the host can say why (a link that leaves
       // the view, a policy that shows no files), for every reader of the event (the event

@@ -75,6 +75,10 @@ export interface StartOptions {
 export interface StartHooks<R extends ReadyRun> {
   amend?: (ev: SandboxEvent, run: R) => boolean
   names?: SyscallNamer
+  /** Called once the launcher is ready and the plan proven, just before the go: what must be in
+   * place before the command may run (the CLI's signal forwarding). Never called on a failed
+   * start, so nothing of it is left to undo then. */
+  beforeGo?: (() => void) | undefined
 }
 
 /** Starts the sandbox of the run `prepare` makes ready (it may be called twice: a reused plan
@@ -121,6 +125,7 @@ export function startSandbox<R extends ReadyRun>(
     return { child, channel, launcher, unregister }
   }
   const { prepared, launched } = launchProven(prepare, start, () => publisher?.close())
+  hooks.beforeGo?.()
   // The go: the command may run. It goes out now.
   launched.channel.go()
   // Housekeeping while the sandbox runs, not on its start's path; never the run's failure. On

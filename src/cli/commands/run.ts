@@ -1,5 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
-import { FORWARDED } from '../signals.js'
+import { FORWARDED, forwardSignals } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { CordonError } from '../../errors.js'
@@ -7,7 +7,7 @@ import { type CgroupAccess, cgroupAccess } from '../../cgroup/select.js'
 import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
 import { type ResolvedPolicy, sharedDirectoryAt } from '../../policy/resolve.js'
-import { preparedRun, spawn } from '../../run/spawn.js'
+import { preparedRun, spawnWith } from '../../run/spawn.js'
 import type { SandboxProcess } from '../../run/sandbox-process.js'
 import { CACHE_VERSION, type CachedRun, writeCachedRun } from '../../run/plan-cache.js'
 import { type HostRead, startRecording } from '../../host/reads.js'
@@ -199,17 +199,25 @@ async function runNative(
     filing = undefined // what the compile reads is no longer one synchronous span
     await loadFilterCompiler()
   }
-  const child = spawn({ kind: 'resolved', policy }, command, args, {
-    stdio: 'inherit',
-    publish: true,
-    ...(watch.length ? { watch } : {}),
-    ...(session ? { cgroup: true, processEvents: true } : {}),
-  })
+  // Forwarding from just before the go (spawnWith): a signal that came between the go and its
+  // install ended cordon by Node's default action instead of reaching the command. A listener
+  // runs from the event loop, after spawnWith has returned the child.
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  const child = spawnWith(
+    { kind: 'resolved', policy },
+    command,
+    args,
+    {
+      stdio: 'inherit',
+      publish: true,
+      ...(watch.length ? { watch } : {}),
+      ...(session ? { cgroup: true, processEvents: true } : {}),
+    },
+    { beforeGo: () => forwardSignals(forward) },
+  )
   const reads = filing?.recorder.stop()
   let status: CachedRun['status'] | undefined
   session?.attachProcess(child, [command, ...args], policy.limits)
-  const forward = (signal: NodeJS.Signals) => child.kill(signal)
-  for (const s of FORWARDED) process.on(s, forward)
   for await (const ev of child.events) {
     report(ev, out) // first, so that an alert follows the event that fired it
     session?.handle(child.id, ev)
