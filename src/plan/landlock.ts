@@ -149,15 +149,21 @@ function hidden(
 }
 
 /** A tmpfs without a view whose host directory another statement grants by another name: a
- * bind whose source leads into it (`ro: /cachelnk` with /cachelnk -> the tmpfs's directory), or
- * a `landlock.paths` rule inside it. Binds inside it by its own name are the policy's own:
- * a view would mount them over the tmpfs too. */
+ * bind whose source leads into it through a link (`ro: /cachelnk` with /cachelnk -> the tmpfs's
+ * directory; `ro: /usr/bin/X11`, X11 -> ., inside `tmpfs: /usr/bin`, which a view copies as a
+ * link into the empty tmpfs, leading nowhere), or a `landlock.paths` rule inside its real
+ * directory by another name. A bind inside it by its own name, through no link, is the
+ * policy's own: a view would mount it over the tmpfs too; so is a `landlock.paths` rule named
+ * inside it (verify's fixtures under the host's /tmp), which the launcher opens without
+ * following a link. */
 function shownElsewhere(t: ViewEntry, at: string, grants: Grant[], out: Map<ViewEntry, string>): void {
   const inside = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`)
+  const own = (g: Grant) =>
+    g.entry === undefined
+      ? inside(g.path, t.dest) // opened without following links (native/landlock.c): by its name
+      : g.entry.kind === 'bind' && g.entry.src === g.entry.dest && inside(g.entry.dest, t.dest)
   const by = grants.filter(
-    (g) =>
-      inside(g.path, at) &&
-      (g.entry === undefined || (g.entry.kind === 'bind' && !inside(g.entry.dest, t.dest))),
+    (g) => inside(g.path, at) && (g.entry === undefined || g.entry.kind === 'bind') && !own(g),
   )
   if (!by.length) return
   const extra = by.reduce((a, g) => a | g.access, 0n)
@@ -385,9 +391,27 @@ export function foreignRights(
       `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
     )
   }
+  // Without a view, proc and dev are rules on the host's own /proc and devices (hostRules),
+  // never split: a mask or tmpfs under them (`tmpfs: /proc/sys`, `mask: /dev/urandom`) is in
+  // their reach, which only the mount view would hide.
+  const judged = hostRule
+    ? [
+        ...grants,
+        ...entries.flatMap((entry) =>
+          entry.kind === 'proc' || entry.kind === 'dev'
+            ? hostRules(entry, undefined).map((r) => ({
+                path: r.path,
+                access: r.access,
+                from: r.from,
+                entry,
+              }))
+            : [],
+        ),
+      ]
+    : grants
   for (const { entry, at } of hidden(entries, hostRule, fs)) {
-    maskReach(entry, grants, inView, out, hostRule, at)
-    if (entry.kind === 'tmpfs' && !out.has(entry)) shownElsewhere(entry, at, grants, out)
+    maskReach(entry, judged, inView, out, hostRule, at)
+    if (entry.kind === 'tmpfs' && !out.has(entry)) shownElsewhere(entry, at, judged, out)
   }
   return out
 }

@@ -146,4 +146,40 @@ describe('a tmpfs without a mount namespace, inside a bind', () => {
       assert.match(r.stderr, new RegExp(`\`tmpfs ${dir}/sub\` .*through \`bind ${link}\``))
     },
   )
+
+  test('under the host’s /proc or at a device, no layer keeps it: proc and dev rules never split', () => {
+    const proc = noView([{ proc: '/proc' }, { tmpfs: '/proc/sys' }]).find(
+      (x) => x.statement === 'tmpfs /proc/sys',
+    )
+    assert.equal(proc?.status, 'none', JSON.stringify(proc))
+    assert.match(proc?.missing.find((l) => l.layer === 'landlock')?.why ?? '', /proc \/proc/)
+    const dev = noView([{ dev: '/dev' }, { mask: '/dev/urandom' }]).find(
+      (x) => x.statement === 'mask /dev/urandom',
+    )
+    assert.equal(dev?.status, 'none', JSON.stringify(dev))
+  })
+
+  test(
+    'a bind inside it by a link of its own leads to the host’s files: no layer keeps it',
+    { skip: (!isRoot && 'root: a trusted link is root’s, in a system directory') || false },
+    (t) => {
+      // A view copies such a link into the empty tmpfs, where it leads nowhere; without one the
+      // bind was a rule on the link's target, the host's directory the tmpfs stands for.
+      const top = `/usr/share/cordon-test-${process.pid}`
+      t.after(() => rmSync(top, { recursive: true, force: true }))
+      mkdirSync(join(top, 'real'), { recursive: true, mode: 0o755 })
+      writeFileSync(join(top, 'real', 'secret'), 'hidden\n', { mode: 0o644 })
+      symlinkSync('real', join(top, 'link'))
+      const r = cordon(
+        [
+          ...['run', '-q', '--no-namespaces', '--acknowledge', 'no-view', '--tmpfs', top],
+          ...['--ro', `${top}/link`, '--', 'cat', `${top}/real/secret`],
+        ],
+        { cwd: projectDir() },
+      )
+      assert.equal(r.status, 125, r.stdout)
+      assert.doesNotMatch(r.stdout, /hidden/)
+      assert.match(r.stderr, new RegExp(`\`tmpfs ${top}\` .*through \`bind ${top}/link\``))
+    },
+  )
 })
