@@ -77,6 +77,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   // From just before the go (run-main's run does the same): a listener runs from the event loop,
   // after startSandbox has returned the child.
   const forward = (signal: NodeJS.Signals) => child?.kill(signal)
+  let went = false
   try {
     // The entry's host reads are made again while the launcher sets the sandbox up and waits for
     // its go (ReadyRun.current): answered otherwise, the launcher is let go with nothing run, and
@@ -99,11 +100,17 @@ export async function main(argv: string[]): Promise<number | undefined> {
           if (hint) ev.hint = hint
           return hint !== undefined
         },
-        beforeGo: () => forwardSignals(forward),
+        beforeGo: () => {
+          went = true
+          forwardSignals(forward)
+        },
       },
     )
-  } catch {
+  } catch (e) {
     for (const s of FORWARDED) process.off(s, forward)
+    // Past the go the command runs: the run command must not start it a second time. Its
+    // launcher ends with this process (end of file on its channel).
+    if (went) return internalError(e)
     return undefined // nothing of the command ran: the run command says what failed
   }
   try {
@@ -118,10 +125,15 @@ export async function main(argv: string[]): Promise<number | undefined> {
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
     return result.code
   } catch (e) {
-    for (const line of (e instanceof CordonError ? e.message : `internal error: ${String(e)}`).split('\n'))
-      warn(line)
-    return 125
+    return internalError(e)
   }
+}
+
+/** What the run command says of an error after the go: its lines, and 125. */
+function internalError(e: unknown): number {
+  for (const line of (e instanceof CordonError ? e.message : `internal error: ${String(e)}`).split('\n'))
+    warn(line)
+  return 125
 }
 
 /** The run as the entry's plan gives it: its cgroup made as a compile's run makes it, bound
