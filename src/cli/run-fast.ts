@@ -74,8 +74,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
   if (!entry || entry.passed.some((n) => rawEnvValue(n) !== undefined)) return undefined
   setQuiet(run.quiet)
   let child: SandboxProcess | undefined
-  // From just before the go (run-main's run does the same): a listener runs from the event loop,
-  // after startSandbox has returned the child.
+  // From just before the go (the run command's runNative does the same): a listener runs from
+  // the event loop, after startSandbox has returned the child.
   const forward = (signal: NodeJS.Signals) => child?.kill(signal)
   let went = false
   try {
@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   } catch (e) {
     for (const s of FORWARDED) process.off(s, forward)
     // Past the go the command runs: the run command must not start it a second time. Its
-    // launcher ends with this process (end of file on its channel).
+    // launcher ends the sandbox once this process has exited (it watches it: die_with_parent).
     if (went) return internalError(e)
     return undefined // nothing of the command ran: the run command says what failed
   }

@@ -7,7 +7,7 @@ import type { LandlockRow, PlanOp } from './model.js'
 import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
 import { DEVICES, type HostFs, realHostFs } from './view.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
-import { type LinkReader, resolveViewPath } from '../policy/view-paths.js'
+import { type LinkReader, resolveViewPath, under as within } from '../policy/view-paths.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,
@@ -157,13 +157,12 @@ function hidden(
  * inside it (verify's fixtures under the host's /tmp), which the launcher opens without
  * following a link. */
 function shownElsewhere(t: ViewEntry, at: string, grants: Grant[], out: Map<ViewEntry, string>): void {
-  const inside = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`)
   const own = (g: Grant) =>
     g.entry === undefined
-      ? inside(g.path, t.dest) // opened without following links (native/landlock.c): by its name
-      : g.entry.kind === 'bind' && g.entry.src === g.entry.dest && inside(g.entry.dest, t.dest)
+      ? within(g.path, t.dest) // opened without following links (native/landlock.c): by its name
+      : g.entry.kind === 'bind' && g.entry.src === g.entry.dest && within(g.entry.dest, t.dest)
   const by = grants.filter(
-    (g) => inside(g.path, at) && (g.entry === undefined || g.entry.kind === 'bind') && !own(g),
+    (g) => within(g.path, at) && (g.entry === undefined || g.entry.kind === 'bind') && !own(g),
   )
   if (!by.length) return
   const extra = by.reduce((a, g) => a | g.access, 0n)
