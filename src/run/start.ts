@@ -75,9 +75,9 @@ export interface StartOptions {
 export interface StartHooks<R extends ReadyRun> {
   amend?: (ev: SandboxEvent, run: R) => boolean
   names?: SyscallNamer
-  /** Called once the launcher has started and the plan is proven, just before the go: what must be in
-   * place before the command may run (the CLI's signal forwarding). Never called on a failed
-   * start, so nothing of it is left to undo then. */
+  /** Called once the launcher has started and the plan is proven, just before the go: what must
+   * be in place before the command may run (the CLI's signal forwarding). Never called on a
+   * failed start, so nothing of it is left to undo then. */
   beforeGo?: (() => void) | undefined
 }
 
