@@ -3,6 +3,7 @@
 // also read-only to Landlock), `landlock.paths` add rules the view does not mount, and `tcp`
 // ports become port rules. The plan carries one row of handled rights per ABI; the launcher
 // uses the running kernel's row, so the same plan degrades gracefully.
+import { CordonError } from '../errors.js'
 import type { LandlockRow, PlanOp } from './model.js'
 import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
 import { DEVICES, type HostFs, realHostFs } from './view.js'
@@ -231,13 +232,34 @@ export function landlockRules(
         from: `dev ${e.dest}/shm (private tmpfs)`,
       })
   }
-  for (const p of policy.landlock.paths)
+  policy.landlock.paths.forEach((p, i) => {
+    // Without a view the launcher opens a rule's host path following no link (a link swapped in
+    // since must not redirect it): one through a link failed at the start, with ELOOP alone.
+    if (!inView && !viewProvided && !p.optional) {
+      const { links } = resolveViewPath(p.path, fs, undefined)
+      if (links.length)
+        throw new CordonError(
+          'invalid_policy',
+          `Invalid policy: landlock.paths[${i}].path ${p.path} passes through the symlink ${links[0]}; ` +
+            'without a mount namespace a rule follows no link: name the real path, or mark it `optional: true`',
+          {
+            issues: [
+              {
+                code: 'invalid_value',
+                path: ['landlock', 'paths', i, 'path'],
+                message: `passes through the symlink ${links[0]}`,
+              },
+            ],
+          },
+        )
+    }
     rules.push({
       path: p.path,
       access: accessMask(p.access).mask,
       optional: p.optional,
       from: `landlock path ${p.path}`,
     })
+  })
   return rules
 }
 
