@@ -133,6 +133,8 @@ Examples:
 export { rawArgs } from '../host/path-bytes.js'
 
 export async function main(argv: string[]): Promise<void> {
+  // `cordon help COMMAND` is `cordon COMMAND --help`, as git and npm read it.
+  if (argv[0] === 'help' && argv[1] !== undefined && COMMANDS[argv[1]]) return main([argv[1], '--help'])
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     guardStdout()

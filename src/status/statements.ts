@@ -131,7 +131,9 @@ const landlockOf = (l: { layer: string; ok: boolean; why: string }, foreign: str
 function withoutView(e: ViewEntry | undefined): string {
   switch (e?.kind) {
     case 'tmpfs':
-      return `no mount namespace: the host's ${e.dest} is out of reach, not replaced ($TMPDIR instead)`
+      // Landlock's layer says whether it keeps them (foreignRights): a split bind keeps the
+      // files and leaves their names listable.
+      return `no mount namespace: the host's ${e.dest} stays, not replaced ($TMPDIR instead); only Landlock can keep its files (not their names) out of reach`
     case 'proc':
       return `no mount namespace: the host's ${e.dest}, read-only and unmasked (/proc/keys lists the caller's keys)`
     case 'dev':

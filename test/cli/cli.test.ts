@@ -15,6 +15,14 @@ describe('cordon CLI', () => {
       assert.match(r.stdout, /^Usage: cordon /)
     })
 
+  test('`cordon help COMMAND` is the command’s own help; `cordon help` the overview', () => {
+    const r = cordon(['help', 'run'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^Usage: cordon run /)
+    assert.match(cordon(['help']).stdout, /^cordon [\d.]+ — /)
+    assert.match(cordon(['help', 'nosuch']).stdout, /^cordon [\d.]+ — /)
+  })
+
   test('unknown commands and flags are usage errors that say what to do', () => {
     const unknown = cordon(['rnu'])
     assert.equal(unknown.status, 2)

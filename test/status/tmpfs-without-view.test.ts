@@ -182,4 +182,20 @@ describe('a tmpfs without a mount namespace, inside a bind', () => {
       assert.match(r.stderr, new RegExp(`\`tmpfs ${top}\` .*through \`bind ${top}/link\``))
     },
   )
+
+  test('cordon check names what cordon run would refuse, and says the names stay listable', () => {
+    const flags = ['--no-namespaces', '--acknowledge', 'no-view']
+    const refused = cordon(['check', '--json', ...flags, '--tmpfs', '/proc/sys'], { cwd: projectDir() })
+    assert.deepEqual((JSON.parse(refused.stdout) as { refused: string[] }).refused, ['tmpfs /proc/sys'])
+    const text = cordon(['check', ...flags, '--tmpfs', '/proc/sys'], { cwd: projectDir() })
+    assert.match(text.stdout, /cordon run refuses .* no layer enforces `tmpfs \/proc\/sys`/)
+    const kept = cordon(['check', '--json', ...flags, '--tmpfs', '/usr/share/doc'], { cwd: projectDir() })
+    const report = JSON.parse(kept.stdout) as {
+      refused: string[]
+      statements: { statement: string; missing: { why: string }[] }[]
+    }
+    assert.deepEqual(report.refused, [])
+    const why = report.statements.find((x) => x.statement === 'tmpfs /usr/share/doc')?.missing[0]?.why ?? ''
+    assert.match(why, /only Landlock can keep its files \(not their names\) out of reach/)
+  })
 })

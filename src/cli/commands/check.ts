@@ -3,6 +3,7 @@ import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
 import { unusedLater } from '../../landlock/rights.js'
 import { enforcementStatus, hostContext } from '../../status/context.js'
+import { unacceptedGaps } from '../../status/statements.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
@@ -16,7 +17,8 @@ layout, and what the escape battery (cordon verify) meets here: the i386 entry (
 x32 ABI, the kernel switches for io_uring, userfaultfd, perf_event and bpf — then, for a
 policy (the default profile unless policy options say otherwise), which layers enforce each of
 its statements here: full, partial or none.
-Exit status 0 when \`cordon run\` can work for this user, 1 otherwise.
+Exit status 0 when \`cordon run\` can work for this user, 1 otherwise; a policy that \`cordon run\`
+would refuse here (a statement no layer enforces, not acknowledged) is named at the end.
 
 ${POLICY_HELP}
 
@@ -67,10 +69,14 @@ export async function checkCommand(argv: string[]): Promise<number> {
     required: false,
   })
   const usable = checks.every((c) => !c.required || c.status !== 'missing')
-  const statements = enforcementStatus(policyFromFlags(values, positionals[0]), host)
+  const policy = policyFromFlags(values, positionals[0])
+  const statements = enforcementStatus(policy, host)
+  // What `cordon run` refuses up front (refuseUnenforced): said here too, or the verdict below
+  // read as a yes for a policy that run turns down.
+  const refused = unacceptedGaps(policy, statements).map((g) => g.statement)
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, facts }, null, 2)}\n`,
+      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, refused, facts }, null, 2)}\n`,
     )
     return usable ? 0 : 1
   }
@@ -95,6 +101,14 @@ export async function checkCommand(argv: string[]): Promise<number> {
         (st.missing.length
           ? c.dim(` (missing ${st.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})`)
           : ''),
+    )
+  if (refused.length)
+    lines.push(
+      '',
+      c.red(
+        `cordon run refuses ${subject} here: no layer enforces ${refused.map((r) => `\`${r}\``).join(', ')} ` +
+          '(see above; `cordon run` says what to change)',
+      ),
     )
   process.stdout.write(`${lines.join('\n')}\n`)
   return usable ? 0 : 1
