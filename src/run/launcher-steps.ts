@@ -76,6 +76,10 @@ const HINTS: { readonly [S in LauncherStep]?: Readonly<Record<string, string>> }
   'seccomp listener': { EBUSY: NESTED_LISTENER, EPERM: NESTED_LISTENER },
   'landlock rule': {
     ENOENT: 'the path does not exist in the sandbox; mark it `optional: true` or add it to the view',
+    // Without a view a rule is opened on the host as the sandbox's ids: a newcomer's project in
+    // /root (0700) under --no-namespaces got a bare EACCES.
+    EACCES:
+      "the sandbox's user may not reach this path to grant it (without a mount namespace the rule is opened as the sandbox's ids, and root's sandboxes run as an unprivileged id range, which a 0700 directory on the way, such as /root, shuts out); `chmod a+rX` the directories on its way, or run from another directory, or with namespaces",
   },
 }
 
