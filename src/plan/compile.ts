@@ -17,6 +17,8 @@ import { compileFilter, type FilterRewrite, type PlanFilter } from './filter.js'
 import { RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
 import { bindRun } from './bind-run.js'
+import { hostLstat } from '../host/reads.js'
+import { lastAtEachPlace } from '../policy/resolved.js'
 
 /** Facts about the caller the plan depends on. */
 export interface CompileContext extends CallerFacts {
@@ -111,6 +113,8 @@ function compilePolicy(
     )
   }
   notes.push(identity.note)
+  if (!ns.user && ctx.uid === 0 && identity.uid !== 0)
+    for (const w of unwritableBinds(policy, identity)) notes.push(`warning: ${w}`)
   ops.push({ op: 'die_with_parent' })
   if (ns.pid || ns.time) ops.push({ op: 'init' })
   for (const [name, value] of Object.entries(tmpEnv(policy, ctx, notes)))
@@ -282,6 +286,29 @@ export function sandboxIdentity(
     gid: hostGid,
     note: `no user namespace: the sandbox runs as host ${hostUid}:${hostGid}${uid === 0 ? ` of ${range}` : ''}, not as root`,
   }
+}
+
+/** Writable binds whose directory a root caller's sandbox, run as its id range without a user
+ * namespace (so without idmapped binds), may not write: `--no-namespaces --rw .` in a root-owned
+ * project wrote nothing, with no word of why (a newcomer's trial). Their own files' modes decide
+ * deeper down; the directory's own says whether it can make files at all. */
+function unwritableBinds(policy: ResolvedPolicy, id: { uid: number; gid: number }): string[] {
+  const out: string[] = []
+  for (const e of lastAtEachPlace(policy.filesystem)) {
+    if (e.kind !== 'bind' || e.readOnly) continue
+    const st = hostLstat(e.src)
+    if (!st?.isDirectory()) continue
+    const may =
+      (st.uid === id.uid && st.mode & 0o200) || (st.gid === id.gid && st.mode & 0o020) || st.mode & 0o002
+    if (may) continue
+    out.push(
+      `the writable bind of ${e.src}: without a user namespace the sandbox writes as host ${id.uid}:${id.gid} ` +
+        `(root's id range), and ${e.src} (owner ${st.uid}:${st.gid}, mode ${(st.mode & 0o7777).toString(8)}) ` +
+        `lets it make no file there; run with namespaces (their binds are idmapped), or \`chown ${id.uid}:${id.gid}\` ` +
+        'what it should write',
+    )
+  }
+  return out
 }
 
 /** The tmpfs mounts without a size of their own (the default profile has three: /tmp, /var/tmp,
