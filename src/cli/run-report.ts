@@ -59,8 +59,11 @@ export function reportEnforcement(statements: StatementStatus[], out: RunOutput,
   const none = statements.filter((s) => s.status === 'none')
   if (partial.length) {
     const why = [...new Set(partial.flatMap((s) => s.missing.map((m) => m.why)))].join('; ')
+    // A few are named: one gap (no cgroup for a plain user) otherwise read as said twice, once
+    // here for `limit pids` (rlimit only) and once below for `limit memory` (nothing).
+    const which = partial.length <= 3 ? `: ${partial.map((s) => s.statement).join(', ')}` : ''
     warn(
-      `warning: ${partial.length} of ${statements.length} statements enforced by fewer layers than possible (${why})`,
+      `warning: ${partial.length} of ${statements.length} statements enforced by fewer layers than possible (${why})${which}`,
     )
   }
   if (none.length)
