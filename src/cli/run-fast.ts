@@ -25,7 +25,7 @@ import { setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
 import { callerLogin } from '../host/login.js'
 import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
-import { FORWARDED, forwardSignals } from './signals.js'
+import { forwardSignals } from './signals.js'
 
 export { rawArgs } from '../host/path-bytes.js'
 /** bin/cordon.cjs hands over the addon it loaded (host/addon.ts adoptAddon). */
@@ -77,7 +77,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
   // From just before the go (the run command's runNative does the same): a listener runs from
   // the event loop, after startSandbox has returned the child.
   const forward = (signal: NodeJS.Signals) => child?.kill(signal)
-  let went = false
+  /** Set at the go: the command may run from then on. */
+  let stopForwarding: (() => void) | undefined
   try {
     // The entry's host reads are made again while the launcher sets the sandbox up and waits for
     // its go (ReadyRun.current): answered otherwise, the launcher is let go with nothing run, and
@@ -101,16 +102,17 @@ export async function main(argv: string[]): Promise<number | undefined> {
           return hint !== undefined
         },
         beforeGo: () => {
-          went = true
-          forwardSignals(forward)
+          stopForwarding = forwardSignals(forward)
         },
       },
     )
   } catch (e) {
-    for (const s of FORWARDED) process.off(s, forward)
     // Past the go the command runs: the run command must not start it a second time. Its
     // launcher ends the sandbox once this process has exited (it watches it: die_with_parent).
-    if (went) return internalError(e)
+    if (stopForwarding) {
+      stopForwarding()
+      return internalError(e)
+    }
     return undefined // nothing of the command ran: the run command says what failed
   }
   try {
@@ -121,7 +123,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       if (ev.event === 'landlock') reportEnforcement(statusOf(entry, ev.abi, ev.code, child), HUMAN)
     }
     const result = await child.exited
-    for (const s of FORWARDED) process.off(s, forward)
+    stopForwarding?.()
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
     return result.code
   } catch (e) {

@@ -11,7 +11,10 @@ export const FORWARDED: NodeJS.Signals[] = [
   'SIGWINCH',
 ]
 
-/** Passes FORWARDED on to `forward` from now on (process.off each to stop). */
-export function forwardSignals(forward: (signal: NodeJS.Signals) => void): void {
+/** Passes FORWARDED on to `forward` from now on; the function returned stops it. */
+export function forwardSignals(forward: (signal: NodeJS.Signals) => void): () => void {
   for (const s of FORWARDED) process.on(s, forward)
+  return () => {
+    for (const s of FORWARDED) process.off(s, forward)
+  }
 }

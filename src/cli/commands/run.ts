@@ -1,5 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
-import { FORWARDED, forwardSignals } from '../signals.js'
+import { forwardSignals } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { CordonError } from '../../errors.js'
@@ -203,6 +203,7 @@ async function runNative(
   // install ended cordon by Node's default action instead of reaching the command. A listener
   // runs from the event loop, after spawnWith has returned the child.
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  let stopForwarding = () => {}
   const child = spawnWith(
     { kind: 'resolved', policy },
     command,
@@ -213,7 +214,11 @@ async function runNative(
       ...(watch.length ? { watch } : {}),
       ...(session ? { cgroup: true, processEvents: true } : {}),
     },
-    { beforeGo: () => forwardSignals(forward) },
+    {
+      beforeGo: () => {
+        stopForwarding = forwardSignals(forward)
+      },
+    },
   )
   const reads = filing?.recorder.stop()
   let status: CachedRun['status'] | undefined
@@ -234,7 +239,7 @@ async function runNative(
     }
   }
   const result = await child.exited
-  for (const s of FORWARDED) process.off(s, forward)
+  stopForwarding()
   await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
@@ -329,10 +334,9 @@ async function runOnBackend(
   refuseUnenforcedTcp(policy, statements, backend)
   reportEnforcement(statements, out, backend)
   const child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
-  const forward = (signal: NodeJS.Signals) => child.kill(signal)
-  for (const s of FORWARDED) process.on(s, forward)
+  const stopForwarding = forwardSignals((signal) => child.kill(signal))
   const result = await child.exited
-  for (const s of FORWARDED) process.off(s, forward)
+  stopForwarding()
   out.record({
     event: 'result',
     backend,
