@@ -12,7 +12,7 @@
 // same plan in the same rounds, so a launcher change is measured against its base side by side;
 // every cordon-exec row also gets its ratio to bwrap paired by round.
 import { spawn as spawnChild, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -20,9 +20,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const { compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
+const { compilePlan, encodePlan, loadPolicyFile, PROFILES, resolvePolicy, spawn } = await import(
   join(root, 'build', 'src', 'index.js')
 )
+const { makeCgroup } = await import(join(root, 'build', 'src', 'run', 'sandbox-cgroup.js'))
+const { insertOpsAfterFirst } = await import(join(root, 'build', 'src', 'plan', 'encode.js'))
 const { startLauncher, withStarter, starter } = await import(
   join(root, 'build', 'src', 'run', 'launcher-process.js')
 )
@@ -74,6 +76,7 @@ const compiled = spawnSync(
   },
 )
 if (compiled.status !== 0) throw new Error(`cordon compile of the default profile: exit ${compiled.status}`)
+const supervised = supervisedFloor()
 
 /** `node -e` source that starts cordon-exec on plan (by cordon's addon, as `cordon run` does,
  * else by child_process) and exits with its status: no cordon JavaScript at all. */
@@ -84,6 +87,69 @@ function nodeStartingLauncher(plan) {
         `Object.entries(process.env).map(([k, v]) => k + '=' + v), [0, 1, 2]); setInterval(() => {}, 1000); ` +
         `process.on('SIGCHLD', () => { const w = a.wait(fd); if (w) process.exit(w[0]) })`
     : `require('node:child_process').spawn(${JSON.stringify(launcher)}, ${JSON.stringify([plan, '--', '/bin/true'])}, { stdio: 'inherit' }).on('exit', (code) => process.exit(code))`
+}
+
+/** What a filed run cannot go below however little JavaScript supervises it: `node -e` source
+ * that makes the run's cgroup (the hierarchies and limits cordon's own makeCgroup uses for the
+ * default profile here), starts cordon-exec on the default profile's plan with that cgroup
+ * bound in (the launcher joins it, as in a run), waits for it, reads the end's statistics and
+ * removes the cgroup: no cordon JavaScript, no code cache, no registry record, no host reads, no
+ * statuses. Root only (a plain user's runs compile); undefined without a cgroup to make. */
+function supervisedFloor() {
+  if (process.getuid() !== 0) return undefined
+  const resolvedDefault = resolvePolicy(
+    { policy: PROFILES.default.policy, baseDir: projectDir, label: 'default' },
+    projectDir,
+  )
+  const limits = { ...resolvedDefault.limits }
+  delete limits.timeoutMs
+  delete limits.memoryPercent
+  const made = makeCgroup(limits, false, false)
+  if (!made.cgroup) return undefined
+  const groups = made.cgroup.joinPaths.map((p) => dirname(p))
+  made.cgroup.remove()
+  const name = `bench-floor-${process.pid}`
+  const dirs = groups.map((g) => join(g, name))
+  const has = (d, f) => existsSync(join(d, f))
+  // The limit files each hierarchy takes (v1 by controller, v2 in one directory), and the
+  // files the end's report reads.
+  const writes = []
+  const reads = []
+  for (const [i, g] of groups.entries()) {
+    const d = dirs[i]
+    if (has(g, 'memory.limit_in_bytes')) {
+      writes.push([join(d, 'memory.limit_in_bytes'), String(limits.memory ?? -1)])
+      reads.push(join(d, 'memory.oom_control'), join(d, 'memory.max_usage_in_bytes'))
+    } else if (has(g, 'memory.max')) {
+      writes.push([join(d, 'memory.max'), String(limits.memory ?? 'max')])
+      reads.push(join(d, 'memory.events'))
+    }
+    if (has(g, 'pids.max') || (has(g, 'cgroup.controllers') && limits.pids !== undefined)) {
+      writes.push([join(d, 'pids.max'), String(limits.pids ?? 'max')])
+      reads.push(join(d, 'pids.events'))
+    }
+  }
+  const plan = join(planDir, 'default-cgroup.plan')
+  writeFileSync(
+    plan,
+    insertOpsAfterFirst(
+      readFileSync(defaultPlanFile),
+      dirs.map((path) => ({ op: 'cgroup', path })),
+    ),
+  )
+  process.on('exit', () => {
+    for (const d of dirs) rmSync(d, { recursive: false, force: true })
+  })
+  const script =
+    `const fs = require('node:fs'); const dirs = ${JSON.stringify(dirs)}; ` +
+    `for (const d of dirs) fs.mkdirSync(d); ` +
+    `for (const [f, v] of ${JSON.stringify(writes)}) fs.writeFileSync(f, v); ` +
+    `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addonPath)}); const a = m.exports; ` +
+    `const [, fd] = a.spawn(${JSON.stringify(launcher)}, ${JSON.stringify([launcher, plan, '--', '/bin/true'])}, ` +
+    `Object.entries(process.env).map(([k, v]) => k + '=' + v), [0, 1, 2]); setInterval(() => {}, 1000); ` +
+    `process.on('SIGCHLD', () => { const w = a.wait(fd); if (!w) return; ` +
+    `for (const f of ${JSON.stringify(reads)}) fs.readFileSync(f); for (const d of dirs) fs.rmdirSync(d); process.exit(w[0]) })`
+  return { script }
 }
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -177,6 +243,17 @@ const variants = [
     cliFiledFloor: true,
     run: () => timeSync(process.execPath, ['-e', nodeStartingLauncher(defaultPlanFile)], projectDir),
   },
+  // The same with the run's cgroup made, joined, read and removed by the least JavaScript:
+  // what a filed run's supervisor cannot go below (root only: plain users' runs compile).
+  ...(supervised
+    ? [
+        {
+          name: 'floor of a supervised filed run: node making the run cgroup, starting cordon-exec in it, removing it',
+          cliSupervisedFloor: true,
+          run: () => timeSync(process.execPath, ['-e', supervised.script], projectDir),
+        },
+      ]
+    : []),
   // What a `cordon run` that skipped the policy and its compile (a plan found compiled in a cache)
   // could not go below: Node, spawn() and its run bookkeeping bundled with their code cache,
   // the plan read, run and reported (bench/cached-plan-run.mjs).
@@ -375,6 +452,14 @@ const cliVsNode = {
   filedOverFloorMs: Number(
     (median(samples[of('cliFiled')]) - median(samples[of('cliFiledFloor')])).toFixed(2),
   ),
+  ...(supervised
+    ? {
+        supervisedFloorVsNode: ratio(median(samples[of('cliSupervisedFloor')]), nodeMs),
+        filedOverSupervisedFloorMs: Number(
+          (median(samples[of('cliFiled')]) - median(samples[of('cliSupervisedFloor')])).toFixed(2),
+        ),
+      }
+    : {}),
 }
 if (values.json) {
   console.log(
@@ -395,7 +480,11 @@ if (values.json) {
   )
   console.log(
     `cordon run -- /bin/true, its plan filed, vs node -e 0: ${cliVsNode.filedVsNode}× (cordon's own: ${cliVsNode.filedOwnMs} ms; ` +
-      `its floor: ${cliVsNode.filedFloorVsNode}×, ${cliVsNode.filedOverFloorMs} ms above it); CPU: ${cliVsNode.filedCpuVsNode}×`,
+      `its floor: ${cliVsNode.filedFloorVsNode}×, ${cliVsNode.filedOverFloorMs} ms above it` +
+      (supervised
+        ? `; supervised, with its cgroup: ${cliVsNode.supervisedFloorVsNode}×, ${cliVsNode.filedOverSupervisedFloorMs} ms above it`
+        : '') +
+      `); CPU: ${cliVsNode.filedCpuVsNode}×`,
   )
   if (spawnVs)
     console.log(
