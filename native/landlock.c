@@ -16,6 +16,11 @@
 #define LL_CREATE_RULESET_VERSION 1u
 #define LL_RULE_PATH_BENEATH 1
 #define LL_RULE_NET_PORT 2
+/* uapi/linux/landlock.h's filesystem rights the standard streams are given (allow_stdio). */
+#define LL_FS_WRITE_FILE (1ull << 1)
+#define LL_FS_READ_FILE (1ull << 2)
+#define LL_FS_TRUNCATE (1ull << 14)
+#define LL_FS_IOCTL_DEV (1ull << 15)
 
 struct ll_ruleset_attr {
 	uint64_t handled_access_fs, handled_access_net, scoped;
@@ -152,10 +157,44 @@ void landlock_add_port(const struct plan_op_rec *op)
 	}
 }
 
+/* The command's standard streams, reopened by name (`echo x > /dev/stderr`, `cat /dev/stdin`,
+ * `tee /dev/stdout`: the kernel resolves /proc/self/fd/N to the file the caller gave), are
+ * judged by the rules of that file's own path: a file the caller redirected to, or the host's
+ * /dev/null, which the view shows elsewhere or not at all, so the reopen failed with EACCES
+ * where it works unsandboxed. Each stream that is a file or a device gets a rule on its own
+ * inode with what its fd gives already: read for one open for reading, write (and truncate, and
+ * a device's ioctls, which an fd opened before the domain is not held to) for one open for
+ * writing. Nothing beyond the fd: another name of the same inode reaches the same data. A pipe
+ * or a socket has no path Landlock judges (the kernel refuses a rule on one: EBADFD), and a
+ * rule that fails leaves the stream as it was. */
+static void allow_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int flags = fcntl(fd, F_GETFL);
+		struct stat st;
+		if (flags < 0 || (flags & O_PATH) || fstat(fd, &st) ||
+		    !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
+			continue;
+		int mode = flags & O_ACCMODE;
+		uint64_t access = 0;
+		if (mode == O_RDONLY || mode == O_RDWR)
+			access |= LL_FS_READ_FILE;
+		if (mode == O_WRONLY || mode == O_RDWR)
+			access |= LL_FS_WRITE_FILE | (S_ISREG(st.st_mode) ? LL_FS_TRUNCATE : 0);
+		if (S_ISCHR(st.st_mode))
+			access |= LL_FS_IOCTL_DEV;
+		struct ll_path_beneath_attr rule = { access & state.row.fs & state.file_mask, fd };
+		if (rule.allowed_access)
+			(void)syscall(SYS_landlock_add_rule, state.fd, LL_RULE_PATH_BENEATH, &rule,
+				      0);
+	}
+}
+
 void landlock_restrict(void)
 {
 	if (state.fd < 0)
 		return;
+	allow_stdio();
 	if (syscall(SYS_landlock_restrict_self, state.fd, state.row.restrict_flags))
 		die_step(EXIT_CORDON, "landlock restrict", NULL, NULL, errno);
 	close(state.fd);

@@ -1,0 +1,121 @@
+// A command reopening its own standard streams by name (`echo x > /dev/stderr`, `cat /dev/stdin`,
+// `tee /dev/stdout`), as shell scripts do: the kernel resolves /proc/self/fd/N to the file or
+// pipe the caller gave, which the view shows elsewhere or not at all. Found by a newcomer's
+// trial: it failed with EACCES whenever a stream was redirected — Landlock judged the file by its
+// own path (a redirect target, the host's /dev/null), and a root caller's pipes (root's, 0600)
+// were closed to the sandbox's unprivileged ids. Now each stream that is a file or a device gets
+// a Landlock rule with what its fd gives already (native/landlock.c allow_stdio), and a root
+// caller's anonymous pipes are given to the command's uid (native/launcher.c give_stdio_pipes).
+// Nothing beyond the fd: a stream open for writing is not readable by name.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { after, describe, test } from 'node:test'
+import { CLI, ensureTestUser, isRoot } from '../helpers.js'
+
+const base = `/tmp/cordon-stdio-${process.pid}`
+after(() => rmSync(base, { recursive: true, force: true }))
+
+/** `sh -c SCRIPT` with CORDON standing for the CLI, as root or the plain user, from dir. */
+function shell(script: string, dir: string, user?: { uid: number; gid: number }) {
+  const r = spawnSync('sh', ['-c', script], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: '/nonexistent',
+      NODE_EXTRA_CA_CERTS: '',
+      CORDON: `${process.execPath} ${CLI}`,
+    },
+  })
+  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+}
+
+const callers = [
+  { who: 'root', user: undefined },
+  ...(isRoot ? [{ who: 'a plain user', user: ensureTestUser() }] : []),
+]
+const modes = [
+  { name: 'namespaced', flags: '' },
+  { name: 'without namespaces', flags: '--no-namespaces --acknowledge no-view' },
+]
+
+for (const c of callers)
+  for (const m of modes)
+    describe(`reopening the standard streams by name, as ${c.who}, ${m.name}`, () => {
+      const dir = `${base}/${c.who.replace(/\W/g, '')}-${m.name.replace(/\W/g, '')}`
+      const project = `${dir}/project`
+      // Outside the project: no rule of the policy's reaches it.
+      const outside = `${dir}/out`
+      mkdirSync(project, { recursive: true, mode: 0o755 })
+      mkdirSync(outside, { recursive: true, mode: 0o755 })
+      if (c.user) for (const d of [dir, project, outside]) chownSync(d, c.user.uid, c.user.gid)
+      const run = `$CORDON run -q ${m.flags} --`
+
+      test('through pipes: /dev/stdout, /dev/stderr and /dev/stdin', () => {
+        const r = shell(
+          `${run} sh -c 'echo out > /dev/stdout; echo err > /dev/stderr' 2>&1 | cat; ` +
+            `echo piped | ${run} cat /dev/stdin`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'out\nerr\npiped\n', r.stderr)
+      })
+
+      test("to /dev/null, the host's, which the view shows by another mount", () => {
+        const r = shell(`${run} sh -c 'echo gone > /dev/stderr && echo kept' 2>/dev/null`, project, c.user)
+        assert.equal(r.stdout, 'kept\n', r.stderr)
+      })
+
+      test('a stream open for writing is not readable by name', () => {
+        const file = `${outside}/log`
+        writeFileSync(file, 'secret\n')
+        if (c.user) chownSync(file, c.user.uid, c.user.gid)
+        const r = shell(
+          `${run} sh -c '(exec 3</dev/stdout; cat <&3 >&2); echo rc=$? >&2' >> ${file}`,
+          project,
+          c.user,
+        )
+        assert.doesNotMatch(r.stderr, /secret/)
+        assert.match(r.stderr, /Permission denied[\s\S]*rc=2/)
+        assert.equal(readFileSync(file, 'utf8'), 'secret\n')
+      })
+
+      if (c.user)
+        test('to a file of the caller, in the read-only project and outside it', () => {
+          const r = shell(
+            `${run} sh -c 'echo in > /dev/stdout' > in.txt && ${run} sh -c 'echo out > /dev/stdout' > ${outside}/o.txt && ` +
+              `${run} cat /dev/stdin < in.txt`,
+            project,
+            c.user,
+          )
+          assert.equal(r.status, 0, r.stderr)
+          assert.equal(r.stdout, 'in\n')
+          assert.equal(readFileSync(`${outside}/o.txt`, 'utf8'), 'out\n')
+        })
+      else
+        test("a file of root's stays closed to the sandbox's ids by name; the fd itself writes", () => {
+          const r = shell(
+            `${run} sh -c 'echo x > /dev/stdout 2>/dev/null || echo refused >&2; echo fd >&1' > ${outside}/o.txt`,
+            project,
+          )
+          assert.equal(r.status, 0, r.stderr)
+          assert.match(r.stderr, /refused/)
+          assert.equal(readFileSync(`${outside}/o.txt`, 'utf8'), 'fd\n')
+        })
+
+      if (!c.user)
+        test("a named FIFO keeps its owner: only the caller's anonymous pipes are given", () => {
+          const fifo = `${outside}/fifo`
+          const r = shell(
+            `mkfifo ${fifo} && { cat ${fifo} & ${run} sh -c 'echo via > /dev/stdout' > ${fifo}; wait; }`,
+            project,
+          )
+          assert.equal(statSync(fifo).uid, 0)
+          // The FIFO is root's, 0644 by mkfifo's umask: reopened by the sandbox's ids it is refused,
+          // as any file of root's is.
+          assert.match(r.stderr, /Permission denied/)
+        })
+    })
