@@ -4,6 +4,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { under } from '../../learn/paths.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { latestAtEachPlace } from '../../policy/view-paths.js'
 import { devTarget, placeSuidFixture } from '../fixtures.js'
 import { type ProbeSpec } from '../probe-spec.js'
 
@@ -13,6 +14,19 @@ import { type ProbeSpec } from '../probe-spec.js'
 const boundWritable = (p: ResolvedPolicy, root: string): string | undefined => {
   const named = p.filesystem.find((e) => e.kind === 'bind' && !e.readOnly && under(e.src, root))?.dest
   return named ? `the policy binds ${named} writable` : undefined
+}
+
+/** Why a program written to /tmp may run by the policy's own word: the view's /tmp is a tmpfs
+ * that allows exec (`tmpfs: { dest: /tmp, exec: true }`, a flag's `--tmpfs /tmp`), or a
+ * writable bind whose rights include execute. The innermost entry at or above /tmp decides. */
+const execInTmp = (p: ResolvedPolicy): string | undefined => {
+  const at = latestAtEachPlace(p.filesystem)
+    .filter((e) => (e.kind === 'tmpfs' || e.kind === 'bind') && under('/tmp', e.dest))
+    .sort((a, b) => b.dest.length - a.dest.length)[0]
+  if (at?.kind === 'tmpfs' && at.exec !== false) return `the policy's tmpfs at ${at.dest} allows exec`
+  if (at?.kind === 'bind' && !at.readOnly && (at.access === undefined || at.access.includes('execute')))
+    return `the policy binds ${at.dest} writable`
+  return undefined
 }
 
 export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
@@ -91,6 +105,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   {
     name: 'exec-tmp',
     attack: 'write a program to /tmp and run it',
+    notExpected: execInTmp,
     layers: { EACCES: 'mount view (noexec) and Landlock', EROFS: 'mount view (read-only)' },
   },
   {
