@@ -55,6 +55,20 @@ function cases(run: Runner, owner?: { uid: number; gid: number }) {
       )
     })
 
+    // A newcomer's trial: Python's subprocess (execvp) tries each PATH directory in turn, and
+    // each miss (/usr/local/bin/sh) alerted as a shell started, with nothing it runs.
+    test("a PATH search's misses are no exec: one shell, one alert", { timeout }, (t) => {
+      const dir = scratch('path-miss', owner)
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const script =
+        'import os\nos.execvpe("sh", ["sh", "-c", "true"], {"PATH": "/nonexistent:/usr/local/bin:/usr/bin:/bin"})'
+      const r = run(['run', '--monitor', '--', 'python3', '-c', script], dir)
+      assert.equal(r.status, 0, r.stderr)
+      const fired = r.stderr.split('\n').filter((l) => l.includes('shell-exec'))
+      assert.equal(fired.length, 1, r.stderr)
+      assert.match(fired[0]!, /shell started: \/usr\/bin\/sh \(pid \d+, runs \/usr\/bin\/\w*sh\)/)
+    })
+
     test(
       'a deleted file run from its fd, and through /proc/self/fd, fires exec-new-binary',
       { timeout },
