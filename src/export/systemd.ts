@@ -3,6 +3,7 @@
 // (Landlock included) survives reboots exactly as `cordon run` applies it. The unit is the same
 // whatever host exports it: nothing here reads the exporting host's files, and it is written for
 // systemd 252 (Debian 12) and later (SYSTEMD_FLOOR).
+import { nativePath } from '../host/launcher.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { SYSTEMD_FLOOR } from '../seccomp/systemd.js'
 import {
@@ -14,6 +15,7 @@ import {
   keptCapabilities,
   landlockGap,
   masks,
+  shellQuote,
   tmpfses,
 } from './model.js'
 import { systemdSeccomp } from './systemd-seccomp.js'
@@ -98,7 +100,9 @@ function wrappedUnit(
     usage: [
       `install -D -m 0644 ${options.name}.plan ${planPath}`,
       `install -m 0644 ${options.name}.service /etc/systemd/system/ && systemctl daemon-reload && systemctl start ${options.name}`,
-      'cordon-exec must be at /usr/local/bin/cordon-exec (npm prefix -g)/bin, or edit ExecStart=',
+      // The unit names a fixed path: a root-owned copy of this build's launcher (static where the
+      // toolchain has a static libc), which no project-local install or npm update changes.
+      `install -m 0755 ${shellQuote(nativePath('cordon-exec'))} /usr/local/bin/cordon-exec   # the launcher ExecStart= runs`,
     ],
   }
 }

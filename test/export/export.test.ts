@@ -172,6 +172,25 @@ limits: { memory: 512M, pids: 256, cpus: "1.5"${ioWeight ? ', io-weight: 300' : 
     rmSync(wrapped.dir, { recursive: true })
   })
 
+  // A newcomer's trial: the usage said "cordon-exec must be at /usr/local/bin/cordon-exec (npm
+  // prefix -g)/bin", a path npm does not use on Debian. Each line is a command now, and the
+  // files it installs exist: the plan in the output, this build's launcher.
+  test('systemd --wrap: the usage installs files that exist, the launcher where ExecStart= runs it', () => {
+    const out = exportTo(['--to', 'systemd', '--wrap', '--name', 'demo', '--', '/bin/true'], project)
+    const unit = readFileSync(join(out.dir, 'demo.service'), 'utf8')
+    const exec = /^ExecStart=(\S+) /m.exec(unit)![1]!
+    const uses = out.stderr.split('\n').filter((l) => l.includes('use (in '))
+    const launcher = uses.map((l) => new RegExp(`install -m 0755 (\\S+) ${exec}`).exec(l)?.[1]).find(Boolean)
+    assert.ok(launcher, out.stderr)
+    assert.ok(existsSync(launcher!), launcher)
+    assert.ok(
+      uses.some((l) => l.includes('install -D -m 0644 demo.plan /etc/cordon/demo.plan')),
+      out.stderr,
+    )
+    assert.ok(existsSync(join(out.dir, 'demo.plan')))
+    rmSync(out.dir, { recursive: true })
+  })
+
   test(
     'the systemd unit passes systemd-analyze verify',
     { skip: !has('systemd-analyze') && !process.env.CI },
