@@ -295,6 +295,10 @@ static noreturn void relay(int master)
 	}
 	while (stopping && pump_out(master, out, sizeof out) == 0 && poll(&fds[1], 1, 0) > 0)
 		; /* what is ready now, then stop */
+	/* Its supervisor killed, the caller's shell takes the terminal back, and the relay's group is
+	 * then a background one: restoring the modes would stop it (SIGTTOU) or fail (EIO). Only the
+	 * restore goes past that: the raw modes above still wait for the foreground, as any job's. */
+	signal(SIGTTOU, SIG_IGN);
 	if (restore)
 		tcsetattr(0, TCSADRAIN, &saved);
 	_exit(0);

@@ -852,6 +852,9 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 		snprintf(path, sizeof path, "%s/cgroup.freeze", p->ops[i].s1);
 		write_file(path, "0");
 	}
+	/* The console's relay restores the caller's terminal once the sandbox's side is gone: let it
+	 * (a SIGKILLed cordon left the shell raw, echo off, when the relay went with the tree). */
+	console_finish();
 	tree_kill_all();
 	_exit(EXIT_CORDON);
 }

@@ -11,7 +11,8 @@ import { CLI, ensureTestUser, isRoot, projectDir, ROOT } from '../helpers.js'
 const DRIVER = join(ROOT, 'test', 'fixtures', 'pty', 'drive.py')
 const hasPython = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0
 
-type Step = ['send' | 'expect', string] | ['sleep', number] | ['resize', [number, number]]
+type Step =
+  ['send' | 'expect', string] | ['sleep', number] | ['resize', [number, number]] | ['kill-child', number]
 
 interface Driven {
   met: [string, boolean][]
@@ -21,9 +22,14 @@ interface Driven {
   output: string
 }
 
-function drive(args: string[], script: Step[], user?: { uid: number; gid: number }): Driven {
+function drive(
+  args: string[],
+  script: Step[],
+  user?: { uid: number; gid: number },
+  argv = [process.execPath, CLI, ...args],
+): Driven {
   const config = {
-    argv: [process.execPath, CLI, ...args],
+    argv,
     env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent', TERM: 'xterm' },
     cwd: projectDir(),
     rows: 40,
@@ -98,6 +104,30 @@ describe(
 
     test('as the plain user', { skip: isRoot ? false : 'needs root to switch to the test user' }, () => {
       checkSession(drive(['run', '--', 'bash', '--norc', '--noprofile', '-i'], session, ensureTestUser()))
+    })
+
+    // A newcomer's trial: cordon killed by SIGKILL (no handler runs) left the caller's shell raw,
+    // echo off: its launcher killed the relay with the rest of its tree before it could restore.
+    test('cordon killed by SIGKILL: the caller’s modes still come back', () => {
+      const d = drive(
+        [],
+        [
+          ['expect', 'started'],
+          ['sleep', 1],
+          ['kill-child', 9],
+          ['expect', 'rc=137'],
+          ['expect', 'done'],
+        ],
+        undefined,
+        [
+          '/bin/sh',
+          '-c',
+          `echo started; ${process.execPath} ${CLI} run -q -- sleep 30; echo rc=$?; sleep 2.5; stty -a | grep -o -- '-*icanon\\|-*echo '; echo done`,
+        ],
+      )
+      assertMet(d)
+      assert.match(d.output, /(^|\s)icanon/m, d.output)
+      assert.doesNotMatch(d.output, /-icanon|-echo /, d.output)
     })
 
     test('TIOCSTI stays refused on the sandbox’s terminal', () => {
