@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -157,23 +158,34 @@ void landlock_add_port(const struct plan_op_rec *op)
 	}
 }
 
+/* A device a stream may be that a second open reaches as the first did: the memory devices
+ * (null, zero, full, random, urandom: not mem, kmem or port) and a pseudo-terminal's slave. Not
+ * /dev/ptmx or /dev/tty, whose every open is another object (a new pty, the opener's own
+ * terminal), nor anything else a caller could hand over (a clone device, a disk). */
+static int same_on_reopen(dev_t rdev)
+{
+	unsigned ma = major(rdev), mi = minor(rdev);
+	return (ma == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9)) ||
+	       (ma >= 136 && ma <= 143);
+}
+
 /* The command's standard streams, reopened by name (`echo x > /dev/stderr`, `cat /dev/stdin`,
  * `tee /dev/stdout`: the kernel resolves /proc/self/fd/N to the file the caller gave), are
  * judged by the rules of that file's own path: a file the caller redirected to, or the host's
  * /dev/null, which the view shows elsewhere or not at all, so the reopen failed with EACCES
- * where it works unsandboxed. Each stream that is a file or a device gets a rule on its own
- * inode with what its fd gives already: read for one open for reading, write (and truncate, and
- * a device's ioctls, which an fd opened before the domain is not held to) for one open for
- * writing. Nothing beyond the fd: another name of the same inode reaches the same data. A pipe
- * or a socket has no path Landlock judges (the kernel refuses a rule on one: EBADFD), and a
- * rule that fails leaves the stream as it was. */
+ * where it works unsandboxed. Each stream that is a regular file, or a device of
+ * same_on_reopen's, gets a rule on its own inode with what its fd gives already: read for one
+ * open for reading, write (and truncate, and a device's ioctls, which an fd opened before the
+ * domain is not held to) for one open for writing. Nothing beyond the fd: another name of the
+ * same inode reaches the same data. A pipe, a socket or a memfd has no path Landlock judges
+ * (the kernel refuses a rule on one: EBADFD); a rule that fails leaves the stream as it was. */
 static void allow_stdio(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {
 		int flags = fcntl(fd, F_GETFL);
 		struct stat st;
 		if (flags < 0 || (flags & O_PATH) || fstat(fd, &st) ||
-		    !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
+		    !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && same_on_reopen(st.st_rdev))))
 			continue;
 		int mode = flags & O_ACCMODE;
 		uint64_t access = 0;

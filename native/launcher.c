@@ -430,52 +430,6 @@ static int remapped_ids(const struct plan *p, long *inside_uid, long *inside_gid
 	return *inside_uid >= 0 && *inside_gid >= 0;
 }
 
-/* The host uid the command runs as: the plan's last ids step (else a remapped sandbox's first
- * mapped id, else the caller's own), through the uid map when it has a user namespace; -1 when
- * the map does not name it. */
-static long command_host_uid(const struct plan *p, long remap_uid)
-{
-	long uid = -1;
-	for (size_t i = 0; i < p->n_ops; i++)
-		if (p->ops[i].code == OP_IDS)
-			uid = p->ops[i].a;
-	if (uid < 0)
-		uid = remap_uid >= 0 ? remap_uid : (long)getuid();
-	if (!(p->clone_flags & CLONE_NEWUSER))
-		return uid;
-	for (size_t i = 0; i < p->n_ops; i++) {
-		const struct plan_op_rec *op = &p->ops[i];
-		if (op->code != OP_UID_MAP || uid < (long)op->a || uid - (long)op->a >= (long)op->c)
-			continue;
-		long outside = op->b == PLAN_CALLER_ID ? (long)getuid() : (long)op->b;
-		return outside + (uid - (long)op->a);
-	}
-	return -1;
-}
-
-/* A root caller's sandbox runs as an unprivileged host id (README: Security model), and the
- * pipes its standard streams are, made by the caller (root's, mode 0600), could not be opened
- * again by name inside: `echo x > /dev/stderr` or `cat /dev/stdin` failed with EACCES in any
- * pipeline, where they work unsandboxed. Each such pipe is given to the command's uid, as runc
- * gives a container's streams to its user. Anonymous pipes only: their owner decides nothing
- * but such a reopen (through /proc/PID/fd, which already needs ptrace rights over a process
- * holding one); a named FIFO, a file or a terminal is left as it is, its owner the caller's
- * filesystem's fact. A file of root's stays closed to the sandbox's ids by name (write to the
- * fd itself: `>&2`). */
-static void give_stdio_pipes(long uid)
-{
-	if (uid < 0 || geteuid() != 0)
-		return;
-	for (int fd = 0; fd <= 2; fd++) {
-		struct stat st;
-		struct statfs fs;
-		if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || st.st_uid == (uid_t)uid ||
-		    fstatfs(fd, &fs) || fs.f_type != PIPEFS_MAGIC)
-			continue;
-		(void)!fchown(fd, (uid_t)uid, (gid_t)-1);
-	}
-}
-
 static int has_hooks(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_ops; i++)
@@ -1134,7 +1088,6 @@ int main(int argc, char **argv)
 	 * namespace denies setgroups, so they are dropped here, before the clone. */
 	if (remapped && setgroups(0, NULL))
 		die_step(EXIT_CORDON, "drop supplementary groups", NULL, NULL, errno);
-	give_stdio_pipes(command_host_uid(&p, remapped ? remap_uid : -1));
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join; the others but user and pid too, at once

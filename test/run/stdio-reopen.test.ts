@@ -1,15 +1,14 @@
 // A command reopening its own standard streams by name (`echo x > /dev/stderr`, `cat /dev/stdin`,
 // `tee /dev/stdout`), as shell scripts do: the kernel resolves /proc/self/fd/N to the file or
 // pipe the caller gave, which the view shows elsewhere or not at all. Found by a newcomer's
-// trial: it failed with EACCES whenever a stream was redirected — Landlock judged the file by its
-// own path (a redirect target, the host's /dev/null), and a root caller's pipes (root's, 0600)
-// were closed to the sandbox's unprivileged ids. Now each stream that is a file or a device gets
-// a Landlock rule with what its fd gives already (native/landlock.c allow_stdio), and a root
-// caller's anonymous pipes are given to the command's uid (native/launcher.c give_stdio_pipes).
-// Nothing beyond the fd: a stream open for writing is not readable by name.
+// trial: it failed with EACCES whenever a stream was redirected to a file or /dev/null, which
+// Landlock judged by its own path. Now each stream that is a regular file or a memory device
+// gets a Landlock rule with what its fd gives already (native/landlock.c allow_stdio), and
+// nothing beyond the fd: a stream open for writing is not readable by name. A root caller's
+// pipes stay closed to the sandbox's id range (a pipe reopened by name opens either end).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { CLI, ensureTestUser, isRoot } from '../helpers.js'
 
@@ -54,15 +53,31 @@ for (const c of callers)
       if (c.user) for (const d of [dir, project, outside]) chownSync(d, c.user.uid, c.user.gid)
       const run = `$CORDON run -q ${m.flags} --`
 
-      test('through pipes: /dev/stdout, /dev/stderr and /dev/stdin', () => {
-        const r = shell(
-          `${run} sh -c 'echo out > /dev/stdout; echo err > /dev/stderr' 2>&1 | cat; ` +
-            `echo piped | ${run} cat /dev/stdin`,
-          project,
-          c.user,
-        )
-        assert.equal(r.stdout, 'out\nerr\npiped\n', r.stderr)
-      })
+      if (c.user)
+        test('through pipes: /dev/stdout, /dev/stderr and /dev/stdin', () => {
+          const r = shell(
+            `${run} sh -c 'echo out > /dev/stdout; echo err > /dev/stderr' 2>&1 | cat; ` +
+              `echo piped | ${run} cat /dev/stdin`,
+            project,
+            c.user,
+          )
+          assert.equal(r.stdout, 'out\nerr\npiped\n', r.stderr)
+        })
+      else
+        // A pipe reopened by name opens either end: root's pipes (0600) stay closed to the
+        // sandbox's id range, or it could write into the pipe a root shell reads its script from
+        // (`cat install.sh | sh`, whose step runs cordon) or read what others write to its
+        // stdout. Found by an attack on the first cut, which gave root's pipes to that range.
+        test("root's pipes stay closed to the sandbox by name, in either direction", () => {
+          const r = shell(
+            `echo 'echo INJECTED' | { ${run} sh -c 'echo "echo INJECTED" > /proc/self/fd/0; echo in=$? >&2'; cat; }; ` +
+              `${run} sh -c '(exec 3</dev/stdout) 2>/dev/null; echo out=$? >&2' | cat`,
+            project,
+          )
+          assert.match(r.stderr, /in=2/)
+          assert.match(r.stderr, /out=2/)
+          assert.equal(r.stdout, 'echo INJECTED\n', 'the pipe holds what its writer wrote, nothing more')
+        })
 
       test("to /dev/null, the host's, which the view shows by another mount", () => {
         const r = shell(`${run} sh -c 'echo gone > /dev/stderr && echo kept' 2>/dev/null`, project, c.user)
@@ -106,16 +121,14 @@ for (const c of callers)
           assert.equal(readFileSync(`${outside}/o.txt`, 'utf8'), 'fd\n')
         })
 
-      if (!c.user)
-        test("a named FIFO keeps its owner: only the caller's anonymous pipes are given", () => {
-          const fifo = `${outside}/fifo`
-          const r = shell(
-            `mkfifo ${fifo} && { cat ${fifo} & ${run} sh -c 'echo via > /dev/stdout' > ${fifo}; wait; }`,
-            project,
-          )
-          assert.equal(statSync(fifo).uid, 0)
-          // The FIFO is root's, 0644 by mkfifo's umask: reopened by the sandbox's ids it is refused,
-          // as any file of root's is.
-          assert.match(r.stderr, /Permission denied/)
-        })
+      // A device whose every open is another object gets no rule: /dev/ptmx would make the
+      // sandbox new host terminals (found by the attack on the first cut).
+      test('a stream on /dev/ptmx is not reopened by name', () => {
+        const r = shell(
+          `${run} sh -c '(exec 3</dev/stdin) 2>/dev/null; echo rc=$?' < /dev/ptmx`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'rc=2\n', r.stderr)
+      })
     })
