@@ -4,6 +4,7 @@
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
+import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, procMaskedPaths } from '../plan/view.js'
 import { rlimitsFor } from '../policy/effective.js'
@@ -328,6 +329,26 @@ export function ociConfig(
 
 export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions): Exported {
   const { config, files, gaps } = ociConfig(policy, options)
+  const rootless = options.uid !== 0 && config.linux.uidMappings !== undefined
+  if (rootless) {
+    // A plain caller runs the bundle as itself: rootless runc maps that one id alone, and its
+    // setup inside needs it to be 0, so the command is uid 0 of its user namespace, without
+    // capabilities, as under `--backend runc` (backends/runtime.ts backendConfig). Mapped as
+    // for root (host 0 beside the caller's id) it failed: `fchown fd 7: operation not permitted`.
+    config.process.user = { uid: 0, gid: 0 }
+    config.linux.uidMappings = [{ containerID: 0, hostID: options.uid, size: 1 }]
+    config.linux.gidMappings = [{ containerID: 0, hostID: options.gid, size: 1 }]
+    // Without a cgroup of its own, rootless runc refuses any resource ("cannot set memory
+    // limit"); the pids limit is RLIMIT_NPROC then (rlimitsFor), as in cordon's own run.
+    const limited = Object.entries(policy.limits).some(([k, v]) => k !== 'timeoutMs' && v !== undefined)
+    if (!cgroupAccess(options.uid).ok) delete config.linux.resources
+    if (!cgroupAccess(options.uid).ok && limited) {
+      gaps.push({
+        statement: 'limits',
+        why: `uid ${options.uid} has no cgroup here, and rootless runc refuses resources without one: only the pids limit holds (RLIMIT_NPROC); export as root for a bundle with cgroup limits`,
+      })
+    }
+  }
   if (options.uid === 0 && config.linux.uidMappings?.some((m) => m.hostID === 0))
     gaps.push({
       statement: 'identity',
@@ -352,7 +373,9 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
     ],
     gaps,
     usage: [
-      'runc run --bundle DIR NAME      (as root; rootless runc needs the user namespace mapping as is)',
+      rootless
+        ? `runc run --bundle DIR NAME      (rootless, as uid ${options.uid}: its state in $XDG_RUNTIME_DIR/runc, or give --root DIR)`
+        : 'runc run --bundle DIR NAME      (as root; rootless runc needs the user namespace mapping as is)',
       'runsc --rootless=false run --bundle DIR NAME   (gVisor: its own kernel, the same config)',
     ],
   }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,7 +20,7 @@ import { after, describe, test } from 'node:test'
 import { Pod } from 'kubernetes-models/v1/Pod'
 import { parseAllDocuments } from 'yaml'
 import { policyFromFlags } from '../../src/cli/policy-flags.js'
-import { cordon, isRoot, projectDir } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const scratch = mkdtempSync(join(tmpdir(), 'cordon-consumers-'))
@@ -206,6 +207,53 @@ describe('exports as their consumers take them', () => {
         exportTo('oci-bundle', []).stderr,
         /not expressed: network none: runc and runsc bring the loopback interface up/,
       )
+    },
+  )
+
+  // A newcomer's trial: a plain user's export mapped host 0 beside the user's id (as a root
+  // caller's does), which rootless runc cannot write (`fchown fd 7: operation not permitted`),
+  // and kept cgroup resources rootless runc refuses without a cgroup. The bundle is the
+  // caller's to run: as that user, rootless, the command uid 0 of its namespace.
+  test(
+    "oci-bundle of a plain user: rootless runc runs it as that user's",
+    {
+      skip:
+        !(isRoot && has('runc')) && !process.env.CI ? 'needs root (to be the plain user) and runc' : false,
+    },
+    () => {
+      const user = ensureTestUser()
+      const dir = mkdtempSync(join(scratch, 'rootless-'))
+      chmodSync(scratch, 0o755)
+      chownSync(dir, user.uid, user.gid)
+      const out = join(dir, 'bundle')
+      const e = cordonAs(
+        user,
+        ['export', '--to', 'oci-bundle', '-o', out, '--', 'sh', '-c', 'id -u; echo hi'],
+        dir,
+      )
+      assert.equal(e.status, 0, e.stderr)
+      const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
+        process: { user: { uid: number } }
+        linux: { uidMappings: { hostID: number }[] }
+      }
+      assert.deepEqual(
+        config.linux.uidMappings.map((m) => m.hostID),
+        [user.uid],
+      )
+      const id = `cordon-rootless-${process.pid}`
+      const state = join(dir, 'runc')
+      const r = spawnSync('runc', ['--root', state, 'run', '--bundle', out, id], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        uid: user.uid,
+        gid: user.gid,
+        cwd: dir,
+        input: '',
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: dir },
+      })
+      spawnSync('runc', ['--root', state, 'delete', '--force', id], { uid: user.uid, gid: user.gid })
+      assert.equal(r.stdout, '0\nhi\n', r.stderr)
+      assert.equal(r.status, 0, r.stderr)
     },
   )
 })
