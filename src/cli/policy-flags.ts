@@ -233,7 +233,13 @@ function validateFlags(overlay: Record<string, unknown>): Policy {
     if (!(e instanceof CordonError) || !e.issues.length) throw e
     const lines = e.issues.map((issue) => {
       const flag = flagOf(issue.path)
-      return flag ? issue.message.replace(`\`${dotted(issue.path)}\``, flag) : `flags: ${issue.message}`
+      if (!flag) return `flags: ${issue.message}`
+      const expected = issue.message.startsWith(`Expected \`${dotted(issue.path)}\` to be `)
+        ? issue.message.slice(`Expected \`${dotted(issue.path)}\` to be `.length)
+        : undefined
+      return expected !== undefined
+        ? `${flag}: expected ${expected}`
+        : issue.message.replace(`\`${dotted(issue.path)}\``, flag)
     })
     throw new CordonError(
       'invalid_usage',

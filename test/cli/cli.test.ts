@@ -32,7 +32,7 @@ describe('cordon CLI', () => {
     assert.match(flag.stderr, /unknown option `--bogus`.*see cordon plan --help/)
     const run = cordon(['run', '--net', 'lan', '--', 'true'])
     assert.equal(run.status, 125)
-    assert.match(run.stderr, /Expected --net to be one of `none`, `loopback`, `host`, got `lan`/)
+    assert.match(run.stderr, /--net: expected one of `none`, `loopback`, `host`, got `lan`/)
   })
 
   test('an invalid policy file is reported with its position, exit 2 outside run', () => {

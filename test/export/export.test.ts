@@ -182,7 +182,7 @@ limits: { memory: 512M, pids: 256, cpus: "1.5"${ioWeight ? ', io-weight: 300' : 
     const uses = out.stderr.split('\n').filter((l) => l.includes('use (in '))
     const launcher = uses.map((l) => new RegExp(`install -m 0755 (\\S+) ${exec}`).exec(l)?.[1]).find(Boolean)
     assert.ok(launcher, out.stderr)
-    assert.ok(existsSync(launcher!), launcher)
+    assert.ok(existsSync(launcher), launcher)
     assert.ok(
       uses.some((l) => l.includes('install -D -m 0644 demo.plan /etc/cordon/demo.plan')),
       out.stderr,

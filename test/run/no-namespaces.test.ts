@@ -110,7 +110,7 @@ describe(
         cwd: projectDir(),
       })
       assert.notEqual(r.status, 0)
-      assert.match(r.stderr, /--acknowledge to be one of .* got `no-veiw`.*did you mean `no-view`/)
+      assert.match(r.stderr, /--acknowledge: expected one of .* got `no-veiw`.*did you mean `no-view`/)
     })
 
     for (const c of [callers[0]!, callers[2]!])
