@@ -18,6 +18,7 @@
 #include "proc_events.h"
 #include "plan.h"
 #include "probe.h"
+#include "stdio-relay.h"
 #include "sys.h"
 #include "trace.h"
 #include "tree.h"
@@ -430,6 +431,29 @@ static int remapped_ids(const struct plan *p, long *inside_uid, long *inside_gid
 	return *inside_uid >= 0 && *inside_gid >= 0;
 }
 
+/* The host uid the command runs as: the plan's last ids step (else a remapped sandbox's first
+ * mapped id, else the caller's own), through the uid map when it has a user namespace; -1 when
+ * the map does not name it. */
+static long command_host_uid(const struct plan *p, long remap_uid)
+{
+	long uid = -1;
+	for (size_t i = 0; i < p->n_ops; i++)
+		if (p->ops[i].code == OP_IDS)
+			uid = p->ops[i].a;
+	if (uid < 0)
+		uid = remap_uid >= 0 ? remap_uid : (long)getuid();
+	if (!(p->clone_flags & CLONE_NEWUSER))
+		return uid;
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct plan_op_rec *op = &p->ops[i];
+		if (op->code != OP_UID_MAP || uid < (long)op->a || uid - (long)op->a >= (long)op->c)
+			continue;
+		long outside = op->b == PLAN_CALLER_ID ? (long)getuid() : (long)op->b;
+		return outside + (uid - (long)op->a);
+	}
+	return -1;
+}
+
 static int has_hooks(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_ops; i++)
@@ -738,6 +762,7 @@ static int reap_children(pid_t pid, int *status)
 			ended = 1;
 		} else {
 			console_reaped(w);
+			stdin_relay_reaped(w);
 		}
 	}
 }
@@ -809,6 +834,7 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 	/* The console's relay restores the caller's terminal once the sandbox's side is gone: let it
 	 * (a SIGKILLed cordon left the shell raw, echo off, when the relay went with the tree). */
 	console_finish();
+	stdin_relay_finish();
 	tree_kill_all();
 	_exit(EXIT_CORDON);
 }
@@ -941,6 +967,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 				notify_report_counts(nf, 1);
 		}
 		console_finish();
+		stdin_relay_finish();
 		/* The sandbox ends with its command, in every mode: a pid namespace dies with its
 		 * init, a cgroup is emptied when the supervisor removes it. Without either, what the
 		 * command left running (a daemon, a double fork) would outlive the run, its timeout
@@ -1088,6 +1115,10 @@ int main(int argc, char **argv)
 	 * namespace denies setgroups, so they are dropped here, before the clone. */
 	if (remapped && setgroups(0, NULL))
 		die_step(EXIT_CORDON, "drop supplementary groups", NULL, NULL, errno);
+	/* An OCI container's streams are its engine's (runc's rules), and a detached one outlives
+	 * the launcher that would relay them. */
+	if (!o.detach && !o.console_socket && !o.start_fifo)
+		stdin_relay_prepare(command_host_uid(&p, remapped ? remap_uid : -1));
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join; the others but user and pid too, at once
@@ -1128,6 +1159,7 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (pid == 0) {
+		stdin_relay_child();
 		if (parent_fd >= 0)
 			close(parent_fd);
 		if (audit_fd >= 0)
@@ -1140,6 +1172,7 @@ int main(int argc, char **argv)
 			close(cgroup_fd);
 		sandbox_main(&p, &cmd, &pp, &forward);
 	}
+	stdin_relay_start();
 	/* Until the go, a step that fails here because the sandbox's process failed first (and
 	 * said why: its unshare) is not reported again. */
 	ev_set_peer_fail_fd(pp.exec[0]);

@@ -3,6 +3,7 @@
 #include "trace.h"
 
 #include "console.h"
+#include "stdio-relay.h"
 #include "events.h"
 
 #include <errno.h>
@@ -110,6 +111,7 @@ int trace_reap(struct notifier *nf, pid_t child, int *status)
 			/* A tracee that ended: reaping it here hands it to its real parent (init). Or
 			 * the console's relay, the launcher's other child. */
 			console_reaped(w);
+			stdin_relay_reaped(w);
 		}
 	}
 }

@@ -27,6 +27,8 @@ function shell(script: string, dir: string, user?: { uid: number; gid: number })
       HOME: '/nonexistent',
       NODE_EXTRA_CA_CERTS: '',
       CORDON: `${process.execPath} ${CLI}`,
+      // The sanitizer build, or another launcher to compare with.
+      ...(process.env.CORDON_LAUNCHER ? { CORDON_LAUNCHER: process.env.CORDON_LAUNCHER } : {}),
     },
   })
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
@@ -120,6 +122,38 @@ for (const c of callers)
           assert.match(r.stderr, /refused/)
           assert.equal(readFileSync(`${outside}/o.txt`, 'utf8'), 'fd\n')
         })
+
+      // A pipe reopened by name opens either end: a sandbox given the pipe a shell reads its
+      // script (or a `while read` loop its lines) from could write commands into it, run outside
+      // any sandbox. As root the id range keeps root's pipes closed; a plain user's sandbox, and
+      // a --host-root one, get a pipe of cordon's instead, fed from the caller's without reading
+      // ahead of the program (native/stdio-relay.c).
+      const own = c.user ? '' : '--host-root'
+      test(`${c.user ? '' : '--host-root: '}a sandbox cannot write into the pipe its stdin is`, () => {
+        const script =
+          `$CORDON run -q ${own} ${m.flags} -- sh -c 'echo "echo INJECTED" > /proc/self/fd/0; echo wrote=$?'\n` +
+          'echo step2\n'
+        const r = shell(
+          `printf '%s' "${script.replace(/"/g, '\\"').replace(/\$/g, '\\$')}" | sh`,
+          project,
+          c.user,
+        )
+        assert.doesNotMatch(r.stdout, /INJECTED/, r.stderr)
+        assert.match(r.stdout, /step2/)
+      })
+
+      test('a loop around cordon keeps what the program did not read; it reads what it would', () => {
+        const r = shell(
+          `printf 'a\\nb\\nc\\n' | while read x; do echo "got $x"; ${run} true; done; ` +
+            `printf 'a\\nb\\nc\\n' | { ${run} head -c 2; echo "rest $(cat | tr '\\n' ' ')"; }; ` +
+            `seq 1 200000 | ${run} md5sum; seq 1 200000 | md5sum`,
+          project,
+          c.user,
+        )
+        const lines = r.stdout.split('\n')
+        assert.deepEqual(lines.slice(0, 5), ['got a', 'got b', 'got c', 'a', 'rest b c '], r.stderr)
+        assert.equal(lines[5], lines[6], 'the whole stream, in order')
+      })
 
       // A device whose every open is another object gets no rule: /dev/ptmx would make the
       // sandbox new host terminals (found by the attack on the first cut).

@@ -1,0 +1,37 @@
+/* stdio-relay.h — the command's stdin, when it is a pipe the sandbox could open again by name
+ * for writing, becomes a pipe of cordon's own, fed from the caller's.
+ *
+ * A pipe reopened through /proc/self/fd/0 (`echo CMD > /dev/stdin`) opens either end, whichever
+ * end the fd is, and Landlock does not judge pipes: only the pipe's owner and mode do. A plain
+ * user's sandbox runs as the user who made the pipe, so it could write into the pipe a shell
+ * reads its script from (`cat install.sh | sh`, a step of which runs cordon) or a `while read`
+ * loop its lines from, and those run outside any sandbox. Given cordon's pipe instead, the
+ * sandbox can only write into its own input.
+ *
+ * The relay never reads the caller's pipe ahead of the program: it copies the pipe's first
+ * buffer into cordon's (tee(2), which leaves it in the caller's), and takes it from the caller's
+ * only once the program has read all of it; when the sandbox ends, it takes exactly what the
+ * program read. So a loop around cordon keeps every line the program did not read, as it does
+ * unsandboxed. cordon's pipe holds one buffer: the program's reads return at most a page.
+ *
+ * Order: stdin_relay_prepare (launcher, before the clone) → stdin_relay_child (the sandbox's
+ * process, first thing) → stdin_relay_start (launcher, after the clone) → stdin_relay_finish
+ * (launcher, once the sandbox ended). A no-op unless prepare made a relay. */
+#ifndef CORDON_STDIO_RELAY_H
+#define CORDON_STDIO_RELAY_H
+
+#include <sys/types.h>
+
+/* Launcher: when fd 0 is a pipe or FIFO the command (host uid `uid`) could open for writing
+ * (its owner, or group or others may write), fd 0 becomes the read end of cordon's pipe. */
+void stdin_relay_prepare(long uid);
+/* The sandbox's first process: drops the relay's fds (init never execs). */
+void stdin_relay_child(void);
+/* Launcher, after the clone: starts the relay process, and lets go of its copy of fd 0. */
+void stdin_relay_start(void);
+/* Launcher, once the sandbox ended: waits for the relay to take what the program read. */
+void stdin_relay_finish(void);
+/* The launcher reaped pid with a wait of its own: when it was the relay, forget it. */
+void stdin_relay_reaped(pid_t pid);
+
+#endif
