@@ -165,8 +165,13 @@ export class CgroupV1 implements Cgroup {
   thaw(): void {
     this.freezer('THAWED')
   }
+  /** FREEZING counts: a group that cannot finish freezing (a task waits in vfork for a child
+   * the freezer stopped) still runs nothing, and a signal it is sent waits with it. Taken for
+   * running, it was sent the signals of `cordon kill` and a timeout, and the run hung. */
   frozen(): boolean {
-    return this.dirs.freezer ? read(`${this.dirs.freezer}/freezer.state`) === 'FROZEN' : false
+    if (!this.dirs.freezer) return false
+    const state = read(`${this.dirs.freezer}/freezer.state`)
+    return state === 'FROZEN' || state === 'FREEZING'
   }
 
   killAll(): void {

@@ -11,6 +11,7 @@ import { type ProcessId, signalProcesses } from '../host/signal.js'
 export interface Seen {
   state: string
   startTime: number
+  ppid: number
 }
 
 /** Descendants of root (not root itself), parents before children; none when root's pid now
@@ -28,7 +29,7 @@ export function descendants(root: ProcessId, seen: Map<number, Seen> = new Map()
     // The command name may hold spaces and parentheses: fields resume after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     const ppid = Number(fields[1])
-    seen.set(Number(name), { state: fields[0] ?? '', startTime: Number(fields[19]) })
+    seen.set(Number(name), { state: fields[0] ?? '', startTime: Number(fields[19]), ppid })
     children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
   }
   if (seen.get(root.pid)?.startTime !== root.startTime) return []
@@ -47,13 +48,19 @@ function ids(pids: readonly number[], seen: Map<number, Seen>): ProcessId[] {
 }
 
 /** Whether the sandbox below a launcher is stopped as `cordon freeze` leaves one that has no
- * cgroup: its first process (the sandbox's init, which its own processes cannot stop) in
- * state T. A program that stops one of its own children is not frozen. */
+ * cgroup: its first process (the sandbox's init, which its own processes cannot stop) or the
+ * command, init's child, in state T. A program that stops one of its own children is not
+ * frozen. The command counts too because init stays in the caller's process group, where a
+ * SIGCONT for the group (`timeout` sends one after its signal) resumes init alone: a kill then
+ * went to the still stopped command as a signal it could not act on, and the run hung. */
 export function sandboxStopped(launcher: ProcessId | undefined): boolean {
   if (!launcher) return false
   const seen = new Map<number, Seen>()
-  const first = descendants(launcher, seen)[0]
-  return first !== undefined && seen.get(first)?.state === 'T'
+  const all = descendants(launcher, seen)
+  const init = all[0]
+  if (init === undefined) return false
+  const command = all.find((pid) => seen.get(pid)?.ppid === init)
+  return [init, command].some((pid) => pid !== undefined && seen.get(pid)?.state === 'T')
 }
 
 /** Sends signal to every descendant of root; returns how many got it. */

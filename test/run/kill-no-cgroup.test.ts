@@ -91,5 +91,36 @@ describe(
       await sleep(500)
       assert.equal(left(), '', 'every process of the sandbox is gone')
     })
+
+    // helper-95: frozen without a cgroup (SIGSTOP to each process), then sent SIGCONT as a
+    // group by `timeout` (init stays in the caller's process group; the command does not), the
+    // run took init for thawed and forwarded SIGTERM to the still stopped command: it hung
+    // until `cordon kill`.
+    test('a frozen run whose init a group SIGCONT woke still ends on SIGTERM', async (t) => {
+      const { user, dir, env, as } = plainUserScratch(t, 'frozen-cont')
+      const run = spawn(process.execPath, [CLI, 'run', '-q', '--', 'sleep', `9${process.pid}`], {
+        cwd: dir,
+        uid: user.uid,
+        gid: user.gid,
+        env,
+        stdio: 'ignore',
+        detached: true, // a process group of its own, as timeout makes
+      })
+      t.after(() => run.kill('SIGKILL'))
+      let id = ''
+      for (let i = 0; i < 100 && !id; i++, await sleep(100)) {
+        const ps = as(['ps', '--json'])
+        id = (JSON.parse(ps.stdout || '{"sandboxes":[]}').sandboxes as { id: string }[])[0]?.id ?? ''
+      }
+      assert.ok(id, 'the sandbox is registered')
+      const f = as(['freeze', id])
+      assert.equal(f.status, 0, f.stderr)
+      process.kill(-run.pid!, 'SIGCONT')
+      await sleep(200)
+      const ended = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)))
+      process.kill(run.pid!, 'SIGTERM')
+      const code = await Promise.race([ended, sleep(10_000).then(() => 'hung' as const)])
+      assert.notEqual(code, 'hung', 'cordon ended within 10 s')
+    })
   },
 )
