@@ -8,7 +8,7 @@
 // pipes stay closed to the sandbox's id range (a pipe reopened by name opens either end).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { CLI, ensureTestUser, isRoot } from '../helpers.js'
 
@@ -17,6 +17,13 @@ after(() => rmSync(base, { recursive: true, force: true }))
 
 /** `sh -c SCRIPT` with CORDON standing for the CLI, as root or the plain user, from dir. */
 function shell(script: string, dir: string, user?: { uid: number; gid: number }) {
+  // The plain user's registry and private /tmp are this file's alone: other tests list and
+  // kill that user's sandboxes in the shared one.
+  const runtime = `${base}/rt-${user ? user.uid : 0}`
+  if (user && !existsSync(runtime)) {
+    mkdirSync(runtime, { recursive: true, mode: 0o700 })
+    chownSync(runtime, user.uid, user.gid)
+  }
   const r = spawnSync('sh', ['-c', script], {
     cwd: dir,
     encoding: 'utf8',
@@ -27,6 +34,7 @@ function shell(script: string, dir: string, user?: { uid: number; gid: number })
       HOME: '/nonexistent',
       NODE_EXTRA_CA_CERTS: '',
       CORDON: `${process.execPath} ${CLI}`,
+      ...(user ? { XDG_RUNTIME_DIR: runtime } : {}),
       // The sanitizer build, or another launcher to compare with.
       ...(process.env.CORDON_LAUNCHER ? { CORDON_LAUNCHER: process.env.CORDON_LAUNCHER } : {}),
     },
@@ -82,8 +90,13 @@ for (const c of callers)
         })
 
       test("to /dev/null, the host's, which the view shows by another mount", () => {
-        const r = shell(`${run} sh -c 'echo gone > /dev/stderr && echo kept' 2>/dev/null`, project, c.user)
-        assert.equal(r.stdout, 'kept\n', r.stderr)
+        // cordon's own stderr is the same /dev/null: its status says what a message would.
+        const r = shell(
+          `${run} sh -c 'echo gone > /dev/stderr && echo kept' 2>/dev/null; echo status=$?`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'kept\nstatus=0\n', r.stderr)
       })
 
       test('a stream open for writing is not readable by name', () => {
