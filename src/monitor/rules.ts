@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import yaml from 'js-yaml'
 import { CordonError, fileProblem, suggest } from '../errors.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
-import { valuesOf } from './expr.js'
+import { type Expr, valuesOf } from './expr.js'
 import { isFalcoDocument, type RuleReport } from './falco.js'
 import { buildRule } from './rule-build.js'
 import { asObject, collect, condition, fail, newParsed, type Parsed, throwProblems } from './rule-check.js'
@@ -145,12 +145,27 @@ function buildRules(p: Parsed): Rule[] {
 }
 
 /** Syscalls the rules test (`syscall = x`, `syscall in (…)`, Falco's `evt.type`): the sandbox
- * must report them. Falco's event types that are no syscall (procexit) come from process events. */
+ * must report them. Falco's event types that are no syscall (procexit) come from process events.
+ * A syscall only rules that require `denied` test is watched when refused alone (`!NAME`): the
+ * calls the policy lets through are never stopped for a rule that cannot fire on them (a watched
+ * call waits for the launcher, and a signal in that wait is an EINTR the program never sees
+ * unobserved; `escape-attempt` watched every allowed `ptrace` of a debugger). */
 export function watchedSyscalls(set: RuleSet): string[] {
-  const named = set.rules.flatMap((r) => [
-    ...valuesOf(r.when, 'syscall'),
-    ...valuesOf(r.when, 'evt.type').filter((v) => unknownSyscallHint(String(v)) === undefined),
-    ...valuesOf(r.when, 'syscall.type').filter((v) => unknownSyscallHint(String(v)) === undefined),
-  ])
-  return [...new Set(named.map(String))].sort()
+  const whole = new Set<string>()
+  const refused = new Set<string>()
+  for (const r of set.rules) {
+    const named = [
+      ...valuesOf(r.when, 'syscall'),
+      ...valuesOf(r.when, 'evt.type').filter((v) => unknownSyscallHint(String(v)) === undefined),
+      ...valuesOf(r.when, 'syscall.type').filter((v) => unknownSyscallHint(String(v)) === undefined),
+    ].map(String)
+    for (const name of named) (requiresDenied(r.when) ? refused : whole).add(name)
+  }
+  return [...whole, ...[...refused].filter((n) => !whole.has(n)).map((n) => `!${n}`)].sort()
+}
+
+/** Whether an expression holds only for refused calls: `denied`, or an `and` with it. */
+function requiresDenied(e: Expr): boolean {
+  if (e.kind === 'flag') return e.field === 'denied'
+  return e.kind === 'and' && (requiresDenied(e.left) || requiresDenied(e.right))
 }

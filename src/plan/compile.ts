@@ -166,7 +166,13 @@ function compilePolicy(
     ops.push({ op: 'seccomp_notify', program: filter.responder })
     if (filter.ptrace) ops.push({ op: 'seccomp_trace' })
     if (ctx.trace) notes.push(`seccomp: ${ctx.trace.mode} mode: calls are recorded by the launcher`)
-    if (ctx.watch?.length) notes.push(`seccomp: reported to the monitor: ${[...ctx.watch].sort().join(', ')}`)
+    if (ctx.watch?.length)
+      notes.push(
+        `seccomp: reported to the monitor: ${[...ctx.watch]
+          .sort()
+          .map((n) => (n.startsWith('!') ? `${n.slice(1)} (when refused)` : n))
+          .join(', ')}`,
+      )
   }
   const profile = policy.seccomp.findLast((l) => l.profile !== undefined)?.profile ?? 'default'
   const own = policy.seccomp.reduce((n, l) => n + (l.rules?.length ?? 0), 0)

@@ -372,14 +372,15 @@ function checkStdio(stdio: unknown, bad: (message: string) => CordonError): void
   }
 }
 
-/** `watch` names syscalls: a name this machine's tables do not know (a typo) would never be
- * reported, and a rule waiting for it would never fire. The tables load only when it is given. */
+/** `watch` names syscalls (`!NAME`: reported only when refused): a name this machine's tables
+ * do not know (a typo) would never be reported, and a rule waiting for it would never fire. The
+ * tables load only when it is given. */
 function checkWatch(watch: unknown, bad: (message: string) => CordonError): void {
   if (watch === undefined) return
   if (!Array.isArray(watch) || !watch.every((n) => typeof n === 'string'))
     throw bad('expected `watch` to be an array of syscall names, e.g. ["openat", "connect"]')
   for (const name of watch) {
-    const hint = unknownSyscallHint(name)
+    const hint = unknownSyscallHint(name.startsWith('!') ? name.slice(1) : name)
     if (hint !== undefined) throw bad(`\`watch\` names \`${name}\`, which is not a syscall${hint}`)
   }
 }

@@ -48,7 +48,8 @@ export interface SpawnOptions {
   context?: Partial<CompileContext>
   /** With a cgroup: how often to sample it for `stats`, `oom` and `pids-limit` events (ms; 0: never). */
   statsIntervalMs?: number
-  /** Syscalls to report as `syscall` events (their outcome unchanged): what monitor rules watch. */
+  /** Syscalls to report as `syscall` events (their outcome unchanged): what monitor rules watch.
+   * `!NAME` reports NAME only when the policy refuses it (nothing that goes on is stopped). */
   watch?: readonly string[]
   /** Report every exec and exit of the sandbox's processes as `process` events. */
   processEvents?: boolean

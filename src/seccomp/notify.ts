@@ -198,12 +198,22 @@ export function observeSyscalls(
   return rules
 }
 
+/** A call watched only when the policy refuses it: what goes on is never stopped. */
+function watchedRefused(a: Action): Action {
+  return a.kind === 'errno' ? { kind: 'deny-log', errno: a.errno } : a
+}
+
 /**
  * The spec with `names` reported to the monitor, their outcomes unchanged otherwise (and
- * NEVER_NOTIFIED calls reported only when refused).
+ * NEVER_NOTIFIED calls reported only when refused). A name written `!NAME` is reported only
+ * when refused (monitor/rules.ts watchedSyscalls: rules that require `denied`).
  */
 export function watchSyscalls(spec: SeccompSpec, names: Iterable<string>): SeccompSpec {
-  return { ...spec, rules: observeSyscalls(spec, [...spec.rules], names, watched, 'monitor') }
+  const all = [...names]
+  const whole = all.filter((n) => !n.startsWith('!'))
+  const refused = all.filter((n) => n.startsWith('!')).map((n) => n.slice(1))
+  const rules = observeSyscalls(spec, [...spec.rules], whole, watched, 'monitor')
+  return { ...spec, rules: observeSyscalls(spec, rules, refused, watchedRefused, 'monitor (refused)') }
 }
 
 function respondValue(a: Action, name: string | undefined, record: boolean, check: boolean): Action {

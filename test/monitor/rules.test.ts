@@ -124,8 +124,16 @@ describe('rule conditions', () => {
     assert.ok(base.rules.some((r) => r.name === 'fork-storm'))
     // Process creation is counted (spawn events); clone is watched for its refusals only (a
     // NEVER_NOTIFIED call that goes on is never stopped).
-    assert.deepEqual(watchedSyscalls(base).slice(0, 4), ['add_key', 'bpf', 'clone', 'delete_module'])
-    assert.ok(watchedSyscalls(base).includes('execve') && watchedSyscalls(base).includes('ptrace'))
+    // The calls of rules that require `denied` (escape-attempt) are watched when refused alone
+    // (`!NAME`): an allowed ptrace (a debugger under a policy that allows it) is never stopped.
+    assert.deepEqual(watchedSyscalls(base).slice(0, 4), ['!add_key', '!bpf', '!clone', '!delete_module'])
+    assert.ok(watchedSyscalls(base).includes('execve') && watchedSyscalls(base).includes('!ptrace'))
+    // A syscall another rule tests whatever its outcome stays watched whole.
+    const both = parseRules(
+      'rules:\n  - rule: a\n    when: event = syscall and denied and syscall = ptrace\n    then: alert\n' +
+        '  - rule: b\n    when: event = syscall and syscall = ptrace\n    then: alert\n',
+    )
+    assert.deepEqual(watchedSyscalls(both), ['ptrace'])
   })
 })
 
