@@ -9,32 +9,37 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <stdnoreturn.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The caller's pipe and the write end of cordon's: the relay's alone once it runs. */
 static int caller_in = -1, relay_w = -1;
 static pid_t relay_pid = -1;
-static volatile sig_atomic_t stopping;
 
 void stdin_relay_prepare(long uid)
 {
 	struct stat st;
 	if (uid < 0 || fstat(0, &st) || !S_ISFIFO(st.st_mode))
 		return;
-	/* A root caller's pipes (root's, 0600) are closed to the sandbox's id range already. */
-	if (st.st_uid != (uid_t)uid && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+	/* A root caller's pipes (root's, 0600) are closed to the sandbox's id range already; host
+	 * root (--host-root) may keep capabilities that pass any mode. */
+	if (uid != 0 && st.st_uid != (uid_t)uid && !(st.st_mode & (S_IWGRP | S_IWOTH)))
 		return;
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC))
 		die_step(EXIT_CORDON, "stdin relay", NULL, NULL, errno);
 	/* One buffer: a full pipe wakes its writer when its reader empties it, which is how the
 	 * relay learns that the program has read all it was given. */
-	if (fcntl(fds[1], F_SETPIPE_SZ, 4096) < 0 || fcntl(fds[1], F_GETPIPE_SZ) != 4096)
+	long page = sysconf(_SC_PAGESIZE);
+	if (page <= 0 || fcntl(fds[1], F_SETPIPE_SZ, (int)page) < 0 ||
+	    fcntl(fds[1], F_GETPIPE_SZ) != page)
 		die_step(EXIT_CORDON, "stdin relay", "a one-page pipe", NULL,
 			 errno ? errno : EINVAL);
 	caller_in = fcntl(0, F_DUPFD_CLOEXEC, 3);
@@ -53,39 +58,47 @@ void stdin_relay_child(void)
 	relay_w = caller_in = -1;
 }
 
-static void on_term(int sig)
+/* The first n bytes at the front of the caller's pipe, copied without taking them (tee into a
+ * scratch pipe, read back): n at most a page. -1 when they cannot be looked at. */
+static ssize_t front(int scratch[2], char *buf, size_t n)
 {
-	(void)sig;
-	stopping = 1;
+	ssize_t got = tee(caller_in, scratch[1], n, SPLICE_F_NONBLOCK);
+	if (got <= 0)
+		return got;
+	ssize_t back = read(scratch[0], buf, (size_t)got);
+	return back == got ? back : -1;
 }
 
-/* Takes n bytes from the front of the caller's pipe, which the program has read from cordon's:
- * spliced to /dev/null, never waiting (another reader of the caller's pipe may have taken
- * them first). */
-static void take(int null, size_t n)
+/* Takes n bytes from the front of the caller's pipe, which the program has read from cordon's,
+ * when they are still the bytes it was given (`given`): another reader of the same pipe may
+ * have taken them meanwhile, and taking what is there now would lose that reader's next bytes.
+ * Returns whether they were. Spliced to /dev/null, never waiting. */
+static int take(int null, int scratch[2], const char *given, size_t n)
 {
+	static char now[65536];
+	if (n == 0)
+		return 1;
+	if (n > sizeof now || front(scratch, now, n) != (ssize_t)n || memcmp(now, given, n) != 0)
+		return 0;
 	while (n > 0) {
 		ssize_t got = splice(caller_in, NULL, null, NULL, n, SPLICE_F_NONBLOCK);
 		if (got <= 0 && !(got < 0 && errno == EINTR))
-			return;
+			return 0;
 		if (got > 0)
 			n -= (size_t)got;
 	}
+	return 1;
 }
 
 static noreturn void relay(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* SIGTERM (stdin_relay_finish) is taken only while waiting, so that none is lost between
-	 * a look at `stopping` and the wait. */
-	struct sigaction sa = { .sa_handler = on_term };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigset_t term, waiting;
+	/* SIGTERM (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
+	 * handler run only inside ppoll was lost whenever ppoll returned with a pipe ready. */
+	sigset_t term;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
-	sigprocmask(SIG_BLOCK, &term, &waiting);
-	sigdelset(&waiting, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
 	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it. */
 	int lo = caller_in < relay_w ? caller_in : relay_w, hi = caller_in ^ relay_w ^ lo;
 	close(0); /* cordon's read end, the launcher's copy: the program's side must go with it */
@@ -94,40 +107,64 @@ static noreturn void relay(void)
 	if (hi > lo + 1)
 		sys_close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
 	sys_close_range((unsigned)hi + 1, ~0u, 0);
+	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int scratch[2];
+	long page = sysconf(_SC_PAGESIZE);
+	if (term_fd < 0 || null < 0 || page <= 0 || page > 65536 ||
+	    pipe2(scratch, O_CLOEXEC | O_NONBLOCK))
+		_exit(1); /* the program's input ends: its pipe closes with this process */
+	static char copy[65536]; /* what was given, to check the caller's front against */
 	size_t given = 0; /* in cordon's pipe, and still at the front of the caller's */
-	while (!stopping) {
+	int idle = 0; /* the last pass moved nothing: wait a little before the next */
+	for (;;) {
 		/* The caller's pipe is looked at only with nothing given: its hang-up shows whatever
-		 * the events asked, and would spin the loop while the program reads. */
-		struct pollfd f[2] = { { .fd = given ? -1 : caller_in, .events = POLLIN },
-				       { .fd = relay_w, .events = given ? POLLOUT : 0 } };
-		if (ppoll(f, 2, NULL, &waiting) < 0) {
-			if (errno == EINTR)
-				continue;
+		 * the events asked, and would spin the loop while the program reads. After a pass
+		 * that moved nothing (the program grew its pipe, or wrote into it), the pipes are
+		 * left alone for 10 ms: they would show ready again at once. */
+		struct pollfd f[3] = { { .fd = term_fd, .events = POLLIN },
+				       { .fd = given || idle ? -1 : caller_in, .events = POLLIN },
+				       { .fd = relay_w, .events = given && !idle ? POLLOUT : 0 } };
+		int ready = poll(f, 3, idle ? 10 : -1);
+		if (ready < 0 && errno != EINTR)
 			break;
-		}
-		if (f[1].revents & POLLERR)
+		if (f[0].revents & POLLIN)
+			break; /* the sandbox ended: what the program read is known now */
+		if (f[2].revents & POLLERR)
 			break; /* no reader left: the program's side is gone */
+		idle = 0;
+		if (ready <= 0)
+			continue;
 		if (given) {
 			int left = 1;
-			if ((f[1].revents & POLLOUT) && ioctl(relay_w, FIONREAD, &left) == 0 &&
-			    left == 0) {
-				take(null, given);
-				given = 0;
+			if (!(f[2].revents & POLLOUT) || ioctl(relay_w, FIONREAD, &left) ||
+			    left != 0) {
+				idle = 1;
+				continue;
 			}
+			if (!take(null, scratch, copy, given))
+				break; /* another reader took them: stop, rather than lose its bytes */
+			given = 0;
 			continue;
 		}
-		if (!(f[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(f[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		ssize_t n = tee(caller_in, relay_w, 1 << 20, SPLICE_F_NONBLOCK);
+		/* One page at most (a pipe buffer holds no more), kept to check the front against. */
+		ssize_t n = front(scratch, copy, (size_t)page);
+		if (n > 0)
+			n = tee(caller_in, relay_w, (size_t)n, SPLICE_F_NONBLOCK);
 		if (n > 0)
 			given = (size_t)n;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			break; /* the caller's pipe ended (or failed): so does the program's input */
+		else if (n == 0)
+			break; /* the caller's pipe ended: so does the program's input */
+		else if (errno == EAGAIN || errno == EINTR)
+			idle = 1;
+		else
+			break;
 	}
 	int left = 0;
 	if (given && ioctl(relay_w, FIONREAD, &left) == 0 && left >= 0 && (size_t)left <= given)
-		take(null, given - (size_t)left);
+		take(null, scratch, copy, given - (size_t)left);
 	_exit(0);
 }
 
@@ -156,8 +193,19 @@ void stdin_relay_finish(void)
 {
 	if (relay_pid <= 0)
 		return;
-	/* The sandbox ended: what its program read is known now. */
+	/* The sandbox ended: what its program read is known now. A relay that has not taken it
+	 * within a second (it never should) is killed: the launcher must go on to end the run. */
 	kill(relay_pid, SIGTERM);
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	for (int waited = 0; waited < 1000; waited += 10) {
+		pid_t w = waitpid(relay_pid, NULL, WNOHANG);
+		if (w == relay_pid || (w < 0 && errno == ECHILD)) {
+			relay_pid = -1;
+			return;
+		}
+		nanosleep(&tick, NULL);
+	}
+	kill(relay_pid, SIGKILL);
 	while (waitpid(relay_pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	relay_pid = -1;

@@ -9,11 +9,14 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { CLI, ensureTestUser, isRoot } from '../helpers.js'
 
 const base = `/tmp/cordon-stdio-${process.pid}`
-after(() => rmSync(base, { recursive: true, force: true }))
+// Retried: a run's last cleanup (its registry record) may still be writing in the runtime
+// directory as the file ends, and rmdir then fails ENOTEMPTY.
+// At the process's exit, as helpers.ts projectDir does (a root-level after() left it in CI).
+process.once('exit', () => rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }))
 
 /** `sh -c SCRIPT` with CORDON standing for the CLI, as root or the plain user, from dir. */
 function shell(script: string, dir: string, user?: { uid: number; gid: number }) {
@@ -167,6 +170,32 @@ for (const c of callers)
         assert.deepEqual(lines.slice(0, 5), ['got a', 'got b', 'got c', 'a', 'rest b c '], r.stderr)
         assert.equal(lines[5], lines[6], 'the whole stream, in order')
       })
+
+      if (c.user) {
+        // helper-97 on the relay's first cut: a program that grew its own stdin pipe made the
+        // relay spin, and with a daemon left holding stdin (no pid namespace) cordon never
+        // returned; several readers of one pipe lost each other's bytes.
+        test('a program that grows its stdin pipe and leaves a holder of it ends the run', () => {
+          const hold =
+            'import fcntl, os, time\nfcntl.fcntl(0, 1031, 1 << 20)\nif os.fork() == 0:\n  os.setsid()\n' +
+            '  if os.fork() == 0:\n    os.close(1); os.close(2); time.sleep(30)\n  os._exit(0)\nprint("main exits")'
+          const t = Date.now()
+          const r = shell(`seq 1 100000 | ${run} python3 -c '${hold}'`, project, c.user)
+          assert.equal(r.stdout, 'main exits\n', r.stderr)
+          assert.ok(Date.now() - t < 15_000, `cordon returned after ${Date.now() - t} ms`)
+        })
+
+        test('readers sharing one stdin pipe lose none of its bytes', () => {
+          const r = shell(
+            // sh gives a background job /dev/null for stdin unless it redirects its own: <&3.
+            `seq -f '%015g' 1 50000 | { ${run} cat <&3 > w1 & ${run} cat <&3 > w2 & ${run} cat <&3 > w3 & wait; } 3<&0; ` +
+              `sort -u w1 w2 w3 | wc -l; rm -f w1 w2 w3`,
+            outside,
+            c.user,
+          )
+          assert.equal(r.stdout.trim(), '50000', r.stderr)
+        })
+      }
 
       // A device whose every open is another object gets no rule: /dev/ptmx would make the
       // sandbox new host terminals (found by the attack on the first cut).
