@@ -895,6 +895,21 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			fds[FD_SPAWNS].fd = -1;
 		if (fds[FD_PARENT].fd >= 0 && fds[FD_PARENT].revents)
 			end_orphaned(p, pid); /* never returns */
+		/* Before the listener: the command's exec closes this pipe before its first
+		 * instruction, so a call it makes at once (an execve of a shell) can be waiting on the
+		 * listener in the same pass, and reported first it passed for the launcher's own exec
+		 * (the monitor's `initial`), and shell-exec missed it. */
+		if (fds[FD_EXEC].fd >= 0 && fds[FD_EXEC].revents) {
+			char byte;
+			/* The command's pid is read from /proc only for an events reader. */
+			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed) && ev_fd() >= 0)
+				ev_started(pid, p->has_init ? command_host_pid(pp->pid[0]) : pid);
+			close(pp->exec[0]);
+			if (pp->pid[0] >= 0)
+				close(pp->pid[0]);
+			pp->pid[0] = -1;
+			fds[FD_EXEC].fd = -1;
+		}
 		if (fds[FD_LISTENER].fd >= 0 && fds[FD_LISTENER].revents) {
 			if (fds[FD_LISTENER].revents & POLLIN)
 				notify_on_listener(nf);
@@ -912,17 +927,6 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			ev_drain();
 		if (audit_fd >= 0 && fds[FD_AUDIT].revents)
 			audit_read(audit_fd, pid);
-		if (fds[FD_EXEC].fd >= 0 && fds[FD_EXEC].revents) {
-			char byte;
-			/* The command's pid is read from /proc only for an events reader. */
-			if (read(pp->exec[0], &byte, 1) == 0 && !(nf && nf->failed) && ev_fd() >= 0)
-				ev_started(pid, p->has_init ? command_host_pid(pp->pid[0]) : pid);
-			close(pp->exec[0]);
-			if (pp->pid[0] >= 0)
-				close(pp->pid[0]);
-			pp->pid[0] = -1;
-			fds[FD_EXEC].fd = -1;
-		}
 		if (!(fds[FD_SIGNAL].revents & POLLIN))
 			continue;
 		struct signalfd_siginfo si;

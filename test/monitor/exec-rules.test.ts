@@ -5,6 +5,7 @@
 // exec-memfd probe), so the memfd case itself is shown on the engine with the event the
 // launcher reports for one; the launcher's lookup of an fd is the same for a deleted file.
 import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -54,6 +55,29 @@ function cases(run: Runner, owner?: { uid: number; gid: number }) {
         /\[warning\] shell-exec .*shell started: \/tmp\/innocent \(pid \d+, runs \/usr\/bin\/\w*sh\)/,
       )
     })
+
+    // helper-95: a command that execs a shell as its first act was missed most runs: that
+    // execve waited on the listener in the same pass as the end of the command's own exec, and
+    // reported first it passed for the launcher's exec (`initial`).
+    test(
+      'a shell exec’d at once by the command fires shell-exec, every run',
+      { timeout, skip: spawnSync('cc', ['--version']).status !== 0 && 'needs a C compiler' },
+      (t) => {
+        const dir = scratch('at-once', owner)
+        t.after(() => rmSync(dir, { recursive: true, force: true }))
+        writeFileSync(
+          join(dir, 'at-once.c'),
+          '#include <unistd.h>\nextern char **environ;\nint main(void) { char *a[] = {"/bin/sh", "-c", "true", 0}; execve(a[0], a, environ); return 1; }\n',
+        )
+        execFileSync('cc', ['-O1', '-o', join(dir, 'at-once'), join(dir, 'at-once.c')])
+        if (owner) chownSync(join(dir, 'at-once'), owner.uid, owner.gid)
+        for (let i = 0; i < 8; i++) {
+          const r = run(['run', '-q', '--monitor', '--', join(dir, 'at-once')], dir)
+          assert.equal(r.status, 0, r.stderr)
+          assert.match(r.stderr, /shell-exec .*shell started: \/bin\/sh/, `run ${i}: ${r.stderr}`)
+        }
+      },
+    )
 
     // A newcomer's trial: Python's subprocess (execvp) tries each PATH directory in turn, and
     // each miss (/usr/local/bin/sh) alerted as a shell started, with nothing it runs.
