@@ -20,6 +20,11 @@
 #ifndef CORDON_TRACE_H
 #define CORDON_TRACE_H
 
+/* The RET_TRACE data of cordon's own filter's stops (src/learn/trace.ts TRACER_DATA). A stop
+ * with other data comes from a filter of the program's own, which unobserved no tracer takes:
+ * the call fails with ENOSYS. */
+#define CORDON_TRACE_DATA 0xc0d
+
 #include "notify.h"
 
 #include <sys/types.h>

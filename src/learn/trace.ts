@@ -90,6 +90,10 @@ export function refusedByTracer(syscall: string, args: readonly bigint[]): boole
   return syscall === 'clone' && ((args[0] ?? 0n) & CLONE_UNTRACED) !== 0n
 }
 
+/** The RET_TRACE data of cordon's own stops (native/trace.h CORDON_TRACE_DATA): a stop with
+ * other data is the program's own filter's, which unobserved no tracer takes (ENOSYS). */
+export const TRACER_DATA = 0xc0d
+
 export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
   // Calls that must never be stopped keep their own outcome when they go on (NEVER_NOTIFIED);
   // learning infers them instead (generate.ts IMPLIED).
@@ -103,6 +107,6 @@ export function traceFilters(spec: SeccompSpec, mode: TraceMode): TraceFilters {
   // at its thread's very next one; audit judges what was attempted. The responder is made from
   // the notifying filter: it answers the same calls whichever way they stop.
   const responder = responderSpec(withCaptureRules(filter), true, mode === 'learn')
-  const traced = mapActions(filter, (a) => (a.kind === 'notify' ? { kind: 'trace', data: 0 } : a))
+  const traced = mapActions(filter, (a) => (a.kind === 'notify' ? { kind: 'trace', data: TRACER_DATA } : a))
   return { filter: traced, responder, ptrace: true }
 }
