@@ -103,26 +103,32 @@ const INIT_WAIT_MS = 2000
 function askInitToStop(launcher: ProcessId): void {
   const seen = new Map<number, Seen>()
   const [init, ...rest] = descendants(launcher, seen)
-  if (init === undefined || !isNamespaceInit(init) || rest.length === 0) return
+  const depth = init === undefined ? undefined : nsPids(init)
+  if (depth === undefined || depth.length < 2 || depth.at(-1) !== '1' || rest.length === 0) return
   if (signalProcesses([launcher], FREEZE_SIGNAL) === 0) return
   const wait = new Int32Array(new SharedArrayBuffer(4))
   for (const end = Date.now() + INIT_WAIT_MS; Date.now() < end; Atomics.wait(wait, 0, 0, 2)) {
     seen.clear()
-    const others = descendants(launcher, seen).filter((pid) => pid !== init)
+    // Only the processes of init's namespace (or of namespaces below it) are init's to stop:
+    // the launcher's own helpers beside it (a console or stdin relay) are outside, and waiting
+    // for them to stop held every freeze, kill and timeout for the full 2 s.
+    const others = descendants(launcher, seen).filter(
+      (pid) => pid !== init && (nsPids(pid)?.length ?? 0) >= depth.length,
+    )
     if (others.every((pid) => stoppedOrDead(pid, seen.get(pid)?.state))) return
   }
 }
 
-/** Whether pid is pid 1 in its innermost pid namespace (the last NSpid field). */
-function isNamespaceInit(pid: number): boolean {
+/** pid's NSpid fields, its pid in each pid namespace from the outermost (/proc's) inward;
+ * undefined when it is gone. */
+function nsPids(pid: number): string[] | undefined {
   try {
-    const nspid = /^NSpid:(.*)$/m
+    return /^NSpid:(.*)$/m
       .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
       ?.trim()
       .split(/\s+/)
-    return nspid !== undefined && nspid.length > 1 && nspid.at(-1) === '1'
   } catch {
-    return false
+    return undefined
   }
 }
 

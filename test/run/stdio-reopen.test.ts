@@ -185,6 +185,24 @@ for (const c of callers)
           assert.ok(Date.now() - t < 15_000, `cordon returned after ${Date.now() - t} ms`)
         })
 
+        // helper-98: without a cgroup, a freeze (every kill and timeout starts with one) waited
+        // for the relay, outside the sandbox's pid namespace, to stop: 2 s more per run.
+        test(
+          '--timeout ends a run with a piped stdin as soon as one without',
+          { skip: m.flags !== '' && 'the wait is for a pid namespace' },
+          () => {
+            const sleeper = `${run.replace('-q', '-q --timeout 1s')} python3 -c 'import os, time; os.read(0, 10); time.sleep(30)'`
+            const time = (script: string) => {
+              const t = Date.now()
+              shell(script, project, c.user)
+              return Date.now() - t
+            }
+            const piped = time(`seq 1 1000 | ${sleeper}`)
+            const alone = time(`${sleeper} < /dev/null`)
+            assert.ok(piped - alone < 1000, `piped ${piped} ms, from /dev/null ${alone} ms`)
+          },
+        )
+
         test('readers sharing one stdin pipe lose none of its bytes', () => {
           const r = shell(
             // sh gives a background job /dev/null for stdin unless it redirects its own: <&3.
