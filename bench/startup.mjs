@@ -110,21 +110,21 @@ function supervisedFloor() {
   made.cgroup.remove()
   const name = `bench-floor-${process.pid}`
   const dirs = groups.map((g) => join(g, name))
-  const has = (d, f) => existsSync(join(d, f))
+  const holds = (d, f) => existsSync(join(d, f))
   // The limit files each hierarchy takes (v1 by controller, v2 in one directory), and the
   // files the end's report reads.
   const writes = []
   const reads = []
   for (const [i, g] of groups.entries()) {
     const d = dirs[i]
-    if (has(g, 'memory.limit_in_bytes')) {
+    if (holds(g, 'memory.limit_in_bytes')) {
       writes.push([join(d, 'memory.limit_in_bytes'), String(limits.memory ?? -1)])
       reads.push(join(d, 'memory.oom_control'), join(d, 'memory.max_usage_in_bytes'))
-    } else if (has(g, 'memory.max')) {
+    } else if (holds(g, 'memory.max')) {
       writes.push([join(d, 'memory.max'), String(limits.memory ?? 'max')])
       reads.push(join(d, 'memory.events'))
     }
-    if (has(g, 'pids.max') || (has(g, 'cgroup.controllers') && limits.pids !== undefined)) {
+    if (holds(g, 'pids.max') || (holds(g, 'cgroup.controllers') && limits.pids !== undefined)) {
       writes.push([join(d, 'pids.max'), String(limits.pids ?? 'max')])
       reads.push(join(d, 'pids.events'))
     }

@@ -101,7 +101,7 @@ static noreturn void relay(void)
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it. */
 	int lo = caller_in < relay_w ? caller_in : relay_w, hi = caller_in ^ relay_w ^ lo;
-	close(0); /* cordon's read end, the launcher's copy: the program's side must go with it */
+	close(0); /* the launcher's /dev/null (stdin_relay_start gave up cordon's read end first) */
 	if (lo > 3)
 		sys_close_range(3, (unsigned)lo - 1, 0);
 	if (hi > lo + 1)

@@ -234,12 +234,11 @@ function validateFlags(overlay: Record<string, unknown>): Policy {
     const lines = e.issues.map((issue) => {
       const flag = flagOf(issue.path)
       if (!flag) return `flags: ${issue.message}`
-      const expected = issue.message.startsWith(`Expected \`${dotted(issue.path)}\` to be `)
-        ? issue.message.slice(`Expected \`${dotted(issue.path)}\` to be `.length)
-        : undefined
-      return expected !== undefined
-        ? `${flag}: expected ${expected}`
-        : issue.message.replace(`\`${dotted(issue.path)}\``, flag)
+      const field = `\`${dotted(issue.path)}\``
+      const expected = `Expected ${field} to be `
+      return issue.message.startsWith(expected)
+        ? `${flag}: expected ${issue.message.slice(expected.length)}`
+        : issue.message.replace(field, flag)
     })
     throw new CordonError(
       'invalid_usage',

@@ -341,8 +341,9 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
     // Without a cgroup of its own, rootless runc refuses any resource ("cannot set memory
     // limit"); the pids limit is RLIMIT_NPROC then (rlimitsFor), as in cordon's own run.
     const limited = Object.entries(policy.limits).some(([k, v]) => k !== 'timeoutMs' && v !== undefined)
-    if (!cgroupAccess(options.uid).ok) delete config.linux.resources
-    if (!cgroupAccess(options.uid).ok && limited) {
+    const noCgroup = !cgroupAccess(options.uid).ok
+    if (noCgroup) delete config.linux.resources
+    if (noCgroup && limited) {
       gaps.push({
         statement: 'limits',
         why: `uid ${options.uid} has no cgroup here, and rootless runc refuses resources without one: only the pids limit holds (RLIMIT_NPROC); export as root for a bundle with cgroup limits`,
