@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host-reads.h"
 #include "napi.h"
 
 #ifndef P_PIDFD
@@ -768,6 +769,23 @@ static napi_value do_map(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* sameReads(encoded, same) → the number of reads, or -1 for a malformed encoding: a filed plan's
+ * host reads made again (host-reads.c), same[i] set to 1 for each read C confirms. Both are
+ * Buffers; same holds one byte per read. */
+static napi_value do_same_reads(napi_env env, napi_callback_info info)
+{
+	napi_value args[2];
+	size_t argc = 2;
+	void *in = NULL, *same = NULL;
+	size_t in_len = 0, n = 0;
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 2 ||
+	    napi_get_buffer_info(env, args[0], &in, &in_len) != napi_ok ||
+	    napi_get_buffer_info(env, args[1], &same, &n) != napi_ok)
+		return fail(env, "sameReads(encoded, same) takes two Buffers");
+	long count = host_reads_same(in, in_len, same, n);
+	return int_value(env, count < 0 ? -1 : (int32_t)count);
+}
+
 NAPI_EXPORT int32_t node_api_module_get_api_version_v1(void);
 NAPI_EXPORT int32_t node_api_module_get_api_version_v1(void)
 {
@@ -783,7 +801,8 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	} fns[] = { { "spawn", do_spawn },	     { "wait", do_wait },     { "kill", do_kill },
 		    { "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
 		    { "listen", do_listen },	     { "accept", do_accept }, { "watch", do_watch },
-		    { "unwatch", do_unwatch },	     { "send", do_send },     { "map", do_map } };
+		    { "unwatch", do_unwatch },	     { "send", do_send },     { "map", do_map },
+		    { "sameReads", do_same_reads } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

@@ -21,6 +21,10 @@ export interface Addon {
   /** The file mapped (private, populated) and its mtime in ms; null when it cannot be mapped
    * (bin/code-cache.cjs). */
   map(path: string): [Buffer, number] | null
+  /** A filed plan's host reads made again (native/host-reads.c): `same[i]` set to 1 for each read
+   * whose answer C confirms; the number of reads, or -1 for a malformed encoding. Absent from an
+   * addon built before it. */
+  sameReads?(encoded: Buffer, same: Buffer): number
 }
 
 let addon: Addon | null | undefined

@@ -3,7 +3,8 @@
 // it compiled earlier only while every one of these reads still gets the same answer
 // (run/prepare.ts), which makes the reuse exactly a fresh compile.
 import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
-import { fsPath, pathFromBytes } from './path-bytes.js'
+import { loadAddon } from './addon.js'
+import { fsPath, hasEscapedBytes, pathFromBytes } from './path-bytes.js'
 
 /** One read and what it answered: the value the compiler used, or the error's code. */
 export interface HostRead {
@@ -82,27 +83,59 @@ export function recordHostReads<T>(fn: () => T): { value: T; reads: HostRead[] }
   }
 }
 
-/** Whether each read, made again now, answers as it did. */
+/** Whether each read, made again now, answers as it did. The addon makes them first (C: the
+ * system calls alone, where Node built a Stats object per lstat and a Dirent and a string per name
+ * of /etc, ~4 ms of a filed `cordon run` while its launcher waited for the go); whatever it does
+ * not confirm is made here, so an answer C cannot give in Node's form is never taken as same. */
 export function sameHostReads(reads: readonly HostRead[]): boolean {
-  const again = (r: HostRead): string => {
-    try {
-      switch (r.op) {
-        case 'lstat':
-          return statAnswer(lstatOf(r.path))
-        case 'readlink':
-          return readlinkOf(r.path)
-        case 'readdir':
-          return readdirOf(r.path).join('\0')
-        case 'dirents':
-          return direntsAnswer(direntsOf(r.path))
-        case 'text':
-          return textOf(r.path)
-      }
-    } catch (e) {
-      return failure(e)
+  const confirmed = confirmedByAddon(reads)
+  return reads.every((r, i) => confirmed?.[i] === 1 || againAnswer(r) === r.answer)
+}
+
+/** The read made again here, its answer in the recorded form. */
+function againAnswer(r: HostRead): string {
+  try {
+    switch (r.op) {
+      case 'lstat':
+        return statAnswer(lstatOf(r.path))
+      case 'readlink':
+        return readlinkOf(r.path)
+      case 'readdir':
+        return readdirOf(r.path).join('\0')
+      case 'dirents':
+        return direntsAnswer(direntsOf(r.path))
+      case 'text':
+        return textOf(r.path)
     }
+  } catch (e) {
+    return failure(e)
   }
-  return reads.every((r) => again(r) === r.answer)
+}
+
+const ADDON_OPS: Record<HostRead['op'], number> = { lstat: 1, readlink: 2, readdir: 3, dirents: 4, text: 5 }
+
+/** One byte per read, 1 where the addon confirmed it (native/host-reads.h has the encoding);
+ * undefined without an addon that can. A path or answer holding escaped bytes (a name that is not
+ * UTF-8) goes as op 0, left to JavaScript: its UTF-8 is not the bytes the kernel has. */
+export function confirmedByAddon(reads: readonly HostRead[]): Buffer | undefined {
+  const addon = loadAddon()
+  if (!addon?.sameReads || reads.length === 0) return undefined
+  let size = 0
+  for (const r of reads) size += 9 + Buffer.byteLength(r.path) + Buffer.byteLength(r.answer)
+  const encoded = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const r of reads) {
+    const plain = !hasEscapedBytes(r.path) && !hasEscapedBytes(r.answer)
+    encoded[at] = plain ? ADDON_OPS[r.op] : 0
+    const pathLength = encoded.write(r.path, at + 5)
+    encoded.writeUInt32LE(pathLength, at + 1)
+    at += 5 + pathLength
+    const answerLength = encoded.write(r.answer, at + 4)
+    encoded.writeUInt32LE(answerLength, at)
+    at += 4 + answerLength
+  }
+  const same = Buffer.alloc(reads.length)
+  return addon.sameReads(encoded, same) === reads.length ? same : undefined
 }
 
 /** Records every host read made through this module from now until stop() (which returns them,

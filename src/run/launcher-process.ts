@@ -300,9 +300,16 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     // child_process's refusal, before anything is made: a NUL would cut the string short.
     for (const [i, a] of args.entries()) if (a.includes('\0')) throw nulError(`The argument 'args[${i}]'`, a)
     if (file.includes('\0')) throw nulError("The argument 'file'", file)
-    for (const k in env)
-      if (env[k] !== undefined && (k.includes('\0') || env[k].includes('\0')))
-        throw nulError(`The property 'options.env['${k}']'`, k.includes('\0') ? k : env[k])
+    const envPairs: string[] = []
+    // As child_process: keys the object inherits count too (an env made by Object.create). Each
+    // value read once: process.env's are fetched from the C environment at every read.
+    for (const k in env) {
+      const v = env[k]
+      if (v === undefined) continue
+      if (k.includes('\0') || v.includes('\0'))
+        throw nulError(`The property 'options.env['${k}']'`, k.includes('\0') ? k : v)
+      envPairs.push(`${k}=${v}`)
+    }
     const parents: (number | null)[] = []
     const fds: number[] = []
     /** Closed here once the child has them: its pipe ends and /dev/null. */
@@ -324,14 +331,18 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
           parents.push(null)
         }
       }
-      const envPairs: string[] = []
-      // As child_process: keys the object inherits count too (an env made by Object.create).
-      for (const k in env) if (env[k] !== undefined) envPairs.push(`${k}=${env[k]}`)
       // Listening first: a process whose SIGCHLD is ignored has its children reaped by the
       // kernel, and a handler (libuv's) restores the status this waits for.
       if (watching.size === 0) {
         process.on('SIGCHLD', reapAll)
         listening = true
+      }
+      // The plan goes into the channel before the launcher exists, as far as the socket takes
+      // it without waiting: the launcher reads it as soon as it has exec'd, where after the
+      // spawn it waited ~1.5 ms for this process to get round to it (issue 23).
+      if (first?.length) {
+        const sent = addon.send(parents[3]!, first)
+        if (sent > 0) first = first.subarray(sent)
       }
       const r = addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {

@@ -160,6 +160,42 @@ const settle = () => new Promise((r) => setImmediate(r))
 })()
 `
 
+// sameReads(): every op on answers that are right, wrong, cut and one byte long; encodings cut at
+// every byte (each is refused whole, with nothing read), more reads than the result holds, and
+// a path with a NUL.
+const SAME_READS_SCRIPT = `
+const m = { exports: {} }
+process.dlopen(m, process.argv[1])
+const a = m.exports
+const expectThrow = (f) => { try { f() } catch { return } throw new Error('no throw') }
+const enc = (reads) => Buffer.concat(reads.map(([op, path, answer]) => {
+  const p = Buffer.from(path), s = Buffer.from(answer), h = Buffer.alloc(5), l = Buffer.alloc(4)
+  h[0] = op; h.writeUInt32LE(p.length, 1); l.writeUInt32LE(s.length, 0)
+  return Buffer.concat([h, p, l, s])
+}))
+const st = require('fs').lstatSync('/etc')
+const reads = [
+  [1, '/etc', st.mode + ':' + st.uid], [1, '/nonexistent', '!ENOENT'], [2, '/etc', '!EINVAL'],
+  [3, '/etc', require('fs').readdirSync('/etc').join('\\0')], [4, '/proc/self', 'x'],
+  [5, '/proc/self/uid_map', require('fs').readFileSync('/proc/self/uid_map', 'utf8')],
+  [5, '/etc', '!EISDIR'], [2, '/proc/self/exe', ''], [3, '/etc', ''], [5, '/proc/self/status', 'a'],
+  [9, '/etc', 'x'], [1, 'a\\0b', '!ENOENT'], [1, '', '!ENOENT'],
+]
+const bytes = enc(reads)
+const same = Buffer.alloc(reads.length)
+if (a.sameReads(bytes, same) !== reads.length) throw new Error('count')
+if (same.join('') !== '1111011000000') throw new Error('same ' + same.join(''))
+for (let cut = 1; cut < bytes.length; cut++) {
+  const r = a.sameReads(bytes.subarray(0, cut), Buffer.alloc(reads.length))
+  if (r !== -1 && !(r >= 0 && r < reads.length)) throw new Error('cut ' + cut + ': ' + r)
+}
+if (a.sameReads(bytes, Buffer.alloc(3)) !== -1) throw new Error('more reads than the result holds')
+if (a.sameReads(Buffer.alloc(0), Buffer.alloc(0)) !== 0) throw new Error('empty')
+expectThrow(() => a.sameReads(bytes))
+expectThrow(() => a.sameReads('x', same))
+console.log('clean')
+`
+
 const CASES: [string, string, string[]?][] = [
   [
     'its map() runs clean under ASan and UBSan: ranges, writes, failures, collection',
@@ -167,6 +203,10 @@ const CASES: [string, string, string[]?][] = [
     ['--expose-gc'],
   ],
   ['a line longer than the partial limit is never cut inside a UTF-8 character', LONG_UTF8_SCRIPT],
+  [
+    'its sameReads() runs clean under ASan and UBSan: every op, cut encodings, bad arguments',
+    SAME_READS_SCRIPT,
+  ],
   ['the spawn addon runs clean under ASan and UBSan, failures included', SCRIPT],
   ['its watch() runs clean under ASan and UBSan: split lines, a throw, unwatch', WATCH_SCRIPT],
 ]
