@@ -151,10 +151,13 @@ const runOptions = {
   format: 'cjs',
   splitting: false,
   metafile: false,
-  // import.meta.url (launcherPath, build/seccomp, rules/) is the bundle's own file URL, as the ES
-  // chunks' at the same depth; require('node:url') is a built-in Node has loaded already.
-  define: { 'import.meta.url': '__cordon_import_meta_url', __CORDON_BUILD__: BUILD_ID },
-  banner: { js: 'var __cordon_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  // import.meta.url (build/seccomp, rules/, run.cjs) is the bundle's own file URL, as the ES
+  // chunks' at the same depth; require('node:url') is a built-in Node has loaded already. Made on
+  // first use: a run that never asks (a filed one) runs no URL code (host/launcher.ts).
+  define: { 'import.meta.url': '__cordon_import_meta.url', __CORDON_BUILD__: BUILD_ID },
+  banner: {
+    js: 'var __cordon_import_meta={get url(){return require("node:url").pathToFileURL(__filename).href}};',
+  },
   outExtension: { '.js': '.cjs' },
   outdir: BUNDLE_DIR,
 }

@@ -93,7 +93,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       once,
       run.command,
       false,
-      { stdio: 'inherit', publish: true },
+      { stdio: 'inherit', publish: true, endStats: false },
       {
         amend: (ev) => {
           if (ev.event !== 'error' || !isStep(ev.step, 'exec') || ev.code !== 'ENOENT') return false
