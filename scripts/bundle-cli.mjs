@@ -154,7 +154,11 @@ const runOptions = {
   // import.meta.url (build/seccomp, rules/, run.cjs) is the bundle's own file URL, as the ES
   // chunks' at the same depth; require('node:url') is a built-in Node has loaded already. Made on
   // first use: a run that never asks (a filed one) runs no URL code (host/launcher.ts).
-  define: { 'import.meta.url': '__cordon_import_meta.url', __CORDON_BUILD__: BUILD_ID },
+  define: {
+    'import.meta.url': '__cordon_import_meta.url',
+    __CORDON_OWN_FILE__: '__filename',
+    __CORDON_BUILD__: BUILD_ID,
+  },
   banner: {
     js: 'var __cordon_import_meta={get url(){return require("node:url").pathToFileURL(__filename).href}};',
   },

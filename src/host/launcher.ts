@@ -4,12 +4,16 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CordonError } from '../errors.js'
 
+// `cordon run`'s CommonJS bundles define this as their own __filename (scripts/bundle-cli.mjs),
+// which is the file import.meta.url names there; elsewhere it is not defined.
+declare const __CORDON_OWN_FILE__: string | undefined
+
 /** The package directory this code runs from (build/src/host, and the bundles' build/src/cli-bundle,
- * are three levels below it). In `cordon run`'s CommonJS bundles the file is __filename, which is
- * what import.meta.url names there: its URL, made and parsed at every start, was ~0.8 ms of a
- * filed run (Node's URL code run for the first time). */
+ * are three levels below it). In the run bundles the file's path is taken as it is: its URL, made
+ * and parsed at every start, was ~0.8 ms of a filed run (Node's URL code run for the first time).
+ * A bundle of someone else's that defines import.meta.url (bench/startup.mjs) keeps that. */
 export const packageRoot = join(
-  dirname(typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url)),
+  dirname(typeof __CORDON_OWN_FILE__ === 'string' ? __CORDON_OWN_FILE__ : fileURLToPath(import.meta.url)),
   '..',
   '..',
   '..',
