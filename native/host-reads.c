@@ -4,12 +4,14 @@
  *
  * Each answer is compared in the form host/reads.ts gives it, so that C confirms a read only
  * where Node's own call would give the same string: an lstat's `mode:uid[:nlink]` (the link
- * count for a regular file only), a link's target, a directory's names sorted by strcmp (as
- * libuv's scandir sorts them) and joined by NUL, the same with a kind letter before each name
- * (`l` link, `d` directory, `f` anything else, the entry's own d_type or, where the file system
- * gives none, an lstat of it, as Node does), a file's bytes, and an error as `!` and its name.
+ * count for a regular file only), `=` and a link's target, `=` and a directory's names sorted by
+ * strcmp (as libuv's scandir sorts them) and joined by NUL, a kind letter before each name
+ * instead (`l` link, `d` directory, `f` anything else, the entry's own d_type or, where the file
+ * system gives none, an lstat of it, as Node does), `=` and a file's bytes, and an error as `!`
+ * and its name. The calls are Node's: an lstat is statx without AT_NO_AUTOMOUNT (libuv's; glibc's
+ * lstat adds it, and saw an automount point's trigger where Node sees what is mounted there).
  * Whatever C cannot answer in that form (an error it has no name for, a name's kind it cannot
- * learn) is left unconfirmed, never guessed: JavaScript makes that read itself. */
+ * learn as Node would) is left unconfirmed, never guessed: JavaScript makes that read itself. */
 #define _GNU_SOURCE
 #include "host-reads.h"
 
@@ -23,6 +25,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* A value's tag in an answer (host/reads.ts `tagged`): it tells a link to `!ENOENT`, or a
+ * directory holding only that name, from a failure. */
+#define VALUE_TAG '='
 
 struct bytes {
 	const uint8_t *p;
@@ -71,26 +77,49 @@ static int same_error(struct bytes answer, int e)
 	return memcmp(answer.p + 1, name, answer.n - 1) == 0;
 }
 
+/* Node's lstat: libuv's statx, which follows no final link and does trigger an automount. */
+static int node_lstat(int dir, const char *path, struct statx *st)
+{
+	return statx(dir, path, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+		     STATX_TYPE | STATX_MODE | STATX_UID | STATX_NLINK, st);
+}
+
 static int same_lstat(const char *path, struct bytes answer)
 {
-	struct stat st;
-	if (lstat(path, &st))
+	struct statx st;
+	if (node_lstat(AT_FDCWD, path, &st))
 		return same_error(answer, errno);
+	const unsigned want = STATX_TYPE | STATX_MODE | STATX_UID | STATX_NLINK;
+	if ((st.stx_mask & want) != want)
+		return 0;
 	char text[80];
-	int n = S_ISREG(st.st_mode) ? snprintf(text, sizeof text, "%u:%u:%" PRIuMAX, st.st_mode,
-					       st.st_uid, (uintmax_t)st.st_nlink)
-				    : snprintf(text, sizeof text, "%u:%u", st.st_mode, st.st_uid);
+	int n = S_ISREG(st.stx_mode)
+			? snprintf(text, sizeof text, "%u:%u:%" PRIuMAX, (unsigned)st.stx_mode,
+				   st.stx_uid, (uintmax_t)st.stx_nlink)
+			: snprintf(text, sizeof text, "%u:%u", (unsigned)st.stx_mode, st.stx_uid);
 	return n > 0 && (size_t)n < sizeof text && equal(answer, text, (size_t)n);
+}
+
+/* The answer's value after its tag, or false for an answer that is not a value. */
+static bool tagged_value(struct bytes answer, struct bytes *v)
+{
+	if (answer.n == 0 || answer.p[0] != VALUE_TAG)
+		return false;
+	v->p = answer.p + 1;
+	v->n = answer.n - 1;
+	return true;
 }
 
 static int same_readlink(const char *path, struct bytes answer)
 {
-	/* One byte more than the answer: a longer target shows as longer. */
-	char *buf = malloc(answer.n + 1);
+	struct bytes want = { answer.p, 0 };
+	bool is_value = tagged_value(answer, &want);
+	/* One byte more than the value: a longer target shows as longer. */
+	char *buf = malloc(want.n + 1);
 	if (!buf)
 		return 0;
-	ssize_t n = readlink(path, buf, answer.n + 1);
-	int same = n < 0 ? same_error(answer, errno) : equal(answer, buf, (size_t)n);
+	ssize_t n = readlink(path, buf, want.n + 1);
+	int same = n < 0 ? same_error(answer, errno) : is_value && equal(want, buf, (size_t)n);
 	free(buf);
 	return same;
 }
@@ -100,13 +129,15 @@ static int same_text(const char *path, struct bytes answer)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return same_error(answer, errno);
-	char *buf = malloc(answer.n + 1);
+	struct bytes want = { answer.p, 0 };
+	bool is_value = tagged_value(answer, &want);
+	char *buf = malloc(want.n + 1);
 	size_t got = 0;
 	int same = 0;
 	if (buf) {
-		/* Up to one byte past the answer, then the end of the file must follow. */
+		/* Up to one byte past the value, then the end of the file must follow. */
 		for (;;) {
-			ssize_t n = read(fd, buf + got, answer.n + 1 - got);
+			ssize_t n = read(fd, buf + got, want.n + 1 - got);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
@@ -114,17 +145,29 @@ static int same_text(const char *path, struct bytes answer)
 				break;
 			}
 			if (n == 0) {
-				same = equal(answer, buf, got);
+				same = is_value && equal(want, buf, got);
 				break;
 			}
 			got += (size_t)n;
-			if (got > answer.n)
+			if (got > want.n)
 				break;
 		}
 	}
 	free(buf);
 	close(fd);
 	return same;
+}
+
+/* Whether path has a `..` component. Node learns a DT_UNKNOWN entry's kind by an lstat of
+ * path.join(dir, name), which takes `..` away by the text (`/t/l/..` is `/t`), where the kernel
+ * lists the directory the link leads to, up one: C, asking the directory it listed, would judge
+ * other entries than Node. */
+static bool has_dotdot(const char *path)
+{
+	for (const char *c = path; (c = strstr(c, "..")); c += 2)
+		if ((c == path || c[-1] == '/') && (c[2] == '\0' || c[2] == '/'))
+			return true;
+	return false;
 }
 
 struct name {
@@ -143,6 +186,11 @@ static int same_dir(const char *path, struct bytes answer, bool kinds)
 	DIR *d = opendir(path);
 	if (!d)
 		return same_error(answer, errno);
+	/* A list of names is a tagged value; a list of entries starts with a kind letter. */
+	if (!kinds && !tagged_value(answer, &answer)) {
+		closedir(d);
+		return 0;
+	}
 	struct name *names = NULL;
 	size_t count = 0, cap = 0, total = 0;
 	bool ok = true;
@@ -161,12 +209,15 @@ static int same_dir(const char *path, struct bytes answer, bool kinds)
 		char kind = 'f';
 		unsigned char type = e->d_type;
 		if (kinds && type == DT_UNKNOWN) {
-			struct stat st;
-			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			struct statx st;
+			if (has_dotdot(path) || node_lstat(dirfd(d), e->d_name, &st) ||
+			    !(st.stx_mask & STATX_TYPE)) {
 				ok = false;
 				break;
 			}
-			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+			type = S_ISLNK(st.stx_mode)   ? DT_LNK
+			       : S_ISDIR(st.stx_mode) ? DT_DIR
+						      : DT_REG;
 		}
 		if (type == DT_LNK)
 			kind = 'l';
@@ -274,22 +325,32 @@ long host_reads_same(const uint8_t *in, size_t len, uint8_t *same, size_t n)
 {
 	if (n)
 		memset(same, 0, n);
+	/* A copy of its own: the caller's memory could change between the check and the reads (a
+	 * Buffer over a SharedArrayBuffer that another thread writes). */
+	uint8_t *own = malloc(len ? len : 1);
+	if (!own)
+		return -1;
+	if (len)
+		memcpy(own, in, len);
 	/* The whole encoding is checked before any read is made. */
 	size_t count = 0;
 	for (size_t at = 0; at < len; count++) {
 		struct bytes path, answer;
 		at++;
-		if (count == n || !take_bytes(in, len, &at, &path) ||
-		    !take_bytes(in, len, &at, &answer))
+		if (count == n || !take_bytes(own, len, &at, &path) ||
+		    !take_bytes(own, len, &at, &answer)) {
+			free(own);
 			return -1;
+		}
 	}
 	size_t at = 0;
 	for (size_t i = 0; i < count; i++) {
-		uint8_t op = in[at++];
+		uint8_t op = own[at++];
 		struct bytes path, answer;
-		take_bytes(in, len, &at, &path);
-		take_bytes(in, len, &at, &answer);
+		if (!take_bytes(own, len, &at, &path) || !take_bytes(own, len, &at, &answer))
+			break; /* not reached: the copy was checked whole above */
 		same[i] = (uint8_t)(same_read(op, path, answer) == 1);
 	}
+	free(own);
 	return (long)count;
 }

@@ -16,6 +16,11 @@ export interface HostRead {
 let recording: HostRead[] | undefined
 
 const failure = (e: unknown) => `!${(e as NodeJS.ErrnoException).code ?? String(e)}`
+/** A link's target, a directory's names and a file's text are tagged: any of them can read
+ * `!ENOENT` (a link to that name, a directory holding only that entry), which untagged was the
+ * answer a failure gives, so a path that failed at the compile and now holds that value passed
+ * as unchanged. An lstat's answer (digits) and a directory's entries (a kind letter first) cannot. */
+const tagged = (text: string) => `=${text}`
 
 // Every read gives the kernel the path's own bytes (path-bytes.ts fsPath): with a string holding
 // escaped bytes, Node asked about a sibling name, which anyone who can write the parent
@@ -55,20 +60,20 @@ const statAnswer = (st: Stats | undefined) =>
 /** undefined for a missing path: no error built (most of the view's /proc masks are missing). */
 export const hostLstat = (path: string): Stats | undefined =>
   read('lstat', path, () => lstatOf(path), statAnswer)
-export const hostReadlink = (path: string): string => read('readlink', path, () => readlinkOf(path), String)
+export const hostReadlink = (path: string): string => read('readlink', path, () => readlinkOf(path), tagged)
 export const hostReaddir = (path: string): string[] =>
   read(
     'readdir',
     path,
     () => readdirOf(path),
-    (names) => names.join('\0'),
+    (names) => tagged(names.join('\0')),
   )
 /** A directory's entries with their kinds (the kernel's d_type: no lstat per entry). */
 export const hostDirents = (path: string): Dirent[] =>
   read('dirents', path, () => direntsOf(path), direntsAnswer)
 const direntsAnswer = (entries: Dirent[]) =>
   entries.map((d) => `${d.isSymbolicLink() ? 'l' : d.isDirectory() ? 'd' : 'f'}${d.name}`).join('\0')
-export const hostReadText = (path: string): string => read('text', path, () => textOf(path), String)
+export const hostReadText = (path: string): string => read('text', path, () => textOf(path), tagged)
 
 /** fn's value and every host read it made through this module. */
 export function recordHostReads<T>(fn: () => T): { value: T; reads: HostRead[] } {
@@ -99,13 +104,13 @@ function againAnswer(r: HostRead): string {
       case 'lstat':
         return statAnswer(lstatOf(r.path))
       case 'readlink':
-        return readlinkOf(r.path)
+        return tagged(readlinkOf(r.path))
       case 'readdir':
-        return readdirOf(r.path).join('\0')
+        return tagged(readdirOf(r.path).join('\0'))
       case 'dirents':
         return direntsAnswer(direntsOf(r.path))
       case 'text':
-        return textOf(r.path)
+        return tagged(textOf(r.path))
     }
   } catch (e) {
     return failure(e)

@@ -24,7 +24,7 @@ import type { StatementStatus } from '../status/statements.js'
 import { planIsWhole } from '../plan/encode.js'
 import { callerUid, privateStateDir } from './state-dir.js'
 
-export const CACHE_VERSION = 2
+export const CACHE_VERSION = 3
 
 /** What a later run needs to start as the first did, without the policy. */
 export interface CachedRun {

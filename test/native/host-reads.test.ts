@@ -2,11 +2,13 @@
 // directories, files, links and /proc, C must confirm exactly the reads Node's own calls answer
 // the same, in the form host/reads.ts records them, and never one that changed.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import {
   chmodSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -130,5 +132,99 @@ test('a name that is not UTF-8 is left to JavaScript, and its change is seen', {
   assert.ok(reads.some((r) => r.answer.includes(pathFromBytes(Buffer.from([0x66, 0xff, 0x6f])))))
   assert.equal(sameHostReads(reads), true)
   renameSync(raw, Buffer.concat([Buffer.from(base + '/'), Buffer.from([0x66, 0xfe, 0x6f])]))
+  assert.equal(sameHostReads(reads), false)
+})
+
+test('a value that reads like a failure is not taken for it', { skip }, () => {
+  const base = join(dir, 'failures')
+  mkdirSync(base)
+  const missing = join(base, 'missing')
+  const text = join(base, 'text')
+  const notLink = join(base, 'plain')
+  writeFileSync(notLink, '')
+  const reads = recordHostReads(() => {
+    for (const read of [() => hostReaddir(missing), () => hostReadText(text), () => hostReadlink(notLink)])
+      try {
+        read()
+      } catch {}
+  }).reads
+  assert.deepEqual(
+    reads.map((r) => r.answer),
+    ['!ENOENT', '!ENOENT', '!EINVAL'],
+  )
+  // Each now holds the very string its failure was recorded as.
+  mkdirSync(missing)
+  writeFileSync(join(missing, '!ENOENT'), '')
+  writeFileSync(text, '!ENOENT')
+  unlinkSync(notLink)
+  symlinkSync('!EINVAL', notLink)
+  const confirmed = confirmedByAddon(reads)!
+  reads.forEach((r, i) => {
+    assert.notEqual(confirmed[i], 1, `C confirmed ${r.op} ${r.path}`)
+    assert.equal(sameHostReads([r]), false, `${r.op} ${r.path}`)
+  })
+})
+
+/** Runs a command; its status 0 or a reason to skip. */
+function run(command: string, args: string[]): true | string {
+  const r = spawnSync(command, args, { encoding: 'utf8' })
+  return r.status === 0 || `${command} ${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim()}`
+}
+
+test('an automount point is judged as Node sees it, not by its trigger', (t) => {
+  if (skip) return t.skip(skip)
+  if (process.getuid?.() !== 0) return t.skip('mounting debugfs needs root')
+  const mnt = join(dir, 'debugfs')
+  mkdirSync(mnt)
+  const mounted = run('mount', ['-t', 'debugfs', 'none', mnt])
+  if (mounted !== true) return t.skip(mounted)
+  t.after(() => {
+    spawnSync('umount', [join(mnt, 'tracing')])
+    spawnSync('umount', [mnt])
+  })
+  const trigger = join(mnt, 'tracing')
+  // coreutils' stat does not trigger an automount (AT_NO_AUTOMOUNT): the trigger itself, while
+  // nothing is mounted on it (its %m would trigger it: not asked).
+  const mountedOn = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${trigger} `)
+  const st = spawnSync('stat', ['-c', '%f:%u', trigger], { encoding: 'utf8' })
+  const [mode, uid] = st.stdout.trim().split(':')
+  if (st.status !== 0 || mountedOn()) return t.skip(`no automount point at ${trigger} here`)
+  const read: HostRead = { op: 'lstat', path: trigger, answer: `${Number.parseInt(mode!, 16)}:${uid}` }
+  const confirmed = confirmedByAddon([read])!
+  const node = recordHostReads(() => hostLstat(trigger)).reads[0]!
+  assert.ok(mountedOn(), "Node's lstat mounted what the point stands for")
+  assert.notEqual(node.answer, read.answer, 'Node saw the trigger: nothing to tell apart here')
+  assert.notEqual(confirmed[0], 1, 'C confirmed the trigger where Node sees the mount')
+  assert.equal(sameHostReads([read]), false)
+})
+
+test('a listing through `..` after a link is left to JavaScript where kinds need an lstat', (t) => {
+  if (skip) return t.skip(skip)
+  if (process.getuid?.() !== 0) return t.skip('mounting a file system needs root')
+  // ext2 without the filetype feature: every entry's d_type is DT_UNKNOWN.
+  const image = join(dir, 'ext2.img')
+  const mnt = join(dir, 'ext2')
+  mkdirSync(mnt)
+  for (const [command, args] of [
+    ['truncate', ['-s', '8M', image]],
+    ['mkfs.ext2', ['-q', '-F', '-O', '^filetype', image]],
+    ['mount', ['-o', 'loop', image, mnt]],
+  ] as const) {
+    const ok = run(command, [...args])
+    if (ok !== true) return t.skip(ok)
+  }
+  t.after(() => spawnSync('umount', [mnt]))
+  const top = join(mnt, 't')
+  for (const d of ['a/b', 'a/e', 'b', 'e']) mkdirSync(join(top, d), { recursive: true })
+  symlinkSync('a/b', join(top, 'l'))
+  // The kernel lists t/a (l leads to t/a/b, up one); Node lstats t/b and t/e (path.join).
+  const reads = record([`${join(top, 'l')}/..`]).filter((r) => r.op === 'dirents')
+  assert.deepEqual(
+    reads.map((r) => r.answer),
+    ['db\0de'],
+  )
+  rmSync(join(top, 'e'), { recursive: true })
+  writeFileSync(join(top, 'e'), 'x')
+  assert.notEqual(confirmedByAddon(reads)![0], 1, 'C judged the kinds in another directory')
   assert.equal(sameHostReads(reads), false)
 })

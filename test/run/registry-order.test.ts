@@ -32,7 +32,7 @@ if (r.code !== 0) throw new Error(JSON.stringify(r))`
         '-s',
         '4',
         '-e',
-        'trace=rename,renameat,renameat2,write,writev,execve',
+        'trace=rename,renameat,renameat2,write,writev,sendto,sendmsg,execve',
         '-o',
         log,
         process.execPath,
@@ -42,7 +42,9 @@ if (r.code !== 0) throw new Error(JSON.stringify(r))`
     assert.equal(r.status, 0, r.stderr)
     const lines = readFileSync(log, 'utf8').split('\n')
     const record = lines.findIndex((l) => /rename\w*\(.*\.json"/.test(l))
-    const plan = lines.findIndex((l) => /writev?\(\d+, .*"CRDN/.test(l))
+    // The plan goes into the channel before the launcher is spawned (send(2), as far as the
+    // socket takes it without waiting: launcher-process.ts), else by a write after it.
+    const plan = lines.findIndex((l) => /(writev?|sendto|sendmsg)\(\d+, .*"CRDN/.test(l))
     // The supervisor's go, by the thread that wrote the plan: the launcher writes a "g" of its
     // own (native/launcher.c: the sync pipe that lets its child on once the ids are mapped), at
     // its own pace, which under load came before the record and failed this test in CI.
