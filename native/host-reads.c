@@ -208,6 +208,11 @@ static int same_dir(const char *path, struct bytes answer, bool kinds)
 		}
 		char kind = 'f';
 		unsigned char type = e->d_type;
+		/* libuv knows these; any other (DT_WHT, a value a FUSE server made up) Node takes for
+		 * unknown, and lstats. */
+		if (type != DT_REG && type != DT_DIR && type != DT_LNK && type != DT_FIFO &&
+		    type != DT_SOCK && type != DT_CHR && type != DT_BLK)
+			type = DT_UNKNOWN;
 		if (kinds && type == DT_UNKNOWN) {
 			struct statx st;
 			if (has_dotdot(path) || node_lstat(dirfd(d), e->d_name, &st) ||
