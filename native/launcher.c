@@ -115,6 +115,8 @@ static void usage(FILE *out)
 		"  --signal       send signal number SIG to each PID still started at START "
 		"(field 22\n"
 		"                 of /proc/PID/stat), through a pidfd; print how many got it\n"
+		"  --stdin-relay -- PROGRAM [ARG...]  run PROGRAM (an OCI runtime) with a pipe of\n"
+		"                 cordon's as stdin, fed from ours without reading ahead of it\n"
 		"  --version      print the version and the plan format version\n");
 }
 
@@ -145,6 +147,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			exit(probe_print());
 		} else if (strcmp(a, "--signal") == 0 && i == 1) {
 			exit(tree_main(argc - 2, argv + 2));
+		} else if (strcmp(a, "--stdin-relay") == 0 && i == 1) {
+			exit(stdin_relay_main(argc - 2, argv + 2));
 		} else if (strcmp(a, "--proc-events") == 0) {
 			o->proc_events = 1;
 		} else if (strcmp(a, "--console") == 0) {

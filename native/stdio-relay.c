@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <stdnoreturn.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,30 +92,17 @@ static int take(int null, int scratch[2], const char *given, size_t n)
 	return 1;
 }
 
-static noreturn void relay(void)
+/* The relay's loop: copies the caller's pipe into cordon's a page at a time and takes from the
+ * caller's what the program read, until `end` is readable (the launcher's SIGTERM by a signalfd,
+ * or the wrapped program's pidfd: the sandbox ended, so what its program read is known), then
+ * takes exactly that. Signals read from `forward` (a signalfd, or -1) go to `to` (a pidfd). */
+static void relay_loop(int end, int forward, int to)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* SIGTERM (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
-	 * handler run only inside ppoll was lost whenever ppoll returned with a pipe ready. */
-	sigset_t term;
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigprocmask(SIG_BLOCK, &term, NULL);
-	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it. */
-	int lo = caller_in < relay_w ? caller_in : relay_w, hi = caller_in ^ relay_w ^ lo;
-	close(0); /* the launcher's /dev/null (stdin_relay_start gave up cordon's read end first) */
-	if (lo > 3)
-		sys_close_range(3, (unsigned)lo - 1, 0);
-	if (hi > lo + 1)
-		sys_close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-	sys_close_range((unsigned)hi + 1, ~0u, 0);
-	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	int scratch[2];
 	long page = sysconf(_SC_PAGESIZE);
-	if (term_fd < 0 || null < 0 || page <= 0 || page > 65536 ||
-	    pipe2(scratch, O_CLOEXEC | O_NONBLOCK))
-		_exit(1); /* the program's input ends: its pipe closes with this process */
+	if (null < 0 || page <= 0 || page > 65536 || pipe2(scratch, O_CLOEXEC | O_NONBLOCK))
+		return; /* the program's input ends: its pipe closes with this process */
 	static char copy[65536]; /* what was given, to check the caller's front against */
 	size_t given = 0; /* in cordon's pipe, and still at the front of the caller's */
 	int idle = 0; /* the last pass moved nothing: wait a little before the next */
@@ -122,18 +111,24 @@ static noreturn void relay(void)
 		 * the events asked, and would spin the loop while the program reads. After a pass
 		 * that moved nothing (the program grew its pipe, or wrote into it), the pipes are
 		 * left alone for 10 ms: they would show ready again at once. */
-		struct pollfd f[3] = { { .fd = term_fd, .events = POLLIN },
+		struct pollfd f[4] = { { .fd = end, .events = POLLIN },
 				       { .fd = given || idle ? -1 : caller_in, .events = POLLIN },
-				       { .fd = relay_w, .events = given && !idle ? POLLOUT : 0 } };
-		int ready = poll(f, 3, idle ? 10 : -1);
+				       { .fd = relay_w, .events = given && !idle ? POLLOUT : 0 },
+				       { .fd = forward, .events = POLLIN } };
+		int ready = poll(f, 4, idle ? 10 : -1);
 		if (ready < 0 && errno != EINTR)
 			break;
 		if (f[0].revents & POLLIN)
 			break; /* the sandbox ended: what the program read is known now */
+		if (f[3].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(forward, &si, sizeof si) == (ssize_t)sizeof si)
+				sys_pidfd_send_signal(to, (int)si.ssi_signo);
+		}
 		if (f[2].revents & POLLERR)
 			break; /* no reader left: the program's side is gone */
 		idle = 0;
-		if (ready <= 0)
+		if (ready <= 0 || !(f[1].revents || f[2].revents))
 			continue;
 		if (given) {
 			int left = 1;
@@ -165,7 +160,98 @@ static noreturn void relay(void)
 	int left = 0;
 	if (given && ioctl(relay_w, FIONREAD, &left) == 0 && left >= 0 && (size_t)left <= given)
 		take(null, scratch, copy, given - (size_t)left);
+}
+
+static noreturn void relay(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* SIGTERM (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
+	 * handler run only inside ppoll was lost whenever ppoll returned with a pipe ready. */
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it. */
+	int lo = caller_in < relay_w ? caller_in : relay_w, hi = caller_in ^ relay_w ^ lo;
+	close(0); /* the launcher's /dev/null (stdin_relay_start gave up cordon's read end first) */
+	if (lo > 3)
+		sys_close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		sys_close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	sys_close_range((unsigned)hi + 1, ~0u, 0);
+	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
+	if (term_fd >= 0)
+		relay_loop(term_fd, -1, -1);
 	_exit(0);
+}
+
+/* The signals a runtime's supervisor forwards to the runtime (backends/runtime.ts): the
+ * wrapper passes each on to the program it wraps. */
+static const int wrapper_forwarded[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
+					 SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, SIGALRM };
+
+int stdin_relay_main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[0], "--") != 0) {
+		fprintf(stderr, "usage: cordon-exec --stdin-relay -- PROGRAM [ARG...]\n");
+		return EXIT_CORDON;
+	}
+	char **program = argv + 1;
+	struct stat st;
+	if (fstat(0, &st) || !S_ISFIFO(st.st_mode)) {
+		/* Nothing to relay: the program takes fd 0 as it is. */
+		execvp(program[0], program);
+		fprintf(stderr, "cordon-exec: %s: %s\n", program[0], strerror(errno));
+		return errno == ENOENT ? 127 : 126;
+	}
+	int fds[2];
+	long page = sysconf(_SC_PAGESIZE);
+	if (pipe2(fds, O_CLOEXEC) || page <= 0 || fcntl(fds[1], F_SETPIPE_SZ, (int)page) < 0 ||
+	    fcntl(fds[1], F_GETPIPE_SZ) != page || (caller_in = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0) {
+		fprintf(stderr, "cordon-exec: stdin relay: %s\n", strerror(errno));
+		return EXIT_CORDON;
+	}
+	relay_w = fds[1];
+	sigset_t forward, saved;
+	sigemptyset(&forward);
+	for (size_t i = 0; i < sizeof wrapper_forwarded / sizeof *wrapper_forwarded; i++)
+		sigaddset(&forward, wrapper_forwarded[i]);
+	sigprocmask(SIG_BLOCK, &forward, &saved);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "cordon-exec: stdin relay: fork: %s\n", strerror(errno));
+		return EXIT_CORDON;
+	}
+	if (pid == 0) {
+		/* The program's stdin is cordon's pipe; the caller's is not passed on (close-on-exec). */
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		if (dup2(fds[0], 0) < 0)
+			_exit(EXIT_CORDON);
+		execvp(program[0], program);
+		fprintf(stderr, "cordon-exec: %s: %s\n", program[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(fds[0]);
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int forward_fd = signalfd(-1, &forward, SFD_CLOEXEC);
+	if (pidfd >= 0)
+		relay_loop(pidfd, forward_fd, pidfd);
+	/* What the program read is taken; its input ends for whatever it left running. */
+	close(relay_w);
+	close(caller_in);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status)) {
+		/* As the program ended: its signal, default action, nothing blocked. */
+		signal(WTERMSIG(status), SIG_DFL);
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, WTERMSIG(status));
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		raise(WTERMSIG(status));
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_CORDON;
 }
 
 void stdin_relay_start(void)

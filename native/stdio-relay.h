@@ -34,4 +34,12 @@ void stdin_relay_finish(void);
 /* The launcher reaped pid with a wait of its own: when it was the relay, forget it. */
 void stdin_relay_reaped(pid_t pid);
 
+/* `cordon-exec --stdin-relay -- PROGRAM [ARG...]`: PROGRAM (an OCI runtime, which passes its
+ * stdin to the container it runs) with cordon's one-page pipe as its stdin when fd 0 is a pipe,
+ * fed by the relay above in this process until PROGRAM exits: the runtime backends' stdin, which
+ * Node's stream read ahead of the command (a `while read` loop around `cordon run --backend runc`
+ * lost the lines the first run never read). Signals this process gets go to PROGRAM; it ends
+ * as PROGRAM did (its status, or its signal). */
+int stdin_relay_main(int argc, char **argv);
+
 #endif

@@ -7,6 +7,7 @@ import { type ChildProcess, type StdioOptions, spawn as spawnChild, spawnSync } 
 import {
   chmodSync,
   existsSync,
+  fstatSync,
   lchownSync,
   lstatSync,
   readdirSync,
@@ -19,6 +20,7 @@ import { join } from 'node:path'
 import { hostIdRanges } from '../host/id-range.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { identify } from '../host/signal.js'
+import { launcherPath } from '../host/launcher.js'
 import {
   handles,
   initPid,
@@ -311,14 +313,24 @@ export function spawnOnRuntime(
   // a runtime backend); runsc also leaves O_NONBLOCK set on the pipes it inherits, which this
   // avoids too.
   const wanted = streamModes(options.stdio ?? 'inherit')
-  const copy = ([0, 1, 2] as const).filter((fd) => wanted[fd] === 'inherit')
-  const child = spawnChild(program, [...global, 'run', '--bundle', bundle, id], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  if (copy.includes(0)) process.stdin.pipe(child.stdin).on('error', () => {})
+  // gVisor passes the stdin it is given to the command: a pipe for it goes through the launcher's
+  // relay (native/stdio-relay.h), a pipe of cordon's fed from the caller's without reading ahead
+  // of the command. Copied by Node's stream, the caller's pipe was read ahead, and a `while read`
+  // loop around the run lost the lines the command never read. runc in the foreground copies its
+  // stdin into a pipe of its own (io.Copy, setupProcessPipes) whatever it is given, so under runc
+  // the relay would only see runc read: the read-ahead stays there (README, Backends).
+  const relayed = backend === 'gvisor' && wanted[0] === 'inherit' && stdinIsPipe()
+  const copy = ([0, 1, 2] as const).filter((fd) => wanted[fd] === 'inherit' && !(fd === 0 && relayed))
+  const runtimeArgs = [...global, 'run', '--bundle', bundle, id]
+  const child = relayed
+    ? spawnChild(launcherPath(), ['--stdin-relay', '--', program, ...runtimeArgs], {
+        stdio: ['inherit', 'pipe', 'pipe'],
+      })
+    : spawnChild(program, runtimeArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
+  if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
   if (copy.includes(1)) child.stdout.pipe(process.stdout)
   if (copy.includes(2)) child.stderr.pipe(process.stderr)
-  if (wanted[0] === 'ignore') child.stdin.end()
+  if (wanted[0] === 'ignore') child.stdin!.end()
   if (wanted[1] === 'ignore') child.stdout.resume()
   if (wanted[2] === 'ignore') child.stderr.resume()
   let timedOut = false
@@ -385,7 +397,7 @@ export function spawnOnRuntime(
       if (timer) clearTimeout(timer)
       if (escalation) clearTimeout(escalation)
       if (copy.includes(0)) {
-        process.stdin.unpipe(child.stdin)
+        process.stdin.unpipe(child.stdin!)
         process.stdin.destroy()
       }
       spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
@@ -398,6 +410,15 @@ export function spawnOnRuntime(
     id,
     exited,
     kill: (signal = 'SIGTERM') => forward(signal),
+  }
+}
+
+/** Whether this process's stdin is a pipe or a FIFO. */
+function stdinIsPipe(): boolean {
+  try {
+    return fstatSync(0).isFIFO()
+  } catch {
+    return false
   }
 }
 
