@@ -39,6 +39,7 @@ import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 import { compileView, realHostFs } from '../plan/view.js'
+import { sandboxHosts } from '../plan/sandbox-hosts.js'
 import { hideStateDir } from '../plan/state-mask.js'
 import { callerUid, ensureStateDirs } from '../run/state-dir.js'
 import { hostPathIn, resolveViewPath } from '../policy/view-paths.js'
@@ -146,7 +147,10 @@ export function backendConfig(
   // As natively: cordon's own state (and the runtimes', under it for a plain caller) is hidden
   // wherever a bind would show it (plan/state-mask.ts), every place of it made first.
   ensureStateDirs()
-  const policy = hideStateDir(given, callerUid())
+  const hidden = hideStateDir(given, callerUid())
+  // The sandbox's hostname in its /etc/hosts, as natively (plan/sandbox-hosts.ts).
+  const hosts = sandboxHosts(hidden, realHostFs, [])
+  const policy = hosts ? { ...hidden, filesystem: [...hidden.filesystem, hosts] } : hidden
   // runc and runsc make a missing mount point where the view leads, as the launcher would: in a
   // host directory under a writable bind they left it there after the run (runsc's gofer even
   // beneath a tmpfs, or through a read-only bind). Refused as the native backend refuses it

@@ -4,6 +4,7 @@ import { CordonError } from '../errors.js'
 import { type HostIdRanges, hostIdRanges, inInitialUserNamespace } from '../host/id-range.js'
 import { compileLandlock } from './landlock.js'
 import { compileView, type HostFs, realHostFs, visibleInView } from './view.js'
+import { sandboxHosts } from './sandbox-hosts.js'
 import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { NAMESPACES } from '../policy/schema.js'
@@ -129,9 +130,10 @@ function compilePolicy(
   for (const name of policy.env.pass) ops.push({ op: 'env_pass', name })
   for (const arg of policy.command ?? []) ops.push({ op: 'exec_arg', arg })
 
+  const hosts = sandboxHosts(policy, ctx.fs ?? realHostFs, notes)
   if (ns.mount)
     ops.push(
-      ...compileView(policy.filesystem, notes, ctx.fs ?? realHostFs, {
+      ...compileView(hosts ? [...policy.filesystem, hosts] : policy.filesystem, notes, ctx.fs ?? realHostFs, {
         idmapWritable: identity.remap !== undefined,
         tmpfsBudget: tmpfsBudget(policy),
       }),
