@@ -239,6 +239,23 @@ int stdin_relay_main(int argc, char **argv)
 	/* What the program read is taken; its input ends for whatever it left running. */
 	close(relay_w);
 	close(caller_in);
+	/* The program may outlive its input (`echo | cordon run --backend gvisor -- sleep 60`):
+	 * the signals this process gets still go to it until it ends. */
+	while (pidfd >= 0 && forward_fd >= 0) {
+		struct pollfd f[2] = { { .fd = pidfd, .events = POLLIN },
+				       { .fd = forward_fd, .events = POLLIN } };
+		if (poll(f, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (f[0].revents)
+			break;
+		struct signalfd_siginfo si;
+		if ((f[1].revents & POLLIN) &&
+		    read(forward_fd, &si, sizeof si) == (ssize_t)sizeof si)
+			sys_pidfd_send_signal(pidfd, (int)si.ssi_signo);
+	}
+	/* Without a pidfd (a kernel before 5.3) nothing could forward: the signals act here. */
+	if (pidfd < 0 || forward_fd < 0)
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

@@ -4,7 +4,10 @@
 // native/stdio-relay.h); copied by Node's stream, it was read whole by the first run and the loop
 // lost the rest. (runc in the foreground copies its stdin itself: README, Backends.)
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { CLI, isRoot, projectDir } from '../helpers.js'
 import { launcherPath } from '../../src/host/launcher.js'
@@ -45,6 +48,26 @@ describe('the relay on its own', () => {
     })
     assert.equal(r.status, null)
     assert.equal(r.signal, 'SIGTERM')
+  })
+
+  test('a signal still reaches the program once its input has ended', async (t) => {
+    // A FIFO whose only writer has gone: the relay sees its end at once.
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-relay-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const fifo = join(dir, 'in')
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0)
+    const input = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    closeSync(openSync(fifo, constants.O_WRONLY))
+    const child = spawn(launcherPath(), ['--stdin-relay', '--', 'sleep', '30'], {
+      stdio: [input, 'ignore', 'ignore'],
+    })
+    closeSync(input)
+    await new Promise((r) => setTimeout(r, 300))
+    child.kill('SIGTERM')
+    const guard = setTimeout(() => child.kill('SIGKILL'), 5000)
+    const signal = await new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, s) => r(s)))
+    clearTimeout(guard)
+    assert.equal(signal, 'SIGTERM', 'the signal waited: the program was killed after 5 s')
   })
 
   test('a missing program is 127, said on stderr', () => {
