@@ -204,6 +204,12 @@ int stdin_relay_main(int argc, char **argv)
 		fprintf(stderr, "cordon-exec: %s: %s\n", program[0], strerror(errno));
 		return errno == ENOENT ? 127 : 126;
 	}
+	/* Gone with cordon, as Node's copy was: a SIGKILLed cordon left this process (reparented)
+	 * feeding the program from the caller's pipe; now the program's input ends with cordon.
+	 * The program itself is left to end as it did before (its child gets no such signal). */
+	pid_t parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != parent)
+		return EXIT_CORDON;
 	int fds[2];
 	long page = sysconf(_SC_PAGESIZE);
 	if (pipe2(fds, O_CLOEXEC) || page <= 0 || fcntl(fds[1], F_SETPIPE_SZ, (int)page) < 0 ||

@@ -2,7 +2,20 @@
 // subordinate id ranges), made through here so that they can be recorded: spawn() reuses a plan
 // it compiled earlier only while every one of these reads still gets the same answer
 // (run/prepare.ts), which makes the reuse exactly a fresh compile.
-import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  type Dirent,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  type Stats,
+} from 'node:fs'
+import { posix } from 'node:path'
 import { loadAddon } from './addon.js'
 import { fsPath, hasEscapedBytes, pathFromBytes } from './path-bytes.js'
 
@@ -35,7 +48,35 @@ const direntsOf = (path: string) =>
   readdirSync(fsPath(path), { encoding: 'buffer', withFileTypes: true }).map(
     (d) => Object.assign(d, { name: pathFromBytes(d.name as unknown as Buffer) }) as unknown as Dirent,
   )
-const textOf = (path: string) => readFileSync(fsPath(path), 'utf8')
+/** Larger, a text read fails (EFBIG): a recorded file replaced by a huge one is not read whole. */
+const MAX_TEXT = 8 << 20
+
+/** A regular file's text by its descriptor, opened without waiting (a FIFO put in its place
+ * would hang the read: ENOTREG), at most `max` bytes (EFBIG beyond). */
+function textByFd(path: string | Buffer, max: number, flags = 0): { text: string; st: Stats } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | flags)
+  try {
+    const st = fstatSync(fd)
+    if (st.isDirectory()) throw Object.assign(new Error(`${String(path)}: a directory`), { code: 'EISDIR' })
+    if (!st.isFile())
+      throw Object.assign(new Error(`${String(path)}: not a regular file`), { code: 'ENOTREG' })
+    const chunks: Buffer[] = []
+    let total = 0
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.size, 4096) + 1, max + 1 - total))
+      const n = readSync(fd, chunk, 0, chunk.length, null)
+      if (n === 0) break
+      chunks.push(chunk.subarray(0, n))
+      total += n
+      if (total > max)
+        throw Object.assign(new Error(`${String(path)}: larger than ${max} bytes`), { code: 'EFBIG' })
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), st }
+  } finally {
+    closeSync(fd)
+  }
+}
+const textOf = (path: string) => textByFd(fsPath(path), MAX_TEXT).text
 
 /** Runs op, records its answer when a recording is on, and returns or throws as op did. */
 function read<T>(op: HostRead['op'], path: string, run: () => T, answer: (v: T) => string): T {
@@ -74,6 +115,41 @@ export const hostDirents = (path: string): Dirent[] =>
 const direntsAnswer = (entries: Dirent[]) =>
   entries.map((d) => `${d.isSymbolicLink() ? 'l' : d.isDirectory() ? 'd' : 'f'}${d.name}`).join('\0')
 export const hostReadText = (path: string): string => read('text', path, () => textOf(path), tagged)
+
+/** A file's text where any process could read it through the bind that shows it, for a copy a
+ * sandbox is given of it (its /etc/hosts: plan/sandbox-hosts.ts, made by a caller that may be
+ * root): a regular file others may read, in directories others may search from `from` (the
+ * bind's source) down, no symbolic link on the way, at most `max` bytes; opened without
+ * following a link or waiting on a FIFO, and the same file (device and inode) and the same way
+ * to it after the read as before. undefined otherwise. Recorded as the lstats of the way and the
+ * file, then the text: a plan is reused only while all answer the same. */
+export function hostReadPublicText(path: string, from: string, max: number): string | undefined {
+  if (hasEscapedBytes(path) || !path.startsWith(`${from === '/' ? '' : from}/`)) return undefined
+  const way: string[] = []
+  for (let dir = posix.dirname(path); ; dir = posix.dirname(dir)) {
+    way.unshift(dir)
+    if (dir === from || dir === '/') break
+  }
+  const dirs = way.map((d) => hostLstat(d))
+  if (!dirs.every((st) => st?.isDirectory() && st.mode & 0o001)) return undefined
+  const file = hostLstat(path)
+  if (!file?.isFile() || !(file.mode & 0o004) || file.size > max) return undefined
+  let text: string
+  try {
+    const read = textByFd(path, max, constants.O_NOFOLLOW)
+    if (read.st.ino !== file.ino || read.st.dev !== file.dev) return undefined
+    text = read.text
+  } catch {
+    return undefined
+  }
+  // The way as it was: a directory swapped for a link while the file was opened leads elsewhere.
+  const same = (d: string, i: number) => {
+    const st = lstatSync(d, { throwIfNoEntry: false })
+    return st?.isDirectory() && st.ino === dirs[i]!.ino && st.dev === dirs[i]!.dev
+  }
+  if (!way.every(same) || realpathSync(path) !== path) return undefined
+  return read('text', path, () => text, tagged)
+}
 
 /** fn's value and every host read it made through this module. */
 export function recordHostReads<T>(fn: () => T): { value: T; reads: HostRead[] } {

@@ -2,13 +2,18 @@
 // `cordon`) is the uts namespace's, which the host's /etc/hosts does not name: the sandbox could
 // not resolve its own name (`getent hosts $(hostname)` failed, as did Java's
 // InetAddress.getLocalHost(), Python's socket.gethostbyname(socket.gethostname()) and `hostname
-// -f`), where Docker's containers can. Where the view shows the host's /etc/hosts through a bind
-// and no entry of the policy places /etc/hosts itself, it becomes a read-only file of the host's
-// text with the name added as 127.0.1.1 (Debian's line for the machine's own name), unless the
-// host's already names it. The host's text is a host read: a filed plan is reused only while it
-// stays the same.
+// -f`), where Docker's containers can. Where the view shows the host's /etc/hosts through a
+// read-only bind and no entry of the policy places /etc/hosts itself, it becomes a read-only file
+// of the host's text with the name added as 127.0.1.1 (Debian's line for the machine's own name),
+// unless the host's already names it. The copy is made by the caller, who may be root, for a
+// sandbox that may not be: only a file any process could read through that bind is copied (a
+// regular file others may read, in directories others may search, no link on the way, read by
+// its descriptor: host/reads.ts hostReadPublicText), else /etc/hosts stays the host's. A
+// writable bind keeps the host's file writable. Its reads are host reads: a filed plan is reused
+// only while they answer the same.
+import { posix } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { hostPathIn } from '../policy/view-paths.js'
+import { mountAt } from '../policy/view-paths.js'
 import type { HostFs } from './view.js'
 
 const HOSTS = '/etc/hosts'
@@ -24,10 +29,11 @@ export function sandboxHosts(
   const name = policy.hostname
   if (name === undefined || !policy.namespaces.uts || !policy.namespaces.mount) return undefined
   if (policy.filesystem.some((e) => e.dest === HOSTS)) return undefined
-  const source = hostPathIn(policy.filesystem, HOSTS)
-  if (source === undefined || fs.kind(source) !== 'file') return undefined
-  const text = fs.text?.(source)
-  if (text === undefined || text.length > MAX_HOSTS_BYTES || names(text, name)) return undefined
+  const bind = mountAt(policy.filesystem, HOSTS)
+  if (bind?.kind !== 'bind' || !bind.readOnly) return undefined
+  const source = posix.join(bind.src, posix.relative(bind.dest, HOSTS))
+  const text = fs.publicText?.(source, bind.src, MAX_HOSTS_BYTES)
+  if (text === undefined || names(text, name)) return undefined
   notes.push(`${HOSTS}: the host's, with this sandbox's hostname ${name} as 127.0.1.1`)
   const line = `127.0.1.1\t${name}\n`
   return {

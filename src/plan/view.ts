@@ -1,7 +1,7 @@
 // The filesystem view → ordered mount operations. Later entries replace earlier ones at the same
 // destination; parents are mounted before children (stable by depth), so `ro: /` followed by
 // `tmpfs: /tmp` and the reverse mean the same thing.
-import { hostDirents, hostLstat, hostReadlink, hostReadText } from '../host/reads.js'
+import { hostDirents, hostLstat, hostReadlink, hostReadPublicText } from '../host/reads.js'
 import { posix } from 'node:path'
 import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
@@ -16,8 +16,9 @@ export interface HostFs {
   readlink(path: string): string
   /** Entries of a directory and their kinds ([] when unreadable). */
   list(path: string): { name: string; kind: Exclude<HostKind, 'missing'> }[]
-  /** A file's text, undefined when unreadable (a host without it reads nothing: sandbox-hosts.ts). */
-  text?(path: string): string | undefined
+  /** A file's text where any process could read it through the bind whose source is `from`
+   * (host/reads.ts hostReadPublicText), else undefined; a host without it reads nothing. */
+  publicText?(path: string, from: string, max: number): string | undefined
 }
 
 export const realHostFs: HostFs = {
@@ -31,13 +32,7 @@ export const realHostFs: HostFs = {
     }
   },
   readlink: (path) => hostReadlink(path),
-  text(path) {
-    try {
-      return hostReadText(path)
-    } catch {
-      return undefined
-    }
-  },
+  publicText: (path, from, max) => hostReadPublicText(path, from, max),
   list(path) {
     try {
       return hostDirents(path).map((d) => ({

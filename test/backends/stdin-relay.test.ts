@@ -5,7 +5,7 @@
 // lost the rest. (runc in the foreground copies its stdin itself: README, Backends.)
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -68,6 +68,29 @@ describe('the relay on its own', () => {
     const signal = await new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, s) => r(s)))
     clearTimeout(guard)
     assert.equal(signal, 'SIGTERM', 'the signal waited: the program was killed after 5 s')
+  })
+
+  test('it goes with its parent, and the program then sees the end of its input', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-relay-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const marker = join(dir, 'ended')
+    // sh is the wrapper's parent (a SIGKILLed cordon): the program reads until its input ends.
+    const parent = spawn(
+      'sh',
+      [
+        '-c',
+        `cat /dev/zero | ${launcherPath()} --stdin-relay -- sh -c 'cat >/dev/null; echo ended > ${marker}'`,
+      ],
+      { stdio: 'ignore' },
+    )
+    await new Promise((r) => setTimeout(r, 500))
+    parent.kill('SIGKILL')
+    for (let i = 0; i < 50 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100))
+    spawnSync('pkill', ['-f', `echo ended > ${marker}`])
+    assert.ok(
+      existsSync(marker),
+      "the program still read the caller's pipe 5 s after the wrapper's parent died",
+    )
   })
 
   test('a missing program is 127, said on stderr', () => {

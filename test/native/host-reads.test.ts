@@ -82,7 +82,9 @@ test('C confirms every read of the host that Node answers the same', { skip }, (
     )
   const confirmed = confirmedByAddon(reads)
   assert.ok(confirmed)
-  const unconfirmed = reads.filter((_, i) => confirmed[i] !== 1)
+  // A text read of what is not a regular file (/dev/null) fails as ENOTREG, cordon's own code,
+  // which C leaves to JavaScript.
+  const unconfirmed = reads.filter((r, i) => confirmed[i] !== 1 && r.answer !== '!ENOTREG')
   assert.deepEqual(unconfirmed, [])
   assert.equal(sameHostReads(reads), true)
 })
