@@ -53,9 +53,15 @@ const MAX_TEXT = 8 << 20
 
 /** A regular file's text by its descriptor, opened without waiting (a FIFO put in its place
  * would hang the read: ENOTREG), at most `max` bytes (EFBIG beyond). */
-function textByFd(path: string | Buffer, max: number, flags = 0): { text: string; st: Stats } {
+function textByFd(
+  path: string | Buffer,
+  max: number,
+  flags = 0,
+  opened?: (fd: number) => void,
+): { text: string; st: Stats } {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | flags)
   try {
+    opened?.(fd)
     const st = fstatSync(fd)
     if (st.isDirectory()) throw Object.assign(new Error(`${String(path)}: a directory`), { code: 'EISDIR' })
     if (!st.isFile())
@@ -136,18 +142,23 @@ export function hostReadPublicText(path: string, from: string, max: number): str
   if (!file?.isFile() || !(file.mode & 0o004) || file.size > max) return undefined
   let text: string
   try {
-    const read = textByFd(path, max, constants.O_NOFOLLOW)
+    const read = textByFd(path, max, constants.O_NOFOLLOW, (fd) => {
+      // Where the kernel opened it: a directory of the way swapped for a link just for the open
+      // (and back) led elsewhere, which neither O_NOFOLLOW (the last component only) nor the
+      // checks around the open see.
+      if (readlinkSync(`/proc/self/fd/${fd}`) !== path) throw new Error('opened elsewhere')
+    })
     if (read.st.ino !== file.ino || read.st.dev !== file.dev) return undefined
     text = read.text
+    // The way as it was: a directory swapped for a link while the file was opened leads elsewhere.
+    const same = (d: string, i: number) => {
+      const st = lstatSync(d, { throwIfNoEntry: false })
+      return st?.isDirectory() && st.ino === dirs[i]!.ino && st.dev === dirs[i]!.dev
+    }
+    if (!way.every(same) || realpathSync(path) !== path) return undefined
   } catch {
     return undefined
   }
-  // The way as it was: a directory swapped for a link while the file was opened leads elsewhere.
-  const same = (d: string, i: number) => {
-    const st = lstatSync(d, { throwIfNoEntry: false })
-    return st?.isDirectory() && st.ino === dirs[i]!.ino && st.dev === dirs[i]!.dev
-  }
-  if (!way.every(same) || realpathSync(path) !== path) return undefined
   return read('text', path, () => text, tagged)
 }
 
