@@ -25,6 +25,32 @@
 static int caller_in = -1, relay_w = -1;
 static pid_t relay_pid = -1;
 
+/* A pipe that holds one page: a full pipe wakes its writer when its reader empties it, which is
+ * how the relay learns that the program has read all it was given. 0, or -1 with errno set. */
+static int one_page_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	long page = sysconf(_SC_PAGESIZE);
+	int set = page > 0 ? fcntl(fds[1], F_SETPIPE_SZ, (int)page) : -1;
+	if (set >= 0 && fcntl(fds[1], F_GETPIPE_SZ) == page)
+		return 0;
+	/* The kernel's refusal, or a size other than asked for. */
+	int e = set < 0 && page > 0 ? errno : EINVAL;
+	close(fds[0]);
+	close(fds[1]);
+	errno = e;
+	return -1;
+}
+
+/* One signal read from `forward` (a signalfd) passed on to `to` (a pidfd). */
+static void forward_signal(int forward, int to)
+{
+	struct signalfd_siginfo si;
+	if (read(forward, &si, sizeof si) == (ssize_t)sizeof si)
+		sys_pidfd_send_signal(to, (int)si.ssi_signo);
+}
+
 void stdin_relay_prepare(long uid)
 {
 	struct stat st;
@@ -35,15 +61,8 @@ void stdin_relay_prepare(long uid)
 	if (uid != 0 && st.st_uid != (uid_t)uid && !(st.st_mode & (S_IWGRP | S_IWOTH)))
 		return;
 	int fds[2];
-	if (pipe2(fds, O_CLOEXEC))
-		die_step(EXIT_CORDON, "stdin relay", NULL, NULL, errno);
-	/* One buffer: a full pipe wakes its writer when its reader empties it, which is how the
-	 * relay learns that the program has read all it was given. */
-	long page = sysconf(_SC_PAGESIZE);
-	if (page <= 0 || fcntl(fds[1], F_SETPIPE_SZ, (int)page) < 0 ||
-	    fcntl(fds[1], F_GETPIPE_SZ) != page)
-		die_step(EXIT_CORDON, "stdin relay", "a one-page pipe", NULL,
-			 errno ? errno : EINVAL);
+	if (one_page_pipe(fds))
+		die_step(EXIT_CORDON, "stdin relay", "a one-page pipe", NULL, errno);
 	caller_in = fcntl(0, F_DUPFD_CLOEXEC, 3);
 	if (caller_in < 0 || dup2(fds[0], 0) < 0)
 		die_step(EXIT_CORDON, "stdin relay", NULL, NULL, errno);
@@ -120,11 +139,8 @@ static void relay_loop(int end, int forward, int to)
 			break;
 		if (f[0].revents & POLLIN)
 			break; /* the sandbox ended: what the program read is known now */
-		if (f[3].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(forward, &si, sizeof si) == (ssize_t)sizeof si)
-				sys_pidfd_send_signal(to, (int)si.ssi_signo);
-		}
+		if (f[3].revents & POLLIN)
+			forward_signal(forward, to);
 		if (f[2].revents & POLLERR)
 			break; /* no reader left: the program's side is gone */
 		idle = 0;
@@ -211,9 +227,7 @@ int stdin_relay_main(int argc, char **argv)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != parent)
 		return EXIT_CORDON;
 	int fds[2];
-	long page = sysconf(_SC_PAGESIZE);
-	if (pipe2(fds, O_CLOEXEC) || page <= 0 || fcntl(fds[1], F_SETPIPE_SZ, (int)page) < 0 ||
-	    fcntl(fds[1], F_GETPIPE_SZ) != page || (caller_in = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0) {
+	if (one_page_pipe(fds) || (caller_in = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0) {
 		fprintf(stderr, "cordon-exec: stdin relay: %s\n", strerror(errno));
 		return EXIT_CORDON;
 	}
@@ -254,10 +268,8 @@ int stdin_relay_main(int argc, char **argv)
 			break;
 		if (f[0].revents)
 			break;
-		struct signalfd_siginfo si;
-		if ((f[1].revents & POLLIN) &&
-		    read(forward_fd, &si, sizeof si) == (ssize_t)sizeof si)
-			sys_pidfd_send_signal(pidfd, (int)si.ssi_signo);
+		if (f[1].revents & POLLIN)
+			forward_signal(forward_fd, pidfd);
 	}
 	/* Without a pidfd (a kernel before 5.3) nothing could forward: the signals act here. */
 	if (pidfd < 0 || forward_fd < 0)

@@ -11,9 +11,8 @@
 // its descriptor: host/reads.ts hostReadPublicText), else /etc/hosts stays the host's. A
 // writable bind keeps the host's file writable. Its reads are host reads: a filed plan is reused
 // only while they answer the same.
-import { posix } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { mountAt } from '../policy/view-paths.js'
+import { hostPathIn, mountAt } from '../policy/view-paths.js'
 import type { HostFs } from './view.js'
 
 const HOSTS = '/etc/hosts'
@@ -30,8 +29,8 @@ export function sandboxHosts(
   if (name === undefined || !policy.namespaces.uts || !policy.namespaces.mount) return undefined
   if (policy.filesystem.some((e) => e.dest === HOSTS)) return undefined
   const bind = mountAt(policy.filesystem, HOSTS)
-  if (bind?.kind !== 'bind' || !bind.readOnly) return undefined
-  const source = posix.join(bind.src, posix.relative(bind.dest, HOSTS))
+  const source = hostPathIn(policy.filesystem, HOSTS)
+  if (bind?.kind !== 'bind' || !bind.readOnly || source === undefined) return undefined
   const text = fs.publicText?.(source, bind.src, MAX_HOSTS_BYTES)
   if (text === undefined || names(text, name)) return undefined
   notes.push(`${HOSTS}: the host's, with this sandbox's hostname ${name} as 127.0.1.1`)
