@@ -767,6 +767,7 @@ static int reap_children(pid_t pid, int *status)
 		} else {
 			console_reaped(w);
 			stdin_relay_reaped(w);
+			output_relay_reaped(w);
 		}
 	}
 }
@@ -982,6 +983,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		 * and its monitor: the launcher, their subreaper, kills every descendant first. */
 		if (!(p->clone_flags & CLONE_NEWPID))
 			tree_kill_all();
+		/* What the command wrote has reached the caller's pipes before its exit is told. */
+		output_relay_finish();
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (nf && nf->failed)
@@ -1125,8 +1128,11 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "drop supplementary groups", NULL, NULL, errno);
 	/* An OCI container's streams are its engine's (runc's rules), and a detached one outlives
 	 * the launcher that would relay them. */
-	if (!o.detach && !o.console_socket && !o.start_fifo)
-		stdin_relay_prepare(command_host_uid(&p, remapped ? remap_uid : -1));
+	if (!o.detach && !o.console_socket && !o.start_fifo) {
+		long uid = command_host_uid(&p, remapped ? remap_uid : -1);
+		stdin_relay_prepare(uid);
+		output_relay_prepare(uid);
+	}
 
 	/* The time and cgroup namespaces are unshared inside: time only applies to children,
 	 * cgroup must come after the cgroup join; the others but user and pid too, at once
@@ -1168,6 +1174,7 @@ int main(int argc, char **argv)
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (pid == 0) {
 		stdin_relay_child();
+		output_relay_child();
 		if (parent_fd >= 0)
 			close(parent_fd);
 		if (audit_fd >= 0)
@@ -1181,6 +1188,7 @@ int main(int argc, char **argv)
 		sandbox_main(&p, &cmd, &pp, &forward);
 	}
 	stdin_relay_start();
+	output_relay_start();
 	/* Until the go, a step that fails here because the sandbox's process failed first (and
 	 * said why: its unshare) is not reported again. */
 	ev_set_peer_fail_fd(pp.exec[0]);

@@ -337,3 +337,217 @@ void stdin_relay_reaped(pid_t pid)
 	if (pid == relay_pid)
 		relay_pid = -1;
 }
+
+/* One relayed stream: cordon's read end and the caller's file it goes to. */
+struct out_stream {
+	int from, to;
+	int blocked; /* the caller's pipe was full: wait until it takes more */
+};
+static struct out_stream outs[2];
+static int n_outs;
+/* The launcher's own fds 1 and 2 as the caller gave them, back in place after the clone. */
+static int caller_out[3] = { -1, -1, -1 };
+static pid_t out_pid = -1;
+
+/* Whether the command (host uid `uid`) could open this pipe again by name for reading: its owner
+ * (a plain user's sandbox, and a --host-root one, run as the user who made the pipe), or anyone
+ * by its group or others bits. A root caller's pipes (root's, 0600) stay closed to the
+ * sandbox's id range. Sockets cannot be opened by name at all. */
+static int readable_by(const struct stat *st, long uid)
+{
+	return S_ISFIFO(st->st_mode) &&
+	       (uid == 0 || st->st_uid == (uid_t)uid || (st->st_mode & (S_IRGRP | S_IROTH)));
+}
+
+void output_relay_prepare(long uid)
+{
+	struct stat st[3];
+	if (uid < 0)
+		return;
+	for (int fd = 1; fd <= 2; fd++) {
+		if (fstat(fd, &st[fd]) || !readable_by(&st[fd], uid))
+			continue;
+		caller_out[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (caller_out[fd] < 0)
+			die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
+		/* `2>&1`: one relay for both, so that their lines stay in the order written. */
+		if (fd == 2 && caller_out[1] >= 0 && st[1].st_dev == st[2].st_dev &&
+		    st[1].st_ino == st[2].st_ino) {
+			if (dup2(1, 2) < 0)
+				die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
+			continue;
+		}
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) || dup2(fds[1], fd) < 0)
+			die_step(EXIT_CORDON, "output relay", "a pipe", NULL, errno);
+		close(fds[1]);
+		outs[n_outs++] = (struct out_stream){ .from = fds[0], .to = caller_out[fd] };
+	}
+}
+
+void output_relay_child(void)
+{
+	for (int i = 0; i < n_outs; i++)
+		close(outs[i].from);
+	for (int fd = 1; fd <= 2; fd++)
+		if (caller_out[fd] >= 0)
+			close(caller_out[fd]);
+	n_outs = 0;
+	caller_out[1] = caller_out[2] = -1;
+}
+
+/* Closes every fd but the `n` in `keep`. */
+static void keep_only(const int *keep, int n)
+{
+	int sorted[4], k = 0;
+	for (int i = 0; i < n; i++)
+		if (keep[i] >= 0)
+			sorted[k++] = keep[i];
+	for (int i = 1; i < k; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			int t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	unsigned next = 0;
+	for (int i = 0; i < k; i++) {
+		if ((unsigned)sorted[i] > next)
+			sys_close_range(next, (unsigned)sorted[i] - 1, 0);
+		next = (unsigned)sorted[i] + 1;
+	}
+	sys_close_range(next, ~0u, 0);
+}
+
+/* A stream is over: cordon's read end goes, so a program still writing gets EPIPE. */
+static void out_done(struct out_stream *s, int *live)
+{
+	close(s->from);
+	s->from = -1;
+	(*live)--;
+}
+
+/* The relay's loop: splices each of cordon's pipes into the caller's until every writer of it is
+ * gone, or, once `end` is readable (the launcher's SIGTERM: the sandbox ended), until what is
+ * left in it has been handed over. */
+static void out_loop(int end)
+{
+	int live = n_outs, ending = 0;
+	while (live > 0) {
+		struct pollfd f[5];
+		for (int i = 0; i < n_outs; i++) {
+			struct out_stream *s = &outs[i];
+			/* The caller's side is always watched: POLLERR once it has no reader. */
+			f[2 * i] =
+				(struct pollfd){ .fd = s->from >= 0 && !s->blocked ? s->from : -1,
+						 .events = POLLIN };
+			f[2 * i + 1] = (struct pollfd){ .fd = s->from >= 0 ? s->to : -1,
+							.events = s->blocked ? POLLOUT : 0 };
+		}
+		f[2 * n_outs] = (struct pollfd){ .fd = ending ? -1 : end, .events = POLLIN };
+		if (poll(f, (nfds_t)(2 * n_outs + 1), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (f[2 * n_outs].revents & POLLIN)
+			ending = 1;
+		for (int i = 0; i < n_outs; i++) {
+			struct out_stream *s = &outs[i];
+			if (s->from < 0)
+				continue;
+			if (f[2 * i + 1].revents & (POLLERR | POLLNVAL)) {
+				out_done(s, &live); /* the caller's reader is gone */
+				continue;
+			}
+			int left = 0;
+			if (ending && !s->blocked &&
+			    (ioctl(s->from, FIONREAD, &left) || left == 0)) {
+				out_done(s, &live); /* the sandbox ended and all it wrote went on */
+				continue;
+			}
+			if (!(f[2 * i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    !(f[2 * i + 1].revents & POLLOUT))
+				continue;
+			/* Whole buffers only (the length never cuts one): each write of up to
+			 * PIPE_BUF bytes arrives as written. */
+			ssize_t n = splice(s->from, NULL, s->to, NULL, (size_t)1 << 30,
+					   SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				s->blocked = 0;
+			} else if (n == 0) {
+				out_done(s, &live); /* every writer is gone */
+			} else if (errno == EAGAIN) {
+				/* Data waits (POLLIN said so), so the caller's pipe is full. */
+				s->blocked = ioctl(s->from, FIONREAD, &left) == 0 && left > 0;
+			} else if (errno != EINTR) {
+				out_done(s, &live); /* EPIPE: the caller's reader is gone */
+			}
+		}
+	}
+}
+
+static noreturn void out_relay(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN); /* a caller's pipe without a reader is EPIPE here */
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	/* Nothing of the launcher's but the pipes: a write end held here (fds 1 and 2 are cordon's
+	 * until the launcher puts the caller's back) would never let a stream end. */
+	int keep[4] = { -1, -1, -1, -1 };
+	for (int i = 0; i < n_outs; i++) {
+		keep[2 * i] = outs[i].from;
+		keep[2 * i + 1] = outs[i].to;
+	}
+	keep_only(keep, 4);
+	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
+	if (term_fd >= 0)
+		out_loop(term_fd);
+	_exit(0);
+}
+
+void output_relay_start(void)
+{
+	if (n_outs == 0 && caller_out[1] < 0 && caller_out[2] < 0)
+		return;
+	if (n_outs > 0) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
+		if (pid == 0)
+			out_relay();
+		out_pid = pid;
+	}
+	for (int i = 0; i < n_outs; i++)
+		close(outs[i].from);
+	n_outs = 0;
+	/* The launcher's own lines go to the caller's streams again, and it holds no write end of
+	 * cordon's pipes: they end with the sandbox. */
+	for (int fd = 1; fd <= 2; fd++)
+		if (caller_out[fd] >= 0) {
+			if (dup2(caller_out[fd], fd) < 0)
+				close(fd);
+			close(caller_out[fd]);
+			caller_out[fd] = -1;
+		}
+}
+
+void output_relay_finish(void)
+{
+	if (out_pid <= 0)
+		return;
+	/* Every writer of cordon's pipes is gone now: the relay hands over what is left, waiting
+	 * for the caller's reader as the program would have waited, and ends. */
+	kill(out_pid, SIGTERM);
+	while (waitpid(out_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	out_pid = -1;
+}
+
+void output_relay_reaped(pid_t pid)
+{
+	if (pid == out_pid)
+		out_pid = -1;
+}

@@ -42,4 +42,25 @@ void stdin_relay_reaped(pid_t pid);
  * as PROGRAM did (its status, or its signal). */
 int stdin_relay_main(int argc, char **argv);
 
+/* The command's stdout and stderr, when they are pipes it could open again by name for reading
+ * (a pipe reopened through /proc/self/fd/1 opens either end), become pipes of cordon's, spliced
+ * into the caller's: given the caller's, a plain user's sandbox could read what other processes
+ * write into that pipe while it runs (`{ producer & cordon run …; } | consumer`), and take it
+ * from the consumer. A stderr into the same pipe as stdout (`2>&1`) shares stdout's relay, so
+ * their order is kept. The relay moves whole pipe buffers (splice(2) from pipe to pipe), so a
+ * write of up to PIPE_BUF bytes reaches the caller's pipe as it was written, never split among
+ * other writers' bytes; when the caller's pipe loses its reader, cordon's loses its own, and the
+ * program's next write fails with EPIPE as it would have. Once the sandbox ended, the relay
+ * hands over what is left in cordon's pipes (waiting for the reader as the program would have)
+ * and ends.
+ *
+ * Order: output_relay_prepare (launcher, before the clone) → output_relay_child (the sandbox's
+ * process, first thing) → output_relay_start (launcher, after the clone) → output_relay_finish
+ * (launcher, once the sandbox ended). A no-op unless prepare made a relay. */
+void output_relay_prepare(long uid);
+void output_relay_child(void);
+void output_relay_start(void);
+void output_relay_finish(void);
+void output_relay_reaped(pid_t pid);
+
 #endif

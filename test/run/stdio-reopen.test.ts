@@ -144,7 +144,8 @@ for (const c of callers)
       // any sandbox. As root the id range keeps root's pipes closed; a plain user's sandbox, and
       // a --host-root one, get a pipe of cordon's instead, fed from the caller's without reading
       // ahead of the program (native/stdio-relay.c).
-      const own = c.user ? '' : '--host-root'
+      // Without namespaces host root is refused unless acknowledged (nothing hides /dev).
+      const own = c.user ? '' : `--host-root${m.flags ? ' --acknowledge host-root' : ''}`
       test(`${c.user ? '' : '--host-root: '}a sandbox cannot write into the pipe its stdin is`, () => {
         const script =
           `$CORDON run -q ${own} ${m.flags} -- sh -c 'echo "echo INJECTED" > /proc/self/fd/0; echo wrote=$?'\n` +
@@ -156,6 +157,57 @@ for (const c of callers)
         )
         assert.doesNotMatch(r.stdout, /INJECTED/, r.stderr)
         assert.match(r.stdout, /step2/)
+      })
+
+      // A pipe reopened by name opens either end: given the caller's stdout, a sandbox that may
+      // open it (a plain user's, a --host-root one, any for a FIFO others may read) could read
+      // what other processes write into it while it runs, and take it from the consumer. Such a
+      // stream is a pipe of cordon's instead, spliced into the caller's (native/stdio-relay.c).
+      const steal = `sh -c '(exec 3</proc/self/fd/1; timeout 2 cat <&3 >&2); echo tried >&2'`
+      test(`${c.user ? '' : '--host-root: '}a sandbox cannot read what others write into its stdout pipe`, () => {
+        const r = shell(
+          `{ printf SECRET; ${run.replace('-q', `-q ${own}`)} ${steal}; } | { sleep 3; cat; }`,
+          project,
+          c.user,
+        )
+        assert.match(r.stderr, /tried/)
+        assert.doesNotMatch(r.stderr, /SECRET/, "the sandbox read the caller's pipe")
+        assert.equal(r.stdout, 'SECRET', r.stderr)
+      })
+
+      if (!c.user)
+        test("nor a root caller's FIFO that others may read", () => {
+          const r = shell(
+            `rm -f f; mkfifo -m 666 f; chmod 666 f; { sleep 3; cat; } < f > got & ` +
+              `{ printf SECRET; ${run} ${steal}; } > f; wait; cat got; rm -f f got`,
+            // In the project, which the sandbox may read: only the FIFO's own mode decides.
+            project,
+          )
+          assert.match(r.stderr, /tried/)
+          assert.doesNotMatch(r.stderr, /SECRET/, "the sandbox read the caller's FIFO")
+          assert.equal(r.stdout, 'SECRET', r.stderr)
+        })
+
+      test('a relayed stdout keeps what a pipe gives: EPIPE, order, whole lines, all of it', () => {
+        const relayed = run.replace('-q', `-q ${own}`)
+        const inner = (script: string) => script.replace(/'/g, `'"'"'`)
+        const writer = (ch: string) =>
+          `python3 -c 'import os; [os.write(1, b"${ch}" * 99 + b"\\n") for i in range(3000)]'`
+        const r = shell(
+          // The reader goes away: the program's next write fails, as it would (yes ends).
+          `${relayed} yes | head -n 2; ` +
+            // stdout and stderr into one pipe: one relay, in the order written.
+            `${relayed} sh -c 'echo a; echo b >&2; echo c' 2>&1 | cat; ` +
+            `${relayed} sh -c 'test -p /dev/stdout && echo fifo' | cat; ` +
+            // Lines written whole, by three writers inside and one outside, arrive whole.
+            `{ ${writer('o')} & ${relayed} sh -c '${inner(writer('a'))} & ${inner(writer('b'))} & ${inner(writer('c'))} & wait'; wait; } | ` +
+            `awk 'length($0) != 99 || $0 !~ /^(o+|a+|b+|c+)$/ { bad++ } END { print NR, bad + 0 }'; ` +
+            // What is still in cordon's pipe when the sandbox ends reaches a late reader.
+            `${relayed} head -c 300000 /dev/zero | { sleep 1; wc -c; }`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout.replace(/ +/g, ' '), 'y\ny\na\nb\nc\nfifo\n12000 0\n300000\n', r.stderr)
       })
 
       test('a loop around cordon keeps what the program did not read; it reads what it would', () => {
