@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { callerContext, compilePlan, encodePlan, resolvePolicy } = await import(
@@ -23,8 +23,9 @@ const { callerContext, compilePlan, encodePlan, resolvePolicy } = await import(
 const { backendConfig } = await import(join(root, 'build', 'src', 'backends', 'runtime.js'))
 const { writeExport } = await import(join(root, 'build', 'src', 'export', 'model.js'))
 const { stringifyOci } = await import(join(root, 'build', 'src', 'seccomp', 'oci.js'))
-const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '15' }, json: { type: 'boolean' } },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '15' },
+  json: { type: 'boolean' },
 })
 const rounds = Number(values.rounds)
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0

@@ -14,18 +14,16 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '30' },
-    policy: { type: 'string', default: join(root, 'bench', 'bwrap-equivalent.yaml') },
-    // More options for the run, one per --flag (`--flag=--monitor`).
-    flag: { type: 'string', multiple: true, default: [] },
-    filed: { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '30' },
+  policy: { type: 'string', default: join(root, 'bench', 'bwrap-equivalent.yaml') },
+  // More options for the run, one per --flag (`--flag=--monitor`).
+  flag: { type: 'string', multiple: true, default: [] },
+  filed: { type: 'boolean' },
+  json: { type: 'boolean' },
 })
 const rounds = Number(values.rounds)
 if (!(Number.isInteger(rounds) && rounds > 0))

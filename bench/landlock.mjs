@@ -14,14 +14,15 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { compilePlan, encodePlan, resolvePolicy, callerContext } = await import(
   join(root, 'build', 'src', 'index.js')
 )
-const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '11' }, json: { type: 'boolean' } },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '11' },
+  json: { type: 'boolean' },
 })
 const rounds = Number(values.rounds)
 const launcher = join(root, 'build', 'native', 'cordon-exec')

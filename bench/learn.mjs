@@ -11,15 +11,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const lib = (p) => import(join(root, 'build', 'src', p))
 const { tracedRun } = await lib('learn/learn.js')
 const { policyFromFlags } = await lib('cli/policy-flags.js')
 
-const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '5' }, json: { type: 'boolean' } },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '5' },
+  json: { type: 'boolean' },
 })
 const rounds = Number(values.rounds)
 const work = mkdtempSync(join(tmpdir(), 'cordon-bench-learn-'))

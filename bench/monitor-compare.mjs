@@ -10,15 +10,13 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..')
-const { values } = parseArgs({
-  options: {
-    other: { type: 'string' },
-    rounds: { type: 'string', default: '7' },
-    calls: { type: 'string', default: '100000' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  other: { type: 'string' },
+  rounds: { type: 'string', default: '7' },
+  calls: { type: 'string', default: '100000' },
 })
 if (!values.other) throw new Error('--other DIR: a built checkout to compare with')
 const sides = { this: here, other: resolve(values.other) }

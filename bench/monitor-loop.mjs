@@ -10,15 +10,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..')
-const { values } = parseArgs({
-  options: {
-    root: { type: 'string' },
-    calls: { type: 'string', default: '100000' },
-    rules: { type: 'boolean' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  root: { type: 'string' },
+  calls: { type: 'string', default: '100000' },
+  rules: { type: 'boolean' },
 })
 const root = values.root ?? here
 const calls = Number(values.calls)

@@ -20,17 +20,15 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..')
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '7' },
-    calls: { type: 'string', default: '200000' },
-    json: { type: 'boolean' },
-    'no-strace': { type: 'boolean' },
-    root: { type: 'string' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '7' },
+  calls: { type: 'string', default: '200000' },
+  json: { type: 'boolean' },
+  'no-strace': { type: 'boolean' },
+  root: { type: 'string' },
 })
 const root = values.root ?? here
 const lib = (p) => import(join(root, 'build', 'src', p))

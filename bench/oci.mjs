@@ -30,26 +30,17 @@ import {
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const m = await import(join(root, 'build', 'test', 'conformance', 'oci-engines.js'))
-const { values } = parseArgs({
-  options: {
-    cordon: { type: 'string', default: process.env.CORDON_OCI || join(root, 'bin', 'cordon-oci') },
-    runs: { type: 'string', default: '15' },
-    only: { type: 'string', default: 'direct,ctr,podman,docker' },
-    also: { type: 'string', multiple: true, default: [] },
-    'no-node': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
+const { values } = benchArgs(import.meta.url, {
+  cordon: { type: 'string', default: process.env.CORDON_OCI || join(root, 'bin', 'cordon-oci') },
+  runs: { type: 'string', default: '15' },
+  only: { type: 'string', default: 'direct,ctr,podman,docker' },
+  also: { type: 'string', multiple: true, default: [] },
+  'no-node': { type: 'boolean', default: false },
 })
-if (values.help) {
-  console.log(
-    'node bench/oci.mjs [--cordon PATH] [--also NAME=PATH]... [--runs N] [--only direct,ctr,podman,docker] [--no-node]',
-  )
-  process.exit(0)
-}
 const also = values.also.map((a) => {
   const eq = a.indexOf('=')
   if (eq <= 0) throw new Error(`--also: expected NAME=PATH, got ${a}`)

@@ -15,7 +15,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const lib = (p) => import(join(root, 'build', 'src', p))
@@ -25,8 +25,10 @@ const { compileSeccomp, leafFor } = await lib('seccomp/compile.js')
 const { entryPoints, ARCHES } = await lib('seccomp/arch.js')
 const { decode, interpret } = await lib('seccomp/bpf.js')
 
-const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '15' }, oci: { type: 'string' }, json: { type: 'boolean' } },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '15' },
+  oci: { type: 'string' },
+  json: { type: 'boolean' },
 })
 const { importOci, parseOci } = await lib('seccomp/oci.js')
 const rounds = Number(values.rounds)

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { compilePlan, encodePlan, loadPolicyFile, PROFILES, resolvePolicy, spawn } = await import(
@@ -28,12 +28,10 @@ const { insertOpsAfterFirst } = await import(join(root, 'build', 'src', 'plan', 
 const { startLauncher, withStarter, starter } = await import(
   join(root, 'build', 'src', 'run', 'launcher-process.js')
 )
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '100' },
-    json: { type: 'boolean' },
-    also: { type: 'string', multiple: true, default: [] },
-  },
+const { values } = benchArgs(import.meta.url, {
+  runs: { type: 'string', default: '100' },
+  json: { type: 'boolean' },
+  also: { type: 'string', multiple: true, default: [] },
 })
 const runs = Number(values.runs)
 const launcher = join(root, 'build', 'native', 'cordon-exec')

@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { callerContext, compilePlan, encodePlan, loadPolicyFile, resolvePolicy, spawn } = await import(
@@ -27,14 +27,12 @@ const { callerContext, compilePlan, encodePlan, loadPolicyFile, resolvePolicy, s
 const { startLauncher, starter, withStarter } = await import(
   join(root, 'build', 'src', 'run', 'launcher-process.js')
 )
-const { values } = parseArgs({
-  options: {
-    total: { type: 'string', default: '2000' },
-    rounds: { type: 'string', default: '5' },
-    levels: { type: 'string', default: '16,64,256' },
-    memory: { type: 'string', default: '16,64,256' },
-    json: { type: 'boolean' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  total: { type: 'string', default: '2000' },
+  rounds: { type: 'string', default: '5' },
+  levels: { type: 'string', default: '16,64,256' },
+  memory: { type: 'string', default: '16,64,256' },
+  json: { type: 'boolean' },
 })
 const total = Number(values.total)
 const rounds = Number(values.rounds)

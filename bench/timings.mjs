@@ -15,15 +15,16 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const lib = (p) => import(join(root, 'build', 'src', p))
 const { run } = await lib('index.js')
 const { WebhookSink } = await lib('monitor/sinks.js')
 
-const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } },
+const { values } = benchArgs(import.meta.url, {
+  rounds: { type: 'string', default: '3' },
+  json: { type: 'boolean', default: false },
 })
 const rounds = Number(values.rounds)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
