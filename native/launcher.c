@@ -767,7 +767,7 @@ static int reap_children(pid_t pid, int *status)
 		} else {
 			console_reaped(w);
 			stdin_relay_reaped(w);
-			output_relay_reaped(w);
+			output_relay_reaped(w, st);
 		}
 	}
 }
@@ -840,6 +840,7 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 	 * (a SIGKILLed cordon left the shell raw, echo off, when the relay went with the tree). */
 	console_finish();
 	stdin_relay_finish();
+	output_relay_kill();
 	tree_kill_all();
 	_exit(EXIT_CORDON);
 }
@@ -977,16 +978,22 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		}
 		console_finish();
 		stdin_relay_finish();
+		/* What the command wrote reaches the caller's pipes before its exit is told, and
+		 * before what it left running is killed below (the relay is the launcher's child
+		 * too). A wait for the caller's reader that a signal or the supervisor's end cut
+		 * short reports the run ended by that signal: the program would have been, blocked
+		 * in its write. */
+		int cut = output_relay_finish(sfd, parent_fd);
 		/* The sandbox ends with its command, in every mode: a pid namespace dies with its
 		 * init, a cgroup is emptied when the supervisor removes it. Without either, what the
 		 * command left running (a daemon, a double fork) would outlive the run, its timeout
 		 * and its monitor: the launcher, their subreaper, kills every descendant first. */
 		if (!(p->clone_flags & CLONE_NEWPID))
 			tree_kill_all();
-		/* What the command wrote has reached the caller's pipes before its exit is told. */
-		output_relay_finish();
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
+		if (cut)
+			code = 128 + cut, sig = cut;
 		if (nf && nf->failed)
 			code = EXIT_CORDON, sig = 0;
 		ev_exit(code, sig);

@@ -51,14 +51,50 @@ static void forward_signal(int forward, int to)
 		sys_pidfd_send_signal(to, (int)si.ssi_signo);
 }
 
+/* Whether the command (host uid `uid`) could open this FIFO again by name with the access the
+ * `others` bits (of group and others) give: as its owner (a plain user's sandbox, and a
+ * --host-root one, run as the user who made a pipe), as root, or by those bits. */
+static int reopens(const struct stat *st, long uid, mode_t others)
+{
+	return S_ISFIFO(st->st_mode) &&
+	       (uid == 0 || st->st_uid == (uid_t)uid || (st->st_mode & others));
+}
+
+/* Closes every fd but the `n` in `keep` (-1 entries are skipped). */
+static void keep_only(const int *keep, int n)
+{
+	int sorted[8], k = 0;
+	for (int i = 0; i < n && k < 8; i++)
+		if (keep[i] >= 0)
+			sorted[k++] = keep[i];
+	for (int i = 1; i < k; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			int t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	unsigned next = 0;
+	for (int i = 0; i < k; i++) {
+		if ((unsigned)sorted[i] > next)
+			sys_close_range(next, (unsigned)sorted[i] - 1, 0);
+		next = (unsigned)sorted[i] + 1;
+	}
+	sys_close_range(next, ~0u, 0);
+}
+
 void stdin_relay_prepare(long uid)
 {
 	struct stat st;
 	if (uid < 0 || fstat(0, &st) || !S_ISFIFO(st.st_mode))
 		return;
+	/* A stdin open for writing too gives the program nothing more by name; one open for
+	 * writing only is output_relay_prepare's. */
+	int mode = fcntl(0, F_GETFL);
+	if (mode < 0 || (mode & O_ACCMODE) != O_RDONLY)
+		return;
 	/* A root caller's pipes (root's, 0600) are closed to the sandbox's id range already; host
 	 * root (--host-root) may keep capabilities that pass any mode. */
-	if (uid != 0 && st.st_uid != (uid_t)uid && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+	if (!reopens(&st, uid, S_IWGRP | S_IWOTH))
 		return;
 	int fds[2];
 	if (one_page_pipe(fds))
@@ -187,14 +223,9 @@ static noreturn void relay(void)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, NULL);
-	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it. */
-	int lo = caller_in < relay_w ? caller_in : relay_w, hi = caller_in ^ relay_w ^ lo;
-	close(0); /* the launcher's /dev/null (stdin_relay_start gave up cordon's read end first) */
-	if (lo > 3)
-		sys_close_range(3, (unsigned)lo - 1, 0);
-	if (hi > lo + 1)
-		sys_close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-	sys_close_range((unsigned)hi + 1, ~0u, 0);
+	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it,
+	 * nor would cordon's output pipes (fds 1 and 2 until output_relay_start). */
+	keep_only((int[]){ caller_in, relay_w }, 2);
 	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
 	if (term_fd >= 0)
 		relay_loop(term_fd, -1, -1);
@@ -342,46 +373,67 @@ void stdin_relay_reaped(pid_t pid)
 struct out_stream {
 	int from, to;
 	int blocked; /* the caller's pipe was full: wait until it takes more */
+	long left; /* once the sandbox ended: the bytes still to hand over (-1 before) */
 };
-static struct out_stream outs[2];
+static struct out_stream outs[3];
 static int n_outs;
-/* The launcher's own fds 1 and 2 as the caller gave them, back in place after the clone. */
-static int caller_out[3] = { -1, -1, -1 };
+/* The launcher's own fds 0-2 as the caller gave them, replaced for the sandbox: back in place
+ * after the clone. */
+static int caller_fd[3] = { -1, -1, -1 };
 static pid_t out_pid = -1;
+static int out_pidfd = -1;
+/* The signal that killed the relay before it handed everything over (reaped elsewhere). */
+static int out_cut;
 
-/* Whether the command (host uid `uid`) could open this pipe again by name for reading: its owner
- * (a plain user's sandbox, and a --host-root one, run as the user who made the pipe), or anyone
- * by its group or others bits. A root caller's pipes (root's, 0600) stay closed to the
- * sandbox's id range. Sockets cannot be opened by name at all. */
-static int readable_by(const struct stat *st, long uid)
-{
-	return S_ISFIFO(st->st_mode) &&
-	       (uid == 0 || st->st_uid == (uid_t)uid || (st->st_mode & (S_IRGRP | S_IROTH)));
-}
-
+/* Each of fds 0-2 that is a FIFO the command could open again by name in a way its fd does not
+ * give: open for writing only, and readable by name (stdout, stderr; a stdin given as a write
+ * end), it is relayed; open for reading only, and writable by name (a stdout or stderr given as
+ * a read end), it becomes /dev/null open for reading, which reads nothing and refuses writes as
+ * that fd did. A stdin open for reading is stdin_relay_prepare's; an fd open both ways gives
+ * nothing more by name. */
 void output_relay_prepare(long uid)
 {
 	struct stat st[3];
+	int relayed[3] = { -1, -1, -1 }; /* fd → its stream */
 	if (uid < 0)
 		return;
-	for (int fd = 1; fd <= 2; fd++) {
-		if (fstat(fd, &st[fd]) || !readable_by(&st[fd], uid))
+	for (int fd = 0; fd <= 2; fd++) {
+		int mode = fcntl(fd, F_GETFL);
+		if (mode < 0 || fstat(fd, &st[fd]))
 			continue;
-		caller_out[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (caller_out[fd] < 0)
+		int writes = (mode & O_ACCMODE) == O_WRONLY, reads = (mode & O_ACCMODE) == O_RDONLY;
+		if (writes ? !reopens(&st[fd], uid, S_IRGRP | S_IROTH)
+			   : !(reads && fd > 0 && reopens(&st[fd], uid, S_IWGRP | S_IWOTH)))
+			continue;
+		caller_fd[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (caller_fd[fd] < 0)
 			die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
+		if (reads) {
+			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (null < 0 || dup2(null, fd) < 0)
+				die_step(EXIT_CORDON, "output relay", "/dev/null", NULL, errno);
+			close(null);
+			continue;
+		}
 		/* `2>&1`: one relay for both, so that their lines stay in the order written. */
-		if (fd == 2 && caller_out[1] >= 0 && st[1].st_dev == st[2].st_dev &&
-		    st[1].st_ino == st[2].st_ino) {
-			if (dup2(1, 2) < 0)
+		int shared = -1;
+		for (int other = 0; other < fd; other++)
+			if (relayed[other] >= 0 && st[other].st_dev == st[fd].st_dev &&
+			    st[other].st_ino == st[fd].st_ino)
+				shared = other;
+		if (shared >= 0) {
+			if (dup2(shared, fd) < 0)
 				die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
+			relayed[fd] = relayed[shared];
 			continue;
 		}
 		int fds[2];
 		if (pipe2(fds, O_CLOEXEC) || dup2(fds[1], fd) < 0)
 			die_step(EXIT_CORDON, "output relay", "a pipe", NULL, errno);
 		close(fds[1]);
-		outs[n_outs++] = (struct out_stream){ .from = fds[0], .to = caller_out[fd] };
+		relayed[fd] = n_outs;
+		outs[n_outs++] =
+			(struct out_stream){ .from = fds[0], .to = caller_fd[fd], .left = -1 };
 	}
 }
 
@@ -389,33 +441,11 @@ void output_relay_child(void)
 {
 	for (int i = 0; i < n_outs; i++)
 		close(outs[i].from);
-	for (int fd = 1; fd <= 2; fd++)
-		if (caller_out[fd] >= 0)
-			close(caller_out[fd]);
+	for (int fd = 0; fd <= 2; fd++)
+		if (caller_fd[fd] >= 0)
+			close(caller_fd[fd]);
 	n_outs = 0;
-	caller_out[1] = caller_out[2] = -1;
-}
-
-/* Closes every fd but the `n` in `keep`. */
-static void keep_only(const int *keep, int n)
-{
-	int sorted[4], k = 0;
-	for (int i = 0; i < n; i++)
-		if (keep[i] >= 0)
-			sorted[k++] = keep[i];
-	for (int i = 1; i < k; i++)
-		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-			int t = sorted[j];
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
-	unsigned next = 0;
-	for (int i = 0; i < k; i++) {
-		if ((unsigned)sorted[i] > next)
-			sys_close_range(next, (unsigned)sorted[i] - 1, 0);
-		next = (unsigned)sorted[i] + 1;
-	}
-	sys_close_range(next, ~0u, 0);
+	caller_fd[0] = caller_fd[1] = caller_fd[2] = -1;
 }
 
 /* A stream is over: cordon's read end goes, so a program still writing gets EPIPE. */
@@ -427,13 +457,14 @@ static void out_done(struct out_stream *s, int *live)
 }
 
 /* The relay's loop: splices each of cordon's pipes into the caller's until every writer of it is
- * gone, or, once `end` is readable (the launcher's SIGTERM: the sandbox ended), until what is
- * left in it has been handed over. */
+ * gone, or, once `end` is readable (the launcher's SIGTERM: the sandbox ended), until what was
+ * in it then has been handed over: a process left writing (without a pid namespace, before the
+ * launcher kills it) cannot keep the run going. */
 static void out_loop(int end)
 {
 	int live = n_outs, ending = 0;
 	while (live > 0) {
-		struct pollfd f[5];
+		struct pollfd f[7];
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
 			/* The caller's side is always watched: POLLERR once it has no reader. */
@@ -449,36 +480,48 @@ static void out_loop(int end)
 				continue;
 			return;
 		}
-		if (f[2 * n_outs].revents & POLLIN)
+		if (f[2 * n_outs].revents & POLLIN) {
 			ending = 1;
+			for (int i = 0; i < n_outs; i++) {
+				int pending = 0;
+				if (outs[i].from >= 0)
+					outs[i].left =
+						ioctl(outs[i].from, FIONREAD, &pending) == 0 &&
+								pending > 0
+							? pending
+							: 0;
+			}
+		}
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
 			if (s->from < 0)
 				continue;
-			if (f[2 * i + 1].revents & (POLLERR | POLLNVAL)) {
+			if (f[2 * i + 1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				out_done(s, &live); /* the caller's reader is gone */
 				continue;
 			}
-			int left = 0;
-			if (ending && !s->blocked &&
-			    (ioctl(s->from, FIONREAD, &left) || left == 0)) {
-				out_done(s, &live); /* the sandbox ended and all it wrote went on */
+			if (s->left == 0) {
+				out_done(s,
+					 &live); /* the sandbox ended and what it wrote went on */
 				continue;
 			}
 			if (!(f[2 * i].revents & (POLLIN | POLLHUP | POLLERR)) &&
 			    !(f[2 * i + 1].revents & POLLOUT))
 				continue;
-			/* Whole buffers only (the length never cuts one): each write of up to
-			 * PIPE_BUF bytes arrives as written. */
-			ssize_t n = splice(s->from, NULL, s->to, NULL, (size_t)1 << 30,
-					   SPLICE_F_NONBLOCK);
+			/* Whole buffers (a length that never cuts one), but no more than was left when
+			 * the sandbox ended: each write of up to PIPE_BUF bytes arrives as written. */
+			size_t most = s->left > 0 ? (size_t)s->left : (size_t)1 << 30;
+			ssize_t n = splice(s->from, NULL, s->to, NULL, most, SPLICE_F_NONBLOCK);
+			int pending = 0;
 			if (n > 0) {
 				s->blocked = 0;
+				if (s->left > 0)
+					s->left -= n;
 			} else if (n == 0) {
 				out_done(s, &live); /* every writer is gone */
 			} else if (errno == EAGAIN) {
 				/* Data waits (POLLIN said so), so the caller's pipe is full. */
-				s->blocked = ioctl(s->from, FIONREAD, &left) == 0 && left > 0;
+				s->blocked = ioctl(s->from, FIONREAD, &pending) == 0 && pending > 0;
 			} else if (errno != EINTR) {
 				out_done(s, &live); /* EPIPE: the caller's reader is gone */
 			}
@@ -494,14 +537,14 @@ static noreturn void out_relay(void)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, NULL);
-	/* Nothing of the launcher's but the pipes: a write end held here (fds 1 and 2 are cordon's
+	/* Nothing of the launcher's but the pipes: a write end held here (fds 0-2 are cordon's
 	 * until the launcher puts the caller's back) would never let a stream end. */
-	int keep[4] = { -1, -1, -1, -1 };
+	int keep[6] = { -1, -1, -1, -1, -1, -1 };
 	for (int i = 0; i < n_outs; i++) {
 		keep[2 * i] = outs[i].from;
 		keep[2 * i + 1] = outs[i].to;
 	}
-	keep_only(keep, 4);
+	keep_only(keep, 6);
 	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
 	if (term_fd >= 0)
 		out_loop(term_fd);
@@ -510,8 +553,6 @@ static noreturn void out_relay(void)
 
 void output_relay_start(void)
 {
-	if (n_outs == 0 && caller_out[1] < 0 && caller_out[2] < 0)
-		return;
 	if (n_outs > 0) {
 		pid_t pid = fork();
 		if (pid < 0)
@@ -519,35 +560,89 @@ void output_relay_start(void)
 		if (pid == 0)
 			out_relay();
 		out_pid = pid;
+		/* Held by a pidfd: signalled and watched as that one process for good. */
+		out_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (out_pidfd < 0)
+			die_step(EXIT_CORDON, "output relay", "pidfd_open", NULL, errno);
+		fcntl(out_pidfd, F_SETFD, FD_CLOEXEC);
 	}
 	for (int i = 0; i < n_outs; i++)
 		close(outs[i].from);
 	n_outs = 0;
-	/* The launcher's own lines go to the caller's streams again, and it holds no write end of
-	 * cordon's pipes: they end with the sandbox. */
-	for (int fd = 1; fd <= 2; fd++)
-		if (caller_out[fd] >= 0) {
-			if (dup2(caller_out[fd], fd) < 0)
+	/* The launcher's own fds are the caller's again, and it holds no write end of cordon's
+	 * pipes: they end with the sandbox. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (caller_fd[fd] >= 0) {
+			if (dup2(caller_fd[fd], fd) < 0)
 				close(fd);
-			close(caller_out[fd]);
-			caller_out[fd] = -1;
+			close(caller_fd[fd]);
+			caller_fd[fd] = -1;
 		}
 }
 
-void output_relay_finish(void)
+/* The signals that, forwarded to a command still writing into a full pipe, would have ended it:
+ * they end the wait for the caller's reader too. */
+static int ends_wait(int sig)
 {
-	if (out_pid <= 0)
-		return;
-	/* Every writer of cordon's pipes is gone now: the relay hands over what is left, waiting
-	 * for the caller's reader as the program would have waited, and ends. */
-	kill(out_pid, SIGTERM);
-	while (waitpid(out_pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	out_pid = -1;
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
+	       sig == SIGUSR1 || sig == SIGUSR2;
 }
 
-void output_relay_reaped(pid_t pid)
+static int out_reap(void)
 {
-	if (pid == out_pid)
-		out_pid = -1;
+	int status = 0;
+	while (waitpid(out_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(out_pidfd);
+	out_pid = out_pidfd = -1;
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+int output_relay_finish(int signal_fd, int parent_fd)
+{
+	if (out_pid <= 0)
+		return out_cut;
+	/* Every writer of cordon's pipes is gone (or about to be): the relay hands over what is
+	 * left, waiting for the caller's reader as the program would have waited, and ends. A
+	 * signal that would have ended the program, or the supervisor's end, ends the wait. */
+	sys_pidfd_send_signal(out_pidfd, SIGTERM);
+	for (;;) {
+		struct pollfd f[3] = { { .fd = out_pidfd, .events = POLLIN },
+				       { .fd = signal_fd, .events = POLLIN },
+				       { .fd = parent_fd, .events = POLLIN } };
+		if (poll(f, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (f[0].revents)
+			return out_reap();
+		int cut = 0;
+		if (f[2].revents)
+			cut = SIGKILL;
+		struct signalfd_siginfo si;
+		if (!cut && (f[1].revents & POLLIN) &&
+		    read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si &&
+		    ends_wait((int)si.ssi_signo))
+			cut = (int)si.ssi_signo;
+		if (cut) {
+			sys_pidfd_send_signal(out_pidfd, SIGKILL);
+			out_reap();
+			return cut;
+		}
+	}
+	sys_pidfd_send_signal(out_pidfd, SIGKILL);
+	return out_reap() ? SIGKILL : 0;
+}
+
+void output_relay_kill(void)
+{
+	if (out_pidfd >= 0)
+		sys_pidfd_send_signal(out_pidfd, SIGKILL);
+}
+
+void output_relay_reaped(pid_t pid, int status)
+{
+	if (pid != out_pid)
+		return;
+	close(out_pidfd);
+	out_pid = out_pidfd = -1;
+	out_cut = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }

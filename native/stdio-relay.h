@@ -46,21 +46,30 @@ int stdin_relay_main(int argc, char **argv);
  * (a pipe reopened through /proc/self/fd/1 opens either end), become pipes of cordon's, spliced
  * into the caller's: given the caller's, a plain user's sandbox could read what other processes
  * write into that pipe while it runs (`{ producer & cordon run …; } | consumer`), and take it
- * from the consumer. A stderr into the same pipe as stdout (`2>&1`) shares stdout's relay, so
- * their order is kept. The relay moves whole pipe buffers (splice(2) from pipe to pipe), so a
- * write of up to PIPE_BUF bytes reaches the caller's pipe as it was written, never split among
- * other writers' bytes; when the caller's pipe loses its reader, cordon's loses its own, and the
- * program's next write fails with EPIPE as it would have. Once the sandbox ended, the relay
- * hands over what is left in cordon's pipes (waiting for the reader as the program would have)
- * and ends.
+ * from the consumer. The same for any of fds 0-2 open for writing only (a stdin given as a
+ * write end); one open for reading only that could be opened for writing by name (a stdout
+ * given as a read end) becomes /dev/null open for reading. A stream into the same pipe as an
+ * earlier one (`2>&1`) shares its relay, so their order is kept. The relay moves whole pipe
+ * buffers (splice(2) from pipe to pipe), so a write of up to PIPE_BUF bytes reaches the
+ * caller's pipe as it was written, never split among other writers' bytes; when the caller's
+ * pipe loses its reader, cordon's loses its own, and the program's next write fails with EPIPE
+ * as it would have.
  *
  * Order: output_relay_prepare (launcher, before the clone) → output_relay_child (the sandbox's
  * process, first thing) → output_relay_start (launcher, after the clone) → output_relay_finish
- * (launcher, once the sandbox ended). A no-op unless prepare made a relay. */
+ * (launcher, once the sandbox ended, before what it left is killed). No-ops unless prepare made
+ * a relay. */
 void output_relay_prepare(long uid);
 void output_relay_child(void);
 void output_relay_start(void);
-void output_relay_finish(void);
-void output_relay_reaped(pid_t pid);
-
+/* The relay hands over what the sandbox left in cordon's pipes, waiting for the caller's reader
+ * as the program would have waited, and ends. A signal read from `signal_fd` that would have
+ * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2),
+ * or `parent_fd` (the supervisor's pidfd) readable, ends the wait: the relay is killed. Returns
+ * 0 when everything was handed over, else the signal the run is to be reported ended by. */
+int output_relay_finish(int signal_fd, int parent_fd);
+/* The supervisor is gone: the relay goes at once. */
+void output_relay_kill(void);
+/* The launcher reaped pid with a wait of its own (status as waitpid gives it). */
+void output_relay_reaped(pid_t pid, int status);
 #endif

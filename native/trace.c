@@ -138,7 +138,7 @@ int trace_reap(struct notifier *nf, pid_t child, int *status)
 			 * the console's relay, the launcher's other child. */
 			console_reaped(w);
 			stdin_relay_reaped(w);
-			output_relay_reaped(w);
+			output_relay_reaped(w, st);
 		}
 	}
 }

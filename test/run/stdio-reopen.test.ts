@@ -164,6 +164,7 @@ for (const c of callers)
       // what other processes write into it while it runs, and take it from the consumer. Such a
       // stream is a pipe of cordon's instead, spliced into the caller's (native/stdio-relay.c).
       const steal = `sh -c '(exec 3</proc/self/fd/1; timeout 2 cat <&3 >&2); echo tried >&2'`
+      const relayedRun = run.replace('-q', `-q ${own}`)
       test(`${c.user ? '' : '--host-root: '}a sandbox cannot read what others write into its stdout pipe`, () => {
         const r = shell(
           `{ printf SECRET; ${run.replace('-q', `-q ${own}`)} ${steal}; } | { sleep 3; cat; }`,
@@ -175,18 +176,36 @@ for (const c of callers)
         assert.equal(r.stdout, 'SECRET', r.stderr)
       })
 
-      if (!c.user)
-        test("nor a root caller's FIFO that others may read", () => {
-          const r = shell(
-            `rm -f f; mkfifo -m 666 f; chmod 666 f; { sleep 3; cat; } < f > got & ` +
-              `{ printf SECRET; ${run} ${steal}; } > f; wait; cat got; rm -f f got`,
-            // In the project, which the sandbox may read: only the FIFO's own mode decides.
-            project,
-          )
-          assert.match(r.stderr, /tried/)
-          assert.doesNotMatch(r.stderr, /SECRET/, "the sandbox read the caller's FIFO")
-          assert.equal(r.stdout, 'SECRET', r.stderr)
-        })
+      // The same for a FIFO others may read, root's too, and for any stream open for writing
+      // only (a stdin given as a write end: helper-102).
+      test('nor a FIFO that others may read, given as stdout or as a write-only stdin', () => {
+        const sneak = `sh -c '(exec 3</proc/self/fd/0; timeout 2 cat <&3 >&2); echo tried >&2'`
+        const r = shell(
+          `rm -f f; mkfifo -m 644 f; { sleep 3; cat; } < f > got & ` +
+            `{ printf SECRET; ${run} ${steal}; } > f; wait; cat got; ` +
+            `{ sleep 3; cat; } < f > got & ` +
+            `{ printf TERCES; ${run} ${sneak} 0>&1; } > f; wait; cat got; rm -f f got`,
+          // In the project, which the sandbox may read: only the FIFO's own mode decides.
+          project,
+          c.user,
+        )
+        assert.match(r.stderr, /tried[\s\S]*tried/)
+        assert.doesNotMatch(r.stderr, /SECRET|TERCES/, "the sandbox read the caller's FIFO")
+        assert.equal(r.stdout, 'SECRETTERCES', r.stderr)
+      })
+
+      // A stdout given as the read end of a pipe opens its write end by name: the sandbox could
+      // write into what a shell reads next. It gets /dev/null open for reading instead, which
+      // refuses writes as that fd did (helper-102).
+      test('a stdout that is the read end of a pipe cannot be written into by name', () => {
+        const r = shell(
+          `printf 'echo safe\\n' | { ${relayedRun} sh -c 'echo "echo INJECTED" > /proc/self/fd/1; echo x; echo rc=$? >&2' >&0; sh; }`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'safe\n', r.stderr)
+        assert.match(r.stderr, /rc=[1-9]/)
+      })
 
       test('a relayed stdout keeps what a pipe gives: EPIPE, order, whole lines, all of it', () => {
         const relayed = run.replace('-q', `-q ${own}`)
@@ -203,11 +222,35 @@ for (const c of callers)
             `{ ${writer('o')} & ${relayed} sh -c '${inner(writer('a'))} & ${inner(writer('b'))} & ${inner(writer('c'))} & wait'; wait; } | ` +
             `awk 'length($0) != 99 || $0 !~ /^(o+|a+|b+|c+)$/ { bad++ } END { print NR, bad + 0 }'; ` +
             // What is still in cordon's pipe when the sandbox ends reaches a late reader.
-            `${relayed} head -c 300000 /dev/zero | { sleep 1; wc -c; }`,
+            `${relayed} head -c 300000 /dev/zero | { sleep 1; wc -c; }; ` +
+            // All of it fits in the two pipes: the program is gone before the reader reads, and
+            // without a pid namespace the launcher then kills what the command left running,
+            // which took the relay too at first (helper-102).
+            `${relayed} head -c 100000 /dev/zero | { sleep 2; wc -c; }`,
           project,
           c.user,
         )
-        assert.equal(r.stdout.replace(/ +/g, ' '), 'y\ny\na\nb\nc\nfifo\n12000 0\n300000\n', r.stderr)
+        assert.equal(r.stdout.replace(/ +/g, ' '), 'y\ny\na\nb\nc\nfifo\n12000 0\n300000\n100000\n', r.stderr)
+      })
+
+      // Once the command has exited, cordon waits for the caller's reader to take what the
+      // sandbox left in cordon's pipe, as the command would have waited in its write: a signal
+      // that would have ended the command ends that wait, and cordon's own end takes the
+      // launcher and the relay with it (helper-102: neither did at first).
+      test('a signal or the end of cordon ends the wait for a stalled reader', () => {
+        const tag = `stall${process.pid}${c.user ? 'u' : 'r'}${m.flags ? 'n' : 's'}`
+        const r = shell(
+          `( t0=$(date +%s); ${relayedRun} sh -c 'head -c 100000 /dev/zero # ${tag}' & p=$!; sleep 2; kill -TERM $p; ` +
+            `wait $p; echo "status=$? after=$(( $(date +%s) - t0 ))" >&2 ) | { sleep 6; cat > /dev/null; }; ` +
+            `( ${relayedRun} sh -c 'head -c 100000 /dev/zero # ${tag}' & p=$!; sleep 2; kill -KILL $p; sleep 1; ` +
+            `echo "left=$(pgrep -fc '[c]ordon-exec.*${tag}')" >&2 ) | { sleep 6; cat > /dev/null; }`,
+          project,
+          c.user,
+        )
+        const [, status, after] = /status=(\d+) after=(\d+)/.exec(r.stderr) ?? []
+        assert.equal(status, '143', r.stderr)
+        assert.ok(Number(after) <= 4, `cordon ended ${after} s after its start, its reader still stalled`)
+        assert.match(r.stderr, /left=0/)
       })
 
       test('a loop around cordon keeps what the program did not read; it reads what it would', () => {
