@@ -203,6 +203,25 @@ describe('cordon verify', { concurrency: 1 }, () => {
     },
   )
 
+  // A learned policy refuses what its run never called, capget among them: the setuid fixture
+  // then cannot say what exec gave it. It said "all capabilities" (never a false "blocked"),
+  // and verify reported a setuid escape under no_new_privs (a newcomer's trial, helper-103);
+  // the probe now judges by what exec can grant here, and says so when it cannot tell.
+  test(
+    'a policy that refuses capget still gets a true setuid verdict',
+    { skip: !isRoot && 'root makes the setuid fixture' },
+    () => {
+      const noCapget = join(projectDir(), 'no-capget.yaml')
+      writeFileSync(
+        noCapget,
+        'extends: [default]\nseccomp:\n  rules:\n    - { syscalls: [capget], action: errno(EPERM) }\n',
+      )
+      const { results } = verify(['--policy', noCapget, '--probe', 'setuid'])
+      const r = one(results, 'setuid')
+      assert.equal(r.outcome, 'blocked', JSON.stringify(r))
+    },
+  )
+
   test('bad probe names say which exist', () => {
     const r = cordon(['verify', '--probe', 'nosuch'])
     assert.equal(r.status, 2)
