@@ -71,14 +71,22 @@ export class FlagError extends CordonError {
   }
 }
 
+const VIEW_FLAGS = new Set(['ro', 'rw', 'tmpfs'])
+
 /** node:util parseArgs, its errors said our way (every command parses through here): Node's
  * text quotes unevenly and names neither the command nor the fix. */
 export function parseStrict<const C extends ParseArgsConfig>(config: C): ReturnType<typeof parseArgs<C>> {
   try {
-    const parsed = parseArgs(config)
+    const parsed = parseArgs({ ...config, tokens: true })
     if (config.options && 'quiet' in config.options)
       setQuiet((parsed.values as { quiet?: boolean }).quiet === true)
-    return parsed
+    // The view's flags keep their order, which the values (one list per flag) lose: `--rw .
+    // --ro .` is read-only, as a policy's later entry wins (policy-flags.ts).
+    const order = (parsed.tokens ?? []).flatMap((t) =>
+      t.kind === 'option' && VIEW_FLAGS.has(t.name) && t.value !== undefined ? [{ [t.name]: t.value }] : [],
+    )
+    if (order.length) Object.assign(parsed.values, { filesystemOrder: order })
+    return parsed as ReturnType<typeof parseArgs<C>>
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? ''
     if (!code.startsWith('ERR_PARSE_ARGS')) throw error

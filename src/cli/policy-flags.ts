@@ -86,6 +86,9 @@ export interface PolicyFlagValues {
   ro?: string[]
   rw?: string[]
   tmpfs?: string[]
+  /** --ro, --rw and --tmpfs in the order given (args.ts parseStrict): a later one wins at the
+   * same destination, as in a policy's filesystem list. */
+  filesystemOrder?: FilesystemEntry[]
   net?: string
   hostname?: string
   env?: string[]
@@ -158,7 +161,7 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     if (!PROFILES[name]) throw unknownProfile(name, '--profile')
     base = { policy: PROFILES[name].policy, baseDir: cwd, label: `profile:${name}` }
   }
-  const filesystem: FilesystemEntry[] = [
+  const filesystem: FilesystemEntry[] = flags.filesystemOrder ?? [
     ...(flags.ro ?? []).map((ro) => ({ ro })),
     ...(flags.rw ?? []).map((rw) => ({ rw })),
     ...(flags.tmpfs ?? []).map((tmpfs) => ({ tmpfs })),

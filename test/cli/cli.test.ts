@@ -110,6 +110,19 @@ describe('cordon CLI', () => {
     assert.equal(json.ops.at(-1)!.op, 'seccomp')
   })
 
+  // Flags keep the order they were given in, as a policy's filesystem list does: the later
+  // one wins at a destination (a newcomer found --ro after --rw still writable).
+  test('--ro and --rw at one destination: the later flag wins', () => {
+    const plan = (...flags: string[]) => {
+      const r = cordon(['plan', ...flags])
+      assert.equal(r.status, 0, r.stderr)
+      return /bind\s+\/opt -> \/opt \((\w+)/.exec(r.stdout)?.[1]
+    }
+    assert.equal(plan('--rw', '/opt', '--ro', '/opt'), 'ro')
+    assert.equal(plan('--ro', '/opt', '--rw', '/opt'), 'rw')
+    assert.equal(plan('--ro=/opt', '--tmpfs', '/opt', '--rw', '/opt'), 'rw')
+  })
+
   test('the published schema is current and matches `cordon schema`', () => {
     const committed = readFileSync(join(ROOT, 'schema', 'policy.schema.json'), 'utf8')
     assert.equal(committed, `${JSON.stringify(policyJsonSchema(), null, 2)}\n`, 'run `npm run schema`')
