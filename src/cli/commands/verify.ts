@@ -105,8 +105,9 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   lines.push(
     result.failures
       ? c.red(`${result.failures} attack(s) the policy should stop got through.`)
-      : c.green(`every attack the policy should stop was blocked: ${blocked} of ${result.results.length}.`) +
-          (rest.length ? c.dim(` ${rest.join('; ')}.`) : ''),
+      : c.green(
+          `no escapes: every attack the policy should stop was blocked (${blocked} blocked of ${result.results.length}).`,
+        ) + (rest.length ? c.dim(` ${rest.join('; ')}.`) : ''),
   )
   process.stdout.write(`${lines.join('\n')}\n`)
   return result.failures ? 1 : 0
