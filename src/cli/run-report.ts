@@ -57,17 +57,23 @@ export function reportEnforcement(statements: StatementStatus[], out: RunOutput,
   if (!out.human) return
   const partial = statements.filter((s) => s.status === 'partial')
   const none = statements.filter((s) => s.status === 'none')
+  const lines: string[] = []
   if (partial.length) {
     const why = [...new Set(partial.flatMap((s) => s.missing.map((m) => m.why)))].join('; ')
     // A few are named: one gap (no cgroup for a plain user) otherwise read as said twice, once
     // here for `limit pids` (rlimit only) and once below for `limit memory` (nothing).
     const which = partial.length <= 3 ? `: ${partial.map((s) => s.statement).join(', ')}` : ''
-    warn(
+    lines.push(
       `warning: ${partial.length} of ${statements.length} statements enforced by fewer layers than possible (${why})${which}`,
     )
   }
   if (none.length)
-    warn(`warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`)
+    lines.push(
+      `warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`,
+    )
+  // Said at every run on such a host: where the details are, and how to stop hearing it.
+  if (lines.length) lines[lines.length - 1] += ' [`cordon plan` lists each statement; -q hides this]'
+  for (const line of lines) warn(line)
 }
 
 /** Every event on the channel; the few a person needs on stderr, escaped by warn(). */
