@@ -76,7 +76,8 @@ export function fileProblem(cause: unknown): string {
   }
 }
 
-/** The closest candidate within edit distance 2, for "did you mean" hints. */
+/** The closest candidate within edit distance 2, for "did you mean" hints; else the one
+ * candidate a word of three letters or more begins (`net` for `network`). */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = 3
@@ -87,7 +88,9 @@ export function suggest(word: string, candidates: readonly string[]): string | u
       bestDistance = d
     }
   }
-  return best
+  if (best !== undefined || word.length < 3) return best
+  const begun = candidates.filter((c) => c.toLowerCase().startsWith(word.toLowerCase()))
+  return begun.length === 1 ? begun[0] : undefined
 }
 
 function editDistance(a: string, b: string): number {

@@ -53,7 +53,7 @@ describe('cordon check reports what the battery relies on', () => {
       assert.match(i386.reason!, /^not applicable on this host: int 0x80 faults/)
       const text = cordon(['verify', '--probe', 'i386-entry', '--probe', 'keyctl'], { timeout }).stdout
       assert.match(text, /n\/a {8} i386-entry/)
-      assert.match(text, /blocked: 1 of 2\. 1 not applicable on this host\./)
+      assert.match(text, /\(1 blocked of 2\)\. 1 not applicable on this host\./)
     },
   )
 })

@@ -30,6 +30,12 @@ describe('policy validation', () => {
       code: 'unknown_key',
     },
     {
+      name: 'a key cut short: the one key it begins',
+      yaml: 'net: none\n',
+      want: /policy\.yaml:1:1: Unknown key `net` in `policy`; did you mean `network`\?/,
+      code: 'unknown_key',
+    },
+    {
       name: 'bad enum value',
       yaml: 'network: lan\n',
       want: /policy\.yaml:1:10: Expected `network` to be one of `none`, `loopback`, `host`, got `lan` \(string\)/,
