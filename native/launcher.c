@@ -841,7 +841,7 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 	console_finish();
 	stdin_relay_finish();
 	output_relay_kill();
-	tree_kill_all();
+	tree_kill_all(0, NULL);
 	_exit(EXIT_CORDON);
 }
 
@@ -850,6 +850,18 @@ static long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The last signal passed on to the command, and when. */
+static int forwarded_last;
+static long long forwarded_at;
+
+/* Whether sig is a copy of one just passed on to the command: a Ctrl-C reaches both the
+ * launcher (the terminal's, to the whole job) and cordon, which forwards its own copy, and that
+ * second copy must not end a wait the first one's program answered by exiting. */
+static int recently_forwarded(int sig)
+{
+	return sig == forwarded_last && now_ms() - forwarded_at < 1000;
 }
 
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
@@ -947,6 +959,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			continue;
 		if (si.ssi_signo != SIGCHLD) {
 			kill(pid, (int)si.ssi_signo);
+			forwarded_last = (int)si.ssi_signo;
+			forwarded_at = now_ms();
 			continue;
 		}
 		int status;
@@ -978,18 +992,17 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		}
 		console_finish();
 		stdin_relay_finish();
-		/* What the command wrote reaches the caller's pipes before its exit is told, and
-		 * before what it left running is killed below (the relay is the launcher's child
-		 * too). A wait for the caller's reader that a signal or the supervisor's end cut
-		 * short reports the run ended by that signal: the program would have been, blocked
-		 * in its write. */
-		int cut = output_relay_finish(sfd, parent_fd);
 		/* The sandbox ends with its command, in every mode: a pid namespace dies with its
 		 * init, a cgroup is emptied when the supervisor removes it. Without either, what the
 		 * command left running (a daemon, a double fork) would outlive the run, its timeout
-		 * and its monitor: the launcher, their subreaper, kills every descendant first. */
+		 * and its monitor: the launcher, their subreaper, kills every descendant first, all
+		 * but the output relay, which hands over what they wrote (a pipe keeps its bytes). */
 		if (!(p->clone_flags & CLONE_NEWPID))
-			tree_kill_all();
+			tree_kill_all(output_relay_pid(), output_relay_reaped);
+		/* What the command wrote reaches the caller's pipes before its exit is told. A wait
+		 * for the caller's reader that a signal or the supervisor's end cut short reports the
+		 * run ended by that signal: the program would have been, blocked in its write. */
+		int cut = output_relay_finish(sfd, parent_fd, recently_forwarded);
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (cut)

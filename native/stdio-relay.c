@@ -51,6 +51,18 @@ static void forward_signal(int forward, int to)
 		sys_pidfd_send_signal(to, (int)si.ssi_signo);
 }
 
+/* A relay runs in the caller's job: a Ctrl-C (or a hang-up) the terminal sends the whole job
+ * must not end it and take the program's input or last output with it. The launcher ends it
+ * (SIGTERM, SIGKILL), and so does the launcher's end (PR_SET_PDEATHSIG). */
+static void ignore_job_signals(void)
+{
+	static const int ignored[] = {
+		SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE
+	};
+	for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
+		signal(ignored[i], SIG_IGN);
+}
+
 /* Whether the command (host uid `uid`) could open this FIFO again by name with the access the
  * `others` bits (of group and others) give: as its owner (a plain user's sandbox, and a
  * --host-root one, run as the user who made a pipe), as root, or by those bits. */
@@ -217,6 +229,7 @@ static void relay_loop(int end, int forward, int to)
 static noreturn void relay(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	ignore_job_signals();
 	/* SIGTERM (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
 	 * handler run only inside ppoll was lost whenever ppoll returned with a pipe ready. */
 	sigset_t term;
@@ -500,9 +513,14 @@ static void out_loop(int end)
 				out_done(s, &live); /* the caller's reader is gone */
 				continue;
 			}
-			if (s->left == 0) {
-				out_done(s,
-					 &live); /* the sandbox ended and what it wrote went on */
+			int pending = 0;
+			/* Once the sandbox ended: done when what was in the pipe then went on, or when
+			 * the pipe reads empty (what a process the launcher is yet to kill read back
+			 * out of it cannot leave this waiting for bytes that are gone). */
+			if (s->left == 0 ||
+			    (ending && !s->blocked &&
+			     (ioctl(s->from, FIONREAD, &pending) || pending == 0))) {
+				out_done(s, &live);
 				continue;
 			}
 			if (!(f[2 * i].revents & (POLLIN | POLLHUP | POLLERR)) &&
@@ -512,7 +530,6 @@ static void out_loop(int end)
 			 * the sandbox ended: each write of up to PIPE_BUF bytes arrives as written. */
 			size_t most = s->left > 0 ? (size_t)s->left : (size_t)1 << 30;
 			ssize_t n = splice(s->from, NULL, s->to, NULL, most, SPLICE_F_NONBLOCK);
-			int pending = 0;
 			if (n > 0) {
 				s->blocked = 0;
 				if (s->left > 0)
@@ -532,7 +549,7 @@ static void out_loop(int end)
 static noreturn void out_relay(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	signal(SIGPIPE, SIG_IGN); /* a caller's pipe without a reader is EPIPE here */
+	ignore_job_signals(); /* SIGPIPE too: a caller's pipe without a reader is EPIPE here */
 	sigset_t term;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
@@ -598,7 +615,12 @@ static int out_reap(void)
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
-int output_relay_finish(int signal_fd, int parent_fd)
+pid_t output_relay_pid(void)
+{
+	return out_pid > 0 ? out_pid : 0;
+}
+
+int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig))
 {
 	if (out_pid <= 0)
 		return out_cut;
@@ -620,7 +642,7 @@ int output_relay_finish(int signal_fd, int parent_fd)
 		struct signalfd_siginfo si;
 		if (!cut && (f[1].revents & POLLIN) &&
 		    read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si &&
-		    ends_wait((int)si.ssi_signo))
+		    ends_wait((int)si.ssi_signo) && !(duplicate && duplicate((int)si.ssi_signo)))
 			cut = (int)si.ssi_signo;
 		if (cut) {
 			sys_pidfd_send_signal(out_pidfd, SIGKILL);

@@ -57,17 +57,20 @@ int stdin_relay_main(int argc, char **argv);
  *
  * Order: output_relay_prepare (launcher, before the clone) → output_relay_child (the sandbox's
  * process, first thing) → output_relay_start (launcher, after the clone) → output_relay_finish
- * (launcher, once the sandbox ended, before what it left is killed). No-ops unless prepare made
- * a relay. */
+ * (launcher, once the sandbox ended and what it left was killed). No-ops unless prepare made a
+ * relay. */
 void output_relay_prepare(long uid);
 void output_relay_child(void);
 void output_relay_start(void);
 /* The relay hands over what the sandbox left in cordon's pipes, waiting for the caller's reader
  * as the program would have waited, and ends. A signal read from `signal_fd` that would have
- * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2),
- * or `parent_fd` (the supervisor's pidfd) readable, ends the wait: the relay is killed. Returns
- * 0 when everything was handed over, else the signal the run is to be reported ended by. */
-int output_relay_finish(int signal_fd, int parent_fd);
+ * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
+ * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
+ * pidfd) readable, ends the wait: the relay is killed. Returns 0 when everything was handed
+ * over, else the signal the run is to be reported ended by. */
+int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig));
+/* The relay's pid while it runs (0: none): what the launcher's last kill spares. */
+pid_t output_relay_pid(void);
 /* The supervisor is gone: the relay goes at once. */
 void output_relay_kill(void);
 /* The launcher reaped pid with a wait of its own (status as waitpid gives it). */

@@ -48,6 +48,7 @@ struct walk {
 	struct node *v;
 	size_t n, cap;
 	int sig, sent;
+	pid_t spare; /* left alone, it and what it started (0: none) */
 };
 
 /* A child pid found under parent: pinned, then kept only if its parent is still parent and
@@ -56,6 +57,8 @@ static void visit_child(struct walk *w, const struct node *parent, pid_t child)
 {
 	long ppid;
 	unsigned long long start;
+	if (child == w->spare)
+		return;
 	int fd = pidfd_open_pid(child);
 	if (fd < 0)
 		return; /* gone already */
@@ -103,9 +106,9 @@ static void visit_children(struct walk *w, size_t i)
 	closedir(d);
 }
 
-int tree_signal_descendants(int sig)
+static int signal_descendants_but(int sig, pid_t spare)
 {
-	struct walk w = { .sig = sig };
+	struct walk w = { .sig = sig, .spare = spare };
 	w.v = malloc(64 * sizeof *w.v);
 	if (!w.v)
 		return 0;
@@ -120,19 +123,32 @@ int tree_signal_descendants(int sig)
 	return w.sent;
 }
 
-void tree_kill_all(void)
+int tree_signal_descendants(int sig)
+{
+	return signal_descendants_but(sig, 0);
+}
+
+void tree_kill_all(pid_t spare, void (*reaped)(pid_t pid, int status))
 {
 	long wait_ns = 1000000;
 	for (;;) {
-		tree_signal_descendants(SIGKILL);
+		/* Nothing but `spare` left to signal, and nothing left to reap: a dead process stays
+		 * listed (and signalled) until it is reaped, and its orphans were handed to this
+		 * one before it died, so none is missed. */
+		int sent = signal_descendants_but(SIGKILL, spare);
 		for (;;) {
-			pid_t r = waitpid(-1, NULL, WNOHANG | __WALL);
+			int status;
+			pid_t r = waitpid(-1, &status, WNOHANG | __WALL);
+			if (r > 0 && reaped)
+				reaped(r, status);
 			if (r > 0 || (r < 0 && errno == EINTR))
 				continue;
 			if (r < 0)
 				return; /* ECHILD: no child, so no descendant, is left */
 			break;
 		}
+		if (spare > 0 && sent == 0)
+			return;
 		/* Killed ones still dying, or orphans just adopted: look again shortly. */
 		nanosleep(&(struct timespec){ .tv_nsec = wait_ns }, NULL);
 		if (wait_ns < 50000000)

@@ -12,10 +12,11 @@
  * unreaped). Returns how many got it. */
 int tree_signal_descendants(int sig);
 
-/* The launcher's end when its supervisor died: SIGKILL to every descendant, pass after pass,
- * reaping them, until it has no child left. Without a pid namespace the launcher is the
- * sandbox's subreaper, so every orphan comes back to it and is killed by the next pass. */
-void tree_kill_all(void);
+/* SIGKILL to every descendant but `spare` (0: none; the output relay, which hands over what
+ * they wrote), pass after pass, reaping them (each reaped one told to `reaped`, if given),
+ * until no child but `spare` is left. Without a pid namespace the launcher is the sandbox's
+ * subreaper, so every orphan comes back to it and is killed by the next pass. */
+void tree_kill_all(pid_t spare, void (*reaped)(pid_t pid, int status));
 
 /* `cordon-exec --signal SIG PID:START...`: sends SIG to each PID whose start time (field 22 of
  * /proc/PID/stat) is still START once a pidfd pins it. Prints how many got it; exits 0, or 2

@@ -165,6 +165,8 @@ for (const c of callers)
       // stream is a pipe of cordon's instead, spliced into the caller's (native/stdio-relay.c).
       const steal = `sh -c '(exec 3</proc/self/fd/1; timeout 2 cat <&3 >&2); echo tried >&2'`
       const relayedRun = run.replace('-q', `-q ${own}`)
+      /** script quoted for inside '…' of sh -c. */
+      const inner = (script: string) => script.replace(/'/g, `'"'"'`)
       test(`${c.user ? '' : '--host-root: '}a sandbox cannot read what others write into its stdout pipe`, () => {
         const r = shell(
           `{ printf SECRET; ${run.replace('-q', `-q ${own}`)} ${steal}; } | { sleep 3; cat; }`,
@@ -208,8 +210,7 @@ for (const c of callers)
       })
 
       test('a relayed stdout keeps what a pipe gives: EPIPE, order, whole lines, all of it', () => {
-        const relayed = run.replace('-q', `-q ${own}`)
-        const inner = (script: string) => script.replace(/'/g, `'"'"'`)
+        const relayed = relayedRun
         const writer = (ch: string) =>
           `python3 -c 'import os; [os.write(1, b"${ch}" * 99 + b"\\n") for i in range(3000)]'`
         const r = shell(
@@ -251,6 +252,43 @@ for (const c of callers)
         assert.equal(status, '143', r.stderr)
         assert.ok(Number(after) <= 4, `cordon ended ${after} s after its start, its reader still stalled`)
         assert.match(r.stderr, /left=0/)
+      })
+
+      // helper-104: a process the command left behind (no pid namespace) could read back what
+      // was in cordon's pipe when the command ended, and the relay waited for bytes that were
+      // gone; now what the command left is killed first and the relay hands over what is there.
+      test('what the command leaves behind cannot keep cordon from returning', () => {
+        const thief =
+          `sh -c 'CMD=$$; ( exec 3</proc/self/fd/1; yes AAAA & Y=$!; ` +
+          `while kill -0 $CMD 2>/dev/null; do sleep 0.01; done; kill -STOP $Y; exec cat <&3 >/dev/null ) ` +
+          `</dev/null 2>/dev/null & sleep 1'`
+        const t = Date.now()
+        const r = shell(
+          `timeout 20 ${relayedRun} ${thief} | { sleep 2; cat > /dev/null; }; echo done`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'done\n', r.stderr)
+        assert.ok(Date.now() - t < 10_000, `cordon returned after ${Date.now() - t} ms`)
+      })
+
+      // A Ctrl-C reaches the whole job: the command, the launcher and cordon, which forwards its
+      // own copy. A program that answers it by printing a summary and exiting 0 must be seen to:
+      // the copy that comes after its exit must not end the wait for its reader (helper-104),
+      // nor may the terminal's copy end the relay itself.
+      test("a program's answer to a Ctrl-C of the whole job reaches its reader", () => {
+        const summary =
+          `python3 -c 'import os, signal, time\n` +
+          `def done(*a):\n  os.write(1, b"SUMMARY\\n"); os._exit(0)\n` +
+          `signal.signal(signal.SIGINT, done)\nos.write(1, b"x" * 70000)\ntime.sleep(30)'`
+        const r = shell(
+          `setsid sh -c '( ${relayedRun} ${inner(summary)}; echo rc=$? >&2 ) | ` +
+            `sh -c "trap \\"\\" INT; sleep 4; tail -c 8"' & S=$!; sleep 2; kill -INT -$S; wait`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'SUMMARY\n', r.stderr)
+        assert.match(r.stderr, /rc=0/)
       })
 
       test('a loop around cordon keeps what the program did not read; it reads what it would', () => {
