@@ -157,6 +157,16 @@ export function resolveLayers(
   return settle(out)
 }
 
+/** A file a policy extends; one that cannot be read says which policy named it, and how. */
+function loadExtended(file: string, label: string, named: string): ReturnType<typeof loadPolicyFile> {
+  try {
+    return loadPolicyFile(file)
+  } catch (e) {
+    if (!(e instanceof CordonError) || e.code !== 'not_found') throw e
+    throw new CordonError('not_found', `${label}: extends \`${named}\`: ${e.message}`, { cause: e })
+  }
+}
+
 function collect(source: PolicySource, cwd: string, out: PolicySource[], stack: string[]): void {
   if (stack.includes(source.label))
     throw new CordonError('invalid_policy', `Policy extends itself: ${[...stack, source.label].join(' → ')}`)
@@ -166,7 +176,7 @@ function collect(source: PolicySource, cwd: string, out: PolicySource[], stack: 
     if (profile) next = { policy: profile.policy, baseDir: cwd, label: `profile:${parent}` }
     else if (parent.includes('/') || /\.(ya?ml|json)$/.test(parent)) {
       const file = resolvePath(source.baseDir, parent)
-      next = { policy: loadPolicyFile(file), baseDir: dirname(file), label: file }
+      next = { policy: loadExtended(file, source.label, parent), baseDir: dirname(file), label: file }
     } else throw unknownProfile(parent, `${source.label}: extends`)
     collect(next, cwd, out, [...stack, source.label])
   }

@@ -115,6 +115,20 @@ describe('policy validation', () => {
     assert.match(e.message, /p\.json:2:14: /)
   })
 
+  test('a file a policy extends that is missing names the policy that asked for it', () => {
+    const e = errorOf(() =>
+      resolvePolicy({
+        policy: { extends: ['./nope.yaml'] },
+        baseDir: '/nonexistent-dir',
+        label: '/p/team.yaml',
+      }),
+    )
+    assert.match(
+      e.message,
+      /^\/p\/team\.yaml: extends `\.\/nope\.yaml`: Policy file \/nonexistent-dir\/nope\.yaml does not exist/,
+    )
+  })
+
   test('unknown capability and profile give suggestions', () => {
     const cap = errorOf(() =>
       resolvePolicy({ policy: { capabilities: ['net_bind_servce'] }, baseDir: '/', label: 'x' }),
