@@ -111,9 +111,10 @@ export function hostChecks(f: HostFacts): Check[] {
     detail: audit.enabled
       ? 'enabled: Landlock denials are reported as `denied` events (when cordon runs as root)'
       : audit.code
-        ? `cannot tell as uid ${p.uid} (${audit.code})`
+        ? `cannot tell as uid ${p.uid} (${audit.code}); Landlock denials are reported to root's runs only, so this user's runs report none either way`
         : 'disabled: Landlock denials are enforced but not reported',
-    ...(audit.enabled ? {} : { fix: 'auditctl -e 1 (package auditd), or boot with audit=1' }),
+    // Only root can read or switch it, and only root's runs read it: no fix for anyone else.
+    ...(audit.enabled || audit.code ? {} : { fix: 'auditctl -e 1 (package auditd), or boot with audit=1' }),
     required: false,
   })
   // Learn and audit observe by ptrace (native/trace.h); Yama decides whether the launcher may.
