@@ -852,16 +852,20 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The last signal passed on to the command, and when. */
+/* The last signal passed on to the command and not yet matched by a copy, and when. */
 static int forwarded_last;
 static long long forwarded_at;
 
-/* Whether sig is a copy of one just passed on to the command: a Ctrl-C reaches both the
- * launcher (the terminal's, to the whole job) and cordon, which forwards its own copy, and that
- * second copy must not end a wait the first one's program answered by exiting. */
+/* Whether sig is the copy of one just passed on to the command: a Ctrl-C reaches both the
+ * launcher (the terminal's, to the whole job) and cordon, which forwards its own, and that
+ * second copy must not end a wait the first one's program answered by exiting. One copy per
+ * signal passed on: a signal sent again (a second Ctrl-C) ends the wait. */
 static int recently_forwarded(int sig)
 {
-	return sig == forwarded_last && now_ms() - forwarded_at < 1000;
+	if (sig != forwarded_last || now_ms() - forwarded_at >= 1000)
+		return 0;
+	forwarded_last = 0;
+	return 1;
 }
 
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
@@ -1002,7 +1006,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		/* What the command wrote reaches the caller's pipes before its exit is told. A wait
 		 * for the caller's reader that a signal or the supervisor's end cut short reports the
 		 * run ended by that signal: the program would have been, blocked in its write. */
-		int cut = output_relay_finish(sfd, parent_fd, recently_forwarded);
+		int killed = WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last;
+		int cut = output_relay_finish(sfd, parent_fd, recently_forwarded, killed);
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (cut)

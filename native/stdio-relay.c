@@ -21,6 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The launcher's word to a relay (the sandbox ended; its value RELAY_HURRY: do not wait for the
+ * caller's reader). A realtime signal: it queues (a SIGTERM already pending swallowed the
+ * launcher's), and nothing else sends it. */
+#define RELAY_SIGNAL (SIGRTMIN + 3)
+
 /* The caller's pipe and the write end of cordon's: the relay's alone once it runs. */
 static int caller_in = -1, relay_w = -1;
 static pid_t relay_pid = -1;
@@ -53,7 +58,7 @@ static void forward_signal(int forward, int to)
 
 /* A relay runs in the caller's job: a Ctrl-C (or a hang-up) the terminal sends the whole job
  * must not end it and take the program's input or last output with it. The launcher ends it
- * (SIGTERM, SIGKILL), and so does the launcher's end (PR_SET_PDEATHSIG). */
+ * (RELAY_SIGNAL, SIGKILL), and so does the launcher's end (PR_SET_PDEATHSIG). */
 static void ignore_job_signals(void)
 {
 	static const int ignored[] = {
@@ -61,6 +66,16 @@ static void ignore_job_signals(void)
 	};
 	for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
 		signal(ignored[i], SIG_IGN);
+}
+
+/* One signal read from a relay's signalfd: its value when the launcher (the parent) sent it,
+ * else -1: only the launcher's says the sandbox ended. */
+static int from_launcher(int sfd)
+{
+	struct signalfd_siginfo si;
+	if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si || si.ssi_pid != (uint32_t)getppid())
+		return -1;
+	return si.ssi_code == SI_QUEUE ? si.ssi_int : 0;
 }
 
 /* Whether the command (host uid `uid`) could open this FIFO again by name with the access the
@@ -160,10 +175,10 @@ static int take(int null, int scratch[2], const char *given, size_t n)
 }
 
 /* The relay's loop: copies the caller's pipe into cordon's a page at a time and takes from the
- * caller's what the program read, until `end` is readable (the launcher's SIGTERM by a signalfd,
+ * caller's what the program read, until `end` is readable (the launcher's RELAY_SIGNAL by a signalfd,
  * or the wrapped program's pidfd: the sandbox ended, so what its program read is known), then
  * takes exactly that. Signals read from `forward` (a signalfd, or -1) go to `to` (a pidfd). */
-static void relay_loop(int end, int forward, int to)
+static void relay_loop(int end, int end_is_signalfd, int forward, int to)
 {
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	int scratch[2];
@@ -185,7 +200,7 @@ static void relay_loop(int end, int forward, int to)
 		int ready = poll(f, 4, idle ? 10 : -1);
 		if (ready < 0 && errno != EINTR)
 			break;
-		if (f[0].revents & POLLIN)
+		if ((f[0].revents & POLLIN) && (!end_is_signalfd || from_launcher(end) >= 0))
 			break; /* the sandbox ended: what the program read is known now */
 		if (f[3].revents & POLLIN)
 			forward_signal(forward, to);
@@ -230,18 +245,18 @@ static noreturn void relay(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	ignore_job_signals();
-	/* SIGTERM (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
+	/* RELAY_SIGNAL (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
 	 * handler run only inside ppoll was lost whenever ppoll returned with a pipe ready. */
 	sigset_t term;
 	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
+	sigaddset(&term, RELAY_SIGNAL);
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it,
 	 * nor would cordon's output pipes (fds 1 and 2 until output_relay_start). */
 	keep_only((int[]){ caller_in, relay_w }, 2);
 	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
 	if (term_fd >= 0)
-		relay_loop(term_fd, -1, -1);
+		relay_loop(term_fd, 1, -1, -1);
 	_exit(0);
 }
 
@@ -299,7 +314,7 @@ int stdin_relay_main(int argc, char **argv)
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int forward_fd = signalfd(-1, &forward, SFD_CLOEXEC);
 	if (pidfd >= 0)
-		relay_loop(pidfd, forward_fd, pidfd);
+		relay_loop(pidfd, 0, forward_fd, pidfd);
 	/* What the program read is taken; its input ends for whatever it left running. */
 	close(relay_w);
 	close(caller_in);
@@ -360,7 +375,7 @@ void stdin_relay_finish(void)
 		return;
 	/* The sandbox ended: what its program read is known now. A relay that has not taken it
 	 * within a second (it never should) is killed: the launcher must go on to end the run. */
-	kill(relay_pid, SIGTERM);
+	kill(relay_pid, RELAY_SIGNAL);
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
 	for (int waited = 0; waited < 1000; waited += 10) {
 		pid_t w = waitpid(relay_pid, NULL, WNOHANG);
@@ -381,6 +396,9 @@ void stdin_relay_reaped(pid_t pid)
 	if (pid == relay_pid)
 		relay_pid = -1;
 }
+
+/* The value of the launcher's RELAY_SIGNAL that asks the relay not to wait for the caller's reader. */
+#define RELAY_HURRY 1
 
 /* One relayed stream: cordon's read end and the caller's file it goes to. */
 struct out_stream {
@@ -470,12 +488,15 @@ static void out_done(struct out_stream *s, int *live)
 }
 
 /* The relay's loop: splices each of cordon's pipes into the caller's until every writer of it is
- * gone, or, once `end` is readable (the launcher's SIGTERM: the sandbox ended), until what was
+ * gone, or, once `end` is readable (the launcher's RELAY_SIGNAL: the sandbox ended), until what was
  * in it then has been handed over: a process left writing (without a pid namespace, before the
  * launcher kills it) cannot keep the run going. */
 static void out_loop(int end)
 {
-	int live = n_outs, ending = 0;
+	/* hurry: the program was killed by a signal it was sent (the signal's value says so), so
+	 * it would have been killed blocked in its write: what the caller's pipe takes now goes on,
+	 * and nothing waits for its reader. */
+	int live = n_outs, ending = 0, hurry = 0;
 	while (live > 0) {
 		struct pollfd f[7];
 		for (int i = 0; i < n_outs; i++) {
@@ -487,13 +508,17 @@ static void out_loop(int end)
 			f[2 * i + 1] = (struct pollfd){ .fd = s->from >= 0 ? s->to : -1,
 							.events = s->blocked ? POLLOUT : 0 };
 		}
-		f[2 * n_outs] = (struct pollfd){ .fd = ending ? -1 : end, .events = POLLIN };
+		/* Read after the ending too: a second word from the launcher may say hurry. */
+		f[2 * n_outs] = (struct pollfd){ .fd = hurry ? -1 : end, .events = POLLIN };
 		if (poll(f, (nfds_t)(2 * n_outs + 1), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
 		}
-		if (f[2 * n_outs].revents & POLLIN) {
+		int word = (f[2 * n_outs].revents & POLLIN) ? from_launcher(end) : -1;
+		if (word == RELAY_HURRY)
+			hurry = 1;
+		if (word >= 0 && !ending) {
 			ending = 1;
 			for (int i = 0; i < n_outs; i++) {
 				int pending = 0;
@@ -517,7 +542,7 @@ static void out_loop(int end)
 			/* Once the sandbox ended: done when what was in the pipe then went on, or when
 			 * the pipe reads empty (what a process the launcher is yet to kill read back
 			 * out of it cannot leave this waiting for bytes that are gone). */
-			if (s->left == 0 ||
+			if (s->left == 0 || (hurry && s->blocked) ||
 			    (ending && !s->blocked &&
 			     (ioctl(s->from, FIONREAD, &pending) || pending == 0))) {
 				out_done(s, &live);
@@ -552,7 +577,7 @@ static noreturn void out_relay(void)
 	ignore_job_signals(); /* SIGPIPE too: a caller's pipe without a reader is EPIPE here */
 	sigset_t term;
 	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
+	sigaddset(&term, RELAY_SIGNAL);
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	/* Nothing of the launcher's but the pipes: a write end held here (fds 0-2 are cordon's
 	 * until the launcher puts the caller's back) would never let a stream end. */
@@ -620,14 +645,27 @@ pid_t output_relay_pid(void)
 	return out_pid > 0 ? out_pid : 0;
 }
 
-int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig))
+int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig), int hurry)
 {
 	if (out_pid <= 0)
 		return out_cut;
+	if (hurry) {
+		/* The word with a value (as sigqueue sends it): hand over what fits, then end. */
+		siginfo_t info;
+		memset(&info, 0, sizeof info);
+		info.si_signo = RELAY_SIGNAL;
+		info.si_code = SI_QUEUE;
+		info.si_pid = getpid();
+		info.si_uid = getuid();
+		info.si_value.sival_int = RELAY_HURRY;
+		if (syscall(SYS_pidfd_send_signal, out_pidfd, RELAY_SIGNAL, &info, 0) == 0)
+			goto wait;
+	}
 	/* Every writer of cordon's pipes is gone (or about to be): the relay hands over what is
 	 * left, waiting for the caller's reader as the program would have waited, and ends. A
 	 * signal that would have ended the program, or the supervisor's end, ends the wait. */
-	sys_pidfd_send_signal(out_pidfd, SIGTERM);
+	sys_pidfd_send_signal(out_pidfd, RELAY_SIGNAL);
+wait:
 	for (;;) {
 		struct pollfd f[3] = { { .fd = out_pidfd, .events = POLLIN },
 				       { .fd = signal_fd, .events = POLLIN },

@@ -66,9 +66,11 @@ void output_relay_start(void);
  * as the program would have waited, and ends. A signal read from `signal_fd` that would have
  * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
  * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
- * pidfd) readable, ends the wait: the relay is killed. Returns 0 when everything was handed
- * over, else the signal the run is to be reported ended by. */
-int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig));
+ * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program was killed by
+ * a signal it was sent) only what the caller's pipe takes now goes on: nothing waits for its
+ * reader. Returns 0 when everything was handed over, else the signal the run is to be reported
+ * ended by. */
+int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig), int hurry);
 /* The relay's pid while it runs (0: none): what the launcher's last kill spares. */
 pid_t output_relay_pid(void);
 /* The supervisor is gone: the relay goes at once. */

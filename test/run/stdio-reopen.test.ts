@@ -291,6 +291,32 @@ for (const c of callers)
         assert.match(r.stderr, /rc=0/)
       })
 
+      // helper-105: the one-copy rule above swallowed the copy of a signal that had killed the
+      // command, and cordon then waited for good on a reader that never reads (`timeout 2 cordon
+      // run -- yes > fifo`). A command killed by a signal it was sent hands over only what the
+      // caller's pipe takes now; a second Ctrl-C ends a wait its program survived.
+      test('a command killed by the signal it was sent does not wait for a stalled reader', () => {
+        // It fills the caller's pipe and part of cordon's, and exits 0 at the first Ctrl-C.
+        const handler =
+          `python3 -c 'import os, signal, time\n` +
+          `signal.signal(signal.SIGINT, lambda *a: os._exit(0))\nos.write(1, b"x" * 100000)\ntime.sleep(30)'`
+        const r = shell(
+          `rm -f ff; mkfifo ff; sleep 30 < ff & R=$!; t0=$(date +%s); ` +
+            `timeout -k 20 -s TERM 2 ${relayedRun} yes > ff; echo "killed rc=$? after=$(( $(date +%s) - t0 ))"; ` +
+            `kill $R; wait $R 2>/dev/null; ` +
+            `sleep 30 < ff & R=$!; t0=$(date +%s); ` +
+            `setsid sh -c '${relayedRun} ${inner(handler)} > ff; echo "twice rc=$?"' & S=$!; ` +
+            `sleep 2; kill -INT -$S; sleep 0.3; kill -INT -$S; wait $S; echo "after=$(( $(date +%s) - t0 ))"; ` +
+            `kill $R; rm -f ff`,
+          project,
+          c.user,
+        )
+        const killed = /killed rc=(\d+) after=(\d+)/.exec(r.stdout)
+        assert.equal(killed?.[1], '124', r.stdout + r.stderr)
+        assert.ok(Number(killed?.[2]) <= 5, `cordon returned ${killed?.[2]} s after its start`)
+        assert.match(r.stdout, /twice rc=130\nafter=[2-5]\n/, r.stderr)
+      })
+
       test('a loop around cordon keeps what the program did not read; it reads what it would', () => {
         const r = shell(
           `printf 'a\\nb\\nc\\n' | while read x; do echo "got $x"; ${run} true; done; ` +
