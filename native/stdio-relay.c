@@ -61,9 +61,8 @@ static void forward_signal(int forward, int to)
  * (RELAY_SIGNAL, SIGKILL), and so does the launcher's end (PR_SET_PDEATHSIG). */
 static void ignore_job_signals(void)
 {
-	static const int ignored[] = {
-		SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE
-	};
+	static const int ignored[] = { SIGINT,	SIGQUIT, SIGHUP,  SIGTERM,
+				       SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE };
 	for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
 		signal(ignored[i], SIG_IGN);
 }

@@ -317,6 +317,22 @@ for (const c of callers)
         assert.match(r.stdout, /twice rc=130\nafter=[2-5]\n/, r.stderr)
       })
 
+      // A SIGTERM sent to the whole job (`timeout`, `kill -TERM -PGID`) reaches the relay too:
+      // it must neither end it (the relay left SIGTERM at its default at first, read-back) nor
+      // be taken for the launcher's word. A program that survives it still gets its output out.
+      test('a SIGTERM to the whole job leaves the relay to a program that survives it', () => {
+        const survivor =
+          `python3 -c 'import os, signal, time\n` +
+          `signal.signal(signal.SIGTERM, lambda *a: None)\ntime.sleep(2)\nos.write(1, b"after\\n")'`
+        const r = shell(
+          `setsid sh -c '${relayedRun} ${inner(survivor)} | sh -c "trap \\"\\" TERM; cat"' & S=$!; ` +
+            `sleep 1; kill -TERM -$S; wait`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'after\n', r.stderr)
+      })
+
       test('a loop around cordon keeps what the program did not read; it reads what it would', () => {
         const r = shell(
           `printf 'a\\nb\\nc\\n' | while read x; do echo "got $x"; ${run} true; done; ` +
