@@ -345,14 +345,22 @@ static void count_spawns(struct spawn_count *c)
 
 #define SPAWN_TICK_NS 50000000L
 
-/* Whether the launcher asked for a freeze since the last call: drains the pipe. */
-static int freeze_requested(int freeze_fd)
+/* Drains the launcher's requests (command.h): returns whether a freeze was among them, and
+ * passes each group signal on to child's process group (to child alone before its setsid). */
+static int read_requests(int fd, pid_t child, const sigset_t *forward)
 {
-	char buf[64];
-	int asked = 0;
-	for (ssize_t n; freeze_fd >= 0 && (n = read(freeze_fd, buf, sizeof buf)) > 0;)
-		asked = 1;
-	return asked;
+	unsigned char buf[64];
+	int freeze = 0;
+	for (ssize_t n; fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0;)
+		for (ssize_t i = 0; i < n; i++) {
+			int sig = buf[i] & 0x7f;
+			if (buf[i] == 'f')
+				freeze = 1;
+			else if ((buf[i] & 0x80) && sig > 0 && sigismember(forward, sig) == 1 &&
+				 kill(-child, sig))
+				kill(child, sig);
+		}
+	return freeze;
 }
 
 noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
@@ -383,14 +391,16 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 		 * FREEZE_SIGNALs to its pid 1 faster than init takes them, and the real one waited
 		 * behind them past the supervisor's patience. Only as pid 1, where kill(-1) means
 		 * this namespace. */
-		if (freeze_requested(freeze_fd) && getpid() == 1)
+		if (read_requests(freeze_fd, child, forward) && getpid() == 1)
 			kill(-1, SIGSTOP);
 		if (sig < 0 || sig == FREEZE_SIGNAL)
 			continue;
-		if (sig != SIGCHLD) {
+		/* A terminal's signal came to init directly, being in the caller's process group:
+		 * the launcher got the same and passes it on to the whole job (launcher.c pass_on). */
+		if (sig != SIGCHLD && info.si_code != SI_KERNEL)
 			kill(child, sig);
+		if (sig != SIGCHLD)
 			continue;
-		}
 		int status;
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

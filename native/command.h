@@ -35,7 +35,14 @@ noreturn void command_exec(const struct command *cmd);
  * default action (termination). */
 #define FREEZE_SIGNAL 62
 
-/* pid 1 of the sandbox: reaps every child, forwards `forward` signals to `child`, and writes
+/* The other request down the same pipe: pass signal sig on to the command's process group,
+ * not only to the command (the terminal's signals, launcher.c pass_on). One byte each, as a
+ * freeze's 'f', so that no read splits a request. */
+#define INIT_GROUP_SIGNAL(sig) (0x80 | (sig))
+
+/* pid 1 of the sandbox: reaps every child, forwards `forward` signals to `child` (to its
+ * process group when the launcher asks, INIT_GROUP_SIGNAL; the terminal's own, which reach init
+ * too while it shares the caller's process group, are the launcher's to pass on), and writes
  * the child's wait status (an int) to status_fd when it ends. With spawns_fd >= 0 it also
  * writes, every 50 ms while it grows, the running total (a uint64_t) of pids the namespace
  * handed out, read from lastpid_fd (ns_last_pid); both fds are -1 otherwise. It stops the

@@ -340,6 +340,11 @@ void console_reaped(pid_t pid)
 		relay_pid = 0;
 }
 
+int console_active(void)
+{
+	return relay_pid > 0;
+}
+
 void console_finish(void)
 {
 	if (relay_pid <= 0)

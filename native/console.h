@@ -37,6 +37,8 @@ void console_start(void);
 void console_attach(void);
 /* init, after forking the command: drops its copy of the slave so that the relay sees the end. */
 void console_release(void);
+/* Launcher: whether the relay runs, the sandbox's terminal its own (its keys and size). */
+int console_active(void);
 /* Launcher, once the sandbox ended: lets the relay drain and restore the terminal. */
 void console_finish(void);
 /* The launcher reaped pid with a wait of its own (trace.h): when it was the relay, forget it. */

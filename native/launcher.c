@@ -852,20 +852,95 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The last signal passed on to the command and not yet matched by a copy, and when. */
-static int forwarded_last;
-static long long forwarded_at;
+/* The last signal passed on to the command, and whether the command caught it then. */
+static int forwarded_last, forwarded_caught;
 
-/* Whether sig is the copy of one just passed on to the command: a Ctrl-C reaches both the
- * launcher (the terminal's, to the whole job) and cordon, which forwards its own, and that
- * second copy must not end a wait the first one's program answered by exiting. One copy per
- * signal passed on: a signal sent again (a second Ctrl-C) ends the wait. */
-static int recently_forwarded(int sig)
+/* Whether the command had a handler for sig (its SigCgt in /proc, world-readable): a command
+ * killed later by that signal raised it again itself, after its handler had written what it
+ * had to say (Python's KeyboardInterrupt, a summary-and-re-raise). The command is the sandbox's
+ * first process, or init's first child (children are listed oldest first). */
+static int command_catches(const struct plan *p, pid_t pid, int sig)
 {
-	if (sig != forwarded_last || now_ms() - forwarded_at >= 1000)
+	char path[64], buf[4096];
+	pid_t command = pid;
+	if (p->has_init) {
+		snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, 32) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return 0;
+		buf[n] = 0;
+		command = (pid_t)atoi(buf);
+	}
+	snprintf(path, sizeof path, "/proc/%d/status", command);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
 		return 0;
-	forwarded_last = 0;
-	return 1;
+	buf[n] = 0;
+	const char *cgt = strstr(buf, "\nSigCgt:\t");
+	if (!cgt)
+		return 0;
+	unsigned long long mask = strtoull(cgt + 9, NULL, 16);
+	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
+}
+
+/* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
+ * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets. The first of
+ * the two is passed on and the other is its copy: unsandboxed the program gets one. */
+static struct {
+	int sig, from_parent;
+	long long at;
+} pair;
+
+/* Whether si is the copy of a signal already passed on: the same signal from the other source
+ * (cordon, or not cordon) within a second, one copy per signal. Else it may have one itself.
+ * Only cordon forwards, so a signal sent twice by either (a second Ctrl-C) is never a copy. */
+static int is_copy(const struct signalfd_siginfo *si)
+{
+	int from_parent = si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid();
+	long long now = now_ms();
+	if ((int)si->ssi_signo == pair.sig && from_parent != pair.from_parent &&
+	    now - pair.at < 1000) {
+		pair.sig = 0;
+		return 1;
+	}
+	pair.sig = (int)si->ssi_signo;
+	pair.from_parent = from_parent;
+	pair.at = now;
+	return 0;
+}
+
+/* Passes sig on to the command. The terminal's signals (Ctrl-C, Ctrl-\, a resize, a hangup:
+ * ssi_code SI_KERNEL) reach the whole foreground process group of a job. The command leads a
+ * session and group of its own, without that terminal, so its group gets them from here, as it
+ * would unsandboxed: a shell waits for its child, and a child the signal never reached kept it
+ * waiting. Under a console the sandbox's own terminal sends a resize's SIGWINCH itself. */
+static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
+		    const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+	forwarded_last = sig;
+	forwarded_caught = command_catches(p, pid, sig);
+	if (si->ssi_code != SI_KERNEL) {
+		kill(pid, sig);
+		return;
+	}
+	if (console_active()) {
+		if (sig != SIGWINCH)
+			kill(pid, sig);
+		return;
+	}
+	/* init does it inside, asked down the pipe only the launcher writes (command.h). */
+	unsigned char ask = (unsigned char)INIT_GROUP_SIGNAL(sig);
+	if (p->has_init ? write(pp->freeze[1], &ask, 1) == 1 && kill(pid, FREEZE_SIGNAL) == 0
+			: kill(-pid, sig) == 0)
+		return;
+	kill(pid, sig); /* no group yet (before the command's setsid), or a full pipe */
 }
 
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
@@ -954,17 +1029,17 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof si) != sizeof si)
 			continue;
-		if (si.ssi_signo == FREEZE_SIGNAL && !p->has_init)
-			continue; /* only an init answers it; the command would die of it */
-		/* The request itself goes down a pipe only the launcher writes; the signal only
-		 * wakes init, which reads the pipe whenever it wakes (command.h FREEZE_SIGNAL). */
-		if (si.ssi_signo == FREEZE_SIGNAL && write(pp->freeze[1], "f", 1) < 0 &&
-		    errno != EAGAIN)
+		if (si.ssi_signo == FREEZE_SIGNAL) {
+			/* The request itself goes down a pipe only the launcher writes; the signal
+			 * only wakes init, which reads the pipe whenever it wakes (command.h). Only an
+			 * init answers it; the command would die of it. */
+			if (p->has_init && (write(pp->freeze[1], "f", 1) == 1 || errno == EAGAIN))
+				kill(pid, FREEZE_SIGNAL);
 			continue;
+		}
 		if (si.ssi_signo != SIGCHLD) {
-			kill(pid, (int)si.ssi_signo);
-			forwarded_last = (int)si.ssi_signo;
-			forwarded_at = now_ms();
+			if (!is_copy(&si))
+				pass_on(p, pid, pp, &si);
 			continue;
 		}
 		int status;
@@ -1005,9 +1080,13 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			tree_kill_all(output_relay_pid(), output_relay_reaped);
 		/* What the command wrote reaches the caller's pipes before its exit is told. A wait
 		 * for the caller's reader that a signal or the supervisor's end cut short reports the
-		 * run ended by that signal: the program would have been, blocked in its write. */
-		int killed = WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last;
-		int cut = output_relay_finish(sfd, parent_fd, recently_forwarded, killed);
+		 * run ended by that signal: the program would have been, blocked in its write. One
+		 * killed by a signal passed on to it, which it had no handler for, died where it
+		 * would have waited in a write: only what the caller's pipe takes at once goes on.
+		 * One that caught it and raised it again had its writes done first (helper-106). */
+		int killed = WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last &&
+			     !forwarded_caught;
+		int cut = output_relay_finish(sfd, parent_fd, is_copy, killed);
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (cut)
@@ -1198,6 +1277,13 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (pid == 0) {
+		/* init leaves the caller's process group: what is sent to the whole job (the
+		 * terminal's Ctrl-C, `kill -- -PGID`) reaches the launcher, which passes it on once,
+		 * and not init as well, which passed it on a second time (command.h init_run). The
+		 * command itself makes a session of its own (OP_SETSID). Both sides call it, as a
+		 * shell does for a job, so that no signal finds init between the clone and here. */
+		if (p.has_init)
+			setpgid(0, 0);
 		stdin_relay_child();
 		output_relay_child();
 		if (parent_fd >= 0)
@@ -1212,6 +1298,8 @@ int main(int argc, char **argv)
 			close(cgroup_fd);
 		sandbox_main(&p, &cmd, &pp, &forward);
 	}
+	if (p.has_init)
+		setpgid(pid, pid);
 	stdin_relay_start();
 	output_relay_start();
 	/* Until the go, a step that fails here because the sandbox's process failed first (and

@@ -644,7 +644,8 @@ pid_t output_relay_pid(void)
 	return out_pid > 0 ? out_pid : 0;
 }
 
-int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig), int hurry)
+int output_relay_finish(int signal_fd, int parent_fd,
+			int (*duplicate)(const struct signalfd_siginfo *si), int hurry)
 {
 	if (out_pid <= 0)
 		return out_cut;
@@ -679,7 +680,7 @@ wait:
 		struct signalfd_siginfo si;
 		if (!cut && (f[1].revents & POLLIN) &&
 		    read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si &&
-		    ends_wait((int)si.ssi_signo) && !(duplicate && duplicate((int)si.ssi_signo)))
+		    ends_wait((int)si.ssi_signo) && !(duplicate && duplicate(&si)))
 			cut = (int)si.ssi_signo;
 		if (cut) {
 			sys_pidfd_send_signal(out_pidfd, SIGKILL);

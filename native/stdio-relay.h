@@ -20,6 +20,7 @@
 #ifndef CORDON_STDIO_RELAY_H
 #define CORDON_STDIO_RELAY_H
 
+#include <sys/signalfd.h>
 #include <sys/types.h>
 
 /* Launcher: when fd 0 is a pipe or FIFO the command (host uid `uid`) could open for writing
@@ -70,7 +71,8 @@ void output_relay_start(void);
  * a signal it was sent) only what the caller's pipe takes now goes on: nothing waits for its
  * reader. Returns 0 when everything was handed over, else the signal the run is to be reported
  * ended by. */
-int output_relay_finish(int signal_fd, int parent_fd, int (*duplicate)(int sig), int hurry);
+int output_relay_finish(int signal_fd, int parent_fd,
+			int (*duplicate)(const struct signalfd_siginfo *si), int hurry);
 /* The relay's pid while it runs (0: none): what the launcher's last kill spares. */
 pid_t output_relay_pid(void);
 /* The supervisor is gone: the relay goes at once. */

@@ -317,6 +317,19 @@ for (const c of callers)
         assert.match(r.stdout, /twice rc=130\nafter=[2-5]\n/, r.stderr)
       })
 
+      // helper-106: a program that catches the signal, writes what it has to say and raises it
+      // again (Python's KeyboardInterrupt, coreutils' cleanup) died of the signal it was sent,
+      // and the rule above dropped what it had written into cordon's pipe: 65536 of 100000
+      // bytes. Only a command with no handler for it dies where it would have waited.
+      test('a program that writes its summary and raises the signal again keeps every byte', () => {
+        const summary =
+          `python3 -c 'import os, signal, time\n` +
+          `def done(s, f):\n  os.write(1, b"x" * 99999 + b"\\n"); signal.signal(s, signal.SIG_DFL); os.kill(os.getpid(), s)\n` +
+          `signal.signal(signal.SIGTERM, done)\ntime.sleep(30)'`
+        const r = shell(`timeout -s TERM 1 ${relayedRun} ${summary} | { sleep 3; wc -c; }`, project, c.user)
+        assert.equal(r.stdout.trim(), '100000', r.stderr)
+      })
+
       // A SIGTERM sent to the whole job (`timeout`, `kill -TERM -PGID`) reaches the relay too:
       // it must neither end it (the relay left SIGTERM at its default at first, read-back) nor
       // be taken for the launcher's word. A program that survives it still gets its output out.
@@ -331,6 +344,26 @@ for (const c of callers)
           c.user,
         )
         assert.equal(r.stdout, 'after\n', r.stderr)
+      })
+
+      // A signal sent to the whole job reaches the launcher directly and again through cordon,
+      // which passes on what it gets, and init (in the job's group) a third time: the command
+      // got two or three copies of one `kill -INT -PGID`. One now. Its children, in the
+      // command's own session, get none: only the terminal's signals are known to be a
+      // group's (README, "Signals").
+      test('a signal to the whole job reaches the command once', () => {
+        const count =
+          `python3 -c 'import signal, time\ngot = []\n` +
+          `signal.signal(signal.SIGINT, lambda *a: got.append(1))\nprint("ready", flush=True)\n` +
+          `time.sleep(3)\nprint("got", len(got), flush=True)'`
+        const r = shell(
+          `rm -f job.out; setsid sh -c '${run} ${inner(count)} > job.out 2>&1' & S=$!; ` +
+            `for i in $(seq 100); do grep -q ready job.out 2>/dev/null && break; sleep 0.1; done; ` +
+            `kill -INT -$S; wait; cat job.out`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, 'ready\ngot 1\n', r.stderr)
       })
 
       test('a loop around cordon keeps what the program did not read; it reads what it would', () => {

@@ -48,6 +48,35 @@ function assertMet(d: Driven): void {
   assert.deepEqual(missed, [], `missing ${JSON.stringify(missed)} in:\n${d.output}`)
 }
 
+/** Counts one signal in itself and in a child it forks: `python3 -c COUNT SIGNAME SECONDS`. */
+const COUNT = `
+import os, signal, sys, time
+sig = getattr(signal, sys.argv[1])
+got = 0
+def on(s, f):
+    global got
+    got += 1
+signal.signal(sig, on)
+r, w = os.pipe()
+up_r, up_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    # Up only now: a signal that came while CPython was still in its after-fork steps is
+    # dropped with the flags they clear.
+    os.write(up_w, b"u")
+    time.sleep(float(sys.argv[2]))
+    os.write(w, str(got).encode())
+    os._exit(0)
+os.close(w)
+os.read(up_r, 1)
+print("ready", flush=True)
+time.sleep(float(sys.argv[2]))
+child = os.read(r, 32).decode()
+os.waitpid(pid, 0)
+print("got parent=%d child=%s" % (got, child), flush=True)
+`
+
 const PROMPT = 'cordon-prompt> '
 const session: Step[] = [
   ['expect', '$'], // bash's first prompt (root's is '#', which has no '$'): set our own
@@ -130,6 +159,21 @@ describe(
       assert.doesNotMatch(d.output, /-icanon|-echo /, d.output)
     })
 
+    // The sandbox's terminal sends a resize's SIGWINCH to its foreground group itself; the
+    // terminal's copy to the launcher and cordon's were passed on as well (three in all).
+    test('a resize reaches the command and its child once each', () => {
+      const d = drive(
+        ['run', '-q', '--', 'python3', '-c', COUNT, 'SIGWINCH', '3'],
+        [
+          ['expect', 'ready'],
+          ['resize', [30, 90]],
+          ['expect', 'got '],
+        ],
+      )
+      assertMet(d)
+      assert.match(d.output, /got parent=1 child=1/)
+    })
+
     test('TIOCSTI stays refused on the sandbox’s terminal', () => {
       const py =
         'import fcntl,termios\ntry:\n  fcntl.ioctl(0, termios.TIOCSTI, b"x"); print("sti-done")\nexcept OSError as e: print("sti-refused", e.errno)'
@@ -148,3 +192,74 @@ describe(
     })
   },
 )
+
+// A terminal's signals when the command has no console (stdout not a terminal): unsandboxed,
+// Ctrl-C reaches the job's whole foreground group once. The command leads a session of its own,
+// so before, a shell's `sleep` never got it (the shell waited on for 100 s), and the command got
+// up to three copies: the terminal's to init, the launcher's, and cordon's passed on again.
+
+/** `cordon run <flags> -- <command>` piped through a reader that ignores SIGINT, then its status. */
+function piped(flags: string[], command: string[]): string[] {
+  const script = `"$1" "$2" run -q "\${@:4}" | (trap '' INT QUIT; cat); echo "rc=\${PIPESTATUS[0]}"`
+  return ['/bin/bash', '-c', script, 'bash', process.execPath, CLI, '', ...flags, '--', ...command]
+}
+
+describe('the terminal’s signals without a console', { skip: hasPython ? false : 'needs python3' }, () => {
+  const modes: { name: string; flags: string[]; plain: boolean }[] = [
+    { name: 'namespaced', flags: [], plain: false },
+    { name: '--no-namespaces', flags: ['--no-namespaces', '--acknowledge', 'no-view'], plain: false },
+    { name: 'plain user, namespaced', flags: [], plain: true },
+    {
+      name: 'plain user, --no-namespaces',
+      flags: ['--no-namespaces', '--acknowledge', 'no-view'],
+      plain: true,
+    },
+  ]
+  for (const mode of modes) {
+    const skip = mode.plain && !isRoot ? 'needs root to switch to the test user' : false
+    const user = () => (mode.plain ? ensureTestUser() : undefined)
+
+    test(`${mode.name}: Ctrl-C ends a shell waiting for its child at once (130)`, { skip }, () => {
+      const started = Date.now()
+      const d = drive(
+        [],
+        [
+          ['sleep', 2],
+          ['send', '\x03'],
+          ['expect', 'rc='],
+        ],
+        user(),
+        piped(mode.flags, ['sh', '-c', 'sleep 100; echo not-stopped']),
+      )
+      assertMet(d)
+      assert.match(d.output, /rc=130/)
+      assert.doesNotMatch(d.output, /not-stopped/)
+      assert.ok(Date.now() - started < 30_000, 'it did not wait for the sleep')
+    })
+
+    for (const [sig, key] of [
+      ['SIGINT', '\x03'],
+      ['SIGQUIT', '\x1c'],
+    ] as const)
+      test(
+        `${mode.name}: one ${sig} from the terminal reaches the command and its child once each`,
+        { skip },
+        () => {
+          const d = drive(
+            [],
+            [
+              ['expect', 'ready'],
+              ['send', key],
+              ['expect', 'got '],
+              ['expect', 'rc='],
+            ],
+            user(),
+            piped(mode.flags, ['python3', '-c', COUNT, sig, '3']),
+          )
+          assertMet(d)
+          assert.match(d.output, /got parent=1 child=1/)
+          assert.match(d.output, /rc=0/)
+        },
+      )
+  }
+})
