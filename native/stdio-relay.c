@@ -21,14 +21,24 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The launcher's word to a relay (the sandbox ended; its value RELAY_HURRY: do not wait for the
- * caller's reader). A realtime signal: it queues (a SIGTERM already pending swallowed the
- * launcher's), and nothing else sends it. */
-#define RELAY_SIGNAL (SIGRTMIN + 3)
+/* The launcher's words to a relay, one byte each down a pipe only the launcher holds the write
+ * end of (made after the clone: no process of the sandbox ever had it). A signal would not do:
+ * rt_sigqueueinfo lets any process that may signal the relay give any sender pid (helper-106).
+ * The pipe's end (the launcher gone) ends a relay as RELAY_HURRY does. */
+#define RELAY_END 'e' /* the sandbox ended */
+#define RELAY_HURRY 'h' /* and the program was killed in its write: do not wait for the reader */
+
+/* Makes the control pipe: [0] the relay's, [1] the launcher's. */
+static void control_pipe(int fds[2], const char *who)
+{
+	if (pipe2(fds, O_CLOEXEC))
+		die_step(EXIT_CORDON, who, "a pipe", NULL, errno);
+}
 
 /* The caller's pipe and the write end of cordon's: the relay's alone once it runs. */
 static int caller_in = -1, relay_w = -1;
 static pid_t relay_pid = -1;
+static int in_control[2] = { -1, -1 };
 
 /* A pipe that holds one page: a full pipe wakes its writer when its reader empties it, which is
  * how the relay learns that the program has read all it was given. 0, or -1 with errno set. */
@@ -58,7 +68,7 @@ static void forward_signal(int forward, int to)
 
 /* A relay runs in the caller's job: a Ctrl-C (or a hang-up) the terminal sends the whole job
  * must not end it and take the program's input or last output with it. The launcher ends it
- * (RELAY_SIGNAL, SIGKILL), and so does the launcher's end (PR_SET_PDEATHSIG). */
+ * (its control pipe, SIGKILL), and so does the launcher's end (PR_SET_PDEATHSIG). */
 static void ignore_job_signals(void)
 {
 	static const int ignored[] = { SIGINT,	SIGQUIT, SIGHUP,  SIGTERM,
@@ -67,14 +77,15 @@ static void ignore_job_signals(void)
 		signal(ignored[i], SIG_IGN);
 }
 
-/* One signal read from a relay's signalfd: its value when the launcher (the parent) sent it,
- * else -1: only the launcher's says the sandbox ended. */
-static int from_launcher(int sfd)
+/* One word read from the launcher's control pipe (RELAY_END, RELAY_HURRY, RELAY_HURRY for its
+ * end), or -1 when none is there yet. */
+static int from_launcher(int control)
 {
-	struct signalfd_siginfo si;
-	if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si || si.ssi_pid != (uint32_t)getppid())
+	char word;
+	ssize_t n = read(control, &word, 1);
+	if (n < 0)
 		return -1;
-	return si.ssi_code == SI_QUEUE ? si.ssi_int : 0;
+	return n == 0 ? RELAY_HURRY : word;
 }
 
 /* Whether the command (host uid `uid`) could open this FIFO again by name with the access the
@@ -174,10 +185,10 @@ static int take(int null, int scratch[2], const char *given, size_t n)
 }
 
 /* The relay's loop: copies the caller's pipe into cordon's a page at a time and takes from the
- * caller's what the program read, until `end` is readable (the launcher's RELAY_SIGNAL by a signalfd,
- * or the wrapped program's pidfd: the sandbox ended, so what its program read is known), then
- * takes exactly that. Signals read from `forward` (a signalfd, or -1) go to `to` (a pidfd). */
-static void relay_loop(int end, int end_is_signalfd, int forward, int to)
+ * caller's what the program read, until `end` is readable (the launcher's control pipe, or the
+ * wrapped program's pidfd: the sandbox ended, so what its program read is known), then takes
+ * exactly that. Signals read from `forward` (a signalfd, or -1) go to `to` (a pidfd). */
+static void relay_loop(int end, int end_is_control, int forward, int to)
 {
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	int scratch[2];
@@ -199,7 +210,8 @@ static void relay_loop(int end, int end_is_signalfd, int forward, int to)
 		int ready = poll(f, 4, idle ? 10 : -1);
 		if (ready < 0 && errno != EINTR)
 			break;
-		if ((f[0].revents & POLLIN) && (!end_is_signalfd || from_launcher(end) >= 0))
+		if ((f[0].revents & (POLLIN | POLLHUP)) &&
+		    (!end_is_control || from_launcher(end) >= 0))
 			break; /* the sandbox ended: what the program read is known now */
 		if (f[3].revents & POLLIN)
 			forward_signal(forward, to);
@@ -244,18 +256,10 @@ static noreturn void relay(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	ignore_job_signals();
-	/* RELAY_SIGNAL (stdin_relay_finish) is read from a signalfd in the same wait as the pipes: a
-	 * handler run only inside ppoll was lost whenever ppoll returned with a pipe ready. */
-	sigset_t term;
-	sigemptyset(&term);
-	sigaddset(&term, RELAY_SIGNAL);
-	sigprocmask(SIG_BLOCK, &term, NULL);
-	/* Nothing of the launcher's but the two pipes: a channel held here would not end with it,
-	 * nor would cordon's output pipes (fds 1 and 2 until output_relay_start). */
-	keep_only((int[]){ caller_in, relay_w }, 2);
-	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
-	if (term_fd >= 0)
-		relay_loop(term_fd, 1, -1, -1);
+	/* Nothing of the launcher's but the two pipes and its word: a channel held here would not
+	 * end with it, nor would cordon's output pipes (fds 1 and 2 until output_relay_start). */
+	keep_only((int[]){ caller_in, relay_w, in_control[0] }, 3);
+	relay_loop(in_control[0], 1, -1, -1);
 	_exit(0);
 }
 
@@ -357,12 +361,15 @@ void stdin_relay_start(void)
 		close(0);
 	if (null > 0)
 		close(null);
+	control_pipe(in_control, "stdin relay");
 	pid_t pid = fork();
 	if (pid < 0)
 		die_step(EXIT_CORDON, "stdin relay", NULL, NULL, errno);
 	if (pid == 0)
 		relay();
 	relay_pid = pid;
+	close(in_control[0]);
+	in_control[0] = -1;
 	close(relay_w);
 	close(caller_in);
 	relay_w = caller_in = -1;
@@ -374,7 +381,10 @@ void stdin_relay_finish(void)
 		return;
 	/* The sandbox ended: what its program read is known now. A relay that has not taken it
 	 * within a second (it never should) is killed: the launcher must go on to end the run. */
-	kill(relay_pid, RELAY_SIGNAL);
+	ssize_t unused = write(in_control[1], (char[]){ RELAY_END }, 1);
+	(void)unused;
+	close(in_control[1]);
+	in_control[1] = -1;
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
 	for (int waited = 0; waited < 1000; waited += 10) {
 		pid_t w = waitpid(relay_pid, NULL, WNOHANG);
@@ -396,9 +406,6 @@ void stdin_relay_reaped(pid_t pid)
 		relay_pid = -1;
 }
 
-/* The value of the launcher's RELAY_SIGNAL that asks the relay not to wait for the caller's reader. */
-#define RELAY_HURRY 1
-
 /* One relayed stream: cordon's read end and the caller's file it goes to. */
 struct out_stream {
 	int from, to;
@@ -412,6 +419,7 @@ static int n_outs;
 static int caller_fd[3] = { -1, -1, -1 };
 static pid_t out_pid = -1;
 static int out_pidfd = -1;
+static int out_control[2] = { -1, -1 };
 /* The signal that killed the relay before it handed everything over (reaped elsewhere). */
 static int out_cut;
 
@@ -487,7 +495,7 @@ static void out_done(struct out_stream *s, int *live)
 }
 
 /* The relay's loop: splices each of cordon's pipes into the caller's until every writer of it is
- * gone, or, once `end` is readable (the launcher's RELAY_SIGNAL: the sandbox ended), until what was
+ * gone, or, once `end` is readable (the launcher's RELAY_END: the sandbox ended), until what was
  * in it then has been handed over: a process left writing (without a pid namespace, before the
  * launcher kills it) cannot keep the run going. */
 static void out_loop(int end)
@@ -514,7 +522,7 @@ static void out_loop(int end)
 				continue;
 			return;
 		}
-		int word = (f[2 * n_outs].revents & POLLIN) ? from_launcher(end) : -1;
+		int word = (f[2 * n_outs].revents & (POLLIN | POLLHUP)) ? from_launcher(end) : -1;
 		if (word == RELAY_HURRY)
 			hurry = 1;
 		if (word >= 0 && !ending) {
@@ -574,33 +582,30 @@ static noreturn void out_relay(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	ignore_job_signals(); /* SIGPIPE too: a caller's pipe without a reader is EPIPE here */
-	sigset_t term;
-	sigemptyset(&term);
-	sigaddset(&term, RELAY_SIGNAL);
-	sigprocmask(SIG_BLOCK, &term, NULL);
-	/* Nothing of the launcher's but the pipes: a write end held here (fds 0-2 are cordon's
-	 * until the launcher puts the caller's back) would never let a stream end. */
-	int keep[6] = { -1, -1, -1, -1, -1, -1 };
+	/* Nothing of the launcher's but the pipes and its word: a write end held here (fds 0-2
+	 * are cordon's until the launcher puts the caller's back) would never let a stream end. */
+	int keep[7] = { -1, -1, -1, -1, -1, -1, out_control[0] };
 	for (int i = 0; i < n_outs; i++) {
 		keep[2 * i] = outs[i].from;
 		keep[2 * i + 1] = outs[i].to;
 	}
-	keep_only(keep, 6);
-	int term_fd = signalfd(-1, &term, SFD_CLOEXEC);
-	if (term_fd >= 0)
-		out_loop(term_fd);
+	keep_only(keep, 7);
+	out_loop(out_control[0]);
 	_exit(0);
 }
 
 void output_relay_start(void)
 {
 	if (n_outs > 0) {
+		control_pipe(out_control, "output relay");
 		pid_t pid = fork();
 		if (pid < 0)
 			die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
 		if (pid == 0)
 			out_relay();
 		out_pid = pid;
+		close(out_control[0]);
+		out_control[0] = -1;
 		/* Held by a pidfd: signalled and watched as that one process for good. */
 		out_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (out_pidfd < 0)
@@ -635,7 +640,8 @@ static int out_reap(void)
 	while (waitpid(out_pid, &status, 0) < 0 && errno == EINTR)
 		;
 	close(out_pidfd);
-	out_pid = out_pidfd = -1;
+	close(out_control[1]);
+	out_pid = out_pidfd = out_control[1] = -1;
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
@@ -649,23 +655,12 @@ int output_relay_finish(int signal_fd, int parent_fd,
 {
 	if (out_pid <= 0)
 		return out_cut;
-	if (hurry) {
-		/* The word with a value (as sigqueue sends it): hand over what fits, then end. */
-		siginfo_t info;
-		memset(&info, 0, sizeof info);
-		info.si_signo = RELAY_SIGNAL;
-		info.si_code = SI_QUEUE;
-		info.si_pid = getpid();
-		info.si_uid = getuid();
-		info.si_value.sival_int = RELAY_HURRY;
-		if (syscall(SYS_pidfd_send_signal, out_pidfd, RELAY_SIGNAL, &info, 0) == 0)
-			goto wait;
-	}
 	/* Every writer of cordon's pipes is gone (or about to be): the relay hands over what is
 	 * left, waiting for the caller's reader as the program would have waited, and ends. A
-	 * signal that would have ended the program, or the supervisor's end, ends the wait. */
-	sys_pidfd_send_signal(out_pidfd, RELAY_SIGNAL);
-wait:
+	 * signal that would have ended the program, or the supervisor's end, ends the wait.
+	 * Hurried, it hands over only what fits. */
+	ssize_t unused = write(out_control[1], (char[]){ hurry ? RELAY_HURRY : RELAY_END }, 1);
+	(void)unused;
 	for (;;) {
 		struct pollfd f[3] = { { .fd = out_pidfd, .events = POLLIN },
 				       { .fd = signal_fd, .events = POLLIN },
@@ -703,6 +698,7 @@ void output_relay_reaped(pid_t pid, int status)
 	if (pid != out_pid)
 		return;
 	close(out_pidfd);
-	out_pid = out_pidfd = -1;
+	close(out_control[1]);
+	out_pid = out_pidfd = out_control[1] = -1;
 	out_cut = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
