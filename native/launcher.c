@@ -852,42 +852,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The last signal passed on to the command, and whether the command caught it then. */
-static int forwarded_last, forwarded_caught;
-
-/* Whether the command had a handler for sig (its SigCgt in /proc, world-readable): a command
- * killed later by that signal raised it again itself, after its handler had written what it
- * had to say (Python's KeyboardInterrupt, a summary-and-re-raise). The command is the sandbox's
- * first process, or init's first child (children are listed oldest first). */
-static int command_catches(const struct plan *p, pid_t pid, int sig)
-{
-	char path[64], buf[4096];
-	pid_t command = pid;
-	if (p->has_init) {
-		snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, buf, 32) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
-			return 0;
-		buf[n] = 0;
-		command = (pid_t)atoi(buf);
-	}
-	snprintf(path, sizeof path, "/proc/%d/status", command);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	const char *cgt = strstr(buf, "\nSigCgt:\t");
-	if (!cgt)
-		return 0;
-	unsigned long long mask = strtoull(cgt + 9, NULL, 16);
-	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
-}
+/* The last signal passed on to the command: what a command killed by it died of. */
+static int forwarded_last;
 
 /* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
  * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets. The first of
@@ -925,7 +891,7 @@ static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
 {
 	int sig = (int)si->ssi_signo;
 	forwarded_last = sig;
-	forwarded_caught = command_catches(p, pid, sig);
+	output_relay_mark();
 	if (si->ssi_code != SI_KERNEL) {
 		kill(pid, sig);
 		return;
@@ -1081,11 +1047,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		/* What the command wrote reaches the caller's pipes before its exit is told. A wait
 		 * for the caller's reader that a signal or the supervisor's end cut short reports the
 		 * run ended by that signal: the program would have been, blocked in its write. One
-		 * killed by a signal passed on to it, which it had no handler for, died where it
-		 * would have waited in a write: only what the caller's pipe takes at once goes on.
-		 * One that caught it and raised it again had its writes done first (helper-106). */
-		int killed = WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last &&
-			     !forwarded_caught;
+		 * killed by the signal passed on to it last hurries the relay (output_relay_finish). */
+		int killed = WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last;
 		int cut = output_relay_finish(sfd, parent_fd, is_copy, killed);
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);

@@ -26,7 +26,8 @@
  * rt_sigqueueinfo lets any process that may signal the relay give any sender pid (helper-106).
  * The pipe's end (the launcher gone) ends a relay as RELAY_HURRY does. */
 #define RELAY_END 'e' /* the sandbox ended */
-#define RELAY_HURRY 'h' /* and the program was killed in its write: do not wait for the reader */
+#define RELAY_HURRY 'h' /* and the program died of the signal marked last: see out_hurry */
+#define RELAY_MARK 'm' /* a signal is about to be passed on to the program: answered with a byte */
 
 /* Makes the control pipe: [0] the relay's, [1] the launcher's. */
 static void control_pipe(int fds[2], const char *who)
@@ -411,6 +412,7 @@ struct out_stream {
 	int from, to;
 	int blocked; /* the caller's pipe was full: wait until it takes more */
 	long left; /* once the sandbox ended: the bytes still to hand over (-1 before) */
+	long before; /* of those in the pipe at the last mark, the ones not handed over yet */
 };
 static struct out_stream outs[3];
 static int n_outs;
@@ -420,6 +422,7 @@ static int caller_fd[3] = { -1, -1, -1 };
 static pid_t out_pid = -1;
 static int out_pidfd = -1;
 static int out_control[2] = { -1, -1 };
+static int out_ack[2] = { -1, -1 }; /* relay → launcher: a mark was taken */
 /* The signal that killed the relay before it handed everything over (reaped elsewhere). */
 static int out_cut;
 
@@ -494,15 +497,39 @@ static void out_done(struct out_stream *s, int *live)
 	(*live)--;
 }
 
+/* The program died of the signal marked last (the launcher's RELAY_MARK, just before it passed
+ * the signal on): what was in cordon's pipe then, it would have been blocked writing when the
+ * signal came, and killed there; unsandboxed those bytes never left it. What of them the caller's
+ * pipe takes now goes on, the rest is dropped. What it wrote after the mark (a handler's last
+ * words before it raised the signal again, as Python's KeyboardInterrupt does) still waits for
+ * the reader, as its writes would have: helper-106 and helper-107 found each half missing. */
+static void out_hurry(struct out_stream *s)
+{
+	static char dropped[65536];
+	while (s->before > 0) {
+		ssize_t n =
+			splice(s->from, NULL, s->to, NULL, (size_t)s->before, SPLICE_F_NONBLOCK);
+		if (n <= 0) {
+			size_t most = s->before < (long)sizeof dropped ? (size_t)s->before
+								       : sizeof dropped;
+			n = read(s->from, dropped, most);
+		}
+		if (n <= 0)
+			break;
+		s->before -= n;
+		if (s->left > 0)
+			s->left -= n < s->left ? n : s->left;
+	}
+	s->before = 0;
+	s->blocked = 0;
+}
+
 /* The relay's loop: splices each of cordon's pipes into the caller's until every writer of it is
  * gone, or, once `end` is readable (the launcher's RELAY_END: the sandbox ended), until what was
  * in it then has been handed over: a process left writing (without a pid namespace, before the
  * launcher kills it) cannot keep the run going. */
-static void out_loop(int end)
+static void out_loop(int end, int ack)
 {
-	/* hurry: the program was killed by a signal it was sent (the signal's value says so), so
-	 * it would have been killed blocked in its write: what the caller's pipe takes now goes on,
-	 * and nothing waits for its reader. */
 	int live = n_outs, ending = 0, hurry = 0;
 	while (live > 0) {
 		struct pollfd f[7];
@@ -523,8 +550,18 @@ static void out_loop(int end)
 			return;
 		}
 		int word = (f[2 * n_outs].revents & (POLLIN | POLLHUP)) ? from_launcher(end) : -1;
-		if (word == RELAY_HURRY)
-			hurry = 1;
+		if (word == RELAY_MARK) {
+			for (int i = 0; i < n_outs; i++) {
+				int pending = 0;
+				outs[i].before = outs[i].from >= 0 && ioctl(outs[i].from, FIONREAD,
+									    &pending) == 0
+							 ? pending
+							 : 0;
+			}
+			ssize_t unused = write(ack, "m", 1);
+			(void)unused;
+			continue;
+		}
 		if (word >= 0 && !ending) {
 			ending = 1;
 			for (int i = 0; i < n_outs; i++) {
@@ -536,6 +573,12 @@ static void out_loop(int end)
 							? pending
 							: 0;
 			}
+		}
+		if (word == RELAY_HURRY && !hurry) {
+			hurry = 1;
+			for (int i = 0; i < n_outs; i++)
+				if (outs[i].from >= 0)
+					out_hurry(&outs[i]);
 		}
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
@@ -549,7 +592,7 @@ static void out_loop(int end)
 			/* Once the sandbox ended: done when what was in the pipe then went on, or when
 			 * the pipe reads empty (what a process the launcher is yet to kill read back
 			 * out of it cannot leave this waiting for bytes that are gone). */
-			if (s->left == 0 || (hurry && s->blocked) ||
+			if (s->left == 0 ||
 			    (ending && !s->blocked &&
 			     (ioctl(s->from, FIONREAD, &pending) || pending == 0))) {
 				out_done(s, &live);
@@ -566,6 +609,7 @@ static void out_loop(int end)
 				s->blocked = 0;
 				if (s->left > 0)
 					s->left -= n;
+				s->before -= n < s->before ? n : s->before;
 			} else if (n == 0) {
 				out_done(s, &live); /* every writer is gone */
 			} else if (errno == EAGAIN) {
@@ -584,13 +628,13 @@ static noreturn void out_relay(void)
 	ignore_job_signals(); /* SIGPIPE too: a caller's pipe without a reader is EPIPE here */
 	/* Nothing of the launcher's but the pipes and its word: a write end held here (fds 0-2
 	 * are cordon's until the launcher puts the caller's back) would never let a stream end. */
-	int keep[7] = { -1, -1, -1, -1, -1, -1, out_control[0] };
+	int keep[8] = { -1, -1, -1, -1, -1, -1, out_control[0], out_ack[1] };
 	for (int i = 0; i < n_outs; i++) {
 		keep[2 * i] = outs[i].from;
 		keep[2 * i + 1] = outs[i].to;
 	}
-	keep_only(keep, 7);
-	out_loop(out_control[0]);
+	keep_only(keep, 8);
+	out_loop(out_control[0], out_ack[1]);
 	_exit(0);
 }
 
@@ -598,6 +642,7 @@ void output_relay_start(void)
 {
 	if (n_outs > 0) {
 		control_pipe(out_control, "output relay");
+		control_pipe(out_ack, "output relay");
 		pid_t pid = fork();
 		if (pid < 0)
 			die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
@@ -605,7 +650,8 @@ void output_relay_start(void)
 			out_relay();
 		out_pid = pid;
 		close(out_control[0]);
-		out_control[0] = -1;
+		close(out_ack[1]);
+		out_control[0] = out_ack[1] = -1;
 		/* Held by a pidfd: signalled and watched as that one process for good. */
 		out_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (out_pidfd < 0)
@@ -641,8 +687,23 @@ static int out_reap(void)
 		;
 	close(out_pidfd);
 	close(out_control[1]);
-	out_pid = out_pidfd = out_control[1] = -1;
+	close(out_ack[0]);
+	out_pid = out_pidfd = out_control[1] = out_ack[0] = -1;
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+void output_relay_mark(void)
+{
+	if (out_pid <= 0 || write(out_control[1], (char[]){ RELAY_MARK }, 1) != 1)
+		return;
+	/* Taken before the signal goes: a handler's first writes are not counted in it. A relay
+	 * that does not answer within 100 ms (it never should) does not hold the signal back. */
+	struct pollfd f = { .fd = out_ack[0], .events = POLLIN };
+	char byte;
+	if (poll(&f, 1, 100) > 0 && (f.revents & POLLIN)) {
+		ssize_t unused = read(out_ack[0], &byte, 1);
+		(void)unused;
+	}
 }
 
 pid_t output_relay_pid(void)
@@ -699,6 +760,7 @@ void output_relay_reaped(pid_t pid, int status)
 		return;
 	close(out_pidfd);
 	close(out_control[1]);
-	out_pid = out_pidfd = out_control[1] = -1;
+	close(out_ack[0]);
+	out_pid = out_pidfd = out_control[1] = out_ack[0] = -1;
 	out_cut = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }

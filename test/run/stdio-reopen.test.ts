@@ -317,6 +317,23 @@ for (const c of callers)
         assert.match(r.stdout, /twice rc=130\nafter=[2-5]\n/, r.stderr)
       })
 
+      // helper-107: a program that catches the signal and raises it again at once (Node.js and
+      // Go do, for SIGTERM and SIGINT) died of it just as well, and cordon waited for good: what
+      // was in cordon's pipe when the signal came is what it would never have written.
+      test('a runtime that re-raises the signal does not wait for a stalled reader either', () => {
+        const writer = `node -e 'const b = Buffer.alloc(65536, 120); for (;;) require("fs").writeSync(1, b)'`
+        const r = shell(
+          `rm -f ff; mkfifo ff; sleep 30 < ff & R=$!; t0=$(date +%s); ` +
+            `timeout -k 20 -s TERM 2 ${relayedRun} ${writer} > ff; echo "node rc=$? after=$(( $(date +%s) - t0 ))"; ` +
+            `kill $R; rm -f ff`,
+          project,
+          c.user,
+        )
+        const ended = /node rc=(\d+) after=(\d+)/.exec(r.stdout)
+        assert.equal(ended?.[1], '124', r.stdout + r.stderr)
+        assert.ok(Number(ended?.[2]) <= 5, `cordon returned ${ended?.[2]} s after its start`)
+      })
+
       // helper-106: a program that catches the signal, writes what it has to say and raises it
       // again (Python's KeyboardInterrupt, coreutils' cleanup) died of the signal it was sent,
       // and the rule above dropped what it had written into cordon's pipe: 65536 of 100000
