@@ -890,8 +890,8 @@ static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
 		    const struct signalfd_siginfo *si)
 {
 	int sig = (int)si->ssi_signo;
-	forwarded_last = sig;
-	output_relay_mark();
+	if (sig != SIGWINCH) /* the one that does not end a program by default */
+		forwarded_last = sig;
 	if (si->ssi_code != SI_KERNEL) {
 		kill(pid, sig);
 		return;

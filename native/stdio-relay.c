@@ -26,8 +26,7 @@
  * rt_sigqueueinfo lets any process that may signal the relay give any sender pid (helper-106).
  * The pipe's end (the launcher gone) ends a relay as RELAY_HURRY does. */
 #define RELAY_END 'e' /* the sandbox ended */
-#define RELAY_HURRY 'h' /* and the program died of the signal marked last: see out_hurry */
-#define RELAY_MARK 'm' /* a signal is about to be passed on to the program: answered with a byte */
+#define RELAY_HURRY 'h' /* and the program died of a signal passed on to it: see out_loop */
 
 /* Makes the control pipe: [0] the relay's, [1] the launcher's. */
 static void control_pipe(int fds[2], const char *who)
@@ -407,12 +406,12 @@ void stdin_relay_reaped(pid_t pid)
 		relay_pid = -1;
 }
 
-/* One relayed stream: cordon's read end and the caller's file it goes to. */
+/* One relayed stream: cordon's read end and the caller's pipe it goes to, by way of `buf`. */
 struct out_stream {
 	int from, to;
-	int blocked; /* the caller's pipe was full: wait until it takes more */
 	long left; /* once the sandbox ended: the bytes still to hand over (-1 before) */
-	long before; /* of those in the pipe at the last mark, the ones not handed over yet */
+	size_t have; /* bytes in buf, one whole buffer of cordon's pipe, not written on yet */
+	char buf[65536]; /* a page, on every page size Linux has */
 };
 static struct out_stream outs[3];
 static int n_outs;
@@ -422,7 +421,6 @@ static int caller_fd[3] = { -1, -1, -1 };
 static pid_t out_pid = -1;
 static int out_pidfd = -1;
 static int out_control[2] = { -1, -1 };
-static int out_ack[2] = { -1, -1 }; /* relay → launcher: a mark was taken */
 /* The signal that killed the relay before it handed everything over (reaped elsewhere). */
 static int out_cut;
 
@@ -468,8 +466,10 @@ void output_relay_prepare(long uid)
 			relayed[fd] = relayed[shared];
 			continue;
 		}
+		/* One page: the program's writes run ahead of the caller's reader by no more (see
+		 * out_loop's hurry); a plain pipe where the kernel refuses the size. */
 		int fds[2];
-		if (pipe2(fds, O_CLOEXEC) || dup2(fds[1], fd) < 0)
+		if ((one_page_pipe(fds) && pipe2(fds, O_CLOEXEC)) || dup2(fds[1], fd) < 0)
 			die_step(EXIT_CORDON, "output relay", "a pipe", NULL, errno);
 		close(fds[1]);
 		relayed[fd] = n_outs;
@@ -497,88 +497,81 @@ static void out_done(struct out_stream *s, int *live)
 	(*live)--;
 }
 
-/* The program died of the signal marked last (the launcher's RELAY_MARK, just before it passed
- * the signal on): what was in cordon's pipe then, it would have been blocked writing when the
- * signal came, and killed there; unsandboxed those bytes never left it. What of them the caller's
- * pipe takes now goes on, the rest is dropped. What it wrote after the mark (a handler's last
- * words before it raised the signal again, as Python's KeyboardInterrupt does) still waits for
- * the reader, as its writes would have: helper-106 and helper-107 found each half missing. */
-static void out_hurry(struct out_stream *s)
+/* Takes the first buffer of cordon's pipe whole into s->buf, through `one` (a pipe of one slot,
+ * which a splice fills with exactly one buffer: what the program wrote at once, up to PIPE_BUF,
+ * is never in two). 1 when it did, 0 at the end of the program's writes, -1 when none waits. */
+static int out_take(struct out_stream *s, int one[2])
 {
-	static char dropped[65536];
-	while (s->before > 0) {
-		ssize_t n =
-			splice(s->from, NULL, s->to, NULL, (size_t)s->before, SPLICE_F_NONBLOCK);
-		if (n <= 0) {
-			size_t most = s->before < (long)sizeof dropped ? (size_t)s->before
-								       : sizeof dropped;
-			n = read(s->from, dropped, most);
-		}
-		if (n <= 0)
-			break;
-		s->before -= n;
-		if (s->left > 0)
-			s->left -= n < s->left ? n : s->left;
-	}
-	s->before = 0;
-	s->blocked = 0;
+	ssize_t n = splice(s->from, NULL, one[1], NULL, 1 << 20, SPLICE_F_NONBLOCK);
+	if (n <= 0)
+		return n == 0 ? 0 : (errno == EAGAIN || errno == EINTR) ? -1 : 0;
+	ssize_t got = read(one[0], s->buf, sizeof s->buf);
+	if (got != n)
+		return 0; /* cannot happen with one slot of a page; end rather than reorder */
+	s->have = (size_t)n;
+	return 1;
 }
 
-/* The relay's loop: splices each of cordon's pipes into the caller's until every writer of it is
+/* The relay's loop: moves each of cordon's pipes into the caller's until every writer of it is
  * gone, or, once `end` is readable (the launcher's RELAY_END: the sandbox ended), until what was
  * in it then has been handed over: a process left writing (without a pid namespace, before the
- * launcher kills it) cannot keep the run going. */
-static void out_loop(int end, int ack)
+ * launcher kills it) cannot keep the run going.
+ *
+ * A buffer at a time, by write(2): in the caller's pipe the program's small writes share pages
+ * as they would have, where spliced buffers took a slot each, and 16 ten-byte lines filled it
+ * (helper-108); one write of at most PIPE_BUF stays whole among other writers' bytes.
+ *
+ * RELAY_HURRY: the program died of a signal passed on to it. It may have died where it would
+ * have been blocked writing what is still in cordon's pipe (a page at most), or caught the
+ * signal, written its last words and raised it again (Python's KeyboardInterrupt, Node.js):
+ * the reader gets what it takes, and once it has taken nothing for HURRY_MS, the rest is
+ * dropped, so that a reader that never reads does not hold `timeout cordon run` for good. */
+#define HURRY_MS 1000
+static void out_loop(int end)
 {
+	int one[2];
+	if (one_page_pipe(one))
+		return; /* the program's next write fails with EPIPE */
 	int live = n_outs, ending = 0, hurry = 0;
+	struct timespec now;
+	long long quiet_since = 0;
 	while (live > 0) {
 		struct pollfd f[7];
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
 			/* The caller's side is always watched: POLLERR once it has no reader. */
-			f[2 * i] =
-				(struct pollfd){ .fd = s->from >= 0 && !s->blocked ? s->from : -1,
-						 .events = POLLIN };
+			f[2 * i] = (struct pollfd){ .fd = s->from >= 0 && !s->have ? s->from : -1,
+						    .events = POLLIN };
 			f[2 * i + 1] = (struct pollfd){ .fd = s->from >= 0 ? s->to : -1,
-							.events = s->blocked ? POLLOUT : 0 };
+							.events = s->have ? POLLOUT : 0 };
 		}
 		/* Read after the ending too: a second word from the launcher may say hurry. */
 		f[2 * n_outs] = (struct pollfd){ .fd = hurry ? -1 : end, .events = POLLIN };
-		if (poll(f, (nfds_t)(2 * n_outs + 1), -1) < 0) {
+		int ready = poll(f, (nfds_t)(2 * n_outs + 1), hurry ? HURRY_MS / 10 : -1);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 		int word = (f[2 * n_outs].revents & (POLLIN | POLLHUP)) ? from_launcher(end) : -1;
-		if (word == RELAY_MARK) {
-			for (int i = 0; i < n_outs; i++) {
-				int pending = 0;
-				outs[i].before = outs[i].from >= 0 && ioctl(outs[i].from, FIONREAD,
-									    &pending) == 0
-							 ? pending
-							 : 0;
-			}
-			ssize_t unused = write(ack, "m", 1);
-			(void)unused;
-			continue;
-		}
 		if (word >= 0 && !ending) {
 			ending = 1;
 			for (int i = 0; i < n_outs; i++) {
 				int pending = 0;
 				if (outs[i].from >= 0)
 					outs[i].left =
-						ioctl(outs[i].from, FIONREAD, &pending) == 0 &&
-								pending > 0
-							? pending
-							: 0;
+						(long)outs[i].have +
+						(ioctl(outs[i].from, FIONREAD, &pending) == 0 &&
+								 pending > 0
+							 ? pending
+							 : 0);
 			}
 		}
 		if (word == RELAY_HURRY && !hurry) {
 			hurry = 1;
-			for (int i = 0; i < n_outs; i++)
-				if (outs[i].from >= 0)
-					out_hurry(&outs[i]);
+			quiet_since = ms;
 		}
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
@@ -592,30 +585,38 @@ static void out_loop(int end, int ack)
 			/* Once the sandbox ended: done when what was in the pipe then went on, or when
 			 * the pipe reads empty (what a process the launcher is yet to kill read back
 			 * out of it cannot leave this waiting for bytes that are gone). */
-			if (s->left == 0 ||
-			    (ending && !s->blocked &&
+			if (s->left == 0 || (hurry && ms - quiet_since >= HURRY_MS) ||
+			    (ending && !s->have &&
 			     (ioctl(s->from, FIONREAD, &pending) || pending == 0))) {
 				out_done(s, &live);
 				continue;
 			}
-			if (!(f[2 * i].revents & (POLLIN | POLLHUP | POLLERR)) &&
-			    !(f[2 * i + 1].revents & POLLOUT))
+			if (!s->have && (f[2 * i].revents & (POLLIN | POLLHUP | POLLERR))) {
+				int took = out_take(s, one);
+				if (took == 0) {
+					out_done(s, &live); /* every writer is gone */
+					continue;
+				}
+				if (took < 0)
+					continue;
+			} else if (!(s->have && (f[2 * i + 1].revents & POLLOUT))) {
 				continue;
-			/* Whole buffers (a length that never cuts one), but no more than was left when
-			 * the sandbox ended: each write of up to PIPE_BUF bytes arrives as written. */
-			size_t most = s->left > 0 ? (size_t)s->left : (size_t)1 << 30;
-			ssize_t n = splice(s->from, NULL, s->to, NULL, most, SPLICE_F_NONBLOCK);
-			if (n > 0) {
-				s->blocked = 0;
+			}
+			/* POLLOUT: a free slot, which takes a write of up to PIPE_BUF at once. Sent
+			 * only once the caller's pipe has room: a write does not wait here, where a
+			 * word from the launcher must still be read. */
+			if (!(f[2 * i + 1].revents & POLLOUT)) {
+				struct pollfd out = { .fd = s->to, .events = POLLOUT };
+				if (poll(&out, 1, 0) <= 0 || !(out.revents & POLLOUT))
+					continue;
+			}
+			ssize_t n = write(s->to, s->buf, s->have);
+			if (n == (ssize_t)s->have) {
 				if (s->left > 0)
-					s->left -= n;
-				s->before -= n < s->before ? n : s->before;
-			} else if (n == 0) {
-				out_done(s, &live); /* every writer is gone */
-			} else if (errno == EAGAIN) {
-				/* Data waits (POLLIN said so), so the caller's pipe is full. */
-				s->blocked = ioctl(s->from, FIONREAD, &pending) == 0 && pending > 0;
-			} else if (errno != EINTR) {
+					s->left -= n < s->left ? n : s->left;
+				s->have = 0;
+				quiet_since = ms;
+			} else if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
 				out_done(s, &live); /* EPIPE: the caller's reader is gone */
 			}
 		}
@@ -628,13 +629,13 @@ static noreturn void out_relay(void)
 	ignore_job_signals(); /* SIGPIPE too: a caller's pipe without a reader is EPIPE here */
 	/* Nothing of the launcher's but the pipes and its word: a write end held here (fds 0-2
 	 * are cordon's until the launcher puts the caller's back) would never let a stream end. */
-	int keep[8] = { -1, -1, -1, -1, -1, -1, out_control[0], out_ack[1] };
+	int keep[7] = { -1, -1, -1, -1, -1, -1, out_control[0] };
 	for (int i = 0; i < n_outs; i++) {
 		keep[2 * i] = outs[i].from;
 		keep[2 * i + 1] = outs[i].to;
 	}
-	keep_only(keep, 8);
-	out_loop(out_control[0], out_ack[1]);
+	keep_only(keep, 7);
+	out_loop(out_control[0]);
 	_exit(0);
 }
 
@@ -642,7 +643,6 @@ void output_relay_start(void)
 {
 	if (n_outs > 0) {
 		control_pipe(out_control, "output relay");
-		control_pipe(out_ack, "output relay");
 		pid_t pid = fork();
 		if (pid < 0)
 			die_step(EXIT_CORDON, "output relay", NULL, NULL, errno);
@@ -650,8 +650,7 @@ void output_relay_start(void)
 			out_relay();
 		out_pid = pid;
 		close(out_control[0]);
-		close(out_ack[1]);
-		out_control[0] = out_ack[1] = -1;
+		out_control[0] = -1;
 		/* Held by a pidfd: signalled and watched as that one process for good. */
 		out_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (out_pidfd < 0)
@@ -687,23 +686,8 @@ static int out_reap(void)
 		;
 	close(out_pidfd);
 	close(out_control[1]);
-	close(out_ack[0]);
-	out_pid = out_pidfd = out_control[1] = out_ack[0] = -1;
+	out_pid = out_pidfd = out_control[1] = -1;
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-}
-
-void output_relay_mark(void)
-{
-	if (out_pid <= 0 || write(out_control[1], (char[]){ RELAY_MARK }, 1) != 1)
-		return;
-	/* Taken before the signal goes: a handler's first writes are not counted in it. A relay
-	 * that does not answer within 100 ms (it never should) does not hold the signal back. */
-	struct pollfd f = { .fd = out_ack[0], .events = POLLIN };
-	char byte;
-	if (poll(&f, 1, 100) > 0 && (f.revents & POLLIN)) {
-		ssize_t unused = read(out_ack[0], &byte, 1);
-		(void)unused;
-	}
 }
 
 pid_t output_relay_pid(void)
@@ -760,7 +744,6 @@ void output_relay_reaped(pid_t pid, int status)
 		return;
 	close(out_pidfd);
 	close(out_control[1]);
-	close(out_ack[0]);
-	out_pid = out_pidfd = out_control[1] = out_ack[0] = -1;
+	out_pid = out_pidfd = out_control[1] = -1;
 	out_cut = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }

@@ -68,15 +68,10 @@ void output_relay_start(void);
  * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
  * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
  * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program was killed by
- * the signal it was sent last) what was in cordon's pipes at its mark goes on only as far as the
- * caller's pipe takes it now; what the program wrote after the mark waits for the reader. Returns 0 when everything was handed over, else the signal the run is to be reported
+ * the signal passed on to it last) a reader that takes nothing for a second loses the rest. Returns 0 when everything was handed over, else the signal the run is to be reported
  * ended by. */
 int output_relay_finish(int signal_fd, int parent_fd,
 			int (*duplicate)(const struct signalfd_siginfo *si), int hurry);
-/* Launcher, about to pass a signal on to the command: the relay notes what is in cordon's pipes
- * now, which a command killed by that signal would never have written (output_relay_finish's
- * hurry). Returns once the relay has taken the note. */
-void output_relay_mark(void);
 /* The relay's pid while it runs (0: none): what the launcher's last kill spares. */
 pid_t output_relay_pid(void);
 /* The supervisor is gone: the relay goes at once. */

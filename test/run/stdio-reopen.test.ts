@@ -347,6 +347,53 @@ for (const c of callers)
         assert.equal(r.stdout.trim(), '100000', r.stderr)
       })
 
+      // helper-108: the relay spliced each buffer of cordon's pipe into the caller's, where it
+      // took a slot of its own: 16 ten-byte lines filled the caller's pipe, which holds 64 KiB
+      // of them unsandboxed, and the rest waited in cordon's pipe. A run ended by `timeout`
+      // then dropped it (170 of 30000 bytes), and a handler's last words waited behind it for a
+      // reader that never came. Now small writes share pages as they would have, and cordon's
+      // pipe holds one page ahead.
+      const lines = (n: number) => `for i in range(${n}): os.write(1, b"%09d\\n" % i)\n`
+      test('small writes fill the caller’s pipe as they would have: `timeout` loses none', () => {
+        const slow = `python3 -c 'import os, time\n${lines(3000)}time.sleep(30)'`
+        const r = shell(`timeout 2 ${relayedRun} ${slow} | { sleep 4; wc -c; }`, project, c.user)
+        assert.equal(r.stdout.trim(), '30000', r.stderr)
+      })
+
+      test('a handler’s last words do not wait behind small writes for a reader that never reads', () => {
+        const bye =
+          `python3 -c 'import os, signal, time\n` +
+          `def bye(s, f):\n  os.write(1, b"bye\\n"); signal.signal(s, signal.SIG_DFL); os.kill(os.getpid(), s)\n` +
+          `signal.signal(signal.SIGTERM, bye)\n${lines(3000)}time.sleep(30)'`
+        const r = shell(
+          `{ t0=$(date +%s); timeout 2 ${relayedRun} ${bye}; echo "rc=$? after=$(( $(date +%s) - t0 ))" >&2; } | sleep 10`,
+          project,
+          c.user,
+        )
+        const ended = /rc=(\d+) after=(\d+)/.exec(r.stderr)
+        assert.equal(ended?.[1], '124', r.stderr)
+        assert.ok(Number(ended?.[2]) <= 5, `cordon returned ${ended?.[2]} s after its start`)
+      })
+
+      test('a program that finishes its writes after the signal and raises it later loses none', () => {
+        // It catches SIGTERM, ends its work (80000 bytes, more than the caller's pipe holds),
+        // writes END and raises SIGTERM again; a resize passed on meanwhile changes nothing.
+        const work =
+          `python3 -c 'import os, signal, time\nstop = []\n` +
+          `signal.signal(signal.SIGTERM, lambda *a: stop.append(1))\n${lines(8000)}` +
+          `while not stop: time.sleep(0.05)\nos.write(1, b"END\\n")\n` +
+          `signal.signal(signal.SIGTERM, signal.SIG_DFL); os.kill(os.getpid(), signal.SIGTERM)'`
+        const r = shell(
+          `rm -f run.pid; ( ${relayedRun} ${work} & echo $! > run.pid; wait ) | { sleep 3; cat > all.out; } & ` +
+            `sleep 1.5; kill -TERM $(cat run.pid); sleep 0.3; kill -WINCH $(cat run.pid); ` +
+            `wait; wc -l < all.out; tail -1 all.out; rm -f all.out run.pid; ` +
+            `timeout 1 ${relayedRun} ${work} | { sleep 3; wc -l; }`,
+          project,
+          c.user,
+        )
+        assert.equal(r.stdout, '8001\nEND\n8001\n', r.stderr)
+      })
+
       // A SIGTERM sent to the whole job (`timeout`, `kill -TERM -PGID`) reaches the relay too:
       // it must neither end it (the relay left SIGTERM at its default at first, read-back) nor
       // be taken for the launcher's word. A program that survives it still gets its output out.
