@@ -611,12 +611,15 @@ static void out_loop(int end)
 					continue;
 			}
 			ssize_t n = write(s->to, s->buf, s->have);
-			if (n == (ssize_t)s->have) {
+			if (n > 0) {
+				/* All of it, but for a buffer past PIPE_BUF (a page of 64 KiB), which
+				 * a caller's O_NONBLOCK pipe may take in part. */
 				if (s->left > 0)
 					s->left -= n < s->left ? n : s->left;
-				s->have = 0;
+				s->have -= (size_t)n;
+				memmove(s->buf, s->buf + n, s->have);
 				quiet_since = ms;
-			} else if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				out_done(s, &live); /* EPIPE: the caller's reader is gone */
 			}
 		}

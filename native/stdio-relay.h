@@ -44,15 +44,16 @@ void stdin_relay_reaped(pid_t pid);
 int stdin_relay_main(int argc, char **argv);
 
 /* The command's stdout and stderr, when they are pipes it could open again by name for reading
- * (a pipe reopened through /proc/self/fd/1 opens either end), become pipes of cordon's, spliced
+ * (a pipe reopened through /proc/self/fd/1 opens either end), become pipes of cordon's, carried
  * into the caller's: given the caller's, a plain user's sandbox could read what other processes
  * write into that pipe while it runs (`{ producer & cordon run …; } | consumer`), and take it
  * from the consumer. The same for any of fds 0-2 open for writing only (a stdin given as a
  * write end); one open for reading only that could be opened for writing by name (a stdout
  * given as a read end) becomes /dev/null open for reading. A stream into the same pipe as an
- * earlier one (`2>&1`) shares its relay, so their order is kept. The relay moves whole pipe
- * buffers (splice(2) from pipe to pipe), so a write of up to PIPE_BUF bytes reaches the
- * caller's pipe as it was written, never split among other writers' bytes; when the caller's
+ * earlier one (`2>&1`) shares its relay, so their order is kept. The relay moves one whole
+ * pipe buffer at a time, written on with one write(2), so a write of up to PIPE_BUF bytes reaches
+ * the caller's pipe as it was written, never split among other writers' bytes, and small writes
+ * share the caller's pages as they would have; cordon's pipe is one page; when the caller's
  * pipe loses its reader, cordon's loses its own, and the program's next write fails with EPIPE
  * as it would have.
  *
