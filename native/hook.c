@@ -138,13 +138,6 @@ static noreturn void child(const char *path, char **argv, char **envp, int in, i
 	_exit(127);
 }
 
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 void hook_run(const struct plan *p, size_t *i, int root_fd, pid_t state_pid)
 {
 	const struct plan_op_rec *op = &p->ops[*i];

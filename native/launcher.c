@@ -845,13 +845,6 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 	_exit(EXIT_CORDON);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The last signal passed on to the command: what a command killed by it died of. */
 static int forwarded_last;
 

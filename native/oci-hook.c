@@ -15,13 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* libuv's child side of spawnSync: signals default and unblocked, stdio, nothing else open. */
 static noreturn void hook_child(const char *path, char *const argv[], char *const envp[], int in,
 				int err, int report, mode_t mask)

@@ -533,7 +533,6 @@ static void out_loop(int end)
 	if (one_page_pipe(one))
 		return; /* the program's next write fails with EPIPE */
 	int live = n_outs, ending = 0, hurry = 0;
-	struct timespec now;
 	long long quiet_since = 0;
 	while (live > 0) {
 		struct pollfd f[7];
@@ -553,8 +552,7 @@ static void out_loop(int end)
 				continue;
 			return;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		long long ms = now_ms();
 		int word = (f[2 * n_outs].revents & (POLLIN | POLLHUP)) ? from_launcher(end) : -1;
 		if (word >= 0 && !ending) {
 			ending = 1;

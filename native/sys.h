@@ -8,7 +8,16 @@
 #include <sys/mount.h> /* first: newer glibc defines the mount-API constants itself */
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Milliseconds on the monotonic clock: deadlines and quiet spells, never the wall's time. */
+static inline long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /* pidfds (5.3+): the numbers are the same on every architecture (the unified table). */
 #ifndef SYS_pidfd_open
