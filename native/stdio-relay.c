@@ -406,11 +406,22 @@ void stdin_relay_reaped(pid_t pid)
 		relay_pid = -1;
 }
 
-/* One relayed stream: cordon's read end and the caller's pipe it goes to, by way of `buf`. */
+/* One relayed stream: cordon's read end and the caller's pipe it goes to, by way of two pipes of
+ * the relay's own: `mid` takes all of cordon's pipe in one splice (one wake-up for the program,
+ * not one a page), and `one`, a pipe of one slot, takes one buffer out of `mid`, which tells its
+ * length. The bytes pending are in mid, or one whole page in one, or part of a page in buf. */
 struct out_stream {
 	int from, to;
+	int mid[2], one[2];
+	int own_to; /* `to` is a description of the relay's own, non-blocking: a write never waits */
+	int size; /* cordon's pipe's size as last seen: the program may change it */
+	long mid_slots; /* what mid holds, in pages */
 	long left; /* once the sandbox ended: the bytes still to hand over (-1 before) */
-	size_t have; /* bytes in buf, one whole buffer of cordon's pipe, not written on yet */
+	size_t in_mid; /* bytes in mid */
+	int mid_pages; /* ...all of them whole pages: spliced on at once */
+	size_t in_one; /* a buffer in one, spliced on whole */
+	size_t have; /* bytes in buf: part of a page, written on by one write(2) */
+	int grown; /* make_room grew the caller's pipe */
 	char buf[65536]; /* a page, on every page size Linux has */
 };
 static struct out_stream outs[3];
@@ -466,15 +477,21 @@ void output_relay_prepare(long uid)
 			relayed[fd] = relayed[shared];
 			continue;
 		}
-		/* One page: the program's writes run ahead of the caller's reader by no more (see
-		 * out_loop's hurry); a plain pipe where the kernel refuses the size. */
+		/* The size of the caller's pipe, which the program sees (F_GETPIPE_SZ) and may
+		 * change: the relay changes the caller's along. */
 		int fds[2];
-		if ((one_page_pipe(fds) && pipe2(fds, O_CLOEXEC)) || dup2(fds[1], fd) < 0)
+		if (pipe2(fds, O_CLOEXEC) || dup2(fds[1], fd) < 0)
 			die_step(EXIT_CORDON, "output relay", "a pipe", NULL, errno);
+		int size = fcntl(caller_fd[fd], F_GETPIPE_SZ);
+		if (size > 0 && fcntl(fds[1], F_GETPIPE_SZ) != size)
+			fcntl(fds[1], F_SETPIPE_SZ, size); /* a refusal leaves the default */
 		close(fds[1]);
 		relayed[fd] = n_outs;
-		outs[n_outs++] =
-			(struct out_stream){ .from = fds[0], .to = caller_fd[fd], .left = -1 };
+		outs[n_outs++] = (struct out_stream){ .from = fds[0],
+						      .to = caller_fd[fd],
+						      .mid = { -1, -1 },
+						      .one = { -1, -1 },
+						      .left = -1 };
 	}
 }
 
@@ -497,19 +514,116 @@ static void out_done(struct out_stream *s, int *live)
 	(*live)--;
 }
 
-/* Takes the first buffer of cordon's pipe whole into s->buf, through `one` (a pipe of one slot,
- * which a splice fills with exactly one buffer: what the program wrote at once, up to PIPE_BUF,
- * is never in two). 1 when it did, 0 at the end of the program's writes, -1 when none waits. */
-static int out_take(struct out_stream *s, int one[2])
+/* Bytes not handed over yet, in the relay's pipes and buf. */
+static size_t out_pending(const struct out_stream *s)
 {
-	ssize_t n = splice(s->from, NULL, one[1], NULL, 1 << 20, SPLICE_F_NONBLOCK);
-	if (n <= 0)
-		return n == 0 ? 0 : (errno == EAGAIN || errno == EINTR) ? -1 : 0;
-	ssize_t got = read(one[0], s->buf, sizeof s->buf);
-	if (got != n)
-		return 0; /* cannot happen with one slot of a page; end rather than reorder */
-	s->have = (size_t)n;
-	return 1;
+	return s->in_mid + s->in_one + s->have;
+}
+
+/* Bytes in a pipe (FIONREAD), 0 when it cannot tell. */
+static long pipe_bytes(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
+}
+
+/* The program changed its pipe's size (F_SETPIPE_SZ on its stdout): the caller's pipe, which it
+ * would have changed unsandboxed, changes along, and mid with it. Asked before each take. */
+static void follow_size(struct out_stream *s, long page)
+{
+	int size = fcntl(s->from, F_GETPIPE_SZ);
+	if (size <= 0 || size == s->size)
+		return;
+	s->size = size;
+	fcntl(s->mid[1], F_SETPIPE_SZ, size); /* mid is empty here: it cannot be busy */
+	int mid = fcntl(s->mid[1], F_GETPIPE_SZ);
+	s->mid_slots = mid > 0 ? mid / page : 0;
+	if (fcntl(s->to, F_GETPIPE_SZ) != size)
+		fcntl(s->to, F_SETPIPE_SZ, size); /* as the program's own would: EBUSY, EPERM */
+}
+
+/* The command died of a signal passed on to it, and its reader may never read again: what is
+ * left goes into the caller's pipe at once, made large enough for it (up to pipe-max-size
+ * without CAP_SYS_RESOURCE), where the reader finds it whenever it reads, as it would have found
+ * what the program wrote before it died. A slot for each buffer the relay may hold. */
+static void make_room(struct out_stream *s, long page)
+{
+	int now = fcntl(s->to, F_GETPIPE_SZ);
+	if (now <= 0)
+		return;
+	long want = now + (2 + s->mid_slots + (s->size > 0 ? s->size / page : 16)) * page;
+	if (want > 1L << 30 || fcntl(s->to, F_SETPIPE_SZ, (int)want) >= 0)
+		return;
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+	long max = 0;
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 0;
+		fclose(f);
+	}
+	if (max > now && max < want)
+		fcntl(s->to, F_SETPIPE_SZ, (int)max);
+}
+
+enum { OUT_WAIT_IN, OUT_WAIT_OUT, OUT_OVER };
+
+/* Moves what goes now without waiting: takes all of cordon's pipe into mid once nothing is
+ * pending, and hands it on a buffer at a time, so that a write of up to PIPE_BUF, which the
+ * program's pipe keeps in one buffer, reaches the caller's whole among other writers' bytes:
+ *  - whole pages by splice(2) (nothing could have shared their page), mid's at once when all
+ *    of it is whole pages (a mid of n slots full of n pages);
+ *  - part of a page by one write(2), which shares the caller's last page as the program's
+ *    writes would have; spliced instead (a slot of its own) where the relay has no
+ *    non-blocking description of the caller's pipe, and a write could wait.
+ * Adds the bytes handed over to *moved; returns what the stream waits for. */
+static int out_move(struct out_stream *s, long page, long *moved)
+{
+	for (;;) {
+		ssize_t n;
+		if (s->in_one) {
+			n = splice(s->one[0], NULL, s->to, NULL, s->in_one, SPLICE_F_NONBLOCK);
+		} else if (s->have) {
+			n = write(s->to, s->buf, s->have);
+		} else if (s->in_mid && s->mid_pages) {
+			n = splice(s->mid[0], NULL, s->to, NULL, s->in_mid, SPLICE_F_NONBLOCK);
+		} else if (s->in_mid) {
+			n = splice(s->mid[0], NULL, s->one[1], NULL, s->in_mid, SPLICE_F_NONBLOCK);
+			if (n <= 0 || (size_t)n > s->in_mid)
+				return OUT_OVER; /* cannot happen: end rather than reorder */
+			s->in_mid -= (size_t)n;
+			if (n == page || !s->own_to) {
+				s->in_one = (size_t)n;
+			} else {
+				if (read(s->one[0], s->buf, (size_t)n) != n)
+					return OUT_OVER;
+				s->have = (size_t)n;
+			}
+			continue;
+		} else {
+			follow_size(s, page);
+			n = splice(s->from, NULL, s->mid[1], NULL, 1 << 30, SPLICE_F_NONBLOCK);
+			if (n == 0)
+				return OUT_OVER; /* every writer is gone */
+			if (n < 0)
+				return errno == EAGAIN || errno == EINTR ? OUT_WAIT_IN : OUT_OVER;
+			s->in_mid = (size_t)n;
+			s->mid_pages = n == s->mid_slots * page;
+			continue;
+		}
+		if (n <= 0)
+			return n < 0 && (errno == EAGAIN || errno == EINTR) ? OUT_WAIT_OUT
+									    : OUT_OVER;
+		*moved += n;
+		if (s->in_one) {
+			s->in_one -= (size_t)n;
+		} else if (s->have) {
+			/* All of it, but for a page of 64 KiB (past PIPE_BUF), which may go in part. */
+			s->have -= (size_t)n;
+			memmove(s->buf, s->buf + n, s->have);
+		} else {
+			s->in_mid -= (size_t)n;
+		}
+	}
 }
 
 /* The relay's loop: moves each of cordon's pipes into the caller's until every writer of it is
@@ -517,32 +631,33 @@ static int out_take(struct out_stream *s, int one[2])
  * in it then has been handed over: a process left writing (without a pid namespace, before the
  * launcher kills it) cannot keep the run going.
  *
- * A buffer at a time, by write(2): in the caller's pipe the program's small writes share pages
- * as they would have, where spliced buffers took a slot each, and 16 ten-byte lines filled it
- * (helper-108); one write of at most PIPE_BUF stays whole among other writers' bytes.
- *
  * RELAY_HURRY: the program died of a signal passed on to it. It may have died where it would
- * have been blocked writing what is still in cordon's pipe (a page at most), or caught the
- * signal, written its last words and raised it again (Python's KeyboardInterrupt, Node.js):
- * the reader gets what it takes, and once it has taken nothing for HURRY_MS, the rest is
- * dropped, so that a reader that never reads does not hold `timeout cordon run` for good. */
+ * have been blocked writing what is still in cordon's pipes, or caught the signal, written its
+ * last words and raised it again (Python's KeyboardInterrupt, Node.js): make_room gives the
+ * caller's pipe room for all of it. Where it cannot, the reader gets what it takes, and once it
+ * has taken nothing for HURRY_MS, the rest is dropped, so that a reader that never reads does
+ * not hold `timeout cordon run` for good. */
 #define HURRY_MS 1000
 static void out_loop(int end)
 {
-	int one[2];
-	if (one_page_pipe(one))
+	long page = sysconf(_SC_PAGESIZE);
+	if (page <= 0 || page > 65536)
 		return; /* the program's next write fails with EPIPE */
-	int live = n_outs, ending = 0, hurry = 0;
+	int live = n_outs, ending = 0, hurry = 0,
+	    wait[3] = { OUT_WAIT_IN, OUT_WAIT_IN, OUT_WAIT_IN };
 	long long quiet_since = 0;
 	while (live > 0) {
 		struct pollfd f[7];
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
 			/* The caller's side is always watched: POLLERR once it has no reader. */
-			f[2 * i] = (struct pollfd){ .fd = s->from >= 0 && !s->have ? s->from : -1,
+			f[2 * i] = (struct pollfd){ .fd = s->from >= 0 && wait[i] == OUT_WAIT_IN
+								  ? s->from
+								  : -1,
 						    .events = POLLIN };
-			f[2 * i + 1] = (struct pollfd){ .fd = s->from >= 0 ? s->to : -1,
-							.events = s->have ? POLLOUT : 0 };
+			f[2 * i + 1] =
+				(struct pollfd){ .fd = s->from >= 0 ? s->to : -1,
+						 .events = wait[i] == OUT_WAIT_OUT ? POLLOUT : 0 };
 		}
 		/* Read after the ending too: a second word from the launcher may say hurry. */
 		f[2 * n_outs] = (struct pollfd){ .fd = hurry ? -1 : end, .events = POLLIN };
@@ -556,16 +671,10 @@ static void out_loop(int end)
 		int word = (f[2 * n_outs].revents & (POLLIN | POLLHUP)) ? from_launcher(end) : -1;
 		if (word >= 0 && !ending) {
 			ending = 1;
-			for (int i = 0; i < n_outs; i++) {
-				int pending = 0;
+			for (int i = 0; i < n_outs; i++)
 				if (outs[i].from >= 0)
-					outs[i].left =
-						(long)outs[i].have +
-						(ioctl(outs[i].from, FIONREAD, &pending) == 0 &&
-								 pending > 0
-							 ? pending
-							 : 0);
-			}
+					outs[i].left = (long)out_pending(&outs[i]) +
+						       pipe_bytes(outs[i].from);
 		}
 		if (word == RELAY_HURRY && !hurry) {
 			hurry = 1;
@@ -579,49 +688,57 @@ static void out_loop(int end)
 				out_done(s, &live); /* the caller's reader is gone */
 				continue;
 			}
-			int pending = 0;
-			/* Once the sandbox ended: done when what was in the pipe then went on, or when
-			 * the pipe reads empty (what a process the launcher is yet to kill read back
-			 * out of it cannot leave this waiting for bytes that are gone). */
-			if (s->left == 0 || (hurry && ms - quiet_since >= HURRY_MS) ||
-			    (ending && !s->have &&
-			     (ioctl(s->from, FIONREAD, &pending) || pending == 0))) {
-				out_done(s, &live);
-				continue;
+			long moved = 0;
+			if (s->left != 0)
+				wait[i] = out_move(s, page, &moved);
+			if (hurry && wait[i] == OUT_WAIT_OUT && !s->grown) {
+				s->grown = 1; /* once: what is left fits, or never will */
+				make_room(s, page);
+				wait[i] = out_move(s, page, &moved);
 			}
-			if (!s->have && (f[2 * i].revents & (POLLIN | POLLHUP | POLLERR))) {
-				int took = out_take(s, one);
-				if (took == 0) {
-					out_done(s, &live); /* every writer is gone */
-					continue;
-				}
-				if (took < 0)
-					continue;
-			} else if (!(s->have && (f[2 * i + 1].revents & POLLOUT))) {
-				continue;
-			}
-			/* POLLOUT: a free slot, which takes a write of up to PIPE_BUF at once. Sent
-			 * only once the caller's pipe has room: a write does not wait here, where a
-			 * word from the launcher must still be read. */
-			if (!(f[2 * i + 1].revents & POLLOUT)) {
-				struct pollfd out = { .fd = s->to, .events = POLLOUT };
-				if (poll(&out, 1, 0) <= 0 || !(out.revents & POLLOUT))
-					continue;
-			}
-			ssize_t n = write(s->to, s->buf, s->have);
-			if (n > 0) {
-				/* All of it, but for a buffer past PIPE_BUF (a page of 64 KiB), which
-				 * a caller's O_NONBLOCK pipe may take in part. */
-				if (s->left > 0)
-					s->left -= n < s->left ? n : s->left;
-				s->have -= (size_t)n;
-				memmove(s->buf, s->buf + n, s->have);
+			if (moved > 0) {
 				quiet_since = ms;
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				out_done(s, &live); /* EPIPE: the caller's reader is gone */
+				if (s->left > 0)
+					s->left -= moved < s->left ? moved : s->left;
 			}
+			/* Once the sandbox ended: done when what was in the pipe then went on, or when
+			 * nothing is pending and the pipe reads empty (what a process the launcher is
+			 * yet to kill read back out of it cannot leave this waiting for bytes that are
+			 * gone). */
+			if (wait[i] == OUT_OVER || s->left == 0 ||
+			    (hurry && ms - quiet_since >= HURRY_MS) ||
+			    (ending && !out_pending(s) && pipe_bytes(s->from) == 0))
+				out_done(s, &live);
 		}
 	}
+}
+
+/* Gives each stream its two pipes and, where it can, a description of the caller's pipe of its
+ * own, non-blocking (reopened by /proc/self/fd): a write never waits for room another writer
+ * took after poll said there was some (helper-109), and the caller's own keeps its flags.
+ * 0, or -1 when a pipe cannot be made. */
+static int out_setup(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < n_outs; i++) {
+		struct out_stream *s = &outs[i];
+		if (one_page_pipe(s->one) || pipe2(s->mid, O_CLOEXEC))
+			return -1;
+		s->size = fcntl(s->from, F_GETPIPE_SZ);
+		if (s->size > 0)
+			fcntl(s->mid[1], F_SETPIPE_SZ, s->size);
+		int mid = fcntl(s->mid[1], F_GETPIPE_SZ);
+		s->mid_slots = mid > 0 && page > 0 ? mid / page : 0;
+		char path[64];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", s->to);
+		int own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (own < 0)
+			continue;
+		if (dup3(own, s->to, O_CLOEXEC) >= 0)
+			s->own_to = 1;
+		close(own);
+	}
+	return 0;
 }
 
 static noreturn void out_relay(void)
@@ -636,7 +753,8 @@ static noreturn void out_relay(void)
 		keep[2 * i + 1] = outs[i].to;
 	}
 	keep_only(keep, 7);
-	out_loop(out_control[0]);
+	if (out_setup() == 0)
+		out_loop(out_control[0]);
 	_exit(0);
 }
 

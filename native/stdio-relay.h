@@ -50,12 +50,13 @@ int stdin_relay_main(int argc, char **argv);
  * from the consumer. The same for any of fds 0-2 open for writing only (a stdin given as a
  * write end); one open for reading only that could be opened for writing by name (a stdout
  * given as a read end) becomes /dev/null open for reading. A stream into the same pipe as an
- * earlier one (`2>&1`) shares its relay, so their order is kept. The relay moves one whole
- * pipe buffer at a time, written on with one write(2), so a write of up to PIPE_BUF bytes reaches
- * the caller's pipe as it was written, never split among other writers' bytes, and small writes
- * share the caller's pages as they would have; cordon's pipe is one page; when the caller's
- * pipe loses its reader, cordon's loses its own, and the program's next write fails with EPIPE
- * as it would have.
+ * earlier one (`2>&1`) shares its relay, so their order is kept. The relay takes all of cordon's
+ * pipe at once and hands it on a whole buffer at a time (whole pages spliced, part of a page by
+ * one write(2)), so a write of up to PIPE_BUF bytes reaches the caller's pipe as it was written,
+ * never split among other writers' bytes, and small writes share the caller's pages as they
+ * would have; cordon's pipe has the caller's pipe's size, and a change the program makes to it
+ * is made to the caller's; when the caller's pipe loses its reader, cordon's loses its own, and
+ * the program's next write fails with EPIPE as it would have.
  *
  * Order: output_relay_prepare (launcher, before the clone) → output_relay_child (the sandbox's
  * process, first thing) → output_relay_start (launcher, after the clone) → output_relay_finish
@@ -69,8 +70,9 @@ void output_relay_start(void);
  * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
  * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
  * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program was killed by
- * the signal passed on to it last) a reader that takes nothing for a second loses the rest. Returns 0 when everything was handed over, else the signal the run is to be reported
- * ended by. */
+ * the signal passed on to it last) the caller's pipe is grown to hold the rest, and where it
+ * cannot be, a reader that takes nothing for a second loses what does not fit. Returns 0 when
+ * everything was handed over, else the signal the run is to be reported ended by. */
 int output_relay_finish(int signal_fd, int parent_fd,
 			int (*duplicate)(const struct signalfd_siginfo *si), int hurry);
 /* The relay's pid while it runs (0: none): what the launcher's last kill spares. */

@@ -352,13 +352,51 @@ for (const c of callers)
       // took a slot of its own: 16 ten-byte lines filled the caller's pipe, which holds 64 KiB
       // of them unsandboxed, and the rest waited in cordon's pipe. A run ended by `timeout`
       // then dropped it (170 of 30000 bytes), and a handler's last words waited behind it for a
-      // reader that never came. Now small writes share pages as they would have, and cordon's
-      // pipe holds one page ahead.
+      // reader that never came. Now small writes share pages as they would have.
       const lines = (n: number) => `for i in range(${n}): os.write(1, b"%09d\\n" % i)\n`
       test('small writes fill the caller’s pipe as they would have: `timeout` loses none', () => {
         const slow = `python3 -c 'import os, time\n${lines(3000)}time.sleep(30)'`
         const r = shell(`timeout 2 ${relayedRun} ${slow} | { sleep 4; wc -c; }`, project, c.user)
         assert.equal(r.stdout.trim(), '30000', r.stderr)
+      })
+
+      // helper-109: a program that grows its stdout (F_SETPIPE_SZ) grew cordon's pipe, not the
+      // caller's, and ran that far ahead of its reader; `timeout` then dropped what it wrote
+      // (61180 of 500000 bytes, all of it unsandboxed). The caller's pipe now follows the
+      // program's, which sees the caller's size from the start (it saw one page).
+      test('a program sees its pipe’s size, and the caller’s pipe follows a change it makes', () => {
+        const grow =
+          `python3 -c 'import fcntl, os, time\nprint(fcntl.fcntl(1, 1032), flush=True)\n` +
+          `fcntl.fcntl(1, 1031, 1 << 20)\n${lines(50000)}time.sleep(30)'`
+        const r = shell(
+          `timeout 2 ${relayedRun} ${grow} | { sleep 4; python3 -c 'import fcntl, sys\n` +
+            `got = sys.stdin.buffer.read()\nprint(got.split()[0].decode(), len(got), fcntl.fcntl(0, 1032))'; }`,
+          project,
+          c.user,
+        )
+        // Its first line, what it wrote (that line and 50000 more), the reader pipe's size.
+        assert.equal(r.stdout, '65536 500006 1048576\n', r.stderr)
+      })
+
+      // The program's writes run ahead of its reader by cordon's pipe and the relay's (the price
+      // of moving a pipe's worth per wake-up). Killed by the signal it was sent, it may have died
+      // where it would have been blocked, or after its last words: what it wrote goes into the
+      // caller's pipe, grown for it, and cordon returns at once. The reader that comes late gets
+      // no less than unsandboxed (the relay of 626b318 gave it less: 52395 of 65440 bytes).
+      test('a reader that comes late gets no less than unsandboxed, and cordon does not wait', () => {
+        const many = `python3 -c 'import os, time\n${lines(15000)}time.sleep(30)'`
+        const r = shell(
+          `timeout 2 ${many} | { sleep 4; wc -c; }; ` +
+            `timeout 2 ${relayedRun} ${many} | { sleep 4; wc -c; }; t0=$(date +%s%N); ` +
+            `( timeout 2 ${relayedRun} ${many}; echo "after=$(( ($(date +%s%N) - t0) / 1000000 ))" >&2 ) | sleep 5`,
+          project,
+          c.user,
+        )
+        const [bare = 0, relayed = 0] = r.stdout.trim().split(/\s+/).map(Number)
+        assert.ok(bare > 60000 && bare <= 65536, r.stdout)
+        assert.ok(relayed >= bare && relayed <= 150000, `${relayed} bytes, ${bare} unsandboxed`)
+        const after = Number(/after=(\d+)/.exec(r.stderr)?.[1])
+        assert.ok(after < 4000, `cordon returned ${after} ms after its start`)
       })
 
       test('a handler’s last words do not wait behind small writes for a reader that never reads', () => {
