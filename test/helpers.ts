@@ -77,7 +77,7 @@ export function cordonAs(
   args: string[],
   cwd: string,
   timeout = 30_000,
-): { status: number | null; stdout: string; stderr: string } {
+): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd,
     uid: user.uid,
@@ -90,7 +90,7 @@ export function cordonAs(
     },
     timeout,
   })
-  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+  return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 
 /** A scratch directory the plain test user owns, with its own XDG_RUNTIME_DIR (so its registry

@@ -25,7 +25,7 @@ import { setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
 import { callerLogin } from '../host/login.js'
 import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
-import { forwardSignals } from './signals.js'
+import { endAsTheCommand, forwardSignals } from './signals.js'
 
 export { rawArgs } from '../host/path-bytes.js'
 /** bin/cordon.cjs hands over the addon it loaded (host/addon.ts adoptAddon). */
@@ -125,6 +125,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     const result = await child.exited
     stopForwarding?.()
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
+    endAsTheCommand(result)
     return result.code
   } catch (e) {
     return internalError(e)

@@ -204,6 +204,16 @@ function piped(flags: string[], command: string[]): string[] {
   return ['/bin/bash', '-c', script, 'bash', process.execPath, CLI, '', ...flags, '--', ...command]
 }
 
+/** A shell looping over three `cordon run <flags> -- sleep 3`, piped as above, run by one that
+ * traps SIGINT and then prints the loop's status. */
+function looped(flags: string[]): string[] {
+  const loop = `for i in 1 2 3; do "$1" "$2" run -q "\${@:4}" -- sleep 3; echo "it $i rc=$?"; done; echo loop-done`
+  const script =
+    `trap 'echo trapped' INT; bash -c '${loop}' bash "$@" | (trap '' INT QUIT; cat); ` +
+    `echo "loop=\${PIPESTATUS[0]}"`
+  return ['/bin/bash', '-c', script, 'bash', process.execPath, CLI, '', ...flags]
+}
+
 describe('the terminal’s signals without a console', { skip: hasPython ? false : 'needs python3' }, () => {
   const modes: { name: string; flags: string[]; plain: boolean }[] = [
     { name: 'namespaced', flags: [], plain: false },
@@ -236,6 +246,29 @@ describe('the terminal’s signals without a console', { skip: hasPython ? false
       assert.doesNotMatch(d.output, /not-stopped/)
       assert.ok(Date.now() - started < 30_000, 'it did not wait for the sleep')
     })
+
+    // helper-111: cordon exited 130 where its command died of SIGINT, and a shell takes a child
+    // that exits 130 for one that handled the Ctrl-C: the loop went on to its next run. cordon
+    // now dies of the signal its command died of.
+    test(
+      `${mode.name}: Ctrl-C stops a shell's loop of runs, as it stops a loop of programs`,
+      { skip },
+      () => {
+        const d = drive(
+          [],
+          [
+            ['sleep', 2],
+            ['send', '\x03'],
+            ['expect', 'loop='],
+          ],
+          user(),
+          looped(mode.flags),
+        )
+        assertMet(d)
+        assert.match(d.output, /loop=130/)
+        assert.doesNotMatch(d.output, /it 1|loop-done/)
+      },
+    )
 
     for (const [sig, key] of [
       ['SIGINT', '\x03'],

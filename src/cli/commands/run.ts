@@ -1,5 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
-import { forwardSignals } from '../signals.js'
+import { endAsTheCommand, forwardSignals } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { CordonError } from '../../errors.js'
@@ -245,6 +245,7 @@ async function runNative(
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
   if (filing && reads && status && (result.reason === 'exited' || result.reason === 'signal'))
     fileRun(filing.key, reads, policy, child, status, [command, ...args])
+  endAsTheCommand(result)
   return result.code
 }
 
