@@ -409,7 +409,7 @@ void stdin_relay_reaped(pid_t pid)
 /* One relayed stream: cordon's read end and the caller's pipe it goes to, by way of two pipes of
  * the relay's own: `mid` takes all of cordon's pipe in one splice (one wake-up for the program,
  * not one a page), and `one`, a pipe of one slot, takes one buffer out of `mid`, which tells its
- * length. The bytes pending are in mid, or one whole page in one, or part of a page in buf. */
+ * length. The bytes pending are in mid, in one, or in buf. */
 struct out_stream {
 	int from, to;
 	int mid[2], one[2];
@@ -418,9 +418,9 @@ struct out_stream {
 	long mid_slots; /* what mid holds, in pages */
 	long left; /* once the sandbox ended: the bytes still to hand over (-1 before) */
 	size_t in_mid; /* bytes in mid */
-	int mid_pages; /* ...all of them whole pages: spliced on at once */
-	size_t in_one; /* a buffer in one, spliced on whole */
-	size_t have; /* bytes in buf: part of a page, written on by one write(2) */
+	int mid_pages; /* ...all of them whole pages: handed on together */
+	size_t in_one; /* a buffer in one, spliced on whole (no non-blocking description) */
+	size_t have; /* bytes in buf, one buffer or whole pages, written on by one write(2) */
 	int grown; /* make_room grew the caller's pipe */
 	char buf[65536]; /* a page, on every page size Linux has */
 };
@@ -568,13 +568,19 @@ static void make_room(struct out_stream *s, long page)
 enum { OUT_WAIT_IN, OUT_WAIT_OUT, OUT_OVER };
 
 /* Moves what goes now without waiting: takes all of cordon's pipe into mid once nothing is
- * pending, and hands it on a buffer at a time, so that a write of up to PIPE_BUF, which the
- * program's pipe keeps in one buffer, reaches the caller's whole among other writers' bytes:
- *  - whole pages by splice(2) (nothing could have shared their page), mid's at once when all
- *    of it is whole pages (a mid of n slots full of n pages);
- *  - part of a page by one write(2), which shares the caller's last page as the program's
- *    writes would have; spliced instead (a slot of its own) where the relay has no
- *    non-blocking description of the caller's pipe, and a write could wait.
+ * pending, and hands it on by write(2) through the relay's non-blocking description of the
+ * caller's pipe, a buffer of cordon's pipe at a time, so that a write of up to PIPE_BUF, which
+ * the program's pipe keeps in one buffer, reaches the caller's whole among other writers' bytes,
+ * and small writes share the caller's last page as the program's would have. When all of mid is
+ * whole pages (a mid of n slots holding n pages) they go together, up to sizeof buf: a write of
+ * whole pages fills whole pages, and one that goes in part stops at a page's end.
+ *
+ * Copied, never spliced on: a program that sets O_DIRECT on its stdout writes packets, which a
+ * splice would carry into the caller's pipe among the relay's ordinary buffers, and a read that
+ * runs from one into a packet it cannot hold whole loses the packet's rest (helper-110; the
+ * caller's reader then gets ordinary bytes, the packets' bounds lost). Spliced only where the
+ * relay has no non-blocking description of the caller's pipe (a write could wait there): one
+ * buffer at a time, each a slot of its own.
  * Adds the bytes handed over to *moved; returns what the stream waits for. */
 static int out_move(struct out_stream *s, long page, long *moved)
 {
@@ -584,6 +590,18 @@ static int out_move(struct out_stream *s, long page, long *moved)
 			n = splice(s->one[0], NULL, s->to, NULL, s->in_one, SPLICE_F_NONBLOCK);
 		} else if (s->have) {
 			n = write(s->to, s->buf, s->have);
+		} else if (s->in_mid && s->mid_pages && s->own_to) {
+			/* One read takes whole pages, a packet only its own: read on until full. */
+			while (s->in_mid && s->have < sizeof s->buf) {
+				size_t want = sizeof s->buf - s->have;
+				n = read(s->mid[0], s->buf + s->have,
+					 want < s->in_mid ? want : s->in_mid);
+				if (n <= 0)
+					return OUT_OVER; /* cannot happen: end rather than reorder */
+				s->have += (size_t)n;
+				s->in_mid -= (size_t)n;
+			}
+			continue;
 		} else if (s->in_mid && s->mid_pages) {
 			n = splice(s->mid[0], NULL, s->to, NULL, s->in_mid, SPLICE_F_NONBLOCK);
 		} else if (s->in_mid) {
@@ -591,7 +609,7 @@ static int out_move(struct out_stream *s, long page, long *moved)
 			if (n <= 0 || (size_t)n > s->in_mid)
 				return OUT_OVER; /* cannot happen: end rather than reorder */
 			s->in_mid -= (size_t)n;
-			if (n == page || !s->own_to) {
+			if (!s->own_to) {
 				s->in_one = (size_t)n;
 			} else {
 				if (read(s->one[0], s->buf, (size_t)n) != n)
@@ -617,7 +635,8 @@ static int out_move(struct out_stream *s, long page, long *moved)
 		if (s->in_one) {
 			s->in_one -= (size_t)n;
 		} else if (s->have) {
-			/* All of it, but for a page of 64 KiB (past PIPE_BUF), which may go in part. */
+			/* All of it, but for whole pages (or a page of 64 KiB, past PIPE_BUF), which
+			 * may go in part: up to a page's end. */
 			s->have -= (size_t)n;
 			memmove(s->buf, s->buf + n, s->have);
 		} else {
@@ -634,9 +653,10 @@ static int out_move(struct out_stream *s, long page, long *moved)
  * RELAY_HURRY: the program died of a signal passed on to it. It may have died where it would
  * have been blocked writing what is still in cordon's pipes, or caught the signal, written its
  * last words and raised it again (Python's KeyboardInterrupt, Node.js): make_room gives the
- * caller's pipe room for all of it. Where it cannot, the reader gets what it takes, and once it
- * has taken nothing for HURRY_MS, the rest is dropped, so that a reader that never reads does
- * not hold `timeout cordon run` for good. */
+ * caller's pipe room for all of it. Where it cannot (pipes grown to pipe-max-size), the reader
+ * gets what it takes within HURRY_MS, and the rest is dropped: a reader that never reads, or
+ * one that takes a page now and then (helper-110: 26 s for `timeout 2`), does not hold
+ * `timeout cordon run` for longer, and it got what the pipe held, as unsandboxed. */
 #define HURRY_MS 1000
 static void out_loop(int end)
 {
@@ -645,7 +665,7 @@ static void out_loop(int end)
 		return; /* the program's next write fails with EPIPE */
 	int live = n_outs, ending = 0, hurry = 0,
 	    wait[3] = { OUT_WAIT_IN, OUT_WAIT_IN, OUT_WAIT_IN };
-	long long quiet_since = 0;
+	long long hurried = 0; /* when the word came */
 	while (live > 0) {
 		struct pollfd f[7];
 		for (int i = 0; i < n_outs; i++) {
@@ -678,7 +698,7 @@ static void out_loop(int end)
 		}
 		if (word == RELAY_HURRY && !hurry) {
 			hurry = 1;
-			quiet_since = ms;
+			hurried = ms;
 		}
 		for (int i = 0; i < n_outs; i++) {
 			struct out_stream *s = &outs[i];
@@ -696,17 +716,14 @@ static void out_loop(int end)
 				make_room(s, page);
 				wait[i] = out_move(s, page, &moved);
 			}
-			if (moved > 0) {
-				quiet_since = ms;
-				if (s->left > 0)
-					s->left -= moved < s->left ? moved : s->left;
-			}
+			if (moved > 0 && s->left > 0)
+				s->left -= moved < s->left ? moved : s->left;
 			/* Once the sandbox ended: done when what was in the pipe then went on, or when
 			 * nothing is pending and the pipe reads empty (what a process the launcher is
 			 * yet to kill read back out of it cannot leave this waiting for bytes that are
 			 * gone). */
 			if (wait[i] == OUT_OVER || s->left == 0 ||
-			    (hurry && ms - quiet_since >= HURRY_MS) ||
+			    (hurry && ms - hurried >= HURRY_MS) ||
 			    (ending && !out_pending(s) && pipe_bytes(s->from) == 0))
 				out_done(s, &live);
 		}

@@ -51,8 +51,8 @@ int stdin_relay_main(int argc, char **argv);
  * write end); one open for reading only that could be opened for writing by name (a stdout
  * given as a read end) becomes /dev/null open for reading. A stream into the same pipe as an
  * earlier one (`2>&1`) shares its relay, so their order is kept. The relay takes all of cordon's
- * pipe at once and hands it on a whole buffer at a time (whole pages spliced, part of a page by
- * one write(2)), so a write of up to PIPE_BUF bytes reaches the caller's pipe as it was written,
+ * pipe at once and hands it on by write(2), a whole buffer at a time (or whole pages together),
+ * so a write of up to PIPE_BUF bytes reaches the caller's pipe as it was written,
  * never split among other writers' bytes, and small writes share the caller's pages as they
  * would have; cordon's pipe has the caller's pipe's size, and a change the program makes to it
  * is made to the caller's; when the caller's pipe loses its reader, cordon's loses its own, and
@@ -71,7 +71,7 @@ void output_relay_start(void);
  * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
  * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program was killed by
  * the signal passed on to it last) the caller's pipe is grown to hold the rest, and where it
- * cannot be, a reader that takes nothing for a second loses what does not fit. Returns 0 when
+ * cannot be, what the reader has not taken within a second is dropped. Returns 0 when
  * everything was handed over, else the signal the run is to be reported ended by. */
 int output_relay_finish(int signal_fd, int parent_fd,
 			int (*duplicate)(const struct signalfd_siginfo *si), int hurry);

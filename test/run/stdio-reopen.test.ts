@@ -399,6 +399,40 @@ for (const c of callers)
         assert.ok(after < 4000, `cordon returned ${after} ms after its start`)
       })
 
+      // helper-110: with the pipes at pipe-max-size the caller's cannot grow to hold what is left,
+      // and a reader that takes a page every 20 ms kept `timeout 2 cordon run` for 26 s (the rest
+      // was dropped only after a second without progress). Now within a second of the death.
+      test('a slow reader of a large pipe does not hold a run its signal ended', () => {
+        const reader =
+          `python3 -c 'import fcntl, os, time\nfcntl.fcntl(0, 1031, 1 << 20)\nt = time.time()\n` +
+          `while time.time() - t < 5: os.read(0, 4096); time.sleep(0.02)\nwhile os.read(0, 65536): pass'`
+        const r = shell(
+          `{ t0=$(date +%s%N); timeout 2 ${relayedRun} yes; echo "rc=$? after=$(( ($(date +%s%N) - t0) / 1000000 ))" >&2; } | ${reader}`,
+          project,
+          c.user,
+        )
+        const [, rc, after] = /rc=(\d+) after=(\d+)/.exec(r.stderr) ?? []
+        assert.equal(rc, '124', r.stderr)
+        assert.ok(Number(after) < 4500, `cordon returned ${after} ms after its start`)
+      })
+
+      // helper-110: a program that sets O_DIRECT on its stdout writes packets; whole pages were
+      // spliced on as packets among the relay's ordinary buffers, and a reader's read that ran
+      // from one into a packet it could not hold lost the packet's rest (4.5 of 6 MB arrived).
+      test('a program writing packets (O_DIRECT) loses no byte to a reader of pages', () => {
+        const sha =
+          `python3 -c 'import hashlib, os\nh = hashlib.sha1()\nwhile True:\n  b = os.read(0, 4096)\n` +
+          `  if not b: break\n  h.update(b)\nprint(h.hexdigest())'`
+        const r = shell(
+          `head -c 1200000 /dev/urandom > pk.bin; sha1sum < pk.bin | cut -d' ' -f1; ` +
+            `${relayedRun} dd if=pk.bin bs=6000 oflag=direct status=none | ${sha}; rm -f pk.bin`,
+          project,
+          c.user,
+        )
+        const [expected, got] = r.stdout.trim().split('\n')
+        assert.equal(got, expected, r.stderr)
+      })
+
       test('a handler’s last words do not wait behind small writes for a reader that never reads', () => {
         const bye =
           `python3 -c 'import os, signal, time\n` +
