@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -419,7 +420,8 @@ struct out_stream {
 	long left; /* once the sandbox ended: the bytes still to hand over (-1 before) */
 	size_t in_mid; /* bytes in mid */
 	int mid_pages; /* ...all of them whole pages: handed on together */
-	size_t in_one; /* a buffer in one, spliced on whole (no non-blocking description) */
+	size_t in_one; /* bytes in one, spliced on whole (no_nowait) */
+	int no_nowait; /* neither own_to nor RWF_NOWAIT: writes go by way of one */
 	size_t have; /* bytes in buf, one buffer or whole pages, written on by one write(2) */
 	int grown; /* make_room grew the caller's pipe */
 	char buf[65536]; /* a page, on every page size Linux has */
@@ -565,6 +567,13 @@ static void make_room(struct out_stream *s, long page)
 		fcntl(s->to, F_SETPIPE_SZ, (int)max);
 }
 
+/* write(2) that never waits, through a description others share and whose flags stay theirs. */
+static ssize_t nowait_write(int fd, const char *buf, size_t n)
+{
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = n };
+	return pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+}
+
 enum { OUT_WAIT_IN, OUT_WAIT_OUT, OUT_OVER };
 
 /* Moves what goes now without waiting: takes all of cordon's pipe into mid once nothing is
@@ -578,9 +587,10 @@ enum { OUT_WAIT_IN, OUT_WAIT_OUT, OUT_OVER };
  * Copied, never spliced on: a program that sets O_DIRECT on its stdout writes packets, which a
  * splice would carry into the caller's pipe among the relay's ordinary buffers, and a read that
  * runs from one into a packet it cannot hold whole loses the packet's rest (helper-110; the
- * caller's reader then gets ordinary bytes, the packets' bounds lost). Spliced only where the
- * relay has no non-blocking description of the caller's pipe (a write could wait there): one
- * buffer at a time, each a slot of its own.
+ * caller's reader then gets ordinary bytes, the packets' bounds lost). Where the relay has no
+ * description of its own (a FIFO it may not open: helper-112), by pwritev2(RWF_NOWAIT) on the
+ * shared one; on a kernel without that for pipes, a page at a time written into `one` and
+ * spliced on from there (a slot each).
  * Adds the bytes handed over to *moved; returns what the stream waits for. */
 static int out_move(struct out_stream *s, long page, long *moved)
 {
@@ -588,9 +598,26 @@ static int out_move(struct out_stream *s, long page, long *moved)
 		ssize_t n;
 		if (s->in_one) {
 			n = splice(s->one[0], NULL, s->to, NULL, s->in_one, SPLICE_F_NONBLOCK);
+		} else if (s->have && s->no_nowait) {
+			/* A page at a time into one, then spliced on: an ordinary buffer of the
+			 * relay's own, which cannot carry a packet's flag. */
+			size_t k = s->have < (size_t)page ? s->have : (size_t)page;
+			if (write(s->one[1], s->buf, k) != (ssize_t)k)
+				return OUT_OVER;
+			s->in_one = k;
+			s->have -= k;
+			memmove(s->buf, s->buf + k, s->have);
+			continue;
 		} else if (s->have) {
-			n = write(s->to, s->buf, s->have);
-		} else if (s->in_mid && s->mid_pages && s->own_to) {
+			n = s->own_to ? write(s->to, s->buf, s->have)
+				      : nowait_write(s->to, s->buf, s->have);
+			if (n < 0 && !s->own_to &&
+			    (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+				s->no_nowait =
+					1; /* a kernel without RWF_NOWAIT for pipes (before 6.x) */
+				continue;
+			}
+		} else if (s->in_mid && s->mid_pages) {
 			/* One read takes whole pages, a packet only its own: read on until full. */
 			while (s->in_mid && s->have < sizeof s->buf) {
 				size_t want = sizeof s->buf - s->have;
@@ -602,20 +629,13 @@ static int out_move(struct out_stream *s, long page, long *moved)
 				s->in_mid -= (size_t)n;
 			}
 			continue;
-		} else if (s->in_mid && s->mid_pages) {
-			n = splice(s->mid[0], NULL, s->to, NULL, s->in_mid, SPLICE_F_NONBLOCK);
 		} else if (s->in_mid) {
 			n = splice(s->mid[0], NULL, s->one[1], NULL, s->in_mid, SPLICE_F_NONBLOCK);
-			if (n <= 0 || (size_t)n > s->in_mid)
+			if (n <= 0 || (size_t)n > s->in_mid ||
+			    read(s->one[0], s->buf, (size_t)n) != n)
 				return OUT_OVER; /* cannot happen: end rather than reorder */
 			s->in_mid -= (size_t)n;
-			if (!s->own_to) {
-				s->in_one = (size_t)n;
-			} else {
-				if (read(s->one[0], s->buf, (size_t)n) != n)
-					return OUT_OVER;
-				s->have = (size_t)n;
-			}
+			s->have = (size_t)n;
 			continue;
 		} else {
 			follow_size(s, page);
@@ -634,13 +654,11 @@ static int out_move(struct out_stream *s, long page, long *moved)
 		*moved += n;
 		if (s->in_one) {
 			s->in_one -= (size_t)n;
-		} else if (s->have) {
+		} else {
 			/* All of it, but for whole pages (or a page of 64 KiB, past PIPE_BUF), which
 			 * may go in part: up to a page's end. */
 			s->have -= (size_t)n;
 			memmove(s->buf, s->buf + n, s->have);
-		} else {
-			s->in_mid -= (size_t)n;
 		}
 	}
 }

@@ -108,12 +108,21 @@ const plansDir = () => {
         : `/tmp/cordon-${uid}/cordon`
   return join(base, 'plans')
 }
-/** The entries filed for runs in dir (the key names the working directory third). */
+/** The entries filed for runs in dir (the key names the working directory third). Another test
+ * file's run may prune an old entry (run/plan-cache.ts prune) between the listing and the read:
+ * one gone by then is not this project's (a fresh clone's CI saw ENOENT here once). */
 const entriesFor = (dir: string) =>
   existsSync(plansDir())
     ? readdirSync(plansDir()).filter((n) => {
         if (!n.endsWith('.json')) return false
-        const { key } = JSON.parse(readFileSync(join(plansDir(), n), 'utf8')) as { key: string }
+        let text: string
+        try {
+          text = readFileSync(join(plansDir(), n), 'utf8')
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false
+          throw e
+        }
+        const { key } = JSON.parse(text) as { key: string }
         return (JSON.parse(key) as unknown[])[2] === dir
       })
     : []

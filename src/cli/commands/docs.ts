@@ -191,7 +191,7 @@ export function manPage(docs: CommandDoc[], version: string, overview: string, d
     out.push(`.SS ${d.name}`, roff(d.summary), '.PP', '.nf', roff(d.help.trimEnd()), '.fi')
   out.push(
     '.SH EXIT STATUS',
-    'run and learn: the command\u2019s status (128+N for signal N); 125 when cordon failed or was used wrongly;',
+    'run and learn: the command\u2019s status (128+N for signal N; run dies of SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGALRM, SIGUSR1 or SIGUSR2 itself); 125 when cordon failed or was used wrongly;',
     '126 not executable; 127 not found. Other commands: 0, 1 as each says, 2 for bad usage or an invalid policy.',
     '.SH SEE ALSO',
     '.BR cordon\\-exec (1),',

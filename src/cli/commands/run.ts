@@ -77,7 +77,9 @@ ${EVENT_HELP}
   -q, --quiet            no warnings on stderr (errors and alerts still print)
   -h, --help             this help
 
-Exit status: the command's (128+N for signal N); 125 when cordon failed; 126 not executable; 127 not found.
+Exit status: the command's; killed by SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGALRM, SIGUSR1 or SIGUSR2,
+cordon dies of the same signal (a shell sees 128+N); by another signal N, or under --backend
+runc|gvisor, it exits 128+N; 125 when cordon failed; 126 not executable; 127 not found.
 `
 
 /** Splits at `--`, or at the first word that is neither an option nor an option's value. */
