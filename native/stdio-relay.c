@@ -674,7 +674,8 @@ static int out_move(struct out_stream *s, long page, long *moved)
  * caller's pipe room for all of it. Where it cannot (pipes grown to pipe-max-size), the reader
  * gets what it takes within HURRY_MS, and the rest is dropped: a reader that never reads, or
  * one that takes a page now and then (helper-110: 26 s for `timeout 2`), does not hold
- * `timeout cordon run` for longer, and it got what the pipe held, as unsandboxed. */
+ * `timeout cordon run` for longer. It got what the pipe held, less what the relay's writes of
+ * whole buffers left unused in its pages (helper-112: 983 KB of a 1 MiB pipe's 1024 KB). */
 #define HURRY_MS 1000
 static void out_loop(int end)
 {
