@@ -529,6 +529,17 @@ static long pipe_bytes(int fd)
 	return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
 }
 
+/* mid made the size of cordon's pipe, so that one splice takes all of it, and the pages it then
+ * holds counted (mid_slots). Only while mid is empty: it cannot be busy. */
+static void size_mid(struct out_stream *s, int size, long page)
+{
+	s->size = size;
+	if (size > 0)
+		fcntl(s->mid[1], F_SETPIPE_SZ, size); /* a refusal leaves mid as it was */
+	int mid = fcntl(s->mid[1], F_GETPIPE_SZ);
+	s->mid_slots = mid > 0 ? mid / page : 0;
+}
+
 /* The program changed its pipe's size (F_SETPIPE_SZ on its stdout): the caller's pipe, which it
  * would have changed unsandboxed, changes along, and mid with it. Asked before each take. */
 static void follow_size(struct out_stream *s, long page)
@@ -536,10 +547,7 @@ static void follow_size(struct out_stream *s, long page)
 	int size = fcntl(s->from, F_GETPIPE_SZ);
 	if (size <= 0 || size == s->size)
 		return;
-	s->size = size;
-	fcntl(s->mid[1], F_SETPIPE_SZ, size); /* mid is empty here: it cannot be busy */
-	int mid = fcntl(s->mid[1], F_GETPIPE_SZ);
-	s->mid_slots = mid > 0 ? mid / page : 0;
+	size_mid(s, size, page);
 	if (fcntl(s->to, F_GETPIPE_SZ) != size)
 		fcntl(s->to, F_SETPIPE_SZ, size); /* as the program's own would: EBUSY, EPERM */
 }
@@ -677,11 +685,8 @@ static int out_move(struct out_stream *s, long page, long *moved)
  * `timeout cordon run` for longer. It got what the pipe held, less what the relay's writes of
  * whole buffers left unused in its pages (helper-112: 983 KB of a 1 MiB pipe's 1024 KB). */
 #define HURRY_MS 1000
-static void out_loop(int end)
+static void out_loop(int end, long page)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	if (page <= 0 || page > 65536)
-		return; /* the program's next write fails with EPIPE */
 	int live = n_outs, ending = 0, hurry = 0,
 	    wait[3] = { OUT_WAIT_IN, OUT_WAIT_IN, OUT_WAIT_IN };
 	long long hurried = 0; /* when the word came */
@@ -752,19 +757,14 @@ static void out_loop(int end)
 /* Gives each stream its two pipes and, where it can, a description of the caller's pipe of its
  * own, non-blocking (reopened by /proc/self/fd): a write never waits for room another writer
  * took after poll said there was some (helper-109), and the caller's own keeps its flags.
- * 0, or -1 when a pipe cannot be made. */
-static int out_setup(void)
+ * 0, or -1 when a pipe cannot be made. `page`: the page size, as out_loop's. */
+static int out_setup(long page)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	for (int i = 0; i < n_outs; i++) {
 		struct out_stream *s = &outs[i];
 		if (one_page_pipe(s->one) || pipe2(s->mid, O_CLOEXEC))
 			return -1;
-		s->size = fcntl(s->from, F_GETPIPE_SZ);
-		if (s->size > 0)
-			fcntl(s->mid[1], F_SETPIPE_SZ, s->size);
-		int mid = fcntl(s->mid[1], F_GETPIPE_SZ);
-		s->mid_slots = mid > 0 && page > 0 ? mid / page : 0;
+		size_mid(s, fcntl(s->from, F_GETPIPE_SZ), page);
 		char path[64];
 		snprintf(path, sizeof path, "/proc/self/fd/%d", s->to);
 		int own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -789,8 +789,10 @@ static noreturn void out_relay(void)
 		keep[2 * i + 1] = outs[i].to;
 	}
 	keep_only(keep, 7);
-	if (out_setup() == 0)
-		out_loop(out_control[0]);
+	/* Any other page size, or none known: the program's next write fails with EPIPE. */
+	long page = sysconf(_SC_PAGESIZE);
+	if (page > 0 && page <= (long)sizeof outs[0].buf && out_setup(page) == 0)
+		out_loop(out_control[0], page);
 	_exit(0);
 }
 
