@@ -377,7 +377,18 @@ function settle(
 ): Promise<ExitResult> {
   return new Promise<ExitResult>((resolve, reject) => {
     child.once('error', (cause) => {
-      const error = new CordonError('setup_failed', `Cannot start the launcher: ${cause.message}`, { cause })
+      const error = new CordonError(
+        'setup_failed',
+        `Cannot start the launcher: ${cause.message}${startHint(cause)}`,
+        {
+          cause,
+        },
+      )
+      ending.stop()
+      ending.release()
+      // No launcher, so no exit: the events end here, or a caller iterating them (the run
+      // command) waited on a loop with nothing left on it, and Node exited 0.
+      stream.end()
       sandbox.fail(error)
       reject(error)
     })
@@ -409,6 +420,17 @@ function settle(
     }
     child.once('exit', (code, signal) => void onExit(code, signal).catch(reject))
   })
+}
+
+/** What to do about a start the system refused for want of a resource. */
+function startHint(cause: NodeJS.ErrnoException): string {
+  if (cause.code === 'EMFILE' || cause.code === 'ENFILE')
+    return ' (too many open files: raise the limit, e.g. `ulimit -n 1024`, or close descriptors)'
+  if (cause.code === 'E2BIG')
+    return ' (the environment and arguments are too large: pass fewer or shorter ones)'
+  if (cause.code === 'EAGAIN' || cause.code === 'ENOMEM')
+    return ' (out of processes or memory: check `ulimit -u` and free memory)'
+  return ''
 }
 
 /** Milliseconds on a monotonic clock. */

@@ -18,6 +18,29 @@ function policyFile(name: string, text: string): string {
 }
 
 describe('run: what a flag or command got wrong', () => {
+  test('a start the descriptor limit refuses is an error that says so, never a silent 0', { timeout }, () => {
+    // Where the limit bites depends on how many descriptors this Node opens before cordon's
+    // code runs, so every limit from Node's own floor up to a working one is tried: whichever
+    // step runs out, a run that exits 0 has run its command. (The launcher's start was
+    // refused EMFILE and the run command waited on events that never came: Node exited 0.)
+    for (let limit = 17; limit <= 48; limit++) {
+      const r = spawnSync(
+        'sh',
+        ['-c', `ulimit -n ${limit} && exec "$0" "$1" run -- sh -c 'echo ran'`, process.execPath, CLI],
+        { encoding: 'utf8', cwd: projectDir(), env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, timeout },
+      )
+      if (r.status === 0) {
+        assert.equal(r.stdout, 'ran\n', `ulimit -n ${limit}: exit 0 without the command's output`)
+        break
+      }
+      assert.notEqual(r.stdout, 'ran\n', `ulimit -n ${limit}: the command ran, yet exit ${r.status}`)
+      if (/Cannot start the launcher/.test(r.stderr)) {
+        assert.equal(r.status, 125)
+        assert.match(r.stderr, /too many open files: raise the limit, e.g. `ulimit -n 1024`/)
+      }
+    }
+  })
+
   test('a directory as the command says so', { timeout }, () => {
     const r = cordon(['run', '--', '/usr'], { timeout })
     assert.equal(r.status, 126)

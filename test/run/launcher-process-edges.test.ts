@@ -190,6 +190,37 @@ test(
 )
 
 test(
+  'spawn(): a launcher that cannot start ends its events, so a caller iterating them learns why',
+  { skip: !built && 'not built' },
+  async () => {
+    // The run command iterates the events before it awaits `exited`: an iteration that never
+    // ended left nothing on the loop, and Node exited 0 with the command never run.
+    const p = spawn(VIEW, 'true', [], {
+      stdio: 'inherit',
+      context: { cwd: '/' },
+      hostEnv: { PATH: '/usr/bin:/bin', BIG: 'x'.repeat(200_000) },
+    })
+    const seen: string[] = []
+    const iterated = (async () => {
+      for await (const ev of p.events) seen.push(ev.event)
+      return 'ended'
+    })()
+    const hold = setTimeout(() => {}, 5000) // keeps the loop: a hang fails, not exits
+    try {
+      const outcome = await Promise.race([iterated, new Promise((r) => setTimeout(r, 3000, 'hung'))])
+      assert.equal(outcome, 'ended')
+      await assert.rejects(
+        p.exited,
+        (e: Error) => /Cannot start the launcher/.test(e.message) && /E2BIG/.test(e.message),
+      )
+      assert.deepEqual(seen, [])
+    } finally {
+      clearTimeout(hold)
+    }
+  },
+)
+
+test(
   'a worker terminated while its launcher runs leaves no pidfd or channel behind',
   { skip: !built && 'not built' },
   async () => {
