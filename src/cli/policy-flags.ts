@@ -76,7 +76,7 @@ export const POLICY_HELP = `Policy:
       --cpu-weight N     relative CPU weight, 1-10000 (100 is everyone's default)
       --io-weight N      relative block I/O weight, 1-10000 (v2 io.weight; v1 BFQ/CFQ, up to 1000)
       --cpuset CPUS      the CPUs it may run on, e.g. 0-1,3
-      --timeout T        wall-clock limit, e.g. 30s: the whole sandbox is killed, reported as timeout
+      --timeout T        wall-clock limit, e.g. 30s or 30 (seconds): the whole sandbox is killed, reported as timeout
       --seccomp P|FILE   syscall filter: default, strict, none, a file with a seccomp section,
                          an OCI/Docker seccomp profile (JSON) or a systemd unit (SystemCallFilter=)`
 
@@ -212,7 +212,10 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     }
   }
   if (flags.cpuset !== undefined) limits.cpuset = flags.cpuset
-  if (flags.timeout !== undefined) limits.timeout = flags.timeout
+  // A bare number is seconds, as timeout(1) and nsjail's --time_limit take it; a policy file
+  // spells the unit out (limits.timeout: "30s").
+  if (flags.timeout !== undefined)
+    limits.timeout = /^\d+(\.\d+)?$/.test(flags.timeout) ? `${flags.timeout}s` : flags.timeout
   if (Object.keys(limits).length) overlay.limits = limits
   if (flags.acknowledge) overlay.acknowledge = flags.acknowledge.flatMap((a) => a.split(','))
   if (flags['no-namespaces']) {

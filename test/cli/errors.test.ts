@@ -110,6 +110,10 @@ describe('errors on bad input', () => {
     policyError('--timeout', '30d', /longer than a timer can wait/)
     const ok = cordon(['run', '--memory', '1.5G', '--timeout', '1d', '--', 'true'], { cwd: projectDir() })
     assert.equal(ok.status, 0, ok.stderr)
+    // A bare number is seconds, as timeout(1) takes it.
+    const bare = cordon(['run', '--timeout', '0.5', '--', 'sleep', '20'], { cwd: projectDir() })
+    assert.match(bare.stderr, /timed out after 500 ms: the whole sandbox was killed/)
+    policyError('--timeout', '0', /expected a duration: a positive number/)
     const wide = cordon(['run', '--memory', '100T', '--cpus', '1000', '--', 'true'], { cwd: projectDir() })
     assert.equal(wide.status, 0, wide.stderr)
     assert.match(
