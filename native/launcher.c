@@ -848,6 +848,20 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 /* The last signal passed on to the command: what a command killed by it died of. */
 static int forwarded_last;
 
+/* Whether the command ended where it might have been blocked writing what is still in cordon's
+ * pipes, and would have ended all the same: killed by the signal passed on to it last, or ended
+ * in any way after it was asked to end (SIGINT, SIGTERM, SIGHUP, SIGQUIT passed on), as a
+ * program that handles SIGTERM by exiting does. The relay is then hurried
+ * (output_relay_finish): else it waited for a reader that may never read, and a `timeout`
+ * around cordon never returned. */
+static int ended_when_asked(int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last)
+		return 1;
+	return forwarded_last == SIGINT || forwarded_last == SIGTERM || forwarded_last == SIGHUP ||
+	       forwarded_last == SIGQUIT;
+}
+
 /* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
  * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets. The first of
  * the two is passed on and the other is its copy: unsandboxed the program gets one. */
@@ -1040,9 +1054,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		/* What the command wrote reaches the caller's pipes before its exit is told. A wait
 		 * for the caller's reader that a signal or the supervisor's end cut short reports the
 		 * run ended by that signal: the program would have been, blocked in its write. One
-		 * killed by the signal passed on to it last hurries the relay (output_relay_finish). */
-		int killed = WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last;
-		int cut = output_relay_finish(sfd, parent_fd, is_copy, killed);
+		 * that ended when asked to hurries the relay (ended_when_asked). */
+		int cut = output_relay_finish(sfd, parent_fd, is_copy, ended_when_asked(status));
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (cut)

@@ -69,9 +69,9 @@ void output_relay_start(void);
  * as the program would have waited, and ends. A signal read from `signal_fd` that would have
  * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
  * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
- * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program was killed by
- * the signal passed on to it last) the caller's pipe is grown to hold the rest, and where it
- * cannot be, what the reader has not taken within a second is dropped. Returns 0 when
+ * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program ended when it
+ * was asked to, by a signal passed on to it) the caller's pipe is grown to hold the rest, and
+ * where it cannot be, what the reader has not taken within a second is dropped. Returns 0 when
  * everything was handed over, else the signal the run is to be reported ended by. */
 int output_relay_finish(int signal_fd, int parent_fd,
 			int (*duplicate)(const struct signalfd_siginfo *si), int hurry);

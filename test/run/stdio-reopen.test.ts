@@ -307,7 +307,9 @@ for (const c of callers)
       // helper-105: the one-copy rule above swallowed the copy of a signal that had killed the
       // command, and cordon then waited for good on a reader that never reads (`timeout 2 cordon
       // run -- yes > fifo`). A command killed by the signal passed on to it gives up on a reader
-      // that takes nothing for a second; a second Ctrl-C ends a wait its program survived.
+      // that takes nothing for a second, and so does one that ends in any way once asked to:
+      // this one, blocked in its write unsandboxed, exits 0 at the first Ctrl-C there (a second
+      // Ctrl-C ended cordon's wait, 130, before).
       test('a command killed by the signal it was sent does not wait for a stalled reader', () => {
         // It fills the caller's pipe and part of cordon's, and exits 0 at the first Ctrl-C.
         const handler =
@@ -316,14 +318,25 @@ for (const c of callers)
         const r = shell(
           stalledFifo('killed', 'yes') +
             `sleep 30 < ff & R=$!; t0=$(date +%s); ` +
-            `setsid sh -c '${relayedRun} ${inner(handler)} > ff; echo "twice rc=$?"' & S=$!; ` +
-            `sleep 2; kill -INT -$S; sleep 0.3; kill -INT -$S; wait $S; echo "after=$(( $(date +%s) - t0 ))"; ` +
+            `setsid sh -c '${relayedRun} ${inner(handler)} > ff; echo "once rc=$?"' & S=$!; ` +
+            `sleep 2; kill -INT -$S; wait $S; echo "after=$(( $(date +%s) - t0 ))"; ` +
             `kill $R; rm -f ff`,
           project,
           c.user,
         )
         assertTimedOut('killed', r.stdout + r.stderr)
-        assert.match(r.stdout, /twice rc=130\nafter=[2-5]\n/, r.stderr)
+        assert.match(r.stdout, /once rc=0\nafter=[2-5]\n/, r.stderr)
+      })
+
+      // A program that handles SIGTERM by exiting (a server's graceful stop) wrote into cordon's
+      // pipes what it would have been blocked writing; cordon then waited for good for a reader
+      // that never reads, and `timeout` never returned. Unsandboxed it ends with the program.
+      test('a program that ends on the SIGTERM it was sent does not wait for a stalled reader', () => {
+        const graceful =
+          `python3 -c 'import os, signal, time\n` +
+          `signal.signal(signal.SIGTERM, lambda *a: os._exit(0))\nos.write(1, b"x" * 100000)\ntime.sleep(30)'`
+        const r = shell(stalledFifo('graceful', graceful) + 'rm -f ff', project, c.user)
+        assertTimedOut('graceful', r.stdout + r.stderr)
       })
 
       // helper-107: a program that catches the signal and raises it again at once (Node.js and
