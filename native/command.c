@@ -346,7 +346,8 @@ static void count_spawns(struct spawn_count *c)
 #define SPAWN_TICK_NS 50000000L
 
 /* Drains the launcher's requests (command.h): returns whether a freeze was among them, and
- * passes each group signal on to child's process group (to child alone before its setsid). */
+ * passes each group signal on to child's process group (to child alone before its setsid):
+ * a forwarded one, or the job's stop and continue (launcher.c job_control). */
 static int read_requests(int fd, pid_t child, const sigset_t *forward)
 {
 	unsigned char buf[64];
@@ -356,7 +357,9 @@ static int read_requests(int fd, pid_t child, const sigset_t *forward)
 			int sig = buf[i] & 0x7f;
 			if (buf[i] == 'f')
 				freeze = 1;
-			else if ((buf[i] & 0x80) && sig > 0 && sigismember(forward, sig) == 1 &&
+			else if ((buf[i] & 0x80) && sig > 0 &&
+				 (sigismember(forward, sig) == 1 || sig == SIGSTOP ||
+				  sig == SIGCONT) &&
 				 kill(-child, sig))
 				kill(child, sig);
 		}

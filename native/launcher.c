@@ -916,6 +916,21 @@ static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
 	kill(pid, sig); /* no group yet (before the command's setsid), or a full pipe */
 }
 
+/* Job control without the caller's terminal: the command leads a process group in a session of
+ * its own, an orphaned one, where the kernel drops a SIGTSTP left at its default action, so a
+ * Ctrl-Z (or `kill -TSTP -PGID`) of the caller's job stopped cordon and not the command, which
+ * ran on while the shell said "Stopped". The job's SIGTSTP stops the command's whole group
+ * with SIGSTOP instead, and its SIGCONT (`fg`, `bg`) continues it. */
+static void job_control(const struct plan *p, pid_t pid, const struct pipes *pp, int sig)
+{
+	int to = sig == SIGTSTP ? SIGSTOP : SIGCONT;
+	unsigned char ask = (unsigned char)INIT_GROUP_SIGNAL(to);
+	if (p->has_init ? write(pp->freeze[1], &ask, 1) == 1 && kill(pid, FREEZE_SIGNAL) == 0
+			: kill(-pid, to) == 0)
+		return;
+	kill(pid, to);
+}
+
 /* Outside: forward signals, notice execve, answer notified syscalls, collect the status. */
 static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const sigset_t *mask,
 		     int audit_fd, struct notifier *nf, struct proc_tracker *pt, int parent_fd)
@@ -1008,6 +1023,10 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			 * init answers it; the command would die of it. */
 			if (p->has_init && (write(pp->freeze[1], "f", 1) == 1 || errno == EAGAIN))
 				kill(pid, FREEZE_SIGNAL);
+			continue;
+		}
+		if (si.ssi_signo == SIGTSTP || si.ssi_signo == SIGCONT) {
+			job_control(p, pid, pp, (int)si.ssi_signo);
 			continue;
 		}
 		if (si.ssi_signo != SIGCHLD) {
@@ -1126,6 +1145,8 @@ int main(int argc, char **argv)
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, FREEZE_SIGNAL); /* init's (command.h); the command gets saved_mask back */
+	sigaddset(&mask, SIGTSTP); /* job_control: the launcher itself is not stopped */
+	sigaddset(&mask, SIGCONT);
 	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
 
 	int audit_fd = -1;

@@ -4,6 +4,7 @@
 // modes come back. Driven through a real pty by python's pty module, as root and as the plain user.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { CLI, ensureTestUser, isRoot, projectDir, ROOT } from '../helpers.js'
@@ -269,6 +270,62 @@ describe('the terminal’s signals without a console', { skip: hasPython ? false
         assert.doesNotMatch(d.output, /it 1|loop-done/)
       },
     )
+
+    // A Ctrl-Z stopped cordon and the launcher, and the command ran on while the shell said
+    // "Stopped" (its group is orphaned, where the kernel drops a SIGTSTP): now the job's stop
+    // stops it, and `fg` continues it, as unsandboxed.
+    test(`${mode.name}: Ctrl-Z stops the command with the job, and fg continues it`, { skip }, () => {
+      const dir = mkdtempSync('/tmp/cordon-ctrlz-')
+      chmodSync(dir, 0o777) // the plain user's sandbox writes its ticks here
+      try {
+        const ticks = `${dir}/ticks`
+        const count = `$(wc -l < ${ticks})`
+        const run =
+          `"$CORDON_NODE" "$CORDON_CLI" run -q ${mode.flags.join(' ')} --rw ${dir} -- ` +
+          `sh -c 'while :; do echo x >> ${ticks}; sleep 0.05; done' | cat\r`
+        const d = drive(
+          [],
+          [
+            ['send', `PS1='${PROMPT}'\r`],
+            ['expect', PROMPT],
+            ['send', run],
+            ['sleep', 1.5],
+            ['send', '\x1a'],
+            ['expect', 'Stopped'],
+            ['send', `a=${count}; sleep 1; b=${count}; echo "stopped=$((b - a))"\r`],
+            ['expect', 'stopped='],
+            ['send', 'fg\r'],
+            ['sleep', 1.5],
+            ['send', '\x1a'],
+            ['expect', 'Stopped'],
+            ['send', `echo "continued=$(( ${count} - b ))"\r`],
+            ['expect', 'continued='],
+            ['send', 'fg\r'],
+            ['sleep', 0.5],
+            ['send', '\x03'],
+            ['sleep', 0.5],
+            ['send', 'echo "rc=${PIPESTATUS[0]}"; exit\r'],
+            ['expect', 'rc='],
+          ],
+          user(),
+          [
+            '/usr/bin/env',
+            `CORDON_NODE=${process.execPath}`,
+            `CORDON_CLI=${CLI}`,
+            'bash',
+            '--norc',
+            '--noprofile',
+            '-i',
+          ],
+        )
+        assertMet(d)
+        assert.match(d.output, /stopped=0\r?\n/)
+        assert.match(d.output, /continued=[1-9]\d*\r?\n/)
+        assert.match(d.output, /rc=130/)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
 
     for (const [sig, key] of [
       ['SIGINT', '\x03'],
