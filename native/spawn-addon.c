@@ -426,6 +426,41 @@ static napi_value do_send(napi_env env, napi_callback_info info)
 	return int_value(env, n < 0 ? -errno : (int32_t)n);
 }
 
+/* growRoom(fd) → room for twice as much in the pipe or socket fd writes to: its new size, or
+ * -errno (neither; past /proc/sys/fs/pipe-max-size or the user's pipe quota: EPERM; a socket's
+ * send buffer past net.core.wmem_max without CAP_NET_ADMIN stays where it was: EPERM). cordon's
+ * own lines still waiting when it exits go into the room this makes (src/host/stderr.ts), where
+ * it waited for good for a reader that never reads, a run's `--timeout` with it. */
+static napi_value do_grow_room(napi_env env, napi_callback_info info)
+{
+	napi_value arg;
+	size_t argc = 1;
+	int32_t fd = -1;
+	if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1 ||
+	    napi_get_value_int32(env, arg, &fd) != napi_ok || fd < 0)
+		return fail(env, "growRoom(fd) takes a file descriptor");
+	int size = fcntl(fd, F_GETPIPE_SZ);
+	if (size >= 0) {
+		if (size > INT32_MAX / 2)
+			return int_value(env, -EPERM);
+		int grown = fcntl(fd, F_SETPIPE_SZ, size * 2);
+		return int_value(env, grown < 0 ? -errno : grown);
+	}
+	socklen_t len = sizeof size;
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
+		return int_value(env, -errno);
+	if (size > INT32_MAX / 2)
+		return int_value(env, -EPERM);
+	/* The kernel doubles what it is given (its own bookkeeping): size is that already. */
+	int want = size, grown = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+	len = sizeof grown;
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &grown, &len) < 0)
+		return int_value(env, -errno);
+	return int_value(env, grown > size ? grown : -EPERM);
+}
+
 /* watch(): a launcher's channel read on Node's own event loop, without node:net. A net.Socket
  * costs `cordon run` ~5 ms of start (node:net and its streams, loaded after the launcher
  * starts, while the launcher is already done) and spawn() a stream per sandbox. The launcher
@@ -798,11 +833,13 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	static const struct {
 		const char *name;
 		napi_callback cb;
-	} fns[] = { { "spawn", do_spawn },	     { "wait", do_wait },     { "kill", do_kill },
-		    { "socketpair", do_socketpair }, { "usable", do_usable }, { "close", do_close },
-		    { "listen", do_listen },	     { "accept", do_accept }, { "watch", do_watch },
-		    { "unwatch", do_unwatch },	     { "send", do_send },     { "map", do_map },
-		    { "sameReads", do_same_reads } };
+	} fns[] = { { "spawn", do_spawn },	  { "wait", do_wait },
+		    { "kill", do_kill },	  { "socketpair", do_socketpair },
+		    { "usable", do_usable },	  { "close", do_close },
+		    { "listen", do_listen },	  { "accept", do_accept },
+		    { "watch", do_watch },	  { "unwatch", do_unwatch },
+		    { "send", do_send },	  { "map", do_map },
+		    { "growRoom", do_grow_room }, { "sameReads", do_same_reads } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

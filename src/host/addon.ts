@@ -25,6 +25,9 @@ export interface Addon {
    * whose answer C confirms; the number of reads, or -1 for a malformed encoding. Absent from an
    * addon built before it. */
   sameReads?(encoded: Buffer, same: Buffer): number
+  /** Room for twice as much in the pipe or socket that fd writes to: its new size, or -errno.
+   * Absent from an addon built before it. */
+  growRoom?(fd: number): number
 }
 
 let addon: Addon | null | undefined

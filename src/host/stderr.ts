@@ -12,8 +12,9 @@
 // has no such description to open: cordon sends to fd 2 with MSG_DONTWAIT through its addon, which
 // waits for nothing and leaves the description's flags as they are.
 // What the reader does not take yet waits in a bounded queue, in order, retried on a timer and
-// written out (blocking, the run is over) when cordon exits; past the bound, lines are dropped
-// and counted, and the count is reported once the reader catches up.
+// written out when cordon exits (into room made for it in a pipe; a reader that takes nothing
+// for a second then loses the rest); past the bound, lines are dropped and counted, and the
+// count is reported once the reader catches up.
 import { closeSync, constants, fstatSync, openSync } from 'node:fs'
 import { constants as os } from 'node:os'
 import { loadAddon } from './addon.js'
@@ -62,7 +63,7 @@ function nonBlocking(): Write | undefined {
   } catch {
     own = -1 // no /proc: fd 2 itself, as before
   }
-  if (writeNow) process.once('exit', flushBlocking)
+  if (writeNow) process.once('exit', flushAtExit)
   return writeNow
 }
 
@@ -118,17 +119,48 @@ function schedule(write: Write): void {
   retry.unref() // the exit handler writes what is left
 }
 
-/** At exit the run is over: what waits goes out, however long the reader takes (as before). */
-function flushBlocking(): void {
+/** How long cordon, exiting, waits for a stderr reader that takes nothing: the relay's deadline
+ * for a run that ended when asked to (native/stdio-relay.c HURRY_MS). */
+const EXIT_PATIENCE_MS = 1000
+/** A pipe or socket is grown for what waits up to this size (past twice the queue's bound). */
+const GROW_CAP = 8 << 20
+
+/** At exit the run is over: what waits goes out, into room made for it where fd 2 is a pipe or
+ * a socket (grown as far as the caller's limits let it: the reader finds it there), else as the
+ * reader takes it. A reader that takes nothing for a second loses the rest (a terminal's is
+ * waited for: a person may have pressed Ctrl-S). cordon waited for good before, and a run's
+ * `--timeout` did not hold: a caller that reads stderr once cordon has exited (Python's
+ * `Popen.wait()` before `communicate()`) waited forever where `timeout` returns. */
+function flushAtExit(): void {
   if (retry) clearTimeout(retry)
+  const write = writeNow
   const fd = own ?? -1
+  writeNow = undefined
+  if (write && queue.length) {
+    const addon = loadAddon()
+    let growing = addon?.growRoom !== undefined
+    const pause = new Int32Array(new SharedArrayBuffer(4))
+    let left = queued
+    let since = process.hrtime.bigint()
+    while (!drain(write)) {
+      const now = process.hrtime.bigint()
+      if (queued < left) {
+        left = queued
+        since = now
+        continue
+      }
+      if (growing) {
+        const size = addon!.growRoom!(fd >= 0 ? fd : 2)
+        growing = size > 0 && size < GROW_CAP
+        if (size > 0) continue
+      }
+      // A terminal's reader is a person, who may have pressed Ctrl-S: waited for, as before.
+      if (!terminal && now - since >= BigInt(EXIT_PATIENCE_MS) * 1_000_000n) break
+      Atomics.wait(pause, 0, 0, RETRY_MS)
+    }
+  }
   if (fd >= 0) closeSync(fd)
   own = -1
-  writeNow = undefined
-  // fd 2 may be non-blocking (whoever opened it made it so): wait for the reader all the same.
-  const pause = new Int32Array(new SharedArrayBuffer(4))
-  const write: Write = (bytes) => writeAll(2, bytes)
-  while (!drain(write)) Atomics.wait(pause, 0, 0, RETRY_MS)
 }
 
 function enqueue(bytes: Buffer): void {

@@ -178,6 +178,57 @@ for (const mode of modes) {
         assert.match(o.read, /cordon: timed out after 2000 ms/)
       })
 
+      // helper-113: a caller that waits for cordon's exit before it reads stderr (Python's
+      // Popen.wait() before communicate()), the pipe full of the program's output: cordon, its
+      // run over, waited for good to write its last line. `timeout` returns; so does cordon now,
+      // its line in room made for it in the caller's pipe.
+      test('a caller that reads stderr only once cordon has exited is not kept waiting', () => {
+        const waiter =
+          'import subprocess, sys, time\n' +
+          't = time.time()\n' +
+          'p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE)\n' +
+          'p.wait(timeout=30)\n' +
+          'took = time.time() - t\n' +
+          'err = p.stderr.read()\n' +
+          'print("took=%.1f rc=%d program=%d line=%s" % (took, p.returncode, err.count(b"\\0"), b"timed out after 2000 ms" in err))'
+        const dir = mkdtempSync(join(tmpdir(), 'cordon-waiter-'))
+        chmodSync(dir, 0o755)
+        const u = user()
+        if (u) chownSync(dir, u.uid, u.gid)
+        const r = spawnSync(
+          'python3',
+          [
+            '-c',
+            waiter,
+            process.execPath,
+            CLI,
+            'run',
+            '-q',
+            ...mode.extra,
+            '--timeout',
+            '2',
+            '--',
+            'sh',
+            '-c',
+            'head -c 100000 /dev/zero >&2; sleep 60',
+          ],
+          {
+            cwd: dir,
+            encoding: 'utf8',
+            env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+            timeout: 60_000,
+            ...(u ?? {}),
+          },
+        )
+        rmSync(dir, { recursive: true, force: true })
+        const m = /took=([\d.]+) rc=(\d+) program=(\d+) line=(\w+)/.exec(r.stdout)
+        assert.ok(m, r.stdout + r.stderr)
+        assert.ok(Number(m[1]) < TIMEOUT_MS / 1000 + 3, `cordon returned after ${m[1]} s`)
+        assert.equal(m[2], '137')
+        assert.ok(Number(m[3]) >= 65536, `the program's output in the pipe: ${m[3]} bytes`)
+        assert.equal(m[4], 'True', "cordon's line reached the reader")
+      })
+
       test('a full --events-fd pipe does not hold the timeout up', () => {
         const o = slowReader('events', mode.extra, user())
         assert.ok(o.ran < TIMEOUT_MS / 1000 + 1, `the program ran ${o.ran.toFixed(2)} s`)
