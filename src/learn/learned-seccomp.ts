@@ -217,9 +217,10 @@ const TRACER_REFUSALS: Readonly<Record<string, string>> = {
 }
 
 /** Calls a run makes or not depending on timing, not on what it does: a yield under lock
- * contention, a sleep interrupted by a signal, a signal handler's return. Allowed although
+ * contention, a sleep interrupted by a signal, a signal handler's return, a sleep while work is
+ * still queued (Python's Pool sleeps at its close only then: helper-113). Allowed although
  * unseen, so a learned policy does not fail on a busier machine; none reaches anything new. */
-const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn']
+const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn', 'nanosleep', 'clock_nanosleep']
 
 /** Calls a program that reaps children makes or not depending on whether one is still alive:
  * Python's Pool signals the workers that have not exited yet. Allowed although unseen when
