@@ -2,6 +2,7 @@
 // command, the ES bundle) and run-main.ts (`cordon run` alone, the cached CommonJS bundle that
 // bin/cordon.cjs loads). Nothing here names a command but `run` and `learn`.
 import { CordonError } from '../errors.js'
+import { isMissingBuild } from '../host/launcher.js'
 import { FlagError } from './args.js'
 import { loadFilterCompiler } from '../plan/lazy-filter.js'
 import { warn } from './output.js'
@@ -16,9 +17,13 @@ const RUNS_A_PROGRAM = new Set(['run', 'learn'])
 /** Exit status for bad input: 2, or 125 where the status is otherwise the program's. */
 const usageStatus = (command: string) => (RUNS_A_PROGRAM.has(command) ? 125 : 2)
 
-/** Exit status for a failure before the command ran (README: "Exit status"). */
+/** Exit status for a failure before the command ran (README: "Exit status"): what the caller
+ * named and cordon did not find (a policy file, a profile, a sandbox id) is bad input too. */
 function failureStatus(error: CordonError, command: string): number {
-  return error.code === 'invalid_policy' || error.code === 'invalid_usage' || error.code === 'invalid_rules'
+  return error.code === 'invalid_policy' ||
+    error.code === 'invalid_usage' ||
+    error.code === 'invalid_rules' ||
+    (error.code === 'not_found' && !isMissingBuild(error))
     ? usageStatus(command)
     : 125
 }

@@ -19,16 +19,31 @@ export const packageRoot = join(
   '..',
 )
 
+/** Errors for a part of cordon's own build that is missing: cordon failed (exit 125), where any
+ * other `not_found` (a policy file, a profile, a sandbox id) is the caller's input (exit 2). */
+const missing = new WeakSet<CordonError>()
+
+/** A `not_found` for a part of cordon's build (the launcher, the probes, a fixture). */
+export function missingBuild(message: string, cause?: unknown): CordonError {
+  const error = new CordonError('not_found', message, cause === undefined ? {} : { cause })
+  missing.add(error)
+  return error
+}
+
+/** Whether error says a part of cordon's own build is missing (missingBuild). */
+export function isMissingBuild(error: CordonError): boolean {
+  return missing.has(error)
+}
+
 /** The launcher binary; CORDON_LAUNCHER overrides it (e.g. the sanitizer build in tests). */
 export function launcherPath(): string {
   const path = process.env.CORDON_LAUNCHER || join(packageRoot, 'build', 'native', 'cordon-exec')
   try {
     accessSync(path, constants.X_OK)
   } catch (cause) {
-    throw new CordonError(
-      'not_found',
+    throw missingBuild(
       `The launcher ${path} is missing; build it with \`npm rebuild cordon\` (needs cc and make)`,
-      { cause },
+      cause,
     )
   }
   return path
@@ -49,8 +64,7 @@ export function probesPath(): string {
       accessSync(candidate, constants.X_OK)
       return candidate
     } catch {}
-  throw new CordonError(
-    'not_found',
+  throw missingBuild(
     `The probe battery ${fallback} is missing; build it with \`npm rebuild cordon\` (needs cc, make and a static libc)`,
   )
 }

@@ -24,7 +24,7 @@ import { CordonError } from '../errors.js'
 import { under } from '../learn/paths.js'
 import { latestAtEachPlace } from '../policy/view-paths.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { probesPath } from '../host/launcher.js'
+import { missingBuild, probesPath } from '../host/launcher.js'
 import { cleanupOnExit, makePrivateDir, removePrivateDir, sweepStale, unsafeBase } from './private-dir.js'
 
 /** Where the probes and fixtures are bound in the view: on a file system the launcher mounts, so
@@ -227,10 +227,9 @@ export function placeSuidFixture(fx: Fixtures): { path: string; remove(): void }
   try {
     accessSync(built, constants.X_OK)
   } catch (cause) {
-    throw new CordonError(
-      'not_found',
+    throw missingBuild(
       `The setuid fixture ${built} is missing; build it with \`npm rebuild cordon\` (needs cc, make and a static libc)`,
-      { cause },
+      cause,
     )
   }
   const path = suidFixturePath(fx)

@@ -132,11 +132,28 @@ describe('errors on bad input', () => {
       [['verify', '--nosuch'], 2],
       [['export', '--to', 'nosuch', '--', 'true'], 2],
       [['ps', '--nosuch'], 2],
+      // What the caller named and cordon did not find is bad input too (helper-113: 125 here,
+      // while `policy diff` and `kill` said 2); a part of cordon's own build missing is 125.
+      [['run', '-p', 'nope.yaml', '--', 'true'], 125],
+      [['verify', 'nope.yaml'], 2],
+      [['plan', 'nope.yaml'], 2],
+      [['report', 'nope.yaml'], 2],
+      [['export', '--to', 'docker', 'nope.yaml', '--', 'true'], 2],
+      [['policy', 'diff', 'default', 'nope.yaml'], 2],
+      [['plan', '--profile', 'nosuch'], 2],
+      [['monitor', 'nosuch'], 2],
+      [['kill', 'nosuch'], 2],
     ] as const) {
       const r = cordon([...args], { cwd: projectDir() })
       assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`)
       assert.doesNotMatch(r.stderr, /internal error/)
     }
+    const noLauncher = cordon(['verify'], {
+      cwd: projectDir(),
+      env: { CORDON_LAUNCHER: '/nonexistent/cordon-exec' },
+    })
+    assert.equal(noLauncher.status, 125, noLauncher.stderr)
+    assert.match(noLauncher.stderr, /The launcher \/nonexistent\/cordon-exec is missing; build it/)
   })
 
   test('--quiet drops warnings, not errors', () => {
