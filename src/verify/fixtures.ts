@@ -126,7 +126,9 @@ export async function prepare(policy: ResolvedPolicy, home: string, cwd: string)
     .filter((d) => existsSync(d) && statSync(d).isDirectory())
     .filter((d) => !writable.some((b) => under(d, b.src)))
     .map((d) => join(d, stamp))
-  const tmpTarget = join('/tmp', stamp)
+  // A name of its own: a project under /tmp puts /tmp among writeTargets, and the probe that
+  // came second was refused EEXIST by the file the first had made in the sandbox's /tmp.
+  const tmpTarget = join('/tmp', `${stamp}-tmp`)
   const servers: { close(): void }[] = []
   const close = () => {
     sleeper.kill('SIGKILL')

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { hostFacts, probeKernel } from '../../src/host/probe.js'
 import { cordon, isRoot, projectDir } from '../helpers.js'
 
@@ -72,6 +72,11 @@ describe('cordon verify', { concurrency: 1 }, () => {
     const writes = byProbe(results, 'write-outside')
     assert.ok(writes.some((w) => w.target === '/etc' && w.by === 'mount view (read-only)'))
     assert.ok(writes.every((w) => w.outcome === 'blocked'))
+    // The project is under /tmp, so write-outside tries /tmp too: host-tmp-write, after it, was
+    // credited to EEXIST (the same name, made in the sandbox's /tmp first: helper-113).
+    if (dirname(projectDir()) === '/tmp') assert.ok(writes.some((w) => w.target === '/tmp'))
+    assert.equal(by('host-tmp-write'), 'mount view (a private tmpfs: nothing reached the host)')
+    for (const r of results) assert.doesNotMatch(r.by ?? '', /^E[A-Z]+$/, `${r.probe}: a bare errno`)
     if (isRoot) assert.equal(one(results, 'setuid').outcome, 'blocked')
     // The default's limits (4096 tasks, half the memory) hold: the tests run as root, so a cgroup.
     assert.equal(by('fork-bomb'), 'cgroup (pids limit)')
