@@ -1,6 +1,7 @@
 // cordon's command dispatcher: maps errors to exit codes, loads each command on demand.
 import { type Command, dispatch, guardStdout } from './dispatch.js'
 import { formatTable, warn } from './output.js'
+import { writeStderr } from '../host/stderr.js'
 import { suggest } from '../errors.js'
 
 const VERSION = '0.2.0'
@@ -137,9 +138,15 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'help' && argv[1] !== undefined && COMMANDS[argv[1]]) return main([argv[1], '--help'])
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
+    // Asked for, the help is the output (stdout, 0); with no command it is a usage error's
+    // message (stderr, 2), as a mistyped command's is, and a pipe reading stdout gets nothing.
+    if (!name) {
+      writeStderr(HELP)
+      process.exitCode = 2
+      return
+    }
     guardStdout()
     process.stdout.write(HELP)
-    process.exitCode = name ? 0 : 2
     return
   }
   if (name === '--version' || name === '-V') {

@@ -215,7 +215,8 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   // A bare number is seconds, as timeout(1) and nsjail's --time_limit take it; a policy file
   // spells the unit out (limits.timeout: "30s").
   if (flags.timeout !== undefined)
-    limits.timeout = /^\d+(\.\d+)?$/.test(flags.timeout) ? `${flags.timeout}s` : flags.timeout
+    limits.timeout =
+      /^\d+(\.\d+)?$/.test(flags.timeout) && Number(flags.timeout) > 0 ? `${flags.timeout}s` : flags.timeout
   if (Object.keys(limits).length) overlay.limits = limits
   if (flags.acknowledge) overlay.acknowledge = flags.acknowledge.flatMap((a) => a.split(','))
   if (flags['no-namespaces']) {

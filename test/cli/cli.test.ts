@@ -24,6 +24,11 @@ describe('cordon CLI', () => {
   })
 
   test('unknown commands and flags are usage errors that say what to do', () => {
+    // No command at all: the help is the usage error's message, on stderr (helper-113).
+    const none = cordon([])
+    assert.equal(none.status, 2)
+    assert.equal(none.stdout, '')
+    assert.match(none.stderr, /^cordon [\d.]+ — /)
     const unknown = cordon(['rnu'])
     assert.equal(unknown.status, 2)
     assert.match(unknown.stderr, /unknown command `rnu`; did you mean `run`\?/)

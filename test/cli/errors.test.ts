@@ -113,7 +113,7 @@ describe('errors on bad input', () => {
     // A bare number is seconds, as timeout(1) takes it.
     const bare = cordon(['run', '--timeout', '0.5', '--', 'sleep', '20'], { cwd: projectDir() })
     assert.match(bare.stderr, /timed out after 500 ms: the whole sandbox was killed/)
-    policyError('--timeout', '0', /expected a duration: a positive number/)
+    policyError('--timeout', '0', /expected a duration: a positive number .* got `0`/)
     const wide = cordon(['run', '--memory', '100T', '--cpus', '1000', '--', 'true'], { cwd: projectDir() })
     assert.equal(wide.status, 0, wide.stderr)
     assert.match(
