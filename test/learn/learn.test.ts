@@ -329,3 +329,21 @@ test('a sleep made or not depending on timing is allowed although unseen', { tim
   const enforced = cordon(['run', '-p', policy, '--', 'python3', 'sleep.py'], { cwd: dir, timeout })
   assert.equal(enforced.stdout, 'done\n', `${enforced.stderr}\n${text}`)
 })
+
+test('a run that was killed says how, not only its status', { timeout }, () => {
+  // helper-113: a run killed by its timeout said "the command exited with 137".
+  const dir = join(projectDir(), 'killed')
+  fresh(dir, { '.keep': '' })
+  const timedOut = cordon(['learn', '-o', join(dir, 't.yaml'), '--timeout', '0.5', '--', 'sleep', '5'], {
+    cwd: dir,
+    timeout,
+  })
+  assert.equal(timedOut.status, 137)
+  assert.match(timedOut.stderr, /the command was killed by its timeout \(SIGKILL, exit 137\), so no policy/)
+  const signalled = cordon(['learn', '-o', join(dir, 's.yaml'), '--', 'sh', '-c', 'kill -TERM $$'], {
+    cwd: dir,
+    timeout,
+  })
+  assert.equal(signalled.status, 143)
+  assert.match(signalled.stderr, /the command was killed by SIGTERM \(exit 143\), so no policy/)
+})

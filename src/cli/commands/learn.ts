@@ -12,6 +12,7 @@ import { attackSurface, describeSurface } from '../../learn/surface.js'
 import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError, isStep } from '../../run/launcher-steps.js'
+import type { ExitResult } from '../../run/sandbox-process.js'
 import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { note, setQuiet, warn } from '../output.js'
@@ -168,12 +169,12 @@ export async function learnCommand(argv: string[]): Promise<number> {
     if (run.result.reason === 'setup') return code
     if (code !== 0 && !values.force) {
       warn(
-        `the command exited with ${code}, so no policy was written: a policy learned from a failing ` +
+        `${howItEnded(run.result)}, so no policy was written: a policy learned from a failing ` +
           'run allows the failure, not the work. Fix the run, or pass --force to write it anyway',
       )
       return code
     }
-    if (code !== 0) note(`warning: the command exited with ${code}; the policy covers what this run did`)
+    if (code !== 0) note(`warning: ${howItEnded(run.result)}; the policy covers what this run did`)
   }
   observation ??= emptyObservation(nativeArch())
 
@@ -227,4 +228,21 @@ export async function learnCommand(argv: string[]): Promise<number> {
     for (const f of generated.failed) note(`failed while learning, not granted: ${f}`)
   }
   return code
+}
+
+/** How a run that did not succeed ended, in words: a kill is not an exit status. */
+function howItEnded(result: ExitResult): string {
+  const killedBy = result.signal ? `${result.signal}, exit ${result.code}` : `exit ${result.code}`
+  switch (result.reason) {
+    case 'timeout':
+      return `the command was killed by its timeout (${killedBy})`
+    case 'oom':
+      return `the command was killed by the memory limit (${killedBy})`
+    case 'pids':
+      return `the command ran into the pids limit (${killedBy})`
+    case 'signal':
+      return `the command was killed by ${result.signal ?? 'a signal'} (exit ${result.code})`
+    default:
+      return `the command exited with ${result.code}`
+  }
 }
