@@ -115,7 +115,12 @@ function compilePolicy(
   }
   notes.push(identity.note)
   if (!ns.user && ctx.uid === 0 && identity.uid !== 0)
-    for (const w of unwritableBinds(policy, identity)) notes.push(`warning: ${w}`)
+    for (const w of unwritableBinds(policy, identity, false)) notes.push(`warning: ${w}`)
+  // Idmapped, a root caller's binds show their host owners' ids as they are, and the sandbox's
+  // root holds no capability (by default) to write another owner's directory: `--rw .` in a
+  // plain user's project made nothing, with no word of why (helper-113).
+  if (ns.user && identity.remap && !policy.capabilities.includes(capabilityNumber('dac_override')!))
+    for (const w of unwritableBinds(policy, identity, true)) notes.push(`warning: ${w}`)
   ops.push({ op: 'die_with_parent' })
   if (ns.pid || ns.time) ops.push({ op: 'init' })
   for (const [name, value] of Object.entries(tmpEnv(policy, ctx, notes)))
@@ -300,7 +305,11 @@ export function sandboxIdentity(
  * namespace (so without idmapped binds), may not write: `--no-namespaces --rw .` in a root-owned
  * project wrote nothing, with no word of why (a newcomer's trial). Their own files' modes decide
  * deeper down; the directory's own says whether it can make files at all. */
-function unwritableBinds(policy: ResolvedPolicy, id: { uid: number; gid: number }): string[] {
+function unwritableBinds(
+  policy: ResolvedPolicy,
+  id: { uid: number; gid: number },
+  idmapped: boolean,
+): string[] {
   const out: string[] = []
   for (const e of lastAtEachPlace(policy.filesystem)) {
     if (e.kind !== 'bind' || e.readOnly) continue
@@ -309,11 +318,15 @@ function unwritableBinds(policy: ResolvedPolicy, id: { uid: number; gid: number 
     const may =
       (st.uid === id.uid && st.mode & 0o200) || (st.gid === id.gid && st.mode & 0o020) || st.mode & 0o002
     if (may) continue
+    const dir = `${e.src} (owner ${st.uid}:${st.gid}, mode ${(st.mode & 0o7777).toString(8)})`
     out.push(
-      `the writable bind of ${e.src}: without a user namespace the sandbox writes as host ${id.uid}:${id.gid} ` +
-        `(root's id range), and ${e.src} (owner ${st.uid}:${st.gid}, mode ${(st.mode & 0o7777).toString(8)}) ` +
-        `lets it make no file there; run with namespaces (their binds are idmapped), or \`chown ${id.uid}:${id.gid}\` ` +
-        'what it should write',
+      idmapped
+        ? `the writable bind of ${e.src}: the sandbox writes as ${id.uid}:${id.gid} without capabilities (its ` +
+            `bind is idmapped: host owners keep their ids), and ${dir} lets it make no file there; run as its ` +
+            `owner (\`--uid ${st.uid} --gid ${st.gid}\`), or make it writable for ${id.uid}:${id.gid}`
+        : `the writable bind of ${e.src}: without a user namespace the sandbox writes as host ${id.uid}:${id.gid} ` +
+            `(root's id range), and ${dir} lets it make no file there; run with namespaces (their binds are ` +
+            `idmapped), or \`chown ${id.uid}:${id.gid}\` what it should write`,
     )
   }
   return out

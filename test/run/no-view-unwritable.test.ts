@@ -2,11 +2,11 @@
 // idmapped: `--no-namespaces --rw .` in a root-owned project made no file, and said nothing of
 // why (a newcomer's trial). The run now warns, naming the ids and the fix.
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { cordon, isRoot } from '../helpers.js'
+import { cordon, ensureTestUser, isRoot } from '../helpers.js'
 
 test(
   'root, without namespaces: a writable bind the id range cannot write is warned of',
@@ -30,5 +30,36 @@ test(
     assert.equal(ok.status, 0, ok.stderr)
     assert.doesNotMatch(ok.stderr, /writable bind of/)
     assert.equal(existsSync(join(project, 'made')), true)
+  },
+)
+
+// helper-113: with namespaces a root caller's writable binds are idmapped, so another owner's
+// directory shows its owner's ids, and the sandbox's root, without capabilities, cannot write
+// it: `--rw .` in a plain user's project made nothing and said nothing. Now it warns, naming
+// the owner to run as; run as that owner, the file is made (and is the owner's).
+test(
+  "root, namespaced: a writable bind of another owner's directory is warned of",
+  { skip: !isRoot && 'root: idmapped binds are a root caller’s' },
+  (t) => {
+    const { uid, gid } = ensureTestUser()
+    const project = mkdtempSync(join(tmpdir(), 'cordon-others-'))
+    t.after(() => rmSync(project, { recursive: true, force: true }))
+    chmodSync(project, 0o755)
+    chownSync(project, uid, gid)
+    const run = (more: string[]) => cordon(['run', ...more, '--', 'sh', '-c', ': > made'], { cwd: project })
+    const r = run(['--rw', '.'])
+    assert.notEqual(r.status, 0)
+    assert.equal(existsSync(join(project, 'made')), false)
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `warning: .*the writable bind of .*cordon-others-.*: the sandbox writes as 0:0 without capabilities .*` +
+          `\\(owner ${uid}:${gid}, mode 755\\) lets it make no file there; run as its owner \\(\`--uid ${uid} --gid ${gid}\`\\)`,
+      ),
+    )
+    const owner = run(['--uid', String(uid), '--gid', String(gid), '--rw', '.'])
+    assert.equal(owner.status, 0, owner.stderr)
+    assert.doesNotMatch(owner.stderr, /writable bind of/)
+    assert.equal(statSync(join(project, 'made')).uid, uid)
   },
 )
