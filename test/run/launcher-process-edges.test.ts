@@ -171,16 +171,20 @@ test(
   },
 )
 
+/** A sandbox whose launcher cannot start: its environment is more than exec takes (E2BIG). */
+const tooBig = (stdio: 'pipe' | 'inherit') =>
+  spawn(VIEW, 'true', [], {
+    stdio,
+    context: { cwd: '/' },
+    hostEnv: { PATH: '/usr/bin:/bin', BIG: 'x'.repeat(200_000) },
+  })
+
 test(
   'spawn(): a launcher that cannot start (E2BIG) is an error, its stdio streams there and closed',
   { skip: !built && 'not built' },
   async () => {
     // child_process throws E2BIG from spawn() itself; the addon's start reports it on `exited`.
-    const p = spawn(VIEW, 'true', [], {
-      stdio: 'pipe',
-      context: { cwd: '/' },
-      hostEnv: { PATH: '/usr/bin:/bin', BIG: 'x'.repeat(200_000) },
-    })
+    const p = tooBig('pipe')
     p.on('error', () => {})
     p.stdout!.on('data', () => {})
     const closed = new Promise((resolve) => p.once('close', resolve))
@@ -195,11 +199,7 @@ test(
   async () => {
     // The run command iterates the events before it awaits `exited`: an iteration that never
     // ended left nothing on the loop, and Node exited 0 with the command never run.
-    const p = spawn(VIEW, 'true', [], {
-      stdio: 'inherit',
-      context: { cwd: '/' },
-      hostEnv: { PATH: '/usr/bin:/bin', BIG: 'x'.repeat(200_000) },
-    })
+    const p = tooBig('inherit')
     const seen: string[] = []
     const iterated = (async () => {
       for await (const ev of p.events) seen.push(ev.event)
