@@ -14,11 +14,11 @@ import {
   realpathSync,
   renameSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { CordonError } from '../errors.js'
 import { callerResolve, fsPath, pathFromBytes } from '../host/path-bytes.js'
+import { writeAll } from '../host/write-all.js'
 
 export function writeOutput(path: string, data: string | Uint8Array, mode = 0o644): void {
   const full = callerResolve(path)
@@ -43,15 +43,18 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
   } catch (e) {
     throw outputError(path, (e as NodeJS.ErrnoException).code ?? 'EIO')
   }
+  // All of it, or nothing in place: one writeSync on a nearly full disk wrote part of a plan or
+  // a policy and the part was renamed into place, the run exiting 0 (helper-114). A policy cut
+  // at a line could even load, without the sections after the cut.
+  let error: NodeJS.ErrnoException | undefined
   try {
-    try {
-      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    } finally {
-      closeSync(fd)
-    }
-  } catch (e) {
+    error = writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data).error
+  } finally {
+    closeSync(fd)
+  }
+  if (error) {
     unlinkSync(fsPath(temp))
-    throw e
+    throw outputError(path, error.code ?? 'EIO')
   }
   renameSync(fsPath(temp), fsPath(full))
 }

@@ -15,13 +15,13 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
 import type { Limits } from '../cgroup/driver.js'
 import type { HostRead } from '../host/reads.js'
 import type { StatementStatus } from '../status/statements.js'
 import { planIsWhole } from '../plan/encode.js'
+import { writeAll } from '../host/write-all.js'
 import { callerUid, privateStateDir } from './state-dir.js'
 
 export const CACHE_VERSION = 3
@@ -105,11 +105,15 @@ export function writeCachedRun(entry: CachedRun): void {
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       0o600,
     )
+    let whole = false
     try {
-      writeSync(fd, JSON.stringify(entry))
+      whole = !writeAll(fd, Buffer.from(JSON.stringify(entry))).error
     } finally {
       closeSync(fd)
+      // A full state directory: no entry cut short in place, no temp file left per run.
+      if (!whole) unlinkSync(temp)
     }
+    if (!whole) return
     renameSync(temp, file)
     prune(dir)
   } catch {}

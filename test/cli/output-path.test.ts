@@ -2,11 +2,12 @@
 // directory, a missing parent, a file on the way, a kernel file system, a directory the caller
 // cannot write — before anything runs, for every command's -o (cli/output-file.ts).
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { CLI, cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cordon-output-path-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -50,6 +51,30 @@ describe('-o paths that cannot be written', () => {
       const r = cordonAs(ensureTestUser(), ['compile', '-q', '-o', '/etc/x.plan'], '/tmp')
       assert.equal(r.status, 2, r.stderr)
       assert.match(r.stderr, /cannot write \/etc\/x.plan: \/etc is not writable by you \(EACCES\)/)
+    },
+  )
+
+  // helper-114: one writeSync on a nearly full disk wrote part of the plan, which was renamed
+  // into place: exit 0, and cordon-exec refused the plan later. All of it, or an error.
+  test(
+    'compile: a disk that fills up leaves no part of the plan, and says so',
+    { skip: !isRoot && 'needs root to mount a small tmpfs in a mount namespace of its own' },
+    () => {
+      const small = mkdtempSync(join(tmpdir(), 'cordon-full-'))
+      try {
+        const script =
+          `mount -t tmpfs -o size=8k tmpfs "$1" && "$2" "$3" compile -q -o "$1/web.plan" -- /bin/echo served; ` +
+          'echo "rc=$?"; ls -A "$1"'
+        const r = spawnSync(
+          'unshare',
+          ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', small, process.execPath, CLI],
+          { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, timeout: 60_000 },
+        )
+        assert.match(r.stdout, /^rc=2\n$/, `${r.stdout}${r.stderr}`)
+        assert.match(r.stderr, /cannot write \S+\/web\.plan: the disk is full/)
+      } finally {
+        rmSync(small, { recursive: true, force: true })
+      }
     },
   )
 })

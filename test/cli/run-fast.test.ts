@@ -306,6 +306,34 @@ describe(
       }
     })
 
+    // helper-114: on a full state directory the entry was cut short in place (a miss ever after)
+    // and every run left a temp file of its own, which nothing removed.
+    test(
+      'a full state directory keeps no entry cut short and no temp file',
+      { skip: !isRoot && 'needs root to mount a small tmpfs over /run/cordon' },
+      (t) => {
+        const p = project(t)
+        const script =
+          'mount -t tmpfs -o size=8k,mode=700 tmpfs /run/cordon && ' +
+          `for i in 1 2 3; do "$0" "$1" run -q -- sh -c 'echo ran'; done; ls -A /run/cordon/plans`
+        const r = spawnSync(
+          'unshare',
+          [
+            '-m',
+            '--propagation',
+            'private',
+            'sh',
+            '-c',
+            script,
+            process.execPath,
+            join(ROOT, 'bin', 'cordon.cjs'),
+          ],
+          { cwd: p.dir, env, encoding: 'utf8', timeout: 60_000 },
+        )
+        assert.equal(r.stdout, 'ran\nran\nran\n', r.stderr)
+      },
+    )
+
     test("plans are filed for root only: a plain user's sandbox could write one", () => {
       assert.equal(filingAllowed(0), true)
       assert.equal(filingAllowed(1000), false)
