@@ -9,6 +9,9 @@ import {
   fstatSync,
   ftruncateSync,
   openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
   readSync,
   type WriteStream,
   writeSync,
@@ -87,6 +90,12 @@ export function checkEventsFd(text: string): number {
       'invalid_usage',
       `--events-fd ${text}: expected a descriptor number of 3 or more (0, 1 and 2 are the program's stdin, stdout and stderr), e.g. --events-fd 3 3>events.jsonl`,
     )
+  const own = nodesOwn(fd)
+  if (own)
+    throw new CordonError(
+      'invalid_usage',
+      `--events-fd ${fd}: descriptor ${fd} is not one the caller opened but Node's own (${own}); open one for cordon, e.g. \`cordon run --events-fd ${fd} ... ${fd}>events.jsonl\``,
+    )
   try {
     writeSync(fd, '') // EBADF unless open for writing
   } catch (e) {
@@ -96,6 +105,37 @@ export function checkEventsFd(text: string): number {
     )
   }
   return fd
+}
+
+/** What fd is when it is one of the descriptors Node made for itself before cordon's code ran
+ * (an epoll, an eventfd, a pipe to itself), not one the caller opened: events written into
+ * libuv's wake-up pipe crashed cordon (SIGSEGV) or were lost (helper-114). A caller's fd above
+ * 2 that the shell did not open is one of these. Node marks every fd close-on-exec at start,
+ * so that flag tells nothing; a pipe whose other end this process holds as well does. */
+function nodesOwn(fd: number): string | undefined {
+  let target: string
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return undefined // not open: the write below says so; no /proc: nothing to judge by
+  }
+  if (target.startsWith('anon_inode:')) return target
+  if (!target.startsWith('pipe:')) return undefined
+  // The same pipe at another fd, read where this one writes (`3>&1` shares a direction).
+  const mode = accessMode(fd)
+  for (const other of readdirSync('/proc/self/fd'))
+    if (Number(other) !== fd)
+      try {
+        if (readlinkSync(`/proc/self/fd/${other}`) === target && accessMode(Number(other)) !== mode)
+          return `${target}, whose other end it holds`
+      } catch {} // closed meanwhile (the directory's own fd)
+  return undefined
+}
+
+/** O_RDONLY, O_WRONLY or O_RDWR of fd's description, from /proc/self/fdinfo. */
+function accessMode(fd: number): number {
+  const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
+  return flags ? Number.parseInt(flags[1]!, 8) & 3 : -1
 }
 
 /** Lines to a descriptor, asynchronously, with a bound on what waits; `dropped` counts the rest. */

@@ -45,6 +45,27 @@ describe('cordon run: the events channel', () => {
     )
   })
 
+  // helper-114: writeSync(fd, '') took any descriptor open for writing, Node's own included:
+  // events went into libuv's wake-up pipe, and cordon died of SIGSEGV or lost them. Every fd the
+  // caller did not open (which are Node's varies with the host) is refused, before the command.
+  test("an --events-fd the caller did not open is refused, never one of Node's own written into", () => {
+    for (let fd = 3; fd <= 24; fd++) {
+      const r = cordon(
+        ['run', '-q', '--json', '--events-fd', String(fd), '--', 'sh', '-c', 'echo ran; exit 3'],
+        {
+          cwd: projectDir(),
+        },
+      )
+      assert.equal(r.signal, null, `fd ${fd}: cordon died of ${r.signal}`)
+      assert.equal(r.status, 125, `fd ${fd}: ${r.stdout}${r.stderr}`)
+      assert.equal(r.stdout, '', `fd ${fd}: the command ran`)
+      assert.match(
+        r.stderr,
+        new RegExp(`--events-fd ${fd}: descriptor ${fd} is not (one the caller opened|open for)`),
+      )
+    }
+  })
+
   test('--json alone is refused with what to pass', () => {
     const r = cordon(['run', '--json', '--', 'true'])
     assert.equal(r.status, 125)
