@@ -5,6 +5,7 @@
 
 import { readFileSync, readlinkSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { CordonError } from '../errors.js'
 
 const ESCAPED_BYTE = /[\udc80-\udcff]/
 /** What Node's UTF-8 decoding puts where bytes were not UTF-8. */
@@ -129,7 +130,17 @@ export const callerResolve = (...paths: string[]): string => resolve(callerCwd()
 /** The working directory as the kernel holds it, escaped as above: process.cwd() replaces bytes
  * that are not UTF-8 with U+FFFD, which names another directory (or none). */
 export function callerCwd(): string {
-  const cwd = process.cwd()
+  let cwd: string
+  try {
+    cwd = process.cwd()
+  } catch (cause) {
+    // Removed under the caller (`cd d; rmdir d`): an internal error with a stack before.
+    throw new CordonError(
+      'invalid_usage',
+      `the current directory ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no longer exists' : `cannot be read (${(cause as NodeJS.ErrnoException).code})`}; cd into one that does`,
+      { cause },
+    )
+  }
   if (!cwd.includes(REPLACED)) return cwd
   try {
     return pathFromBytes(readlinkSync('/proc/self/cwd', { encoding: 'buffer' }))

@@ -41,6 +41,19 @@ describe('run: what a flag or command got wrong', () => {
     }
   })
 
+  test('a working directory removed under the caller is one line, not a stack trace', { timeout }, () => {
+    // helper-114: process.cwd() threw ENOENT (uv_cwd), an internal error with a stack.
+    for (const args of [['run', '--', 'true'], ['plan']]) {
+      const r = spawnSync(
+        'sh',
+        ['-c', 'mkdir gone && cd gone && rmdir ../gone && exec "$0" "$@"', process.execPath, CLI, ...args],
+        { encoding: 'utf8', cwd: projectDir(), env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, timeout },
+      )
+      assert.equal(r.status, args[0] === 'run' ? 125 : 2, r.stderr)
+      assert.equal(r.stderr, 'cordon: the current directory no longer exists; cd into one that does\n')
+    }
+  })
+
   test('a directory as the command says so', { timeout }, () => {
     const r = cordon(['run', '--', '/usr'], { timeout })
     assert.equal(r.status, 126)
