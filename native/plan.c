@@ -66,11 +66,11 @@ static int rd_blob(struct reader *r, const uint8_t **data, uint32_t *n)
 	return 0;
 }
 
-/* A string is [u32 n][n bytes][NUL]: non-empty, no interior NUL, bounded. */
-static int rd_str(struct reader *r, const char **s)
+/* A string is [u32 n][n bytes][NUL]: non-empty, no interior NUL, at most max bytes. */
+static int rd_str_max(struct reader *r, const char **s, uint32_t max)
 {
 	uint32_t n;
-	if (rd_u32(r, &n) || n == 0 || n > PLAN_MAX_STRING || (size_t)n + 1 > r->left)
+	if (rd_u32(r, &n) || n == 0 || n > max || (size_t)n + 1 > r->left)
 		return -1;
 	if (r->p[n] != 0 || memchr(r->p, 0, n) != NULL)
 		return -1;
@@ -78,6 +78,11 @@ static int rd_str(struct reader *r, const char **s)
 	r->p += (size_t)n + 1;
 	r->left -= (size_t)n + 1;
 	return 0;
+}
+
+static int rd_str(struct reader *r, const char **s)
+{
+	return rd_str_max(r, s, PLAN_MAX_STRING);
 }
 
 const char *plan_op_name(uint16_t code)
@@ -231,7 +236,7 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 			return "truncated";
 		return op->a < 3 || op->a > (1u << 20) ? "fd must be between 3 and 1048576" : NULL;
 	case OP_ENV_SET:
-		if (rd_str(r, &op->s1))
+		if (rd_str_max(r, &op->s1, PLAN_MAX_EXEC_STRING))
 			return "bad string";
 		return strchr(op->s1, '=') && op->s1[0] != '=' ? NULL : "expected NAME=value";
 	case OP_ENV_PASS:
@@ -240,7 +245,8 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		return strchr(op->s1, '=') ? "a variable name cannot contain '='" : NULL;
 	case OP_EXEC_ARG:
 	case OP_HOSTNAME:
-		if (rd_str(r, &op->s1))
+		if (rd_str_max(r, &op->s1,
+			       op->code == OP_EXEC_ARG ? PLAN_MAX_EXEC_STRING : PLAN_MAX_STRING))
 			return "bad string";
 		return op->code == OP_HOSTNAME && strlen(op->s1) > 64 ? "hostname over 64 bytes"
 								      : NULL;

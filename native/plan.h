@@ -21,6 +21,10 @@
 #define PLAN_MAX_SIZE (16u << 20)
 #define PLAN_MAX_OPS 65536u
 #define PLAN_MAX_STRING 4096u
+/* An environment entry or an argument of the command: what execve takes of one string
+ * (MAX_ARG_STRLEN, 32 pages). Both go to execve as they are (heap copies or pointers into the
+ * plan), never into a buffer of PLAN_MAX_STRING. */
+#define PLAN_MAX_EXEC_STRING 131072u
 #define PLAN_CALLER_ID 0xffffffffu /* id map "outside" value: the launcher's own uid/gid */
 
 enum plan_op {

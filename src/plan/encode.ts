@@ -6,6 +6,8 @@ import { type BindFlags, OP_CODES, PLAN_VERSION, type Plan, type PlanOp } from '
 const CALLER = 0xffffffff
 const MAGIC = [0x43, 0x52, 0x44, 0x4e] // "CRDN"
 const NUL = new Uint8Array(1)
+/** What execve takes of one string (MAX_ARG_STRLEN): native/plan.h PLAN_MAX_EXEC_STRING. */
+const MAX_EXEC_STRING = 131072
 
 /** Writes the plan into one growing buffer in place. A plan of the default profile has ~2,000
  * fields; a Buffer per field (allocated, zeroed, then concatenated) made encoding a visible
@@ -65,14 +67,17 @@ class Writer {
     this.buf.writeBigUInt64LE(v, at)
     return this
   }
-  str(s: string, field: string): this {
+  /** max: native/plan.h PLAN_MAX_STRING, or PLAN_MAX_EXEC_STRING for what goes to execve. */
+  str(s: string, field: string, max = 4096): this {
     if (typeof s !== 'string') this.refuse(`a string (${field})`, s)
     // Exact bytes: a string may carry bytes that are not UTF-8 as lone surrogates (path-bytes.ts).
     const bytes = pathBytes(s)
-    if (bytes.length === 0 || bytes.length > 4096 || bytes.includes(0))
+    if (bytes.length === 0 || bytes.length > max || bytes.includes(0))
       throw new CordonError(
-        'internal',
-        `plan: ${field} must be 1-4096 bytes without NUL, got ${JSON.stringify(s)}`,
+        'invalid_policy',
+        // Not the string itself: an environment value may be a secret (helper-114).
+        `${field} must be 1-${max} bytes without NUL, got ${bytes.length} bytes` +
+          `${bytes.includes(0) ? ' with a NUL' : ''} starting ${JSON.stringify(s.slice(0, 24))}`,
       )
     return this.u32(bytes.length).push(bytes).push(NUL)
   }
@@ -167,13 +172,13 @@ function body(op: PlanOp, w: Writer): void {
       if (typeof op.name !== 'string' || !op.name || op.name.includes('='))
         w.refuse('a variable name: a non-empty string without `=`', op.name)
       if (typeof op.value !== 'string') w.refuse('a string (the value)', op.value)
-      w.str(`${op.name}=${op.value}`, 'env')
+      w.str(`${op.name}=${op.value}`, `env ${op.name}`, MAX_EXEC_STRING)
       break
     case 'env_pass':
       w.str(op.name, 'env name')
       break
     case 'exec_arg':
-      w.str(op.arg, 'argument')
+      w.str(op.arg, 'argument', MAX_EXEC_STRING)
       break
     case 'cgroup':
     case 'proc':

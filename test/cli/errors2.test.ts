@@ -54,6 +54,15 @@ describe('run: what a flag or command got wrong', () => {
     }
   })
 
+  test('an --env value past 4 KiB reaches the command whole', { timeout }, () => {
+    // helper-114: refused by the plan's 4096-byte string bound, echoing the value (a token).
+    const r = cordon(['run', '-q', '--env', `T=${'x'.repeat(20_000)}`, '--', 'sh', '-c', 'echo ${#T}'], {
+      timeout,
+    })
+    assert.equal(r.status, 0, r.stderr.slice(0, 300))
+    assert.equal(r.stdout, '20000\n')
+  })
+
   test('a directory as the command says so', { timeout }, () => {
     const r = cordon(['run', '--', '/usr'], { timeout })
     assert.equal(r.status, 126)

@@ -62,7 +62,7 @@ test('encodePlan keeps a blob larger than its first buffer intact', () => {
 })
 
 test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-byte limit, no NUL", () => {
-  const body = (arg: string) => walk(encodePlan({ ops: [{ op: 'exec_arg', arg }], notes: [] }))[0]!.body
+  const body = (arg: string) => walk(encodePlan({ ops: [{ op: 'env_pass', name: arg }], notes: [] }))[0]!.body
   const exact = (arg: string, bytes: Buffer) => {
     const b = body(arg)
     assert.equal(b.readUInt32LE(0), bytes.length)
@@ -82,6 +82,19 @@ test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-b
   exact('€'.repeat(1365), Buffer.from('€'.repeat(1365)))
   for (const bad of ['', 'a\0b', 'x'.repeat(4097), '€'.repeat(1366), `${'x'.repeat(4096)}\udcff`])
     assert.throws(() => body(bad), /must be 1-4096 bytes without NUL/, JSON.stringify(bad).slice(0, 40))
+  // What goes to execve (an argument, an environment entry) may be as long as execve takes one
+  // string, 128 KiB; too long, the error says how long and never echoes a value (a secret).
+  const arg = (a: string) => encodePlan({ ops: [{ op: 'exec_arg', arg: a }], notes: [] })
+  assert.equal(walk(arg('x'.repeat(131072)))[0]!.body.readUInt32LE(0), 131072)
+  const secret = `s3cr3t-${'x'.repeat(131072)}`
+  assert.throws(
+    () => encodePlan({ ops: [{ op: 'env_set', name: 'TOKEN', value: secret }], notes: [] }),
+    (e: Error) =>
+      /^env TOKEN must be 1-131072 bytes without NUL, got 131085 bytes starting "TOKEN=s3cr3t-x+"$/.test(
+        e.message,
+      ) && e.message.length < 200,
+  )
+  assert.throws(() => arg('x'.repeat(131073)), /argument must be 1-131072 bytes/)
   // Many strings past the first buffer: each lands whole after the buffer grows.
   const many = walk(
     encodePlan({
