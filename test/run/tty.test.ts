@@ -199,9 +199,13 @@ describe(
 // so before, a shell's `sleep` never got it (the shell waited on for 100 s), and the command got
 // up to three copies: the terminal's to init, the launcher's, and cordon's passed on again.
 
+/** Kept after the last line: Linux may end a pty master's reads (EIO) once the slave's last fd
+ * has closed, before it has handed over what was written just before (a CI run lost "rc=130"). */
+const LINGER = '; sleep 1'
+
 /** `cordon run <flags> -- <command>` piped through a reader that ignores SIGINT, then its status. */
 function piped(flags: string[], command: string[]): string[] {
-  const script = `"$1" "$2" run -q "\${@:4}" | (trap '' INT QUIT; cat); echo "rc=\${PIPESTATUS[0]}"`
+  const script = `"$1" "$2" run -q "\${@:4}" | (trap '' INT QUIT; cat); echo "rc=\${PIPESTATUS[0]}"${LINGER}`
   return ['/bin/bash', '-c', script, 'bash', process.execPath, CLI, '', ...flags, '--', ...command]
 }
 
@@ -211,7 +215,7 @@ function looped(flags: string[]): string[] {
   const loop = `for i in 1 2 3; do "$1" "$2" run -q "\${@:4}" -- sleep 3; echo "it $i rc=$?"; done; echo loop-done`
   const script =
     `trap 'echo trapped' INT; bash -c '${loop}' bash "$@" | (trap '' INT QUIT; cat); ` +
-    `echo "loop=\${PIPESTATUS[0]}"`
+    `echo "loop=\${PIPESTATUS[0]}"${LINGER}`
   return ['/bin/bash', '-c', script, 'bash', process.execPath, CLI, '', ...flags]
 }
 
