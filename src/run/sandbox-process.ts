@@ -172,9 +172,12 @@ export function exitResult(
     : signal
       ? { code: 128 + signalNumber(signal), signal }
       : { code: code ?? 125, signal: undefined }
+  // A kill that came as the command ended on its own (the timer fired as it exited, helper-114)
+  // is not why it ended: the launcher's report says the command was not killed.
+  const killed = killedFor && (!stream.exitEvent || out.signal === 'SIGKILL') ? killedFor : undefined
   return {
     ...out,
-    reason: reasonFor(out.code, out.signal, killedFor, events, stream.lastError, stream.started),
+    reason: reasonFor(out.code, out.signal, killed, events, stream.lastError, stream.started),
     ...(stats ? { stats } : {}),
     ...(events ? { counters: events } : {}),
     error: stream.lastError,

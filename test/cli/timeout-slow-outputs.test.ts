@@ -238,3 +238,28 @@ for (const mode of modes) {
     },
   )
 }
+
+// helper-114: a timer that fired as the command exited on its own made the run's reason
+// `timeout` with the command's own status 0 ("timed out after 500 ms" on a run that exited 0,
+// 11 of 40 runs). The launcher's report says whether the kill is what ended the command.
+test('a command that exits just before its timeout is reported as exited', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-edge-'))
+  chmodSync(dir, 0o755)
+  try {
+    for (let i = 0; i < 20; i++) {
+      const r = spawnSync(process.execPath, [CLI, 'run', '-q', '--timeout', '300ms', '--', 'sleep', '0.29'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+        timeout: 30_000,
+      })
+      if (r.status === 0) assert.doesNotMatch(r.stderr, /timed out/, `run ${i}`)
+      else {
+        assert.equal(r.status, 137, r.stderr)
+        assert.match(r.stderr, /timed out after 300 ms/)
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
