@@ -151,12 +151,27 @@ static void run_op(const struct command *cmd, const struct plan_op_rec *op)
 	struct rlimit lim;
 	int err;
 	switch (op->code) {
-	case OP_RLIMIT:
+	case OP_RLIMIT: {
 		lim.rlim_cur = op->x == UINT64_MAX ? RLIM_INFINITY : op->x;
 		lim.rlim_max = op->y == UINT64_MAX ? RLIM_INFINITY : op->y;
-		if (setrlimit((int)op->a, &lim))
-			die_step(EXIT_CORDON, "rlimit", NULL, NULL, errno);
-		break;
+		/* A hard limit the caller already has below the policy's is stricter: kept, where
+		 * raising it (EPERM without CAP_SYS_RESOURCE) failed every run of a plain user whose
+		 * `ulimit -Hu` is under the default profile's 4096 tasks. */
+		if (!setrlimit((int)op->a, &lim))
+			break;
+		err = errno;
+		struct rlimit now;
+		if (err == EPERM && !getrlimit((int)op->a, &now) && now.rlim_max != RLIM_INFINITY &&
+		    (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > now.rlim_max)) {
+			lim.rlim_max = now.rlim_max;
+			if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > now.rlim_max)
+				lim.rlim_cur = now.rlim_max;
+			if (!setrlimit((int)op->a, &lim))
+				break;
+			err = errno;
+		}
+		die_step(EXIT_CORDON, "rlimit", NULL, NULL, err);
+	}
 	case OP_CHDIR:
 		if (chdir(op->s1))
 			die_step(EXIT_CORDON, "chdir", op->s1, NULL, errno);

@@ -2,11 +2,12 @@
 // a root-only flag says it does nothing, and `check` marks what this caller can do, not what
 // the host has.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { CLI, cordonAs, ensureTestUser, isRoot, plainUserScratch } from '../helpers.js'
 
 const timeout = 60_000
 
@@ -50,3 +51,26 @@ describe('a plain user', { skip: isRoot ? false : 'needs root to act as the test
     if (!delegated) assert.match(cg.fix ?? '', /run cordon as root .* or delegate a cgroup v2 subtree/)
   })
 })
+
+// helper-114: the default profile's 4096 tasks are an RLIMIT_NPROC for a plain user without a
+// cgroup; a hard `ulimit -u` already below that made setrlimit fail EPERM, and every run of
+// that user failed. The caller's lower hard limit is stricter: it is kept.
+test(
+  "a plain user's hard process limit below the profile's is kept, not a failed run",
+  { skip: isRoot ? false : 'needs root to act as the test user' },
+  (t) => {
+    const { env, dir, user } = plainUserScratch(t, 'nproc')
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        'ulimit -Su 1000 && ulimit -Hu 4000 && exec "$0" "$1" run -q -- bash -c "ulimit -Hu"',
+        process.execPath,
+        CLI,
+      ],
+      { cwd: dir, uid: user.uid, gid: user.gid, env, encoding: 'utf8', timeout: 60_000 },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, '4000\n')
+  },
+)
