@@ -15,6 +15,18 @@ describe('audit verdicts', () => {
     assert.match(audited.stderr, /audit: the policy would have allowed everything this run did/)
   })
 
+  // helper-114: a run that never started, or was killed, was said to have been allowed
+  // "everything this run did".
+  test('a run that did not start, or was cut short, is not given a clean verdict', () => {
+    const missing = cordon(['run', '--audit', '--', '/nonexistent'], { cwd: projectDir() })
+    assert.equal(missing.status, 127, missing.stderr)
+    assert.match(missing.stderr, /audit: the command did not run, so nothing was judged/)
+    assert.doesNotMatch(missing.stderr, /allowed everything/)
+    const cut = cordon(['run', '--audit', '--timeout', '300ms', '--', 'sleep', '5'], { cwd: projectDir() })
+    assert.equal(cut.status, 137, cut.stderr)
+    assert.match(cut.stderr, /allowed everything this run did until its timeout killed it/)
+  })
+
   test('a write the policy refuses is reported once, with its own path as the grant', () => {
     const audited = cordon(
       [

@@ -3,6 +3,7 @@ import { Auditor, type Violation } from '../../learn/audit.js'
 import { tracedRun } from '../../learn/learn.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { escapeControl } from '../../run/escape.js'
+import type { ExitReason } from '../../run/sandbox-process.js'
 import { describeStepError, isStep } from '../../run/launcher-steps.js'
 import type { EventOutput } from '../event-output.js'
 import { paint, warn } from '../output.js'
@@ -33,19 +34,33 @@ export async function auditRun(
   })
   out.record({ event: 'result', reason: run.result.reason, code: run.result.code })
   out.record({ event: 'audit', violations: auditor.violations, fallbacks: auditor.fallbacks })
-  if (out.human) report(auditor.violations, auditor.fallbacks)
+  if (out.human) report(auditor.violations, auditor.fallbacks, run.result.reason)
   return run.result.code
 }
 
+/** How far the run went, for the verdict: not "everything this run did" of a run that never
+ * started, or one cut short (helper-114). */
+const CUT: Partial<Record<ExitReason, string>> = {
+  timeout: 'until its timeout killed it',
+  aborted: 'until it was aborted',
+  oom: 'until the memory limit killed it',
+  pids: 'until it hit the pids limit',
+}
+
 /** The would-be denials for a person; what the program did (paths, names) is escaped. */
-function report(violations: Violation[], fallbacks: Violation[]): void {
+function report(violations: Violation[], fallbacks: Violation[], reason: ExitReason): void {
   const c = paint(process.stderr)
   if (fallbacks.length)
     warn(
       `audit: answered ENOSYS (libc falls back to an older call): ${fallbacks.map((f) => f.what).join(', ')}`,
     )
   if (!violations.length) {
-    warn('audit: the policy would have allowed everything this run did', c.green)
+    if (reason === 'setup') warn('audit: the command did not run, so nothing was judged')
+    else
+      warn(
+        `audit: the policy would have allowed everything this run did${CUT[reason] ? ` ${CUT[reason]}` : ''}`,
+        c.green,
+      )
     return
   }
   warn(`audit: the policy would have denied ${violations.length}:`, c.yellow)
