@@ -45,15 +45,29 @@ export const TERMINATING = new Set<string>([
   'SIGPIPE',
 ])
 
-/** The host pid of the container's first process (`runc state`), while it runs. */
-export function initPid(program: string, global: string[], id: string): number | undefined {
+/** The container's first process as `runc state` tells it: `pid` while it runs; `command` once
+ * it is the container's command, not yet while it is runc's own init (created, or started and
+ * not yet exec'd: its Go runtime takes a signal and drops it); null when there is no container
+ * (not yet made, or gone). */
+export function containerInit(
+  program: string,
+  global: string[],
+  id: string,
+): { pid: number | undefined; command: boolean } | null {
   const r = spawnSync(program, [...global, 'state', id], { encoding: 'utf8', timeout: RUNTIME_CALL_MS })
+  let state: { pid?: number; status?: string }
   try {
-    const pid = (JSON.parse(r.stdout) as { pid?: number }).pid
-    return pid && pid > 0 ? pid : undefined
+    state = JSON.parse(r.stdout) as { pid?: number; status?: string }
   } catch {
-    return undefined
+    return null
   }
+  const pid = state.pid && state.pid > 0 ? state.pid : undefined
+  if (state.status !== 'running' || pid === undefined) return { pid, command: state.status === 'stopped' }
+  let comm = ''
+  try {
+    comm = readFileSync(`/proc/${pid}/comm`, 'utf8')
+  } catch {} // gone: whatever it was ran
+  return { pid, command: !comm.startsWith('runc:') }
 }
 
 /** Whether the process catches or ignores signal n (its SigCgt and SigIgn masks). */

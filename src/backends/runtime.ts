@@ -17,13 +17,14 @@ import {
 } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { hostIdRanges } from '../host/id-range.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { identify } from '../host/signal.js'
 import { launcherPath } from '../host/launcher.js'
 import {
   handles,
-  initPid,
+  containerInit,
   killRuntimeTree,
   RUNTIME_CALL_MS,
   STOP_GRACE_MS,
@@ -274,7 +275,7 @@ export function spawnOnRuntime(
   const program = runtimePath(backend)!
   const flags = globalFlags(backend, policy, uid) // before the bundle: it throws on an unsafe state dir
   sweepOrphans(installedRuntimes(), uid)
-  const bundle = makeBundleDir()
+  // Before the bundle: a policy it refuses (a missing --cwd) left the bundle behind (helper-114).
   const { config, files } = backendConfig(
     policy,
     command,
@@ -283,6 +284,7 @@ export function spawnOnRuntime(
     options.cwd ?? caller.cwd,
     backend,
   )
+  const bundle = makeBundleDir()
   try {
     writeExport(bundle, [
       { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
@@ -332,8 +334,18 @@ export function spawnOnRuntime(
       })
     : spawnChild(program, runtimeArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
   if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
-  if (copy.includes(1)) child.stdout.pipe(process.stdout)
-  if (copy.includes(2)) child.stderr.pipe(process.stderr)
+  // A reader gone (`… | head -1`) fails the write with EPIPE: an 'error' no one handled ended
+  // cordon with a stack trace and the container running (helper-114). The copy stops instead,
+  // and closing the runtime's pipe gives the command its own EPIPE (SIGPIPE), as natively.
+  const copyOut = (from: Readable, to: NodeJS.WritableStream) => {
+    from.pipe(to)
+    to.once('error', () => {
+      from.unpipe(to)
+      from.destroy()
+    })
+  }
+  if (copy.includes(1)) copyOut(child.stdout, process.stdout)
+  if (copy.includes(2)) copyOut(child.stderr, process.stderr)
   if (wanted[0] === 'ignore') child.stdin!.end()
   if (wanted[1] === 'ignore') child.stdout.resume()
   if (wanted[2] === 'ignore') child.stderr.resume()
@@ -376,8 +388,16 @@ export function spawnOnRuntime(
   const forward = (signal: NodeJS.Signals) => {
     const n = constants.signals[signal]
     if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return child.kill(signal)
-    const pid = initPid(program, aux, id)
-    if (pid === undefined || handles(pid, n)) return child.kill(signal)
+    const init = containerInit(program, aux, id)
+    // Before the command runs (no container yet, or runc's own init in it, which drops the
+    // signal): the command never starts, and the run ends by the signal, as natively before the
+    // go. Forwarded, it was lost, and the command ran to its end (helper-114: exit 0).
+    if (init === null || !init.command) {
+      signalled ??= n
+      stop()
+      return true
+    }
+    if (init.pid === undefined || handles(init.pid, n)) return child.kill(signal)
     signalled ??= n
     runtimeKill('KILL')
     return true
@@ -386,10 +406,11 @@ export function spawnOnRuntime(
     child.on('error', (e) => finish(125, 'setup', e.message))
     child.on('close', (code, signal) => {
       const error = runtimeError(log)
-      // A timeout first: what the runtime logged while it was being killed is no setup error.
+      // A timeout or a signal first: what the runtime logged while it was being killed (before
+      // the command started, too) is no setup error.
       if (timedOut) finish(137, 'timeout')
-      else if (error !== undefined) finish(125, 'setup', error)
       else if (signalled !== undefined) finish(128 + signalled, 'signal')
+      else if (error !== undefined) finish(125, 'setup', error)
       else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
       else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
     })

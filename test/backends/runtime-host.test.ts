@@ -116,6 +116,44 @@ describe('runtime backends on this host', { skip: why }, () => {
     assert.equal(await handled.status, 5)
   })
 
+  // helper-114: a SIGTERM as the run started was forwarded to runc's own init (its Go runtime
+  // drops it): the command ran its 10 s and cordon exited 0; a little earlier, it ended cordon
+  // before forwarding was in place, and the container ran on, reparented, its bundle left.
+  test('runc: a SIGTERM at any moment of the start ends the run by it, and leaves nothing', async () => {
+    const bundles = () => readdirSync('/tmp').filter((n) => n.startsWith('cordon-bundle-')).length
+    const before = bundles()
+    for (let ms = 100; ms <= 700; ms += 40) {
+      const began = Date.now()
+      const run = start(['-q', '--backend', 'runc', '--', 'sh', '-c', 'echo started; exec sleep 10'])
+      await new Promise((r) => setTimeout(r, ms))
+      run.child.kill('SIGTERM')
+      const status = await run.status
+      assert.ok(status === 143 || status === 'SIGTERM', `after ${ms} ms: ${String(status)}`)
+      assert.ok(Date.now() - began < 8000, `after ${ms} ms: the command ran on`)
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    const left = spawnSync('pgrep', ['-f', 'runc .*run --bundle /tmp/cordon-bundle-'], { encoding: 'utf8' })
+    assert.equal(left.stdout, '', 'a runc run left running')
+    assert.ok(bundles() <= before, 'a bundle left behind')
+  })
+
+  test('runc and gVisor: a reader that goes away ends the copy, not cordon with a stack trace', () => {
+    for (const backend of ['runc', 'gvisor']) {
+      const r = spawnSync(
+        'bash',
+        [
+          '-c',
+          `"$0" "$1" run -q --backend ${backend} -- seq 1 1000000 | head -1; echo "rc=\${PIPESTATUS[0]}"`,
+          process.execPath,
+          CLI,
+        ],
+        { cwd: projectDir(), env, encoding: 'utf8', timeout: 60_000 },
+      )
+      assert.match(r.stdout, /^1\nrc=\d+\n$/, `${backend}: ${r.stderr}`)
+      assert.doesNotMatch(r.stderr, /Unhandled 'error' event|\n\s+at /, backend)
+    }
+  })
+
   test('runc as root: --uid 65534 --gid 65534 runs, with writable binds too, as host 65534', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-uid-'))
     after(() => rmSync(dir, { recursive: true, force: true }))

@@ -336,10 +336,18 @@ async function runOnBackend(
   const statements = backendStatus(policy, backend, { abi: 0 })
   refuseUnenforcedTcp(policy, statements, backend)
   reportEnforcement(statements, out, backend)
-  const child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
-  const stopForwarding = forwardSignals((signal) => child.kill(signal))
-  const result = await child.exited
-  stopForwarding()
+  // Forwarding from before the runtime starts: a SIGTERM in the moment between its start and the
+  // install ended cordon by Node's default action, and the container ran on, reparented
+  // (helper-114). No handler can run before spawnOnRuntime has returned `child`.
+  let child: ReturnType<typeof spawnOnRuntime> | undefined
+  const stopForwarding = forwardSignals((signal) => child?.kill(signal))
+  let result
+  try {
+    child = spawnOnRuntime(policy, backend, command, { stdio: 'inherit' })
+    result = await child.exited
+  } finally {
+    stopForwarding()
+  }
   out.record({
     event: 'result',
     backend,
