@@ -16,7 +16,7 @@ import {
   rmSync,
 } from 'node:fs'
 import { constants } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { hostIdRanges } from '../host/id-range.js'
 import { cgroupAccess } from '../cgroup/select.js'
@@ -292,7 +292,16 @@ export function spawnOnRuntime(
       ...files,
     ])
   } catch (e) {
-    rmSync(bundle, { recursive: true, force: true })
+    removeBundle(bundle)
+    // A full or unwritable TMPDIR was an internal error with a stack (helper-114).
+    const code = (e as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && code.startsWith('E'))
+      throw new CordonError(
+        'setup_failed',
+        `--backend ${backend}: cannot write the container's bundle in ${dirname(bundle)} (${code}); ` +
+          'free space there, or point TMPDIR at a directory with room',
+        { cause: e },
+      )
     throw e
   }
   // A remapped container's root builds its view in rootfs: the bundle is only traversable (its
@@ -333,7 +342,10 @@ export function spawnOnRuntime(
         stdio: ['inherit', 'pipe', 'pipe'],
       })
     : spawnChild(program, runtimeArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
-  if (copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
+  // A runtime that could not start (EMFILE making its pipes) has no streams: its 'error' ends
+  // the run (exited below); piping into the missing stdin was a TypeError with a stack.
+  const running = child.pid !== undefined
+  if (running && copy.includes(0)) process.stdin.pipe(child.stdin!).on('error', () => {})
   // A reader gone (`… | head -1`) fails the write with EPIPE: an 'error' no one handled ended
   // cordon with a stack trace and the container running (helper-114). The copy stops instead,
   // and closing the runtime's pipe gives the command its own EPIPE (SIGPIPE), as natively.
@@ -344,11 +356,11 @@ export function spawnOnRuntime(
       from.destroy()
     })
   }
-  if (copy.includes(1)) copyOut(child.stdout, process.stdout)
-  if (copy.includes(2)) copyOut(child.stderr, process.stderr)
-  if (wanted[0] === 'ignore') child.stdin!.end()
-  if (wanted[1] === 'ignore') child.stdout.resume()
-  if (wanted[2] === 'ignore') child.stderr.resume()
+  if (running && copy.includes(1)) copyOut(child.stdout, process.stdout)
+  if (running && copy.includes(2)) copyOut(child.stderr, process.stderr)
+  if (wanted[0] === 'ignore') child.stdin?.end()
+  if (wanted[1] === 'ignore') child.stdout?.resume()
+  if (wanted[2] === 'ignore') child.stderr?.resume()
   let timedOut = false
   const runtimeKill = (signal: string) =>
     spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
@@ -363,8 +375,8 @@ export function spawnOnRuntime(
       killRuntimeTree(launcher, id)
       escalation = setTimeout(() => {
         // Something else holds the streams: the run ends all the same, with what they gave.
-        child.stdout.destroy()
-        child.stderr.destroy()
+        child.stdout?.destroy()
+        child.stderr?.destroy()
         forceEnd?.()
       }, STOP_GRACE_MS)
     }, STOP_GRACE_MS)
@@ -426,7 +438,7 @@ export function spawnOnRuntime(
         process.stdin.destroy()
       }
       spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
-      rmSync(bundle, { recursive: true, force: true })
+      removeBundle(bundle)
       resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
     }
   })
@@ -436,6 +448,14 @@ export function spawnOnRuntime(
     exited,
     kill: (signal = 'SIGTERM') => forward(signal),
   }
+}
+
+/** Removes a run's bundle; one that cannot be removed now (EMFILE) is swept by a later run
+ * (orphans.ts), never an error that hides the run's own. */
+function removeBundle(bundle: string): void {
+  try {
+    rmSync(bundle, { recursive: true, force: true })
+  } catch {}
 }
 
 /** Whether this process's stdin is a pipe or a FIFO. */

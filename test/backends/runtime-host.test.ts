@@ -154,6 +154,48 @@ describe('runtime backends on this host', { skip: why }, () => {
     }
   })
 
+  // helper-114: a low descriptor limit or a full TMPDIR ended a runtime run with a TypeError or
+  // an ENOSPC stack trace (and a bundle left for a later run to sweep).
+  test('runc: a start the fd limit or a full TMPDIR refuses is one line and exit 125', () => {
+    for (let limit = 19; limit <= 30; limit++) {
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          `ulimit -n ${limit} && exec "$0" "$1" run -q --backend runc -- echo hi`,
+          process.execPath,
+          CLI,
+        ],
+        { cwd: projectDir(), env, encoding: 'utf8', timeout: 60_000 },
+      )
+      if (r.status === 0 && r.stdout === 'hi\n') break
+      assert.equal(r.status, 125, `ulimit -n ${limit}: ${r.stdout}${r.stderr}`)
+      assert.match(r.stderr, /^cordon: [^\n]+\n$/, `ulimit -n ${limit}`)
+    }
+    const small = mkdtempSync(join(tmpdir(), 'cordon-smalltmp-'))
+    try {
+      const r = spawnSync(
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount -t tmpfs -o size=8k tmpfs "$2" && TMPDIR="$2" exec "$0" "$1" run -q --backend runc -- echo hi',
+          process.execPath,
+          CLI,
+          small,
+        ],
+        { cwd: projectDir(), env, encoding: 'utf8', timeout: 60_000 },
+      )
+      assert.equal(r.status, 125, r.stderr)
+      assert.match(r.stderr, /cannot write the container's bundle in \S+ \(ENOSPC\); free space there/)
+    } finally {
+      rmSync(small, { recursive: true, force: true })
+    }
+  })
+
   test('runc as root: --uid 65534 --gid 65534 runs, with writable binds too, as host 65534', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-uid-'))
     after(() => rmSync(dir, { recursive: true, force: true }))

@@ -356,7 +356,13 @@ async function runOnBackend(
     ...(result.error ? { error: result.error } : {}),
   })
   if (!out.human) return result.code
-  if (result.error !== undefined) warn(`${backend} could not start the sandbox: ${result.error}`)
+  if (result.error !== undefined)
+    warn(
+      `${backend} could not start the sandbox: ${result.error}` +
+        (/\bE[MN]FILE\b/.test(result.error)
+          ? ' (too many open files: raise the limit, e.g. `ulimit -n 1024`)'
+          : ''),
+    )
   if (result.reason === 'timeout') warn(REASONS.timeout!(policy))
   return result.code
 }
