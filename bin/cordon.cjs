@@ -47,7 +47,9 @@ function runAddon() {
 
 const cannotLoad = (error) => {
   process.stderr.write(
-    `cordon: cannot load the CLI (${error?.message}); run \`npm run build\` in the package\n`,
+    error?.code === 'EMFILE' || error?.code === 'ENFILE'
+      ? 'cordon: too many open files to load the CLI: raise the limit, e.g. `ulimit -n 1024`\n'
+      : `cordon: cannot load the CLI (${error?.message}); run \`npm run build\` in the package\n`,
   )
   process.exit(125)
 }

@@ -56,6 +56,12 @@ export async function dispatch(name: string, load: () => Promise<Command>, rest:
       const text = error instanceof FlagError ? `${error.message}; see cordon ${name} --help` : error.message
       for (const line of text.split('\n')) warn(line)
       process.exitCode = failureStatus(error, name)
+    } else if (isOutOfFds(error)) {
+      // Not the file's fault (it was named as a path, and read as bad input with a wrong fix).
+      const call = error.syscall ?? 'open'
+      const what = error.path && !call.includes(error.path) ? `${call} ${error.path}` : call
+      warn(`too many open files (${what}): raise the limit, e.g. \`ulimit -n 1024\``)
+      process.exitCode = 125
     } else if (isFsError(error)) {
       warn(describeFsError(error))
       process.exitCode = usageStatus(name)
@@ -64,6 +70,12 @@ export async function dispatch(name: string, load: () => Promise<Command>, rest:
       process.exitCode = 125
     }
   }
+}
+
+/** The process or the system ran out of file descriptors (EMFILE, ENFILE), whatever it opened. */
+function isOutOfFds(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  return e instanceof Error && (code === 'EMFILE' || code === 'ENFILE')
 }
 
 /** An error of a file the user named (an -o output, a --policy input): fs errors carry the

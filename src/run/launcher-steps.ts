@@ -103,6 +103,9 @@ const EXEC_PATH_ENOENT =
 export function stepHint(step: string, code: string | undefined): string | undefined {
   if (!code || !(LAUNCHER_STEPS as readonly string[]).includes(step)) return undefined
   if (step === 'clone namespaces' && code === 'EPERM' && underSeccompFilter()) return OUTER_FILTER
+  // Any step may run out of descriptors: the launcher has the caller's limit (helper-114).
+  if (code === 'EMFILE' || code === 'ENFILE')
+    return 'too many open files: raise the limit, e.g. `ulimit -n 1024`'
   return HINTS[step as LauncherStep]?.[code]
 }
 
