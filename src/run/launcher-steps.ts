@@ -59,7 +59,7 @@ const HINTS: { readonly [S in LauncherStep]?: Readonly<Record<string, string>> }
     ENOENT:
       "the working directory is not in the view; choose another (`--cwd DIR`, a policy's `cwd`) or show this one (`--ro DIR`, a policy's `filesystem`)",
     EACCES:
-      "the sandbox's user may not enter the working directory (root's sandboxes run as an unprivileged id range, and a 0700 directory shuts them out); `chmod a+rX` it, or grant it with `--rw .` (an idmapped bind), or run from another directory",
+      "the sandbox's user may not enter the working directory (its mode shuts that user out: a plain user's sandbox runs as that user, root's as an unprivileged id range, which a 0700 directory shuts out); `chmod a+rX` it, or, as root, grant it with `--rw .` (an idmapped bind), or run from another directory",
   },
   exec: {
     ENOENT: 'command not found in the sandbox; is its directory in the view and on PATH?',
