@@ -847,19 +847,27 @@ static noreturn void end_orphaned(const struct plan *p, pid_t pid)
 
 /* The last signal passed on to the command: what a command killed by it died of. */
 static int forwarded_last;
+/* When it was passed on (now_ms). */
+static long long forwarded_at;
+
+/* How soon after a SIGINT, SIGTERM or SIGQUIT a command that ends is taken to have ended because
+ * of it: a graceful stop. Later, it survived the signal (a REPL's Ctrl-C) and ended on its own,
+ * and its last writes are waited for as they would have been (helper-115 lost a megabyte). */
+#define ASKED_MS 2000
 
 /* Whether the command ended where it might have been blocked writing what is still in cordon's
  * pipes, and would have ended all the same: killed by the signal passed on to it last, or ended
- * in any way after it was asked to end (SIGINT, SIGTERM, SIGHUP, SIGQUIT passed on), as a
- * program that handles SIGTERM by exiting does. The relay is then hurried
- * (output_relay_finish): else it waited for a reader that may never read, and a `timeout`
- * around cordon never returned. */
+ * in any way soon after it was asked to end (SIGINT, SIGTERM, SIGQUIT passed on; not SIGHUP,
+ * which servers take as "reload"), as a program that handles SIGTERM by exiting does. The
+ * relay is then hurried (output_relay_finish): else it waited for a reader that may never read,
+ * and a `timeout` around cordon never returned. */
 static int ended_when_asked(int status)
 {
 	if (WIFSIGNALED(status) && WTERMSIG(status) == forwarded_last)
 		return 1;
-	return forwarded_last == SIGINT || forwarded_last == SIGTERM || forwarded_last == SIGHUP ||
-	       forwarded_last == SIGQUIT;
+	return (forwarded_last == SIGINT || forwarded_last == SIGTERM ||
+		forwarded_last == SIGQUIT) &&
+	       now_ms() - forwarded_at < ASKED_MS;
 }
 
 /* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
@@ -897,8 +905,10 @@ static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
 		    const struct signalfd_siginfo *si)
 {
 	int sig = (int)si->ssi_signo;
-	if (sig != SIGWINCH) /* the one that does not end a program by default */
+	if (sig != SIGWINCH) { /* the one that does not end a program by default */
 		forwarded_last = sig;
+		forwarded_at = now_ms();
+	}
 	if (si->ssi_code != SI_KERNEL) {
 		kill(pid, sig);
 		return;
@@ -923,6 +933,12 @@ static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
  * with SIGSTOP instead, and its SIGCONT (`fg`, `bg`) continues it. */
 static void job_control(const struct plan *p, pid_t pid, const struct pipes *pp, int sig)
 {
+	/* Only a stop of its own is continued: a SIGCONT to the job (`timeout` sends one after its
+	 * SIGTERM) thawed a sandbox `cordon freeze` had stopped with SIGSTOP (helper-115). */
+	static int stopped;
+	if (sig == SIGCONT && !stopped)
+		return;
+	stopped = sig == SIGTSTP;
 	int to = sig == SIGTSTP ? SIGSTOP : SIGCONT;
 	unsigned char ask = (unsigned char)INIT_GROUP_SIGNAL(to);
 	if (p->has_init ? write(pp->freeze[1], &ask, 1) == 1 && kill(pid, FREEZE_SIGNAL) == 0

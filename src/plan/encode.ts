@@ -75,9 +75,8 @@ class Writer {
     if (bytes.length === 0 || bytes.length > max || bytes.includes(0))
       throw new CordonError(
         'invalid_policy',
-        // Not the string itself: an environment value may be a secret (helper-114).
-        `${field} must be 1-${max} bytes without NUL, got ${bytes.length} bytes` +
-          `${bytes.includes(0) ? ' with a NUL' : ''} starting ${JSON.stringify(s.slice(0, 24))}`,
+        // Nothing of the string itself: an environment value may be a secret (helper-114, -115).
+        `${field} must be 1-${max} bytes without NUL, got ${bytes.length} bytes${bytes.includes(0) ? ' with a NUL' : ''}`,
       )
     return this.u32(bytes.length).push(bytes).push(NUL)
   }

@@ -90,9 +90,8 @@ test("encodePlan writes a string's exact bytes: UTF-8, escaped bytes, the 4096-b
   assert.throws(
     () => encodePlan({ ops: [{ op: 'env_set', name: 'TOKEN', value: secret }], notes: [] }),
     (e: Error) =>
-      /^env TOKEN must be 1-131072 bytes without NUL, got 131085 bytes starting "TOKEN=s3cr3t-x+"$/.test(
-        e.message,
-      ) && e.message.length < 200,
+      /^env TOKEN must be 1-131072 bytes without NUL, got 131085 bytes$/.test(e.message) &&
+      !e.message.includes('s3cr3t'),
   )
   assert.throws(() => arg('x'.repeat(131073)), /argument must be 1-131072 bytes/)
   // Many strings past the first buffer: each lands whole after the buffer grows.
