@@ -105,3 +105,11 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length]!
 }
+
+/** Whether an errno code says the process or the system ran out of file descriptors. */
+export function outOfFds(code: string | undefined): boolean {
+  return code === 'EMFILE' || code === 'ENFILE'
+}
+
+/** What to do about it, in every message that reports it. */
+export const RAISE_FD_LIMIT = 'raise the limit, e.g. `ulimit -n 1024`'

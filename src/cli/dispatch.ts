@@ -1,7 +1,7 @@
 // Runs one command and maps its failure to an exit status, for both CLI entries: main.ts (every
 // command, the ES bundle) and run-main.ts (`cordon run` alone, the cached CommonJS bundle that
 // bin/cordon.cjs loads). Nothing here names a command but `run` and `learn`.
-import { CordonError } from '../errors.js'
+import { CordonError, outOfFds, RAISE_FD_LIMIT } from '../errors.js'
 import { isMissingBuild } from '../host/launcher.js'
 import { FlagError } from './args.js'
 import { loadFilterCompiler } from '../plan/lazy-filter.js'
@@ -60,7 +60,7 @@ export async function dispatch(name: string, load: () => Promise<Command>, rest:
       // Not the file's fault (it was named as a path, and read as bad input with a wrong fix).
       const call = error.syscall ?? 'open'
       const what = error.path && !call.includes(error.path) ? `${call} ${error.path}` : call
-      warn(`too many open files (${what}): raise the limit, e.g. \`ulimit -n 1024\``)
+      warn(`too many open files (${what}): ${RAISE_FD_LIMIT}`)
       process.exitCode = 125
     } else if (isFsError(error)) {
       warn(describeFsError(error))
@@ -72,10 +72,9 @@ export async function dispatch(name: string, load: () => Promise<Command>, rest:
   }
 }
 
-/** The process or the system ran out of file descriptors (EMFILE, ENFILE), whatever it opened. */
+/** The process or the system ran out of file descriptors, whatever it opened. */
 function isOutOfFds(e: unknown): e is NodeJS.ErrnoException {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code
-  return e instanceof Error && (code === 'EMFILE' || code === 'ENFILE')
+  return e instanceof Error && outOfFds((e as NodeJS.ErrnoException).code)
 }
 
 /** An error of a file the user named (an -o output, a --policy input): fs errors carry the

@@ -4,6 +4,7 @@
 // must be a string in native/: test/architecture/contracts.test.ts fails when C renames one,
 // which would otherwise lose its hint, or its special case, silently.
 import { readFileSync } from 'node:fs'
+import { outOfFds, RAISE_FD_LIMIT } from '../errors.js'
 
 export const LAUNCHER_STEPS = [
   'bind',
@@ -104,8 +105,7 @@ export function stepHint(step: string, code: string | undefined): string | undef
   if (!code || !(LAUNCHER_STEPS as readonly string[]).includes(step)) return undefined
   if (step === 'clone namespaces' && code === 'EPERM' && underSeccompFilter()) return OUTER_FILTER
   // Any step may run out of descriptors: the launcher has the caller's limit (helper-114).
-  if (code === 'EMFILE' || code === 'ENFILE')
-    return 'too many open files: raise the limit, e.g. `ulimit -n 1024`'
+  if (outOfFds(code)) return `too many open files: ${RAISE_FD_LIMIT}`
   return HINTS[step as LauncherStep]?.[code]
 }
 

@@ -6,7 +6,7 @@
 // syscall tables.
 import { join } from 'node:path'
 import { constants } from 'node:os'
-import { CordonError } from '../errors.js'
+import { CordonError, outOfFds, RAISE_FD_LIMIT } from '../errors.js'
 import { EventStream } from './event-stream.js'
 import { eventJson, type SyscallNamer } from './event-parse.js'
 import type { SandboxEvent } from './event-types.js'
@@ -424,8 +424,7 @@ function settle(
 
 /** What to do about a start the system refused for want of a resource. */
 function startHint(cause: NodeJS.ErrnoException): string {
-  if (cause.code === 'EMFILE' || cause.code === 'ENFILE')
-    return ' (too many open files: raise the limit, e.g. `ulimit -n 1024`, or close descriptors)'
+  if (outOfFds(cause.code)) return ` (too many open files: ${RAISE_FD_LIMIT}, or close descriptors)`
   if (cause.code === 'E2BIG')
     return ' (the environment and arguments are too large: pass fewer or shorter ones)'
   if (cause.code === 'EAGAIN' || cause.code === 'ENOMEM')

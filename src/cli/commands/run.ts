@@ -2,7 +2,7 @@
 import { endAsTheCommand, forwardSignals } from '../signals.js'
 import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
-import { CordonError } from '../../errors.js'
+import { CordonError, RAISE_FD_LIMIT } from '../../errors.js'
 import { type CgroupAccess, cgroupAccess } from '../../cgroup/select.js'
 import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
@@ -359,9 +359,7 @@ async function runOnBackend(
   if (result.error !== undefined)
     warn(
       `${backend} could not start the sandbox: ${result.error}` +
-        (/\bE[MN]FILE\b/.test(result.error)
-          ? ' (too many open files: raise the limit, e.g. `ulimit -n 1024`)'
-          : ''),
+        (/\bE[MN]FILE\b/.test(result.error) ? ` (too many open files: ${RAISE_FD_LIMIT})` : ''),
     )
   if (result.reason === 'timeout') warn(REASONS.timeout!(policy))
   return result.code
