@@ -148,3 +148,14 @@ export function recordedEvents(id: string): string | undefined {
   }
   return record.events
 }
+
+/** `sh -c SCRIPT ARGS…` (ARGS as $0, $1, …) in a mount namespace of its own, with private
+ * propagation: a tmpfs it mounts (a disk that fills up) is seen by nothing else. Needs root. */
+export function inPrivateMounts(script: string, args: string[], cwd: string) {
+  return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, ...args], {
+    cwd,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+}

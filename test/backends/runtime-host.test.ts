@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
 import { runscRelease } from '../../src/backends/gvisor.js'
-import { CLI, cordon, isRoot, projectDir } from '../helpers.js'
+import { CLI, cordon, inPrivateMounts, isRoot, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
@@ -174,20 +174,10 @@ describe('runtime backends on this host', { skip: why }, () => {
     }
     const small = mkdtempSync(join(tmpdir(), 'cordon-smalltmp-'))
     try {
-      const r = spawnSync(
-        'unshare',
-        [
-          '-m',
-          '--propagation',
-          'private',
-          'sh',
-          '-c',
-          'mount -t tmpfs -o size=8k tmpfs "$2" && TMPDIR="$2" exec "$0" "$1" run -q --backend runc -- echo hi',
-          process.execPath,
-          CLI,
-          small,
-        ],
-        { cwd: projectDir(), env, encoding: 'utf8', timeout: 60_000 },
+      const r = inPrivateMounts(
+        'mount -t tmpfs -o size=8k tmpfs "$2" && TMPDIR="$2" exec "$0" "$1" run -q --backend runc -- echo hi',
+        [process.execPath, CLI, small],
+        projectDir(),
       )
       assert.equal(r.status, 125, r.stderr)
       assert.match(r.stderr, /cannot write the container's bundle in \S+ \(ENOSPC\); free space there/)

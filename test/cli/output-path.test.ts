@@ -2,12 +2,11 @@
 // directory, a missing parent, a file on the way, a kernel file system, a directory the caller
 // cannot write — before anything runs, for every command's -o (cli/output-file.ts).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { CLI, cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { CLI, cordon, cordonAs, ensureTestUser, inPrivateMounts, isRoot } from '../helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cordon-output-path-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -65,11 +64,7 @@ describe('-o paths that cannot be written', () => {
         const script =
           `mount -t tmpfs -o size=8k tmpfs "$1" && "$2" "$3" compile -q -o "$1/web.plan" -- /bin/echo served; ` +
           'echo "rc=$?"; ls -A "$1"'
-        const r = spawnSync(
-          'unshare',
-          ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', small, process.execPath, CLI],
-          { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, timeout: 60_000 },
-        )
+        const r = inPrivateMounts(script, ['sh', small, process.execPath, CLI], dir)
         assert.match(r.stdout, /^rc=2\n$/, `${r.stdout}${r.stderr}`)
         assert.match(r.stderr, /cannot write \S+\/web\.plan: the disk is full/)
       } finally {

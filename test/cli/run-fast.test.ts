@@ -25,7 +25,7 @@ import { compilePlan } from '../../src/plan/compile.js'
 import { encodePlan, insertOpsAfterFirst } from '../../src/plan/encode.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { validatePolicy } from '../../src/policy/parse.js'
-import { isRoot, ROOT } from '../helpers.js'
+import { inPrivateMounts, isRoot, ROOT } from '../helpers.js'
 
 const BUNDLE = join(ROOT, 'build', 'src', 'cli-bundle', 'run-fast.cjs')
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
@@ -316,20 +316,7 @@ describe(
         const script =
           'mount -t tmpfs -o size=8k,mode=700 tmpfs /run/cordon && ' +
           `for i in 1 2 3; do "$0" "$1" run -q -- sh -c 'echo ran'; done; ls -A /run/cordon/plans`
-        const r = spawnSync(
-          'unshare',
-          [
-            '-m',
-            '--propagation',
-            'private',
-            'sh',
-            '-c',
-            script,
-            process.execPath,
-            join(ROOT, 'bin', 'cordon.cjs'),
-          ],
-          { cwd: p.dir, env, encoding: 'utf8', timeout: 60_000 },
-        )
+        const r = inPrivateMounts(script, [process.execPath, join(ROOT, 'bin', 'cordon.cjs')], p.dir)
         assert.equal(r.stdout, 'ran\nran\nran\n', r.stderr)
       },
     )
