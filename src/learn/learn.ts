@@ -5,6 +5,7 @@ import { callerCwd } from '../host/path-bytes.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type ExitResult, spawn } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
+import { releaseStartGuard } from '../host/start-guard.js'
 import { type TraceMode, traceFilters } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
 import { under } from './paths.js'
@@ -127,6 +128,7 @@ export async function tracedRun(
   })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
+  releaseStartGuard(opts.forwardSignals ?? [])
   for await (const ev of child.events) {
     recorder.add(ev)
     opts.onEvent?.(ev)

@@ -1,0 +1,173 @@
+// A signal that ends cordon while it starts a sandbox leaves nothing behind (helper-114). The run
+// makes the sandbox's cgroup and registry record a moment before the go; a SIGTERM between the
+// two ended cordon by Node's default action, and both stayed until the next run's sweep or
+// `ps`. strace delivers the signal on a chosen syscall of cordon's own, so each moment of the
+// start is hit every time, not by luck: after each cgroup mkdir, before and after the
+// launcher's start, as the record is written. The signal then either ends cordon before
+// anything is made or reaches the command: cordon dies of it (as its command did), and what it
+// made is gone.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { CLI, isRoot, plainUserScratch, projectDir } from '../helpers.js'
+
+// Installed and allowed to trace here (a container may refuse ptrace).
+const hasStrace = spawnSync('strace', ['-qq', '-o', '/dev/null', '/bin/true']).status === 0
+
+/** The cordon/ groups of every mounted cgroup hierarchy: where a root run's cgroup is made. */
+function cordonGroups(): string[] {
+  const dirs: string[] = []
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const fields = line.split(' ')
+    const fsType = fields[fields.indexOf('-') + 1]
+    if (fsType === 'cgroup' || fsType === 'cgroup2') {
+      const dir = join(fields[4]!, 'cordon')
+      if (existsSync(dir)) dirs.push(dir)
+    }
+  }
+  return dirs
+}
+
+/** What of cordon's run (pid `pid`, command line marked `marker`) is left in `registry`. */
+function leftOver(pid: number, marker: string, registry: string): string[] {
+  const left: string[] = []
+  for (const dir of cordonGroups())
+    for (const name of readdirSync(dir))
+      if (name.startsWith(`run-${pid}-`)) left.push(`cgroup ${join(dir, name)}`)
+  if (existsSync(registry))
+    for (const name of readdirSync(registry))
+      if (name.endsWith('.json') && readFileSync(join(registry, name), 'utf8').includes(marker))
+        left.push(`record ${join(registry, name)}`)
+  return left
+}
+
+/** The syscalls of cordon's start a signal is delivered on, each a run of its own. */
+const LAUNCHER_MOMENTS = ['socketpair:when=1', 'pidfd_open:when=1', 'pidfd_open:when=2', 'rename:when=1']
+/** A root run with limits also makes its cgroup: a group and its parent per controller. */
+const ROOT_MOMENTS = [...Array.from({ length: 10 }, (_, i) => `mkdir:when=${i + 1}`), ...LAUNCHER_MOMENTS]
+
+/** `cordon ARGS` under strace, SIGTERM delivered at `moment`; its pid, how it ended, its stderr. */
+function startSignalled(
+  moment: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number },
+) {
+  // In the working directory, which the plain user can write.
+  const pidFile = join(options.cwd, `.start-signal-pid`)
+  const log = join(options.cwd, `.start-signal-trace`)
+  try {
+    const [name, when] = moment.split(':')
+    const r = spawnSync(
+      'strace',
+      [
+        '-qq',
+        '-o',
+        log,
+        '-e',
+        `trace=${name}`,
+        '-e',
+        `inject=${name}:signal=SIGTERM:${when}`,
+        'sh',
+        '-c',
+        `echo $$ > ${pidFile}; exec "$@"`,
+        'sh',
+        process.execPath,
+        CLI,
+        ...args,
+      ],
+      { ...options, encoding: 'utf8', timeout: 30_000 },
+    )
+    return {
+      pid: Number(readFileSync(pidFile, 'utf8')),
+      delivered: readFileSync(log, 'utf8').includes('SIGTERM'),
+      status: r.status,
+      signal: r.signal,
+      stderr: r.stderr,
+    }
+  } finally {
+    rmSync(pidFile, { force: true })
+    rmSync(log, { force: true })
+  }
+}
+
+/** Waits (up to 5 s) for what the run made to go: a launcher ends a moment after cordon. */
+async function settledLeftOver(pid: number, marker: string, registry: string): Promise<string[]> {
+  let left = leftOver(pid, marker, registry)
+  for (let i = 0; i < 50 && left.length; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    left = leftOver(pid, marker, registry)
+  }
+  return left
+}
+
+describe('a SIGTERM during the start', { skip: hasStrace ? false : 'needs strace, allowed to trace' }, () => {
+  test(
+    'as root: the run dies of it, its cgroup and record gone (compiled and filed plans)',
+    {
+      skip: isRoot ? false : 'needs root for a cgroup of its own',
+    },
+    async () => {
+      const cwd = projectDir()
+      const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+      const marker = `start-signal-${process.pid}`
+      // --memory: a cgroup is made. The same command line each time: the first run compiles and
+      // files its plan, the later ones start from it (cli/run-fast.ts), a start of its own.
+      // The first run finds its file in the working directory (shown read-only) and ends at once.
+      const quick = join(cwd, marker)
+      const args = ['run', '-q', '--memory', '256M', '--', 'sh', '-c', 'test -e "$0" || sleep 5', marker]
+      writeFileSync(quick, '')
+      const first = spawnSync(process.execPath, [CLI, ...args], { cwd, env })
+      rmSync(quick)
+      assert.equal(first.status, 0, String(first.stderr))
+      for (const moment of ROOT_MOMENTS) {
+        const r = startSignalled(moment, args, { cwd, env })
+        assert.ok(r.delivered, `${moment}: no such call in the start`)
+        assert.equal(r.signal, 'SIGTERM', `${moment}: ended ${r.status ?? r.signal}: ${r.stderr}`)
+        assert.deepEqual(await settledLeftOver(r.pid, marker, '/run/cordon'), [], moment)
+      }
+    },
+  )
+
+  test(
+    'learn: the command gets it, its cgroup and record gone',
+    {
+      skip: isRoot ? false : 'needs root for a cgroup of its own',
+    },
+    async () => {
+      const cwd = projectDir()
+      const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+      const marker = `start-signal-learn-${process.pid}`
+      const args = ['learn', '-o', join(cwd, 'learned.yaml'), '--', 'sh', '-c', 'sleep 5', marker]
+      for (const moment of ['mkdir:when=2', 'mkdir:when=6', ...LAUNCHER_MOMENTS]) {
+        const r = startSignalled(moment, args, { cwd, env })
+        assert.ok(r.delivered, `${moment}: no such call in the start`)
+        assert.match(r.stderr, /killed by SIGTERM/, moment)
+        assert.deepEqual(await settledLeftOver(r.pid, marker, '/run/cordon'), [], moment)
+      }
+    },
+  )
+
+  test(
+    'as a plain user: the run dies of it, its record gone',
+    {
+      skip: isRoot ? false : 'needs root to create the test user',
+    },
+    async (t) => {
+      const { user, dir, env } = plainUserScratch(t, 'start-signal')
+      const marker = `start-signal-${process.pid}`
+      const args = ['run', '-q', '--', 'sh', '-c', 'sleep 3', marker]
+      for (const moment of LAUNCHER_MOMENTS) {
+        const r = startSignalled(moment, args, { cwd: dir, env, uid: user.uid, gid: user.gid })
+        assert.ok(r.delivered, `${moment}: no such call in the start`)
+        assert.equal(r.signal, 'SIGTERM', `${moment}: ended ${r.status ?? r.signal}: ${r.stderr}`)
+        assert.deepEqual(
+          await settledLeftOver(r.pid, marker, join(env.XDG_RUNTIME_DIR, 'cordon')),
+          [],
+          moment,
+        )
+      }
+    },
+  )
+})
