@@ -19,6 +19,12 @@
 /* Lines from the sandbox's processes (step errors) are short, under PIPE_BUF, so a line is one
  * atomic write; only the supervisor's syscall-counts line may be longer. */
 #define LINE_MAX_BYTES 60000 /* two escaped PATH_MAX paths fit */
+/* One string's most, escaped: a PATH_MAX path of bytes that are not UTF-8 (six each). Only a
+ * longer string (a command name the kernel refused: ENAMETOOLONG) is cut, with an ellipsis,
+ * so that the line still ends as JSON: cut by put(), it lost its closing quote and brace, and
+ * the event, the only word of why the command did not run, was thrown away (helper-115). */
+#define STRING_MAX_BYTES (6 * 4096)
+#define ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
 #define QUEUE_SOFT_LIMIT (1u << 20) /* droppable lines beyond this queue are dropped */
 
 static int events_fd = -1;
@@ -123,10 +129,16 @@ static size_t utf8_sequence(const unsigned char *p, uint32_t *cp)
 static void put_json_string(struct line *l, const char *s)
 {
 	put(l, "\"", 1);
+	const size_t end = l->len + STRING_MAX_BYTES;
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		char esc[8];
 		uint32_t cp = *p;
 		size_t len = *p < 0x80 ? 1 : utf8_sequence(p, &cp);
+		/* Whole characters only, each escaped as at most six bytes: the cut is valid UTF-8. */
+		if (l->len + 6 > end) {
+			put_raw(l, ELLIPSIS);
+			break;
+		}
 		if (len == 0) {
 			snprintf(esc, sizeof esc, "\\udc%02x", *p);
 			put(l, esc, 6);

@@ -109,6 +109,12 @@ export function stepHint(step: string, code: string | undefined): string | undef
   return HINTS[step as LauncherStep]?.[code]
 }
 
+/** Longer than any path a person reads in a line (the kernel's own end is 4095 bytes): the
+ * start, which says what it was. A 60 KB command name the kernel refused filled
+ * the terminal with it. The event itself carries it (cut by the launcher past PATH_MAX). */
+const READABLE_CHARS = 200
+const shortened = (path: string): string => (path.length <= READABLE_CHARS ? path : `${path.slice(0, 80)}…`)
+
 /** One line a person reads: `bind /srv/www -> /var/www failed: source does not exist (ENOENT)`. */
 export function describeStepError(e: {
   step: string
@@ -118,7 +124,7 @@ export function describeStepError(e: {
   message: string
   hint?: string
 }): string {
-  const target = e.path ? ` ${e.path}${e.dest ? ` -> ${e.dest}` : ''}` : ''
+  const target = e.path ? ` ${shortened(e.path)}${e.dest ? ` -> ${shortened(e.dest)}` : ''}` : ''
   let hint = stepHint(e.step, e.code)
   // A path the sandbox may well hold: ENOENT then also means its loader or #! interpreter.
   if (hint && e.step === 'exec' && e.code === 'ENOENT' && e.path?.includes('/')) hint = EXEC_PATH_ENOENT

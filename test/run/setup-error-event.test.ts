@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { spawn } from '../../src/run/spawn.js'
-import { projectDir } from '../helpers.js'
+import { cordon, projectDir } from '../helpers.js'
 
 test('a setup failure before the go still reaches events, exited and the CLI', async () => {
   const policy = { extends: ['default'], filesystem: [{ ro: '/srv/nonexistent:/var/www' }] }
@@ -22,4 +22,27 @@ test('a setup failure before the go still reaches events, exited and the CLI', a
     )
     assert.equal(r.code, 125, `run ${i}`)
   }
+})
+
+// The launcher cut a line at 60000 bytes, its closing quote and brace with it: the exec error
+// of a longer command name was not JSON, and was dropped, so that nothing said why nothing ran
+// (helper-115). A string past PATH_MAX is now cut with an ellipsis, the line whole; the CLI's
+// line shows the name's start, not all of it.
+test('an exec failure of an oversize command name is an event and one short line', async () => {
+  const name = `./${'n'.repeat(70_000)}`
+  const child = spawn({ extends: ['default'] }, name, [], { stdio: 'ignore', context: { cwd: projectDir() } })
+  const errors = []
+  for await (const ev of child.events) if (ev.event === 'error') errors.push(ev)
+  const r = await child.exited
+  assert.equal(r.code, 126)
+  assert.equal(errors.length, 1, 'the exec error came')
+  const error = errors[0]!
+  assert.equal(error.step, 'exec')
+  assert.equal(error.code, 'ENAMETOOLONG')
+  assert.ok(error.path?.startsWith(name.slice(0, 1000)) && error.path.endsWith('…'), 'its start, cut')
+  assert.ok(error.path!.length <= 6 * 4096 + 1, 'no longer than PATH_MAX escaped')
+
+  const cli = cordon(['run', '-q', '--', name])
+  assert.equal(cli.status, 126)
+  assert.match(cli.stderr, /^cordon: exec \.\/n{78}… failed: file name too long \(ENAMETOOLONG\)\n$/)
 })
