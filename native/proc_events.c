@@ -90,9 +90,11 @@ static int subscribed(int fd, __u32 ack)
 			    NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event)))
 				continue;
 			const struct cn_msg *cn = NLMSG_DATA(h);
-			const struct proc_event *e = (const struct proc_event *)cn->data;
-			if (e->what == PROC_EVENT_NONE && cn->ack == ack + 1)
-				return e->event_data.ack.err == 0;
+			/* Copied: the event follows the 20-byte cn_msg, off its 8-byte alignment. */
+			struct proc_event e;
+			memcpy(&e, cn->data, sizeof e);
+			if (e.what == PROC_EVENT_NONE && cn->ack == ack + 1)
+				return e.event_data.ack.err == 0;
 		}
 	}
 }

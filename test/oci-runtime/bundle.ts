@@ -21,7 +21,9 @@ export const CORDON_OCI = join(ROOT, 'bin', 'cordon-oci')
 export const RUNC = '/usr/sbin/runc'
 export const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => {
   if (!existsSync(p)) return false
-  return /statically linked/.test(spawnSync('file', ['-L', p], { encoding: 'utf8' }).stdout ?? '')
+  // ldd (libc's, always there) rather than file(1), which a minimal host lacks: no busybox then.
+  const ldd = spawnSync('ldd', [p], { encoding: 'utf8' })
+  return /not a dynamic executable|statically linked/.test(`${ldd.stdout}${ldd.stderr}`)
 })
 
 export interface Bundle {
