@@ -11,7 +11,13 @@ import { importOci, parseOci } from '../seccomp/oci.js'
 import { importSystemd, systemdGroups } from '../seccomp/systemd.js'
 import { jsYaml, loadPolicyFile, validatePolicy } from '../policy/parse.js'
 import { NO_NAMESPACES, PROFILES } from '../policy/profiles.js'
-import { type PolicySource, type ResolvedPolicy, resolveLayers, unknownProfile } from '../policy/resolve.js'
+import {
+  type PolicySource,
+  type ResolvedPolicy,
+  resolveLayers,
+  sharedDirectoryAt,
+  unknownProfile,
+} from '../policy/resolve.js'
 import type { FilesystemEntry, Policy } from '../policy/schema.js'
 
 export const POLICY_OPTIONS = {
@@ -127,6 +133,22 @@ function port(flag: string, value: string): number {
 function id(flag: string, value: string): number {
   if (!/^\d+$/.test(value)) throw usage(`--${flag} expects a number, got \`${value}\``)
   return Number(value)
+}
+
+/** The default profile shows the working directory: a home, /tmp or / (sharedDirectoryAt) is
+ * refused before anything runs, by run and by learn alike (learn wrote the directory into the
+ * policy it made, a home's ~/.ssh with it: helper-116). */
+export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn'): void {
+  if (flags.policy || (flags.profile ?? 'default') !== 'default') return
+  const cwd = callerCwd()
+  const shared = sharedDirectoryAt(cwd)
+  if (shared)
+    throw new CordonError(
+      'invalid_usage',
+      `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
+        `${shared === cwd ? 'which holds' : `which holds ${shared}, with`} other programs' files and sockets; ` +
+        'cd into a project directory, or use --profile minimal',
+    )
 }
 
 /** How the flags name the policy, for headings: its file, or the profile. */

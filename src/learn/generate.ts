@@ -4,7 +4,7 @@
 // file. No grant ever covers a protected path (secrets: /etc/shadow, ~/.ssh, cloud keys…).
 import { homedir } from 'node:os'
 import { posix } from 'node:path'
-import type { ResolvedPolicy } from '../policy/resolve.js'
+import { type ResolvedPolicy, sharedDirectoryAt } from '../policy/resolve.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
 import type { SeccompSpec } from '../seccomp/model.js'
@@ -241,8 +241,23 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
   // The command starts in the working directory, so the view shows it: read-only unless the
   // run wrote there. An empty directory (`mkdir`) above it, such as `/` for a lookup of `/`,
   // does not show it; nor does a private mount (/tmp) that the run only saw through the cwd.
-  if (![...entries].some(([p, e]) => e.grant !== 'mkdir' && under(opts.cwd, p)))
-    grant(opts.cwd, 'ro', 'working directory', opts.cwd)
+  // A working directory that is a home, /tmp or /, or holds a protected path, is not shown
+  // whole: its ~/.ssh, or another program's socket, came with it, to whatever command the policy
+  // later ran (helper-116), where `cordon run` refuses to start there at all. The command starts
+  // in it empty, with what the run read inside granted one by one.
+  if (![...entries].some(([p, e]) => e.grant !== 'mkdir' && under(opts.cwd, p))) {
+    const shared = sharedDirectoryAt(opts.cwd)
+    if (isProtected(opts.cwd)) withheld.push(`working directory ${opts.cwd}: protected`)
+    else if (shared || holdsSecret(opts.cwd)) {
+      const why = shared
+        ? `${shared === opts.cwd ? 'holds' : `holds ${shared}, which holds`} other programs' files and sockets`
+        : 'holds protected paths'
+      withheld.push(
+        `working directory ${opts.cwd}: ${why}, so it is shown empty, with only what was read inside; learn from a project directory`,
+      )
+      if (!isPrivate(opts.cwd)) grant(opts.cwd, 'mkdir', 'working directory', opts.cwd)
+    } else grant(opts.cwd, 'ro', 'working directory', opts.cwd)
+  }
 
   // Covered entries go: a grant inside an equal or stronger one adds nothing.
   const sorted = [...entries].sort(([a], [b]) => a.localeCompare(b))

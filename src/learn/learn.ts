@@ -141,7 +141,9 @@ export async function tracedRun(
   }
   observation.runs.push({
     command: [command, ...args],
-    cwd,
+    // Where the command ran: the policy's own `cwd:` (a profile's `/` for a shared directory)
+    // wins over the caller's, and the learned policy starts where the run started.
+    cwd: base.cwd ?? cwd,
     at: new Date().toISOString(),
     durationMs: Math.round(result.durationMs),
     exit: result.code,

@@ -115,4 +115,65 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     assert.ok(lstatSync(`${dir}/out.yaml`).isSymbolicLink())
     assert.ok(!existsSync(`${dir}/.out.yaml.cordon-${process.pid}`))
   })
+
+  // `cordon run` refuses to start in a home, /tmp or /; learn wrote `ro: <that directory>` for
+  // the working directory all the same, and the policy, given another command, read ~/.ssh
+  // (helper-116). learn refuses it as run does; under another profile the directory is shown
+  // empty, with what the run read inside granted one by one.
+  test('a working directory that holds secrets is not learned whole', () => {
+    const home = `${dir}/home`
+    mkdirSync(`${home}/.ssh`, { recursive: true })
+    writeFileSync(`${home}/.ssh/id_rsa`, 'PRIVATE-KEY\n')
+    writeFileSync(`${home}/notes.txt`, 'notes\n')
+    const env = { HOME: home }
+    const learn = (profile: string[], out: string) =>
+      cordon(['learn', ...profile, '-o', out, '--', 'sh', '-c', 'ls >/dev/null; cat notes.txt'], {
+        cwd: home,
+        env,
+        timeout: 120_000,
+      })
+    const refused = learn([], `${dir}/refused.yaml`)
+    assert.equal(refused.status, 125, refused.stderr)
+    assert.match(
+      refused.stderr,
+      /and that is .*\/home, which holds other programs' files .*--profile minimal/,
+    )
+    assert.ok(!existsSync(`${dir}/refused.yaml`))
+
+    const r = learn(['--profile', 'minimal'], `${dir}/home.yaml`)
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stderr, /not granted: working directory .*home: holds other programs' files and sockets/)
+    const policy = readFileSync(`${dir}/home.yaml`, 'utf8')
+    assert.doesNotMatch(policy, new RegExp(`(ro|rw): ${home}( |$)`, 'm'), policy)
+    assert.match(policy, new RegExp(`ro: ${home}/notes.txt`), 'what was read inside is')
+    // The policy runs what it learned, and shows nothing else of the directory.
+    const again = cordon(['run', '-q', '-p', `${dir}/home.yaml`, '--', 'sh', '-c', 'cat notes.txt'], { env })
+    assert.equal(again.status, 0, again.stderr)
+    assert.equal(again.stdout, 'notes\n')
+    const key = cordon(['run', '-q', '-p', `${dir}/home.yaml`, '--', 'sh', '-c', 'cat .ssh/id_rsa; ls -A'], {
+      env,
+    })
+    assert.doesNotMatch(key.stdout, /PRIVATE-KEY|\.ssh/, key.stdout)
+  })
+
+  test('learned in /tmp, the policy does not show the host /tmp', () => {
+    const marker = `cordon-learn-tmp-${process.pid}`
+    writeFileSync(`/tmp/${marker}`, '')
+    try {
+      const refused = cordon(['learn', '-o', `${dir}/tmp.yaml`, '--', 'true'], { cwd: '/tmp' })
+      assert.equal(refused.status, 125, refused.stderr)
+      const r = cordon(
+        ['learn', '--profile', 'minimal', '-o', `${dir}/tmp.yaml`, '--', 'sh', '-c', 'ls /usr >/dev/null'],
+        { cwd: '/tmp', timeout: 120_000 },
+      )
+      assert.equal(r.status, 0, r.stderr)
+      const policy = readFileSync(`${dir}/tmp.yaml`, 'utf8')
+      assert.doesNotMatch(policy, /(ro|rw): \/tmp( |$)/m, policy)
+      const seen = cordon(['run', '-q', '-p', `${dir}/tmp.yaml`, '--', 'ls', '-A', '/tmp'])
+      assert.equal(seen.status, 0, seen.stderr)
+      assert.doesNotMatch(seen.stdout, new RegExp(marker))
+    } finally {
+      rmSync(`/tmp/${marker}`, { force: true })
+    }
+  })
 })

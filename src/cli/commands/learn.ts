@@ -16,7 +16,13 @@ import type { ExitResult } from '../../run/sandbox-process.js'
 import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { note, setQuiet, warn } from '../output.js'
-import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import {
+  checkFlagSources,
+  guardProjectDir,
+  POLICY_HELP,
+  POLICY_OPTIONS,
+  policyFromFlags,
+} from '../policy-flags.js'
 import { FORWARDED } from '../signals.js'
 import { splitCommand } from './run.js'
 
@@ -123,6 +129,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     )
   if (command && values.from?.length)
     throw new CordonError('invalid_usage', 'give either a command or --from, not both')
+  if (command) guardProjectDir(values, 'learn')
   const base = policyFromFlags(values)
   checkFlagSources(values)
   const saved = sidecar(output)

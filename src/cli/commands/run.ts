@@ -1,12 +1,11 @@
 // cordon run [flags] [--] COMMAND [ARG...]
 import { endAsTheCommand, forwardSignals } from '../signals.js'
-import { callerCwd } from '../../host/path-bytes.js'
 import { parseFlags } from '../args.js'
 import { CordonError, RAISE_FD_LIMIT } from '../../errors.js'
 import { type CgroupAccess, cgroupAccess } from '../../cgroup/select.js'
 import { type StatementStatus, statementStatus } from '../../status/statements.js'
 // The runc/gvisor backends (and the OCI export under them) load only for --backend.
-import { type ResolvedPolicy, sharedDirectoryAt } from '../../policy/resolve.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { preparedRun, spawnWith } from '../../run/spawn.js'
 import type { SandboxProcess } from '../../run/sandbox-process.js'
 import { CACHE_VERSION, type CachedRun, writeCachedRun } from '../../run/plan-cache.js'
@@ -22,7 +21,13 @@ import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
 import { setQuiet, warn } from '../output.js'
 import { limitsBeyondHost, REASONS, report, reportEnd, reportEnforcement } from '../run-report.js'
 import { guardStdout } from '../dispatch.js'
-import { checkFlagSources, POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import {
+  checkFlagSources,
+  guardProjectDir,
+  POLICY_HELP,
+  POLICY_OPTIONS,
+  policyFromFlags,
+} from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
 import { seccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
@@ -104,18 +109,6 @@ export function splitCommand(
   return { flags: argv, command: [] }
 }
 
-function guardProjectDir(usesDefault: boolean): void {
-  const cwd = callerCwd()
-  const shared = usesDefault ? sharedDirectoryAt(cwd) : undefined
-  if (shared)
-    throw new CordonError(
-      'invalid_usage',
-      `the default profile shows the current directory to the sandbox, and that is ${cwd}, ` +
-        `${shared === cwd ? 'which holds' : `which holds ${shared}, with`} other programs' files and sockets; ` +
-        'cd into a project directory, or use --profile minimal',
-    )
-}
-
 export async function runCommand(argv: string[]): Promise<number> {
   const split = splitCommand(argv)
   const values = parseFlags(split.flags, OPTIONS)
@@ -133,7 +126,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const fast = buildId() ? fastRunArgs(argv) : undefined
   const recorder = fast ? startRecording() : undefined
   try {
-    guardProjectDir(!values.policy && (values.profile ?? 'default') === 'default')
+    guardProjectDir(values, 'run')
     const policy = policyFromFlags(values)
     checkFlagSources(values)
     // A policy's `command:` (cordon learn writes one) runs when none is given.
