@@ -4,6 +4,8 @@ import { BACKENDS } from '../backends/runtime.js'
 import { FORMATS } from '../export/model.js'
 import { ALERT_FORMATS } from '../monitor/falco-output.js'
 import { PROFILES } from '../policy/profiles.js'
+import { NETWORK_MODES } from '../policy/schema.js'
+import { WORKLOADS } from '../backends/advise.js'
 import { ARCH_NAMES, HOST_ARCH_NAMES, HOST_ARCH_WORDS } from '../seccomp/arch.js'
 
 /** The architectures `cordon export --arch` writes seccomp profiles for (Node's names). */
@@ -17,6 +19,7 @@ const ANY: Record<string, readonly string[]> = {
   profile: Object.keys(PROFILES),
   backend: BACKENDS,
   'alert-format': ALERT_FORMATS,
+  net: NETWORK_MODES,
 }
 
 export function optionValues(command: string): Record<string, readonly string[]> {
@@ -27,6 +30,8 @@ export function optionValues(command: string): Record<string, readonly string[]>
       return { ...ANY, arch: HOST_ARCH_WORDS }
     case 'policy':
       return { ...ANY, arch: ARCH_NAMES }
+    case 'advise':
+      return { ...ANY, workload: WORKLOADS }
     default:
       return ANY
   }

@@ -13,6 +13,9 @@ import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 const SIZE = /^(\d+(?:\.\d+)?)([KMGT]i?)?B?$/i
 const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
 
+/** The policy's `network` values (and `--net`'s). */
+export const NETWORK_MODES = ['none', 'loopback', 'host'] as const
+
 /** "512M" → bytes; numbers pass through. Undefined for anything else. */
 export function parseSize(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isSafeInteger(text) && text >= 0 ? text : undefined
@@ -281,10 +284,7 @@ export const policySchema = s.object(
       }),
     ),
     network: s.optional(
-      s.literal(
-        ['none', 'loopback', 'host'],
-        'none: no interfaces up; loopback: only lo; host: the host\u2019s network.',
-      ),
+      s.literal(NETWORK_MODES, 'none: no interfaces up; loopback: only lo; host: the host\u2019s network.'),
     ),
     filesystem: s.optional(
       s.array(filesystemEntry, 'The filesystem view, built on an empty read-only root.'),

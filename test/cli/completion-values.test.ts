@@ -11,6 +11,8 @@ import { BACKENDS } from '../../src/backends/runtime.js'
 import { FORMATS } from '../../src/export/model.js'
 import { ALERT_FORMATS } from '../../src/monitor/falco-output.js'
 import { PROFILES } from '../../src/policy/profiles.js'
+import { NETWORK_MODES } from '../../src/policy/schema.js'
+import { WORKLOADS } from '../../src/backends/advise.js'
 import { EXPORT_ARCHES } from '../../src/cli/option-values.js'
 import { cordon } from '../helpers.js'
 
@@ -39,7 +41,7 @@ const sorted = (a: readonly string[]) => [...a].sort()
 
 describe('completion of option values', () => {
   test(
-    'bash completes --profile, --backend, --alert-format, --to, --arch and completion SHELL',
+    'bash completes --profile, --backend, --alert-format, --to, --arch, --net, --workload and completion SHELL',
     { timeout },
     () => {
       const script = cordon(['completion', 'bash'], { timeout }).stdout
@@ -51,6 +53,10 @@ describe('completion of option values', () => {
         [['cordon', 'monitor', '--alert-format', ''], ALERT_FORMATS],
         [['cordon', 'export', '--to', ''], FORMATS],
         [['cordon', 'export', '--arch', ''], EXPORT_ARCHES],
+        // helper-116: --net and advise --workload offered file names.
+        [['cordon', 'run', '--net', ''], NETWORK_MODES],
+        [['cordon', 'learn', '--net', ''], NETWORK_MODES],
+        [['cordon', 'advise', '--workload', ''], WORKLOADS],
         [
           ['cordon', 'completion', ''],
           ['bash', 'zsh', 'fish', '--help', '-h'],
