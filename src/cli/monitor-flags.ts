@@ -20,8 +20,9 @@ export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top o
       --no-default-rules
                          only the --rules files
       --alert DEST       where alerts go (repeatable; default stderr, and the events channel when
-                         there is one): stderr, json (JSON lines on the events channel, see
-                         --events), file:PATH, webhook:URL, syslog, syslog:HOST:PORT (UDP),
+                         there is one): stderr, json (JSON lines on the events channel:
+                         run's --events, monitor's stdout), file:PATH, webhook:URL, syslog,
+                         syslog:HOST:PORT (UDP),
                          syslog:tcp:HOST:PORT, syslog:unix:PATH. Each rule alerts at most
                          20 times per 10 s per sandbox (its \`throttle\`); the rest are
                          counted and summarized

@@ -75,6 +75,14 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
   if (l.memory !== undefined) {
     flags.push(['--memory', `${l.memory}b`])
     flags.push(['--memory-swap', `${l.memory + (l.swap ?? 0)}b`])
+    // docker run takes bytes only: a share of the host ("50%", the default profile's) is this
+    // host's, written in bytes, and said so (helper-116), as the Kubernetes export says it.
+    const percent = (l as { memoryPercent?: number }).memoryPercent
+    if (percent !== undefined)
+      gaps.push({
+        statement: `limits.memory ${percent}%`,
+        why: `docker run takes bytes: ${percent}% of the exporting host's memory is written as --memory ${l.memory}b; on another host, change it (or export there)`,
+      })
   }
   if (l.cpus !== undefined) flags.push(['--cpus', String(l.cpus)])
   if (l.cpuWeight !== undefined) flags.push(['--cpu-shares', String(cpuShares(l.cpuWeight))])

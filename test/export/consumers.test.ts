@@ -85,6 +85,19 @@ describe('exports as their consumers take them', () => {
     assert.ok(existsSync(seccomp))
     for (const flag of ['--init', '-i']) assert.ok(args.includes(flag), flag)
     assert.deepEqual(args.slice(-4), ['/bin/echo', 'hi', 'extra', 'two words'])
+    // The default profile's memory is a share of this host: docker takes bytes, and the export
+    // says they are this host's (helper-116), as the Kubernetes export says it has none.
+    const share = (policyFromFlags({}).limits as { memoryPercent?: number }).memoryPercent
+    if (share !== undefined) {
+      const memory = args[args.indexOf('--memory') + 1]!
+      assert.match(memory, /^\d+b$/)
+      assert.ok(
+        out.stderr.includes(
+          `limits.memory ${share}%: docker run takes bytes: ${share}% of the exporting host's memory is written as --memory ${memory}`,
+        ),
+        out.stderr,
+      )
+    }
   })
 
   test('one identity in every export: --uid 1000 is 1000:1000, --gid overrides it', () => {
