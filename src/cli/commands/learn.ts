@@ -24,6 +24,7 @@ import {
   policyFromFlags,
 } from '../policy-flags.js'
 import { FORWARDED } from '../signals.js'
+import { EventOutput } from '../event-output.js'
 import { splitCommand } from './run.js'
 
 const OPTIONS = {
@@ -33,6 +34,8 @@ const OPTIONS = {
   from: { type: 'string', multiple: true },
   protect: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  events: { type: 'string' },
+  'events-fd': { type: 'string' },
   force: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -63,7 +66,11 @@ Learning:
       --protect PATH     never grant PATH or a directory holding it (repeatable; adds to the
                          built-in list: /etc/shadow, ~/.ssh, cloud credentials…)
       --force            write the policy even when COMMAND failed (exited non-zero)
-      --json             print a summary as JSON on stdout ({"version":1,...})
+      --json             print a summary as JSON ({"version":1,...}): on the events channel when
+                         there is one, else on stdout, after what the command wrote there
+      --events FILE      the channel: a file of yours (created 0600, truncated), with the
+                         summary as {"event":"learned","version":1,...}
+      --events-fd N      the same on descriptor N (3 or more), e.g. --events-fd 3 3>learn.json
 
 Base (what the learned policy builds on; the default profile unless given):
 ${POLICY_HELP.replace(/^Policy:\n/, '')}
@@ -130,6 +137,11 @@ export async function learnCommand(argv: string[]): Promise<number> {
   if (command && values.from?.length)
     throw new CordonError('invalid_usage', 'give either a command or --from, not both')
   if (command) guardProjectDir(values, 'learn')
+  // Opened before the run, as run opens it: a bad --events is refused before anything runs.
+  const channel =
+    values.events !== undefined || values['events-fd'] !== undefined
+      ? EventOutput.open({ events: values.events, 'events-fd': values['events-fd'] }, 'cordon learn')
+      : undefined
   const base = policyFromFlags(values)
   checkFlagSources(values)
   const saved = sidecar(output)
@@ -226,7 +238,12 @@ export async function learnCommand(argv: string[]): Promise<number> {
     withheld: generated.withheld,
     failed: generated.failed,
   }
-  if (values.json) process.stdout.write(`${JSON.stringify({ version: 1, ...summary })}\n`)
+  // The command's stdout is the caller's too: a last line without a newline glued to the summary,
+  // and the command could print one of its own first (helper-113). A channel is cordon's alone.
+  if (values.json && channel) {
+    channel.record({ event: 'learned', version: 1, ...summary })
+    await channel.close()
+  } else if (values.json) process.stdout.write(`${JSON.stringify({ version: 1, ...summary })}\n`)
   else {
     note(
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
