@@ -22,10 +22,9 @@ export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top o
       --alert DEST       where alerts go (repeatable; default stderr, and the events channel when
                          there is one): stderr, json (JSON lines on the events channel:
                          run's --events, monitor's stdout), file:PATH, webhook:URL, syslog,
-                         syslog:HOST:PORT (UDP),
-                         syslog:tcp:HOST:PORT, syslog:unix:PATH. Each rule alerts at most
-                         20 times per 10 s per sandbox (its \`throttle\`); the rest are
-                         counted and summarized
+                         syslog:HOST:PORT (UDP), syslog:tcp:HOST:PORT, syslog:unix:PATH. Each
+                         rule alerts at most 20 times per 10 s per sandbox (its \`throttle\`);
+                         the rest are counted and summarized
       --alert-format F   the JSON of json, file: and webhook: alerts: cordon (default) or
                          falco (Falco's output, priority, rule, time, output_fields, hostname,
                          tags, source: what falcosidekick reads)
