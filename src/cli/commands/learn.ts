@@ -68,8 +68,8 @@ Learning:
       --force            write the policy even when COMMAND failed (exited non-zero)
       --json             print a summary as JSON ({"version":1,...}): on the events channel when
                          there is one, else on stdout, after what the command wrote there
-      --events FILE      the channel: a file of yours (created 0600, truncated), with the
-                         summary as {"event":"learned","version":1,...}
+      --events FILE      the channel: a file of yours (created 0600, truncated), that gets
+                         the summary as {"event":"learned","version":1,...}, --json or not
       --events-fd N      the same on descriptor N (3 or more), e.g. --events-fd 3 3>learn.json
 
 Base (what the learned policy builds on; the default profile unless given):
@@ -240,11 +240,13 @@ export async function learnCommand(argv: string[]): Promise<number> {
   }
   // The command's stdout is the caller's too: a last line without a newline glued to the summary,
   // and the command could print one of its own first (helper-113). A channel is cordon's alone.
-  if (values.json && channel) {
+  if (channel) {
     channel.record({ event: 'learned', version: 1, ...summary })
     await channel.close()
-  } else if (values.json) process.stdout.write(`${JSON.stringify({ version: 1, ...summary })}\n`)
-  else {
+  }
+  if (values.json) {
+    if (!channel) process.stdout.write(`${JSON.stringify({ version: 1, ...summary })}\n`)
+  } else {
     note(
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
     )
