@@ -15,6 +15,7 @@ import {
   type PolicySource,
   type ResolvedPolicy,
   resolveLayers,
+  sharedContents,
   sharedDirectoryAt,
   unknownProfile,
 } from '../policy/resolve.js'
@@ -146,7 +147,7 @@ export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn
     throw new CordonError(
       'invalid_usage',
       `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
-        `${shared === cwd ? 'which holds' : `which holds ${shared}, with`} other programs' files and sockets; ` +
+        `${shared === cwd ? 'which holds' : `which holds ${shared}, with`} ${sharedContents(shared)}; ` +
         'cd into a project directory, or use --profile minimal',
     )
 }

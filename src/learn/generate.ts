@@ -4,7 +4,7 @@
 // file. No grant ever covers a protected path (secrets: /etc/shadow, ~/.ssh, cloud keys…).
 import { homedir } from 'node:os'
 import { posix } from 'node:path'
-import { type ResolvedPolicy, sharedDirectoryAt } from '../policy/resolve.js'
+import { type ResolvedPolicy, sharedContents, sharedDirectoryAt } from '../policy/resolve.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
 import type { SeccompSpec } from '../seccomp/model.js'
@@ -254,7 +254,7 @@ export function generatePolicy(obs: Observation, opts: GenerateOptions): Generat
     if (isProtected(opts.cwd)) withheld.push(`working directory ${opts.cwd}: protected`)
     else if (shared || holdsSecret(opts.cwd)) {
       const why = shared
-        ? `${shared === opts.cwd ? 'holds' : `holds ${shared}, which holds`} other programs' files and sockets`
+        ? `${shared === opts.cwd ? 'holds' : `holds ${shared}, which holds`} ${sharedContents(shared)}`
         : 'holds protected paths'
       withheld.push(
         `working directory ${opts.cwd}: ${why}, so it is shown empty, with only what was read inside; learn from a project directory`,

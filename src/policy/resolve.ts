@@ -222,6 +222,15 @@ function sharedDirectories(): string[] {
   return ['/tmp', '/var/tmp', '/dev/shm', '/run', '/var/run', '/run/user', '/home', '/root', homedir()]
 }
 
+/** What a shared directory holds, for a message: a home's secrets first (helper-116: "other
+ * programs' files" undersold what a home shows). */
+export function sharedContents(shared: string): string {
+  const homes = ['/home', '/root', homedir()]
+  return homes.includes(shared)
+    ? "secrets (~/.ssh, cloud credentials…) and other programs' files and sockets"
+    : "other programs' files and sockets"
+}
+
 /** The shared directory that `dir` is, or holds; undefined for a project directory. */
 export function sharedDirectoryAt(dir: string): string | undefined {
   const inside = (a: string, b: string) => b === a || b.startsWith(a === '/' ? '/' : `${a}/`)
@@ -240,7 +249,7 @@ function sharedWorkingDirectory(entry: FilesystemEntry, baseDir: string): string
   const flag = 'ro' in entry ? '--ro' : '--rw'
   return (
     `the working directory ${dir} is not shown to the sandbox: ${hit === dir ? 'it holds' : `it holds ${hit}, which holds`} ` +
-    `other programs' files and sockets (a socket stays connectable through a read-only bind). Run from a project ` +
+    `${sharedContents(hit)} (a socket stays connectable through a read-only bind). Run from a project ` +
     `directory, or show it on purpose with ${flag} ${dir}; the command starts in / meanwhile`
   )
 }

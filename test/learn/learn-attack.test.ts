@@ -134,15 +134,15 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
       })
     const refused = learn([], `${dir}/refused.yaml`)
     assert.equal(refused.status, 125, refused.stderr)
-    assert.match(
-      refused.stderr,
-      /and that is .*\/home, which holds other programs' files .*--profile minimal/,
-    )
+    assert.match(refused.stderr, /and that is .*\/home, which holds secrets .*--profile minimal/)
     assert.ok(!existsSync(`${dir}/refused.yaml`))
 
     const r = learn(['--profile', 'minimal'], `${dir}/home.yaml`)
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stderr, /not granted: working directory .*home: holds other programs' files and sockets/)
+    assert.match(
+      r.stderr,
+      /not granted: working directory .*home: holds secrets \(~\/\.ssh, cloud credentials…\) and other programs' files and sockets/,
+    )
     const policy = readFileSync(`${dir}/home.yaml`, 'utf8')
     assert.doesNotMatch(policy, new RegExp(`(ro|rw): ${home}( |$)`, 'm'), policy)
     assert.match(policy, new RegExp(`ro: ${home}/notes.txt`), 'what was read inside is')
