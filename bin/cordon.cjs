@@ -136,33 +136,6 @@ function blockingWriter(fd) {
   return stream
 }
 
-/** What a signal that would end cordon does before a sandbox is running: the run, learn and
- * audit commands make its cgroup and registry record a moment before the go, and Node's
- * default action ended cordon between the two, leaving both to the next run's sweep or `ps`
- * (helper-114). A listener runs from the event loop, never inside the synchronous start: one
- * that runs before the start ends cordon by the same signal with nothing made; one that came
- * during it runs once the start has installed its forwarding (src/host/start-guard.ts removes
- * these listeners then), which sends it on to the command. SIGUSR1 is Node's (the inspector). */
-const START_GUARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2']
-const START_GUARD = Symbol.for('cordon.start-guard')
-
-function guardStart() {
-  for (const signal of START_GUARDED) {
-    const guard = () => {
-      // Someone else listens (the command's own forwarding, a monitor's stop): theirs to handle.
-      if (process.listenerCount(signal) > 1) return
-      // With no listener left, libuv puts the default action back, and the signal takes it.
-      process.removeListener(signal, guard)
-      process.kill(process.pid, signal)
-    }
-    guard[START_GUARD] = true
-    process.on(signal, guard)
-    // At the exit (a start that failed and says so) the default action is back: a wait for a
-    // stopped terminal in cordon's last lines (src/host/stderr.ts) ends on a Ctrl-C as before.
-    process.once('exit', () => process.removeListener(signal, guard))
-  }
-}
-
 /** Starts the command process.argv names. */
 function start() {
   // Built-in modules are loaded by process.getBuiltinModule (src/builtin.ts): Node 20.16 and later.
@@ -173,7 +146,6 @@ function start() {
     process.exit(125)
   }
   const made = stdio()
-  if (['run', 'learn', 'audit'].includes(process.argv[2])) guardStart()
   if (process.argv[2] === 'run') return void startRun(made)
   startModules()
 }

@@ -1,13 +1,41 @@
-// The other half of bin/cordon.cjs guardStart(): the listeners it put on the signals that end
-// cordon hold such a signal until the sandbox's start is over. Once the start installs its
-// forwarding, they go: left, a signal after the run (cordon's last lines, a wait for a stopped
-// terminal) would wait for the event loop instead of ending cordon as it always has.
+// A signal that would end cordon while it starts a sandbox: the start makes the sandbox's cgroup
+// and registry record a moment before the go, and Node's default action ended cordon between
+// the two, leaving both to the next run's sweep or `ps` (helper-114). For the start alone (a
+// synchronous span: nothing else runs, no read that waits on the caller), listeners hold such a
+// signal; it is taken from the event loop, once the start has returned and its forwarding is in
+// place, which sends it on to the command. Held any earlier, a signal waited behind whatever
+// blocked cordon (a policy read from a FIFO or a terminal: helper-117), and Ctrl-C did nothing.
 
+/** The forwarded signals whose default action ends a process. SIGUSR1 is Node's (the inspector). */
+const HELD: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2']
 const START_GUARD = Symbol.for('cordon.start-guard')
 
-/** Removes the start guard's listeners, if this process has them (a library caller has none). */
+/** Holds HELD from now until releaseStartGuard (the forwarding's install), or until the next turn
+ * of the event loop (a start that failed): then a signal that came meanwhile takes its default
+ * action, as it would have at once. */
+export function holdStartSignals(): void {
+  for (const signal of HELD) {
+    if (process.listeners(signal).some(isGuard)) continue
+    const guard = () => {
+      // Someone else listens (the command's forwarding): theirs to handle.
+      if (process.listenerCount(signal) > 1) return
+      // With no listener left, libuv puts the default action back, and the signal takes it.
+      process.removeListener(signal, guard)
+      process.kill(process.pid, signal)
+    }
+    ;(guard as { [START_GUARD]?: boolean })[START_GUARD] = true
+    process.on(signal, guard)
+  }
+  // A turn of the loop reads the signals that came (its poll phase) before it runs this (its
+  // check phase): the guards answer those first, then go.
+  setImmediate(() => releaseStartGuard(HELD))
+}
+
+const isGuard = (listener: unknown) => (listener as { [START_GUARD]?: boolean })[START_GUARD] === true
+
+/** Removes the start guard's listeners, if this process has them. */
 export function releaseStartGuard(signals: readonly NodeJS.Signals[]): void {
   for (const signal of signals)
     for (const listener of process.listeners(signal))
-      if ((listener as { [START_GUARD]?: boolean })[START_GUARD]) process.removeListener(signal, listener)
+      if (isGuard(listener)) process.removeListener(signal, listener as () => void)
 }

@@ -5,7 +5,7 @@ import { callerCwd } from '../host/path-bytes.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type ExitResult, spawn } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
-import { releaseStartGuard } from '../host/start-guard.js'
+import { holdStartSignals, releaseStartGuard } from '../host/start-guard.js'
 import { type TraceMode, traceFilters } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
 import { under } from './paths.js'
@@ -117,6 +117,8 @@ export async function tracedRun(
   const cwd = opts.cwd ?? callerCwd()
   const observation = opts.into ?? emptyObservation(nativeArch())
   const recorder = new Recorder(observation, Date.now, true)
+  // The CLI's (it forwards signals): held from the start until the forwarding is in place.
+  if (opts.forwardSignals?.length) holdStartSignals()
   const child = spawn({ kind: 'resolved', policy: traceView(base, cwd) }, command, args, {
     stdio: opts.stdio ?? 'inherit',
     context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },

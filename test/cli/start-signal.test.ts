@@ -7,7 +7,7 @@
 // anything is made or reaches the command: cordon dies of it (as its command did), and what it
 // made is gone.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -170,4 +170,35 @@ describe('a SIGTERM during the start', { skip: hasStrace ? false : 'needs strace
       }
     },
   )
+})
+
+// Held from the process's start (the first version of this), a signal waited behind whatever
+// blocked cordon before the sandbox's start: a policy read from a FIFO or a terminal, and Ctrl-C
+// did nothing (helper-117). Before the start, the default action ends cordon at once.
+test('a SIGTERM while cordon waits to read its policy ends it at once', async () => {
+  const cwd = projectDir()
+  const fifo = join(cwd, `policy-${process.pid}.fifo`)
+  spawnSync('mkfifo', [fifo])
+  try {
+    const child = spawn(process.execPath, [CLI, 'run', '-p', fifo, '--', 'true'], {
+      cwd,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      stdio: 'ignore',
+    })
+    const ended = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    )
+    // Until it is blocked in the FIFO's open: then its wait channel is the pipe's.
+    for (let i = 0; i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const wchan = readFileSync(`/proc/${child.pid}/wchan`, 'utf8')
+      if (/fifo|pipe|wait_for_partner/.test(wchan)) break
+    }
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    assert.equal(await ended, 'SIGTERM', 'it died of the signal, not of the SIGKILL after 5 s')
+    clearTimeout(timer)
+  } finally {
+    rmSync(fifo, { force: true })
+  }
 })

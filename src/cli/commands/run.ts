@@ -1,5 +1,6 @@
 // cordon run [flags] [--] COMMAND [ARG...]
 import { endAsTheCommand, forwardSignals } from '../signals.js'
+import { holdStartSignals } from '../../host/start-guard.js'
 import { parseFlags } from '../args.js'
 import { CordonError, RAISE_FD_LIMIT } from '../../errors.js'
 import { type CgroupAccess, cgroupAccess } from '../../cgroup/select.js'
@@ -199,6 +200,7 @@ async function runNative(
   // runs from the event loop, after spawnWith has returned the child.
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   let stopForwarding = () => {}
+  holdStartSignals() // until beforeGo's forwarding (host/start-guard.ts)
   const child = spawnWith(
     { kind: 'resolved', policy },
     command,
