@@ -3,6 +3,7 @@
 // native/ gives the operation that failed (die_step, ev_step_error, ev_warning). Every name here
 // must be a string in native/: test/architecture/contracts.test.ts fails when C renames one,
 // which would otherwise lose its hint, or its special case, silently.
+import { shortened } from './shortened.js'
 import { readFileSync } from 'node:fs'
 import { outOfFds, RAISE_FD_LIMIT } from '../errors.js'
 
@@ -108,12 +109,6 @@ export function stepHint(step: string, code: string | undefined): string | undef
   if (outOfFds(code)) return `too many open files: ${RAISE_FD_LIMIT}`
   return HINTS[step as LauncherStep]?.[code]
 }
-
-/** Longer than any path a person reads in a line (the kernel's own end is 4095 bytes): the
- * start, which says what it was. A 60 KB command name the kernel refused filled
- * the terminal with it. The event itself carries it (cut by the launcher past PATH_MAX). */
-const READABLE_CHARS = 200
-const shortened = (path: string): string => (path.length <= READABLE_CHARS ? path : `${path.slice(0, 80)}…`)
 
 /** One line a person reads: `bind /srv/www -> /var/www failed: source does not exist (ENOENT)`. */
 export function describeStepError(e: {

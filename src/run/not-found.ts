@@ -8,19 +8,22 @@ import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
 import { interpreterOf, resolveOnHost } from '../host/paths.js'
 import { fsPath } from '../host/path-bytes.js'
+import { shortened } from './shortened.js'
 
 /** The default PATH the launcher's exec searches when the policy sets none (execvp's). */
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
 
 /** A sentence on why `command` was not found in the sandbox of `policy`, started from `cwd`, and
  * what to do; undefined when nothing on the host explains it. */
-export function notFoundHint(policy: ResolvedPolicy, command: string, cwd: string): string | undefined {
+export function notFoundHint(policy: ResolvedPolicy, name: string, cwd: string): string | undefined {
   if (policy.namespaces.mount && policy.filesystem.length === 0)
     return 'the policy shows the sandbox no files at all (it extends no profile): begin it with `extends: [default]` (or `[minimal]`)'
   const path = policy.env.set.PATH ?? DEFAULT_PATH
-  const found = onHost(command, path, cwd)
+  const found = onHost(name, path, cwd)
+  // As the lines say it: the whole name is the event's (helper-117: a 60 KB name came back here).
+  const command = shortened(name)
   if (!found)
-    return command.includes('/')
+    return name.includes('/')
       ? `${command} is not on this host either: there is no such file (from ${cwd})`
       : `${command} is not on this host either: no directory of the sandbox's PATH (${path}) holds it`
   if (!policy.namespaces.mount) return undefined
