@@ -4,7 +4,7 @@
 // file. No grant ever covers a protected path (secrets: /etc/shadow, ~/.ssh, cloud keys…).
 import { homedir } from 'node:os'
 import { posix } from 'node:path'
-import { type ResolvedPolicy, sharedContents, sharedDirectoryAt } from '../policy/resolve.js'
+import { type ResolvedPolicy, sharedContents, sharedDirectoryAt, withRealPaths } from '../policy/resolve.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
 import type { SeccompSpec } from '../seccomp/model.js'
@@ -55,14 +55,15 @@ const HOME_SECRETS = [
 /** Paths no learned grant may cover, added to by `--protect`. */
 export function protectedPaths(extra: readonly string[] = []): string[] {
   const homes = [...new Set([homedir(), '/root'])]
-  return [
+  // Where they really are too: what the run used is judged by its real path.
+  return withRealPaths([
     ...ETC_SECRETS,
     '/run/secrets',
     '/var/run/secrets',
     '/var/lib/sss',
     ...homes.flatMap((h) => HOME_SECRETS.map((s) => posix.join(h, s))),
     ...extra.map((p) => posix.resolve(p)),
-  ]
+  ])
 }
 
 export interface GenerateOptions {
@@ -144,7 +145,10 @@ export function failedAttempts(obs: Observation, skip: (path: string) => boolean
   return out
 }
 
-export function generatePolicy(obs: Observation, opts: GenerateOptions): Generated {
+export function generatePolicy(obs: Observation, given: GenerateOptions): Generated {
+  // A recorded cwd as a policy or an edited observation spells it (`/home/u/`): normalized, or
+  // the checks below, which compare paths, missed it (helper-117).
+  const opts = { ...given, cwd: posix.resolve(given.cwd) }
   const protect = protectedPaths(opts.protect)
   const view = traceView(opts.base, opts.cwd).filesystem
   const privateDirs = view.flatMap((e) =>

@@ -1,6 +1,7 @@
 // Policy → ResolvedPolicy: follows `extends` (profiles and files), merges parents before
 // children, fills defaults, and resolves relative host paths against where each came from.
 import { callerCwd } from '../host/path-bytes.js'
+import { resolveOnHost } from '../host/paths.js'
 import { homedir, totalmem } from 'node:os'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
@@ -80,7 +81,9 @@ export function resolveLayers(
     if (policy.user) out.user = { ...out.user, ...policy.user }
     if (policy.hostname !== undefined) out.hostname = policy.hostname
     if (policy.network !== undefined) out.network = policy.network
-    if (policy.cwd !== undefined) out.cwd = policy.cwd
+    // Normalized: `cwd: /home/u/` is /home/u to every check that compares paths (helper-117: the
+    // trailing slash passed learn's home check, and the home was learned whole).
+    if (policy.cwd !== undefined) out.cwd = resolvePath(policy.cwd)
     if (policy.command !== undefined) out.command = policy.command
     for (const entry of policy.filesystem ?? []) {
       const shared = label.startsWith('profile:') ? sharedWorkingDirectory(entry, baseDir) : undefined
@@ -219,14 +222,30 @@ function octal(mode: string | undefined, fallback: number): number {
  * bind refuses writes, but connect() to a socket in it still works, and no layer can judge a
  * socket's path (Landlock has no right for it; seccomp cannot read paths). */
 function sharedDirectories(): string[] {
-  return ['/tmp', '/var/tmp', '/dev/shm', '/run', '/var/run', '/run/user', '/home', '/root', homedir()]
+  return withRealPaths([
+    '/tmp',
+    '/var/tmp',
+    '/dev/shm',
+    '/run',
+    '/var/run',
+    '/run/user',
+    '/home',
+    '/root',
+    homedir(),
+  ])
+}
+
+/** Each path, and where it really is: the working directory is the kernel's (real) path, and a
+ * home reached through a link (HOME=/home/u, a link to /data/u) was neither refused nor
+ * protected there (helper-117). */
+export function withRealPaths(paths: readonly string[]): string[] {
+  return [...new Set(paths.flatMap((p) => [p, resolveOnHost(p).real]))]
 }
 
 /** What a shared directory holds, for a message: a home's secrets first (helper-116: "other
  * programs' files" undersold what a home shows). */
 export function sharedContents(shared: string): string {
-  const homes = ['/home', '/root', homedir()]
-  return homes.includes(shared)
+  return withRealPaths(['/home', '/root', homedir()]).includes(shared)
     ? "secrets (~/.ssh, cloud credentials…) and other programs' files and sockets"
     : "other programs' files and sockets"
 }

@@ -1,7 +1,7 @@
 // What a learned program can do to the policy it is learned into, or to the files learn
 // writes: nothing. (Found by the adversarial review of issue 18.)
 import assert from 'node:assert/strict'
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { cordon, isRoot } from '../helpers.js'
 
@@ -175,5 +175,54 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     } finally {
       rmSync(`/tmp/${marker}`, { force: true })
     }
+  })
+
+  // The working directory is the kernel's real path; the home's checks were spelled from $HOME.
+  // A home reached through a link was neither refused nor protected, and learn granted it, its
+  // ~/.ssh with it (helper-117); nor did a base's `cwd: HOME/`, whose slash passed them.
+  test('a home reached through a link, or spelled with a slash, is not learned whole', () => {
+    const real = `${dir}/realhome`
+    const link = `${dir}/homelink`
+    mkdirSync(`${real}/.ssh`, { recursive: true })
+    writeFileSync(`${real}/.ssh/id_ed25519`, 'PRIVATE-KEY\n')
+    symlinkSync(real, link)
+    const env = { HOME: link }
+    const run = cordon(['run', '-q', '--', 'cat', '.ssh/id_ed25519'], { cwd: link, env })
+    assert.equal(run.status, 125, run.stdout)
+    assert.match(run.stderr, /which holds secrets/)
+    const refused = cordon(['learn', '-o', `${dir}/l1.yaml`, '--', 'true'], { cwd: link, env })
+    assert.equal(refused.status, 125, refused.stderr)
+
+    const r = cordon(
+      [
+        'learn',
+        '--profile',
+        'minimal',
+        '-o',
+        `${dir}/l2.yaml`,
+        '--',
+        'sh',
+        '-c',
+        `ls -a; cat ${real}/.ssh/id_ed25519`,
+      ],
+      { cwd: link, env, timeout: 120_000 },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const policy = readFileSync(`${dir}/l2.yaml`, 'utf8')
+    assert.doesNotMatch(policy, new RegExp(`- (ro|rw): ${real}`), policy)
+    assert.match(policy, new RegExp(`not granted: read ${real}/.ssh/id_ed25519: protected`))
+
+    writeFileSync(`${dir}/base.yaml`, `version: 1\nextends: [default]\ncwd: ${link}/\n`)
+    const slash = cordon(
+      ['learn', '-p', `${dir}/base.yaml`, '-o', `${dir}/l3.yaml`, '--', 'sh', '-c', 'ls -a >/dev/null'],
+      { cwd: dir, env, timeout: 120_000 },
+    )
+    assert.equal(slash.status, 0, slash.stderr)
+    const learned = readFileSync(`${dir}/l3.yaml`, 'utf8')
+    assert.doesNotMatch(learned, new RegExp(`- (ro|rw): (${real}|${link})`), learned)
+    const key = cordon(['run', '-q', '-p', `${dir}/l3.yaml`, '--', 'sh', '-c', 'cat .ssh/id_ed25519'], {
+      env,
+    })
+    assert.doesNotMatch(key.stdout, /PRIVATE-KEY/)
   })
 })
