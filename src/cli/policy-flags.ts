@@ -17,6 +17,7 @@ import {
   resolveLayers,
   sharedContents,
   sharedDirectoryAt,
+  sharedRelation,
   unknownProfile,
 } from '../policy/resolve.js'
 import type { FilesystemEntry, Policy } from '../policy/schema.js'
@@ -147,7 +148,7 @@ export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn
     throw new CordonError(
       'invalid_usage',
       `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
-        `${shared === cwd ? 'which holds' : `which holds ${shared}, with`} ${sharedContents(shared)}; ` +
+        `${sharedRelation(cwd, shared)} ${sharedContents(shared)}; ` +
         'cd into a project directory, or use --profile minimal',
     )
 }

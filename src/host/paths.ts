@@ -162,3 +162,14 @@ export function interpreterOf(path: string): string | undefined {
 
 export const under = (path: string, dir: string) =>
   path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+/** The file `path` names, through links, as device and inode: one directory under any of its
+ * names or mounts. Undefined when it cannot be stat'ed. */
+export function fileId(path: string): string | undefined {
+  try {
+    const st = statSync(fsPath(path), { bigint: true })
+    return `${st.dev}:${st.ino}`
+  } catch {
+    return undefined
+  }
+}

@@ -5,6 +5,7 @@
 import { homedir } from 'node:os'
 import { posix } from 'node:path'
 import { type ResolvedPolicy, sharedContents, sharedDirectoryAt, withRealPaths } from '../policy/resolve.js'
+import { fileId } from '../host/paths.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
 import type { SeccompSpec } from '../seccomp/model.js'
@@ -155,8 +156,22 @@ export function generatePolicy(obs: Observation, given: GenerateOptions): Genera
     e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' ? [e.dest] : [],
   )
   const exposedDirs = view.flatMap((e) => (e.kind === 'bind' && e.dest !== '/' ? [e.dest] : []))
-  const holdsSecret = (dir: string) => protect.some((p) => under(p, dir))
-  const isProtected = (path: string) => protect.some((p) => under(path, p))
+  // A home reached by another name than the list's (a bind mount of it elsewhere): found by its
+  // device and inode, and its secrets protected under that name too (helper-118).
+  const homeIds = new Set(withRealPaths([homedir(), '/root']).flatMap((h) => fileId(h) ?? []))
+  const aliases = new Map<string, string | undefined>()
+  const homeAlias = (path: string): string | undefined => {
+    if (path === '/' || path === '.') return undefined
+    if (!aliases.has(path))
+      aliases.set(path, homeIds.has(fileId(path) ?? '') ? path : homeAlias(posix.dirname(path)))
+    return aliases.get(path)
+  }
+  const aliasSecrets = (path: string) => {
+    const home = homeAlias(path)
+    return home === undefined ? [] : HOME_SECRETS.map((s) => posix.join(home, s))
+  }
+  const holdsSecret = (dir: string) => [...protect, ...aliasSecrets(dir)].some((p) => under(p, dir))
+  const isProtected = (path: string) => [...protect, ...aliasSecrets(path)].some((p) => under(path, p))
   const isPrivate = (path: string) =>
     privateDirs.some((d) => under(path, d)) && !exposedDirs.some((d) => under(path, d))
   const withheld: string[] = []
@@ -258,7 +273,7 @@ export function generatePolicy(obs: Observation, given: GenerateOptions): Genera
     if (isProtected(opts.cwd)) withheld.push(`working directory ${opts.cwd}: protected`)
     else if (shared || holdsSecret(opts.cwd)) {
       const why = shared
-        ? `${shared === opts.cwd ? 'holds' : `holds ${shared}, which holds`} ${sharedContents(shared)}`
+        ? `${shared === opts.cwd ? 'holds' : fileId(opts.cwd) === fileId(shared) ? `is ${shared} by another name (a mount of it), which holds` : `holds ${shared}, which holds`} ${sharedContents(shared)}`
         : 'holds protected paths'
       withheld.push(
         `working directory ${opts.cwd}: ${why}, so it is shown empty, with only what was read inside; learn from a project directory`,

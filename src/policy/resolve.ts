@@ -1,7 +1,7 @@
 // Policy → ResolvedPolicy: follows `extends` (profiles and files), merges parents before
 // children, fills defaults, and resolves relative host paths against where each came from.
 import { callerCwd } from '../host/path-bytes.js'
-import { resolveOnHost } from '../host/paths.js'
+import { fileId, resolveOnHost } from '../host/paths.js'
 import { homedir, totalmem } from 'node:os'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
@@ -250,11 +250,26 @@ export function sharedContents(shared: string): string {
     : "other programs' files and sockets"
 }
 
+/** How `dir` relates to the shared directory `shared` that sharedDirectoryAt found, for a
+ * message: it is it, holds it, or is it under another name (a bind mount). */
+export function sharedRelation(dir: string, shared: string): string {
+  if (shared === dir) return 'which holds'
+  return fileId(dir) === fileId(shared)
+    ? `which is ${shared} by another name (a mount of it), with`
+    : `which holds ${shared}, with`
+}
+
 /** The shared directory that `dir` is, or holds; undefined for a project directory. */
 export function sharedDirectoryAt(dir: string): string | undefined {
   const inside = (a: string, b: string) => b === a || b.startsWith(a === '/' ? '/' : `${a}/`)
   if (dir.startsWith('/run/user/') && dir.split('/').length <= 4) return dir
-  return sharedDirectories().find((d) => inside(dir, d))
+  const shared = sharedDirectories()
+  const named = shared.find((d) => inside(dir, d))
+  if (named) return named
+  // Another mount of one (a home bind-mounted elsewhere, as containers and /data setups do):
+  // the same directory by device and inode, which no spelling of it changes (helper-118).
+  const id = fileId(dir)
+  return id === undefined ? undefined : shared.find((d) => fileId(d) === id)
 }
 
 /** When a profile binds the working directory and that is a shared directory (above), the bind

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
-import { cordon, isRoot } from '../helpers.js'
+import { CLI, cordon, inPrivateMounts, isRoot } from '../helpers.js'
 
 describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs root here' }, () => {
   const dir = `/srv/cordon-learn-attack-${process.pid}`
@@ -224,5 +224,34 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
       env,
     })
     assert.doesNotMatch(key.stdout, /PRIVATE-KEY/)
+  })
+
+  // The same directory under another mount (a home bound elsewhere, as /data setups and
+  // containers do) matched no name in the lists: run started there and learn granted it whole
+  // (helper-118). It is the home by device and inode.
+  test('a home bind-mounted elsewhere is a home to run and learn', () => {
+    const home = `${dir}/bhome`
+    const mnt = `${dir}/bmnt`
+    mkdirSync(`${home}/.ssh`, { recursive: true })
+    mkdirSync(mnt, { recursive: true })
+    writeFileSync(`${home}/.ssh/id_ed25519`, 'PRIVATE-KEY\n')
+    writeFileSync(`${home}/notes.txt`, 'notes\n')
+    const script = [
+      'mount --bind "$1" "$2" && cd "$2" || exit 99',
+      `export HOME="$1" NODE_EXTRA_CA_CERTS=`,
+      `"${process.execPath}" "${CLI}" run -q -- cat .ssh/id_ed25519; echo "run=$?"`,
+      `"${process.execPath}" "${CLI}" learn -q -o "$3/b1.yaml" -- true; echo "learn=$?"`,
+      `"${process.execPath}" "${CLI}" learn --profile minimal -q -o "$3/b2.yaml" -- sh -c 'ls -a >/dev/null; cat notes.txt .ssh/id_ed25519 >/dev/null'; echo "minimal=$?"`,
+    ].join('\n')
+    const r = inPrivateMounts(script, ['sh', home, mnt, dir], dir)
+    assert.match(r.stdout, /^run=125$/m, r.stdout + r.stderr)
+    assert.doesNotMatch(r.stdout, /PRIVATE-KEY/)
+    assert.match(r.stderr, new RegExp(`that is ${mnt}, which is ${home} by another name`))
+    assert.match(r.stdout, /^learn=125$/m)
+    assert.match(r.stdout, /^minimal=0$/m, r.stderr)
+    const policy = readFileSync(`${dir}/b2.yaml`, 'utf8')
+    assert.doesNotMatch(policy, new RegExp(`- (ro|rw): ${mnt}( |$)`, 'm'), policy)
+    assert.match(policy, new RegExp(`not granted: read ${mnt}/.ssh/id_ed25519: protected`))
+    assert.match(policy, new RegExp(`- ro: ${mnt}/notes.txt`))
   })
 })
