@@ -172,8 +172,21 @@ function position(text: string, offset: number): { line: number; col: number } {
   return { line, col: offset - start + 1 }
 }
 
+/** A line longer than a terminal's is shown as a window around the column, each cut side an
+ * ellipsis: a 60 KB path on one line was echoed whole, and the caret under a column far right
+ * came after thousands of spaces (helper-118). */
+const CARET_WINDOW = 100
+
 function caret(text: string, where: { line: number; col: number }): string {
-  const source = text.split('\n')[where.line - 1] ?? ''
+  let source = text.split('\n')[where.line - 1] ?? ''
+  let col = where.col - 1
+  if (source.length > CARET_WINDOW) {
+    const from = Math.max(0, Math.min(col - CARET_WINDOW / 2, source.length - CARET_WINDOW))
+    const to = from + CARET_WINDOW
+    const before = from > 0 ? '…' : ''
+    source = `${before}${source.slice(from, to)}${to < source.length ? '…' : ''}`
+    col = col - from + before.length
+  }
   const gutter = String(where.line)
-  return `  ${gutter} | ${source}\n  ${' '.repeat(gutter.length)} | ${' '.repeat(where.col - 1)}^`
+  return `  ${gutter} | ${source}\n  ${' '.repeat(gutter.length)} | ${' '.repeat(col)}^`
 }

@@ -105,6 +105,16 @@ describe('policy validation', () => {
     assert.match(e.message, /2 \| network: lan\n\s+\| {10}\^/)
   })
 
+  // helper-118: a 60 KB line was echoed whole, and a caret far right came after 4000 spaces.
+  test('a long line is shown as a window around the column, the caret under it', () => {
+    const long = `version: 1\nfilesystem: [{ro: "/${'d'.repeat(4000)}"}, {bogus: 1}]\n`
+    const e = errorOf(() => parsePolicy(long, 'p.yaml'))
+    const [source, mark] = e.message.split('\n').slice(-2) as [string, string]
+    assert.ok(source.length < 130 && mark.length < 130, e.message)
+    assert.match(source, /^ +2 \| …d+"\}, \{bogus: 1\}\]$/)
+    assert.equal(source.charAt(mark.indexOf('^')), 'b', 'the caret is under bogus')
+  })
+
   test('collects every issue at once', () => {
     const e = errorOf(() => validatePolicy({ hostname: 1, network: 'x', bogus: true }))
     assert.equal(e.issues.length, 3)
