@@ -11,8 +11,11 @@ const HELD: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT
 const START_GUARD = Symbol.for('cordon.start-guard')
 
 /** Holds HELD from now until releaseStartGuard (the forwarding's install), or until the next turn
- * of the event loop (a start that failed): then a signal that came meanwhile takes its default
- * action, as it would have at once. */
+ * of the event loop. A signal that came meanwhile is taken at that turn: by the forwarding, which
+ * sends it to the command (one that already ended, a quick one, is as if the signal had come a
+ * moment later: the run ends as the command did; a start that failed after the go ends 125), or,
+ * with no forwarding (a start that failed before it), by the guard, which takes the default
+ * action then. Either way cordon ends, and what the start made goes with the run. */
 export function holdStartSignals(): void {
   for (const signal of HELD) {
     if (process.listeners(signal).some(isGuard)) continue
