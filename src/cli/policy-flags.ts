@@ -144,13 +144,18 @@ export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn
   if (flags.policy || (flags.profile ?? 'default') !== 'default') return
   const cwd = callerCwd()
   const shared = sharedDirectoryAt(cwd)
-  if (shared)
-    throw new CordonError(
-      'invalid_usage',
-      `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
-        `${sharedRelation(cwd, shared)} ${sharedContents(shared)}; ` +
-        'cd into a project directory, or use --profile minimal',
-    )
+  if (!shared) return
+  const how = {
+    is: 'which holds',
+    'mount of': `which is ${shared} by another name (a mount of it), with`,
+    holds: `which holds ${shared}, with`,
+  }[sharedRelation(cwd, shared)]
+  throw new CordonError(
+    'invalid_usage',
+    `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
+      `${how} ${sharedContents(shared)}; ` +
+      'cd into a project directory, or use --profile minimal',
+  )
 }
 
 /** How the flags name the policy, for headings: its file, or the profile. */

@@ -16,7 +16,7 @@ export const FORWARDED: NodeJS.Signals[] = [
 /** Passes FORWARDED on to `forward` from now on; the function returned stops it. */
 export function forwardSignals(forward: (signal: NodeJS.Signals) => void): () => void {
   for (const s of FORWARDED) process.on(s, forward)
-  releaseStartGuard(FORWARDED)
+  releaseStartGuard()
   return () => {
     for (const s of FORWARDED) process.off(s, forward)
   }

@@ -77,7 +77,7 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
     flags.push(['--memory-swap', `${l.memory + (l.swap ?? 0)}b`])
     // docker run takes bytes only: a share of the host ("50%", the default profile's) is this
     // host's, written in bytes, and said so (helper-116), as the Kubernetes export says it.
-    const percent = (l as { memoryPercent?: number }).memoryPercent
+    const percent = l.memoryPercent
     if (percent !== undefined)
       gaps.push({
         statement: `limits.memory ${percent}%`,

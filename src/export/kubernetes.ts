@@ -118,7 +118,7 @@ export function exportKubernetes(
   const limits: Record<string, string> = {}
   // A share of the exporting host's memory ("50%", the default profile's) says nothing about a
   // node: no memory limit from it, and a gap. Set in bytes, it is the limit.
-  const percent = (l as { memoryPercent?: number }).memoryPercent
+  const percent = l.memoryPercent
   if (l.memory !== undefined && percent === undefined) limits.memory = String(l.memory)
   else if (percent !== undefined)
     gaps.push({

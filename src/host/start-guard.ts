@@ -31,14 +31,14 @@ export function holdStartSignals(): void {
   }
   // A turn of the loop reads the signals that came (its poll phase) before it runs this (its
   // check phase): the guards answer those first, then go.
-  setImmediate(() => releaseStartGuard(HELD))
+  setImmediate(releaseStartGuard)
 }
 
 const isGuard = (listener: unknown) => (listener as { [START_GUARD]?: boolean })[START_GUARD] === true
 
 /** Removes the start guard's listeners, if this process has them. */
-export function releaseStartGuard(signals: readonly NodeJS.Signals[]): void {
-  for (const signal of signals)
+export function releaseStartGuard(): void {
+  for (const signal of HELD)
     for (const listener of process.listeners(signal))
       if (isGuard(listener)) process.removeListener(signal, listener as () => void)
 }

@@ -4,7 +4,13 @@
 // file. No grant ever covers a protected path (secrets: /etc/shadow, ~/.ssh, cloud keys…).
 import { homedir } from 'node:os'
 import { posix } from 'node:path'
-import { type ResolvedPolicy, sharedContents, sharedDirectoryAt, withRealPaths } from '../policy/resolve.js'
+import {
+  type ResolvedPolicy,
+  sharedContents,
+  sharedDirectoryAt,
+  sharedRelation,
+  withRealPaths,
+} from '../policy/resolve.js'
 import { fileId } from '../host/paths.js'
 import { capabilityName } from '../policy/capabilities.js'
 import { ETC_SECRETS } from '../policy/profiles.js'
@@ -170,8 +176,10 @@ export function generatePolicy(obs: Observation, given: GenerateOptions): Genera
     const home = homeAlias(path)
     return home === undefined ? [] : HOME_SECRETS.map((s) => posix.join(home, s))
   }
-  const holdsSecret = (dir: string) => [...protect, ...aliasSecrets(dir)].some((p) => under(p, dir))
-  const isProtected = (path: string) => [...protect, ...aliasSecrets(path)].some((p) => under(path, p))
+  const holdsSecret = (dir: string) =>
+    protect.some((p) => under(p, dir)) || aliasSecrets(dir).some((p) => under(p, dir))
+  const isProtected = (path: string) =>
+    protect.some((p) => under(path, p)) || aliasSecrets(path).some((p) => under(path, p))
   const isPrivate = (path: string) =>
     privateDirs.some((d) => under(path, d)) && !exposedDirs.some((d) => under(path, d))
   const withheld: string[] = []
@@ -272,9 +280,14 @@ export function generatePolicy(obs: Observation, given: GenerateOptions): Genera
     const shared = sharedDirectoryAt(opts.cwd)
     if (isProtected(opts.cwd)) withheld.push(`working directory ${opts.cwd}: protected`)
     else if (shared || holdsSecret(opts.cwd)) {
-      const why = shared
-        ? `${shared === opts.cwd ? 'holds' : fileId(opts.cwd) === fileId(shared) ? `is ${shared} by another name (a mount of it), which holds` : `holds ${shared}, which holds`} ${sharedContents(shared)}`
-        : 'holds protected paths'
+      const how =
+        shared &&
+        {
+          is: 'holds',
+          'mount of': `is ${shared} by another name (a mount of it), which holds`,
+          holds: `holds ${shared}, which holds`,
+        }[sharedRelation(opts.cwd, shared)]
+      const why = shared ? `${how} ${sharedContents(shared)}` : 'holds protected paths'
       withheld.push(
         `working directory ${opts.cwd}: ${why}, so it is shown empty, with only what was read inside; learn from a project directory`,
       )

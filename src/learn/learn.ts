@@ -130,7 +130,7 @@ export async function tracedRun(
   })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
-  releaseStartGuard(opts.forwardSignals ?? [])
+  releaseStartGuard()
   for await (const ev of child.events) {
     recorder.add(ev)
     opts.onEvent?.(ev)

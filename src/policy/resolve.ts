@@ -251,12 +251,10 @@ export function sharedContents(shared: string): string {
 }
 
 /** How `dir` relates to the shared directory `shared` that sharedDirectoryAt found, for a
- * message: it is it, holds it, or is it under another name (a bind mount). */
-export function sharedRelation(dir: string, shared: string): string {
-  if (shared === dir) return 'which holds'
-  return fileId(dir) === fileId(shared)
-    ? `which is ${shared} by another name (a mount of it), with`
-    : `which holds ${shared}, with`
+ * message: it is it, it is it under another name (a bind mount), or it holds it. */
+export function sharedRelation(dir: string, shared: string): 'is' | 'mount of' | 'holds' {
+  if (shared === dir) return 'is'
+  return fileId(dir) === fileId(shared) ? 'mount of' : 'holds'
 }
 
 /** The shared directory that `dir` is, or holds; undefined for a project directory. */
@@ -281,8 +279,13 @@ function sharedWorkingDirectory(entry: FilesystemEntry, baseDir: string): string
   const hit = sharedDirectoryAt(dir)
   if (!hit) return undefined
   const flag = 'ro' in entry ? '--ro' : '--rw'
+  const how = {
+    is: 'it holds',
+    'mount of': `it is ${hit} by another name (a mount of it), which holds`,
+    holds: `it holds ${hit}, which holds`,
+  }[sharedRelation(dir, hit)]
   return (
-    `the working directory ${dir} is not shown to the sandbox: ${hit === dir ? 'it holds' : `it holds ${hit}, which holds`} ` +
+    `the working directory ${dir} is not shown to the sandbox: ${how} ` +
     `${sharedContents(hit)} (a socket stays connectable through a read-only bind). Run from a project ` +
     `directory, or show it on purpose with ${flag} ${dir}; the command starts in / meanwhile`
   )
