@@ -58,6 +58,11 @@ export function projectDir(): string {
 
 export const isRoot = process.getuid?.() === 0
 
+/** strace is installed and allowed to trace here (a container may refuse ptrace). Asked when a
+ * test needs it, not by every file that imports these helpers. */
+export const canStrace = (): boolean =>
+  spawnSync('strace', ['-qq', '-o', '/dev/null', '/bin/true']).status === 0
+
 export const TEST_USER = 'cordon-test'
 
 /** The plain user the unprivileged tests run as (created on first use; needs root). */

@@ -11,10 +11,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { CLI, isRoot, plainUserScratch, projectDir } from '../helpers.js'
-
-// Installed and allowed to trace here (a container may refuse ptrace).
-const hasStrace = spawnSync('strace', ['-qq', '-o', '/dev/null', '/bin/true']).status === 0
+import { canStrace, CLI, isRoot, plainUserScratch, projectDir } from '../helpers.js'
 
 /** The cordon/ groups of every mounted cgroup hierarchy: where a root run's cgroup is made. */
 function cordonGroups(): string[] {
@@ -102,75 +99,94 @@ async function settledLeftOver(pid: number, marker: string, registry: string): P
   return left
 }
 
-describe('a SIGTERM during the start', { skip: hasStrace ? false : 'needs strace, allowed to trace' }, () => {
-  test(
-    'as root: the run dies of it, its cgroup and record gone (compiled and filed plans)',
-    {
-      skip: isRoot ? false : 'needs root for a cgroup of its own',
-    },
-    async () => {
-      const cwd = projectDir()
-      const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
-      const marker = `start-signal-${process.pid}`
-      // --memory: a cgroup is made. The same command line each time: the first run compiles and
-      // files its plan, the later ones start from it (cli/run-fast.ts), a start of its own.
-      // The first run finds its file in the working directory (shown read-only) and ends at once.
-      const quick = join(cwd, marker)
-      const args = ['run', '-q', '--memory', '256M', '--', 'sh', '-c', 'test -e "$0" || sleep 5', marker]
-      writeFileSync(quick, '')
-      const first = spawnSync(process.execPath, [CLI, ...args], { cwd, env })
-      rmSync(quick)
-      assert.equal(first.status, 0, String(first.stderr))
-      for (const moment of ROOT_MOMENTS) {
-        const r = startSignalled(moment, args, { cwd, env })
-        assert.ok(r.delivered, `${moment}: no such call in the start`)
-        assert.equal(r.signal, 'SIGTERM', `${moment}: ended ${r.status ?? r.signal}: ${r.stderr}`)
-        assert.deepEqual(await settledLeftOver(r.pid, marker, '/run/cordon'), [], moment)
-      }
-    },
-  )
+/** `cordon ARGS` signalled at each of `moments`: the signal came (the call is in this start),
+ * `ended` judges how cordon ended, and nothing of the run (marked `marker`) is left in
+ * `registry` or the cgroups. */
+async function signalledAtEach(
+  moments: readonly string[],
+  args: string[],
+  options: Parameters<typeof startSignalled>[2],
+  left: { marker: string; registry: string },
+  ended: (r: ReturnType<typeof startSignalled>, moment: string) => void,
+): Promise<void> {
+  for (const moment of moments) {
+    const r = startSignalled(moment, args, options)
+    assert.ok(r.delivered, `${moment}: no such call in the start`)
+    ended(r, moment)
+    assert.deepEqual(await settledLeftOver(r.pid, left.marker, left.registry), [], moment)
+  }
+}
 
-  test(
-    'learn: the command gets it, its cgroup and record gone',
-    {
-      skip: isRoot ? false : 'needs root for a cgroup of its own',
-    },
-    async () => {
-      const cwd = projectDir()
-      const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
-      const marker = `start-signal-learn-${process.pid}`
-      const args = ['learn', '-o', join(cwd, 'learned.yaml'), '--', 'sh', '-c', 'sleep 5', marker]
-      for (const moment of ['mkdir:when=2', 'mkdir:when=6', ...LAUNCHER_MOMENTS]) {
-        const r = startSignalled(moment, args, { cwd, env })
-        assert.ok(r.delivered, `${moment}: no such call in the start`)
-        assert.match(r.stderr, /killed by SIGTERM/, moment)
-        assert.deepEqual(await settledLeftOver(r.pid, marker, '/run/cordon'), [], moment)
-      }
-    },
-  )
+/** Died of the SIGTERM, as its command did. */
+const diedOfIt = (r: ReturnType<typeof startSignalled>, moment: string) =>
+  assert.equal(r.signal, 'SIGTERM', `${moment}: ended ${r.status ?? r.signal}: ${r.stderr}`)
 
-  test(
-    'as a plain user: the run dies of it, its record gone',
-    {
-      skip: isRoot ? false : 'needs root to create the test user',
-    },
-    async (t) => {
-      const { user, dir, env } = plainUserScratch(t, 'start-signal')
-      const marker = `start-signal-${process.pid}`
-      const args = ['run', '-q', '--', 'sh', '-c', 'sleep 3', marker]
-      for (const moment of LAUNCHER_MOMENTS) {
-        const r = startSignalled(moment, args, { cwd: dir, env, uid: user.uid, gid: user.gid })
-        assert.ok(r.delivered, `${moment}: no such call in the start`)
-        assert.equal(r.signal, 'SIGTERM', `${moment}: ended ${r.status ?? r.signal}: ${r.stderr}`)
-        assert.deepEqual(
-          await settledLeftOver(r.pid, marker, join(env.XDG_RUNTIME_DIR, 'cordon')),
-          [],
-          moment,
+describe(
+  'a SIGTERM during the start',
+  { skip: canStrace() ? false : 'needs strace, allowed to trace' },
+  () => {
+    test(
+      'as root: the run dies of it, its cgroup and record gone (compiled and filed plans)',
+      {
+        skip: isRoot ? false : 'needs root for a cgroup of its own',
+      },
+      async () => {
+        const cwd = projectDir()
+        const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+        const marker = `start-signal-${process.pid}`
+        // --memory: a cgroup is made. The same command line each time: the first run compiles and
+        // files its plan, the later ones start from it (cli/run-fast.ts), a start of its own.
+        // The first run finds its file in the working directory (shown read-only) and ends at once.
+        const quick = join(cwd, marker)
+        const args = ['run', '-q', '--memory', '256M', '--', 'sh', '-c', 'test -e "$0" || sleep 5', marker]
+        writeFileSync(quick, '')
+        const first = spawnSync(process.execPath, [CLI, ...args], { cwd, env })
+        rmSync(quick)
+        assert.equal(first.status, 0, String(first.stderr))
+        await signalledAtEach(ROOT_MOMENTS, args, { cwd, env }, { marker, registry: '/run/cordon' }, diedOfIt)
+      },
+    )
+
+    test(
+      'learn: the command gets it, its cgroup and record gone',
+      {
+        skip: isRoot ? false : 'needs root for a cgroup of its own',
+      },
+      async () => {
+        const cwd = projectDir()
+        const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+        const marker = `start-signal-learn-${process.pid}`
+        const args = ['learn', '-o', join(cwd, 'learned.yaml'), '--', 'sh', '-c', 'sleep 5', marker]
+        await signalledAtEach(
+          ['mkdir:when=2', 'mkdir:when=6', ...LAUNCHER_MOMENTS],
+          args,
+          { cwd, env },
+          { marker, registry: '/run/cordon' },
+          (r, moment) => assert.match(r.stderr, /killed by SIGTERM/, moment),
         )
-      }
-    },
-  )
-})
+      },
+    )
+
+    test(
+      'as a plain user: the run dies of it, its record gone',
+      {
+        skip: isRoot ? false : 'needs root to create the test user',
+      },
+      async (t) => {
+        const { user, dir, env } = plainUserScratch(t, 'start-signal')
+        const marker = `start-signal-${process.pid}`
+        const args = ['run', '-q', '--', 'sh', '-c', 'sleep 3', marker]
+        await signalledAtEach(
+          LAUNCHER_MOMENTS,
+          args,
+          { cwd: dir, env, uid: user.uid, gid: user.gid },
+          { marker, registry: join(env.XDG_RUNTIME_DIR, 'cordon') },
+          diedOfIt,
+        )
+      },
+    )
+  },
+)
 
 // Held from the process's start (the first version of this), a signal waited behind whatever
 // blocked cordon before the sandbox's start: a policy read from a FIFO or a terminal, and Ctrl-C

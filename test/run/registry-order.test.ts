@@ -9,14 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { ROOT } from '../helpers.js'
-
-// Installed and allowed to trace here (a container may refuse ptrace).
-const hasStrace = spawnSync('strace', ['-qq', '-o', '/dev/null', '/bin/true']).status === 0
+import { canStrace, ROOT } from '../helpers.js'
 
 test(
   'spawn() writes the registry record before the go, and the command starts after both',
-  { skip: hasStrace ? false : 'needs strace, allowed to trace' },
+  { skip: canStrace() ? false : 'needs strace, allowed to trace' },
   (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-order-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
