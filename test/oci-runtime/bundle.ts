@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { isRoot, ROOT } from '../helpers.js'
 import type { OciConfig } from '../../src/oci-runtime/spec.js'
 
@@ -50,6 +50,9 @@ export function makeBundle(args: string[]): Bundle {
   base.process!.terminal = false
   base.root!.readonly = false
   base.process!.args = args
+  // The runtime's default group is /cordon-oci/<id>, and test files running side by side reuse
+  // ids (c1, u1…): one file's delete removed another's group. Each bundle's is its own.
+  base.linux!.cgroupsPath = `/cordon-oci-test/${basename(dir)}`
   const b: Bundle = {
     dir,
     root,
