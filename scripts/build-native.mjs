@@ -36,6 +36,15 @@ try {
   )
 }
 try {
+  make([join(out, 'cordon-init')])
+} catch {
+  console.error(
+    "cordon: warning: the runtime backends' init (cordon-init) did not build (x86_64 and aarch64 only): " +
+      "under --backend runc|gvisor the command is the container's pid 1, which the kernel shields from " +
+      'signals it does not handle (its own SIGPIPE too).',
+  )
+}
+try {
   make(['-k', 'all'])
 } catch {
   console.error(

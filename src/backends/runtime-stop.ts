@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { cgroupMounts } from '../cgroup/select.js'
 import { type ProcessId, signalProcesses } from '../host/signal.js'
 import { signalDescendants } from '../run/process-tree.js'
+import { INIT_NAME } from '../export/container-init.js'
 
 /** How long a call to the runtime (kill, state, delete) may take: it waits on the container's
  * lock, which a wedged runtime holds for ever. */
@@ -70,13 +71,17 @@ export function containerInit(
   return { pid, command: !comm.startsWith('runc:') }
 }
 
-/** Whether the process catches or ignores signal n (its SigCgt and SigIgn masks). */
+/** Whether the process acts on signal n: catches, ignores or blocks it (its SigCgt, SigIgn
+ * and SigBlk masks; a blocked signal waits for the process to take it), or it is cordon's
+ * container init asleep, which is waiting for every signal it forwards: rt_sigtimedwait lets
+ * what it waits for through while it sleeps, and the mask it restores after is not in /proc. */
 export function handles(pid: number, n: number): boolean {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const mask = (field: string) =>
-      BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`)
-    return ((mask('SigCgt') | mask('SigIgn')) & (1n << BigInt(n - 1))) !== 0n
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? ''
+    const mask = (name: string) => BigInt(`0x${/^[0-9a-f]+$/.test(field(name)) ? field(name) : '0'}`)
+    if (((mask('SigCgt') | mask('SigIgn') | mask('SigBlk')) & (1n << BigInt(n - 1))) !== 0n) return true
+    return field('Name') === INIT_NAME && field('State').startsWith('S')
   } catch {
     return true // gone already: nothing to do
   }

@@ -36,6 +36,7 @@ import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
+import { withInit } from '../export/container-init.js'
 import { forSentry, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
@@ -232,13 +233,16 @@ export function backendConfig(
     config.linux.gidMappings = [{ containerID: 0, hostID: r.gid.start, size: r.gid.count }]
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
-  if (backend !== 'gvisor') return { config: procWithoutPidNamespace(config), files }
-  if (config.linux.seccomp)
-    config.linux.seccomp = forSentry(
-      sentryProfile(policy, config.linux.seccomp),
-      runtimePath(backend) ?? 'runsc',
-    )
-  splitPidsLimit(config, policy.limits.pids)
+  if (backend === 'gvisor') {
+    if (config.linux.seccomp)
+      config.linux.seccomp = forSentry(
+        sentryProfile(policy, config.linux.seccomp),
+        runtimePath(backend) ?? 'runsc',
+      )
+    splitPidsLimit(config, policy.limits.pids)
+  } else procWithoutPidNamespace(config)
+  // Last: the init checks the profile the runtime will load.
+  withInit(config, [...policy.filesystem, ...implied], backend ?? 'runc')
   return { config, files }
 }
 

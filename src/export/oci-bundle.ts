@@ -2,8 +2,9 @@
 // becomes mounts over an empty read-only root, its namespaces, identity, capabilities,
 // no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { basename } from 'node:path'
+import { withInit } from './container-init.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, procMaskedPaths } from '../plan/view.js'
@@ -78,6 +79,8 @@ const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sys
 
 /** The empty file masked files are bound to (see `mask` below). */
 const MASK_FILE = 'files/masked'
+/** The bundle's copy of cordon's container init. */
+const INIT_FILE = 'files/cordon-init'
 
 const isSysfsRoot = (path: string) => hostKernelMounts().some((m) => m.type === 'sysfs' && m.point === path)
 
@@ -359,6 +362,13 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
         'as root with this bundle reads and writes as host root. Export and run it as a plain user ' +
         '(rootless), or set linux.uidMappings/gidMappings to an unprivileged range',
     })
+  // The runtimes' pid 1 as under `--backend` (backends/container-init.ts), a copy in the bundle:
+  // where both runc and runsc can take it (the bundle's own root), and the config has a pid
+  // namespace (runsc makes one anyway; runc without one leaves the command's pid as it is).
+  const init = config.linux.namespaces.some((n) => n.type === 'pid')
+    ? withInit(config, policy.filesystem, 'gvisor', INIT_FILE)
+    : undefined
+  if (init) files.push({ kind: 'file', path: INIT_FILE, content: readFileSync(init), mode: 0o555 })
   for (const m of config.mounts)
     if (m.type === 'bind' && !m.source.startsWith('files/') && !isDirectory(m.source))
       gaps.push({

@@ -223,6 +223,28 @@ describe('exports as their consumers take them', () => {
     },
   )
 
+  // The bundle carries cordon's init (files/cordon-init, bound at /.cordon-init): the command is
+  // not the container's pid 1, which the kernel shields from signals it does not handle.
+  test(
+    "oci-bundle: runc and runsc run the command under the bundle's copy of cordon's init",
+    { skip: !(isRoot && has('runc')) && !process.env.CI ? 'needs root and runc' : false },
+    () => {
+      const out = exportTo('oci-bundle', [], ['sh', '-c', 'cat /proc/1/cmdline; kill -PIPE $$'])
+      assert.ok(existsSync(join(out.dir, 'files', 'cordon-init')))
+      const runtimes = [['runc'], ...(has('runsc') ? [['runsc', '--rootless=false', '--network=none']] : [])]
+      for (const [program, ...global] of runtimes) {
+        const id = `cordon-init-${process.pid}`
+        const r = spawnSync(program!, [...global, 'run', '--bundle', out.dir, id], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        })
+        spawnSync(program!, [...global, 'delete', '--force', id])
+        assert.match(r.stdout, /^\/\.cordon-init\0sh\0-c\0/, `${program}: ${r.stderr}`)
+        assert.equal(r.status, 141, `${program}: ${r.stderr}`)
+      }
+    },
+  )
+
   // A newcomer's trial: a plain user's export mapped host 0 beside the user's id (as a root
   // caller's does), which rootless runc cannot write (`fchown fd 7: operation not permitted`),
   // and kept cgroup resources rootless runc refuses without a cgroup. The bundle is the

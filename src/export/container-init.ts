@@ -1,0 +1,134 @@
+// pid 1 for a runtime backend's container (native/container-init.c). Without it the command is
+// the container's first process, which the kernel protects from every signal it does not
+// handle: its own SIGPIPE (`seq | head -1` exited 1, "Broken pipe", where natively it dies of
+// the signal, 141) and a SIGTERM from runc, and no one reaps its orphans. Docker's `--init`
+// answers the same.
+//
+// The init is used only where it cannot change what the policy says: in a pid namespace (with
+// none, the command is not pid 1), at a place in the view that is the container's own (never
+// a mount point made through a bind into a host directory), and when the container's seccomp
+// profile allows each of its calls (a learned allowlist may refuse `wait4`; a kill default
+// would end the container). Otherwise the command is pid 1, as before, and `cordon plan` /
+// the run's status say nothing more: the policy is enforced the same either way.
+import { accessSync, constants } from 'node:fs'
+import { join } from 'node:path'
+import { nativePath } from '../host/launcher.js'
+import type { ViewEntry } from '../policy/resolve.js'
+import { hostPathIn, latestAtEachPlace } from '../policy/view-paths.js'
+import { archByName, entryPoints } from '../seccomp/arch.js'
+import { RET } from '../seccomp/bpf.js'
+import { importOci, type OciProfile } from '../seccomp/oci.js'
+import { evaluateSpec } from '../seccomp/reference.js'
+import { resolveSeccomp } from '../seccomp/resolve.js'
+
+/** What of a bundle's config the init changes or reads (oci-bundle.ts OciConfig). */
+interface InitConfig {
+  process: { args: string[] }
+  mounts: { destination: string; type: string; source: string; options?: string[] }[]
+  linux: { namespaces: { type: string }[]; seccomp?: OciProfile }
+}
+
+/** The runtime whose view rules apply: runsc's gofer makes mount points where runc would not. */
+type Runtime = 'runc' | 'gvisor'
+
+/** The init's name in the view, in the place chosen by initPlace. */
+export const INIT_NAME = '.cordon-init'
+
+const SIG_BLOCK = 0n
+const SIG_SETMASK = 2n
+const SIGCHLD = 17n
+const WNOHANG_WALL = 0x40000001n
+const SIGSET_SIZE = 8n
+/** Stands for a pointer argument: no filter can judge one. */
+const POINTER = 0x7ffc00001000n
+/** The signals the init forwards (every one but SIGKILL, SIGSTOP and the faults, as in
+ * container-init.c), each a `kill` the filter must allow. */
+const FORWARDED = Array.from({ length: 64 }, (_, i) => BigInt(i + 1)).filter(
+  (s) => ![9n, 19n, 4n, 5n, 6n, 7n, 8n, 11n, 31n, 21n, 22n].includes(s),
+)
+
+/** Every call cordon-init makes, with the arguments it makes it with (its child's pid stands
+ * as 2, the first the namespace hands out after the init). execve's arguments are pointers. */
+export const INIT_CALLS: readonly { name: string; args: readonly bigint[] }[] = [
+  { name: 'rt_sigprocmask', args: [SIG_BLOCK, POINTER, POINTER, SIGSET_SIZE] },
+  { name: 'rt_sigprocmask', args: [SIG_SETMASK, POINTER, 0n, SIGSET_SIZE] },
+  { name: 'clone', args: [SIGCHLD, 0n, 0n, 0n, 0n] },
+  { name: 'execve', args: [POINTER, POINTER, POINTER] },
+  { name: 'rt_sigtimedwait', args: [POINTER, 0n, 0n, SIGSET_SIZE] },
+  { name: 'wait4', args: [0xffffffffffffffffn, POINTER, WNOHANG_WALL, 0n] },
+  ...FORWARDED.map((sig) => ({ name: 'kill', args: [2n, sig] })),
+  { name: 'write', args: [2n, POINTER, 64n] },
+  { name: 'exit_group', args: [0n] },
+]
+
+/** The calls of INIT_CALLS the profile does not allow (nothing when it allows them all). */
+export function refusedInitCalls(profile: OciProfile | undefined, nodeArch = process.arch): string[] {
+  if (!profile) return []
+  const arch = archByName(nodeArch)
+  if (!arch) return ['(no syscall table for this architecture)']
+  const spec = resolveSeccomp([importOci(profile, { arch: nodeArch }).layer])
+  const refused = new Set<string>()
+  for (const call of INIT_CALLS) {
+    const nr = arch.table[call.name]
+    const args = [...call.args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
+    const action =
+      nr === undefined ? RET.KILL_PROCESS : evaluateSpec(spec, entryPoints(nodeArch), arch.audit, nr, args)
+    const kind = (action & 0xffff0000) >>> 0
+    if (kind !== RET.ALLOW && kind !== RET.LOG) refused.add(call.name)
+  }
+  return [...refused]
+}
+
+/** Where the init can be bound in the view without the runtime making a host file for it: the
+ * bundle's own root when no bind holds `/`; else, for runc, a tmpfs or /dev of the container's
+ * own (gVisor's gofer makes even those mount points on the host, through the binds). */
+export function initPlace(view: readonly ViewEntry[], backend: Runtime): string | undefined {
+  const own = (dir: string) => {
+    const dest = join(dir, INIT_NAME)
+    return hostPathIn(view, dest) === undefined && !view.some((e) => e.dest === dest) ? dest : undefined
+  }
+  if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) return own('/')
+  if (backend === 'gvisor') return undefined
+  const mounts = latestAtEachPlace(view).filter((e) => e.kind === 'tmpfs' || e.kind === 'dev')
+  for (const dir of mounts.map((e) => e.dest)) {
+    const dest = own(dir)
+    if (dest) return dest
+  }
+  return undefined
+}
+
+/** The built init, or undefined where it was not built (an architecture it does not know). */
+function initBinary(): string | undefined {
+  const path = nativePath('cordon-init')
+  try {
+    accessSync(path, constants.X_OK)
+    return path
+  } catch {
+    return undefined
+  }
+}
+
+/** Puts the init in front of the command when it can be (see the top of this file); changes
+ * config in place. `view`: the policy's, with the mounts the runtime adds (runc's /dev).
+ * `source`: where the bind takes the init from (a bundle's own copy), else the built one.
+ * Returns the built init's path when it was put in, or undefined. */
+export function withInit(
+  config: InitConfig,
+  view: readonly ViewEntry[],
+  backend: Runtime,
+  source?: string,
+): string | undefined {
+  // gVisor's kernel gives the container a pid namespace of its own whatever the config says.
+  if (backend === 'runc' && !config.linux.namespaces.some((n) => n.type === 'pid')) return undefined
+  const binary = initBinary()
+  const dest = binary && initPlace(view, backend)
+  if (!binary || !dest || refusedInitCalls(config.linux.seccomp).length) return undefined
+  config.mounts.push({
+    destination: dest,
+    type: 'bind',
+    source: source ?? binary,
+    options: ['bind', 'ro', 'nosuid', 'nodev'],
+  })
+  config.process.args = [dest, ...config.process.args]
+  return binary
+}
