@@ -344,6 +344,22 @@ test('a run that was killed says how, not only its status', { timeout }, () => {
     cwd: dir,
     timeout,
   })
-  assert.equal(signalled.status, 143)
+  // cordon dies of the command's signal, as run does: a shell loop around it stops at a Ctrl-C.
+  assert.equal(signalled.signal, 'SIGTERM', signalled.stderr)
   assert.match(signalled.stderr, /the command was killed by SIGTERM \(exit 143\), so no policy/)
+  const forced = cordon(['learn', '--force', '-o', join(dir, 'f.yaml'), '--', 'sh', '-c', 'kill -INT $$'], {
+    cwd: dir,
+    timeout,
+  })
+  assert.equal(forced.signal, 'SIGINT', forced.stderr)
+  assert.ok(existsSync(join(dir, 'f.yaml')), 'written before cordon died of the signal')
+  const audited = cordon(['run', '--audit', '--', 'sh', '-c', 'kill -TERM $$'], { cwd: dir, timeout })
+  assert.equal(audited.signal, 'SIGTERM', audited.stderr)
+  assert.match(
+    audited.stderr,
+    /audit: the policy would have allowed everything this run did until SIGTERM ended it/,
+  )
+  // A signal whose default action dumps core stays 128+N: a core of cordon's own would be wrong.
+  const quit = cordon(['run', '--audit', '--', 'sh', '-c', 'kill -QUIT $$'], { cwd: dir, timeout })
+  assert.equal(quit.status, 131, quit.stderr)
 })

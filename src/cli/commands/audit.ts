@@ -7,7 +7,7 @@ import type { ExitReason } from '../../run/sandbox-process.js'
 import { describeStepError, isStep } from '../../run/launcher-steps.js'
 import type { EventOutput } from '../event-output.js'
 import { paint, warn } from '../output.js'
-import { FORWARDED } from '../signals.js'
+import { endAsTheCommand, FORWARDED } from '../signals.js'
 
 export async function auditRun(
   policy: ResolvedPolicy,
@@ -34,7 +34,8 @@ export async function auditRun(
   })
   out.record({ event: 'result', reason: run.result.reason, code: run.result.code })
   out.record({ event: 'audit', violations: auditor.violations, fallbacks: auditor.fallbacks })
-  if (out.human) report(auditor.violations, auditor.fallbacks, run.result.reason)
+  if (out.human) report(auditor.violations, auditor.fallbacks, run.result)
+  endAsTheCommand(run.result)
   return run.result.code
 }
 
@@ -48,7 +49,11 @@ const CUT: Partial<Record<ExitReason, string>> = {
 }
 
 /** The would-be denials for a person; what the program did (paths, names) is escaped. */
-function report(violations: Violation[], fallbacks: Violation[], reason: ExitReason): void {
+function report(
+  violations: Violation[],
+  fallbacks: Violation[],
+  { reason, signal }: { reason: ExitReason; signal?: NodeJS.Signals | undefined },
+): void {
   const c = paint(process.stderr)
   if (fallbacks.length)
     warn(
@@ -56,11 +61,10 @@ function report(violations: Violation[], fallbacks: Violation[], reason: ExitRea
     )
   if (!violations.length) {
     if (reason === 'setup') warn('audit: the command did not run, so nothing was judged')
-    else
-      warn(
-        `audit: the policy would have allowed everything this run did${CUT[reason] ? ` ${CUT[reason]}` : ''}`,
-        c.green,
-      )
+    else {
+      const cut = reason === 'signal' ? `until ${signal ?? 'a signal'} ended it` : CUT[reason]
+      warn(`audit: the policy would have allowed everything this run did${cut ? ` ${cut}` : ''}`, c.green)
+    }
     return
   }
   warn(`audit: the policy would have denied ${violations.length}:`, c.yellow)

@@ -23,7 +23,7 @@ import {
   POLICY_OPTIONS,
   policyFromFlags,
 } from '../policy-flags.js'
-import { FORWARDED } from '../signals.js'
+import { endAsTheCommand, FORWARDED } from '../signals.js'
 import { EventOutput } from '../event-output.js'
 import { splitCommand } from './run.js'
 
@@ -79,8 +79,9 @@ ${POLICY_HELP.replace(/^Policy:\n/, '')}
                          progress shows only when stderr is a terminal, never with --json
   -h, --help             this help
 
-Exit status: the command's (128+N for signal N); 125 when cordon failed, bad usage included
-(any other status could be the command's).
+Exit status: the command's; killed by SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGALRM, SIGUSR1 or SIGUSR2,
+cordon dies of the same signal once done (a shell sees 128+N), by another signal N it exits
+128+N; 125 when cordon failed, bad usage included (any other status could be the command's).
 `
 
 const sidecar = (policyFile: string) => policyFile.replace(/\.(ya?ml|json)$/, '') + '.learn.json'
@@ -185,6 +186,9 @@ export async function learnCommand(argv: string[]): Promise<number> {
     }
     observation = run.observation
     code = run.result.code
+    // Killed by a signal, learn dies of it once done, as run does (a shell loop around it stops
+    // at a Ctrl-C only then).
+    endAsTheCommand(run.result)
     if (run.result.reason === 'setup') return code
     if (code !== 0 && !values.force) {
       warn(
