@@ -16,7 +16,7 @@ import { selfId, stillRunning } from '../host/self-id.js'
 import { identify } from '../host/signal.js'
 import { removeTree } from '../run/remove-tree.js'
 import { privateStateDir, stateDirPath } from '../run/state-dir.js'
-import { killRuntimeTree, RUNTIME_CALL_MS } from './runtime-stop.js'
+import { containerGroups, killRuntimeTree, removeContainerGroups, RUNTIME_CALL_MS } from './runtime-stop.js'
 
 /** The runtimes' programs, which name their state directories. */
 export type RuntimeProgram = 'runc' | 'runsc'
@@ -135,9 +135,16 @@ export function sweepOrphans(
       if (!orphaned(CONTAINER.exec(id))) continue
       for (const runtime of identify(runtimeProcesses(program, id, uid))) killRuntimeTree(runtime, id)
       deleteContainer(program, path, root, id)
+      removeContainerGroups(id)
       removed.push(id)
     }
   }
+  // Groups a runtime left without any state to find them by (runsc's, of a sandbox killed under it).
+  if (uid === 0)
+    for (const id of containerGroups((name) => orphaned(CONTAINER.exec(name)))) {
+      removeContainerGroups(id)
+      removed.push(`cgroup ${id}`)
+    }
   const base = tmpdir()
   let names: string[] = []
   try {

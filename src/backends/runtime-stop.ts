@@ -2,9 +2,10 @@
 // runtime's own `kill` and `state` wait on the container's lock, which a wedged runtime holds
 // for ever, so every call is bounded and a stop can end the processes themselves.
 import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cgroupMounts } from '../cgroup/select.js'
+import { cgroupMountEntries } from '../host/probe.js'
 import { type ProcessId, signalProcesses } from '../host/signal.js'
 import { signalDescendants } from '../run/process-tree.js'
 import { INIT_NAME } from '../export/container-init.js'
@@ -32,6 +33,36 @@ export function killRuntimeTree(launcher: ProcessId | undefined, id: string): vo
         writeFileSync(file[0]!, file[1]!)
       } catch {} // no such group: not frozen
   signalProcesses([launcher], 'SIGKILL')
+}
+
+/** Every cgroup hierarchy's mount point (v1's named ones too, as runc makes its groups there). */
+function hierarchies(): string[] {
+  try {
+    const { v1, v2 } = cgroupMountEntries()
+    return [...new Set(v1.map((m) => m.mountPoint)), ...(v2 ? [v2] : [])]
+  } catch {
+    return [] // mountinfo unreadable (EMFILE): a later run's sweep removes what is left
+  }
+}
+
+/** Removes the container's groups (`/<id>` in each hierarchy: its cgroupsPath) that the runtime
+ * left: runsc's delete of a sandbox killed under it (killRuntimeTree) left an empty group in
+ * every hierarchy, for good. rmdir takes only an empty group, so a live container's stays. */
+export function removeContainerGroups(id: string): void {
+  for (const dir of hierarchies())
+    try {
+      rmdirSync(join(dir, id))
+    } catch {} // none, or not empty
+}
+
+/** The names at the top of the cgroup hierarchies that `match`es (a sweep's orphans). */
+export function containerGroups(match: (name: string) => boolean): string[] {
+  const names = new Set<string>()
+  for (const dir of hierarchies())
+    try {
+      for (const name of readdirSync(dir)) if (match(name)) names.add(name)
+    } catch {} // unreadable: nothing of ours
+  return [...names]
 }
 
 /** Signals whose default action ends the process (terminate, or terminate with a core). */

@@ -19,13 +19,15 @@ import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { hostIdRanges } from '../host/id-range.js'
-import { cgroupAccess } from '../cgroup/select.js'
+import { readKeyed } from '../cgroup/fs.js'
+import { cgroupAccess, cgroupMounts } from '../cgroup/select.js'
 import { identify } from '../host/signal.js'
 import { launcherPath } from '../host/launcher.js'
 import {
   handles,
   containerInit,
   killRuntimeTree,
+  removeContainerGroups,
   RUNTIME_CALL_MS,
   STOP_GRACE_MS,
   TERMINATING,
@@ -288,6 +290,12 @@ export function spawnOnRuntime(
     options.cwd ?? caller.cwd,
     backend,
   )
+  const id = containerId()
+  // The container's group at a place cordon knows, as its own runs' (`/<name>` in each
+  // hierarchy): the runtimes' default is beneath their own group, which a cgroup namespace
+  // hides from /proc/self/cgroup. Its limits are read there (limitReason), and a paused one is
+  // thawed there (runtime-stop.ts killRuntimeTree).
+  if (config.linux.resources) config.linux.cgroupsPath = `/${id}`
   const bundle = makeBundleDir()
   try {
     writeExport(bundle, [
@@ -318,7 +326,6 @@ export function spawnOnRuntime(
     chmodSync(bundle, 0o711)
     chownTree(join(bundle, 'rootfs'), range.hostID, config.linux.gidMappings?.[0]?.hostID ?? range.hostID)
   }
-  const id = containerId()
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
   // kill, state and delete log elsewhere: racing the command's exit, they may fail ("container
@@ -340,7 +347,9 @@ export function spawnOnRuntime(
   // the relay would only see runc read: the read-ahead stays there (README, Backends).
   const relayed = backend === 'gvisor' && wanted[0] === 'inherit' && stdinIsPipe()
   const copy = ([0, 1, 2] as const).filter((fd) => wanted[fd] === 'inherit' && !(fd === 0 && relayed))
-  const runtimeArgs = [...global, 'run', '--bundle', bundle, id]
+  // runc's --keep leaves the stopped container, its cgroup with it, to cordon's delete: the
+  // limits' counters are read in between (limitReason). runsc has no such flag.
+  const runtimeArgs = [...global, 'run', ...(backend === 'runc' ? ['--keep'] : []), '--bundle', bundle, id]
   const child = relayed
     ? spawnChild(launcherPath(), ['--stdin-relay', '--', program, ...runtimeArgs], {
         stdio: ['inherit', 'pipe', 'pipe'],
@@ -401,6 +410,8 @@ export function spawnOnRuntime(
   // sent: a command that handles it and exits resets its handlers as it ends (Python does), and
   // judged after, it looked unhandled and was killed (130 instead of its own status).
   let signalled: number | undefined
+  // The container has a cgroup of the runtime's own (resources), which the delete removes.
+  const limited = backend === 'runc' && config.linux.resources !== undefined
   const forward = (signal: NodeJS.Signals) => {
     const n = constants.signals[signal]
     if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return child.kill(signal)
@@ -428,6 +439,7 @@ export function spawnOnRuntime(
       else if (signalled !== undefined) finish(128 + signalled, 'signal')
       else if (error !== undefined) finish(125, 'setup', error)
       else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
+      else if (code !== null && code !== 0 && limited) finish(code, limitReason(id, code))
       else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
     })
     let done = false
@@ -442,6 +454,7 @@ export function spawnOnRuntime(
         process.stdin.destroy()
       }
       spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+      if (config.linux.cgroupsPath) removeContainerGroups(id)
       removeBundle(bundle)
       resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
     }
@@ -452,6 +465,28 @@ export function spawnOnRuntime(
     exited,
     kill: (signal = 'SIGTERM') => forward(signal),
   }
+}
+
+/** Why a container that ended with a failing status did, as natively (run/sandbox-process.ts
+ * reasonFor): its memory limit, when the kernel OOM-killed in its group and the status is a
+ * SIGKILL's; its pids limit, when a fork was refused. The group is `/<id>` (its cgroupsPath),
+ * kept by `runc run --keep` until cordon's delete. runc's status is 128+N for a signal, as
+ * cordon's init's. */
+function limitReason(id: string, code: number): ExitReason {
+  let mounts: ReturnType<typeof cgroupMounts>
+  try {
+    mounts = cgroupMounts()
+  } catch {
+    return code > 128 ? 'signal' : 'exited' // mountinfo unreadable (EMFILE): no reason to add
+  }
+  const { v1, v2 } = mounts
+  const file = (v1Dir: string | undefined, v1File: string, v2File: string) =>
+    readKeyed(v1Dir ? join(v1Dir, id, v1File) : v2 ? join(v2, id, v2File) : '/nonexistent')
+  const oomKills = file(v1.memory, 'memory.oom_control', 'memory.events').oom_kill ?? 0
+  const pidsMax = file(v1.pids, 'pids.events', 'pids.events').max ?? 0
+  if (oomKills && code === 137) return 'oom'
+  if (pidsMax) return 'pids'
+  return code > 128 ? 'signal' : 'exited'
 }
 
 /** Removes a run's bundle; one that cannot be removed now (EMFILE) is swept by a later run

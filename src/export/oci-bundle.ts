@@ -55,6 +55,7 @@ export interface OciConfig {
     uidMappings?: { containerID: number; hostID: number; size: number }[]
     gidMappings?: { containerID: number; hostID: number; size: number }[]
     resources?: Record<string, unknown>
+    cgroupsPath?: string
     seccomp?: OciProfile
     maskedPaths: string[]
     readonlyPaths: string[]

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
+import { cgroupMountEntries } from '../../src/host/probe.js'
 import { sweepOrphans } from '../../src/backends/orphans.js'
 import { selfId } from '../../src/host/self-id.js'
 import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
@@ -47,7 +48,20 @@ function held(backend: Backend, pid: number) {
   ]
   const bundles = readdirSync(tmpdir()).filter((f) => f.startsWith(`cordon-bundle-${pid}-`))
   const processes = [...ids, ...bundles].flatMap((name) => pgrep(name))
-  return { ids, bundles, processes }
+  // The container's groups (`/<id>` in each hierarchy): runsc's delete of a sandbox killed under
+  // it left them, for good, before the sweep removed them too.
+  const groups = cgroupRoots().flatMap((root) =>
+    readdirSync(root)
+      .filter((f) => f.startsWith(`cordon-${pid}-`))
+      .map((f) => join(root, f)),
+  )
+  return { ids, bundles, processes, groups }
+}
+
+/** Every cgroup hierarchy's top directory. */
+const cgroupRoots = () => {
+  const { v1, v2 } = cgroupMountEntries()
+  return [...new Set(v1.map((m) => m.mountPoint)), ...(v2 ? [v2] : [])]
 }
 
 const pgrep = (pattern: string) =>
@@ -95,7 +109,7 @@ describe('a runtime run whose cordon dies', { skip: why }, () => {
         const id = await running(backend, run, marker)
         run.child.kill(signal)
         assert.equal(await run.status, code, `${backend} ${signal}`)
-        assert.deepEqual(held(backend, run.child.pid!), { ids: [], bundles: [], processes: [] })
+        assert.deepEqual(held(backend, run.child.pid!), { ids: [], bundles: [], processes: [], groups: [] })
         assert.ok(!commandRuns(backend, id, marker), `${backend} ${signal}: the command still runs`)
       }
     })
@@ -128,7 +142,7 @@ describe('a runtime run whose cordon dies', { skip: why }, () => {
 
       const next = cordon(['run', '--backend', backend, '--', '/bin/true'], { cwd: projectDir() })
       assert.equal(next.status, 0, next.stderr)
-      assert.deepEqual(held(backend, orphan.child.pid!), { ids: [], bundles: [], processes: [] })
+      assert.deepEqual(held(backend, orphan.child.pid!), { ids: [], bundles: [], processes: [], groups: [] })
       for (const end = Date.now() + 5_000; Date.now() < end && commandRuns(backend, orphanId, orphanMarker);)
         await sleep(100)
       assert.ok(!commandRuns(backend, orphanId, orphanMarker), 'the orphaned container still runs')
@@ -139,7 +153,7 @@ describe('a runtime run whose cordon dies', { skip: why }, () => {
       assert.ok(await eventually(() => commandRuns(backend, liveId, liveMarker)), 'the live run was swept')
       live.child.kill('SIGTERM')
       assert.equal(await live.status, 143)
-      assert.deepEqual(held(backend, live.child.pid!), { ids: [], bundles: [], processes: [] })
+      assert.deepEqual(held(backend, live.child.pid!), { ids: [], bundles: [], processes: [], groups: [] })
     })
 })
 
@@ -192,13 +206,31 @@ describe('the sweep judges only what names a dead owner of its own pid namespace
     const paths = Object.values(names).map((n) => join(tmpdir(), n))
     after(() => paths.forEach((p) => rmSync(p, { recursive: true, force: true })))
     for (const p of paths) mkdirSync(join(p, 'rootfs'), { recursive: true })
+    // Groups a runtime left (root's): the same names, container ids' shape.
+    const groupNames = Object.values(names).map((n) =>
+      n.replace('cordon-bundle-', 'cordon-').replace('AbCdEf', 'abcdef12'),
+    )
+    const groups = isRoot ? cgroupRoots().flatMap((root) => groupNames.map((n) => join(root, n))) : []
+    after(() => groups.forEach((g) => rmSync(g, { recursive: true, force: true })))
+    for (const g of groups) mkdirSync(g)
     // The host's /tmp may hold another dead run's bundle (a test killed before): gone as well.
-    const removed = sweepOrphans([]).filter((p) => paths.includes(p))
-    assert.deepEqual(removed, [join(tmpdir(), dead)])
+    const removed = sweepOrphans([])
+    assert.deepEqual(
+      removed.filter((p) => paths.includes(p)),
+      [join(tmpdir(), dead)],
+    )
     assert.deepEqual(
       paths.map((p) => existsSync(p)),
       [false, true, true, true],
     )
+    if (!isRoot) return
+    assert.ok(removed.includes(`cgroup ${groupNames[0]}`), removed.join('\n'))
+    for (const root of cgroupRoots())
+      assert.deepEqual(
+        groupNames.map((n) => existsSync(join(root, n))),
+        [false, true, true, true],
+        root,
+      )
   })
 })
 

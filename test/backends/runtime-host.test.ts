@@ -3,7 +3,7 @@
 // allowed calls pass (setarch), and advice names a runtime only where it runs ls /.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -135,6 +135,49 @@ describe('runtime backends on this host', { skip: why }, () => {
     const left = spawnSync('pgrep', ['-f', 'runc .*run --bundle /tmp/cordon-bundle-'], { encoding: 'utf8' })
     assert.equal(left.stdout, '', 'a runc run left running')
     assert.ok(bundles() <= before, 'a bundle left behind')
+  })
+
+  // runc's statuses say 137 or 2, not why: the container's group is read before cordon's delete
+  // (`runc run --keep`), as natively, and nothing is left of it.
+  test('runc: a run its memory or pids limit ended says so, and leaves no container or group', () => {
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'run', '-q', '--backend', 'runc', ...args], {
+        cwd: project,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+    const hog = ['python3', '-c', 'x = bytearray(512 * 2**20); print("survived")']
+    const oom = run(['--memory', '64M', '--swap', '0M', '--', ...hog])
+    assert.equal(oom.status, 137, oom.stderr)
+    assert.match(oom.stderr, /^cordon: out of memory: the sandbox reached its 64 MiB limit/m)
+    const events = join(mkdtempSync(join(tmpdir(), 'cordon-limit-')), 'events.jsonl')
+    const json = run(['--json', '--events', events, '--memory', '64M', '--swap', '0M', '--', ...hog])
+    assert.match(readFileSync(events, 'utf8'), /"event":"result","backend":"runc","reason":"oom","code":137/)
+    const forks = run([
+      '--pids',
+      '8',
+      '--',
+      'sh',
+      '-c',
+      'for i in 1 2 3 4 5 6 7 8 9; do sleep 1 & done; wait',
+    ])
+    assert.match(forks.stderr, /^cordon: the sandbox hit its limit of 8 processes \(forks were refused\)/m)
+    const plain = run(['--memory', '64M', '--pids', '8', '--', 'sh', '-c', 'exit 3'])
+    assert.equal(plain.status, 3)
+    assert.equal(plain.stderr, '')
+    for (const r of [oom, json, forks, plain]) {
+      const left = (dir: string) =>
+        readdirSync(dir)
+          .filter((n) => n.startsWith(`cordon-${r.pid}-`))
+          .map((n) => join(dir, n))
+      assert.deepEqual(
+        ['/run/runc', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup']
+          .filter((d) => existsSync(d))
+          .flatMap(left),
+        [],
+      )
+    }
   })
 
   test('runc and gVisor: a reader that goes away ends the copy, not cordon with a stack trace', () => {

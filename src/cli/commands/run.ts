@@ -356,6 +356,8 @@ async function runOnBackend(
       `${backend} could not start the sandbox: ${result.error}` +
         (/\bE[MN]FILE\b/.test(result.error) ? ` (too many open files: ${RAISE_FD_LIMIT})` : ''),
     )
-  if (result.reason === 'timeout') warn(REASONS.timeout!(policy))
+  // The limits' words, as natively (run-report.ts): a runtime's statuses say only 137 or 2.
+  const why = REASONS[result.reason]
+  if (why) warn(why(policy))
   return result.code
 }
