@@ -189,6 +189,12 @@ describe('a tmpfs without a mount namespace, inside a bind', () => {
     assert.deepEqual((JSON.parse(refused.stdout) as { refused: string[] }).refused, ['tmpfs /proc/sys'])
     const text = cordon(['check', ...flags, '--tmpfs', '/proc/sys'], { cwd: projectDir() })
     assert.match(text.stdout, /cordon run refuses .* no layer enforces `tmpfs \/proc\/sys`/)
+    // -q: no report, the exit status; what run would refuse still on stderr.
+    const quiet = cordon(['check', '-q', ...flags, '--tmpfs', '/proc/sys'], { cwd: projectDir() })
+    assert.equal(quiet.stdout, '')
+    assert.match(quiet.stderr, /^cordon: cordon run refuses .* no layer enforces `tmpfs \/proc\/sys`\n$/)
+    const silent = cordon(['check', '-q'], { cwd: projectDir() })
+    assert.deepEqual([silent.status, silent.stdout, silent.stderr], [0, '', ''])
     const kept = cordon(['check', '--json', ...flags, '--tmpfs', '/usr/share/doc'], { cwd: projectDir() })
     const report = JSON.parse(kept.stdout) as {
       refused: string[]

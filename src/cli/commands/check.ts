@@ -1,4 +1,4 @@
-// cordon check [--json]: what this kernel can enforce, with a fix for each missing piece.
+// cordon check [--json|-q]: what this kernel can enforce, with a fix for each missing piece.
 import { hostFacts } from '../../host/probe.js'
 import { hostChecks } from '../../host/report.js'
 import { unusedLater } from '../../landlock/rights.js'
@@ -9,7 +9,7 @@ import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../po
 import { parseCommand } from '../args.js'
 import { starter } from '../../run/launcher-process.js'
 
-const HELP = `Usage: cordon check [--json] [policy options]
+const HELP = `Usage: cordon check [--json|-q] [policy options]
 
 Asks the kernel what it lets this user do: mount API, user namespaces (for you and, when run as
 root, for unprivileged users), each namespace, seccomp actions, Landlock ABI, audit, cgroup
@@ -23,11 +23,17 @@ would refuse here (a statement no layer enforces, not acknowledged) is named at 
 ${POLICY_HELP}
 
       --json   machine-readable report ({"version":1,...})
+  -q, --quiet  no report, the exit status alone (for scripts: \`cordon check -q && …\`); what
+               stops \`cordon run\` here, if anything, still goes to stderr
   -h, --help   this help
 `
 
 export async function checkCommand(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, { ...POLICY_OPTIONS, json: { type: 'boolean' } }, HELP)
+  const parsed = parseCommand(
+    argv,
+    { ...POLICY_OPTIONS, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
+    HELP,
+  )
   if (!parsed) return 0
   const { values, positionals } = parsed
   const facts = hostFacts()
@@ -78,6 +84,21 @@ export async function checkCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, refused, facts }, null, 2)}\n`,
     )
+    return usable ? 0 : 1
+  }
+  if (values.quiet) {
+    const c = paint(process.stderr)
+    const lines = checks
+      .filter((check) => check.required && check.status === 'missing')
+      .map(
+        (check) =>
+          `cordon: ${c.red('✗')} ${check.title}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`,
+      )
+    if (refused.length)
+      lines.push(
+        `cordon: cordon run refuses ${policyLabel(values, positionals[0])} here: no layer enforces ${refused.map((r) => `\`${r}\``).join(', ')}`,
+      )
+    if (lines.length) process.stderr.write(`${lines.join('\n')}\n`)
     return usable ? 0 : 1
   }
   const c = paint(process.stdout)
