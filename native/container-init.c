@@ -233,17 +233,26 @@ __attribute__((used)) void start_c(long *sp)
 		become_command(command, envp);
 	}
 	if (child == 0) {
+		// A session and process group of its own, as natively (launcher.c): its `kill 0`
+		// reaches its own group, not the init, and setsid() is refused it as there.
+		SYS(__NR_setsid, 0, 0, 0, 0);
 		SYS(__NR_rt_sigprocmask, SIG_SETMASK, &old, 0, KSIGSET_SIZE);
 		become_command(command, envp);
 	}
 	for (;;) {
-		long sig = SYS(__NR_rt_sigtimedwait, &all, 0, 0, KSIGSET_SIZE);
+		siginfo_t info;
+		long sig = SYS(__NR_rt_sigtimedwait, &all, &info, 0, KSIGSET_SIZE);
 		if (sig == -EINTR)
 			continue; // a stop and continue of the init
 		if (sig < 0)
 			wait_only(child); // cannot happen where the profile was checked
 		if (sig != SIGCHLD) {
-			SYS(__NR_kill, child, sig, 0, 0);
+			// Only what comes from outside the container (the runtime passing cordon's on:
+			// no pid in this namespace) or from the kernel: natively Landlock's signal scope
+			// keeps the command from signalling its init, and a signal the command sent
+			// pid 1 or its parent came back to it.
+			if (info.si_pid == 0)
+				SYS(__NR_kill, child, sig, 0, 0);
 			continue;
 		}
 		for (;;) {

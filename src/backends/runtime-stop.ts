@@ -102,17 +102,19 @@ export function containerInit(
   return { pid, command: !comm.startsWith('runc:') }
 }
 
-/** Whether the process acts on signal n: catches, ignores or blocks it (its SigCgt, SigIgn
- * and SigBlk masks; a blocked signal waits for the process to take it), or it is cordon's
- * container init asleep, which is waiting for every signal it forwards: rt_sigtimedwait lets
- * what it waits for through while it sleeps, and the mask it restores after is not in /proc. */
+/** Whether the container's pid 1 acts on signal n: catches or ignores it (SigCgt, SigIgn), or
+ * it is cordon's init once it waits for the signals it forwards (blocked, SigBlk; asleep in
+ * rt_sigtimedwait, which lets them through while it sleeps: the mask it restores is not in
+ * /proc). A command's blocked signal does not count: left at its default action, pid 1 drops
+ * it when it unblocks it (helper-119). */
 export function handles(pid: number, n: number): boolean {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? ''
-    const mask = (name: string) => BigInt(`0x${/^[0-9a-f]+$/.test(field(name)) ? field(name) : '0'}`)
-    if (((mask('SigCgt') | mask('SigIgn') | mask('SigBlk')) & (1n << BigInt(n - 1))) !== 0n) return true
-    return field('Name') === INIT_NAME && field('State').startsWith('S')
+    const has = (name: string) =>
+      /^[0-9a-f]+$/.test(field(name)) && (BigInt(`0x${field(name)}`) & (1n << BigInt(n - 1))) !== 0n
+    if (field('Name') === INIT_NAME) return has('SigBlk') || field('State').startsWith('S')
+    return has('SigCgt') || has('SigIgn')
   } catch {
     return true // gone already: nothing to do
   }

@@ -414,6 +414,16 @@ export function spawnOnRuntime(
   const limited = backend === 'runc' && config.linux.resources !== undefined
   const forward = (signal: NodeJS.Signals) => {
     const n = constants.signals[signal]
+    if (backend === 'gvisor' && n !== undefined) {
+      // `runsc run` takes SIGINT and SIGTERM as its own stop (the sandbox was killed: a command
+      // that handles them never got them) and SIGUSR1 for itself (lost): `runsc kill` delivers
+      // to the container's first process, cordon's init, which passes it to the command.
+      if (runtimeKill(String(n)).status === 0 || !TERMINATING.has(signal)) return true
+      // No container yet (or gone): the command never starts, as natively before the go.
+      signalled ??= n
+      stop()
+      return true
+    }
     if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return child.kill(signal)
     const init = containerInit(program, aux, id)
     // Before the command runs (no container yet, or runc's own init in it, which drops the
@@ -424,9 +434,13 @@ export function spawnOnRuntime(
       stop()
       return true
     }
-    if (init.pid === undefined || handles(init.pid, n)) return child.kill(signal)
+    if (init.pid !== undefined && handles(init.pid, n)) return child.kill(signal)
+    // Unhandled by a pid 1 that is the command (no init: a profile that refuses its calls),
+    // or no process left while runc runs on (its own init died under `seccomp: default:
+    // kill-thread`, and runc waited for ever; helper-119): ended here, as the signal would.
     signalled ??= n
-    runtimeKill('KILL')
+    if (init.pid === undefined) stop()
+    else runtimeKill('KILL')
     return true
   }
   const exited = new Promise<RuntimeExit>((resolve) => {

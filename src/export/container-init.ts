@@ -14,7 +14,8 @@ import { accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import { nativePath } from '../host/launcher.js'
 import type { ViewEntry } from '../policy/resolve.js'
-import { hostPathIn, latestAtEachPlace } from '../policy/view-paths.js'
+import { type LinkReader, latestAtEachPlace, resolveViewPath } from '../policy/view-paths.js'
+import { realHostFs } from '../plan/view.js'
 import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { importOci, type OciProfile } from '../seccomp/oci.js'
@@ -41,22 +42,26 @@ const WNOHANG_WALL = 0x40000001n
 const SIGSET_SIZE = 8n
 /** Stands for a pointer argument: no filter can judge one. */
 const POINTER = 0x7ffc00001000n
-/** The signals the init forwards (every one but SIGKILL, SIGSTOP and the faults, as in
- * container-init.c), each a `kill` the filter must allow. */
+/** The signals the init forwards (every one but SIGKILL, SIGSTOP, the faults and SIGCHLD, as
+ * in container-init.c), each a `kill` the filter must allow. */
 const FORWARDED = Array.from({ length: 64 }, (_, i) => BigInt(i + 1)).filter(
-  (s) => ![9n, 19n, 4n, 5n, 6n, 7n, 8n, 11n, 31n, 21n, 22n].includes(s),
+  (s) => ![9n, 19n, 4n, 5n, 6n, 7n, 8n, 11n, 31n, 21n, 22n, 17n].includes(s),
 )
+/** The command's pid as the init may see it: runc's own threads took 2-5 before it (6), and
+ * any other up to the kernel's largest: a filter judging kill's pid is asked at each. */
+const CHILD_PIDS = [2n, 6n, 1000n, 4194303n]
 
-/** Every call cordon-init makes, with the arguments it makes it with (its child's pid stands
- * as 2, the first the namespace hands out after the init). execve's arguments are pointers. */
+/** Every call cordon-init makes, with the arguments it makes it with. execve's arguments are
+ * pointers. */
 export const INIT_CALLS: readonly { name: string; args: readonly bigint[] }[] = [
   { name: 'rt_sigprocmask', args: [SIG_BLOCK, POINTER, POINTER, SIGSET_SIZE] },
   { name: 'rt_sigprocmask', args: [SIG_SETMASK, POINTER, 0n, SIGSET_SIZE] },
   { name: 'clone', args: [SIGCHLD, 0n, 0n, 0n, 0n] },
+  { name: 'setsid', args: [] },
   { name: 'execve', args: [POINTER, POINTER, POINTER] },
-  { name: 'rt_sigtimedwait', args: [POINTER, 0n, 0n, SIGSET_SIZE] },
+  { name: 'rt_sigtimedwait', args: [POINTER, POINTER, 0n, SIGSET_SIZE] },
   { name: 'wait4', args: [0xffffffffffffffffn, POINTER, WNOHANG_WALL, 0n] },
-  ...FORWARDED.map((sig) => ({ name: 'kill', args: [2n, sig] })),
+  ...CHILD_PIDS.flatMap((pid) => FORWARDED.map((sig) => ({ name: 'kill', args: [pid, sig] }))),
   { name: 'write', args: [2n, POINTER, 64n] },
   { name: 'exit_group', args: [0n] },
 ]
@@ -79,21 +84,42 @@ export function refusedInitCalls(profile: OciProfile | undefined, nodeArch = pro
   return [...refused]
 }
 
+const within = (path: string, base: string) =>
+  path === base || path.startsWith(base === '/' ? '/' : `${base}/`)
+
 /** Where the init can be bound in the view without the runtime making a host file for it: the
  * bundle's own root when no bind holds `/`; else, for runc, a tmpfs or /dev of the container's
- * own (gVisor's gofer makes even those mount points on the host, through the binds). */
-export function initPlace(view: readonly ViewEntry[], backend: Runtime): string | undefined {
-  const own = (dir: string) => {
-    const dest = join(dir, INIT_NAME)
-    return hostPathIn(view, dest) === undefined && !view.some((e) => e.dest === dest) ? dest : undefined
+ * own (gVisor's gofer makes even those mount points on the host, through the binds). Never a
+ * name an entry uses or goes beneath. */
+export function initPlace(
+  view: readonly ViewEntry[],
+  backend: Runtime,
+  host: LinkReader = realHostFs,
+): string | undefined {
+  const taken = (dest: string) => view.some((e) => within(e.dest, dest))
+  if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) {
+    const dest = join('/', INIT_NAME)
+    return taken(dest) ? undefined : dest
   }
-  if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) return own('/')
   if (backend === 'gvisor') return undefined
-  const mounts = latestAtEachPlace(view).filter((e) => e.kind === 'tmpfs' || e.kind === 'dev')
-  for (const dir of mounts.map((e) => e.dest)) {
-    const dest = own(dir)
-    if (dest) return dest
-  }
+  try {
+    // runc follows the view's symlinks as it mounts, and orders mounts by their spelled depth: a
+    // bind spelled deeper, through a link, landed on a tmpfs after it, and the init's mount
+    // point was made in the bind's host directory (helper-119). So only a tmpfs reached without
+    // a link, with no bind other than / at it or above it (wherever that bind is spelled), and
+    // not in /proc or /sys, where runc mounts nothing.
+    // Each place as runc finds it when it mounts there: through the view, less the entry itself.
+    const resolved = (e: ViewEntry) => resolveViewPath(e.dest, host, view, { except: e }).path
+    const binds = view.filter((e) => e.kind === 'bind' && e.dest !== '/').map(resolved)
+    const kernel = ['/proc', '/sys', ...view.filter((e) => e.kind === 'proc').map((e) => e.dest)]
+    for (const e of latestAtEachPlace(view)) {
+      if (e.kind !== 'tmpfs' && e.kind !== 'dev') continue
+      const dest = join(e.dest, INIT_NAME)
+      if (resolved(e) !== e.dest || kernel.some((k) => within(e.dest, k))) continue
+      if (binds.some((b) => within(e.dest, b)) || taken(dest)) continue
+      return dest
+    }
+  } catch {} // a view that cannot be resolved (a loop): no place is known to be its own
   return undefined
 }
 

@@ -3,12 +3,24 @@
 // the signals that end it natively, and orphans are reaped. Used only where the policy's
 // profile allows its calls and a place in the view is the container's own.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { INIT_CALLS, initPlace, refusedInitCalls } from '../../src/export/container-init.js'
 import type { ViewEntry } from '../../src/policy/resolve.js'
+import { BUSYBOX } from '../oci-runtime/bundle.js'
 import { CLI, cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -52,6 +64,17 @@ describe('where the init may go, and whether the profile lets it run', () => {
       args: [{ index: 1, op: 'SCMP_CMP_EQ', value: 15 }],
     } as (typeof narrowed.syscalls)[number])
     assert.deepEqual(refusedInitCalls(narrowed), ['kill'])
+    // kill narrowed to small pids: under runc the command is pid 6 (runc's threads took 2-5),
+    // and the init's kill failed while the check said it passed (helper-119).
+    const smallPids = allow(names.filter((n) => n !== 'kill'))
+    smallPids.syscalls.push({
+      names: ['kill'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, op: 'SCMP_CMP_LE', value: 3 }],
+    } as (typeof smallPids.syscalls)[number])
+    assert.deepEqual(refusedInitCalls(smallPids), ['kill'])
+    // The command leads a session of its own, as natively.
+    assert.deepEqual(refusedInitCalls(allow(names.filter((n) => n !== 'setsid'))), ['setsid'])
     // clone with namespace flags refused is fine: the init's fork makes none.
     const noNamespaces = allow(names.filter((n) => n !== 'clone'))
     noNamespaces.syscalls.push({
@@ -71,8 +94,37 @@ describe('where the init may go, and whether the profile lets it run', () => {
     assert.equal(initPlace([bind('/', '/'), { kind: 'dev', dest: '/dev' }], 'runc'), '/dev/.cordon-init')
     // gVisor's gofer makes mount points beneath its tmpfs on the host, through the binds.
     assert.equal(initPlace([bind('/', '/'), tmpfs('/tmp')], 'gvisor'), undefined)
-    // A name the policy uses is left alone.
+    // A name the policy uses, or an entry beneath it, is left alone (runc failed "not a directory").
     assert.equal(initPlace([bind('/usr', '/usr'), tmpfs('/.cordon-init')], 'runc'), undefined)
+    const mkdir = { kind: 'mkdir', dest: '/.cordon-init/sub', mode: 0o755 } as ViewEntry
+    assert.equal(initPlace([bind('/usr', '/usr'), mkdir], 'runc'), undefined)
+    // runc mounts nothing in /proc or /sys: a tmpfs there (a common mask) is no place for it.
+    const proc = { kind: 'proc', dest: '/proc' } as ViewEntry
+    assert.equal(initPlace([bind('/', '/'), proc, tmpfs('/proc/driver')], 'runc'), undefined)
+    assert.equal(
+      initPlace([bind('/', '/'), proc, tmpfs('/proc/driver'), tmpfs('/run')], 'runc'),
+      '/run/.cordon-init',
+    )
+  })
+
+  // helper-119: a merged-/usr root (lib -> usr/lib) and a bind spelled deeper than a tmpfs that
+  // lands on the same place: runc mounts the bind after the tmpfs, over it, and the init's mount
+  // point was made in the bind's host directory.
+  test('a tmpfs reached through a link, or covered by a bind spelled through one, is not its own', (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'cordon-init-place-'))
+    t.after(() => rmSync(root, { recursive: true, force: true }))
+    mkdirSync(join(root, 'usr', 'lib', 'app'), { recursive: true })
+    mkdirSync(join(root, 'run'))
+    symlinkSync('usr/lib', join(root, 'lib'))
+    symlinkSync('/usr/lib', join(root, 'run-lib'))
+    const view = [bind(root, '/'), tmpfs('/lib/app'), bind('/srv', '/usr/lib/app')]
+    assert.equal(initPlace(view, 'runc'), undefined)
+    // Spelled without the link, the bind above it is seen as before.
+    assert.equal(initPlace([bind(root, '/'), tmpfs('/usr/lib/app'), bind('/srv', '/lib')], 'runc'), undefined)
+    assert.equal(
+      initPlace([bind(root, '/'), tmpfs('/run'), bind('/srv', '/run-lib/app')], 'runc'),
+      '/run/.cordon-init',
+    )
   })
 })
 
@@ -118,6 +170,145 @@ describe('the runtime backends’ pid 1 is cordon’s init', { skip: why }, () =
       })
       assert.equal(r.status, 138, `${backend}: ${r.stderr}`)
     }
+  })
+
+  // helper-119: the init forwarded whatever reached it, so a signal the command sent its parent
+  // or its process group came back to it; natively Landlock's signal scope refuses the first,
+  // and the command leads a session and group of its own.
+  test('what the command sends its parent or its group does not come back; it leads its session', () => {
+    for (const backend of ['runc', 'gvisor']) {
+      const parent = cordon(
+        [
+          'run',
+          '-q',
+          '--backend',
+          backend,
+          '--',
+          'sh',
+          '-c',
+          'kill -USR1 $PPID; kill -TERM 1; sleep 0.5; echo alive',
+        ],
+        {
+          cwd: project,
+        },
+      )
+      assert.deepEqual([parent.status, parent.stdout], [0, 'alive\n'], `${backend}: ${parent.stderr}`)
+      const group = cordon(
+        [
+          'run',
+          '-q',
+          '--backend',
+          backend,
+          '--',
+          'bash',
+          '-c',
+          'trap "echo trapped" TERM; kill -TERM 0; sleep 0.5; echo end',
+        ],
+        { cwd: project },
+      )
+      assert.equal(group.stdout, 'trapped\nend\n', `${backend}: ${group.stderr}`)
+      const session = cordon(
+        [
+          'run',
+          '-q',
+          '--backend',
+          backend,
+          '--',
+          'python3',
+          '-c',
+          'import os; print(os.getsid(0) == os.getpid() == os.getpgid(0))',
+        ],
+        { cwd: project },
+      )
+      assert.equal(session.stdout, 'True\n', `${backend}: ${session.stderr}`)
+    }
+  })
+
+  test('a signal sent to cordon reaches a command that handles it, on gVisor too (runsc kill)', async () => {
+    const handler =
+      'import signal,sys,time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(5))\nprint(1, flush=True)\ntime.sleep(30)'
+    for (const backend of ['runc', 'gvisor']) {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', '-q', '--backend', backend, '--', 'python3', '-c', handler],
+        {
+          cwd: project,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      const status = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)))
+      await new Promise((resolve) => child.stdout.once('data', resolve)) // the handler is in place
+      child.kill('SIGINT')
+      assert.equal(await status, 5, backend)
+    }
+  })
+
+  test('runc: a tmpfs a bind covers through a link gets no init, and no host file is made', (t) => {
+    if (!BUSYBOX) return t.skip('no static busybox (apt-get install busybox-static)')
+    const root = mkdtempSync(join(tmpdir(), 'cordon-init-root-'))
+    const data = mkdtempSync(join(tmpdir(), 'cordon-init-data-'))
+    t.after(() => [root, data].forEach((d) => rmSync(d, { recursive: true, force: true })))
+    for (const d of ['usr/bin', 'usr/lib/app', 'proc', 'dev']) mkdirSync(join(root, d), { recursive: true })
+    symlinkSync('usr/lib', join(root, 'lib'))
+    symlinkSync('usr/bin', join(root, 'bin'))
+    copyFileSync(BUSYBOX, join(root, 'usr/bin/busybox'))
+    const policy = join(data, 'policy.yaml')
+    writeFileSync(
+      policy,
+      [
+        'filesystem:',
+        `  - ro: ${root}:/`,
+        '  - ro: /usr/bin/busybox:/usr/bin/busybox',
+        '  - proc: /proc',
+        '  - tmpfs: /lib/app',
+        `  - rw: ${data}:/usr/lib/app`,
+        'env:',
+        '  set: { PATH: /bin }',
+        'cwd: /',
+        '',
+      ].join('\n'),
+    )
+    const r = cordon(
+      ['run', '-q', '--backend', 'runc', '-p', policy, '--', '/usr/bin/busybox', 'cat', '/proc/1/cmdline'],
+      { cwd: project },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.ok(!r.stdout.startsWith('/lib/app/'), r.stdout)
+    assert.deepEqual(
+      readdirSync(data).filter((n) => n !== 'policy.yaml'),
+      [],
+    )
+    assert.ok(!existsSync(join(root, 'usr/lib/app/.cordon-init')))
+  })
+
+  // helper-119: with the init left out (this profile refuses one of its calls), a command that
+  // blocks SIGTERM as pid 1 drops it when it unblocks it: the signal is the run's end all the same.
+  test('without the init, a SIGTERM the command blocks still ends the run', async () => {
+    const dir = join(project, 'blocks-term')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(
+      join(dir, 'policy.yaml'),
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [rt_sigtimedwait]\n      action: errno(EPERM)\n',
+    )
+    const blocks =
+      'import signal,time\nsignal.pthread_sigmask(signal.SIG_BLOCK,[signal.SIGTERM])\nprint(1,flush=True)\ntime.sleep(2)\nsignal.pthread_sigmask(signal.SIG_UNBLOCK,[signal.SIGTERM])\ntime.sleep(3)\nprint("survived")'
+    const child = spawn(
+      process.execPath,
+      [CLI, 'run', '-q', '-p', 'policy.yaml', '--backend', 'runc', '--', 'python3', '-c', blocks],
+      {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += String(d)))
+    const status = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)))
+    while (!out) await new Promise((resolve) => setTimeout(resolve, 50))
+    child.kill('SIGTERM')
+    assert.equal(await status, 143)
+    assert.doesNotMatch(out, /survived/)
   })
 
   test('a profile that refuses a call of the init leaves the command pid 1, and it runs', () => {

@@ -3,7 +3,16 @@
 // allowed calls pass (setarch), and advice names a runtime only where it runs ls /.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -116,6 +125,23 @@ describe('runtime backends on this host', { skip: why }, () => {
     assert.equal(await handled.status, 5)
   })
 
+  // helper-119: a profile whose default kills runc's own init (before its exec of the command)
+  // left `runc run` waiting for ever, and a SIGTERM was passed to it, which passed it to nothing.
+  test('runc: a SIGTERM ends a run whose container died before the command, runc waiting on', async (t) => {
+    const dir = mkdtempSync(join(project, 'kill-thread-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'policy.yaml'), 'extends: [default]\nseccomp:\n  default: kill-thread\n')
+    const run = start(['-q', '-p', join(dir, 'policy.yaml'), '--backend', 'runc', '--', '/bin/true'])
+    await new Promise((r) => setTimeout(r, 3000))
+    const began = Date.now()
+    run.child.kill('SIGTERM')
+    const status = await Promise.race([run.status, sleep(15_000).then(() => 'still running')])
+    if (status === 'still running') run.child.kill('SIGKILL')
+    // Or runc gave up by itself before the signal: then it said why (125).
+    assert.ok(status === 143 || status === 125, String(status))
+    assert.ok(Date.now() - began < 10_000)
+  })
+
   // helper-114: a SIGTERM as the run started was forwarded to runc's own init (its Go runtime
   // drops it): the command ran its 10 s and cordon exited 0; a little earlier, it ended cordon
   // before forwarding was in place, and the container ran on, reparented, its bundle left.
@@ -139,7 +165,7 @@ describe('runtime backends on this host', { skip: why }, () => {
 
   // runc's statuses say 137 or 2, not why: the container's group is read before cordon's delete
   // (`runc run --keep`), as natively, and nothing is left of it.
-  test('runc: a run its memory or pids limit ended says so, and leaves no container or group', () => {
+  test('runc: a run its memory or pids limit ended says so, and leaves no container or group', (t) => {
     const run = (args: string[]) =>
       spawnSync(process.execPath, [CLI, 'run', '-q', '--backend', 'runc', ...args], {
         cwd: project,
@@ -151,7 +177,9 @@ describe('runtime backends on this host', { skip: why }, () => {
     const oom = run(['--memory', '64M', '--swap', '0M', '--', ...hog])
     assert.equal(oom.status, 137, oom.stderr)
     assert.match(oom.stderr, /^cordon: out of memory: the sandbox reached its 64 MiB limit/m)
-    const events = join(mkdtempSync(join(tmpdir(), 'cordon-limit-')), 'events.jsonl')
+    const scratch = mkdtempSync(join(tmpdir(), 'cordon-limit-'))
+    t.after(() => rmSync(scratch, { recursive: true, force: true }))
+    const events = join(scratch, 'events.jsonl')
     const json = run(['--json', '--events', events, '--memory', '64M', '--swap', '0M', '--', ...hog])
     assert.match(readFileSync(events, 'utf8'), /"event":"result","backend":"runc","reason":"oom","code":137/)
     const forks = run([
