@@ -388,7 +388,10 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       rootless
         ? `runc run --bundle DIR NAME      (rootless, as uid ${options.uid}: its state in $XDG_RUNTIME_DIR/runc, or give --root DIR)`
         : 'runc run --bundle DIR NAME      (as root; rootless runc needs the user namespace mapping as is)',
-      'runsc --rootless=false run --bundle DIR NAME   (gVisor: its own kernel, the same config)',
+      // runsc's default network (`sandbox`) copies the namespace's interfaces, and runsc 2022
+      // refuses it on kernels where net.core.rmem_default is per namespace (--backend gvisor's
+      // globalFlags); `none` is gVisor's own loopback, as the export's network namespace has.
+      `runsc --rootless=false --network=${policy.network === 'host' ? 'host' : 'none'} run --bundle DIR NAME   (gVisor: its own kernel, the same config)`,
     ],
   }
 }

@@ -231,7 +231,13 @@ describe('exports as their consumers take them', () => {
     () => {
       const out = exportTo('oci-bundle', [], ['sh', '-c', 'cat /proc/1/cmdline; kill -PIPE $$'])
       assert.ok(existsSync(join(out.dir, 'files', 'cordon-init')))
-      const runtimes = [['runc'], ...(has('runsc') ? [['runsc', '--rootless=false', '--network=none']] : [])]
+      // Each runtime as the export's own usage lines say to run it (runsc's flags included).
+      const usage = (program: string) =>
+        new RegExp(`use \\(in .*\\): (${program} [^\\n]*?)run --bundle DIR NAME`).exec(out.stderr)?.[1]
+      const runtimes = ['runc', ...(has('runsc') ? ['runsc'] : [])].map(
+        (p) => usage(p)?.trim().split(' ') ?? [p],
+      )
+      assert.deepEqual(runtimes[1] ?? [], has('runsc') ? ['runsc', '--rootless=false', '--network=none'] : [])
       for (const [program, ...global] of runtimes) {
         const id = `cordon-init-${process.pid}`
         const r = spawnSync(program!, [...global, 'run', '--bundle', out.dir, id], {
