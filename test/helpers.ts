@@ -58,6 +58,16 @@ export function projectDir(): string {
 
 export const isRoot = process.getuid?.() === 0
 
+/** Whether a program is on this host's PATH. */
+export const hasCommand = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+
+/** The skip reason of a test that needs root and both runtimes (false: it runs). In CI a missing
+ * runtime fails the test instead: .ci/run installs them. */
+export const runtimesSkip = (): string | false =>
+  isRoot && ((hasCommand('runc') && hasCommand('runsc')) || !!process.env.CI)
+    ? false
+    : 'needs root, runc and runsc (apt-get install runc runsc)'
+
 /** strace is installed and allowed to trace here (a container may refuse ptrace). Asked when a
  * test needs it, not by every file that imports these helpers. */
 export const canStrace = (): boolean =>

@@ -2,16 +2,13 @@
 // the escape battery: every attack the policy stops natively must be stopped by each backend
 // too, and what a backend enforces with fewer layers must be said by the run.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, isRoot, projectDir, runtimesSkip } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 // CI installs both runtimes (.ci/run); elsewhere the tests need them and root.
-const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
-const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const why = runtimesSkip()
 
 interface Result {
   probe: string

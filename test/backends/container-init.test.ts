@@ -21,11 +21,9 @@ import { after, before, describe, test } from 'node:test'
 import { INIT_CALLS, initPlace, refusedInitCalls } from '../../src/export/container-init.js'
 import type { ViewEntry } from '../../src/policy/resolve.js'
 import { BUSYBOX } from '../oci-runtime/bundle.js'
-import { CLI, cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { CLI, cordon, cordonAs, ensureTestUser, projectDir, runtimesSkip } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
-const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const why = runtimesSkip()
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
 
 const bind = (src: string, dest: string): ViewEntry => ({

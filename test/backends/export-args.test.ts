@@ -4,7 +4,6 @@
 // cordon's reference evaluator, and by the probes through both runtimes, as root and as a plain
 // user.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +19,7 @@ import { exportOci, type OciProfile, type OciRule } from '../../src/seccomp/oci.
 import { evaluateSpec } from '../../src/seccomp/reference.js'
 import { resolveSeccomp } from '../../src/seccomp/resolve.js'
 import { syscallTable } from '../../src/seccomp/tables.js'
-import { cordonAs, ensureTestUser, isRoot, ROOT, SIDE_DOOR_PROBES } from '../helpers.js'
+import { cordonAs, ensureTestUser, hasCommand, isRoot, ROOT, SIDE_DOOR_PROBES } from '../helpers.js'
 
 const M64 = 0xffffffffffffffffn
 const arch = archByName(process.arch)!
@@ -164,8 +163,7 @@ describe('32-bit argument checks in the exported OCI profile', () => {
 
 // ---- the runtimes ----------------------------------------------------------------------------
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const runtimes = isRoot && has('runc') && has('runsc')
+const runtimes = isRoot && hasCommand('runc') && hasCommand('runsc')
 
 describe(
   'the probes through runc and gVisor',

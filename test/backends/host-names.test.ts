@@ -18,12 +18,11 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { cordon, isRoot, projectDir } from '../helpers.js'
+import { cordon, hasCommand, isRoot, projectDir } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const BACKENDS = [
-  { name: 'runc', present: has('runc') },
-  { name: 'gvisor', present: has('runsc') },
+  { name: 'runc', present: hasCommand('runc') },
+  { name: 'gvisor', present: hasCommand('runsc') },
 ] as const
 const skipFor = (present: boolean) =>
   !isRoot ? 'needs root' : present || process.env.CI ? false : 'the runtime is not installed'

@@ -11,11 +11,9 @@ import { after, before, describe, test } from 'node:test'
 import { seccompProfile } from '../../src/export/model.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { validatePolicy } from '../../src/policy/parse.js'
-import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, projectDir, runtimesSkip } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
-const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const why = runtimesSkip()
 
 const resolved = (policy: object) =>
   resolvePolicy({ policy: validatePolicy(policy), baseDir: '/', label: 'test' }, '/')

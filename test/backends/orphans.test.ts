@@ -12,11 +12,9 @@ import { after, describe, test } from 'node:test'
 import { cgroupMountEntries } from '../../src/host/probe.js'
 import { sweepOrphans } from '../../src/backends/orphans.js'
 import { selfId } from '../../src/host/self-id.js'
-import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
+import { CLI, cordon, isRoot, plainUserScratch, projectDir, runtimesSkip } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
-const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const why = runtimesSkip()
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
 /** Where root's runtimes keep their containers' state (their defaults). */
 const ROOTS = { runc: '/run/runc', gvisor: '/var/run/runsc' } as const

@@ -19,11 +19,9 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
 import { runscRelease } from '../../src/backends/gvisor.js'
-import { CLI, cordon, inPrivateMounts, isRoot, projectDir } from '../helpers.js'
+import { CLI, cordon, hasCommand, inPrivateMounts, projectDir, runtimesSkip } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const runtimes = isRoot && ((has('runc') && has('runsc')) || !!process.env.CI)
-const why = runtimes ? false : 'needs root, runc and runsc (apt-get install runc runsc)'
+const why = runtimesSkip()
 const BACKENDS = ['native', 'runc', 'gvisor'] as const
 const DEVICES = ['/dev/null', '/dev/zero', '/dev/full']
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
@@ -75,7 +73,7 @@ describe('runtime backends on this host', { skip: why }, () => {
       assert.equal(v.status, 0, `${backend}: ${v.stderr}`)
     }
     assert.deepEqual(DEVICES.map(signature), before)
-    if (!has('script') && !process.env.CI)
+    if (!hasCommand('script') && !process.env.CI)
       return t.skip('no script(1) for a terminal (apt-get install bsdutils)')
     // The caller's terminal: a host device node the runtime must not be handed.
     for (const backend of BACKENDS) {

@@ -9,12 +9,11 @@ import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { CLI, isRoot, projectDir } from '../helpers.js'
+import { CLI, hasCommand, isRoot, projectDir } from '../helpers.js'
 import { launcherPath } from '../../src/host/launcher.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const why = (runtime: string) =>
-  isRoot && (has(runtime) || process.env.CI)
+  isRoot && (hasCommand(runtime) || process.env.CI)
     ? false
     : `needs root and ${runtime} (apt-get install ${runtime})`
 

@@ -2,16 +2,14 @@
 // validates, and does what its comment says on the real kernel (from a project directory, as
 // the comments tell). The README's `policy diff` session is examples/debug.yaml's real output.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
-import { cordon, projectDir, ROOT } from '../helpers.js'
+import { cordon, hasCommand, projectDir, ROOT } from '../helpers.js'
 
 const EXAMPLES = join(ROOT, 'examples')
 const timeout = 120_000
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
 /** The `console` block the README marks `<!-- test: examples/NAME… -->`, without its fences. */
 function readmeSession(name: string): string {
@@ -55,7 +53,7 @@ describe('examples/', () => {
 
   test(
     'debug.yaml lets strace trace inside the sandbox',
-    { timeout, skip: !has('strace') && 'no strace' },
+    { timeout, skip: !hasCommand('strace') && 'no strace' },
     () => {
       const args = ['-p', join(EXAMPLES, 'debug.yaml'), '--', 'strace', '-f', '-o', '/dev/null', 'true']
       const r = cordon(['run', '-q', ...args], { timeout })
@@ -71,7 +69,8 @@ describe('examples/', () => {
     {
       timeout,
       skip:
-        (abi < 4 && `Landlock ABI ${abi}: TCP port rules need ABI 4`) || (!has('python3') && 'no python3'),
+        (abi < 4 && `Landlock ABI ${abi}: TCP port rules need ABI 4`) ||
+        (!hasCommand('python3') && 'no python3'),
     },
     () => {
       const code = [

@@ -20,9 +20,8 @@ import { after, describe, test } from 'node:test'
 import { Pod } from 'kubernetes-models/v1/Pod'
 import { parseAllDocuments } from 'yaml'
 import { policyFromFlags } from '../../src/cli/policy-flags.js'
-import { cordon, cordonAs, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, hasCommand, isRoot, projectDir } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const scratch = mkdtempSync(join(tmpdir(), 'cordon-consumers-'))
 
 function exportTo(
@@ -203,7 +202,7 @@ describe('exports as their consumers take them', () => {
 
   test(
     'oci-bundle: runc runs --net loopback with a reachable 127.0.0.1, and the gap says none is up',
-    { skip: !(isRoot && has('runc')) && !process.env.CI ? 'needs root and runc' : false },
+    { skip: !(isRoot && hasCommand('runc')) && !process.env.CI ? 'needs root and runc' : false },
     () => {
       const cmd = [
         'python3',
@@ -227,17 +226,20 @@ describe('exports as their consumers take them', () => {
   // not the container's pid 1, which the kernel shields from signals it does not handle.
   test(
     "oci-bundle: runc and runsc run the command under the bundle's copy of cordon's init",
-    { skip: !(isRoot && has('runc')) && !process.env.CI ? 'needs root and runc' : false },
+    { skip: !(isRoot && hasCommand('runc')) && !process.env.CI ? 'needs root and runc' : false },
     () => {
       const out = exportTo('oci-bundle', [], ['sh', '-c', 'cat /proc/1/cmdline; kill -PIPE $$'])
       assert.ok(existsSync(join(out.dir, 'files', 'cordon-init')))
       // Each runtime as the export's own usage lines say to run it (runsc's flags included).
       const usage = (program: string) =>
         new RegExp(`use \\(in .*\\): (${program} [^\\n]*?)run --bundle DIR NAME`).exec(out.stderr)?.[1]
-      const runtimes = ['runc', ...(has('runsc') ? ['runsc'] : [])].map(
+      const runtimes = ['runc', ...(hasCommand('runsc') ? ['runsc'] : [])].map(
         (p) => usage(p)?.trim().split(' ') ?? [p],
       )
-      assert.deepEqual(runtimes[1] ?? [], has('runsc') ? ['runsc', '--rootless=false', '--network=none'] : [])
+      assert.deepEqual(
+        runtimes[1] ?? [],
+        hasCommand('runsc') ? ['runsc', '--rootless=false', '--network=none'] : [],
+      )
       for (const [program, ...global] of runtimes) {
         const id = `cordon-init-${process.pid}`
         const r = spawnSync(program!, [...global, 'run', '--bundle', out.dir, id], {
@@ -259,7 +261,9 @@ describe('exports as their consumers take them', () => {
     "oci-bundle of a plain user: rootless runc runs it as that user's",
     {
       skip:
-        !(isRoot && has('runc')) && !process.env.CI ? 'needs root (to be the plain user) and runc' : false,
+        !(isRoot && hasCommand('runc')) && !process.env.CI
+          ? 'needs root (to be the plain user) and runc'
+          : false,
     },
     () => {
       const user = ensureTestUser()

@@ -12,7 +12,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { Pod } from 'kubernetes-models/v1/Pod'
 import { parseAllDocuments } from 'yaml'
 import { cgroupLayout } from '../../src/host/probe.js'
-import { cordon, isRoot, projectDir, ROOT } from '../helpers.js'
+import { cordon, hasCommand, isRoot, projectDir, ROOT } from '../helpers.js'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv-draft-04') as new (o: object) => {
@@ -31,7 +31,6 @@ const validConfig = (config: unknown) => {
 const PROBES = join(ROOT, 'build', 'native')
 const ATTACKS = ['keyctl', 'bpf', 'unshare-user', 'unshare-mount', 'mount', 'io-uring', 'userfaultfd']
 const ATTACKS_MORE = ['perf-event', 'x32-entry', 'i386-entry', 'ptrace-host=1', 'chroot', 'reboot']
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 /** An io-weight is set where this host's cgroups take one (cordon check says): cgroup v1's
  * blkio needs the BFQ I/O scheduler, which some kernels lack; runc and cordon both refuse it. */
 const ioWeightHere = () => {
@@ -94,7 +93,7 @@ limits: { memory: 512M, pids: 256, cpus: "1.5"${ioWeight ? ', io-weight: 300' : 
 
   test(
     'runc runs the exported bundle and its seccomp profile blocks and allows what cordon run does',
-    { skip: !(isRoot && has('runc')) && !process.env.CI },
+    { skip: !(isRoot && hasCommand('runc')) && !process.env.CI },
     () => {
       for (const policy of [[], ['--policy', strictHere]]) {
         const cmd = [join(PROBES, 'cordon-probes'), ...ATTACKS, ...ATTACKS_MORE]
@@ -193,7 +192,7 @@ limits: { memory: 512M, pids: 256, cpus: "1.5"${ioWeight ? ', io-weight: 300' : 
 
   test(
     'the systemd unit passes systemd-analyze verify',
-    { skip: !has('systemd-analyze') && !process.env.CI },
+    { skip: !hasCommand('systemd-analyze') && !process.env.CI },
     () => {
       for (const policy of [[], ['--policy', strict]]) {
         const out = exportTo(

@@ -9,12 +9,11 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
 import { compilePlan, encodePlan, loadPolicyFile, resolvePolicy } from '../../src/index.js'
-import { LAUNCHER, ROOT, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { ensureTestUser, hasCommand, isRoot, LAUNCHER, projectDir, ROOT } from '../helpers.js'
 
 const policyFile = join(ROOT, 'bench', 'bwrap-equivalent.yaml')
 const probe = probeKernel()
 const noUserns = probe.namespaces.user?.ok ? undefined : 'this host refuses user namespaces'
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
 /** The bench's bwrap-equivalent plan compiled for a caller, written where that caller reads it. */
 function planFor(who: { uid: number; gid: number }, name: string): string {
@@ -71,7 +70,7 @@ describe('the view cuts of issue 23', { skip: noUserns }, () => {
 
   test(
     'a root caller pivots once',
-    { skip: !isRoot ? 'needs root' : has('strace') ? undefined : 'no strace' },
+    { skip: !isRoot ? 'needs root' : hasCommand('strace') ? undefined : 'no strace' },
     () => {
       // Every tree of a root caller's (remapped) sandbox comes from the launcher, so the scratch
       // tmpfs may stay on the host's /tmp while the view is built: a chroot, one pivot_root.
@@ -100,7 +99,7 @@ describe('the view cuts of issue 23', { skip: noUserns }, () => {
 
   test(
     'writes its own child id maps inside a pid namespace whose /proc is the outer one',
-    { skip: !isRoot ? 'needs root' : has('unshare') ? undefined : 'no unshare' },
+    { skip: !isRoot ? 'needs root' : hasCommand('unshare') ? undefined : 'no unshare' },
     () => {
       // The pid clone returns is of the launcher's namespace, /proc shows the outer one: the
       // maps were written to /proc/PID of another process (EPERM) or none (ENOENT).
@@ -123,7 +122,7 @@ describe('the view cuts of issue 23', { skip: noUserns }, () => {
     {
       skip: !isRoot
         ? 'needs root'
-        : has('unshare') && has('nsenter') && has('pgrep')
+        : hasCommand('unshare') && hasCommand('nsenter') && hasCommand('pgrep')
           ? undefined
           : 'no util-linux or pgrep',
     },

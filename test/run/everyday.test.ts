@@ -7,9 +7,8 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
-import { cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, hasCommand, isRoot } from '../helpers.js'
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const POOL = 'import multiprocessing as m\nwith m.Pool(2) as p: print(sum(p.map(abs, range(-5, 5))))'
 
 describe('everyday programs', () => {
@@ -29,7 +28,7 @@ describe('everyday programs', () => {
       : []),
   ]
   for (const c of callers) {
-    test(`Python multiprocessing, as ${c.who}`, { skip: !has('python3') && 'no python3' }, () => {
+    test(`Python multiprocessing, as ${c.who}`, { skip: !hasCommand('python3') && 'no python3' }, () => {
       const r = c.run(['run', '--', 'python3', '-c', POOL])
       assert.equal(r.status, 0, r.stderr)
       assert.equal(r.stdout, '25\n')
@@ -51,7 +50,7 @@ describe('everyday programs', () => {
 
     test(
       `cc and git in a writable project, as ${c.who}`,
-      { skip: !(has('cc') && has('git')) && 'no cc or git' },
+      { skip: !(hasCommand('cc') && hasCommand('git')) && 'no cc or git' },
       () => {
         const script = [
           'printf "int main(void){return 7;}" > m.c && cc -o m m.c; ./m; echo cc=$?',
@@ -76,7 +75,7 @@ describe('everyday programs', () => {
 
     test(
       `make builds a project, as ${c.who}`,
-      { skip: !(has('make') && has('cc')) && 'no make or cc' },
+      { skip: !(hasCommand('make') && hasCommand('cc')) && 'no make or cc' },
       () => {
         const sub = project('make')
         writeFileSync(`${sub}/Makefile`, 'hello: hello.c\n\tcc -o $@ $<\n')
@@ -101,7 +100,7 @@ describe('everyday programs', () => {
 
     test(
       `a venv and pip install of a local package under --rw ., as ${c.who}`,
-      { skip: !has('/usr/bin/python3') && 'no /usr/bin/python3' },
+      { skip: !hasCommand('/usr/bin/python3') && 'no /usr/bin/python3' },
       () => {
         const sub = project('pip')
         // A wheel made by hand (a zip with its metadata): pip installs it offline with no build step.

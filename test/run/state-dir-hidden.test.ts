@@ -3,15 +3,13 @@
 // the caller's uid that can reach them. A plain user's sandbox with a wide bind read the others'
 // records; a root caller's with host root did too.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { stateLayout } from '../../src/host/state-places.js'
 import { stateDirCandidates } from '../../src/plan/state-mask.js'
-import { CLI, cordon, isRoot, plainUserScratch, projectDir } from '../helpers.js'
-
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+import { CLI, cordon, hasCommand, isRoot, plainUserScratch, projectDir } from '../helpers.js'
 
 /** `cordon run -- sleep 30` as user in dir: a running sandbox with a record in its state directory. */
 const sleeperAs = (user: { uid: number; gid: number }, dir: string, env: NodeJS.ProcessEnv) =>
@@ -173,7 +171,11 @@ describe(
 
     test('a root caller keeping host root: /run/cordon shows empty, natively and on each runtime', async () => {
       const project = projectDir()
-      const backends = ['native', ...(has('runc') ? ['runc'] : []), ...(has('runsc') ? ['gvisor'] : [])]
+      const backends = [
+        'native',
+        ...(hasCommand('runc') ? ['runc'] : []),
+        ...(hasCommand('runsc') ? ['gvisor'] : []),
+      ]
       await withRunning(
         '/run/cordon',
         () =>

@@ -3,14 +3,12 @@
 // without namespaces, under runc and under gVisor (root only: cordon runs runsc as root), and
 // in audit and learn runs (the probe binary run directly: verify has no traced mode).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { chmodSync, lchownSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { cordon, cordonAs, ensureTestUser, isRoot, ROOT } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, hasCommand, isRoot, ROOT } from '../helpers.js'
 
 const PROBES = ['--probe', 'exec-memfd', '--probe', 'exec-devshm']
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const timeout = 180_000
 
 interface Verdict {
@@ -39,12 +37,17 @@ const modes: { name: string; flags: string[]; user: boolean; skip?: string | fal
     flags: ['--no-namespaces', '--acknowledge', 'no-view'],
     user: true,
   },
-  { name: '--backend runc', flags: ['--backend', 'runc'], user: true, skip: !has('runc') && 'needs runc' },
+  {
+    name: '--backend runc',
+    flags: ['--backend', 'runc'],
+    user: true,
+    skip: !hasCommand('runc') && 'needs runc',
+  },
   {
     name: '--backend gvisor',
     flags: ['--backend', 'gvisor'],
     user: false,
-    skip: !has('runsc') && 'needs runsc',
+    skip: !hasCommand('runsc') && 'needs runsc',
   },
 ]
 

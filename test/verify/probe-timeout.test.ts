@@ -3,10 +3,9 @@
 // verify` hung until the test's own 300 s timeout). The hang is made on purpose through a
 // test-only knob: the named probe's sandbox runs `sleep 3600` instead of the probe.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { test } from 'node:test'
-import { cordon, isRoot, projectDir } from '../helpers.js'
+import { cordon, hasCommand, isRoot, projectDir } from '../helpers.js'
 
 interface Result {
   probe: string
@@ -16,11 +15,10 @@ interface Result {
   detail?: string
 }
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const backends = [
   'native',
-  ...(isRoot && has('runc') ? ['runc'] : []),
-  ...(isRoot && has('runsc') ? ['gvisor'] : []),
+  ...(isRoot && hasCommand('runc') ? ['runc'] : []),
+  ...(isRoot && hasCommand('runsc') ? ['gvisor'] : []),
 ]
 
 for (const backend of backends)
