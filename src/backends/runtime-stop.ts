@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { procs, signalMembers, waitFor } from '../cgroup/fs.js'
 import { cgroupMounts } from '../cgroup/select.js'
 import { cgroupMountEntries } from '../host/probe.js'
 import { type ProcessId, signalProcesses } from '../host/signal.js'
@@ -49,9 +50,24 @@ function hierarchies(): string[] {
  * left: runsc's delete of a sandbox killed under it (killRuntimeTree) left an empty group in
  * every hierarchy, for good. rmdir takes only an empty group, so a live container's stays. */
 export function removeContainerGroups(id: string): void {
-  for (const dir of hierarchies())
+  const dirs = hierarchies().map((h) => join(h, id))
+  // Processes the runtime left there (runc's init with a thread killed, its others alive: runc's
+  // delete dropped the state and left them, helper-120) end as an orphaned sandbox's do.
+  if (dirs.some((d) => procs(d).length)) {
+    signalMembers(dirs, 'SIGKILL')
+    for (const [file, thawed] of [
+      ['freezer.state', 'THAWED'],
+      ['cgroup.freeze', '0'],
+    ] as const)
+      for (const d of dirs)
+        try {
+          writeFileSync(join(d, file), thawed)
+        } catch {} // not this hierarchy's file
+    waitFor(() => dirs.every((d) => procs(d).length === 0), 500)
+  }
+  for (const dir of dirs)
     try {
-      rmdirSync(join(dir, id))
+      rmdirSync(dir)
     } catch {} // none, or not empty
 }
 

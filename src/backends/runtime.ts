@@ -235,6 +235,7 @@ export function backendConfig(
     config.linux.gidMappings = [{ containerID: 0, hostID: r.gid.start, size: r.gid.count }]
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
+  if (config.linux.seccomp) config.linux.seccomp = killWholeProcess(config.linux.seccomp)
   if (backend === 'gvisor') {
     if (config.linux.seccomp)
       config.linux.seccomp = forSentry(
@@ -350,11 +351,16 @@ export function spawnOnRuntime(
   // runc's --keep leaves the stopped container, its cgroup with it, to cordon's delete: the
   // limits' counters are read in between (limitReason). runsc has no such flag.
   const runtimeArgs = [...global, 'run', ...(backend === 'runc' ? ['--keep'] : []), '--bundle', bundle, id]
+  // In a session of its own: a terminal's Ctrl-C (or Ctrl-\\) reaches the foreground job's whole
+  // group, and the runtime in cordon's got it beside cordon's forwarded copy: runc passed both on
+  // (a handler ran twice), `runsc run` took it as its own stop (the handler never ran) or dumped
+  // its goroutines (helper-120). Its stdio are pipes, never the terminal.
   const child = relayed
     ? spawnChild(launcherPath(), ['--stdin-relay', '--', program, ...runtimeArgs], {
         stdio: ['inherit', 'pipe', 'pipe'],
+        detached: true,
       })
-    : spawnChild(program, runtimeArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawnChild(program, runtimeArgs, { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   // A runtime that could not start (EMFILE making its pipes) has no streams: its 'error' ends
   // the run (exited below); piping into the missing stdin was a TypeError with a stack.
   const running = child.pid !== undefined
@@ -375,8 +381,22 @@ export function spawnOnRuntime(
   if (wanted[1] === 'ignore') child.stdout?.resume()
   if (wanted[2] === 'ignore') child.stderr?.resume()
   let timedOut = false
-  const runtimeKill = (signal: string) =>
-    spawnSync(program, [...aux, 'kill', id, signal], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
+  // Asynchronous, and bounded: a wedged runtime (runsc with its sandbox stopped) answered no
+  // kill for 5 s, and a synchronous call held cordon's signal handler, and the output, that long
+  // per signal (helper-120).
+  const runtimeKill = (signal: string, then?: (delivered: boolean) => void) => {
+    const kill = spawnChild(program, [...aux, 'kill', id, signal], {
+      stdio: 'ignore',
+      timeout: RUNTIME_CALL_MS,
+    })
+    let answered = false
+    const answer = (delivered: boolean) => {
+      if (!answered) then?.(delivered)
+      answered = true
+    }
+    kill.once('error', () => answer(false))
+    kill.once('close', (code) => answer(code === 0))
+  }
   const launcher = identify([child.pid ?? 0])[0]
   // The runtime's own kill first (it cleans its state up); when the runtime is wedged it blocks
   // on the container's lock, which a `runsc run` stuck in start holds for ever (its gofer died
@@ -418,10 +438,12 @@ export function spawnOnRuntime(
       // `runsc run` takes SIGINT and SIGTERM as its own stop (the sandbox was killed: a command
       // that handles them never got them) and SIGUSR1 for itself (lost): `runsc kill` delivers
       // to the container's first process, cordon's init, which passes it to the command.
-      if (runtimeKill(String(n)).status === 0 || !TERMINATING.has(signal)) return true
-      // No container yet (or gone): the command never starts, as natively before the go.
-      signalled ??= n
-      stop()
+      runtimeKill(String(n), (delivered) => {
+        if (delivered || !TERMINATING.has(signal)) return
+        // No container yet (or gone): the command never starts, as natively before the go.
+        signalled ??= n
+        stop()
+      })
       return true
     }
     if (backend !== 'runc' || !TERMINATING.has(signal) || n === undefined) return child.kill(signal)
@@ -478,6 +500,22 @@ export function spawnOnRuntime(
     id,
     exited,
     kill: (signal = 'SIGTERM') => forward(signal),
+  }
+}
+
+/** The profile with each thread kill a process kill: the filter is loaded in runc's init
+ * (Go) before its exec of the command, and a call it refuses that way killed one thread of it,
+ * leaving its others and `runc run` waiting for ever (helper-119, helper-120). A process kill
+ * refuses the same calls, and no less. */
+function killWholeProcess(profile: OciProfile): OciProfile {
+  const whole = (action: string) =>
+    action === 'SCMP_ACT_KILL_THREAD' || action === 'SCMP_ACT_KILL' ? 'SCMP_ACT_KILL_PROCESS' : action
+  return {
+    ...profile,
+    defaultAction: whole(profile.defaultAction),
+    ...(profile.syscalls
+      ? { syscalls: profile.syscalls.map((r) => ({ ...r, action: whole(r.action) })) }
+      : {}),
   }
 }
 

@@ -47,9 +47,11 @@ const POINTER = 0x7ffc00001000n
 const FORWARDED = Array.from({ length: 64 }, (_, i) => BigInt(i + 1)).filter(
   (s) => ![9n, 19n, 4n, 5n, 6n, 7n, 8n, 11n, 31n, 21n, 22n, 17n].includes(s),
 )
-/** The command's pid as the init may see it: runc's own threads took 2-5 before it (6), and
- * any other up to the kernel's largest: a filter judging kill's pid is asked at each. */
-const CHILD_PIDS = [2n, 6n, 1000n, 4194303n]
+/** The command's pid as the init may see it: the namespace's first free one after the
+ * runtime's own processes and threads (6 or 7 under runc, 2 elsewhere), or any other up to the
+ * kernel's largest. A filter that judges kill's pid at all is asked at each of 2-64 and a few
+ * more (helper-120: `6 < pid < 1000` refused pid 7); one that does not, once. */
+const CHILD_PIDS = [...Array.from({ length: 63 }, (_, i) => BigInt(i + 2)), 1000n, 32768n, 4194303n]
 
 /** Every call cordon-init makes, with the arguments it makes it with. execve's arguments are
  * pointers. */
@@ -61,7 +63,7 @@ export const INIT_CALLS: readonly { name: string; args: readonly bigint[] }[] = 
   { name: 'execve', args: [POINTER, POINTER, POINTER] },
   { name: 'rt_sigtimedwait', args: [POINTER, POINTER, 0n, SIGSET_SIZE] },
   { name: 'wait4', args: [0xffffffffffffffffn, POINTER, WNOHANG_WALL, 0n] },
-  ...CHILD_PIDS.flatMap((pid) => FORWARDED.map((sig) => ({ name: 'kill', args: [pid, sig] }))),
+  ...FORWARDED.map((sig) => ({ name: 'kill', args: [2n, sig] })),
   { name: 'write', args: [2n, POINTER, 64n] },
   { name: 'exit_group', args: [0n] },
 ]
@@ -73,7 +75,14 @@ export function refusedInitCalls(profile: OciProfile | undefined, nodeArch = pro
   if (!arch) return ['(no syscall table for this architecture)']
   const spec = resolveSeccomp([importOci(profile, { arch: nodeArch }).layer])
   const refused = new Set<string>()
-  for (const call of INIT_CALLS) {
+  const killByPid = spec.rules.some((r) => r.syscalls.includes('kill') && r.args.some((a) => a.index === 0))
+  const calls = killByPid
+    ? [
+        ...INIT_CALLS,
+        ...CHILD_PIDS.flatMap((pid) => FORWARDED.map((sig) => ({ name: 'kill', args: [pid, sig] }))),
+      ]
+    : INIT_CALLS
+  for (const call of calls) {
     const nr = arch.table[call.name]
     const args = [...call.args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
     const action =
@@ -96,26 +105,29 @@ export function initPlace(
   backend: Runtime,
   host: LinkReader = realHostFs,
 ): string | undefined {
-  const taken = (dest: string) => view.some((e) => within(e.dest, dest))
-  if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) {
-    const dest = join('/', INIT_NAME)
-    return taken(dest) ? undefined : dest
-  }
-  if (backend === 'gvisor') return undefined
   try {
-    // runc follows the view's symlinks as it mounts, and orders mounts by their spelled depth: a
-    // bind spelled deeper, through a link, landed on a tmpfs after it, and the init's mount
-    // point was made in the bind's host directory (helper-119). So only a tmpfs reached without
-    // a link, with no bind other than / at it or above it (wherever that bind is spelled), and
-    // not in /proc or /sys, where runc mounts nothing.
-    // Each place as runc finds it when it mounts there: through the view, less the entry itself.
+    // Each place as the runtime finds it when it mounts there: through the view's symlinks (it
+    // follows them), less the entry itself. An entry spelled through a link that lands on the
+    // init's name collided with its bind, and the container did not start (helper-120).
     const resolved = (e: ViewEntry) => resolveViewPath(e.dest, host, view, { except: e }).path
-    const binds = view.filter((e) => e.kind === 'bind' && e.dest !== '/').map(resolved)
+    const places = view.map((e) => ({ e, at: resolved(e) }))
+    const taken = (dest: string) => places.some(({ e, at }) => within(e.dest, dest) || within(at, dest))
+    if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) {
+      const dest = join('/', INIT_NAME)
+      return taken(dest) ? undefined : dest
+    }
+    if (backend === 'gvisor') return undefined
+    // runc orders mounts by their spelled depth: a bind spelled deeper, through a link, landed
+    // on a tmpfs after it, and the init's mount point was made in the bind's host directory
+    // (helper-119). So only a tmpfs reached without a link, with no bind other than / at it or
+    // above it (wherever that bind is spelled), and not in /proc or /sys, where runc mounts
+    // nothing.
+    const binds = places.filter(({ e }) => e.kind === 'bind' && e.dest !== '/').map(({ at }) => at)
     const kernel = ['/proc', '/sys', ...view.filter((e) => e.kind === 'proc').map((e) => e.dest)]
     for (const e of latestAtEachPlace(view)) {
       if (e.kind !== 'tmpfs' && e.kind !== 'dev') continue
       const dest = join(e.dest, INIT_NAME)
-      if (resolved(e) !== e.dest || kernel.some((k) => within(e.dest, k))) continue
+      if (places.find((p) => p.e === e)?.at !== e.dest || kernel.some((k) => within(e.dest, k))) continue
       if (binds.some((b) => within(e.dest, b)) || taken(dest)) continue
       return dest
     }

@@ -71,6 +71,14 @@ describe('where the init may go, and whether the profile lets it run', () => {
       args: [{ index: 0, op: 'SCMP_CMP_LE', value: 3 }],
     } as (typeof smallPids.syscalls)[number])
     assert.deepEqual(refusedInitCalls(smallPids), ['kill'])
+    // helper-120: refused between 6 and 1000, where runc's command is (pid 7).
+    const middle = allow(names.filter((n) => n !== 'kill'))
+    middle.syscalls.push({
+      names: ['kill'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, op: 'SCMP_CMP_LE', value: 6 }],
+    } as (typeof middle.syscalls)[number])
+    assert.deepEqual(refusedInitCalls(middle), ['kill'])
     // The command leads a session of its own, as natively.
     assert.deepEqual(refusedInitCalls(allow(names.filter((n) => n !== 'setsid'))), ['setsid'])
     // clone with namespace flags refused is fine: the init's fork makes none.
@@ -122,6 +130,16 @@ describe('where the init may go, and whether the profile lets it run', () => {
     assert.equal(
       initPlace([bind(root, '/'), tmpfs('/run'), bind('/srv', '/run-lib/app')], 'runc'),
       '/run/.cordon-init',
+    )
+    // An entry spelled through a link that lands on the init's name (helper-120: the container
+    // did not start, "not a directory").
+    const link = { kind: 'symlink', dest: '/l', target: '/' } as ViewEntry
+    assert.equal(initPlace([bind('/usr', '/usr'), link, bind('/srv', '/l/.cordon-init')], 'runc'), undefined)
+    mkdirSync(join(root, 's'))
+    symlinkSync('/', join(root, 's', 'up'))
+    assert.equal(
+      initPlace([bind(root, '/'), tmpfs('/run'), bind('/srv', '/s/up/run/.cordon-init')], 'runc'),
+      undefined,
     )
   })
 })
@@ -239,6 +257,31 @@ describe('the runtime backends’ pid 1 is cordon’s init', { skip: why }, () =
       await new Promise((resolve) => child.stdout.once('data', resolve)) // the handler is in place
       child.kill('SIGINT')
       assert.equal(await status, 5, backend)
+    }
+  })
+
+  // helper-120: a terminal's Ctrl-C goes to the job's whole process group: the runtime, in
+  // cordon's, got it too (runc passed it on twice; runsc run killed the sandbox).
+  test('a signal to cordon’s whole process group reaches the command once', async () => {
+    const counts = 'n=0; trap "n=$((n+1))" INT; sleep 4 & wait; sleep 1 & wait; echo "n=$n"; exit 7'
+    for (const backend of ['runc', 'gvisor']) {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', '-q', '--backend', backend, '--', 'sh', '-c', counts],
+        {
+          cwd: project,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true, // a group of its own, as a job's
+        },
+      )
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += String(d)))
+      const status = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)))
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      process.kill(-child.pid!, 'SIGINT')
+      assert.equal(await status, 7, `${backend}: ${out}`)
+      assert.equal(out, 'n=1\n', backend)
     }
   })
 
