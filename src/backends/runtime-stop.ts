@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { procs, signalMembers, waitFor } from '../cgroup/fs.js'
+import { killFrozenOrphan } from '../cgroup/fs.js'
 import { cgroupMounts } from '../cgroup/select.js'
 import { cgroupMountEntries } from '../host/probe.js'
 import { type ProcessId, signalProcesses } from '../host/signal.js'
@@ -37,7 +37,7 @@ export function killRuntimeTree(launcher: ProcessId | undefined, id: string): vo
 }
 
 /** Every cgroup hierarchy's mount point (v1's named ones too, as runc makes its groups there). */
-function hierarchies(): string[] {
+export function cgroupHierarchies(): string[] {
   try {
     const { v1, v2 } = cgroupMountEntries()
     return [...new Set(v1.map((m) => m.mountPoint)), ...(v2 ? [v2] : [])]
@@ -50,21 +50,10 @@ function hierarchies(): string[] {
  * left: runsc's delete of a sandbox killed under it (killRuntimeTree) left an empty group in
  * every hierarchy, for good. rmdir takes only an empty group, so a live container's stays. */
 export function removeContainerGroups(id: string): void {
-  const dirs = hierarchies().map((h) => join(h, id))
+  const dirs = cgroupHierarchies().map((h) => join(h, id))
   // Processes the runtime left there (runc's init with a thread killed, its others alive: runc's
   // delete dropped the state and left them, helper-120) end as an orphaned sandbox's do.
-  if (dirs.some((d) => procs(d).length)) {
-    signalMembers(dirs, 'SIGKILL')
-    for (const [file, thawed] of [
-      ['freezer.state', 'THAWED'],
-      ['cgroup.freeze', '0'],
-    ] as const)
-      for (const d of dirs)
-        try {
-          writeFileSync(join(d, file), thawed)
-        } catch {} // not this hierarchy's file
-    waitFor(() => dirs.every((d) => procs(d).length === 0), 500)
-  }
+  killFrozenOrphan(dirs)
   for (const dir of dirs)
     try {
       rmdirSync(dir)
@@ -74,7 +63,7 @@ export function removeContainerGroups(id: string): void {
 /** The names at the top of the cgroup hierarchies that `match`es (a sweep's orphans). */
 export function containerGroups(match: (name: string) => boolean): string[] {
   const names = new Set<string>()
-  for (const dir of hierarchies())
+  for (const dir of cgroupHierarchies())
     try {
       for (const name of readdirSync(dir)) if (match(name)) names.add(name)
     } catch {} // unreadable: nothing of ours

@@ -19,8 +19,9 @@ import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { hostIdRanges } from '../host/id-range.js'
-import { readKeyed } from '../cgroup/fs.js'
 import { cgroupAccess, cgroupMounts } from '../cgroup/select.js'
+import { CgroupV1 } from '../cgroup/v1.js'
+import { CgroupV2 } from '../cgroup/v2.js'
 import { identify } from '../host/signal.js'
 import { launcherPath } from '../host/launcher.js'
 import {
@@ -525,17 +526,15 @@ function killWholeProcess(profile: OciProfile): OciProfile {
  * kept by `runc run --keep` until cordon's delete. runc's status is 128+N for a signal, as
  * cordon's init's. */
 function limitReason(id: string, code: number): ExitReason {
-  let mounts: ReturnType<typeof cgroupMounts>
+  let group: CgroupV1 | CgroupV2 | undefined
   try {
-    mounts = cgroupMounts()
-  } catch {
-    return code > 128 ? 'signal' : 'exited' // mountinfo unreadable (EMFILE): no reason to add
-  }
-  const { v1, v2 } = mounts
-  const file = (v1Dir: string | undefined, v1File: string, v2File: string) =>
-    readKeyed(v1Dir ? join(v1Dir, id, v1File) : v2 ? join(v2, id, v2File) : '/nonexistent')
-  const oomKills = file(v1.memory, 'memory.oom_control', 'memory.events').oom_kill ?? 0
-  const pidsMax = file(v1.pids, 'pids.events', 'pids.events').max ?? 0
+    const { v1, v2 } = cgroupMounts()
+    const dirs = Object.fromEntries(
+      (['memory', 'pids'] as const).flatMap((c) => (v1[c] ? [[c, join(v1[c], id)]] : [])),
+    )
+    group = Object.keys(dirs).length ? new CgroupV1(dirs) : v2 ? new CgroupV2(join(v2, id)) : undefined
+  } catch {} // mountinfo unreadable (EMFILE): no reason to add
+  const { oomKills, pidsMax } = group?.events() ?? { oomKills: 0, pidsMax: 0 }
   if (oomKills && code === 137) return 'oom'
   if (pidsMax) return 'pids'
   return code > 128 ? 'signal' : 'exited'

@@ -155,7 +155,7 @@ export function removeOrphans(parent: string): void {
     const creator = Number(m[1])
     if (creator === process.pid || stillRunning(creator, Number(m[3]))) continue
     const dir = `${parent}/${name}`
-    if (procs(dir).length) killFrozenOrphan(dir)
+    killFrozenOrphan([dir])
     // A process killed with its supervisor may still be leaving the group (EBUSY, though
     // cgroup.procs no longer lists it: seen in CI under load, the group left for a later run),
     // so a little while for it; ENOENT or another error: someone else's, or nothing to do. A
@@ -180,19 +180,22 @@ function hasChildGroups(dir: string): boolean {
   }
 }
 
-/** SIGKILL to every process of an orphaned group, then thaw it (v1 freezer.state, v2
- * cgroup.freeze) so the signals land; waits a bounded time for the group to empty. */
-function killFrozenOrphan(dir: string): void {
-  for (let round = 0; round < 5 && procs(dir).length; round++) {
-    signalMembers([dir], 'SIGKILL')
-    for (const [file, thawed] of [
-      ['freezer.state', 'THAWED'],
-      ['cgroup.freeze', '0'],
-    ] as const)
-      try {
-        write(`${dir}/${file}`, thawed)
-      } catch {} // not this hierarchy's file
-    waitFor(() => procs(dir).length === 0, 200)
+/** SIGKILL to every process of an orphaned group (its directories in each hierarchy), then
+ * thaw it (v1 freezer.state, v2 cgroup.freeze) so the signals land; waits a bounded time for
+ * the group to empty. */
+export function killFrozenOrphan(dirs: readonly string[]): void {
+  const members = () => dirs.some((d) => procs(d).length)
+  for (let round = 0; round < 5 && members(); round++) {
+    signalMembers(dirs, 'SIGKILL')
+    for (const dir of dirs)
+      for (const [file, thawed] of [
+        ['freezer.state', 'THAWED'],
+        ['cgroup.freeze', '0'],
+      ] as const)
+        try {
+          write(`${dir}/${file}`, thawed)
+        } catch {} // not this hierarchy's file
+    waitFor(() => !members(), 200)
   }
 }
 

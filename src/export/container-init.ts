@@ -109,9 +109,8 @@ export function initPlace(
     // Each place as the runtime finds it when it mounts there: through the view's symlinks (it
     // follows them), less the entry itself. An entry spelled through a link that lands on the
     // init's name collided with its bind, and the container did not start (helper-120).
-    const resolved = (e: ViewEntry) => resolveViewPath(e.dest, host, view, { except: e }).path
-    const places = view.map((e) => ({ e, at: resolved(e) }))
-    const taken = (dest: string) => places.some(({ e, at }) => within(e.dest, dest) || within(at, dest))
+    const at = new Map(view.map((e) => [e, resolveViewPath(e.dest, host, view, { except: e }).path]))
+    const taken = (dest: string) => [...at].some(([e, place]) => within(e.dest, dest) || within(place, dest))
     if (!view.some((e) => e.kind === 'bind' && e.dest === '/')) {
       const dest = join('/', INIT_NAME)
       return taken(dest) ? undefined : dest
@@ -122,12 +121,12 @@ export function initPlace(
     // (helper-119). So only a tmpfs reached without a link, with no bind other than / at it or
     // above it (wherever that bind is spelled), and not in /proc or /sys, where runc mounts
     // nothing.
-    const binds = places.filter(({ e }) => e.kind === 'bind' && e.dest !== '/').map(({ at }) => at)
+    const binds = view.filter((e) => e.kind === 'bind' && e.dest !== '/').map((e) => at.get(e)!)
     const kernel = ['/proc', '/sys', ...view.filter((e) => e.kind === 'proc').map((e) => e.dest)]
     for (const e of latestAtEachPlace(view)) {
       if (e.kind !== 'tmpfs' && e.kind !== 'dev') continue
       const dest = join(e.dest, INIT_NAME)
-      if (places.find((p) => p.e === e)?.at !== e.dest || kernel.some((k) => within(e.dest, k))) continue
+      if (at.get(e) !== e.dest || kernel.some((k) => within(e.dest, k))) continue
       if (binds.some((b) => within(e.dest, b)) || taken(dest)) continue
       return dest
     }

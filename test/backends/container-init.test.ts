@@ -27,6 +27,24 @@ import { CLI, cordon, cordonAs, ensureTestUser, projectDir, runtimesSkip } from 
 const why = runtimesSkip()
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
 
+/** `cordon run ARGS` in the background: its stdout so far, the first output, and its end (the
+ * signal it died of, or its status). */
+function started(args: string[], options: { cwd: string; detached?: boolean }) {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], {
+    ...options,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += String(d)))
+  return {
+    child,
+    out: () => out,
+    output: new Promise((resolve) => child.stdout.once('data', resolve)),
+    status: new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code))),
+  }
+}
+
 const bind = (src: string, dest: string): ViewEntry => ({
   kind: 'bind',
   src,
@@ -234,19 +252,10 @@ describe('the runtime backends’ pid 1 is cordon’s init', { skip: why }, () =
     const handler =
       'import signal,sys,time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(5))\nprint(1, flush=True)\ntime.sleep(30)'
     for (const backend of ['runc', 'gvisor']) {
-      const child = spawn(
-        process.execPath,
-        [CLI, 'run', '-q', '--backend', backend, '--', 'python3', '-c', handler],
-        {
-          cwd: project,
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      )
-      const status = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)))
-      await new Promise((resolve) => child.stdout.once('data', resolve)) // the handler is in place
-      child.kill('SIGINT')
-      assert.equal(await status, 5, backend)
+      const run = started(['-q', '--backend', backend, '--', 'python3', '-c', handler], { cwd: project })
+      await run.output // the handler is in place
+      run.child.kill('SIGINT')
+      assert.equal(await run.status, 5, backend)
     }
   })
 
@@ -255,23 +264,15 @@ describe('the runtime backends’ pid 1 is cordon’s init', { skip: why }, () =
   test('a signal to cordon’s whole process group reaches the command once', async () => {
     const counts = 'n=0; trap "n=$((n+1))" INT; sleep 4 & wait; sleep 1 & wait; echo "n=$n"; exit 7'
     for (const backend of ['runc', 'gvisor']) {
-      const child = spawn(
-        process.execPath,
-        [CLI, 'run', '-q', '--backend', backend, '--', 'sh', '-c', counts],
-        {
-          cwd: project,
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          detached: true, // a group of its own, as a job's
-        },
-      )
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => (out += String(d)))
-      const status = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)))
+      // A group of its own, as a job's.
+      const run = started(['-q', '--backend', backend, '--', 'sh', '-c', counts], {
+        cwd: project,
+        detached: true,
+      })
       await new Promise((resolve) => setTimeout(resolve, 3000))
-      process.kill(-child.pid!, 'SIGINT')
-      assert.equal(await status, 7, `${backend}: ${out}`)
-      assert.equal(out, 'n=1\n', backend)
+      process.kill(-run.child.pid!, 'SIGINT')
+      assert.equal(await run.status, 7, `${backend}: ${run.out()}`)
+      assert.equal(run.out(), 'n=1\n', backend)
     }
   })
 
@@ -290,7 +291,6 @@ describe('the runtime backends’ pid 1 is cordon’s init', { skip: why }, () =
       [
         'filesystem:',
         `  - ro: ${root}:/`,
-        '  - ro: /usr/bin/busybox:/usr/bin/busybox',
         '  - proc: /proc',
         '  - tmpfs: /lib/app',
         `  - rw: ${data}:/usr/lib/app`,
@@ -324,22 +324,13 @@ describe('the runtime backends’ pid 1 is cordon’s init', { skip: why }, () =
     )
     const blocks =
       'import signal,time\nsignal.pthread_sigmask(signal.SIG_BLOCK,[signal.SIGTERM])\nprint(1,flush=True)\ntime.sleep(2)\nsignal.pthread_sigmask(signal.SIG_UNBLOCK,[signal.SIGTERM])\ntime.sleep(3)\nprint("survived")'
-    const child = spawn(
-      process.execPath,
-      [CLI, 'run', '-q', '-p', 'policy.yaml', '--backend', 'runc', '--', 'python3', '-c', blocks],
-      {
-        cwd: dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += String(d)))
-    const status = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)))
-    while (!out) await new Promise((resolve) => setTimeout(resolve, 50))
-    child.kill('SIGTERM')
-    assert.equal(await status, 143)
-    assert.doesNotMatch(out, /survived/)
+    const run = started(['-q', '-p', 'policy.yaml', '--backend', 'runc', '--', 'python3', '-c', blocks], {
+      cwd: dir,
+    })
+    await run.output
+    run.child.kill('SIGTERM')
+    assert.equal(await run.status, 143)
+    assert.doesNotMatch(run.out(), /survived/)
   })
 
   test('a profile that refuses a call of the init leaves the command pid 1, and it runs', () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
-import { cgroupMountEntries } from '../../src/host/probe.js'
+import { cgroupHierarchies } from '../../src/backends/runtime-stop.js'
 import { sweepOrphans } from '../../src/backends/orphans.js'
 import { selfId } from '../../src/host/self-id.js'
 import { CLI, cordon, isRoot, plainUserScratch, projectDir, runtimesSkip } from '../helpers.js'
@@ -48,18 +48,12 @@ function held(backend: Backend, pid: number) {
   const processes = [...ids, ...bundles].flatMap((name) => pgrep(name))
   // The container's groups (`/<id>` in each hierarchy): runsc's delete of a sandbox killed under
   // it left them, for good, before the sweep removed them too.
-  const groups = cgroupRoots().flatMap((root) =>
+  const groups = cgroupHierarchies().flatMap((root) =>
     readdirSync(root)
       .filter((f) => f.startsWith(`cordon-${pid}-`))
       .map((f) => join(root, f)),
   )
   return { ids, bundles, processes, groups }
-}
-
-/** Every cgroup hierarchy's top directory. */
-const cgroupRoots = () => {
-  const { v1, v2 } = cgroupMountEntries()
-  return [...new Set(v1.map((m) => m.mountPoint)), ...(v2 ? [v2] : [])]
 }
 
 const pgrep = (pattern: string) =>
@@ -208,7 +202,7 @@ describe('the sweep judges only what names a dead owner of its own pid namespace
     const groupNames = Object.values(names).map((n) =>
       n.replace('cordon-bundle-', 'cordon-').replace('AbCdEf', 'abcdef12'),
     )
-    const groups = isRoot ? cgroupRoots().flatMap((root) => groupNames.map((n) => join(root, n))) : []
+    const groups = isRoot ? cgroupHierarchies().flatMap((root) => groupNames.map((n) => join(root, n))) : []
     after(() => groups.forEach((g) => rmSync(g, { recursive: true, force: true })))
     for (const g of groups) mkdirSync(g)
     // The host's /tmp may hold another dead run's bundle (a test killed before): gone as well.
@@ -223,7 +217,7 @@ describe('the sweep judges only what names a dead owner of its own pid namespace
     )
     if (!isRoot) return
     assert.ok(removed.includes(`cgroup ${groupNames[0]}`), removed.join('\n'))
-    for (const root of cgroupRoots())
+    for (const root of cgroupHierarchies())
       assert.deepEqual(
         groupNames.map((n) => existsSync(join(root, n))),
         [false, true, true, true],
