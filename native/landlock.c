@@ -4,6 +4,7 @@
 #include "landlock.h"
 
 #include "events.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,14 +73,18 @@ void landlock_begin(const struct plan_op_rec *op)
 	state.file_mask = op->x;
 }
 
-/* An absolute path opened component by component without following any symlink (ELOOP on
- * one): works where openat2 is refused too (inside another cordon sandbox it is ENOSYS). */
+/* An absolute path opened without following any symlink (ELOOP on one): one openat2 where the
+ * kernel lets us, else component by component (inside another cordon sandbox openat2 is ENOSYS). */
 static int open_nofollow(const char *path)
 {
 	if (path[0] != '/') {
 		errno = EINVAL;
 		return -1;
 	}
+	int fast = sys_openat2(AT_FDCWD, path, O_PATH | O_CLOEXEC,
+			       RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fast >= 0 || (errno != ENOSYS && errno != EPERM))
+		return fast;
 	int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	char name[256];
 	for (const char *p = path; dir >= 0;) {

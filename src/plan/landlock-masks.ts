@@ -13,6 +13,9 @@ export interface LandlockRule {
   optional: boolean
   /** The policy statement it realises, for explanations. */
   from: string
+  /** Opened by the launcher without following a symlink (ELOOP on one): its path had none when
+   * the plan was made, so one found at the start was swapped in since. */
+  nofollow?: boolean
 }
 
 const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)

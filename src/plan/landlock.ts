@@ -118,6 +118,15 @@ function hostRules(e: ViewEntry, privateTmp: string | undefined): LandlockRule[]
   }
 }
 
+/** Whether a view path meets a symlink on its way, its last component included. */
+function linked(path: string, fs: LinkReader, entries: readonly ViewEntry[]): boolean {
+  try {
+    return resolveViewPath(path, fs, entries).hops.length > 0
+  } catch {
+    return true // too many links: followed as before, the launcher's ELOOP says so
+  }
+}
+
 const rule = (path: string, names: readonly string[], from: string): LandlockRule => ({
   path,
   access: accessMask(names).mask,
@@ -213,12 +222,18 @@ export function landlockRules(
     }
     // Without the mount namespace a bind applies to its host path.
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
-    const r = {
+    const r: LandlockRule = {
       path,
       access: ownAccess(e, names, entries, inView),
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }
+    // An entry's destination is settled through the view's links (policy/view-dests.ts): one
+    // found by the launcher at the start was swapped in since, by a sandbox sharing a writable
+    // bind on its way, and would carry the entry's rights elsewhere (the view's root: all of
+    // it). A path that is a link itself (a same-path bind of /lib, reproduced as a link) keeps
+    // being followed.
+    if (inView && !linked(path, fs, policy.filesystem)) r.nofollow = true
     rules.push(
       ...(e.kind === 'bind' && carvesMasks(r.access, inView) ? splitAroundMasks(r, e.src, masks, fs) : [r]),
     )
@@ -302,7 +317,7 @@ export function compileLandlock(
   // rights, as the kernel would merge them: the launcher opens, checks and adds it once.
   const byPath = new Map<string, Extract<PlanOp, { op: 'landlock_path' }>>()
   for (const r of rules) {
-    const key = `${r.optional ? 'o' : 'r'}:${r.path}`
+    const key = `${r.optional ? 'o' : 'r'}${r.nofollow ? 'n' : ''}:${r.path}`
     const same = byPath.get(key)
     if (same) {
       same.access |= r.access
@@ -313,7 +328,7 @@ export function compileLandlock(
       path: r.path,
       access: r.access,
       optional: r.optional,
-      ...(nofollow ? { nofollow } : {}),
+      ...(nofollow || r.nofollow ? { nofollow: true } : {}),
     }
     byPath.set(key, op)
     ops.push(op)

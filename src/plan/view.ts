@@ -255,8 +255,12 @@ export function compileView(
     return !(e.kind === 'mask' && inside)
   })
   for (const e of kept)
-    if (e.kind === 'mask' && e.named)
-      notes.push(`mask ${e.named}: reached through a symlink, hides ${e.dest}`)
+    if (e.named)
+      notes.push(
+        e.kind === 'mask'
+          ? `mask ${e.named}: reached through a symlink, hides ${e.dest}`
+          : `${e.kind} ${e.named}: reached through a symlink, placed at ${e.dest}`,
+      )
   const unsized = kept.filter((e) => (e.kind === 'tmpfs' && !e.size) || e.kind === 'dev').length
   const share =
     options.tmpfsBudget && unsized

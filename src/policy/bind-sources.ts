@@ -53,7 +53,7 @@ const SYSTEM_DIRS = ['/usr', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/bi
 const MAX_LINKS = 40 // the kernel's own limit (ELOOP)
 
 /** Why a symlink could have been planted by a sandbox, or undefined when only root could have. */
-function untrusted(link: string, host: HostPaths, writable: readonly string[]): string | undefined {
+export function untrusted(link: string, host: HostPaths, writable: readonly string[]): string | undefined {
   const own = host.stat(link)
   if (own.uid !== 0) return `it is owned by uid ${own.uid}, not root`
   const inside = writable.find((w) => under(link, w))
@@ -72,7 +72,7 @@ function untrusted(link: string, host: HostPaths, writable: readonly string[]): 
   return undefined
 }
 
-const refuse = (message: string) =>
+export const refuse = (message: string) =>
   new CordonError('invalid_policy', `Invalid policy: ${message}`, {
     issues: [{ code: 'invalid_value', path: ['filesystem'], message }],
   })

@@ -5,8 +5,10 @@ import type { Acknowledgement, NamespaceName, Policy } from './schema.js'
 
 export type Network = 'none' | 'loopback' | 'host'
 
-/** A filesystem entry with absolute paths and defaults applied. */
-export type ViewEntry =
+/** A filesystem entry with absolute paths and defaults applied. named: the path the policy
+ * named, when that passes through a symlink and dest is where it leads (policy/view-dests.ts;
+ * a mask's, policy/bind-sources.ts). */
+export type ViewEntry = (
   | {
       kind: 'bind'
       src: string
@@ -20,13 +22,12 @@ export type ViewEntry =
   | { kind: 'tmpfs'; dest: string; size: number; mode: number; access?: string[]; exec?: false }
   | { kind: 'proc' | 'dev'; dest: string }
   /** host: the host path it hides when that is not dest (a bind shows it at another place, or
-   * the mask is repeated where another bind shows the same host path); named: the path the
-   * policy named, when that passes through a symlink and dest is where it leads
-   * (policy/bind-sources.ts). */
-  | { kind: 'mask'; dest: string; host?: string; named?: string }
+   * the mask is repeated where another bind shows the same host path). */
+  | { kind: 'mask'; dest: string; host?: string }
   | { kind: 'symlink'; target: string; dest: string }
   | { kind: 'file'; dest: string; content: string; mode: number }
   | { kind: 'mkdir'; dest: string; mode: number }
+) & { named?: string }
 
 export interface ResolvedPolicy {
   namespaces: Record<NamespaceName, boolean>

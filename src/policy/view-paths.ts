@@ -59,6 +59,8 @@ export interface Resolved {
   path: string
   /** The symlinks followed, `link -> target`, for messages. */
   links: string[]
+  /** The same symlinks: where each stood in the view, and its target. */
+  hops: { at: string; target: string }[]
 }
 
 /**
@@ -75,6 +77,7 @@ export function resolveViewPath(
   { except, keepLast = false }: { except?: ViewEntry; keepLast?: boolean } = {},
 ): Resolved {
   const links: string[] = []
+  const hops: { at: string; target: string }[] = []
   let rest = path.split('/').filter(Boolean)
   let done = '/'
   while (rest.length) {
@@ -90,6 +93,7 @@ export function resolveViewPath(
       done = next
       continue
     }
+    hops.push({ at: next, target })
     if (links.push(`${next} -> ${target}`) > MAX_LINKS)
       throw new CordonError('invalid_policy', `Invalid policy: ${path}: too many levels of symlinks`, {
         issues: [
@@ -99,7 +103,7 @@ export function resolveViewPath(
     rest = [...target.split('/').filter(Boolean), ...rest]
     if (target.startsWith('/')) done = '/'
   }
-  return { path: done, links }
+  return { path: done, links, hops }
 }
 
 /** The target of the symlink at a resolved path, or undefined when it is no symlink. */

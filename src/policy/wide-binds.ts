@@ -9,6 +9,7 @@
 import { hostReaddir, hostReadText } from '../host/reads.js'
 import { posix } from 'node:path'
 import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
+import { settleDests } from './view-dests.js'
 import { maskLinkWarnings } from './mask-links.js'
 import type { ResolvedPolicy, ViewEntry } from './resolved.js'
 
@@ -191,7 +192,9 @@ export function settleHostView(
 ): ResolvedPolicy {
   const resolved = {
     ...policy,
-    filesystem: resolveBindSources(policy.filesystem, host, policy.namespaces.mount),
+    filesystem: policy.namespaces.mount
+      ? settleDests(resolveBindSources(policy.filesystem, host, true), host)
+      : resolveBindSources(policy.filesystem, host, false),
   }
   const { filesystem, warnings } = guardWideBinds(resolved, mounts)
   const settled: ResolvedPolicy = { ...resolved, filesystem }

@@ -1,0 +1,214 @@
+// A view entry's destination is settled through the view's symlinks, judged as bind sources'
+// are (policy/view-dests.ts): a run that planted `a/cache -> /` in a writable bind made the next
+// run's `tmpfs: /proj/a/cache` land on the view's root, and its Landlock rule grant the whole
+// view (mkdir in /dev, writes in /proc). And the launcher opens such a rule without following
+// a link, so one swapped in after the plan was made fails the start.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  lchownSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import type { HostPaths } from '../../src/policy/bind-sources.js'
+import type { ViewEntry } from '../../src/policy/resolved.js'
+import { settleDests } from '../../src/policy/view-dests.js'
+import { LAUNCHER, cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+
+/** A host of directories and symlinks: path → [kind, uid, mode, link target]. */
+function fakeHost(table: Record<string, [string, number, number, string?]>): HostPaths {
+  return {
+    stat(path) {
+      const row = table[path]
+      if (!row) return { kind: 'missing', uid: -1, mode: 0 }
+      return { kind: row[0] as 'dir', uid: row[1], mode: row[2] }
+    },
+    readlink: (path) => table[path]![3]!,
+  }
+}
+
+const host = fakeHost({
+  '/': ['dir', 0, 0o755],
+  '/usr': ['dir', 0, 0o755],
+  '/usr/lib': ['dir', 0, 0o755],
+  '/usr/lib/x': ['dir', 0, 0o755],
+  '/usr/share': ['dir', 0, 0o755],
+  '/usr/share/top': ['symlink', 0, 0o777, '/'],
+  '/lib': ['symlink', 0, 0o777, 'usr/lib'],
+  '/srv': ['dir', 0, 0o755],
+  '/srv/p': ['dir', 0, 0o755],
+  '/srv/p/a': ['dir', 0, 0o755],
+  '/srv/p/a/cache': ['symlink', 0, 0o777, '/'],
+  '/srv/p/dev': ['symlink', 0, 0o777, '/dev'],
+  '/tmp': ['dir', 0, 0o1777],
+  '/tmp/d': ['dir', 0, 0o755],
+  '/tmp/d/up': ['symlink', 0, 0o777, '/'],
+  '/home': ['dir', 0, 0o755],
+  '/home/u': ['dir', 1000, 0o755],
+  '/home/u/l': ['symlink', 1000, 0o777, '/etc'],
+})
+
+const bind = (src: string, dest = src, readOnly = true): ViewEntry => ({
+  kind: 'bind',
+  src,
+  dest,
+  readOnly,
+  optional: false,
+})
+const tmpfs = (dest: string): ViewEntry => ({ kind: 'tmpfs', dest, size: 4096, mode: 0o755 })
+
+describe('view destinations settle through trusted links only', () => {
+  const cases: { name: string; view: ViewEntry[]; want: RegExp | ViewEntry[] }[] = [
+    {
+      name: 'a link a sandbox planted in a writable bind is refused, not followed to the root',
+      view: [bind('/srv/p', '/proj', false), tmpfs('/proj/a/cache')],
+      want: /`tmpfs: \/proj\/a\/cache`: its path passes through the symlink \/proj\/a\/cache -> \/ \(the host's \/srv\/p\/a\/cache\).*inside the writable bind \/srv\/p/,
+    },
+    {
+      name: 'nor to another mount of the view (/dev, whose rights only Landlock narrows)',
+      view: [bind('/srv/p', '/proj', false), bind('/srv/data', '/proj/dev/data')],
+      want: /`ro: \/srv\/data:\/proj\/dev\/data`: its path passes through the symlink \/proj\/dev -> \/dev/,
+    },
+    {
+      name: 'a link in a directory others can write is refused',
+      view: [bind('/tmp/d', '/hz'), bind('/srv/x', '/hz/up', false)],
+      want: /passes through the symlink \/hz\/up -> \/.*others can write \/tmp/,
+    },
+    {
+      name: 'a user’s link is refused',
+      view: [bind('/home/u', '/u'), tmpfs('/u/l/x')],
+      want: /owned by uid 1000/,
+    },
+    {
+      name: 'root’s link in a system directory is followed, but never onto the view’s root',
+      view: [bind('/usr'), tmpfs('/usr/share/top')],
+      want: /`tmpfs: \/usr\/share\/top` leads to the view's root .*\/usr\/share\/top -> \/.*hidden beneath the root/,
+    },
+    {
+      name: 'root’s link in a system directory places the entry where it leads',
+      view: [bind('/usr'), bind('/lib'), tmpfs('/lib/x')],
+      want: [bind('/usr'), bind('/lib'), { ...tmpfs('/usr/lib/x'), named: '/lib/x' }],
+    },
+    {
+      name: 'the policy’s own symlink entries are followed',
+      view: [{ kind: 'symlink', target: '/work', dest: '/w' }, tmpfs('/w/cache')],
+      want: [
+        { kind: 'symlink', target: '/work', dest: '/w' },
+        { ...tmpfs('/work/cache'), named: '/w/cache' },
+      ],
+    },
+    {
+      name: 'a symlink entry’s own name is not followed, and `/` is the root itself',
+      view: [bind('/usr'), { kind: 'symlink', target: '/', dest: '/usr/share/top' }, bind('/srv/r', '/')],
+      want: [bind('/usr'), { kind: 'symlink', target: '/', dest: '/usr/share/top' }, bind('/srv/r', '/')],
+    },
+  ]
+  for (const c of cases)
+    test(c.name, () => {
+      if (c.want instanceof RegExp) assert.throws(() => settleDests(c.view, host), c.want)
+      else {
+        assert.deepEqual(settleDests(c.view, host), c.want)
+        assert.deepEqual(settleDests(c.want, host), c.want, 'idempotent')
+      }
+    })
+  test('a symlink entry is made as named, in the directory its parent leads to', () => {
+    const view: ViewEntry[] = [bind('/usr'), bind('/lib'), { kind: 'symlink', target: 'y', dest: '/lib/x/l' }]
+    assert.deepEqual(settleDests(view, host)[2], {
+      kind: 'symlink',
+      target: 'y',
+      dest: '/usr/lib/x/l',
+      named: '/lib/x/l',
+    })
+  })
+})
+
+/** The finding as reproduced: one run plants a link in its writable project, the next run's
+ * tmpfs inside it is steered by it. */
+function plantedRuns(
+  run: (args: string[]) => { status: number | null; stdout: string; stderr: string },
+  project: string,
+) {
+  const policy = join(project, 'policy.yaml')
+  mkdirSync(join(project, 'proj', 'a', 'cache'), { recursive: true })
+  writeFileSync(
+    policy,
+    `version: 1\nextends: [default]\nfilesystem:\n  - rw: ${project}/proj:/proj\n  - tmpfs: /proj/a/cache\n`,
+  )
+  const probe = 'mkdir /dev/cordon-x && echo GRANTED; echo ran'
+  test('the policy runs, and its tmpfs grants nothing beyond itself', () => {
+    const r = run(['run', '-q', '--policy', policy, '--', 'sh', '-c', `touch /proj/a/cache/f && ${probe}`])
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, 'ran\n')
+  })
+  test('a link planted by one run does not steer the next run’s tmpfs onto the view’s root', () => {
+    const plant = run([
+      'run',
+      '-q',
+      '--policy',
+      policy,
+      '--',
+      'sh',
+      '-c',
+      'mv /proj/a /proj/b && mkdir /proj/a && ln -s / /proj/a/cache',
+    ])
+    assert.equal(plant.status, 0, plant.stderr)
+    const r = run(['run', '-q', '--policy', policy, '--', 'sh', '-c', probe])
+    assert.doesNotMatch(r.stdout, /GRANTED/, 'the planted link widened Landlock to the whole view')
+    assert.equal(r.status, 125, r.stderr)
+    assert.match(
+      r.stderr,
+      /`tmpfs: \/proj\/a\/cache`: its path passes through the symlink \/proj\/a\/cache -> \//,
+    )
+  })
+}
+
+describe('planted destination links (root caller)', { skip: isRoot ? false : 'needs root' }, () => {
+  const project = `/srv/cordon-view-dests-${process.pid}`
+  mkdirSync(project, { recursive: true, mode: 0o755 })
+  after(() => rmSync(project, { recursive: true, force: true }))
+  plantedRuns((args) => cordon(args, { cwd: project }), project)
+
+  test('the launcher refuses a link swapped into a rule’s path after the plan was made (ELOOP)', () => {
+    const dir = join(project, 'swap')
+    mkdirSync(join(dir, 'proj', 'a', 'cache'), { recursive: true })
+    const policy = join(dir, 'policy.yaml')
+    writeFileSync(
+      policy,
+      `version: 1\nextends: [default]\nfilesystem:\n  - rw: ${dir}/proj:/proj\n  - tmpfs: /proj/a/cache\n`,
+    )
+    const plan = join(dir, 'plan.bin')
+    const c = cordon(['compile', '-q', '--policy', policy, '-o', plan], { cwd: project })
+    assert.equal(c.status, 0, c.stderr)
+    const probe = ['/bin/sh', '-c', 'mkdir /dev/cordon-x && echo GRANTED; echo ran']
+    const before = spawnSync(LAUNCHER, [plan, '--', ...probe], { encoding: 'utf8', cwd: project })
+    assert.equal(before.stdout, 'ran\n', before.stderr)
+    renameSync(join(dir, 'proj', 'a'), join(dir, 'proj', 'b'))
+    mkdirSync(join(dir, 'proj', 'a'))
+    symlinkSync('/', join(dir, 'proj', 'a', 'cache'))
+    const r = spawnSync(LAUNCHER, [plan, '--', ...probe], { encoding: 'utf8', cwd: project })
+    assert.doesNotMatch(r.stdout, /GRANTED|ran/, 'the command ran with the swapped link')
+    assert.equal(r.status, 125)
+    assert.match(r.stderr, /landlock rule \/proj\/a\/cache failed: .*\(ELOOP\)/)
+  })
+})
+
+describe(
+  'planted destination links (plain user)',
+  { skip: isRoot ? false : 'needs root to create the test user' },
+  () => {
+    const user = isRoot ? ensureTestUser() : { uid: 0, gid: 0 }
+    const project = mkdtempSync('/tmp/cordon-view-dests-user-')
+    chmodSync(project, 0o755)
+    after(() => rmSync(project, { recursive: true, force: true }))
+    plantedRuns((args) => cordonAs(user, args, project), project)
+    if (isRoot)
+      for (const p of ['', 'proj', 'proj/a', 'proj/a/cache']) lchownSync(join(project, p), user.uid, user.gid)
+  },
+)
