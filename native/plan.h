@@ -125,10 +125,12 @@ enum bind_flag {
 	BIND_HOST_NAMES = 1u << 6, /* mount points may be made in this bind's host directory, as
 	                            * runc makes them in an OCI rootfs and its binds; elsewhere the
 	                            * launcher makes names only on the view's own tmpfs (view.c) */
+	BIND_SETTLED = 1u << 7, /* the destination's way had no symlink when the plan was made: what
+	                         * is mounted on must be what it names without following one */
 };
 #define BIND_KNOWN                                                                                 \
 	(BIND_RO | BIND_OPTIONAL | BIND_DEV | BIND_NOEXEC | BIND_IDMAP | BIND_VIEW |               \
-	 BIND_HOST_NAMES)
+	 BIND_HOST_NAMES | BIND_SETTLED)
 
 /* OP_FSMOUNT attributes: RDONLY NOSUID NODEV NOEXEC, the atime mode (NOATIME, STRICTATIME), NODIRATIME */
 #define FSMOUNT_ATTRS_KNOWN 0xbfu

@@ -332,11 +332,42 @@ static int open_dest(const char *dest, enum dest_kind kind, mode_t mode, const c
 	return fd;
 }
 
+/* The op being built is BIND_SETTLED: its destination's way passes through a host directory
+ * and had no symlink on it when the plan was made (src/policy/view-dests.ts). */
+static int way_settled;
+
+/* What dest names without following any symlink is what `to` is: open_dest resolves as the
+ * sandbox will (RESOLVE_IN_ROOT), so a link a sandbox sharing a host directory on the way
+ * swapped in after the plan was made would move the mount (onto the view's root: hidden, and
+ * its Landlock rule granting everything). ELOOP instead, whatever the entry's `optional`. */
+static void check_way(int to, const char *dest, const char *step)
+{
+	struct stat named, got;
+	int fd = sys_openat2(new_fd, dest, O_PATH | O_CLOEXEC,
+			     RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fd < 0 && errno != ELOOP)
+		fail(step, dest, NULL);
+	int same = fd >= 0 && fstat(fd, &named) == 0 && fstat(to, &got) == 0 &&
+		   named.st_dev == got.st_dev && named.st_ino == got.st_ino;
+	if (fd >= 0)
+		close(fd);
+	if (!same) {
+		char what[160];
+		snprintf(what, sizeof what,
+			 "%s (a symlink is on the destination's way since the plan was made)",
+			 step);
+		errno = ELOOP;
+		fail(what, dest, NULL);
+	}
+}
+
 static void attach(int mnt, const char *dest, enum dest_kind kind, const char *step,
 		   const char *src)
 {
 	int in_cached;
 	int to = open_dest(dest, kind, 0755, step, &in_cached);
+	if (way_settled)
+		check_way(to, dest, step);
 	if (sys_move_mount(mnt, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
 		/* The kernel says EINVAL for a file onto a directory (or the reverse): name it, so
 		 * the message can say which side to change. */
@@ -972,6 +1003,8 @@ void view_build(const struct plan *p, size_t *i)
 {
 	for (; *i < p->n_ops; (*i)++) {
 		const struct plan_op_rec *op = &p->ops[*i];
+		way_settled = (op->code == OP_BIND && (op->a & BIND_SETTLED)) ||
+			      (op->code == OP_TMPFS && (op->b & BIND_SETTLED));
 		switch (op->code) {
 		case OP_ROOT:
 			for (size_t k = *i; k < p->n_ops && !track_tmpfs; k++)

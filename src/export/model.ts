@@ -2,6 +2,7 @@
 // statement the target has no way to say is listed as a gap with what to do instead, never
 // dropped silently (an export that looks complete but is weaker would be worse than none).
 import {
+  chmodSync,
   closeSync,
   constants as fsConstants,
   existsSync,
@@ -29,7 +30,9 @@ export type ExportFormat = (typeof FORMATS)[number]
 /** One thing to create under the output directory (paths relative to it). */
 export type ExportFile =
   | { kind: 'file'; path: string; content: string | Uint8Array; mode?: number }
-  | { kind: 'dir'; path: string }
+  /** mode: given to the directory whether made here or before (a tmpfs copied up from it takes
+   * its mode: runc's tmpcopyup). */
+  | { kind: 'dir'; path: string; mode?: number }
   | { kind: 'symlink'; path: string; target: string }
 
 export interface Gap {
@@ -255,6 +258,7 @@ export function writeExport(dir: string, files: readonly ExportFile[]): void {
         )
     }
     const path = join(dir, ...parts)
+    if (f.kind === 'dir' && f.mode !== undefined) chmodSync(fsPath(path), f.mode) // a directory: checked above
     if (f.kind === 'symlink') symlinkSync(fsPath(f.target), fsPath(path))
     else if (f.kind === 'file') {
       // O_NONBLOCK: a FIFO left at the name fails (ENXIO) rather than holding the export.

@@ -2,14 +2,14 @@
 // becomes mounts over an empty read-only root, its namespaces, identity, capabilities,
 // no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { basename } from 'node:path'
 import { withInit } from './container-init.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, procMaskedPaths } from '../plan/view.js'
 import { rlimitsFor } from '../policy/effective.js'
-import type { ResolvedPolicy } from '../policy/resolve.js'
+import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { latestAtEachPlace } from '../policy/view-paths.js'
 import { hostKernelMounts, readOnlySubmounts } from '../policy/wide-binds.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
@@ -83,7 +83,44 @@ const MASK_FILE = 'files/masked'
 /** The bundle's copy of cordon's container init. */
 const INIT_FILE = 'files/cordon-init'
 
+const isLink = (path: string) => {
+  try {
+    return lstatSync(fsPath(path)).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
 const isSysfsRoot = (path: string) => hostKernelMounts().some((m) => m.type === 'sysfs' && m.point === path)
+
+/**
+ * A `mkdir:` or `symlink:` entry beneath a tmpfs is a name in the bundle's rootfs, which runc
+ * then covers with the tmpfs: the launcher makes them in the tmpfs, after mounting it, and under
+ * runc they were gone (a learned policy's working directory too), the tmpfs's mode replaced by
+ * the mkdir'd parent's (runc gives a tmpfs the mode of a mount point that existed). runc's
+ * `tmpcopyup` copies the rootfs's names into the tmpfs, and the mount point is made with the
+ * tmpfs's mode. Only on a mount point of the bundle's own (beneath the rootfs or another tmpfs):
+ * beneath a bind it would copy the host's directory. runsc ignores `tmpcopyup` (README).
+ */
+function copyUpOwnNames(view: readonly ViewEntry[], mounts: OciMount[], rootfsEntries: ExportFile[]): void {
+  const inside = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
+  for (const e of view) {
+    if (e.kind !== 'tmpfs') continue
+    const names = rootfsEntries.filter((f) => inside(f.path.slice('rootfs'.length), e.dest))
+    if (!names.length) continue
+    const holder = mounts
+      .filter((m) => m.destination !== e.dest && inside(e.dest, m.destination))
+      .reduce<OciMount | undefined>(
+        (a, m) => (!a || m.destination.length >= a.destination.length ? m : a),
+        undefined,
+      )
+    if (holder && holder.type !== 'tmpfs') continue
+    const mount = mounts.findLast((m) => m.destination === e.dest && m.type === 'tmpfs')
+    if (!mount) continue
+    mount.options = [...(mount.options ?? []), 'tmpcopyup']
+    rootfsEntries.unshift({ kind: 'dir', path: `rootfs${e.dest}`, mode: e.mode })
+  }
+}
 
 /** The config; `files/` holds the contents of `file` entries, bound read-only. */
 export function ociConfig(
@@ -103,6 +140,18 @@ export function ociConfig(
   for (const e of view) {
     switch (e.kind) {
       case 'bind':
+        // A same-path bind of a host link (/bin -> usr/bin on merged-/usr hosts) is the link, as
+        // the launcher's view makes it (plan/view.ts): runc binding its target there left a
+        // second copy of /usr/bin that an entry settled at /usr/bin/su (policy/view-dests.ts)
+        // did not cover.
+        if (e.src === e.dest && e.dest !== '/' && isLink(e.src)) {
+          rootfsEntries.push({
+            kind: 'symlink',
+            path: `rootfs${e.dest}`,
+            target: readlinkSync(fsPath(e.src), 'utf8'),
+          })
+          break
+        }
         if (present.has(e) && e.readOnly && isSysfsRoot(e.src)) {
           // The view keeps the host's /sys read-only from a wide bind (policy/wide-binds.ts):
           // runc's own read-only sysfs and cgroupfs, as in its default spec, do that here.
@@ -225,6 +274,7 @@ export function ociConfig(
       }
     }
   }
+  copyUpOwnNames(view, mounts, rootfsEntries)
   // Without a /dev of the view's own, runc makes its device nodes and links in the rootfs's
   // /dev, which a bind holding it (`rw: DIR:/`) makes the host's directory: a tmpfs there.
   if (ownDevNeeded(policy))

@@ -123,7 +123,16 @@ function bigintOf(v: number, w: Writer): bigint {
   return BigInt(v)
 }
 
-const BIND_FLAG_NAMES = new Set(['readOnly', 'optional', 'dev', 'noexec', 'idmap', 'inView', 'hostNames'])
+const BIND_FLAG_NAMES = new Set([
+  'readOnly',
+  'optional',
+  'dev',
+  'noexec',
+  'idmap',
+  'inView',
+  'hostNames',
+  'settled',
+])
 
 function bindFlags(f: BindFlags, w: Writer): number {
   // A typo (`readonly`) or a string would be no flag at all: a read-write bind, without a word.
@@ -141,7 +150,8 @@ function bindFlags(f: BindFlags, w: Writer): number {
     (f.noexec ? 8 : 0) |
     (f.idmap ? 16 : 0) |
     (f.inView ? 32 : 0) |
-    (f.hostNames ? 64 : 0)
+    (f.hostNames ? 64 : 0) |
+    (f.settled ? 128 : 0)
   )
 }
 

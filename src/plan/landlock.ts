@@ -220,6 +220,10 @@ export function landlockRules(
       rules.push(...hostRules(e, e === tmp ? privateTmp : undefined))
       continue
     }
+    // A same-path bind of a host link is the link in the view (plan/view.ts): what it leads
+    // to is granted by its own path's rules, and a rule opened through it would grant wherever
+    // a planted link points.
+    if (inView && e.kind === 'bind' && e.src === e.dest && fs.kind(e.src) === 'symlink') continue
     // Without the mount namespace a bind applies to its host path.
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
     const r: LandlockRule = {
@@ -273,6 +277,8 @@ export function landlockRules(
       access: accessMask(p.access).mask,
       optional: p.optional,
       from: `landlock path ${p.path}`,
+      // In a view, settled through its links as destinations are (policy/view-dests.ts).
+      ...(inView && !linked(p.path, fs, policy.filesystem) ? { nofollow: true } : {}),
     })
   })
   return rules

@@ -19,6 +19,11 @@ export interface BindFlags {
    * makes them in an OCI rootfs and its binds. Without it the launcher makes names only on the
    * view's own tmpfs, and refuses a plan whose host changed so that one would land on the host. */
   hostNames?: boolean
+  /** The destination lies in a host directory (a bind holds its way) and had no symlink on its
+   * way when the plan was made (policy/view-dests.ts): the launcher checks that what it mounts
+   * on is what the path names without following one, so a link a sandbox sharing that directory
+   * swapped in since fails the start instead of moving the mount. */
+  settled?: boolean
 }
 
 export type PlanOp =

@@ -14,11 +14,16 @@ import { type LinkReader, mountAt, resolveViewPath, under } from '../policy/view
 
 type Bind = Extract<ViewEntry, { kind: 'bind' }>
 
-const spec = (b: Bind) =>
-  `${b.readOnly ? 'ro' : 'rw'}: ${b.src}${b.src === b.dest ? '' : `:${b.dest}`}` +
-  (b.idmap === false ? ' (the traced run’s view of the host)' : '')
+/** The statement as the policy wrote it (its destination before settling, view-dests.ts). */
+const spec = (b: Bind) => {
+  const dest = b.named ?? b.dest
+  return (
+    `${b.readOnly ? 'ro' : 'rw'}: ${b.src}${b.src === dest ? '' : `:${dest}`}` +
+    (b.idmap === false ? ' (the traced run’s view of the host)' : '')
+  )
+}
 
-const statement = (e: ViewEntry) => (e.kind === 'bind' ? spec(e) : `${e.kind}: ${e.dest}`)
+const statement = (e: ViewEntry) => (e.kind === 'bind' ? spec(e) : `${e.kind}: ${e.named ?? e.dest}`)
 
 /** Whether the entry's own mount point is a file (else a directory, or a symlink for `symlink`). */
 function makesFile(e: ViewEntry, fs: LinkReader): boolean {
@@ -72,7 +77,8 @@ function hostNameFor(
     if (!missing && fs.kind(hostPath) === 'missing') missing = hostPath
   }
   if (!missing) return undefined
-  const where = at === e.dest ? at : `${at} (where ${e.dest} leads)`
+  const named = e.named ?? e.dest
+  const where = at === named ? at : `${at} (where ${named} leads)`
   const fix = fixCommand(e, hostPath, missing, fs)
   const message = gofer
     ? `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src}: gVisor's gofer makes ` +

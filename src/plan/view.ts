@@ -268,7 +268,16 @@ export function compileView(
       : 0
   const each = new Map(kept.map((e) => [e, entryOps(e, fs, notes, { ...options, tmpfsSize: share })]))
   refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs, options.gofer === true)
-  const ops = [...kept.flatMap((e) => each.get(e)!), ...pinMaskWays(kept, each, fs, notes, options)]
+  // A mount whose way passes through a host directory: a sandbox that can write there (this
+  // policy's, or another's sharing it) could swap a link in after the plan was made.
+  const holders = kept.filter((e) => e.kind === 'bind' && (each.get(e)?.length ?? 0) > 0)
+  const settled = (op: PlanOp): PlanOp =>
+    (op.op === 'bind' || op.op === 'tmpfs') && holders.some((h) => under(op.dest, h.dest))
+      ? { ...op, flags: { ...op.flags, settled: true } }
+      : op
+  const ops = [...kept.flatMap((e) => each.get(e)!), ...pinMaskWays(kept, each, fs, notes, options)].map(
+    settled,
+  )
   const destOf = (op: PlanOp) => ('dest' in op ? op.dest : '/')
   const sorted = ops
     .map((op, i) => ({ op, i }))

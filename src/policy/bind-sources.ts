@@ -53,7 +53,7 @@ const SYSTEM_DIRS = ['/usr', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/bi
 const MAX_LINKS = 40 // the kernel's own limit (ELOOP)
 
 /** Why a symlink could have been planted by a sandbox, or undefined when only root could have. */
-export function untrusted(link: string, host: HostPaths, writable: readonly string[]): string | undefined {
+function untrusted(link: string, host: HostPaths, writable: readonly string[]): string | undefined {
   const own = host.stat(link)
   if (own.uid !== 0) return `it is owned by uid ${own.uid}, not root`
   const inside = writable.find((w) => under(link, w))
@@ -78,8 +78,9 @@ export const refuse = (message: string) =>
   })
 
 /** The real path of a bind's source under the rule above; a same-path symlink (/bin -> usr/bin)
- * stays as named when there is a view: it reproduces it as a symlink (plan/view.ts), resolved
- * inside the view. Without one the bind is a Landlock rule, which would follow it on the host. */
+ * that passes it stays as named when there is a view: it reproduces it as a symlink (plan/view.ts),
+ * resolved inside the view. Without one the bind is a Landlock rule, which would follow it on the
+ * host. */
 export function resolveSource(b: Bind, host: HostPaths, writable: readonly string[], view = true): string {
   const named = b.src
   let rest = named.split('/').filter(Boolean)
@@ -93,7 +94,6 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
       real = next
       continue
     }
-    if (view && !rest.length && !links.length && next === named && b.dest === named) return named
     const target = host.readlink(next)
     const what = `the bind source ${named} passes through the symlink ${next} -> ${target}`
     if (!b.readOnly)
@@ -101,6 +101,12 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
         `${what}; a writable bind writes wherever it points, and an earlier run could have planted it: ` +
           `name the real path instead (${named === next ? 'the link target' : 'without the link'}), or remove the link`,
       )
+    // A read-only same-path link is the link in the view, as a `symlink:` entry (the runtimes'
+    // bundles too): it grants nothing (plan/landlock.ts), and what it leads to is judged at its
+    // own path. A writable one was refused above: its rule followed the link (`rw: P/cache`,
+    // cache -> / planted by an earlier `--rw P` run, granted the whole view) and runc bound its
+    // target (the host's root, writable).
+    if (view && !rest.length && !links.length && next === named && b.dest === named) return named
     const why = untrusted(next, host, writable)
     if (why)
       throw refuse(

@@ -9,7 +9,7 @@
 import { hostReaddir, hostReadText } from '../host/reads.js'
 import { posix } from 'node:path'
 import { type HostPaths, realHostPaths, resolveBindSources, under } from './bind-sources.js'
-import { settleDests } from './view-dests.js'
+import { settleDests, settleLandlockPaths } from './view-dests.js'
 import { maskLinkWarnings } from './mask-links.js'
 import type { ResolvedPolicy, ViewEntry } from './resolved.js'
 
@@ -190,12 +190,15 @@ export function settleHostView(
   host: HostPaths = realHostPaths,
   mounts?: readonly KernelMount[],
 ): ResolvedPolicy {
-  const resolved = {
-    ...policy,
-    filesystem: policy.namespaces.mount
-      ? settleDests(resolveBindSources(policy.filesystem, host, true), host)
-      : resolveBindSources(policy.filesystem, host, false),
-  }
+  const view = policy.namespaces.mount
+  const sources = resolveBindSources(policy.filesystem, host, view)
+  const resolved = view
+    ? {
+        ...policy,
+        filesystem: settleDests(sources, host),
+        landlock: { ...policy.landlock, paths: settleLandlockPaths(policy.landlock.paths, sources, host) },
+      }
+    : { ...policy, filesystem: sources }
   const { filesystem, warnings } = guardWideBinds(resolved, mounts)
   const settled: ResolvedPolicy = { ...resolved, filesystem }
   warnings.push(...maskLinkWarnings(filesystem))

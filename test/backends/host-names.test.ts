@@ -92,7 +92,9 @@ describe('a runtime backend makes nothing in a host directory', () => {
     const skip = skipFor(present)
 
     // The bundle's rootfs holds the policy's `symlink:` entries: one beneath another was made
-    // wherever the link pointed, as root (a second attack, 2026-12-04).
+    // wherever the link pointed, as root (a second attack, 2026-12-04). An entry named through
+    // one is placed where it leads in the view (policy/view-dests.ts), as natively: here the
+    // bundle's own rootfs, never the host's directory of that name.
     test(`${backend}: nothing is made through a \`symlink:\` entry`, { skip, timeout: 120_000 }, () => {
       const target = mkdtempSync(join(scratch, `link-target-${backend}-`))
       const policy = join(scratch, `links-${backend}.yaml`)
@@ -101,8 +103,7 @@ describe('a runtime backend makes nothing in a host directory', () => {
         `extends: [minimal]\nfilesystem:\n  - symlink: { target: ${target}, dest: /a }\n  - mkdir: { dest: /a/evil }\n`,
       )
       const r = run(['--backend', backend, '-p', policy, '--', 'true'])
-      assert.equal(r.status, 125, r.stderr)
-      assert.match(r.stderr, /rootfs\/a is a symlink .* nothing is made through one/)
+      assert.equal(r.status, 0, r.stderr)
       assert.deepEqual(readdirSync(target), [])
     })
 

@@ -94,6 +94,16 @@ describe('bind sources resolve without planted symlinks', () => {
       want: [bind('/lib')],
     },
     {
+      name: 'a same-path link is judged as any other: a writable one never passes',
+      view: [bind('/srv/p/cfg', '/srv/p/cfg', false)],
+      want: /writable bind writes wherever it points/,
+    },
+    {
+      name: 'a read-only same-path link stays the link, whoever made it (it grants nothing)',
+      view: [bind('/home/u/p/cfg')],
+      want: [bind('/home/u/p/cfg')],
+    },
+    {
       name: 'without a view a same-path link is a Landlock rule on its target: judged like any other',
       view: [bind('/home/u/p/cfg')],
       noView: true,

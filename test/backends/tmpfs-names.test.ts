@@ -1,0 +1,36 @@
+// A `mkdir:` or `symlink:` entry beneath a tmpfs is made in the tmpfs natively (the launcher
+// mounts, then makes it); runc covered the bundle's rootfs names with its tmpfs, and gave the
+// tmpfs the mode of the mount point mkdir -p had made. runc's `tmpcopyup` (export/oci-bundle.ts)
+// makes the view the same. runsc ignores the option (README).
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { cordon, hasCommand, isRoot, projectDir } from '../helpers.js'
+
+const skip = !isRoot ? 'needs root' : hasCommand('runc') || process.env.CI ? false : 'runc is not installed'
+
+test(
+  'runc shows names beneath a tmpfs, and its mode, as the native view does',
+  { skip, timeout: 120_000 },
+  () => {
+    const dir = mkdtempSync('/tmp/cordon-tmpfs-names-')
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const policy = join(dir, 'policy.yaml')
+    writeFileSync(
+      policy,
+      'version: 1\nextends: [minimal]\nfilesystem:\n  - tmpfs: { dest: /work, mode: "0750" }\n' +
+        '  - mkdir: { dest: /work/x }\n  - symlink: { target: /somewhere, dest: /work/l }\n',
+    )
+    const look = ['sh', '-c', 'stat -c %a /work; ls /work; readlink /work/l']
+    const want = '750\nl\nx\n/somewhere\n'
+    for (const backend of ['native', 'runc']) {
+      const r = cordon(['run', '-q', '--backend', backend, '-p', policy, '--', ...look], {
+        cwd: projectDir(),
+        timeout: 120_000,
+      })
+      assert.equal(r.status, 0, `${backend}: ${r.stderr}`)
+      assert.equal(r.stdout, want, backend)
+    }
+  },
+)
