@@ -232,6 +232,17 @@ static int may_make(int dir, const char *name, const char *step, const char *pat
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	char what[256];
+	if (errno != ENOENT) {
+		/* Not missing: unreadable (`--ro /` shows /root, 0700, to a user namespace whose root
+		 * is no owner of it), which "would be made in a host directory" misdescribed. */
+		int err = errno;
+		snprintf(what, sizeof what,
+			 "%s (its mount point cannot be looked up in the host directory that holds "
+			 "it)",
+			 step);
+		errno = err;
+		fail(what, path, NULL);
+	}
 	snprintf(what, sizeof what,
 		 "%s (its name would be made in a host directory, and stay there: the host "
 		 "changed since the plan was compiled; compile it again)",
@@ -1003,8 +1014,11 @@ void view_build(const struct plan *p, size_t *i)
 {
 	for (; *i < p->n_ops; (*i)++) {
 		const struct plan_op_rec *op = &p->ops[*i];
+		/* proc and file ops come only from cordon's own view (src/plan/view.ts), every
+		 * destination settled: checked always (two per plan), as they carry no flags. */
 		way_settled = (op->code == OP_BIND && (op->a & BIND_SETTLED)) ||
-			      (op->code == OP_TMPFS && (op->b & BIND_SETTLED));
+			      (op->code == OP_TMPFS && (op->b & BIND_SETTLED)) ||
+			      op->code == OP_PROC || op->code == OP_FILE;
 		switch (op->code) {
 		case OP_ROOT:
 			for (size_t k = *i; k < p->n_ops && !track_tmpfs; k++)

@@ -118,15 +118,6 @@ function hostRules(e: ViewEntry, privateTmp: string | undefined): LandlockRule[]
   }
 }
 
-/** Whether a view path meets a symlink on its way, its last component included. */
-function linked(path: string, fs: LinkReader, entries: readonly ViewEntry[]): boolean {
-  try {
-    return resolveViewPath(path, fs, entries).hops.length > 0
-  } catch {
-    return true // too many links: followed as before, the launcher's ELOOP says so
-  }
-}
-
 const rule = (path: string, names: readonly string[], from: string): LandlockRule => ({
   path,
   access: accessMask(names).mask,
@@ -233,11 +224,10 @@ export function landlockRules(
       from: `${e.kind} ${path}`,
     }
     // An entry's destination is settled through the view's links (policy/view-dests.ts): one
-    // found by the launcher at the start was swapped in since, by a sandbox sharing a writable
-    // bind on its way, and would carry the entry's rights elsewhere (the view's root: all of
-    // it). A path that is a link itself (a same-path bind of /lib, reproduced as a link) keeps
-    // being followed.
-    if (inView && !linked(path, fs, policy.filesystem)) r.nofollow = true
+    // found by the launcher at the start was swapped in since, by a sandbox sharing a host
+    // directory on its way, and would carry the entry's rights elsewhere (the view's root: all
+    // of it). A same-path bind of a host link has no rule (above).
+    if (inView) r.nofollow = true
     rules.push(
       ...(e.kind === 'bind' && carvesMasks(r.access, inView) ? splitAroundMasks(r, e.src, masks, fs) : [r]),
     )
@@ -278,7 +268,7 @@ export function landlockRules(
       optional: p.optional,
       from: `landlock path ${p.path}`,
       // In a view, settled through its links as destinations are (policy/view-dests.ts).
-      ...(inView && !linked(p.path, fs, policy.filesystem) ? { nofollow: true } : {}),
+      ...(inView ? { nofollow: true } : {}),
     })
   })
   return rules

@@ -100,26 +100,37 @@ function settlePath(s: Settler, path: string, what: string, e?: ViewEntry, keepL
 }
 
 /** Each entry of a view at the place its destination leads (see above). Idempotent: a settled
- * destination has no link left on its way. */
+ * destination has no link left on its way. Passes repeat until none moves: an entry placed by
+ * one pass can hold a host link on a later entry's way that the pass judged through the old
+ * places (helper-122: three nested binds put `proc:` on the view's root). */
 export function settleDests(
   entries: readonly ViewEntry[],
   host: HostPaths,
   caller = process.getuid?.() ?? 0,
 ): ViewEntry[] {
-  const s = settler(entries, host, caller)
-  return entries.map((e): ViewEntry => {
-    // Masks are settled with the host path they hide (bind-sources.ts); a destination of `/` is
-    // the view's root itself.
-    if (e.kind === 'mask' || e.dest === '/') return e
-    const named = e.named ?? e.dest
-    // A symlink entry's own name is made as it stands, and so is a same-path bind of a host
-    // link, which the view reproduces as the link (bind-sources.ts resolveSource); the
-    // directory holding it is resolved.
-    const asLink =
-      e.kind === 'symlink' || (e.kind === 'bind' && e.src === e.dest && s.reader.kind(e.src) === 'symlink')
-    const dest = settlePath(s, e.dest, statement(e, named), e, asLink)
-    return dest === e.dest ? e : { ...e, dest, named }
-  })
+  let current = [...entries]
+  // Each pass settles at least one more level of nesting, or nothing moves.
+  for (let pass = 0; pass <= entries.length; pass++) {
+    const s = settler(current, host, caller)
+    const next = current.map((e) => settleEntry(s, e))
+    if (next.every((e, i) => e === current[i])) return next
+    current = next
+  }
+  throw refuse("the view's destinations keep moving through symlinks: name their real paths")
+}
+
+function settleEntry(s: Settler, e: ViewEntry): ViewEntry {
+  // Masks are settled with the host path they hide (bind-sources.ts); a destination of `/` is
+  // the view's root itself.
+  if (e.kind === 'mask' || e.dest === '/') return e
+  const named = e.named ?? e.dest
+  // A symlink entry's own name is made as it stands, and so is a same-path bind of a host
+  // link, which the view reproduces as the link (bind-sources.ts resolveSource); the
+  // directory holding it is resolved.
+  const asLink =
+    e.kind === 'symlink' || (e.kind === 'bind' && e.src === e.dest && s.reader.kind(e.src) === 'symlink')
+  const dest = settlePath(s, e.dest, statement(e, named), e, asLink)
+  return dest === e.dest ? e : { ...e, dest, named }
 }
 
 /** `landlock.paths` in a view, settled as destinations are: a rule's path is a path of the view,

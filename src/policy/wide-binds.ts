@@ -192,11 +192,12 @@ export function settleHostView(
 ): ResolvedPolicy {
   const view = policy.namespaces.mount
   const sources = resolveBindSources(policy.filesystem, host, view)
+  const placed = view ? settleDests(sources, host) : sources
   const resolved = view
     ? {
         ...policy,
-        filesystem: settleDests(sources, host),
-        landlock: { ...policy.landlock, paths: settleLandlockPaths(policy.landlock.paths, sources, host) },
+        filesystem: placed,
+        landlock: { ...policy.landlock, paths: settleLandlockPaths(policy.landlock.paths, placed, host) },
       }
     : { ...policy, filesystem: sources }
   const { filesystem, warnings } = guardWideBinds(resolved, mounts)

@@ -54,6 +54,13 @@ const host = fakeHost({
   '/srv/rootfs/lib': ['symlink', 0, 0o777, 'usr/lib'],
   '/srv/rootfs/usr': ['dir', 0, 0o755],
   '/srv/rootfs/usr/lib': ['dir', 0, 0o755],
+  '/r': ['dir', 0, 0o755],
+  '/r/shared': ['dir', 0, 0o755],
+  '/r/shared/l': ['symlink', 0, 0o777, '/t'],
+  '/r/evil1': ['dir', 0, 0o755],
+  '/r/evil1/n': ['symlink', 0, 0o777, '/u'],
+  '/r/evil2': ['dir', 0, 0o755],
+  '/r/evil2/proc': ['symlink', 0, 0o777, '/'],
   '/home': ['dir', 0, 0o755],
   '/home/u': ['dir', 1000, 0o755],
   '/home/u/l': ['symlink', 1000, 0o777, '/etc'],
@@ -84,6 +91,17 @@ describe('view destinations settle through the links no sandbox of the policy pl
       name: 'a root’s link elsewhere is followed, but never onto the view’s root',
       view: [bind('/tmp/d', '/hz'), bind('/srv/x', '/hz/up', false)],
       want: /`rw: \/srv\/x:\/hz\/up` leads to the view's root \(through \/hz\/up -> \/\)/,
+    },
+    {
+      // helper-122: each bind is placed by one pass, and holds a link on the next one's way.
+      name: 'nested binds settle until none moves: the last one cannot reach the root',
+      view: [
+        bind('/r/shared', '/s'),
+        bind('/r/evil1', '/s/l/m'),
+        bind('/r/evil2', '/t/m/n/q'),
+        { kind: 'proc', dest: '/u/q/proc' },
+      ],
+      want: /`proc: \/u\/q\/proc` leads to the view's root \(through \/u\/q\/proc -> \/\)/,
     },
     {
       name: 'a custom root’s links are followed (merged /usr in `ro: /srv/rootfs:/`)',
