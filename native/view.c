@@ -231,23 +231,16 @@ static int may_make(int dir, const char *name, const char *step, const char *pat
 		return 1;
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
+	/* Not missing but unreadable (`--ro /` shows /root, 0700, to a user namespace whose root
+	 * is no owner of it): its own errno, not "would be made in a host directory". */
+	int missing = errno == ENOENT, err = missing ? EXDEV : errno;
 	char what[256];
-	if (errno != ENOENT) {
-		/* Not missing: unreadable (`--ro /` shows /root, 0700, to a user namespace whose root
-		 * is no owner of it), which "would be made in a host directory" misdescribed. */
-		int err = errno;
-		snprintf(what, sizeof what,
-			 "%s (its mount point cannot be looked up in the host directory that holds "
-			 "it)",
-			 step);
-		errno = err;
-		fail(what, path, NULL);
-	}
-	snprintf(what, sizeof what,
-		 "%s (its name would be made in a host directory, and stay there: the host "
-		 "changed since the plan was compiled; compile it again)",
-		 step);
-	errno = EXDEV;
+	snprintf(what, sizeof what, "%s (%s)", step,
+		 missing ? "its name would be made in a host directory, and stay there: the host "
+			   "changed since the plan was compiled; compile it again"
+			 : "its mount point cannot be looked up in the host directory that holds "
+			   "it");
+	errno = err;
 	fail(what, path, NULL);
 }
 

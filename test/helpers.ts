@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { HostPaths } from '../src/policy/bind-sources.js'
+import type { ViewEntry } from '../src/policy/resolved.js'
 import { run } from '../src/run/run.js'
 import { privateStateDir } from '../src/run/state-dir.js'
 
@@ -174,3 +176,25 @@ export function inPrivateMounts(script: string, args: string[], cwd: string) {
     timeout: 60_000,
   })
 }
+
+/** A host of directories and symlinks for the path-resolution units (bind sources, view
+ * destinations): path → [kind, uid, mode, link target]. */
+export function fakeHostPaths(table: Record<string, [string, number, number, string?]>): HostPaths {
+  return {
+    stat(path) {
+      const row = table[path]
+      if (!row) return { kind: 'missing', uid: -1, mode: 0 }
+      return { kind: row[0] as 'dir', uid: row[1], mode: row[2] }
+    },
+    readlink: (path) => table[path]![3]!,
+  }
+}
+
+/** A view's bind entry, read-only and at its source's path unless told. */
+export const bindEntry = (src: string, dest = src, readOnly = true): ViewEntry => ({
+  kind: 'bind',
+  src,
+  dest,
+  readOnly,
+  optional: false,
+})

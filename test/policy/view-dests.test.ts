@@ -17,24 +17,11 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import type { HostPaths } from '../../src/policy/bind-sources.js'
 import type { ViewEntry } from '../../src/policy/resolved.js'
 import { settleDests } from '../../src/policy/view-dests.js'
-import { LAUNCHER, cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { bindEntry, cordon, cordonAs, ensureTestUser, fakeHostPaths, isRoot, LAUNCHER } from '../helpers.js'
 
-/** A host of directories and symlinks: path → [kind, uid, mode, link target]. */
-function fakeHost(table: Record<string, [string, number, number, string?]>): HostPaths {
-  return {
-    stat(path) {
-      const row = table[path]
-      if (!row) return { kind: 'missing', uid: -1, mode: 0 }
-      return { kind: row[0] as 'dir', uid: row[1], mode: row[2] }
-    },
-    readlink: (path) => table[path]![3]!,
-  }
-}
-
-const host = fakeHost({
+const host = fakeHostPaths({
   '/': ['dir', 0, 0o755],
   '/usr': ['dir', 0, 0o755],
   '/usr/lib': ['dir', 0, 0o755],
@@ -66,13 +53,7 @@ const host = fakeHost({
   '/home/u/l': ['symlink', 1000, 0o777, '/etc'],
 })
 
-const bind = (src: string, dest = src, readOnly = true): ViewEntry => ({
-  kind: 'bind',
-  src,
-  dest,
-  readOnly,
-  optional: false,
-})
+const bind = bindEntry
 const tmpfs = (dest: string): ViewEntry => ({ kind: 'tmpfs', dest, size: 4096, mode: 0o755 })
 
 describe('view destinations settle through the links no sandbox of the policy planted', () => {

@@ -5,23 +5,11 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, lchownSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { type HostPaths, resolveBindSources } from '../../src/policy/bind-sources.js'
+import { resolveBindSources } from '../../src/policy/bind-sources.js'
 import type { ViewEntry } from '../../src/policy/resolve.js'
-import { LAUNCHER, cordon, cordonAs, ensureTestUser, isRoot } from '../helpers.js'
+import { bindEntry, cordon, cordonAs, ensureTestUser, fakeHostPaths, isRoot, LAUNCHER } from '../helpers.js'
 
-/** A host of directories and symlinks: path → [kind, uid, mode, link target]. */
-function fakeHost(table: Record<string, [string, number, number, string?]>): HostPaths {
-  return {
-    stat(path) {
-      const row = table[path]
-      if (!row) return { kind: 'missing', uid: -1, mode: 0 }
-      return { kind: row[0] as 'dir', uid: row[1], mode: row[2] }
-    },
-    readlink: (path) => table[path]![3]!,
-  }
-}
-
-const host = fakeHost({
+const host = fakeHostPaths({
   '/': ['dir', 0, 0o755],
   '/etc': ['dir', 0, 0o755],
   '/etc/cron.d': ['dir', 0, 0o755],
@@ -48,13 +36,7 @@ const host = fakeHost({
   '/tmp/l': ['symlink', 0, 0o777, '/etc'],
 })
 
-const bind = (src: string, dest = src, readOnly = true): ViewEntry => ({
-  kind: 'bind',
-  src,
-  dest,
-  readOnly,
-  optional: false,
-})
+const bind = bindEntry
 
 describe('bind sources resolve without planted symlinks', () => {
   const cases: { name: string; view: ViewEntry[]; want: RegExp | ViewEntry[]; noView?: true }[] = [
