@@ -262,6 +262,9 @@ export interface RuntimeExit {
   reason: ExitReason
   /** The runtime's own error when it could not start the command. */
   error?: string
+  /** The runtime printed that error itself, on the stderr it was given (runc's fatal() always
+   * writes there): a caller that shows stderr need not repeat it. */
+  errorShown?: boolean
   durationMs: number
 }
 
@@ -474,14 +477,14 @@ export function spawnOnRuntime(
       // the command started, too) is no setup error.
       if (timedOut) finish(137, 'timeout')
       else if (signalled !== undefined) finish(128 + signalled, 'signal')
-      else if (error !== undefined) finish(125, 'setup', error)
+      else if (error !== undefined) finish(125, 'setup', error, backend === 'runc' && wanted[2] === 'inherit')
       else if (signal) finish(128 + (constants.signals[signal] ?? 0), 'signal')
       else if (code !== null && code !== 0 && limited) finish(code, limitReason(id, code))
       else finish(code ?? 125, code !== null && code > 128 ? 'signal' : 'exited')
     })
     let done = false
     forceEnd = () => finish(137, 'timeout')
-    function finish(code: number, reason: ExitReason, error?: string) {
+    function finish(code: number, reason: ExitReason, error?: string, errorShown = false) {
       if (done) return
       done = true
       if (timer) clearTimeout(timer)
@@ -493,7 +496,13 @@ export function spawnOnRuntime(
       spawnSync(program, [...aux, 'delete', '--force', id], { stdio: 'ignore', timeout: RUNTIME_CALL_MS })
       if (config.linux.cgroupsPath) removeContainerGroups(id)
       removeBundle(bundle)
-      resolve({ code, reason, ...(error !== undefined ? { error } : {}), durationMs: Date.now() - started })
+      resolve({
+        code,
+        reason,
+        ...(error !== undefined ? { error } : {}),
+        ...(errorShown ? { errorShown } : {}),
+        durationMs: Date.now() - started,
+      })
     }
   })
   return {

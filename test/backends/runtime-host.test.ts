@@ -255,6 +255,21 @@ describe('runtime backends on this host', { skip: why }, () => {
     }
   })
 
+  // runc's fatal() writes its failure on the stderr it was given, the user's: cordon's line
+  // repeated it whole.
+  test('runc: a start runc refuses says runc’s words once, then cordon’s line', () => {
+    const r = cordon(
+      ['run', '-q', '--backend', 'runc', '--tmpfs', '/proc/sys/kernel/cordon-x', '--', 'true'],
+      {
+        cwd: projectDir(),
+        timeout: 60_000,
+      },
+    )
+    assert.equal(r.status, 125, r.stderr)
+    assert.equal(r.stderr.split('error mounting').length, 2, r.stderr)
+    assert.match(r.stderr, /\ncordon: runc could not start the sandbox \(its message is above\)\n$/)
+  })
+
   test('runc as root: --uid 65534 --gid 65534 runs, with writable binds too, as host 65534', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-uid-'))
     after(() => rmSync(dir, { recursive: true, force: true }))

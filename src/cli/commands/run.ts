@@ -353,7 +353,7 @@ async function runOnBackend(
   if (!out.human) return result.code
   if (result.error !== undefined)
     warn(
-      `${backend} could not start the sandbox: ${result.error}` +
+      `${backend} could not start the sandbox${result.errorShown ? ' (its message is above)' : `: ${result.error}`}` +
         (/\bE[MN]FILE\b/.test(result.error) ? ` (too many open files: ${RAISE_FD_LIMIT})` : ''),
     )
   // The limits' words, as natively (run-report.ts): a runtime's statuses say only 137 or 2.
