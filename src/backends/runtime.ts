@@ -47,7 +47,7 @@ import { compileView, realHostFs } from '../plan/view.js'
 import { sandboxHosts } from '../plan/sandbox-hosts.js'
 import { hideStateDir } from '../plan/state-mask.js'
 import { callerUid, ensureStateDirs } from '../run/state-dir.js'
-import { hostPathIn, resolveViewPath } from '../policy/view-paths.js'
+import { hostPathIn, mountAt, resolveViewPath } from '../policy/view-paths.js'
 import { fsPath, pathFromBytes } from '../host/path-bytes.js'
 
 export const BACKENDS = ['native', 'runc', 'gvisor'] as const
@@ -189,6 +189,16 @@ export function backendConfig(
   // what runs. Only a name the host directory already holds, as the entry says, stands.
   for (const e of policy.filesystem) {
     if (e.kind !== 'symlink' && e.kind !== 'mkdir') continue
+    // runc copies the rootfs's names up into a tmpfs over them (oci-bundle.ts tmpcopyup);
+    // runsc ignores the option, and its tmpfs starts empty.
+    const holder = mountAt(policy.filesystem, e.dest, e)
+    if (backend === 'gvisor' && (holder?.kind === 'tmpfs' || holder?.kind === 'dev'))
+      throw new CordonError(
+        'invalid_policy',
+        `\`${e.kind}: ${e.named ?? e.dest}\` is in \`${holder.kind}: ${holder.dest}\`, where --backend gvisor cannot make it ` +
+          '(runsc ignores the tmpcopyup that carries it there under runc, and its tmpfs starts empty): ' +
+          'drop the entry, or run with --backend runc or natively',
+      )
     const host = hostPathIn(policy.filesystem, e.dest)
     if (host === undefined) continue
     const st = lstatSync(fsPath(host), { throwIfNoEntry: false })

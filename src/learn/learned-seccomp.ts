@@ -94,7 +94,31 @@ function baseLeaf(spec: SeccompSpec, name: string): Leaf {
 const mixed = (leaf: Leaf) =>
   leaf.checks.some((c) => passesThrough(c.action) !== passesThrough(leaf.fallback))
 
-export function writeSeccomp(y: YamlWriter, obs: Observation, base: SeccompBase): void {
+/** ioctls a program makes or not depending on what its standard streams are (a terminal, a
+ * pipe, a file), not on what it does: Node sets a pipe non-blocking (FIONBIO), a terminal is
+ * asked its settings and size. A policy learned with the output in a file refused them when it
+ * was piped (`| cat`, and always under runc, whose stdio is pipes): allowed although unseen.
+ * Each acts on the caller's own descriptor: TCGETS, TIOCGPGRP, TIOCGWINSZ, FIONREAD, FIONBIO,
+ * FIONCLEX, FIOCLEX. */
+const STDIO_IOCTLS = ['0x5401', '0x540f', '0x5413', '0x541b', '0x5421', '0x5450', '0x5451']
+
+/** The run's calls with the stdio ioctls added to what ioctl is narrowed to. */
+function withStdioIoctls(calls: Observation['syscalls']): Observation['syscalls'] {
+  const io = calls.ioctl
+  if (io?.refused !== undefined || io?.tracerRefused !== undefined) return calls
+  const seen = io?.values?.[1] ?? []
+  return {
+    ...calls,
+    ioctl: {
+      ...io,
+      count: io?.count ?? 0,
+      values: { ...io?.values, 1: [...new Set([...seen, ...STDIO_IOCTLS])] },
+    },
+  }
+}
+
+export function writeSeccomp(y: YamlWriter, learned: Observation, base: SeccompBase): void {
+  const obs = { ...learned, syscalls: withStdioIoctls(learned.syscalls) }
   y.line('seccomp:')
   y.line(`  profile: ${base.profile}`)
   const baseDefault = base.spec.defaultAction
@@ -145,9 +169,11 @@ export function writeSeccomp(y: YamlWriter, obs: Observation, base: SeccompBase)
     if (obs.syscalls[name] || leaf.fallback.kind !== 'allow' || !(name in syscallTable(obs.arch))) continue
     const why = SCHEDULING.includes(name)
       ? 'not seen, but made or not depending on scheduling and signals'
-      : CHILD_RACES.includes(name)
-        ? 'not seen, but made or not depending on whether a child is still alive'
-        : 'never stopped while learning (it may not be interrupted), so allowed as the base does'
+      : CLOCKS.includes(name)
+        ? 'not seen: the vDSO answers it natively, a real call under gVisor'
+        : CHILD_RACES.includes(name)
+          ? 'not seen, but made or not depending on whether a child is still alive'
+          : 'never stopped while learning (it may not be interrupted), so allowed as the base does'
     if (mixed(leaf)) exact.push([name, exactRules(leaf, { allow: true }), why])
     else impliedAllowed.push([name, why])
   }
@@ -222,6 +248,12 @@ const TRACER_REFUSALS: Readonly<Record<string, string>> = {
  * unseen, so a learned policy does not fail on a busier machine; none reaches anything new. */
 const SCHEDULING = ['sched_yield', 'restart_syscall', 'rt_sigreturn', 'nanosleep', 'clock_nanosleep']
 
+/** Reading the clock: the vDSO answers it in the process natively, so learning sees it rarely
+ * or never, and gVisor (or a host booted with vdso=0) makes each a real call. A learned policy
+ * refused them there: Node aborted, Python's time.time() raised, make said "Current time:
+ * Timestamp out of range" (helper-123). */
+const CLOCKS = ['clock_gettime', 'gettimeofday', 'time', 'clock_getres']
+
 /** Calls a program that reaps children makes or not depending on whether one is still alive:
  * Python's Pool signals the workers that have not exited yet. Allowed although unseen when
  * the run reaped a child (wait4 or waitid seen), as the base allows them: whether one
@@ -238,6 +270,7 @@ function impliedBy(obs: Observation): string[] {
   return [
     ...new Set([
       ...SCHEDULING,
+      ...CLOCKS,
       ...(reaped ? CHILD_RACES : []),
       ...NEVER_NOTIFIED.filter((n) => spawned || !SPAWN_SYSCALLS.includes(n)),
     ]),

@@ -267,6 +267,17 @@ export function compileView(
       ? Math.max(1 << 20, Math.floor(options.tmpfsBudget / unsized / 4096) * 4096)
       : 0
   const each = new Map(kept.map((e) => [e, entryOps(e, fs, notes, { ...options, tmpfsSize: share })]))
+  // A same-path bind of a host link is the link (entryOps): where its target is not in the view
+  // it leads nowhere (`--ro /var/run` without /run), which the plan showed as a full bind.
+  for (const e of kept) {
+    if (e.kind !== 'bind' || e.src !== e.dest || fs.kind(e.src) !== 'symlink') continue
+    const target = fs.readlink(e.src)
+    const to = posix.resolve(posix.dirname(e.dest), target)
+    if (!visibleInView(kept, to))
+      notes.push(
+        `bind ${e.dest}: the link -> ${target} as on the host, and the view does not show ${to} (add \`ro: ${to}\` to show it)`,
+      )
+  }
   refuseHostMountPoints(kept, (e) => (each.get(e)?.length ?? 0) > 0, fs, options.gofer === true)
   // A mount whose way passes through a host directory: a sandbox that can write there (this
   // policy's, or another's sharing it) could swap a link in after the plan was made.

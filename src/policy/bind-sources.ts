@@ -96,10 +96,12 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
     }
     const target = host.readlink(next)
     const what = `the bind source ${named} passes through the symlink ${next} -> ${target}`
+    // Where the link leads, as the fix to write (a link further on is judged again then).
+    const leads = posix.join(posix.resolve(real, target), ...rest)
     if (!b.readOnly)
       throw refuse(
         `${what}; a writable bind writes wherever it points, and an earlier run could have planted it: ` +
-          `name the real path instead (${named === next ? 'the link target' : 'without the link'}), or remove the link`,
+          `name the real path instead (${leads}) if that is what you mean, or remove the link`,
       )
     // A read-only same-path link is the link in the view, as a `symlink:` entry (the runtimes'
     // bundles too): it grants nothing (plan/landlock.ts), and what it leads to is judged at its
@@ -110,7 +112,7 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
     const why = untrusted(next, host, writable)
     if (why)
       throw refuse(
-        `${what}, which a sandbox could have planted (${why}); name the real path if that is what you mean, or remove the link`,
+        `${what}, which a sandbox could have planted (${why}); name the real path (${leads}) if that is what you mean, or remove the link`,
       )
     if (links.push(next) > MAX_LINKS) throw refuse(`the bind source ${named}: too many levels of symlinks`)
     rest = [...posix.resolve(real, target).split('/').filter(Boolean), ...rest]

@@ -1,7 +1,7 @@
 // A `mkdir:` or `symlink:` entry beneath a tmpfs is made in the tmpfs natively (the launcher
 // mounts, then makes it); runc covered the bundle's rootfs names with its tmpfs, and gave the
 // tmpfs the mode of the mount point mkdir -p had made. runc's `tmpcopyup` (export/oci-bundle.ts)
-// makes the view the same. runsc ignores the option (README).
+// makes the view the same. runsc ignores the option: there such a policy is refused.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,5 +32,13 @@ test(
       assert.equal(r.status, 0, `${backend}: ${r.stderr}`)
       assert.equal(r.stdout, want, backend)
     }
+    if (!hasCommand('runsc') && !process.env.CI) return
+    // runsc ignores tmpcopyup: refused, naming the entry, rather than run without it.
+    const g = cordon(['run', '-q', '--backend', 'gvisor', '-p', policy, '--', 'true'], {
+      cwd: projectDir(),
+      timeout: 120_000,
+    })
+    assert.equal(g.status, 125, g.stderr)
+    assert.match(g.stderr, /`mkdir: \/work\/x` is in `tmpfs: \/work`, where --backend gvisor cannot make it/)
   },
 )

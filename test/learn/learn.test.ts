@@ -3,12 +3,12 @@
 // with nothing refused (audit mode finds no violation), block ≥85% of the syscall table, keep
 // /etc/shadow unreadable and refuse writes outside the workload's directories.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { get } from 'node:http'
-import { CLI, cordon, projectDir } from '../helpers.js'
+import { CLI, cordon, hasCommand, projectDir } from '../helpers.js'
 
 interface Workload {
   name: string
@@ -85,9 +85,10 @@ describe('cordon learn, then enforce', { concurrency: 1 }, () => {
       const output = lines.join('\n')
       assert.ok(output.length > 0, 'the workload printed something')
       // Process creation is never stopped while learning (issue 19), so a run that creates
-      // processes or threads is allowed the base's whole spawn family (fork and vfork too).
+      // processes or threads is allowed the base's whole spawn family (fork and vfork too), and
+      // every policy the four clock reads gVisor makes real calls (learned-seccomp.ts CLOCKS).
       assert.ok(
-        summary.blockedFraction >= 0.84,
+        summary.blockedFraction >= 0.83,
         `blocks ${summary.blockedFraction} of the table (${summary.syscalls} reachable)`,
       )
 
@@ -180,7 +181,7 @@ test('python3 -m http.server, learned while answering a request on loopback', { 
   const text = readFileSync(policy, 'utf8')
   assert.match(text, /^tcp:.*\n {2}bind: \[8765\]\n {2}connect: \[\]$/m)
   const blocked = Number(/Attack surface: ([\d.]+)%/.exec(text)?.[1])
-  assert.ok(blocked >= 85, `blocks ${blocked}% of the table`)
+  assert.ok(blocked >= 84, `blocks ${blocked}% of the table`) // 85 before the clock reads
 
   fresh(dir, files)
   const enforced = await serveOnce(['run', '-p', policy, '--', ...server], dir, url)
@@ -328,6 +329,37 @@ test('a sleep made or not depending on timing is allowed although unseen', { tim
   fresh(dir, { 'sleep.py': script, busy: '' })
   const enforced = cordon(['run', '-p', policy, '--', 'python3', 'sleep.py'], { cwd: dir, timeout })
   assert.equal(enforced.stdout, 'done\n', `${enforced.stderr}\n${text}`)
+})
+
+test('a policy learned with the output in a file runs piped, and under gVisor', { timeout }, (t) => {
+  // helper-123: learned with stdout in a file, Node's FIONBIO on a pipe was refused (`| cat`,
+  // and always under runc), and the clock, which the vDSO answers natively, under gVisor.
+  const dir = join(projectDir(), 'stdio-learn')
+  const policy = join(projectDir(), 'stdio-learn.yaml')
+  fresh(dir, { 's.js': 'setTimeout(() => console.log("t", Date.now() > 0), 10)\n' })
+  const out = join(dir, 'out.txt')
+  const fd = openSync(out, 'w')
+  const learned = spawnSync(process.execPath, [CLI, 'learn', '-q', '-o', policy, '--', 'node', 's.js'], {
+    cwd: dir,
+    stdio: ['ignore', fd, 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    timeout,
+  })
+  closeSync(fd)
+  assert.equal(learned.status, 0, learned.stderr)
+  assert.equal(readFileSync(out, 'utf8'), 't true\n')
+  const text = readFileSync(policy, 'utf8')
+  assert.match(text, /^ {8}- clock_gettime {2}# not seen: the vDSO answers it natively/m)
+  assert.match(text, /syscalls: \[ioctl\]\n {6}args: \[\{ index: 1, op: in, width: 32, values: \[.*"0x5421"/)
+  const piped = cordon(['run', '-q', '-p', policy, '--', 'node', 's.js'], { cwd: dir, timeout })
+  assert.equal(piped.stdout, 't true\n', `${piped.stderr}\n${text}`)
+  if (!hasCommand('runsc') || process.getuid?.() !== 0) return t.skip('gVisor part: needs runsc and root')
+  const gvisor = cordon(['run', '-q', '-p', policy, '--backend', 'gvisor', '--', 'node', 's.js'], {
+    cwd: dir,
+    timeout,
+  })
+  assert.equal(gvisor.stdout, 't true\n', `${gvisor.stderr}\n${text}`)
 })
 
 test('a run that was killed says how, not only its status', { timeout }, () => {

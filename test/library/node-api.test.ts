@@ -356,7 +356,13 @@ describe('as the plain user', { skip: isRoot ? false : 'needs root to switch to 
       import { run, spawn, SandboxError } from ${JSON.stringify(join(ROOT, 'build', 'src', 'index.js'))}
       const p = spawn({ extends: ['minimal'] }, 'sleep', ['5'], { stdio: 'ignore', cwd: '/' })
       await new Promise((r) => p.once('spawn', r))
-      const cmdline = (await import('node:fs')).readFileSync('/proc/' + p.pid + '/cmdline', 'utf8')
+      // As above: the arguments may not be set up yet at 'spawn' (CI6 read an empty cmdline).
+      const { readFileSync } = await import('node:fs')
+      let cmdline = ''
+      for (let i = 0; i < 100 && !cmdline; i++) {
+        cmdline = readFileSync('/proc/' + p.pid + '/cmdline', 'utf8')
+        if (!cmdline) await new Promise((r) => setTimeout(r, 10))
+      }
       p.kill('SIGKILL')
       await p.exited
       const ok = await run({ extends: ['minimal'] }, 'sh', ['-c', 'echo $X; pwd'], { env: { X: 'x' }, cwd: '/' })
