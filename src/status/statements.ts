@@ -68,6 +68,12 @@ export function statementStatus(
     if (e.kind === 'bind' && e.optional && realHostFs.kind(e.src) === 'missing') continue
     const link = e.kind === 'bind' ? shared.get(e) : undefined
     const alias = e.kind === 'bind' ? aliased.get(e) : undefined
+    // A same-path bind of a host link is the link in the view (plan/view.ts), with no Landlock
+    // rule of its own: what it leads to is granted at its own path.
+    if (ns.mount && e.kind === 'bind' && e.src === e.dest && realHostFs.kind(e.src) === 'symlink') {
+      out.push(judge(`bind ${e.dest}`, [mount(e)]))
+      continue
+    }
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
       out.push(
         judge(`${e.kind} ${e.dest}`, [

@@ -77,8 +77,9 @@ describe('cordon advise', () => {
       assert.ok(out.host.landlockAbi >= 1)
       assert.equal(out.policy.label, 'profile default')
       assert.equal(out.policy.backends.native!.partial, 0)
-      // No Landlock in the runtimes: every filesystem statement is partial there.
-      assert.ok(out.policy.backends.runc!.partial > 20)
+      // No Landlock in the runtimes: every filesystem statement Landlock holds natively is
+      // partial there (19 on this VM; not the merged-/usr links, which the view alone holds).
+      assert.ok(out.policy.backends.runc!.partial > 15)
       for (const a of out.advice.filter((x) => x.choice !== 'micro-vm')) {
         const ran = cordon(runAdvised(a.command), { cwd: project })
         assert.equal(ran.status, 0, `${a.workload}: ${a.command}: ${ran.stderr}`)

@@ -4,7 +4,16 @@
 // while the program read the file. The later entry's statement is the one there.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -23,6 +32,18 @@ const statuses = (filesystem: FilesystemEntry[], base = 'default') =>
   )
 const of = (all: ReturnType<typeof statuses>, statement: string) =>
   all.filter((s) => s.statement === statement)
+
+// A same-path bind of a host link is the link in the view, with no rule of its own
+// (plan/landlock.ts): its statement names the one layer that makes it.
+test('a same-path bind of a host link is held by the mount view alone', (t) => {
+  const link = ['/bin', '/lib', '/sbin', '/lib64'].find((p) =>
+    lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink(),
+  )
+  if (!link) return t.skip('this host has no merged-/usr link at /bin, /lib, /sbin or /lib64')
+  const [s] = of(statuses([]), `bind ${link}`)
+  assert.deepEqual(s?.enforcedBy, ['mount view'])
+  assert.equal(s?.status, 'full')
+})
 
 describe('a statement a later entry at its place replaces', () => {
   test('a mask under a later bind is no statement any more; the bind is', () => {
