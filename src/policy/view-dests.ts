@@ -10,7 +10,10 @@
 // So each destination is settled here, as masks are (bind-sources.ts settleMask): a link on its
 // way that this policy's sandbox could have planted is refused (linkDoubt), the entry is placed
 // where the others lead, and the path the policy named is kept for messages. A destination that
-// leads to the view's root is refused: nothing mounted there is seen.
+// leads to the view's root is refused: nothing mounted there is seen. What the host holds can
+// change between this and the start: the launcher checks each mount in a host directory lands
+// where its path leads without a link (native/view.c check_way, BIND_SETTLED) and opens the
+// view's Landlock rules without following one (plan/landlock.ts).
 import { posix } from 'node:path'
 import { type HostPaths, refuse } from './bind-sources.js'
 import type { ViewEntry } from './resolved.js'
