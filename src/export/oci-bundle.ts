@@ -2,15 +2,15 @@
 // becomes mounts over an empty read-only root, its namespaces, identity, capabilities,
 // no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
-import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { withInit } from './container-init.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
-import { DEVICES, procMaskedPaths } from '../plan/view.js'
+import { DEVICES, procMaskedPaths, realHostFs } from '../plan/view.js'
 import { rlimitsFor } from '../policy/effective.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { latestAtEachPlace } from '../policy/view-paths.js'
+import { isLinkBind, latestAtEachPlace } from '../policy/view-paths.js'
 import { hostKernelMounts, readOnlySubmounts } from '../policy/wide-binds.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import {
@@ -83,14 +83,6 @@ const MASK_FILE = 'files/masked'
 /** The bundle's copy of cordon's container init. */
 const INIT_FILE = 'files/cordon-init'
 
-const isLink = (path: string) => {
-  try {
-    return lstatSync(fsPath(path)).isSymbolicLink()
-  } catch {
-    return false
-  }
-}
-
 const isSysfsRoot = (path: string) => hostKernelMounts().some((m) => m.type === 'sysfs' && m.point === path)
 
 /**
@@ -144,12 +136,8 @@ export function ociConfig(
         // the launcher's view makes it (plan/view.ts): runc binding its target there left a
         // second copy of /usr/bin that an entry settled at /usr/bin/su (policy/view-dests.ts)
         // did not cover.
-        if (e.src === e.dest && e.dest !== '/' && isLink(e.src)) {
-          rootfsEntries.push({
-            kind: 'symlink',
-            path: `rootfs${e.dest}`,
-            target: readlinkSync(fsPath(e.src), 'utf8'),
-          })
+        if (isLinkBind(e, realHostFs)) {
+          rootfsEntries.push({ kind: 'symlink', path: `rootfs${e.dest}`, target: realHostFs.readlink(e.src) })
           break
         }
         if (present.has(e) && e.readOnly && isSysfsRoot(e.src)) {

@@ -13,9 +13,6 @@ export interface LandlockRule {
   optional: boolean
   /** The policy statement it realises, for explanations. */
   from: string
-  /** Opened by the launcher without following a symlink (ELOOP on one): its path had none when
-   * the plan was made, so one found at the start was swapped in since. */
-  nofollow?: boolean
 }
 
 const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' : `${dir}/`)
@@ -24,11 +21,10 @@ const under = (path: string, dir: string) => path.startsWith(dir === '/' ? '/' :
  * Landlock grants whole trees and cannot carve a hole in one, so a granted tree holding masked
  * paths becomes rules on its children instead (recursing towards each mask), plus `readdir` on
  * the tree itself: names stay listable, masked contents are not readable. A child that is a
- * symlink gets no rule: the launcher opens a rule's path following it, so the rule would land on
- * the link's target — a masked path, or a tree of another statement — while Landlock judges a
- * path by the directories it really passes, never the link's. The kinds come with the listing
- * (d_type: no lstat per child, /etc has hundreds; nofollow opens cost the launcher ~8 syscalls
- * per child).
+ * symlink gets no rule: followed, the rule would land on the link's target — a masked path, or a
+ * tree of another statement — while Landlock judges a path by the directories it really passes,
+ * never the link's (and where the launcher opens rules without following one, ELOOP). The kinds come
+ * with the listing (d_type: no lstat per child, /etc has hundreds).
  */
 export function splitAroundMasks(
   rule: LandlockRule,

@@ -8,7 +8,7 @@ import type { LandlockRow, PlanOp } from './model.js'
 import { carvesMasks, type Grant, type LandlockRule, maskReach, splitAroundMasks } from './landlock-masks.js'
 import { DEVICES, type HostFs, realHostFs } from './view.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
-import { type LinkReader, resolveViewPath, under as within } from '../policy/view-paths.js'
+import { isLinkBind, type LinkReader, resolveViewPath, under as within } from '../policy/view-paths.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import {
   accessMask,
@@ -214,20 +214,15 @@ export function landlockRules(
     // A same-path bind of a host link is the link in the view (plan/view.ts): what it leads
     // to is granted by its own path's rules, and a rule opened through it would grant wherever
     // a planted link points.
-    if (inView && e.kind === 'bind' && e.src === e.dest && fs.kind(e.src) === 'symlink') continue
+    if (inView && isLinkBind(e, fs)) continue
     // Without the mount namespace a bind applies to its host path.
     const path = e.kind === 'bind' ? (inView ? e.dest : e.src) : e.dest
-    const r: LandlockRule = {
+    const r = {
       path,
       access: ownAccess(e, names, entries, inView),
       optional: e.kind === 'bind' && e.optional,
       from: `${e.kind} ${path}`,
     }
-    // An entry's destination is settled through the view's links (policy/view-dests.ts): one
-    // found by the launcher at the start was swapped in since, by a sandbox sharing a host
-    // directory on its way, and would carry the entry's rights elsewhere (the view's root: all
-    // of it). A same-path bind of a host link has no rule (above).
-    if (inView) r.nofollow = true
     rules.push(
       ...(e.kind === 'bind' && carvesMasks(r.access, inView) ? splitAroundMasks(r, e.src, masks, fs) : [r]),
     )
@@ -267,8 +262,6 @@ export function landlockRules(
       access: accessMask(p.access).mask,
       optional: p.optional,
       from: `landlock path ${p.path}`,
-      // In a view, settled through its links as destinations are (policy/view-dests.ts).
-      ...(inView ? { nofollow: true } : {}),
     })
   })
   return rules
@@ -307,13 +300,17 @@ export function compileLandlock(
       rows: landlockRows(policy, maxAbi),
     },
   ]
-  // Without a view the rules name host paths, resolved to real ones when the plan was made.
-  const nofollow = !policy.namespaces.mount && !outside.viewProvided
+  // Every path was resolved to a real one when the plan was made: without a view on the host;
+  // in a view through its links (policy/view-dests.ts), a same-path link bind getting no rule.
+  // A link the launcher finds on a rule's way was swapped in since, by a sandbox sharing a host
+  // directory there, and would carry the rule's rights elsewhere (the view's root: all of it).
+  // Only a view an OCI engine made (its rootfs's own links) is opened following them.
+  const nofollow = !outside.viewProvided
   // Rules on one path (the view's root and a bind of `/`) are one op with the union of their
   // rights, as the kernel would merge them: the launcher opens, checks and adds it once.
   const byPath = new Map<string, Extract<PlanOp, { op: 'landlock_path' }>>()
   for (const r of rules) {
-    const key = `${r.optional ? 'o' : 'r'}${r.nofollow ? 'n' : ''}:${r.path}`
+    const key = `${r.optional ? 'o' : 'r'}:${r.path}`
     const same = byPath.get(key)
     if (same) {
       same.access |= r.access
@@ -324,7 +321,7 @@ export function compileLandlock(
       path: r.path,
       access: r.access,
       optional: r.optional,
-      ...(nofollow || r.nofollow ? { nofollow: true } : {}),
+      ...(nofollow ? { nofollow } : {}),
     }
     byPath.set(key, op)
     ops.push(op)

@@ -10,20 +10,7 @@
 import { posix } from 'node:path'
 import { CordonError, type Issue } from '../errors.js'
 import type { ViewEntry } from '../policy/resolved.js'
-import { type LinkReader, mountAt, resolveViewPath, under } from '../policy/view-paths.js'
-
-type Bind = Extract<ViewEntry, { kind: 'bind' }>
-
-/** The statement as the policy wrote it (its destination before settling, view-dests.ts). */
-const spec = (b: Bind) => {
-  const dest = b.named ?? b.dest
-  return (
-    `${b.readOnly ? 'ro' : 'rw'}: ${b.src}${b.src === dest ? '' : `:${dest}`}` +
-    (b.idmap === false ? ' (the traced run’s view of the host)' : '')
-  )
-}
-
-const statement = (e: ViewEntry) => (e.kind === 'bind' ? spec(e) : `${e.kind}: ${e.named ?? e.dest}`)
+import { type LinkReader, mountAt, resolveViewPath, statementOf, under } from '../policy/view-paths.js'
 
 /** Whether the entry's own mount point is a file (else a directory, or a symlink for `symlink`). */
 function makesFile(e: ViewEntry, fs: LinkReader): boolean {
@@ -81,14 +68,14 @@ function hostNameFor(
   const where = at === named ? at : `${at} (where ${named} leads)`
   const fix = fixCommand(e, hostPath, missing, fs)
   const message = gofer
-    ? `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src}: gVisor's gofer makes ` +
-      `the mount points of binds on the host, through \`${spec(holder)}\` and beneath gVisor's own tmpfs and /dev, ` +
+    ? `\`${statementOf(e)}\` would leave ${missing} behind in the host directory ${holder.src}: gVisor's gofer makes ` +
+      `the mount points of binds on the host, through \`${statementOf(holder)}\` and beneath gVisor's own tmpfs and /dev, ` +
       `and they stay after the run. Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the bind`
     : holder.readOnly
-      ? `\`${statement(e)}\` needs ${where} to exist in the read-only bind \`${spec(holder)}\`, and ${missing} is not on the host: ` +
+      ? `\`${statementOf(e)}\` needs ${where} to exist in the read-only bind \`${statementOf(holder)}\`, and ${missing} is not on the host: ` +
         `create it there first (\`${fix}\`), or place the entry outside the bind`
-      : `\`${statement(e)}\` would leave ${missing} behind in the host directory ${holder.src} (shown writable by ` +
-        `\`${spec(holder)}\`): its ${e.kind === 'symlink' || e.kind === 'mkdir' ? 'name' : 'mount point'} would be made there, and stay after the run. ` +
+      : `\`${statementOf(e)}\` would leave ${missing} behind in the host directory ${holder.src} (shown writable by ` +
+        `\`${statementOf(holder)}\`): its ${e.kind === 'symlink' || e.kind === 'mkdir' ? 'name' : 'mount point'} would be made there, and stay after the run. ` +
         `Create it on the host first if it belongs there (\`${fix}\`), or place the entry outside the writable bind (on a tmpfs, or another path)`
   return { code: 'conflict', path: ['filesystem'], message }
 }

@@ -5,7 +5,7 @@ import { hostDirents, hostLstat, hostReadlink, hostReadPublicText } from '../hos
 import { posix } from 'node:path'
 import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
-import { mountAt, onceEach } from '../policy/view-paths.js'
+import { isLinkBind, mountAt, onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
@@ -270,7 +270,7 @@ export function compileView(
   // A same-path bind of a host link is the link (entryOps): where its target is not in the view
   // it leads nowhere (`--ro /var/run` without /run), which the plan showed as a full bind.
   for (const e of kept) {
-    if (e.kind !== 'bind' || e.src !== e.dest || fs.kind(e.src) !== 'symlink') continue
+    if (e.kind !== 'bind' || !isLinkBind(e, fs)) continue
     const target = fs.readlink(e.src)
     const to = posix.resolve(posix.dirname(e.dest), target)
     if (!visibleInView(kept, to))

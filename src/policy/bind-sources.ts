@@ -96,8 +96,9 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
     }
     const target = host.readlink(next)
     const what = `the bind source ${named} passes through the symlink ${next} -> ${target}`
+    const to = posix.resolve(real, target)
     // Where the link leads, as the fix to write (a link further on is judged again then).
-    const leads = posix.join(posix.resolve(real, target), ...rest)
+    const leads = posix.join(to, ...rest)
     if (!b.readOnly)
       throw refuse(
         `${what}; a writable bind writes wherever it points, and an earlier run could have planted it: ` +
@@ -115,7 +116,7 @@ export function resolveSource(b: Bind, host: HostPaths, writable: readonly strin
         `${what}, which a sandbox could have planted (${why}); name the real path (${leads}) if that is what you mean, or remove the link`,
       )
     if (links.push(next) > MAX_LINKS) throw refuse(`the bind source ${named}: too many levels of symlinks`)
-    rest = [...posix.resolve(real, target).split('/').filter(Boolean), ...rest]
+    rest = [...to.split('/').filter(Boolean), ...rest]
     real = '/'
   }
   return real

@@ -17,12 +17,15 @@
 import { posix } from 'node:path'
 import { type HostPaths, refuse } from './bind-sources.js'
 import type { ViewEntry } from './resolved.js'
-import { hostPathIn, type LinkReader, onceEach, resolveViewPath, under } from './view-paths.js'
-
-const statement = (e: ViewEntry, dest: string) =>
-  e.kind === 'bind'
-    ? `${e.readOnly ? 'ro' : 'rw'}: ${e.src}${e.src === dest ? '' : `:${dest}`}`
-    : `${e.kind}: ${dest}`
+import {
+  hostPathIn,
+  isLinkBind,
+  type LinkReader,
+  onceEach,
+  resolveViewPath,
+  statementOf,
+  under,
+} from './view-paths.js'
 
 /** Why the link at a view path cannot be followed, or undefined. The policy's own `symlink`
  * entries are followed. A host link is not when this policy's sandbox can write where it lies
@@ -130,9 +133,7 @@ function settleEntry(s: Settler, e: ViewEntry): ViewEntry {
   // A symlink entry's own name is made as it stands, and so is a same-path bind of a host
   // link, which the view reproduces as the link (bind-sources.ts resolveSource); the
   // directory holding it is resolved.
-  const asLink =
-    e.kind === 'symlink' || (e.kind === 'bind' && e.src === e.dest && s.reader.kind(e.src) === 'symlink')
-  const dest = settlePath(s, e.dest, statement(e, named), e, asLink)
+  const dest = settlePath(s, e.dest, statementOf(e), e, e.kind === 'symlink' || isLinkBind(e, s.reader))
   return dest === e.dest ? e : { ...e, dest, named }
 }
 

@@ -25,6 +25,21 @@ export function latestAtEachPlace<E extends { dest: string }>(entries: readonly 
 
 const MAX_LINKS = 40 // the kernel's own limit (ELOOP)
 
+/** A same-path bind of a host symlink (`ro: /bin`, /bin -> usr/bin): the view reproduces it as
+ * the link (plan/view.ts), which grants nothing of its own (plan/landlock.ts). */
+export const isLinkBind = (e: ViewEntry, host: Pick<LinkReader, 'kind'>): boolean =>
+  e.kind === 'bind' && e.src === e.dest && host.kind(e.src) === 'symlink'
+
+/** An entry as the policy wrote it, for messages: its destination before settling (`named`). */
+export function statementOf(e: ViewEntry): string {
+  const dest = e.named ?? e.dest
+  if (e.kind !== 'bind') return `${e.kind}: ${dest}`
+  return (
+    `${e.readOnly ? 'ro' : 'rw'}: ${e.src}${e.src === dest ? '' : `:${dest}`}` +
+    (e.idmap === false ? ' (the traced run’s view of the host)' : '')
+  )
+}
+
 /** Entries that put a mount in the view; `symlink` and `mkdir` entries are names inside one. */
 const MOUNTS = new Set<ViewEntry['kind']>(['bind', 'tmpfs', 'proc', 'dev', 'mask', 'file'])
 

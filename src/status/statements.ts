@@ -5,6 +5,7 @@ import { CordonError } from '../errors.js'
 import { NET_ABI, SCOPE_ABI } from '../landlock/rights.js'
 import { DEVICES, realHostFs } from '../plan/view.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
+import { isLinkBind } from '../policy/view-paths.js'
 import { foreignRights } from '../plan/landlock.js'
 import { holdsHostRoot, pidsAsNproc } from '../policy/effective.js'
 import type { Acknowledgement } from '../policy/schema.js'
@@ -70,7 +71,7 @@ export function statementStatus(
     const alias = e.kind === 'bind' ? aliased.get(e) : undefined
     // A same-path bind of a host link is the link in the view (plan/view.ts), with no Landlock
     // rule of its own: what it leads to is granted at its own path.
-    if (ns.mount && e.kind === 'bind' && e.src === e.dest && realHostFs.kind(e.src) === 'symlink') {
+    if (ns.mount && isLinkBind(e, realHostFs)) {
       out.push(judge(`bind ${e.dest}`, [mount(e)]))
       continue
     }
