@@ -72,7 +72,8 @@ export function reportEnforcement(statements: StatementStatus[], out: RunOutput,
       `warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`,
     )
   // Said at every run on such a host: where the details are, and how to stop hearing it.
-  if (lines.length) lines[lines.length - 1] += ' [`cordon plan` lists each statement; -q hides this]'
+  const plan = backend && backend !== 'native' ? `cordon plan --backend ${backend}` : 'cordon plan'
+  if (lines.length) lines[lines.length - 1] += ` [\`${plan}\` lists each statement; -q hides this]`
   for (const line of lines) warn(line)
 }
 

@@ -130,6 +130,79 @@ describe('backends', { skip: why }, () => {
     }
   })
 
+  test('plan --backend: the bundle and the statements the run gets, its refusal in the same words', () => {
+    for (const backend of ['runc', 'gvisor']) {
+      const file = join(project, `${backend}-plan-events.jsonl`)
+      const run = cordon(
+        ['run', '--backend', backend, '--json', '--events', file, '--', '/bin/cat', '/proc/self/mountinfo'],
+        { cwd: project },
+      )
+      assert.equal(run.status, 0, run.stderr)
+      const plan = cordon(['plan', '--backend', backend, '--json'], { cwd: project })
+      assert.equal(plan.status, 0, plan.stderr)
+      const planned = JSON.parse(plan.stdout) as {
+        backend: string
+        available: boolean
+        config: { mounts: { destination: string }[]; process: { args: string[] } }
+        statements: unknown
+      }
+      assert.equal(planned.backend, backend)
+      assert.equal(planned.available, true)
+      assert.deepEqual(planned.statements, statusOf(readFileSync(file, 'utf8')).statements)
+      // Every mount of the planned bundle is a mount the runtime made (gVisor's own mount table
+      // shows its view, not the host's); the command is a placeholder the run replaces.
+      const points = new Set(run.stdout.split('\n').map((l) => l.split(' ')[4]))
+      const missing = planned.config.mounts.map((m) => m.destination).filter((d) => !points.has(d))
+      assert.deepEqual(missing, [], run.stdout)
+      assert.equal(planned.config.process.args.at(-1), 'COMMAND')
+      const human = cordon(['plan', '--backend', backend], { cwd: project })
+      assert.match(human.stdout, /^\S.* runs this policy as an OCI bundle/)
+      assert.match(human.stdout, /\n {2}seccomp {7}calls by rule: \d+ fail with EPERM/)
+      assert.match(
+        human.stdout,
+        new RegExp(`statements under --backend ${backend} on this host:\n {2}partial bind /usr`),
+      )
+      // The run's warning names the command that lists them.
+      const plain = cordon(['run', '--backend', backend, '--', '/bin/true'], { cwd: project })
+      assert.match(plain.stderr, new RegExp(`\\[\`cordon plan --backend ${backend}\` lists each statement`))
+      // A policy the run refuses before the runtime starts: the plan says so, in the run's words.
+      const refusedRun = cordon(['run', '--backend', backend, '--tcp-connect', '80', '--', '/bin/true'], {
+        cwd: project,
+      })
+      assert.equal(refusedRun.status, 125, refusedRun.stderr)
+      const refusedPlan = cordon(['plan', '--backend', backend, '--tcp-connect', '80'], { cwd: project })
+      assert.equal(refusedPlan.status, 0, refusedPlan.stderr)
+      const words = refusedRun.stderr.replace(/^cordon: /, '').trim()
+      assert.ok(
+        refusedPlan.stdout.startsWith(
+          `cordon run --backend ${backend} would refuse this policy here: ${words}\n`,
+        ),
+        `${refusedPlan.stdout}\n---\n${refusedRun.stderr}`,
+      )
+    }
+  })
+
+  test('check --backend: the runtime asked to run ls /, and its statements', () => {
+    for (const backend of ['runc', 'gvisor']) {
+      const ls = cordon(['run', '--backend', backend, '--', '/bin/ls', '/'], { cwd: project })
+      const r = cordon(['check', '--backend', backend, '--json'], { cwd: project })
+      const out = JSON.parse(r.stdout) as {
+        usable: boolean
+        checks: { id: string; status: string; detail: string }[]
+        statements: StatusEvent['statements']
+      }
+      const check = out.checks.find((c) => c.id === `backend-${backend}`)!
+      // The verdict is the runtime's own on this host (Debian's runsc fails `ls /` on some kernels).
+      assert.equal(check.status, ls.status === 0 ? 'ok' : 'missing', `${check.detail}\n${ls.stderr}`)
+      assert.equal(out.usable, ls.status === 0)
+      assert.equal(r.status, ls.status === 0 ? 0 : 1)
+      const plan = JSON.parse(cordon(['plan', '--backend', backend, '--json'], { cwd: project }).stdout) as {
+        statements: unknown
+      }
+      assert.deepEqual(out.statements, plan.statements)
+    }
+  })
+
   test('run: stdio, exit status, the view, setup errors and timeouts as with the native backend', () => {
     for (const backend of ['runc', 'gvisor']) {
       const r = cordon(

@@ -4,24 +4,29 @@ import { hostChecks } from '../../host/report.js'
 import { unusedLater } from '../../landlock/rights.js'
 import { enforcementStatus, hostContext } from '../../status/context.js'
 import { unacceptedGaps } from '../../status/statements.js'
+import { statementLines } from '../../status/describe.js'
 import { paint } from '../output.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
 import { starter } from '../../run/launcher-process.js'
+import { parseBackend, type RuntimeBackend } from '../../backends/runtime.js'
+import type { Check } from '../../host/report.js'
 
-const HELP = `Usage: cordon check [--json|-q] [policy options]
+const HELP = `Usage: cordon check [--json|-q] [--backend NAME] [policy options]
 
 Asks the kernel what it lets this user do: mount API, user namespaces (for you and, when run as
 root, for unprivileged users), each namespace, seccomp actions, Landlock ABI, audit, cgroup
 layout, and what the escape battery (cordon verify) meets here: the i386 entry (int 0x80), the
 x32 ABI, the kernel switches for io_uring, userfaultfd, perf_event and bpf — then, for a
 policy (the default profile unless policy options say otherwise), which layers enforce each of
-its statements here: full, partial or none.
+its statements here: full, partial or none. With --backend runc or gvisor: whether that runtime
+runs here (it is asked to run ls /), and the statements as it enforces them.
 Exit status 0 when \`cordon run\` can work for this user, 1 otherwise; a policy that \`cordon run\`
 would refuse here (a statement no layer enforces, not acknowledged) is named at the end.
 
 ${POLICY_HELP}
 
+      --backend NAME  native (default), runc or gvisor
       --json   machine-readable report ({"version":1,...})
   -q, --quiet  no report, the exit status alone (for scripts: \`cordon check -q && …\`); what
                stops \`cordon run\` here, if anything, still goes to stderr
@@ -31,7 +36,12 @@ ${POLICY_HELP}
 export async function checkCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(
     argv,
-    { ...POLICY_OPTIONS, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
+    {
+      ...POLICY_OPTIONS,
+      backend: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
     HELP,
   )
   if (!parsed) return 0
@@ -74,12 +84,22 @@ export async function checkCommand(argv: string[]): Promise<number> {
       : { fix: 'npm rebuild cordon with a C compiler (cc) installed; spawn() is ~8% faster with the addon' }),
     required: false,
   })
-  const usable = checks.every((c) => !c.required || c.status !== 'missing')
+  const backend = parseBackend(values.backend)
   const policy = policyFromFlags(values, positionals[0])
-  const statements = enforcementStatus(policy, host)
+  if (backend !== 'native') checks.push(await runtimeCheck(backend))
+  const usable = checks.every((c) => !c.required || c.status !== 'missing')
+  const statements =
+    backend === 'native'
+      ? enforcementStatus(policy, host)
+      : (await import('../../backends/status.js')).backendStatus(policy, backend, { abi: 0 })
   // What `cordon run` refuses up front (refuseUnenforced): said here too, or the verdict below
-  // read as a yes for a policy that run turns down.
-  const refused = unacceptedGaps(policy, statements).map((g) => g.statement)
+  // read as a yes for a policy that run turns down. A runtime run refuses only the ports no
+  // layer judges (backends/status.ts refuseUnenforcedTcp).
+  const refused = (
+    backend === 'native'
+      ? unacceptedGaps(policy, statements)
+      : (await import('../../backends/status.js')).unenforcedTcp(policy, statements)
+  ).map((g) => g.statement)
   if (values.json) {
     process.stdout.write(
       `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, refused, facts }, null, 2)}\n`,
@@ -110,27 +130,45 @@ export async function checkCommand(argv: string[]): Promise<number> {
   }
   lines.push(
     usable
-      ? c.green('cordon run can sandbox this user.')
-      : c.red('cordon run cannot work here until the ✗ above are fixed.'),
+      ? c.green(`cordon run${backend === 'native' ? '' : ` --backend ${backend}`} can sandbox this user.`)
+      : c.red(
+          `cordon run${backend === 'native' ? '' : ` --backend ${backend}`} cannot work here until the ✗ above are fixed.`,
+        ),
   )
-  const label = { full: c.green('full   '), partial: c.yellow('partial'), none: c.red('none   ') }
   const subject = policyLabel(values, positionals[0])
-  lines.push('', `statements of ${subject} on this host:`)
-  for (const st of statements)
-    lines.push(
-      `  ${label[st.status]} ${st.statement}: ${st.enforcedBy.join(' + ') || 'nothing'}` +
-        (st.missing.length
-          ? c.dim(` (missing ${st.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})`)
-          : ''),
-    )
+  const where = backend === 'native' ? 'on this host' : `under --backend ${backend} on this host`
+  lines.push('', `statements of ${subject} ${where}:`, ...statementLines(statements, c))
   if (refused.length)
     lines.push(
       '',
       c.red(
-        `cordon run refuses ${subject} here: no layer enforces ${refused.map((r) => `\`${r}\``).join(', ')} ` +
+        `cordon run${backend === 'native' ? '' : ` --backend ${backend}`} refuses ${subject} here: no layer enforces ${refused.map((r) => `\`${r}\``).join(', ')} ` +
           '(see above; `cordon run` says what to change)',
       ),
     )
   process.stdout.write(`${lines.join('\n')}\n`)
   return usable ? 0 : 1
+}
+
+/** A runtime installed is not a runtime that works (Debian's runsc fails `ls /` on some
+ * kernels): asked as `cordon advise` asks it. */
+async function runtimeCheck(backend: RuntimeBackend): Promise<Check> {
+  const { backendAvailable, backendWorks, RUNTIMES } = await import('../../backends/runtime.js')
+  const title = RUNTIMES[backend].title
+  const available = backendAvailable(backend)
+  const works = available.ok ? await backendWorks(backend, policyFromFlags({})) : available
+  return {
+    id: `backend-${backend}`,
+    title: `--backend ${backend}`,
+    status: works.ok ? 'ok' : 'missing',
+    detail: works.ok ? `${title} runs ls / here` : works.why,
+    ...(works.ok
+      ? {}
+      : {
+          fix: available.ok
+            ? `a newer ${RUNTIMES[backend].program} than this one, or --backend native (every layer) until then`
+            : `apt-get install ${RUNTIMES[backend].package}, or use --backend native`,
+        }),
+    required: true,
+  }
 }

@@ -2,17 +2,24 @@
 import { enforcementStatus, hostContext } from '../../status/context.js'
 import { refuseUnenforced } from '../../status/statements.js'
 import { compilePlan } from '../../plan/compile.js'
+import { CordonError } from '../../errors.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
 import { parseCommand } from '../args.js'
+import { parseBackend, type RuntimeBackend } from '../../backends/runtime.js'
+import type { ResolvedPolicy } from '../../policy/resolve.js'
+import { statementLines } from '../../status/describe.js'
 
 const HELP = `Usage: cordon plan [POLICY] [options]
 
 Prints the operations the launcher will perform for a policy, in order, with notes on why
-(layers merged, entries replaced or skipped, capabilities kept).
+(layers merged, entries replaced or skipped, capabilities kept), then which layers enforce each
+statement on this host. With --backend runc or gvisor: the OCI bundle \`cordon run --backend\`
+would give that runtime for this caller, and the statements as that runtime enforces them.
 
 ${POLICY_HELP}
 
+      --backend NAME     native (default), runc or gvisor
       --json, --explain  JSON output / the readable listing (the default)
   -h, --help             this help
 `
@@ -22,6 +29,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     argv,
     {
       ...POLICY_OPTIONS,
+      backend: { type: 'string' },
       json: { type: 'boolean' },
       explain: { type: 'boolean' },
     },
@@ -29,7 +37,9 @@ export async function planCommand(argv: string[]): Promise<number> {
   )
   if (!parsed) return 0
   const { values, positionals } = parsed
+  const backend = parseBackend(values.backend)
   const policy = policyFromFlags(values, positionals[0])
+  if (backend !== 'native') return planOnRuntime(policy, backend, values.json === true)
   const plan = compilePlan(policy)
   const host = hostContext()
   const statements = enforcementStatus(policy, host)
@@ -37,11 +47,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...(planToJson(plan) as object), statements }, null, 2)}\n`)
     return 0
   }
-  const lines = statements.map(
-    (s) =>
-      `  ${s.status.padEnd(7)} ${s.statement}: ${s.enforcedBy.join(' + ') || 'nothing'}` +
-      (s.missing.length ? ` (missing ${s.missing.map((m) => `${m.layer}: ${m.why}`).join('; ')})` : ''),
-  )
+  const lines = statementLines(statements)
   const header = `statements on this host (Landlock ABI ${host.landlock.abi}):`
   // What `cordon run` would say of it: a plan is printed even when the run would be refused.
   let refusal = ''
@@ -51,5 +57,54 @@ export async function planCommand(argv: string[]): Promise<number> {
     refusal = `\ncordon run would refuse this policy here: ${(e as Error).message}\n`
   }
   process.stdout.write(`${describePlan(plan)}\n\n${header}\n${lines.join('\n')}\n${refusal}`)
+  return 0
+}
+
+/** What `cordon run --backend` would hand the runtime, built as the run builds it (so a policy
+ * the run refuses is refused here with the same words), and its statements there. */
+async function planOnRuntime(
+  policy: ResolvedPolicy,
+  backend: RuntimeBackend,
+  json: boolean,
+): Promise<number> {
+  const { backendAvailable, backendConfig } = await import('../../backends/runtime.js')
+  const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
+  const { describeBundle } = await import('../../backends/describe-bundle.js')
+  const { callerContext } = await import('../../host/caller.js')
+  const { stringifyOci } = await import('../../seccomp/oci.js')
+  const statements = backendStatus(policy, backend, { abi: 0 })
+  const available = backendAvailable(backend)
+  const caller = callerContext()
+  let bundle
+  let refusal: string | undefined
+  try {
+    refuseUnenforcedTcp(policy, statements, backend)
+    bundle = backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
+  } catch (e) {
+    if (!(e instanceof CordonError)) throw e
+    refusal = e.message
+  }
+  if (json) {
+    const out = {
+      backend,
+      available: available.ok,
+      ...(available.ok ? {} : { unavailable: available.why }),
+      ...(bundle ? { config: bundle.config } : {}),
+      ...(refusal ? { refused: refusal } : {}),
+      statements,
+    }
+    process.stdout.write(`${stringifyOci(out)}\n`)
+    return 0
+  }
+  const parts = [
+    bundle
+      ? describeBundle(bundle.config, bundle.files, backend)
+      : `cordon run --backend ${backend} would refuse this policy here: ${refusal}`,
+    '',
+    `statements under --backend ${backend} on this host:`,
+    ...statementLines(statements),
+  ]
+  if (!available.ok) parts.push('', `--backend ${backend} cannot run here: ${available.why}`)
+  process.stdout.write(`${parts.join('\n')}\n`)
   return 0
 }
