@@ -18,14 +18,26 @@ const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
 export function notFoundHint(policy: ResolvedPolicy, name: string, cwd: string): string | undefined {
   if (policy.namespaces.mount && policy.filesystem.length === 0)
     return 'the policy shows the sandbox no files at all (it extends no profile): begin it with `extends: [default]` (or `[minimal]`)'
-  const path = policy.env.set.PATH ?? DEFAULT_PATH
+  // A passed variable is the launcher's own, which overrides a set one (plan/compile.ts).
+  const path = (policy.env.pass.includes('PATH') ? process.env.PATH : policy.env.set.PATH) ?? DEFAULT_PATH
   const found = onHost(name, path, cwd)
   // As the lines say it: the whole name is the event's (helper-117: a 60 KB name came back here).
   const command = shortened(name)
-  if (!found)
-    return name.includes('/')
-      ? `${command} is not on this host either: there is no such file (from ${cwd})`
-      : `${command} is not on this host either: no directory of the sandbox's PATH (${path}) holds it`
+  if (!found && name.includes('/'))
+    return `${command} is not on this host either: there is no such file (from ${cwd})`
+  if (!found) {
+    // Tools installed per user (~/.cargo/bin, pyenv's shims) are on the caller's PATH only.
+    const yours = process.env.PATH ? onHost(name, process.env.PATH, cwd) : undefined
+    if (!yours)
+      return `${command} is not on this host either: no directory of the sandbox's PATH (${path}) holds it`
+    const dir = dirname(yours)
+    const show = policy.namespaces.mount && !visibleInView(policy.filesystem, yours) ? `--ro ${dir} ` : ''
+    return (
+      `${command} is ${yours} on your PATH, in a directory the sandbox's PATH (${path}) does not search: ` +
+      `run it by its path (\`cordon run ${show}-- ${yours}\`), or add the directory to the sandbox's ` +
+      `(\`--env PATH=${dir}:${path}\`${show ? ` with \`${show.trim()}\`` : ''})`
+    )
+  }
   if (!policy.namespaces.mount) return undefined
   const entries = policy.filesystem
   const program = missingOnTheWay(entries, found)

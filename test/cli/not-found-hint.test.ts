@@ -70,6 +70,44 @@ describe('a command not found in the sandbox: the host says why', () => {
     )
   })
 
+  test("a tool on the caller's PATH only (~/.cargo/bin, pyenv's shims) is named there, with both fixes", () => {
+    const mine = join(dir, 'mine')
+    mkdirSync(mine)
+    writeFileSync(join(mine, 'mytool'), '#!/bin/sh\necho mytool ran\n', { mode: 0o755 })
+    const env = { PATH: `${mine}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+    const r = cordon(['run', '--', 'mytool'], { cwd: bin, env })
+    assert.equal(r.status, 127, r.stderr)
+    const path = '/usr/local/bin:/usr/bin:/bin'
+    assert.ok(
+      r.stderr.includes(
+        `exec mytool failed: mytool is ${mine}/mytool on your PATH, in a directory the sandbox's PATH (${path}) does not search: ` +
+          `run it by its path (\`cordon run --ro ${mine} -- ${mine}/mytool\`), or add the directory to the sandbox's ` +
+          `(\`--env PATH=${mine}:${path}\` with \`--ro ${mine}\`)`,
+      ),
+      r.stderr,
+    )
+    // Both fixes work.
+    const byPath = cordon(['run', '--ro', mine, '--', `${mine}/mytool`], { cwd: bin, env })
+    assert.equal(byPath.stdout, 'mytool ran\n', byPath.stderr)
+    const byEnv = cordon(['run', '--ro', mine, '--env', `PATH=${mine}:${path}`, '--', 'mytool'], {
+      cwd: bin,
+      env,
+    })
+    assert.equal(byEnv.stdout, 'mytool ran\n', byEnv.stderr)
+    // A directory the view shows already (the project, read-only by default) needs no bind.
+    const inProject = cordon(['run', '--', 'mytool'], { cwd: mine, env })
+    assert.ok(
+      inProject.stderr.includes(`run it by its path (\`cordon run -- ${mine}/mytool\`)`),
+      inProject.stderr,
+    )
+    // A sandbox given the caller's PATH (--pass-env PATH) searched it: the name is elsewhere.
+    const passed = cordon(['run', '--pass-env', 'PATH', '--', 'no-such-tool-anywhere'], { cwd: bin, env })
+    assert.ok(
+      passed.stderr.includes(`no directory of the sandbox's PATH (${env.PATH}) holds it`),
+      passed.stderr,
+    )
+  })
+
   // A policy of /usr alone on a merged-/usr host: /bin and the loader's /lib64 are links there.
   const usrOnly = join(dir, 'usr-only.yaml')
   writeFileSync(usrOnly, 'version: 1\nfilesystem:\n  - ro: /usr\nenv:\n  set:\n    PATH: /usr/bin\n')
