@@ -2,7 +2,7 @@
 // into one overlay policy that extends the chosen base.
 import { callerCwd, callerResolve, fsPath, pathBytes } from '../host/path-bytes.js'
 import { existsSync, lstatSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
 import { CordonError, fileProblem, suggest } from '../errors.js'
 import { MAX_ABI } from '../landlock/rights.js'
@@ -57,7 +57,7 @@ export const POLICY_HELP = `Policy:
       --profile NAME     built-in profile to start from (default: default; ${Object.keys(PROFILES).join(', ')})
       --ro SRC[:DEST]    bind SRC read-only at DEST (default: same path); repeatable
       --rw SRC[:DEST]    bind SRC read-write; \`--rw .\` makes the project writable
-      --tmpfs DEST       private empty tmpfs at DEST
+      --tmpfs DEST       private empty tmpfs at DEST (relative: from this directory)
       --net MODE         none (default), loopback or host
       --hostname NAME    hostname inside
       --env K=V          set a variable; repeatable
@@ -190,11 +190,19 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     if (!PROFILES[name]) throw unknownProfile(name, '--profile')
     base = { policy: PROFILES[name].policy, baseDir: cwd, label: `profile:${name}` }
   }
-  const filesystem: FilesystemEntry[] = flags.filesystemOrder ?? [
-    ...(flags.ro ?? []).map((ro) => ({ ro })),
-    ...(flags.rw ?? []).map((rw) => ({ rw })),
-    ...(flags.tmpfs ?? []).map((tmpfs) => ({ tmpfs })),
-  ]
+  // A relative --tmpfs is the caller's directory's, as --ro, --rw and --cwd are (the default view
+  // shows that directory at the same path); a policy file's stays absolute (its base is the file's).
+  const filesystem: FilesystemEntry[] = (
+    flags.filesystemOrder ?? [
+      ...(flags.ro ?? []).map((ro) => ({ ro })),
+      ...(flags.rw ?? []).map((rw) => ({ rw })),
+      ...(flags.tmpfs ?? []).map((tmpfs) => ({ tmpfs })),
+    ]
+  ).map((e) =>
+    'tmpfs' in e && typeof e.tmpfs === 'string' && !isAbsolute(e.tmpfs)
+      ? { tmpfs: resolve(cwd, e.tmpfs) }
+      : e,
+  )
   const set: Record<string, string> = {}
   for (const kv of flags.env ?? []) {
     const i = kv.indexOf('=')

@@ -1,7 +1,7 @@
 // The CLI as users meet it: help, errors, check, compile + cordon-exec, plan, schema.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { policyJsonSchema } from '../../src/index.js'
@@ -126,6 +126,33 @@ describe('cordon CLI', () => {
     assert.equal(plan('--rw', '/opt', '--ro', '/opt'), 'ro')
     assert.equal(plan('--ro', '/opt', '--rw', '/opt'), 'rw')
     assert.equal(plan('--ro=/opt', '--tmpfs', '/opt', '--rw', '/opt'), 'rw')
+  })
+
+  // --ro, --rw and --cwd took a path relative to the caller's directory and --tmpfs refused one
+  // (a newcomer's `--tmpfs ./cache`): the default view shows that directory at the same path.
+  test("--tmpfs DEST relative to the caller's directory, as --ro and --rw", () => {
+    const project = projectDir()
+    mkdirSync(join(project, 'cache'), { recursive: true })
+    writeFileSync(join(project, 'cache', 'host-file'), '')
+    const r = cordon(['run', '--tmpfs', './cache', '--', 'sh', '-c', 'touch cache/made && ls cache'], {
+      cwd: project,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, 'made\n')
+    assert.ok(!existsSync(join(project, 'cache', 'made')))
+    const plan = cordon(['plan', '--tmpfs', 'cache'], { cwd: project })
+    assert.match(plan.stdout, new RegExp(`tmpfs\\s+${project}/cache mode`))
+    // A policy file's tmpfs is a path in the sandbox, written from /: refused with the fix.
+    writeFileSync(
+      join(project, 'rel.yaml'),
+      'version: 1\nextends: [default]\nfilesystem:\n  - tmpfs: ./cache\n',
+    )
+    const file = cordon(['plan', '-p', 'rel.yaml'], { cwd: project })
+    assert.equal(file.status, 2)
+    assert.match(
+      file.stderr,
+      /expected an absolute path, got `\.\/cache`; write it from \/ as seen inside the sandbox/,
+    )
   })
 
   test('the published schema is current and matches `cordon schema`', () => {
