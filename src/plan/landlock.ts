@@ -244,7 +244,7 @@ export function landlockRules(
       if (links.length)
         throw new CordonError(
           'invalid_policy',
-          `Invalid policy: landlock.paths[${i}].path ${p.path} passes through the symlink ${links[0]}; ` +
+          `Refused: landlock.paths[${i}].path ${p.path} passes through the symlink ${links[0]}; ` +
             'without a mount namespace a rule follows no link: name the real path, or mark it `optional: true`',
           {
             issues: [

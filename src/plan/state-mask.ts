@@ -41,7 +41,7 @@ export function hideStateDir(policy: ResolvedPolicy, uid: number, fs: HostFs = r
       if (under(e.src, dir))
         throw new CordonError(
           'invalid_policy',
-          `Invalid policy: the bind of ${e.src} shows cordon's state directory ${dir} (every sandbox's record ` +
+          `Refused: the bind of ${e.src} shows cordon's state directory ${dir} (every sandbox's record ` +
             'and event socket), which no sandbox may see; bind another directory',
         )
       if (!under(dir, e.src)) continue

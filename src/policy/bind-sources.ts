@@ -73,7 +73,7 @@ function untrusted(link: string, host: HostPaths, writable: readonly string[]): 
 }
 
 export const refuse = (message: string) =>
-  new CordonError('invalid_policy', `Invalid policy: ${message}`, {
+  new CordonError('invalid_policy', `Refused: ${message}`, {
     issues: [{ code: 'invalid_value', path: ['filesystem'], message }],
   })
 

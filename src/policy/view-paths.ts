@@ -110,7 +110,7 @@ export function resolveViewPath(
     }
     hops.push({ at: next, target })
     if (links.push(`${next} -> ${target}`) > MAX_LINKS)
-      throw new CordonError('invalid_policy', `Invalid policy: ${path}: too many levels of symlinks`, {
+      throw new CordonError('invalid_policy', `Refused: ${path}: too many levels of symlinks`, {
         issues: [
           { code: 'invalid_value', path: ['filesystem'], message: `${path}: too many levels of symlinks` },
         ],
