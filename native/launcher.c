@@ -604,6 +604,15 @@ static void await_go(int fd)
 		close(fd);
 }
 
+/* The launcher's 'c': the sandbox is in the plan's cgroups (or the launcher failed, and said
+ * why). */
+static void await_cgroup_join(int fd)
+{
+	char c = 0;
+	if (read(fd, &c, 1) != 1 || c != 'c')
+		_exit(EXIT_CORDON);
+}
+
 /* Inside the namespaces: phases 1-2, then init + command or the command alone. */
 static noreturn void sandbox_main(const struct plan *p, struct command *cmd, struct pipes *pp,
 				  const sigset_t *forward)
@@ -632,9 +641,10 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		die_step(EXIT_CORDON, "clone namespaces", NULL, NULL, errno);
 	if (read(pp->sync[0], &go, 1) != 1 || go != 'g')
 		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
-	if (pp->hook_fd < 0) {
-		close(pp->sync[0]);
-	} else {
+	/* With OCI hooks the launcher joined the cgroup before the 'g' (its 'c' follows at once):
+	 * the pipe is the hooks' pause channel after this. */
+	if (pp->hook_fd >= 0) {
+		await_cgroup_join(pp->sync[0]);
 		close(pp->hook_fd);
 		hook_set_pause(pp->exec[1], pp->sync[0]); /* closed once they have run */
 	}
@@ -646,8 +656,6 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
 			die_step(EXIT_CORDON, "pdeathsig", NULL, NULL, errno);
 	}
-	if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP))
-		die_step(EXIT_CORDON, "unshare cgroup namespace", NULL, NULL, errno);
 	oci_join_mount(p);
 	cmd->saved_umask = umask(0);
 	size_t i = 0;
@@ -665,6 +673,14 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			view_leave();
 	}
 	cmd->first_op = i;
+	/* The launcher joined the cgroup while the view was built: done before anything here forks
+	 * (a child would stay outside) and before the cgroup namespace, whose root it is. */
+	if (pp->hook_fd < 0) {
+		await_cgroup_join(pp->sync[0]);
+		close(pp->sync[0]);
+	}
+	if ((p->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP))
+		die_step(EXIT_CORDON, "unshare cgroup namespace", NULL, NULL, errno);
 	console_open_inside(p);
 	if (pp->idmap[1] >= 0)
 		close(pp->idmap[1]);
@@ -1344,11 +1360,18 @@ int main(int argc, char **argv)
 		close(proc_dir);
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
+	/* 'g': the ids are mapped and the view can be built. A cgroup join by write is a migration,
+	 * which waits for an RCU grace period on a kernel without favordynmods (4-20 ms here, most
+	 * of a limited start): it runs while the sandbox builds its view, and 'c' says it is done.
+	 * OCI hooks use the pipe after the 'g': both are sent first, as before. */
+	if (pp.hook_fd < 0 && write(pp.sync[1], "g", 1) != 1)
+		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	if (joined)
 		ev_set_cgroup_join("clone3");
 	else if (join_cgroups(&p, pid))
 		ev_set_cgroup_join("write");
-	if (write(pp.sync[1], "g", 1) != 1)
+	if (write(pp.sync[1], pp.hook_fd < 0 ? "c" : "gc", pp.hook_fd < 0 ? 1 : 2) !=
+	    (pp.hook_fd < 0 ? 1 : 2))
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	ev_set_peer_fail_fd(-1);
 	if (pp.hook_fd >= 0)
