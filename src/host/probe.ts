@@ -78,6 +78,11 @@ export interface HostFacts {
     v2Controllers: string[]
     /** v1's blkio takes an io-weight here (blkioWeightAvailable). */
     blkioWeight: boolean
+    /** A cgroup mount has `favordynmods`: a process moved between groups waits for no RCU grace
+     * period (absent from facts read by older versions). */
+    favorDynmods?: boolean
+    /** Where cgroup2 is mounted, if it is. */
+    v2Mount?: string
   }
 }
 
@@ -101,19 +106,27 @@ function readSysctl(name: string): string | undefined {
 /** The cgroup file systems mounted here: the first cgroup2 mount, and each v1 mount's options. */
 export function cgroupMountEntries(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): {
   v2?: string
+  v2Options?: string[]
   v1: { mountPoint: string; options: string[] }[]
 } {
-  const out: { v2?: string; v1: { mountPoint: string; options: string[] }[] } = { v1: [] }
+  const out: { v2?: string; v2Options?: string[]; v1: { mountPoint: string; options: string[] }[] } = {
+    v1: [],
+  }
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ')
     if (!left || !right) continue
     const mountPoint = left.split(' ')[4]!
     const [fstype, , superOptions] = right.split(' ')
-    if (fstype === 'cgroup2') out.v2 ??= mountPoint
+    if (fstype === 'cgroup2' && !out.v2) {
+      out.v2 = mountPoint
+      out.v2Options = (superOptions ?? '').split(',')
+    }
     if (fstype === 'cgroup') out.v1.push({ mountPoint, options: (superOptions ?? '').split(',') })
   }
   return out
 }
+
+const FAVOR_DYNMODS = 'favordynmods'
 
 /** Reads the cgroup mounts: v2 alone, v1 alone, or both (hybrid). */
 export function cgroupLayout(mountinfo?: string): HostFacts['cgroup'] {
@@ -121,7 +134,7 @@ export function cgroupLayout(mountinfo?: string): HostFacts['cgroup'] {
   const v1 = mounts.v1.flatMap((m) =>
     m.options.filter(
       (opt) =>
-        !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(opt) &&
+        !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', FAVOR_DYNMODS].includes(opt) &&
         !opt.startsWith('release_agent'),
     ),
   )
@@ -140,6 +153,11 @@ export function cgroupLayout(mountinfo?: string): HostFacts['cgroup'] {
     v1Controllers: v1,
     v2Controllers,
     blkioWeight: v1.includes('blkio') && blkioWeightAvailable(),
+    // One mount with it puts the kernel-wide threadgroup rwsem in the mode that makes moves cheap.
+    ...(mounts.v2 ? { v2Mount: mounts.v2 } : {}),
+    favorDynmods: [mounts.v2Options ?? [], ...mounts.v1.map((m) => m.options)].some((o) =>
+      o.includes(FAVOR_DYNMODS),
+    ),
   }
 }
 

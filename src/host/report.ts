@@ -158,6 +158,8 @@ export function hostChecks(f: HostFacts): Check[] {
     })
   }
   const cg = f.cgroup
+  // v1 groups are joined by writing the pid (a move); v2's by clone3 into the group, no move.
+  const slowMoves = (cg.layout === 'v1' || cg.layout === 'hybrid') && cg.favorDynmods === false
   checks.push({
     id: 'cgroups',
     title: 'cgroups',
@@ -168,8 +170,13 @@ export function hostChecks(f: HostFacts): Check[] {
         : `${cg.layout}; v1: ${cg.v1Controllers.join(' ') || '-'}; v2: ${cg.v2Controllers.join(' ') || '-'}` +
           (cg.v1Controllers.includes('blkio') && !cg.blkioWeight
             ? '; v1 blkio takes no io-weight here (no BFQ I/O scheduler)'
-            : ''),
-    ...(cg.layout === 'none' ? { fix: 'mount cgroup2 on /sys/fs/cgroup' } : {}),
+            : '') +
+          (slowMoves ? `; ${SLOW_MOVES}` : ''),
+    ...(cg.layout === 'none'
+      ? { fix: 'mount cgroup2 on /sys/fs/cgroup' }
+      : slowMoves
+        ? { fix: favorDynmodsFix(cg.v2Mount) }
+        : {}),
     required: false,
   })
   const tiocsti = f.sysctls['dev.tty.legacy_tiocsti']
@@ -186,6 +193,17 @@ export function hostChecks(f: HostFacts): Check[] {
     })
   checks.push(...batteryFacts(f))
   return checks
+}
+
+/** Measured on a 6.18 VM (README, Benchmarks): the first move after a quiet spell 4-20 ms, with
+ * favordynmods 0.4 ms. The launcher overlaps it with the view's build (native/launcher.c). */
+const SLOW_MOVES =
+  "each sandbox with limits is moved into its v1 groups, which waits for an RCU grace period without favordynmods (4-20 ms, overlapped with the view's build)"
+
+function favorDynmodsFix(v2Mount: string | undefined): string {
+  return v2Mount
+    ? `for faster starts with limits: mount -o remount,favordynmods ${v2Mount} (kernel-wide; forks and exits cost a little more)`
+    : 'for faster starts with limits: mount -t cgroup -o none,name=favordynmods,favordynmods cgroup DIR (the option is kernel-wide; forks and exits cost a little more)'
 }
 
 /** What `cordon verify` relies on that differs between hosts: the 32-bit entry points and the

@@ -166,3 +166,25 @@ test('whether v1 blkio takes an io weight comes from the schedulers the kernel h
     line,
   )
 })
+
+// A v1 join is a move into the group, which waits for an RCU grace period unless a cgroup mount
+// has favordynmods (one is enough: the rwsem is kernel-wide). check names it with its fix.
+test('favordynmods comes from any cgroup mount, and check says what its absence costs', () => {
+  const mountinfo = (v2: string, v1: string) =>
+    `30 25 0:26 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 ${v2}\n` +
+    `31 25 0:27 / /sys/fs/cgroup/pids rw,nosuid - cgroup cgroup ${v1}\n`
+  const without = cgroupLayout(mountinfo('rw,nsdelegate', 'rw,pids'))
+  assert.equal(without.favorDynmods, false)
+  assert.equal(without.v2Mount, '/sys/fs/cgroup/unified')
+  assert.equal(cgroupLayout(mountinfo('rw,nsdelegate,favordynmods', 'rw,pids')).favorDynmods, true)
+  const v1 = cgroupLayout(mountinfo('rw', 'rw,pids,favordynmods'))
+  assert.equal(v1.favorDynmods, true)
+  assert.deepEqual(v1.v1Controllers, ['pids'])
+  const cg = cgroupLayout()
+  const lines = cordon(['check'], { timeout }).stdout.split('\n')
+  const at = lines.findIndex((l) => l.includes('cgroups'))
+  const slow = (cg.layout === 'v1' || cg.layout === 'hybrid') && !cg.favorDynmods
+  assert.equal(lines[at]?.includes('waits for an RCU grace period without favordynmods'), slow, lines[at])
+  if (slow && cg.v2Mount)
+    assert.ok(lines[at + 1]?.includes(`mount -o remount,favordynmods ${cg.v2Mount}`), lines[at + 1])
+})
