@@ -17,6 +17,7 @@ describe('--json outputs carry version', () => {
     { name: 'export', args: ['export', '--to', 'systemd', '--json', '-o', join(out, 'unit'), '--', 'true'] },
     { name: 'learn', args: ['learn', '--quiet', '--json', '-o', join(out, 'p.yaml'), '--', 'true'] },
     { name: 'ps', args: ['ps', '--json'] },
+    { name: 'plan --backend runc', args: ['plan', '--backend', 'runc', '--json'] },
   ]
   for (const { name, args } of cases)
     test(`${name} --json: version 1 first`, { timeout }, () => {

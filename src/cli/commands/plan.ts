@@ -86,6 +86,7 @@ async function planOnRuntime(
   }
   if (json) {
     const out = {
+      version: 1,
       backend,
       available: available.ok,
       ...(available.ok ? {} : { unavailable: available.why }),
