@@ -55,7 +55,7 @@ export const POLICY_OPTIONS = {
 export const POLICY_HELP = `Policy:
   -p, --policy FILE      policy file (YAML or JSON); see \`cordon schema\`
       --profile NAME     built-in profile to start from (default: default; ${Object.keys(PROFILES).join(', ')})
-      --ro SRC[:DEST]    bind SRC read-only at DEST (default: same path); repeatable
+      --ro SRC[:DEST]    bind SRC read-only at DEST (default: same path; relative: from here)
       --rw SRC[:DEST]    bind SRC read-write; \`--rw .\` makes the project writable
       --tmpfs DEST       private empty tmpfs at DEST (relative: from this directory)
       --net MODE         none (default), loopback or host
@@ -158,6 +158,25 @@ export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn
   )
 }
 
+/** A flag's destination relative to the caller's directory, as its source is (`--ro data:srv`,
+ * `--tmpfs ./cache`): the default view shows that directory at the same path. A policy file's
+ * destinations stay absolute (its base is the file's). */
+function flagEntryFrom(e: FilesystemEntry, cwd: string): FilesystemEntry {
+  if ('tmpfs' in e && typeof e.tmpfs === 'string' && !isAbsolute(e.tmpfs))
+    return { tmpfs: resolve(cwd, e.tmpfs) }
+  const bind =
+    'ro' in e
+      ? { key: 'ro' as const, spec: e.ro }
+      : 'rw' in e
+        ? { key: 'rw' as const, spec: e.rw }
+        : undefined
+  if (!bind || typeof bind.spec !== 'string') return e
+  const i = bind.spec.indexOf(':')
+  if (i <= 0 || isAbsolute(bind.spec.slice(i + 1))) return e
+  const spec = `${bind.spec.slice(0, i)}:${resolve(cwd, bind.spec.slice(i + 1))}`
+  return bind.key === 'ro' ? { ro: spec } : { rw: spec }
+}
+
 /** How the flags name the policy, for headings: its file, or the profile. */
 export function policyLabel(flags: PolicyFlagValues, positionalPolicy?: string): string {
   return flags.policy ?? positionalPolicy ?? `profile ${flags.profile ?? 'default'}`
@@ -190,19 +209,13 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
     if (!PROFILES[name]) throw unknownProfile(name, '--profile')
     base = { policy: PROFILES[name].policy, baseDir: cwd, label: `profile:${name}` }
   }
-  // A relative --tmpfs is the caller's directory's, as --ro, --rw and --cwd are (the default view
-  // shows that directory at the same path); a policy file's stays absolute (its base is the file's).
   const filesystem: FilesystemEntry[] = (
     flags.filesystemOrder ?? [
       ...(flags.ro ?? []).map((ro) => ({ ro })),
       ...(flags.rw ?? []).map((rw) => ({ rw })),
       ...(flags.tmpfs ?? []).map((tmpfs) => ({ tmpfs })),
     ]
-  ).map((e) =>
-    'tmpfs' in e && typeof e.tmpfs === 'string' && !isAbsolute(e.tmpfs)
-      ? { tmpfs: resolve(cwd, e.tmpfs) }
-      : e,
-  )
+  ).map((e) => flagEntryFrom(e, cwd))
   const set: Record<string, string> = {}
   for (const kv of flags.env ?? []) {
     const i = kv.indexOf('=')

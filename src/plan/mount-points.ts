@@ -93,11 +93,7 @@ export function refuseHostMountPoints(
   const mounted = kept.filter(puts)
   const issues = mounted.flatMap((e) => hostNameFor(e, mounted, fs, gofer) ?? [])
   if (!issues.length) return
-  throw new CordonError(
-    'invalid_policy',
-    `Refused on this host:\n  ${issues.map((i) => i.message).join('\n  ')}`,
-    {
-      issues,
-    },
-  )
+  throw new CordonError('invalid_policy', `Refused:\n  ${issues.map((i) => i.message).join('\n  ')}`, {
+    issues,
+  })
 }

@@ -172,7 +172,10 @@ describe('backends', { skip: why }, () => {
       assert.equal(refusedRun.status, 125, refusedRun.stderr)
       const refusedPlan = cordon(['plan', '--backend', backend, '--tcp-connect', '80'], { cwd: project })
       assert.equal(refusedPlan.status, 0, refusedPlan.stderr)
-      const words = refusedRun.stderr.replace(/^cordon: /, '').trim()
+      const words = refusedRun.stderr
+        .replace(/^cordon: /, '')
+        .replace(/^Refused: /, '')
+        .trim()
       assert.ok(
         refusedPlan.stdout.startsWith(
           `cordon run --backend ${backend} would refuse this policy here: ${words}\n`,

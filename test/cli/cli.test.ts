@@ -130,7 +130,7 @@ describe('cordon CLI', () => {
 
   // --ro, --rw and --cwd took a path relative to the caller's directory and --tmpfs refused one
   // (a newcomer's `--tmpfs ./cache`): the default view shows that directory at the same path.
-  test("--tmpfs DEST relative to the caller's directory, as --ro and --rw", () => {
+  test("--tmpfs DEST and --ro SRC:DEST relative to the caller's directory, as SRC is", () => {
     const project = projectDir()
     mkdirSync(join(project, 'cache'), { recursive: true })
     writeFileSync(join(project, 'cache', 'host-file'), '')
@@ -140,6 +140,15 @@ describe('cordon CLI', () => {
     assert.equal(r.status, 0, r.stderr)
     assert.equal(r.stdout, 'made\n')
     assert.ok(!existsSync(join(project, 'cache', 'made')))
+    // A bind's relative destination too (`--ro SRC:DEST`), where its source was already.
+    mkdirSync(join(project, 'shown'), { recursive: true })
+    const bound = cordon(
+      ['run', '--ro', '/usr/share:shown', '--', 'sh', '-c', `test -d ${project}/shown/doc && echo ok`],
+      {
+        cwd: project,
+      },
+    )
+    assert.equal(bound.stdout, 'ok\n', bound.stderr)
     const plan = cordon(['plan', '--tmpfs', 'cache'], { cwd: project })
     assert.match(plan.stdout, new RegExp(`tmpfs\\s+${project}/cache mode`))
     // A policy file's tmpfs is a path in the sandbox, written from /: refused with the fix.
@@ -152,6 +161,47 @@ describe('cordon CLI', () => {
     assert.match(
       file.stderr,
       /expected an absolute path, got `\.\/cache`; write it from \/ as seen inside the sandbox/,
+    )
+  })
+
+  // check said "can sandbox this user" (exit 0) and plan listed the tmpfs as `full` for a policy
+  // the run then refused (helper-125): both now ask what the run asks before it starts.
+  test('check and plan say what the run would refuse, in its words; check fails for it', () => {
+    const project = projectDir()
+    const run = cordon(['run', '--tmpfs', './nosuch', '--', 'true'], { cwd: project })
+    assert.equal(run.status, 125, run.stderr)
+    const words = 'needs ' + project + '/nosuch to exist in the read-only bind'
+    assert.ok(run.stderr.includes(words), run.stderr)
+    const check = cordon(['check', '--tmpfs', './nosuch'], { cwd: project })
+    assert.equal(check.status, 1, check.stdout)
+    assert.ok(check.stdout.includes(`cordon run refuses profile default here: `), check.stdout)
+    assert.ok(check.stdout.includes(words), check.stdout)
+    const quiet = cordon(['check', '-q', '--tmpfs', './nosuch'], { cwd: project })
+    assert.equal(quiet.status, 1)
+    assert.equal(quiet.stdout, '')
+    assert.ok(quiet.stderr.includes(words), quiet.stderr)
+    const json = JSON.parse(cordon(['check', '--json', '--tmpfs', './nosuch'], { cwd: project }).stdout) as {
+      refusal?: string
+    }
+    assert.ok(json.refusal?.includes(words), json.refusal)
+    const plan = cordon(['plan', '--tmpfs', './nosuch'], { cwd: project })
+    assert.ok(plan.stderr.includes(words) || plan.stdout.includes(words), plan.stdout + plan.stderr)
+    // The current directory: the run refuses to start from /tmp under the default profile; plan
+    // says so, check says so without failing (a fact of where one stands, not of the host).
+    const fromTmp = cordon(['check'], { cwd: '/tmp' })
+    assert.ok(
+      fromTmp.stdout.includes(
+        'cordon run refuses to start from this directory: the default profile shows the current directory',
+      ),
+      fromTmp.stdout,
+    )
+    assert.equal(fromTmp.status, cordon(['check'], { cwd: project }).status)
+    const planTmp = cordon(['plan'], { cwd: '/tmp' })
+    assert.ok(
+      planTmp.stdout.includes(
+        'cordon run would refuse this policy here: the default profile shows the current directory',
+      ),
+      planTmp.stdout,
     )
   })
 

@@ -6,7 +6,14 @@ import { enforcementStatus, hostContext } from '../../status/context.js'
 import { unacceptedGaps } from '../../status/statements.js'
 import { statementLines } from '../../status/describe.js'
 import { paint } from '../output.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel } from '../policy-flags.js'
+import {
+  POLICY_HELP,
+  POLICY_OPTIONS,
+  policyFromFlags,
+  policyLabel,
+  type PolicyFlagValues,
+} from '../policy-flags.js'
+import { cwdRefusal, runRefusal } from '../run-refusal.js'
 import { parseCommand } from '../args.js'
 import { starter } from '../../run/launcher-process.js'
 import { parseBackend, type RuntimeBackend } from '../../backends/runtime.js'
@@ -21,8 +28,10 @@ x32 ABI, the kernel switches for io_uring, userfaultfd, perf_event and bpf — t
 policy (the default profile unless policy options say otherwise), which layers enforce each of
 its statements here: full, partial or none. With --backend runc or gvisor: whether that runtime
 runs here (it is asked to run ls /), and the statements as it enforces them.
-Exit status 0 when \`cordon run\` can work for this user, 1 otherwise; a policy that \`cordon run\`
-would refuse here (a statement no layer enforces, not acknowledged) is named at the end.
+Exit status 0 when \`cordon run\` can work for this user with this policy, 1 otherwise: a policy
+that \`cordon run\` would refuse here (a statement no layer enforces, not acknowledged; a flag's
+missing source; a mount point it would make in a host directory) is named at the end, in the
+run's words. A current directory the run refuses to start from (a home, /tmp) is said too.
 
 ${POLICY_HELP}
 
@@ -100,11 +109,20 @@ export async function checkCommand(argv: string[]): Promise<number> {
       ? unacceptedGaps(policy, statements)
       : (await import('../../backends/status.js')).unenforcedTcp(policy, statements)
   ).map((g) => g.statement)
+  // Everything else the run refuses before it starts (a flag's missing source, a mount point it
+  // would make in a host directory, …), in its words: a refused policy fails the check, as a
+  // missing piece does (`cordon check -q && cordon run …`). Where the caller stands (a home,
+  // /tmp) is said, but fails nothing: it is no fact of the host or the policy.
+  const file = values.policy ?? positionals[0]
+  const flags: PolicyFlagValues = file === undefined ? values : { ...values, policy: file }
+  const refusal = await runRefusal(flags, policy, backend, statements, false)
+  const cwdNote = cwdRefusal(flags)
+  const ok = usable && refusal === undefined
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, refused, facts }, null, 2)}\n`,
+      `${JSON.stringify({ version: 1, usable, kernel: facts.kernel, arch: facts.arch, checks, statements, refused, ...(refusal ? { refusal } : {}), ...(cwdNote ? { here: cwdNote } : {}), facts }, null, 2)}\n`,
     )
-    return usable ? 0 : 1
+    return ok ? 0 : 1
   }
   if (values.quiet) {
     const c = paint(process.stderr)
@@ -114,12 +132,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
         (check) =>
           `cordon: ${c.red('✗')} ${check.title}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`,
       )
-    if (refused.length)
-      lines.push(
-        `cordon: cordon run refuses ${policyLabel(values, positionals[0])} here: no layer enforces ${refused.map((r) => `\`${r}\``).join(', ')}`,
-      )
+    if (refusal)
+      lines.push(`cordon: cordon run refuses ${policyLabel(values, positionals[0])} here: ${refusal}`)
     if (lines.length) process.stderr.write(`${lines.join('\n')}\n`)
-    return usable ? 0 : 1
+    return ok ? 0 : 1
   }
   const c = paint(process.stdout)
   const mark = { ok: c.green('✓'), partial: c.yellow('~'), missing: c.red('✗') }
@@ -138,16 +154,11 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const subject = policyLabel(values, positionals[0])
   const where = backend === 'native' ? 'on this host' : `under --backend ${backend} on this host`
   lines.push('', `statements of ${subject} ${where}:`, ...statementLines(statements, c))
-  if (refused.length)
-    lines.push(
-      '',
-      c.red(
-        `cordon run${backend === 'native' ? '' : ` --backend ${backend}`} refuses ${subject} here: no layer enforces ${refused.map((r) => `\`${r}\``).join(', ')} ` +
-          '(see above; `cordon run` says what to change)',
-      ),
-    )
+  const run = `cordon run${backend === 'native' ? '' : ` --backend ${backend}`}`
+  if (refusal) lines.push('', c.red(`${run} refuses ${subject} here: ${refusal}`))
+  if (cwdNote) lines.push('', c.yellow(`${run} refuses to start from this directory: ${cwdNote}`))
   process.stdout.write(`${lines.join('\n')}\n`)
-  return usable ? 0 : 1
+  return ok ? 0 : 1
 }
 
 /** A runtime installed is not a runtime that works (Debian's runsc fails `ls /` on some

@@ -1,10 +1,9 @@
 // cordon plan [POLICY] [flags] [--json]: the kernel operations a policy becomes, in order.
 import { enforcementStatus, hostContext } from '../../status/context.js'
-import { refuseUnenforced } from '../../status/statements.js'
 import { compilePlan } from '../../plan/compile.js'
-import { CordonError } from '../../errors.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, type PolicyFlagValues } from '../policy-flags.js'
+import { runRefusal } from '../run-refusal.js'
 import { parseCommand } from '../args.js'
 import { parseBackend, type RuntimeBackend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
@@ -39,7 +38,10 @@ export async function planCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   const backend = parseBackend(values.backend)
   const policy = policyFromFlags(values, positionals[0])
-  if (backend !== 'native') return planOnRuntime(policy, backend, values.json === true)
+  // A positional policy is a policy file as --policy is (guardProjectDir asks which).
+  const file = values.policy ?? positionals[0]
+  const flags: PolicyFlagValues = file === undefined ? values : { ...values, policy: file }
+  if (backend !== 'native') return planOnRuntime(flags, policy, backend, values.json === true)
   const plan = compilePlan(policy)
   const host = hostContext()
   const statements = enforcementStatus(policy, host)
@@ -50,12 +52,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   const lines = statementLines(statements)
   const header = `statements on this host (Landlock ABI ${host.landlock.abi}):`
   // What `cordon run` would say of it: a plan is printed even when the run would be refused.
-  let refusal = ''
-  try {
-    refuseUnenforced(policy, statements)
-  } catch (e) {
-    refusal = `\ncordon run would refuse this policy here: ${(e as Error).message}\n`
-  }
+  const refused = await runRefusal(flags, policy, 'native', statements)
+  const refusal = refused ? `\ncordon run would refuse this policy here: ${refused}\n` : ''
   process.stdout.write(`${describePlan(plan)}\n\n${header}\n${lines.join('\n')}\n${refusal}`)
   return 0
 }
@@ -63,27 +61,23 @@ export async function planCommand(argv: string[]): Promise<number> {
 /** What `cordon run --backend` would hand the runtime, built as the run builds it (so a policy
  * the run refuses is refused here with the same words), and its statements there. */
 async function planOnRuntime(
+  flags: PolicyFlagValues,
   policy: ResolvedPolicy,
   backend: RuntimeBackend,
   json: boolean,
 ): Promise<number> {
   const { backendAvailable, backendConfig } = await import('../../backends/runtime.js')
-  const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
+  const { backendStatus } = await import('../../backends/status.js')
   const { describeBundle } = await import('../../backends/describe-bundle.js')
   const { callerContext } = await import('../../host/caller.js')
   const { stringifyOci } = await import('../../seccomp/oci.js')
   const statements = backendStatus(policy, backend, { abi: 0 })
   const available = backendAvailable(backend)
   const caller = callerContext()
-  let bundle
-  let refusal: string | undefined
-  try {
-    refuseUnenforcedTcp(policy, statements, backend)
-    bundle = backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
-  } catch (e) {
-    if (!(e instanceof CordonError)) throw e
-    refusal = e.message
-  }
+  const refusal = await runRefusal(flags, policy, backend, statements)
+  const bundle = refusal
+    ? undefined
+    : backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
   if (json) {
     const out = {
       version: 1,
