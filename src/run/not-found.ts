@@ -6,6 +6,7 @@ import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
+import { mountAt, statementOf } from '../policy/view-paths.js'
 import { interpreterOf, resolveOnHost } from '../host/paths.js'
 import { fsPath } from '../host/path-bytes.js'
 import { shortened } from './shortened.js'
@@ -108,4 +109,28 @@ function onHost(command: string, path: string, cwd: string): string | undefined 
       return false
     }
   })
+}
+
+/** Why the sandbox's working directory (`cwd`, its own path) is missing, judged on the host: the
+ * launcher only knows chdir found nothing. A newcomer's `--cwd nosuch` in the project was told to
+ * show it with `--ro`, which then failed for a directory that does not exist. */
+export function chdirHint(policy: ResolvedPolicy, cwd: string): string | undefined {
+  if (!policy.namespaces.mount) return undefined
+  const at = mountAt(policy.filesystem, cwd)
+  if (!at) return undefined
+  const place = `\`${statementOf(at)}\``
+  if (at.kind !== 'bind')
+    return `${shortened(cwd)} is in ${place}, which starts empty: choose another (\`--cwd DIR\`), or make it there (a policy's \`mkdir: ${shortened(cwd)}\`)`
+  const host = resolve(at.src, cwd === at.dest ? '.' : cwd.slice(at.dest.length + (at.dest === '/' ? 0 : 1)))
+  if (onHostKind(host) !== 'missing') return undefined
+  return `${place} shows the host's ${shortened(host)} there, which does not exist: create it (\`mkdir -p ${shortened(host)}\`) or choose another (\`--cwd DIR\`)`
+}
+
+function onHostKind(path: string): 'missing' | 'present' {
+  try {
+    accessSync(fsPath(path), constants.F_OK)
+    return 'present'
+  } catch {
+    return 'missing'
+  }
 }

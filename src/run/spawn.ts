@@ -19,7 +19,7 @@ import {
   tagInput,
 } from './prepare.js'
 import type { SandboxProcess } from './sandbox-process.js'
-import { notFoundHint } from './not-found.js'
+import { chdirHint, notFoundHint } from './not-found.js'
 import { type ReadyRun, startSandbox } from './start.js'
 
 export type { PolicyInput, SandboxInput } from './prepare.js'
@@ -107,9 +107,12 @@ export function spawnWith(
       // the view, a policy that shows no files), for every reader of the event (the event
       // socket's too) and of `exited`.
       amend: (ev, run) => {
-        if (ev.event !== 'error' || !isStep(ev.step, 'exec') || ev.code !== 'ENOENT' || !run.policy)
-          return false
-        const hint = notFoundHint(run.policy, command, run.cwd ?? callerCwd())
+        if (ev.event !== 'error' || ev.code !== 'ENOENT' || !run.policy) return false
+        const hint = isStep(ev.step, 'exec')
+          ? notFoundHint(run.policy, command, run.cwd ?? callerCwd())
+          : isStep(ev.step, 'chdir') && run.policy.cwd !== undefined
+            ? chdirHint(run.policy, run.policy.cwd)
+            : undefined
         if (hint) ev.hint = hint
         return hint !== undefined
       },

@@ -2,7 +2,7 @@
 // program whose file is in the view but whose loader is not fails exec with ENOENT too, and a
 // 0700 working directory shuts out root's sandbox (an unprivileged id range) with EACCES.
 import assert from 'node:assert/strict'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -39,4 +39,27 @@ test('a 0700 working directory of root shuts out its sandbox, and the hint says 
     r.stderr,
     /chdir .* failed: the sandbox's user may not enter the working directory.*chmod a\+rX/,
   )
+})
+
+// A newcomer's `--cwd nosuch` in the project was told to show it with `--ro`, which then failed:
+// the host says it does not exist, where it would be, and what makes it.
+test('a working directory that does not exist: where it would be on the host, and the fix', () => {
+  const project = projectDir()
+  const r = cordon(['run', '-q', '--cwd', 'nosuch', '--', 'true'], { cwd: project })
+  assert.equal(r.status, 125, r.stderr)
+  assert.ok(
+    r.stderr.includes(
+      `chdir ${project}/nosuch failed: \`ro: ${project}\` shows the host's ${project}/nosuch there, which does not exist: create it (\`mkdir -p ${project}/nosuch\`) or choose another (\`--cwd DIR\`)`,
+    ),
+    r.stderr,
+  )
+  // The fix it names works.
+  const made = cordon(['run', '-q', '--cwd', 'made', '--', 'pwd'], { cwd: project })
+  assert.equal(made.status, 125)
+  mkdirSync(join(project, 'made'))
+  const fixed = cordon(['run', '-q', '--cwd', 'made', '--', 'pwd'], { cwd: project })
+  assert.equal(fixed.stdout, `${project}/made\n`, fixed.stderr)
+  // A tmpfs starts empty: no host directory to make.
+  const tmp = cordon(['run', '-q', '--cwd', '/tmp/x', '--', 'true'], { cwd: project })
+  assert.match(tmp.stderr, /\/tmp\/x is in `tmpfs: \/tmp`, which starts empty: choose another/)
 })
