@@ -3,7 +3,7 @@
 // shows no files at all (no `extends`), and a program reached through a link that leaves the view
 // (Debian's /usr/bin/cc → /etc/alternatives/cc, which `--profile minimal` does not show).
 import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
 import { mountAt, statementOf } from '../policy/view-paths.js'
@@ -32,11 +32,16 @@ export function notFoundHint(policy: ResolvedPolicy, name: string, cwd: string):
     if (!yours)
       return `${command} is not on this host either: no directory of the sandbox's PATH (${path}) holds it`
     const dir = dirname(yours)
-    const show = policy.namespaces.mount && !visibleInView(policy.filesystem, yours) ? `--ro ${dir} ` : ''
+    const needs = toolNeeds(yours)
+    const binds = policy.namespaces.mount
+      ? needs.binds.filter((b) => !visibleInView(policy.filesystem, b)).map((b) => `--ro ${b}`)
+      : []
+    const show = [...binds, ...needs.env.map((v) => `--env ${v}`)].map((f) => `${f} `).join('')
     return (
       `${command} is ${yours} on your PATH, in a directory the sandbox's PATH (${path}) does not search: ` +
       `run it by its path (\`cordon run ${show}-- ${yours}\`), or add the directory to the sandbox's ` +
-      `(\`--env PATH=${dir}:${path}\`${show ? ` with \`${show.trim()}\`` : ''})`
+      `(\`--env PATH=${dir}:${path}\`${show ? ` with \`${show.trim()}\`` : ''})` +
+      (needs.why ? `; ${needs.why}` : '')
     )
   }
   if (!policy.namespaces.mount) return undefined
@@ -133,4 +138,34 @@ function onHostKind(path: string): 'missing' | 'present' {
   } catch {
     return 'missing'
   }
+}
+
+/** What a tool on the caller's PATH needs shown besides its file: its directory, and where its
+ * link leads (npm → ../lib/node_modules/…); for the per-user managers that newcomers meet, their
+ * whole tree (pyenv's shims run $PYENV_ROOT/libexec/pyenv; rustup's proxies, cargo among them,
+ * read ~/.rustup, found through RUSTUP_HOME since the sandbox's HOME is /tmp). */
+function toolNeeds(file: string): { binds: string[]; env: string[]; why?: string } {
+  const { real } = resolveOnHost(file)
+  const shims = /^(.*\/\.pyenv)\/shims\/[^/]+$/.exec(file)
+  if (shims)
+    return {
+      binds: [shims[1]!],
+      env: [],
+      why: `pyenv's shims run ${shims[1]}/libexec/pyenv, hence all of ${shims[1]}`,
+    }
+  if (real.endsWith('/rustup')) {
+    const home = process.env.HOME ?? '/root'
+    const rustup = process.env.RUSTUP_HOME ?? `${home}/.rustup`
+    const cargo = process.env.CARGO_HOME ?? dirname(dirname(real))
+    return {
+      binds: [cargo, rustup],
+      env: [`RUSTUP_HOME=${rustup}`, `CARGO_HOME=${cargo}`],
+      why: `${basename(file)} is rustup's proxy, which reads its toolchains from ${rustup}`,
+    }
+  }
+  const dirs = [dirname(file), dirname(real)]
+  // The nearest directory holding both (a version's tree: nvm's node/vX), else each.
+  let common = dirs[0]!
+  while (!(dirs[1] === common || dirs[1]!.startsWith(`${common}/`))) common = dirname(common)
+  return { binds: common === '/' ? [...new Set(dirs)] : [common], env: [] }
 }

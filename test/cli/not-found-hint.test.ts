@@ -108,6 +108,52 @@ describe('a command not found in the sandbox: the host says why', () => {
     )
   })
 
+  // The bind that shows a tool's file was not enough for the managers newcomers meet: rustup's
+  // proxies read ~/.rustup, pyenv's shims run ~/.pyenv/libexec/pyenv, npm links into its tree.
+  test("a per-user tool manager's whole tree, and what else it reads, are named", () => {
+    const home = join(dir, 'home')
+    const shims = join(home, '.pyenv', 'shims')
+    const cargoBin = join(home, '.cargo', 'bin')
+    const version = join(home, '.nvm', 'v1')
+    for (const d of [shims, cargoBin, join(version, 'bin'), join(version, 'lib', 'npm')])
+      mkdirSync(d, { recursive: true })
+    writeFileSync(join(shims, 'pytool'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+    writeFileSync(join(cargoBin, 'rustup'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+    symlinkSync('rustup', join(cargoBin, 'cargo'))
+    writeFileSync(join(version, 'lib', 'npm', 'cli.js'), '#!/bin/sh\necho npm ran\n', { mode: 0o755 })
+    symlinkSync('../lib/npm/cli.js', join(version, 'bin', 'npmtool'))
+    // RUSTUP_HOME and CARGO_HOME unset: rustup's defaults under HOME.
+    const env = {
+      HOME: home,
+      RUSTUP_HOME: undefined,
+      CARGO_HOME: undefined,
+      PATH: `${shims}:${cargoBin}:${join(version, 'bin')}:/usr/bin:/bin`,
+    }
+    const hint = (name: string) => cordon(['run', '--', name], { cwd: bin, env }).stderr
+    assert.ok(
+      hint('pytool').includes(`(\`cordon run --ro ${home}/.pyenv -- ${shims}/pytool\`)`),
+      hint('pytool'),
+    )
+    const cargo = hint('cargo')
+    assert.ok(
+      cargo.includes(
+        `--ro ${home}/.cargo --ro ${home}/.rustup --env RUSTUP_HOME=${home}/.rustup --env CARGO_HOME=${home}/.cargo -- ${cargoBin}/cargo`,
+      ),
+      cargo,
+    )
+    assert.ok(
+      cargo.includes(`cargo is rustup's proxy, which reads its toolchains from ${home}/.rustup`),
+      cargo,
+    )
+    // A link into its own tree: the tree, and the fix works.
+    assert.ok(
+      hint('npmtool').includes(`\`cordon run --ro ${version} -- ${version}/bin/npmtool\``),
+      hint('npmtool'),
+    )
+    const fixed = cordon(['run', '--ro', version, '--', `${version}/bin/npmtool`], { cwd: bin })
+    assert.equal(fixed.stdout, 'npm ran\n', fixed.stderr)
+  })
+
   // A policy of /usr alone on a merged-/usr host: /bin and the loader's /lib64 are links there.
   const usrOnly = join(dir, 'usr-only.yaml')
   writeFileSync(usrOnly, 'version: 1\nfilesystem:\n  - ro: /usr\nenv:\n  set:\n    PATH: /usr/bin\n')
