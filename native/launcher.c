@@ -466,6 +466,15 @@ static int has_hooks(const struct plan *p)
 	return 0;
 }
 
+/* Whether the sandbox may build its view before its cgroup join is done (the 'g', then the
+ * 'c'): not with OCI hooks, whose pause channel is the same pipe (createRuntime, prestart), nor
+ * with createContainer hooks, which run in the sandbox during the view's build and must be in
+ * the container's groups, as runc puts them (helper-124). */
+static int joins_during_view(const struct plan *p, int hook_fd)
+{
+	return hook_fd < 0 && !has_hooks(p);
+}
+
 static int has_idmapped_binds(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_ops; i++)
@@ -550,8 +559,13 @@ static int join_cgroups(const struct plan *p, pid_t pid)
 		joined++;
 		snprintf(path, sizeof path, "%s/cgroup.procs", p->ops[i].s1);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, num, strlen(num)) < 0)
-			die_step(EXIT_CORDON, "join cgroup", p->ops[i].s1, NULL, errno);
+		if (fd < 0 || write(fd, num, strlen(num)) < 0) {
+			/* The sandbox may be building its view meanwhile: it must not go on (an OCI
+			 * plan has no parent-death signal) to fail a step of its own or outlive the run. */
+			int e = errno;
+			kill(pid, SIGKILL);
+			die_step(EXIT_CORDON, "join cgroup", p->ops[i].s1, NULL, e);
+		}
 		close(fd);
 	}
 	return joined;
@@ -643,10 +657,14 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		_exit(EXIT_CORDON); /* the launcher died or failed: it has reported why */
 	/* With OCI hooks the launcher joined the cgroup before the 'g' (its 'c' follows at once):
 	 * the pipe is the hooks' pause channel after this. */
-	if (pp->hook_fd >= 0) {
+	int join_awaited = !joins_during_view(p, pp->hook_fd);
+	if (join_awaited)
 		await_cgroup_join(pp->sync[0]);
+	if (pp->hook_fd >= 0) {
 		close(pp->hook_fd);
 		hook_set_pause(pp->exec[1], pp->sync[0]); /* closed once they have run */
+	} else if (join_awaited) {
+		close(pp->sync[0]);
 	}
 	if (remapped) {
 		if (setresgid((gid_t)inside_gid, (gid_t)inside_gid, (gid_t)inside_gid) ||
@@ -675,7 +693,7 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	cmd->first_op = i;
 	/* The launcher joined the cgroup while the view was built: done before anything here forks
 	 * (a child would stay outside) and before the cgroup namespace, whose root it is. */
-	if (pp->hook_fd < 0) {
+	if (!join_awaited) {
 		await_cgroup_join(pp->sync[0]);
 		close(pp->sync[0]);
 	}
@@ -1363,16 +1381,19 @@ int main(int argc, char **argv)
 	/* 'g': the ids are mapped and the view can be built. A cgroup join by write is a migration,
 	 * which waits for an RCU grace period on a kernel without favordynmods (4-20 ms here, most
 	 * of a limited start): it runs while the sandbox builds its view, and 'c' says it is done.
-	 * OCI hooks use the pipe after the 'g': both are sent first, as before. */
-	if (pp.hook_fd < 0 && write(pp.sync[1], "g", 1) != 1)
+	 * With OCI hooks both are sent together after the join (joins_during_view). */
+	int late = joins_during_view(&p, pp.hook_fd);
+	if (late && write(pp.sync[1], "g", 1) != 1)
 		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
 	if (joined)
 		ev_set_cgroup_join("clone3");
 	else if (join_cgroups(&p, pid))
 		ev_set_cgroup_join("write");
-	if (write(pp.sync[1], pp.hook_fd < 0 ? "c" : "gc", pp.hook_fd < 0 ? 1 : 2) !=
-	    (pp.hook_fd < 0 ? 1 : 2))
-		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, errno);
+	if (write(pp.sync[1], late ? "c" : "gc", late ? 1 : 2) != (late ? 1 : 2)) {
+		int e = errno;
+		kill(pid, SIGKILL);
+		die_step(EXIT_CORDON, "start sandbox", NULL, NULL, e);
+	}
 	ev_set_peer_fail_fd(-1);
 	if (pp.hook_fd >= 0)
 		hook_relay(pid, pp.exec[0], pp.sync[1], pp.hook_fd);

@@ -15,14 +15,17 @@ import { makeCgroup } from '../../src/run/sandbox-cgroup.js'
 import { insertOpsAfterFirst } from '../../src/plan/encode.js'
 import { cgroupAccess } from '../../src/cgroup/select.js'
 import { LAUNCHER_UNDER_TEST, isRoot, projectDir } from '../helpers.js'
+import type { FilesystemEntry } from '../../src/policy/schema.js'
 
 const access = cgroupAccess()
 const skip = !isRoot ? 'needs root to make cgroups' : !access.ok ? `no cgroup here: ${access.why}` : false
 
 /** The default profile's plan for this project, joining `dirs`. */
-function planJoining(dirs: string[], name: string): string {
+function planJoining(dirs: string[], name: string, extra: FilesystemEntry[] = []): string {
   const dir = projectDir()
-  const resolved = resolvePolicy({ policy: PROFILES.default!.policy, baseDir: dir, label: 'default' }, dir)
+  const base = PROFILES.default!.policy
+  const policy = { ...base, filesystem: [...(base.filesystem ?? []), ...extra] }
+  const resolved = resolvePolicy({ policy, baseDir: dir, label: 'default' }, dir)
   const plan = compilePlan(resolved, { uid: 0, gid: 0, cwd: dir, arch: process.arch })
   const file = join(dir, name)
   writeFileSync(
@@ -82,5 +85,17 @@ describe('the cgroup join, overlapped with the view', { skip }, () => {
     assert.ok(r.stderr.includes(gone), r.stderr)
     // Said once: the sandbox, waiting for the join, does not report a failure of its own.
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    // Nor one of its view, which it builds meanwhile: it is killed when the join fails
+    // (helper-124: an OCI plan has no parent-death signal, and both failures were reported).
+    const both = planJoining([gone], 'both.plan', [{ ro: '/cordon-test-no-such-source:/tmp/x' }])
+    for (let i = 0; i < 5; i++) {
+      const b = spawnSync(LAUNCHER_UNDER_TEST, [both, '--', '/bin/echo', 'ran'], {
+        cwd: projectDir(),
+        encoding: 'utf8',
+      })
+      assert.equal(b.status, 125, b.stderr)
+      assert.equal(b.stdout, '')
+      assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr)
+    }
   })
 })

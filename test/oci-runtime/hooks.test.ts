@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 
-import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, RUNC, waitUntil } from './bundle.js'
+import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip, RUNC, spawnOut, waitUntil } from './bundle.js'
+import { canStrace, LAUNCHER } from '../helpers.js'
 
 const skip = ociSkip('cordon-oci creates containers as root')
 
@@ -248,5 +249,36 @@ describe('cordon-oci hooks', { skip }, () => {
       assert.equal(r.stdout, 'tmpfs\nbound\npre\n', runtime)
     }
     assert.deepEqual(ours(), before, 'no mount reached the host’s namespace')
+  })
+  // The launcher joins the container's groups while the sandbox builds its view, unless hooks
+  // run in it then: a createContainer hook ran outside the groups, its children escaping the pids
+  // and memory limits, whenever the join (a cgroup move, which waits for an RCU grace period on
+  // an idle host) took more than 1-2 ms (helper-124). The launcher's opens are slowed here by 20
+  // ms each (strace on the launcher alone) to make that wait certain.
+  test('a createContainer hook runs in the container’s groups, however slow the join', (t) => {
+    if (!canStrace()) return t.skip('needs strace to slow the launcher')
+    const b: Bundle = makeBundle(['sh', '-c', 'true'])
+    t.after(() => b.cleanup())
+    const group = `cordon-test-hook-${process.pid}`
+    b.write((c) => {
+      c.linux = { ...(c.linux as object), cgroupsPath: `/${group}`, resources: { pids: { limit: 64 } } }
+      c.hooks = {
+        createContainer: [
+          { path: '/bin/sh', args: ['sh', '-c', `grep ':pids:' /proc/self/cgroup > ${b.dir}/hook.cg`] },
+        ],
+      }
+    })
+    const slow = join(b.dir, 'slow-launcher.sh')
+    writeFileSync(
+      slow,
+      `#!/bin/sh\nexec strace -qq -o /dev/null -e trace=openat -e inject=openat:delay_enter=20000 ${LAUNCHER} "$@"\n`,
+      { mode: 0o755 },
+    )
+    const r = spawnOut(CORDON_OCI, ['--root', b.root, 'run', 'slowjoin'], {
+      cwd: b.dir,
+      env: { CORDON_LAUNCHER: slow },
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(readFileSync(join(b.dir, 'hook.cg'), 'utf8'), new RegExp(`:pids:/${group}\\b`))
   })
 })
