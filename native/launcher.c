@@ -1379,8 +1379,9 @@ int main(int argc, char **argv)
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	/* 'g': the ids are mapped and the view can be built. A cgroup join by write is a migration,
-	 * which waits for an RCU grace period on a kernel without favordynmods (4-20 ms here, most
-	 * of a limited start): it runs while the sandbox builds its view, and 'c' says it is done.
+	 * which waits for an RCU grace period on a kernel without favordynmods (0.4-20 ms measured
+	 * on one VM, by the kernel's state): it runs while the sandbox builds its view, which hides
+	 * that much of it, and 'c' says it is done.
 	 * With OCI hooks both are sent together after the join (joins_during_view). */
 	int late = joins_during_view(&p, pp.hook_fd);
 	if (late && write(pp.sync[1], "g", 1) != 1)

@@ -195,10 +195,11 @@ export function hostChecks(f: HostFacts): Check[] {
   return checks
 }
 
-/** Measured on a 6.18 VM (README, Benchmarks): the first move after a quiet spell 4-20 ms, with
- * favordynmods 0.4 ms. The launcher overlaps it with the view's build (native/launcher.c). */
+/** Measured on a 6.18 VM (README, Benchmarks): a first move 4.6-20.6 ms at one time and 0.4-0.6
+ * ms at another, by the kernel's state; with favordynmods 0.4 ms. The launcher overlaps it with
+ * the view's build (native/launcher.c). */
 const SLOW_MOVES =
-  "each sandbox with limits is moved into its v1 groups, which waits for an RCU grace period without favordynmods (4-20 ms, overlapped with the view's build)"
+  "each sandbox with limits is moved into its v1 groups, which waits for an RCU grace period without favordynmods (up to 20 ms measured, partly overlapped with the view's build)"
 
 function favorDynmodsFix(v2Mount: string | undefined): string {
   return v2Mount

@@ -1,6 +1,6 @@
 // The launcher joins the plan's cgroups while the sandbox builds its view (native/launcher.c: the
 // 'g' then the 'c'): a migration by write waits for an RCU grace period on a kernel without
-// favordynmods, 4-20 ms that were most of a limited start. What must still hold: the command and
+// favordynmods (up to 20 ms measured), most of a limited start then. What must still hold: the command and
 // everything it forks are in the groups, the cgroup namespace's root is the joined group, and a
 // join that fails runs nothing of the command.
 import assert from 'node:assert/strict'
