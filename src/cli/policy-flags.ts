@@ -177,6 +177,13 @@ function flagEntryFrom(e: FilesystemEntry, cwd: string): FilesystemEntry {
   return bind.key === 'ro' ? { ro: spec } : { rw: spec }
 }
 
+/** The flags with a positional policy (`cordon plan FILE`) as --policy: guardProjectDir and
+ * checkFlagSources ask whether a policy file was given. */
+export function withPolicyFile(flags: PolicyFlagValues, positional: string | undefined): PolicyFlagValues {
+  const file = flags.policy ?? positional
+  return file === undefined ? flags : { ...flags, policy: file }
+}
+
 /** How the flags name the policy, for headings: its file, or the profile. */
 export function policyLabel(flags: PolicyFlagValues, positionalPolicy?: string): string {
   return flags.policy ?? positionalPolicy ?? `profile ${flags.profile ?? 'default'}`

@@ -6,13 +6,7 @@ import { enforcementStatus, hostContext } from '../../status/context.js'
 import { unacceptedGaps } from '../../status/statements.js'
 import { statementLines } from '../../status/describe.js'
 import { paint } from '../output.js'
-import {
-  POLICY_HELP,
-  POLICY_OPTIONS,
-  policyFromFlags,
-  policyLabel,
-  type PolicyFlagValues,
-} from '../policy-flags.js'
+import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, policyLabel, withPolicyFile } from '../policy-flags.js'
 import { cwdRefusal, runRefusal } from '../run-refusal.js'
 import { parseCommand } from '../args.js'
 import { starter } from '../../run/launcher-process.js'
@@ -113,8 +107,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   // would make in a host directory, …), in its words: a refused policy fails the check, as a
   // missing piece does (`cordon check -q && cordon run …`). Where the caller stands (a home,
   // /tmp) is said, but fails nothing: it is no fact of the host or the policy.
-  const file = values.policy ?? positionals[0]
-  const flags: PolicyFlagValues = file === undefined ? values : { ...values, policy: file }
+  const flags = withPolicyFile(values, positionals[0])
   const refusal = await runRefusal(flags, policy, backend, statements, false)
   const cwdNote = cwdRefusal(flags)
   const ok = usable && refusal === undefined
@@ -144,17 +137,15 @@ export async function checkCommand(argv: string[]): Promise<number> {
     lines.push(`  ${mark[check.status]} ${check.title.padEnd(20)} ${check.detail}`)
     if (check.fix) lines.push(`    ${c.dim('fix:')} ${check.fix}`)
   }
+  const run = `cordon run${backend === 'native' ? '' : ` --backend ${backend}`}`
   lines.push(
     usable
-      ? c.green(`cordon run${backend === 'native' ? '' : ` --backend ${backend}`} can sandbox this user.`)
-      : c.red(
-          `cordon run${backend === 'native' ? '' : ` --backend ${backend}`} cannot work here until the ✗ above are fixed.`,
-        ),
+      ? c.green(`${run} can sandbox this user.`)
+      : c.red(`${run} cannot work here until the ✗ above are fixed.`),
   )
   const subject = policyLabel(values, positionals[0])
   const where = backend === 'native' ? 'on this host' : `under --backend ${backend} on this host`
   lines.push('', `statements of ${subject} ${where}:`, ...statementLines(statements, c))
-  const run = `cordon run${backend === 'native' ? '' : ` --backend ${backend}`}`
   if (refusal) lines.push('', c.red(`${run} refuses ${subject} here: ${refusal}`))
   if (cwdNote) lines.push('', c.yellow(`${run} refuses to start from this directory: ${cwdNote}`))
   process.stdout.write(`${lines.join('\n')}\n`)

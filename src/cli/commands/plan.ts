@@ -2,7 +2,13 @@
 import { enforcementStatus, hostContext } from '../../status/context.js'
 import { compilePlan } from '../../plan/compile.js'
 import { describePlan, planToJson } from '../../plan/describe.js'
-import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags, type PolicyFlagValues } from '../policy-flags.js'
+import {
+  POLICY_HELP,
+  POLICY_OPTIONS,
+  policyFromFlags,
+  type PolicyFlagValues,
+  withPolicyFile,
+} from '../policy-flags.js'
 import { runRefusal } from '../run-refusal.js'
 import { parseCommand } from '../args.js'
 import { parseBackend, type RuntimeBackend } from '../../backends/runtime.js'
@@ -38,9 +44,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   const backend = parseBackend(values.backend)
   const policy = policyFromFlags(values, positionals[0])
-  // A positional policy is a policy file as --policy is (guardProjectDir asks which).
-  const file = values.policy ?? positionals[0]
-  const flags: PolicyFlagValues = file === undefined ? values : { ...values, policy: file }
+  const flags = withPolicyFile(values, positionals[0])
   if (backend !== 'native') return planOnRuntime(flags, policy, backend, values.json === true)
   const plan = compilePlan(policy)
   const host = hostContext()
