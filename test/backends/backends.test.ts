@@ -206,6 +206,20 @@ describe('backends', { skip: why }, () => {
     }
   })
 
+  // The container's init says only ENOENT; the host says why, as natively (helper-125).
+  test("a command not found under runc gets the host's hint; a command's own 127 does not", () => {
+    const mine = join(project, 'mine')
+    mkdirSync(mine, { recursive: true })
+    writeFileSync(join(mine, 'mytool'), '#!/bin/sh\necho mine\n', { mode: 0o755 })
+    const env = { PATH: `${mine}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+    const r = cordon(['run', '--backend', 'runc', '-q', '--', 'mytool'], { cwd: join(project, 'mine'), env })
+    assert.equal(r.status, 127, r.stderr)
+    assert.ok(r.stderr.includes(`exec mytool: mytool is ${mine}/mytool on your PATH`), r.stderr)
+    const own = cordon(['run', '--backend', 'runc', '-q', '--', 'sh', '-c', 'exit 127'], { cwd: project })
+    assert.equal(own.status, 127)
+    assert.equal(own.stderr, '')
+  })
+
   test('run: stdio, exit status, the view, setup errors and timeouts as with the native backend', () => {
     for (const backend of ['runc', 'gvisor']) {
       const r = cordon(

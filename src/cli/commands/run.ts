@@ -11,7 +11,7 @@ import { preparedRun, spawnWith } from '../../run/spawn.js'
 import type { SandboxProcess } from '../../run/sandbox-process.js'
 import { CACHE_VERSION, type CachedRun, writeCachedRun } from '../../run/plan-cache.js'
 import { type HostRead, startRecording } from '../../host/reads.js'
-import { hasEscapedBytes, rawEnvValue } from '../../host/path-bytes.js'
+import { callerCwd, hasEscapedBytes, rawEnvValue } from '../../host/path-bytes.js'
 import { buildId, fastRunArgs, runKey } from '../run-fast-args.js'
 import { warnOwnInstall } from '../../plan/own-install.js'
 import { callerLogin } from '../../host/login.js'
@@ -359,5 +359,12 @@ async function runOnBackend(
   // The limits' words, as natively (run-report.ts): a runtime's statuses say only 137 or 2.
   const why = REASONS[result.reason]
   if (why) warn(why(policy))
+  // Not found: the container's init said only ENOENT; the host says why, as natively (spawn()'s
+  // hint). A hint means the view cannot hold the command, so the 127 was not the command's own.
+  if (result.code === 127 && command[0] !== undefined) {
+    const { notFoundHint } = await import('../../run/not-found.js')
+    const hint = notFoundHint(policy, command[0], callerCwd())
+    if (hint) warn(`exec ${command[0]}: ${hint}`)
+  }
   return result.code
 }
