@@ -68,7 +68,7 @@ function untrusted(link: string, host: HostPaths, writable: readonly string[]): 
   // cannot tell its links from the system's. Only the system's own directories are trusted,
   // where no project lives (a bind of them read-write is the caller's explicit choice).
   if (posix.dirname(link) !== '/' && !SYSTEM_DIRS.some((d) => under(link, d)))
-    return `it lies outside the system directories (/, ${SYSTEM_DIRS.join(', ')}), where an earlier sandbox of a root caller could have planted it`
+    return `it lies outside the system directories (/, ${SYSTEM_DIRS.join(', ')}), where a root caller's sandbox writes as root, so its links look like the system's`
   return undefined
 }
 
