@@ -205,7 +205,10 @@ const LINGER = '; sleep 1'
 
 /** `cordon run <flags> -- <command>` piped through a reader that ignores SIGINT, then its status. */
 function piped(flags: string[], command: string[]): string[] {
-  const script = `"$1" "$2" run -q "\${@:4}" | (trap '' INT QUIT; cat); echo "rc=\${PIPESTATUS[0]}"${LINGER}`
+  // The outer shell traps SIGINT: without it, bash decides from which of the pipeline's processes
+  // it reaps first whether the Ctrl-C was handled, and at times died of it before printing rc=
+  // (all four modes, with the launchers before and after 4fcca7d alike, more often under load).
+  const script = `trap : INT; "$1" "$2" run -q "\${@:4}" | (trap '' INT QUIT; cat); echo "rc=\${PIPESTATUS[0]}"${LINGER}`
   return ['/bin/bash', '-c', script, 'bash', process.execPath, CLI, '', ...flags, '--', ...command]
 }
 
