@@ -184,9 +184,15 @@ export function withPolicyFile(flags: PolicyFlagValues, positional: string | und
   return file === undefined ? flags : { ...flags, policy: file }
 }
 
-/** How the flags name the policy, for headings: its file, or the profile. */
+/** How the flags name the policy, for headings: its file, or the profile, and the flags that
+ * change it (`profile default with --tmpfs`: a newcomer's flagged policy read as the profile's). */
 export function policyLabel(flags: PolicyFlagValues, positionalPolicy?: string): string {
-  return flags.policy ?? positionalPolicy ?? `profile ${flags.profile ?? 'default'}`
+  const base = flags.policy ?? positionalPolicy ?? `profile ${flags.profile ?? 'default'}`
+  const given = flags as Readonly<Record<string, unknown>>
+  const changed = Object.keys(POLICY_OPTIONS).filter(
+    (k) => k !== 'policy' && k !== 'profile' && given[k] !== undefined && given[k] !== false,
+  )
+  return changed.length ? `${base} with ${changed.map((k) => `--${k}`).join(' ')}` : base
 }
 
 /** Builds the overlay from flags and resolves it on top of --policy or --profile. */

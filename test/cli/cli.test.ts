@@ -174,7 +174,7 @@ describe('cordon CLI', () => {
     assert.ok(run.stderr.includes(words), run.stderr)
     const check = cordon(['check', '--tmpfs', './nosuch'], { cwd: project })
     assert.equal(check.status, 1, check.stdout)
-    assert.ok(check.stdout.includes(`cordon run refuses profile default here: `), check.stdout)
+    assert.ok(check.stdout.includes(`cordon run refuses profile default with --tmpfs here: `), check.stdout)
     assert.ok(check.stdout.includes(words), check.stdout)
     const quiet = cordon(['check', '-q', '--tmpfs', './nosuch'], { cwd: project })
     assert.equal(quiet.status, 1)
