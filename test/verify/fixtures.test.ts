@@ -43,10 +43,13 @@ function startVerify(args: string[]): {
   return { child, done }
 }
 
-/** Resolves once the battery runs: a launcher (cordon-exec) is a child of the verify process. */
-async function batteryRunning(pid: number, timeoutMs = 30_000): Promise<void> {
+/** Resolves once the battery runs: a launcher (cordon-exec) is a child of the verify process.
+ * Two minutes: in CI a fork bomb of another file (verify/oom-bomb) can hold both CPUs while this
+ * verify starts (CI15 waited 30 s in vain); a verify that ended first is said at once. */
+async function batteryRunning(pid: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
+    if (!existsSync(`/proc/${pid}`)) throw new Error(`verify (pid ${pid}) ended before its battery was seen`)
     let kids: string[] = []
     try {
       kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
