@@ -18,6 +18,7 @@ import {
   sharedContents,
   sharedDirectoryAt,
   sharedRelation,
+  splitBind,
   unknownProfile,
 } from '../policy/resolve.js'
 import type { FilesystemEntry, Policy } from '../policy/schema.js'
@@ -171,9 +172,9 @@ function flagEntryFrom(e: FilesystemEntry, cwd: string): FilesystemEntry {
         ? { key: 'rw' as const, spec: e.rw }
         : undefined
   if (!bind || typeof bind.spec !== 'string') return e
-  const i = bind.spec.indexOf(':')
-  if (i <= 0 || isAbsolute(bind.spec.slice(i + 1))) return e
-  const spec = `${bind.spec.slice(0, i)}:${resolve(cwd, bind.spec.slice(i + 1))}`
+  const { src, dest } = splitBind(bind.spec)
+  if (dest === undefined || isAbsolute(dest)) return e
+  const spec = `${src}:${resolve(cwd, dest)}`
   return bind.key === 'ro' ? { ro: spec } : { rw: spec }
 }
 

@@ -9,30 +9,11 @@ import { refuseUnenforced, type StatementStatus } from '../status/statements.js'
 import { checkFlagSources, guardProjectDir, type PolicyFlagValues } from './policy-flags.js'
 import { callerContext } from '../host/caller.js'
 
-/** The refusal's message, or undefined when the run would start. `statements` are the policy's
- * on that backend; `here`: also what is refused of the current directory (a home, /tmp or / under
- * the default profile), a fact of where the caller stands rather than of the host or the policy.
- * Other errors (a bug, not a refusal) are thrown. */
-export async function runRefusal(
-  flags: PolicyFlagValues,
-  policy: ResolvedPolicy,
-  backend: Backend,
-  statements: StatementStatus[],
-  here = true,
-): Promise<string | undefined> {
+/** The message of the refusal `step` throws (a CordonError), or undefined when it returns. Other
+ * errors (a bug, not a refusal) are thrown. */
+export async function refusalOf(step: () => unknown): Promise<string | undefined> {
   try {
-    if (here) guardProjectDir(flags, 'run')
-    checkFlagSources(flags)
-    if (backend === 'native') {
-      refuseUnenforced(policy, statements)
-      compilePlan(policy)
-    } else {
-      const { refuseUnenforcedTcp } = await import('../backends/status.js')
-      const { backendConfig } = await import('../backends/runtime.js')
-      refuseUnenforcedTcp(policy, statements, backend)
-      const caller = callerContext()
-      backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
-    }
+    await step()
     return undefined
   } catch (e) {
     // Said after "cordon run refuses …:", which its own "Refused:" would repeat.
@@ -41,13 +22,35 @@ export async function runRefusal(
   }
 }
 
-/** What the run refuses of the current directory alone (guardProjectDir), or undefined. */
-export function cwdRefusal(flags: PolicyFlagValues): string | undefined {
-  try {
-    guardProjectDir(flags, 'run')
-    return undefined
-  } catch (e) {
-    if (e instanceof CordonError) return e.message
-    throw e
-  }
+/** The run's refusal, or undefined when it would start. `statements` are the policy's on that
+ * backend. `here`: also what is refused of the current directory (a home, /tmp or / under the
+ * default profile), a fact of where the caller stands rather than of the host or the policy.
+ * `build`: also build what the run starts (the plan, the runtime's bundle), which refuses what
+ * the host makes unsafe; false for a caller that builds it itself. */
+export function runRefusal(
+  flags: PolicyFlagValues,
+  policy: ResolvedPolicy,
+  backend: Backend,
+  statements: StatementStatus[],
+  { here = true, build = true }: { here?: boolean; build?: boolean } = {},
+): Promise<string | undefined> {
+  return refusalOf(async () => {
+    if (here) guardProjectDir(flags, 'run')
+    checkFlagSources(flags)
+    if (backend === 'native') {
+      refuseUnenforced(policy, statements)
+      if (build) compilePlan(policy)
+      return
+    }
+    const { refuseUnenforcedTcp } = await import('../backends/status.js')
+    refuseUnenforcedTcp(policy, statements, backend)
+    if (!build) return
+    const { backendConfig } = await import('../backends/runtime.js')
+    const caller = callerContext()
+    backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
+  })
 }
+
+/** What the run refuses of the current directory alone (guardProjectDir), or undefined. */
+export const cwdRefusal = (flags: PolicyFlagValues): Promise<string | undefined> =>
+  refusalOf(() => guardProjectDir(flags, 'run'))

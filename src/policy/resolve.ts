@@ -207,7 +207,8 @@ function asList(access: string | string[]): string[] {
   return typeof access === 'string' ? [access] : access
 }
 
-function splitBind(spec: string): { src: string; dest?: string } {
+/** `SRC[:DEST]`, a bind's string form (`--ro`, `ro:`). */
+export function splitBind(spec: string): { src: string; dest?: string } {
   const i = spec.indexOf(':')
   return i > 0 ? { src: spec.slice(0, i), dest: spec.slice(i + 1) } : { src: spec }
 }

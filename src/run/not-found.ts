@@ -2,11 +2,11 @@
 // launcher only knows the name was not there. The usual causes, each with its fix: a policy that
 // shows no files at all (no `extends`), and a program reached through a link that leaves the view
 // (Debian's /usr/bin/cc → /etc/alternatives/cc, which `--profile minimal` does not show).
-import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolved.js'
 import { visibleInView } from '../plan/view.js'
-import { mountAt, statementOf } from '../policy/view-paths.js'
+import { hostPathIn, mountAt, statementOf } from '../policy/view-paths.js'
 import { interpreterOf, resolveOnHost } from '../host/paths.js'
 import { fsPath } from '../host/path-bytes.js'
 import { shortened } from './shortened.js'
@@ -126,18 +126,9 @@ export function chdirHint(policy: ResolvedPolicy, cwd: string): string | undefin
   const place = `\`${statementOf(at)}\``
   if (at.kind !== 'bind')
     return `${shortened(cwd)} is in ${place}, which starts empty: choose another (\`--cwd DIR\`), or make it there (a policy's \`mkdir: ${shortened(cwd)}\`)`
-  const host = resolve(at.src, cwd === at.dest ? '.' : cwd.slice(at.dest.length + (at.dest === '/' ? 0 : 1)))
-  if (onHostKind(host) !== 'missing') return undefined
+  const host = hostPathIn(policy.filesystem, cwd)!
+  if (existsSync(fsPath(host))) return undefined
   return `${place} shows the host's ${shortened(host)} there, which does not exist: create it (\`mkdir -p ${shortened(host)}\`) or choose another (\`--cwd DIR\`)`
-}
-
-function onHostKind(path: string): 'missing' | 'present' {
-  try {
-    accessSync(fsPath(path), constants.F_OK)
-    return 'present'
-  } catch {
-    return 'missing'
-  }
 }
 
 /** What a tool on the caller's PATH needs shown besides its file: its directory, and where its

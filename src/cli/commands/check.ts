@@ -108,8 +108,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
   // missing piece does (`cordon check -q && cordon run …`). Where the caller stands (a home,
   // /tmp) is said, but fails nothing: it is no fact of the host or the policy.
   const flags = withPolicyFile(values, positionals[0])
-  const refusal = await runRefusal(flags, policy, backend, statements, false)
-  const cwdNote = cwdRefusal(flags)
+  const refusal = await runRefusal(flags, policy, backend, statements, { here: false })
+  const cwdNote = await cwdRefusal(flags)
   const ok = usable && refusal === undefined
   if (values.json) {
     process.stdout.write(

@@ -9,7 +9,7 @@ import {
   type PolicyFlagValues,
   withPolicyFile,
 } from '../policy-flags.js'
-import { runRefusal } from '../run-refusal.js'
+import { refusalOf, runRefusal } from '../run-refusal.js'
 import { parseCommand } from '../args.js'
 import { parseBackend, type RuntimeBackend } from '../../backends/runtime.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
@@ -55,8 +55,9 @@ export async function planCommand(argv: string[]): Promise<number> {
   }
   const lines = statementLines(statements)
   const header = `statements on this host (Landlock ABI ${host.landlock.abi}):`
-  // What `cordon run` would say of it: a plan is printed even when the run would be refused.
-  const refused = await runRefusal(flags, policy, 'native', statements)
+  // What `cordon run` would say of it: a plan is printed even when the run would be refused. The
+  // plan's own refusals were thrown by compilePlan above.
+  const refused = await runRefusal(flags, policy, 'native', statements, { build: false })
   const refusal = refused ? `\ncordon run would refuse this policy here: ${refused}\n` : ''
   process.stdout.write(`${describePlan(plan)}\n\n${header}\n${lines.join('\n')}\n${refusal}`)
   return 0
@@ -78,10 +79,13 @@ async function planOnRuntime(
   const statements = backendStatus(policy, backend, { abi: 0 })
   const available = backendAvailable(backend)
   const caller = callerContext()
-  const refusal = await runRefusal(flags, policy, backend, statements)
-  const bundle = refusal
-    ? undefined
-    : backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
+  // The bundle is built once: the refusal it throws is the run's last.
+  let bundle: ReturnType<typeof backendConfig> | undefined
+  const refusal =
+    (await runRefusal(flags, policy, backend, statements, { build: false })) ??
+    (await refusalOf(() => {
+      bundle = backendConfig(policy, ['COMMAND'], caller.uid, caller.gid, caller.cwd, backend)
+    }))
   if (json) {
     const out = {
       version: 1,
