@@ -906,27 +906,35 @@ static int ended_when_asked(int status)
 
 /* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
  * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets. The first of
- * the two is passed on and the other is its copy: unsandboxed the program gets one. */
+ * the two is passed on and what comes from the other source is its copy: unsandboxed the program
+ * gets one. cordon may pass on more than one: timeout(1) signals its child, then the group, and
+ * a cordon that ran its handler in between has two to pass on, which reach the command
+ * milliseconds apart, after its handler began; unsandboxed the two land microseconds apart and
+ * are one pending signal (a handler that writes its summary and raises the signal again wrote
+ * it twice). So every copy within COPY_MS of the signal passed on is dropped, not the first
+ * alone. One from the same source starts anew: only cordon forwards, so a signal sent twice by
+ * either (a second Ctrl-C) is never a copy. The window is wide enough for a cordon slowed by a
+ * loaded host; a signal sent to cordon alone within it after a job-wide one of the same number
+ * is taken as the copy it most likely is. */
+#define COPY_MS 3000
 static struct {
-	int sig, from_parent;
-	long long at;
-} pair;
+	int from_parent;
+	long long at; /* when it was passed on; 0: never */
+} passed[_NSIG];
 
-/* Whether si is the copy of a signal already passed on: the same signal from the other source
- * (cordon, or not cordon) within a second, one copy per signal. Else it may have one itself.
- * Only cordon forwards, so a signal sent twice by either (a second Ctrl-C) is never a copy. */
+/* Whether si is a copy of a signal already passed on (above). Else it is remembered as one. */
 static int is_copy(const struct signalfd_siginfo *si)
 {
+	int sig = (int)si->ssi_signo;
+	if (sig <= 0 || sig >= _NSIG)
+		return 0;
 	int from_parent = si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid();
 	long long now = now_ms();
-	if ((int)si->ssi_signo == pair.sig && from_parent != pair.from_parent &&
-	    now - pair.at < 1000) {
-		pair.sig = 0;
+	if (passed[sig].at && from_parent != passed[sig].from_parent &&
+	    now - passed[sig].at < COPY_MS)
 		return 1;
-	}
-	pair.sig = (int)si->ssi_signo;
-	pair.from_parent = from_parent;
-	pair.at = now;
+	passed[sig].from_parent = from_parent;
+	passed[sig].at = now;
 	return 0;
 }
 

@@ -1,0 +1,89 @@
+// A signal sent to the whole job reaches the launcher directly and again through cordon, which
+// passes on what it gets; the launcher passes the first on and drops the other as its copy
+// (native/launcher.c is_copy). cordon may pass on two: timeout(1) signals its child and then
+// its group, and a cordon whose handler ran between the two kills had two deliveries. The
+// command then got the signal twice, milliseconds apart, where unsandboxed the two kills land
+// microseconds apart as one pending signal: a handler that writes its summary and raises the
+// signal again wrote it twice (a CI run read 200000 of 100000 bytes). strace gives cordon its
+// second delivery at a chosen moment, as it forwards the first, so the case is hit every run.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { chownSync, mkdirSync, rmSync } from 'node:fs'
+import { describe, test } from 'node:test'
+import { canStrace, CLI, ensureTestUser, isRoot } from '../helpers.js'
+
+const base = `/tmp/cordon-sigcopy-${process.pid}`
+process.once('exit', () => rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }))
+
+/** Counts its SIGTERMs for four seconds after saying it is ready, then prints the count. */
+const COUNTER =
+  `python3 -c 'import signal, sys, time\n` +
+  `n = 0\n` +
+  `def h(s, f):\n  global n\n  n += 1\n` +
+  `signal.signal(signal.SIGTERM, h)\nprint("ready", flush=True)\n` +
+  `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\nprint(n)'`
+
+/** The shell that runs COUNTER under `cordon run FLAGS` with strace giving cordon a SIGTERM of
+ * its own as it passes on its first signal, sends `rounds` job-wide SIGTERMs a second apart (to
+ * the launcher and to cordon, as a group kill does), and prints what the command printed. */
+function script(flags: string, rounds: number): string {
+  return (
+    `strace -qq -o /dev/null -e trace=pidfd_send_signal -e inject=pidfd_send_signal:signal=SIGTERM:when=1 ` +
+    `$CORDON run -q ${flags} -- ${COUNTER} > out & T=$!; ` +
+    `for i in $(seq 200); do grep -q ready out 2>/dev/null && break; sleep 0.05; done; ` +
+    `N=$(pgrep -P $T); L=$(pgrep -P $N -x cordon-exec); ` +
+    `for r in $(seq ${rounds}); do kill -TERM $L $N; sleep 1; done; ` +
+    `wait $T; echo "rc=$?"; cat out`
+  )
+}
+
+function shell(text: string, dir: string, user?: { uid: number; gid: number }) {
+  const r = spawnSync('sh', ['-c', text], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: '/nonexistent',
+      NODE_EXTRA_CA_CERTS: '',
+      CORDON: `${process.execPath} ${CLI}`,
+      ...(user ? { XDG_RUNTIME_DIR: `${dir}/rt` } : {}),
+      ...(process.env.CORDON_LAUNCHER ? { CORDON_LAUNCHER: process.env.CORDON_LAUNCHER } : {}),
+    },
+  })
+  return { stdout: String(r.stdout), stderr: String(r.stderr) }
+}
+
+const callers = [
+  { who: 'root', user: undefined },
+  ...(isRoot ? [{ who: 'a plain user', user: ensureTestUser() }] : []),
+]
+const modes = [
+  { name: 'namespaced', flags: '' },
+  { name: 'without namespaces', flags: '--no-namespaces --acknowledge no-view' },
+]
+
+for (const c of callers)
+  for (const m of modes)
+    describe(
+      `signal copies, as ${c.who}, ${m.name}`,
+      { skip: !canStrace() && 'strace cannot run here' },
+      () => {
+        const dir = `${base}/${c.user ? 'user' : 'root'}-${m.flags ? 'nons' : 'ns'}`
+        mkdirSync(dir, { recursive: true, mode: 0o755 })
+        mkdirSync(`${dir}/rt`, { mode: 0o700 })
+        if (c.user) for (const d of [base, dir, `${dir}/rt`]) chownSync(d, c.user.uid, c.user.gid)
+
+        test('a job-wide signal reaches the command once, however many copies cordon passes on', () => {
+          const r = shell(script(m.flags, 1), dir, c.user)
+          assert.equal(r.stdout, 'rc=0\nready\n1\n', r.stderr)
+        })
+
+        // Copies are dropped, not the same signal sent again: a second Ctrl-C is a second one.
+        test('a job-wide signal sent twice reaches the command twice', () => {
+          const r = shell(script(m.flags, 2), dir, c.user)
+          assert.equal(r.stdout, 'rc=0\nready\n2\n', r.stderr)
+        })
+      },
+    )
