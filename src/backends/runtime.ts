@@ -107,18 +107,23 @@ export function backendAvailable(
 export async function backendWorks(
   backend: RuntimeBackend,
   policy: ResolvedPolicy,
-): Promise<{ ok: boolean; why: string }> {
+): Promise<{ ok: boolean; why: string; ran: boolean }> {
   const probe = ['/bin/sh', '-c', 'ls / >/dev/null && echo ok | cat']
   try {
     const r = await runOnRuntime(policy, backend, probe)
-    if (r.code === 0 && r.stdout === 'ok\n') return { ok: true, why: '' }
+    if (r.code === 0 && r.stdout === 'ok\n') return { ok: true, why: '', ran: true }
     const said = (r.error ?? r.stderr).trim().split('\n')[0]
     return {
       ok: false,
+      ran: r.error === undefined,
       why: `${RUNTIMES[backend].program} is installed, but \`ls /\` fails under it here${said ? ` (${said})` : ''}`,
     }
   } catch (e) {
-    return { ok: false, why: `${RUNTIMES[backend].program} does not start here: ${(e as Error).message}` }
+    return {
+      ok: false,
+      why: `${RUNTIMES[backend].program} does not start here: ${(e as Error).message}`,
+      ran: false,
+    }
   }
 }
 

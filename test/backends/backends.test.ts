@@ -206,6 +206,32 @@ describe('backends', { skip: why }, () => {
     }
   })
 
+  // A runtime broken on this host fails the command with its own error, which read as the
+  // command's (helper-125: runsc 2022 on Linux 6.18, "ls: cannot access '/': Invalid argument").
+  // A failed run asks whether the runtime works here (once per binary and kernel) and says so;
+  // under a runtime that works, a command's own failure gets no word from cordon.
+  test('a failed run under a runtime broken here says so; a command’s own failure does not', () => {
+    for (const [backend, program] of [
+      ['runc', 'runc'],
+      ['gvisor', 'runsc'],
+    ] as const) {
+      const ls = cordon(['run', '-q', '--backend', backend, '--', '/bin/ls', '/'], { cwd: project })
+      if (ls.status === 0) {
+        const own = cordon(['run', '-q', '--backend', backend, '--', 'sh', '-c', 'exit 3'], { cwd: project })
+        assert.equal(own.status, 3, own.stderr)
+        assert.equal(own.stderr, '', backend)
+      } else {
+        assert.match(
+          ls.stderr,
+          new RegExp(
+            `the failure may be ${program}'s, not the command's: ${program} is installed, but \`ls /\` fails under it here`,
+          ),
+        )
+        assert.ok(ls.stderr.includes(`\`cordon check --backend ${backend}\` tests it`), ls.stderr)
+      }
+    }
+  })
+
   // The container's init says only ENOENT; the host says why, as natively (helper-125).
   test("a command not found under runc gets the host's hint; a command's own 127 does not", () => {
     const mine = join(project, 'mine')

@@ -159,6 +159,9 @@ async function runtimeCheck(backend: RuntimeBackend): Promise<Check> {
   const title = RUNTIMES[backend].title
   const available = backendAvailable(backend)
   const works = available.ok ? await backendWorks(backend, policyFromFlags({})) : available
+  // What a failed run would ask (backends/works-here.ts): answered now, kept for it.
+  if ('ran' in works && works.ran)
+    (await import('../../backends/works-here.js')).rememberWorks(backend, works)
   return {
     id: `backend-${backend}`,
     title: `--backend ${backend}`,

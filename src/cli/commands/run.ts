@@ -307,7 +307,8 @@ async function runOnBackend(
   values: Record<string, unknown>,
   out: EventOutput,
 ): Promise<number> {
-  const { backendAvailable, parseBackend, spawnOnRuntime } = await import('../../backends/runtime.js')
+  const { backendAvailable, parseBackend, RUNTIMES, spawnOnRuntime } =
+    await import('../../backends/runtime.js')
   const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
   const backend = parseBackend(name)
   if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
@@ -364,7 +365,21 @@ async function runOnBackend(
   if (result.code === 127 && command[0] !== undefined) {
     const { notFoundHint } = await import('../../run/not-found.js')
     const hint = notFoundHint(policy, command[0], callerCwd())
-    if (hint) warn(`exec ${command[0]}: ${hint}`)
+    if (hint) {
+      warn(`exec ${command[0]}: ${hint}`)
+      return result.code
+    }
+  }
+  // A runtime broken on this host fails the command with its own error (runsc 2022 on Linux 6.18:
+  // "ls: cannot access '/': Invalid argument"), which reads as the command's or the policy's.
+  if (result.code !== 0 && result.reason === 'exited' && result.error === undefined) {
+    const { worksHere } = await import('../../backends/works-here.js')
+    const works = await worksHere(backend, policyFromFlags({}))
+    if (!works.ok)
+      warn(
+        `the failure may be ${RUNTIMES[backend].program}'s, not the command's: ${works.why}. ` +
+          `\`cordon check --backend ${backend}\` tests it; --backend native (every layer) runs the command without it`,
+      )
   }
   return result.code
 }

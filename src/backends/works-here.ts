@@ -1,0 +1,74 @@
+// Whether a runtime works on this host, remembered for a run that fails under it. A runtime can be
+// installed and still broken on the host's kernel (Debian 12's runsc answers EINVAL to `ls /` on
+// Linux 6.18): the command then fails with the runtime's error as its own (`ls: cannot access
+// '/': Invalid argument`), and the user blamed the command or the policy. `cordon check
+// --backend` asks (backendWorks); a failed run asks the same once per runtime binary and kernel,
+// kept in the caller's state directory, so an everyday failing command pays it once.
+import { closeSync, constants, openSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import { release } from 'node:os'
+import { join } from 'node:path'
+import { writeAll } from '../host/write-all.js'
+import { privateStateDir } from '../run/state-dir.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { backendWorks, type RuntimeBackend, runtimePath } from './runtime.js'
+
+type Works = { ok: boolean; why: string }
+
+const FILE = 'runtime-works.json'
+
+/** What the answer depends on: the runtime's binary (path, size, time) and the kernel. */
+function keyOf(backend: RuntimeBackend): string | undefined {
+  const path = runtimePath(backend)
+  const st = path ? statSync(path, { throwIfNoEntry: false }) : undefined
+  return st && `${backend} ${path} ${st.size} ${st.mtimeMs} ${release()}`
+}
+
+function readAll(): Record<string, Works> {
+  try {
+    const v: unknown = JSON.parse(readFileSync(join(privateStateDir(), FILE), 'utf8'))
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, Works>) : {}
+  } catch {
+    return {}
+  }
+}
+
+/** Keeps the answer (a container that ran) for backend's binary and kernel (a failure to write is silent: the next
+ * failed run asks again). Written whole, never through a planted file: O_EXCL, then rename. */
+export function rememberWorks(backend: RuntimeBackend, works: Works): void {
+  const key = keyOf(backend)
+  if (!key) return
+  try {
+    const dir = privateStateDir()
+    const entries = Object.fromEntries(
+      Object.entries(readAll()).filter(([k]) => !k.startsWith(`${backend} `)),
+    )
+    entries[key] = { ok: works.ok, why: works.why }
+    const file = join(dir, FILE)
+    const temp = `${file}.${process.pid}.tmp`
+    const fd = openSync(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    )
+    let whole = false
+    try {
+      whole = !writeAll(fd, Buffer.from(JSON.stringify(entries))).error
+    } finally {
+      closeSync(fd)
+      if (!whole) unlinkSync(temp)
+    }
+    if (whole) renameSync(temp, file)
+  } catch {}
+}
+
+/** Whether backend works here: the answer kept for this binary and kernel, else asked now (a
+ * container running `ls /` under `policy`) and kept. */
+export async function worksHere(backend: RuntimeBackend, policy: ResolvedPolicy): Promise<Works> {
+  const key = keyOf(backend)
+  const kept = key ? readAll()[key] : undefined
+  if (kept && typeof kept.ok === 'boolean' && typeof kept.why === 'string') return kept
+  const works = await backendWorks(backend, policy)
+  // A runtime that did not start (too many open files, a full disk) may start next time.
+  if (works.ran) rememberWorks(backend, works)
+  return works
+}
