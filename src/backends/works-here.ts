@@ -62,12 +62,19 @@ export function rememberWorks(backend: RuntimeBackend, works: Works): void {
 }
 
 /** Whether backend works here: the answer kept for this binary and kernel, else asked now (a
- * container running `ls /` under `policy`) and kept. */
-export async function worksHere(backend: RuntimeBackend, policy: ResolvedPolicy): Promise<Works> {
+ * container running `ls /` under `policy()`, `cordon check`'s default policy) and kept. Where
+ * it cannot be asked (that policy refuses this directory) nothing is claimed: ok. */
+export async function worksHere(backend: RuntimeBackend, policy: () => ResolvedPolicy): Promise<Works> {
   const key = keyOf(backend)
   const kept = key ? readAll()[key] : undefined
   if (kept && typeof kept.ok === 'boolean' && typeof kept.why === 'string') return kept
-  const works = await backendWorks(backend, policy)
+  let probe: ResolvedPolicy
+  try {
+    probe = policy()
+  } catch {
+    return { ok: true, why: '' }
+  }
+  const works = await backendWorks(backend, probe)
   // A runtime that did not start (too many open files, a full disk) may start next time.
   if (works.ran) rememberWorks(backend, works)
   return works

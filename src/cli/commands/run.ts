@@ -374,7 +374,7 @@ async function runOnBackend(
   // "ls: cannot access '/': Invalid argument"), which reads as the command's or the policy's.
   if (result.code !== 0 && result.reason === 'exited' && result.error === undefined) {
     const { worksHere } = await import('../../backends/works-here.js')
-    const works = await worksHere(backend, policyFromFlags({}))
+    const works = await worksHere(backend, () => policyFromFlags({}))
     if (!works.ok)
       warn(
         `the failure may be ${RUNTIMES[backend].program}'s, not the command's: ${works.why}. ` +
