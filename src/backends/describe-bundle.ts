@@ -63,7 +63,9 @@ function mountLine(m: OciConfig['mounts'][number]): string {
     m.type === 'bind' || m.options?.includes('bind') || m.options?.includes('rbind')
       ? `bind ${m.source}`
       : m.type
-  return `${m.destination.padEnd(20)} ${what}${options.length ? ` (${options.join(',')})` : ''}`
+  // oci-bundle.ts modeUnder: what runc sees under a tmpfs, to give the tmpfs its mode.
+  const why = m.source.startsWith('modes/') ? ', under the tmpfs: runc gives a tmpfs the mode it finds' : ''
+  return `${m.destination.padEnd(20)} ${what}${options.length || why ? ` (${options.join(',')}${why})` : ''}`
 }
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]))

@@ -2,7 +2,7 @@
 // becomes mounts over an empty read-only root, its namespaces, identity, capabilities,
 // no_new_privs, rlimits, cgroup resources and seccomp profile the runtime-spec fields of the
 // same meaning. runtime-spec 1.0.2: what Debian's runc 1.1 and runsc read.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { withInit } from './container-init.js'
 import { cgroupAccess } from '../cgroup/select.js'
@@ -10,7 +10,7 @@ import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, procMaskedPaths, realHostFs } from '../plan/view.js'
 import { rlimitsFor } from '../policy/effective.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { isLinkBind, latestAtEachPlace } from '../policy/view-paths.js'
+import { hostPathIn, isLinkBind, latestAtEachPlace } from '../policy/view-paths.js'
 import { hostKernelMounts, readOnlySubmounts } from '../policy/wide-binds.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import {
@@ -114,6 +114,34 @@ function copyUpOwnNames(view: readonly ViewEntry[], mounts: OciMount[], rootfsEn
   }
 }
 
+/**
+ * runc 1.1 gives a tmpfs the mode of the mount point it covers when one was there (it stats the
+ * destination, mounts, then chmods the tmpfs's root to what it saw), not its `mode=`: a
+ * `--tmpfs ./sub` over a host directory of mode 0700 under a bind was 0700 where cordon's own
+ * launcher makes it 1777, and a non-root `user:` could not write it. A bind of an empty directory
+ * of the bundle's own with the tmpfs's mode goes first, at the same place: runc sees that mode
+ * there, and the tmpfs, mounted over it, hides it. Only where a host directory of another mode
+ * is the mount point; runsc takes `mode=` as it is, and the bind is harmless there.
+ */
+function modeUnder(
+  e: ViewEntry & { kind: 'tmpfs' },
+  view: readonly ViewEntry[],
+  mounts: OciMount[],
+  files: ExportFile[],
+) {
+  const host = hostPathIn(view, e.dest, e)
+  const st = host === undefined ? undefined : statSync(fsPath(host), { throwIfNoEntry: false })
+  if (!st?.isDirectory() || (st.mode & 0o7777) === e.mode) return
+  const dir = `modes/${e.mode.toString(8)}`
+  if (!files.some((f) => f.path === dir)) files.push({ kind: 'dir', path: dir, mode: e.mode })
+  mounts.push({
+    destination: e.dest,
+    type: 'bind',
+    source: dir,
+    options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+  })
+}
+
 /** The config; `files/` holds the contents of `file` entries, bound read-only. */
 export function ociConfig(
   policy: ResolvedPolicy,
@@ -177,6 +205,7 @@ export function ociConfig(
             })
         break
       case 'tmpfs':
+        modeUnder(e, policy.filesystem, mounts, files)
         mounts.push({
           destination: e.dest,
           type: 'tmpfs',

@@ -3,7 +3,7 @@
 // tmpfs the mode of the mount point mkdir -p had made. runc's `tmpcopyup` (export/oci-bundle.ts)
 // makes the view the same. runsc ignores the option: there such a policy is refused.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { cordon, hasCommand, isRoot, projectDir } from '../helpers.js'
@@ -40,5 +40,34 @@ test(
     })
     assert.equal(g.status, 125, g.stderr)
     assert.match(g.stderr, /`mkdir: \/work\/x` is in `tmpfs: \/work`, where --backend gvisor cannot make it/)
+  },
+)
+
+// runc 1.1 gives a tmpfs the mode of the directory it covers (it stats the mount point, mounts,
+// then chmods): `--tmpfs ./sub` over a host directory of mode 0700 was 0700 under runc, 1777
+// natively, and a non-root `user:` could not write its own tmpfs (helper-125). The bundle now
+// binds a directory of the tmpfs's mode there first (export/oci-bundle.ts modeUnder).
+test(
+  'under runc a tmpfs over a host directory keeps its own mode, and a non-root user writes it',
+  { skip, timeout: 120_000 },
+  () => {
+    const dir = mkdtempSync('/tmp/cordon-tmpfs-mode-')
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    chmodSync(dir, 0o755)
+    mkdirSync(join(dir, 'sub'), { mode: 0o700 })
+    chmodSync(join(dir, 'sub'), 0o700)
+    const policy = join(dir, 'policy.yaml')
+    writeFileSync(policy, 'version: 1\nextends: [default]\nuser: { uid: 1000, gid: 1000 }\n')
+    const look = ['sh', '-c', 'stat -c %a sub && touch sub/mine && id -u']
+    for (const backend of ['native', 'runc']) {
+      const r = cordon(['run', '-q', '--backend', backend, '-p', policy, '--tmpfs', './sub', '--', ...look], {
+        cwd: dir,
+        timeout: 120_000,
+      })
+      assert.equal(r.status, 0, `${backend}: ${r.stderr}`)
+      assert.equal(r.stdout, '1777\n1000\n', backend)
+    }
+    // The host's directory is as it was.
+    assert.equal(statSync(join(dir, 'sub')).mode & 0o7777, 0o700)
   },
 )
