@@ -76,6 +76,9 @@ struct options {
 	char **argv; /* command after "--", or NULL */
 };
 
+/* --forwarded-signals: the parent passes on the job's signals it gets (is_copy). */
+static int forwarded_by_parent;
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -96,6 +99,8 @@ static void usage(FILE *out)
 		"                 one byte 'g' is read from fd N (after the plan when it is the\n"
 		"                 plan's); end of file or another byte: exit 125, nothing run\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
+		"  --forwarded-signals  the parent passes on the job's signals it gets: a copy of\n"
+		"                 one already passed on is not passed on again\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
 		"                 its own in the view's devpts (a tty name, job control), relayed "
@@ -153,6 +158,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->proc_events = 1;
 		} else if (strcmp(a, "--console") == 0) {
 			o->console = 1;
+		} else if (strcmp(a, "--forwarded-signals") == 0) {
+			forwarded_by_parent = 1;
 		} else if (strcmp(a, "--detach") == 0) {
 			o->detach = 1;
 		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) &&
@@ -905,36 +912,43 @@ static int ended_when_asked(int status)
 }
 
 /* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
- * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets. The first of
- * the two is passed on and what comes from the other source is its copy: unsandboxed the program
- * gets one. cordon may pass on more than one: timeout(1) signals its child, then the group, and
- * a cordon that ran its handler in between has two to pass on, which reach the command
- * milliseconds apart, after its handler began; unsandboxed the two land microseconds apart and
- * are one pending signal (a handler that writes its summary and raises the signal again wrote
- * it twice). So every copy within COPY_MS of the signal passed on is dropped, not the first
- * alone. One from the same source starts anew: only cordon forwards, so a signal sent twice by
- * either (a second Ctrl-C) is never a copy. The window is wide enough for a cordon slowed by a
- * loaded host; a signal sent to cordon alone within it after a job-wide one of the same number
- * is taken as the copy it most likely is. */
+ * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets
+ * (--forwarded-signals: the CLI does; a library caller of spawn() passes on nothing, and every
+ * signal is then the command's). The first of the two is passed on and the other is its copy:
+ * unsandboxed the program gets one. A copy comes within COPY_MS (a cordon slowed by a loaded
+ * host is late), and may come as a burst: timeout(1) signals its child, then the group, and a
+ * cordon that ran its handler in between passes on two, milliseconds apart, where unsandboxed
+ * the two land microseconds apart as one pending signal (a handler that writes its summary and
+ * raises the signal again wrote it twice). So copies from the other source are dropped while
+ * each comes within BURST_MS of the one before. One from the same source starts anew: only
+ * cordon forwards, so a signal sent twice by either (a second Ctrl-C) is never a copy; nor is
+ * one sent to cordon alone a second later (helper-126: a window of 3 s for every copy dropped
+ * a `kill <cordon>` after a Ctrl-C). */
 #define COPY_MS 3000
+#define BURST_MS 250
 static struct {
 	int from_parent;
 	long long at; /* when it was passed on; 0: never */
+	long long copy_at; /* when its last copy was dropped; 0: none yet */
 } passed[_NSIG];
 
 /* Whether si is a copy of a signal already passed on (above). Else it is remembered as one. */
 static int is_copy(const struct signalfd_siginfo *si)
 {
 	int sig = (int)si->ssi_signo;
-	if (sig <= 0 || sig >= _NSIG)
+	if (!forwarded_by_parent || sig <= 0 || sig >= _NSIG)
 		return 0;
 	int from_parent = si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid();
 	long long now = now_ms();
 	if (passed[sig].at && from_parent != passed[sig].from_parent &&
-	    now - passed[sig].at < COPY_MS)
+	    (passed[sig].copy_at ? now - passed[sig].copy_at < BURST_MS
+				 : now - passed[sig].at < COPY_MS)) {
+		passed[sig].copy_at = now;
 		return 1;
+	}
 	passed[sig].from_parent = from_parent;
 	passed[sig].at = now;
+	passed[sig].copy_at = 0;
 	return 0;
 }
 

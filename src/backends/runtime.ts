@@ -13,7 +13,6 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmSync,
 } from 'node:fs'
 import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -35,6 +34,7 @@ import {
 } from './runtime-stop.js'
 import { CordonError } from '../errors.js'
 import { ownDevNeeded, seccompProfile, writeExport } from '../export/model.js'
+import { removeTree } from '../run/remove-tree.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
@@ -110,8 +110,15 @@ export async function backendWorks(
 ): Promise<{ ok: boolean; why: string; ran: boolean }> {
   const probe = ['/bin/sh', '-c', 'ls / >/dev/null && echo ok | cat']
   try {
-    const r = await runOnRuntime(policy, backend, probe)
+    // A runtime that hangs on it must not hang `check`, `advise` or a failed run's question.
+    const r = await runOnRuntime(policy, backend, probe, { timeoutMs: 20_000 })
     if (r.code === 0 && r.stdout === 'ok\n') return { ok: true, why: '', ran: true }
+    if (r.timedOut)
+      return {
+        ok: false,
+        why: `${RUNTIMES[backend].program} is installed, but \`ls /\` did not end under it here within 20 s`,
+        ran: false,
+      }
     const said = (r.error ?? r.stderr).trim().split('\n')[0]
     return {
       ok: false,
@@ -344,7 +351,11 @@ export function spawnOnRuntime(
   const range = config.linux.uidMappings?.[0]
   if (uid === 0 && range && range.hostID !== 0) {
     chmodSync(bundle, 0o711)
-    chownTree(join(bundle, 'rootfs'), range.hostID, config.linux.gidMappings?.[0]?.hostID ?? range.hostID)
+    const rangeGid = config.linux.gidMappings?.[0]?.hostID ?? range.hostID
+    chownTree(join(bundle, 'rootfs'), range.hostID, rangeGid)
+    // The tmpfs modes' directories (export/oci-bundle.ts modeUnder): bound by that root, closed
+    // to everyone else.
+    if (files.some((f) => f.path === 'modes')) chownTree(join(bundle, 'modes'), range.hostID, rangeGid)
   }
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
@@ -567,8 +578,10 @@ function limitReason(id: string, code: number): ExitReason {
 /** Removes a run's bundle; one that cannot be removed now (EMFILE) is swept by a later run
  * (orphans.ts), never an error that hides the run's own. */
 function removeBundle(bundle: string): void {
+  // Never by path (rmSync follows a directory swapped for a symlink mid-walk): the container's
+  // root owns rootfs and the tmpfs modes, and a program there could swap one (helper-126).
   try {
-    rmSync(bundle, { recursive: true, force: true })
+    removeTree(bundle)
   } catch {}
 }
 
@@ -586,15 +599,25 @@ export async function runOnRuntime(
   policy: ResolvedPolicy,
   backend: RuntimeBackend,
   command: string[],
-  options: Omit<RuntimeOptions, 'stdio'> = {},
-): Promise<RuntimeExit & { stdout: string; stderr: string }> {
-  const p = spawnOnRuntime(policy, backend, command, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+  options: Omit<RuntimeOptions, 'stdio'> & { timeoutMs?: number } = {},
+): Promise<RuntimeExit & { stdout: string; stderr: string; timedOut: boolean }> {
+  const { timeoutMs, ...rest } = options
+  const p = spawnOnRuntime(policy, backend, command, { ...rest, stdio: ['ignore', 'pipe', 'pipe'] })
   const out: Buffer[] = []
   const err: Buffer[] = []
   p.child.stdout?.on('data', (b: Buffer) => out.push(b))
   p.child.stderr?.on('data', (b: Buffer) => err.push(b))
+  let timedOut = false
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true
+          p.kill('SIGKILL')
+        }, timeoutMs)
   const result = await p.exited
-  return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
+  clearTimeout(timer)
+  return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut }
 }
 
 /** The first error the runtime logged (JSON lines: {"level":"error","msg":…}). */

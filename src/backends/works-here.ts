@@ -14,13 +14,18 @@ import { backendWorks, type RuntimeBackend, runtimePath } from './runtime.js'
 
 type Works = { ok: boolean; why: string }
 
+/** The build's id (scripts/bundle-cli.mjs defines it in the CLI's bundles); unbundled, none. */
+declare const __CORDON_BUILD__: string | undefined
+const BUILD = typeof __CORDON_BUILD__ === 'string' ? __CORDON_BUILD__ : 'unbundled'
+
 const FILE = 'runtime-works.json'
 
-/** What the answer depends on: the runtime's binary (path, size, time) and the kernel. */
+/** What the answer depends on: the runtime's binary (path, size, time), the kernel, and this
+ * cordon's build (one that makes the runtime work here must not be told it does not). */
 function keyOf(backend: RuntimeBackend): string | undefined {
   const path = runtimePath(backend)
   const st = path ? statSync(path, { throwIfNoEntry: false }) : undefined
-  return st && `${backend} ${path} ${st.size} ${st.mtimeMs} ${release()}`
+  return st && `${backend} ${path} ${st.size} ${st.mtimeMs} ${release()} ${BUILD}`
 }
 
 function readAll(): Record<string, Works> {

@@ -106,6 +106,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
         beforeGo: () => {
           stopForwarding = forwardSignals(forward)
         },
+        forwardsSignals: true,
       },
     )
   } catch (e) {

@@ -132,6 +132,10 @@ function modeUnder(
   const host = hostPathIn(view, e.dest, e)
   const st = host === undefined ? undefined : statSync(fsPath(host), { throwIfNoEntry: false })
   if (!st?.isDirectory() || (st.mode & 0o7777) === e.mode) return
+  // The directory is world-writable (1777): `modes` is closed to everyone but the container's
+  // root (backends/runtime.ts gives it to a remapped root), or any local user could fill it and
+  // race the bundle's removal (helper-126).
+  if (!files.some((f) => f.path === 'modes')) files.push({ kind: 'dir', path: 'modes', mode: 0o700 })
   const dir = `modes/${e.mode.toString(8)}`
   if (!files.some((f) => f.path === dir)) files.push({ kind: 'dir', path: dir, mode: e.mode })
   mounts.push({
@@ -438,7 +442,7 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
     : undefined
   if (init) files.push({ kind: 'file', path: INIT_FILE, content: readFileSync(init), mode: 0o555 })
   for (const m of config.mounts)
-    if (m.type === 'bind' && !m.source.startsWith('files/') && !isDirectory(m.source))
+    if (m.type === 'bind' && !/^(files|modes)\//.test(m.source) && !isDirectory(m.source))
       gaps.push({
         statement: `bind ${m.source}`,
         why: 'not a directory on this host: the runtime binds it as a file',

@@ -83,7 +83,7 @@ export function spawnWith(
   command: string,
   args: readonly string[],
   options: SpawnOptions,
-  { beforeGo }: { beforeGo?: () => void },
+  { beforeGo, forwardsSignals }: { beforeGo?: () => void; forwardsSignals?: boolean },
 ): SandboxProcess {
   checkOptions(options)
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
@@ -102,6 +102,7 @@ export function spawnWith(
     { ...options, processEvents },
     {
       beforeGo,
+      forwardsSignals,
       names: syscallNames,
       // The launcher only knows the name was not there; the host can say why (a link that leaves
       // the view, a policy that shows no files), for every reader of the event (the event

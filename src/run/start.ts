@@ -82,6 +82,9 @@ export interface StartHooks<R extends ReadyRun> {
    * be in place before the command may run (the CLI's signal forwarding). Never called on a
    * failed start, so nothing of it is left to undo then. */
   beforeGo?: (() => void) | undefined
+  /** This process passes on to the sandbox the job's signals it gets (the CLI, in beforeGo):
+   * the launcher, which gets a job-wide one directly too, then drops the copy. */
+  forwardsSignals?: boolean | undefined
 }
 
 /** Starts the sandbox of the run `prepare` makes ready (it may be called twice: a reused plan
@@ -108,7 +111,7 @@ export function startSandbox<R extends ReadyRun>(
   const start = (run: R): Launched => {
     // One socket carries both ways: the plan (then the go) to the launcher, its events back (a
     // second pipe cost each spawn about as much CPU as this process's own bookkeeping).
-    const { process: child, channel } = launch(run, argv, argvInPlan, options)
+    const { process: child, channel } = launch(run, argv, argvInPlan, options, hooks.forwardsSignals === true)
     // The launcher for good (pid and start time): a sweep without a cgroup walks from it, and
     // finds nothing once its pid has been reaped and handed out again (process-tree.ts).
     const launcher = child.pid ? identify([child.pid])[0] : undefined
@@ -325,7 +328,13 @@ function control(
 
 /** The launcher's process: the plan and the go in and the events out on one socket at fd 3, the
  * command line after `--` unless it travels in the plan. */
-function launch(run: ReadyRun, argv: readonly string[], argvInPlan: boolean, options: StartOptions): Started {
+function launch(
+  run: ReadyRun,
+  argv: readonly string[],
+  argvInPlan: boolean,
+  options: StartOptions,
+  forwardsSignals: boolean,
+): Started {
   const stdio = options.stdio ?? 'inherit'
   // Fds 0-2 whole, as child_process reads the array: a short array, a hole, null or undefined is
   // 'pipe'. Shorter, it put the launcher's channel (always next) on fd 1 or 2 instead of 3.
@@ -343,6 +352,7 @@ function launch(run: ReadyRun, argv: readonly string[], argvInPlan: boolean, opt
     '3',
     ...(options.processEvents ? ['--proc-events'] : []),
     ...(console ? ['--console'] : []),
+    ...(forwardsSignals ? ['--forwarded-signals'] : []),
   ]
   return startLauncher(
     launcherPath(),

@@ -9,30 +9,34 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { chownSync, mkdirSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { canStrace, CLI, ensureTestUser, isRoot } from '../helpers.js'
+import { NO_NAMESPACES } from '../../src/policy/profiles.js'
 
 const base = `/tmp/cordon-sigcopy-${process.pid}`
 process.once('exit', () => rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }))
 
 /** Counts its SIGTERMs for four seconds after saying it is ready, then prints the count. */
-const COUNTER =
-  `python3 -c 'import signal, sys, time\n` +
+const COUNTER_PY =
+  `import signal, sys, time\n` +
   `n = 0\n` +
   `def h(s, f):\n  global n\n  n += 1\n` +
   `signal.signal(signal.SIGTERM, h)\nprint("ready", flush=True)\n` +
-  `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\nprint(n)'`
+  `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\nprint(n)`
+const COUNTER = `python3 -c '${COUNTER_PY}'`
+const INDEX = join(dirname(CLI), '..', 'build', 'src', 'index.js')
 
 /** The shell that runs COUNTER under `cordon run FLAGS` with strace giving cordon a SIGTERM of
  * its own as it passes on its first signal, sends `rounds` job-wide SIGTERMs a second apart (to
  * the launcher and to cordon, as a group kill does), and prints what the command printed. */
-function script(flags: string, rounds: number): string {
+function script(flags: string, rounds: number, then = ''): string {
   return (
     `strace -qq -o /dev/null -e trace=pidfd_send_signal -e inject=pidfd_send_signal:signal=SIGTERM:when=1 ` +
     `$CORDON run -q ${flags} -- ${COUNTER} > out & T=$!; ` +
     `for i in $(seq 200); do grep -q ready out 2>/dev/null && break; sleep 0.05; done; ` +
     `N=$(pgrep -P $T); L=$(pgrep -P $N -x cordon-exec); ` +
-    `for r in $(seq ${rounds}); do kill -TERM $L $N; sleep 1; done; ` +
+    `for r in $(seq ${rounds}); do kill -TERM $L $N; sleep 1; done; ${then}` +
     `wait $T; echo "rc=$?"; cat out`
   )
 }
@@ -78,6 +82,33 @@ for (const c of callers)
         test('a job-wide signal reaches the command once, however many copies cordon passes on', () => {
           const r = shell(script(m.flags, 1), dir, c.user)
           assert.equal(r.stdout, 'rc=0\nready\n1\n', r.stderr)
+        })
+
+        // helper-126: a window of 3 s for every copy dropped a `kill <cordon>` a second after a
+        // job-wide signal: copies come together, or within a burst of each other.
+        test('a signal sent to cordon alone a second after a job-wide one reaches the command too', () => {
+          const r = shell(script(m.flags, 1, 'kill -TERM $N; sleep 1; '), dir, c.user)
+          assert.equal(r.stdout, 'rc=0\nready\n2\n', r.stderr)
+        })
+
+        // A library caller of spawn() passes on nothing: every signal the launcher gets is the
+        // command's (its kill() and a Ctrl-C of its terminal were taken for one signal).
+        test('under spawn(), its kill() and a signal to the launcher both reach the command', () => {
+          const libPolicy = {
+            extends: ['default'],
+            ...(m.flags ? { namespaces: { ...NO_NAMESPACES, net: false }, acknowledge: ['no-view'] } : {}),
+          }
+          const lib = `node --input-type=module -e '
+          const { spawn } = await import("${INDEX}")
+          const cp = await import("node:child_process")
+          const p = spawn(${JSON.stringify(libPolicy)}, "python3", ["-c", ${JSON.stringify(COUNTER_PY)}], { stdio: ["ignore", "inherit", "inherit"] })
+          await new Promise((r) => setTimeout(r, 1500))
+          p.kill("SIGTERM")
+          await new Promise((r) => setTimeout(r, 300))
+          cp.spawnSync("kill", ["-TERM", String(p.launcherPid)])
+          await p.exited'`
+          const r = shell(lib, dir, c.user)
+          assert.equal(r.stdout, 'ready\n2\n', r.stderr)
         })
 
         // Copies are dropped, not the same signal sent again: a second Ctrl-C is a second one.

@@ -215,6 +215,7 @@ async function runNative(
       beforeGo: () => {
         stopForwarding = forwardSignals(forward)
       },
+      forwardsSignals: true,
     },
   )
   const reads = filing?.recorder.stop()
