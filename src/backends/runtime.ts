@@ -326,7 +326,9 @@ export function spawnOnRuntime(
   const bundle = makeBundleDir()
   try {
     writeExport(bundle, [
-      { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
+      // The environment it carries (`--pass-env TOKEN`) is the caller's: only the runtime, run
+      // by the caller, reads it (a root run's bundle is traversable by all: helper-127).
+      { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n`, mode: 0o600 },
       { kind: 'dir', path: 'rootfs' },
       ...files,
     ])
@@ -353,9 +355,14 @@ export function spawnOnRuntime(
     chmodSync(bundle, 0o711)
     const rangeGid = config.linux.gidMappings?.[0]?.hostID ?? range.hostID
     chownTree(join(bundle, 'rootfs'), range.hostID, rangeGid)
-    // The tmpfs modes' directories (export/oci-bundle.ts modeUnder): bound by that root, closed
-    // to everyone else.
-    if (files.some((f) => f.path === 'modes')) chownTree(join(bundle, 'modes'), range.hostID, rangeGid)
+    // What that root binds (the policy's `file:` contents, the tmpfs modes' directories:
+    // export/oci-bundle.ts modeUnder), closed to everyone else: the contents may be secrets, and
+    // modes/1777 is world-writable (helper-126, -127).
+    for (const dir of ['files', 'modes'])
+      if (files.some((f) => f.path.startsWith(`${dir}/`))) {
+        chmodSync(join(bundle, dir), 0o700)
+        chownTree(join(bundle, dir), range.hostID, rangeGid)
+      }
   }
   const log = join(bundle, 'runtime.log')
   const global = [...flags, '--log', log, '--log-format', 'json']
