@@ -4,10 +4,10 @@
 // '/': Invalid argument`), and the user blamed the command or the policy. `cordon check
 // --backend` asks (backendWorks); a failed run asks the same once per runtime binary and kernel,
 // kept in the caller's state directory, so an everyday failing command pays it once.
-import { closeSync, constants, openSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { release } from 'node:os'
 import { join } from 'node:path'
-import { writeAll } from '../host/write-all.js'
+import { replaceFile } from '../host/write-all.js'
 import { privateStateDir } from '../run/state-dir.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { backendWorks, type RuntimeBackend, runtimePath } from './runtime.js'
@@ -37,8 +37,8 @@ function readAll(): Record<string, Works> {
   }
 }
 
-/** Keeps the answer (a container that ran) for backend's binary and kernel (a failure to write is silent: the next
- * failed run asks again). Written whole, never through a planted file: O_EXCL, then rename. */
+/** Keeps the answer (a container that ran) for backend's binary and kernel, written whole
+ * (replaceFile); a failure to write is silent: the next failed run asks again. */
 export function rememberWorks(backend: RuntimeBackend, works: Works): void {
   const key = keyOf(backend)
   if (!key) return
@@ -48,21 +48,7 @@ export function rememberWorks(backend: RuntimeBackend, works: Works): void {
       Object.entries(readAll()).filter(([k]) => !k.startsWith(`${backend} `)),
     )
     entries[key] = { ok: works.ok, why: works.why }
-    const file = join(dir, FILE)
-    const temp = `${file}.${process.pid}.tmp`
-    const fd = openSync(
-      temp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    )
-    let whole = false
-    try {
-      whole = !writeAll(fd, Buffer.from(JSON.stringify(entries))).error
-    } finally {
-      closeSync(fd)
-      if (!whole) unlinkSync(temp)
-    }
-    if (whole) renameSync(temp, file)
+    replaceFile(join(dir, FILE), Buffer.from(JSON.stringify(entries)))
   } catch {}
 }
 

@@ -12,7 +12,6 @@ import {
   openSync,
   readdirSync,
   readSync,
-  renameSync,
   statSync,
   unlinkSync,
 } from 'node:fs'
@@ -21,7 +20,7 @@ import type { Limits } from '../cgroup/driver.js'
 import type { HostRead } from '../host/reads.js'
 import type { StatementStatus } from '../status/statements.js'
 import { planIsWhole } from '../plan/encode.js'
-import { writeAll } from '../host/write-all.js'
+import { replaceFile } from '../host/write-all.js'
 import { callerUid, privateStateDir } from './state-dir.js'
 
 export const CACHE_VERSION = 3
@@ -98,24 +97,7 @@ export function readCachedRun(key: string): CachedRun | undefined {
 export function writeCachedRun(entry: CachedRun): void {
   try {
     const dir = privateStateDir('plans')
-    const file = join(dir, fileName(entry.key))
-    const temp = `${file}.${process.pid}.tmp`
-    const fd = openSync(
-      temp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    )
-    let whole = false
-    try {
-      whole = !writeAll(fd, Buffer.from(JSON.stringify(entry))).error
-    } finally {
-      closeSync(fd)
-      // A full state directory: no entry cut short in place, no temp file left per run.
-      if (!whole) unlinkSync(temp)
-    }
-    if (!whole) return
-    renameSync(temp, file)
-    prune(dir)
+    if (replaceFile(join(dir, fileName(entry.key)), Buffer.from(JSON.stringify(entry)))) prune(dir)
   } catch {}
 }
 
