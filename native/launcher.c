@@ -915,17 +915,18 @@ static int ended_when_asked(int status)
  * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets
  * (--forwarded-signals: the CLI does; a library caller of spawn() passes on nothing, and every
  * signal is then the command's). The first of the two is passed on and the other is its copy:
- * unsandboxed the program gets one. A copy comes within COPY_MS, and may come as a burst: timeout(1) signals its child, then the group, and a
- * cordon that ran its handler in between passes on two, milliseconds apart, where unsandboxed
- * the two land microseconds apart as one pending signal (a handler that writes its summary and
- * raises the signal again wrote it twice). So copies from the other source are dropped while
- * each comes within BURST_MS of the one before. One from the same source starts anew: only
- * cordon forwards, so a signal sent twice by either (a second Ctrl-C) is never a copy; nor is
- * one sent to cordon alone a second later (helper-126: a window of 3 s for every copy dropped
- * a `kill <cordon>` after a Ctrl-C). Where the two arrive before the launcher reads either, the
- * kernel merges them into one pending signal, and a signal from cordon's side within COPY_MS
- * after it is taken for the copy (helper-127, on a loaded host): the window is kept short for
- * that; a forward that says what it forwards (a queued real-time signal) would end it. */
+ * unsandboxed the program gets one. A copy comes within COPY_MS, and may come as a burst:
+ * timeout(1) signals its child, then the group, and a cordon that ran its handler in between
+ * passes on two, milliseconds apart, where unsandboxed the two land microseconds apart as one
+ * pending signal (a handler that writes its summary and raises the signal again wrote it
+ * twice). So copies from the other source are dropped while each comes within BURST_MS of the
+ * one before. One from the same source starts anew: only cordon forwards, so a signal sent
+ * twice by either (a second Ctrl-C) is never a copy; nor is one sent to cordon alone a second
+ * later (helper-126: a window of 3 s for every copy dropped a `kill <cordon>` after a Ctrl-C).
+ * Where the two arrive before the launcher reads either, the kernel merges them into one
+ * pending signal, and a signal from cordon's side within COPY_MS after it is taken for the copy
+ * (helper-127, on a loaded host): the window is kept short for that; a forward that says what
+ * it forwards (a queued real-time signal) would end it. */
 #define COPY_MS 1000
 #define BURST_MS 250
 static struct {
