@@ -198,3 +198,42 @@ export const bindEntry = (src: string, dest = src, readOnly = true): ViewEntry =
   readOnly,
   optional: false,
 })
+
+/** Who a test runs cordon as: root, and the plain user when the tests run as root. */
+export const callers = (): { who: string; user?: { uid: number; gid: number } }[] => [
+  { who: 'root' },
+  ...(isRoot ? [{ who: 'a plain user', user: ensureTestUser() }] : []),
+]
+
+/** The two ways a run is isolated, as `cordon run` flags. */
+export const NAMESPACE_MODES = [
+  { name: 'namespaced', flags: '' },
+  { name: 'without namespaces', flags: '--no-namespaces --acknowledge no-view' },
+] as const
+
+/** `sh -c script` with $CORDON standing for the CLI, as root or the plain user, from cwd. A plain
+ * user's registry and private /tmp are `runtime` (XDG_RUNTIME_DIR, made by the caller): other
+ * tests list and kill that user's sandboxes in the shared one. */
+export function cordonShell(
+  script: string,
+  cwd: string,
+  user?: { uid: number; gid: number },
+  runtime?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('sh', ['-c', script], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: '/nonexistent',
+      NODE_EXTRA_CA_CERTS: '',
+      CORDON: `${process.execPath} ${CLI}`,
+      ...(user && runtime ? { XDG_RUNTIME_DIR: runtime } : {}),
+      // The sanitizer build, or another launcher to compare with.
+      ...(process.env.CORDON_LAUNCHER ? { CORDON_LAUNCHER: process.env.CORDON_LAUNCHER } : {}),
+    },
+  })
+  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+}

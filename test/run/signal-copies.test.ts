@@ -7,11 +7,10 @@
 // signal again wrote it twice (a CI run read 200000 of 100000 bytes). strace gives cordon its
 // second delivery at a chosen moment, as it forwards the first, so the case is hit every run.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { chownSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
-import { canStrace, CLI, ensureTestUser, isRoot } from '../helpers.js'
+import { callers, canStrace, CLI, cordonShell, NAMESPACE_MODES } from '../helpers.js'
 import { NO_NAMESPACES } from '../../src/policy/profiles.js'
 
 const base = `/tmp/cordon-sigcopy-${process.pid}`
@@ -41,35 +40,11 @@ function script(flags: string, rounds: number, then = ''): string {
   )
 }
 
-function shell(text: string, dir: string, user?: { uid: number; gid: number }) {
-  const r = spawnSync('sh', ['-c', text], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-      HOME: '/nonexistent',
-      NODE_EXTRA_CA_CERTS: '',
-      CORDON: `${process.execPath} ${CLI}`,
-      ...(user ? { XDG_RUNTIME_DIR: `${dir}/rt` } : {}),
-      ...(process.env.CORDON_LAUNCHER ? { CORDON_LAUNCHER: process.env.CORDON_LAUNCHER } : {}),
-    },
-  })
-  return { stdout: String(r.stdout), stderr: String(r.stderr) }
-}
+const shell = (text: string, dir: string, user?: { uid: number; gid: number }) =>
+  cordonShell(text, dir, user, `${dir}/rt`)
 
-const callers = [
-  { who: 'root', user: undefined },
-  ...(isRoot ? [{ who: 'a plain user', user: ensureTestUser() }] : []),
-]
-const modes = [
-  { name: 'namespaced', flags: '' },
-  { name: 'without namespaces', flags: '--no-namespaces --acknowledge no-view' },
-]
-
-for (const c of callers)
-  for (const m of modes)
+for (const c of callers())
+  for (const m of NAMESPACE_MODES)
     describe(
       `signal copies, as ${c.who}, ${m.name}`,
       { skip: !canStrace() && 'strace cannot run here' },

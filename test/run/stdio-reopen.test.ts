@@ -7,10 +7,9 @@
 // nothing beyond the fd: a stream open for writing is not readable by name. A root caller's
 // pipes stay closed to the sandbox's id range (a pipe reopened by name opens either end).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { CLI, ensureTestUser, isRoot } from '../helpers.js'
+import { callers, cordonShell, NAMESPACE_MODES } from '../helpers.js'
 
 const base = `/tmp/cordon-stdio-${process.pid}`
 // Retried: a run's last cleanup (its registry record) may still be writing in the runtime
@@ -18,44 +17,19 @@ const base = `/tmp/cordon-stdio-${process.pid}`
 // At the process's exit, as helpers.ts projectDir does (a root-level after() left it in CI).
 process.once('exit', () => rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }))
 
-/** `sh -c SCRIPT` with CORDON standing for the CLI, as root or the plain user, from dir. */
+/** `sh -c SCRIPT` as root or the plain user, from dir (helpers.ts cordonShell), with a runtime
+ * directory of this file's own for the plain user. */
 function shell(script: string, dir: string, user?: { uid: number; gid: number }) {
-  // The plain user's registry and private /tmp are this file's alone: other tests list and
-  // kill that user's sandboxes in the shared one.
   const runtime = `${base}/rt-${user ? user.uid : 0}`
   if (user && !existsSync(runtime)) {
     mkdirSync(runtime, { recursive: true, mode: 0o700 })
     chownSync(runtime, user.uid, user.gid)
   }
-  const r = spawnSync('sh', ['-c', script], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-      HOME: '/nonexistent',
-      NODE_EXTRA_CA_CERTS: '',
-      CORDON: `${process.execPath} ${CLI}`,
-      ...(user ? { XDG_RUNTIME_DIR: runtime } : {}),
-      // The sanitizer build, or another launcher to compare with.
-      ...(process.env.CORDON_LAUNCHER ? { CORDON_LAUNCHER: process.env.CORDON_LAUNCHER } : {}),
-    },
-  })
-  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
+  return cordonShell(script, dir, user, runtime)
 }
 
-const callers = [
-  { who: 'root', user: undefined },
-  ...(isRoot ? [{ who: 'a plain user', user: ensureTestUser() }] : []),
-]
-const modes = [
-  { name: 'namespaced', flags: '' },
-  { name: 'without namespaces', flags: '--no-namespaces --acknowledge no-view' },
-]
-
-for (const c of callers)
-  for (const m of modes)
+for (const c of callers())
+  for (const m of NAMESPACE_MODES)
     describe(`reopening the standard streams by name, as ${c.who}, ${m.name}`, () => {
       const dir = `${base}/${c.who.replace(/\W/g, '')}-${m.name.replace(/\W/g, '')}`
       const project = `${dir}/project`
