@@ -33,8 +33,9 @@ function script(flags: string, rounds: number, then = ''): string {
   return (
     `strace -qq -o /dev/null -e trace=pidfd_send_signal -e inject=pidfd_send_signal:signal=SIGTERM:when=1 ` +
     `$CORDON run -q ${flags} -- ${COUNTER} > out & T=$!; ` +
-    `for i in $(seq 200); do grep -q ready out 2>/dev/null && break; sleep 0.05; done; ` +
-    `N=$(pgrep -P $T); L=$(pgrep -P $N -x cordon-exec); ` +
+    // Until the command is ready and both pids are read (CI23: an empty pgrep under load).
+    `for i in $(seq 400); do N=$(pgrep -P $T); L=$([ -n "$N" ] && pgrep -P $N -x cordon-exec); ` +
+    `[ -n "$L" ] && grep -q ready out 2>/dev/null && break; sleep 0.05; done; ` +
     `for r in $(seq ${rounds}); do kill -TERM $L $N; sleep 1; done; ${then}` +
     `wait $T; echo "rc=$?"; cat out`
   )
