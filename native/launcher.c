@@ -99,7 +99,8 @@ static void usage(FILE *out)
 		"                 one byte 'g' is read from fd N (after the plan when it is the\n"
 		"                 plan's); end of file or another byte: exit 125, nothing run\n"
 		"  --proc-events  also report every exec and exit of the sandbox's processes\n"
-		"  --forwarded-signals  the parent passes on the job's signals it gets: a copy of\n"
+		"  --forwarded-signals  the parent passes on the job's signals it gets (as signal\n"
+		"                 61 queued with the signal's number, or as itself): a copy of\n"
 		"                 one already passed on is not passed on again\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
@@ -913,20 +914,19 @@ static int ended_when_asked(int status)
 
 /* A signal sent to the whole job reaches the launcher twice: directly (the terminal's Ctrl-C,
  * `kill -- -PGID`, timeout(1)) and through cordon, which passes on what it gets
- * (--forwarded-signals: the CLI does; a library caller of spawn() passes on nothing, and every
- * signal is then the command's). The first of the two is passed on and the other is its copy:
- * unsandboxed the program gets one. A copy comes within COPY_MS, and may come as a burst:
- * timeout(1) signals its child, then the group, and a cordon that ran its handler in between
- * passes on two, milliseconds apart, where unsandboxed the two land microseconds apart as one
- * pending signal (a handler that writes its summary and raises the signal again wrote it
- * twice). So copies from the other source are dropped while each comes within BURST_MS of the
- * one before. One from the same source starts anew: only cordon forwards, so a signal sent
- * twice by either (a second Ctrl-C) is never a copy; nor is one sent to cordon alone a second
- * later (helper-126: a window of 3 s for every copy dropped a `kill <cordon>` after a Ctrl-C).
- * Where the two arrive before the launcher reads either, the kernel merges them into one
- * pending signal, and a signal from cordon's side within COPY_MS after it is taken for the copy
- * (helper-127, on a loaded host): the window is kept short for that; a forward that says what
- * it forwards (a queued real-time signal) would end it. */
+ * (--forwarded-signals: the CLI does, as FORWARD_SIGNAL; a library caller of spawn() passes on
+ * nothing, and every signal is then the command's). The first of the two is passed on and the
+ * other is its copy: unsandboxed the program gets one. A copy comes within COPY_MS, and may
+ * come as a burst: timeout(1) signals its child, then the group, and a cordon that ran its
+ * handler in between passes on two, milliseconds apart, where unsandboxed the two land
+ * microseconds apart as one pending signal (a handler that writes its summary and raises the
+ * signal again wrote it twice). So copies from the other source are dropped while each comes
+ * within BURST_MS of the one before. One from the same source starts anew: a signal sent twice
+ * by either (a second Ctrl-C) is never a copy; nor is one sent to cordon alone a second later
+ * (helper-126: a window of 3 s for every copy dropped a `kill <cordon>` after a Ctrl-C). Sent
+ * as the plain signal, cordon's copy and the direct one, pending together, were merged by the
+ * kernel into one, and a signal from cordon's side in the second after was taken for the copy
+ * (helper-127, on a loaded host): a forward as FORWARD_SIGNAL is queued on its own. */
 #define COPY_MS 1000
 #define BURST_MS 250
 static struct {
@@ -935,13 +935,34 @@ static struct {
 	long long copy_at; /* when its last copy was dropped; 0: none yet */
 } passed[_NSIG];
 
+static int is_forwarded(int sig)
+{
+	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+		if (forwarded[i] == sig)
+			return 1;
+	return 0;
+}
+
+/* si, a FORWARD_SIGNAL, made into the signal it carries (its ssi_code stays SI_QUEUE, which
+ * marks it as cordon's); 0 for one that carries none of the forwarded signals. */
+static int unwrap_forward(struct signalfd_siginfo *si)
+{
+	if (si->ssi_code != SI_QUEUE || !is_forwarded(si->ssi_int))
+		return 0;
+	si->ssi_signo = (uint32_t)si->ssi_int;
+	return 1;
+}
+
 /* Whether si is a copy of a signal already passed on (above). Else it is remembered as one. */
 static int is_copy(const struct signalfd_siginfo *si)
 {
 	int sig = (int)si->ssi_signo;
-	if (!forwarded_by_parent || sig <= 0 || sig >= _NSIG)
+	if (!forwarded_by_parent || !is_forwarded(sig))
 		return 0;
-	int from_parent = si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid();
+	/* The plain signal from the parent too: a supervisor that passes its signals on with kill
+	 * (child_process's launcher, CORDON_SPAWN=child_process). */
+	int from_parent = si->ssi_code == SI_QUEUE ||
+			  (si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid());
 	long long now = now_ms();
 	if (passed[sig].at && from_parent != passed[sig].from_parent &&
 	    (passed[sig].copy_at ? now - passed[sig].copy_at < BURST_MS
@@ -953,6 +974,15 @@ static int is_copy(const struct signalfd_siginfo *si)
 	passed[sig].at = now;
 	passed[sig].copy_at = 0;
 	return 0;
+}
+
+/* Whether si (unwrapped, if a forward) is a signal for the command: not a copy of one passed on
+ * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards. */
+static int for_command(struct signalfd_siginfo *si)
+{
+	if (si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si))
+		return 0;
+	return !is_copy(si);
 }
 
 /* Passes sig on to the command. The terminal's signals (Ctrl-C, Ctrl-\, a resize, a hangup:
@@ -1105,7 +1135,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			continue;
 		}
 		if (si.ssi_signo != SIGCHLD) {
-			if (!is_copy(&si))
+			if (for_command(&si))
 				pass_on(p, pid, pp, &si);
 			continue;
 		}
@@ -1149,7 +1179,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		 * for the caller's reader that a signal or the supervisor's end cut short reports the
 		 * run ended by that signal: the program would have been, blocked in its write. One
 		 * that ended when asked to hurries the relay (ended_when_asked). */
-		int cut = output_relay_finish(sfd, parent_fd, is_copy, ended_when_asked(status));
+		int cut =
+			output_relay_finish(sfd, parent_fd, for_command, ended_when_asked(status));
 		ev_drain_all();
 		int sig, code = exit_code(status, &sig);
 		if (cut)
@@ -1222,7 +1253,9 @@ int main(int argc, char **argv)
 	sigaddset(&mask, FREEZE_SIGNAL); /* init's (command.h); the command gets saved_mask back */
 	sigaddset(&mask, SIGTSTP); /* job_control: the launcher itself is not stopped */
 	sigaddset(&mask, SIGCONT);
+	sigaddset(&mask, FORWARD_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
+	sigdelset(&cmd.saved_mask, FORWARD_SIGNAL); /* blocked from the spawn on (command.h) */
 
 	int audit_fd = -1;
 	for (size_t i = 0; i < p.n_ops && o.events_fd >= 0; i++)

@@ -145,7 +145,8 @@ static char **strings_of(napi_env env, napi_value array)
 	return v;
 }
 
-static pid_t start(const char *file, char **argv, char **envp, const int *fds, int nfds, int *err)
+static pid_t start(const char *file, char **argv, char **envp, const int *fds, int nfds,
+		   int blocked, int *err)
 {
 	/* Each source is copied above every target first: a source that is itself a lower target
 	 * (fd 1 given as fd 0) is then never overwritten before it is read. The copies are
@@ -174,12 +175,15 @@ static pid_t start(const char *file, char **argv, char **envp, const int *fds, i
 	/* What child_process gives a child: every signal at its default (Node ignores SIGPIPE)
 	 * and none blocked. Every bit, not sigfillset: glibc leaves its own two real-time signals
 	 * (32 and 33) out of a filled set, and posix_spawn then sets them to SIG_IGN in the child,
-	 * which an exec keeps. */
-	sigset_t all, none;
+	 * which an exec keeps. Blocked: the one the caller asks for (the launcher's FORWARD_SIGNAL,
+	 * whose default action would end it before it blocks the signal itself). */
+	sigset_t all, mask;
 	memset(&all, 0xff, sizeof all);
-	sigemptyset(&none);
+	sigemptyset(&mask);
+	if (blocked > 0)
+		sigaddset(&mask, blocked);
 	if ((*err = posix_spawnattr_setsigdefault(&attr, &all)) ||
-	    (*err = posix_spawnattr_setsigmask(&attr, &none)) ||
+	    (*err = posix_spawnattr_setsigmask(&attr, &mask)) ||
 	    (*err = posix_spawnattr_setflags(&attr,
 					     POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)))
 		goto out;
@@ -194,14 +198,19 @@ out:
 	return pid;
 }
 
-/* spawn(file, argv, env, fds) → [pid, pidfd], or [-errno] when it could not start (the exec's
- * own failure included: glibc reports it from the child). fds[i] becomes the child's fd i. */
+/* spawn(file, argv, env, fds[, blocked]) → [pid, pidfd], or [-errno] when it could not start
+ * (the exec's own failure included: glibc reports it from the child). fds[i] becomes the child's
+ * fd i; blocked, a signal number, starts blocked in the child. */
 static napi_value do_spawn(napi_env env, napi_callback_info info)
 {
-	size_t argc = 4;
-	napi_value args[4];
-	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 4)
-		return fail(env, "spawn(file, argv, env, fds) takes four arguments");
+	size_t argc = 5;
+	napi_value args[5];
+	int32_t blocked = 0;
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 4 ||
+	    (argc == 5 && (napi_get_value_int32(env, args[4], &blocked) != napi_ok || blocked < 0 ||
+			   blocked >= _NSIG)))
+		return fail(env, "spawn(file, argv, env, fds[, blocked]) takes four arguments and "
+				 "a signal number");
 	char *file = string_of(env, args[0]);
 	char **argv = strings_of(env, args[1]);
 	char **envp = strings_of(env, args[2]);
@@ -227,7 +236,7 @@ static napi_value do_spawn(napi_env env, napi_callback_info info)
 		fds[i] = fd;
 	}
 	int err = 0;
-	pid_t pid = start(file, argv, envp, fds, (int)nfds, &err);
+	pid_t pid = start(file, argv, envp, fds, (int)nfds, blocked, &err);
 	if (pid < 0) {
 		napi_create_array_with_length(env, 1, &out);
 		napi_set_element(env, out, 0, int_value(env, -err));
@@ -256,11 +265,13 @@ done:
 	return out;
 }
 
+/* Exactly want integer arguments (at most 3) into a. */
 static int fd_arg(napi_env env, napi_callback_info info, size_t want, int32_t *a)
 {
-	napi_value args[2];
+	napi_value args[3];
 	size_t argc = want;
-	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != want)
+	if (want > sizeof args / sizeof *args ||
+	    napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != want)
 		return -1;
 	for (size_t i = 0; i < want; i++)
 		if (napi_get_value_int32(env, args[i], &a[i]) != napi_ok)
@@ -300,6 +311,27 @@ static napi_value do_kill(napi_env env, napi_callback_info info)
 	if (fd_arg(env, info, 2, a))
 		return fail(env, "kill(pidfd, signal) takes a pidfd and a signal number");
 	long r = syscall(SYS_pidfd_send_signal, a[0], a[1], NULL, 0);
+	return int_value(env, r < 0 ? -errno : 0);
+}
+
+/* queue(pidfd, signal, value) → 0, or -errno: the signal sent with value as its payload
+ * (SI_QUEUE, as sigqueue(3) sends it). A real-time signal is queued, never merged with one
+ * already pending (the launcher's FORWARD_SIGNAL). */
+static napi_value do_queue(napi_env env, napi_callback_info info)
+{
+	int32_t a[3];
+	if (fd_arg(env, info, 3, a))
+		return fail(
+			env,
+			"queue(pidfd, signal, value) takes a pidfd, a signal number and a value");
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = a[1];
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = a[2];
+	long r = syscall(SYS_pidfd_send_signal, a[0], a[1], &si, 0);
 	return int_value(env, r < 0 ? -errno : 0);
 }
 
@@ -833,13 +865,21 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	static const struct {
 		const char *name;
 		napi_callback cb;
-	} fns[] = { { "spawn", do_spawn },	  { "wait", do_wait },
-		    { "kill", do_kill },	  { "socketpair", do_socketpair },
-		    { "usable", do_usable },	  { "close", do_close },
-		    { "listen", do_listen },	  { "accept", do_accept },
-		    { "watch", do_watch },	  { "unwatch", do_unwatch },
-		    { "send", do_send },	  { "map", do_map },
-		    { "growRoom", do_grow_room }, { "sameReads", do_same_reads } };
+	} fns[] = { { "spawn", do_spawn },
+		    { "wait", do_wait },
+		    { "kill", do_kill },
+		    { "queue", do_queue },
+		    { "socketpair", do_socketpair },
+		    { "usable", do_usable },
+		    { "close", do_close },
+		    { "listen", do_listen },
+		    { "accept", do_accept },
+		    { "watch", do_watch },
+		    { "unwatch", do_unwatch },
+		    { "send", do_send },
+		    { "map", do_map },
+		    { "growRoom", do_grow_room },
+		    { "sameReads", do_same_reads } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

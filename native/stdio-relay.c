@@ -853,7 +853,7 @@ pid_t output_relay_pid(void)
 }
 
 int output_relay_finish(int signal_fd, int parent_fd,
-			int (*duplicate)(const struct signalfd_siginfo *si), int hurry)
+			int (*for_command)(struct signalfd_siginfo *si), int hurry)
 {
 	if (out_pid <= 0)
 		return out_cut;
@@ -877,7 +877,7 @@ int output_relay_finish(int signal_fd, int parent_fd,
 		struct signalfd_siginfo si;
 		if (!cut && (f[1].revents & POLLIN) &&
 		    read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si &&
-		    ends_wait((int)si.ssi_signo) && !(duplicate && duplicate(&si)))
+		    (!for_command || for_command(&si)) && ends_wait((int)si.ssi_signo))
 			cut = (int)si.ssi_signo;
 		if (cut) {
 			sys_pidfd_send_signal(out_pidfd, SIGKILL);

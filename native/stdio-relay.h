@@ -68,13 +68,14 @@ void output_relay_start(void);
 /* The relay hands over what the sandbox left in cordon's pipes, waiting for the caller's reader
  * as the program would have waited, and ends. A signal read from `signal_fd` that would have
  * ended a program blocked in that write (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
- * and is no `duplicate` of one the program already got, or `parent_fd` (the supervisor's
+ * and that `for_command` takes as the command's (it unwraps cordon's forward, and drops a copy
+ * of one the program already got), or `parent_fd` (the supervisor's
  * pidfd) readable, ends the wait: the relay is killed. With `hurry` (the program ended when it
  * was asked to, by a signal passed on to it) the caller's pipe is grown to hold the rest, and
  * where it cannot be, what the reader has not taken within a second is dropped. Returns 0 when
  * everything was handed over, else the signal the run is to be reported ended by. */
 int output_relay_finish(int signal_fd, int parent_fd,
-			int (*duplicate)(const struct signalfd_siginfo *si), int hurry);
+			int (*for_command)(struct signalfd_siginfo *si), int hurry);
 /* The relay's pid while it runs (0: none): what the launcher's last kill spares. */
 pid_t output_relay_pid(void);
 /* The supervisor is gone: the relay goes at once. */

@@ -17,7 +17,7 @@ import { type CachedRun, readCachedRun } from '../run/plan-cache.js'
 import { takeKilledMark } from '../run/registry.js'
 import { makeCgroup } from '../run/sandbox-cgroup.js'
 import { isStep } from '../run/launcher-steps.js'
-import type { SandboxProcess } from '../run/sandbox-process.js'
+import type { SandboxChild, SandboxProcess } from '../run/sandbox-process.js'
 import { type ReadyRun, startSandbox } from '../run/start.js'
 import type { StatementStatus } from '../status/statements.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -74,10 +74,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
   // compile's, so that the plan is what a compile gives now.
   if (!entry || entry.passed.some((n) => rawEnvValue(n) !== undefined)) return undefined
   setQuiet(run.quiet)
-  let child: SandboxProcess | undefined
+  let child: SandboxChild | undefined
   // From just before the go (the run command's runNative does the same): a listener runs from
   // the event loop, after startSandbox has returned the child.
-  const forward = (signal: NodeJS.Signals) => child?.kill(signal)
+  const forward = (signal: NodeJS.Signals) => child?.forward(signal)
   /** Set at the go: the command may run from then on. */
   let stopForwarding: (() => void) | undefined
   try {

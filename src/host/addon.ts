@@ -6,9 +6,19 @@ import { constants } from 'node:os'
 import { nativePath } from './launcher.js'
 
 export interface Addon {
-  spawn(file: string, argv: string[], env: string[], fds: number[]): [number, number] | [number]
+  /** `blocked`, a signal number, starts blocked in the child. */
+  spawn(
+    file: string,
+    argv: string[],
+    env: string[],
+    fds: number[],
+    blocked?: number,
+  ): [number, number] | [number]
   wait(pidfd: number): [number, number] | [number] | null
   kill(pidfd: number, signal: number): number
+  /** The signal sent with `value` as its payload (SI_QUEUE): 0, or -errno. Absent from an addon
+   * built before it. */
+  queue?(pidfd: number, signal: number, value: number): number
   socketpair(): [number, number] | [number]
   usable(): boolean
   close(fd: number): number

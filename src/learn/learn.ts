@@ -3,7 +3,7 @@
 // mounts: /proc, /dev, tmpfs), and the launcher records every syscall, path and address.
 import { callerCwd } from '../host/path-bytes.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { type ExitResult, spawn } from '../run/spawn.js'
+import { type ExitResult, spawnWith } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
 import { holdStartSignals, releaseStartGuard } from '../host/start-guard.js'
 import { type TraceMode, traceFilters } from './trace.js'
@@ -117,20 +117,33 @@ export async function tracedRun(
   const cwd = opts.cwd ?? callerCwd()
   const observation = opts.into ?? emptyObservation(nativeArch())
   const recorder = new Recorder(observation, Date.now, true)
-  // The CLI's (it forwards signals): held from the start until the forwarding is in place.
-  if (opts.forwardSignals?.length) holdStartSignals()
-  const child = spawn({ kind: 'resolved', policy: traceView(base, cwd) }, command, args, {
-    stdio: opts.stdio ?? 'inherit',
-    context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },
-    cgroup: true,
-    // Spawns are counted, not stopped: they come as process events (seccomp/notify.ts).
-    processEvents: true,
-    statsIntervalMs: 100,
-    ...(opts.env ? { hostEnv: opts.env } : {}),
-  })
-  const forward = (signal: NodeJS.Signals) => child.kill(signal)
-  for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
-  releaseStartGuard()
+  // The CLI's (it forwards signals): held from the start until the forwarding is in place, just
+  // before the go. The launcher is told, and drops the copy of a job-wide signal: without it a
+  // Ctrl-C reached a learned or audited program twice.
+  const forwards = (opts.forwardSignals?.length ?? 0) > 0
+  if (forwards) holdStartSignals()
+  const forward = (signal: NodeJS.Signals) => child.forward(signal)
+  const child = spawnWith(
+    { kind: 'resolved', policy: traceView(base, cwd) },
+    command,
+    args,
+    {
+      stdio: opts.stdio ?? 'inherit',
+      context: { trace: { mode: opts.mode, rewrite: (spec) => traceFilters(spec, opts.mode) }, cwd },
+      cgroup: true,
+      // Spawns are counted, not stopped: they come as process events (seccomp/notify.ts).
+      processEvents: true,
+      statsIntervalMs: 100,
+      ...(opts.env ? { hostEnv: opts.env } : {}),
+    },
+    {
+      beforeGo: () => {
+        for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
+        releaseStartGuard()
+      },
+      forwardsSignals: forwards,
+    },
+  )
   for await (const ev of child.events) {
     recorder.add(ev)
     opts.onEvent?.(ev)

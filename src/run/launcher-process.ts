@@ -33,6 +33,19 @@ export interface LauncherProcess extends EventEmitter {
   once(event: 'error', listener: (error: Error) => void): this
 }
 
+/** native/command.h FORWARD_SIGNAL: a signal of the job's passed on to the command, queued with
+ * its number as the payload, so that the kernel never merges it with the same signal sent to the
+ * whole job, which reaches the launcher directly too (native/launcher.c is_copy). */
+export const FORWARD_SIGNAL = 61
+
+/** Passes on to the command a signal this process got as one of its job's: as FORWARD_SIGNAL
+ * where the addon started the launcher (blocked in it from the start, so that it never meets
+ * the signal's default action), else as the signal itself, which the launcher tells apart less
+ * surely (two pending at once are one). */
+export function forwardTo(child: LauncherProcess, signal: NodeJS.Signals): boolean {
+  return child instanceof AddonProcess ? child.forward(signal) : child.kill(signal)
+}
+
 /** A started launcher and the socket at its fd 3 (the plan in, the go, the events out). */
 export interface Started {
   process: LauncherProcess
@@ -344,7 +357,9 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
         const sent = addon.send(parents[3]!, first)
         if (sent > 0) first = first.subarray(sent)
       }
-      const r = addon.spawn(file, [file, ...args], envPairs, fds)
+      const r = addon.queue
+        ? addon.spawn(file, [file, ...args], envPairs, fds, FORWARD_SIGNAL)
+        : addon.spawn(file, [file, ...args], envPairs, fds)
       if (r.length === 1) {
         // As child_process after a failed exec: the stdio streams are there, and closed.
         for (const s of this.attach(parents.splice(0), undefined)) s?.destroy()
@@ -414,6 +429,16 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
       throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' })
     if (this.exited || this.pidfd < 0) return false
     if (this.addon.kill(this.pidfd, number) !== 0) return false
+    this.killed = true
+    return true
+  }
+
+  /** forwardTo's: the signal queued as FORWARD_SIGNAL. */
+  forward(signal: NodeJS.Signals): boolean {
+    const number = constants.signals[signal]
+    if (!this.addon.queue) return this.kill(signal)
+    if (this.exited || this.pidfd < 0 || this.addon.queue(this.pidfd, FORWARD_SIGNAL, number) !== 0)
+      return false
     this.killed = true
     return true
   }

@@ -85,6 +85,7 @@ export interface SandboxProcess extends EventEmitter<SandboxProcessEvents> {
 /** How SandboxChild acts on its sandbox (spawn() knows the launcher and the cgroup). */
 export interface Control {
   kill(signal: NodeJS.Signals | number): boolean
+  forward(signal: NodeJS.Signals): boolean
   freeze(): string
   thaw(): void
 }
@@ -122,6 +123,14 @@ export class SandboxChild extends EventEmitter<SandboxProcessEvents> implements 
   }
   kill(signal: NodeJS.Signals | number = 'SIGTERM') {
     const sent = this.control.kill(signal)
+    if (sent) this.killed = true
+    return sent
+  }
+  /** Passes on to the command a signal this process got as one of its job's (the CLI's
+   * forwarding, with StartHooks.forwardsSignals): the launcher, which gets a job-wide one
+   * directly too, passes on one of the two. Not part of the library's API. */
+  forward(signal: NodeJS.Signals) {
+    const sent = this.control.forward(signal)
     if (sent) this.killed = true
     return sent
   }

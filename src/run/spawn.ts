@@ -18,7 +18,7 @@ import {
   type SandboxInput,
   tagInput,
 } from './prepare.js'
-import type { SandboxProcess } from './sandbox-process.js'
+import type { SandboxChild, SandboxProcess } from './sandbox-process.js'
 import { chdirHint, notFoundHint } from './not-found.js'
 import { type ReadyRun, startSandbox } from './start.js'
 
@@ -84,7 +84,7 @@ export function spawnWith(
   args: readonly string[],
   options: SpawnOptions,
   { beforeGo, forwardsSignals }: { beforeGo?: () => void; forwardsSignals?: boolean },
-): SandboxProcess {
+): SandboxChild {
   checkOptions(options)
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a
   // command line travels in the plan, and so do such values of passed variables.

@@ -17,6 +17,7 @@ import {
   type LauncherProcess,
   type Started,
   type StdioEntry,
+  forwardTo,
   startLauncher,
 } from './launcher-process.js'
 import { identify, type ProcessId } from '../host/signal.js'
@@ -24,13 +25,7 @@ import { publish } from './publish.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import type { Cgroup } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
-import {
-  type Control,
-  type ExitResult,
-  exitResult,
-  SandboxChild,
-  type SandboxProcess,
-} from './sandbox-process.js'
+import { type Control, type ExitResult, exitResult, SandboxChild } from './sandbox-process.js'
 import { newId, openRegistry, register } from './registry.js'
 import { ensureStateDirs } from './state-dir.js'
 import { isoTime } from '../host/iso-time.js'
@@ -82,8 +77,9 @@ export interface StartHooks<R extends ReadyRun> {
    * be in place before the command may run (the CLI's signal forwarding). Never called on a
    * failed start, so nothing of it is left to undo then. */
   beforeGo?: (() => void) | undefined
-  /** This process passes on to the sandbox the job's signals it gets (the CLI, in beforeGo):
-   * the launcher, which gets a job-wide one directly too, then drops the copy. */
+  /** This process passes on to the sandbox the job's signals it gets (the CLI, in beforeGo,
+   * with SandboxChild.forward): the launcher, which gets a job-wide one directly too, then
+   * drops the copy. */
   forwardsSignals?: boolean | undefined
 }
 
@@ -95,7 +91,7 @@ export function startSandbox<R extends ReadyRun>(
   argvInPlan: boolean,
   options: StartOptions,
   hooks: StartHooks<R> = {},
-): SandboxProcess {
+): SandboxChild {
   // Checked before anything is compiled or started: an unsafe state directory is refused, not
   // used. Made first, with every other place the caller's state may be: a view that would show
   // one hides it (plan/state-mask.ts), which only an existing directory can be.
@@ -298,7 +294,16 @@ function killWhole(
   return child.kill('SIGKILL')
 }
 
-/** kill(), freeze() and thaw() of a SandboxProcess, through its cgroup or its process tree. */
+/** The signals whose default action ends nothing (and 0, which only checks). */
+const HARMLESS = new Set<number | undefined>([
+  0,
+  constants.signals.SIGCHLD,
+  constants.signals.SIGCONT,
+  constants.signals.SIGURG,
+  constants.signals.SIGWINCH,
+])
+
+/** kill(), forward(), freeze() and thaw() of a SandboxChild, through its cgroup or its process tree. */
 function control(
   cgroup: Cgroup | undefined,
   child: LauncherProcess,
@@ -314,13 +319,19 @@ function control(
       return false
     }
   }
+  /** Whether signal, sent to a frozen sandbox, ends it: one that would end a program cannot be
+   * acted on there and would wait, frozen, for good; one that would not (a terminal's resize
+   * while `cordon freeze` holds the sandbox) waits for the thaw, as for a stopped program. */
+  const endsFrozen = (signal: NodeJS.Signals | number) =>
+    !HARMLESS.has(typeof signal === 'number' ? signal : constants.signals[signal]) && isFrozen()
   return {
-    // A frozen sandbox cannot act on a signal; a SIGKILL ends the launcher before it can end
-    // the sandbox, which without a cgroup (emptied at the exit) nothing else would.
+    // A SIGKILL ends the launcher before it can end the sandbox, which without a cgroup (emptied
+    // at the exit) nothing else would.
     kill: (signal) =>
-      isFrozen() || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
+      endsFrozen(signal) || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
         ? killWhole(cgroup, child, launcher)
         : child.kill(signal),
+    forward: (signal) => (endsFrozen(signal) ? killWhole(cgroup, child, launcher) : forwardTo(child, signal)),
     freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
     thaw: () => thawSandbox(cgroup, launcher),
   }

@@ -71,6 +71,64 @@ describe('freezing is safe', () => {
     },
   )
 
+  // A frozen sandbox is killed for a signal that would end a program, not for one that ends
+  // nothing: a terminal's resize while `cordon freeze` held a run's sandbox ended it (137).
+  test(
+    'SIGWINCH and signal 0 to a frozen sandbox wait for the thaw, and the command runs on',
+    { skip: !isRoot && 'cgroups need root here' },
+    async () => {
+      const argv = ['sleep', '1.75']
+      const child = spawn({ extends: ['default'], limits: { pids: 50 } }, argv[0]!, argv.slice(1), {
+        stdio: 'ignore',
+        context: { cwd: projectDir() },
+      })
+      try {
+        await until('the sandbox', () => (pidsOf(argv).length ? true : undefined))
+        child.freeze()
+        assert.equal(child.kill('SIGWINCH'), true)
+        assert.equal(child.kill(0), true)
+        await sleep(300)
+        assert.equal(child.cgroup?.frozen(), true, 'still frozen')
+        assert.equal(pidsOf(argv).length, 1, 'still there')
+        child.thaw()
+        const r = await child.exited
+        assert.equal(r.reason, 'exited')
+        assert.equal(r.code, 0)
+      } finally {
+        killAll(argv)
+      }
+    },
+  )
+
+  test(
+    "a terminal's resize while cordon freeze holds a run's sandbox leaves it to the thaw",
+    { skip: !isRoot && 'cgroups need root here' },
+    async () => {
+      const argv = ['sleep', '2.25']
+      const supervisor = spawnChild(process.execPath, [CLI, 'run', '--pids', '50', '--', ...argv], {
+        cwd: projectDir(),
+        stdio: 'ignore',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      })
+      const exited = new Promise<NodeJS.Signals | number | null>((r) =>
+        supervisor.once('exit', (c, s) => r(s ?? c)),
+      )
+      try {
+        await until('the sandbox', () => (pidsOf(argv).length ? true : undefined))
+        const id = await until('its record', () => rowOf(cordon(['ps', '--json']).stdout, argv))
+        assert.equal(cordon(['freeze', id]).status, 0)
+        supervisor.kill('SIGWINCH')
+        await sleep(300)
+        assert.equal(pidsOf(argv).length, 1, 'still there')
+        assert.equal(cordon(['thaw', id]).status, 0)
+        assert.equal(await exited, 0)
+      } finally {
+        supervisor.kill('SIGKILL')
+        killAll(argv)
+      }
+    },
+  )
+
   test(
     'a supervisor killed while its sandbox is frozen: its launcher kills and thaws it',
     { skip: !isRoot && 'cgroups need root here' },

@@ -198,7 +198,7 @@ async function runNative(
   // Forwarding from just before the go (spawnWith): a signal that came between the go and its
   // install ended cordon by Node's default action instead of reaching the command. A listener
   // runs from the event loop, after spawnWith has returned the child.
-  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  const forward = (signal: NodeJS.Signals) => child.forward(signal)
   let stopForwarding = () => {}
   holdStartSignals() // until beforeGo's forwarding (host/start-guard.ts)
   const child = spawnWith(
