@@ -35,13 +35,6 @@ noreturn void command_exec(const struct command *cmd);
  * default action (termination). */
 #define FREEZE_SIGNAL 62
 
-/* A signal cordon passes on to the command (--forwarded-signals): sent to the launcher as this
- * real-time signal with the signal's number as its payload (SI_QUEUE), so that the kernel never
- * merges it with the same signal sent to the whole job, which reaches the launcher directly too
- * (launcher.c is_copy counts the two). src/run/launcher-process.ts holds the same number; the
- * addon starts the launcher with it blocked, and the command gets it unblocked. */
-#define FORWARD_SIGNAL 61
-
 /* The other request down the same pipe: pass signal sig on to the command's process group,
  * not only to the command (the terminal's signals, launcher.c pass_on). One byte each, as a
  * freeze's 'f', so that no read splits a request. */

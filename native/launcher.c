@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "audit.h"
 #include "command.h"
+#include "forward-signal.h"
 #include "console.h"
 #include "events.h"
 #include "hook.h"
@@ -1255,7 +1256,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGCONT);
 	sigaddset(&mask, FORWARD_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
-	sigdelset(&cmd.saved_mask, FORWARD_SIGNAL); /* blocked from the spawn on (command.h) */
+	sigdelset(&cmd.saved_mask, FORWARD_SIGNAL); /* blocked from the start (forward-signal.h) */
 
 	int audit_fd = -1;
 	for (size_t i = 0; i < p.n_ops && o.events_fd >= 0; i++)

@@ -1,6 +1,7 @@
 /* oci-launch.c — the launch helper of cordon-oci's `create` (protocol in oci-launch.h). */
 #define _GNU_SOURCE
 #include "oci-launch.h"
+#include "forward-signal.h"
 #include "oci-hook.h"
 #include "oci-state.h"
 #include "sys.h"
@@ -83,15 +84,17 @@ static char **parse_strings(char *buf, size_t len, size_t *n)
  * disposition default and nothing blocked. This process has the engine's, and ignored and
  * blocked signals survive execve: the launcher would pass them to the container's process
  * (command.c restores the mask it started with), which then ignores the SIGTERM of `docker
- * stop` or the SIGHUP of a shell's `nohup` where runc's does not. */
+ * stop` or the SIGHUP of a shell's `nohup` where runc's does not. Blocked: FORWARD_SIGNAL
+ * alone (`run`'s forwarding), which the launcher takes out of the mask it gives. */
 static void reset_signals(void)
 {
-	sigset_t none;
+	sigset_t mask;
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL); /* EINVAL for the few that cannot be set: fine */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, FORWARD_SIGNAL);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 /* The open files limit Node gave the launcher: Node raises its own soft limit at start-up

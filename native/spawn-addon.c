@@ -316,14 +316,14 @@ static napi_value do_kill(napi_env env, napi_callback_info info)
 
 /* queue(pidfd, signal, value) → 0, or -errno: the signal sent with value as its payload
  * (SI_QUEUE, as sigqueue(3) sends it). A real-time signal is queued, never merged with one
- * already pending (the launcher's FORWARD_SIGNAL). */
-static napi_value do_queue(napi_env env, napi_callback_info info)
+ * already pending (the launcher's FORWARD_SIGNAL). queuePid(pid, signal, value): the same to a
+ * pid (rt_sigqueueinfo), for a process this one did not start. */
+static napi_value queue_to(napi_env env, napi_callback_info info, int by_pid)
 {
 	int32_t a[3];
 	if (fd_arg(env, info, 3, a))
-		return fail(
-			env,
-			"queue(pidfd, signal, value) takes a pidfd, a signal number and a value");
+		return fail(env, by_pid ? "queuePid(pid, signal, value) takes three integers"
+					: "queue(pidfd, signal, value) takes three integers");
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	si.si_signo = a[1];
@@ -331,8 +331,19 @@ static napi_value do_queue(napi_env env, napi_callback_info info)
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value.sival_int = a[2];
-	long r = syscall(SYS_pidfd_send_signal, a[0], a[1], &si, 0);
+	long r = by_pid ? syscall(SYS_rt_sigqueueinfo, a[0], a[1], &si)
+			: syscall(SYS_pidfd_send_signal, a[0], a[1], &si, 0);
 	return int_value(env, r < 0 ? -errno : 0);
+}
+
+static napi_value do_queue(napi_env env, napi_callback_info info)
+{
+	return queue_to(env, info, 0);
+}
+
+static napi_value do_queue_pid(napi_env env, napi_callback_info info)
+{
+	return queue_to(env, info, 1);
 }
 
 /* socketpair() → [a, b], a unix stream pair, both close-on-exec; [-errno]. */
@@ -865,21 +876,14 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	static const struct {
 		const char *name;
 		napi_callback cb;
-	} fns[] = { { "spawn", do_spawn },
-		    { "wait", do_wait },
-		    { "kill", do_kill },
-		    { "queue", do_queue },
-		    { "socketpair", do_socketpair },
-		    { "usable", do_usable },
-		    { "close", do_close },
-		    { "listen", do_listen },
-		    { "accept", do_accept },
-		    { "watch", do_watch },
-		    { "unwatch", do_unwatch },
-		    { "send", do_send },
-		    { "map", do_map },
-		    { "growRoom", do_grow_room },
-		    { "sameReads", do_same_reads } };
+	} fns[] = { { "spawn", do_spawn },	  { "wait", do_wait },
+		    { "kill", do_kill },	  { "queue", do_queue },
+		    { "queuePid", do_queue_pid }, { "socketpair", do_socketpair },
+		    { "usable", do_usable },	  { "close", do_close },
+		    { "listen", do_listen },	  { "accept", do_accept },
+		    { "watch", do_watch },	  { "unwatch", do_unwatch },
+		    { "send", do_send },	  { "map", do_map },
+		    { "growRoom", do_grow_room }, { "sameReads", do_same_reads } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

@@ -19,6 +19,8 @@ export interface Addon {
   /** The signal sent with `value` as its payload (SI_QUEUE): 0, or -errno. Absent from an addon
    * built before it. */
   queue?(pidfd: number, signal: number, value: number): number
+  /** queue() to a pid (rt_sigqueueinfo). Absent from an addon built before it. */
+  queuePid?(pid: number, signal: number, value: number): number
   socketpair(): [number, number] | [number]
   usable(): boolean
   close(fd: number): number

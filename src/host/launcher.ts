@@ -68,3 +68,8 @@ export function probesPath(): string {
     `The probe battery ${fallback} is missing; build it with \`npm rebuild cordon\` (needs cc, make and a static libc)`,
   )
 }
+
+/** native/forward-signal.h FORWARD_SIGNAL: a signal of the job's passed on to the command, queued
+ * with its number as the payload, so that the kernel never merges it with the same signal sent
+ * to the whole job, which reaches the launcher directly too (native/launcher.c is_copy). */
+export const FORWARD_SIGNAL = 61

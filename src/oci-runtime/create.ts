@@ -341,7 +341,10 @@ export function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): st
   const fd = hookFd(p, o)
   return [
     ...(fd !== undefined ? ['--hook-fd', String(fd)] : []),
-    ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : []),
+    // In the foreground (`run`) this process passes its signals on (run-foreground.ts), and the
+    // launcher, which gets a job-wide one directly too, drops the copy: runc's container, in a
+    // session of its own, gets a Ctrl-C once.
+    ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : ['--forwarded-signals']),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
     ...(o.consoleSocket && size?.height && size.width
       ? ['--console-size', `${size.height}x${size.width}`]

@@ -263,7 +263,9 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   const planPath = `${dir}/exec-${randomBytes(6).toString('hex')}.bin`
   writeFileSync(planPath, encodePlan({ ops, notes: [] }), { mode: 0o600 })
   const args = [
-    ...(o.detach ? ['--detach'] : []),
+    // In the foreground this process passes its signals on (below), and the launcher, which
+    // gets a job-wide one directly too, drops the copy (as run's, create.ts launcherArgs).
+    ...(o.detach ? ['--detach'] : ['--forwarded-signals']),
     ...(o.pidFile ? ['--pid-file', resolve(o.pidFile)] : []),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
     ...(o.consoleSocket && o.process.consoleSize?.height && o.process.consoleSize.width

@@ -2,6 +2,8 @@
 // passes the container's status on, through the C entry point's launch helper when there is
 // one (native/oci-launch.h LAUNCH_REPORT_START), else spawned by Node.
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { loadAddon } from '../host/addon.js'
+import { FORWARD_SIGNAL } from '../host/launcher.js'
 import { removeCgroups } from './cgroup-made.js'
 import { childProcess } from './child-process.js'
 import {
@@ -20,10 +22,12 @@ import {
 } from './create.js'
 import { releaseLaunchHelper, startThrough, takeLaunchHelper } from './launch-helper.js'
 
-/** A foreground launcher: how to signal it and how it ended (its exit status, or 128 + the
- * signal that ended it; `error` when a hook failed or it could not run). */
+/** A foreground launcher: how to signal it, how to pass on a signal this process got, and how
+ * it ended (its exit status, or 128 + the signal that ended it; `error` when a hook failed or it
+ * could not run). */
 interface Running {
   kill(sig: NodeJS.Signals): void
+  forward(sig: NodeJS.Signals): void
   ended: Promise<{ code: number; error?: unknown }>
 }
 
@@ -35,6 +39,8 @@ function spawnLauncher(p: Prepared, o: CreateOptions, fd: number | undefined): R
   const relay = fd === undefined ? undefined : relayHooks(child, fd, p)
   return {
     kill: (sig) => child.kill(sig),
+    // From the launcher's parent: the launcher tells it from the job's (--forwarded-signals).
+    forward: (sig) => child.kill(sig),
     ended: new Promise((done) =>
       child.on('exit', (c, s) =>
         done({ code: c ?? 128 + (s ? (osSignals[s] ?? 15) : 0), error: relay?.error }),
@@ -51,11 +57,19 @@ function helperLauncher(helper: number, p: Prepared, o: CreateOptions, fd: numbe
   // The helper leaves the launcher a zombie (its pid ours) until this process closes the
   // helper's socket; after the answer, no signal goes to that pid.
   let gone = false
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      if (r.pid !== undefined && !gone) process.kill(r.pid, sig)
+    } catch {}
+  }
   return {
-    kill: (sig) => {
-      try {
-        if (r.pid !== undefined && !gone) process.kill(r.pid, sig)
-      } catch {}
+    kill,
+    // The launcher's parent is the helper, not this process: the signal goes as FORWARD_SIGNAL
+    // (native/forward-signal.h), which says it is a forward whoever sends it.
+    forward: (sig) => {
+      const addon = loadAddon()
+      if (!addon?.queuePid || r.pid === undefined || gone) kill(sig)
+      else addon.queuePid(r.pid, FORWARD_SIGNAL, osSignals[sig] ?? 0)
     },
     ended: r.done.then((x) => {
       gone = true
@@ -87,7 +101,7 @@ async function runForegroundWith(o: CreateOptions, helper: number | undefined): 
   if (!viaHelper) releaseLaunchHelper(helper) // its fd is not close-on-exec: before any spawn
   const child = viaHelper ? helperLauncher(helper, p, o, fd) : spawnLauncher(p, o, fd)
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
-    process.on(sig, () => child.kill(sig))
+    process.on(sig, () => child.forward(sig))
   return await new Promise<number>((done, reject) => {
     let recorded = false
     const timer = setInterval(() => {

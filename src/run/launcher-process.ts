@@ -13,6 +13,7 @@ import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { inspect } from 'node:util'
 import { type Addon, loadAddon } from '../host/addon.js'
+import { FORWARD_SIGNAL } from '../host/launcher.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import { writeAll } from '../host/write-all.js'
 import { childProcess, net } from '../builtin.js'
@@ -32,11 +33,6 @@ export interface LauncherProcess extends EventEmitter {
   once(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this
   once(event: 'error', listener: (error: Error) => void): this
 }
-
-/** native/command.h FORWARD_SIGNAL: a signal of the job's passed on to the command, queued with
- * its number as the payload, so that the kernel never merges it with the same signal sent to the
- * whole job, which reaches the launcher directly too (native/launcher.c is_copy). */
-export const FORWARD_SIGNAL = 61
 
 /** Passes on to the command a signal this process got as one of its job's: as FORWARD_SIGNAL
  * where the addon started the launcher (blocked in it from the start, so that it never meets

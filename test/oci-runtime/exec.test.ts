@@ -1,7 +1,7 @@
 // cordon-oci exec and update against the real kernel: the exec'd process joins the container
 // and is never less restricted than its init (issue 24).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 
@@ -85,6 +85,35 @@ describe('cordon-oci exec', { skip }, () => {
       r.stderr,
       /process\.capabilities\.bounding: CAP_SYS_ADMIN is not in the container's bounding set/,
     )
+  })
+
+  // The launcher gets a job-wide signal directly and again from the runtime, which passes on
+  // what it gets: it drops the copy (--forwarded-signals). A Ctrl-C reached the exec'd process
+  // twice.
+  test('a job-wide SIGINT reaches the exec’d process once', async (t) => {
+    const b = makeBundle(['sleep', '60'])
+    t.after(() => b.cleanup())
+    started(b, 'e5')
+    const counter =
+      'n=0; trap "n=\\$((n+1))" INT; echo ready; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n'
+    const child = spawn(CORDON_OCI, ['--root', b.root, 'exec', 'e5', 'sh', '-c', counter], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    })
+    let out = ''
+    const ready = new Promise<void>((done) =>
+      child.stdout.on('data', (d: Buffer) => {
+        out += String(d)
+        if (out.startsWith('ready\n')) done()
+      }),
+    )
+    const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
+    await ready
+    await new Promise((r) => setTimeout(r, 200))
+    process.kill(-child.pid!, 'SIGINT')
+    assert.equal(await code, 0)
+    assert.equal(out, 'ready\ntotal 1\n')
   })
 
   test('exec --detach leaves the process running and writes --pid-file', (t) => {

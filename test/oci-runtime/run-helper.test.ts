@@ -49,6 +49,32 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'run without --keep deletes it')
     })
 
+    // The launcher gets a job-wide signal directly and again from the runtime, which passes on
+    // what it gets: it drops the copy (--forwarded-signals). runc's container, in a session of
+    // its own, gets the runtime's one; cordon's got two.
+    test(`a job-wide SIGINT reaches the container once, as under runc, through ${way.name}`, async (t) => {
+      const b = makeBundle([
+        'sh',
+        '-c',
+        'n=0; trap "n=\\$((n+1))" INT; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n',
+      ])
+      t.after(() => b.cleanup())
+      const id = `once-${process.pid}`
+      const child = spawn(way.cmd, [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true,
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += String(d)))
+      const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
+      waitUntil(() => /"running"/.test(spawnOut(CORDON_OCI, ['--root', b.root, 'state', id]).stdout), 1000)
+      await new Promise((r) => setTimeout(r, 200))
+      process.kill(-child.pid!, 'SIGINT')
+      assert.equal(await code, 0)
+      assert.equal(out, 'total 1\n')
+    })
+
     for (const [sig, group, want] of [
       ['SIGTERM', false, 9],
       ['SIGINT', true, 8],
