@@ -155,6 +155,14 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   const command = COMMANDS[name]
+  if (!command && name.startsWith('-')) {
+    // An option before any command: only cordon's own two are there (`-v` meant --version).
+    warn(
+      `unknown option \`${name}\` before the command; cordon --version (-V) prints the version, cordon --help lists the commands`,
+    )
+    process.exitCode = 2
+    return
+  }
   if (!command) {
     const close = suggest(name, Object.keys(COMMANDS))
     warn(

@@ -6,6 +6,7 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
   dataBinds,
+  exportCwd,
   type Exported,
   type ExportOptions,
   exportIdentity,
@@ -96,7 +97,8 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
   for (const [r, v] of Object.entries(policy.rlimits)) flags.push(['--ulimit', `${r}=${v}:${v}`])
   for (const [k, v] of Object.entries(policy.env.set)) flags.push(['--env', `${k}=${v}`])
   for (const k of policy.env.pass) if (!(k in policy.env.set)) flags.push(['--env', k])
-  if (policy.cwd !== undefined) flags.push(['--workdir', policy.cwd])
+  const cwd = exportCwd(policy, options)
+  if (cwd !== undefined) flags.push(['--workdir', cwd])
   const lines = [
     '#!/bin/sh',
     `# cordon export --to docker: ${policy.sources.join(' → ')}`,

@@ -12,6 +12,7 @@ import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
   dataBinds,
+  exportCwd,
   type Exported,
   type ExportFile,
   type ExportOptions,
@@ -91,6 +92,7 @@ export function exportKubernetes(
   gaps.push(...seccomp.gaps)
   if (!plan) gaps.push(...landlockGap(policy, 'Kubernetes', '--wrap'))
   const { uid, gid } = exportIdentity(policy, options, true)
+  const cwd = exportCwd(policy, options)
   const caps = keptCapabilities(policy).map((c) => c.replace(/^CAP_/, ''))
   const volumes: Record<string, unknown>[] = []
   const mounts: Record<string, unknown>[] = []
@@ -197,7 +199,7 @@ export function exportKubernetes(
           ...(plan ? { imagePullPolicy: 'IfNotPresent' } : {}),
           command,
           ...(env.length ? { env } : {}),
-          ...(policy.cwd ? { workingDir: policy.cwd } : {}),
+          ...(cwd ? { workingDir: cwd } : {}),
           securityContext: {
             allowPrivilegeEscalation: false,
             privileged: false,

@@ -92,6 +92,13 @@ export function ownDevNeeded(p: ResolvedPolicy): boolean {
 /** Binds other than the system directories a container image provides for itself. */
 export const dataBinds = (p: ResolvedPolicy): Bind[] =>
   binds(p).filter((b) => !(isSystemPath(b.dest) && b.src === b.dest))
+/** The working directory a container export states: the policy's, else the caller's where a data
+ * bind shows it (the image has no other; `./script.sh` runs from it). */
+export const exportCwd = (p: ResolvedPolicy, options: ExportOptions): string | undefined =>
+  p.cwd ??
+  (dataBinds(p).some((b) => options.cwd === b.dest || options.cwd.startsWith(`${b.dest}/`))
+    ? options.cwd
+    : undefined)
 export const tmpfses = (p: ResolvedPolicy): Tmpfs[] =>
   p.filesystem.filter((e): e is Tmpfs => e.kind === 'tmpfs')
 export const masks = (p: ResolvedPolicy): string[] =>

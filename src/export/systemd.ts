@@ -3,6 +3,7 @@
 // (Landlock included) survives reboots exactly as `cordon run` applies it. The unit is the same
 // whatever host exports it: nothing here reads the exporting host's files, and it is written for
 // systemd 252 (Debian 12) and later (SYSTEMD_FLOOR).
+import { posix } from 'node:path'
 import { nativePath } from '../host/launcher.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { SYSTEMD_FLOOR } from '../seccomp/systemd.js'
@@ -216,7 +217,15 @@ function isolationLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
 }
 
 export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, plan?: Uint8Array): Exported {
-  const command = options.command.map((w) => unitWord(w, true)).join(' ')
+  const cwd = policy.cwd ?? options.cwd
+  // systemd takes a bare name (looked up in its own path) or an absolute path, and refuses the
+  // unit for `./script.sh`: made absolute from the working directory, as the sandbox found it.
+  const [program, ...args] = options.command
+  const exec =
+    program !== undefined && program.includes('/') && !posix.isAbsolute(program) && !plan
+      ? [posix.resolve(cwd, program), ...args]
+      : options.command
+  const command = exec.map((w) => unitWord(w, true)).join(' ')
   const head = [
     '[Unit]',
     `Description=${options.name} (cordon: ${policy.sources.join(' → ')})`,
@@ -229,7 +238,6 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
   const lines = [`ExecStart=${command}`, ...isolationLines(policy, gaps), ...filesystemLines(policy, gaps)]
   // PrivateTmp= gives the service a new /tmp: the working directory is in it only when the view
   // binds it there (filesystemLines puts such binds back on top of the private /tmp).
-  const cwd = policy.cwd ?? options.cwd
   const view = policy.filesystem.filter((e): e is Bind => e.kind === 'bind')
   if (view.some((b) => under(cwd, b.dest))) lines.push(`WorkingDirectory=${cwd}`)
   for (const [k, v] of Object.entries(policy.env.set))

@@ -93,11 +93,19 @@ export function literal<const T extends string | number>(
     expected,
     check(value, path, issues) {
       if ((choices as readonly unknown[]).includes(value)) return value as T
+      // `version: "1"`: the right value in the wrong type ("did you mean `1`?" said nothing).
+      const retyped = choices.find((c) => typeof c !== typeof value && String(c) === String(value))
       const hint = typeof value === 'string' ? suggest(value, choices.map(String)) : undefined
+      const fix =
+        retyped !== undefined
+          ? `; write it as ${typeof retyped === 'number' ? `the number ${retyped}, without quotes` : `the string "${retyped}"`}`
+          : hint
+            ? `; did you mean \`${hint}\`?`
+            : ''
       issues.push({
         code: 'invalid_value',
         path,
-        message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${describeValue(value)}${hint ? `; did you mean \`${hint}\`?` : ''}`,
+        message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${describeValue(value)}${fix}`,
       })
       return undefined
     },

@@ -32,6 +32,13 @@ describe('cordon CLI', () => {
     const unknown = cordon(['rnu'])
     assert.equal(unknown.status, 2)
     assert.match(unknown.stderr, /unknown command `rnu`; did you mean `run`\?/)
+    // An option before the command (`-v` for the version): the two global ones named.
+    const v = cordon(['-v'])
+    assert.equal(v.status, 2)
+    assert.match(
+      v.stderr,
+      /unknown option `-v` before the command; cordon --version \(-V\) prints the version/,
+    )
     const flag = cordon(['plan', '--bogus'])
     assert.equal(flag.status, 2)
     assert.match(flag.stderr, /unknown option `--bogus`.*see cordon plan --help/)
@@ -47,6 +54,11 @@ describe('cordon CLI', () => {
     assert.equal(r.status, 2)
     assert.match(r.stderr, /bad\.yaml:2:10: Expected `network`/)
     assert.doesNotMatch(r.stderr, /\n\s+at /)
+    // The right value in the wrong type says so ("did you mean `1`?" for "1" said nothing).
+    writeFileSync(file, 'version: "1"\nextends: [default]\n')
+    const quoted = cordon(['plan', file])
+    assert.equal(quoted.status, 2)
+    assert.match(quoted.stderr, /got `1` \(string\); write it as the number 1, without quotes/)
   })
 
   test('the default profile refuses to expose / or $HOME as the project', () => {

@@ -167,6 +167,16 @@ describe('systemd conformance: exported units under systemd as pid 1', { skip },
     assert.equal(r.stdout.trim(), project)
   })
 
+  // systemd refuses a unit whose ExecStart= is `./script.sh` (neither a name nor absolute): the
+  // export makes it absolute from the working directory, where cordon run finds it.
+  test('a command named relative to the working directory runs', () => {
+    writeFileSync(join(project, 'hello.sh'), '#!/bin/sh\necho relative\n', { mode: 0o755 })
+    const r = exportAndStart([], ['./hello.sh'])
+    assert.match(r.unit, new RegExp(`^ExecStart=${project}/hello.sh$`, 'm'))
+    assert.equal(r.result, 'success', r.journal)
+    assert.equal(r.stdout.trim(), 'relative')
+  })
+
   test('--rw: writes work as the files’ owner (--uid), and DynamicUser= is a reported gap', () => {
     const { uid, gid } = ensureTestUser()
     const data = mkdtempSync(join(project, 'rw-'))

@@ -99,6 +99,22 @@ describe('exports as their consumers take them', () => {
     }
   })
 
+  // The default view shows the caller's directory: a container export works from it, as the
+  // systemd unit and the OCI bundle did (a newcomer's `./script.sh` ran from the image's).
+  test('docker and kubernetes: the working directory the view shows is the container’s', () => {
+    const docker = readFileSync(join(exportTo('docker', [], ['./run.sh']).dir, 'sandbox.docker.sh'), 'utf8')
+    assert.ok(docker.includes(`--workdir ${projectDir()} `), docker)
+    const { docs } = kubernetes([])
+    const container = (docs[0]!.spec as unknown as { containers: { workingDir?: string }[] }).containers[0]!
+    assert.equal(container.workingDir, projectDir())
+    // Nothing of the caller's is shown under --profile minimal: no working directory is stated.
+    const minimal = readFileSync(
+      join(exportTo('docker', ['--profile', 'minimal']).dir, 'sandbox.docker.sh'),
+      'utf8',
+    )
+    assert.doesNotMatch(minimal, /--workdir/)
+  })
+
   test('one identity in every export: --uid 1000 is 1000:1000, --gid overrides it', () => {
     for (const [flags, want] of [
       [
