@@ -66,10 +66,17 @@ function helperLauncher(helper: number, p: Prepared, o: CreateOptions, fd: numbe
     kill,
     // The launcher's parent is the helper, not this process: the signal goes as FORWARD_SIGNAL
     // (native/forward-signal.h), which says it is a forward whoever sends it.
+    // Refused (EAGAIN: the user's RLIMIT_SIGPENDING, which the container's queued signals can
+    // fill), it goes as itself, which is never refused for that.
     forward: (sig) => {
       const addon = loadAddon()
-      if (!addon?.queuePid || r.pid === undefined || gone) kill(sig)
-      else addon.queuePid(r.pid, FORWARD_SIGNAL, osSignals[sig] ?? 0)
+      if (
+        !addon?.queuePid ||
+        r.pid === undefined ||
+        gone ||
+        addon.queuePid(r.pid, FORWARD_SIGNAL, osSignals[sig] ?? 0)
+      )
+        kill(sig)
     },
     ended: r.done.then((x) => {
       gone = true

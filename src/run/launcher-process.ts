@@ -429,12 +429,14 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     return true
   }
 
-  /** forwardTo's: the signal queued as FORWARD_SIGNAL. */
+  /** forwardTo's: the signal queued as FORWARD_SIGNAL, else sent as itself. A queued signal
+   * counts against the user's RLIMIT_SIGPENDING, which the sandbox's own queued signals can fill
+   * (its uid is the caller's, or maps to it): refused (EAGAIN), the forward was lost (helper-128),
+   * where a plain signal is never refused for that. */
   forward(signal: NodeJS.Signals): boolean {
-    const number = constants.signals[signal]
-    if (!this.addon.queue) return this.kill(signal)
-    if (this.exited || this.pidfd < 0 || this.addon.queue(this.pidfd, FORWARD_SIGNAL, number) !== 0)
-      return false
+    if (this.exited || this.pidfd < 0) return false
+    const queued = this.addon.queue?.(this.pidfd, FORWARD_SIGNAL, constants.signals[signal])
+    if (queued !== 0) return queued === -constants.errno.ESRCH ? false : this.kill(signal)
     this.killed = true
     return true
   }

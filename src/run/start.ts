@@ -294,13 +294,17 @@ function killWhole(
   return child.kill('SIGKILL')
 }
 
-/** The signals whose default action ends nothing (and 0, which only checks). */
+/** The signals whose default action ends nothing (and 0, which only checks): ignored, or stop. */
 const HARMLESS = new Set<number | undefined>([
   0,
   constants.signals.SIGCHLD,
   constants.signals.SIGCONT,
   constants.signals.SIGURG,
   constants.signals.SIGWINCH,
+  constants.signals.SIGSTOP,
+  constants.signals.SIGTSTP,
+  constants.signals.SIGTTIN,
+  constants.signals.SIGTTOU,
 ])
 
 /** kill(), forward(), freeze() and thaw() of a SandboxChild, through its cgroup or its process tree. */

@@ -74,7 +74,7 @@ describe('freezing is safe', () => {
   // A frozen sandbox is killed for a signal that would end a program, not for one that ends
   // nothing: a terminal's resize while `cordon freeze` held a run's sandbox ended it (137).
   test(
-    'SIGWINCH and signal 0 to a frozen sandbox wait for the thaw, and the command runs on',
+    'SIGWINCH, SIGTSTP, SIGCONT and signal 0 to a frozen sandbox wait for the thaw, and the command runs on',
     { skip: !isRoot && 'cgroups need root here' },
     async () => {
       const argv = ['sleep', '1.75']
@@ -87,6 +87,8 @@ describe('freezing is safe', () => {
         child.freeze()
         assert.equal(child.kill('SIGWINCH'), true)
         assert.equal(child.kill(0), true)
+        assert.equal(child.kill('SIGTSTP'), true) // the launcher stops the command (job control)
+        assert.equal(child.kill('SIGCONT'), true) // and continues it at the thaw
         await sleep(300)
         assert.equal(child.cgroup?.frozen(), true, 'still frozen')
         assert.equal(pidsOf(argv).length, 1, 'still there')

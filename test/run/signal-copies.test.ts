@@ -43,9 +43,9 @@ function script(flags: string, rounds: number, then = ''): string {
 
 /** The shell that runs COUNTER under `cordon ARGS`, runs `then` once the command is ready ($N
  * is cordon, $L its launcher), and prints what the command printed. */
-function direct(args: string, then: string): string {
+function direct(args: string, then: string, command = COUNTER, prefix = ''): string {
   return (
-    `$CORDON ${args} -- ${COUNTER} > out & N=$!; ` +
+    `${prefix}$CORDON ${args} -- ${command} > out & N=$!; ` +
     `for i in $(seq 400); do L=$(pgrep -P $N -x cordon-exec); ` +
     `[ -n "$L" ] && grep -q ready out 2>/dev/null && break; sleep 0.05; done; ` +
     `${then}wait $N; echo "rc=$?"; cat out`
@@ -89,6 +89,21 @@ for (const c of callers())
             'kill -STOP $L; kill -TERM $L $N; sleep 0.3; kill -CONT $L; sleep 0.5; kill -TERM $N; '
           const r = shell(direct(`run -q ${m.flags}`, merged), dir, c.user)
           assert.equal(r.stdout, 'rc=0\nready\n2\n', r.stderr)
+        })
+
+        // A forward queued as FORWARD_SIGNAL counts against the user's RLIMIT_SIGPENDING, which the
+        // sandbox's own queued signals fill (its uid is the caller's or maps to it): refused, it
+        // goes as the signal itself, which that limit never refuses (helper-128: it was lost).
+        test('a signal to cordon reaches the command when the sandbox has filled the pending-signal limit', () => {
+          const fill =
+            `python3 -c 'import os, signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {40})\n` +
+            `for i in range(200): os.kill(os.getpid(), 40)\n${COUNTER_PY}'`
+          const r = shell(
+            direct(`run -q ${m.flags}`, 'kill -TERM $N; ', fill, 'prlimit --sigpending=64 '),
+            dir,
+            c.user,
+          )
+          assert.equal(r.stdout, 'rc=0\nready\n1\n', r.stderr)
         })
 
         // learn and --audit forward as run does: a Ctrl-C reached the program twice.

@@ -66,9 +66,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
     } else {
       cgroupCheck.status = 'partial'
       cgroupCheck.detail += `; ${access.why}: limits are rlimits only (RLIMIT_NPROC for pids)`
-      cgroupCheck.fix =
-        'run cordon as root for cgroup limits, or delegate a cgroup v2 subtree with the memory and pids ' +
-        'controllers to this user (a unified-hierarchy host: systemd-run --user --scope -p Delegate=yes cordon run …)'
+      // Only a v2 tree with the controllers can be delegated: a hybrid host keeps them in v1.
+      cgroupCheck.fix = facts.cgroup.v2Controllers.some((c) => c === 'memory' || c === 'pids')
+        ? 'run cordon as root for cgroup limits, or delegate a cgroup v2 subtree with the memory and pids ' +
+          'controllers to this user (systemd-run --user --scope -p Delegate=yes cordon run …)'
+        : `run cordon as root for cgroup limits: this host keeps its controllers in cgroup v1 (${facts.cgroup.layout}), ` +
+          'which is never delegated to a user (a host booted with the unified hierarchy can delegate a v2 subtree)'
     }
   }
   // How spawn() and `cordon run` start the launcher: a property of this install, not the host.
