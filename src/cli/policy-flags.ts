@@ -155,7 +155,7 @@ export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn
     'invalid_usage',
     `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
       `${how} ${sharedContents(shared)}; ` +
-      'cd into a project directory, or use --profile minimal',
+      'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
   )
 }
 

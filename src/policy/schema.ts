@@ -295,7 +295,11 @@ export const policySchema = s.object(
           pass: s.optional(s.array(envName, 'Variables copied from the caller\u2019s environment when set.')),
           set: s.optional(s.record(s.string(), envName, 'Variables set to fixed values.')),
         },
-        { description: 'The environment starts empty.' },
+        {
+          description: 'The environment starts empty.',
+          // `env: [FOO=bar]` (a container's list) is the usual slip: show the form.
+          expected: 'a mapping like `{ set: { FOO: bar }, pass: [HOME] }`',
+        },
       ),
     ),
     cwd: s.optional(absolute('the working directory inside')),

@@ -59,12 +59,23 @@ describe('cordon CLI', () => {
     const quoted = cordon(['plan', file])
     assert.equal(quoted.status, 2)
     assert.match(quoted.stderr, /got `1` \(string\); write it as the number 1, without quotes/)
+    // A container's `env: [FOO=bar]` is shown the form cordon takes.
+    writeFileSync(file, 'extends: [default]\nenv: [FOO=bar]\n')
+    const list = cordon(['plan', file])
+    assert.equal(list.status, 2)
+    assert.match(
+      list.stderr,
+      /Expected `env` to be a mapping like `\{ set: \{ FOO: bar \}, pass: \[HOME\] \}`, got array/,
+    )
   })
 
   test('the default profile refuses to expose / or $HOME as the project', () => {
     const r = cordon(['run', '--', 'true'], { cwd: '/' })
     assert.equal(r.status, 125)
-    assert.match(r.stderr, /cd into a project directory, or use --profile minimal/)
+    assert.match(
+      r.stderr,
+      /cd into a project directory, or use --profile minimal \(it shows no directory of yours: the command runs in \/\)/,
+    )
   })
 
   test('run --json reports events, Landlock and per-statement status as JSON lines on --events', () => {
