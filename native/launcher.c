@@ -965,9 +965,14 @@ static int is_copy(const struct signalfd_siginfo *si)
 	int from_parent = si->ssi_code == SI_QUEUE ||
 			  (si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid());
 	long long now = now_ms();
+	/* cordon forwards what it got after the direct one was sent: a direct signal that follows a
+	 * forward is its copy only in timeout(1)'s burst (its child, then its group), never a Ctrl-C
+	 * half a second after a `kill <cordon>`, which then reached the command alone and not its
+	 * group (helper-128). */
+	long long window = passed[sig].from_parent && !from_parent ? BURST_MS : COPY_MS;
 	if (passed[sig].at && from_parent != passed[sig].from_parent &&
 	    (passed[sig].copy_at ? now - passed[sig].copy_at < BURST_MS
-				 : now - passed[sig].at < COPY_MS)) {
+				 : now - passed[sig].at < window)) {
 		passed[sig].copy_at = now;
 		return 1;
 	}

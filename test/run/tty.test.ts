@@ -338,6 +338,32 @@ describe('the terminal’s signals without a console', { skip: hasPython ? false
       }
     })
 
+    // The Ctrl-C reached the launcher after cordon's forward of the `kill <cordon>` before it, and
+    // was taken for that forward's copy: passed on by cordon's own forward of it instead, it
+    // reached the command alone, not its child (helper-128).
+    test(
+      `${mode.name}: a Ctrl-C half a second after a signal to cordon alone reaches the child too`,
+      { skip },
+      () => {
+        const d = drive(
+          [],
+          [
+            ['expect', 'ready'],
+            ['kill-child', 2], // SIGINT to cordon alone: the pipeline's first process
+            ['sleep', 0.5],
+            ['send', '\x03'],
+            ['expect', 'got '],
+            ['expect', 'rc='],
+          ],
+          user(),
+          piped(mode.flags, ['python3', '-c', COUNT, 'SIGINT', '3']),
+        )
+        assertMet(d)
+        assert.match(d.output, /got parent=2 child=1/)
+        assert.match(d.output, /rc=0/)
+      },
+    )
+
     for (const [sig, key] of [
       ['SIGINT', '\x03'],
       ['SIGQUIT', '\x1c'],
