@@ -79,6 +79,9 @@ struct options {
 
 /* --forwarded-signals: the parent passes on the job's signals it gets (is_copy). */
 static int forwarded_by_parent;
+/* --forwarded-by PID: as --forwarded-signals, by PID, which is not the parent (cordon-oci's Node
+ * behind its launch helper): its plain signals are forwards too. 0: the parent only. */
+static pid_t forwarder;
 
 static void usage(FILE *out)
 {
@@ -103,6 +106,7 @@ static void usage(FILE *out)
 		"  --forwarded-signals  the parent passes on the job's signals it gets (as signal\n"
 		"                 61 queued with the signal's number, or as itself): a copy of\n"
 		"                 one already passed on is not passed on again\n"
+		"  --forwarded-by PID  the same, by process PID rather than the parent\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
 		"                 its own in the view's devpts (a tty name, job control), relayed "
@@ -136,6 +140,15 @@ static int parse_fd(const char *s)
 	return (int)v;
 }
 
+static pid_t parse_pid(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v <= 0 || v > INT_MAX)
+		die_msg("expected a process id, got `%s`", s);
+	return (pid_t)v;
+}
+
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	o->plan_fd = o->events_fd = o->hook_fd = o->go_fd = -1;
@@ -162,6 +175,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->console = 1;
 		} else if (strcmp(a, "--forwarded-signals") == 0) {
 			forwarded_by_parent = 1;
+		} else if (strcmp(a, "--forwarded-by") == 0 && i + 1 < argc) {
+			forwarded_by_parent = 1;
+			forwarder = parse_pid(argv[++i]);
 		} else if (strcmp(a, "--detach") == 0) {
 			o->detach = 1;
 		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) &&
@@ -960,10 +976,13 @@ static int is_copy(const struct signalfd_siginfo *si)
 	int sig = (int)si->ssi_signo;
 	if (!forwarded_by_parent || !is_forwarded(sig))
 		return 0;
-	/* The plain signal from the parent too: a supervisor that passes its signals on with kill
-	 * (child_process's launcher, CORDON_SPAWN=child_process). */
-	int from_parent = si->ssi_code == SI_QUEUE ||
-			  (si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid());
+	/* The plain signal from the parent (or --forwarded-by's) too: a supervisor that passes its
+	 * signals on with kill (child_process's launcher, CORDON_SPAWN=child_process; a forward that
+	 * RLIMIT_SIGPENDING refused to queue). */
+	pid_t by = (pid_t)si->ssi_pid;
+	int from_parent =
+		si->ssi_code == SI_QUEUE ||
+		(si->ssi_code == SI_USER && (by == getppid() || (forwarder && by == forwarder)));
 	long long now = now_ms();
 	/* cordon forwards what it got after the direct one was sent: a direct signal that follows a
 	 * forward is its copy only in timeout(1)'s burst (its child, then its group), never a Ctrl-C

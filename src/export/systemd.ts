@@ -225,7 +225,9 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
     program !== undefined && program.includes('/') && !posix.isAbsolute(program) && !plan
       ? [posix.resolve(cwd, program), ...args]
       : options.command
-  const command = exec.map((w) => unitWord(w, true)).join(' ')
+  // The program's own path takes `$` as it is: systemd expands variables in the arguments only
+  // (helper-130: `100%$x.sh` written `$$` was not found). The launcher's command is arguments.
+  const command = exec.map((w, i) => unitWord(w, i > 0 || plan !== undefined)).join(' ')
   const head = [
     '[Unit]',
     `Description=${options.name} (cordon: ${policy.sources.join(' → ')})`,

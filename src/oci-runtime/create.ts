@@ -343,8 +343,12 @@ export function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): st
     ...(fd !== undefined ? ['--hook-fd', String(fd)] : []),
     // In the foreground (`run`) this process passes its signals on (run-foreground.ts), and the
     // launcher, which gets a job-wide one directly too, drops the copy: runc's container, in a
-    // session of its own, gets a Ctrl-C once.
-    ...(detach ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`] : ['--forwarded-signals']),
+    // session of its own, gets a Ctrl-C once. By this process's pid: behind the launch helper it
+    // is not the launcher's parent, and a forward the pending-signal limit refused to queue comes
+    // as the plain signal from here.
+    ...(detach
+      ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`]
+      : ['--forwarded-by', String(process.pid)]),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
     ...(o.consoleSocket && size?.height && size.width
       ? ['--console-size', `${size.height}x${size.width}`]

@@ -330,11 +330,13 @@ function control(
     !HARMLESS.has(typeof signal === 'number' ? signal : constants.signals[signal]) && isFrozen()
   return {
     // A SIGKILL ends the launcher before it can end the sandbox, which without a cgroup (emptied
-    // at the exit) nothing else would.
+    // at the exit) nothing else would. A SIGSTOP would stop the launcher, not the command (and
+    // `exited` never came): the command's group is stopped as the job's SIGTSTP stops it
+    // (native/launcher.c job_control), and SIGCONT continues it.
     kill: (signal) =>
       endsFrozen(signal) || (!cgroup && (signal === 'SIGKILL' || signal === constants.signals.SIGKILL))
         ? killWhole(cgroup, child, launcher)
-        : child.kill(signal),
+        : child.kill(signal === 'SIGSTOP' || signal === constants.signals.SIGSTOP ? 'SIGTSTP' : signal),
     forward: (signal) => (endsFrozen(signal) ? killWhole(cgroup, child, launcher) : forwardTo(child, signal)),
     freeze: () => freezeSandbox(cgroup, launcher) ?? 'SIGSTOP (no cgroup)',
     thaw: () => thawSandbox(cgroup, launcher),

@@ -168,13 +168,14 @@ describe('systemd conformance: exported units under systemd as pid 1', { skip },
   })
 
   // systemd refuses a unit whose ExecStart= is `./script.sh` (neither a name nor absolute): the
-  // export makes it absolute from the working directory, where cordon run finds it.
+  // export makes it absolute from the working directory, where cordon run finds it. Its path
+  // takes `$` as it is (variables are expanded in the arguments only), `%` doubled.
   test('a command named relative to the working directory runs', () => {
-    writeFileSync(join(project, 'hello.sh'), '#!/bin/sh\necho relative\n', { mode: 0o755 })
-    const r = exportAndStart([], ['./hello.sh'])
-    assert.match(r.unit, new RegExp(`^ExecStart=${project}/hello.sh$`, 'm'))
+    writeFileSync(join(project, 'hello-1%$x.sh'), '#!/bin/sh\necho relative "$1"\n', { mode: 0o755 })
+    const r = exportAndStart([], ['./hello-1%$x.sh', 'a$b'])
+    assert.ok(r.unit.includes(`\nExecStart=${project}/hello-1%%$x.sh a$$b\n`), r.unit)
     assert.equal(r.result, 'success', r.journal)
-    assert.equal(r.stdout.trim(), 'relative')
+    assert.equal(r.stdout.trim(), 'relative a$b')
   })
 
   test('--rw: writes work as the files’ owner (--uid), and DynamicUser= is a reported gap', () => {

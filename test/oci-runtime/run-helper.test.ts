@@ -4,7 +4,7 @@
 // to the whole process group does not end the helper before it reports the status. The same
 // as the Node half, which spawns the launcher itself.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
@@ -73,6 +73,46 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       process.kill(-child.pid!, 'SIGINT')
       assert.equal(await code, 0)
       assert.equal(out, 'total 1\n')
+    })
+
+    // A forward the pending-signal limit refuses to queue (the container, host root without a
+    // user namespace, fills root's count) goes as the plain signal, from Node, which is not the
+    // launcher's parent behind the launch helper: --forwarded-by names it, and the copy is
+    // still dropped (helper-130: 2).
+    test(`a job-wide SIGINT reaches the container once with its pending-signal count full, through ${way.name}`, async (t) => {
+      const b = makeBundle(['/bin/sig-count', '3'])
+      t.after(() => b.cleanup())
+      const built = spawnSync('cc', [
+        '-O2',
+        '-static',
+        '-o',
+        join(b.dir, 'rootfs', 'bin', 'sig-count'),
+        join(ROOT, 'test', 'oci-runtime', 'sig-count.c'),
+      ])
+      if (built.status !== 0) return t.skip('cannot link a static program here (no static libc)')
+      const id = `full-${process.pid}`
+      const child = spawn(
+        'prlimit',
+        ['--sigpending=64', way.cmd, ...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          detached: true,
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+        },
+      )
+      let out = ''
+      const ready = new Promise<void>((done) =>
+        child.stdout.on('data', (d: Buffer) => {
+          out += String(d)
+          if (out.startsWith('ready\n')) done()
+        }),
+      )
+      const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
+      await ready
+      await new Promise((r) => setTimeout(r, 200))
+      process.kill(-child.pid!, 'SIGINT')
+      assert.equal(await code, 0)
+      assert.equal(out, 'ready\ntotal 1\n')
     })
 
     for (const [sig, group, want] of [

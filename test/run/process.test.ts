@@ -101,6 +101,30 @@ describe('exit status and signals', () => {
     assert.match(out, /got-term/)
   })
 
+  // SIGSTOP stopped the launcher, not the command, and `exited` never came (helper-130).
+  test('kill("SIGSTOP") stops the command and kill("SIGCONT") continues it', async () => {
+    const child = spawn(policy, 'sh', ['-c', 'while :; do echo tick; sleep 0.05; done'], {
+      ...ctx,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let ticks = 0
+    child.stdout?.on('data', (b: Buffer) => {
+      ticks += String(b).split('tick').length - 1
+    })
+    while (ticks < 2) await sleep(20)
+    assert.equal(child.kill('SIGSTOP'), true)
+    await sleep(200) // what was on its way
+    const stopped = ticks
+    await sleep(500)
+    assert.equal(ticks, stopped, 'no tick while stopped')
+    assert.equal(child.kill('SIGCONT'), true)
+    for (let i = 0; i < 100 && ticks === stopped; i++) await sleep(20)
+    assert.ok(ticks > stopped, 'ticking again')
+    child.kill('SIGTERM')
+    const r = await child.exited
+    assert.equal(r.signal, 'SIGTERM')
+  })
+
   test('kill -TERM to the cordon CLI reaches the command', async () => {
     const marker = `cordon-term-${process.pid}`
     const cli = spawnChild(
