@@ -1,5 +1,5 @@
 // A minimal OCI bundle for the tests: a static busybox rootfs and runc's default config.json.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   closeSync,
   copyFileSync,
@@ -129,4 +129,35 @@ export function ociSkip(
 /** Polls cond every 10 ms, at most `tries` times (a container's state changes asynchronously). */
 export function waitUntil(cond: () => boolean, tries: number): void {
   for (let i = 0; i < tries && !cond(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+}
+
+/** A shell line for the container that says `ready`, counts its SIGINTs for four seconds, then
+ * prints `total N`. */
+export const COUNT_INTS =
+  'n=0; trap "n=\\$((n+1))" INT; echo ready; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n'
+
+/** Starts `cmd args` in a process group of its own, and once the container has said `ready` (and
+ * a moment more), sends the whole group SIGINT, as a terminal's ^C would: its exit status and
+ * what the container wrote. */
+export async function interruptWhenReady(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number | null; out: string }> {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+  })
+  let out = ''
+  const ready = new Promise<void>((done) =>
+    child.stdout.on('data', (d: Buffer) => {
+      out += String(d)
+      if (out.startsWith('ready\n')) done()
+    }),
+  )
+  const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
+  await ready
+  await new Promise((r) => setTimeout(r, 200))
+  process.kill(-child.pid!, 'SIGINT')
+  return { code: await code, out }
 }

@@ -1,11 +1,19 @@
 // cordon-oci exec and update against the real kernel: the exec'd process joins the container
 // and is never less restricted than its init (issue 24).
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 
-import { type Bundle, CORDON_OCI, makeBundle, oci, ociSkip } from './bundle.js'
+import {
+  type Bundle,
+  CORDON_OCI,
+  COUNT_INTS,
+  interruptWhenReady,
+  makeBundle,
+  oci,
+  ociSkip,
+} from './bundle.js'
 
 /** create + start with no pipes: the container keeps create's stdio (as under runc), and a
  * pipe it holds would keep spawnSync waiting until its timeout. */
@@ -94,25 +102,16 @@ describe('cordon-oci exec', { skip }, () => {
     const b = makeBundle(['sleep', '60'])
     t.after(() => b.cleanup())
     started(b, 'e5')
-    const counter =
-      'n=0; trap "n=\\$((n+1))" INT; echo ready; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n'
-    const child = spawn(CORDON_OCI, ['--root', b.root, 'exec', 'e5', 'sh', '-c', counter], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: true,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-    })
-    let out = ''
-    const ready = new Promise<void>((done) =>
-      child.stdout.on('data', (d: Buffer) => {
-        out += String(d)
-        if (out.startsWith('ready\n')) done()
-      }),
-    )
-    const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
-    await ready
-    await new Promise((r) => setTimeout(r, 200))
-    process.kill(-child.pid!, 'SIGINT')
-    assert.equal(await code, 0)
+    const { code, out } = await interruptWhenReady(CORDON_OCI, [
+      '--root',
+      b.root,
+      'exec',
+      'e5',
+      'sh',
+      '-c',
+      COUNT_INTS,
+    ])
+    assert.equal(code, 0)
     assert.equal(out, 'ready\ntotal 1\n')
   })
 

@@ -8,7 +8,16 @@ import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ROOT } from '../helpers.js'
-import { CORDON_OCI, makeBundle, oci, ociSkip, spawnOut, waitUntil } from './bundle.js'
+import {
+  CORDON_OCI,
+  COUNT_INTS,
+  interruptWhenReady,
+  makeBundle,
+  oci,
+  ociSkip,
+  spawnOut,
+  waitUntil,
+} from './bundle.js'
 
 const NODE_HALF = join(ROOT, 'bin', 'cordon-oci.cjs')
 const WAYS = [
@@ -53,26 +62,20 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
     // what it gets: it drops the copy (--forwarded-signals). runc's container, in a session of
     // its own, gets the runtime's one; cordon's got two.
     test(`a job-wide SIGINT reaches the container once, as under runc, through ${way.name}`, async (t) => {
-      const b = makeBundle([
-        'sh',
-        '-c',
-        'n=0; trap "n=\\$((n+1))" INT; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n',
-      ])
+      const b = makeBundle(['sh', '-c', COUNT_INTS])
       t.after(() => b.cleanup())
       const id = `once-${process.pid}`
-      const child = spawn(way.cmd, [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        detached: true,
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-      })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => (out += String(d)))
-      const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
-      waitUntil(() => /"running"/.test(spawnOut(CORDON_OCI, ['--root', b.root, 'state', id]).stdout), 1000)
-      await new Promise((r) => setTimeout(r, 200))
-      process.kill(-child.pid!, 'SIGINT')
-      assert.equal(await code, 0)
-      assert.equal(out, 'total 1\n')
+      const { code, out } = await interruptWhenReady(way.cmd, [
+        ...way.pre,
+        '--root',
+        b.root,
+        'run',
+        '--bundle',
+        b.dir,
+        id,
+      ])
+      assert.equal(code, 0)
+      assert.equal(out, 'ready\ntotal 1\n')
     })
 
     // A forward the pending-signal limit refuses to queue (the container, host root without a
@@ -91,27 +94,18 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       ])
       if (built.status !== 0) return t.skip('cannot link a static program here (no static libc)')
       const id = `full-${process.pid}`
-      const child = spawn(
-        'prlimit',
-        ['--sigpending=64', way.cmd, ...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-          detached: true,
-          env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-        },
-      )
-      let out = ''
-      const ready = new Promise<void>((done) =>
-        child.stdout.on('data', (d: Buffer) => {
-          out += String(d)
-          if (out.startsWith('ready\n')) done()
-        }),
-      )
-      const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
-      await ready
-      await new Promise((r) => setTimeout(r, 200))
-      process.kill(-child.pid!, 'SIGINT')
-      assert.equal(await code, 0)
+      const { code, out } = await interruptWhenReady('prlimit', [
+        '--sigpending=64',
+        way.cmd,
+        ...way.pre,
+        '--root',
+        b.root,
+        'run',
+        '--bundle',
+        b.dir,
+        id,
+      ])
+      assert.equal(code, 0)
       assert.equal(out, 'ready\ntotal 1\n')
     })
 
