@@ -20,7 +20,7 @@ import { CordonError } from '../errors.js'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { enforcedSeccomp } from '../policy/effective.js'
-import { latestAtEachPlace } from '../policy/view-paths.js'
+import { latestAtEachPlace, under } from '../policy/view-paths.js'
 import { exportOci, type OciArg, type OciProfile, type OciRule } from '../seccomp/oci.js'
 import { fsPath } from '../host/path-bytes.js'
 
@@ -95,10 +95,7 @@ export const dataBinds = (p: ResolvedPolicy): Bind[] =>
 /** The working directory a container export states: the policy's, else the caller's where a data
  * bind shows it (the image has no other; `./script.sh` runs from it). */
 export const exportCwd = (p: ResolvedPolicy, options: ExportOptions): string | undefined =>
-  p.cwd ??
-  (dataBinds(p).some((b) => options.cwd === b.dest || options.cwd.startsWith(`${b.dest}/`))
-    ? options.cwd
-    : undefined)
+  p.cwd ?? (dataBinds(p).some((b) => under(options.cwd, b.dest)) ? options.cwd : undefined)
 export const tmpfses = (p: ResolvedPolicy): Tmpfs[] =>
   p.filesystem.filter((e): e is Tmpfs => e.kind === 'tmpfs')
 export const masks = (p: ResolvedPolicy): string[] =>
