@@ -11,4 +11,35 @@
  * (termination); the command gets the launcher's first mask without it. */
 #define FORWARD_SIGNAL 61
 
+#include <signal.h>
+
+/* --all-signals (cordon-oci run and exec in the foreground): the signals passed on to the
+ * command, SIGWINCH aside (launcher.c forwarded[] has it). runc passes every signal on but
+ * SIGCHLD, SIGURG and SIGWINCH, which it handles itself; so does cordon-oci, less those it
+ * cannot take (SIGKILL, SIGSTOP), those the receiver's own fault or limit raises in it
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGXCPU, SIGXFSZ, and SIGPIPE,
+ * which a write to a closed pipe raises), job control (SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT:
+ * launcher.c job_control stops and continues the command instead) and glibc's own (32, 33).
+ * The rest of the real-time signals are passed on: SIGRTMIN+3 is systemd's "halt". */
+static inline int forwarded_all(int sig)
+{
+	switch (sig) {
+	case SIGHUP:
+	case SIGINT:
+	case SIGQUIT:
+	case SIGUSR1:
+	case SIGUSR2:
+	case SIGALRM:
+	case SIGTERM:
+	case SIGSTKFLT:
+	case SIGVTALRM:
+	case SIGPROF:
+	case SIGIO:
+	case SIGPWR:
+		return 1;
+	default:
+		return sig >= 34 && sig < _NSIG;
+	}
+}
+
 #endif

@@ -82,6 +82,9 @@ static int forwarded_by_parent;
 /* --forwarded-by PID: as --forwarded-signals, by PID, which is not the parent (cordon-oci's Node
  * behind its launch helper): its plain signals are forwards too. 0: the parent only. */
 static pid_t forwarder;
+/* --all-signals: every signal of forward-signal.h's forwarded_all is the command's too, as
+ * runc's container gets every signal sent to `runc run` (cordon-oci run and exec). */
+static int all_signals;
 
 static void usage(FILE *out)
 {
@@ -107,6 +110,8 @@ static void usage(FILE *out)
 		"                 61 queued with the signal's number, or as itself): a copy of\n"
 		"                 one already passed on is not passed on again\n"
 		"  --forwarded-by PID  the same, by process PID rather than the parent\n"
+		"  --all-signals  pass on every signal but job control and the receiver's own\n"
+		"                 (a fault, a limit): SIGALRM, SIGPWR, the real-time ones (OCI)\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
 		"                 its own in the view's devpts (a tty name, job control), relayed "
@@ -178,6 +183,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--forwarded-by") == 0 && i + 1 < argc) {
 			forwarded_by_parent = 1;
 			forwarder = parse_pid(argv[++i]);
+		} else if (strcmp(a, "--all-signals") == 0) {
+			all_signals = 1;
 		} else if (strcmp(a, "--detach") == 0) {
 			o->detach = 1;
 		} else if ((strcmp(a, "--start-fifo") == 0 || strcmp(a, "--pid-file") == 0) &&
@@ -954,6 +961,8 @@ static struct {
 
 static int is_forwarded(int sig)
 {
+	if (all_signals && forwarded_all(sig))
+		return 1;
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		if (forwarded[i] == sig)
 			return 1;
@@ -1273,6 +1282,11 @@ int main(int argc, char **argv)
 	sigemptyset(&forward);
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		sigaddset(&forward, forwarded[i]);
+	/* FORWARD_SIGNAL and FREEZE_SIGNAL stay the launcher's own (below): both come as the
+	 * payload of a forward when the caller's side sends them. */
+	for (int sig = 1; all_signals && sig < _NSIG; sig++)
+		if (forwarded_all(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
+			sigaddset(&forward, sig);
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, FREEZE_SIGNAL); /* init's (command.h); the command gets saved_mask back */

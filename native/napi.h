@@ -47,6 +47,7 @@ napi_status napi_create_int32(napi_env env, int32_t value, napi_value *result);
 napi_status napi_create_array_with_length(napi_env env, size_t length, napi_value *result);
 napi_status napi_get_null(napi_env env, napi_value *result);
 napi_status napi_get_boolean(napi_env env, bool value, napi_value *result);
+napi_status napi_get_value_bool(napi_env env, napi_value value, bool *result);
 napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
 typedef void (*napi_finalize)(napi_env env, void *data, void *hint);
 napi_status napi_set_instance_data(napi_env env, void *data, napi_finalize finalize_cb,

@@ -475,11 +475,11 @@ static noreturn void serve(int sock)
 		/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group,
 		 * as does systemd's stop (SIGTERM to the cgroup) or `kill -TERM -PGID`, and this
 		 * process must outlive the launcher to tell Node its status (Node forwards the
-		 * signals it gets to the launcher; the launcher's child resets them). */
-		static const int forwarded[] = { SIGINT,  SIGQUIT, SIGHUP, SIGTSTP,
-						 SIGTERM, SIGUSR1, SIGUSR2 };
-		for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
-			signal(forwarded[k], SIG_IGN);
+		 * signals it gets to the launcher; the launcher's child resets them). Every one
+		 * the launcher passes on (--all-signals), and a Ctrl-Z, which stops the command. */
+		for (int sig = 1; sig < _NSIG; sig++)
+			if (forwarded_all(sig) || sig == SIGTSTP)
+				signal(sig, SIG_IGN);
 	}
 	char **argv = parse_strings(buf + 8, len - 8, &n);
 	int hook_fd = -1;

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "forward-signal.h"
 #include "host-reads.h"
 #include "napi.h"
 
@@ -316,14 +317,12 @@ static napi_value do_kill(napi_env env, napi_callback_info info)
 
 /* queue(pidfd, signal, value) → 0, or -errno: the signal sent with value as its payload
  * (SI_QUEUE, as sigqueue(3) sends it). A real-time signal is queued, never merged with one
- * already pending (the launcher's FORWARD_SIGNAL). queuePid(pid, signal, value): the same to a
- * pid (rt_sigqueueinfo), for a process this one did not start. */
-static napi_value queue_to(napi_env env, napi_callback_info info, int by_pid)
+ * already pending (the launcher's FORWARD_SIGNAL). */
+static napi_value do_queue(napi_env env, napi_callback_info info)
 {
 	int32_t a[3];
 	if (fd_arg(env, info, 3, a))
-		return fail(env, by_pid ? "queuePid(pid, signal, value) takes three integers"
-					: "queue(pidfd, signal, value) takes three integers");
+		return fail(env, "queue(pidfd, signal, value) takes three integers");
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	si.si_signo = a[1];
@@ -331,19 +330,65 @@ static napi_value queue_to(napi_env env, napi_callback_info info, int by_pid)
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value.sival_int = a[2];
-	long r = by_pid ? syscall(SYS_rt_sigqueueinfo, a[0], a[1], &si)
-			: syscall(SYS_pidfd_send_signal, a[0], a[1], &si, 0);
+	long r = syscall(SYS_pidfd_send_signal, a[0], a[1], &si, 0);
 	return int_value(env, r < 0 ? -errno : 0);
 }
 
-static napi_value do_queue(napi_env env, napi_callback_info info)
+/* forwardAll()'s target: a pidfd of the launcher (-1: none any more), and whether a signal goes
+ * to it queued as FORWARD_SIGNAL or as itself. Read by the handler on whichever thread the
+ * kernel picked. */
+static volatile sig_atomic_t forward_fd = -1, forward_queued;
+
+static void forward_one(int sig)
 {
-	return queue_to(env, info, 0);
+	int saved = errno, fd = forward_fd;
+	if (fd >= 0) {
+		siginfo_t si = { .si_signo = FORWARD_SIGNAL, .si_code = SI_QUEUE };
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		si.si_value.sival_int = sig;
+		/* Refused (EAGAIN, the user's RLIMIT_SIGPENDING): as itself, never refused for it. */
+		if (!forward_queued ||
+		    (syscall(SYS_pidfd_send_signal, fd, FORWARD_SIGNAL, &si, 0) < 0 &&
+		     errno == EAGAIN))
+			syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+	}
+	errno = saved;
 }
 
-static napi_value do_queue_pid(napi_env env, napi_callback_info info)
+/* forwardAll(pid, queued) → 0, or -errno: from now on every signal of forward-signal.h's
+ * forwarded_all that reaches this process goes to pid (cordon-oci's foreground launcher, run
+ * with --all-signals), as FORWARD_SIGNAL with its number when queued, else as itself. In C, as
+ * runc's Go runtime takes every signal: Node can listen to no real-time signal and died of
+ * them, leaving the container running. By pidfd, so that a pid reused after the launcher is
+ * reaped never gets one. forwardAll(0, false) stops it: the signals are then dropped, as the
+ * listeners of an ending run would. */
+static napi_value do_forward_all(napi_env env, napi_callback_info info)
 {
-	return queue_to(env, info, 1);
+	int32_t a[2];
+	napi_value args[2];
+	size_t argc = 2;
+	bool queued = false;
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 2 ||
+	    napi_get_value_int32(env, args[0], &a[0]) != napi_ok ||
+	    napi_get_value_bool(env, args[1], &queued) != napi_ok || a[0] < 0)
+		return fail(env, "forwardAll(pid, queued) takes a pid (0: stop) and a boolean");
+	if (a[0] == 0) {
+		/* Not closed: a handler running now on another thread may still use it. */
+		forward_fd = -1;
+		return int_value(env, 0);
+	}
+	int fd = (int)syscall(SYS_pidfd_open, a[0], 0);
+	if (fd < 0)
+		return int_value(env, -errno);
+	forward_queued = queued;
+	forward_fd = fd;
+	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (forwarded_all(sig) && sigaction(sig, &sa, NULL))
+			return int_value(env, -errno);
+	return int_value(env, 0);
 }
 
 /* socketpair() → [a, b], a unix stream pair, both close-on-exec; [-errno]. */
@@ -876,14 +921,22 @@ NAPI_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 	static const struct {
 		const char *name;
 		napi_callback cb;
-	} fns[] = { { "spawn", do_spawn },	  { "wait", do_wait },
-		    { "kill", do_kill },	  { "queue", do_queue },
-		    { "queuePid", do_queue_pid }, { "socketpair", do_socketpair },
-		    { "usable", do_usable },	  { "close", do_close },
-		    { "listen", do_listen },	  { "accept", do_accept },
-		    { "watch", do_watch },	  { "unwatch", do_unwatch },
-		    { "send", do_send },	  { "map", do_map },
-		    { "growRoom", do_grow_room }, { "sameReads", do_same_reads } };
+	} fns[] = { { "spawn", do_spawn },
+		    { "wait", do_wait },
+		    { "kill", do_kill },
+		    { "queue", do_queue },
+		    { "forwardAll", do_forward_all },
+		    { "socketpair", do_socketpair },
+		    { "usable", do_usable },
+		    { "close", do_close },
+		    { "listen", do_listen },
+		    { "accept", do_accept },
+		    { "watch", do_watch },
+		    { "unwatch", do_unwatch },
+		    { "send", do_send },
+		    { "map", do_map },
+		    { "growRoom", do_grow_room },
+		    { "sameReads", do_same_reads } };
 	struct held *h = calloc(1, sizeof *h);
 	if (h && napi_set_instance_data(env, h, held_free, NULL) != napi_ok)
 		free(h);

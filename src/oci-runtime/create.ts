@@ -348,7 +348,7 @@ export function launcherArgs(p: Prepared, detach: boolean, o: CreateOptions): st
     // as the plain signal from here.
     ...(detach
       ? ['--detach', '--start-fifo', `${p.dir}/exec.fifo`]
-      : ['--forwarded-by', String(process.pid)]),
+      : ['--forwarded-by', String(process.pid), '--all-signals']),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
     ...(o.consoleSocket && size?.height && size.width
       ? ['--console-size', `${size.height}x${size.width}`]

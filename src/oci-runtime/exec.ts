@@ -12,6 +12,7 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { CLONE_FLAGS, type PlanOp } from '../plan/model.js'
 import { launcherPath } from './create.js'
+import { passSignalsOn } from './forward-signals.js'
 import { type ExecContext, loadExecContext } from './exec-context.js'
 import { invalid, type OciProcess, unsupported } from './spec.js'
 import { containerDir, isAlive, isRecorded, loadRecord, procStatAt, statusOf } from './state.js'
@@ -265,7 +266,7 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   const args = [
     // In the foreground this process passes its signals on (below), and the launcher, which
     // gets a job-wide one directly too, drops the copy (as run's, create.ts launcherArgs).
-    ...(o.detach ? ['--detach'] : ['--forwarded-signals']),
+    ...(o.detach ? ['--detach'] : ['--forwarded-signals', '--all-signals']),
     ...(o.pidFile ? ['--pid-file', resolve(o.pidFile)] : []),
     ...(o.consoleSocket ? ['--console-socket', resolve(o.consoleSocket)] : []),
     ...(o.consoleSocket && o.process.consoleSize?.height && o.process.consoleSize.width
@@ -283,8 +284,9 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   ] as const
   const child = spawn(launcherPath(), args, { stdio: [...stdio] })
   closeSync(init)
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const)
-    process.on(sig, () => child.kill(sig))
+  // As itself, from the launcher's parent: libuv's child starts with nothing blocked.
+  const stopForwarding = passSignalsOn(child.pid, false, (sig) => child.kill(sig))
+  process.on('SIGWINCH', () => child.kill('SIGWINCH'))
   try {
     return await new Promise<number>((done, reject) => {
       child.on('error', (e) =>
@@ -302,6 +304,7 @@ export async function execProcess(o: ExecOptions): Promise<number> {
       return code
     })
   } finally {
+    stopForwarding()
     rmSync(planPath, { force: true })
   }
 }

@@ -2,8 +2,6 @@
 // passes the container's status on, through the C entry point's launch helper when there is
 // one (native/oci-launch.h LAUNCH_REPORT_START), else spawned by Node.
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { loadAddon } from '../host/addon.js'
-import { FORWARD_SIGNAL } from '../host/launcher.js'
 import { removeCgroups } from './cgroup-made.js'
 import { childProcess } from './child-process.js'
 import {
@@ -20,14 +18,16 @@ import {
   runtimeHooks,
   stdio,
 } from './create.js'
+import { passSignalsOn } from './forward-signals.js'
 import { releaseLaunchHelper, startThrough, takeLaunchHelper } from './launch-helper.js'
 
-/** A foreground launcher: how to signal it, how to pass on a signal this process got, and how
- * it ended (its exit status, or 128 + the signal that ended it; `error` when a hook failed or it
- * could not run). */
+/** A foreground launcher: how to signal it, where this process passes its signals on (`pid`,
+ * as FORWARD_SIGNAL when `queued`), and how it ended (its exit status, or 128 + the signal that
+ * ended it; `error` when a hook failed or it could not run). */
 interface Running {
   kill(sig: NodeJS.Signals): void
-  forward(sig: NodeJS.Signals): void
+  pid: number | undefined
+  queued: boolean
   ended: Promise<{ code: number; error?: unknown }>
 }
 
@@ -39,8 +39,11 @@ function spawnLauncher(p: Prepared, o: CreateOptions, fd: number | undefined): R
   const relay = fd === undefined ? undefined : relayHooks(child, fd, p)
   return {
     kill: (sig) => child.kill(sig),
-    // From the launcher's parent: the launcher tells it from the job's (--forwarded-signals).
-    forward: (sig) => child.kill(sig),
+    // As itself: from the launcher's parent (and --forwarded-by), the launcher tells it from the
+    // job's. Not queued: libuv's child starts with nothing blocked, and FORWARD_SIGNAL before
+    // the launcher blocks it would end it.
+    pid: child.pid,
+    queued: false,
     ended: new Promise((done) =>
       child.on('exit', (c, s) =>
         done({ code: c ?? 128 + (s ? (osSignals[s] ?? 15) : 0), error: relay?.error }),
@@ -65,19 +68,10 @@ function helperLauncher(helper: number, p: Prepared, o: CreateOptions, fd: numbe
   return {
     kill,
     // The launcher's parent is the helper, not this process: the signal goes as FORWARD_SIGNAL
-    // (native/forward-signal.h), which says it is a forward whoever sends it.
-    // Refused (EAGAIN: the user's RLIMIT_SIGPENDING, which the container's queued signals can
-    // fill), it goes as itself, which is never refused for that.
-    forward: (sig) => {
-      const addon = loadAddon()
-      if (
-        !addon?.queuePid ||
-        r.pid === undefined ||
-        gone ||
-        addon.queuePid(r.pid, FORWARD_SIGNAL, osSignals[sig] ?? 0)
-      )
-        kill(sig)
-    },
+    // (native/forward-signal.h), which says it is a forward whoever sends it; the helper starts
+    // the launcher with it blocked.
+    pid: r.pid,
+    queued: true,
     ended: r.done.then((x) => {
       gone = true
       return {
@@ -107,8 +101,7 @@ async function runForegroundWith(o: CreateOptions, helper: number | undefined): 
   const viaHelper = helper !== undefined && !p.sysctl.length && !p.supervise
   if (!viaHelper) releaseLaunchHelper(helper) // its fd is not close-on-exec: before any spawn
   const child = viaHelper ? helperLauncher(helper, p, o, fd) : spawnLauncher(p, o, fd)
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
-    process.on(sig, () => child.forward(sig))
+  const stopForwarding = passSignalsOn(child.pid, child.queued, (sig) => child.kill(sig))
   return await new Promise<number>((done, reject) => {
     let recorded = false
     const timer = setInterval(() => {
@@ -123,6 +116,7 @@ async function runForegroundWith(o: CreateOptions, helper: number | undefined): 
       }
     }, 5)
     void child.ended.then(({ code, error }) => {
+      stopForwarding()
       clearInterval(timer)
       // A container that ran and ended between two looks at its pid file (a short command, a
       // loaded host) is recorded now: `run --keep` leaves it for `state` and `delete`.

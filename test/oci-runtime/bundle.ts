@@ -133,15 +133,21 @@ export function waitUntil(cond: () => boolean, tries: number): void {
 
 /** A shell line for the container that says `ready`, counts its SIGINTs for four seconds, then
  * prints `total N`. */
-export const COUNT_INTS =
-  'n=0; trap "n=\\$((n+1))" INT; echo ready; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n'
+/** A script for `sh -c` that counts the `trap` signal it gets (a name, or a number for a
+ * real-time one) for four seconds after it says `ready`, then says `total N`. */
+export function countSignal(trap: string): string {
+  return `n=0; trap "n=\\$((n+1))" ${trap}; echo ready; s=0; while [ $s -lt 4 ]; do sleep 1 & wait $!; s=$((s+1)); done; echo total $n`
+}
+
+export const COUNT_INTS = countSignal('INT')
 
 /** Starts `cmd args` in a process group of its own, and once the container has said `ready` (and
- * a moment more), sends the whole group SIGINT, as a terminal's ^C would: its exit status and
+ * a moment more), sends the whole group `signal` (SIGINT: as a terminal's ^C would): its exit status and
  * what the container wrote. */
 export async function interruptWhenReady(
   cmd: string,
   args: string[],
+  signal: NodeJS.Signals | number = 'SIGINT',
 ): Promise<{ code: number | null; out: string }> {
   const child = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -158,6 +164,6 @@ export async function interruptWhenReady(
   const code = new Promise<number | null>((done) => child.on('close', (c) => done(c)))
   await ready
   await new Promise((r) => setTimeout(r, 200))
-  process.kill(-child.pid!, 'SIGINT')
+  process.kill(-child.pid!, signal)
   return { code: await code, out }
 }

@@ -9,6 +9,7 @@ import {
   type Bundle,
   CORDON_OCI,
   COUNT_INTS,
+  countSignal,
   interruptWhenReady,
   makeBundle,
   oci,
@@ -112,6 +113,21 @@ describe('cordon-oci exec', { skip }, () => {
       COUNT_INTS,
     ])
     assert.equal(code, 0)
+    assert.equal(out, 'ready\ntotal 1\n')
+  })
+
+  // Every signal runc passes on (native/forward-signal.h forwarded_all): cordon-oci died of a
+  // real-time one, which Node cannot listen to, and the exec'd process never got it.
+  test('a job-wide SIGRTMIN+3 reaches the exec’d process once', async (t) => {
+    const b = makeBundle(['sleep', '60'])
+    t.after(() => b.cleanup())
+    started(b, 'e6')
+    const { code, out } = await interruptWhenReady(
+      CORDON_OCI,
+      ['--root', b.root, 'exec', 'e6', 'sh', '-c', countSignal('37')],
+      37,
+    )
+    assert.equal(code, 0, `cordon-oci ended with ${code} (null: killed by the signal)`)
     assert.equal(out, 'ready\ntotal 1\n')
   })
 

@@ -11,6 +11,7 @@ import { ROOT } from '../helpers.js'
 import {
   CORDON_OCI,
   COUNT_INTS,
+  countSignal,
   interruptWhenReady,
   makeBundle,
   oci,
@@ -32,7 +33,7 @@ async function runAndSignal(
   args: string[],
   root: string,
   id: string,
-  sig: NodeJS.Signals,
+  sig: NodeJS.Signals | number,
   group: boolean,
 ) {
   const child = spawn(cmd, args, {
@@ -78,6 +79,27 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       assert.equal(out, 'ready\ntotal 1\n')
     })
 
+    // runc passes every signal on (SIGCHLD, SIGURG and SIGWINCH aside); Node can listen to no
+    // real-time signal, and cordon-oci died of SIGRTMIN+3 (systemd's "halt") or SIGPWR, leaving
+    // the container running. The addon's handler passes them on (native/forward-signal.h
+    // forwarded_all), and the launcher drops the job-wide one's copy as for SIGINT.
+    for (const [name, sig] of [
+      ['SIGRTMIN+3', 37],
+      ['SIGPWR', 'SIGPWR'],
+    ] as const)
+      test(`a job-wide ${name} reaches the container once, through ${way.name}`, async (t) => {
+        const b = makeBundle(['sh', '-c', countSignal(typeof sig === 'number' ? String(sig) : 'PWR')])
+        t.after(() => b.cleanup())
+        const id = `once-rt-${process.pid}`
+        const { code, out } = await interruptWhenReady(
+          way.cmd,
+          [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id],
+          sig,
+        )
+        assert.equal(code, 0, `cordon-oci ended with ${code} (null: killed by the signal)`)
+        assert.equal(out, 'ready\ntotal 1\n')
+      })
+
     // A forward the pending-signal limit refuses to queue (the container, host root without a
     // user namespace, fills root's count) goes as the plain signal, from Node, which is not the
     // launcher's parent behind the launch helper: --forwarded-by names it, and the copy is
@@ -115,9 +137,17 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       // systemd's stop (KillMode=control-group) or a shell's `kill -TERM -PGID`: the helper
       // gets it too, and must outlive the launcher to report the status.
       ['SIGTERM', true, 9],
+      ['SIGALRM', false, 10],
+      ['SIGALRM', true, 10],
+      [37, false, 11], // SIGRTMIN+3
+      [37, true, 11],
     ] as const)
       test(`${sig} to the runtime${group ? "'s process group" + (sig === 'SIGINT' ? " (a terminal's ^C)" : '') : ''} reaches the container, through ${way.name}`, async (t) => {
-        const b = makeBundle(['sh', '-c', 'trap "exit 9" TERM; trap "exit 8" INT; sleep 30 & wait'])
+        const b = makeBundle([
+          'sh',
+          '-c',
+          'trap "exit 9" TERM; trap "exit 8" INT; trap "exit 10" ALRM; trap "exit 11" 37; sleep 30 & wait',
+        ])
         t.after(() => b.cleanup())
         const id = `sig-${process.pid}`
         const started = Date.now()
