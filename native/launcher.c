@@ -111,7 +111,7 @@ static void usage(FILE *out)
 		"                 one already passed on is not passed on again\n"
 		"  --forwarded-by PID  the same, by process PID rather than the parent\n"
 		"  --all-signals  pass on every signal but job control and the receiver's own\n"
-		"                 (a fault, a limit): SIGALRM, SIGPWR, the real-time ones (OCI)\n"
+		"                 (a fault, a limit): SIGALRM, SIGPWR, the real-time ones\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
 		"                 its own in the view's devpts (a tty name, job control), relayed "

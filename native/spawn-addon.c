@@ -356,38 +356,67 @@ static void forward_one(int sig)
 	errno = saved;
 }
 
-/* forwardAll(pid, queued) → 0, or -errno: from now on every signal of forward-signal.h's
- * forwarded_all that reaches this process goes to pid (cordon-oci's foreground launcher, run
- * with --all-signals), as FORWARD_SIGNAL with its number when queued, else as itself. In C, as
- * runc's Go runtime takes every signal: Node can listen to no real-time signal and died of
- * them, leaving the container running. By pidfd, so that a pid reused after the launcher is
- * reaped never gets one. forwardAll(0, false) stops it: the signals are then dropped, as the
- * listeners of an ending run would. */
+/* The signals forwardAll took, to give back at its stop. */
+static sigset_t forward_taken;
+
+/* forwardAll(pid, queued, except) → 0, or -errno: from now on every signal of forward-signal.h's
+ * forwarded_all but those in except (the numbers JavaScript passes on itself) that reaches this
+ * process goes to pid (the launcher, run with --all-signals), as FORWARD_SIGNAL with its number
+ * when queued, else as itself. In C, as runc's Go runtime takes every signal: Node can listen to
+ * no real-time signal and died of them, and the sandbox with it (cordon-oci left its container
+ * running). By pidfd, so that a pid reused after the launcher is reaped never gets one. SIGPROF
+ * stays V8's while its profiler has it (--cpu-prof), which would pass its ticks on.
+ * forwardAll(0, false, []) stops it: the signals take their default action again (cordon dies of
+ * the command's, src/cli/signals.ts endAsTheCommand). */
 static napi_value do_forward_all(napi_env env, napi_callback_info info)
 {
-	int32_t a[2];
-	napi_value args[2];
-	size_t argc = 2;
+	napi_value args[3];
+	size_t argc = 3;
+	int32_t pid = 0;
 	bool queued = false;
-	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 2 ||
-	    napi_get_value_int32(env, args[0], &a[0]) != napi_ok ||
-	    napi_get_value_bool(env, args[1], &queued) != napi_ok || a[0] < 0)
-		return fail(env, "forwardAll(pid, queued) takes a pid (0: stop) and a boolean");
-	if (a[0] == 0) {
-		/* Not closed: a handler running now on another thread may still use it. */
+	uint32_t n = 0;
+	sigset_t except;
+	sigemptyset(&except);
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
+	    napi_get_value_int32(env, args[0], &pid) != napi_ok ||
+	    napi_get_value_bool(env, args[1], &queued) != napi_ok || pid < 0 ||
+	    napi_get_array_length(env, args[2], &n) != napi_ok || n > _NSIG)
+		return fail(env, "forwardAll(pid, queued, except) takes a pid (0: stop), a boolean "
+				 "and an array of signal numbers");
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value e;
+		int32_t sig;
+		if (napi_get_element(env, args[2], i, &e) != napi_ok ||
+		    napi_get_value_int32(env, e, &sig) != napi_ok || sig < 1 || sig >= _NSIG)
+			return fail(env, "forwardAll(): except holds signal numbers");
+		sigaddset(&except, sig);
+	}
+	if (pid == 0) {
+		/* The pidfd is not closed: a handler running now on another thread may still use it. */
 		forward_fd = -1;
+		for (int sig = 1; sig < _NSIG; sig++)
+			if (sigismember(&forward_taken, sig) == 1)
+				signal(sig, SIG_DFL);
+		sigemptyset(&forward_taken);
 		return int_value(env, 0);
 	}
-	int fd = (int)syscall(SYS_pidfd_open, a[0], 0);
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
 		return int_value(env, -errno);
 	forward_queued = queued;
 	forward_fd = fd;
-	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART };
+	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART }, old;
 	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < _NSIG; sig++)
-		if (forwarded_all(sig) && sigaction(sig, &sa, NULL))
+	for (int sig = 1; sig < _NSIG; sig++) {
+		if (!forwarded_all(sig) || sigismember(&except, sig) == 1)
+			continue;
+		if (sig == SIGPROF && !sigaction(sig, NULL, &old) && old.sa_handler != SIG_DFL &&
+		    old.sa_handler != SIG_IGN)
+			continue;
+		if (sigaction(sig, &sa, NULL))
 			return int_value(env, -errno);
+		sigaddset(&forward_taken, sig);
+	}
 	return int_value(env, 0);
 }
 

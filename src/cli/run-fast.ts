@@ -103,8 +103,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
           if (hint) ev.hint = hint
           return hint !== undefined
         },
-        beforeGo: () => {
-          stopForwarding = forwardSignals(forward)
+        beforeGo: (launcher) => {
+          stopForwarding = forwardSignals(forward, launcher)
         },
         forwardsSignals: true,
       },

@@ -1,7 +1,9 @@
 // Signals cordon passes on to the sandboxed command (run, audit, learn), so that Ctrl-C,
 // a terminal resize or a service manager's stop reach the command and not only cordon.
-// The launcher forwards the same list (native/launcher.c forwarded[]).
+// The launcher forwards the same list (native/launcher.c forwarded[]), and with --all-signals
+// the rest of native/forward-signal.h forwarded_all, which the addon's handler sends it.
 import { releaseStartGuard } from '../host/start-guard.js'
+import { forwardOthers, type LauncherProcess } from '../run/launcher-process.js'
 
 export const FORWARDED: NodeJS.Signals[] = [
   'SIGINT',
@@ -13,11 +15,18 @@ export const FORWARDED: NodeJS.Signals[] = [
   'SIGWINCH',
 ]
 
-/** Passes FORWARDED on to `forward` from now on; the function returned stops it. */
-export function forwardSignals(forward: (signal: NodeJS.Signals) => void): () => void {
+/** Passes FORWARDED on to `forward` from now on, and every other signal the launcher passes on
+ * (--all-signals: SIGALRM, SIGPWR, the real-time ones) to `launcher` directly; the function
+ * returned stops it. */
+export function forwardSignals(
+  forward: (signal: NodeJS.Signals) => void,
+  launcher?: LauncherProcess,
+): () => void {
   for (const s of FORWARDED) process.on(s, forward)
+  const stopOthers = launcher ? forwardOthers(launcher, FORWARDED) : undefined
   releaseStartGuard()
   return () => {
+    stopOthers?.()
     for (const s of FORWARDED) process.off(s, forward)
   }
 }

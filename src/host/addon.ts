@@ -19,11 +19,11 @@ export interface Addon {
   /** The signal sent with `value` as its payload (SI_QUEUE): 0, or -errno. Absent from an addon
    * built before it. */
   queue?(pidfd: number, signal: number, value: number): number
-  /** Every signal of native/forward-signal.h's forwarded_all that reaches this process, from now
-   * on, passed on to `pid` (FORWARD_SIGNAL with its number when `queued`, else as itself) by a
-   * handler in C; `forwardAll(0, false)` stops it. 0, or -errno. Absent from an addon built
-   * before it. */
-  forwardAll?(pid: number, queued: boolean): number
+  /** Every signal of native/forward-signal.h's forwarded_all but `except` that reaches this
+   * process, from now on, passed on to `pid` (FORWARD_SIGNAL with its number when `queued`, else
+   * as itself) by a handler in C; `forwardAll(0, false, [])` stops it (default actions again).
+   * 0, or -errno. Absent from an addon built before it. */
+  forwardAll?(pid: number, queued: boolean, except: number[]): number
   socketpair(): [number, number] | [number]
   usable(): boolean
   close(fd: number): number

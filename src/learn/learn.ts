@@ -6,6 +6,7 @@ import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type ExitResult, spawnWith } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
 import { holdStartSignals, releaseStartGuard } from '../host/start-guard.js'
+import { forwardOthers } from '../run/launcher-process.js'
 import { type TraceMode, traceFilters } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
 import { under } from './paths.js'
@@ -123,6 +124,7 @@ export async function tracedRun(
   const forwards = (opts.forwardSignals?.length ?? 0) > 0
   if (forwards) holdStartSignals()
   const forward = (signal: NodeJS.Signals) => child.forward(signal)
+  let stopOthers = () => {}
   const child = spawnWith(
     { kind: 'resolved', policy: traceView(base, cwd) },
     command,
@@ -137,8 +139,9 @@ export async function tracedRun(
       ...(opts.env ? { hostEnv: opts.env } : {}),
     },
     {
-      beforeGo: () => {
+      beforeGo: (launcher) => {
         for (const sig of opts.forwardSignals ?? []) process.on(sig, forward)
+        if (forwards) stopOthers = forwardOthers(launcher, opts.forwardSignals ?? [])
         releaseStartGuard()
       },
       forwardsSignals: forwards,
@@ -149,6 +152,7 @@ export async function tracedRun(
     opts.onEvent?.(ev)
   }
   const result = await child.exited
+  stopOthers()
   for (const sig of opts.forwardSignals ?? []) process.off(sig, forward)
   if (result.stats) {
     const peaks = observation.peaks

@@ -1,6 +1,6 @@
 // How `run` and `exec` in the foreground pass their signals on to the launcher, which runs with
 // --all-signals and drops the copy of one sent to the whole job (native/launcher.c is_copy).
-import { loadAddon } from '../host/addon.js'
+import { forwardAll } from '../host/forward-all.js'
 
 /** The signals Node can pass on without the addon. */
 const LISTENED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'] as const
@@ -15,8 +15,8 @@ export function passSignalsOn(
   queued: boolean,
   kill: (sig: NodeJS.Signals) => void,
 ): () => void {
-  const addon = loadAddon()
-  if (pid !== undefined && addon?.forwardAll?.(pid, queued) === 0) return () => addon.forwardAll?.(0, false)
+  const stop = forwardAll(pid, queued)
+  if (stop) return stop
   for (const sig of LISTENED) process.on(sig, kill)
   return () => {}
 }

@@ -13,6 +13,7 @@ import { constants } from 'node:os'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { inspect } from 'node:util'
 import { type Addon, loadAddon } from '../host/addon.js'
+import { forwardAll } from '../host/forward-all.js'
 import { FORWARD_SIGNAL } from '../host/launcher.js'
 import { hasEscapedBytes } from '../host/path-bytes.js'
 import { writeAll } from '../host/write-all.js'
@@ -40,6 +41,13 @@ export interface LauncherProcess extends EventEmitter {
  * surely (two pending at once are one). */
 export function forwardTo(child: LauncherProcess, signal: NodeJS.Signals): boolean {
   return child instanceof AddonProcess ? child.forward(signal) : child.kill(signal)
+}
+
+/** Passes on to the launcher, from now on, every signal it takes with --all-signals but `except`
+ * (which this process listens to and passes on with forwardTo): by the addon's handler in C
+ * (host/forward-all.ts), queued as forwardTo queues. The function returned stops it. */
+export function forwardOthers(child: LauncherProcess, except: readonly NodeJS.Signals[]): () => void {
+  return forwardAll(child.pid, child instanceof AddonProcess, except) ?? (() => {})
 }
 
 /** A started launcher and the socket at its fd 3 (the plan in, the go, the events out). */

@@ -8,7 +8,7 @@ import { callerLogin } from '../host/login.js'
 import { SPAWN_SYSCALLS } from '../seccomp/notify.js'
 import { syscallNames } from './events.js'
 import { isStep } from './launcher-steps.js'
-import type { StdioEntry } from './launcher-process.js'
+import type { LauncherProcess, StdioEntry } from './launcher-process.js'
 import {
   checkOptions,
   planBytes,
@@ -83,7 +83,10 @@ export function spawnWith(
   command: string,
   args: readonly string[],
   options: SpawnOptions,
-  { beforeGo, forwardsSignals }: { beforeGo?: () => void; forwardsSignals?: boolean },
+  {
+    beforeGo,
+    forwardsSignals,
+  }: { beforeGo?: (launcher: LauncherProcess) => void; forwardsSignals?: boolean },
 ): SandboxChild {
   checkOptions(options)
   // Bytes that are not UTF-8 cannot cross child_process (it encodes strings as UTF-8): such a

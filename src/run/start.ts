@@ -76,7 +76,7 @@ export interface StartHooks<R extends ReadyRun> {
   /** Called once the launcher has started and the plan is proven, just before the go: what must
    * be in place before the command may run (the CLI's signal forwarding). Never called on a
    * failed start, so nothing of it is left to undo then. */
-  beforeGo?: (() => void) | undefined
+  beforeGo?: ((launcher: LauncherProcess) => void) | undefined
   /** This process passes on to the sandbox the job's signals it gets (the CLI, in beforeGo,
    * with SandboxChild.forward): the launcher, which gets a job-wide one directly too, then
    * drops the copy. */
@@ -127,7 +127,7 @@ export function startSandbox<R extends ReadyRun>(
     return { child, channel, launcher, unregister }
   }
   const { prepared, launched } = launchProven(prepare, start, () => publisher?.close())
-  hooks.beforeGo?.()
+  hooks.beforeGo?.(launched.child)
   // The go: the command may run. It goes out now.
   launched.channel.go()
   // Housekeeping while the sandbox runs, not on its start's path; never the run's failure. On
@@ -369,7 +369,7 @@ function launch(
     '3',
     ...(options.processEvents ? ['--proc-events'] : []),
     ...(console ? ['--console'] : []),
-    ...(forwardsSignals ? ['--forwarded-signals'] : []),
+    ...(forwardsSignals ? ['--forwarded-signals', '--all-signals'] : []),
   ]
   return startLauncher(
     launcherPath(),

@@ -134,6 +134,29 @@ for (const c of callers())
           assert.equal(r.stdout, 'ready\n2\n', r.stderr)
         })
 
+        // Node can listen to no real-time signal and cordon died of one (and of SIGPWR, which it
+        // did not listen to), taking the sandbox with it, where the program unsandboxed handles
+        // it. The addon's handler passes them on (native/forward-signal.h forwarded_all), the
+        // launcher drops a job-wide one's copy, and cordon still dies of the command's signal.
+        test('SIGALRM, SIGPWR and SIGRTMIN+3 reach the command, once when job-wide, under run, learn and --audit', () => {
+          const others =
+            `import signal, time\nn = {}\ndef h(s, f): n[s] = n.get(s, 0) + 1\n` +
+            `for s in (14, 30, 37): signal.signal(s, h)\nprint("ready", flush=True)\n` +
+            `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\n` +
+            `print(n.get(14, 0), n.get(30, 0), n.get(37, 0))`
+          const send = 'kill -ALRM $N; kill -PWR $L $N; kill -37 $L $N; sleep 1.5; kill -37 $N; '
+          for (const args of [
+            `run -q ${m.flags}`,
+            `learn -o policy.yaml ${m.flags}`,
+            `run -q --audit ${m.flags}`,
+          ]) {
+            const r = shell(direct(args, send, `python3 -c '${others}'`), dir, c.user)
+            assert.equal(r.stdout, 'rc=0\nready\n1 1 2\n', `${args}: ${r.stderr}`)
+          }
+          const r = shell(`$CORDON run -q ${m.flags} -- sh -c 'kill -37 $$'; echo "rc=$?"`, dir, c.user)
+          assert.equal(r.stdout, 'rc=165\n', `cordon dies of the command's signal: ${r.stderr}`)
+        })
+
         // Copies are dropped, not the same signal sent again: a second Ctrl-C is a second one.
         test('a job-wide signal sent twice reaches the command twice', () => {
           const r = shell(script(m.flags, 2), dir, c.user)

@@ -212,8 +212,8 @@ async function runNative(
       ...(session ? { cgroup: true, processEvents: true } : {}),
     },
     {
-      beforeGo: () => {
-        stopForwarding = forwardSignals(forward)
+      beforeGo: (launcher) => {
+        stopForwarding = forwardSignals(forward, launcher)
       },
       forwardsSignals: true,
     },
