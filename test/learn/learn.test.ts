@@ -251,7 +251,9 @@ test('learn --merge adds a run; --from regenerates from saved runs', { timeout }
   const dir = join(projectDir(), 'merge')
   const policy = join(projectDir(), 'merge.yaml')
   fresh(dir, { 'a.txt': 'a\n' })
-  assert.equal(cordon(['learn', '-o', policy, '--', 'cat', 'a.txt'], { cwd: dir, timeout }).status, 0)
+  const learned = cordon(['learn', '-o', policy, '--', 'cat', 'a.txt'], { cwd: dir, timeout })
+  assert.equal(learned.status, 0, learned.stderr)
+  assert.doesNotMatch(learned.stderr, /replaced/, 'nothing was there')
   const first = readFileSync(policy, 'utf8')
   assert.doesNotMatch(first, /^ {8}- mkdir\b/m)
   const merged = cordon(['learn', '-o', policy, '--merge', '--', 'mkdir', '-p', 'made'], {
@@ -259,6 +261,7 @@ test('learn --merge adds a run; --from regenerates from saved runs', { timeout }
     timeout,
   })
   assert.equal(merged.status, 0, merged.stderr)
+  assert.doesNotMatch(merged.stderr, /replaced/, 'a merge keeps what was there')
   const second = readFileSync(policy, 'utf8')
   assert.match(second, /^# Learned by cordon learn from 2 runs:/m)
   assert.match(second, /^ {8}- mkdir\b/m, 'the second run adds mkdir')
@@ -274,6 +277,11 @@ test('learn --merge adds a run; --from regenerates from saved runs', { timeout }
   assert.equal(regen.status, 0, regen.stderr)
   const body = (t: string) => t.replace(/^#.*\n/gm, '')
   assert.equal(body(readFileSync(again, 'utf8')), body(second))
+  // Without --merge a policy there (edits of its author's, perhaps) is replaced, and learn says
+  // so (helper-129: it went silently).
+  const replaced = cordon(['learn', '-o', again, '--', 'cat', 'a.txt'], { cwd: dir, timeout })
+  assert.equal(replaced.status, 0, replaced.stderr)
+  assert.match(replaced.stderr, /replaced the policy that was in .*again\.yaml \(--merge adds a run/)
 })
 
 test(

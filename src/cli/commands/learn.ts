@@ -228,6 +228,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
     `# Attack surface: ${describeSurface(surface)}.\nversion: 1`,
   )
   sameDirectory(output, outDir)
+  // A policy there may hold edits of its author's: say that it went (helper-129 lost one).
+  const replaced = !values.merge && existsSync(fsPath(output))
   writeOutput(output, text)
   writeOutput(saved, `${JSON.stringify(observation, null, 1)}\n`)
   const summary = {
@@ -254,6 +256,10 @@ export async function learnCommand(argv: string[]): Promise<number> {
     note(
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
     )
+    if (replaced)
+      note(
+        `replaced the policy that was in ${output} (--merge adds a run to its observations instead)`,
+      )
     for (const w of generated.withheld) note(`not granted: ${w}`)
     for (const f of generated.failed) note(`failed while learning, not granted: ${f}`)
   }
