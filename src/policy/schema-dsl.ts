@@ -20,11 +20,11 @@ export interface Optional<T> extends Schema<T> {
   readonly optional: true
 }
 
-function fail(issues: Issue[], path: Path, expected: string, value: unknown): undefined {
+function fail(issues: Issue[], path: Path, expected: string, value: unknown, fix = ''): undefined {
   issues.push({
     code: 'invalid_type',
     path,
-    message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${describeValue(value)}`,
+    message: `Expected \`${pathLabel(path)}\` to be ${expected}, got ${describeValue(value)}${fix}`,
   })
   return undefined
 }
@@ -36,13 +36,22 @@ function pathLabel(path: Path): string {
 }
 
 export function string(
-  options: { description?: string; expected?: string; check?: (v: string) => string | undefined } = {},
+  options: {
+    description?: string
+    expected?: string
+    check?: (v: string) => string | undefined
+    /** The fix for a value of another type, after "; " (a number where a unit is wanted). */
+    fixType?: (v: unknown) => string | undefined
+  } = {},
 ): Schema<string> {
   const expected = options.expected ?? 'a string'
   return {
     expected,
     check(value, path, issues) {
-      if (typeof value !== 'string') return fail(issues, path, expected, value)
+      if (typeof value !== 'string') {
+        const fix = options.fixType?.(value)
+        return fail(issues, path, expected, value, fix ? `; ${fix}` : '')
+      }
       const problem = options.check?.(value)
       if (problem) {
         issues.push({ code: 'invalid_value', path, message: `\`${pathLabel(path)}\`: ${problem}` })

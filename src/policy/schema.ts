@@ -383,6 +383,11 @@ export const policySchema = s.object(
           timeout: s.optional(
             s.string({
               expected: 'a duration like "30s"',
+              // `--timeout 5` means seconds; a policy spells the unit out (a newcomer wrote 5).
+              fixType: (v) =>
+                typeof v === 'number' && v > 0
+                  ? `write "${v}s" for ${v} seconds: a policy spells the unit out`
+                  : undefined,
               check: (v) =>
                 /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(v) && Number.parseFloat(v) > 0
                   ? durationMs(v) > MAX_TIMER_MS

@@ -24,6 +24,13 @@ describe('policy validation', () => {
       code: 'invalid_type',
     },
     {
+      // `--timeout 5` is seconds; the policy spells the unit out, and says how (a newcomer).
+      name: 'a timeout without its unit',
+      yaml: 'limits:\n  timeout: 5\n',
+      want: /to be a duration like "30s", got `5` \(number\); write "5s" for 5 seconds/,
+      code: 'invalid_type',
+    },
+    {
       name: 'unknown top-level key with a suggestion',
       yaml: 'network: none\nnamespace:\n  pid: true\n',
       want: /policy\.yaml:2:1: Unknown key `namespace` in `policy`; did you mean `namespaces`\?/,
