@@ -257,9 +257,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
       `learned ${output} from ${runs.length} run(s): ${describeSurface(surface)}; ${summary.filesystemEntries} filesystem entries`,
     )
     if (replaced)
-      note(
-        `replaced the policy that was in ${output} (--merge adds a run to its observations instead)`,
-      )
+      note(`replaced the policy that was in ${output} (--merge adds a run to its observations instead)`)
     for (const w of generated.withheld) note(`not granted: ${w}`)
     for (const f of generated.failed) note(`failed while learning, not granted: ${f}`)
   }
