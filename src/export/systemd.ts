@@ -4,7 +4,9 @@
 // whatever host exports it: nothing here reads the exporting host's files, and it is written for
 // systemd 252 (Debian 12) and later (SYSTEMD_FLOOR).
 import { posix } from 'node:path'
+import { CordonError } from '../errors.js'
 import { nativePath } from '../host/launcher.js'
+import { hiddenProgramHint } from '../run/not-found.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { SYSTEMD_FLOOR } from '../seccomp/systemd.js'
 import {
@@ -225,6 +227,10 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
     program !== undefined && program.includes('/') && !posix.isAbsolute(program) && !plan
       ? [posix.resolve(cwd, program), ...args]
       : options.command
+  // A unit whose program the view hides fails only when it starts, where `cordon run` refuses
+  // at once and says what to add: so does the export (helper-130: `--profile minimal -- ./x.sh`).
+  const hidden = program !== undefined && !plan ? hiddenProgramHint(policy, program, cwd) : undefined
+  if (hidden) throw new CordonError('invalid_usage', `the unit would not start: ${hidden}`)
   // The program's own path takes `$` as it is: systemd expands variables in the arguments only
   // (helper-130: `100%$x.sh` written `$$` was not found). The launcher's command is arguments.
   const command = exec.map((w, i) => unitWord(w, i > 0 || plan !== undefined)).join(' ')

@@ -44,6 +44,20 @@ export function notFoundHint(policy: ResolvedPolicy, name: string, cwd: string):
       (needs.why ? `; ${needs.why}` : '')
     )
   }
+  return hiddenHint(policy, command, found)
+}
+
+/** Why the sandbox of `policy` cannot run `name`, a program this host has, started from `cwd`:
+ * the view hides it or what runs it (an export's unit would not start: systemd.ts). undefined
+ * when the view shows it all, or this host has no such program (a unit for another host). */
+export function hiddenProgramHint(policy: ResolvedPolicy, name: string, cwd: string): string | undefined {
+  const path = (policy.env.pass.includes('PATH') ? process.env.PATH : policy.env.set.PATH) ?? DEFAULT_PATH
+  const found = onHost(name, path, cwd)
+  return found ? hiddenHint(policy, shortened(name), found) : undefined
+}
+
+/** notFoundHint's for a program found on the host at `found`. */
+function hiddenHint(policy: ResolvedPolicy, command: string, found: string): string | undefined {
   if (!policy.namespaces.mount) return undefined
   const entries = policy.filesystem
   const program = missingOnTheWay(entries, found)

@@ -190,6 +190,25 @@ limits: { memory: 512M, pids: 256, cpus: "1.5"${ioWeight ? ', io-weight: 300' : 
     rmSync(out.dir, { recursive: true })
   })
 
+  // `cordon run` refuses a program the view hides, with the bind to add; the unit for it failed
+  // only when systemd started it (helper-130: `--profile minimal -- ./x.sh`).
+  test('systemd: a program the view hides is refused with the bind that shows it', () => {
+    writeFileSync(join(project, 'hidden.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 })
+    const args = ['export', '--to', 'systemd', '--profile', 'minimal']
+    const r = cordon([...args, '--', './hidden.sh'], { cwd: project })
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(
+      r.stderr,
+      /the unit would not start: \.\/hidden\.sh is \S+\/hidden\.sh on this host, and \S+ is not in the sandbox's view: add `--ro \S+`/,
+    )
+    assert.equal(r.stdout, '', 'no unit')
+    const shown = cordon([...args, '--ro', project, '--', './hidden.sh'], { cwd: project })
+    assert.equal(shown.status, 0, shown.stderr)
+    assert.match(shown.stdout, new RegExp(`^ExecStart=${project}/hidden\\.sh$`, 'm'))
+    // A program this host lacks is left to the host the unit is for.
+    assert.equal(cordon([...args, '--', '/opt/elsewhere/tool'], { cwd: project }).status, 0)
+  })
+
   test(
     'the systemd unit passes systemd-analyze verify',
     { skip: !hasCommand('systemd-analyze') && !process.env.CI },
