@@ -13,13 +13,14 @@
 
 #include <signal.h>
 
-/* --all-signals (cordon-oci run and exec in the foreground): the signals passed on to the
- * command, SIGWINCH aside (launcher.c forwarded[] has it). runc passes every signal on but
- * SIGCHLD, SIGURG and SIGWINCH, which it handles itself; so does cordon-oci, less those it
- * cannot take (SIGKILL, SIGSTOP), those the receiver's own fault or limit raises in it
- * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGXCPU, SIGXFSZ, and SIGPIPE,
- * which a write to a closed pipe raises), job control (SIGTSTP, SIGTTIN, SIGTTOU and SIGCONT:
- * launcher.c job_control stops and continues the command instead) and glibc's own (32, 33).
+/* --all-signals (cordon's run, learn and --audit; cordon-oci run and exec in the foreground):
+ * the signals passed on to the command, SIGWINCH aside (launcher.c forwarded[] has it). runc
+ * passes every signal on but SIGCHLD, SIGURG and SIGWINCH, which it handles itself; so does
+ * cordon, less those it cannot take (SIGKILL, SIGSTOP), those the receiver's own fault or limit
+ * raises in it (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGXCPU, SIGXFSZ, and
+ * SIGPIPE, which a write to a closed pipe raises), job control (SIGTSTP, SIGTTIN, SIGTTOU and
+ * SIGCONT: launcher.c job_control stops and continues the command instead) and glibc's own (32,
+ * 33).
  * The rest of the real-time signals are passed on: SIGRTMIN+3 is systemd's "halt". */
 static inline int forwarded_all(int sig)
 {

@@ -83,7 +83,8 @@ static int forwarded_by_parent;
  * behind its launch helper): its plain signals are forwards too. 0: the parent only. */
 static pid_t forwarder;
 /* --all-signals: every signal of forward-signal.h's forwarded_all is the command's too, as
- * runc's container gets every signal sent to `runc run` (cordon-oci run and exec). */
+ * runc's container gets every signal sent to `runc run` (cordon's commands, whose addon
+ * handler passes them on, and cordon-oci run and exec). */
 static int all_signals;
 
 static void usage(FILE *out)

@@ -411,7 +411,7 @@ static napi_value do_forward_all(napi_env env, napi_callback_info info)
 		if (!forwarded_all(sig) || sigismember(&except, sig) == 1)
 			continue;
 		if (sig == SIGPROF && !sigaction(sig, NULL, &old) && old.sa_handler != SIG_DFL &&
-		    old.sa_handler != SIG_IGN)
+		    old.sa_handler != SIG_IGN && old.sa_handler != forward_one)
 			continue;
 		if (sigaction(sig, &sa, NULL))
 			return int_value(env, -errno);
