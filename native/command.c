@@ -282,12 +282,18 @@ static int exec_search(char **argv, char **envp)
 	return seen_eacces ? EACCES : ENOENT;
 }
 
-/* The exec's state: fds marked, the caller's umask, SIGPIPE's default and the caller's mask. */
+/* The exec's state: fds marked, the caller's umask, SIGPIPE's default and the caller's mask.
+ * Real-time signals at their default too: Node (and libuv's child_process) reset 1-31 only, so
+ * one ignored by whoever started cordon stayed ignored in the command through a launcher that
+ * child_process started (cordon-oci exec: a forwarded SIGRTMIN+3 was ignored; runc's
+ * container has none ignored, nor has the addon's launcher; helper-131). */
 static void exec_prepare(const struct command *cmd)
 {
 	mark_fds(cmd->plan);
 	umask(cmd->saved_umask);
 	signal(SIGPIPE, SIG_DFL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
 }
 

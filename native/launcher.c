@@ -980,6 +980,14 @@ static int unwrap_forward(struct signalfd_siginfo *si)
 	return 1;
 }
 
+/* Whether si comes from the supervisor that passes the job's signals on (as itself). */
+static int from_forwarder(const struct signalfd_siginfo *si)
+{
+	pid_t by = (pid_t)si->ssi_pid;
+	return forwarded_by_parent && si->ssi_code == SI_USER &&
+	       (by == getppid() || (forwarder && by == forwarder));
+}
+
 /* Whether si is a copy of a signal already passed on (above). Else it is remembered as one. */
 static int is_copy(const struct signalfd_siginfo *si)
 {
@@ -989,10 +997,7 @@ static int is_copy(const struct signalfd_siginfo *si)
 	/* The plain signal from the parent (or --forwarded-by's) too: a supervisor that passes its
 	 * signals on with kill (child_process's launcher, CORDON_SPAWN=child_process; a forward that
 	 * RLIMIT_SIGPENDING refused to queue). */
-	pid_t by = (pid_t)si->ssi_pid;
-	int from_parent =
-		si->ssi_code == SI_QUEUE ||
-		(si->ssi_code == SI_USER && (by == getppid() || (forwarder && by == forwarder)));
+	int from_parent = si->ssi_code == SI_QUEUE || from_forwarder(si);
 	long long now = now_ms();
 	/* cordon forwards what it got after the direct one was sent: a direct signal that follows a
 	 * forward is its copy only in timeout(1)'s burst (its child, then its group), never a Ctrl-C
@@ -1012,10 +1017,14 @@ static int is_copy(const struct signalfd_siginfo *si)
 }
 
 /* Whether si (unwrapped, if a forward) is a signal for the command: not a copy of one passed on
- * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards. */
+ * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards. Under --all-signals a plain
+ * FORWARD_SIGNAL from the supervisor is the job's own signal 61, passed on as itself where the
+ * launcher was started without it blocked (child_process: cordon-oci exec, the Node half's run;
+ * helper-131 found it lost). */
 static int for_command(struct signalfd_siginfo *si)
 {
-	if (si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si))
+	if (si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si) &&
+	    !(all_signals && from_forwarder(si)))
 		return 0;
 	return !is_copy(si);
 }
@@ -1157,7 +1166,9 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof si) != sizeof si)
 			continue;
-		if (si.ssi_signo == FREEZE_SIGNAL) {
+		/* Without an init (an OCI container's command is pid 1) the signal is the job's own
+		 * under --all-signals, sent or forwarded (helper-131: it was lost). */
+		if (si.ssi_signo == FREEZE_SIGNAL && (p->has_init || !all_signals)) {
 			/* The request itself goes down a pipe only the launcher writes; the signal
 			 * only wakes init, which reads the pipe whenever it wakes (command.h). Only an
 			 * init answers it; the command would die of it. */

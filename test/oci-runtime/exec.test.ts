@@ -118,17 +118,42 @@ describe('cordon-oci exec', { skip }, () => {
 
   // Every signal runc passes on (native/forward-signal.h forwarded_all): cordon-oci died of a
   // real-time one, which Node cannot listen to, and the exec'd process never got it.
-  test('a job-wide SIGRTMIN+3 reaches the exec’d process once', async (t) => {
+  // 61 and 62 are the launcher's own (a forward, a freeze's wake-up): forwarded as themselves
+  // from cordon-oci's Node, they were dropped (helper-131).
+  test('a job-wide SIGRTMIN+3, 61 or 62 reaches the exec’d process once', async (t) => {
     const b = makeBundle(['sleep', '60'])
     t.after(() => b.cleanup())
     started(b, 'e6')
-    const { code, out } = await interruptWhenReady(
-      CORDON_OCI,
-      ['--root', b.root, 'exec', 'e6', 'sh', '-c', countSignal('37')],
-      37,
+    for (const sig of [37, 61, 62]) {
+      const { code, out } = await interruptWhenReady(
+        CORDON_OCI,
+        ['--root', b.root, 'exec', 'e6', 'sh', '-c', countSignal(String(sig))],
+        sig,
+      )
+      assert.equal(code, 0, `${sig}: cordon-oci ended with ${code} (null: killed by the signal)`)
+      assert.equal(out, 'ready\ntotal 1\n', `signal ${sig}`)
+    }
+  })
+
+  // libuv's child_process resets signals 1-31 only: a real-time one ignored by whoever started
+  // cordon-oci stayed ignored in the exec'd process, which then never saw a forwarded
+  // SIGRTMIN+3 (helper-131). runc's has none ignored.
+  test('a real-time signal the caller ignores is not ignored in the exec’d process', (t) => {
+    const b = makeBundle(['sleep', '60'])
+    t.after(() => b.cleanup())
+    started(b, 'e7')
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `trap '' 37 50; exec "$0" --root "$1" exec e7 grep SigIgn /proc/self/status`,
+        CORDON_OCI,
+        b.root,
+      ],
+      { encoding: 'utf8' },
     )
-    assert.equal(code, 0, `cordon-oci ended with ${code} (null: killed by the signal)`)
-    assert.equal(out, 'ready\ntotal 1\n')
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^SigIgn:\s+0+$/m)
   })
 
   test('exec --detach leaves the process running and writes --pid-file', (t) => {
