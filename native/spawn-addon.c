@@ -334,40 +334,88 @@ static napi_value do_queue(napi_env env, napi_callback_info info)
 	return int_value(env, r < 0 ? -errno : 0);
 }
 
-/* forwardAll()'s target: a pidfd of the launcher (-1: none any more), and whether a signal goes
- * to it queued as FORWARD_SIGNAL or as itself. Read by the handler on whichever thread the
- * kernel picked. */
-static volatile sig_atomic_t forward_fd = -1, forward_queued;
+/* forwardAll()'s target: a pidfd of the launcher (-1: none yet or any more), and whether a
+ * signal goes to it queued as FORWARD_SIGNAL or as itself. Read by the handler on whichever
+ * thread the kernel picked. Until there is a target, while holding, each signal is counted in
+ * held[] and sent once there is one. */
+static volatile sig_atomic_t forward_fd = -1, forward_queued, forward_holding;
+static volatile sig_atomic_t held[_NSIG];
+
+static void forward_to(int fd, int sig)
+{
+	siginfo_t si = { .si_signo = FORWARD_SIGNAL, .si_code = SI_QUEUE };
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = sig;
+	/* Refused (EAGAIN, the user's RLIMIT_SIGPENDING): as itself, never refused for it. */
+	if (!forward_queued ||
+	    (syscall(SYS_pidfd_send_signal, fd, FORWARD_SIGNAL, &si, 0) < 0 && errno == EAGAIN))
+		syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+}
 
 static void forward_one(int sig)
 {
 	int saved = errno, fd = forward_fd;
-	if (fd >= 0) {
-		siginfo_t si = { .si_signo = FORWARD_SIGNAL, .si_code = SI_QUEUE };
-		si.si_pid = getpid();
-		si.si_uid = getuid();
-		si.si_value.sival_int = sig;
-		/* Refused (EAGAIN, the user's RLIMIT_SIGPENDING): as itself, never refused for it. */
-		if (!forward_queued ||
-		    (syscall(SYS_pidfd_send_signal, fd, FORWARD_SIGNAL, &si, 0) < 0 &&
-		     errno == EAGAIN))
-			syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
-	}
+	if (fd >= 0)
+		forward_to(fd, sig);
+	else if (forward_holding)
+		held[sig]++;
 	errno = saved;
 }
 
 /* The signals forwardAll took, to give back at its stop. */
 static sigset_t forward_taken;
 
+/* The handler on every signal of forwarded_all but except (SIGPROF aside while V8's profiler
+ * holds it, --cpu-prof: its ticks would be passed on). 0, or -errno. */
+static int forward_take(const sigset_t *except)
+{
+	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART }, old;
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < _NSIG; sig++) {
+		if (!forwarded_all(sig) || sigismember(except, sig) == 1 ||
+		    sigismember(&forward_taken, sig) == 1)
+			continue;
+		if (sig == SIGPROF && !sigaction(sig, NULL, &old) && old.sa_handler != SIG_DFL &&
+		    old.sa_handler != SIG_IGN)
+			continue;
+		if (sigaction(sig, &sa, NULL))
+			return -errno;
+		sigaddset(&forward_taken, sig);
+	}
+	return 0;
+}
+
+/* The default actions back; a signal still held takes it now (the start it waited for failed).
+ * One counted after its launcher was known (another thread's handler, racing the switch) is
+ * not held: it is dropped. */
+static void forward_stop(void)
+{
+	int holding = forward_holding;
+	forward_fd = -1;
+	forward_holding = 0;
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sigismember(&forward_taken, sig) == 1)
+			signal(sig, SIG_DFL);
+	sigemptyset(&forward_taken);
+	for (int sig = 1; sig < _NSIG; sig++)
+		for (; held[sig] > 0; held[sig]--)
+			if (holding)
+				raise(sig);
+}
+
 /* forwardAll(pid, queued, except) → 0, or -errno: from now on every signal of forward-signal.h's
  * forwarded_all but those in except (the numbers JavaScript passes on itself) that reaches this
  * process goes to pid (the launcher, run with --all-signals), as FORWARD_SIGNAL with its number
  * when queued, else as itself. In C, as runc's Go runtime takes every signal: Node can listen to
  * no real-time signal and died of them, and the sandbox with it (cordon-oci left its container
- * running). By pidfd, so that a pid reused after the launcher is reaped never gets one. SIGPROF
- * stays V8's while its profiler has it (--cpu-prof), which would pass its ticks on.
- * forwardAll(0, false, []) stops it: the signals take their default action again (cordon dies of
- * the command's, src/cli/signals.ts endAsTheCommand). */
+ * running). By pidfd, so that a pid reused after the launcher is reaped never gets one.
+ * pid -1 holds them, from before the launcher starts, until a call with its pid sends them on
+ * (cordon-oci died of one in that window, leaving a container nothing managed: helper-131);
+ * pid -2 ends a hold that found no launcher, as pid 0 ends everything: the signals take their
+ * default action again, and a held one takes it then (cordon dies of the command's signal,
+ * src/cli/signals.ts endAsTheCommand). A pidfd is never closed: a handler running now on another
+ * thread may still use it. */
 static napi_value do_forward_all(napi_env env, napi_callback_info info)
 {
 	napi_value args[3];
@@ -379,10 +427,10 @@ static napi_value do_forward_all(napi_env env, napi_callback_info info)
 	sigemptyset(&except);
 	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
 	    napi_get_value_int32(env, args[0], &pid) != napi_ok ||
-	    napi_get_value_bool(env, args[1], &queued) != napi_ok || pid < 0 ||
+	    napi_get_value_bool(env, args[1], &queued) != napi_ok || pid < -2 ||
 	    napi_get_array_length(env, args[2], &n) != napi_ok || n > _NSIG)
-		return fail(env, "forwardAll(pid, queued, except) takes a pid (0: stop), a boolean "
-				 "and an array of signal numbers");
+		return fail(env, "forwardAll(pid, queued, except) takes a pid (-1: hold, -2: end a "
+				 "hold, 0: stop), a boolean and an array of signal numbers");
 	for (uint32_t i = 0; i < n; i++) {
 		napi_value e;
 		int32_t sig;
@@ -391,33 +439,28 @@ static napi_value do_forward_all(napi_env env, napi_callback_info info)
 			return fail(env, "forwardAll(): except holds signal numbers");
 		sigaddset(&except, sig);
 	}
-	if (pid == 0) {
-		/* The pidfd is not closed: a handler running now on another thread may still use it. */
-		forward_fd = -1;
-		for (int sig = 1; sig < _NSIG; sig++)
-			if (sigismember(&forward_taken, sig) == 1)
-				signal(sig, SIG_DFL);
-		sigemptyset(&forward_taken);
+	if (pid == 0 || (pid == -2 && forward_holding)) {
+		forward_stop();
 		return int_value(env, 0);
+	}
+	if (pid == -2)
+		return int_value(env, 0);
+	if (pid == -1) {
+		forward_holding = 1;
+		return int_value(env, forward_take(&except));
 	}
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
 		return int_value(env, -errno);
 	forward_queued = queued;
 	forward_fd = fd;
-	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART }, old;
-	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < _NSIG; sig++) {
-		if (!forwarded_all(sig) || sigismember(&except, sig) == 1)
-			continue;
-		if (sig == SIGPROF && !sigaction(sig, NULL, &old) && old.sa_handler != SIG_DFL &&
-		    old.sa_handler != SIG_IGN && old.sa_handler != forward_one)
-			continue;
-		if (sigaction(sig, &sa, NULL))
-			return int_value(env, -errno);
-		sigaddset(&forward_taken, sig);
-	}
-	return int_value(env, 0);
+	forward_holding = 0;
+	int err = forward_take(&except);
+	/* What came before: sent on now, one for each (a real-time signal is queued once each). */
+	for (int sig = 1; sig < _NSIG; sig++)
+		for (; held[sig] > 0; held[sig]--)
+			forward_to(fd, sig);
+	return int_value(env, err);
 }
 
 /* socketpair() → [a, b], a unix stream pair, both close-on-exec; [-errno]. */

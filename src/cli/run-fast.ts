@@ -25,7 +25,7 @@ import { setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
 import { callerLogin } from '../host/login.js'
 import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
-import { endAsTheCommand, forwardSignals } from './signals.js'
+import { endAsTheCommand, FORWARDED, forwardSignals } from './signals.js'
 import { holdStartSignals } from '../host/start-guard.js'
 
 export { rawArgs } from '../host/path-bytes.js'
@@ -90,7 +90,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       prepared = true
       return ready(entry)
     }
-    holdStartSignals() // until beforeGo's forwarding (host/start-guard.ts)
+    holdStartSignals(FORWARDED) // until beforeGo's forwarding (host/start-guard.ts)
     child = startSandbox(
       once,
       run.command,

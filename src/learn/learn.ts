@@ -122,7 +122,7 @@ export async function tracedRun(
   // before the go. The launcher is told, and drops the copy of a job-wide signal: without it a
   // Ctrl-C reached a learned or audited program twice.
   const forwards = (opts.forwardSignals?.length ?? 0) > 0
-  if (forwards) holdStartSignals()
+  if (forwards) holdStartSignals(opts.forwardSignals ?? [])
   const forward = (signal: NodeJS.Signals) => child.forward(signal)
   let stopOthers = () => {}
   const child = spawnWith(

@@ -12,7 +12,7 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { CLONE_FLAGS, type PlanOp } from '../plan/model.js'
 import { launcherPath } from './create.js'
-import { passSignalsOn } from './forward-signals.js'
+import { holdSignals } from './forward-signals.js'
 import { type ExecContext, loadExecContext } from './exec-context.js'
 import { invalid, type OciProcess, unsupported } from './spec.js'
 import { containerDir, isAlive, isRecorded, loadRecord, procStatAt, statusOf } from './state.js'
@@ -282,10 +282,18 @@ export async function execProcess(o: ExecOptions): Promise<number> {
     ...Array.from({ length: o.preserveFds }, (_, i) => i + 3),
     init,
   ] as const
+  // Held from before the spawn: one that came before the launcher's pid was known ended this
+  // process, and the exec'd process ran on with nothing to wait for it (helper-131).
+  const signals = o.detach ? undefined : holdSignals()
   const child = spawn(launcherPath(), args, { stdio: [...stdio] })
   closeSync(init)
-  // As itself, from the launcher's parent: libuv's child starts with nothing blocked.
-  const stopForwarding = passSignalsOn(child.pid, false, (sig) => child.kill(sig))
+  // As itself, from the launcher's parent: libuv's child starts with nothing blocked. Detached,
+  // the launcher passes on its own seven while it starts the process.
+  const kill = (sig: NodeJS.Signals) => child.kill(sig)
+  if (signals) signals.to(child.pid, false, kill)
+  else
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
+      process.on(sig, kill)
   process.on('SIGWINCH', () => child.kill('SIGWINCH'))
   try {
     return await new Promise<number>((done, reject) => {
@@ -304,7 +312,7 @@ export async function execProcess(o: ExecOptions): Promise<number> {
       return code
     })
   } finally {
-    stopForwarding()
+    signals?.end()
     rmSync(planPath, { force: true })
   }
 }

@@ -18,7 +18,7 @@ import {
   runtimeHooks,
   stdio,
 } from './create.js'
-import { passSignalsOn } from './forward-signals.js'
+import { type Forwarding, holdSignals } from './forward-signals.js'
 import { releaseLaunchHelper, startThrough, takeLaunchHelper } from './launch-helper.js'
 
 /** A foreground launcher: how to signal it, where this process passes its signals on (`pid`,
@@ -86,22 +86,28 @@ function helperLauncher(helper: number, p: Prepared, o: CreateOptions, fd: numbe
  * through the C entry point's helper when there is one, unless sysctls or the monitor need
  * Node to spawn after the container starts (the helper is busy with the launcher then). */
 export async function runForeground(o: CreateOptions): Promise<number> {
+  const signals = holdSignals()
   const helper = takeLaunchHelper()
   try {
-    return await runForegroundWith(o, helper)
+    return await runForegroundWith(o, helper, signals)
   } finally {
+    signals.end()
     releaseLaunchHelper(helper)
   }
 }
 
-async function runForegroundWith(o: CreateOptions, helper: number | undefined): Promise<number> {
+async function runForegroundWith(
+  o: CreateOptions,
+  helper: number | undefined,
+  signals: Forwarding,
+): Promise<number> {
   const p = await prepare(o)
   process.umask(p.umask)
   const fd = hookFd(p, o)
   const viaHelper = helper !== undefined && !p.sysctl.length && !p.supervise
   if (!viaHelper) releaseLaunchHelper(helper) // its fd is not close-on-exec: before any spawn
   const child = viaHelper ? helperLauncher(helper, p, o, fd) : spawnLauncher(p, o, fd)
-  const stopForwarding = passSignalsOn(child.pid, child.queued, (sig) => child.kill(sig))
+  signals.to(child.pid, child.queued, (sig) => child.kill(sig))
   return await new Promise<number>((done, reject) => {
     let recorded = false
     const timer = setInterval(() => {
@@ -116,7 +122,6 @@ async function runForegroundWith(o: CreateOptions, helper: number | undefined): 
       }
     }, 5)
     void child.ended.then(({ code, error }) => {
-      stopForwarding()
       clearInterval(timer)
       // A container that ran and ended between two looks at its pid file (a short command, a
       // loaded host) is recorded now: `run --keep` leaves it for `state` and `delete`.

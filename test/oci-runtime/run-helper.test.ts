@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { ROOT } from '../helpers.js'
+import { canStrace, ROOT } from '../helpers.js'
 import {
   CORDON_OCI,
   COUNT_INTS,
@@ -103,6 +103,45 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
         assert.equal(code, 0, `cordon-oci ended with ${code} (null: killed by the signal)`)
         assert.equal(out, 'ready\ntotal 1\n')
       })
+
+    // Between the launcher's start and the install of the forwarding, a signal Node does not
+    // listen to ended cordon-oci and left the container running with nothing to manage it (no
+    // `list`, `delete` a no-op: helper-131). The addon holds every such signal from the start
+    // and sends it on once the launcher is known. strace delivers one at that moment: at the
+    // second pidfd_open (the first is the addon's own check as it loads), the forwarding's.
+    test(
+      `a signal in the moment the launcher starts reaches it, and leaves nothing behind, through ${way.name}`,
+      { skip: !canStrace() && 'strace cannot run here' },
+      (t) => {
+        const b = makeBundle(['sh', '-c', 'trap "exit 11" 37; sleep 2'])
+        t.after(() => b.cleanup())
+        const r = spawnSync(
+          'strace',
+          [
+            '-qq',
+            '-o',
+            '/dev/null',
+            '-e',
+            'trace=pidfd_open',
+            '-e',
+            'inject=pidfd_open:signal=37:when=2',
+            way.cmd,
+            ...way.pre,
+            '--root',
+            b.root,
+            'run',
+            '--bundle',
+            b.dir,
+            `hold-${process.pid}`,
+          ],
+          { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+        )
+        // 11 when the signal came after the trap; 0 when it reached the container's pid 1 before
+        // its exec (dropped, as runc's container drops one before its handler).
+        assert.ok(r.status === 0 || r.status === 11, `cordon-oci ended ${r.status ?? r.signal}: ${r.stderr}`)
+        assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'nothing left behind')
+      },
+    )
 
     // A forward the pending-signal limit refuses to queue (the container, host root without a
     // user namespace, fills root's count) goes as the plain signal, from Node, which is not the

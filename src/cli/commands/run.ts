@@ -1,5 +1,5 @@
 // cordon run [flags] [--] COMMAND [ARG...]
-import { endAsTheCommand, forwardSignals } from '../signals.js'
+import { endAsTheCommand, FORWARDED, forwardSignals } from '../signals.js'
 import { holdStartSignals } from '../../host/start-guard.js'
 import { parseFlags } from '../args.js'
 import { CordonError, RAISE_FD_LIMIT } from '../../errors.js'
@@ -200,7 +200,7 @@ async function runNative(
   // runs from the event loop, after spawnWith has returned the child.
   const forward = (signal: NodeJS.Signals) => child.forward(signal)
   let stopForwarding = () => {}
-  holdStartSignals() // until beforeGo's forwarding (host/start-guard.ts)
+  holdStartSignals(FORWARDED) // until beforeGo's forwarding (host/start-guard.ts)
   const child = spawnWith(
     { kind: 'resolved', policy },
     command,
