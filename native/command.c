@@ -378,6 +378,10 @@ static int read_requests(int fd, pid_t child, const sigset_t *forward)
 			int sig = buf[i] & 0x7f;
 			if (buf[i] == 'f')
 				freeze = 1;
+			else if (buf[i] == INIT_CHILD_SIGNAL(FORWARD_SIGNAL) ||
+				 buf[i] == INIT_CHILD_SIGNAL(FREEZE_SIGNAL))
+				kill(child,
+				     FORWARD_SIGNAL + (buf[i] - INIT_CHILD_SIGNAL(FORWARD_SIGNAL)));
 			else if ((buf[i] & 0x80) && sig > 0 &&
 				 (sigismember(forward, sig) == 1 || sig == SIGSTOP ||
 				  sig == SIGCONT) &&

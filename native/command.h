@@ -2,6 +2,7 @@
 #ifndef CORDON_COMMAND_H
 #define CORDON_COMMAND_H
 
+#include "forward-signal.h"
 #include "plan.h"
 
 #include <signal.h>
@@ -34,6 +35,15 @@ noreturn void command_exec(const struct command *cmd);
  * the same number. Blocked from the launcher on, so it never reaches a process with its
  * default action (termination). */
 #define FREEZE_SIGNAL 62
+
+/* The payload that makes FREEZE_SIGNAL a request (queued, SI_QUEUE; cordon-exec --signal 62
+ * sends it so): any other 62 is a signal of the job's, passed on to the command. A job-wide
+ * `kill -62` froze the sandbox for good once cordon passed 62 on (helper-132). */
+#define FREEZE_REQUEST 0x66726565 /* "free" */
+
+/* Requests that init signal the command itself with FORWARD_SIGNAL or FREEZE_SIGNAL, which
+ * init keeps for itself when they come as signals ('0', '1'). */
+#define INIT_CHILD_SIGNAL(sig) ('0' + (sig)-FORWARD_SIGNAL)
 
 /* The other request down the same pipe: pass signal sig on to the command's process group,
  * not only to the command (the terminal's signals, launcher.c pass_on). One byte each, as a

@@ -998,6 +998,11 @@ static int is_copy(const struct signalfd_siginfo *si)
 	 * signals on with kill (child_process's launcher, CORDON_SPAWN=child_process; a forward that
 	 * RLIMIT_SIGPENDING refused to queue). */
 	int from_parent = si->ssi_code == SI_QUEUE || from_forwarder(si);
+	/* Over the user's RLIMIT_SIGPENDING the kernel delivers a signal without its sender (pid 0):
+	 * from either side, so a copy of the one passed on just before (helper-132: a job-wide
+	 * real-time signal reached the command twice once the sandbox had filled the limit). */
+	if (si->ssi_code == SI_USER && si->ssi_pid == 0)
+		from_parent = !passed[sig].from_parent;
 	long long now = now_ms();
 	/* cordon forwards what it got after the direct one was sent: a direct signal that follows a
 	 * forward is its copy only in timeout(1)'s burst (its child, then its group), never a Ctrl-C
@@ -1016,15 +1021,27 @@ static int is_copy(const struct signalfd_siginfo *si)
 	return 0;
 }
 
+/* Whether si is `cordon freeze`'s request to the sandbox's init (command.h FREEZE_REQUEST):
+ * queued with its payload, or, over the user's RLIMIT_SIGPENDING (which a sandbox flooding its
+ * init fills), plain and delivered without a sender (tree.c send_checked). A job-wide 62 then
+ * looks the same, and freezes: the request must hold against the flood (freeze-flood test). */
+static int is_freeze_request(const struct signalfd_siginfo *si)
+{
+	return si->ssi_signo == FREEZE_SIGNAL &&
+	       ((si->ssi_code == SI_QUEUE && si->ssi_int == FREEZE_REQUEST) ||
+		(si->ssi_code == SI_USER && si->ssi_pid == 0));
+}
+
 /* Whether si (unwrapped, if a forward) is a signal for the command: not a copy of one passed on
- * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards. Under --all-signals a plain
+ * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards, nor a freeze request. Under --all-signals a plain
  * FORWARD_SIGNAL from the supervisor is the job's own signal 61, passed on as itself where the
  * launcher was started without it blocked (child_process: cordon-oci exec, the Node half's run;
  * helper-131 found it lost). */
 static int for_command(struct signalfd_siginfo *si)
 {
-	if (si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si) &&
-	    !(all_signals && from_forwarder(si)))
+	if ((si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si) &&
+	     !(all_signals && from_forwarder(si))) ||
+	    is_freeze_request(si))
 		return 0;
 	return !is_copy(si);
 }
@@ -1041,6 +1058,14 @@ static void pass_on(const struct plan *p, pid_t pid, const struct pipes *pp,
 	if (sig != SIGWINCH) { /* the one that does not end a program by default */
 		forwarded_last = sig;
 		forwarded_at = now_ms();
+	}
+	/* Init keeps these two for itself (a forward, a wake-up): it is asked down its pipe to
+	 * send them on (helper-132: they stayed pending in init). */
+	if (p->has_init && (sig == FORWARD_SIGNAL || sig == FREEZE_SIGNAL)) {
+		unsigned char ask = (unsigned char)INIT_CHILD_SIGNAL(sig);
+		if (write(pp->freeze[1], &ask, 1) == 1)
+			kill(pid, FREEZE_SIGNAL);
+		return;
 	}
 	if (si->ssi_code != SI_KERNEL) {
 		kill(pid, sig);
@@ -1166,9 +1191,10 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof si) != sizeof si)
 			continue;
-		/* Without an init (an OCI container's command is pid 1) the signal is the job's own
-		 * under --all-signals, sent or forwarded (helper-131: it was lost). */
-		if (si.ssi_signo == FREEZE_SIGNAL && (p->has_init || !all_signals)) {
+		/* Any other 62 is the job's own under --all-signals, sent or forwarded: a job-wide
+		 * one froze the sandbox for good (helper-132), and without an init it was lost
+		 * (helper-131). */
+		if (si.ssi_signo == FREEZE_SIGNAL && (is_freeze_request(&si) || !all_signals)) {
 			/* The request itself goes down a pipe only the launcher writes; the signal
 			 * only wakes init, which reads the pipe whenever it wakes (command.h). Only an
 			 * init answers it; the command would die of it. */

@@ -3,6 +3,7 @@
 #include "stdio-relay.h"
 
 #include "events.h"
+#include "forward-signal.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -832,8 +833,9 @@ void output_relay_start(void)
  * they end the wait for the caller's reader too. */
 static int ends_wait(int sig)
 {
-	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
-	       sig == SIGUSR1 || sig == SIGUSR2;
+	/* Every one cordon passes on ends a program by default, but SIGWINCH, which is not in the
+	 * set (helper-132: SIGALRM and the real-time ones waited for the reader). */
+	return forwarded_all(sig);
 }
 
 static int out_reap(void)

@@ -3,6 +3,7 @@
  * process for good) and checked second, so what is signalled is what was meant. */
 #define _GNU_SOURCE
 #include "tree.h"
+#include "command.h"
 #include "proc_stat.h"
 #include "sys.h"
 
@@ -26,6 +27,28 @@ static int pidfd_open_pid(pid_t pid)
 static int pidfd_signal(int fd, int sig)
 {
 	return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+}
+
+/* sig, queued with FREEZE_REQUEST when it is the freeze request (command.h). A queue the
+ * user's RLIMIT_SIGPENDING refuses (a sandbox can fill it) sends it plain, which the kernel
+ * then delivers without its sender (pid 0), and the launcher takes that as the request too. */
+static int send_checked(int fd, pid_t pid, int sig)
+{
+	int plain = sig != FREEZE_SIGNAL;
+	if (!plain) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		si.si_signo = sig;
+		si.si_code = SI_QUEUE;
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		si.si_value.sival_int = FREEZE_REQUEST;
+		long r = fd >= 0 ? syscall(SYS_pidfd_send_signal, fd, sig, &si, 0)
+				 : syscall(SYS_rt_sigqueueinfo, pid, sig, &si);
+		if (r == 0 || errno != EAGAIN)
+			return (int)r;
+	}
+	return fd >= 0 ? pidfd_signal(fd, sig) : kill(pid, sig);
 }
 
 /* The parent and the start time of pid, from /proc/PID/stat; -1 when it is gone. */
@@ -199,7 +222,7 @@ int tree_main(int argc, char **argv)
 		if (fd < 0 && !nopidfd)
 			continue;
 		if (read_stat(pid, &ppid, &start) == 0 && start == want &&
-		    (nopidfd ? kill(pid, (int)sig) : pidfd_signal(fd, (int)sig)) == 0)
+		    send_checked(fd, pid, (int)sig) == 0)
 			sent++;
 		if (fd >= 0)
 			close(fd);

@@ -87,8 +87,9 @@ export function freezeSandbox(
   return stopDescendants(launcher) > 0 ? 'SIGSTOP (no cgroup)' : undefined
 }
 
-/** native/command.h FREEZE_SIGNAL: sent to the launcher, which passes the request to the
- * sandbox's init down a pipe; init answers with kill(-1, SIGSTOP). */
+/** native/command.h FREEZE_SIGNAL: sent to the launcher (by cordon-exec --signal, queued with
+ * FREEZE_REQUEST, which makes it a request and not a signal of the job's), which passes the
+ * request to the sandbox's init down a pipe; init answers with kill(-1, SIGSTOP). */
 export const FREEZE_SIGNAL = 62
 const INIT_WAIT_MS = 2000
 

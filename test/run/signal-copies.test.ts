@@ -138,20 +138,23 @@ for (const c of callers())
         // did not listen to), taking the sandbox with it, where the program unsandboxed handles
         // it. The addon's handler passes them on (native/forward-signal.h forwarded_all), the
         // launcher drops a job-wide one's copy, and cordon still dies of the command's signal.
-        test('SIGALRM, SIGPWR and SIGRTMIN+3 reach the command, once when job-wide, under run, learn and --audit', () => {
+        test('SIGALRM, SIGPWR, SIGRTMIN+3, 61 and 62 reach the command, once when job-wide, under run, learn and --audit', () => {
           const others =
             `import signal, time\nn = {}\ndef h(s, f): n[s] = n.get(s, 0) + 1\n` +
-            `for s in (14, 30, 37): signal.signal(s, h)\nprint("ready", flush=True)\n` +
+            `for s in (14, 30, 37, 61, 62): signal.signal(s, h)\nprint("ready", flush=True)\n` +
             `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\n` +
-            `print(n.get(14, 0), n.get(30, 0), n.get(37, 0))`
-          const send = 'kill -ALRM $N; kill -PWR $L $N; kill -37 $L $N; sleep 1.5; kill -37 $N; '
+            `print(n.get(14, 0), n.get(30, 0), n.get(37, 0), n.get(61, 0), n.get(62, 0))`
+          // 61 and 62 are the launcher's and init's own (a forward, a freeze's wake-up): they
+          // stayed pending in init, and a job-wide 62 froze the sandbox for good (helper-132).
+          const send =
+            'kill -ALRM $N; kill -PWR $L $N; kill -37 $L $N; kill -61 $L $N; kill -62 $L $N; sleep 1.5; kill -37 $N; '
           for (const args of [
             `run -q ${m.flags}`,
             `learn -o policy.yaml ${m.flags}`,
             `run -q --audit ${m.flags}`,
           ]) {
             const r = shell(direct(args, send, `python3 -c '${others}'`), dir, c.user)
-            assert.equal(r.stdout, 'rc=0\nready\n1 1 2\n', `${args}: ${r.stderr}`)
+            assert.equal(r.stdout, 'rc=0\nready\n1 1 2 1 1\n', `${args}: ${r.stderr}`)
           }
           const r = shell(`$CORDON run -q ${m.flags} -- sh -c 'kill -37 $$'; echo "rc=$?"`, dir, c.user)
           assert.equal(r.stdout, 'rc=165\n', `cordon dies of the command's signal: ${r.stderr}`)

@@ -228,6 +228,30 @@ for (const c of callers())
         assert.match(r.stderr, /left=0/)
       })
 
+      // Every signal cordon passes on ends a program blocked in its write by default, not the
+      // six it passed on first (helper-132: SIGALRM and the real-time ones waited for the
+      // reader, where the program would have died of them).
+      test('SIGALRM and a real-time signal end the wait for a stalled reader too', () => {
+        const tag = `stallrt${process.pid}${c.user ? 'u' : 'r'}${m.flags ? 'n' : 's'}`
+        for (const [sig, want] of [
+          ['ALRM', '142'],
+          ['37', '165'],
+        ]) {
+          const r = shell(
+            `( t0=$(date +%s); ${relayedRun} sh -c 'head -c 100000 /dev/zero # ${tag}' & p=$!; sleep 2; kill -${sig} $p; ` +
+              `wait $p; echo "status=$? after=$(( $(date +%s) - t0 ))" >&2 ) | { sleep 6; cat > /dev/null; }`,
+            project,
+            c.user,
+          )
+          const [, status, after] = /status=(\d+) after=(\d+)/.exec(r.stderr) ?? []
+          assert.equal(status, want, `${sig}: ${r.stderr}`)
+          assert.ok(
+            Number(after) <= 4,
+            `${sig}: cordon ended ${after} s after its start, its reader still stalled`,
+          )
+        }
+      })
+
       // helper-104: a process the command left behind (no pid namespace) could read back what
       // was in cordon's pipe when the command ended, and the relay waited for bytes that were
       // gone; now what the command left is killed first and the relay hands over what is there.
