@@ -106,6 +106,23 @@ for (const c of callers())
           assert.equal(r.stdout, 'rc=0\nready\n1\n', r.stderr)
         })
 
+        // Over the limit the kernel delivers a signal without its sender (pid 0), so the launcher
+        // could not tell cordon's plain fallback from the job-wide one: a real-time signal sent
+        // to the whole job reached the command twice (helper-132).
+        test('a job-wide real-time signal reaches the command once when the sandbox has filled the pending-signal limit', () => {
+          const fill =
+            `python3 -c 'import os, signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {50})\n` +
+            `for i in range(200): os.kill(os.getpid(), 50)\nn = 0\n` +
+            `def h(s, f):\n  global n\n  n += 1\nsignal.signal(40, h)\nprint("ready", flush=True)\n` +
+            `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\nprint(n)'`
+          const r = shell(
+            direct(`run -q ${m.flags}`, 'kill -40 $L $N; ', fill, 'prlimit --sigpending=64 '),
+            dir,
+            c.user,
+          )
+          assert.equal(r.stdout, 'rc=0\nready\n1\n', r.stderr)
+        })
+
         // learn and --audit forward as run does: a Ctrl-C reached the program twice.
         test('under learn and --audit, a job-wide signal reaches the command once', () => {
           for (const args of [`learn -o policy.yaml ${m.flags}`, `run -q --audit ${m.flags}`]) {
