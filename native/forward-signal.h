@@ -12,6 +12,22 @@
 #define FORWARD_SIGNAL 61
 
 #include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* sig with value as its payload, from this process (SI_QUEUE, as sigqueue(3) sends it): for
+ * pidfd_send_signal or rt_sigqueueinfo. Async-signal-safe (the addon's handler builds one). */
+static inline siginfo_t queued_info(int sig, int value)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = value;
+	return si;
+}
 
 /* --all-signals (cordon's run, learn and --audit; cordon-oci run and exec in the foreground):
  * the signals passed on to the command, SIGWINCH aside (launcher.c forwarded[] has it). runc

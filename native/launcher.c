@@ -1033,10 +1033,10 @@ static int is_freeze_request(const struct signalfd_siginfo *si)
 }
 
 /* Whether si (unwrapped, if a forward) is a signal for the command: not a copy of one passed on
- * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards, nor a freeze request. Under --all-signals a plain
- * FORWARD_SIGNAL from the supervisor is the job's own signal 61, passed on as itself where the
- * launcher was started without it blocked (child_process: cordon-oci exec, the Node half's run;
- * helper-131 found it lost). */
+ * already, nor a FORWARD_SIGNAL carrying no signal cordon forwards, nor a freeze request.
+ * Under --all-signals a plain FORWARD_SIGNAL from the supervisor is the job's own signal 61,
+ * passed on as itself where the launcher was started without it blocked (child_process:
+ * cordon-oci exec, the Node half's run; helper-131 found it lost). */
 static int for_command(struct signalfd_siginfo *si)
 {
 	if ((si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si) &&

@@ -323,13 +323,7 @@ static napi_value do_queue(napi_env env, napi_callback_info info)
 	int32_t a[3];
 	if (fd_arg(env, info, 3, a))
 		return fail(env, "queue(pidfd, signal, value) takes three integers");
-	siginfo_t si;
-	memset(&si, 0, sizeof si);
-	si.si_signo = a[1];
-	si.si_code = SI_QUEUE;
-	si.si_pid = getpid();
-	si.si_uid = getuid();
-	si.si_value.sival_int = a[2];
+	siginfo_t si = queued_info(a[1], a[2]);
 	long r = syscall(SYS_pidfd_send_signal, a[0], a[1], &si, 0);
 	return int_value(env, r < 0 ? -errno : 0);
 }
@@ -343,10 +337,7 @@ static volatile sig_atomic_t held[_NSIG];
 
 static void forward_to(int fd, int sig)
 {
-	siginfo_t si = { .si_signo = FORWARD_SIGNAL, .si_code = SI_QUEUE };
-	si.si_pid = getpid();
-	si.si_uid = getuid();
-	si.si_value.sival_int = sig;
+	siginfo_t si = queued_info(FORWARD_SIGNAL, sig);
 	/* Refused (EAGAIN, the user's RLIMIT_SIGPENDING): as itself, never refused for it. */
 	if (!forward_queued ||
 	    (syscall(SYS_pidfd_send_signal, fd, FORWARD_SIGNAL, &si, 0) < 0 && errno == EAGAIN))
@@ -361,6 +352,18 @@ static void forward_one(int sig)
 	else if (forward_holding)
 		held[sig]++;
 	errno = saved;
+}
+
+/* Each signal held: sent on to fd, or, with none (the start failed), raised here, where it
+ * takes its default action; or dropped (drop). */
+static void drain_held(int fd, int drop)
+{
+	for (int sig = 1; sig < _NSIG; sig++)
+		for (; held[sig] > 0; held[sig]--)
+			if (fd >= 0)
+				forward_to(fd, sig);
+			else if (!drop)
+				raise(sig);
 }
 
 /* The signals forwardAll took, to give back at its stop. */
@@ -398,10 +401,7 @@ static void forward_stop(void)
 		if (sigismember(&forward_taken, sig) == 1)
 			signal(sig, SIG_DFL);
 	sigemptyset(&forward_taken);
-	for (int sig = 1; sig < _NSIG; sig++)
-		for (; held[sig] > 0; held[sig]--)
-			if (holding)
-				raise(sig);
+	drain_held(-1, !holding);
 }
 
 /* forwardAll(pid, queued, except) → 0, or -errno: from now on every signal of forward-signal.h's
@@ -457,9 +457,7 @@ static napi_value do_forward_all(napi_env env, napi_callback_info info)
 	forward_holding = 0;
 	int err = forward_take(&except);
 	/* What came before: sent on now, one for each (a real-time signal is queued once each). */
-	for (int sig = 1; sig < _NSIG; sig++)
-		for (; held[sig] > 0; held[sig]--)
-			forward_to(fd, sig);
+	drain_held(fd, 0);
 	return int_value(env, err);
 }
 

@@ -34,15 +34,8 @@ static int pidfd_signal(int fd, int sig)
  * then delivers without its sender (pid 0), and the launcher takes that as the request too. */
 static int send_checked(int fd, pid_t pid, int sig)
 {
-	int plain = sig != FREEZE_SIGNAL;
-	if (!plain) {
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		si.si_signo = sig;
-		si.si_code = SI_QUEUE;
-		si.si_pid = getpid();
-		si.si_uid = getuid();
-		si.si_value.sival_int = FREEZE_REQUEST;
+	if (sig == FREEZE_SIGNAL) {
+		siginfo_t si = queued_info(sig, FREEZE_REQUEST);
 		long r = fd >= 0 ? syscall(SYS_pidfd_send_signal, fd, sig, &si, 0)
 				 : syscall(SYS_rt_sigqueueinfo, pid, sig, &si);
 		if (r == 0 || errno != EAGAIN)
