@@ -54,15 +54,19 @@ export function signalProcesses(targets: readonly ProcessId[], signal: NodeJS.Si
   return sent
 }
 
+/** native/command.h FREEZE_SIGNAL: sent to the launcher (by cordon-exec --signal, queued with
+ * FREEZE_REQUEST, which makes it a request and not a signal of the job's), which passes the
+ * request to the sandbox's init down a pipe; init answers with kill(-1, SIGSTOP). */
+export const FREEZE_SIGNAL = 62
+
 /** When the helper cannot start (the caller is at its RLIMIT_NPROC, which a fork bomb in a
  * sandbox without a cgroup reaches): the start time is checked right before each kill, which
  * leaves a window of microseconds rather than the whole sweep. */
 function signalChecked(targets: readonly ProcessId[], signal: number): number {
-  // The freeze request (native/command.h FREEZE_SIGNAL, 62) is one only queued with its payload,
-  // which the helper sends: as a plain signal from here the launcher passes it on to the
-  // command, which dies of it. Not sent: the freeze's sweep stops the sandbox alone
-  // (run/process-tree.ts).
-  if (signal === 62) return 0
+  // The freeze request is one only queued with its payload, which the helper sends: as a plain
+  // signal from here the launcher passes it on to the command, which dies of it. Not sent: the
+  // freeze's sweep stops the sandbox alone (run/process-tree.ts).
+  if (signal === FREEZE_SIGNAL) return 0
   let sent = 0
   for (const t of targets)
     try {

@@ -12,7 +12,7 @@ import { CordonError } from '../errors.js'
 import { encodePlan } from '../plan/encode.js'
 import { CLONE_FLAGS, type PlanOp } from '../plan/model.js'
 import { launcherPath } from './create.js'
-import { holdSignals } from './forward-signals.js'
+import { holdSignals, LAUNCHER_OWN } from './forward-signals.js'
 import { type ExecContext, loadExecContext } from './exec-context.js'
 import { invalid, type OciProcess, unsupported } from './spec.js'
 import { containerDir, isAlive, isRecorded, loadRecord, procStatAt, statusOf } from './state.js'
@@ -291,9 +291,7 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   // the launcher passes on its own seven while it starts the process.
   const kill = (sig: NodeJS.Signals) => child.kill(sig)
   if (signals) signals.to(child.pid, false, kill)
-  else
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const)
-      process.on(sig, kill)
+  else for (const sig of LAUNCHER_OWN) process.on(sig, kill)
   process.on('SIGWINCH', () => child.kill('SIGWINCH'))
   try {
     return await new Promise<number>((done, reject) => {

@@ -2,8 +2,11 @@
 // --all-signals and drops the copy of one sent to the whole job (native/launcher.c is_copy).
 import { endHold, forwardAll, holdAll } from '../host/forward-all.js'
 
+/** The signals a detached exec passes on while its launcher starts (which blocks the same). */
+export const LAUNCHER_OWN = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
+
 /** The signals Node can pass on without the addon. */
-const LISTENED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'] as const
+const LISTENED = [...LAUNCHER_OWN, 'SIGALRM'] as const
 
 /** Every signal runc would pass on to its container (native/forward-signal.h forwarded_all:
  * SIGALRM, SIGPWR and the real-time ones too, which Node cannot listen to and died of, leaving

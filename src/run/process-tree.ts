@@ -5,7 +5,7 @@
 // another process, is never signalled.
 import { readdirSync, readFileSync } from 'node:fs'
 import type { Cgroup } from '../cgroup/driver.js'
-import { type ProcessId, signalProcesses } from '../host/signal.js'
+import { FREEZE_SIGNAL, type ProcessId, signalProcesses } from '../host/signal.js'
 
 /** What a pass over /proc saw of one process. */
 export interface Seen {
@@ -87,10 +87,6 @@ export function freezeSandbox(
   return stopDescendants(launcher) > 0 ? 'SIGSTOP (no cgroup)' : undefined
 }
 
-/** native/command.h FREEZE_SIGNAL: sent to the launcher (by cordon-exec --signal, queued with
- * FREEZE_REQUEST, which makes it a request and not a signal of the job's), which passes the
- * request to the sandbox's init down a pipe; init answers with kill(-1, SIGSTOP). */
-export const FREEZE_SIGNAL = 62
 const INIT_WAIT_MS = 2000
 
 /** Has the sandbox's own init (pid 1 of its pid namespace) stop every other process of the
