@@ -26,6 +26,17 @@ const WAYS = [
   { name: 'the Node half', cmd: process.execPath, pre: [NODE_HALF] },
 ]
 
+/** `run` of bundle `b` as container `id`, after what `way` runs first (the Node half's file). */
+const runArgs = (way: (typeof WAYS)[number], b: { root: string; dir: string }, id: string) => [
+  ...way.pre,
+  '--root',
+  b.root,
+  'run',
+  '--bundle',
+  b.dir,
+  id,
+]
+
 /** Runs the container in the foreground, in a process group of its own; once it runs, sends
  * `sig` to the runtime (or to its whole group); resolves to the runtime's exit status. */
 async function runAndSignal(
@@ -54,7 +65,7 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
     test(`the container's exit status passes through, through ${way.name}`, (t) => {
       const b = makeBundle(['sh', '-c', 'exit 7'])
       t.after(() => b.cleanup())
-      const r = spawnOut(way.cmd, [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, 'x1'])
+      const r = spawnOut(way.cmd, runArgs(way, b, 'x1'))
       assert.equal(r.status, 7, r.stderr)
       assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'run without --keep deletes it')
     })
@@ -66,15 +77,7 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       const b = makeBundle(['sh', '-c', COUNT_INTS])
       t.after(() => b.cleanup())
       const id = `once-${process.pid}`
-      const { code, out } = await interruptWhenReady(way.cmd, [
-        ...way.pre,
-        '--root',
-        b.root,
-        'run',
-        '--bundle',
-        b.dir,
-        id,
-      ])
+      const { code, out } = await interruptWhenReady(way.cmd, runArgs(way, b, id))
       assert.equal(code, 0)
       assert.equal(out, 'ready\ntotal 1\n')
     })
@@ -95,11 +98,7 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
         const b = makeBundle(['sh', '-c', countSignal(typeof sig === 'number' ? String(sig) : 'PWR')])
         t.after(() => b.cleanup())
         const id = `once-rt-${process.pid}`
-        const { code, out } = await interruptWhenReady(
-          way.cmd,
-          [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id],
-          sig,
-        )
+        const { code, out } = await interruptWhenReady(way.cmd, runArgs(way, b, id), sig)
         assert.equal(code, 0, `cordon-oci ended with ${code} (null: killed by the signal)`)
         assert.equal(out, 'ready\ntotal 1\n')
       })
@@ -126,13 +125,7 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
             '-e',
             'inject=pidfd_open:signal=37:when=2',
             way.cmd,
-            ...way.pre,
-            '--root',
-            b.root,
-            'run',
-            '--bundle',
-            b.dir,
-            `hold-${process.pid}`,
+            ...runArgs(way, b, `hold-${process.pid}`),
           ],
           { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
         )
@@ -162,13 +155,7 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       const { code, out } = await interruptWhenReady('prlimit', [
         '--sigpending=64',
         way.cmd,
-        ...way.pre,
-        '--root',
-        b.root,
-        'run',
-        '--bundle',
-        b.dir,
-        id,
+        ...runArgs(way, b, id),
       ])
       assert.equal(code, 0)
       assert.equal(out, 'ready\ntotal 1\n')
@@ -194,14 +181,7 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
         t.after(() => b.cleanup())
         const id = `sig-${process.pid}`
         const started = Date.now()
-        const code = await runAndSignal(
-          way.cmd,
-          [...way.pre, '--root', b.root, 'run', '--bundle', b.dir, id],
-          b.root,
-          id,
-          sig,
-          group,
-        )
+        const code = await runAndSignal(way.cmd, runArgs(way, b, id), b.root, id, sig, group)
         assert.equal(code, want)
         assert.ok(Date.now() - started < 20_000)
       })
