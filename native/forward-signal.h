@@ -32,11 +32,9 @@ static inline siginfo_t queued_info(int sig, int value)
 /* --all-signals (cordon's run, learn and --audit; cordon-oci run and exec in the foreground):
  * the signals passed on to the command, SIGWINCH aside (launcher.c forwarded[] has it). runc
  * passes every signal on but SIGCHLD, SIGURG and SIGWINCH, which it handles itself; so does
- * cordon, less those it cannot take (SIGKILL, SIGSTOP), those the receiver's own fault or limit
- * raises in it (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGXCPU, SIGXFSZ, and
- * SIGPIPE, which a write to a closed pipe raises), job control (SIGTSTP, SIGTTIN, SIGTTOU and
- * SIGCONT: launcher.c job_control stops and continues the command instead) and glibc's own (32,
- * 33).
+ * cordon, less those it cannot take (SIGKILL, SIGSTOP), job control (SIGTSTP, SIGTTIN, SIGTTOU
+ * and SIGCONT: launcher.c job_control stops and continues the command instead), glibc's own (32,
+ * 33), and those below that the receiver's own fault or limit raises (forwarded_sent).
  * The rest of the real-time signals are passed on: SIGRTMIN+3 is systemd's "halt". */
 static inline int forwarded_all(int sig)
 {
@@ -57,6 +55,41 @@ static inline int forwarded_all(int sig)
 	default:
 		return sig >= 34 && sig < _NSIG;
 	}
+}
+
+/* --all-signals too, but only when another process sent them (sent_by_other): a fault
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP), a seccomp trap (SIGSYS), an abort(3), a limit
+ * (SIGXCPU, SIGXFSZ) or a write to a closed pipe (SIGPIPE) of the receiver's own is its own,
+ * and takes the action it would take anyway. runc tells the two apart the same way (Go's
+ * runtime, by si_code): `kill -SEGV <runc>` reaches the container's process, and ended cordon
+ * (helper-131). */
+static inline int forwarded_sent(int sig)
+{
+	switch (sig) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGFPE:
+	case SIGILL:
+	case SIGTRAP:
+	case SIGSYS:
+	case SIGABRT:
+	case SIGXCPU:
+	case SIGXFSZ:
+	case SIGPIPE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether a signal with this si_code and si_pid came from another process: kill(2),
+ * sigqueue(3), tgkill(2). The kernel's own (a fault, SI_KERNEL) have a positive code; the few
+ * it sends as SI_USER (SIGPIPE, SIGXFSZ: send_sig) carry the receiver's pid, as do the
+ * receiver's own abort(3) and raise(3) (SI_TKILL). A sender in no namespace of the receiver's
+ * shows as pid 0: another process too. */
+static inline int sent_by_other(int code, pid_t pid)
+{
+	return (code == SI_USER || code == SI_QUEUE || code == SI_TKILL) && pid != getpid();
 }
 
 #endif

@@ -82,9 +82,9 @@ static int forwarded_by_parent;
 /* --forwarded-by PID: as --forwarded-signals, by PID, which is not the parent (cordon-oci's Node
  * behind its launch helper): its plain signals are forwards too. 0: the parent only. */
 static pid_t forwarder;
-/* --all-signals: every signal of forward-signal.h's forwarded_all is the command's too, as
- * runc's container gets every signal sent to `runc run` (cordon's commands, whose addon
- * handler passes them on, and cordon-oci run and exec). */
+/* --all-signals: every signal of forward-signal.h's forwarded_all, and of forwarded_sent when
+ * sent, is the command's too, as runc's container gets every signal sent to `runc run`
+ * (cordon's commands, whose addon handler passes them on, and cordon-oci run and exec). */
 static int all_signals;
 
 static void usage(FILE *out)
@@ -111,8 +111,9 @@ static void usage(FILE *out)
 		"                 61 queued with the signal's number, or as itself): a copy of\n"
 		"                 one already passed on is not passed on again\n"
 		"  --forwarded-by PID  the same, by process PID rather than the parent\n"
-		"  --all-signals  pass on every signal but job control and the receiver's own\n"
-		"                 (a fault, a limit): SIGALRM, SIGPWR, the real-time ones\n"
+		"  --all-signals  pass on every signal but job control: SIGALRM, SIGPWR, the\n"
+		"                 real-time ones, and SIGSEGV, SIGPIPE and the like when sent\n"
+		"                 (a fault, a limit or a pipe of the receiver's own is not)\n"
 		"  --console      when stdin and stdout are terminals, give the command a terminal "
 		"of\n"
 		"                 its own in the view's devpts (a tty name, job control), relayed "
@@ -962,7 +963,7 @@ static struct {
 
 static int is_forwarded(int sig)
 {
-	if (all_signals && forwarded_all(sig))
+	if (all_signals && (forwarded_all(sig) || forwarded_sent(sig)))
 		return 1;
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		if (forwarded[i] == sig)
@@ -1039,6 +1040,9 @@ static int is_freeze_request(const struct signalfd_siginfo *si)
  * cordon-oci exec, the Node half's run; helper-131 found it lost). */
 static int for_command(struct signalfd_siginfo *si)
 {
+	/* The launcher's own (its write to a closed pipe, ignored: EPIPE) stays its own. */
+	if (forwarded_sent((int)si->ssi_signo) && !sent_by_other(si->ssi_code, (pid_t)si->ssi_pid))
+		return 0;
 	if ((si->ssi_signo == FORWARD_SIGNAL && !unwrap_forward(si) &&
 	     !(all_signals && from_forwarder(si))) ||
 	    is_freeze_request(si))
@@ -1323,7 +1327,8 @@ int main(int argc, char **argv)
 	/* FORWARD_SIGNAL and FREEZE_SIGNAL stay the launcher's own (below): both come as the
 	 * payload of a forward when the caller's side sends them. */
 	for (int sig = 1; all_signals && sig < _NSIG; sig++)
-		if (forwarded_all(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
+		if ((forwarded_all(sig) || forwarded_sent(sig)) && sig != FORWARD_SIGNAL &&
+		    sig != FREEZE_SIGNAL)
 			sigaddset(&forward, sig);
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);

@@ -478,7 +478,7 @@ static noreturn void serve(int sock)
 		 * signals it gets to the launcher; the launcher's child resets them). Every one
 		 * the launcher passes on (--all-signals), and a Ctrl-Z, which stops the command. */
 		for (int sig = 1; sig < _NSIG; sig++)
-			if (forwarded_all(sig) || sig == SIGTSTP)
+			if (forwarded_all(sig) || forwarded_sent(sig) || sig == SIGTSTP)
 				signal(sig, SIG_IGN);
 	}
 	char **argv = parse_strings(buf + 8, len - 8, &n);

@@ -366,32 +366,71 @@ static void drain_held(int fd, int drop)
 				raise(sig);
 }
 
-/* The signals forwardAll took, to give back at its stop. */
+/* The signals forwardAll took, to give back at its stop, and the actions they had before:
+ * forwarded_sent's keep theirs at the stop, and in between one of the process's own goes there
+ * (V8's SIGSEGV handler, which turns a WebAssembly bounds fault into a trap; Node's ignored
+ * SIGPIPE). */
 static sigset_t forward_taken;
+static struct sigaction taken_from[_NSIG];
 
-/* The handler on every signal of forwarded_all but except (SIGPROF aside while V8's profiler
- * holds it, --cpu-prof: its ticks would be passed on). 0, or -errno. */
+/* The action sig had before forwardAll, for one of this process's own (a fault, its abort(3), a
+ * write to a closed pipe): the handler called, an ignored one ignored, a default one taken
+ * (reset, raised again: pending until this handler returns). */
+static void as_before(int sig, siginfo_t *si, void *context)
+{
+	const struct sigaction *was = &taken_from[sig];
+	if (was->sa_flags & SA_SIGINFO) {
+		was->sa_sigaction(sig, si, context);
+	} else if (was->sa_handler == SIG_IGN) {
+		return;
+	} else if (was->sa_handler != SIG_DFL) {
+		was->sa_handler(sig);
+	} else {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+static void forward_sent_one(int sig, siginfo_t *si, void *context)
+{
+	if (si && sent_by_other(si->si_code, si->si_pid))
+		forward_one(sig);
+	else
+		as_before(sig, si, context);
+}
+
+/* The handler on every signal of forwarded_all and forwarded_sent but except (SIGPROF aside
+ * while V8's profiler holds it, --cpu-prof: its ticks would be passed on). 0, or -errno. */
 static int forward_take(const sigset_t *except)
 {
 	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART }, old;
 	sigemptyset(&sa.sa_mask);
 	for (int sig = 1; sig < _NSIG; sig++) {
-		if (!forwarded_all(sig) || sigismember(except, sig) == 1 ||
-		    sigismember(&forward_taken, sig) == 1)
+		if (!(forwarded_all(sig) || forwarded_sent(sig)) || sigismember(except, sig) == 1 ||
+		    sigismember(&forward_taken, sig) == 1 || sigaction(sig, NULL, &old))
 			continue;
-		if (sig == SIGPROF && !sigaction(sig, NULL, &old) && old.sa_handler != SIG_DFL &&
-		    old.sa_handler != SIG_IGN)
+		if (sig == SIGPROF && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
 			continue;
-		if (sigaction(sig, &sa, NULL))
+		struct sigaction to = sa;
+		if (forwarded_sent(sig)) {
+			/* On the stack and with the mask the handler before asked for (Node runs
+			 * V8's on an alternate stack). */
+			to = old;
+			to.sa_sigaction = forward_sent_one;
+			to.sa_flags = (old.sa_flags & (SA_ONSTACK | SA_NODEFER)) | SA_SIGINFO |
+				      SA_RESTART;
+		}
+		taken_from[sig] = old; /* before: a fault in between goes there */
+		if (sigaction(sig, &to, NULL))
 			return -errno;
 		sigaddset(&forward_taken, sig);
 	}
 	return 0;
 }
 
-/* The default actions back; a signal still held takes it now (the start it waited for failed).
- * One counted after its launcher was known (another thread's handler, racing the switch) is
- * not held: it is dropped. */
+/* The actions back; a signal still held takes its default action now (the start it waited for
+ * failed). One counted after its launcher was known (another thread's handler, racing the
+ * switch) is not held: it is dropped. */
 static void forward_stop(void)
 {
 	int holding = forward_holding;
@@ -399,7 +438,7 @@ static void forward_stop(void)
 	forward_holding = 0;
 	for (int sig = 1; sig < _NSIG; sig++)
 		if (sigismember(&forward_taken, sig) == 1)
-			signal(sig, SIG_DFL);
+			sigaction(sig, &taken_from[sig], NULL);
 	sigemptyset(&forward_taken);
 	drain_held(-1, !holding);
 }

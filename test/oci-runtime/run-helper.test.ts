@@ -93,9 +93,11 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       ['SIGPWR', 'SIGPWR'],
       ['signal 61', 61],
       ['signal 62', 62],
+      // Sent, not the receiver's own fault: runc passes it on (Go's runtime reads si_code).
+      ['SIGSEGV', 'SIGSEGV'],
     ] as const)
       test(`a job-wide ${name} reaches the container once, through ${way.name}`, async (t) => {
-        const b = makeBundle(['sh', '-c', countSignal(typeof sig === 'number' ? String(sig) : 'PWR')])
+        const b = makeBundle(['sh', '-c', countSignal(typeof sig === 'number' ? String(sig) : sig.slice(3))])
         t.after(() => b.cleanup())
         const id = `once-rt-${process.pid}`
         const { code, out } = await interruptWhenReady(way.cmd, runArgs(way, b, id), sig)
@@ -171,12 +173,15 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
       ['SIGALRM', true, 10],
       [37, false, 11], // SIGRTMIN+3
       [37, true, 11],
+      ['SIGSEGV', false, 12],
+      ['SIGPIPE', true, 13],
     ] as const)
       test(`${sig} to the runtime${group ? "'s process group" + (sig === 'SIGINT' ? " (a terminal's ^C)" : '') : ''} reaches the container, through ${way.name}`, async (t) => {
         const b = makeBundle([
           'sh',
           '-c',
-          'trap "exit 9" TERM; trap "exit 8" INT; trap "exit 10" ALRM; trap "exit 11" 37; sleep 30 & wait',
+          'trap "exit 9" TERM; trap "exit 8" INT; trap "exit 10" ALRM; trap "exit 11" 37; trap "exit 12" SEGV; ' +
+            'trap "exit 13" PIPE; sleep 30 & wait',
         ])
         t.after(() => b.cleanup())
         const id = `sig-${process.pid}`

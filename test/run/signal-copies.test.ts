@@ -177,6 +177,33 @@ for (const c of callers())
           assert.equal(r.stdout, 'rc=165\n', `cordon dies of the command's signal: ${r.stderr}`)
         })
 
+        // A sent SIGSEGV, SIGPIPE or SIGABRT ended cordon and the sandbox with it, where runc
+        // passes it on: the addon's handler tells one sent from cordon's own fault, write or
+        // abort (si_code, si_pid), as the launcher does for its own (a write to a closed pipe).
+        test('SIGSEGV, SIGBUS, SIGPIPE, SIGABRT, SIGXFSZ and SIGSYS sent reach the command, once when job-wide', () => {
+          const sent =
+            `import signal, time\nn = {}\ndef h(s, f): n[s] = n.get(s, 0) + 1\n` +
+            `for s in (11, 7, 13, 6, 25, 31): signal.signal(s, h)\nprint("ready", flush=True)\n` +
+            `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\n` +
+            `print(*(n.get(s, 0) for s in (11, 7, 13, 6, 25, 31)))`
+          const send =
+            'kill -SEGV $N; kill -BUS $L $N; kill -PIPE $N; kill -ABRT $L $N; kill -XFSZ $N; kill -SYS $L $N; '
+          for (const args of [
+            `run -q ${m.flags}`,
+            `learn -o policy.yaml ${m.flags}`,
+            `run -q --audit ${m.flags}`,
+          ]) {
+            const r = shell(direct(args, send, `python3 -c '${sent}'`), dir, c.user)
+            assert.equal(r.stdout, 'rc=0\nready\n1 1 1 1 1 1\n', `${args}: ${r.stderr}`)
+          }
+          const r = shell(
+            direct(`run -q ${m.flags}`, 'kill -BUS $N; ', 'sh -c "echo ready; sleep 5"'),
+            dir,
+            c.user,
+          )
+          assert.equal(r.stdout, 'rc=135\nready\n', `the command dies of it: ${r.stderr}`)
+        })
+
         // Copies are dropped, not the same signal sent again: a second Ctrl-C is a second one.
         test('a job-wide signal sent twice reaches the command twice', () => {
           const r = shell(script(m.flags, 2), dir, c.user)
