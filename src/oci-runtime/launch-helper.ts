@@ -67,16 +67,32 @@ function request(fd: number, kind: number, word: number, strings: string[]): [nu
   head.writeUInt32LE(kind, 4)
   head.writeUInt32LE(word, 8)
   const data = Buffer.concat([head, body])
-  for (let at = 0; at < data.length;) at += writeSync(fd, data, at)
+  try {
+    for (let at = 0; at < data.length;) at += writeSync(fd, data, at)
+  } catch (e) {
+    // Ended before it read the request (a job-wide signal at the start: helper-133): the
+    // caller's "the launch helper ended", and its clean-up, not an EPIPE thrown past both.
+    if (helperGone(e)) return undefined
+    throw e
+  }
   const answer = readFull(fd, 8)
   return answer && [answer.readInt32LE(0), answer.readInt32LE(4)]
 }
+
+const helperGone = (e: unknown): boolean =>
+  e instanceof Error && 'code' in e && (e.code === 'EPIPE' || e.code === 'ECONNRESET')
 
 /** n bytes from the helper, or undefined when it ended first. */
 function readFull(fd: number, n: number): Buffer | undefined {
   const data = Buffer.alloc(n)
   for (let at = 0; at < n;) {
-    const got = readSync(fd, data, at, n - at, null)
+    let got: number
+    try {
+      got = readSync(fd, data, at, n - at, null)
+    } catch (e) {
+      if (helperGone(e)) return undefined
+      throw e
+    }
     if (got === 0) return undefined
     at += got
   }

@@ -106,7 +106,13 @@ async function runForegroundWith(
   const fd = hookFd(p, o)
   const viaHelper = helper !== undefined && !p.sysctl.length && !p.supervise
   if (!viaHelper) releaseLaunchHelper(helper) // its fd is not close-on-exec: before any spawn
-  const child = viaHelper ? helperLauncher(helper, p, o, fd) : spawnLauncher(p, o, fd)
+  let child: Running
+  try {
+    child = viaHelper ? helperLauncher(helper, p, o, fd) : spawnLauncher(p, o, fd)
+  } catch (e) {
+    forget(p) // before the finally's end of the hold, which may raise a signal held
+    throw e
+  }
   signals.to(child.pid, child.queued, (sig) => child.kill(sig))
   return await new Promise<number>((done, reject) => {
     let recorded = false
@@ -131,12 +137,7 @@ async function runForegroundWith(
           finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
         } catch {}
       }
-      // Never recorded (the launcher failed before the container was ready): nothing for
-      // `delete` to find, so its directory and groups go now.
-      if (!recorded && !existsSync(`${p.dir}/state.json`)) {
-        rmSync(p.dir, { recursive: true, force: true })
-        removeCgroups(p.root, p.rec.cgroupDirs)
-      }
+      if (!recorded && !existsSync(`${p.dir}/state.json`)) forget(p)
       if (error) {
         reject(error instanceof Error ? error : new Error(String(error)))
         return
@@ -144,4 +145,11 @@ async function runForegroundWith(
       done(code)
     })
   })
+}
+
+/** A container never recorded (its launcher failed before it was ready): nothing for `delete`
+ * to find, so its directory and groups go. */
+function forget(p: Prepared): void {
+  rmSync(p.dir, { recursive: true, force: true })
+  removeCgroups(p.root, p.rec.cgroupDirs)
 }

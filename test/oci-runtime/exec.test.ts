@@ -119,15 +119,24 @@ describe('cordon-oci exec', { skip }, () => {
   // Every signal runc passes on (native/forward-signal.h forwarded_all): cordon-oci died of a
   // real-time one, which Node cannot listen to, and the exec'd process never got it.
   // 61 and 62 are the launcher's own (a forward, a freeze's wake-up): forwarded as themselves
-  // from cordon-oci's Node, they were dropped (helper-131).
-  test('a job-wide SIGRTMIN+3, 61 or 62 reaches the exec’d process once', async (t) => {
+  // from cordon-oci's Node, they were dropped (helper-131). A sent SIGSEGV or SIGPIPE ended it
+  // (forwarded_sent: runc tells one sent from its own fault).
+  test('a job-wide SIGRTMIN+3, 61, 62, SIGSEGV or SIGPIPE reaches the exec’d process once', async (t) => {
     const b = makeBundle(['sleep', '60'])
     t.after(() => b.cleanup())
     started(b, 'e6')
-    for (const sig of [37, 61, 62]) {
+    for (const sig of [37, 61, 62, 'SIGSEGV', 'SIGPIPE'] as const) {
       const { code, out } = await interruptWhenReady(
         CORDON_OCI,
-        ['--root', b.root, 'exec', 'e6', 'sh', '-c', countSignal(String(sig))],
+        [
+          '--root',
+          b.root,
+          'exec',
+          'e6',
+          'sh',
+          '-c',
+          countSignal(typeof sig === 'number' ? String(sig) : sig.slice(3)),
+        ],
         sig,
       )
       assert.equal(code, 0, `${sig}: cordon-oci ended with ${code} (null: killed by the signal)`)

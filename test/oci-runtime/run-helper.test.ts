@@ -5,8 +5,10 @@
 // as the Node half, which spawns the launcher itself.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { loadAddon } from '../../src/host/addon.js'
 import { canStrace, ROOT } from '../helpers.js'
 import {
   CORDON_OCI,
@@ -61,6 +63,28 @@ async function runAndSignal(
 }
 
 describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => {
+  // A job-wide signal early in `run` ends the helper (it ignores the job's signals only once
+  // asked to launch); Node's request then met EPIPE, thrown past the clean-up: the container's
+  // directory stayed, unlisted, and its id could not be used again (helper-133). A helper gone
+  // is "the launch helper ended", and nothing of the container stays.
+  test('a launch helper gone before the request leaves no container behind', (t) => {
+    const b = makeBundle(['true'])
+    t.after(() => b.cleanup())
+    const pair = loadAddon()?.socketpair()
+    if (pair?.length !== 2) return t.skip('no addon here')
+    const [ours, helper] = pair
+    closeSync(helper)
+    const r = spawnSync(process.execPath, [NODE_HALF, '--root', b.root, 'run', '--bundle', b.dir, 'gone'], {
+      stdio: ['ignore', 'pipe', 'pipe', ours],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '', CORDON_OCI_LAUNCH_FD: '3' },
+      encoding: 'utf8',
+    })
+    closeSync(ours)
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr, /the launch helper ended/)
+    assert.deepEqual(readdirSync(b.root), [], 'nothing of the container stays')
+  })
+
   for (const way of WAYS) {
     test(`the container's exit status passes through, through ${way.name}`, (t) => {
       const b = makeBundle(['sh', '-c', 'exit 7'])

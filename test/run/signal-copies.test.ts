@@ -151,28 +151,34 @@ for (const c of callers())
           assert.equal(r.stdout, 'ready\n2\n', r.stderr)
         })
 
-        // Node can listen to no real-time signal and cordon died of one (and of SIGPWR, which it
-        // did not listen to), taking the sandbox with it, where the program unsandboxed handles
-        // it. The addon's handler passes them on (native/forward-signal.h forwarded_all), the
-        // launcher drops a job-wide one's copy, and cordon still dies of the command's signal.
-        test('SIGALRM, SIGPWR, SIGRTMIN+3, 61 and 62 reach the command, once when job-wide, under run, learn and --audit', () => {
-          const others =
+        /** Under run, learn and --audit: a command counting each of `signals` for four seconds
+         * after `send` (direct's `then`) prints `counts`. */
+        const everyMode = (send: string, signals: number[], counts: string) => {
+          const py =
             `import signal, time\nn = {}\ndef h(s, f): n[s] = n.get(s, 0) + 1\n` +
-            `for s in (14, 30, 37, 61, 62): signal.signal(s, h)\nprint("ready", flush=True)\n` +
+            `for s in (${signals.join(', ')}): signal.signal(s, h)\nprint("ready", flush=True)\n` +
             `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\n` +
-            `print(n.get(14, 0), n.get(30, 0), n.get(37, 0), n.get(61, 0), n.get(62, 0))`
-          // 61 and 62 are the launcher's and init's own (a forward, a freeze's wake-up): they
-          // stayed pending in init, and a job-wide 62 froze the sandbox for good (helper-132).
-          const send =
-            'kill -ALRM $N; kill -PWR $L $N; kill -37 $L $N; kill -61 $L $N; kill -62 $L $N; sleep 1.5; kill -37 $N; '
+            `print(*(n.get(s, 0) for s in (${signals.join(', ')})))`
           for (const args of [
             `run -q ${m.flags}`,
             `learn -o policy.yaml ${m.flags}`,
             `run -q --audit ${m.flags}`,
           ]) {
-            const r = shell(direct(args, send, `python3 -c '${others}'`), dir, c.user)
-            assert.equal(r.stdout, 'rc=0\nready\n1 1 2 1 1\n', `${args}: ${r.stderr}`)
+            const r = shell(direct(args, send, `python3 -c '${py}'`), dir, c.user)
+            assert.equal(r.stdout, `rc=0\nready\n${counts}\n`, `${args}: ${r.stderr}`)
           }
+        }
+
+        // Node can listen to no real-time signal and cordon died of one (and of SIGPWR, which it
+        // did not listen to), taking the sandbox with it, where the program unsandboxed handles
+        // it. The addon's handler passes them on (native/forward-signal.h forwarded_all), the
+        // launcher drops a job-wide one's copy, and cordon still dies of the command's signal.
+        test('SIGALRM, SIGPWR, SIGRTMIN+3, 61 and 62 reach the command, once when job-wide, under run, learn and --audit', () => {
+          // 61 and 62 are the launcher's and init's own (a forward, a freeze's wake-up): they
+          // stayed pending in init, and a job-wide 62 froze the sandbox for good (helper-132).
+          const send =
+            'kill -ALRM $N; kill -PWR $L $N; kill -37 $L $N; kill -61 $L $N; kill -62 $L $N; sleep 1.5; kill -37 $N; '
+          everyMode(send, [14, 30, 37, 61, 62], '1 1 2 1 1')
           const r = shell(`$CORDON run -q ${m.flags} -- sh -c 'kill -37 $$'; echo "rc=$?"`, dir, c.user)
           assert.equal(r.stdout, 'rc=165\n', `cordon dies of the command's signal: ${r.stderr}`)
         })
@@ -181,21 +187,9 @@ for (const c of callers())
         // passes it on: the addon's handler tells one sent from cordon's own fault, write or
         // abort (si_code, si_pid), as the launcher does for its own (a write to a closed pipe).
         test('SIGSEGV, SIGBUS, SIGPIPE, SIGABRT, SIGXFSZ and SIGSYS sent reach the command, once when job-wide', () => {
-          const sent =
-            `import signal, time\nn = {}\ndef h(s, f): n[s] = n.get(s, 0) + 1\n` +
-            `for s in (11, 7, 13, 6, 25, 31): signal.signal(s, h)\nprint("ready", flush=True)\n` +
-            `end = time.monotonic() + 4\nwhile time.monotonic() < end: time.sleep(0.05)\n` +
-            `print(*(n.get(s, 0) for s in (11, 7, 13, 6, 25, 31)))`
           const send =
             'kill -SEGV $N; kill -BUS $L $N; kill -PIPE $N; kill -ABRT $L $N; kill -XFSZ $N; kill -SYS $L $N; '
-          for (const args of [
-            `run -q ${m.flags}`,
-            `learn -o policy.yaml ${m.flags}`,
-            `run -q --audit ${m.flags}`,
-          ]) {
-            const r = shell(direct(args, send, `python3 -c '${sent}'`), dir, c.user)
-            assert.equal(r.stdout, 'rc=0\nready\n1 1 1 1 1 1\n', `${args}: ${r.stderr}`)
-          }
+          everyMode(send, [11, 7, 13, 6, 25, 31], '1 1 1 1 1 1')
           const r = shell(
             direct(`run -q ${m.flags}`, 'kill -BUS $N; ', 'sh -c "echo ready; sleep 5"'),
             dir,
