@@ -230,8 +230,11 @@ function pinMaskWays(
 }
 
 /** Compiles the view to root … pivot_root; the root itself ends read-only, unless the policy
- * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run).
- * Learn's and audit's host root (never idmapped) keeps a read-only top, as it always had. */
+ * binds a host directory there writable (`rw: /`: what it asks for, said loudly by the run), as
+ * learn and audit do (learn.ts traceView: never idmapped). Their top was kept read-only, and a
+ * traced program's write outside the working directory failed with EROFS where unobserved it
+ * succeeded; audit then reported it as "would have denied" (helper-134). The kernel's mounts a
+ * wide bind reaches stay read-only either way (wide-binds.ts). */
 export function compileView(
   entries: ViewEntry[],
   notes: string[],
@@ -294,9 +297,7 @@ export function compileView(
     .map((op, i) => ({ op, i }))
     .sort((a, b) => depth(destOf(a.op)) - depth(destOf(b.op)) || a.i - b.i)
     .map((x) => x.op)
-  const writableRoot = kept.some(
-    (e) => e.kind === 'bind' && e.dest === '/' && !e.readOnly && e.idmap !== false,
-  )
+  const writableRoot = kept.some((e) => e.kind === 'bind' && e.dest === '/' && !e.readOnly)
   return [
     { op: 'root', mode: 0o755 },
     ...sorted,

@@ -3,7 +3,7 @@
 // itself out of its limits nor write sysfs. Learn cannot run the escape battery (it records, it
 // does not judge), so both modes are checked here, as root and as a plain user.
 import assert from 'node:assert/strict'
-import { chmodSync, lchownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, lchownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { traceView } from '../../src/learn/learn.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
@@ -41,6 +41,16 @@ test('the traced view keeps /sys read-only (pure)', () => {
 
 type Runner = (args: string[]) => { status: number | null; stdout: string; stderr: string }
 
+// A directory outside every working directory here that any caller may write: the host's root
+// stays writable where the caller could write unobserved (helper-134: learn and audit failed
+// such a write with EROFS, and audit reported it as "would have denied").
+const OUTSIDE = `/srv/cordon-trace-out-${process.pid}`
+if (isRoot) {
+  mkdirSync(OUTSIDE, { recursive: true })
+  chmodSync(OUTSIDE, 0o777)
+  after(() => rmSync(OUTSIDE, { recursive: true, force: true }))
+}
+
 function modes(label: string, run: Runner, dir: string) {
   test(`${label}: run --audit sees /sys and cgroupfs read-only`, () => {
     const r = run(['run', '--audit', '--', 'sh', '-c', SCRIPT])
@@ -50,6 +60,17 @@ function modes(label: string, run: Runner, dir: string) {
     const r = run(['learn', '-o', `${dir}/learned.yaml`, '--', 'sh', '-c', SCRIPT])
     assert.equal(r.status, 0, r.stderr)
     checkView(r.stdout)
+  })
+  test(`${label}: learn and run --audit write outside the working directory as unobserved`, () => {
+    for (const args of [
+      ['run', '--audit'],
+      ['learn', '-o', `${dir}/learned-outside.yaml`],
+    ]) {
+      const file = `${OUTSIDE}/${label.replace(/\W+/g, '-')}-${args[0]}`
+      const r = run([...args, '--', 'sh', '-c', `: > ${file} && echo WROTE`])
+      assert.match(r.stdout, /WROTE/, `${args[0]}: ${r.stderr}`)
+      assert.ok(existsSync(file), file)
+    }
   })
 }
 
