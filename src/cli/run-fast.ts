@@ -42,6 +42,7 @@ interface FullRun {
     access: CgroupAccess,
   ): StatementStatus[]
   notFoundFor(policy: ResolvedPolicy, command: string, cwd: string): string | undefined
+  gitOwnerHint(policy: ResolvedPolicy, command: string, code: number, cwd: string): string | undefined
 }
 let full: FullRun | undefined
 /** The entry's policy, parsed once, when needed. */
@@ -128,6 +129,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
     const result = await child.exited
     stopForwarding?.()
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
+    // Only for git's fatal status: the policy is read for it then.
+    const git =
+      result.code === 128 && fullRun().gitOwnerHint(policyOf(entry), run.command[0]!, 128, callerCwd())
+    if (git) warn(`hint: ${git}`)
     endAsTheCommand(result)
     return result.code
   } catch (e) {

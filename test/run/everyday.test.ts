@@ -65,6 +65,30 @@ describe('everyday programs', () => {
       },
     )
 
+    // git refuses a repository whose owner shows as another uid inside (root's files show as
+    // `nobody` in root's sandboxes, other users' in a plain user's), and its own fix (`git
+    // config --global`) does not reach the sandbox's HOME: cordon names the per-run exception.
+    test(
+      `git's "dubious ownership" in another's project gets the exception that works, as ${c.who}`,
+      { skip: !hasCommand('git') && 'no git' },
+      () => {
+        const repo = `${dir}/git-${c.who.replace(/\W/g, '')}`
+        mkdirSync(repo, { recursive: true })
+        assert.equal(spawnSync('git', ['init', '-q', repo]).status, 0)
+        const refused = c.run(['run', '--', 'git', 'status'], repo)
+        assert.equal(refused.status, 128, refused.stderr)
+        assert.match(refused.stderr, /dubious ownership[^]*cordon: hint: .*GIT_CONFIG_VALUE_0="\$PWD"/)
+        const exception = [
+          'GIT_CONFIG_COUNT=1',
+          'GIT_CONFIG_KEY_0=safe.directory',
+          `GIT_CONFIG_VALUE_0=${repo}`,
+        ]
+        const r = c.run(['run', ...exception.flatMap((e) => ['--env', e]), '--', 'git', 'status'], repo)
+        assert.equal(r.status, 0, r.stderr)
+        assert.doesNotMatch(r.stderr, /hint/)
+      },
+    )
+
     /** A fresh writable project for one test, world-writable so the plain user's sandbox can use it. */
     const project = (name: string) => {
       const sub = `${dir}/${name}-${c.who.replace(/\W/g, '')}`
