@@ -166,7 +166,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!command) {
     const close = suggest(name, Object.keys(COMMANDS))
     warn(
-      `unknown command \`${name}\`${close ? `; did you mean \`${close}\`?` : ''}; commands: ${Object.keys(COMMANDS).join(', ')} (see cordon --help)`,
+      `unknown command \`${name}\`${close ? ` (did you mean \`${close}\`?)` : ''}; commands: ${Object.keys(COMMANDS).join(', ')} (see cordon --help)`,
     )
     process.exitCode = 2
     return

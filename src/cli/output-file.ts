@@ -60,9 +60,10 @@ export function writeOutput(path: string, data: string | Uint8Array, mode = 0o64
 }
 
 /** The real directory an output goes to, taken before a sandbox runs: `sameDirectory` after
- * the run refuses to write when a link planted meanwhile moved it elsewhere. */
-export function outputDirectory(path: string): string {
-  checkOutputPath(path)
+ * the run refuses to write when a link planted meanwhile moved it elsewhere. `example`: the
+ * file name a directory given instead is told to take. */
+export function outputDirectory(path: string, example?: string): string {
+  checkOutputPath(path, example)
   const dir = pathFromBytes(realpathSync(fsPath(dirname(callerResolve(path))), { encoding: 'buffer' }))
   tryCreate(dir, path)
   return dir
@@ -101,14 +102,15 @@ export function checkOutputDirectory(dir: string): void {
 
 /** What is wrong with an output path, said before anything runs: a directory where a file
  * goes, a missing or non-directory parent, a parent this caller cannot write. */
-export function checkOutputPath(path: string): void {
+export function checkOutputPath(path: string, example = 'out'): void {
   const full = callerResolve(path)
   const dir = dirname(full)
   let target
   try {
     target = statSync(fsPath(full))
   } catch {} // not there yet: the usual case
-  if (target?.isDirectory()) fail(path, `${full} is a directory; give a file name, e.g. ${join(path, 'out')}`)
+  if (target?.isDirectory())
+    fail(path, `${full} is a directory; give a file name, e.g. ${join(path, example)}`)
   let parent
   try {
     parent = statSync(fsPath(dir))

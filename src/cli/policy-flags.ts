@@ -233,7 +233,10 @@ export function policyFromFlags(flags: PolicyFlagValues, positionalPolicy?: stri
   const set: Record<string, string> = {}
   for (const kv of flags.env ?? []) {
     const i = kv.indexOf('=')
-    if (i <= 0) throw usage(`--env expects NAME=VALUE, got \`${kv}\``)
+    if (i <= 0)
+      throw usage(
+        `--env expects NAME=VALUE, got \`${kv}\`${/^\w+$/.test(kv) ? ` (to copy this environment's ${kv}: --pass-env ${kv})` : ''}`,
+      )
     set[kv.slice(0, i)] = kv.slice(i + 1)
   }
   const overlay: Record<string, unknown> = {}

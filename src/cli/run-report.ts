@@ -71,9 +71,14 @@ export function reportEnforcement(statements: StatementStatus[], out: RunOutput,
     lines.push(
       `warning: not enforced: ${none.map((s) => `${s.statement} (${s.missing[0]?.why})`).join(', ')}`,
     )
-  // Said at every run on such a host: where the details are, and how to stop hearing it.
+  // Said at every run on such a host: where the details are, and how to stop hearing it. A
+  // limit the host cannot enforce for this caller (no cgroup) has two answers besides -q, which
+  // a newcomer did not find (helper-134): refuse such a run, or ask for no limit.
   const plan = backend && backend !== 'native' ? `cordon plan --backend ${backend}` : 'cordon plan'
-  if (lines.length) lines[lines.length - 1] += ` [\`${plan}\` lists each statement; -q hides this]`
+  const limits = [...partial, ...none].some((s) => s.statement.startsWith('limit '))
+    ? '; `--require limits` refuses such a run, `--memory max --pids max` asks for no limit'
+    : ''
+  if (lines.length) lines[lines.length - 1] += ` [\`${plan}\` lists each statement${limits}; -q hides this]`
   for (const line of lines) warn(line)
 }
 

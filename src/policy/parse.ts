@@ -42,7 +42,7 @@ export function parsePolicy(text: string, file: string, format: PolicyFormat = f
   if (value === undefined || value === null)
     throw new CordonError(
       'invalid_policy',
-      `Invalid policy: ${file} is empty; a policy starts with \`version: 1\` (see \`cordon schema\`, or --profile NAME for a built-in one)`,
+      `Invalid policy: ${file} is empty; write at least \`extends: [default]\` (see \`cordon schema\`, or --profile NAME for a built-in one)`,
       { issues: [{ code: 'missing_key', path: [], message: `${file} is empty` }] },
     )
   const issues: Issue[] = []

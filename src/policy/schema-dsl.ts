@@ -123,7 +123,9 @@ export function literal<const T extends string | number>(
 }
 
 export function array<T>(item: Schema<T>, description?: string): Schema<T[]> {
-  const expected = `a list of ${item.expected.replace(/^an? /, '')}s`
+  // A compound item (`a mapping with one of …`) reads badly with a plural -s (helper-134).
+  const one = item.expected.replace(/^an? /, '')
+  const expected = /\s/.test(one) ? `a list, each item ${item.expected}` : `a list of ${one}s`
   return {
     expected,
     check(value, path, issues) {

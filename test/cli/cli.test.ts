@@ -31,7 +31,7 @@ describe('cordon CLI', () => {
     assert.match(none.stderr, /^cordon [\d.]+ — /)
     const unknown = cordon(['rnu'])
     assert.equal(unknown.status, 2)
-    assert.match(unknown.stderr, /unknown command `rnu`; did you mean `run`\?/)
+    assert.match(unknown.stderr, /unknown command `rnu` \(did you mean `run`\?\); commands: run, /)
     // An option before the command (`-v` for the version): the two global ones named.
     const v = cordon(['-v'])
     assert.equal(v.status, 2)

@@ -144,7 +144,7 @@ describe('policy files: every problem, located, in file order', () => {
     ] as const) {
       const r = cordon(['plan', '-p', policyFile(name, text)], { timeout })
       assert.equal(r.status, 2)
-      assert.match(r.stderr, new RegExp(`${name} is empty; a policy starts with \`version: 1\``))
+      assert.match(r.stderr, new RegExp(`${name} is empty; write at least \`extends: \\[default\\]\``))
       assert.doesNotMatch(r.stderr, /undefined/)
     }
   })
@@ -252,5 +252,30 @@ describe('did you mean, for rule fields', () => {
       /near\.yaml:9:15: rule c\.priority: unknown priority `warnng`; did you mean `warning`\?/,
     )
     assert.match(r.stderr, /near\.yaml:12:\d+: rule d\.baseline\.windw: unknown key; did you mean `window`\?/)
+  })
+})
+
+// What a newcomer met (helper-134): each mistake names the fix that works.
+describe('a newcomer’s near misses', () => {
+  test('--env NAME names --pass-env, a syscall given as the policy names seccomp test', { timeout }, () => {
+    const env = cordon(['run', '--env', 'FOO', '--', 'true'], { timeout })
+    assert.equal(env.status, 125)
+    assert.match(
+      env.stderr,
+      /--env expects NAME=VALUE, got `FOO` \(to copy this environment's FOO: --pass-env FOO\)/,
+    )
+    const syscall = cordon(['seccomp', 'explain', 'ptrace'], { cwd: projectDir(), timeout })
+    assert.equal(syscall.status, 2)
+    assert.match(
+      syscall.stderr,
+      /`ptrace` is a syscall, not a policy file: `cordon seccomp test --syscall ptrace`/,
+    )
+  })
+
+  test('a list of entries reads as one', { timeout }, () => {
+    const r = cordon(['plan', '-p', policyFile('list.yaml', 'filesystem: 3\n')], { timeout })
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /Expected `filesystem` to be a list, each item a mapping with one of `ro`, `rw`/)
+    assert.doesNotMatch(r.stderr, /`mkdir`s/)
   })
 })

@@ -274,6 +274,8 @@ limits: { memory: 512M, pids: 256, cpus: "1.5"${ioWeight ? ', io-weight: 300' : 
     assert.match(none.stderr, /--to must be one of oci-seccomp, docker, kubernetes, systemd, oci-bundle/)
     const many = cordon(['export', '--to', 'docker', '--', '/bin/true'], { cwd: project })
     assert.match(many.stderr, /--to docker writes .*\.docker\.sh, .*: give an output directory with -o DIR/)
+    const typo = cordon(['export', '--to', 'dockr', '--', '/bin/true'])
+    assert.match(typo.stderr, /got `dockr` \(did you mean `docker`\?\)/)
     const wrap = cordon(['export', '--to', 'docker', '--wrap', '--', '/bin/true'])
     assert.match(wrap.stderr, /--wrap applies to --to systemd and --to kubernetes/)
   })

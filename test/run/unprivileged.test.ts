@@ -108,6 +108,14 @@ describe('as an unprivileged user', { skip: isRoot ? false : 'needs root to crea
       best.stderr,
       /not enforced: limit memory 64 MiB \(only root gets a cgroup on this host, and no cgroup v2 subtree is delegated to this user\)/,
     )
+    // The two answers besides -q (helper-134 found neither): refuse such a run, or ask for none.
+    assert.match(
+      best.stderr,
+      /`--require limits` refuses such a run, `--memory max --pids max` asks for no limit/,
+    )
+    const none = asUser(['run', '--memory', 'max', '--pids', 'max', '--', 'true'], project)
+    assert.equal(none.status, 0, none.stderr)
+    assert.doesNotMatch(none.stderr, /limit/)
     const refused = asUser(['run', '--memory', '64M', '--require', 'limits', '--', 'true'], project)
     assert.equal(refused.status, 125)
     assert.match(

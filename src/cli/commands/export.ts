@@ -2,7 +2,7 @@
 // ecosystem's formats, with what each cannot express.
 import { existsSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
-import { CordonError } from '../../errors.js'
+import { CordonError, suggest } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
 import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
 import { callerContext } from '../../host/caller.js'
@@ -67,7 +67,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!format || !FORMATS.includes(format))
     throw new CordonError(
       'invalid_usage',
-      `--to must be one of ${FORMATS.join(', ')}${values.to ? `, got \`${values.to}\`` : ''}`,
+      `--to must be one of ${FORMATS.join(', ')}${values.to ? `, got \`${values.to}\`${nearFormat(values.to)}` : ''}`,
     )
   if (values.wrap && format !== 'systemd' && format !== 'kubernetes')
     throw new CordonError('invalid_usage', '--wrap applies to --to systemd and --to kubernetes')
@@ -129,4 +129,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
   // The usage lines name the files by their own names: they are run from the output directory.
   if (values.output) for (const u of out.usage) note(`export: use (in ${values.output}): ${u}`)
   return 0
+}
+
+/** ` (did you mean …?)` for a mistyped --to, or nothing. */
+function nearFormat(to: string): string {
+  const near = suggest(to, FORMATS)
+  return near ? ` (did you mean \`${near}\`?)` : ''
 }

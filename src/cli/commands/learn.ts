@@ -147,7 +147,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
   checkFlagSources(values)
   const saved = sidecar(output)
   // The program may write where the policy goes: where it goes is fixed before it runs.
-  const outDir = outputDirectory(output)
+  const outDir = outputDirectory(output, 'policy.yaml')
   let observation: Observation | undefined
   for (const f of values.from ?? [])
     observation = observation ? mergeObservations(observation, readObservation(f)) : readObservation(f)

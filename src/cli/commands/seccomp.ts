@@ -1,5 +1,5 @@
 // cordon seccomp compile|disasm|explain|test|groups: look inside the syscall filter.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { writeOutput } from '../output-file.js'
 import { parseStrict } from '../args.js'
 import { note, QUIET_HELP, QUIET_OPTION } from '../output.js'
@@ -11,6 +11,7 @@ import {
   entryPoints,
   HOST_ARCH_NAMES,
   hostArchOf,
+  knownSyscallNames,
   syscallName,
 } from '../../seccomp/arch.js'
 import { decode, describeReturn, interpret } from '../../seccomp/bpf.js'
@@ -23,7 +24,7 @@ import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { importSystemd, systemdGroups } from '../../seccomp/systemd.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
-import { fsPath } from '../../host/path-bytes.js'
+import { callerResolve, fsPath } from '../../host/path-bytes.js'
 
 const HELP = `Usage: cordon seccomp <compile|disasm|explain|test|export|import|groups> [POLICY] [options]
 
@@ -91,6 +92,11 @@ export async function seccompCommand(argv: string[]): Promise<number> {
     throw new CordonError(
       'invalid_usage',
       `--arch must be ${HOST_ARCH_NAMES.join(', ')}, got \`${values.arch}\``,
+    )
+  if (policyFile && !existsSync(fsPath(callerResolve(policyFile))) && knownSyscallNames().has(policyFile))
+    throw new CordonError(
+      'invalid_usage',
+      `\`${policyFile}\` is a syscall, not a policy file: \`cordon seccomp test --syscall ${policyFile}\` runs the filter on it (\`explain\` lists every syscall)`,
     )
   const policy = policyFromFlags(values, policyFile)
   // What `cordon run` installs: the policy's layers plus what its tcp section adds.
