@@ -14,6 +14,7 @@ import { type CgroupAccess, cgroupAccess } from '../cgroup/select.js'
 import { sameHostReads } from '../host/reads.js'
 import { callerCwd, hasEscapedBytes, rawEnvValue } from '../host/path-bytes.js'
 import { type CachedRun, readCachedRun } from '../run/plan-cache.js'
+import { hintedCommand } from '../run/exit-hint-names.js'
 import { takeKilledMark } from '../run/registry.js'
 import { makeCgroup } from '../run/sandbox-cgroup.js'
 import { isStep } from '../run/launcher-steps.js'
@@ -42,7 +43,7 @@ interface FullRun {
     access: CgroupAccess,
   ): StatementStatus[]
   notFoundFor(policy: ResolvedPolicy, command: string, cwd: string): string | undefined
-  gitOwnerHint(policy: ResolvedPolicy, command: string, code: number, cwd: string): string | undefined
+  exitHint(policy: ResolvedPolicy, command: string, code: number, cwd: string): string | undefined
 }
 let full: FullRun | undefined
 /** The entry's policy, parsed once, when needed. */
@@ -129,10 +130,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
     const result = await child.exited
     stopForwarding?.()
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
-    // Only for git's fatal status: the policy is read for it then.
-    const git =
-      result.code === 128 && fullRun().gitOwnerHint(policyOf(entry), run.command[0]!, 128, callerCwd())
-    if (git) warn(`hint: ${git}`)
+    // Only where one may apply: the policy is read for it then.
+    const hint =
+      hintedCommand(run.command[0]!, result.code) &&
+      fullRun().exitHint(policyOf(entry), run.command[0]!, result.code, callerCwd())
+    if (hint) warn(`hint: ${hint}`)
     endAsTheCommand(result)
     return result.code
   } catch (e) {

@@ -21,8 +21,8 @@ export { statusFor } from './commands/run.js'
 /** For the lean path: why a command was not found, as spawn() says it (run/not-found.ts). */
 export { notFoundHint as notFoundFor } from '../run/not-found.js'
 
-/** For the lean path: what git's refusal of a repository needs here (run/git-hint.ts). */
-export { gitOwnerHint } from '../run/git-hint.js'
+/** For the lean path: what a command's failure may owe to the sandbox (run/exit-hints.ts). */
+export { exitHint } from '../run/exit-hints.js'
 
 /** bin/cordon.cjs hands over the addon it loaded (host/addon.ts adoptAddon). */
 export { adoptAddon } from '../host/addon.js'

@@ -89,6 +89,29 @@ describe('everyday programs', () => {
       },
     )
 
+    // npm under the default --net none retried for a minute and ended with EAI_AGAIN, its log
+    // in the private /tmp, and nothing said the network was off (helper-134). A package manager
+    // or downloader that fails gets the flag; one that succeeds, or has the network, does not.
+    test(`a package manager that fails without the network is told so, as ${c.who}`, () => {
+      const bin = `${dir}/net-${c.who.replace(/\W/g, '')}`
+      mkdirSync(bin, { recursive: true })
+      chmodSync(bin, 0o755)
+      writeFileSync(`${bin}/npm`, '#!/bin/sh\nexit "$1"\n', { mode: 0o755 })
+      const failed = c.run(['run', '--', './npm', '1'], bin)
+      assert.equal(failed.status, 1, failed.stderr)
+      assert.match(
+        failed.stderr,
+        /hint: the sandbox has no network \(`--net none`, the default\): `--net host`/,
+      )
+      for (const args of [
+        ['./npm', '0'],
+        ['--net', 'host', '--', './npm', '1'],
+      ]) {
+        const r = c.run(['run', ...(args[0] === '--net' ? args : ['--', ...args])], bin)
+        assert.doesNotMatch(r.stderr, /hint/, args.join(' '))
+      }
+    })
+
     /** A fresh writable project for one test, world-writable so the plain user's sandbox can use it. */
     const project = (name: string) => {
       const sub = `${dir}/${name}-${c.who.replace(/\W/g, '')}`

@@ -33,7 +33,7 @@ import { loadFilterCompiler } from '../../plan/lazy-filter.js'
 import { seccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
 import { compileForOneRun } from '../../run/prepare.js'
-import { gitOwnerHint } from '../../run/git-hint.js'
+import { exitHint } from '../../run/exit-hints.js'
 
 const OPTIONS = {
   ...POLICY_OPTIONS,
@@ -242,8 +242,8 @@ async function runNative(
   await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
-  const git = out.human && gitOwnerHint(policy, command, result.code, callerCwd())
-  if (git) warn(`hint: ${git}`)
+  const hint = out.human && exitHint(policy, command, result.code, callerCwd())
+  if (hint) warn(`hint: ${hint}`)
   if (filing && reads && status && (result.reason === 'exited' || result.reason === 'signal'))
     fileRun(filing.key, reads, policy, child, status, [command, ...args])
   endAsTheCommand(result)

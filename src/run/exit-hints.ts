@@ -1,0 +1,48 @@
+// What a command's failure may owe to the sandbox, said after it ends: cordon sees neither the
+// program's messages nor its output, so a hint is given where the command and its status point
+// at a cause the sandbox made, with the flags that remove it.
+import { statSync } from 'node:fs'
+import { holdsHostRoot } from '../policy/effective.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
+import { hintedCommand } from './exit-hint-names.js'
+import { callerUid } from './state-dir.js'
+
+/** The hint for `command` ended with `code` in cwd, or undefined. */
+export function exitHint(
+  policy: ResolvedPolicy,
+  command: string,
+  code: number,
+  cwd: string,
+): string | undefined {
+  const kind = hintedCommand(command, code)
+  if (kind === 'git') return gitOwnerHint(policy, cwd)
+  if (kind === 'network') return offlineHint(policy)
+  return undefined
+}
+
+/**
+ * git (2.35.2 and later) refuses a repository owned by another uid than its own ("detected
+ * dubious ownership"), and names a fix that does not work here: `git config --global` on the
+ * host, where the sandbox's HOME is its own. Root's sandboxes run as an unprivileged id range,
+ * so root's files show as `nobody` inside (README, Identity), and a plain user's sees other
+ * users' files the same way. Newcomers met it twice (helper-134 and the session before).
+ */
+function gitOwnerHint(policy: ResolvedPolicy, cwd: string): string | undefined {
+  const owner = statSync(cwd, { throwIfNoEntry: false })?.uid
+  const uid = callerUid()
+  // Host root keeps its ids inside; a plain user's own project shows as theirs.
+  if (owner === undefined || ((uid !== 0 || holdsHostRoot(policy)) && owner === uid)) return undefined
+  return (
+    `if git said "detected dubious ownership": ${uid === 0 ? "root's files show as `nobody` inside" : "the project's owner shows as another user inside"}, ` +
+    `and git's own fix (git config --global) does not reach the sandbox's HOME; trust this directory for the run with ` +
+    '`--env GIT_CONFIG_COUNT=1 --env GIT_CONFIG_KEY_0=safe.directory --env GIT_CONFIG_VALUE_0="$PWD"` (README: git)'
+  )
+}
+
+/** A package manager or downloader that failed in a sandbox without the network (the default):
+ * npm retried for a minute and ended with EAI_AGAIN, its log in the private /tmp that went with
+ * the run, and nothing said the network was off (helper-134). */
+function offlineHint(policy: ResolvedPolicy): string | undefined {
+  if (policy.network === 'host') return undefined
+  return `the sandbox has no network (\`--net ${policy.network}\`${policy.network === 'none' ? ', the default' : ''}): \`--net host\` gives it the host's`
+}
