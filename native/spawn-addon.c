@@ -379,15 +379,16 @@ static struct sigaction taken_from[_NSIG];
 static void as_before(int sig, siginfo_t *si, void *context)
 {
 	const struct sigaction *was = &taken_from[sig];
-	if (was->sa_flags & SA_SIGINFO) {
-		was->sa_sigaction(sig, si, context);
-	} else if (was->sa_handler == SIG_IGN) {
+	/* One union: SIG_DFL and SIG_IGN whatever the flags say. */
+	if (was->sa_handler == SIG_IGN)
 		return;
-	} else if (was->sa_handler != SIG_DFL) {
-		was->sa_handler(sig);
-	} else {
+	if (was->sa_handler == SIG_DFL) {
 		signal(sig, SIG_DFL);
 		raise(sig);
+	} else if (was->sa_flags & SA_SIGINFO) {
+		was->sa_sigaction(sig, si, context);
+	} else {
+		was->sa_handler(sig);
 	}
 }
 
@@ -428,8 +429,8 @@ static int forward_take(const sigset_t *except)
 	return 0;
 }
 
-/* The actions back; a signal still held takes its default action now (the start it waited for
- * failed). One counted after its launcher was known (another thread's handler, racing the
+/* The actions back; a signal still held takes the one it had now (the start it waited for
+ * failed: its default, Node's ignored SIGPIPE). One counted after its launcher was known (another thread's handler, racing the
  * switch) is not held: it is dropped. */
 static void forward_stop(void)
 {

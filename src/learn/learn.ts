@@ -11,6 +11,7 @@ import { type TraceMode, traceFilters } from './trace.js'
 import { emptyObservation, type Observation, Recorder } from './observation.js'
 import { under } from './paths.js'
 import { archByName } from '../seccomp/arch.js'
+import { holdsHostRoot } from '../policy/effective.js'
 import { firstUnsearchable, type HostCreds, sandboxHostCreds, searchable } from './reach.js'
 
 export interface TracedRunOptions {
@@ -67,9 +68,13 @@ export function traceView(
   // root caller's learn sees the writes it must allow (the project's files are the caller's).
   if (!exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(cwd, e.dest)))
     exposed.push(rwBind(cwd))
+  // With host root's powers (`--host-root`) a writable host root is every root-owned file:
+  // /usr/bin, /etc/passwd, cordon's own installation, a hard link to a setuid binary anywhere
+  // (helper-135). Only the working directory and the base's writable binds are writable then.
+  const root = holdsHostRoot(base) ? { ...hostOnly('/'), readOnly: true } : hostOnly('/')
   return {
     ...base,
-    filesystem: [hostOnly('/'), ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
+    filesystem: [root, ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
     landlock: { ...base.landlock, paths: [] },
   }
 }

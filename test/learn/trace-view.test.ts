@@ -61,15 +61,29 @@ function modes(label: string, run: Runner, dir: string) {
     assert.equal(r.status, 0, r.stderr)
     checkView(r.stdout)
   })
-  test(`${label}: learn and run --audit write outside the working directory as unobserved`, () => {
+  // With host root's powers a writable host root is every root-owned file (/usr/bin,
+  // /etc/passwd, cordon itself, a link to a setuid binary anywhere: helper-135): only the
+  // working directory and the base's writable binds are writable there.
+  const hostRoot = label.includes('--host-root')
+  test(`${label}: learn and run --audit write outside the working directory ${hostRoot ? 'not at all' : 'as unobserved'}`, () => {
     for (const args of [
       ['run', '--audit'],
       ['learn', '-o', `${dir}/learned-outside.yaml`],
     ]) {
       const file = `${OUTSIDE}/${label.replace(/\W+/g, '-')}-${args[0]}`
-      const r = run([...args, '--', 'sh', '-c', `: > ${file} && echo WROTE`])
-      assert.match(r.stdout, /WROTE/, `${args[0]}: ${r.stderr}`)
-      assert.ok(existsSync(file), file)
+      const r = run([
+        ...args,
+        '--',
+        'sh',
+        '-c',
+        `true > ${file} && echo WROTE; true > ./inside && echo INSIDE`,
+      ])
+      assert.match(r.stdout, /INSIDE/, `${args[0]}: ${r.stderr}`)
+      if (hostRoot) {
+        assert.doesNotMatch(r.stdout, /WROTE/, `${args[0]}: ${r.stderr}`)
+        assert.match(r.stderr, /Read-only file system/)
+      } else assert.match(r.stdout, /WROTE/, `${args[0]}: ${r.stderr}`)
+      assert.equal(existsSync(file), !hostRoot, file)
     }
   })
 }

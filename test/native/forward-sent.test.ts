@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { after, test, type TestContext } from 'node:test'
 import { loadAddon } from '../../src/host/addon.js'
 
 const SENT = [
@@ -42,11 +42,14 @@ const FORWARDER =
   `import { loadAddon } from ${JSON.stringify(new URL('../../src/host/addon.js', import.meta.url).href)}\n` +
   `import { spawn } from 'node:child_process'\n` +
   `import { closeSync, writeSync } from 'node:fs'\n` +
+  `import { createInterface } from 'node:readline'\n` +
   `const addon = loadAddon()\n` +
   `const target = spawn('python3', ['-c', ${JSON.stringify(TARGET)}], { stdio: ['ignore', 'pipe', 'inherit'] })\n` +
-  `target.stdout.setEncoding('utf8')\n` +
-  `await new Promise((go) => target.stdout.once('data', go))\n` +
-  `target.stdout.on('data', (text) => process.stdout.write('target ' + text))\n` +
+  // By line: a pipe may split "25\n" in two (CI: "target 25target \n").
+  `let ready\n` +
+  `const started = new Promise((go) => (ready = go))\n` +
+  `createInterface({ input: target.stdout }).on('line', (l) => l === 'ready' ? ready() : console.log('target ' + l))\n` +
+  `await started\n` +
   `console.log('forwardAll', addon.forwardAll(target.pid, false, []))\n` +
   `const wasm = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 6, 1, 0x60, 1, 0x7f, 1, 0x7f, 3, 2, 1, 0, ` +
   `5, 3, 1, 0, 1, 7, 5, 1, 1, 0x66, 0, 0, 0x0a, 9, 1, 7, 0, 0x20, 0, 0x28, 2, 0, 0x0b])\n` +
@@ -70,10 +73,12 @@ interface Run {
 }
 
 /** FORWARDER run without core dumps (it dies of SIGSEGV and SIGABRT here). */
-function forwarder(arg = ''): Run {
+function forwarder(t: TestContext, arg = ''): Run {
   const child = spawn('sh', ['-c', `ulimit -c 0; exec "${process.execPath}" "${script}" ${arg}`], {
     stdio: ['pipe', 'pipe', 'pipe'],
   })
+  // A failed assertion leaves it running, and the runner waiting on it (its target with it).
+  t.after(() => child.kill('SIGKILL'))
   let out = ''
   const waiting: (() => void)[] = []
   for (const stream of [child.stdout, child.stderr]) {
@@ -104,8 +109,8 @@ const skip = !loadAddon()?.forwardAll && 'the addon is not built here'
 test(
   'sent, SIGSEGV, SIGPIPE and the like are passed on; the own fault, write and action are not',
   { skip },
-  async () => {
-    const run = forwarder()
+  async (t) => {
+    const run = forwarder(t)
     await run.until('armed')
     assert.match(run.out(), /forwardAll 0\nown fault: memory access out of bounds\nown write: EPIPE\narmed\n/)
     for (const s of SENT) {
@@ -124,8 +129,8 @@ test(
   },
 )
 
-test('its own abort(3) aborts it and reaches no one', { skip }, async () => {
-  const run = forwarder('abort')
+test('its own abort(3) aborts it and reaches no one', { skip }, async (t) => {
+  const run = forwarder(t, 'abort')
   assert.deepEqual(await run.end, { code: null, signal: 'SIGABRT' }, run.out())
   assert.doesNotMatch(run.out(), /target|armed/)
 })
