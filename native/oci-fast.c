@@ -73,6 +73,16 @@ static const char *node_command(char **argv)
 	return NULL;
 }
 
+/* Whether `run` was asked to --detach (-d): it then starts the container and returns. */
+static int detached(char **argv)
+{
+	for (int i = 1; argv[i] && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0 ||
+		    strncmp(argv[i], "--detach=", 9) == 0)
+			return 1;
+	return 0;
+}
+
 /* Node's own environment variables that would change how the runtime's Node starts or what it
  * loads: not the runtime's to take from the engine. NODE_EXTRA_CA_CERTS (set host-wide by some
  * distributions and proxies) makes Node parse a certificate bundle at start-up: ~3x `node -e 0`'s
@@ -115,7 +125,8 @@ static noreturn void to_node(char **argv)
 	 * node:child_process. */
 	const char *command = node_command(argv);
 	if (args && command && (strcmp(command, "create") == 0 || strcmp(command, "run") == 0))
-		(void)launch_helper_start(); /* -1: no helper, and Node spawns the launcher itself */
+		/* -1: no helper, and Node spawns the launcher itself */
+		(void)launch_helper_start(strcmp(command, "run") == 0 && !detached(argv));
 	if (args) {
 		args[0] = "node";
 		args[1] = "--v8-pool-size=1";

@@ -459,9 +459,26 @@ static int next_request(int sock, char **payload, size_t *len)
 	return (int)le32((unsigned char *)buf);
 }
 
-static noreturn void serve(int sock)
+/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group, as does
+ * systemd's stop (SIGTERM to the cgroup) or `kill -TERM -PGID`, and this process must outlive the
+ * launcher to tell Node its status (Node forwards the signals it gets to the launcher; the
+ * launcher's child resets them). Every one the launcher passes on (--all-signals), and a Ctrl-Z,
+ * which stops the command: to `action`. SIGPIPE stays ignored whatever it is. */
+static void job_signals(void (*action)(int))
+{
+	for (int sig = 1; sig < _NSIG; sig++)
+		if ((forwarded_all(sig) || forwarded_sent(sig) || sig == SIGTSTP) && sig != SIGPIPE)
+			signal(sig, action);
+}
+
+static noreturn void serve(int sock, int foreground)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* From the start, not from Node's request on: Node holds the job's signals from early in
+	 * its start and passes them on once the launcher runs, and a job-wide one in between ended
+	 * this process, and the run with it (helper-133). */
+	if (foreground)
+		job_signals(SIG_IGN);
 	char *buf;
 	size_t len, n;
 	/* EOF: Node took another path, failed, or ended. */
@@ -471,16 +488,7 @@ static noreturn void serve(int sock)
 	uint32_t word = le32((unsigned char *)buf + 4),
 		 mask = word & ~(uint32_t)LAUNCH_REPORT_START;
 	int report_start = (word & LAUNCH_REPORT_START) != 0;
-	if (report_start) {
-		/* `run` in the foreground: a terminal's ^C or ^\ reaches the whole process group,
-		 * as does systemd's stop (SIGTERM to the cgroup) or `kill -TERM -PGID`, and this
-		 * process must outlive the launcher to tell Node its status (Node forwards the
-		 * signals it gets to the launcher; the launcher's child resets them). Every one
-		 * the launcher passes on (--all-signals), and a Ctrl-Z, which stops the command. */
-		for (int sig = 1; sig < _NSIG; sig++)
-			if (forwarded_all(sig) || forwarded_sent(sig) || sig == SIGTSTP)
-				signal(sig, SIG_IGN);
-	}
+	job_signals(report_start ? SIG_IGN : SIG_DFL);
 	char **argv = parse_strings(buf + 8, len - 8, &n);
 	int hook_fd = -1;
 	struct hook_list hooks = { 0 };
@@ -504,7 +512,7 @@ static noreturn void serve(int sock)
 	_exit(0);
 }
 
-int launch_helper_start(void)
+int launch_helper_start(int foreground)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
@@ -526,7 +534,7 @@ int launch_helper_start(void)
 	}
 	if (pid == 0) {
 		close(node_end);
-		serve(sv[1]);
+		serve(sv[1], foreground);
 	}
 	close(sv[1]);
 	if (setenv(LAUNCH_FD_ENV, value, 1)) {

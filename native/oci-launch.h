@@ -55,8 +55,9 @@ enum launch_outcome {
 #define SYSCTL_OWN_NAMESPACE (-1)
 
 /* Forks the helper and sets LAUNCH_FD_ENV to Node's end of the socket, which stays open across
- * execve. Returns 0, or -1 (errno) when no helper could be made: Node then starts the launcher
+ * execve; `foreground`: for `run` without --detach, whose job's signals it ignores from its
+ * start. Returns 0, or -1 (errno) when no helper could be made: Node then starts the launcher
  * itself, as without this file. */
-int launch_helper_start(void);
+int launch_helper_start(int foreground);
 
 #endif

@@ -5,7 +5,7 @@
 // as the Node half, which spawns the launcher itself.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, readdirSync } from 'node:fs'
+import { closeSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { loadAddon } from '../../src/host/addon.js'
@@ -67,6 +67,31 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
   // asked to launch); Node's request then met EPIPE, thrown past the clean-up: the container's
   // directory stayed, unlisted, and its id could not be used again (helper-133). A helper gone
   // is "the launch helper ended", and nothing of the container stays.
+  // The helper ignored the job's signals only once asked to launch: one sent to the whole job
+  // while Node started ended it, and the run (Node holds its own copy and passes it on once
+  // the launcher runs). Sent to the helper alone here, as soon as it exists: long before Node
+  // (~40 ms to start) asks for the launch.
+  test('a job signal before the launch request does not end the run', async (t) => {
+    const b = makeBundle(['sh', '-c', 'echo ran'])
+    t.after(() => b.cleanup())
+    const child = spawn(CORDON_OCI, ['--root', b.root, 'run', '--bundle', b.dir, 'early'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += String(d)))
+    child.stderr.on('data', (d: Buffer) => (out += String(d)))
+    const code = new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
+    const children = `/proc/${child.pid}/task/${child.pid}/children`
+    let helper: number | undefined
+    for (const limit = Date.now() + 2000; !helper && Date.now() < limit;)
+      helper = Number(readFileSync(children, 'utf8').trim().split(' ')[0]) || undefined
+    assert.ok(helper, 'no launch helper seen')
+    process.kill(helper, 'SIGTERM')
+    assert.equal(await code, 0, out)
+    assert.match(out, /ran/)
+  })
+
   test('a launch helper gone before the request leaves no container behind', (t) => {
     const b = makeBundle(['true'])
     t.after(() => b.cleanup())
