@@ -7,7 +7,9 @@
 // namespace a read-only bind inside a writable one has no layer at all. So the run says it, as
 // a warning before anything runs, and the README says what a writable bind means (Security
 // model: what the program writes is yours to trust).
+import { statSync } from 'node:fs'
 import { posix } from 'node:path'
+import { fsPath } from '../host/path-bytes.js'
 import { packageRoot } from '../host/launcher.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { hostPathIn, latestAtEachPlace, resolveViewPath, under } from '../policy/view-paths.js'
@@ -66,4 +68,25 @@ export function warnOwnInstall(
   }
   if (!warnings.length) return policy
   return { ...policy, warnings: [...(policy.warnings ?? []), ...warnings] }
+}
+
+/**
+ * Learn and audit show the host's files writable by the sandbox's own ids (learn.ts traceView):
+ * a plain user's cordon installation of their own, or one anyone may write, is among them, and
+ * nothing said so (helper-135). Root's sandboxes run as an unprivileged id range, which cannot
+ * write root's installation, and with host root's powers the host's files are read-only there.
+ * The warning for such a view, or undefined.
+ */
+export function tracedOwnInstall(
+  root: string = packageRoot,
+  uid: number = process.getuid?.() ?? 0,
+): string | undefined {
+  if (uid === 0) return undefined
+  const st = statSync(fsPath(root), { throwIfNoEntry: false })
+  if (!st || (st.uid !== uid && !(st.mode & 0o002))) return undefined
+  return (
+    `learn and audit show the host's files writable by your uid, cordon's own installation ${root} among them: ` +
+    'the program can change the cordon you run next, outside any sandbox; learn on a trusted input, or run a ' +
+    "cordon installed where you cannot write (another user's clone, root's `npm link`)"
+  )
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { packageRoot } from '../../src/host/launcher.js'
-import { warnOwnInstall } from '../../src/plan/own-install.js'
+import { tracedOwnInstall, warnOwnInstall } from '../../src/plan/own-install.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
 import { cordon, projectDir } from '../helpers.js'
 
@@ -117,5 +117,21 @@ describe("a writable bind holding cordon's own installation", () => {
     }
     const direct = cordon(['run', '--rw', p.dir, '--', 'true'], { cwd: p.dir })
     assert.doesNotMatch(direct.stderr, /the link you ran cordon by/)
+  })
+})
+
+// Learn and audit show the host's files writable by the sandbox's own ids (learn.ts traceView):
+// a plain user's own installation is among them, and nothing said so (helper-135).
+describe("cordon's own installation in the traced view", () => {
+  test('said for a plain user who owns it or where anyone may write it; never for root', (t) => {
+    const { install } = projectWithInstall(t)
+    const uid = process.getuid?.() ?? 0
+    chmodSync(install, 0o755)
+    if (uid !== 0)
+      assert.match(tracedOwnInstall(install, uid) ?? '', /cordon's own installation .* among them/)
+    assert.equal(tracedOwnInstall(install, 0), undefined, "root's id range cannot write root's files")
+    assert.equal(tracedOwnInstall(install, uid + 12345), undefined, "another's, mode 0755")
+    chmodSync(install, 0o777)
+    assert.match(tracedOwnInstall(install, uid + 12345) ?? '', /learn on a trusted input/)
   })
 })

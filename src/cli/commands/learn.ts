@@ -16,6 +16,7 @@ import type { ExitResult } from '../../run/sandbox-process.js'
 import { enforcedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { note, setQuiet, warn } from '../output.js'
+import { tracedOwnInstall } from '../../plan/own-install.js'
 import {
   checkFlagSources,
   guardProjectDir,
@@ -155,6 +156,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
 
   let code = 0
   if (command) {
+    const own = tracedOwnInstall()
+    if (own) warn(`warning: policy: ${own}`)
     const started = Date.now()
     // Progress only for a person watching: a terminal, and neither --quiet nor --json.
     const tty = process.stderr.isTTY && !values.quiet && !values.json

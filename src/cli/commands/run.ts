@@ -13,7 +13,7 @@ import { CACHE_VERSION, type CachedRun, writeCachedRun } from '../../run/plan-ca
 import { type HostRead, startRecording } from '../../host/reads.js'
 import { callerCwd, hasEscapedBytes, rawEnvValue } from '../../host/path-bytes.js'
 import { buildId, fastRunArgs, runKey } from '../run-fast-args.js'
-import { warnOwnInstall } from '../../plan/own-install.js'
+import { tracedOwnInstall, warnOwnInstall } from '../../plan/own-install.js'
 import { callerLogin } from '../../host/login.js'
 import { encodePlan } from '../../plan/encode.js'
 import { takeKilledMark } from '../../run/registry.js'
@@ -142,8 +142,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     // the sandbox's first events, on the native backend; here on the others and under --audit
     // (its traced view is a policy of its own, without these).
     if ((values.backend !== undefined && values.backend !== 'native') || values.audit)
-      for (const message of warnOwnInstall(policy).warnings ?? [])
-        report({ event: 'warning', step: 'policy', message }, out)
+      for (const message of [
+        ...(warnOwnInstall(policy).warnings ?? []),
+        ...(values.audit ? [tracedOwnInstall()] : []),
+      ])
+        if (message) report({ event: 'warning', step: 'policy', message }, out)
     if (values.backend !== undefined && values.backend !== 'native') {
       await loadFilterCompiler()
       return await runOnBackend(policy, values.backend, [command, ...args], values, out)
