@@ -73,12 +73,15 @@ static const char *node_command(char **argv)
 	return NULL;
 }
 
-/* Whether `run` was asked to --detach (-d): it then starts the container and returns. */
+/* Whether `run` was asked to --detach (-d, runc's -detach): it then starts the container and
+ * returns. Anywhere before "--": one the runtime takes otherwise (after the id) only means the
+ * helper keeps its default actions until asked to launch, as before it ignored the job's. */
 static int detached(char **argv)
 {
 	for (int i = 1; argv[i] && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0 ||
-		    strncmp(argv[i], "--detach=", 9) == 0)
+		    strcmp(argv[i], "-detach") == 0 || strncmp(argv[i], "--detach=", 9) == 0 ||
+		    strncmp(argv[i], "-detach=", 8) == 0)
 			return 1;
 	return 0;
 }

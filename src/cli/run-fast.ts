@@ -22,7 +22,7 @@ import type { SandboxChild, SandboxProcess } from '../run/sandbox-process.js'
 import { type ReadyRun, startSandbox } from '../run/start.js'
 import type { StatementStatus } from '../status/statements.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { setQuiet, warn } from './output.js'
+import { note, setQuiet, warn } from './output.js'
 import { buildId, fastRunArgs, runKey } from './run-fast-args.js'
 import { callerLogin } from '../host/login.js'
 import { limitsBeyondHost, report, reportEnd, reportEnforcement, type RunOutput } from './run-report.js'
@@ -43,7 +43,7 @@ interface FullRun {
     access: CgroupAccess,
   ): StatementStatus[]
   notFoundFor(policy: ResolvedPolicy, command: string, cwd: string): string | undefined
-  exitHint(policy: ResolvedPolicy, command: string, code: number, cwd: string): string | undefined
+  exitHint(policy: ResolvedPolicy, argv: readonly string[], code: number, cwd: string): string | undefined
 }
 let full: FullRun | undefined
 /** The entry's policy, parsed once, when needed. */
@@ -132,9 +132,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
     // Only where one may apply: the policy is read for it then.
     const hint =
-      hintedCommand(run.command[0]!, result.code) &&
-      fullRun().exitHint(policyOf(entry), run.command[0]!, result.code, callerCwd())
-    if (hint) warn(`hint: ${hint}`)
+      hintedCommand(run.command, result.code) &&
+      fullRun().exitHint(policyOf(entry), run.command, result.code, callerCwd())
+    if (hint) note(`hint: ${hint}`)
     endAsTheCommand(result)
     return result.code
   } catch (e) {

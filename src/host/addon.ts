@@ -20,8 +20,9 @@ export interface Addon {
    * built before it. */
   queue?(pidfd: number, signal: number, value: number): number
   /** Every signal of native/forward-signal.h's forwarded_all but `except` that reaches this
-   * process, from now on, passed on to `pid` (FORWARD_SIGNAL with its number when `queued`, else
-   * as itself) by a handler in C; `forwardAll(0, false, [])` stops it (default actions again).
+   * process (and of forwarded_sent, sent by another), from now on, passed on to `pid`
+   * (FORWARD_SIGNAL with its number when `queued`, else as itself) by a handler in C;
+   * `forwardAll(0, false, [])` stops it (the actions they had again).
    * 0, or -errno. Absent from an addon built before it. */
   forwardAll?(pid: number, queued: boolean, except: number[]): number
   socketpair(): [number, number] | [number]

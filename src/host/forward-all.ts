@@ -20,10 +20,11 @@ export function endHold(): void {
   loadAddon()?.forwardAll?.(-2, false, [])
 }
 
-/** From now on, every signal of forwarded_all but `except` goes to the launcher `pid`, those held
- * first: as FORWARD_SIGNAL with its number when `queued` (a launcher started with it blocked),
- * else as itself. The function returned stops it, and the signals take their default action
- * again; undefined when the addon cannot (then they end this process as before). */
+/** From now on, every signal of forwarded_all but `except` (and of forwarded_sent, when another
+ * process sent it) goes to the launcher `pid`, those held first: as FORWARD_SIGNAL with its
+ * number when `queued` (a launcher started with it blocked), else as itself. The function
+ * returned stops it, and the signals take the actions they had again (their defaults; Node's
+ * ignored SIGPIPE); undefined when the addon cannot (then they end this process as before). */
 export function forwardAll(
   pid: number | undefined,
   queued: boolean,

@@ -2,7 +2,7 @@
 // network and seccomp outcomes, but sees the host's filesystem (minus the base's private
 // mounts: /proc, /dev, tmpfs), and the launcher records every syscall, path and address.
 import { callerCwd } from '../host/path-bytes.js'
-import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
+import { type ResolvedPolicy, sharedDirectoryAt, type ViewEntry } from '../policy/resolve.js'
 import { type ExitResult, spawnWith } from '../run/spawn.js'
 import type { SandboxEvent } from '../run/events.js'
 import { holdStartSignals, releaseStartGuard } from '../host/start-guard.js'
@@ -58,7 +58,16 @@ export function traceView(
   // A root caller's sandbox writes as the host's owners only where the base policy makes a bind
   // writable (an idmapped mount, plan/compile.ts) and in the working directory: the rest of the
   // host stays the host's, or the traced program would read every root-only file there.
-  const hostOnly = (path: string): ViewEntry => ({ ...rwBind(path), idmap: false })
+  // With host root's powers (`--host-root`) a writable host is every root-owned file: /usr/bin,
+  // /etc/passwd, cordon's own installation, a hard link to a setuid binary anywhere (helper-135),
+  // and so is a base's read-only bind made visible here (helper-136): only the working directory
+  // and the base's writable binds are writable then.
+  const readOnly = holdsHostRoot(base)
+  const hostOnly = (path: string): ViewEntry => ({
+    ...rwBind(path),
+    idmap: false,
+    ...(readOnly ? { readOnly } : {}),
+  })
   const exposed = base.filesystem.flatMap((e) =>
     e.kind === 'bind' && (hidden(e.dest) || !e.readOnly)
       ? [e.readOnly ? hostOnly(e.src) : rwBind(e.src)]
@@ -66,17 +75,47 @@ export function traceView(
   )
   // The working directory is where a learned program writes: writable as its owners, so a
   // root caller's learn sees the writes it must allow (the project's files are the caller's).
-  if (!exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(cwd, e.dest)))
+  // Not a directory that is or holds the host's shared ones, nor a system tree: from `/` (with
+  // --profile minimal or a policy, which the project guard lets through) that made the host's
+  // root writable as its owners, root's /etc/passwd included (helper-136).
+  if (
+    !hostTree(cwd) &&
+    !exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(cwd, e.dest))
+  )
     exposed.push(rwBind(cwd))
-  // With host root's powers (`--host-root`) a writable host root is every root-owned file:
-  // /usr/bin, /etc/passwd, cordon's own installation, a hard link to a setuid binary anywhere
-  // (helper-135). Only the working directory and the base's writable binds are writable then.
-  const root = holdsHostRoot(base) ? { ...hostOnly('/'), readOnly: true } : hostOnly('/')
   return {
     ...base,
-    filesystem: [root, ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
+    filesystem: [hostOnly('/'), ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
     landlock: { ...base.landlock, paths: [] },
   }
+}
+
+/** The system's own trees, which no learned program's working directory makes writable. */
+const SYSTEM_TREES = [
+  '/etc',
+  '/boot',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/proc',
+  '/sys',
+  '/dev',
+]
+const SYSTEM_USR = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'libexec', 'share', 'include']
+
+/** Whether dir is `/`, `/usr`, `/var`, a shared directory or one holding one (a home's parent,
+ * /tmp: policy/resolve.ts), or lies in a system tree. */
+function hostTree(dir: string): boolean {
+  return (
+    dir === '/usr' ||
+    dir === '/var' ||
+    sharedDirectoryAt(dir) !== undefined ||
+    SYSTEM_TREES.some((t) => under(dir, t)) ||
+    SYSTEM_USR.some((t) => under(dir, `/usr/${t}`))
+  )
 }
 
 /**

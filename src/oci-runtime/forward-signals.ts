@@ -16,7 +16,7 @@ export interface Forwarding {
    * when `queued`; without the addon, those Node can listen to, through `kill`. Until its end,
    * as runc passes them on until it exits: one after the launcher's end goes nowhere. */
   to(pid: number | undefined, queued: boolean, kill: (sig: NodeJS.Signals) => void): void
-  /** Where no launcher started (a failed start): the default actions back, and a signal held
+  /** Where no launcher started (a failed start): the actions they had back, and a signal held
    * takes its own now. */
   end(): void
 }

@@ -72,18 +72,25 @@ export function warnOwnInstall(
 
 /**
  * Learn and audit show the host's files writable by the sandbox's own ids (learn.ts traceView):
- * a plain user's cordon installation of their own, or one anyone may write, is among them, and
- * nothing said so (helper-135). Root's sandboxes run as an unprivileged id range, which cannot
- * write root's installation, and with host root's powers the host's files are read-only there.
- * The warning for such a view, or undefined.
+ * a plain user's cordon installation of their own or their group's, or one anyone may write, is
+ * among them, and nothing said so (helper-135). Root's sandboxes run as an unprivileged id
+ * range, which writes only what anyone may; with host root's powers (`hostRoot`) the host's
+ * files are read-only there. The warning for such a view, or undefined. Its directory alone is
+ * looked at: the files in it are as their owner made them.
  */
 export function tracedOwnInstall(
+  hostRoot = false,
   root: string = packageRoot,
   uid: number = process.getuid?.() ?? 0,
+  groups: readonly number[] = process.getgroups?.() ?? [],
 ): string | undefined {
-  if (uid === 0) return undefined
+  if (hostRoot) return undefined
   const st = statSync(fsPath(root), { throwIfNoEntry: false })
-  if (!st || (st.uid !== uid && !(st.mode & 0o002))) return undefined
+  const writable =
+    st !== undefined &&
+    ((st.mode & 0o002) !== 0 ||
+      (uid !== 0 && (st.uid === uid || ((st.mode & 0o020) !== 0 && groups.includes(st.gid)))))
+  if (!writable) return undefined
   return (
     `learn and audit show the host's files writable by your uid, cordon's own installation ${root} among them: ` +
     'the program can change the cordon you run next, outside any sandbox; learn on a trusted input, or run a ' +

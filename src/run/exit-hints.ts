@@ -2,19 +2,20 @@
 // program's messages nor its output, so a hint is given where the command and its status point
 // at a cause the sandbox made, with the flags that remove it.
 import { statSync } from 'node:fs'
+import { fsPath } from '../host/path-bytes.js'
 import { holdsHostRoot } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { hintedCommand } from './exit-hint-names.js'
 import { callerUid } from './state-dir.js'
 
-/** The hint for `command` ended with `code` in cwd, or undefined. */
+/** The hint for a command (its argv) ended with `code` in cwd, or undefined. */
 export function exitHint(
   policy: ResolvedPolicy,
-  command: string,
+  argv: readonly string[],
   code: number,
   cwd: string,
 ): string | undefined {
-  const kind = hintedCommand(command, code)
+  const kind = hintedCommand(argv, code)
   if (kind === 'git') return gitOwnerHint(policy, cwd)
   if (kind === 'network') return offlineHint(policy)
   return undefined
@@ -28,21 +29,34 @@ export function exitHint(
  * users' files the same way. Newcomers met it twice (helper-134 and the session before).
  */
 function gitOwnerHint(policy: ResolvedPolicy, cwd: string): string | undefined {
-  const owner = statSync(cwd, { throwIfNoEntry: false })?.uid
+  let owner: number | undefined
+  try {
+    owner = statSync(fsPath(cwd), { throwIfNoEntry: false })?.uid
+  } catch {
+    return undefined // unreadable: nothing to say, and the command's status stands
+  }
   const uid = callerUid()
+  const hostRoot = holdsHostRoot(policy)
   // Host root keeps its ids inside; a plain user's own project shows as theirs.
-  if (owner === undefined || ((uid !== 0 || holdsHostRoot(policy)) && owner === uid)) return undefined
+  if (owner === undefined || ((uid !== 0 || hostRoot) && owner === uid)) return undefined
+  const why =
+    uid === 0 && !hostRoot
+      ? "root's files show as `nobody` inside"
+      : "the project's owner shows as another user inside"
   return (
-    `if git said "detected dubious ownership": ${uid === 0 ? "root's files show as `nobody` inside" : "the project's owner shows as another user inside"}, ` +
-    `and git's own fix (git config --global) does not reach the sandbox's HOME; trust this directory for the run with ` +
+    `if git said "detected dubious ownership": ${why}, and git's own fix (git config --global) does not reach ` +
+    "the sandbox's HOME; trust this directory for the run with " +
     '`--env GIT_CONFIG_COUNT=1 --env GIT_CONFIG_KEY_0=safe.directory --env GIT_CONFIG_VALUE_0="$PWD"` (README: git)'
   )
 }
 
-/** A package manager or downloader that failed in a sandbox without the network (the default):
- * npm retried for a minute and ended with EAI_AGAIN, its log in the private /tmp that went with
- * the run, and nothing said the network was off (helper-134). */
+/** A package manager or downloader that failed fetching in a sandbox without the network (the
+ * default): npm retried for a minute and ended with EAI_AGAIN, its log in the private /tmp that
+ * went with the run, and nothing said the network was off (helper-134). */
 function offlineHint(policy: ResolvedPolicy): string | undefined {
   if (policy.network === 'host') return undefined
-  return `the sandbox has no network (\`--net ${policy.network}\`${policy.network === 'none' ? ', the default' : ''}): \`--net host\` gives it the host's`
+  return (
+    `if it needed the network: the sandbox has none (\`--net ${policy.network}\`${policy.network === 'none' ? ', the default' : ''}); ` +
+    "`--net host` gives it the host's"
+  )
 }

@@ -93,6 +93,35 @@ describe('audit and learn views (root caller)', { skip: isRoot ? false : 'needs 
   mkdirSync(dir, { recursive: true })
   after(() => rmSync(dir, { recursive: true, force: true }))
   modes('root', (args) => cordon(args, { cwd: dir, timeout: 120_000 }), dir)
+  // From `/` (a profile or policy other than the default: the project guard lets it through)
+  // the working directory's writable bind was the host's root, idmapped: root's /etc/passwd
+  // writable as host root (helper-136). A directory that holds shared ones is not made writable.
+  test('root: learn and audit from / leave root-owned files unwritable', () => {
+    for (const hostRoot of [[], ['--host-root']])
+      for (const args of [
+        ['run', '--audit'],
+        ['learn', '-o', `${dir}/learned-root.yaml`],
+      ]) {
+        const r = cordon(
+          [
+            args[0]!,
+            '--profile',
+            'minimal',
+            ...hostRoot,
+            ...args.slice(1),
+            '--',
+            'sh',
+            '-c',
+            'test -w /etc/passwd && echo W; echo done',
+          ],
+          {
+            cwd: '/',
+            timeout: 120_000,
+          },
+        )
+        assert.equal(r.stdout, 'done\n', `${args[0]} ${hostRoot.join('')}: ${r.stderr}`)
+      }
+  })
   modes(
     'root --host-root',
     (args) => cordon([args[0]!, '--host-root', ...args.slice(1)], { cwd: dir, timeout: 120_000 }),

@@ -123,15 +123,25 @@ describe("a writable bind holding cordon's own installation", () => {
 // Learn and audit show the host's files writable by the sandbox's own ids (learn.ts traceView):
 // a plain user's own installation is among them, and nothing said so (helper-135).
 describe("cordon's own installation in the traced view", () => {
-  test('said for a plain user who owns it or where anyone may write it; never for root', (t) => {
+  test("said where the sandbox's ids may write it; never under host root's read-only view", (t) => {
     const { install } = projectWithInstall(t)
     const uid = process.getuid?.() ?? 0
+    const other = uid + 12345
     chmodSync(install, 0o755)
     if (uid !== 0)
-      assert.match(tracedOwnInstall(install, uid) ?? '', /cordon's own installation .* among them/)
-    assert.equal(tracedOwnInstall(install, 0), undefined, "root's id range cannot write root's files")
-    assert.equal(tracedOwnInstall(install, uid + 12345), undefined, "another's, mode 0755")
+      assert.match(tracedOwnInstall(false, install, uid) ?? '', /cordon's own installation .* among them/)
+    assert.equal(tracedOwnInstall(false, install, 0), undefined, "root's id range cannot write root's files")
+    assert.equal(tracedOwnInstall(false, install, other), undefined, "another's, mode 0755")
+    chmodSync(install, 0o775)
+    const gid = process.getgid?.() ?? 0
+    assert.match(
+      tracedOwnInstall(false, install, other, [gid]) ?? '',
+      /learn on a trusted input/,
+      'its group',
+    )
     chmodSync(install, 0o777)
-    assert.match(tracedOwnInstall(install, uid + 12345) ?? '', /learn on a trusted input/)
+    assert.match(tracedOwnInstall(false, install, other) ?? '', /learn on a trusted input/, 'anyone')
+    assert.match(tracedOwnInstall(false, install, 0) ?? '', /learn on a trusted input/, 'root: anyone may')
+    assert.equal(tracedOwnInstall(true, install, 0), undefined, 'host root: the view is read-only')
   })
 })

@@ -91,25 +91,28 @@ describe('everyday programs', () => {
 
     // npm under the default --net none retried for a minute and ended with EAI_AGAIN, its log
     // in the private /tmp, and nothing said the network was off (helper-134). A package manager
-    // or downloader that fails gets the flag; one that succeeds, or has the network, does not.
-    test(`a package manager that fails without the network is told so, as ${c.who}`, () => {
+    // that fails fetching gets the flag; one that succeeds, fails at something else (helper-136:
+    // `npm test`), is not there (127), or has the network, does not.
+    test(`a package manager that fails fetching without the network is told so, as ${c.who}`, () => {
       const bin = `${dir}/net-${c.who.replace(/\W/g, '')}`
       mkdirSync(bin, { recursive: true })
       chmodSync(bin, 0o755)
-      writeFileSync(`${bin}/npm`, '#!/bin/sh\nexit "$1"\n', { mode: 0o755 })
-      const failed = c.run(['run', '--', './npm', '1'], bin)
+      // Exits with its last argument.
+      writeFileSync(`${bin}/npm`, '#!/bin/sh\nfor a; do c=$a; done; exit "$c"\n', { mode: 0o755 })
+      const failed = c.run(['run', '--', './npm', 'install', '1'], bin)
       assert.equal(failed.status, 1, failed.stderr)
       assert.match(
         failed.stderr,
-        /hint: the sandbox has no network \(`--net none`, the default\): `--net host`/,
+        /hint: if it needed the network: the sandbox has none \(`--net none`, the default\); `--net host`/,
       )
+      assert.doesNotMatch(c.run(['run', '-q', '--', './npm', 'install', '1'], bin).stderr, /hint/, '-q')
       for (const args of [
-        ['./npm', '0'],
-        ['--net', 'host', '--', './npm', '1'],
-      ]) {
-        const r = c.run(['run', ...(args[0] === '--net' ? args : ['--', ...args])], bin)
-        assert.doesNotMatch(r.stderr, /hint/, args.join(' '))
-      }
+        ['--', './npm', 'install', '0'],
+        ['--', './npm', 'test', '1'],
+        ['--', './npm', 'install', '127'],
+        ['--net', 'host', '--', './npm', 'install', '1'],
+      ])
+        assert.doesNotMatch(c.run(['run', ...args], bin).stderr, /hint/, args.join(' '))
     })
 
     /** A fresh writable project for one test, world-writable so the plain user's sandbox can use it. */

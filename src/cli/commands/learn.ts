@@ -13,7 +13,7 @@ import { validatePolicy } from '../../policy/parse.js'
 import { resolvePolicy } from '../../policy/resolve.js'
 import { describeStepError, isStep } from '../../run/launcher-steps.js'
 import type { ExitResult } from '../../run/sandbox-process.js'
-import { enforcedSeccomp } from '../../policy/effective.js'
+import { enforcedSeccomp, holdsHostRoot } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { note, setQuiet, warn } from '../output.js'
 import { tracedOwnInstall } from '../../plan/own-install.js'
@@ -156,7 +156,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
 
   let code = 0
   if (command) {
-    const own = tracedOwnInstall()
+    const own = tracedOwnInstall(holdsHostRoot(base))
     if (own) warn(`warning: policy: ${own}`)
     const started = Date.now()
     // Progress only for a person watching: a terminal, and neither --quiet nor --json.

@@ -19,7 +19,7 @@ import { encodePlan } from '../../plan/encode.js'
 import { takeKilledMark } from '../../run/registry.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, metricsLinger, openSession, syscallList } from '../monitor-flags.js'
 import { EVENT_HELP, EVENT_OPTIONS, EventOutput } from '../event-output.js'
-import { setQuiet, warn } from '../output.js'
+import { note, setQuiet, warn } from '../output.js'
 import { limitsBeyondHost, REASONS, report, reportEnd, reportEnforcement } from '../run-report.js'
 import { guardStdout } from '../dispatch.js'
 import {
@@ -30,7 +30,7 @@ import {
   policyFromFlags,
 } from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
-import { seccompExtras } from '../../policy/effective.js'
+import { holdsHostRoot, seccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
 import { compileForOneRun } from '../../run/prepare.js'
 import { exitHint } from '../../run/exit-hints.js'
@@ -144,7 +144,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if ((values.backend !== undefined && values.backend !== 'native') || values.audit)
       for (const message of [
         ...(warnOwnInstall(policy).warnings ?? []),
-        ...(values.audit ? [tracedOwnInstall()] : []),
+        ...(values.audit ? [tracedOwnInstall(holdsHostRoot(policy))] : []),
       ])
         if (message) report({ event: 'warning', step: 'policy', message }, out)
     if (values.backend !== undefined && values.backend !== 'native') {
@@ -245,8 +245,8 @@ async function runNative(
   await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
-  const hint = out.human && exitHint(policy, command, result.code, callerCwd())
-  if (hint) warn(`hint: ${hint}`)
+  const hint = out.human && exitHint(policy, [command, ...args], result.code, callerCwd())
+  if (hint) note(`hint: ${hint}`)
   if (filing && reads && status && (result.reason === 'exited' || result.reason === 'signal'))
     fileRun(filing.key, reads, policy, child, status, [command, ...args])
   endAsTheCommand(result)
