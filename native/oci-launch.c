@@ -471,14 +471,19 @@ static void job_signals(void (*action)(int))
 			signal(sig, action);
 }
 
-static noreturn void serve(int sock, int foreground)
+/* `caller_mask`: the caller's signal mask, to restore once the job's signals are ignored (a
+ * foreground `run`), or NULL. */
+static noreturn void serve(int sock, const sigset_t *caller_mask)
 {
 	signal(SIGPIPE, SIG_IGN);
 	/* From the start, not from Node's request on: Node holds the job's signals from early in
 	 * its start and passes them on once the launcher runs, and a job-wide one in between ended
-	 * this process, and the run with it (helper-133). */
-	if (foreground)
+	 * this process, and the run with it (helper-133). Blocked since before the fork (CI36: one
+	 * right after it ended this process): setting SIG_IGN discards one pending. */
+	if (caller_mask) {
 		job_signals(SIG_IGN);
+		sigprocmask(SIG_SETMASK, caller_mask, NULL);
+	}
 	char *buf;
 	size_t len, n;
 	/* EOF: Node took another path, failed, or ended. */
@@ -526,15 +531,22 @@ int launch_helper_start(int foreground)
 	}
 	char value[16];
 	snprintf(value, sizeof value, "%d", node_end);
+	sigset_t all, mask;
+	sigfillset(&all);
+	if (foreground)
+		sigprocmask(SIG_BLOCK, &all, &mask);
 	pid_t pid = fork();
+	if (pid == 0) {
+		close(node_end);
+		serve(sv[1], foreground ? &mask : NULL);
+	}
+	/* Here a signal blocked meanwhile takes its action now, as it would have before. */
+	if (foreground)
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pid < 0) {
 		close(node_end);
 		close(sv[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		close(node_end);
-		serve(sv[1], foreground);
 	}
 	close(sv[1]);
 	if (setenv(LAUNCH_FD_ENV, value, 1)) {
