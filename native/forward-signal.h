@@ -82,6 +82,12 @@ static inline int forwarded_sent(int sig)
 	}
 }
 
+/* Every signal --all-signals may pass on: always, or when sent. */
+static inline int forwarded_any(int sig)
+{
+	return forwarded_all(sig) || forwarded_sent(sig);
+}
+
 /* Whether a signal with this si_code and si_pid came from another process: kill(2),
  * sigqueue(3), tgkill(2). The kernel's own (a fault, SI_KERNEL) have a positive code; the few
  * it sends as SI_USER (SIGPIPE, SIGXFSZ: send_sig) carry the receiver's pid, as do the

@@ -963,7 +963,7 @@ static struct {
 
 static int is_forwarded(int sig)
 {
-	if (all_signals && (forwarded_all(sig) || forwarded_sent(sig)))
+	if (all_signals && forwarded_any(sig))
 		return 1;
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		if (forwarded[i] == sig)
@@ -989,6 +989,14 @@ static int from_forwarder(const struct signalfd_siginfo *si)
 	       (by == getppid() || (forwarder && by == forwarder));
 }
 
+/* Whether si came without its sender: over the user's RLIMIT_SIGPENDING the kernel keeps a
+ * legacy signal queued by sigqueue or tgkill (and any real-time one sent by kill) but not who
+ * sent it, and delivers it as SI_USER from pid 0. */
+static int sender_lost(const struct signalfd_siginfo *si)
+{
+	return si->ssi_code == SI_USER && si->ssi_pid == 0;
+}
+
 /* Whether si is a copy of a signal already passed on (above). Else it is remembered as one. */
 static int is_copy(const struct signalfd_siginfo *si)
 {
@@ -1002,7 +1010,7 @@ static int is_copy(const struct signalfd_siginfo *si)
 	/* Over the user's RLIMIT_SIGPENDING the kernel delivers a signal without its sender (pid 0):
 	 * from either side, so a copy of the one passed on just before (helper-132: a job-wide
 	 * real-time signal reached the command twice once the sandbox had filled the limit). */
-	if (si->ssi_code == SI_USER && si->ssi_pid == 0)
+	if (sender_lost(si))
 		from_parent = !passed[sig].from_parent;
 	long long now = now_ms();
 	/* cordon forwards what it got after the direct one was sent: a direct signal that follows a
@@ -1029,8 +1037,7 @@ static int is_copy(const struct signalfd_siginfo *si)
 static int is_freeze_request(const struct signalfd_siginfo *si)
 {
 	return si->ssi_signo == FREEZE_SIGNAL &&
-	       ((si->ssi_code == SI_QUEUE && si->ssi_int == FREEZE_REQUEST) ||
-		(si->ssi_code == SI_USER && si->ssi_pid == 0));
+	       ((si->ssi_code == SI_QUEUE && si->ssi_int == FREEZE_REQUEST) || sender_lost(si));
 }
 
 /* Whether si (unwrapped, if a forward) is a signal for the command: not a copy of one passed on
@@ -1327,8 +1334,7 @@ int main(int argc, char **argv)
 	/* FORWARD_SIGNAL and FREEZE_SIGNAL stay the launcher's own (below): both come as the
 	 * payload of a forward when the caller's side sends them. */
 	for (int sig = 1; all_signals && sig < _NSIG; sig++)
-		if ((forwarded_all(sig) || forwarded_sent(sig)) && sig != FORWARD_SIGNAL &&
-		    sig != FREEZE_SIGNAL)
+		if (forwarded_any(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
 			sigaddset(&forward, sig);
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);

@@ -467,7 +467,7 @@ static int next_request(int sock, char **payload, size_t *len)
 static void job_signals(void (*action)(int))
 {
 	for (int sig = 1; sig < _NSIG; sig++)
-		if ((forwarded_all(sig) || forwarded_sent(sig) || sig == SIGTSTP) && sig != SIGPIPE)
+		if ((forwarded_any(sig) || sig == SIGTSTP) && sig != SIGPIPE)
 			signal(sig, action);
 }
 
@@ -532,9 +532,10 @@ int launch_helper_start(int foreground)
 	char value[16];
 	snprintf(value, sizeof value, "%d", node_end);
 	sigset_t all, mask;
-	sigfillset(&all);
-	if (foreground)
+	if (foreground) {
+		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, &mask);
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(node_end);

@@ -355,7 +355,7 @@ static void forward_one(int sig)
 }
 
 /* Each signal held: sent on to fd, or, with none (the start failed), raised here, where it
- * takes its default action; or dropped (drop). */
+ * takes the action it had before forwardAll; or dropped (drop). */
 static void drain_held(int fd, int drop)
 {
 	for (int sig = 1; sig < _NSIG; sig++)
@@ -407,7 +407,7 @@ static int forward_take(const sigset_t *except)
 	struct sigaction sa = { .sa_handler = forward_one, .sa_flags = SA_RESTART }, old;
 	sigemptyset(&sa.sa_mask);
 	for (int sig = 1; sig < _NSIG; sig++) {
-		if (!(forwarded_all(sig) || forwarded_sent(sig)) || sigismember(except, sig) == 1 ||
+		if (!forwarded_any(sig) || sigismember(except, sig) == 1 ||
 		    sigismember(&forward_taken, sig) == 1 || sigaction(sig, NULL, &old))
 			continue;
 		if (sig == SIGPROF && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
@@ -430,8 +430,8 @@ static int forward_take(const sigset_t *except)
 }
 
 /* The actions back; a signal still held takes the one it had now (the start it waited for
- * failed: its default, Node's ignored SIGPIPE). One counted after its launcher was known (another thread's handler, racing the
- * switch) is not held: it is dropped. */
+ * failed: its default, Node's ignored SIGPIPE). One counted after its launcher was known
+ * (another thread's handler, racing the switch) is not held: it is dropped. */
 static void forward_stop(void)
 {
 	int holding = forward_holding;

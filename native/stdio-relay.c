@@ -835,7 +835,7 @@ static int ends_wait(int sig)
 {
 	/* Every one cordon passes on ends a program by default, but SIGWINCH, which is not in the
 	 * set (helper-132: SIGALRM and the real-time ones waited for the reader). */
-	return forwarded_all(sig) || forwarded_sent(sig);
+	return forwarded_any(sig);
 }
 
 static int out_reap(void)
