@@ -294,7 +294,7 @@ static void exec_prepare(const struct command *cmd)
 	signal(SIGPIPE, SIG_DFL);
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
 		signal(sig, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
+	sigmask_raw(SIG_SETMASK, &cmd->saved_mask, NULL); /* glibc's own two as they were too */
 }
 
 noreturn void command_exec(const struct command *cmd)

@@ -176,11 +176,24 @@ static void put_int_field(struct line *l, const char *key, long value)
 	put_raw(l, num);
 }
 
+/* A signal's name: glibc's, else as bash's `kill -l` and runc name the real-time ones (SIGRTMIN
+ * is glibc's 34; SIGRTMIN+1 to +15, then SIGRTMAX-14 to SIGRTMAX), and glibc's own two as SIG32
+ * and SIG33: "SIGUNKNOWN" left a person to work the number out of the status. */
 static void put_signal_field(struct line *l, const char *key, int signal)
 {
-	char name[16];
+	char name[24];
 	const char *abbrev = sigabbrev_np(signal);
-	snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
+	int min = SIGRTMIN, max = SIGRTMAX;
+	if (abbrev)
+		snprintf(name, sizeof name, "SIG%s", abbrev);
+	else if (signal == min || signal == max)
+		snprintf(name, sizeof name, "SIGRT%s", signal == min ? "MIN" : "MAX");
+	else if (signal > min && signal < max && signal - min <= (max - min) / 2)
+		snprintf(name, sizeof name, "SIGRTMIN+%d", signal - min);
+	else if (signal > min && signal < max)
+		snprintf(name, sizeof name, "SIGRTMAX-%d", max - signal);
+	else
+		snprintf(name, sizeof name, "SIG%d", signal);
 	put_field(l, key, name);
 }
 

@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* sig with value as its payload, from this process (SI_QUEUE, as sigqueue(3) sends it): for
@@ -86,6 +87,35 @@ static inline int forwarded_sent(int sig)
 static inline int forwarded_any(int sig)
 {
 	return forwarded_all(sig) || forwarded_sent(sig);
+}
+
+/* glibc's own two, SIGCANCEL (32) and SIGSETXID (33): its sigaddset, sigdelset and sigprocmask
+ * refuse them or leave them out, and a program of several threads (Node) handles them itself;
+ * a single-threaded one, cordon's launcher among them, dies of either at its default action. A
+ * job-wide `kill -33 -PGID` then ended the launcher and not the command: `cordon run` exited 125
+ * without a word, where unsandboxed the command would have had the signal (runc passes 33 on:
+ * Go's runtime catches every signal). So --all-signals passes them on too, set in masks by their
+ * bits (add_raw) and blocked by the system call itself (sigmask_raw); the launcher makes no
+ * thread, so glibc never needs them there. The command gets the mask cordon was started with. */
+static inline int glibc_own(int sig)
+{
+	return sig == 32 || sig == 33;
+}
+
+/* sigaddset for any signal, glibc's own included. */
+static inline void add_raw(sigset_t *set, int sig)
+{
+	unsigned long *word = (unsigned long *)(void *)set;
+	unsigned bits = 8 * sizeof *word;
+	word[(unsigned)(sig - 1) / bits] |= 1UL << ((unsigned)(sig - 1) % bits);
+}
+
+/* sigprocmask, glibc's own included: the kernel's mask is 8 bytes (_NSIG 65). */
+static inline int sigmask_raw(int how, const sigset_t *set, sigset_t *old)
+{
+	if (old)
+		sigemptyset(old); /* the kernel fills its 8 bytes of glibc's 128 */
+	return (int)syscall(SYS_rt_sigprocmask, how, set, old, (_NSIG - 1) / 8);
 }
 
 /* Whether a signal with this si_code and si_pid came from another process: kill(2),

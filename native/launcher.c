@@ -963,7 +963,7 @@ static struct {
 
 static int is_forwarded(int sig)
 {
-	if (all_signals && forwarded_any(sig))
+	if (all_signals && (forwarded_any(sig) || glibc_own(sig)))
 		return 1;
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		if (forwarded[i] == sig)
@@ -1334,7 +1334,9 @@ int main(int argc, char **argv)
 	/* FORWARD_SIGNAL and FREEZE_SIGNAL stay the launcher's own (below): both come as the
 	 * payload of a forward when the caller's side sends them. */
 	for (int sig = 1; all_signals && sig < _NSIG; sig++)
-		if (forwarded_any(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
+		if (glibc_own(sig))
+			add_raw(&forward, sig);
+		else if (forwarded_any(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
 			sigaddset(&forward, sig);
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);
@@ -1342,7 +1344,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTSTP); /* job_control: the launcher itself is not stopped */
 	sigaddset(&mask, SIGCONT);
 	sigaddset(&mask, FORWARD_SIGNAL);
-	sigprocmask(SIG_BLOCK, &mask, &cmd.saved_mask);
+	sigmask_raw(SIG_BLOCK, &mask, &cmd.saved_mask);
 	sigdelset(&cmd.saved_mask, FORWARD_SIGNAL); /* blocked from the start (forward-signal.h) */
 
 	int audit_fd = -1;

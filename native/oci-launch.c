@@ -94,7 +94,7 @@ static void reset_signals(void)
 			signal(sig, SIG_DFL); /* EINVAL for the few that cannot be set: fine */
 	sigemptyset(&mask);
 	sigaddset(&mask, FORWARD_SIGNAL);
-	sigprocmask(SIG_SETMASK, &mask, NULL);
+	sigmask_raw(SIG_SETMASK, &mask, NULL); /* glibc's own two too, which the helper blocks */
 }
 
 /* The open files limit Node gave the launcher: Node raises its own soft limit at start-up
@@ -482,7 +482,13 @@ static noreturn void serve(int sock, const sigset_t *caller_mask)
 	 * right after it ended this process): setting SIG_IGN discards one pending. */
 	if (caller_mask) {
 		job_signals(SIG_IGN);
-		sigprocmask(SIG_SETMASK, caller_mask, NULL);
+		/* glibc's own two, which glibc lets no one ignore: blocked for this process's life
+		 * (forward-signal.h glibc_own; a job-wide 33 ended it, and left the container
+		 * running with no one to report it). The launcher's start gives it them back. */
+		sigset_t keep = *caller_mask;
+		add_raw(&keep, 32);
+		add_raw(&keep, 33);
+		sigmask_raw(SIG_SETMASK, &keep, NULL);
 	}
 	char *buf;
 	size_t len, n;
@@ -534,7 +540,9 @@ int launch_helper_start(int foreground)
 	sigset_t all, mask;
 	if (foreground) {
 		sigfillset(&all);
-		sigprocmask(SIG_BLOCK, &all, &mask);
+		add_raw(&all, 32); /* which glibc leaves out of a filled set */
+		add_raw(&all, 33);
+		sigmask_raw(SIG_BLOCK, &all, &mask);
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -543,7 +551,7 @@ int launch_helper_start(int foreground)
 	}
 	/* Here a signal blocked meanwhile takes its action now, as it would have before. */
 	if (foreground)
-		sigprocmask(SIG_SETMASK, &mask, NULL);
+		sigmask_raw(SIG_SETMASK, &mask, NULL);
 	if (pid < 0) {
 		close(node_end);
 		close(sv[1]);

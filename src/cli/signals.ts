@@ -48,8 +48,8 @@ const ENDS_QUIETLY = new Set<NodeJS.Signals>([
  * SIGINT (one that exits 130 handled it, and the loop goes on: helper-111), and Python's
  * `returncode` is -2 rather than 130. A signal whose default action dumps core (SIGQUIT,
  * SIGSEGV) stays 128+N: a core of cordon's own would be wrong. */
-export function endAsTheCommand(result: { reason: string; signal: NodeJS.Signals | undefined }): void {
-  const signal = result.signal
+export function endAsTheCommand(result: { reason: string; signal: string | undefined }): void {
+  const signal = result.signal as NodeJS.Signals | undefined // checked: one of ENDS_QUIETLY
   if (result.reason !== 'signal' || !signal || !ENDS_QUIETLY.has(signal)) return
   process.once('exit', () => {
     // A listener left would catch it; with none, libuv puts the default action back (Node

@@ -43,7 +43,7 @@ export type SandboxEvent =
   | { event: 'pids-limit'; refused: number }
   /** Landlock enforced at this ABI, or unavailable (abi 0, with the errno's name). */
   | { event: 'landlock'; abi: number; errno?: number; code?: string }
-  | { event: 'exit'; code: number; signal?: NodeJS.Signals }
+  | { event: 'exit'; code: number; signal?: SignalName }
   /** A process of the sandbox ran a program or ended (spawn option `processEvents`): from the
    * kernel's proc connector, or by polling /proc inside a user namespace (exits without status). */
   | {
@@ -55,7 +55,7 @@ export type SandboxEvent =
       /** The program, as a host path. */
       exe?: string
       code?: number
-      signal?: NodeJS.Signals
+      signal?: SignalName
       source: 'connector' | 'polling'
     }
   /** Processes and threads the sandbox created since the previous spawn event, observed without
@@ -68,6 +68,12 @@ export type SandboxEvent =
   /** Exact totals per syscall since the start, every 250 ms while they change and at the end;
    * `dropped` counts syscall events the launcher shed because the reader was too slow. */
   | { event: 'syscall-counts'; counts: Record<string, number>; handled: number; dropped: number }
+
+/** A signal's name: Node's, or for those Node has none for, as bash's `kill -l` and runc name
+ * them: `SIGRTMIN` (34) to `SIGRTMIN+15`, `SIGRTMAX-14` to `SIGRTMAX` (64), and glibc's own two as
+ * `SIG32` and `SIG33`. */
+export type SignalName =
+  NodeJS.Signals | 'SIGRTMIN' | 'SIGRTMAX' | `SIGRTMIN+${number}` | `SIGRTMAX-${number}` | 'SIG32' | 'SIG33'
 
 /** Every event's name: `'started' | 'error' | … | 'syscall-counts'`. */
 export type SandboxEventName = SandboxEvent['event']

@@ -470,8 +470,10 @@ class AddonProcess extends EventEmitter implements LauncherProcess {
     // A failed wait (no such child: not ours to reap) leaves both null, as a lost status.
     if (w.length === 2) {
       const [code, signal] = w
-      this.exitCode = code >= 0 ? code : null
       this.signalCode = signal >= 0 ? signalName(signal) : null
+      // One Node has no name for (glibc's 32 and 33, the real-time ones) as a shell tells it,
+      // 128+N: child_process says 0 and null, and this said 125 (cordon failed) with no word.
+      this.exitCode = code >= 0 ? code : signal > 0 && !this.signalCode ? 128 + signal : null
     }
     this.stdin?.destroy()
     this.emit('exit', this.exitCode, this.signalCode)

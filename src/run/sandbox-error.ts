@@ -2,7 +2,7 @@
 // can tell "the command failed" from "cordon failed" and still read what it printed.
 import { CordonError, type ErrorCode } from '../errors.js'
 import { escapeControl } from './escape.js'
-import type { SandboxEvent } from './events.js'
+import type { SandboxEvent, SignalName } from './events.js'
 import { describeStepError, isStep } from './launcher-steps.js'
 import type { ExitReason, ExitResult } from './spawn.js'
 
@@ -20,7 +20,7 @@ export interface FailedRun extends ExitResult {
 export class SandboxError extends CordonError {
   /** The command's status (128+N for signal N; 125 cordon failed; 126/127 not executable/found). */
   readonly exitCode: number
-  readonly signal: NodeJS.Signals | undefined
+  readonly signal: SignalName | undefined
   readonly reason: ExitReason
   readonly stdout: string
   readonly stderr: string

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream'
 import type { Cgroup, Events, Stats } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
 import type { EventStream } from './event-stream.js'
-import type { EventOf, SandboxEvent } from './events.js'
+import type { EventOf, SandboxEvent, SignalName } from './events.js'
 import type { LauncherProcess } from './launcher-process.js'
 
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'aborted' | 'setup'
@@ -14,7 +14,8 @@ export type ExitReason = 'exited' | 'signal' | 'oom' | 'pids' | 'timeout' | 'abo
 export interface ExitResult {
   /** The command's status (128+N for signal N); 125 when cordon failed; 126/127 not executable/found. */
   code: number
-  signal: NodeJS.Signals | undefined
+  /** The signal that ended the command, by name (Node's, or `SIGRTMIN+6`-style for the rest). */
+  signal: SignalName | undefined
   /** Why it ended: exited, signal, oom (memory limit), pids (limit hit), timeout, aborted (the
    * `signal` option), setup (the command never ran: a setup step failed, or it was not found
    * or not executable; `error` says which). */
@@ -148,7 +149,7 @@ export class SandboxChild extends EventEmitter<SandboxProcessEvents> implements 
 
 function reasonFor(
   code: number,
-  signal: NodeJS.Signals | undefined,
+  signal: SignalName | undefined,
   killedFor: 'timeout' | 'aborted' | undefined,
   events: Events | undefined,
   error: EventOf<'error'> | undefined,
@@ -192,6 +193,12 @@ export function exitResult(
     error: stream.lastError,
     durationMs,
   }
+}
+
+/** signal when Node has a name for it (what ChildProcess's `signalCode` may hold), else
+ * undefined: a real-time signal's status is its 128+N alone, as child_process's. */
+export function nodeSignal(signal: SignalName | undefined): NodeJS.Signals | undefined {
+  return signal !== undefined && signal in constants.signals ? (signal as NodeJS.Signals) : undefined
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

@@ -25,7 +25,7 @@ import { publish } from './publish.js'
 import { sandboxStopped, freezeSandbox, killFrozen, thawSandbox } from './process-tree.js'
 import type { Cgroup } from '../cgroup/driver.js'
 import type { CgroupAccess } from '../cgroup/select.js'
-import { type Control, type ExitResult, exitResult, SandboxChild } from './sandbox-process.js'
+import { type Control, type ExitResult, exitResult, nodeSignal, SandboxChild } from './sandbox-process.js'
 import { newId, openRegistry, register } from './registry.js'
 import { ensureStateDirs } from './state-dir.js'
 import { isoTime } from '../host/iso-time.js'
@@ -431,8 +431,9 @@ function settle(
       ending.release()
       const result = exitResult(stream, code, signal, ending.killedFor(), durationMs, events, stats)
       resolve(result)
-      sandbox.exitCode = result.signal ? null : result.code
-      sandbox.signalCode = result.signal ?? null
+      const named = nodeSignal(result.signal)
+      sandbox.exitCode = named ? null : result.code
+      sandbox.signalCode = named ?? null
       if (result.reason === 'setup' && result.error)
         sandbox.fail(
           new CordonError(

@@ -154,6 +154,18 @@ describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => 
         assert.equal(out, 'ready\ntotal 1\n')
       })
 
+    // glibc's own 33, which glibc lets no program ignore: the launch helper died of it, and the
+    // container ran on with nothing left to report its end (status 1, still listed). Passed on,
+    // it meets the container's pid 1 without a handler and is dropped, as under runc.
+    test(`a job-wide 33 leaves the runtime and the container running, as under runc, through ${way.name}`, async (t) => {
+      const b = makeBundle(['sh', '-c', 'echo ready; sleep 1; echo slept'])
+      t.after(() => b.cleanup())
+      const { code, out } = await interruptWhenReady(way.cmd, runArgs(way, b, `g33-${process.pid}`), 33)
+      assert.equal(code, 0, `cordon-oci ended with ${code} (null: killed by the signal)`)
+      assert.equal(out, 'ready\nslept\n')
+      assert.equal(oci(b, ['list', '-q']).stdout.trim(), '', 'nothing left behind')
+    })
+
     // Between the launcher's start and the install of the forwarding, a signal Node does not
     // listen to ended cordon-oci and left the container running with nothing to manage it (no
     // `list`, `delete` a no-op: helper-131). The addon holds every such signal from the start

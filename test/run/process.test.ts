@@ -29,6 +29,12 @@ describe('exit status and signals', () => {
     { name: 'exit 3', script: 'exit 3', code: 3, signal: undefined },
     { name: 'killed by SIGKILL', script: 'kill -KILL $$', code: 137, signal: 'SIGKILL' },
     { name: 'killed by SIGSEGV', script: 'kill -SEGV $$', code: 139, signal: 'SIGSEGV' },
+    // Named as bash's `kill -l` and runc name them: the event said SIGUNKNOWN, and learn that
+    // "the command was killed by SIGUNKNOWN".
+    { name: 'killed by SIGRTMIN+6', script: 'kill -40 $$', code: 168, signal: 'SIGRTMIN+6' },
+    { name: 'killed by SIGRTMAX-14', script: 'kill -50 $$', code: 178, signal: 'SIGRTMAX-14' },
+    { name: 'killed by SIGRTMAX', script: 'kill -64 $$', code: 192, signal: 'SIGRTMAX' },
+    { name: 'killed by 33, glibc\u2019s own', script: 'kill -33 $$', code: 161, signal: 'SIG33' },
   ]
   for (const c of cases)
     test(`propagates ${c.name}`, async () => {
@@ -36,6 +42,14 @@ describe('exit status and signals', () => {
       assert.equal(r.code, c.code)
       assert.equal(r.signal, c.signal)
     })
+
+  // ChildProcess's fields hold the signals Node has names for; another is its status alone.
+  test('spawn() tells a real-time signal by its status', async () => {
+    const p = spawn(policy, 'sh', ['-c', 'kill -40 $$'], { ...ctx, stdio: 'ignore' })
+    const [code, signal] = await new Promise<unknown[]>((r) => p.once('exit', (...a) => r(a)))
+    assert.deepEqual([code, signal, p.exitCode, p.signalCode], [168, null, 168, null])
+    assert.equal((await p.exited).reason, 'signal')
+  })
 
   test('the CLI exits with the command status, 126 and 127', () => {
     assert.equal(cordon(['run', '--', 'sh', '-c', 'exit 42']).status, 42)

@@ -198,6 +198,23 @@ for (const c of callers())
           assert.equal(r.stdout, 'rc=135\nready\n', `the command dies of it: ${r.stderr}`)
         })
 
+        // glibc's own 33 (SIGSETXID), which glibc lets no program block or handle: the launcher,
+        // of one thread, died of it, and cordon exited 125 without a word, where unsandboxed the
+        // command gets it. One of one thread dies of it; Node, which glibc gives a handler, lives.
+        test('a job-wide 33 reaches the command, under run, learn and --audit, and only the command', () => {
+          for (const args of [
+            `run -q ${m.flags}`,
+            `learn -o policy.yaml ${m.flags}`,
+            `run -q --audit ${m.flags}`,
+          ]) {
+            const r = shell(direct(args, 'kill -33 $L $N; ', 'sh -c "echo ready; sleep 5"'), dir, c.user)
+            assert.equal(r.stdout, 'rc=161\nready\n', `${args}: ${r.stderr}`)
+          }
+          const node = `node -e 'console.log("ready"); setTimeout(() => console.log("alive"), 1500)'`
+          const r = shell(direct(`run -q ${m.flags}`, 'kill -33 $L $N; ', node), dir, c.user)
+          assert.equal(r.stdout, 'rc=0\nready\nalive\n', r.stderr)
+        })
+
         // Copies are dropped, not the same signal sent again: a second Ctrl-C is a second one.
         test('a job-wide signal sent twice reaches the command twice', () => {
           const r = shell(script(m.flags, 2), dir, c.user)

@@ -52,7 +52,7 @@ const CUT: Partial<Record<ExitReason, string>> = {
 function report(
   violations: Violation[],
   fallbacks: Violation[],
-  { reason, signal }: { reason: ExitReason; signal?: NodeJS.Signals | undefined },
+  { reason, signal }: { reason: ExitReason; signal?: string | undefined },
 ): void {
   const c = paint(process.stderr)
   if (fallbacks.length)
