@@ -246,10 +246,18 @@ static struct result p_kernel_knobs(const char *arg)
 	return r;
 }
 
+/* A program written to the sandbox's temporary directory ($TMPDIR without a mount namespace,
+ * else /tmp), run by execve and, refused that, mapped executable as ld.so maps what it runs
+ * (`ld.so $TMPDIR/prog`): Landlock asks for execute at execve only, a noexec mount at both
+ * (helper-137). */
 static struct result p_exec_tmp(const char *arg)
 {
 	(void)arg;
-	const char *copy = "/tmp/cordon-verify-exec";
+	const char *dir = getenv("TMPDIR");
+	char copy[PATH_MAX];
+	if (!dir || dir[0] != '/' ||
+	    snprintf(copy, sizeof copy, "%s/cordon-verify-exec", dir) >= (int)sizeof copy)
+		snprintf(copy, sizeof copy, "/tmp/cordon-verify-exec");
 	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return fail_with("openat", errno);
@@ -269,18 +277,32 @@ static struct result p_exec_tmp(const char *arg)
 	close(out);
 	pid_t pid = fork();
 	if (pid == 0) {
-		char *argv[] = { (char *)copy, (char *)"--noop", NULL };
+		char *argv[] = { copy, (char *)"--noop", NULL };
 		execv(copy, argv);
 		_exit(100 + errno);
 	}
 	int status = 0;
 	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 42) {
+		unlink(copy);
+		return escaped("execve", "ran a program written to the temporary directory");
+	}
+	int exec_err =
+		WIFEXITED(status) && WEXITSTATUS(status) >= 100 ? WEXITSTATUS(status) - 100 : 0;
+	int fd = open(copy, O_RDONLY | O_CLOEXEC);
+	void *map =
+		fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	int map_err = errno;
+	if (fd >= 0)
+		close(fd);
 	unlink(copy);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 42)
-		return escaped("execve", "ran a program written to /tmp");
-	return fail_with("execve", WIFEXITED(status) && WEXITSTATUS(status) >= 100
-					   ? WEXITSTATUS(status) - 100
-					   : 0);
+	if (map != MAP_FAILED) {
+		munmap(map, 4096);
+		return escaped("mmap",
+			       "mapped a program written to the temporary directory executable, "
+			       "as ld.so does to run it (execve was refused)");
+	}
+	return fail_with(exec_err ? "execve" : "mmap", exec_err ? exec_err : map_err);
 }
 
 /* Whether an exec by this process could grant capabilities at all: not under no_new_privs, and

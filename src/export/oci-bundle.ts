@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import { withInit } from './container-init.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
-import { DEVICES, procMaskedPaths, realHostFs } from '../plan/view.js'
+import { DEVICES, execGranted, noexecWhere, procMaskedPaths, realHostFs } from '../plan/view.js'
 import { rlimitsFor } from '../policy/effective.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { hostPathIn, isLinkBind, latestAtEachPlace } from '../policy/view-paths.js'
@@ -161,6 +161,10 @@ export function ociConfig(
   // An entry at a place a later one takes is not mounted, as compileView leaves it out: the
   // runtime would still have made its mount point, and shown what the policy replaced.
   const view = latestAtEachPlace(policy.filesystem)
+  // Where Landlock's missing execute would not stop ld.so (plan/view.ts noexecWhere); runc and
+  // gVisor apply no Landlock, so this is the only layer there.
+  const exec = { execGranted: execGranted(policy) }
+  const noexec = (e: ViewEntry) => (noexecWhere(e, exec) ? ['noexec'] : [])
   for (const e of view) {
     switch (e.kind) {
       case 'bind':
@@ -196,7 +200,7 @@ export function ociConfig(
             destination: e.dest,
             type: 'bind',
             source: e.src,
-            options: ['rbind', e.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev'],
+            options: ['rbind', e.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev', ...noexec(e)],
           })
         // `ro` reaches only the top of an rbind in runc 1.1: each mount below, again (issue 18).
         if (present.has(e) && e.readOnly)
@@ -205,7 +209,7 @@ export function ociConfig(
               destination: sub.dest,
               type: 'bind',
               source: sub.src,
-              options: ['bind', 'ro', 'nosuid', 'nodev'],
+              options: ['bind', 'ro', 'nosuid', 'nodev', ...noexec(e)],
             })
         break
       case 'tmpfs':
@@ -217,7 +221,7 @@ export function ociConfig(
           options: [
             'nosuid',
             'nodev',
-            ...(e.exec === false ? ['noexec'] : []),
+            ...noexec(e),
             `mode=${e.mode.toString(8)}`,
             ...(e.size ? [`size=${e.size}`] : []),
           ],

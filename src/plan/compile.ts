@@ -3,7 +3,7 @@ import { type CallerFacts, callerContext } from '../host/caller.js'
 import { CordonError } from '../errors.js'
 import { type HostIdRanges, hostIdRanges, inInitialUserNamespace } from '../host/id-range.js'
 import { compileLandlock } from './landlock.js'
-import { compileView, type HostFs, realHostFs, visibleInView } from './view.js'
+import { compileView, execGranted, type HostFs, realHostFs, visibleInView } from './view.js'
 import { sandboxHosts } from './sandbox-hosts.js'
 import { capabilityName, capabilityNumber } from '../policy/capabilities.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
@@ -141,6 +141,7 @@ function compilePolicy(
       ...compileView(hosts ? [...policy.filesystem, hosts] : policy.filesystem, notes, ctx.fs ?? realHostFs, {
         idmapWritable: identity.remap !== undefined,
         tmpfsBudget: tmpfsBudget(policy),
+        execGranted: execGranted(policy),
       }),
     )
   if (ns.uts && policy.hostname !== undefined) ops.push({ op: 'hostname', name: policy.hostname })

@@ -72,7 +72,7 @@ export function describeOp(op: PlanOp): string {
     case 'bind':
       return `${op.src} -> ${op.dest} (${flagWords(op.flags)})`
     case 'tmpfs':
-      return `${op.dest} mode ${octal(op.mode)}${op.size ? ` size ${op.size}` : ''}${op.flags.readOnly ? ' ro' : ''}`
+      return `${op.dest} mode ${octal(op.mode)}${op.size ? ` size ${op.size}` : ''}${op.flags.readOnly ? ' ro' : ''}${op.flags.noexec ? ' noexec' : ''}`
     case 'proc':
     case 'devpts':
     case 'remount_ro':

@@ -7,6 +7,7 @@ import type { PlanOp } from './model.js'
 import { refuseHostMountPoints } from './mount-points.js'
 import { isLinkBind, mountAt, onceEach } from '../policy/view-paths.js'
 import type { ViewEntry } from '../policy/resolve.js'
+import { accessMask, FS } from '../landlock/rights.js'
 
 export type HostKind = 'file' | 'dir' | 'symlink' | 'missing'
 
@@ -132,6 +133,33 @@ export interface ViewOptions {
   /** The view is run by gVisor (runsc), whose gofer makes bind mount points on the host beneath
    * tmpfs, proc and /dev mounts (plan/mount-points.ts). */
   gofer?: boolean
+  /** Paths the policy's `landlock.paths` grant `execute` on (noexecWhere). */
+  execGranted?: readonly string[]
+}
+
+/** Whether e's mount is noexec: Landlock's execute right is asked at execve only, so a file that
+ * a bind or tmpfs without it shows still ran through ld.so, which maps it with mmap(PROT_EXEC)
+ * (helper-137: `ld.so /srv/rw/prog`, the bind said `full`). A noexec mount refuses both, where
+ * the entry's own rights lack execute and no `landlock.paths` rule grants it inside. */
+export function noexecWhere(e: ViewEntry, options: Pick<ViewOptions, 'execGranted'>): boolean {
+  if (e.kind === 'tmpfs' && e.exec === false) return true
+  return withoutExecute(e) && !(options.execGranted ?? []).some((p) => p === e.dest || under(p, e.dest))
+}
+
+/** The paths a policy's `landlock.paths` grant execute on (ViewOptions.execGranted). */
+export function execGranted(policy: {
+  landlock: { paths: readonly { path: string; access: string[] }[] }
+}): string[] {
+  return policy.landlock.paths
+    .filter((p) => (accessMask(p.access).mask & FS.execute) !== 0n)
+    .map((p) => p.path)
+}
+
+/** A bind or tmpfs whose own rights lack Landlock's execute. */
+export function withoutExecute(e: ViewEntry): boolean {
+  if (e.kind === 'tmpfs' && e.exec === false) return true
+  if ((e.kind !== 'bind' && e.kind !== 'tmpfs') || e.access === undefined) return false
+  return (accessMask(e.access).mask & FS.execute) === 0n
 }
 
 function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOptions = {}): PlanOp[] {
@@ -153,7 +181,12 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
           op: 'bind',
           src: e.src,
           dest: e.dest,
-          flags: { readOnly: e.readOnly, optional: e.optional, ...(idmap ? { idmap } : {}) },
+          flags: {
+            readOnly: e.readOnly,
+            optional: e.optional,
+            ...(idmap ? { idmap } : {}),
+            ...(noexecWhere(e, options) ? { noexec: true } : {}),
+          },
         },
       ]
     }
@@ -164,7 +197,7 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
           dest: e.dest,
           size: e.size || (options.tmpfsSize ?? 0),
           mode: e.mode,
-          flags: e.exec === false ? { noexec: true } : {},
+          flags: noexecWhere(e, options) ? { noexec: true } : {},
         },
       ]
     case 'proc':

@@ -3,7 +3,7 @@
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
 import { NET_ABI, SCOPE_ABI } from '../landlock/rights.js'
-import { DEVICES, realHostFs } from '../plan/view.js'
+import { DEVICES, realHostFs, withoutExecute } from '../plan/view.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
 import { isLinkBind } from '../policy/view-paths.js'
 import { foreignRights } from '../plan/landlock.js'
@@ -100,7 +100,7 @@ export function statementStatus(
       judge(`scope ${scope}`, [
         scope === 'signal'
           ? { layer: 'pid namespace', ok: ns.pid, why: 'no pid namespace' }
-          : { layer: 'net namespace', ok: ns.net, why: 'no net namespace' },
+          : { layer: 'net namespace', ok: ns.net, why: ABSTRACT_GAP },
         ll(SCOPE_ABI, 'scopes'),
       ]),
     )
@@ -136,17 +136,22 @@ const landlockOf = (l: { layer: string; ok: boolean; why: string }, foreign: str
 /** What a filesystem statement loses without a mount namespace: the host's tree is in sight, and
  * Landlock alone (plan/landlock.ts landlockRules) keeps the statement's promise. */
 function withoutView(e: ViewEntry | undefined): string {
+  // No noexec mount (plan/view.ts noexecWhere): Landlock's execute right is asked at execve only.
+  const exec =
+    e && withoutExecute(e)
+      ? '; and nothing in it is kept from running: Landlock asks for execute at execve only, and ld.so runs a program by mapping it (mmap PROT_EXEC)'
+      : ''
   switch (e?.kind) {
     case 'tmpfs':
       // Landlock's layer says whether it keeps them (foreignRights): a split bind keeps the
       // files and leaves their names listable.
-      return `no mount namespace: the host's ${e.dest} stays, not replaced ($TMPDIR instead); only Landlock can keep its files (not their names) out of reach`
+      return `no mount namespace: the host's ${e.dest} stays, not replaced ($TMPDIR instead); only Landlock can keep its files (not their names) out of reach${exec}`
     case 'proc':
       return `no mount namespace: the host's ${e.dest}, read-only and unmasked (/proc/keys lists the caller's keys)`
     case 'dev':
       return `no mount namespace: only ${DEVICES.join(', ')} of the host's ${e.dest}`
     default:
-      return 'no mount namespace'
+      return `no mount namespace${exec}`
   }
 }
 
@@ -160,6 +165,12 @@ export const UNIX_SOCKETS_STATEMENT =
   'only the view reachable: unix sockets, file metadata, SysV IPC, inotify'
 const UNIX_SOCKETS_GAP =
   'no mount namespace: every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is reachable, and the metadata of host files (chmod, chown, utimes, xattrs), SysV IPC objects and inotify watches, which Landlock does not govern'
+
+/** Landlock's scope refuses the sandbox's own connections and datagrams out, never a bind: in
+ * the host's network namespace an abstract name it binds is the host's (helper-137: a squat of
+ * an X11 or D-Bus name, which host programs then connect to). */
+const ABSTRACT_GAP =
+  'no net namespace: an abstract name the sandbox binds is the host\u2019s (it can take an X11 or D-Bus one before its owner, and host programs connect to it); Landlock refuses only its own connections out'
 
 /** What the view's read-only device binds and masked /proc keep from a sandbox: without a view,
  * only not being root does (Landlock has no right for chmod, chown or utimes). */

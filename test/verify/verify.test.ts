@@ -160,6 +160,18 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.equal(one(results, 'proc-sys-write').outcome, 'blocked')
   })
 
+  // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all
+  // the same; the probe wrote to the host's /tmp, was refused the write, and said "blocked by
+  // the mount view (noexec)" (helper-137). It writes to $TMPDIR and maps the program too.
+  test('without namespaces, a program written to $TMPDIR maps executable: listed as the gap, not blocked', () => {
+    const { results } = verify(['--no-namespaces', '--acknowledge', 'no-view', '--probe', 'exec-tmp'])
+    const exec = one(results, 'exec-tmp')
+    assert.equal(exec.outcome, 'escaped', JSON.stringify(exec))
+    assert.equal(exec.expected, false)
+    assert.match(exec.reason ?? '', /no mount namespace, so no noexec mount/)
+    assert.match(exec.detail ?? '', /as ld\.so does/)
+  })
+
   test('network: host: loopback reachable as the policy says; the abstract-socket scope and the proc connector guard hold', () => {
     const { status, results } = verify([
       '--net',

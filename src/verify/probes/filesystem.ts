@@ -20,6 +20,9 @@ const boundWritable = (p: ResolvedPolicy, root: string): string | undefined => {
  * that allows exec (`tmpfs: { dest: /tmp, exec: true }`, a flag's `--tmpfs /tmp`), or a
  * writable bind whose rights include execute. The innermost entry at or above /tmp decides. */
 const execInTmp = (p: ResolvedPolicy): string | undefined => {
+  // Landlock alone refuses the execve, not the mapping ld.so makes (plan/view.ts noexecWhere).
+  if (!p.namespaces.mount)
+    return 'no mount namespace, so no noexec mount: Landlock asks for execute at execve only, and ld.so runs a program written to $TMPDIR by mapping it'
   const at = latestAtEachPlace(p.filesystem)
     .filter((e) => (e.kind === 'tmpfs' || e.kind === 'bind') && under('/tmp', e.dest))
     .sort((a, b) => b.dest.length - a.dest.length)[0]
@@ -104,9 +107,13 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'exec-tmp',
-    attack: 'write a program to /tmp and run it',
+    attack: 'write a program to /tmp ($TMPDIR) and run it, or map it executable as ld.so does',
     notExpected: execInTmp,
-    layers: { EACCES: 'mount view (noexec) and Landlock', EROFS: 'mount view (read-only)' },
+    layers: {
+      EACCES: 'mount view (noexec) and Landlock',
+      EPERM: 'mount view (noexec)',
+      EROFS: 'mount view (read-only)',
+    },
   },
   {
     name: 'exec-caps',
