@@ -67,6 +67,8 @@ const JUDGED_FIRST: FileAccess[] = ['create', 'delete', 'write', 'exec', 'read',
 
 export class Auditor {
   private readonly spec
+  /** The filter without `tcp:`'s layer (seccomp/network.ts TCP_ONLY), to tell its denials. */
+  private readonly specWithoutTcp: ReturnType<typeof enforcedSeccomp> | undefined
   private readonly rules
   private readonly seen = new Set<string>()
   /** What would-be-denied calls created in this run: enforced, they do not exist, so a call
@@ -82,6 +84,11 @@ export class Auditor {
 
   constructor(private readonly policy: ResolvedPolicy) {
     this.spec = enforcedSeccomp(policy)
+    if (policy.tcp) {
+      const untcp = { ...policy }
+      delete untcp.tcp
+      this.specWithoutTcp = enforcedSeccomp(untcp)
+    }
     this.rules = landlockRules(policy).map((r) => ({ ...r, path: normalPath(r.path) ?? r.path }))
   }
 
@@ -103,15 +110,24 @@ export class Auditor {
     if (arch) {
       const ret = evaluateSpec(this.spec, entryPoints(process.arch), arch.audit, ev.nr, ev.args)
       const outcome = describeReturn(ret)
+      // Refused by `tcp:` alone (a UDP socket, MSG_FASTOPEN): no seccomp rule of the policy's
+      // can allow it, since the layer is added after them; only the section's removal does.
+      const byTcp =
+        outcome !== undefined &&
+        this.specWithoutTcp !== undefined &&
+        describeReturn(
+          evaluateSpec(this.specWithoutTcp, entryPoints(process.arch), arch.audit, ev.nr, ev.args),
+        ) === undefined
       if (outcome) {
         const index = NARROW_ON[ev.syscall]
         const value = index === undefined ? undefined : (ev.args[index] ?? 0n)
         this.add({
           layer: 'seccomp',
           what: value === undefined ? ev.syscall : `${ev.syscall}(arg${index}=0x${value.toString(16)})`,
-          outcome,
-          suggestion:
-            value === undefined
+          outcome: byTcp ? `${outcome} (tcp: IP sockets other than TCP are refused)` : outcome,
+          suggestion: byTcp
+            ? 'no tcp: section (port rules judge TCP alone, so with one every other IP socket is refused)'
+            : value === undefined
               ? `seccomp.rules: { syscalls: [${ev.syscall}], action: allow }`
               : `seccomp.rules: { syscalls: [${ev.syscall}], action: allow, args: [{ index: ${index}, op: eq, width: 32, value: ${value} }] }`,
           pid: ev.pid,

@@ -83,11 +83,17 @@ export function traceView(
     !exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(cwd, e.dest))
   )
     exposed.push(rwBind(cwd))
-  return {
+  // No `tcp:` either: its Landlock port rules and the seccomp layer that goes with it (IP
+  // sockets other than TCP refused) are enforcement, which neither mode may do. Audit refused
+  // a bind outside the ports and a UDP socket, and the refused socket never reached the tracer
+  // to be judged (helper-138); learn keeps the base's section from what the run used.
+  const traced: ResolvedPolicy = {
     ...base,
     filesystem: [hostOnly('/'), ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
     landlock: { ...base.landlock, paths: [] },
   }
+  delete traced.tcp
+  return traced
 }
 
 /** The system's own trees, which no learned program's working directory makes writable. */

@@ -27,6 +27,28 @@ describe('audit verdicts', () => {
     assert.match(cut.stderr, /allowed everything this run did until its timeout killed it/)
   })
 
+  // `tcp:` was enforced under audit: a bind outside its ports failed EACCES (and was reported
+  // as "would have denied"), a UDP socket failed and went unreported, its refusal coming before
+  // the tracer (helper-138). Both go through, and both are judged.
+  test('under tcp rules, a bind outside them and a UDP socket go through, and each is reported', () => {
+    const py =
+      'import socket\nu = socket.socket(type=socket.SOCK_DGRAM)\nprint("udp")\n' +
+      's = socket.socket()\ns.bind(("127.0.0.1", 0))\nprint("bind")'
+    const flags = ['--net', 'loopback', '--tcp-bind', '1', '--tcp-connect', '1']
+    const enforced = cordon(['run', ...flags, '--', 'python3', '-c', py], { cwd: projectDir() })
+    assert.equal(enforced.status, 1, 'enforced, the UDP socket is refused')
+    const audited = cordon(['run', '--audit', ...flags, '--', 'python3', '-c', py], { cwd: projectDir() })
+    assert.equal(audited.status, 0, audited.stderr)
+    assert.equal(audited.stdout, 'udp\nbind\n')
+    assert.match(audited.stderr, /would have denied 2:/)
+    assert.match(
+      audited.stderr,
+      /seccomp socket\(arg0=0x2\) → errno\(EACCES\) \(tcp: IP sockets other than TCP/,
+    )
+    assert.match(audited.stderr, /allow with no tcp: section/)
+    assert.match(audited.stderr, /landlock bind 127\.0\.0\.1:0 → errno\(EACCES\) \(port not in tcp rules\)/)
+  })
+
   test('a write the policy refuses is reported once, with its own path as the grant', () => {
     const audited = cordon(
       [
