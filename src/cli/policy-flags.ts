@@ -17,6 +17,7 @@ import {
   resolveLayers,
   sharedContents,
   sharedDirectoryAt,
+  secretAt,
   sharedRelation,
   splitBind,
   unknownProfile,
@@ -144,6 +145,16 @@ function id(flag: string, value: string): number {
 export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn'): void {
   if (flags.policy || (flags.profile ?? 'default') !== 'default') return
   const cwd = callerCwd()
+  // A secret the profile masks (/etc/ssh) or a home's keys (~/.ssh): the bind of the working
+  // directory showed them (helper-138).
+  const secret = secretAt(cwd)
+  if (secret)
+    throw new CordonError(
+      'invalid_usage',
+      `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
+        `${secret === cwd ? 'which holds secrets' : `inside ${secret}, which holds secrets`}; ` +
+        'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
+    )
   const shared = sharedDirectoryAt(cwd)
   if (!shared) return
   const how = {

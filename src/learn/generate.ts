@@ -13,7 +13,7 @@ import {
 } from '../policy/resolve.js'
 import { fileId } from '../host/paths.js'
 import { capabilityName } from '../policy/capabilities.js'
-import { ETC_SECRETS } from '../policy/profiles.js'
+import { ETC_SECRETS, HOME_SECRETS } from '../policy/profiles.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { type Endpoint, type FileAccess, type Observation } from './observation.js'
 import { traceView } from './learn.js'
@@ -41,22 +41,6 @@ export const GENERAL_ROOTS = [
   '/etc/alternatives',
   '/etc/fonts',
   '/sys/devices/system/cpu',
-]
-
-const HOME_SECRETS = [
-  '.ssh',
-  '.gnupg',
-  '.aws',
-  '.azure',
-  '.config/gcloud',
-  '.kube',
-  '.docker',
-  '.netrc',
-  '.git-credentials',
-  '.npmrc',
-  '.pypirc',
-  '.password-store',
-  '.vault-token',
 ]
 
 /** Paths no learned grant may cover, added to by `--protect`. */

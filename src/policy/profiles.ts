@@ -18,6 +18,23 @@ export const ETC_SECRETS = [
   '/etc/krb5.keytab',
 ]
 
+/** What a home holds that no sandboxed program has reason to read: keys and credentials. */
+export const HOME_SECRETS = [
+  '.ssh',
+  '.gnupg',
+  '.aws',
+  '.azure',
+  '.config/gcloud',
+  '.kube',
+  '.docker',
+  '.netrc',
+  '.git-credentials',
+  '.npmrc',
+  '.pypirc',
+  '.password-store',
+  '.vault-token',
+]
+
 const systemView: FilesystemEntry[] = [
   ...SYSTEM_DIRS.map((src) => ({ ro: { src, optional: true } })),
   { proc: '/proc' },

@@ -7,7 +7,7 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 import { loadPolicyFile } from './parse.js'
-import { PROFILES } from './profiles.js'
+import { ETC_SECRETS, HOME_SECRETS, PROFILES } from './profiles.js'
 import { settleHostView } from './wide-binds.js'
 import { essentialsWarning } from '../seccomp/essential.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
@@ -258,6 +258,16 @@ export function sharedRelation(dir: string, shared: string): 'is' | 'mount of' |
   return fileId(dir) === fileId(shared) ? 'mount of' : 'holds'
 }
 
+/** The secret (/etc/ssh, ~/.ssh, ~/.aws…) that `dir` is or lies in, as named or really. */
+export function secretAt(dir: string): string | undefined {
+  const homes = [...new Set([homedir(), '/root'])]
+  const secrets = withRealPaths([
+    ...ETC_SECRETS,
+    ...homes.flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`)),
+  ])
+  return secrets.find((s) => dir === s || dir.startsWith(`${s}/`))
+}
+
 /** The shared directory that `dir` is, or holds; undefined for a project directory. */
 export function sharedDirectoryAt(dir: string): string | undefined {
   const inside = (a: string, b: string) => b === a || b.startsWith(a === '/' ? '/' : `${a}/`)
@@ -277,9 +287,18 @@ function sharedWorkingDirectory(entry: FilesystemEntry, baseDir: string): string
   const spec = 'ro' in entry ? entry.ro : 'rw' in entry ? entry.rw : undefined
   if (spec !== '.') return undefined
   const dir = resolvePath(baseDir)
+  const flag = 'ro' in entry ? '--ro' : '--rw'
+  // A bind of it would show what the profile masks (/etc/ssh) or a home's keys: `cd ~/.ssh`
+  // showed id_rsa, where a project beside it shows none (helper-138).
+  const secret = secretAt(dir)
+  if (secret)
+    return (
+      `the working directory ${dir} is not shown to the sandbox: it ${secret === dir ? 'is' : 'lies in'} ` +
+      `${secret}, which holds secrets. Run from a project directory, or show it on purpose with ${flag} ${dir}; ` +
+      'the command starts in / meanwhile'
+    )
   const hit = sharedDirectoryAt(dir)
   if (!hit) return undefined
-  const flag = 'ro' in entry ? '--ro' : '--rw'
   const how = {
     is: 'it holds',
     'mount of': `it is ${hit} by another name (a mount of it), which holds`,

@@ -156,6 +156,39 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     assert.doesNotMatch(key.stdout, /PRIVATE-KEY|\.ssh/, key.stdout)
   })
 
+  // From inside ~/.ssh the working directory's bind showed the keys, and from /etc/ssh it
+  // replaced the profile's mask of it (helper-138): a project beside them shows neither.
+  test('a working directory that is or lies in a secret (~/.ssh, /etc/ssh) is refused, and never shown', () => {
+    const home = `${dir}/keyhome`
+    mkdirSync(`${home}/.ssh/sub`, { recursive: true })
+    writeFileSync(`${home}/.ssh/id_rsa`, 'PRIVATE-KEY\n')
+    const env = { HOME: home }
+    for (const cwd of [`${home}/.ssh`, `${home}/.ssh/sub`, '/etc/ssh'])
+      for (const command of ['run', 'learn']) {
+        const r = cordon(
+          [command, ...(command === 'learn' ? ['-o', `${dir}/k.yaml`] : []), '--', 'ls', '-A'],
+          {
+            cwd,
+            env,
+          },
+        )
+        assert.equal(r.status, 125, `${command} in ${cwd}: ${r.stdout}`)
+        assert.match(r.stderr, /which holds secrets; cd into a project directory/)
+      }
+    // A policy that binds the working directory (`ro: .`) through the default profile's view:
+    // left out, with why, and the command starts in /.
+    writeFileSync(`${dir}/dot.yaml`, 'extends: [default]\n')
+    const shown = cordon(['run', '-p', `${dir}/dot.yaml`, '--', 'sh', '-c', 'pwd; cat id_rsa'], {
+      cwd: `${home}/.ssh`,
+      env,
+    })
+    assert.doesNotMatch(shown.stdout, /PRIVATE-KEY/)
+    assert.match(
+      shown.stderr,
+      /working directory .*\.ssh is not shown to the sandbox: it is .*\.ssh, which holds secrets/,
+    )
+  })
+
   test('learned in /tmp, the policy does not show the host /tmp', () => {
     const marker = `cordon-learn-tmp-${process.pid}`
     writeFileSync(`/tmp/${marker}`, '')
