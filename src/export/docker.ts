@@ -71,6 +71,15 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
     })
   const { uid, gid } = exportIdentity(policy, options)
   flags.push(['--user', `${uid}:${gid}`])
+  // As the OCI bundle's export says it (helper-138: only the userns note above hinted at it).
+  if (uid === 0 && policy.namespaces.user)
+    gaps.push({
+      statement: 'identity',
+      why:
+        "the container's root is host root: cordon's own run maps a root caller's sandbox to an unprivileged " +
+        'host id range; without the daemon’s `userns-remap` (or rootless Docker) this container reads and ' +
+        'writes bound host files as host root. Export with --uid N for another identity, or enable userns-remap',
+    })
   const l = policy.limits
   if (l.pids !== undefined) flags.push(['--pids-limit', String(l.pids)])
   if (l.memory !== undefined) {

@@ -247,7 +247,7 @@ export function exportKubernetes(
       kind: 'file',
       path: 'Dockerfile.cordon',
       content: [
-        '# The wrapper layer: cordon-exec (linked against glibc: the image needs one) and the compiled plan.',
+        `# The wrapper layer: cordon-exec (${staticBinary(launcherPath()) ? 'static: the image needs no libc' : 'linked against glibc: the image needs one'}) and the compiled plan.`,
         `ARG BASE=${options.image}`,
         'FROM ${BASE}',
         `COPY cordon-exec ${WRAP_DIR}/cordon-exec`,
@@ -270,4 +270,20 @@ export function exportKubernetes(
         : []),
     ],
   }
+}
+
+/** Whether an ELF executable asks for no program interpreter (PT_INTERP): a static build, which
+ * native/Makefile makes where the toolchain has a static libc, else a dynamic one. */
+function staticBinary(path: string): boolean {
+  const elf = readFileSync(path)
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2) return false
+  const phoff = Number(elf.readBigUInt64LE(0x20))
+  const size = elf.readUInt16LE(0x36)
+  const count = elf.readUInt16LE(0x38)
+  for (let i = 0; i < count; i++) {
+    const at = phoff + i * size
+    if (at + 4 > elf.length) return false
+    if (elf.readUInt32LE(at) === 3) return false // PT_INTERP
+  }
+  return true
 }

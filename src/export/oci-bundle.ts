@@ -466,7 +466,9 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       // runsc's default network (`sandbox`) copies the namespace's interfaces, and runsc 2022
       // refuses it on kernels where net.core.rmem_default is per namespace (--backend gvisor's
       // globalFlags); `none` is gVisor's own loopback, as the export's network namespace has.
-      `runsc --rootless=false --network=${policy.network === 'host' ? 'host' : 'none'} run --bundle DIR NAME   (gVisor: its own kernel, the same config)`,
+      // Unprivileged, runsc cannot start its gofer here (backends/runtime.ts backendAvailable):
+      // the line said nothing of it, and failed on cgroups, then newuidmap (helper-138).
+      `runsc --rootless=false --network=${policy.network === 'host' ? 'host' : 'none'} run --bundle DIR NAME   (gVisor: its own kernel, the same config${rootless ? '; as root: unprivileged, runsc cannot start its gofer' : ''})`,
     ],
   }
 }

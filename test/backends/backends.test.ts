@@ -324,6 +324,9 @@ describe('backends', { skip: why }, () => {
         /--backend gvisor: gVisor \(runsc\) needs root here; unprivileged, use --backend native or runc/,
       )
       assert.doesNotMatch(r.stderr, /warning/)
+      // check's fix was to install what is installed (helper-138).
+      const check = cordonAs(user, ['check', '--backend', 'gvisor'], dir)
+      assert.match(check.stdout + check.stderr, /fix: run it as root, or use --backend native or runc/)
     })
   })
 })

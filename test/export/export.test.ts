@@ -3,7 +3,7 @@
 // OpenAPI types, and systemd-analyze.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +12,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { Pod } from 'kubernetes-models/v1/Pod'
 import { parseAllDocuments } from 'yaml'
 import { cgroupLayout } from '../../src/host/probe.js'
-import { cordon, hasCommand, isRoot, projectDir, ROOT } from '../helpers.js'
+import { cordon, cordonAs, ensureTestUser, hasCommand, isRoot, projectDir, ROOT } from '../helpers.js'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv-draft-04') as new (o: object) => {
@@ -292,8 +292,45 @@ describe('an OCI bundle exported by root', () => {
         linux: { uidMappings?: { hostID: number }[] }
       }
       assert.ok(config.linux.uidMappings?.some((m) => m.hostID === 0))
+      // Docker's too, where only the userns note hinted at it (helper-138).
+      const docker = cordon(['export', '--to', 'docker', '-o', join(out, 'd'), '--', 'true'])
+      assert.equal(docker.status, 0, docker.stderr)
+      assert.match(docker.stderr, /not expressed: identity: the container's root is host root/)
     } finally {
       rmSync(out, { recursive: true, force: true })
     }
   })
+})
+
+describe('export usage lines say what the exported files need', () => {
+  // The runsc line worked for no plain user (cgroups, then newuidmap), and the wrapper's
+  // Dockerfile said the static launcher needed glibc in the image (helper-138).
+  test(
+    'a plain user is told runsc needs root; the Dockerfile says what the launcher links',
+    {
+      skip: !isRoot && 'makes a plain user',
+    },
+    () => {
+      const out = mkdtempSync(join(tmpdir(), 'cordon-test-usage-'))
+      try {
+        const user = ensureTestUser()
+        chmodSync(out, 0o777)
+        const plain = cordonAs(
+          user,
+          ['export', '--to', 'oci-bundle', '-o', join(out, 'b'), '--', 'true'],
+          out,
+        )
+        assert.equal(plain.status, 0, plain.stderr)
+        assert.match(plain.stderr, /runsc .*as root: unprivileged, runsc cannot start its gofer/)
+        const wrap = cordon(['export', '--to', 'kubernetes', '--wrap', '-o', join(out, 'k'), '--', 'true'])
+        assert.equal(wrap.status, 0, wrap.stderr)
+        const elf = spawnSync('file', ['-L', join(out, 'k', 'cordon-exec')], { encoding: 'utf8' }).stdout
+        const first = readFileSync(join(out, 'k', 'Dockerfile.cordon'), 'utf8').split('\n')[0]!
+        if (/static/.test(elf)) assert.match(first, /static: the image needs no libc/)
+        else if (elf) assert.match(first, /linked against glibc/)
+      } finally {
+        rmSync(out, { recursive: true, force: true })
+      }
+    },
+  )
 })

@@ -158,7 +158,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
 /** A runtime installed is not a runtime that works (Debian's runsc fails `ls /` on some
  * kernels): asked as `cordon advise` asks it. */
 async function runtimeCheck(backend: RuntimeBackend): Promise<Check> {
-  const { backendAvailable, backendWorks, RUNTIMES } = await import('../../backends/runtime.js')
+  const { backendAvailable, backendWorks, runtimePath, RUNTIMES } = await import('../../backends/runtime.js')
   const title = RUNTIMES[backend].title
   const available = backendAvailable(backend)
   const works = available.ok ? await backendWorks(backend, policyFromFlags({})) : available
@@ -175,7 +175,10 @@ async function runtimeCheck(backend: RuntimeBackend): Promise<Check> {
       : {
           fix: available.ok
             ? `a newer ${RUNTIMES[backend].program} than this one, or --backend native (every layer) until then`
-            : `apt-get install ${RUNTIMES[backend].package}, or use --backend native`,
+            : runtimePath(backend)
+              ? // Installed, and not this caller's to use (runsc unprivileged): installing is no fix.
+                `run it as root, or use --backend native${backend === 'gvisor' ? ' or runc' : ''}`
+              : `apt-get install ${RUNTIMES[backend].package}, or use --backend native`,
         }),
     required: true,
   }

@@ -50,8 +50,14 @@ export async function monitorCommand(argv: string[]): Promise<number> {
       if (!wanted(record.id) || session.attached.includes(record.id)) continue
       if (session.attachRecord(record)) {
         seenAny = true
+        // Said for one that reports none: "watching" and then silence read as nothing to see
+        // (helper-138: the default exec and shell rules never fired on such a sandbox).
         note(
-          `watching sandbox ${record.id}: ${record.command.join(' ')}${record.watch ? ` (reports ${record.watch.length} syscalls)` : ''}`,
+          `watching sandbox ${record.id}: ${record.command.join(' ')}${
+            record.watch
+              ? ` (reports ${record.watch.length} syscalls)`
+              : ' (started without --monitor: it reports no syscalls, so rules on them, exec-new-binary and shell-exec among them, cannot fire)'
+          }`,
         )
       }
     }
