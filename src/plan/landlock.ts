@@ -415,9 +415,16 @@ export function foreignRights(
     if (extra === 0n) continue
     // One name per statement: a statement may make several grants (a tmpfs and its mount point).
     const by = [...new Set(reaching.filter((o) => (o.access & extra) !== 0n).map((o) => `\`${o.from}\``))]
+    // A read-only mount refuses writes to files, not the open of a FIFO for writing (the
+    // kernel's check is for regular files, directories and links): with Landlock granting
+    // write, a FIFO a host reader holds open takes the sandbox's bytes (helper-137).
+    const fifo =
+      inView && g.entry.kind === 'bind' && g.entry.readOnly && (extra & FS.write_file) !== 0n
+        ? '; a FIFO in it stays writable, which a read-only mount does not refuse'
+        : ''
     out.set(
       g.entry,
-      `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts`,
+      `Landlock grants ${describeAccess(extra)} here too, through ${by.join(', ')}: its rules follow files and enclosing directories, not mounts${fifo}`,
     )
   }
   // Without a view, proc and dev are rules on the host's own /proc and devices (hostRules),
