@@ -52,6 +52,7 @@ describe('cordon ps, freeze, thaw, kill', { skip: isRoot ? false : 'cgroups need
       const r = cordon([verb, 'ffffffff'])
       assert.equal(r.status, 2, `${verb}: ${r.stderr}`)
       assert.match(r.stderr, /no running sandbox with id ffffffff; see cordon ps for the ids/)
+      assert.match(r.stderr, /each user sees only their own/) // helper-138: root, a plain user's id
     }
   })
 })

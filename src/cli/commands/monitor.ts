@@ -38,7 +38,11 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   if (values.check) return checkRules(values)
   for (const id of positionals)
-    if (!find(id)) throw new CordonError('not_found', `no running sandbox with id ${id}; see cordon ps`)
+    if (!find(id))
+      throw new CordonError(
+        'not_found',
+        `no running sandbox with id ${id}; see cordon ps (each user sees only their own)`,
+      )
   const asked = [...(values.alert ?? []), ...(values.json ? ['json'] : [])]
   const alert = asked.length ? asked : ['stderr'] // stdout only when asked for
   const stdout = new LineChannel('stdout', 1, { close: false })

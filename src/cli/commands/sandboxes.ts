@@ -183,9 +183,14 @@ function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undef
     'invalid_usage',
     matches > 1
       ? `id ${id} is the prefix of ${matches} running sandboxes; give more of it (see cordon ps for the ids)`
-      : `no running sandbox with id ${id}; see cordon ps for the ids`,
+      : `no running sandbox with id ${id}; see cordon ps for the ids${OWN_LIST}`,
   )
 }
+
+/** Each user's sandboxes are listed where that user keeps them: root's `ps` shows not a plain
+ * user's, and the other way round (helper-138: root's `kill` of a plain user's id said only "no
+ * running sandbox"). */
+const OWN_LIST = ' (each user sees only their own: a sandbox another user started is theirs to manage)'
 
 export async function freezeCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'freeze')
