@@ -11,6 +11,8 @@ import {
 } from '../status/statements.js'
 import { CordonError } from '../errors.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
+import { lastAtEachPlace } from '../policy/resolved.js'
+import { withoutExecute } from '../plan/view.js'
 import { type Backend, remappable, RUNTIMES } from './runtime.js'
 
 export function backendStatus(
@@ -37,14 +39,29 @@ export function backendStatus(
   // The cgroup and host rlimits bound the whole sandbox (Sentry and gofer) from the host's side.
   const inGvisor = (layer: string) =>
     layer === 'landlock' || layer === 'cgroup' || layer.startsWith('rlimit') ? layer : `${layer} (gVisor)`
+  // gVisor's noexec refuses an execve, not the mmap(PROT_EXEC) ld.so runs a program with (CI39:
+  // verify's exec-tmp mapped one from /tmp): a statement that keeps programs from running has
+  // that gap there.
+  const noexec = new Set(
+    lastAtEachPlace(policy.filesystem)
+      .filter((e) => withoutExecute(e))
+      .map((e) => `${e.kind} ${e.dest}`),
+  )
   return statements.map((s) =>
     pidsInGvisor({
       ...s,
       enforcedBy: s.enforcedBy.map(inGvisor),
-      missing: s.missing.map((m) => ({ ...m, layer: inGvisor(m.layer) })),
+      missing: [
+        ...s.missing.map((m) => ({ ...m, layer: inGvisor(m.layer) })),
+        ...(noexec.has(s.statement) ? [{ layer: 'noexec (gVisor)', why: GVISOR_NOEXEC }] : []),
+      ],
+      status: noexec.has(s.statement) && s.status === 'full' ? 'partial' : s.status,
     }),
   )
 }
+
+const GVISOR_NOEXEC =
+  'gVisor\u2019s noexec refuses an execve, not a mapping made executable: ld.so runs a program written here'
 
 /** gVisor's kernel limits the program's tasks (RLIMIT_NPROC), with or without a host cgroup,
  * which bounds the whole sandbox, runsc's own room included (gvisor.ts splitPidsLimit). */

@@ -19,10 +19,13 @@ const boundWritable = (p: ResolvedPolicy, root: string): string | undefined => {
 /** Why a program written to /tmp may run by the policy's own word: the view's /tmp is a tmpfs
  * that allows exec (`tmpfs: { dest: /tmp, exec: true }`, a flag's `--tmpfs /tmp`), or a
  * writable bind whose rights include execute. The innermost entry at or above /tmp decides. */
-const execInTmp = (p: ResolvedPolicy): string | undefined => {
+const execInTmp = (p: ResolvedPolicy, ctx: { backend: string }): string | undefined => {
   // Landlock alone refuses the execve, not the mapping ld.so makes (plan/view.ts noexecWhere).
-  if (!p.namespaces.mount)
+  if (!p.namespaces.mount && ctx.backend === 'native')
     return 'no mount namespace, so no noexec mount: Landlock asks for execute at execve only, and ld.so runs a program written to $TMPDIR by mapping it'
+  // gVisor's kernel checks noexec at execve only (backends/status.ts GVISOR_NOEXEC).
+  if (ctx.backend === 'gvisor')
+    return 'gVisor\u2019s noexec refuses an execve, not a mapping made executable: ld.so runs a program written to /tmp'
   const at = latestAtEachPlace(p.filesystem)
     .filter((e) => (e.kind === 'tmpfs' || e.kind === 'bind') && under('/tmp', e.dest))
     .sort((a, b) => b.dest.length - a.dest.length)[0]
