@@ -110,7 +110,7 @@ export class Auditor {
     if (arch) {
       const ret = evaluateSpec(this.spec, entryPoints(process.arch), arch.audit, ev.nr, ev.args)
       const outcome = describeReturn(ret)
-      // Refused by `tcp:` alone (a UDP socket, MSG_FASTOPEN): no seccomp rule of the policy's
+      // Refused by `tcp:` alone (a UDP socket, fast open, listen): no seccomp rule of the policy's
       // can allow it, since the layer is added after them; only the section's removal does.
       const byTcp =
         outcome !== undefined &&
@@ -124,9 +124,9 @@ export class Auditor {
         this.add({
           layer: 'seccomp',
           what: value === undefined ? ev.syscall : `${ev.syscall}(arg${index}=0x${value.toString(16)})`,
-          outcome: byTcp ? `${outcome} (tcp: IP sockets other than TCP are refused)` : outcome,
+          outcome: byTcp ? `${outcome} (the tcp: section's seccomp layer)` : outcome,
           suggestion: byTcp
-            ? 'no tcp: section (port rules judge TCP alone, so with one every other IP socket is refused)'
+            ? 'no tcp: section (its port rules judge TCP bind and connect alone, so with one cordon refuses what they cannot judge: other IP sockets, fast open, listen() without a bind port)'
             : value === undefined
               ? `seccomp.rules: { syscalls: [${ev.syscall}], action: allow }`
               : `seccomp.rules: { syscalls: [${ev.syscall}], action: allow, args: [{ index: ${index}, op: eq, width: 32, value: ${value} }] }`,

@@ -13,6 +13,7 @@ import { under } from './paths.js'
 import { archByName } from '../seccomp/arch.js'
 import { holdsHostRoot } from '../policy/effective.js'
 import { firstUnsearchable, type HostCreds, sandboxHostCreds, searchable } from './reach.js'
+import { execGranted } from '../plan/view.js'
 
 export interface TracedRunOptions {
   mode: TraceMode
@@ -83,17 +84,17 @@ export function traceView(
     !exposed.some((e) => e.kind === 'bind' && e.idmap === undefined && under(cwd, e.dest))
   )
     exposed.push(rwBind(cwd))
-  // No `tcp:` either: its Landlock port rules and the seccomp layer that goes with it (IP
-  // sockets other than TCP refused) are enforcement, which neither mode may do. Audit refused
-  // a bind outside the ports and a UDP socket, and the refused socket never reached the tracer
-  // to be judged (helper-138); learn keeps the base's section from what the run used.
-  const traced: ResolvedPolicy = {
+  return {
     ...base,
     filesystem: [hostOnly('/'), ...own, ...reachable(base, cwd, exposed, hidden, canSearch), ...exposed],
-    landlock: { ...base.landlock, paths: [] },
+    // Those that grant execute only add to what the view grants already, and keep a tmpfs they
+    // reach executable as enforced (plan/view.ts noexecWhere; helper-139: the traced run's
+    // own /srv/cache was noexec where the enforced one's was not).
+    landlock: {
+      ...base.landlock,
+      paths: base.landlock.paths.filter((p) => execGranted(base).includes(p.path)),
+    },
   }
-  delete traced.tcp
-  return traced
 }
 
 /** The system's own trees, which no learned program's working directory makes writable. */

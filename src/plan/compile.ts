@@ -162,7 +162,13 @@ function compilePolicy(
     ...(ctx.privateTmp ? { privateTmp: ctx.privateTmp } : {}),
     ...(ctx.viewProvided ? { viewProvided: true } : {}),
   }
-  ops.push(...compileLandlock(policy, notes, ctx.fs ?? realHostFs, ctx.landlockAbi, outside))
+  // Audit refuses nothing: the `tcp:` section's port rules are Landlock's, which has no mode
+  // that only reports, so they are left out and the auditor judges each bind and connect
+  // (learn/audit.ts). Its seccomp layer stays, its refusals turned into reports by the trace
+  // rewrite: a bind outside the ports failed under --audit (helper-138). Learn keeps both:
+  // the run behaves as the policy it learns within.
+  const landlockOf = ctx.trace?.mode === 'audit' && policy.tcp ? withoutTcp(policy) : policy
+  ops.push(...compileLandlock(landlockOf, notes, ctx.fs ?? realHostFs, ctx.landlockAbi, outside))
   const extras = seccompExtras(policy)
   // A built-in profile's filter is read from build/seccomp; any other is compiled (plan/filter.ts).
   const precompiled = precompiledFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
@@ -338,3 +344,9 @@ function unwritableBinds(
  * caller without a cgroup has no other bound on them. Without a limit, the kernel's default. */
 export const tmpfsBudget = (policy: ResolvedPolicy): number =>
   policy.limits.memory ? Math.floor(policy.limits.memory / 2) : 0
+
+function withoutTcp(policy: ResolvedPolicy): ResolvedPolicy {
+  const copy = { ...policy }
+  delete copy.tcp
+  return copy
+}

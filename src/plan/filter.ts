@@ -35,6 +35,9 @@ const layerRules = (layer: { origin: string }) =>
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
  * compile each distinct one once. Bounded, oldest evicted first. */
 const filterCache = new Map<string, PlanFilter>()
+/** The layers a policy's `tcp:` section adds (seccomp/network.ts networkLayers). */
+const TCP_LAYERS: readonly string[] = ['tcp-only', 'tcp-no-bind']
+
 export function compileFilter(
   own: ResolvedPolicy['seccomp'],
   extras: readonly SeccompExtra[],
@@ -52,10 +55,14 @@ export function compileFilter(
     // Learn and audit turn refusals into recorded calls; the terminal guard and the set-id guard
     // stay refusals (DESIGN.md: every sandbox), and so do the network layers: they complete the
     // net namespace and Landlock's port rules, which a traced run keeps (an audited sandbox must
-    // not reach the hypervisor over vsock either).
+    // not reach the hypervisor over vsock either). Audit's own `tcp:` layers aside: audit keeps
+    // no port rule (plan/compile.ts), and what they refuse (a UDP socket, listen() without a
+    // bind port, fast open) went through unjudged or was refused under --audit (helper-139).
     const kept = [
       ...extras.filter(
-        (e): e is NetworkLayer | 'outside-processes' => e in NETWORK_LAYERS || e === 'outside-processes',
+        (e): e is NetworkLayer | 'outside-processes' =>
+          (e in NETWORK_LAYERS && !(trace?.mode === 'audit' && TCP_LAYERS.includes(e))) ||
+          e === 'outside-processes',
       ),
       'no-setid' as const,
     ]

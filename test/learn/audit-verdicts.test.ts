@@ -29,24 +29,35 @@ describe('audit verdicts', () => {
 
   // `tcp:` was enforced under audit: a bind outside its ports failed EACCES (and was reported
   // as "would have denied"), a UDP socket failed and went unreported, its refusal coming before
-  // the tracer (helper-138). Both go through, and both are judged.
-  test('under tcp rules, a bind outside them and a UDP socket go through, and each is reported', () => {
+  // the tracer (helper-138); so did listen() without a bind port and TCP_FASTOPEN_CONNECT
+  // (helper-139). Each goes through, and each is judged. Learn keeps them: the run behaves as
+  // the policy it learns within, whose tcp section is the base's.
+  test('under tcp rules, what they refuse goes through under audit and is reported; learn keeps them', () => {
     const py =
       'import socket\nu = socket.socket(type=socket.SOCK_DGRAM)\nprint("udp")\n' +
-      's = socket.socket()\ns.bind(("127.0.0.1", 0))\nprint("bind")'
-    const flags = ['--net', 'loopback', '--tcp-bind', '1', '--tcp-connect', '1']
+      's = socket.socket()\ns.setsockopt(socket.IPPROTO_TCP, 30, 1)\nprint("fastopen")\n' +
+      's.bind(("127.0.0.1", 0))\nprint("bind")\ns.listen(1)\nprint("listen")'
+    const flags = ['--net', 'loopback', '--tcp-connect', '1']
     const enforced = cordon(['run', ...flags, '--', 'python3', '-c', py], { cwd: projectDir() })
     assert.equal(enforced.status, 1, 'enforced, the UDP socket is refused')
     const audited = cordon(['run', '--audit', ...flags, '--', 'python3', '-c', py], { cwd: projectDir() })
     assert.equal(audited.status, 0, audited.stderr)
-    assert.equal(audited.stdout, 'udp\nbind\n')
-    assert.match(audited.stderr, /would have denied 2:/)
-    assert.match(
-      audited.stderr,
-      /seccomp socket\(arg0=0x2\) → errno\(EACCES\) \(tcp: IP sockets other than TCP/,
-    )
+    assert.equal(audited.stdout, 'udp\nfastopen\nbind\nlisten\n')
+    assert.match(audited.stderr, /would have denied 4:/)
+    for (const call of ['socket\\(arg0=0x2\\)', 'setsockopt', 'listen'])
+      assert.match(
+        audited.stderr,
+        new RegExp(`seccomp ${call} → errno\\(EACCES\\) \\(the tcp: section's seccomp layer\\)`),
+      )
     assert.match(audited.stderr, /allow with no tcp: section/)
     assert.match(audited.stderr, /landlock bind 127\.0\.0\.1:0 → errno\(EACCES\) \(port not in tcp rules\)/)
+    const learned = cordon(
+      ['learn', ...flags, '-o', `${projectDir()}/tcp-learned.yaml`, '--', 'python3', '-c', py],
+      {
+        cwd: projectDir(),
+      },
+    )
+    assert.equal(learned.status, 1, 'learn refuses the UDP socket as enforced')
   })
 
   test('a write the policy refuses is reported once, with its own path as the grant', () => {
