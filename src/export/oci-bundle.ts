@@ -202,14 +202,16 @@ export function ociConfig(
             source: e.src,
             options: ['rbind', e.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev', ...noexec(e)],
           })
-        // `ro` reaches only the top of an rbind in runc 1.1: each mount below, again (issue 18).
-        if (present.has(e) && e.readOnly)
+        // `ro` reaches only the top of an rbind in runc 1.1: each mount below, again (issue 18);
+        // so does `noexec`, the one layer runc has for it (helper-139: a tmpfs mounted inside a
+        // writable bind without execute ran its programs).
+        if (present.has(e) && (e.readOnly || noexec(e).length))
           for (const sub of readOnlySubmounts(view, e))
             mounts.push({
               destination: sub.dest,
               type: 'bind',
               source: sub.src,
-              options: ['bind', 'ro', 'nosuid', 'nodev', ...noexec(e)],
+              options: ['bind', e.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev', ...noexec(e)],
             })
         break
       case 'tmpfs':

@@ -3,7 +3,7 @@
 // `cordon plan`, and by `cordon run` whenever a run enforces less than the policy says.
 import { CordonError } from '../errors.js'
 import { NET_ABI, SCOPE_ABI } from '../landlock/rights.js'
-import { DEVICES, realHostFs, withoutExecute } from '../plan/view.js'
+import { DEVICES, execGranted, noexecWhere, realHostFs, withoutExecute } from '../plan/view.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
 import { isLinkBind } from '../policy/view-paths.js'
 import { foreignRights } from '../plan/landlock.js'
@@ -59,6 +59,7 @@ export function statementStatus(
   // replaced one is no statement. Judged on its own, `--ro /etc/shadow` over the default
   // profile's mask kept a `full mask /etc/shadow` while the program read the file.
   const effective = lastAtEachPlace(policy.filesystem)
+  const granted = execGranted(policy)
   // A file of a read-only bind that a writable bind holds too (a hard link): no layer keeps it.
   const shared = hardLinkGaps(effective.filter((e) => e.kind === 'bind'))
   // A read-only bind's source that a writable bind shows at another place: the same gap.
@@ -75,6 +76,12 @@ export function statementStatus(
       out.push(judge(`bind ${e.dest}`, [mount(e)]))
       continue
     }
+    // Without execute, yet not noexec: a `landlock.paths` rule grants execute inside it, which
+    // a noexec mount would refuse, so the whole mount is exec (helper-139).
+    const exec =
+      ns.mount && withoutExecute(e) && !noexecWhere(e, { execGranted: granted })
+        ? [{ layer: 'noexec', ok: false, why: NOT_NOEXEC }]
+        : []
     if (e.kind === 'bind' || e.kind === 'tmpfs' || e.kind === 'proc' || e.kind === 'dev' || e.kind === 'mask')
       out.push(
         judge(`${e.kind} ${e.dest}`, [
@@ -82,6 +89,7 @@ export function statementStatus(
           landlockOf(ll(1, 'filesystem rules'), foreign.get(e)),
           ...(link ? [{ layer: 'hard links', ok: false, why: link }] : []),
           ...(alias ? [{ layer: 'other binds', ok: false, why: alias }] : []),
+          ...exec,
         ]),
       )
   }
@@ -165,6 +173,9 @@ export const UNIX_SOCKETS_STATEMENT =
   'only the view reachable: unix sockets, file metadata, SysV IPC, inotify'
 const UNIX_SOCKETS_GAP =
   'no mount namespace: every host pathname UNIX socket (docker.sock, D-Bus, other sandboxes\u2019) is reachable, and the metadata of host files (chmod, chown, utimes, xattrs), SysV IPC objects and inotify watches, which Landlock does not govern'
+
+const NOT_NOEXEC =
+  'a landlock path grants execute inside it, so the mount cannot be noexec: Landlock asks for execute at execve only, and ld.so runs a program anywhere in it by mapping it'
 
 /** Landlock's scope refuses the sandbox's own connections and datagrams out, never a bind: in
  * the host's network namespace an abstract name it binds is the host's (helper-137: a squat of

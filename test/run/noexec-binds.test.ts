@@ -61,6 +61,37 @@ for (const c of callers())
         assert.match(r.stderr, /rw\/e: .*failed to map segment/)
       })
 
+      // A `landlock.paths` grant of execute inside keeps the mount exec, and its statement says
+      // the rest of it runs through ld.so; learn and audit mount it as the run does (helper-139:
+      // their traced view, without the policy's landlock paths, made it noexec).
+      test('a landlock path granting execute inside: exec under run, --audit and learn alike, and said', () => {
+        const cache = `${dir}/cache`
+        mkdirSync(cache, { recursive: true })
+        if (c.user) chownSync(cache, c.user.uid, c.user.gid)
+        writeFileSync(
+          `${dir}/granted.yaml`,
+          [
+            'extends: [default]',
+            'filesystem:',
+            `  - tmpfs: { dest: ${cache}, access: [read, readdir, write, create, delete, truncate] }`,
+            'landlock:',
+            '  paths:',
+            `    - { path: ${cache}, access: [read, readdir, write, create, execute] }`,
+            '',
+          ].join('\n'),
+        )
+        const script = `cp /bin/echo ${cache}/e && ${cache}/e RAN`
+        for (const mode of ['run -q', 'run -q --audit', `learn -o ${dir}/learned.yaml`]) {
+          const r = cordonShell(`$CORDON ${mode} -p granted.yaml -- sh -c '${script}'`, dir, c.user)
+          assert.equal(r.stdout, 'RAN\n', `${mode}: ${r.stderr}`)
+        }
+        const plan = cordonShell('$CORDON plan -p granted.yaml', dir, c.user)
+        assert.match(
+          plan.stdout,
+          new RegExp(`partial tmpfs ${cache}: .*a landlock path grants execute inside it`),
+        )
+      })
+
       test('the plan mounts them noexec; without namespaces the statement names the gap', () => {
         const plan = cordonShell('$CORDON plan -p policy.yaml', dir, c.user)
         assert.match(plan.stdout, new RegExp(`bind +${dir}/rw -> ${dir}/rw \\(rw,noexec`), plan.stderr)
