@@ -18,6 +18,7 @@ import {
   sharedContents,
   sharedDirectoryAt,
   secretAt,
+  secretWords,
   sharedRelation,
   splitBind,
   unknownProfile,
@@ -145,18 +146,20 @@ function id(flag: string, value: string): number {
 export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn'): void {
   if (flags.policy || (flags.profile ?? 'default') !== 'default') return
   const cwd = callerCwd()
-  // A secret the profile masks (/etc/ssh) or a home's keys (~/.ssh): the bind of the working
-  // directory showed them (helper-138).
-  const secret = secretAt(cwd)
-  if (secret)
-    throw new CordonError(
-      'invalid_usage',
-      `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
-        `${secret === cwd ? 'which holds secrets' : `inside ${secret}, which holds secrets`}; ` +
-        'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
-    )
   const shared = sharedDirectoryAt(cwd)
-  if (!shared) return
+  if (!shared) {
+    // A secret the profile masks (/etc/ssh) or a home's keys (~/.ssh, another user's too): the
+    // bind of the working directory showed them (helper-138, helper-139).
+    const secret = secretAt(cwd)
+    if (secret)
+      throw new CordonError(
+        'invalid_usage',
+        `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
+          `which ${secretWords(cwd, secret)}; ` +
+          'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
+      )
+    return
+  }
   const how = {
     is: 'which holds',
     'mount of': `which is ${shared} by another name (a mount of it), with`,

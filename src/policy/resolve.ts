@@ -258,14 +258,52 @@ export function sharedRelation(dir: string, shared: string): 'is' | 'mount of' |
   return fileId(dir) === fileId(shared) ? 'mount of' : 'holds'
 }
 
-/** The secret (/etc/ssh, ~/.ssh, ~/.aws…) that `dir` is or lies in, as named or really. */
-export function secretAt(dir: string): string | undefined {
+/** How `dir` relates to the secret secretAt found, for a message. */
+export function secretWords(
+  dir: string,
+  { secret, relation }: NonNullable<ReturnType<typeof secretAt>>,
+): string {
+  if (relation === 'holds') return `holds ${secret}, a secret`
+  if (relation === 'in') return `lies in ${secret}, a place of secrets`
+  return secret === dir
+    ? 'is a place of secrets (keys, credentials)'
+    : `is ${secret} by another name, a place of secrets`
+}
+
+/** Where a home keeps keys, by name: found wherever the home is, another user's too (`sudo
+ * cordon run` from ~bob/.ssh, whose $HOME is root's: helper-139). Not `.npmrc`, `.pypirc` or
+ * `.docker`, which projects hold of their own. */
+const KEY_DIRS = ['.ssh', '.gnupg', '.aws', '.azure', '.config/gcloud', '.kube', '.password-store']
+/** Files that only a home holds: a directory with one is a home. */
+const KEY_FILES = ['.git-credentials', '.netrc', '.vault-token']
+
+/** A secret (/etc/ssh, ~/.ssh, ~/.aws…) that `dir` is, lies in or holds, and how; undefined for
+ * a project directory. By name, by real path and by file identity (a bind mount of ~/.ssh). */
+export function secretAt(dir: string): { secret: string; relation: 'is' | 'in' | 'holds' } | undefined {
   const homes = [...new Set([homedir(), '/root'])]
-  const secrets = withRealPaths([
-    ...ETC_SECRETS,
-    ...homes.flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`)),
-  ])
-  return secrets.find((s) => dir === s || dir.startsWith(`${s}/`))
+  const known = withRealPaths([...ETC_SECRETS, ...homes.flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`))])
+  const named = known.find((s) => dir === s || dir.startsWith(`${s}/`))
+  if (named) return { secret: named, relation: named === dir ? 'is' : 'in' }
+  const parts = dir.split('/')
+  for (const key of KEY_DIRS) {
+    const names = key.split('/')
+    for (let i = 1; i + names.length <= parts.length; i++)
+      if (names.every((n, j) => parts[i + j] === n)) {
+        const secret = parts.slice(0, i + names.length).join('/')
+        return { secret, relation: secret === dir ? 'is' : 'in' }
+      }
+    // Holds one: a home by any name (~bob), or ~/.config holding gcloud.
+    for (let k = 0; k < names.length; k++)
+      if (names.slice(0, k).every((n, j) => parts[parts.length - k + j] === n)) {
+        const secret = `${dir}/${names.slice(k).join('/')}`
+        if (fileId(secret) !== undefined) return { secret, relation: 'holds' }
+      }
+  }
+  const file = KEY_FILES.map((f) => `${dir}/${f}`).find((f) => fileId(f) !== undefined)
+  if (file) return { secret: file, relation: 'holds' }
+  const id = fileId(dir)
+  const mounted = id === undefined ? undefined : known.find((s) => fileId(s) === id)
+  return mounted ? { secret: mounted, relation: 'is' } : undefined
 }
 
 /** The shared directory that `dir` is, or holds; undefined for a project directory. */
@@ -290,14 +328,13 @@ function sharedWorkingDirectory(entry: FilesystemEntry, baseDir: string): string
   const flag = 'ro' in entry ? '--ro' : '--rw'
   // A bind of it would show what the profile masks (/etc/ssh) or a home's keys: `cd ~/.ssh`
   // showed id_rsa, where a project beside it shows none (helper-138).
-  const secret = secretAt(dir)
-  if (secret)
-    return (
-      `the working directory ${dir} is not shown to the sandbox: it ${secret === dir ? 'is' : 'lies in'} ` +
-      `${secret}, which holds secrets. Run from a project directory, or show it on purpose with ${flag} ${dir}; ` +
-      'the command starts in / meanwhile'
-    )
   const hit = sharedDirectoryAt(dir)
+  const found = hit ? undefined : secretAt(dir)
+  if (found)
+    return (
+      `the working directory ${dir} is not shown to the sandbox: it ${secretWords(dir, found)}. Run from a ` +
+      `project directory, or show it on purpose with ${flag} ${dir}; the command starts in / meanwhile`
+    )
   if (!hit) return undefined
   const how = {
     is: 'it holds',

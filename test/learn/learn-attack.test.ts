@@ -1,6 +1,7 @@
 // What a learned program can do to the policy it is learned into, or to the files learn
 // writes: nothing. (Found by the adversarial review of issue 18.)
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
 import { CLI, cordon, inPrivateMounts, isRoot } from '../helpers.js'
@@ -173,7 +174,7 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
           },
         )
         assert.equal(r.status, 125, `${command} in ${cwd}: ${r.stdout}`)
-        assert.match(r.stderr, /which holds secrets; cd into a project directory/)
+        assert.match(r.stderr, /which (is|lies in) .*a place of secrets.*; cd into a project directory/)
       }
     // A policy that binds the working directory (`ro: .`) through the default profile's view:
     // left out, with why, and the command starts in /.
@@ -185,8 +186,43 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     assert.doesNotMatch(shown.stdout, /PRIVATE-KEY/)
     assert.match(
       shown.stderr,
-      /working directory .*\.ssh is not shown to the sandbox: it is .*\.ssh, which holds secrets/,
+      /working directory .*\.ssh is not shown to the sandbox: it is a place of secrets/,
     )
+    // Another user's keys ($HOME is not theirs: `sudo cordon run` from ~bob/.ssh), a directory
+    // holding some (a home by any name, ~/.config with gcloud), and ~/.ssh by another name (a
+    // bind mount): each was shown (helper-139).
+    const other = `${dir}/bob`
+    mkdirSync(`${other}/.ssh`, { recursive: true })
+    mkdirSync(`${other}/.config/gcloud`, { recursive: true })
+    mkdirSync(`${dir}/sshmount`, { recursive: true })
+    const mounted = isRoot && spawnSync('mount', ['--bind', `${home}/.ssh`, `${dir}/sshmount`]).status === 0
+    try {
+      const cases: [string, RegExp][] = [
+        [`${other}/.ssh`, /which is a place of secrets/],
+        [other, /which holds .*bob\/\.ssh, a secret/],
+        [`${other}/.config`, /which holds .*\.config\/gcloud, a secret/],
+        ...(mounted
+          ? [
+              [`${dir}/sshmount`, /which is .*keyhome\/\.ssh by another name, a place of secrets/] as [
+                string,
+                RegExp,
+              ],
+            ]
+          : []),
+      ]
+      for (const [cwd, words] of cases) {
+        const r = cordon(['run', '--', 'ls', '-A'], { cwd, env })
+        assert.equal(r.status, 125, `run in ${cwd}: ${r.stdout}`)
+        assert.match(r.stderr, words)
+      }
+    } finally {
+      if (mounted) spawnSync('umount', [`${dir}/sshmount`])
+    }
+    // A project that keeps a .npmrc or a .docker directory of its own is a project.
+    mkdirSync(`${dir}/proj/.docker`, { recursive: true })
+    writeFileSync(`${dir}/proj/.npmrc`, 'registry=https://registry.npmjs.org/\n')
+    const project = cordon(['run', '-q', '--', 'true'], { cwd: `${dir}/proj`, env })
+    assert.equal(project.status, 0, project.stderr)
   })
 
   test('learned in /tmp, the policy does not show the host /tmp', () => {
