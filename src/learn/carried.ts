@@ -7,6 +7,7 @@ import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import type { Observation } from './observation.js'
 import { under } from './paths.js'
 import { flow, yamlScalar as q, type YamlWriter } from './yaml-writer.js'
+import { execGranted } from '../plan/view.js'
 
 /** Bytes in the largest unit that divides them: 512M, 3G, 4097 (a string, as the schema reads sizes). */
 export function sizeText(bytes: number): string {
@@ -54,10 +55,20 @@ export function masksInside(b: ResolvedPolicy, shown: readonly string[]): string
 export function writeLandlock(y: YamlWriter, b: ResolvedPolicy): void {
   const scopes = [...b.landlock.scopes].sort()
   const defaultScopes = scopes.length === 2 && scopes[0] === 'abstract-unix-socket' && scopes[1] === 'signal'
-  if (!b.landlock.require && defaultScopes) return
+  // The base's grants of execute: the learning run had them (learn.ts traceView), and a tmpfs
+  // of the base's that the learned policy keeps is exec where they reach (helper-140: what ran
+  // there while learning was refused by the learned policy).
+  const exec = new Set(execGranted(b))
+  const paths = b.landlock.paths.filter((p) => exec.has(p.path))
+  if (!b.landlock.require && defaultScopes && !paths.length) return
   y.line('landlock:', "the base's")
   if (b.landlock.require) y.line(`  require: ${b.landlock.require}`)
   if (!defaultScopes) y.line(`  scopes: ${flow(b.landlock.scopes)}`)
+  if (paths.length) {
+    y.line('  paths:', "the base's grants of execute")
+    for (const p of paths)
+      y.line(`    - { path: ${q(p.path)}, access: ${flow(p.access)}${p.optional ? ', optional: true' : ''} }`)
+  }
 }
 
 const ports = (list: Observation['net']['bind']) =>
@@ -66,20 +77,46 @@ const ports = (list: Observation['net']['bind']) =>
 /** The tcp section: the ports the run used, when it used only TCP; inside the base's ports when
  * the base has a tcp section, which is kept whatever the run used (it refuses other IP sockets). */
 export function writeTcp(y: YamlWriter, obs: Observation, b: ResolvedPolicy): void {
-  const inet = (obs.syscalls.socket?.values?.['0'] ?? []).filter((f) => f === '0x2' || f === '0xa')
-  // Socket types come with SOCK_CLOEXEC/NONBLOCK bits; 1 is SOCK_STREAM.
-  const types = (obs.syscalls.socket?.values?.['1'] ?? []).map((t) => Number(t) & 0xf)
-  const tcpOnly = inet.length > 0 && types.length > 0 && types.every((t) => t === 1)
+  const values = (call: string, arg: number) => (obs.syscalls[call]?.values?.[String(arg)] ?? []).map(Number)
+  const inet = values('socket', 0).filter((f) => f === 2 || f === 10)
+  // Socket types come with SOCK_CLOEXEC/NONBLOCK bits; 1 is SOCK_STREAM. A protocol of 262 is
+  // MPTCP, a stream too, which the section refuses.
+  const types = values('socket', 1).map((t) => t & 0xf)
+  const tcpOnly =
+    inet.length > 0 && types.length > 0 && types.every((t) => t === 1) && !values('socket', 2).includes(262)
+  // What the section refuses of a program that used TCP alone: fast open (MSG_FASTOPEN in a
+  // send's flags, TCP_FASTOPEN_CONNECT), and listen() when no bind port is listed (on any
+  // socket, UNIX ones too: seccomp sees only a descriptor). Learned, a policy must run what it
+  // was learned from (helper-140: each of these was refused enforced).
+  const MSG_FASTOPEN = 0x20000000
+  const fastOpen =
+    [values('sendto', 3), values('sendmsg', 2), values('sendmmsg', 3)].some((f) =>
+      f.some((v) => v & MSG_FASTOPEN),
+    ) ||
+    (values('setsockopt', 1).includes(6) && values('setsockopt', 2).includes(30))
+  const listens = (obs.syscalls.listen?.count ?? 0) > 0
   const within = (used: number[], allowed?: number[]) =>
     allowed ? used.filter((p) => allowed.includes(p)) : used
   if (b.tcp) {
+    const bind = within(ports(obs.net.bind), b.tcp.bind)
+    // Narrowed to none, the bind list would refuse the listen() the run made.
+    const keep = listens && !bind.length && b.tcp.bind.length > 0
     y.line('tcp:', "the base's section, with only the ports the run used")
-    y.line(`  bind: [${within(ports(obs.net.bind), b.tcp.bind).join(', ')}]`)
+    y.line(
+      `  bind: [${(keep ? b.tcp.bind : bind).join(', ')}]`,
+      keep ? "the base's: the run listened without binding one, which an empty list refuses" : undefined,
+    )
     y.line(`  connect: [${within(ports(obs.net.connect), b.tcp.connect).join(', ')}]`)
-  } else if (tcpOnly) {
+  } else if (tcpOnly && !fastOpen && !(listens && !ports(obs.net.bind).length)) {
     y.line('tcp:', 'only TCP sockets were used: other IP sockets are refused')
     y.line(`  bind: [${ports(obs.net.bind).join(', ')}]`)
     y.line(`  connect: [${ports(obs.net.connect).join(', ')}]`)
+  } else if (tcpOnly) {
+    y.comment(
+      fastOpen
+        ? 'no tcp: section: the run used TCP fast open, which port rules cannot judge and the section refuses'
+        : 'no tcp: section: the run listened without binding a TCP port, which the section refuses',
+    )
   } else if (inet.length) {
     y.comment('no tcp: section: the run used non-TCP IP sockets (UDP…), which port rules would refuse')
   }
