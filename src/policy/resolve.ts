@@ -2,13 +2,14 @@
 // children, fills defaults, and resolves relative host paths against where each came from.
 import { callerCwd } from '../host/path-bytes.js'
 import { fileId, resolveOnHost } from '../host/paths.js'
+import { hostLstat, hostReadText } from '../host/reads.js'
 import { homedir, totalmem } from 'node:os'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 import { loadPolicyFile } from './parse.js'
 import { ETC_SECRETS, HOME_SECRETS, PROFILES } from './profiles.js'
-import { settleHostView } from './wide-binds.js'
+import { hostMounts, settleHostView } from './wide-binds.js'
 import { essentialsWarning } from '../seccomp/essential.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
 import {
@@ -274,15 +275,37 @@ export function secretWords(
  * cordon run` from ~bob/.ssh, whose $HOME is root's: helper-139). Not `.npmrc`, `.pypirc` or
  * `.docker`, which projects hold of their own. */
 const KEY_DIRS = ['.ssh', '.gnupg', '.aws', '.azure', '.config/gcloud', '.kube', '.password-store']
+/** Those whose presence makes a directory a home: not `.azure`, which `azd init` puts in every
+ * Azure Developer CLI project (helper-140). */
+const HOME_MARKS = KEY_DIRS.filter((k) => k !== '.azure')
 /** Files that only a home holds: a directory with one is a home. */
 const KEY_FILES = ['.git-credentials', '.netrc', '.vault-token']
 
+const isDir = (path: string) => hostLstat(path)?.isDirectory() === true
+
+/** The homes of /etc/passwd, and the caller's and root's: whose keys no working directory shows. */
+function userHomes(): string[] {
+  let passwd = ''
+  try {
+    passwd = hostReadText('/etc/passwd')
+  } catch {}
+  const listed = passwd
+    .split('\n')
+    .map((l) => l.split(':')[5] ?? '')
+    .filter((h) => h.startsWith('/') && h !== '/' && !h.startsWith('/nonexistent'))
+  return [...new Set([homedir(), '/root', ...listed])]
+}
+
 /** A secret (/etc/ssh, ~/.ssh, ~/.aws…) that `dir` is, lies in or holds, and how; undefined for
- * a project directory. By name, by real path and by file identity (a bind mount of ~/.ssh). */
+ * a project directory. By name, by real path and by file identity (a bind mount of ~/.ssh, of
+ * a directory inside it, or one inside the working directory: helper-140). */
 export function secretAt(dir: string): { secret: string; relation: 'is' | 'in' | 'holds' } | undefined {
-  const homes = [...new Set([homedir(), '/root'])]
-  const known = withRealPaths([...ETC_SECRETS, ...homes.flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`))])
-  const named = known.find((s) => dir === s || dir.startsWith(`${s}/`))
+  const homes = userHomes()
+  const own = withRealPaths([
+    ...ETC_SECRETS,
+    ...[homedir(), '/root'].flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`)),
+  ])
+  const named = own.find((s) => dir === s || dir.startsWith(`${s}/`))
   if (named) return { secret: named, relation: named === dir ? 'is' : 'in' }
   const parts = dir.split('/')
   for (const key of KEY_DIRS) {
@@ -292,18 +315,36 @@ export function secretAt(dir: string): { secret: string; relation: 'is' | 'in' |
         const secret = parts.slice(0, i + names.length).join('/')
         return { secret, relation: secret === dir ? 'is' : 'in' }
       }
-    // Holds one: a home by any name (~bob), or ~/.config holding gcloud.
+  }
+  // Holds one: a home by any name (~bob), ~/.config holding gcloud, a directory of homes.
+  for (const key of HOME_MARKS) {
+    const names = key.split('/')
     for (let k = 0; k < names.length; k++)
       if (names.slice(0, k).every((n, j) => parts[parts.length - k + j] === n)) {
         const secret = `${dir}/${names.slice(k).join('/')}`
-        if (fileId(secret) !== undefined) return { secret, relation: 'holds' }
+        if (isDir(secret)) return { secret, relation: 'holds' }
       }
   }
-  const file = KEY_FILES.map((f) => `${dir}/${f}`).find((f) => fileId(f) !== undefined)
+  const file = KEY_FILES.map((f) => `${dir}/${f}`).find((f) => hostLstat(f)?.isFile() === true)
   if (file) return { secret: file, relation: 'holds' }
-  const id = fileId(dir)
-  const mounted = id === undefined ? undefined : known.find((s) => fileId(s) === id)
-  return mounted ? { secret: mounted, relation: 'is' } : undefined
+  for (const home of homes.filter((h) => h.startsWith(dir === '/' ? '/' : `${dir}/`))) {
+    const held = HOME_MARKS.map((k) => `${home}/${k}`).find(isDir)
+    if (held) return { secret: held, relation: 'holds' }
+  }
+  // By file identity: the directory or one above it is one of the caller's secrets under
+  // another name, or a mount inside it is.
+  const ids = new Map(own.map((s) => [fileId(s), s] as const).filter(([id]) => id !== undefined))
+  if (!ids.size) return undefined
+  for (let i = parts.length; i > 1; i--) {
+    const at = parts.slice(0, i).join('/')
+    const secret = ids.get(fileId(at))
+    if (secret) return { secret, relation: at === dir ? 'is' : 'in' }
+  }
+  for (const m of hostMounts().filter((m) => m.point.startsWith(`${dir}/`))) {
+    const secret = ids.get(fileId(m.point))
+    if (secret) return { secret: `${m.point} (${secret})`, relation: 'holds' }
+  }
+  return undefined
 }
 
 /** The shared directory that `dir` is, or holds; undefined for a project directory. */

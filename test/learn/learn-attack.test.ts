@@ -218,9 +218,35 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     } finally {
       if (mounted) spawnSync('umount', [`${dir}/sshmount`])
     }
-    // A project that keeps a .npmrc or a .docker directory of its own is a project.
+    // Below a mount of a key directory, and a project holding one mounted under another name
+    // (a devcontainer's workspace): file identity, up the way and down the mounts (helper-140).
+    if (isRoot) {
+      mkdirSync(`${home}/.gnupg/private-keys-v1.d`, { recursive: true })
+      mkdirSync(`${dir}/gpgmount`, { recursive: true })
+      mkdirSync(`${dir}/ws/keys`, { recursive: true })
+      const mounts = [
+        [`${home}/.gnupg`, `${dir}/gpgmount`],
+        [`${home}/.ssh`, `${dir}/ws/keys`],
+      ].filter(([from, to]) => spawnSync('mount', ['--bind', from!, to!]).status === 0)
+      try {
+        if (mounts.length === 2) {
+          const below = cordon(['run', '--', 'true'], { cwd: `${dir}/gpgmount/private-keys-v1.d`, env })
+          assert.equal(below.status, 125, below.stderr)
+          assert.match(below.stderr, /which lies in .*keyhome\/\.gnupg, a place of secrets/)
+          const ws = cordon(['run', '--', 'true'], { cwd: `${dir}/ws`, env })
+          assert.equal(ws.status, 125, ws.stderr)
+          assert.match(ws.stderr, /which holds .*ws\/keys \(.*keyhome\/\.ssh\), a secret/)
+        }
+      } finally {
+        for (const [, to] of mounts) spawnSync('umount', [to!])
+      }
+    }
+    // A project that keeps a .npmrc, a .docker or an .azure directory (azd) of its own, or a file
+    // named .ssh, is a project.
     mkdirSync(`${dir}/proj/.docker`, { recursive: true })
+    mkdirSync(`${dir}/proj/.azure`, { recursive: true })
     writeFileSync(`${dir}/proj/.npmrc`, 'registry=https://registry.npmjs.org/\n')
+    writeFileSync(`${dir}/proj/.ssh`, '')
     const project = cordon(['run', '-q', '--', 'true'], { cwd: `${dir}/proj`, env })
     assert.equal(project.status, 0, project.stderr)
   })
