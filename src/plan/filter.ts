@@ -58,11 +58,14 @@ export function compileFilter(
     // not reach the hypervisor over vsock either). Audit's own `tcp:` layers aside: audit keeps
     // no port rule (plan/compile.ts), and what they refuse (a UDP socket, listen() without a
     // bind port, fast open) went through unjudged or was refused under --audit (helper-139).
+    // The host-network guard is cordon's own too, as the set-id guard (helper-140: the proc
+    // connector's socket was reported under --audit --net host, not refused).
     const kept = [
       ...extras.filter(
-        (e): e is NetworkLayer | 'outside-processes' =>
+        (e): e is NetworkLayer | 'outside-processes' | 'host-network' =>
           (e in NETWORK_LAYERS && !(trace?.mode === 'audit' && TCP_LAYERS.includes(e))) ||
-          e === 'outside-processes',
+          e === 'outside-processes' ||
+          e === 'host-network',
       ),
       'no-setid' as const,
     ]
