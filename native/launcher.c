@@ -760,12 +760,28 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	cmd->on_init_mm = !p->responder;
 	if (p->responder && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
+	/* Forked, the command runs beside init, whose copy of the exec pipe's write end keeps the
+	 * launcher from seeing the command's exec until init closes it: descheduled right after
+	 * the fork, init let the command's first notified call reach the launcher first, which took
+	 * it for the command's own exec (`initial`; CI39: a shell exec'd at once went unreported).
+	 * The command waits for init's close: the end of this pipe. Vforked, init is suspended
+	 * until the exec, and a run without a responder has no notified call to order. */
+	int closed[2] = { -1, -1 };
+	if (p->responder && pipe2(closed, O_CLOEXEC))
+		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	pid_t child = p->responder ? fork() : vfork();
 	if (child < 0)
 		die_step(EXIT_CORDON, "fork command", NULL, NULL, errno);
 	if (child == 0) {
 		if (p->responder && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
 			die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
+		if (closed[0] >= 0) {
+			char byte;
+			close(closed[1]);
+			while (read(closed[0], &byte, 1) < 0 && errno == EINTR)
+				;
+			close(closed[0]);
+		}
 		close(pp->status[1]);
 		if (pp->spawns[1] >= 0)
 			close(pp->spawns[1]);
@@ -784,6 +800,10 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	if (pp->pid[1] >= 0)
 		close(pp->pid[1]);
 	close(pp->exec[1]);
+	if (closed[0] >= 0) {
+		close(closed[1]); /* the command goes on */
+		close(closed[0]);
+	}
 	console_release();
 	ev_set_fail_fd(-1);
 	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1], pp->freeze[0]);
