@@ -299,7 +299,22 @@ function userHomes(): string[] {
 /** A secret (/etc/ssh, ~/.ssh, ~/.aws…) that `dir` is, lies in or holds, and how; undefined for
  * a project directory. By name, by real path and by file identity (a bind mount of ~/.ssh, of
  * a directory inside it, or one inside the working directory: helper-140). */
-export function secretAt(dir: string): { secret: string; relation: 'is' | 'in' | 'holds' } | undefined {
+export function secretAt(dir: string): SecretFound | undefined {
+  // Asked twice by a run (the project guard, then the working directory's bind): ~2 ms of stats.
+  // Kept a second only: a library's process lives on, and a mount may come.
+  const now = Date.now()
+  const seen = foundSecrets.get(dir)
+  if (seen && now - seen.at < 1000) return seen.found
+  const found = findSecret(dir)
+  if (foundSecrets.size >= 64) foundSecrets.clear()
+  foundSecrets.set(dir, { at: now, found })
+  return found
+}
+
+type SecretFound = { secret: string; relation: 'is' | 'in' | 'holds' }
+const foundSecrets = new Map<string, { at: number; found: SecretFound | undefined }>()
+
+function findSecret(dir: string): SecretFound | undefined {
   const homes = userHomes()
   const own = withRealPaths([
     ...ETC_SECRETS,
@@ -331,9 +346,13 @@ export function secretAt(dir: string): { secret: string; relation: 'is' | 'in' |
     const held = HOME_MARKS.map((k) => `${home}/${k}`).find(isDir)
     if (held) return { secret: held, relation: 'holds' }
   }
-  // By file identity: the directory or one above it is one of the caller's secrets under
-  // another name, or a mount inside it is.
-  const ids = new Map(own.map((s) => [fileId(s), s] as const).filter(([id]) => id !== undefined))
+  // By file identity: the directory or one above it is a secret under another name, or a
+  // mount inside it is: the caller's, and the key directories of /etc/passwd's homes (a bind
+  // mount of ~bob/.ssh: helper-140).
+  const others = homes.filter((h) => isDir(h)).flatMap((h) => KEY_DIRS.map((k) => `${h}/${k}`))
+  const ids = new Map(
+    [...own, ...others].map((s) => [fileId(s), s] as const).filter(([id]) => id !== undefined),
+  )
   if (!ids.size) return undefined
   for (let i = parts.length; i > 1; i--) {
     const at = parts.slice(0, i).join('/')

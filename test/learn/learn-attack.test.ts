@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
-import { CLI, cordon, inPrivateMounts, isRoot } from '../helpers.js'
+import { CLI, cordon, ensureTestUser, inPrivateMounts, isRoot } from '../helpers.js'
 
 describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs root here' }, () => {
   const dir = `/srv/cordon-learn-attack-${process.pid}`
@@ -239,6 +239,30 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
         }
       } finally {
         for (const [, to] of mounts) spawnSync('umount', [to!])
+      }
+    }
+    // Another user's key directory under another name: the homes of /etc/passwd, by identity.
+    if (isRoot) {
+      const user = ensureTestUser()
+      const bobHome = spawnSync('getent', ['passwd', String(user.uid)], { encoding: 'utf8' }).stdout.split(
+        ':',
+      )[5]
+      if (bobHome?.startsWith('/home/')) {
+        // Only what the test makes goes again: the home, or its .ssh.
+        const made = !existsSync(bobHome) ? bobHome : !existsSync(`${bobHome}/.ssh`) ? `${bobHome}/.ssh` : ''
+        mkdirSync(`${bobHome}/.ssh`, { recursive: true })
+        mkdirSync(`${dir}/bobkeys`, { recursive: true })
+        const mounted = spawnSync('mount', ['--bind', `${bobHome}/.ssh`, `${dir}/bobkeys`]).status === 0
+        try {
+          if (mounted) {
+            const r = cordon(['run', '--', 'true'], { cwd: `${dir}/bobkeys`, env })
+            assert.equal(r.status, 125, r.stderr)
+            assert.match(r.stderr, new RegExp(`which is ${bobHome}/\\.ssh by another name`))
+          }
+        } finally {
+          if (mounted) spawnSync('umount', [`${dir}/bobkeys`])
+          if (made) rmSync(made, { recursive: true, force: true })
+        }
       }
     }
     // A project that keeps a .npmrc, a .docker or an .azure directory (azd) of its own, or a file
