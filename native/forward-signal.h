@@ -110,6 +110,13 @@ static inline void add_raw(sigset_t *set, int sig)
 	word[(unsigned)(sig - 1) / bits] |= 1UL << ((unsigned)(sig - 1) % bits);
 }
 
+/* glibc's own two, added to set. */
+static inline void add_glibc_own(sigset_t *set)
+{
+	add_raw(set, 32);
+	add_raw(set, 33);
+}
+
 /* sigprocmask, glibc's own included: the kernel's mask is 8 bytes (_NSIG 65). */
 static inline int sigmask_raw(int how, const sigset_t *set, sigset_t *old)
 {

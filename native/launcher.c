@@ -1354,10 +1354,10 @@ int main(int argc, char **argv)
 	/* FORWARD_SIGNAL and FREEZE_SIGNAL stay the launcher's own (below): both come as the
 	 * payload of a forward when the caller's side sends them. */
 	for (int sig = 1; all_signals && sig < _NSIG; sig++)
-		if (glibc_own(sig))
-			add_raw(&forward, sig);
-		else if (forwarded_any(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
+		if (forwarded_any(sig) && sig != FORWARD_SIGNAL && sig != FREEZE_SIGNAL)
 			sigaddset(&forward, sig);
+	if (all_signals)
+		add_glibc_own(&forward);
 	mask = forward;
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, FREEZE_SIGNAL); /* init's (command.h); the command gets saved_mask back */

@@ -486,8 +486,7 @@ static noreturn void serve(int sock, const sigset_t *caller_mask)
 		 * (forward-signal.h glibc_own; a job-wide 33 ended it, and left the container
 		 * running with no one to report it). The launcher's start gives it them back. */
 		sigset_t keep = *caller_mask;
-		add_raw(&keep, 32);
-		add_raw(&keep, 33);
+		add_glibc_own(&keep);
 		sigmask_raw(SIG_SETMASK, &keep, NULL);
 	}
 	char *buf;
@@ -540,8 +539,7 @@ int launch_helper_start(int foreground)
 	sigset_t all, mask;
 	if (foreground) {
 		sigfillset(&all);
-		add_raw(&all, 32); /* which glibc leaves out of a filled set */
-		add_raw(&all, 33);
+		add_glibc_own(&all); /* which glibc leaves out of a filled set */
 		sigmask_raw(SIG_BLOCK, &all, &mask);
 	}
 	pid_t pid = fork();

@@ -146,18 +146,19 @@ function id(flag: string, value: string): number {
 export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn'): void {
   if (flags.policy || (flags.profile ?? 'default') !== 'default') return
   const cwd = callerCwd()
+  const refuse = (what: string) =>
+    new CordonError(
+      'invalid_usage',
+      `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
+        `${what}; ` +
+        'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
+    )
   const shared = sharedDirectoryAt(cwd)
   if (!shared) {
     // A secret the profile masks (/etc/ssh) or a home's keys (~/.ssh, another user's too): the
     // bind of the working directory showed them (helper-138, helper-139).
     const secret = secretAt(cwd)
-    if (secret)
-      throw new CordonError(
-        'invalid_usage',
-        `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
-          `which ${secretWords(cwd, secret)}; ` +
-          'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
-      )
+    if (secret) throw refuse(`which ${secretWords(cwd, secret)}`)
     return
   }
   const how = {
@@ -165,12 +166,7 @@ export function guardProjectDir(flags: PolicyFlagValues, command: 'run' | 'learn
     'mount of': `which is ${shared} by another name (a mount of it), with`,
     holds: `which holds ${shared}, with`,
   }[sharedRelation(cwd, shared)]
-  throw new CordonError(
-    'invalid_usage',
-    `the default profile shows the current directory to the sandbox${command === 'learn' ? ' and the policy learned' : ''}, and that is ${cwd}, ` +
-      `${how} ${sharedContents(shared)}; ` +
-      'cd into a project directory, or use --profile minimal (it shows no directory of yours: the command runs in /)',
-  )
+  throw refuse(`${how} ${sharedContents(shared)}`)
 }
 
 /** A flag's destination relative to the caller's directory, as its source is (`--ro data:srv`,

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs'
 import { landlockRules } from '../plan/landlock.js'
 import { ACCESS } from '../landlock/rights.js'
-import { enforcedSeccomp } from '../policy/effective.js'
+import { enforcedSeccomp, withoutTcp } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { SyscallEvent } from '../run/events.js'
 import { ARCHES, type ArchName, entryPoints } from '../seccomp/arch.js'
@@ -84,11 +84,7 @@ export class Auditor {
 
   constructor(private readonly policy: ResolvedPolicy) {
     this.spec = enforcedSeccomp(policy)
-    if (policy.tcp) {
-      const untcp = { ...policy }
-      delete untcp.tcp
-      this.specWithoutTcp = enforcedSeccomp(untcp)
-    }
+    if (policy.tcp) this.specWithoutTcp = enforcedSeccomp(withoutTcp(policy))
     this.rules = landlockRules(policy).map((r) => ({ ...r, path: normalPath(r.path) ?? r.path }))
   }
 

@@ -7,7 +7,7 @@ import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import type { Observation } from './observation.js'
 import { under } from './paths.js'
 import { flow, yamlScalar as q, type YamlWriter } from './yaml-writer.js'
-import { execGranted } from '../plan/view.js'
+import { execGrants } from '../plan/view.js'
 
 /** Bytes in the largest unit that divides them: 512M, 3G, 4097 (a string, as the schema reads sizes). */
 export function sizeText(bytes: number): string {
@@ -58,8 +58,7 @@ export function writeLandlock(y: YamlWriter, b: ResolvedPolicy): void {
   // The base's grants of execute: the learning run had them (learn.ts traceView), and a tmpfs
   // of the base's that the learned policy keeps is exec where they reach (helper-140: what ran
   // there while learning was refused by the learned policy).
-  const exec = new Set(execGranted(b))
-  const paths = b.landlock.paths.filter((p) => exec.has(p.path))
+  const paths = execGrants(b)
   if (!b.landlock.require && defaultScopes && !paths.length) return
   y.line('landlock:', "the base's")
   if (b.landlock.require) y.line(`  require: ${b.landlock.require}`)

@@ -13,7 +13,7 @@ import { under } from './paths.js'
 import { archByName } from '../seccomp/arch.js'
 import { holdsHostRoot } from '../policy/effective.js'
 import { firstUnsearchable, type HostCreds, sandboxHostCreds, searchable } from './reach.js'
-import { execGranted } from '../plan/view.js'
+import { execGrants } from '../plan/view.js'
 
 export interface TracedRunOptions {
   mode: TraceMode
@@ -92,7 +92,7 @@ export function traceView(
     // own /srv/cache was noexec where the enforced one's was not).
     landlock: {
       ...base.landlock,
-      paths: base.landlock.paths.filter((p) => execGranted(base).includes(p.path)),
+      paths: execGrants(base),
     },
   }
 }

@@ -13,7 +13,7 @@ import { hideStateDir } from './state-mask.js'
 import { warnOwnInstall } from './own-install.js'
 import { precompiledFilter } from '../seccomp/precompiled.js'
 import { EXTRA_NOTES } from '../seccomp/extras.js'
-import { holdsHostRoot, rlimitsFor, seccompExtras } from '../policy/effective.js'
+import { holdsHostRoot, rlimitsFor, seccompExtras, withoutTcp } from '../policy/effective.js'
 import { compileFilter, type FilterRewrite, type PlanFilter } from './filter.js'
 import { RLIMITS } from '../policy/limits.js'
 import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
@@ -344,9 +344,3 @@ function unwritableBinds(
  * caller without a cgroup has no other bound on them. Without a limit, the kernel's default. */
 export const tmpfsBudget = (policy: ResolvedPolicy): number =>
   policy.limits.memory ? Math.floor(policy.limits.memory / 2) : 0
-
-function withoutTcp(policy: ResolvedPolicy): ResolvedPolicy {
-  const copy = { ...policy }
-  delete copy.tcp
-  return copy
-}

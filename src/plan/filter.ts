@@ -8,7 +8,7 @@ import { entryPoints } from '../seccomp/arch.js'
 import { compileSeccomp } from '../seccomp/compile.js'
 import { SECCOMP_EXTRAS, type SeccompExtra } from '../seccomp/extras.js'
 import type { SeccompSpec } from '../seccomp/model.js'
-import { NETWORK_LAYERS, type NetworkLayer } from '../seccomp/network.js'
+import { NETWORK_LAYERS, type NetworkLayer, TCP_LAYERS } from '../seccomp/network.js'
 import { hasNotify, responderSpec, watchSyscalls } from '../seccomp/notify.js'
 import { GUARD_ORIGINS, resolveSeccomp } from '../seccomp/resolve.js'
 
@@ -35,9 +35,6 @@ const layerRules = (layer: { origin: string }) =>
 /** A filter depends only on the seccomp layers and the arch: long-running callers of spawn()
  * compile each distinct one once. Bounded, oldest evicted first. */
 const filterCache = new Map<string, PlanFilter>()
-/** The layers a policy's `tcp:` section adds (seccomp/network.ts networkLayers). */
-const TCP_LAYERS: readonly string[] = ['tcp-only', 'tcp-no-bind']
-
 export function compileFilter(
   own: ResolvedPolicy['seccomp'],
   extras: readonly SeccompExtra[],
@@ -63,7 +60,7 @@ export function compileFilter(
     const kept = [
       ...extras.filter(
         (e): e is NetworkLayer | 'outside-processes' | 'host-network' =>
-          (e in NETWORK_LAYERS && !(trace?.mode === 'audit' && TCP_LAYERS.includes(e))) ||
+          (e in NETWORK_LAYERS && !(trace?.mode === 'audit' && TCP_LAYERS.has(e))) ||
           e === 'outside-processes' ||
           e === 'host-network',
       ),

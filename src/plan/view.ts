@@ -146,13 +146,18 @@ export function noexecWhere(e: ViewEntry, options: Pick<ViewOptions, 'execGrante
   return withoutExecute(e) && !(options.execGranted ?? []).some((p) => p === e.dest || under(p, e.dest))
 }
 
+/** The `landlock.paths` rules of a policy that grant execute. */
+export function execGrants<P extends { path: string; access: string[] }>(policy: {
+  landlock: { paths: readonly P[] }
+}): P[] {
+  return policy.landlock.paths.filter((p) => (accessMask(p.access).mask & FS.execute) !== 0n)
+}
+
 /** The paths a policy's `landlock.paths` grant execute on (ViewOptions.execGranted). */
 export function execGranted(policy: {
   landlock: { paths: readonly { path: string; access: string[] }[] }
 }): string[] {
-  return policy.landlock.paths
-    .filter((p) => (accessMask(p.access).mask & FS.execute) !== 0n)
-    .map((p) => p.path)
+  return execGrants(policy).map((p) => p.path)
 }
 
 /** A bind or tmpfs whose own rights lack Landlock's execute. */

@@ -47,6 +47,14 @@ export function enforcement(policy: ResolvedPolicy, uid: number = process.getuid
 export const enforcedSeccomp = (policy: ResolvedPolicy): SeccompSpec =>
   resolveSeccomp(enforcedSeccompLayers(policy))
 
+/** The policy without its `tcp:` section: audit's Landlock rules (plan/compile.ts), and the
+ * filter audit tells that section's refusals by (learn/audit.ts). */
+export function withoutTcp(policy: ResolvedPolicy): ResolvedPolicy {
+  const copy = { ...policy }
+  delete copy.tcp
+  return copy
+}
+
 /** A root caller's sandbox that keeps host root's file permissions: `user.hostRoot` and uid 0
  * (inside its user namespace, or on the host without one). Said loudly by every report. */
 export const holdsHostRoot = (policy: ResolvedPolicy): boolean =>

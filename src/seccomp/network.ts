@@ -140,6 +140,9 @@ export const NETWORK_NOTES: Record<NetworkLayer, string> = {
     'socket families other than unix, inet, inet6, netlink, packet and alg refused (limited network)',
 }
 
+/** The layers a policy's `tcp:` section adds (networkLayers). */
+export const TCP_LAYERS: ReadonlySet<string> = new Set<NetworkLayer>(['tcp-only', 'tcp-no-bind'])
+
 /** The network layers a policy's filter carries, in the order they are appended. */
 export function networkLayers(policy: NetworkStatements): NetworkLayer[] {
   const limited = policy.network !== 'host' || policy.tcp !== undefined
