@@ -176,7 +176,8 @@ void notify_on_sock(struct notifier *nf)
 		pid_t pid = pidfd_pid(pidfd);
 		int err = pid > 0 ? trace_seize(pid) : errno;
 		nf->traced = err == 0;
-		if (err) {
+		/* A command that died meanwhile (a forwarded SIGTERM) cannot be traced, nor need it. */
+		if (err && !exited(pidfd)) {
 			char why[512];
 			snprintf(why, sizeof why,
 				 "the launcher cannot trace the sandbox (ptrace: %s%s): calls are "
@@ -190,27 +191,36 @@ void notify_on_sock(struct notifier *nf)
 					      : "");
 			ev_warning("seccomp trace", why);
 		}
-		if (write(nf->sock, nf->traced ? "t" : "n", 1) != 1)
-			nf->failed = 1;
+		/* Fails only when the command is gone (EPIPE), which take_listener sees next. */
+		ssize_t unused = write(nf->sock, nf->traced ? "t" : "n", 1);
+		(void)unused;
 	}
 	nf->listener = take_listener(pidfd, expected);
 	if (nf->listener < 0) {
-		/* ESRCH: the command died after sending (EBUSY from seccomp() under an outer listener)
-		 * and says why itself. EPERM: an outer sandbox's filter refuses pidfd_getfd; when that
-		 * sandbox also has a listener the command is about to fail EBUSY and report it, so give
-		 * it that moment instead of printing the same cause twice. */
+		/* ESRCH: the command died after sending, and its own status says how: of a signal
+		 * (a forwarded SIGTERM; it was reported as cordon's failure, exit 125, CI43), or of
+		 * EBUSY from seccomp() under an outer listener, which it reported itself. EPERM: an
+		 * outer sandbox's filter refuses pidfd_getfd; when that sandbox also has a listener
+		 * the command is about to fail EBUSY and report it, so give it that moment instead
+		 * of printing the same cause twice. */
 		int err = errno;
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 		if (err == EPERM && poll(&p, 1, 200) > 0)
 			err = ESRCH;
-		if (err == EPERM)
-			ev_step_error("seccomp listener", "pidfd_getfd", NULL, err);
-		else if (err != ESRCH)
-			ev_step_error("seccomp notify", "take listener", NULL, err);
-		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		nf->failed = 1;
+		if (err != ESRCH) {
+			if (err == EPERM)
+				ev_step_error("seccomp listener", "pidfd_getfd", NULL, err);
+			else
+				ev_step_error("seccomp notify", "take listener", NULL, err);
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			nf->failed = 1;
+		}
 	} else if (write(nf->sock, "a", 1) != 1) {
-		nf->failed = 1;
+		if (!exited(pidfd)) { /* it waits for the 'a' */
+			ev_step_error("seccomp notify", "send ack", NULL, errno);
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			nf->failed = 1;
+		}
 	} else {
 		/* With this (6.6+) the kernel hands the CPU straight back to the waiting task when we
 		 * answer, instead of an ordinary wake-up: 3x faster per notified call here. Older

@@ -48,7 +48,7 @@ void notify_install(int sock, const struct sock_fprog *prog, unsigned flags, int
 struct notifier {
 	int sock; /* socketpair end to the command; -1 once done */
 	int listener; /* -1 until taken */
-	int failed; /* the listener could not be taken: the command was killed */
+	int failed; /* the listener could not be taken: the command was killed (not one that died) */
 	int trace; /* the plan asks for RET_TRACE observation (OP_SECCOMP_TRACE) */
 	int traced; /* ... and the launcher is the command's tracer (trace.h) */
 	const uint8_t *responder;

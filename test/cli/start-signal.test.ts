@@ -218,6 +218,78 @@ describe(
   },
 )
 
+// With a responder (learn, --audit, --monitor) the command hands the launcher a pidfd and then
+// installs its filter, whose listener the launcher takes. A command that died in between (a
+// forwarded SIGTERM: CI43, once) was reported as cordon's own failure, exit 125 without a word,
+// and learn said "the command exited with 125". strace, the tracer of every process here, kills
+// the command at its listener's seccomp(), failed, so no listener ever comes: the run dies of
+// the SIGTERM as its command did.
+describe(
+  'a command killed while the launcher takes its listener',
+  { skip: canStrace() ? false : 'needs strace, allowed to trace' },
+  () => {
+    /** `cordon ARGS` under strace -f, the command's first seccomp() failed with a SIGTERM. */
+    function killedAtListener(
+      args: string[],
+      options: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number },
+    ) {
+      const log = join(options.cwd, '.listener-trace')
+      try {
+        const r = spawnSync(
+          'strace',
+          [
+            '-f',
+            '-qq',
+            '-o',
+            log,
+            '-e',
+            'trace=seccomp',
+            '-e',
+            'inject=seccomp:error=EPERM:signal=SIGTERM:when=1',
+            process.execPath,
+            CLI,
+            ...args,
+          ],
+          { ...options, encoding: 'utf8', timeout: 30_000 },
+        )
+        // The command's listener call is the one failed: the moment is hit, not the run's start.
+        assert.match(readFileSync(log, 'utf8'), /NEW_LISTENER.*INJECTED/, r.stderr)
+        return r
+      } finally {
+        rmSync(log, { force: true })
+      }
+    }
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' }
+    for (const mode of [
+      ['run', '--monitor'],
+      ['run', '--audit'],
+    ]) {
+      test(`${mode.join(' ')}: the run dies of it`, () => {
+        const r = killedAtListener([...mode, '-q', '--', 'sh', '-c', 'sleep 3'], { cwd: projectDir(), env })
+        assert.equal(r.signal, 'SIGTERM', `ended ${r.status ?? r.signal}: ${r.stderr}`)
+      })
+    }
+    test(
+      'learn: says the command was killed, as root and as a plain user',
+      { skip: isRoot ? false : 'needs root to create the test user' },
+      (t) => {
+        const cwd = projectDir()
+        const root = killedAtListener(
+          ['learn', '-o', join(cwd, 'learned.yaml'), '--', 'sh', '-c', 'sleep 3'],
+          { cwd, env },
+        )
+        assert.match(root.stderr, /killed by SIGTERM/)
+        const { user, dir, env: userEnv } = plainUserScratch(t, 'listener-signal')
+        const plain = killedAtListener(
+          ['learn', '-o', join(dir, 'learned.yaml'), '--', 'sh', '-c', 'sleep 3'],
+          { cwd: dir, env: userEnv, uid: user.uid, gid: user.gid },
+        )
+        assert.match(plain.stderr, /killed by SIGTERM/)
+      },
+    )
+  },
+)
+
 // Held from the process's start (the first version of this), a signal waited behind whatever
 // blocked cordon before the sandbox's start: a policy read from a FIFO or a terminal, and Ctrl-C
 // did nothing (helper-117). Before the start, the default action ends cordon at once.
