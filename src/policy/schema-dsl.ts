@@ -182,7 +182,12 @@ export type InferShape<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> 
 
 export function object<S extends Shape>(
   shape: S,
-  options: { description?: string; expected?: string } = {},
+  options: {
+    description?: string
+    expected?: string
+    /** What no single key can say: keys that contradict each other. The key to name, and why. */
+    refine?: (value: InferShape<S>) => { key: keyof S & string; message: string } | undefined
+  } = {},
 ): Schema<InferShape<S>> {
   const keys = Object.keys(shape)
   const expected = options.expected ?? 'a mapping'
@@ -216,7 +221,17 @@ export function object<S extends Shape>(
         const r = schema.check(v, [...path, k], issues)
         if (r !== undefined) out[k] = r
       }
-      return issues.length === before ? (out as InferShape<S>) : undefined
+      if (issues.length !== before) return undefined
+      const wrong = options.refine?.(out as InferShape<S>)
+      if (wrong) {
+        issues.push({
+          code: 'conflict',
+          path: [...path, wrong.key],
+          message: `\`${pathLabel([...path, wrong.key])}\` ${wrong.message}`,
+        })
+        return undefined
+      }
+      return out as InferShape<S>
     },
     jsonSchema: () => ({
       type: 'object',

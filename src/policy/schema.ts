@@ -3,7 +3,7 @@
 import * as s from './schema-dsl.js'
 import { suggest } from '../errors.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
-import { ACCESS, MAX_ABI, NET_ABI, SCOPE_ABI, SHORTHANDS } from '../landlock/rights.js'
+import { ACCESS, accessMask, FS, MAX_ABI, NET_ABI, SCOPE_ABI, SHORTHANDS } from '../landlock/rights.js'
 import { GROUPS } from '../seccomp/groups.js'
 import { parseAction } from '../seccomp/resolve.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
@@ -126,15 +126,29 @@ const bind = (description: string) =>
     description,
   )
 
-const tmpfsLong = s.object({
-  dest: absolute('the mount point'),
-  size: s.optional(size),
-  mode: s.optional(mode),
-  access: s.optional(access),
-  exec: s.optional(
-    s.boolean('false: nothing in it can be executed (a noexec mount, and no Landlock execute right)'),
-  ),
-})
+const tmpfsLong = s.object(
+  {
+    dest: absolute('the mount point'),
+    size: s.optional(size),
+    mode: s.optional(mode),
+    access: s.optional(access),
+    exec: s.optional(
+      s.boolean('false: nothing in it can be executed (a noexec mount, and no Landlock execute right)'),
+    ),
+  },
+  {
+    // Without execute in `access` the mount is noexec (plan/view.ts noexecWhere): `exec: true`
+    // would be quietly overruled.
+    refine: (t) =>
+      t.exec === true && t.access !== undefined && !(accessMask([t.access].flat()).mask & FS.execute)
+        ? {
+            key: 'exec',
+            message:
+              'is true, but `access` leaves execute out, which makes the mount noexec: add execute to `access` (or use rx or rw), or drop `exec`',
+          }
+        : undefined,
+  },
+)
 const mkdirLong = s.object({ dest: absolute('the directory'), mode: s.optional(mode) })
 
 const filesystemEntry = s.oneKey(

@@ -67,6 +67,13 @@ describe('policy validation', () => {
       code: 'invalid_value',
     },
     {
+      // Without execute in access the mount is noexec: exec: true would be overruled unsaid.
+      name: 'a tmpfs whose exec: true its access contradicts',
+      yaml: 'filesystem:\n  - tmpfs: { dest: /w, exec: true, access: [read, write] }\n',
+      want: /policy\.yaml:2:30: `filesystem\[0\]\.tmpfs\.exec` is true, but `access` leaves execute out, .*add execute to `access`/,
+      code: 'conflict',
+    },
+    {
       name: 'bad memory limit',
       yaml: 'limits: { memory: 150% }\n',
       want: /expected a size like "512M" or "1.5G" \(K, M, G, T: powers of 1024\), a percentage like "50%" or "max", got `150%`/,
