@@ -506,6 +506,11 @@ void ev_syscall(const struct syscall_report *r)
 		text[2 * n] = '\0';
 		put_field(&l, "data", text);
 	}
+	if (r->sock_type) {
+		snprintf(num, sizeof num, ",\"sockType\":%d,\"sockProto\":%d", r->sock_type,
+			 r->sock_proto);
+		put_raw(&l, num);
+	}
 	if (r->record)
 		put_raw(&l, ",\"record\":true");
 	if (r->effect)

@@ -401,6 +401,8 @@ static uint64_t record_hash(const struct seccomp_data *d, const struct syscall_r
 	h = fnv(h, rep->path2 ? rep->path2 : "", rep->path2 ? strlen(rep->path2) + 1 : 1);
 	if (rep->data)
 		h = fnv(h, rep->data, rep->data_len);
+	h = fnv(h, &rep->sock_type, sizeof rep->sock_type);
+	h = fnv(h, &rep->sock_proto, sizeof rep->sock_proto);
 	return h;
 }
 
@@ -501,11 +503,21 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 		rep.data_len = read_struct(pid, d->args[sarg - 1], d->args[sarg], data);
 		rep.data = rep.data_len ? data : NULL;
 	}
+	/* bind and connect (their address is argument 2, the socket argument 0): what kind of
+	 * socket an IP address is for. Only TCP's ports are Landlock's to judge; a UDP socket is
+	 * not a TCP port's business (audit.ts), and a UDP and a TCP connect are two records. */
+	sa_family_t family = 0;
+	if (record && sarg == 2 && rep.data_len >= sizeof family)
+		memcpy(&family, data, sizeof family);
+	if ((family == AF_INET || family == AF_INET6) &&
+	    !outcome_socket_kind(pid, (int)d->args[0], &rep.sock_type, &rep.sock_proto))
+		rep.sock_type = rep.sock_proto = 0;
 	/* Still the same task (the pid was not reused) while we read its memory? */
 	if ((rep.path || rep.path2 || rep.data) && answer->still_valid &&
 	    !answer->still_valid(answer->ctx)) {
 		rep.path = rep.path2 = NULL;
 		rep.data = NULL;
+		rep.sock_type = rep.sock_proto = 0;
 	}
 	if (record) {
 		if (rep.path && arg >= 1)

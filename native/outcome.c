@@ -361,6 +361,18 @@ static int socket_copy(pid_t tid, int fd)
 	return copy;
 }
 
+int outcome_socket_kind(pid_t tid, int fd, int *type, int *protocol)
+{
+	int s = socket_copy(tid, fd);
+	if (s < 0)
+		return 0;
+	socklen_t tl = sizeof *type, pl = sizeof *protocol;
+	int ok = getsockopt(s, SOL_SOCKET, SO_TYPE, type, &tl) == 0 &&
+		 getsockopt(s, SOL_SOCKET, SO_PROTOCOL, protocol, &pl) == 0;
+	close(s);
+	return ok;
+}
+
 static void socket_state(pid_t tid, int fd, int *bound, int *peer)
 {
 	*bound = *peer = 0;

@@ -39,5 +39,8 @@ struct syscall_report *outcome_settle(pid_t tid);
 /* A report still deferred (the thread made no syscall after it: killed, or exec'd from a
  * thread that was not the leader), without an outcome; NULL when none is left. */
 struct syscall_report *outcome_leftover(void);
+/* The type and protocol (SO_TYPE, SO_PROTOCOL) of the socket at fd in tid's table; 0 when it
+ * cannot tell (no such socket, or not ours to copy). */
+int outcome_socket_kind(pid_t tid, int fd, int *type, int *protocol);
 
 #endif

@@ -58,6 +58,24 @@ const NEED: Record<FileAccess, string> = {
   lookup: 'ro',
 }
 
+/** SO_TYPE and SO_PROTOCOL of a TCP socket (a syscall event's sockType, sockProto). */
+const SOCK_STREAM = 1
+const IPPROTO_TCP = 6
+
+/** `socket(AF_INET, SOCK_DGRAM)`: which IP socket a tcp: section refused (one finding per kind,
+ * where the family alone lumped UDP, raw and MPTCP together). */
+function ipSocket(args: readonly bigint[]): string {
+  const [family = 0n, type = 0n, protocol = 0n] = args
+  const name = (names: Record<string, string>, v: bigint) => names[String(v)] ?? `0x${v.toString(16)}`
+  const parts = [
+    name({ 2: 'AF_INET', 10: 'AF_INET6' }, family & 0xffffn),
+    name({ 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 5: 'SOCK_SEQPACKET' }, type & 0xfn),
+  ]
+  if (protocol & 0xffffffffn)
+    parts.push(name({ 6: 'IPPROTO_TCP', 17: 'IPPROTO_UDP', 262: 'IPPROTO_MPTCP' }, protocol & 0xffffffffn))
+  return `socket(${parts.join(', ')})`
+}
+
 const isLoopback = (address: string) => address.startsWith('127.') || address === '::1'
 
 /** The order a call's accesses to one path are judged in: the first refused one is the call's
@@ -119,7 +137,12 @@ export class Auditor {
         const value = index === undefined ? undefined : (ev.args[index] ?? 0n)
         this.add({
           layer: 'seccomp',
-          what: value === undefined ? ev.syscall : `${ev.syscall}(arg${index}=0x${value.toString(16)})`,
+          what:
+            byTcp && ev.syscall === 'socket'
+              ? ipSocket(ev.args)
+              : value === undefined
+                ? ev.syscall
+                : `${ev.syscall}(arg${index}=0x${value.toString(16)})`,
           outcome: byTcp ? `${outcome} (the tcp: section's seccomp layer)` : outcome,
           suggestion: byTcp
             ? 'no tcp: section (its port rules judge TCP bind and connect alone, so with one cordon refuses what they cannot judge: other IP sockets, fast open, listen() without a bind port)'
@@ -158,7 +181,12 @@ export class Auditor {
         })
       const tcp = this.policy.tcp
       const list = ev.syscall === 'bind' ? tcp?.bind : ev.syscall === 'connect' ? tcp?.connect : undefined
-      if (list && ep.port !== undefined && !list.includes(ep.port))
+      // Landlock's port rules judge TCP sockets alone. Any other (UDP, MPTCP) the tcp: section's
+      // seccomp layer refused when it was made, a finding already: its bind or connect could
+      // not happen enforced, and a tcp port would not allow it (a UDP bind suggested one).
+      const tcpSocket =
+        ev.sockType === undefined || (ev.sockType === SOCK_STREAM && ev.sockProto === IPPROTO_TCP)
+      if (list && tcpSocket && ep.port !== undefined && !list.includes(ep.port))
         this.add({
           layer: 'landlock',
           what: `${ev.syscall} ${where}`,

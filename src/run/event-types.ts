@@ -104,6 +104,10 @@ export interface SyscallEvent {
   path2?: string
   /** A struct the call pointed to (sockaddr, open_how), as hex. */
   data?: string
+  /** Learn and audit modes, bind and connect of an IP address: the socket's type (SOCK_STREAM
+   * 1, SOCK_DGRAM 2…) and protocol (IPPROTO_TCP 6, IPPROTO_MPTCP 262…), when it could be read. */
+  sockType?: number
+  sockProto?: number
   /** Learn and audit modes: the first call with this record; never dropped. */
   record?: boolean
   /** Learn and audit modes: what the launcher saw before and after a call that went on

@@ -28,6 +28,8 @@ export const LAUNCHER_EVENTS = {
     'ctimeMs',
     'exe',
     'data',
+    'sockType',
+    'sockProto',
     'record',
     'effect',
   ],
