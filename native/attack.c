@@ -453,10 +453,9 @@ static struct result p_exec_memfd(const char *arg)
 	return r;
 }
 
-static struct result p_exec_devshm(const char *arg)
+/* Writes a copy of the probe at copy and runs it. */
+static struct result exec_copy_at(const char *copy, const char *what)
 {
-	(void)arg;
-	const char *copy = "/dev/shm/cordon-verify-exec";
 	unlink(copy);
 	int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	if (out < 0)
@@ -468,9 +467,22 @@ static struct result p_exec_devshm(const char *arg)
 		unlink(copy);
 		return fail_with("write", err);
 	}
-	struct result r = run_copy("execve", -1, copy, "ran a program written to /dev/shm");
+	struct result r = run_copy("execve", -1, copy, what);
 	unlink(copy);
 	return r;
+}
+
+static struct result p_exec_devshm(const char *arg)
+{
+	(void)arg;
+	return exec_copy_at("/dev/shm/cordon-verify-exec", "ran a program written to /dev/shm");
+}
+
+/* An OCI runtime's /dev is a tmpfs its root may write: it ran what was copied there (helper-141). */
+static struct result p_exec_dev(const char *arg)
+{
+	(void)arg;
+	return exec_copy_at("/dev/cordon-verify-exec", "ran a program written to /dev");
 }
 
 static struct result p_socket(const char *kind)
@@ -921,6 +933,7 @@ static const struct probe PROBES[] = {
 	/* exec from memory and from /dev/shm (issue 18, finding 8) */
 	{ "exec-memfd", p_exec_memfd, NULL },
 	{ "exec-devshm", p_exec_devshm, NULL },
+	{ "exec-dev", p_exec_dev, NULL },
 	{ "setuid", p_exec_caps, NULL },
 	{ "raw-socket", p_socket, "raw" },
 	{ "packet-socket", p_socket, "packet" },

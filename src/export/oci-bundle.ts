@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { withInit } from './container-init.js'
+import { sandboxIdentity } from '../plan/compile.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, execGranted, noexecWhere, procMaskedPaths, realHostFs } from '../plan/view.js'
@@ -154,7 +155,12 @@ export function ociConfig(
   const gaps: Gap[] = []
   const files: ExportFile[] = []
   const ns = policy.namespaces
-  const { uid, gid } = exportIdentity(policy, options)
+  // Without a user namespace a root caller's sandbox runs as the first id of its unprivileged
+  // range, as cordon's own run does (plan/compile.ts sandboxIdentity, which also refuses kept
+  // capabilities there): the bundle's command ran as host root and killed host root's processes
+  // (helper-141). With one, the mapping below says who it is (and a gap when that is host 0).
+  const asked = exportIdentity(policy, options)
+  const { uid, gid } = ns.user ? asked : sandboxIdentity(policy, options, asked.uid, asked.gid)
   const mounts: OciMount[] = []
   const rootfsEntries: ExportFile[] = []
   const present = new Set(binds(policy)) // optional sources missing here are left out
@@ -239,12 +245,14 @@ export function ociConfig(
         break
       case 'dev':
         // runc fills a tmpfs /dev with null, zero, full, random, urandom, tty and the pts links.
+        // noexec, as cordon's own /dev: it is the container root's to write, so a program copied
+        // there ran, by execve and by ld.so (helper-141). Not nodev: runc's nodes are in it.
         mounts.push(
           {
             destination: e.dest,
             type: 'tmpfs',
             source: 'tmpfs',
-            options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+            options: ['nosuid', 'noexec', 'strictatime', 'mode=755', 'size=65536k'],
           },
           {
             destination: `${e.dest}/pts`,
@@ -309,7 +317,7 @@ export function ociConfig(
       destination: '/dev',
       type: 'tmpfs',
       source: 'tmpfs',
-      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      options: ['nosuid', 'noexec', 'strictatime', 'mode=755', 'size=65536k'],
     })
   if (!ns.mount)
     gaps.push({
@@ -431,6 +439,11 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       })
     }
   }
+  if (options.uid === 0 && !policy.namespaces.user && config.process.user.uid === 0)
+    gaps.push({
+      statement: 'identity',
+      why: "no user namespace and user.hostRoot: the container's command is host root, with host root's file powers",
+    })
   if (options.uid === 0 && config.linux.uidMappings?.some((m) => m.hostID === 0))
     gaps.push({
       statement: 'identity',

@@ -2,7 +2,7 @@
 // identity in every format, Kubernetes objects never wider than the policy, a --wrap output
 // that builds from its own directory, and an oci-bundle that runc runs with loopback.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   chownSync,
@@ -265,6 +265,35 @@ describe('exports as their consumers take them', () => {
         spawnSync(program!, [...global, 'delete', '--force', id])
         assert.match(r.stdout, /^\/\.cordon-init\0sh\0-c\0/, `${program}: ${r.stderr}`)
         assert.equal(r.status, 141, `${program}: ${r.stderr}`)
+      }
+    },
+  )
+
+  // helper-141: without a user namespace the bundle's command was host root, and killed host
+  // root's processes (no pid namespace either). As in cordon's own run, it is the first id of
+  // a root caller's unprivileged range.
+  test(
+    'oci-bundle --no-namespaces of a root caller: runc runs the command unprivileged',
+    { skip: !(isRoot && hasCommand('runc')) && !process.env.CI ? 'needs root and runc' : false },
+    () => {
+      const victim = spawn('sleep', ['60'], { stdio: 'ignore' })
+      try {
+        const out = exportTo(
+          'oci-bundle',
+          ['--no-namespaces', '--acknowledge', 'no-view'],
+          ['sh', '-c', `id -u; kill -TERM ${victim.pid} 2>/dev/null || echo refused`],
+        )
+        const id = `cordon-nons-${process.pid}`
+        const r = spawnSync('runc', ['run', '--bundle', out.dir, id], { encoding: 'utf8', timeout: 60_000 })
+        spawnSync('runc', ['delete', '--force', id])
+        const [uid, said] = r.stdout.split('\n')
+        assert.notEqual(Number(uid), 0, r.stderr)
+        assert.equal(said, 'refused', r.stderr)
+        // Not reaped while this test runs synchronously: a killed one would be a zombie.
+        const state = readFileSync(`/proc/${victim.pid}/stat`, 'utf8').split(') ')[1]?.[0]
+        assert.notEqual(state, 'Z', 'host root’s process lives')
+      } finally {
+        victim.kill('SIGKILL')
       }
     },
   )

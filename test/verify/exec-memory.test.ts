@@ -1,5 +1,6 @@
-// Exec from memory and from /dev/shm (issue 18, finding 8): the exec-memfd and exec-devshm
-// probes are blocked in every mode they apply to, as root and as the plain user — natively,
+// Exec from memory, from /dev/shm (issue 18, finding 8) and from /dev (helper-141: an OCI
+// runtime's /dev is a tmpfs its root writes, and ran what was copied there): the exec-memfd,
+// exec-devshm and exec-dev probes are blocked in every mode they apply to, as root and as the plain user — natively,
 // without namespaces, under runc and under gVisor (root only: cordon runs runsc as root), and
 // in audit and learn runs (the probe binary run directly: verify has no traced mode).
 import assert from 'node:assert/strict'
@@ -8,7 +9,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { cordon, cordonAs, ensureTestUser, hasCommand, isRoot, ROOT } from '../helpers.js'
 
-const PROBES = ['--probe', 'exec-memfd', '--probe', 'exec-devshm']
+const PROBES = ['--probe', 'exec-memfd', '--probe', 'exec-devshm', '--probe', 'exec-dev']
 const timeout = 180_000
 
 interface Verdict {
@@ -20,7 +21,7 @@ interface Verdict {
 
 function check(stdout: string, stderr: string): void {
   const results = (JSON.parse(stdout) as { results: Verdict[] }).results
-  assert.deepEqual(results.map((r) => r.probe).sort(), ['exec-devshm', 'exec-memfd'], stderr)
+  assert.deepEqual(results.map((r) => r.probe).sort(), ['exec-dev', 'exec-devshm', 'exec-memfd'], stderr)
   for (const r of results) {
     assert.equal(r.expected, true, JSON.stringify(r))
     assert.equal(r.outcome, 'blocked', JSON.stringify(r))
@@ -51,7 +52,7 @@ const modes: { name: string; flags: string[]; user: boolean; skip?: string | fal
   },
 ]
 
-describe('exec from memory and from /dev/shm is blocked', { concurrency: 1 }, () => {
+describe('exec from memory, /dev/shm and /dev is blocked', { concurrency: 1 }, () => {
   for (const m of modes) {
     test(`${m.name}, as root`, { timeout, skip: (!isRoot && 'runs as root') || m.skip || false }, () => {
       const r = cordon(['verify', '--json', ...PROBES, ...m.flags], { timeout })

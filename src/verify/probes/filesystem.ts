@@ -140,6 +140,15 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     },
   },
   {
+    name: 'exec-dev',
+    attack: 'write a program to /dev and run it',
+    layers: {
+      EACCES: 'mount view (noexec) or Landlock',
+      EROFS: 'mount view (read-only)',
+      ENOENT: 'mount view (no /dev)',
+    },
+  },
+  {
     name: 'setuid',
     targets: ({ paths, add, skip }) => {
       if (paths.suid) add(paths.suid, 'a setuid/setgid-root fixture')
