@@ -27,6 +27,13 @@ import { systemdSeccomp } from './systemd-seccomp.js'
  * given host has (say /data) stay visible read-only under ProtectSystem=strict: listed as a gap. */
 const HIDDEN_TOPS = ['/boot', '/home', '/media', '/mnt', '/opt', '/root', '/srv', '/var']
 
+/** Emptied in every unit, and the view's binds put back: /run holds the host's sockets (D-Bus,
+ * the users' session buses under /run/user, container runtimes') and cordon's state, which
+ * ProtectSystem=strict leaves connectable (a socket's connect ignores a read-only mount) and
+ * systemd 252 even writable (helper-141). InaccessiblePaths= would also take the directory
+ * itself, where cordon's view has none: an empty one is what a program there finds. */
+const EMPTIED_TOPS = ['/run']
+
 /** Directories PrivateTmp= replaces with the service's own. */
 const PRIVATE_TMP = ['/tmp', '/var/tmp']
 
@@ -121,9 +128,9 @@ function filesystemLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
   const dests = [...view.map((b) => b.dest), ...tmps.map((t) => t.dest)]
   const covered: string[] = privateTmp ? [...PRIVATE_TMP] : []
   const inaccessible: string[] = []
-  for (const dir of HIDDEN_TOPS) {
+  for (const dir of [...HIDDEN_TOPS, ...EMPTIED_TOPS]) {
     if (view.some((b) => b.dest === dir && b.src === dir)) continue
-    if (dests.some((d) => under(d, dir))) {
+    if (EMPTIED_TOPS.includes(dir) || dests.some((d) => under(d, dir))) {
       lines.push(`TemporaryFileSystem=${dir}:ro`)
       covered.push(dir)
     } else inaccessible.push(`-${dir}`)
@@ -156,9 +163,14 @@ function filesystemLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
     )
   }
   if (privateTmp) lines.push('PrivateTmp=yes')
+  // PrivateDevices= binds the host's /dev/shm (writable, executable, shared with the host's
+  // programs), /dev/mqueue and /dev/hugepages into its /dev (helper-141). cordon's /dev has a
+  // private shm, noexec, and neither of the others.
+  lines.push('TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,noexec')
+  const devHidden = ['-/dev/mqueue', '-/dev/hugepages']
   const noexec = tmps.filter((t) => t.exec === false && PRIVATE_TMP.includes(t.dest))
   if (noexec.length) lines.push(`NoExecPaths=${noexec.map((t) => t.dest).join(' ')}`)
-  const hidden = [...inaccessible, ...masks(policy).map((m) => `-${m}`)]
+  const hidden = [...inaccessible, ...devHidden, ...masks(policy).map((m) => `-${m}`)]
   if (hidden.length) lines.push(`InaccessiblePaths=${hidden.join(' ')}`)
   if (!policy.filesystem.some((e) => e.kind === 'proc'))
     gaps.push({ statement: 'no /proc', why: 'a systemd service always has /proc' })
@@ -171,6 +183,13 @@ function isolationLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
   const uid = policy.user.uid
   if (uid === undefined) lines.push('DynamicUser=yes')
   else lines.push(`User=${uid}`, `Group=${policy.user.gid ?? uid}`)
+  if (uid === 0)
+    gaps.push({
+      statement: 'identity uid 0',
+      why:
+        'User=0 is host root, with host root’s file powers (PrivateUsers= maps root to itself); ' +
+        'cordon’s own run maps a root sandbox to an unprivileged id range: export with another --uid',
+    })
   const caps = keptCapabilities(policy)
   lines.push(`CapabilityBoundingSet=${caps.join(' ')}`, `AmbientCapabilities=${caps.join(' ')}`)
   lines.push(

@@ -145,6 +145,31 @@ describe('systemd conformance: exported units under systemd as pid 1', { skip },
     for (const o of outcomes) assert.notEqual(o.outcome, 'escaped', JSON.stringify(o))
   })
 
+  // helper-141: /run stayed visible (the system bus, the users' session buses and runtime
+  // directories, cordon's state: connectable, and writable under systemd 252), and
+  // PrivateDevices= bound the host's /dev/shm, writable and executable. The view shows neither
+  // (systemd's own /run/systemd/incoming, an empty read-only directory, is in every unit).
+  test('the unit sees neither the host’s /run nor its /dev/shm, and its own /dev/shm is noexec', () => {
+    const secret = `cordon-conf-secret-${process.pid}`
+    box.run(['sh', '-c', `echo run > /run/${secret}; echo shm > /dev/shm/${secret}`])
+    try {
+      const r = exportAndStart(
+        ['--uid', '0'],
+        [
+          '/bin/sh',
+          '-c',
+          `ls -A /run | grep -vx systemd; cat /run/${secret} /dev/shm/${secret} 2>/dev/null; ls /dev/mqueue 2>/dev/null && echo mqueue; ` +
+            'cp /bin/true /dev/shm/t && /dev/shm/t && echo EXEC; echo end',
+        ],
+      )
+      assert.equal(r.result, 'success', r.journal + r.stderr)
+      assert.equal(r.stdout, 'end\n', r.stderr)
+      assert.match(r.gaps, /not expressed: identity uid 0: User=0 is host root/)
+    } finally {
+      box.run(['rm', '-f', `/run/${secret}`, `/dev/shm/${secret}`])
+    }
+  })
+
   test('the unit does not depend on the exporting host’s top-level directories', () => {
     const marker = `/cordon-host-only-${process.pid}`
     mkdirSync(marker)
