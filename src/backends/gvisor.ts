@@ -9,7 +9,9 @@
 // and for the program's tasks as its platform runs them (sandboxPidsLimit).
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { seccompProfile } from '../export/model.js'
 import type { OciConfig } from '../export/oci-bundle.js'
+import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { OciProfile } from '../seccomp/oci.js'
 
 /** Host tasks gVisor's own processes take in its sandbox's group before the program runs, with
@@ -99,3 +101,37 @@ export function forSentry(profile: OciProfile, program: string): OciProfile {
   return { ...profile, syscalls }
 }
 const ENOSYS = 38
+
+/** The profile gVisor gets. Without a pid namespace, cordon's filter refuses prlimit64,
+ * sched_set*, setpriority and friends on any process but the caller's own, since the host's are
+ * in reach (seccomp/extras.ts OUTSIDE_PROCESSES). Under gVisor they never are: its Sentry keeps
+ * its own process table, and the sandbox's pid namespace, shared or not, holds the sandbox's
+ * processes only. Those rules guard nothing there, and their exact OCI form (32 disjoint
+ * masked comparisons per "pid is not 0") took the profile past the 4096 instructions runsc's
+ * own compiler allows: `--no-namespaces` could not start ("invalid number of instructions"). */
+export function sentryProfile(policy: ResolvedPolicy, profile: OciProfile, arch: string): OciProfile {
+  if (policy.namespaces.pid) return profile
+  return seccompProfile({ ...policy, namespaces: { ...policy.namespaces, pid: true } }, arch).profile
+}
+
+/** The oci-bundle's config as runsc takes it, written beside the runc one (DIR/gvisor): its
+ * root and bundle-relative mount sources one directory up, the profile as gVisor loads it
+ * (sentryProfile, forSentry) and the pids limit split (splitPidsLimit). runsc loads a profile
+ * only under --oci-seccomp, which the export's usage line gives; the runc config's profile
+ * under it broke threads there (runsc 2022 answers clone3 EPERM, helper-141). */
+export function runscConfig(
+  config: OciConfig,
+  policy: ResolvedPolicy,
+  arch: string,
+  program = 'runsc',
+): OciConfig {
+  const copy = structuredClone(config)
+  copy.root.path = `../${copy.root.path}`
+  copy.mounts = copy.mounts.map((m) =>
+    m.type === 'bind' && !m.source.startsWith('/') ? { ...m, source: `../${m.source}` } : m,
+  )
+  if (copy.linux.seccomp)
+    copy.linux.seccomp = forSentry(sentryProfile(policy, copy.linux.seccomp, arch), program)
+  splitPidsLimit(copy, policy.limits.pids)
+  return copy
+}

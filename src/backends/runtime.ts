@@ -33,14 +33,14 @@ import {
   TERMINATING,
 } from './runtime-stop.js'
 import { CordonError } from '../errors.js'
-import { ownDevNeeded, seccompProfile, writeExport } from '../export/model.js'
+import { ownDevNeeded, writeExport } from '../export/model.js'
 import { removeTree } from '../run/remove-tree.js'
 import { ociConfig, type OciConfig } from '../export/oci-bundle.js'
 import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import { withInit } from '../export/container-init.js'
-import { forSentry, splitPidsLimit } from './gvisor.js'
+import { forSentry, sentryProfile, splitPidsLimit } from './gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 import { compileView, realHostFs } from '../plan/view.js'
@@ -262,7 +262,7 @@ export function backendConfig(
   if (backend === 'gvisor') {
     if (config.linux.seccomp)
       config.linux.seccomp = forSentry(
-        sentryProfile(policy, config.linux.seccomp),
+        sentryProfile(policy, config.linux.seccomp, process.arch),
         runtimePath(backend) ?? 'runsc',
       )
     splitPidsLimit(config, policy.limits.pids)
@@ -659,18 +659,6 @@ function chownTree(path: string, uid: number, gid: number): void {
   lchownSync(path, uid, gid)
   if (!lstatSync(path).isDirectory()) return
   for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid)
-}
-
-/** The profile gVisor gets. Without a pid namespace, cordon's filter refuses prlimit64,
- * sched_set*, setpriority and friends on any process but the caller's own, since the host's are
- * in reach (seccomp/extras.ts OUTSIDE_PROCESSES). Under gVisor they never are: its Sentry keeps
- * its own process table, and the sandbox's pid namespace, shared or not, holds the sandbox's
- * processes only. Those rules guard nothing there, and their exact OCI form (32 disjoint
- * masked comparisons per "pid is not 0") took the profile past the 4096 instructions runsc's
- * own compiler allows: `--no-namespaces` could not start ("invalid number of instructions"). */
-function sentryProfile(policy: ResolvedPolicy, profile: OciProfile): OciProfile {
-  if (policy.namespaces.pid) return profile
-  return seccompProfile({ ...policy, namespaces: { ...policy.namespaces, pid: true } }, process.arch).profile
 }
 
 /** runc mounts a new procfs for a `proc:` entry. In a user namespace (a plain caller's rootless

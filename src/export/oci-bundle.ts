@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { withInit } from './container-init.js'
 import { sandboxIdentity } from '../plan/compile.js'
+import { runscConfig } from '../backends/gvisor.js'
 import { cgroupAccess } from '../cgroup/select.js'
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
 import { DEVICES, execGranted, noexecWhere, procMaskedPaths, realHostFs } from '../plan/view.js'
@@ -155,12 +156,7 @@ export function ociConfig(
   const gaps: Gap[] = []
   const files: ExportFile[] = []
   const ns = policy.namespaces
-  // Without a user namespace a root caller's sandbox runs as the first id of its unprivileged
-  // range, as cordon's own run does (plan/compile.ts sandboxIdentity, which also refuses kept
-  // capabilities there): the bundle's command ran as host root and killed host root's processes
-  // (helper-141). With one, the mapping below says who it is (and a gap when that is host 0).
-  const asked = exportIdentity(policy, options)
-  const { uid, gid } = ns.user ? asked : sandboxIdentity(policy, options, asked.uid, asked.gid)
+  const { uid, gid } = exportIdentity(policy, options)
   const mounts: OciMount[] = []
   const rootfsEntries: ExportFile[] = []
   const present = new Set(binds(policy)) // optional sources missing here are left out
@@ -418,6 +414,15 @@ export function ociConfig(
 
 export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions): Exported {
   const { config, files, gaps } = ociConfig(policy, options)
+  // Without a user namespace a root caller's sandbox runs as the first id of its unprivileged
+  // range, as cordon's own run does (plan/compile.ts sandboxIdentity, which also refuses kept
+  // capabilities there): the bundle's command ran as host root and killed host root's processes
+  // (helper-141). (--backend runc maps container root to that range in a user namespace.)
+  if (!policy.namespaces.user && options.uid === 0) {
+    const { uid, gid } = config.process.user
+    const id = sandboxIdentity(policy, options, uid, gid)
+    config.process.user = { uid: id.uid, gid: id.gid }
+  }
   const rootless = options.uid !== 0 && config.linux.uidMappings !== undefined
   if (rootless) {
     // A plain caller runs the bundle as itself: rootless runc maps that one id alone, and its
@@ -466,10 +471,12 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
         statement: `bind ${m.source}`,
         why: 'not a directory on this host: the runtime binds it as a file',
       })
+  const gvisor = runscConfig(config, policy, options.arch)
   return {
     format: 'oci-bundle',
     files: [
       { kind: 'file', path: 'config.json', content: `${stringifyOci(config)}\n` },
+      { kind: 'file', path: 'gvisor/config.json', content: `${stringifyOci(gvisor)}\n` },
       { kind: 'dir', path: 'rootfs' },
       ...files,
     ],
@@ -483,7 +490,9 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       // globalFlags); `none` is gVisor's own loopback, as the export's network namespace has.
       // Unprivileged, runsc cannot start its gofer here (backends/runtime.ts backendAvailable):
       // the line said nothing of it, and failed on cgroups, then newuidmap (helper-138).
-      `runsc --rootless=false --network=${policy.network === 'host' ? 'host' : 'none'} run --bundle DIR NAME   (gVisor: its own kernel, the same config${rootless ? '; as root: unprivileged, runsc cannot start its gofer' : ''})`,
+      // --oci-seccomp: without it runsc loads no profile at all (helper-141), and its own
+      // config (DIR/gvisor) has the profile as gVisor's kernel takes it.
+      `runsc --rootless=false --network=${policy.network === 'host' ? 'host' : 'none'} --oci-seccomp run --bundle DIR/gvisor NAME   (gVisor: its own kernel, the same view${rootless ? '; as root: unprivileged, runsc cannot start its gofer' : ''})`,
     ],
   }
 }
