@@ -511,6 +511,8 @@ void ev_syscall(const struct syscall_report *r)
 			 r->sock_proto);
 		put_raw(&l, num);
 	}
+	if (r->unreadable)
+		put_raw(&l, ",\"unreadable\":true");
 	if (r->record)
 		put_raw(&l, ",\"record\":true");
 	if (r->effect)

@@ -84,10 +84,11 @@ struct syscall_report {
 	const struct effect *effect; /* learn mode's outcome facts, or NULL */
 	uint64_t record_hash; /* notify.c: the record's identity without its outcome */
 	int sock_type, sock_proto; /* bind/connect of an IP socket: SO_TYPE, SO_PROTOCOL; 0 */
+	int unreadable; /* an argument's memory the launcher may not read (EPERM) */
 };
 /* A notified syscall (droppable unless a record): {"event":"syscall","arch":A,"nr":N,"pid":P,
  * "args":["0x..",x6][,"errno":E when denied][,"path":S][,"path2":S][,"ctimeMs":T][,"exe":S][,"data":HEX]
- * [,"sockType":N,"sockProto":N]
+ * [,"sockType":N,"sockProto":N][,"unreadable":true]
  * [,"record":true][,"effect":{"settled":B,"was":S,"now":S,"was2":S,"now2":S,"opened":F,"execed":B,
  * "boundBefore":B,"bound":B,"peer":B}] — a state S is "dev:ino:ctime_ns", "" when absent */
 void ev_syscall(const struct syscall_report *r);

@@ -260,8 +260,11 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 		struct iovec remote = { .iov_base = (void *)(uintptr_t)(addr + got),
 					.iov_len = want };
 		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-		if (n <= 0)
+		if (n <= 0) {
+			if (n == 0)
+				errno = EFAULT;
 			break;
+		}
 		if (memchr(out + got, '\0', (size_t)n))
 			return 0;
 		got += (size_t)n;
@@ -383,6 +386,8 @@ static size_t read_struct(pid_t pid, uint64_t addr, uint64_t len, uint8_t *out)
 	struct iovec local = { .iov_base = out, .iov_len = want };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = want };
 	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n == 0)
+		errno = EFAULT;
 	return n > 0 ? (size_t)n : 0;
 }
 
@@ -401,6 +406,7 @@ static uint64_t record_hash(const struct seccomp_data *d, const struct syscall_r
 	h = fnv(h, rep->path2 ? rep->path2 : "", rep->path2 ? strlen(rep->path2) + 1 : 1);
 	if (rep->data)
 		h = fnv(h, rep->data, rep->data_len);
+	h = fnv(h, &rep->unreadable, sizeof rep->unreadable);
 	h = fnv(h, &rep->sock_type, sizeof rep->sock_type);
 	h = fnv(h, &rep->sock_proto, sizeof rep->sock_proto);
 	return h;
@@ -495,13 +501,26 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 				      .denied_errno = kind == NOTIFY_KIND_CONTINUE ? 0 : err,
 				      .ctime_ms = -1 };
 	uint8_t data[NOTIFY_STRUCT_MAX];
-	if (arg >= 1 && arg <= 6 && read_string(pid, d->args[arg - 1], path, cap) == 0)
-		rep.path = path;
-	if (arg2 >= 1 && arg2 <= 6 && read_string(pid, d->args[arg2 - 1], path2, cap) == 0)
-		rep.path2 = path2;
+	/* EPERM: the launcher may not read this program (a plain user's launcher, a non-dumpable
+	 * program: a binary its user may not read, or PR_SET_DUMPABLE 0). Said, not passed over:
+	 * learn and audit cannot judge a call whose path they never saw (helper-142). */
+	if (arg >= 1 && arg <= 6) {
+		if (read_string(pid, d->args[arg - 1], path, cap) == 0)
+			rep.path = path;
+		else if (errno == EPERM)
+			rep.unreadable = 1;
+	}
+	if (arg2 >= 1 && arg2 <= 6) {
+		if (read_string(pid, d->args[arg2 - 1], path2, cap) == 0)
+			rep.path2 = path2;
+		else if (errno == EPERM)
+			rep.unreadable = 1;
+	}
 	if (sarg >= 1 && sarg <= 5) {
 		rep.data_len = read_struct(pid, d->args[sarg - 1], d->args[sarg], data);
 		rep.data = rep.data_len ? data : NULL;
+		if (!rep.data_len && d->args[sarg - 1] && errno == EPERM)
+			rep.unreadable = 1;
 	}
 	/* bind and connect (their address is argument 2, the socket argument 0): what kind of
 	 * socket an IP address is for. Only TCP's ports are Landlock's to judge; a UDP socket is

@@ -31,7 +31,14 @@ export interface TracedRunOptions {
 export interface TracedRun {
   observation: Observation
   result: ExitResult
+  /** Records whose arguments the launcher could not read (SyscallEvent.unreadable). */
+  unreadable: number
 }
+
+/** What a run with unreadable calls could not see, for learn's and audit's messages. */
+export const UNREADABLE_WHY =
+  'the launcher may not read the program’s memory: it is non-dumpable (a binary its user may not read, ' +
+  'or one that called prctl(PR_SET_DUMPABLE, 0)), which only root’s launcher may read'
 
 const rwBind = (path: string): Extract<ViewEntry, { kind: 'bind' }> => ({
   kind: 'bind',
@@ -198,7 +205,9 @@ export async function tracedRun(
       forwardsSignals: forwards,
     },
   )
+  let unreadable = 0
   for await (const ev of child.events) {
+    if (ev.event === 'syscall' && ev.unreadable) unreadable++
     recorder.add(ev)
     opts.onEvent?.(ev)
   }
@@ -218,5 +227,5 @@ export async function tracedRun(
     durationMs: Math.round(result.durationMs),
     exit: result.code,
   })
-  return { observation, result }
+  return { observation, result, unreadable }
 }

@@ -108,6 +108,10 @@ export interface SyscallEvent {
    * 1, SOCK_DGRAM 2…) and protocol (IPPROTO_TCP 6, IPPROTO_MPTCP 262…), when it could be read. */
   sockType?: number
   sockProto?: number
+  /** Learn and audit modes: an argument (a path, an address) the launcher may not read: a
+   * non-dumpable program of a plain user's run (a binary its user may not read, or
+   * prctl(PR_SET_DUMPABLE, 0)). The call could not be judged. */
+  unreadable?: boolean
   /** Learn and audit modes: the first call with this record; never dropped. */
   record?: boolean
   /** Learn and audit modes: what the launcher saw before and after a call that went on

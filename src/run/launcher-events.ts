@@ -30,6 +30,7 @@ export const LAUNCHER_EVENTS = {
     'data',
     'sockType',
     'sockProto',
+    'unreadable',
     'record',
     'effect',
   ],

@@ -4,7 +4,7 @@
 // is in orphans.test.ts (`--pids 20`) and the escape battery.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { RUNSC_OWN_TASKS, sandboxPidsLimit, splitPidsLimit } from '../../src/backends/gvisor.js'
+import { RUNSC_OWN_TASKS, sandboxPidsLimit, splitPidsLimit } from '../../src/export/gvisor.js'
 import type { OciConfig } from '../../src/export/oci-bundle.js'
 
 describe('gVisor pids limit', () => {

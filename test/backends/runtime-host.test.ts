@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
-import { runscRelease } from '../../src/backends/gvisor.js'
+import { runscRelease } from '../../src/export/gvisor.js'
 import { CLI, cordon, hasCommand, inPrivateMounts, projectDir, runtimesSkip } from '../helpers.js'
 
 const why = runtimesSkip()

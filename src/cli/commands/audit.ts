@@ -1,6 +1,6 @@
 // cordon run --audit: the policy's would-be denials, reported, not enforced.
 import { Auditor, type Violation } from '../../learn/audit.js'
-import { tracedRun } from '../../learn/learn.js'
+import { tracedRun, UNREADABLE_WHY } from '../../learn/learn.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { escapeControl } from '../../run/escape.js'
 import type { ExitReason } from '../../run/sandbox-process.js'
@@ -33,8 +33,13 @@ export async function auditRun(
     },
   })
   out.record({ event: 'result', reason: run.result.reason, code: run.result.code })
-  out.record({ event: 'audit', violations: auditor.violations, fallbacks: auditor.fallbacks })
-  if (out.human) report(auditor.violations, auditor.fallbacks, run.result)
+  out.record({
+    event: 'audit',
+    violations: auditor.violations,
+    fallbacks: auditor.fallbacks,
+    ...(run.unreadable ? { unjudged: run.unreadable } : {}),
+  })
+  if (out.human) report(auditor.violations, auditor.fallbacks, run.result, run.unreadable)
   endAsTheCommand(run.result)
   return run.result.code
 }
@@ -53,8 +58,15 @@ function report(
   violations: Violation[],
   fallbacks: Violation[],
   { reason, signal }: { reason: ExitReason; signal?: string | undefined },
+  unjudged: number,
 ): void {
   const c = paint(process.stderr)
+  // Never a clean verdict over calls it could not see (helper-142).
+  if (unjudged)
+    warn(
+      `audit: ${unjudged} calls could not be judged: ${UNREADABLE_WHY}. Audit as root to judge them`,
+      c.yellow,
+    )
   if (fallbacks.length)
     warn(
       `audit: answered ENOSYS (libc falls back to an older call): ${fallbacks.map((f) => f.what).join(', ')}`,
@@ -63,7 +75,10 @@ function report(
     if (reason === 'setup') warn('audit: the command did not run, so nothing was judged')
     else {
       const cut = reason === 'signal' ? `until ${signal ?? 'a signal'} ended it` : CUT[reason]
-      warn(`audit: the policy would have allowed everything this run did${cut ? ` ${cut}` : ''}`, c.green)
+      if (unjudged)
+        warn(`audit: the policy would have allowed everything else this run did${cut ? ` ${cut}` : ''}`)
+      else
+        warn(`audit: the policy would have allowed everything this run did${cut ? ` ${cut}` : ''}`, c.green)
     }
     return
   }

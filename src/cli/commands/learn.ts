@@ -6,7 +6,7 @@ import { outputDirectory, sameDirectory, writeOutput } from '../output-file.js'
 import { load as loadYaml } from 'js-yaml'
 import { CordonError, fileProblem } from '../../errors.js'
 import { generatePolicy } from '../../learn/generate.js'
-import { nativeArch, tracedRun } from '../../learn/learn.js'
+import { nativeArch, tracedRun, UNREADABLE_WHY } from '../../learn/learn.js'
 import { emptyObservation, mergeObservations, type Observation } from '../../learn/observation.js'
 import { attackSurface, describeSurface } from '../../learn/surface.js'
 import { validatePolicy } from '../../policy/parse.js'
@@ -201,6 +201,16 @@ export async function learnCommand(argv: string[]): Promise<number> {
       return code
     }
     if (code !== 0) note(`warning: ${howItEnded(run.result)}; the policy covers what this run did`)
+    // Calls whose paths were never seen are missing from the policy, which would refuse them.
+    if (run.unreadable && !values.force) {
+      warn(
+        `${run.unreadable} calls could not be read, so no policy was written: ${UNREADABLE_WHY}. ` +
+          'Learn as root, or pass --force to write what was seen',
+      )
+      return 1
+    }
+    if (run.unreadable)
+      note(`warning: ${run.unreadable} calls could not be read (${UNREADABLE_WHY}); the policy lacks them`)
   }
   observation ??= emptyObservation(nativeArch())
 

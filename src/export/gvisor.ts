@@ -9,10 +9,17 @@
 // and for the program's tasks as its platform runs them (sandboxPidsLimit).
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { seccompProfile } from '../export/model.js'
-import type { OciConfig } from '../export/oci-bundle.js'
+import { seccompProfile } from './model.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { OciProfile } from '../seccomp/oci.js'
+
+/** What of a bundle's config gVisor's changes read or write (oci-bundle.ts OciConfig). */
+interface GvisorConfig {
+  process: { rlimits?: { type: string; hard: number; soft: number }[] }
+  root: { path: string }
+  mounts: { type: string; source: string }[]
+  linux: { resources?: Record<string, unknown>; seccomp?: OciProfile }
+}
 
 /** Host tasks gVisor's own processes take in its sandbox's group before the program runs, with
  * room to spare: the gofer serves each mount on threads of its own (42 for the battery's view)
@@ -43,7 +50,7 @@ function readPidMax(): number {
 /** The policy's pids limit as gVisor takes it: the program's tasks in gVisor's kernel
  * (RLIMIT_NPROC, lowered to the limit when the policy sets a larger one), and the whole sandbox
  * bounded by sandboxPidsLimit in the host cgroup (when there is one). Changes config in place. */
-export function splitPidsLimit(config: OciConfig, pids: number | undefined): void {
+export function splitPidsLimit(config: GvisorConfig, pids: number | undefined): void {
   if (pids === undefined) return
   const host = (config.linux.resources as { pids?: { limit: number } } | undefined)?.pids
   if (host) host.limit = sandboxPidsLimit(pids)
@@ -119,12 +126,12 @@ export function sentryProfile(policy: ResolvedPolicy, profile: OciProfile, arch:
  * (sentryProfile, forSentry) and the pids limit split (splitPidsLimit). runsc loads a profile
  * only under --oci-seccomp, which the export's usage line gives; the runc config's profile
  * under it broke threads there (runsc 2022 answers clone3 EPERM, helper-141). */
-export function runscConfig(
-  config: OciConfig,
+export function runscConfig<C extends GvisorConfig>(
+  config: C,
   policy: ResolvedPolicy,
   arch: string,
   program = 'runsc',
-): OciConfig {
+): C {
   const copy = structuredClone(config)
   copy.root.path = `../${copy.root.path}`
   copy.mounts = copy.mounts.map((m) =>
