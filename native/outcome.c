@@ -40,6 +40,7 @@ struct slot {
 	int n_skip;
 	unsigned long long exe_dev, exe_ino;
 	uint64_t auxv_hash;
+	pid_t tgid; /* an exec's: the process the calling thread was in */
 };
 
 static struct slot slots[SLOTS];
@@ -328,6 +329,21 @@ static int note_new(void *ctx, int fd)
 }
 
 /* The program image: the exe's inode and a hash of the auxiliary vector (new on each exec). */
+/* The process (thread group) tid is a thread of, from /proc/TID/status; 0 when unknown. */
+static pid_t thread_group(pid_t tid)
+{
+	char name[64], buf[1024];
+	snprintf(name, sizeof name, "/proc/%d/status", tid);
+	int f = open(name, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	ssize_t n = read(f, buf, sizeof buf - 1);
+	close(f);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *p = strstr(buf, "\nTgid:\t");
+	return p ? (pid_t)strtol(p + 7, NULL, 10) : 0;
+}
+
 static void image(pid_t tid, unsigned long long *dev, unsigned long long *ino, uint64_t *hash)
 {
 	char name[64];
@@ -451,13 +467,31 @@ int outcome_defer(pid_t tid, const struct syscall_report *rep, unsigned checks)
 		sandbox_state(tid, s->path, 1, &file);
 		each_fd_on(tid, &file, note_skip, s);
 	}
-	if (checks & OUTCOME_EXEC)
+	if (checks & OUTCOME_EXEC) {
 		image(tid, &s->exe_dev, &s->exe_ino, &s->auxv_hash);
+		s->tgid = thread_group(tid);
+	}
 	if (checks & OUTCOME_SOCKET) {
 		int peer;
 		socket_state(tid, (int)rep->args[0], &s->effect.bound_before, &peer);
 	}
 	return 0;
+}
+
+/* An exec by a thread other than the leader succeeds as the leader: the kernel gives the thread
+ * the process's id, and its old id is gone, so that id's next call never comes. The new
+ * program's first call comes from the process's id: the exec is settled then, or it stayed
+ * unknown and learn took it for failed (Go's syscall.Exec from a locked thread, helper-142). */
+static struct slot *exec_moved(pid_t tid)
+{
+	for (int i = 0; i < SLOTS; i++) {
+		struct slot *s = &slots[i];
+		if (s->tid && s->tid != tid && s->tgid == tid &&
+		    (s->effect.checks & OUTCOME_EXEC) && syscall(SYS_tgkill, tid, s->tid, 0) < 0 &&
+		    errno == ESRCH)
+			return s;
+	}
+	return NULL;
 }
 
 struct syscall_report *outcome_settle(pid_t tid)
@@ -469,6 +503,8 @@ struct syscall_report *outcome_settle(pid_t tid)
 	for (int i = 0; i < SLOTS && !s; i++)
 		if (slots[i].tid == tid)
 			s = &slots[i];
+	if (!s)
+		s = exec_moved(tid);
 	if (!s)
 		return NULL;
 	struct effect *e = &s->effect;
