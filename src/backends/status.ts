@@ -48,7 +48,7 @@ export function backendStatus(
       .map((e) => `${e.kind} ${e.dest}`),
   )
   return statements.map((s) =>
-    pidsInGvisor({
+    abstractInGvisor({
       ...s,
       enforcedBy: s.enforcedBy.map(inGvisor),
       missing: [
@@ -58,6 +58,20 @@ export function backendStatus(
       status: noexec.has(s.statement) && s.status === 'full' ? 'partial' : s.status,
     }),
   )
+}
+
+/** gVisor's kernel keeps UNIX sockets to itself, abstract names included, whatever its network:
+ * under `--network=host` a host abstract socket refuses the connection (verify's abstract-unix:
+ * ECONNREFUSED), and a name bound inside is no host's. */
+function abstractInGvisor(s: StatementStatus): StatementStatus {
+  if (s.statement !== ABSTRACT_SCOPE) return pidsInGvisor(s)
+  const missing = s.missing.filter((m) => m.layer === 'landlock')
+  return {
+    ...s,
+    enforcedBy: ['unix sockets (gVisor)', ...s.enforcedBy],
+    missing,
+    status: missing.length ? 'partial' : 'full',
+  }
 }
 
 const GVISOR_NOEXEC =
@@ -92,28 +106,53 @@ function hostRootInBundle(s: StatementStatus, title: string, backend: string): S
 export const acknowledgesTcpGap = (policy: ResolvedPolicy): boolean =>
   policy.acknowledge?.includes('tcp-ports') ?? false
 
-/** The `tcp` statements a backend run enforces with no layer: runc and gVisor have no Landlock,
- * and seccomp alone judges no port (seccomp/network.ts tcpStatementLayers). */
-export function unenforcedTcp(policy: ResolvedPolicy, statements: StatementStatus[]): StatementStatus[] {
-  if (acknowledgesTcpGap(policy)) return []
-  return statements.filter((s) => s.status === 'none' && s.statement.startsWith('tcp '))
+/** The abstract-socket scope's statement (status/statements.ts judges `scope NAME`). */
+const ABSTRACT_SCOPE = 'scope abstract-unix-socket'
+
+/** What a backend run enforces with no layer and `verify` attacks: the `tcp` statements (runc
+ * and gVisor have no Landlock, and seccomp alone judges no port: seccomp/network.ts
+ * tcpStatementLayers), and, in the host's network namespace, the abstract-socket scope (every
+ * host abstract socket connects: verify's abstract-unix, helper-141). */
+export function unenforcedOnBackend(
+  policy: ResolvedPolicy,
+  statements: StatementStatus[],
+): StatementStatus[] {
+  return statements.filter(
+    (s) =>
+      s.status === 'none' &&
+      ((s.statement.startsWith('tcp ') && !acknowledgesTcpGap(policy)) ||
+        (s.statement === ABSTRACT_SCOPE && !policy.acknowledge?.includes('abstract-sockets'))),
+  )
 }
 
 /** `run` refuses a policy that `verify` would fail for an attack it promises to stop (DESIGN.md):
- * on runc and gVisor, every port of a `tcp` statement would connect and bind. */
-export function refuseUnenforcedTcp(
+ * on runc and gVisor, every port of a `tcp` statement would connect and bind, and with the
+ * host's network every host abstract socket would connect. */
+export function refuseUnenforcedOnBackend(
   policy: ResolvedPolicy,
   statements: StatementStatus[],
   backend: Backend,
 ): void {
-  const gaps = unenforcedTcp(policy, statements)
-  if (!gaps.length) return
+  const gaps = unenforcedOnBackend(policy, statements)
+  const gap = gaps[0]
+  if (!gap) return
+  const why = gap.missing.map((m) => m.why).join('; ')
   throw new CordonError(
     'invalid_policy',
-    `Refused: no layer enforces \`${gaps[0]!.statement}\` on --backend ${backend} ` +
-      `(${gaps[0]!.missing.map((m) => m.why).join('; ')}): every TCP port would connect and bind. ` +
-      'Use --backend native (Landlock judges the ports), drop the tcp statements (network: none, loopback or host), ' +
-      'or accept the gap with `acknowledge: [tcp-ports]` (--acknowledge tcp-ports)',
-    { issues: gaps.map((g) => ({ code: 'conflict', path: ['tcp'], message: g.statement })) },
+    gap.statement === ABSTRACT_SCOPE
+      ? `Refused: no layer enforces \`${gap.statement}\` on --backend ${backend} (${why}): every abstract ` +
+          'socket of the host (X11, D-Bus, other sandboxes\u2019) would connect. Use --backend native (Landlock ' +
+          'scopes them), a network of its own (network: none or loopback), or accept the gap with ' +
+          '`acknowledge: [abstract-sockets]` (--acknowledge abstract-sockets)'
+      : `Refused: no layer enforces \`${gap.statement}\` on --backend ${backend} (${why}): every TCP port ` +
+          'would connect and bind. Use --backend native (Landlock judges the ports), drop the tcp statements ' +
+          '(network: none, loopback or host), or accept the gap with `acknowledge: [tcp-ports]` (--acknowledge tcp-ports)',
+    {
+      issues: gaps.map((g) => ({
+        code: 'conflict',
+        path: [g.statement === ABSTRACT_SCOPE ? 'acknowledge' : 'tcp'],
+        message: g.statement,
+      })),
+    },
   )
 }

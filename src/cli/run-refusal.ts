@@ -42,8 +42,8 @@ export function runRefusal(
       if (build) compilePlan(policy)
       return
     }
-    const { refuseUnenforcedTcp } = await import('../backends/status.js')
-    refuseUnenforcedTcp(policy, statements, backend)
+    const { refuseUnenforcedOnBackend } = await import('../backends/status.js')
+    refuseUnenforcedOnBackend(policy, statements, backend)
     if (!build) return
     const { backendConfig } = await import('../backends/runtime.js')
     const caller = callerContext()

@@ -99,12 +99,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
       ? enforcementStatus(policy, host)
       : (await import('../../backends/status.js')).backendStatus(policy, backend, { abi: 0 })
   // What `cordon run` refuses up front (refuseUnenforced): said here too, or the verdict below
-  // read as a yes for a policy that run turns down. A runtime run refuses only the ports no
-  // layer judges (backends/status.ts refuseUnenforcedTcp).
+  // read as a yes for a policy that run turns down. A runtime run refuses only the ports and
+  // abstract sockets no layer judges (backends/status.ts refuseUnenforcedOnBackend).
   const refused = (
     backend === 'native'
       ? unacceptedGaps(policy, statements)
-      : (await import('../../backends/status.js')).unenforcedTcp(policy, statements)
+      : (await import('../../backends/status.js')).unenforcedOnBackend(policy, statements)
   ).map((g) => g.statement)
   // Everything else the run refuses before it starts (a flag's missing source, a mount point it
   // would make in a host directory, …), in its words: a refused policy fails the check, as a

@@ -316,7 +316,7 @@ async function runOnBackend(
 ): Promise<number> {
   const { backendAvailable, parseBackend, RUNTIMES, spawnOnRuntime } =
     await import('../../backends/runtime.js')
-  const { backendStatus, refuseUnenforcedTcp } = await import('../../backends/status.js')
+  const { backendStatus, refuseUnenforcedOnBackend } = await import('../../backends/status.js')
   const backend = parseBackend(name)
   if (backend === 'native') throw new CordonError('internal', 'runOnBackend: native is not a runtime')
   const cordonOnly = [
@@ -337,7 +337,7 @@ async function runOnBackend(
   const available = backendAvailable(backend)
   if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
   const statements = backendStatus(policy, backend, { abi: 0 })
-  refuseUnenforcedTcp(policy, statements, backend)
+  refuseUnenforcedOnBackend(policy, statements, backend)
   reportEnforcement(statements, out, backend)
   // Forwarding from before the runtime starts: a SIGTERM in the moment between its start and the
   // install ended cordon by Node's default action, and the container ran on, reparented
