@@ -41,6 +41,7 @@ struct slot {
 	unsigned long long exe_dev, exe_ino;
 	uint64_t auxv_hash;
 	pid_t tgid; /* an exec's: the process the calling thread was in */
+	int superseded; /* an exec's: another exec of its process succeeded (exec_moved) */
 };
 
 static struct slot slots[SLOTS];
@@ -487,11 +488,23 @@ static struct slot *exec_moved(pid_t tid)
 	for (int i = 0; i < SLOTS; i++) {
 		struct slot *s = &slots[i];
 		if (s->tid && s->tid != tid && s->tgid == tid &&
-		    (s->effect.checks & OUTCOME_EXEC) && syscall(SYS_tgkill, tid, s->tid, 0) < 0 &&
-		    errno == ESRCH)
+		    (s->effect.checks & OUTCOME_EXEC) && !s->superseded &&
+		    syscall(SYS_tgkill, tid, s->tid, 0) < 0 && errno == ESRCH)
 			return s;
 	}
 	return NULL;
+}
+
+/* An exec of process tgid succeeded: its other threads died in it, so an exec another of them
+ * had pending failed (or never finished). Not to be taken for moved later: a thread's refused
+ * exec, then the leader's own, was learned as the thread's (helper-143). They stay unknown. */
+static void supersede_execs(pid_t tgid, const struct slot *done)
+{
+	for (int i = 0; i < SLOTS; i++) {
+		struct slot *s = &slots[i];
+		if (s != done && s->tid && s->tgid == tgid && (s->effect.checks & OUTCOME_EXEC))
+			s->superseded = 1;
+	}
 }
 
 struct syscall_report *outcome_settle(pid_t tid)
@@ -525,6 +538,8 @@ struct syscall_report *outcome_settle(pid_t tid)
 		uint64_t hash;
 		image(tid, &dev, &ino, &hash);
 		e->execed = dev != s->exe_dev || ino != s->exe_ino || hash != s->auxv_hash;
+		if (e->execed && s->tgid)
+			supersede_execs(s->tgid, s);
 	}
 	if (e->checks & OUTCOME_SOCKET)
 		socket_state(tid, (int)s->rep.args[0], &e->bound, &e->peer);

@@ -5,7 +5,7 @@
 // call (native/outcome.c exec_moved), with the leader alive and after it exited.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { cordon, projectDir, ROOT } from '../helpers.js'
@@ -27,3 +27,17 @@ for (const mode of [[], ['leader-exits']])
     assert.equal(run.stdout, 'exec from a thread\n', run.stderr)
     assert.equal(run.status, 0, run.stderr)
   })
+
+// helper-143: a thread's exec refused (a file without execute), the thread then spinning without
+// a call, and the leader's own exec: the thread died in it, and its pending exec was settled as
+// done at the new program's second call, granting a program that never ran.
+test("a thread's refused exec, then the leader's, is not learned as the thread's", () => {
+  const script = join(cwd, 'not-executable')
+  writeFileSync(script, '#!/bin/sh\necho never\n', { mode: 0o644 })
+  const policy = join(cwd, 'thread-exec-refused.yaml')
+  const learned = cordon(['learn', '-o', policy, '--', program, 'refused', script], { cwd })
+  assert.equal(learned.status, 0, learned.stderr)
+  const yaml = readFileSync(policy, 'utf8')
+  assert.doesNotMatch(yaml, /executed [^\n]*not-executable/, yaml)
+  assert.match(yaml, /failed while learning[^]*execute [^\n]*not-executable/, yaml)
+})
