@@ -48,7 +48,7 @@ export function backendStatus(
       .map((e) => `${e.kind} ${e.dest}`),
   )
   return statements.map((s) =>
-    abstractInGvisor({
+    scopesInGvisor({
       ...s,
       enforcedBy: s.enforcedBy.map(inGvisor),
       missing: [
@@ -60,15 +60,22 @@ export function backendStatus(
   )
 }
 
-/** gVisor's kernel keeps UNIX sockets to itself, abstract names included, whatever its network:
- * under `--network=host` a host abstract socket refuses the connection (verify's abstract-unix:
- * ECONNREFUSED), and a name bound inside is no host's. */
-function abstractInGvisor(s: StatementStatus): StatementStatus {
-  if (s.statement !== ABSTRACT_SCOPE) return pidsInGvisor(s)
+/** gVisor's kernel keeps UNIX sockets and processes to itself, whatever its network and
+ * namespaces: under `--network=host` a host abstract socket refuses the connection (verify's
+ * abstract-unix: ECONNREFUSED) and a name bound inside is no host's; a signal reaches only the
+ * Sentry's own processes (it always makes a pid namespace). */
+function scopesInGvisor(s: StatementStatus): StatementStatus {
+  const by =
+    s.statement === ABSTRACT_SCOPE
+      ? 'unix sockets (gVisor)'
+      : s.statement === SIGNAL_SCOPE
+        ? 'pid namespace (gVisor)'
+        : undefined
+  if (!by) return pidsInGvisor(s)
   const missing = s.missing.filter((m) => m.layer === 'landlock')
   return {
     ...s,
-    enforcedBy: ['unix sockets (gVisor)', ...s.enforcedBy],
+    enforcedBy: [by, ...s.enforcedBy.filter((l) => l !== 'pid namespace (gVisor)')],
     missing,
     status: missing.length ? 'partial' : 'full',
   }
@@ -108,11 +115,22 @@ export const acknowledgesTcpGap = (policy: ResolvedPolicy): boolean =>
 
 /** The abstract-socket scope's statement (status/statements.ts judges `scope NAME`). */
 const ABSTRACT_SCOPE = 'scope abstract-unix-socket'
+const SIGNAL_SCOPE = 'scope signal'
+
+/** What each scope's gap lets through on a runtime, for the refusal. */
+const SCOPE_REACH: Record<string, string> = {
+  [ABSTRACT_SCOPE]: 'every abstract socket of the host (X11, D-Bus, other sandboxes\u2019) would connect',
+  [SIGNAL_SCOPE]:
+    'every process of its uid would take its signals: the others of its user, and every root-started cordon ' +
+    'sandbox, which runs as the same first id of the range',
+}
 
 /** What a backend run enforces with no layer and `verify` attacks: the `tcp` statements (runc
  * and gVisor have no Landlock, and seccomp alone judges no port: seccomp/network.ts
- * tcpStatementLayers), and, in the host's network namespace, the abstract-socket scope (every
- * host abstract socket connects: verify's abstract-unix, helper-141). */
+ * tcpStatementLayers), and the Landlock scopes without the namespace that stands in for each:
+ * the host's network reaches every host abstract socket, no pid namespace every process of the
+ * sandbox's uid (helper-141, helper-143: `kill -9 -1` from such a runc container ended other
+ * cordon sandboxes). */
 export function unenforcedOnBackend(
   policy: ResolvedPolicy,
   statements: StatementStatus[],
@@ -121,13 +139,13 @@ export function unenforcedOnBackend(
     (s) =>
       s.status === 'none' &&
       ((s.statement.startsWith('tcp ') && !acknowledgesTcpGap(policy)) ||
-        (s.statement === ABSTRACT_SCOPE && !policy.acknowledge?.includes('abstract-sockets'))),
+        (s.statement in SCOPE_REACH && !policy.acknowledge?.includes('scopes'))),
   )
 }
 
 /** `run` refuses a policy that `verify` would fail for an attack it promises to stop (DESIGN.md):
- * on runc and gVisor, every port of a `tcp` statement would connect and bind, and with the
- * host's network every host abstract socket would connect. */
+ * on runc and gVisor, every port of a `tcp` statement would connect and bind, and a scope no
+ * namespace stands in for reaches the host's abstract sockets or processes. */
 export function refuseUnenforcedOnBackend(
   policy: ResolvedPolicy,
   statements: StatementStatus[],
@@ -137,20 +155,26 @@ export function refuseUnenforcedOnBackend(
   const gap = gaps[0]
   if (!gap) return
   const why = gap.missing.map((m) => m.why).join('; ')
+  const reach = SCOPE_REACH[gap.statement]
+  // Without namespaces there is no network or pid namespace to choose: the fix is namespaces.
+  const namespaceFix = !policy.namespaces.mount
+    ? 'run with namespaces (drop --no-namespaces)'
+    : gap.statement === ABSTRACT_SCOPE
+      ? 'a network of its own (network: none or loopback)'
+      : 'a pid namespace (namespaces.pid: true)'
   throw new CordonError(
     'invalid_policy',
-    gap.statement === ABSTRACT_SCOPE
-      ? `Refused: no layer enforces \`${gap.statement}\` on --backend ${backend} (${why}): every abstract ` +
-          'socket of the host (X11, D-Bus, other sandboxes\u2019) would connect. Use --backend native (Landlock ' +
-          'scopes them), a network of its own (network: none or loopback), or accept the gap with ' +
-          '`acknowledge: [abstract-sockets]` (--acknowledge abstract-sockets)'
+    reach
+      ? `Refused: no layer enforces \`${gap.statement}\` on --backend ${backend} (${why}): ${reach}. ` +
+          `Use --backend native (Landlock scopes them), ${namespaceFix}, or accept the gap with ` +
+          '`acknowledge: [scopes]` (--acknowledge scopes)'
       : `Refused: no layer enforces \`${gap.statement}\` on --backend ${backend} (${why}): every TCP port ` +
           'would connect and bind. Use --backend native (Landlock judges the ports), drop the tcp statements ' +
           '(network: none, loopback or host), or accept the gap with `acknowledge: [tcp-ports]` (--acknowledge tcp-ports)',
     {
       issues: gaps.map((g) => ({
         code: 'conflict',
-        path: [g.statement === ABSTRACT_SCOPE ? 'acknowledge' : 'tcp'],
+        path: [g.statement in SCOPE_REACH ? 'acknowledge' : 'tcp'],
         message: g.statement,
       })),
     },

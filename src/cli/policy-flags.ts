@@ -78,8 +78,9 @@ export const POLICY_HELP = `Policy:
                          and no_new_privs alone enforce the filesystem and network statements
       --acknowledge GAP  accept a gap that otherwise refuses the run: no-view (without a mount
                          namespace: host UNIX sockets, file metadata, SysV IPC, inotify),
-                         host-root, tcp-ports (no layer judges a port), abstract-sockets
-                         (--backend runc with the host's network: host abstract sockets)
+                         host-root, tcp-ports (no layer judges a port), scopes (--backend
+                         runc with the host's network or no pid namespace: host abstract
+                         sockets, signals to its uid's processes)
       --memory SIZE      memory limit, e.g. 512M or 25% of RAM, or max for none (default 50%;
                          cgroup; the run reports oom when it is hit)
       --pids N           most processes and threads at once, or max (default 4096)

@@ -444,6 +444,19 @@ export function exportOciBundle(policy: ResolvedPolicy, options: ExportOptions):
       })
     }
   }
+  // The scopes hold only through the namespace that stands in for each (no Landlock in a
+  // runtime): said each, as `run --backend runc` refuses them (backends/status.ts).
+  const scopes = policy.landlock.scopes
+  if (scopes.includes('signal') && !config.linux.namespaces.some((n) => n.type === 'pid'))
+    gaps.push({
+      statement: 'scope signal',
+      why: "no pid namespace and no Landlock under runc: the command signals every process of its uid (a root caller's: every root-started cordon sandbox, which runs as the same id); runsc keeps its own processes",
+    })
+  if (scopes.includes('abstract-unix-socket') && !config.linux.namespaces.some((n) => n.type === 'network'))
+    gaps.push({
+      statement: 'scope abstract-unix-socket',
+      why: "the host's network and no Landlock under runc: every host abstract socket (X11, D-Bus) connects; runsc keeps its own",
+    })
   if (options.uid === 0 && !policy.namespaces.user && config.process.user.uid === 0)
     gaps.push({
       statement: 'identity',

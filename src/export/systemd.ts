@@ -215,6 +215,11 @@ function isolationLines(policy: ResolvedPolicy, gaps: Gap[]): string[] {
       why: 'systemd keeps the host name (ProtectHostname= only freezes it)',
     })
   if (policy.network !== 'host') lines.push('PrivateNetwork=yes')
+  else if (policy.landlock.scopes.includes('abstract-unix-socket'))
+    gaps.push({
+      statement: 'scope abstract-unix-socket',
+      why: 'the host’s network and no Landlock: every host abstract socket (X11, D-Bus) connects; --wrap keeps the scope',
+    })
   if (policy.network === 'none') {
     lines.push('IPAddressDeny=any')
     gaps.push({

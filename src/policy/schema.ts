@@ -180,7 +180,7 @@ export const NAMESPACES = ['user', 'pid', 'mount', 'ipc', 'uts', 'net', 'cgroup'
 
 /** Gaps a policy can accept in so many words (`acknowledge:`): statements no layer enforces in
  * the policy's mode, which otherwise make `cordon run` refuse (landlock/status.ts). */
-export const ACKNOWLEDGEMENTS = ['no-view', 'host-root', 'tcp-ports', 'abstract-sockets'] as const
+export const ACKNOWLEDGEMENTS = ['no-view', 'host-root', 'tcp-ports', 'scopes'] as const
 export type Acknowledgement = (typeof ACKNOWLEDGEMENTS)[number]
 export type NamespaceName = (typeof NAMESPACES)[number]
 
@@ -468,7 +468,8 @@ export const policySchema = s.object(
           'an IPC namespace, the host\u2019s SysV IPC objects; inotify watches anywhere. host-root: without a mount namespace a ' +
           'sandbox with `user.hostRoot` can change the host\u2019s device nodes and read the kernel\u2019s root-only tables. ' +
           'tcp-ports: no layer judges the `tcp` ports (a runtime backend, a kernel before Landlock ABI 4). ' +
-          'abstract-sockets: a runtime backend in the host\u2019s network namespace reaches every host abstract socket.',
+          'scopes: a runtime backend (no Landlock) in the host\u2019s network namespace reaches every host abstract ' +
+          'socket, and without a pid namespace signals every process of its uid.',
       ),
     ),
   },

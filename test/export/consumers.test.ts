@@ -322,6 +322,8 @@ describe('exports as their consumers take them', () => {
           ['--no-namespaces', '--acknowledge', 'no-view'],
           ['sh', '-c', `id -u; kill -TERM ${victim.pid} 2>/dev/null || echo refused`],
         )
+        // It still signals its uid's processes (no pid namespace, no Landlock): said, not hidden.
+        assert.match(out.stderr, /not expressed: scope signal: no pid namespace and no Landlock/)
         const id = `cordon-nons-${process.pid}`
         const r = spawnSync('runc', ['run', '--bundle', out.dir, id], { encoding: 'utf8', timeout: 60_000 })
         spawnSync('runc', ['delete', '--force', id])

@@ -185,7 +185,7 @@ describe('the tcp statement status', () => {
       )
       // Without tcp statements there is nothing of the ports to refuse (on runc the host's
       // abstract sockets are, unless acknowledged: test/backends/abstract-host.test.ts).
-      const plain = policyFromFlags({ ...HOST, acknowledge: ['abstract-sockets'] })
+      const plain = policyFromFlags({ ...HOST, acknowledge: ['scopes'] })
       refuseUnenforcedOnBackend(plain, backendStatus(plain, backend, { abi: 0 }, host), backend)
     })
 })
