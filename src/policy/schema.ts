@@ -467,7 +467,7 @@ export const policySchema = s.object(
           'metadata of host files (chmod, chown, utimes, xattrs: no Landlock right either), and, without ' +
           'an IPC namespace, the host\u2019s SysV IPC objects; inotify watches anywhere. host-root: without a mount namespace a ' +
           'sandbox with `user.hostRoot` can change the host\u2019s device nodes and read the kernel\u2019s root-only tables. ' +
-          'tcp-ports: no layer judges the `tcp` ports (a runtime backend, a kernel before Landlock ABI 4). ' +
+          `tcp-ports: no layer judges the \`tcp\` ports (a runtime backend, a kernel before Landlock ABI ${NET_ABI}). ` +
           'scopes: a runtime backend (no Landlock) in the host\u2019s network namespace reaches every host abstract ' +
           'socket, and without a pid namespace signals every process of its uid.',
       ),
