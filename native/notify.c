@@ -273,6 +273,20 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 	return got ? 0 : -1;
 }
 
+/* The string at addr into out, or NULL; one the launcher may not read (EPERM: a plain user's
+ * launcher and a non-dumpable program, a binary its user may not read or PR_SET_DUMPABLE 0)
+ * marks rep unreadable. Said, not passed over: learn and audit cannot judge a call whose path
+ * they never saw (helper-142). */
+static const char *read_path(pid_t pid, uint64_t addr, char *out, size_t size,
+			     struct syscall_report *rep)
+{
+	if (read_string(pid, addr, out, size) == 0)
+		return out;
+	if (errno == EPERM)
+		rep->unreadable = 1;
+	return NULL;
+}
+
 /* Makes a recorded relative path absolute, against the directory fd that goes with it or
  * the caller's cwd. readlink of another task's /proc entries names the path as seen from that
  * task's root, so the result is in the sandbox's terms. Leaves path unchanged when it cannot. */
@@ -501,21 +515,10 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 				      .denied_errno = kind == NOTIFY_KIND_CONTINUE ? 0 : err,
 				      .ctime_ms = -1 };
 	uint8_t data[NOTIFY_STRUCT_MAX];
-	/* EPERM: the launcher may not read this program (a plain user's launcher, a non-dumpable
-	 * program: a binary its user may not read, or PR_SET_DUMPABLE 0). Said, not passed over:
-	 * learn and audit cannot judge a call whose path they never saw (helper-142). */
-	if (arg >= 1 && arg <= 6) {
-		if (read_string(pid, d->args[arg - 1], path, cap) == 0)
-			rep.path = path;
-		else if (errno == EPERM)
-			rep.unreadable = 1;
-	}
-	if (arg2 >= 1 && arg2 <= 6) {
-		if (read_string(pid, d->args[arg2 - 1], path2, cap) == 0)
-			rep.path2 = path2;
-		else if (errno == EPERM)
-			rep.unreadable = 1;
-	}
+	if (arg >= 1 && arg <= 6)
+		rep.path = read_path(pid, d->args[arg - 1], path, cap, &rep);
+	if (arg2 >= 1 && arg2 <= 6)
+		rep.path2 = read_path(pid, d->args[arg2 - 1], path2, cap, &rep);
 	if (sarg >= 1 && sarg <= 5) {
 		rep.data_len = read_struct(pid, d->args[sarg - 1], d->args[sarg], data);
 		rep.data = rep.data_len ? data : NULL;

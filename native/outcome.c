@@ -329,7 +329,6 @@ static int note_new(void *ctx, int fd)
 	return f->flags >= 0;
 }
 
-/* The program image: the exe's inode and a hash of the auxiliary vector (new on each exec). */
 /* The process (thread group) tid is a thread of, from /proc/TID/status; 0 when unknown. */
 static pid_t thread_group(pid_t tid)
 {
@@ -345,6 +344,7 @@ static pid_t thread_group(pid_t tid)
 	return p ? (pid_t)strtol(p + 7, NULL, 10) : 0;
 }
 
+/* The program image: the exe's inode and a hash of the auxiliary vector (new on each exec). */
 static void image(pid_t tid, unsigned long long *dev, unsigned long long *ino, uint64_t *hash)
 {
 	char name[64];

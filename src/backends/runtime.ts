@@ -40,7 +40,7 @@ import { callerContext } from '../host/caller.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
 import { type OciProfile, stringifyOci } from '../seccomp/oci.js'
 import { withInit } from '../export/container-init.js'
-import { forSentry, sentryProfile, splitPidsLimit } from '../export/gvisor.js'
+import { forGvisor } from '../export/gvisor.js'
 import { containerId, makeBundleDir, type RuntimeProgram, runtimeRoot, sweepOrphans } from './orphans.js'
 import type { ExitReason } from '../run/spawn.js'
 import { compileView, realHostFs } from '../plan/view.js'
@@ -259,14 +259,8 @@ export function backendConfig(
   }
   if (!cgroupAccess(uid).ok) delete config.linux.resources
   if (config.linux.seccomp) config.linux.seccomp = killWholeProcess(config.linux.seccomp)
-  if (backend === 'gvisor') {
-    if (config.linux.seccomp)
-      config.linux.seccomp = forSentry(
-        sentryProfile(policy, config.linux.seccomp, process.arch),
-        runtimePath(backend) ?? 'runsc',
-      )
-    splitPidsLimit(config, policy.limits.pids)
-  } else procWithoutPidNamespace(config)
+  if (backend === 'gvisor') forGvisor(config, policy, process.arch, runtimePath(backend) ?? 'runsc')
+  else procWithoutPidNamespace(config)
   // Last: the init checks the profile the runtime will load.
   withInit(config, [...policy.filesystem, ...implied], backend ?? 'runc')
   return { config, files }

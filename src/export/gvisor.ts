@@ -121,11 +121,19 @@ export function sentryProfile(policy: ResolvedPolicy, profile: OciProfile, arch:
   return seccompProfile({ ...policy, namespaces: { ...policy.namespaces, pid: true } }, arch).profile
 }
 
+/** A bundle's config as gVisor takes it, in place (`--backend gvisor` and the export's runsc
+ * config alike): the profile as its Sentry loads it (sentryProfile, forSentry with runsc at
+ * `program`) and the pids limit split (splitPidsLimit). */
+export function forGvisor(config: GvisorConfig, policy: ResolvedPolicy, arch: string, program: string): void {
+  if (config.linux.seccomp)
+    config.linux.seccomp = forSentry(sentryProfile(policy, config.linux.seccomp, arch), program)
+  splitPidsLimit(config, policy.limits.pids)
+}
+
 /** The oci-bundle's config as runsc takes it, written beside the runc one (DIR/gvisor): its
- * root and bundle-relative mount sources one directory up, the profile as gVisor loads it
- * (sentryProfile, forSentry) and the pids limit split (splitPidsLimit). runsc loads a profile
- * only under --oci-seccomp, which the export's usage line gives; the runc config's profile
- * under it broke threads there (runsc 2022 answers clone3 EPERM, helper-141). */
+ * root and bundle-relative mount sources one directory up, and forGvisor's changes. runsc
+ * loads a profile only under --oci-seccomp, which the export's usage line gives; the runc
+ * config's profile under it broke threads there (runsc 2022 answers clone3 EPERM, helper-141). */
 export function runscConfig<C extends GvisorConfig>(
   config: C,
   policy: ResolvedPolicy,
@@ -137,8 +145,6 @@ export function runscConfig<C extends GvisorConfig>(
   copy.mounts = copy.mounts.map((m) =>
     m.type === 'bind' && !m.source.startsWith('/') ? { ...m, source: `../${m.source}` } : m,
   )
-  if (copy.linux.seccomp)
-    copy.linux.seccomp = forSentry(sentryProfile(policy, copy.linux.seccomp, arch), program)
-  splitPidsLimit(copy, policy.limits.pids)
+  forGvisor(copy, policy, arch, program)
   return copy
 }

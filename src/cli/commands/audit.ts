@@ -75,10 +75,11 @@ function report(
     if (reason === 'setup') warn('audit: the command did not run, so nothing was judged')
     else {
       const cut = reason === 'signal' ? `until ${signal ?? 'a signal'} ended it` : CUT[reason]
-      if (unjudged)
-        warn(`audit: the policy would have allowed everything else this run did${cut ? ` ${cut}` : ''}`)
-      else
-        warn(`audit: the policy would have allowed everything this run did${cut ? ` ${cut}` : ''}`, c.green)
+      // Not green over calls it could not judge: everything *else*.
+      warn(
+        `audit: the policy would have allowed everything ${unjudged ? 'else ' : ''}this run did${cut ? ` ${cut}` : ''}`,
+        unjudged ? undefined : c.green,
+      )
     }
     return
   }
