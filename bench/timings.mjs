@@ -56,12 +56,15 @@ async function freezeLatency(storm) {
       'minimal',
       '--ro',
       scratch,
+      '--pids',
+      '400',
       '--monitor',
       '--alert',
       `file:${alerts}`,
       '--',
       storm,
-      'fork',
+      'hold', // the rule counts while a quarter of the limit is held (as test/monitor/respond)
+      '110',
     ],
     { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
   )

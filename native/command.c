@@ -344,11 +344,45 @@ static long last_pid(int fd)
 	return strtol(buf, NULL, 10);
 }
 
+/* The tasks (processes and threads) alive in the namespace, counted through proc_fd, a proc of
+ * the namespace (open_task_proc): one directory read, and one stat per process, whose task
+ * directory links one entry per thread beside its two (a zombie counts as one); -1 without
+ * one. Taken only when a tick saw spawns, so a sandbox that forks nothing costs nothing, and a
+ * shell loop of short commands a handful of stats. */
+static long live_tasks(int proc_fd)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	long live = 0, n;
+	if (proc_fd < 0 || lseek(proc_fd, 0, SEEK_SET) < 0)
+		return -1;
+	while ((n = syscall(SYS_getdents64, proc_fd, buf, sizeof buf)) > 0)
+		for (long at = 0; at < n;) {
+			const struct linux_dirent64 {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (const void *)(buf + at);
+			at += d->reclen;
+			if (d->name[0] < '1' || d->name[0] > '9')
+				continue;
+			char task[32];
+			struct stat st;
+			snprintf(task, sizeof task, "%.20s/task", d->name);
+			if (fstatat(proc_fd, task, &st, 0))
+				continue; /* reaped meanwhile */
+			live += st.st_nlink > 3 ? (long)st.st_nlink - 2 : 1;
+		}
+	return n < 0 ? -1 : live;
+}
+
 /* How many pids the namespace handed out since the last call (processes and threads): the
- * count of spawns, taken without stopping any. Sent as a running total, so a write the full
- * pipe refuses loses nothing; a wrap past pid_max counts from the bottom (slightly low). */
+ * count of spawns, taken without stopping any, and the tasks alive then. Sent as a running
+ * total, so a write the full pipe refuses loses nothing; a wrap past pid_max counts from the
+ * bottom (slightly low). */
 struct spawn_count {
-	int lastpid_fd, fd;
+	int lastpid_fd, proc_fd, fd;
 	long last;
 	uint64_t total, sent;
 };
@@ -360,8 +394,33 @@ static void count_spawns(struct spawn_count *c)
 		return;
 	c->total += (uint64_t)(now >= c->last ? now - c->last : now);
 	c->last = now;
-	if (c->total != c->sent && write(c->fd, &c->total, sizeof c->total) == sizeof c->total)
+	if (c->total == c->sent)
+		return;
+	long live = live_tasks(c->proc_fd);
+	struct spawn_total rec = { .total = c->total,
+				   .live = live < 0 ? SPAWN_LIVE_UNKNOWN : (uint64_t)live };
+	if (write(c->fd, &rec, sizeof rec) == sizeof rec)
 		c->sent = c->total;
+}
+
+int open_task_proc(void)
+{
+	int fs = sys_fsopen("proc", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	/* Only the process directories: init's copy holds none of proc's knobs. */
+	int mnt = -1;
+	if (!sys_fsconfig(fs, FSCONFIG_SET_STRING, "subset", "pid", 0) &&
+	    !sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC,
+				  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					  MOUNT_ATTR_NOEXEC);
+	close(fs);
+	if (mnt < 0)
+		return -1;
+	int dir = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(mnt);
+	return dir;
 }
 
 #define SPAWN_TICK_NS 50000000L
@@ -392,7 +451,7 @@ static int read_requests(int fd, pid_t child, const sigset_t *forward)
 }
 
 noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
-		       int spawns_fd, int freeze_fd)
+		       int proc_fd, int spawns_fd, int freeze_fd)
 {
 	sigset_t wait_set = *forward;
 	sigaddset(&wait_set, SIGCHLD);
@@ -401,7 +460,9 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	 * already (non-dumpable before the command's first step, launcher.c); make it powerless. */
 	caps_clear();
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	struct spawn_count spawns = { .lastpid_fd = lastpid_fd, .fd = spawns_fd, .last = -1 };
+	struct spawn_count spawns = {
+		.lastpid_fd = lastpid_fd, .proc_fd = proc_fd, .fd = spawns_fd, .last = -1
+	};
 	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
 	 * here, which may come after the command's execve (always when it is vforked) and could
 	 * already include its first children. */

@@ -50,15 +50,28 @@ noreturn void command_exec(const struct command *cmd);
  * freeze's 'f', so that no read splits a request. */
 #define INIT_GROUP_SIGNAL(sig) (0x80 | (sig))
 
+/* What init writes on spawns_fd every 50 ms while the namespace grows: the running total of
+ * pids it handed out (read from ns_last_pid) and the tasks alive then (open_task_proc), or
+ * SPAWN_LIVE_UNKNOWN without a proc to count them in. One write each, below PIPE_BUF. */
+struct spawn_total {
+	uint64_t total, live;
+};
+#define SPAWN_LIVE_UNKNOWN UINT64_MAX
+
+/* A read-only proc of the caller's pid namespace holding only its process directories
+ * (subset=pid), mounted nowhere: init counts the sandbox's tasks in it. Made while the
+ * caller still has CAP_SYS_ADMIN over the namespace; -1 where the kernel refuses it. */
+int open_task_proc(void);
+
 /* pid 1 of the sandbox: reaps every child, forwards `forward` signals to `child` (to its
  * process group when the launcher asks, INIT_GROUP_SIGNAL; the terminal's own, which reach init
  * too while it shares the caller's process group, are the launcher's to pass on), and writes
  * the child's wait status (an int) to status_fd when it ends. With spawns_fd >= 0 it also
- * writes, every 50 ms while it grows, the running total (a uint64_t) of pids the namespace
- * handed out, read from lastpid_fd (ns_last_pid); both fds are -1 otherwise. It stops the
+ * writes a struct spawn_total every 50 ms while the namespace grows, from lastpid_fd
+ * (ns_last_pid) and proc_fd (open_task_proc, or -1); both fds are -1 otherwise. It stops the
  * namespace whenever it wakes to a byte on freeze_fd (non-blocking; -1: never). */
 noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int lastpid_fd,
-		       int spawns_fd, int freeze_fd);
+		       int proc_fd, int spawns_fd, int freeze_fd);
 
 /* Drops every capability not in keep from the bounding, ambient, inheritable, permitted and
  * effective sets. Returns 0 or an errno. */

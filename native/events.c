@@ -352,13 +352,15 @@ void ev_process_exit(int pid, int code, int signal, const char *source)
 	flush(&l);
 }
 
-void ev_process_spawns(long count, const char *source)
+void ev_process_spawns(long count, long live, const char *source)
 {
 	if (events_fd < 0)
 		return;
 	struct line l;
 	begin(&l, "spawn");
 	put_int_field(&l, "count", count);
+	if (live >= 0)
+		put_int_field(&l, "pids", live);
 	put_field(&l, "source", source);
 	flush(&l);
 }

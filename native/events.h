@@ -43,9 +43,10 @@ void ev_exit(int code, int signal);
 void ev_process_exec(int pid, int ppid, const char *exe, const char *source);
 void ev_process_exit(int pid, int code, int signal, const char *source);
 /* count processes and threads the sandbox created since the last report, counted without
- * stopping any (the pid namespace's last pid, or the proc connector's forks):
- * {"event":"spawn","count":N,"source":S} */
-void ev_process_spawns(long count, const char *source);
+ * stopping any (the pid namespace's last pid, or the proc connector's forks), and live, the
+ * tasks alive in it then (-1: unknown, left out):
+ * {"event":"spawn","count":N,"pids":L,"source":S} */
+void ev_process_spawns(long count, long live, const char *source);
 /* A failed step: {"event":"error","step":S,"path":P[,"dest":D],"errno":E,"code":"ENAME","message":M} */
 void ev_step_error(const char *step, const char *path, const char *dest, int err);
 /* Landlock outcome: {"event":"landlock","abi":N} when enforced, or abi 0 with the errno that

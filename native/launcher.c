@@ -629,6 +629,8 @@ struct pipes {
 	int pid[2]; /* command → launcher: one datagram, whose sender's pid the kernel gives in
 	             * the launcher's pid namespace (command_host_pid), or -1 */
 	int lastpid; /* /proc/sys/kernel/ns_last_pid for init to read, or -1 */
+	int task_proc; /* sandbox: init's proc to count tasks in (open_task_proc), or -1 */
+	int pids_current; /* the sandbox's pids.current: its tasks, counted by the kernel, or -1 */
 	int hook_fd; /* --hook-fd: the runtime's hooks before the pivot (hook.h), or -1 */
 	int go_fd; /* --go-fd: the command's release (await_go), or -1 */
 };
@@ -675,6 +677,9 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 		close(pp->freeze[1]);
 	if (pp->pid[0] >= 0)
 		close(pp->pid[0]);
+	int tasks_counted = pp->pids_current >= 0;
+	if (tasks_counted)
+		close(pp->pids_current);
 	long inside_uid, inside_gid;
 	int remapped =
 		(p->clone_flags & CLONE_NEWUSER) && remapped_ids(p, &inside_uid, &inside_gid);
@@ -700,6 +705,13 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	} else if (join_awaited) {
 		close(pp->sync[0]);
 	}
+	/* Init counts the tasks only where no pids cgroup does (the launcher reads that, from
+	 * outside the sandbox's cgroup, where a storm does not starve it). Before the ids change: a
+	 * user namespace's mapped uid has no capability left to mount it with. In the pid namespace
+	 * already (cloned into it), and before the view, whose /proc a policy may leave out or
+	 * mask. */
+	if (pp->spawns[1] >= 0 && !tasks_counted)
+		pp->task_proc = open_task_proc();
 	if (remapped) {
 		if (setresgid((gid_t)inside_gid, (gid_t)inside_gid, (gid_t)inside_gid) ||
 		    setresuid((uid_t)inside_uid, (uid_t)inside_uid, (uid_t)inside_uid))
@@ -787,6 +799,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 			close(pp->spawns[1]);
 		if (pp->lastpid >= 0)
 			close(pp->lastpid);
+		if (pp->task_proc >= 0)
+			close(pp->task_proc);
 		if (pp->freeze[0] >= 0)
 			close(pp->freeze[0]);
 		if (pp->pid[1] >= 0) {
@@ -806,7 +820,8 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	}
 	console_release();
 	ev_set_fail_fd(-1);
-	init_run(child, pp->status[1], forward, pp->lastpid, pp->spawns[1], pp->freeze[0]);
+	init_run(child, pp->status[1], forward, pp->lastpid, pp->task_proc, pp->spawns[1],
+		 pp->freeze[0]);
 }
 
 /* The command's pid in the launcher's pid namespace, which is its caller's: the one the caller
@@ -881,18 +896,49 @@ enum {
 
 #define COUNTS_INTERVAL_MS 250
 
-/* Reads init's running totals (command.h) and reports what they grew by; 0 at EOF. */
-static int read_spawns(int fd, uint64_t *reported)
+/* A cgroup counter file's value, or -1. */
+static long read_counter(int fd)
 {
-	uint64_t totals[64];
+	char buf[32];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* The sandbox's pids.current, where the plan puts it in a pids cgroup; -1. */
+static int open_pids_current(const struct plan *p)
+{
+	char path[PATH_MAX];
+	for (size_t i = 0; i < p->n_ops; i++) {
+		if (p->ops[i].code != OP_CGROUP ||
+		    (size_t)snprintf(path, sizeof path, "%s/pids.current", p->ops[i].s1) >=
+			    sizeof path)
+			continue;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+/* Reads init's running totals (command.h) and reports what they grew by, with the tasks alive
+ * (the cgroup's count when pids_fd is one, else init's); 0 at EOF. */
+static int read_spawns(int fd, int pids_fd, uint64_t *reported)
+{
+	struct spawn_total totals[32];
 	ssize_t n = read(fd, totals, sizeof totals);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return 0;
 	if (n >= (ssize_t)sizeof *totals) {
-		uint64_t last = totals[(size_t)n / sizeof *totals - 1];
-		if (last > *reported)
-			ev_process_spawns((long)(last - *reported), "pid-namespace");
-		*reported = last;
+		const struct spawn_total *last = &totals[(size_t)n / sizeof *totals - 1];
+		long live = read_counter(pids_fd);
+		if (pids_fd < 0 && last->live != SPAWN_LIVE_UNKNOWN)
+			live = (long)last->live;
+		if (last->total > *reported)
+			ev_process_spawns((long)(last->total - *reported), live, "pid-namespace");
+		*reported = last->total;
 	}
 	return 1;
 }
@@ -1181,7 +1227,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		if (fds[FD_PROC].fd >= 0 && fds[FD_PROC].revents)
 			proc_read(pt);
 		if (fds[FD_SPAWNS].fd >= 0 && fds[FD_SPAWNS].revents &&
-		    !read_spawns(pp->spawns[0], &spawned))
+		    !read_spawns(pp->spawns[0], pp->pids_current, &spawned))
 			fds[FD_SPAWNS].fd = -1;
 		if (fds[FD_PARENT].fd >= 0 && fds[FD_PARENT].revents)
 			end_orphaned(p, pid); /* never returns */
@@ -1260,7 +1306,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		if (pt)
 			proc_finish(pt);
 		if (fds[FD_SPAWNS].fd >= 0)
-			read_spawns(pp->spawns[0], &spawned);
+			read_spawns(pp->spawns[0], pp->pids_current, &spawned);
 		if (nf) {
 			while (fds[FD_LISTENER].fd >= 0 && poll(&fds[FD_LISTENER], 1, 0) > 0 &&
 			       (fds[FD_LISTENER].revents & POLLIN))
@@ -1385,7 +1431,7 @@ int main(int argc, char **argv)
 	if (pipe2(pp.sync, O_CLOEXEC) || pipe2(pp.exec, O_CLOEXEC) || pipe2(pp.status, O_CLOEXEC))
 		die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 	pp.idmap[0] = pp.idmap[1] = -1;
-	pp.spawns[0] = pp.spawns[1] = pp.lastpid = -1;
+	pp.spawns[0] = pp.spawns[1] = pp.lastpid = pp.task_proc = pp.pids_current = -1;
 	pp.freeze[0] = pp.freeze[1] = -1;
 	pp.pid[0] = pp.pid[1] = -1;
 	/* The command's pid for the `started` event (command_host_pid): asked for only by an events
@@ -1407,6 +1453,8 @@ int main(int argc, char **argv)
 			die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 		if (pp.spawns[1] >= 0 && fcntl(pp.spawns[1], F_SETFL, O_NONBLOCK))
 			die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
+		if (pp.spawns[1] >= 0)
+			pp.pids_current = open_pids_current(&p);
 	}
 	if (pt && pp.lastpid < 0) {
 		pt->report_forks = pt->fd >= 0;

@@ -136,7 +136,7 @@ int proc_connector_usable(void)
 
 void proc_open(struct proc_tracker *t)
 {
-	t->n = 0;
+	t->n = t->threads = 0;
 	t->untracked = t->lost = 0;
 	t->fd = connector_open();
 	t->source = t->fd < 0;
@@ -157,10 +157,12 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		/* A new process or thread of ours; processes are followed. */
 		if (find(t, f->parent_tgid) < 0)
 			break;
-		if (t->report_forks)
-			ev_process_spawns(1, source_name(t));
 		if (f->child_pid == f->child_tgid)
 			add(t, f->child_tgid, f->parent_tgid);
+		else
+			t->threads++;
+		if (t->report_forks)
+			ev_process_spawns(1, (long)(t->n + t->threads), source_name(t));
 		break;
 	}
 	case PROC_EVENT_EXEC: {
@@ -173,7 +175,13 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 	}
 	case PROC_EVENT_EXIT: {
 		const struct exit_proc_event *x = &e->event_data.exit;
-		ssize_t i = x->process_pid == x->process_tgid ? find(t, x->process_tgid) : -1;
+		if (x->process_pid != x->process_tgid) {
+			/* A thread: counted out, as a lost batch may have left it uncounted. */
+			if (t->threads && find(t, x->process_tgid) >= 0)
+				t->threads--;
+			break;
+		}
+		ssize_t i = find(t, x->process_tgid);
 		if (i < 0)
 			break;
 		/* exit_code is the wait status */

@@ -3,7 +3,8 @@
  * that is refused, by polling /proc for the sandbox's descendants:
  *   {"event":"process","action":"exec","pid":N,"ppid":N,"exe":"/usr/bin/id","source":"connector"}
  *   {"event":"process","action":"exit","pid":N,"code":0,"signal":0,"source":"connector"}
- * and, when report_forks is set, each process or thread it creates as a spawn event (count 1).
+ * and, when report_forks is set, each process or thread it creates as a spawn event (count 1,
+ * with the processes and threads it holds as pids).
  * Polling sees a process only if it lives across a poll, and not its exit status. */
 #ifndef CORDON_PROC_EVENTS_H
 #define CORDON_PROC_EVENTS_H
@@ -18,6 +19,7 @@ struct proc_tracker {
 	pid_t pids[PROC_TRACK_MAX];
 	pid_t ppids[PROC_TRACK_MAX];
 	size_t n;
+	size_t threads; /* the tracked processes' threads besides their first */
 	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
 	int report_forks; /* connector: report each fork of the sandbox as a spawn (no pid-namespace count) */
 	unsigned long untracked, lost; /* beyond PROC_TRACK_MAX; events the socket dropped */

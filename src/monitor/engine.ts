@@ -155,7 +155,9 @@ export function fieldsOf(
       case 'pids_limit':
         return t.limits.pids
       case 'pids_pct':
-        return ev.event === 'stats' && t.limits.pids ? (100 * ev.pids) / t.limits.pids : undefined
+        return (ev.event === 'stats' || ev.event === 'spawn') && ev.pids !== undefined && t.limits.pids
+          ? (100 * ev.pids) / t.limits.pids
+          : undefined
       case 'cpu':
         return ev.event === 'stats' ? ev.cpuUsageUsec : undefined
       // The process the event is about, from the process table (proc-info.ts).

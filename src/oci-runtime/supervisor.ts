@@ -97,7 +97,13 @@ async function main(root: string, id: string): Promise<number> {
     const now = cgroupPids(group.dir)
     const fresh = now.filter((p) => !seen.has(p)).length
     seen = new Set(now)
-    if (fresh) emit({ event: 'spawn', count: fresh, source: 'cgroup' })
+    if (fresh)
+      emit({
+        event: 'spawn',
+        count: fresh,
+        pids: firstOf(rec.cgroupDirs, ['pids.current']) ?? now.length,
+        source: 'cgroup',
+      })
     const r = pidsRefused(rec.cgroupDirs)
     if (r > refused) emit({ event: 'pids-limit', refused: r - refused })
     refused = r

@@ -61,8 +61,9 @@ export type SandboxEvent =
   /** Processes and threads the sandbox created since the previous spawn event, observed without
    * stopping any: counted by its init from the pid namespace's last pid (every 50 ms while it
    * grows), or one per fork from the proc connector when there is no pid namespace; cordon-oci's
-   * supervisor counts the new pids of the container's cgroup. */
-  | { event: 'spawn'; count: number; source: 'pid-namespace' | 'connector' | 'cgroup' }
+   * supervisor counts the new pids of the container's cgroup. `pids`: the processes and threads
+   * alive in the sandbox then (what a pids limit counts), when they could be counted. */
+  | { event: 'spawn'; count: number; pids?: number; source: 'pid-namespace' | 'connector' | 'cgroup' }
   /** A syscall the filter notified (watched or `notify`/`deny-log`), as the launcher answered it. */
   | SyscallEvent
   /** Exact totals per syscall since the start, every 250 ms while they change and at the end;

@@ -10,7 +10,7 @@ export const LAUNCHER_EVENTS = {
   started: ['pid', 'commandPid', 'cgroupJoin'],
   exit: ['code', 'signal'],
   process: ['action', 'pid', 'ppid', 'exe', 'code', 'signal', 'source'],
-  spawn: ['count', 'source'],
+  spawn: ['count', 'pids', 'source'],
   error: ['step', 'path', 'dest', 'errno', 'code', 'message'],
   warning: ['step', 'message'],
   landlock: ['abi', 'errno', 'code'],

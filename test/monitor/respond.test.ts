@@ -1,5 +1,5 @@
-// The monitor acting on a real sandbox through the CLI: a fork storm is frozen by the default
-// rules (how soon after the threshold is bench/timings.mjs's to measure) and alerted to a webhook, `cordon thaw` resumes it, and rules edited
+// The monitor acting on a real sandbox through the CLI: a fork storm while tasks pile up is
+// frozen by the default rules (how soon after the threshold is bench/timings.mjs's to measure) and alerted to a webhook, `cordon thaw` resumes it, and rules edited
 // during a run take effect without a restart.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -56,18 +56,23 @@ describe('monitor responses', { skip: isRoot ? false : 'the cgroup freezer needs
     t.after(() => server.close())
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
     const storm = stormBinary()
+    // The default rule counts spawns only while the sandbox holds a quarter of its task limit:
+    // 110 sleepers of 400, made two seconds before the forks (out of the rule's window).
     const run = cordonAsync([
       'run',
       '--profile',
       'minimal',
       '--ro',
       projectDir(),
+      '--pids',
+      '400',
       '--monitor',
       '--alert',
       `webhook:${url}`,
       '--',
       storm,
-      'fork',
+      'hold',
+      '110',
     ])
     children.push(run.child)
     const alert = await waitFor('the webhook alert', () => received[0])

@@ -161,6 +161,38 @@ describe('rule engine', () => {
     assert.equal(alerts.length, 1)
   })
 
+  test('the default fork-storm counts spawns only while tasks pile up', () => {
+    let now = 0
+    const spawn = (count: number, pids?: number): SandboxEvent => ({
+      event: 'spawn',
+      count,
+      ...(pids === undefined ? {} : { pids }),
+      source: 'pid-namespace',
+    })
+    const run = (limits: Target['limits'], events: SandboxEvent[]) => {
+      const log: string[] = []
+      const m = new Monitor(loadRules([DEFAULT_RULES_FILE]), { now: () => now })
+      m.attach({ ...target(log), limits })
+      for (const ev of events) {
+        now += 50
+        m.handle('s1', ev)
+      }
+      return log
+    }
+    // A shell loop: 2000 spawns a second, three tasks at a time.
+    const loop = Array.from({ length: 20 }, () => spawn(100, 3))
+    assert.deepEqual(run({ pids: 4096 }, loop), [])
+    // A bomb: the same rate while the tasks reach a quarter of the limit.
+    assert.deepEqual(run({ pids: 4096 }, [spawn(900, 901), spawn(200, 1101), spawn(100, 1201)]), ['freeze'])
+    // 300 threads at once under the default limit are no storm.
+    assert.deepEqual(run({ pids: 4096 }, [spawn(300, 302)]), [])
+    // Without a limit, 1000 tasks stand for the quarter.
+    assert.deepEqual(run({}, [spawn(900, 901), spawn(300, 1201)]), ['freeze'])
+    assert.deepEqual(run({}, loop), [])
+    // An event without a count of tasks never counts.
+    assert.deepEqual(run({ pids: 4096 }, [spawn(5000)]), [])
+  })
+
   test('a baseline learns the normal rate, then fires on a multiple of it', () => {
     let now = 0
     const log: string[] = []

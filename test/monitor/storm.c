@@ -2,6 +2,10 @@
  *   storm fork        fork and reap children for ever; prints "I SECONDS.NANOS" after each
  *   storm bomb P      P processes forking for ever without waiting (children end at once and
  *                     the kernel reaps them): a fork bomb held to a steady size
+ *   storm grow        every process forks for ever and none ends: the classic fork bomb, held
+ *                     only by the pids limit
+ *   storm hold N      N-1 children that sleep, a pause for their creation to leave the monitor's
+ *                     one-second window, then as storm fork
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -25,6 +29,17 @@ static double now_ns(void)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "grow") == 0)
+		for (;;)
+			fork();
+	if (argc >= 3 && strcmp(argv[1], "hold") == 0) {
+		for (int i = 1; i < atoi(argv[2]); i++)
+			if (fork() == 0)
+				for (;;)
+					pause();
+		sleep(2);
+		argv[1] = "fork";
+	}
 	if (argc >= 2 && strcmp(argv[1], "fork") == 0) {
 		for (long i = 0;; i++) {
 			pid_t p = fork();
@@ -62,6 +77,7 @@ int main(int argc, char **argv)
 		printf("done %ld\n", n);
 		return 0;
 	}
-	fprintf(stderr, "usage: storm fork | storm loop N | storm escape N\n");
+	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm loop N | "
+			"storm escape N\n");
 	return 2;
 }

@@ -1,0 +1,177 @@
+// The default fork-storm rule tells a fork bomb from a shell loop: it counts spawns only while
+// the sandbox holds a quarter of its task limit, from the `pids` every spawn event carries (the
+// cgroup's pids.current as root; init's count in a proc of the pid namespace as a plain user;
+// the proc connector's processes and threads without a pid namespace). On main a loop of short
+// commands (a configure script, a build) crossed 250 spawns a second and waited frozen for
+// `cordon thaw`; here it runs to its end, while a bomb held by a 400-task limit is frozen.
+//
+// A second, alert-only rule on the bare rate proves each loop run fast enough to have been
+// frozen before; a host too slow for that skips with the reason.
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { probeKernel } from '../../src/host/probe.js'
+import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
+import { stormBinary } from './helpers.js'
+
+const RATE_ONLY = `rules:
+  - rule: bare-rate
+    when: spawn
+    rate: count > 250 within 1s
+    then: alert
+    cooldown: 1m
+    output: 'bare rate: {count}'
+`
+const LOOP = 'i=0; while [ $i -lt 3000 ]; do /bin/true; i=$((i+1)); done; echo looped'
+
+interface Run {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+function start(args: string[], cwd: string, user?: { uid: number; gid: number }): Run {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: user ? '/nonexistent' : (process.env.HOME ?? '/root'),
+      NODE_EXTRA_CA_CERTS: '',
+    },
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (b: Buffer) => (out += b))
+  child.stderr.on('data', (b: Buffer) => (err += b))
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+/** Pids whose command line is exactly argv. */
+function pidsOf(argv: string[]): number[] {
+  const want = `${argv.join('\0')}\0`
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === want
+      } catch {
+        return false
+      }
+    })
+}
+
+async function until<T>(what: string, get: () => T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = get()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+const spawnEvents = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{"event":"spawn"'))
+    .map((l) => JSON.parse(l) as { count: number; pids?: number; source: string })
+
+describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups, the test user)' }, () => {
+  const dir = join(projectDir(), 'signature')
+  mkdirSync(dir, { recursive: true })
+  chmodSync(projectDir(), 0o755)
+  chmodSync(dir, 0o777)
+  const storm = join(dir, 'storm')
+  copyFileSync(stormBinary(), storm)
+  chmodSync(storm, 0o755)
+  const rateRules = join(dir, 'rate.yaml')
+  writeFileSync(rateRules, RATE_ONLY)
+  chmodSync(rateRules, 0o644)
+  const runs: Run[] = []
+  after(() => {
+    for (const r of runs) r.child.kill('SIGKILL')
+    for (const pid of pidsOf([storm, 'grow'])) process.kill(pid, 'SIGKILL')
+  })
+
+  const modes: { name: string; args: string[]; user?: boolean; source: string; skip?: string | false }[] = [
+    { name: 'as root (the cgroup counts the tasks)', args: [], source: 'pid-namespace' },
+    { name: 'as a plain user (init counts them)', args: [], user: true, source: 'pid-namespace' },
+    {
+      name: 'without namespaces (the proc connector counts them)',
+      args: ['--no-namespaces', '--acknowledge', 'no-view'],
+      source: 'connector',
+      skip: probeKernel().procConnector === false && 'this host refuses the proc connector to root',
+    },
+  ]
+  for (const mode of modes)
+    test(
+      `a loop of 3000 short commands runs to its end, ${mode.name}`,
+      { skip: mode.skip ?? false },
+      async (t) => {
+        const events = join(dir, `loop-${runs.length}.jsonl`)
+        const run = start(
+          [
+            'run',
+            ...mode.args,
+            '--monitor',
+            '--rules',
+            rateRules,
+            '--events',
+            events,
+            '--',
+            'sh',
+            '-c',
+            LOOP,
+          ],
+          dir,
+          mode.user ? ensureTestUser() : undefined,
+        )
+        runs.push(run)
+        // Frozen, the run would wait for `cordon thaw`: the alert ends the test at once.
+        const frozen = until('the end', () => (/fork-storm/.test(run.stderr()) ? true : undefined), 120_000)
+        const code = await Promise.race([run.exited, frozen.then(() => 'frozen')])
+        if (code === 'frozen') run.child.kill('SIGKILL')
+        assert.equal(code, 0, run.stderr())
+        assert.equal(run.stdout().trim(), 'looped')
+        assert.doesNotMatch(run.stderr(), /fork-storm/)
+        const spawns = spawnEvents(events)
+        assert.ok(
+          spawns.length > 0 && spawns.every((e) => e.source === mode.source),
+          JSON.stringify(spawns[0]),
+        )
+        // Counted: the loop never holds more than a handful (init, the shell, one command).
+        const held = Math.max(...spawns.map((e) => e.pids ?? Number.NaN))
+        assert.ok(held >= 1 && held <= 5, `pids ${held}`)
+        if (!/bare-rate/.test(run.stderr())) t.skip('this host ran the loop below 250 spawns a second')
+      },
+    )
+
+  test('a fork bomb held by a 400-task limit is frozen, as root and as a plain user', async () => {
+    for (const user of [undefined, ensureTestUser()]) {
+      const run = start(['run', '--pids', '400', '--monitor', '--', storm, 'grow'], dir, user)
+      runs.push(run)
+      await until('the fork-storm alert', () =>
+        /\[critical\] fork-storm/.test(run.stderr()) ? true : undefined,
+      )
+      assert.match(
+        run.stderr(),
+        user ? /freeze sandbox \w+ \(SIGSTOP/ : /freeze sandbox \w+ \(cgroup freezer\)/,
+      )
+      const id = /fork-storm \(sandbox (\w+)\)/.exec(run.stderr())![1]!
+      const kill = user
+        ? spawnSync(process.execPath, [CLI, 'kill', id], { uid: user.uid, gid: user.gid, encoding: 'utf8' })
+        : cordon(['kill', id])
+      assert.equal(kill.status, 0, kill.stderr)
+      await run.exited
+      await until('the bomb to be gone', () => (pidsOf([storm, 'grow']).length ? undefined : true), 10_000)
+    }
+  })
+})
