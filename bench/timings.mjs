@@ -4,7 +4,10 @@
 //     above the quota"); expected 0.5 ± 0.1 on a quiet machine;
 //  2. how long after the default fork-storm rule's threshold is crossed the sandbox is frozen
 //     (test/monitor/respond.test.ts keeps "frozen, alerted, thawed"); expected < 200 ms;
-//  3. how long WebhookSink.send() takes (test/monitor/rules.test.ts keeps "only queues: no
+//  3. how long a real fork bomb (`storm grow`, thousands of spinning forks at the default 4096-task
+//     limit) runs before the default rule freezes it: init, which counts the spawns, must get
+//     the CPU among them (it runs at nice -20 for a root caller);
+//  4. how long WebhookSink.send() takes (test/monitor/rules.test.ts keeps "only queues: no
 //     request has been made when it returns"); expected < 5 ms.
 // Needs root (the cgroup) and cc (the storm program); run after `npm run build`.
 //
@@ -98,6 +101,46 @@ async function freezeLatency(storm) {
   return Date.parse(JSON.parse(alert).time) - at[first]
 }
 
+/** ms from the bomb's launch to its freeze (the alert's time), at the default task limit. */
+async function bombFreezeMs(storm) {
+  const events = join(scratch, `bomb-${Date.now()}.jsonl`)
+  const t0 = Date.now()
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin', 'cordon.js'),
+      'run',
+      '--ro',
+      scratch,
+      '--monitor',
+      '--events',
+      events,
+      '--',
+      storm,
+      'grow',
+    ],
+    { cwd: scratch, stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+  )
+  const exited = new Promise((r) => child.once('exit', r))
+  let alert
+  for (let i = 0; i < 3000 && !alert; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    if (existsSync(events))
+      alert = readFileSync(events, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"event":"alert"'))
+        .map((l) => JSON.parse(l).alert)
+        .find((a) => a.rule === 'fork-storm')
+  }
+  if (alert)
+    execFileSync(process.execPath, [join(root, 'bin', 'cordon.js'), 'kill', alert.sandbox], {
+      stdio: 'ignore',
+    })
+  else child.kill('SIGKILL')
+  await exited
+  return alert ? Date.parse(alert.time) - t0 : NaN
+}
+
 async function sendMs() {
   const server = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()))
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
@@ -120,10 +163,11 @@ async function sendMs() {
 
 const storm = join(scratch, 'storm')
 execFileSync('cc', ['-O2', '-o', storm, join(root, 'test', 'monitor', 'storm.c')])
-const results = { cpuShare: [], freezeMs: [], sendMs: [] }
+const results = { cpuShare: [], freezeMs: [], bombFreezeMs: [], sendMs: [] }
 for (let i = 0; i < rounds; i++) {
   results.cpuShare.push(await cpuShare())
   results.freezeMs.push(await freezeLatency(storm))
+  results.bombFreezeMs.push(await bombFreezeMs(storm))
   results.sendMs.push(await sendMs())
 }
 const summary = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]))
@@ -131,5 +175,6 @@ if (values.json) console.log(JSON.stringify({ rounds, ...summary, samples: resul
 else {
   console.log(`cpus 0.5 busy loop:        ${summary.cpuShare.toFixed(3)} CPU (want 0.5 ± 0.1)`)
   console.log(`fork storm frozen after:   ${summary.freezeMs.toFixed(1)} ms (want < 200)`)
+  console.log(`fork bomb frozen after:    ${summary.bombFreezeMs.toFixed(0)} ms from its launch`)
   console.log(`WebhookSink.send():        ${summary.sendMs.toFixed(3)} ms (want < 5)`)
 }

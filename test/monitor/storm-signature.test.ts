@@ -154,6 +154,34 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
       },
     )
 
+  test('init counts at nice -20 for a root caller; the command keeps the caller’s nice', () => {
+    // A bomb of 4096 spinning forks kept a nice-0 init off the CPU for seconds (once a minute):
+    // no spawn was counted and nothing froze it.
+    const r = spawnSync(
+      'nice',
+      [
+        '-n',
+        '5',
+        process.execPath,
+        CLI,
+        'run',
+        '--monitor',
+        '--',
+        'sh',
+        '-c',
+        'sleep 0.3; cat /proc/self/stat /proc/1/stat',
+      ],
+      { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    // Field 19 of stat, counted after the command's name (which may hold spaces).
+    const nices = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.slice(l.lastIndexOf(')') + 2).split(' ')[16]))
+    assert.deepEqual(nices, [5, -20])
+  })
+
   test('a fork bomb held by a 400-task limit is frozen, as root and as a plain user', async () => {
     for (const user of [undefined, ensureTestUser()]) {
       const run = start(['run', '--pids', '400', '--monitor', '--', storm, 'grow'], dir, user)
