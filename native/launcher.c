@@ -897,17 +897,6 @@ enum {
 
 #define COUNTS_INTERVAL_MS 250
 
-/* A cgroup counter file's value, or -1. */
-static long read_counter(int fd)
-{
-	char buf[32];
-	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 /* The sandbox's pids.current, where the plan puts it in a pids cgroup; -1. */
 static int open_pids_current(const struct plan *p)
 {
@@ -924,6 +913,18 @@ static int open_pids_current(const struct plan *p)
 	return -1;
 }
 
+/* Init at nice -20 under the normal policy: whether it is (only a caller with CAP_SYS_NICE may
+ * raise it). Init shares the command's uid, so the command may lower it again (renice, chrt -i,
+ * setpriority(PRIO_USER)): the launcher puts it back at every tick. */
+static int raise_init(pid_t init)
+{
+	struct sched_param normal = { 0 };
+	if (getpriority(PRIO_PROCESS, (id_t)init) == -20 && sched_getscheduler(init) == SCHED_OTHER)
+		return 1;
+	return !sched_setscheduler(init, SCHED_OTHER, &normal) &&
+	       !setpriority(PRIO_PROCESS, (id_t)init, -20);
+}
+
 /* Reads init's running totals (command.h) and reports what they grew by, with the tasks alive
  * (the cgroup's count when pids_fd is one, else init's); 0 at EOF. */
 static int read_spawns(int fd, int pids_fd, uint64_t *reported)
@@ -934,9 +935,16 @@ static int read_spawns(int fd, int pids_fd, uint64_t *reported)
 		return 0;
 	if (n >= (ssize_t)sizeof *totals) {
 		const struct spawn_total *last = &totals[(size_t)n / sizeof *totals - 1];
-		long live = read_counter(pids_fd);
+		long live = proc_pids_current(pids_fd);
 		if (pids_fd < 0 && last->live != SPAWN_LIVE_UNKNOWN)
 			live = (long)last->live;
+		static int said;
+		if (live < 0 && !said++)
+			ev_warning(
+				"process events",
+				"the tasks alive are not counted (no pids cgroup, and the kernel "
+				"refused init a proc of the sandbox's pid namespace): spawn events "
+				"carry no pids, and fork-storm weighs the rate alone");
 		if (last->total > *reported)
 			ev_process_spawns((long)(last->total - *reported), live, "pid-namespace");
 		*reported = last->total;
@@ -1202,6 +1210,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		[FD_PARENT] = { .fd = parent_fd, .events = POLLIN },
 	};
 	uint64_t spawned = 0;
+	int init_raised = 0;
 	int polling = pt && pt->fd < 0;
 	/* Counts and the /proc poll run on a timer of their own: a busy poll (the host-wide proc
 	 * connector, a stream of notifications) must not starve them, so the deadline is kept
@@ -1220,6 +1229,8 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 		}
 		if (ticking && now_ms() >= next_tick) {
 			next_tick = now_ms() + COUNTS_INTERVAL_MS;
+			if (init_raised)
+				raise_init(pid);
 			if (nf)
 				notify_report_counts(nf, 0);
 			if (polling)
@@ -1248,7 +1259,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			 * (the pipe's end: init's copy closed), so that nothing of the command inherits
 			 * it. Only a caller with CAP_SYS_NICE may; others' hosts share the starvation. */
 			if (got == 0 && fds[FD_SPAWNS].fd >= 0)
-				setpriority(PRIO_PROCESS, (id_t)pid, -20);
+				init_raised = raise_init(pid);
 			close(pp->exec[0]);
 			if (pp->pid[0] >= 0)
 				close(pp->pid[0]);
@@ -1462,11 +1473,15 @@ int main(int argc, char **argv)
 			die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
 		if (pp.spawns[1] >= 0 && fcntl(pp.spawns[1], F_SETFL, O_NONBLOCK))
 			die_step(EXIT_CORDON, "pipe", NULL, NULL, errno);
-		if (pp.spawns[1] >= 0)
-			pp.pids_current = open_pids_current(&p);
 	}
+	/* Where a cgroup counts the tasks, the launcher reads it: outside the sandbox's group,
+	 * which a storm does not starve, and exact where the connector's view is not (zombies,
+	 * threads outliving their leader). */
+	if (pt && (pp.spawns[1] >= 0 || pt->fd >= 0))
+		pp.pids_current = open_pids_current(&p);
 	if (pt && pp.lastpid < 0) {
 		pt->report_forks = pt->fd >= 0;
+		pt->pids_fd = pp.pids_current;
 		if (pt->fd < 0)
 			ev_warning("process events",
 				   "process creation is not counted (no pid namespace, and the "

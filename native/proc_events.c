@@ -124,6 +124,16 @@ static int connector_open(void)
 	return fd;
 }
 
+long proc_pids_current(int fd)
+{
+	char buf[32];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
 int proc_connector_usable(void)
 {
 	int fd = connector_open();
@@ -136,7 +146,8 @@ int proc_connector_usable(void)
 
 void proc_open(struct proc_tracker *t)
 {
-	t->n = t->threads = 0;
+	t->n = 0;
+	t->pids_fd = -1;
 	t->untracked = t->lost = 0;
 	t->fd = connector_open();
 	t->source = t->fd < 0;
@@ -157,12 +168,10 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		/* A new process or thread of ours; processes are followed. */
 		if (find(t, f->parent_tgid) < 0)
 			break;
+		if (t->report_forks)
+			ev_process_spawns(1, proc_pids_current(t->pids_fd), source_name(t));
 		if (f->child_pid == f->child_tgid)
 			add(t, f->child_tgid, f->parent_tgid);
-		else
-			t->threads++;
-		if (t->report_forks)
-			ev_process_spawns(1, (long)(t->n + t->threads), source_name(t));
 		break;
 	}
 	case PROC_EVENT_EXEC: {
@@ -175,13 +184,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 	}
 	case PROC_EVENT_EXIT: {
 		const struct exit_proc_event *x = &e->event_data.exit;
-		if (x->process_pid != x->process_tgid) {
-			/* A thread: counted out, as a lost batch may have left it uncounted. */
-			if (t->threads && find(t, x->process_tgid) >= 0)
-				t->threads--;
-			break;
-		}
-		ssize_t i = find(t, x->process_tgid);
+		ssize_t i = x->process_pid == x->process_tgid ? find(t, x->process_tgid) : -1;
 		if (i < 0)
 			break;
 		/* exit_code is the wait status */

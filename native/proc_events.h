@@ -4,7 +4,8 @@
  *   {"event":"process","action":"exec","pid":N,"ppid":N,"exe":"/usr/bin/id","source":"connector"}
  *   {"event":"process","action":"exit","pid":N,"code":0,"signal":0,"source":"connector"}
  * and, when report_forks is set, each process or thread it creates as a spawn event (count 1,
- * with the processes and threads it holds as pids).
+ * with the tasks its cgroup holds as pids when pids_fd is its pids.current: the connector's own
+ * view misses zombies and threads that outlive their leader, and names a thread's grandparent).
  * Polling sees a process only if it lives across a poll, and not its exit status. */
 #ifndef CORDON_PROC_EVENTS_H
 #define CORDON_PROC_EVENTS_H
@@ -19,12 +20,14 @@ struct proc_tracker {
 	pid_t pids[PROC_TRACK_MAX];
 	pid_t ppids[PROC_TRACK_MAX];
 	size_t n;
-	size_t threads; /* the tracked processes' threads besides their first */
 	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
 	int report_forks; /* connector: report each fork of the sandbox as a spawn (no pid-namespace count) */
+	int pids_fd; /* the sandbox cgroup's pids.current, or -1 (set after proc_open) */
 	unsigned long untracked, lost; /* beyond PROC_TRACK_MAX; events the socket dropped */
 };
 
+/* The value of a cgroup's pids.current opened as fd (the tasks in the group), or -1. */
+long proc_pids_current(int fd);
 /* Whether this process could listen to the connector (the probe's procConnector fact). */
 int proc_connector_usable(void);
 /* Subscribes before the sandbox exists, so no fork is missed; falls back to polling. */

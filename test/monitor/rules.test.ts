@@ -189,8 +189,8 @@ describe('rule engine', () => {
     // Without a limit, 1000 tasks stand for the quarter.
     assert.deepEqual(run({}, [spawn(900, 901), spawn(300, 1201)]), ['freeze'])
     assert.deepEqual(run({}, loop), [])
-    // An event without a count of tasks never counts.
-    assert.deepEqual(run({ pids: 4096 }, [spawn(5000)]), [])
+    // Where the tasks could not be counted, the rate alone decides, as before.
+    assert.deepEqual(run({ pids: 4096 }, [spawn(300)]), ['freeze'])
   })
 
   test('a baseline learns the normal rate, then fires on a multiple of it', () => {

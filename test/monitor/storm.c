@@ -6,6 +6,7 @@
  *                     only by the pids limit
  *   storm hold N      N-1 children that sleep, a pause for their creation to leave the monitor's
  *                     one-second window, then as storm fork
+ *   storm threads N   N-1 threads that sleep, then the process exits under them (exit_group)
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -15,10 +16,19 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+
+static void *sleeper(void *unused)
+{
+	(void)unused;
+	for (;;)
+		pause();
+	return NULL;
+}
 
 static double now_ns(void)
 {
@@ -62,6 +72,13 @@ int main(int argc, char **argv)
 			if (fork() == 0)
 				_exit(0);
 	}
+	if (argc >= 3 && strcmp(argv[1], "threads") == 0) {
+		for (int i = 1; i < atoi(argv[2]); i++) {
+			pthread_t t;
+			pthread_create(&t, NULL, sleeper, NULL);
+		}
+		return 0;
+	}
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
 		long n = atol(argv[2]);
 		double a = now_ns();
@@ -77,7 +94,7 @@ int main(int argc, char **argv)
 		printf("done %ld\n", n);
 		return 0;
 	}
-	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm loop N | "
-			"storm escape N\n");
+	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm threads N | "
+			"storm loop N | storm escape N\n");
 	return 2;
 }
