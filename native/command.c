@@ -10,6 +10,7 @@
 #include "landlock.h"
 #include "notify.h"
 #include "oci.h"
+#include "proc_stat.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -332,18 +333,6 @@ noreturn void command_exec(const struct command *cmd)
 	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
 }
 
-/* The pid namespace's last allocated pid, read through an fd opened on
- * /proc/sys/kernel/ns_last_pid (the kernel answers for the reader's pid namespace); -1. */
-static long last_pid(int fd)
-{
-	char buf[32];
-	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 /* The tasks (processes and threads) alive in the namespace, counted through proc_fd, a proc of
  * the namespace (open_task_proc): one directory read, and one stat per process, whose task
  * directory links one entry per thread beside its two (a zombie counts as one); -1 without
@@ -389,7 +378,7 @@ struct spawn_count {
 
 static void count_spawns(struct spawn_count *c)
 {
-	long now = last_pid(c->lastpid_fd);
+	long now = proc_number_read(c->lastpid_fd);
 	if (now < 0 || c->last < 0)
 		return;
 	c->total += (uint64_t)(now >= c->last ? now - c->last : now);
@@ -466,7 +455,7 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
 	 * here, which may come after the command's execve (always when it is vforked) and could
 	 * already include its first children. */
-	if (spawns_fd >= 0 && last_pid(lastpid_fd) >= 0)
+	if (spawns_fd >= 0 && proc_number_read(lastpid_fd) >= 0)
 		spawns.last = child;
 	struct timespec tick = { 0, SPAWN_TICK_NS };
 	for (;;) {

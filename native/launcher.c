@@ -17,6 +17,7 @@
 #include "notify.h"
 #include "oci.h"
 #include "proc_events.h"
+#include "proc_stat.h"
 #include "plan.h"
 #include "probe.h"
 #include "stdio-relay.h"
@@ -935,7 +936,7 @@ static int read_spawns(int fd, int pids_fd, uint64_t *reported)
 		return 0;
 	if (n >= (ssize_t)sizeof *totals) {
 		const struct spawn_total *last = &totals[(size_t)n / sizeof *totals - 1];
-		long live = proc_pids_current(pids_fd);
+		long live = proc_number_read(pids_fd);
 		if (pids_fd < 0 && last->live != SPAWN_LIVE_UNKNOWN)
 			live = (long)last->live;
 		static int said;
@@ -1218,7 +1219,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 	long long next_tick = now_ms() + COUNTS_INTERVAL_MS;
 	for (;;) {
 		fds[FD_EVENTS].fd = ev_pending() ? ev_fd() : -1;
-		int ticking = (nf && nf->listener >= 0) || polling;
+		int ticking = (nf && nf->listener >= 0) || polling || init_raised;
 		long long left = next_tick - now_ms();
 		int timeout = !ticking ? -1 : left < 0 ? 0 : (int)left;
 		int ready = poll(fds, N_FDS, timeout);

@@ -124,16 +124,6 @@ static int connector_open(void)
 	return fd;
 }
 
-long proc_pids_current(int fd)
-{
-	char buf[32];
-	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 int proc_connector_usable(void)
 {
 	int fd = connector_open();
@@ -169,7 +159,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		if (find(t, f->parent_tgid) < 0)
 			break;
 		if (t->report_forks)
-			ev_process_spawns(1, proc_pids_current(t->pids_fd), source_name(t));
+			ev_process_spawns(1, proc_number_read(t->pids_fd), source_name(t));
 		if (f->child_pid == f->child_tgid)
 			add(t, f->child_tgid, f->parent_tgid);
 		break;

@@ -26,8 +26,6 @@ struct proc_tracker {
 	unsigned long untracked, lost; /* beyond PROC_TRACK_MAX; events the socket dropped */
 };
 
-/* The value of a cgroup's pids.current opened as fd (the tasks in the group), or -1. */
-long proc_pids_current(int fd);
 /* Whether this process could listen to the connector (the probe's procConnector fact). */
 int proc_connector_usable(void);
 /* Subscribes before the sandbox exists, so no fork is missed; falls back to polling. */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,4 +77,14 @@ long proc_stat_parent(long pid)
 {
 	struct proc_stat st;
 	return proc_stat_read(pid, &st) ? -1 : st.ppid;
+}
+
+long proc_number_read(int fd)
+{
+	char buf[32];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
 }

@@ -24,4 +24,8 @@ int proc_stat_read(long pid, struct proc_stat *out);
 /* The parent of pid, or -1 (gone, or unreadable). */
 long proc_stat_parent(long pid);
 
+/* A file holding one decimal number (ns_last_pid, a cgroup's pids.current), read from offset
+ * 0 of fd, so that one open serves every read; -1 when it cannot be read. */
+long proc_number_read(int fd);
+
 #endif

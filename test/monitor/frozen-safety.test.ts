@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
-import { stormBinary } from './helpers.js'
+import { pidsOf, stormBinary, until } from './helpers.js'
 
 const RULES = `rules:
   - rule: fork-storm
@@ -34,36 +34,11 @@ const RULES = `rules:
     output: 'fork storm: {count} process creations within {window}; sandbox frozen'
 `
 
-/** Pids whose command line is exactly argv. */
-function pidsOf(argv: string[]): number[] {
-  const want = `${argv.join('\0')}\0`
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === want
-      } catch {
-        return false
-      }
-    })
-}
-
 const state = (pid: number) => {
   try {
     return /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]
   } catch {
     return undefined
-  }
-}
-
-async function until<T>(what: string, get: () => T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = get()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
   }
 }
 

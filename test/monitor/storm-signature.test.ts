@@ -9,13 +9,12 @@
 // frozen before; a host too slow for that skips with the reason.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { probeKernel } from '../../src/host/probe.js'
 import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
-import { stormBinary } from './helpers.js'
+import { pidsOf, stormBinary, until } from './helpers.js'
 
 const RATE_ONLY = `rules:
   - rule: bare-rate
@@ -56,31 +55,6 @@ function start(args: string[], cwd: string, user?: { uid: number; gid: number })
   child.stderr.on('data', (b: Buffer) => (err += b))
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
   return { child, stdout: () => out, stderr: () => err, exited }
-}
-
-/** Pids whose command line is exactly argv. */
-function pidsOf(argv: string[]): number[] {
-  const want = `${argv.join('\0')}\0`
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === want
-      } catch {
-        return false
-      }
-    })
-}
-
-async function until<T>(what: string, get: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = get()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
 }
 
 const spawnEvents = (file: string) =>
@@ -162,6 +136,12 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
   test('init counts at nice -20 for a root caller, kept there; the command keeps the caller’s nice', () => {
     // A bomb of 4096 spinning forks kept a nice-0 init off the CPU for seconds (once a minute):
     // no spawn was counted and nothing froze it.
+    // Rules on spawns alone: no syscall is watched, so no listener wakes the launcher.
+    const spawnRules = join(dir, 'spawn-only.yaml')
+    writeFileSync(
+      spawnRules,
+      'rules:\n  - rule: many\n    when: event = spawn and pids > 1000\n    then: alert\n',
+    )
     const r = spawnSync(
       'nice',
       [
@@ -170,22 +150,23 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
         process.execPath,
         CLI,
         'run',
-        '--monitor',
+        '--no-default-rules',
+        '--rules',
+        spawnRules,
         '--',
         'sh',
         '-c',
-        'sleep 0.3; cat /proc/self/stat /proc/1/stat; renice -n 19 -p 1 >/dev/null; sleep 0.6; cat /proc/1/stat',
+        'sleep 0.3; cat /proc/self/stat /proc/1/stat; renice -n 19 -p 1 >/dev/null; chrt -i -p 0 1; sleep 0.6; cat /proc/1/stat; chrt -p 1',
       ],
       { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     )
     assert.equal(r.status, 0, r.stderr)
     // Field 19 of stat, counted after the command's name (which may hold spaces).
-    const nices = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => Number(l.slice(l.lastIndexOf(')') + 2).split(' ')[16]))
+    const lines = r.stdout.trim().split('\n')
+    const nices = lines.slice(0, 3).map((l) => Number(l.slice(l.lastIndexOf(')') + 2).split(' ')[16]))
     // The command may lower its init again (same uid): the launcher puts it back every 250 ms.
     assert.deepEqual(nices, [5, -20, -20])
+    assert.match(lines[3]!, /SCHED_OTHER/)
   })
 
   test('where the tasks cannot be counted, the run says so and fork-storm weighs the rate alone', async (t) => {
