@@ -47,29 +47,19 @@ async function cpuShare() {
   return r.stats.cpuUsageUsec / 1000 / r.durationMs
 }
 
-/** ms from the first fork that had 250 others in the second before it to the freeze. */
-async function freezeLatency(storm) {
+/** Runs `cordon run ARGS` until the default fork-storm rule fires (alerts written to a file), then
+ * kills the frozen sandbox through its cgroup; without an alert, its supervisor's death takes it
+ * along. The alert (undefined if none came) and the run's output. */
+async function runUntilFrozen(args, waitMs) {
   const alerts = join(scratch, `alerts-${Date.now()}.jsonl`)
   const child = spawn(
     process.execPath,
-    [
-      join(root, 'bin', 'cordon.js'),
-      'run',
-      '--profile',
-      'minimal',
-      '--ro',
-      scratch,
-      '--pids',
-      '400',
-      '--monitor',
-      '--alert',
-      `file:${alerts}`,
-      '--',
-      storm,
-      'hold', // the rule counts while a quarter of the limit is held (as test/monitor/respond)
-      '110',
-    ],
-    { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    [join(root, 'bin', 'cordon.js'), 'run', '--alert', `file:${alerts}`, ...args],
+    {
+      cwd: scratch,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    },
   )
   const exited = new Promise((r) => child.once('exit', r))
   let err = ''
@@ -77,59 +67,13 @@ async function freezeLatency(storm) {
   let out = ''
   child.stdout.on('data', (b) => (out += b))
   let alert
-  for (let i = 0; i < 1500 && !alert; i++) {
+  for (let i = 0; i < waitMs / 20 && !alert; i++) {
     await new Promise((r) => setTimeout(r, 20))
-    if (existsSync(alerts)) alert = readFileSync(alerts, 'utf8').split('\n').find(Boolean)
-  }
-  // The frozen sandbox is killed through its cgroup; without an alert, its supervisor's death
-  // takes it along.
-  if (alert)
-    execFileSync(process.execPath, [join(root, 'bin', 'cordon.js'), 'kill', JSON.parse(alert).sandbox], {
-      stdio: 'ignore',
-    })
-  else child.kill('SIGKILL')
-  await exited
-  if (!alert) {
-    console.error(`bench: no freeze: ${err.trim()}`)
-    return NaN
-  }
-  const at = out
-    .trim()
-    .split('\n')
-    .map((l) => Number(l.split(' ')[1]) * 1000)
-  const first = at.findIndex((t, i) => i >= 250 && t - at[i - 250] <= 1000)
-  return Date.parse(JSON.parse(alert).time) - at[first]
-}
-
-/** ms from the bomb's launch to its freeze (the alert's time), at the default task limit. */
-async function bombFreezeMs(storm) {
-  const events = join(scratch, `bomb-${Date.now()}.jsonl`)
-  const t0 = Date.now()
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, 'bin', 'cordon.js'),
-      'run',
-      '--ro',
-      scratch,
-      '--monitor',
-      '--events',
-      events,
-      '--',
-      storm,
-      'grow',
-    ],
-    { cwd: scratch, stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
-  )
-  const exited = new Promise((r) => child.once('exit', r))
-  let alert
-  for (let i = 0; i < 3000 && !alert; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    if (existsSync(events))
-      alert = readFileSync(events, 'utf8')
+    if (existsSync(alerts))
+      alert = readFileSync(alerts, 'utf8')
         .split('\n')
-        .filter((l) => l.startsWith('{"event":"alert"'))
-        .map((l) => JSON.parse(l).alert)
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
         .find((a) => a.rule === 'fork-storm')
   }
   if (alert)
@@ -138,6 +82,30 @@ async function bombFreezeMs(storm) {
     })
   else child.kill('SIGKILL')
   await exited
+  if (!alert) console.error(`bench: no freeze: ${err.trim()}`)
+  return { alert, out }
+}
+
+/** ms from the first fork that had 250 others in the second before it to the freeze. */
+async function freezeLatency(storm) {
+  const { alert, out } = await runUntilFrozen(
+    // The rule counts while a quarter of the limit is held (as test/monitor/respond).
+    ['--profile', 'minimal', '--ro', scratch, '--pids', '400', '--monitor', '--', storm, 'hold', '110'],
+    30_000,
+  )
+  if (!alert) return NaN
+  const at = out
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split(' ')[1]) * 1000)
+  const first = at.findIndex((t, i) => i >= 250 && t - at[i - 250] <= 1000)
+  return Date.parse(alert.time) - at[first]
+}
+
+/** ms from the bomb's launch to its freeze (the alert's time), at the default task limit. */
+async function bombFreezeMs(storm) {
+  const t0 = Date.now()
+  const { alert } = await runUntilFrozen(['--ro', scratch, '--monitor', '--', storm, 'grow'], 60_000)
   return alert ? Date.parse(alert.time) - t0 : NaN
 }
 

@@ -13,6 +13,7 @@
 #include "proc_stat.h"
 #include "sys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -333,37 +334,30 @@ noreturn void command_exec(const struct command *cmd)
 	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
 }
 
-/* The tasks (processes and threads) alive in the namespace, counted through proc_fd, a proc of
- * the namespace (open_task_proc): one directory read, and one stat per process, whose task
+/* The tasks (processes and threads) alive in the namespace, counted in procs, a proc of the
+ * namespace (open_task_proc): one directory read, and one stat per process, whose task
  * directory links one entry per thread beside its two (a zombie counts as one); -1 without
  * one. Taken only when a tick saw spawns, so a sandbox that forks nothing costs nothing, and a
  * shell loop of short commands a handful of stats. */
-static long live_tasks(int proc_fd)
+static long live_tasks(DIR *procs)
 {
-	char buf[16384] __attribute__((aligned(8)));
-	long live = 0, n;
-	if (proc_fd < 0 || lseek(proc_fd, 0, SEEK_SET) < 0)
+	long live = 0;
+	if (!procs)
 		return -1;
-	while ((n = syscall(SYS_getdents64, proc_fd, buf, sizeof buf)) > 0)
-		for (long at = 0; at < n;) {
-			const struct linux_dirent64 {
-				uint64_t ino;
-				int64_t off;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (const void *)(buf + at);
-			at += d->reclen;
-			if (d->name[0] < '1' || d->name[0] > '9')
-				continue;
-			char task[32];
-			struct stat st;
-			snprintf(task, sizeof task, "%.20s/task", d->name);
-			if (fstatat(proc_fd, task, &st, 0))
-				continue; /* reaped meanwhile */
-			live += st.st_nlink > 3 ? (long)st.st_nlink - 2 : 1;
-		}
-	return n < 0 ? -1 : live;
+	rewinddir(procs);
+	for (;;) {
+		errno = 0; /* readdir's end and its failure differ only by errno */
+		const struct dirent *d = readdir(procs);
+		if (!d)
+			return errno ? -1 : live;
+		char task[32];
+		struct stat st;
+		snprintf(task, sizeof task, "%.20s/task", d->d_name);
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' &&
+		    !fstatat(dirfd(procs), task, &st, 0))
+			live += st.st_nlink > 3 ? (long)st.st_nlink - 2
+						: 1; /* else reaped meanwhile */
+	}
 }
 
 /* How many pids the namespace handed out since the last call (processes and threads): the
@@ -371,7 +365,8 @@ static long live_tasks(int proc_fd)
  * total, so a write the full pipe refuses loses nothing; a wrap past pid_max counts from the
  * bottom (slightly low). */
 struct spawn_count {
-	int lastpid_fd, proc_fd, fd;
+	int lastpid_fd, fd;
+	DIR *procs;
 	long last;
 	uint64_t total, sent;
 };
@@ -385,7 +380,7 @@ static void count_spawns(struct spawn_count *c)
 	c->last = now;
 	if (c->total == c->sent)
 		return;
-	long live = live_tasks(c->proc_fd);
+	long live = live_tasks(c->procs);
 	struct spawn_total rec = { .total = c->total,
 				   .live = live < 0 ? SPAWN_LIVE_UNKNOWN : (uint64_t)live };
 	if (write(c->fd, &rec, sizeof rec) == sizeof rec)
@@ -449,9 +444,10 @@ noreturn void init_run(pid_t child, int status_fd, const sigset_t *forward, int 
 	 * already (non-dumpable before the command's first step, launcher.c); make it powerless. */
 	caps_clear();
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	struct spawn_count spawns = {
-		.lastpid_fd = lastpid_fd, .proc_fd = proc_fd, .fd = spawns_fd, .last = -1
-	};
+	struct spawn_count spawns = { .lastpid_fd = lastpid_fd,
+				      .fd = spawns_fd,
+				      .procs = proc_fd >= 0 ? fdopendir(proc_fd) : NULL,
+				      .last = -1 };
 	/* The command's own pid is not a spawn: count from it. Not from a read of ns_last_pid
 	 * here, which may come after the command's execve (always when it is vforked) and could
 	 * already include its first children. */

@@ -8,7 +8,7 @@
 // The threshold is lowered to 40 spawns a second: the rule and its actions are under test, and
 // a machine shared by parallel test runs may fork slower than the default's 250 per second.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn as spawnChild } from 'node:child_process'
+import { spawn as spawnChild } from 'node:child_process'
 import {
   chmodSync,
   copyFileSync,
@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
-import { pidsOf, stormBinary, until } from './helpers.js'
+import { type CliRun, pidsOf, startCli as start, stormBinary, until } from './helpers.js'
 
 const RULES = `rules:
   - rule: fork-storm
@@ -58,29 +58,6 @@ async function goneWithin(what: string, alive: () => boolean, ms: number, from: 
   assert.ok(lastAlive - from < ms, `${what}: still there ${lastAlive - from} ms later, allowed ${ms}`)
 }
 
-interface Started {
-  child: ChildProcess
-  stderr: () => string
-  exited: Promise<number>
-}
-
-function start(args: string[], cwd: string, user?: { uid: number; gid: number }): Started {
-  const child = spawnChild(process.execPath, [CLI, ...args], {
-    cwd,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-      HOME: user ? '/nonexistent' : (process.env.HOME ?? '/root'),
-      NODE_EXTRA_CA_CERTS: '',
-    },
-  })
-  let err = ''
-  child.stderr.on('data', (b: Buffer) => (err += b))
-  const exited = new Promise<number>((r) => child.once('exit', () => r(Date.now())))
-  return { child, stderr: () => err, exited }
-}
-
 describe(
   'fork storms and frozen sandboxes',
   { skip: !isRoot && 'needs root (cgroups, the test user)' },
@@ -95,7 +72,7 @@ describe(
     const rules = join(dir, 'storm-rules.yaml')
     writeFileSync(rules, RULES)
     chmodSync(rules, 0o644)
-    const started: Started[] = []
+    const started: CliRun[] = []
     after(() => {
       for (const s of started) s.child.kill('SIGKILL')
       for (const pid of pidsOf([storm, 'bomb', '4'])) process.kill(pid, 'SIGKILL')
@@ -169,7 +146,7 @@ describe(
       await until('the freeze', () => (/\[critical\] fork-storm/.test(run.stderr()) ? true : undefined))
       assert.ok(pidsOf([storm, 'bomb', '4']).length >= 4)
       run.child.kill('SIGKILL')
-      const killed = await run.exited
+      const killed = (await run.exited).at
       await goneWithin('the storm', () => pidsOf([storm, 'bomb', '4']).length > 0, 1000, killed)
     })
 

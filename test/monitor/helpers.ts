@@ -1,9 +1,9 @@
 // Shared by the monitor tests: the load generator, compiled once per test process.
-import { execFileSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { projectDir, ROOT } from '../helpers.js'
+import { CLI, projectDir, ROOT } from '../helpers.js'
 
 export function stormBinary(): string {
   const out = join(projectDir(), 'storm')
@@ -35,4 +35,34 @@ export async function until<T>(what: string, get: () => T | undefined, ms = 20_0
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await sleep(20)
   }
+}
+
+export interface CliRun {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  /** The exit status, and when it came (ms since the epoch). */
+  exited: Promise<{ code: number | null; at: number }>
+}
+
+/** The CLI started in cwd (as user, with a plain user's environment), its output gathered. */
+export function startCli(args: string[], cwd: string, user?: { uid: number; gid: number }): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: user ? '/nonexistent' : (process.env.HOME ?? '/root'),
+      NODE_EXTRA_CA_CERTS: '',
+    },
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (b: Buffer) => (out += b))
+  child.stderr.on('data', (b: Buffer) => (err += b))
+  const exited = new Promise<{ code: number | null; at: number }>((r) =>
+    child.once('exit', (code) => r({ code, at: Date.now() })),
+  )
+  return { child, stdout: () => out, stderr: () => err, exited }
 }

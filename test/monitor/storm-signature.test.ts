@@ -8,13 +8,13 @@
 // A second, alert-only rule on the bare rate proves each loop run fast enough to have been
 // frozen before; a host too slow for that skips with the reason.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
 import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
-import { pidsOf, stormBinary, until } from './helpers.js'
+import { type CliRun, pidsOf, startCli as start, stormBinary, until } from './helpers.js'
 
 const RATE_ONLY = `rules:
   - rule: bare-rate
@@ -30,32 +30,6 @@ const RATE_ONLY = `rules:
 const LOOP =
   'for i in $(seq 20); do ./storm threads 30; done; ' +
   'i=0; while [ $i -lt 3000 ]; do /bin/true; i=$((i+1)); done; echo looped'
-
-interface Run {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  exited: Promise<number | null>
-}
-
-function start(args: string[], cwd: string, user?: { uid: number; gid: number }): Run {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
-      HOME: user ? '/nonexistent' : (process.env.HOME ?? '/root'),
-      NODE_EXTRA_CA_CERTS: '',
-    },
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (b: Buffer) => (out += b))
-  child.stderr.on('data', (b: Buffer) => (err += b))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-  return { child, stdout: () => out, stderr: () => err, exited }
-}
 
 const spawnEvents = (file: string) =>
   readFileSync(file, 'utf8')
@@ -74,7 +48,7 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
   const rateRules = join(dir, 'rate.yaml')
   writeFileSync(rateRules, RATE_ONLY)
   chmodSync(rateRules, 0o644)
-  const runs: Run[] = []
+  const runs: CliRun[] = []
   after(() => {
     for (const r of runs) r.child.kill('SIGKILL')
     for (const pid of pidsOf([storm, 'grow'])) process.kill(pid, 'SIGKILL')
@@ -116,7 +90,7 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
         runs.push(run)
         // Frozen, the run would wait for `cordon thaw`: the alert ends the test at once.
         const frozen = until('the end', () => (/fork-storm/.test(run.stderr()) ? true : undefined), 120_000)
-        const code = await Promise.race([run.exited, frozen.then(() => 'frozen')])
+        const code = await Promise.race([run.exited.then((e) => e.code), frozen.then(() => 'frozen')])
         if (code === 'frozen') run.child.kill('SIGKILL')
         assert.equal(code, 0, run.stderr())
         assert.equal(run.stdout().trim(), 'looped')
@@ -194,7 +168,7 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
       ensureTestUser(),
     )
     runs.push(run)
-    assert.equal(await run.exited, 0, run.stderr())
+    assert.equal((await run.exited).code, 0, run.stderr())
     const spawns = spawnEvents(events)
     assert.ok(spawns.length > 0, run.stderr() + readFileSync(events, 'utf8'))
     if (spawns.some((e) => e.pids !== undefined)) return t.skip('this kernel gives init a proc here')
