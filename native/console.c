@@ -340,6 +340,11 @@ void console_reaped(pid_t pid)
 		relay_pid = 0;
 }
 
+pid_t console_relay_pid(void)
+{
+	return relay_pid > 0 ? relay_pid : 0;
+}
+
 int console_active(void)
 {
 	return relay_pid > 0;

@@ -39,6 +39,8 @@ void console_attach(void);
 void console_release(void);
 /* Launcher: whether the relay runs, the sandbox's terminal its own (its keys and size). */
 int console_active(void);
+/* The relay's pid, or 0 when there is none. */
+pid_t console_relay_pid(void);
 /* Launcher, once the sandbox ended: lets the relay drain and restore the terminal. */
 void console_finish(void);
 /* The launcher reaped pid with a wait of its own (trace.h): when it was the relay, forget it. */

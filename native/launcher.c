@@ -1583,6 +1583,10 @@ int main(int argc, char **argv)
 		setpgid(pid, pid);
 	stdin_relay_start();
 	output_relay_start();
+	if (pt) {
+		proc_helper(pt, stdin_relay_pid());
+		proc_helper(pt, output_relay_pid());
+	}
 	/* Until the go, a step that fails here because the sandbox's process failed first (and
 	 * said why: its unshare) is not reported again. */
 	ev_set_peer_fail_fd(pp.exec[0]);
@@ -1645,6 +1649,8 @@ int main(int argc, char **argv)
 		oci_detach(pid, pp.exec[0], o.pid_file, !o.start_fifo);
 	oci_write_pid(pid, o.pid_file);
 	console_start();
+	if (pt)
+		proc_helper(pt, console_relay_pid());
 	int code = supervise(&p, pid, &pp, &mask, audit_fd, nf, pt, parent_fd);
 	free_strv(cmd.envp);
 	free(default_argv);

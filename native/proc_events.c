@@ -136,7 +136,8 @@ int proc_connector_usable(void)
 
 void proc_open(struct proc_tracker *t)
 {
-	t->n = 0;
+	t->n = t->n_helpers = 0;
+	t->self = getpid();
 	t->pids_fd = -1;
 	t->untracked = t->lost = 0;
 	t->fd = connector_open();
@@ -146,7 +147,30 @@ void proc_open(struct proc_tracker *t)
 void proc_track(struct proc_tracker *t, pid_t root)
 {
 	t->root = root;
-	add(t, root, getpid());
+	add(t, root, t->self);
+}
+
+void proc_helper(struct proc_tracker *t, pid_t pid)
+{
+	if (pid > 0 && t->n_helpers < PROC_HELPERS_MAX)
+		t->helpers[t->n_helpers++] = pid;
+}
+
+static ssize_t helper_of(const struct proc_tracker *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n_helpers; i++)
+		if (t->helpers[i] == pid)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Whether a new process whose parent is `parent` is the sandbox's. The launcher's children are
+ * its helpers and the first process, the rest it got from clone(CLONE_PARENT) in the sandbox. */
+static int ours(const struct proc_tracker *t, pid_t pid, pid_t parent)
+{
+	if (find(t, parent) >= 0)
+		return 1;
+	return parent == t->self && pid != t->root && helper_of(t, pid) < 0;
 }
 
 static void on_event(struct proc_tracker *t, const struct proc_event *e)
@@ -155,12 +179,20 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 	switch (e->what) {
 	case PROC_EVENT_FORK: {
 		const struct fork_proc_event *f = &e->event_data.fork;
-		/* A new process or thread of ours; processes are followed. */
-		if (find(t, f->parent_tgid) < 0)
+		/* A new process or thread of ours; processes are followed. The parent the kernel
+		 * names is the new task's: a thread's is its process's parent, so a thread is ours
+		 * when its process is. */
+		int thread = f->child_pid != f->child_tgid;
+		ssize_t h = thread || f->parent_tgid != t->self ? -1 : helper_of(t, f->child_tgid);
+		if (h >= 0) { /* its one fork: a pid the sandbox gets later is the sandbox's */
+			t->helpers[h] = t->helpers[--t->n_helpers];
+			break;
+		}
+		if (thread ? find(t, f->child_tgid) < 0 : !ours(t, f->child_tgid, f->parent_tgid))
 			break;
 		if (t->report_forks)
 			ev_process_spawns(1, proc_number_read(t->pids_fd), source_name(t));
-		if (f->child_pid == f->child_tgid)
+		if (!thread)
 			add(t, f->child_tgid, f->parent_tgid);
 		break;
 	}
@@ -237,7 +269,7 @@ static int scan(struct proc_tracker *t)
 		if (*end || pid <= 0 || find(t, (pid_t)pid) >= 0)
 			continue;
 		long ppid = proc_stat_parent(pid);
-		if (ppid <= 0 || find(t, (pid_t)ppid) < 0)
+		if (ppid <= 0 || !ours(t, (pid_t)pid, (pid_t)ppid))
 			continue;
 		add(t, (pid_t)pid, (pid_t)ppid);
 		char exe[4096];

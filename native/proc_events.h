@@ -6,13 +6,18 @@
  * and, when report_forks is set, each process or thread it creates as a spawn event (count 1,
  * with the tasks its cgroup holds as pids when pids_fd is its pids.current: the connector's own
  * view misses zombies and threads that outlive their leader, and names a thread's grandparent).
- * Polling sees a process only if it lives across a poll, and not its exit status. */
+ * Polling sees a process only if it lives across a poll, and not its exit status.
+ *
+ * The sandbox's processes are the first one's descendants, and the children the launcher has
+ * but did not make itself: a process the first one clones with CLONE_PARENT (or a thread) is the
+ * launcher's child in the kernel's eyes. The launcher names the helpers it makes (relays). */
 #ifndef CORDON_PROC_EVENTS_H
 #define CORDON_PROC_EVENTS_H
 
 #include <sys/types.h>
 
 #define PROC_TRACK_MAX 16384 /* tracked processes at once; more are counted, not followed */
+#define PROC_HELPERS_MAX 4 /* the launcher's own children: stdin, output and console relays */
 
 struct proc_tracker {
 	int fd; /* the connector socket, or -1 when polling */
@@ -21,6 +26,9 @@ struct proc_tracker {
 	pid_t ppids[PROC_TRACK_MAX];
 	size_t n;
 	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
+	pid_t self; /* the launcher, the first process's parent */
+	pid_t helpers[PROC_HELPERS_MAX]; /* children of the launcher that are not the sandbox's */
+	size_t n_helpers;
 	int report_forks; /* connector: report each fork of the sandbox as a spawn (no pid-namespace count) */
 	int pids_fd; /* the sandbox cgroup's pids.current, or -1 (set after proc_open) */
 	unsigned long untracked, lost; /* beyond PROC_TRACK_MAX; events the socket dropped */
@@ -32,6 +40,8 @@ int proc_connector_usable(void);
 void proc_open(struct proc_tracker *t);
 /* The sandbox's first process: what is tracked from now on descends from it. */
 void proc_track(struct proc_tracker *t, pid_t root);
+/* A child the launcher made for itself (pid > 0), right after its fork: not the sandbox's. */
+void proc_helper(struct proc_tracker *t, pid_t pid);
 /* Connector: reads what is pending on t->fd. */
 void proc_read(struct proc_tracker *t);
 /* Polling: one pass over the tracked processes' children. */

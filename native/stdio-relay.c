@@ -377,6 +377,11 @@ void stdin_relay_start(void)
 	relay_w = caller_in = -1;
 }
 
+pid_t stdin_relay_pid(void)
+{
+	return relay_pid > 0 ? relay_pid : 0;
+}
+
 void stdin_relay_finish(void)
 {
 	if (relay_pid <= 0)

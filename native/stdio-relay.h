@@ -30,6 +30,8 @@ void stdin_relay_prepare(long uid);
 void stdin_relay_child(void);
 /* Launcher, after the clone: starts the relay process, and lets go of its copy of fd 0. */
 void stdin_relay_start(void);
+/* The relay's pid, or 0 when there is none. */
+pid_t stdin_relay_pid(void);
 /* Launcher, once the sandbox ended: waits for the relay to take what the program read. */
 void stdin_relay_finish(void);
 /* The launcher reaped pid with a wait of its own: when it was the relay, forget it. */

@@ -3,11 +3,11 @@
 // inside a user namespace, where the kernel sends a connector subscription nothing.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
-import { hostFacts } from '../../src/host/probe.js'
+import { hostFacts, probeKernel } from '../../src/host/probe.js'
 import { compilePlan } from '../../src/plan/compile.js'
 import { encodePlan } from '../../src/plan/encode.js'
 import { resolvePolicy } from '../../src/policy/resolve.js'
@@ -16,11 +16,13 @@ import {
   cordon,
   cordonAs,
   ensureTestUser,
+  CLI,
   isRoot,
   LAUNCHER,
   projectDir,
   runSettled as run,
 } from '../helpers.js'
+import { stormBinary } from './helpers.js'
 
 type ProcessEvent = Extract<SandboxEvent, { event: 'process' }>
 const processes = (events: SandboxEvent[]) => events.filter((e): e is ProcessEvent => e.event === 'process')
@@ -181,6 +183,119 @@ describe('process events', () => {
       const end = evs.find((e) => e.action === 'exit' && e.pid === sleep.pid)
       assert.ok(end, lines)
       assert.equal(end.code, undefined)
+    },
+  )
+
+  describe(
+    'without namespaces, the launcher is the parent of what the first process clones with CLONE_PARENT',
+    { skip: !isRoot && 'needs root to switch users' },
+    () => {
+      // The kernel names a new task's parent, not its maker: such children, and the first
+      // process's threads, were not followed (no exec, exit or spawn event; rules were blind).
+      const dir = join(projectDir(), 'siblings')
+      mkdirSync(dir, { recursive: true })
+      chmodSync(projectDir(), 0o755)
+      chmodSync(dir, 0o777)
+      const storm = join(dir, 'storm')
+      copyFileSync(stormBinary(), storm)
+      chmodSync(storm, 0o755)
+      const NO_NS = ['--no-namespaces', '--acknowledge', 'no-view']
+      const events = (file: string) =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map(parseEvent)
+      const modes = [
+        {
+          name: 'root, the proc connector',
+          user: undefined,
+          skip: probeKernel().procConnector === false && 'this host refuses the proc connector to root',
+        },
+        { name: 'a plain user', user: ensureTestUser(), skip: false as const },
+      ]
+      for (const mode of modes)
+        test(
+          `as ${mode.name}: their execs and exits, and nothing of the launcher's own`,
+          { skip: mode.skip },
+          () => {
+            const file = join(dir, `siblings-${mode.user ? 'user' : 'root'}.jsonl`)
+            // Between two pipes of the caller's own: a plain user's run then has its stdin and
+            // output relays, children of the launcher that are not the sandbox's.
+            const r = spawnSync(
+              'sh',
+              [
+                '-c',
+                'echo input | "$@" | cat',
+                'sh',
+                process.execPath,
+                CLI,
+                'run',
+                ...NO_NS,
+                '--monitor',
+                '-q',
+                '--events',
+                file,
+                '--',
+                storm,
+                'siblings',
+                '2',
+                '/bin/sleep',
+                '0.6',
+              ],
+              {
+                cwd: dir,
+                encoding: 'utf8',
+                ...(mode.user ?? {}),
+                env: { PATH: process.env.PATH, HOME: '/nonexistent', NODE_EXTRA_CA_CERTS: '' },
+              },
+            )
+            assert.equal(r.status, 0, r.stderr)
+            const evs = events(file)
+            const procs = processes(evs)
+            const sleeps = procs.filter((e) => e.action === 'exec' && e.exe === '/usr/bin/sleep')
+            assert.equal(new Set(sleeps.map((e) => e.pid)).size, 2, JSON.stringify(procs))
+            for (const s of sleeps)
+              assert.ok(
+                procs.some((e) => e.action === 'exit' && e.pid === s.pid),
+                JSON.stringify(procs),
+              )
+            // Only the sandbox's programs: the relays are the launcher's (cordon-exec, no exec).
+            assert.deepEqual(
+              [...new Set(procs.filter((e) => e.action === 'exec').map((e) => e.exe))].sort(),
+              procs[0]?.source === 'polling' ? ['/usr/bin/sleep'] : [storm, '/usr/bin/sleep'].sort(),
+              JSON.stringify(procs),
+            )
+            if (procs[0]?.source !== 'connector') return
+            // Each child counted once as a spawn; the first process not at all.
+            const spawns = evs.filter((e) => e.event === 'spawn')
+            assert.equal(
+              spawns.reduce((n, e) => n + e.count, 0),
+              2,
+              JSON.stringify(spawns),
+            )
+          },
+        )
+
+      test(
+        'as root: the first process’s threads are counted as spawns',
+        { skip: probeKernel().procConnector === false && 'this host refuses the proc connector to root' },
+        () => {
+          const file = join(dir, 'threads.jsonl')
+          const r = cordon(
+            ['run', ...NO_NS, '--monitor', '-q', '--events', file, '--', storm, 'threads', '30'],
+            {
+              cwd: dir,
+            },
+          )
+          assert.equal(r.status, 0, r.stderr)
+          const spawns = events(file).filter((e) => e.event === 'spawn')
+          assert.equal(
+            spawns.reduce((n, e) => n + e.count, 0),
+            29,
+            JSON.stringify(spawns),
+          )
+        },
+      )
     },
   )
 })

@@ -58,7 +58,7 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
     { name: 'as root (the cgroup counts the tasks)', args: [], source: 'pid-namespace' },
     { name: 'as a plain user (init counts them)', args: [], user: true, source: 'pid-namespace' },
     {
-      name: 'without namespaces (the proc connector counts them)',
+      name: 'without namespaces (the cgroup counts the tasks, the proc connector the spawns)',
       args: ['--no-namespaces', '--acknowledge', 'no-view'],
       source: 'connector',
       skip: probeKernel().procConnector === false && 'this host refuses the proc connector to root',

@@ -7,6 +7,9 @@
  *   storm hold N      N-1 children that sleep, a pause for their creation to leave the monitor's
  *                     one-second window, then as storm fork
  *   storm threads N   N-1 threads that sleep, then the process exits under them (exit_group)
+ *   storm siblings N PROG [ARG...]
+ *                     N children made by clone(CLONE_PARENT), each running PROG: its parent's
+ *                     children, not its own; waits a second for them to start
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -79,6 +82,15 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (argc >= 4 && strcmp(argv[1], "siblings") == 0) {
+		for (int i = 0; i < atoi(argv[2]); i++)
+			if (syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) == 0) {
+				execv(argv[3], argv + 3);
+				_exit(127);
+			}
+		sleep(1);
+		return 0;
+	}
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
 		long n = atol(argv[2]);
 		double a = now_ns();
@@ -95,6 +107,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm threads N | "
-			"storm loop N | storm escape N\n");
+			"storm siblings N PROG [ARG...] | storm loop N | storm escape N\n");
 	return 2;
 }
