@@ -4,6 +4,7 @@
 #include "command.h"
 
 #include "hook.h"
+#include "init-guard.h"
 #include "console.h"
 
 #include "events.h"
@@ -322,14 +323,19 @@ noreturn void command_exec(const struct command *cmd)
 		if (!marked && p->ops[i].code == OP_SECCOMP) {
 			exec_prepare(cmd);
 			marked = 1;
+			if (cmd->guard_init)
+				init_guard_install();
 		}
 		if (p->ops[i].code == OP_START_HOOK)
 			hook_run(p, &i, -1, getpid());
 		else
 			run_op(cmd, &p->ops[i]);
 	}
-	if (!marked)
+	if (!marked) {
 		exec_prepare(cmd);
+		if (cmd->guard_init)
+			init_guard_install();
+	}
 	int err = exec_search(cmd->argv, cmd->envp);
 	die_step(err == ENOENT ? 127 : 126, "exec", cmd->argv[0], NULL, err);
 }

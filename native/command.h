@@ -19,6 +19,7 @@ struct command {
 	int exec_fd; /* written 'F' on failure; closes on successful exec */
 	int notify_sock; /* to the launcher, for a listening seccomp filter (notify.h); else -1 */
 	int on_init_mm; /* vforked by init: its dumpable flag is init's (command_exec clears it) */
+	int guard_init; /* init is pid 1 of the sandbox's own pid namespace (init-guard.h) */
 };
 
 /* Runs phases 3..8 of the plan in order, then execve. Never returns: on failure it reports

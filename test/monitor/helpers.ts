@@ -45,9 +45,16 @@ export interface CliRun {
   exited: Promise<{ code: number | null; at: number }>
 }
 
-/** The CLI started in cwd (as user, with a plain user's environment), its output gathered. */
-export function startCli(args: string[], cwd: string, user?: { uid: number; gid: number }): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** The CLI started in cwd (as user, with a plain user's environment; under a wrapper such as
+ * `nice -n 5`), its output gathered. */
+export function startCli(
+  args: string[],
+  cwd: string,
+  user?: { uid: number; gid: number },
+  wrapper: string[] = [],
+): CliRun {
+  const argv = [...wrapper, process.execPath, CLI, ...args]
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
