@@ -60,18 +60,24 @@ export function withoutTcp(policy: ResolvedPolicy): ResolvedPolicy {
 export const holdsHostRoot = (policy: ResolvedPolicy): boolean =>
   policy.user.hostRoot === true && (policy.user.uid ?? 0) === 0
 
-/** The policy's rlimits, plus the pids limit as RLIMIT_NPROC for callers other than root: they
- * get no cgroup, and inside their own user namespace the kernel counts RLIMIT_NPROC per user of
- * that namespace (5.14+), so it bounds the sandbox's tasks and nothing outside. Root is exempt
- * from RLIMIT_NPROC; its pids limit is the cgroup's. */
+/** The policy's rlimits, RLIMIT_RTPRIO 0 (NO_REALTIME), and the pids limit as RLIMIT_NPROC for
+ * callers other than root: they get no cgroup, and inside their own user namespace the kernel
+ * counts RLIMIT_NPROC per user of that namespace (5.14+), so it bounds the sandbox's tasks and
+ * nothing outside. Root is exempt from RLIMIT_NPROC; its pids limit is the cgroup's. */
 export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]): Record<string, number> {
   const pids = policy.limits.pids
   const own = policy.rlimits.nproc
   if (pids === undefined || !pidsAsNproc(policy, uid) || (own !== undefined && own <= pids))
-    return policy.rlimits
+    return { ...policy.rlimits, ...NO_REALTIME }
   notes?.push(`limits: pids ${pids} also as RLIMIT_NPROC, counted per user inside the user namespace`)
-  return { ...policy.rlimits, nproc: pids }
+  return { ...policy.rlimits, nproc: pids, ...NO_REALTIME }
 }
+
+/** No real-time scheduling, whatever the caller's limit (PAM gives the audio group rtprio 95,
+ * systemd units LimitRTPRIO=): a SCHED_FIFO task runs before every normal one, past the CPU
+ * quota (CFS bandwidth does not apply to it) and past init, which counts the spawns and
+ * freezes. systemd's RestrictRealtime=yes as an rlimit: only CAP_SYS_NICE passes it. */
+const NO_REALTIME = { rtprio: 0 }
 
 /** Whether a pids limit holds as RLIMIT_NPROC for this caller (see rlimitsFor). */
 export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>

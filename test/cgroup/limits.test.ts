@@ -3,7 +3,7 @@
 // This hybrid host keeps memory, pids and cpu in v1 hierarchies, so the v2 driver runs what the
 // cgroup core gives every v2 group (freeze, kill, cpu.stat, removal) and skips the limits.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -11,7 +11,7 @@ import { cgroupMounts } from '../../src/cgroup/select.js'
 import { cgroupLayout } from '../../src/host/probe.js'
 import { CgroupV2Driver } from '../../src/cgroup/v2.js'
 import { type Policy, spawn } from '../../src/index.js'
-import { cordon, isRoot, projectDir, runSettled as run } from '../helpers.js'
+import { CLI, cordon, isRoot, projectDir, runSettled as run } from '../helpers.js'
 
 const mounts = cgroupMounts()
 const v2Controllers = mounts.v2 ? new CgroupV2Driver(mounts.v2).controllers : []
@@ -257,6 +257,34 @@ describe('rlimits', () => {
     )
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(r.stdout.trim().split('\n'), ['64', '64', '0', '2048'])
+  })
+
+  test('no real-time scheduling, whatever the caller’s RLIMIT_RTPRIO', (t) => {
+    // PAM gives the audio group rtprio 95: a SCHED_FIFO task runs before every normal one,
+    // past the CPU quota (CFS bandwidth does not apply to it) and past init.
+    const raise = ['prlimit', '--rtprio=50:50']
+    const raised = spawnSync(raise[0]!, [...raise.slice(1), 'sh', '-c', 'ulimit -r'], { encoding: 'utf8' })
+    const wrapper = raised.stdout.trim() === '50' ? raise : []
+    const argv = [
+      ...wrapper,
+      process.execPath,
+      CLI,
+      'run',
+      '-q',
+      '--',
+      'sh',
+      '-c',
+      'ulimit -r; chrt -f 10 true && echo realtime',
+    ]
+    const r = spawnSync(argv[0]!, argv.slice(1), {
+      cwd: projectDir(),
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    })
+    assert.equal(r.stdout.trim(), '0', r.stderr)
+    assert.match(r.stderr, /chrt: failed to set pid \d+'s policy: Operation not permitted/)
+    if (!wrapper.length)
+      t.skip(`this host cannot raise RLIMIT_RTPRIO (${raised.stderr.trim()}): checked at the caller’s 0`)
   })
 })
 
