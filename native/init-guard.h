@@ -9,10 +9,12 @@
 #define CORDON_INIT_GUARD_H
 
 /* The command, before its exec: stacks a filter that answers EPERM (what the kernel answers a
- * process that may not change another's priority) to setpriority on pid 1, on process group 1
- * (init's alone: the command leads a session of its own) and on a whole user (init shares the
- * command's uid), to sched_setscheduler, sched_setparam, sched_setattr and sched_setaffinity on
- * pid 1, and to prlimit64 setting a limit of pid 1. Reading them stays allowed. Dies on failure. */
+ * process that may not change another's priority) to setpriority and ioprio_set on pid 1, on
+ * process group 1 (init's alone: the command leads a session of its own) and on a whole user
+ * (init shares the command's uid), to sched_setscheduler, sched_setparam, sched_setattr and
+ * sched_setaffinity on pid 1, and to prlimit64 setting a limit of pid 1, on the native entry and
+ * on x86_64's i386 one (int 0x80). Reading them stays allowed. Dies on failure. Its refusals
+ * come before the policy's filter, so a monitor watching these calls does not see them. */
 void init_guard_install(void);
 
 #endif
