@@ -38,13 +38,17 @@ static void add(struct proc_tracker *t, pid_t pid, pid_t ppid)
 		return;
 	}
 	t->pids[t->n] = pid;
-	t->ppids[t->n++] = ppid;
+	t->ppids[t->n] = ppid;
+	t->threads[t->n] = 0;
+	t->leader_gone[t->n++] = 0;
 }
 
 static void drop(struct proc_tracker *t, size_t i)
 {
 	t->pids[i] = t->pids[--t->n];
 	t->ppids[i] = t->ppids[t->n];
+	t->threads[i] = t->threads[t->n];
+	t->leader_gone[i] = t->leader_gone[t->n];
 }
 
 static void exe_of(pid_t pid, char *out, size_t len)
@@ -188,11 +192,14 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 			t->helpers[h] = t->helpers[--t->n_helpers];
 			break;
 		}
-		if (thread ? find(t, f->child_tgid) < 0 : !ours(t, f->child_tgid, f->parent_tgid))
+		ssize_t owner = thread ? find(t, f->child_tgid) : -1;
+		if (thread ? owner < 0 : !ours(t, f->child_tgid, f->parent_tgid))
 			break;
 		if (t->report_forks)
 			ev_process_spawns(1, proc_number_read(t->pids_fd), source_name(t));
-		if (!thread)
+		if (thread)
+			t->threads[owner]++;
+		else
 			add(t, f->child_tgid, f->parent_tgid);
 		break;
 	}
@@ -200,16 +207,30 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		ssize_t i = find(t, e->event_data.exec.process_tgid);
 		if (i < 0)
 			break;
+		/* One thread is left, under the process's pid: an execve from another thread ended
+		 * the first one (its exit came before this) and every other. */
+		t->threads[i] = 0;
+		t->leader_gone[i] = 0;
 		exe_of(t->pids[i], exe, sizeof exe);
 		ev_process_exec(t->pids[i], t->ppids[i], exe, source_name(t));
 		break;
 	}
 	case PROC_EVENT_EXIT: {
 		const struct exit_proc_event *x = &e->event_data.exit;
-		ssize_t i = x->process_pid == x->process_tgid ? find(t, x->process_tgid) : -1;
+		ssize_t i = find(t, x->process_tgid);
 		if (i < 0)
 			break;
-		/* exit_code is the wait status */
+		if (x->process_pid != x->process_tgid) {
+			if (t->threads[i] > 0) /* 0: its fork was in a batch the socket dropped */
+				t->threads[i]--;
+			if (!t->leader_gone[i] || t->threads[i] > 0)
+				break;
+		} else if (t->threads[i] > 0) {
+			t->leader_gone[i] = 1; /* the process goes on in its other threads */
+			break;
+		}
+		/* exit_code is the wait status; the last thread's is the process's when it ended by
+		 * exit_group or a signal, the usual ends of a threaded program */
 		int status = (int)x->exit_code, sig = status & 0x7f;
 		ev_process_exit(x->process_tgid, sig ? -1 : (status >> 8) & 0xff, sig,
 				source_name(t));

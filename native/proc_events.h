@@ -24,6 +24,10 @@ struct proc_tracker {
 	int source; /* 0 connector, 1 polling */
 	pid_t pids[PROC_TRACK_MAX];
 	pid_t ppids[PROC_TRACK_MAX];
+	/* Its threads besides the first, from the connector's thread forks and exits: a process
+	 * whose first thread ended (exit, or another thread's execve) lives on while they do. */
+	unsigned threads[PROC_TRACK_MAX];
+	unsigned char leader_gone[PROC_TRACK_MAX];
 	size_t n;
 	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
 	pid_t self; /* the launcher, the first process's parent */

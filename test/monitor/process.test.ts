@@ -298,4 +298,94 @@ describe('process events', () => {
       )
     },
   )
+
+  describe(
+    'a process is followed while any of its threads lives',
+    { skip: (!isRoot || probeKernel().procConnector === false) && 'needs root and the proc connector' },
+    () => {
+      // The first thread's exit (exit, or another thread's execve) was taken for the process's:
+      // it was dropped, and what it did next went unseen (no exec, exit or spawn event).
+      const dir = join(projectDir(), 'threads')
+      mkdirSync(dir, { recursive: true })
+      const storm = join(dir, 'storm')
+      copyFileSync(stormBinary(), storm)
+      const modes = [
+        { name: 'in its namespaces', args: [] },
+        { name: 'without namespaces', args: ['--no-namespaces', '--acknowledge', 'no-view'] },
+      ]
+      const monitored = (mode: (typeof modes)[number], name: string, command: string[]) => {
+        const file = join(dir, `${name}.jsonl`)
+        const r = cordon(
+          ['run', '-q', ...mode.args, '--monitor', '--events', file, '--', storm, ...command],
+          {
+            cwd: dir,
+          },
+        )
+        const evs = readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map(parseEvent)
+        return { r, evs, procs: processes(evs) }
+      }
+      for (const mode of modes) {
+        test(`${mode.name}: after its first thread ended`, () => {
+          const { r, evs, procs } = monitored(mode, `leader-${mode.args.length}`, [
+            'leader-exit',
+            '2',
+            '/bin/sleep',
+            '0.3',
+          ])
+          assert.equal(r.status, 3, r.stderr)
+          const sleeps = procs.filter((e) => e.action === 'exec' && e.exe === '/usr/bin/sleep')
+          assert.equal(sleeps.length, 2, JSON.stringify(procs))
+          // Its own exec names no program when read after its first thread ended (a thread
+          // that ended has no /proc/PID/exe): found by its children's parent.
+          const self = procs.find((e) => e.action === 'exec' && e.pid === sleeps[0]!.ppid)
+          assert.ok(self && (self.exe === undefined || self.exe === storm), JSON.stringify(procs))
+          assert.equal(sleeps[1]!.ppid, self.pid)
+          // Its end once, with the status it ended with, after its children's.
+          const ends = procs.filter((e) => e.action === 'exit' && e.pid === self.pid)
+          assert.equal(ends.length, 1, JSON.stringify(procs))
+          assert.equal(ends[0]!.code, 3)
+          const last = Math.max(
+            ...sleeps.map((s) => procs.findIndex((e) => e.action === 'exit' && e.pid === s.pid)),
+          )
+          assert.ok(last >= 0 && procs.indexOf(ends[0]!) > last, JSON.stringify(procs))
+          if (mode.args.length) {
+            // The second thread and the two children, counted by the connector.
+            const spawns = evs.filter((e) => e.event === 'spawn')
+            assert.equal(
+              spawns.reduce((n, e) => n + e.count, 0),
+              3,
+              JSON.stringify(spawns),
+            )
+          }
+        })
+
+        test(`${mode.name}: after another thread’s execve`, () => {
+          const { r, procs } = monitored(mode, `exec-${mode.args.length}`, [
+            'thread-exec',
+            '/bin/sh',
+            '-c',
+            'sleep 0.3; exit 4',
+          ])
+          assert.equal(r.status, 4, r.stderr)
+          const sleep = procs.find((e) => e.action === 'exec' && e.exe === '/usr/bin/sleep')
+          assert.ok(sleep, JSON.stringify(procs))
+          // Both its programs under its pid (the first one's name is read when the event is,
+          // so it may be the second's already), the shell's child after them.
+          const own = procs.filter((e) => e.action === 'exec' && e.pid === sleep.ppid)
+          assert.equal(own.length, 2, JSON.stringify(procs))
+          assert.equal(own[1]!.exe, '/usr/bin/dash')
+          assert.ok(procs.indexOf(own[1]!) < procs.indexOf(sleep))
+          const ends = procs.filter((e) => e.action === 'exit' && e.pid === sleep.ppid)
+          assert.deepEqual(
+            ends.map((e) => e.code),
+            [4],
+            JSON.stringify(procs),
+          )
+        })
+      }
+    },
+  )
 })

@@ -10,6 +10,11 @@
  *   storm siblings N PROG [ARG...]
  *                     N children made by clone(CLONE_PARENT), each running PROG: its parent's
  *                     children, not its own; waits a second for them to start
+ *   storm leader-exit N PROG [ARG...]
+ *                     the first thread ends (exit, not exit_group); a second one runs N children
+ *                     running PROG, waits for them and ends the process with status 3
+ *   storm thread-exec PROG [ARG...]
+ *                     a second thread runs PROG by execve, which ends the first one
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -31,6 +36,27 @@ static void *sleeper(void *unused)
 	for (;;)
 		pause();
 	return NULL;
+}
+
+static char **worker_argv;
+static int worker_children = -1; /* leader-exit: children to run; -1 thread-exec */
+
+static void *worker(void *unused)
+{
+	(void)unused;
+	usleep(100000); /* the first thread is gone by now */
+	if (worker_children < 0) {
+		execv(worker_argv[0], worker_argv);
+		_exit(127);
+	}
+	for (int i = 0; i < worker_children; i++)
+		if (fork() == 0) {
+			execv(worker_argv[0], worker_argv);
+			_exit(127);
+		}
+	while (wait(NULL) > 0)
+		;
+	exit(3);
 }
 
 static double now_ns(void)
@@ -91,6 +117,18 @@ int main(int argc, char **argv)
 		sleep(1);
 		return 0;
 	}
+	if ((argc >= 4 && strcmp(argv[1], "leader-exit") == 0) ||
+	    (argc >= 3 && strcmp(argv[1], "thread-exec") == 0)) {
+		int leader_exit = strcmp(argv[1], "leader-exit") == 0;
+		worker_children = leader_exit ? atoi(argv[2]) : -1;
+		worker_argv = argv + (leader_exit ? 3 : 2);
+		pthread_t t;
+		pthread_create(&t, NULL, worker, NULL);
+		if (leader_exit)
+			syscall(SYS_exit, 0);
+		for (;;)
+			pause();
+	}
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
 		long n = atol(argv[2]);
 		double a = now_ns();
@@ -107,6 +145,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm threads N | "
-			"storm siblings N PROG [ARG...] | storm loop N | storm escape N\n");
+			"storm siblings N PROG [ARG...] | storm leader-exit N PROG [ARG...] | "
+			"storm thread-exec PROG [ARG...] | storm loop N | storm escape N\n");
 	return 2;
 }
