@@ -2,6 +2,7 @@
 // image provides the system directories and /etc, so binds of those (and masks of host secrets
 // in them) have nothing to say in a container; every other bind is a volume.
 import { blkioWeight, cpuShares } from '../cgroup/v1.js'
+import { exportRlimits } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
@@ -103,7 +104,7 @@ export function exportDocker(policy: ResolvedPolicy, options: ExportOptions): Ex
       statement: 'limits.timeout',
       why: 'docker run has no wall-clock limit: use `timeout` around it',
     })
-  for (const [r, v] of Object.entries(policy.rlimits)) flags.push(['--ulimit', `${r}=${v}:${v}`])
+  for (const [r, v] of Object.entries(exportRlimits(policy))) flags.push(['--ulimit', `${r}=${v}:${v}`])
   for (const [k, v] of Object.entries(policy.env.set)) flags.push(['--env', `${k}=${v}`])
   for (const k of policy.env.pass) if (!(k in policy.env.set)) flags.push(['--env', k])
   const cwd = exportCwd(policy, options)

@@ -7,6 +7,7 @@ import { posix } from 'node:path'
 import { CordonError } from '../errors.js'
 import { nativePath } from '../host/launcher.js'
 import { hiddenProgramHint } from '../run/not-found.js'
+import { exportRlimits } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { SYSTEMD_FLOOR } from '../seccomp/systemd.js'
 import {
@@ -279,7 +280,7 @@ export function exportSystemd(policy: ResolvedPolicy, options: ExportOptions, pl
   const seccomp = systemdSeccomp(policy, options.arch)
   lines.push(...seccomp.lines, ...limitLines(policy))
   gaps.push(...seccomp.gaps)
-  for (const [r, v] of Object.entries(policy.rlimits)) lines.push(`Limit${r.toUpperCase()}=${v}`)
+  for (const [r, v] of Object.entries(exportRlimits(policy))) lines.push(`Limit${r.toUpperCase()}=${v}`)
   gaps.push(...landlockGap(policy, `systemd ${SYSTEMD_FLOOR.systemd}`, '--wrap'))
   const unit = [...head, ...lines, '', '[Install]', 'WantedBy=multi-user.target']
   const files: ExportFile[] = [

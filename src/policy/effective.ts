@@ -77,7 +77,14 @@ export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]
  * systemd units LimitRTPRIO=): a SCHED_FIFO task runs before every normal one, past the CPU
  * quota (CFS bandwidth does not apply to it) and past init, which counts the spawns and
  * freezes. systemd's RestrictRealtime=yes as an rlimit: only CAP_SYS_NICE passes it. */
-const NO_REALTIME = { rtprio: 0 }
+export const NO_REALTIME = { rtprio: 0 } as const
+
+/** The rlimits an export states where its target counts tasks itself (Docker's --pids-limit,
+ * systemd's TasksMax=): the policy's, and NO_REALTIME. */
+export const exportRlimits = (policy: ResolvedPolicy): Record<string, number> => ({
+  ...policy.rlimits,
+  ...NO_REALTIME,
+})
 
 /** Whether a pids limit holds as RLIMIT_NPROC for this caller (see rlimitsFor). */
 export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
