@@ -30,14 +30,96 @@ const NETWORK: Readonly<Record<string, readonly string[] | 'always'>> = {
 /** git's commands that reach a remote: offline they end with its fatal status too. */
 const GIT_REMOTE = ['clone', 'fetch', 'pull', 'push', 'ls-remote', 'submodule', 'remote']
 
-/** Which hint a command (its argv) ended with `code` may need: git's refusal of a repository,
- * or a network tool's failure; undefined for the rest. 126 and 127 (not executable, not found)
- * and deaths by a signal are the command's own. */
-export function hintedCommand(argv: readonly string[], code: number): 'git' | 'network' | undefined {
+const BUILDS = ['build', 'install', 'run', 'test', 'init', 'new', 'generate']
+/** Programs that write where they run, by their failing subcommands: in the default sandbox the
+ * project is read-only, and their `Read-only file system` was the newcomer's first failure
+ * (helper-148: cc, git init, npm init). */
+const WRITES: Readonly<Record<string, readonly string[] | 'always'>> = {
+  ...Object.fromEntries(
+    [
+      'cc',
+      'gcc',
+      'g++',
+      'c++',
+      'clang',
+      'clang++',
+      'ld',
+      'make',
+      'cmake',
+      'ninja',
+      'meson',
+      'javac',
+      'rustc',
+      'tsc',
+    ]
+      .concat([
+        'touch',
+        'mkdir',
+        'cp',
+        'mv',
+        'rm',
+        'ln',
+        'tee',
+        'install',
+        'tar',
+        'unzip',
+        'patch',
+        'truncate',
+      ])
+      .map((n) => [n, 'always' as const]),
+  ),
+  npm: [...BUILDS, ...INSTALLS, 'run-script', 'pack', 'exec', 'x', 'create'],
+  pnpm: [...BUILDS, ...INSTALLS, 'exec', 'create'],
+  yarn: ['', ...BUILDS, ...INSTALLS, 'create'],
+  pip: INSTALLS,
+  pip3: INSTALLS,
+  cargo: [...BUILDS, ...INSTALLS, 'check', 'fmt', 'fix'],
+  go: [...BUILDS, 'mod', 'get'],
+  git: ['init', 'add', 'commit', 'checkout', 'switch', 'merge', 'rebase', 'stash', 'reset', 'restore']
+    .concat(['rm', 'mv', 'tag', 'branch', 'clone', 'pull', 'fetch', 'gc', 'config', 'apply', 'am'])
+    .concat(['cherry-pick', 'revert']),
+}
+const SHELLS = ['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash']
+
+export type HintKind = 'git' | 'network' | 'writes' | 'noexec'
+
+/** The commands a run ran, as far as its argv says: the command, and for a shell's `-c` script
+ * the first words of each of its commands (quotes and expansions are not read: a hint says "if
+ * it said"). */
+function commandsOf(argv: readonly string[]): string[][] {
+  const shell = SHELLS.includes(basename(argv[0] ?? '')) && /^-[a-z]*c[a-z]*$/.test(argv[1] ?? '')
+  if (!shell || argv[2] === undefined) return [[...argv]]
+  const inner = argv[2]
+    .split(/&&|\|\||[;|&\n(){}`]/)
+    .map((c) => c.trim().split(/\s+/).filter(Boolean))
+    .map((w) =>
+      w.slice(w.findIndex((x) => !/^\w+=/.test(x) && !['exec', 'time', 'env', 'then', 'do'].includes(x))),
+    )
+    .filter((w) => w.length > 0)
+  return [[...argv], ...inner]
+}
+
+function kindOf(argv: readonly string[], code: number): HintKind[] {
   const name = basename(argv[0] ?? '')
   const sub = argv.slice(1).find((a) => !a.startsWith('-')) ?? ''
-  if (name === 'git') return code !== 128 ? undefined : GIT_REMOTE.includes(sub) ? 'network' : 'git'
-  const subs = NETWORK[name]
-  if (code === 0 || code >= 126 || !subs) return undefined
-  return subs === 'always' || subs.includes(sub) ? 'network' : undefined
+  const kinds: HintKind[] = []
+  if (name === 'git' && code === 128) kinds.push(GIT_REMOTE.includes(sub) ? 'network' : 'git')
+  const net = NETWORK[name]
+  if (name !== 'git' && code > 0 && code < 126 && net && (net === 'always' || net.includes(sub)))
+    kinds.push('network')
+  const writes = WRITES[name]
+  if (code > 0 && code !== 126 && code !== 127 && writes && (writes === 'always' || writes.includes(sub)))
+    kinds.push('writes')
+  // A shell's 126: a program it ran was found but not executable, as one the run built in /tmp.
+  if (code === 126 && (SHELLS.includes(name) || name === 'make')) kinds.push('noexec')
+  return kinds
+}
+
+/** Which hints a command (its argv) ended with `code` may need, most likely first: git's
+ * refusal of a repository, a network tool's failure, a write into the read-only project, a
+ * program run from the noexec /tmp; empty for the rest. cordon's own 126 and 127 (the command
+ * not executable, not found) say why themselves, and deaths by a signal are the command's. */
+export function hintedCommand(argv: readonly string[], code: number): HintKind[] {
+  const kinds = commandsOf(argv).flatMap((c) => kindOf(c, code))
+  return [...new Set(kinds)]
 }

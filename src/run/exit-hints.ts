@@ -15,10 +15,49 @@ export function exitHint(
   code: number,
   cwd: string,
 ): string | undefined {
-  const kind = hintedCommand(argv, code)
-  if (kind === 'git') return gitOwnerHint(policy, cwd)
-  if (kind === 'network') return offlineHint(policy)
+  for (const kind of hintedCommand(argv, code)) {
+    const hint =
+      kind === 'git'
+        ? gitOwnerHint(policy, cwd)
+        : kind === 'network'
+          ? offlineHint(policy)
+          : kind === 'writes'
+            ? readOnlyHint(policy, cwd)
+            : noexecHint(policy)
+    if (hint) return hint
+  }
   return undefined
+}
+
+/** The entry of the view that shows path: the last bind or tmpfs over it (later ones cover
+ * earlier ones), or undefined where nothing does. */
+function shownBy(policy: ResolvedPolicy, path: string) {
+  const over = (dest: string) => dest === '/' || path === dest || path.startsWith(`${dest}/`)
+  return policy.filesystem.filter((e) => (e.kind === 'bind' || e.kind === 'tmpfs') && over(e.dest)).at(-1)
+}
+
+/** A writer that failed where the project is bound read-only (the default): cc, git init, npm
+ * init said `Read-only file system` and nothing named `--rw .` (helper-148). Without a mount
+ * namespace the refusal is Landlock's EACCES, and the view's flags do not apply. */
+function readOnlyHint(policy: ResolvedPolicy, cwd: string): string | undefined {
+  const entry = shownBy(policy, cwd)
+  if (!policy.namespaces.mount || entry?.kind !== 'bind' || !entry.readOnly) return undefined
+  return (
+    `if it said "Read-only file system": ${cwd === entry.dest ? 'the project' : entry.dest} is read-only in the sandbox; ` +
+    '`--rw .` lets the run write it, or only its output: `--rw ./out`'
+  )
+}
+
+/** A shell whose program was found but not executable, where the sandbox's /tmp is noexec (the
+ * default): `cc -o /tmp/h h.c && /tmp/h` said only `Permission denied` (helper-148). */
+function noexecHint(policy: ResolvedPolicy): string | undefined {
+  const tmp = shownBy(policy, '/tmp/x')
+  if (!policy.namespaces.mount || tmp?.kind !== 'tmpfs' || tmp.dest !== '/tmp' || tmp.exec !== false)
+    return undefined
+  return (
+    'if it said "Permission denied" running a program it made in /tmp: the sandbox\'s /tmp is noexec; ' +
+    'build in a `--rw` directory, or make /tmp executable with `--tmpfs /tmp`'
+  )
 }
 
 /**

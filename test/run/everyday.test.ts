@@ -115,6 +115,43 @@ describe('everyday programs', () => {
         assert.doesNotMatch(c.run(['run', ...args], bin).stderr, /hint/, args.join(' '))
     })
 
+    // The newcomer's first failures said only `Read-only file system` (cc, git init, npm init
+    // in the read-only project) and `Permission denied` (a program built in the noexec /tmp),
+    // and nothing named the flag (helper-148).
+    test(`a write into the read-only project, and a program run from /tmp, are told the flag, as ${c.who}`, () => {
+      const sub = `${dir}/ro-${c.who.replace(/\W/g, '')}`
+      mkdirSync(sub, { recursive: true })
+      chmodSync(sub, 0o777)
+      const readOnly =
+        /hint: if it said "Read-only file system": the project is read-only in the sandbox; `--rw \.`/
+      for (const args of [
+        ['touch', 'made'],
+        ['sh', '-c', 'echo start; touch made && echo done'],
+      ]) {
+        const r = c.run(['run', '--', ...args], sub)
+        assert.equal(r.status, 1, r.stderr)
+        assert.match(r.stderr, /Read-only file system[^]*/)
+        assert.match(r.stderr, readOnly, args.join(' '))
+      }
+      const exec = 'cp /bin/true /tmp/t && chmod +x /tmp/t && /tmp/t'
+      const noexec = c.run(['run', '--', 'sh', '-c', exec], sub)
+      assert.equal(noexec.status, 126, noexec.stderr)
+      assert.match(
+        noexec.stderr,
+        /hint: if it said "Permission denied" running a program it made in \/tmp: .*`--tmpfs \/tmp`/,
+      )
+      // The flags it names work, and then nothing is said; nor for a failure that writes nothing.
+      for (const args of [
+        ['--rw', '.', '--', 'sh', '-c', 'touch made'],
+        ['--tmpfs', '/tmp', '--', 'sh', '-c', exec],
+        ['--', 'grep', 'absent', '/etc/hostname'],
+        ['-q', '--', 'touch', 'made'],
+      ]) {
+        const r = c.run(['run', ...args], sub)
+        assert.doesNotMatch(r.stderr, /hint/, args.join(' '))
+      }
+    })
+
     /** A fresh writable project for one test, world-writable so the plain user's sandbox can use it. */
     const project = (name: string) => {
       const sub = `${dir}/${name}-${c.who.replace(/\W/g, '')}`
