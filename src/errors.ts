@@ -90,7 +90,10 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   }
   if (best !== undefined || word.length < 3) return best
   const begun = candidates.filter((c) => c.toLowerCase().startsWith(word.toLowerCase()))
-  return begun.length === 1 ? begun[0] : undefined
+  if (begun.length === 1) return begun[0]
+  // A longer word for it (`--network` for `--net`, after docker's flag).
+  const within = candidates.filter((c) => c.length >= 3 && word.toLowerCase().startsWith(c.toLowerCase()))
+  return within.length === 1 ? within[0] : undefined
 }
 
 function editDistance(a: string, b: string): number {

@@ -93,9 +93,12 @@ export function boolean(description?: string): Schema<boolean> {
   }
 }
 
+/** `meaning`: a word users write for one of the choices (`on` for a network, after other tools'
+ * flags), offered as the fix where spelling alone would suggest the opposite (`on` → `none`). */
 export function literal<const T extends string | number>(
   choices: readonly T[],
   description?: string,
+  meaning: Readonly<Record<string, T>> = {},
 ): Schema<T> {
   const expected = `one of ${choices.map((c) => `\`${c}\``).join(', ')}`
   return {
@@ -104,7 +107,10 @@ export function literal<const T extends string | number>(
       if ((choices as readonly unknown[]).includes(value)) return value as T
       // `version: "1"`: the right value in the wrong type ("did you mean `1`?" said nothing).
       const retyped = choices.find((c) => typeof c !== typeof value && String(c) === String(value))
-      const hint = typeof value === 'string' ? suggest(value, choices.map(String)) : undefined
+      const meant = Object.hasOwn(meaning, String(value).toLowerCase())
+        ? meaning[String(value).toLowerCase()]
+        : undefined
+      const hint = meant ?? (typeof value === 'string' ? suggest(value, choices.map(String)) : undefined)
       const fix =
         retyped !== undefined
           ? `; write it as ${typeof retyped === 'number' ? `the number ${retyped}, without quotes` : `the string "${retyped}"`}`

@@ -298,7 +298,21 @@ export const policySchema = s.object(
       }),
     ),
     network: s.optional(
-      s.literal(NETWORK_MODES, 'none: no interfaces up; loopback: only lo; host: the host\u2019s network.'),
+      s.literal(NETWORK_MODES, 'none: no interfaces up; loopback: only lo; host: the host\u2019s network.', {
+        on: 'host',
+        yes: 'host',
+        true: 'host',
+        enabled: 'host',
+        full: 'host',
+        bridge: 'host',
+        off: 'none',
+        no: 'none',
+        false: 'none',
+        disabled: 'none',
+        lo: 'loopback',
+        local: 'loopback',
+        localhost: 'loopback',
+      }),
     ),
     filesystem: s.optional(
       s.array(filesystemEntry, 'The filesystem view, built on an empty read-only root.'),

@@ -228,7 +228,7 @@ describe(
   'a command killed while the launcher takes its listener',
   { skip: canStrace() ? false : 'needs strace, allowed to trace' },
   () => {
-    /** `cordon ARGS` under strace -f, the command's first seccomp() failed with a SIGTERM. */
+    /** `cordon ARGS` under strace -f, the command's listener's seccomp() failed with a SIGTERM. */
     function killedAtListener(
       args: string[],
       options: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number },
@@ -245,7 +245,8 @@ describe(
             '-e',
             'trace=seccomp',
             '-e',
-            'inject=seccomp:error=EPERM:signal=SIGTERM:when=1',
+            // The command's second: its first stacks the init guard (native/init-guard.c).
+            'inject=seccomp:error=EPERM:signal=SIGTERM:when=2',
             process.execPath,
             CLI,
             ...args,
