@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
 import { CordonError, suggest } from '../../errors.js'
 import { exportPolicy } from '../../export/export.js'
-import { type ExportFile, type ExportFormat, FORMATS, writeExport } from '../../export/model.js'
+import { type ExportFile, type ExportFormat, FORMATS, shellQuote, writeExport } from '../../export/model.js'
 import { callerContext } from '../../host/caller.js'
 import { note, QUIET_OPTION } from '../output.js'
 import { checkOutputDirectory } from '../output-file.js'
@@ -126,13 +126,37 @@ export async function exportCommand(argv: string[]): Promise<number> {
     process.stdout.write(String((written[0] as Extract<ExportFile, { kind: 'file' }>).content))
   else note(`export: wrote ${out.files.map((f) => join(values.output!, f.path)).join(', ')}`)
   for (const g of out.gaps) note(`export: not expressed: ${g.statement}: ${g.why}`)
-  // The usage lines name the files by their own names: they are run from the output directory.
-  if (values.output) for (const u of out.usage) note(`export: use (in ${values.output}): ${u}`)
+  // The usage lines name the files by their own names, run from the output directory; a line
+  // that says DIR names that directory itself (a script run from the project, a bundle).
+  if (values.output)
+    for (const u of out.usage)
+      note(
+        /\bDIR\b/.test(u)
+          ? `export: use: ${u.replace(/\bDIR\b/g, () => shellQuote(values.output!))}`
+          : `export: use (in ${values.output}): ${u}`,
+      )
   return 0
 }
 
 /** ` (did you mean …?)` for a mistyped --to, or nothing. */
 function nearFormat(to: string): string {
-  const near = suggest(to, FORMATS)
+  const near = FORMAT_WORDS[to.toLowerCase()] ?? suggest(to, FORMATS)
   return near ? ` (did you mean \`${near}\`?)` : ''
+}
+
+/** What users call a format by the tool that reads it. */
+const FORMAT_WORDS: Readonly<Record<string, ExportFormat>> = {
+  runc: 'oci-bundle',
+  runsc: 'oci-bundle',
+  gvisor: 'oci-bundle',
+  crun: 'oci-bundle',
+  oci: 'oci-bundle',
+  bundle: 'oci-bundle',
+  k8s: 'kubernetes',
+  kube: 'kubernetes',
+  pod: 'kubernetes',
+  seccomp: 'oci-seccomp',
+  unit: 'systemd',
+  service: 'systemd',
+  podman: 'docker',
 }
