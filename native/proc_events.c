@@ -187,6 +187,13 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		 * names is the new task's: a thread's is its process's parent, so a thread is ours
 		 * when its process is. */
 		int thread = f->child_pid != f->child_tgid;
+		/* A pid handed out again was free: a process still tracked under it ended unseen
+		 * (its events dropped with a batch), and the new task is not it. */
+		ssize_t stale = f->child_pid == t->root ? -1 : find(t, f->child_pid);
+		if (stale >= 0) {
+			ev_process_exit(f->child_pid, -1, -1, source_name(t));
+			drop(t, (size_t)stale);
+		}
 		ssize_t h = thread || f->parent_tgid != t->self ? -1 : helper_of(t, f->child_tgid);
 		if (h >= 0) { /* its one fork: a pid the sandbox gets later is the sandbox's */
 			t->helpers[h] = t->helpers[--t->n_helpers];
@@ -225,10 +232,10 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 				t->threads[i]--;
 			if (!t->leader_gone[i] || t->threads[i] > 0)
 				break;
-		} else if (t->threads[i] > 0) {
+		} else if (t->threads[i] > 0 && !t->leader_gone[i]) {
 			t->leader_gone[i] = 1; /* the process goes on in its other threads */
 			break;
-		}
+		} /* a second end under its pid: the thread whose execve took it died in the exec */
 		/* exit_code is the wait status; the last thread's is the process's when it ended by
 		 * exit_group or a signal, the usual ends of a threaded program */
 		int status = (int)x->exit_code, sig = status & 0x7f;

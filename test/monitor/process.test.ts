@@ -2,8 +2,17 @@
 // proc connector (root, and plain users where the kernel lets them listen), or by polling /proc
 // inside a user namespace, where the kernel sends a connector subscription nothing.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
@@ -360,6 +369,25 @@ describe('process events', () => {
               JSON.stringify(spawns),
             )
           }
+        })
+
+        test(`${mode.name}: a thread’s execve that dies past its point of no return ends it`, () => {
+          // The first thread's end, then the exec'ing thread's under the same pid: the second
+          // was taken for the first again, and the process stayed tracked for good (helper-147:
+          // 16 420 of them filled the table; a later bomb went unfollowed, host pids matched).
+          const big = join(dir, 'big')
+          if (!existsSync(big)) {
+            writeFileSync(
+              `${big}.c`,
+              'static char b[512 << 20];\nint main(void) { b[0] = 1; return b[1]; }\n',
+            )
+            execFileSync('cc', ['-O1', '-o', big, `${big}.c`])
+          }
+          const { r, procs } = monitored(mode, `dies-${mode.args.length}`, ['exec-dies', '3', big])
+          assert.equal(r.status, 0, r.stderr)
+          assert.equal(r.stdout.trim(), 'died 3 of 3')
+          const deaths = procs.filter((e) => e.action === 'exit' && e.signal === 'SIGSEGV')
+          assert.equal(new Set(deaths.map((e) => e.pid)).size, 3, JSON.stringify(procs))
         })
 
         test(`${mode.name}: after another thread’s execve`, () => {

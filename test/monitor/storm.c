@@ -15,6 +15,10 @@
  *                     running PROG, waits for them and ends the process with status 3
  *   storm thread-exec PROG [ARG...]
  *                     a second thread runs PROG by execve, which ends the first one
+ *   storm exec-dies N PROG
+ *                     N children, each a second thread running PROG by execve under a 64 MiB
+ *                     address space PROG does not fit: the exec fails past its point of no
+ *                     return and the process dies of SIGSEGV; prints "died D of N"
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -26,6 +30,7 @@
 #include <sys/wait.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +62,14 @@ static void *worker(void *unused)
 	while (wait(NULL) > 0)
 		;
 	exit(3);
+}
+
+static void *exec_small(void *prog)
+{
+	struct rlimit r = { 64 << 20, 64 << 20 };
+	setrlimit(RLIMIT_AS, &r);
+	execl((char *)prog, (char *)prog, (char *)NULL);
+	_exit(127);
 }
 
 static double now_ns(void)
@@ -129,6 +142,23 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
+	if (argc >= 4 && strcmp(argv[1], "exec-dies") == 0) {
+		int n = atoi(argv[2]), died = 0;
+		for (int i = 0; i < n; i++) {
+			pid_t p = fork();
+			if (p == 0) {
+				pthread_t t;
+				pthread_create(&t, NULL, exec_small, argv[3]);
+				for (;;)
+					pause();
+			}
+			int st;
+			if (p > 0 && waitpid(p, &st, 0) == p && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
+				died++;
+		}
+		printf("died %d of %d\n", died, n);
+		return 0;
+	}
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
 		long n = atol(argv[2]);
 		double a = now_ns();
@@ -146,6 +176,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm threads N | "
 			"storm siblings N PROG [ARG...] | storm leader-exit N PROG [ARG...] | "
-			"storm thread-exec PROG [ARG...] | storm loop N | storm escape N\n");
+			"storm thread-exec PROG [ARG...] | storm exec-dies N PROG | storm loop N | "
+			"storm escape N\n");
 	return 2;
 }
