@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     reportEnd(result, { limits: entry.limits }, HUMAN, takeKilledMark(child.id, child.launcherPid))
     // Only where one may apply: the policy is read for it then.
     const hint =
-      hintedCommand(run.command, result.code).length > 0 &&
+      hintedCommand(run.command, result.code, policyOf(entry).seccomp).length > 0 &&
       fullRun().exitHint(policyOf(entry), run.command, result.code, callerCwd())
     if (hint) note(`hint: ${hint}`)
     endAsTheCommand(result)

@@ -68,9 +68,10 @@ const WRITES: Readonly<Record<string, readonly string[] | 'always'>> = {
       ])
       .map((n) => [n, 'always' as const]),
   ),
-  npm: [...BUILDS, ...INSTALLS, 'run-script', 'pack', 'exec', 'x', 'create'],
-  pnpm: [...BUILDS, ...INSTALLS, 'exec', 'create'],
-  yarn: ['', ...BUILDS, ...INSTALLS, 'create'],
+  // Not their `test` and `run`: a test or a script fails for its own reasons far more often.
+  npm: [...INSTALLS, 'init', 'pack', 'exec', 'x', 'create', 'build'],
+  pnpm: [...INSTALLS, 'init', 'pack', 'exec', 'create', 'build'],
+  yarn: ['', ...INSTALLS, 'init', 'pack', 'create', 'build'],
   pip: INSTALLS,
   pip3: INSTALLS,
   cargo: [...BUILDS, ...INSTALLS, 'check', 'fmt', 'fix'],
@@ -81,7 +82,7 @@ const WRITES: Readonly<Record<string, readonly string[] | 'always'>> = {
 }
 const SHELLS = ['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash']
 
-export type HintKind = 'git' | 'network' | 'writes' | 'noexec'
+export type HintKind = 'git' | 'network' | 'writes' | 'noexec' | 'allowlist'
 
 /** The commands a run ran, as far as its argv says: the command, and for a shell's `-c` script
  * the first words of each of its commands (quotes and expansions are not read: a hint says "if
@@ -117,9 +118,27 @@ function kindOf(argv: readonly string[], code: number): HintKind[] {
 
 /** Which hints a command (its argv) ended with `code` may need, most likely first: git's
  * refusal of a repository, a network tool's failure, a write into the read-only project, a
- * program run from the noexec /tmp; empty for the rest. cordon's own 126 and 127 (the command
+ * program run from the noexec /tmp, a call a syscall allowlist refused; empty for the rest. cordon's own 126 and 127 (the command
  * not executable, not found) say why themselves, and deaths by a signal are the command's. */
-export function hintedCommand(argv: readonly string[], code: number): HintKind[] {
+export function hintedCommand(
+  argv: readonly string[],
+  code: number,
+  seccomp: readonly { profile?: string; default?: string }[] = [],
+): HintKind[] {
   const kinds = commandsOf(argv).flatMap((c) => kindOf(c, code))
+  if (code > 0 && code < 126 && isAllowlist(seccomp)) kinds.push('allowlist')
   return [...new Set(kinds)]
+}
+
+/** Whether a policy's seccomp layers (ResolvedPolicy['seccomp'], read without the seccomp
+ * compiler, which the lean run path does not load) refuse what they do not list: `cordon learn`
+ * writes `default: errno(EPERM)`; the strict profile's default is the same. */
+function isAllowlist(layers: readonly { profile?: string; default?: string }[]): boolean {
+  let profile = 'default'
+  let fallback: string | undefined
+  for (const l of layers) {
+    if (l.profile !== undefined) profile = l.profile
+    if (l.default !== undefined) fallback = l.default
+  }
+  return !/^(allow|log|trace|notify)\b/.test(fallback ?? (profile === 'strict' ? 'errno' : 'allow'))
 }

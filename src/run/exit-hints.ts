@@ -15,7 +15,7 @@ export function exitHint(
   code: number,
   cwd: string,
 ): string | undefined {
-  for (const kind of hintedCommand(argv, code)) {
+  for (const kind of hintedCommand(argv, code, policy.seccomp)) {
     const hint =
       kind === 'git'
         ? gitOwnerHint(policy, cwd)
@@ -23,7 +23,9 @@ export function exitHint(
           ? offlineHint(policy)
           : kind === 'writes'
             ? readOnlyHint(policy, cwd)
-            : noexecHint(policy)
+            : kind === 'noexec'
+              ? noexecHint(policy)
+              : allowlistHint()
     if (hint) return hint
   }
   return undefined
@@ -97,5 +99,15 @@ function offlineHint(policy: ResolvedPolicy): string | undefined {
   return (
     `if it needed the network: the sandbox has none (\`--net ${policy.network}\`${policy.network === 'none' ? ', the default' : ''}); ` +
     "`--net host` gives it the host's"
+  )
+}
+
+/** A run under a syscall allowlist (what `cordon learn` writes: default errno) that failed: a
+ * call the learning run did not make is refused, and the program says only `Operation not
+ * permitted`; `--audit` names each refused call and the rule that lets it (helper-148). */
+function allowlistHint(): string {
+  return (
+    'if it said "Operation not permitted" or "Function not implemented": the policy allows only the ' +
+    'system calls it lists; run it again with `--audit` to see each one refused and the rule that allows it'
   )
 }

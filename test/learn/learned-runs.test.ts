@@ -17,6 +17,25 @@ function learnThenRun(name: string, base: string[], command: string[]) {
   return { learned, again, policy: readFileSync(out, 'utf8') }
 }
 
+describe('a learned policy refuses what it was not learned from, and says where to look', () => {
+  // helper-148: `touch` under a policy learned from `ls` said only "Operation not permitted";
+  // --audit names the refused calls, and the run now points there. Not for a failure under the
+  // default profile, which refuses only what it names.
+  test('its run names --audit after a failure; the default profile’s does not', () => {
+    const { learned, policy } = learnThenRun('ls-only', [], ['ls'])
+    assert.equal(learned.status, 0, learned.stderr)
+    assert.match(policy, /default: errno\(EPERM\)/)
+    const out = `${projectDir()}/ls-only.yaml`
+    const hint = /hint: if it said "Operation not permitted".*run it again with `--audit`/
+    const refused = cordon(['run', '-p', out, '--rw', '.', '--', 'touch', 'made'])
+    assert.notEqual(refused.status, 0)
+    assert.match(refused.stderr, hint)
+    const plain = cordon(['run', '--', 'ls', '/nonexistent'])
+    assert.equal(plain.status, 2)
+    assert.doesNotMatch(plain.stderr, /hint/)
+  })
+})
+
 describe('a learned policy runs what it was learned from', () => {
   test('TCP with a UNIX listener, and with fast open: no tcp section that refuses them', () => {
     const listens =
