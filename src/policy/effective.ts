@@ -60,7 +60,7 @@ export function withoutTcp(policy: ResolvedPolicy): ResolvedPolicy {
 export const holdsHostRoot = (policy: ResolvedPolicy): boolean =>
   policy.user.hostRoot === true && (policy.user.uid ?? 0) === 0
 
-/** The policy's rlimits, RLIMIT_RTPRIO 0 (NO_REALTIME), and the pids limit as RLIMIT_NPROC for
+/** The policy's rlimits, RLIMIT_RTPRIO and RLIMIT_NICE 0 (NO_RAISED_PRIORITY), and the pids limit as RLIMIT_NPROC for
  * callers other than root: they get no cgroup, and inside their own user namespace the kernel
  * counts RLIMIT_NPROC per user of that namespace (5.14+), so it bounds the sandbox's tasks and
  * nothing outside. Root is exempt from RLIMIT_NPROC; its pids limit is the cgroup's. */
@@ -68,22 +68,23 @@ export function rlimitsFor(policy: ResolvedPolicy, uid: number, notes?: string[]
   const pids = policy.limits.pids
   const own = policy.rlimits.nproc
   if (pids === undefined || !pidsAsNproc(policy, uid) || (own !== undefined && own <= pids))
-    return { ...policy.rlimits, ...NO_REALTIME }
+    return { ...policy.rlimits, ...NO_RAISED_PRIORITY }
   notes?.push(`limits: pids ${pids} also as RLIMIT_NPROC, counted per user inside the user namespace`)
-  return { ...policy.rlimits, nproc: pids, ...NO_REALTIME }
+  return { ...policy.rlimits, nproc: pids, ...NO_RAISED_PRIORITY }
 }
 
-/** No real-time scheduling, whatever the caller's limit (PAM gives the audio group rtprio 95,
- * systemd units LimitRTPRIO=): a SCHED_FIFO task runs before every normal one, past the CPU
- * quota (CFS bandwidth does not apply to it) and past init, which counts the spawns and
- * freezes. systemd's RestrictRealtime=yes as an rlimit: only CAP_SYS_NICE passes it. */
-export const NO_REALTIME = { rtprio: 0 } as const
+/** No real-time scheduling and no nice below the one it starts with, whatever the caller's
+ * limits (PAM gives the audio group rtprio 95, limits.conf and systemd's LimitRTPRIO=/LimitNICE=
+ * raise them): a SCHED_FIFO task runs before every normal one, past the CPU quota (CFS bandwidth
+ * does not apply to it), and both run past init, which counts the spawns and freezes.
+ * systemd's RestrictRealtime=yes as rlimits: only CAP_SYS_NICE passes them. */
+export const NO_RAISED_PRIORITY = { rtprio: 0, nice: 0 } as const
 
 /** The rlimits an export states where its target counts tasks itself (Docker's --pids-limit,
- * systemd's TasksMax=): the policy's, and NO_REALTIME. */
+ * systemd's TasksMax=): the policy's, and NO_RAISED_PRIORITY. */
 export const exportRlimits = (policy: ResolvedPolicy): Record<string, number> => ({
   ...policy.rlimits,
-  ...NO_REALTIME,
+  ...NO_RAISED_PRIORITY,
 })
 
 /** Whether a pids limit holds as RLIMIT_NPROC for this caller (see rlimitsFor). */

@@ -12,7 +12,8 @@ export const RLIMITS: Readonly<Record<string, number>> = {
   nofile: 7,
   memlock: 8,
   as: 9,
-  rtprio: 14, // 0 in every sandbox (effective.ts rlimitsFor), not a policy's to set
+  nice: 13, // these two are 0 in every sandbox (effective.ts rlimitsFor), not a policy's to set
+  rtprio: 14,
 }
 
 /** A policy's `limits` key (ResolvedPolicy['limits']) other than derived ones. */

@@ -286,6 +286,36 @@ describe('rlimits', () => {
     if (!wrapper.length)
       t.skip(`this host cannot raise RLIMIT_RTPRIO (${raised.stderr.trim()}): checked at the caller’s 0`)
   })
+
+  test('a real-time caller’s sandbox runs at the default policy', (t) => {
+    // RLIMIT_RTPRIO 0 does not take back a policy the command inherits (helper-147: `chrt -r 1
+    // cordon run` ran an RR command; as root here its cgroup join failed with EINVAL).
+    const rt = spawnSync('chrt', ['-r', '1', 'true'])
+    if (rt.status !== 0) return t.skip('this caller may not use SCHED_RR (no CAP_SYS_NICE)')
+    for (const mode of [[], ['--no-namespaces', '--acknowledge', 'no-view']]) {
+      const argv = [
+        'chrt',
+        '-r',
+        '1',
+        process.execPath,
+        CLI,
+        'run',
+        '-q',
+        ...mode,
+        '--',
+        'sh',
+        '-c',
+        'chrt -p $$',
+      ]
+      const r = spawnSync(argv[0]!, argv.slice(1), {
+        cwd: projectDir(),
+        encoding: 'utf8',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      })
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stdout, /current scheduling policy: SCHED_OTHER/, mode.join(' '))
+    }
+  })
 })
 
 describe('a run refused after its cgroup was made', { skip: !isRoot && 'cgroups need root here' }, () => {

@@ -62,12 +62,14 @@ function kubernetes(args: string[]): { docs: Doc[]; pod: PodSpec; dir: string; s
 }
 
 /** The runtimes an oci-bundle export's usage lines name (runsc when installed), each with its
- * global flags and the bundle directory it takes (DIR, DIR/gvisor). */
-function usedRuntimes(stderr: string): { command: string[]; bundle: string }[] {
+ * global flags and the bundle directory it takes, under the output directory dir (its own, or
+ * gvisor/): the usage names it where the export said DIR. */
+function usedRuntimes(stderr: string, dir: string): { command: string[]; bundle: string }[] {
   return ['runc', ...(hasCommand('runsc') ? ['runsc'] : [])].map((program) => {
-    const m = new RegExp(`use \\(in .*\\): (${program} [^\\n]*?)run --bundle DIR(\\S*) NAME`).exec(stderr)
+    const m = new RegExp(`use: (${program} [^\\n]*?)run --bundle (\\S+) NAME`).exec(stderr)
     assert.ok(m, `no usage line for ${program}: ${stderr}`)
-    return { command: m[1]!.trim().split(' '), bundle: m[2]!.replace(/^\//, '') }
+    assert.ok(m[2] === dir || m[2]!.startsWith(`${dir}/`), m[2])
+    return { command: m[1]!.trim().split(' '), bundle: m[2]!.slice(dir.length).replace(/^\//, '') }
   })
 }
 
@@ -268,7 +270,7 @@ describe('exports as their consumers take them', () => {
     () => {
       const out = exportTo('oci-bundle', [], ['sh', '-c', 'cat /proc/1/cmdline; kill -PIPE $$'])
       assert.ok(existsSync(join(out.dir, 'files', 'cordon-init')))
-      const runtimes = usedRuntimes(out.stderr)
+      const runtimes = usedRuntimes(out.stderr, out.dir)
       assert.deepEqual(
         runtimes[1]?.command ?? [],
         hasCommand('runsc') ? ['runsc', '--rootless=false', '--network=none', '--oci-seccomp'] : [],
@@ -296,7 +298,7 @@ describe('exports as their consumers take them', () => {
         'print("unshare", libc.unshare(0x10000000), ctypes.get_errno())\n' +
         'print("io_uring", libc.syscall(425, 1, ctypes.create_string_buffer(120)), ctypes.get_errno())'
       const out = exportTo('oci-bundle', [], ['python3', '-c', py])
-      for (const { command, bundle } of usedRuntimes(out.stderr)) {
+      for (const { command, bundle } of usedRuntimes(out.stderr, out.dir)) {
         const r = runBundle(command, join(out.dir, bundle))
         assert.equal(
           r.stdout,
