@@ -81,6 +81,12 @@ export const PROC_MASKED = [
   'zoneinfo',
 ] as const
 
+/** Files of the sandbox's init (pid 1 of its pid namespace, cordon's) the command could write
+ * where it shares init's host uid (`--host-root`): its autogroup's nice, which is the caller's
+ * whole session's (the supervisor and the launcher with it): `echo 19 > /proc/1/autogroup`
+ * delayed a fork-storm freeze and the timeout from 4 s to 52 s (helper-147). */
+export const PROC_INIT_MASKED = ['1/autogroup'] as const
+
 /** What runc masks of the same: the list cordon's OCI bundles ask runc for. */
 export const procMaskedPaths = (proc = '/proc'): string[] => PROC_MASKED.map((n) => `${proc}/${n}`)
 
@@ -209,7 +215,9 @@ function entryOps(e: ViewEntry, fs: HostFs, notes: string[], options: ViewOption
       // A fresh proc shows what the host's does (one kernel): the host's /proc says what exists.
       return [
         { op: 'proc', dest: e.dest },
-        ...PROC_MASKED.flatMap((name) => maskOps(`${e.dest}/${name}`, fs.kind(`/proc/${name}`))),
+        ...[...PROC_MASKED, ...PROC_INIT_MASKED].flatMap((name) =>
+          maskOps(`${e.dest}/${name}`, fs.kind(`/proc/${name}`)),
+        ),
       ]
     case 'dev':
       return devOps(e.dest, options.tmpfsSize)

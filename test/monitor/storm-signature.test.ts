@@ -9,7 +9,7 @@
 // frozen before; a host too slow for that skips with the reason.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
@@ -158,6 +158,25 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
     assert.deepEqual(lines.slice(2, 5), ['read-limits', 'own-nice', 'lowered'])
     assert.deepEqual(nices, [5, -20, -20])
     assert.match(lines[6]!, /SCHED_OTHER/)
+  })
+
+  test('with --host-root, init’s autogroup, the caller’s session’s, is out of the command’s reach', (t) => {
+    // Sharing init's uid 0, the command set the caller's whole session (the supervisor, the
+    // launcher) to nice 19: a fork-storm freeze and the timeout came 52 s late (helper-147).
+    if (!existsSync('/proc/self/autogroup')) return t.skip('this kernel has no autogroups')
+    const cli = `'${process.execPath}' '${CLI}'`
+    const r = spawnSync(
+      'setsid',
+      [
+        'sh',
+        '-c',
+        `${cli} run -q --host-root --acknowledge host-root -- sh -c 'echo 19 > /proc/1/autogroup && echo wrote'; cat /proc/self/autogroup`,
+      ],
+      { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+    )
+    assert.match(r.stderr, /\/proc\/1\/autogroup: Permission denied/)
+    assert.doesNotMatch(r.stdout, /wrote/)
+    assert.match(r.stdout, /nice 0$/m)
   })
 
   test('where the tasks cannot be counted, the run says so and fork-storm weighs the rate alone', async (t) => {
