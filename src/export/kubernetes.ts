@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { stringify } from 'yaml'
 import { launcherPath } from '../host/launcher.js'
+import { exportRlimits } from '../policy/effective.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { stringifyOci } from '../seccomp/oci.js'
 import {
@@ -91,6 +92,13 @@ export function exportKubernetes(
   const seccomp = seccompProfile(policy, options.arch)
   gaps.push(...seccomp.gaps)
   if (!plan) gaps.push(...landlockGap(policy, 'Kubernetes', '--wrap'))
+  // A Pod has no rlimit field: its runtime's own apply (rtprio and nice as the node gives them).
+  const rlimits = Object.entries(exportRlimits(policy))
+  if (!plan && rlimits.length)
+    gaps.push({
+      statement: `rlimits ${rlimits.map(([r, v]) => `${r} ${v}`).join(', ')}`,
+      why: 'a Pod cannot set rlimits (the container runtime’s apply); --wrap sets them inside the container',
+    })
   const { uid, gid } = exportIdentity(policy, options, true)
   const cwd = exportCwd(policy, options)
   const caps = keptCapabilities(policy).map((c) => c.replace(/^CAP_/, ''))
