@@ -1,8 +1,9 @@
 // Shared by the monitor tests: the load generator, compiled once per test process.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { parseEvent, type SandboxEvent } from '../../src/run/events.js'
 import { CLI, projectDir, ROOT } from '../helpers.js'
 
 export function stormBinary(): string {
@@ -10,6 +11,26 @@ export function stormBinary(): string {
   if (!existsSync(out)) execFileSync('cc', ['-O2', '-o', out, join(ROOT, 'test', 'monitor', 'storm.c')])
   return out
 }
+
+/** A directory `name` under the test's project that any user's sandbox may use, holding a copy
+ * of the load generator there. */
+export function stormDir(name: string): { dir: string; storm: string } {
+  const dir = join(projectDir(), name)
+  mkdirSync(dir, { recursive: true })
+  chmodSync(projectDir(), 0o755)
+  chmodSync(dir, 0o777)
+  const storm = join(dir, 'storm')
+  copyFileSync(stormBinary(), storm)
+  chmodSync(storm, 0o755)
+  return { dir, storm }
+}
+
+/** The JSON lines of an events file, parsed. */
+export const eventsIn = (file: string): SandboxEvent[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map(parseEvent)
 
 /** Pids whose command line is exactly argv. */
 export function pidsOf(argv: string[]): number[] {

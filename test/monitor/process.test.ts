@@ -3,16 +3,7 @@
 // inside a user namespace, where the kernel sends a connector subscription nothing.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { callerContext } from '../../src/host/caller.js'
@@ -31,7 +22,7 @@ import {
   projectDir,
   runSettled as run,
 } from '../helpers.js'
-import { stormBinary } from './helpers.js'
+import { eventsIn, stormDir } from './helpers.js'
 
 type ProcessEvent = Extract<SandboxEvent, { event: 'process' }>
 const processes = (events: SandboxEvent[]) => events.filter((e): e is ProcessEvent => e.event === 'process')
@@ -201,19 +192,9 @@ describe('process events', () => {
     () => {
       // The kernel names a new task's parent, not its maker: such children, and the first
       // process's threads, were not followed (no exec, exit or spawn event; rules were blind).
-      const dir = join(projectDir(), 'siblings')
-      mkdirSync(dir, { recursive: true })
-      chmodSync(projectDir(), 0o755)
-      chmodSync(dir, 0o777)
-      const storm = join(dir, 'storm')
-      copyFileSync(stormBinary(), storm)
-      chmodSync(storm, 0o755)
+      const { dir, storm } = stormDir('siblings')
       const NO_NS = ['--no-namespaces', '--acknowledge', 'no-view']
-      const events = (file: string) =>
-        readFileSync(file, 'utf8')
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map(parseEvent)
+      const events = eventsIn
       const modes = [
         {
           name: 'root, the proc connector',
@@ -314,10 +295,7 @@ describe('process events', () => {
     () => {
       // The first thread's exit (exit, or another thread's execve) was taken for the process's:
       // it was dropped, and what it did next went unseen (no exec, exit or spawn event).
-      const dir = join(projectDir(), 'threads')
-      mkdirSync(dir, { recursive: true })
-      const storm = join(dir, 'storm')
-      copyFileSync(stormBinary(), storm)
+      const { dir, storm } = stormDir('threads')
       const modes = [
         { name: 'in its namespaces', args: [] },
         { name: 'without namespaces', args: ['--no-namespaces', '--acknowledge', 'no-view'] },
@@ -330,10 +308,7 @@ describe('process events', () => {
             cwd: dir,
           },
         )
-        const evs = readFileSync(file, 'utf8')
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map(parseEvent)
+        const evs = eventsIn(file)
         return { r, evs, procs: processes(evs) }
       }
       for (const mode of modes) {

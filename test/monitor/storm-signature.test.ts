@@ -9,12 +9,12 @@
 // frozen before; a host too slow for that skips with the reason.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { probeKernel } from '../../src/host/probe.js'
-import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
-import { type CliRun, pidsOf, startCli as start, stormBinary, until } from './helpers.js'
+import { CLI, cordon, ensureTestUser, isRoot } from '../helpers.js'
+import { type CliRun, pidsOf, startCli as start, stormDir, until } from './helpers.js'
 
 const RATE_ONLY = `rules:
   - rule: bare-rate
@@ -38,13 +38,7 @@ const spawnEvents = (file: string) =>
     .map((l) => JSON.parse(l) as { count: number; pids?: number; source: string })
 
 describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups, the test user)' }, () => {
-  const dir = join(projectDir(), 'signature')
-  mkdirSync(dir, { recursive: true })
-  chmodSync(projectDir(), 0o755)
-  chmodSync(dir, 0o777)
-  const storm = join(dir, 'storm')
-  copyFileSync(stormBinary(), storm)
-  chmodSync(storm, 0o755)
+  const { dir, storm } = stormDir('signature')
   const rateRules = join(dir, 'rate.yaml')
   writeFileSync(rateRules, RATE_ONLY)
   chmodSync(rateRules, 0o644)
