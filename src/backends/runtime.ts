@@ -60,6 +60,20 @@ export const RUNTIMES: Record<RuntimeBackend, { program: RuntimeProgram; package
   gvisor: { program: 'runsc', package: 'runsc', title: 'gVisor (runsc)' },
 }
 
+/** This process's real-time policy (SCHED_FIFO, SCHED_RR; stat's field 41), or undefined: the
+ * native launcher gives its children the default one (launcher.c no_realtime_children), a
+ * runtime started from Node would not (helper-149). */
+function realtimePolicy(): string | undefined {
+  let stat: string
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8')
+  } catch {
+    return undefined
+  }
+  const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38])
+  return policy === 1 ? 'SCHED_FIFO' : policy === 2 ? 'SCHED_RR' : undefined
+}
+
 export function parseBackend(value: string | undefined): Backend {
   const backend = (value ?? 'native') as Backend
   if (!BACKENDS.includes(backend))
@@ -297,6 +311,14 @@ export function spawnOnRuntime(
 ): RuntimeProcess {
   const available = backendAvailable(backend)
   if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
+  const realtime = realtimePolicy()
+  if (realtime)
+    throw new CordonError(
+      'setup_failed',
+      `--backend ${backend}: cordon runs with ${realtime} (from its caller), which the runtime and the container ` +
+        'would keep: rlimits do not take a real-time policy back, and it runs past the CPU limit. Run cordon ' +
+        'at the default policy (without chrt), or with the native backend, whose launcher starts the sandbox at it',
+    )
   const caller = callerContext()
   const uid = caller.uid
   const program = runtimePath(backend)!

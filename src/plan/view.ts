@@ -84,8 +84,9 @@ export const PROC_MASKED = [
 /** Files of the sandbox's init (pid 1 of its pid namespace, cordon's) the command could write
  * where it shares init's host uid (`--host-root`): its autogroup's nice, which is the caller's
  * whole session's (the supervisor and the launcher with it): `echo 19 > /proc/1/autogroup`
- * delayed a fork-storm freeze and the timeout from 4 s to 52 s (helper-147). */
-export const PROC_INIT_MASKED = ['1/autogroup'] as const
+ * delayed a fork-storm freeze and the timeout from 4 s to 52 s (helper-147); its OOM score,
+ * which made init the kernel's first victim (helper-149). */
+export const PROC_INIT_MASKED = ['1/autogroup', '1/oom_score_adj', '1/oom_adj'] as const
 
 /** What runc masks of the same: the list cordon's OCI bundles ask runc for. */
 export const procMaskedPaths = (proc = '/proc'): string[] => PROC_MASKED.map((n) => `${proc}/${n}`)

@@ -11,7 +11,7 @@ import { cgroupMounts } from '../../src/cgroup/select.js'
 import { cgroupLayout } from '../../src/host/probe.js'
 import { CgroupV2Driver } from '../../src/cgroup/v2.js'
 import { type Policy, spawn } from '../../src/index.js'
-import { CLI, cordon, isRoot, projectDir, runSettled as run } from '../helpers.js'
+import { CLI, cordon, hasCommand, isRoot, projectDir, runSettled as run } from '../helpers.js'
 
 const mounts = cgroupMounts()
 const v2Controllers = mounts.v2 ? new CgroupV2Driver(mounts.v2).controllers : []
@@ -315,6 +315,17 @@ describe('rlimits', () => {
       assert.equal(r.status, 0, r.stderr)
       assert.match(r.stdout, /current scheduling policy: SCHED_OTHER/, mode.join(' '))
     }
+    // A runtime is started by Node, which cannot take the policy back from it: refused, saying so
+    // (helper-149: the container ran RR).
+    if (!hasCommand('runc')) return
+    const argv = ['chrt', '-r', '1', process.execPath, CLI, 'run', '-q', '--backend', 'runc', '--', 'true']
+    const r = spawnSync(argv[0]!, argv.slice(1), {
+      cwd: projectDir(),
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    })
+    assert.equal(r.status, 125, r.stderr)
+    assert.match(r.stderr, /--backend runc: cordon runs with SCHED_RR \(from its caller\)/)
   })
 })
 
