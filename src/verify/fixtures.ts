@@ -259,9 +259,7 @@ export function withProbes(
 ): { policy: ResolvedPolicy; paths: ProbePaths } {
   const hostBin = probesPath()
   const secret = fx.secret
-  // Without a mount namespace the native sandbox sees the host's paths; a runtime's container
-  // always has a root of the view's, where the probes are bound like any view's.
-  if (!policy.namespaces.mount && backend === 'native') {
+  if (!policy.namespaces.mount) {
     const rule = (path: string, access: string) => ({ path, access: [access], optional: false })
     return {
       policy: {
