@@ -563,14 +563,13 @@ static int cgroup2_target(const struct plan *p)
 	return fd;
 }
 
-/* clone3 straight into the cgroup when there is one v2 directory (5.7+), so the sandbox is
- * counted from its first instruction; otherwise, or when clone3 refuses, clone and a write. */
 /* A real-time caller (`chrt -r 1 cordon run`) is not a real-time sandbox: RLIMIT_RTPRIO 0 only
  * stops a task from choosing SCHED_FIFO/RR, not from keeping it, and a real-time command runs
  * before every normal task, past its CPU quota and past init (helper-147); on a v1 cpu hierarchy
  * with real-time group scheduling it could not even join its group (EINVAL). The launcher keeps
  * its own policy and has the kernel give its children the default one (and a nice below 0
- * back to 0). A SCHED_DEADLINE caller cannot fork without this flag either. */
+ * back to 0). A SCHED_DEADLINE caller is not handled: it cannot fork at all, and Node, which
+ * starts the launcher, fails first (helper-149). */
 static void no_realtime_children(void)
 {
 	int policy = sched_getscheduler(0);
@@ -580,6 +579,8 @@ static void no_realtime_children(void)
 		die_step(EXIT_CORDON, "reset the real-time policy", NULL, NULL, errno);
 }
 
+/* clone3 straight into the cgroup when there is one v2 directory (5.7+), so the sandbox is
+ * counted from its first instruction; otherwise, or when clone3 refuses, clone and a write. */
 static pid_t clone_sandbox(unsigned long flags, int cgroup_fd, int *joined)
 {
 	*joined = 0;
