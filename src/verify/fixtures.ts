@@ -259,7 +259,9 @@ export function withProbes(
 ): { policy: ResolvedPolicy; paths: ProbePaths } {
   const hostBin = probesPath()
   const secret = fx.secret
-  if (!policy.namespaces.mount) {
+  // Without a mount namespace the native sandbox sees the host's paths; a runtime's container
+  // always has a root of the view's, where the probes are bound like any view's.
+  if (!policy.namespaces.mount && backend === 'native') {
     const rule = (path: string, access: string) => ({ path, access: [access], optional: false })
     return {
       policy: {

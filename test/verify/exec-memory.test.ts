@@ -45,6 +45,13 @@ const modes: { name: string; flags: string[]; user: boolean; skip?: string | fal
     skip: !hasCommand('runc') && 'needs runc',
   },
   {
+    // The probes were looked for at their host path, which a runtime's root never shows.
+    name: '--backend runc --no-namespaces',
+    flags: ['--backend', 'runc', '--no-namespaces', '--acknowledge', 'no-view,scopes'],
+    user: true,
+    skip: !hasCommand('runc') && 'needs runc',
+  },
+  {
     name: '--backend gvisor',
     flags: ['--backend', 'gvisor'],
     user: false,
@@ -75,6 +82,27 @@ describe('exec from memory, /dev/shm and /dev is blocked', { concurrency: 1 }, (
     )
   }
 })
+
+// runc without a pid namespace has no Landlock signal scope: a host process is signalled. Not
+// blocked, unless the policy acknowledges the scopes gap, as `cordon run` asks it to.
+test(
+  'under runc without namespaces, signalling a host process is a gap only the scopes acknowledgment accepts',
+  { timeout, skip: (!isRoot && 'runs as root') || (!hasCommand('runc') && 'needs runc') },
+  () => {
+    const flags = ['verify', '--json', '--probe', 'signal-host', '--backend', 'runc', '--no-namespaces']
+    const verdict = (ack: string) => {
+      const r = cordon([...flags, '--acknowledge', ack], { timeout })
+      return (JSON.parse(r.stdout) as { results: Verdict[] }).results.find((v) => v.probe === 'signal-host')!
+    }
+    assert.deepEqual(
+      [verdict('no-view'), verdict('no-view,scopes')].map((v) => [v.outcome, v.expected]),
+      [
+        ['escaped', true],
+        ['escaped', false],
+      ],
+    )
+  },
+)
 
 const PROBE_DIR = join(ROOT, 'build', 'native')
 const traced: { name: string; args: (dir: string) => string[] }[] = [

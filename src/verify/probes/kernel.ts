@@ -7,10 +7,12 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     name: 'signal-host',
     targets: hostPid,
     attack: 'kill a host process',
-    notExpected: (p) =>
+    notExpected: (p, ctx) =>
       !p.namespaces.pid && !p.landlock.scopes.includes('signal')
         ? 'no pid namespace and no signal scope'
-        : undefined,
+        : !p.namespaces.pid && ctx.backend !== 'native' && p.acknowledge?.includes('scopes')
+          ? `no pid namespace, and ${ctx.backend} has no Landlock signal scope, as the policy acknowledges (scopes)`
+          : undefined,
     layers: { ESRCH: 'pid namespace', EPERM: 'landlock (scope)' },
   },
   {
