@@ -191,7 +191,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		 * (its events dropped with a batch), and the new task is not it. */
 		ssize_t stale = f->child_pid == t->root ? -1 : find(t, f->child_pid);
 		if (stale >= 0) {
-			ev_process_exit(f->child_pid, -1, -1, source_name(t));
+			ev_process_exit(f->child_pid, t->ppids[stale], -1, -1, source_name(t));
 			drop(t, (size_t)stale);
 		}
 		ssize_t h = thread || f->parent_tgid != t->self ? -1 : helper_of(t, f->child_tgid);
@@ -239,7 +239,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		/* exit_code is the wait status; the last thread's is the process's when it ended by
 		 * exit_group or a signal, the usual ends of a threaded program */
 		int status = (int)x->exit_code, sig = status & 0x7f;
-		ev_process_exit(x->process_tgid, sig ? -1 : (status >> 8) & 0xff, sig,
+		ev_process_exit(x->process_tgid, t->ppids[i], sig ? -1 : (status >> 8) & 0xff, sig,
 				source_name(t));
 		drop(t, (size_t)i);
 		break;
@@ -315,7 +315,7 @@ void proc_poll(struct proc_tracker *t)
 		char path[32];
 		snprintf(path, sizeof path, "/proc/%d", (int)t->pids[i]);
 		if (access(path, F_OK)) {
-			ev_process_exit(t->pids[i], -1, -1,
+			ev_process_exit(t->pids[i], t->ppids[i], -1, -1,
 					source_name(t)); /* status unknown when polling */
 			drop(t, i);
 			continue;
@@ -338,7 +338,7 @@ void proc_finish(struct proc_tracker *t)
 	/* Polling: everything still tracked ended with the sandbox, after the last scan. */
 	for (size_t i = 0; t->source && i < t->n; i++)
 		if (t->pids[i] != t->root)
-			ev_process_exit(t->pids[i], -1, -1, source_name(t));
+			ev_process_exit(t->pids[i], t->ppids[i], -1, -1, source_name(t));
 	t->n = 0;
 	char msg[160];
 	if (t->lost || t->untracked) {
