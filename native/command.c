@@ -142,9 +142,10 @@ static void load_seccomp(const struct command *cmd, const struct plan_op_rec *op
 		die_step(EXIT_CORDON, "seccomp", NULL, NULL, ENOMEM);
 	memcpy(filter, op->blob, op->blob_len);
 	struct sock_fprog prog = { .len = (unsigned short)(op->blob_len / 8), .filter = filter };
-	if (op->a & SECCOMP_FLAG_LISTENER)
-		notify_install(cmd->notify_sock, &prog, op->a, cmd->plan->trace);
-	else if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, op->a, &prog))
+	unsigned flags = op->a & ~SECCOMP_FLAG_GUARDS_INIT;
+	if (flags & SECCOMP_FLAG_LISTENER)
+		notify_install(cmd->notify_sock, &prog, flags, cmd->plan->trace);
+	else if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog))
 		die_step(EXIT_CORDON, "seccomp", NULL, NULL, errno);
 	free(filter);
 }

@@ -14,7 +14,9 @@
  * (init shares the command's uid), to sched_setscheduler, sched_setparam, sched_setattr and
  * sched_setaffinity on pid 1, and to prlimit64 setting a limit of pid 1, on the native entry and
  * on x86_64's i386 one (int 0x80). Reading them stays allowed. Dies on failure. Its refusals
- * come before the policy's filter, so a monitor watching these calls does not see them. */
+ * come before the policy's filter, so a monitor watching these calls would not see them: a plan
+ * whose filter refuses the same (the plan compiler's `init-guard` layer, marked with
+ * SECCOMP_FLAG_GUARDS_INIT) needs no guard; this one is for a plan without that layer. */
 void init_guard_install(void);
 
 #endif

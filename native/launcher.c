@@ -788,7 +788,7 @@ static noreturn void sandbox_main(const struct plan *p, struct command *cmd, str
 	 * of the listener, the notified calls' memory), which a plain user may not do to a
 	 * non-dumpable mm: init clears its own flag and forks a copy, which sets its flag again. */
 	cmd->on_init_mm = !p->responder;
-	cmd->guard_init = (p->clone_flags & CLONE_NEWPID) != 0;
+	cmd->guard_init = (p->clone_flags & CLONE_NEWPID) && !p->guards_init;
 	if (p->responder && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		die_step(EXIT_CORDON, "dumpable", NULL, NULL, errno);
 	/* Forked, the command runs beside init, whose copy of the exec pipe's write end keeps the

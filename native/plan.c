@@ -371,7 +371,9 @@ static const char *decode_body(struct plan_op_rec *op, struct reader *r, struct 
 		if (op->blob_len == 0 || op->blob_len % 8 != 0 || op->blob_len / 8 > 4096)
 			return "BPF length must be a non-zero multiple of 8, at most 4096 "
 			       "instructions";
-		return op->a & ~SECCOMP_FLAGS_KNOWN ? "unknown seccomp flags" : NULL;
+		return op->a & ~(SECCOMP_FLAGS_KNOWN | SECCOMP_FLAG_GUARDS_INIT)
+			       ? "unknown seccomp flags"
+			       : NULL;
 	case OP_SECCOMP_NOTIFY:
 		if (rd_blob(r, &op->blob, &op->blob_len))
 			return "truncated";
@@ -502,6 +504,8 @@ static int check_structure(struct plan *p, char *err, size_t err_len)
 	for (size_t i = 0; i < p->n_ops; i++) {
 		if (p->ops[i].code == OP_SECCOMP && (p->ops[i].a & SECCOMP_FLAG_LISTENER))
 			listeners++;
+		if (p->ops[i].code == OP_SECCOMP && (p->ops[i].a & SECCOMP_FLAG_GUARDS_INIT))
+			p->guards_init = 1;
 		if (p->ops[i].code == OP_SECCOMP_NOTIFY) {
 			responders++;
 			p->responder = &p->ops[i];

@@ -110,6 +110,9 @@ enum plan_op {
 #define HOOK_STATE_PID 1u /* stdin: {"pid":N, then the blob after its leading '{' */
 
 #define SECCOMP_FLAG_LISTENER 8u /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
+/* cordon's own, never passed to seccomp(): the program refuses what init-guard.h's filter
+ * refuses (the plan compiler's `init-guard` layer), so the command stacks no second filter. */
+#define SECCOMP_FLAG_GUARDS_INIT 0x80000000u
 #define SECCOMP_FLAGS_KNOWN                                                                        \
 	0x3fu /* TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, TSYNC_ESRCH, WAIT_KILLABLE_RECV */
 
@@ -171,6 +174,7 @@ struct plan {
 	const struct plan_op_rec *enter_root; /* OP_ENTER_ROOT, or NULL */
 	const struct plan_op_rec *responder; /* OP_SECCOMP_NOTIFY, or NULL */
 	int trace; /* OP_SECCOMP_TRACE */
+	int guards_init; /* an OP_SECCOMP with SECCOMP_FLAG_GUARDS_INIT */
 };
 
 /* Decodes and validates buf. On failure returns -1 and writes a one-line reason to err. */

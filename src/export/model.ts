@@ -19,7 +19,7 @@ import { isAbsolute, join, normalize } from 'node:path'
 import { CordonError } from '../errors.js'
 import { capabilityName } from '../policy/capabilities.js'
 import type { ResolvedPolicy, ViewEntry } from '../policy/resolve.js'
-import { enforcedSeccomp } from '../policy/effective.js'
+import { exportedSeccomp } from '../policy/effective.js'
 import { latestAtEachPlace, under } from '../policy/view-paths.js'
 import { exportOci, type OciArg, type OciProfile, type OciRule } from '../seccomp/oci.js'
 import { fsPath } from '../host/path-bytes.js'
@@ -123,7 +123,7 @@ export const keptCapabilities = (p: ResolvedPolicy): string[] => p.capabilities.
 
 /** The OCI seccomp profile of exactly what cordon's own run enforces (TCP_ONLY included). */
 export function seccompProfile(policy: ResolvedPolicy, arch: string): { profile: OciProfile; gaps: Gap[] } {
-  const { profile, warnings } = exportOci(enforcedSeccomp(policy), arch)
+  const { profile, warnings } = exportOci(exportedSeccomp(policy), arch)
   const gaps = warnings.map((why) => ({ statement: 'seccomp', why }))
   const added = allowRuntimeInit(profile)
   if (added.length)

@@ -5,7 +5,7 @@
 // RestrictSUIDSGID= (set-id modes), RestrictAddressFamilies= (socket families). What no option
 // says is a gap. Names the oldest supported systemd cannot parse are left out and listed.
 import type { ResolvedPolicy } from '../policy/resolve.js'
-import { enforcedSeccomp } from '../policy/effective.js'
+import { exportedSeccomp } from '../policy/effective.js'
 import { type ArchInfo, entryPoints } from '../seccomp/arch.js'
 import { leafFor } from '../seccomp/compile.js'
 import type { Action, SeccompSpec } from '../seccomp/model.js'
@@ -113,7 +113,7 @@ export interface SystemdSeccomp {
 }
 
 export function systemdSeccomp(policy: ResolvedPolicy, arch: string): SystemdSeccomp {
-  const spec = enforcedSeccomp(policy)
+  const spec = exportedSeccomp(policy)
   const native = entryPoints(arch)[0]!
   const gaps: Gap[] = []
   const lines = [...filterLines(spec, arch, gaps), ...namespaceLines(spec, native)]

@@ -13,10 +13,16 @@ import { hideStateDir } from './state-mask.js'
 import { warnOwnInstall } from './own-install.js'
 import { precompiledFilter } from '../seccomp/precompiled.js'
 import { EXTRA_NOTES } from '../seccomp/extras.js'
-import { holdsHostRoot, rlimitsFor, seccompExtras, withoutTcp } from '../policy/effective.js'
+import { holdsHostRoot, launcherSeccompExtras, rlimitsFor, withoutTcp } from '../policy/effective.js'
 import { compileFilter, type FilterRewrite, type PlanFilter } from './filter.js'
 import { RLIMITS } from '../policy/limits.js'
-import { CLONE_FLAGS, type Plan, type PlanOp, SECCOMP_FLAG_LISTENER } from './model.js'
+import {
+  CLONE_FLAGS,
+  type Plan,
+  type PlanOp,
+  SECCOMP_FLAG_GUARDS_INIT,
+  SECCOMP_FLAG_LISTENER,
+} from './model.js'
 import { bindRun } from './bind-run.js'
 import { hostLstat } from '../host/reads.js'
 import { lastAtEachPlace } from '../policy/resolved.js'
@@ -169,13 +175,16 @@ function compilePolicy(
   // the run behaves as the policy it learns within.
   const landlockOf = ctx.trace?.mode === 'audit' && policy.tcp ? withoutTcp(policy) : policy
   ops.push(...compileLandlock(landlockOf, notes, ctx.fs ?? realHostFs, ctx.landlockAbi, outside))
-  const extras = seccompExtras(policy)
+  const extras = launcherSeccompExtras(policy)
   // A built-in profile's filter is read from build/seccomp; any other is compiled (plan/filter.ts).
   const precompiled = precompiledFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
   const filter: PlanFilter = precompiled
     ? { ...precompiled, instructions: precompiled.program.length / 8 }
     : compileFilter(policy.seccomp, extras, ctx.arch, ctx.watch, ctx.trace)
-  ops.push({ op: 'seccomp', flags: filter.responder ? SECCOMP_FLAG_LISTENER : 0, program: filter.program })
+  const seccompFlags =
+    (filter.responder ? SECCOMP_FLAG_LISTENER : 0) |
+    (extras.includes('init-guard') ? SECCOMP_FLAG_GUARDS_INIT : 0)
+  ops.push({ op: 'seccomp', flags: seccompFlags >>> 0, program: filter.program })
   if (filter.responder) {
     ops.push({ op: 'seccomp_notify', program: filter.responder })
     if (filter.ptrace) ops.push({ op: 'seccomp_trace' })

@@ -59,9 +59,10 @@ export function compileFilter(
     // connector's socket was reported under --audit --net host, not refused).
     const kept = [
       ...extras.filter(
-        (e): e is NetworkLayer | 'outside-processes' | 'host-network' =>
+        (e): e is NetworkLayer | 'outside-processes' | 'init-guard' | 'host-network' =>
           (e in NETWORK_LAYERS && !(trace?.mode === 'audit' && TCP_LAYERS.has(e))) ||
           e === 'outside-processes' ||
+          e === 'init-guard' ||
           e === 'host-network',
       ),
       'no-setid' as const,

@@ -161,6 +161,9 @@ export const OP_CODES: Record<OpName, number> = {
 
 /** SECCOMP_FILTER_FLAG_NEW_LISTENER: the filter's notifications go to the launcher. */
 export const SECCOMP_FLAG_LISTENER = 8
+/** cordon's own, never passed to seccomp(): the program refuses what native/init-guard.h does
+ * (the `init-guard` layer), so the launcher stacks no guard of its own. */
+export const SECCOMP_FLAG_GUARDS_INIT = 0x8000_0000
 
 /** mount(2) propagation flags, for the `propagation` op. */
 export const MS_PROPAGATION = {

@@ -1,7 +1,8 @@
 // What a policy enforces, as one value: the seccomp filter with every layer the plan compiler
 // adds, the rlimits with the pids limit as RLIMIT_NPROC, the limits. Export, verify, learn,
 // report, diff, status and the seccomp CLI ask here, not the plan compiler, so that none of them
-// describes a filter other than the one the launcher loads.
+// describes a filter other than the one the launcher loads (exports: exportedSeccomp, the same
+// without the guard of cordon's own init).
 import { type SeccompExtra, SECCOMP_EXTRAS } from '../seccomp/extras.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { networkLayers } from '../seccomp/network.js'
@@ -27,7 +28,7 @@ export interface Enforcement {
 
 /** Everything a policy enforces, for the caller `uid` (rlimits depend on it). */
 export function enforcement(policy: ResolvedPolicy, uid: number = process.getuid?.() ?? 0): Enforcement {
-  const extras = seccompExtras(policy)
+  const extras = launcherSeccompExtras(policy)
   const layers = withExtras(policy.seccomp, extras)
   let spec: SeccompSpec | undefined
   return {
@@ -46,6 +47,11 @@ export function enforcement(policy: ResolvedPolicy, uid: number = process.getuid
 /** The filter a policy's sandbox loads, resolved: `enforcement(policy).seccomp` without the rest. */
 export const enforcedSeccomp = (policy: ResolvedPolicy): SeccompSpec =>
   resolveSeccomp(enforcedSeccompLayers(policy))
+
+/** The filter an export states (an OCI profile, a runtime backend's bundle, systemd's
+ * SystemCallFilter=): the sandbox's, without the init guard, since pid 1 there is the program. */
+export const exportedSeccomp = (policy: ResolvedPolicy): SeccompSpec =>
+  resolveSeccomp(exportedSeccompLayers(policy))
 
 /** The policy without its `tcp:` section: audit's Landlock rules (plan/compile.ts), and the
  * filter audit tells that section's refusals by (learn/audit.ts). */
@@ -93,13 +99,28 @@ export const pidsAsNproc = (policy: ResolvedPolicy, uid: number): boolean =>
 
 /** The seccomp layers the filter is compiled from: the policy's, plus the network layers
  * (seccomp/network.ts: TCP_ONLY with `tcp:`, NET_FAMILIES when the network is limited) and
- * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace. */
+ * HOST_NETWORK_GUARD when the sandbox shares the host's network namespace; OUTSIDE_PROCESSES
+ * without a pid namespace, INIT_GUARD with one (launcherSeccompExtras). */
 export function enforcedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
+  return withExtras(policy.seccomp, launcherSeccompExtras(policy))
+}
+
+/** exportedSeccomp's layers. */
+export function exportedSeccompLayers(policy: ResolvedPolicy): ResolvedPolicy['seccomp'] {
   return withExtras(policy.seccomp, seccompExtras(policy))
 }
 
 export const withExtras = (own: ResolvedPolicy['seccomp'], extras: readonly SeccompExtra[]) =>
   extras.length ? [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])] : own
+
+/** The layers the native launcher's filter has: seccompExtras(), and where the sandbox has its
+ * own pid namespace (whose pid 1 is cordon's init, not the program as in an export or another
+ * runtime's container) the init guard, before the set-id guard. The plan says so to the
+ * launcher, which then stacks no guard of its own (native/init-guard.h). */
+export function launcherSeccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
+  const extras = seccompExtras(policy)
+  return policy.namespaces.pid ? [...extras.slice(0, -1), 'init-guard', ...extras.slice(-1)] : extras
+}
 
 /** The layers the compiler adds, by name, in the order they are appended (also the suffix of
  * their precompiled built-in filters: `x64:default+host-network+no-setid`). `no-setid` is in

@@ -100,22 +100,68 @@ export const OUTSIDE_PROCESSES = {
   ],
 }
 
+/** Where init is pid 1 of the sandbox's own pid namespace (the native launcher's), it counts the
+ * spawns the fork-storm rule weighs and carries out the freeze, and it shares the command's ids:
+ * the kernel lets the command renice it to 19, make it SCHED_IDLE, pin it to one CPU or set its
+ * limits, and a bomb that did so before each fork delayed its freeze by seconds. Refused as the
+ * kernel refuses a process that may not: on pid 1, on process group 1 (init's alone: the command
+ * leads a session of its own), and on a whole user (init shares the command's uid); reading
+ * pid 1's limits stays allowed. In the policy's filter, not a second one, so that a monitor
+ * watching these calls sees the refusals. Never exported: there pid 1 is the program. */
+const pidOne = (index: number) => ({ index, op: 'eq' as const, value: 1, width: 32 as const })
+export const INIT_GUARD = {
+  origin: "the sandbox's init",
+  rules: [
+    ...['sched_setscheduler', 'sched_setparam', 'sched_setattr', 'sched_setaffinity'].map((s) => ({
+      syscalls: [s],
+      action: 'errno(EPERM)',
+      args: [pidOne(0)],
+    })),
+    {
+      syscalls: ['prlimit64'],
+      action: 'errno(EPERM)',
+      args: [pidOne(0), { index: 2, op: 'ne' as const, value: 0, width: 64 as const }],
+    },
+    // setpriority(which, who): PRIO_USER is 2; ioprio_set(which, who): IOPRIO_WHO_USER is 3.
+    { syscalls: ['setpriority'], action: 'errno(EPERM)', args: [pidOne(1)] },
+    {
+      syscalls: ['setpriority'],
+      action: 'errno(EPERM)',
+      args: [{ index: 0, op: 'eq' as const, value: 2, width: 32 as const }],
+    },
+    { syscalls: ['ioprio_set'], action: 'errno(EPERM)', args: [pidOne(1)] },
+    {
+      syscalls: ['ioprio_set'],
+      action: 'errno(EPERM)',
+      args: [{ index: 0, op: 'eq' as const, value: 3, width: 32 as const }],
+    },
+  ],
+}
+
 export const SECCOMP_EXTRAS = {
   ...NETWORK_LAYERS,
   'outside-processes': OUTSIDE_PROCESSES,
+  'init-guard': INIT_GUARD,
   'host-network': HOST_NETWORK_GUARD,
   'no-setid': NO_SETID,
 } as const
 export type SeccompExtra = keyof typeof SECCOMP_EXTRAS
-/** Every combination seccompExtras() gives, in its order: the build precompiles each one with
- * every built-in profile (scripts/precompile-seccomp.mjs). */
+/** Every combination seccompExtras() gives with a pid namespace (cordon-oci's annotated
+ * policies), and launcherSeccompExtras() (the native launcher's, with the init guard), in their
+ * order: the build precompiles each one with every built-in profile
+ * (scripts/precompile-seccomp.mjs). Without a pid namespace the filter has `outside-processes`
+ * and is compiled at run time. */
 export const PRECOMPILED_EXTRA_SETS: readonly (readonly SeccompExtra[])[] = (
   [[], ['tcp-only'], ['tcp-only', 'tcp-no-bind']] as const
 ).flatMap((tcp) =>
-  (['host-network', 'net-families'] as const).map((net): SeccompExtra[] =>
-    net === 'host-network' && !tcp.length
-      ? ['host-network', 'no-setid']
-      : [...tcp, 'net-families', ...(net === 'host-network' ? ['host-network' as const] : []), 'no-setid'],
+  (['host-network', 'net-families'] as const).flatMap((net) =>
+    ([[], ['init-guard']] as const).map((guard): SeccompExtra[] => [
+      ...tcp,
+      ...(net === 'host-network' && !tcp.length ? [] : ['net-families' as const]),
+      ...(net === 'host-network' ? ['host-network' as const] : []),
+      ...guard,
+      'no-setid',
+    ]),
   ),
 )
 /** What each extra refuses, for the plan's notes. */
@@ -124,5 +170,7 @@ export const EXTRA_NOTES: Record<SeccompExtra, string> = {
   'host-network': "the host's proc connector refused (no net namespace)",
   'outside-processes':
     'prlimit64, sched_set*, setpriority, ioprio_set, migrate_pages and move_pages refused on other processes (no pid namespace)',
+  'init-guard':
+    "the sandbox's init kept at its priority, CPUs and limits (setpriority, ioprio_set, sched_set*, prlimit64 on pid 1)",
   'no-setid': 'setuid/setgid modes refused (chmod, create, mknod; openat2 ENOSYS, io_uring refused)',
 }

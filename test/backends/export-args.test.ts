@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { policyFromFlags, type PolicyFlagValues } from '../../src/cli/policy-flags.js'
-import { enforcedSeccompLayers } from '../../src/policy/effective.js'
+import { exportedSeccompLayers } from '../../src/policy/effective.js'
 import type { ResolvedPolicy } from '../../src/policy/resolve.js'
 import { archByName, entryPoints } from '../../src/seccomp/arch.js'
 import { RET } from '../../src/seccomp/bpf.js'
@@ -116,7 +116,7 @@ function assertExportAgrees(spec: SeccompSpec, label: string): number {
 
 const spec = (flags: PolicyFlagValues, policy?: (p: ResolvedPolicy) => ResolvedPolicy) => {
   const p = policyFromFlags(flags)
-  return resolveSeccomp(enforcedSeccompLayers(policy ? policy(p) : p))
+  return resolveSeccomp(exportedSeccompLayers(policy ? policy(p) : p))
 }
 
 describe('32-bit argument checks in the exported OCI profile', () => {

@@ -245,8 +245,8 @@ describe(
             '-e',
             'trace=seccomp',
             '-e',
-            // The command's second: its first stacks the init guard (native/init-guard.c).
-            'inject=seccomp:error=EPERM:signal=SIGTERM:when=2',
+            // The command's only one: the init guard is a layer of its filter (no second).
+            'inject=seccomp:error=EPERM:signal=SIGTERM:when=1',
             process.execPath,
             CLI,
             ...args,

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { policyFromFlags } from '../../src/cli/policy-flags.js'
 import { seccompProfile } from '../../src/export/model.js'
-import { enforcedSeccompLayers } from '../../src/policy/effective.js'
+import { exportedSeccompLayers } from '../../src/policy/effective.js'
 import { entryPoints } from '../../src/seccomp/arch.js'
 import { decode, type Insn, interpret } from '../../src/seccomp/bpf.js'
 import { compileSeccomp, leafFor } from '../../src/seccomp/compile.js'
@@ -145,7 +145,7 @@ seccomp:
           flags = { policy: file }
         }
         const policy = policyFromFlags(flags)
-        const spec = resolveSeccomp(enforcedSeccompLayers(policy))
+        const spec = resolveSeccomp(exportedSeccompLayers(policy))
         const { profile, gaps } = seccompProfile(policy, 'x64')
         // What an allowlist leaves the runtime's own init, said as a gap: allowed there alone.
         const forRuntime = new Set(

@@ -1,15 +1,35 @@
 // native/init-guard.c: the filter that keeps the command off its init's priority, run by
-// native/bpf_eval.c for every entry the kernel may take on this host. The kernel test (the
-// monitor's storm-signature) covers the native entry live; the i386 one (int 0x80) faults on
-// hosts without IA-32 emulation, where a 64-bit program elsewhere reaches it: this proves its
-// ladder, with the numbers of cordon's own syscall tables, not the guard's copies.
+// native/bpf_eval.c for every entry the kernel may take on this host; and the plan compiler's
+// `init-guard` layer, which native plans carry instead (a second filter's refusals hid the calls
+// from a monitor watching them), run by cordon's BPF interpreter for every entry of every arch:
+// both answer the same. The kernel tests (the monitor's storm-signature, and the last test here)
+// cover the native entry live; the i386 one (int 0x80) faults on hosts without IA-32 emulation,
+// where a 64-bit program elsewhere reaches it: this proves the ladders, with the numbers of
+// cordon's own syscall tables, not the guard's copies.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { ARCHES, type ArchName, HOST_ARCHES, type HostArch } from '../../src/seccomp/arch.js'
+import { callerContext } from '../../src/host/caller.js'
+import { compilePlan } from '../../src/plan/compile.js'
+import { encodePlan } from '../../src/plan/encode.js'
+import { compileFilter } from '../../src/plan/filter.js'
+import { SECCOMP_FLAG_GUARDS_INIT } from '../../src/plan/model.js'
+import { launcherSeccompExtras, seccompExtras } from '../../src/policy/effective.js'
+import { NO_NAMESPACES } from '../../src/policy/profiles.js'
+import { resolvePolicy } from '../../src/policy/resolve.js'
+import {
+  ARCHES,
+  type ArchName,
+  entryPoints,
+  HOST_ARCH_NAMES,
+  HOST_ARCHES,
+  type HostArch,
+} from '../../src/seccomp/arch.js'
+import { decode, interpret, RET } from '../../src/seccomp/bpf.js'
 import { syscallTable } from '../../src/seccomp/tables.js'
-import { projectDir, ROOT } from '../helpers.js'
+import { cordon, LAUNCHER, projectDir, ROOT } from '../helpers.js'
 
 const entries = HOST_ARCHES[process.arch as HostArch]?.entries ?? []
 
@@ -89,3 +109,101 @@ describe(
     })
   },
 )
+
+describe('the plan compiler’s init-guard layer', () => {
+  const dir = projectDir()
+  const resolve = (namespaces: boolean) =>
+    resolvePolicy(
+      {
+        policy: {
+          extends: ['default'],
+          ...(namespaces ? {} : { namespaces: { ...NO_NAMESPACES, net: false } }),
+        },
+        baseDir: dir,
+        label: 'test',
+      },
+      dir,
+    )
+  const policy = resolve(true)
+
+  for (const host of HOST_ARCH_NAMES)
+    test(`answers as the launcher’s guard on every ${host} entry, and the rest as the policy does`, () => {
+      const guarded = decode(compileFilter(policy.seccomp, launcherSeccompExtras(policy), host).program)
+      const plain = decode(compileFilter(policy.seccomp, seccompExtras(policy), host).program)
+      for (const entry of entryPoints(host)) {
+        const table = syscallTable(entry.name)
+        // A 32-bit entry's arguments have no upper words: a case that needs them is not one there.
+        const cases = CASES.filter((c) => entry.bits === 64 || c.args.every((a) => a <= 0xffffffffn))
+        for (const c of cases) {
+          const data = { nr: table[c.call]!, arch: entry.audit, args: c.args }
+          const want = c.want === 'EPERM' ? RET.ERRNO | 1 : interpret(plain, data).value
+          assert.equal(interpret(guarded, data).value, want, `${entry.name} ${c.call}(${c.args.join(', ')})`)
+        }
+      }
+    })
+
+  test('a plan with a pid namespace says so to the launcher; one without has no guard', () => {
+    const seccompOf = (namespaces: boolean) => {
+      const op = compilePlan(resolve(namespaces)).ops.find((o) => o.op === 'seccomp')
+      assert.ok(op?.op === 'seccomp')
+      return op
+    }
+    assert.ok(seccompOf(true).flags & SECCOMP_FLAG_GUARDS_INIT)
+    assert.equal(seccompOf(false).flags & SECCOMP_FLAG_GUARDS_INIT, 0)
+    assert.ok(!launcherSeccompExtras(resolve(false)).includes('init-guard'))
+    // Exports and other runtimes' containers, where pid 1 is the program, never have it.
+    assert.ok(!seccompExtras(policy).includes('init-guard'))
+  })
+
+  test('live: a plan with an init but not the layer gets the launcher’s own guard', () => {
+    const plan = compilePlan(policy, { ...callerContext(), cwd: dir })
+    const ops = plan.ops.map((o) =>
+      o.op === 'seccomp' ? { ...o, flags: o.flags & ~SECCOMP_FLAG_GUARDS_INIT } : o,
+    )
+    const file = join(dir, 'unguarded.plan')
+    writeFileSync(file, encodePlan({ ...plan, ops }))
+    const r = spawnSync(
+      LAUNCHER,
+      [
+        file,
+        '--',
+        'sh',
+        '-c',
+        'grep Seccomp_filters /proc/self/status; renice -n 19 -p 1 2>/dev/null || echo refused',
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout.trim(), /^Seccomp_filters:\s+2\nrefused$/)
+  })
+
+  test('live: one filter, whose refusals a monitor watching the calls sees', () => {
+    const events = join(dir, 'guard-events.jsonl')
+    const r = cordon(
+      [
+        'run',
+        '-q',
+        '--watch',
+        'setpriority',
+        '--events',
+        events,
+        '--',
+        'sh',
+        '-c',
+        'grep Seccomp_filters /proc/self/status; renice -n 19 -p 1 2>/dev/null || echo refused',
+      ],
+      { cwd: dir },
+    )
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout.trim(), /^Seccomp_filters:\s+1\nrefused$/)
+    const seen = readFileSync(events, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; syscall?: string; errno?: number; args?: string[] })
+      .filter((e) => e.event === 'syscall' && e.syscall === 'setpriority')
+    assert.deepEqual(
+      seen.map((e) => [e.errno, e.args?.[1]]),
+      [[1, '0x1']],
+    )
+  })
+})

@@ -30,7 +30,7 @@ import {
   policyFromFlags,
 } from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
-import { holdsHostRoot, seccompExtras } from '../../policy/effective.js'
+import { holdsHostRoot, launcherSeccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
 import { compileForOneRun } from '../../run/prepare.js'
 import { exitHint } from '../../run/exit-hints.js'
@@ -194,7 +194,7 @@ async function runNative(
   const session = monitored ? await openSession(values, out) : undefined
   const watch = [...(session?.watchList() ?? []), ...syscallList(values.watch)]
   // A built-in profile's filter is precompiled: only other filters load the compiler.
-  if (!precompiledFilter(policy.seccomp, seccompExtras(policy), process.arch, watch)) {
+  if (!precompiledFilter(policy.seccomp, launcherSeccompExtras(policy), process.arch, watch)) {
     filing?.recorder.stop()
     filing = undefined // what the compile reads is no longer one synchronous span
     await loadFilterCompiler()

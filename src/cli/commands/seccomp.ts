@@ -20,7 +20,7 @@ import { disassemble } from '../../seccomp/disasm.js'
 import { GROUPS } from '../../seccomp/groups.js'
 import { actionKey } from '../../seccomp/model.js'
 import { exportOci, importOci, parseOci, stringifyOci } from '../../seccomp/oci.js'
-import { enforcedSeccomp } from '../../policy/effective.js'
+import { enforcedSeccomp, exportedSeccomp } from '../../policy/effective.js'
 import { resolveSeccomp } from '../../seccomp/resolve.js'
 import { importSystemd, systemdGroups } from '../../seccomp/systemd.js'
 import { POLICY_HELP, POLICY_OPTIONS, policyFromFlags } from '../policy-flags.js'
@@ -107,7 +107,8 @@ export async function seccompCommand(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(`${s}\n`)
 
   if (sub === 'export') {
-    const { profile, warnings } = exportOci(spec, nodeArch)
+    // For a runtime, whose pid 1 is the program: without the guard of cordon's own init.
+    const { profile, warnings } = exportOci(exportedSeccomp(policy), nodeArch)
     const text = `${stringifyOci(profile)}\n`
     if (values.output) writeOutput(values.output, text)
     else process.stdout.write(text)
