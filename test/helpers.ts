@@ -49,6 +49,25 @@ export function cordon(args: string[], options: SpawnSyncOptions = {}): CliResul
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 
+/** A C test harness built from `sources` (paths under the repository) with ASan and UBSan, any
+ * finding fatal, in this file's project directory: its path. `defines`: -D flags. */
+export function buildHarness(name: string, sources: string[], defines: string[] = []): string {
+  const bin = join(projectDir(), name)
+  execFileSync('cc', [
+    '-std=c11',
+    '-O1',
+    '-g',
+    '-fsanitize=address,undefined',
+    '-fno-sanitize-recover=all',
+    ...defines.map((d) => `-D${d}`),
+    `-I${join(ROOT, 'native')}`,
+    '-o',
+    bin,
+    ...sources.map((s) => join(ROOT, s)),
+  ])
+  return bin
+}
+
 /** A scratch project directory, one per test file (the default profile shows the cwd read-only),
  * removed when the file's process exits, whether its tests passed or not. */
 export function projectDir(): string {

@@ -1,6 +1,7 @@
 // The commands whose failure exit-hints.ts may explain, known without loading it: the lean run
 // path (cli/run-fast.ts) loads the full run bundle for a hint only when one may apply.
 import { basename } from 'node:path'
+import { type BuiltinSeccompProfile, PROFILE_DEFAULTS } from '../seccomp/profile-defaults.js'
 
 const INSTALLS = ['install', 'i', 'ci', 'add', 'update', 'upgrade', 'up', 'download', 'fetch', 'lock', 'sync']
 
@@ -132,7 +133,7 @@ export function hintedCommand(
 
 /** Whether a policy's seccomp layers (ResolvedPolicy['seccomp'], read without the seccomp
  * compiler, which the lean run path does not load) refuse what they do not list: `cordon learn`
- * writes `default: errno(EPERM)`; the strict profile's default is the same. */
+ * writes `default: errno(EPERM)`; a profile's own default decides where no layer sets one. */
 function isAllowlist(layers: readonly { profile?: string; default?: string }[]): boolean {
   let profile = 'default'
   let fallback: string | undefined
@@ -140,5 +141,8 @@ function isAllowlist(layers: readonly { profile?: string; default?: string }[]):
     if (l.profile !== undefined) profile = l.profile
     if (l.default !== undefined) fallback = l.default
   }
-  return !/^(allow|log|trace|notify)\b/.test(fallback ?? (profile === 'strict' ? 'errno' : 'allow'))
+  const own = Object.hasOwn(PROFILE_DEFAULTS, profile)
+    ? PROFILE_DEFAULTS[profile as BuiltinSeccompProfile]
+    : 'allow'
+  return !/^(allow|log|trace|notify)\b/.test(fallback ?? own)
 }

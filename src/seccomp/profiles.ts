@@ -14,6 +14,7 @@
 // exec guard (memfd_create without MFD_NOEXEC_SEAL → EACCES), added by the resolver after all
 // rules so nothing can override them.
 import { SYSTEM_SERVICE } from './groups.js'
+import { PROFILE_DEFAULTS } from './profile-defaults.js'
 
 export interface RawArg {
   index: number
@@ -75,14 +76,14 @@ export const DENIED_BY_DEFAULT = [
 
 export const SECCOMP_PROFILES: Readonly<Record<string, RawSeccomp>> = {
   default: {
-    default: 'allow',
+    default: PROFILE_DEFAULTS.default,
     rules: [{ syscalls: DENIED_BY_DEFAULT, action: 'errno(EPERM)' }, ...processRules],
   },
   strict: {
-    default: 'errno(EPERM)',
+    default: PROFILE_DEFAULTS.strict,
     rules: [{ syscalls: SYSTEM_SERVICE, action: 'allow' }, ...processRules],
   },
-  none: { default: 'allow', rules: [] },
+  none: { default: PROFILE_DEFAULTS.none, rules: [] },
 }
 
 /** Appended after every other rule: a sandbox never gets to type into the caller's terminal. */

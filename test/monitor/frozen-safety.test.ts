@@ -9,21 +9,12 @@
 // a machine shared by parallel test runs may fork slower than the default's 250 per second.
 import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CLI, cordon, ensureTestUser, isRoot, projectDir } from '../helpers.js'
-import { type CliRun, pidsOf, startCli as start, stormBinary, until } from './helpers.js'
+import { type CliRun, pidsOf, startCli as start, stormDir, until } from './helpers.js'
 
 const RULES = `rules:
   - rule: fork-storm
@@ -62,13 +53,7 @@ describe(
   'fork storms and frozen sandboxes',
   { skip: !isRoot && 'needs root (cgroups, the test user)' },
   () => {
-    const dir = join(projectDir(), 'storms')
-    mkdirSync(dir, { recursive: true })
-    chmodSync(projectDir(), 0o755)
-    chmodSync(dir, 0o755)
-    const storm = join(dir, 'storm')
-    copyFileSync(stormBinary(), storm)
-    chmodSync(storm, 0o755)
+    const { dir, storm } = stormDir('storms', 0o755)
     const rules = join(dir, 'storm-rules.yaml')
     writeFileSync(rules, RULES)
     chmodSync(rules, 0o644)

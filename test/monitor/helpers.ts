@@ -12,13 +12,13 @@ export function stormBinary(): string {
   return out
 }
 
-/** A directory `name` under the test's project that any user's sandbox may use, holding a copy
- * of the load generator there. */
-export function stormDir(name: string): { dir: string; storm: string } {
+/** A directory `name` under the test's project that any user's sandbox may use (`mode`: writable
+ * by all unless given), holding a copy of the load generator there. */
+export function stormDir(name: string, mode = 0o777): { dir: string; storm: string } {
   const dir = join(projectDir(), name)
   mkdirSync(dir, { recursive: true })
   chmodSync(projectDir(), 0o755)
-  chmodSync(dir, 0o777)
+  chmodSync(dir, mode)
   const storm = join(dir, 'storm')
   copyFileSync(stormBinary(), storm)
   chmodSync(storm, 0o755)

@@ -7,7 +7,7 @@
 // where a 64-bit program elsewhere reaches it: this proves the ladders, with the numbers of
 // cordon's own syscall tables, not the guard's copies.
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -29,7 +29,7 @@ import {
 } from '../../src/seccomp/arch.js'
 import { decode, interpret, RET } from '../../src/seccomp/bpf.js'
 import { syscallTable } from '../../src/seccomp/tables.js'
-import { cordon, LAUNCHER, projectDir, ROOT } from '../helpers.js'
+import { buildHarness, cordon, LAUNCHER, projectDir } from '../helpers.js'
 
 const entries = HOST_ARCHES[process.arch as HostArch]?.entries ?? []
 
@@ -67,21 +67,11 @@ describe(
   'the init guard’s filter',
   { skip: !entries.length && `no entries known for ${process.arch}` },
   () => {
-    const bin = join(projectDir(), 'init-guard-eval')
-    execFileSync('cc', [
-      '-std=c11',
-      '-O1',
-      '-g',
-      '-fsanitize=address,undefined',
-      '-fno-sanitize-recover=all',
-      '-Dsyscall=taken',
-      `-I${join(ROOT, 'native')}`,
-      '-o',
-      bin,
-      join(ROOT, 'test', 'native', 'init-guard-eval.c'),
-      join(ROOT, 'native', 'init-guard.c'),
-      join(ROOT, 'native', 'bpf_eval.c'),
-    ])
+    const bin = buildHarness(
+      'init-guard-eval',
+      ['test/native/init-guard-eval.c', 'native/init-guard.c', 'native/bpf_eval.c'],
+      ['syscall=taken'],
+    )
     const answers = (arch: ArchName, cases: typeof CASES) => {
       const table = syscallTable(arch)
       const lines = cases.map((c) => {

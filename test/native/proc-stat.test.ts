@@ -3,13 +3,12 @@
 // and the audit tap a parent. The command name in that line is the process's own choice: one
 // that reads like fields (") S 1 (") must not move them.
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
 import { processStartTime } from '../../src/host/process.js'
-import { LAUNCHER, projectDir, ROOT } from '../helpers.js'
+import { buildHarness, LAUNCHER } from '../helpers.js'
 
 // At most 15 bytes (TASK_COMM_LEN): parentheses, spaces and numbers where fields would be.
 const NAMES = [') S 1 1 1 (', 'a b) (c', ')))', '(', ') 9 9 9 9 9 9 9']
@@ -58,19 +57,7 @@ const PARSE_CASES: { name: string; input: string; want: string }[] = [
 ]
 
 describe('proc_stat_parse', () => {
-  const bin = join(projectDir(), 'proc-stat-parse')
-  execFileSync('cc', [
-    '-std=c11',
-    '-O1',
-    '-g',
-    '-fsanitize=address,undefined',
-    '-fno-sanitize-recover=all',
-    `-I${join(ROOT, 'native')}`,
-    '-o',
-    bin,
-    join(ROOT, 'test', 'native', 'proc-stat-parse.c'),
-    join(ROOT, 'native', 'proc_stat.c'),
-  ])
+  const bin = buildHarness('proc-stat-parse', ['test/native/proc-stat-parse.c', 'native/proc_stat.c'])
   for (const c of PARSE_CASES)
     test(`reads ${c.name} within its bytes`, () => {
       const r = spawnSync(bin, [], { input: c.input, encoding: 'utf8' })
