@@ -336,7 +336,7 @@ void ev_process_exec(int pid, int ppid, const char *exe, const char *source)
 	flush(&l);
 }
 
-void ev_process_exit(int pid, int ppid, int code, int signal, const char *source)
+void ev_process_exit(int pid, int ppid, const char *exe, int code, int signal, const char *source)
 {
 	if (events_fd < 0)
 		return;
@@ -345,6 +345,8 @@ void ev_process_exit(int pid, int ppid, int code, int signal, const char *source
 	put_field(&l, "action", "exit");
 	put_int_field(&l, "pid", pid);
 	put_int_field(&l, "ppid", ppid);
+	if (*exe)
+		put_field(&l, "exe", exe);
 	if (code >= 0)
 		put_int_field(&l, "code", code);
 	if (signal > 0)

@@ -41,7 +41,8 @@ void ev_started(int pid, int command_pid);
 void ev_exit(int code, int signal);
 /* A process of the sandbox ran a program / ended (proc_events.c); code -1: unknown. */
 void ev_process_exec(int pid, int ppid, const char *exe, const char *source);
-void ev_process_exit(int pid, int ppid, int code, int signal, const char *source);
+/* exe: the program it ran, "" when unknown. */
+void ev_process_exit(int pid, int ppid, const char *exe, int code, int signal, const char *source);
 /* count processes and threads the sandbox created since the last report, counted without
  * stopping any (the pid namespace's last pid, or the proc connector's forks), and live, the
  * tasks alive in it then (-1: unknown, left out):

@@ -29,26 +29,31 @@ static ssize_t find(const struct proc_tracker *t, pid_t pid)
 	return -1;
 }
 
-static void add(struct proc_tracker *t, pid_t pid, pid_t ppid)
+/* Tracks pid; its index, or -1 when it is tracked already or the table is full. */
+static ssize_t add(struct proc_tracker *t, pid_t pid, pid_t ppid)
 {
 	if (find(t, pid) >= 0)
-		return;
+		return -1;
 	if (t->n == PROC_TRACK_MAX) {
 		t->untracked++;
-		return;
+		return -1;
 	}
 	t->pids[t->n] = pid;
 	t->ppids[t->n] = ppid;
 	t->threads[t->n] = 0;
-	t->leader_gone[t->n++] = 0;
+	t->leader_gone[t->n] = 0;
+	t->exes[t->n] = NULL;
+	return (ssize_t)t->n++;
 }
 
 static void drop(struct proc_tracker *t, size_t i)
 {
+	free(t->exes[i]);
 	t->pids[i] = t->pids[--t->n];
 	t->ppids[i] = t->ppids[t->n];
 	t->threads[i] = t->threads[t->n];
 	t->leader_gone[i] = t->leader_gone[t->n];
+	t->exes[i] = t->exes[t->n];
 }
 
 static void exe_of(pid_t pid, char *out, size_t len)
@@ -59,9 +64,22 @@ static void exe_of(pid_t pid, char *out, size_t len)
 	out[n > 0 ? n : 0] = '\0'; /* gone already, or not ours to read: no path */
 }
 
+/* Process i runs `exe` ("" when it could not be read: what it ran before is not it). */
+static void set_exe(struct proc_tracker *t, size_t i, const char *exe)
+{
+	free(t->exes[i]);
+	t->exes[i] = *exe ? strdup(exe) : NULL; /* out of memory: unnamed */
+}
+
 static const char *source_name(const struct proc_tracker *t)
 {
 	return t->source ? "polling" : "connector";
+}
+
+static void report_exit(const struct proc_tracker *t, size_t i, int code, int sig)
+{
+	ev_process_exit(t->pids[i], t->ppids[i], t->exes[i] ? t->exes[i] : "", code, sig,
+			source_name(t));
 }
 
 /* The kernel takes a subscription from a user namespace but sends it nothing: poll there. */
@@ -191,7 +209,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		 * (its events dropped with a batch), and the new task is not it. */
 		ssize_t stale = f->child_pid == t->root ? -1 : find(t, f->child_pid);
 		if (stale >= 0) {
-			ev_process_exit(f->child_pid, t->ppids[stale], -1, -1, source_name(t));
+			report_exit(t, (size_t)stale, -1, -1);
 			drop(t, (size_t)stale);
 		}
 		ssize_t h = thread || f->parent_tgid != t->self ? -1 : helper_of(t, f->child_tgid);
@@ -204,10 +222,15 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 			break;
 		if (t->report_forks)
 			ev_process_spawns(1, proc_number_read(t->pids_fd), source_name(t));
-		if (thread)
+		if (thread) {
 			t->threads[owner]++;
-		else
-			add(t, f->child_tgid, f->parent_tgid);
+			break;
+		}
+		ssize_t i = add(t, f->child_tgid, f->parent_tgid);
+		if (i >= 0) {
+			exe_of(f->child_tgid, exe, sizeof exe);
+			set_exe(t, (size_t)i, exe);
+		}
 		break;
 	}
 	case PROC_EVENT_EXEC: {
@@ -219,6 +242,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		t->threads[i] = 0;
 		t->leader_gone[i] = 0;
 		exe_of(t->pids[i], exe, sizeof exe);
+		set_exe(t, (size_t)i, exe);
 		ev_process_exec(t->pids[i], t->ppids[i], exe, source_name(t));
 		break;
 	}
@@ -239,8 +263,7 @@ static void on_event(struct proc_tracker *t, const struct proc_event *e)
 		/* exit_code is the wait status; the last thread's is the process's when it ended by
 		 * exit_group or a signal, the usual ends of a threaded program */
 		int status = (int)x->exit_code, sig = status & 0x7f;
-		ev_process_exit(x->process_tgid, t->ppids[i], sig ? -1 : (status >> 8) & 0xff, sig,
-				source_name(t));
+		report_exit(t, (size_t)i, sig ? -1 : (status >> 8) & 0xff, sig);
 		drop(t, (size_t)i);
 		break;
 	}
@@ -299,9 +322,11 @@ static int scan(struct proc_tracker *t)
 		long ppid = proc_stat_parent(pid);
 		if (ppid <= 0 || !ours(t, (pid_t)pid, (pid_t)ppid))
 			continue;
-		add(t, (pid_t)pid, (pid_t)ppid);
+		ssize_t i = add(t, (pid_t)pid, (pid_t)ppid);
 		char exe[4096];
 		exe_of((pid_t)pid, exe, sizeof exe);
+		if (i >= 0)
+			set_exe(t, (size_t)i, exe);
 		ev_process_exec((int)pid, (int)ppid, exe, source_name(t));
 		added++;
 	}
@@ -315,8 +340,7 @@ void proc_poll(struct proc_tracker *t)
 		char path[32];
 		snprintf(path, sizeof path, "/proc/%d", (int)t->pids[i]);
 		if (access(path, F_OK)) {
-			ev_process_exit(t->pids[i], t->ppids[i], -1, -1,
-					source_name(t)); /* status unknown when polling */
+			report_exit(t, i, -1, -1); /* status unknown when polling */
 			drop(t, i);
 			continue;
 		}
@@ -336,9 +360,11 @@ void proc_finish(struct proc_tracker *t)
 		t->fd = -1;
 	}
 	/* Polling: everything still tracked ended with the sandbox, after the last scan. */
-	for (size_t i = 0; t->source && i < t->n; i++)
-		if (t->pids[i] != t->root)
-			ev_process_exit(t->pids[i], t->ppids[i], -1, -1, source_name(t));
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->source && t->pids[i] != t->root)
+			report_exit(t, i, -1, -1);
+		free(t->exes[i]);
+	}
 	t->n = 0;
 	char msg[160];
 	if (t->lost || t->untracked) {

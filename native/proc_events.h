@@ -2,7 +2,8 @@
  * sandbox started, from the kernel's proc connector (root in the initial namespaces) or, when
  * that is refused, by polling /proc for the sandbox's descendants:
  *   {"event":"process","action":"exec","pid":N,"ppid":N,"exe":"/usr/bin/id","source":"connector"}
- *   {"event":"process","action":"exit","pid":N,"code":0,"signal":0,"source":"connector"}
+ *   {"event":"process","action":"exit","pid":N,"ppid":N,"exe":"/usr/bin/id","code":0,"signal":0,
+ *    "source":"connector"}
  * and, when report_forks is set, each process or thread it creates as a spawn event (count 1,
  * with the tasks its cgroup holds as pids when pids_fd is its pids.current: the connector's own
  * view misses zombies and threads that outlive their leader, and names a thread's grandparent).
@@ -28,6 +29,10 @@ struct proc_tracker {
 	 * whose first thread ended (exit, or another thread's execve) lives on while they do. */
 	unsigned threads[PROC_TRACK_MAX];
 	unsigned char leader_gone[PROC_TRACK_MAX];
+	/* Its program, read at its fork (a fork runs its creator's, which the connector does not
+	 * name: a CLONE_PARENT child's parent is its creator's) and at each exec; malloc'd, or NULL
+	 * where it ended before it could be read. Its exit names it. */
+	char *exes[PROC_TRACK_MAX];
 	size_t n;
 	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
 	pid_t self; /* the launcher, the first process's parent */

@@ -315,8 +315,7 @@ export class Monitor extends EventEmitter<{
   }
 
   private namedProcess(w: Watched, ev: Extract<SandboxEvent, { event: 'process' }>): SandboxEvent {
-    // A forked worker that crashed is named by its parent's program, not left nameless.
-    const known = ev.action === 'exit' ? w.procs.program(ev.pid, ev.ppid) : w.procs.exe(ev.pid)
+    const known = w.procs.exe(ev.pid)
     if (ev.action === 'exec') w.procs.exec(ev.pid, ev.exe, ev.ppid)
     return known && !ev.exe ? { ...ev, exe: known } : ev
   }

@@ -10,8 +10,6 @@ import { basename } from 'node:path'
 
 export interface ProcEntry {
   exe?: string
-  /** An exec of it was seen (its exe may still be unknown: it ended before it was read). */
-  execed?: true
   ppid?: number
   /** Read from /proc once (undefined: not yet; null: the process was gone). */
   info?: ProcInfo | null
@@ -44,7 +42,6 @@ export class ProcessTable {
   exec(pid: number, exe: string | undefined, ppid?: number): void {
     const old = this.entries.get(pid)
     this.set(pid, {
-      execed: true,
       ...(exe ? { exe } : old?.exe ? { exe: old.exe } : {}),
       ...(ppid !== undefined ? { ppid } : old?.ppid !== undefined ? { ppid: old.ppid } : {}),
     })
@@ -53,13 +50,6 @@ export class ProcessTable {
   /** The program a pid was last seen to run. */
   exe(pid: number): string | undefined {
     return this.entries.get(pid)?.exe
-  }
-
-  /** The program process `pid` (child of `ppid`) ran: its exec's, or where it was never seen to
-   * exec, its parent's, which a fork goes on running. */
-  program(pid: number, ppid: number | undefined): string | undefined {
-    const e = this.entries.get(pid)
-    return e?.execed || ppid === undefined ? e?.exe : this.exe(ppid)
   }
 
   forget(pid: number): void {

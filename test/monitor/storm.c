@@ -19,6 +19,11 @@
  *                     N children, each a second thread running PROG by execve under a 64 MiB
  *                     address space PROG does not fit: the exec fails past its point of no
  *                     return and the process dies of SIGSEGV; prints "died D of N"
+ *   storm crash-sibling
+ *                     a child made by clone(CLONE_PARENT) dies of SIGSEGV without exec'ing: the
+ *                     connector names its creator's parent as its parent
+ *   storm crash-after-exec PROG [ARG...]
+ *                     a forked child dies of SIGSEGV 300 ms later, after its parent ran PROG
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
  *   storm escape N    N raw unshare(CLONE_NEWUSER) calls (refused by the default filter, each
  *                     an escape-attempt match); prints "done N" */
@@ -159,6 +164,20 @@ int main(int argc, char **argv)
 		printf("died %d of %d\n", died, n);
 		return 0;
 	}
+	if (argc >= 2 && strcmp(argv[1], "crash-sibling") == 0) {
+		if (syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) == 0)
+			raise(SIGSEGV);
+		sleep(1);
+		return 0;
+	}
+	if (argc >= 3 && strcmp(argv[1], "crash-after-exec") == 0) {
+		if (fork() == 0) {
+			usleep(300000);
+			raise(SIGSEGV);
+		}
+		execv(argv[2], argv + 2);
+		return 127;
+	}
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0) {
 		long n = atol(argv[2]);
 		double a = now_ns();
@@ -176,7 +195,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: storm fork | storm grow | storm hold N | storm bomb P | storm threads N | "
 			"storm siblings N PROG [ARG...] | storm leader-exit N PROG [ARG...] | "
-			"storm thread-exec PROG [ARG...] | storm exec-dies N PROG | storm loop N | "
+			"storm thread-exec PROG [ARG...] | storm exec-dies N PROG | storm crash-sibling | "
+			"storm crash-after-exec PROG [ARG...] | storm loop N | "
 			"storm escape N\n");
 	return 2;
 }
