@@ -85,8 +85,18 @@ export const PROC_MASKED = [
  * where it shares init's host uid (`--host-root`): its autogroup's nice, which is the caller's
  * whole session's (the supervisor and the launcher with it): `echo 19 > /proc/1/autogroup`
  * delayed a fork-storm freeze and the timeout from 4 s to 52 s (helper-147); its OOM score,
- * which made init the kernel's first victim (helper-149). */
-export const PROC_INIT_MASKED = ['1/autogroup', '1/oom_score_adj', '1/oom_adj'] as const
+ * which made init the kernel's first victim (helper-149); its pages' referenced bits
+ * (clear_refs), which put them first in line for reclaim. Each also under init's one thread,
+ * task/1, where the same files act on the same process (helper-150). */
+export const PROC_INIT_MASKED = [
+  '1/autogroup',
+  '1/oom_score_adj',
+  '1/oom_adj',
+  '1/clear_refs',
+  '1/task/1/oom_score_adj',
+  '1/task/1/oom_adj',
+  '1/task/1/clear_refs',
+] as const
 
 /** What runc masks of the same: the list cordon's OCI bundles ask runc for. */
 export const procMaskedPaths = (proc = '/proc'): string[] => PROC_MASKED.map((n) => `${proc}/${n}`)

@@ -49,7 +49,8 @@ export const enforcedSeccomp = (policy: ResolvedPolicy): SeccompSpec =>
   resolveSeccomp(enforcedSeccompLayers(policy))
 
 /** The filter an export states (an OCI profile, a runtime backend's bundle, systemd's
- * SystemCallFilter=): the sandbox's, without the init guard, since pid 1 there is the program. */
+ * SystemCallFilter=): the sandbox's, without the init guard: pid 1 there is the program, or a
+ * runtime backend's cordon-init, which neither counts spawns nor freezes. */
 export const exportedSeccomp = (policy: ResolvedPolicy): SeccompSpec =>
   resolveSeccomp(exportedSeccompLayers(policy))
 
@@ -114,8 +115,8 @@ export const withExtras = (own: ResolvedPolicy['seccomp'], extras: readonly Secc
   extras.length ? [...own, ...extras.map((name) => SECCOMP_EXTRAS[name])] : own
 
 /** The layers the native launcher's filter has: seccompExtras(), and where the sandbox has its
- * own pid namespace (whose pid 1 is cordon's init, not the program as in an export or another
- * runtime's container) the init guard, before the set-id guard. The plan says so to the
+ * own pid namespace (whose pid 1 is cordon's init, which counts the spawns and freezes; in an
+ * export pid 1 is the program, or a runtime backend's cordon-init, which does neither) the init guard, before the set-id guard. The plan says so to the
  * launcher, which then stacks no guard of its own (native/init-guard.h). */
 export function launcherSeccompExtras(policy: ResolvedPolicy): SeccompExtra[] {
   const extras = seccompExtras(policy)

@@ -107,7 +107,8 @@ export const OUTSIDE_PROCESSES = {
  * kernel refuses a process that may not: on pid 1, on process group 1 (init's alone: the command
  * leads a session of its own), and on a whole user (init shares the command's uid); reading
  * pid 1's limits stays allowed. In the policy's filter, not a second one, so that a monitor
- * watching these calls sees the refusals. Never exported: there pid 1 is the program. */
+ * watching these calls sees the refusals. Never exported: pid 1 there is the program, or a
+ * runtime backend's cordon-init, which only reaps and passes signals on (native/container-init.c). */
 const pidOne = (index: number) => ({ index, op: 'eq' as const, value: 1, width: 32 as const })
 export const INIT_GUARD = {
   origin: "the sandbox's init",
