@@ -57,3 +57,5 @@ let quiet = false
 export function setQuiet(on: boolean): void {
   quiet = on
 }
+
+export const isQuiet = (): boolean => quiet

@@ -9,7 +9,7 @@ import { describeStepError } from '../run/launcher-steps.js'
 import type { StatementStatus } from '../status/statements.js'
 import { availableParallelism, totalmem } from 'node:os'
 import { sizeWord } from '../policy/size-word.js'
-import { warn } from './output.js'
+import { isQuiet, warn } from './output.js'
 
 /** Where a run's events and lines go (cli/event-output.ts EventOutput; the lean path's has no
  * channel): `human` when stderr gets the lines a person reads. */
@@ -51,8 +51,15 @@ export function reportEnd(
   else if (byCordon && out.human) warn(`killed by \`${byCordon}\`: the whole sandbox was killed`)
 }
 
-/** Best effort is explicit: say which statements this run enforces with fewer layers. */
-export function reportEnforcement(statements: StatementStatus[], out: RunOutput, backend?: Backend): void {
+/** Best effort is explicit: say which statements this run enforces with fewer layers. `asked`:
+ * the limits this command line asked for (`memory` for --memory 64M): one that nothing enforces
+ * is said under -q too, which hides the warnings a host's gaps repeat at every run. */
+export function reportEnforcement(
+  statements: StatementStatus[],
+  out: RunOutput,
+  backend?: Backend,
+  asked: readonly string[] = [],
+): void {
   out.record({ event: 'status', ...(backend ? { backend } : {}), statements })
   if (!out.human) return
   const partial = statements.filter((s) => s.status === 'partial')
@@ -80,6 +87,14 @@ export function reportEnforcement(statements: StatementStatus[], out: RunOutput,
     : ''
   if (lines.length) lines[lines.length - 1] += ` [\`${plan}\` lists each statement${limits}; -q hides this]`
   for (const line of lines) warn(line)
+  if (!isQuiet()) return
+  for (const word of asked) {
+    const s = none.find((n) => n.statement.startsWith(`limit ${word} `))
+    if (s)
+      warn(
+        `not enforced: ${s.statement}, asked for by --${word} (${s.missing[0]?.why}); \`--require limits\` refuses such a run`,
+      )
+  }
 }
 
 /** Every event on the channel; the few a person needs on stderr, escaped by warn(). */

@@ -55,11 +55,21 @@ async function runAndSignal(
     env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
   })
   const code = new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
-  waitUntil(() => /"running"/.test(spawnOut(CORDON_OCI, ['--root', root, 'state', id]).stdout), 1000)
+  const began = Date.now()
+  let state = ''
+  waitUntil(
+    () => /"running"/.test((state = spawnOut(CORDON_OCI, ['--root', root, 'state', id]).stdout)),
+    1000,
+  )
+  // Said apart from the signal's way (CI53: a run of 23.7 s, not known which half was slow).
+  assert.match(state, /"running"/, `not running ${Date.now() - began} ms after the run began: ${state}`)
   // The trap is set before `sleep` starts: give the shell a moment past exec.
   await new Promise((r) => setTimeout(r, 200))
+  const sent = Date.now()
   process.kill(group ? -child.pid! : child.pid!, sig)
-  return await code
+  const status = await code
+  assert.ok(Date.now() - sent < 10_000, `the run ended ${Date.now() - sent} ms after the signal`)
+  return status
 }
 
 describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => {

@@ -81,7 +81,8 @@ Backend:
 
 Output (cordon's lines on stderr are escaped: no control character from the sandbox reaches them):
 ${EVENT_HELP}
-  -q, --quiet            no warnings on stderr (errors and alerts still print)
+  -q, --quiet            no warnings on stderr (errors, alerts and a limit asked for here
+                         that nothing enforces still print)
   -h, --help             this help
 
 Exit status: the command's; killed by SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGALRM, SIGUSR1 or SIGUSR2,
@@ -237,7 +238,7 @@ async function runNative(
         cgroup: { ok: access.ok, why: access.why },
         statements,
       }
-      reportEnforcement(statements, out)
+      reportEnforcement(statements, out, undefined, askedLimits(values))
     }
   }
   const result = await child.exited
@@ -266,6 +267,14 @@ export function statusFor(
     uid: process.getuid?.() ?? 0,
     cgroup: access,
   })
+}
+
+/** The limits a run's own flags asked for (their words: `memory` for --memory 64M), not `max`. */
+function askedLimits(values: object): string[] {
+  const given = new Map<string, unknown>(Object.entries(values))
+  return ['memory', 'swap', 'pids', 'cpus', 'cpu-weight', 'cpuset', 'io-weight'].filter(
+    (word) => given.get(word) !== undefined && given.get(word) !== 'max',
+  )
 }
 
 /** Files the run's plan for the next run of the same command line (run/plan-cache.ts), when
@@ -338,7 +347,7 @@ async function runOnBackend(
   if (!available.ok) throw new CordonError('setup_failed', `--backend ${backend}: ${available.why}`)
   const statements = backendStatus(policy, backend, { abi: 0 })
   refuseUnenforcedOnBackend(policy, statements, backend)
-  reportEnforcement(statements, out, backend)
+  reportEnforcement(statements, out, backend, askedLimits(values))
   // Forwarding from before the runtime starts: a SIGTERM in the moment between its start and the
   // install ended cordon by Node's default action, and the container ran on, reparented
   // (helper-114). No handler can run before spawnOnRuntime has returned `child`.
