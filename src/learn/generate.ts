@@ -8,12 +8,13 @@ import {
   type ResolvedPolicy,
   sharedContents,
   sharedDirectoryAt,
+  secretPaths,
   sharedRelation,
   withRealPaths,
 } from '../policy/resolve.js'
 import { fileId } from '../host/paths.js'
 import { capabilityName } from '../policy/capabilities.js'
-import { ETC_SECRETS, HOME_SECRETS } from '../policy/profiles.js'
+import { HOME_SECRETS } from '../policy/profiles.js'
 import type { SeccompSpec } from '../seccomp/model.js'
 import { type Endpoint, type FileAccess, type Observation } from './observation.js'
 import { traceView } from './learn.js'
@@ -45,16 +46,8 @@ export const GENERAL_ROOTS = [
 
 /** Paths no learned grant may cover, added to by `--protect`. */
 export function protectedPaths(extra: readonly string[] = []): string[] {
-  const homes = [...new Set([homedir(), '/root'])]
   // Where they really are too: what the run used is judged by its real path.
-  return withRealPaths([
-    ...ETC_SECRETS,
-    '/run/secrets',
-    '/var/run/secrets',
-    '/var/lib/sss',
-    ...homes.flatMap((h) => HOME_SECRETS.map((s) => posix.join(h, s))),
-    ...extra.map((p) => posix.resolve(p)),
-  ])
+  return [...new Set([...secretPaths(), ...withRealPaths(extra.map((p) => posix.resolve(p)))])]
 }
 
 export interface GenerateOptions {

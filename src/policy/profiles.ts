@@ -18,6 +18,10 @@ export const ETC_SECRETS = [
   '/etc/krb5.keytab',
 ]
 
+/** Where container platforms and SSSD leave credentials: Docker's and Kubernetes' mounted
+ * secrets, SSSD's cache of password hashes. */
+export const RUN_SECRETS = ['/run/secrets', '/var/run/secrets', '/var/lib/sss']
+
 /** What a home holds that no sandboxed program has reason to read: keys and credentials. */
 export const HOME_SECRETS = [
   '.ssh',

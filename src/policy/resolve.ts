@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { CordonError, type Issue, suggest } from '../errors.js'
 import { CAPABILITIES, capabilityNumber } from './capabilities.js'
 import { loadPolicyFile } from './parse.js'
-import { ETC_SECRETS, HOME_SECRETS, PROFILES } from './profiles.js'
+import { ETC_SECRETS, HOME_SECRETS, PROFILES, RUN_SECRETS } from './profiles.js'
 import { hostMounts, settleHostView } from './wide-binds.js'
 import { essentialsWarning } from '../seccomp/essential.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
@@ -237,6 +237,16 @@ function sharedDirectories(): string[] {
   ])
 }
 
+/** The host's secrets by path: /etc's, the platforms' and the caller's and root's homes', each
+ * where it really is too. No project may be one (secretAt) and no learned grant covers one. */
+export function secretPaths(): string[] {
+  return withRealPaths([
+    ...ETC_SECRETS,
+    ...RUN_SECRETS,
+    ...[...new Set([homedir(), '/root'])].flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`)),
+  ])
+}
+
 /** Each path, and where it really is: the working directory is the kernel's (real) path, and a
  * home reached through a link (HOME=/home/u, a link to /data/u) was neither refused nor
  * protected there (helper-117). */
@@ -316,10 +326,7 @@ const foundSecrets = new Map<string, { at: number; found: SecretFound | undefine
 
 function findSecret(dir: string): SecretFound | undefined {
   const homes = userHomes()
-  const own = withRealPaths([
-    ...ETC_SECRETS,
-    ...[homedir(), '/root'].flatMap((h) => HOME_SECRETS.map((s) => `${h}/${s}`)),
-  ])
+  const own = secretPaths()
   const named = own.find((s) => dir === s || dir.startsWith(`${s}/`))
   if (named) return { secret: named, relation: named === dir ? 'is' : 'in' }
   const parts = dir.split('/')

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { after, describe, test } from 'node:test'
+import { protectedPaths } from '../../src/learn/generate.js'
+import { secretAt, secretPaths } from '../../src/policy/resolve.js'
 import { CLI, cordon, ensureTestUser, inPrivateMounts, isRoot } from '../helpers.js'
 
 describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs root here' }, () => {
@@ -273,6 +275,16 @@ describe('learn under attack', { skip: !isRoot && 'a project outside /tmp needs 
     writeFileSync(`${dir}/proj/.ssh`, '')
     const project = cordon(['run', '-q', '--', 'true'], { cwd: `${dir}/proj`, env })
     assert.equal(project.status, 0, project.stderr)
+  })
+
+  // One list for both: the platforms' secrets (/run/secrets, SSSD's cache) were protected from
+  // a learned grant but not refused as a working directory.
+  test('the secrets no project may be are the ones no learned grant covers', () => {
+    const protectedByLearn = new Set(protectedPaths())
+    for (const s of secretPaths()) assert.ok(protectedByLearn.has(s), s)
+    for (const dir of ['/run/secrets/db', '/var/lib/sss/db', '/etc/ssh'])
+      assert.match(secretAt(dir)?.secret ?? '', /^\/(run\/secrets|var\/lib\/sss|etc\/ssh)$/, dir)
+    assert.ok(protectedPaths(['/srv/extra']).includes('/srv/extra'))
   })
 
   test('learned in /tmp, the policy does not show the host /tmp', () => {
