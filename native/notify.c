@@ -10,6 +10,7 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,7 +36,9 @@
 
 #define TAKE_TIMEOUT_NS 5000000000L
 #define PATH_CAPTURE 512
-#define RECORD_PATH_MAX 4096
+/* A path the kernel takes (PATH_MAX with its NUL) and a byte more, to tell a longer one, which
+ * the kernel refuses with ENAMETOOLONG. */
+#define RECORD_PATH_MAX (PATH_MAX + 1)
 
 /* No tracer after all: every RET_TRACE outcome becomes RET_USER_NOTIF, answered by the
  * listener instead (same calls, same responder). Only return instructions with a constant
@@ -249,7 +252,8 @@ static void count(struct notifier *nf, uint32_t arch, int nr)
 }
 
 /* Reads the NUL-terminated string at addr in pid's memory; page by page, as
- * process_vm_readv stops at the first unmapped page. */
+ * process_vm_readv stops at the first unmapped page. 0: read whole; 1: cut at size - 1 bytes
+ * (or at an unreadable page); -1: nothing read. */
 static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 {
 	size_t got = 0;
@@ -270,7 +274,7 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 		got += (size_t)n;
 	}
 	out[got] = '\0';
-	return got ? 0 : -1;
+	return got ? 1 : -1;
 }
 
 /* The string at addr into out, or NULL; one the launcher may not read (EPERM: a plain user's
@@ -278,9 +282,12 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
  * marks rep unreadable. Said, not passed over: learn and audit cannot judge a call whose path
  * they never saw (helper-142). */
 static const char *read_path(pid_t pid, uint64_t addr, char *out, size_t size,
-			     struct syscall_report *rep)
+			     struct syscall_report *rep, int *cut)
 {
-	if (read_string(pid, addr, out, size) == 0)
+	int r = read_string(pid, addr, out, size);
+	if (cut)
+		*cut = r == 1;
+	if (r >= 0)
 		return out;
 	if (errno == EPERM)
 		rep->unreadable = 1;
@@ -508,7 +515,10 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 	/* A call that goes on: the low bits say which outcome checks it gets (outcome.h). */
 	unsigned checks = kind == NOTIFY_KIND_CONTINUE && record ? (r & OUTCOME_CHECKS) : 0;
 	static char path[RECORD_PATH_MAX], path2[RECORD_PATH_MAX];
-	size_t cap = record ? sizeof path : PATH_CAPTURE;
+	/* An exec's whole path: cut, it named another file than the kernel runs, and the shell
+	 * behind a 511-byte prefix ran as the link the prefix named (helper-151). */
+	size_t cap = record || want_stat ? sizeof path : PATH_CAPTURE;
+	int cut = 0;
 	struct syscall_report rep = { .arch = d->arch,
 				      .nr = d->nr,
 				      .pid = (long)pid,
@@ -516,9 +526,9 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 				      .ctime_ms = -1 };
 	uint8_t data[NOTIFY_STRUCT_MAX];
 	if (arg >= 1 && arg <= 6)
-		rep.path = read_path(pid, d->args[arg - 1], path, cap, &rep);
+		rep.path = read_path(pid, d->args[arg - 1], path, cap, &rep, &cut);
 	if (arg2 >= 1 && arg2 <= 6)
-		rep.path2 = read_path(pid, d->args[arg2 - 1], path2, cap, &rep);
+		rep.path2 = read_path(pid, d->args[arg2 - 1], path2, cap, &rep, NULL);
 	if (sarg >= 1 && sarg <= 5) {
 		rep.data_len = read_struct(pid, d->args[sarg - 1], d->args[sarg], data);
 		rep.data = rep.data_len ? data : NULL;
@@ -555,7 +565,9 @@ void notify_handle(struct notifier *nf, pid_t pid, const struct seccomp_data *d,
 		 * reported), the program is the fd. The flags follow the path, argv and envp. */
 		int64_t dirfd = at && arg >= 2 ? (int64_t)d->args[arg - 2] : AT_FDCWD;
 		int empty = at && arg >= 2 && arg + 2 <= 5 && (d->args[arg + 2] & AT_EMPTY_PATH);
-		rep.ctime_ms = exec_target(pid, dirfd, rep.path, empty, exe, sizeof exe);
+		/* Cut at PATH_MAX: a path the kernel refuses, which runs nothing. */
+		rep.ctime_ms =
+			exec_target(pid, dirfd, cut ? NULL : rep.path, empty, exe, sizeof exe);
 		rep.exe = exe[0] ? exe : NULL;
 	}
 	for (int i = 0; i < 6; i++)

@@ -76,10 +76,12 @@ static const char *source_name(const struct proc_tracker *t)
 	return t->source ? "polling" : "connector";
 }
 
+/* Polling sees a process's program once, when it finds it: a later exec is not its to know,
+ * and the monitor's own (a watched execve) is newer. */
 static void report_exit(const struct proc_tracker *t, size_t i, int code, int sig)
 {
-	ev_process_exit(t->pids[i], t->ppids[i], t->exes[i] ? t->exes[i] : "", code, sig,
-			source_name(t));
+	ev_process_exit(t->pids[i], t->ppids[i], t->exes[i] && !t->source ? t->exes[i] : "", code,
+			sig, source_name(t));
 }
 
 /* The kernel takes a subscription from a user namespace but sends it nothing: poll there. */

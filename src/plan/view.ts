@@ -86,16 +86,20 @@ export const PROC_MASKED = [
  * whole session's (the supervisor and the launcher with it): `echo 19 > /proc/1/autogroup`
  * delayed a fork-storm freeze and the timeout from 4 s to 52 s (helper-147); its OOM score,
  * which made init the kernel's first victim (helper-149); its pages' referenced bits
- * (clear_refs), which put them first in line for reclaim. Each also under init's one thread,
- * task/1, where the same files act on the same process (helper-150). */
+ * (clear_refs), which put them first in line for reclaim; what its core would hold, and its
+ * scheduler statistics (coredump_filter, sched). Each also under init's one thread, task/1,
+ * where the same files act on the same process (helper-150, helper-151). */
 export const PROC_INIT_MASKED = [
   '1/autogroup',
   '1/oom_score_adj',
   '1/oom_adj',
   '1/clear_refs',
+  '1/coredump_filter',
+  '1/sched',
   '1/task/1/oom_score_adj',
   '1/task/1/oom_adj',
   '1/task/1/clear_refs',
+  '1/task/1/sched',
 ] as const
 
 /** What runc masks of the same: the list cordon's OCI bundles ask runc for. */

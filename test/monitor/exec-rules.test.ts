@@ -6,7 +6,7 @@
 // launcher reports for one; the launcher's lookup of an fd is the same for a deleted file.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { type Alert, Monitor, type Target } from '../../src/monitor/engine.js'
@@ -76,6 +76,23 @@ function cases(run: Runner, owner?: { uid: number; gid: number }) {
           assert.equal(r.status, 0, r.stderr)
           assert.match(r.stderr, /shell-exec .*shell started: \/bin\/sh/, `run ${i}: ${r.stderr}`)
         }
+      },
+    )
+
+    // The launcher read 511 bytes of an exec's path: a path whose first 511 named a link to
+    // /bin/true ran the shell its whole length names, unalerted (helper-151).
+    test(
+      'a shell behind a long path whose prefix names another program fires shell-exec',
+      { timeout },
+      (t) => {
+        const dir = scratch('long-path', owner)
+        t.after(() => rmSync(dir, { recursive: true, force: true }))
+        symlinkSync('/bin/true', join(dir, 's'))
+        symlinkSync('/bin/sh', join(dir, 'sX'))
+        const long = `${dir}/`.padEnd(510, '/') + 'sX'
+        const r = run(['run', '--monitor', '--', 'sh', '-c', 'exec "$0" -c true', long], dir)
+        assert.equal(r.status, 0, r.stderr)
+        assert.match(r.stderr, /shell-exec .*shell started: .*\/sX \(pid \d+, runs \/usr\/bin\/\w*sh\)/)
       },
     )
 

@@ -177,8 +177,11 @@ describe('the default fork-storm rule', { skip: !isRoot && 'needs root (cgroups,
     // init's OOM score made it the OOM killer's first victim, through /proc/1/task/1 as well as
     // /proc/1 (helper-149, helper-150); clear_refs put its pages first in line for reclaim.
     // Named here, not from the view's list, so that a file dropped from that list is caught.
-    const files = ['oom_score_adj', 'oom_adj', 'clear_refs'].flatMap((f) => [`1/${f}`, `1/task/1/${f}`])
-    const script = ['1/autogroup', ...files].map(
+    const files = ['oom_score_adj', 'oom_adj', 'clear_refs', 'sched'].flatMap((f) => [
+      `1/${f}`,
+      `1/task/1/${f}`,
+    ])
+    const script = ['1/autogroup', '1/coredump_filter', ...files].map(
       (f) => `if (echo 1 > /proc/${f}) 2>/dev/null; then echo wrote ${f}; fi`,
     )
     const r = cordon(
