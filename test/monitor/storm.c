@@ -20,8 +20,8 @@
  *                     address space PROG does not fit: the exec fails past its point of no
  *                     return and the process dies of SIGSEGV; prints "died D of N"
  *   storm crash-sibling
- *                     a child made by clone(CLONE_PARENT) dies of SIGSEGV without exec'ing: the
- *                     connector names its creator's parent as its parent
+ *                     a child made by clone(CLONE_PARENT) dies of SIGSEGV 200 ms later without
+ *                     exec'ing: the connector names its creator's parent as its parent
  *   storm crash-after-exec PROG [ARG...]
  *                     a forked child dies of SIGSEGV 300 ms later, after its parent ran PROG
  *   storm loop N      N raw getppid calls; prints "done N NS_PER_CALL"
@@ -165,8 +165,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "crash-sibling") == 0) {
-		if (syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) == 0)
+		if (syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) == 0) {
+			usleep(200000);
 			raise(SIGSEGV);
+		}
 		sleep(1);
 		return 0;
 	}
