@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <sched.h>
 #include <stdint.h>
@@ -186,15 +187,27 @@ noreturn void oci_detach(pid_t pid, int exec_fd, const char *pid_file, int eof_r
 	_exit(0);
 }
 
+/* Whole or not at all, as runc writes it: a reader that found the file between its creation and
+ * the write read "" (run-foreground.ts took it for pid 0, and `state` said stopped for the whole
+ * run). Written beside it as .NAME, then renamed over it. */
 void oci_write_pid(pid_t pid, const char *pid_file)
 {
 	if (!pid_file)
 		return;
-	char num[32];
+	char num[32], tmp[PATH_MAX];
 	int len = snprintf(num, sizeof num, "%d", (int)pid);
-	int fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, num, (size_t)len) != len || close(fd)) {
+	const char *slash = strrchr(pid_file, '/');
+	size_t dir_len = slash ? (size_t)(slash - pid_file + 1) : 0;
+	int fd = -1;
+	if ((size_t)snprintf(tmp, sizeof tmp, "%.*s.%s", (int)dir_len, pid_file,
+			     pid_file + dir_len) >= sizeof tmp)
+		errno = ENAMETOOLONG;
+	else
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, num, (size_t)len) != len || close(fd) || rename(tmp, pid_file)) {
+		int err = errno;
+		unlink(tmp);
 		kill(pid, SIGKILL);
-		die_step(EXIT_CORDON, "write pid file", pid_file, NULL, errno);
+		die_step(EXIT_CORDON, "write pid file", pid_file, NULL, err);
 	}
 }

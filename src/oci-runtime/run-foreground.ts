@@ -117,11 +117,12 @@ async function runForegroundWith(
   return await new Promise<number>((done, reject) => {
     let recorded = false
     const timer = setInterval(() => {
-      if (recorded || !existsSync(`${p.dir}/pid`)) return
+      const pid = recorded ? undefined : launcherPid(p)
+      if (pid === undefined) return
       recorded = true
       clearInterval(timer)
       try {
-        finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+        finishCreate(o, p, pid, true)
       } catch (e) {
         child.kill('SIGKILL')
         reject(e instanceof Error ? e : new Error(String(e)))
@@ -131,10 +132,11 @@ async function runForegroundWith(
       clearInterval(timer)
       // A container that ran and ended between two looks at its pid file (a short command, a
       // loaded host) is recorded now: `run --keep` leaves it for `state` and `delete`.
-      if (!recorded && existsSync(`${p.dir}/pid`)) {
+      const pid = recorded ? undefined : launcherPid(p)
+      if (pid !== undefined) {
         recorded = true
         try {
-          finishCreate(o, p, Number(readFileSync(`${p.dir}/pid`, 'utf8')), true)
+          finishCreate(o, p, pid, true)
         } catch {}
       }
       if (!recorded && !existsSync(`${p.dir}/state.json`)) forget(p)
@@ -145,6 +147,17 @@ async function runForegroundWith(
       done(code)
     })
   })
+}
+
+/** The pid the launcher wrote, once it is whole: read between the pid file's creation and its
+ * write, it was "", taken for pid 0, and `state` said stopped for the whole run (CI53, CI56).
+ * The launcher renames the file into place now; a pid is still read only when it is one. */
+function launcherPid(p: Prepared): number | undefined {
+  let text = ''
+  try {
+    text = readFileSync(`${p.dir}/pid`, 'utf8')
+  } catch {}
+  return /^[1-9]\d*$/.test(text) ? Number(text) : undefined
 }
 
 /** A container never recorded (its launcher failed before it was ready): nothing for `delete`

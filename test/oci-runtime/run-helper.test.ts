@@ -73,6 +73,39 @@ async function runAndSignal(
 }
 
 describe('cordon-oci run through the launch helper', { skip: ociSkip() }, () => {
+  // The launcher wrote its pid file in place: Node, looking every 5 ms, could read it between
+  // its creation and the write, took "" for pid 0, and `state` never said running for the
+  // whole run (CI53, CI56: the signal tests below waited 22 s for it). Each write to the file,
+  // or to the one renamed into place, is held 400 ms here, so such a look always comes.
+  test(
+    'a pid file looked at while the launcher writes it: state says running, with its pid',
+    { skip: !canStrace() && 'needs strace, allowed to trace' },
+    async (t) => {
+      const b = makeBundle(['sh', '-c', 'sleep 3'])
+      t.after(() => b.cleanup())
+      const id = `pidfile-${process.pid}`
+      const dir = join(b.root, id)
+      const child = spawn(
+        'strace',
+        [
+          ...['-f', '-qq', '-o', '/dev/null', '-P', join(dir, 'pid'), '-P', join(dir, '.pid')],
+          ...['-e', 'trace=write', '-e', 'inject=write:delay_enter=400000'],
+          ...[CORDON_OCI, '--root', b.root, 'run', '--bundle', b.dir, id],
+        ],
+        { stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
+      )
+      const ended = new Promise((done) => child.on('exit', done))
+      let state = ''
+      waitUntil(
+        () => /"running"/.test((state = spawnOut(CORDON_OCI, ['--root', b.root, 'state', id]).stdout)),
+        500,
+      )
+      assert.match(state, /"status": "running"/, state)
+      assert.ok((JSON.parse(state) as { pid: number }).pid > 0, state)
+      await ended
+    },
+  )
+
   // A job-wide signal early in `run` ends the helper (it ignores the job's signals only once
   // asked to launch); Node's request then met EPIPE, thrown past the clean-up: the container's
   // directory stayed, unlisted, and its id could not be used again (helper-133). A helper gone
