@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { spawn, spawnSync } from 'node:child_process'
 import { get } from 'node:http'
+import { type AddressInfo, createServer } from 'node:net'
 import { CLI, cordon, hasCommand, projectDir } from '../helpers.js'
 
 interface Workload {
@@ -126,6 +127,15 @@ describe('cordon learn, then enforce', { concurrency: 1 }, () => {
   }
 })
 
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((r) => probe.close(r))
+  return port
+}
+
 /** Runs `cordon ARGS` (a server) from dir, fetches url once it answers, then stops it with
  * SIGINT (python's http.server exits 0 on it). Resolves with the body and cordon's stderr. */
 async function serveOnce(args: string[], dir: string, url: string) {
@@ -168,8 +178,10 @@ test('python3 -m http.server, learned while answering a request on loopback', { 
   const dir = join(projectDir(), 'http')
   const policy = join(projectDir(), 'http.yaml')
   const files = { 'hello.txt': 'hello over http\n' }
-  const server = ['python3', '-m', 'http.server', '8765', '--bind', '127.0.0.1']
-  const url = 'http://127.0.0.1:8765/hello.txt'
+  // A port no other program holds (CI57: a process of another session's on 8765 answered).
+  const port = await freePort()
+  const server = ['python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1']
+  const url = `http://127.0.0.1:${port}/hello.txt`
   fresh(dir, files)
   const learned = await serveOnce(
     ['learn', '-o', policy, '--json', '--net', 'host', '--', ...server],
@@ -179,7 +191,7 @@ test('python3 -m http.server, learned while answering a request on loopback', { 
   assert.equal(learned.body, 'hello over http\n', learned.stderr)
   assert.equal(learned.code, 0, learned.stderr)
   const text = readFileSync(policy, 'utf8')
-  assert.match(text, /^tcp:.*\n {2}bind: \[8765\]\n {2}connect: \[\]$/m)
+  assert.match(text, new RegExp(`^tcp:.*\\n {2}bind: \\[${port}\\]\\n {2}connect: \\[\\]$`, 'm'))
   const blocked = Number(/Attack surface: ([\d.]+)%/.exec(text)?.[1])
   assert.ok(blocked >= 84, `blocks ${blocked}% of the table`) // 85 before the clock reads
 
