@@ -58,16 +58,20 @@ describe('process events', () => {
     assert.equal(pids.size, 6) // init, the shell and its four children
   })
 
-  test('the default rules alert on a process that dies of SIGSEGV, naming the program', () => {
-    const r = cordon(['run', '--monitor', '--', 'sh', '-c', 'sh -c "kill -SEGV \\$\\$"; true'], {
-      cwd: projectDir(),
+  // SIGABRT too: an assert, or glibc's answer to a heap corruption it caught (helper-152).
+  for (const sig of ['SEGV', 'ABRT'])
+    test(`the default rules alert on a process that dies of SIG${sig}, naming the program`, () => {
+      const r = cordon(['run', '--monitor', '--', 'sh', '-c', `sh -c "kill -${sig} \\$\\$"; true`], {
+        cwd: projectDir(),
+      })
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `\\[warning\\] crash \\(sandbox \\w+\\): /usr/bin/(dash|sh) \\(pid \\d+\\) died of SIG${sig}`,
+        ),
+      )
     })
-    assert.equal(r.status, 0, r.stderr)
-    assert.match(
-      r.stderr,
-      /\[warning\] crash \(sandbox \w+\): \/usr\/bin\/(dash|sh) \(pid \d+\) died of SIGSEGV/,
-    )
-  })
 
   // A fork that never exec'd has no exec event to name it: the launcher reads its program at its
   // fork, which is its creator's (not the parent the kernel names for a CLONE_PARENT child, nor

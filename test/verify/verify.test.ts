@@ -160,6 +160,23 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.equal(one(results, 'proc-sys-write').outcome, 'blocked')
   })
 
+  // A learned allowlist that refused the probe harness pipe2 read as 73 escapes (helper-152):
+  // an attack not tried is said apart, and still fails the run.
+  test('attacks that could not be tried are not called escapes', () => {
+    const policy = join(projectDir(), 'no-pipe.yaml')
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [pipe, pipe2]\n      action: errno(EPERM)\n',
+    )
+    const r = cordon(['verify', policy], { cwd: projectDir(), timeout: 120_000 })
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(
+      r.stdout,
+      /\n\d+ attack\(s\) could not be tried \(ERROR above\): nothing is proven about them/,
+    )
+    assert.doesNotMatch(r.stdout, /got through/)
+  })
+
   // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all
   // the same; the probe wrote to the host's /tmp, was refused the write, and said "blocked by
   // the mount view (noexec)" (helper-137). It writes to $TMPDIR and maps the program too.

@@ -102,9 +102,19 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     skipped ? `${skipped} skipped (see why above)` : '',
     na ? `${na} not applicable on this host` : '',
   ].filter(Boolean)
+  // An attack that could not be tried is no escape, and no block either: said apart (a learned
+  // allowlist that refused the probe harness a call read as 73 escapes: helper-152).
+  const escaped = result.results.filter((r) => r.expected && r.outcome === 'escaped').length
+  const errors = result.results.filter((r) => r.expected && r.outcome === 'error').length
+  const failed = [
+    escaped ? `${escaped} attack(s) the policy should stop got through.` : '',
+    errors
+      ? `${errors} attack(s) could not be tried (ERROR above): nothing is proven about them; where all fail at once, the policy refuses the probe harness a call it needs (the sandbox's exit says how it ended).`
+      : '',
+  ].filter(Boolean)
   lines.push(
     result.failures
-      ? c.red(`${result.failures} attack(s) the policy should stop got through.`)
+      ? c.red(failed.join(' '))
       : c.green(
           `no escapes: every attack the policy should stop was blocked (${blocked} blocked of ${result.results.length}).`,
         ) + (rest.length ? c.dim(` ${rest.join('; ')}.`) : ''),
