@@ -103,10 +103,11 @@ const EXEC_PATH_ENOENT =
 
 /** The hint for a step that failed with this errno name, when there is one. */
 export function stepHint(step: string, code: string | undefined): string | undefined {
+  // Any step may run out of descriptors, the launcher's (it has the caller's limit: helper-114)
+  // and Node's own before it (a socketpair for the launcher's channel: CI59, under learn).
+  if (code && outOfFds(code)) return `too many open files: ${RAISE_FD_LIMIT}`
   if (!code || !(LAUNCHER_STEPS as readonly string[]).includes(step)) return undefined
   if (step === 'clone namespaces' && code === 'EPERM' && underSeccompFilter()) return OUTER_FILTER
-  // Any step may run out of descriptors: the launcher has the caller's limit (helper-114).
-  if (outOfFds(code)) return `too many open files: ${RAISE_FD_LIMIT}`
   return HINTS[step as LauncherStep]?.[code]
 }
 
