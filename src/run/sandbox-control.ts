@@ -79,7 +79,13 @@ export function controlSandbox(record: SandboxRecord): SandboxControl {
     },
     kill(sig) {
       ensureLauncher(record)
-      cgroup?.killAll()
+      try {
+        cgroup?.killAll()
+      } catch (e) {
+        // The sandbox ended between the check and the kill, and its group went with it
+        // (CI60: `freezer.state` ENOENT): nothing of it is left to kill.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      }
       // Without a cgroup the launcher's death takes only what its pid namespace holds: with
       // none (--no-namespaces), the command's children lived on, a setsid one included. Every
       // descendant is stopped first (none forks away meanwhile), then killed.
