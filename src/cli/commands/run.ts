@@ -30,6 +30,7 @@ import {
   policyFromFlags,
 } from '../policy-flags.js'
 import { loadFilterCompiler } from '../../plan/lazy-filter.js'
+import { LIMITS } from '../../policy/limits.js'
 import { holdsHostRoot, launcherSeccompExtras } from '../../policy/effective.js'
 import { precompiledFilter } from '../../seccomp/precompiled.js'
 import { compileForOneRun } from '../../run/prepare.js'
@@ -269,12 +270,13 @@ export function statusFor(
   })
 }
 
-/** The limits a run's own flags asked for (their words: `memory` for --memory 64M), not `max`. */
+/** The cgroup limits a run's own flags asked for, not `max`: each limit's word is its flag
+ * (`memory` for --memory 64M). */
 function askedLimits(values: object): string[] {
   const given = new Map<string, unknown>(Object.entries(values))
-  return ['memory', 'swap', 'pids', 'cpus', 'cpu-weight', 'cpuset', 'io-weight'].filter(
-    (word) => given.get(word) !== undefined && given.get(word) !== 'max',
-  )
+  return LIMITS.filter((l) => l.controller)
+    .map((l) => l.word)
+    .filter((word) => given.get(word) !== undefined && given.get(word) !== 'max')
 }
 
 /** Files the run's plan for the next run of the same command line (run/plan-cache.ts), when
