@@ -7,9 +7,10 @@
 // test/architecture/tiers.test.ts checks the markers (spelling, place, what a unit file calls).
 // Afterwards the suite fails if it left directories behind in /tmp (tests clean up with t.after).
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 const ROOT = 'build/test'
 /** Test files whose assertions are about elapsed time or throughput, or that no other run of
@@ -55,14 +56,31 @@ const TMP = tmpdir()
 const leftovers = () =>
   new Set(readdirSync(TMP).filter((n) => n.startsWith('cordon-') && !/^cordon-\d+$/.test(n)))
 
-const run = (concurrency, list) =>
-  spawnSync(
-    process.execPath,
-    ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...list],
-    {
-      stdio: 'inherit',
-    },
-  ).status ?? 1
+// Each phase's failures, one line each (scripts/failures-reporter.mjs), printed at the very end.
+const scratch = mkdtempSync(join(tmpdir(), 'run-tests-'))
+const reporter = join(dirname(fileURLToPath(import.meta.url)), 'failures-reporter.mjs')
+let phases = 0
+const failureFiles = []
+const run = (concurrency, list) => {
+  const failures = join(scratch, `failures-${phases++}.txt`)
+  failureFiles.push(failures)
+  return (
+    spawnSync(
+      process.execPath,
+      [
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        '--test-timeout=600000',
+        '--test-reporter=tap',
+        '--test-reporter-destination=stdout',
+        `--test-reporter=${reporter}`,
+        `--test-reporter-destination=${failures}`,
+        ...list,
+      ],
+      { stdio: 'inherit' },
+    ).status ?? 1
+  )
+}
 
 const all = files(ROOT).sort()
 const before = leftovers()
@@ -79,11 +97,22 @@ if (process.argv.includes('--unit')) {
   const second = run(1, timed)
   status = first || second
 }
+const failed = failureFiles.flatMap((f) =>
+  existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : [],
+)
+rmSync(scratch, { recursive: true, force: true })
+if (failed.length) {
+  console.log(`run-tests: ${failed.length} test(s) failed:`)
+  for (const line of failed) console.log(`run-tests:   ${line}`)
+} else if (status) {
+  console.log(`run-tests: a test run ended with status ${status} and no failed test named`)
+}
 // CORDON_TMP_CHECK=off skips the check where other runs share /tmp (several checkouts at once).
 const left = [...leftovers()].filter((n) => !before.has(n))
 if (left.length && process.env.CORDON_TMP_CHECK !== 'off') {
-  console.error(`run-tests: the tests left ${left.length} director(ies) in ${TMP}: ${left.join(' ')}`)
-  console.error('run-tests: remove them in t.after (or after) where they are made')
+  // On stdout too: a CI log cut to its tail must say why the suite failed.
+  console.log(`run-tests: the tests left ${left.length} director(ies) in ${TMP}: ${left.join(' ')}`)
+  console.log('run-tests: remove them in t.after (or after) where they are made')
   status ||= 1
 }
 process.exit(status)
