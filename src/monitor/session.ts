@@ -216,5 +216,12 @@ export class MonitorSession {
     for (const w of this.watchers) w.close()
     for (const d of [...this.detachers.values()]) d()
     await Promise.all(this.sinks.map((s) => s.close()))
+    // The first failure of a sink was reported when it happened; the count is said at the end.
+    for (const s of this.sinks) {
+      const { failed, dropped } = s.stats
+      if (failed + dropped === 0) continue
+      const parts = [failed && `${failed} failed`, dropped && `${dropped} dropped`].filter(Boolean)
+      this.log(`${failed + dropped} alert(s) to ${s.name} were not delivered (${parts.join(', ')})`)
+    }
   }
 }

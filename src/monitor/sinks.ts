@@ -135,10 +135,49 @@ export interface WebhookOptions {
   attempts?: number
   /** First retry delay, doubled each time (default 250 ms). */
   backoffMs?: number
-  /** Per request (default 5 s). */
+  /** Per request (default 5 s); also how long close() waits for what is still queued. */
   timeoutMs?: number
   /** Alerts waiting beyond this are dropped, oldest first, and counted (default 1000). */
   maxQueue?: number
+}
+
+/** A sink's first failure is reported, the rest only counted: a sink that drops every alert in
+ * silence is worse than none, and one that reports each would flood the terminal. */
+class FailureReport {
+  private reported = false
+  constructor(
+    private readonly stats: SinkStats,
+    private readonly name: string,
+    private readonly report: (line: string) => void,
+  ) {}
+  fail(why: string): void {
+    this.stats.failed++
+    if (this.reported) return
+    this.reported = true
+    this.report(
+      `alerts to ${this.name} fail (${why}); further failures are only counted (cordon_alert_deliveries_total{outcome="failed"})`,
+    )
+  }
+}
+
+/** A webhook's address for messages. */
+export function webhookShown(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`
+  } catch {
+    // Not a URL: shown up to where credentials or a query would begin.
+    return url.replace(/^(https?:\/\/)[^/@]*@/, '$1').replace(/[?#].*$/, '?…')
+  }
+}
+
+/** Why a fetch failed, in a few words: undici hides the socket's error behind `fetch failed`. */
+const fetchFailure = (e: unknown): string => {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } }
+  if (err.name === 'TimeoutError') return 'no answer in time'
+  // The fetch standard's blocked ports (SMTP, IRC, …): no request is ever made to them.
+  if (err.cause?.message === 'bad port') return 'fetch() never sends to this port: give the receiver another'
+  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e)
 }
 
 export class WebhookSink implements AlertSink {
@@ -147,13 +186,36 @@ export class WebhookSink implements AlertSink {
   private readonly queue: Alert[] = []
   private running: Promise<void> | undefined
   private readonly opts: Required<WebhookOptions>
+  private readonly failures: FailureReport
+  /** The URL without credentials, which fetch() refuses in a URL: they go in a header. */
+  private readonly target: string
+  private readonly headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'cordon-monitor',
+  }
+  /** The last alert failed every attempt: the next are tried once each until one is taken, so
+   * a receiver that is down does not hold the queue for the whole backoff of every alert. */
+  private down = false
+  /** Set by close(): what is in flight is abandoned, what is queued is counted as failed. */
+  private readonly closing = new AbortController()
   constructor(
-    private readonly url: string,
+    url: string,
     options: WebhookOptions = {},
     private readonly format: AlertFormat = 'cordon',
+    report: (line: string) => void = () => {},
   ) {
-    this.name = `webhook:${url}`
+    // Shown in messages: without credentials or a query, which often carry a token.
+    this.name = `webhook:${webhookShown(url)}`
+    const u = new URL(url)
+    if (u.username || u.password) {
+      // As curl does with user:password@ in a URL: HTTP Basic authentication.
+      const user = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`
+      this.headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`
+      u.username = u.password = ''
+    }
+    this.target = u.href
     this.opts = { attempts: 5, backoffMs: 250, timeoutMs: 5000, maxQueue: 1000, ...options }
+    this.failures = new FailureReport(this.stats, this.name, report)
   }
   send(a: Alert): void {
     if (this.queue.length >= this.opts.maxQueue) {
@@ -172,28 +234,53 @@ export class WebhookSink implements AlertSink {
   }
   private async deliver(a: Alert): Promise<void> {
     const body = jsonLine(shapeAlert(a, this.format))
-    for (let attempt = 1; attempt <= this.opts.attempts; attempt++) {
+    const attempts = this.down ? 1 : this.opts.attempts
+    let why = ''
+    for (let attempt = 1; attempt <= attempts && !this.closing.signal.aborted; attempt++) {
       try {
-        const res = await fetch(this.url, {
+        const res = await fetch(this.target, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'cordon-monitor' },
+          headers: this.headers,
           body,
-          signal: AbortSignal.timeout(this.opts.timeoutMs),
+          signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.closing.signal]),
         })
         await res.arrayBuffer().catch(() => undefined)
         if (res.ok) {
           this.stats.sent++
+          this.down = false
           return
         }
+        why = `HTTP ${res.status}`
         if (res.status < 500 && res.status !== 429) break // the receiver refuses it: retrying will not help
-      } catch {}
-      if (attempt < this.opts.attempts)
-        await new Promise((r) => setTimeout(r, this.opts.backoffMs * 2 ** (attempt - 1)))
+      } catch (e) {
+        why = this.closing.signal.aborted ? 'the run ended before it was delivered' : fetchFailure(e)
+      }
+      if (attempt < attempts) await this.pause(this.opts.backoffMs * 2 ** (attempt - 1))
     }
-    this.stats.failed++
+    this.down = true
+    this.failures.fail(why || 'the run ended before it was delivered')
   }
+  /** A backoff that close() cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.closing.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+    })
+  }
+  /** Waits for the queue at most one request's timeout: a receiver that is down must not hold
+   * the end of the run for the retries of every alert. What is left then is counted as failed. */
   async close(): Promise<void> {
-    await this.running
+    const running = this.running
+    if (!running) return
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.timeoutMs)))
+    await Promise.race([running, late])
+    clearTimeout(timer)
+    this.closing.abort()
+    const left = this.queue.length
+    this.queue.length = 0
+    await running
+    for (let i = 0; i < left; i++) this.failures.fail('the run ended before it was delivered')
   }
 }
 
@@ -239,12 +326,12 @@ export class SyslogSink implements AlertSink {
   private logger: ChildProcess | undefined
   private loggerExited: Promise<void> | undefined
   private lastStart = -Infinity
-  private reported = false
+  private readonly failures: FailureReport
   /** How many logger processes this sink started (one, unless logger died): for tests. */
   started = 0
   constructor(
     private readonly target: SyslogTarget,
-    private readonly report: (line: string) => void = () => {},
+    report: (line: string) => void = () => {},
   ) {
     this.name =
       target.transport === 'local'
@@ -252,6 +339,7 @@ export class SyslogSink implements AlertSink {
           ? 'syslog'
           : `syslog:unix:${target.socket}`
         : `syslog:${target.transport}:${target.host}:${target.port}`
+    this.failures = new FailureReport(this.stats, this.name, report)
   }
   send(a: Alert): void {
     const t = this.target
@@ -259,15 +347,8 @@ export class SyslogSink implements AlertSink {
     else if (t.transport === 'udp') this.sendUdp(a, t)
     else this.sendTcp(a, t)
   }
-  /** The first failure is reported (then only counted): a sink that drops every alert in
-   * silence is worse than none. */
   private fail(why: string): void {
-    this.stats.failed++
-    if (this.reported) return
-    this.reported = true
-    this.report(
-      `alerts to ${this.name} fail (${why}); further failures are only counted (cordon_alert_deliveries_total{outcome="failed"})`,
-    )
+    this.failures.fail(why)
   }
   private sendUdp(a: Alert, target: { host: string; port: number }): void {
     if (this.pending.size >= MAX_UDP_PENDING) {
@@ -434,7 +515,14 @@ export function parseSink(spec: string, context: SinkContext = {}): AlertSink {
   const kind = colon < 0 ? spec : spec.slice(0, colon)
   const rest = colon < 0 ? '' : spec.slice(colon + 1)
   if (kind === 'file' && rest) return new FileSink(rest, context.format)
-  if (kind === 'webhook' && /^https?:\/\//.test(rest)) return new WebhookSink(rest, {}, context.format)
+  if (kind === 'webhook' && /^https?:\/\//.test(rest)) {
+    if (!URL.canParse(rest))
+      throw new CordonError(
+        'invalid_usage',
+        `--alert webhook:${webhookShown(rest)}: not a valid URL; write it as http(s)://HOST[:PORT]/PATH`,
+      )
+    return new WebhookSink(rest, {}, context.format, context.log)
+  }
   if (kind === 'syslog' && rest.startsWith('unix:'))
     return new SyslogSink(localSyslog(spec, rest.slice(5)), context.log)
   if (kind === 'syslog') {

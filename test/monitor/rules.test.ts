@@ -342,11 +342,100 @@ describe('alert sinks', () => {
     assert.deepEqual(sink.stats, { sent: 1, failed: 0, dropped: 0 })
   })
 
-  test('a dead webhook is given up on and counted', async () => {
-    const sink = new WebhookSink('http://127.0.0.1:1/', { attempts: 2, backoffMs: 5 })
+  test('a dead webhook is given up on, reported once with why, and counted', async () => {
+    // A port nothing listens on (1 and 9 are ports fetch() refuses to send to at all).
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    const said: string[] = []
+    const sink = new WebhookSink(`http://127.0.0.1:${port}/`, { attempts: 2, backoffMs: 5 }, 'cordon', (l) =>
+      said.push(l),
+    )
+    sink.send(alert)
     sink.send(alert)
     await sink.close()
-    assert.deepEqual(sink.stats, { sent: 0, failed: 1, dropped: 0 })
+    assert.deepEqual(sink.stats, { sent: 0, failed: 2, dropped: 0 })
+    assert.equal(said.length, 1, said.join('\n'))
+    assert.equal(said[0]!.split(';')[0], `alerts to webhook:http://127.0.0.1:${port}/ fail (ECONNREFUSED)`)
+    const blocked = new WebhookSink('http://127.0.0.1:9/', { attempts: 1 }, 'cordon', (l) => said.push(l))
+    blocked.send(alert)
+    await blocked.close()
+    assert.match(said[1]!, /fetch\(\) never sends to this port/)
+  })
+
+  // helper-152: a receiver that was down held the end of a run for every alert's whole backoff
+  // (6 alerts: 23 s) and said nothing.
+  test('while a webhook is down, each next alert is tried once, and close() waits one timeout', async (t) => {
+    let calls = 0
+    const server = createServer(() => calls++) // takes the request, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.after(() => server.closeAllConnections())
+    t.after(() => server.close())
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    const said: string[] = []
+    const sink = new WebhookSink(url, { attempts: 3, backoffMs: 5, timeoutMs: 300 }, 'cordon', (l) =>
+      said.push(l),
+    )
+    for (let i = 0; i < 20; i++) sink.send(alert)
+    // The first alert's 3 attempts time out (~0.9 s): the receiver is down from then on.
+    await new Promise((r) => setTimeout(r, 1100))
+    const started = Date.now()
+    await sink.close()
+    const waited = Date.now() - started
+    assert.ok(waited < 1000, `close() waited ${waited} ms for a receiver that does not answer`)
+    assert.equal(sink.stats.sent, 0)
+    assert.equal(sink.stats.failed, 20, 'every alert is counted, the abandoned ones too')
+    assert.ok(calls >= 4 && calls <= 8, `${calls} requests: 3 for the first alert, then one each`)
+    assert.equal(said.length, 1)
+    assert.match(said[0]!, /fail \(no answer in time\)/)
+  })
+
+  test('a session says at its end how many alerts each sink could not deliver', async () => {
+    const { MonitorSession } = await import('../../src/monitor/session.js')
+    const said: string[] = []
+    const session = await MonitorSession.open({
+      alerts: ['webhook:http://127.0.0.1:9/hook?token=s3cret'],
+      defaultRules: false,
+      reload: false,
+      log: (l) => said.push(l),
+    })
+    session.monitor.emit('alert', alert)
+    session.monitor.emit('alert', alert)
+    await session.close()
+    assert.deepEqual(
+      said.filter((l) => l.includes('not delivered')),
+      ['2 alert(s) to webhook:http://127.0.0.1:9/hook?… were not delivered (2 failed)'],
+    )
+  })
+
+  test('credentials in a webhook URL are sent as Basic authentication and never shown', async (t) => {
+    const seen: { url?: string | undefined; auth?: string | undefined } = {}
+    const server = createServer((req, res) => {
+      seen.url = req.url
+      seen.auth = req.headers.authorization
+      res.writeHead(401).end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.after(() => server.close())
+    const port = (server.address() as AddressInfo).port
+    const said: string[] = []
+    const { parseSink } = await import('../../src/monitor/sinks.js')
+    const sink = parseSink(`webhook:http://al%40ce:pa%3Ass@127.0.0.1:${port}/hook?token=s3cret`, {
+      log: (l) => said.push(l),
+    })
+    sink.send(alert)
+    await sink.close()
+    assert.equal(seen.url, '/hook?token=s3cret')
+    assert.equal(seen.auth, `Basic ${Buffer.from('al@ce:pa:ss').toString('base64')}`)
+    assert.deepEqual(sink.stats, { sent: 0, failed: 1, dropped: 0 }, 'a 401 is not retried')
+    assert.equal(sink.name, `webhook:http://127.0.0.1:${port}/hook?…`)
+    assert.match(said.join('\n'), /fail \(HTTP 401\)/)
+    assert.doesNotMatch(said.join('\n'), /s3cret|pa%3Ass|al%40ce/)
+    assert.throws(
+      () => parseSink('webhook:http://[::1/hook?token=s3cret'),
+      (e: Error) => /not a valid URL/.test(e.message) && !e.message.includes('s3cret'),
+    )
   })
 
   test('syslog over UDP is RFC 5424 with the severity of the priority', async (t) => {
