@@ -18,6 +18,8 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
   exitEvent: EventOf<'exit'> | undefined
   /** The command's exec succeeded. */
   started = false
+  /** The cgroup's last look, taken once, just before the exit is pushed (see sample). */
+  private beforeExit: (() => void) | undefined
 
   /** `onEvent` sees each event first, with its line when it came from the launcher (undefined
    * once `amend` changed the event). `amend` may add to an event before anyone sees it, the
@@ -30,6 +32,11 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
   ) {}
 
   push(ev: SandboxEvent, line?: string): void {
+    if (ev.event === 'exit' && this.beforeExit) {
+      const last = this.beforeExit
+      this.beforeExit = undefined
+      last()
+    }
     if (this.amend?.(ev)) line = undefined
     if (ev.event === 'error') this.lastError ??= ev
     if (ev.event === 'exit') this.exitEvent = ev
@@ -88,22 +95,31 @@ export class EventStream implements AsyncIterable<SandboxEvent> {
    * they happen. Returns what stops it. */
   sample(cgroup: Cgroup, intervalMs: number): () => void {
     let seen = { oomKills: 0, pidsMax: 0 }
-    const timer = setInterval(() => {
+    const check = (stats: boolean) => {
       const due: SandboxEvent[] = []
       try {
         const now = cgroup.events()
         if (now.oomKills > seen.oomKills) due.push({ event: 'oom', kills: now.oomKills })
         if (now.pidsMax > seen.pidsMax) due.push({ event: 'pids-limit', refused: now.pidsMax })
         seen = now
-        const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
-        due.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
+        if (stats) {
+          const { memoryBytes, pids, cpuUsageUsec } = cgroup.stats()
+          due.push({ event: 'stats', memoryBytes, pids, cpuUsageUsec })
+        }
       } catch {} // the cgroup is gone: the run is ending
       // Pushed outside the try: a listener's throw is the program's uncaught exception, not
       // swallowed here, and `seen` has moved on, so an OOM kill is not told again.
       this.pushAll(due, 0)
-    }, intervalMs)
+    }
+    const timer = setInterval(() => check(true), intervalMs)
     timer.unref()
-    return () => clearInterval(timer)
+    // The OOM killer that ends the command itself acts between two samples: the last look comes
+    // before the exit is told, or a monitor (which lets go of a sandbox at its exit) never hears it.
+    this.beforeExit = () => check(false)
+    return () => {
+      clearInterval(timer)
+      this.beforeExit = undefined
+    }
   }
 
   /** Pushes each of evs in order; after a listener's throw, the rest follow on the next tick. */

@@ -78,6 +78,39 @@ for (const d of drivers)
         assert.ok((r.counters?.oomKills ?? 0) >= 1)
       })
 
+      // helper-152: the OOM kill that ended the command fell between two samples, and the
+      // monitor, which lets go of a sandbox at its exit, never alerted out-of-memory.
+      test(
+        'the OOM kill that ends the command is told before its exit, and alerted',
+        needs('memory'),
+        async () => {
+          const child = spawn(
+            withLimits({ memory: '64M' }),
+            'python3',
+            ['-c', 'x = bytearray(512 * 2**20)'],
+            {
+              ...opts,
+              stdio: 'ignore',
+              statsIntervalMs: 60_000, // no sample while it runs: only the last look can see it
+            },
+          )
+          const seen: string[] = []
+          for await (const ev of child.events) seen.push(ev.event)
+          assert.equal((await child.exited).reason, 'oom')
+          assert.ok(seen.includes('oom'), seen.join(' '))
+          assert.ok(seen.indexOf('oom') < seen.indexOf('exit'), seen.join(' '))
+          const cli = cordon(
+            ['run', '--monitor', '--memory', '64M', '--', 'python3', '-c', 'x = bytearray(512 * 2**20)'],
+            { cwd: projectDir() },
+          )
+          assert.equal(cli.status, 137, cli.stderr)
+          assert.match(
+            cli.stderr,
+            /\[error\] out-of-memory \(sandbox \w+\): the kernel's OOM killer ended a process/,
+          )
+        },
+      )
+
       test('OOM kills and usage arrive as events while the sandbox goes on', needs('memory'), async () => {
         const child = spawn(
           withLimits({ memory: '64M' }),
