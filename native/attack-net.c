@@ -233,7 +233,7 @@ struct result p_tiocsti_high_bits(const char *arg)
 	(void)arg;
 	int fds[2];
 	if (pipe(fds))
-		return fail_with("pipe", errno);
+		return untried("pipe", errno);
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
@@ -257,9 +257,12 @@ struct result p_tiocsti_high_bits(const char *arg)
 		_exit(0);
 	}
 	close(fds[1]);
-	struct result r = fail_with("fork", errno);
-	if (pid > 0 && read(fds[0], &r, sizeof r) != (ssize_t)sizeof r)
-		r = fail_with("ioctl", 0);
+	struct result r = untried("fork", errno);
+	ssize_t n = pid > 0 ? read(fds[0], &r, sizeof r) : (ssize_t)sizeof r;
+	if (n < 0)
+		r = untried("read", errno);
+	else if (n != (ssize_t)sizeof r)
+		r = fail_with("ioctl", 0); /* the child died: killed by the filter */
 	close(fds[0]);
 	if (pid > 0)
 		waitpid(pid, NULL, 0);

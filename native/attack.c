@@ -51,6 +51,15 @@ struct result fail_with(const char *call, int err)
 	return r;
 }
 
+struct result untried(const char *call, int err)
+{
+	struct result r = { .call = call, .untried = 1, .err = err };
+	snprintf(r.detail, sizeof r.detail,
+		 "the probe's own %s failed (the policy refuses it?): the attack was not tried",
+		 call);
+	return r;
+}
+
 struct result escaped(const char *call, const char *detail)
 {
 	struct result r = { .call = call, .escaped = 1 };
@@ -282,7 +291,11 @@ static struct result p_exec_tmp(const char *arg)
 		_exit(100 + errno);
 	}
 	int status = 0;
-	waitpid(pid, &status, 0);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		struct result r = untried(pid < 0 ? "fork" : "wait4", errno);
+		unlink(copy);
+		return r;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 42) {
 		unlink(copy);
 		return escaped("execve", "ran a program written to the temporary directory");
@@ -340,7 +353,7 @@ static struct result p_exec_caps(const char *arg)
 {
 	int fds[2];
 	if (pipe(fds))
-		return fail_with("pipe", errno);
+		return untried("pipe", errno);
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(fds[1], 1);
@@ -349,12 +362,21 @@ static struct result p_exec_caps(const char *arg)
 		execv(self, argv);
 		_exit(100 + errno);
 	}
+	int fork_err = errno;
 	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return untried("fork", fork_err);
+	}
 	char buf[128] = { 0 };
 	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	int read_err = errno;
 	close(fds[0]);
 	int status = 0;
-	waitpid(pid, &status, 0);
+	if (waitpid(pid, &status, 0) < 0)
+		return untried("wait4", errno);
+	if (n < 0)
+		return untried("read", read_err);
 	if (WIFEXITED(status) && WEXITSTATUS(status) >= 100)
 		return fail_with("execve", WEXITSTATUS(status) - 100);
 	if (n <= 0)
@@ -425,7 +447,8 @@ static struct result run_copy(const char *call, int fd, const char *path, const 
 		_exit(100 + errno);
 	}
 	int status = 0;
-	waitpid(pid, &status, 0);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return untried(pid < 0 ? "fork" : "wait4", errno);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 42)
 		return escaped(call, what);
 	return fail_with(call, WIFEXITED(status) && WEXITSTATUS(status) >= 100
@@ -588,11 +611,13 @@ static struct result p_proc_connector(const char *arg)
 		return fail_with("bind", errno);
 	if (cn_proc_subscribe(fd, PROC_CN_MCAST_LISTEN))
 		return fail_with("send", errno);
+	/* A fork of its own, so that an event comes even on a quiet host. */
 	pid_t child = fork();
 	if (child == 0)
 		_exit(0);
-	if (child > 0)
-		waitpid(child, NULL, 0);
+	if (child < 0)
+		return untried("fork", errno);
+	waitpid(child, NULL, 0);
 	struct timeval tv = { 0, 300000 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	char buf[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -856,9 +881,14 @@ static struct result p_x32(const char *arg)
 static struct result p_fork_bomb(const char *arg)
 {
 	long cap = arg ? parse_long(arg) : 2000;
+	if (cap <= 0)
+		cap = 2000;
+	/* Each child is ended by its pid: under --direct the probe is not its own process group. */
+	pid_t *pids = calloc((size_t)cap, sizeof *pids);
+	if (!pids)
+		return fail_with("calloc", ENOMEM);
 	long n = 0;
 	int err = 0;
-	pid_t group = getpid();
 	for (; n < cap; n++) {
 		pid_t pid = fork();
 		if (pid == 0) {
@@ -869,9 +899,11 @@ static struct result p_fork_bomb(const char *arg)
 			err = errno;
 			break;
 		}
+		pids[n] = pid;
 	}
-	signal(SIGTERM, SIG_IGN);
-	kill(-group, SIGTERM);
+	for (long i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	free(pids);
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 	struct result r = n >= cap ? escaped("clone", "") : fail_with("clone", err);
@@ -998,6 +1030,8 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+static void print_result(const char *label, const struct result *res, int status);
+
 /* Runs one probe in a child; the child sends its result through a pipe, so a child killed by
  * the filter (SIGSYS) or the OOM killer (SIGKILL) is reported by its signal. */
 static void run_probe(const struct probe *p, const char *arg, const char *label)
@@ -1026,16 +1060,36 @@ static void run_probe(const struct probe *p, const char *arg, const char *label)
 	if (pid > 0)
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+	print_result(label, n == (ssize_t)sizeof r ? &r : NULL, status);
+}
+
+/* Runs one probe in this process. For a policy that refuses the harness what run_probe needs
+ * (pipe2, clone, wait4): verify gives each probe a sandbox of its own, and reads a signal that
+ * ended the probe from how that sandbox ended. */
+static void run_direct(const struct probe *p, const char *arg, const char *label)
+{
+	struct result r = p->run(p->fixed ? p->fixed : arg);
+	print_result(label, &r, 0);
+}
+
+/* A probe's line: its result when it sent one, else how its process ended. */
+static void print_result(const char *label, const struct result *res, int status)
+{
 	printf("{\"probe\":");
 	json_string(stdout, label);
-	if (n == (ssize_t)sizeof r) {
-		printf(",\"outcome\":\"%s\",\"call\":", r.escaped ? "escaped" : "blocked");
-		json_string(stdout, r.call);
-		if (!r.escaped && r.err)
-			printf(",\"errno\":%d", r.err);
-		if (r.detail[0]) {
+	if (res && res->untried) {
+		printf(",\"outcome\":\"error\",\"call\":");
+		json_string(stdout, res->call);
+		printf(",\"errno\":%d,\"detail\":", res->err);
+		json_string(stdout, res->detail);
+	} else if (res) {
+		printf(",\"outcome\":\"%s\",\"call\":", res->escaped ? "escaped" : "blocked");
+		json_string(stdout, res->call);
+		if (!res->escaped && res->err)
+			printf(",\"errno\":%d", res->err);
+		if (res->detail[0]) {
 			printf(",\"detail\":");
-			json_string(stdout, r.detail);
+			json_string(stdout, res->detail);
 		}
 	} else if (WIFSIGNALED(status)) {
 		printf(",\"outcome\":\"blocked\",\"signal\":%d", WTERMSIG(status));
@@ -1074,11 +1128,15 @@ int main(int argc, char **argv)
 			puts(PROBES[i].name);
 		return 0;
 	}
-	if (argc < 2) {
-		fprintf(stderr, "usage: cordon-probes NAME[=ARG]... | --list\n");
+	int first = 1;
+	int direct = argc > 1 && strcmp(argv[1], "--direct") == 0;
+	if (direct)
+		first = 2;
+	if (argc <= first) {
+		fprintf(stderr, "usage: cordon-probes [--direct] NAME[=ARG]... | --list\n");
 		return 2;
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		char name[64];
 		const char *eq = strchr(argv[i], '=');
 		size_t len = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
@@ -1096,7 +1154,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "cordon-probes: unknown probe %s (see --list)\n", name);
 			return 2;
 		}
-		run_probe(p, eq ? eq + 1 : NULL, argv[i]);
+		if (direct)
+			run_direct(p, eq ? eq + 1 : NULL, argv[i]);
+		else
+			run_probe(p, eq ? eq + 1 : NULL, argv[i]);
 	}
 	return 0;
 }

@@ -7,11 +7,17 @@ struct result {
 	const char *call;
 	int escaped;
 	int err; /* errno when blocked, 0 when none */
+	/* The probe's own machinery (a pipe, a fork, a wait) failed: the attack was not tried. */
+	int untried;
 	char detail[160];
 };
 
 struct result fail_with(const char *call, int err);
 struct result escaped(const char *call, const char *detail);
+/* CALL, which the probe needs for itself and an attacker would not, failed with ERR: neither a
+ * block nor an escape. A learned allowlist may refuse a probe its pipe or its fork, while the
+ * attack (an exec, say) needs neither. */
+struct result untried(const char *call, int err);
 
 /* Escaped when PATH opens and gives bytes. */
 struct result p_read(const char *path);

@@ -64,6 +64,35 @@ export interface Verification {
   results: ProbeResult[]
   /** Probes the policy should stop that got through (or could not run). */
   failures: number
+  /** The harness calls the policy's filter refuses (a learned allowlist may): each attack then
+   * ran alone, in a sandbox of its own, without the harness's pipe and fork. */
+  harnessRefused?: string[]
+}
+
+/** What the harness itself calls to run each probe in a child (native/attack.c run_probe), with
+ * glibc's arguments: pipe(), fork() and waitpid(), and the child's setpgid(0, 0). */
+const HARNESS_CALLS: readonly [string, readonly bigint[]][] = [
+  ['pipe2', [0n, 0n]],
+  // fork(): CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | SIGCHLD
+  ['clone', [0x01200011n]],
+  ['wait4', []],
+  ['setpgid', [0n, 0n]],
+  ['read', []],
+  ['close', []],
+]
+
+/** The harness calls `filter` refuses on this machine's architecture. */
+export function harnessRefused(filter: SeccompSpec): string[] {
+  const arch = archByName(process.arch)
+  if (!arch) return []
+  const table = syscallTable(arch.name)
+  return HARNESS_CALLS.filter(([call, given]) => {
+    const nr = table[call]
+    if (nr === undefined) return false
+    const args = [...given, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
+    const action = (evaluateSpec(filter, entryPoints(process.arch), arch.audit, nr, args) & 0xffff0000) >>> 0
+    return action !== RET.ALLOW && action !== RET.LOG && action !== RET.USER_NOTIF
+  }).map(([call]) => call)
 }
 
 /** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
@@ -145,6 +174,7 @@ async function runBattery(
   argv: string[],
   cwd: string,
   backend: Backend,
+  direct: boolean,
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ stdout: string; endings: Map<string, Ending> }> {
   // A probe that hangs must not hang verify: a wall-clock limit unless the policy has one.
@@ -156,7 +186,9 @@ async function runBattery(
   // The device probe too, so that its host stat brackets only its own milliseconds: on a busy
   // host something else may touch /dev/null.
   const specOf = (label: string) => PROBES.find((p) => p.name === label.split('=')[0])
-  const alone = (label: string) => specOf(label)?.alone !== undefined
+  // Without the harness's pipe and fork (direct), a probe runs in the harness's own process:
+  // the call that kills one must not take the rest with it.
+  const alone = (label: string) => direct || specOf(label)?.alone !== undefined
   const groups = [argv.filter((l) => !alone(l)), ...argv.filter(alone).map((l) => [l])].filter(
     (g) => g.length,
   )
@@ -172,7 +204,7 @@ async function runBattery(
       const sandboxed = bounded(spec?.sandboxPolicy?.(withBinary, backend) ?? withBinary)
       // Test-only: the named probe's sandbox runs a command that never ends (test/verify).
       const hang = process.env.CORDON_TEST_HANG_PROBE === spec?.name && spec?.alone !== undefined
-      const command = hang ? ['/bin/sleep', '3600'] : [paths.bin, ...group]
+      const command = hang ? ['/bin/sleep', '3600'] : [paths.bin, ...(direct ? ['--direct'] : []), ...group]
       const ran = await withinBound(
         runSandbox(sandboxed, backend, command, cwd),
         sandboxed.limits.timeoutMs + ABANDON_AFTER_MS,
@@ -304,11 +336,22 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
     const { paths } = withProbes(policy, fx, uid === 0 ? suidFixturePath(fx) : undefined, backend)
     const { argv, targets, skipped } = labels(policy, fx, paths, ctx, options.only)
     options.onProgress?.(0, argv.length)
-    const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend, options.onProgress)
+    const refused = harnessRefused(filter)
+    const direct = refused.length > 0
+    const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend, direct, options.onProgress)
     const raws = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as RawResult)
+    // Run directly, a probe the filter killed ended its sandbox by that signal: as the harness
+    // reports a child killed by one.
+    if (direct)
+      for (const label of argv) {
+        const ending = endings.get(label)!
+        const killed = ending.reason === 'signal' || ending.reason === 'oom'
+        if (killed && ending.code > 128 && !raws.some((r) => r.probe === label))
+          raws.push({ probe: label, outcome: 'blocked', signal: ending.code - 128 })
+      }
     await new Promise((r) => setTimeout(r, 50)) // a datagram in flight to the host's udp socket
     const judged: Judged = { policy, fx, ctx, filter }
     const results = argv.map((label) =>
@@ -324,7 +367,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
     const failures = results.filter(
       (r) => r.expected && (r.outcome === 'escaped' || r.outcome === 'error'),
     ).length
-    return { version: 1, results, failures }
+    return { version: 1, results, failures, ...(direct ? { harnessRefused: refused } : {}) }
   } finally {
     fx.close()
     rmSync(devTarget(), { force: true })
@@ -379,7 +422,10 @@ function judge(
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
   const host = hostVerdict(label, raw, fx, spec, backend)
-  const outcome: Outcome = host?.outcome ?? raw.outcome
+  // A probe that could not try its attack (its own pipe or fork refused) proved nothing: only
+  // what reached the host could still say more.
+  const outcome: Outcome =
+    raw.outcome === 'error' && host?.outcome !== 'escaped' ? 'error' : (host?.outcome ?? raw.outcome)
   let by = host?.by
   if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
   // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's

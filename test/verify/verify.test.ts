@@ -160,21 +160,46 @@ describe('cordon verify', { concurrency: 1 }, () => {
     assert.equal(one(results, 'proc-sys-write').outcome, 'blocked')
   })
 
-  // A learned allowlist that refused the probe harness pipe2 read as 73 escapes (helper-152):
-  // an attack not tried is said apart, and still fails the run.
-  test('attacks that could not be tried are not called escapes', () => {
+  // A learned allowlist that refused the probe harness pipe2 read as 73 escapes (helper-152),
+  // then as 73 attacks not tried. The harness now runs each probe in a sandbox of its own when
+  // the policy refuses it its pipe or its wait: every verdict is the one the same policy without
+  // that refusal gets, except where a probe needs the call for itself (to read an exec'd
+  // program's answer), which says so and is not called blocked.
+  test('a policy that refuses the harness its pipe and wait is verified probe by probe', () => {
     const policy = join(projectDir(), 'no-pipe.yaml')
     writeFileSync(
       policy,
-      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [pipe, pipe2]\n      action: errno(EPERM)\n',
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [pipe, pipe2, wait4]\n      action: errno(EPERM)\n',
     )
-    const r = cordon(['verify', policy], { cwd: projectDir(), timeout: 120_000 })
-    assert.equal(r.status, 1, r.stderr)
+    const plain = verify([])
+    const refused = cordon(['verify', '--json', policy], { cwd: projectDir(), timeout: 120_000 })
+    const out = JSON.parse(refused.stdout) as { results: Result[]; harnessRefused?: string[] }
+    assert.deepEqual(out.harnessRefused, ['pipe2', 'wait4'])
+    const ownCall =
+      /^the probe's own (pipe|wait4) failed \(the policy refuses it\?\): the attack was not tried$/
+    const untried = new Set(['exec-tmp', 'exec-caps', 'exec-devshm', 'setuid', 'tiocsti-high-bits'])
+    // Paired by name and place: targets with a pid or a port differ from run to run.
+    for (const r of plain.results) {
+      const o = byProbe(out.results, r.probe)[byProbe(plain.results, r.probe).indexOf(r)]
+      assert.ok(o, `${r.probe} ${r.target ?? ''} ran`)
+      if (untried.has(r.probe) && r.outcome === 'blocked') {
+        assert.equal(o.outcome, 'error', JSON.stringify(o))
+        assert.match(o.detail ?? '', ownCall)
+      } else
+        assert.deepEqual(
+          [o.outcome, o.by],
+          [r.outcome, r.by],
+          `${r.probe} ${r.target ?? ''}: ${JSON.stringify(o)}`,
+        )
+    }
+    const text = cordon(['verify', policy], { cwd: projectDir(), timeout: 120_000 })
+    assert.equal(text.status, 1, text.stderr)
+    assert.match(text.stdout, /the policy refuses the probe harness pipe2, wait4: each attack ran alone/)
     assert.match(
-      r.stdout,
+      text.stdout,
       /\n\d+ attack\(s\) could not be tried \(ERROR above\): nothing is proven about them/,
     )
-    assert.doesNotMatch(r.stdout, /got through/)
+    assert.doesNotMatch(text.stdout, /got through/)
   })
 
   // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all

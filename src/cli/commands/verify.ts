@@ -89,6 +89,13 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const label = policyLabel(values, positionals[0])
   const lines = [
     `cordon verify — ${label}${backend === 'native' ? '' : ` on ${backend}`}`,
+    ...(result.harnessRefused
+      ? [
+          c.dim(
+            `  (the policy refuses the probe harness ${result.harnessRefused.join(', ')}: each attack ran alone, in a sandbox of its own)`,
+          ),
+        ]
+      : []),
     ...result.results.map(line),
     '',
   ]
@@ -109,7 +116,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const failed = [
     escaped ? `${escaped} attack(s) the policy should stop got through.` : '',
     errors
-      ? `${errors} attack(s) could not be tried (ERROR above): nothing is proven about them; where all fail at once, the policy refuses the probe harness a call it needs (the sandbox's exit says how it ended).`
+      ? `${errors} attack(s) could not be tried (ERROR above): nothing is proven about them; where all fail at once, the policy refuses the probe program a call it needs to start or to print (the sandbox's exit says how it ended).`
       : '',
   ].filter(Boolean)
   lines.push(
