@@ -1068,6 +1068,12 @@ static void run_probe(const struct probe *p, const char *arg, const char *label)
  * ended the probe from how that sandbox ended. */
 static void run_direct(const struct probe *p, const char *arg, const char *label)
 {
+	/* Said first: a sandbox the filter ended after this line ended in the attack (or in
+	 * printing its result, which calls nothing this line did not), never before it began. */
+	printf("{\"probe\":");
+	json_string(stdout, label);
+	printf(",\"began\":true}\n");
+	fflush(stdout);
 	struct result r = p->run(p->fixed ? p->fixed : arg);
 	print_result(label, &r, 0);
 }

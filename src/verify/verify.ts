@@ -70,13 +70,15 @@ export interface Verification {
 }
 
 /** What the harness itself calls to run each probe in a child (native/attack.c run_probe), with
- * glibc's arguments: pipe(), fork() and waitpid(), and the child's setpgid(0, 0). */
+ * glibc's arguments: pipe(), fork() and waitpid(), the child's setpgid(0, 0) and the write of
+ * its result. A child the filter kills in one of these would read as an attack blocked. */
 const HARNESS_CALLS: readonly [string, readonly bigint[]][] = [
   ['pipe2', [0n, 0n]],
   // fork(): CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | SIGCHLD
   ['clone', [0x01200011n]],
   ['wait4', []],
   ['setpgid', [0n, 0n]],
+  ['write', []],
   ['read', []],
   ['close', []],
 ]
@@ -339,17 +341,21 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
     const refused = harnessRefused(filter)
     const direct = refused.length > 0
     const { stdout, endings } = await runBattery(policy, fx, argv, cwd, backend, direct, options.onProgress)
-    const raws = stdout
+    // `cordon-probes --direct` says each probe began before its attack (no outcome yet).
+    const lines = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as RawResult)
+      .map((l) => JSON.parse(l) as RawResult | { probe: string; began: true })
+    const raws = lines.filter((r): r is RawResult => !('began' in r))
     // Run directly, a probe the filter killed ended its sandbox by that signal: as the harness
-    // reports a child killed by one.
+    // reports a child killed by one. Only once it began its attack: a kill before (a call the
+    // program needs to start) proves nothing, and stays a sandbox that ended without a result.
+    const began = new Set(lines.filter((r) => 'began' in r).map((r) => r.probe))
     if (direct)
       for (const label of argv) {
         const ending = endings.get(label)!
         const killed = ending.reason === 'signal' || ending.reason === 'oom'
-        if (killed && ending.code > 128 && !raws.some((r) => r.probe === label))
+        if (killed && began.has(label) && ending.code > 128 && !raws.some((r) => r.probe === label))
           raws.push({ probe: label, outcome: 'blocked', signal: ending.code - 128 })
       }
     await new Promise((r) => setTimeout(r, 50)) // a datagram in flight to the host's udp socket

@@ -200,6 +200,25 @@ describe('cordon verify', { concurrency: 1 }, () => {
       /\n\d+ attack\(s\) could not be tried \(ERROR above\): nothing is proven about them/,
     )
     assert.doesNotMatch(text.stdout, /got through/)
+    // A filter that kills the probe program's write: killed before its attack began, or as it
+    // sent its result, a probe never reads as blocked.
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [write]\n      action: kill\n',
+    )
+    const killed = cordon(['verify', '--json', policy, '--probe', 'mount', '--probe', 'keyctl'], {
+      cwd: projectDir(),
+      timeout: 120_000,
+    })
+    const k = JSON.parse(killed.stdout) as { results: Result[]; harnessRefused?: string[] }
+    assert.deepEqual(k.harnessRefused, ['write'])
+    assert.deepEqual(
+      k.results.map((r) => [r.probe, r.outcome]),
+      [
+        ['mount', 'error'],
+        ['keyctl', 'error'],
+      ],
+    )
   })
 
   // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all
