@@ -1269,8 +1269,12 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			char byte;
 			/* The command's pid is read from /proc only for an events reader. */
 			ssize_t got = read(pp->exec[0], &byte, 1);
-			if (got == 0 && !(nf && nf->failed) && ev_fd() >= 0)
-				ev_started(pid, p->has_init ? command_host_pid(pp->pid[0]) : pid);
+			if (got == 0 && !(nf && nf->failed) && ev_fd() >= 0) {
+				int command = p->has_init ? command_host_pid(pp->pid[0]) : pid;
+				ev_started(pid, command);
+				if (pt)
+					proc_command(pt, command);
+			}
 			/* Init counts the spawns from inside the sandbox's cgroup, one task among a
 			 * bomb's thousands: at nice 0 a bomb of 4096 spinning forks kept it off the CPU
 			 * for over a minute, and no rule saw a spawn. Raised once the command is forked
@@ -1342,7 +1346,7 @@ static int supervise(const struct plan *p, pid_t pid, struct pipes *pp, const si
 			audit_finish(audit_fd,
 				     pid); /* the kernel delivers records asynchronously */
 		if (pt)
-			proc_finish(pt);
+			proc_finish(pt, status);
 		if (fds[FD_SPAWNS].fd >= 0)
 			read_spawns(pp->spawns[0], pp->pids_current, &spawned);
 		if (nf) {

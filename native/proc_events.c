@@ -171,7 +171,15 @@ void proc_open(struct proc_tracker *t)
 void proc_track(struct proc_tracker *t, pid_t root)
 {
 	t->root = root;
+	t->command = 0;
+	t->command_gone = 0;
 	add(t, root, t->self);
+}
+
+void proc_command(struct proc_tracker *t, pid_t pid)
+{
+	if (pid > 0)
+		t->command = pid;
 }
 
 void proc_helper(struct proc_tracker *t, pid_t pid)
@@ -342,7 +350,12 @@ void proc_poll(struct proc_tracker *t)
 		char path[32];
 		snprintf(path, sizeof path, "/proc/%d", (int)t->pids[i]);
 		if (access(path, F_OK)) {
-			report_exit(t, i, -1, -1); /* status unknown when polling */
+			if (t->pids[i] == t->command) { /* its status comes at the end */
+				t->command_gone = 1;
+				t->command_ppid = t->ppids[i];
+			} else {
+				report_exit(t, i, -1, -1); /* status unknown when polling */
+			}
 			drop(t, i);
 			continue;
 		}
@@ -353,7 +366,7 @@ void proc_poll(struct proc_tracker *t)
 		;
 }
 
-void proc_finish(struct proc_tracker *t)
+void proc_finish(struct proc_tracker *t, int command_status)
 {
 	if (t->fd >= 0) {
 		proc_read(t);
@@ -361,13 +374,21 @@ void proc_finish(struct proc_tracker *t)
 		close(t->fd);
 		t->fd = -1;
 	}
-	/* Polling: everything still tracked ended with the sandbox, after the last scan. */
+	/* Polling: everything still tracked ended with the sandbox, after the last scan. The
+	 * command's end is told with the status the launcher has: polling never sees one, and a
+	 * connector's batch dropped under load took it (the crash rule missed the command). */
+	int sig = command_status >= 0 ? command_status & 0x7f : -1;
+	int code = command_status < 0 ? -1 : sig ? -1 : (command_status >> 8) & 0xff;
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->source && t->pids[i] != t->root)
+		if (t->pids[i] == t->command)
+			report_exit(t, i, code, sig);
+		else if (t->source && t->pids[i] != t->root)
 			report_exit(t, i, -1, -1);
 		free(t->exes[i]);
 	}
 	t->n = 0;
+	if (t->command_gone)
+		ev_process_exit(t->command, t->command_ppid, "", code, sig, source_name(t));
 	char msg[160];
 	if (t->lost || t->untracked) {
 		snprintf(msg, sizeof msg,

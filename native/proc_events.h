@@ -35,6 +35,12 @@ struct proc_tracker {
 	char *exes[PROC_TRACK_MAX];
 	size_t n;
 	pid_t root; /* the sandbox's first process: its end is the sandbox's `exit` event */
+	/* The command (the root itself without an init), once known: the launcher has its wait
+	 * status at the end, which polling never sees and a batch the connector dropped loses.
+	 * Polling holds its exit back until then (command_gone, its parent in command_ppid). */
+	pid_t command;
+	pid_t command_ppid;
+	int command_gone;
 	pid_t self; /* the launcher, the first process's parent */
 	pid_t helpers[PROC_HELPERS_MAX]; /* children of the launcher that are not the sandbox's */
 	size_t n_helpers;
@@ -49,13 +55,16 @@ int proc_connector_usable(void);
 void proc_open(struct proc_tracker *t);
 /* The sandbox's first process: what is tracked from now on descends from it. */
 void proc_track(struct proc_tracker *t, pid_t root);
+/* The command's host pid (> 0), when it started. */
+void proc_command(struct proc_tracker *t, pid_t pid);
 /* A child the launcher made for itself (pid > 0), right after its fork: not the sandbox's. */
 void proc_helper(struct proc_tracker *t, pid_t pid);
 /* Connector: reads what is pending on t->fd. */
 void proc_read(struct proc_tracker *t);
 /* Polling: one pass over the tracked processes' children. */
 void proc_poll(struct proc_tracker *t);
-/* After the sandbox ended: the exits not reported yet, and a warning if events were lost. */
-void proc_finish(struct proc_tracker *t);
+/* After the sandbox ended: the exits not reported yet (the command's with its wait status,
+ * command_status, or -1 when unknown), and a warning if events were lost. */
+void proc_finish(struct proc_tracker *t, int command_status);
 
 #endif

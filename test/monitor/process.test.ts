@@ -211,6 +211,41 @@ describe('process events', () => {
       const end = evs.find((e) => e.action === 'exit' && e.pid === sleep.pid)
       assert.ok(end, lines)
       assert.equal(end.code, undefined)
+      // The command's own end is the one the launcher knows the status of: told with it.
+      const shell = evs.find((e) => e.action === 'exec' && e.exe === '/usr/bin/dash')
+      assert.ok(shell, lines)
+      const shellEnd = evs.filter((e) => e.action === 'exit' && e.pid === shell.pid)
+      assert.deepEqual(
+        shellEnd.map((e) => [e.code, e.signal]),
+        [[5, undefined]],
+        lines,
+      )
+    },
+  )
+
+  // helper-152: a plain user's launcher polls /proc, which sees no exit status, so the crash rule
+  // never fired, not even for the command, whose status the launcher has at the end.
+  test(
+    'as a plain user, the command that dies of SIGSEGV is alerted as a crash, namespaced and not',
+    { skip: !isRoot && 'needs root to switch users' },
+    (t) => {
+      const user = ensureTestUser()
+      const project = mkdtempSync('/tmp/cordon-test-crash-')
+      chmodSync(project, 0o755)
+      t.after(() => rmSync(project, { recursive: true, force: true }))
+      for (const mode of [[], ['--no-namespaces', '--acknowledge', 'no-view']]) {
+        const r = cordonAs(
+          user,
+          ['run', '-q', ...mode, '--monitor', '--', 'sh', '-c', 'sleep 0.3; kill -SEGV $$'],
+          project,
+        )
+        assert.equal(r.signal ?? r.status, 139, r.stderr)
+        assert.match(
+          r.stderr,
+          /\[warning\] crash \(sandbox \w+\): \/usr\/bin\/(dash|sh) \(pid \d+\) died of SIGSEGV/,
+        )
+        assert.equal(r.stderr.match(/\] crash /g)?.length, 1, r.stderr)
+      }
     },
   )
 
