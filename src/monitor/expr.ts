@@ -293,3 +293,17 @@ export function valuesOf(e: Expr, field: string): (string | number)[] {
       return e.field === field && (e.op === '=' || e.op === 'in' || e.op === 'intersects') ? e.values : []
   }
 }
+
+/** Whether the expression reads `field` anywhere (a comparison or a flag). */
+export function mentions(e: Expr, field: string): boolean {
+  switch (e.kind) {
+    case 'and':
+    case 'or':
+      return mentions(e.left, field) || mentions(e.right, field)
+    case 'not':
+      return mentions(e.expr, field)
+    case 'flag':
+    case 'cmp':
+      return e.field === field
+  }
+}

@@ -1,7 +1,33 @@
 // The load report of a rule set: for each Falco rule, whether it runs and, when not, the fields
 // cordon lacks. Said at load (one notice per rule that does not run as written) and in full by
 // `cordon monitor --check`.
+import { mentions } from './expr.js'
+import type { Rule } from './rule-model.js'
 import type { RuleSet } from './rules.js'
+
+/** What this caller's sandboxes can report: a cgroup (OOM kills, refused forks, usage), and
+ * whether process exits carry their status (the proc connector; polling /proc sees none). */
+export interface Reach {
+  cgroup: { ok: boolean; why: string }
+  exitStatus: boolean
+}
+
+/** The events only a sandbox's cgroup gives. */
+const CGROUP_EVENTS = new Set(['oom', 'pids-limit', 'stats'])
+
+/** Why `rule` cannot fire (or only in part) for this caller's sandboxes; undefined when it can. */
+export function inertHere(rule: Rule, reach: Reach): string | undefined {
+  const events = [...rule.events]
+  if (!reach.cgroup.ok && events.length && events.every((e) => CGROUP_EVENTS.has(e)))
+    return `never fires for this user: its ${events.join(', ')} events come from a cgroup, and ${reach.cgroup.why}`
+  if (
+    !reach.exitStatus &&
+    rule.events.has('process') &&
+    (mentions(rule.when, 'signal') || mentions(rule.when, 'code'))
+  )
+    return "sees only the command's own exit status: this user's launcher polls /proc (no proc connector), which sees none for the other processes"
+  return undefined
+}
 
 /** Notices for the session's log: rules not loaded, outputs with <NA>, items read past. */
 export function loadNotices(set: RuleSet): string[] {
@@ -23,10 +49,16 @@ export function loadNotices(set: RuleSet): string[] {
   return out
 }
 
-/** One line per rule, for `cordon monitor --check`. */
-export function reportLines(set: RuleSet): string[] {
+/** One line per rule, for `cordon monitor --check`; with `reach`, what of each this caller's
+ * sandboxes cannot report. */
+export function reportLines(set: RuleSet, reach?: Reach): string[] {
   const falco = new Set(set.report.map((r) => r.rule))
-  const lines = set.rules.filter((r) => !falco.has(r.name)).map((r) => `loaded       ${r.name} (${r.source})`)
+  const lines = set.rules
+    .filter((r) => !falco.has(r.name))
+    .map((r) => {
+      const inert = reach && inertHere(r, reach)
+      return `loaded       ${r.name} (${r.source})${inert ? `: ${inert}` : ''}`
+    })
   for (const r of set.report) {
     const why =
       r.status === 'not mapped'

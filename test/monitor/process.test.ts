@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { cgroupAccess } from '../../src/cgroup/select.js'
 import { callerContext } from '../../src/host/caller.js'
 import { hostFacts, probeKernel } from '../../src/host/probe.js'
 import { compilePlan } from '../../src/plan/compile.js'
@@ -220,6 +221,35 @@ describe('process events', () => {
         [[5, undefined]],
         lines,
       )
+    },
+  )
+
+  // helper-152: `--check` said "loaded" for rules a plain user's sandboxes can never feed.
+  test(
+    "cordon monitor --check says which rules this user's sandboxes cannot feed",
+    { skip: !isRoot && 'needs root to switch users' },
+    () => {
+      const user = ensureTestUser()
+      const r = cordonAs(user, ['monitor', '--check', '--json'], '/')
+      assert.equal(r.status, 0, r.stderr)
+      const rules = (JSON.parse(r.stdout) as { rules: { rule: string; inert?: string }[] }).rules
+      const inert = (name: string) => rules.find((x) => x.rule === name)?.inert
+      const cgroup = cgroupAccess(user.uid).ok
+      for (const name of ['out-of-memory', 'pids-limit', 'memory-near-limit'])
+        if (cgroup) assert.equal(inert(name), undefined, name)
+        else
+          assert.match(
+            inert(name) ?? '',
+            /^never fires for this user: its [\w-]+ events come from a cgroup, and /,
+          )
+      const polling = hostFacts().unprivileged?.procConnector === false
+      if (polling) assert.match(inert('crash') ?? '', /^sees only the command's own exit status/)
+      else assert.equal(inert('crash'), undefined)
+      assert.equal(inert('shell-exec'), undefined)
+      // Root here has a cgroup and the connector: nothing to say.
+      const root = cordon(['monitor', '--check'])
+      if (cgroupAccess(0).ok && probeKernel().procConnector !== false)
+        assert.doesNotMatch(root.stdout, /never fires|sees only/, root.stdout)
     },
   )
 

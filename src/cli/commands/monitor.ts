@@ -18,8 +18,10 @@ ${MONITOR_HELP}
       --json             alerts as JSON lines on stdout (same as --alert json), each
                          {"event":"alert","alert":{…}}: cordon monitor runs no program, so its
                          stdout is its own; with --check, the report as JSON
-      --check            load the rules, print what became of each (loaded; or, for a Falco
-                         rule, the fields cordon lacks), and exit: 0, or 2 for a broken file
+      --check            load the rules, print what became of each (loaded, and what this
+                         user's sandboxes cannot report to it: no cgroup, no exit status; or,
+                         for a Falco rule, the fields cordon lacks), and exit: 0, or 2 for a
+                         broken file
 ${QUIET_HELP}
   -h, --help             this help
 
@@ -93,7 +95,10 @@ async function checkRules(values: {
   json?: boolean | undefined
 }): Promise<number> {
   const { DEFAULT_RULES_FILE, loadRules } = await import('../../monitor/rules.js')
-  const { reportLines } = await import('../../monitor/rules-report.js')
+  const { inertHere, reportLines } = await import('../../monitor/rules-report.js')
+  const { cgroupAccess } = await import('../../cgroup/select.js')
+  const { probeKernel } = await import('../../host/probe.js')
+  const reach = { cgroup: cgroupAccess(), exitStatus: probeKernel().procConnector !== false }
   const files = [...(values['no-default-rules'] ? [] : [DEFAULT_RULES_FILE]), ...(values.rules ?? [])]
   let set
   try {
@@ -110,13 +115,23 @@ async function checkRules(values: {
     const falco = new Set(set.report.map((r) => r.rule))
     const own = set.rules
       .filter((r) => !falco.has(r.name))
-      .map((r) => ({ rule: r.name, source: r.source, status: 'loaded', missing: [], outputMissing: [] }))
+      .map((r) => {
+        const inert = inertHere(r, reach)
+        return {
+          rule: r.name,
+          source: r.source,
+          status: 'loaded',
+          missing: [],
+          outputMissing: [],
+          ...(inert ? { inert } : {}),
+        }
+      })
     process.stdout.write(
       `${JSON.stringify({ version: 1, notes: set.notes, rules: [...own, ...set.report] })}\n`,
     )
   } else
     process.stdout.write(
-      reportLines(set)
+      reportLines(set, reach)
         .map((l) => `${escapeControl(l)}\n`)
         .join(''),
     )
