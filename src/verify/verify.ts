@@ -12,10 +12,10 @@ import { type Backend, runOnRuntime } from '../backends/runtime.js'
 import { archByName, entryPoints } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { evaluateSpec } from '../seccomp/reference.js'
-import type { SeccompSpec } from '../seccomp/model.js'
+import { type Action, leafFor, passesThrough, type SeccompSpec } from '../seccomp/model.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
-import { homedir } from 'node:os'
+import { constants as osConstants, homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
 import { probeKernel } from '../host/probe.js'
 import { PROBES } from './battery.js'
@@ -69,32 +69,65 @@ export interface Verification {
   harnessRefused?: string[]
 }
 
-/** What the harness itself calls to run each probe in a child (native/attack.c run_probe), with
- * glibc's arguments: pipe(), fork() and waitpid(), the child's setpgid(0, 0) and the write of
- * its result. A child the filter kills in one of these would read as an attack blocked. */
-const HARNESS_CALLS: readonly [string, readonly bigint[]][] = [
-  ['pipe2', [0n, 0n]],
-  // fork(): CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | SIGCHLD
-  ['clone', [0x01200011n]],
-  ['wait4', []],
-  ['setpgid', [0n, 0n]],
-  ['write', []],
-  ['read', []],
-  ['close', []],
+/** What the harness itself calls to run each probe in a child (native/attack.c run_probe): the
+ * pipe, fork and wait, the child's setpgid(0, 0) and the write of its result, the reads and
+ * closes. A child the filter kills in one of these would read as an attack blocked. */
+const HARNESS_CALLS = ['pipe2', 'clone', 'wait4', 'setpgid', 'write', 'read', 'close'] as const
+/** glibc's fork(): clone(CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | SIGCHLD, …). */
+const FORK_FLAGS = 0x01200011n
+
+/** What the probes call for themselves besides their attack: the harness's calls, and a fork
+ * bomb's kill of its children, an exec probe's copy of itself (read, write), a mapping. A probe
+ * ended by SIGSYS proves its attack blocked only where the filter can kill none of these. */
+const MACHINERY_CALLS = [
+  ...HARNESS_CALLS,
+  'clone3',
+  'pipe',
+  'exit',
+  'exit_group',
+  'kill',
+  'mmap',
+  'munmap',
+  'brk',
+  'rt_sigaction',
+  'rt_sigprocmask',
+  'fstat',
+  'newfstatat',
+  'lseek',
+  'dup2',
+  'dup3',
+  'getpid',
 ]
 
-/** The harness calls `filter` refuses on this machine's architecture. */
+/** The actions the filter can give `name`, whatever its arguments. */
+const actionsFor = (filter: SeccompSpec, name: string): Action[] => {
+  const leaf = leafFor(filter, name)
+  return [leaf.fallback, ...leaf.checks.map((c) => c.action)]
+}
+const kills = (a: Action) => a.kind === 'kill-process' || a.kind === 'kill-thread' || a.kind === 'trap'
+
+/** The harness calls `filter` refuses on this machine's architecture, for any of their
+ * arguments (a rule on write's descriptor or length too: helper-153 killed every probe's result
+ * with one), and fork's clone with glibc's flags. */
 export function harnessRefused(filter: SeccompSpec): string[] {
   const arch = archByName(process.arch)
   if (!arch) return []
   const table = syscallTable(arch.name)
-  return HARNESS_CALLS.filter(([call, given]) => {
+  return HARNESS_CALLS.filter((call) => {
     const nr = table[call]
     if (nr === undefined) return false
-    const args = [...given, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
+    if (call !== 'clone') return actionsFor(filter, call).some((a) => !passesThrough(a))
+    const args = [FORK_FLAGS, 0n, 0n, 0n, 0n, 0n]
     const action = (evaluateSpec(filter, entryPoints(process.arch), arch.audit, nr, args) & 0xffff0000) >>> 0
     return action !== RET.ALLOW && action !== RET.LOG && action !== RET.USER_NOTIF
-  }).map(([call]) => call)
+  })
+}
+
+/** The probes' own calls the filter can kill or trap (with some arguments): where there is one,
+ * a probe that died of SIGSYS may have died in it rather than in its attack. */
+export function machineryKilled(filter: SeccompSpec): string[] {
+  const table = syscallTable(archByName(process.arch)?.name ?? 'x86_64')
+  return MACHINERY_CALLS.filter((c) => table[c] !== undefined && actionsFor(filter, c).some(kills))
 }
 
 /** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
@@ -114,7 +147,8 @@ function seccompStopped(resolved: SeccompSpec, spec: ProbeSpec, raw: RawResult):
 function attribute(filter: SeccompSpec, spec: ProbeSpec, raw: RawResult): string {
   const key = raw.signal !== undefined ? `signal ${raw.signal}` : raw.errno ? errnoName(raw.errno) : 'none'
   if (seccompStopped(filter, spec, raw)) return 'seccomp'
-  return spec.layers[key] ?? key
+  // SIGSYS with no call named: the filter killed the attack (provenSignal ruled out the rest).
+  return spec.layers[key] ?? (key === 'signal 31' ? 'seccomp (killed)' : key)
 }
 
 export interface VerifyOptions {
@@ -359,7 +393,7 @@ export async function verify(policy: ResolvedPolicy, options: VerifyOptions = {}
           raws.push({ probe: label, outcome: 'blocked', signal: ending.code - 128 })
       }
     await new Promise((r) => setTimeout(r, 50)) // a datagram in flight to the host's udp socket
-    const judged: Judged = { policy, fx, ctx, filter }
+    const judged: Judged = { policy, fx, ctx, filter, machinery: machineryKilled(filter) }
     const results = argv.map((label) =>
       judge(
         label,
@@ -386,6 +420,35 @@ interface Judged {
   fx: Fixtures
   ctx: ProbeContext
   filter: SeccompSpec
+  /** machineryKilled(filter): the probes' own calls the filter can kill. */
+  machinery: string[]
+}
+
+/** A probe that ended by a signal before it could say anything: blocked only where the signal
+ * can only have come from what stops its attack. Any signal read as a block (helper-153): a
+ * filter that killed the probe's write of its result, its close after the attack, or its own
+ * fork made every probe "blocked · signal 31"; an rlimit's SIGXFSZ in its copy of itself, or an
+ * OOM kill of a probe that tried no memory, passed for blocks too. A signal the probe's row
+ * names (the OOM kill of the memory probe, the x32 entry killed) is one; SIGSYS is one where
+ * the filter can kill none of the probes' own calls (they are all it could have died in besides
+ * its attack). Otherwise nothing is proven. */
+function provenSignal(raw: RawResult, spec: ProbeSpec, machinery: string[]): RawResult {
+  if (raw.signal === undefined || raw.call !== undefined || raw.outcome !== 'blocked') return raw
+  const sigsys = raw.signal === 31
+  if (sigsys ? machinery.length === 0 : spec.layers[`signal ${raw.signal}`] !== undefined) return raw
+  const name = signalName(raw.signal)
+  return {
+    ...raw,
+    outcome: 'error',
+    detail: sigsys
+      ? `died of SIGSYS, and the policy kills or traps ${machinery.join(', ')}, which the probe calls for itself: whether its attack was stopped cannot be told`
+      : `died of signal ${raw.signal}${name ? ` (${name})` : ''}, which nothing the policy stops its attack with sends: whether its attack was stopped cannot be told`,
+  }
+}
+
+/** A signal's name, from Node's table. */
+function signalName(n: number): string | undefined {
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0]
 }
 
 /** One label's result: its own line (or how its sandbox ended without one), what reached the
@@ -395,7 +458,7 @@ function judge(
   raw: RawResult | undefined,
   ending: Ending,
   target: string | undefined,
-  { policy, fx, ctx, filter }: Judged,
+  { policy, fx, ctx, filter, machinery }: Judged,
 ): ProbeResult {
   const name = label.split('=')[0]!
   const spec = PROBES.find((p) => p.name === name)!
@@ -427,6 +490,7 @@ function judge(
     if (ended) return { ...base, ...ended }
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
+  raw = provenSignal(raw, spec, machinery)
   const host = hostVerdict(label, raw, fx, spec, backend)
   // A probe that could not try its attack (its own pipe or fork refused) proved nothing: only
   // what reached the host could still say more.

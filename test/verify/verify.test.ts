@@ -221,6 +221,35 @@ describe('cordon verify', { concurrency: 1 }, () => {
     )
   })
 
+  // helper-153: any signal that ended a probe read as its attack blocked. A filter that killed
+  // the probe's write of its result (by descriptor: the harness chose its forked mode), its
+  // close after the attack, or its own fork made escapes "blocked · signal 31", and errno(0) on
+  // wait4 made an exec probe's unreaped child read as a refused exec.
+  test('a filter that kills or fakes the probes own calls never turns an escape into a block', () => {
+    const policy = join(projectDir(), 'kills-machinery.yaml')
+    const escapes = ['keyctl', 'perf-event', 'unshare-user'] // each gets through with no seccomp
+    for (const rule of [
+      'syscalls: [write]\n      action: kill-process\n      args: [{ index: 0, op: eq, value: 4, width: 32 }]',
+      'syscalls: [write]\n      action: kill-process\n      args: [{ index: 0, op: eq, value: 1, width: 32 }, { index: 2, op: gt, value: 80 }]',
+      'syscalls: [close]\n      action: kill-process',
+      'syscalls: [clone]\n      action: kill-process',
+    ]) {
+      writeFileSync(policy, `extends: [default]\nseccomp:\n  profile: none\n  rules:\n    - ${rule}\n`)
+      const { results, failures } = verify([policy, ...escapes.flatMap((p) => ['--probe', p])])
+      assert.equal(failures, escapes.length, `${rule}: ${JSON.stringify(results)}`)
+      for (const r of results) assert.notEqual(r.outcome, 'blocked', `${rule}: ${JSON.stringify(r)}`)
+    }
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [wait4]\n      action: errno(0)\n',
+    )
+    const faked = verify([policy, '--probe', 'exec-tmp', '--probe', 'exec-caps'])
+    for (const r of faked.results) {
+      assert.equal(r.outcome, 'error', JSON.stringify(r))
+      assert.match(r.detail ?? '', /^the probe's own wait4 failed/)
+    }
+  })
+
   // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all
   // the same; the probe wrote to the host's /tmp, was refused the write, and said "blocked by
   // the mount view (noexec)" (helper-137). It writes to $TMPDIR and maps the program too.
