@@ -259,6 +259,35 @@ static struct result p_kernel_knobs(const char *arg)
  * else /tmp), run by execve and, refused that, mapped executable as ld.so maps what it runs
  * (`ld.so $TMPDIR/prog`): Landlock asks for execute at execve only, a noexec mount at both
  * (helper-137). */
+static struct result copy_failed(int copied);
+
+/* Copies this program (/proc/self/exe, about 1 MiB) into out: 0, or COPY_SOURCE when its own
+ * file could not be read (no /proc in the view), COPY_ROOM when the copy did not fit (a small
+ * tmpfs, RLIMIT_FSIZE) or COPY_WRITE when the write was refused, with errno set. Only the last
+ * is the attack's path refused: an attacker's program can be a few bytes. */
+enum { COPY_SOURCE = 1, COPY_ROOM, COPY_WRITE };
+static int copy_self(int out)
+{
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return COPY_SOURCE;
+	char buf[65536];
+	ssize_t n;
+	int bad = 0;
+	while (!bad && (n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0)
+			bad = COPY_SOURCE;
+		else if (write(out, buf, (size_t)n) != n)
+			bad = errno == ENOSPC || errno == EFBIG || errno == EDQUOT || errno == 0
+				      ? COPY_ROOM
+				      : COPY_WRITE;
+	}
+	int err = errno;
+	close(in);
+	errno = err;
+	return bad;
+}
+
 static struct result p_exec_tmp(const char *arg)
 {
 	(void)arg;
@@ -267,23 +296,18 @@ static struct result p_exec_tmp(const char *arg)
 	if (!dir || dir[0] != '/' ||
 	    snprintf(copy, sizeof copy, "%s/cordon-verify-exec", dir) >= (int)sizeof copy)
 		snprintf(copy, sizeof copy, "/tmp/cordon-verify-exec");
-	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return fail_with("openat", errno);
 	unlink(copy);
 	int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (out < 0) {
-		int err = errno;
-		close(in);
-		return fail_with("openat", err);
-	}
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			break;
-	close(in);
+	if (out < 0)
+		return fail_with("openat", errno);
+	int copied = copy_self(out);
+	int err = errno;
 	close(out);
+	if (copied) {
+		unlink(copy);
+		errno = err;
+		return copy_failed(copied);
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		char *argv[] = { copy, (char *)"--noop", NULL };
@@ -417,23 +441,18 @@ static struct result p_exec_caps(const char *arg)
 	return fail_with("execve", 0);
 }
 
+/* What a failed copy_self says, errno set: the copy's own failures prove nothing. */
+static struct result copy_failed(int copied)
+{
+	if (copied == COPY_SOURCE)
+		return untried("read of itself", errno);
+	if (copied == COPY_ROOM)
+		return untried("copy of itself (1 MiB)", errno);
+	return fail_with("write", errno);
+}
+
 /* Exec from memory and from /dev/shm (issue 18, finding 8): the probe copies itself into a
  * memfd or /dev/shm and runs the copy with --noop (exit 42), where a noexec /tmp stops exec-tmp. */
-static int copy_self(int out)
-{
-	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -1;
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			n = -1;
-			break;
-		}
-	close(in);
-	return n < 0 ? -1 : 0;
-}
 
 /* Runs the copy at path, or at fd when path is NULL (execveat with AT_EMPTY_PATH). */
 static struct result run_copy(const char *call, int fd, const char *path, const char *what)
@@ -468,10 +487,12 @@ static struct result p_exec_memfd(const char *arg)
 		fd = (int)syscall(SYS_memfd_create, "cordon-verify", 0u);
 	if (fd < 0)
 		return fail_with("memfd_create", errno);
-	if (copy_self(fd)) {
+	int copied = copy_self(fd);
+	if (copied) {
 		int err = errno;
 		close(fd);
-		return fail_with("write", err);
+		errno = err;
+		return copy_failed(copied);
 	}
 	struct result r = run_copy("execveat", fd, NULL, "ran a program from a memfd");
 	close(fd);
@@ -485,12 +506,13 @@ static struct result exec_copy_at(const char *copy, const char *what)
 	int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	if (out < 0)
 		return fail_with("openat", errno);
-	int bad = copy_self(out);
+	int copied = copy_self(out);
 	int err = errno;
 	close(out);
-	if (bad) {
+	if (copied) {
 		unlink(copy);
-		return fail_with("write", err);
+		errno = err;
+		return copy_failed(copied);
 	}
 	struct result r = run_copy("execve", -1, copy, what);
 	unlink(copy);

@@ -248,6 +248,17 @@ describe('cordon verify', { concurrency: 1 }, () => {
       assert.equal(r.outcome, 'error', JSON.stringify(r))
       assert.match(r.detail ?? '', /^the probe's own wait4 failed/)
     }
+    // The exec probes copy the 1 MiB probe program: a 256 KiB /dev/shm that runs a script an
+    // attacker writes there refused only the copy, and an RLIMIT_FSIZE killed it (SIGXFSZ).
+    for (const extra of [
+      'filesystem:\n  - tmpfs: { dest: /dev/shm, size: 256K, exec: true, access: [read, readdir, write, execute, create, delete, truncate] }\n',
+      'filesystem:\n  - tmpfs: { dest: /dev/shm, exec: true, access: [read, readdir, write, execute, create, delete, truncate] }\nlimits:\n  rlimits: { fsize: 65536 }\n',
+    ]) {
+      writeFileSync(policy, `extends: [default]\n${extra}`)
+      const shm = one(verify([policy, '--probe', 'exec-devshm']).results, 'exec-devshm')
+      assert.equal(shm.outcome, 'error', `${extra}: ${JSON.stringify(shm)}`)
+      assert.match(shm.detail ?? '', /copy of itself \(1 MiB\) failed|SIGXFSZ/)
+    }
   })
 
   // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all
