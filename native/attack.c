@@ -261,14 +261,19 @@ static struct result p_kernel_knobs(const char *arg)
  * (helper-137). */
 static struct result copy_failed(int copied);
 
-/* Copies this program (/proc/self/exe, about 1 MiB) into out: 0, or COPY_SOURCE when its own
+/* This program, for the probes that copy or run it: argv[0] when it is absolute (verify runs it
+ * by its path in the sandbox), so that a view without /proc does not refuse the probe its own
+ * file, which an attacker's program would not need. */
+static const char *self_path = "/proc/self/exe";
+
+/* Copies this program (self_path, about 1 MiB) into out: 0, or COPY_SOURCE when its own
  * file could not be read (no /proc in the view), COPY_ROOM when the copy did not fit (a small
  * tmpfs, RLIMIT_FSIZE) or COPY_WRITE when the write was refused, with errno set. Only the last
  * is the attack's path refused: an attacker's program can be a few bytes. */
 enum { COPY_SOURCE = 1, COPY_ROOM, COPY_WRITE };
 static int copy_self(int out)
 {
-	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int in = open(self_path, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return COPY_SOURCE;
 	char buf[65536];
@@ -381,7 +386,7 @@ static struct result p_exec_caps(const char *arg)
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(fds[1], 1);
-		char *self = arg ? (char *)arg : (char *)"/proc/self/exe";
+		char *self = arg ? (char *)arg : (char *)self_path;
 		char *argv[] = { self, (char *)"--caps", NULL };
 		execv(self, argv);
 		_exit(100 + errno);
@@ -1158,6 +1163,8 @@ int main(int argc, char **argv)
 			puts(PROBES[i].name);
 		return 0;
 	}
+	if (argv[0] && argv[0][0] == '/')
+		self_path = argv[0];
 	int first = 1;
 	int direct = argc > 1 && strcmp(argv[1], "--direct") == 0;
 	if (direct)

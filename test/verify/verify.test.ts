@@ -259,6 +259,25 @@ describe('cordon verify', { concurrency: 1 }, () => {
       assert.equal(shm.outcome, 'error', `${extra}: ${JSON.stringify(shm)}`)
       assert.match(shm.detail ?? '', /copy of itself \(1 MiB\) failed|SIGXFSZ/)
     }
+    // A view without /proc: the probe reads itself by its own path, and finds the exec it allows.
+    writeFileSync(
+      policy,
+      [
+        'extends: []',
+        'namespaces: { user: true, pid: true, mount: true, ipc: true, uts: true, cgroup: true }',
+        'network: none',
+        'filesystem:',
+        '  - ro: /usr',
+        '  - symlink: { target: usr/lib, dest: /lib }',
+        '  - symlink: { target: usr/lib64, dest: /lib64 }',
+        '  - symlink: { target: usr/bin, dest: /bin }',
+        '  - dev: /dev',
+        '  - tmpfs: { dest: /dev/shm, exec: true, access: [read, readdir, write, execute, create, delete, truncate] }',
+        '',
+      ].join('\n'),
+    )
+    const noProc = one(verify([policy, '--probe', 'exec-devshm']).results, 'exec-devshm')
+    assert.equal(noProc.outcome, 'escaped', JSON.stringify(noProc))
   })
 
   // Without a mount namespace Landlock alone refused the execve, and ld.so ran the program all
