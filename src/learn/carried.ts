@@ -21,9 +21,13 @@ export function sizeText(bytes: number): string {
   return String(bytes)
 }
 
-/** Every namespace, off ones too: one left out would take its default, not the base's. */
+/** Every namespace, off ones too: one left out would take its default, not the base's. All but
+ * net where `network` says it (none and loopback make one, host does not): written out too, it
+ * contradicted a later `--net host` (helper-152). `none` without one (kept by refusing IP
+ * sockets) is the one case the net namespace must be said. */
 export function namespacesOf(b: ResolvedPolicy): Record<string, boolean> {
-  return { ...b.namespaces }
+  const { net, ...rest } = b.namespaces
+  return net === (b.network !== 'host') ? rest : { ...rest, net }
 }
 
 const DEFAULT_TMPFS_MODE = 0o1777

@@ -81,7 +81,17 @@ export function resolveLayers(
     }
     if (policy.user) out.user = { ...out.user, ...policy.user }
     if (policy.hostname !== undefined) out.hostname = policy.hostname
-    if (policy.network !== undefined) out.network = policy.network
+    if (policy.network !== undefined) {
+      out.network = policy.network
+      // A later layer's network is the later word over an earlier layer's net namespace that
+      // it contradicts (`--net host` over a policy that says `namespaces.net: true`, as learn
+      // wrote them); within one layer the two must agree. `none` over no namespace stays the
+      // one kept by refusing IP sockets.
+      const needs = policy.network !== 'host'
+      const keptByFilter = policy.network === 'none' && netExplicit === false
+      if (policy.namespaces?.net === undefined && netExplicit !== needs && !keptByFilter)
+        netExplicit = undefined
+    }
     // Normalized: `cwd: /home/u/` is /home/u to every check that compares paths (helper-117: the
     // trailing slash passed learn's home check, and the home was learned whole).
     if (policy.cwd !== undefined) out.cwd = resolvePath(policy.cwd)

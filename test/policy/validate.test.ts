@@ -4,6 +4,8 @@ import assert from 'node:assert/strict'
 import { totalmem } from 'node:os'
 import { describe, test } from 'node:test'
 import { CordonError, parsePolicy, resolvePolicy, validatePolicy } from '../../src/index.js'
+import { resolveLayers } from '../../src/policy/resolve.js'
+import { namespacesOf } from '../../src/learn/carried.js'
 
 function errorOf(fn: () => unknown): CordonError {
   try {
@@ -167,6 +169,31 @@ describe('policy validation', () => {
       resolvePolicy({ policy: { network: 'host', namespaces: { net: true } }, baseDir: '/', label: 'x' }),
     )
     assert.match(e.message, /`namespaces.net: true` contradicts `network: host`/)
+    // A later layer's network is the later word (helper-152: `--net host` over a learned policy,
+    // which wrote `namespaces.net: true` beside `network: none`, was refused as a contradiction).
+    const layered = (net: boolean, network: 'none' | 'loopback' | 'host') =>
+      resolveLayers(
+        [
+          { policy: { network: net ? 'none' : 'host', namespaces: { net } }, baseDir: '/', label: 'file' },
+          { policy: { network }, baseDir: '/', label: 'flags' },
+        ],
+        '/',
+      )
+    assert.deepEqual([layered(true, 'host').network, layered(true, 'host').namespaces.net], ['host', false])
+    assert.deepEqual(
+      [layered(false, 'loopback').network, layered(false, 'loopback').namespaces.net],
+      ['loopback', true],
+    )
+    // `none` over no net namespace stays kept by refusing IP sockets, as the file said.
+    assert.equal(layered(false, 'none').namespaces.net, false)
+    // Learn writes the net namespace only where `network` does not say it.
+    const learnedNet = (network: 'none' | 'host', net: boolean) =>
+      namespacesOf(
+        resolveLayers([{ policy: { network, namespaces: { net } }, baseDir: '/', label: 'b' }], '/'),
+      ).net
+    assert.equal(learnedNet('none', true), undefined)
+    assert.equal(learnedNet('host', false), undefined)
+    assert.equal(learnedNet('none', false), false)
     const proc = errorOf(() =>
       resolvePolicy({
         policy: { namespaces: { pid: false }, filesystem: [{ proc: '/proc' }] },
