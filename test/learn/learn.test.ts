@@ -278,6 +278,12 @@ test('learn --merge adds a run; --from regenerates from saved runs', { timeout }
   assert.match(second, /^# Learned by cordon learn from 2 runs:/m)
   assert.match(second, /^ {8}- mkdir\b/m, 'the second run adds mkdir')
   assert.match(second, /^ {8}- read\b/m, 'the first run is kept')
+  // Two commands: no `command:`, and learn says why (helper-152: it went silently).
+  assert.doesNotMatch(second, /^command:/m)
+  assert.match(
+    merged.stderr,
+    /the runs ran 2 different commands \(cat a\.txt; mkdir -p made\): the policy records none, so give one to run: cordon run -p \S+merge\.yaml -- COMMAND/,
+  )
   // Both runs work under the merged policy.
   fresh(dir, { 'a.txt': 'a\n' })
   assert.equal(cordon(['run', '-p', policy, '--', 'cat', 'a.txt'], { cwd: dir }).stdout, 'a\n')

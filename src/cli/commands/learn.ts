@@ -273,6 +273,13 @@ export async function learnCommand(argv: string[]): Promise<number> {
       note(`replaced the policy that was in ${output} (--merge adds a run to its observations instead)`)
     for (const w of generated.withheld) note(`not granted: ${w}`)
     for (const f of generated.failed) note(`failed while learning, not granted: ${f}`)
+    // helper-152: merging a run of another command dropped `command:` in silence.
+    if (runs.length > 1 && !sameCommand(runs)) {
+      const commands = [...new Set(runs.map((r) => r.command.join(' ')))]
+      note(
+        `the runs ran ${commands.length} different commands (${commands.slice(0, 3).join('; ')}${commands.length > 3 ? '; …' : ''}): the policy records none, so give one to run: cordon run -p ${output} -- COMMAND`,
+      )
+    }
   }
   return code
 }
