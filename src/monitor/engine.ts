@@ -138,9 +138,12 @@ export function fieldsOf(
       case 'program': {
         // The program an exec runs, by its own name (symlinks followed, a memfd's
         // `memfd:NAME`); the name it was called by (basename) when the launcher could not
-        // tell. For process events, the exe's name.
-        const file = typeof raw.exe === 'string' ? raw.exe : raw.path
-        return typeof file === 'string' ? basename(file.replace(/ \(deleted\)$/, '')) : undefined
+        // tell. For process events, the exe's name. For any other event, the program of the
+        // process it is about: an openat's path is the file, not who opened it (helper-152).
+        const exec = ev.event === 'syscall' && (ev.syscall === 'execve' || ev.syscall === 'execveat')
+        const file = typeof raw.exe === 'string' ? raw.exe : exec ? raw.path : undefined
+        if (typeof file === 'string') return basename(file.replace(/ \(deleted\)$/, ''))
+        return pid === undefined ? undefined : procs.name(pid)
       }
       case 'denied':
         return ev.event === 'denied' || (ev.event === 'syscall' && ev.errno !== undefined)

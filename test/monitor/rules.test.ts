@@ -161,6 +161,33 @@ describe('rule engine', () => {
     assert.equal(alerts.length, 1)
   })
 
+  // helper-152: `{program}` of an openat was the opened file's name.
+  test('{program} is who made the call; only an exec names the program it runs', () => {
+    const m = new Monitor(
+      parseRules(
+        "rules:\n  - rule: r\n    when: event = syscall\n    then: alert\n    output: '{program} {syscall} {path}'\n",
+      ),
+    )
+    const outputs: string[] = []
+    m.on('alert', (a) => outputs.push(a.output))
+    m.attach(target([]))
+    m.handle('s1', { event: 'process', action: 'exec', pid: 7, exe: '/usr/bin/cat', source: 'connector' })
+    const call = (syscall: string, path: string, extra: Record<string, unknown> = {}): SandboxEvent => ({
+      event: 'syscall',
+      syscall,
+      arch: 'x86_64',
+      nr: 0,
+      pid: 7,
+      args: [],
+      path,
+      ...extra,
+    })
+    m.handle('s1', call('openat', '/etc/shadow'))
+    m.handle('s1', call('execve', '/bin/sh', { exe: '/usr/bin/dash' }))
+    m.handle('s1', call('execve', 'tool'))
+    assert.deepEqual(outputs, ['cat openat /etc/shadow', 'dash execve /bin/sh', 'tool execve tool'])
+  })
+
   test('the default fork-storm counts spawns only while tasks pile up', () => {
     let now = 0
     const spawn = (count: number, pids?: number): SandboxEvent => ({
