@@ -78,8 +78,10 @@ static const char *source_name(const struct proc_tracker *t)
 
 /* Polling sees a process's program once, when it finds it: a later exec is not its to know,
  * and the monitor's own (a watched execve) is newer. */
-static void report_exit(const struct proc_tracker *t, size_t i, int code, int sig)
+static void report_exit(struct proc_tracker *t, size_t i, int code, int sig)
 {
+	if (t->pids[i] == t->command)
+		t->command_told = 1;
 	ev_process_exit(t->pids[i], t->ppids[i], t->exes[i] && !t->source ? t->exes[i] : "", code,
 			sig, source_name(t));
 }
@@ -173,6 +175,7 @@ void proc_track(struct proc_tracker *t, pid_t root)
 	t->root = root;
 	t->command = 0;
 	t->command_gone = 0;
+	t->command_told = 0;
 	add(t, root, t->self);
 }
 
@@ -387,8 +390,14 @@ void proc_finish(struct proc_tracker *t, int command_status)
 		free(t->exes[i]);
 	}
 	t->n = 0;
-	if (t->command_gone)
-		ev_process_exit(t->command, t->command_ppid, "", code, sig, source_name(t));
+	/* Polling saw it end, or never saw it at all (it ended before a scan: a crash at its
+	 * start, helper-155): its parent is then the first process (its init), or the launcher. */
+	if (t->command > 0 && !t->command_told)
+		ev_process_exit(t->command,
+				t->command_gone		? t->command_ppid
+				: t->command == t->root ? t->self
+							: t->root,
+				"", code, sig, source_name(t));
 	char msg[160];
 	if (t->lost || t->untracked) {
 		snprintf(msg, sizeof msg,

@@ -41,6 +41,7 @@ struct proc_tracker {
 	pid_t command;
 	pid_t command_ppid;
 	int command_gone;
+	int command_told; /* its exit was reported */
 	pid_t self; /* the launcher, the first process's parent */
 	pid_t helpers[PROC_HELPERS_MAX]; /* children of the launcher that are not the sandbox's */
 	size_t n_helpers;

@@ -263,19 +263,17 @@ describe('process events', () => {
       const project = mkdtempSync('/tmp/cordon-test-crash-')
       chmodSync(project, 0o755)
       t.after(() => rmSync(project, { recursive: true, force: true }))
-      for (const mode of [[], ['--no-namespaces', '--acknowledge', 'no-view']]) {
-        const r = cordonAs(
-          user,
-          ['run', '-q', ...mode, '--monitor', '--', 'sh', '-c', 'sleep 0.3; kill -SEGV $$'],
-          project,
-        )
-        assert.equal(r.signal ?? r.status, 139, r.stderr)
-        assert.match(
-          r.stderr,
-          /\[warning\] crash \(sandbox \w+\): \/usr\/bin\/(dash|sh) \(pid \d+\) died of SIGSEGV/,
-        )
-        assert.equal(r.stderr.match(/\] crash /g)?.length, 1, r.stderr)
-      }
+      // At once too: a crash before the first scan of /proc (helper-155).
+      for (const mode of [[], ['--no-namespaces', '--acknowledge', 'no-view']])
+        for (const script of ['kill -SEGV $$', 'sleep 0.3; kill -SEGV $$']) {
+          const r = cordonAs(user, ['run', '-q', ...mode, '--monitor', '--', 'sh', '-c', script], project)
+          assert.equal(r.signal ?? r.status, 139, r.stderr)
+          assert.match(
+            r.stderr,
+            /\[warning\] crash \(sandbox \w+\): \/usr\/bin\/(dash|sh) \(pid \d+\) died of SIGSEGV/,
+          )
+          assert.equal(r.stderr.match(/\] crash /g)?.length, 1, r.stderr)
+        }
     },
   )
 
