@@ -150,8 +150,14 @@ class FailureReport {
     private readonly name: string,
     private readonly report: (line: string) => void,
   ) {}
+  /** One alert not delivered, for why. */
   fail(why: string): void {
     this.stats.failed++
+    this.say(why)
+  }
+  /** A failure of the transport itself (a connection refused), said once, counted by the
+   * alerts it fails: helper-155 saw 2 alerts lost of 1 sent. */
+  say(why: string): void {
     if (this.reported) return
     this.reported = true
     this.report(
@@ -393,7 +399,7 @@ export class SyslogSink implements AlertSink {
     this.lastStart = now
     const socket = net().connect({ host: target.host, port: target.port })
     socket.unref()
-    socket.on('error', (e) => this.fail(e.message))
+    socket.on('error', (e) => this.failures.say(e.message))
     // A collector does not talk back; what it sends is ignored rather than buffered.
     socket.on('data', () => {})
     this.tcp = socket

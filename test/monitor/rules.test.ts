@@ -436,6 +436,21 @@ describe('alert sinks', () => {
     )
   })
 
+  test('a syslog collector that refuses the connection loses each alert once, said once', async () => {
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    const said: string[] = []
+    const { parseSink } = await import('../../src/monitor/sinks.js')
+    const sink = parseSink(`syslog:tcp:127.0.0.1:${port}`, { log: (l) => said.push(l) })
+    for (let i = 0; i < 3; i++) sink.send(alert)
+    await sink.close()
+    await new Promise((r) => setTimeout(r, 50)) // the connection's own error, after the writes'
+    assert.equal(sink.stats.failed + sink.stats.dropped, 3, JSON.stringify(sink.stats))
+    assert.equal(said.length, 1, said.join('\n'))
+  })
+
   test('credentials in a webhook URL are sent as Basic authentication and never shown', async (t) => {
     const seen: { url?: string | undefined; auth?: string | undefined } = {}
     const server = createServer((req, res) => {
