@@ -82,6 +82,34 @@ static struct result privileged(const char *call, long ret, int ok_errno)
 	return fail_with(call, errno);
 }
 
+/* A name of this process's own for `what` in $TMPDIR (the private temporary directory without
+ * a mount namespace), else /tmp: a fixed name in a shared directory could be taken first by
+ * anyone there, and the probe would fail on it (helper-154: /dev/shm/cordon-verify-exec, made
+ * by another user, read as the exec refused). */
+static void scratch_path(char *out, size_t len, const char *dir, const char *what)
+{
+	if (!dir) {
+		const char *tmp = getenv("TMPDIR");
+		dir = tmp && tmp[0] == '/' ? tmp : "/tmp";
+	}
+	/* The pid alone repeats from run to run in a pid namespace; the clock's nanoseconds (the
+	 * vDSO's: no call a filter could refuse) do not, and no one else can guess them. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	unsigned long tag = ((unsigned long)ts.tv_nsec << 16) ^ (unsigned long)ts.tv_sec ^
+			    ((unsigned long)getpid() << 40);
+	if (snprintf(out, len, "%s/cordon-verify-%s-%lx", dir, what, tag) >= (int)len)
+		snprintf(out, len, "/tmp/cordon-verify-%s-%lx", what, tag);
+}
+
+/* A directory of the probe's own to aim a privileged call at, so that the call reaches its
+ * permission check (a missing one fails with ENOENT before it: helper-154). */
+static int scratch_dir(char *out, size_t len, const char *what)
+{
+	scratch_path(out, len, NULL, what);
+	return mkdir(out, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 static long parse_long(const char *arg)
 {
 	return arg ? strtol(arg, NULL, 10) : 0;
@@ -99,8 +127,9 @@ static struct result p_ptrace(const char *arg)
 static struct result p_mount(const char *arg)
 {
 	(void)arg;
-	const char *dir = "/tmp/cordon-verify-mnt";
-	mkdir(dir, 0700);
+	char dir[PATH_MAX];
+	if (scratch_dir(dir, sizeof dir, "mnt"))
+		return untried("mkdir", errno);
 	long r = mount("none", dir, "tmpfs", 0, NULL);
 	if (r == 0)
 		umount2(dir, MNT_DETACH);
@@ -112,8 +141,17 @@ static struct result p_umount(const char *arg)
 {
 	(void)arg;
 	/* Not a mount point: EINVAL, but only after the CAP_SYS_ADMIN check (the path is looked
-	 * up first, so it must exist). */
-	return privileged("umount2", umount2("/proc/self/fd", 0), EINVAL);
+	 * up first, so it must exist: a directory of its own, not /proc, which a view may lack). */
+	char dir[PATH_MAX];
+	int own = scratch_dir(dir, sizeof dir, "umount") == 0;
+	if (!own && access("/proc/self/fd", F_OK) == 0)
+		snprintf(dir, sizeof dir, "/proc/self/fd");
+	else if (!own)
+		return untried("mkdir", errno);
+	struct result r = privileged("umount2", umount2(dir, 0), EINVAL);
+	if (own)
+		rmdir(dir);
+	return r;
 }
 
 static struct result p_userns(const char *arg)
@@ -131,8 +169,10 @@ static struct result p_mountns(const char *arg)
 static struct result p_chroot(const char *arg)
 {
 	(void)arg;
-	const char *dir = "/tmp/cordon-verify-root";
-	mkdir(dir, 0700);
+	char dir[PATH_MAX];
+	/* Where no directory can be made, chroot to / (harmless, and the same permission check). */
+	if (scratch_dir(dir, sizeof dir, "root"))
+		snprintf(dir, sizeof dir, "/");
 	long r = chroot(dir);
 	rmdir(dir);
 	return check("chroot", r, "changed root");
@@ -296,15 +336,11 @@ static int copy_self(int out)
 static struct result p_exec_tmp(const char *arg)
 {
 	(void)arg;
-	const char *dir = getenv("TMPDIR");
 	char copy[PATH_MAX];
-	if (!dir || dir[0] != '/' ||
-	    snprintf(copy, sizeof copy, "%s/cordon-verify-exec", dir) >= (int)sizeof copy)
-		snprintf(copy, sizeof copy, "/tmp/cordon-verify-exec");
-	unlink(copy);
-	int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	scratch_path(copy, sizeof copy, NULL, "exec");
+	int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	if (out < 0)
-		return fail_with("openat", errno);
+		return errno == EEXIST ? untried("openat", errno) : fail_with("openat", errno);
 	int copied = copy_self(out);
 	int err = errno;
 	close(out);
@@ -504,13 +540,14 @@ static struct result p_exec_memfd(const char *arg)
 	return r;
 }
 
-/* Writes a copy of the probe at copy and runs it. */
-static struct result exec_copy_at(const char *copy, const char *what)
+/* Writes a copy of the probe in dir and runs it. */
+static struct result exec_copy_at(const char *dir, const char *what)
 {
-	unlink(copy);
+	char copy[PATH_MAX];
+	scratch_path(copy, sizeof copy, dir, "exec");
 	int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	if (out < 0)
-		return fail_with("openat", errno);
+		return errno == EEXIST ? untried("openat", errno) : fail_with("openat", errno);
 	int copied = copy_self(out);
 	int err = errno;
 	close(out);
@@ -527,14 +564,14 @@ static struct result exec_copy_at(const char *copy, const char *what)
 static struct result p_exec_devshm(const char *arg)
 {
 	(void)arg;
-	return exec_copy_at("/dev/shm/cordon-verify-exec", "ran a program written to /dev/shm");
+	return exec_copy_at("/dev/shm", "ran a program written to /dev/shm");
 }
 
 /* An OCI runtime's /dev is a tmpfs its root may write: it ran what was copied there (helper-141). */
 static struct result p_exec_dev(const char *arg)
 {
 	(void)arg;
-	return exec_copy_at("/dev/cordon-verify-exec", "ran a program written to /dev");
+	return exec_copy_at("/dev", "ran a program written to /dev");
 }
 
 static struct result p_socket(const char *kind)
@@ -754,16 +791,21 @@ static struct result p_reboot(const char *arg)
 static struct result p_clock(const char *arg)
 {
 	(void)arg;
-	struct timex tx;
-	memset(&tx, 0, sizeof tx);
-	if (adjtimex(&tx) < 0)
-		return fail_with("adjtimex", errno);
+	/* Both calls that set it, raw: glibc's adjtimex() is clock_adjtime, and a filter that
+	 * refused only one passed for one that refused both (helper-154). A tick out of range
+	 * is refused with EINVAL only after the CAP_SYS_TIME check: nothing is ever set. */
 	struct timex set;
 	memset(&set, 0, sizeof set);
 	set.modes = ADJ_TICK;
-	set.tick = tx.tick; /* the value it has: harmless if it goes through */
-	return check("clock_adjtime", syscall(SYS_clock_adjtime, CLOCK_REALTIME, &set),
-		     "may set the clock");
+	set.tick = 1;
+	struct result r = privileged("adjtimex", syscall(SYS_adjtimex, &set), EINVAL);
+	if (r.escaped)
+		return r;
+	memset(&set, 0, sizeof set);
+	set.modes = ADJ_TICK;
+	set.tick = 1;
+	return privileged("clock_adjtime", syscall(SYS_clock_adjtime, CLOCK_REALTIME, &set),
+			  EINVAL);
 }
 
 static struct result p_swapon(const char *arg)
@@ -814,16 +856,25 @@ static struct result p_proc_exe(const char *arg)
 static struct result p_mknod(const char *arg)
 {
 	(void)arg;
-	const char *node = "/tmp/cordon-verify-mem";
-	unlink(node);
-	if (mknod(node, S_IFCHR | 0600, makedev(1, 1) /* /dev/mem */))
-		return fail_with("mknod", errno);
+	char node[PATH_MAX];
+	scratch_path(node, sizeof node, NULL, "mem");
+	/* Both entry points, raw (glibc's mknod() is mknodat): the result names the last tried. */
+	const char *call = "mknodat";
+	long made = syscall(SYS_mknodat, AT_FDCWD, node, S_IFCHR | 0600, makedev(1, 1));
+#ifdef SYS_mknod
+	if (made < 0) {
+		call = "mknod";
+		made = syscall(SYS_mknod, node, S_IFCHR | 0600, makedev(1, 1) /* /dev/mem */);
+	}
+#endif
+	if (made < 0)
+		return fail_with(call, errno);
 	int fd = open(node, O_RDONLY | O_CLOEXEC);
 	int err = errno;
 	unlink(node);
 	if (fd >= 0) {
 		close(fd);
-		return escaped("mknod", "created and opened /dev/mem");
+		return escaped(call, "created and opened /dev/mem");
 	}
 	return fail_with("openat", err); /* created, but nodev makes it useless */
 }

@@ -69,6 +69,10 @@ export interface ProbeSpec {
   name: string
   /** What it attacks, in words. */
   attack: string
+  /** What the attack is made of: steps, each the calls any of which does it. A probe that died
+   * of SIGSYS without a result is blocked where the filter kills a whole step whatever the
+   * arguments (verify.ts attackKilled). */
+  calls?: readonly (readonly string[])[]
   /** Arguments the seccomp check uses for the calls this probe makes (default: zeros). */
   args?: Readonly<Record<string, readonly bigint[]>>
   /** The entry point the call went through, when not the native one. */
@@ -115,3 +119,10 @@ export const SOCK_DGRAM = 2n
 export const SOCK_RAW = 3n
 export const AT_FDCWD = 0xffffff9cn // -100 as the filter sees it (the low 32 bits)
 export const O_CREAT_EXCL = 0o300n | 0o1n | 0o2000000n // O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC
+
+/** A file opened (the attack's `calls`: those the probe makes, as for its errno's verdict). */
+export const OPEN_CALLS = [['openat']] as const
+/** A program run. */
+export const EXEC_CALLS = [['execve']] as const
+/** A socket made, then one of these calls. */
+export const socketThen = (...calls: string[]): readonly (readonly string[])[] => [['socket'], calls]

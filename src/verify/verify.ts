@@ -76,29 +76,6 @@ const HARNESS_CALLS = ['pipe2', 'clone', 'wait4', 'setpgid', 'write', 'read', 'c
 /** glibc's fork(): clone(CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | SIGCHLD, …). */
 const FORK_FLAGS = 0x01200011n
 
-/** What the probes call for themselves besides their attack: the harness's calls, and a fork
- * bomb's kill of its children, an exec probe's copy of itself (read, write), a mapping. A probe
- * ended by SIGSYS proves its attack blocked only where the filter can kill none of these. */
-const MACHINERY_CALLS = [
-  ...HARNESS_CALLS,
-  'clone3',
-  'pipe',
-  'exit',
-  'exit_group',
-  'kill',
-  'mmap',
-  'munmap',
-  'brk',
-  'rt_sigaction',
-  'rt_sigprocmask',
-  'fstat',
-  'newfstatat',
-  'lseek',
-  'dup2',
-  'dup3',
-  'getpid',
-]
-
 /** The actions the filter can give `name`, whatever its arguments. */
 const actionsFor = (filter: SeccompSpec, name: string): Action[] => {
   const leaf = leafFor(filter, name)
@@ -123,11 +100,25 @@ export function harnessRefused(filter: SeccompSpec): string[] {
   })
 }
 
-/** The probes' own calls the filter can kill or trap (with some arguments): where there is one,
- * a probe that died of SIGSYS may have died in it rather than in its attack. */
+/** The harness's own calls the filter can kill or trap (with some arguments): where there is
+ * one, a probe that died of SIGSYS may have died in it (the write of its result). */
 export function machineryKilled(filter: SeccompSpec): string[] {
   const table = syscallTable(archByName(process.arch)?.name ?? 'x86_64')
-  return MACHINERY_CALLS.filter((c) => table[c] !== undefined && actionsFor(filter, c).some(kills))
+  return HARNESS_CALLS.filter((c) => table[c] !== undefined && actionsFor(filter, c).some(kills))
+}
+
+/** The calls of one step of the probe's attack (its row's `calls`) that `filter` kills whatever
+ * their arguments (every call of the step, those this architecture has), or undefined where no
+ * step is killed whole. A SIGSYS from anywhere else (the probe's setup, its cleanup, its report)
+ * proves nothing (helper-153, helper-154: a kill of unlink or rmdir passed for the attack
+ * blocked); a probe whose row has no `calls` is never blocked by a SIGSYS alone. */
+export function attackKilled(filter: SeccompSpec, spec: ProbeSpec): string[] | undefined {
+  const table = syscallTable(archByName(process.arch)?.name ?? 'x86_64')
+  for (const step of spec.calls ?? []) {
+    const here = step.filter((c) => table[c] !== undefined)
+    if (here.length && here.every((c) => actionsFor(filter, c).every(kills))) return here
+  }
+  return undefined
 }
 
 /** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
@@ -425,23 +416,26 @@ interface Judged {
 }
 
 /** A probe that ended by a signal before it could say anything: blocked only where the signal
- * can only have come from what stops its attack. Any signal read as a block (helper-153): a
- * filter that killed the probe's write of its result, its close after the attack, or its own
- * fork made every probe "blocked · signal 31"; an rlimit's SIGXFSZ in its copy of itself, or an
- * OOM kill of a probe that tried no memory, passed for blocks too. A signal the probe's row
- * names (the OOM kill of the memory probe, the x32 entry killed) is one; SIGSYS is one where
- * the filter can kill none of the probes' own calls (they are all it could have died in besides
- * its attack). Otherwise nothing is proven. */
-function provenSignal(raw: RawResult, spec: ProbeSpec, machinery: string[]): RawResult {
+ * can only have come from what stops its attack. Any signal had read as a block (helper-153,
+ * helper-154): a filter that killed the probe's write of its result, its close or rmdir after
+ * the attack, its unlink before it, or its own fork made escapes "blocked · signal 31"; an
+ * rlimit's SIGXFSZ in its copy of itself, or an OOM kill of a probe that tried no memory, passed
+ * for blocks too. A signal the probe's row names is one (the OOM kill of the memory probe; the
+ * x32 entry killed, where the harness's own calls cannot be); SIGSYS is one where the filter
+ * kills a whole step of the attack whatever the arguments (attackKilled). */
+function provenSignal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawResult {
   if (raw.signal === undefined || raw.call !== undefined || raw.outcome !== 'blocked') return raw
   const sigsys = raw.signal === 31
-  if (sigsys ? machinery.length === 0 : spec.layers[`signal ${raw.signal}`] !== undefined) return raw
+  const declared = spec.layers[`signal ${raw.signal}`] !== undefined
+  if (declared && (!sigsys || judged.machinery.length === 0)) return raw
+  const killed = sigsys ? attackKilled(judged.filter, spec) : undefined
+  if (killed) return { ...raw, call: killed.join('/') }
   const name = signalName(raw.signal)
   return {
     ...raw,
     outcome: 'error',
     detail: sigsys
-      ? `died of SIGSYS, and the policy kills or traps ${machinery.join(', ')}, which the probe calls for itself: whether its attack was stopped cannot be told`
+      ? `died of SIGSYS, but the policy does not kill its attack's calls whatever their arguments: the SIGSYS came from a call the probe makes for itself, or from an argument it happened to pass, and whether its attack was stopped cannot be told`
       : `died of signal ${raw.signal}${name ? ` (${name})` : ''}, which nothing the policy stops its attack with sends: whether its attack was stopped cannot be told`,
   }
 }
@@ -458,8 +452,9 @@ function judge(
   raw: RawResult | undefined,
   ending: Ending,
   target: string | undefined,
-  { policy, fx, ctx, filter, machinery }: Judged,
+  judged: Judged,
 ): ProbeResult {
+  const { policy, fx, ctx, filter } = judged
   const name = label.split('=')[0]!
   const spec = PROBES.find((p) => p.name === name)!
   const backend = ctx.backend
@@ -490,7 +485,7 @@ function judge(
     if (ended) return { ...base, ...ended }
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
-  raw = provenSignal(raw, spec, machinery)
+  raw = provenSignal(raw, spec, judged)
   const host = hostVerdict(label, raw, fx, spec, backend)
   // A probe that could not try its attack (its own pipe or fork refused) proved nothing: only
   // what reached the host could still say more.

@@ -2,7 +2,7 @@
 // by the layer we expect; a weakened policy fails the battery, naming what got through.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { hostFacts, probeKernel } from '../../src/host/probe.js'
 import { cordon, isRoot, projectDir } from '../helpers.js'
@@ -225,7 +225,12 @@ describe('cordon verify', { concurrency: 1 }, () => {
   // the probe's write of its result (by descriptor: the harness chose its forked mode), its
   // close after the attack, or its own fork made escapes "blocked · signal 31", and errno(0) on
   // wait4 made an exec probe's unreaped child read as a refused exec.
-  test('a filter that kills or fakes the probes own calls never turns an escape into a block', () => {
+  test('a filter that kills or fakes the probes own calls never turns an escape into a block', (t) => {
+    // A probe killed at its unlink leaves its copy in the host's /dev/shm (a writable bind).
+    t.after(() => {
+      for (const name of readdirSync('/dev/shm'))
+        if (name.startsWith('cordon-verify-exec-')) rmSync(join('/dev/shm', name), { force: true })
+    })
     const policy = join(projectDir(), 'kills-machinery.yaml')
     const escapes = ['keyctl', 'perf-event', 'unshare-user'] // each gets through with no seccomp
     for (const rule of [
@@ -238,6 +243,25 @@ describe('cordon verify', { concurrency: 1 }, () => {
       const { results, failures } = verify([policy, ...escapes.flatMap((p) => ['--probe', p])])
       assert.equal(failures, escapes.length, `${rule}: ${JSON.stringify(results)}`)
       for (const r of results) assert.notEqual(r.outcome, 'blocked', `${rule}: ${JSON.stringify(r)}`)
+    }
+    // helper-154: a kill of what the probes do around their attack (unlink, rmdir) passed for
+    // the attack killed: exec from a writable /dev/shm read as blocked by seccomp.
+    writeFileSync(
+      policy,
+      'extends: [default]\nfilesystem: [{ rw: /dev/shm }]\nseccomp:\n  rules:\n    - syscalls: [unlink, unlinkat, rmdir]\n      action: kill-process\n',
+    )
+    const around = one(verify([policy, '--probe', 'exec-devshm']).results, 'exec-devshm')
+    assert.ok(['escaped', 'error'].includes(around.outcome), JSON.stringify(around))
+    // A kill of the attack's own call, whatever its arguments, is a block.
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  profile: none\n  rules:\n    - syscalls: [keyctl, perf_event_open]\n      action: kill-process\n',
+    )
+    const killed = verify([policy, '--probe', 'keyctl', '--probe', 'perf-event'])
+    assert.equal(killed.failures, 0, JSON.stringify(killed.results))
+    for (const r of killed.results) {
+      assert.equal(r.outcome, 'blocked', JSON.stringify(r))
+      assert.match(r.by ?? '', /^seccomp/, JSON.stringify(r))
     }
     writeFileSync(
       policy,

@@ -6,7 +6,7 @@ import { under } from '../../learn/paths.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { latestAtEachPlace } from '../../policy/view-paths.js'
 import { devTarget, placeSuidFixture } from '../fixtures.js'
-import { type ProbeSpec } from '../probe-spec.js'
+import { type ProbeSpec, OPEN_CALLS, EXEC_CALLS } from '../probe-spec.js'
 
 /** Why the policy lets a probe of root's kernel mount through: it binds it writable itself. A
  * writable bind the policy names at or below a kernel interface (`rw: /sys/fs/cgroup/x`) is
@@ -38,11 +38,13 @@ const execInTmp = (p: ResolvedPolicy, ctx: { backend: string }): string | undefi
 export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   {
     name: 'read-shadow',
+    calls: OPEN_CALLS,
     attack: 'read /etc/shadow',
     layers: { EACCES: 'mount view (masked) or Landlock', ENOENT: 'mount view', none: 'mount view (masked)' },
   },
   {
     name: 'read-home',
+    calls: OPEN_CALLS,
     targets: ({ policy, ctx, add }) => {
       // A bind below the home (a project in ~/src) makes the view create the directories on
       // its way there: those names are the policy's, any other entry is the host's home.
@@ -66,6 +68,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'write-outside',
+    calls: OPEN_CALLS,
     targets: ({ fx, add }) => {
       for (const t of fx.writeTargets) add(t, dirname(t))
     },
@@ -82,6 +85,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   // issue 18 (binds): kernel interfaces reached through a wide bind or a traced view
   {
     name: 'kernel-knobs',
+    calls: OPEN_CALLS,
     attack: "open the host's sysfs and cgroupfs knobs for writing (leave the pids limit, raise pids.max)",
     notExpected: (p) => boundWritable(p, '/sys'),
     layers: {
@@ -92,6 +96,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'dev-write',
+    calls: OPEN_CALLS,
     targets: ({ add }) => add(devTarget(), '/dev'),
     verdict: ({ arg, spec, kept }) => {
       const landed = existsSync(arg)
@@ -110,6 +115,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'exec-tmp',
+    calls: EXEC_CALLS,
     attack: 'write a program to /tmp ($TMPDIR) and run it, or map it executable as ld.so does',
     notExpected: execInTmp,
     layers: {
@@ -120,18 +126,21 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'exec-caps',
+    calls: EXEC_CALLS,
     attack: 'gain capabilities by exec (root inside the sandbox)',
     layers: { none: 'capabilities (bounding set) and no_new_privs' },
   },
   // Exec from memory and from /dev/shm (issue 18, finding 8).
   {
     name: 'exec-memfd',
+    calls: [['memfd_create'], ['execveat']],
     attack: 'write a program into a memfd and run it (memfd_create without MFD_NOEXEC_SEAL, execveat)',
     args: { memfd_create: [0n, 0n] },
     layers: { EACCES: 'seccomp (MFD_NOEXEC_SEAL required)', EPERM: 'seccomp' },
   },
   {
     name: 'exec-devshm',
+    calls: EXEC_CALLS,
     attack: 'write a program to /dev/shm and run it',
     layers: {
       EACCES: 'mount view (noexec) or Landlock',
@@ -141,6 +150,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'exec-dev',
+    calls: EXEC_CALLS,
     attack: 'write a program to /dev and run it',
     layers: {
       EACCES: 'mount view (noexec) or Landlock',
@@ -150,6 +160,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'setuid',
+    calls: EXEC_CALLS,
     targets: ({ paths, add, skip }) => {
       if (paths.suid) add(paths.suid, 'a setuid/setgid-root fixture')
       else skip('preparing a setuid-root file needs root')

@@ -4,7 +4,14 @@ import { existsSync } from 'node:fs'
 import { holdsHostRoot } from '../../policy/effective.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { DEVICE_NODES, deviceSignature, plantedSetuid, unlistedDevices } from '../fixtures.js'
-import { AT_FDCWD, O_CREAT_EXCL, type ProbeContext, type ProbeSpec } from '../probe-spec.js'
+import {
+  AT_FDCWD,
+  O_CREAT_EXCL,
+  type ProbeContext,
+  type ProbeSpec,
+  OPEN_CALLS,
+  socketThen,
+} from '../probe-spec.js'
 
 /** Root-only kernel files a sandbox must not read (runc masks them): kernel memory layout and
  * addresses, timers of every host process, keys. Some are absent on newer kernels (ENOENT). */
@@ -33,6 +40,7 @@ const hostRootAcknowledged = (p: ResolvedPolicy, ctx: ProbeContext) =>
 export const HOST_PROBES: readonly ProbeSpec[] = [
   {
     name: 'setuid-plant',
+    calls: [['chmod', 'fchmod', 'fchmodat', 'fchmodat2', 'open', 'openat', 'creat', 'mknod', 'mknodat']],
     targets: ({ paths, add }) => add(paths.plantDir, 'a writable bind of a host directory'),
     verdict: ({ fx, spec, kept }) => {
       const planted = plantedSetuid(fx)
@@ -57,6 +65,9 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'device-metadata',
+    calls: [
+      ['chmod', 'fchmod', 'fchmodat', 'fchmodat2', 'chown', 'fchown', 'fchownat', 'lchown', 'utimensat'],
+    ],
     targets: ({ policy, ctx, spec, add, skip }) => {
       // Where the policy lets it through (host root acknowledged) the attack would really
       // change the host's /dev/null: it is not run, only reported.
@@ -101,6 +112,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'root-only-read',
+    calls: OPEN_CALLS,
     targets: ({ paths, add, skip }) => {
       if (paths.secret) add(paths.secret, 'a 0600 root-owned host file')
       else skip('preparing a root-only file needs root')
@@ -133,6 +145,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   // No-namespace mode: what a sandbox reaches by the host's own paths (issue 18).
   {
     name: 'proc-host-write',
+    calls: OPEN_CALLS,
     targets: ({ fx, add }) => add(String(fx.sleeper.pid), `/proc/${fx.sleeper.pid}/oom_score_adj`),
     attack: "open a host process's /proc knob for writing (oom_score_adj)",
     args: { openat: [0n, 0n, 1n] },
@@ -144,6 +157,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'host-device',
+    calls: OPEN_CALLS,
     targets: ({ add, unsupported }) => {
       const devices = unlistedDevices()
       for (const d of devices) add(d, d)
@@ -164,6 +178,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'host-tmp-write',
+    calls: OPEN_CALLS,
     targets: ({ fx, add }) => add(fx.tmpTarget, '/tmp'),
     verdict: ({ fx, spec, kept }) => kept(existsSync(fx.tmpTarget), spec.layers.private),
     attack: "create a file in the host's /tmp",
@@ -176,6 +191,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'unix-socket',
+    calls: socketThen('connect'),
     targets: ({ fx, add }) => add(fx.socketPath, fx.socketPath),
     attack: 'connect to a host pathname UNIX socket (docker.sock, D-Bus, another sandbox)',
     args: { socket: [1n, 0x80001n, 0n] },

@@ -1,10 +1,11 @@
 // Battery rows: host processes, the terminal, and the kernel's privileged or risky interfaces.
-import { CAPS, PRIVILEGED, type ProbeSpec } from '../probe-spec.js'
+import { CAPS, PRIVILEGED, type ProbeSpec, OPEN_CALLS } from '../probe-spec.js'
 import { hostPid } from './privileges.js'
 
 export const KERNEL_PROBES: readonly ProbeSpec[] = [
   {
     name: 'signal-host',
+    calls: [['kill']],
     targets: hostPid,
     attack: 'kill a host process',
     notExpected: (p, ctx) =>
@@ -17,6 +18,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'process-control',
+    calls: [['prlimit64']],
     targets: hostPid,
     attack: 'act on a host process without a signal (prlimit64, setpriority, sched_setaffinity)',
     args: { prlimit64: [1n], setpriority: [0n, 1n], sched_setaffinity: [1n] },
@@ -24,40 +26,71 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'tiocsti',
+    calls: [['ioctl']],
     attack: 'push keystrokes into the terminal (TIOCSTI)',
     args: { ioctl: [0n, 0x5412n] },
     layers: { ENOTTY: 'new session (no terminal)', ENXIO: 'new session (no terminal)', EIO: 'new session' },
   },
-  { name: 'keyctl', attack: 'use the kernel keyring', layers: { EPERM: 'kernel' } },
+  {
+    name: 'keyctl',
+    calls: [['keyctl']],
+    attack: 'use the kernel keyring',
+    layers: { EPERM: 'kernel' },
+  },
   {
     name: 'bpf',
+    calls: [['bpf']],
     attack: 'load BPF (create a map)',
     args: { bpf: [0n] },
     layers: { EPERM: 'kernel (unprivileged BPF off)' },
   },
   {
     name: 'perf-event',
+    calls: [['perf_event_open']],
     attack: 'perf_event_open',
     layers: { EACCES: 'kernel (perf_event_paranoid)', EPERM: 'kernel' },
   },
   {
     name: 'io-uring',
+    calls: [['io_uring_setup']],
     attack: 'create an io_uring (bypasses seccomp for its operations)',
     layers: { EPERM: 'kernel' },
   },
   {
     name: 'userfaultfd',
+    calls: [['userfaultfd']],
     attack: 'create a userfaultfd (exploit race widening)',
     layers: { EPERM: 'kernel' },
   },
-  { name: 'module-load', attack: 'load a kernel module (finit_module)', layers: PRIVILEGED },
-  { name: 'init-module', attack: 'load a kernel module (init_module)', layers: PRIVILEGED },
-  { name: 'reboot', attack: 'reboot the machine', layers: PRIVILEGED },
-  { name: 'clock-set', attack: 'set the system clock', layers: PRIVILEGED },
-  { name: 'swapon', attack: 'enable swap', layers: PRIVILEGED },
-  { name: 'kexec', attack: 'load a new kernel (kexec)', layers: PRIVILEGED },
+  {
+    name: 'module-load',
+    calls: [['finit_module']],
+    attack: 'load a kernel module (finit_module)',
+    layers: PRIVILEGED,
+  },
+  {
+    name: 'init-module',
+    calls: [['init_module']],
+    attack: 'load a kernel module (init_module)',
+    layers: PRIVILEGED,
+  },
+  { name: 'reboot', calls: [['reboot']], attack: 'reboot the machine', layers: PRIVILEGED },
+  {
+    name: 'clock-set',
+    calls: [['adjtimex', 'clock_adjtime']],
+    attack: 'set the system clock',
+    layers: PRIVILEGED,
+  },
+  { name: 'swapon', calls: [['swapon']], attack: 'enable swap', layers: PRIVILEGED },
+  {
+    name: 'kexec',
+    calls: [['kexec_load']],
+    attack: 'load a new kernel (kexec)',
+    layers: PRIVILEGED,
+  },
   {
     name: 'proc-sys-write',
+    calls: OPEN_CALLS,
     attack: 'open /proc/sys and /proc/sysrq-trigger for writing (host-wide kernel settings)',
     args: { openat: [0n, 0n, 1n] },
     layers: {
@@ -68,6 +101,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'proc-exe-write',
+    calls: OPEN_CALLS,
     attack: 'overwrite the launcher through /proc/PID/exe (CVE-2019-5736)',
     args: { openat: [0n, 0n, 1n] },
     layers: {
@@ -78,6 +112,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'mknod',
+    calls: [['mknod', 'mknodat']],
     attack: 'create and open a device node (/dev/mem)',
     layers: { EPERM: CAPS, EACCES: 'landlock or nodev mount' },
   },

@@ -12,6 +12,7 @@ import {
   SOCK_DGRAM,
   SOCK_RAW,
   SOCK_STREAM,
+  socketThen,
   type TargetContext,
 } from '../probe-spec.js'
 
@@ -34,6 +35,7 @@ const tcpListener = ({ fx, add }: TargetContext) => add(String(fx.tcpPort), `127
 export const NETWORK_PROBES: readonly ProbeSpec[] = [
   {
     name: 'raw-socket',
+    calls: [['socket']],
     attack: 'open a raw IP socket',
     args: { socket: [AF_INET, SOCK_RAW, 1n] },
     notExpected: (p) =>
@@ -42,6 +44,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'packet-socket',
+    calls: [['socket']],
     attack: 'open a packet socket (sniff or forge frames)',
     args: { socket: [AF_PACKET, SOCK_RAW, 0x300n] },
     notExpected: (p) =>
@@ -50,6 +53,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'tcp-host',
+    calls: socketThen('connect'),
     targets: tcpListener,
     attack: 'connect to a TCP port listening on the host’s loopback',
     args: { socket: [AF_INET, SOCK_STREAM, 0n] },
@@ -65,6 +69,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'udp-host',
+    calls: socketThen('sendto'),
     targets: ({ fx, add }) => add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`),
     verdict: ({ fx, kept }) => kept(fx.udpReceived, undefined),
     attack: 'send a UDP datagram to the host’s loopback',
@@ -80,6 +85,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   ...(['tcp-fastopen', 'tcp-fastopen6', 'tcp-fastopen-sendmsg', 'tcp-fastopen-sendmmsg'] as const).map(
     (name): ProbeSpec => ({
       name,
+      calls: socketThen(name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'),
       targets: tcpListener,
       attack: `connect to a host TCP port without connect(): ${name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'} with MSG_FASTOPEN${name.endsWith('6') || name.endsWith('mmsg') ? ' (IPv6)' : ''}`,
       args: {
@@ -94,6 +100,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   ),
   {
     name: 'tcp-fastopen-connect',
+    calls: socketThen('setsockopt', 'connect'),
     targets: tcpListener,
     attack: 'connect to a host TCP port with TCP_FASTOPEN_CONNECT (the connection waits for the first write)',
     args: { socket: [AF_INET, SOCK_STREAM, 0n], setsockopt: [0n, 6n, 30n] },
@@ -102,6 +109,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'listen-autobind',
+    calls: socketThen('listen'),
     attack: 'listen() on an unbound TCP socket (the kernel binds a port no bind rule saw)',
     args: { socket: [AF_INET, SOCK_STREAM, 0n] },
     notExpected: (p) =>
@@ -114,6 +122,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'mptcp-connect',
+    calls: socketThen('connect'),
     targets: tcpListener,
     attack: 'connect to a host TCP port over MPTCP (not judged by the TCP port rules)',
     args: { socket: [AF_INET, SOCK_STREAM, 262n] },
@@ -122,6 +131,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'vsock',
+    calls: [['socket']],
     attack: 'open a vsock socket (not network-namespaced: it reaches the hypervisor)',
     args: { socket: [40n, SOCK_STREAM, 0n] },
     notExpected: familiesAllowed,
@@ -129,6 +139,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'net-families',
+    calls: [['socket']],
     attack:
       'open sockets of families outside the net namespace (Bluetooth, CAN, NFC, Qualcomm IPC, KCM, TIPC…)',
     args: { socket: [31n, 5n, 0n] },
@@ -137,12 +148,14 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'tiocsti-high-bits',
+    calls: [['ioctl']],
     attack: 'push keystrokes with ioctl(1 << 32 | TIOCSTI) (the kernel ignores the high bits)',
     args: { ioctl: [0n, (1n << 32n) | 0x5412n] },
     layers: { ENOENT: 'mount view (no pty)', EIO: 'kernel (legacy TIOCSTI off)' },
   },
   {
     name: 'abstract-unix',
+    calls: socketThen('connect'),
     targets: ({ fx, add }) => add(fx.abstractName, `@${fx.abstractName}`),
     attack: 'connect to a host abstract UNIX socket',
     args: { socket: [1n, SOCK_STREAM, 0n] },
@@ -154,6 +167,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'proc-connector',
+    calls: socketThen('bind'),
     attack: "watch every host process's fork, exec and exit (the kernel's proc connector)",
     args: { socket: [16n, 0x80002n, 11n] }, // AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR
     // Kernels differ: some let any user subscribe (NL_CFG_F_NONROOT_RECV), and then only the

@@ -46,6 +46,7 @@ export const RESOURCE_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'fork-bomb',
+    calls: [['clone']],
     // Past the (probe's) limit when one holds; a bounded 256 processes when none does.
     targets: ({ policy, add }) =>
       add(String(policy.limits.pids !== undefined ? bombLimit(policy.limits.pids) + 50 : 256)),
