@@ -10,6 +10,8 @@ import type { RuleSet } from './rules.js'
 export interface Reach {
   cgroup: { ok: boolean; why: string }
   exitStatus: boolean
+  /** The launcher's audit tap can attribute denials: root, with the kernel's audit on. */
+  audit: boolean
 }
 
 /** The events only a sandbox's cgroup gives. */
@@ -20,6 +22,8 @@ export function inertHere(rule: Rule, reach: Reach): string | undefined {
   const events = [...rule.events]
   if (!reach.cgroup.ok && events.length && events.every((e) => CGROUP_EVENTS.has(e)))
     return `never fires for this user: its ${events.join(', ')} events come from a cgroup, and ${reach.cgroup.why}`
+  if (!reach.audit && events.length && events.every((e) => e === 'denied'))
+    return "never fires here: denied events come from the kernel's audit log, which only root's launcher reads, with audit on (see cordon check)"
   if (
     !reach.exitStatus &&
     rule.events.has('process') &&

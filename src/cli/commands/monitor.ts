@@ -98,7 +98,12 @@ async function checkRules(values: {
   const { inertHere, reportLines } = await import('../../monitor/rules-report.js')
   const { cgroupAccess } = await import('../../cgroup/select.js')
   const { probeKernel } = await import('../../host/probe.js')
-  const reach = { cgroup: cgroupAccess(), exitStatus: probeKernel().procConnector !== false }
+  const probe = probeKernel()
+  const reach = {
+    cgroup: cgroupAccess(),
+    exitStatus: probe.procConnector !== false,
+    audit: probe.uid === 0 && Boolean(probe.audit.enabled),
+  }
   const files = [...(values['no-default-rules'] ? [] : [DEFAULT_RULES_FILE]), ...(values.rules ?? [])]
   let set
   try {
