@@ -215,6 +215,11 @@ export class MonitorMetrics {
     })
   }
 
+  /** Ends every linger now (a Ctrl-C at the end of the run). */
+  endLinger(): void {
+    for (const done of [...this.scraped]) done()
+  }
+
   /** Serves /metrics on "host:port" (or ":port", or "port": all interfaces). Resolves with the port. */
   serve(addr: string): Promise<{ server: Server; port: number }> {
     const m = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(addr)

@@ -211,6 +211,13 @@ export class MonitorSession {
     return [...this.detachers.keys()]
   }
 
+  /** Cuts the end short (a Ctrl-C while alerts wait for a receiver that is down): what is not
+   * delivered yet is given up on, and counted. */
+  hurry(): void {
+    this.metrics?.endLinger()
+    for (const s of this.sinks) s.hurry?.()
+  }
+
   async close(): Promise<void> {
     clearTimeout(this.reloadTimer)
     for (const w of this.watchers) w.close()

@@ -36,6 +36,8 @@ export interface AlertSink {
   send(alert: Alert): void
   /** Delivers what is queued (bounded by the sink's own retry budget), then releases resources. */
   close(): Promise<void>
+  /** Gives up on what is still queued or in flight (counted as failed): close() ends at once. */
+  hurry?(): void
 }
 
 const newStats = (): SinkStats => ({ sent: 0, failed: 0, dropped: 0 })
@@ -273,13 +275,19 @@ export class WebhookSink implements AlertSink {
       this.closing.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
     })
   }
+  hurry(): void {
+    this.closing.abort()
+  }
   /** Waits for the queue at most one request's timeout: a receiver that is down must not hold
    * the end of the run for the retries of every alert. What is left then is counted as failed. */
   async close(): Promise<void> {
     const running = this.running
     if (!running) return
     let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.timeoutMs)))
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.opts.timeoutMs)
+      this.closing.signal.addEventListener('abort', () => resolve(), { once: true })
+    })
     await Promise.race([running, late])
     clearTimeout(timer)
     this.closing.abort()

@@ -244,8 +244,15 @@ async function runNative(
   }
   const result = await child.exited
   stopForwarding()
+  // The command has ended: a Ctrl-C now (alerts waiting on a webhook that is down, a final
+  // scrape) cuts the wait short, and the run still ends with the command's status and says
+  // what was not delivered (helper-155: it ended 130, in silence).
+  const hurry = () => session?.hurry()
+  const hurried = session ? FORWARDED.filter((s) => s !== 'SIGWINCH') : []
+  for (const s of hurried) process.on(s, hurry)
   await session?.metrics?.linger(metricsLinger(values))
   await session?.close()
+  for (const s of hurried) process.off(s, hurry)
   reportEnd(result, policy, out, takeKilledMark(child.id, child.launcherPid))
   const hint = out.human && exitHint(policy, [command, ...args], result.code, callerCwd())
   if (hint) note(`hint: ${hint}`)
