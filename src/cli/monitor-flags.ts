@@ -4,6 +4,7 @@ import type { LineWriter } from '../monitor/channel.js'
 import { ALERT_FORMATS, type AlertFormat } from '../monitor/falco-output.js'
 import type { MonitorSession } from '../monitor/session.js'
 import { parseDuration } from '../policy/resolve.js'
+import { jsonLine } from '../run/escape.js'
 import { unknownSyscallHint } from '../seccomp/arch.js'
 import { note, warn } from './output.js'
 
@@ -69,7 +70,9 @@ export async function openSession(
     alerts: defaultAlerts(values, out),
     ...(out.channel ? { json: out.channel } : {}),
     ...(values.metrics !== undefined ? { metrics: values.metrics } : {}),
-    log: warn,
+    // With --json, cordon's own lines are events on the channel, never stderr: a sink's
+    // failure and its count too (helper-155).
+    log: out.human || !out.channel ? warn : warningOn(out.channel),
   })
   if (session.metricsPort !== undefined)
     note(
@@ -77,6 +80,12 @@ export async function openSession(
     )
   return session
 }
+
+/** A monitor notice as a warning event on a JSON channel. */
+const warningOn =
+  (channel: LineWriter) =>
+  (message: string): void =>
+    channel.write(jsonLine({ event: 'warning', step: 'monitor', message }))
 
 /** --metrics-linger in milliseconds (0 when not given). */
 export function metricsLinger(values: MonitorFlags): number {

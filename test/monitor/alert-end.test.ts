@@ -3,13 +3,13 @@
 // delivered (helper-155: it ended 130, in silence).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CLI, projectDir } from '../helpers.js'
+import { CLI, cordon, projectDir } from '../helpers.js'
 
 test('a Ctrl-C while alerts wait for a webhook keeps the command status and the count', async (t) => {
   let posted!: () => void
@@ -68,4 +68,40 @@ test('a Ctrl-C while alerts wait for a webhook keeps the command status and the 
     stderr,
     /1 alert\(s\) to webhook:http:\/\/127\.0\.0\.1:\d+\/hook were not delivered \(1 failed\)/,
   )
+})
+
+// helper-155: with --json the sink's failure and its count still went to stderr.
+test('with --json, a sink that fails says so on the events channel, not on stderr', async () => {
+  const closed = createServer()
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+  const port = (closed.address() as AddressInfo).port
+  await new Promise((r) => closed.close(r))
+  const events = join(projectDir(), 'alert-end.jsonl')
+  const r = cordon(
+    [
+      'run',
+      '--json',
+      '--events',
+      events,
+      '--monitor',
+      '--alert',
+      `webhook:http://127.0.0.1:${port}/x`,
+      '--',
+      'sh',
+      '-c',
+      'sh -c true',
+    ],
+    { cwd: projectDir() },
+  )
+  assert.equal(r.status, 0, r.stderr)
+  assert.doesNotMatch(r.stderr, /^cordon:/m)
+  const warnings = readFileSync(events, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { event: string; step?: string; message?: string })
+    .filter((e) => e.event === 'warning' && e.step === 'monitor')
+    .map((e) => e.message)
+  assert.match(warnings[0] ?? '', /^alerts to webhook:http:\/\/127\.0\.0\.1:\d+\/x fail \(ECONNREFUSED\)/)
+  assert.match(warnings.at(-1) ?? '', /^1 alert\(s\) to webhook:.* were not delivered \(1 failed\)$/)
+  rmSync(events, { force: true })
 })
