@@ -7,8 +7,16 @@ const NATIVE = /\{([\w.]+(?:\[\d+\])?)\}/g
 // Falco's field syntax: a dotted name with an optional [argument] (proc.aname[2]).
 const FALCO = /%([a-zA-Z_][\w]*(?:\.[\w]+)*(?:\[[^\]\s]*\])?)/g
 
+// A fraction is shown to one decimal (a percentage of a limit read 91.326904296875%); the JSON
+// fields keep the exact value.
 const text = (v: Value): string =>
-  typeof v === 'bigint' ? `0x${v.toString(16)}` : typeof v === 'object' ? v.join(',') : String(v)
+  typeof v === 'bigint'
+    ? `0x${v.toString(16)}`
+    : typeof v === 'object'
+      ? v.join(',')
+      : typeof v === 'number' && !Number.isInteger(v)
+        ? String(Math.round(v * 10) / 10)
+        : String(v)
 
 const jsonValue = (v: Value): unknown =>
   v === undefined ? null : typeof v === 'bigint' ? `0x${v.toString(16)}` : v

@@ -106,7 +106,7 @@ for (const d of drivers)
           assert.equal(cli.status, 137, cli.stderr)
           assert.match(
             cli.stderr,
-            /\[error\] out-of-memory \(sandbox \w+\): the kernel's OOM killer ended a process/,
+            /\[error\] out-of-memory \(sandbox \w+\): the OOM killer ended a process at the memory limit of 67108864 bytes \(1 OOM kill\(s\) in this sandbox so far\)/,
           )
         },
       )
