@@ -20,8 +20,9 @@ export const MONITOR_HELP = `      --rules FILE       rules file (YAML) on top o
                          edits apply to running sandboxes at once
       --no-default-rules
                          only the --rules files
-      --alert DEST       where alerts go (repeatable; default stderr, and the events channel when
-                         there is one): stderr, json (JSON lines on the events channel:
+      --alert DEST       where alerts go (repeatable, each once; giving any replaces the
+                         default, stderr and the events channel when there is one; on run it
+                         turns the monitor on): stderr, json (JSON lines on the events channel:
                          run's --events, monitor's stdout), file:PATH, webhook:URL, syslog,
                          syslog:HOST:PORT (UDP), syslog:tcp:HOST:PORT, syslog:unix:PATH. Each
                          rule alerts at most 20 times per 10 s per sandbox (its \`throttle\`);
@@ -49,7 +50,8 @@ export interface AlertOutput {
 
 /** Without --alert: stderr for a person, and the JSON channel when there is one. */
 export function defaultAlerts(values: MonitorFlags, out: AlertOutput): string[] {
-  if (values.alert?.length) return values.alert
+  // The same destination twice would send each alert twice (helper-155).
+  if (values.alert?.length) return [...new Set(values.alert)]
   return [...(out.human ? ['stderr'] : []), ...(out.channel ? ['json'] : [])]
 }
 

@@ -425,6 +425,14 @@ describe('alert sinks', () => {
     assert.match(said[0]!, /fail \(no answer in time\)/)
   })
 
+  test('the same --alert twice sends each alert once', async () => {
+    const { defaultAlerts } = await import('../../src/cli/monitor-flags.js')
+    assert.deepEqual(defaultAlerts({ alert: ['stderr', 'syslog', 'stderr'] }, { human: true }), [
+      'stderr',
+      'syslog',
+    ])
+  })
+
   test('a session says at its end how many alerts each sink could not deliver', async () => {
     const { MonitorSession } = await import('../../src/monitor/session.js')
     const said: string[] = []
