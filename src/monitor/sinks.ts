@@ -52,7 +52,8 @@ const COLORS: Partial<Record<Priority, string>> = {
 
 /** The text of an alert for a person (stderr, syslog), escaped: one line whatever it carries. */
 export function alertText(a: Alert): string {
-  const held = a.suppressed ? ` (+${a.suppressed} suppressed)` : ''
+  // The throttle's own summary says the count in its text already (helper-155: said twice).
+  const held = a.suppressed && a.event.event !== 'suppressed' ? ` (+${a.suppressed} suppressed)` : ''
   return escapeControl(`${a.rule} (sandbox ${a.sandbox}): ${a.output}${held}`)
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { type Alert, Monitor, type Suppressed, type Target } from '../../src/monitor/engine.js'
 import { DEFAULT_THROTTLE, parseRules } from '../../src/monitor/rules.js'
+import { alertText } from '../../src/monitor/sinks.js'
 import type { SandboxEvent } from '../../src/run/events.js'
 import { cordon, projectDir } from '../helpers.js'
 import { stormBinary } from './helpers.js'
@@ -69,6 +70,8 @@ describe('rule throttle', () => {
     const carried = alerts.slice(0, -1).reduce((n, a) => n + (a.suppressed ?? 0), 0)
     assert.equal(carried + summary.suppressed!, held.length, 'alerts carry the count held back before them')
     assert.match(summary.output, /more escape alerts were suppressed by the rule's throttle \(20 per 10s\)/)
+    // Its text says the count once (helper-155: "… were suppressed … (+10 suppressed)").
+    assert.doesNotMatch(alertText(summary), /\(\+\d+ suppressed\)/)
   })
 
   test('`throttle: N per DURATION` retunes it; freeze and kill are never held back', () => {
