@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream'
 // node:dgram and node:child_process cost a monitored run ~5 ms of CPU before its sandbox
 // started, for alerts most runs never send anywhere but stderr.
 import { builtin, childProcess, net } from '../builtin.js'
-import { CordonError } from '../errors.js'
+import { CordonError, suggest } from '../errors.js'
 import { writeStderr } from '../host/stderr.js'
 import { fsPath, hasEscapedBytes } from '../host/path-bytes.js'
 import { escapeControl, jsonLine } from '../run/escape.js'
@@ -547,8 +547,27 @@ export function parseSink(spec: string, context: SinkContext = {}): AlertSink {
       return new SyslogSink({ transport, host: m[2]!, port: Number(m[3]) }, context.log)
     }
   }
+  // Said of the part that is wrong (helper-155: webhook:notaurl and webhok:… got the same list).
+  // A URL (a mistyped webhook:) is shown without credentials or query, which carry tokens.
+  const shown =
+    /^https?:\/\//.test(rest) || kind === 'webhook'
+      ? `${escapeControl(kind)}:${webhookShown(rest)}`
+      : escapeControl(spec)
+  const why =
+    kind === 'webhook'
+      ? 'a webhook is an http:// or https:// URL, as in webhook:https://hooks.example/cordon'
+      : kind === 'file'
+        ? 'file: needs a path, as in file:alerts.jsonl'
+        : kind === 'syslog'
+          ? 'syslog takes HOST:PORT (UDP), tcp:HOST:PORT or unix:PATH'
+          : `unknown destination \`${escapeControl(kind)}\`${suggestKind(kind)}`
   throw new CordonError(
     'invalid_usage',
-    `--alert ${spec}: expected stderr, json, file:PATH, webhook:http(s)://URL, syslog, syslog:HOST:PORT (UDP), syslog:tcp:HOST:PORT or syslog:unix:PATH`,
+    `--alert ${shown}: ${why}; expected stderr, json, file:PATH, webhook:http(s)://URL, syslog, syslog:HOST:PORT (UDP), syslog:tcp:HOST:PORT or syslog:unix:PATH`,
   )
+}
+
+const suggestKind = (kind: string): string => {
+  const near = suggest(kind, ['stderr', 'json', 'file', 'webhook', 'syslog'])
+  return near ? ` (did you mean ${near}?)` : ''
 }

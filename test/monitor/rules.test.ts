@@ -425,6 +425,29 @@ describe('alert sinks', () => {
     assert.match(said[0]!, /fail \(no answer in time\)/)
   })
 
+  test('a bad --alert is told what is wrong with it, without the secrets a URL carries', async () => {
+    const { parseSink } = await import('../../src/monitor/sinks.js')
+    const refused = (spec: string) => {
+      try {
+        parseSink(spec)
+      } catch (e) {
+        return (e as Error).message
+      }
+      return 'accepted'
+    }
+    assert.match(
+      refused('webhook:notaurl'),
+      /^--alert webhook:notaurl: a webhook is an http:\/\/ or https:\/\/ URL/,
+    )
+    const typo = refused('webhok:https://u:s3cret@hooks.example/x?token=s3cret')
+    assert.match(
+      typo,
+      /^--alert webhok:https:\/\/hooks\.example\/x\?…: unknown destination `webhok` \(did you mean webhook\?\)/,
+    )
+    assert.doesNotMatch(typo, /s3cret/)
+    assert.match(refused('file:'), /file: needs a path/)
+  })
+
   test('the same --alert twice sends each alert once', async () => {
     const { defaultAlerts } = await import('../../src/cli/monitor-flags.js')
     assert.deepEqual(defaultAlerts({ alert: ['stderr', 'syslog', 'stderr'] }, { human: true }), [
