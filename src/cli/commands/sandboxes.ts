@@ -195,7 +195,7 @@ const OWN_LIST = ' (each user sees only their own: a sandbox another user starte
 export async function freezeCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'freeze')
   if (!record) return 0
-  const how = controlSandbox(record).freeze()
+  const how = endedMeanwhile(record.id, 'frozen', () => controlSandbox(record).freeze())
   if (how && how !== FROZEN_BY_CGROUP)
     note(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
   return 0
@@ -203,8 +203,19 @@ export async function freezeCommand(argv: string[]): Promise<number> {
 
 export async function thawCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'thaw')
-  if (record) controlSandbox(record).thaw()
+  if (record) endedMeanwhile(record.id, 'thawed', () => controlSandbox(record).thaw())
   return 0
+}
+
+/** The sandbox ended between finding it and acting on it, and its cgroup went with it: said as
+ * such, not as the raw ENOENT of a cgroup file (as `cordon kill` already treats it). */
+function endedMeanwhile<T>(id: string, done: string, act: () => T): T {
+  try {
+    return act()
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    throw new CordonError('not_found', `sandbox ${id} ended before it could be ${done}`)
+  }
 }
 
 export async function killCommand(argv: string[]): Promise<number> {
