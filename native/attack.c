@@ -333,22 +333,35 @@ static int copy_self(int out)
 	return bad;
 }
 
-static struct result p_exec_tmp(const char *arg)
+/* Writes a copy of this program in dir (NULL: $TMPDIR, else /tmp) under a name of its own, which
+ * it puts in copy: 0, or -1 with the probe's result in *why. */
+static int write_copy(char *copy, size_t len, const char *dir, struct result *why)
 {
-	(void)arg;
-	char copy[PATH_MAX];
-	scratch_path(copy, sizeof copy, NULL, "exec");
+	scratch_path(copy, len, dir, "exec");
 	int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-	if (out < 0)
-		return errno == EEXIST ? untried("openat", errno) : fail_with("openat", errno);
+	if (out < 0) {
+		*why = errno == EEXIST ? untried("openat", errno) : fail_with("openat", errno);
+		return -1;
+	}
 	int copied = copy_self(out);
 	int err = errno;
 	close(out);
 	if (copied) {
 		unlink(copy);
 		errno = err;
-		return copy_failed(copied);
+		*why = copy_failed(copied);
+		return -1;
 	}
+	return 0;
+}
+
+static struct result p_exec_tmp(const char *arg)
+{
+	(void)arg;
+	char copy[PATH_MAX];
+	struct result why;
+	if (write_copy(copy, sizeof copy, NULL, &why))
+		return why;
 	pid_t pid = fork();
 	if (pid == 0) {
 		char *argv[] = { copy, (char *)"--noop", NULL };
@@ -544,18 +557,9 @@ static struct result p_exec_memfd(const char *arg)
 static struct result exec_copy_at(const char *dir, const char *what)
 {
 	char copy[PATH_MAX];
-	scratch_path(copy, sizeof copy, dir, "exec");
-	int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-	if (out < 0)
-		return errno == EEXIST ? untried("openat", errno) : fail_with("openat", errno);
-	int copied = copy_self(out);
-	int err = errno;
-	close(out);
-	if (copied) {
-		unlink(copy);
-		errno = err;
-		return copy_failed(copied);
-	}
+	struct result why;
+	if (write_copy(copy, sizeof copy, dir, &why))
+		return why;
 	struct result r = run_copy("execve", -1, copy, what);
 	unlink(copy);
 	return r;
