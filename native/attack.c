@@ -128,9 +128,13 @@ static struct result p_mount(const char *arg)
 {
 	(void)arg;
 	char dir[PATH_MAX];
-	if (scratch_dir(dir, sizeof dir, "mnt"))
-		return untried("mkdir", errno);
+	int made = scratch_dir(dir, sizeof dir, "mnt") == 0;
+	int mkdir_err = errno;
 	long r = mount("none", dir, "tmpfs", 0, NULL);
+	/* No directory: the call fails its lookup (ENOENT) before the capability check, and only a
+	 * refusal before the lookup (the filter's) says anything. */
+	if (!made && r < 0 && errno == ENOENT)
+		return untried("mkdir", mkdir_err);
 	if (r == 0)
 		umount2(dir, MNT_DETACH);
 	rmdir(dir);
@@ -144,14 +148,18 @@ static struct result p_umount(const char *arg)
 	 * up first, so it must exist: a directory of its own, not /proc, which a view may lack). */
 	char dir[PATH_MAX];
 	int own = scratch_dir(dir, sizeof dir, "umount") == 0;
+	int mkdir_err = errno;
 	if (!own && access("/proc/self/fd", F_OK) == 0)
 		snprintf(dir, sizeof dir, "/proc/self/fd");
-	else if (!own)
-		return untried("mkdir", errno);
-	struct result r = privileged("umount2", umount2(dir, 0), EINVAL);
+	long ret = umount2(dir, 0);
+	/* No directory: ENOENT from the lookup, before the capability check (see p_mount). */
+	if (ret < 0 && errno == ENOENT && !own)
+		return untried("mkdir", mkdir_err);
+	int err = errno;
 	if (own)
 		rmdir(dir);
-	return r;
+	errno = err;
+	return privileged("umount2", ret, EINVAL);
 }
 
 static struct result p_userns(const char *arg)

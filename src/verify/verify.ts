@@ -440,6 +440,28 @@ function provenSignal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawResul
   }
 }
 
+/** A refusal whose errno the policy's filter gives the same call for some arguments, where the
+ * check with zeros for the probe's arguments (its row gives none) said the filter let it through: the attribution cannot be
+ * trusted (helper-154: `openat` refused with EACCES when O_CLOEXEC is set read as "mount view
+ * (masked) or Landlock", while an open without it read /etc/shadow), nor the block: an attacker
+ * picks the arguments the rule does not match. */
+function ambiguousErrno(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
+  // A row that gives the call's arguments was checked with them; only the zeros assumed for
+  // the others can miss a rule on arguments.
+  if (raw.outcome !== 'blocked' || !raw.errno || !raw.call || spec.args?.[raw.call]) return raw
+  if (seccompStopped(filter, spec, raw)) return raw
+  if (!syscallTable(archByName(process.arch)?.name ?? 'x86_64')[raw.call]) return raw
+  const conditional = leafFor(filter, raw.call).checks.some(
+    (c) => (c.action.kind === 'errno' || c.action.kind === 'deny-log') && c.action.errno === raw.errno,
+  )
+  if (!conditional) return raw
+  return {
+    ...raw,
+    outcome: 'error',
+    detail: `refused ${raw.call} with ${errnoName(raw.errno)}, which the policy's filter gives ${raw.call} for some of its arguments only: whether the filter or another layer refused it cannot be told, and other arguments may pass`,
+  }
+}
+
 /** A signal's name, from Node's table. */
 function signalName(n: number): string | undefined {
   return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0]
@@ -485,7 +507,7 @@ function judge(
     if (ended) return { ...base, ...ended }
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
-  raw = provenSignal(raw, spec, judged)
+  raw = ambiguousErrno(provenSignal(raw, spec, judged), spec, filter)
   const host = hostVerdict(label, raw, fx, spec, backend)
   // A probe that could not try its attack (its own pipe or fork refused) proved nothing: only
   // what reached the host could still say more.

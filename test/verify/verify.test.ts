@@ -252,6 +252,15 @@ describe('cordon verify', { concurrency: 1 }, () => {
     )
     const around = one(verify([policy, '--probe', 'exec-devshm']).results, 'exec-devshm')
     assert.ok(['escaped', 'error'].includes(around.outcome), JSON.stringify(around))
+    // A refusal the filter gives for some arguments only, checked with zeros for the probe's:
+    // the errno picked a layer the policy does not have, and another argument passes.
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [openat]\n      action: errno(EACCES)\n      args: [{ index: 2, op: masked-eq, mask: 0x80000, value: 0x80000 }]\n',
+    )
+    const shadow = one(verify([policy, '--probe', 'read-shadow']).results, 'read-shadow')
+    assert.equal(shadow.outcome, 'error', JSON.stringify(shadow))
+    assert.match(shadow.detail ?? '', /for some of its arguments only/)
     // A kill of the attack's own call, whatever its arguments, is a block.
     writeFileSync(
       policy,

@@ -1,5 +1,5 @@
 // Battery rows: host processes, the terminal, and the kernel's privileged or risky interfaces.
-import { CAPS, PRIVILEGED, type ProbeSpec, OPEN_CALLS } from '../probe-spec.js'
+import { AT_FDCWD, CAPS, OPEN_CALLS, PRIVILEGED, type ProbeSpec } from '../probe-spec.js'
 import { hostPid } from './privileges.js'
 
 export const KERNEL_PROBES: readonly ProbeSpec[] = [
@@ -113,6 +113,8 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   {
     name: 'mknod',
     calls: [['mknod', 'mknodat']],
+    // S_IFCHR | 0600, makedev(1, 1): what native/attack.c p_mknod passes.
+    args: { mknod: [0n, 0o20600n, 0x101n], mknodat: [AT_FDCWD, 0n, 0o20600n, 0x101n] },
     attack: 'create and open a device node (/dev/mem)',
     layers: { EPERM: CAPS, EACCES: 'landlock or nodev mount' },
   },
