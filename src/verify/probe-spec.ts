@@ -117,8 +117,15 @@ export const AF_PACKET = 17n
 export const SOCK_STREAM = 1n
 export const SOCK_DGRAM = 2n
 export const SOCK_RAW = 3n
+export const SOCK_CLOEXEC = 0x80000n
 export const AT_FDCWD = 0xffffff9cn // -100 as the filter sees it (the low 32 bits)
 export const O_CREAT_EXCL = 0o300n | 0o1n | 0o2000000n // O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC
+export const O_READ = 0o2000000n // O_RDONLY | O_CLOEXEC
+export const O_WRITE = 0o2000001n // O_WRONLY | O_CLOEXEC
+/** What glibc's opendir() opens with: O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC. */
+export const O_OPENDIR = 0o2204000n
+/** openat's arguments as glibc's open(path, flags, mode) makes the call. */
+export const openat = (flags: bigint, mode = 0n): readonly bigint[] => [AT_FDCWD, 0n, flags, mode]
 
 /** A file opened (the attack's `calls`: those the probe makes, as for its errno's verdict). */
 export const OPEN_CALLS = [['openat']] as const

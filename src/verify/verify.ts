@@ -19,6 +19,7 @@ import { constants as osConstants, homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
 import { probeKernel } from '../host/probe.js'
 import { PROBES } from './battery.js'
+import { incidentalPass } from './incidental.js'
 import {
   devTarget,
   type Fixtures,
@@ -113,10 +114,27 @@ export function machineryKilled(filter: SeccompSpec): string[] {
  * proves nothing (helper-153, helper-154: a kill of unlink or rmdir passed for the attack
  * blocked); a probe whose row has no `calls` is never blocked by a SIGSYS alone. */
 export function attackKilled(filter: SeccompSpec, spec: ProbeSpec): string[] | undefined {
+  return attackStep(filter, spec, kills)
+}
+
+/** The calls of one step of the probe's attack that `filter` refuses whatever their arguments
+ * (an errno, a kill or a trap for each), or undefined. A probe whose own machinery failed (its
+ * pty's setup, a pipe) did not try its attack, but where the filter refuses a whole step of it
+ * the attack cannot have worked: blocked by seccomp, whatever stopped the probe first. */
+export function attackRefused(filter: SeccompSpec, spec: ProbeSpec): string[] | undefined {
+  return attackStep(filter, spec, (a) => !passesThrough(a))
+}
+
+function attackStep(
+  filter: SeccompSpec,
+  spec: ProbeSpec,
+  stops: (a: Action) => boolean,
+): string[] | undefined {
+  if (spec.arch) return undefined // another entry point's table
   const table = syscallTable(archByName(process.arch)?.name ?? 'x86_64')
   for (const step of spec.calls ?? []) {
     const here = step.filter((c) => table[c] !== undefined)
-    if (here.length && here.every((c) => actionsFor(filter, c).every(kills))) return here
+    if (here.length && here.every((c) => actionsFor(filter, c).every(stops))) return here
   }
   return undefined
 }
@@ -440,17 +458,27 @@ function provenSignal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawResul
   }
 }
 
-/** A refusal whose errno the policy's filter gives the same call for some arguments, where the
- * check with zeros for the probe's arguments (its row gives none) said the filter let it through: the attribution cannot be
- * trusted (helper-154: `openat` refused with EACCES when O_CLOEXEC is set read as "mount view
- * (masked) or Landlock", while an open without it read /etc/shadow), nor the block: an attacker
- * picks the arguments the rule does not match. */
+/** A refusal that is no block: the policy's filter refused the probe's call only for arguments
+ * an attacker need not pass (its row gives them exactly: test/verify/row-args.test.ts holds it to the probe's):
+ * another variant of the same attack passes (incidental.ts). Or, where the row gives no
+ * arguments and the check with zeros said the filter let the call through, the filter gives the
+ * errno seen for some arguments: neither the layer nor the block can be trusted (helper-154:
+ * `openat` refused with EACCES when O_CLOEXEC is set read as "mount view (masked) or Landlock",
+ * while an open without it read /etc/shadow). */
 function ambiguousErrno(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
-  // A row that gives the call's arguments was checked with them; only the zeros assumed for
-  // the others can miss a rule on arguments.
-  if (raw.outcome !== 'blocked' || !raw.errno || !raw.call || spec.args?.[raw.call]) return raw
+  if (raw.outcome !== 'blocked' || !raw.errno || !raw.call) return raw
+  if (!syscallTable(archByName(process.arch)?.name ?? 'x86_64')[raw.call] || spec.arch) return raw
+  const given = spec.args?.[raw.call]
+  if (given) {
+    const passes = seccompStopped(filter, spec, raw) ? incidentalPass(filter, raw.call, given) : undefined
+    if (!passes) return raw
+    return {
+      ...raw,
+      outcome: 'error',
+      detail: `refused ${raw.call} with ${errnoName(raw.errno)}, which the policy's filter gives ${raw.call} for some of its arguments only: ${raw.call}(${passes.map((a) => `0x${a.toString(16)}`).join(', ')}), the same attack with other flags, passes the filter`,
+    }
+  }
   if (seccompStopped(filter, spec, raw)) return raw
-  if (!syscallTable(archByName(process.arch)?.name ?? 'x86_64')[raw.call]) return raw
   const conditional = leafFor(filter, raw.call).checks.some(
     (c) => (c.action.kind === 'errno' || c.action.kind === 'deny-log') && c.action.errno === raw.errno,
   )
@@ -460,6 +488,22 @@ function ambiguousErrno(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): R
     outcome: 'error',
     detail: `refused ${raw.call} with ${errnoName(raw.errno)}, which the policy's filter gives ${raw.call} for some of its arguments only: whether the filter or another layer refused it cannot be told, and other arguments may pass`,
   }
+}
+
+/** A probe that could not try its attack (`untried`: its own pipe, fork or setup failed) is
+ * blocked by seccomp where the filter refuses a whole step of the attack (attackRefused). */
+function refusedAttack(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
+  if (raw.outcome !== 'error' || raw.call === undefined) return raw
+  const refused = attackRefused(filter, spec)
+  if (!refused) return raw
+  const blocked: RawResult = {
+    ...raw,
+    outcome: 'blocked',
+    call: refused.join('/'),
+    detail: `the filter refuses ${refused.join(' and ')} whatever the arguments (the probe stopped earlier, at its own ${raw.call}${raw.errno ? `: ${errnoName(raw.errno)}` : ''})`,
+  }
+  delete blocked.errno // the machinery's, not the attack's
+  return blocked
 }
 
 /** A signal's name, from Node's table. */
@@ -508,13 +552,15 @@ function judge(
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
   raw = ambiguousErrno(provenSignal(raw, spec, judged), spec, filter)
+  const untried = raw.outcome === 'error' && raw.call !== undefined
+  raw = refusedAttack(raw, spec, filter)
   const host = hostVerdict(label, raw, fx, spec, backend)
   // A probe that could not try its attack (its own pipe or fork refused) proved nothing: only
   // what reached the host could still say more.
   const outcome: Outcome =
     raw.outcome === 'error' && host?.outcome !== 'escaped' ? 'error' : (host?.outcome ?? raw.outcome)
   let by = host?.by
-  if (outcome === 'blocked') by ??= attribute(filter, spec, raw)
+  if (outcome === 'blocked') by ??= untried ? 'seccomp' : attribute(filter, spec, raw)
   // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's
   // kernel answering for Linux.
   if (by && backend !== 'native') by = by.replace(/ (and|or) Landlock/, '')

@@ -272,6 +272,23 @@ describe('cordon verify', { concurrency: 1 }, () => {
       assert.equal(r.outcome, 'blocked', JSON.stringify(r))
       assert.match(r.by ?? '', /^seccomp/, JSON.stringify(r))
     }
+    // The probe's own setup refused (its pty's ioctls): a block only where the filter refuses
+    // the attack's own call whatever its arguments.
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [ioctl]\n      action: errno(EPERM)\n',
+    )
+    const noIoctl = one(verify([policy, '--probe', 'tiocsti-high-bits']).results, 'tiocsti-high-bits')
+    assert.equal(noIoctl.outcome, 'blocked', JSON.stringify(noIoctl))
+    assert.equal(noIoctl.by, 'seccomp', JSON.stringify(noIoctl))
+    assert.match(noIoctl.detail ?? '', /refuses ioctl whatever the arguments .*its own ioctl/)
+    writeFileSync(
+      policy,
+      'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [ioctl]\n      action: errno(EPERM)\n      args: [{ index: 1, op: eq, value: 0x80045430 }]\n',
+    )
+    const noPty = one(verify([policy, '--probe', 'tiocsti-high-bits']).results, 'tiocsti-high-bits')
+    assert.equal(noPty.outcome, 'error', JSON.stringify(noPty))
+    assert.match(noPty.detail ?? '', /^the probe's own ioctl failed/)
     writeFileSync(
       policy,
       'extends: [default]\nseccomp:\n  rules:\n    - syscalls: [wait4]\n      action: errno(0)\n',

@@ -6,7 +6,16 @@ import { under } from '../../learn/paths.js'
 import type { ResolvedPolicy } from '../../policy/resolve.js'
 import { latestAtEachPlace } from '../../policy/view-paths.js'
 import { devTarget, placeSuidFixture } from '../fixtures.js'
-import { type ProbeSpec, OPEN_CALLS, EXEC_CALLS } from '../probe-spec.js'
+import {
+  type ProbeSpec,
+  OPEN_CALLS,
+  EXEC_CALLS,
+  O_CREAT_EXCL,
+  O_OPENDIR,
+  O_READ,
+  O_WRITE,
+  openat,
+} from '../probe-spec.js'
 
 /** Why the policy lets a probe of root's kernel mount through: it binds it writable itself. A
  * writable bind the policy names at or below a kernel interface (`rw: /sys/fs/cgroup/x`) is
@@ -40,6 +49,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     name: 'read-shadow',
     calls: OPEN_CALLS,
     attack: 'read /etc/shadow',
+    args: { openat: openat(O_READ) },
     layers: { EACCES: 'mount view (masked) or Landlock', ENOENT: 'mount view', none: 'mount view (masked)' },
   },
   {
@@ -60,6 +70,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
       add(names.length ? `${ctx.home}//${names.join('/')}` : ctx.home, ctx.home)
     },
     attack: 'list the host home directory',
+    args: { openat: openat(O_OPENDIR) },
     notExpected: (p, ctx) =>
       p.filesystem.some((e) => e.kind === 'bind' && under(ctx.home, e.src))
         ? `the policy binds ${ctx.home}`
@@ -74,7 +85,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     },
     verdict: ({ arg, spec, kept }) => kept(existsSync(arg), spec.layers.private),
     attack: 'create a file in a host directory the policy does not make writable',
-    args: { openat: [0n, 0n, 0o301n] },
+    args: { openat: openat(O_CREAT_EXCL, 0o600n) },
     layers: {
       EROFS: 'mount view (read-only)',
       ENOENT: 'mount view',
@@ -87,6 +98,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     name: 'kernel-knobs',
     calls: OPEN_CALLS,
     attack: "open the host's sysfs and cgroupfs knobs for writing (leave the pids limit, raise pids.max)",
+    args: { openat: openat(O_WRITE) },
     notExpected: (p) => boundWritable(p, '/sys'),
     layers: {
       EROFS: 'mount view (read-only)',
@@ -104,7 +116,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
       return kept(landed, spec.layers.private)
     },
     attack: "create a file in the host's /dev (devtmpfs)",
-    args: { openat: [0n, 0n, 0o301n] },
+    args: { openat: openat(O_CREAT_EXCL, 0o600n) },
     notExpected: (p) => boundWritable(p, '/dev'),
     layers: {
       EROFS: 'mount view (read-only)',
@@ -117,6 +129,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     name: 'exec-tmp',
     calls: EXEC_CALLS,
     attack: 'write a program to /tmp ($TMPDIR) and run it, or map it executable as ld.so does',
+    args: { openat: openat(O_CREAT_EXCL, 0o755n) }, // the copy it runs
     notExpected: execInTmp,
     layers: {
       EACCES: 'mount view (noexec) and Landlock',
@@ -142,6 +155,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     name: 'exec-devshm',
     calls: EXEC_CALLS,
     attack: 'write a program to /dev/shm and run it',
+    args: { openat: openat(O_CREAT_EXCL, 0o755n) },
     layers: {
       EACCES: 'mount view (noexec) or Landlock',
       EROFS: 'mount view (read-only)',
@@ -152,6 +166,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     name: 'exec-dev',
     calls: EXEC_CALLS,
     attack: 'write a program to /dev and run it',
+    args: { openat: openat(O_CREAT_EXCL, 0o755n) },
     layers: {
       EACCES: 'mount view (noexec) or Landlock',
       EROFS: 'mount view (read-only)',

@@ -7,11 +7,19 @@ import { DEVICE_NODES, deviceSignature, plantedSetuid, unlistedDevices } from '.
 import {
   AT_FDCWD,
   O_CREAT_EXCL,
+  O_READ,
+  O_WRITE,
+  openat,
   type ProbeContext,
   type ProbeSpec,
   OPEN_CALLS,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
   socketThen,
 } from '../probe-spec.js'
+
+/** How host-device opens a device: O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC. */
+const O_RDWR_DEVICE = 0o2004402n
 
 /** Root-only kernel files a sandbox must not read (runc masks them): kernel memory layout and
  * addresses, timers of every host process, keys. Some are absent on newer kernels (ENOENT). */
@@ -119,6 +127,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
       for (const f of ROOT_ONLY_FILES) add(f, f)
     },
     attack: 'read a root-only host file or kernel table (/proc/slabinfo, kcore, keys…)',
+    args: { openat: openat(O_READ) },
     // The kernel tables are masked everywhere; a root-only file is shut only to a sandbox that is
     // not host root (plan/compile.ts sandboxIdentity), which the status reports as partial.
     notExpected: (p, ctx, label) =>
@@ -148,7 +157,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
     calls: OPEN_CALLS,
     targets: ({ fx, add }) => add(String(fx.sleeper.pid), `/proc/${fx.sleeper.pid}/oom_score_adj`),
     attack: "open a host process's /proc knob for writing (oom_score_adj)",
-    args: { openat: [0n, 0n, 1n] },
+    args: { openat: openat(O_WRITE) },
     layers: {
       ENOENT: 'pid namespace',
       EACCES: 'Landlock (read-only /proc) or file permissions',
@@ -166,7 +175,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
     // gVisor answers opens of its own /dev (fuse, tun) itself: no host device was opened.
     verdict: ({ backend, spec, kept }) => (backend === 'gvisor' ? kept(false, spec.layers.own) : undefined),
     attack: 'open a host device the policy does not list (another terminal, fuse, tun, kmsg)',
-    args: { openat: [0n, 0n, 0o4004002n] },
+    args: { openat: openat(O_RDWR_DEVICE) },
     layers: {
       ENOENT: 'mount view',
       EACCES: 'Landlock (only the listed devices) or file permissions',
@@ -182,7 +191,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
     targets: ({ fx, add }) => add(fx.tmpTarget, '/tmp'),
     verdict: ({ fx, spec, kept }) => kept(existsSync(fx.tmpTarget), spec.layers.private),
     attack: "create a file in the host's /tmp",
-    args: { openat: [0n, 0n, 0o2000301n] },
+    args: { openat: openat(O_CREAT_EXCL, 0o600n) },
     layers: {
       EACCES: "Landlock (the host's /tmp is out of reach)",
       EROFS: 'mount view (read-only)',
@@ -194,7 +203,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
     calls: socketThen('connect'),
     targets: ({ fx, add }) => add(fx.socketPath, fx.socketPath),
     attack: 'connect to a host pathname UNIX socket (docker.sock, D-Bus, another sandbox)',
-    args: { socket: [1n, 0x80001n, 0n] },
+    args: { socket: [1n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
     notExpected: (p) =>
       !p.namespaces.mount && p.acknowledge?.includes('no-view')
         ? 'the policy acknowledges no-view: without a mount namespace no layer refuses connect()'

@@ -1,5 +1,5 @@
 // Battery rows: host processes, the terminal, and the kernel's privileged or risky interfaces.
-import { AT_FDCWD, CAPS, OPEN_CALLS, PRIVILEGED, type ProbeSpec } from '../probe-spec.js'
+import { AT_FDCWD, CAPS, O_WRITE, OPEN_CALLS, openat, PRIVILEGED, type ProbeSpec } from '../probe-spec.js'
 import { hostPid } from './privileges.js'
 
 export const KERNEL_PROBES: readonly ProbeSpec[] = [
@@ -8,6 +8,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     calls: [['kill']],
     targets: hostPid,
     attack: 'kill a host process',
+    args: { kill: [0n, 15n] }, // SIGTERM; the pid is the run's
     notExpected: (p, ctx) =>
       !p.namespaces.pid && !p.landlock.scopes.includes('signal')
         ? 'no pid namespace and no signal scope'
@@ -21,7 +22,8 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     calls: [['prlimit64']],
     targets: hostPid,
     attack: 'act on a host process without a signal (prlimit64, setpriority, sched_setaffinity)',
-    args: { prlimit64: [1n], setpriority: [0n, 1n], sched_setaffinity: [1n] },
+    // Blocked, it names prlimit64 (RLIMIT_NOFILE, read only): the others run only after it passed.
+    args: { prlimit64: [0n, 7n] },
     layers: { ESRCH: 'pid namespace', EPERM: 'seccomp (other processes)' },
   },
   {
@@ -35,31 +37,35 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     name: 'keyctl',
     calls: [['keyctl']],
     attack: 'use the kernel keyring',
+    args: { keyctl: [0n, 0xfffffffdn, 0n] }, // KEYCTL_GET_KEYRING_ID of the session keyring (-3)
     layers: { EPERM: 'kernel' },
   },
   {
     name: 'bpf',
     calls: [['bpf']],
     attack: 'load BPF (create a map)',
-    args: { bpf: [0n] },
+    args: { bpf: [0n] }, // BPF_MAP_CREATE; the attribute's size is the build's headers'
     layers: { EPERM: 'kernel (unprivileged BPF off)' },
   },
   {
     name: 'perf-event',
     calls: [['perf_event_open']],
     attack: 'perf_event_open',
+    args: { perf_event_open: [0n, 0n, 0xffffffffn, 0xffffffffn, 0n] }, // this process, any CPU
     layers: { EACCES: 'kernel (perf_event_paranoid)', EPERM: 'kernel' },
   },
   {
     name: 'io-uring',
     calls: [['io_uring_setup']],
     attack: 'create an io_uring (bypasses seccomp for its operations)',
+    args: { io_uring_setup: [1n] },
     layers: { EPERM: 'kernel' },
   },
   {
     name: 'userfaultfd',
     calls: [['userfaultfd']],
     attack: 'create a userfaultfd (exploit race widening)',
+    args: { userfaultfd: [0x80001n] }, // O_CLOEXEC | UFFD_USER_MODE_ONLY
     layers: { EPERM: 'kernel' },
   },
   {
@@ -74,7 +80,13 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     attack: 'load a kernel module (init_module)',
     layers: PRIVILEGED,
   },
-  { name: 'reboot', calls: [['reboot']], attack: 'reboot the machine', layers: PRIVILEGED },
+  {
+    name: 'reboot',
+    calls: [['reboot']],
+    attack: 'reboot the machine',
+    args: { reboot: [0xfee1deadn, 0x12345678n, 0n] }, // the second magic wrong: EINVAL past the check
+    layers: PRIVILEGED,
+  },
   {
     name: 'clock-set',
     calls: [['adjtimex', 'clock_adjtime']],
@@ -86,13 +98,14 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     name: 'kexec',
     calls: [['kexec_load']],
     attack: 'load a new kernel (kexec)',
+    args: { kexec_load: [0n, 0n, 0n, 0x7fff0000n] }, // no segments, an architecture none has
     layers: PRIVILEGED,
   },
   {
     name: 'proc-sys-write',
     calls: OPEN_CALLS,
     attack: 'open /proc/sys and /proc/sysrq-trigger for writing (host-wide kernel settings)',
-    args: { openat: [0n, 0n, 1n] },
+    args: { openat: openat(O_WRITE) },
     layers: {
       EROFS: 'mount view (read-only /proc/sys)',
       EACCES: 'file permissions (not host root), user namespace or Landlock',
@@ -103,7 +116,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     name: 'proc-exe-write',
     calls: OPEN_CALLS,
     attack: 'overwrite the launcher through /proc/PID/exe (CVE-2019-5736)',
-    args: { openat: [0n, 0n, 1n] },
+    args: { openat: openat(O_WRITE) },
     layers: {
       ETXTBSY: 'kernel (running executable)',
       EACCES: 'non-dumpable launcher',

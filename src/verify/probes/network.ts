@@ -9,6 +9,8 @@ import {
   PRIVILEGED,
   type ProbeContext,
   type ProbeSpec,
+  openat,
+  SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_RAW,
   SOCK_STREAM,
@@ -17,6 +19,13 @@ import {
 } from '../probe-spec.js'
 
 const MSG_FASTOPEN = 0x20000000n
+const O_RDWR_CLOEXEC = 0o2000002n
+/** Each way of sending with MSG_FASTOPEN: its arguments (one message for sendmmsg). */
+const FASTOPEN_SEND = {
+  sendto: [0n, 0n, 0n, MSG_FASTOPEN],
+  sendmsg: [0n, 0n, MSG_FASTOPEN],
+  sendmmsg: [0n, 0n, 1n, MSG_FASTOPEN],
+}
 /** The TCP probes' target is the host listener `tcp-host` uses. */
 const tcpAllowed = (p: ResolvedPolicy, ctx: ProbeContext) =>
   p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
@@ -56,7 +65,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: socketThen('connect'),
     targets: tcpListener,
     attack: 'connect to a TCP port listening on the host’s loopback',
-    args: { socket: [AF_INET, SOCK_STREAM, 0n] },
+    args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
     notExpected: (p, ctx) =>
       p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
         ? 'network: host allows it'
@@ -73,7 +82,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     targets: ({ fx, add }) => add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`),
     verdict: ({ fx, kept }) => kept(fx.udpReceived, undefined),
     attack: 'send a UDP datagram to the host’s loopback',
-    args: { socket: [AF_INET, SOCK_DGRAM, 0n] },
+    args: { socket: [AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0n] },
     notExpected: (p) => (p.network === 'host' && !p.tcp ? 'network: host allows it' : undefined),
     layers: {
       ENETUNREACH: 'net namespace',
@@ -83,27 +92,32 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   // The port allowlist's and the namespace's side doors, the terminal guard's high bits (seccomp/network.ts).
   ...(['tcp-fastopen', 'tcp-fastopen6', 'tcp-fastopen-sendmsg', 'tcp-fastopen-sendmmsg'] as const).map(
-    (name): ProbeSpec => ({
-      name,
-      calls: socketThen(name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'),
-      targets: tcpListener,
-      attack: `connect to a host TCP port without connect(): ${name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'} with MSG_FASTOPEN${name.endsWith('6') || name.endsWith('mmsg') ? ' (IPv6)' : ''}`,
-      args: {
-        socket: [name.endsWith('6') || name.endsWith('mmsg') ? AF_INET6 : AF_INET, SOCK_STREAM, 0n],
-        sendto: [0n, 0n, 0n, MSG_FASTOPEN],
-        sendmsg: [0n, 0n, MSG_FASTOPEN],
-        sendmmsg: [0n, 0n, 1n, MSG_FASTOPEN],
-      },
-      notExpected: tcpAllowed,
-      layers: TCP_LAYERS,
-    }),
+    (name): ProbeSpec => {
+      const send = name.endsWith('mmsg') ? 'sendmmsg' : name.endsWith('msg') ? 'sendmsg' : 'sendto'
+      return {
+        name,
+        calls: socketThen(send),
+        targets: tcpListener,
+        attack: `connect to a host TCP port without connect(): ${send} with MSG_FASTOPEN${name.endsWith('6') || name.endsWith('mmsg') ? ' (IPv6)' : ''}`,
+        args: {
+          socket: [
+            name.endsWith('6') || name.endsWith('mmsg') ? AF_INET6 : AF_INET,
+            SOCK_STREAM | SOCK_CLOEXEC,
+            0n,
+          ],
+          [send]: FASTOPEN_SEND[send],
+        },
+        notExpected: tcpAllowed,
+        layers: TCP_LAYERS,
+      }
+    },
   ),
   {
     name: 'tcp-fastopen-connect',
     calls: socketThen('setsockopt', 'connect'),
     targets: tcpListener,
     attack: 'connect to a host TCP port with TCP_FASTOPEN_CONNECT (the connection waits for the first write)',
-    args: { socket: [AF_INET, SOCK_STREAM, 0n], setsockopt: [0n, 6n, 30n] },
+    args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0n], setsockopt: [0n, 6n, 30n, 0n, 4n] },
     notExpected: tcpAllowed,
     layers: TCP_LAYERS,
   },
@@ -111,7 +125,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     name: 'listen-autobind',
     calls: socketThen('listen'),
     attack: 'listen() on an unbound TCP socket (the kernel binds a port no bind rule saw)',
-    args: { socket: [AF_INET, SOCK_STREAM, 0n] },
+    args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
     notExpected: (p) =>
       !p.tcp
         ? 'no tcp statements: any port may be bound'
@@ -125,7 +139,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: socketThen('connect'),
     targets: tcpListener,
     attack: 'connect to a host TCP port over MPTCP (not judged by the TCP port rules)',
-    args: { socket: [AF_INET, SOCK_STREAM, 262n] },
+    args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262n] },
     notExpected: tcpAllowed,
     layers: { ...TCP_LAYERS, EPROTONOSUPPORT: 'kernel (MPTCP off)' },
   },
@@ -133,7 +147,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     name: 'vsock',
     calls: [['socket']],
     attack: 'open a vsock socket (not network-namespaced: it reaches the hypervisor)',
-    args: { socket: [40n, SOCK_STREAM, 0n] },
+    args: { socket: [40n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
     notExpected: familiesAllowed,
     layers: { EAFNOSUPPORT: 'kernel (no vsock)' },
   },
@@ -142,7 +156,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: [['socket']],
     attack:
       'open sockets of families outside the net namespace (Bluetooth, CAN, NFC, Qualcomm IPC, KCM, TIPC…)',
-    args: { socket: [31n, 5n, 0n] },
+    args: { socket: [31n, 5n | SOCK_CLOEXEC, 0n] }, // Bluetooth's refusal is the one named
     notExpected: familiesAllowed,
     layers: { EAFNOSUPPORT: 'kernel (family absent or host-only)' },
   },
@@ -150,15 +164,21 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     name: 'tiocsti-high-bits',
     calls: [['ioctl']],
     attack: 'push keystrokes with ioctl(1 << 32 | TIOCSTI) (the kernel ignores the high bits)',
-    args: { ioctl: [0n, (1n << 32n) | 0x5412n] },
-    layers: { ENOENT: 'mount view (no pty)', EIO: 'kernel (legacy TIOCSTI off)' },
+    // Its pty's opens (/dev/ptmx, then the terminal): a sandbox's session has no terminal, so one
+    // it cannot make leaves it none to push into (native/attack-net.c).
+    args: { ioctl: [0n, (1n << 32n) | 0x5412n], openat: openat(O_RDWR_CLOEXEC) },
+    layers: {
+      ENOENT: 'mount view (no pty)',
+      EACCES: 'landlock (no pty)',
+      EIO: 'kernel (legacy TIOCSTI off)',
+    },
   },
   {
     name: 'abstract-unix',
     calls: socketThen('connect'),
     targets: ({ fx, add }) => add(fx.abstractName, `@${fx.abstractName}`),
     attack: 'connect to a host abstract UNIX socket',
-    args: { socket: [1n, SOCK_STREAM, 0n] },
+    args: { socket: [1n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
     notExpected: (p) =>
       p.network === 'host' && !p.landlock.scopes.includes('abstract-unix-socket')
         ? 'network: host without the abstract-unix-socket scope'
