@@ -16,10 +16,10 @@ import { nativePath } from '../host/launcher.js'
 import type { ViewEntry } from '../policy/resolve.js'
 import { type LinkReader, latestAtEachPlace, resolveViewPath } from '../policy/view-paths.js'
 import { realHostFs } from '../plan/view.js'
-import { archByName, entryPoints } from '../seccomp/arch.js'
+import { archByName } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
 import { importOci, type OciProfile } from '../seccomp/oci.js'
-import { evaluateSpec } from '../seccomp/reference.js'
+import { actionOf, answerFor } from '../seccomp/reference.js'
 import { resolveSeccomp } from '../seccomp/resolve.js'
 
 /** What of a bundle's config the init changes or reads (oci-bundle.ts OciConfig). */
@@ -83,11 +83,7 @@ export function refusedInitCalls(profile: OciProfile | undefined, nodeArch = pro
       ]
     : INIT_CALLS
   for (const call of calls) {
-    const nr = arch.table[call.name]
-    const args = [...call.args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
-    const action =
-      nr === undefined ? RET.KILL_PROCESS : evaluateSpec(spec, entryPoints(nodeArch), arch.audit, nr, args)
-    const kind = (action & 0xffff0000) >>> 0
+    const kind = actionOf(answerFor(spec, call.name, call.args, nodeArch, nodeArch) ?? RET.KILL_PROCESS)
     if (kind !== RET.ALLOW && kind !== RET.LOG) refused.add(call.name)
   }
   return [...refused]

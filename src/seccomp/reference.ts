@@ -1,6 +1,6 @@
 // What a SeccompSpec means, evaluated directly with 64-bit integers: the oracle the compiled
 // program is tested against. Deliberately naive; shares nothing with the compiler but the spec.
-import { type ArchInfo, syscallName } from './arch.js'
+import { type ArchInfo, archByName, entryPoints, syscallName } from './arch.js'
 import { RET } from './bpf.js'
 import { returnValue } from './compile.js'
 import type { ArgCondition, SeccompSpec } from './model.js'
@@ -58,4 +58,36 @@ export function evaluateSpec(
     if (rule.args.every((c) => holds(c, args[c.index] ?? 0n, arch))) return returnValue(rule.action)
   }
   return returnValue(spec.defaultAction)
+}
+
+/** The filter's return value for `call` made through `entry` (an entry's name or a Node arch
+ * name; default this host's native one), its missing arguments zero, on a host of `nodeArch`
+ * (whose entry points the filter guards); undefined where that entry has no such call. */
+export function answerFor(
+  spec: SeccompSpec,
+  call: string,
+  args: readonly bigint[],
+  entry: string = process.arch,
+  nodeArch: string = process.arch,
+): number | undefined {
+  const arch = archByName(entry)
+  const nr = arch?.table[call]
+  if (!arch || nr === undefined) return undefined
+  return evaluateSpec(
+    spec,
+    entryPoints(nodeArch),
+    arch.audit,
+    nr,
+    [...args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6),
+  )
+}
+
+/** The action part of a filter's return value (RET.ERRNO, RET.ALLOW…). */
+export const actionOf = (value: number): number => (value & 0xffff0000) >>> 0
+
+/** The call reaches the kernel with this answer: allowed, logged, or passed to the supervisor
+ * (RET_TRACE without a tracer fails with ENOSYS, as sandboxes have none). */
+export const letsThrough = (value: number): boolean => {
+  const action = actionOf(value)
+  return action === RET.ALLOW || action === RET.LOG || action === RET.USER_NOTIF
 }

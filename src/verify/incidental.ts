@@ -3,11 +3,8 @@
 // attack (helper-154: openat refused with EACCES only with O_CLOEXEC, while a plain open read
 // /etc/shadow). The bits that make the attack (O_WRONLY to write, MSG_FASTOPEN, the setuid bit of
 // a mode, MFD_NOEXEC_SEAL's absence) are not here: a rule on them is a rule on the attack.
-import { archByName, entryPoints } from '../seccomp/arch.js'
-import { RET } from '../seccomp/bpf.js'
-import { evaluateSpec } from '../seccomp/reference.js'
+import { answerFor, letsThrough } from '../seccomp/reference.js'
 import type { SeccompSpec } from '../seccomp/model.js'
-import { syscallTable } from '../seccomp/tables.js'
 
 const O_FREE = 0o2000000n | 0o4000n | 0o400n | 0o100000n // O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_LARGEFILE
 const PERMISSIONS = 0o777n
@@ -52,12 +49,10 @@ export function incidentalPass(
   call: string,
   args: readonly bigint[],
 ): bigint[] | undefined {
-  const arch = archByName(process.arch)
-  const nr = arch ? syscallTable(arch.name)[call] : undefined
-  if (!arch || nr === undefined || !INCIDENTAL[call]) return undefined
+  if (!INCIDENTAL[call]) return undefined
   const padded = [...args, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
   return variants(call, padded).find((a) => {
-    const action = (evaluateSpec(filter, entryPoints(process.arch), arch.audit, nr, a) & 0xffff0000) >>> 0
-    return action === RET.ALLOW || action === RET.LOG || action === RET.USER_NOTIF
+    const value = answerFor(filter, call, a)
+    return value !== undefined && letsThrough(value)
   })
 }

@@ -9,9 +9,9 @@ import { sandboxIdentity } from '../plan/compile.js'
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import { run } from '../run/run.js'
 import { type Backend, runOnRuntime } from '../backends/runtime.js'
-import { archByName, entryPoints } from '../seccomp/arch.js'
+import { archByName } from '../seccomp/arch.js'
 import { RET } from '../seccomp/bpf.js'
-import { evaluateSpec } from '../seccomp/reference.js'
+import { actionOf, answerFor, letsThrough } from '../seccomp/reference.js'
 import { type Action, leafFor, passesThrough, type SeccompSpec } from '../seccomp/model.js'
 import { errnoName } from '../seccomp/resolve.js'
 import { syscallTable } from '../seccomp/tables.js'
@@ -90,14 +90,10 @@ const kills = (a: Action) => a.kind === 'kill-process' || a.kind === 'kill-threa
 export function harnessRefused(filter: SeccompSpec): string[] {
   const arch = archByName(process.arch)
   if (!arch) return []
-  const table = syscallTable(arch.name)
   return HARNESS_CALLS.filter((call) => {
-    const nr = table[call]
-    if (nr === undefined) return false
+    if (arch.table[call] === undefined) return false
     if (call !== 'clone') return actionsFor(filter, call).some((a) => !passesThrough(a))
-    const args = [FORK_FLAGS, 0n, 0n, 0n, 0n, 0n]
-    const action = (evaluateSpec(filter, entryPoints(process.arch), arch.audit, nr, args) & 0xffff0000) >>> 0
-    return action !== RET.ALLOW && action !== RET.LOG && action !== RET.USER_NOTIF
+    return !letsThrough(answerFor(filter, call, [FORK_FLAGS])!)
   })
 }
 
@@ -142,14 +138,10 @@ function attackStep(
 /** True when the filter's answer to `call` (with the probe's arguments) is what the probe saw:
  * its errno, or SIGSYS from a kill or trap. */
 function seccompStopped(resolved: SeccompSpec, spec: ProbeSpec, raw: RawResult): boolean {
-  const arch = archByName(spec.arch ?? process.arch)
-  const nr = arch && raw.call ? syscallTable(arch.name)[raw.call] : undefined
-  if (!arch || nr === undefined) return false
-  const args = [...(spec.args?.[raw.call!] ?? []), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6)
-  const value = evaluateSpec(resolved, entryPoints(process.arch), arch.audit, nr, args)
-  const action = (value & 0xffff0000) >>> 0
-  if (action === RET.ALLOW || action === RET.LOG || action === RET.USER_NOTIF) return false
-  if (action === RET.ERRNO) return raw.errno === (value & 0xffff)
+  const value = raw.call ? answerFor(resolved, raw.call, spec.args?.[raw.call] ?? [], spec.arch) : undefined
+  if (value === undefined) return false
+  if (letsThrough(value)) return false
+  if (actionOf(value) === RET.ERRNO) return raw.errno === (value & 0xffff)
   return raw.signal === 31 || raw.errno !== undefined
 }
 
