@@ -227,6 +227,13 @@ export class Monitor extends EventEmitter<{
     return this.rules.map((r) => r.name)
   }
 
+  /** The rules that match only events of these kinds: none can fire on a sandbox that sends none. */
+  rulesOnlyOn(events: readonly string[]): string[] {
+    return this.rules
+      .filter((r) => r.events.size && [...r.events].every((e) => events.includes(e)))
+      .map((r) => r.name)
+  }
+
   /** Replaces the rules; windows of rules with the same name and rate carry over. */
   setRules(rules: RuleSet): void {
     this.rules = rules.rules

@@ -48,4 +48,37 @@ describe('cordon monitor', () => {
       JSON.stringify(alerts),
     )
   })
+
+  test('attached to a sandbox started without --monitor, it names the rules that cannot fire', async () => {
+    const child = spawn({ extends: ['default'] }, 'sleep', ['1'], {
+      stdio: 'ignore',
+      publish: true,
+      context: { cwd: projectDir() },
+    })
+    for await (const ev of child.events) if (ev.event === 'started') break
+    const monitor = spawnChild(process.execPath, [CLI, 'monitor', child.id], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let err = ''
+    monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    void (async () => {
+      for await (const ev of child.events) void ev // drain
+    })()
+    await child.exited
+    const code = await Promise.race([
+      new Promise((resolve) => monitor.once('exit', resolve)),
+      sleep(10_000).then(() => 'running'),
+    ])
+    monitor.kill('SIGKILL')
+    assert.equal(code, 0, err)
+    // helper-155: it named the exec rules only; the crash and fork-storm rules need process
+    // events too, which only a monitored sandbox sends. Its cgroup's rules still watch it.
+    const note = /watching sandbox .*\(started without --monitor: (.*)\)/.exec(err)?.[1]
+    assert.ok(note, err)
+    for (const rule of ['crash', 'fork-storm', 'shell-exec', 'exec-new-binary'])
+      assert.ok(note.includes(rule), note)
+    for (const rule of ['out-of-memory', 'pids-limit', 'memory-near-limit'])
+      assert.ok(!note.includes(rule), note)
+  })
 })

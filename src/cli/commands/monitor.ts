@@ -30,6 +30,16 @@ State directory: ${stateDir()}
 
 const POLL_MS = 500
 
+/** What a sandbox started without --monitor does not send (it sends its cgroup's samples, OOM
+ * kills, refused forks and its exit): no syscalls, no process execs and exits, no fork counts,
+ * no audit denials. */
+const UNMONITORED_LACKS = ['syscall', 'process', 'spawn', 'denied']
+
+const unmonitored = (inert: string[]) =>
+  ` (started without --monitor: it reports no syscalls, programs run or processes started${
+    inert.length ? `, so ${inert.join(', ')} cannot fire on it` : ''
+  })`
+
 export async function monitorCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(
     argv,
@@ -62,7 +72,7 @@ export async function monitorCommand(argv: string[]): Promise<number> {
           `watching sandbox ${record.id}: ${record.command.join(' ')}${
             record.watch
               ? ` (reports ${record.watch.length} syscalls)`
-              : ' (started without --monitor: it reports no syscalls, so rules on them, exec-new-binary and shell-exec among them, cannot fire)'
+              : unmonitored(session.monitor.rulesOnlyOn(UNMONITORED_LACKS))
           }`,
         )
       }
