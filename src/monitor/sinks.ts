@@ -246,12 +246,13 @@ export class WebhookSink implements AlertSink {
     const attempts = this.down ? 1 : this.opts.attempts
     let why = ''
     for (let attempt = 1; attempt <= attempts && !this.closing.signal.aborted; attempt++) {
+      const request = this.deadline()
       try {
         const res = await fetch(this.target, {
           method: 'POST',
           headers: this.headers,
           body,
-          signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.closing.signal]),
+          signal: request.signal,
         })
         await res.arrayBuffer().catch(() => undefined)
         if (res.ok) {
@@ -263,11 +264,33 @@ export class WebhookSink implements AlertSink {
         if (res.status < 500 && res.status !== 429) break // the receiver refuses it: retrying will not help
       } catch (e) {
         why = this.closing.signal.aborted ? 'the run ended before it was delivered' : fetchFailure(e)
+      } finally {
+        request.done()
       }
       if (attempt < attempts) await this.pause(this.opts.backoffMs * 2 ** (attempt - 1))
     }
     this.down = true
     this.failures.fail(why || 'the run ended before it was delivered')
+  }
+  /** One request's signal: aborted after the timeout, or by close(). Not AbortSignal.any over
+   * AbortSignal.timeout: Node 20 lets the garbage collector take the timeout's signal while the
+   * request waits, and a receiver that never answers then held the sink for good (CI68: the
+   * first alert's request never timed out under a loaded test run). */
+  private deadline(): { signal: AbortSignal; done: () => void } {
+    const request = new AbortController()
+    const timer = setTimeout(
+      () => request.abort(new DOMException('no answer in time', 'TimeoutError')),
+      this.opts.timeoutMs,
+    )
+    const closed = () => request.abort(this.closing.signal.reason)
+    this.closing.signal.addEventListener('abort', closed, { once: true })
+    return {
+      signal: request.signal,
+      done: () => {
+        clearTimeout(timer)
+        this.closing.signal.removeEventListener('abort', closed)
+      },
+    }
   }
   /** A backoff that close() cuts short. */
   private pause(ms: number): Promise<void> {

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { evaluate, parseExpr } from '../../src/monitor/expr.js'
 import { type Alert, Monitor, type Target } from '../../src/monitor/engine.js'
 import {
@@ -423,6 +425,33 @@ describe('alert sinks', () => {
     assert.ok(calls >= 4 && calls <= 8, `${calls} requests: 3 for the first alert, then one each`)
     assert.equal(said.length, 1)
     assert.match(said[0]!, /fail \(no answer in time\)/)
+  })
+
+  test('a request to a receiver that never answers times out while the garbage collector runs', async (t) => {
+    // CI68: AbortSignal.any over AbortSignal.timeout lost its timeout to a collection, and the
+    // first alert's request waited forever. A collection every 10 ms makes that certain.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const server = createServer(() => {}) // takes the request, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.after(() => server.closeAllConnections())
+    t.after(() => server.close())
+    const said: string[] = []
+    const sink = new WebhookSink(
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+      { attempts: 1, backoffMs: 5, timeoutMs: 300 },
+      'cordon',
+      (l) => said.push(l),
+    )
+    const collecting = setInterval(gc, 10)
+    t.after(() => clearInterval(collecting))
+    sink.send(alert)
+    for (let i = 0; said.length === 0; i++) {
+      assert.ok(i < 250, 'no answer and no timeout after 5 s')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    assert.match(said[0]!, /fail \(no answer in time\)/)
+    await sink.close()
   })
 
   test('a bad --alert is told what is wrong with it, without the secrets a URL carries', async () => {
