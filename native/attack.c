@@ -1176,7 +1176,7 @@ static void print_result(const char *label, const struct result *res, int status
 	printf("{\"probe\":");
 	json_string(stdout, label);
 	if (res && res->untried) {
-		printf(",\"outcome\":\"error\",\"call\":");
+		printf(",\"outcome\":\"error\",\"untried\":true,\"call\":");
 		json_string(stdout, res->call);
 		printf(",\"errno\":%d,\"detail\":", res->err);
 		json_string(stdout, res->detail);

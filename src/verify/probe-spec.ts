@@ -5,6 +5,7 @@
 // which decides over what the probe saw).
 import type { ResolvedPolicy } from '../policy/resolve.js'
 import type { Fixtures, ProbePaths } from './fixtures.js'
+import type { Need } from './refusal.js'
 
 /** blocked/escaped: what the attack did; error: no result; skipped: not run (the reason says
  * why, and `unsupported` marks a host that lacks what the attack needs). */
@@ -18,6 +19,8 @@ export interface RawResult {
   errno?: number
   signal?: number
   detail?: string
+  /** The probe's own machinery failed (outcome error): the attack was not tried. */
+  untried?: boolean
 }
 
 export interface ProbeContext {
@@ -73,8 +76,13 @@ export interface ProbeSpec {
    * of SIGSYS without a result is blocked where the filter kills a whole step whatever the
    * arguments (verify.ts attackKilled). */
   calls?: readonly (readonly string[])[]
-  /** Arguments the seccomp check uses for the calls this probe makes (default: zeros). */
+  /** The arguments of the calls this probe makes, exactly (default: zeros;
+   * test/verify/row-args.test.ts holds them to the probe's), for the seccomp check. */
   args?: Readonly<Record<string, readonly bigint[]>>
+  /** By call, by argument: the bits the attack needs, as `args` gives them. Every other bit is
+   * the attacker's to choose, so a filter that refuses the probe's call but lets a variant
+   * through did not stop the attack (refusal.ts). */
+  essential?: Readonly<Record<string, Readonly<Record<number, Need>>>>
   /** The entry point the call went through, when not the native one. */
   arch?: 'i386'
   /** Why the policy does not promise to block it; undefined when it does. */
@@ -127,9 +135,14 @@ export const O_OPENDIR = 0o2204000n
 /** openat's arguments as glibc's open(path, flags, mode) makes the call. */
 export const openat = (flags: bigint, mode = 0n): readonly bigint[] => [AT_FDCWD, 0n, flags, mode]
 
-/** A file opened (the attack's `calls`: those the probe makes, as for its errno's verdict). */
-export const OPEN_CALLS = [['openat']] as const
+/** A file opened (the attack's `calls`: each step, every call that makes it; a filter stops the
+ * attack only where it refuses each of them, refusal.ts). */
+export const OPEN_CALLS = [['open', 'openat', 'openat2']] as const
+/** A file created. */
+export const CREATE_CALLS = [['open', 'openat', 'openat2', 'creat']] as const
 /** A program run. */
-export const EXEC_CALLS = [['execve']] as const
-/** A socket made, then one of these calls. */
+export const EXEC_CALLS = [['execve', 'execveat']] as const
+/** A program written, then run. */
+export const WRITE_EXEC_CALLS = [...CREATE_CALLS, ...EXEC_CALLS] as const
+/** A socket made, then one of these calls (alternatives: each does the next step). */
 export const socketThen = (...calls: string[]): readonly (readonly string[])[] => [['socket'], calls]

@@ -19,7 +19,7 @@ import { constants as osConstants, homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
 import { probeKernel } from '../host/probe.js'
 import { PROBES } from './battery.js'
-import { incidentalPass } from './incidental.js'
+import { unstoppedVariant } from './refusal.js'
 import {
   devTarget,
   type Fixtures,
@@ -450,42 +450,27 @@ function provenSignal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawResul
   }
 }
 
-/** A refusal that is no block: the policy's filter refused the probe's call only for arguments
- * an attacker need not pass (its row gives them exactly: test/verify/row-args.test.ts holds it to the probe's):
- * another variant of the same attack passes (incidental.ts). Or, where the row gives no
- * arguments and the check with zeros said the filter let the call through, the filter gives the
- * errno seen for some arguments: neither the layer nor the block can be trusted (helper-154:
- * `openat` refused with EACCES when O_CLOEXEC is set read as "mount view (masked) or Landlock",
- * while an open without it read /etc/shadow). */
-function ambiguousErrno(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
-  if (raw.outcome !== 'blocked' || !raw.errno || !raw.call) return raw
-  if (!syscallTable(archByName(process.arch)?.name ?? 'x86_64')[raw.call] || spec.arch) return raw
-  const given = spec.args?.[raw.call]
-  if (given) {
-    const passes = seccompStopped(filter, spec, raw) ? incidentalPass(filter, raw.call, given) : undefined
-    if (!passes) return raw
-    return {
-      ...raw,
-      outcome: 'error',
-      detail: `refused ${raw.call} with ${errnoName(raw.errno)}, which the policy's filter gives ${raw.call} for some of its arguments only: ${raw.call}(${passes.map((a) => `0x${a.toString(16)}`).join(', ')}), the same attack with other flags, passes the filter`,
-    }
-  }
-  if (seccompStopped(filter, spec, raw)) return raw
-  const conditional = leafFor(filter, raw.call).checks.some(
-    (c) => (c.action.kind === 'errno' || c.action.kind === 'deny-log') && c.action.errno === raw.errno,
-  )
-  if (!conditional) return raw
+/** A refusal by the policy's filter that did not stop the attack: the filter refused the probe's
+ * exact call (its row's arguments, held to the probe's by test/verify/row-args.test.ts), but
+ * would let a variant of it through, or another call that does the same (refusal.ts). Whether
+ * another layer stops that variant cannot be told: the filter answered before any did. */
+function unprovenRefusal(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
+  if (raw.outcome !== 'blocked' || !raw.errno || !raw.call || spec.arch) return raw
+  const answer = answerFor(filter, raw.call, spec.args?.[raw.call] ?? [])
+  if (answer === undefined || letsThrough(answer)) return raw // refused by another layer
+  const variant = unstoppedVariant(filter, spec, raw.call)
+  if (!variant) return raw
   return {
     ...raw,
     outcome: 'error',
-    detail: `refused ${raw.call} with ${errnoName(raw.errno)}, which the policy's filter gives ${raw.call} for some of its arguments only: whether the filter or another layer refused it cannot be told, and other arguments may pass`,
+    detail: `the policy's filter refused ${raw.call} with ${errnoName(raw.errno)} for some of its arguments only: ${variant}, and whether another layer stops that cannot be told`,
   }
 }
 
 /** A probe that could not try its attack (`untried`: its own pipe, fork or setup failed) is
  * blocked by seccomp where the filter refuses a whole step of the attack (attackRefused). */
 function refusedAttack(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
-  if (raw.outcome !== 'error' || raw.call === undefined) return raw
+  if (!raw.untried) return raw
   const refused = attackRefused(filter, spec)
   if (!refused) return raw
   const blocked: RawResult = {
@@ -495,6 +480,7 @@ function refusedAttack(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): Ra
     detail: `the filter refuses ${refused.join(' and ')} whatever the arguments (the probe stopped earlier, at its own ${raw.call}${raw.errno ? `: ${errnoName(raw.errno)}` : ''})`,
   }
   delete blocked.errno // the machinery's, not the attack's
+  delete blocked.untried
   return blocked
 }
 
@@ -543,8 +529,8 @@ function judge(
     if (ended) return { ...base, ...ended }
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
-  raw = ambiguousErrno(provenSignal(raw, spec, judged), spec, filter)
-  const untried = raw.outcome === 'error' && raw.call !== undefined
+  raw = unprovenRefusal(provenSignal(raw, spec, judged), spec, filter)
+  const untried = raw.untried === true
   raw = refusedAttack(raw, spec, filter)
   const host = hostVerdict(label, raw, fx, spec, backend)
   // A probe that could not try its attack (its own pipe or fork refused) proved nothing: only

@@ -25,6 +25,10 @@ const SHAPES: Record<string, string> = {
   chroot: 'p',
   pivot_root: 'p p',
   openat: 'v p v v',
+  open: 'p v v',
+  creat: 'p v',
+  chmod: 'p v',
+  fchmod: 'r v',
   execve: 'p p p',
   execveat: 'v p p p v',
   memfd_create: 'p v',
@@ -226,9 +230,11 @@ for (const mode of [[], ['--no-namespaces', '--acknowledge', 'no-view']])
             `${res.probe}: row gives ${hex(res.call, want)}; the probe's refused call was ${failed.map((c) => hex(c.name, c.args)).join(' ')}`,
           )
       }
-      // And a row's arguments for a call it did not report here are still a call it makes.
+      // And a row's arguments for a call it did not report here are still a call it makes. A
+      // row may give a call its probe never makes (clone, for the filter's check of another way
+      // to the same attack, refusal.ts): the trace cannot hold that to anything.
       for (const row of PROBES.filter((p) => p.args && !p.arch))
-        for (const [name, want] of Object.entries(row.args!)) {
+        for (const [name, want] of Object.entries(row.args!).filter(([n]) => !FORKS.includes(n))) {
           const made = (byProbe.get(row.name) ?? []).filter((c) => c.name === name)
           if (made.length && !made.some((c) => matches(name, want, c.args)))
             wrong.push(

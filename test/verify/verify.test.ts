@@ -261,6 +261,33 @@ describe('cordon verify', { concurrency: 1 }, () => {
     const shadow = one(verify([policy, '--probe', 'read-shadow']).results, 'read-shadow')
     assert.equal(shadow.outcome, 'error', JSON.stringify(shadow))
     assert.match(shadow.detail ?? '', /for some of its arguments only/)
+    // helper-156: a refusal of the probe's exact call that another variant of the attack passes
+    // (O_RDWR for O_WRONLY, open for openat, a mode the rule lets by, a flag the attack does
+    // not need, the upper half of an int) was a block once the rows gave exact arguments.
+    const shm = 'filesystem:\n  - tmpfs: { dest: /dev/shm, exec: true }\n'
+    for (const [rules, probe] of [
+      [
+        `${shm}seccomp:\n  rules:\n    - syscalls: [openat]\n      action: errno(EACCES)\n      args: [{ index: 2, op: masked-eq, mask: 3, value: 1, width: 32 }]\n`,
+        'exec-devshm',
+      ],
+      [
+        `${shm}seccomp:\n  rules:\n    - syscalls: [openat]\n      action: errno(EACCES)\n      args: [{ index: 2, op: masked-eq, mask: 0x40, value: 0x40, width: 32 }]\n    - syscalls: [openat]\n      action: allow\n      args:\n        - { index: 2, op: masked-eq, mask: 0x40, value: 0x40, width: 32 }\n        - { index: 3, op: masked-eq, mask: 0o777, value: 0o700, width: 32 }\n`,
+        'exec-devshm',
+      ],
+      [
+        'seccomp:\n  rules:\n    - syscalls: [perf_event_open]\n      action: allow\n    - syscalls: [perf_event_open]\n      action: errno(EACCES)\n      args: [{ index: 4, op: eq, value: 0, width: 32 }]\n',
+        'perf-event',
+      ],
+      [
+        'seccomp:\n  rules:\n    - syscalls: [keyctl]\n      action: allow\n    - syscalls: [keyctl]\n      action: errno(EPERM)\n      args: [{ index: 0, op: eq, value: 0 }]\n',
+        'keyctl',
+      ],
+    ] as const) {
+      writeFileSync(policy, `extends: [default]\n${rules}`)
+      const r = one(verify([policy, '--probe', probe]).results, probe)
+      assert.equal(r.outcome, 'error', `${rules}: ${JSON.stringify(r)}`)
+      assert.match(r.detail ?? '', /for some of its arguments only/, JSON.stringify(r))
+    }
     // A kill of the attack's own call, whatever its arguments, is a block.
     writeFileSync(
       policy,

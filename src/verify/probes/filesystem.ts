@@ -10,6 +10,8 @@ import {
   type ProbeSpec,
   OPEN_CALLS,
   EXEC_CALLS,
+  CREATE_CALLS,
+  WRITE_EXEC_CALLS,
   O_CREAT_EXCL,
   O_OPENDIR,
   O_READ,
@@ -79,7 +81,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'write-outside',
-    calls: OPEN_CALLS,
+    calls: CREATE_CALLS,
     targets: ({ fx, add }) => {
       for (const t of fx.writeTargets) add(t, dirname(t))
     },
@@ -108,7 +110,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'dev-write',
-    calls: OPEN_CALLS,
+    calls: CREATE_CALLS,
     targets: ({ add }) => add(devTarget(), '/dev'),
     verdict: ({ arg, spec, kept }) => {
       const landed = existsSync(arg)
@@ -127,7 +129,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'exec-tmp',
-    calls: EXEC_CALLS,
+    calls: WRITE_EXEC_CALLS,
     attack: 'write a program to /tmp ($TMPDIR) and run it, or map it executable as ld.so does',
     args: { openat: openat(O_CREAT_EXCL, 0o755n) }, // the copy it runs
     notExpected: execInTmp,
@@ -149,11 +151,12 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
     calls: [['memfd_create'], ['execveat']],
     attack: 'write a program into a memfd and run it (memfd_create without MFD_NOEXEC_SEAL, execveat)',
     args: { memfd_create: [0n, 0n] },
+    essential: { memfd_create: { 1: 0x18n } }, // without MFD_NOEXEC_SEAL, or with MFD_EXEC
     layers: { EACCES: 'seccomp (MFD_NOEXEC_SEAL required)', EPERM: 'seccomp' },
   },
   {
     name: 'exec-devshm',
-    calls: EXEC_CALLS,
+    calls: WRITE_EXEC_CALLS,
     attack: 'write a program to /dev/shm and run it',
     args: { openat: openat(O_CREAT_EXCL, 0o755n) },
     layers: {
@@ -164,7 +167,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'exec-dev',
-    calls: EXEC_CALLS,
+    calls: WRITE_EXEC_CALLS,
     attack: 'write a program to /dev and run it',
     args: { openat: openat(O_CREAT_EXCL, 0o755n) },
     layers: {

@@ -13,10 +13,15 @@ import {
   type ProbeContext,
   type ProbeSpec,
   OPEN_CALLS,
+  CREATE_CALLS,
   SOCK_CLOEXEC,
   SOCK_STREAM,
   socketThen,
 } from '../probe-spec.js'
+
+const SETID = 0o6000n // S_ISUID | S_ISGID
+const S_IFREG = 0o100000n
+const O_CREAT = 0o100n
 
 /** How host-device opens a device: O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC. */
 const O_RDWR_DEVICE = 0o2004402n
@@ -59,9 +64,29 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
       )
     },
     attack: 'leave a setuid/setgid file on the host through a writable bind (chmod, create, mknod)',
+    // Every entry point, each as the probe makes it (native/attack-files.c PLANTS); the attack
+    // needs a set-id bit in the mode, and O_CREAT where an open creates.
     args: {
       fchmodat: [AT_FDCWD, 0n, 0o4755n],
+      fchmodat2: [AT_FDCWD, 0n, 0o2755n],
+      fchmod: [0n, 0o6755n],
       openat: [AT_FDCWD, 0n, O_CREAT_EXCL, 0o4755n],
+      mknodat: [AT_FDCWD, 0n, S_IFREG | 0o4755n],
+      chmod: [0n, 0o2755n],
+      open: [0n, O_CREAT_EXCL, 0o2755n],
+      creat: [0n, 0o4755n],
+      mknod: [0n, S_IFREG | 0o2755n],
+    },
+    essential: {
+      fchmodat: { 2: SETID },
+      fchmodat2: { 2: SETID },
+      fchmod: { 1: SETID },
+      openat: { 2: O_CREAT, 3: SETID },
+      mknodat: { 2: SETID },
+      chmod: { 1: SETID },
+      open: { 1: O_CREAT, 2: SETID },
+      creat: { 1: SETID },
+      mknod: { 1: SETID },
     },
     layers: {
       EPERM: 'kernel (not the owner)',
@@ -187,7 +212,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'host-tmp-write',
-    calls: OPEN_CALLS,
+    calls: CREATE_CALLS,
     targets: ({ fx, add }) => add(fx.tmpTarget, '/tmp'),
     verdict: ({ fx, spec, kept }) => kept(existsSync(fx.tmpTarget), spec.layers.private),
     attack: "create a file in the host's /tmp",

@@ -19,11 +19,17 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'process-control',
-    calls: [['prlimit64']],
+    calls: [['prlimit64', 'setpriority', 'sched_setaffinity']],
     targets: hostPid,
     attack: 'act on a host process without a signal (prlimit64, setpriority, sched_setaffinity)',
-    // Blocked, it names prlimit64 (RLIMIT_NOFILE, read only): the others run only after it passed.
-    args: { prlimit64: [0n, 7n] },
+    // Blocked, it names prlimit64's refusal (RLIMIT_NOFILE, read only) after trying the others.
+    // The target is the run's host pid: any but 0, the caller itself.
+    args: { prlimit64: [1n, 7n], setpriority: [0n, 1n], sched_setaffinity: [1n, 128n] },
+    essential: {
+      prlimit64: { 0: 'nonzero' },
+      setpriority: { 1: 'nonzero' },
+      sched_setaffinity: { 0: 'nonzero' },
+    },
     layers: { ESRCH: 'pid namespace', EPERM: 'seccomp (other processes)' },
   },
   {
@@ -31,6 +37,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
     calls: [['ioctl']],
     attack: 'push keystrokes into the terminal (TIOCSTI)',
     args: { ioctl: [0n, 0x5412n] },
+    essential: { ioctl: { 1: 0xffffffffn } }, // the kernel reads the request as an int
     layers: { ENOTTY: 'new session (no terminal)', ENXIO: 'new session (no terminal)', EIO: 'new session' },
   },
   {

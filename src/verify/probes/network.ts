@@ -19,6 +19,10 @@ import {
 } from '../probe-spec.js'
 
 const MSG_FASTOPEN = 0x20000000n
+/** An int argument's bits: the kernel drops the upper half, the attacker may set it. */
+const INT = 0xffffffffn
+/** SOCK_STREAM, SOCK_DGRAM…: the type without SOCK_CLOEXEC and SOCK_NONBLOCK. */
+const SOCK_TYPE = 0xfn
 const O_RDWR_CLOEXEC = 0o2000002n
 /** Each way of sending with MSG_FASTOPEN: its arguments (one message for sendmmsg). */
 const FASTOPEN_SEND = {
@@ -47,6 +51,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: [['socket']],
     attack: 'open a raw IP socket',
     args: { socket: [AF_INET, SOCK_RAW, 1n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE } },
     notExpected: (p) =>
       p.capabilities.includes(capabilityNumber('CAP_NET_RAW')!) ? 'the policy keeps CAP_NET_RAW' : undefined,
     layers: PRIVILEGED,
@@ -56,6 +61,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: [['socket']],
     attack: 'open a packet socket (sniff or forge frames)',
     args: { socket: [AF_PACKET, SOCK_RAW, 0x300n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE } },
     notExpected: (p) =>
       p.capabilities.includes(capabilityNumber('CAP_NET_RAW')!) ? 'the policy keeps CAP_NET_RAW' : undefined,
     layers: PRIVILEGED,
@@ -66,6 +72,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     targets: tcpListener,
     attack: 'connect to a TCP port listening on the host’s loopback',
     args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE } },
     notExpected: (p, ctx) =>
       p.network === 'host' && (!p.tcp || p.tcp.connect.includes(ctx.tcpPort))
         ? 'network: host allows it'
@@ -83,6 +90,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     verdict: ({ fx, kept }) => kept(fx.udpReceived, undefined),
     attack: 'send a UDP datagram to the host’s loopback',
     args: { socket: [AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE } },
     notExpected: (p) => (p.network === 'host' && !p.tcp ? 'network: host allows it' : undefined),
     layers: {
       ENETUNREACH: 'net namespace',
@@ -107,6 +115,10 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
           ],
           [send]: FASTOPEN_SEND[send],
         },
+        essential: {
+          socket: { 0: INT, 1: SOCK_TYPE },
+          [send]: { [FASTOPEN_SEND[send].length - 1]: MSG_FASTOPEN },
+        },
         notExpected: tcpAllowed,
         layers: TCP_LAYERS,
       }
@@ -114,10 +126,11 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   ),
   {
     name: 'tcp-fastopen-connect',
-    calls: socketThen('setsockopt', 'connect'),
+    calls: [['socket'], ['setsockopt'], ['connect']], // steps, not alternatives
     targets: tcpListener,
     attack: 'connect to a host TCP port with TCP_FASTOPEN_CONNECT (the connection waits for the first write)',
     args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0n], setsockopt: [0n, 6n, 30n, 0n, 4n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE }, setsockopt: { 1: INT, 2: INT } },
     notExpected: tcpAllowed,
     layers: TCP_LAYERS,
   },
@@ -126,6 +139,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: socketThen('listen'),
     attack: 'listen() on an unbound TCP socket (the kernel binds a port no bind rule saw)',
     args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE } },
     notExpected: (p) =>
       !p.tcp
         ? 'no tcp statements: any port may be bound'
@@ -140,6 +154,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     targets: tcpListener,
     attack: 'connect to a host TCP port over MPTCP (not judged by the TCP port rules)',
     args: { socket: [AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262n] },
+    essential: { socket: { 0: INT, 1: SOCK_TYPE, 2: INT } },
     notExpected: tcpAllowed,
     layers: { ...TCP_LAYERS, EPROTONOSUPPORT: 'kernel (MPTCP off)' },
   },
@@ -148,6 +163,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: [['socket']],
     attack: 'open a vsock socket (not network-namespaced: it reaches the hypervisor)',
     args: { socket: [40n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
+    essential: { socket: { 0: INT } },
     notExpected: familiesAllowed,
     layers: { EAFNOSUPPORT: 'kernel (no vsock)' },
   },
@@ -157,6 +173,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     attack:
       'open sockets of families outside the net namespace (Bluetooth, CAN, NFC, Qualcomm IPC, KCM, TIPC…)',
     args: { socket: [31n, 5n | SOCK_CLOEXEC, 0n] }, // Bluetooth's refusal is the one named
+    essential: { socket: { 0: INT } },
     notExpected: familiesAllowed,
     layers: { EAFNOSUPPORT: 'kernel (family absent or host-only)' },
   },
@@ -167,6 +184,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     // Its pty's opens (/dev/ptmx, then the terminal): a sandbox's session has no terminal, so one
     // it cannot make leaves it none to push into (native/attack-net.c).
     args: { ioctl: [0n, (1n << 32n) | 0x5412n], openat: openat(O_RDWR_CLOEXEC) },
+    essential: { ioctl: { 1: INT } }, // the kernel reads the request as an int
     layers: {
       ENOENT: 'mount view (no pty)',
       EACCES: 'landlock (no pty)',
@@ -179,6 +197,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     targets: ({ fx, add }) => add(fx.abstractName, `@${fx.abstractName}`),
     attack: 'connect to a host abstract UNIX socket',
     args: { socket: [1n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },
+    essential: { socket: { 0: INT } },
     notExpected: (p) =>
       p.network === 'host' && !p.landlock.scopes.includes('abstract-unix-socket')
         ? 'network: host without the abstract-unix-socket scope'
@@ -190,6 +209,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
     calls: socketThen('bind'),
     attack: "watch every host process's fork, exec and exit (the kernel's proc connector)",
     args: { socket: [16n, 0x80002n, 11n] }, // AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR
+    essential: { socket: { 0: INT, 2: INT } },
     // Kernels differ: some let any user subscribe (NL_CFG_F_NONROOT_RECV), and then only the
     // net namespace stops it; others keep binding to CAP_NET_ADMIN, which the sandbox dropped.
     layers: {

@@ -1,0 +1,94 @@
+// Whether the policy's filter stops an attack, or only the probe's own way of making it. An
+// attacker chooses every argument bit the attack does not need (helper-154: openat refused only
+// with O_CLOEXEC; helper-156: only O_WRONLY while O_RDWR writes as well, only without mode 0700,
+// a 64-bit compare of an int whose upper half the kernel drops) and every call that does the
+// same (open for openat, clone for unshare). A row names the bits its attack needs (`essential`);
+// everything else is free. The filter's answers are worked out for every value of the free bits
+// at once: each argument check holds, fails or depends on them, and the answers it may give are
+// those of the checks that may match before one that surely does.
+import type { ArgCondition, SeccompSpec } from '../seccomp/model.js'
+import { type Action, leafFor, passesThrough } from '../seccomp/model.js'
+import { archByName } from '../seccomp/arch.js'
+import type { ProbeSpec } from './probe-spec.js'
+
+const M64 = (1n << 64n) - 1n
+const M32 = 0xffffffffn
+
+type Tri = true | false | undefined
+
+/** What the attack needs of an argument: these bits, as its row's `args` has them; or any value
+ * but zero (another process's pid, where 0 means the caller). */
+export type Need = bigint | 'nonzero'
+
+/** Whether `c` holds for an argument whose `known` bits are those of `value`, the rest free. */
+function holdsFor(c: ArgCondition, value: bigint, need: Need): Tri {
+  const width = c.width === 32 ? M32 : M64
+  if (need === 'nonzero') {
+    const zeroTest = (c.op === 'eq' || c.op === 'ne') && (c.value & width) === 0n
+    return zeroTest ? c.op === 'ne' : undefined
+  }
+  const known = need
+  const eq = (mask: bigint, want: bigint): Tri => {
+    const m = mask & width
+    if ((want & width & ~m) !== 0n) return false // no argument has bits outside the mask there
+    const k = m & known
+    if ((value & k) !== (want & k)) return false
+    return (m & ~known) === 0n ? true : undefined
+  }
+  switch (c.op) {
+    case 'masked-eq':
+      return eq(c.mask ?? M64, c.value)
+    case 'eq':
+      return eq(width, c.value)
+    case 'ne': {
+      const r = eq(width, c.value)
+      return r === undefined ? undefined : !r
+    }
+    case 'in': {
+      const all = (c.values ?? []).map((v) => eq(width, v))
+      return all.includes(true) ? true : all.every((r) => r === false) ? false : undefined
+    }
+    default: {
+      if ((width & ~known) !== 0n) return undefined
+      const a = value & width
+      const b = c.value & width
+      return c.op === 'lt' ? a < b : c.op === 'le' ? a <= b : c.op === 'gt' ? a > b : a >= b
+    }
+  }
+}
+
+/** Every answer the filter may give `call` when the `essential` bits of its arguments are those
+ * of `args` and all others are the caller's to choose. */
+export function possibleActions(
+  filter: SeccompSpec,
+  call: string,
+  args: readonly bigint[],
+  essential: Readonly<Record<number, Need>> = {},
+): Action[] {
+  const leaf = leafFor(filter, call)
+  const out: Action[] = []
+  for (const check of leaf.checks) {
+    const each = check.args.map((c) => holdsFor(c, args[c.index] ?? 0n, essential[c.index] ?? 0n))
+    if (each.includes(false)) continue
+    out.push(check.action)
+    if (each.every((r) => r === true)) return out
+  }
+  return [...out, leaf.fallback]
+}
+
+/** Why the filter's refusal of the probe's `call` does not stop the attack (a variant of it, or
+ * another call of the same step, may pass), or undefined when every variant is refused. */
+export function unstoppedVariant(filter: SeccompSpec, spec: ProbeSpec, call: string): string | undefined {
+  const table = archByName(process.arch)?.table ?? {}
+  const step = spec.calls?.find((s) => s.includes(call)) ?? [call]
+  for (const alt of [call, ...step.filter((c) => c !== call && table[c] !== undefined)]) {
+    const essential = spec.essential?.[alt]
+    const passing = possibleActions(filter, alt, spec.args?.[alt] ?? [], essential).some(passesThrough)
+    if (!passing) continue
+    if (alt !== call) return `${alt}, which does the same, may pass it`
+    return essential
+      ? `its answer depends on bits of ${call}'s arguments the attack does not need`
+      : `its answer depends on ${call}'s arguments, which the attack chooses`
+  }
+  return undefined
+}
