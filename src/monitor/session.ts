@@ -201,7 +201,10 @@ export class MonitorSession {
       this.detachers.delete(record.id)
       socket.destroy()
     }
+    // A run killed before it accepted the connection resets it: readline passes the socket's
+    // error on, and unheard it ended cordon monitor (ECONNRESET, a run of the test suite).
     socket.on('error', detach)
+    lines.on('error', detach)
     socket.on('close', detach)
     this.detachers.set(record.id, detach)
     return true

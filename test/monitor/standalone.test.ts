@@ -2,6 +2,8 @@
 // the in-process monitor does: a shell the sandbox starts is a shell-exec alert in both.
 import assert from 'node:assert/strict'
 import { spawn as spawnChild } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { spawn } from '../../src/run/spawn.js'
@@ -80,5 +82,95 @@ describe('cordon monitor', () => {
       assert.ok(note.includes(rule), note)
     for (const rule of ['out-of-memory', 'pids-limit', 'memory-near-limit'])
       assert.ok(!note.includes(rule), note)
+  })
+
+  test('a run killed before it accepted the monitor is left, and the monitor goes on', async () => {
+    // A connection queued on a socket that closes unaccepted reads ECONNRESET; readline passed
+    // that on unheard and cordon monitor died of it (seen watching a test suite's runs). The
+    // record is a second one for a real sandbox's launcher, naming a socket that never accepts.
+    const { list, register, openRegistry } = await import('../../src/run/registry.js')
+    const { listenUnix, closeFd } = await import('../../src/run/launcher-process.js')
+    const { privateStateDir } = await import('../../src/run/state-dir.js')
+    const child = spawn({ extends: ['default'] }, 'sleep', ['5'], {
+      stdio: 'ignore',
+      publish: true,
+      context: { cwd: projectDir() },
+    })
+    for await (const ev of child.events) if (ev.event === 'started') break
+    const real = list().find((r) => r.id === child.id)
+    assert.ok(real, 'the sandbox is registered')
+    const id = `${real.id.slice(0, 4)}dead`
+    const path = join(privateStateDir(), `${id}.sock`)
+    const fd = listenUnix(path)
+    if (fd === undefined || fd < 0) return // no addon here: publish() serves with net, which accepts at once
+    const remove = register(openRegistry(), { ...real, id, events: path, command: ['cordon-reset-test'] })
+    try {
+      const monitor = spawnChild(process.execPath, [CLI, 'monitor', id], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      let err = ''
+      monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
+      for (let i = 0; !err.includes('watching sandbox'); i++) {
+        assert.ok(i < 500, `the monitor never attached: ${err}`)
+        await sleep(20)
+      }
+      closeFd(fd) // its connection, queued and never accepted, is reset
+      const code = await Promise.race([
+        new Promise((resolve) => monitor.once('exit', resolve)),
+        sleep(10_000).then(() => 'running'),
+      ])
+      monitor.kill('SIGKILL')
+      assert.equal(code, 0, err)
+      assert.doesNotMatch(err, /ECONNRESET|Unhandled/)
+    } finally {
+      remove()
+      rmSync(path, { force: true })
+      child.kill('SIGKILL')
+      await child.exited
+    }
+  })
+
+  test('a run shorter than the scan is still picked up', async () => {
+    // helper-155: a 0.3 s run was never seen (the registry was read every 500 ms); a record
+    // renamed into place now wakes the monitor at once.
+    const monitor = spawnChild(process.execPath, [CLI, 'monitor', '--json'], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    monitor.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const marker = `cordon-short-${process.pid}`
+    try {
+      // Watching: a long run it reports, before the short one starts.
+      const long = spawn({ extends: ['default'] }, 'sh', ['-c', `: ${marker}-long; sleep 5`], {
+        stdio: 'ignore',
+        publish: true,
+        context: { cwd: projectDir() },
+      })
+      for (let i = 0; !err.includes(`${marker}-long`); i++) {
+        assert.ok(i < 500, `the monitor never watched the long run: ${err}`)
+        await sleep(20)
+      }
+      const short = spawn({ extends: ['default'] }, 'sh', ['-c', `: ${marker}; sleep 0.2; kill -SEGV $$`], {
+        stdio: 'ignore',
+        publish: true,
+        processEvents: true,
+        context: { cwd: projectDir() },
+      })
+      await short.exited
+      const crashed = () =>
+        out.split('\n').some((l) => l.includes('"rule":"crash"') && l.includes(`"sandbox":"${short.id}"`))
+      for (let i = 0; !crashed(); i++) {
+        assert.ok(i < 250, `no crash alert for the short run: ${out}`)
+        await sleep(20)
+      }
+      long.kill('SIGKILL')
+      await long.exited
+    } finally {
+      monitor.kill('SIGKILL')
+    }
   })
 })

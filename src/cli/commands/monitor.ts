@@ -1,6 +1,7 @@
 // cordon monitor [ID...]: watch running sandboxes and act on them with the rules.
 import { CordonError } from '../../errors.js'
-import { find, list, stateDir } from '../../run/registry.js'
+import { type FSWatcher, watch } from 'node:fs'
+import { find, list, openRegistry, stateDir } from '../../run/registry.js'
 import { LineChannel } from '../../monitor/channel.js'
 import { MONITOR_HELP, MONITOR_OPTIONS, openSession } from '../monitor-flags.js'
 import { note, QUIET_HELP, QUIET_OPTION, warn } from '../output.js'
@@ -79,6 +80,19 @@ export async function monitorCommand(argv: string[]): Promise<number> {
     }
   }
   scan()
+  // A record is renamed into place as its sandbox starts: seen at once, a run shorter than the
+  // poll's interval is attached to too (helper-155: a 0.3 s run was never picked up). The poll
+  // stays for a host where the directory cannot be watched.
+  const dir = openRegistry()
+  let watcher: FSWatcher | undefined
+  try {
+    watcher = dir
+      ? watch(dir, (_, name) => {
+          if (typeof name === 'string' && name.endsWith('.json')) scan()
+        })
+      : undefined
+    watcher?.on('error', () => watcher?.close())
+  } catch {}
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       scan()
@@ -86,6 +100,7 @@ export async function monitorCommand(argv: string[]): Promise<number> {
     }, POLL_MS)
     const stop = () => {
       clearInterval(timer)
+      watcher?.close()
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       resolve()
