@@ -42,6 +42,8 @@ export class ExprError extends Error {
   constructor(
     message: string,
     readonly column: number,
+    /** The word that is neither a macro nor a field, when that is the problem. */
+    readonly unknown?: string,
   ) {
     super(message)
   }
@@ -190,6 +192,7 @@ export function parseExpr(src: string, defs: Definitions): Expr {
     throw new ExprError(
       `\`${t.text}\` is neither a macro nor a field${near ? `; did you mean \`${near}\`?` : ''}`,
       t.at,
+      t.text,
     )
   }
   function unknownField(t: Token): ExprError {

@@ -114,6 +114,8 @@ export interface Parsed {
   /** Each file's text, to locate problems in it. */
   texts: Map<string, string>
   problems: { source: string; where: string; message: string; rule?: string }[]
+  /** Macros and lists of the default rules, when they are not loaded (--no-default-rules). */
+  notLoaded?: ReadonlySet<string>
 }
 
 export const newParsed = (): Parsed => ({
@@ -130,7 +132,11 @@ export function condition(text: string, p: Parsed, source: string, where: string
     return parseExpr(text, { macros: p.macros, lists: p.lists, fields: FIELDS })
   } catch (e) {
     if (!(e instanceof ExprError)) throw e
-    fail(source, where, `${e.message}\n    ${text}\n    ${' '.repeat(e.column)}^`)
+    const defaults =
+      e.unknown !== undefined && p.notLoaded?.has(e.unknown)
+        ? ` (a macro of the default rules, which --no-default-rules leaves out: define it in this file; see rules/default.yaml)`
+        : ''
+    fail(source, where, `${e.message}${defaults}\n    ${text}\n    ${' '.repeat(e.column)}^`)
   }
 }
 

@@ -94,6 +94,7 @@ function parseFile(text: string, source: string, into: Parsed): void {
 /** Loads rules files in order (later ones override rules, lists and macros by name). */
 export function loadRules(files: readonly string[]): RuleSet {
   const p = newParsed()
+  if (!files.includes(DEFAULT_RULES_FILE)) p.notLoaded = defaultNames()
   for (const file of files) {
     let text: string
     try {
@@ -107,6 +108,17 @@ export function loadRules(files: readonly string[]): RuleSet {
     parseFile(text, file, p)
   }
   return ruleSet(p, [...files])
+}
+
+/** The macros and lists of the default rules file (none where it cannot be read). */
+function defaultNames(): Set<string> {
+  try {
+    const top = yaml.load(readFileSync(DEFAULT_RULES_FILE, 'utf8')) as Record<string, unknown> | null
+    const keys = (v: unknown) => (v && typeof v === 'object' ? Object.keys(v) : [])
+    return new Set([...keys(top?.macros), ...keys(top?.lists)])
+  } catch {
+    return new Set()
+  }
 }
 
 /** Rules from text (tests, embedding). */

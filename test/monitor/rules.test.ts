@@ -454,6 +454,24 @@ describe('alert sinks', () => {
     await sink.close()
   })
 
+  test('a default macro used without the default rules says where it went', async () => {
+    // helper-152: `when: spawn …` with --no-default-rules said only "neither a macro nor a field".
+    const { DEFAULT_RULES_FILE, loadRules } = await import('../../src/monitor/rules.js')
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-rules-'))
+    try {
+      const file = join(dir, 'r.yaml')
+      writeFileSync(file, 'rules:\n  - rule: r\n    when: spawn and count > 5\n    then: alert\n')
+      assert.throws(
+        () => loadRules([file]),
+        /`spawn` is neither a macro nor a field \(a macro of the default rules/,
+      )
+      // With them loaded, it is theirs.
+      assert.ok(loadRules([DEFAULT_RULES_FILE, file]).rules.some((r) => r.name === 'r'))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   test('a bad --alert is told what is wrong with it, without the secrets a URL carries', async () => {
     const { parseSink } = await import('../../src/monitor/sinks.js')
     const refused = (spec: string) => {
