@@ -460,7 +460,7 @@ describe('alert sinks', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-rules-'))
     try {
       const file = join(dir, 'r.yaml')
-      writeFileSync(file, 'rules:\n  - rule: r\n    when: spawn and count > 5\n    then: alert\n')
+      writeFileSync(file, 'rules:\n  - rule: r\n    when: spawn and pids > 5\n    then: alert\n')
       assert.throws(
         () => loadRules([file]),
         /`spawn` is neither a macro nor a field \(a macro of the default rules/,
