@@ -133,6 +133,22 @@ Examples:
 /** The arguments as given, bytes that are not UTF-8 included (path-bytes.ts). */
 export { rawArgs } from '../host/path-bytes.js'
 
+/** What other tools call a command of ours (docker, systemctl, runc), for the unknown-command
+ * hint: no spelling is near enough for suggest() to find it (helper-152: `cordon status`). */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  status: 'ps',
+  list: 'ps',
+  ls: 'ps',
+  top: 'ps',
+  stop: 'kill',
+  pause: 'freeze',
+  resume: 'thaw',
+  unpause: 'thaw',
+  exec: 'run',
+  start: 'run',
+  doctor: 'check',
+}
+
 export async function main(argv: string[]): Promise<void> {
   // `cordon help COMMAND` is `cordon COMMAND --help`, as git and npm read it.
   if (argv[0] === 'help' && argv[1] !== undefined && COMMANDS[argv[1]]) return main([argv[1], '--help'])
@@ -164,7 +180,7 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   if (!command) {
-    const close = suggest(name, Object.keys(COMMANDS))
+    const close = SYNONYMS[name] ?? suggest(name, Object.keys(COMMANDS))
     warn(
       `unknown command \`${name}\`${close ? ` (did you mean \`${close}\`?)` : ''}; commands: ${Object.keys(COMMANDS).join(', ')} (see cordon --help)`,
     )

@@ -33,12 +33,22 @@ describe('cordon ps, freeze, thaw, kill', { skip: isRoot ? false : 'cgroups need
     assert.match(line ?? text, /memory=256 MiB/)
     assert.match(line ?? text, / \d+(\.\d)? (MiB|KiB|bytes|GiB) /)
 
-    assert.equal(cordon(['freeze', child.id]).status, 0)
+    // Each says what it did (helper-152: silence read as nothing done), and -q silences it.
+    const frozen = cordon(['freeze', child.id])
+    assert.equal(frozen.status, 0)
+    assert.match(
+      frozen.stderr,
+      new RegExp(`froze sandbox ${child.id}|${child.id} has no cgroup: stopped with SIGSTOP`),
+    )
     assert.equal(ps().find((r) => r.id === child.id)?.usage?.frozen, true)
-    assert.equal(cordon(['thaw', child.id]).status, 0)
+    const thawed = cordon(['thaw', '-q', child.id])
+    assert.equal(thawed.status, 0)
+    assert.equal(thawed.stderr, '')
     assert.equal(ps().find((r) => r.id === child.id)?.usage?.frozen, false)
 
-    assert.equal(cordon(['kill', child.id]).status, 0)
+    const killed = cordon(['kill', child.id])
+    assert.equal(killed.status, 0)
+    assert.match(killed.stderr, new RegExp(`killed sandbox ${child.id}`))
     const r = await child.exited
     assert.equal(r.signal, 'SIGKILL')
     assert.equal(

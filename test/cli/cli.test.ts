@@ -32,6 +32,8 @@ describe('cordon CLI', () => {
     const unknown = cordon(['rnu'])
     assert.equal(unknown.status, 2)
     assert.match(unknown.stderr, /unknown command `rnu` \(did you mean `run`\?\); commands: run, /)
+    // Another tool's word for one of ours (helper-152: `cordon status`).
+    assert.match(cordon(['status']).stderr, /unknown command `status` \(did you mean `ps`\?\)/)
     // An option before the command (`-v` for the version): the two global ones named.
     const v = cordon(['-v'])
     assert.equal(v.status, 2)

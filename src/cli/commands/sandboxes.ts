@@ -7,7 +7,7 @@ import { CordonError } from '../../errors.js'
 import { FROZEN_BY_CGROUP, sandboxStopped } from '../../run/process-tree.js'
 import { find, list, markKilled, type SandboxRecord, stateDir } from '../../run/registry.js'
 import { controlSandbox } from '../../run/sandbox-control.js'
-import { formatTable, note, QUIET_HELP, QUIET_OPTION } from '../output.js'
+import { formatTable, note, QUIET_HELP, QUIET_OPTION, setQuiet } from '../output.js'
 import { sizeWord } from '../../policy/schema.js'
 import { escapeControl } from '../../run/escape.js'
 
@@ -166,6 +166,7 @@ function target(argv: string[], verb: keyof typeof VERBS): SandboxRecord | undef
     options: { help: { type: 'boolean', short: 'h' }, ...QUIET_OPTION },
     allowPositionals: true,
   })
+  setQuiet(values.quiet === true)
   if (values.help) {
     process.stdout.write(
       `Usage: cordon ${verb} [-q] ID\n\n${VERBS[verb]}\nID is a sandbox id from cordon ps, or a unique prefix of one.\n\n${QUIET_HELP}\n  -h, --help             this help\n`,
@@ -196,14 +197,18 @@ export async function freezeCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'freeze')
   if (!record) return 0
   const how = endedMeanwhile(record.id, 'frozen', () => controlSandbox(record).freeze())
+  // Said, as the other verbs say theirs (helper-152: nothing at all read as nothing done).
   if (how && how !== FROZEN_BY_CGROUP)
     note(`sandbox ${record.id} has no cgroup: stopped with SIGSTOP (its processes can notice)`)
+  else note(`froze sandbox ${record.id}; cordon thaw ${record.id} resumes it`)
   return 0
 }
 
 export async function thawCommand(argv: string[]): Promise<number> {
   const record = target(argv, 'thaw')
-  if (record) endedMeanwhile(record.id, 'thawed', () => controlSandbox(record).thaw())
+  if (!record) return 0
+  endedMeanwhile(record.id, 'thawed', () => controlSandbox(record).thaw())
+  note(`thawed sandbox ${record.id}`)
   return 0
 }
 
@@ -229,5 +234,6 @@ export async function killCommand(argv: string[]): Promise<number> {
     unmark()
     throw e
   }
+  note(`killed sandbox ${record.id}`)
   return 0
 }
