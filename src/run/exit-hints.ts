@@ -22,7 +22,7 @@ export function exitHint(
         : kind === 'network'
           ? offlineHint(policy)
           : kind === 'writes'
-            ? readOnlyHint(policy, cwd)
+            ? readOnlyHint(policy, argv, cwd)
             : kind === 'noexec'
               ? noexecHint(policy)
               : allowlistHint()
@@ -41,9 +41,27 @@ function shownBy(policy: ResolvedPolicy, path: string) {
 /** A writer that failed where the project is bound read-only (the default): cc, git init, npm
  * init said `Read-only file system` and nothing named `--rw .` (helper-148). Without a mount
  * namespace the refusal is Landlock's EACCES, and the view's flags do not apply. */
-function readOnlyHint(policy: ResolvedPolicy, cwd: string): string | undefined {
+function readOnlyHint(policy: ResolvedPolicy, argv: readonly string[], cwd: string): string | undefined {
+  if (!policy.namespaces.mount) return undefined
+  // A command whose target (its last operand: `touch /usr/x`, `cp a /srv/b`) is an absolute
+  // path outside the project wrote there, not in the project: `--rw .` was no answer
+  // (helper-152).
+  const target = argv
+    .slice(1)
+    .filter((a) => !a.startsWith('-'))
+    .at(-1)
+  const outside =
+    target?.startsWith('/') && target !== cwd && !target.startsWith(`${cwd}/`) ? target : undefined
+  if (outside) {
+    const there = shownBy(policy, outside)
+    if (there?.kind !== 'bind' || !there.readOnly) return undefined
+    return (
+      `if it said "Read-only file system": ${there.dest} is read-only in the sandbox; ` +
+      'a run writes only where the policy binds writable (`--rw DIR`)'
+    )
+  }
   const entry = shownBy(policy, cwd)
-  if (!policy.namespaces.mount || entry?.kind !== 'bind' || !entry.readOnly) return undefined
+  if (entry?.kind !== 'bind' || !entry.readOnly) return undefined
   return (
     `if it said "Read-only file system": ${cwd === entry.dest ? 'the project' : entry.dest} is read-only in the sandbox; ` +
     '`--rw .` lets the run write it, or only its output: `--rw ./out`'

@@ -138,6 +138,14 @@ describe('everyday programs', () => {
         assert.match(r.stderr, /Read-only file system[^]*/)
         assert.match(r.stderr, readOnly, args.join(' '))
       }
+      // A write aimed outside the project names where it went, not `--rw .` (helper-152).
+      const usr = c.run(['run', '--', 'touch', '/usr/cordon-made'], sub)
+      assert.equal(usr.status, 1, usr.stderr)
+      assert.match(
+        usr.stderr,
+        /hint: if it said "Read-only file system": \/usr is read-only in the sandbox; .*`--rw DIR`/,
+      )
+      assert.doesNotMatch(usr.stderr, /--rw \./)
       const exec = 'cp /bin/true /tmp/t && chmod +x /tmp/t && /tmp/t'
       const noexec = c.run(['run', '--', 'sh', '-c', exec], sub)
       assert.equal(noexec.status, 126, noexec.stderr)
