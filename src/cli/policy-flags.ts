@@ -391,7 +391,8 @@ export function checkFlagSources(flags: PolicyFlagValues): void {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue
         throw usage(
-          `--${flag} ${spec}: ${src} does not exist; create it first${flag === 'rw' ? ` (mkdir -p ${src})` : ''}, ` +
+          // A bind may be a file: `--rw ./app.log` was told mkdir -p (helper-152).
+          `--${flag} ${spec}: ${src} does not exist; create it first${flag === 'rw' ? ` (mkdir -p ${src} for a directory, touch ${src} for a file)` : ''}, ` +
             `give a path that exists, or drop the flag${flag === 'rw' ? ' (--tmpfs DEST gives an empty writable directory)' : ''}`,
         )
       }

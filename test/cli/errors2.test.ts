@@ -99,7 +99,10 @@ describe('run: what a flag or command got wrong', () => {
   test('a missing --rw source says what to do with a flag, not `optional: true`', { timeout }, () => {
     const r = cordon(['run', '--rw', './missing', '--', 'true'], { timeout })
     assert.equal(r.status, 125)
-    assert.match(r.stderr, /--rw \.\/missing: \S+\/missing does not exist; create it first \(mkdir -p /)
+    assert.match(
+      r.stderr,
+      /--rw \.\/missing: \S+\/missing does not exist; create it first \(mkdir -p \S+ for a directory, touch \S+ for a file\)/,
+    )
     assert.doesNotMatch(r.stderr, /optional/)
     const ro = cordon(['run', '--ro', '/nonexistent-cordon:/x', '--', 'true'], { timeout })
     assert.match(ro.stderr, /--ro \/nonexistent-cordon:\/x: \/nonexistent-cordon does not exist/)
