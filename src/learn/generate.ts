@@ -89,6 +89,9 @@ export interface Generated {
   /** What the run tried and failed to do (`write /usr/local/bin/x`, `connect 10.0.0.1:5432`):
    * never granted, listed so a reviewer sees what the program wanted. */
   failed: string[]
+  /** Writable directories of the learning run (`--rw ./logs`) the policy grants only in part:
+   * what the run wrote there. */
+  narrowed: string[]
 }
 
 const ATTEMPT: Record<FileAccess, string> = {
@@ -326,10 +329,27 @@ export function generatePolicy(obs: Observation, given: GenerateOptions): Genera
   writeLandlock(y, b)
   if (b.acknowledge?.length) y.line(`acknowledge: ${flow(b.acknowledge)}`, "the base's")
   for (const w of withheld) y.comment(`not granted: ${w}`)
+  // A writable directory the learning run was given, granted only as far as the run wrote in it
+  // (one log file of `--rw ./logs`): least privilege, but a file it did not write then (the next
+  // log) is refused, and nothing said so (helper-152).
+  const narrowed = b.filesystem
+    .flatMap((e) => (e.kind === 'bind' && !e.readOnly ? [e.dest] : []))
+    .filter((dir) => entries.get(dir)?.grant !== 'rw')
+    .flatMap((dir) => {
+      const inside = [...entries]
+        .filter(([p, e]) => e.grant === 'rw' && p !== dir && under(p, dir))
+        .map(([p]) => p)
+      return inside.length
+        ? [
+            `${dir} was writable while learning; the policy makes writable only what the run wrote there (${inside.slice(0, 3).join(', ')}${inside.length > 3 ? ', …' : ''}): to let it write anything there, make the entry \`rw: ${dir}\``,
+          ]
+        : []
+    })
+  for (const n of narrowed) y.comment(`narrowed: ${n}`)
   const failed = failedAttempts(obs, (p) => isPrivate(normalPath(p) ?? p))
   if (failed.length) y.comment('failed while learning (refused, or left no trace), so never granted:')
   for (const f of failed.slice(0, FAILED_SHOWN)) y.comment(`- ${f}`)
   if (failed.length > FAILED_SHOWN)
     y.comment(`… and ${failed.length - FAILED_SHOWN} more (the .learn.json file lists them all)`)
-  return { yaml: y.text(), withheld, failed }
+  return { yaml: y.text(), withheld, failed, narrowed }
 }

@@ -256,6 +256,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     tcp: policy.tcp ?? null,
     withheld: generated.withheld,
     failed: generated.failed,
+    narrowed: generated.narrowed,
   }
   // The command's stdout is the caller's too: a last line without a newline glued to the summary,
   // and the command could print one of its own first (helper-113). A channel is cordon's alone.
@@ -272,6 +273,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     if (replaced)
       note(`replaced the policy that was in ${output} (--merge adds a run to its observations instead)`)
     for (const w of generated.withheld) note(`not granted: ${w}`)
+    for (const n of generated.narrowed) note(`narrowed: ${n}`)
     for (const f of generated.failed) note(`failed while learning, not granted: ${f}`)
     // helper-152: merging a run of another command dropped `command:` in silence.
     if (runs.length > 1 && !sameCommand(runs)) {
