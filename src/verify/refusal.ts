@@ -9,9 +9,11 @@
 import type { ArgCondition, SeccompSpec } from '../seccomp/model.js'
 import { type Action, leafFor, passesThrough } from '../seccomp/model.js'
 import { archByName } from '../seccomp/arch.js'
+import { ARG_KINDS } from './arg-kinds.js'
 import type { ProbeSpec } from './probe-spec.js'
 
 const M64 = (1n << 64n) - 1n
+const ENOSYS = 38
 const M32 = 0xffffffffn
 
 type Tri = true | false | undefined
@@ -28,9 +30,11 @@ function holdsFor(c: ArgCondition, value: bigint, need: Need): Tri {
     return zeroTest ? c.op === 'ne' : undefined
   }
   const known = need
+  // As the compiler and the reference evaluator compare: (arg & mask) == (value & mask), so a
+  // value's bits outside the mask do not count (helper-157: read as never holding, a rule that
+  // let a variant through was skipped).
   const eq = (mask: bigint, want: bigint): Tri => {
     const m = mask & width
-    if ((want & width & ~m) !== 0n) return false // no argument has bits outside the mask there
     const k = m & known
     if ((value & k) !== (want & k)) return false
     return (m & ~known) === 0n ? true : undefined
@@ -74,6 +78,31 @@ export function possibleActions(
     if (each.every((r) => r === true)) return out
   }
   return [...out, leaf.fallback]
+}
+
+/** Whether the filter may have refused the probe's `call` with `errno` (any errno: gVisor answers
+ * EPERM for every one): the arguments the probe passes by value are its row's, the rest (fds,
+ * lengths, pids, pointers) may be anything (helper-157: a rule on connect's length, checked as
+ * zero, said the filter let it through and credited the mount view). A deny-log rule refuses. */
+export function mayHaveRefused(
+  filter: SeccompSpec,
+  spec: ProbeSpec,
+  call: string,
+  errno: number,
+  anyErrno: boolean,
+): boolean {
+  const args = spec.args?.[call] ?? []
+  const known: Record<number, Need> = {}
+  ;(ARG_KINDS[call]?.split(' ') ?? []).forEach((kind, i) => {
+    if (kind === 'v') known[i] = (args[i] ?? 0n) > M32 ? M64 : M32
+  })
+  return possibleActions(filter, call, args, known).some((a) =>
+    a.kind === 'errno' || a.kind === 'deny-log'
+      ? anyErrno || a.errno === errno
+      : a.kind === 'trace'
+        ? anyErrno || errno === ENOSYS // no tracer: the kernel fails the call with ENOSYS
+        : false,
+  )
 }
 
 /** Why the filter's refusal of the probe's `call` does not stop the attack (a variant of it, or

@@ -19,7 +19,7 @@ import { constants as osConstants, homedir } from 'node:os'
 import { cgroupAccess } from '../cgroup/select.js'
 import { probeKernel } from '../host/probe.js'
 import { PROBES } from './battery.js'
-import { unstoppedVariant } from './refusal.js'
+import { mayHaveRefused, unstoppedVariant } from './refusal.js'
 import {
   devTarget,
   type Fixtures,
@@ -450,15 +450,14 @@ function provenSignal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawResul
   }
 }
 
-/** A refusal by the policy's filter that did not stop the attack: the filter refused the probe's
- * exact call (its row's arguments, held to the probe's by test/verify/row-args.test.ts), but
- * would let a variant of it through, or another call that does the same (refusal.ts). Whether
- * another layer stops that variant cannot be told: the filter answered before any did. */
-function unprovenRefusal(raw: RawResult, spec: ProbeSpec, filter: SeccompSpec): RawResult {
+/** A refusal by the policy's filter that did not stop the attack: the filter may have refused
+ * the probe's call (refusal.ts mayHaveRefused), but would let a variant of it through, or another
+ * call that does the same (unstoppedVariant). Whether another layer stops that variant cannot be
+ * told: the filter answered before any did. */
+function unprovenRefusal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawResult {
   if (raw.outcome !== 'blocked' || !raw.errno || !raw.call || spec.arch) return raw
-  const answer = answerFor(filter, raw.call, spec.args?.[raw.call] ?? [])
-  if (answer === undefined || letsThrough(answer)) return raw // refused by another layer
-  const variant = unstoppedVariant(filter, spec, raw.call)
+  if (!mayHaveRefused(judged.filter, spec, raw.call, raw.errno, judged.ctx.backend === 'gvisor')) return raw
+  const variant = unstoppedVariant(judged.filter, spec, raw.call)
   if (!variant) return raw
   return {
     ...raw,
@@ -529,7 +528,7 @@ function judge(
     if (ended) return { ...base, ...ended }
     return { ...base, detail: `no result: the sandbox ended (${ending.reason}, status ${ending.code})` }
   }
-  raw = unprovenRefusal(provenSignal(raw, spec, judged), spec, filter)
+  raw = unprovenRefusal(provenSignal(raw, spec, judged), spec, judged)
   const untried = raw.untried === true
   raw = refusedAttack(raw, spec, filter)
   const host = hostVerdict(label, raw, fx, spec, backend)

@@ -282,6 +282,20 @@ describe('cordon verify', { concurrency: 1 }, () => {
         'seccomp:\n  rules:\n    - syscalls: [keyctl]\n      action: allow\n    - syscalls: [keyctl]\n      action: errno(EPERM)\n      args: [{ index: 0, op: eq, value: 0 }]\n',
         'keyctl',
       ],
+      // helper-157: a masked value with bits outside its mask, a deny-log refusal, another call
+      // to the same keyrings.
+      [
+        'seccomp:\n  rules:\n    - syscalls: [keyctl]\n      action: errno(EPERM)\n    - syscalls: [keyctl]\n      action: allow\n      args: [{ index: 0, op: masked-eq, mask: "0x100000000", value: "0x300000000" }]\n',
+        'keyctl',
+      ],
+      [
+        'seccomp:\n  rules:\n    - syscalls: [keyctl]\n      action: allow\n    - syscalls: [keyctl]\n      action: deny-log(EPERM)\n      args: [{ index: 0, op: eq, value: 0 }]\n',
+        'keyctl',
+      ],
+      [
+        'seccomp:\n  rules:\n    - syscalls: [add_key, request_key]\n      action: allow\n    - syscalls: [keyctl]\n      action: errno(EPERM)\n',
+        'keyctl',
+      ],
     ] as const) {
       writeFileSync(policy, `extends: [default]\n${rules}`)
       const r = one(verify([policy, '--probe', probe]).results, probe)
@@ -291,7 +305,7 @@ describe('cordon verify', { concurrency: 1 }, () => {
     // A kill of the attack's own call, whatever its arguments, is a block.
     writeFileSync(
       policy,
-      'extends: [default]\nseccomp:\n  profile: none\n  rules:\n    - syscalls: [keyctl, perf_event_open]\n      action: kill-process\n',
+      'extends: [default]\nseccomp:\n  profile: none\n  rules:\n    - syscalls: [keyctl, add_key, request_key, perf_event_open]\n      action: kill-process\n',
     )
     const killed = verify([policy, '--probe', 'keyctl', '--probe', 'perf-event'])
     assert.equal(killed.failures, 0, JSON.stringify(killed.results))

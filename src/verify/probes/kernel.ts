@@ -42,7 +42,7 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'keyctl',
-    calls: [['keyctl']],
+    calls: [['keyctl', 'add_key', 'request_key']], // each reaches the keyrings (helper-157)
     attack: 'use the kernel keyring',
     args: { keyctl: [0n, 0xfffffffdn, 0n] }, // KEYCTL_GET_KEYRING_ID of the session keyring (-3)
     layers: { EPERM: 'kernel' },
@@ -96,14 +96,14 @@ export const KERNEL_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'clock-set',
-    calls: [['adjtimex', 'clock_adjtime']],
+    calls: [['adjtimex', 'clock_adjtime', 'clock_settime', 'settimeofday', 'stime']],
     attack: 'set the system clock',
     layers: PRIVILEGED,
   },
   { name: 'swapon', calls: [['swapon']], attack: 'enable swap', layers: PRIVILEGED },
   {
     name: 'kexec',
-    calls: [['kexec_load']],
+    calls: [['kexec_load', 'kexec_file_load']],
     attack: 'load a new kernel (kexec)',
     args: { kexec_load: [0n, 0n, 0n, 0x7fff0000n] }, // no segments, an architecture none has
     layers: PRIVILEGED,

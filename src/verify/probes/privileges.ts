@@ -23,7 +23,9 @@ export const PRIVILEGE_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'mount',
-    calls: [['mount', 'move_mount']], // the old call, or the new API's attach of fsmount's tree
+    // The old call, or the new API: a detached tree from fsmount or open_tree is usable by its
+    // fd without being attached (helper-157), move_mount attaches one.
+    calls: [['mount', 'fsmount', 'open_tree', 'move_mount']],
     attack: 'mount a file system',
     layers: PRIVILEGED,
   },

@@ -1,0 +1,52 @@
+// The kind of each argument of the calls the battery's probes make, by position.
+/** Each call's arguments as the battery's rows must give them: `v` a value the filter may
+ * rule on (the row gives it, or it is 0), `p` a pointer (the filter cannot read what it points
+ * to), `r` a value of the run (an fd, a pid, a length, or a register the probe left unset). A
+ * call verify may name must be here, so that a new probe is checked too
+ * (test/verify/row-args.test.ts), and refusal.ts takes only `v` positions as the probe's. */
+export const ARG_KINDS: Readonly<Record<string, string>> = {
+  ptrace: 'v r p p',
+  mount: 'p p p v p',
+  umount2: 'p v',
+  unshare: 'v',
+  chroot: 'p',
+  pivot_root: 'p p',
+  openat: 'v p v v',
+  open: 'p v v',
+  creat: 'p v',
+  chmod: 'p v',
+  fchmod: 'r v',
+  execve: 'p p p',
+  execveat: 'v p p p v',
+  memfd_create: 'p v',
+  socket: 'v v v',
+  connect: 'r p r',
+  bind: 'r p r',
+  listen: 'r v',
+  sendto: 'r p r v p r',
+  sendmsg: 'r p v',
+  sendmmsg: 'r p v v',
+  setsockopt: 'r v v p v',
+  ioctl: 'r v p',
+  kill: 'r v',
+  prlimit64: 'r v p p',
+  setpriority: 'v r r',
+  sched_setaffinity: 'r v p',
+  keyctl: 'v v v r r',
+  bpf: 'v p r', // the attribute's size: the build's headers'
+  perf_event_open: 'p v v v v',
+  io_uring_setup: 'v p',
+  userfaultfd: 'v',
+  finit_module: 'r p v',
+  init_module: 'p v p',
+  reboot: 'v v v p',
+  clock_adjtime: 'v p',
+  adjtimex: 'p',
+  swapon: 'p v',
+  kexec_load: 'v v p v',
+  kexec_file_load: 'r r v p v',
+  mknod: 'p v v',
+  mknodat: 'v p v v',
+  fchmodat: 'v p v',
+  fchmodat2: 'v p v v',
+}
