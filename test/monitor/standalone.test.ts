@@ -9,6 +9,27 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { spawn } from '../../src/run/spawn.js'
 import { CLI, projectDir } from '../helpers.js'
 
+/** `cordon monitor ARGS` in the background: what it printed so far, and how it ended (its exit
+ * code, or `running` after 10 s, when it is killed). */
+function startMonitor(args: string[]) {
+  const proc = spawnChild(process.execPath, [CLI, 'monitor', ...args], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const said = { out: '', err: '' }
+  proc.stdout.on('data', (b: Buffer) => (said.out += b.toString()))
+  proc.stderr.on('data', (b: Buffer) => (said.err += b.toString()))
+  const ended = async () => {
+    const code = await Promise.race([
+      new Promise((resolve) => proc.once('exit', resolve)),
+      sleep(10_000).then(() => 'running'),
+    ])
+    proc.kill('SIGKILL')
+    return code
+  }
+  return { said, ended, kill: () => proc.kill('SIGKILL') }
+}
+
 describe('cordon monitor', () => {
   test('attached after the start, it still tells the command from the shells it starts', async () => {
     const child = spawn({ extends: ['default'] }, 'sh', ['-c', 'sleep 2; sh -c true; bash -c true'], {
@@ -19,25 +40,14 @@ describe('cordon monitor', () => {
     })
     for await (const ev of child.events) if (ev.event === 'started') break
     await sleep(200) // the command's own exec is behind us: the monitor attaches late
-    const monitor = spawnChild(process.execPath, [CLI, 'monitor', '--json', child.id], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    monitor.stdout.on('data', (b: Buffer) => (out += b.toString()))
-    monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const monitor = startMonitor(['--json', child.id])
     void (async () => {
       for await (const ev of child.events) void ev // drain
     })()
     const r = await child.exited
     assert.equal(r.code, 0)
-    const code = await Promise.race([
-      new Promise((resolve) => monitor.once('exit', resolve)),
-      sleep(10_000).then(() => 'running'),
-    ])
-    monitor.kill('SIGKILL')
-    assert.equal(code, 0, err)
+    assert.equal(await monitor.ended(), 0, monitor.said.err)
+    const { out, err } = monitor.said
     const alerts = out
       .split('\n')
       .filter(Boolean)
@@ -58,22 +68,13 @@ describe('cordon monitor', () => {
       context: { cwd: projectDir() },
     })
     for await (const ev of child.events) if (ev.event === 'started') break
-    const monitor = spawnChild(process.execPath, [CLI, 'monitor', child.id], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let err = ''
-    monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const monitor = startMonitor([child.id])
     void (async () => {
       for await (const ev of child.events) void ev // drain
     })()
     await child.exited
-    const code = await Promise.race([
-      new Promise((resolve) => monitor.once('exit', resolve)),
-      sleep(10_000).then(() => 'running'),
-    ])
-    monitor.kill('SIGKILL')
-    assert.equal(code, 0, err)
+    assert.equal(await monitor.ended(), 0, monitor.said.err)
+    const { err } = monitor.said
     // helper-155: it named the exec rules only; the crash and fork-storm rules need process
     // events too, which only a monitored sandbox sends. Its cgroup's rules still watch it.
     const note = /watching sandbox .*\(started without --monitor: (.*)\)/.exec(err)?.[1]
@@ -105,24 +106,14 @@ describe('cordon monitor', () => {
     if (fd === undefined || fd < 0) return // no addon here: publish() serves with net, which accepts at once
     const remove = register(openRegistry(), { ...real, id, events: path, command: ['cordon-reset-test'] })
     try {
-      const monitor = spawnChild(process.execPath, [CLI, 'monitor', id], {
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      })
-      let err = ''
-      monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
-      for (let i = 0; !err.includes('watching sandbox'); i++) {
-        assert.ok(i < 500, `the monitor never attached: ${err}`)
+      const monitor = startMonitor([id])
+      for (let i = 0; !monitor.said.err.includes('watching sandbox'); i++) {
+        assert.ok(i < 500, `the monitor never attached: ${monitor.said.err}`)
         await sleep(20)
       }
       closeFd(fd) // its connection, queued and never accepted, is reset
-      const code = await Promise.race([
-        new Promise((resolve) => monitor.once('exit', resolve)),
-        sleep(10_000).then(() => 'running'),
-      ])
-      monitor.kill('SIGKILL')
-      assert.equal(code, 0, err)
-      assert.doesNotMatch(err, /ECONNRESET|Unhandled/)
+      assert.equal(await monitor.ended(), 0, monitor.said.err)
+      assert.doesNotMatch(monitor.said.err, /ECONNRESET|Unhandled/)
     } finally {
       remove()
       rmSync(path, { force: true })
@@ -134,14 +125,8 @@ describe('cordon monitor', () => {
   test('a run shorter than the scan is still picked up', async () => {
     // helper-155: a 0.3 s run was never seen (the registry was read every 500 ms); a record
     // renamed into place now wakes the monitor at once.
-    const monitor = spawnChild(process.execPath, [CLI, 'monitor', '--json'], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    monitor.stdout.on('data', (b: Buffer) => (out += b.toString()))
-    monitor.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const monitor = startMonitor(['--json'])
+    const { said } = monitor
     const marker = `cordon-short-${process.pid}`
     try {
       // Watching: a long run it reports, before the short one starts.
@@ -150,8 +135,8 @@ describe('cordon monitor', () => {
         publish: true,
         context: { cwd: projectDir() },
       })
-      for (let i = 0; !err.includes(`${marker}-long`); i++) {
-        assert.ok(i < 500, `the monitor never watched the long run: ${err}`)
+      for (let i = 0; !said.err.includes(`${marker}-long`); i++) {
+        assert.ok(i < 500, `the monitor never watched the long run: ${said.err}`)
         await sleep(20)
       }
       const short = spawn({ extends: ['default'] }, 'sh', ['-c', `: ${marker}; sleep 0.2; kill -SEGV $$`], {
@@ -162,15 +147,17 @@ describe('cordon monitor', () => {
       })
       await short.exited
       const crashed = () =>
-        out.split('\n').some((l) => l.includes('"rule":"crash"') && l.includes(`"sandbox":"${short.id}"`))
+        said.out
+          .split('\n')
+          .some((l) => l.includes('"rule":"crash"') && l.includes(`"sandbox":"${short.id}"`))
       for (let i = 0; !crashed(); i++) {
-        assert.ok(i < 250, `no crash alert for the short run: ${out}`)
+        assert.ok(i < 250, `no crash alert for the short run: ${said.out}`)
         await sleep(20)
       }
       long.kill('SIGKILL')
       await long.exited
     } finally {
-      monitor.kill('SIGKILL')
+      monitor.kill()
     }
   })
 })
