@@ -462,7 +462,7 @@ function unprovenRefusal(raw: RawResult, spec: ProbeSpec, judged: Judged): RawRe
   return {
     ...raw,
     outcome: 'error',
-    detail: `the policy's filter refused ${raw.call} with ${errnoName(raw.errno)} for some of its arguments only: ${variant}, and whether another layer stops that cannot be told`,
+    detail: `the policy's filter refuses ${raw.call} with ${errnoName(raw.errno)} for some of its arguments only (the probe's may be among them): ${variant}, and whether another layer stops that cannot be told`,
   }
 }
 
