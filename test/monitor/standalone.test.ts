@@ -62,7 +62,7 @@ describe('cordon monitor', () => {
   })
 
   test('attached to a sandbox started without --monitor, it names the rules that cannot fire', async () => {
-    const child = spawn({ extends: ['default'] }, 'sleep', ['1'], {
+    const child = spawn({ extends: ['default'] }, 'sleep', ['30'], {
       stdio: 'ignore',
       publish: true,
       context: { cwd: projectDir() },
@@ -72,6 +72,12 @@ describe('cordon monitor', () => {
     void (async () => {
       for await (const ev of child.events) void ev // drain
     })()
+    // Ended once watched: a run that ends while a loaded host starts node is never attached to.
+    for (let i = 0; !monitor.said.err.includes('watching sandbox'); i++) {
+      assert.ok(i < 500, `the monitor never attached: ${monitor.said.err}`)
+      await sleep(20)
+    }
+    child.kill('SIGKILL')
     await child.exited
     assert.equal(await monitor.ended(), 0, monitor.said.err)
     const { err } = monitor.said
@@ -158,6 +164,37 @@ describe('cordon monitor', () => {
       await long.exited
     } finally {
       monitor.kill()
+    }
+  })
+
+  test('asked for a sandbox that ends before it is watched, it ends too', async () => {
+    // CI69: a `sleep 1` that ended while cordon monitor started was never attached to, and the
+    // monitor waited for it for good. A record that cannot be attached to (it names no event
+    // socket), removed while the monitor runs, stands for it.
+    const { list, register, openRegistry } = await import('../../src/run/registry.js')
+    const child = spawn({ extends: ['default'] }, 'sleep', ['30'], {
+      stdio: 'ignore',
+      publish: true,
+      context: { cwd: projectDir() },
+    })
+    for await (const ev of child.events) if (ev.event === 'started') break
+    const real = list().find((r) => r.id === child.id)
+    assert.ok(real, 'the sandbox is registered')
+    const unwatchable = { ...real, id: `${real.id.slice(0, 4)}ab00`, command: ['cordon-gone-test'] }
+    delete unwatchable.events
+    const remove = register(openRegistry(), unwatchable)
+    try {
+      const monitor = startMonitor([unwatchable.id])
+      for (let i = 0; !monitor.said.err.includes('publishes no events'); i++) {
+        assert.ok(i < 500, `the monitor never found it: ${monitor.said.err}`)
+        await sleep(20)
+      }
+      remove()
+      assert.equal(await monitor.ended(), 0, monitor.said.err)
+    } finally {
+      remove()
+      child.kill('SIGKILL')
+      await child.exited
     }
   })
 })

@@ -62,9 +62,17 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   const session = await openSession({ ...values, alert }, { channel: stdout, human: true })
   const wanted = (id: string) => positionals.length === 0 || positionals.some((p) => id.startsWith(p))
   let seenAny = false
+  const unwatchable = new Set<string>()
   const scan = () => {
     for (const record of list()) {
       if (!wanted(record.id) || session.attached.includes(record.id)) continue
+      if (!record.events && !unwatchable.has(record.id)) {
+        unwatchable.add(record.id)
+        if (positionals.length)
+          note(
+            `sandbox ${record.id} publishes no events (its socket could not be made): nothing of it can be watched`,
+          )
+      }
       if (session.attachRecord(record)) {
         seenAny = true
         // Said for one that reports none: "watching" and then silence read as nothing to see
@@ -96,7 +104,14 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       scan()
-      if (positionals.length && seenAny && session.attached.length === 0) stop()
+      // The sandboxes asked for are all gone: ended after being watched, or before they could be
+      // (a run that ends while this starts: CI69 waited for it for good).
+      if (
+        positionals.length &&
+        session.attached.length === 0 &&
+        (seenAny || !list().some((r) => wanted(r.id)))
+      )
+        stop()
     }, POLL_MS)
     const stop = () => {
       clearInterval(timer)
