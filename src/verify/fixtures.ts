@@ -190,9 +190,16 @@ export function unlistedDevices(): string[] {
       .slice(0, 3)
       .map((n) => `/dev/pts/${n}`)
   } catch {}
-  return [...pts, '/dev/fuse', '/dev/net/tun', '/dev/kmsg', '/dev/kvm', '/dev/vhost-vsock'].filter((d) =>
-    existsSync(d),
-  )
+  // /dev/userfaultfd gives what the userfaultfd call the filter refuses would (helper-158).
+  return [
+    ...pts,
+    '/dev/fuse',
+    '/dev/net/tun',
+    '/dev/kmsg',
+    '/dev/kvm',
+    '/dev/vhost-vsock',
+    '/dev/userfaultfd',
+  ].filter((d) => existsSync(d))
 }
 
 /** Without a mount namespace the sandbox reaches the fixtures by their host paths, as its own host

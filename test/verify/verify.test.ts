@@ -296,6 +296,11 @@ describe('cordon verify', { concurrency: 1 }, () => {
         'seccomp:\n  rules:\n    - syscalls: [add_key, request_key]\n      action: allow\n    - syscalls: [keyctl]\n      action: errno(EPERM)\n',
         'keyctl',
       ],
+      // helper-158: every metadata call the probe makes, but not utimes or the ACL's xattr.
+      [
+        'seccomp:\n  rules:\n    - syscalls: [chmod, fchmod, fchmodat, fchmodat2, chown, fchown, fchownat, lchown, utimensat]\n      action: errno(EPERM)\n',
+        'device-metadata',
+      ],
     ] as const) {
       writeFileSync(policy, `extends: [default]\n${rules}`)
       const r = one(verify([policy, '--probe', probe]).results, probe)

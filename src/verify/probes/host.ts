@@ -20,6 +20,8 @@ import {
 } from '../probe-spec.js'
 
 const SETID = 0o6000n // S_ISUID | S_ISGID
+/** The calls that send to an address without connect(). */
+const DATAGRAM_SENDS = ['sendto', 'sendmsg', 'sendmmsg']
 const S_IFREG = 0o100000n
 const O_CREAT = 0o100n
 
@@ -98,8 +100,15 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'device-metadata',
+    // Every call that changes a file's metadata: the xattrs carry its ACL, which sets its mode
+    // too (helper-158: setxattr(system.posix_acl_access) turned the host's /dev/full 660).
     calls: [
-      ['chmod', 'fchmod', 'fchmodat', 'fchmodat2', 'chown', 'fchown', 'fchownat', 'lchown', 'utimensat'],
+      [
+        ...['chmod', 'fchmod', 'fchmodat', 'fchmodat2', 'chown', 'fchown', 'fchownat', 'lchown'],
+        ...['utimensat', 'utime', 'utimes', 'futimesat'],
+        ...['setxattr', 'lsetxattr', 'fsetxattr', 'setxattrat'],
+        ...['removexattr', 'lremovexattr', 'fremovexattr', 'removexattrat', 'file_setattr'],
+      ],
     ],
     targets: ({ policy, ctx, spec, add, skip }) => {
       // Where the policy lets it through (host root acknowledged) the attack would really
@@ -225,7 +234,7 @@ export const HOST_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'unix-socket',
-    calls: socketThen('connect'),
+    calls: socketThen('connect', ...DATAGRAM_SENDS), // or a datagram sent to its path (helper-158)
     targets: ({ fx, add }) => add(fx.socketPath, fx.socketPath),
     attack: 'connect to a host pathname UNIX socket (docker.sock, D-Bus, another sandbox)',
     args: { socket: [1n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },

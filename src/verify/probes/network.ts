@@ -85,7 +85,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'udp-host',
-    calls: socketThen('sendto'),
+    calls: socketThen('sendto', 'sendmsg', 'sendmmsg', 'connect'), // connect, then write
     targets: ({ fx, add }) => add(String(fx.udpPort), `127.0.0.1:${fx.udpPort}/udp`),
     verdict: ({ fx, kept }) => kept(fx.udpReceived, undefined),
     attack: 'send a UDP datagram to the host’s loopback',
@@ -193,7 +193,7 @@ export const NETWORK_PROBES: readonly ProbeSpec[] = [
   },
   {
     name: 'abstract-unix',
-    calls: socketThen('connect'),
+    calls: socketThen('connect', 'sendto', 'sendmsg', 'sendmmsg'), // or a datagram to its name
     targets: ({ fx, add }) => add(fx.abstractName, `@${fx.abstractName}`),
     attack: 'connect to a host abstract UNIX socket',
     args: { socket: [1n, SOCK_STREAM | SOCK_CLOEXEC, 0n] },

@@ -25,7 +25,8 @@ export const PRIVILEGE_PROBES: readonly ProbeSpec[] = [
     name: 'mount',
     // The old call, or the new API: a detached tree from fsmount or open_tree is usable by its
     // fd without being attached (helper-157), move_mount attaches one.
-    calls: [['mount', 'fsmount', 'open_tree', 'move_mount']],
+    // mount_setattr and fspick change a mount that exists (noexec off /tmp: helper-158).
+    calls: [['mount', 'fsmount', 'open_tree', 'move_mount', 'mount_setattr', 'fspick']],
     attack: 'mount a file system',
     layers: PRIVILEGED,
   },
