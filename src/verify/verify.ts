@@ -145,9 +145,17 @@ function seccompStopped(resolved: SeccompSpec, spec: ProbeSpec, raw: RawResult):
   return raw.signal === 31 || raw.errno !== undefined
 }
 
-function attribute(filter: SeccompSpec, spec: ProbeSpec, raw: RawResult): string {
+function attribute(filter: SeccompSpec, spec: ProbeSpec, raw: RawResult, backend: Backend): string {
   const key = raw.signal !== undefined ? `signal ${raw.signal}` : raw.errno ? errnoName(raw.errno) : 'none'
-  if (seccompStopped(filter, spec, raw)) return 'seccomp'
+  // Past unprovenRefusal, a refusal the filter may have given is one it gives every variant,
+  // the probe's own included: its descriptors and lengths are not the row's zeros, and gVisor
+  // answers EPERM for any errno.
+  const refused =
+    raw.errno !== undefined &&
+    raw.call !== undefined &&
+    !spec.arch &&
+    mayHaveRefused(filter, spec, raw.call, raw.errno, backend === 'gvisor')
+  if (refused || seccompStopped(filter, spec, raw)) return 'seccomp'
   // SIGSYS with no call named: the filter killed the attack (provenSignal ruled out the rest).
   return spec.layers[key] ?? (key === 'signal 31' ? 'seccomp (killed)' : key)
 }
@@ -537,7 +545,7 @@ function judge(
   const outcome: Outcome =
     raw.outcome === 'error' && host?.outcome !== 'escaped' ? 'error' : (host?.outcome ?? raw.outcome)
   let by = host?.by
-  if (outcome === 'blocked') by ??= untried ? 'seccomp' : attribute(filter, spec, raw)
+  if (outcome === 'blocked') by ??= untried ? 'seccomp' : attribute(filter, spec, raw, backend)
   // The runtimes have no Landlock; in gVisor every layer but the host's cgroup is gVisor's
   // kernel answering for Linux.
   if (by && backend !== 'native') by = by.replace(/ (and|or) Landlock/, '')
