@@ -47,6 +47,15 @@ function target(log: string[]): Target {
   }
 }
 
+/** A loopback port nothing listens on: one the kernel gave a listener just closed (ports 1 and 9
+ * are ones fetch() refuses to send to at all). */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  await new Promise((r) => server.close(r))
+  return port
+}
 describe('rule conditions', () => {
   test('operators, lists, precedence and negation', () => {
     const e = parseExpr(
@@ -372,11 +381,7 @@ describe('alert sinks', () => {
   })
 
   test('a dead webhook is given up on, reported once with why, and counted', async () => {
-    // A port nothing listens on (1 and 9 are ports fetch() refuses to send to at all).
-    const closed = createServer()
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise((r) => closed.close(r))
+    const port = await closedPort()
     const said: string[] = []
     const sink = new WebhookSink(`http://127.0.0.1:${port}/`, { attempts: 2, backoffMs: 5 }, 'cordon', (l) =>
       said.push(l),
@@ -522,10 +527,7 @@ describe('alert sinks', () => {
   })
 
   test('a syslog collector that refuses the connection loses each alert once, said once', async () => {
-    const closed = createServer()
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise((r) => closed.close(r))
+    const port = await closedPort()
     const said: string[] = []
     const { parseSink } = await import('../../src/monitor/sinks.js')
     const sink = parseSink(`syslog:tcp:127.0.0.1:${port}`, { log: (l) => said.push(l) })
