@@ -296,6 +296,11 @@ describe('cordon verify', { concurrency: 1 }, () => {
         'seccomp:\n  rules:\n    - syscalls: [add_key, request_key]\n      action: allow\n    - syscalls: [keyctl]\n      action: errno(EPERM)\n',
         'keyctl',
       ],
+      // helper-159: ptrace refused, but not the calls that pass the same access check.
+      [
+        'seccomp:\n  rules:\n    - syscalls: [process_vm_readv, process_vm_writev]\n      action: allow\n',
+        'ptrace-host',
+      ],
       // helper-158: every metadata call the probe makes, but not utimes or the ACL's xattr.
       [
         'seccomp:\n  rules:\n    - syscalls: [chmod, fchmod, fchmodat, fchmodat2, chown, fchown, fchownat, lchown, utimensat]\n      action: errno(EPERM)\n',

@@ -148,7 +148,7 @@ export const FILESYSTEM_PROBES: readonly ProbeSpec[] = [
   // Exec from memory and from /dev/shm (issue 18, finding 8).
   {
     name: 'exec-memfd',
-    calls: [['memfd_create'], ['execveat']],
+    calls: [['memfd_create'], ['execveat', 'execve']], // execve of /proc/self/fd/N runs it too
     attack: 'write a program into a memfd and run it (memfd_create without MFD_NOEXEC_SEAL, execveat)',
     args: { memfd_create: [0n, 0n] },
     essential: { memfd_create: { 1: 0x18n } }, // without MFD_NOEXEC_SEAL, or with MFD_EXEC

@@ -15,7 +15,8 @@ const NEW_NAMESPACE = [['unshare', 'clone', 'clone3']]
 export const PRIVILEGE_PROBES: readonly ProbeSpec[] = [
   {
     name: 'ptrace-host',
-    calls: [['ptrace']],
+    // The same access check lets a process read or write another's memory, or take its fds.
+    calls: [['ptrace', 'process_vm_readv', 'process_vm_writev', 'pidfd_getfd']],
     targets: hostPid,
     attack: 'ptrace(PTRACE_ATTACH) a host process',
     args: { ptrace: [16n] },
