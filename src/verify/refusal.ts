@@ -14,6 +14,7 @@ import type { ProbeSpec } from './probe-spec.js'
 
 const M64 = (1n << 64n) - 1n
 const ENOSYS = 38
+const EPERM = 1
 const M32 = 0xffffffffn
 
 type Tri = true | false | undefined
@@ -80,8 +81,8 @@ export function possibleActions(
   return [...out, leaf.fallback]
 }
 
-/** Whether the filter may have refused the probe's `call` with `errno` (any errno: gVisor answers
- * EPERM for every one): the arguments the probe passes by value are its row's, the rest (fds,
+/** Whether the filter may have refused the probe's `call` with `errno` (`anyErrno`: gVisor answers
+ * EPERM for every errno a rule gives): the arguments the probe passes by value are its row's, the rest (fds,
  * lengths, pids, pointers) may be anything (helper-157: a rule on connect's length, checked as
  * zero, said the filter let it through and credited the mount view). A deny-log rule refuses. */
 export function mayHaveRefused(
@@ -96,11 +97,14 @@ export function mayHaveRefused(
   ;(ARG_KINDS[call]?.split(' ') ?? []).forEach((kind, i) => {
     if (kind === 'v') known[i] = (args[i] ?? 0n) > M32 ? M64 : M32
   })
+  // gVisor's EPERM stands for whatever errno the rule gives; any other errno it answers is its
+  // own kernel's (ESRCH from its pid namespace, EAGAIN from the pids limit: CI72).
+  const seen = (given: number) => given === errno || (anyErrno && errno === EPERM)
   return possibleActions(filter, call, args, known).some((a) =>
     a.kind === 'errno' || a.kind === 'deny-log'
-      ? anyErrno || a.errno === errno
+      ? seen(a.errno)
       : a.kind === 'trace'
-        ? anyErrno || errno === ENOSYS // no tracer: the kernel fails the call with ENOSYS
+        ? seen(ENOSYS) // no tracer: the kernel fails the call with ENOSYS
         : false,
   )
 }
