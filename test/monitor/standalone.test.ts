@@ -27,18 +27,41 @@ function startMonitor(args: string[]) {
     proc.kill('SIGKILL')
     return code
   }
-  return { said, ended, kill: () => proc.kill('SIGKILL') }
+  /** Waits until `seen()` holds (every 20 ms, at most `tries` times: 10 s). */
+  const until = async (seen: () => boolean, what: string, tries = 500) => {
+    for (let i = 0; !seen(); i++) {
+      assert.ok(i < tries, `${what}: ${said.err}${said.out}`)
+      await sleep(20)
+    }
+  }
+  return { said, ended, until, kill: () => proc.kill('SIGKILL') }
+}
+
+/** A published sandbox running `command`, once it has started. */
+async function startedSandbox(command: string, args: string[], extra: { watch?: string[] } = {}) {
+  const child = spawn({ extends: ['default'] }, command, args, {
+    stdio: 'ignore',
+    publish: true,
+    context: { cwd: projectDir() },
+    ...extra,
+  })
+  for await (const ev of child.events) if (ev.event === 'started') break
+  return child
+}
+
+/** The registry's record of a sandbox, to copy into one a test makes up. */
+async function recordOf(id: string) {
+  const { list } = await import('../../src/run/registry.js')
+  const real = list().find((r) => r.id === id)
+  assert.ok(real, 'the sandbox is registered')
+  return real
 }
 
 describe('cordon monitor', () => {
   test('attached after the start, it still tells the command from the shells it starts', async () => {
-    const child = spawn({ extends: ['default'] }, 'sh', ['-c', 'sleep 2; sh -c true; bash -c true'], {
-      stdio: 'ignore',
-      publish: true,
+    const child = await startedSandbox('sh', ['-c', 'sleep 2; sh -c true; bash -c true'], {
       watch: ['execve', 'execveat'],
-      context: { cwd: projectDir() },
     })
-    for await (const ev of child.events) if (ev.event === 'started') break
     await sleep(200) // the command's own exec is behind us: the monitor attaches late
     const monitor = startMonitor(['--json', child.id])
     void (async () => {
@@ -62,21 +85,13 @@ describe('cordon monitor', () => {
   })
 
   test('attached to a sandbox started without --monitor, it names the rules that cannot fire', async () => {
-    const child = spawn({ extends: ['default'] }, 'sleep', ['30'], {
-      stdio: 'ignore',
-      publish: true,
-      context: { cwd: projectDir() },
-    })
-    for await (const ev of child.events) if (ev.event === 'started') break
+    const child = await startedSandbox('sleep', ['30'])
     const monitor = startMonitor([child.id])
     void (async () => {
       for await (const ev of child.events) void ev // drain
     })()
     // Ended once watched: a run that ends while a loaded host starts node is never attached to.
-    for (let i = 0; !monitor.said.err.includes('watching sandbox'); i++) {
-      assert.ok(i < 500, `the monitor never attached: ${monitor.said.err}`)
-      await sleep(20)
-    }
+    await monitor.until(() => monitor.said.err.includes('watching sandbox'), 'the monitor never attached')
     child.kill('SIGKILL')
     await child.exited
     assert.equal(await monitor.ended(), 0, monitor.said.err)
@@ -95,33 +110,28 @@ describe('cordon monitor', () => {
     // A connection queued on a socket that closes unaccepted reads ECONNRESET; readline passed
     // that on unheard and cordon monitor died of it (seen watching a test suite's runs). The
     // record is a second one for a real sandbox's launcher, naming a socket that never accepts.
-    const { list, register, openRegistry } = await import('../../src/run/registry.js')
+    const { register, openRegistry } = await import('../../src/run/registry.js')
     const { listenUnix, closeFd } = await import('../../src/run/launcher-process.js')
     const { privateStateDir } = await import('../../src/run/state-dir.js')
-    const child = spawn({ extends: ['default'] }, 'sleep', ['5'], {
-      stdio: 'ignore',
-      publish: true,
-      context: { cwd: projectDir() },
-    })
-    for await (const ev of child.events) if (ev.event === 'started') break
-    const real = list().find((r) => r.id === child.id)
-    assert.ok(real, 'the sandbox is registered')
+    const child = await startedSandbox('sleep', ['5'])
+    const real = await recordOf(child.id)
     const id = `${real.id.slice(0, 4)}dead`
     const path = join(privateStateDir(), `${id}.sock`)
     const fd = listenUnix(path)
-    if (fd === undefined || fd < 0) return // no addon here: publish() serves with net, which accepts at once
-    const remove = register(openRegistry(), { ...real, id, events: path, command: ['cordon-reset-test'] })
+    // No addon here: publish() serves with net, which accepts at once.
+    const remove =
+      fd !== undefined && fd >= 0
+        ? register(openRegistry(), { ...real, id, events: path, command: ['cordon-reset-test'] })
+        : undefined
     try {
+      if (fd === undefined || fd < 0 || !remove) return
       const monitor = startMonitor([id])
-      for (let i = 0; !monitor.said.err.includes('watching sandbox'); i++) {
-        assert.ok(i < 500, `the monitor never attached: ${monitor.said.err}`)
-        await sleep(20)
-      }
+      await monitor.until(() => monitor.said.err.includes('watching sandbox'), 'the monitor never attached')
       closeFd(fd) // its connection, queued and never accepted, is reset
       assert.equal(await monitor.ended(), 0, monitor.said.err)
       assert.doesNotMatch(monitor.said.err, /ECONNRESET|Unhandled/)
     } finally {
-      remove()
+      remove?.()
       rmSync(path, { force: true })
       child.kill('SIGKILL')
       await child.exited
@@ -141,10 +151,7 @@ describe('cordon monitor', () => {
         publish: true,
         context: { cwd: projectDir() },
       })
-      for (let i = 0; !said.err.includes(`${marker}-long`); i++) {
-        assert.ok(i < 500, `the monitor never watched the long run: ${said.err}`)
-        await sleep(20)
-      }
+      await monitor.until(() => said.err.includes(`${marker}-long`), 'the monitor never watched the long run')
       const short = spawn({ extends: ['default'] }, 'sh', ['-c', `: ${marker}; sleep 0.2; kill -SEGV $$`], {
         stdio: 'ignore',
         publish: true,
@@ -156,10 +163,7 @@ describe('cordon monitor', () => {
         said.out
           .split('\n')
           .some((l) => l.includes('"rule":"crash"') && l.includes(`"sandbox":"${short.id}"`))
-      for (let i = 0; !crashed(); i++) {
-        assert.ok(i < 250, `no crash alert for the short run: ${said.out}`)
-        await sleep(20)
-      }
+      await monitor.until(crashed, 'no crash alert for the short run', 250)
       long.kill('SIGKILL')
       await long.exited
     } finally {
@@ -171,24 +175,18 @@ describe('cordon monitor', () => {
     // CI69: a `sleep 1` that ended while cordon monitor started was never attached to, and the
     // monitor waited for it for good. A record that cannot be attached to (it names no event
     // socket), removed while the monitor runs, stands for it.
-    const { list, register, openRegistry } = await import('../../src/run/registry.js')
-    const child = spawn({ extends: ['default'] }, 'sleep', ['30'], {
-      stdio: 'ignore',
-      publish: true,
-      context: { cwd: projectDir() },
-    })
-    for await (const ev of child.events) if (ev.event === 'started') break
-    const real = list().find((r) => r.id === child.id)
-    assert.ok(real, 'the sandbox is registered')
+    const { register, openRegistry } = await import('../../src/run/registry.js')
+    const child = await startedSandbox('sleep', ['30'])
+    const real = await recordOf(child.id)
     const unwatchable = { ...real, id: `${real.id.slice(0, 4)}ab00`, command: ['cordon-gone-test'] }
     delete unwatchable.events
     const remove = register(openRegistry(), unwatchable)
     try {
       const monitor = startMonitor([unwatchable.id])
-      for (let i = 0; !monitor.said.err.includes('publishes no events'); i++) {
-        assert.ok(i < 500, `the monitor never found it: ${monitor.said.err}`)
-        await sleep(20)
-      }
+      await monitor.until(
+        () => monitor.said.err.includes('publishes no events'),
+        'the monitor never found it',
+      )
       remove()
       assert.equal(await monitor.ended(), 0, monitor.said.err)
     } finally {
