@@ -114,8 +114,9 @@ export interface Parsed {
   /** Each file's text, to locate problems in it. */
   texts: Map<string, string>
   problems: { source: string; where: string; message: string; rule?: string }[]
-  /** Macros and lists of the default rules, when they are not loaded (--no-default-rules). */
-  notLoaded?: ReadonlySet<string>
+  /** Macros and lists of the default rules, when they are not loaded (--no-default-rules): read
+   * only for an error that may concern one. */
+  notLoaded?: () => ReadonlySet<string>
 }
 
 export const newParsed = (): Parsed => ({
@@ -133,7 +134,7 @@ export function condition(text: string, p: Parsed, source: string, where: string
   } catch (e) {
     if (!(e instanceof ExprError)) throw e
     const defaults =
-      e.unknown !== undefined && p.notLoaded?.has(e.unknown)
+      e.unknown !== undefined && p.notLoaded?.().has(e.unknown)
         ? ` (a macro of the default rules, which --no-default-rules leaves out: define it in this file; see rules/default.yaml)`
         : ''
     fail(source, where, `${e.message}${defaults}\n    ${text}\n    ${' '.repeat(e.column)}^`)

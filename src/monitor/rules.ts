@@ -94,7 +94,10 @@ function parseFile(text: string, source: string, into: Parsed): void {
 /** Loads rules files in order (later ones override rules, lists and macros by name). */
 export function loadRules(files: readonly string[]): RuleSet {
   const p = newParsed()
-  if (!files.includes(DEFAULT_RULES_FILE)) p.notLoaded = defaultNames()
+  if (!files.includes(DEFAULT_RULES_FILE)) {
+    let names: Set<string> | undefined
+    p.notLoaded = () => (names ??= defaultNames())
+  }
   for (const file of files) {
     let text: string
     try {

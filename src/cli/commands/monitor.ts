@@ -63,9 +63,13 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   const wanted = (id: string) => positionals.length === 0 || positionals.some((p) => id.startsWith(p))
   let seenAny = false
   const unwatchable = new Set<string>()
-  const scan = () => {
+  /** Attaches to the wanted sandboxes not watched yet; whether any wanted one is listed. */
+  const scan = (): boolean => {
+    let listed = false
     for (const record of list()) {
-      if (!wanted(record.id) || session.attached.includes(record.id)) continue
+      if (!wanted(record.id)) continue
+      listed = true
+      if (session.attached.includes(record.id)) continue
       if (!record.events && !unwatchable.has(record.id)) {
         unwatchable.add(record.id)
         if (positionals.length)
@@ -86,6 +90,7 @@ export async function monitorCommand(argv: string[]): Promise<number> {
         )
       }
     }
+    return listed
   }
   scan()
   // A record is renamed into place as its sandbox starts: seen at once, a run shorter than the
@@ -103,15 +108,10 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   } catch {}
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
-      scan()
+      const listed = scan()
       // The sandboxes asked for are all gone: ended after being watched, or before they could be
       // (a run that ends while this starts: CI69 waited for it for good).
-      if (
-        positionals.length &&
-        session.attached.length === 0 &&
-        (seenAny || !list().some((r) => wanted(r.id)))
-      )
-        stop()
+      if (positionals.length && session.attached.length === 0 && (seenAny || !listed)) stop()
     }, POLL_MS)
     const stop = () => {
       clearInterval(timer)
