@@ -276,14 +276,12 @@ export class WebhookSink implements AlertSink {
    * AbortSignal.timeout: Node 20 lets the garbage collector take the timeout's signal while the
    * request waits, and a receiver that never answers then held the sink for good (CI68: the
    * first alert's request never timed out under a loaded test run). */
-  private deadline(): { signal: AbortSignal; done: () => void } {
+  private deadline(ms = this.opts.timeoutMs): { signal: AbortSignal; done: () => void } {
     const request = new AbortController()
-    const timer = setTimeout(
-      () => request.abort(new DOMException('no answer in time', 'TimeoutError')),
-      this.opts.timeoutMs,
-    )
+    const timer = setTimeout(() => request.abort(new DOMException('no answer in time', 'TimeoutError')), ms)
     const closed = () => request.abort(this.closing.signal.reason)
-    this.closing.signal.addEventListener('abort', closed, { once: true })
+    if (this.closing.signal.aborted) closed()
+    else this.closing.signal.addEventListener('abort', closed, { once: true })
     return {
       signal: request.signal,
       done: () => {
@@ -294,9 +292,13 @@ export class WebhookSink implements AlertSink {
   }
   /** A backoff that close() cuts short. */
   private pause(ms: number): Promise<void> {
+    // A deadline, so that its listener on close() goes when it ends: one added per backoff and
+    // never removed piled up past Node's warning of a leak.
+    const wait = this.deadline(ms)
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.closing.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+      const end = () => (wait.done(), resolve())
+      if (wait.signal.aborted) end()
+      else wait.signal.addEventListener('abort', end, { once: true })
     })
   }
   hurry(): void {

@@ -477,6 +477,25 @@ describe('alert sinks', () => {
     }
   })
 
+  test('retries leave no listener behind on the sink', async (t) => {
+    // Each backoff added an abort listener to the sink's close signal and never removed it: a
+    // dozen retries over a run made Node warn of a leak on cordon's stderr.
+    const server = createServer((_, res) => res.writeHead(503).end())
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.after(() => server.close())
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    t.after(() => process.off('warning', onWarning))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    const sink = new WebhookSink(url, { attempts: 13, backoffMs: 1 }, 'cordon', () => {})
+    sink.send(alert)
+    await sink.close()
+    await new Promise((r) => setImmediate(r)) // a warning is emitted on the next tick
+    assert.equal(sink.stats.failed, 1)
+    assert.deepEqual(warnings, [])
+  })
+
   test('a bad --alert is told what is wrong with it, without the secrets a URL carries', async () => {
     const { parseSink } = await import('../../src/monitor/sinks.js')
     const refused = (spec: string) => {
